@@ -1,0 +1,312 @@
+{{/*
+Names, labels and the pieces every govshare pod shares.
+*/}}
+
+{{- define "govshare.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "govshare.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The name of a component's objects: "<fullname>-<component>". Call with (dict "root" $ "component" "query"). */}}
+{{- define "govshare.componentName" -}}
+{{- printf "%s-%s" (include "govshare.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "govshare.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "govshare.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "govshare.labels" -}}
+{{ include "govshare.selectorLabels" . }}
+app.kubernetes.io/part-of: govshare
+app.kubernetes.io/version: {{ include "govshare.imageTag" .root | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+govshare.gov.cn/zone: {{ .root.Values.zone }}
+{{- end -}}
+
+{{/* The five processes, in a stable order. */}}
+{{- define "govshare.componentNames" -}}
+[gateway, catalog, authorization, query, foundation]
+{{- end -}}
+
+{{/*
+What each process is, as the architecture fixes it (docs: DESIGN.md "The mesh"),
+not as an operator may tune it: whether it uses PostgreSQL, which services it
+calls, which token keys it needs. Callers and NetworkPolicies are derived from
+`calls`.
+*/}}
+{{- define "govshare.componentFacts" -}}
+gateway:
+  database: false
+  calls: [catalog, authorization, query, foundation]
+  tokenPrivateKey: false
+  tokenPublicKey: true
+  providers: false
+catalog:
+  database: true
+  calls: []
+  tokenPrivateKey: false
+  tokenPublicKey: false
+  providers: false
+authorization:
+  database: true
+  calls: [catalog]
+  tokenPrivateKey: true
+  tokenPublicKey: true
+  providers: false
+query:
+  database: true
+  calls: [authorization, catalog, foundation]
+  tokenPrivateKey: false
+  tokenPublicKey: false
+  providers: true
+foundation:
+  database: true
+  calls: []
+  tokenPrivateKey: false
+  tokenPublicKey: false
+  providers: false
+{{- end -}}
+
+{{/* The components that call .component, as a YAML list. */}}
+{{- define "govshare.callers" -}}
+{{- $facts := include "govshare.componentFacts" .root | fromYaml -}}
+{{- $callers := list -}}
+{{- range $name := include "govshare.componentNames" .root | fromYamlArray -}}
+{{- if has $.component (get (get $facts $name) "calls") -}}
+{{- $callers = append $callers $name -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $callers -}}
+{{- end -}}
+
+{{- define "govshare.imageTag" -}}
+{{- default .Chart.AppVersion .Values.image.tag -}}
+{{- end -}}
+
+{{- define "govshare.image" -}}
+{{- $tag := include "govshare.imageTag" . -}}
+{{- if eq $tag "latest" -}}
+{{- fail "image.tag must be an exact version, never \"latest\"" -}}
+{{- end -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The fully qualified in-cluster address of a component's gRPC port. */}}
+{{- define "govshare.target" -}}
+{{- printf "%s.%s.svc.%s:%d" (include "govshare.componentName" .) .root.Release.Namespace .root.Values.clusterDomain (int .root.Values.ports.grpc) -}}
+{{- end -}}
+
+{{/* Which mTLS provider is in effect: "cert-manager", "secret" or "" (mTLS off). */}}
+{{- define "govshare.mtlsProvider" -}}
+{{- if .Values.mtls.enabled -}}
+{{- if eq .Values.mtls.provider "auto" -}}
+{{- if .Capabilities.APIVersions.Has "cert-manager.io/v1" -}}cert-manager{{- else -}}secret{{- end -}}
+{{- else -}}
+{{- .Values.mtls.provider -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "govshare.tlsSecretName" -}}
+{{- printf "%s-tls" (include "govshare.componentName" .) -}}
+{{- end -}}
+
+{{- define "govshare.issuerName" -}}
+{{- if .Values.mtls.certManager.createIssuer -}}
+{{- printf "%s-ca" (include "govshare.fullname" .) -}}
+{{- else -}}
+{{- required "mtls.certManager.issuerRef.name is required when createIssuer is false" .Values.mtls.certManager.issuerRef.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A secretKeyRef for one of the `secrets` entries. Call with (dict "root" $ "ref" .Values.secrets.databaseUrl). */}}
+{{- define "govshare.secretRef" -}}
+secretKeyRef:
+  name: {{ default .root.Values.secrets.existingSecret .ref.name | quote }}
+  key: {{ .ref.key | quote }}
+{{- end -}}
+
+{{- define "govshare.trialSecretName" -}}
+{{- printf "%s-trial-credentials" (include "govshare.fullname" .) -}}
+{{- end -}}
+
+{{- define "govshare.databaseUrlEnv" -}}
+- name: GOVSHARE_DATABASE_URL
+  valueFrom:
+{{- if .Values.trial.enabled }}
+    secretKeyRef:
+      name: {{ include "govshare.trialSecretName" . }}
+      key: database-url
+{{- else }}
+    {{- include "govshare.secretRef" (dict "root" . "ref" .Values.secrets.databaseUrl) | nindent 4 }}
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.redisUrlEnv" -}}
+- name: GOVSHARE_REDIS_URL
+  valueFrom:
+{{- if .Values.trial.enabled }}
+    secretKeyRef:
+      name: {{ include "govshare.trialSecretName" . }}
+      key: redis-url
+{{- else }}
+    {{- include "govshare.secretRef" (dict "root" . "ref" .Values.secrets.redisUrl) | nindent 4 }}
+{{- end }}
+{{- end -}}
+
+{{/* Environment every govshare process gets. Call with (dict "root" $ "component" "query"). */}}
+{{- define "govshare.commonEnv" -}}
+{{- $v := .root.Values -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: GOVSHARE_ZONE
+  value: {{ $v.zone | quote }}
+- name: GOVSHARE_LOG_LEVEL
+  value: {{ $v.config.logLevel | quote }}
+{{- range $name, $value := $v.config.extraEnv }}
+- name: {{ $name }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "govshare-%s" .component | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ include "govshare.otelResourceAttributes" . | quote }}
+{{- if $v.telemetry.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $v.telemetry.otlpEndpoint | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $v.telemetry.otlpProtocol | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $v.telemetry.samplerRatio | toString | quote }}
+{{- else }}
+- name: OTEL_SDK_DISABLED
+  value: "true"
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.otelResourceAttributes" -}}
+{{- $attrs := list "service.namespace=govshare" (printf "deployment.environment=%s" .root.Values.zone) "k8s.namespace.name=$(POD_NAMESPACE)" "k8s.pod.name=$(POD_NAME)" (printf "service.version=%s" (include "govshare.imageTag" .root)) -}}
+{{- range $k, $val := .root.Values.telemetry.resourceAttributes -}}
+{{- $attrs = append $attrs (printf "%s=%v" $k $val) -}}
+{{- end -}}
+{{- join "," $attrs -}}
+{{- end -}}
+
+{{/* The pod-level security context of every govshare pod. */}}
+{{- define "govshare.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.podSecurity.runAsUser }}
+runAsGroup: {{ .Values.podSecurity.runAsGroup }}
+fsGroup: {{ .Values.podSecurity.fsGroup }}
+fsGroupChangePolicy: OnRootMismatch
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* The container-level security context of every container in the chart. */}}
+{{- define "govshare.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+runAsNonRoot: true
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/* Writable scratch space under a read-only root filesystem. */}}
+{{- define "govshare.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    medium: Memory
+    sizeLimit: 64Mi
+{{- end -}}
+
+{{- define "govshare.imagePullSecrets" -}}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress rules shared by every govshare pod: DNS and the OTLP collector. */}}
+{{- define "govshare.egressBase" -}}
+- to:
+    {{- toYaml .Values.networkPolicy.dns | nindent 4 }}
+  ports:
+    - protocol: UDP
+      port: 53
+    - protocol: TCP
+      port: 53
+{{- if .Values.telemetry.otlpEndpoint }}
+- ports:
+    - protocol: TCP
+      port: {{ .Values.networkPolicy.otlpPort }}
+  {{- with .Values.networkPolicy.otlpTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress to PostgreSQL (trial pod or external). */}}
+{{- define "govshare.egressDatabase" -}}
+- ports:
+    - protocol: TCP
+      port: {{ if .Values.trial.enabled }}5432{{ else }}{{ .Values.database.port }}{{ end }}
+{{- if .Values.trial.enabled }}
+  to:
+    - podSelector:
+        matchLabels:
+          {{- include "govshare.selectorLabels" (dict "root" . "component" "postgresql") | nindent 10 }}
+{{- else if .Values.database.networkPolicyTo }}
+  to:
+    {{- toYaml .Values.database.networkPolicyTo | nindent 4 }}
+{{- end }}
+{{- end -}}
+
+{{/* NetworkPolicy egress to Redis (trial pod or external). */}}
+{{- define "govshare.egressRedis" -}}
+- ports:
+    - protocol: TCP
+      port: {{ if .Values.trial.enabled }}6379{{ else }}{{ .Values.redis.port }}{{ end }}
+{{- if .Values.trial.enabled }}
+  to:
+    - podSelector:
+        matchLabels:
+          {{- include "govshare.selectorLabels" (dict "root" . "component" "redis") | nindent 10 }}
+{{- else if .Values.redis.networkPolicyTo }}
+  to:
+    {{- toYaml .Values.redis.networkPolicyTo | nindent 4 }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,64 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from govshare.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CheckRequest(_message.Message):
+    __slots__ = ("system_id", "department_code", "resource_code", "purpose", "items", "method")
+    SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    system_id: str
+    department_code: str
+    resource_code: str
+    purpose: _common_pb2.PurposeType
+    items: _containers.RepeatedScalarFieldContainer[str]
+    method: _common_pb2.ShareMethod
+    def __init__(self, system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., items: _Optional[_Iterable[str]] = ..., method: _Optional[_Union[_common_pb2.ShareMethod, str]] = ...) -> None: ...
+
+class Decision(_message.Message):
+    __slots__ = ("allowed", "deny_reason", "message", "allowed_items", "masks", "expire_time", "policy_version", "grant_id", "quota", "denied_items")
+    class MasksEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    DENY_REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    MASKS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    GRANT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_FIELD_NUMBER: _ClassVar[int]
+    DENIED_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    deny_reason: _common_pb2.DenyReason
+    message: str
+    allowed_items: _containers.RepeatedScalarFieldContainer[str]
+    masks: _containers.ScalarMap[str, str]
+    expire_time: _timestamp_pb2.Timestamp
+    policy_version: int
+    grant_id: str
+    quota: int
+    denied_items: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, allowed: _Optional[bool] = ..., deny_reason: _Optional[_Union[_common_pb2.DenyReason, str]] = ..., message: _Optional[str] = ..., allowed_items: _Optional[_Iterable[str]] = ..., masks: _Optional[_Mapping[str, str]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., policy_version: _Optional[int] = ..., grant_id: _Optional[str] = ..., quota: _Optional[int] = ..., denied_items: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CheckResponse(_message.Message):
+    __slots__ = ("decision",)
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    decision: Decision
+    def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,127 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from govshare.common.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class AccessResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ACCESS_RESULT_UNSPECIFIED: _ClassVar[AccessResult]
+    ACCESS_RESULT_ANSWERED: _ClassVar[AccessResult]
+    ACCESS_RESULT_NOT_FOUND: _ClassVar[AccessResult]
+    ACCESS_RESULT_DENIED: _ClassVar[AccessResult]
+    ACCESS_RESULT_INVALID: _ClassVar[AccessResult]
+ACCESS_RESULT_UNSPECIFIED: AccessResult
+ACCESS_RESULT_ANSWERED: AccessResult
+ACCESS_RESULT_NOT_FOUND: AccessResult
+ACCESS_RESULT_DENIED: AccessResult
+ACCESS_RESULT_INVALID: AccessResult
+
+class AccessRecord(_message.Message):
+    __slots__ = ("id", "time", "system_id", "department_code", "resource_code", "provider_department_code", "operation", "items", "key", "purpose", "purpose_text", "result", "deny_reason", "trace_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    DENY_REASON_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    time: _timestamp_pb2.Timestamp
+    system_id: str
+    department_code: str
+    resource_code: str
+    provider_department_code: str
+    operation: str
+    items: _containers.RepeatedScalarFieldContainer[str]
+    key: str
+    purpose: _common_pb2.PurposeType
+    purpose_text: str
+    result: AccessResult
+    deny_reason: _common_pb2.DenyReason
+    trace_id: str
+    def __init__(self, id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., operation: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., key: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., purpose_text: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ..., deny_reason: _Optional[_Union[_common_pb2.DenyReason, str]] = ..., trace_id: _Optional[str] = ...) -> None: ...
+
+class ListAccessesRequest(_message.Message):
+    __slots__ = ("resource_code", "department_code", "start_time", "end_time", "page_size", "page_token")
+    RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    resource_code: str
+    department_code: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAccessesResponse(_message.Message):
+    __slots__ = ("accesses", "next_page_token")
+    ACCESSES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    accesses: _containers.RepeatedCompositeFieldContainer[AccessRecord]
+    next_page_token: str
+    def __init__(self, accesses: _Optional[_Iterable[_Union[AccessRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UsageRow(_message.Message):
+    __slots__ = ("resource_code", "department_code", "purpose", "answered", "denied")
+    RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_FIELD_NUMBER: _ClassVar[int]
+    DENIED_FIELD_NUMBER: _ClassVar[int]
+    resource_code: str
+    department_code: str
+    purpose: _common_pb2.PurposeType
+    answered: int
+    denied: int
+    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., answered: _Optional[int] = ..., denied: _Optional[int] = ...) -> None: ...
+
+class GetUsageSummaryRequest(_message.Message):
+    __slots__ = ("resource_code", "start_time", "end_time")
+    RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    resource_code: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, resource_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetUsageSummaryResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[UsageRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ...) -> None: ...
+
+class VerifyAuditChainRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VerifyAuditChainResponse(_message.Message):
+    __slots__ = ("intact", "records_checked", "first_bad_id", "detail")
+    INTACT_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BAD_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    intact: bool
+    records_checked: int
+    first_bad_id: str
+    detail: str
+    def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,64 @@
+"""An in-process cache of published catalog entries, for query and authorization.
+
+Entries change rarely and are read on every query, so each process keeps the
+ones it uses and drops them when the catalog publishes a change event; a TTL
+bounds staleness should an event be lost.
+"""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+
+from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.singleflight import SingleFlight
+from services.runtime.telemetry import CACHE_LOOKUPS
+
+
+class CatalogCache:
+    """Published entries by code; ``None`` when the catalog has no such entry."""
+
+    def __init__(self, channel: grpc.aio.Channel, signer: AssertionSigner, caller: Caller,
+                 ttl_seconds: float = 60.0, timeout: float = 5.0) -> None:
+        self._stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+        self._signer = signer
+        self._caller = caller
+        self._ttl = ttl_seconds
+        self._timeout = timeout
+        self._entries: dict[str, tuple[float, catalog_pb2.Entry | None]] = {}
+        self._flight: SingleFlight[catalog_pb2.Entry | None] = SingleFlight()
+
+    async def get(self, code: str) -> catalog_pb2.Entry | None:
+        """The current version of entry ``code`` (any state; callers check it is published)."""
+        cached = self._entries.get(code)
+        if cached is not None and cached[0] > time.monotonic():
+            CACHE_LOOKUPS.labels("catalog", "hit").inc()
+            return cached[1]
+        CACHE_LOOKUPS.labels("catalog", "miss").inc()
+        return await self._flight.do(code, lambda: self._fetch(code))
+
+    async def _fetch(self, code: str) -> catalog_pb2.Entry | None:
+        try:
+            response = await self._stub.GetEntry(
+                catalog_pb2.GetEntryRequest(code=code), timeout=self._timeout,
+                metadata=self._signer.metadata(self._caller))
+            entry: catalog_pb2.Entry | None = response.entry
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise
+            entry = None
+        self._entries[code] = (time.monotonic() + self._ttl, entry)
+        return entry
+
+    def invalidate(self, code: str | None = None) -> None:
+        """Drops one entry, or all of them (after a reconnection, when events may have been lost)."""
+        if code is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(code, None)
+
+    def on_event(self, payload: dict) -> None:
+        """Handler for services.runtime.cache.CATALOG_CHANGED."""
+        self.invalidate(payload.get("code"))

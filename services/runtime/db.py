@@ -1,0 +1,81 @@
+"""PostgreSQL: connection pools and per-service SQL migrations.
+
+Each service owns one schema (named after the service) and a ``migrations/``
+folder of numbered ``.sql`` files. Migrations run in order, once, inside a
+transaction, under an advisory lock so that several replicas starting together
+do not race; applied files are recorded in ``<schema>.schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+SERVICES_WITH_SCHEMA = ("catalog", "authorization", "query", "foundation")
+_MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent
+
+
+async def create_pool(url: str, schema: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections resolve unqualified names in the service's own schema first."""
+    return await asyncpg.create_pool(
+        dsn=url,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={"search_path": f"{schema},public", "application_name": f"govshare-{schema}"},
+        command_timeout=30,
+    )
+
+
+def migration_files(schema: str) -> list[Path]:
+    """The service's migration files in the order they apply."""
+    folder = _MIGRATIONS_ROOT / schema / "migrations"
+    return sorted(folder.glob("*.sql")) if folder.is_dir() else []
+
+
+async def migrate(url: str, schema: str) -> list[str]:
+    """Applies the service's pending migrations; returns the names it applied."""
+    applied: list[str] = []
+    conn = await asyncpg.connect(dsn=url)
+    try:
+        lock_id = int.from_bytes(hashlib.sha256(f"govshare-migrate-{schema}".encode()).digest()[:8], "big",
+                                 signed=True)
+        await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
+        try:
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            await conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations ('
+                " name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["name"]: r["checksum"] for r in
+                    await conn.fetch(f'SELECT name, checksum FROM "{schema}".schema_migrations')}
+            for path in migration_files(schema):
+                sql = path.read_text(encoding="utf-8")
+                checksum = hashlib.sha256(sql.encode()).hexdigest()
+                if path.name in done:
+                    if done[path.name] != checksum:
+                        log.warning("migration %s/%s changed after it was applied", schema, path.name)
+                    continue
+                async with conn.transaction():
+                    await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+                    await conn.execute(sql)
+                    await conn.execute(
+                        f'INSERT INTO "{schema}".schema_migrations (name, checksum) VALUES ($1, $2)',
+                        path.name, checksum,
+                    )
+                applied.append(path.name)
+                log.info("applied migration %s/%s", schema, path.name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", lock_id)
+    finally:
+        await conn.close()
+    return applied
+
+
+async def migrate_all(url: str) -> dict[str, list[str]]:
+    """Migrates every service's schema (the `govshare migrate` command and the Helm hook Job)."""
+    return {schema: await migrate(url, schema) for schema in SERVICES_WITH_SCHEMA}

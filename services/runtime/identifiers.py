@@ -1,0 +1,99 @@
+"""Validation of the identifiers the platform keys records by (DOMAIN §12).
+
+Check digits come from python-stdnum; region codes are checked against the
+GB/T 2260 code table that python-stdnum ships (``cn/loc``), not range rules.
+Each validator returns None when the value is valid, else a reason a caller
+can act on.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from stdnum import numdb
+from stdnum.cn import ric, uscc
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+
+MAX_TEXT_KEY = 64
+
+
+def citizen_id_error(value: str) -> str | None:
+    """Why ``value`` is not a valid 公民身份号码 (GB 11643), or None."""
+    if len(value) != 18:
+        return f"公民身份号码 must have 18 characters, got {len(value)}"
+    try:
+        ric.validate(value)
+    except InvalidChecksum:
+        return "公民身份号码 has an invalid check character"
+    except InvalidComponent:
+        return "公民身份号码 has an invalid birth date"
+    except (InvalidFormat, InvalidLength):
+        return "公民身份号码 must be 17 digits followed by a digit or X"
+    except ValidationError as exc:
+        return f"公民身份号码 is invalid: {exc}"
+    if region_code_error(value[:6]) is not None:
+        return f"公民身份号码 has an unknown region code {value[:6]}"
+    return None
+
+
+def credit_code_error(value: str) -> str | None:
+    """Why ``value`` is not a valid 统一社会信用代码 (GB 32100), or None."""
+    if len(value) != 18:
+        return f"统一社会信用代码 must have 18 characters, got {len(value)}"
+    try:
+        uscc.validate(value)
+    except InvalidChecksum:
+        return "统一社会信用代码 has an invalid check character"
+    except ValidationError:
+        return "统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _region_table() -> numdb.NumDB:
+    return numdb.get("cn/loc")
+
+
+@lru_cache(maxsize=8192)
+def region_name(code: str) -> str | None:
+    """The name of a 行政区划代码 (province, prefecture or county), or None when unknown."""
+    if len(code) != 6 or not code.isdigit():
+        return None
+    parts = _region_table().info(code)
+    if len(parts) < 2 or not parts[0][1] or not parts[1][1]:
+        return None
+    province = parts[0][1].get("province", "")
+    county = parts[1][1].get("county", "")
+    if code.endswith("0000"):
+        return province
+    return f"{province}{county}" if county else None
+
+
+def region_code_error(value: str) -> str | None:
+    """Why ``value`` is not a known 行政区划代码 (GB/T 2260), or None."""
+    if len(value) != 6 or not value.isdigit():
+        return "行政区划代码 must be 6 digits"
+    if region_name(value) is None:
+        return f"行政区划代码 {value} is not in the GB/T 2260 code table"
+    return None
+
+
+def text_key_error(value: str) -> str | None:
+    """Free-form keys (licence numbers, place codes): non-empty, printable, bounded."""
+    if not value.strip():
+        return "must not be empty"
+    if len(value) > MAX_TEXT_KEY:
+        return f"must be at most {MAX_TEXT_KEY} characters"
+    if not value.isprintable():
+        return "must contain only printable characters"
+    return None
+
+
+def birth_date_of(citizen_id: str) -> str:
+    """YYYY-MM-DD birth date encoded in a (valid) 公民身份号码."""
+    return f"{citizen_id[6:10]}-{citizen_id[10:12]}-{citizen_id[12:14]}"
+
+
+def sex_of(citizen_id: str) -> str:
+    """男 or 女, from the sequence digit's parity (odd = male)."""
+    return "男" if int(citizen_id[16]) % 2 else "女"

@@ -1,0 +1,117 @@
+"""Caller identity inside the mesh.
+
+The gateway authenticates business systems (bearer tokens signed by the
+authorization service) and forwards the verified identity to internal services as
+a *signed internal assertion*: two metadata entries, the assertion and its
+HMAC-SHA256 under ``GOVSHARE_INTERNAL_KEY``, a key only the platform's own
+processes hold. Internal services trust nothing else: a caller that talks to them
+directly, with or without a forged identity header, is refused UNAUTHENTICATED.
+Services that call each other (query → authorization) sign their own identity the
+same way, as ``svc:<component>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+
+from services.runtime.errors import unauthenticated
+
+ASSERTION_HEADER = "x-govshare-caller"
+SIGNATURE_HEADER = "x-govshare-caller-sig"
+# Assertions older than this are refused, which bounds the replay of a leaked one.
+MAX_ASSERTION_AGE_SECONDS = 300
+SERVICE_PREFIX = "svc:"
+_VERSION = "v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: a business system on behalf of its department, or a platform service."""
+
+    system_id: str
+    department_code: str
+    authority: bool = False
+
+    @property
+    def is_service(self) -> bool:
+        return self.system_id.startswith(SERVICE_PREFIX)
+
+
+def service_caller(component: str) -> Caller:
+    """The identity a platform service uses when it calls another one."""
+    return Caller(system_id=f"{SERVICE_PREFIX}{component}", department_code="", authority=True)
+
+
+class AssertionSigner:
+    """Signs caller identities; re-signs at most once a minute per caller to keep the hot path cheap."""
+
+    def __init__(self, key: bytes, refresh_seconds: float = 60.0) -> None:
+        self._key = key
+        self._refresh = refresh_seconds
+        self._cache: dict[Caller, tuple[float, tuple[tuple[str, str], tuple[str, str]]]] = {}
+
+    def metadata(self, caller: Caller) -> tuple[tuple[str, str], tuple[str, str]]:
+        """The two metadata entries that carry ``caller`` to an internal service."""
+        now = time.time()
+        cached = self._cache.get(caller)
+        if cached is not None and now - cached[0] < self._refresh:
+            return cached[1]
+        assertion = "|".join(
+            (_VERSION, caller.system_id, caller.department_code, "1" if caller.authority else "0", str(int(now)))
+        )
+        signature = hmac.new(self._key, assertion.encode(), hashlib.sha256).hexdigest()
+        entries = ((ASSERTION_HEADER, assertion), (SIGNATURE_HEADER, signature))
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[caller] = (now, entries)
+        return entries
+
+
+class AssertionVerifier:
+    """Verifies signed assertions; verified ones are remembered until they age out."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._verified: dict[tuple[str, str], tuple[int, Caller]] = {}
+
+    def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Caller:
+        """The verified caller of a request, or ServiceError(UNAUTHENTICATED) saying what is wrong."""
+        assertion = signature = None
+        for key, value in metadata or ():
+            if key == ASSERTION_HEADER:
+                assertion = value if isinstance(value, str) else value.decode()
+            elif key == SIGNATURE_HEADER:
+                signature = value if isinstance(value, str) else value.decode()
+        if assertion is None or signature is None:
+            raise unauthenticated("no caller identity: internal services accept calls only through the gateway")
+        now = int(time.time())
+        cached = self._verified.get((assertion, signature))
+        if cached is not None and now - cached[0] <= MAX_ASSERTION_AGE_SECONDS:
+            return cached[1]
+        return self._verify(assertion, signature, now)
+
+    def _verify(self, assertion: str, signature: str, now: int) -> Caller:
+        expected = hmac.new(self._key, assertion.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature):
+            raise unauthenticated("caller identity signature is invalid: call through the gateway")
+        parts = assertion.split("|")
+        if len(parts) != 5 or parts[0] != _VERSION or not parts[4].isdigit():
+            raise unauthenticated("caller identity assertion is malformed")
+        issued = int(parts[4])
+        if abs(now - issued) > MAX_ASSERTION_AGE_SECONDS:
+            raise unauthenticated("caller identity assertion has expired")
+        caller = Caller(system_id=parts[1], department_code=parts[2], authority=parts[3] == "1")
+        if len(self._verified) > 100_000:
+            self._verified.clear()
+        self._verified[(assertion, signature)] = (issued, caller)
+        return caller
+
+    def from_context(self, context: grpc.aio.ServicerContext) -> Caller:
+        """The verified caller of the current RPC."""
+        return self.caller(context.invocation_metadata())

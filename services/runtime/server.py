@@ -1,0 +1,281 @@
+"""The one gRPC server every govshare process runs.
+
+``start_server`` builds a grpc.aio server around a :class:`Component` (the
+service's servicers and the resources they need), with the standard health
+service (NOT_SERVING until the component's dependencies are ready and again
+while draining), server reflection, rich error mapping, per-RPC metrics and
+OpenTelemetry spans. ``serve`` is the process entry point: uvloop, settings
+from the environment, worker processes sharing the port with SO_REUSEPORT, and
+a graceful drain on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import grpc
+from google.protobuf import message as protobuf_message
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+from services.runtime import telemetry
+from services.runtime.errors import FieldViolation, ServiceError, internal_status, invalid_argument, to_status
+from services.runtime.settings import Settings, SettingsError, load
+
+log = logging.getLogger(__name__)
+
+# Keepalive and connection age let Kubernetes rebalance long-lived HTTP/2 connections.
+SERVER_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
+    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+    ("grpc.so_reuseport", 1),
+]
+DRAIN_SECONDS = 20.0
+
+
+class Component(Protocol):
+    """What a service provides to the shared server."""
+
+    name: str
+    #: Full names of the gRPC services it registers (for health and reflection).
+    service_names: tuple[str, ...]
+
+    def register(self, server: grpc.aio.Server) -> None:
+        """Adds the servicers to the server."""
+
+    async def start(self) -> None:
+        """Connects to dependencies; raises while they are not ready (start is retried)."""
+
+    async def stop(self) -> None:
+        """Closes pools and background tasks."""
+
+
+class _ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Maps ServiceError to rich statuses, decodes requests so malformed bytes are INVALID_ARGUMENT,
+    and records per-RPC metrics."""
+
+    def __init__(self, component: str) -> None:
+        self._component = component
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+
+    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        method = handler_call_details.method
+        if method in self._wrapped:
+            return self._wrapped[method]
+        handler = await continuation(handler_call_details)
+        wrapped = self._wrap(method, handler) if handler is not None and not method.startswith(
+            ("/grpc.health", "/grpc.reflection")) else handler
+        self._wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        service_name, _, method_name = method.lstrip("/").rpartition("/")
+        decode = handler.request_deserializer
+        component = self._component
+        duration = telemetry.RPC_DURATION.labels(service_name, method_name)
+
+        def parse(request: object) -> object:
+            if decode is None or not isinstance(request, bytes):
+                return request
+            try:
+                return decode(request)
+            except (protobuf_message.DecodeError, ValueError, TypeError) as exc:
+                raise invalid_argument([FieldViolation("request", f"not a valid protobuf message: {exc}")],
+                                       reason="MALFORMED_REQUEST") from exc
+
+        async def fail(context: grpc.aio.ServicerContext, error: Exception) -> None:
+            if isinstance(error, ServiceError):
+                telemetry.RPC_TOTAL.labels(service_name, method_name, error.code.name).inc()
+                await context.abort_with_status(to_status(error, component))
+            incident = uuid.uuid4().hex[:12]
+            log.exception("unexpected error in %s (incident %s)", method, incident)
+            telemetry.RPC_TOTAL.labels(service_name, method_name, "INTERNAL").inc()
+            await context.abort_with_status(internal_status(component, incident))
+
+        if handler.unary_unary is not None:
+            behavior = handler.unary_unary
+
+            async def unary_unary(request, context):  # type: ignore[no-untyped-def]
+                start = time.perf_counter()
+                try:
+                    response = await behavior(parse(request), context)
+                except (asyncio.CancelledError, grpc.aio.AbortError):
+                    raise
+                except Exception as error:
+                    await fail(context, error)
+                duration.observe(time.perf_counter() - start)
+                telemetry.RPC_TOTAL.labels(service_name, method_name, "OK").inc()
+                return response
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, request_deserializer=None, response_serializer=handler.response_serializer)
+        if handler.unary_stream is not None:
+            stream_behavior = handler.unary_stream
+
+            async def unary_stream(request, context):  # type: ignore[no-untyped-def]
+                start = time.perf_counter()
+                try:
+                    async for response in stream_behavior(parse(request), context):
+                        yield response
+                except (asyncio.CancelledError, grpc.aio.AbortError):
+                    raise
+                except Exception as error:
+                    await fail(context, error)
+                duration.observe(time.perf_counter() - start)
+                telemetry.RPC_TOTAL.labels(service_name, method_name, "OK").inc()
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, request_deserializer=None, response_serializer=handler.response_serializer)
+        return handler
+
+
+@dataclass
+class RunningServer:
+    """A started server: its port, and the way to drain and stop it."""
+
+    server: grpc.aio.Server
+    port: int
+    component: Component
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float = DRAIN_SECONDS) -> None:
+        """Says NOT_SERVING, stops taking calls, lets running ones finish, then closes resources."""
+        telemetry.READY.set(0)
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.component.stop()
+
+
+def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if not settings.tls_enabled:
+        return None
+    return grpc.ssl_server_credentials(
+        [(Path(settings.tls_key).read_bytes(), Path(settings.tls_cert).read_bytes())],
+        root_certificates=Path(settings.tls_ca).read_bytes(),
+        require_client_auth=True,
+    )
+
+
+async def _start_component(component: Component, attempts: int = 600) -> None:
+    """Retries start until dependencies answer: a pod may start before its database."""
+    for attempt in range(attempts):
+        try:
+            await component.start()
+            return
+        except Exception as exc:
+            if attempt == attempts - 1:
+                raise
+            log.warning("%s: dependencies not ready (%s); retrying", component.name, exc)
+            await asyncio.sleep(min(0.2 * (attempt + 1), 2.0))
+
+
+async def start_server(settings: Settings, component: Component,
+                       extra_interceptors: tuple[grpc.aio.ServerInterceptor, ...] = ()) -> RunningServer:
+    """Builds, binds and starts the server; it says SERVING once the component has started."""
+    server = grpc.aio.server(
+        interceptors=[aio_server_interceptor(), *extra_interceptors, _ErrorInterceptor(component.name)],
+        options=SERVER_OPTIONS,
+    )
+    component.register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *component.service_names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    if settings.reflection:
+        reflection.enable_server_reflection((*component.service_names, reflection.SERVICE_NAME,
+                                             health.SERVICE_NAME), server)
+    credentials = _credentials(settings)
+    port = (server.add_secure_port(settings.listen, credentials) if credentials
+            else server.add_insecure_port(settings.listen))
+    await server.start()
+    await _start_component(component)
+    for name in ("", *component.service_names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    telemetry.READY.set(1)
+    log.info("%s serving on port %d (zone %s)", component.name, port, settings.zone)
+    return RunningServer(server=server, port=port, component=component, health=health_servicer)
+
+
+ComponentFactory = Callable[[Settings], Component]
+
+
+async def _run(settings: Settings, factory: ComponentFactory) -> None:
+    running = await start_server(settings, factory(settings))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("%s draining", settings.component)
+    await running.stop()
+
+
+def _worker(settings: Settings, factory: ComponentFactory) -> None:
+    import uvloop
+
+    telemetry.setup_logging(settings.log_level, settings.component)
+    telemetry.setup_tracing(settings.component)
+    uvloop.run(_run(settings, factory))
+
+
+def serve(component: str, factory: ComponentFactory) -> None:
+    """Process entry: load settings (exit 2 with every problem listed), then run the workers."""
+    try:
+        settings = load(component)
+    except SettingsError as exc:
+        print(f"govshare {component}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if settings.metrics_port:
+        _start_metrics(settings)
+    if settings.workers == 1:
+        _worker(settings, factory)
+        return
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_worker, args=(settings, factory), daemon=False)
+               for _ in range(settings.workers)]
+    for process in workers:
+        process.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for process in workers:
+            if process.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for process in workers:
+        process.join()
+
+
+def _start_metrics(settings: Settings) -> None:
+    """Prometheus endpoint; with several workers, metrics are aggregated over their files."""
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    if settings.workers > 1:
+        import tempfile
+
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govshare-metrics-"))
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(settings.metrics_port, registry=registry)
+    else:
+        start_http_server(settings.metrics_port)

@@ -1,0 +1,199 @@
+"""Process settings, read once from ``GOVSHARE_*`` environment variables.
+
+Every process validates its whole configuration at start-up and stops with one
+message listing every problem, so that an operator fixes a deployment in one go
+instead of discovering settings one crash at a time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation")
+ZONES = ("extranet", "intranet")
+
+
+class SettingsError(Exception):
+    """Raised when the environment does not describe a runnable process."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration of one process (see docs/configuration.md)."""
+
+    component: str = "catalog"
+    zone: str = "extranet"
+    listen: str = "127.0.0.1:0"
+    metrics_port: int = 0
+    workers: int = 1
+    database_url: str = ""
+    redis_url: str = ""
+    internal_key: bytes = b""
+    token_private_key: str = ""
+    token_public_key: str = ""
+    token_ttl_seconds: int = 3600
+    reflection: bool = True
+    log_level: str = "INFO"
+    catalog_target: str = ""
+    authorization_target: str = ""
+    query_target: str = ""
+    foundation_target: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    reply_working_days: int = 10
+    catalog_update_working_days: int = 15
+    dispute_working_days: int = 5
+    rate_limit_per_second: float = 2000.0
+    rate_limit_burst: int = 4000
+    record_cache_ttl_seconds: int = 300
+    decision_ttl_seconds: int = 30
+    audit_flush_ms: float = 2.0
+    audit_batch_max: int = 1000
+    call_timeout_seconds: float = 5.0
+    mask_rules: Mapping[str, str] = field(default_factory=dict)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced; tests build per-service settings this way."""
+        return replace(self, **changes)
+
+    @property
+    def tls_enabled(self) -> bool:
+        return bool(self.tls_cert and self.tls_key and self.tls_ca)
+
+
+_INT_FIELDS = {
+    "GOVSHARE_METRICS_PORT": ("metrics_port", 0, 65535),
+    "GOVSHARE_WORKERS": ("workers", 1, 64),
+    "GOVSHARE_TOKEN_TTL_SECONDS": ("token_ttl_seconds", 60, 86400),
+    "GOVSHARE_REPLY_WORKING_DAYS": ("reply_working_days", 1, 60),
+    "GOVSHARE_CATALOG_UPDATE_WORKING_DAYS": ("catalog_update_working_days", 1, 60),
+    "GOVSHARE_DISPUTE_WORKING_DAYS": ("dispute_working_days", 1, 60),
+    "GOVSHARE_RATE_LIMIT_BURST": ("rate_limit_burst", 1, 10_000_000),
+    "GOVSHARE_RECORD_CACHE_TTL_SECONDS": ("record_cache_ttl_seconds", 0, 86400),
+    "GOVSHARE_DECISION_TTL_SECONDS": ("decision_ttl_seconds", 1, 3600),
+    "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
+}
+_FLOAT_FIELDS = {
+    "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
+    "GOVSHARE_AUDIT_FLUSH_MS": ("audit_flush_ms", 0.0, 1000.0),
+    "GOVSHARE_CALL_TIMEOUT_SECONDS": ("call_timeout_seconds", 0.05, 600.0),
+}
+_STR_FIELDS = {
+    "GOVSHARE_DATABASE_URL": "database_url",
+    "GOVSHARE_REDIS_URL": "redis_url",
+    "GOVSHARE_TOKEN_PRIVATE_KEY": "token_private_key",
+    "GOVSHARE_TOKEN_PUBLIC_KEY": "token_public_key",
+    "GOVSHARE_CATALOG_TARGET": "catalog_target",
+    "GOVSHARE_AUTHORIZATION_TARGET": "authorization_target",
+    "GOVSHARE_QUERY_TARGET": "query_target",
+    "GOVSHARE_FOUNDATION_TARGET": "foundation_target",
+    "GOVSHARE_TLS_CERT": "tls_cert",
+    "GOVSHARE_TLS_KEY": "tls_key",
+    "GOVSHARE_TLS_CA": "tls_ca",
+}
+
+# What each component cannot start without.
+_REQUIRED = {
+    "gateway": ("redis_url", "token_public_key", "catalog_target", "authorization_target", "query_target",
+                "foundation_target"),
+    "catalog": ("database_url", "redis_url"),
+    "authorization": ("database_url", "redis_url", "token_private_key", "token_public_key", "catalog_target"),
+    "query": ("database_url", "redis_url", "catalog_target", "authorization_target", "foundation_target"),
+    "foundation": ("database_url", "redis_url"),
+}
+
+
+def _parse_bool(name: str, raw: str, errors: list[str]) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    errors.append(f"{name}={raw!r}: expected true or false")
+    return False
+
+
+def _parse_number(name: str, raw: str, kind: type, low: float, high: float, errors: list[str]) -> float | int:
+    try:
+        value = kind(raw)
+    except ValueError:
+        errors.append(f"{name}={raw!r}: expected a {kind.__name__}")
+        return kind(low)
+    if not low <= value <= high:
+        errors.append(f"{name}={raw!r}: must be between {low} and {high}")
+    return value
+
+
+def _parse_mask_rules(raw: str, errors: list[str]) -> dict[str, str]:
+    """``name=pattern;name=pattern`` — see services.runtime.masking for the pattern language."""
+    rules: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        name, sep, pattern = part.partition("=")
+        if not sep or not name.strip():
+            errors.append(f"GOVSHARE_MASK_RULES: {part!r} is not name=pattern")
+            continue
+        rules[name.strip()] = pattern.strip()
+    return rules
+
+
+def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dict[str, object]:
+    values: dict[str, object] = {"component": component}
+    if "GOVSHARE_ZONE" in env:
+        values["zone"] = env["GOVSHARE_ZONE"].strip().lower()
+    if "GOVSHARE_LISTEN" in env:
+        values["listen"] = env["GOVSHARE_LISTEN"].strip()
+    if "GOVSHARE_LOG_LEVEL" in env:
+        values["log_level"] = env["GOVSHARE_LOG_LEVEL"].strip().upper()
+    if "GOVSHARE_INTERNAL_KEY" in env:
+        values["internal_key"] = env["GOVSHARE_INTERNAL_KEY"].encode()
+    if "GOVSHARE_REFLECTION" in env:
+        values["reflection"] = _parse_bool("GOVSHARE_REFLECTION", env["GOVSHARE_REFLECTION"], errors)
+    if "GOVSHARE_MASK_RULES" in env:
+        values["mask_rules"] = _parse_mask_rules(env["GOVSHARE_MASK_RULES"], errors)
+    for name, attr in _STR_FIELDS.items():
+        if name in env:
+            values[attr] = env[name].strip()
+    for name, (attr, low, high) in _INT_FIELDS.items():
+        if name in env:
+            values[attr] = _parse_number(name, env[name], int, low, high, errors)
+    for name, (attr, low, high) in _FLOAT_FIELDS.items():
+        if name in env:
+            values[attr] = _parse_number(name, env[name], float, low, high, errors)
+    return values
+
+
+def validate(settings: Settings) -> list[str]:
+    """Every reason the settings cannot run their component."""
+    errors: list[str] = []
+    if settings.component not in COMPONENTS:
+        errors.append(f"component {settings.component!r}: expected one of {', '.join(COMPONENTS)}")
+    if settings.zone not in ZONES:
+        errors.append(f"GOVSHARE_ZONE={settings.zone!r}: expected extranet or intranet")
+    host, sep, port = settings.listen.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        errors.append(f"GOVSHARE_LISTEN={settings.listen!r}: expected host:port")
+    if len(settings.internal_key) < 32:
+        errors.append("GOVSHARE_INTERNAL_KEY: must be set to a random secret of at least 32 characters")
+    if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        errors.append(f"GOVSHARE_LOG_LEVEL={settings.log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
+    tls_parts = [settings.tls_cert, settings.tls_key, settings.tls_ca]
+    if any(tls_parts) and not all(tls_parts):
+        errors.append("GOVSHARE_TLS_CERT, GOVSHARE_TLS_KEY and GOVSHARE_TLS_CA must be set together")
+    for attr in _REQUIRED.get(settings.component, ()):
+        if not getattr(settings, attr):
+            errors.append(f"GOVSHARE_{attr.upper()}: required by the {settings.component} service")
+    return errors
+
+
+def load(component: str, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for ``component`` from the environment, or SettingsError naming every problem."""
+    env = os.environ if env is None else env
+    errors: list[str] = []
+    settings = Settings(**_parse_env(component, env, errors))  # type: ignore[arg-type]
+    errors.extend(validate(settings))
+    if errors:
+        raise SettingsError("invalid configuration:\n  - " + "\n  - ".join(errors))
+    return settings
