@@ -13,11 +13,17 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.runtime import db
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.keys import PlatformKeys, generate_keys
 from services.runtime.settings import Settings
+from services.runtime.telemetry import setup_tracing
+
+# Sample every trace in tests, so trace propagation can be asserted span by span.
+os.environ.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +79,11 @@ def base_settings(database_url: str, redis_url: str, keys: PlatformKeys) -> Sett
         token_public_key=keys.token_public_key,
         audit_flush_ms=1.0,
     )
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> InMemorySpanExporter:
+    """Spans of every in-process server and client of the session (the process-wide tracer provider)."""
+    exporter = InMemorySpanExporter()
+    setup_tracing("tests", extra_processor=SimpleSpanProcessor(exporter))
+    return exporter

@@ -1,0 +1,192 @@
+"""The `govshare` command.
+
+    govshare up                 run the whole platform (embedded PostgreSQL/Redis unless configured)
+    govshare serve COMPONENT    run one service process (what the container image runs)
+    govshare migrate            apply every service's migrations (the Helm hook Job)
+    govshare seed               load demo departments, systems, catalog and foundation data
+    govshare query / verify     try an online query or a verification by hand
+    govshare export-bundle / import-bundle
+                                the one-way extranet → intranet data path
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+COMPONENT_FACTORIES = {
+    "gateway": "gateway.component",
+    "catalog": "services.catalog.component",
+    "authorization": "services.authorization.component",
+    "query": "services.query.component",
+    "foundation": "services.foundation.component",
+}
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from services.runtime.server import serve
+
+    module = importlib.import_module(COMPONENT_FACTORIES[args.component])
+    serve(args.component, module.create_component)
+
+
+def _database_url() -> str:
+    url = os.environ.get("GOVSHARE_DATABASE_URL", "")
+    if not url:
+        raise SystemExit("GOVSHARE_DATABASE_URL is not set")
+    return url
+
+
+def _migrate(_args: argparse.Namespace) -> None:
+    from services.runtime.db import migrate_all
+
+    applied = asyncio.run(migrate_all(_database_url()))
+    for schema, names in applied.items():
+        print(f"{schema}: {', '.join(names) if names else 'up to date'}")
+
+
+def _seed(args: argparse.Namespace) -> None:
+    from services.demo import seed_demo
+
+    credentials = asyncio.run(seed_demo(args.gateway, _database_url(), persons=args.persons,
+                                        entities=args.entities, licences=args.licences, seed=args.seed))
+    credentials.save(Path(args.credentials))
+    print(f"demo credentials written to {args.credentials}")
+
+
+def _up(args: argparse.Namespace) -> None:
+    from services.launcher import run_platform
+
+    run_platform(data_dir=Path(args.data_dir), port_base=args.port, persons=args.persons, zone=args.zone,
+                 workers=args.workers)
+
+
+def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
+    """Gateway address and system credentials: flags, else the demo credentials file."""
+    gateway, system_id, secret = args.gateway, args.system_id, args.secret
+    if not (gateway and system_id and secret):
+        path = Path(args.credentials)
+        if not path.exists():
+            raise SystemExit(f"no credentials: pass --gateway, --system-id and --secret, or run `govshare up` "
+                             f"first (it writes {path})")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        system = data["systems"].get(args.system, None)
+        if system is None:
+            raise SystemExit(f"unknown demo system {args.system!r}: one of {', '.join(data['systems'])}")
+        gateway = gateway or data["gateway"]
+        system_id, secret = system_id or system["system_id"], secret or system["secret"]
+    return gateway, system_id, secret
+
+
+def _query(args: argparse.Namespace) -> None:
+    from services.client import run_query
+
+    sys.exit(run_query(*_call_args(args), resource=args.resource, key=args.key,
+                       items=[i for i in args.items.split(",") if i], purpose=args.purpose,
+                       purpose_text=args.purpose_text))
+
+
+def _verify(args: argparse.Namespace) -> None:
+    from services.client import run_verify
+
+    claims = {}
+    for claim in args.claims:
+        item, sep, value = claim.partition("=")
+        if not sep:
+            raise SystemExit(f"claim {claim!r}: expected item=value")
+        claims[item] = value
+    sys.exit(run_verify(*_call_args(args), resource=args.resource, key=args.key, claims=claims,
+                        purpose=args.purpose, purpose_text=args.purpose_text))
+
+
+def _export_bundle(args: argparse.Namespace) -> None:
+    from services.bundle import export_bundle
+
+    summary = asyncio.run(export_bundle(_database_url(), Path(args.out), zone=os.environ.get("GOVSHARE_ZONE",
+                                                                                             "extranet")))
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+def _import_bundle(args: argparse.Namespace) -> None:
+    from services.bundle import import_bundle
+
+    summary = asyncio.run(import_bundle(_database_url(), Path(getattr(args, "in")),
+                                        zone=os.environ.get("GOVSHARE_ZONE", "intranet")))
+    print(json.dumps(summary, ensure_ascii=False))
+
+
+def _add_call_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("resource", help="resource code, e.g. 102001/000001")
+    parser.add_argument("key", help="key value, e.g. a 统一社会信用代码")
+    parser.add_argument("--purpose", default="work_reference",
+                        choices=["administrative_basis", "work_reference", "data_verification",
+                                 "business_collaboration"])
+    parser.add_argument("--purpose-text", default="govshare CLI")
+    parser.add_argument("--gateway", default="")
+    parser.add_argument("--system-id", default="")
+    parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", ""),
+                        help="system secret (or GOVSHARE_SYSTEM_SECRET)")
+    parser.add_argument("--system", default="social", help="demo system to call as (with the credentials file)")
+    parser.add_argument("--credentials", default=str(Path(".govshare") / "demo-credentials.json"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="govshare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run the whole platform locally")
+    up.add_argument("--data-dir", default=os.environ.get("GOVSHARE_DATA_DIR", ".govshare"))
+    up.add_argument("--port", type=int, default=50051, help="gateway port; services use the next four")
+    up.add_argument("--persons", type=int, default=10_000, help="synthetic persons to load on first start")
+    up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "extranet"), choices=["extranet", "intranet"])
+    up.add_argument("--workers", type=int, default=1, help="worker processes per service")
+    up.set_defaults(func=_up)
+
+    serve = commands.add_parser("serve", help="run one service process")
+    serve.add_argument("component", choices=sorted(COMPONENT_FACTORIES))
+    serve.set_defaults(func=_serve)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+
+    seed = commands.add_parser("seed", help="load demo data into a running platform")
+    seed.add_argument("--gateway", default="127.0.0.1:50051")
+    seed.add_argument("--persons", type=int, default=10_000)
+    seed.add_argument("--entities", type=int, default=2_000)
+    seed.add_argument("--licences", type=int, default=2_000)
+    seed.add_argument("--seed", type=int, default=42)
+    seed.add_argument("--credentials", default=str(Path(".govshare") / "demo-credentials.json"))
+    seed.set_defaults(func=_seed)
+
+    query = commands.add_parser("query", help="online query (联机查询)")
+    _add_call_flags(query)
+    query.add_argument("--items", default="", help="comma-separated item machine names (default: all allowed)")
+    query.set_defaults(func=_query)
+
+    verify = commands.add_parser("verify", help="verification (核验): item=value claims")
+    _add_call_flags(verify)
+    verify.add_argument("claims", nargs="+", help="item=value")
+    verify.set_defaults(func=_verify, purpose="data_verification")
+
+    export = commands.add_parser("export-bundle", help="extranet: write catalog + foundation data bundle")
+    export.add_argument("--out", required=True)
+    export.set_defaults(func=_export_bundle)
+
+    import_ = commands.add_parser("import-bundle", help="intranet: verify and import a bundle")
+    import_.add_argument("--in", required=True)
+    import_.set_defaults(func=_import_bundle)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Demo data: departments, business systems, a published catalog and foundation records.
+
+`govshare seed` (and `govshare up`) runs this once against a running platform.
+Everything except the very first credential goes through the public API as the
+authority would do it, so the demo exercises the same paths as real use; the
+foundation records are bulk-loaded with COPY (millions of rows in minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import grpc
+from stdnum.cn import uscc
+
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, token_pb2, token_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+
+REGION = "110100"  # 北京市市辖区: every demo department is municipal.
+
+
+def _code(serial: int) -> str:
+    """A valid 统一社会信用代码 for demo department ``serial`` (GB 32100 check character)."""
+    body = f"1111{REGION[2:]}MB{serial:07d}"
+    return body + uscc.calc_check_digit(body)
+
+
+@dataclass(frozen=True)
+class DemoDepartment:
+    key: str
+    name: str
+    system_name: str
+    serial: int
+    authority: bool = False
+
+    @property
+    def code(self) -> str:
+        return _code(self.serial)
+
+
+AUTHORITY = DemoDepartment("authority", "市大数据管理局", "共享平台运营管理系统", 1, authority=True)
+DEPARTMENTS = (
+    DemoDepartment("police", "市公安局", "人口信息管理系统", 2),
+    DemoDepartment("market", "市市场监督管理局", "市场主体登记系统", 3),
+    DemoDepartment("resources", "市自然资源和规划局", "地理信息系统", 4),
+    DemoDepartment("services", "市政务服务管理局", "电子证照系统", 5),
+    DemoDepartment("social", "市人力资源和社会保障局", "社保经办系统", 6),
+    DemoDepartment("civil", "市民政局", "低保审核系统", 7),
+)
+
+
+@dataclass
+class DemoCredentials:
+    """What a newcomer (or the load-test harness) needs to call the platform."""
+
+    gateway: str
+    systems: dict[str, dict[str, str]] = field(default_factory=dict)
+    resources: dict[str, str] = field(default_factory=dict)
+    persons: int = 0
+    seed: int = 42
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
+        os.chmod(path, 0o600)
+
+    @classmethod
+    def load(cls, path: Path) -> DemoCredentials:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def _item(name: str, machine: str, length: int = 50, *, data_type: int = cat.DATA_TYPE_CHARACTER,
+          sensitive: bool = False, mask: str = "", basic: bool = False,
+          identifier: int = cat.IDENTIFIER_KIND_UNSPECIFIED) -> cat.DataItem:
+    return cat.DataItem(name=name, machine_name=machine, data_type=data_type, length=length, sensitive=sensitive,
+                        mask_rule=mask, basic=basic, identifier=identifier)
+
+
+POPULATION_ITEMS = [
+    _item("公民身份号码", "citizen_id", 18, sensitive=True, mask="citizen_id", basic=True,
+          identifier=cat.IDENTIFIER_KIND_CITIZEN_ID),
+    _item("姓名", "name", 50, sensitive=True, mask="name", basic=True),
+    _item("性别", "sex", 2),
+    _item("民族", "ethnicity", 20),
+    _item("出生日期", "birth_date", 10, data_type=cat.DATA_TYPE_DATE),
+    _item("户籍地址", "address", 200, sensitive=True, mask="address"),
+    _item("户籍地行政区划代码", "address_region_code", 6),
+    _item("人口状态", "status", 10),
+]
+ENTITY_ITEMS = [
+    _item("统一社会信用代码", "credit_code", 18, basic=True, identifier=cat.IDENTIFIER_KIND_CREDIT_CODE),
+    _item("名称", "name", 200, basic=True),
+    _item("类型", "entity_type", 50),
+    _item("法定代表人", "legal_representative", 50, sensitive=True, mask="name"),
+    _item("注册资本(万元)", "registered_capital", 20, data_type=cat.DATA_TYPE_CURRENCY),
+    _item("成立日期", "established_date", 10, data_type=cat.DATA_TYPE_DATE),
+    _item("住所", "address", 200),
+    _item("登记机关", "registration_authority", 100),
+    _item("登记状态", "status", 10),
+]
+REGION_ITEMS = [
+    _item("行政区划代码", "region_code", 6, basic=True, identifier=cat.IDENTIFIER_KIND_REGION_CODE),
+    _item("名称", "name", 100, basic=True),
+    _item("级别", "level", 10),
+    _item("上级行政区划代码", "parent_code", 6),
+]
+PLACE_ITEMS = [
+    _item("地点编码", "place_code", 32, basic=True, identifier=cat.IDENTIFIER_KIND_TEXT),
+    _item("类别", "kind", 10),
+    _item("地址", "address", 200),
+    _item("行政区划代码", "region_code", 6),
+    _item("经度", "longitude", 12, data_type=cat.DATA_TYPE_DOUBLE),
+    _item("纬度", "latitude", 12, data_type=cat.DATA_TYPE_DOUBLE),
+]
+LICENCE_ITEMS = [
+    _item("证照编号", "licence_number", 64, basic=True, identifier=cat.IDENTIFIER_KIND_TEXT),
+    _item("证照类型", "licence_type", 50, basic=True),
+    _item("持证主体代码", "holder_id", 18, sensitive=True, mask="citizen_id"),
+    _item("持证主体名称", "holder_name", 200, sensitive=True, mask="name"),
+    _item("发证机关", "issuing_authority", 100),
+    _item("签发日期", "issue_date", 10, data_type=cat.DATA_TYPE_DATE),
+    _item("有效期至", "valid_until", 10, data_type=cat.DATA_TYPE_DATE),
+    _item("证照状态", "status", 10),
+]
+
+ONLINE = common.SHARE_METHOD_ONLINE_QUERY
+DOWNLOAD = common.SHARE_METHOD_BATCH_DOWNLOAD
+
+
+def _entry(code: str, name: str, summary: str, category: int, subject: str, provider: DemoDepartment,
+           items: list[cat.DataItem], dataset: str, share_type: int, methods: list[int], *,
+           condition: str = "", legal_basis: str = "", cycle: int = cat.UPDATE_CYCLE_DAILY) -> cat.Entry:
+    return cat.Entry(
+        code=code, name=name, summary=summary, category=category, subject=subject,
+        provider_department_code=provider.code, provider_name=provider.name,
+        format_class=cat.FORMAT_CLASS_DATABASE, format_type="关系型数据库", items=items, key_item=items[0].machine_name,
+        share_type=share_type, share_condition=condition, share_methods=methods, legal_basis=legal_basis,
+        update_cycle=cycle, zone=common.ZONE_EXTRANET, secrecy=cat.SECRECY_NON_CLASSIFIED,
+        endpoint=cat.ProviderEndpoint(target="", dataset=dataset),
+    )
+
+
+def demo_entries() -> list[cat.Entry]:
+    """The demo catalog: the foundation categories, a theme resource and all three share types."""
+    police, market, resources, services = DEPARTMENTS[0], DEPARTMENTS[1], DEPARTMENTS[2], DEPARTMENTS[3]
+    foundation, theme, department = cat.CATEGORY_FOUNDATION, cat.CATEGORY_THEME, cat.CATEGORY_DEPARTMENT
+    return [
+        _entry("101001/000001", "人口基本信息", "全市户籍人口的身份号码、姓名、性别、民族、出生日期、户籍地址与状态。"
+               "身份号码、姓名为基础项，无条件共享；其余项依申请共享。", foundation, "人口", police,
+               POPULATION_ITEMS, "population", common.SHARE_TYPE_CONDITIONAL, [ONLINE, DOWNLOAD],
+               condition="用于法定职责范围内的身份核验与业务办理，须经公安机关审核同意"),
+        _entry("102001/000001", "法人单位基本信息", "全市市场主体的统一社会信用代码、名称、类型、法定代表人、注册资本、"
+               "成立日期、住所、登记机关与登记状态。", foundation, "法人单位", market, ENTITY_ITEMS,
+               "legal_entity", common.SHARE_TYPE_UNCONDITIONAL, [ONLINE, DOWNLOAD]),
+        _entry("103001/000001", "行政区划代码", "GB/T 2260 行政区划代码、名称、级别与上级区划。", foundation,
+               "自然资源和空间地理", resources, REGION_ITEMS, "region", common.SHARE_TYPE_UNCONDITIONAL,
+               [ONLINE, DOWNLOAD], cycle=cat.UPDATE_CYCLE_YEARLY),
+        _entry("103002/000001", "标准地名地址", "标准地址与地块的编码、地址、所属区划与坐标。", foundation,
+               "自然资源和空间地理", resources, PLACE_ITEMS, "place", common.SHARE_TYPE_UNCONDITIONAL,
+               [ONLINE], cycle=cat.UPDATE_CYCLE_MONTHLY),
+        _entry("105001/000001", "电子证照信息", "政府部门签发的电子证照的编号、类型、持证主体、发证机关与有效期。",
+               foundation, "电子证照", services, LICENCE_ITEMS, "licence", common.SHARE_TYPE_CONDITIONAL,
+               [ONLINE], condition="办理政务服务事项时查验证照，须经发证部门同意"),
+        _entry("201001/000001", "企业信用基础信息",
+               "信用体系主题库：市场主体的登记信息与登记状态，用于信用监管与联合奖惩。", theme, "信用体系", market,
+               ENTITY_ITEMS[:4] + ENTITY_ITEMS[-1:], "legal_entity", common.SHARE_TYPE_UNCONDITIONAL, [ONLINE]),
+        _entry("301001/000001", "在侦案件涉案人员信息", "公安机关在侦案件涉案人员信息。", department, "刑事侦查",
+               police, POPULATION_ITEMS[:2], "population", common.SHARE_TYPE_NOT_SHARED, [ONLINE],
+               legal_basis="《中华人民共和国刑事诉讼法》关于侦查秘密的规定"),
+    ]
+
+
+async def _token(channel: grpc.aio.Channel, system_id: str, secret: str) -> str:
+    response = await token_pb2_grpc.TokenServiceStub(channel).IssueToken(
+        token_pb2.IssueTokenRequest(system_id=system_id, secret=secret), timeout=10)
+    return response.token
+
+
+async def _ensure_department(directory: directory_pb2_grpc.DirectoryServiceStub, department: DemoDepartment,
+                             metadata: tuple) -> None:
+    try:
+        await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=department.code, name=department.name, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+            region_code=REGION)), metadata=metadata, timeout=10)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+
+
+async def _publish(catalog: catalog_pb2_grpc.CatalogServiceStub, entry: cat.Entry, metadata: tuple) -> None:
+    try:
+        await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+            raise
+        return
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=metadata, timeout=10)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=metadata, timeout=10)
+
+
+async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, entities: int = 2_000,
+                    licences: int = 2_000, seed: int = 42) -> DemoCredentials:
+    """Seeds the demo through the gateway at ``gateway``; returns the systems' credentials."""
+    from services.authorization.bootstrap import bootstrap_authority
+    from services.foundation.bulk import load_synthetic
+
+    system_id, secret = await bootstrap_authority(database_url, AUTHORITY.code, AUTHORITY.name, REGION,
+                                                  AUTHORITY.system_name)
+    credentials = DemoCredentials(gateway=gateway, persons=persons, seed=seed)
+    credentials.systems[AUTHORITY.key] = {"system_id": system_id, "secret": secret, "department": AUTHORITY.code,
+                                          "name": AUTHORITY.name}
+    async with grpc.aio.insecure_channel(gateway) as channel:
+        metadata = (("authorization", f"Bearer {await _token(channel, system_id, secret)}"),)
+        directory = directory_pb2_grpc.DirectoryServiceStub(channel)
+        for department in DEPARTMENTS:
+            await _ensure_department(directory, department, metadata)
+            created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+                department_code=department.code, name=department.system_name)), metadata=metadata, timeout=10)
+            credentials.systems[department.key] = {"system_id": created.system.id, "secret": created.secret,
+                                                   "department": department.code, "name": department.name}
+        catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
+        for entry in demo_entries():
+            await _publish(catalog, entry, metadata)
+            credentials.resources[entry.name] = entry.code
+    sources = {"population": DEPARTMENTS[0].code, "legal_entity": DEPARTMENTS[1].code,
+               "region": DEPARTMENTS[2].code, "place": DEPARTMENTS[2].code, "licence": DEPARTMENTS[3].code}
+    await load_synthetic(database_url, sources, persons=persons, entities=entities, licences=licences, seed=seed)
+    return credentials

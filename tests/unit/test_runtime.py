@@ -1,0 +1,167 @@
+"""Unit tests of the shared runtime: settings, identity, masking, working days, identifiers, pages."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import grpc
+import pytest
+
+from services.runtime import identifiers, pagination, workdays
+from services.runtime.errors import ServiceError
+from services.runtime.identity import AssertionSigner, AssertionVerifier, Caller, service_caller
+from services.runtime.masking import Masker
+from services.runtime.settings import SettingsError, load
+from services.runtime.singleflight import SingleFlight
+
+KEY = b"k" * 40
+
+
+def test_settings_report_every_problem_at_once() -> None:
+    env = {"GOVSHARE_ZONE": "moon", "GOVSHARE_WORKERS": "zero", "GOVSHARE_LISTEN": "nowhere",
+           "GOVSHARE_REFLECTION": "maybe"}
+    with pytest.raises(SettingsError) as info:
+        load("query", env)
+    message = str(info.value)
+    for expected in ("GOVSHARE_ZONE", "GOVSHARE_WORKERS", "GOVSHARE_LISTEN", "GOVSHARE_REFLECTION",
+                     "GOVSHARE_INTERNAL_KEY", "GOVSHARE_DATABASE_URL", "GOVSHARE_AUTHORIZATION_TARGET"):
+        assert expected in message
+
+
+def test_settings_load_a_valid_environment() -> None:
+    env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_DATABASE_URL": "postgresql://x/y",
+           "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_ZONE": "INTRANET", "GOVSHARE_WORKERS": "3",
+           "GOVSHARE_MASK_RULES": "phone=3,2;secret=full"}
+    settings = load("catalog", env)
+    assert settings.zone == "intranet" and settings.workers == 3
+    assert settings.mask_rules == {"phone": "3,2", "secret": "full"}
+
+
+def test_tls_settings_must_come_together() -> None:
+    env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_DATABASE_URL": "x", "GOVSHARE_REDIS_URL": "y",
+           "GOVSHARE_TLS_CERT": "/c.pem"}
+    with pytest.raises(SettingsError, match="must be set together"):
+        load("catalog", env)
+
+
+def test_signed_assertion_round_trip() -> None:
+    caller = Caller("sys-1", "91110000600037341L", authority=False)
+    metadata = AssertionSigner(KEY).metadata(caller)
+    assert AssertionVerifier(KEY).caller(metadata) == caller
+
+
+@pytest.mark.parametrize("tamper", ["other-key", "edit-assertion", "missing-signature", "none"])
+def test_forged_assertions_are_refused(tamper: str) -> None:
+    (header, assertion), (sig_header, signature) = AssertionSigner(KEY).metadata(Caller("sys-1", "D", False))
+    if tamper == "other-key":
+        metadata = AssertionSigner(b"x" * 40).metadata(Caller("sys-1", "D", True))
+    elif tamper == "edit-assertion":
+        metadata = ((header, assertion.replace("|0|", "|1|")), (sig_header, signature))
+    elif tamper == "missing-signature":
+        metadata = ((header, assertion),)
+    else:
+        metadata = ()
+    with pytest.raises(ServiceError) as info:
+        AssertionVerifier(KEY).caller(metadata)
+    assert info.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_expired_assertion_is_refused() -> None:
+    signer = AssertionSigner(KEY)
+    old = int(time.time()) - 3600
+    import hashlib
+    import hmac
+
+    assertion = f"v1|sys-1|D|0|{old}"
+    signature = hmac.new(KEY, assertion.encode(), hashlib.sha256).hexdigest()
+    with pytest.raises(ServiceError, match="expired"):
+        AssertionVerifier(KEY).caller((("x-govshare-caller", assertion), ("x-govshare-caller-sig", signature)))
+    assert signer.metadata(service_caller("query"))  # services sign like anyone else
+
+
+@pytest.mark.parametrize(("value", "rule", "expected"), [
+    ("11010519491231002X", "citizen_id", "110105********002X"),
+    ("张三丰", "name", "张**"),
+    ("13812345678", "phone", "138****5678"),
+    ("北京市朝阳区某街1号", "address", "北京市朝阳区****"),
+    ("abc", "full", "***"),
+    ("abc", "no-such-rule", "***"),
+    ("ab", "citizen_id", "a*"),
+    ("", "name", ""),
+])
+def test_masking_rules(value: str, rule: str, expected: str) -> None:
+    assert Masker().mask(value, rule) == expected
+
+
+def test_mask_rules_are_configurable() -> None:
+    assert Masker({"phone": "0,4"}).mask("13812345678", "phone") == "*******5678"
+    with pytest.raises(ValueError, match="expected"):
+        Masker({"phone": "three"})
+
+
+def test_working_days_skip_national_day_and_count_adjusted_saturday() -> None:
+    # 2026: 1-7 Oct are holidays; Saturday 10 Oct is an adjusted working day (调休).
+    assert not workdays.is_working_day(dt.date(2026, 10, 2))
+    assert workdays.is_working_day(dt.date(2026, 10, 10))
+    start = dt.datetime(2026, 9, 30, 9, 0, tzinfo=workdays.CHINA)
+    assert workdays.add_working_days(start, 1).date() == dt.date(2026, 10, 8)
+    # 8 Oct (Thu), 9 Oct (Fri), 10 Oct (Sat, adjusted) are working days 1-3.
+    assert workdays.add_working_days(start, 3).date() == dt.date(2026, 10, 10)
+
+
+def test_working_days_fall_back_to_weekdays_beyond_the_calendar() -> None:
+    assert not workdays.calendar_covers(dt.date(2099, 1, 1))
+    due = workdays.add_working_days(dt.datetime(2099, 1, 2, tzinfo=workdays.CHINA), 10)  # a Friday
+    assert due.date() == dt.date(2099, 1, 16)
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("11010519491231002X", True), ("110105194912310021", False), ("1101051949123100", False),
+    ("11010519491331002X", False), ("99010519491231002X", False),
+])
+def test_citizen_ids(value: str, ok: bool) -> None:
+    assert (identifiers.citizen_id_error(value) is None) is ok
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    ("91110000600037341L", True), ("91110000600037341M", False), ("91110000600037341", False),
+    ("9111000060003734IL", False),
+])
+def test_credit_codes(value: str, ok: bool) -> None:
+    assert (identifiers.credit_code_error(value) is None) is ok
+
+
+def test_region_codes_come_from_the_code_table() -> None:
+    assert identifiers.region_code_error("110105") is None
+    assert identifiers.region_name("110105") == "北京市朝阳区"
+    assert identifiers.region_code_error("119999") is not None
+    assert identifiers.region_code_error("11a105") is not None
+
+
+def test_page_tokens() -> None:
+    token = pagination.encode_token({"after": "101001/000001"})
+    assert pagination.decode_token(token) == {"after": "101001/000001"}
+    assert pagination.decode_token("") is None
+    with pytest.raises(ServiceError) as info:
+        pagination.decode_token("!!not-a-token")
+    assert info.value.violations[0].field == "page_token"
+    assert pagination.page_size(0) == pagination.DEFAULT_PAGE_SIZE
+    assert pagination.page_size(10**6) == pagination.MAX_PAGE_SIZE
+    with pytest.raises(ServiceError):
+        pagination.page_size(-1)
+
+
+async def test_singleflight_collapses_concurrent_misses() -> None:
+    flight: SingleFlight[int] = SingleFlight()
+    calls = 0
+
+    async def work() -> int:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return 7
+
+    results = await asyncio.gather(*(flight.do("k", work) for _ in range(20)))
+    assert results == [7] * 20 and calls == 1
