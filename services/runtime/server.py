@@ -74,15 +74,16 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, component: str) -> None:
         self._component = component
-        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         method = handler_call_details.method
         if method in self._wrapped:
             return self._wrapped[method]
         handler = await continuation(handler_call_details)
-        wrapped = self._wrap(method, handler) if handler is not None and not method.startswith(
-            ("/grpc.health", "/grpc.reflection")) else handler
+        if handler is None:
+            return None  # unknown method: UNIMPLEMENTED (not cached: callers choose the names)
+        wrapped = handler if method.startswith(("/grpc.health", "/grpc.reflection")) else self._wrap(method, handler)
         self._wrapped[method] = wrapped
         return wrapped
 
