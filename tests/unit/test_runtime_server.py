@@ -1,0 +1,140 @@
+"""The shared server over a real socket: health, reflection, rich errors, malformed input, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from services.runtime.errors import FieldViolation, details_of, invalid_argument
+from services.runtime.server import start_server
+from services.runtime.settings import Settings
+
+SERVICE = "govshare.catalog.v1.CatalogService"
+
+
+class _Servicer(catalog_pb2_grpc.CatalogServiceServicer):
+    """Answers GetEntry by code: 'bad' raises a domain error, 'boom' an unexpected one."""
+
+    async def GetEntry(self, request, context):  # type: ignore[no-untyped-def]
+        if request.code == "bad":
+            raise invalid_argument([FieldViolation("code", "is malformed"), FieldViolation("version", "negative")])
+        if request.code == "boom":
+            raise RuntimeError("secret detail that must not leak")
+        return catalog_pb2.GetEntryResponse(entry=catalog_pb2.Entry(code=request.code))
+
+
+class _Component:
+    name = "catalog"
+    service_names = (SERVICE,)
+
+    def __init__(self) -> None:
+        self.ready = asyncio.Event()
+        self.stopped = False
+
+    def register(self, server: grpc.aio.Server) -> None:
+        catalog_pb2_grpc.add_CatalogServiceServicer_to_server(_Servicer(), server)
+
+    async def start(self) -> None:
+        await self.ready.wait()
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(component="catalog", internal_key=b"k" * 40, listen="127.0.0.1:0")
+
+
+async def _health(port: int, service: str = "") -> int:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        response = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=5)
+        return response.status
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_health_is_not_serving_until_dependencies_are_ready(settings: Settings) -> None:
+    component = _Component()
+    port = _free_port()
+    starting = asyncio.create_task(start_server(settings.with_overrides(listen=f"127.0.0.1:{port}"), component))
+    status = None
+    for _ in range(200):  # the server answers health checks while the component waits for its dependencies
+        await asyncio.sleep(0.01)
+        try:
+            status = await _health(port, SERVICE)
+            break
+        except grpc.aio.AioRpcError:
+            continue
+    assert status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert not starting.done()
+    component.ready.set()
+    running = await starting
+    assert await _health(port) == health_pb2.HealthCheckResponse.SERVING
+    assert await _health(port, SERVICE) == health_pb2.HealthCheckResponse.SERVING
+    await running.stop(0)
+    assert component.stopped
+
+
+async def test_rich_errors_malformed_requests_and_internal_errors(settings: Settings) -> None:
+    component = _Component()
+    component.ready.set()
+    running = await start_server(settings, component)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+            assert (await stub.GetEntry(catalog_pb2.GetEntryRequest(code="ok"))).entry.code == "ok"
+
+            with pytest.raises(grpc.aio.AioRpcError) as bad:
+                await stub.GetEntry(catalog_pb2.GetEntryRequest(code="bad"))
+            assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            info, request = details_of(bad.value)
+            assert info is not None and info.domain == "catalog.govshare"
+            assert request is not None and [v.field for v in request.field_violations] == ["code", "version"]
+
+            with pytest.raises(grpc.aio.AioRpcError) as boom:
+                await stub.GetEntry(catalog_pb2.GetEntryRequest(code="boom"))
+            assert boom.value.code() == grpc.StatusCode.INTERNAL
+            assert "secret detail" not in boom.value.details() and "incident" in boom.value.details()
+
+            raw = channel.unary_unary(f"/{SERVICE}/GetEntry")
+            with pytest.raises(grpc.aio.AioRpcError) as malformed:
+                await raw(b"\xff\xff\xff\xff")
+            assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert details_of(malformed.value)[0].reason == "MALFORMED_REQUEST"
+    finally:
+        await running.stop(0)
+
+
+async def test_reflection_lists_the_services_and_can_be_turned_off(settings: Settings) -> None:
+    for enabled in (True, False):
+        component = _Component()
+        component.ready.set()
+        running = await start_server(settings.with_overrides(reflection=enabled), component)
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+                stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+                request = reflection_pb2.ServerReflectionRequest(list_services="")
+                if enabled:
+                    async for response in stub.ServerReflectionInfo(iter([request])):
+                        names = {s.name for s in response.list_services_response.service}
+                        assert SERVICE in names
+                        break
+                else:
+                    with pytest.raises(grpc.aio.AioRpcError) as off:
+                        async for _ in stub.ServerReflectionInfo(iter([request])):
+                            pass
+                    assert off.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        finally:
+            await running.stop(0)
