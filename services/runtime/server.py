@@ -156,23 +156,36 @@ class RunningServer:
     port: int
     component: Component
     health: health.aio.HealthServicer
+    health_server: grpc.aio.Server | None = None
 
     async def stop(self, grace: float = DRAIN_SECONDS) -> None:
         """Says NOT_SERVING, stops taking calls, lets running ones finish, then closes resources."""
         telemetry.READY.set(0)
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.health_server is not None:
+            await self.health_server.stop(0)
         await self.component.stop()
 
 
 def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """mTLS for internal services; the gateway's clients authenticate by token, so a certificate is optional there."""
     if not settings.tls_enabled:
         return None
     return grpc.ssl_server_credentials(
         [(Path(settings.tls_key).read_bytes(), Path(settings.tls_cert).read_bytes())],
         root_certificates=Path(settings.tls_ca).read_bytes(),
-        require_client_auth=True,
+        require_client_auth=settings.component != "gateway",
     )
+
+
+async def _start_health_server(address: str, servicer: health.aio.HealthServicer) -> grpc.aio.Server:
+    """A plaintext listener with only the health service: kubelet gRPC probes cannot present certificates."""
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    server.add_insecure_port(address)
+    await server.start()
+    return server
 
 
 async def _start_component(component: Component, attempts: int = 600) -> None:
@@ -207,12 +220,15 @@ async def start_server(settings: Settings, component: Component,
     port = (server.add_secure_port(settings.listen, credentials) if credentials
             else server.add_insecure_port(settings.listen))
     await server.start()
+    health_server = await _start_health_server(settings.health_listen, health_servicer) \
+        if settings.health_listen else None
     await _start_component(component)
     for name in ("", *component.service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     telemetry.READY.set(1)
     log.info("%s serving on port %d (zone %s)", component.name, port, settings.zone)
-    return RunningServer(server=server, port=port, component=component, health=health_servicer)
+    return RunningServer(server=server, port=port, component=component, health=health_servicer,
+                         health_server=health_server)
 
 
 ComponentFactory = Callable[[Settings], Component]

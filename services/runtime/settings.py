@@ -26,6 +26,8 @@ class Settings:
     component: str = "catalog"
     zone: str = "extranet"
     listen: str = "127.0.0.1:0"
+    #: Plaintext listener serving only grpc.health.v1, for kubelet probes while mTLS is on.
+    health_listen: str = ""
     metrics_port: int = 0
     workers: int = 1
     database_url: str = ""
@@ -145,6 +147,8 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
         values["zone"] = env["GOVSHARE_ZONE"].strip().lower()
     if "GOVSHARE_LISTEN" in env:
         values["listen"] = env["GOVSHARE_LISTEN"].strip()
+    if "GOVSHARE_HEALTH_LISTEN" in env:
+        values["health_listen"] = env["GOVSHARE_HEALTH_LISTEN"].strip()
     if "GOVSHARE_LOG_LEVEL" in env:
         values["log_level"] = env["GOVSHARE_LOG_LEVEL"].strip().upper()
     if "GOVSHARE_INTERNAL_KEY" in env:
@@ -175,6 +179,10 @@ def validate(settings: Settings) -> list[str]:
     host, sep, port = settings.listen.rpartition(":")
     if not sep or not host or not port.isdigit():
         errors.append(f"GOVSHARE_LISTEN={settings.listen!r}: expected host:port")
+    if settings.health_listen:
+        host, sep, port = settings.health_listen.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            errors.append(f"GOVSHARE_HEALTH_LISTEN={settings.health_listen!r}: expected host:port")
     if len(settings.internal_key) < 32:
         errors.append("GOVSHARE_INTERNAL_KEY: must be set to a random secret of at least 32 characters")
     if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -138,3 +138,18 @@ async def test_reflection_lists_the_services_and_can_be_turned_off(settings: Set
                     assert off.value.code() == grpc.StatusCode.UNIMPLEMENTED
         finally:
             await running.stop(0)
+
+
+async def test_plaintext_health_listener_for_probes(settings: Settings) -> None:
+    component = _Component()
+    component.ready.set()
+    health_port = _free_port()
+    running = await start_server(settings.with_overrides(health_listen=f"127.0.0.1:{health_port}"), component)
+    try:
+        assert await _health(health_port, SERVICE) == health_pb2.HealthCheckResponse.SERVING
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{health_port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as only_health:
+                await catalog_pb2_grpc.CatalogServiceStub(channel).GetEntry(catalog_pb2.GetEntryRequest(code="x"))
+            assert only_health.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        await running.stop(0)

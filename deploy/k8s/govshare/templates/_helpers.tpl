@@ -252,11 +252,12 @@ seccompProfile:
     sizeLimit: 64Mi
 {{- end -}}
 
+{{/* "imagePullSecrets: [...]" or nothing; use as: with include "govshare.imagePullSecrets" . */}}
 {{- define "govshare.imagePullSecrets" -}}
-{{- with .Values.imagePullSecrets }}
+{{- with .Values.imagePullSecrets -}}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
-{{- end }}
+{{- end -}}
 {{- end -}}
 
 {{/* NetworkPolicy egress rules shared by every govshare pod: DNS and the OTLP collector. */}}

@@ -1,0 +1,156 @@
+"""The chart lints strictly, renders, and every manifest is valid Kubernetes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+from chart_harness import (
+    CHART,
+    COMPONENTS,
+    CRD_API_GROUPS,
+    KUBE_VERSIONS,
+    NAMESPACE,
+    RENDER_KUBE_VERSION,
+    VARIANTS,
+    Variant,
+    render_chart,
+    render_notes,
+    user_values,
+)
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_lint_strict_passes(name: str) -> None:
+    report = helm.lint(
+        CHART,
+        VARIANTS[name].values,
+        strict=True,
+        namespace=NAMESPACE,
+        kube_version=RENDER_KUBE_VERSION,
+    )
+    assert report["errors"] == []
+    # Severity 2 is a warning, 3 an error; 1 (info) is only advice such as "icon is recommended".
+    assert [m for m in report["messages"] if m["severity"] >= 2] == []
+    assert report["total_charts_linted"] == 1
+
+
+def _validate_all(objects: list[dict[str, Any]], version: str) -> list[str]:
+    failures = []
+    for obj in objects:
+        if obj["apiVersion"].startswith(CRD_API_GROUPS):
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            path = ".".join(str(p) for p in err.path)
+            failures.append(f"{obj['kind']}/{obj['metadata']['name']}: {path}: {err.message}")
+        except kubernetes_validate.SchemaNotFoundError as err:
+            failures.append(f"{obj['kind']}/{obj['metadata']['name']}: {err.message}")
+    return failures
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+def test_every_manifest_validates_strictly(variant: Variant, version: str) -> None:
+    assert _validate_all(variant.objects, version) == []
+
+
+def test_validation_would_catch_a_bad_manifest(rendered: dict[str, Variant]) -> None:
+    """Strict validation refuses unknown fields, so the test above has teeth."""
+    deployment = json.loads(json.dumps(rendered["extranet"].component("Deployment", "query")))
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {"grpc": {"port": 1}}
+    assert _validate_all([deployment], KUBE_VERSIONS[-1])
+
+
+def test_kube_versions_cover_the_charts_minimum() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text(encoding="utf-8"))
+    assert chart["kubeVersion"] == f">={KUBE_VERSIONS[0]}-0"
+    assert chart["apiVersion"] == "v2"
+
+
+CERT_MANAGER_KINDS = {"Certificate", "Issuer"}
+
+
+def test_crd_objects_are_well_formed(rendered: dict[str, Variant]) -> None:
+    """cert-manager and Prometheus Operator objects: no schema ships for them, so check by hand."""
+    variant = rendered["intranet-cert-manager"]
+    crd_objects = [o for o in variant.objects if o["apiVersion"].startswith(CRD_API_GROUPS)]
+    kinds = {o["kind"] for o in crd_objects}
+    assert kinds == {"Certificate", "Issuer", "PodMonitor"}
+    for obj in crd_objects:
+        assert obj["apiVersion"] in ("cert-manager.io/v1", "monitoring.coreos.com/v1")
+        assert obj["metadata"]["namespace"] == NAMESPACE
+    issuers = {o["metadata"]["name"]: o for o in variant.of_kind("Issuer")}
+    for cert in variant.of_kind("Certificate"):
+        spec = cert["spec"]
+        assert set(spec) <= {
+            "secretName",
+            "duration",
+            "renewBefore",
+            "privateKey",
+            "usages",
+            "dnsNames",
+            "uris",
+            "issuerRef",
+            "isCA",
+            "commonName",
+        }
+        assert spec["issuerRef"]["name"] in issuers, "every Certificate names an Issuer the chart creates"
+        assert spec["issuerRef"]["kind"] == "Issuer"
+        assert spec["secretName"]
+    for monitor in variant.of_kind("PodMonitor"):
+        endpoint = monitor["spec"]["podMetricsEndpoints"][0]
+        assert endpoint == {"port": "metrics", "path": "/metrics", "interval": "30s"}
+
+
+def test_cert_manager_is_used_only_when_present(rendered: dict[str, Variant]) -> None:
+    """mtls.provider auto: Certificates with the cert-manager API, mounted Secrets without it."""
+    assert rendered["intranet-cert-manager"].of_kind("Certificate")
+    assert rendered["intranet"].of_kind("Certificate") == []
+    assert rendered["extranet"].of_kind("Issuer") == []
+    forced = render_chart(user_values(("values-extranet.yaml",), {"mtls": {"provider": "cert-manager"}}))
+    assert len([c for c in forced if c["kind"] == "Certificate"]) == len(COMPONENTS) + 1  # + the CA
+
+
+INVALID_VALUES = {
+    "reflection on the extranet": ("values-extranet.yaml", {"config": {"reflection": True}}),
+    "import on the extranet": ("values-extranet.yaml", {"sync": {"import": {"enabled": True}}}),
+    "export on the intranet": ("values-intranet.yaml", {"sync": {"export": {"enabled": True}}}),
+    "unknown zone": ("values-intranet.yaml", {"zone": "internet"}),
+    "latest image tag": ("values-intranet.yaml", {"image": {"tag": "latest"}}),
+    "malformed digest": ("values-intranet.yaml", {"image": {"digest": "sha256:abc"}}),
+    "secret-looking config": ("values-intranet.yaml", {"config": {"extraEnv": {"GOVSHARE_DATABASE_URL": "x"}}}),
+    "password in config": ("values-intranet.yaml", {"config": {"extraEnv": {"PGPASSWORD": "hunter2"}}}),
+    "credentials in a config value": (
+        "values-intranet.yaml",
+        {"config": {"extraEnv": {"GOVSHARE_PEER": "postgresql://u:p@db:5432/x"}}},
+    ),
+    "zone overridden through extraEnv": (
+        "values-extranet.yaml",
+        {"components": {"query": {"extraEnv": {"GOVSHARE_ZONE": "intranet"}}}},
+    ),
+    "missing limits": ("values-intranet.yaml", {"components": {"query": {"resources": {"limits": None}}}}),
+    "root user": ("values-intranet.yaml", {"podSecurity": {"runAsUser": 0}}),
+    "ingress without hosts": ("values-intranet.yaml", {"exposure": {"hosts": []}}),
+    "typo in a key": ("values-intranet.yaml", {"componentz": {}}),
+    "NodePort exposure": ("values-extranet.yaml", {"exposure": {"type": "NodePort"}}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_VALUES))
+def test_schema_refuses(case: str) -> None:
+    file, overrides = INVALID_VALUES[case]
+    with pytest.raises(helm.HelmError):
+        render_chart(user_values((file,), overrides))
+
+
+def test_notes_name_the_secrets_to_create(rendered: dict[str, Variant]) -> None:
+    notes = render_notes(rendered["extranet"].values)
+    assert "govshare-secrets" in notes
+    for key in ("database-url", "redis-url", "internal-key", "token-private-key", "token-public-key"):
+        assert key in notes
+    assert "govshare-gateway-tls" in notes

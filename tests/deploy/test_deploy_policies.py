@@ -1,0 +1,530 @@
+"""What the rendered manifests must guarantee, whichever variant is installed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import pytest
+import yaml
+from chart_harness import (
+    CALLERS,
+    CALLS,
+    CHART,
+    COMPONENTS,
+    NAMESPACE,
+    RELEASE,
+    SECRET_ENV,
+    USES_DATABASE,
+    Variant,
+    component_pod_labels,
+    containers,
+    env_of,
+    pod_labels,
+    pod_spec,
+    render_chart,
+    selector_matches,
+    user_values,
+    workloads,
+)
+
+GRPC_PORT = 50051
+HEALTH_PORT = 50052
+METRICS_PORT = 9464
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def _govshare_container(variant: Variant, component: str) -> dict[str, Any]:
+    spec = pod_spec(variant.component("Deployment", component))
+    assert spec is not None
+    (container,) = spec["containers"]
+    return container
+
+
+# ---- security and resources -------------------------------------------------
+
+
+def test_every_pod_runs_hardened(variant: Variant) -> None:
+    found = list(workloads(variant.objects))
+    assert found
+    for obj, spec in found:
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, _name(obj)
+        assert pod["runAsUser"] > 0, _name(obj)
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, _name(obj)
+        assert spec["automountServiceAccountToken"] is False, _name(obj)
+        assert not spec.get("hostNetwork") and not spec.get("hostPID") and not spec.get("hostIPC"), _name(obj)
+        for volume in spec.get("volumes", []):
+            assert "hostPath" not in volume, _name(obj)
+        for container in containers(spec):
+            where = f"{_name(obj)} container {container['name']}"
+            sc = container["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True, where
+            assert sc["allowPrivilegeEscalation"] is False, where
+            assert sc["privileged"] is False, where
+            assert sc["runAsNonRoot"] is True, where
+            assert sc["capabilities"] == {"drop": ["ALL"]}, where
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            for port in container.get("ports", []):
+                assert "hostPort" not in port, where
+
+
+def test_every_container_has_requests_and_limits(variant: Variant) -> None:
+    for obj, spec in workloads(variant.objects):
+        for container in containers(spec):
+            resources = container["resources"]
+            for bound in ("requests", "limits"):
+                assert set(resources[bound]) >= {"cpu", "memory"}, f"{_name(obj)} {bound}"
+
+
+def test_every_deployment_has_probes(variant: Variant) -> None:
+    deployments = variant.of_kind("Deployment") + variant.of_kind("StatefulSet")
+    assert len(deployments) >= len(COMPONENTS)
+    for obj in deployments:
+        for container in obj["spec"]["template"]["spec"]["containers"]:
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                assert probe in container, f"{_name(obj)} has no {probe}"
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_services_use_native_grpc_probes(variant: Variant, component: str) -> None:
+    container = _govshare_container(variant, component)
+    declared = {p["containerPort"] for p in container["ports"]}
+    mtls = "GOVSHARE_TLS_CERT" in env_of(container)
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        action = container[probe]["grpc"]
+        # kubelet gRPC probes speak plaintext: with mTLS on they go to the health-only listener.
+        assert action["port"] == (HEALTH_PORT if mtls else GRPC_PORT)
+        assert action["port"] in declared
+    if mtls:
+        assert env_of(container)["GOVSHARE_HEALTH_LISTEN"]["value"] == f"0.0.0.0:{HEALTH_PORT}"
+
+
+# ---- the five components ------------------------------------------------------
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_each_component_has_its_full_set(variant: Variant, component: str) -> None:
+    labels = component_pod_labels(component)
+    deployment = variant.component("Deployment", component)
+    spec = deployment["spec"]
+    assert selector_matches(spec["selector"], labels)
+    assert selector_matches(spec["selector"], pod_labels(deployment))
+    assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 30
+    assert _govshare_container(variant, component)["args"] == ["serve", component]
+
+    account = variant.component("ServiceAccount", component)
+    assert spec["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
+    assert account["automountServiceAccountToken"] is False
+
+    service = variant.component("Service", component)
+    assert service["spec"]["selector"] == labels
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(GRPC_PORT, "grpc")]
+
+    hpa = variant.component("HorizontalPodAutoscaler", component)
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": deployment["metadata"]["name"],
+    }
+    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    assert "replicas" not in spec, "the HorizontalPodAutoscaler owns the replica count"
+
+    pdb = variant.component("PodDisruptionBudget", component)
+    assert selector_matches(pdb["spec"]["selector"], pod_labels(deployment))
+
+    policy = variant.component("NetworkPolicy", component)
+    assert selector_matches(policy["spec"]["podSelector"], pod_labels(deployment))
+
+
+def test_replicas_are_fixed_when_autoscaling_is_off() -> None:
+    objects = render_chart(
+        user_values(
+            ("values-extranet.yaml",), {"components": {"catalog": {"autoscaling": {"enabled": False}, "replicas": 4}}}
+        )
+    )
+    names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert ("HorizontalPodAutoscaler", f"{RELEASE}-catalog") not in names
+    (catalog,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == f"{RELEASE}-catalog"]
+    assert catalog["spec"]["replicas"] == 4
+
+
+def test_workers_follow_values(rendered: dict[str, Variant]) -> None:
+    variant = rendered["extranet"]
+    values = variant.effective["components"]
+    for component in COMPONENTS:
+        env = env_of(_govshare_container(variant, component))
+        assert env["GOVSHARE_WORKERS"]["value"] == str(values[component]["workers"])
+
+
+# ---- exposure -------------------------------------------------------------------
+
+
+def _exposed_services(variant: Variant) -> set[str]:
+    exposed = {
+        s["metadata"]["name"] for s in variant.of_kind("Service") if s["spec"].get("type", "ClusterIP") != "ClusterIP"
+    }
+    for ingress in variant.of_kind("Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                exposed.add(path["backend"]["service"]["name"])
+    return exposed
+
+
+def test_only_the_gateway_is_reachable_from_outside(variant: Variant) -> None:
+    assert _exposed_services(variant) <= {f"{RELEASE}-gateway"}
+    for service in variant.of_kind("Service"):
+        assert service["spec"].get("type", "ClusterIP") in ("ClusterIP", "LoadBalancer")
+        assert all("nodePort" not in p for p in service["spec"]["ports"])
+
+
+def test_extranet_exposes_the_gateway_through_a_load_balancer(rendered: dict[str, Variant]) -> None:
+    variant = rendered["extranet"]
+    assert _exposed_services(variant) == {f"{RELEASE}-gateway"}
+    gateway = variant.component("Service", "gateway")
+    assert gateway["spec"]["type"] == "LoadBalancer"
+    assert gateway["spec"]["externalTrafficPolicy"] == "Local"
+    assert variant.of_kind("Ingress") == []
+
+
+def test_intranet_exposes_the_gateway_through_a_grpc_ingress(rendered: dict[str, Variant]) -> None:
+    variant = rendered["intranet"]
+    assert _exposed_services(variant) == {f"{RELEASE}-gateway"}
+    (ingress,) = variant.of_kind("Ingress")
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPCS"
+    assert ingress["spec"]["tls"][0]["secretName"]
+    assert variant.component("Service", "gateway")["spec"]["type"] == "ClusterIP"
+
+
+# ---- network policies ----------------------------------------------------------------
+
+
+def _peer_components(peers: list[dict[str, Any]]) -> set[str]:
+    """The govshare components a list of NetworkPolicy peers selects."""
+    selected = set()
+    for peer in peers:
+        assert "namespaceSelector" not in peer and "ipBlock" not in peer, peer
+        for candidate in (*COMPONENTS, "migrate", "export-bundle", "import-bundle", "postgresql", "redis"):
+            if selector_matches(peer["podSelector"], component_pod_labels(candidate)):
+                selected.add(candidate)
+    return selected
+
+
+def _ports(rule: dict[str, Any]) -> set[Any]:
+    return {p["port"] for p in rule.get("ports", [])}
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_network_policy_admits_only_the_callers(variant: Variant, component: str) -> None:
+    spec = variant.component("NetworkPolicy", component)["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    grpc_rules = [r for r in spec["ingress"] if "grpc" in _ports(r)]
+    metrics_rules = [r for r in spec["ingress"] if "metrics" in _ports(r)]
+    assert len(grpc_rules) == 1 and len(metrics_rules) == 1
+    assert len(spec["ingress"]) == 2, "no other port is open"
+    (grpc_rule,) = grpc_rules
+    if component == "gateway":
+        # Clients come from outside the mesh: any source, or the configured peers.
+        allow_from = variant.effective["exposure"]["allowFrom"]
+        assert grpc_rule.get("from", []) == allow_from
+    else:
+        assert _peer_components(grpc_rule["from"]) == CALLERS[component]
+    assert metrics_rules[0]["from"] == variant.effective["networkPolicy"]["metricsFrom"]
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_network_policy_lets_out_only_what_the_component_calls(variant: Variant, component: str) -> None:
+    egress = variant.component("NetworkPolicy", component)["spec"]["egress"]
+    in_mesh = [r for r in egress if any("podSelector" in p and "namespaceSelector" not in p for p in r.get("to", []))]
+    called = set().union(*(_peer_components(r["to"]) for r in in_mesh)) if in_mesh else set()
+    expected = set(CALLS[component])
+    trial = variant.effective["trial"]["enabled"]
+    if trial:
+        expected |= {"redis"} | ({"postgresql"} if component in USES_DATABASE else set())
+    assert called == expected
+    ports = set().union(*(_ports(r) for r in egress))
+    database_port = variant.effective["database"]["port"]
+    assert (database_port in ports) == (component in USES_DATABASE)
+    # Addresses outside the cluster: the database's, and for query alone the provider endpoints.
+    cidrs = {p["ipBlock"]["cidr"] for r in egress for p in r.get("to", []) if "ipBlock" in p}
+    allowed = {p["ipBlock"]["cidr"] for p in variant.effective["database"]["networkPolicyTo"] if "ipBlock" in p}
+    if component == "query":
+        allowed |= {p["cidr"] for p in variant.effective["networkPolicy"]["providerEndpoints"]}
+    assert cidrs <= allowed
+
+
+def test_query_may_reach_provider_endpoints_outside(rendered: dict[str, Variant]) -> None:
+    egress = rendered["intranet-cert-manager"].component("NetworkPolicy", "query")["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 50051}]} in egress
+
+
+def test_every_pod_is_covered_by_a_network_policy(variant: Variant) -> None:
+    policies = variant.of_kind("NetworkPolicy")
+    for obj, _spec in workloads(variant.objects):
+        labels = pod_labels(obj)
+        assert any(selector_matches(p["spec"]["podSelector"], labels) for p in policies), _name(obj)
+
+
+def test_jobs_accept_no_connections(variant: Variant) -> None:
+    jobs = variant.component("NetworkPolicy", "jobs")["spec"]
+    assert jobs["policyTypes"] == ["Ingress", "Egress"]
+    assert jobs["ingress"] == []
+
+
+# ---- secrets and config ------------------------------------------------------------------
+
+SECRET_LOOKING = re.compile(r"(://[^/@\s]*:[^/@\s]+@|-----BEGIN|PRIVATE KEY)")
+
+
+def test_no_secret_values_in_plain_config(variant: Variant) -> None:
+    for obj in variant.objects:
+        assert obj["kind"] != "ConfigMap" or not any(
+            SECRET_LOOKING.search(str(v)) for v in obj.get("data", {}).values()
+        )
+    for obj, spec in workloads(variant.objects):
+        for container in containers(spec):
+            for name, entry in env_of(container).items():
+                where = f"{_name(obj)} {container['name']} {name}"
+                if name in SECRET_ENV:
+                    assert "secretKeyRef" in entry.get("valueFrom", {}), where
+                    assert "value" not in entry, where
+                else:
+                    assert not SECRET_LOOKING.search(str(entry.get("value", ""))), where
+            assert "envFrom" not in container
+
+
+def test_secrets_are_rendered_only_for_trial_installs(variant: Variant) -> None:
+    secrets = variant.of_kind("Secret")
+    if variant.effective["trial"]["enabled"]:
+        assert [s["metadata"]["name"] for s in secrets] == [f"{RELEASE}-trial-credentials"]
+        assert secrets[0]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    else:
+        assert secrets == []
+
+
+def test_each_process_gets_only_the_secrets_it_needs(rendered: dict[str, Variant]) -> None:
+    variant = rendered["extranet"]
+    for component in COMPONENTS:
+        secrets = {
+            n
+            for n, e in env_of(_govshare_container(variant, component)).items()
+            if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]
+        }
+        expected = {"GOVSHARE_REDIS_URL", "GOVSHARE_INTERNAL_KEY"}
+        if component in USES_DATABASE:
+            expected.add("GOVSHARE_DATABASE_URL")
+        if component == "authorization":
+            expected |= {"GOVSHARE_TOKEN_PRIVATE_KEY", "GOVSHARE_TOKEN_PUBLIC_KEY"}
+        if component == "gateway":
+            expected.add("GOVSHARE_TOKEN_PUBLIC_KEY")
+        assert secrets == expected, component
+    migrate = variant.get("Job", f"{RELEASE}-migrate")
+    (container,) = pod_spec(migrate)["containers"]
+    assert {n for n, e in env_of(container).items() if "secretKeyRef" in e.get("valueFrom", {})} == {
+        "GOVSHARE_DATABASE_URL"
+    }
+
+
+def test_trial_installs_read_database_and_redis_from_the_generated_secret(rendered: dict[str, Variant]) -> None:
+    env = env_of(_govshare_container(rendered["extranet-trial"], "query"))
+    assert env["GOVSHARE_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == f"{RELEASE}-trial-credentials"
+    assert env["GOVSHARE_REDIS_URL"]["valueFrom"]["secretKeyRef"]["name"] == f"{RELEASE}-trial-credentials"
+    assert env["GOVSHARE_INTERNAL_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "govshare-secrets"
+    names = {_name(o) for o in rendered["extranet-trial"].objects}
+    assert {f"StatefulSet/{RELEASE}-postgresql", f"Deployment/{RELEASE}-redis"} <= names
+    assert not any(n.endswith(("-postgresql", "-redis")) for n in {_name(o) for o in rendered["extranet"].objects})
+
+
+def test_values_files_hold_no_secrets() -> None:
+    for path in CHART.glob("values*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        assert not SECRET_LOOKING.search(text), path.name
+
+
+# ---- images ---------------------------------------------------------------------------------
+
+PINNED = re.compile(r"^[a-z0-9.\-/:]+:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}(@sha256:[a-f0-9]{64})?$")
+
+
+def test_every_image_is_pinned(variant: Variant) -> None:
+    for obj, spec in workloads(variant.objects):
+        for container in containers(spec):
+            image = container["image"]
+            assert PINNED.match(image), f"{_name(obj)}: {image}"
+            assert ":latest" not in image
+
+
+def test_image_digest_pins_every_govshare_container(rendered: dict[str, Variant]) -> None:
+    variant = rendered["intranet-cert-manager"]
+    for obj, spec in workloads(variant.objects):
+        for container in containers(spec):
+            assert container["image"].endswith("@sha256:" + "ab" * 32), _name(obj)
+        assert spec["imagePullSecrets"] == [{"name": "registry-pull"}]
+
+
+# ---- zone, reflection and the one-way path --------------------------------------------------
+
+
+def test_zone_reaches_every_process(variant: Variant) -> None:
+    zone = variant.effective["zone"]
+    for obj, spec in workloads(variant.objects):
+        for container in containers(spec):
+            if container["image"].startswith(variant.effective["image"]["repository"]):
+                assert env_of(container)["GOVSHARE_ZONE"]["value"] == zone, _name(obj)
+
+
+def test_zone_variants_set_their_zone(zone_variant: Variant) -> None:
+    assert zone_variant.effective["zone"] == zone_variant.name
+
+
+def test_reflection_is_off_on_the_extranet(rendered: dict[str, Variant]) -> None:
+    for name in ("extranet", "extranet-trial", "defaults"):
+        for component in COMPONENTS:
+            env = env_of(_govshare_container(rendered[name], component))
+            assert env["GOVSHARE_REFLECTION"]["value"] == "false"
+    assert env_of(_govshare_container(rendered["intranet"], "query"))["GOVSHARE_REFLECTION"]["value"] == "true"
+
+
+def _sync_jobs(variant: Variant) -> dict[str, dict[str, Any]]:
+    return {c["metadata"]["name"]: c for c in variant.of_kind("CronJob")}
+
+
+def test_extranet_only_exports(rendered: dict[str, Variant]) -> None:
+    jobs = _sync_jobs(rendered["extranet"])
+    assert set(jobs) == {f"{RELEASE}-export-bundle"}
+    job = jobs[f"{RELEASE}-export-bundle"]
+    (container,) = pod_spec(job)["containers"]
+    script = container["args"][0]
+    assert "govshare export-bundle --out" in script
+    assert "import-bundle" not in script
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/exchange"}
+
+
+def test_intranet_only_imports(rendered: dict[str, Variant]) -> None:
+    for name in ("intranet", "intranet-cert-manager"):
+        jobs = _sync_jobs(rendered[name])
+        assert set(jobs) == {f"{RELEASE}-import-bundle"}
+        (container,) = pod_spec(jobs[f"{RELEASE}-import-bundle"])["containers"]
+        script = container["args"][0]
+        assert "govshare import-bundle --in" in script
+        assert "export-bundle" not in script
+    claim = pod_spec(_sync_jobs(rendered["intranet-cert-manager"])[f"{RELEASE}-import-bundle"])["volumes"][1]
+    assert claim["persistentVolumeClaim"]["claimName"] == "gate-inbox"
+
+
+@pytest.mark.parametrize(
+    ("zone", "wrong_way"),
+    [
+        ("intranet", {"export": {"enabled": True}, "import": {"enabled": False}}),
+        ("extranet", {"import": {"enabled": True}, "export": {"enabled": False}}),
+    ],
+)
+def test_the_templates_never_render_the_wrong_direction(tmp_path: Path, zone: str, wrong_way: dict[str, Any]) -> None:
+    """Even without the schema (helm --skip-schema-validation), a zone never gets the other zone's job."""
+    chart = tmp_path / "govshare"
+    shutil.copytree(CHART, chart)
+    (chart / "values.schema.json").unlink()
+    values = user_values((f"values-{zone}.yaml",), {"sync": wrong_way})
+    with helm.Chart.load(chart) as loaded:
+        out = loaded.render(values, name=RELEASE, namespace=NAMESPACE)
+    sync = yaml.safe_load_all(out.get("govshare/templates/sync.yaml", ""))
+    assert [o for o in sync if o and o["kind"] == "CronJob"] == []
+
+
+# ---- migrations ------------------------------------------------------------------------------
+
+
+def test_migrations_run_as_a_hook_before_install_and_upgrade(zone_variant: Variant) -> None:
+    job = zone_variant.get("Job", f"{RELEASE}-migrate")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+    (container,) = pod_spec(job)["containers"]
+    assert container["args"] == ["migrate"]
+    account = zone_variant.get("ServiceAccount", f"{RELEASE}-migrate")
+    assert account["metadata"]["annotations"]["helm.sh/hook"] == annotations["helm.sh/hook"]
+    assert int(account["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
+
+
+def test_trial_migrations_wait_for_the_bundled_database(rendered: dict[str, Variant]) -> None:
+    job = rendered["extranet-trial"].get("Job", f"{RELEASE}-migrate")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
+
+
+# ---- mTLS, telemetry, metrics ----------------------------------------------------------------
+
+
+def _tls_secret(spec: dict[str, Any]) -> str | None:
+    for volume in spec.get("volumes", []):
+        if volume["name"] == "tls":
+            return volume["secret"]["secretName"]
+    return None
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_mtls_certificates_are_mounted(variant: Variant, component: str) -> None:
+    deployment = variant.component("Deployment", component)
+    spec = pod_spec(deployment)
+    env = env_of(spec["containers"][0])
+    if not variant.effective["mtls"]["enabled"]:
+        assert _tls_secret(spec) is None
+        assert not {"GOVSHARE_TLS_CERT", "GOVSHARE_TLS_KEY", "GOVSHARE_TLS_CA"} & set(env)
+        return
+    secret = _tls_secret(spec)
+    assert secret == f"{RELEASE}-{component}-tls"
+    assert env["GOVSHARE_TLS_CERT"]["value"] == "/etc/govshare/tls/tls.crt"
+    assert env["GOVSHARE_TLS_KEY"]["value"] == "/etc/govshare/tls/tls.key"
+    assert env["GOVSHARE_TLS_CA"]["value"] == "/etc/govshare/tls/ca.crt"
+    certificates = {c["spec"]["secretName"]: c for c in variant.of_kind("Certificate")}
+    if certificates:
+        dns_names = certificates[secret]["spec"]["dnsNames"]
+        assert f"{RELEASE}-{component}.{NAMESPACE}.svc.cluster.local" in dns_names
+        assert {"server auth", "client auth"} <= set(certificates[secret]["spec"]["usages"])
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_targets_name_services_that_exist(variant: Variant, component: str) -> None:
+    env = env_of(_govshare_container(variant, component))
+    targets = {n for n in env if n.endswith("_TARGET")}
+    assert targets == {f"GOVSHARE_{c.upper()}_TARGET" for c in CALLS[component]}
+    for callee in CALLS[component]:
+        host, port = env[f"GOVSHARE_{callee.upper()}_TARGET"]["value"].rsplit(":", 1)
+        assert host == f"{RELEASE}-{callee}.{NAMESPACE}.svc.cluster.local"
+        assert int(port) == GRPC_PORT
+        variant.component("Service", callee)
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_telemetry_uses_standard_otel_variables(variant: Variant, component: str) -> None:
+    env = env_of(_govshare_container(variant, component))
+    assert env["OTEL_SERVICE_NAME"]["value"] == f"govshare-{component}"
+    assert "deployment.environment=" + variant.effective["zone"] in env["OTEL_RESOURCE_ATTRIBUTES"]["value"]
+    endpoint = variant.effective["telemetry"]["otlpEndpoint"]
+    if endpoint:
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == endpoint
+        assert env["OTEL_TRACES_SAMPLER"]["value"] == "parentbased_traceidratio"
+        assert 0 <= float(env["OTEL_TRACES_SAMPLER_ARG"]["value"]) <= 1
+    else:
+        assert env["OTEL_SDK_DISABLED"]["value"] == "true"
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_prometheus_can_scrape(variant: Variant, component: str) -> None:
+    deployment = variant.component("Deployment", component)
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(METRICS_PORT)
+    assert annotations["prometheus.io/path"] == "/metrics"
+    container = _govshare_container(variant, component)
+    assert {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"} in container["ports"]
+    assert env_of(container)["GOVSHARE_METRICS_PORT"]["value"] == str(METRICS_PORT)
+    if variant.effective["metrics"]["podMonitor"]["enabled"]:
+        monitor = variant.component("PodMonitor", component)
+        assert selector_matches(monitor["spec"]["selector"], pod_labels(deployment))
