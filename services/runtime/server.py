@@ -81,8 +81,10 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
         if method in self._wrapped:
             return self._wrapped[method]
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None  # unknown method: UNIMPLEMENTED (not cached: callers choose the names)
+        if handler is None or handler.request_streaming:
+            # Unknown methods (UNIMPLEMENTED) and refusal handlers are neither cached nor measured:
+            # callers choose the names, and a cache keyed by them would grow without bound.
+            return handler
         wrapped = handler if method.startswith(("/grpc.health", "/grpc.reflection")) else self._wrap(method, handler)
         self._wrapped[method] = wrapped
         return wrapped
@@ -103,6 +105,8 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                                        reason="MALFORMED_REQUEST") from exc
 
         async def fail(context: grpc.aio.ServicerContext, error: Exception) -> None:
+            if isinstance(error, NotImplementedError):
+                error = ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNIMPLEMENTED", f"{method} is not implemented")
             if isinstance(error, ServiceError):
                 telemetry.RPC_TOTAL.labels(service_name, method_name, error.code.name).inc()
                 await context.abort_with_status(to_status(error, component))

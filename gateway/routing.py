@@ -1,0 +1,148 @@
+"""Which backend serves each public gRPC method, and why the gateway refuses the others.
+
+The table is built once, at start, from the generated descriptors: the gateway
+never parses a message, but it must know whether a method streams its replies,
+and the descriptors say so. Internal services (the provider contract and
+AuthorizationService.Check) exist in the same descriptor pool but are never
+routed: only platform processes may call them, from inside the mesh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+import grpc
+from google.protobuf import descriptor_pool
+
+# Imported for their side effect: the default descriptor pool learns every govshare service
+# (the routing table reads cardinalities from it, and server reflection lists the public ones).
+from govshare.authorization.v1 import authorization_pb2, directory_pb2, sharing_pb2, token_pb2  # noqa: F401
+from govshare.catalog.v1 import catalog_pb2  # noqa: F401
+from govshare.foundation.v1 import foundation_pb2  # noqa: F401
+from govshare.provider.v1 import provider_pb2  # noqa: F401
+from govshare.query.v1 import audit_pb2, dispute_pb2, query_pb2  # noqa: F401
+from services.runtime.errors import ServiceError
+from services.runtime.settings import Settings
+
+
+class Backend(StrEnum):
+    """The platform services the gateway forwards to."""
+
+    CATALOG = "catalog"
+    AUTHORIZATION = "authorization"
+    QUERY = "query"
+    FOUNDATION = "foundation"
+
+
+PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
+    "govshare.catalog.v1.CatalogService": Backend.CATALOG,
+    "govshare.authorization.v1.DirectoryService": Backend.AUTHORIZATION,
+    "govshare.authorization.v1.SharingService": Backend.AUTHORIZATION,
+    "govshare.authorization.v1.TokenService": Backend.AUTHORIZATION,
+    "govshare.query.v1.QueryService": Backend.QUERY,
+    "govshare.query.v1.DisputeService": Backend.QUERY,
+    "govshare.query.v1.AuditService": Backend.QUERY,
+    "govshare.foundation.v1.FoundationAdminService": Backend.FOUNDATION,
+})
+INTERNAL_SERVICES = frozenset({
+    "govshare.authorization.v1.AuthorizationService",
+    "govshare.provider.v1.ProviderService",
+})
+#: Methods that authenticate themselves (the system secret is in the request), so they pass without a token.
+ANONYMOUS_METHODS = frozenset({"/govshare.authorization.v1.TokenService/IssueToken"})
+
+_TARGET_SETTINGS = {
+    Backend.CATALOG: "catalog_target",
+    Backend.AUTHORIZATION: "authorization_target",
+    Backend.QUERY: "query_target",
+    Backend.FOUNDATION: "foundation_target",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one public method goes and how its replies flow."""
+
+    method: str
+    backend: Backend
+    server_streaming: bool
+    anonymous: bool
+
+    @property
+    def service(self) -> str:
+        return self.method[1:].rpartition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.method.rpartition("/")[2]
+
+
+def split_method(method: str) -> tuple[str, str] | None:
+    """``(service, method)`` of a ``/package.Service/Method`` path, or None if the path has another shape."""
+    if not method.startswith("/"):
+        return None
+    service, slash, name = method[1:].partition("/")
+    if not service or not slash or not name or "/" in name:
+        return None
+    return service, name
+
+
+def backend_targets(settings: Settings) -> dict[Backend, str]:
+    """The host:port of every backend, or ValueError naming each missing setting."""
+    targets = {backend: getattr(settings, attr).strip() for backend, attr in _TARGET_SETTINGS.items()}
+    missing = [f"GOVSHARE_{_TARGET_SETTINGS[backend].upper()}" for backend, target in targets.items() if not target]
+    if missing:
+        raise ValueError(f"the gateway needs every backend target; missing: {', '.join(missing)}")
+    return targets
+
+
+class RoutingTable:
+    """Public methods by full path; everything else gets a refusal that says why."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self._routes = {route.method: route for route in routes}
+        self._services = tuple(dict.fromkeys(route.service for route in self._routes.values()))
+
+    @classmethod
+    def from_descriptors(cls, services: Mapping[str, Backend] = PUBLIC_SERVICES,
+                         pool: descriptor_pool.DescriptorPool | None = None) -> RoutingTable:
+        """Reads every method of the public services; a request-streaming method is refused loudly at start,
+        since the proxy relays unary and server-streaming calls only."""
+        pool = pool or descriptor_pool.Default()
+        routes = []
+        for service_name, backend in services.items():
+            for method in pool.FindServiceByName(service_name).methods:
+                path = f"/{service_name}/{method.name}"
+                if method.client_streaming:
+                    raise ValueError(f"{path} streams requests, which the gateway does not relay")
+                routes.append(Route(path, backend, method.server_streaming, path in ANONYMOUS_METHODS))
+        return cls(routes)
+
+    def __iter__(self) -> Iterator[Route]:
+        return iter(self._routes.values())
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    def get(self, method: str) -> Route | None:
+        return self._routes.get(method)
+
+    @property
+    def service_names(self) -> tuple[str, ...]:
+        """The routed services, in table order (what health and reflection announce)."""
+        return self._services
+
+    def refusal(self, method: str) -> ServiceError:
+        """UNIMPLEMENTED saying why ``method`` is not served: internal, unknown service, or unknown method."""
+        service, _, name = method[1:].rpartition("/")
+        if service in INTERNAL_SERVICES:
+            return ServiceError(grpc.StatusCode.UNIMPLEMENTED, "INTERNAL_SERVICE",
+                                f"{service} is internal and not served by the gateway")
+        if service in self._services:
+            return ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNKNOWN_METHOD",
+                                f"{service} has no method {name!r}")
+        return ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNKNOWN_SERVICE",
+                            f"unknown service {service!r}: the gateway serves {', '.join(self._services)}")

@@ -1,0 +1,127 @@
+"""Routing: which backend serves each public method, and the refusals for everything else."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from gateway.routing import (
+    INTERNAL_SERVICES,
+    PUBLIC_SERVICES,
+    Backend,
+    Route,
+    RoutingTable,
+    backend_targets,
+    split_method,
+)
+from services.runtime.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def table() -> RoutingTable:
+    return RoutingTable.from_descriptors()
+
+
+@pytest.mark.parametrize("method, backend", [
+    ("/govshare.catalog.v1.CatalogService/GetEntry", Backend.CATALOG),
+    ("/govshare.authorization.v1.DirectoryService/CreateSystem", Backend.AUTHORIZATION),
+    ("/govshare.authorization.v1.SharingService/SubmitApplication", Backend.AUTHORIZATION),
+    ("/govshare.authorization.v1.TokenService/IssueToken", Backend.AUTHORIZATION),
+    ("/govshare.query.v1.QueryService/Query", Backend.QUERY),
+    ("/govshare.query.v1.DisputeService/ReportDispute", Backend.QUERY),
+    ("/govshare.query.v1.AuditService/ListAccesses", Backend.QUERY),
+    ("/govshare.foundation.v1.FoundationAdminService/LoadRecords", Backend.FOUNDATION),
+])
+def test_public_methods_route_to_their_backend(table: RoutingTable, method: str, backend: Backend) -> None:
+    route = table.get(method)
+    assert route is not None and route.backend == backend and route.method == method
+
+
+def test_every_method_of_every_public_service_is_routed(table: RoutingTable) -> None:
+    from google.protobuf import descriptor_pool
+
+    pool = descriptor_pool.Default()
+    expected = {f"/{service}/{method.name}" for service in PUBLIC_SERVICES
+                for method in pool.FindServiceByName(service).methods}
+    assert {route.method for route in table} == expected
+    assert table.service_names == tuple(PUBLIC_SERVICES)
+
+
+def test_cardinality_comes_from_the_descriptors(table: RoutingTable) -> None:
+    streaming = {route.method for route in table if route.server_streaming}
+    assert streaming == {"/govshare.query.v1.QueryService/Export"}
+
+
+def test_only_issue_token_is_anonymous(table: RoutingTable) -> None:
+    assert {route.method for route in table if route.anonymous} == {
+        "/govshare.authorization.v1.TokenService/IssueToken"}
+
+
+@pytest.mark.parametrize("method", [
+    "/govshare.provider.v1.ProviderService/Lookup",
+    "/govshare.provider.v1.ProviderService/Export",
+    "/govshare.authorization.v1.AuthorizationService/Check",
+])
+def test_internal_services_are_refused_as_internal(table: RoutingTable, method: str) -> None:
+    assert table.get(method) is None
+    refusal = table.refusal(method)
+    assert refusal.code == grpc.StatusCode.UNIMPLEMENTED
+    assert refusal.reason == "INTERNAL_SERVICE"
+    service = method[1:].rpartition("/")[0]
+    assert refusal.message == f"{service} is internal and not served by the gateway"
+    assert service in INTERNAL_SERVICES
+
+
+def test_an_unknown_method_of_a_public_service_is_named(table: RoutingTable) -> None:
+    refusal = table.refusal("/govshare.catalog.v1.CatalogService/DeleteEverything")
+    assert (refusal.code, refusal.reason) == (grpc.StatusCode.UNIMPLEMENTED, "UNKNOWN_METHOD")
+    assert "DeleteEverything" in refusal.message
+
+
+def test_an_unknown_service_lists_what_is_served(table: RoutingTable) -> None:
+    refusal = table.refusal("/acme.v1.Rockets/Launch")
+    assert (refusal.code, refusal.reason) == (grpc.StatusCode.UNIMPLEMENTED, "UNKNOWN_SERVICE")
+    assert "acme.v1.Rockets" in refusal.message
+    assert all(service in refusal.message for service in PUBLIC_SERVICES)
+
+
+@pytest.mark.parametrize("method, parts", [
+    ("/a.B/C", ("a.B", "C")),
+    ("/a.B/", None),
+    ("//C", None),
+    ("/a.B/C/D", None),
+    ("a.B/C", None),
+    ("/a.B", None),
+    ("", None),
+])
+def test_split_method_accepts_only_service_slash_method(method: str, parts: tuple[str, str] | None) -> None:
+    assert split_method(method) == parts
+
+
+def test_a_request_streaming_public_method_is_refused_at_start() -> None:
+    class Method:
+        name, client_streaming, server_streaming = "Upload", True, False
+
+    class Service:
+        methods = (Method(),)
+
+    class Pool:
+        def FindServiceByName(self, name: str) -> Service:
+            return Service()
+
+    with pytest.raises(ValueError, match="streams requests"):
+        RoutingTable.from_descriptors({"x.v1.Uploads": Backend.CATALOG}, pool=Pool())  # type: ignore[arg-type]
+
+
+def test_route_names_its_service_and_method() -> None:
+    route = Route("/govshare.query.v1.QueryService/Export", Backend.QUERY, True, False)
+    assert (route.service, route.name) == ("govshare.query.v1.QueryService", "Export")
+
+
+def test_backend_targets_need_all_four() -> None:
+    settings = Settings(catalog_target="c:1", authorization_target="a:1", query_target="q:1", foundation_target="")
+    with pytest.raises(ValueError, match="GOVSHARE_FOUNDATION_TARGET"):
+        backend_targets(settings)
+    complete = settings.with_overrides(foundation_target=" f:1 ")
+    assert backend_targets(complete) == {Backend.CATALOG: "c:1", Backend.AUTHORIZATION: "a:1",
+                                         Backend.QUERY: "q:1", Backend.FOUNDATION: "f:1"}
