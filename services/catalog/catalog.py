@@ -1,0 +1,280 @@
+"""The catalog's use cases: drafting, reviewing, versioning, reading and searching entries.
+
+Each operation checks the caller, the deployment's zone and the entry's state, then
+writes in one transaction that holds the entry's head row locked, records what
+happened in the entry's event history, and after commit announces the change on
+``CATALOG_CHANGED`` so the caches of query and authorization drop the entry.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+
+import grpc
+
+from services.catalog import lifecycle, paging, rules, search
+from services.catalog.lifecycle import Edit
+from services.catalog.model import (
+    PUBLIC_STATES,
+    Entry,
+    EntryFilter,
+    EntryHead,
+    EntryState,
+    MandateChange,
+    Page,
+    ProjectStatus,
+    ReviewDecision,
+)
+from services.catalog.store import CatalogStore, CatalogTransaction, View
+from services.runtime.errors import FieldViolation, ServiceError, already_exists, invalid_argument, not_found
+from services.runtime.identity import Caller
+from services.runtime.masking import Masker
+from services.runtime.pagination import page_size as effective_page_size
+from services.runtime.workdays import add_working_days
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str], Awaitable[None]]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Catalog:
+    """The resource catalog of one deployment (zone ``extranet`` or ``intranet``)."""
+
+    def __init__(self, store: CatalogStore, notify: Notify, zone: str, masker: Masker,
+                 update_working_days: int) -> None:
+        self._store = store
+        self._notify = notify
+        self._zone = zone
+        self._masker = masker
+        self._update_working_days = update_working_days
+
+    # Writes -----------------------------------------------------------------------------------
+
+    async def create(self, caller: Caller, draft: Entry) -> Entry:
+        """Drafts version 1 of a new entry in the caller's department."""
+        lifecycle.require_zone(draft, self._zone)
+        rules.require_valid(draft, self._masker.known)
+        lifecycle.require_provider(caller, draft.provider_department_code, draft.code)
+        now = _now()
+        entry = copy.deepcopy(draft)
+        entry.state, entry.version, entry.publish_time, entry.return_reason = EntryState.DRAFT, 1, None, ""
+        entry.create_time = entry.update_time = now
+        async with self._store.transaction() as tx:
+            if not await tx.create_head(entry.code, entry.provider_department_code, now):
+                raise already_exists(f"catalog entry {entry.code}")
+            await tx.insert_version(entry, search.document_of(entry.name, entry.summary))
+            await tx.add_event(entry, "create", caller, now)
+        await self._announce(entry.code)
+        return entry
+
+    async def update(self, caller: Caller, patch: Entry, paths: list[str]) -> Entry:
+        """Edits a draft or returned version in place; a published one gets a new draft version."""
+        fields = rules.mask_paths(paths)
+        rules.check_code(patch.code, "entry.code")
+        now = _now()
+        async with self._store.transaction() as tx:
+            head, latest = await self._lock(tx, caller, patch.code)
+            lifecycle.require_provider(caller, head.provider_department_code, head.code)
+            edit = lifecycle.edit_of(latest)
+            entry = rules.apply_mask(latest, patch, fields)
+            lifecycle.require_zone(entry, self._zone)
+            rules.require_valid(entry, self._masker.known)
+            lifecycle.require_provider(caller, entry.provider_department_code, entry.code)
+            entry.update_time = now
+            document = search.document_of(entry.name, entry.summary)
+            if edit is Edit.IN_PLACE:
+                await tx.update_version(entry, document)
+            else:
+                entry.version, entry.state, entry.publish_time, entry.return_reason = \
+                    latest.version + 1, EntryState.DRAFT, None, ""
+                entry.create_time = now
+                await tx.insert_version(entry, document)
+            await tx.save_head(EntryHead(head.code, entry.provider_department_code, entry.version,
+                                         head.public_version))
+            await tx.add_event(entry, "update", caller, now)
+        await self._announce(entry.code)
+        return entry
+
+    async def submit(self, caller: Caller, code: str) -> Entry:
+        """The provider hands a draft (or a reworked returned version) to the authority."""
+        rules.check_code(code)
+        now = _now()
+        async with self._store.transaction() as tx:
+            head, latest = await self._lock(tx, caller, code)
+            lifecycle.require_provider(caller, head.provider_department_code, code)
+            lifecycle.require_state(latest, "submitted", lifecycle.SUBMITTABLE)
+            # Rules (e.g. configured mask rules) may have changed since the draft was written.
+            rules.require_valid(latest, self._masker.known)
+            entry = await self._transition(tx, latest, EntryState.SUBMITTED, now, return_reason="")
+            await tx.add_event(entry, "submit", caller, now)
+        await self._announce(code)
+        return entry
+
+    async def review(self, caller: Caller, code: str, decision: int, reason: str) -> Entry:
+        """The authority publishes a submitted version, or returns it with the reason it must be reworked."""
+        lifecycle.require_authority(caller, "review catalog entries")
+        rules.check_review(code, decision, reason)
+        now = _now()
+        async with self._store.transaction() as tx:
+            head, latest = await self._lock(tx, caller, code)
+            lifecycle.require_state(latest, "reviewed", lifecycle.REVIEWABLE)
+            if decision == ReviewDecision.RETURN:
+                entry = await self._transition(tx, latest, EntryState.RETURNED, now, return_reason=reason.strip())
+                await tx.add_event(entry, "return", caller, now, reason.strip())
+            else:
+                await self._supersede(tx, head, now)
+                entry = await self._transition(tx, latest, EntryState.PUBLISHED, now, publish_time=now)
+                await tx.save_head(EntryHead(code, head.provider_department_code, head.latest_version,
+                                             latest.version))
+                await tx.add_event(entry, "publish", caller, now)
+        await self._announce(code)
+        return entry
+
+    async def retire(self, caller: Caller, code: str, reason: str) -> Entry:
+        """Closes an entry: its published version and any version in progress become RETIRED."""
+        rules.check_code(code)
+        rules.check_reason(reason)
+        now = _now()
+        async with self._store.transaction() as tx:
+            head, latest = await self._lock(tx, caller, code)
+            lifecycle.require_provider(caller, head.provider_department_code, code)
+            published = await tx.version(code, head.public_version) if head.public_version else None
+            target = published or latest
+            lifecycle.require_state(target, "retired", lifecycle.RETIRABLE)
+            entry = await self._transition(tx, target, EntryState.RETIRED, now)
+            await tx.retire_pending(code, now)
+            await tx.add_event(entry, "retire", caller, now, reason.strip())
+        await self._announce(code)
+        return entry
+
+    async def report_mandate_change(self, caller: Caller, department_code: str, description: str,
+                                    change_time: dt.datetime | None) -> dt.datetime:
+        """Records a legal or mandate change; the department's catalog update is due N working days later."""
+        now = _now()
+        change_time = change_time or now
+        rules.check_mandate_change(department_code, description, change_time, now)
+        if not caller.authority and caller.department_code != department_code:
+            lifecycle.require_authority(caller, "report a mandate change of another department")
+        due = add_working_days(change_time, self._update_working_days)
+        change = MandateChange(department_code, description.strip(), change_time, due.astimezone(dt.UTC))
+        await self._store.add_mandate_change(change, caller.system_id, now)
+        return change.due_time
+
+    # Reads ------------------------------------------------------------------------------------
+
+    async def get(self, caller: Caller, code: str, version: int) -> Entry:
+        """Version ``version`` of an entry, or (0) the current one: the published version, else the latest."""
+        rules.check_code(code)
+        if version < 0:
+            raise invalid_argument([FieldViolation("version", "must not be negative (0 means the current version)")])
+        head = await self._store.head(code)
+        privileged = head is not None and lifecycle.is_privileged(caller, head.provider_department_code)
+        wanted = version or (head.current_version(privileged) if head is not None else None)
+        entry = await self._store.version(code, wanted) if wanted else None
+        if entry is None or not (privileged or entry.state in PUBLIC_STATES):
+            raise not_found(f"catalog entry {code}" + (f" version {version}" if version else ""))
+        lifecycle.require_servable(entry, self._zone)
+        return entry
+
+    async def versions(self, caller: Caller, code: str) -> list[Entry]:
+        """Every version the caller may see, oldest first."""
+        rules.check_code(code)
+        head = await self._store.head(code)
+        if head is None:
+            raise not_found(f"catalog entry {code}")
+        found = await self._store.versions(code, public_only=not lifecycle.is_privileged(
+            caller, head.provider_department_code))
+        if not found:
+            raise not_found(f"catalog entry {code}")
+        lifecycle.require_servable(found[-1], self._zone)
+        return found
+
+    async def list_entries(self, caller: Caller, entry_filter: EntryFilter, page_size: int, page_token: str) -> Page:
+        """The current version of each entry the caller may see, in code order.
+
+        With a state filter: every visible version in that state, so the authority's review queue
+        shows new versions of published entries too.
+        """
+        rules.check_filter(entry_filter)
+        size = effective_page_size(page_size)
+        request = paging.fingerprint("list", entry_filter)
+        after = paging.decode(page_token, request, (str, int))
+        found = await self._store.list_current(View.of(caller, self._zone), entry_filter, after, size + 1)
+        if len(found) <= size:
+            return Page(found, "")
+        last = found[size - 1]
+        return Page(found[:size], paging.encode((last.code, last.version), request))
+
+    async def search_entries(self, caller: Caller, query: str, entry_filter: EntryFilter, page_size: int,
+                             page_token: str) -> Page:
+        """Entries whose name or summary contains every word of ``query``, name matches first (R-CAT-4)."""
+        terms = search.parse_query(query)
+        rules.check_filter(entry_filter)
+        size = effective_page_size(page_size)
+        request = paging.fingerprint("search", terms, entry_filter)
+        after = paging.decode(page_token, request, (int, str, int))
+        found = await self._store.search(View.of(caller, self._zone), entry_filter, terms,
+                                         search.query_grams(terms), after, size + 1)
+        entries = [entry for _, entry in found[:size]]
+        if len(found) <= size:
+            return Page(entries, "")
+        rank, last = found[size - 1]
+        return Page(entries, paging.encode((rank, last.code, last.version), request))
+
+    async def project_status(self, caller: Caller, project_code: str) -> ProjectStatus:
+        """How many of a government IT project's entries are published (R-CAT-5)."""
+        rules.check_project_code(project_code)
+        states = await self._store.project_states(project_code, extranet=self._zone != "intranet")
+        unpublished = [code for code, state in states if state != EntryState.PUBLISHED]
+        return ProjectStatus(project_code, len(states), len(states) - len(unpublished), unpublished)
+
+    async def overdue(self, caller: Caller) -> list[MandateChange]:
+        """Mandate changes whose catalog update is past due (R-CAT-3), for the authority."""
+        lifecycle.require_authority(caller, "list overdue catalog updates")
+        return await self._store.overdue(_now())
+
+    # Helpers ----------------------------------------------------------------------------------
+
+    async def _lock(self, tx: CatalogTransaction, caller: Caller, code: str) -> tuple[EntryHead, Entry]:
+        """The entry's head (locked) and latest version; NOT_FOUND for entries the caller may not see."""
+        head = await tx.lock_head(code)
+        if head is None or not (head.public_version or lifecycle.is_privileged(caller, head.provider_department_code)):
+            raise not_found(f"catalog entry {code}")
+        latest = await tx.version(code, head.latest_version)
+        if latest is None:
+            raise ServiceError(grpc.StatusCode.DATA_LOSS, "MISSING_VERSION",
+                               f"catalog entry {code} has lost version {head.latest_version}")
+        lifecycle.require_zone(latest, self._zone)
+        return head, latest
+
+    @staticmethod
+    async def _transition(tx: CatalogTransaction, entry: Entry, state: EntryState, now: dt.datetime,
+                          **changes: object) -> Entry:
+        moved = copy.deepcopy(entry)
+        moved.state, moved.update_time = state, now
+        for name, value in changes.items():
+            setattr(moved, name, value)
+        await tx.update_version(moved, search.document_of(moved.name, moved.summary))
+        return moved
+
+    async def _supersede(self, tx: CatalogTransaction, head: EntryHead, now: dt.datetime) -> None:
+        """Publishing a new version replaces the published one, which stays readable as SUPERSEDED."""
+        if head.public_version is None:
+            return
+        previous = await tx.version(head.code, head.public_version)
+        if previous is not None and previous.state == EntryState.PUBLISHED:
+            await self._transition(tx, previous, EntryState.SUPERSEDED, now)
+
+    async def _announce(self, code: str) -> None:
+        """Best effort after commit: subscribers bound staleness with a TTL should the event be lost."""
+        try:
+            await self._notify(code)
+        except Exception:
+            log.warning("could not announce the change of catalog entry %s", code, exc_info=True)

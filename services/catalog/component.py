@@ -1,0 +1,73 @@
+"""Wiring of the catalog service: pool, Redis, the Catalog and its servicer."""
+
+from __future__ import annotations
+
+import asyncpg
+import grpc
+import redis.asyncio as aioredis
+
+from govshare.catalog.v1 import catalog_pb2_grpc
+from services.catalog.catalog import Catalog
+from services.catalog.servicer import CatalogServicer
+from services.catalog.store import CatalogStore
+from services.runtime import cache, db
+from services.runtime.errors import ServiceError
+from services.runtime.identity import AssertionVerifier
+from services.runtime.masking import Masker
+from services.runtime.settings import Settings
+
+SERVICE_NAME = "govshare.catalog.v1.CatalogService"
+
+
+class CatalogComponent:
+    """The catalog's servicer, registered at once; its pool and Redis client open in start()."""
+
+    name = "catalog"
+    service_names = (SERVICE_NAME,)
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._redis: aioredis.Redis | None = None
+        self._catalog: Catalog | None = None
+        # Built here so a bad GOVSHARE_MASK_RULES stops the process before it serves.
+        self._masker = Masker(settings.mask_rules)
+        self._servicer = CatalogServicer(lambda: self.catalog, AssertionVerifier(settings.internal_key))
+
+    def register(self, server: grpc.aio.Server) -> None:
+        catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._servicer, server)
+
+    async def start(self) -> None:
+        redis = cache.create_client(self._settings.redis_url)
+        try:
+            await redis.ping()
+            pool = await db.create_pool(self._settings.database_url, "catalog")
+        except BaseException:
+            await redis.aclose()
+            raise
+        self._redis, self._pool = redis, pool
+        self._catalog = Catalog(CatalogStore(pool), self._announce, self._settings.zone, self._masker,
+                                self._settings.catalog_update_working_days)
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The started catalog; calls that arrive while dependencies connect are told to retry."""
+        if self._catalog is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "the catalog service is starting")
+        return self._catalog
+
+    async def _announce(self, code: str) -> None:
+        if self._redis is not None:
+            await cache.publish(self._redis, cache.CATALOG_CHANGED, {"code": code})
+
+
+def create_component(settings: Settings) -> CatalogComponent:
+    return CatalogComponent(settings)

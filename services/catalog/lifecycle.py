@@ -1,0 +1,104 @@
+"""Who may do what to an entry, and in which state (R-CAT-3, R-ZON-2).
+
+The lifecycle of one entry version::
+
+    DRAFT ──submit──▶ SUBMITTED ──publish──▶ PUBLISHED ──retire──▶ RETIRED
+      ▲                   │                      │
+      └──(edit)── RETURNED ◀──return (reason)    └─ a newer version is published ─▶ SUPERSEDED
+
+Published versions are never overwritten: editing a published entry drafts version
+n+1 while version n stays the one everybody reads, until n+1 is published and n
+becomes SUPERSEDED. Retiring closes the whole entry: the published version and any
+version still in progress become RETIRED and stay readable for audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+
+import grpc
+
+from services.catalog.model import Entry, EntryState, label
+from services.runtime.errors import ServiceError, not_found, permission_denied
+from services.runtime.identity import Caller
+
+EDITABLE = (EntryState.DRAFT, EntryState.RETURNED)
+SUBMITTABLE = (EntryState.DRAFT, EntryState.RETURNED)
+REVIEWABLE = (EntryState.SUBMITTED,)
+RETIRABLE = (EntryState.PUBLISHED,)
+
+
+class Edit(Enum):
+    """How UpdateEntry applies to the entry's latest version."""
+
+    IN_PLACE = "in_place"
+    NEW_VERSION = "new_version"
+
+
+def wrong_state(entry: Entry, action: str, allowed: Iterable[EntryState]) -> ServiceError:
+    """FAILED_PRECONDITION naming the state the entry is in and the states the action needs."""
+    state = label(EntryState, entry.state)
+    return ServiceError(
+        grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE",
+        f"entry {entry.code} version {entry.version} is {state}: only {' or '.join(s.name for s in allowed)} "
+        f"entries can be {action}",
+        metadata={"code": entry.code, "version": str(entry.version), "state": state},
+    )
+
+
+def edit_of(latest: Entry) -> Edit:
+    """Drafts and returned versions are edited in place; a published one gets a new draft version."""
+    if latest.state in EDITABLE:
+        return Edit.IN_PLACE
+    if latest.state == EntryState.PUBLISHED:
+        return Edit.NEW_VERSION
+    raise wrong_state(latest, "updated", (*EDITABLE, EntryState.PUBLISHED))
+
+
+def require_state(entry: Entry, action: str, allowed: tuple[EntryState, ...]) -> None:
+    if entry.state not in allowed:
+        raise wrong_state(entry, action, allowed)
+
+
+def is_privileged(caller: Caller, owner_department: str) -> bool:
+    """The authority, platform services and the provider department see work in progress."""
+    return caller.authority or caller.is_service or (bool(caller.department_code)
+                                                    and caller.department_code == owner_department)
+
+
+def require_provider(caller: Caller, department_code: str, code: str) -> None:
+    """Departments catalog only their own resources (the authority may act for any)."""
+    if caller.authority or (caller.department_code and caller.department_code == department_code):
+        return
+    raise permission_denied(
+        "NOT_PROVIDER",
+        f"entry {code or '(new)'} belongs to department {department_code or '(none)'}: a department may only "
+        f"catalog its own resources", code=code, department_code=department_code)
+
+
+def require_authority(caller: Caller, action: str) -> None:
+    if not caller.authority:
+        raise permission_denied("NOT_AUTHORITY", f"only the sharing authority (共享主管部门) may {action}")
+
+
+def require_zone(entry: Entry, deployment_zone: str) -> None:
+    """R-ZON-2: an extranet deployment neither holds nor serves classified or intranet resources."""
+    if deployment_zone != "intranet" and entry.restricted:
+        raise ServiceError(
+            grpc.StatusCode.FAILED_PRECONDITION, "WRONG_ZONE",
+            f"entry {entry.code} is classified or in the intranet zone: this {deployment_zone} platform may not "
+            "hold it; catalog it on the intranet platform (共享平台(内网))",
+            metadata={"code": entry.code, "deployment_zone": deployment_zone})
+
+
+
+def require_servable(entry: Entry, deployment_zone: str) -> None:
+    """R-ZON-2 on reads: to an extranet reader a restricted entry does not exist here (NOT_FOUND, WRONG_ZONE).
+
+    The extranet never stores one (writes are refused), so this only guards against a database shared
+    by mistake; NOT_FOUND keeps clients such as the CatalogCache treating it as absent.
+    """
+    if deployment_zone != "intranet" and entry.restricted:
+        raise not_found(f"catalog entry {entry.code} on this {deployment_zone} platform (classified and intranet "
+                        "resources are held on the intranet platform only)", reason="WRONG_ZONE")

@@ -1,0 +1,253 @@
+"""The catalog's domain model: entry versions, their items, and the values they take (R-CAT-1).
+
+Enumerations mirror the numbers of the protobuf contract (govshare.catalog.v1 and
+govshare.common.v1), so the servicer maps them by value. Entry fields that hold an
+enumeration are typed ``int`` on purpose: a request may carry a number the contract
+does not define (proto3 enums are open), and the rules must be able to report it as
+a field violation instead of failing on conversion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class Category(IntEnum):
+    """信息资源分类; the value is also the 类 digit that starts the resource code."""
+
+    UNSPECIFIED = 0
+    FOUNDATION = 1
+    THEME = 2
+    DEPARTMENT = 3
+
+
+class FormatClass(IntEnum):
+    UNSPECIFIED = 0
+    ELECTRONIC_FILE = 1
+    SPREADSHEET = 2
+    DATABASE = 3
+    GRAPHIC_IMAGE = 4
+    STREAMING_MEDIA = 5
+    SELF_DESCRIBING = 6
+    OTHER = 7
+
+
+class DataType(IntEnum):
+    UNSPECIFIED = 0
+    CHARACTER = 1
+    NUMERIC = 2
+    CURRENCY = 3
+    DATE = 4
+    DATETIME = 5
+    LOGICAL = 6
+    MEMO = 7
+    GENERAL = 8
+    DOUBLE = 9
+    INTEGER = 10
+    FLOAT = 11
+
+
+class IdentifierKind(IntEnum):
+    UNSPECIFIED = 0
+    CITIZEN_ID = 1
+    CREDIT_CODE = 2
+    REGION_CODE = 3
+    TEXT = 4
+
+
+class UpdateCycle(IntEnum):
+    UNSPECIFIED = 0
+    REALTIME = 1
+    DAILY = 2
+    WEEKLY = 3
+    MONTHLY = 4
+    QUARTERLY = 5
+    HALF_YEARLY = 6
+    YEARLY = 7
+    IRREGULAR = 8
+
+
+class Secrecy(IntEnum):
+    UNSPECIFIED = 0
+    NON_CLASSIFIED = 1
+    CLASSIFIED = 2
+
+
+class ShareType(IntEnum):
+    UNSPECIFIED = 0
+    UNCONDITIONAL = 1
+    CONDITIONAL = 2
+    NOT_SHARED = 3
+
+
+class ShareMethod(IntEnum):
+    UNSPECIFIED = 0
+    ONLINE_QUERY = 1
+    SYSTEM_INTEGRATION = 2
+    FRONT_END_EXCHANGE = 3
+    BATCH_DOWNLOAD = 4
+
+
+class Zone(IntEnum):
+    UNSPECIFIED = 0
+    EXTRANET = 1
+    INTRANET = 2
+
+
+class EntryState(IntEnum):
+    """Lifecycle state of one entry version (R-CAT-3)."""
+
+    UNSPECIFIED = 0
+    DRAFT = 1
+    SUBMITTED = 2
+    PUBLISHED = 3
+    RETURNED = 4
+    RETIRED = 5
+    SUPERSEDED = 6
+
+
+class ReviewDecision(IntEnum):
+    UNSPECIFIED = 0
+    PUBLISH = 1
+    RETURN = 2
+
+
+#: States everyone may read: what the authority published, including history kept for audit.
+PUBLIC_STATES = frozenset({EntryState.PUBLISHED, EntryState.RETIRED, EntryState.SUPERSEDED})
+#: States of work in progress, visible only to the provider department and the authority.
+PENDING_STATES = frozenset({EntryState.DRAFT, EntryState.SUBMITTED, EntryState.RETURNED})
+
+
+def is_known(enum: type[IntEnum], value: int) -> bool:
+    """Whether ``value`` is a defined, specified member of ``enum``."""
+    return value != 0 and value in enum._value2member_map_
+
+
+def label(enum: type[IntEnum], value: int) -> str:
+    """A readable name for messages, also for numbers the contract does not define."""
+    member = enum._value2member_map_.get(value)
+    return member.name if member is not None else str(value)
+
+
+@dataclass
+class DataItem:
+    """信息项: one data item of a resource."""
+
+    name: str = ""
+    machine_name: str = ""
+    data_type: int = DataType.UNSPECIFIED
+    length: int = 0
+    sensitive: bool = False
+    mask_rule: str = ""
+    basic: bool = False
+    identifier: int = IdentifierKind.UNSPECIFIED
+
+
+@dataclass
+class Endpoint:
+    """Where query fetches records; an empty target means the platform's foundation service."""
+
+    target: str = ""
+    dataset: str = ""
+
+
+@dataclass
+class Entry:
+    """One version of a catalog entry. Output-only fields are ignored on input."""
+
+    code: str = ""
+    name: str = ""
+    summary: str = ""
+    category: int = Category.UNSPECIFIED
+    subject: str = ""
+    provider_department_code: str = ""
+    provider_name: str = ""
+    format_class: int = FormatClass.UNSPECIFIED
+    format_type: str = ""
+    items: list[DataItem] = field(default_factory=list)
+    key_item: str = ""
+    share_type: int = ShareType.UNSPECIFIED
+    share_condition: str = ""
+    share_methods: list[int] = field(default_factory=list)
+    legal_basis: str = ""
+    open_to_public: bool = False
+    open_condition: str = ""
+    update_cycle: int = UpdateCycle.UNSPECIFIED
+    related_codes: list[str] = field(default_factory=list)
+    zone: int = Zone.UNSPECIFIED
+    secrecy: int = Secrecy.UNSPECIFIED
+    endpoint: Endpoint = field(default_factory=Endpoint)
+    project_code: str = ""
+    # Output only.
+    state: int = EntryState.UNSPECIFIED
+    version: int = 0
+    publish_time: dt.datetime | None = None
+    return_reason: str = ""
+    create_time: dt.datetime | None = None
+    update_time: dt.datetime | None = None
+
+    @property
+    def restricted(self) -> bool:
+        """Whether only an intranet deployment may hold it (R-ZON-2)."""
+        return self.secrecy == Secrecy.CLASSIFIED or self.zone == Zone.INTRANET
+
+
+@dataclass(frozen=True)
+class EntryHead:
+    """What is known of an entry as a whole: its owner and which versions count."""
+
+    code: str
+    provider_department_code: str
+    latest_version: int
+    public_version: int | None
+
+    def current_version(self, privileged: bool) -> int | None:
+        """The version GetEntry returns by default: the published one, else (for insiders) the latest."""
+        if self.public_version is not None:
+            return self.public_version
+        return self.latest_version if privileged else None
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """Filters shared by list and search; zero values do not filter."""
+
+    provider_department_code: str = ""
+    category: int = 0
+    share_type: int = 0
+    zone: int = 0
+    state: int = 0
+    update_cycle: int = 0
+    subject: str = ""
+    project_code: str = ""
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[Entry]
+    next_page_token: str
+
+
+@dataclass(frozen=True)
+class ProjectStatus:
+    project_code: str
+    entry_count: int
+    published_count: int
+    unpublished_codes: list[str]
+
+    @property
+    def all_published(self) -> bool:
+        """A project with no registered entry has not joined the catalog yet, so it is not complete."""
+        return self.entry_count > 0 and self.published_count == self.entry_count
+
+
+@dataclass(frozen=True)
+class MandateChange:
+    """A legal or mandate change that obliges a department to update its catalog (R-CAT-3)."""
+
+    department_code: str
+    description: str
+    change_time: dt.datetime
+    due_time: dt.datetime

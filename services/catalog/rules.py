@@ -1,0 +1,378 @@
+"""What makes a catalog entry acceptable (R-CAT-1, R-CAT-2, R-SHR-3, R-ZON-2).
+
+Every rule reports into one list of field violations, so a department fixes every
+problem of an entry in one round trip instead of discovering them one at a time.
+Paths follow the request (``entry.items[1].machine_name``).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+
+from services.catalog.model import (
+    Category,
+    DataType,
+    Entry,
+    EntryFilter,
+    EntryState,
+    FormatClass,
+    IdentifierKind,
+    ReviewDecision,
+    Secrecy,
+    ShareMethod,
+    ShareType,
+    UpdateCycle,
+    Zone,
+    is_known,
+)
+from services.runtime.errors import FieldViolation, invalid_argument
+from services.runtime.identifiers import credit_code_error
+
+#: 信息资源代码: 类 (1 digit, 1-3) 项 (2) 目 (3) optional 细目 (3) "/" sequence (6).
+CODE_PATTERN = re.compile(r"([1-3])([0-9]{2})([0-9]{3})([0-9]{3})?/([0-9]{6})")
+MACHINE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+DATASET_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+#: R-CAT-2 (Art. 10(3)): the subjects of the foundation and theme categories.
+FOUNDATION_SUBJECTS = ("人口", "法人单位", "自然资源和空间地理", "社会信用", "电子证照")
+THEME_SUBJECTS = ("健康保障", "社会保障", "食品药品安全", "安全生产", "价格监管", "能源安全", "信用体系",
+                  "城乡建设", "社区治理", "生态环保", "应急维稳")
+SUBJECTS = {Category.FOUNDATION: FOUNDATION_SUBJECTS, Category.THEME: THEME_SUBJECTS}
+
+MAX_NAME = 100
+MAX_SUMMARY = 256
+MAX_SUBJECT = 50
+MAX_SHORT_TEXT = 64
+MAX_LONG_TEXT = 2000
+MAX_TARGET = 255
+MAX_ITEMS = 500
+MAX_RELATED = 100
+# Mandate changes are dated from the platform's era; a few minutes of clock skew are tolerated.
+EARLIEST_CHANGE = dt.datetime(1990, 1, 1, tzinfo=dt.UTC)
+CLOCK_SKEW = dt.timedelta(minutes=5)
+#: Character types need a declared length (字符型 in the national guide).
+LENGTH_REQUIRED = frozenset({DataType.CHARACTER})
+
+#: Fields a caller may name in UpdateEntry's update_mask (AIP-134); code, state, version and
+#: the output-only times are not among them.
+UPDATABLE_FIELDS = (
+    "name", "summary", "category", "subject", "provider_department_code", "provider_name", "format_class",
+    "format_type", "items", "key_item", "share_type", "share_condition", "share_methods", "legal_basis",
+    "open_to_public", "open_condition", "update_cycle", "related_codes", "zone", "secrecy", "endpoint",
+    "project_code",
+)
+UPDATABLE_NESTED = {"endpoint.target", "endpoint.dataset"}
+OUTPUT_ONLY_FIELDS = ("code", "state", "version", "publish_time", "return_reason", "create_time", "update_time")
+
+
+def code_error(code: str) -> str | None:
+    """Why ``code`` is not a well-formed 信息资源代码, or None."""
+    if not code:
+        return "is required"
+    if CODE_PATTERN.fullmatch(code) is None:
+        return ("must be the classification (类 1 digit 1-3, 项 2 digits, 目 3 digits, optional 细目 3 digits), "
+                "'/', and a 6-digit sequence, e.g. 101001/000001")
+    return None
+
+
+def code_category(code: str) -> int:
+    """The category a well-formed code's 类 digit stands for."""
+    return int(code[0])
+
+
+class _Report:
+    """Collects violations; text checks are shared so no field escapes the basic ones."""
+
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+
+    def add(self, path: str, description: str) -> None:
+        self.violations.append(FieldViolation(path, description))
+
+    def text(self, path: str, value: str, limit: int, required: bool = False) -> bool:
+        """Checks presence, length and the NUL character PostgreSQL text cannot hold; True if usable."""
+        if "\x00" in value:
+            self.add(path, "must not contain the NUL character")
+            return False
+        if required and not value.strip():
+            self.add(path, "is required")
+            return False
+        if len(value) > limit:
+            self.add(path, f"must be at most {limit} characters, got {len(value)}")
+            return False
+        return True
+
+    def enum(self, path: str, enum: type, value: int, required: bool = True) -> bool:
+        if value == 0:
+            if required:
+                self.add(path, f"is required: one of {', '.join(m.name for m in enum if m.value)}")
+            return False
+        if not is_known(enum, value):
+            self.add(path, f"unknown value {value}: expected one of {', '.join(m.name for m in enum if m.value)}")
+            return False
+        return True
+
+
+def validate_entry(entry: Entry, known_mask_rule: Callable[[str], bool], prefix: str = "entry") -> list[FieldViolation]:
+    """Every violation of ``entry``; an empty list means it may be stored."""
+    report = _Report()
+    _check_identity(report, entry, prefix)
+    _check_description(report, entry, prefix)
+    _check_items(report, entry, prefix, known_mask_rule)
+    _check_sharing(report, entry, prefix)
+    _check_placement(report, entry, prefix)
+    return report.violations
+
+
+def _check_identity(report: _Report, entry: Entry, prefix: str) -> None:
+    """Code, category and subject must agree with each other (R-CAT-1, R-CAT-2)."""
+    category_ok = report.enum(f"{prefix}.category", Category, entry.category)
+    problem = code_error(entry.code)
+    if problem is not None:
+        report.add(f"{prefix}.code", problem)
+    elif category_ok and code_category(entry.code) != entry.category:
+        report.add(f"{prefix}.code", f"the 类 digit {entry.code[0]} means {Category(code_category(entry.code)).name}"
+                                     f" but the category is {Category(entry.category).name}: they must agree")
+    if report.text(f"{prefix}.subject", entry.subject, MAX_SUBJECT, required=True) and category_ok:
+        allowed = SUBJECTS.get(Category(entry.category))
+        if allowed is not None and entry.subject not in allowed:
+            report.add(f"{prefix}.subject", f"a {Category(entry.category).name} resource's subject must be one of "
+                                            f"{'、'.join(allowed)}")
+
+
+def _check_description(report: _Report, entry: Entry, prefix: str) -> None:
+    report.text(f"{prefix}.name", entry.name, MAX_NAME, required=True)
+    report.text(f"{prefix}.summary", entry.summary, MAX_SUMMARY)
+    if report.text(f"{prefix}.provider_department_code", entry.provider_department_code, MAX_SHORT_TEXT,
+                   required=True):
+        problem = credit_code_error(entry.provider_department_code)
+        if problem is not None:
+            report.add(f"{prefix}.provider_department_code", problem)
+    report.text(f"{prefix}.provider_name", entry.provider_name, MAX_NAME)
+    report.enum(f"{prefix}.format_class", FormatClass, entry.format_class)
+    report.text(f"{prefix}.format_type", entry.format_type, MAX_SHORT_TEXT)
+    report.enum(f"{prefix}.update_cycle", UpdateCycle, entry.update_cycle)
+    report.text(f"{prefix}.project_code", entry.project_code, MAX_SHORT_TEXT)
+    _check_related(report, entry, prefix)
+
+
+def _check_related(report: _Report, entry: Entry, prefix: str) -> None:
+    if len(entry.related_codes) > MAX_RELATED:
+        report.add(f"{prefix}.related_codes", f"at most {MAX_RELATED} related codes")
+        return
+    seen: set[str] = set()
+    for index, code in enumerate(entry.related_codes):
+        path = f"{prefix}.related_codes[{index}]"
+        problem = code_error(code)
+        if problem is not None:
+            report.add(path, problem)
+        elif code == entry.code:
+            report.add(path, "an entry cannot be related to itself")
+        elif code in seen:
+            report.add(path, f"{code} is listed twice")
+        seen.add(code)
+
+
+def _check_items(report: _Report, entry: Entry, prefix: str, known_mask_rule: Callable[[str], bool]) -> None:
+    """信息项: named, typed, uniquely machine-named; the key item says how keys are validated."""
+    if not entry.items:
+        report.add(f"{prefix}.items", "at least one data item is required")
+    elif len(entry.items) > MAX_ITEMS:
+        report.add(f"{prefix}.items", f"at most {MAX_ITEMS} data items")
+        return
+    first_index: dict[str, int] = {}
+    machine_names = {item.machine_name for item in entry.items}
+    for index, item in enumerate(entry.items):
+        path = f"{prefix}.items[{index}]"
+        report.text(f"{path}.name", item.name, MAX_NAME, required=True)
+        if report.text(f"{path}.machine_name", item.machine_name, MAX_SHORT_TEXT, required=True):
+            if MACHINE_NAME_PATTERN.fullmatch(item.machine_name) is None:
+                report.add(f"{path}.machine_name", "must be lower_snake_case (a-z, 0-9 and single underscores, "
+                                                   "starting with a letter)")
+            elif item.machine_name in first_index:
+                report.add(f"{path}.machine_name", f"{item.machine_name} is already used by "
+                                                   f"{prefix}.items[{first_index[item.machine_name]}]")
+            else:
+                first_index[item.machine_name] = index
+        if report.enum(f"{path}.data_type", DataType, item.data_type) \
+                and item.data_type in LENGTH_REQUIRED and item.length <= 0:
+            report.add(f"{path}.length", f"a {DataType(item.data_type).name} item needs a length above 0")
+        elif item.length < 0:
+            report.add(f"{path}.length", "must not be negative")
+        if item.mask_rule and report.text(f"{path}.mask_rule", item.mask_rule, MAX_SHORT_TEXT) \
+                and not known_mask_rule(item.mask_rule):
+            report.add(f"{path}.mask_rule", f"unknown masking rule {item.mask_rule!r}")
+        if report.enum(f"{path}.identifier", IdentifierKind, item.identifier, required=False) \
+                and item.machine_name != entry.key_item and entry.key_item in machine_names:
+            report.add(f"{path}.identifier", "is set on the key item only")
+    if entry.items:
+        _check_key_item(report, entry, prefix)
+
+
+def _check_key_item(report: _Report, entry: Entry, prefix: str) -> None:
+    path = f"{prefix}.key_item"
+    if not report.text(path, entry.key_item, MAX_SHORT_TEXT, required=True):
+        return
+    key = next((item for item in entry.items if item.machine_name == entry.key_item), None)
+    if key is None:
+        report.add(path, f"{entry.key_item} is not the machine name of any item")
+    elif key.identifier == IdentifierKind.UNSPECIFIED:
+        report.add(path, f"the key item {entry.key_item} must set identifier (how query validates keys)")
+
+
+def _check_sharing(report: _Report, entry: Entry, prefix: str) -> None:
+    """共享属性: conditions, legal basis and methods per share type (R-SHR-1..3)."""
+    share_ok = report.enum(f"{prefix}.share_type", ShareType, entry.share_type)
+    report.text(f"{prefix}.share_condition", entry.share_condition, MAX_LONG_TEXT)
+    report.text(f"{prefix}.legal_basis", entry.legal_basis, MAX_LONG_TEXT)
+    report.text(f"{prefix}.open_condition", entry.open_condition, MAX_LONG_TEXT)
+    seen: set[int] = set()
+    for index, method in enumerate(entry.share_methods):
+        path = f"{prefix}.share_methods[{index}]"
+        if report.enum(path, ShareMethod, method):
+            if method in seen:
+                report.add(path, f"{ShareMethod(method).name} is listed twice")
+            seen.add(method)
+    if not share_ok:
+        return
+    if entry.share_type == ShareType.CONDITIONAL and not entry.share_condition.strip():
+        report.add(f"{prefix}.share_condition", "a CONDITIONAL resource must state its share condition")
+    if entry.share_type == ShareType.NOT_SHARED and not entry.legal_basis.strip():
+        report.add(f"{prefix}.legal_basis", "a NOT_SHARED resource must cite the law, regulation or policy that "
+                                            "excludes it from sharing (Art. 10(1))")
+    if entry.share_type in (ShareType.UNCONDITIONAL, ShareType.CONDITIONAL) and not entry.share_methods:
+        report.add(f"{prefix}.share_methods", f"a {ShareType(entry.share_type).name} resource must offer at least "
+                                              "one share method")
+
+
+def _check_placement(report: _Report, entry: Entry, prefix: str) -> None:
+    """Zone, secrecy and the provider endpoint (§9)."""
+    zone_ok = report.enum(f"{prefix}.zone", Zone, entry.zone)
+    secrecy_ok = report.enum(f"{prefix}.secrecy", Secrecy, entry.secrecy)
+    if zone_ok and secrecy_ok and entry.secrecy == Secrecy.CLASSIFIED:
+        if entry.zone != Zone.INTRANET:
+            report.add(f"{prefix}.zone", "a CLASSIFIED resource must be in zone INTRANET")
+        if entry.open_to_public:
+            report.add(f"{prefix}.open_to_public", "a CLASSIFIED resource cannot be open to the public")
+    endpoint = entry.endpoint
+    if report.text(f"{prefix}.endpoint.dataset", endpoint.dataset, MAX_SHORT_TEXT, required=True) \
+            and DATASET_PATTERN.fullmatch(endpoint.dataset) is None:
+        report.add(f"{prefix}.endpoint.dataset", "must be letters, digits, '_', '.' or '-'")
+    if report.text(f"{prefix}.endpoint.target", endpoint.target, MAX_TARGET) and endpoint.target \
+            and (not endpoint.target.isprintable() or any(c.isspace() for c in endpoint.target)):
+        report.add(f"{prefix}.endpoint.target", "must be a gRPC target such as host:port (no spaces); "
+                                                "empty means the platform's foundation service")
+
+
+def require_valid(entry: Entry, known_mask_rule: Callable[[str], bool]) -> None:
+    """Raises INVALID_ARGUMENT listing every violation of ``entry``."""
+    violations = validate_entry(entry, known_mask_rule)
+    if violations:
+        raise invalid_argument(violations)
+
+
+def check_code(code: str, path: str = "code") -> None:
+    """Raises INVALID_ARGUMENT when ``code`` cannot name an entry."""
+    problem = code_error(code)
+    if problem is not None:
+        raise invalid_argument([FieldViolation(path, problem)])
+
+
+def mask_paths(paths: Iterable[str]) -> list[str]:
+    """The update mask's paths, expanded and checked (AIP-134); INVALID_ARGUMENT names every bad one."""
+    paths = list(paths)
+    if not paths:
+        raise invalid_argument([FieldViolation("update_mask", "is required: name the fields to change")])
+    violations: list[FieldViolation] = []
+    expanded: list[str] = []
+    for index, path in enumerate(paths):
+        if path == "*":
+            expanded.extend(UPDATABLE_FIELDS)
+        elif path in UPDATABLE_FIELDS or path in UPDATABLE_NESTED:
+            expanded.append(path)
+        elif path in OUTPUT_ONLY_FIELDS:
+            violations.append(FieldViolation(f"update_mask.paths[{index}]", f"{path} cannot be changed"))
+        else:
+            violations.append(FieldViolation(f"update_mask.paths[{index}]",
+                                             f"unknown field {path!r}: expected one of {', '.join(UPDATABLE_FIELDS)}"))
+    if violations:
+        raise invalid_argument(violations)
+    return expanded
+
+
+def apply_mask(current: Entry, patch: Entry, paths: Iterable[str]) -> Entry:
+    """``current`` with the masked fields taken from ``patch``; everything else, identity included, kept."""
+    merged = copy.deepcopy(current)
+    for path in paths:
+        head, _, nested = path.partition(".")
+        if nested:
+            setattr(getattr(merged, head), nested, copy.deepcopy(getattr(getattr(patch, head), nested)))
+        else:
+            setattr(merged, head, copy.deepcopy(getattr(patch, head)))
+    return merged
+
+
+def check_filter(entry_filter: EntryFilter, prefix: str = "filter") -> None:
+    """Raises INVALID_ARGUMENT for filters no entry could match because they are malformed."""
+    report = _Report()
+    if entry_filter.provider_department_code and report.text(
+            f"{prefix}.provider_department_code", entry_filter.provider_department_code, MAX_SHORT_TEXT):
+        problem = credit_code_error(entry_filter.provider_department_code)
+        if problem is not None:
+            report.add(f"{prefix}.provider_department_code", problem)
+    report.enum(f"{prefix}.category", Category, entry_filter.category, required=False)
+    report.enum(f"{prefix}.share_type", ShareType, entry_filter.share_type, required=False)
+    report.enum(f"{prefix}.zone", Zone, entry_filter.zone, required=False)
+    report.enum(f"{prefix}.state", EntryState, entry_filter.state, required=False)
+    report.enum(f"{prefix}.update_cycle", UpdateCycle, entry_filter.update_cycle, required=False)
+    report.text(f"{prefix}.subject", entry_filter.subject, MAX_SUBJECT)
+    report.text(f"{prefix}.project_code", entry_filter.project_code, MAX_SHORT_TEXT)
+    if report.violations:
+        raise invalid_argument(report.violations)
+
+
+def check_reason(reason: str, field: str = "reason") -> None:
+    """Optional free text kept in the audit trail."""
+    report = _Report()
+    report.text(field, reason, MAX_LONG_TEXT)
+    if report.violations:
+        raise invalid_argument(report.violations)
+
+
+def check_review(code: str, decision: int, reason: str) -> None:
+    """A review names a decision; returning says what must be reworked."""
+    report = _Report()
+    problem = code_error(code)
+    if problem is not None:
+        report.add("code", problem)
+    if decision not in (ReviewDecision.PUBLISH, ReviewDecision.RETURN):
+        report.add("decision", "must be PUBLISH or RETURN")
+    if report.text("reason", reason, MAX_LONG_TEXT) and decision == ReviewDecision.RETURN and not reason.strip():
+        report.add("reason", "is required when returning: say what must be reworked")
+    if report.violations:
+        raise invalid_argument(report.violations)
+
+
+def check_project_code(project_code: str) -> None:
+    report = _Report()
+    report.text("project_code", project_code, MAX_SHORT_TEXT, required=True)
+    if report.violations:
+        raise invalid_argument(report.violations)
+
+
+def check_mandate_change(department_code: str, description: str, change_time: dt.datetime, now: dt.datetime) -> None:
+    """A mandate change names a real department, says what changed, and has already happened."""
+    report = _Report()
+    problem = credit_code_error(department_code)
+    if problem is not None:
+        report.add("department_code", problem)
+    report.text("description", description, MAX_LONG_TEXT, required=True)
+    if change_time > now + CLOCK_SKEW:
+        report.add("change_time", "must not be in the future")
+    elif change_time < EARLIEST_CHANGE:
+        report.add("change_time", f"must not be before {EARLIEST_CHANGE.date()}")
+    if report.violations:
+        raise invalid_argument(report.violations)

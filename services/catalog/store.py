@@ -1,0 +1,289 @@
+"""All of the catalog's SQL (schema ``catalog``, migrations in ./migrations).
+
+Reads take a :class:`View` (whose eyes they are for) so visibility is decided in
+the query itself: a page never holds rows the caller may not see, and keyset
+pagination stays exact. Writes go through :class:`CatalogTransaction`, which the
+domain opens, locks an entry's head row in, and commits as one unit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.catalog.model import (
+    PENDING_STATES,
+    PUBLIC_STATES,
+    DataItem,
+    Endpoint,
+    Entry,
+    EntryFilter,
+    EntryHead,
+    EntryState,
+    MandateChange,
+    Secrecy,
+    Zone,
+)
+from services.catalog.search import Document
+from services.runtime.identity import Caller
+
+# Columns of entry_versions that make up an Entry, in the order _entry reads and _row writes them.
+_ENTRY_COLUMNS = (
+    "code", "version", "state", "name", "summary", "category", "subject", "provider_department_code",
+    "provider_name", "format_class", "format_type", "items", "key_item", "share_type", "share_condition",
+    "share_methods", "legal_basis", "open_to_public", "open_condition", "update_cycle", "related_codes", "zone",
+    "secrecy", "endpoint_target", "endpoint_dataset", "project_code", "return_reason", "publish_time",
+    "create_time", "update_time",
+)
+_SEARCH_COLUMNS = ("search_name", "search_text", "search_grams")
+_WRITE_COLUMNS = _ENTRY_COLUMNS + _SEARCH_COLUMNS
+_SELECT = ", ".join(f"v.{column}" for column in _ENTRY_COLUMNS)
+_INSERT = (f"INSERT INTO entry_versions ({', '.join(_WRITE_COLUMNS)}) "
+           f"VALUES ({', '.join(f'${i}' for i in range(1, len(_WRITE_COLUMNS) + 1))})")
+# Everything but the key and the creation time may change while a version is a draft.
+_MUTABLE_COLUMNS = tuple(c for c in _WRITE_COLUMNS if c not in ("code", "version", "create_time"))
+_UPDATE = ("UPDATE entry_versions SET "
+           + ", ".join(f"{column} = ${i}" for i, column in enumerate(_MUTABLE_COLUMNS, start=3))
+           + " WHERE code = $1 AND version = $2")
+_PUBLIC = sorted(int(state) for state in PUBLIC_STATES)
+_PENDING = sorted(int(state) for state in PENDING_STATES)
+# Actions that show a department keeping its catalog current (R-CAT-3 due dates).
+CATALOG_WORK = ("create", "update", "submit")
+
+
+@dataclass(frozen=True)
+class View:
+    """Whose eyes a read is for."""
+
+    #: The authority and platform services see every version.
+    sees_everything: bool
+    #: The caller's department sees its own work in progress.
+    department_code: str
+    #: An extranet deployment hides classified and intranet entries (R-ZON-2).
+    extranet: bool
+
+    @classmethod
+    def of(cls, caller: Caller, zone: str) -> View:
+        return cls(sees_everything=caller.authority or caller.is_service,
+                   department_code=caller.department_code, extranet=zone != "intranet")
+
+
+def _entry(row: asyncpg.Record) -> Entry:
+    items = [DataItem(**item) for item in json.loads(row["items"])]
+    return Entry(
+        code=row["code"], version=row["version"], state=row["state"], name=row["name"], summary=row["summary"],
+        category=row["category"], subject=row["subject"], provider_department_code=row["provider_department_code"],
+        provider_name=row["provider_name"], format_class=row["format_class"], format_type=row["format_type"],
+        items=items, key_item=row["key_item"], share_type=row["share_type"],
+        share_condition=row["share_condition"], share_methods=list(row["share_methods"]),
+        legal_basis=row["legal_basis"], open_to_public=row["open_to_public"], open_condition=row["open_condition"],
+        update_cycle=row["update_cycle"], related_codes=list(row["related_codes"]), zone=row["zone"],
+        secrecy=row["secrecy"], endpoint=Endpoint(target=row["endpoint_target"], dataset=row["endpoint_dataset"]),
+        project_code=row["project_code"], return_reason=row["return_reason"], publish_time=row["publish_time"],
+        create_time=row["create_time"], update_time=row["update_time"],
+    )
+
+
+def _row(entry: Entry, document: Document) -> tuple:
+    """The values of _WRITE_COLUMNS for ``entry``."""
+    items = json.dumps([dataclasses.asdict(item) for item in entry.items], ensure_ascii=False)
+    return (
+        entry.code, entry.version, int(entry.state), entry.name, entry.summary, int(entry.category), entry.subject,
+        entry.provider_department_code, entry.provider_name, int(entry.format_class), entry.format_type, items,
+        entry.key_item, int(entry.share_type), entry.share_condition, [int(m) for m in entry.share_methods],
+        entry.legal_basis, entry.open_to_public, entry.open_condition, int(entry.update_cycle),
+        list(entry.related_codes), int(entry.zone), int(entry.secrecy), entry.endpoint.target,
+        entry.endpoint.dataset, entry.project_code, entry.return_reason, entry.publish_time, entry.create_time,
+        entry.update_time, document.name, document.text, document.grams,
+    )
+
+
+def _head(row: asyncpg.Record | None) -> EntryHead | None:
+    if row is None:
+        return None
+    return EntryHead(code=row["code"], provider_department_code=row["provider_department_code"],
+                     latest_version=row["latest_version"], public_version=row["public_version"])
+
+
+class _Sql:
+    """Numbered parameters for a statement assembled from optional parts."""
+
+    def __init__(self) -> None:
+        self.args: list[object] = []
+
+    def arg(self, value: object) -> str:
+        self.args.append(value)
+        return f"${len(self.args)}"
+
+
+def _listed(view: View, entry_filter: EntryFilter, sql: _Sql) -> tuple[str, list[str]]:
+    """The join and conditions selecting the versions a view lists.
+
+    Without a state filter that is each entry's current version as the caller sees it
+    (published, else the latest for insiders); with one it is every visible version in
+    that state, so the authority's review queue includes new versions of published entries.
+    """
+    conditions: list[str] = []
+    own = "TRUE" if view.sees_everything else f"e.provider_department_code = {sql.arg(view.department_code)}"
+    if entry_filter.state:
+        join = "JOIN entry_versions v ON v.code = e.code"
+        conditions.append(f"v.state = {sql.arg(entry_filter.state)}")
+        if not view.sees_everything:
+            conditions.append(f"(v.state = ANY({sql.arg(_PUBLIC)}::smallint[]) OR {own})")
+    else:
+        current = (f"CASE WHEN {own} THEN coalesce(e.public_version, e.latest_version) "
+                   "ELSE e.public_version END")
+        join = f"JOIN entry_versions v ON v.code = e.code AND v.version = {current}"
+    for column in ("provider_department_code", "category", "share_type", "zone", "update_cycle", "subject",
+                   "project_code"):
+        value = getattr(entry_filter, column)
+        if value:
+            conditions.append(f"v.{column} = {sql.arg(value)}")
+    if view.extranet:
+        conditions.append(f"v.zone = {sql.arg(int(Zone.EXTRANET))} AND v.secrecy <> {sql.arg(int(Secrecy.CLASSIFIED))}")
+    return f"FROM entries e {join}", conditions
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+class CatalogStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[CatalogTransaction]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield CatalogTransaction(conn)
+
+    async def head(self, code: str) -> EntryHead | None:
+        return _head(await self._pool.fetchrow("SELECT * FROM entries WHERE code = $1", code))
+
+    async def version(self, code: str, version: int) -> Entry | None:
+        row = await self._pool.fetchrow(f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND version = $2",
+                                        code, version)
+        return _entry(row) if row is not None else None
+
+    async def versions(self, code: str, public_only: bool) -> list[Entry]:
+        states = _PUBLIC if public_only else _PUBLIC + _PENDING
+        rows = await self._pool.fetch(
+            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND state = ANY($2::smallint[]) "
+            "ORDER BY version", code, states)
+        return [_entry(row) for row in rows]
+
+    async def list_current(self, view: View, entry_filter: EntryFilter, after: tuple[str, int] | None,
+                           limit: int) -> list[Entry]:
+        """Up to ``limit`` listed versions after ``after`` (code, version), in code order."""
+        sql = _Sql()
+        source, conditions = _listed(view, entry_filter, sql)
+        if after is not None:
+            conditions.append(f"(v.code, v.version) > ({sql.arg(after[0])}, {sql.arg(after[1])})")
+        rows = await self._pool.fetch(
+            f"SELECT {_SELECT} {source} {_where(conditions)} ORDER BY v.code, v.version LIMIT {sql.arg(limit)}",
+            *sql.args)
+        return [_entry(row) for row in rows]
+
+    async def search(self, view: View, entry_filter: EntryFilter, terms: Sequence[str], grams: Sequence[str],
+                     after: tuple[int, str, int] | None, limit: int) -> list[tuple[int, Entry]]:
+        """Listed versions containing every term, best first: (rank, entry) with rank = terms missing from the name.
+
+        The gram containment is answered by the GIN index; strpos rechecks each term as a substring.
+        """
+        sql = _Sql()
+        source, conditions = _listed(view, entry_filter, sql)
+        conditions.append(f"v.search_grams @> {sql.arg(list(grams))}::text[]")
+        rank_parts: list[str] = []
+        for term in terms:
+            placeholder = sql.arg(term)
+            conditions.append(f"strpos(v.search_text, {placeholder}) > 0")
+            rank_parts.append(f"(CASE WHEN strpos(v.search_name, {placeholder}) > 0 THEN 0 ELSE 1 END)")
+        resume = ""
+        if after is not None:
+            resume = (f"WHERE (s.rank, s.code, s.version) > "
+                      f"({sql.arg(after[0])}, {sql.arg(after[1])}, {sql.arg(after[2])})")
+        rows = await self._pool.fetch(
+            f"SELECT * FROM (SELECT {_SELECT}, {' + '.join(rank_parts)} AS rank {source} {_where(conditions)}) s "
+            f"{resume} ORDER BY s.rank, s.code, s.version LIMIT {sql.arg(limit)}", *sql.args)
+        return [(row["rank"], _entry(row)) for row in rows]
+
+    async def project_states(self, project_code: str, extranet: bool) -> list[tuple[str, int]]:
+        """(code, state) of the current version of every entry registered for a project."""
+        zone = " AND v.zone = $2 AND v.secrecy <> $3" if extranet else ""
+        args: tuple = (project_code, int(Zone.EXTRANET), int(Secrecy.CLASSIFIED)) if extranet else (project_code,)
+        rows = await self._pool.fetch(
+            "SELECT v.code, v.state FROM entries e JOIN entry_versions v ON v.code = e.code "
+            "AND v.version = coalesce(e.public_version, e.latest_version) "
+            f"WHERE v.project_code = $1{zone} ORDER BY v.code", *args)
+        return [(row["code"], row["state"]) for row in rows]
+
+    async def add_mandate_change(self, change: MandateChange, reported_by: str, now: dt.datetime) -> None:
+        await self._pool.execute(
+            "INSERT INTO mandate_changes (department_code, description, change_time, due_time, "
+            "reported_by_system_id, report_time) VALUES ($1, $2, $3, $4, $5, $6)",
+            change.department_code, change.description, change.change_time, change.due_time, reported_by, now)
+
+    async def overdue(self, now: dt.datetime) -> list[MandateChange]:
+        """Changes past due with no catalog work by the department since the change."""
+        rows = await self._pool.fetch(
+            "SELECT m.department_code, m.description, m.change_time, m.due_time FROM mandate_changes m "
+            "WHERE m.due_time < $1 AND NOT EXISTS (SELECT 1 FROM entry_events ev "
+            "  WHERE ev.provider_department_code = m.department_code AND ev.action = ANY($2::text[]) "
+            "  AND ev.time >= m.change_time) "
+            "ORDER BY m.due_time, m.id", now, list(CATALOG_WORK))
+        return [MandateChange(department_code=row["department_code"], description=row["description"],
+                              change_time=row["change_time"], due_time=row["due_time"]) for row in rows]
+
+
+class CatalogTransaction:
+    """Writes of one entry, inside one database transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def lock_head(self, code: str) -> EntryHead | None:
+        """The entry's head, locked until commit so transitions of one entry never interleave."""
+        return _head(await self._conn.fetchrow("SELECT * FROM entries WHERE code = $1 FOR UPDATE", code))
+
+    async def create_head(self, code: str, provider_department_code: str, now: dt.datetime) -> bool:
+        """Claims a new code; False when it is taken."""
+        status = await self._conn.execute(
+            "INSERT INTO entries (code, provider_department_code, latest_version, public_version, create_time) "
+            "VALUES ($1, $2, 1, NULL, $3) ON CONFLICT (code) DO NOTHING", code, provider_department_code, now)
+        return status.endswith(" 1")
+
+    async def save_head(self, head: EntryHead) -> None:
+        await self._conn.execute(
+            "UPDATE entries SET provider_department_code = $2, latest_version = $3, public_version = $4 "
+            "WHERE code = $1", head.code, head.provider_department_code, head.latest_version, head.public_version)
+
+    async def version(self, code: str, version: int) -> Entry | None:
+        row = await self._conn.fetchrow(
+            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND version = $2", code, version)
+        return _entry(row) if row is not None else None
+
+    async def insert_version(self, entry: Entry, document: Document) -> None:
+        await self._conn.execute(_INSERT, *_row(entry, document))
+
+    async def update_version(self, entry: Entry, document: Document) -> None:
+        values = dict(zip(_WRITE_COLUMNS, _row(entry, document), strict=True))
+        await self._conn.execute(_UPDATE, entry.code, entry.version, *(values[c] for c in _MUTABLE_COLUMNS))
+
+    async def retire_pending(self, code: str, now: dt.datetime) -> None:
+        """Closes every version still in progress, so nothing can revive a retired entry."""
+        await self._conn.execute(
+            "UPDATE entry_versions SET state = $2, update_time = $3 WHERE code = $1 AND state = ANY($4::smallint[])",
+            code, int(EntryState.RETIRED), now, _PENDING)
+
+    async def add_event(self, entry: Entry, action: str, caller: Caller, now: dt.datetime, reason: str = "") -> None:
+        await self._conn.execute(
+            "INSERT INTO entry_events (code, version, action, provider_department_code, actor_system_id, "
+            "actor_department_code, reason, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            entry.code, entry.version, action, entry.provider_department_code, caller.system_id,
+            caller.department_code, reason, now)

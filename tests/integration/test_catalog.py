@@ -1,0 +1,712 @@
+"""The catalog service over real sockets, on real PostgreSQL and Redis (DOMAIN §2-3, §9).
+
+Two servers share one database: an extranet deployment (the default) and an intranet one,
+which may hold classified entries. Every test works with its own departments and codes,
+so tests do not depend on each other or on what else the session's database holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+import pytest_asyncio
+from google.protobuf import field_mask_pb2, timestamp_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stdnum.cn import uscc
+
+from govshare.catalog.v1 import catalog_pb2 as pb
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from services.catalog.component import create_component
+from services.runtime.cache import CATALOG_CHANGED
+from services.runtime.errors import details_of
+from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.server import RunningServer, start_server
+from services.runtime.settings import Settings
+from services.runtime.workdays import add_working_days
+
+pytestmark = pytest.mark.integration
+
+AUTHORITY = Caller("sys-authority", "11100000MB0143820E", authority=True)  # 大数据局
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_random = random.Random()
+
+
+def credit_code() -> str:
+    """A fresh, valid 统一社会信用代码: a department no other test uses."""
+    body = "11" + "110000" + "".join(_random.choice(_CREDIT_CHARS) for _ in range(9))
+    return body + uscc.calc_check_digit(body)
+
+
+def new_code(category: int = 1) -> str:
+    return f"{category}{_random.randrange(100):02d}{_random.randrange(1000):03d}/{_random.randrange(10**6):06d}"
+
+
+def department(code: str | None = None) -> Caller:
+    code = code or credit_code()
+    return Caller(f"sys-{code}", code)
+
+
+def make_entry(dept: str, category: int = pb.CATEGORY_FOUNDATION, **fields: object) -> pb.Entry:
+    """A valid foundation entry of ``dept``; ``fields`` override it."""
+    entry = pb.Entry(
+        code=new_code(category), name="人口基础信息", summary="全员人口的身份与户籍信息", category=category,
+        subject={pb.CATEGORY_FOUNDATION: "人口", pb.CATEGORY_THEME: "健康保障"}.get(category, "税务征管"),
+        provider_department_code=dept, provider_name="公安厅", format_class=pb.FORMAT_CLASS_DATABASE,
+        format_type="JSON",
+        items=[
+            pb.DataItem(name="公民身份号码", machine_name="citizen_id", data_type=pb.DATA_TYPE_CHARACTER, length=18,
+                        sensitive=True, mask_rule="citizen_id", basic=True,
+                        identifier=pb.IDENTIFIER_KIND_CITIZEN_ID),
+            pb.DataItem(name="姓名", machine_name="name", data_type=pb.DATA_TYPE_CHARACTER, length=50,
+                        sensitive=True, mask_rule="name", basic=True),
+            pb.DataItem(name="出生日期", machine_name="birth_date", data_type=pb.DATA_TYPE_DATE),
+        ],
+        key_item="citizen_id", share_type=common.SHARE_TYPE_UNCONDITIONAL,
+        share_methods=[common.SHARE_METHOD_ONLINE_QUERY], update_cycle=pb.UPDATE_CYCLE_DAILY,
+        zone=common.ZONE_EXTRANET, secrecy=pb.SECRECY_NON_CLASSIFIED,
+        endpoint=pb.ProviderEndpoint(dataset="population"),
+    )
+    for name, value in fields.items():
+        if name in ("items", "share_methods", "related_codes"):
+            entry.ClearField(name)
+            getattr(entry, name).extend(value)  # type: ignore[arg-type]
+        elif name == "endpoint":
+            entry.endpoint.CopyFrom(value)  # type: ignore[arg-type]
+        else:
+            setattr(entry, name, value)
+    return entry
+
+
+class Client:
+    """The gateway's side of the catalog: calls with a signed caller identity."""
+
+    def __init__(self, channel: grpc.aio.Channel, key: bytes) -> None:
+        self.stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+        self._signer = AssertionSigner(key)
+
+    def __call__(self, method: str, request: object, caller: Caller) -> object:
+        return getattr(self.stub, method)(request, metadata=self._signer.metadata(caller), timeout=10)
+
+    async def create(self, entry: pb.Entry, caller: Caller | None = None) -> pb.Entry:
+        caller = caller or department(entry.provider_department_code)
+        return (await self("CreateEntry", pb.CreateEntryRequest(entry=entry), caller)).entry
+
+    async def get(self, code: str, caller: Caller, version: int = 0) -> pb.Entry:
+        return (await self("GetEntry", pb.GetEntryRequest(code=code, version=version), caller)).entry
+
+    async def submit(self, code: str, caller: Caller) -> pb.Entry:
+        return (await self("SubmitEntry", pb.SubmitEntryRequest(code=code), caller)).entry
+
+    async def review(self, code: str, decision: int = pb.REVIEW_DECISION_PUBLISH, reason: str = "",
+                     caller: Caller = AUTHORITY) -> pb.Entry:
+        request = pb.ReviewEntryRequest(code=code, decision=decision, reason=reason)
+        return (await self("ReviewEntry", request, caller)).entry
+
+    async def update(self, entry: pb.Entry, paths: list[str], caller: Caller) -> pb.Entry:
+        request = pb.UpdateEntryRequest(entry=entry, update_mask=field_mask_pb2.FieldMask(paths=paths))
+        return (await self("UpdateEntry", request, caller)).entry
+
+    async def publish(self, entry: pb.Entry) -> pb.Entry:
+        """Create, submit and publish: a published entry in one step."""
+        created = await self.create(entry)
+        await self.submit(created.code, department(entry.provider_department_code))
+        return await self.review(created.code)
+
+    async def list(self, caller: Caller, page_size: int = 0, page_token: str = "",
+                   **filters: object) -> pb.ListEntriesResponse:
+        request = pb.ListEntriesRequest(filter=pb.EntryFilter(**filters), page_size=page_size, page_token=page_token)
+        return await self("ListEntries", request, caller)
+
+    async def search(self, query: str, caller: Caller, page_size: int = 0, page_token: str = "",
+                     **filters: object) -> pb.SearchEntriesResponse:
+        request = pb.SearchEntriesRequest(query=query, filter=pb.EntryFilter(**filters), page_size=page_size,
+                                          page_token=page_token)
+        return await self("SearchEntries", request, caller)
+
+
+async def _start(settings: Settings) -> tuple[RunningServer, grpc.aio.Channel]:
+    running = await start_server(settings, create_component(settings))
+    return running, grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def catalog(base_settings: Settings) -> AsyncIterator[Client]:
+    """The extranet deployment's catalog."""
+    running, channel = await _start(base_settings.with_overrides(component="catalog", zone="extranet"))
+    yield Client(channel, base_settings.internal_key)
+    await channel.close()
+    await running.stop(0)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def intranet(base_settings: Settings) -> AsyncIterator[Client]:
+    """The intranet deployment's catalog (same database here; separate clusters in production)."""
+    running, channel = await _start(base_settings.with_overrides(component="catalog", zone="intranet"))
+    yield Client(channel, base_settings.internal_key)
+    await channel.close()
+    await running.stop(0)
+
+
+async def fails(call: object, code: grpc.StatusCode) -> tuple[str, list[str], str]:
+    """Awaits a call that must fail with ``code``; returns its reason, violated fields and message."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    error = caught.value
+    assert error.code() == code, error.details()
+    info, bad = details_of(error)
+    fields = [v.field for v in bad.field_violations] if bad else []
+    return (info.reason if info else ""), fields, error.details() or ""
+
+
+# Lifecycle -------------------------------------------------------------------------------------
+
+
+async def test_lifecycle_versions_supersede_and_retire(catalog: Client) -> None:
+    owner, reader = department(), department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    assert (draft.state, draft.version) == (pb.ENTRY_STATE_DRAFT, 1)
+    assert draft.create_time.seconds > 0 and not draft.HasField("publish_time")
+
+    submitted = await catalog.submit(draft.code, owner)
+    assert submitted.state == pb.ENTRY_STATE_SUBMITTED
+    published = await catalog.review(draft.code)
+    assert (published.state, published.version) == (pb.ENTRY_STATE_PUBLISHED, 1)
+    assert published.publish_time.seconds > 0
+
+    # Editing a published entry drafts version 2; everybody keeps reading version 1.
+    change = pb.Entry(code=draft.code, name="人口基础信息（第二版）")
+    v2 = await catalog.update(change, ["name"], owner)
+    assert (v2.state, v2.version, v2.name) == (pb.ENTRY_STATE_DRAFT, 2, "人口基础信息（第二版）")
+    assert v2.summary == draft.summary and list(v2.items) == list(draft.items)
+    for caller in (reader, owner, AUTHORITY):
+        current = await catalog.get(draft.code, caller)
+        assert (current.version, current.state, current.name) == (1, pb.ENTRY_STATE_PUBLISHED, "人口基础信息")
+    assert (await catalog.get(draft.code, owner, version=2)).state == pb.ENTRY_STATE_DRAFT
+
+    await catalog.submit(draft.code, owner)
+    v2_published = await catalog.review(draft.code)
+    assert (v2_published.version, v2_published.state) == (2, pb.ENTRY_STATE_PUBLISHED)
+    assert (await catalog.get(draft.code, reader)).version == 2
+    assert (await catalog.get(draft.code, reader, version=1)).state == pb.ENTRY_STATE_SUPERSEDED
+    versions = (await catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=draft.code), reader)).versions
+    assert [(v.version, v.state) for v in versions] == [(1, pb.ENTRY_STATE_SUPERSEDED), (2, pb.ENTRY_STATE_PUBLISHED)]
+
+    retired = (await catalog("RetireEntry", pb.RetireEntryRequest(code=draft.code, reason="职能调整"), owner)).entry
+    assert (retired.version, retired.state) == (2, pb.ENTRY_STATE_RETIRED)
+    assert (await catalog.get(draft.code, reader)).state == pb.ENTRY_STATE_RETIRED  # stays readable
+    reason, _, message = await fails(catalog.update(change, ["name"], owner), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "INVALID_STATE" and "RETIRED" in message
+
+
+async def test_publishing_first_version_only_for_submitted(catalog: Client) -> None:
+    owner = department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    reason, _, message = await fails(catalog.review(draft.code), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "INVALID_STATE" and "DRAFT" in message
+    _, _, message = await fails(catalog("RetireEntry", pb.RetireEntryRequest(code=draft.code), owner),
+                                grpc.StatusCode.FAILED_PRECONDITION)
+    assert "DRAFT" in message
+    await catalog.submit(draft.code, owner)
+    _, _, message = await fails(catalog.submit(draft.code, owner), grpc.StatusCode.FAILED_PRECONDITION)
+    assert "SUBMITTED" in message
+    _, _, message = await fails(catalog.update(pb.Entry(code=draft.code, name="x"), ["name"], owner),
+                                grpc.StatusCode.FAILED_PRECONDITION)
+    assert "SUBMITTED" in message
+
+
+async def test_return_needs_a_reason_and_returned_entries_are_reworked(catalog: Client) -> None:
+    owner = department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    await catalog.submit(draft.code, owner)
+    _, fields, _ = await fails(catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, "  "),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["reason"]
+    _, fields, _ = await fails(catalog.review(draft.code, pb.REVIEW_DECISION_UNSPECIFIED),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["decision"]
+
+    returned = await catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, "摘要不完整")
+    assert (returned.state, returned.return_reason) == (pb.ENTRY_STATE_RETURNED, "摘要不完整")
+    reworked = await catalog.update(pb.Entry(code=draft.code, summary="全员人口的身份、户籍与状态信息"),
+                                    ["summary"], owner)
+    assert (reworked.state, reworked.version) == (pb.ENTRY_STATE_RETURNED, 1)
+    resubmitted = await catalog.submit(draft.code, owner)
+    assert (resubmitted.state, resubmitted.return_reason) == (pb.ENTRY_STATE_SUBMITTED, "")
+    assert (await catalog.review(draft.code)).state == pb.ENTRY_STATE_PUBLISHED
+
+
+async def test_update_mask_is_required_and_checked(catalog: Client) -> None:
+    owner = department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    _, fields, _ = await fails(catalog.update(pb.Entry(code=draft.code), [], owner), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["update_mask"]
+    _, fields, _ = await fails(catalog.update(pb.Entry(code=draft.code), ["name", "colour", "state", "code"], owner),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["update_mask.paths[1]", "update_mask.paths[2]", "update_mask.paths[3]"]
+    moved = await catalog.update(pb.Entry(code=draft.code, endpoint=pb.ProviderEndpoint(dataset="population_v2")),
+                                 ["endpoint.dataset"], owner)
+    assert (moved.endpoint.dataset, moved.name) == ("population_v2", draft.name)
+    # The merged entry is validated as a whole.
+    _, fields, _ = await fails(catalog.update(pb.Entry(code=draft.code, key_item="nothing"), ["key_item"], owner),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.key_item"]
+    await fails(catalog.update(pb.Entry(code=new_code(), name="x"), ["name"], owner), grpc.StatusCode.NOT_FOUND)
+
+
+# Validation ------------------------------------------------------------------------------------
+
+
+async def test_a_bad_entry_gets_every_violation_listed(catalog: Client) -> None:
+    owner = department()
+    entry = make_entry(
+        owner.department_code, code="401001/1", name="", summary="长" * 257, subject="天气",
+        provider_department_code="91110000600037341X", format_class=0, share_type=common.SHARE_TYPE_CONDITIONAL,
+        share_methods=[], update_cycle=0, endpoint=pb.ProviderEndpoint(),
+        items=[pb.DataItem(name="公民身份号码", machine_name="CitizenId", data_type=pb.DATA_TYPE_CHARACTER),
+               pb.DataItem(machine_name="name", data_type=0, mask_rule="rot13"),
+               pb.DataItem(name="姓名", machine_name="name", data_type=pb.DATA_TYPE_CHARACTER, length=20)],
+        key_item="citizen_id", related_codes=["bad"])
+    _, fields, message = await fails(catalog.create(entry, AUTHORITY), grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {
+        "entry.code", "entry.name", "entry.summary", "entry.subject", "entry.provider_department_code",
+        "entry.format_class", "entry.update_cycle", "entry.related_codes[0]",
+        "entry.items[0].machine_name", "entry.items[0].length", "entry.items[1].name", "entry.items[1].data_type",
+        "entry.items[1].mask_rule", "entry.items[2].machine_name", "entry.key_item", "entry.share_condition",
+        "entry.share_methods", "entry.endpoint.dataset",
+    }
+    assert "entry.items[2].machine_name: name is already used by entry.items[1]" in message
+
+
+VALIDATION_CASES = {
+    "code format": ({"code": "101001-000001"}, "entry.code"),
+    "code with 细目": ({"code": "101001001/00000"}, "entry.code"),
+    "类 digit must match category": ({"code": "201001/000001"}, "entry.code"),
+    "类 digit out of range": ({"code": "401001/000001"}, "entry.code"),
+    "name required": ({"name": "   "}, "entry.name"),
+    "name too long": ({"name": "名" * 101}, "entry.name"),
+    "summary at most 256": ({"summary": "摘" * 257}, "entry.summary"),
+    "category set": ({"category": 0, "code": "101001/000001"}, "entry.category"),
+    "category known": ({"category": 9, "code": "101001/000001"}, "entry.category"),
+    "subject required": ({"subject": ""}, "entry.subject"),
+    "foundation subject": ({"subject": "健康保障"}, "entry.subject"),
+    "provider code check digit": ({"provider_department_code": "91110000600037341A"},
+                                  "entry.provider_department_code"),
+    "format class set": ({"format_class": 0}, "entry.format_class"),
+    "items required": ({"items": []}, "entry.items"),
+    "machine name lower_snake": ({"items": [
+        pb.DataItem(name="号码", machine_name="citizen_id", length=18, data_type=pb.DATA_TYPE_CHARACTER,
+                    identifier=pb.IDENTIFIER_KIND_CITIZEN_ID),
+        pb.DataItem(name="地区", machine_name="Region-Code", data_type=pb.DATA_TYPE_INTEGER)]},
+        "entry.items[1].machine_name"),
+    "data type set": ({"items": [pb.DataItem(name="号码", machine_name="citizen_id",
+                                             identifier=pb.IDENTIFIER_KIND_CITIZEN_ID)]}, "entry.items[0].data_type"),
+    "character length": ({"items": [pb.DataItem(name="号码", machine_name="citizen_id", length=0,
+                                                data_type=pb.DATA_TYPE_CHARACTER,
+                                                identifier=pb.IDENTIFIER_KIND_CITIZEN_ID)]}, "entry.items[0].length"),
+    "key item has an identifier": ({"items": [pb.DataItem(name="号码", machine_name="citizen_id", length=18,
+                                                          data_type=pb.DATA_TYPE_CHARACTER)]}, "entry.key_item"),
+    "identifier only on the key": ({"items": [
+        pb.DataItem(name="号码", machine_name="citizen_id", length=18, data_type=pb.DATA_TYPE_CHARACTER,
+                    identifier=pb.IDENTIFIER_KIND_CITIZEN_ID),
+        pb.DataItem(name="地区", machine_name="region_code", length=6, data_type=pb.DATA_TYPE_CHARACTER,
+                    identifier=pb.IDENTIFIER_KIND_REGION_CODE)]}, "entry.items[1].identifier"),
+    "mask rule known": ({"items": [pb.DataItem(name="号码", machine_name="citizen_id", length=18,
+                                               data_type=pb.DATA_TYPE_CHARACTER, mask_rule="stars",
+                                               identifier=pb.IDENTIFIER_KIND_CITIZEN_ID)]},
+                        "entry.items[0].mask_rule"),
+    "key item names an item": ({"key_item": "passport"}, "entry.key_item"),
+    "share type set": ({"share_type": 0}, "entry.share_type"),
+    "conditional needs a condition": ({"share_type": common.SHARE_TYPE_CONDITIONAL}, "entry.share_condition"),
+    "not shared needs a legal basis": ({"share_type": common.SHARE_TYPE_NOT_SHARED}, "entry.legal_basis"),
+    "shared needs a method": ({"share_methods": []}, "entry.share_methods"),
+    "method known": ({"share_methods": [common.SHARE_METHOD_ONLINE_QUERY, 42]}, "entry.share_methods[1]"),
+    "update cycle set": ({"update_cycle": 0}, "entry.update_cycle"),
+    "zone set": ({"zone": 0}, "entry.zone"),
+    "secrecy set": ({"secrecy": 0}, "entry.secrecy"),
+    "dataset required": ({"endpoint": pb.ProviderEndpoint(target="10.0.0.1:50051")}, "entry.endpoint.dataset"),
+    "target is a target": ({"endpoint": pb.ProviderEndpoint(target="not a host", dataset="population")},
+                           "entry.endpoint.target"),
+    "related codes well-formed": ({"related_codes": ["101001/000001", "1/2"]}, "entry.related_codes[1]"),
+}
+
+
+@pytest.mark.parametrize("fields,path", VALIDATION_CASES.values(), ids=VALIDATION_CASES.keys())
+async def test_each_rule_names_its_field(catalog: Client, fields: dict, path: str) -> None:
+    owner = department()
+    _, violated, _ = await fails(catalog.create(make_entry(owner.department_code, **fields)),
+                                 grpc.StatusCode.INVALID_ARGUMENT)
+    assert violated == [path]
+
+
+async def test_share_types_with_what_they_need_are_accepted(catalog: Client) -> None:
+    owner = department()
+    conditional = await catalog.create(make_entry(owner.department_code, share_type=common.SHARE_TYPE_CONDITIONAL,
+                                                  share_condition="仅限社会保障业务使用"))
+    not_shared = await catalog.create(make_entry(owner.department_code, share_type=common.SHARE_TYPE_NOT_SHARED,
+                                                 legal_basis="《中华人民共和国居民身份证法》第十九条",
+                                                 share_methods=[]))
+    department_entry = await catalog.create(make_entry(owner.department_code, category=pb.CATEGORY_DEPARTMENT,
+                                                       subject="任意部门业务"))
+    theme = await catalog.create(make_entry(owner.department_code, category=pb.CATEGORY_THEME, subject="社区治理"))
+    assert {e.state for e in (conditional, not_shared, department_entry, theme)} == {pb.ENTRY_STATE_DRAFT}
+    _, fields, _ = await fails(catalog.create(make_entry(owner.department_code, category=pb.CATEGORY_THEME,
+                                                         subject="人口")), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.subject"]
+
+
+async def test_codes_are_unique(catalog: Client) -> None:
+    owner = department()
+    entry = make_entry(owner.department_code)
+    await catalog.create(entry)
+    await fails(catalog.create(entry), grpc.StatusCode.ALREADY_EXISTS)
+
+
+# Zones -----------------------------------------------------------------------------------------
+
+
+async def test_extranet_refuses_classified_entries_the_intranet_holds(catalog: Client, intranet: Client) -> None:
+    owner = department()
+    classified = make_entry(owner.department_code, zone=common.ZONE_INTRANET, secrecy=pb.SECRECY_CLASSIFIED)
+    reason, _, message = await fails(catalog.create(classified), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "WRONG_ZONE" and "intranet" in message
+    intranet_only = make_entry(owner.department_code, zone=common.ZONE_INTRANET)
+    reason, _, _ = await fails(catalog.create(intranet_only), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "WRONG_ZONE"
+
+    held = await intranet.create(classified)
+    assert (held.secrecy, held.zone) == (pb.SECRECY_CLASSIFIED, common.ZONE_INTRANET)
+    # A classified entry must be on the intranet zone even there.
+    _, fields, _ = await fails(intranet.create(make_entry(owner.department_code, secrecy=pb.SECRECY_CLASSIFIED)),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.zone"]
+    # Making an extranet entry classified is refused too.
+    plain = await catalog.create(make_entry(owner.department_code))
+    reason, _, _ = await fails(catalog.update(pb.Entry(code=plain.code, secrecy=pb.SECRECY_CLASSIFIED,
+                                                       zone=common.ZONE_INTRANET), ["secrecy", "zone"], owner),
+                               grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "WRONG_ZONE"
+    # The extranet neither serves nor lists it, even should it find it in its database.
+    reason, _, _ = await fails(catalog.get(held.code, service_caller("query")), grpc.StatusCode.NOT_FOUND)
+    assert reason == "WRONG_ZONE"
+    assert (await intranet.get(held.code, service_caller("query"))).secrecy == pb.SECRECY_CLASSIFIED
+    listed = await catalog.list(AUTHORITY, provider_department_code=owner.department_code)
+    assert [e.code for e in listed.entries] == [plain.code]
+    both = await intranet.list(AUTHORITY, provider_department_code=owner.department_code)
+    assert sorted(e.code for e in both.entries) == sorted([plain.code, held.code])
+
+
+# Authorisation and visibility ------------------------------------------------------------------
+
+
+async def test_departments_catalog_only_their_own_resources(catalog: Client) -> None:
+    owner, other = department(), department()
+    reason, _, _ = await fails(catalog.create(make_entry(owner.department_code), other),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_PROVIDER"
+    on_behalf = await catalog.create(make_entry(owner.department_code), AUTHORITY)
+    published = await catalog.publish(make_entry(owner.department_code))
+    change = pb.Entry(code=published.code, name="改名")
+    reason, _, _ = await fails(catalog.update(change, ["name"], other), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_PROVIDER"
+    await fails(catalog("RetireEntry", pb.RetireEntryRequest(code=published.code), other),
+                grpc.StatusCode.PERMISSION_DENIED)
+    # A department cannot hand its entry to another one; the authority can.
+    reason, _, _ = await fails(catalog.update(pb.Entry(code=on_behalf.code,
+                                                       provider_department_code=other.department_code),
+                                              ["provider_department_code"], owner), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_PROVIDER"
+    await catalog.update(pb.Entry(code=on_behalf.code, provider_department_code=other.department_code),
+                         ["provider_department_code"], AUTHORITY)
+    assert (await catalog.submit(on_behalf.code, other)).state == pb.ENTRY_STATE_SUBMITTED
+    reason, _, _ = await fails(catalog.review(on_behalf.code, caller=owner), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_AUTHORITY"
+    reason, _, _ = await fails(catalog.review(on_behalf.code, caller=other), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_AUTHORITY"
+
+
+async def test_drafts_are_seen_by_their_department_and_the_authority_only(catalog: Client) -> None:
+    owner, other = department(), department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    for caller in (owner, AUTHORITY, service_caller("query")):
+        assert (await catalog.get(draft.code, caller)).state == pb.ENTRY_STATE_DRAFT
+    await fails(catalog.get(draft.code, other), grpc.StatusCode.NOT_FOUND)
+    await fails(catalog.get(draft.code, other, version=1), grpc.StatusCode.NOT_FOUND)
+    await fails(catalog.submit(draft.code, other), grpc.StatusCode.NOT_FOUND)
+    await fails(catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=draft.code), other),
+                grpc.StatusCode.NOT_FOUND)
+    assert not (await catalog.list(other, provider_department_code=owner.department_code)).entries
+    assert [e.code for e in (await catalog.list(owner, provider_department_code=owner.department_code)).entries] \
+        == [draft.code]
+
+    await catalog.submit(draft.code, owner)
+    await catalog.review(draft.code)
+    await catalog.update(pb.Entry(code=draft.code, name="新版本"), ["name"], owner)
+    versions = (await catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=draft.code), other)).versions
+    assert [v.version for v in versions] == [1]
+    versions = (await catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=draft.code), owner)).versions
+    assert [v.version for v in versions] == [1, 2]
+    await fails(catalog.get(draft.code, other, version=2), grpc.StatusCode.NOT_FOUND)
+
+
+async def test_calls_without_a_signed_identity_are_refused(catalog: Client) -> None:
+    await fails(catalog.stub.GetEntry(pb.GetEntryRequest(code="101001/000001"), timeout=10),
+                grpc.StatusCode.UNAUTHENTICATED)
+
+
+# Listing and search ----------------------------------------------------------------------------
+
+
+async def test_list_filters_and_pages_walk_every_entry_once(catalog: Client) -> None:
+    owner = department()
+    codes: set[str] = set()
+    published: list[str] = []
+    for index in range(7):
+        entry = make_entry(owner.department_code, category=pb.CATEGORY_DEPARTMENT if index % 2 else
+                           pb.CATEGORY_FOUNDATION, update_cycle=pb.UPDATE_CYCLE_MONTHLY if index < 3 else
+                           pb.UPDATE_CYCLE_DAILY)
+        created = await (catalog.publish(entry) if index < 4 else catalog.create(entry))
+        codes.add(created.code)
+        if index < 4:
+            published.append(created.code)
+
+    seen: list[str] = []
+    token = ""
+    for _ in range(10):
+        page = await catalog.list(owner, page_size=3, page_token=token, provider_department_code=owner.department_code)
+        assert len(page.entries) <= 3
+        seen += [e.code for e in page.entries]
+        token = page.next_page_token
+        if not token:
+            break
+    assert sorted(seen) == sorted(codes) and len(seen) == len(set(seen))
+
+    def listed(response: pb.ListEntriesResponse) -> int:
+        return len(response.entries)
+
+    dept = owner.department_code
+    assert listed(await catalog.list(owner, provider_department_code=dept, category=pb.CATEGORY_DEPARTMENT)) == 3
+    assert listed(await catalog.list(owner, provider_department_code=dept,
+                                     update_cycle=pb.UPDATE_CYCLE_MONTHLY)) == 3
+    assert listed(await catalog.list(owner, provider_department_code=dept, state=pb.ENTRY_STATE_PUBLISHED)) == 4
+    assert listed(await catalog.list(department(), provider_department_code=dept)) == 4  # drafts hidden
+    assert listed(await catalog.list(owner, provider_department_code=dept, zone=common.ZONE_INTRANET)) == 0
+
+    # The authority's review queue holds new versions of published entries too.
+    revised = published[0]
+    await catalog.update(pb.Entry(code=revised, name="修订"), ["name"], owner)
+    await catalog.submit(revised, owner)
+    queue = await catalog.list(AUTHORITY, provider_department_code=dept, state=pb.ENTRY_STATE_SUBMITTED)
+    assert [(e.code, e.version) for e in queue.entries] == [(revised, 2)]
+    # Without a state filter, the published version stays the one listed.
+    current = await catalog.list(department(), provider_department_code=dept)
+    assert (revised, 1) in [(e.code, e.version) for e in current.entries]
+
+
+async def test_bad_page_tokens_and_sizes_are_invalid_arguments(catalog: Client) -> None:
+    owner = department()
+    for _ in range(3):
+        await catalog.create(make_entry(owner.department_code))
+    for token in ("garbage!", "e30=", "eyJrIjpbMSwyXSwiZiI6IngifQ=="):
+        _, fields, _ = await fails(catalog.list(owner, page_token=token), grpc.StatusCode.INVALID_ARGUMENT)
+        assert fields == ["page_token"]
+    page = await catalog.list(owner, page_size=1, provider_department_code=owner.department_code)
+    assert page.next_page_token
+    # A token belongs to its filters.
+    _, fields, _ = await fails(catalog.list(owner, page_token=page.next_page_token, category=pb.CATEGORY_THEME),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["page_token"]
+    _, fields, _ = await fails(catalog.list(owner, page_size=-1), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["page_size"]
+    _, fields, _ = await fails(catalog.search("人口", owner, page_token="garbage!"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["page_token"]
+
+
+async def test_search_finds_chinese_words_name_matches_first(catalog: Client) -> None:
+    owner = department()
+    dept = owner.department_code
+    people = await catalog.publish(make_entry(dept, name="人口基础信息库", summary="全员人口的身份与户籍信息"))
+    entities = await catalog.publish(make_entry(dept, name="法人单位基础信息", summary="含从业人口统计口径"))
+    licences = await catalog.publish(make_entry(dept, name="电子证照目录", summary="证照的签发与状态"))
+    latin = await catalog.publish(make_entry(dept, name="ＧＩＳ空间数据", summary="地理信息"))
+    draft = await catalog.create(make_entry(dept, name="人口迁移草稿", summary="未发布"))
+
+    async def found(query: str, caller: Caller = AUTHORITY) -> list[str]:
+        return [e.code for e in (await catalog.search(query, caller, provider_department_code=dept)).entries]
+
+    assert (await found("人口"))[:2] == [min(people.code, draft.code), max(people.code, draft.code)]
+    assert (await found("人口"))[2:] == [entities.code]  # found in the summary only: after name matches
+    assert await found("人口", department()) == [people.code, entities.code]  # drafts stay hidden
+    assert await found("人口  身份") == [people.code]  # every word must appear
+    assert await found("基础 信息") == sorted([people.code, entities.code])
+    assert await found("证") == [licences.code]  # a single character
+    assert await found("gis") == [latin.code]  # full-width and case folded
+    assert await found("人口 证照") == []
+    assert await found("口基") == [people.code]
+
+    walked: list[str] = []
+    token = ""
+    while True:
+        page = await catalog.search("信息", AUTHORITY, page_size=1, page_token=token, provider_department_code=dept)
+        walked += [e.code for e in page.entries]
+        token = page.next_page_token
+        if not token:
+            break
+    assert sorted(walked) == sorted([people.code, entities.code, latin.code])
+    assert len(walked) == len(set(walked))
+    _, fields, _ = await fails(catalog.search("   ", owner), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["query"]
+
+
+# Projects, due dates, events -------------------------------------------------------------------
+
+
+async def test_project_status_counts_current_versions(catalog: Client) -> None:
+    owner = department()
+    project = f"XM-{_random.randrange(10**9)}"
+    first = await catalog.publish(make_entry(owner.department_code, project_code=project))
+    second = await catalog.create(make_entry(owner.department_code, project_code=project))
+
+    async def status() -> pb.GetProjectStatusResponse:
+        return await catalog("GetProjectStatus", pb.GetProjectStatusRequest(project_code=project), department())
+
+    before = await status()
+    assert (before.entry_count, before.published_count, before.all_published) == (2, 1, False)
+    assert list(before.unpublished_codes) == [second.code]
+    await catalog.submit(second.code, owner)
+    await catalog.review(second.code)
+    # A new draft of a published entry does not undo the project's publication.
+    await catalog.update(pb.Entry(code=first.code, name="修订"), ["name"], owner)
+    after = await status()
+    assert (after.entry_count, after.published_count, after.all_published) == (2, 2, True)
+    empty = await catalog("GetProjectStatus", pb.GetProjectStatusRequest(project_code=f"{project}-none"), owner)
+    assert (empty.entry_count, empty.all_published) == (0, False)
+    _, fields, _ = await fails(catalog("GetProjectStatus", pb.GetProjectStatusRequest(), owner),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["project_code"]
+
+
+def _stamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+async def test_overdue_catalog_updates(catalog: Client, base_settings: Settings) -> None:
+    idle, diligent, current = department(), department(), department()
+    changed = dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC)
+
+    async def report(dept: Caller, when: dt.datetime | None, caller: Caller | None = None) -> dt.datetime:
+        request = pb.ReportMandateChangeRequest(department_code=dept.department_code, description="机构改革职能调整",
+                                                change_time=_stamp(when) if when else None)
+        response = await catalog("ReportMandateChange", request, caller or dept)
+        return response.due_time.ToDatetime(tzinfo=dt.UTC)
+
+    due = await report(idle, changed, AUTHORITY)
+    assert due == add_working_days(changed, base_settings.catalog_update_working_days)
+    await report(diligent, changed)
+    await catalog.create(make_entry(diligent.department_code))  # updated the catalog after the change
+    await report(current, None)  # due in the future
+
+    overdue = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(), AUTHORITY)).updates
+    departments = {u.department_code for u in overdue}
+    assert idle.department_code in departments
+    assert not departments & {diligent.department_code, current.department_code}
+    mine = next(u for u in overdue if u.department_code == idle.department_code)
+    assert (mine.description, mine.change_time.ToDatetime(tzinfo=dt.UTC)) == ("机构改革职能调整", changed)
+
+    reason, _, _ = await fails(catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(), idle),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_AUTHORITY"
+    await fails(report(idle, changed, diligent), grpc.StatusCode.PERMISSION_DENIED)
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    _, fields, _ = await fails(report(idle, future), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["change_time"]
+    bad = pb.ReportMandateChangeRequest(department_code="123", description="")
+    _, fields, _ = await fails(catalog("ReportMandateChange", bad, AUTHORITY), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["department_code", "description"]
+
+
+async def test_every_state_change_is_announced(catalog: Client, redis_client) -> None:  # type: ignore[no-untyped-def]
+    owner = department()
+    entry = make_entry(owner.department_code)
+    async with redis_client.pubsub() as pubsub:
+        await pubsub.subscribe(CATALOG_CHANGED)
+        await pubsub.get_message(timeout=1)  # the subscription confirmation
+        await catalog.create(entry)
+        await catalog.submit(entry.code, owner)
+        await catalog.review(entry.code)
+        await catalog.update(pb.Entry(code=entry.code, name="修订"), ["name"], owner)
+        await catalog("RetireEntry", pb.RetireEntryRequest(code=entry.code), owner)
+        received: list[dict] = []
+        async with asyncio.timeout(10):
+            while len(received) < 5:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+                if message is not None:
+                    payload = json.loads(message["data"])
+                    if payload.get("code") == entry.code:
+                        received.append(payload)
+    assert received == [{"code": entry.code}] * 5
+
+
+# Fuzz ------------------------------------------------------------------------------------------
+
+_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
+    ["", "101001/000001", "人口", "91110000600037341L", "\x00", "人\x00口", "a b", "3999999999/999999", " " * 300])
+_enum = st.integers(min_value=-3, max_value=20)
+_int32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
+_token = st.sampled_from(["", "e30=", "eyJrIjpbIjEwMTAwMS8wMDAwMDEiLDFdLCJmIjoieCJ9", "%%%"]) | _text
+_items = st.lists(st.builds(pb.DataItem, name=_text, machine_name=_text | st.just("citizen_id"), data_type=_enum,
+                            length=_int32, mask_rule=_text, identifier=_enum, sensitive=st.booleans()), max_size=3)
+_entries = st.builds(
+    pb.Entry, code=_text, name=_text, summary=_text, category=_enum, subject=_text,
+    provider_department_code=_text | st.just(AUTHORITY.department_code), format_class=_enum, items=_items,
+    key_item=_text, share_type=_enum, share_condition=_text, share_methods=st.lists(_enum, max_size=3),
+    legal_basis=_text, update_cycle=_enum, related_codes=st.lists(_text, max_size=2), zone=_enum, secrecy=_enum,
+    endpoint=st.builds(pb.ProviderEndpoint, target=_text, dataset=_text), project_code=_text)
+_filters = st.builds(pb.EntryFilter, provider_department_code=_text, category=_enum, share_type=_enum, zone=_enum,
+                     state=_enum, update_cycle=_enum, subject=_text, project_code=_text)
+_FIELD_VALUES = {
+    "name": _text, "summary": _text, "category": _enum, "subject": _text, "provider_department_code": _text,
+    "format_class": _enum, "items": _items, "key_item": _text, "share_type": _enum, "share_condition": _text,
+    "share_methods": st.lists(_enum, max_size=3), "legal_basis": _text, "update_cycle": _enum,
+    "related_codes": st.lists(_text, max_size=2), "zone": _enum, "secrecy": _enum, "project_code": _text,
+    "open_condition": _text, "format_type": _text, "provider_name": _text,
+    "endpoint": st.builds(pb.ProviderEndpoint, target=_text, dataset=_text),
+}
+
+
+@st.composite
+def _mutated_entries(draw: st.DrawFn) -> pb.Entry:
+    """A valid entry of the authority with one field replaced: requests that get past the first checks."""
+    name = draw(st.sampled_from(sorted(_FIELD_VALUES)))
+    return make_entry(AUTHORITY.department_code, **{name: draw(_FIELD_VALUES[name])})
+
+
+_REQUESTS = {
+    # Valid entries but for one or two fields reach the deepest code; arbitrary ones test the first checks.
+    "CreateEntry": st.builds(lambda e: pb.CreateEntryRequest(entry=e), _mutated_entries() | _entries),
+    "GetEntry": st.builds(pb.GetEntryRequest, code=_text, version=_int32),
+    "ListEntries": st.builds(pb.ListEntriesRequest, filter=_filters, page_size=_int32, page_token=_token),
+    "SearchEntries": st.builds(pb.SearchEntriesRequest, query=_text, filter=_filters, page_size=_int32,
+                               page_token=_token),
+}
+
+
+@pytest.mark.parametrize("method", sorted(_REQUESTS))
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_fuzzed_requests_never_fail_internally(catalog: Client, method: str, data: st.DataObject) -> None:
+    request = data.draw(_REQUESTS[method])
+    caller = data.draw(st.sampled_from([AUTHORITY, department(AUTHORITY.department_code), department()]))
+    try:
+        await catalog(method, request, caller)
+    except grpc.aio.AioRpcError as error:
+        assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), error.details()

@@ -1,0 +1,181 @@
+"""Entry validation (R-CAT-1, R-CAT-2, R-SHR-3), update masks and filters, without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.catalog import rules
+from services.catalog.model import (
+    Category,
+    DataItem,
+    DataType,
+    Endpoint,
+    Entry,
+    EntryFilter,
+    FormatClass,
+    IdentifierKind,
+    Secrecy,
+    ShareMethod,
+    ShareType,
+    UpdateCycle,
+    Zone,
+)
+from services.runtime.errors import ServiceError
+from services.runtime.masking import Masker
+
+DEPARTMENT = "91110000600037341L"
+known = Masker().known
+
+
+def entry(**changes: object) -> Entry:
+    base = Entry(
+        code="101001/000001", name="人口基础信息", summary="全员人口", category=Category.FOUNDATION, subject="人口",
+        provider_department_code=DEPARTMENT, format_class=FormatClass.DATABASE,
+        items=[DataItem(name="公民身份号码", machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
+                        mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID),
+               DataItem(name="出生日期", machine_name="birth_date", data_type=DataType.DATE)],
+        key_item="citizen_id", share_type=ShareType.UNCONDITIONAL, share_methods=[ShareMethod.ONLINE_QUERY],
+        update_cycle=UpdateCycle.DAILY, zone=Zone.EXTRANET, secrecy=Secrecy.NON_CLASSIFIED,
+        endpoint=Endpoint(dataset="population"),
+    )
+    for name, value in changes.items():
+        setattr(base, name, value)
+    return base
+
+
+def violated(candidate: Entry) -> list[str]:
+    return [v.field for v in rules.validate_entry(candidate, known)]
+
+
+def test_a_complete_entry_is_valid() -> None:
+    assert violated(entry()) == []
+
+
+@pytest.mark.parametrize("code", ["101001/000001", "301001002/123456", "299999/999999"])
+def test_well_formed_codes(code: str) -> None:
+    assert rules.code_error(code) is None
+
+
+@pytest.mark.parametrize("code", ["", "001001/000001", "401001/000001", "10100/000001", "101001/00001",
+                                  "1010010/000001", "101001000001", "101001/0000001", "１01001/000001",
+                                  "101001/000001\n"])
+def test_malformed_codes(code: str) -> None:
+    assert rules.code_error(code) is not None
+
+
+def test_the_class_digit_must_match_the_category() -> None:
+    assert violated(entry(code="301001/000001")) == ["entry.code"]
+    assert violated(entry(code="301001/000001", category=Category.DEPARTMENT, subject="任何部门主题")) == []
+
+
+@pytest.mark.parametrize("category,subject,ok", [
+    (Category.FOUNDATION, "电子证照", True), (Category.FOUNDATION, "社会保障", False),
+    (Category.THEME, "应急维稳", True), (Category.THEME, "人口", False),
+    (Category.DEPARTMENT, "部门自定", True),
+])
+def test_subjects_follow_the_category(category: Category, subject: str, ok: bool) -> None:
+    candidate = entry(code=f"{int(category)}01001/000001", category=category, subject=subject)
+    assert (violated(candidate) == []) is ok
+
+
+def test_summary_is_at_most_256_characters() -> None:
+    assert violated(entry(summary="摘" * 256)) == []
+    assert violated(entry(summary="摘" * 257)) == ["entry.summary"]
+
+
+def test_share_type_requirements() -> None:
+    assert violated(entry(share_type=ShareType.CONDITIONAL)) == ["entry.share_condition"]
+    assert violated(entry(share_type=ShareType.CONDITIONAL, share_condition="仅限民政")) == []
+    assert violated(entry(share_type=ShareType.NOT_SHARED, share_methods=[])) == ["entry.legal_basis"]
+    assert violated(entry(share_type=ShareType.NOT_SHARED, share_methods=[], legal_basis="某法第十条")) == []
+    assert violated(entry(share_methods=[])) == ["entry.share_methods"]
+    assert violated(entry(share_methods=[ShareMethod.ONLINE_QUERY, ShareMethod.ONLINE_QUERY])) == \
+        ["entry.share_methods[1]"]
+
+
+def test_classified_entries_belong_to_the_intranet_and_not_to_the_public() -> None:
+    assert violated(entry(secrecy=Secrecy.CLASSIFIED)) == ["entry.zone"]
+    assert violated(entry(secrecy=Secrecy.CLASSIFIED, zone=Zone.INTRANET)) == []
+    assert violated(entry(secrecy=Secrecy.CLASSIFIED, zone=Zone.INTRANET, open_to_public=True)) == \
+        ["entry.open_to_public"]
+    assert entry(zone=Zone.INTRANET).restricted and not entry().restricted
+
+
+def test_items_are_checked_one_by_one() -> None:
+    items = [
+        DataItem(name="公民身份号码", machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
+                 identifier=IdentifierKind.CITIZEN_ID),
+        DataItem(name="", machine_name="Bad Name", data_type=99, length=-1),
+        DataItem(name="重复", machine_name="citizen_id", data_type=DataType.CHARACTER, mask_rule="nope"),
+    ]
+    assert violated(entry(items=items)) == [
+        "entry.items[1].name", "entry.items[1].machine_name", "entry.items[1].data_type", "entry.items[1].length",
+        "entry.items[2].machine_name", "entry.items[2].length", "entry.items[2].mask_rule",
+    ]
+
+
+def test_configured_mask_rules_are_known() -> None:
+    custom = entry(items=[DataItem(name="号码", machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
+                                   mask_rule="bank_card", identifier=IdentifierKind.CITIZEN_ID)])
+    assert [v.field for v in rules.validate_entry(custom, known)] == ["entry.items[0].mask_rule"]
+    assert rules.validate_entry(custom, Masker({"bank_card": "4,4"}).known) == []
+
+
+def test_the_key_item_must_exist_and_say_how_keys_are_validated() -> None:
+    assert violated(entry(key_item="")) == ["entry.key_item"]
+    assert violated(entry(key_item="passport")) == ["entry.key_item"]
+    assert violated(entry(key_item="birth_date")) == ["entry.items[0].identifier", "entry.key_item"]
+    assert violated(entry(items=[])) == ["entry.items"]
+
+
+def test_text_never_carries_nul_characters() -> None:
+    assert violated(entry(name="人\x00口", legal_basis="\x00", related_codes=["\x00"])) == \
+        ["entry.name", "entry.related_codes[0]", "entry.legal_basis"]
+
+
+def test_patterns_match_whole_values() -> None:
+    trailing = entry(items=[DataItem(name="号码", machine_name="citizen_id\n", data_type=DataType.CHARACTER,
+                                     length=18, identifier=IdentifierKind.CITIZEN_ID)], key_item="citizen_id\n",
+                     endpoint=Endpoint(dataset="population\n"))
+    assert violated(trailing) == ["entry.items[0].machine_name", "entry.endpoint.dataset"]
+
+
+def test_related_codes() -> None:
+    assert violated(entry(related_codes=["102001/000001", "101001/000001", "102001/000001", "x"])) == \
+        ["entry.related_codes[1]", "entry.related_codes[2]", "entry.related_codes[3]"]
+
+
+def test_an_empty_entry_lists_every_missing_field() -> None:
+    assert set(violated(Entry())) == {
+        "entry.category", "entry.code", "entry.subject", "entry.name", "entry.provider_department_code",
+        "entry.format_class", "entry.update_cycle", "entry.items", "entry.share_type", "entry.zone",
+        "entry.secrecy", "entry.endpoint.dataset",
+    }
+
+
+def test_update_masks() -> None:
+    assert rules.mask_paths(["name", "endpoint.target"]) == ["name", "endpoint.target"]
+    assert rules.mask_paths(["*"]) == list(rules.UPDATABLE_FIELDS)
+    with pytest.raises(ServiceError) as caught:
+        rules.mask_paths(["name", "version", "nope"])
+    assert [v.field for v in caught.value.violations] == ["update_mask.paths[1]", "update_mask.paths[2]"]
+    with pytest.raises(ServiceError):
+        rules.mask_paths([])
+
+
+def test_apply_mask_changes_only_the_named_fields() -> None:
+    current = entry(state=3, version=2)
+    patch = Entry(code="999999/999999", name="新名称", summary="", endpoint=Endpoint(target="h:1", dataset="other"))
+    merged = rules.apply_mask(current, patch, ["name", "endpoint.target"])
+    assert (merged.name, merged.summary, merged.endpoint) == ("新名称", "全员人口", Endpoint("h:1", "population"))
+    assert (merged.code, merged.version, merged.state) == ("101001/000001", 2, 3)
+    merged.items.append(DataItem())
+    assert len(current.items) == 2  # no aliasing
+
+
+def test_filters_are_checked() -> None:
+    rules.check_filter(EntryFilter(provider_department_code=DEPARTMENT, category=1, state=6))
+    with pytest.raises(ServiceError) as caught:
+        rules.check_filter(EntryFilter(provider_department_code="x", category=7, subject="\x00"))
+    assert [v.field for v in caught.value.violations] == [
+        "filter.provider_department_code", "filter.category", "filter.subject"]
