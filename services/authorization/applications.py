@@ -1,0 +1,211 @@
+"""Applications for conditional resources and their life cycle (R-APP-1..5).
+
+An application moves SUBMITTED → APPROVED | REFUSED by the provider; a refused
+one (or a not-shared request, which starts there) is ESCALATED to the authority,
+whose coordination decision ends it COORDINATED_GRANTED or COORDINATED_REFUSED.
+An approval may narrow the request (fewer items or purposes, a shorter period, a
+lower quota) but never widen it. This module holds the pure rules; the
+workflow that stores and announces them is services.authorization.sharing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from govshare.authorization.v1 import sharing_pb2
+from govshare.catalog.v1 import catalog_pb2
+from services.authorization.entries import item_names, offered_methods
+from services.authorization.validation import (
+    ITEM_NAME,
+    METHODS,
+    PURPOSES,
+    enum_list_problems,
+    item_list_problems,
+    resource_code_problem,
+    system_id_problems,
+    text_problem,
+    unique,
+)
+from services.runtime.errors import FieldViolation
+from services.runtime.workdays import add_working_days
+
+SUBMITTED = sharing_pb2.APPLICATION_STATE_SUBMITTED
+APPROVED = sharing_pb2.APPLICATION_STATE_APPROVED
+REFUSED = sharing_pb2.APPLICATION_STATE_REFUSED
+ESCALATED = sharing_pb2.APPLICATION_STATE_ESCALATED
+COORDINATED_GRANTED = sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED
+COORDINATED_REFUSED = sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
+STATES = frozenset(v for v in sharing_pb2.ApplicationState.values() if v != sharing_pb2.APPLICATION_STATE_UNSPECIFIED)
+
+
+@dataclass(frozen=True)
+class ApplicationEvent:
+    """One step of an application's history (R-APP-5)."""
+
+    action: str
+    actor_department_code: str
+    actor_system_id: str
+    note: str
+    time: dt.datetime
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a user department asks for; ``problems`` carries what mapping from the wire already found."""
+
+    applicant_department_code: str
+    resource_code: str
+    system_ids: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    purposes: tuple[int, ...] = ()
+    purpose_text: str = ""
+    basis: str = ""
+    requested_expire_time: dt.datetime | None = None
+    methods: tuple[int, ...] = ()
+    quota: int = 0
+    problems: tuple[FieldViolation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Application:
+    id: str
+    applicant_department_code: str
+    provider_department_code: str
+    resource_code: str
+    system_ids: tuple[str, ...]
+    items: tuple[str, ...]
+    purposes: tuple[int, ...]
+    purpose_text: str
+    basis: str
+    requested_expire_time: dt.datetime
+    methods: tuple[int, ...]
+    quota: int
+    state: int
+    reply_due_time: dt.datetime
+    create_time: dt.datetime
+    reply_reason: str = ""
+    grant_id: str = ""
+    history: tuple[ApplicationEvent, ...] = ()
+
+    def overdue(self, now: dt.datetime) -> bool:
+        """Unanswered past the reply deadline (computed when read, so it is never stale)."""
+        return self.state == SUBMITTED and now > self.reply_due_time
+
+    def involves(self, department_code: str) -> bool:
+        return department_code in (self.applicant_department_code, self.provider_department_code)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """An approval's or coordination decision's narrowing of the request; empty fields keep the request's."""
+
+    items: tuple[str, ...] = ()
+    unmasked_items: tuple[str, ...] = ()
+    expire_time: dt.datetime | None = None
+    quota: int = 0
+    purposes: tuple[int, ...] = ()
+    problems: tuple[FieldViolation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a grant allows: who (systems), what (items), why, how, until when, how many calls."""
+
+    system_ids: tuple[str, ...]
+    items: tuple[str, ...]
+    unmasked_items: tuple[str, ...]
+    purposes: tuple[int, ...]
+    methods: tuple[int, ...]
+    expire_time: dt.datetime
+    quota: int
+    problems: list[FieldViolation] = field(default_factory=list)
+
+
+def reply_due(submitted: dt.datetime, working_days: int) -> dt.datetime:
+    """The provider's reply deadline: ``working_days`` statutory working days after submission (R-APP-2)."""
+    return add_working_days(submitted, working_days)
+
+
+def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:
+    """Everything wrong with a draft that can be seen without its catalog entry."""
+    problems = list(draft.problems)
+    if error := resource_code_problem(draft.resource_code):
+        problems.append(FieldViolation("application.resource_code", error))
+    problems += system_id_problems("application.system_ids", draft.system_ids)
+    problems += item_list_problems("application.items", draft.items)
+    problems += enum_list_problems("application.purposes", draft.purposes, PURPOSES, "purpose")
+    problems += enum_list_problems("application.methods", draft.methods, METHODS, "share method")
+    if error := text_problem(draft.basis, required=True):
+        problems.append(FieldViolation("application.basis", f"{error}: state the legal or duty basis"))
+    if error := text_problem(draft.purpose_text):
+        problems.append(FieldViolation("application.purpose_text", error))
+    if draft.requested_expire_time is None:
+        if not any(p.field == "application.requested_expire_time" for p in problems):
+            problems.append(FieldViolation("application.requested_expire_time", "is required"))
+    elif draft.requested_expire_time <= now:
+        problems.append(FieldViolation("application.requested_expire_time", "must be in the future"))
+    if draft.quota < 0:
+        problems.append(FieldViolation("application.quota", "must not be negative (0 means unlimited)"))
+    return problems
+
+
+def entry_problems(draft: Draft, entry: catalog_pb2.Entry) -> list[FieldViolation]:
+    """What the draft asks that the resource does not have or offer (malformed values are reported
+    by draft_problems already)."""
+    problems: list[FieldViolation] = []
+    known = set(item_names(entry))
+    for index, item in enumerate(draft.items):
+        if ITEM_NAME.fullmatch(item) and item not in known:
+            problems.append(FieldViolation(f"application.items[{index}]", f"{item} is not an item of resource "
+                                           f"{entry.code}"))
+    offered = offered_methods(entry)
+    for index, method in enumerate(draft.methods):
+        if method in METHODS and method not in offered:
+            problems.append(FieldViolation(f"application.methods[{index}]",
+                                           f"resource {entry.code} is not shared by this method"))
+    return problems
+
+
+def requested_items(draft: Draft, entry: catalog_pb2.Entry) -> tuple[str, ...]:
+    """The items applied for; an empty request means every item of the resource."""
+    return draft.items or tuple(item_names(entry))
+
+
+def narrow(application: Application, terms: Terms, now: dt.datetime,
+           prefix: str = "") -> Scope:
+    """The grant scope an approval gives: the request, narrowed by ``terms``; widening is a problem."""
+    problems = list(terms.problems)
+    items = _subset(f"{prefix}items", terms.items, application.items, "requested", problems) or application.items
+    unmasked = _subset(f"{prefix}unmasked_items", terms.unmasked_items, items, "granted", problems)
+    requested_purposes = set(application.purposes)
+    problems += enum_list_problems(f"{prefix}purposes", terms.purposes, PURPOSES, "purpose", required=False)
+    for index, purpose in enumerate(terms.purposes):
+        if purpose in PURPOSES and purpose not in requested_purposes:
+            problems.append(FieldViolation(f"{prefix}purposes[{index}]",
+                                           "was not requested: an approval may only narrow the purposes"))
+    expire_time = terms.expire_time or application.requested_expire_time
+    if terms.expire_time is not None and terms.expire_time > application.requested_expire_time:
+        requested = application.requested_expire_time.isoformat()
+        problems.append(FieldViolation(f"{prefix}expire_time", "is later than requested: an approval may only "
+                                       f"shorten the period (requested {requested})"))
+    elif expire_time <= now:
+        problems.append(FieldViolation(f"{prefix}expire_time", "is already past: refuse instead, the applicant "
+                                       "may apply again"))
+    quota = terms.quota or application.quota
+    if terms.quota < 0:
+        problems.append(FieldViolation(f"{prefix}quota", "must not be negative (0 keeps the request's)"))
+    elif application.quota and terms.quota > application.quota:
+        problems.append(FieldViolation(f"{prefix}quota", f"is above the requested {application.quota}: "
+                                       "an approval may only lower it"))
+    return Scope(system_ids=application.system_ids, items=items, unmasked_items=unmasked,
+                 purposes=unique(terms.purposes) or application.purposes, methods=application.methods,
+                 expire_time=expire_time, quota=max(quota, 0), problems=problems)
+
+
+def _subset(field_name: str, chosen: Sequence[str], within: Sequence[str], within_as: str,
+            problems: list[FieldViolation]) -> tuple[str, ...]:
+    """``chosen``, noting every value of it outside ``within`` as a problem."""
+    problems += item_list_problems(field_name, chosen, within, f"{within_as}: an approval may only narrow the items")
+    return tuple(chosen)

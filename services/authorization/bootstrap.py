@@ -1,0 +1,50 @@
+"""The very first credential: the authority department and one of its systems (`govshare seed`).
+
+Every other department and system is registered through DirectoryService by the
+authority, so someone must hold an authority credential before anything can be
+registered. This writes one directly into the store, idempotently: run again,
+it keeps the department and the system and hands out a fresh secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from govshare.authorization.v1 import directory_pb2
+from services.authorization import credentials
+from services.authorization.directory import Department, System, department_problems
+from services.authorization.store import Store
+from services.authorization.validation import bad_request, name_problem
+from services.runtime import db
+from services.runtime.errors import FieldViolation
+
+_BOOTSTRAP_LEVEL = directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL
+
+
+async def bootstrap_authority(database_url: str, department_code: str, name: str, region_code: str,
+                              system_name: str) -> tuple[str, str]:
+    """Creates (or keeps) the authority department and its system; returns (system_id, secret).
+
+    An existing department is flagged as the authority; an existing system of that name gets a new
+    secret (the old one stops working) and is enabled again. Bad input raises ServiceError
+    (INVALID_ARGUMENT) listing every problem.
+    """
+    department = Department(code=department_code, name=name, level=_BOOTSTRAP_LEVEL, region_code=region_code,
+                            authority=True)
+    problems = department_problems(department, prefix="authority")
+    if error := name_problem(system_name):
+        problems.append(FieldViolation("authority.system_name", error))
+    if problems:
+        raise bad_request(problems)
+    await db.migrate(database_url, "authorization")
+    store = Store()
+    await store.open(database_url, min_size=1, max_size=2)
+    try:
+        await store.ensure_authority(department)
+        secret = credentials.new_secret()
+        secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
+        system = System(id=credentials.new_system_id(), department_code=department_code, name=system_name)
+        system_id = await store.upsert_named_system(system, secret_hash)
+        return system_id, secret
+    finally:
+        await store.close()

@@ -1,0 +1,79 @@
+"""Wiring of the authorization service: store, catalog lookup, event bus, workflows and servicers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from govshare.authorization.v1 import (
+    authorization_pb2_grpc,
+    directory_pb2_grpc,
+    sharing_pb2_grpc,
+    token_pb2_grpc,
+)
+from services.authorization import credentials
+from services.authorization.authorizer import Authorizer
+from services.authorization.directory import Directory
+from services.authorization.entries import EntryLookup
+from services.authorization.policy_events import PolicyEvents
+from services.authorization.servicer import (
+    AuthorizationServicer,
+    DirectoryServicer,
+    SharingServicer,
+    TokenServicer,
+)
+from services.authorization.sharing import Sharing
+from services.authorization.store import Store
+from services.runtime.identity import AssertionVerifier
+from services.runtime.settings import Settings
+
+
+class AuthorizationComponent:
+    """Departments, systems, tokens, applications, grants and the access decision."""
+
+    name = "authorization"
+    service_names = (
+        "govshare.authorization.v1.DirectoryService",
+        "govshare.authorization.v1.TokenService",
+        "govshare.authorization.v1.SharingService",
+        "govshare.authorization.v1.AuthorizationService",
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        if problem := credentials.signing_key_problem(settings.token_private_key):
+            raise ValueError(problem)
+        self._settings = settings
+        self._store = Store()
+        self._entries = EntryLookup(settings)
+        self._events = PolicyEvents()
+        self._verifier = AssertionVerifier(settings.internal_key)
+        self._directory = Directory(self._store, settings)
+        self._sharing = Sharing(self._store, self._entries, self._events, settings)
+        self._authorizer = Authorizer(self._store, self._entries, settings)
+
+    def register(self, server: grpc.aio.Server) -> None:
+        verifier = self._verifier
+        directory_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryServicer(verifier, self._directory), server)
+        token_pb2_grpc.add_TokenServiceServicer_to_server(TokenServicer(verifier, self._directory), server)
+        sharing_pb2_grpc.add_SharingServiceServicer_to_server(SharingServicer(verifier, self._sharing), server)
+        authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
+            AuthorizationServicer(verifier, self._authorizer), server)
+
+    async def start(self) -> None:
+        """Opens the pool and the event bus (raising while they are down), then the catalog lookup."""
+        await self.stop()
+        await self._store.open(self._settings.database_url)
+        await self._events.open(self._settings.redis_url)
+        await self._entries.open()
+        # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
+        await asyncio.to_thread(credentials.decoy_hash)
+
+    async def stop(self) -> None:
+        await self._entries.close()
+        await self._events.close()
+        await self._store.close()
+
+
+def create_component(settings: Settings) -> AuthorizationComponent:
+    return AuthorizationComponent(settings)

@@ -1,0 +1,245 @@
+"""The access decision (R-SEC-2 "先授权后共享"), as one pure function.
+
+``decide`` looks only at its arguments: the resource's catalog entry, the
+caller department's grants on it, the request, the time and the deployment's
+zone. It returns a Decision that query can cache and apply as is: which items,
+which masks, until when, under which grant. A denial is a Decision too (never
+an RPC error), saying why and what the caller can do about it, so that query
+can cache and audit denials like any other answer. Only malformed requests and
+unknown resources are errors.
+
+The rules, in order:
+  1. the entry must exist (NOT_FOUND) and the request be well formed (INVALID_ARGUMENT);
+  2. the entry must be published (NOT_PUBLISHED);
+  3. classified entries are served only on the intranet (WRONG_ZONE, R-ZON-2);
+  4. the entry must offer the method (METHOD_NOT_GRANTED), and have the items (INVALID_ARGUMENT);
+  5. unconditional entries allow every item (R-SHR-1);
+  6. not-shared entries are refused unless the authority granted access by coordination (R-SHR-3);
+  7. conditional entries allow a foundation database's basic items to everyone (R-SHR-4), and the
+     rest under a live grant for the department, its system, the purpose, the method and the items
+     (R-SHR-2, R-USE-1).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from govshare.catalog.v1 import catalog_pb2
+from govshare.common.v1 import common_pb2
+from services.authorization.entries import basic_items, classified, item_names, offered_methods
+from services.authorization.grants import Grant
+from services.authorization.validation import (
+    METHODS,
+    PURPOSES,
+    bad_request,
+    item_list_problems,
+    resource_code_problem,
+    shown,
+)
+from services.runtime.errors import FieldViolation, not_found
+from services.runtime.identifiers import credit_code_error
+
+ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
+APPLY = "apply through SharingService.SubmitApplication"
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    """One use of a resource: a system of a department, for a purpose, by a method, some items."""
+
+    system_id: str
+    department_code: str
+    resource_code: str
+    purpose: int
+    items: tuple[str, ...] = ()
+    method: int = ONLINE_QUERY
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    expire_time: dt.datetime
+    deny_reason: int = common_pb2.DENY_REASON_UNSPECIFIED
+    message: str = ""
+    allowed_items: tuple[str, ...] = ()
+    masks: Mapping[str, str] = field(default_factory=dict)
+    policy_version: int = 0
+    grant_id: str = ""
+    quota: int = 0
+    denied_items: tuple[str, ...] = ()
+
+
+def request_problems(request: AccessRequest) -> list[FieldViolation]:
+    """What is malformed in a request, whatever the entry."""
+    problems: list[FieldViolation] = []
+    if error := resource_code_problem(request.resource_code):
+        problems.append(FieldViolation("resource_code", error))
+    if not request.department_code:
+        problems.append(FieldViolation("department_code", "is required"))
+    elif error := credit_code_error(request.department_code):
+        problems.append(FieldViolation("department_code", error))
+    if request.purpose not in PURPOSES:
+        problems.append(FieldViolation("purpose", "declare the purpose of the use (R-USE-1): ADMINISTRATIVE_BASIS, "
+                                       "WORK_REFERENCE, DATA_VERIFICATION or BUSINESS_COLLABORATION"))
+    if request.method and request.method not in METHODS:
+        problems.append(FieldViolation("method", "is not a valid share method"))
+    problems += item_list_problems("items", request.items)
+    return problems
+
+
+def decide(entry: catalog_pb2.Entry | None, grants: Sequence[Grant], request: AccessRequest, now: dt.datetime,
+           zone: str, ttl: dt.timedelta = dt.timedelta(seconds=30)) -> Decision:
+    """The decision on ``request``; ``grants`` are the caller department's grants on the resource."""
+    if entry is None:
+        raise not_found(f"resource {shown(request.resource_code)}")
+    problems = request_problems(request)
+    unknown = _unknown_items(entry, request, problems)
+    if problems:
+        raise bad_request(problems + unknown)
+    decider = _Decider(entry, request, now, now + ttl)
+    if (denial := decider.entry_denial(zone)) is not None:
+        return denial
+    if unknown:
+        raise bad_request(unknown)
+    return decider.by_share_type(grants)
+
+
+def _unknown_items(entry: catalog_pb2.Entry, request: AccessRequest,
+                   problems: list[FieldViolation]) -> list[FieldViolation]:
+    """Well-formed requested items the entry does not have."""
+    known = set(item_names(entry))
+    malformed = {p.field for p in problems}
+    return [FieldViolation(f"items[{index}]", f"{item} is not an item of resource {entry.code}")
+            for index, item in enumerate(request.items) if item not in known and f"items[{index}]" not in malformed]
+
+
+class _Decider:
+    """One decision in the making: the request, its entry and the time, shared by the rule steps."""
+
+    def __init__(self, entry: catalog_pb2.Entry, request: AccessRequest, now: dt.datetime,
+                 cache_until: dt.datetime) -> None:
+        self.entry = entry
+        self.request = request
+        self.now = now
+        self.cache_until = cache_until
+        self.method = request.method or ONLINE_QUERY
+        self.code = entry.code
+
+    def entry_denial(self, zone: str) -> Decision | None:
+        """Denials that hold for everyone, whatever their grants: the entry cannot be used this way."""
+        entry = self.entry
+        if entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
+            state = catalog_pb2.EntryState.Name(entry.state).removeprefix("ENTRY_STATE_")
+            return self.deny(common_pb2.DENY_REASON_NOT_PUBLISHED,
+                             f"resource {self.code} is not published (state {state}) and cannot be used")
+        if zone != "intranet" and classified(entry):
+            return self.deny(common_pb2.DENY_REASON_WRONG_ZONE,
+                             f"resource {self.code} is classified (涉密): it is served only by the intranet "
+                             "platform (共享平台(内网))")
+        if self.method not in offered_methods(entry):
+            offered = ", ".join(_method_name(m) for m in sorted(offered_methods(entry))) or "none"
+            return self.deny(common_pb2.DENY_REASON_METHOD_NOT_GRANTED,
+                             f"resource {self.code} is not shared by {_method_name(self.method)} "
+                             f"(it offers: {offered})")
+        return None
+
+    def by_share_type(self, grants: Sequence[Grant]) -> Decision:
+        entry = self.entry
+        if entry.share_type == common_pb2.SHARE_TYPE_UNCONDITIONAL:
+            return self.allow(self.request.items or tuple(item_names(entry)), None)
+        if entry.share_type != common_pb2.SHARE_TYPE_CONDITIONAL:
+            grants = [g for g in grants if g.coordinated]
+            if not grants:
+                return self.deny(common_pb2.DENY_REASON_NOT_SHARED,
+                                 f"resource {self.code} is not shared (不予共享): {APPLY}; the request goes to "
+                                 "the authority for coordination (Art. 12)")
+        return self.conditional(grants)
+
+    def conditional(self, grants: Sequence[Grant]) -> Decision:
+        """A conditional resource (or a not-shared one opened by coordination): basic items, else a grant."""
+        request, basic = self.request, basic_items(self.entry)
+        if request.items and basic.issuperset(request.items):
+            return self.allow(request.items, None)
+        mine = [g for g in grants if g.department_code == request.department_code and g.resource_code == self.code]
+        live = [g for g in mine if g.live(self.now)]
+        if not live:
+            return self.no_live_grant(mine, basic)
+        candidates = [g for g in live if not g.system_ids or request.system_id in g.system_ids]
+        if not candidates:
+            return self.refuse(common_pb2.DENY_REASON_SYSTEM_NOT_GRANTED, basic,
+                               f"your department's grants for resource {self.code} are limited to other systems: "
+                               f"ask the provider to add system {request.system_id} (SharingService.UpdateGrant)")
+        candidates = [g for g in candidates if request.purpose in g.purposes]
+        if not candidates:
+            return self.refuse(common_pb2.DENY_REASON_PURPOSE_NOT_GRANTED, basic,
+                               f"no grant for resource {self.code} covers purpose {_purpose_name(request.purpose)}: "
+                               f"declare a granted purpose or {APPLY}")
+        candidates = [g for g in candidates if self.method in g.methods]
+        if not candidates:
+            return self.refuse(common_pb2.DENY_REASON_METHOD_NOT_GRANTED, basic,
+                               f"no grant for resource {self.code} includes {_method_name(self.method)}: ask the "
+                               f"provider to extend the grant or {APPLY}")
+        return self.by_items(candidates, basic)
+
+    def by_items(self, grants: list[Grant], basic: frozenset[str]) -> Decision:
+        """The first grant (widest, then longest-lived) that covers the items; else which items none covers."""
+        grants = sorted(grants, key=lambda g: (-len(g.items), -g.expire_time.timestamp(), g.id))
+        if not self.request.items:
+            grant = grants[0]
+            return self.allow(tuple(i for i in item_names(self.entry) if i in grant.items or i in basic), grant)
+        needed = [item for item in self.request.items if item not in basic]
+        for grant in grants:
+            if set(needed) <= set(grant.items):
+                return self.allow(self.request.items, grant)
+        closest = max(grants, key=lambda g: len(set(needed) & set(g.items)))
+        missing = tuple(item for item in needed if item not in closest.items)
+        return self.deny(common_pb2.DENY_REASON_ITEM_NOT_GRANTED,
+                         f"items {', '.join(missing)} of resource {self.code} are not granted to you: ask only for "
+                         f"granted items, or ask the provider to widen grant {closest.id}, or {APPLY}", denied=missing)
+
+    def no_live_grant(self, grants: list[Grant], basic: frozenset[str]) -> Decision:
+        expired = [g for g in grants if g.expired(self.now)]
+        if expired:
+            latest = max(expired, key=lambda g: g.expire_time)
+            return self.refuse(common_pb2.DENY_REASON_EXPIRED, basic,
+                               f"your grant {latest.id} for resource {self.code} expired at "
+                               f"{latest.expire_time.isoformat()}: {APPLY} again")
+        if grants:
+            return self.refuse(common_pb2.DENY_REASON_REVOKED, basic,
+                               f"your grant for resource {self.code} was revoked: {APPLY} again")
+        return self.refuse(common_pb2.DENY_REASON_NOT_GRANTED, basic,
+                           f"your department has no grant for conditional resource {self.code}: {APPLY}")
+
+    def refuse(self, reason: int, basic: frozenset[str], message: str) -> Decision:
+        """A denial, except that a request for "everything I may have" still gets the basic items."""
+        if self.request.items or not basic:
+            return self.deny(reason, message)
+        allowed = tuple(i for i in item_names(self.entry) if i in basic)
+        others = tuple(i for i in item_names(self.entry) if i not in basic)
+        return self.allow(allowed, None, denied=others,
+                          message=f"only the basic items are shared without a grant; {message}")
+
+    def allow(self, items: Iterable[str], grant: Grant | None, denied: tuple[str, ...] = (),
+              message: str = "") -> Decision:
+        items = tuple(items)
+        unmasked = set(grant.unmasked_items) if grant is not None else set()
+        masks = {item.machine_name: item.mask_rule or "full" for item in self.entry.items
+                 if item.sensitive and item.machine_name in items and item.machine_name not in unmasked}
+        expire_time = min(grant.expire_time, self.cache_until) if grant is not None else self.cache_until
+        return Decision(allowed=True, expire_time=expire_time, message=message, allowed_items=items, masks=masks,
+                        grant_id=grant.id if grant is not None else "",
+                        quota=grant.quota if grant is not None else 0, denied_items=denied)
+
+    def deny(self, reason: int, message: str, denied: tuple[str, ...] | None = None) -> Decision:
+        return Decision(allowed=False, expire_time=self.cache_until, deny_reason=reason, message=message,
+                        denied_items=self.request.items if denied is None else denied)
+
+
+def _method_name(method: int) -> str:
+    return common_pb2.ShareMethod.Name(method).removeprefix("SHARE_METHOD_")
+
+
+def _purpose_name(purpose: int) -> str:
+    return common_pb2.PurposeType.Name(purpose).removeprefix("PURPOSE_TYPE_")

@@ -1,0 +1,201 @@
+"""Departments and their business systems (DOMAIN §1), and system credentials.
+
+Only the authority registers departments. A department registers its own
+systems (the authority may register any). A system's secret is shown once, at
+creation or rotation; the store keeps a scrypt hash. Tokens are issued against
+the secret, and a token's caller carries the department's authority flag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from govshare.authorization.v1 import directory_pb2
+from services.authorization import credentials
+from services.authorization.roles import require_authority, require_department, require_identified
+from services.authorization.validation import SYSTEM_ID, bad_request, name_problem, page_after, shown
+from services.runtime import pagination, tokens
+from services.runtime.errors import FieldViolation, not_found, unauthenticated
+from services.runtime.identifiers import credit_code_error, region_code_error
+from services.runtime.identity import Caller
+from services.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from services.authorization.store import Store
+
+LEVELS = frozenset(v for v in directory_pb2.AdministrativeLevel.values()
+                   if v != directory_pb2.ADMINISTRATIVE_LEVEL_UNSPECIFIED)
+# One message for an unknown id and a wrong secret: the answer must not tell which ids exist.
+BAD_CREDENTIALS = "unknown system id or wrong secret"
+# Issued secrets are 43 characters; anything far longer is refused before hashing.
+MAX_SECRET = 256
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name: str
+    level: int
+    region_code: str
+    authority: bool = False
+    create_time: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class System:
+    id: str
+    department_code: str
+    name: str
+    disabled: bool = False
+    create_time: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What IssueToken needs about a system: its hash and its department's authority flag."""
+
+    system: System
+    secret_hash: str
+    authority: bool
+
+
+def department_problems(department: Department, prefix: str = "department") -> list[FieldViolation]:
+    """Every reason ``department`` cannot be registered."""
+    problems: list[FieldViolation] = []
+    if error := credit_code_error(department.code):
+        problems.append(FieldViolation(f"{prefix}.code", error))
+    if error := name_problem(department.name):
+        problems.append(FieldViolation(f"{prefix}.name", error))
+    if department.level not in LEVELS:
+        problems.append(FieldViolation(f"{prefix}.level", "must be NATIONAL, PROVINCIAL, MUNICIPAL or COUNTY"))
+    if error := region_code_error(department.region_code):
+        problems.append(FieldViolation(f"{prefix}.region_code", error))
+    return problems
+
+
+def department_code_problem(code: str) -> str | None:
+    return "is required" if not code else credit_code_error(code)
+
+
+class Directory:
+    """The directory workflows: who may register what, and the credential life cycle."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    # Departments
+
+    async def create_department(self, caller: Caller, department: Department) -> Department:
+        require_authority(caller, "register departments")
+        if problems := department_problems(department):
+            raise bad_request(problems)
+        return await self._store.insert_department(department)
+
+    async def get_department(self, caller: Caller, code: str) -> Department:
+        require_identified(caller)
+        if error := department_code_problem(code):
+            raise bad_request([FieldViolation("code", error)])
+        department = await self._store.get_department(code)
+        if department is None:
+            raise not_found(f"department {code}")
+        return department
+
+    async def list_departments(self, caller: Caller, size: int, token: str) -> tuple[list[Department], str]:
+        require_identified(caller)
+        limit = pagination.page_size(size)
+        departments = await self._store.list_departments(page_after(token, str), limit + 1)
+        more = len(departments) > limit
+        departments = departments[:limit]
+        return departments, pagination.encode_token({"after": departments[-1].code}) if more else ""
+
+    # Systems
+
+    async def create_system(self, caller: Caller, system: System) -> tuple[System, str]:
+        require_identified(caller)
+        code = system.department_code or caller.department_code
+        problems = []
+        if error := department_code_problem(code):
+            problems.append(FieldViolation("system.department_code", error))
+        if error := name_problem(system.name):
+            problems.append(FieldViolation("system.name", error))
+        if problems:
+            raise bad_request(problems)
+        require_department(caller, code, "register systems")
+        if await self._store.get_department(code) is None:
+            raise not_found(f"department {code}")
+        secret = credentials.new_secret()
+        secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
+        created = await self._store.insert_system(
+            System(id=credentials.new_system_id(), department_code=code, name=system.name.strip()), secret_hash)
+        return created, secret
+
+    async def get_system(self, caller: Caller, system_id: str) -> System:
+        require_identified(caller)
+        system = await self._find_system(system_id)
+        require_department(caller, system.department_code, "read this system")
+        return system
+
+    async def list_systems(self, caller: Caller, department_code: str, size: int,
+                           token: str) -> tuple[list[System], str]:
+        require_identified(caller)
+        code = department_code or ("" if caller.authority else caller.department_code)
+        if code and (error := credit_code_error(code)):
+            raise bad_request([FieldViolation("department_code", error)])
+        if code:
+            require_department(caller, code, "list these systems")
+        limit = pagination.page_size(size)
+        rows = await self._store.list_systems(code or None, page_after(token, int), limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [system for _, system in rows], pagination.encode_token({"after": rows[-1][0]}) if more else ""
+
+    async def rotate_secret(self, caller: Caller, system_id: str) -> str:
+        require_identified(caller)
+        system = await self._find_system(system_id)
+        require_department(caller, system.department_code, "rotate this system's secret")
+        secret = credentials.new_secret()
+        secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
+        if not await self._store.set_secret(system.id, secret_hash):
+            raise not_found(f"system {system_id}")
+        return secret
+
+    async def disable_system(self, caller: Caller, system_id: str) -> System:
+        require_identified(caller)
+        system = await self._find_system(system_id)
+        require_department(caller, system.department_code, "disable this system")
+        disabled = await self._store.disable_system(system.id)
+        if disabled is None:
+            raise not_found(f"system {system_id}")
+        return disabled
+
+    async def _find_system(self, system_id: str) -> System:
+        if not system_id:
+            raise bad_request([FieldViolation("id", "is required")])
+        system = await self._store.get_system(system_id) if SYSTEM_ID.fullmatch(system_id) else None
+        if system is None:
+            raise not_found(f"system {shown(system_id)}")
+        return system
+
+    # Tokens
+
+    async def issue_token(self, system_id: str, secret: str) -> tokens.IssuedToken:
+        """A token for a system that proves its secret; any failure is UNAUTHENTICATED."""
+        problems = [FieldViolation(name, "is required") for name, value in (("system_id", system_id),
+                                                                             ("secret", secret)) if not value]
+        if problems:
+            raise bad_request(problems)
+        if len(secret) > MAX_SECRET:
+            raise unauthenticated(BAD_CREDENTIALS)
+        found = await self._store.get_credentials(system_id) if SYSTEM_ID.fullmatch(system_id) else None
+        stored = found.secret_hash if found is not None else credentials.decoy_hash()
+        matches = await asyncio.to_thread(credentials.verify_secret, secret, stored)
+        if found is None or not matches:
+            raise unauthenticated(BAD_CREDENTIALS)
+        if found.system.disabled:
+            raise unauthenticated(f"system {system_id} is disabled: its department must register a new one")
+        caller = Caller(found.system.id, found.system.department_code, authority=found.authority)
+        return tokens.issue_token(self._settings.token_private_key, caller, self._settings.token_ttl_seconds)

@@ -1,0 +1,86 @@
+"""Catalog entries as authorization sees them, fetched through the shared CatalogCache.
+
+The catalog service owns entries; this process keeps the ones it uses in
+process (invalidated by CATALOG_CHANGED) and reads from them which items a
+resource has, which of them are basic (R-SHR-4) and which methods it offers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import grpc
+
+from govshare.catalog.v1 import catalog_pb2
+from govshare.common.v1 import common_pb2
+from services.authorization.validation import METHODS
+from services.runtime.cache import CATALOG_CHANGED, Subscriber
+from services.runtime.catalog_client import CatalogCache
+from services.runtime.clients import open_channel
+from services.runtime.errors import ServiceError
+from services.runtime.identity import AssertionSigner, service_caller
+from services.runtime.settings import Settings
+
+CATALOG_SERVICE = "govshare.catalog.v1.CatalogService"
+
+
+def item_names(entry: catalog_pb2.Entry) -> list[str]:
+    """Machine names of the entry's items, in catalog order."""
+    return [item.machine_name for item in entry.items]
+
+
+def basic_items(entry: catalog_pb2.Entry) -> frozenset[str]:
+    """Items every department may have without a grant: a foundation database's basic items (R-SHR-4)."""
+    if entry.category != catalog_pb2.CATEGORY_FOUNDATION:
+        return frozenset()
+    return frozenset(item.machine_name for item in entry.items if item.basic)
+
+
+def offered_methods(entry: catalog_pb2.Entry) -> frozenset[int]:
+    """The share methods the entry offers; a not-shared entry that lists none leaves it to the
+    coordination decision (Art. 12), whose grant then says which methods may be used."""
+    if not entry.share_methods and entry.share_type == common_pb2.SHARE_TYPE_NOT_SHARED:
+        return METHODS
+    return frozenset(entry.share_methods)
+
+
+def classified(entry: catalog_pb2.Entry) -> bool:
+    """True for entries that may exist only on the intranet (R-ZON-2)."""
+    return entry.secrecy == catalog_pb2.SECRECY_CLASSIFIED or entry.zone == common_pb2.ZONE_INTRANET
+
+
+class EntryLookup:
+    """Published entries from the catalog service; catalog failures become UNAVAILABLE, never INTERNAL."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._channel: grpc.aio.Channel | None = None
+        self._cache: CatalogCache | None = None
+        self._subscriber: Subscriber | None = None
+
+    async def open(self) -> None:
+        settings = self._settings
+        self._channel = open_channel(settings.catalog_target, settings, [CATALOG_SERVICE])
+        self._cache = CatalogCache(self._channel, AssertionSigner(settings.internal_key),
+                                   service_caller("authorization"), timeout=settings.call_timeout_seconds)
+        self._subscriber = Subscriber(settings.redis_url, {CATALOG_CHANGED: self._cache.on_event},
+                                      resync=self._cache.invalidate)
+        self._subscriber.start()
+
+    async def close(self) -> None:
+        if self._subscriber is not None:
+            await self._subscriber.stop()
+        if self._channel is not None:
+            with contextlib.suppress(Exception):
+                await self._channel.close()
+        self._subscriber = self._channel = self._cache = None
+
+    async def get(self, code: str) -> catalog_pb2.Entry | None:
+        """The current version of entry ``code`` (any state), or None when the catalog has none."""
+        if self._cache is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "authorization is starting; retry")
+        try:
+            return await self._cache.get(code)
+        except grpc.aio.AioRpcError as exc:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE",
+                               f"the catalog service did not answer ({exc.code().name}); retry") from None

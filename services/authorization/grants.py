@@ -1,0 +1,143 @@
+"""Grants: approved applications, and how providers adjust them (R-APP-4; 003 Art. 11).
+
+A grant says who (a department, optionally some of its systems), what (items,
+and which of the sensitive ones come unmasked), why (purposes), how (methods),
+until when, and how many calls. Providers may widen or narrow a grant later,
+within what the catalog entry offers; a revoked grant is final.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from govshare.authorization.v1 import sharing_pb2
+from govshare.catalog.v1 import catalog_pb2
+from services.authorization.entries import item_names, offered_methods
+from services.authorization.validation import (
+    METHODS,
+    PURPOSES,
+    enum_list_problems,
+    item_list_problems,
+    shown,
+    system_id_problems,
+    unique,
+)
+from services.runtime.errors import FieldViolation
+from services.runtime.identity import Caller
+
+ACTIVE = sharing_pb2.GRANT_STATE_ACTIVE
+REVOKED = sharing_pb2.GRANT_STATE_REVOKED
+STATES = frozenset((ACTIVE, REVOKED))
+UPDATABLE = ("items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "system_ids")
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    application_id: str
+    department_code: str
+    provider_department_code: str
+    resource_code: str
+    system_ids: tuple[str, ...]
+    items: tuple[str, ...]
+    unmasked_items: tuple[str, ...]
+    purposes: tuple[int, ...]
+    methods: tuple[int, ...]
+    expire_time: dt.datetime
+    quota: int
+    state: int = ACTIVE
+    coordinated: bool = False
+    policy_version: int = 0
+    create_time: dt.datetime | None = None
+    revoke_reason: str = ""
+
+    def live(self, now: dt.datetime) -> bool:
+        return self.state == ACTIVE and self.expire_time > now
+
+    def expired(self, now: dt.datetime) -> bool:
+        return self.state == ACTIVE and self.expire_time <= now
+
+    def visible_to(self, caller: Caller) -> bool:
+        """The grantee, the provider and the authority see a grant."""
+        return caller.authority or caller.department_code in (self.department_code, self.provider_department_code)
+
+
+@dataclass(frozen=True)
+class GrantUpdate:
+    """New values for the fields named by ``paths`` (an update_mask); the others are ignored."""
+
+    paths: tuple[str, ...]
+    system_ids: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    unmasked_items: tuple[str, ...] = ()
+    purposes: tuple[int, ...] = ()
+    methods: tuple[int, ...] = ()
+    expire_time: dt.datetime | None = None
+    quota: int = 0
+    problems: tuple[FieldViolation, ...] = ()
+
+    def touches(self, *names: str) -> bool:
+        return any(name in self.paths for name in names)
+
+
+def mask_problems(update: GrantUpdate) -> list[FieldViolation]:
+    """The update_mask must name at least one field, and only fields a provider may adjust."""
+    if not update.paths:
+        return [FieldViolation("update_mask", f"name the fields to change: {', '.join(UPDATABLE)}")]
+    allowed = ", ".join(UPDATABLE)
+    return [FieldViolation(f"update_mask.paths[{index}]", f"{shown(path)} cannot be changed; use {allowed}")
+            for index, path in enumerate(update.paths) if path not in UPDATABLE]
+
+
+def changes(grant: Grant, update: GrantUpdate, entry: catalog_pb2.Entry | None,
+            now: dt.datetime) -> tuple[dict[str, object], list[FieldViolation]]:
+    """The grant fields ``update`` changes, and every problem with them.
+
+    ``entry`` is the resource's catalog entry, needed when items or methods change: a grant can
+    never give more than the resource has and offers.
+    """
+    problems = [*update.problems, *mask_problems(update)]
+    changed: dict[str, object] = {}
+    if update.touches("items"):
+        known = item_names(entry) if entry is not None else None
+        problems += item_list_problems("grant.items", update.items, known, f"an item of resource {grant.resource_code}")
+        if not update.items:
+            problems.append(FieldViolation("grant.items", "at least one item is required; revoke the grant instead"))
+        changed["items"] = update.items
+    items = changed.get("items", grant.items)
+    if update.touches("unmasked_items"):
+        problems += item_list_problems("grant.unmasked_items", update.unmasked_items, items, "a granted item")
+        changed["unmasked_items"] = update.unmasked_items
+    elif "items" in changed:
+        # Narrowing the items drops the unmasking of the items it removes.
+        changed["unmasked_items"] = tuple(i for i in grant.unmasked_items if i in items)
+    if update.touches("purposes"):
+        problems += enum_list_problems("grant.purposes", update.purposes, PURPOSES, "purpose")
+        changed["purposes"] = unique(update.purposes)
+    if update.touches("methods"):
+        problems += _method_problems(update.methods, entry)
+        changed["methods"] = unique(update.methods)
+    if update.touches("expire_time"):
+        if update.expire_time is None:
+            if not any(p.field == "grant.expire_time" for p in problems):
+                problems.append(FieldViolation("grant.expire_time", "is required"))
+        elif update.expire_time <= now:
+            problems.append(FieldViolation("grant.expire_time", "must be in the future; revoke the grant instead"))
+        changed["expire_time"] = update.expire_time
+    if update.touches("quota"):
+        if update.quota < 0:
+            problems.append(FieldViolation("grant.quota", "must not be negative (0 means unlimited)"))
+        changed["quota"] = update.quota
+    if update.touches("system_ids"):
+        problems += system_id_problems("grant.system_ids", update.system_ids)
+        changed["system_ids"] = update.system_ids
+    return changed, problems
+
+
+def _method_problems(methods: tuple[int, ...], entry: catalog_pb2.Entry | None) -> list[FieldViolation]:
+    problems = enum_list_problems("grant.methods", methods, METHODS, "share method")
+    offered = offered_methods(entry) if entry is not None else METHODS
+    problems += [FieldViolation(f"grant.methods[{index}]", "the resource is not shared by this method")
+                 for index, method in enumerate(methods) if method in METHODS and method not in offered]
+    return problems

@@ -1,0 +1,289 @@
+"""gRPC servicers: protobuf ↔ domain mapping for the four authorization services, nothing else.
+
+Every RPC first verifies the caller's signed assertion; the domain workflows
+then decide what that caller may do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from govshare.authorization.v1 import (
+    authorization_pb2,
+    authorization_pb2_grpc,
+    directory_pb2,
+    directory_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+    token_pb2,
+    token_pb2_grpc,
+)
+from services.authorization.applications import Application, Draft, Terms
+from services.authorization.authorizer import Authorizer
+from services.authorization.decisions import AccessRequest, Decision
+from services.authorization.directory import Department, Directory, System
+from services.authorization.grants import Grant, GrantUpdate
+from services.authorization.sharing import Sharing
+from services.runtime.errors import FieldViolation
+from services.runtime.identity import AssertionVerifier
+
+Context = grpc.aio.ServicerContext
+# The range google.protobuf.Timestamp allows (0001-01-01 .. 9999-12-31).
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
+
+
+def _time(message: object, name: str, path: str, problems: list[FieldViolation]) -> dt.datetime | None:
+    """The timestamp field ``name`` of ``message`` as an aware datetime; None when unset or invalid."""
+    if not message.HasField(name):  # type: ignore[attr-defined]
+        return None
+    value: timestamp_pb2.Timestamp = getattr(message, name)
+    if not _MIN_SECONDS <= value.seconds <= _MAX_SECONDS or not 0 <= value.nanos < 1_000_000_000:
+        problems.append(FieldViolation(path, "is not a valid timestamp"))
+        return None
+    return value.ToDatetime(tzinfo=dt.UTC)
+
+
+def _timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+# Directory
+
+def _department_pb(department: Department) -> directory_pb2.Department:
+    return directory_pb2.Department(code=department.code, name=department.name, level=department.level,
+                                    region_code=department.region_code, authority=department.authority,
+                                    create_time=_timestamp(department.create_time))
+
+
+def _system_pb(system: System) -> directory_pb2.System:
+    return directory_pb2.System(id=system.id, department_code=system.department_code, name=system.name,
+                                disabled=system.disabled, create_time=_timestamp(system.create_time))
+
+
+class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
+    def __init__(self, verifier: AssertionVerifier, directory: Directory) -> None:
+        self._verifier = verifier
+        self._directory = directory
+
+    async def CreateDepartment(self, request: directory_pb2.CreateDepartmentRequest, context: Context
+                               ) -> directory_pb2.CreateDepartmentResponse:
+        caller = self._verifier.from_context(context)
+        given = request.department
+        department = Department(code=given.code.strip(), name=given.name.strip(), level=given.level,
+                                region_code=given.region_code.strip(), authority=given.authority)
+        created = await self._directory.create_department(caller, department)
+        return directory_pb2.CreateDepartmentResponse(department=_department_pb(created))
+
+    async def GetDepartment(self, request: directory_pb2.GetDepartmentRequest, context: Context
+                            ) -> directory_pb2.GetDepartmentResponse:
+        caller = self._verifier.from_context(context)
+        department = await self._directory.get_department(caller, request.code)
+        return directory_pb2.GetDepartmentResponse(department=_department_pb(department))
+
+    async def ListDepartments(self, request: directory_pb2.ListDepartmentsRequest, context: Context
+                              ) -> directory_pb2.ListDepartmentsResponse:
+        caller = self._verifier.from_context(context)
+        departments, token = await self._directory.list_departments(caller, request.page_size, request.page_token)
+        return directory_pb2.ListDepartmentsResponse(departments=[_department_pb(d) for d in departments],
+                                                     next_page_token=token)
+
+    async def CreateSystem(self, request: directory_pb2.CreateSystemRequest, context: Context
+                           ) -> directory_pb2.CreateSystemResponse:
+        caller = self._verifier.from_context(context)
+        system = System(id="", department_code=request.system.department_code.strip(), name=request.system.name)
+        created, secret = await self._directory.create_system(caller, system)
+        return directory_pb2.CreateSystemResponse(system=_system_pb(created), secret=secret)
+
+    async def GetSystem(self, request: directory_pb2.GetSystemRequest, context: Context
+                        ) -> directory_pb2.GetSystemResponse:
+        caller = self._verifier.from_context(context)
+        return directory_pb2.GetSystemResponse(system=_system_pb(await self._directory.get_system(caller, request.id)))
+
+    async def ListSystems(self, request: directory_pb2.ListSystemsRequest, context: Context
+                          ) -> directory_pb2.ListSystemsResponse:
+        caller = self._verifier.from_context(context)
+        systems, token = await self._directory.list_systems(caller, request.department_code, request.page_size,
+                                                            request.page_token)
+        return directory_pb2.ListSystemsResponse(systems=[_system_pb(s) for s in systems], next_page_token=token)
+
+    async def RotateSystemSecret(self, request: directory_pb2.RotateSystemSecretRequest, context: Context
+                                 ) -> directory_pb2.RotateSystemSecretResponse:
+        caller = self._verifier.from_context(context)
+        return directory_pb2.RotateSystemSecretResponse(secret=await self._directory.rotate_secret(caller, request.id))
+
+    async def DisableSystem(self, request: directory_pb2.DisableSystemRequest, context: Context
+                            ) -> directory_pb2.DisableSystemResponse:
+        caller = self._verifier.from_context(context)
+        system = await self._directory.disable_system(caller, request.id)
+        return directory_pb2.DisableSystemResponse(system=_system_pb(system))
+
+
+class TokenServicer(token_pb2_grpc.TokenServiceServicer):
+    """Reached through the gateway without a token: the gateway's (anonymous) assertion suffices,
+    since the system's secret is what authenticates the call."""
+
+    def __init__(self, verifier: AssertionVerifier, directory: Directory) -> None:
+        self._verifier = verifier
+        self._directory = directory
+
+    async def IssueToken(self, request: token_pb2.IssueTokenRequest, context: Context
+                         ) -> token_pb2.IssueTokenResponse:
+        self._verifier.from_context(context)
+        issued = await self._directory.issue_token(request.system_id, request.secret)
+        expire = timestamp_pb2.Timestamp(seconds=int(issued.expires_at))
+        return token_pb2.IssueTokenResponse(token=issued.token, expire_time=expire)
+
+
+# Sharing
+
+def _application_pb(application: Application, now: dt.datetime) -> sharing_pb2.Application:
+    return sharing_pb2.Application(
+        id=application.id, applicant_department_code=application.applicant_department_code,
+        system_ids=application.system_ids, resource_code=application.resource_code,
+        provider_department_code=application.provider_department_code, items=application.items,
+        purposes=application.purposes, purpose_text=application.purpose_text, basis=application.basis,
+        requested_expire_time=_timestamp(application.requested_expire_time), methods=application.methods,
+        quota=application.quota, state=application.state, reply_due_time=_timestamp(application.reply_due_time),
+        overdue=application.overdue(now), reply_reason=application.reply_reason, grant_id=application.grant_id,
+        history=[sharing_pb2.ApplicationEvent(action=e.action, actor_department_code=e.actor_department_code,
+                                              actor_system_id=e.actor_system_id, note=e.note,
+                                              time=_timestamp(e.time)) for e in application.history],
+        create_time=_timestamp(application.create_time))
+
+
+def _grant_pb(grant: Grant) -> sharing_pb2.Grant:
+    return sharing_pb2.Grant(
+        id=grant.id, application_id=grant.application_id, department_code=grant.department_code,
+        system_ids=grant.system_ids, resource_code=grant.resource_code, items=grant.items,
+        unmasked_items=grant.unmasked_items, purposes=grant.purposes, methods=grant.methods,
+        expire_time=_timestamp(grant.expire_time), quota=grant.quota, state=grant.state,
+        revoke_reason=grant.revoke_reason, policy_version=grant.policy_version,
+        create_time=_timestamp(grant.create_time))
+
+
+def _draft(application: sharing_pb2.Application) -> Draft:
+    problems: list[FieldViolation] = []
+    expire = _time(application, "requested_expire_time", "application.requested_expire_time", problems)
+    return Draft(applicant_department_code=application.applicant_department_code,
+                 resource_code=application.resource_code.strip(), system_ids=tuple(application.system_ids),
+                 items=tuple(application.items), purposes=tuple(application.purposes),
+                 purpose_text=application.purpose_text, basis=application.basis, requested_expire_time=expire,
+                 methods=tuple(application.methods), quota=application.quota, problems=tuple(problems))
+
+
+class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
+    def __init__(self, verifier: AssertionVerifier, sharing: Sharing) -> None:
+        self._verifier = verifier
+        self._sharing = sharing
+
+    def _application(self, application: Application) -> sharing_pb2.Application:
+        return _application_pb(application, self._sharing.now())
+
+    async def SubmitApplication(self, request: sharing_pb2.SubmitApplicationRequest, context: Context
+                                ) -> sharing_pb2.SubmitApplicationResponse:
+        caller = self._verifier.from_context(context)
+        application = await self._sharing.submit(caller, _draft(request.application))
+        return sharing_pb2.SubmitApplicationResponse(application=self._application(application))
+
+    async def GetApplication(self, request: sharing_pb2.GetApplicationRequest, context: Context
+                             ) -> sharing_pb2.GetApplicationResponse:
+        caller = self._verifier.from_context(context)
+        application = await self._sharing.get_application(caller, request.id)
+        return sharing_pb2.GetApplicationResponse(application=self._application(application))
+
+    async def ListApplications(self, request: sharing_pb2.ListApplicationsRequest, context: Context
+                               ) -> sharing_pb2.ListApplicationsResponse:
+        caller = self._verifier.from_context(context)
+        found, token = await self._sharing.list_applications(caller, request.role, request.state,
+                                                             request.overdue_only, request.page_size,
+                                                             request.page_token)
+        return sharing_pb2.ListApplicationsResponse(applications=[self._application(a) for a in found],
+                                                    next_page_token=token)
+
+    async def ReplyApplication(self, request: sharing_pb2.ReplyApplicationRequest, context: Context
+                               ) -> sharing_pb2.ReplyApplicationResponse:
+        caller = self._verifier.from_context(context)
+        problems: list[FieldViolation] = []
+        terms = Terms(items=tuple(request.items), unmasked_items=tuple(request.unmasked_items),
+                      expire_time=_time(request, "expire_time", "expire_time", problems), quota=request.quota,
+                      purposes=tuple(request.purposes), problems=tuple(problems))
+        application, grant = await self._sharing.reply(caller, request.id, request.decision, request.reason, terms)
+        return sharing_pb2.ReplyApplicationResponse(application=self._application(application),
+                                                    grant=_grant_pb(grant) if grant else None)
+
+    async def EscalateApplication(self, request: sharing_pb2.EscalateApplicationRequest, context: Context
+                                  ) -> sharing_pb2.EscalateApplicationResponse:
+        caller = self._verifier.from_context(context)
+        application = await self._sharing.escalate(caller, request.id, request.reason)
+        return sharing_pb2.EscalateApplicationResponse(application=self._application(application))
+
+    async def RecordCoordinationDecision(self, request: sharing_pb2.RecordCoordinationDecisionRequest,
+                                         context: Context) -> sharing_pb2.RecordCoordinationDecisionResponse:
+        caller = self._verifier.from_context(context)
+        problems: list[FieldViolation] = []
+        terms = Terms(items=tuple(request.items), expire_time=_time(request, "expire_time", "expire_time", problems),
+                      quota=request.quota, problems=tuple(problems))
+        application, grant = await self._sharing.coordinate(caller, request.id, request.grant, request.reason, terms)
+        return sharing_pb2.RecordCoordinationDecisionResponse(application=self._application(application),
+                                                              grant=_grant_pb(grant) if grant else None)
+
+    async def GetGrant(self, request: sharing_pb2.GetGrantRequest, context: Context) -> sharing_pb2.GetGrantResponse:
+        caller = self._verifier.from_context(context)
+        return sharing_pb2.GetGrantResponse(grant=_grant_pb(await self._sharing.get_grant(caller, request.id)))
+
+    async def ListGrants(self, request: sharing_pb2.ListGrantsRequest, context: Context
+                         ) -> sharing_pb2.ListGrantsResponse:
+        caller = self._verifier.from_context(context)
+        found, token = await self._sharing.list_grants(caller, request.resource_code.strip(), request.state,
+                                                       request.page_size, request.page_token)
+        return sharing_pb2.ListGrantsResponse(grants=[_grant_pb(g) for g in found], next_page_token=token)
+
+    async def UpdateGrant(self, request: sharing_pb2.UpdateGrantRequest, context: Context
+                          ) -> sharing_pb2.UpdateGrantResponse:
+        caller = self._verifier.from_context(context)
+        given, problems = request.grant, []
+        update = GrantUpdate(
+            paths=tuple(request.update_mask.paths), system_ids=tuple(given.system_ids), items=tuple(given.items),
+            unmasked_items=tuple(given.unmasked_items), purposes=tuple(given.purposes),
+            methods=tuple(given.methods), expire_time=_time(given, "expire_time", "grant.expire_time", problems),
+            quota=given.quota, problems=tuple(problems))
+        grant = await self._sharing.update_grant(caller, given.id, update)
+        return sharing_pb2.UpdateGrantResponse(grant=_grant_pb(grant))
+
+    async def RevokeGrant(self, request: sharing_pb2.RevokeGrantRequest, context: Context
+                          ) -> sharing_pb2.RevokeGrantResponse:
+        caller = self._verifier.from_context(context)
+        grant = await self._sharing.revoke_grant(caller, request.id, request.reason)
+        return sharing_pb2.RevokeGrantResponse(grant=_grant_pb(grant))
+
+
+# Check
+
+def _decision_pb(decision: Decision) -> authorization_pb2.Decision:
+    return authorization_pb2.Decision(
+        allowed=decision.allowed, deny_reason=decision.deny_reason, message=decision.message,
+        allowed_items=decision.allowed_items, masks=dict(decision.masks),
+        expire_time=_timestamp(decision.expire_time), policy_version=decision.policy_version,
+        grant_id=decision.grant_id, quota=decision.quota, denied_items=decision.denied_items)
+
+
+class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer):
+    def __init__(self, verifier: AssertionVerifier, authorizer: Authorizer) -> None:
+        self._verifier = verifier
+        self._authorizer = authorizer
+
+    async def Check(self, request: authorization_pb2.CheckRequest, context: Context
+                    ) -> authorization_pb2.CheckResponse:
+        caller = self._verifier.from_context(context)
+        access = AccessRequest(system_id=request.system_id, department_code=request.department_code,
+                               resource_code=request.resource_code, purpose=request.purpose,
+                               items=tuple(request.items), method=request.method)
+        decision = await self._authorizer.check(caller, access)
+        return authorization_pb2.CheckResponse(decision=_decision_pb(decision))

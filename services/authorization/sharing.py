@@ -1,0 +1,373 @@
+"""The sharing workflow: applications, replies, escalation, coordination and grants (R-APP-1..5).
+
+Each step checks who may take it, validates the request against the
+application and the catalog entry, stores the step with its history event, and
+announces grant changes so that the query path applies them at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+from govshare.authorization.v1 import sharing_pb2
+from govshare.catalog.v1 import catalog_pb2
+from govshare.common.v1 import common_pb2
+from services.authorization import applications as apps
+from services.authorization import grants as grant_rules
+from services.authorization.applications import Application, ApplicationEvent, Draft, Terms
+from services.authorization.entries import EntryLookup, classified
+from services.authorization.grants import Grant, GrantUpdate
+from services.authorization.policy_events import PolicyEvents
+from services.authorization.roles import require_authority, require_identified
+from services.authorization.store import ApplicationFilter, GrantFilter, Store
+from services.authorization.validation import (
+    APPLICATION_ID,
+    GRANT_ID,
+    SYSTEM_ID,
+    bad_request,
+    page_after,
+    resource_code_problem,
+    shown,
+    text_problem,
+)
+from services.runtime import pagination
+from services.runtime.errors import (
+    FieldViolation,
+    failed_precondition,
+    not_found,
+    permission_denied,
+)
+from services.runtime.identity import Caller
+from services.runtime.settings import Settings
+
+APPROVE = sharing_pb2.REPLY_DECISION_APPROVE
+REFUSE = sharing_pb2.REPLY_DECISION_REFUSE
+ROLES = frozenset(sharing_pb2.ApplicationRole.values())
+Clock = Callable[[], dt.datetime]
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _page(rows: list, limit: int) -> tuple[list, str]:
+    """The items of a page fetched with one extra row, and the token for the next page."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [item for _, item in rows], pagination.encode_token({"after": rows[-1][0]}) if more else ""
+
+
+class Sharing:
+    def __init__(self, store: Store, entries: EntryLookup, events: PolicyEvents, settings: Settings,
+                 clock: Clock = utc_now) -> None:
+        self._store = store
+        self._entries = entries
+        self._events = events
+        self._settings = settings
+        self._clock = clock
+
+    def now(self) -> dt.datetime:
+        return self._clock()
+
+    # Applications
+
+    async def submit(self, caller: Caller, draft: Draft) -> Application:
+        """A user department applies for a conditional resource; a not-shared one goes straight to the
+        authority for coordination (R-SHR-3, R-APP-3)."""
+        require_identified(caller)
+        if not caller.department_code:
+            raise permission_denied("DEPARTMENT_ONLY", "applications are made by a department's business system")
+        now = self.now()
+        problems = apps.draft_problems(draft, now)
+        if draft.applicant_department_code not in ("", caller.department_code):
+            problems.append(FieldViolation("application.applicant_department_code",
+                                           "must be empty or your own department: departments apply for themselves"))
+        if resource_code_problem(draft.resource_code):
+            raise bad_request(problems)
+        entry = await self._published_entry(draft.resource_code)
+        problems += apps.entry_problems(draft, entry)
+        problems += await self._foreign_systems("application.system_ids", caller.department_code, draft.system_ids)
+        if problems:
+            raise bad_request(problems)
+        return await self._store.insert_application(self._new_application(caller, draft, entry, now))
+
+    async def _published_entry(self, code: str) -> catalog_pb2.Entry:
+        entry = await self._entries.get(code)
+        if entry is None:
+            raise not_found(f"resource {code}")
+        if entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
+            raise failed_precondition("NOT_PUBLISHED", f"resource {code} is not published: it cannot be applied for")
+        if self._settings.zone != "intranet" and classified(entry):
+            raise failed_precondition("WRONG_ZONE", f"resource {code} is classified (涉密): apply on the intranet "
+                                      "platform")
+        if entry.share_type == common_pb2.SHARE_TYPE_UNCONDITIONAL:
+            raise failed_precondition("NO_APPLICATION_NEEDED", f"resource {code} is shared unconditionally "
+                                      "(无条件共享): no application is needed, query it directly")
+        return entry
+
+    async def _foreign_systems(self, field: str, department_code: str, ids: tuple[str, ...]) -> list[FieldViolation]:
+        """Problems for the listed systems that are not the department's own."""
+        if not ids or not all(SYSTEM_ID.fullmatch(i) for i in ids):
+            return []
+        own = await self._store.systems_of(department_code, ids)
+        return [FieldViolation(f"{field}[{index}]", f"{system_id} is not a system of department {department_code}")
+                for index, system_id in enumerate(ids) if system_id not in own]
+
+    def _new_application(self, caller: Caller, draft: Draft, entry: catalog_pb2.Entry,
+                         now: dt.datetime) -> Application:
+        not_shared = entry.share_type != common_pb2.SHARE_TYPE_CONDITIONAL
+        history = [self._event(caller, "SUBMITTED", "", now)]
+        if not_shared:
+            history.append(self._event(caller, "ESCALATED", "the resource is not shared (不予共享): referred to the "
+                                       "authority for coordination (Art. 12)", now))
+        assert draft.requested_expire_time is not None
+        return Application(
+            id=f"app-{uuid.uuid4().hex}", applicant_department_code=caller.department_code,
+            provider_department_code=entry.provider_department_code, resource_code=entry.code,
+            system_ids=draft.system_ids, items=apps.requested_items(draft, entry),
+            purposes=apps.unique(draft.purposes), purpose_text=draft.purpose_text, basis=draft.basis,
+            requested_expire_time=draft.requested_expire_time, methods=apps.unique(draft.methods),
+            quota=draft.quota, state=apps.ESCALATED if not_shared else apps.SUBMITTED,
+            reply_due_time=apps.reply_due(now, self._settings.reply_working_days), create_time=now,
+            history=tuple(history))
+
+    async def get_application(self, caller: Caller, application_id: str) -> Application:
+        require_identified(caller)
+        application = await self._find_application(application_id)
+        if not caller.authority and not application.involves(caller.department_code):
+            raise permission_denied("NOT_INVOLVED", "only the applicant, the provider and the authority see an "
+                                    "application")
+        return application
+
+    async def list_applications(self, caller: Caller, role: int, state: int, overdue_only: bool, size: int,
+                                token: str) -> tuple[list[Application], str]:
+        require_identified(caller)
+        problems = []
+        if role not in ROLES:
+            problems.append(FieldViolation("role", "must be APPLICANT, PROVIDER or unset"))
+        if state and state not in apps.STATES:
+            problems.append(FieldViolation("state", "is not an application state"))
+        if problems:
+            raise bad_request(problems)
+        limit = pagination.page_size(size)
+        where = self._application_filter(caller, role, state or None, self.now() if overdue_only else None)
+        return _page(await self._store.list_applications(where, page_after(token, int), limit + 1), limit)
+
+    @staticmethod
+    def _application_filter(caller: Caller, role: int, state: int | None,
+                            overdue_at: dt.datetime | None) -> ApplicationFilter:
+        department = caller.department_code
+        if role == sharing_pb2.APPLICATION_ROLE_APPLICANT:
+            return ApplicationFilter(applicant=department, state=state, overdue_at=overdue_at)
+        if role == sharing_pb2.APPLICATION_ROLE_PROVIDER:
+            return ApplicationFilter(provider=department, state=state, overdue_at=overdue_at)
+        return ApplicationFilter(either=None if caller.authority else department, state=state, overdue_at=overdue_at)
+
+    async def reply(self, caller: Caller, application_id: str, decision: int, reason: str,
+                    terms: Terms) -> tuple[Application, Grant | None]:
+        """The provider approves (possibly narrowing) or refuses with a reason (R-APP-2)."""
+        require_identified(caller)
+        application = await self._find_application(application_id)
+        if not caller.authority and caller.department_code != application.provider_department_code:
+            raise permission_denied("NOT_PROVIDER", f"only the provider {application.provider_department_code} or "
+                                    "the authority may reply to this application")
+        self._expect_state(application, (apps.SUBMITTED,), "replied to")
+        problems: list[FieldViolation] = []
+        if decision not in (APPROVE, REFUSE):
+            problems.append(FieldViolation("decision", "must be APPROVE or REFUSE"))
+        problems += self._reason_problems(reason, required=decision == REFUSE, why="when refusing, state why")
+        now = self.now()
+        if decision != APPROVE:
+            if problems:
+                raise bad_request(problems)
+            event = self._event(caller, "REFUSED", reason, now)
+            return await self._move(application, apps.REFUSED, event, reason)
+        scope = apps.narrow(application, terms, now)
+        if problems or scope.problems:
+            raise bad_request(problems + scope.problems)
+        grant = self._new_grant(application, scope, now, coordinated=False)
+        event = self._event(caller, "APPROVED", self._approval_note(application, scope, reason), now)
+        return await self._move(application, apps.APPROVED, event, reason, grant)
+
+    async def escalate(self, caller: Caller, application_id: str, reason: str) -> Application:
+        """The applicant takes a refused (or unanswered, overdue) application to the authority (R-APP-3)."""
+        require_identified(caller)
+        application = await self._find_application(application_id)
+        if caller.department_code != application.applicant_department_code:
+            raise permission_denied("NOT_APPLICANT", "only the applicant may escalate an application")
+        now = self.now()
+        if not (application.state == apps.REFUSED or application.overdue(now)):
+            raise failed_precondition("NOT_ESCALATABLE", f"application {application.id} is "
+                                      f"{self._state_name(application.state)}: only refused applications, or ones "
+                                      "unanswered past their due time, can be escalated")
+        if problems := self._reason_problems(reason, required=False):
+            raise bad_request(problems)
+        event = self._event(caller, "ESCALATED", reason, now)
+        moved, _ = await self._move(application, apps.ESCALATED, event, None,
+                                    from_states=(apps.REFUSED, apps.SUBMITTED))
+        return moved
+
+    async def coordinate(self, caller: Caller, application_id: str, grant_access: bool, reason: str,
+                         terms: Terms) -> tuple[Application, Grant | None]:
+        """The authority's coordination decision on an escalated application (Art. 12)."""
+        require_authority(caller, "record coordination decisions")
+        application = await self._find_application(application_id)
+        self._expect_state(application, (apps.ESCALATED,), "coordinated")
+        now = self.now()
+        problems = self._reason_problems(reason, required=not grant_access, why="a final refusal must say why")
+        if not grant_access:
+            if problems:
+                raise bad_request(problems)
+            event = self._event(caller, "COORDINATED_REFUSED", reason, now)
+            return await self._move(application, apps.COORDINATED_REFUSED, event, reason,
+                                    from_states=(apps.ESCALATED,))
+        scope = apps.narrow(application, terms, now)
+        if problems or scope.problems:
+            raise bad_request(problems + scope.problems)
+        grant = self._new_grant(application, scope, now, coordinated=True)
+        event = self._event(caller, "COORDINATED_GRANTED", self._approval_note(application, scope, reason), now)
+        return await self._move(application, apps.COORDINATED_GRANTED, event, reason, grant,
+                                from_states=(apps.ESCALATED,))
+
+    async def _move(self, application: Application, state: int, event: ApplicationEvent, reason: str | None,
+                    grant: Grant | None = None, from_states: tuple[int, ...] = (apps.SUBMITTED,)
+                    ) -> tuple[Application, Grant | None]:
+        moved = await self._store.transition(application.id, from_states, state, event, reason, grant)
+        if moved is None:
+            raise failed_precondition("STATE_CHANGED", f"application {application.id} was answered meanwhile: "
+                                      "read it again")
+        if moved[1] is not None:
+            await self._events.grant_changed(moved[1])
+        return moved
+
+    @staticmethod
+    def _new_grant(application: Application, scope: apps.Scope, now: dt.datetime, coordinated: bool) -> Grant:
+        return Grant(id=f"grt-{uuid.uuid4().hex}", application_id=application.id,
+                     department_code=application.applicant_department_code,
+                     provider_department_code=application.provider_department_code,
+                     resource_code=application.resource_code, system_ids=scope.system_ids, items=scope.items,
+                     unmasked_items=scope.unmasked_items, purposes=scope.purposes, methods=scope.methods,
+                     expire_time=scope.expire_time, quota=scope.quota, coordinated=coordinated, create_time=now)
+
+    @staticmethod
+    def _approval_note(application: Application, scope: apps.Scope, reason: str) -> str:
+        """What the approval changed from the request, for the history."""
+        narrowed = []
+        if scope.items != application.items:
+            narrowed.append(f"items {', '.join(scope.items)}")
+        if scope.purposes != application.purposes:
+            narrowed.append("purposes " + ", ".join(common_pb2.PurposeType.Name(p) for p in scope.purposes))
+        if scope.expire_time != application.requested_expire_time:
+            narrowed.append(f"until {scope.expire_time.isoformat()}")
+        if scope.quota != application.quota:
+            narrowed.append(f"quota {scope.quota}")
+        if scope.unmasked_items:
+            narrowed.append(f"unmasked {', '.join(scope.unmasked_items)}")
+        note = f"narrowed to {'; '.join(narrowed)}" if narrowed else "as requested"
+        return f"{note}. {reason}" if reason.strip() else note
+
+    async def _find_application(self, application_id: str) -> Application:
+        if not application_id:
+            raise bad_request([FieldViolation("id", "is required")])
+        application = (await self._store.get_application(application_id)
+                       if APPLICATION_ID.fullmatch(application_id) else None)
+        if application is None:
+            raise not_found(f"application {shown(application_id)}")
+        return application
+
+    def _expect_state(self, application: Application, states: tuple[int, ...], action: str) -> None:
+        if application.state not in states:
+            raise failed_precondition("WRONG_STATE", f"application {application.id} is "
+                                      f"{self._state_name(application.state)}: it cannot be {action} now")
+
+    @staticmethod
+    def _state_name(state: int) -> str:
+        return sharing_pb2.ApplicationState.Name(state).removeprefix("APPLICATION_STATE_")
+
+    @staticmethod
+    def _reason_problems(reason: str, required: bool, why: str = "") -> list[FieldViolation]:
+        error = text_problem(reason, required=required)
+        if error is None:
+            return []
+        return [FieldViolation("reason", f"{error}: {why}" if why and error == "is required" else error)]
+
+    @staticmethod
+    def _event(caller: Caller, action: str, note: str, now: dt.datetime) -> ApplicationEvent:
+        return ApplicationEvent(action=action, actor_department_code=caller.department_code,
+                                actor_system_id=caller.system_id, note=note, time=now)
+
+    # Grants
+
+    async def get_grant(self, caller: Caller, grant_id: str) -> Grant:
+        require_identified(caller)
+        grant = await self._find_grant(grant_id)
+        if not grant.visible_to(caller):
+            raise permission_denied("NOT_INVOLVED", "only the grantee, the provider and the authority see a grant")
+        return grant
+
+    async def list_grants(self, caller: Caller, resource_code: str, state: int, size: int,
+                          token: str) -> tuple[list[Grant], str]:
+        require_identified(caller)
+        problems = []
+        if resource_code and (error := resource_code_problem(resource_code)):
+            problems.append(FieldViolation("resource_code", error))
+        if state and state not in grant_rules.STATES:
+            problems.append(FieldViolation("state", "must be ACTIVE, REVOKED or unset"))
+        if problems:
+            raise bad_request(problems)
+        limit = pagination.page_size(size)
+        where = GrantFilter(visible_to=None if caller.authority else caller.department_code,
+                            resource_code=resource_code or None, state=state or None)
+        return _page(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
+
+    async def update_grant(self, caller: Caller, grant_id: str, update: GrantUpdate) -> Grant:
+        """The provider adjusts a grant's scope (003 Art. 11), within what the resource offers."""
+        grant = await self._managed_grant(caller, grant_id, "adjust")
+        needs_entry = update.touches("items", "methods")
+        entry = await self._entries.get(grant.resource_code) if needs_entry else None
+        if needs_entry and entry is None:
+            raise not_found(f"resource {grant.resource_code}")
+        now = self.now()
+        changed, problems = grant_rules.changes(grant, update, entry, now)
+        if "system_ids" in changed:
+            problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
+        if problems:
+            raise bad_request(problems)
+        note = "changed " + ", ".join(sorted(changed))
+        updated = await self._store.update_grant(grant.id, changed, self._event(caller, "GRANT_UPDATED", note, now))
+        return await self._changed(grant, updated)
+
+    async def revoke_grant(self, caller: Caller, grant_id: str, reason: str) -> Grant:
+        """Revokes a grant; query drops decisions resting on it as soon as the event arrives (R-APP-4)."""
+        grant = await self._managed_grant(caller, grant_id, "revoke")
+        if problems := self._reason_problems(reason, required=True, why="say why the grant is revoked"):
+            raise bad_request(problems)
+        event = self._event(caller, "GRANT_REVOKED", reason, self.now())
+        return await self._changed(grant, await self._store.update_grant(grant.id, {}, event, revoke_reason=reason))
+
+    async def _managed_grant(self, caller: Caller, grant_id: str, action: str) -> Grant:
+        require_identified(caller)
+        grant = await self._find_grant(grant_id)
+        if not caller.authority and caller.department_code != grant.provider_department_code:
+            raise permission_denied("NOT_PROVIDER", f"only the provider {grant.provider_department_code} or the "
+                                    f"authority may {action} this grant")
+        if grant.state != grant_rules.ACTIVE:
+            raise failed_precondition("GRANT_REVOKED", f"grant {grant.id} is revoked: a revoked grant is final")
+        return grant
+
+    async def _changed(self, before: Grant, after: Grant | None) -> Grant:
+        if after is None:
+            raise failed_precondition("GRANT_REVOKED", f"grant {before.id} was revoked meanwhile")
+        await self._events.grant_changed(after)
+        return after
+
+    async def _find_grant(self, grant_id: str) -> Grant:
+        if not grant_id:
+            raise bad_request([FieldViolation("id", "is required")])
+        grant = await self._store.get_grant(grant_id) if GRANT_ID.fullmatch(grant_id) else None
+        if grant is None:
+            raise not_found(f"grant {shown(grant_id)}")
+        return grant
+

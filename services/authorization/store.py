@@ -1,0 +1,368 @@
+"""All SQL of the authorization service (schema ``authorization``).
+
+Grant changes and the policy version move together: a writer takes an
+exclusive transaction-level advisory lock, bumps the ``policy_version``
+sequence and writes the grant in one transaction; Check reads the version and
+the grants under the shared lock. So a decision labelled with version V has seen
+every grant change numbered V or less, and query can drop any decision older
+than the version an invalidation event announces, even one in flight while the
+change committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import grpc
+
+from services.authorization.applications import Application, ApplicationEvent
+from services.authorization.directory import Credentials, Department, System
+from services.authorization.grants import Grant
+from services.runtime import db
+from services.runtime.errors import ServiceError, already_exists
+
+SCHEMA = "authorization"
+# One lock id for "the policy state": grant writers take it exclusively, Check shares it.
+POLICY_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-policy").digest()[:8], "big", signed=True)
+
+_APPLICATION_COLUMNS = (
+    "seq, id, applicant_department_code, provider_department_code, resource_code, system_ids, items, purposes,"
+    " purpose_text, basis, requested_expire_time, methods, quota, state, reply_due_time, create_time,"
+    " reply_reason, grant_id"
+)
+_GRANT_COLUMNS = (
+    "seq, id, application_id, department_code, provider_department_code, resource_code, system_ids, items,"
+    " unmasked_items, purposes, methods, expire_time, quota, state, coordinated, policy_version, create_time,"
+    " revoke_reason"
+)
+# Columns an UpdateGrant may set (names never come from the request itself).
+_UPDATABLE_GRANT_COLUMNS = frozenset(
+    ("items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "system_ids"))
+
+
+@dataclass(frozen=True)
+class ApplicationFilter:
+    """Which applications a list shows; None fields do not filter."""
+
+    applicant: str | None = None
+    provider: str | None = None
+    either: str | None = None
+    state: int | None = None
+    overdue_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class GrantFilter:
+    visible_to: str | None = None
+    resource_code: str | None = None
+    state: int | None = None
+
+
+def _department(row: asyncpg.Record) -> Department:
+    return Department(code=row["code"], name=row["name"], level=row["level"], region_code=row["region_code"],
+                      authority=row["authority"], create_time=row["create_time"])
+
+
+def _system(row: asyncpg.Record) -> System:
+    return System(id=row["id"], department_code=row["department_code"], name=row["name"], disabled=row["disabled"],
+                  create_time=row["create_time"])
+
+
+def _event(row: asyncpg.Record) -> ApplicationEvent:
+    return ApplicationEvent(action=row["action"], actor_department_code=row["actor_department_code"],
+                            actor_system_id=row["actor_system_id"], note=row["note"], time=row["time"])
+
+
+def _application(row: asyncpg.Record, history: Sequence[ApplicationEvent] = ()) -> Application:
+    return Application(
+        id=row["id"], applicant_department_code=row["applicant_department_code"],
+        provider_department_code=row["provider_department_code"], resource_code=row["resource_code"],
+        system_ids=tuple(row["system_ids"]), items=tuple(row["items"]), purposes=tuple(row["purposes"]),
+        purpose_text=row["purpose_text"], basis=row["basis"], requested_expire_time=row["requested_expire_time"],
+        methods=tuple(row["methods"]), quota=row["quota"], state=row["state"], reply_due_time=row["reply_due_time"],
+        create_time=row["create_time"], reply_reason=row["reply_reason"], grant_id=row["grant_id"],
+        history=tuple(history))
+
+
+def _grant(row: asyncpg.Record) -> Grant:
+    return Grant(
+        id=row["id"], application_id=row["application_id"], department_code=row["department_code"],
+        provider_department_code=row["provider_department_code"], resource_code=row["resource_code"],
+        system_ids=tuple(row["system_ids"]), items=tuple(row["items"]), unmasked_items=tuple(row["unmasked_items"]),
+        purposes=tuple(row["purposes"]), methods=tuple(row["methods"]), expire_time=row["expire_time"],
+        quota=row["quota"], state=row["state"], coordinated=row["coordinated"],
+        policy_version=row["policy_version"], create_time=row["create_time"], revoke_reason=row["revoke_reason"])
+
+
+class Store:
+    """The service's tables; open() attaches the pool when the component starts."""
+
+    def __init__(self) -> None:
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self, url: str, min_size: int = 2, max_size: int = 10) -> None:
+        self._pool = await db.create_pool(url, SCHEMA, min_size=min_size, max_size=max_size)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "authorization is starting; retry")
+        return self._pool
+
+    # Departments
+
+    async def insert_department(self, department: Department) -> Department:
+        try:
+            row = await self.pool.fetchrow(
+                "INSERT INTO departments (code, name, level, region_code, authority) VALUES ($1, $2, $3, $4, $5)"
+                " RETURNING *", department.code, department.name, department.level, department.region_code,
+                department.authority)
+        except asyncpg.UniqueViolationError:
+            raise already_exists(f"department {department.code}") from None
+        return _department(row)
+
+    async def get_department(self, code: str) -> Department | None:
+        row = await self.pool.fetchrow("SELECT * FROM departments WHERE code = $1", code)
+        return _department(row) if row else None
+
+    async def list_departments(self, after: str | None, limit: int) -> list[Department]:
+        rows = await self.pool.fetch(
+            "SELECT * FROM departments WHERE $1::text IS NULL OR code > $1 ORDER BY code LIMIT $2", after, limit)
+        return [_department(r) for r in rows]
+
+    async def ensure_authority(self, department: Department) -> None:
+        """Creates the authority department, or flags an existing one as the authority (bootstrap)."""
+        await self.pool.execute(
+            "INSERT INTO departments (code, name, level, region_code, authority) VALUES ($1, $2, $3, $4, true)"
+            " ON CONFLICT (code) DO UPDATE SET authority = true", department.code, department.name,
+            department.level, department.region_code)
+
+    # Systems
+
+    async def insert_system(self, system: System, secret_hash: str) -> System:
+        row = await self.pool.fetchrow(
+            "INSERT INTO systems (id, department_code, name, secret_hash) VALUES ($1, $2, $3, $4) RETURNING *",
+            system.id, system.department_code, system.name, secret_hash)
+        return _system(row)
+
+    async def get_system(self, system_id: str) -> System | None:
+        row = await self.pool.fetchrow("SELECT * FROM systems WHERE id = $1", system_id)
+        return _system(row) if row else None
+
+    async def upsert_named_system(self, system: System, secret_hash: str) -> str:
+        """The id of the department's system named ``system.name``, created if missing, else given the new
+        secret and enabled again; concurrent callers agree on one system."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"system:{system.department_code}")
+            existing = await conn.fetchval(
+                "UPDATE systems SET secret_hash = $3, disabled = false, update_time = now()"
+                " WHERE id = (SELECT id FROM systems WHERE department_code = $1 AND name = $2 ORDER BY seq LIMIT 1)"
+                " RETURNING id", system.department_code, system.name, secret_hash)
+            if existing is not None:
+                return existing
+            await conn.execute("INSERT INTO systems (id, department_code, name, secret_hash) VALUES ($1, $2, $3, $4)",
+                               system.id, system.department_code, system.name, secret_hash)
+            return system.id
+
+    async def get_credentials(self, system_id: str) -> Credentials | None:
+        row = await self.pool.fetchrow(
+            "SELECT s.*, d.authority FROM systems s JOIN departments d ON d.code = s.department_code"
+            " WHERE s.id = $1", system_id)
+        return Credentials(_system(row), row["secret_hash"], row["authority"]) if row else None
+
+    async def list_systems(self, department_code: str | None, after: int | None,
+                           limit: int) -> list[tuple[int, System]]:
+        rows = await self.pool.fetch(
+            "SELECT * FROM systems WHERE ($1::text IS NULL OR department_code = $1)"
+            " AND ($2::bigint IS NULL OR seq > $2) ORDER BY seq LIMIT $3", department_code, after, limit)
+        return [(r["seq"], _system(r)) for r in rows]
+
+    async def systems_of(self, department_code: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are systems of the department."""
+        rows = await self.pool.fetch("SELECT id FROM systems WHERE department_code = $1 AND id = ANY($2::text[])",
+                                     department_code, list(ids))
+        return {r["id"] for r in rows}
+
+    async def set_secret(self, system_id: str, secret_hash: str) -> bool:
+        status = await self.pool.execute(
+            "UPDATE systems SET secret_hash = $2, update_time = now() WHERE id = $1", system_id, secret_hash)
+        return status != "UPDATE 0"
+
+    async def disable_system(self, system_id: str) -> System | None:
+        row = await self.pool.fetchrow(
+            "UPDATE systems SET disabled = true, update_time = now() WHERE id = $1 RETURNING *", system_id)
+        return _system(row) if row else None
+
+    # Applications
+
+    async def insert_application(self, application: Application) -> Application:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO applications (id, applicant_department_code, provider_department_code, resource_code,"
+                " system_ids, items, purposes, purpose_text, basis, requested_expire_time, methods, quota, state,"
+                " reply_due_time, create_time, update_time)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
+                application.id, application.applicant_department_code, application.provider_department_code,
+                application.resource_code, list(application.system_ids), list(application.items),
+                list(application.purposes), application.purpose_text, application.basis,
+                application.requested_expire_time, list(application.methods), application.quota, application.state,
+                application.reply_due_time, application.create_time)
+            for event in application.history:
+                await self._insert_event(conn, application.id, event)
+        return application
+
+    async def get_application(self, application_id: str) -> Application | None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(f"SELECT {_APPLICATION_COLUMNS} FROM applications WHERE id = $1",
+                                      application_id)
+            if row is None:
+                return None
+            return _application(row, (await self._histories(conn, [application_id]))[application_id])
+
+    async def list_applications(self, where: ApplicationFilter, after: int | None,
+                                limit: int) -> list[tuple[int, Application]]:
+        """Newest first, resuming below sequence number ``after``."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_APPLICATION_COLUMNS} FROM applications"
+                " WHERE ($1::text IS NULL OR applicant_department_code = $1)"
+                " AND ($2::text IS NULL OR provider_department_code = $2)"
+                " AND ($3::text IS NULL OR applicant_department_code = $3 OR provider_department_code = $3)"
+                " AND ($4::smallint IS NULL OR state = $4)"
+                " AND ($5::timestamptz IS NULL OR (state = 1 AND reply_due_time < $5))"
+                " AND ($6::bigint IS NULL OR seq < $6)"
+                " ORDER BY seq DESC LIMIT $7",
+                where.applicant, where.provider, where.either, where.state, where.overdue_at, after, limit)
+            histories = await self._histories(conn, [r["id"] for r in rows])
+        return [(r["seq"], _application(r, histories[r["id"]])) for r in rows]
+
+    async def transition(self, application_id: str, from_states: Sequence[int], state: int, event: ApplicationEvent,
+                         reply_reason: str | None = None, grant: Grant | None = None
+                         ) -> tuple[Application, Grant | None] | None:
+        """Moves an application on (creating its grant, if any) unless another reply got there first."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                if grant is not None:
+                    grant = await self._insert_grant(conn, grant)
+                row = await conn.fetchrow(
+                    "UPDATE applications SET state = $3, reply_reason = COALESCE($4, reply_reason),"
+                    " grant_id = COALESCE($5, grant_id), update_time = $6"
+                    f" WHERE id = $1 AND state = ANY($2::smallint[]) RETURNING {_APPLICATION_COLUMNS}",
+                    application_id, list(from_states), state, reply_reason, grant.id if grant else None, event.time)
+                if row is None:
+                    raise _Conflict
+                await self._insert_event(conn, application_id, event)
+                history = (await self._histories(conn, [application_id]))[application_id]
+        except _Conflict:
+            return None
+        return _application(row, history), grant
+
+    # Grants
+
+    async def get_grant(self, grant_id: str) -> Grant | None:
+        row = await self.pool.fetchrow(f"SELECT {_GRANT_COLUMNS} FROM grants WHERE id = $1", grant_id)
+        return _grant(row) if row else None
+
+    async def list_grants(self, where: GrantFilter, after: int | None, limit: int) -> list[tuple[int, Grant]]:
+        rows = await self.pool.fetch(
+            f"SELECT {_GRANT_COLUMNS} FROM grants"
+            " WHERE ($1::text IS NULL OR department_code = $1 OR provider_department_code = $1)"
+            " AND ($2::text IS NULL OR resource_code = $2) AND ($3::smallint IS NULL OR state = $3)"
+            " AND ($4::bigint IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5",
+            where.visible_to, where.resource_code, where.state, after, limit)
+        return [(r["seq"], _grant(r)) for r in rows]
+
+    async def update_grant(self, grant_id: str, changes: dict[str, object], event: ApplicationEvent,
+                           revoke_reason: str | None = None) -> Grant | None:
+        """Changes an active grant (or revokes it, with ``revoke_reason``) under a new policy version;
+        None when the grant is no longer active."""
+        columns = sorted(changes)
+        if not set(columns) <= _UPDATABLE_GRANT_COLUMNS:
+            raise ValueError(f"not updatable: {set(columns) - _UPDATABLE_GRANT_COLUMNS}")
+        values = [list(v) if isinstance(v, tuple) else v for v in (changes[c] for c in columns)]
+        assignments = "".join(f", {column} = ${index}" for index, column in enumerate(columns, start=5))
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                version = await self._bump_version(conn)
+                row = await conn.fetchrow(
+                    "UPDATE grants SET policy_version = $2, update_time = $3,"
+                    " state = CASE WHEN $4::text IS NULL THEN state ELSE 2 END,"
+                    f" revoke_reason = COALESCE($4, revoke_reason){assignments}"
+                    f" WHERE id = $1 AND state = 1 RETURNING {_GRANT_COLUMNS}",
+                    grant_id, version, event.time, revoke_reason, *values)
+                if row is None:
+                    raise _Conflict
+                await self._insert_event(conn, row["application_id"], event)
+        except _Conflict:
+            return None
+        return _grant(row)
+
+    async def policy_snapshot(self, department_code: str, resource_code: str) -> tuple[int, list[Grant]]:
+        """The current policy version and the department's grants on a resource, consistent with each other."""
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", POLICY_LOCK)
+            rows = await conn.fetch(
+                f"SELECT {_GRANT_COLUMNS}, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+                " FROM policy_version) AS current_version"
+                " FROM grants WHERE department_code = $1 AND resource_code = $2", department_code, resource_code)
+            if not rows:
+                return await self._current_version(conn), []
+        return rows[0]["current_version"], [_grant(r) for r in rows]
+
+    async def policy_version(self) -> int:
+        async with self.pool.acquire() as conn:
+            return await self._current_version(conn)
+
+    # Helpers (inside a transaction)
+
+    @staticmethod
+    async def _current_version(conn: asyncpg.Connection) -> int:
+        return await conn.fetchval("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM policy_version")
+
+    @staticmethod
+    async def _bump_version(conn: asyncpg.Connection) -> int:
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", POLICY_LOCK)
+        return await conn.fetchval("SELECT nextval('policy_version')")
+
+    async def _insert_grant(self, conn: asyncpg.Connection, grant: Grant) -> Grant:
+        version = await self._bump_version(conn)
+        row = await conn.fetchrow(
+            "INSERT INTO grants (id, application_id, department_code, provider_department_code, resource_code,"
+            " system_ids, items, unmasked_items, purposes, methods, expire_time, quota, state, coordinated,"
+            " policy_version, create_time, update_time)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)"
+            f" RETURNING {_GRANT_COLUMNS}",
+            grant.id, grant.application_id, grant.department_code, grant.provider_department_code,
+            grant.resource_code, list(grant.system_ids), list(grant.items), list(grant.unmasked_items),
+            list(grant.purposes), list(grant.methods), grant.expire_time, grant.quota, grant.state,
+            grant.coordinated, version, grant.create_time)
+        return _grant(row)
+
+    @staticmethod
+    async def _insert_event(conn: asyncpg.Connection, application_id: str, event: ApplicationEvent) -> None:
+        await conn.execute(
+            "INSERT INTO application_events (application_id, action, actor_department_code, actor_system_id, note,"
+            " time) VALUES ($1, $2, $3, $4, $5, $6)", application_id, event.action, event.actor_department_code,
+            event.actor_system_id, event.note, event.time)
+
+    @staticmethod
+    async def _histories(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, list[ApplicationEvent]]:
+        histories: dict[str, list[ApplicationEvent]] = {i: [] for i in ids}
+        if ids:
+            for row in await conn.fetch("SELECT * FROM application_events WHERE application_id = ANY($1::text[])"
+                                        " ORDER BY id", list(ids)):
+                histories[row["application_id"]].append(_event(row))
+        return histories
+
+
+class _Conflict(Exception):
+    """The row changed state under us; the transaction rolls back and the caller gets None."""

@@ -1,0 +1,146 @@
+"""Field checks shared by the directory, the sharing workflow and Check.
+
+Each check returns the problem as text (or None), so callers can gather every
+violation of a request into one INVALID_ARGUMENT. Values reach PostgreSQL only
+after these checks: text with NUL characters or ids of the wrong shape would
+otherwise fail inside the database and surface as INTERNAL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from govshare.common.v1 import common_pb2
+from services.runtime import pagination
+from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
+
+# 信息资源代码: 类(1)+项(2)+目(3) [+细目(3)] "/" sequence(6).
+RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
+SYSTEM_ID = re.compile(r"sys-[0-9a-z]{4,64}")
+APPLICATION_ID = re.compile(r"app-[0-9a-f]{32}")
+GRANT_ID = re.compile(r"grt-[0-9a-f]{32}")
+ITEM_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+# Errors travel in gRPC trailers (about 16 KiB at most on the client): past this many violations the rest
+# are summed up in one, so a request with a thousand bad values still gets its INVALID_ARGUMENT.
+VIOLATIONS_MAX = 25
+NAME_MAX = 200
+TEXT_MAX = 2000
+LIST_MAX = 500
+
+PURPOSES = frozenset(v for v in common_pb2.PurposeType.values() if v != common_pb2.PURPOSE_TYPE_UNSPECIFIED)
+METHODS = frozenset(v for v in common_pb2.ShareMethod.values() if v != common_pb2.SHARE_METHOD_UNSPECIFIED)
+
+
+def bad_request(problems: list[FieldViolation]) -> ServiceError:
+    """INVALID_ARGUMENT listing the problems (the first VIOLATIONS_MAX of them, and how many more)."""
+    if len(problems) > VIOLATIONS_MAX:
+        more = len(problems) - VIOLATIONS_MAX + 1
+        problems = [*problems[:VIOLATIONS_MAX - 1], FieldViolation("request", f"{more} more problems not listed")]
+    return invalid_argument(problems)
+
+
+def shown(value: str, limit: int = 40) -> str:
+    """A caller's value quoted in an error message, cut short: errors travel in trailers of bounded size."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def text_problem(value: str, limit: int = TEXT_MAX, required: bool = False) -> str | None:
+    """Free text (reasons, bases): bounded, and free of NUL, which PostgreSQL text cannot hold."""
+    if required and not value.strip():
+        return "is required"
+    if len(value) > limit:
+        return f"must be at most {limit} characters"
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    return None
+
+
+def name_problem(value: str, limit: int = NAME_MAX) -> str | None:
+    """Display names: required, bounded, printable."""
+    if not value.strip():
+        return "is required"
+    if len(value) > limit:
+        return f"must be at most {limit} characters"
+    if not value.isprintable():
+        return "must contain only printable characters"
+    return None
+
+
+def resource_code_problem(value: str) -> str | None:
+    if not value:
+        return "is required"
+    if not RESOURCE_CODE.fullmatch(value):
+        return "must be a 信息资源代码 like 101001/000001 (6 or 9 classification digits, '/', 6 digits)"
+    return None
+
+
+def enum_list_problems(field: str, values: Sequence[int], allowed: frozenset[int], what: str,
+                       required: bool = True) -> list[FieldViolation]:
+    """Repeated enum fields: at least one (when required), every value known and specified."""
+    problems: list[FieldViolation] = []
+    if required and not values:
+        problems.append(FieldViolation(field, f"at least one {what} is required"))
+    for index, value in enumerate(values):
+        if value not in allowed:
+            problems.append(FieldViolation(f"{field}[{index}]", f"is not a valid {what}"))
+    return problems
+
+
+def item_list_problems(field: str, items: Sequence[str], known: Iterable[str] | None = None,
+                       known_as: str = "") -> list[FieldViolation]:
+    """Item machine names: well formed, not repeated, and (when ``known`` is given) among them."""
+    problems: list[FieldViolation] = []
+    if len(items) > LIST_MAX:
+        return [FieldViolation(field, f"must list at most {LIST_MAX} items")]
+    allowed = None if known is None else set(known)
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        path = f"{field}[{index}]"
+        if not ITEM_NAME.fullmatch(item):
+            problems.append(FieldViolation(path, f"{shown(item)} is not an item machine name (lower_snake)"))
+        elif item in seen:
+            problems.append(FieldViolation(path, f"{item} is listed twice"))
+        elif allowed is not None and item not in allowed:
+            problems.append(FieldViolation(path, f"{item} is not {known_as}"))
+        seen.add(item)
+    return problems
+
+
+def system_id_problems(field: str, ids: Sequence[str]) -> list[FieldViolation]:
+    problems: list[FieldViolation] = []
+    if len(ids) > LIST_MAX:
+        return [FieldViolation(field, f"must list at most {LIST_MAX} systems")]
+    seen: set[str] = set()
+    for index, system_id in enumerate(ids):
+        if not SYSTEM_ID.fullmatch(system_id):
+            problems.append(FieldViolation(f"{field}[{index}]", f"{shown(system_id)} is not a system id (sys-…)"))
+        elif system_id in seen:
+            problems.append(FieldViolation(f"{field}[{index}]", f"{system_id} is listed twice"))
+        seen.add(system_id)
+    return problems
+
+
+def unique(values: Iterable[int]) -> tuple[int, ...]:
+    """Values without repeats, in first-seen order (repeated enum values carry no meaning)."""
+    return tuple(dict.fromkeys(values))
+
+
+def page_after(token: str, kind: type[int] | type[str]) -> int | str | None:
+    """The keyset position a page token resumes after (a sequence number or a code); None on the first page.
+
+    Tokens come back from callers, so a tampered one must be refused as bad input rather than reach the
+    database as an out-of-range number or a string PostgreSQL cannot hold.
+    """
+    position = pagination.decode_token(token)
+    if position is None:
+        return None
+    after = position.get("after")
+    if kind is int:
+        valid = isinstance(after, int) and not isinstance(after, bool) and 0 <= after < 2**63
+    else:
+        valid = isinstance(after, str) and len(after) <= 64 and after.isprintable()
+    if not valid:
+        raise bad_request([FieldViolation("page_token", "is not a token returned by a previous call")])
+    return after

@@ -1,0 +1,785 @@
+"""The authorization service over real sockets, with the real catalog, PostgreSQL and Redis.
+
+The tests act as the gateway (signed caller assertions) and as query (a service caller for Check).
+Each test registers its own departments and catalog entries, so tests do not depend on each other
+or on what else the session's database holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import grpc
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from google.protobuf import field_mask_pb2, timestamp_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stdnum.cn import uscc
+
+from govshare.authorization.v1 import authorization_pb2 as authz
+from govshare.authorization.v1 import (
+    authorization_pb2_grpc,
+    directory_pb2,
+    directory_pb2_grpc,
+    sharing_pb2_grpc,
+    token_pb2,
+    token_pb2_grpc,
+)
+from govshare.authorization.v1 import sharing_pb2 as sh
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from services.authorization.bootstrap import bootstrap_authority
+from services.authorization.component import create_component
+from services.catalog.component import create_component as create_catalog
+from services.runtime.cache import GRANTS_CHANGED
+from services.runtime.errors import details_of
+from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.server import RunningServer, start_server
+from services.runtime.settings import Settings
+from services.runtime.tokens import TokenVerifier
+from services.runtime.workdays import add_working_days
+
+pytestmark = pytest.mark.integration
+
+AUTHORITY = Caller("sys-authority0", "11100000MB0000001X", authority=True)
+ANONYMOUS = Caller("anonymous", "", False)
+QUERY = service_caller("query")
+ONLINE = common.SHARE_METHOD_ONLINE_QUERY
+DOWNLOAD = common.SHARE_METHOD_BATCH_DOWNLOAD
+ADMIN = common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS
+WORK = common.PURPOSE_TYPE_WORK_REFERENCE
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_random = random.Random()
+
+
+def credit_code() -> str:
+    """A fresh, valid 统一社会信用代码: a department no other test uses."""
+    body = "11" + "110100" + "".join(_random.choice(_CREDIT_CHARS) for _ in range(9))
+    return body + uscc.calc_check_digit(body)
+
+
+def resource_code() -> str:
+    return f"1{_random.randrange(100):02d}{_random.randrange(1000):03d}/{_random.randrange(10**6):06d}"
+
+
+def timestamp(delta: dt.timedelta) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(dt.datetime.now(dt.UTC) + delta)
+    return stamp
+
+
+def items(*names: str, sensitive: tuple[str, ...] = ("citizen_id", "name", "address"),
+          basic: tuple[str, ...] = ("citizen_id", "name")) -> list[cat.DataItem]:
+    rules = {"citizen_id": "citizen_id", "name": "name", "address": "address"}
+    return [cat.DataItem(name=n, machine_name=n, data_type=cat.DATA_TYPE_CHARACTER, length=50,
+                         sensitive=n in sensitive, mask_rule=rules.get(n, "") if n in sensitive else "",
+                         basic=n in basic,
+                         identifier=cat.IDENTIFIER_KIND_CITIZEN_ID if n == "citizen_id" else 0)
+            for n in names]
+
+
+ITEMS = ("citizen_id", "name", "birth_date", "address", "status")
+
+
+@dataclass
+class Env:
+    auth: grpc.aio.Channel
+    catalog: grpc.aio.Channel
+    settings: Settings
+    signer: AssertionSigner
+
+    def md(self, caller: Caller) -> tuple:
+        return self.signer.metadata(caller)
+
+    @property
+    def directory(self) -> directory_pb2_grpc.DirectoryServiceStub:
+        return directory_pb2_grpc.DirectoryServiceStub(self.auth)
+
+    @property
+    def tokens(self) -> token_pb2_grpc.TokenServiceStub:
+        return token_pb2_grpc.TokenServiceStub(self.auth)
+
+    @property
+    def sharing(self) -> sharing_pb2_grpc.SharingServiceStub:
+        return sharing_pb2_grpc.SharingServiceStub(self.auth)
+
+    @property
+    def checks(self) -> authorization_pb2_grpc.AuthorizationServiceStub:
+        return authorization_pb2_grpc.AuthorizationServiceStub(self.auth)
+
+    async def department(self, authority: bool = False) -> Caller:
+        """A registered department; the caller is one of its systems."""
+        code = credit_code()
+        await self.directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=code, name=f"测试局{code[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+            region_code="110100", authority=authority)), metadata=self.md(AUTHORITY), timeout=10)
+        return Caller(f"sys-{code[-8:].lower()}", code, authority=authority)
+
+    async def publish(self, provider: Caller, share_type: int = common.SHARE_TYPE_CONDITIONAL,
+                      category: int = cat.CATEGORY_FOUNDATION, methods: tuple[int, ...] = (ONLINE, DOWNLOAD),
+                      legal_basis: str = "") -> cat.Entry:
+        """A published catalog entry of ``provider``, through the catalog's own API."""
+        stub = catalog_pb2_grpc.CatalogServiceStub(self.catalog)
+        entry = cat.Entry(
+            code=resource_code(), name="人口基础信息", summary="全员人口的身份与户籍信息", category=category,
+            subject={cat.CATEGORY_FOUNDATION: "人口"}.get(category, "健康保障"),
+            provider_department_code=provider.department_code, provider_name="公安局",
+            format_class=cat.FORMAT_CLASS_DATABASE, format_type="JSON", items=items(*ITEMS), key_item="citizen_id",
+            share_type=share_type, share_methods=list(methods), update_cycle=cat.UPDATE_CYCLE_DAILY,
+            share_condition="" if share_type == common.SHARE_TYPE_UNCONDITIONAL else "须经提供部门审核同意",
+            legal_basis=legal_basis or ("《中华人民共和国保守国家秘密法》" if share_type == common.SHARE_TYPE_NOT_SHARED
+                                        else ""),
+            zone=common.ZONE_EXTRANET, secrecy=cat.SECRECY_NON_CLASSIFIED,
+            endpoint=cat.ProviderEndpoint(dataset="population"))
+        await stub.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=self.md(provider), timeout=10)
+        await stub.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=self.md(provider), timeout=10)
+        response = await stub.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                                          metadata=self.md(AUTHORITY), timeout=10)
+        return response.entry
+
+    async def submit(self, user: Caller, entry: cat.Entry, **fields: object) -> sh.Application:
+        application = sh.Application(resource_code=entry.code, items=["name", "birth_date", "address"],
+                                     purposes=[ADMIN], purpose_text="低保资格审核",
+                                     basis="《社会救助暂行办法》第十一条",
+                                     requested_expire_time=timestamp(dt.timedelta(days=90)), methods=[ONLINE],
+                                     quota=1000)
+        for name, value in fields.items():
+            if isinstance(value, list):
+                application.ClearField(name)
+                getattr(application, name).extend(value)
+            elif isinstance(value, timestamp_pb2.Timestamp):
+                getattr(application, name).CopyFrom(value)
+            else:
+                setattr(application, name, value)
+        response = await self.sharing.SubmitApplication(sh.SubmitApplicationRequest(application=application),
+                                                        metadata=self.md(user), timeout=10)
+        return response.application
+
+    async def reply(self, caller: Caller, application_id: str, **fields: object) -> sh.ReplyApplicationResponse:
+        fields.setdefault("decision", sh.REPLY_DECISION_APPROVE)
+        return await self.sharing.ReplyApplication(sh.ReplyApplicationRequest(id=application_id, **fields),
+                                                   metadata=self.md(caller), timeout=10)
+
+    async def check(self, user: Caller, entry: cat.Entry, *names: str, purpose: int = ADMIN,
+                    method: int = ONLINE, caller: Caller = QUERY) -> authz.Decision:
+        request = authz.CheckRequest(system_id=user.system_id, department_code=user.department_code,
+                                     resource_code=entry.code, purpose=purpose, items=list(names), method=method)
+        return (await self.checks.Check(request, metadata=self.md(caller), timeout=10)).decision
+
+    async def grant(self, provider: Caller, user: Caller, entry: cat.Entry, **fields: object) -> sh.Grant:
+        application = await self.submit(user, entry, **fields)
+        return (await self.reply(provider, application.id)).grant
+
+
+async def fails(call: object, code: grpc.StatusCode) -> tuple[str, list[str], str]:
+    """Awaits a call that must fail with ``code``; returns its reason, violated fields and message."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    error = caught.value
+    assert error.code() == code, error.details()
+    info, bad = details_of(error)
+    return (info.reason if info else ""), [v.field for v in bad.field_violations] if bad else [], error.details()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def env(base_settings: Settings) -> AsyncIterator[Env]:
+    catalog_settings = base_settings.with_overrides(component="catalog")
+    catalog: RunningServer = await start_server(catalog_settings, create_catalog(catalog_settings))
+    settings = base_settings.with_overrides(component="authorization", catalog_target=f"127.0.0.1:{catalog.port}")
+    auth = await start_server(settings, create_component(settings))
+    env = Env(auth=grpc.aio.insecure_channel(f"127.0.0.1:{auth.port}"),
+              catalog=grpc.aio.insecure_channel(f"127.0.0.1:{catalog.port}"), settings=settings,
+              signer=AssertionSigner(settings.internal_key))
+    yield env
+    await env.auth.close()
+    await env.catalog.close()
+    await auth.stop(0)
+    await catalog.stop(0)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def parties(env: Env) -> tuple[Caller, Caller, cat.Entry]:
+    """A provider, a user department and the provider's published conditional foundation entry."""
+    provider, user = await env.department(), await env.department()
+    return provider, user, await env.publish(provider)
+
+
+# Directory ---------------------------------------------------------------------------------------
+
+
+async def test_only_the_authority_registers_departments(env: Env) -> None:
+    code = credit_code()
+    department = directory_pb2.Department(code=code, name="市卫生健康委员会",
+                                          level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL, region_code="110100")
+    request = directory_pb2.CreateDepartmentRequest(department=department)
+    user = await env.department()
+    reason, _, _ = await fails(env.directory.CreateDepartment(request, metadata=env.md(user), timeout=10),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "AUTHORITY_ONLY"
+    created = (await env.directory.CreateDepartment(request, metadata=env.md(AUTHORITY), timeout=10)).department
+    assert (created.code, created.name, created.authority) == (code, "市卫生健康委员会", False)
+    assert created.create_time.seconds > 0
+    await fails(env.directory.CreateDepartment(request, metadata=env.md(AUTHORITY), timeout=10),
+                grpc.StatusCode.ALREADY_EXISTS)
+    got = await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code), metadata=env.md(user),
+                                            timeout=10)
+    assert got.department == created
+
+
+async def test_department_problems_are_all_named(env: Env) -> None:
+    bad = directory_pb2.Department(code="91110000600037341X", name=" ", region_code="999999")
+    _, fields, _ = await fails(env.directory.CreateDepartment(
+        directory_pb2.CreateDepartmentRequest(department=bad), metadata=env.md(AUTHORITY), timeout=10),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["department.code", "department.name", "department.level", "department.region_code"]
+
+
+async def test_departments_are_listed_page_by_page(env: Env) -> None:
+    mine = {(await env.department()).department_code for _ in range(3)}
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = await env.directory.ListDepartments(directory_pb2.ListDepartmentsRequest(page_size=2, page_token=token),
+                                                   metadata=env.md(AUTHORITY), timeout=10)
+        assert len(page.departments) <= 2
+        seen += [d.code for d in page.departments]
+        token = page.next_page_token
+        if not token:
+            break
+    assert mine <= set(seen) and seen == sorted(seen) and len(seen) == len(set(seen))
+    await fails(env.directory.ListDepartments(directory_pb2.ListDepartmentsRequest(page_token="garbage!"),
+                                              metadata=env.md(AUTHORITY), timeout=10),
+                grpc.StatusCode.INVALID_ARGUMENT)
+
+
+async def test_systems_belong_to_their_department(env: Env) -> None:
+    owner, other = await env.department(), await env.department()
+    request = directory_pb2.CreateSystemRequest(system=directory_pb2.System(department_code=owner.department_code,
+                                                                            name="低保审核系统"))
+    reason, _, _ = await fails(env.directory.CreateSystem(request, metadata=env.md(other), timeout=10),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_YOUR_DEPARTMENT"
+    created = await env.directory.CreateSystem(request, metadata=env.md(owner), timeout=10)
+    assert created.system.id.startswith("sys-") and created.system.department_code == owner.department_code
+    assert len(created.secret) >= 40 and not created.system.disabled
+    # The authority may register systems of any department; an empty department means the caller's.
+    by_authority = await env.directory.CreateSystem(request, metadata=env.md(AUTHORITY), timeout=10)
+    implicit = await env.directory.CreateSystem(directory_pb2.CreateSystemRequest(
+        system=directory_pb2.System(name="第二系统")), metadata=env.md(owner), timeout=10)
+    assert implicit.system.department_code == owner.department_code
+
+    get = directory_pb2.GetSystemRequest(id=created.system.id)
+    assert (await env.directory.GetSystem(get, metadata=env.md(owner), timeout=10)).system == created.system
+    await fails(env.directory.GetSystem(get, metadata=env.md(other), timeout=10), grpc.StatusCode.PERMISSION_DENIED)
+    await fails(env.directory.GetSystem(directory_pb2.GetSystemRequest(id="sys-0000000000000000"),
+                                        metadata=env.md(owner), timeout=10), grpc.StatusCode.NOT_FOUND)
+
+    listed = await env.directory.ListSystems(directory_pb2.ListSystemsRequest(page_size=2), metadata=env.md(owner),
+                                             timeout=10)
+    following = await env.directory.ListSystems(directory_pb2.ListSystemsRequest(
+        page_size=2, page_token=listed.next_page_token), metadata=env.md(owner), timeout=10)
+    assert [s.id for s in [*listed.systems, *following.systems]] == [
+        created.system.id, by_authority.system.id, implicit.system.id]
+    assert not following.next_page_token
+    await fails(env.directory.ListSystems(directory_pb2.ListSystemsRequest(department_code=owner.department_code),
+                                          metadata=env.md(other), timeout=10), grpc.StatusCode.PERMISSION_DENIED)
+
+
+async def test_system_name_is_required(env: Env) -> None:
+    owner = await env.department()
+    _, fields, _ = await fails(env.directory.CreateSystem(directory_pb2.CreateSystemRequest(
+        system=directory_pb2.System(name="")), metadata=env.md(owner), timeout=10), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["system.name"]
+
+
+# Tokens ------------------------------------------------------------------------------------------
+
+
+async def _new_system(env: Env, owner: Caller) -> directory_pb2.CreateSystemResponse:
+    return await env.directory.CreateSystem(directory_pb2.CreateSystemRequest(
+        system=directory_pb2.System(name="业务系统")), metadata=env.md(owner), timeout=10)
+
+
+async def _issue(env: Env, system_id: str, secret: str) -> token_pb2.IssueTokenResponse:
+    return await env.tokens.IssueToken(token_pb2.IssueTokenRequest(system_id=system_id, secret=secret),
+                                       metadata=env.md(ANONYMOUS), timeout=10)
+
+
+async def test_issue_token_for_the_right_secret(env: Env) -> None:
+    owner = await env.department()
+    created = await _new_system(env, owner)
+    issued = await _issue(env, created.system.id, created.secret)
+    caller = TokenVerifier(env.settings.token_public_key).verify(issued.token)
+    assert caller == Caller(created.system.id, owner.department_code, authority=False)
+    assert issued.expire_time.seconds > dt.datetime.now(dt.UTC).timestamp() + env.settings.token_ttl_seconds - 60
+
+
+async def test_wrong_secret_and_unknown_id_are_unauthenticated_alike(env: Env) -> None:
+    created = await _new_system(env, await env.department())
+    _, _, wrong = await fails(_issue(env, created.system.id, created.secret[:-1] + "x"),
+                              grpc.StatusCode.UNAUTHENTICATED)
+    _, _, unknown = await fails(_issue(env, "sys-0000000000000000", created.secret), grpc.StatusCode.UNAUTHENTICATED)
+    _, _, garbage = await fails(_issue(env, "robert'); DROP TABLE systems;--", "x"), grpc.StatusCode.UNAUTHENTICATED)
+    assert wrong == unknown == garbage
+    assert created.secret not in wrong
+
+
+async def test_issue_token_needs_the_gateways_assertion(env: Env) -> None:
+    created = await _new_system(env, await env.department())
+    await fails(env.tokens.IssueToken(token_pb2.IssueTokenRequest(system_id=created.system.id, secret=created.secret),
+                                      timeout=10), grpc.StatusCode.UNAUTHENTICATED)
+
+
+async def test_rotation_replaces_the_secret_and_disabling_stops_tokens(env: Env) -> None:
+    owner = await env.department()
+    created = await _new_system(env, owner)
+    rotated = await env.directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=created.system.id),
+                                                     metadata=env.md(owner), timeout=10)
+    assert rotated.secret != created.secret
+    await fails(_issue(env, created.system.id, created.secret), grpc.StatusCode.UNAUTHENTICATED)
+    await _issue(env, created.system.id, rotated.secret)
+    await fails(env.directory.DisableSystem(directory_pb2.DisableSystemRequest(id=created.system.id),
+                                            metadata=env.md(await env.department()), timeout=10),
+                grpc.StatusCode.PERMISSION_DENIED)
+    disabled = await env.directory.DisableSystem(directory_pb2.DisableSystemRequest(id=created.system.id),
+                                                 metadata=env.md(owner), timeout=10)
+    assert disabled.system.disabled
+    _, _, message = await fails(_issue(env, created.system.id, rotated.secret), grpc.StatusCode.UNAUTHENTICATED)
+    assert "disabled" in message
+
+
+async def test_anonymous_callers_reach_only_issue_token(env: Env) -> None:
+    await fails(env.directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=env.md(ANONYMOUS),
+                                              timeout=10), grpc.StatusCode.UNAUTHENTICATED)
+
+
+async def test_bootstrap_authority_is_idempotent_and_yields_an_authority_token(env: Env) -> None:
+    code = credit_code()
+    first = await bootstrap_authority(env.settings.database_url, code, "市大数据管理局", "110100", "运营管理系统")
+    again = await bootstrap_authority(env.settings.database_url, code, "市大数据管理局", "110100", "运营管理系统")
+    assert first[0] == again[0] and first[1] != again[1]
+    await fails(_issue(env, *first), grpc.StatusCode.UNAUTHENTICATED)
+    caller = TokenVerifier(env.settings.token_public_key).verify((await _issue(env, *again)).token)
+    assert caller == Caller(again[0], code, authority=True)
+    department = await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
+                                                   metadata=env.md(caller), timeout=10)
+    assert department.department.authority
+
+
+# Applications ------------------------------------------------------------------------------------
+
+
+async def test_submit_then_approve_narrowed_creates_a_grant(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    assert application.id.startswith("app-") and application.state == sh.APPLICATION_STATE_SUBMITTED
+    assert (application.applicant_department_code, application.provider_department_code) == (
+        user.department_code, provider.department_code)
+    created = application.create_time.ToDatetime(tzinfo=dt.UTC)
+    assert application.reply_due_time.ToDatetime(tzinfo=dt.UTC) == add_working_days(created, 10)
+    assert not application.overdue
+    assert [e.action for e in application.history] == ["SUBMITTED"]
+
+    reason, _, _ = await fails(env.reply(user, application.id), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_PROVIDER"
+    expire = timestamp(dt.timedelta(days=30))
+    replied = await env.reply(provider, application.id, items=["birth_date", "address"], unmasked_items=["address"],
+                              quota=10, expire_time=expire)
+    grant = replied.grant
+    assert replied.application.state == sh.APPLICATION_STATE_APPROVED and replied.application.grant_id == grant.id
+    assert (list(grant.items), list(grant.unmasked_items), grant.quota) == (["birth_date", "address"], ["address"], 10)
+    assert grant.expire_time == expire and list(grant.purposes) == [ADMIN] and list(grant.methods) == [ONLINE]
+    assert grant.state == sh.GRANT_STATE_ACTIVE and grant.department_code == user.department_code
+    assert grant.policy_version > 0
+    assert [e.action for e in replied.application.history] == ["SUBMITTED", "APPROVED"]
+    assert replied.application.history[1].actor_department_code == provider.department_code
+
+    decision = await env.check(user, entry, "name", "birth_date", "address")
+    assert decision.allowed and decision.grant_id == grant.id and decision.quota == 10
+    assert list(decision.allowed_items) == ["name", "birth_date", "address"]
+    assert dict(decision.masks) == {"name": "name"}
+    assert decision.policy_version >= grant.policy_version
+    denied = await env.check(user, entry, "status")
+    assert not denied.allowed and denied.deny_reason == common.DENY_REASON_ITEM_NOT_GRANTED
+    assert list(denied.denied_items) == ["status"]
+
+    reason, _, _ = await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "WRONG_STATE"
+
+
+async def test_approval_never_widens(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    provider, user, entry = parties
+    application = await env.submit(user, entry, quota=100)
+    _, fields, _ = await fails(env.reply(provider, application.id, items=["birth_date", "status"], quota=101,
+                                         expire_time=timestamp(dt.timedelta(days=400)), purposes=[WORK]),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {"items[1]", "quota", "expire_time", "purposes[0]"}
+    still = await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                             timeout=10)
+    assert still.application.state == sh.APPLICATION_STATE_SUBMITTED
+
+
+async def test_refusal_needs_a_reason_then_escalation_and_coordination(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    _, fields, _ = await fails(env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["reason"]
+    refused = await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    assert refused.application.state == sh.APPLICATION_STATE_REFUSED
+    assert refused.application.reply_reason == "超出法定职责范围" and not refused.HasField("grant")
+
+    escalate = sh.EscalateApplicationRequest(id=application.id, reason="低保审核为法定职责")
+    reason, _, _ = await fails(env.sharing.EscalateApplication(escalate, metadata=env.md(provider), timeout=10),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_APPLICANT"
+    escalated = await env.sharing.EscalateApplication(escalate, metadata=env.md(user), timeout=10)
+    assert escalated.application.state == sh.APPLICATION_STATE_ESCALATED
+
+    decide = sh.RecordCoordinationDecisionRequest(id=application.id, grant=True, reason="经协调，予以共享",
+                                                  items=["birth_date"], quota=5)
+    reason, _, _ = await fails(env.sharing.RecordCoordinationDecision(decide, metadata=env.md(provider), timeout=10),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "AUTHORITY_ONLY"
+    coordinated = await env.sharing.RecordCoordinationDecision(decide, metadata=env.md(AUTHORITY), timeout=10)
+    assert coordinated.application.state == sh.APPLICATION_STATE_COORDINATED_GRANTED
+    assert list(coordinated.grant.items) == ["birth_date"] and coordinated.grant.quota == 5
+    assert [e.action for e in coordinated.application.history] == [
+        "SUBMITTED", "REFUSED", "ESCALATED", "COORDINATED_GRANTED"]
+    assert coordinated.application.history[1].note == "超出法定职责范围"
+    assert (await env.check(user, entry, "birth_date")).allowed
+    await fails(env.sharing.RecordCoordinationDecision(decide, metadata=env.md(AUTHORITY), timeout=10),
+                grpc.StatusCode.FAILED_PRECONDITION)
+
+
+async def test_only_refused_applications_are_escalated(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    _, user, entry = parties
+    application = await env.submit(user, entry)
+    reason, _, _ = await fails(env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=application.id),
+                                                               metadata=env.md(user), timeout=10),
+                               grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NOT_ESCALATABLE"
+
+
+async def test_not_shared_goes_to_coordination_and_a_final_refusal_needs_a_reason(env: Env) -> None:
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider, common.SHARE_TYPE_NOT_SHARED)
+    refused = await env.check(user, entry, "name")
+    assert not refused.allowed and refused.deny_reason == common.DENY_REASON_NOT_SHARED
+
+    application = await env.submit(user, entry)
+    assert application.state == sh.APPLICATION_STATE_ESCALATED
+    assert [e.action for e in application.history] == ["SUBMITTED", "ESCALATED"]
+    await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
+    final = sh.RecordCoordinationDecisionRequest(id=application.id, grant=False)
+    _, fields, _ = await fails(env.sharing.RecordCoordinationDecision(final, metadata=env.md(AUTHORITY), timeout=10),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["reason"]
+    final.reason = "涉及侦查秘密，不予共享"
+    done = await env.sharing.RecordCoordinationDecision(final, metadata=env.md(AUTHORITY), timeout=10)
+    assert done.application.state == sh.APPLICATION_STATE_COORDINATED_REFUSED and not done.HasField("grant")
+    assert not (await env.check(user, entry, "name")).allowed
+
+    second = await env.submit(user, entry)
+    granted = await env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
+        id=second.id, grant=True), metadata=env.md(AUTHORITY), timeout=10)
+    assert granted.grant.state == sh.GRANT_STATE_ACTIVE
+    assert (await env.check(user, entry, "name", "birth_date")).allowed
+
+
+async def test_unconditional_resources_need_no_application(env: Env) -> None:
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider, common.SHARE_TYPE_UNCONDITIONAL)
+    reason, _, message = await fails(env.submit(user, entry), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NO_APPLICATION_NEEDED" and "no application is needed" in message
+    decision = await env.check(user, entry)
+    assert decision.allowed and list(decision.allowed_items) == list(ITEMS)
+    assert dict(decision.masks) == {"citizen_id": "citizen_id", "name": "name", "address": "address"}
+
+
+async def test_submission_problems_are_all_named(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    _, user, entry = parties
+    _, fields, _ = await fails(env.submit(user, entry, items=["name", "salary"], purposes=[], basis="",
+                                          requested_expire_time=timestamp(-dt.timedelta(days=1)),
+                                          methods=[common.SHARE_METHOD_FRONT_END_EXCHANGE], quota=-5,
+                                          system_ids=["sys-0000000000000000"]),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {"application.items[1]", "application.purposes", "application.basis",
+                           "application.requested_expire_time", "application.methods[0]", "application.quota",
+                           "application.system_ids[0]"}
+    await fails(env.submit(user, cat.Entry(code=resource_code())), grpc.StatusCode.NOT_FOUND)
+    # However many values are wrong, the answer stays INVALID_ARGUMENT (bounded, so it fits in the trailers).
+    _, fields, _ = await fails(env.submit(user, entry, items=[f"Bad-{i}-" + "x" * 60 for i in range(400)]),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert 1 < len(fields) <= 25 and fields[-1] == "request"
+    _, fields, _ = await fails(env.submit(user, cat.Entry(code="人口")), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["application.resource_code"]
+
+
+async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    provider, user, entry = parties
+    system = (await env.directory.CreateSystem(directory_pb2.CreateSystemRequest(
+        system=directory_pb2.System(name="窗口系统")), metadata=env.md(user), timeout=10)).system
+    grant = await env.grant(provider, user, entry, system_ids=[system.id])
+    assert list(grant.system_ids) == [system.id]
+    other = Caller("sys-elsewhere0", user.department_code)
+    denied = await env.check(other, entry, "birth_date")
+    assert denied.deny_reason == common.DENY_REASON_SYSTEM_NOT_GRANTED
+    assert (await env.check(Caller(system.id, user.department_code), entry, "birth_date")).allowed
+
+
+# Grants ------------------------------------------------------------------------------------------
+
+
+async def _next_event(pubsub: aioredis.client.PubSub) -> dict:
+    while True:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
+        assert message is not None, "no GRANTS_CHANGED event"
+        return json.loads(message["data"])
+
+
+async def test_revocation_bumps_the_policy_version_and_is_announced(env: Env, parties, redis_client) -> None:  # type: ignore[no-untyped-def]
+    provider, user, entry = parties
+    async with redis_client.pubsub() as pubsub:
+        await pubsub.subscribe(GRANTS_CHANGED)
+        await pubsub.get_message(timeout=5)  # the subscription confirmation
+        grant = await env.grant(provider, user, entry)
+        created = await _next_event(pubsub)
+        assert created == {"department_code": user.department_code, "resource_code": entry.code,
+                           "policy_version": grant.policy_version}
+        assert (await env.check(user, entry, "birth_date")).allowed
+
+        revoke = sh.RevokeGrantRequest(id=grant.id, reason="项目结束")
+        reason, _, _ = await fails(env.sharing.RevokeGrant(revoke, metadata=env.md(user), timeout=10),
+                                   grpc.StatusCode.PERMISSION_DENIED)
+        assert reason == "NOT_PROVIDER"
+        _, fields, _ = await fails(env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id),
+                                                           metadata=env.md(provider), timeout=10),
+                                   grpc.StatusCode.INVALID_ARGUMENT)
+        assert fields == ["reason"]
+        revoked = (await env.sharing.RevokeGrant(revoke, metadata=env.md(provider), timeout=10)).grant
+        assert revoked.state == sh.GRANT_STATE_REVOKED and revoked.revoke_reason == "项目结束"
+        assert revoked.policy_version > grant.policy_version
+        event = await _next_event(pubsub)
+        assert event == {"department_code": user.department_code, "resource_code": entry.code,
+                         "policy_version": revoked.policy_version}
+
+    decision = await env.check(user, entry, "birth_date")
+    assert not decision.allowed and decision.deny_reason == common.DENY_REASON_REVOKED
+    assert decision.policy_version >= revoked.policy_version
+    await fails(env.sharing.RevokeGrant(revoke, metadata=env.md(provider), timeout=10),
+                grpc.StatusCode.FAILED_PRECONDITION)
+    history = await env.sharing.GetApplication(sh.GetApplicationRequest(id=grant.application_id),
+                                               metadata=env.md(user), timeout=10)
+    assert [e.action for e in history.application.history][-1] == "GRANT_REVOKED"
+
+
+async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None:  # type: ignore[no-untyped-def]
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry)
+    change = sh.Grant(id=grant.id, items=["name", "address", "status"], unmasked_items=["name"], quota=3,
+                      methods=[ONLINE, DOWNLOAD])
+    mask = field_mask_pb2.FieldMask(paths=["items", "unmasked_items", "quota", "methods"])
+    request = sh.UpdateGrantRequest(grant=change, update_mask=mask)
+    await fails(env.sharing.UpdateGrant(request, metadata=env.md(user), timeout=10), grpc.StatusCode.PERMISSION_DENIED)
+    async with redis_client.pubsub() as pubsub:
+        await pubsub.subscribe(GRANTS_CHANGED)
+        await pubsub.get_message(timeout=5)
+        updated = (await env.sharing.UpdateGrant(request, metadata=env.md(provider), timeout=10)).grant
+        assert (await _next_event(pubsub))["policy_version"] == updated.policy_version
+    assert list(updated.items) == ["name", "address", "status"] and list(updated.unmasked_items) == ["name"]
+    assert updated.quota == 3 and updated.policy_version > grant.policy_version
+    assert list(updated.purposes) == list(grant.purposes) and updated.expire_time == grant.expire_time
+    decision = await env.check(user, entry, "name", "address", "status", method=DOWNLOAD)
+    assert decision.allowed and dict(decision.masks) == {"address": "address"} and decision.quota == 3
+
+    bad = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, items=["salary"], expire_time=timestamp(-dt.timedelta(1))),
+                                update_mask=field_mask_pb2.FieldMask(paths=["items", "expire_time", "state"]))
+    _, fields, _ = await fails(env.sharing.UpdateGrant(bad, metadata=env.md(provider), timeout=10),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {"grant.items[0]", "grant.expire_time", "update_mask.paths[2]"}
+
+
+async def test_grants_and_applications_are_seen_by_the_parties_only(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    provider, user, entry = parties
+    stranger = await env.department()
+    grant = await env.grant(provider, user, entry)
+    for caller in (user, provider, AUTHORITY):
+        got = await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(caller), timeout=10)
+        assert got.grant == grant
+        application = await env.sharing.GetApplication(sh.GetApplicationRequest(id=grant.application_id),
+                                                       metadata=env.md(caller), timeout=10)
+        assert application.application.grant_id == grant.id
+        listed = await env.sharing.ListGrants(sh.ListGrantsRequest(resource_code=entry.code, page_size=1000),
+                                              metadata=env.md(caller), timeout=10)
+        assert grant.id in {g.id for g in listed.grants}
+    await fails(env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(stranger), timeout=10),
+                grpc.StatusCode.PERMISSION_DENIED)
+    await fails(env.sharing.GetApplication(sh.GetApplicationRequest(id=grant.application_id),
+                                           metadata=env.md(stranger), timeout=10), grpc.StatusCode.PERMISSION_DENIED)
+    listed = await env.sharing.ListGrants(sh.ListGrantsRequest(), metadata=env.md(stranger), timeout=10)
+    assert not listed.grants
+    applications = await env.sharing.ListApplications(sh.ListApplicationsRequest(), metadata=env.md(stranger),
+                                                      timeout=10)
+    assert not applications.applications
+    await fails(env.sharing.GetGrant(sh.GetGrantRequest(id="grt-" + "0" * 32), metadata=env.md(user), timeout=10),
+                grpc.StatusCode.NOT_FOUND)
+
+
+async def test_applications_are_listed_by_role_state_and_overdue(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    provider, user, entry = parties
+    first, second, third = [await env.submit(user, entry) for _ in range(3)]
+    await env.reply(provider, second.id, decision=sh.REPLY_DECISION_REFUSE, reason="数据不完整")
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:  # Time passes: the first application's reply is now due yesterday.
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
+                           " WHERE id = $1", first.id)
+    finally:
+        await conn.close()
+
+    async def ids(caller: Caller, **filters: object) -> list[str]:
+        found, token = [], ""
+        while True:
+            page = await env.sharing.ListApplications(sh.ListApplicationsRequest(page_size=2, page_token=token,
+                                                                                 **filters),
+                                                      metadata=env.md(caller), timeout=10)
+            found += [a.id for a in page.applications if a.resource_code == entry.code]
+            token = page.next_page_token
+            if not token:
+                return found
+
+    newest_first = [third.id, second.id, first.id]
+    assert (await ids(user, role=sh.APPLICATION_ROLE_APPLICANT))[:3] == newest_first
+    assert (await ids(provider, role=sh.APPLICATION_ROLE_PROVIDER))[:3] == newest_first
+    assert not await ids(user, role=sh.APPLICATION_ROLE_PROVIDER)
+    assert await ids(provider, state=sh.APPLICATION_STATE_REFUSED) == [second.id]
+    assert await ids(AUTHORITY, overdue_only=True) == [first.id]
+    overdue = await env.sharing.GetApplication(sh.GetApplicationRequest(id=first.id), metadata=env.md(AUTHORITY),
+                                               timeout=10)
+    assert overdue.application.overdue
+    # An application unanswered past its due time can be taken to the authority.
+    escalated = await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=first.id, reason="逾期未答复"),
+                                                      metadata=env.md(user), timeout=10)
+    assert escalated.application.state == sh.APPLICATION_STATE_ESCALATED and not escalated.application.overdue
+
+
+# Check -------------------------------------------------------------------------------------------
+
+
+async def test_check_is_for_platform_services_only(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    _, user, entry = parties
+    for caller in (user, AUTHORITY):
+        reason, _, _ = await fails(env.check(user, entry, "name", caller=caller), grpc.StatusCode.PERMISSION_DENIED)
+        assert reason == "SERVICE_ONLY"
+    unsigned = authz.CheckRequest(system_id=user.system_id, department_code=user.department_code,
+                                  resource_code=entry.code, purpose=ADMIN)
+    await fails(env.checks.Check(unsigned, timeout=10), grpc.StatusCode.UNAUTHENTICATED)
+
+
+async def test_check_decides_basic_items_and_denials_with_reasons(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    _, user, entry = parties
+    basic = await env.check(user, entry, "citizen_id", "name")
+    assert basic.allowed and dict(basic.masks) == {"citizen_id": "citizen_id", "name": "name"}
+    assert basic.expire_time.ToDatetime(tzinfo=dt.UTC) <= dt.datetime.now(dt.UTC) + dt.timedelta(
+        seconds=env.settings.decision_ttl_seconds)
+    denied = await env.check(user, entry, "birth_date")
+    assert not denied.allowed and denied.deny_reason == common.DENY_REASON_NOT_GRANTED
+    assert "SubmitApplication" in denied.message
+    await fails(env.check(user, cat.Entry(code=resource_code()), "name"), grpc.StatusCode.NOT_FOUND)
+    _, fields, _ = await fails(env.check(user, entry, "salary", purpose=common.PURPOSE_TYPE_UNSPECIFIED),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["purpose"]
+    _, fields, _ = await fails(env.check(user, entry, "salary"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["items[0]"]
+
+
+async def test_a_retired_entry_is_no_longer_granted(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    provider, user, entry = parties
+    await env.grant(provider, user, entry)
+    assert (await env.check(user, entry, "birth_date")).allowed
+    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
+        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(provider), timeout=10)
+    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
+        decision = await env.check(user, entry, "birth_date")
+        if not decision.allowed:
+            break
+        await asyncio.sleep(0.05)
+    assert decision.deny_reason == common.DENY_REASON_NOT_PUBLISHED
+
+
+# Fuzz: whatever the request, the service answers with a deliberate status, never INTERNAL/UNKNOWN.
+
+_text = st.one_of(st.text(max_size=40), st.sampled_from(["", " ", "\x00", "101001/000001", "name", "sys-abcd1234",
+                                                         "91110000600037341L", "110100", "x" * 3000]))
+_enum = st.one_of(st.integers(min_value=0, max_value=5), st.integers(min_value=-(2**31), max_value=2**31 - 1))
+_names = st.lists(st.one_of(st.sampled_from((*ITEMS, "salary")), st.text(max_size=10)), max_size=6)
+_stamp = st.one_of(st.none(), st.builds(timestamp_pb2.Timestamp,
+                                        seconds=st.integers(min_value=-(2**62), max_value=2**62),
+                                        nanos=st.integers(min_value=-(2**31), max_value=2**31 - 1)),
+                   st.builds(lambda d: timestamp(dt.timedelta(days=d)), st.integers(min_value=-400, max_value=400)))
+_SAFE = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
+         grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.ALREADY_EXISTS}
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+async def _status(call: object) -> grpc.StatusCode:
+    try:
+        await call  # type: ignore[misc]
+    except grpc.aio.AioRpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+@FUZZ
+@given(code=_text, name=_text, level=_enum, region=_text, authority=st.booleans())
+async def test_fuzz_create_department(env: Env, code: str, name: str, level: int, region: str,
+                                      authority: bool) -> None:
+    request = directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=code, name=name, level=level, region_code=region, authority=authority))
+    status = await _status(env.directory.CreateDepartment(request, metadata=env.md(AUTHORITY), timeout=10))
+    assert status in _SAFE
+
+
+@FUZZ
+@given(resource=_text, names=_names, purposes=st.lists(_enum, max_size=4), basis=_text, purpose_text=_text,
+       expire=_stamp, methods=st.lists(_enum, max_size=4), quota=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+       system_ids=st.lists(_text, max_size=3), applicant=_text, use_entry=st.booleans())
+async def test_fuzz_submit_application(env: Env, parties, resource: str, names: list[str], purposes: list[int],  # type: ignore[no-untyped-def]
+                                       basis: str, purpose_text: str, expire: timestamp_pb2.Timestamp | None,
+                                       methods: list[int], quota: int, system_ids: list[str], applicant: str,
+                                       use_entry: bool) -> None:
+    _, user, entry = parties
+    application = sh.Application(resource_code=entry.code if use_entry else resource, items=names, purposes=purposes,
+                                 basis=basis, purpose_text=purpose_text, methods=methods, quota=quota,
+                                 system_ids=system_ids, applicant_department_code=applicant)
+    if expire is not None:
+        application.requested_expire_time.CopyFrom(expire)
+    status = await _status(env.sharing.SubmitApplication(sh.SubmitApplicationRequest(application=application),
+                                                         metadata=env.md(user), timeout=10))
+    assert status in _SAFE
+
+
+@FUZZ
+@given(decision=_enum, reason=_text, names=_names, unmasked=_names, expire=_stamp,
+       quota=st.integers(min_value=-(2**63), max_value=2**63 - 1), purposes=st.lists(_enum, max_size=4),
+       real_id=st.booleans(), other_id=_text)
+async def test_fuzz_reply_application(env: Env, parties, decision: int, reason: str, names: list[str],  # type: ignore[no-untyped-def]
+                                      unmasked: list[str], expire: timestamp_pb2.Timestamp | None, quota: int,
+                                      purposes: list[int], real_id: bool, other_id: str) -> None:
+    provider, user, entry = parties
+    application_id = (await env.submit(user, entry)).id if real_id else other_id
+    request = sh.ReplyApplicationRequest(id=application_id, decision=decision, reason=reason, items=names,
+                                         unmasked_items=unmasked, quota=quota, purposes=purposes)
+    if expire is not None:
+        request.expire_time.CopyFrom(expire)
+    status = await _status(env.sharing.ReplyApplication(request, metadata=env.md(provider), timeout=10))
+    assert status in _SAFE

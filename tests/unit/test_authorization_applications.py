@@ -1,0 +1,186 @@
+"""The pure rules of applications and grants: reply deadlines on the statutory calendar, narrowing
+only (never widening), the draft checks and grant adjustments (R-APP-1, R-APP-2, R-APP-4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.common.v1 import common_pb2 as common
+from services.authorization import applications as apps
+from services.authorization.applications import Application, Draft, Terms
+from services.authorization.grants import Grant, GrantUpdate, changes
+from services.runtime.workdays import CHINA
+
+ONLINE = common.SHARE_METHOD_ONLINE_QUERY
+DOWNLOAD = common.SHARE_METHOD_BATCH_DOWNLOAD
+ADMIN = common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS
+WORK = common.PURPOSE_TYPE_WORK_REFERENCE
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def _beijing(year: int, month: int, day: int, hour: int = 10) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, tzinfo=CHINA)
+
+
+def _end_of(year: int, month: int, day: int) -> dt.datetime:
+    return dt.datetime(year, month, day, 23, 59, 59, tzinfo=CHINA)
+
+
+# Reply deadlines (R-APP-2): 10 working days, not counting the day of submission, on the statutory calendar.
+
+def test_due_date_skips_national_day_and_counts_the_adjusted_saturday() -> None:
+    # Submitted Tue 29 Sep 2026. Working days: 30 Sep, then 1-7 Oct are holidays, 8 and 9 Oct, Sat 10 Oct (调休),
+    # 12-16 Oct, and the tenth is Mon 19 Oct.
+    assert apps.reply_due(_beijing(2026, 9, 29), 10) == _end_of(2026, 10, 19)
+
+
+def test_due_date_counts_the_adjusted_sunday_before_mid_autumn() -> None:
+    # Submitted Fri 18 Sep 2026: Sun 20 Sep is a working day (调休), Fri 25 Sep (中秋) is not.
+    # 20, 21, 22, 23, 24, 28, 29, 30 Sep, 8, 9 Oct.
+    assert apps.reply_due(_beijing(2026, 9, 18), 10) == _end_of(2026, 10, 9)
+
+
+def test_due_date_from_a_submission_during_the_holiday() -> None:
+    # Submitted on National Day itself: the count starts on 8 Oct.
+    assert apps.reply_due(_beijing(2026, 10, 1), 3) == _end_of(2026, 10, 10)
+
+
+def test_due_date_is_configurable() -> None:
+    assert apps.reply_due(_beijing(2026, 9, 29), 15) == _end_of(2026, 10, 26)
+
+
+def test_due_date_uses_the_beijing_day_of_a_late_utc_submission() -> None:
+    # 17:30 UTC on Mon 28 Sep is already Tue 29 Sep in Beijing.
+    late = dt.datetime(2026, 9, 28, 17, 30, tzinfo=dt.UTC)
+    assert apps.reply_due(late, 10) == _end_of(2026, 10, 19)
+
+
+def _application(**changes: object) -> Application:
+    fields: dict[str, object] = dict(
+        id="app-" + "a" * 32, applicant_department_code="A", provider_department_code="P",
+        resource_code="101001/000001", system_ids=(), items=("name", "birth_date", "address"),
+        purposes=(ADMIN, WORK), purpose_text="", basis="法定职责", requested_expire_time=NOW + dt.timedelta(days=90),
+        methods=(ONLINE,), quota=1000, state=apps.SUBMITTED, reply_due_time=NOW + dt.timedelta(days=14),
+        create_time=NOW)
+    fields.update(changes)
+    return Application(**fields)  # type: ignore[arg-type]
+
+
+def test_overdue_only_while_unanswered_past_the_due_time() -> None:
+    application = _application()
+    assert not application.overdue(NOW)
+    assert application.overdue(NOW + dt.timedelta(days=15))
+    assert not _application(state=apps.REFUSED).overdue(NOW + dt.timedelta(days=15))
+
+
+# Narrowing (R-APP-2): fewer items, a shorter period, a lower quota, fewer purposes; never more.
+
+def test_approval_without_terms_grants_the_request() -> None:
+    scope = apps.narrow(_application(), Terms(), NOW)
+    assert not scope.problems
+    assert scope.items == ("name", "birth_date", "address")
+    assert scope.purposes == (ADMIN, WORK) and scope.quota == 1000
+    assert scope.expire_time == NOW + dt.timedelta(days=90)
+
+
+def test_approval_narrows() -> None:
+    terms = Terms(items=("name", "address"), unmasked_items=("address",), expire_time=NOW + dt.timedelta(days=30),
+                  quota=10, purposes=(ADMIN,))
+    scope = apps.narrow(_application(), terms, NOW)
+    assert not scope.problems
+    assert (scope.items, scope.unmasked_items, scope.purposes, scope.quota) == (
+        ("name", "address"), ("address",), (ADMIN,), 10)
+    assert scope.expire_time == NOW + dt.timedelta(days=30)
+
+
+def test_approval_never_widens_and_names_every_field() -> None:
+    terms = Terms(items=("name", "status"), unmasked_items=("birth_date",),
+                  expire_time=NOW + dt.timedelta(days=365), quota=5000,
+                  purposes=(common.PURPOSE_TYPE_DATA_VERIFICATION,))
+    scope = apps.narrow(_application(), terms, NOW)
+    assert {p.field for p in scope.problems} == {"items[1]", "unmasked_items[0]", "expire_time", "quota",
+                                                 "purposes[0]"}
+
+
+def test_a_quota_is_a_narrowing_of_an_unlimited_request() -> None:
+    assert not apps.narrow(_application(quota=0), Terms(quota=50), NOW).problems
+
+
+def test_approval_after_the_requested_period_ended_is_refused() -> None:
+    late = _application(requested_expire_time=NOW - dt.timedelta(days=1))
+    assert [p.field for p in apps.narrow(late, Terms(), NOW).problems] == ["expire_time"]
+
+
+# Drafts (R-APP-1).
+
+def _entry() -> cat.Entry:
+    return cat.Entry(code="101001/000001", items=[cat.DataItem(machine_name=n) for n in ("name", "birth_date")],
+                     share_type=common.SHARE_TYPE_CONDITIONAL, share_methods=[ONLINE])
+
+
+def test_a_complete_draft_has_no_problems() -> None:
+    draft = Draft(applicant_department_code="", resource_code="101001/000001", items=("name",), purposes=(ADMIN,),
+                  basis="《社会救助暂行办法》", requested_expire_time=NOW + dt.timedelta(days=1), methods=(ONLINE,))
+    assert apps.draft_problems(draft, NOW) == []
+    assert apps.entry_problems(draft, _entry()) == []
+
+
+def test_every_problem_of_a_draft_is_named() -> None:
+    draft = Draft(applicant_department_code="", resource_code="人口", items=("Name", "name", "name"),
+                  purposes=(common.PURPOSE_TYPE_UNSPECIFIED,), basis=" ", requested_expire_time=NOW,
+                  methods=(), quota=-1, system_ids=("nope",), purpose_text="\x00")
+    fields = {p.field for p in apps.draft_problems(draft, NOW)}
+    assert fields == {"application.resource_code", "application.items[0]", "application.items[2]",
+                      "application.purposes[0]", "application.basis", "application.requested_expire_time",
+                      "application.methods", "application.quota", "application.system_ids[0]",
+                      "application.purpose_text"}
+
+
+def test_draft_items_and_methods_must_be_the_entrys() -> None:
+    draft = Draft(applicant_department_code="", resource_code="101001/000001", items=("name", "salary"),
+                  methods=(ONLINE, DOWNLOAD))
+    assert [p.field for p in apps.entry_problems(draft, _entry())] == ["application.items[1]",
+                                                                       "application.methods[1]"]
+
+
+def test_an_empty_item_list_applies_for_every_item() -> None:
+    draft = Draft(applicant_department_code="", resource_code="101001/000001")
+    assert apps.requested_items(draft, _entry()) == ("name", "birth_date")
+
+
+# Grant adjustments (003 Art. 11).
+
+def _grant() -> Grant:
+    return Grant(id="grt-" + "a" * 32, application_id="app-" + "a" * 32, department_code="A",
+                 provider_department_code="P", resource_code="101001/000001", system_ids=(),
+                 items=("name", "birth_date"), unmasked_items=("name",), purposes=(ADMIN,), methods=(ONLINE,),
+                 expire_time=NOW + dt.timedelta(days=30), quota=0)
+
+
+def test_grant_update_changes_only_the_masked_fields() -> None:
+    update = GrantUpdate(paths=("quota", "items"), items=("birth_date",), quota=7, purposes=(WORK,))
+    changed, problems = changes(_grant(), update, _entry(), NOW)
+    assert not problems
+    # Dropping "name" from the items drops its unmasking too.
+    assert changed == {"items": ("birth_date",), "unmasked_items": (), "quota": 7}
+
+
+@pytest.mark.parametrize(("update", "fields"), [
+    (GrantUpdate(paths=()), {"update_mask"}),
+    (GrantUpdate(paths=("state",)), {"update_mask.paths[0]"}),
+    (GrantUpdate(paths=("items",), items=()), {"grant.items"}),
+    (GrantUpdate(paths=("items",), items=("salary",)), {"grant.items[0]"}),
+    (GrantUpdate(paths=("unmasked_items",), unmasked_items=("address",)), {"grant.unmasked_items[0]"}),
+    (GrantUpdate(paths=("methods",), methods=(DOWNLOAD,)), {"grant.methods[0]"}),
+    (GrantUpdate(paths=("purposes",), purposes=()), {"grant.purposes"}),
+    (GrantUpdate(paths=("expire_time",), expire_time=NOW), {"grant.expire_time"}),
+    (GrantUpdate(paths=("expire_time",)), {"grant.expire_time"}),
+    (GrantUpdate(paths=("quota",), quota=-1), {"grant.quota"}),
+    (GrantUpdate(paths=("system_ids",), system_ids=("x",)), {"grant.system_ids[0]"}),
+])
+def test_grant_update_problems_are_named(update: GrantUpdate, fields: set[str]) -> None:
+    _, problems = changes(_grant(), update, _entry(), NOW)
+    assert {p.field for p in problems} == fields

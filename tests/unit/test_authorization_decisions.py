@@ -1,0 +1,275 @@
+"""decide(): every rule of the access decision and every deny reason (R-SHR-1..4, R-USE-1, R-SEC-2, R-ZON-2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import grpc
+import pytest
+
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.common.v1 import common_pb2 as common
+from services.authorization.decisions import AccessRequest, decide
+from services.authorization.grants import ACTIVE, REVOKED, Grant
+from services.runtime.errors import ServiceError
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+TTL = dt.timedelta(seconds=30)
+USER = "11110100MB0000007N"
+PROVIDER = "11110100MB00000027"
+CODE = "101001/000001"
+ONLINE = common.SHARE_METHOD_ONLINE_QUERY
+DOWNLOAD = common.SHARE_METHOD_BATCH_DOWNLOAD
+ADMIN = common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS
+WORK = common.PURPOSE_TYPE_WORK_REFERENCE
+
+
+def _entry(share_type: int = common.SHARE_TYPE_CONDITIONAL, category: int = cat.CATEGORY_FOUNDATION,
+           **changes: object) -> cat.Entry:
+    items = [
+        cat.DataItem(machine_name="citizen_id", sensitive=True, mask_rule="citizen_id", basic=True),
+        cat.DataItem(machine_name="name", sensitive=True, mask_rule="name", basic=True),
+        cat.DataItem(machine_name="birth_date"),
+        cat.DataItem(machine_name="address", sensitive=True, mask_rule="address"),
+        cat.DataItem(machine_name="phone", sensitive=True),
+        cat.DataItem(machine_name="status"),
+    ]
+    fields = dict(code=CODE, category=category, provider_department_code=PROVIDER, items=items,
+                  share_type=share_type, share_methods=[ONLINE, DOWNLOAD], zone=common.ZONE_EXTRANET,
+                  secrecy=cat.SECRECY_NON_CLASSIFIED, state=cat.ENTRY_STATE_PUBLISHED)
+    fields.update(changes)
+    return cat.Entry(**fields)  # type: ignore[arg-type]
+
+
+def _grant(**changes: object) -> Grant:
+    fields: dict[str, object] = dict(
+        id="grt-" + "a" * 32, application_id="app-" + "b" * 32, department_code=USER,
+        provider_department_code=PROVIDER, resource_code=CODE, system_ids=(),
+        items=("citizen_id", "name", "birth_date", "address", "phone"), unmasked_items=("address",),
+        purposes=(ADMIN,), methods=(ONLINE,), expire_time=NOW + dt.timedelta(days=30), quota=500, state=ACTIVE)
+    fields.update(changes)
+    return Grant(**fields)  # type: ignore[arg-type]
+
+
+def _request(*items: str, purpose: int = ADMIN, method: int = ONLINE, system: str = "sys-0001aaaa",
+             department: str = USER, code: str = CODE) -> AccessRequest:
+    return AccessRequest(system_id=system, department_code=department, resource_code=code, purpose=purpose,
+                         items=items, method=method)
+
+
+def _decide(entry: cat.Entry | None, grants: list[Grant], request: AccessRequest, zone: str = "extranet"):  # type: ignore[no-untyped-def]
+    return decide(entry, grants, request, NOW, zone, TTL)
+
+
+def _denied(decision, reason: int) -> None:  # type: ignore[no-untyped-def]
+    assert not decision.allowed
+    assert decision.deny_reason == reason, common.DenyReason.Name(decision.deny_reason)
+    assert decision.message
+    assert not decision.allowed_items and not decision.masks and not decision.grant_id
+    assert decision.expire_time == NOW + TTL
+
+
+# Bad input and unknown resources are errors, not decisions.
+
+def test_missing_entry_is_not_found() -> None:
+    with pytest.raises(ServiceError) as error:
+        _decide(None, [], _request("name"))
+    assert error.value.code == grpc.StatusCode.NOT_FOUND
+
+
+def test_unspecified_purpose_is_invalid() -> None:
+    with pytest.raises(ServiceError) as error:
+        _decide(_entry(), [_grant()], _request("name", purpose=common.PURPOSE_TYPE_UNSPECIFIED))
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in error.value.violations] == ["purpose"]
+
+
+def test_unknown_item_is_invalid_and_named() -> None:
+    with pytest.raises(ServiceError) as error:
+        _decide(_entry(), [_grant()], _request("name", "salary", "Bad-Name"))
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    fields = {v.field: v.description for v in error.value.violations}
+    assert set(fields) == {"items[1]", "items[2]"}
+    assert "salary" in fields["items[1]"]
+
+
+def test_an_unknown_item_alone_is_invalid_only_once_the_entry_is_usable() -> None:
+    with pytest.raises(ServiceError) as error:
+        _decide(_entry(), [], _request("salary"))
+    assert [v.field for v in error.value.violations] == ["items[0]"]
+    # Whoever may not use the entry at all is told that first.
+    _denied(_decide(_entry(state=cat.ENTRY_STATE_RETIRED), [], _request("salary")), common.DENY_REASON_NOT_PUBLISHED)
+
+
+def test_unknown_method_value_is_invalid() -> None:
+    with pytest.raises(ServiceError) as error:
+        _decide(_entry(), [], _request("name", method=99))
+    assert [v.field for v in error.value.violations] == ["method"]
+
+
+# Entry-level rules.
+
+@pytest.mark.parametrize("state", [cat.ENTRY_STATE_RETIRED, cat.ENTRY_STATE_DRAFT, cat.ENTRY_STATE_SUBMITTED])
+def test_unpublished_entry_is_denied(state: int) -> None:
+    _denied(_decide(_entry(state=state), [_grant()], _request("birth_date")), common.DENY_REASON_NOT_PUBLISHED)
+
+
+def test_classified_entry_is_wrong_zone_on_the_extranet_only() -> None:
+    classified = _entry(common.SHARE_TYPE_UNCONDITIONAL, secrecy=cat.SECRECY_CLASSIFIED)
+    _denied(_decide(classified, [], _request("status")), common.DENY_REASON_WRONG_ZONE)
+    assert _decide(classified, [], _request("status"), zone="intranet").allowed
+
+
+def test_intranet_entry_is_wrong_zone_on_the_extranet() -> None:
+    intranet = _entry(common.SHARE_TYPE_UNCONDITIONAL, zone=common.ZONE_INTRANET)
+    _denied(_decide(intranet, [], _request("status")), common.DENY_REASON_WRONG_ZONE)
+
+
+def test_method_the_entry_does_not_offer_is_denied() -> None:
+    online_only = _entry(common.SHARE_TYPE_UNCONDITIONAL, share_methods=[ONLINE])
+    _denied(_decide(online_only, [], _request("status", method=DOWNLOAD)), common.DENY_REASON_METHOD_NOT_GRANTED)
+
+
+def test_unspecified_method_means_online_query() -> None:
+    online_only = _entry(common.SHARE_TYPE_UNCONDITIONAL, share_methods=[ONLINE])
+    assert _decide(online_only, [], _request("status", method=common.SHARE_METHOD_UNSPECIFIED)).allowed
+
+
+# Unconditional (R-SHR-1).
+
+def test_unconditional_allows_every_requested_item_with_masks() -> None:
+    decision = _decide(_entry(common.SHARE_TYPE_UNCONDITIONAL), [], _request("name", "status", "phone"))
+    assert decision.allowed
+    assert decision.allowed_items == ("name", "status", "phone")
+    assert dict(decision.masks) == {"name": "name", "phone": "full"}
+    assert decision.expire_time == NOW + TTL
+    assert decision.grant_id == "" and decision.quota == 0 and not decision.denied_items
+
+
+def test_unconditional_empty_request_means_every_item() -> None:
+    decision = _decide(_entry(common.SHARE_TYPE_UNCONDITIONAL), [], _request())
+    assert decision.allowed_items == ("citizen_id", "name", "birth_date", "address", "phone", "status")
+
+
+# Conditional (R-SHR-2, R-SHR-4, R-USE-1).
+
+def test_basic_items_of_a_foundation_entry_need_no_grant() -> None:
+    decision = _decide(_entry(), [], _request("citizen_id", "name"))
+    assert decision.allowed and decision.allowed_items == ("citizen_id", "name")
+    assert dict(decision.masks) == {"citizen_id": "citizen_id", "name": "name"}
+    assert decision.grant_id == ""
+
+
+def test_basic_items_of_a_non_foundation_entry_need_a_grant() -> None:
+    _denied(_decide(_entry(category=cat.CATEGORY_THEME), [], _request("name")), common.DENY_REASON_NOT_GRANTED)
+
+
+def test_conditional_without_grant_is_not_granted_and_says_how_to_apply() -> None:
+    decision = _decide(_entry(), [], _request("birth_date"))
+    _denied(decision, common.DENY_REASON_NOT_GRANTED)
+    assert "SubmitApplication" in decision.message
+    assert decision.denied_items == ("birth_date",)
+
+
+def test_empty_request_without_grant_gets_only_the_basic_items() -> None:
+    decision = _decide(_entry(), [], _request())
+    assert decision.allowed and decision.allowed_items == ("citizen_id", "name")
+    assert decision.denied_items == ("birth_date", "address", "phone", "status")
+    assert "SubmitApplication" in decision.message
+
+
+def test_grant_allows_items_with_masks_quota_and_capped_expiry() -> None:
+    decision = _decide(_entry(), [_grant()], _request("citizen_id", "birth_date", "address", "phone"))
+    assert decision.allowed
+    assert decision.allowed_items == ("citizen_id", "birth_date", "address", "phone")
+    # address is unmasked by the grant; phone has no rule, so it is fully masked.
+    assert dict(decision.masks) == {"citizen_id": "citizen_id", "phone": "full"}
+    assert decision.grant_id == _grant().id and decision.quota == 500
+    assert decision.expire_time == NOW + TTL
+
+
+def test_decision_expires_with_a_grant_that_ends_sooner_than_the_ttl() -> None:
+    ending = NOW + dt.timedelta(seconds=5)
+    assert _decide(_entry(), [_grant(expire_time=ending)], _request("birth_date")).expire_time == ending
+
+
+def test_empty_request_under_a_grant_means_the_grant_items_plus_basic_ones() -> None:
+    decision = _decide(_entry(), [_grant(items=("birth_date", "status"))], _request())
+    assert decision.allowed_items == ("citizen_id", "name", "birth_date", "status")
+
+
+def test_items_beyond_the_grant_are_listed() -> None:
+    decision = _decide(_entry(), [_grant(items=("birth_date",))], _request("name", "birth_date", "status", "phone"))
+    _denied(decision, common.DENY_REASON_ITEM_NOT_GRANTED)
+    assert decision.denied_items == ("status", "phone")
+
+
+def test_another_grant_covering_the_items_is_used() -> None:
+    narrow = _grant(items=("birth_date",))
+    wide = _grant(id="grt-" + "c" * 32, items=("birth_date", "status"), quota=0)
+    decision = _decide(_entry(), [narrow, wide], _request("birth_date", "status"))
+    assert decision.allowed and decision.grant_id == wide.id and decision.quota == 0
+
+
+def test_purpose_outside_the_grant_is_denied() -> None:
+    _denied(_decide(_entry(), [_grant()], _request("birth_date", purpose=WORK)),
+            common.DENY_REASON_PURPOSE_NOT_GRANTED)
+
+
+def test_method_outside_the_grant_is_denied() -> None:
+    _denied(_decide(_entry(), [_grant()], _request("birth_date", method=DOWNLOAD)),
+            common.DENY_REASON_METHOD_NOT_GRANTED)
+
+
+def test_grant_limited_to_other_systems_is_denied() -> None:
+    grant = _grant(system_ids=("sys-other001",))
+    _denied(_decide(_entry(), [grant], _request("birth_date")), common.DENY_REASON_SYSTEM_NOT_GRANTED)
+    assert _decide(_entry(), [grant], _request("birth_date", system="sys-other001")).allowed
+
+
+def test_revoked_grant_and_nothing_else_is_revoked() -> None:
+    _denied(_decide(_entry(), [_grant(state=REVOKED)], _request("birth_date")), common.DENY_REASON_REVOKED)
+
+
+def test_expired_grant_is_expired() -> None:
+    expired = _grant(expire_time=NOW - dt.timedelta(seconds=1))
+    _denied(_decide(_entry(), [expired], _request("birth_date")), common.DENY_REASON_EXPIRED)
+    _denied(_decide(_entry(), [expired, _grant(id="grt-" + "d" * 32, state=REVOKED)], _request("birth_date")),
+            common.DENY_REASON_EXPIRED)
+
+
+def test_a_live_grant_wins_over_revoked_and_expired_ones() -> None:
+    grants = [_grant(id="grt-" + "e" * 32, state=REVOKED), _grant(id="grt-" + "f" * 32, expire_time=NOW), _grant()]
+    decision = _decide(_entry(), grants, _request("birth_date"))
+    assert decision.allowed and decision.grant_id == _grant().id
+
+
+def test_grants_of_other_departments_or_resources_do_not_count() -> None:
+    others = [_grant(department_code=PROVIDER), _grant(resource_code="101001/000002")]
+    _denied(_decide(_entry(), others, _request("birth_date")), common.DENY_REASON_NOT_GRANTED)
+
+
+# Not shared (R-SHR-3).
+
+def test_not_shared_is_refused_even_for_basic_items() -> None:
+    decision = _decide(_entry(common.SHARE_TYPE_NOT_SHARED), [_grant()], _request("name"))
+    _denied(decision, common.DENY_REASON_NOT_SHARED)
+    assert "coordination" in decision.message
+
+
+def test_not_shared_opened_by_a_coordination_grant_acts_as_conditional() -> None:
+    entry = _entry(common.SHARE_TYPE_NOT_SHARED)
+    coordinated = _grant(coordinated=True)
+    assert _decide(entry, [coordinated], _request("birth_date")).allowed
+    _denied(_decide(entry, [coordinated], _request("birth_date", purpose=WORK)),
+            common.DENY_REASON_PURPOSE_NOT_GRANTED)
+    _denied(_decide(entry, [dataclasses.replace(coordinated, state=REVOKED)], _request("birth_date")),
+            common.DENY_REASON_REVOKED)
+
+
+def test_not_shared_entry_without_methods_leaves_them_to_the_coordination_grant() -> None:
+    entry = _entry(common.SHARE_TYPE_NOT_SHARED, share_methods=[])
+    assert _decide(entry, [_grant(coordinated=True)], _request("birth_date")).allowed
+    _denied(_decide(entry, [_grant(coordinated=True)], _request("birth_date", method=DOWNLOAD)),
+            common.DENY_REASON_METHOD_NOT_GRANTED)
