@@ -1,0 +1,213 @@
+"""Bulk loading by COPY: the initial load of a dataset and the seed (millions of records in minutes).
+
+The RPC load path (loading.py) writes at most 5000 rows per call with per-record
+history and cross-checking; an initial load of ten million persons needs PostgreSQL's
+COPY instead. Rows go in batches, each in its own transaction holding the dataset lock:
+a batch of new keys is COPYed straight into the table; a batch that meets existing keys
+is COPYed into a staging table and merged, superseded versions going to history as on
+the RPC path. Producing the next batch (generating and converting rows, in a worker
+thread) overlaps with PostgreSQL ingesting the current one.
+
+Only the dataset's authoritative source may bulk-load (values from other sources are
+cross-checked through LoadRecords). Cross-checking against other sources' kept values is
+not run here; the next LoadRecords of a record does it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from itertools import islice
+
+import asyncpg
+
+from services.foundation import synthetic
+from services.foundation.datasets import DATASETS, DATE, NUMERIC, Dataset
+from services.foundation.invalidation import RecordInvalidator
+from services.foundation.loading import Rejection
+from services.foundation.store import Transaction
+from services.foundation.validation import china_today, validate_record
+from services.runtime.cache import create_client
+
+log = logging.getLogger(__name__)
+SCHEMA = "foundation"
+LOAD_ORDER = ("region", "place", "population", "legal_entity", "licence")
+
+
+class BulkLoadError(Exception):
+    """Some records were rejected; the good ones were loaded all the same."""
+
+    def __init__(self, dataset: str, loaded: int, rejected: list[Rejection]) -> None:
+        shown = "; ".join(f"#{r.index} {r.key}: {', '.join(r.reasons)}" for r in rejected[:5])
+        more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
+        super().__init__(f"{dataset}: loaded {loaded}, rejected {len(rejected)}: {shown}{more}")
+        self.dataset = dataset
+        self.loaded = loaded
+        self.rejected = rejected
+
+
+@dataclass
+class _Batch:
+    consumed: int
+    rows: list[tuple] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+class _Rows:
+    """Turns input records into COPY tuples (items in column order, then provenance)."""
+
+    def __init__(self, dataset: Dataset, validate: bool, source: str, as_of: datetime) -> None:
+        self._dataset = dataset
+        self._validate = validate
+        self._tail = (source, as_of, datetime.now(UTC))
+        self._today = china_today()
+        self._converters = tuple((item.name, date.fromisoformat if item.column_type == DATE else
+                                  Decimal if item.column_type == NUMERIC else None) for item in dataset.items)
+
+    def batch(self, records: Iterator[dict], size: int, start: int) -> _Batch:
+        chunk = list(islice(records, size))
+        batch = _Batch(consumed=len(chunk))
+        seen: set[str] = set()
+        key_item = self._dataset.key_item
+        for offset, record in enumerate(chunk):
+            if self._validate:
+                checked = validate_record(self._dataset, record, self._today)
+                problems = checked.problems or ([f"{key_item}: {checked.key} repeats an earlier record of its batch"]
+                                                if checked.key in seen else [])
+                if problems:
+                    batch.rejected.append(Rejection(start + offset, checked.key, tuple(problems)))
+                    continue
+                seen.add(checked.key)
+                values = checked.values
+                batch.rows.append(tuple(values.get(name) for name, _ in self._converters) + self._tail)
+            else:
+                batch.rows.append(self._convert(record))
+        return batch
+
+    def _convert(self, record: Mapping[str, str]) -> tuple:
+        """A trusted record (canonical strings, e.g. from synthetic.py) as typed values."""
+        row = []
+        for name, convert in self._converters:
+            value = record.get(name) or None
+            row.append(value if value is None or convert is None else convert(value))
+        return (*row, *self._tail)
+
+
+@contextlib.asynccontextmanager
+async def _connection(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    if isinstance(pool_or_conn, asyncpg.Pool):
+        async with pool_or_conn.acquire() as conn:
+            yield conn
+    else:
+        yield pool_or_conn
+
+
+async def _write(conn: asyncpg.Connection, dataset: str, source: str, rows: list[tuple]) -> None:
+    async with conn.transaction():
+        tx = Transaction(conn)
+        authority = await tx.lock_dataset(dataset)
+        if authority is None:
+            await tx.claim_authority(dataset, source)
+        elif authority != source:
+            raise PermissionError(f"{dataset}: {source} is not the authoritative source ({authority}); "
+                                  "other sources load through LoadRecords")
+        try:
+            async with conn.transaction():  # a savepoint: new keys go straight in
+                await tx.copy_records(dataset, rows)
+        except asyncpg.UniqueViolationError:
+            await tx.merge_records(dataset, rows)
+
+
+async def copy_dataset(pool_or_conn: asyncpg.Pool | asyncpg.Connection, dataset: str, source_department_code: str,
+                       records: Iterable[dict], batch_size: int = 50_000, *, validate: bool = True,
+                       as_of_time: datetime | None = None) -> int:
+    """COPYs ``records`` (item -> canonical string) into ``dataset``; returns how many were loaded.
+
+    The connection (or pool) must resolve names in the foundation schema, as pools from
+    ``services.runtime.db.create_pool(url, "foundation")`` do. With ``validate`` every record is
+    checked as LoadRecords checks it; bad ones are skipped and reported by a BulkLoadError raised
+    after all good ones are in. ``validate=False`` is for trusted generated data (synthetic.py).
+    PermissionError if ``source_department_code`` is not the dataset's authoritative source.
+    """
+    definition = DATASETS.get(dataset)
+    if definition is None:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    if batch_size < 1:
+        raise ValueError("batch_size must be positive")
+    converter = _Rows(definition, validate, source_department_code, as_of_time or datetime.now(UTC))
+    iterator = iter(records)
+    loop = asyncio.get_running_loop()
+    loaded, start = 0, 0
+    rejected: list[Rejection] = []
+    async with _connection(pool_or_conn) as conn:
+        pending = loop.run_in_executor(None, converter.batch, iterator, batch_size, start)
+        try:
+            while True:
+                batch = await pending
+                if not batch.consumed:
+                    break
+                start += batch.consumed
+                pending = loop.run_in_executor(None, converter.batch, iterator, batch_size, start)
+                rejected += batch.rejected
+                if batch.rows:
+                    await _write(conn, dataset, source_department_code, batch.rows)
+                    loaded += len(batch.rows)
+        finally:
+            with contextlib.suppress(Exception):
+                await pending
+        await Transaction(conn).analyze(dataset)
+    if rejected:
+        raise BulkLoadError(dataset, loaded, rejected)
+    return loaded
+
+
+async def load_synthetic(database_url: str, source_department_code: str | Mapping[str, str], persons: int,
+                         entities: int, licences: int, seed: int = 42, *, places: int | None = None,
+                         redis_url: str | None = None) -> dict[str, int]:
+    """Loads generated data (all regions, places, persons, entities, licences); returns the count per dataset.
+
+    ``source_department_code`` is one department for every dataset, or one per dataset name. Places
+    default to one per hundred persons (at least 100). With ``redis_url``, cached records of the
+    loaded datasets are dropped and RECORDS_CHANGED ({"dataset", "all": true}) is published.
+    """
+    sources = ({name: source_department_code for name in LOAD_ORDER} if isinstance(source_department_code, str)
+               else dict(source_department_code))
+    plan: dict[str, Iterable[dict]] = {
+        "region": synthetic.regions(),
+        "place": synthetic.places(max(100, persons // 100) if places is None else places, seed),
+        "population": synthetic.persons(persons, seed),
+        "legal_entity": synthetic.entities(entities, seed),
+    }
+    if licences:
+        plan["licence"] = synthetic.licences(licences, seed, persons=persons, entities=entities)
+    missing = [name for name in plan if not sources.get(name)]
+    if missing:
+        raise ValueError(f"no source department for {', '.join(missing)}")
+    counts: dict[str, int] = {}
+    conn = await asyncpg.connect(database_url, server_settings={
+        "search_path": f"{SCHEMA},public", "application_name": "govshare-seed"})
+    try:
+        for name, records in plan.items():
+            counts[name] = await copy_dataset(conn, name, sources[name], records, validate=False)
+            log.info("loaded %d %s records", counts[name], name)
+    finally:
+        await conn.close()
+    if redis_url:
+        await _invalidate(redis_url, list(counts))
+    return counts
+
+
+async def _invalidate(redis_url: str, datasets: list[str]) -> None:
+    client = create_client(redis_url)
+    invalidator = RecordInvalidator()
+    invalidator.attach(client)
+    try:
+        for name in datasets:
+            await invalidator.dataset_changed(name)
+    finally:
+        await client.aclose()

@@ -1,0 +1,77 @@
+"""Wiring of the foundation service: pool, Redis, store, loader and the two servicers."""
+
+from __future__ import annotations
+
+import contextlib
+
+import asyncpg
+import grpc
+import redis.asyncio as aioredis
+
+from govshare.foundation.v1 import foundation_pb2_grpc
+from govshare.provider.v1 import provider_pb2_grpc
+from services.foundation.invalidation import RecordInvalidator
+from services.foundation.loading import Loader
+from services.foundation.provider_servicer import ProviderServicer
+from services.foundation.servicer import FoundationAdminServicer
+from services.foundation.store import FoundationStore
+from services.runtime.cache import create_client
+from services.runtime.db import create_pool
+from services.runtime.identity import AssertionVerifier
+from services.runtime.settings import Settings
+
+ADMIN_SERVICE = "govshare.foundation.v1.FoundationAdminService"
+PROVIDER_SERVICE = "govshare.provider.v1.ProviderService"
+# Lookups on cache misses come in bursts; a few more connections than the default keep them from queueing.
+POOL_MAX_SIZE = 20
+
+
+class FoundationComponent:
+    """The foundation-data service: FoundationAdminService and the foundation ProviderService."""
+
+    name = "foundation"
+    service_names = (ADMIN_SERVICE, PROVIDER_SERVICE)
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._store = FoundationStore()
+        self._invalidator = RecordInvalidator()
+        verifier = AssertionVerifier(settings.internal_key)
+        self._admin = FoundationAdminServicer(verifier, Loader(self._store, self._invalidator), self._store)
+        self._provider = ProviderServicer(verifier, self._store)
+        self._pool: asyncpg.Pool | None = None
+        self._redis: aioredis.Redis | None = None
+
+    def register(self, server: grpc.aio.Server) -> None:
+        foundation_pb2_grpc.add_FoundationAdminServiceServicer_to_server(self._admin, server)
+        provider_pb2_grpc.add_ProviderServiceServicer_to_server(self._provider, server)
+
+    async def start(self) -> None:
+        """Opens the pool and Redis; raises (leaving nothing open) while either is not ready."""
+        pool = await create_pool(self._settings.database_url, "foundation", max_size=POOL_MAX_SIZE)
+        client = create_client(self._settings.redis_url)
+        try:
+            await pool.fetchval("SELECT 1 FROM datasets LIMIT 1")  # migrated?
+            await client.ping()
+        except Exception:
+            await client.aclose()
+            await pool.close()
+            raise
+        self._pool, self._redis = pool, client
+        self._store.attach(pool)
+        self._invalidator.attach(client)
+
+    async def stop(self) -> None:
+        self._store.attach(None)
+        self._invalidator.attach(None)
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+            self._redis = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def create_component(settings: Settings) -> FoundationComponent:
+    return FoundationComponent(settings)

@@ -1,0 +1,168 @@
+"""The five foundation datasets (DOMAIN §7, R-FND-1): their key, items, code tables and checks.
+
+Item machine names are shared with the seed catalog and the query service, so they are
+fixed here once. Each item says how its string form is parsed (validation.py) and which
+column type holds it, which in turn fixes the canonical string form every reader sees:
+text as loaded, dates YYYY-MM-DD, numbers in plain decimal notation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from services.foundation import validation as v
+
+ETHNICITIES = (
+    "汉族", "蒙古族", "回族", "藏族", "维吾尔族", "苗族", "彝族", "壮族", "布依族", "朝鲜族",
+    "满族", "侗族", "瑶族", "白族", "土家族", "哈尼族", "哈萨克族", "傣族", "黎族", "傈僳族",
+    "佤族", "畲族", "高山族", "拉祜族", "水族", "东乡族", "纳西族", "景颇族", "柯尔克孜族", "土族",
+    "达斡尔族", "仫佬族", "羌族", "布朗族", "撒拉族", "毛南族", "仡佬族", "锡伯族", "阿昌族", "普米族",
+    "塔吉克族", "怒族", "乌孜别克族", "俄罗斯族", "鄂温克族", "德昂族", "保安族", "裕固族", "京族", "塔塔尔族",
+    "独龙族", "鄂伦春族", "赫哲族", "门巴族", "珞巴族", "基诺族",
+)  # GB/T 3304, the 56 民族
+SEXES = ("男", "女")
+PERSON_STATUSES = ("正常", "死亡", "迁出", "注销")
+ENTITY_STATUSES = ("存续", "在业", "吊销", "注销", "迁出")
+LICENCE_STATUSES = ("有效", "注销", "过期")
+PLACE_KINDS = ("地址", "地块")
+
+TEXT, DATE, NUMERIC = "text", "date", "numeric"
+
+
+def _format_text(value: object) -> str:
+    return value  # type: ignore[return-value]
+
+
+def _format_date(value: object) -> str:
+    return value.isoformat()  # type: ignore[attr-defined]
+
+
+def _format_numeric(value: object) -> str:
+    return format(value, "f")  # type: ignore[arg-type]
+
+
+FORMATTERS: dict[str, Callable[[object], str]] = {TEXT: _format_text, DATE: _format_date, NUMERIC: _format_numeric}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One data item (信息项) of a dataset."""
+
+    name: str
+    parse: v.Parser
+    column_type: str = TEXT
+    required: bool = True
+
+    @property
+    def format(self) -> Callable[[object], str]:
+        """Typed value -> canonical string."""
+        return FORMATTERS[self.column_type]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One foundation dataset: a table keyed by one identifying item."""
+
+    name: str
+    key_item: str
+    items: tuple[Item, ...]
+    record_checks: tuple[v.RecordCheck, ...] = ()
+
+    @cached_property
+    def item_names(self) -> frozenset[str]:
+        return frozenset(item.name for item in self.items)
+
+    @cached_property
+    def item_order(self) -> tuple[str, ...]:
+        return tuple(item.name for item in self.items)
+
+    @cached_property
+    def by_name(self) -> dict[str, Item]:
+        return {item.name: item for item in self.items}
+
+    @cached_property
+    def non_key_items(self) -> tuple[Item, ...]:
+        return tuple(item for item in self.items if item.name != self.key_item)
+
+    def canonical(self, values: dict[str, object]) -> dict[str, str]:
+        """Typed values -> canonical strings (absent optional items stay absent)."""
+        return {item.name: item.format(values[item.name]) for item in self.items
+                if values.get(item.name) is not None}
+
+
+POPULATION = Dataset(
+    name="population",
+    key_item="citizen_id",
+    items=(
+        Item("citizen_id", v.citizen_id),
+        Item("name", v.text(64)),
+        Item("sex", v.code(*SEXES)),
+        Item("ethnicity", v.code(*ETHNICITIES)),
+        Item("birth_date", v.past_date, DATE),
+        Item("address", v.text(200), required=False),
+        Item("address_region_code", v.region_code, required=False),
+        Item("status", v.code(*PERSON_STATUSES)),
+    ),
+    record_checks=(v.person_matches_id,),
+)
+
+LEGAL_ENTITY = Dataset(
+    name="legal_entity",
+    key_item="credit_code",
+    items=(
+        Item("credit_code", v.credit_code),
+        Item("name", v.text(200)),
+        Item("entity_type", v.text(64)),
+        Item("legal_representative", v.text(64)),
+        Item("registered_capital", v.amount, NUMERIC, required=False),
+        Item("established_date", v.past_date, DATE),
+        Item("address", v.text(200), required=False),
+        Item("registration_authority", v.text(100)),
+        Item("status", v.code(*ENTITY_STATUSES)),
+    ),
+)
+
+REGION = Dataset(
+    name="region",
+    key_item="region_code",
+    items=(
+        Item("region_code", v.region_code),
+        Item("name", v.text(64)),
+        Item("level", v.code(*v.REGION_LEVELS)),
+        Item("parent_code", v.region_code, required=False),
+    ),
+    record_checks=(v.region_hierarchy,),
+)
+
+PLACE = Dataset(
+    name="place",
+    key_item="place_code",
+    items=(
+        Item("place_code", v.text_key),
+        Item("kind", v.code(*PLACE_KINDS)),
+        Item("address", v.text(200)),
+        Item("region_code", v.region_code),
+        Item("longitude", v.longitude, NUMERIC),
+        Item("latitude", v.latitude, NUMERIC),
+    ),
+)
+
+LICENCE = Dataset(
+    name="licence",
+    key_item="licence_number",
+    items=(
+        Item("licence_number", v.text_key),
+        Item("licence_type", v.text(64)),
+        Item("holder_id", v.holder_id),
+        Item("holder_name", v.text(200)),
+        Item("issuing_authority", v.text(100)),
+        Item("issue_date", v.past_date, DATE),
+        Item("valid_until", v.any_date, DATE, required=False),
+        Item("status", v.code(*LICENCE_STATUSES)),
+    ),
+    record_checks=(v.validity_period_ordered,),
+)
+
+DATASETS: dict[str, Dataset] = {d.name: d for d in (POPULATION, LEGAL_ENTITY, REGION, PLACE, LICENCE)}

@@ -1,0 +1,198 @@
+"""govshare.foundation.v1.FoundationAdminService: protobuf <-> the loader and the store.
+
+Loads, conflict curation, record history and the dataset list. Every request is checked
+whole first, so a caller learns every problem of a request in one INVALID_ARGUMENT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from govshare.foundation.v1 import foundation_pb2 as pb
+from govshare.foundation.v1 import foundation_pb2_grpc
+from services.foundation.datasets import DATASETS, Dataset
+from services.foundation.loading import MAX_RECORDS, Loader, LoadRow
+from services.foundation.store import Conflict, FoundationStore, StoredRecord
+from services.foundation.validation import ValueProblem, china_today
+from services.runtime.errors import (
+    FieldViolation,
+    ServiceError,
+    invalid_argument,
+    not_found,
+    permission_denied,
+    unauthenticated,
+)
+from services.runtime.identifiers import credit_code_error
+from services.runtime.identity import AssertionVerifier, Caller
+from services.runtime.pagination import decode_token, encode_token, page_size
+
+MAX_NOTE = 1000
+# google.protobuf.Timestamp's valid range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
+MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
+MAX_ID = 2**63 - 1
+
+
+def timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def _dataset(name: str, violations: list[FieldViolation], field: str = "dataset") -> Dataset | None:
+    dataset = DATASETS.get(name)
+    if dataset is None:
+        violations.append(FieldViolation(field, f"must be one of {', '.join(DATASETS)}"))
+    return dataset
+
+
+def _collect(violations: list[FieldViolation], check: Callable[[], object]) -> object:
+    """Runs a runtime check that raises INVALID_ARGUMENT, adding its violations to the request's."""
+    try:
+        return check()
+    except ServiceError as error:
+        if error.code != grpc.StatusCode.INVALID_ARGUMENT:
+            raise
+        violations.extend(error.violations)
+        return None
+
+
+def identified(caller: Caller) -> Caller:
+    """Refuses the gateway's anonymous placeholder (no department, not a platform service)."""
+    if not caller.department_code and not caller.is_service:
+        raise unauthenticated("a bearer token is required: get one with TokenService.IssueToken")
+    return caller
+
+
+def source_department(caller: Caller, requested: str, violations: list[FieldViolation]) -> str:
+    """Whose values a load asserts: the authority may load for any department, others only as themselves."""
+    if caller.authority:
+        if requested:
+            error = credit_code_error(requested)
+            if error:
+                violations.append(FieldViolation("source_department_code", error))
+            return requested
+        if not caller.department_code:
+            violations.append(FieldViolation("source_department_code", "required for callers without a department"))
+        return caller.department_code
+    if requested and requested != caller.department_code:
+        raise permission_denied("NOT_YOUR_DEPARTMENT",
+                                f"department {caller.department_code} loads records only as itself")
+    return caller.department_code
+
+
+def _load_row(record: pb.RecordInput) -> LoadRow:
+    if not record.HasField("as_of_time"):
+        return LoadRow(dict(record.values))
+    stamp = record.as_of_time
+    if not (MIN_SECONDS <= stamp.seconds <= MAX_SECONDS and 0 <= stamp.nanos < 1_000_000_000):
+        return LoadRow(dict(record.values), None, ("as_of_time: not a valid timestamp",))
+    return LoadRow(dict(record.values), stamp.ToDatetime(tzinfo=UTC))
+
+
+def conflict_message(conflict: Conflict) -> pb.Conflict:
+    return pb.Conflict(
+        id=conflict.id, dataset=conflict.dataset, key=conflict.key, item=conflict.item,
+        authoritative_value=conflict.authoritative_value, other_value=conflict.other_value,
+        other_source_department_code=conflict.other_source_department_code, state=conflict.state,
+        resolution=conflict.resolution, create_time=timestamp(conflict.create_time))
+
+
+def _version(record: StoredRecord) -> pb.RecordVersion:
+    return pb.RecordVersion(values=record.values, source_department_code=record.source_department_code,
+                            as_of_time=timestamp(record.as_of_time), recorded_time=timestamp(record.recorded_time))
+
+
+class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer):
+    def __init__(self, verifier: AssertionVerifier, loader: Loader, store: FoundationStore) -> None:
+        self._verifier = verifier
+        self._loader = loader
+        self._store = store
+
+    async def LoadRecords(self, request: pb.LoadRecordsRequest, context: grpc.aio.ServicerContext
+                          ) -> pb.LoadRecordsResponse:
+        caller = identified(self._verifier.from_context(context))
+        violations: list[FieldViolation] = []
+        dataset = _dataset(request.dataset, violations)
+        if len(request.records) > MAX_RECORDS:
+            violations.append(FieldViolation("records", f"at most {MAX_RECORDS} per call, got {len(request.records)}"))
+        source = source_department(caller, request.source_department_code, violations)
+        if violations or dataset is None:
+            raise invalid_argument(violations)
+        outcome = await self._loader.load(dataset, source, [_load_row(r) for r in request.records])
+        return pb.LoadRecordsResponse(
+            accepted=outcome.accepted, conflicts=outcome.conflicts,
+            rejected=[pb.RejectedRecord(index=r.index, key=r.key, reasons=r.reasons) for r in outcome.rejected])
+
+    async def ListConflicts(self, request: pb.ListConflictsRequest, context: grpc.aio.ServicerContext
+                            ) -> pb.ListConflictsResponse:
+        caller = identified(self._verifier.from_context(context))
+        violations: list[FieldViolation] = []
+        dataset = _dataset(request.dataset, violations) if request.dataset else None
+        if request.state not in pb.ConflictState.values():
+            violations.append(FieldViolation("state", "must be a ConflictState"))
+        size = _collect(violations, lambda: page_size(request.page_size))
+        position = _collect(violations, lambda: decode_token(request.page_token))
+        after = position.get("after") if isinstance(position, dict) else 0
+        if not isinstance(after, int) or not 0 <= after <= MAX_ID:
+            violations.append(FieldViolation("page_token", "is not a token returned by a previous call"))
+        if violations or not isinstance(size, int) or not isinstance(after, int):
+            raise invalid_argument(violations)
+        viewer = None if caller.authority else caller.department_code
+        conflicts = await self._store.list_conflicts(dataset.name if dataset else None, request.state or None,
+                                                     after, size + 1, viewer)
+        token = encode_token({"after": conflicts[size - 1].id}) if len(conflicts) > size else ""
+        return pb.ListConflictsResponse(conflicts=[conflict_message(c) for c in conflicts[:size]],
+                                        next_page_token=token)
+
+    async def ResolveConflict(self, request: pb.ResolveConflictRequest, context: grpc.aio.ServicerContext
+                              ) -> pb.ResolveConflictResponse:
+        caller = identified(self._verifier.from_context(context))
+        violations: list[FieldViolation] = []
+        if request.id <= 0:
+            violations.append(FieldViolation("id", "must be the id of a conflict"))
+        if len(request.note) > MAX_NOTE:
+            violations.append(FieldViolation("note", f"must be at most {MAX_NOTE} characters"))
+        elif not all(ch.isprintable() or ch in "\n\t" for ch in request.note):
+            violations.append(FieldViolation("note", "must not contain control characters"))
+        if violations:
+            raise invalid_argument(violations)
+        conflict = await self._loader.resolve(caller, request.id, request.adopt_other_value, request.note.strip())
+        return pb.ResolveConflictResponse(conflict=conflict_message(conflict))
+
+    async def GetRecordHistory(self, request: pb.GetRecordHistoryRequest, context: grpc.aio.ServicerContext
+                               ) -> pb.GetRecordHistoryResponse:
+        """The current version first, then the superseded ones, newest first."""
+        caller = identified(self._verifier.from_context(context))
+        violations: list[FieldViolation] = []
+        dataset = _dataset(request.dataset, violations)
+        key = request.key.strip()
+        if not key:
+            violations.append(FieldViolation("key", "required"))
+        elif dataset is not None:
+            try:
+                key = str(dataset.by_name[dataset.key_item].parse(key, china_today()))
+            except ValueProblem as problem:
+                violations.append(FieldViolation("key", str(problem)))
+        if violations or dataset is None:
+            raise invalid_argument(violations)
+        authority = await self._store.authoritative_department(dataset.name)
+        if not caller.authority and caller.department_code != authority:
+            raise permission_denied("NOT_AUTHORITATIVE_SOURCE",
+                                    f"only the authoritative source of {dataset.name} or the authority sees history")
+        current = await self._store.lookup(dataset.name, key)
+        versions = ([current] if current else []) + await self._store.history(dataset.name, key)
+        if not versions:
+            raise not_found(f"{dataset.name} record {key}")
+        return pb.GetRecordHistoryResponse(versions=[_version(v) for v in versions])
+
+    async def ListDatasets(self, request: pb.ListDatasetsRequest, context: grpc.aio.ServicerContext
+                           ) -> pb.ListDatasetsResponse:
+        identified(self._verifier.from_context(context))
+        return pb.ListDatasetsResponse(datasets=[
+            pb.Dataset(name=d.name, key_item=d.key_item, authoritative_department_code=d.authoritative_department_code,
+                       record_count=d.record_count)
+            for d in await self._store.datasets()])

@@ -1,0 +1,298 @@
+"""Validation of foundation records (R-FND-3): every problem of a record, each with its item.
+
+A provider fixes a rejected record in one go only if it hears about every problem at
+once, so nothing here stops at the first failure. Item parsers turn the loaded string
+into the typed value its column holds (and so fix its canonical form); record checks
+then compare items with each other (a birth date against the one encoded in the
+公民身份号码, a validity period's end against its start). Identifier rules come from
+services.runtime.identifiers so that query, catalog and foundation agree on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from stdnum.cn import ric
+
+from services.runtime import identifiers
+
+if TYPE_CHECKING:
+    from services.foundation.datasets import Dataset
+
+CHINA_TIME = timezone(timedelta(hours=8))
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+# China's extent, with a margin: 73°33′E–135°05′E, 3°51′N–53°33′N.
+LONGITUDE_RANGE = (Decimal("73"), Decimal("136"))
+LATITUDE_RANGE = (Decimal("3"), Decimal("54"))
+# Registered capital is in 万元; a trillion 万元 is far beyond any real entity.
+MAX_AMOUNT = Decimal("1000000000000")
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_AMOUNT = re.compile(r"-?\d{1,16}(\.\d{1,6})?")
+_COORDINATE = re.compile(r"-?\d{1,3}(\.\d{1,8})?")
+
+
+class ValueProblem(ValueError):
+    """An item value that cannot be stored; the message says what to fix."""
+
+
+Parser = Callable[[str, date], object]
+RecordCheck = Callable[[Mapping[str, object]], Iterator[str]]
+
+
+def china_today() -> date:
+    """Today's date in China, the calendar every date item is written in."""
+    return datetime.now(CHINA_TIME).date()
+
+
+# ---- item parsers: raw (stripped) string -> typed value, or ValueProblem -------------------------------------------
+
+
+def text(max_length: int = 200) -> Parser:
+    """Free text: printable, bounded (addresses and names end up on front-desk screens)."""
+
+    def parse(raw: str, today: date) -> str:
+        if len(raw) > max_length:
+            raise ValueProblem(f"must be at most {max_length} characters")
+        if not raw.isprintable():
+            raise ValueProblem("must contain only printable characters")
+        return raw
+
+    return parse
+
+
+def code(*allowed: str) -> Parser:
+    """A value from a code table."""
+    choices = frozenset(allowed)
+    shown = "/".join(allowed) if len(allowed) <= 8 else f"one of the {len(allowed)} codes of its table"
+
+    def parse(raw: str, today: date) -> str:
+        if raw not in choices:
+            raise ValueProblem(f"{raw!r} is not in its code table (expected {shown})")
+        return raw
+
+    return parse
+
+
+def _reason(error: str | None) -> None:
+    if error is not None:
+        raise ValueProblem(error)
+
+
+def citizen_id(raw: str, today: date) -> str:
+    value = raw.upper()
+    error = identifiers.citizen_id_error(value)
+    if error is not None:
+        raise ValueProblem(_birth_place_problem(value) or error)
+    return value
+
+
+def _birth_place_problem(value: str) -> str | None:
+    """A sharper reason than "invalid birth date" when the date is real but the region code is not.
+
+    python-stdnum reports a region code that is unknown, or was not in force in the birth year, as
+    an invalid component, which the shared check words as a bad birth date.
+    """
+    if len(value) != 18 or not value[:17].isdigit() or ric.calc_check_digit(value) != value[17]:
+        return None
+    try:
+        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return None
+    if identifiers.region_code_error(value[:6]) is not None:
+        return f"公民身份号码 has an unknown region code {value[:6]}"
+    return f"公民身份号码 has region code {value[:6]}, which was not in force in {born.year}"
+
+
+def credit_code(raw: str, today: date) -> str:
+    value = raw.upper()
+    _reason(identifiers.credit_code_error(value))
+    return value
+
+
+def region_code(raw: str, today: date) -> str:
+    _reason(identifiers.region_code_error(raw))
+    return raw
+
+
+def text_key(raw: str, today: date) -> str:
+    _reason(identifiers.text_key_error(raw))
+    return raw
+
+
+def holder_id(raw: str, today: date) -> str:
+    """A licence holder: a person (公民身份号码) or an organisation (统一社会信用代码)."""
+    value = raw.upper()
+    if identifiers.citizen_id_error(value) is None or identifiers.credit_code_error(value) is None:
+        return value
+    raise ValueProblem("must be a valid 公民身份号码 or 统一社会信用代码 (check the check character)")
+
+
+def _date(raw: str) -> date:
+    if not _DATE.fullmatch(raw):
+        raise ValueProblem(f"{raw!r} is not a date in the form YYYY-MM-DD")
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise ValueProblem(f"{raw} is not a real calendar date") from None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueProblem(f"{raw} is not plausible (expected {EARLIEST_DATE} to {LATEST_DATE})")
+    return value
+
+
+def past_date(raw: str, today: date) -> date:
+    """A date that has happened (birth, establishment, issue)."""
+    value = _date(raw)
+    if value > today:
+        raise ValueProblem(f"{raw} is in the future")
+    return value
+
+
+def any_date(raw: str, today: date) -> date:
+    """A date that may lie ahead (the end of a validity period)."""
+    return _date(raw)
+
+
+def _decimal(raw: str, pattern: re.Pattern[str], form: str) -> Decimal:
+    if not pattern.fullmatch(raw):
+        raise ValueProblem(f"{raw!r} is not a decimal number ({form})")
+    return canonical_decimal(Decimal(raw))
+
+
+def canonical_decimal(value: Decimal) -> Decimal:
+    """The shortest exact form (100.50 → 100.5, -0 → 0), so equal amounts compare and print equal."""
+    return Decimal(format((value + 0).normalize(), "f"))
+
+
+def amount(raw: str, today: date) -> Decimal:
+    """A non-negative amount (registered capital, 万元)."""
+    value = _decimal(raw, _AMOUNT, "digits with at most 6 decimals")
+    if value < 0:
+        raise ValueProblem("must not be negative")
+    if value > MAX_AMOUNT:
+        raise ValueProblem(f"must be at most {MAX_AMOUNT}")
+    return value
+
+
+def _coordinate(bounds: tuple[Decimal, Decimal], what: str) -> Parser:
+    def parse(raw: str, today: date) -> Decimal:
+        value = _decimal(raw, _COORDINATE, "degrees with at most 8 decimals")
+        if not bounds[0] <= value <= bounds[1]:
+            raise ValueProblem(f"{raw} is outside China ({what} {bounds[0]} to {bounds[1]})")
+        return value
+
+    return parse
+
+
+longitude = _coordinate(LONGITUDE_RANGE, "longitude")
+latitude = _coordinate(LATITUDE_RANGE, "latitude")
+
+
+# ---- record checks: relations between the items of one record ------------------------------------------------------
+
+
+def person_matches_id(values: Mapping[str, object]) -> Iterator[str]:
+    """Birth date and sex are encoded in the 公民身份号码; a record must agree with its own key."""
+    number = values.get("citizen_id")
+    if not isinstance(number, str):
+        return
+    birth = values.get("birth_date")
+    if isinstance(birth, date) and birth.isoformat() != identifiers.birth_date_of(number):
+        encoded = identifiers.birth_date_of(number)
+        yield f"birth_date: {birth.isoformat()} differs from the date in citizen_id ({encoded})"
+    sex = values.get("sex")
+    if isinstance(sex, str) and sex != identifiers.sex_of(number):
+        yield f"sex: {sex} differs from the sex encoded in citizen_id ({identifiers.sex_of(number)})"
+
+
+def validity_period_ordered(values: Mapping[str, object]) -> Iterator[str]:
+    issued, until = values.get("issue_date"), values.get("valid_until")
+    if isinstance(issued, date) and isinstance(until, date) and until < issued:
+        yield f"valid_until: {until.isoformat()} is before issue_date {issued.isoformat()}"
+
+
+REGION_LEVELS = ("省级", "地级", "县级")
+
+
+def region_level_of(code: str) -> str:
+    """The level a GB/T 2260 code's shape gives: XX0000 province, XXXX00 prefecture, else county."""
+    if code.endswith("0000"):
+        return "省级"
+    if code.endswith("00"):
+        return "地级"
+    return "县级"
+
+
+def region_hierarchy(values: Mapping[str, object]) -> Iterator[str]:
+    """Level follows the code's shape; the parent is the province or prefecture the code lies in."""
+    code_value = values.get("region_code")
+    if not isinstance(code_value, str):
+        return
+    level = region_level_of(code_value)
+    if "level" in values and values["level"] != level:
+        yield f"level: {values['level']} does not match region_code {code_value} (a {level} code)"
+    parent = values.get("parent_code")
+    if level == "省级":
+        if parent:
+            yield f"parent_code: a province ({code_value}) has no parent, got {parent}"
+        return
+    if not parent:
+        yield f"parent_code: required for a {level} region"
+        return
+    allowed = {code_value[:2] + "0000"} if level == "地级" else {code_value[:2] + "0000", code_value[:4] + "00"}
+    if parent not in allowed:
+        yield f"parent_code: {parent} is not a region containing {code_value} (expected {' or '.join(sorted(allowed))})"
+
+
+# ---- one record ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CheckedRecord:
+    """The outcome of validating one input row."""
+
+    #: The key as stored (canonical) when it parsed, else as given.
+    key: str
+    #: Item -> typed value; complete only when ``problems`` is empty.
+    values: dict[str, object] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def validate_record(dataset: Dataset, raw: Mapping[str, str], today: date | None = None) -> CheckedRecord:
+    """Parses and checks one row, collecting every problem (``item: reason``)."""
+    today = today or china_today()
+    checked = CheckedRecord(key=_shown(str(raw.get(dataset.key_item, ""))))
+    for name in sorted(set(raw) - dataset.item_names):
+        checked.problems.append(f"{_shown(name)}: unknown item (this dataset has {', '.join(dataset.item_order)})")
+    for item in dataset.items:
+        value = raw.get(item.name, "").strip()
+        if not value:
+            if item.required:
+                checked.problems.append(f"{item.name}: required")
+            continue
+        try:
+            checked.values[item.name] = item.parse(value, today)
+        except ValueProblem as problem:
+            checked.problems.append(f"{item.name}: {problem}")
+    for check in dataset.record_checks:
+        checked.problems.extend(check(checked.values))
+    key = checked.values.get(dataset.key_item)
+    if isinstance(key, str):
+        checked.key = key
+    return checked
+
+
+def _shown(name: str) -> str:
+    """Input echoed back in a reason (an unknown item, a bad key): bounded and printable."""
+    shown = name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
+    return shown if len(shown) <= 64 else shown[:61] + "..."

@@ -1,0 +1,589 @@
+"""The foundation service over a real server, PostgreSQL and Redis.
+
+The module gets its own database: which department is authoritative for a dataset is
+global state (一数一源), and the tests here set and claim it freely without touching the
+session database that other modules seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import grpc
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+from google.protobuf.timestamp_pb2 import Timestamp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from stdnum.cn import uscc
+
+from govshare.foundation.v1 import foundation_pb2 as pb
+from govshare.foundation.v1 import foundation_pb2_grpc
+from govshare.provider.v1 import provider_pb2 as ppb
+from govshare.provider.v1 import provider_pb2_grpc
+from services.foundation import synthetic
+from services.foundation.bulk import BulkLoadError, copy_dataset
+from services.foundation.component import create_component
+from services.foundation.datasets import DATASETS
+from services.runtime import db
+from services.runtime.cache import RECORDS_CHANGED
+from services.runtime.embedded import EmbeddedServers, create_database
+from services.runtime.errors import details_of
+from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.server import RunningServer, start_server
+from services.runtime.settings import Settings
+
+pytestmark = pytest.mark.integration
+module_fixture = pytest_asyncio.fixture(scope="module", loop_scope="session")
+
+SEED = 2024
+_indexes = itertools.count()  # every test draws fresh synthetic records: no two tests share a key
+
+
+def department(serial: int) -> str:
+    body = f"11110000MB{serial:07d}"
+    return body + uscc.calc_check_digit(body)
+
+
+AUTHORITY = Caller("sys-authority", department(1), authority=True)
+POLICE = Caller("sys-police", department(2))  # authoritative for population
+MARKET = Caller("sys-market", department(3))  # ... legal entities
+RESOURCES = Caller("sys-resources", department(4))  # ... places (regions are left to the first loader)
+SERVICES = Caller("sys-services", department(5))  # ... licences
+CIVIL = Caller("sys-civil", department(7))  # another source of population data
+SOCIAL = Caller("sys-social", department(6))
+QUERY = service_caller("query")
+
+
+def fresh_persons(count: int) -> list[dict[str, str]]:
+    return [synthetic.person(next(_indexes), SEED) for _ in range(count)]
+
+
+def stamp(value: datetime) -> Timestamp:
+    result = Timestamp()
+    result.FromDatetime(value)
+    return result
+
+
+def rows(*records: dict[str, str], as_of: datetime | None = None) -> list[pb.RecordInput]:
+    return [pb.RecordInput(values=r, as_of_time=stamp(as_of) if as_of else None) for r in records]
+
+
+@module_fixture
+async def foundation_db(embedded: EmbeddedServers) -> AsyncIterator[str]:
+    name = f"govshare_foundation_{uuid.uuid4().hex[:8]}"
+    url = await create_database(embedded.database_url, name)
+    await db.migrate(url, "foundation")
+    yield url
+    conn = await asyncpg.connect(embedded.database_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@module_fixture
+async def pool(foundation_db: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await db.create_pool(foundation_db, "foundation")
+    for dataset, caller in (("population", POLICE), ("legal_entity", MARKET), ("place", RESOURCES),
+                            ("licence", SERVICES)):
+        await pool.execute("UPDATE datasets SET authoritative_department_code = $2 WHERE name = $1", dataset,
+                           caller.department_code)
+    yield pool
+    await pool.close()
+
+
+@module_fixture
+async def server(base_settings: Settings, foundation_db: str, pool: asyncpg.Pool) -> AsyncIterator[RunningServer]:
+    settings = base_settings.with_overrides(component="foundation", database_url=foundation_db)
+    running = await start_server(settings, create_component(settings))
+    yield running
+    await running.stop(0)
+
+
+@module_fixture
+async def channel(server: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def signer(base_settings: Settings) -> AssertionSigner:
+    return AssertionSigner(base_settings.internal_key)
+
+
+@pytest.fixture(scope="module")
+def admin(channel: grpc.aio.Channel) -> foundation_pb2_grpc.FoundationAdminServiceStub:
+    return foundation_pb2_grpc.FoundationAdminServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def provider(channel: grpc.aio.Channel) -> provider_pb2_grpc.ProviderServiceStub:
+    return provider_pb2_grpc.ProviderServiceStub(channel)
+
+
+class Calls:
+    """The RPCs as a given caller makes them through the gateway (signed assertion metadata)."""
+
+    def __init__(self, admin: foundation_pb2_grpc.FoundationAdminServiceStub,
+                 provider: provider_pb2_grpc.ProviderServiceStub, signer: AssertionSigner) -> None:
+        self.admin, self.provider, self.signer = admin, provider, signer
+
+    async def load(self, caller: Caller, dataset: str, records: list[pb.RecordInput],
+                   source: str = "") -> pb.LoadRecordsResponse:
+        return await self.admin.LoadRecords(
+            pb.LoadRecordsRequest(dataset=dataset, records=records, source_department_code=source),
+            metadata=self.signer.metadata(caller))
+
+    async def lookup(self, dataset: str, key: str) -> ppb.LookupResponse:
+        return await self.provider.Lookup(ppb.LookupRequest(dataset=dataset, key=key),
+                                          metadata=self.signer.metadata(QUERY))
+
+    async def conflicts(self, caller: Caller, dataset: str = "population", state: int = pb.CONFLICT_STATE_OPEN,
+                        key: str | None = None) -> list[pb.Conflict]:
+        found, token = [], ""
+        while True:
+            page = await self.admin.ListConflicts(
+                pb.ListConflictsRequest(dataset=dataset, state=state, page_size=100, page_token=token),
+                metadata=self.signer.metadata(caller))
+            found += [c for c in page.conflicts if key is None or c.key == key]
+            token = page.next_page_token
+            if not token:
+                return found
+
+    async def resolve(self, caller: Caller, conflict_id: int, adopt: bool, note: str = "") -> pb.Conflict:
+        response = await self.admin.ResolveConflict(
+            pb.ResolveConflictRequest(id=conflict_id, adopt_other_value=adopt, note=note),
+            metadata=self.signer.metadata(caller))
+        return response.conflict
+
+    async def history(self, caller: Caller, dataset: str, key: str) -> list[pb.RecordVersion]:
+        response = await self.admin.GetRecordHistory(pb.GetRecordHistoryRequest(dataset=dataset, key=key),
+                                                     metadata=self.signer.metadata(caller))
+        return list(response.versions)
+
+
+@pytest.fixture(scope="module")
+def calls(admin: foundation_pb2_grpc.FoundationAdminServiceStub, provider: provider_pb2_grpc.ProviderServiceStub,
+          signer: AssertionSigner) -> Calls:
+    return Calls(admin, provider, signer)
+
+
+async def fails(call: Awaitable[object], code: grpc.StatusCode) -> tuple[str, set[str]]:
+    """Awaits a call that must fail with ``code``; returns its ErrorInfo reason and violated fields."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == code, caught.value.details()
+    info, bad = details_of(caught.value)
+    return (info.reason if info else ""), {v.field for v in bad.field_violations} if bad else set()
+
+
+# ---- loads ---------------------------------------------------------------------------------------------------------
+
+
+async def test_a_load_keeps_the_good_records_and_names_every_bad_one(calls: Calls) -> None:
+    good = fresh_persons(3)
+    bad_check, bad_sex, unknown_item, missing_name = fresh_persons(4)
+    bad_check = {**bad_check, "citizen_id": bad_check["citizen_id"][:17] + (
+        "0" if bad_check["citizen_id"][17] != "0" else "1")}
+    bad_sex = {**bad_sex, "sex": "女" if bad_sex["sex"] == "男" else "男"}
+    unknown_item = {**unknown_item, "phone": "13800000000"}
+    missing_name = {k: v for k, v in missing_name.items() if k != "name"}
+    response = await calls.load(POLICE, "population", rows(good[0], bad_check, good[1], bad_sex, unknown_item,
+                                                           good[2], missing_name))
+    assert response.accepted == 3
+    rejected = {r.index: r for r in response.rejected}
+    assert sorted(rejected) == [1, 3, 4, 6]
+    assert rejected[1].key == bad_check["citizen_id"] and "check character" in rejected[1].reasons[0]
+    assert rejected[3].reasons[0].startswith("sex: ")
+    assert rejected[4].reasons[0].startswith("phone: unknown item")
+    assert list(rejected[6].reasons) == ["name: required"]
+    for record in good:
+        found = await calls.lookup("population", record["citizen_id"])
+        assert found.found and dict(found.record.values) == record
+        assert found.record.source_department_code == POLICE.department_code
+    assert not (await calls.lookup("population", bad_sex["citizen_id"])).found
+
+
+async def test_a_non_authoritative_source_never_overwrites_and_its_disagreements_become_conflicts(
+        calls: Calls) -> None:
+    (record,) = fresh_persons(1)
+    await calls.load(POLICE, "population", rows(record))
+    other = {**record, "name": record["name"] + "某", "address": "北京市东城区另一条路9号"}
+    response = await calls.load(CIVIL, "population", rows(other))
+    assert (response.accepted, response.conflicts, list(response.rejected)) == (1, 2, [])
+    found = await calls.lookup("population", record["citizen_id"])
+    assert dict(found.record.values) == record
+    assert found.record.source_department_code == POLICE.department_code
+
+    conflicts = await calls.conflicts(AUTHORITY, key=record["citizen_id"])
+    assert {(c.item, c.authoritative_value, c.other_value) for c in conflicts} == {
+        ("name", record["name"], other["name"]), ("address", record["address"], other["address"])}
+    assert {c.other_source_department_code for c in conflicts} == {CIVIL.department_code}
+    assert all(c.state == pb.CONFLICT_STATE_OPEN and c.dataset == "population" for c in conflicts)
+    assert len(await calls.conflicts(POLICE, key=record["citizen_id"])) == 2  # the authoritative source
+    assert len(await calls.conflicts(CIVIL, key=record["citizen_id"])) == 2  # the source that disagreed
+    assert await calls.conflicts(SOCIAL, key=record["citizen_id"]) == []  # nobody else
+
+    again = await calls.load(CIVIL, "population", rows(other))
+    assert again.conflicts == 2
+    assert len(await calls.conflicts(AUTHORITY, key=record["citizen_id"])) == 2  # updated, not duplicated
+
+
+async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls) -> None:
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    other = {**record, "name": record["name"] + "某", "address": "北京市西城区新街口1号"}
+    await calls.load(CIVIL, "population", rows(other))
+    by_item = {c.item: c for c in await calls.conflicts(AUTHORITY, key=key)}
+
+    reason, _ = await fails(calls.resolve(SOCIAL, by_item["address"].id, True), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_AUTHORITATIVE_SOURCE"
+    await fails(calls.resolve(CIVIL, by_item["address"].id, True), grpc.StatusCode.PERMISSION_DENIED)
+
+    adopted = await calls.resolve(POLICE, by_item["address"].id, adopt=True)
+    assert adopted.state == pb.CONFLICT_STATE_RESOLVED and adopted.resolution.startswith("ADOPT_OTHER_VALUE")
+    current = (await calls.lookup("population", key)).record
+    assert current.values["address"] == other["address"] and current.values["name"] == record["name"]
+    versions = await calls.history(POLICE, "population", key)
+    assert [v.values["address"] for v in versions] == [other["address"], record["address"]]
+
+    kept = await calls.resolve(AUTHORITY, by_item["name"].id, adopt=False, note="以户籍底册为准")
+    assert kept.resolution == "KEEP_AUTHORITATIVE_VALUE: 以户籍底册为准"
+    assert (await calls.lookup("population", key)).record.values["name"] == record["name"]
+
+    reason, _ = await fails(calls.resolve(POLICE, by_item["name"].id, True), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "CONFLICT_RESOLVED"
+    await fails(calls.resolve(POLICE, 10**12, True), grpc.StatusCode.NOT_FOUND)
+
+    # The other source says the same again: the address now agrees and the name was dismissed.
+    assert (await calls.load(CIVIL, "population", rows(other))).conflicts == 0
+    assert await calls.conflicts(AUTHORITY, key=key) == []
+
+
+async def test_adopting_a_value_that_would_make_the_record_invalid_is_refused(calls: Calls) -> None:
+    (holder,) = fresh_persons(1)
+    licence = {"licence_number": f"JSZ{uuid.uuid4().hex[:12]}", "licence_type": "机动车驾驶证",
+               "holder_id": holder["citizen_id"], "holder_name": holder["name"],
+               "issuing_authority": "北京市公安局交通警察支队", "issue_date": "2015-03-01",
+               "valid_until": "2021-03-01", "status": "过期"}
+    renewed = {**licence, "issue_date": "2021-06-01", "valid_until": "2027-06-01", "status": "有效"}
+    await calls.load(SERVICES, "licence", rows(licence))
+    assert (await calls.load(CIVIL, "licence", rows(renewed))).conflicts == 3
+    by_item = {c.item: c for c in await calls.conflicts(SERVICES, "licence", key=licence["licence_number"])}
+    reason, _ = await fails(calls.resolve(SERVICES, by_item["issue_date"].id, adopt=True),
+                            grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "ADOPTION_INVALID"  # valid_until 2021-03-01 would precede the issue date
+    await calls.resolve(SERVICES, by_item["valid_until"].id, adopt=True)
+    await calls.resolve(SERVICES, by_item["issue_date"].id, adopt=True)
+    current = (await calls.lookup("licence", licence["licence_number"])).record
+    assert (current.values["issue_date"], current.values["valid_until"]) == ("2021-06-01", "2027-06-01")
+    assert current.source_department_code == SERVICES.department_code
+
+
+async def test_an_authoritative_change_closes_conflicts_that_now_agree(calls: Calls) -> None:
+    (record,) = fresh_persons(1)
+    await calls.load(POLICE, "population", rows(record))
+    other = {**record, "address": "北京市海淀区中关村大街1号"}
+    assert (await calls.load(CIVIL, "population", rows(other))).conflicts == 1
+    assert (await calls.load(POLICE, "population", rows(other))).conflicts == 0
+    assert await calls.conflicts(AUTHORITY, key=record["citizen_id"]) == []
+    closed = await calls.conflicts(AUTHORITY, state=pb.CONFLICT_STATE_RESOLVED, key=record["citizen_id"])
+    assert [c.resolution for c in closed] == ["VALUES_AGREE"]
+
+
+async def test_other_sources_values_are_cross_checked_when_the_authoritative_record_arrives(calls: Calls) -> None:
+    (record,) = fresh_persons(1)
+    other = {**record, "status": "迁出" if record["status"] != "迁出" else "正常"}
+    assert (await calls.load(CIVIL, "population", rows(other))).conflicts == 0  # nothing to disagree with yet
+    assert not (await calls.lookup("population", record["citizen_id"])).found
+    assert (await calls.load(POLICE, "population", rows(record))).conflicts == 1
+    (conflict,) = await calls.conflicts(POLICE, key=record["citizen_id"])
+    assert (conflict.item, conflict.authoritative_value, conflict.other_value) == (
+        "status", record["status"], other["status"])
+
+
+async def test_history_keeps_every_superseded_version(calls: Calls) -> None:
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    moved = {**record, "address": "天津市和平区南京路100号", "address_region_code": "120101"}
+    await calls.load(POLICE, "population", rows(moved))
+    await calls.load(POLICE, "population", rows(moved))  # re-asserted unchanged: no new version
+    versions = await calls.history(POLICE, "population", key)
+    assert [dict(v.values) for v in versions] == [moved, record]
+    assert versions[0].recorded_time.ToDatetime() >= versions[1].recorded_time.ToDatetime()
+    assert len(await calls.history(AUTHORITY, "population", key.lower())) == 2
+    reason, _ = await fails(calls.history(CIVIL, "population", key), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_AUTHORITATIVE_SOURCE"
+    (unknown,) = fresh_persons(1)
+    await fails(calls.history(POLICE, "population", unknown["citizen_id"]), grpc.StatusCode.NOT_FOUND)
+
+
+async def test_an_older_assertion_does_not_turn_the_clock_back(calls: Calls) -> None:
+    (record,) = fresh_persons(1)
+    now = datetime.now(UTC)
+    await calls.load(POLICE, "population", rows(record, as_of=now - timedelta(hours=1)))
+    older = {**record, "status": "迁出" if record["status"] != "迁出" else "正常"}
+    response = await calls.load(POLICE, "population", rows(older, as_of=now - timedelta(hours=2)))
+    assert response.accepted == 0 and "older than the stored values" in response.rejected[0].reasons[0]
+    found = (await calls.lookup("population", record["citizen_id"])).record
+    assert found.values["status"] == record["status"]
+    assert found.as_of_time.ToDatetime(tzinfo=UTC) == now - timedelta(hours=1)
+
+
+async def test_the_first_loader_becomes_the_authoritative_source(calls: Calls, signer: AssertionSigner) -> None:
+    listed = {d.name: d for d in (await calls.admin.ListDatasets(
+        pb.ListDatasetsRequest(), metadata=signer.metadata(SOCIAL))).datasets}
+    assert listed["region"].authoritative_department_code == ""
+    regions = [r for r in synthetic.regions() if r["region_code"].startswith("11")][:5]
+    assert (await calls.load(RESOURCES, "region", rows(*regions))).accepted == 5
+    listed = {d.name: d for d in (await calls.admin.ListDatasets(
+        pb.ListDatasetsRequest(), metadata=signer.metadata(SOCIAL))).datasets}
+    assert listed["region"].authoritative_department_code == RESOURCES.department_code
+    renamed = {**regions[0], "name": "北京"}
+    response = await calls.load(SOCIAL, "region", rows(renamed))
+    assert response.conflicts == 1
+    assert (await calls.lookup("region", regions[0]["region_code"])).record.values["name"] == regions[0]["name"]
+
+
+async def test_the_authority_loads_on_behalf_of_a_department(calls: Calls) -> None:
+    (record,) = fresh_persons(1)
+    response = await calls.load(AUTHORITY, "population", rows(record), source=POLICE.department_code)
+    assert response.accepted == 1
+    found = await calls.lookup("population", record["citizen_id"])
+    assert found.record.source_department_code == POLICE.department_code
+
+
+# ---- the provider contract -----------------------------------------------------------------------------------------
+
+
+async def test_lookup_batch_lookup_and_export(calls: Calls, signer: AssertionSigner, pool: asyncpg.Pool) -> None:
+    places = [synthetic.place(next(_indexes), SEED) for _ in range(25)]
+    assert (await calls.load(RESOURCES, "place", rows(*places))).accepted == 25
+    by_key = {p["place_code"]: p for p in places}
+
+    found = await calls.lookup("place", places[0]["place_code"])
+    assert found.found and dict(found.record.values) == places[0] and found.record.key == places[0]["place_code"]
+    assert found.record.as_of_time.seconds > 0
+    assert not (await calls.lookup("place", "NOSUCHPLACE")).found
+    assert not (await calls.lookup("place", "bad\x00key")).found
+
+    wanted = [p["place_code"] for p in places[:10]]
+    batch = await calls.provider.BatchLookup(
+        ppb.BatchLookupRequest(dataset="place", keys=[*wanted, "NOSUCHPLACE", "", wanted[0]]),
+        metadata=signer.metadata(QUERY))
+    assert sorted(r.key for r in batch.records) == sorted(wanted)
+    assert all(dict(r.values) == by_key[r.key] for r in batch.records)
+
+    pages = [list(page.records) async for page in calls.provider.Export(
+        ppb.ExportRequest(dataset="place", page_size=7), metadata=signer.metadata(QUERY))]
+    exported = [r.key for page in pages for r in page]
+    assert all(len(page) <= 7 for page in pages) and len(pages) >= 4
+    assert exported == sorted(exported) and len(set(exported)) == len(exported)
+    assert set(by_key) <= set(exported)
+    assert len(exported) == await pool.fetchval("SELECT count(*) FROM place")
+    assert all(dict(r.values) == by_key[r.key] for page in pages for r in page if r.key in by_key)
+
+
+async def test_the_provider_service_is_for_platform_services_only(calls: Calls, signer: AssertionSigner) -> None:
+    department = signer.metadata(POLICE)
+    for call in (calls.provider.Lookup(ppb.LookupRequest(dataset="population", key="11010519491231002X"),
+                                       metadata=department),
+                 calls.provider.BatchLookup(ppb.BatchLookupRequest(dataset="population", keys=["x"]),
+                                            metadata=department)):
+        reason, _ = await fails(call, grpc.StatusCode.PERMISSION_DENIED)
+        assert reason == "SERVICE_ONLY"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in calls.provider.Export(ppb.ExportRequest(dataset="population"), metadata=department):
+            pass
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    await fails(calls.provider.Lookup(ppb.LookupRequest(dataset="population", key="x")),
+                grpc.StatusCode.UNAUTHENTICATED)
+
+
+async def test_a_load_drops_cached_records_and_announces_the_change(calls: Calls,
+                                                                    redis_client: aioredis.Redis) -> None:
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    cache_key = f"rec:population:{key}"
+    await calls.load(POLICE, "population", rows(record))
+    await redis_client.set(cache_key, b"stale")
+    async with redis_client.pubsub() as pubsub:
+        await pubsub.subscribe(RECORDS_CHANGED)
+        assert (await pubsub.get_message(timeout=5))["type"] == "subscribe"
+        changed = {**record, "status": "死亡" if record["status"] != "死亡" else "正常"}
+        await calls.load(CIVIL, "population", rows(changed))
+        assert await redis_client.exists(cache_key) == 1  # another source changes nothing
+        await calls.load(POLICE, "population", rows(changed))
+        assert await redis_client.exists(cache_key) == 0
+        event = await _next_event(pubsub, key)
+    assert event["dataset"] == "population" and key in event["keys"]
+
+
+async def _next_event(pubsub: aioredis.client.PubSub, key: str) -> dict:
+    async with asyncio.timeout(10):
+        while True:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message is not None:
+                event = json.loads(message["data"])
+                if key in event.get("keys", []):
+                    return event
+
+
+async def test_list_datasets_counts_records(calls: Calls, signer: AssertionSigner, pool: asyncpg.Pool) -> None:
+    listed = (await calls.admin.ListDatasets(pb.ListDatasetsRequest(), metadata=signer.metadata(CIVIL))).datasets
+    assert [d.name for d in listed] == list(DATASETS)
+    for entry in listed:
+        assert entry.key_item == DATASETS[entry.name].key_item
+        assert entry.record_count == await pool.fetchval(f"SELECT count(*) FROM {entry.name}")
+    assert {d.name: d.authoritative_department_code for d in listed}["population"] == POLICE.department_code
+
+
+# ---- bulk loading --------------------------------------------------------------------------------------------------
+
+
+async def test_copy_dataset_bulk_loads_persons_that_lookup_finds(calls: Calls, pool: asyncpg.Pool) -> None:
+    persons = fresh_persons(3000)
+    assert await copy_dataset(pool, "population", POLICE.department_code, persons, batch_size=1000) == 3000
+    for record in (persons[0], persons[1500], persons[-1]):
+        found = await calls.lookup("population", record["citizen_id"])
+        assert found.found and dict(found.record.values) == record
+
+    moved = [{**p, "address": "上海市黄浦区南京东路1号", "address_region_code": "310101"} for p in persons[:100]]
+    assert await copy_dataset(pool, "population", POLICE.department_code, moved) == 100  # existing keys: merged
+    versions = await calls.history(POLICE, "population", persons[0]["citizen_id"])
+    assert [dict(v.values) for v in versions] == [moved[0], persons[0]]
+
+    with pytest.raises(PermissionError):
+        await copy_dataset(pool, "population", CIVIL.department_code, fresh_persons(1))
+
+
+async def test_copy_dataset_reports_bad_records_after_loading_the_good_ones(calls: Calls, pool: asyncpg.Pool) -> None:
+    good, bad = fresh_persons(2)
+    bad = {**bad, "ethnicity": "火星族"}
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code, [good, bad, good])
+    assert caught.value.loaded == 1
+    assert [(r.index, r.key) for r in caught.value.rejected] == [(1, bad["citizen_id"]), (2, good["citizen_id"])]
+    assert (await calls.lookup("population", good["citizen_id"])).found
+
+
+# ---- bad input -----------------------------------------------------------------------------------------------------
+
+
+async def test_bad_requests_name_every_field(calls: Calls, signer: AssertionSigner) -> None:
+    service = signer.metadata(QUERY)
+    too_many = [pb.RecordInput(values={"citizen_id": "x"})] * 5001
+    _, fields = await fails(calls.load(POLICE, "people", too_many), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"dataset", "records"}
+    _, fields = await fails(calls.load(AUTHORITY, "population", [], source="not-a-code"),
+                            grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"source_department_code"}
+    _, fields = await fails(calls.load(QUERY, "population", []), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"source_department_code"}
+    reason, _ = await fails(calls.load(POLICE, "population", [], source=CIVIL.department_code),
+                            grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_YOUR_DEPARTMENT"
+
+    _, fields = await fails(calls.admin.ListConflicts(
+        pb.ListConflictsRequest(dataset="people", state=9, page_size=-1, page_token="!!"),
+        metadata=signer.metadata(AUTHORITY)), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"dataset", "state", "page_size", "page_token"}
+    _, fields = await fails(calls.resolve(POLICE, 0, True, note="\x07"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"id", "note"}
+    _, fields = await fails(calls.history(POLICE, "", ""), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"dataset", "key"}
+    _, fields = await fails(calls.history(POLICE, "population", "110105194912310021"),
+                            grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"key"}
+
+    _, fields = await fails(calls.provider.Lookup(ppb.LookupRequest(dataset="people", key=""), metadata=service),
+                            grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"dataset", "key"}
+    _, fields = await fails(calls.provider.BatchLookup(
+        ppb.BatchLookupRequest(dataset="population", keys=["k"] * 1001), metadata=service),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"keys"}
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in calls.provider.Export(ppb.ExportRequest(dataset="people", page_size=-1), metadata=service):
+            pass
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert {v.field for v in details_of(caught.value)[1].field_violations} == {"dataset", "page_size"}
+
+
+async def test_list_conflicts_pages_through_everything(calls: Calls) -> None:
+    records = fresh_persons(5)
+    await calls.load(POLICE, "population", rows(*records))
+    await calls.load(SOCIAL, "population", rows(*({**r, "status": "注销"} for r in records)))
+    seen, token, pages = [], "", 0
+    while True:
+        page = await calls.admin.ListConflicts(
+            pb.ListConflictsRequest(dataset="population", state=pb.CONFLICT_STATE_OPEN, page_size=2,
+                                    page_token=token), metadata=calls.signer.metadata(SOCIAL))
+        seen += [c.id for c in page.conflicts]
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) == 5 and seen == sorted(seen) and pages == 3
+
+
+# ---- fuzzing -------------------------------------------------------------------------------------------------------
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+_edge_texts = st.sampled_from(["", " ", "\x00", "a\x00b", "11010519491231002X", "11010519491231002x", "x" * 65,
+                               "-1", "1e309", "2024-02-30", "9" * 30, "ＡＢＣ", "🙂"])
+_strings = st.one_of(_edge_texts, _text)
+_datasets = st.one_of(st.sampled_from([*DATASETS, *DATASETS, "", "people"]), _text)
+_items = st.one_of(st.sampled_from([i.name for d in DATASETS.values() for i in d.items]), _text)
+_values = st.one_of(
+    st.dictionaries(_items, _strings, max_size=6),
+    # a valid record with one item replaced: reaches the database whenever the replacement is valid too
+    st.builds(lambda i, item, value: {**synthetic.person(i, 99), item: value}, st.integers(0, 10**6), _items,
+              _strings))
+_records = st.lists(st.builds(
+    lambda values, seconds, nanos, present: pb.RecordInput(
+        values=values, as_of_time=Timestamp(seconds=seconds, nanos=nanos) if present else None),
+    _values, st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(1_600_000_000, 1_800_000_000)),
+    st.one_of(st.just(0), st.integers(-(2**31), 2**31 - 1)), st.booleans()), max_size=4)
+_callers = st.sampled_from([AUTHORITY, POLICE, CIVIL, QUERY])
+
+
+def _fuzz(port: int, signer: AssertionSigner) -> None:
+    """Arbitrary request fields never surface as INTERNAL or UNKNOWN (run in a thread with a blocking client)."""
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        admin = foundation_pb2_grpc.FoundationAdminServiceStub(channel)
+        provider = provider_pb2_grpc.ProviderServiceStub(channel)
+
+        @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(caller=_callers, dataset=_datasets, source=st.one_of(st.just(""), _strings), records=_records,
+               key=_strings, keys=st.lists(_strings, max_size=5))
+        def check(caller: Caller, dataset: str, source: str, records: list[pb.RecordInput], key: str,
+                  keys: list[str]) -> None:
+            metadata = signer.metadata(caller)
+            for call in (lambda: admin.LoadRecords(pb.LoadRecordsRequest(
+                             dataset=dataset, source_department_code=source, records=records), metadata=metadata),
+                         lambda: provider.Lookup(ppb.LookupRequest(dataset=dataset, key=key), metadata=metadata),
+                         lambda: provider.BatchLookup(ppb.BatchLookupRequest(dataset=dataset, keys=keys),
+                                                      metadata=metadata),
+                         lambda: admin.GetRecordHistory(pb.GetRecordHistoryRequest(dataset=dataset, key=key),
+                                                        metadata=metadata)):
+                try:
+                    call()
+                except grpc.RpcError as error:
+                    assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), error
+
+        check()
+
+
+async def test_fuzzed_requests_never_fail_internally(server: RunningServer, signer: AssertionSigner) -> None:
+    await asyncio.to_thread(_fuzz, server.port, signer)

@@ -1,0 +1,198 @@
+"""Record validation of the foundation datasets: every rule, and every problem reported at once."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from stdnum.cn import ric, uscc
+
+from services.foundation.datasets import DATASETS, ETHNICITIES, Dataset
+from services.foundation.validation import validate_record
+
+TODAY = date(2024, 6, 1)
+POPULATION, LEGAL_ENTITY, REGION, PLACE, LICENCE = (DATASETS[n] for n in
+                                                    ("population", "legal_entity", "region", "place", "licence"))
+
+
+def citizen_id(body: str) -> str:
+    """A 公民身份号码 with a correct check character for a 17-digit body."""
+    return body + ric.calc_check_digit(body + "0")
+
+
+def person(**changes: str) -> dict[str, str]:
+    record = {"citizen_id": "11010519491231002X", "name": "张三", "sex": "女", "ethnicity": "汉族",
+              "birth_date": "1949-12-31", "address": "北京市朝阳区人民路1号", "address_region_code": "110105",
+              "status": "正常"}
+    record.update(changes)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def entity(**changes: str) -> dict[str, str]:
+    record = {"credit_code": "91110000600037341L", "name": "某某科技有限公司", "entity_type": "有限责任公司",
+              "legal_representative": "李四", "registered_capital": "100", "established_date": "2001-02-03",
+              "address": "北京市朝阳区建设路2号", "registration_authority": "北京市市场监督管理局", "status": "存续"}
+    record.update(changes)
+    return record
+
+
+def licence(**changes: str) -> dict[str, str]:
+    record = {"licence_number": "YYZZ2020000001", "licence_type": "营业执照", "holder_id": "91110000600037341L",
+              "holder_name": "某某科技有限公司", "issuing_authority": "北京市市场监督管理局",
+              "issue_date": "2020-01-02", "valid_until": "2030-01-01", "status": "有效"}
+    record.update(changes)
+    return {k: v for k, v in record.items() if v is not None}
+
+
+def place(**changes: str) -> dict[str, str]:
+    record = {"place_code": "110105DZ00000001", "kind": "地址", "address": "北京市朝阳区人民路1号",
+              "region_code": "110105", "longitude": "116.4431", "latitude": "39.9219"}
+    record.update(changes)
+    return record
+
+
+def problems(dataset: Dataset, record: dict[str, str]) -> list[str]:
+    return validate_record(dataset, record, TODAY).problems
+
+
+def only_problem(dataset: Dataset, record: dict[str, str], item: str, fragment: str) -> None:
+    found = problems(dataset, record)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{item}: ") and fragment in found[0], found
+
+
+def test_the_documented_examples_are_valid() -> None:
+    checked = validate_record(POPULATION, person(), TODAY)
+    assert checked.ok and checked.key == "11010519491231002X"
+    assert validate_record(LEGAL_ENTITY, entity(), TODAY).ok
+
+
+def test_values_are_stored_in_canonical_form() -> None:
+    checked = validate_record(POPULATION, person(citizen_id="11010519491231002x", name="  张三 "), TODAY)
+    assert checked.ok
+    assert checked.key == "11010519491231002X"
+    assert POPULATION.canonical(checked.values)["name"] == "张三"
+    capital = validate_record(LEGAL_ENTITY, entity(registered_capital="100.50"), TODAY)
+    assert LEGAL_ENTITY.canonical(capital.values)["registered_capital"] == "100.5"
+
+
+def test_citizen_id_check_character() -> None:
+    only_problem(POPULATION, person(citizen_id="110105194912310021"), "citizen_id", "check character")
+
+
+def test_citizen_id_with_an_impossible_birth_date() -> None:
+    number = citizen_id("11010519490230002")
+    found = problems(POPULATION, person(citizen_id=number, birth_date="1949-02-28"))
+    assert any(p.startswith("citizen_id: ") and "birth date" in p for p in found), found
+
+
+def test_citizen_id_with_an_unknown_region() -> None:
+    only_problem(POPULATION, person(citizen_id=citizen_id("99010519491231002")), "citizen_id", "region")
+
+
+def test_birth_date_must_match_the_citizen_id() -> None:
+    only_problem(POPULATION, person(birth_date="1949-12-30"), "birth_date", "differs")
+
+
+def test_birth_date_must_be_a_real_past_date() -> None:
+    number = citizen_id("11010520990101002")
+    found = problems(POPULATION, person(citizen_id=number, birth_date="2099-01-01"))
+    assert found == ["birth_date: 2099-01-01 is in the future"]
+    assert any("not a real calendar date" in p for p in problems(POPULATION, person(birth_date="1949-02-30")))
+    assert any("YYYY-MM-DD" in p for p in problems(POPULATION, person(birth_date="1949/12/31")))
+
+
+def test_sex_must_match_the_parity_of_the_sequence() -> None:
+    only_problem(POPULATION, person(sex="男"), "sex", "differs")
+    only_problem(POPULATION, person(sex="M"), "sex", "code table")
+
+
+def test_ethnicity_is_one_of_the_56() -> None:
+    assert len(set(ETHNICITIES)) == 56
+    assert all(validate_record(POPULATION, person(ethnicity=e), TODAY).ok for e in ETHNICITIES)
+    only_problem(POPULATION, person(ethnicity="汉"), "ethnicity", "code table")
+
+
+def test_region_codes_come_from_the_code_table() -> None:
+    only_problem(POPULATION, person(address_region_code="110199"), "address_region_code", "GB/T 2260")
+    only_problem(POPULATION, person(address_region_code="11010"), "address_region_code", "6 digits")
+
+
+def test_status_is_in_its_code_table() -> None:
+    only_problem(POPULATION, person(status="活着"), "status", "code table")
+    only_problem(LEGAL_ENTITY, entity(status="正常"), "status", "code table")
+    only_problem(LICENCE, licence(status="正常"), "status", "code table")
+
+
+def test_required_items_and_unknown_items() -> None:
+    only_problem(POPULATION, person(name=""), "name", "required")
+    assert validate_record(POPULATION, person(address=None, address_region_code=None), TODAY).ok
+    only_problem(POPULATION, {**person(), "phone": "13800000000"}, "phone", "unknown item")
+
+
+def test_text_must_be_printable_and_bounded() -> None:
+    only_problem(POPULATION, person(name="张\x00三"), "name", "printable")
+    only_problem(POPULATION, person(name="张" * 65), "name", "at most 64")
+
+
+def test_credit_code_check_character() -> None:
+    wrong = "91110000600037341" + ("A" if uscc.calc_check_digit("91110000600037341") != "A" else "B")
+    only_problem(LEGAL_ENTITY, entity(credit_code=wrong), "credit_code", "check character")
+    assert validate_record(LEGAL_ENTITY, entity(credit_code="91110000600037341l"), TODAY).key == "91110000600037341L"
+
+
+def test_dates_of_an_entity_are_plausible() -> None:
+    only_problem(LEGAL_ENTITY, entity(established_date="2024-06-02"), "established_date", "future")
+    only_problem(LEGAL_ENTITY, entity(established_date="1800-01-01"), "established_date", "plausible")
+    only_problem(LEGAL_ENTITY, entity(established_date="2001-02-30"), "established_date", "real calendar date")
+
+
+@pytest.mark.parametrize("capital", ["-1", "abc", "1e5", "NaN", "1.1234567", "99999999999999999"])
+def test_registered_capital_is_a_non_negative_decimal(capital: str) -> None:
+    only_problem(LEGAL_ENTITY, entity(registered_capital=capital), "registered_capital", "")
+
+
+def test_licence_holder_is_a_person_or_an_organisation() -> None:
+    assert validate_record(LICENCE, licence(holder_id="11010519491231002X"), TODAY).ok
+    only_problem(LICENCE, licence(holder_id="110105194912310021"), "holder_id", "公民身份号码 or 统一社会信用代码")
+
+
+def test_licence_validity_period() -> None:
+    only_problem(LICENCE, licence(valid_until="2019-12-31"), "valid_until", "before issue_date")
+    only_problem(LICENCE, licence(issue_date="2025-01-01", valid_until="2035-01-01"), "issue_date", "future")
+    assert validate_record(LICENCE, licence(valid_until=None), TODAY).ok  # 长期有效
+
+
+def test_place_coordinates_lie_in_china() -> None:
+    only_problem(PLACE, place(longitude="10.5"), "longitude", "outside China")
+    only_problem(PLACE, place(latitude="60"), "latitude", "outside China")
+    only_problem(PLACE, place(latitude="north"), "latitude", "decimal")
+    only_problem(PLACE, place(kind="房屋"), "kind", "code table")
+    only_problem(PLACE, place(place_code=" "), "place_code", "required")
+
+
+def test_region_level_and_parent_follow_the_code() -> None:
+    assert validate_record(REGION, {"region_code": "110000", "name": "北京市", "level": "省级"}, TODAY).ok
+    assert validate_record(REGION, {"region_code": "130100", "name": "石家庄市", "level": "地级",
+                                    "parent_code": "130000"}, TODAY).ok
+    county = {"region_code": "110105", "name": "朝阳区", "level": "县级", "parent_code": "110100"}
+    assert validate_record(REGION, county, TODAY).ok
+    only_problem(REGION, {**county, "level": "地级"}, "level", "does not match")
+    only_problem(REGION, {**county, "parent_code": "120100"}, "parent_code", "not a region containing")
+    only_problem(REGION, {**county, "parent_code": ""}, "parent_code", "required")
+    only_problem(REGION, {"region_code": "110000", "name": "北京市", "level": "省级", "parent_code": "110100"},
+                 "parent_code", "no parent")
+
+
+def test_every_problem_of_a_record_is_reported_at_once() -> None:
+    record = person(citizen_id="110105194912310021", name="", ethnicity="火星族", status="?", address_region_code="1")
+    found = problems(POPULATION, {**record, "extra": "x"})
+    assert {p.split(":")[0] for p in found} == {"citizen_id", "name", "ethnicity", "status", "address_region_code",
+                                               "extra"}
+
+
+def test_citizen_id_region_not_in_force_in_the_birth_year() -> None:
+    # 110111 (房山区) exists from 1986: someone born in 1950 cannot carry it.
+    number = citizen_id("11011119500101002")
+    found = problems(POPULATION, person(citizen_id=number, birth_date="1950-01-01"))
+    assert found == ["citizen_id: 公民身份号码 has region code 110111, which was not in force in 1950"]
