@@ -105,18 +105,24 @@ def _verify(args: argparse.Namespace) -> None:
 
 
 def _export_bundle(args: argparse.Namespace) -> None:
-    from services.bundle import export_bundle
+    from services.bundle import BundleError, export_bundle
 
-    summary = asyncio.run(export_bundle(_database_url(), Path(args.out), zone=os.environ.get("GOVSHARE_ZONE",
-                                                                                             "extranet")))
+    try:
+        summary = asyncio.run(export_bundle(_database_url(), Path(args.out),
+                                            zone=os.environ.get("GOVSHARE_ZONE", "extranet")))
+    except BundleError as exc:
+        raise SystemExit(f"export-bundle: {exc}") from None
     print(json.dumps(summary, ensure_ascii=False))
 
 
 def _import_bundle(args: argparse.Namespace) -> None:
-    from services.bundle import import_bundle
+    from services.bundle import BundleError, import_bundle
 
-    summary = asyncio.run(import_bundle(_database_url(), Path(getattr(args, "in")),
-                                        zone=os.environ.get("GOVSHARE_ZONE", "intranet")))
+    try:
+        summary = asyncio.run(import_bundle(_database_url(), Path(getattr(args, "in")),
+                                            zone=os.environ.get("GOVSHARE_ZONE", "intranet")))
+    except BundleError as exc:
+        raise SystemExit(f"import-bundle: {exc}") from None
     print(json.dumps(summary, ensure_ascii=False))
 
 

@@ -8,6 +8,7 @@ can act on.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 
 from stdnum import numdb
@@ -26,6 +27,9 @@ def citizen_id_error(value: str) -> str | None:
     except InvalidChecksum:
         return "公民身份号码 has an invalid check character"
     except InvalidComponent:
+        # python-stdnum raises this for a bad birth date and for an unknown birth place alike.
+        if _is_date(value[6:14]):
+            return f"公民身份号码 has an unknown region code {value[:6]}"
         return "公民身份号码 has an invalid birth date"
     except (InvalidFormat, InvalidLength):
         return "公民身份号码 must be 17 digits followed by a digit or X"
@@ -34,6 +38,14 @@ def citizen_id_error(value: str) -> str | None:
     if region_code_error(value[:6]) is not None:
         return f"公民身份号码 has an unknown region code {value[:6]}"
     return None
+
+
+def _is_date(yyyymmdd: str) -> bool:
+    try:
+        dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return False
+    return True
 
 
 def credit_code_error(value: str) -> str | None:

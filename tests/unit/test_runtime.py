@@ -133,6 +133,14 @@ def test_credit_codes(value: str, ok: bool) -> None:
     assert (identifiers.credit_code_error(value) is None) is ok
 
 
+def test_citizen_id_errors_say_which_part_is_wrong() -> None:
+    assert "birth date" in identifiers.citizen_id_error("11010519491331002X")
+    from stdnum.cn import ric
+
+    body = "99010519491231002"
+    assert "region code" in identifiers.citizen_id_error(body + ric.calc_check_digit(body))
+
+
 def test_region_codes_come_from_the_code_table() -> None:
     assert identifiers.region_code_error("110105") is None
     assert identifiers.region_name("110105") == "北京市朝阳区"
