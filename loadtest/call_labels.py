@@ -1,0 +1,51 @@
+"""How a call tells the Locust interceptor its statistics name, the status it expects and when it was due.
+
+Three ``x-loadtest-*`` metadata entries ride with the call from the user to its
+channel's interceptor, which reads and removes them before the call leaves the
+process. Kept apart from the Locust glue (which patches grpc for gevent on
+import) so that it can be tested anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+NAME_HEADER = "x-loadtest-name"
+EXPECT_HEADER = "x-loadtest-expect"
+DUE_HEADER = "x-loadtest-due"
+_LABELS = (NAME_HEADER, EXPECT_HEADER, DUE_HEADER)
+
+
+class GrpcStatusFailure(Exception):
+    """A call that ended with another status than expected; Locust names the failure by its repr."""
+
+    def __init__(self, status: str, reason: str = "", expected: str = "OK") -> None:
+        super().__init__(status)
+        self.status = status
+        self.reason = reason
+        self.expected = expected
+
+    def __repr__(self) -> str:
+        name = f"{self.status} {self.reason}" if self.reason else self.status
+        return name if self.expected == "OK" else f"{name} (expected {self.expected})"
+
+    __str__ = __repr__
+
+
+def split_labels(metadata: Sequence[tuple[str, str]] | None) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The x-loadtest-* labels of a call, and the metadata that is really sent."""
+    labels: dict[str, str] = {}
+    sent: list[tuple[str, str]] = []
+    for key, value in metadata or ():
+        if key in _LABELS:
+            labels[key] = value
+        else:
+            sent.append((key, value))
+    return labels, sent
+
+
+def grpc_target(host: str) -> str:
+    """``host:port`` from what a load tester may pass as --host (grpc://…, http://…, or bare)."""
+    for scheme in ("grpc://", "http://", "https://"):
+        host = host.removeprefix(scheme)
+    return host.rstrip("/")

@@ -1,0 +1,53 @@
+"""The demo credentials a load test calls with (written by `govshare up` on first start)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from services.demo import DemoCredentials
+
+DEFAULT_PATH = Path(".govshare") / "demo-credentials.json"
+#: The system load tests call as by default: a user department, not the authority.
+DEFAULT_SYSTEM = "social"
+
+
+class CredentialsError(Exception):
+    """The credentials file is missing or does not hold what a load test needs."""
+
+
+def default_path() -> Path:
+    """``$GOVSHARE_DATA_DIR/demo-credentials.json``, else ``.govshare/demo-credentials.json``."""
+    data_dir = os.environ.get("GOVSHARE_DATA_DIR")
+    return Path(data_dir) / "demo-credentials.json" if data_dir else DEFAULT_PATH
+
+
+def load_credentials(path: Path | None = None, system: str = DEFAULT_SYSTEM) -> DemoCredentials:
+    """The demo credentials, checked for the system to call as and the seeded population."""
+    path = path or default_path()
+    if not path.exists():
+        raise CredentialsError(f"{path} does not exist: start the platform with `govshare up` first "
+                               f"(it writes the file), or pass --credentials")
+    try:
+        credentials = DemoCredentials.load(path)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise CredentialsError(f"{path} is not a demo credentials file: {exc}") from exc
+    problems = []
+    if not credentials.gateway:
+        problems.append("no gateway address")
+    entry = credentials.systems.get(system)
+    if entry is None:
+        problems.append(f"no system {system!r} (it has {', '.join(sorted(credentials.systems)) or 'none'})")
+    elif not (entry.get("system_id") and entry.get("secret")):
+        problems.append(f"system {system!r} lacks its id or secret")
+    if credentials.persons < 1:
+        problems.append("no seeded persons")
+    if problems:
+        raise CredentialsError(f"{path}: " + "; ".join(problems))
+    return credentials
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata carrying a system token."""
+    return (("authorization", f"Bearer {token}"),)

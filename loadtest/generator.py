@@ -1,0 +1,293 @@
+"""The lean load generator the benchmark drives every target with.
+
+Locust (gevent, one greenlet per user, Python-level stats per call) tops out at a
+few thousand calls per second per core: against a fast server it measures
+itself. This generator does as little per call as grpc.aio allows: requests
+are serialized once beforehand and sent as bytes through ``channel.unary_unary``
+with no serializer, on uvloop, with many calls in flight on a few HTTP/2
+connections; a call costs one histogram increment. The same generator, with the
+same settings, drives the bare echo server and the platform, so their ratio
+compares servers, not clients.
+
+Two modes:
+
+* ``closed``: ``concurrency`` calls always in flight; measures the maximum sustained rate.
+* ``open``: calls sent at a constant ``rate`` whatever the server does; each latency is measured
+  from the time the call was *due*, so queueing in a slow server shows in the percentiles.
+
+Several generator processes can share a run (``--processes`` in the benchmark): they agree on a
+wall-clock start (``--start-at``), take every ``stride``-th request from the request file so that a
+list of distinct keys is not repeated, and print histograms that merge exactly.
+
+    python -m loadtest.generator --target HOST:PORT --method /pkg.Service/Method --requests FILE ...
+prints one JSON object (see :class:`GeneratorResult`) on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import struct
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from loadtest.schedule import ConstantRate
+from loadtest.stats import LatencyHistogram
+
+_LENGTH = struct.Struct(">I")
+
+
+def write_requests(path: Path, messages: Sequence[bytes]) -> Path:
+    """Stores pre-serialized requests, each prefixed with its 4-byte big-endian length."""
+    with path.open("wb") as out:
+        for message in messages:
+            out.write(_LENGTH.pack(len(message)))
+            out.write(message)
+    return path
+
+
+def read_requests(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    messages, offset = [], 0
+    while offset < len(data):
+        (length,) = _LENGTH.unpack_from(data, offset)
+        offset += _LENGTH.size
+        messages.append(data[offset:offset + length])
+        offset += length
+    if not messages:
+        raise ValueError(f"{path} holds no requests")
+    return messages
+
+
+@dataclass
+class LoadSpec:
+    """What one generator process does."""
+
+    target: str
+    method: str
+    requests: list[bytes]
+    metadata: tuple[tuple[str, str], ...] = ()
+    mode: str = "closed"
+    concurrency: int = 64
+    rate: float = 0.0
+    connections: int = 4
+    start_at: float = 0.0
+    warmup: float = 1.0
+    duration: float = 5.0
+    timeout: float = 5.0
+    offset: int = 0
+    stride: int = 1
+    max_in_flight: int = 20_000
+
+
+@dataclass
+class GeneratorResult:
+    """Calls completed inside the measured window, and their latencies."""
+
+    mode: str
+    window: float
+    ok: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    sent: int = 0
+    #: Requests taken from the list, over the whole run; more than its length means keys repeated.
+    drawn: int = 0
+    distinct: int = 0
+    #: Open loop: how far behind schedule the generator itself fell (its own saturation).
+    max_send_lag: float = 0.0
+    target_rate: float = 0.0
+    #: How late after the agreed start this process began sending (beyond the warm-up, the window is short).
+    late_start: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return self.ok / self.window if self.window else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {"mode": self.mode, "window": self.window, "ok": self.ok, "errors": dict(self.errors),
+                "latency": self.latency.to_dict(), "sent": self.sent, "drawn": self.drawn,
+                "distinct": self.distinct, "max_send_lag": self.max_send_lag, "target_rate": self.target_rate,
+                "late_start": self.late_start}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GeneratorResult:
+        return cls(mode=data["mode"], window=data["window"], ok=data["ok"], errors=Counter(data["errors"]),
+                   latency=LatencyHistogram.from_dict(data["latency"]), sent=data["sent"], drawn=data["drawn"],
+                   distinct=data["distinct"], max_send_lag=data["max_send_lag"], target_rate=data["target_rate"],
+                   late_start=data.get("late_start", 0.0))
+
+
+def combine(results: Sequence[GeneratorResult]) -> GeneratorResult:
+    """One result for the processes of one run (same window, summed counts, merged histograms)."""
+    total = GeneratorResult(mode=results[0].mode, window=max(r.window for r in results))
+    for result in results:
+        total.ok += result.ok
+        total.errors.update(result.errors)
+        total.latency.merge(result.latency)
+        total.sent += result.sent
+        total.drawn += result.drawn
+        total.distinct += result.distinct
+        total.max_send_lag = max(total.max_send_lag, result.max_send_lag)
+        total.target_rate += result.target_rate
+        total.late_start = max(total.late_start, result.late_start)
+    return total
+
+
+class _Run:
+    """One process's run: channels, the request cursor, the window and the tallies."""
+
+    def __init__(self, spec: LoadSpec) -> None:
+        self.spec = spec
+        # Separate subchannel pools make each channel its own TCP connection.
+        self.channels = [grpc.aio.insecure_channel(spec.target, options=[("grpc.use_local_subchannel_pool", 1)])
+                         for _ in range(spec.connections)]
+        self.calls = [channel.unary_unary(spec.method) for channel in self.channels]
+        self.metadata = spec.metadata or None
+        self.cursor = spec.offset
+        self.drawn = 0
+        start = spec.start_at or time.time()
+        # Wall-clock instants (shared by every process) turned into this process's perf_counter.
+        shift = time.time() - time.perf_counter()
+        self.begin = start - shift
+        self.measure_from = self.begin + spec.warmup
+        self.end = self.measure_from + spec.duration
+        self.result = GeneratorResult(mode=spec.mode, window=spec.duration,
+                                      distinct=len(range(spec.offset, len(spec.requests), spec.stride)))
+
+    def next_request(self) -> bytes:
+        requests = self.spec.requests
+        request = requests[self.cursor % len(requests)]
+        self.cursor += self.spec.stride
+        self.drawn += 1
+        return request
+
+    async def call(self, slot: int, due: float | None = None) -> None:
+        """One call; counted if it completes inside the window (latency from ``due`` when given)."""
+        started = time.perf_counter() if due is None else due
+        request = self.next_request()
+        code = "OK"
+        try:
+            await self.calls[slot % len(self.calls)](request, metadata=self.metadata, timeout=self.spec.timeout)
+        except grpc.aio.AioRpcError as error:
+            code = error.code().name
+        finished = time.perf_counter()
+        if self.measure_from <= finished < self.end:
+            if code == "OK":
+                self.result.ok += 1
+                self.result.latency.record(finished - started)
+            else:
+                self.result.errors[code] += 1
+
+    async def closed_loop(self) -> None:
+        async def worker(slot: int) -> None:
+            while time.perf_counter() < self.end:
+                await self.call(slot)
+
+        await asyncio.gather(*(worker(slot) for slot in range(self.spec.concurrency)))
+
+    async def open_loop(self) -> None:
+        schedule = ConstantRate(self.spec.rate, self.begin)
+        in_flight: set[asyncio.Task] = set()
+        room = asyncio.Event()
+        room.set()
+        sent = 0
+
+        def finished(task: asyncio.Task) -> None:
+            in_flight.discard(task)
+            room.set()
+
+        while (now := time.perf_counter()) < self.end:
+            for _ in range(schedule.due(now) - sent):
+                if len(in_flight) >= self.spec.max_in_flight:
+                    room.clear()
+                    await room.wait()
+                due = schedule.send_time(sent)
+                lag = time.perf_counter() - due
+                if due >= self.measure_from and lag > self.result.max_send_lag:
+                    self.result.max_send_lag = lag
+                task = asyncio.ensure_future(self.call(sent, due))
+                task.add_done_callback(finished)
+                in_flight.add(task)
+                sent += 1
+            await asyncio.sleep(max(0.0, schedule.send_time(sent) - time.perf_counter()))
+        self.result.sent = schedule.count_between(self.measure_from, self.end)
+        self.result.target_rate = self.spec.rate
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=self.spec.timeout + 1)
+
+    async def run(self) -> GeneratorResult:
+        await asyncio.gather(*(channel.channel_ready() for channel in self.channels))
+        self.result.late_start = max(0.0, time.perf_counter() - self.begin)
+        await asyncio.sleep(max(0.0, self.begin - time.perf_counter()))
+        try:
+            if self.spec.mode == "open":
+                await self.open_loop()
+            else:
+                await self.closed_loop()
+        finally:
+            await asyncio.gather(*(channel.close() for channel in self.channels))
+        self.result.drawn = self.drawn
+        return self.result
+
+
+async def generate(spec: LoadSpec) -> GeneratorResult:
+    """Runs one generator in the current event loop (the benchmark runs it in its own process)."""
+    if spec.mode not in ("closed", "open"):
+        raise ValueError(f"mode {spec.mode!r}: expected closed or open")
+    if spec.mode == "open" and spec.rate <= 0:
+        raise ValueError("open loop needs a positive rate")
+    return await _Run(spec).run()
+
+
+def _parse_metadata(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    metadata = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--metadata {pair!r}: expected key=value")
+        metadata.append((key.strip().lower(), value))
+    return tuple(metadata)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.generator", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", required=True, help="host:port")
+    parser.add_argument("--method", required=True, help="full method name, /package.Service/Method")
+    parser.add_argument("--requests", required=True, type=Path, help="file of length-prefixed request bytes")
+    parser.add_argument("--metadata", action="append", default=[], help="key=value, repeatable")
+    parser.add_argument("--mode", choices=["closed", "open"], default="closed")
+    parser.add_argument("--concurrency", type=int, default=64, help="closed loop: calls in flight")
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: calls per second")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--start-at", type=float, default=0.0, help="wall-clock start (epoch seconds)")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--stride", type=int, default=1)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvloop
+
+    args = build_parser().parse_args(argv)
+    spec = LoadSpec(target=args.target, method=args.method, requests=read_requests(args.requests),
+                    metadata=_parse_metadata(args.metadata), mode=args.mode, concurrency=args.concurrency,
+                    rate=args.rate, connections=args.connections, start_at=args.start_at, warmup=args.warmup,
+                    duration=args.duration, timeout=args.timeout, offset=args.offset, stride=args.stride)
+    result = uvloop.run(generate(spec))
+    json.dump(result.to_dict(), sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""gRPC users for Locust, in the pattern Locust documents for gRPC.
+
+grpc is patched to cooperate with gevent (``grpc.experimental.gevent.init_gevent``,
+before any channel exists), each user owns one channel, and a client
+interceptor reports every call to Locust through ``environment.events.request``
+— its response time, its response size, and, when it did not end as expected,
+a failure named by its gRPC status (with the ErrorInfo reason, e.g.
+``PERMISSION_DENIED NOT_SHARED``), so Locust's failure table counts calls by
+status.
+
+Calls carry their statistics name, the status they expect and (constant-rate
+mode) the time they were due in three ``x-loadtest-*`` metadata entries that the
+interceptor reads and removes before the call leaves the process.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import grpc.experimental.gevent as grpc_gevent
+from locust import User
+from locust.env import Environment
+from locust.exception import LocustError
+
+from loadtest.call_labels import DUE_HEADER, EXPECT_HEADER, NAME_HEADER, GrpcStatusFailure, grpc_target, split_labels
+from services.runtime.errors import details_of
+
+__all__ = ["DUE_HEADER", "EXPECT_HEADER", "NAME_HEADER", "GrpcUser", "LocustInterceptor"]
+
+# Patch grpc so that blocking calls yield to other greenlets instead of blocking the process.
+grpc_gevent.init_gevent()
+
+
+class _CallDetails(collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")),
+        grpc.ClientCallDetails):
+    pass
+
+
+def status_of(call: Any) -> tuple[str, str]:
+    """The call's status name and, for a failure, the ErrorInfo reason the server gave."""
+    code = call.code()
+    if code == grpc.StatusCode.OK:
+        return "OK", ""
+    info, _ = details_of(call)
+    return code.name, info.reason if info is not None else ""
+
+
+class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
+    """Fires Locust's request event for every unary call made on the channel."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.env = environment
+
+    def intercept_unary_unary(self, continuation: Callable, client_call_details: grpc.ClientCallDetails,
+                              request: Any) -> Any:
+        labels, metadata = split_labels(client_call_details.metadata)
+        details = _CallDetails(client_call_details.method, client_call_details.timeout, metadata,
+                               client_call_details.credentials, client_call_details.wait_for_ready,
+                               client_call_details.compression)
+        started = float(labels[DUE_HEADER]) if DUE_HEADER in labels else time.perf_counter()
+        call = continuation(details, request)
+        status, reason = status_of(call)  # waits (cooperatively) for the call to end
+        expected = labels.get(EXPECT_HEADER, "OK")
+        response_length = call.result().ByteSize() if status == "OK" else 0
+        method = client_call_details.method
+        self.env.events.request.fire(
+            request_type="grpc",
+            name=labels.get(NAME_HEADER) or (method.decode() if isinstance(method, bytes) else method),
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=response_length,
+            response=call,
+            context={"status": status, "reason": reason},
+            exception=None if status == expected else GrpcStatusFailure(status, reason, expected),
+        )
+        return call
+
+
+class GrpcUser(User):
+    """A Locust user with its own gRPC channel, every call reported by the interceptor."""
+
+    abstract = True
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        if not self.host:
+            raise LocustError("no gateway address: pass --host HOST:PORT (or start `govshare up`, whose credentials "
+                              "file names it)")
+        self._channel = grpc.intercept_channel(grpc.insecure_channel(grpc_target(self.host)),
+                                               LocustInterceptor(environment))
+
+    @property
+    def channel(self) -> grpc.Channel:
+        return self._channel
+
+    def on_stop(self) -> None:
+        self._channel.close()

@@ -1,0 +1,200 @@
+"""Locust harness for govshare's online query path.
+
+    python -m loadtest.run --scenario mix --users 50 --duration 60s          (a local `govshare up`)
+    python -m loadtest.run --scenario hot --host 10.0.0.5:50051 --credentials creds.json
+    locust -f loadtest/locustfile.py Mix --host 127.0.0.1:50051               (Locust's web UI)
+
+User classes (closed loop: each user sends its next call when the previous one has ended):
+
+* ``HotKeys``   Query of basic person items, Zipf-distributed over 1,000 persons (mostly cache hits)
+* ``ColdKeys``  Query of basic person items, uniform over the whole population (mostly misses)
+* ``Verify``    核验 of a person's name: mostly 一致, some 不一致, some 库无
+* ``Batch``     BatchQuery of 100 uniformly drawn persons
+* ``Mix``       all of the above, legal-entity queries, and refusals (a not-shared resource, conditional
+                items without a grant) that count as successes only when refused
+
+``ConstantRate`` is the open-loop mode: its users send ``--scenario``'s calls at ``--rate`` calls per
+second in total whatever the server does, each call in its own greenlet, and report latency from the
+time the call was *due* — so a slow server cannot hide its queue by slowing the client down.
+(``--pace N`` gives the closed-loop classes Locust's ``constant_throughput(N)`` instead: open-loop-ish
+while the server keeps up, but a user whose call runs late skips sends, so queueing is partly hidden.)
+
+Credentials and keys come from the demo credentials file `govshare up` writes (``--credentials``,
+default ``.govshare/demo-credentials.json``); keys are computed from the synthetic generator's seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+import gevent
+import grpc
+from gevent.lock import Semaphore
+from gevent.pool import Pool
+from locust import constant, constant_throughput, events, task
+from locust.env import Environment
+from locust.exception import StopUser
+
+from govshare.authorization.v1 import token_pb2, token_pb2_grpc
+from loadtest import workloads
+from loadtest.credentials import DEFAULT_SYSTEM, bearer, default_path, load_credentials
+from loadtest.grpc_user import DUE_HEADER, EXPECT_HEADER, NAME_HEADER, GrpcUser  # patches grpc for gevent
+from loadtest.scenarios import SCENARIOS, Action, Call, KeySpace, WeightedActions
+from loadtest.schedule import ConstantRate as Schedule
+from services.demo import DemoCredentials
+
+CALL_TIMEOUT_SECONDS = 10.0
+TOKEN_REFRESH_SECONDS = 1800.0
+#: Constant-rate mode: calls one user may have in flight before it stops sending (and falls behind).
+MAX_IN_FLIGHT_PER_USER = 1000
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser) -> None:  # type: ignore[no-untyped-def]
+    group = parser.add_argument_group("govshare")
+    group.add_argument("--credentials", default=str(default_path()), help="demo credentials file (govshare up)")
+    group.add_argument("--system", default=DEFAULT_SYSTEM, help="demo business system to call as")
+    group.add_argument("--scenario", default="mix", choices=sorted(SCENARIOS), help="ConstantRate: calls to send")
+    group.add_argument("--rate", type=float, default=0.0, help="ConstantRate: calls per second, all users together")
+    group.add_argument("--pace", type=float, default=0.0,
+                       help="closed-loop users: task runs per second per user (Locust's constant_throughput)")
+
+
+class Demo:
+    """What every user of this process shares: the credentials, the key space, the system's token."""
+
+    def __init__(self, credentials: DemoCredentials, system: str) -> None:
+        self.credentials = credentials
+        self.system = credentials.systems[system]
+        self.keys = KeySpace(credentials.persons, credentials.seed, credentials.resources)
+        # Computed before the test starts, so that no user's first calls wait for them.
+        _ = self.keys.hot_keys, self.keys.entity_keys, self.keys.verify_pool
+        self._token = ""
+        self._issued = 0.0
+        self._lock = Semaphore()
+
+    def metadata(self, channel: grpc.Channel) -> tuple[tuple[str, str], ...]:
+        """Bearer metadata; the token is issued once per process (reported as "IssueToken") and renewed."""
+        if not self._token or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS:
+            with self._lock:
+                if not self._token or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS:
+                    response = token_pb2_grpc.TokenServiceStub(channel).IssueToken(
+                        token_pb2.IssueTokenRequest(system_id=self.system["system_id"],
+                                                    secret=self.system["secret"]),
+                        metadata=((NAME_HEADER, "IssueToken"),), timeout=CALL_TIMEOUT_SECONDS)
+                    self._token, self._issued = response.token, time.monotonic()
+        return bearer(self._token)
+
+
+@events.init.add_listener
+def _load_demo(environment: Environment, **_kwargs: object) -> None:
+    options = environment.parsed_options
+    if options is None:
+        return
+    credentials = load_credentials(Path(options.credentials), options.system)
+    if not environment.host:
+        environment.host = credentials.gateway
+    GovshareUser.demo = Demo(credentials, options.system)
+
+
+class GovshareUser(GrpcUser):
+    """A business system calling the platform: one channel, the process's token, the demo's keys."""
+
+    abstract = True
+    wait_time = constant(0)
+    demo: ClassVar[Demo | None] = None
+
+    def on_start(self) -> None:
+        if self.demo is None:
+            raise RuntimeError("the demo credentials were not loaded (run through locust with this locustfile)")
+        pace = self.environment.parsed_options.pace if self.environment.parsed_options else 0
+        if pace > 0:
+            self.wait_time = partial(constant_throughput(pace), self)  # type: ignore[method-assign]
+        self.demo.metadata(self.channel)  # the token, before the first timed call
+
+    @property
+    def keys(self) -> KeySpace:
+        assert self.demo is not None
+        return self.demo.keys
+
+    def perform(self, call: Call, due: float | None = None) -> None:
+        """Makes the call; the interceptor reports it (a failed call is not an error of the user)."""
+        assert self.demo is not None
+        labels = [(NAME_HEADER, call.name), (EXPECT_HEADER, call.expect)]
+        if due is not None:
+            labels.append((DUE_HEADER, repr(due)))
+        method = self.channel.unary_unary(call.method, request_serializer=type(call.request).SerializeToString,
+                                          response_deserializer=workloads.RESPONSE_TYPES[call.method].FromString)
+        with contextlib.suppress(grpc.RpcError):  # reported by the interceptor already
+            method(call.request, metadata=(*self.demo.metadata(self.channel), *labels),
+                   timeout=CALL_TIMEOUT_SECONDS)
+
+
+def _task(action: Action) -> Callable[[GovshareUser], None]:
+    def run(user: GovshareUser) -> None:
+        user.perform(action(user.keys))
+
+    run.__name__ = action.__name__
+    return run
+
+
+def scenario_tasks(name: str) -> dict[Callable[[GovshareUser], None], int]:
+    """A scenario's actions as Locust tasks with their weights."""
+    return {_task(action): weight for action, weight in SCENARIOS[name].items()}
+
+
+class HotKeys(GovshareUser):
+    tasks = scenario_tasks("hot")  # type: ignore[assignment]
+
+
+class ColdKeys(GovshareUser):
+    tasks = scenario_tasks("cold")  # type: ignore[assignment]
+
+
+class Verify(GovshareUser):
+    tasks = scenario_tasks("verify")  # type: ignore[assignment]
+
+
+class Batch(GovshareUser):
+    tasks = scenario_tasks("batch")  # type: ignore[assignment]
+
+
+class Mix(GovshareUser):
+    tasks = scenario_tasks("mix")  # type: ignore[assignment]
+
+
+class ConstantRate(GovshareUser):
+    """Open loop: sends at a fixed rate whatever the server does; latency counts from each call's due time."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        options = self.environment.parsed_options
+        if options is None or options.rate <= 0:
+            logging.error("ConstantRate needs --rate (calls per second, all users together)")
+            raise StopUser()
+        self.rate = options.rate / max(1, options.num_users or 1)
+        self.next_action = WeightedActions(SCENARIOS[options.scenario])
+        self.in_flight = Pool(MAX_IN_FLIGHT_PER_USER)
+
+    @task
+    def send_on_schedule(self) -> None:
+        # Users start at random phases so that their sends interleave instead of arriving in bursts.
+        schedule = Schedule(self.rate, time.perf_counter() + random.random() / self.rate)
+        sent = 0
+        while True:
+            for _ in range(schedule.due(time.perf_counter()) - sent):
+                due = schedule.send_time(sent)
+                sent += 1
+                self.in_flight.spawn(self.perform, self.next_action()(self.keys), due)  # waits while full
+            gevent.sleep(max(0.0, schedule.send_time(sent) - time.perf_counter()))
+
+    def on_stop(self) -> None:
+        self.in_flight.kill()
+        super().on_stop()

@@ -1,0 +1,173 @@
+"""The benchmark's verdict: a table, the ratios to the bare hop, and each target met or not."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from loadtest.phases import PhaseResult
+
+HIT_SHARE_TARGET = 0.50
+MISS_SHARE_TARGET = 0.33
+P99_TARGET_MS = 15.0
+BATCH_RECORDS_TARGET = 30_000.0
+REVOCATION_TARGET_SECONDS = 1.0
+SCALE_P50_TARGET = 1.25
+
+
+@dataclass
+class Measurement:
+    """A target's closed-loop (maximum rate, CPU) and open-loop (latency at 70% of it) phases."""
+
+    label: str
+    closed: PhaseResult
+    open: PhaseResult | None = None
+
+    @property
+    def max_rate(self) -> float:
+        return self.closed.throughput
+
+    @property
+    def p50_ms(self) -> float:
+        """Median latency at 70% of the maximum rate (closed-loop latencies only measure the queue it keeps)."""
+        return self._open_percentile(50)
+
+    @property
+    def p99_ms(self) -> float:
+        return self._open_percentile(99)
+
+    def _open_percentile(self, p: float) -> float:
+        if self.open is None or not self.open.result.latency.count:
+            return math.nan
+        return self.open.result.latency.percentile(p) * 1e3
+
+    @property
+    def cpu_per_call_ms(self) -> float:
+        return self.closed.cpu_per_call * 1e3
+
+    @property
+    def generator_cpu_per_call_ms(self) -> float:
+        calls = self.closed.result.ok
+        return self.closed.generator_cpu_seconds * 1e3 / calls if calls else math.nan
+
+    @property
+    def foreign_share(self) -> float:
+        """How much of the machine unrelated processes took while the maximum rate was measured."""
+        capacity = self.closed.result.window * (os.cpu_count() or 1)
+        return self.closed.foreign_cpu_seconds / capacity if capacity else 0.0
+
+    def summary(self) -> dict[str, object]:
+        return {"label": self.label, "max_rate": self.max_rate, "p50_ms": finite(self.p50_ms),
+                "p99_ms": finite(self.p99_ms), "cpu_per_call_ms": finite(self.cpu_per_call_ms),
+                "records_per_second": self.closed.records_per_second,
+                "closed": self.closed.summary(), "open": self.open.summary() if self.open else None}
+
+
+@dataclass
+class Check:
+    """One target of the issue: what was measured against what was asked (passed None: not measured)."""
+
+    name: str
+    measured: float | None
+    threshold: float
+    unit: str
+    at_most: bool = False
+
+    @property
+    def passed(self) -> bool | None:
+        if self.measured is None or math.isnan(self.measured):
+            return None
+        return self.measured <= self.threshold if self.at_most else self.measured >= self.threshold
+
+    @property
+    def verdict(self) -> str:
+        return {True: "PASS", False: "FAIL", None: "n/a"}[self.passed]
+
+    def summary(self) -> dict[str, object]:
+        return {"name": self.name, "measured": self.measured, "threshold": self.threshold, "unit": self.unit,
+                "at_most": self.at_most, "verdict": self.verdict}
+
+
+def finite(value: float) -> float | None:
+    """JSON has no NaN: an unmeasured figure is null."""
+    return None if math.isnan(value) else value
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else math.nan
+
+
+def checks(measurements: dict[str, Measurement], revocation_seconds: float | None = None,
+           revocation_measured: bool = False, scale_p50_ratio: float | None = None) -> list[Check]:
+    """The issue's targets, each against what this run measured."""
+    echo, hit, miss = measurements.get("echo"), measurements.get("hit"), measurements.get("miss")
+    batch = measurements.get("batch")
+    result = [
+        Check("Query cache-hit throughput / bare echo", ratio(hit.max_rate, echo.max_rate) if hit and echo
+              else None, HIT_SHARE_TARGET, "×"),
+        Check("Query cache-miss throughput / bare echo", ratio(miss.max_rate, echo.max_rate) if miss and echo
+              else None, MISS_SHARE_TARGET, "×"),
+        Check("Query cache-hit p99 at 70% of max rate", hit.p99_ms if hit and hit.open else None, P99_TARGET_MS,
+              "ms", at_most=True),
+        Check("Query cache-miss p99 at 70% of max rate", miss.p99_ms if miss and miss.open else None,
+              P99_TARGET_MS, "ms", at_most=True),
+        Check("BatchQuery records per second (100 keys/call)", batch.closed.records_per_second if batch else None,
+              BATCH_RECORDS_TARGET, "records/s"),
+    ]
+    if revocation_measured:
+        result.append(Check("revocation reaches every query replica, under load",
+                            math.inf if revocation_seconds is None else revocation_seconds,
+                            REVOCATION_TARGET_SECONDS, "s", at_most=True))
+    if scale_p50_ratio is not None:
+        result.append(Check("Query p50, large population / demo population", scale_p50_ratio, SCALE_P50_TARGET,
+                            "×", at_most=True))
+    return result
+
+
+def _cell(value: float, digits: int = 2) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:,.{digits}f}"
+
+
+def table(measurements: dict[str, Measurement]) -> str:
+    """The figures, one line per target, with the platform/bare ratios."""
+    echo = measurements.get("echo")
+    header = (f"{'':34s} {'max calls/s':>12s} {'records/s':>11s} {'open rate':>10s} {'p50 ms':>8s} {'p99 ms':>8s}"
+              f" {'CPU ms/call':>12s} {'rate/bare':>10s} {'CPU/bare':>9s} {'gen ms/call':>12s} {'others':>7s}")
+    lines = [header, "-" * len(header)]
+    for measurement in measurements.values():
+        open_rate = measurement.open.result.target_rate if measurement.open else math.nan
+        lines.append(
+            f"{measurement.label:34s} {_cell(measurement.max_rate, 0):>12s} "
+            f"{_cell(measurement.closed.records_per_second, 0):>11s} {_cell(open_rate, 0):>10s} "
+            f"{_cell(measurement.p50_ms):>8s} {_cell(measurement.p99_ms):>8s} "
+            f"{_cell(measurement.cpu_per_call_ms, 3):>12s} "
+            f"{_cell(ratio(measurement.max_rate, echo.max_rate) if echo else math.nan):>10s} "
+            f"{_cell(ratio(measurement.cpu_per_call_ms, echo.cpu_per_call_ms) if echo else math.nan):>9s} "
+            f"{_cell(measurement.generator_cpu_per_call_ms, 3):>12s} {measurement.foreign_share:>6.0%}")
+    lines.append("(max calls/s and CPU: closed loop; p50/p99: open loop at the open rate; gen: the load generator's "
+                 "own CPU; others: share of the machine's CPU used by unrelated processes in the closed-loop window)")
+    return "\n".join(lines)
+
+
+def cpu_breakdown(measurements: dict[str, Measurement]) -> str:
+    """CPU ms per call by process role: where each call's CPU goes."""
+    lines = []
+    for measurement in measurements.values():
+        calls = measurement.closed.result.ok
+        if not calls:
+            continue
+        parts = sorted(measurement.closed.cpu_by_label.items(), key=lambda item: -item[1])
+        shown = ", ".join(f"{label} {seconds * 1e3 / calls:.3f}" for label, seconds in parts if seconds > 0)
+        lines.append(f"  {measurement.label:32s} {shown}")
+    return "CPU ms per call by process:\n" + "\n".join(lines)
+
+
+def verdicts(results: list[Check]) -> str:
+    lines = ["targets:"]
+    for check in results:
+        comparison = "≤" if check.at_most else "≥"
+        measured = "not measured" if check.measured is None else f"{check.measured:,.3f} {check.unit}"
+        lines.append(f"  [{check.verdict:4s}] {check.name}: {measured} (target {comparison} "
+                     f"{check.threshold:,} {check.unit})")
+    return "\n".join(lines)

@@ -1,0 +1,127 @@
+"""CPU accounting from /proc (loadtest.cpu)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from loadtest.cpu import (
+    CLOCK_TICKS,
+    ProcessGroup,
+    ProcStat,
+    cpu_seconds_between,
+    descendants,
+    label_processes,
+    parse_machine_stat,
+    parse_stat,
+    read_stat,
+    role_of,
+)
+
+
+def stat_line(pid: int, comm: str, ppid: int, utime: int, stime: int, cutime: int = 0, cstime: int = 0) -> str:
+    """A /proc/<pid>/stat line in the kernel's format (fields after stime abbreviated to plausible values)."""
+    return (f"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194560 1000 0 0 0 {utime} {stime} {cutime} {cstime} "
+            f"20 0 3 0 12345 567890 1234 18446744073709551615 1 1 0 0 0 0 0 16781312 16386 0 0 0 17 1 0 0 0 0 0")
+
+
+def test_parse_stat_reads_ppid_and_times() -> None:
+    stat = parse_stat(stat_line(4242, "python", 1, utime=250, stime=50, cutime=7, cstime=3))
+    assert stat == ProcStat(pid=4242, comm="python", ppid=1, utime=250, stime=50, cutime=7, cstime=3)
+    assert stat.seconds == pytest.approx(300 / CLOCK_TICKS)
+
+
+def test_parse_stat_survives_spaces_and_parentheses_in_the_command_name() -> None:
+    stat = parse_stat(stat_line(7, "postgres: a (b) c", 3, utime=11, stime=22))
+    assert (stat.comm, stat.ppid, stat.utime, stat.stime) == ("postgres: a (b) c", 3, 11, 22)
+
+
+def test_machine_stat_counts_busy_time_only() -> None:
+    line = "cpu  1000 50 300 90000 400 10 20 5 0 0"
+    assert parse_machine_stat(line) == pytest.approx((1000 + 50 + 300 + 10 + 20 + 5) / CLOCK_TICKS)
+
+
+def _stats(*rows: tuple[int, int]) -> dict[int, ProcStat]:
+    return {pid: ProcStat(pid, f"p{pid}", ppid, 0, 0, 0, 0) for pid, ppid in rows}
+
+
+def test_descendants_follow_the_tree_below_the_roots_only() -> None:
+    stats = _stats((1, 0), (10, 1), (11, 10), (12, 11), (20, 1), (21, 20))
+    assert descendants([10], stats) == {10, 11, 12}
+    assert descendants([10, 21], stats) == {10, 11, 12, 21}
+    assert descendants([99], stats) == set()
+
+
+def fake_proc(root: Path, processes: dict[int, tuple[str, int, int, int, str]]) -> Path:
+    """A /proc-like tree: pid -> (comm, ppid, utime, stime, cmdline)."""
+    for pid, (comm, ppid, utime, stime, cmdline) in processes.items():
+        (root / str(pid)).mkdir(parents=True)
+        (root / str(pid) / "stat").write_text(stat_line(pid, comm, ppid, utime, stime))
+        (root / str(pid) / "cmdline").write_bytes(cmdline.replace(" ", "\0").encode())
+    (root / "self").mkdir()
+    return root
+
+
+def test_process_group_finds_daemonized_servers_by_marker_and_labels_roles(tmp_path: Path) -> None:
+    proc = fake_proc(tmp_path, {
+        1: ("init", 0, 0, 0, "/sbin/init"),
+        100: ("python", 1, 10, 5, "python -m services.cli up --data-dir /tmp/d"),
+        101: ("python", 100, 300, 100, "python -m services.cli serve gateway"),
+        102: ("python", 100, 200, 50, "python -m services.cli serve query"),
+        103: ("python", 102, 400, 100, "python -c from multiprocessing.spawn import spawn_main"),
+        200: ("postgres", 1, 80, 20, "/x/bin/postgres -D /tmp/d/pg -k /tmp/d/pg"),
+        201: ("postgres", 200, 30, 10, "postgres: postgres db [local] idle"),
+        300: ("redis-server", 1, 15, 5, "/x/bin/redis-server unixsocket:/tmp/r/redis.socket"),
+        400: ("python", 1, 999, 999, "python unrelated.py"),
+    })
+    from loadtest import cpu
+
+    group = ProcessGroup([100], markers=["/tmp/d/pg", "/tmp/r/redis.socket"],
+                         cmdline=lambda pid: cpu.command_line(pid, proc))
+    sample = group.sample(proc)
+    assert set(sample.seconds) == {100, 101, 102, 103, 200, 201, 300}
+    assert sample.labels == {100: "launcher", 101: "gateway", 102: "query", 103: "query", 200: "postgres",
+                             201: "postgres", 300: "redis"}
+    assert sample.seconds[103] == pytest.approx(500 / CLOCK_TICKS)
+
+
+def test_work_between_samples_is_summed_per_process_and_per_role() -> None:
+    from loadtest.cpu import CpuSample
+
+    before = CpuSample(seconds={1: 1.0, 2: 5.0}, labels={1: "gateway", 2: "query"})
+    after = CpuSample(seconds={1: 1.5, 2: 6.0, 3: 0.25}, labels={1: "gateway", 2: "query", 3: "query"})
+    assert after.since(before) == {1: 0.5, 2: 1.0, 3: 0.25}
+    assert cpu_seconds_between(before, after) == pytest.approx(1.75)
+    assert after.by_label_since(before) == {"gateway": 0.5, "query": 1.25}
+
+
+@pytest.mark.parametrize(("cmdline", "role"), [
+    ("python -m services.cli serve foundation", "foundation"),
+    ("/v/bin/python3 /v/bin/govshare serve catalog", "catalog"),
+    ("python -m loadtest.echo --port 0", "echo"),
+    ("python -c from multiprocessing.resource_tracker import main", None),
+])
+def test_roles_from_command_lines(cmdline: str, role: str | None) -> None:
+    assert role_of(cmdline) == role
+
+
+def test_helpers_inherit_the_role_of_their_parent() -> None:
+    stats = _stats((1, 0), (5, 1), (6, 5))
+    cmdlines = {1: "/sbin/init", 5: "python -m services.cli serve authorization", 6: "python -c spawn"}
+    assert label_processes([5, 6, 1], stats, cmdlines.__getitem__) == {5: "authorization", 6: "authorization",
+                                                                       1: "p1"}
+
+
+def test_reading_this_process_sees_its_own_cpu_grow() -> None:
+    before = read_stat(os.getpid())
+    deadline = time.process_time() + 0.1
+    while time.process_time() < deadline:
+        pass
+    after = read_stat(os.getpid())
+    assert before is not None and after is not None
+    assert after.ppid == os.getppid()
+    assert after.seconds > before.seconds
+    assert read_stat(2 ** 22 + 12345) is None  # no such process

@@ -1,0 +1,75 @@
+"""The benchmark's load generator: request files, result merging, and one real run against the echo server."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from loadtest.cpu import ProcessGroup
+from loadtest.echo import METHOD, EchoProcess
+from loadtest.generator import GeneratorResult, LoadSpec, combine, generate, read_requests, write_requests
+from loadtest.phases import LoadOptions, Target, run_phase
+from loadtest.stats import LatencyHistogram
+
+
+def test_request_files_round_trip(tmp_path: Path) -> None:
+    messages = [b"", b"\x00\x01", "公民身份号码".encode(), b"x" * 70_000]
+    assert read_requests(write_requests(tmp_path / "r.bin", messages)) == messages
+
+
+def test_an_empty_request_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no requests"):
+        read_requests(write_requests(tmp_path / "r.bin", []))
+
+
+def result(ok: int, latencies: list[float], errors: dict[str, int] | None = None, lag: float = 0.0) -> GeneratorResult:
+    histogram = LatencyHistogram()
+    for latency in latencies:
+        histogram.record(latency)
+    return GeneratorResult(mode="open", window=2.0, ok=ok, errors=Counter(errors or {}), latency=histogram,
+                           sent=ok, drawn=ok, distinct=ok, max_send_lag=lag, target_rate=ok / 2.0)
+
+
+def test_results_of_several_processes_combine() -> None:
+    total = combine([result(3, [0.001, 0.002, 0.003], {"UNAVAILABLE": 1}, lag=0.004),
+                     result(2, [0.010, 0.020], {"UNAVAILABLE": 2, "INTERNAL": 1}, lag=0.001)])
+    assert total.ok == 5
+    assert total.throughput == 2.5
+    assert total.errors == {"UNAVAILABLE": 3, "INTERNAL": 1}
+    assert total.latency.count == 5
+    assert total.latency.maximum == 0.020
+    assert total.max_send_lag == 0.004
+    assert total.target_rate == 2.5
+
+
+def test_results_survive_the_trip_through_stdout() -> None:
+    original = result(2, [0.003, 0.004], {"DEADLINE_EXCEEDED": 1})
+    restored = GeneratorResult.from_dict(original.to_dict())
+    assert restored.to_dict() == original.to_dict()
+    assert restored.latency.percentile(50) == original.latency.percentile(50)
+
+
+@pytest.mark.parametrize(("mode", "rate"), [("sideways", 0.0), ("open", 0.0)])
+async def test_bad_modes_are_refused_before_connecting(mode: str, rate: float) -> None:
+    with pytest.raises(ValueError):
+        await generate(LoadSpec(target="127.0.0.1:1", method=METHOD, requests=[b"x"], mode=mode, rate=rate))
+
+
+async def test_smoke_the_generator_against_the_bare_echo_server(tmp_path: Path) -> None:
+    """The real generator process against the real echo process, for about a second."""
+    echo = await EchoProcess.start()
+    try:
+        target = Target("echo", echo.address, METHOD, [b"\x0a\x03abc", b"\x0a\x03def"], ProcessGroup([echo.pid]))
+        phase = await run_phase(target, LoadOptions(duration=1.0, warmup=0.3, concurrency=8, connections=2,
+                                                    work_dir=tmp_path, spawn_lead=1.5))
+    finally:
+        await echo.stop()
+    assert phase.result.errors == {}
+    assert phase.result.ok > 0
+    assert phase.throughput > 0
+    latency = phase.result.latency
+    assert 0 < latency.percentile(50) <= latency.percentile(99) <= latency.maximum
+    assert phase.cpu_seconds > 0  # the echo server worked during the window, and it was counted
+    assert set(phase.cpu_by_label) == {"echo"}

@@ -1,0 +1,138 @@
+"""The Locust scenarios' calls, the labels they carry to the interceptor, and the one-command runner."""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from stdnum.cn import ric, uscc
+
+from govshare.common.v1 import common_pb2
+from loadtest import workloads
+from loadtest.call_labels import (
+    DUE_HEADER,
+    EXPECT_HEADER,
+    NAME_HEADER,
+    GrpcStatusFailure,
+    grpc_target,
+    split_labels,
+)
+from loadtest.run import USER_CLASSES, build_parser, locust_command
+from loadtest.scenarios import SCENARIOS, KeySpace, WeightedActions, batch_query, refused_conditional, verify_name
+from services.foundation.synthetic import citizen_id_of
+
+RESOURCES = {"人口基本信息": "101001/000001", "法人单位基本信息": "102001/000001",
+             "在侦案件涉案人员信息": "301001/000001"}
+
+
+@pytest.fixture(scope="module")
+def keys() -> KeySpace:
+    return KeySpace(persons=5000, seed=42, resources=RESOURCES, rng=random.Random(9))
+
+
+def test_every_scenario_builds_well_formed_calls(keys: KeySpace) -> None:
+    for name, actions in SCENARIOS.items():
+        for action in actions:
+            call = action(keys)
+            assert call.method in workloads.RESPONSE_TYPES, name
+            assert call.request.IsInitialized()
+            assert call.request.purpose.type != common_pb2.PURPOSE_TYPE_UNSPECIFIED  # R-USE-1
+            assert call.name and call.expect in ("OK", "PERMISSION_DENIED")
+
+
+def test_hot_keys_come_from_the_seeded_population(keys: KeySpace) -> None:
+    population = {citizen_id_of(i, 42) for i in range(5000)}
+    hot = [keys.hot_person() for _ in range(2000)]
+    assert set(hot) <= population
+    assert Counter(hot).most_common(1)[0][1] > 2000 / 20  # skewed: the top key alone takes a large share
+    assert {keys.cold_person() for _ in range(200)} <= population
+    assert all(uscc.is_valid(keys.entity()) for _ in range(20))
+
+
+def test_absent_persons_are_valid_numbers_of_nobody_loaded(keys: KeySpace) -> None:
+    population = {citizen_id_of(i, 42) for i in range(5000)}
+    for _ in range(50):
+        key = keys.absent_person()
+        assert ric.is_valid(key) and key not in population
+
+
+def test_the_mix_holds_refusals_that_succeed_only_when_refused(keys: KeySpace) -> None:
+    mix = SCENARIOS["mix"]
+    refusals = [action(keys) for action in mix if action(keys).expect == "PERMISSION_DENIED"]
+    assert {call.request.resource_code for call in refusals} == {"101001/000001", "301001/000001"}
+    conditional = refused_conditional(keys)
+    assert set(conditional.request.items) - set(workloads.BASIC_PERSON_ITEMS)  # asks beyond the basic items
+    refused_share = sum(weight for action, weight in mix.items() if action(keys).expect != "OK") / sum(mix.values())
+    assert 0 < refused_share < 0.2
+
+
+def test_verification_claims_are_mostly_true_some_wrong_some_absent(keys: KeySpace) -> None:
+    true_names = dict(keys.verify_pool)
+    outcomes = Counter()
+    for _ in range(2000):
+        request = verify_name(keys).request
+        claimed = request.claims["name"]
+        outcomes["absent" if request.key not in true_names else
+                 "match" if true_names[request.key] == claimed else "mismatch"] += 1
+    assert outcomes["match"] > outcomes["mismatch"] > outcomes["absent"] > 0
+
+
+def test_batches_hold_one_hundred_keys(keys: KeySpace) -> None:
+    request = batch_query(keys).request
+    assert len(request.keys) == 100 and request.resource_code == "101001/000001"
+
+
+def test_weighted_actions_keep_the_proportions() -> None:
+    def a(_: KeySpace) -> None: ...
+    def b(_: KeySpace) -> None: ...
+    draw = WeightedActions({a: 3, b: 1}, rng=random.Random(4))
+    counts = Counter(draw() for _ in range(40_000))
+    assert counts[a] / counts[b] == pytest.approx(3, rel=0.05)
+    with pytest.raises(ValueError):
+        WeightedActions({a: 0})
+
+
+def test_labels_are_taken_off_before_the_call_leaves() -> None:
+    labels, sent = split_labels([("authorization", "Bearer t"), (NAME_HEADER, "Query person (hot)"),
+                                 (EXPECT_HEADER, "PERMISSION_DENIED"), (DUE_HEADER, "12.5")])
+    assert sent == [("authorization", "Bearer t")]
+    assert labels == {NAME_HEADER: "Query person (hot)", EXPECT_HEADER: "PERMISSION_DENIED", DUE_HEADER: "12.5"}
+    assert split_labels(None) == ({}, [])
+
+
+def test_failures_are_named_by_status() -> None:
+    assert repr(GrpcStatusFailure("UNAVAILABLE")) == "UNAVAILABLE"
+    assert repr(GrpcStatusFailure("PERMISSION_DENIED", "NOT_GRANTED")) == "PERMISSION_DENIED NOT_GRANTED"
+    assert str(GrpcStatusFailure("OK", expected="PERMISSION_DENIED")) == "OK (expected PERMISSION_DENIED)"
+
+
+@pytest.mark.parametrize(("given", "target"), [("127.0.0.1:50051", "127.0.0.1:50051"),
+                                               ("grpc://gw.example:443/", "gw.example:443"),
+                                               ("http://10.0.0.5:50051", "10.0.0.5:50051")])
+def test_host_forms(given: str, target: str) -> None:
+    assert grpc_target(given) == target
+
+
+def test_run_builds_a_headless_locust_command(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["--scenario", "hot", "--users", "20", "--duration", "30s",
+                                      "--credentials", str(tmp_path / "c.json"), "--out", str(tmp_path),
+                                      "--name", "run1"])
+    command = locust_command(args, ["--loglevel", "WARNING"])
+    assert command[:3] == [sys.executable, "-m", "locust"]
+    assert command[-1] == USER_CLASSES["hot"] == "HotKeys"
+    for flag, value in (("--users", "20"), ("--run-time", "30s"), ("--csv", str(tmp_path / "run1")),
+                        ("--html", str(tmp_path / "run1.html")), ("--scenario", "hot")):
+        assert command[command.index(flag) + 1] == value
+    assert "--headless" in command and "--loglevel" in command and "--host" not in command
+
+
+def test_run_with_a_rate_is_open_loop_against_the_given_host(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["--scenario", "mix", "--rate", "800", "--host", "10.0.0.5:50051",
+                                      "--out", str(tmp_path)])
+    command = locust_command(args, [])
+    assert command[-1] == "ConstantRate"
+    assert command[command.index("--rate") + 1] == "800.0"
+    assert command[command.index("--host") + 1] == "10.0.0.5:50051"
