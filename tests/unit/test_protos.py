@@ -28,8 +28,8 @@ def test_buf_lint_passes() -> None:
     buf = _buf()
     if buf is None:
         if os.environ.get("CI"):
-            pytest.fail("buf is not installed: run `npm ci --prefix tools` (the CI script does)")
-        pytest.skip("buf not installed (npm ci --prefix tools)")
+            pytest.fail("buf is not installed: run `npm install --prefix tools` (the CI script does)")
+        pytest.skip("buf not installed (npm install --prefix tools)")
     result = subprocess.run([buf, "lint"], cwd=ROOT / "protos", capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -38,7 +38,7 @@ def test_buf_lint_detects_a_violation(tmp_path: Path) -> None:
     """The lint step is real: a proto breaking the style guide fails it."""
     buf = _buf()
     if buf is None:
-        pytest.skip("buf not installed (npm ci --prefix tools)")
+        pytest.skip("buf not installed (npm install --prefix tools)")
     module = tmp_path / "govshare" / "bad" / "v1"
     module.mkdir(parents=True)
     shutil.copyfile(ROOT / "protos" / "buf.yaml", tmp_path / "buf.yaml")

@@ -1,0 +1,293 @@
+"""The access audit trail (R-SEC-3): group-committed, hash-chained, never skipped.
+
+Every Query, BatchQuery, Verify and Export call that passed authentication gets
+exactly one record, whatever its outcome, and its reply leaves only after the
+record is durable. Records of concurrent calls are queued and written together
+(one atomic, pipelined INSERT per batch, every ``audit_flush_ms`` or
+``audit_batch_max`` records), which is what makes auditing every call affordable.
+
+Each writer (one per query process) keeps its own hash chain: a chain id chosen
+at start, a sequence number, and ``hash = sha256(prev_hash || canonical(row))``.
+Replicas never contend for a chain head, and editing, inserting or deleting a
+row breaks the chain where it happened. After a failed write the outcome is
+unknown (the commit may have happened), so the writer starts a new chain rather
+than guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import itertools
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+
+from services.runtime.errors import ServiceError
+from services.runtime.telemetry import AUDIT_BATCH
+
+log = logging.getLogger(__name__)
+
+GENESIS = "0" * 64
+
+ANSWERED = "ANSWERED"
+NOT_FOUND = "NOT_FOUND"
+DENIED = "DENIED"
+INVALID = "INVALID"
+#: The platform could not answer (a dependency failed, the call was cancelled, or a bug).
+FAILED = "FAILED"
+
+# Column order of a stored row; every column but the last two is covered by the hash.
+COLUMNS = ("id", "chain_id", "seq", "time", "system_id", "department_code", "resource_code",
+           "provider_department_code", "operation", "items", "key", "keys", "purpose", "purpose_text",
+           "result", "deny_reason", "trace_id", "prev_hash", "hash")
+HASHED = COLUMNS[:-2]
+
+# Request text is stored bounded, and without NUL (which PostgreSQL text cannot hold: one such
+# value would fail the whole batch). The writer cleans every row, whatever its caller did.
+MAX_TEXT = 256
+MAX_LIST = 1000
+
+Row = tuple
+_TIME = HASHED.index("time")
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+_RESULT_OF_CODE = {
+    grpc.StatusCode.INVALID_ARGUMENT: INVALID,
+    grpc.StatusCode.NOT_FOUND: NOT_FOUND,
+    grpc.StatusCode.PERMISSION_DENIED: DENIED,
+}
+
+
+def clean(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` as it can be stored: at most ``limit`` characters, NUL replaced."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def clean_list(values: Sequence[str], limit: int = MAX_LIST) -> list[str]:
+    return [clean(value) for value in values[:limit]]
+
+
+@dataclass(slots=True)
+class Access:
+    """One audited call: who asked what, and how it ended."""
+
+    operation: str
+    system_id: str
+    department_code: str
+    resource_code: str
+    key: str
+    keys: list[str]
+    items: list[str]
+    purpose: str
+    purpose_text: str
+    trace_id: str
+    time: dt.datetime
+    provider_department_code: str = ""
+    result: str = FAILED
+    deny_reason: str = ""
+    id: str = ""
+    future: asyncio.Future | None = field(default=None, repr=False)
+
+    def fail(self, error: BaseException) -> None:
+        """Records the outcome of a call that ended with ``error``."""
+        if isinstance(error, ServiceError):
+            self.result = _RESULT_OF_CODE.get(error.code, FAILED)
+            if self.result == DENIED:
+                self.deny_reason = error.reason
+        else:
+            self.result = FAILED
+
+
+def canonical(values: Sequence[object]) -> bytes:
+    """The serialization a record's hash covers: the HASHED columns as compact JSON, time in UTC ISO form."""
+    fields = list(values)
+    fields[_TIME] = values[_TIME].astimezone(dt.UTC).isoformat(timespec="microseconds")  # type: ignore[union-attr]
+    return _ENCODE(fields).encode()
+
+
+def chain_hash(prev_hash: str, values: Sequence[object]) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(values)).hexdigest()
+
+
+def hashed_values(row: Mapping[str, object]) -> list[object]:
+    """A stored row's hashed columns, in hash order."""
+    return [row[name] for name in HASHED]
+
+
+class ChainChecker:
+    """Checks stored rows, fed in (chain_id, seq) order, against their chains.
+
+    A chain must start at seq 1 from the genesis hash, continue without gaps, link each
+    row to its predecessor's hash, and each row's hash must be that of its content.
+    """
+
+    def __init__(self) -> None:
+        self.checked = 0
+        self.chains = 0
+        self._chain: object = None
+        self._seq = 0
+        self._prev = GENESIS
+
+    def check(self, row: Mapping[str, object]) -> str | None:
+        """Why ``row`` breaks its chain, or None."""
+        self.checked += 1
+        if row["chain_id"] != self._chain:
+            self._chain, self._seq, self._prev = row["chain_id"], 0, GENESIS
+            self.chains += 1
+        self._seq += 1
+        if row["seq"] != self._seq:
+            return (f"chain {row['chain_id']}: expected record {self._seq}, found {row['seq']} "
+                    f"(records are missing or were inserted)")
+        if row["prev_hash"] != self._prev:
+            return f"chain {row['chain_id']} record {row['seq']}: does not link to the previous record"
+        if chain_hash(self._prev, hashed_values(row)) != row["hash"]:
+            return f"chain {row['chain_id']} record {row['seq']}: content does not match its hash"
+        self._prev = row["hash"]  # type: ignore[assignment]
+        return None
+
+
+WriteBatch = Callable[[list[Row]], Awaitable[None]]
+
+
+def _consume(future: asyncio.Future) -> None:
+    """Retrieves a detached future's outcome (the writer has logged any failure)."""
+    if not future.cancelled():
+        future.exception()
+
+
+class AuditWriter:
+    """Queues access records and writes them in batches, resolving each caller once it is durable."""
+
+    def __init__(self, write_batch: WriteBatch, flush_ms: float, batch_max: int) -> None:
+        self._write_batch = write_batch
+        self._flush_seconds = flush_ms / 1000.0
+        self._batch_max = batch_max
+        self._pending: list[Access] = []
+        self._first_pending_at = 0.0
+        self._has_pending = asyncio.Event()
+        self._full = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._closing = False
+        self._ids = itertools.count(1)
+        self._id_prefix = secrets.token_hex(6) + "-"
+        self.chain_id = ""
+        self._seq = 0
+        self._head = GENESIS
+
+    def start(self) -> None:
+        self._new_chain()
+        self._closing = False
+        self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    def _new_chain(self) -> None:
+        self.chain_id = secrets.token_hex(16)
+        self._seq = 0
+        self._head = GENESIS
+
+    def submit(self, access: Access) -> asyncio.Future:
+        """Queues ``access`` (assigning its id); the future resolves once it is durable."""
+        if self._task is None or self._closing:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
+                               "the audit trail is not accepting records")
+        loop = asyncio.get_running_loop()
+        access.id = f"{self._id_prefix}{next(self._ids):010x}"
+        access.future = loop.create_future()
+        if not self._pending:
+            self._first_pending_at = loop.time()
+            self._has_pending.set()
+        self._pending.append(access)
+        if len(self._pending) >= self._batch_max:
+            self._full.set()
+        return access.future
+
+    def submit_detached(self, access: Access) -> None:
+        """Queues ``access`` for a caller that will not wait (it was cancelled); never raises."""
+        try:
+            future = self.submit(access)
+        except ServiceError:
+            log.error("access %s of %s could not be queued for the audit trail", access.operation,
+                      access.system_id)
+            return
+        future.add_done_callback(_consume)
+
+    async def record(self, access: Access) -> str:
+        """Writes ``access`` and returns its id; UNAVAILABLE when it could not be made durable."""
+        await self.submit(access)
+        return access.id
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._has_pending.wait()
+            if not self._pending:
+                if self._closing:
+                    return
+                self._has_pending.clear()
+                continue
+            wait = self._first_pending_at + self._flush_seconds - loop.time()
+            if wait > 0 and not self._closing and len(self._pending) < self._batch_max:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._full.wait()
+            batch = self._pending[:self._batch_max]
+            del self._pending[:self._batch_max]
+            self._full.clear()
+            if self._pending:
+                self._first_pending_at = loop.time()
+            elif not self._closing:
+                self._has_pending.clear()
+            await self._flush(batch)
+
+    async def _flush(self, batch: list[Access]) -> None:
+        try:
+            rows, seq, head = self._chain_rows(batch)
+            await self._write_batch(rows)
+        except Exception as exc:
+            log.error("audit write of %d records failed (%s); starting a new chain", len(batch), exc)
+            self._new_chain()
+            error = ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
+                                 "the access could not be recorded, so it was not answered")
+            for access in batch:
+                if access.future is not None and not access.future.done():
+                    access.future.set_exception(error)
+            return
+        self._seq, self._head = seq, head
+        AUDIT_BATCH.observe(len(batch))
+        for access in batch:
+            if access.future is not None and not access.future.done():
+                access.future.set_result(None)
+
+    def _chain_rows(self, batch: list[Access]) -> tuple[list[Row], int, str]:
+        """The batch's rows chained after the current head, and the head they lead to."""
+        rows: list[Row] = []
+        seq, head = self._seq, self._head
+        for a in batch:
+            seq += 1
+            values = (a.id, self.chain_id, seq, a.time, clean(a.system_id), clean(a.department_code),
+                      clean(a.resource_code), clean(a.provider_department_code), a.operation, clean_list(a.items),
+                      clean(a.key), clean_list(a.keys), a.purpose, clean(a.purpose_text), a.result,
+                      clean(a.deny_reason), a.trace_id)
+            digest = chain_hash(head, values)
+            rows.append((*values, head, digest))
+            head = digest
+        return rows, seq, head
+
+    async def stop(self) -> None:
+        """Writes everything queued, then stops; later submissions are refused."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._full.set()
+        self._has_pending.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None

@@ -1,0 +1,162 @@
+"""govshare.query.v1.AuditService: who used whose data, how often, and whether the trail is intact.
+
+Providers see the accesses to their own resources (R-USE-4, 003 Art. 35); the
+authority sees every access and alone may verify the hash chains.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Mapping
+
+import grpc
+from google.protobuf import timestamp_pb2
+
+from govshare.common.v1 import common_pb2
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc
+from services.query import audit
+from services.query.deps import Dependencies
+from services.query.store import AccessFilter
+from services.runtime.errors import FieldViolation, ServiceError, invalid_argument, permission_denied
+from services.runtime.identity import AssertionVerifier, Caller
+from services.runtime.pagination import decode_token, encode_token, page_size
+
+MAX_FILTER = 64
+_RESULTS = {
+    audit.ANSWERED: audit_pb2.ACCESS_RESULT_ANSWERED,
+    audit.NOT_FOUND: audit_pb2.ACCESS_RESULT_NOT_FOUND,
+    audit.DENIED: audit_pb2.ACCESS_RESULT_DENIED,
+    audit.INVALID: audit_pb2.ACCESS_RESULT_INVALID,
+}
+_PURPOSES = {name[len("PURPOSE_TYPE_"):]: value for name, value in common_pb2.PurposeType.items()}
+_DENY_REASONS = {name[len("DENY_REASON_"):]: value for name, value in common_pb2.DenyReason.items()}
+
+
+def _timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
+    return audit_pb2.AccessRecord(
+        id=row["id"], time=_timestamp(row["time"]), system_id=row["system_id"],
+        department_code=row["department_code"], resource_code=row["resource_code"],
+        provider_department_code=row["provider_department_code"], operation=row["operation"],
+        items=row["items"], key=row["key"], purpose=_PURPOSES.get(row["purpose"], 0),
+        purpose_text=row["purpose_text"], result=_RESULTS.get(row["result"], audit_pb2.ACCESS_RESULT_UNSPECIFIED),
+        deny_reason=_DENY_REASONS.get(row["deny_reason"], 0), trace_id=row["trace_id"])
+
+
+def _time(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequest, field: str,
+          violations: list[FieldViolation]) -> dt.datetime | None:
+    if not request.HasField(field):
+        return None
+    try:
+        return getattr(request, field).ToDatetime(dt.UTC)
+    except (ValueError, OverflowError):
+        violations.append(FieldViolation(field, "is not a valid time"))
+        return None
+
+
+def _time_range(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequest,
+                violations: list[FieldViolation]) -> tuple[dt.datetime | None, dt.datetime | None]:
+    start, end = _time(request, "start_time", violations), _time(request, "end_time", violations)
+    if start is not None and end is not None and end < start:
+        violations.append(FieldViolation("end_time", "must not be before start_time"))
+    return start, end
+
+
+def _code_filter(value: str, field: str, violations: list[FieldViolation]) -> None:
+    """Filters are codes: bounded and free of NUL (which PostgreSQL text cannot hold)."""
+    if len(value) > MAX_FILTER or "\x00" in value:
+        violations.append(FieldViolation(field, f"must be a code of at most {MAX_FILTER} characters"))
+
+
+def _after(token: str) -> tuple[dt.datetime, str] | None:
+    position = decode_token(token)
+    if position is None:
+        return None
+    try:
+        time, access_id = dt.datetime.fromisoformat(position["t"]), position["i"]
+    except (KeyError, TypeError, ValueError):
+        time, access_id = None, None
+    if time is None or time.tzinfo is None or not isinstance(access_id, str):
+        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
+    return time, access_id
+
+
+class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
+    def __init__(self, verifier: AssertionVerifier) -> None:
+        self._verifier = verifier
+        self.deps: Dependencies | None = None
+
+    def _begin(self, context: grpc.aio.ServicerContext) -> tuple[Dependencies, Caller]:
+        caller = self._verifier.from_context(context)
+        if self.deps is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "STARTING", "the query service is starting")
+        return self.deps, caller
+
+    @staticmethod
+    def _provider_scope(caller: Caller) -> str | None:
+        """Whose resources' accesses the caller may see: its department's, or (authority) everyone's."""
+        if caller.authority:
+            return None
+        if not caller.department_code:
+            raise permission_denied("NO_DEPARTMENT", "accesses are shown to the providing department")
+        return caller.department_code
+
+    async def ListAccesses(self, request: audit_pb2.ListAccessesRequest, context: grpc.aio.ServicerContext
+                           ) -> audit_pb2.ListAccessesResponse:
+        deps, caller = self._begin(context)
+        violations: list[FieldViolation] = []
+        start, end = _time_range(request, violations)
+        _code_filter(request.resource_code, "resource_code", violations)
+        _code_filter(request.department_code, "department_code", violations)
+        if request.page_size < 0:
+            violations.append(FieldViolation("page_size", "must not be negative"))
+        if violations:
+            raise invalid_argument(violations)
+        limit = page_size(request.page_size)
+        after = _after(request.page_token)
+        scope = AccessFilter(provider=self._provider_scope(caller), resource_code=request.resource_code,
+                             department_code=request.department_code, start=start, end=end)
+        rows = await deps.store.list_accesses(scope, after, limit + 1)
+        token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            token = encode_token({"t": rows[-1]["time"].isoformat(), "i": rows[-1]["id"]})
+        return audit_pb2.ListAccessesResponse(accesses=[to_proto(row) for row in rows], next_page_token=token)
+
+    async def GetUsageSummary(self, request: audit_pb2.GetUsageSummaryRequest, context: grpc.aio.ServicerContext
+                              ) -> audit_pb2.GetUsageSummaryResponse:
+        deps, caller = self._begin(context)
+        violations: list[FieldViolation] = []
+        start, end = _time_range(request, violations)
+        _code_filter(request.resource_code, "resource_code", violations)
+        if violations:
+            raise invalid_argument(violations)
+        scope = AccessFilter(provider=self._provider_scope(caller), resource_code=request.resource_code,
+                             start=start, end=end)
+        rows = await deps.store.usage_summary(scope)
+        return audit_pb2.GetUsageSummaryResponse(rows=[
+            audit_pb2.UsageRow(resource_code=row["resource_code"], department_code=row["department_code"],
+                               purpose=_PURPOSES.get(row["purpose"], 0), answered=row["answered"],
+                               denied=row["denied"])
+            for row in rows])
+
+    async def VerifyAuditChain(self, request: audit_pb2.VerifyAuditChainRequest,
+                               context: grpc.aio.ServicerContext) -> audit_pb2.VerifyAuditChainResponse:
+        deps, caller = self._begin(context)
+        if not caller.authority:
+            raise permission_denied("NOT_AUTHORITY", "only the authority verifies the audit trail")
+        checker = audit.ChainChecker()
+        async with contextlib.aclosing(deps.store.chain_rows()) as rows:
+            async for row in rows:
+                problem = checker.check(row)
+                if problem is not None:
+                    return audit_pb2.VerifyAuditChainResponse(intact=False, records_checked=checker.checked,
+                                                              first_bad_id=row["id"], detail=problem)
+        return audit_pb2.VerifyAuditChainResponse(intact=True, records_checked=checker.checked,
+                                                  detail=f"{checker.chains} chains intact")

@@ -1,0 +1,195 @@
+"""Wiring of the query service: pools, channels, caches, the audit writer, event subscriptions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+import grpc
+import redis.asyncio as aioredis
+
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
+from services.query.audit import AuditWriter
+from services.query.audit_servicer import AuditServicer
+from services.query.decisions import Authorizer, DecisionCache, Quotas
+from services.query.deps import Dependencies
+from services.query.dispute_servicer import DisputeServicer
+from services.query.disputes import OpenDisputes
+from services.query.records import ProviderClients, RecordCache
+from services.query.redis_reads import RedisReader
+from services.query.resources import Resources
+from services.query.servicer import QueryServicer
+from services.query.store import QueryStore
+from services.runtime.cache import (
+    CATALOG_CHANGED,
+    DISPUTES_CHANGED,
+    GRANTS_CHANGED,
+    RECORDS_CHANGED,
+    Subscriber,
+    create_client,
+)
+from services.runtime.catalog_client import CatalogCache
+from services.runtime.clients import open_channel
+from services.runtime.db import create_pool
+from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
+from services.runtime.masking import Masker
+from services.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_TIMEOUT_SECONDS = 10.0
+# A record read that takes longer falls back to the provider.
+REDIS_READ_TIMEOUT_SECONDS = 1.0
+CATALOG_SERVICE = "govshare.catalog.v1.CatalogService"
+AUTHORIZATION_SERVICE = "govshare.authorization.v1.AuthorizationService"
+
+
+class QueryComponent:
+    name = "query"
+    service_names = (
+        query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
+        dispute_pb2.DESCRIPTOR.services_by_name["DisputeService"].full_name,
+        audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    )
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        # Built now so a bad GOVSHARE_MASK_RULES stops the process before it serves anything.
+        self._masker = Masker(settings.mask_rules)
+        verifier = AssertionVerifier(settings.internal_key)
+        self._servicers = (QueryServicer(verifier), DisputeServicer(verifier), AuditServicer(verifier))
+        self._pool: asyncpg.Pool | None = None
+        self._redis: aioredis.Redis | None = None
+        self._reader: RedisReader | None = None
+        self._channels: list[grpc.aio.Channel] = []
+        self._subscriber: Subscriber | None = None
+        self._deps: Dependencies | None = None
+        self._reload: asyncio.Task | None = None
+
+    def register(self, server: grpc.aio.Server) -> None:
+        query, dispute, audit = self._servicers
+        query_pb2_grpc.add_QueryServiceServicer_to_server(query, server)
+        dispute_pb2_grpc.add_DisputeServiceServicer_to_server(dispute, server)
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(audit, server)
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        settings = self._settings
+        self._pool = await create_pool(settings.database_url, "query")
+        self._redis = create_client(settings.redis_url)
+        await self._redis.ping()
+        self._reader = RedisReader(settings.redis_url, timeout=min(REDIS_READ_TIMEOUT_SECONDS,
+                                                                   settings.call_timeout_seconds))
+        await self._reader.get("govshare:query:ping")  # fails start while Redis cannot be read
+        signer, identity = AssertionSigner(settings.internal_key), service_caller("query")
+        timeout = settings.call_timeout_seconds
+        catalog_channel = open_channel(settings.catalog_target, settings, (CATALOG_SERVICE,))
+        authorization_channel = open_channel(settings.authorization_target, settings, (AUTHORIZATION_SERVICE,))
+        self._channels = [catalog_channel, authorization_channel]
+        providers = ProviderClients(settings, signer, identity)
+        store = QueryStore(self._pool)
+        deps = Dependencies(
+            settings=settings,
+            resources=Resources(CatalogCache(catalog_channel, signer, identity, timeout=timeout), settings.zone,
+                                settings.foundation_target),
+            decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout),
+                                    max_ttl=settings.decision_ttl_seconds),
+            quotas=Quotas(self._redis),
+            records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds),
+            providers=providers,
+            open_disputes=OpenDisputes(),
+            audit=AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max),
+            store=store,
+            masker=self._masker,
+            redis=self._redis,
+        )
+        self._deps = deps
+        self._subscriber = Subscriber(settings.redis_url, {
+            CATALOG_CHANGED: self._on_catalog_changed,
+            GRANTS_CHANGED: deps.decisions.on_grants_changed,
+            RECORDS_CHANGED: deps.records.on_records_changed,
+            DISPUTES_CHANGED: deps.open_disputes.on_event,
+        }, resync=self._resync)
+        self._subscriber.start()
+        async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
+            await self._subscriber.ready.wait()
+        if self._reload is not None:
+            await self._reload  # the open disputes must be known before the first answer
+        deps.audit.start()
+        for servicer in self._servicers:
+            servicer.deps = deps
+
+    def _on_catalog_changed(self, payload: dict) -> None:
+        deps = self._deps
+        if deps is None:
+            return
+        code = payload.get("code")
+        code = code if isinstance(code, str) and code else None
+        deps.resources.invalidate(code)
+        deps.decisions.invalidate(resource_code=code)
+
+    def _resync(self) -> None:
+        """After every (re)subscription: events may have been missed, so drop what they would have changed."""
+        deps = self._deps
+        if deps is None:
+            return
+        deps.resources.invalidate()
+        deps.decisions.clear()
+        deps.records.resync()
+        if self._reload is not None and not self._reload.done():
+            self._reload.cancel()
+        deps.open_disputes.begin_load()
+        self._reload = asyncio.create_task(self._reload_open_disputes(deps), name="query-open-disputes")
+
+    @staticmethod
+    async def _reload_open_disputes(deps: Dependencies) -> None:
+        try:
+            snapshot = await deps.store.open_dispute_records()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            deps.open_disputes.abandon_load()
+            log.exception("could not load the open disputes")
+            raise
+        deps.open_disputes.finish_load(snapshot)
+
+    async def stop(self) -> None:
+        for servicer in self._servicers:
+            servicer.deps = None
+        if self._subscriber is not None:
+            await self._subscriber.stop()
+            self._subscriber = None
+        if self._reload is not None:
+            self._reload.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reload
+            self._reload = None
+        deps, self._deps = self._deps, None
+        if deps is not None:
+            await deps.audit.stop()  # every queued record is written before the pool closes
+            await deps.store.release_audit_connection()
+            await deps.providers.close()
+        for channel in self._channels:
+            await channel.close()
+        self._channels = []
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def create_component(settings: Settings) -> QueryComponent:
+    return QueryComponent(settings)

@@ -1,0 +1,203 @@
+"""Access decisions: one AuthorizationService.Check per distinct question, cached in process.
+
+A decision answers "may system S of department D read items I of resource R for
+purpose P by method M?" and carries its own expiry, so the hot path asks the
+authorization service only on a miss (concurrent identical misses share one
+call). Grant and catalog change events drop the affected decisions at once; the
+expiry (capped by ``decision_ttl_seconds``) bounds staleness should an event be
+lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import grpc
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
+from govshare.common.v1 import common_pb2
+from services.query.projection import Plan, make_plan
+from services.runtime.errors import ServiceError
+from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.singleflight import SingleFlight
+from services.runtime.telemetry import CACHE_LOOKUPS
+
+# (system_id, department_code, resource_code, purpose type, requested items (sorted, unique), method)
+DecisionKey = tuple[str, str, str, int, tuple[str, ...], int]
+Check = Callable[[DecisionKey], Awaitable[authorization_pb2.Decision]]
+
+_DENY_PREFIX = "DENY_REASON_"
+_HIT = CACHE_LOOKUPS.labels("decision", "hit")
+_MISS = CACHE_LOOKUPS.labels("decision", "miss")
+
+
+def deny_reason_name(value: int) -> str:
+    """The DenyReason name without its prefix (NOT_GRANTED, …); unknown values stay recognisable."""
+    try:
+        name = common_pb2.DenyReason.Name(value)
+    except ValueError:
+        return f"UNKNOWN_{value}"
+    return name[len(_DENY_PREFIX):]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A decision reduced to what the query path applies."""
+
+    allowed: bool
+    #: DenyReason name without prefix when denied, else "".
+    deny_reason: str
+    message: str
+    #: (item, mask rule or None) for every item the caller receives.
+    plan: Plan
+    allowed_items: tuple[str, ...]
+    grant_id: str
+    quota: int
+    #: time.monotonic() after which the decision must be asked again.
+    expires: float
+
+    @classmethod
+    def of(cls, proto: authorization_pb2.Decision, requested: tuple[str, ...], max_ttl: float,
+           now: float, wall: float) -> Decision:
+        """Converts a Check answer; the expiry is the decision's own, capped by ``max_ttl``."""
+        ttl = max_ttl
+        if proto.HasField("expire_time"):
+            ttl = min(ttl, proto.expire_time.ToNanoseconds() / 1e9 - wall)
+        allowed_items = proto.allowed_items
+        if requested:
+            # Never hand out more than was asked, whatever the decision lists.
+            wanted = set(requested)
+            allowed_items = [item for item in allowed_items if item in wanted]
+        plan = make_plan(allowed_items, proto.masks) if proto.allowed else ()
+        return cls(
+            allowed=proto.allowed,
+            deny_reason="" if proto.allowed else deny_reason_name(proto.deny_reason or
+                                                                  common_pb2.DENY_REASON_NOT_GRANTED),
+            message=proto.message,
+            plan=plan,
+            allowed_items=tuple(item for item, _ in plan),
+            grant_id=proto.grant_id,
+            quota=proto.quota,
+            expires=now + ttl,
+        )
+
+
+class Authorizer:
+    """Asks the authorization service for decisions, as the query service (never as the caller)."""
+
+    def __init__(self, channel: grpc.aio.Channel, signer: AssertionSigner, identity: Caller,
+                 timeout: float) -> None:
+        self._stub = authorization_pb2_grpc.AuthorizationServiceStub(channel)
+        self._signer = signer
+        self._identity = identity
+        self._timeout = timeout
+
+    async def __call__(self, key: DecisionKey) -> authorization_pb2.Decision:
+        system_id, department_code, resource_code, purpose, items, method = key
+        request = authorization_pb2.CheckRequest(
+            system_id=system_id, department_code=department_code, resource_code=resource_code,
+            purpose=purpose, items=items, method=method)
+        try:
+            response = await self._stub.Check(request, timeout=self._timeout,
+                                              metadata=self._signer.metadata(self._identity))
+        except grpc.aio.AioRpcError as exc:
+            # Without a decision nothing may be shared: fail closed.
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
+                               f"no access decision could be obtained ({exc.code().name})") from exc
+        return response.decision
+
+
+class DecisionCache:
+    """Decisions by :data:`DecisionKey`, each kept until its expiry or an invalidating event."""
+
+    def __init__(self, check: Check, max_ttl: float, max_entries: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+        self._check = check
+        self._max_ttl = max_ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._wall = wall
+        self._decisions: dict[DecisionKey, Decision] = {}
+        self._flight: SingleFlight[Decision] = SingleFlight()
+        # Bumped by every invalidation, so that an answer fetched before it is not cached after it.
+        self._generation = 0
+
+    async def get(self, key: DecisionKey) -> Decision:
+        decision = self._decisions.get(key)
+        if decision is not None and decision.expires > self._clock():
+            _HIT.inc()
+            return decision
+        _MISS.inc()
+        return await self._flight.do(key, lambda: self._fetch(key))
+
+    async def _fetch(self, key: DecisionKey) -> Decision:
+        generation = self._generation
+        proto = await self._check(key)
+        decision = Decision.of(proto, key[4], self._max_ttl, self._clock(), self._wall())
+        if generation == self._generation and decision.expires > self._clock():
+            if len(self._decisions) >= self._max_entries:
+                self._evict()
+            self._decisions[key] = decision
+        return decision
+
+    def _evict(self) -> None:
+        now = self._clock()
+        for key in [k for k, d in self._decisions.items() if d.expires <= now]:
+            del self._decisions[key]
+        if len(self._decisions) >= self._max_entries:
+            self._decisions.clear()
+
+    def invalidate(self, department_code: str | None = None, resource_code: str | None = None) -> None:
+        """Drops the decisions of one department and/or resource; with neither, all of them."""
+        self._generation += 1
+        if not department_code and not resource_code:
+            self._decisions.clear()
+            return
+        doomed = [key for key in self._decisions
+                  if (not department_code or key[1] == department_code)
+                  and (not resource_code or key[2] == resource_code)]
+        for key in doomed:
+            del self._decisions[key]
+
+    def clear(self) -> None:
+        self.invalidate()
+
+    def on_grants_changed(self, payload: Mapping) -> None:
+        """Handler for GRANTS_CHANGED: the department's decisions on the resource are stale."""
+        department = payload.get("department_code")
+        resource = payload.get("resource_code")
+        self.invalidate(department if isinstance(department, str) else None,
+                        resource if isinstance(resource, str) else None)
+
+    def on_catalog_changed(self, payload: Mapping) -> None:
+        """Handler for CATALOG_CHANGED: a changed entry (share type, items, state) affects everyone's decisions."""
+        code = payload.get("code")
+        self.invalidate(resource_code=code if isinstance(code, str) and code else None)
+
+    def __len__(self) -> int:
+        return len(self._decisions)
+
+
+class Quotas:
+    """Call quotas of grants, counted in Redis (``quota:{grant_id}``) so that every replica shares them."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def consume(self, grant_id: str, quota: int, calls: int) -> bool:
+        """Counts ``calls`` against the grant; False (and nothing counted) when that would exceed ``quota``."""
+        name = f"quota:{grant_id}"
+        try:
+            used = await self._redis.incrby(name, calls)
+            if used > quota:
+                await self._redis.decrby(name, calls)
+                return False
+        except RedisError as exc:
+            # A quota that cannot be counted cannot be enforced: fail closed.
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "QUOTA_UNAVAILABLE",
+                               "the call quota could not be counted") from exc
+        return True

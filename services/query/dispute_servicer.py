@@ -1,0 +1,183 @@
+"""govshare.query.v1.DisputeService: report, answer, get and list disputed records (DOMAIN §8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import grpc
+from redis.exceptions import RedisError
+
+from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
+from services.query import disputes
+from services.query.deps import Dependencies
+from services.query.disputes import Dispute
+from services.query.keys import normalize_key
+from services.query.resources import valid_resource_code
+from services.runtime.cache import DISPUTES_CHANGED, publish
+from services.runtime.errors import (
+    FieldViolation,
+    ServiceError,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    permission_denied,
+)
+from services.runtime.identity import AssertionVerifier, Caller
+from services.runtime.pagination import decode_token, encode_token, page_size
+
+log = logging.getLogger(__name__)
+
+_STATE_TO_PROTO = {
+    disputes.OPEN: dispute_pb2.DISPUTE_STATE_OPEN,
+    disputes.CORRECTED: dispute_pb2.DISPUTE_STATE_CORRECTED,
+    disputes.CONFIRMED: dispute_pb2.DISPUTE_STATE_CONFIRMED,
+}
+_STATE_FROM_PROTO = {value: name for name, value in _STATE_TO_PROTO.items()}
+
+
+def to_proto(d: Dispute, now: dt.datetime) -> dispute_pb2.Dispute:
+    message = dispute_pb2.Dispute(
+        id=str(d.id), resource_code=d.resource_code, key=d.key, item=d.item, claimed_value=d.claimed_value,
+        evidence=d.evidence, reporter_department_code=d.reporter_department_code,
+        provider_department_code=d.provider_department_code, state=_STATE_TO_PROTO.get(d.state, 0),
+        answer=d.answer, overdue=d.overdue(now))
+    message.create_time.FromDatetime(d.create_time)
+    message.due_time.FromDatetime(d.due_time)
+    if d.answer_time is not None:
+        message.answer_time.FromDatetime(d.answer_time)
+    return message
+
+
+def _dispute_id(value: str, field: str = "id") -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise invalid_argument([FieldViolation(field, "give the id of a dispute")]) from None
+
+
+def _after(token: str) -> tuple[dt.datetime, uuid.UUID] | None:
+    position = decode_token(token)
+    if position is None:
+        return None
+    try:
+        time, dispute_id = dt.datetime.fromisoformat(position["t"]), uuid.UUID(str(position["i"]))
+    except (KeyError, TypeError, ValueError):
+        time = dispute_id = None
+    if time is None or time.tzinfo is None or dispute_id is None:
+        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
+    return time, dispute_id
+
+
+class DisputeServicer(dispute_pb2_grpc.DisputeServiceServicer):
+    def __init__(self, verifier: AssertionVerifier) -> None:
+        self._verifier = verifier
+        self.deps: Dependencies | None = None
+
+    def _begin(self, context: grpc.aio.ServicerContext) -> tuple[Dependencies, Caller]:
+        caller = self._verifier.from_context(context)
+        if self.deps is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "STARTING", "the query service is starting")
+        return self.deps, caller
+
+    async def ReportDispute(self, request: dispute_pb2.ReportDisputeRequest, context: grpc.aio.ServicerContext
+                            ) -> dispute_pb2.ReportDisputeResponse:
+        deps, caller = self._begin(context)
+        if not caller.department_code:
+            raise permission_denied("NO_DEPARTMENT", "disputes are reported by a department's system")
+        given = request.dispute
+        if not valid_resource_code(given.resource_code):
+            raise invalid_argument([FieldViolation("dispute.resource_code", "give the code of a published resource")])
+        resource = await deps.resources.get(given.resource_code)
+        if resource is None:
+            raise not_found(f"resource {given.resource_code}", reason="RESOURCE_NOT_FOUND")
+        if not resource.published:
+            raise failed_precondition("NOT_PUBLISHED", f"{resource.code} is not published in the catalog")
+        key = normalize_key(resource.key_kind, given.key)
+        violations = disputes.report_violations(resource, key, given.item, given.claimed_value, given.evidence)
+        if violations:
+            raise invalid_argument(violations)
+        now = dt.datetime.now(dt.UTC)
+        dispute = disputes.new_dispute(resource, caller, key, given.item, given.claimed_value, given.evidence, now,
+                                       deps.settings.dispute_working_days)
+        await deps.store.insert_dispute(dispute)
+        await self._announce(deps, dispute.resource_code, dispute.key, True)
+        return dispute_pb2.ReportDisputeResponse(dispute=to_proto(dispute, now))
+
+    async def AnswerDispute(self, request: dispute_pb2.AnswerDisputeRequest, context: grpc.aio.ServicerContext
+                            ) -> dispute_pb2.AnswerDisputeResponse:
+        deps, caller = self._begin(context)
+        violations = disputes.answer_violations(request.answer)
+        try:
+            dispute_id = _dispute_id(request.id)
+        except ServiceError as error:
+            raise invalid_argument([*error.violations, *violations]) from None
+        if violations:
+            raise invalid_argument(violations)
+        dispute = await self._visible(deps, caller, dispute_id)
+        if not dispute.answerable_by(caller):
+            raise permission_denied("NOT_PROVIDER", "only the providing department answers a dispute")
+        if dispute.state != disputes.OPEN:
+            raise failed_precondition("DISPUTE_CLOSED", f"dispute {dispute_id} was already answered")
+        now = dt.datetime.now(dt.UTC)
+        state = disputes.CORRECTED if request.corrected else disputes.CONFIRMED
+        answered = await deps.store.answer_dispute(dispute_id, state, request.answer, caller.system_id, now)
+        if answered is None:
+            raise failed_precondition("DISPUTE_CLOSED", f"dispute {dispute_id} was already answered")
+        dispute, still_open = answered
+        if request.corrected:
+            resource = await deps.resources.get(dispute.resource_code)
+            if resource is not None and resource.dataset:
+                await deps.records.forget(resource.dataset, [dispute.key])
+        await self._announce(deps, dispute.resource_code, dispute.key, still_open)
+        return dispute_pb2.AnswerDisputeResponse(dispute=to_proto(dispute, now))
+
+    async def GetDispute(self, request: dispute_pb2.GetDisputeRequest, context: grpc.aio.ServicerContext
+                         ) -> dispute_pb2.GetDisputeResponse:
+        deps, caller = self._begin(context)
+        dispute = await self._visible(deps, caller, _dispute_id(request.id))
+        return dispute_pb2.GetDisputeResponse(dispute=to_proto(dispute, dt.datetime.now(dt.UTC)))
+
+    async def ListDisputes(self, request: dispute_pb2.ListDisputesRequest, context: grpc.aio.ServicerContext
+                           ) -> dispute_pb2.ListDisputesResponse:
+        deps, caller = self._begin(context)
+        violations: list[FieldViolation] = []
+        if request.state and request.state not in _STATE_FROM_PROTO:
+            violations.append(FieldViolation("state", f"unknown dispute state {request.state}"))
+        if request.page_size < 0:
+            violations.append(FieldViolation("page_size", "must not be negative"))
+        if violations:
+            raise invalid_argument(violations)
+        limit = page_size(request.page_size)
+        after = _after(request.page_token)
+        if not caller.authority and not caller.department_code:
+            raise permission_denied("NO_DEPARTMENT", "disputes are listed for a department")
+        now = dt.datetime.now(dt.UTC)
+        found = await deps.store.list_disputes(
+            None if caller.authority else caller.department_code, _STATE_FROM_PROTO.get(request.state, ""),
+            request.overdue_only, now, after, limit + 1)
+        token = ""
+        if len(found) > limit:
+            found = found[:limit]
+            last = found[-1]
+            token = encode_token({"t": last.create_time.isoformat(), "i": str(last.id)})
+        return dispute_pb2.ListDisputesResponse(disputes=[to_proto(d, now) for d in found], next_page_token=token)
+
+    @staticmethod
+    async def _visible(deps: Dependencies, caller: Caller, dispute_id: uuid.UUID) -> Dispute:
+        """The dispute, or NOT_FOUND when it does not exist or the caller may not see it."""
+        dispute = await deps.store.get_dispute(dispute_id)
+        if dispute is None or not dispute.visible_to(caller):
+            raise not_found(f"dispute {dispute_id}", reason="DISPUTE_NOT_FOUND")
+        return dispute
+
+    @staticmethod
+    async def _announce(deps: Dependencies, resource_code: str, key: str, is_open: bool) -> None:
+        """Flags the record here at once, and on every other replica through the event."""
+        deps.open_disputes.mark(resource_code, key, is_open)
+        try:
+            await publish(deps.redis, DISPUTES_CHANGED, {"resource_code": resource_code, "key": key,
+                                                         "open": is_open})
+        except RedisError as exc:  # the dispute is stored; other replicas catch up on their next resync
+            log.warning("could not announce the dispute change of %s %s (%s)", resource_code, key, exc)

@@ -1,0 +1,56 @@
+"""Validation and normalisation of query keys, by the identifier kind of the entry's key item.
+
+Front desks type keys by hand, so surrounding blanks and a lower-case check
+character ``x`` are forgiven; anything else that is not a valid identifier is
+refused before the platform asks anyone for a decision or a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+from govshare.catalog.v1 import catalog_pb2
+from services.runtime.identifiers import (
+    MAX_TEXT_KEY,
+    citizen_id_error,
+    credit_code_error,
+    region_code_error,
+    text_key_error,
+)
+
+# Keys longer than this are refused outright (and never reach the validation cache).
+MAX_KEY_LENGTH = max(MAX_TEXT_KEY, 64)
+
+_VALIDATORS: dict[int, Callable[[str], str | None]] = {
+    catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID: citizen_id_error,
+    catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE: credit_code_error,
+    catalog_pb2.IDENTIFIER_KIND_REGION_CODE: region_code_error,
+    catalog_pb2.IDENTIFIER_KIND_TEXT: text_key_error,
+}
+# Kinds whose letters are upper case by standard (公民身份号码's X, 统一社会信用代码).
+_UPPER_CASE_KINDS = frozenset({catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE})
+
+
+def normalize_key(kind: int, value: str) -> str:
+    """The canonical form providers key records by: trimmed, upper case for code kinds."""
+    value = value.strip()
+    return value.upper() if kind in _UPPER_CASE_KINDS else value
+
+
+def key_error(kind: int, value: str) -> str | None:
+    """Why the (normalised) ``value`` is not a valid key of ``kind``, or None.
+
+    Unknown or unspecified kinds are validated as free text, never skipped.
+    """
+    if len(value) > MAX_KEY_LENGTH:
+        return f"must be at most {MAX_KEY_LENGTH} characters"
+    return _cached_key_error(kind, value)
+
+
+@lru_cache(maxsize=65536)
+def _cached_key_error(kind: int, value: str) -> str | None:
+    # Check digits cost microseconds; hot keys (the same citizen at many desks) are validated once.
+    if not value:
+        return "must not be empty"
+    return _VALIDATORS.get(kind, text_key_error)(value)

@@ -1,0 +1,73 @@
+"""What a caller may see of a record: projection to the granted items, masking, verification.
+
+A decision is turned into a *plan* once (item → mask rule or None) and the plan
+is applied to every record it covers, so per-query work is one pass over the
+granted items.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+from govshare.query.v1 import query_pb2
+from services.runtime.masking import Masker
+
+# (item machine name, mask rule or None) for every item a caller receives.
+Plan = tuple[tuple[str, str | None], ...]
+
+MATCH = query_pb2.VERIFY_OUTCOME_MATCH
+MISMATCH = query_pb2.VERIFY_OUTCOME_MISMATCH
+NO_RECORD = query_pb2.VERIFY_OUTCOME_NO_RECORD
+
+
+def make_plan(allowed_items: Iterable[str], masks: Mapping[str, str]) -> Plan:
+    """The projection of a decision: each allowed item once, with its mask rule if it is returned masked."""
+    seen: set[str] = set()
+    plan: list[tuple[str, str | None]] = []
+    for item in allowed_items:
+        if item not in seen:
+            seen.add(item)
+            plan.append((item, masks.get(item) or None))
+    return tuple(plan)
+
+
+def project(values: Mapping[str, str], plan: Plan, masker: Masker) -> tuple[dict[str, str], list[str]]:
+    """The planned items the record has, masked by rule, and the names of those returned masked."""
+    out: dict[str, str] = {}
+    masked: list[str] = []
+    for item, rule in plan:
+        value = values.get(item)
+        if value is None:
+            continue
+        if rule is None:
+            out[item] = value
+        else:
+            out[item] = masker.mask(value, rule)
+            masked.append(item)
+    return out, masked
+
+
+def normalize_claim(value: str) -> str:
+    """The form values are compared in: compatibility-normalised (full-width digits and letters typed
+    at a desk become ASCII), trimmed, and with an ID number's check character ``x`` upper case."""
+    value = unicodedata.normalize("NFKC", value).strip()
+    if value.endswith("x"):
+        value = value[:-1] + "X"
+    return value
+
+
+def same_value(claimed: str, actual: str) -> bool:
+    """Whether a claimed value agrees with the provider's (一致)."""
+    return claimed == actual or normalize_claim(claimed) == normalize_claim(actual)
+
+
+def verify(claims: Mapping[str, str], values: Mapping[str, str] | None) -> dict[str, int]:
+    """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
+
+    Only outcomes leave this function, never the values themselves (R-QRY-3).
+    """
+    if values is None:
+        return dict.fromkeys(claims, NO_RECORD)
+    return {item: MATCH if same_value(claimed, values.get(item, "")) else MISMATCH
+            for item, claimed in claims.items()}

@@ -1,0 +1,241 @@
+"""Pipelined Redis reads (GET, MGET) for the query hot path.
+
+Every answered query reads its record from Redis, so that one read must cost
+next to nothing. redis-py's asyncio client spends over a hundred microseconds
+of CPU per command (connection checkout and health checks, retries, metrics);
+here every read is written to one persistent connection as it comes, replies
+are matched to requests in order (Redis answers a connection's commands in
+order), and a read costs a few microseconds. Writes, counters, pub/sub and
+everything else keep using redis-py.
+
+Failures surface as redis-py's exceptions (``redis.exceptions.ConnectionError``,
+``TimeoutError``, ``ResponseError``), so callers handle both clients alike; the
+connection is re-established by the next read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import ssl
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio.connection import SSLConnection, parse_url
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+_INCOMPLETE = object()
+_CRLF = b"\r\n"
+# After a failed connection attempt, reads fail at once for this long instead of each trying again
+# (callers fall back to the provider while Redis is down).
+RECONNECT_DELAY_SECONDS = 0.5
+
+
+def encode_command(*parts: bytes) -> bytes:
+    """A command in the RESP wire format."""
+    return b"".join([b"*%d\r\n" % len(parts), *(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)])
+
+
+def parse_reply(buffer: bytes, pos: int) -> Any:
+    """The reply starting at ``pos`` and the position after it, or _INCOMPLETE if more bytes are needed.
+
+    Error replies are returned (not raised) as ResponseError; malformed input raises ValueError.
+    """
+    end = buffer.find(_CRLF, pos)
+    if end < 0:
+        return _INCOMPLETE
+    kind = buffer[pos]
+    if kind == 36:  # $ bulk string
+        size = int(buffer[pos + 1:end])
+        if size < 0:
+            return None, end + 2
+        stop = end + 2 + size
+        if stop + 2 > len(buffer):
+            return _INCOMPLETE
+        return buffer[end + 2:stop], stop + 2
+    if kind == 42:  # * array
+        count = int(buffer[pos + 1:end])
+        if count < 0:
+            return None, end + 2
+        items, pos = [], end + 2
+        for _ in range(count):
+            parsed = parse_reply(buffer, pos)
+            if parsed is _INCOMPLETE:
+                return _INCOMPLETE
+            item, pos = parsed
+            items.append(item)
+        return items, pos
+    if kind == 43:  # + simple string
+        return buffer[pos + 1:end], end + 2
+    if kind == 45:  # - error
+        return ResponseError(buffer[pos + 1:end].decode(errors="replace")), end + 2
+    if kind == 58:  # : integer
+        return int(buffer[pos + 1:end]), end + 2
+    raise ValueError(f"unexpected Redis reply type {chr(kind)!r}")
+
+
+class _Pipeline(asyncio.Protocol):
+    """One connection: requests are written at once, replies resolve them in order."""
+
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._transport: asyncio.Transport | None = None
+        self._pending: collections.deque[tuple[asyncio.Future, float]] = collections.deque()
+        self._buffer = b""
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._timed_out = False
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def request(self, command: bytes) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        if self.closed or self._transport is None:
+            future.set_exception(RedisConnectionError("the Redis connection is closed"))
+            return future
+        if not self._pending:
+            self._watchdog = loop.call_later(self._timeout, self._check)
+        self._pending.append((future, loop.time()))
+        self._transport.write(command)
+        return future
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer + data if self._buffer else data
+        pos = 0
+        try:
+            while self._pending:
+                parsed = parse_reply(buffer, pos)
+                if parsed is _INCOMPLETE:
+                    break
+                value, pos = parsed
+                future = self._pending.popleft()[0]
+                if not future.done():
+                    if isinstance(value, ResponseError):
+                        future.set_exception(value)
+                    else:
+                        future.set_result(value)
+        except ValueError:
+            self.abort()
+            return
+        self._buffer = buffer[pos:]
+
+    def _check(self) -> None:
+        """Drops a connection whose oldest request went unanswered too long (a hung server)."""
+        self._watchdog = None
+        if not self._pending:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._pending[0][1] + self._timeout
+        if due <= loop.time():
+            self._timed_out = True
+            self.abort()
+        else:
+            self._watchdog = loop.call_later(due - loop.time(), self._check)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+        else:
+            self.connection_lost(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        error: Exception = (RedisTimeoutError("Redis did not answer in time") if self._timed_out
+                            else RedisConnectionError(f"the Redis connection was lost ({exc or 'closed'})"))
+        while self._pending:
+            future = self._pending.popleft()[0]
+            if not future.done():
+                future.set_exception(error)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class RedisReader:
+    """GET and MGET over one pipelined connection to the server a redis://, rediss:// or unix:// URL names."""
+
+    def __init__(self, url: str, timeout: float = 1.0, client_name: str = "govshare-query-reads") -> None:
+        self._options = parse_url(url)
+        self._timeout = timeout
+        self._client_name = client_name
+        self._pipeline: _Pipeline | None = None
+        self._lock = asyncio.Lock()
+        self._retry_at = 0.0
+
+    async def get(self, key: str) -> bytes | None:
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.closed:
+            pipeline = await self._connected()
+        return await pipeline.request(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(encoded := key.encode()), encoded))
+
+    async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.closed:
+            pipeline = await self._connected()
+        return await pipeline.request(encode_command(b"MGET", *(key.encode() for key in keys)))
+
+    async def _connected(self) -> _Pipeline:
+        async with self._lock:
+            if self._pipeline is None or self._pipeline.closed:
+                loop = asyncio.get_running_loop()
+                if loop.time() < self._retry_at:
+                    raise RedisConnectionError("Redis is unreachable (retrying shortly)")
+                try:
+                    self._pipeline = await self._connect()
+                except RedisConnectionError:
+                    self._retry_at = loop.time() + RECONNECT_DELAY_SECONDS
+                    raise
+            return self._pipeline
+
+    async def _connect(self) -> _Pipeline:
+        loop = asyncio.get_running_loop()
+        options = self._options
+        try:
+            async with asyncio.timeout(self._timeout):
+                if "path" in options:
+                    _, pipeline = await loop.create_unix_connection(lambda: _Pipeline(self._timeout),
+                                                                    options["path"])
+                else:
+                    host = options.get("host", "localhost")
+                    context = self._ssl_context()
+                    _, pipeline = await loop.create_connection(
+                        lambda: _Pipeline(self._timeout), host, options.get("port", 6379), ssl=context,
+                        server_hostname=host if context is not None else None)
+                await self._handshake(pipeline)
+        except (OSError, TimeoutError, ResponseError) as exc:
+            raise RedisConnectionError(f"cannot connect to Redis ({exc})") from exc
+        return pipeline
+
+    async def _handshake(self, pipeline: _Pipeline) -> None:
+        options = self._options
+        if options.get("password"):
+            credentials = [options["username"].encode()] if options.get("username") else []
+            await pipeline.request(encode_command(b"AUTH", *credentials, options["password"].encode()))
+        if options.get("db"):
+            await pipeline.request(encode_command(b"SELECT", str(options["db"]).encode()))
+        # Named, so operators (CLIENT LIST) can tell the hot path's connection apart.
+        await pipeline.request(encode_command(b"CLIENT", b"SETNAME", self._client_name.encode()))
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """For rediss:// URLs: verified TLS unless the URL says ssl_cert_reqs=none."""
+        if self._options.get("connection_class") is not SSLConnection:
+            return None
+        context = ssl.create_default_context(cafile=self._options.get("ssl_ca_certs"))
+        if str(self._options.get("ssl_cert_reqs", "required")).lower() in ("none", "0"):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    async def close(self) -> None:
+        if self._pipeline is not None:
+            self._pipeline.close()
+            self._pipeline = None

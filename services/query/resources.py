@@ -1,0 +1,96 @@
+"""Catalog entries as the query path needs them, resolved once per entry version.
+
+The catalog cache hands out the same Entry object until the entry changes, so
+the derived view (item set, key kind, endpoint) is computed once per version and
+the hot path only does dictionary lookups.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import grpc
+
+from govshare.catalog.v1 import catalog_pb2
+from govshare.common.v1 import common_pb2
+from services.runtime.catalog_client import CatalogCache
+from services.runtime.errors import ServiceError
+
+# 信息资源代码: 类 (1) 项 (2) 目 (3) [细目 (3)] "/" sequence (6), e.g. 101001/000001.
+RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What the query path needs from one version of a catalog entry."""
+
+    entry: catalog_pb2.Entry
+    code: str
+    provider_department_code: str
+    items: frozenset[str]
+    key_item: str
+    key_kind: int
+    dataset: str
+    #: Provider endpoint (host:port); the foundation service when the entry names none.
+    target: str
+    published: bool
+    #: False when this deployment's zone may not serve the entry (R-ZON-2).
+    servable_here: bool
+
+    @classmethod
+    def of(cls, entry: catalog_pb2.Entry, zone: str, foundation_target: str) -> Resource:
+        key_kind = next((item.identifier for item in entry.items if item.machine_name == entry.key_item),
+                        catalog_pb2.IDENTIFIER_KIND_UNSPECIFIED)
+        classified = entry.secrecy == catalog_pb2.SECRECY_CLASSIFIED or entry.zone == common_pb2.ZONE_INTRANET
+        return cls(
+            entry=entry,
+            code=entry.code,
+            provider_department_code=entry.provider_department_code,
+            items=frozenset(item.machine_name for item in entry.items),
+            key_item=entry.key_item,
+            key_kind=key_kind,
+            dataset=entry.endpoint.dataset,
+            target=entry.endpoint.target or foundation_target,
+            published=entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED,
+            servable_here=zone == "intranet" or not classified,
+        )
+
+
+def valid_resource_code(code: str) -> bool:
+    return RESOURCE_CODE.fullmatch(code) is not None
+
+
+class Resources:
+    """Resolves resource codes to :class:`Resource` views over the catalog cache."""
+
+    def __init__(self, catalog: CatalogCache, zone: str, foundation_target: str) -> None:
+        self._catalog = catalog
+        self._zone = zone
+        self._foundation_target = foundation_target
+        self._views: dict[str, Resource] = {}
+
+    async def get(self, code: str) -> Resource | None:
+        """The entry ``code`` (any state), or None when the catalog has none; UNAVAILABLE if it cannot say."""
+        try:
+            entry = await self._catalog.get(code)
+        except grpc.aio.AioRpcError as exc:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE",
+                               f"the catalog could not be reached ({exc.code().name})") from exc
+        if entry is None:
+            return None
+        view = self._views.get(code)
+        if view is None or view.entry is not entry:
+            view = Resource.of(entry, self._zone, self._foundation_target)
+            if len(self._views) > 100_000:
+                self._views.clear()
+            self._views[code] = view
+        return view
+
+    def invalidate(self, code: str | None = None) -> None:
+        """Drops one entry or all (after a reconnection, when events may have been lost)."""
+        self._catalog.invalidate(code)
+        if code is None:
+            self._views.clear()
+        else:
+            self._views.pop(code, None)

@@ -1,0 +1,319 @@
+"""govshare.query.v1.QueryService: online query, batch query, verification and batch download.
+
+Every call follows the hot path of DESIGN.md: validate, resolve the catalog entry,
+decide (先授权后共享: nothing is read before an allowing decision), read the
+record, project and mask, and reply only once the call's audit record is durable.
+Each step lives in its own module; this one maps protobuf to those steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from typing import TypeVar
+
+import grpc
+from opentelemetry import trace
+
+from govshare.common.v1 import common_pb2
+from govshare.provider.v1 import provider_pb2
+from govshare.query.v1 import query_pb2, query_pb2_grpc
+from services.query import audit, projection
+from services.query.audit import Access, clean
+from services.query.decisions import Decision
+from services.query.deps import Dependencies
+from services.query.keys import key_error, normalize_key
+from services.query.resources import Resource, valid_resource_code
+from services.runtime.errors import (
+    FieldViolation,
+    ServiceError,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    permission_denied,
+)
+from services.runtime.identity import AssertionVerifier, Caller
+
+MAX_BATCH_KEYS = 1000
+AUDIT_ID_HEADER = "x-govshare-audit-id"
+
+ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
+BATCH_DOWNLOAD = common_pb2.SHARE_METHOD_BATCH_DOWNLOAD
+_PURPOSE_PREFIX = "PURPOSE_TYPE_"
+_PURPOSE_NAMES = {value: name[len(_PURPOSE_PREFIX):] for name, value in common_pb2.PurposeType.items()}
+
+R = TypeVar("R")
+
+
+def purpose_name(value: int) -> str:
+    """The PurposeType name without prefix, as the audit trail stores it."""
+    return _PURPOSE_NAMES.get(value) or f"UNKNOWN_{value}"
+
+
+def _trace_id() -> str:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.trace_id else ""
+
+
+def _unavailable_until_started() -> ServiceError:
+    return ServiceError(grpc.StatusCode.UNAVAILABLE, "STARTING", "the query service is starting")
+
+
+def _purpose_violations(purpose: common_pb2.Purpose, field: str = "purpose.type") -> list[FieldViolation]:
+    """R-USE-1: every use declares one of the purpose classes."""
+    if purpose.type == common_pb2.PURPOSE_TYPE_UNSPECIFIED:
+        return [FieldViolation(field, "declare the purpose of this use (R-USE-1)")]
+    if purpose.type not in _PURPOSE_NAMES:
+        return [FieldViolation(field, f"unknown purpose type {purpose.type}")]
+    return []
+
+
+def _items(requested: Sequence[str], resource: Resource, violations: list[FieldViolation],
+           field: str = "items") -> tuple[str, ...]:
+    """The requested items as a decision key (sorted, unique), listing those the entry does not have."""
+    for index, item in enumerate(requested):
+        if item not in resource.items:
+            violations.append(FieldViolation(f"{field}[{index}]",
+                                             f"{clean(item, 64)!r} is not an item of {resource.code}"))
+    return tuple(sorted(set(requested)))
+
+
+def _masked_in_plan_order(decision: Decision, masked: set[str]) -> list[str]:
+    return [item for item, rule in decision.plan if rule is not None and item in masked]
+
+
+class QueryServicer(query_pb2_grpc.QueryServiceServicer):
+    def __init__(self, verifier: AssertionVerifier) -> None:
+        self._verifier = verifier
+        self.deps: Dependencies | None = None
+
+    # --- the four RPCs ------------------------------------------------------------------------
+
+    async def Query(self, request: query_pb2.QueryRequest, context: grpc.aio.ServicerContext
+                    ) -> query_pb2.QueryResponse:
+        deps, caller = self._begin(context)
+        access = self._access(caller, "Query", request.resource_code, request.purpose, key=request.key,
+                              items=list(request.items))
+        response = await self._audited(deps, access, self._query(deps, caller, request, access))
+        response.audit_id = access.id
+        return response
+
+    async def BatchQuery(self, request: query_pb2.BatchQueryRequest, context: grpc.aio.ServicerContext
+                         ) -> query_pb2.BatchQueryResponse:
+        deps, caller = self._begin(context)
+        access = self._access(caller, "BatchQuery", request.resource_code, request.purpose,
+                              key=str(len(request.keys)), keys=list(request.keys), items=list(request.items))
+        response = await self._audited(deps, access, self._batch_query(deps, caller, request, access))
+        response.audit_id = access.id
+        return response
+
+    async def Verify(self, request: query_pb2.VerifyRequest, context: grpc.aio.ServicerContext
+                     ) -> query_pb2.VerifyResponse:
+        deps, caller = self._begin(context)
+        access = self._access(caller, "Verify", request.resource_code, request.purpose, key=request.key,
+                              items=sorted(request.claims))
+        response = await self._audited(deps, access, self._verify(deps, caller, request, access))
+        response.audit_id = access.id
+        return response
+
+    async def Export(self, request: query_pb2.ExportRequest, context: grpc.aio.ServicerContext
+                     ) -> AsyncIterator[query_pb2.ExportResponse]:
+        deps, caller = self._begin(context)
+        access = self._access(caller, "Export", request.resource_code, request.purpose, key="",
+                              items=list(request.items))
+        resource, decision = await self._audited(deps, access, self._prepare_export(deps, caller, request, access))
+        # The export is recorded before any row leaves (its id travels in the initial metadata).
+        await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
+        masker = deps.masker
+        async for page in deps.providers.export(resource.target, resource.dataset):
+            yield query_pb2.ExportResponse(rows=[
+                query_pb2.ExportRow(key=record.key, values=projection.project(record.values, decision.plan, masker)[0],
+                                    as_of_time=record.as_of_time)
+                for record in page])
+
+    # --- steps --------------------------------------------------------------------------------
+
+    async def _query(self, deps: Dependencies, caller: Caller, request: query_pb2.QueryRequest,
+                     access: Access) -> query_pb2.QueryResponse:
+        violations = _purpose_violations(request.purpose)
+        resource = await self._resource(deps, request.resource_code, violations, access)
+        key = normalize_key(resource.key_kind, request.key)
+        problem = key_error(resource.key_kind, key)
+        if problem is not None:
+            violations.append(FieldViolation("key", problem))
+        items = _items(request.items, resource, violations)
+        if violations:
+            raise invalid_argument(violations)
+        access.key = key
+        decision = await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access)
+        record = await deps.records.get(resource.target, resource.dataset, key)
+        if record is None:
+            raise not_found(f"record {key} of {resource.code}", reason="RECORD_NOT_FOUND")
+        values, masked = projection.project(record.values, decision.plan, deps.masker)
+        access.result = audit.ANSWERED
+        return query_pb2.QueryResponse(values=values, masked_items=masked,
+                                       provenance=self._provenance(deps, resource, key, record))
+
+    async def _batch_query(self, deps: Dependencies, caller: Caller, request: query_pb2.BatchQueryRequest,
+                           access: Access) -> query_pb2.BatchQueryResponse:
+        violations = _purpose_violations(request.purpose)
+        if not request.keys:
+            violations.append(FieldViolation("keys", "give at least one key"))
+        elif len(request.keys) > MAX_BATCH_KEYS:
+            violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} keys per call"))
+        resource = await self._resource(deps, request.resource_code, violations, access)
+        items = _items(request.items, resource, violations)
+        if violations:
+            raise invalid_argument(violations)
+        kind = resource.key_kind
+        keys = [normalize_key(kind, key) for key in request.keys]
+        errors = [key_error(kind, key) for key in keys]
+        valid = list(dict.fromkeys(key for key, error in zip(keys, errors, strict=True) if error is None))
+        access.keys = keys
+        decision = await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
+                                      calls=len(valid))
+        records = await deps.records.get_many(resource.target, resource.dataset, valid) if valid else {}
+        results: list[query_pb2.BatchQueryResult] = []
+        masked: set[str] = set()
+        for given, key, error in zip(request.keys, keys, errors, strict=True):
+            record = None if error is not None else records.get(key)
+            if record is None:
+                results.append(query_pb2.BatchQueryResult(key=given, error=error or ""))
+                continue
+            values, masked_here = projection.project(record.values, decision.plan, deps.masker)
+            masked.update(masked_here)
+            results.append(query_pb2.BatchQueryResult(key=given, found=True, values=values,
+                                                      provenance=self._provenance(deps, resource, key, record)))
+        found = any(record is not None for record in records.values())
+        access.result = audit.ANSWERED if found else audit.NOT_FOUND if valid else audit.INVALID
+        return query_pb2.BatchQueryResponse(results=results, masked_items=_masked_in_plan_order(decision, masked))
+
+    async def _verify(self, deps: Dependencies, caller: Caller, request: query_pb2.VerifyRequest,
+                      access: Access) -> query_pb2.VerifyResponse:
+        violations = _purpose_violations(request.purpose)
+        if not request.claims:
+            violations.append(FieldViolation("claims", "claim at least one item value"))
+        resource = await self._resource(deps, request.resource_code, violations, access)
+        key = normalize_key(resource.key_kind, request.key)
+        problem = key_error(resource.key_kind, key)
+        if problem is not None:
+            violations.append(FieldViolation("key", problem))
+        claims = dict(request.claims)
+        for item, value in claims.items():
+            field = f'claims["{clean(item, 64)}"]'
+            if item not in resource.items:
+                violations.append(FieldViolation(field, f"{clean(item, 64)!r} is not an item of {resource.code}"))
+            elif not value.strip():
+                violations.append(FieldViolation(field, "claim a non-empty value"))
+        if violations:
+            raise invalid_argument(violations)
+        access.key = key
+        items = tuple(sorted(claims))
+        await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
+                           required=items)
+        record = await deps.records.get(resource.target, resource.dataset, key)
+        outcomes = projection.verify(claims, record.values if record is not None else None)
+        access.result = audit.ANSWERED if record is not None else audit.NOT_FOUND
+        return query_pb2.VerifyResponse(outcomes=outcomes, provenance=self._provenance(deps, resource, key, record))
+
+    async def _prepare_export(self, deps: Dependencies, caller: Caller, request: query_pb2.ExportRequest,
+                              access: Access) -> tuple[Resource, Decision]:
+        violations = _purpose_violations(request.purpose)
+        resource = await self._resource(deps, request.resource_code, violations, access)
+        items = _items(request.items, resource, violations)
+        if violations:
+            raise invalid_argument(violations)
+        decision = await self._decide(deps, caller, resource, request.purpose.type, items, BATCH_DOWNLOAD, access)
+        access.result = audit.ANSWERED
+        return resource, decision
+
+    async def _resource(self, deps: Dependencies, code: str, violations: list[FieldViolation],
+                        access: Access) -> Resource:
+        """The entry ``code`` names; raises with every violation found so far when it cannot be had."""
+        if not valid_resource_code(code):
+            violations.append(FieldViolation(
+                "resource_code", "give a resource code such as 101001/000001 (classification/sequence)"))
+            raise invalid_argument(violations)
+        resource = await deps.resources.get(code)
+        if resource is None:
+            if violations:
+                raise invalid_argument(violations)
+            raise not_found(f"resource {code}", reason="RESOURCE_NOT_FOUND")
+        access.provider_department_code = resource.provider_department_code
+        if not resource.dataset:
+            raise failed_precondition("NO_PROVIDER_ENDPOINT", f"{code} names no provider dataset to read from")
+        return resource
+
+    async def _decide(self, deps: Dependencies, caller: Caller, resource: Resource, purpose: int,
+                      items: tuple[str, ...], method: int, access: Access, calls: int = 1,
+                      required: Iterable[str] = ()) -> Decision:
+        """The allowing decision for this access, or PERMISSION_DENIED saying why (R-SEC-2)."""
+        if not caller.department_code:
+            raise permission_denied("NOT_GRANTED", "data is shared with departments: call through the business "
+                                                   "system of one")
+        if not resource.published:
+            raise permission_denied("NOT_PUBLISHED", f"{resource.code} is not published in the catalog")
+        if not resource.servable_here:
+            raise permission_denied("WRONG_ZONE", f"{resource.code} is not served on this network (R-ZON-2)")
+        decision = await deps.decisions.get(
+            (caller.system_id, caller.department_code, resource.code, purpose, items, method))
+        if not decision.allowed:
+            raise permission_denied(decision.deny_reason, decision.message or f"access to {resource.code} denied")
+        allowed = decision.allowed_items
+        missing = [item for item in required if item not in allowed]
+        if missing:
+            raise permission_denied("ITEM_NOT_GRANTED", f"not granted: {', '.join(missing)}")
+        if decision.quota > 0 and calls > 0 and not await deps.quotas.consume(decision.grant_id, decision.quota,
+                                                                                calls):
+            raise permission_denied("QUOTA_EXHAUSTED", f"the call quota of grant {decision.grant_id} is used up")
+        access.items = allowed
+        return decision
+
+    @staticmethod
+    def _provenance(deps: Dependencies, resource: Resource, key: str,
+                    record: provider_pb2.Record | None) -> common_pb2.Provenance:
+        disputed = (resource.code, key) in deps.open_disputes
+        if record is None:
+            return common_pb2.Provenance(provider_department_code=resource.provider_department_code,
+                                         disputed=disputed)
+        return common_pb2.Provenance(provider_department_code=resource.provider_department_code,
+                                     as_of_time=record.as_of_time, disputed=disputed)
+
+    # --- audit --------------------------------------------------------------------------------
+
+    def _begin(self, context: grpc.aio.ServicerContext) -> tuple[Dependencies, Caller]:
+        caller = self._verifier.from_context(context)
+        deps = self.deps
+        if deps is None:
+            raise _unavailable_until_started()
+        return deps, caller
+
+    @staticmethod
+    def _access(caller: Caller, operation: str, resource_code: str, purpose: common_pb2.Purpose, key: str,
+                items: list[str], keys: list[str] | None = None) -> Access:
+        return Access(
+            operation=operation, system_id=caller.system_id, department_code=caller.department_code,
+            resource_code=resource_code, key=key, keys=keys or [], items=items,
+            purpose=purpose_name(purpose.type), purpose_text=purpose.text, trace_id=_trace_id(),
+            time=dt.datetime.now(dt.UTC))
+
+    @staticmethod
+    async def _audited(deps: Dependencies, access: Access, work: Awaitable[R]) -> R:
+        """The result of ``work``, released only once the call's audit record (``access.id``) is durable."""
+        try:
+            result = await work
+        except asyncio.CancelledError:
+            # The caller went away: still record the call, without waiting for it.
+            access.result = audit.FAILED
+            deps.audit.submit_detached(access)
+            raise
+        except Exception as error:
+            access.fail(error)
+            await deps.audit.record(access)
+            if isinstance(error, ServiceError):
+                # Refusals cite their audit record too (ErrorInfo.metadata["audit_id"]).
+                error.metadata = {**error.metadata, "audit_id": access.id}
+            raise
+        await deps.audit.record(access)
+        return result

@@ -1,0 +1,188 @@
+"""All SQL of the query service: the access log and disputes (schema ``query``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.query.audit import ANSWERED, COLUMNS, DENIED, Row
+from services.query.disputes import OPEN, Dispute
+
+_INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
+                  f" VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})")
+_DISPUTE_COLUMNS = ("id, resource_code, key, item, claimed_value, evidence, reporter_department_code, "
+                    "reporter_system_id, provider_department_code, state, answer, create_time, due_time, "
+                    "answer_time")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessFilter:
+    """Which accesses a listing or summary covers; ``provider`` None means every provider (the authority)."""
+
+    provider: str | None = None
+    resource_code: str = ""
+    department_code: str = ""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+
+def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
+    conditions: list[str] = []
+
+    def arg(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if f.provider is not None:
+        conditions.append(f"provider_department_code = {arg(f.provider)}")
+    if f.resource_code:
+        conditions.append(f"resource_code = {arg(f.resource_code)}")
+    if f.department_code:
+        conditions.append(f"department_code = {arg(f.department_code)}")
+    if f.start is not None:
+        conditions.append(f"time >= {arg(f.start)}")
+    if f.end is not None:
+        conditions.append(f"time < {arg(f.end)}")
+    return conditions
+
+
+def _dispute(row: asyncpg.Record) -> Dispute:
+    return Dispute(**dict(row))
+
+
+class QueryStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        # The audit writer's own connection and prepared INSERT: checking a connection out of the
+        # pool (and resetting it on the way back) for every group commit would double the cost of
+        # a small batch.
+        self._audit_connection: asyncpg.Connection | None = None
+        self._insert_access: asyncpg.prepared_stmt.PreparedStatement | None = None
+
+    # --- access log ---------------------------------------------------------------------------
+
+    async def insert_accesses(self, rows: list[Row]) -> None:
+        """Appends a batch of chained access rows, atomically (one pipeline, one implicit transaction).
+
+        Called by the single audit writer only, which owns the connection it uses.
+        """
+        statement = self._insert_access
+        if statement is None:
+            self._audit_connection = await self._pool.acquire()
+            statement = self._insert_access = await self._audit_connection.prepare(_INSERT_ACCESS)
+        try:
+            await statement.executemany(rows)
+        except BaseException:
+            # The connection's state is unknown (the batch may have half-run): never reuse it.
+            await self.release_audit_connection(broken=True)
+            raise
+
+    async def release_audit_connection(self, broken: bool = False) -> None:
+        connection, self._audit_connection, self._insert_access = self._audit_connection, None, None
+        if connection is None:
+            return
+        if broken:
+            connection.terminate()
+        await self._pool.release(connection)
+
+    async def chain_rows(self, fetch: int = 2000) -> AsyncIterator[asyncpg.Record]:
+        """Every access row in (chain, seq) order, from one consistent snapshot."""
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            query = f"SELECT {', '.join(COLUMNS)} FROM access_log ORDER BY chain_id, seq"
+            async for row in conn.cursor(query, prefetch=fetch):
+                yield row
+
+    async def list_accesses(self, f: AccessFilter, after: tuple[dt.datetime, str] | None,
+                            limit: int) -> list[asyncpg.Record]:
+        """Newest first, resuming after the (time, id) of a previous page's last row."""
+        args: list[object] = []
+        conditions = _access_conditions(f, args)
+        if after is not None:
+            args.extend(after)
+            conditions.append(f"(time, id) < (${len(args) - 1}, ${len(args)})")
+        args.append(limit)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        return await self._pool.fetch(
+            f"SELECT {', '.join(COLUMNS)} FROM access_log {where} ORDER BY time DESC, id DESC LIMIT ${len(args)}",
+            *args)
+
+    async def usage_summary(self, f: AccessFilter) -> list[asyncpg.Record]:
+        """Answered and denied counts per resource, using department and purpose."""
+        args: list[object] = []
+        conditions = _access_conditions(f, args)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        return await self._pool.fetch(
+            "SELECT resource_code, department_code, purpose,"
+            f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
+            f" count(*) FILTER (WHERE result = '{DENIED}') AS denied"
+            f" FROM access_log {where}"
+            " GROUP BY resource_code, department_code, purpose"
+            f" HAVING count(*) FILTER (WHERE result IN ('{ANSWERED}', '{DENIED}')) > 0"
+            " ORDER BY resource_code, department_code, purpose", *args)
+
+    # --- disputes -----------------------------------------------------------------------------
+
+    async def insert_dispute(self, d: Dispute) -> None:
+        await self._pool.execute(
+            f"INSERT INTO disputes ({_DISPUTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+            " $12, $13, $14)",
+            d.id, d.resource_code, d.key, d.item, d.claimed_value, d.evidence, d.reporter_department_code,
+            d.reporter_system_id, d.provider_department_code, d.state, d.answer, d.create_time, d.due_time,
+            d.answer_time)
+
+    async def get_dispute(self, dispute_id: uuid.UUID) -> Dispute | None:
+        row = await self._pool.fetchrow(f"SELECT {_DISPUTE_COLUMNS} FROM disputes WHERE id = $1", dispute_id)
+        return _dispute(row) if row is not None else None
+
+    async def answer_dispute(self, dispute_id: uuid.UUID, state: str, answer: str, system_id: str,
+                             now: dt.datetime) -> tuple[Dispute, bool] | None:
+        """Closes an open dispute; returns it and whether its record still has an open dispute.
+
+        None when the dispute is not open (any more): answers are final.
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE disputes SET state = $2, answer = $3, answer_system_id = $4, answer_time = $5"
+                f" WHERE id = $1 AND state = '{OPEN}' RETURNING {_DISPUTE_COLUMNS}",
+                dispute_id, state, answer, system_id, now)
+            if row is None:
+                return None
+            still_open = await conn.fetchval(
+                f"SELECT EXISTS (SELECT 1 FROM disputes WHERE resource_code = $1 AND key = $2 AND state = '{OPEN}')",
+                row["resource_code"], row["key"])
+        return _dispute(row), bool(still_open)
+
+    async def list_disputes(self, department: str | None, state: str, overdue_only: bool, now: dt.datetime,
+                            after: tuple[dt.datetime, uuid.UUID] | None, limit: int) -> list[Dispute]:
+        """Newest first; ``department`` None lists every department's (the authority)."""
+        args: list[object] = []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        conditions: list[str] = []
+        if department is not None:
+            placeholder = arg(department)
+            conditions.append(f"(reporter_department_code = {placeholder}"
+                              f" OR provider_department_code = {placeholder})")
+        if state:
+            conditions.append(f"state = {arg(state)}")
+        if overdue_only:
+            conditions.append(f"coalesce(answer_time, {arg(now)}) > due_time")
+        if after is not None:
+            conditions.append(f"(create_time, id) < ({arg(after[0])}, {arg(after[1])})")
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = await self._pool.fetch(
+            f"SELECT {_DISPUTE_COLUMNS} FROM disputes {where} ORDER BY create_time DESC, id DESC"
+            f" LIMIT {arg(limit)}", *args)
+        return [_dispute(row) for row in rows]
+
+    async def open_dispute_records(self) -> list[tuple[str, str]]:
+        """(resource code, key) of every record with an open dispute."""
+        rows = await self._pool.fetch(f"SELECT DISTINCT resource_code, key FROM disputes WHERE state = '{OPEN}'")
+        return [(row["resource_code"], row["key"]) for row in rows]

@@ -1,0 +1,342 @@
+"""The sharing cycle end to end, through the gateway, as business systems live it.
+
+Every call here goes client → gateway → service(s) over real sockets, with real tokens, on real
+PostgreSQL and Redis, against the seeded demo (services/demo.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from govshare.authorization.v1 import (
+    authorization_pb2,
+    authorization_pb2_grpc,
+    directory_pb2,
+    directory_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+)
+from govshare.common.v1 import common_pb2 as common
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
+from services.runtime.errors import details_of
+from services.runtime.identity import AssertionSigner, service_caller
+
+POPULATION = "101001/000001"  # conditional; citizen_id and name are basic (unconditional) items
+ENTITIES = "102001/000001"  # unconditional, online + batch download
+PLACES = "103002/000001"  # unconditional, online only
+NOT_SHARED = "301001/000001"
+WORK = common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口业务办理")
+ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核 2026-0001")
+
+
+async def _keys(platform, dataset: str, count: int = 5) -> list[provider_pb2.Record]:  # type: ignore[no-untyped-def]
+    """Records that exist, read through the provider contract as the query service would."""
+    signer = AssertionSigner(platform.settings["query"].internal_key)
+    async with grpc.aio.insecure_channel(platform.port("foundation")) as channel:
+        stub = provider_pb2_grpc.ProviderServiceStub(channel)
+        async for page in stub.Export(provider_pb2.ExportRequest(dataset=dataset, page_size=count),
+                                      metadata=signer.metadata(service_caller("query"))):
+            return list(page.records)[:count]
+    raise AssertionError(f"no {dataset} records")
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    info, _ = details_of(error)
+    return info.reason if info else ""
+
+
+def _query(platform, system: str, resource: str, key: str, purpose=WORK, items=()):  # type: ignore[no-untyped-def]
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    return stub.Query(query_pb2.QueryRequest(resource_code=resource, key=key, items=list(items), purpose=purpose),
+                      metadata=platform.metadata(system), timeout=10)
+
+
+async def test_unconditional_query_is_answered_with_provenance(platform) -> None:  # type: ignore[no-untyped-def]
+    (record, *_) = await _keys(platform, "legal_entity")
+    response = await _query(platform, "social", ENTITIES, record.key)
+    assert response.values["credit_code"] == record.key
+    assert response.values["name"] == record.values["name"]
+    # 法定代表人 is personal information: masked by its rule, and said so.
+    assert "legal_representative" in response.masked_items
+    assert response.values["legal_representative"] != record.values["legal_representative"]
+    assert response.provenance.provider_department_code == platform.credentials.systems["market"]["department"]
+    assert response.provenance.as_of_time.seconds > 0
+    assert response.audit_id
+
+
+async def test_conditional_cycle_apply_approve_narrow_and_purpose(platform) -> None:  # type: ignore[no-untyped-def]
+    (person, *_) = await _keys(platform, "population")
+    wanted = ["citizen_id", "name", "birth_date", "address_region_code", "status"]
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _query(platform, "civil", POPULATION, person.key, ADMIN, wanted)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert _reason(refused.value) == "NOT_GRANTED"
+
+    # Basic items of a foundation database are shared unconditionally (R-SHR-4).
+    basic = await _query(platform, "civil", POPULATION, person.key, ADMIN, ["citizen_id", "name"])
+    assert set(basic.values) == {"citizen_id", "name"}
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=90))
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+        resource_code=POPULATION, items=wanted, purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS],
+        purpose_text="低保资格审核", basis="《社会救助暂行办法》第十一条", requested_expire_time=expire,
+        methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=1000)), metadata=platform.metadata("civil"), timeout=10)
+    application = submitted.application
+    assert application.state == sharing_pb2.APPLICATION_STATE_SUBMITTED
+    assert application.reply_due_time.seconds > application.create_time.seconds
+
+    # The provider approves fewer items than asked (no address_region_code).
+    narrowed = ["citizen_id", "name", "birth_date", "status"]
+    replied = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=narrowed),
+        metadata=platform.metadata("police"), timeout=10)
+    assert replied.application.state == sharing_pb2.APPLICATION_STATE_APPROVED
+    assert sorted(replied.grant.items) == sorted(narrowed)
+
+    answered = await _query(platform, "civil", POPULATION, person.key, ADMIN)
+    assert set(answered.values) <= set(narrowed) | {"citizen_id", "name"}
+    assert answered.values["birth_date"] == person.values["birth_date"]
+    assert "address_region_code" not in answered.values
+
+    with pytest.raises(grpc.aio.AioRpcError) as item_refused:
+        await _query(platform, "civil", POPULATION, person.key, ADMIN, ["address_region_code"])
+    assert _reason(item_refused.value) == "ITEM_NOT_GRANTED"
+
+    with pytest.raises(grpc.aio.AioRpcError) as purpose_refused:
+        await _query(platform, "civil", POPULATION, person.key, WORK, ["birth_date"])
+    assert _reason(purpose_refused.value) == "PURPOSE_NOT_GRANTED"
+
+    # Revocation takes effect on the very next query (the decision was cached just above).
+    await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=replied.grant.id, reason="项目结束"),
+                              metadata=platform.metadata("police"), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as revoked:
+        await _query(platform, "civil", POPULATION, person.key, ADMIN, ["birth_date"])
+    assert revoked.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert _reason(revoked.value) in {"REVOKED", "NOT_GRANTED"}
+
+
+async def test_refusal_needs_a_reason(platform) -> None:  # type: ignore[no-untyped-def]
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+        resource_code=POPULATION, items=["status"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+        basis="工作需要", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
+        metadata=platform.metadata("social"), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as no_reason:
+        await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_REFUSE),
+            metadata=platform.metadata("police"), timeout=10)
+    assert no_reason.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    refused = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="超出法定职责范围"),
+        metadata=platform.metadata("police"), timeout=10)
+    assert refused.application.state == sharing_pb2.APPLICATION_STATE_REFUSED
+    assert refused.application.reply_reason == "超出法定职责范围"
+
+
+async def test_not_shared_resource_is_refused(platform) -> None:  # type: ignore[no-untyped-def]
+    (person, *_) = await _keys(platform, "population")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _query(platform, "social", NOT_SHARED, person.key)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert _reason(refused.value) == "NOT_SHARED"
+
+
+async def test_verification_never_returns_data(platform) -> None:  # type: ignore[no-untyped-def]
+    (person, *_) = await _keys(platform, "population")
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    purpose = common.Purpose(type=common.PURPOSE_TYPE_DATA_VERIFICATION, text="身份核验")
+    response = await stub.Verify(query_pb2.VerifyRequest(
+        resource_code=POPULATION, key=person.key, claims={"name": person.values["name"], "citizen_id": person.key},
+        purpose=purpose), metadata=platform.metadata("social"), timeout=10)
+    assert dict(response.outcomes) == {"name": query_pb2.VERIFY_OUTCOME_MATCH,
+                                       "citizen_id": query_pb2.VERIFY_OUTCOME_MATCH}
+    wrong = await stub.Verify(query_pb2.VerifyRequest(
+        resource_code=POPULATION, key=person.key, claims={"name": person.values["name"] + "某"}, purpose=purpose),
+        metadata=platform.metadata("social"), timeout=10)
+    assert wrong.outcomes["name"] == query_pb2.VERIFY_OUTCOME_MISMATCH
+    assert person.values["name"] not in str(wrong)
+    missing = await stub.Verify(query_pb2.VerifyRequest(
+        resource_code=POPULATION, key="11010519491231002X", claims={"name": "张三"}, purpose=purpose),
+        metadata=platform.metadata("social"), timeout=10)
+    assert missing.outcomes["name"] == query_pb2.VERIFY_OUTCOME_NO_RECORD
+
+
+async def test_batch_query_answers_every_key(platform) -> None:  # type: ignore[no-untyped-def]
+    records = await _keys(platform, "legal_entity", 5)
+    keys = [r.key for r in records] + ["91110000600037341L", "not-a-credit-code"]
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    response = await stub.BatchQuery(query_pb2.BatchQueryRequest(
+        resource_code=ENTITIES, keys=keys, items=["credit_code", "name"], purpose=WORK),
+        metadata=platform.metadata("social"), timeout=10)
+    by_key = {r.key: r for r in response.results}
+    for record in records:
+        assert by_key[record.key].found and by_key[record.key].values["name"] == record.values["name"]
+    assert not by_key["91110000600037341L"].found and not by_key["91110000600037341L"].error
+    assert by_key["not-a-credit-code"].error
+
+
+async def test_export_allowed_and_refused(platform) -> None:  # type: ignore[no-untyped-def]
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    rows = []
+    async for page in stub.Export(query_pb2.ExportRequest(resource_code=ENTITIES, items=["credit_code", "name"],
+                                                          purpose=WORK), metadata=platform.metadata("social")):
+        rows.extend(page.rows)
+    # Every seeded entity (other tests of the session may add more), each once, with only the asked items.
+    keys = [r.key for r in rows]
+    assert len(keys) == len(set(keys)) >= 200
+    assert all(set(r.values) == {"credit_code", "name"} for r in rows)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        async for _ in stub.Export(query_pb2.ExportRequest(resource_code=PLACES, purpose=WORK),
+                                   metadata=platform.metadata("social")):
+            pass
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert _reason(refused.value) == "METHOD_NOT_GRANTED"
+
+
+async def test_invalid_id_number_names_the_field(platform) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.aio.AioRpcError) as invalid:
+        await _query(platform, "social", POPULATION, "110105194912310021", items=["citizen_id"])
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = details_of(invalid.value)
+    assert bad is not None and [v.field for v in bad.field_violations] == ["key"]
+    assert "check" in bad.field_violations[0].description
+
+
+async def test_missing_purpose_is_invalid(platform) -> None:  # type: ignore[no-untyped-def]
+    (record, *_) = await _keys(platform, "legal_entity")
+    with pytest.raises(grpc.aio.AioRpcError) as invalid:
+        await _query(platform, "social", ENTITIES, record.key, purpose=common.Purpose())
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = details_of(invalid.value)
+    assert bad is not None and "purpose.type" in [v.field for v in bad.field_violations]
+
+
+async def test_no_credentials_is_unauthenticated(platform) -> None:  # type: ignore[no-untyped-def]
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.Query(query_pb2.QueryRequest(resource_code=ENTITIES, key="91110000600037341L", purpose=WORK),
+                         timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "bearer token" in refused.value.details()
+
+
+async def test_forged_identity_straight_to_internal_services_is_refused(platform) -> None:  # type: ignore[no-untyped-def]
+    forged = (("x-govshare-caller", f"v1|svc:query||1|{int(dt.datetime.now().timestamp())}"),
+              ("x-govshare-caller-sig", "0" * 64))
+    async with grpc.aio.insecure_channel(platform.port("authorization")) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await authorization_pb2_grpc.AuthorizationServiceStub(channel).Check(
+                authorization_pb2.CheckRequest(system_id="x", department_code="y", resource_code=ENTITIES),
+                metadata=forged, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    async with grpc.aio.insecure_channel(platform.port("query")) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await query_pb2_grpc.QueryServiceStub(channel).Query(
+                query_pb2.QueryRequest(resource_code=ENTITIES, key="91110000600037341L", purpose=WORK),
+                metadata=forged, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # And the internal services are not reachable through the gateway at all.
+    with pytest.raises(grpc.aio.AioRpcError) as hidden:
+        await authorization_pb2_grpc.AuthorizationServiceStub(platform.channel).Check(
+            authorization_pb2.CheckRequest(resource_code=ENTITIES), metadata=platform.metadata("social"), timeout=10)
+    assert hidden.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def _new_system(platform) -> str:  # type: ignore[no-untyped-def]
+    """A fresh department with one system, so its audit records can be counted exactly."""
+    from stdnum.cn import uscc
+
+    body = f"11110100MC{uuid.uuid4().int % 10**7:07d}"
+    code = body + uscc.calc_check_digit(body)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    authority = platform.metadata("authority")
+    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=code, name=f"审计测试局{code[-4:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+        region_code="110100")), metadata=authority, timeout=10)
+    created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=code, name="审计测试系统")), metadata=authority, timeout=10)
+    platform.credentials.systems[code] = {"system_id": created.system.id, "secret": created.secret,
+                                          "department": code, "name": "审计测试局"}
+    return code
+
+
+async def test_every_query_has_exactly_one_audit_record_and_the_chain_verifies(platform) -> None:  # type: ignore[no-untyped-def]
+    department = await _new_system(platform)
+    (entity, *_) = await _keys(platform, "legal_entity")
+    (person, *_) = await _keys(platform, "population")
+    answered = await _query(platform, department, ENTITIES, entity.key)
+    for resource, item in ((NOT_SHARED, "name"), (POPULATION, "birth_date")):
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _query(platform, department, resource, person.key, ADMIN, [item])
+    with pytest.raises(grpc.aio.AioRpcError):
+        await _query(platform, department, ENTITIES, "91110000600037341L")  # no such record
+
+    audit = audit_pb2_grpc.AuditServiceStub(platform.channel)
+    listed = await audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=department, page_size=100),
+                                      metadata=platform.metadata("authority"), timeout=10)
+    results = sorted(audit_pb2.AccessResult.Name(a.result) for a in listed.accesses)
+    assert results == ["ACCESS_RESULT_ANSWERED", "ACCESS_RESULT_DENIED", "ACCESS_RESULT_DENIED",
+                       "ACCESS_RESULT_NOT_FOUND"]
+    assert answered.audit_id in {a.id for a in listed.accesses}
+    denied = {a.resource_code: a.deny_reason for a in listed.accesses if a.result == audit_pb2.ACCESS_RESULT_DENIED}
+    assert denied == {NOT_SHARED: common.DENY_REASON_NOT_SHARED, POPULATION: common.DENY_REASON_NOT_GRANTED}
+
+    # The provider sees accesses to its own resources (R-USE-4), not others'.
+    mine = await audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=department, page_size=100),
+                                    metadata=platform.metadata("market"), timeout=10)
+    assert {a.resource_code for a in mine.accesses} == {ENTITIES}
+
+    verified = await audit.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(),
+                                            metadata=platform.metadata("authority"), timeout=30)
+    assert verified.intact and verified.records_checked >= 4
+
+    conn = await asyncpg.connect(platform.settings["query"].database_url)
+    try:
+        table = await conn.fetchval(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'query' "
+            "AND column_name = 'prev_hash' LIMIT 1")
+        column = "purpose_text" if await conn.fetchval(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema='query' AND table_name=$1 "
+            "AND column_name='purpose_text'", table) else "key"
+        await conn.execute(f"UPDATE query.{table} SET {column} = {column} || ' (altered)' WHERE id = "
+                           f"(SELECT id FROM query.{table} ORDER BY id DESC LIMIT 1 OFFSET 1)")
+    finally:
+        await conn.close()
+    broken = await audit.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(),
+                                          metadata=platform.metadata("authority"), timeout=30)
+    assert not broken.intact and broken.first_bad_id
+    # Leave the chain as other tests expect it: repair the row.
+    conn = await asyncpg.connect(platform.settings["query"].database_url)
+    try:
+        await conn.execute(f"UPDATE query.{table} SET {column} = replace({column}, ' (altered)', '')")
+    finally:
+        await conn.close()
+
+
+async def test_one_trace_spans_gateway_query_and_backends(platform, span_exporter: InMemorySpanExporter) -> None:  # type: ignore[no-untyped-def]
+    person = (await _keys(platform, "population", 8))[7]  # a record no other test reads: not cached yet
+    department = await _new_system(platform)  # a fresh system: no decision cached yet
+    span_exporter.clear()
+    await _query(platform, department, POPULATION, person.key, WORK, ["citizen_id", "name"])
+    spans = span_exporter.get_finished_spans()
+    # The gateway's server span is the root: the client sent no trace context.
+    root = next(s for s in spans if s.name.endswith("QueryService/Query") and s.parent is None)
+    trace_id = root.context.trace_id
+    names = [s.name for s in spans if s.context.trace_id == trace_id]
+    assert any("AuthorizationService/Check" in n for n in names), names
+    assert any("ProviderService/Lookup" in n for n in names), names
+    assert sum(1 for n in names if n.endswith("QueryService/Query")) >= 2, names  # gateway + query servers

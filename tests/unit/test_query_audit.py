@@ -1,0 +1,274 @@
+"""The audit trail: hash chaining, chain verification, tamper detection, and the group-commit writer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import asyncpg
+import grpc
+import pytest
+
+from services.query import audit
+from services.query.audit import GENESIS, Access, AuditWriter, ChainChecker, chain_hash, clean
+from services.query.store import QueryStore
+from services.runtime.db import create_pool
+from services.runtime.errors import ServiceError
+
+
+def access(n: int, **changes: object) -> Access:
+    values: dict[str, object] = dict(
+        operation="Query", system_id="sys-a", department_code="11100000000000001X",
+        resource_code="101001/000001", key=f"key-{n}", keys=[], items=["name", "sex"],
+        purpose="ADMINISTRATIVE_BASIS", purpose_text=f"case {n}", trace_id="", time=dt.datetime.now(dt.UTC),
+        provider_department_code="11100000000000002X", result=audit.ANSWERED)
+    values.update(changes)
+    return Access(**values)  # type: ignore[arg-type]
+
+
+def chain(n: int, chain_id: str = "c1") -> list[dict]:
+    """``n`` correctly chained rows, as the store returns them."""
+    rows, head = [], GENESIS
+    for seq in range(1, n + 1):
+        a = access(seq)
+        values = (f"id-{chain_id}-{seq}", chain_id, seq, a.time, a.system_id, a.department_code, a.resource_code,
+                  a.provider_department_code, a.operation, a.items, a.key, a.keys, a.purpose, a.purpose_text,
+                  a.result, a.deny_reason, a.trace_id)
+        digest = chain_hash(head, values)
+        rows.append(dict(zip(audit.COLUMNS, (*values, head, digest), strict=True)))
+        head = digest
+    return rows
+
+
+def first_problem(rows: list[dict]) -> tuple[str, str] | None:
+    checker = ChainChecker()
+    for row in rows:
+        problem = checker.check(row)
+        if problem is not None:
+            return row["id"], problem
+    return None
+
+
+# --- chaining and verification (pure) --------------------------------------------------------
+
+def test_an_intact_chain_verifies() -> None:
+    assert first_problem(chain(5)) is None
+
+
+def test_several_chains_verify_independently() -> None:
+    checker = ChainChecker()
+    assert all(checker.check(row) is None for row in [*chain(3, "a"), *chain(4, "b")])
+    assert checker.chains == 2 and checker.checked == 7
+
+
+def test_the_hash_covers_every_field_and_the_previous_hash() -> None:
+    row = chain(1)[0]
+    values = audit.hashed_values(row)
+    assert chain_hash(GENESIS, values) == row["hash"]
+    assert chain_hash("1" * 64, values) != row["hash"]
+    for index in range(len(values)):
+        altered = list(values)
+        altered[index] = "x" if not isinstance(values[index], int | list) else (
+            values[index] + 1 if isinstance(values[index], int) else ["x"])
+        if isinstance(values[index], dt.datetime):
+            altered[index] = values[index] + dt.timedelta(microseconds=1)
+        assert chain_hash(GENESIS, altered) != row["hash"], audit.HASHED[index]
+
+
+def test_an_altered_row_is_reported() -> None:
+    rows = chain(5)
+    rows[2]["result"] = audit.DENIED
+    bad = first_problem(rows)
+    assert bad is not None and bad[0] == rows[2]["id"] and "content" in bad[1]
+
+
+def test_a_row_rehashed_after_alteration_breaks_the_next_link() -> None:
+    rows = chain(5)
+    rows[2]["key"] = "someone-else"
+    rows[2]["hash"] = chain_hash(rows[2]["prev_hash"], audit.hashed_values(rows[2]))
+    bad = first_problem(rows)
+    assert bad is not None and bad[0] == rows[3]["id"] and "link" in bad[1]
+
+
+def test_a_deleted_row_is_reported() -> None:
+    rows = chain(5)
+    del rows[1]
+    bad = first_problem(rows)
+    assert bad is not None and bad[0] == rows[1]["id"] and "missing" in bad[1]
+
+
+def test_a_chain_missing_its_beginning_is_reported() -> None:
+    assert first_problem(chain(3)[1:]) is not None
+
+
+def test_clean_bounds_text_and_removes_nul() -> None:
+    assert clean("a\x00b") == "a\ufffdb"
+    assert len(clean("x" * 10_000)) == audit.MAX_TEXT + 1
+
+
+def test_errors_map_to_results() -> None:
+    denied = access(1)
+    denied.fail(ServiceError(grpc.StatusCode.PERMISSION_DENIED, "NOT_GRANTED", "no"))
+    assert (denied.result, denied.deny_reason) == (audit.DENIED, "NOT_GRANTED")
+    invalid = access(2)
+    invalid.fail(ServiceError(grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT", "bad"))
+    assert invalid.result == audit.INVALID
+    broken = access(3)
+    broken.fail(RuntimeError("bug"))
+    assert broken.result == audit.FAILED
+
+
+# --- the group-commit writer against PostgreSQL ----------------------------------------------
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, "query")
+    yield pool
+    await pool.close()
+
+
+async def stored_chain(pool: asyncpg.Pool, chain_id: str) -> list[asyncpg.Record]:
+    return await pool.fetch(f"SELECT {', '.join(audit.COLUMNS)} FROM access_log WHERE chain_id = $1 ORDER BY seq",
+                            chain_id)
+
+
+async def test_concurrent_records_are_written_in_few_batches_and_chained(pool: asyncpg.Pool) -> None:
+    store = QueryStore(pool)
+    batches: list[int] = []
+
+    async def write(rows: list[tuple]) -> None:
+        batches.append(len(rows))
+        await store.insert_accesses(rows)
+
+    writer = AuditWriter(write, flush_ms=5.0, batch_max=1000)
+    writer.start()
+    try:
+        ids = await asyncio.gather(*(writer.record(access(n, key=f"k\x00{n}")) for n in range(200)))
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+    assert len(set(ids)) == 200
+    assert sum(batches) == 200 and len(batches) < 20
+    rows = await stored_chain(pool, writer.chain_id)
+    assert [row["id"] for row in rows] == ids
+    assert [row["seq"] for row in rows] == list(range(1, 201))
+    assert first_problem([dict(row) for row in rows]) is None
+    assert rows[5]["key"] == "k\ufffd5"
+
+
+async def test_batches_never_exceed_the_maximum(pool: asyncpg.Pool) -> None:
+    store = QueryStore(pool)
+    batches: list[int] = []
+
+    async def write(rows: list[tuple]) -> None:
+        batches.append(len(rows))
+        await store.insert_accesses(rows)
+
+    writer = AuditWriter(write, flush_ms=50.0, batch_max=7)
+    writer.start()
+    try:
+        await asyncio.gather(*(writer.record(access(n)) for n in range(30)))
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+    assert max(batches) <= 7 and sum(batches) == 30
+
+
+async def test_a_tampered_row_fails_verification_in_the_database(pool: asyncpg.Pool) -> None:
+    store = QueryStore(pool)
+    writer = AuditWriter(store.insert_accesses, flush_ms=1.0, batch_max=100)
+    writer.start()
+    try:
+        ids = [await writer.record(access(n)) for n in range(4)]
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+    await pool.execute("UPDATE access_log SET result = 'DENIED' WHERE id = $1", ids[2])
+    try:
+        bad = first_problem([dict(row) for row in await stored_chain(pool, writer.chain_id)])
+        assert bad is not None and bad[0] == ids[2]
+    finally:
+        await pool.execute("UPDATE access_log SET result = 'ANSWERED' WHERE id = $1", ids[2])
+    assert first_problem([dict(row) for row in await stored_chain(pool, writer.chain_id)]) is None
+
+
+async def test_a_failed_write_fails_its_callers_and_starts_a_new_chain(pool: asyncpg.Pool) -> None:
+    store = QueryStore(pool)
+    failing = True
+
+    async def write(rows: list[tuple]) -> None:
+        if failing:
+            raise ConnectionError("database went away")
+        await store.insert_accesses(rows)
+
+    writer = AuditWriter(write, flush_ms=1.0, batch_max=100)
+    writer.start()
+    broken_chain = writer.chain_id
+    try:
+        with pytest.raises(ServiceError) as failure:
+            await writer.record(access(1))
+        assert failure.value.code == grpc.StatusCode.UNAVAILABLE
+        failing = False
+        await writer.record(access(2))
+        await writer.record(access(3))
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+    assert writer.chain_id != broken_chain
+    rows = await stored_chain(pool, writer.chain_id)
+    assert [row["seq"] for row in rows] == [1, 2]
+    assert first_problem([dict(row) for row in rows]) is None
+
+
+async def test_stop_writes_everything_queued_and_then_refuses(pool: asyncpg.Pool) -> None:
+    store = QueryStore(pool)
+    writer = AuditWriter(store.insert_accesses, flush_ms=200.0, batch_max=1000)
+    writer.start()
+    futures = [writer.submit(access(n)) for n in range(10)]
+    await writer.stop()
+    await store.release_audit_connection()
+    assert all(f.done() and f.exception() is None for f in futures)
+    assert len(await stored_chain(pool, writer.chain_id)) == 10
+    with pytest.raises(ServiceError):
+        writer.submit(access(11))
+
+
+async def test_a_cancelled_caller_still_gets_its_record(pool: asyncpg.Pool) -> None:
+    store = QueryStore(pool)
+    writer = AuditWriter(store.insert_accesses, flush_ms=20.0, batch_max=1000)
+    writer.start()
+    try:
+        task = asyncio.create_task(writer.record(access(1)))
+        await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        writer.submit_detached(access(2))
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+    assert len(await stored_chain(pool, writer.chain_id)) == 2
+
+
+async def test_a_dropped_database_connection_fails_one_batch_then_recovers(pool: asyncpg.Pool) -> None:
+    store = QueryStore(pool)
+    writer = AuditWriter(store.insert_accesses, flush_ms=1.0, batch_max=100)
+    writer.start()
+    try:
+        await writer.record(access(1))
+        first_chain = writer.chain_id
+        writer_pid = await pool.fetchval(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle'"
+            " AND query LIKE 'INSERT INTO access_log%' ORDER BY backend_start DESC LIMIT 1")
+        await pool.execute("SELECT pg_terminate_backend($1)", writer_pid)
+        with pytest.raises(ServiceError):
+            await writer.record(access(2))
+        await writer.record(access(3))
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+    assert writer.chain_id != first_chain
+    assert first_problem([dict(row) for row in await stored_chain(pool, first_chain)]) is None
+    assert [row["seq"] for row in await stored_chain(pool, writer.chain_id)] == [1]

@@ -1,0 +1,182 @@
+"""The in-process decision cache: expiry, invalidation by events, collapsed misses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from google.protobuf import timestamp_pb2
+
+from govshare.authorization.v1 import authorization_pb2
+from govshare.common.v1 import common_pb2
+from services.query.decisions import Decision, DecisionCache, DecisionKey, deny_reason_name
+
+ONLINE = common_pb2.SHARE_METHOD_ONLINE_QUERY
+BASIS = common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS
+
+
+def key(department: str = "D1", resource: str = "101001/000001", items: tuple[str, ...] = ()) -> DecisionKey:
+    return ("sys-1", department, resource, BASIS, items, ONLINE)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Authority:
+    """Answers Check like the authorization service would, counting the calls it gets."""
+
+    def __init__(self, allowed: bool = True, expire_in: float | None = 60.0) -> None:
+        self.calls: list[DecisionKey] = []
+        self.allowed = allowed
+        self.expire_in = expire_in
+        self.gate: asyncio.Event | None = None
+
+    async def __call__(self, k: DecisionKey) -> authorization_pb2.Decision:
+        self.calls.append(k)
+        if self.gate is not None:
+            await self.gate.wait()
+        decision = authorization_pb2.Decision(
+            allowed=self.allowed, allowed_items=["name", "sex", "citizen_id"] if self.allowed else [],
+            masks={"citizen_id": "citizen_id"},
+            deny_reason=common_pb2.DENY_REASON_UNSPECIFIED if self.allowed else common_pb2.DENY_REASON_NOT_GRANTED,
+            message="" if self.allowed else "no grant", grant_id="g-1", quota=0)
+        if self.expire_in is not None:
+            decision.expire_time.CopyFrom(timestamp_pb2.Timestamp(seconds=int(time.time() + self.expire_in)))
+        return decision
+
+
+def cache(authority: Authority, clock: Clock, max_ttl: float = 30.0) -> DecisionCache:
+    return DecisionCache(authority, max_ttl=max_ttl, clock=clock)
+
+
+async def test_a_hit_does_not_ask_again() -> None:
+    authority, clock = Authority(), Clock()
+    decisions = cache(authority, clock)
+    first = await decisions.get(key())
+    second = await decisions.get(key())
+    assert first is second
+    assert len(authority.calls) == 1
+    assert first.allowed and first.allowed_items == ("name", "sex", "citizen_id")
+    assert dict(first.plan)["citizen_id"] == "citizen_id"
+
+
+async def test_different_questions_are_different_entries() -> None:
+    authority, clock = Authority(), Clock()
+    decisions = cache(authority, clock)
+    await decisions.get(key(items=("name",)))
+    await decisions.get(key(items=("sex",)))
+    await decisions.get(key(department="D2"))
+    assert len(authority.calls) == 3
+
+
+async def test_decisions_expire_at_the_max_ttl() -> None:
+    authority, clock = Authority(expire_in=3600), Clock()
+    decisions = cache(authority, clock, max_ttl=30)
+    await decisions.get(key())
+    clock.now += 29
+    await decisions.get(key())
+    assert len(authority.calls) == 1
+    clock.now += 2
+    await decisions.get(key())
+    assert len(authority.calls) == 2
+
+
+async def test_decisions_expire_at_their_own_expire_time() -> None:
+    authority, clock = Authority(expire_in=5), Clock()
+    decisions = cache(authority, clock, max_ttl=30)
+    await decisions.get(key())
+    clock.now += 6
+    await decisions.get(key())
+    assert len(authority.calls) == 2
+
+
+async def test_an_already_expired_decision_is_applied_once_but_not_cached() -> None:
+    authority, clock = Authority(expire_in=-10), Clock()
+    decisions = cache(authority, clock)
+    assert (await decisions.get(key())).allowed
+    await decisions.get(key())
+    assert len(authority.calls) == 2
+    assert len(decisions) == 0
+
+
+async def test_grants_changed_drops_that_department_and_resource_only() -> None:
+    authority, clock = Authority(), Clock()
+    decisions = cache(authority, clock)
+    for k in (key("D1", "101001/000001"), key("D1", "101001/000002"), key("D2", "101001/000001")):
+        await decisions.get(k)
+    decisions.on_grants_changed({"department_code": "D1", "resource_code": "101001/000001", "policy_version": 7})
+    assert len(decisions) == 2
+    await decisions.get(key("D1", "101001/000001"))
+    await decisions.get(key("D2", "101001/000001"))
+    assert len(authority.calls) == 4
+
+
+async def test_an_event_without_department_or_resource_drops_everything() -> None:
+    authority, clock = Authority(), Clock()
+    decisions = cache(authority, clock)
+    await decisions.get(key("D1"))
+    await decisions.get(key("D2"))
+    decisions.on_grants_changed({})
+    assert len(decisions) == 0
+
+
+async def test_catalog_change_drops_every_departments_decisions_on_the_resource() -> None:
+    authority, clock = Authority(), Clock()
+    decisions = cache(authority, clock)
+    await decisions.get(key("D1", "101001/000001"))
+    await decisions.get(key("D2", "101001/000001"))
+    await decisions.get(key("D2", "101001/000009"))
+    decisions.on_catalog_changed({"code": "101001/000001"})
+    assert len(decisions) == 1
+
+
+async def test_denials_are_cached_and_dropped_by_a_new_grant() -> None:
+    authority, clock = Authority(allowed=False), Clock()
+    decisions = cache(authority, clock)
+    denied = await decisions.get(key())
+    assert not denied.allowed and denied.deny_reason == "NOT_GRANTED" and denied.message == "no grant"
+    assert denied.plan == ()
+    authority.allowed = True
+    assert not (await decisions.get(key())).allowed
+    decisions.on_grants_changed({"department_code": "D1", "resource_code": "101001/000001"})
+    assert (await decisions.get(key())).allowed
+
+
+async def test_concurrent_identical_misses_share_one_check() -> None:
+    authority, clock = Authority(), Clock()
+    authority.gate = asyncio.Event()
+    decisions = cache(authority, clock)
+    waiting = [asyncio.create_task(decisions.get(key())) for _ in range(20)]
+    await asyncio.sleep(0)
+    authority.gate.set()
+    results = await asyncio.gather(*waiting)
+    assert len(authority.calls) == 1
+    assert all(result is results[0] for result in results)
+
+
+async def test_an_answer_fetched_across_an_invalidation_is_not_cached() -> None:
+    authority, clock = Authority(), Clock()
+    authority.gate = asyncio.Event()
+    decisions = cache(authority, clock)
+    pending = asyncio.create_task(decisions.get(key()))
+    await asyncio.sleep(0)
+    decisions.on_grants_changed({"department_code": "D1", "resource_code": "101001/000001"})  # e.g. a revocation
+    authority.gate.set()
+    await pending
+    assert len(decisions) == 0
+
+
+def test_decisions_never_allow_more_items_than_asked() -> None:
+    proto = authorization_pb2.Decision(allowed=True, allowed_items=["name", "sex", "address"])
+    decision = Decision.of(proto, ("name",), max_ttl=30, now=0.0, wall=time.time())
+    assert decision.allowed_items == ("name",)
+
+
+def test_deny_reason_names_drop_the_prefix_and_survive_unknown_values() -> None:
+    assert deny_reason_name(common_pb2.DENY_REASON_QUOTA_EXHAUSTED) == "QUOTA_EXHAUSTED"
+    assert deny_reason_name(999) == "UNKNOWN_999"

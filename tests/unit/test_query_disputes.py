@@ -1,0 +1,73 @@
+"""Dispute rules: visibility, who answers, overdue, and the in-process open-dispute flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from govshare.catalog.v1 import catalog_pb2
+from govshare.common.v1 import common_pb2
+from services.query import disputes
+from services.query.disputes import OpenDisputes, new_dispute, report_violations
+from services.query.resources import Resource
+from services.runtime.identity import Caller
+
+PROVIDER = "11100000000013127D"
+REPORTER = "91110000600037341L"
+
+
+def resource() -> Resource:
+    entry = catalog_pb2.Entry(
+        code="101001/000001", provider_department_code=PROVIDER, key_item="citizen_id",
+        state=catalog_pb2.ENTRY_STATE_PUBLISHED, zone=common_pb2.ZONE_EXTRANET,
+        endpoint=catalog_pb2.ProviderEndpoint(dataset="population"),
+        items=[catalog_pb2.DataItem(machine_name="citizen_id", identifier=catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID),
+               catalog_pb2.DataItem(machine_name="name")])
+    return Resource.of(entry, "extranet", "foundation:1")
+
+
+def test_a_report_is_validated_field_by_field() -> None:
+    fields = {v.field for v in report_violations(resource(), "123", "height", "", "x" * 5000)}
+    assert fields == {"dispute.key", "dispute.item", "dispute.claimed_value", "dispute.evidence"}
+    assert report_violations(resource(), "11010519491231002X", "name", "张三", "户口簿") == []
+
+
+def test_a_new_dispute_is_open_due_in_working_days_and_normalised() -> None:
+    now = dt.datetime(2024, 9, 27, 10, 0, tzinfo=dt.UTC)  # a Friday before the National Day holiday
+    d = new_dispute(resource(), Caller("sys-r", REPORTER), "11010519491231002x", "name", "张三", "", now, 5)
+    assert d.state == disputes.OPEN and d.key == "11010519491231002X"
+    assert d.provider_department_code == PROVIDER and d.reporter_department_code == REPORTER
+    # 9-29 (a 调休 Sunday) and 9-30 count, 10-1..10-7 do not: the fifth working day is 10-10.
+    assert d.due_time.date() == dt.date(2024, 10, 10)
+    assert not d.overdue(now)
+    assert d.overdue(d.due_time + dt.timedelta(seconds=1))
+
+
+def test_visibility_and_who_answers() -> None:
+    d = new_dispute(resource(), Caller("sys-r", REPORTER), "11010519491231002X", "name", "张三", "",
+                    dt.datetime.now(dt.UTC), 5)
+    reporter, provider = Caller("sys-r", REPORTER), Caller("sys-p", PROVIDER)
+    other, authority = Caller("sys-o", "12100000000000000X"), Caller("sys-a", "11100000000000000X", True)
+    assert d.visible_to(reporter) and d.visible_to(provider) and d.visible_to(authority)
+    assert not d.visible_to(other)
+    assert d.answerable_by(provider) and d.answerable_by(authority)
+    assert not d.answerable_by(reporter)
+
+
+def test_open_disputes_follow_events() -> None:
+    flags = OpenDisputes()
+    flags.on_event({"resource_code": "101001/000001", "key": "K", "open": True})
+    assert ("101001/000001", "K") in flags
+    flags.on_event({"resource_code": "101001/000001", "key": "K", "open": False})
+    assert ("101001/000001", "K") not in flags
+    flags.on_event({"resource_code": 5, "key": None, "open": True})  # malformed events are ignored
+    assert len(flags) == 0
+
+
+def test_events_during_a_reload_are_replayed_over_the_snapshot() -> None:
+    flags = OpenDisputes()
+    flags.begin_load()
+    flags.on_event({"resource_code": "R", "key": "closed-meanwhile", "open": False})
+    flags.on_event({"resource_code": "R", "key": "opened-meanwhile", "open": True})
+    flags.finish_load([("R", "closed-meanwhile"), ("R", "old")])
+    assert ("R", "closed-meanwhile") not in flags
+    assert ("R", "opened-meanwhile") in flags and ("R", "old") in flags

@@ -1,0 +1,61 @@
+"""Key validation by the key item's identifier kind (DOMAIN §12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from govshare.catalog.v1 import catalog_pb2
+from services.query.keys import MAX_KEY_LENGTH, key_error, normalize_key
+
+CITIZEN = catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID
+CREDIT = catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE
+REGION = catalog_pb2.IDENTIFIER_KIND_REGION_CODE
+TEXT = catalog_pb2.IDENTIFIER_KIND_TEXT
+UNSPECIFIED = catalog_pb2.IDENTIFIER_KIND_UNSPECIFIED
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    (CITIZEN, "11010519491231002X"),
+    (CREDIT, "91110000600037341L"),
+    (REGION, "110105"),
+    (TEXT, "JY11101050001234"),
+    (UNSPECIFIED, "anything printable"),
+])
+def test_valid_keys_pass(kind: int, value: str) -> None:
+    assert key_error(kind, value) is None
+
+
+@pytest.mark.parametrize(("kind", "value", "expected"), [
+    (CITIZEN, "110105194912310021", "check character"),
+    (CITIZEN, "1101051949123100", "18 characters"),
+    (CITIZEN, "110105194913310021", "birth date"),
+    (CITIZEN, "99999919491231002X", ""),
+    (CREDIT, "91110000600037341A", ""),
+    (CREDIT, "9111000060003734", "18 characters"),
+    (REGION, "999999", "code table"),
+    (REGION, "11010", "6 digits"),
+    (TEXT, "   ", "empty"),
+    (TEXT, "a\x00b", "printable"),
+    (UNSPECIFIED, "", "empty"),
+])
+def test_invalid_keys_say_why(kind: int, value: str, expected: str) -> None:
+    problem = key_error(kind, normalize_key(kind, value))
+    assert problem is not None
+    assert expected in problem
+
+
+def test_overlong_keys_are_refused_for_every_kind() -> None:
+    for kind in (CITIZEN, CREDIT, REGION, TEXT, UNSPECIFIED, 99):
+        assert key_error(kind, "1" * (MAX_KEY_LENGTH + 1)) is not None
+
+
+def test_unknown_kinds_are_validated_as_text_not_skipped() -> None:
+    assert key_error(99, "") is not None
+    assert key_error(99, "ok") is None
+
+
+def test_normalisation_trims_and_upper_cases_code_kinds_only() -> None:
+    assert normalize_key(CITIZEN, " 11010519491231002x ") == "11010519491231002X"
+    assert key_error(CITIZEN, normalize_key(CITIZEN, "11010519491231002x")) is None
+    assert normalize_key(CREDIT, "91110000600037341l") == "91110000600037341L"
+    assert normalize_key(TEXT, " abc ") == "abc"

@@ -1,0 +1,67 @@
+"""Projection to granted items, masking, and verification comparison (R-QRY-1, R-QRY-3, R-SEC-4)."""
+
+from __future__ import annotations
+
+from services.query import projection
+from services.query.projection import MATCH, MISMATCH, NO_RECORD, make_plan, project, same_value, verify
+from services.runtime.masking import Masker
+
+RECORD = {
+    "citizen_id": "11010519491231002X",
+    "name": "张三丰",
+    "sex": "女",
+    "address": "北京市朝阳区建国路88号",
+    "status": "正常",
+}
+
+
+def test_project_returns_only_planned_items() -> None:
+    values, masked = project(RECORD, make_plan(["name", "sex"], {}), Masker())
+    assert values == {"name": "张三丰", "sex": "女"}
+    assert masked == []
+
+
+def test_project_masks_by_the_decisions_rules() -> None:
+    plan = make_plan(["citizen_id", "name", "status"], {"citizen_id": "citizen_id", "name": "name"})
+    values, masked = project(RECORD, plan, Masker())
+    assert values == {"citizen_id": "110105********002X", "name": "张**", "status": "正常"}
+    assert masked == ["citizen_id", "name"]
+
+
+def test_project_uses_configured_rules_and_hides_unknown_ones_fully() -> None:
+    plan = make_plan(["address", "name"], {"address": "address", "name": "no-such-rule"})
+    values, _ = project(RECORD, plan, Masker({"address": "3,0"}))
+    assert values["address"] == "北京市" + "*" * (len(RECORD["address"]) - 3)
+    assert values["name"] == "***"
+
+
+def test_project_skips_items_the_record_lacks() -> None:
+    values, masked = project({"name": "李四"}, make_plan(["name", "address"], {"address": "address"}), Masker())
+    assert values == {"name": "李四"}
+    assert masked == []
+
+
+def test_plan_lists_each_item_once_and_ignores_empty_rules() -> None:
+    assert make_plan(["name", "name", "sex"], {"sex": ""}) == (("name", None), ("sex", None))
+
+
+def test_same_value_normalises_blanks_width_and_check_character() -> None:
+    assert same_value(" 11010519491231002x ", "11010519491231002X")
+    assert same_value("１１０１０５", "110105")
+    assert same_value("张三丰", "张三丰")
+    assert not same_value("张三", "张三丰")
+    assert not same_value("11010519491231002X", "110105194912310021")
+
+
+def test_verify_reports_match_and_mismatch_per_item_without_values() -> None:
+    outcomes = verify({"name": "张三丰", "sex": "男", "status": " 正常"}, RECORD)
+    assert outcomes == {"name": MATCH, "sex": MISMATCH, "status": MATCH}
+    assert set(outcomes.values()) <= {MATCH, MISMATCH}
+
+
+def test_verify_without_record_is_no_record_for_every_claim() -> None:
+    assert verify({"name": "张三丰", "sex": "女"}, None) == {"name": NO_RECORD, "sex": NO_RECORD}
+
+
+def test_verify_of_a_value_the_record_lacks_is_a_mismatch() -> None:
+    assert verify({"ethnicity": "汉族"}, RECORD) == {"ethnicity": projection.MISMATCH}

@@ -1,0 +1,166 @@
+"""The record cache: Redis first, then one provider call per miss (or per batch of misses).
+
+The provider here is a real gRPC ProviderService endpoint, as a department's front-end
+processor would run one (the contract is the platform's extension point).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+import pytest_asyncio
+import redis.asyncio as aioredis
+
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from services.query.records import ProviderClients, RecordCache, cache_key
+from services.query.redis_reads import RedisReader
+from services.runtime.errors import ServiceError
+from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
+from services.runtime.settings import Settings
+
+
+class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
+    """A front-end processor serving one small dataset, counting the calls it gets."""
+
+    def __init__(self, verifier: AssertionVerifier) -> None:
+        self.verifier = verifier
+        self.records: dict[str, provider_pb2.Record] = {}
+        self.lookups = 0
+        self.batch_lookups: list[list[str]] = []
+        self.callers: list[str] = []
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
+        self.callers.append(self.verifier.from_context(context).system_id)
+        self.lookups += 1
+        self.entered.set()
+        await asyncio.sleep(0.01)
+        if self.gate is not None:
+            await self.gate.wait()
+        record = self.records.get(request.key)
+        return provider_pb2.LookupResponse(found=record is not None, record=record)
+
+    async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
+        self.batch_lookups.append(list(request.keys))
+        return provider_pb2.BatchLookupResponse(records=[self.records[k] for k in request.keys if k in self.records])
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def endpoint(base_settings: Settings) -> AsyncIterator[tuple[str, DepartmentProvider]]:
+    provider = DepartmentProvider(AssertionVerifier(base_settings.internal_key))
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield f"127.0.0.1:{port}", provider
+    await server.stop(0)
+
+
+@pytest.fixture
+async def records(base_settings: Settings, redis_url: str) -> AsyncIterator[RecordCache]:
+    client = aioredis.from_url(redis_url)
+    reader = RedisReader(redis_url)
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    yield RecordCache(reader, client, clients, ttl_seconds=60)
+    await clients.close()
+    await reader.close()
+    await client.aclose()
+
+
+def record(key: str, name: str = "张三") -> provider_pb2.Record:
+    return provider_pb2.Record(key=key, values={"name": name}, source_department_code="11100000000013127D")
+
+
+async def test_a_miss_asks_the_provider_once_and_caches(records: RecordCache, endpoint, redis_client) -> None:
+    target, provider = endpoint
+    dataset, key = f"ds-{uuid.uuid4().hex[:8]}", "K1"
+    provider.records[key] = record(key)
+    before = provider.lookups
+    found = await asyncio.gather(*(records.get(target, dataset, key) for _ in range(10)))
+    assert all(r is not None and r.values["name"] == "张三" for r in found)
+    assert provider.lookups == before + 1
+    assert provider.callers[-1] == "svc:query"
+    assert await redis_client.get(cache_key(dataset, key)) == record(key).SerializeToString()
+    assert 0 < await redis_client.ttl(cache_key(dataset, key)) <= 60
+    assert (await records.get(target, dataset, key)) == record(key)
+    assert provider.lookups == before + 1
+
+
+async def test_absence_is_cached_briefly(records: RecordCache, endpoint, redis_client) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    before = provider.lookups
+    assert await records.get(target, dataset, "nobody") is None
+    assert await records.get(target, dataset, "nobody") is None
+    assert provider.lookups == before + 1
+    assert await redis_client.get(cache_key(dataset, "nobody")) == b""
+    assert 0 < await redis_client.ttl(cache_key(dataset, "nobody")) <= 30
+
+
+async def test_an_unreadable_cached_value_is_a_miss(records: RecordCache, endpoint, redis_client) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["K2"] = record("K2", "李四")
+    await redis_client.set(cache_key(dataset, "K2"), b"\xff\xff not a record")
+    assert (await records.get(target, dataset, "K2")).values["name"] == "李四"
+
+
+async def test_a_batch_is_one_mget_and_one_batch_lookup_for_the_misses(records: RecordCache, endpoint,
+                                                                        redis_client) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("A", "B", "C"):
+        provider.records[key] = record(key, key)
+    await redis_client.set(cache_key(dataset, "A"), record("A", "cached").SerializeToString())
+    before = len(provider.batch_lookups)
+    found = await records.get_many(target, dataset, ["A", "B", "C", "Z"])
+    assert found["A"].values["name"] == "cached"
+    assert found["B"].values["name"] == "B" and found["Z"] is None
+    assert provider.batch_lookups[before:] == [["B", "C", "Z"]]
+    again = await records.get_many(target, dataset, ["A", "B", "C", "Z"])
+    assert again == found
+    assert len(provider.batch_lookups) == before + 1
+
+
+async def test_a_change_event_during_a_fetch_keeps_the_result_out_of_the_cache(records: RecordCache, endpoint,
+                                                                               redis_client) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["K3"] = record("K3")
+    provider.gate = asyncio.Event()
+    provider.entered.clear()
+    try:
+        pending = asyncio.create_task(records.get(target, dataset, "K3"))
+        await provider.entered.wait()  # the provider is answering
+        records.on_records_changed({"dataset": dataset, "keys": ["K3"]})
+        provider.gate.set()
+        assert (await pending) is not None
+    finally:
+        provider.gate.set()
+        provider.gate = None
+    assert await redis_client.get(cache_key(dataset, "K3")) is None
+
+
+async def test_records_are_read_from_the_provider_while_redis_is_down(base_settings: Settings, endpoint) -> None:
+    target, provider = endpoint
+    provider.records["K4"] = record("K4", "王五")
+    down = "redis://127.0.0.1:1/0"
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    cache = RecordCache(RedisReader(down, timeout=0.5), aioredis.from_url(down), clients, ttl_seconds=60)
+    try:
+        assert (await cache.get(target, "ds-down", "K4")).values["name"] == "王五"
+        assert (await cache.get_many(target, "ds-down", ["K4"]))["K4"].values["name"] == "王五"
+    finally:
+        await clients.close()
+
+
+async def test_an_unreachable_provider_is_unavailable(records: RecordCache) -> None:
+    with pytest.raises(ServiceError) as failure:
+        await records.get("127.0.0.1:1", f"ds-{uuid.uuid4().hex[:8]}", "K")
+    assert failure.value.code == grpc.StatusCode.UNAVAILABLE
+    assert failure.value.reason == "PROVIDER_UNAVAILABLE"
