@@ -100,7 +100,15 @@ def _print_banner(gateway: str, credentials_path: Path, started: float) -> None:
     print("\ndemo resources:")
     for name, code in data["resources"].items():
         print(f"  {code}  {name}")
-    print("\ntry:  govshare query 102001/000001 <统一社会信用代码>   |   govshare verify --help")
+    from services.foundation.synthetic import citizen_id_of, credit_code_of, person
+
+    seed = data.get("seed", 42)
+    someone = person(0, seed)
+    print("\ntry (in another terminal, after `. .venv/bin/activate`):")
+    print(f"  govshare query 102001/000001 {credit_code_of(0, seed)}")
+    print(f"  govshare query 101001/000001 {citizen_id_of(0, seed)} --items citizen_id,name")
+    print(f"  govshare query 101001/000001 {citizen_id_of(0, seed)}        # refused: NOT_GRANTED")
+    print(f"  govshare verify 101001/000001 {citizen_id_of(0, seed)} name={someone['name']}")
     print("Ctrl-C stops everything.\n", flush=True)
 
 

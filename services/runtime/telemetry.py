@@ -8,6 +8,7 @@ exporter reads ``OTEL_EXPORTER_OTLP_ENDPOINT``; with no endpoint, spans are made
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -65,14 +66,32 @@ class TraceContextFilter(logging.Filter):
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, so log collectors parse fields instead of guessing."""
+
+    def __init__(self, component: str) -> None:
+        super().__init__()
+        self._component = component
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "component": self._component,
+            "logger": record.name,
+            "trace_id": getattr(record, "trace_id", "-"),
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def setup_logging(level: str, component: str) -> None:
     """Structured single-line logs on stderr carrying the trace id; secrets are never logged."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(TraceContextFilter())
-    handler.setFormatter(logging.Formatter(
-        '{"time":"%(asctime)s","level":"%(levelname)s","component":"' + component
-        + '","logger":"%(name)s","trace_id":"%(trace_id)s","message":%(message)r}'
-    ))
+    handler.setFormatter(JsonFormatter(component))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

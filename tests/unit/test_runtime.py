@@ -174,3 +174,17 @@ async def test_singleflight_collapses_concurrent_misses() -> None:
 
     results = await asyncio.gather(*(flight.do("k", work) for _ in range(20)))
     assert results == [7] * 20 and calls == 1
+
+
+def test_logs_are_json_lines_with_the_trace_id() -> None:
+    import json
+    import logging
+
+    from services.runtime.telemetry import JsonFormatter, TraceContextFilter
+
+    record = logging.LogRecord("govshare", logging.WARNING, __file__, 1, "caller %s refused: 'quoted'", ("sys-1",),
+                               None)
+    TraceContextFilter().filter(record)
+    entry = json.loads(JsonFormatter("query").format(record))
+    assert entry["message"] == "caller sys-1 refused: 'quoted'"
+    assert entry["component"] == "query" and entry["level"] == "WARNING" and entry["trace_id"] == "-"
