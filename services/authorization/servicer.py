@@ -29,29 +29,16 @@ from services.authorization.grants import Grant, GrantUpdate
 from services.authorization.sharing import Sharing
 from services.runtime.errors import FieldViolation
 from services.runtime.identity import AssertionVerifier
+from services.runtime.timestamps import from_timestamp, to_timestamp
 
 Context = grpc.aio.ServicerContext
-# The range google.protobuf.Timestamp allows (0001-01-01 .. 9999-12-31).
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 
 
 def _time(message: object, name: str, path: str, problems: list[FieldViolation]) -> dt.datetime | None:
     """The timestamp field ``name`` of ``message`` as an aware datetime; None when unset or invalid."""
     if not message.HasField(name):  # type: ignore[attr-defined]
         return None
-    value: timestamp_pb2.Timestamp = getattr(message, name)
-    if not _MIN_SECONDS <= value.seconds <= _MAX_SECONDS or not 0 <= value.nanos < 1_000_000_000:
-        problems.append(FieldViolation(path, "is not a valid timestamp"))
-        return None
-    return value.ToDatetime(tzinfo=dt.UTC)
-
-
-def _timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    return from_timestamp(getattr(message, name), path, problems)
 
 
 # Directory
@@ -59,12 +46,12 @@ def _timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
 def _department_pb(department: Department) -> directory_pb2.Department:
     return directory_pb2.Department(code=department.code, name=department.name, level=department.level,
                                     region_code=department.region_code, authority=department.authority,
-                                    create_time=_timestamp(department.create_time))
+                                    create_time=to_timestamp(department.create_time))
 
 
 def _system_pb(system: System) -> directory_pb2.System:
     return directory_pb2.System(id=system.id, department_code=system.department_code, name=system.name,
-                                disabled=system.disabled, create_time=_timestamp(system.create_time))
+                                disabled=system.disabled, create_time=to_timestamp(system.create_time))
 
 
 class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
@@ -149,13 +136,13 @@ def _application_pb(application: Application, now: dt.datetime) -> sharing_pb2.A
         system_ids=application.system_ids, resource_code=application.resource_code,
         provider_department_code=application.provider_department_code, items=application.items,
         purposes=application.purposes, purpose_text=application.purpose_text, basis=application.basis,
-        requested_expire_time=_timestamp(application.requested_expire_time), methods=application.methods,
-        quota=application.quota, state=application.state, reply_due_time=_timestamp(application.reply_due_time),
+        requested_expire_time=to_timestamp(application.requested_expire_time), methods=application.methods,
+        quota=application.quota, state=application.state, reply_due_time=to_timestamp(application.reply_due_time),
         overdue=application.overdue(now), reply_reason=application.reply_reason, grant_id=application.grant_id,
         history=[sharing_pb2.ApplicationEvent(action=e.action, actor_department_code=e.actor_department_code,
                                               actor_system_id=e.actor_system_id, note=e.note,
-                                              time=_timestamp(e.time)) for e in application.history],
-        create_time=_timestamp(application.create_time))
+                                              time=to_timestamp(e.time)) for e in application.history],
+        create_time=to_timestamp(application.create_time))
 
 
 def _grant_pb(grant: Grant) -> sharing_pb2.Grant:
@@ -163,9 +150,9 @@ def _grant_pb(grant: Grant) -> sharing_pb2.Grant:
         id=grant.id, application_id=grant.application_id, department_code=grant.department_code,
         system_ids=grant.system_ids, resource_code=grant.resource_code, items=grant.items,
         unmasked_items=grant.unmasked_items, purposes=grant.purposes, methods=grant.methods,
-        expire_time=_timestamp(grant.expire_time), quota=grant.quota, state=grant.state,
+        expire_time=to_timestamp(grant.expire_time), quota=grant.quota, state=grant.state,
         revoke_reason=grant.revoke_reason, policy_version=grant.policy_version,
-        create_time=_timestamp(grant.create_time))
+        create_time=to_timestamp(grant.create_time))
 
 
 def _draft(application: sharing_pb2.Application) -> Draft:
@@ -270,7 +257,7 @@ def _decision_pb(decision: Decision) -> authorization_pb2.Decision:
     return authorization_pb2.Decision(
         allowed=decision.allowed, deny_reason=decision.deny_reason, message=decision.message,
         allowed_items=decision.allowed_items, masks=dict(decision.masks),
-        expire_time=_timestamp(decision.expire_time), policy_version=decision.policy_version,
+        expire_time=to_timestamp(decision.expire_time), policy_version=decision.policy_version,
         grant_id=decision.grant_id, quota=decision.quota, denied_items=decision.denied_items)
 
 

@@ -11,8 +11,8 @@ from google.protobuf import timestamp_pb2
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.catalog.catalog import Catalog
 from services.catalog.model import DataItem, Endpoint, Entry, EntryFilter, MandateChange, Page
-from services.runtime.errors import FieldViolation, invalid_argument
 from services.runtime.identity import AssertionVerifier
+from services.runtime.timestamps import from_timestamp, to_timestamp
 
 
 def entry_from_proto(message: catalog_pb2.Entry) -> Entry:
@@ -33,14 +33,6 @@ def entry_from_proto(message: catalog_pb2.Entry) -> Entry:
     )
 
 
-def _timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def entry_to_proto(entry: Entry) -> catalog_pb2.Entry:
     return catalog_pb2.Entry(
         code=entry.code, name=entry.name, summary=entry.summary, category=entry.category, subject=entry.subject,
@@ -52,11 +44,11 @@ def entry_to_proto(entry: Entry) -> catalog_pb2.Entry:
         key_item=entry.key_item, share_type=entry.share_type, share_condition=entry.share_condition,
         share_methods=entry.share_methods, legal_basis=entry.legal_basis, open_to_public=entry.open_to_public,
         open_condition=entry.open_condition, update_cycle=entry.update_cycle,
-        publish_time=_timestamp(entry.publish_time), related_codes=entry.related_codes, zone=entry.zone,
+        publish_time=to_timestamp(entry.publish_time), related_codes=entry.related_codes, zone=entry.zone,
         secrecy=entry.secrecy, state=entry.state, version=entry.version,
         endpoint=catalog_pb2.ProviderEndpoint(target=entry.endpoint.target, dataset=entry.endpoint.dataset),
         project_code=entry.project_code, return_reason=entry.return_reason,
-        create_time=_timestamp(entry.create_time), update_time=_timestamp(entry.update_time),
+        create_time=to_timestamp(entry.create_time), update_time=to_timestamp(entry.update_time),
     )
 
 
@@ -69,16 +61,13 @@ def filter_from_proto(message: catalog_pb2.EntryFilter) -> EntryFilter:
 
 def time_from_proto(message: timestamp_pb2.Timestamp, field: str) -> dt.datetime:
     """An aware UTC datetime; out-of-range timestamps are the caller's error, not ours."""
-    try:
-        return message.ToDatetime(tzinfo=dt.UTC)
-    except (ValueError, OverflowError, OSError):
-        raise invalid_argument([FieldViolation(field, "is not a valid timestamp")]) from None
+    return from_timestamp(message, field)  # type: ignore[return-value]  # raises rather than returning None
 
 
 def _overdue_to_proto(change: MandateChange) -> catalog_pb2.OverdueUpdate:
     return catalog_pb2.OverdueUpdate(
         department_code=change.department_code, description=change.description,
-        change_time=_timestamp(change.change_time), due_time=_timestamp(change.due_time))
+        change_time=to_timestamp(change.change_time), due_time=to_timestamp(change.due_time))
 
 
 def _entries(page: Page) -> list[catalog_pb2.Entry]:
@@ -162,7 +151,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             else None
         due = await self._catalog().report_mandate_change(caller, request.department_code, request.description,
                                                         change_time)
-        return catalog_pb2.ReportMandateChangeResponse(due_time=_timestamp(due))
+        return catalog_pb2.ReportMandateChangeResponse(due_time=to_timestamp(due))
 
     async def ListOverdueUpdates(self, request: catalog_pb2.ListOverdueUpdatesRequest,
                                  context: grpc.aio.ServicerContext) -> catalog_pb2.ListOverdueUpdatesResponse:

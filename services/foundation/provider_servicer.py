@@ -15,11 +15,11 @@ import grpc
 from govshare.provider.v1 import provider_pb2 as pb
 from govshare.provider.v1 import provider_pb2_grpc
 from services.foundation.datasets import DATASETS, Dataset
-from services.foundation.servicer import timestamp
 from services.foundation.store import FoundationStore, StoredRecord
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
 from services.runtime.identifiers import MAX_TEXT_KEY
 from services.runtime.identity import AssertionVerifier, Caller
+from services.runtime.timestamps import to_timestamp
 
 MAX_BATCH_KEYS = 1000
 DEFAULT_EXPORT_PAGE = 500
@@ -28,7 +28,7 @@ MAX_EXPORT_PAGE = 5000
 
 def _record(record: StoredRecord) -> pb.Record:
     return pb.Record(key=record.key, values=record.values, source_department_code=record.source_department_code,
-                     as_of_time=timestamp(record.as_of_time))
+                     as_of_time=to_timestamp(record.as_of_time))
 
 
 def _usable(key: str) -> bool:

@@ -7,10 +7,8 @@ whole first, so a caller learns every problem of a request in one INVALID_ARGUME
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from govshare.foundation.v1 import foundation_pb2 as pb
 from govshare.foundation.v1 import foundation_pb2_grpc
@@ -29,17 +27,11 @@ from services.runtime.errors import (
 from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import AssertionVerifier, Caller
 from services.runtime.pagination import decode_token, encode_token, page_size
+from services.runtime.timestamps import from_timestamp, timestamp_problem, to_timestamp
 
 MAX_NOTE = 1000
 # google.protobuf.Timestamp's valid range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
-MIN_SECONDS, MAX_SECONDS = -62_135_596_800, 253_402_300_799
 MAX_ID = 2**63 - 1
-
-
-def timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def _dataset(name: str, violations: list[FieldViolation], field: str = "dataset") -> Dataset | None:
@@ -87,10 +79,10 @@ def source_department(caller: Caller, requested: str, violations: list[FieldViol
 def _load_row(record: pb.RecordInput) -> LoadRow:
     if not record.HasField("as_of_time"):
         return LoadRow(dict(record.values))
-    stamp = record.as_of_time
-    if not (MIN_SECONDS <= stamp.seconds <= MAX_SECONDS and 0 <= stamp.nanos < 1_000_000_000):
-        return LoadRow(dict(record.values), None, ("as_of_time: not a valid timestamp",))
-    return LoadRow(dict(record.values), stamp.ToDatetime(tzinfo=UTC))
+    problem = timestamp_problem(record.as_of_time)
+    if problem is not None:
+        return LoadRow(dict(record.values), None, (f"as_of_time: {problem}",))
+    return LoadRow(dict(record.values), from_timestamp(record.as_of_time, "as_of_time"))
 
 
 def conflict_message(conflict: Conflict) -> pb.Conflict:
@@ -98,12 +90,13 @@ def conflict_message(conflict: Conflict) -> pb.Conflict:
         id=conflict.id, dataset=conflict.dataset, key=conflict.key, item=conflict.item,
         authoritative_value=conflict.authoritative_value, other_value=conflict.other_value,
         other_source_department_code=conflict.other_source_department_code, state=conflict.state,
-        resolution=conflict.resolution, create_time=timestamp(conflict.create_time))
+        resolution=conflict.resolution, create_time=to_timestamp(conflict.create_time))
 
 
 def _version(record: StoredRecord) -> pb.RecordVersion:
     return pb.RecordVersion(values=record.values, source_department_code=record.source_department_code,
-                            as_of_time=timestamp(record.as_of_time), recorded_time=timestamp(record.recorded_time))
+                            as_of_time=to_timestamp(record.as_of_time),
+                            recorded_time=to_timestamp(record.recorded_time))
 
 
 class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer):
