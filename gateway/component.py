@@ -57,8 +57,8 @@ class GatewayComponent:
         channels: dict[Backend, grpc.aio.Channel] = {}
         for backend, target in self._targets.items():
             if target not in self._channels:
-                # Untraced: the proxy injects trace context itself (see gateway.proxy).
-                self._channels[target] = open_channel(target, self._settings, traced=False)
+                # The proxy puts trace context in each call's metadata itself (see gateway.proxy).
+                self._channels[target] = open_channel(target, self._settings)
                 self._channels[target].get_state(try_to_connect=True)
             channels[backend] = self._channels[target]
         self._proxy.connect(channels)

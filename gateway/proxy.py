@@ -9,9 +9,11 @@ Replies come back as the backend sent them: the status code, the message, the
 trailing metadata (with ``grpc-status-details-bin``, so ErrorInfo and BadRequest
 reach the client intact) and the initial metadata.
 
-Trace context: the server interceptor makes the gateway's span (a child of the
-client's ``traceparent``) current for the handler, and the handler injects it
-into the outgoing metadata, so the backend's span is its child in the same trace.
+Trace context: the runtime's server makes the gateway's span (a child of the
+client's ``traceparent``) current for the handler, and the handler puts it in the
+outgoing metadata (services.runtime.clients.call_metadata), so the backend's span
+is its child in the same trace. The client's own ``traceparent``/``tracestate`` are
+replaced by the gateway's; other entries (``baggage`` among them) pass unchanged.
 The backend channels carry no OpenTelemetry client interceptor: a client span
 per call would only repeat the server span, and grpc.aio runs interceptors in a
 task of their own per call, whose cancellation does not reach the RPC — a client
@@ -25,28 +27,17 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, NoReturn
 
 import grpc
-from opentelemetry import propagate
-from opentelemetry.propagators.textmap import Setter
 
 from gateway.authentication import ANONYMOUS, DROPPED_KEYS, Authenticator, MetadataEntry, inbound
 from gateway.limits import RateLimiter
 from gateway.routing import Backend, Route, RoutingTable, split_method
+from services.runtime.clients import TRACE_KEYS, call_metadata
 from services.runtime.errors import ServiceError, to_status
 from services.runtime.identity import AssertionSigner
 
 #: A server-streaming call with no client deadline (a batch download) may run this long.
 STREAM_TIMEOUT_SECONDS = 3600.0
 _COMPONENT = "gateway"
-
-
-class _AppendEntry(Setter[list[MetadataEntry]]):
-    """Lets the trace propagator append its entries to outgoing metadata."""
-
-    def set(self, carrier: list[MetadataEntry], key: str, value: str) -> None:
-        carrier.append((key, value))
-
-
-_APPEND_ENTRY = _AppendEntry()
 
 
 class _Throttled(Exception):
@@ -85,7 +76,7 @@ class Proxy(grpc.GenericRpcHandler):
         self._call_timeout = call_timeout
         self._stream_timeout = max(stream_timeout, call_timeout)
         # The client's own trace headers are replaced by the gateway's, never sent twice.
-        self._dropped = DROPPED_KEYS | frozenset(propagate.get_global_textmap().fields)
+        self._dropped = DROPPED_KEYS | TRACE_KEYS
         self._endpoints = {route.method: _Endpoint(route) for route in table}
         self._handlers = {method: self._handler(endpoint) for method, endpoint in self._endpoints.items()}
 
@@ -122,7 +113,7 @@ class Proxy(grpc.GenericRpcHandler):
 
     # -- the hot path ---------------------------------------------------------------------------------------
 
-    def _admit(self, route: Route, context: grpc.aio.ServicerContext) -> list[MetadataEntry]:
+    def _admit(self, route: Route, context: grpc.aio.ServicerContext) -> tuple[MetadataEntry, ...]:
         """Authenticates and rate-limits the call; the metadata to forward: signed caller, the client's
         other entries, trace context."""
         authorization, forwarded = inbound(context.invocation_metadata(), self._dropped)
@@ -135,9 +126,7 @@ class Proxy(grpc.GenericRpcHandler):
         wait = self._limiter.acquire(key)
         if wait:
             raise _Throttled(self._limiter.exhausted(key, wait))
-        metadata = [*self._signer.metadata(caller), *forwarded]
-        propagate.inject(metadata, setter=_APPEND_ENTRY)
-        return metadata
+        return (*call_metadata(self._signer, caller), *forwarded)
 
     def _handler(self, endpoint: _Endpoint) -> grpc.RpcMethodHandler:
         if endpoint.route.server_streaming:

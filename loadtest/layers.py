@@ -10,9 +10,9 @@ layer's price:
 
 * ``otel``          OpenTelemetry's grpc.aio server interceptor (1% sampling, no exporter)
 * ``runtime``       the echo as a govshare component in services.runtime.server.start_server
-                    (OpenTelemetry interceptor, error mapping, per-RPC metrics, health, reflection)
+                    (its own server spans, error mapping, per-RPC metrics, health, reflection)
 * ``proxy``         a raw-bytes forwarding hop in front of the echo (what the gateway does, minus its logic)
-* ``proxy-traced``  the same hop on a channel from services.runtime.clients.open_channel (client interceptors)
+* ``proxy-traced``  the same hop on a channel with OpenTelemetry's client interceptors (which the runtime dropped)
 * ``redis``         one GET on the runtime's Redis client per call (the record-cache hit)
 """
 
@@ -82,7 +82,12 @@ async def _serve_variant(variant: str, backend: str, redis_url: str) -> None:
             from services.runtime.clients import open_channel
             from services.runtime.settings import Settings
 
-            channel = open_channel(backend, Settings(), traced=variant == "proxy-traced")
+            if variant == "proxy-traced":  # the OpenTelemetry client interceptors the runtime no longer uses
+                from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+                channel = grpc.aio.insecure_channel(backend, interceptors=aio_client_interceptors())
+            else:
+                channel = open_channel(backend, Settings())
             server.add_generic_rpc_handlers((_forwarding_handler(channel.unary_unary(METHOD)),))
         elif variant == "redis":
             from services.runtime.cache import create_client

@@ -3,8 +3,12 @@
 Every Query, BatchQuery, Verify and Export call that passed authentication gets
 exactly one record, whatever its outcome, and its reply leaves only after the
 record is durable. Records of concurrent calls are queued and written together
-(one atomic, pipelined INSERT per batch, every ``audit_flush_ms`` or
-``audit_batch_max`` records), which is what makes auditing every call affordable.
+(one atomic, pipelined INSERT per batch of at most ``audit_batch_max`` records),
+which is what makes auditing every call affordable. An idle writer writes at once:
+the records that queue while a write is in flight form the next batch, so batches
+grow with the load by themselves and a lone call never waits for company it will
+not get. ``audit_flush_ms`` (default 0) makes an idle writer wait that long for
+company before writing; records queued during a write are never held back.
 
 Each writer (one per query process) keeps its own hash chain: a chain id chosen
 at start, a sequence number, and ``hash = sha256(prev_hash || canonical(row))``.
@@ -226,6 +230,7 @@ class AuditWriter:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        queued_during_write = False
         while True:
             await self._has_pending.wait()
             if not self._pending:
@@ -233,7 +238,7 @@ class AuditWriter:
                     return
                 self._has_pending.clear()
                 continue
-            wait = self._first_pending_at + self._flush_seconds - loop.time()
+            wait = 0.0 if queued_during_write else self._first_pending_at + self._flush_seconds - loop.time()
             if wait > 0 and not self._closing and len(self._pending) < self._batch_max:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
@@ -246,6 +251,7 @@ class AuditWriter:
             elif not self._closing:
                 self._has_pending.clear()
             await self._flush(batch)
+            queued_during_write = bool(self._pending)
 
     async def _flush(self, batch: list[Access]) -> None:
         try:

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from govshare.common.v1 import common_pb2
 from services.query.projection import Plan, make_plan
+from services.runtime.clients import call_metadata
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, Caller
 from services.runtime.singleflight import SingleFlight
@@ -103,7 +104,7 @@ class Authorizer:
             purpose=purpose, items=items, method=method)
         try:
             response = await self._stub.Check(request, timeout=self._timeout,
-                                              metadata=self._signer.metadata(self._identity))
+                                              metadata=call_metadata(self._signer, self._identity))
         except grpc.aio.AioRpcError as exc:
             # Without a decision nothing may be shared: fail closed.
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",

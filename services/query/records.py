@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.query.redis_reads import RedisReader
-from services.runtime.clients import open_channel
+from services.runtime.clients import call_metadata, open_channel
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, Caller
 from services.runtime.settings import Settings
@@ -79,7 +79,7 @@ class ProviderClients:
         try:
             response = await self._stub(target).Lookup(
                 provider_pb2.LookupRequest(dataset=dataset, key=key), timeout=self._timeout,
-                metadata=self._signer.metadata(self._identity))
+                metadata=call_metadata(self._signer, self._identity))
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None
@@ -90,7 +90,7 @@ class ProviderClients:
         try:
             response = await self._stub(target).BatchLookup(
                 provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys), timeout=self._timeout,
-                metadata=self._signer.metadata(self._identity))
+                metadata=call_metadata(self._signer, self._identity))
         except grpc.aio.AioRpcError as exc:
             raise _provider_unavailable(target, exc) from exc
         return {record.key: record for record in response.records}
@@ -99,7 +99,7 @@ class ProviderClients:
         """Pages of every current record of ``dataset``."""
         call = self._stub(target).Export(
             provider_pb2.ExportRequest(dataset=dataset, page_size=EXPORT_PAGE_SIZE),
-            timeout=max(EXPORT_TIMEOUT_SECONDS, self._timeout), metadata=self._signer.metadata(self._identity))
+            timeout=max(EXPORT_TIMEOUT_SECONDS, self._timeout), metadata=call_metadata(self._signer, self._identity))
         try:
             async for page in call:
                 yield list(page.records)

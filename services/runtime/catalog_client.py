@@ -12,6 +12,7 @@ import time
 import grpc
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from services.runtime.clients import call_metadata
 from services.runtime.identity import AssertionSigner, Caller
 from services.runtime.singleflight import SingleFlight
 from services.runtime.telemetry import CACHE_LOOKUPS
@@ -29,21 +30,24 @@ class CatalogCache:
         self._timeout = timeout
         self._entries: dict[str, tuple[float, catalog_pb2.Entry | None]] = {}
         self._flight: SingleFlight[catalog_pb2.Entry | None] = SingleFlight()
+        # Bound once: ``labels()`` hashes its arguments and takes a lock on every call.
+        self._hits = CACHE_LOOKUPS.labels("catalog", "hit")
+        self._misses = CACHE_LOOKUPS.labels("catalog", "miss")
 
     async def get(self, code: str) -> catalog_pb2.Entry | None:
         """The current version of entry ``code`` (any state; callers check it is published)."""
         cached = self._entries.get(code)
         if cached is not None and cached[0] > time.monotonic():
-            CACHE_LOOKUPS.labels("catalog", "hit").inc()
+            self._hits.inc()
             return cached[1]
-        CACHE_LOOKUPS.labels("catalog", "miss").inc()
+        self._misses.inc()
         return await self._flight.do(code, lambda: self._fetch(code))
 
     async def _fetch(self, code: str) -> catalog_pb2.Entry | None:
         try:
             response = await self._stub.GetEntry(
                 catalog_pb2.GetEntryRequest(code=code), timeout=self._timeout,
-                metadata=self._signer.metadata(self._caller))
+                metadata=call_metadata(self._signer, self._caller))
             entry: catalog_pb2.Entry | None = response.entry
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):

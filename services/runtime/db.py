@@ -20,14 +20,29 @@ SERVICES_WITH_SCHEMA = ("catalog", "authorization", "query", "foundation")
 _MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent
 
 
+async def _keep_session(_connection: asyncpg.Connection) -> None:
+    """Releases a pooled connection as it is (see ``create_pool``)."""
+
+
 async def create_pool(url: str, schema: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections resolve unqualified names in the service's own schema first."""
+    """A pool whose connections resolve unqualified names in the service's own schema first.
+
+    Released connections skip asyncpg's reset query (``SELECT pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL``): it is a second round trip on every release, as dear as a lookup by key.
+    asyncpg still rolls back a transaction left open and drops listener callbacks. The invariant this
+    relies on, kept by every service: **no session state on pooled connections** — settings only with
+    ``SET LOCAL`` (inside a transaction), advisory locks only transaction-scoped (``pg_advisory_xact_lock``),
+    cursors only inside transactions, no ``LISTEN`` (events travel on Redis), and temporary tables only
+    ``ON COMMIT DROP`` or ``ON COMMIT DELETE ROWS`` with a name the same code reuses (foundation's staging
+    tables). Code that needs anything else uses its own ``asyncpg.connect`` connection, not the pool.
+    """
     return await asyncpg.create_pool(
         dsn=url,
         min_size=min_size,
         max_size=max_size,
         server_settings={"search_path": f"{schema},public", "application_name": f"govshare-{schema}"},
         command_timeout=30,
+        reset=_keep_session,
     )
 
 

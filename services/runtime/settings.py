@@ -52,7 +52,7 @@ class Settings:
     rate_limit_burst: int = 4000
     record_cache_ttl_seconds: int = 300
     decision_ttl_seconds: int = 30
-    audit_flush_ms: float = 2.0
+    audit_flush_ms: float = 0.0
     audit_batch_max: int = 1000
     call_timeout_seconds: float = 5.0
     mask_rules: Mapping[str, str] = field(default_factory=dict)

@@ -158,6 +158,29 @@ async def test_concurrent_records_are_written_in_few_batches_and_chained(pool: a
     assert rows[5]["key"] == "k\ufffd5"
 
 
+async def test_an_idle_writer_writes_at_once_and_batches_still_form(pool: asyncpg.Pool) -> None:
+    """With no flush window, what queues while a write is in flight becomes the next batch."""
+    store = QueryStore(pool)
+    batches: list[int] = []
+
+    async def write(rows: list[tuple]) -> None:
+        batches.append(len(rows))
+        await store.insert_accesses(rows)
+
+    writer = AuditWriter(write, flush_ms=0.0, batch_max=1000)
+    writer.start()
+    try:
+        ids = await asyncio.gather(*(writer.record(access(n)) for n in range(100)))
+        ids.append(await writer.record(access(100)))
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+    assert sum(batches) == 101 and len(batches) < 20 and batches[-1] == 1
+    rows = await stored_chain(pool, writer.chain_id)
+    assert [row["id"] for row in rows] == ids
+    assert first_problem([dict(row) for row in rows]) is None
+
+
 async def test_batches_never_exceed_the_maximum(pool: asyncpg.Pool) -> None:
     store = QueryStore(pool)
     batches: list[int] = []
