@@ -11,16 +11,16 @@ import datetime as dt
 from collections.abc import Mapping
 
 import grpc
-from google.protobuf import timestamp_pb2
 
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from services.query import audit
-from services.query.deps import Dependencies
+from services.query.deps import DependentServicer
 from services.query.store import AccessFilter
-from services.runtime.errors import FieldViolation, ServiceError, invalid_argument, permission_denied
-from services.runtime.identity import AssertionVerifier, Caller
+from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
+from services.runtime.identity import Caller
 from services.runtime.pagination import decode_token, encode_token, page_size
+from services.runtime.timestamps import to_timestamp
 
 MAX_FILTER = 64
 _RESULTS = {
@@ -33,15 +33,9 @@ _PURPOSES = {name[len("PURPOSE_TYPE_"):]: value for name, value in common_pb2.Pu
 _DENY_REASONS = {name[len("DENY_REASON_"):]: value for name, value in common_pb2.DenyReason.items()}
 
 
-def _timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
     return audit_pb2.AccessRecord(
-        id=row["id"], time=_timestamp(row["time"]), system_id=row["system_id"],
+        id=row["id"], time=to_timestamp(row["time"]), system_id=row["system_id"],
         department_code=row["department_code"], resource_code=row["resource_code"],
         provider_department_code=row["provider_department_code"], operation=row["operation"],
         items=row["items"], key=row["key"], purpose=_PURPOSES.get(row["purpose"], 0),
@@ -87,16 +81,7 @@ def _after(token: str) -> tuple[dt.datetime, str] | None:
     return time, access_id
 
 
-class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, verifier: AssertionVerifier) -> None:
-        self._verifier = verifier
-        self.deps: Dependencies | None = None
-
-    def _begin(self, context: grpc.aio.ServicerContext) -> tuple[Dependencies, Caller]:
-        caller = self._verifier.from_context(context)
-        if self.deps is None:
-            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "STARTING", "the query service is starting")
-        return self.deps, caller
+class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
 
     @staticmethod
     def _provider_scope(caller: Caller) -> str | None:

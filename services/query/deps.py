@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import grpc
 import redis.asyncio as aioredis
 
 from services.query.audit import AuditWriter
@@ -12,6 +13,8 @@ from services.query.disputes import OpenDisputes
 from services.query.records import ProviderClients, RecordCache
 from services.query.resources import Resources
 from services.query.store import QueryStore
+from services.runtime.errors import ServiceError
+from services.runtime.identity import AssertionVerifier, Caller
 from services.runtime.masking import Masker
 from services.runtime.settings import Settings
 
@@ -29,3 +32,19 @@ class Dependencies:
     store: QueryStore
     masker: Masker
     redis: aioredis.Redis
+
+
+class DependentServicer:
+    """Base of the query process's servicers: they get their dependencies once the process has started."""
+
+    def __init__(self, verifier: AssertionVerifier) -> None:
+        self._verifier = verifier
+        self.deps: Dependencies | None = None
+
+    def _begin(self, context: grpc.aio.ServicerContext) -> tuple[Dependencies, Caller]:
+        """The verified caller and the dependencies; UNAVAILABLE while the process is still starting."""
+        caller = self._verifier.from_context(context)
+        deps = self.deps
+        if deps is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "STARTING", "the query service is starting")
+        return deps, caller

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from services.query import disputes
-from services.query.deps import Dependencies
+from services.query.deps import Dependencies, DependentServicer
 from services.query.disputes import Dispute
 from services.query.keys import normalize_key
 from services.query.resources import valid_resource_code
@@ -24,7 +24,7 @@ from services.runtime.errors import (
     not_found,
     permission_denied,
 )
-from services.runtime.identity import AssertionVerifier, Caller
+from services.runtime.identity import Caller
 from services.runtime.pagination import decode_token, encode_token, page_size
 
 log = logging.getLogger(__name__)
@@ -70,16 +70,7 @@ def _after(token: str) -> tuple[dt.datetime, uuid.UUID] | None:
     return time, dispute_id
 
 
-class DisputeServicer(dispute_pb2_grpc.DisputeServiceServicer):
-    def __init__(self, verifier: AssertionVerifier) -> None:
-        self._verifier = verifier
-        self.deps: Dependencies | None = None
-
-    def _begin(self, context: grpc.aio.ServicerContext) -> tuple[Dependencies, Caller]:
-        caller = self._verifier.from_context(context)
-        if self.deps is None:
-            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "STARTING", "the query service is starting")
-        return self.deps, caller
+class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer):
 
     async def ReportDispute(self, request: dispute_pb2.ReportDisputeRequest, context: grpc.aio.ServicerContext
                             ) -> dispute_pb2.ReportDisputeResponse:

@@ -22,7 +22,7 @@ from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.query import audit, projection
 from services.query.audit import Access, clean
 from services.query.decisions import Decision
-from services.query.deps import Dependencies
+from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error, normalize_key
 from services.query.resources import Resource, valid_resource_code
 from services.runtime.errors import (
@@ -33,7 +33,7 @@ from services.runtime.errors import (
     not_found,
     permission_denied,
 )
-from services.runtime.identity import AssertionVerifier, Caller
+from services.runtime.identity import Caller
 
 MAX_BATCH_KEYS = 1000
 AUDIT_ID_HEADER = "x-govshare-audit-id"
@@ -54,10 +54,6 @@ def purpose_name(value: int) -> str:
 def _trace_id() -> str:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.trace_id else ""
-
-
-def _unavailable_until_started() -> ServiceError:
-    return ServiceError(grpc.StatusCode.UNAVAILABLE, "STARTING", "the query service is starting")
 
 
 def _purpose_violations(purpose: common_pb2.Purpose, field: str = "purpose.type") -> list[FieldViolation]:
@@ -83,11 +79,7 @@ def _masked_in_plan_order(decision: Decision, masked: set[str]) -> list[str]:
     return [item for item, rule in decision.plan if rule is not None and item in masked]
 
 
-class QueryServicer(query_pb2_grpc.QueryServiceServicer):
-    def __init__(self, verifier: AssertionVerifier) -> None:
-        self._verifier = verifier
-        self.deps: Dependencies | None = None
-
+class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
     # --- the four RPCs ------------------------------------------------------------------------
 
     async def Query(self, request: query_pb2.QueryRequest, context: grpc.aio.ServicerContext
@@ -302,13 +294,6 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
                                      as_of_time=record.as_of_time, disputed=disputed)
 
     # --- audit --------------------------------------------------------------------------------
-
-    def _begin(self, context: grpc.aio.ServicerContext) -> tuple[Dependencies, Caller]:
-        caller = self._verifier.from_context(context)
-        deps = self.deps
-        if deps is None:
-            raise _unavailable_until_started()
-        return deps, caller
 
     @staticmethod
     def _access(caller: Caller, operation: str, resource_code: str, purpose: common_pb2.Purpose, key: str,

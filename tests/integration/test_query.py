@@ -23,7 +23,7 @@ from google.protobuf import timestamp_pb2
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from stdnum.cn import uscc
+from stdnum.cn import ric, uscc
 
 from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2 as cat
@@ -40,6 +40,7 @@ from govshare.query.v1 import (
 )
 from services.authorization.component import create_component as create_authorization
 from services.catalog.component import create_component as create_catalog
+from services.demo import ENTITY_ITEMS, POPULATION_ITEMS
 from services.foundation.component import create_component as create_foundation
 from services.query.component import create_component as create_query
 from services.runtime import db
@@ -56,7 +57,6 @@ DOWNLOAD = common.SHARE_METHOD_BATCH_DOWNLOAD
 ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核 2026-0001")
 WORK = common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口业务办理")
 CHECK = common.Purpose(type=common.PURPOSE_TYPE_DATA_VERIFICATION, text="身份核验")
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def credit_code(rng: random.Random) -> str:
@@ -67,37 +67,7 @@ def credit_code(rng: random.Random) -> str:
 def citizen_id(rng: random.Random) -> str:
     birth = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(18000))
     body = f"110105{birth:%Y%m%d}{rng.randrange(1000):03d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11]
-
-
-def item(name: str, machine: str, length: int = 50, *, sensitive: bool = False, mask: str = "",
-         basic: bool = False, identifier: int = 0, data_type: int = cat.DATA_TYPE_CHARACTER) -> cat.DataItem:
-    return cat.DataItem(name=name, machine_name=machine, data_type=data_type, length=length, sensitive=sensitive,
-                        mask_rule=mask, basic=basic, identifier=identifier)
-
-
-POPULATION_ITEMS = [
-    item("公民身份号码", "citizen_id", 18, sensitive=True, mask="citizen_id", basic=True,
-         identifier=cat.IDENTIFIER_KIND_CITIZEN_ID),
-    item("姓名", "name", 50, sensitive=True, mask="name", basic=True),
-    item("性别", "sex", 2),
-    item("民族", "ethnicity", 20),
-    item("出生日期", "birth_date", 10, data_type=cat.DATA_TYPE_DATE),
-    item("户籍地址", "address", 200, sensitive=True, mask="address"),
-    item("户籍地行政区划代码", "address_region_code", 6),
-    item("人口状态", "status", 10),
-]
-ENTITY_ITEMS = [
-    item("统一社会信用代码", "credit_code", 18, basic=True, identifier=cat.IDENTIFIER_KIND_CREDIT_CODE),
-    item("名称", "name", 200, basic=True),
-    item("类型", "entity_type", 50),
-    item("法定代表人", "legal_representative", 50, sensitive=True, mask="name"),
-    item("注册资本(万元)", "registered_capital", 20, data_type=cat.DATA_TYPE_CURRENCY),
-    item("成立日期", "established_date", 10, data_type=cat.DATA_TYPE_DATE),
-    item("住所", "address", 200),
-    item("登记机关", "registration_authority", 100),
-    item("登记状态", "status", 10),
-]
+    return body + ric.calc_check_digit(body + "0")
 
 
 @dataclass
