@@ -41,10 +41,44 @@ class ServiceError(Exception):
         return f"{self.code.name} {self.reason}: {self.message}"
 
 
+# Errors travel in gRPC trailers, which clients refuse past 8 KiB (and the message is percent-encoded:
+# a Chinese character takes 9 bytes). A request with thousands of bad values must still get its
+# INVALID_ARGUMENT, so the violations, their texts and the message are bounded.
+MAX_VIOLATIONS = 25
+MAX_VIOLATION_TEXT = 200
+MAX_DETAIL_BYTES = 3000
+MESSAGE_VIOLATIONS = 3
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_VIOLATION_TEXT else text[:MAX_VIOLATION_TEXT - 1] + "…"
+
+
+def _within_budget(violations: Iterable[FieldViolation]) -> list[FieldViolation]:
+    """The first violations that fit the trailer budget, and one more saying how many were left out."""
+    kept: list[FieldViolation] = []
+    size = 0
+    pending = [FieldViolation(_bounded(v.field), _bounded(v.description)) for v in violations]
+    for index, violation in enumerate(pending):
+        size += len(violation.field.encode()) + len(violation.description.encode()) + 8
+        if len(kept) == MAX_VIOLATIONS - 1 or size > MAX_DETAIL_BYTES:
+            left = len(pending) - index
+            if left == 1 and size <= MAX_DETAIL_BYTES:
+                kept.append(violation)
+            else:
+                kept.append(FieldViolation("request", f"{left} more problems not listed"))
+            break
+        kept.append(violation)
+    return kept
+
+
 def invalid_argument(violations: Iterable[FieldViolation], reason: str = "INVALID_ARGUMENT") -> ServiceError:
-    """Bad input: INVALID_ARGUMENT listing every violation in the message and in BadRequest."""
-    items = list(violations)
-    message = "; ".join(f"{v.field}: {v.description}" for v in items) or "invalid request"
+    """Bad input: INVALID_ARGUMENT with every violation in BadRequest (as many as a trailer holds, and how
+    many more), the first few of them in the message."""
+    items = _within_budget(violations)
+    message = "; ".join(f"{v.field}: {v.description}" for v in items[:MESSAGE_VIOLATIONS]) or "invalid request"
+    if len(items) > MESSAGE_VIOLATIONS:
+        message += f" (and {len(items) - MESSAGE_VIOLATIONS} more: see the BadRequest details)"
     return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, items)
 
 

@@ -188,3 +188,14 @@ def test_logs_are_json_lines_with_the_trace_id() -> None:
     entry = json.loads(JsonFormatter("query").format(record))
     assert entry["message"] == "caller sys-1 refused: 'quoted'"
     assert entry["component"] == "query" and entry["level"] == "WARNING" and entry["trace_id"] == "-"
+
+
+def test_invalid_argument_lists_everything_that_fits() -> None:
+    from services.runtime.errors import FieldViolation, invalid_argument
+
+    few = invalid_argument([FieldViolation("a", "bad"), FieldViolation("b", "worse")])
+    assert [v.field for v in few.violations] == ["a", "b"] and few.message == "a: bad; b: worse"
+    many = invalid_argument([FieldViolation(f"f{i}", "身份号码校验位错误" * 30) for i in range(100)])
+    assert many.violations[-1].description.endswith("more problems not listed")
+    assert sum(len(v.description.encode()) for v in many.violations) < 4000
+    assert len(many.violations) - 1 + int(many.violations[-1].description.split()[0]) == 100

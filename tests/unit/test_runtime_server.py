@@ -153,3 +153,31 @@ async def test_plaintext_health_listener_for_probes(settings: Settings) -> None:
             assert only_health.value.code() == grpc.StatusCode.UNIMPLEMENTED
     finally:
         await running.stop(0)
+
+
+async def test_a_request_with_thousands_of_problems_still_gets_its_invalid_argument(settings: Settings) -> None:
+    class _Noisy(_Servicer):
+        async def GetEntry(self, request, context):  # type: ignore[no-untyped-def]
+            raise invalid_argument([FieldViolation(f"items[{i}].name" + "x" * 500, "y" * 1000)
+                                    for i in range(5000)])
+
+    class _NoisyComponent(_Component):
+        def register(self, server: grpc.aio.Server) -> None:
+            catalog_pb2_grpc.add_CatalogServiceServicer_to_server(_Noisy(), server)
+
+    component = _NoisyComponent()
+    component.ready.set()
+    running = await start_server(settings, component)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as bad:
+                await catalog_pb2_grpc.CatalogServiceStub(channel).GetEntry(catalog_pb2.GetEntryRequest(code="x"))
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        _, request = details_of(bad.value)
+        violations = request.field_violations
+        assert 1 < len(violations) <= 25 and violations[0].field.startswith("items[0].name")
+        listed = len(violations) - 1
+        assert violations[-1].description == f"{5000 - listed} more problems not listed"
+        assert "more: see the BadRequest details" in bad.value.details()
+    finally:
+        await running.stop(0)
