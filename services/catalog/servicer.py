@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 import grpc
-from google.protobuf import timestamp_pb2
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.catalog.catalog import Catalog
@@ -57,11 +55,6 @@ def filter_from_proto(message: catalog_pb2.EntryFilter) -> EntryFilter:
         provider_department_code=message.provider_department_code, category=message.category,
         share_type=message.share_type, zone=message.zone, state=message.state, update_cycle=message.update_cycle,
         subject=message.subject, project_code=message.project_code)
-
-
-def time_from_proto(message: timestamp_pb2.Timestamp, field: str) -> dt.datetime:
-    """An aware UTC datetime; out-of-range timestamps are the caller's error, not ours."""
-    return from_timestamp(message, field)  # type: ignore[return-value]  # raises rather than returning None
 
 
 def _overdue_to_proto(change: MandateChange) -> catalog_pb2.OverdueUpdate:
@@ -147,8 +140,8 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def ReportMandateChange(self, request: catalog_pb2.ReportMandateChangeRequest,
                                   context: grpc.aio.ServicerContext) -> catalog_pb2.ReportMandateChangeResponse:
         caller = self._verifier.from_context(context)
-        change_time = time_from_proto(request.change_time, "change_time") if request.HasField("change_time") \
-            else None
+        # An out-of-range timestamp is the caller's error (INVALID_ARGUMENT), raised by from_timestamp.
+        change_time = from_timestamp(request.change_time, "change_time") if request.HasField("change_time") else None
         due = await self._catalog().report_mandate_change(caller, request.department_code, request.description,
                                                         change_time)
         return catalog_pb2.ReportMandateChangeResponse(due_time=to_timestamp(due))

@@ -51,6 +51,7 @@ _MUTABLE_COLUMNS = tuple(c for c in _WRITE_COLUMNS if c not in ("code", "version
 _UPDATE = ("UPDATE entry_versions SET "
            + ", ".join(f"{column} = ${i}" for i, column in enumerate(_MUTABLE_COLUMNS, start=3))
            + " WHERE code = $1 AND version = $2")
+_VERSION = f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND version = $2"
 _PUBLIC = sorted(int(state) for state in PUBLIC_STATES)
 _PENDING = sorted(int(state) for state in PENDING_STATES)
 # Actions that show a department keeping its catalog current (R-CAT-3 due dates).
@@ -167,8 +168,7 @@ class CatalogStore:
         return _head(await self._pool.fetchrow("SELECT * FROM entries WHERE code = $1", code))
 
     async def version(self, code: str, version: int) -> Entry | None:
-        row = await self._pool.fetchrow(f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND version = $2",
-                                        code, version)
+        row = await self._pool.fetchrow(_VERSION, code, version)
         return _entry(row) if row is not None else None
 
     async def versions(self, code: str, public_only: bool) -> list[Entry]:
@@ -264,8 +264,7 @@ class CatalogTransaction:
             "WHERE code = $1", head.code, head.provider_department_code, head.latest_version, head.public_version)
 
     async def version(self, code: str, version: int) -> Entry | None:
-        row = await self._conn.fetchrow(
-            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND version = $2", code, version)
+        row = await self._conn.fetchrow(_VERSION, code, version)
         return _entry(row) if row is not None else None
 
     async def insert_version(self, entry: Entry, document: Document) -> None:

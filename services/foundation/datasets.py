@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from services.foundation import validation as v
+from services.runtime.errors import FieldViolation
 
 ETHNICITIES = (
     "汉族", "蒙古族", "回族", "藏族", "维吾尔族", "苗族", "彝族", "壮族", "布依族", "朝鲜族",
@@ -166,3 +167,11 @@ LICENCE = Dataset(
 )
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (POPULATION, LEGAL_ENTITY, REGION, PLACE, LICENCE)}
+
+
+def find_dataset(name: str, violations: list[FieldViolation]) -> Dataset | None:
+    """The dataset called ``name``; None (with a ``dataset`` violation added) when there is none."""
+    dataset = DATASETS.get(name)
+    if dataset is None:
+        violations.append(FieldViolation("dataset", f"must be one of {', '.join(DATASETS)}"))
+    return dataset

@@ -14,7 +14,7 @@ import grpc
 
 from govshare.provider.v1 import provider_pb2 as pb
 from govshare.provider.v1 import provider_pb2_grpc
-from services.foundation.datasets import DATASETS, Dataset
+from services.foundation.datasets import DATASETS, find_dataset
 from services.foundation.store import FoundationStore, StoredRecord
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
 from services.runtime.identifiers import MAX_TEXT_KEY
@@ -41,13 +41,6 @@ def _require_service(caller: Caller) -> None:
         raise permission_denied("SERVICE_ONLY", "ProviderService is internal to the platform (platform services only)")
 
 
-def _dataset(name: str, violations: list[FieldViolation]) -> Dataset | None:
-    dataset = DATASETS.get(name)
-    if dataset is None:
-        violations.append(FieldViolation("dataset", f"must be one of {', '.join(DATASETS)}"))
-    return dataset
-
-
 class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
     def __init__(self, verifier: AssertionVerifier, store: FoundationStore) -> None:
         self._verifier = verifier
@@ -58,7 +51,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         dataset = DATASETS.get(request.dataset)
         if dataset is None or not request.key:
             violations: list[FieldViolation] = []
-            _dataset(request.dataset, violations)
+            find_dataset(request.dataset, violations)
             if not request.key:
                 violations.append(FieldViolation("key", "required"))
             raise invalid_argument(violations)
@@ -73,7 +66,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
                           ) -> pb.BatchLookupResponse:
         _require_service(self._verifier.from_context(context))
         violations: list[FieldViolation] = []
-        dataset = _dataset(request.dataset, violations)
+        dataset = find_dataset(request.dataset, violations)
         if len(request.keys) > MAX_BATCH_KEYS:
             violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} per call, got {len(request.keys)}"))
         if violations or dataset is None:
@@ -89,7 +82,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         """Keyset pages in key order: each page is one indexed query, no snapshot held between pages."""
         _require_service(self._verifier.from_context(context))
         violations: list[FieldViolation] = []
-        dataset = _dataset(request.dataset, violations)
+        dataset = find_dataset(request.dataset, violations)
         if request.page_size < 0:
             violations.append(FieldViolation("page_size", "must not be negative"))
         if violations or dataset is None:

@@ -12,7 +12,7 @@ import grpc
 
 from govshare.foundation.v1 import foundation_pb2 as pb
 from govshare.foundation.v1 import foundation_pb2_grpc
-from services.foundation.datasets import DATASETS, Dataset
+from services.foundation.datasets import find_dataset
 from services.foundation.loading import MAX_RECORDS, Loader, LoadRow
 from services.foundation.store import Conflict, FoundationStore, StoredRecord
 from services.foundation.validation import ValueProblem, china_today
@@ -30,15 +30,7 @@ from services.runtime.pagination import decode_token, encode_token, page_size
 from services.runtime.timestamps import from_timestamp, timestamp_problem, to_timestamp
 
 MAX_NOTE = 1000
-# google.protobuf.Timestamp's valid range: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
-MAX_ID = 2**63 - 1
-
-
-def _dataset(name: str, violations: list[FieldViolation], field: str = "dataset") -> Dataset | None:
-    dataset = DATASETS.get(name)
-    if dataset is None:
-        violations.append(FieldViolation(field, f"must be one of {', '.join(DATASETS)}"))
-    return dataset
+MAX_ID = 2**63 - 1  # conflict ids are bigint
 
 
 def _collect(violations: list[FieldViolation], check: Callable[[], object]) -> object:
@@ -109,7 +101,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
                           ) -> pb.LoadRecordsResponse:
         caller = identified(self._verifier.from_context(context))
         violations: list[FieldViolation] = []
-        dataset = _dataset(request.dataset, violations)
+        dataset = find_dataset(request.dataset, violations)
         if len(request.records) > MAX_RECORDS:
             violations.append(FieldViolation("records", f"at most {MAX_RECORDS} per call, got {len(request.records)}"))
         source = source_department(caller, request.source_department_code, violations)
@@ -124,7 +116,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
                             ) -> pb.ListConflictsResponse:
         caller = identified(self._verifier.from_context(context))
         violations: list[FieldViolation] = []
-        dataset = _dataset(request.dataset, violations) if request.dataset else None
+        dataset = find_dataset(request.dataset, violations) if request.dataset else None
         if request.state not in pb.ConflictState.values():
             violations.append(FieldViolation("state", "must be a ConflictState"))
         size = _collect(violations, lambda: page_size(request.page_size))
@@ -161,7 +153,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         """The current version first, then the superseded ones, newest first."""
         caller = identified(self._verifier.from_context(context))
         violations: list[FieldViolation] = []
-        dataset = _dataset(request.dataset, violations)
+        dataset = find_dataset(request.dataset, violations)
         key = request.key.strip()
         if not key:
             violations.append(FieldViolation("key", "required"))

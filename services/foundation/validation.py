@@ -203,12 +203,11 @@ def person_matches_id(values: Mapping[str, object]) -> Iterator[str]:
     if not isinstance(number, str):
         return
     birth = values.get("birth_date")
-    if isinstance(birth, date) and birth.isoformat() != identifiers.birth_date_of(number):
-        encoded = identifiers.birth_date_of(number)
+    if isinstance(birth, date) and birth.isoformat() != (encoded := identifiers.birth_date_of(number)):
         yield f"birth_date: {birth.isoformat()} differs from the date in citizen_id ({encoded})"
     sex = values.get("sex")
-    if isinstance(sex, str) and sex != identifiers.sex_of(number):
-        yield f"sex: {sex} differs from the sex encoded in citizen_id ({identifiers.sex_of(number)})"
+    if isinstance(sex, str) and sex != (encoded := identifiers.sex_of(number)):
+        yield f"sex: {sex} differs from the sex encoded in citizen_id ({encoded})"
 
 
 def validity_period_ordered(values: Mapping[str, object]) -> Iterator[str]:

@@ -274,15 +274,23 @@ async def test_a_bad_entry_gets_every_violation_listed(catalog: Client) -> None:
                pb.DataItem(machine_name="name", data_type=0, mask_rule="rot13"),
                pb.DataItem(name="姓名", machine_name="name", data_type=pb.DATA_TYPE_CHARACTER, length=20)],
         key_item="citizen_id", related_codes=["bad"])
-    _, fields, message = await fails(catalog.create(entry, AUTHORITY), grpc.StatusCode.INVALID_ARGUMENT)
-    assert set(fields) == {
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await catalog.create(entry, AUTHORITY)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+    _, bad = details_of(caught.value)
+    assert bad is not None
+    described = {v.field: v.description for v in bad.field_violations}
+    assert len(described) == len(bad.field_violations) == 18
+    assert set(described) == {
         "entry.code", "entry.name", "entry.summary", "entry.subject", "entry.provider_department_code",
         "entry.format_class", "entry.update_cycle", "entry.related_codes[0]",
         "entry.items[0].machine_name", "entry.items[0].length", "entry.items[1].name", "entry.items[1].data_type",
         "entry.items[1].mask_rule", "entry.items[2].machine_name", "entry.key_item", "entry.share_condition",
         "entry.share_methods", "entry.endpoint.dataset",
     }
-    assert "entry.items[2].machine_name: name is already used by entry.items[1]" in message
+    assert described["entry.items[2].machine_name"] == "name is already used by entry.items[1]"
+    # The message names the first few; the BadRequest holds them all.
+    assert "(and 15 more: see the BadRequest details)" in (caught.value.details() or "")
 
 
 VALIDATION_CASES = {
