@@ -11,7 +11,6 @@ workflow that stores and announces them is services.authorization.sharing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from govshare.authorization.v1 import sharing_pb2
@@ -173,39 +172,33 @@ def requested_items(draft: Draft, entry: catalog_pb2.Entry) -> tuple[str, ...]:
     return draft.items or tuple(item_names(entry))
 
 
-def narrow(application: Application, terms: Terms, now: dt.datetime,
-           prefix: str = "") -> Scope:
+def narrow(application: Application, terms: Terms, now: dt.datetime) -> Scope:
     """The grant scope an approval gives: the request, narrowed by ``terms``; widening is a problem."""
+    only_narrow = "an approval may only narrow the items"
     problems = list(terms.problems)
-    items = _subset(f"{prefix}items", terms.items, application.items, "requested", problems) or application.items
-    unmasked = _subset(f"{prefix}unmasked_items", terms.unmasked_items, items, "granted", problems)
+    problems += item_list_problems("items", terms.items, application.items, f"requested: {only_narrow}")
+    items = terms.items or application.items
+    problems += item_list_problems("unmasked_items", terms.unmasked_items, items, f"granted: {only_narrow}")
     requested_purposes = set(application.purposes)
-    problems += enum_list_problems(f"{prefix}purposes", terms.purposes, PURPOSES, "purpose", required=False)
+    problems += enum_list_problems("purposes", terms.purposes, PURPOSES, "purpose", required=False)
     for index, purpose in enumerate(terms.purposes):
         if purpose in PURPOSES and purpose not in requested_purposes:
-            problems.append(FieldViolation(f"{prefix}purposes[{index}]",
+            problems.append(FieldViolation(f"purposes[{index}]",
                                            "was not requested: an approval may only narrow the purposes"))
     expire_time = terms.expire_time or application.requested_expire_time
     if terms.expire_time is not None and terms.expire_time > application.requested_expire_time:
         requested = application.requested_expire_time.isoformat()
-        problems.append(FieldViolation(f"{prefix}expire_time", "is later than requested: an approval may only "
+        problems.append(FieldViolation("expire_time", "is later than requested: an approval may only "
                                        f"shorten the period (requested {requested})"))
     elif expire_time <= now:
-        problems.append(FieldViolation(f"{prefix}expire_time", "is already past: refuse instead, the applicant "
+        problems.append(FieldViolation("expire_time", "is already past: refuse instead, the applicant "
                                        "may apply again"))
     quota = terms.quota or application.quota
     if terms.quota < 0:
-        problems.append(FieldViolation(f"{prefix}quota", "must not be negative (0 keeps the request's)"))
+        problems.append(FieldViolation("quota", "must not be negative (0 keeps the request's)"))
     elif application.quota and terms.quota > application.quota:
-        problems.append(FieldViolation(f"{prefix}quota", f"is above the requested {application.quota}: "
+        problems.append(FieldViolation("quota", f"is above the requested {application.quota}: "
                                        "an approval may only lower it"))
-    return Scope(system_ids=application.system_ids, items=items, unmasked_items=unmasked,
+    return Scope(system_ids=application.system_ids, items=items, unmasked_items=terms.unmasked_items,
                  purposes=unique(terms.purposes) or application.purposes, methods=application.methods,
                  expire_time=expire_time, quota=max(quota, 0), problems=problems)
-
-
-def _subset(field_name: str, chosen: Sequence[str], within: Sequence[str], within_as: str,
-            problems: list[FieldViolation]) -> tuple[str, ...]:
-    """``chosen``, noting every value of it outside ``within`` as a problem."""
-    problems += item_list_problems(field_name, chosen, within, f"{within_as}: an approval may only narrow the items")
-    return tuple(chosen)

@@ -17,8 +17,7 @@ from services.authorization.entries import EntryLookup
 from services.authorization.roles import require_service
 from services.authorization.sharing import Clock, utc_now
 from services.authorization.store import Store
-from services.authorization.validation import bad_request
-from services.runtime.errors import not_found
+from services.runtime.errors import invalid_argument, not_found
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
 
@@ -34,7 +33,7 @@ class Authorizer:
     async def check(self, caller: Caller, request: AccessRequest) -> Decision:
         require_service(caller)
         if problems := request_problems(request):
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         entry = await self._entries.get(request.resource_code)
         if entry is None:
             raise not_found(f"resource {request.resource_code}")

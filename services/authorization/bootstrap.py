@@ -14,9 +14,9 @@ from govshare.authorization.v1 import directory_pb2
 from services.authorization import credentials
 from services.authorization.directory import Department, System, department_problems
 from services.authorization.store import Store
-from services.authorization.validation import bad_request, name_problem
+from services.authorization.validation import name_problem
 from services.runtime import db
-from services.runtime.errors import FieldViolation
+from services.runtime.errors import FieldViolation, invalid_argument
 
 _BOOTSTRAP_LEVEL = directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL
 
@@ -35,7 +35,7 @@ async def bootstrap_authority(database_url: str, department_code: str, name: str
     if error := name_problem(system_name):
         problems.append(FieldViolation("authority.system_name", error))
     if problems:
-        raise bad_request(problems)
+        raise invalid_argument(problems)
     await db.migrate(database_url, "authorization")
     store = Store()
     await store.open(database_url, min_size=1, max_size=2)

@@ -33,13 +33,12 @@ from services.authorization.grants import Grant
 from services.authorization.validation import (
     METHODS,
     PURPOSES,
-    bad_request,
+    department_code_problem,
     item_list_problems,
     resource_code_problem,
     shown,
 )
-from services.runtime.errors import FieldViolation, not_found
-from services.runtime.identifiers import credit_code_error
+from services.runtime.errors import FieldViolation, invalid_argument, not_found
 
 ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
 APPLY = "apply through SharingService.SubmitApplication"
@@ -76,9 +75,7 @@ def request_problems(request: AccessRequest) -> list[FieldViolation]:
     problems: list[FieldViolation] = []
     if error := resource_code_problem(request.resource_code):
         problems.append(FieldViolation("resource_code", error))
-    if not request.department_code:
-        problems.append(FieldViolation("department_code", "is required"))
-    elif error := credit_code_error(request.department_code):
+    if error := department_code_problem(request.department_code):
         problems.append(FieldViolation("department_code", error))
     if request.purpose not in PURPOSES:
         problems.append(FieldViolation("purpose", "declare the purpose of the use (R-USE-1): ADMINISTRATIVE_BASIS, "
@@ -97,12 +94,12 @@ def decide(entry: catalog_pb2.Entry | None, grants: Sequence[Grant], request: Ac
     problems = request_problems(request)
     unknown = _unknown_items(entry, request, problems)
     if problems:
-        raise bad_request(problems + unknown)
+        raise invalid_argument(problems + unknown)
     decider = _Decider(entry, request, now, now + ttl)
     if (denial := decider.entry_denial(zone)) is not None:
         return denial
     if unknown:
-        raise bad_request(unknown)
+        raise invalid_argument(unknown)
     return decider.by_share_type(grants)
 
 
@@ -190,10 +187,11 @@ class _Decider:
             grant = grants[0]
             return self.allow(tuple(i for i in item_names(self.entry) if i in grant.items or i in basic), grant)
         needed = [item for item in self.request.items if item not in basic]
+        needed_set = set(needed)
         for grant in grants:
-            if set(needed) <= set(grant.items):
+            if needed_set.issubset(grant.items):
                 return self.allow(self.request.items, grant)
-        closest = max(grants, key=lambda g: len(set(needed) & set(g.items)))
+        closest = max(grants, key=lambda g: len(needed_set.intersection(g.items)))
         missing = tuple(item for item in needed if item not in closest.items)
         return self.deny(common_pb2.DENY_REASON_ITEM_NOT_GRANTED,
                          f"items {', '.join(missing)} of resource {self.code} are not granted to you: ask only for "

@@ -16,9 +16,16 @@ from typing import TYPE_CHECKING
 from govshare.authorization.v1 import directory_pb2
 from services.authorization import credentials
 from services.authorization.roles import require_authority, require_department, require_identified
-from services.authorization.validation import SYSTEM_ID, bad_request, name_problem, page_after, shown
+from services.authorization.validation import (
+    SYSTEM_ID,
+    department_code_problem,
+    find_by_id,
+    name_problem,
+    page_after,
+    page_of,
+)
 from services.runtime import pagination, tokens
-from services.runtime.errors import FieldViolation, not_found, unauthenticated
+from services.runtime.errors import FieldViolation, invalid_argument, not_found, unauthenticated
 from services.runtime.identifiers import credit_code_error, region_code_error
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
@@ -76,10 +83,6 @@ def department_problems(department: Department, prefix: str = "department") -> l
     return problems
 
 
-def department_code_problem(code: str) -> str | None:
-    return "is required" if not code else credit_code_error(code)
-
-
 class Directory:
     """The directory workflows: who may register what, and the credential life cycle."""
 
@@ -92,13 +95,13 @@ class Directory:
     async def create_department(self, caller: Caller, department: Department) -> Department:
         require_authority(caller, "register departments")
         if problems := department_problems(department):
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         return await self._store.insert_department(department)
 
     async def get_department(self, caller: Caller, code: str) -> Department:
         require_identified(caller)
         if error := department_code_problem(code):
-            raise bad_request([FieldViolation("code", error)])
+            raise invalid_argument([FieldViolation("code", error)])
         department = await self._store.get_department(code)
         if department is None:
             raise not_found(f"department {code}")
@@ -123,7 +126,7 @@ class Directory:
         if error := name_problem(system.name):
             problems.append(FieldViolation("system.name", error))
         if problems:
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         require_department(caller, code, "register systems")
         if await self._store.get_department(code) is None:
             raise not_found(f"department {code}")
@@ -144,14 +147,11 @@ class Directory:
         require_identified(caller)
         code = department_code or ("" if caller.authority else caller.department_code)
         if code and (error := credit_code_error(code)):
-            raise bad_request([FieldViolation("department_code", error)])
+            raise invalid_argument([FieldViolation("department_code", error)])
         if code:
             require_department(caller, code, "list these systems")
         limit = pagination.page_size(size)
-        rows = await self._store.list_systems(code or None, page_after(token, int), limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return [system for _, system in rows], pagination.encode_token({"after": rows[-1][0]}) if more else ""
+        return page_of(await self._store.list_systems(code or None, page_after(token, int), limit + 1), limit)
 
     async def rotate_secret(self, caller: Caller, system_id: str) -> str:
         require_identified(caller)
@@ -173,12 +173,7 @@ class Directory:
         return disabled
 
     async def _find_system(self, system_id: str) -> System:
-        if not system_id:
-            raise bad_request([FieldViolation("id", "is required")])
-        system = await self._store.get_system(system_id) if SYSTEM_ID.fullmatch(system_id) else None
-        if system is None:
-            raise not_found(f"system {shown(system_id)}")
-        return system
+        return await find_by_id(system_id, SYSTEM_ID, self._store.get_system, "system")
 
     # Tokens
 
@@ -187,7 +182,7 @@ class Directory:
         problems = [FieldViolation(name, "is required") for name, value in (("system_id", system_id),
                                                                              ("secret", secret)) if not value]
         if problems:
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         if len(secret) > MAX_SECRET:
             raise unauthenticated(BAD_CREDENTIALS)
         found = await self._store.get_credentials(system_id) if SYSTEM_ID.fullmatch(system_id) else None

@@ -26,16 +26,17 @@ from services.authorization.validation import (
     APPLICATION_ID,
     GRANT_ID,
     SYSTEM_ID,
-    bad_request,
+    find_by_id,
     page_after,
+    page_of,
     resource_code_problem,
-    shown,
     text_problem,
 )
 from services.runtime import pagination
 from services.runtime.errors import (
     FieldViolation,
     failed_precondition,
+    invalid_argument,
     not_found,
     permission_denied,
 )
@@ -50,13 +51,6 @@ Clock = Callable[[], dt.datetime]
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _page(rows: list, limit: int) -> tuple[list, str]:
-    """The items of a page fetched with one extra row, and the token for the next page."""
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [item for _, item in rows], pagination.encode_token({"after": rows[-1][0]}) if more else ""
 
 
 class Sharing:
@@ -85,12 +79,12 @@ class Sharing:
             problems.append(FieldViolation("application.applicant_department_code",
                                            "must be empty or your own department: departments apply for themselves"))
         if resource_code_problem(draft.resource_code):
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         entry = await self._published_entry(draft.resource_code)
         problems += apps.entry_problems(draft, entry)
         problems += await self._foreign_systems("application.system_ids", caller.department_code, draft.system_ids)
         if problems:
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         return await self._store.insert_application(self._new_application(caller, draft, entry, now))
 
     async def _published_entry(self, code: str) -> catalog_pb2.Entry:
@@ -150,10 +144,10 @@ class Sharing:
         if state and state not in apps.STATES:
             problems.append(FieldViolation("state", "is not an application state"))
         if problems:
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         limit = pagination.page_size(size)
         where = self._application_filter(caller, role, state or None, self.now() if overdue_only else None)
-        return _page(await self._store.list_applications(where, page_after(token, int), limit + 1), limit)
+        return page_of(await self._store.list_applications(where, page_after(token, int), limit + 1), limit)
 
     @staticmethod
     def _application_filter(caller: Caller, role: int, state: int | None,
@@ -181,12 +175,12 @@ class Sharing:
         now = self.now()
         if decision != APPROVE:
             if problems:
-                raise bad_request(problems)
+                raise invalid_argument(problems)
             event = self._event(caller, "REFUSED", reason, now)
             return await self._move(application, apps.REFUSED, event, reason)
         scope = apps.narrow(application, terms, now)
         if problems or scope.problems:
-            raise bad_request(problems + scope.problems)
+            raise invalid_argument(problems + scope.problems)
         grant = self._new_grant(application, scope, now, coordinated=False)
         event = self._event(caller, "APPROVED", self._approval_note(application, scope, reason), now)
         return await self._move(application, apps.APPROVED, event, reason, grant)
@@ -203,7 +197,7 @@ class Sharing:
                                       f"{self._state_name(application.state)}: only refused applications, or ones "
                                       "unanswered past their due time, can be escalated")
         if problems := self._reason_problems(reason, required=False):
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         event = self._event(caller, "ESCALATED", reason, now)
         moved, _ = await self._move(application, apps.ESCALATED, event, None,
                                     from_states=(apps.REFUSED, apps.SUBMITTED))
@@ -219,13 +213,13 @@ class Sharing:
         problems = self._reason_problems(reason, required=not grant_access, why="a final refusal must say why")
         if not grant_access:
             if problems:
-                raise bad_request(problems)
+                raise invalid_argument(problems)
             event = self._event(caller, "COORDINATED_REFUSED", reason, now)
             return await self._move(application, apps.COORDINATED_REFUSED, event, reason,
                                     from_states=(apps.ESCALATED,))
         scope = apps.narrow(application, terms, now)
         if problems or scope.problems:
-            raise bad_request(problems + scope.problems)
+            raise invalid_argument(problems + scope.problems)
         grant = self._new_grant(application, scope, now, coordinated=True)
         event = self._event(caller, "COORDINATED_GRANTED", self._approval_note(application, scope, reason), now)
         return await self._move(application, apps.COORDINATED_GRANTED, event, reason, grant,
@@ -269,13 +263,7 @@ class Sharing:
         return f"{note}. {reason}" if reason.strip() else note
 
     async def _find_application(self, application_id: str) -> Application:
-        if not application_id:
-            raise bad_request([FieldViolation("id", "is required")])
-        application = (await self._store.get_application(application_id)
-                       if APPLICATION_ID.fullmatch(application_id) else None)
-        if application is None:
-            raise not_found(f"application {shown(application_id)}")
-        return application
+        return await find_by_id(application_id, APPLICATION_ID, self._store.get_application, "application")
 
     def _expect_state(self, application: Application, states: tuple[int, ...], action: str) -> None:
         if application.state not in states:
@@ -316,11 +304,11 @@ class Sharing:
         if state and state not in grant_rules.STATES:
             problems.append(FieldViolation("state", "must be ACTIVE, REVOKED or unset"))
         if problems:
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         limit = pagination.page_size(size)
         where = GrantFilter(visible_to=None if caller.authority else caller.department_code,
                             resource_code=resource_code or None, state=state or None)
-        return _page(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
+        return page_of(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
 
     async def update_grant(self, caller: Caller, grant_id: str, update: GrantUpdate) -> Grant:
         """The provider adjusts a grant's scope (003 Art. 11), within what the resource offers."""
@@ -334,7 +322,7 @@ class Sharing:
         if "system_ids" in changed:
             problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
         if problems:
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         note = "changed " + ", ".join(sorted(changed))
         updated = await self._store.update_grant(grant.id, changed, self._event(caller, "GRANT_UPDATED", note, now))
         return await self._changed(grant, updated)
@@ -343,7 +331,7 @@ class Sharing:
         """Revokes a grant; query drops decisions resting on it as soon as the event arrives (R-APP-4)."""
         grant = await self._managed_grant(caller, grant_id, "revoke")
         if problems := self._reason_problems(reason, required=True, why="say why the grant is revoked"):
-            raise bad_request(problems)
+            raise invalid_argument(problems)
         event = self._event(caller, "GRANT_REVOKED", reason, self.now())
         return await self._changed(grant, await self._store.update_grant(grant.id, {}, event, revoke_reason=reason))
 
@@ -364,10 +352,5 @@ class Sharing:
         return after
 
     async def _find_grant(self, grant_id: str) -> Grant:
-        if not grant_id:
-            raise bad_request([FieldViolation("id", "is required")])
-        grant = await self._store.get_grant(grant_id) if GRANT_ID.fullmatch(grant_id) else None
-        if grant is None:
-            raise not_found(f"grant {shown(grant_id)}")
-        return grant
+        return await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant")
 

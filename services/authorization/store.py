@@ -21,7 +21,7 @@ import grpc
 
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
-from services.authorization.grants import Grant
+from services.authorization.grants import UPDATABLE, Grant
 from services.runtime import db
 from services.runtime.errors import ServiceError, already_exists
 
@@ -40,8 +40,7 @@ _GRANT_COLUMNS = (
     " revoke_reason"
 )
 # Columns an UpdateGrant may set (names never come from the request itself).
-_UPDATABLE_GRANT_COLUMNS = frozenset(
-    ("items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "system_ids"))
+_UPDATABLE_GRANT_COLUMNS = frozenset(UPDATABLE)
 
 
 @dataclass(frozen=True)
@@ -310,13 +309,13 @@ class Store:
         """The current policy version and the department's grants on a resource, consistent with each other."""
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", POLICY_LOCK)
+            # One row even without grants (id NULL), so the version never costs a second round trip.
             rows = await conn.fetch(
-                f"SELECT {_GRANT_COLUMNS}, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
-                " FROM policy_version) AS current_version"
-                " FROM grants WHERE department_code = $1 AND resource_code = $2", department_code, resource_code)
-            if not rows:
-                return await self._current_version(conn), []
-        return rows[0]["current_version"], [_grant(r) for r in rows]
+                f"SELECT current_version, {_GRANT_COLUMNS}"
+                " FROM (SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS current_version"
+                " FROM policy_version) AS v"
+                " LEFT JOIN grants ON department_code = $1 AND resource_code = $2", department_code, resource_code)
+        return rows[0]["current_version"], [_grant(r) for r in rows if r["id"] is not None]
 
     async def policy_version(self) -> int:
         async with self.pool.acquire() as conn:

@@ -9,11 +9,13 @@ otherwise fail inside the database and surface as INTERNAL.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import TypeVar
 
 from govshare.common.v1 import common_pb2
 from services.runtime import pagination
-from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
+from services.runtime.errors import FieldViolation, invalid_argument, not_found
+from services.runtime.identifiers import credit_code_error
 
 # 信息资源代码: 类(1)+项(2)+目(3) [+细目(3)] "/" sequence(6).
 RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
@@ -22,23 +24,14 @@ APPLICATION_ID = re.compile(r"app-[0-9a-f]{32}")
 GRANT_ID = re.compile(r"grt-[0-9a-f]{32}")
 ITEM_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
-# Errors travel in gRPC trailers (about 16 KiB at most on the client): past this many violations the rest
-# are summed up in one, so a request with a thousand bad values still gets its INVALID_ARGUMENT.
-VIOLATIONS_MAX = 25
 NAME_MAX = 200
 TEXT_MAX = 2000
 LIST_MAX = 500
 
+T = TypeVar("T")
+
 PURPOSES = frozenset(v for v in common_pb2.PurposeType.values() if v != common_pb2.PURPOSE_TYPE_UNSPECIFIED)
 METHODS = frozenset(v for v in common_pb2.ShareMethod.values() if v != common_pb2.SHARE_METHOD_UNSPECIFIED)
-
-
-def bad_request(problems: list[FieldViolation]) -> ServiceError:
-    """INVALID_ARGUMENT listing the problems (the first VIOLATIONS_MAX of them, and how many more)."""
-    if len(problems) > VIOLATIONS_MAX:
-        more = len(problems) - VIOLATIONS_MAX + 1
-        problems = [*problems[:VIOLATIONS_MAX - 1], FieldViolation("request", f"{more} more problems not listed")]
-    return invalid_argument(problems)
 
 
 def shown(value: str, limit: int = 40) -> str:
@@ -74,6 +67,11 @@ def resource_code_problem(value: str) -> str | None:
     if not RESOURCE_CODE.fullmatch(value):
         return "must be a 信息资源代码 like 101001/000001 (6 or 9 classification digits, '/', 6 digits)"
     return None
+
+
+def department_code_problem(code: str) -> str | None:
+    """A department's 统一社会信用代码: required and valid."""
+    return "is required" if not code else credit_code_error(code)
 
 
 def enum_list_problems(field: str, values: Sequence[int], allowed: frozenset[int], what: str,
@@ -142,5 +140,24 @@ def page_after(token: str, kind: type[int] | type[str]) -> int | str | None:
     else:
         valid = isinstance(after, str) and len(after) <= 64 and after.isprintable()
     if not valid:
-        raise bad_request([FieldViolation("page_token", "is not a token returned by a previous call")])
+        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
     return after
+
+
+def page_of(rows: Sequence[tuple[object, T]], limit: int) -> tuple[list[T], str]:
+    """The items of a page fetched as (position, item) with one extra row, and the token for the next page."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [item for _, item in rows], pagination.encode_token({"after": rows[-1][0]}) if more else ""
+
+
+async def find_by_id(value: str, shape: re.Pattern[str], lookup: Callable[[str], Awaitable[T | None]],
+                     what: str) -> T:
+    """The record with id ``value``: an empty id is INVALID_ARGUMENT; a malformed one (which never reaches
+    the database) and an unknown one are NOT_FOUND."""
+    if not value:
+        raise invalid_argument([FieldViolation("id", "is required")])
+    found = await lookup(value) if shape.fullmatch(value) else None
+    if found is None:
+        raise not_found(f"{what} {shown(value)}")
+    return found

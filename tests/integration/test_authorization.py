@@ -411,6 +411,10 @@ async def test_submit_then_approve_narrowed_creates_a_grant(env: Env, parties) -
     denied = await env.check(user, entry, "status")
     assert not denied.allowed and denied.deny_reason == common.DENY_REASON_ITEM_NOT_GRANTED
     assert list(denied.denied_items) == ["status"]
+    # A department without any grant on the resource is answered under the current policy version too.
+    ungranted = await env.check(provider, entry, "birth_date")
+    assert ungranted.deny_reason == common.DENY_REASON_NOT_GRANTED
+    assert ungranted.policy_version >= grant.policy_version
 
     reason, _, _ = await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "WRONG_STATE"
@@ -541,10 +545,9 @@ async def test_a_grant_can_be_limited_to_some_systems(env: Env, parties) -> None
 
 
 async def _next_event(pubsub: aioredis.client.PubSub) -> dict:
-    while True:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
-        assert message is not None, "no GRANTS_CHANGED event"
-        return json.loads(message["data"])
+    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
+    assert message is not None, "no GRANTS_CHANGED event"
+    return json.loads(message["data"])
 
 
 async def test_revocation_bumps_the_policy_version_and_is_announced(env: Env, parties, redis_client) -> None:  # type: ignore[no-untyped-def]

@@ -5,9 +5,16 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from services.authorization.validation import VIOLATIONS_MAX, bad_request, page_after, shown, text_problem
+from services.authorization.validation import (
+    SYSTEM_ID,
+    find_by_id,
+    page_after,
+    page_of,
+    shown,
+    text_problem,
+)
 from services.runtime import pagination
-from services.runtime.errors import FieldViolation, ServiceError
+from services.runtime.errors import ServiceError
 
 
 def test_page_positions_round_trip() -> None:
@@ -28,15 +35,37 @@ def test_tampered_page_tokens_are_bad_input(position: dict, kind: type) -> None:
 
 
 def test_garbage_page_tokens_are_bad_input() -> None:
-    with pytest.raises(ServiceError):
+    with pytest.raises(ServiceError) as error:
         page_after("not base64 at all!", int)
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in error.value.violations] == ["page_token"]
 
 
-def test_many_violations_are_summed_up() -> None:
-    error = bad_request([FieldViolation(f"items[{i}]", "bad") for i in range(300)])
-    assert len(error.violations) == VIOLATIONS_MAX
-    assert error.violations[-1].field == "request" and "276 more" in error.violations[-1].description
-    assert len(bad_request([FieldViolation("a", "b")]).violations) == 1
+def test_a_page_has_at_most_limit_items_and_a_token_only_when_more_follow() -> None:
+    items, token = page_of([(1, "a"), (2, "b"), (3, "c")], 2)
+    assert items == ["a", "b"] and page_after(token, int) == 2
+    assert page_of([(1, "a"), (2, "b")], 2) == (["a", "b"], "")
+    assert page_of([], 2) == ([], "")
+
+
+async def test_ids_are_required_well_formed_and_known() -> None:
+    looked_up: list[str] = []
+
+    async def lookup(value: str) -> str | None:
+        looked_up.append(value)
+        return "found" if value == "sys-abcd1234" else None
+
+    assert await find_by_id("sys-abcd1234", SYSTEM_ID, lookup, "system") == "found"
+    with pytest.raises(ServiceError) as error:
+        await find_by_id("", SYSTEM_ID, lookup, "system")
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in error.value.violations] == ["id"]
+    for unknown in ("sys-0000ffff", "robert'); DROP TABLE systems;--"):
+        with pytest.raises(ServiceError) as error:
+            await find_by_id(unknown, SYSTEM_ID, lookup, "system")
+        assert error.value.code == grpc.StatusCode.NOT_FOUND and "system" in error.value.message
+    # A malformed id never reaches the lookup (nor the database behind it).
+    assert looked_up == ["sys-abcd1234", "sys-0000ffff"]
 
 
 def test_quoted_values_are_cut_short() -> None:
