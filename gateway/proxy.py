@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 import grpc
 
-from gateway.authentication import ANONYMOUS, DROPPED_KEYS, Authenticator, MetadataEntry, inbound
+from gateway.authentication import ANONYMOUS, DROPPED_KEYS, Authenticator, inbound
 from gateway.limits import RateLimiter
 from gateway.routing import Backend, Route, RoutingTable, split_method
 from services.runtime.clients import TRACE_KEYS, call_metadata
@@ -38,14 +38,6 @@ from services.runtime.identity import AssertionSigner
 #: A server-streaming call with no client deadline (a batch download) may run this long.
 STREAM_TIMEOUT_SECONDS = 3600.0
 _COMPONENT = "gateway"
-
-
-class _Throttled(Exception):
-    """A call over its system's rate limit; carries the status with its RetryInfo."""
-
-    def __init__(self, status: grpc.Status) -> None:
-        super().__init__(status.details)
-        self.status = status
 
 
 def _not_connected(*_args: object, **_kwargs: object) -> NoReturn:
@@ -113,9 +105,11 @@ class Proxy(grpc.GenericRpcHandler):
 
     # -- the hot path ---------------------------------------------------------------------------------------
 
-    def _admit(self, route: Route, context: grpc.aio.ServicerContext) -> tuple[MetadataEntry, ...]:
-        """Authenticates and rate-limits the call; the metadata to forward: signed caller, the client's
-        other entries, trace context."""
+    async def _open(self, endpoint: _Endpoint, request: bytes, context: grpc.aio.ServicerContext,
+                    default_timeout: float) -> Any:
+        """Authenticates and rate-limits the call, then starts it on the backend (under the client's deadline,
+        else ``default_timeout``) with the signed caller, the client's other entries and trace context."""
+        route = endpoint.route
         authorization, forwarded = inbound(context.invocation_metadata(), self._dropped)
         if route.anonymous:
             caller = ANONYMOUS
@@ -125,8 +119,10 @@ class Proxy(grpc.GenericRpcHandler):
             key = caller.system_id
         wait = self._limiter.acquire(key)
         if wait:
-            raise _Throttled(self._limiter.exhausted(key, wait))
-        return (*call_metadata(self._signer, caller), *forwarded)
+            await context.abort_with_status(self._limiter.exhausted(key, wait))
+        remaining = context.time_remaining()
+        return endpoint.call(request, metadata=(*call_metadata(self._signer, caller), *forwarded),
+                             timeout=default_timeout if remaining is None else remaining)
 
     def _handler(self, endpoint: _Endpoint) -> grpc.RpcMethodHandler:
         if endpoint.route.server_streaming:
@@ -135,17 +131,11 @@ class Proxy(grpc.GenericRpcHandler):
 
     def _unary(self, endpoint: _Endpoint) -> Callable[[bytes, grpc.aio.ServicerContext], Any]:
         route = endpoint.route
-        admit = self._admit
+        open_call = self._open
         default_timeout = self._call_timeout
 
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
-            try:
-                metadata = admit(route, context)
-            except _Throttled as throttled:
-                await context.abort_with_status(throttled.status)
-            remaining = context.time_remaining()
-            call = endpoint.call(request, metadata=metadata,
-                                 timeout=default_timeout if remaining is None else remaining)
+            call = await open_call(endpoint, request, context, default_timeout)
             try:
                 response = await call
             except grpc.aio.AioRpcError as error:
@@ -160,17 +150,11 @@ class Proxy(grpc.GenericRpcHandler):
 
     def _streaming(self, endpoint: _Endpoint) -> Callable[[bytes, grpc.aio.ServicerContext], AsyncIterator[bytes]]:
         route = endpoint.route
-        admit = self._admit
+        open_call = self._open
         default_timeout = self._stream_timeout
 
         async def forward(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-            try:
-                metadata = admit(route, context)
-            except _Throttled as throttled:
-                await context.abort_with_status(throttled.status)
-            remaining = context.time_remaining()
-            call = endpoint.call(request, metadata=metadata,
-                                 timeout=default_timeout if remaining is None else remaining)
+            call = await open_call(endpoint, request, context, default_timeout)
             try:
                 initial = await call.initial_metadata()
                 if initial:

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loadtest import workloads
@@ -44,14 +44,12 @@ from loadtest.phases import LoadOptions, PhaseResult, Target, run_phase, start_g
 from loadtest.platform import Platform
 from loadtest.report import Measurement, checks, cpu_breakdown, table, verdicts
 from loadtest.revocation import Probe, measure_revocation
+from loadtest.scenarios import BATCH_SIZE, HOT_KEYS, ZIPF_EXPONENT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PHASES = ("echo", "hit", "miss", "batch", "revocation")
 OPEN_LOOP_SHARE = 0.7
-HOT_KEYS = 1000
 HOT_DRAWS = 50_000
-ZIPF_EXPONENT = 1.1
-BATCH_SIZE = 100
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -193,7 +191,7 @@ async def measure_revocation_under_load(platform: Platform, bench: BenchOptions,
     direct = platform.direct_metadata("social")
     probes = [Probe(f"query-direct-{i}", platform.query_target, direct) for i in range(8 * bench.workers)]
     probes += [Probe(f"gateway-{i}", platform.gateway, metadata) for i in range(2)]
-    load = LoadOptions(**{**bench.load.__dict__, "warmup": 0.0, "duration": 60.0})
+    load = replace(bench.load, warmup=0.0, duration=60.0)
     background = await start_generator_background(
         Target("revocation-load", platform.gateway, workloads.QUERY_METHOD, hot, platform.process_group(),
                metadata), load)
@@ -269,7 +267,7 @@ async def run(bench: BenchOptions) -> dict[str, object]:
         if "echo" in bench.phases:
             measurements["echo"] = await measure_echo(bench.load, hot, bench.repeat)
         if platform_phases:
-            metadata = (("authorization", f"Bearer {await platform.token('social')}"),)
+            metadata = await platform.bearer("social")
             measurements.update(await measure_platform(platform, bench, metadata, hot))
             if "revocation" in bench.phases:
                 revocation = await measure_revocation_under_load(platform, bench, metadata, hot)

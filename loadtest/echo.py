@@ -30,7 +30,7 @@ def echo_handler() -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(SERVICE, {"Echo": grpc.unary_unary_rpc_method_handler(_echo)})
 
 
-async def serve(host: str = "127.0.0.1", port: int = 0, ready: asyncio.Event | None = None) -> None:
+async def serve(host: str = "127.0.0.1", port: int = 0) -> None:
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers((echo_handler(),))
     bound = server.add_insecure_port(f"{host}:{port}")
@@ -40,8 +40,6 @@ async def serve(host: str = "127.0.0.1", port: int = 0, ready: asyncio.Event | N
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if ready is not None:
-        ready.set()
     await stop.wait()
     await server.stop(0)
 

@@ -76,21 +76,21 @@ class Demo:
         self.keys = KeySpace(credentials.persons, credentials.seed, credentials.resources)
         # Computed before the test starts, so that no user's first calls wait for them.
         _ = self.keys.hot_keys, self.keys.entity_keys, self.keys.verify_pool
-        self._token = ""
+        self._metadata: tuple[tuple[str, str], ...] = ()
         self._issued = 0.0
         self._lock = Semaphore()
 
     def metadata(self, channel: grpc.Channel) -> tuple[tuple[str, str], ...]:
         """Bearer metadata; the token is issued once per process (reported as "IssueToken") and renewed."""
-        if not self._token or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS:
+        if not self._metadata or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS:
             with self._lock:
-                if not self._token or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS:
+                if not self._metadata or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS:
                     response = token_pb2_grpc.TokenServiceStub(channel).IssueToken(
                         token_pb2.IssueTokenRequest(system_id=self.system["system_id"],
                                                     secret=self.system["secret"]),
                         metadata=((NAME_HEADER, "IssueToken"),), timeout=CALL_TIMEOUT_SECONDS)
-                    self._token, self._issued = response.token, time.monotonic()
-        return bearer(self._token)
+                    self._metadata, self._issued = bearer(response.token), time.monotonic()
+        return self._metadata
 
 
 @events.init.add_listener
@@ -111,6 +111,11 @@ class GovshareUser(GrpcUser):
     wait_time = constant(0)
     demo: ClassVar[Demo | None] = None
 
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        # One callable per method, made on first use (not one per call).
+        self._methods: dict[str, grpc.UnaryUnaryMultiCallable] = {}
+
     def on_start(self) -> None:
         if self.demo is None:
             raise RuntimeError("the demo credentials were not loaded (run through locust with this locustfile)")
@@ -130,8 +135,11 @@ class GovshareUser(GrpcUser):
         labels = [(NAME_HEADER, call.name), (EXPECT_HEADER, call.expect)]
         if due is not None:
             labels.append((DUE_HEADER, repr(due)))
-        method = self.channel.unary_unary(call.method, request_serializer=type(call.request).SerializeToString,
-                                          response_deserializer=workloads.RESPONSE_TYPES[call.method].FromString)
+        method = self._methods.get(call.method)
+        if method is None:
+            method = self._methods[call.method] = self.channel.unary_unary(
+                call.method, request_serializer=type(call.request).SerializeToString,
+                response_deserializer=workloads.RESPONSE_TYPES[call.method].FromString)
         with contextlib.suppress(grpc.RpcError):  # reported by the interceptor already
             method(call.request, metadata=(*self.demo.metadata(self.channel), *labels),
                    timeout=CALL_TIMEOUT_SECONDS)

@@ -23,10 +23,11 @@ from pathlib import Path
 import grpc
 from google.protobuf import timestamp_pb2
 
-from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc, token_pb2, token_pb2_grpc
+from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 from govshare.common.v1 import common_pb2
 from loadtest.cpu import ProcessGroup
-from services.demo import DemoCredentials
+from loadtest.credentials import bearer
+from services.demo import DemoCredentials, issue_token
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.identity import AssertionSigner, Caller
 
@@ -138,9 +139,11 @@ class Platform:
     async def token(self, system: str) -> str:
         entry = self.system(system)
         async with grpc.aio.insecure_channel(self.gateway) as channel:
-            response = await token_pb2_grpc.TokenServiceStub(channel).IssueToken(
-                token_pb2.IssueTokenRequest(system_id=entry["system_id"], secret=entry["secret"]), timeout=10)
-        return response.token
+            return await issue_token(channel, entry["system_id"], entry["secret"])
+
+    async def bearer(self, system: str) -> tuple[tuple[str, str], ...]:
+        """Call metadata carrying a fresh token of ``system``."""
+        return bearer(await self.token(system))
 
     def caller(self, system: str) -> Caller:
         entry = self.system(system)
@@ -183,18 +186,18 @@ class Platform:
             sharing = sharing_pb2_grpc.SharingServiceStub(channel)
             submitted = await sharing.SubmitApplication(
                 sharing_pb2.SubmitApplicationRequest(application=application),
-                metadata=(("authorization", f"Bearer {await self.token(applicant)}"),), timeout=10)
+                metadata=await self.bearer(applicant), timeout=10)
             replied = await sharing.ReplyApplication(
                 sharing_pb2.ReplyApplicationRequest(id=submitted.application.id,
                                                     decision=sharing_pb2.REPLY_DECISION_APPROVE),
-                metadata=(("authorization", f"Bearer {await self.token(provider)}"),), timeout=10)
+                metadata=await self.bearer(provider), timeout=10)
         return replied.grant.id
 
     async def revoke(self, provider: str, grant_id: str) -> None:
         async with grpc.aio.insecure_channel(self.gateway) as channel:
             await sharing_pb2_grpc.SharingServiceStub(channel).RevokeGrant(
                 sharing_pb2.RevokeGrantRequest(id=grant_id, reason="benchmark: revocation propagation"),
-                metadata=(("authorization", f"Bearer {await self.token(provider)}"),), timeout=10)
+                metadata=await self.bearer(provider), timeout=10)
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:

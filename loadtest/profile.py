@@ -22,7 +22,7 @@ from loadtest import workloads
 from loadtest.bench import batch_requests, cold_requests, hot_requests
 from loadtest.cpu import all_stats, command_line, role_of
 from loadtest.phases import LoadOptions, Target, start_generator_background
-from loadtest.platform import Platform
+from loadtest.platform import SERVICES, Platform
 
 TOP = 25
 
@@ -63,9 +63,9 @@ def service_processes(platform: Platform) -> dict[int, str]:
     for pid in members:
         role = role_of(command_line(pid))
         parent_role = role_of(command_line(stats[pid].ppid)) if stats[pid].ppid in stats else None
-        if role in ("gateway", "catalog", "authorization", "query", "foundation"):
+        if role in SERVICES:
             found[pid] = role
-        elif role is None and parent_role in ("gateway", "catalog", "authorization", "query", "foundation"):
+        elif role is None and parent_role in SERVICES:
             found[pid] = f"{parent_role}-worker"
     return found
 
@@ -102,7 +102,7 @@ async def run(args: argparse.Namespace) -> None:
         await platform.start(wait_seconds=3600)
         assert platform.credentials is not None
         persons, seed = platform.credentials.persons, platform.credentials.seed
-        metadata = (("authorization", f"Bearer {await platform.token('social')}"),)
+        metadata = await platform.bearer("social")
         method, requests = {
             "hit": (workloads.QUERY_METHOD, lambda: hot_requests(persons, seed)),
             "miss": (workloads.QUERY_METHOD, lambda: cold_requests(persons, seed, persons)),

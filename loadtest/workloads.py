@@ -35,10 +35,6 @@ VERIFY_METHOD = "/govshare.query.v1.QueryService/Verify"
 RESPONSE_TYPES = {QUERY_METHOD: query_pb2.QueryResponse, BATCH_QUERY_METHOD: query_pb2.BatchQueryResponse,
                   VERIFY_METHOD: query_pb2.VerifyResponse}
 
-#: How to read each method's reply (the Locust users decode replies; the benchmark generator does not).
-RESPONSE_TYPES = {QUERY_METHOD: query_pb2.QueryResponse, BATCH_QUERY_METHOD: query_pb2.BatchQueryResponse,
-                  VERIFY_METHOD: query_pb2.VerifyResponse}
-
 PURPOSE = common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="load test")
 VERIFY_PURPOSE = common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_DATA_VERIFICATION, text="load test")
 

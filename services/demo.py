@@ -174,7 +174,8 @@ def demo_entries() -> list[cat.Entry]:
     ]
 
 
-async def _token(channel: grpc.aio.Channel, system_id: str, secret: str) -> str:
+async def issue_token(channel: grpc.aio.Channel, system_id: str, secret: str) -> str:
+    """A bearer token for a system, from TokenService through ``channel`` (a gateway)."""
     response = await token_pb2_grpc.TokenServiceStub(channel).IssueToken(
         token_pb2.IssueTokenRequest(system_id=system_id, secret=secret), timeout=10)
     return response.token
@@ -215,7 +216,7 @@ async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, enti
     credentials.systems[AUTHORITY.key] = {"system_id": system_id, "secret": secret, "department": AUTHORITY.code,
                                           "name": AUTHORITY.name}
     async with grpc.aio.insecure_channel(gateway) as channel:
-        metadata = (("authorization", f"Bearer {await _token(channel, system_id, secret)}"),)
+        metadata = (("authorization", f"Bearer {await issue_token(channel, system_id, secret)}"),)
         directory = directory_pb2_grpc.DirectoryServiceStub(channel)
         for department in DEPARTMENTS:
             await _ensure_department(directory, department, metadata)

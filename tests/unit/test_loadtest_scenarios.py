@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from google.protobuf import descriptor_pool
 from stdnum.cn import ric, uscc
 
 from govshare.common.v1 import common_pb2
@@ -39,6 +40,12 @@ def test_every_scenario_builds_well_formed_calls(keys: KeySpace) -> None:
             call = action(keys)
             assert call.method in workloads.RESPONSE_TYPES, name
             assert call.request.IsInitialized()
+            # The request is the message the method takes (a mismatch would only show as a server-side error).
+            service, _, method = call.method[1:].rpartition("/")
+            descriptor = descriptor_pool.Default().FindServiceByName(service).methods_by_name[method]
+            assert call.request.DESCRIPTOR is descriptor.input_type, (name, call.method)
+            assert workloads.RESPONSE_TYPES[call.method].DESCRIPTOR is descriptor.output_type
+            assert call.request.resource_code in RESOURCES.values()
             assert call.request.purpose.type != common_pb2.PURPOSE_TYPE_UNSPECIFIED  # R-USE-1
             assert call.name and call.expect in ("OK", "PERMISSION_DENIED")
 
