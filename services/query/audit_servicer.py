@@ -20,7 +20,7 @@ from services.query.store import AccessFilter
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
 from services.runtime.identity import Caller
 from services.runtime.pagination import decode_token, encode_token, page_size
-from services.runtime.timestamps import to_timestamp
+from services.runtime.timestamps import from_timestamp, to_timestamp
 
 MAX_FILTER = 64
 _RESULTS = {
@@ -45,13 +45,7 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
 
 def _time(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequest, field: str,
           violations: list[FieldViolation]) -> dt.datetime | None:
-    if not request.HasField(field):
-        return None
-    try:
-        return getattr(request, field).ToDatetime(dt.UTC)
-    except (ValueError, OverflowError):
-        violations.append(FieldViolation(field, "is not a valid time"))
-        return None
+    return from_timestamp(getattr(request, field), field, violations) if request.HasField(field) else None
 
 
 def _time_range(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequest,

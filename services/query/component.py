@@ -142,7 +142,7 @@ class QueryComponent:
         if deps is None:
             return
         deps.resources.invalidate()
-        deps.decisions.clear()
+        deps.decisions.invalidate()
         deps.records.resync()
         if self._reload is not None and not self._reload.done():
             self._reload.cancel()

@@ -164,9 +164,6 @@ class DecisionCache:
         for key in doomed:
             del self._decisions[key]
 
-    def clear(self) -> None:
-        self.invalidate()
-
     def on_grants_changed(self, payload: Mapping) -> None:
         """Handler for GRANTS_CHANGED: the department's decisions on the resource are stale."""
         department = payload.get("department_code")

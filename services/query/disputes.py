@@ -24,7 +24,6 @@ from services.runtime.workdays import add_working_days
 OPEN = "OPEN"
 CORRECTED = "CORRECTED"
 CONFIRMED = "CONFIRMED"
-STATES = (OPEN, CORRECTED, CONFIRMED)
 
 MAX_VALUE = 1000
 MAX_EVIDENCE = 4000

@@ -164,11 +164,11 @@ class RecordCache:
                 misses.append(key)
             else:
                 found[key] = record
+        if found:
+            _HIT.inc(len(found))
         if misses:
             _MISS.inc(len(misses))
             found.update(await self._fetch_many(target, dataset, misses))
-        if len(found) > len(misses):
-            _HIT.inc(len(found) - len(misses))
         return found
 
     def _outage(self, exc: Exception) -> None:

@@ -29,7 +29,6 @@ class Resource:
     code: str
     provider_department_code: str
     items: frozenset[str]
-    key_item: str
     key_kind: int
     dataset: str
     #: Provider endpoint (host:port); the foundation service when the entry names none.
@@ -48,7 +47,6 @@ class Resource:
             code=entry.code,
             provider_department_code=entry.provider_department_code,
             items=frozenset(item.machine_name for item in entry.items),
-            key_item=entry.key_item,
             key_kind=key_kind,
             dataset=entry.endpoint.dataset,
             target=entry.endpoint.target or foundation_target,

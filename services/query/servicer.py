@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -44,6 +44,8 @@ _PURPOSE_PREFIX = "PURPOSE_TYPE_"
 _PURPOSE_NAMES = {value: name[len(_PURPOSE_PREFIX):] for name, value in common_pb2.PurposeType.items()}
 
 R = TypeVar("R")
+Q = TypeVar("Q", query_pb2.QueryRequest, query_pb2.BatchQueryRequest, query_pb2.VerifyRequest)
+A = TypeVar("A", query_pb2.QueryResponse, query_pb2.BatchQueryResponse, query_pb2.VerifyResponse)
 
 
 def purpose_name(value: int) -> str:
@@ -84,30 +86,17 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
 
     async def Query(self, request: query_pb2.QueryRequest, context: grpc.aio.ServicerContext
                     ) -> query_pb2.QueryResponse:
-        deps, caller = self._begin(context)
-        access = self._access(caller, "Query", request.resource_code, request.purpose, key=request.key,
-                              items=list(request.items))
-        response = await self._audited(deps, access, self._query(deps, caller, request, access))
-        response.audit_id = access.id
-        return response
+        return await self._answer(context, "Query", request, self._query, key=request.key, items=list(request.items))
 
     async def BatchQuery(self, request: query_pb2.BatchQueryRequest, context: grpc.aio.ServicerContext
                          ) -> query_pb2.BatchQueryResponse:
-        deps, caller = self._begin(context)
-        access = self._access(caller, "BatchQuery", request.resource_code, request.purpose,
-                              key=str(len(request.keys)), keys=list(request.keys), items=list(request.items))
-        response = await self._audited(deps, access, self._batch_query(deps, caller, request, access))
-        response.audit_id = access.id
-        return response
+        return await self._answer(context, "BatchQuery", request, self._batch_query, key=str(len(request.keys)),
+                                  keys=list(request.keys), items=list(request.items))
 
     async def Verify(self, request: query_pb2.VerifyRequest, context: grpc.aio.ServicerContext
                      ) -> query_pb2.VerifyResponse:
-        deps, caller = self._begin(context)
-        access = self._access(caller, "Verify", request.resource_code, request.purpose, key=request.key,
-                              items=sorted(request.claims))
-        response = await self._audited(deps, access, self._verify(deps, caller, request, access))
-        response.audit_id = access.id
-        return response
+        return await self._answer(context, "Verify", request, self._verify, key=request.key,
+                                  items=sorted(request.claims))
 
     async def Export(self, request: query_pb2.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[query_pb2.ExportResponse]:
@@ -123,6 +112,17 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 query_pb2.ExportRow(key=record.key, values=projection.project(record.values, decision.plan, masker)[0],
                                     as_of_time=record.as_of_time)
                 for record in page])
+
+    async def _answer(self, context: grpc.aio.ServicerContext, operation: str, request: Q,
+                      step: Callable[[Dependencies, Caller, Q, Access], Awaitable[A]], key: str, items: list[str],
+                      keys: list[str] | None = None) -> A:
+        """A unary call: authenticate, run ``step`` audited, and reply citing the audit record."""
+        deps, caller = self._begin(context)
+        access = self._access(caller, operation, request.resource_code, request.purpose, key=key, items=items,
+                              keys=keys)
+        response = await self._audited(deps, access, step(deps, caller, request, access))
+        response.audit_id = access.id
+        return response
 
     # --- steps --------------------------------------------------------------------------------
 
@@ -286,12 +286,9 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
     @staticmethod
     def _provenance(deps: Dependencies, resource: Resource, key: str,
                     record: provider_pb2.Record | None) -> common_pb2.Provenance:
-        disputed = (resource.code, key) in deps.open_disputes
-        if record is None:
-            return common_pb2.Provenance(provider_department_code=resource.provider_department_code,
-                                         disputed=disputed)
         return common_pb2.Provenance(provider_department_code=resource.provider_department_code,
-                                     as_of_time=record.as_of_time, disputed=disputed)
+                                     as_of_time=record.as_of_time if record is not None else None,
+                                     disputed=(resource.code, key) in deps.open_disputes)
 
     # --- audit --------------------------------------------------------------------------------
 

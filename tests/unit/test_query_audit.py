@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from services.query import audit
-from services.query.audit import GENESIS, Access, AuditWriter, ChainChecker, chain_hash, clean
+from services.query.audit import GENESIS, Access, AuditWriter, ChainChecker, WriteBatch, chain_hash, clean
 from services.query.store import QueryStore
 from services.runtime.db import create_pool
 from services.runtime.errors import ServiceError
@@ -100,7 +100,9 @@ def test_a_deleted_row_is_reported() -> None:
 
 
 def test_a_chain_missing_its_beginning_is_reported() -> None:
-    assert first_problem(chain(3)[1:]) is not None
+    rows = chain(3)[1:]
+    bad = first_problem(rows)
+    assert bad is not None and bad[0] == rows[0]["id"] and "missing" in bad[1]
 
 
 def test_clean_bounds_text_and_removes_nul() -> None:
@@ -134,21 +136,31 @@ async def stored_chain(pool: asyncpg.Pool, chain_id: str) -> list[asyncpg.Record
                             chain_id)
 
 
-async def test_concurrent_records_are_written_in_few_batches_and_chained(pool: asyncpg.Pool) -> None:
-    store = QueryStore(pool)
-    batches: list[int] = []
-
-    async def write(rows: list[tuple]) -> None:
-        batches.append(len(rows))
-        await store.insert_accesses(rows)
-
-    writer = AuditWriter(write, flush_ms=5.0, batch_max=1000)
+@contextlib.asynccontextmanager
+async def running_writer(store: QueryStore, flush_ms: float, batch_max: int,
+                         write: WriteBatch | None = None) -> AsyncIterator[AuditWriter]:
+    """A started writer (onto ``store`` unless ``write`` is given), stopped and its connection released after."""
+    writer = AuditWriter(write or store.insert_accesses, flush_ms=flush_ms, batch_max=batch_max)
     writer.start()
     try:
-        ids = await asyncio.gather(*(writer.record(access(n, key=f"k\x00{n}")) for n in range(200)))
+        yield writer
     finally:
         await writer.stop()
         await store.release_audit_connection()
+
+
+def counting(store: QueryStore, batches: list[int]) -> WriteBatch:
+    """Writes onto ``store``, noting each batch's size."""
+    async def write(rows: list[tuple]) -> None:
+        batches.append(len(rows))
+        await store.insert_accesses(rows)
+    return write
+
+
+async def test_concurrent_records_are_written_in_few_batches_and_chained(pool: asyncpg.Pool) -> None:
+    store, batches = QueryStore(pool), []
+    async with running_writer(store, flush_ms=5.0, batch_max=1000, write=counting(store, batches)) as writer:
+        ids = await asyncio.gather(*(writer.record(access(n, key=f"k\x00{n}")) for n in range(200)))
     assert len(set(ids)) == 200
     assert sum(batches) == 200 and len(batches) < 20
     rows = await stored_chain(pool, writer.chain_id)
@@ -160,21 +172,10 @@ async def test_concurrent_records_are_written_in_few_batches_and_chained(pool: a
 
 async def test_an_idle_writer_writes_at_once_and_batches_still_form(pool: asyncpg.Pool) -> None:
     """With no flush window, what queues while a write is in flight becomes the next batch."""
-    store = QueryStore(pool)
-    batches: list[int] = []
-
-    async def write(rows: list[tuple]) -> None:
-        batches.append(len(rows))
-        await store.insert_accesses(rows)
-
-    writer = AuditWriter(write, flush_ms=0.0, batch_max=1000)
-    writer.start()
-    try:
+    store, batches = QueryStore(pool), []
+    async with running_writer(store, flush_ms=0.0, batch_max=1000, write=counting(store, batches)) as writer:
         ids = await asyncio.gather(*(writer.record(access(n)) for n in range(100)))
         ids.append(await writer.record(access(100)))
-    finally:
-        await writer.stop()
-        await store.release_audit_connection()
     assert sum(batches) == 101 and len(batches) < 20 and batches[-1] == 1
     rows = await stored_chain(pool, writer.chain_id)
     assert [row["id"] for row in rows] == ids
@@ -182,32 +183,15 @@ async def test_an_idle_writer_writes_at_once_and_batches_still_form(pool: asyncp
 
 
 async def test_batches_never_exceed_the_maximum(pool: asyncpg.Pool) -> None:
-    store = QueryStore(pool)
-    batches: list[int] = []
-
-    async def write(rows: list[tuple]) -> None:
-        batches.append(len(rows))
-        await store.insert_accesses(rows)
-
-    writer = AuditWriter(write, flush_ms=50.0, batch_max=7)
-    writer.start()
-    try:
+    store, batches = QueryStore(pool), []
+    async with running_writer(store, flush_ms=50.0, batch_max=7, write=counting(store, batches)) as writer:
         await asyncio.gather(*(writer.record(access(n)) for n in range(30)))
-    finally:
-        await writer.stop()
-        await store.release_audit_connection()
     assert max(batches) <= 7 and sum(batches) == 30
 
 
 async def test_a_tampered_row_fails_verification_in_the_database(pool: asyncpg.Pool) -> None:
-    store = QueryStore(pool)
-    writer = AuditWriter(store.insert_accesses, flush_ms=1.0, batch_max=100)
-    writer.start()
-    try:
+    async with running_writer(QueryStore(pool), flush_ms=1.0, batch_max=100) as writer:
         ids = [await writer.record(access(n)) for n in range(4)]
-    finally:
-        await writer.stop()
-        await store.release_audit_connection()
     await pool.execute("UPDATE access_log SET result = 'DENIED' WHERE id = $1", ids[2])
     try:
         bad = first_problem([dict(row) for row in await stored_chain(pool, writer.chain_id)])
@@ -226,19 +210,14 @@ async def test_a_failed_write_fails_its_callers_and_starts_a_new_chain(pool: asy
             raise ConnectionError("database went away")
         await store.insert_accesses(rows)
 
-    writer = AuditWriter(write, flush_ms=1.0, batch_max=100)
-    writer.start()
-    broken_chain = writer.chain_id
-    try:
+    async with running_writer(store, flush_ms=1.0, batch_max=100, write=write) as writer:
+        broken_chain = writer.chain_id
         with pytest.raises(ServiceError) as failure:
             await writer.record(access(1))
         assert failure.value.code == grpc.StatusCode.UNAVAILABLE
         failing = False
         await writer.record(access(2))
         await writer.record(access(3))
-    finally:
-        await writer.stop()
-        await store.release_audit_connection()
     assert writer.chain_id != broken_chain
     rows = await stored_chain(pool, writer.chain_id)
     assert [row["seq"] for row in rows] == [1, 2]
@@ -259,27 +238,18 @@ async def test_stop_writes_everything_queued_and_then_refuses(pool: asyncpg.Pool
 
 
 async def test_a_cancelled_caller_still_gets_its_record(pool: asyncpg.Pool) -> None:
-    store = QueryStore(pool)
-    writer = AuditWriter(store.insert_accesses, flush_ms=20.0, batch_max=1000)
-    writer.start()
-    try:
+    async with running_writer(QueryStore(pool), flush_ms=20.0, batch_max=1000) as writer:
         task = asyncio.create_task(writer.record(access(1)))
         await asyncio.sleep(0)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         writer.submit_detached(access(2))
-    finally:
-        await writer.stop()
-        await store.release_audit_connection()
     assert len(await stored_chain(pool, writer.chain_id)) == 2
 
 
 async def test_a_dropped_database_connection_fails_one_batch_then_recovers(pool: asyncpg.Pool) -> None:
-    store = QueryStore(pool)
-    writer = AuditWriter(store.insert_accesses, flush_ms=1.0, batch_max=100)
-    writer.start()
-    try:
+    async with running_writer(QueryStore(pool), flush_ms=1.0, batch_max=100) as writer:
         await writer.record(access(1))
         first_chain = writer.chain_id
         writer_pid = await pool.fetchval(
@@ -289,9 +259,6 @@ async def test_a_dropped_database_connection_fails_one_batch_then_recovers(pool:
         with pytest.raises(ServiceError):
             await writer.record(access(2))
         await writer.record(access(3))
-    finally:
-        await writer.stop()
-        await store.release_audit_connection()
     assert writer.chain_id != first_chain
     assert first_problem([dict(row) for row in await stored_chain(pool, first_chain)]) is None
     assert [row["seq"] for row in await stored_chain(pool, writer.chain_id)] == [1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from google.protobuf import timestamp_pb2
+import pytest
 
 from govshare.authorization.v1 import authorization_pb2
 from govshare.common.v1 import common_pb2
@@ -46,7 +46,7 @@ class Authority:
             deny_reason=common_pb2.DENY_REASON_UNSPECIFIED if self.allowed else common_pb2.DENY_REASON_NOT_GRANTED,
             message="" if self.allowed else "no grant", grant_id="g-1", quota=0)
         if self.expire_in is not None:
-            decision.expire_time.CopyFrom(timestamp_pb2.Timestamp(seconds=int(time.time() + self.expire_in)))
+            decision.expire_time.FromNanoseconds(int((time.time() + self.expire_in) * 1e9))
         return decision
 
 
@@ -74,23 +74,16 @@ async def test_different_questions_are_different_entries() -> None:
     assert len(authority.calls) == 3
 
 
-async def test_decisions_expire_at_the_max_ttl() -> None:
-    authority, clock = Authority(expire_in=3600), Clock()
+@pytest.mark.parametrize(("expire_in", "lifetime"), [(3600, 30), (5, 5)], ids=["max_ttl", "own_expire_time"])
+async def test_decisions_expire_at_the_max_ttl_or_their_own_expire_time_whichever_is_first(
+        expire_in: float, lifetime: float) -> None:
+    authority, clock = Authority(expire_in=expire_in), Clock()
     decisions = cache(authority, clock, max_ttl=30)
     await decisions.get(key())
-    clock.now += 29
+    clock.now += lifetime - 1
     await decisions.get(key())
     assert len(authority.calls) == 1
     clock.now += 2
-    await decisions.get(key())
-    assert len(authority.calls) == 2
-
-
-async def test_decisions_expire_at_their_own_expire_time() -> None:
-    authority, clock = Authority(expire_in=5), Clock()
-    decisions = cache(authority, clock, max_ttl=30)
-    await decisions.get(key())
-    clock.now += 6
     await decisions.get(key())
     assert len(authority.calls) == 2
 
