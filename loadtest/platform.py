@@ -154,8 +154,12 @@ class Platform:
         return AssertionSigner(self.internal_key()).metadata(self.caller(system))
 
     async def flush_record_cache(self, dataset: str) -> int:
-        """Deletes the cached records of ``dataset`` so that the next queries take the miss path."""
+        """Deletes the cached records of ``dataset`` and announces it as a provider would (RECORDS_CHANGED for
+        the whole dataset, which empties the query processes' in-process tier), so the next queries take the
+        miss path."""
         import redis.asyncio as aioredis
+
+        from services.runtime.cache import RECORDS_CHANGED, publish
 
         assert self.embedded is not None
         client = aioredis.from_url(self.embedded.redis_url)
@@ -169,6 +173,7 @@ class Platform:
                     batch.clear()
             if batch:
                 deleted += await client.unlink(*batch)
+            await publish(client, RECORDS_CHANGED, {"dataset": dataset, "all": True})
         finally:
             await client.aclose()
         return deleted

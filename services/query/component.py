@@ -17,7 +17,7 @@ from services.query.decisions import Authorizer, DecisionCache, Quotas
 from services.query.deps import Dependencies
 from services.query.dispute_servicer import DisputeServicer
 from services.query.disputes import OpenDisputes
-from services.query.records import ProviderClients, RecordCache
+from services.query.records import LocalRecords, ProviderClients, RecordCache
 from services.query.redis_reads import RedisReader
 from services.query.resources import Resources
 from services.query.servicer import QueryServicer
@@ -103,7 +103,8 @@ class QueryComponent:
             decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout),
                                     max_ttl=settings.decision_ttl_seconds),
             quotas=Quotas(self._redis),
-            records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds),
+            records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds,
+                                LocalRecords(settings.record_local_ttl_ms / 1000.0, settings.record_local_capacity)),
             providers=providers,
             open_disputes=OpenDisputes(),
             audit=AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max),

@@ -1,21 +1,23 @@
 """Records: the Redis record cache in front of the provider endpoints.
 
-A record is read from Redis (``rec:{dataset}:{key}``, a serialized
+A record is read from the process's own short-lived copy of what it read last
+(:class:`LocalRecords`), then from Redis (``rec:{dataset}:{key}``, a serialized
 govshare.provider.v1.Record, through the pipelined reader of redis_reads.py) and,
 on a miss, from the provider endpoint named by the catalog entry through the
 standard ProviderService contract, then cached with a TTL. While Redis is down,
 records come from the provider: Redis is only ever a cache. Absent records are
 cached briefly as an empty value (a real record always has a key, so it never
-serializes to nothing). Providers delete the keys of records they change; a
-change event during a fetch keeps the fetched, maybe older, record out of the
-cache.
+serializes to nothing). Providers delete the keys of records they change and
+publish RECORDS_CHANGED, which drops the in-process copies of every replica; a
+change event during a read keeps what was read, maybe older, out of both caches.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -25,6 +27,7 @@ from redis.exceptions import RedisError
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.query.redis_reads import RedisReader
+from services.runtime.cache import RECORDS_CHANGED, publish
 from services.runtime.clients import call_metadata, open_channel
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, Caller
@@ -45,6 +48,9 @@ log = logging.getLogger(__name__)
 _UNUSABLE = object()  # a cached value that does not parse: treated as a miss
 _HIT = CACHE_LOOKUPS.labels("record", "hit")
 _MISS = CACHE_LOOKUPS.labels("record", "miss")
+_LOCAL_HIT = CACHE_LOOKUPS.labels("record_local", "hit")
+_LOCAL_MISS = CACHE_LOOKUPS.labels("record_local", "miss")
+MISSING = object()  # not held in process
 
 
 def cache_key(dataset: str, key: str) -> str:
@@ -115,12 +121,68 @@ class ProviderClients:
         self._stubs.clear()
 
 
+class LocalRecords:
+    """The records this process read last, kept for a moment: a hot key's next query skips the Redis round
+    trip and the parse (on the cache-hit path that round trip is a cross-process wake-up each way).
+
+    Held decoded, absences included, keyed by (dataset, key). An entry leaves when a change event names it or
+    its dataset, when the event stream was interrupted (:meth:`clear`), ``ttl_seconds`` after it was read at
+    the latest (a lost event costs no more staleness than that), or as the least recently used once
+    ``capacity`` is reached. A hit does not extend the entry's life.
+    """
+
+    __slots__ = ("_capacity", "_clock", "_entries", "_ttl")
+
+    def __init__(self, ttl_seconds: float = 0.0, capacity: int = 0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_seconds
+        self._capacity = capacity if ttl_seconds > 0 else 0
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, str], tuple[float, Record | None]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, dataset: str, key: str) -> Any:
+        """The record (None for a known absence), or MISSING."""
+        name = (dataset, key)
+        entry = self._entries.get(name)
+        if entry is None:
+            return MISSING
+        if entry[0] <= self._clock():
+            del self._entries[name]
+            return MISSING
+        self._entries.move_to_end(name)
+        return entry[1]
+
+    def put(self, dataset: str, key: str, record: Record | None) -> None:
+        if not self._capacity:
+            return
+        name = (dataset, key)
+        self._entries[name] = (self._clock() + self._ttl, record)
+        self._entries.move_to_end(name)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def drop(self, dataset: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._entries.pop((dataset, key), None)
+
+    def drop_dataset(self, dataset: str) -> None:
+        for name in [name for name in self._entries if name[0] == dataset]:
+            del self._entries[name]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 class RecordCache:
-    """Records by (dataset, key): Redis first, then the provider endpoint."""
+    """Records by (dataset, key): in process, then Redis, then the provider endpoint."""
 
     def __init__(self, reader: RedisReader, redis: aioredis.Redis, providers: ProviderClients,
-                 ttl_seconds: int) -> None:
+                 ttl_seconds: int, local: LocalRecords | None = None) -> None:
         self._reader = reader
+        self._local = local if local is not None else LocalRecords()
         self._redis = redis
         self._providers = providers
         self._ttl = ttl_seconds
@@ -134,6 +196,12 @@ class RecordCache:
 
     async def get(self, target: str, dataset: str, key: str) -> Record | None:
         """The record, or None when the provider has none."""
+        held = self._local.get(dataset, key)
+        if held is not MISSING:
+            _LOCAL_HIT.inc()
+            return held
+        _LOCAL_MISS.inc()
+        generation = self._generation(dataset)
         name = cache_key(dataset, key)
         try:
             data = await self._reader.get(name)
@@ -144,32 +212,55 @@ class RecordCache:
             record = self._decode(data)
             if record is not _UNUSABLE:
                 _HIT.inc()
+                self._hold(generation, dataset, {key: record})
                 return record
         _MISS.inc()
         return await self._flight.do(name, lambda: self._fetch(target, dataset, key, name))
 
     async def get_many(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record | None]:
-        """Records of distinct ``keys``: one MGET, then one BatchLookup for the misses."""
-        names = [cache_key(dataset, key) for key in keys]
+        """Records of distinct ``keys``: those held in process, one MGET for the rest, then one BatchLookup
+        for the misses."""
+        found: dict[str, Record | None] = {}
+        wanted: list[str] = []
+        for key in keys:
+            held = self._local.get(dataset, key)
+            if held is MISSING:
+                wanted.append(key)
+            else:
+                found[key] = held
+        if found:
+            _LOCAL_HIT.inc(len(found))
+        if not wanted:
+            return found
+        _LOCAL_MISS.inc(len(wanted))
+        generation = self._generation(dataset)
         try:
-            cached = await self._reader.mget(names)
+            cached = await self._reader.mget([cache_key(dataset, key) for key in wanted])
         except RedisError as exc:
             self._outage(exc)
-            cached = [None] * len(keys)
-        found: dict[str, Record | None] = {}
+            cached = [None] * len(wanted)
+        read: dict[str, Record | None] = {}
         misses: list[str] = []
-        for key, data in zip(keys, cached, strict=True):
+        for key, data in zip(wanted, cached, strict=True):
             record = self._decode(data) if data is not None else _UNUSABLE
             if record is _UNUSABLE:
                 misses.append(key)
             else:
-                found[key] = record
-        if found:
-            _HIT.inc(len(found))
+                read[key] = record
+        if read:
+            _HIT.inc(len(read))
+            self._hold(generation, dataset, read)
+            found.update(read)
         if misses:
             _MISS.inc(len(misses))
             found.update(await self._fetch_many(target, dataset, misses))
         return found
+
+    def _hold(self, generation: tuple[int, int], dataset: str, records: Mapping[str, Record | None]) -> None:
+        """Keeps what was read in process, unless a change event arrived while it was being read."""
+        if generation == self._generation(dataset):
+            for key, record in records.items():
+                self._local.put(dataset, key, record)
 
     def _outage(self, exc: Exception) -> None:
         """Notes a Redis failure (at most every few seconds: during an outage every query has one)."""
@@ -193,6 +284,7 @@ class RecordCache:
         record = await self._providers.lookup(target, dataset, key)
         if self._ttl and generation == self._generation(dataset):
             await self._store({name: record})
+        self._hold(generation, dataset, {key: record})
         return record
 
     async def _fetch_many(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record | None]:
@@ -201,6 +293,7 @@ class RecordCache:
         result: dict[str, Record | None] = {key: records.get(key) for key in keys}
         if self._ttl and generation == self._generation(dataset):
             await self._store({cache_key(dataset, key): record for key, record in result.items()})
+        self._hold(generation, dataset, result)
         return result
 
     async def _store(self, records: Mapping[str, Record | None]) -> None:
@@ -216,12 +309,16 @@ class RecordCache:
             self._outage(exc)
 
     async def forget(self, dataset: str, keys: Iterable[str]) -> None:
-        """Drops cached records (e.g. after a dispute was answered with a correction)."""
+        """Drops cached records here, in Redis and in every other replica (e.g. after a dispute was answered
+        with a correction)."""
+        keys = list(keys)
         self._bump(dataset)
+        self._local.drop(dataset, keys)
         names = [cache_key(dataset, key) for key in keys]
         if names:
             try:
                 await self._redis.delete(*names)
+                await publish(self._redis, RECORDS_CHANGED, {"dataset": dataset, "keys": keys})
             except RedisError as exc:
                 log.warning("record cache unavailable (%s); entries expire by TTL", exc)
 
@@ -232,11 +329,20 @@ class RecordCache:
         self._generations[dataset] = self._generations.get(dataset, 0) + 1
 
     def on_records_changed(self, payload: Mapping) -> None:
-        """Handler for RECORDS_CHANGED (the provider has already deleted the keys)."""
+        """Handler for RECORDS_CHANGED (the provider has already deleted the keys in Redis): drops the
+        records it names from this process, or the whole dataset when it names none."""
         dataset = payload.get("dataset")
-        if isinstance(dataset, str):
-            self._bump(dataset)
+        if not isinstance(dataset, str):
+            return
+        self._bump(dataset)
+        keys = payload.get("keys")
+        if isinstance(keys, list) and not payload.get("all"):
+            self._local.drop(dataset, (key for key in keys if isinstance(key, str)))
+        else:
+            self._local.drop_dataset(dataset)
 
     def resync(self) -> None:
-        """After a reconnection events may have been lost: in-flight fetches must not cache."""
+        """After a reconnection events may have been lost: nothing held in process is trusted, and
+        in-flight reads must not cache."""
         self._epoch += 1
+        self._local.clear()

@@ -51,6 +51,8 @@ class Settings:
     rate_limit_per_second: float = 2000.0
     rate_limit_burst: int = 4000
     record_cache_ttl_seconds: int = 300
+    record_local_ttl_ms: int = 2000
+    record_local_capacity: int = 10_000
     decision_ttl_seconds: int = 30
     audit_flush_ms: float = 0.0
     audit_batch_max: int = 1000
@@ -75,6 +77,8 @@ _INT_FIELDS = {
     "GOVSHARE_DISPUTE_WORKING_DAYS": ("dispute_working_days", 1, 60),
     "GOVSHARE_RATE_LIMIT_BURST": ("rate_limit_burst", 1, 10_000_000),
     "GOVSHARE_RECORD_CACHE_TTL_SECONDS": ("record_cache_ttl_seconds", 0, 86400),
+    "GOVSHARE_RECORD_LOCAL_TTL_MS": ("record_local_ttl_ms", 0, 60_000),
+    "GOVSHARE_RECORD_LOCAL_CAPACITY": ("record_local_capacity", 0, 1_000_000),
     "GOVSHARE_DECISION_TTL_SECONDS": ("decision_ttl_seconds", 1, 3600),
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
 }

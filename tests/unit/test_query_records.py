@@ -7,6 +7,7 @@ processor would run one (the contract is the platform's extension point).
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -16,8 +17,9 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
-from services.query.records import ProviderClients, RecordCache, cache_key
+from services.query.records import MISSING, LocalRecords, ProviderClients, RecordCache, cache_key
 from services.query.redis_reads import RedisReader
+from services.runtime.cache import RECORDS_CHANGED
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
 from services.runtime.settings import Settings
@@ -59,6 +61,18 @@ async def endpoint(base_settings: Settings) -> AsyncIterator[tuple[str, Departme
     await server.start()
     yield f"127.0.0.1:{port}", provider
     await server.stop(0)
+
+
+@pytest.fixture
+async def held(base_settings: Settings, redis_url: str) -> AsyncIterator[RecordCache]:
+    """A record cache with the in-process tier on, as the query service runs it."""
+    client = aioredis.from_url(redis_url)
+    reader = RedisReader(redis_url)
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    yield RecordCache(reader, client, clients, ttl_seconds=60, local=LocalRecords(60.0, 1000))
+    await clients.close()
+    await reader.close()
+    await client.aclose()
 
 
 @pytest.fixture
@@ -164,3 +178,133 @@ async def test_an_unreachable_provider_is_unavailable(records: RecordCache) -> N
         await records.get("127.0.0.1:1", f"ds-{uuid.uuid4().hex[:8]}", "K")
     assert failure.value.code == grpc.StatusCode.UNAVAILABLE
     assert failure.value.reason == "PROVIDER_UNAVAILABLE"
+
+
+# --- the in-process tier ------------------------------------------------------------------------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_held_record_expires_after_its_ttl_even_when_read_meanwhile() -> None:
+    clock = _Clock()
+    local = LocalRecords(2.0, 10, clock=clock)
+    local.put("ds", "K", record("K"))
+    clock.now += 1.9
+    assert local.get("ds", "K") == record("K")
+    clock.now += 0.2
+    assert local.get("ds", "K") is MISSING
+    assert len(local) == 0
+
+
+def test_the_least_recently_used_record_leaves_first() -> None:
+    local = LocalRecords(60.0, 2)
+    local.put("ds", "A", record("A"))
+    local.put("ds", "B", record("B"))
+    assert local.get("ds", "A") is not MISSING  # A is now the more recent
+    local.put("ds", "C", record("C"))
+    assert local.get("ds", "B") is MISSING
+    assert local.get("ds", "A") is not MISSING and local.get("ds", "C") is not MISSING
+
+
+def test_absences_are_held_and_a_disabled_tier_holds_nothing() -> None:
+    local = LocalRecords(60.0, 10)
+    local.put("ds", "nobody", None)
+    assert local.get("ds", "nobody") is None
+    for disabled in (LocalRecords(0.0, 10), LocalRecords(60.0, 0), LocalRecords()):
+        disabled.put("ds", "K", record("K"))
+        assert disabled.get("ds", "K") is MISSING
+
+
+async def test_a_hot_record_is_answered_in_process_until_a_change_event_names_it(held: RecordCache, endpoint,
+                                                                                  redis_client) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["H1"] = record("H1", "赵六")
+    assert (await held.get(target, dataset, "H1")).values["name"] == "赵六"
+    provider.records["H1"] = record("H1", "赵六六")
+    await redis_client.delete(cache_key(dataset, "H1"))  # without an event: this process still holds it
+    before = provider.lookups
+    assert (await held.get(target, dataset, "H1")).values["name"] == "赵六"
+    assert provider.lookups == before
+    held.on_records_changed({"dataset": dataset, "keys": ["H1"]})
+    assert (await held.get(target, dataset, "H1")).values["name"] == "赵六六"
+    assert provider.lookups == before + 1
+
+
+async def test_a_dataset_wide_change_and_a_resubscription_drop_what_is_held(held: RecordCache, endpoint,
+                                                                            redis_client) -> None:
+    target, provider = endpoint
+    changed, other = f"ds-{uuid.uuid4().hex[:8]}", f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["D1"] = record("D1", "old")
+    for dataset in (changed, other):
+        await held.get(target, dataset, "D1")
+        await redis_client.delete(cache_key(dataset, "D1"))
+    provider.records["D1"] = record("D1", "new")
+    held.on_records_changed({"dataset": changed, "all": True})
+    assert (await held.get(target, changed, "D1")).values["name"] == "new"
+    assert (await held.get(target, other, "D1")).values["name"] == "old"
+    await redis_client.delete(cache_key(other, "D1"))
+    held.resync()
+    assert (await held.get(target, other, "D1")).values["name"] == "new"
+
+
+async def test_a_change_event_during_a_redis_read_keeps_the_record_out_of_the_process(
+        held: RecordCache, endpoint, redis_client, monkeypatch: pytest.MonkeyPatch) -> None:
+    target, _provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    await redis_client.set(cache_key(dataset, "R1"), record("R1", "before").SerializeToString())
+    read = held._reader.get
+
+    async def read_then_change(name: str) -> bytes | None:
+        data = await read(name)
+        held.on_records_changed({"dataset": dataset, "keys": ["R1"]})  # arrives while the reply is on its way
+        return data
+
+    monkeypatch.setattr(held._reader, "get", read_then_change)
+    assert (await held.get(target, dataset, "R1")).values["name"] == "before"
+    monkeypatch.undo()
+    await redis_client.set(cache_key(dataset, "R1"), record("R1", "after").SerializeToString())
+    assert (await held.get(target, dataset, "R1")).values["name"] == "after"
+
+
+async def test_a_batch_takes_held_records_and_reads_only_the_rest(held: RecordCache, endpoint,
+                                                                   redis_client) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("A", "B"):
+        provider.records[key] = record(key, key)
+    first = await held.get_many(target, dataset, ["A", "B", "Z"])
+    await redis_client.delete(*(cache_key(dataset, key) for key in ("A", "B", "Z")))
+    await redis_client.set(cache_key(dataset, "C"), record("C", "cached C").SerializeToString())
+    before = len(provider.batch_lookups)
+    again = await held.get_many(target, dataset, ["A", "B", "Z", "C"])
+    assert {key: again[key] for key in first} == first and first["Z"] is None
+    assert again["C"].values["name"] == "cached C"
+    assert len(provider.batch_lookups) == before  # A, B and the absence of Z were held; C came from Redis
+
+
+async def test_forgetting_a_record_tells_every_replica(held: RecordCache, endpoint, redis_client) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["F1"] = record("F1")
+    await held.get(target, dataset, "F1")
+    pubsub = redis_client.pubsub()
+    await pubsub.subscribe(RECORDS_CHANGED)
+    try:
+        await pubsub.get_message(timeout=1.0)  # the subscription's confirmation
+        await held.forget(dataset, ["F1"])
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
+    finally:
+        await pubsub.unsubscribe()
+        await pubsub.aclose()
+    assert message is not None and json.loads(message["data"]) == {"dataset": dataset, "keys": ["F1"]}
+    assert await redis_client.get(cache_key(dataset, "F1")) is None
+    before = provider.lookups
+    await held.get(target, dataset, "F1")
+    assert provider.lookups == before + 1
