@@ -138,12 +138,16 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
     try:
-        for component in ORDER:
-            processes[component] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", component],
-                env=service_environment(component, ports, database_url, redis_url, keys, zone, workers))
-        for component in ORDER:
-            wait_until_serving(ports[component], processes[component])
+        # The backends first, the gateway once they serve: its channels then connect at the first attempt,
+        # instead of failing calls while they wait out a reconnection backoff right after the banner.
+        backends, edge = tuple(c for c in ORDER if c != "gateway"), ("gateway",)
+        for group in (backends, edge):
+            for component in group:
+                processes[component] = subprocess.Popen(
+                    [sys.executable, "-m", "services.cli", "serve", component],
+                    env=service_environment(component, ports, database_url, redis_url, keys, zone, workers))
+            for component in group:
+                wait_until_serving(ports[component], processes[component])
         gateway = f"127.0.0.1:{ports['gateway']}"
         credentials_path = data_dir / "demo-credentials.json"
         if not credentials_path.exists():
