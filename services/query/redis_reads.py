@@ -5,8 +5,11 @@ next to nothing. redis-py's asyncio client spends over a hundred microseconds
 of CPU per command (connection checkout and health checks, retries, metrics);
 here every read is written to one persistent connection as it comes, replies
 are matched to requests in order (Redis answers a connection's commands in
-order), and a read costs a few microseconds. Writes, counters, pub/sub and
-everything else keep using redis-py.
+order), and a read costs a few microseconds. Commands are packed and replies
+parsed by hiredis (the C RESP parser redis-py uses too): it is fed bytes as they
+arrive and hands out whole replies, so a large MGET reply that arrives in many
+chunks is parsed once. Writes, counters, pub/sub and everything else keep using
+redis-py.
 
 Failures surface as redis-py's exceptions (``redis.exceptions.ConnectionError``,
 ``TimeoutError``, ``ResponseError``), so callers handle both clients alike; the
@@ -19,61 +22,21 @@ import asyncio
 import collections
 import ssl
 from collections.abc import Sequence
-from typing import Any
 
+import hiredis
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-_INCOMPLETE = object()
-_CRLF = b"\r\n"
 # After a failed connection attempt, reads fail at once for this long instead of each trying again
 # (callers fall back to the provider while Redis is down).
 RECONNECT_DELAY_SECONDS = 0.5
 
 
-def encode_command(*parts: bytes) -> bytes:
+def encode_command(*parts: bytes | str) -> bytes:
     """A command in the RESP wire format."""
-    return b"".join([b"*%d\r\n" % len(parts), *(b"$%d\r\n%s\r\n" % (len(part), part) for part in parts)])
-
-
-def parse_reply(buffer: bytes, pos: int) -> Any:
-    """The reply starting at ``pos`` and the position after it, or _INCOMPLETE if more bytes are needed.
-
-    Error replies are returned (not raised) as ResponseError; malformed input raises ValueError.
-    """
-    end = buffer.find(_CRLF, pos)
-    if end < 0:
-        return _INCOMPLETE
-    kind = buffer[pos]
-    if kind == 36:  # $ bulk string
-        size = int(buffer[pos + 1:end])
-        if size < 0:
-            return None, end + 2
-        stop = end + 2 + size
-        if stop + 2 > len(buffer):
-            return _INCOMPLETE
-        return buffer[end + 2:stop], stop + 2
-    if kind == 42:  # * array
-        count = int(buffer[pos + 1:end])
-        if count < 0:
-            return None, end + 2
-        items, pos = [], end + 2
-        for _ in range(count):
-            parsed = parse_reply(buffer, pos)
-            if parsed is _INCOMPLETE:
-                return _INCOMPLETE
-            item, pos = parsed
-            items.append(item)
-        return items, pos
-    if kind == 43:  # + simple string
-        return buffer[pos + 1:end], end + 2
-    if kind == 45:  # - error
-        return ResponseError(buffer[pos + 1:end].decode(errors="replace")), end + 2
-    if kind == 58:  # : integer
-        return int(buffer[pos + 1:end]), end + 2
-    raise ValueError(f"unexpected Redis reply type {chr(kind)!r}")
+    return hiredis.pack_command(parts)
 
 
 class _Pipeline(asyncio.Protocol):
@@ -83,7 +46,8 @@ class _Pipeline(asyncio.Protocol):
         self._timeout = timeout
         self._transport: asyncio.Transport | None = None
         self._pending: collections.deque[tuple[asyncio.Future, float]] = collections.deque()
-        self._buffer = b""
+        # Error replies come back as values (ResponseError), and fail only their own request.
+        self._replies = hiredis.Reader(replyError=ResponseError)
         self._watchdog: asyncio.TimerHandle | None = None
         self._timed_out = False
         self.closed = False
@@ -104,24 +68,20 @@ class _Pipeline(asyncio.Protocol):
         return future
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer + data if self._buffer else data
-        pos = 0
+        self._replies.feed(data)
         try:
             while self._pending:
-                parsed = parse_reply(buffer, pos)
-                if parsed is _INCOMPLETE:
+                value = self._replies.gets()
+                if value is False:  # RESP2 has no booleans: False means "not a whole reply yet"
                     break
-                value, pos = parsed
                 future = self._pending.popleft()[0]
                 if not future.done():
                     if isinstance(value, ResponseError):
                         future.set_exception(value)
                     else:
                         future.set_result(value)
-        except ValueError:
+        except hiredis.ProtocolError:
             self.abort()
-            return
-        self._buffer = buffer[pos:]
 
     def _check(self) -> None:
         """Drops a connection whose oldest request went unanswered too long (a hung server)."""
@@ -173,7 +133,7 @@ class RedisReader:
         pipeline = self._pipeline
         if pipeline is None or pipeline.closed:
             pipeline = await self._connected()
-        return await pipeline.request(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(encoded := key.encode()), encoded))
+        return await pipeline.request(hiredis.pack_command((b"GET", key)))
 
     async def mget(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
@@ -181,7 +141,7 @@ class RedisReader:
         pipeline = self._pipeline
         if pipeline is None or pipeline.closed:
             pipeline = await self._connected()
-        return await pipeline.request(encode_command(b"MGET", *(key.encode() for key in keys)))
+        return await pipeline.request(encode_command(b"MGET", *keys))
 
     async def _connected(self) -> _Pipeline:
         async with self._lock:

@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from services.query.redis_reads import RedisReader, encode_command, parse_reply
+from services.query.redis_reads import RedisReader, _Pipeline, encode_command
 
 
 @pytest.fixture
@@ -122,11 +122,41 @@ async def test_an_unreachable_server_fails_fast() -> None:
             await reader.get("k")
 
 
-def test_the_parser_waits_for_complete_replies() -> None:
-    reply = b"*3\r\n$1\r\na\r\n$-1\r\n:42\r\n"
-    assert parse_reply(reply, 0) == ([b"a", None, 42], len(reply))
-    assert all(not isinstance(parse_reply(reply[:cut], 0), tuple) for cut in range(len(reply)))
-    assert parse_reply(b"+OK\r\n-ERR wrong\r\n", 5)[0].args == ("ERR wrong",)
-    assert encode_command(b"GET", b"k") == b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
-    with pytest.raises(ValueError):
-        parse_reply(b"?what\r\n", 0)
+class _Wire:
+    """The transport side of a pipeline: records what was written, and whether it was dropped."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.aborted = False
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+async def test_replies_arriving_a_byte_at_a_time_resolve_their_requests_in_order() -> None:
+    pipeline = _Pipeline(timeout=5.0)
+    wire = _Wire()
+    pipeline.connection_made(wire)  # type: ignore[arg-type]
+    first, second, third = (pipeline.request(encode_command(b"GET", b"k")) for _ in range(3))
+    assert wire.written[0] == b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+    replies = b"*3\r\n$1\r\na\r\n$-1\r\n:42\r\n-ERR wrong\r\n$2\r\nok\r\n"
+    for index in range(len(replies)):
+        pipeline.data_received(replies[index:index + 1])
+        if index < len(replies) - 1:
+            assert not third.done()
+    assert first.result() == [b"a", None, 42]
+    assert isinstance(second.exception(), ResponseError) and "ERR wrong" in str(second.exception())
+    assert third.result() == b"ok"
+    assert not wire.aborted
+
+
+async def test_a_malformed_reply_drops_the_connection() -> None:
+    pipeline = _Pipeline(timeout=5.0)
+    wire = _Wire()
+    pipeline.connection_made(wire)  # type: ignore[arg-type]
+    pipeline.request(encode_command(b"GET", b"k"))
+    pipeline.data_received(b"?what\r\n")
+    assert wire.aborted
