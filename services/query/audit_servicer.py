@@ -23,12 +23,7 @@ from services.runtime.pagination import decode_token, encode_token, page_size
 from services.runtime.timestamps import from_timestamp, to_timestamp
 
 MAX_FILTER = 64
-_RESULTS = {
-    audit.ANSWERED: audit_pb2.ACCESS_RESULT_ANSWERED,
-    audit.NOT_FOUND: audit_pb2.ACCESS_RESULT_NOT_FOUND,
-    audit.DENIED: audit_pb2.ACCESS_RESULT_DENIED,
-    audit.INVALID: audit_pb2.ACCESS_RESULT_INVALID,
-}
+_RESULTS = {name[len("ACCESS_RESULT_"):]: value for name, value in audit_pb2.AccessResult.items()}
 _PURPOSES = {name[len("PURPOSE_TYPE_"):]: value for name, value in common_pb2.PurposeType.items()}
 _DENY_REASONS = {name[len("DENY_REASON_"):]: value for name, value in common_pb2.DenyReason.items()}
 

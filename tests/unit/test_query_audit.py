@@ -262,3 +262,19 @@ async def test_a_dropped_database_connection_fails_one_batch_then_recovers(pool:
     assert writer.chain_id != first_chain
     assert first_problem([dict(row) for row in await stored_chain(pool, first_chain)]) is None
     assert [row["seq"] for row in await stored_chain(pool, writer.chain_id)] == [1]
+
+
+def test_every_result_the_trail_stores_has_its_own_value_in_the_contract() -> None:
+    """An auditor listing accesses must tell a failure from the other outcomes, never see UNSPECIFIED."""
+    from govshare.query.v1 import audit_pb2
+    from services.query.audit_servicer import to_proto
+
+    row = {"id": "a-1", "time": dt.datetime.now(dt.UTC), "system_id": "sys", "department_code": "d",
+           "resource_code": "101001/000001", "provider_department_code": "p", "operation": "Query",
+           "items": ["name"], "key": "k", "purpose": "WORK_REFERENCE", "purpose_text": "", "deny_reason": "",
+           "trace_id": ""}
+    stored = (audit.ANSWERED, audit.NOT_FOUND, audit.DENIED, audit.INVALID, audit.FAILED)
+    listed = {result: to_proto({**row, "result": result}).result for result in stored}
+    assert listed[audit.FAILED] == audit_pb2.ACCESS_RESULT_FAILED
+    assert audit_pb2.ACCESS_RESULT_UNSPECIFIED not in listed.values()
+    assert len(set(listed.values())) == len(stored)

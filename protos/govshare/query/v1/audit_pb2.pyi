@@ -18,11 +18,13 @@ class AccessResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACCESS_RESULT_NOT_FOUND: _ClassVar[AccessResult]
     ACCESS_RESULT_DENIED: _ClassVar[AccessResult]
     ACCESS_RESULT_INVALID: _ClassVar[AccessResult]
+    ACCESS_RESULT_FAILED: _ClassVar[AccessResult]
 ACCESS_RESULT_UNSPECIFIED: AccessResult
 ACCESS_RESULT_ANSWERED: AccessResult
 ACCESS_RESULT_NOT_FOUND: AccessResult
 ACCESS_RESULT_DENIED: AccessResult
 ACCESS_RESULT_INVALID: AccessResult
+ACCESS_RESULT_FAILED: AccessResult
 
 class AccessRecord(_message.Message):
     __slots__ = ("id", "time", "system_id", "department_code", "resource_code", "provider_department_code", "operation", "items", "key", "purpose", "purpose_text", "result", "deny_reason", "trace_id")
