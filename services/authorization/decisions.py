@@ -38,9 +38,13 @@ from services.authorization.validation import (
     resource_code_problem,
     shown,
 )
+from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, not_found
 
 ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
+_ENTRY_STATES = ShortNames(catalog_pb2.EntryState)
+_METHODS = ShortNames(common_pb2.ShareMethod)
+_PURPOSES = ShortNames(common_pb2.PurposeType)
 APPLY = "apply through SharingService.SubmitApplication"
 
 
@@ -128,7 +132,7 @@ class _Decider:
         """Denials that hold for everyone, whatever their grants: the entry cannot be used this way."""
         entry = self.entry
         if entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
-            state = catalog_pb2.EntryState.Name(entry.state).removeprefix("ENTRY_STATE_")
+            state = _ENTRY_STATES.name(entry.state)
             return self.deny(common_pb2.DENY_REASON_NOT_PUBLISHED,
                              f"resource {self.code} is not published (state {state}) and cannot be used")
         if zone != "intranet" and classified(entry):
@@ -236,8 +240,8 @@ class _Decider:
 
 
 def _method_name(method: int) -> str:
-    return common_pb2.ShareMethod.Name(method).removeprefix("SHARE_METHOD_")
+    return _METHODS.name(method)
 
 
 def _purpose_name(purpose: int) -> str:
-    return common_pb2.PurposeType.Name(purpose).removeprefix("PURPOSE_TYPE_")
+    return _PURPOSES.name(purpose)

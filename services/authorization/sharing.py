@@ -33,6 +33,7 @@ from services.authorization.validation import (
     text_problem,
 )
 from services.runtime import pagination
+from services.runtime.enums import ShortNames
 from services.runtime.errors import (
     FieldViolation,
     failed_precondition,
@@ -47,6 +48,7 @@ APPROVE = sharing_pb2.REPLY_DECISION_APPROVE
 REFUSE = sharing_pb2.REPLY_DECISION_REFUSE
 ROLES = frozenset(sharing_pb2.ApplicationRole.values())
 Clock = Callable[[], dt.datetime]
+_APPLICATION_STATES = ShortNames(sharing_pb2.ApplicationState)
 
 
 def utc_now() -> dt.datetime:
@@ -272,7 +274,7 @@ class Sharing:
 
     @staticmethod
     def _state_name(state: int) -> str:
-        return sharing_pb2.ApplicationState.Name(state).removeprefix("APPLICATION_STATE_")
+        return _APPLICATION_STATES.name(state)
 
     @staticmethod
     def _reason_problems(reason: str, required: bool, why: str = "") -> list[FieldViolation]:

@@ -17,15 +17,16 @@ from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from services.query import audit
 from services.query.deps import DependentServicer
 from services.query.store import AccessFilter
+from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
 from services.runtime.identity import Caller
 from services.runtime.pagination import decode_token, encode_token, page_size
 from services.runtime.timestamps import from_timestamp, to_timestamp
 
 MAX_FILTER = 64
-_RESULTS = {name[len("ACCESS_RESULT_"):]: value for name, value in audit_pb2.AccessResult.items()}
-_PURPOSES = {name[len("PURPOSE_TYPE_"):]: value for name, value in common_pb2.PurposeType.items()}
-_DENY_REASONS = {name[len("DENY_REASON_"):]: value for name, value in common_pb2.DenyReason.items()}
+_RESULTS = ShortNames(audit_pb2.AccessResult)
+_PURPOSES = ShortNames(common_pb2.PurposeType)
+_DENY_REASONS = ShortNames(common_pb2.DenyReason)
 
 
 def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
@@ -33,9 +34,9 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
         id=row["id"], time=to_timestamp(row["time"]), system_id=row["system_id"],
         department_code=row["department_code"], resource_code=row["resource_code"],
         provider_department_code=row["provider_department_code"], operation=row["operation"],
-        items=row["items"], key=row["key"], purpose=_PURPOSES.get(row["purpose"], 0),
-        purpose_text=row["purpose_text"], result=_RESULTS.get(row["result"], audit_pb2.ACCESS_RESULT_UNSPECIFIED),
-        deny_reason=_DENY_REASONS.get(row["deny_reason"], 0), trace_id=row["trace_id"])
+        items=row["items"], key=row["key"], purpose=_PURPOSES.value(row["purpose"]),
+        purpose_text=row["purpose_text"], result=_RESULTS.value(row["result"]),
+        deny_reason=_DENY_REASONS.value(row["deny_reason"]), trace_id=row["trace_id"])
 
 
 def _time(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequest, field: str,
@@ -116,7 +117,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         rows = await deps.store.usage_summary(scope)
         return audit_pb2.GetUsageSummaryResponse(rows=[
             audit_pb2.UsageRow(resource_code=row["resource_code"], department_code=row["department_code"],
-                               purpose=_PURPOSES.get(row["purpose"], 0), answered=row["answered"],
+                               purpose=_PURPOSES.value(row["purpose"]), answered=row["answered"],
                                denied=row["denied"])
             for row in rows])
 

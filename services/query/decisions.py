@@ -22,6 +22,7 @@ from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from govshare.common.v1 import common_pb2
 from services.query.projection import Plan, make_plan
 from services.runtime.clients import call_metadata
+from services.runtime.enums import ShortNames
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, Caller
 from services.runtime.singleflight import SingleFlight
@@ -31,18 +32,14 @@ from services.runtime.telemetry import CACHE_LOOKUPS
 DecisionKey = tuple[str, str, str, int, tuple[str, ...], int]
 Check = Callable[[DecisionKey], Awaitable[authorization_pb2.Decision]]
 
-_DENY_PREFIX = "DENY_REASON_"
+_DENY_REASONS = ShortNames(common_pb2.DenyReason)
 _HIT = CACHE_LOOKUPS.labels("decision", "hit")
 _MISS = CACHE_LOOKUPS.labels("decision", "miss")
 
 
 def deny_reason_name(value: int) -> str:
     """The DenyReason name without its prefix (NOT_GRANTED, …); unknown values stay recognisable."""
-    try:
-        name = common_pb2.DenyReason.Name(value)
-    except ValueError:
-        return f"UNKNOWN_{value}"
-    return name[len(_DENY_PREFIX):]
+    return _DENY_REASONS.name(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from services.query.decisions import Decision
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error, normalize_key
 from services.query.resources import Resource, valid_resource_code
+from services.runtime.enums import ShortNames
 from services.runtime.errors import (
     FieldViolation,
     ServiceError,
@@ -40,8 +41,7 @@ AUDIT_ID_HEADER = "x-govshare-audit-id"
 
 ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
 BATCH_DOWNLOAD = common_pb2.SHARE_METHOD_BATCH_DOWNLOAD
-_PURPOSE_PREFIX = "PURPOSE_TYPE_"
-_PURPOSE_NAMES = {value: name[len(_PURPOSE_PREFIX):] for name, value in common_pb2.PurposeType.items()}
+_PURPOSES = ShortNames(common_pb2.PurposeType)
 
 R = TypeVar("R")
 Q = TypeVar("Q", query_pb2.QueryRequest, query_pb2.BatchQueryRequest, query_pb2.VerifyRequest)
@@ -50,7 +50,7 @@ A = TypeVar("A", query_pb2.QueryResponse, query_pb2.BatchQueryResponse, query_pb
 
 def purpose_name(value: int) -> str:
     """The PurposeType name without prefix, as the audit trail stores it."""
-    return _PURPOSE_NAMES.get(value) or f"UNKNOWN_{value}"
+    return _PURPOSES.name(value)
 
 
 def _trace_id() -> str:
@@ -62,7 +62,7 @@ def _purpose_violations(purpose: common_pb2.Purpose, field: str = "purpose.type"
     """R-USE-1: every use declares one of the purpose classes."""
     if purpose.type == common_pb2.PURPOSE_TYPE_UNSPECIFIED:
         return [FieldViolation(field, "declare the purpose of this use (R-USE-1)")]
-    if purpose.type not in _PURPOSE_NAMES:
+    if not _PURPOSES.known(purpose.type):
         return [FieldViolation(field, f"unknown purpose type {purpose.type}")]
     return []
 

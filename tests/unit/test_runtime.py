@@ -199,3 +199,16 @@ def test_invalid_argument_lists_everything_that_fits() -> None:
     assert many.violations[-1].description.endswith("more problems not listed")
     assert sum(len(v.description.encode()) for v in many.violations) < 4000
     assert len(many.violations) - 1 + int(many.violations[-1].description.split()[0]) == 100
+
+
+def test_enum_short_names_go_both_ways_and_unknowns_stay_recognisable() -> None:
+    from govshare.common.v1 import common_pb2
+    from services.runtime.enums import ShortNames
+
+    purposes = ShortNames(common_pb2.PurposeType)
+    assert purposes.name(common_pb2.PURPOSE_TYPE_WORK_REFERENCE) == "WORK_REFERENCE"
+    assert purposes.value("WORK_REFERENCE") == common_pb2.PURPOSE_TYPE_WORK_REFERENCE
+    assert purposes.name(0) == "UNSPECIFIED" and purposes.value("NO_SUCH_PURPOSE") == 0
+    assert purposes.name(999) == "UNKNOWN_999" and not purposes.known(999)
+    for name, value in common_pb2.DenyReason.items():
+        assert ShortNames(common_pb2.DenyReason).value(name.removeprefix("DENY_REASON_")) == value
