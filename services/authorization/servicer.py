@@ -30,6 +30,7 @@ from services.authorization.sharing import Sharing
 from services.runtime.errors import FieldViolation
 from services.runtime.identity import AssertionVerifier
 from services.runtime.timestamps import from_timestamp, to_timestamp
+from services.runtime.workdays import provisional
 
 Context = grpc.aio.ServicerContext
 
@@ -142,7 +143,8 @@ def _application_pb(application: Application, now: dt.datetime) -> sharing_pb2.A
         history=[sharing_pb2.ApplicationEvent(action=e.action, actor_department_code=e.actor_department_code,
                                               actor_system_id=e.actor_system_id, note=e.note,
                                               time=to_timestamp(e.time)) for e in application.history],
-        create_time=to_timestamp(application.create_time))
+        create_time=to_timestamp(application.create_time),
+        reply_due_time_provisional=provisional(application.reply_due_time))
 
 
 def _grant_pb(grant: Grant) -> sharing_pb2.Grant:

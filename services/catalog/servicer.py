@@ -11,6 +11,7 @@ from services.catalog.catalog import Catalog
 from services.catalog.model import DataItem, Endpoint, Entry, EntryFilter, MandateChange, Page
 from services.runtime.identity import AssertionVerifier
 from services.runtime.timestamps import from_timestamp, to_timestamp
+from services.runtime.workdays import provisional
 
 
 def entry_from_proto(message: catalog_pb2.Entry) -> Entry:
@@ -144,7 +145,8 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         change_time = from_timestamp(request.change_time, "change_time") if request.HasField("change_time") else None
         due = await self._catalog().report_mandate_change(caller, request.department_code, request.description,
                                                         change_time)
-        return catalog_pb2.ReportMandateChangeResponse(due_time=to_timestamp(due))
+        return catalog_pb2.ReportMandateChangeResponse(due_time=to_timestamp(due),
+                                                       due_time_provisional=provisional(due))
 
     async def ListOverdueUpdates(self, request: catalog_pb2.ListOverdueUpdatesRequest,
                                  context: grpc.aio.ServicerContext) -> catalog_pb2.ListOverdueUpdatesResponse:

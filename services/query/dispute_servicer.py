@@ -26,6 +26,7 @@ from services.runtime.errors import (
 )
 from services.runtime.identity import Caller
 from services.runtime.pagination import decode_token, encode_token, page_size
+from services.runtime.workdays import provisional
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def to_proto(d: Dispute, now: dt.datetime) -> dispute_pb2.Dispute:
         id=str(d.id), resource_code=d.resource_code, key=d.key, item=d.item, claimed_value=d.claimed_value,
         evidence=d.evidence, reporter_department_code=d.reporter_department_code,
         provider_department_code=d.provider_department_code, state=_STATE_TO_PROTO.get(d.state, 0),
-        answer=d.answer, overdue=d.overdue(now))
+        answer=d.answer, overdue=d.overdue(now), due_time_provisional=provisional(d.due_time))
     message.create_time.FromDatetime(d.create_time)
     message.due_time.FromDatetime(d.due_time)
     if d.answer_time is not None:

@@ -35,6 +35,12 @@ def calendar_covers(day: dt.date) -> bool:
     return True
 
 
+def provisional(due: dt.datetime) -> bool:
+    """Whether a deadline was counted without its year's statutory calendar (Monday to Friday), so callers
+    can be told it may move when the State Council publishes that year's arrangement."""
+    return not calendar_covers(due.astimezone(CHINA).date())
+
+
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
     """The end of the ``days``-th working day after ``start`` (Beijing time), as an aware datetime.
 

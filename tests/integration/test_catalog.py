@@ -619,6 +619,9 @@ async def test_overdue_catalog_updates(catalog: Client, base_settings: Settings)
 
     due = await report(idle, changed, AUTHORITY)
     assert due == add_working_days(changed, base_settings.catalog_update_working_days)
+    again = await catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+        department_code=idle.department_code, description="机构改革职能调整", change_time=_stamp(changed)), AUTHORITY)
+    assert not again.due_time_provisional  # 2024's holiday arrangement is published
     await report(diligent, changed)
     await catalog.create(make_entry(diligent.department_code))  # updated the catalog after the change
     await report(current, None)  # due in the future

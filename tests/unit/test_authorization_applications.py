@@ -184,3 +184,12 @@ def test_grant_update_changes_only_the_masked_fields() -> None:
 def test_grant_update_problems_are_named(update: GrantUpdate, fields: set[str]) -> None:
     _, problems = changes(_grant(), update, _entry(), NOW)
     assert {p.field for p in problems} == fields
+
+
+def test_a_reply_due_in_a_year_without_a_published_calendar_is_marked_provisional() -> None:
+    from services.authorization.servicer import _application_pb
+
+    known = _application_pb(_application(), NOW)
+    beyond = _application_pb(_application(reply_due_time=dt.datetime(2099, 1, 16, 15, 59, 59, tzinfo=dt.UTC)), NOW)
+    assert not known.reply_due_time_provisional
+    assert beyond.reply_due_time_provisional

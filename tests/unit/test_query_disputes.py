@@ -71,3 +71,15 @@ def test_events_during_a_reload_are_replayed_over_the_snapshot() -> None:
     flags.finish_load([("R", "closed-meanwhile"), ("R", "old")])
     assert ("R", "closed-meanwhile") not in flags
     assert ("R", "opened-meanwhile") in flags and ("R", "old") in flags
+
+
+def test_a_dispute_due_in_a_year_without_a_published_calendar_is_marked_provisional() -> None:
+    from services.query.dispute_servicer import to_proto
+
+    reporter = Caller("sys-r", REPORTER)
+    known = new_dispute(resource(), reporter, "11010519491231002X", "name", "张三", "",
+                        dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC), 5)
+    beyond = new_dispute(resource(), reporter, "11010519491231002X", "name", "张三", "",
+                         dt.datetime(2099, 1, 5, 9, 0, tzinfo=dt.UTC), 5)
+    assert not to_proto(known, known.create_time).due_time_provisional
+    assert to_proto(beyond, beyond.create_time).due_time_provisional

@@ -212,3 +212,10 @@ def test_enum_short_names_go_both_ways_and_unknowns_stay_recognisable() -> None:
     assert purposes.name(999) == "UNKNOWN_999" and not purposes.known(999)
     for name, value in common_pb2.DenyReason.items():
         assert ShortNames(common_pb2.DenyReason).value(name.removeprefix("DENY_REASON_")) == value
+
+
+def test_a_deadline_is_provisional_only_beyond_the_published_calendar() -> None:
+    assert not workdays.provisional(dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=workdays.CHINA))
+    assert workdays.provisional(dt.datetime(2099, 1, 16, 23, 59, 59, tzinfo=workdays.CHINA))
+    # The Beijing date decides: 16:30 UTC on 31 Dec 2098 is already 2099 in Beijing.
+    assert workdays.provisional(dt.datetime(2098, 12, 31, 16, 30, tzinfo=dt.UTC))

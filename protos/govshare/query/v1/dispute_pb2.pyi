@@ -22,7 +22,7 @@ DISPUTE_STATE_CORRECTED: DisputeState
 DISPUTE_STATE_CONFIRMED: DisputeState
 
 class Dispute(_message.Message):
-    __slots__ = ("id", "resource_code", "key", "item", "claimed_value", "evidence", "reporter_department_code", "provider_department_code", "state", "answer", "create_time", "due_time", "answer_time", "overdue")
+    __slots__ = ("id", "resource_code", "key", "item", "claimed_value", "evidence", "reporter_department_code", "provider_department_code", "state", "answer", "create_time", "due_time", "answer_time", "overdue", "due_time_provisional")
     ID_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -37,6 +37,7 @@ class Dispute(_message.Message):
     DUE_TIME_FIELD_NUMBER: _ClassVar[int]
     ANSWER_TIME_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    DUE_TIME_PROVISIONAL_FIELD_NUMBER: _ClassVar[int]
     id: str
     resource_code: str
     key: str
@@ -51,7 +52,8 @@ class Dispute(_message.Message):
     due_time: _timestamp_pb2.Timestamp
     answer_time: _timestamp_pb2.Timestamp
     overdue: bool
-    def __init__(self, id: _Optional[str] = ..., resource_code: _Optional[str] = ..., key: _Optional[str] = ..., item: _Optional[str] = ..., claimed_value: _Optional[str] = ..., evidence: _Optional[str] = ..., reporter_department_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., state: _Optional[_Union[DisputeState, str]] = ..., answer: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answer_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ...) -> None: ...
+    due_time_provisional: bool
+    def __init__(self, id: _Optional[str] = ..., resource_code: _Optional[str] = ..., key: _Optional[str] = ..., item: _Optional[str] = ..., claimed_value: _Optional[str] = ..., evidence: _Optional[str] = ..., reporter_department_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., state: _Optional[_Union[DisputeState, str]] = ..., answer: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answer_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., due_time_provisional: _Optional[bool] = ...) -> None: ...
 
 class ReportDisputeRequest(_message.Message):
     __slots__ = ("dispute",)
