@@ -13,7 +13,9 @@ Two modes:
 
 * ``closed``: ``concurrency`` calls always in flight; measures the maximum sustained rate.
 * ``open``: calls sent at a constant ``rate`` whatever the server does; each latency is measured
-  from the time the call was *due*, so queueing in a slow server shows in the percentiles.
+  from the time the call was *due*, so queueing in a slow server shows in the percentiles. The same
+  calls are also timed from the moment the generator actually sent them (``sent_latency``): on a
+  machine the generator shares with the server, the difference is the generator's own lateness.
 
 Several generator processes can share a run (``--processes`` in the benchmark): they agree on a
 wall-clock start (``--start-at``), take every ``stride``-th request from the request file so that a
@@ -97,6 +99,8 @@ class GeneratorResult:
     ok: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    #: The same calls timed from when they were sent rather than due (equal in closed loop).
+    sent_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     sent: int = 0
     #: Requests taken from the list, over the whole run; more than its length means keys repeated.
     drawn: int = 0
@@ -113,14 +117,17 @@ class GeneratorResult:
 
     def to_dict(self) -> dict[str, object]:
         return {"mode": self.mode, "window": self.window, "ok": self.ok, "errors": dict(self.errors),
-                "latency": self.latency.to_dict(), "sent": self.sent, "drawn": self.drawn,
+                "latency": self.latency.to_dict(), "sent_latency": self.sent_latency.to_dict(),
+                "sent": self.sent, "drawn": self.drawn,
                 "distinct": self.distinct, "max_send_lag": self.max_send_lag, "target_rate": self.target_rate,
                 "late_start": self.late_start}
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorResult:
         return cls(mode=data["mode"], window=data["window"], ok=data["ok"], errors=Counter(data["errors"]),
-                   latency=LatencyHistogram.from_dict(data["latency"]), sent=data["sent"], drawn=data["drawn"],
+                   latency=LatencyHistogram.from_dict(data["latency"]),
+                   sent_latency=LatencyHistogram.from_dict(data.get("sent_latency", data["latency"])),
+                   sent=data["sent"], drawn=data["drawn"],
                    distinct=data["distinct"], max_send_lag=data["max_send_lag"], target_rate=data["target_rate"],
                    late_start=data.get("late_start", 0.0))
 
@@ -132,6 +139,7 @@ def combine(results: Sequence[GeneratorResult]) -> GeneratorResult:
         total.ok += result.ok
         total.errors.update(result.errors)
         total.latency.merge(result.latency)
+        total.sent_latency.merge(result.sent_latency)
         total.sent += result.sent
         total.drawn += result.drawn
         total.distinct += result.distinct
@@ -171,8 +179,9 @@ class _Run:
 
     async def call(self, slot: int, due: float | None = None) -> None:
         """One call; counted if it completes inside the window (latency from ``due`` when given)."""
-        started = time.perf_counter() if due is None else due
         request = self.next_request()
+        issued = time.perf_counter()
+        started = issued if due is None else due
         code = "OK"
         try:
             await self.calls[slot % len(self.calls)](request, metadata=self.metadata, timeout=self.spec.timeout)
@@ -183,6 +192,7 @@ class _Run:
             if code == "OK":
                 self.result.ok += 1
                 self.result.latency.record(finished - started)
+                self.result.sent_latency.record(finished - issued)
             else:
                 self.result.errors[code] += 1
 

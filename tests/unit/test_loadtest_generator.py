@@ -25,11 +25,13 @@ def test_an_empty_request_file_is_refused(tmp_path: Path) -> None:
 
 
 def result(ok: int, latencies: list[float], errors: dict[str, int] | None = None, lag: float = 0.0) -> GeneratorResult:
-    histogram = LatencyHistogram()
+    histogram, from_sending = LatencyHistogram(), LatencyHistogram()
     for latency in latencies:
         histogram.record(latency)
+        from_sending.record(max(0.0, latency - lag))
     return GeneratorResult(mode="open", window=2.0, ok=ok, errors=Counter(errors or {}), latency=histogram,
-                           sent=ok, drawn=ok, distinct=ok, max_send_lag=lag, target_rate=ok / 2.0)
+                           sent_latency=from_sending, sent=ok, drawn=ok, distinct=ok, max_send_lag=lag,
+                           target_rate=ok / 2.0)
 
 
 def test_results_of_several_processes_combine() -> None:
@@ -38,8 +40,9 @@ def test_results_of_several_processes_combine() -> None:
     assert total.ok == 5
     assert total.throughput == 2.5
     assert total.errors == {"UNAVAILABLE": 3, "INTERNAL": 1}
-    assert total.latency.count == 5
+    assert total.latency.count == 5 and total.sent_latency.count == 5
     assert total.latency.maximum == 0.020
+    assert total.sent_latency.maximum == pytest.approx(0.019)
     assert total.max_send_lag == 0.004
     assert total.target_rate == 2.5
 
@@ -73,3 +76,18 @@ async def test_smoke_the_generator_against_the_bare_echo_server(tmp_path: Path) 
     assert 0 < latency.percentile(50) <= latency.percentile(99) <= latency.maximum
     assert phase.cpu_seconds > 0  # the echo server worked during the window, and it was counted
     assert set(phase.cpu_by_label) == {"echo"}
+
+
+async def test_an_open_loop_run_times_each_call_from_its_due_time_and_from_its_sending(tmp_path: Path) -> None:
+    """Open loop against the real echo: both clocks see every call, and sending never precedes the due time."""
+    echo = await EchoProcess.start()
+    try:
+        target = Target("echo", echo.address, METHOD, [b"\x0a\x03abc"], ProcessGroup([echo.pid]))
+        phase = await run_phase(target, LoadOptions(duration=1.0, warmup=0.3, connections=2, work_dir=tmp_path,
+                                                    spawn_lead=1.5), mode="open", rate=200)
+    finally:
+        await echo.stop()
+    due, sent = phase.result.latency, phase.result.sent_latency
+    assert phase.result.errors == {} and due.count == sent.count > 0
+    assert sent.percentile(50) <= due.percentile(50) and sent.percentile(99) <= due.percentile(99)
+    assert sent.maximum <= due.maximum
