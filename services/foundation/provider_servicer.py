@@ -19,6 +19,7 @@ from services.foundation.store import FoundationStore, StoredRecord
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
 from services.runtime.identifiers import MAX_TEXT_KEY
 from services.runtime.identity import AssertionVerifier, Caller
+from services.runtime.pagination import page_size_violations
 from services.runtime.timestamps import to_timestamp
 
 MAX_BATCH_KEYS = 1000
@@ -83,8 +84,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         _require_service(self._verifier.from_context(context))
         violations: list[FieldViolation] = []
         dataset = find_dataset(request.dataset, violations)
-        if request.page_size < 0:
-            violations.append(FieldViolation("page_size", "must not be negative"))
+        violations.extend(page_size_violations(request.page_size))
         if violations or dataset is None:
             raise invalid_argument(violations)
         size = min(request.page_size or DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)

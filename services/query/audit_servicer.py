@@ -20,7 +20,7 @@ from services.query.store import AccessFilter
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
 from services.runtime.identity import Caller
-from services.runtime.pagination import decode_token, encode_token, page_size
+from services.runtime.pagination import page_size, page_size_violations, text_id, time_keyset_after, time_keyset_token
 from services.runtime.timestamps import from_timestamp, to_timestamp
 
 MAX_FILTER = 64
@@ -58,19 +58,6 @@ def _code_filter(value: str, field: str, violations: list[FieldViolation]) -> No
         violations.append(FieldViolation(field, f"must be a code of at most {MAX_FILTER} characters"))
 
 
-def _after(token: str) -> tuple[dt.datetime, str] | None:
-    position = decode_token(token)
-    if position is None:
-        return None
-    try:
-        time, access_id = dt.datetime.fromisoformat(position["t"]), position["i"]
-    except (KeyError, TypeError, ValueError):
-        time, access_id = None, None
-    if time is None or time.tzinfo is None or not isinstance(access_id, str):
-        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
-    return time, access_id
-
-
 class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
 
     @staticmethod
@@ -89,19 +76,18 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         start, end = _time_range(request, violations)
         _code_filter(request.resource_code, "resource_code", violations)
         _code_filter(request.department_code, "department_code", violations)
-        if request.page_size < 0:
-            violations.append(FieldViolation("page_size", "must not be negative"))
+        violations.extend(page_size_violations(request.page_size))
         if violations:
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
-        after = _after(request.page_token)
+        after = time_keyset_after(request.page_token, text_id)
         scope = AccessFilter(provider=self._provider_scope(caller), resource_code=request.resource_code,
                              department_code=request.department_code, start=start, end=end)
         rows = await deps.store.list_accesses(scope, after, limit + 1)
         token = ""
         if len(rows) > limit:
             rows = rows[:limit]
-            token = encode_token({"t": rows[-1]["time"].isoformat(), "i": rows[-1]["id"]})
+            token = time_keyset_token(rows[-1]["time"], rows[-1]["id"])
         return audit_pb2.ListAccessesResponse(accesses=[to_proto(row) for row in rows], next_page_token=token)
 
     async def GetUsageSummary(self, request: audit_pb2.GetUsageSummaryRequest, context: grpc.aio.ServicerContext

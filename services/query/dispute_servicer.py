@@ -25,7 +25,7 @@ from services.runtime.errors import (
     permission_denied,
 )
 from services.runtime.identity import Caller
-from services.runtime.pagination import decode_token, encode_token, page_size
+from services.runtime.pagination import page_size, page_size_violations, time_keyset_after, time_keyset_token
 from services.runtime.workdays import provisional
 
 log = logging.getLogger(__name__)
@@ -58,17 +58,8 @@ def _dispute_id(value: str, field: str = "id") -> uuid.UUID:
         raise invalid_argument([FieldViolation(field, "give the id of a dispute")]) from None
 
 
-def _after(token: str) -> tuple[dt.datetime, uuid.UUID] | None:
-    position = decode_token(token)
-    if position is None:
-        return None
-    try:
-        time, dispute_id = dt.datetime.fromisoformat(position["t"]), uuid.UUID(str(position["i"]))
-    except (KeyError, TypeError, ValueError):
-        time = dispute_id = None
-    if time is None or time.tzinfo is None or dispute_id is None:
-        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
-    return time, dispute_id
+def _uuid_of(value: object) -> uuid.UUID:
+    return uuid.UUID(str(value))
 
 
 class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer):
@@ -137,12 +128,11 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         violations: list[FieldViolation] = []
         if request.state and request.state not in _STATE_FROM_PROTO:
             violations.append(FieldViolation("state", f"unknown dispute state {request.state}"))
-        if request.page_size < 0:
-            violations.append(FieldViolation("page_size", "must not be negative"))
+        violations.extend(page_size_violations(request.page_size))
         if violations:
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
-        after = _after(request.page_token)
+        after = time_keyset_after(request.page_token, _uuid_of)
         if not caller.authority and not caller.department_code:
             raise permission_denied("NO_DEPARTMENT", "disputes are listed for a department")
         now = dt.datetime.now(dt.UTC)
@@ -152,8 +142,7 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         token = ""
         if len(found) > limit:
             found = found[:limit]
-            last = found[-1]
-            token = encode_token({"t": last.create_time.isoformat(), "i": str(last.id)})
+            token = time_keyset_token(found[-1].create_time, found[-1].id)
         return dispute_pb2.ListDisputesResponse(disputes=[to_proto(d, now) for d in found], next_page_token=token)
 
     @staticmethod

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 from services.runtime.errors import FieldViolation, invalid_argument
+
+RowId = TypeVar("RowId")
+_NOT_OURS = "is not a token returned by a previous call"
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 
+def page_size_violations(requested: int, field: str = "page_size") -> list[FieldViolation]:
+    """What is wrong with a requested page size, for RPCs that report it with their other violations."""
+    return [FieldViolation(field, "must not be negative")] if requested < 0 else []
+
+
 def page_size(requested: int, field: str = "page_size") -> int:
     """The effective page size: 0 means the default, negatives are bad input, large ones are capped."""
-    if requested < 0:
-        raise invalid_argument([FieldViolation(field, "must not be negative")])
+    violations = page_size_violations(requested, field)
+    if violations:
+        raise invalid_argument(violations)
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
@@ -30,7 +42,35 @@ def decode_token(token: str, field: str = "page_token") -> dict | None:
     try:
         position = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, UnicodeDecodeError):
-        raise invalid_argument([FieldViolation(field, "is not a token returned by a previous call")]) from None
+        raise invalid_argument([FieldViolation(field, _NOT_OURS)]) from None
     if not isinstance(position, dict):
-        raise invalid_argument([FieldViolation(field, "is not a token returned by a previous call")])
+        raise invalid_argument([FieldViolation(field, _NOT_OURS)])
     return position
+
+
+def time_keyset_token(time: dt.datetime, row_id: object) -> str:
+    """A token resuming after the row with this (time, id): lists ordered newest first by time, then id."""
+    return encode_token({"t": time.isoformat(), "i": str(row_id)})
+
+
+def time_keyset_after(token: str, parse_id: Callable[[object], RowId],
+                      field: str = "page_token") -> tuple[dt.datetime, RowId] | None:
+    """The (time, id) a :func:`time_keyset_token` encodes; None for the first page; INVALID_ARGUMENT for a token
+    that is not one (``parse_id`` raising ValueError rejects a malformed id)."""
+    position = decode_token(token, field)
+    if position is None:
+        return None
+    try:
+        time, row_id = dt.datetime.fromisoformat(position["t"]), parse_id(position["i"])
+    except (KeyError, TypeError, ValueError):
+        raise invalid_argument([FieldViolation(field, _NOT_OURS)]) from None
+    if time.tzinfo is None:
+        raise invalid_argument([FieldViolation(field, _NOT_OURS)])
+    return time, row_id
+
+
+def text_id(value: object) -> str:
+    """A row id kept as text (for :func:`time_keyset_after`)."""
+    if not isinstance(value, str):
+        raise TypeError("the id is not text")
+    return value

@@ -160,6 +160,28 @@ def test_page_tokens() -> None:
     assert pagination.page_size(10**6) == pagination.MAX_PAGE_SIZE
     with pytest.raises(ServiceError):
         pagination.page_size(-1)
+    assert [v.field for v in pagination.page_size_violations(-1)] == ["page_size"]
+    assert pagination.page_size_violations(0) == []
+
+
+def test_time_keyset_tokens_round_trip_and_refuse_what_they_did_not_make() -> None:
+    import uuid
+
+    when = dt.datetime(2026, 11, 21, 8, 30, tzinfo=dt.UTC)
+    row = uuid.uuid4()
+    assert pagination.time_keyset_after(pagination.time_keyset_token(when, row), lambda v: uuid.UUID(str(v))) == \
+        (when, row)
+    assert pagination.time_keyset_after(pagination.time_keyset_token(when, "a-1"), pagination.text_id) == \
+        (when, "a-1")
+    assert pagination.time_keyset_after("", pagination.text_id) is None
+    naive = pagination.encode_token({"t": "2026-11-21T08:30:00", "i": "a-1"})
+    not_text = pagination.encode_token({"t": when.isoformat(), "i": 7})
+    no_time, bad_time = pagination.encode_token({"i": "a-1"}), pagination.encode_token({"t": "x", "i": "a"})
+    for token in (naive, not_text, no_time, bad_time):
+        with pytest.raises(ServiceError) as info:
+            pagination.time_keyset_after(token, pagination.text_id)
+        assert info.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert info.value.violations[0].field == "page_token"
 
 
 async def test_singleflight_collapses_concurrent_misses() -> None:
