@@ -121,6 +121,18 @@ class ProviderClients:
         self._stubs.clear()
 
 
+
+def _partition(keys: list[str], values: list[Any], absent: object) -> tuple[dict[str, Record | None], list[str]]:
+    """The keys that have a value (with it), and those whose value is ``absent``, in order."""
+    found: dict[str, Record | None] = {}
+    missing: list[str] = []
+    for key, value in zip(keys, values, strict=True):
+        if value is absent:
+            missing.append(key)
+        else:
+            found[key] = value
+    return found, missing
+
 class LocalRecords:
     """The records this process read last, kept for a moment: a hot key's next query skips the Redis round
     trip and the parse (on the cache-hit path that round trip is a cross-process wake-up each way).
@@ -220,14 +232,7 @@ class RecordCache:
     async def get_many(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record | None]:
         """Records of distinct ``keys``: those held in process, one MGET for the rest, then one BatchLookup
         for the misses."""
-        found: dict[str, Record | None] = {}
-        wanted: list[str] = []
-        for key in keys:
-            held = self._local.get(dataset, key)
-            if held is MISSING:
-                wanted.append(key)
-            else:
-                found[key] = held
+        found, wanted = _partition(keys, [self._local.get(dataset, key) for key in keys], MISSING)
         if found:
             _LOCAL_HIT.inc(len(found))
         if not wanted:
@@ -239,14 +244,8 @@ class RecordCache:
         except RedisError as exc:
             self._outage(exc)
             cached = [None] * len(wanted)
-        read: dict[str, Record | None] = {}
-        misses: list[str] = []
-        for key, data in zip(wanted, cached, strict=True):
-            record = self._decode(data) if data is not None else _UNUSABLE
-            if record is _UNUSABLE:
-                misses.append(key)
-            else:
-                read[key] = record
+        read, misses = _partition(wanted, [self._decode(data) if data is not None else _UNUSABLE for data in cached],
+                                  _UNUSABLE)
         if read:
             _HIT.inc(len(read))
             self._hold(generation, dataset, read)
