@@ -132,15 +132,15 @@ async def publish(mesh: Mesh, new: cat.Entry) -> None:
                               metadata=md, timeout=10)
 
 
-async def load(mesh: Mesh, dataset: str, rows: list[dict[str, str]]) -> None:
-    """Loads rows as the dataset's authoritative source (the first loader becomes it)."""
+async def load(mesh: Mesh, dataset: str, rows: list[dict[str, str]], source: Caller) -> None:
+    """Loads rows as the dataset's authoritative source, which the authority designates first."""
     admin = foundation_pb2_grpc.FoundationAdminServiceStub(mesh.channels["foundation"])
     md = mesh.md(mesh.authority)
-    listed = await admin.ListDatasets(foundation_pb2.ListDatasetsRequest(), metadata=md, timeout=10)
-    source = next((d.authoritative_department_code for d in listed.datasets if d.name == dataset), "")
+    await admin.DesignateAuthoritativeSource(foundation_pb2.DesignateAuthoritativeSourceRequest(
+        dataset=dataset, department_code=source.department_code), metadata=md, timeout=10)
     loaded = await admin.LoadRecords(foundation_pb2.LoadRecordsRequest(
-        dataset=dataset, source_department_code=source or mesh.provider.department_code,
-        records=[foundation_pb2.RecordInput(values=row) for row in rows]), metadata=md, timeout=30)
+        dataset=dataset, records=[foundation_pb2.RecordInput(values=row) for row in rows]),
+        metadata=mesh.md(source), timeout=30)
     assert not loaded.rejected, loaded.rejected
     assert loaded.accepted == len(rows)
 
@@ -202,8 +202,8 @@ async def mesh(base_settings: Settings, embedded: EmbeddedServers) -> AsyncItera
         for _ in range(4):
             key = credit_code(rng)
             world.entities[key] = company(key)
-        await load(world, "population", list(world.persons.values()))
-        await load(world, "legal_entity", list(world.entities.values()))
+        await load(world, "population", list(world.persons.values()), world.provider)
+        await load(world, "legal_entity", list(world.entities.values()), world.market)
         yield world
         for channel in channels.values():
             await channel.close()
