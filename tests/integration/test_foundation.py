@@ -553,6 +553,32 @@ async def test_an_item_source_that_loads_first_sets_the_item_once_the_record_exi
     assert (conflict.item, conflict.authoritative_value, conflict.other_value) == ("status", "注销", "在业")
 
 
+async def test_the_demo_designates_its_sources_and_the_gateway_serves_the_new_rpcs(platform) -> None:  # type: ignore[no-untyped-def]
+    """Through the gateway, on the seeded platform: the authority designated the demo's sources, and a
+    department that is not a source cannot load a dummy row for an existing person."""
+    admin = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    systems = platform.credentials.systems
+    listed = (await admin.ListSources(pb.ListSourcesRequest(dataset="population"),
+                                      metadata=platform.metadata("authority"), timeout=10)).sources
+    assert listed.authoritative_department_code == systems["police"]["department"]
+    (designated,) = [d for d in listed.designations if d.action == pb.DESIGNATION_ACTION_DESIGNATE_DATASET]
+    assert (designated.actor_system_id, designated.actor_department_code) == (
+        systems["authority"]["system_id"], systems["authority"]["department"])
+
+    person = synthetic.person(0, platform.credentials.seed)  # loaded by the demo
+    dummy = {**person, "name": "某某"}
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.LoadRecords(pb.LoadRecordsRequest(dataset="population", records=rows(dummy)),
+                                metadata=platform.metadata("civil"), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert details_of(caught.value)[0].reason == "NOT_A_SOURCE"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.DesignateAuthoritativeSource(pb.DesignateAuthoritativeSourceRequest(
+            dataset="population", department_code=systems["civil"]["department"]),
+            metadata=platform.metadata("civil"), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
 # ---- the provider contract -----------------------------------------------------------------------------------------
 
 
