@@ -553,6 +553,27 @@ async def test_an_item_source_that_loads_first_sets_the_item_once_the_record_exi
     assert (conflict.item, conflict.authoritative_value, conflict.other_value) == ("status", "注销", "在业")
 
 
+async def test_a_new_designation_takes_over_and_the_former_source_becomes_a_cross_checking_one(
+        calls: Calls) -> None:
+    (place,) = [synthetic.place(next(_indexes), SEED)]
+    key = place["place_code"]
+    await calls.load(RESOURCES, "place", rows(place))
+    changed = await calls.designate(AUTHORITY, "place", SERVICES)
+    try:
+        latest = changed.designations[0]
+        assert (latest.action, latest.department_code, latest.previous_department_code, latest.actor_system_id) == (
+            pb.DESIGNATION_ACTION_DESIGNATE_DATASET, SERVICES.department_code, RESOURCES.department_code,
+            AUTHORITY.system_id)
+        assert RESOURCES.department_code in {s.department_code for s in changed.sources}  # still a source
+        moved = {**place, "address": place["address"] + "（新址）"}
+        assert (await calls.load(RESOURCES, "place", rows(moved))).conflicts == 1
+        assert (await calls.lookup("place", key)).record.values["address"] == place["address"]
+        assert (await calls.load(SERVICES, "place", rows(moved))).accepted == 1
+        assert (await calls.lookup("place", key)).record.values["address"] == moved["address"]
+    finally:
+        await calls.designate(AUTHORITY, "place", RESOURCES)
+
+
 async def test_the_demo_designates_its_sources_and_the_gateway_serves_the_new_rpcs(platform) -> None:  # type: ignore[no-untyped-def]
     """Through the gateway, on the seeded platform: the authority designated the demo's sources, and a
     department that is not a source cannot load a dummy row for an existing person."""
@@ -792,7 +813,12 @@ def _fuzz(port: int, signer: AssertionSigner) -> None:
                          lambda: provider.BatchLookup(ppb.BatchLookupRequest(dataset=dataset, keys=keys),
                                                       metadata=metadata),
                          lambda: admin.GetRecordHistory(pb.GetRecordHistoryRequest(dataset=dataset, key=key),
-                                                        metadata=metadata)):
+                                                        metadata=metadata),
+                         lambda: admin.DesignateAuthoritativeSource(pb.DesignateAuthoritativeSourceRequest(
+                             dataset=dataset, item=key, department_code=source), metadata=metadata),
+                         lambda: admin.RegisterSource(pb.RegisterSourceRequest(
+                             dataset=dataset, department_code=source), metadata=metadata),
+                         lambda: admin.ListSources(pb.ListSourcesRequest(dataset=dataset), metadata=metadata)):
                 try:
                     call()
                 except grpc.RpcError as error:
