@@ -275,6 +275,7 @@ class Loader:
                                               conflict.other_value)
             code = ADOPT_OTHER if adopt_other_value else KEEP_AUTHORITATIVE
             result = await tx.resolve_conflict(conflict_id, f"{code}: {note}" if note else code, resolved_by)
+            result.authoritative_department_code = owner
             if adopt_other_value:
                 await tx.item_changed(conflict.dataset, conflict.key, conflict.item, conflict.other_value,
                                       resolved_by)

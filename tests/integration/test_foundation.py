@@ -280,6 +280,8 @@ async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls) -> None:
     assert reason == "NOT_AUTHORITATIVE_SOURCE"  # the authority designates sources, it does not pick values
     kept = await calls.resolve(POLICE, by_item["name"].id, adopt=False, note="以户籍底册为准")
     assert kept.resolution == "KEEP_AUTHORITATIVE_VALUE: 以户籍底册为准"
+    assert (kept.authoritative_value, kept.authoritative_department_code) == (record["name"], POLICE.department_code)
+    assert not kept.authoritative_value_withheld
     assert (await calls.lookup("population", key)).record.values["name"] == record["name"]
 
     reason, _ = await fails(calls.resolve(POLICE, by_item["name"].id, True), grpc.StatusCode.FAILED_PRECONDITION)
