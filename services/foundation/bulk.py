@@ -178,7 +178,9 @@ async def load_synthetic(database_url: str, source_department_code: str | Mappin
                          redis_url: str | None = None) -> dict[str, int]:
     """Loads generated data (all regions, places, persons, entities, licences); returns the count per dataset.
 
-    ``source_department_code`` is one department for every dataset, or one per dataset name. Places
+    ``source_department_code`` is one department for every dataset, or one per dataset name; each must be
+    the dataset's authoritative source, designated by the authority beforehand (as services/demo.py does
+    through DesignateAuthoritativeSource), or the load stops with PermissionError. Places
     default to one per hundred persons (at least 100). With ``redis_url``, cached records of the
     loaded datasets are dropped and RECORDS_CHANGED ({"dataset", "all": true}) is published.
     """
