@@ -260,6 +260,8 @@ class Loader:
                 raise not_found(f"conflict {conflict_id}")
             designation = await tx.lock_designation(seen.dataset)
             owner = designation.authority_of(seen.item)
+            if not caller.authority and caller.department_code not in (owner, seen.other_source_department_code):
+                raise not_found(f"conflict {conflict_id}")  # as in ListConflicts: not even its existence
             if not caller.department_code or caller.department_code != owner:
                 raise permission_denied(
                     "NOT_AUTHORITATIVE_SOURCE",
