@@ -18,7 +18,6 @@ import grpc
 from services.catalog import lifecycle, paging, rules, search
 from services.catalog.lifecycle import Edit
 from services.catalog.model import (
-    PUBLIC_STATES,
     Entry,
     EntryFilter,
     EntryHead,
@@ -27,6 +26,7 @@ from services.catalog.model import (
     Page,
     ProjectStatus,
     ReviewDecision,
+    is_public,
 )
 from services.catalog.store import CatalogStore, CatalogTransaction, View
 from services.runtime.errors import FieldViolation, ServiceError, already_exists, invalid_argument, not_found
@@ -178,7 +178,7 @@ class Catalog:
         privileged = head is not None and lifecycle.is_privileged(caller, head.provider_department_code)
         wanted = version or (head.current_version(privileged) if head is not None else None)
         entry = await self._store.version(code, wanted) if wanted else None
-        if entry is None or not (privileged or entry.state in PUBLIC_STATES):
+        if entry is None or not (privileged or is_public(entry)):
             raise not_found(f"catalog entry {code}" + (f" version {version}" if version else ""))
         lifecycle.require_servable(entry, self._zone)
         return entry

@@ -114,7 +114,9 @@ class ReviewDecision(IntEnum):
     RETURN = 2
 
 
-#: States everyone may read: what the authority published, including history kept for audit.
+#: States everyone may read: what the authority published, including history kept for audit. A version in
+#: one of them is public only if it was published (it has a publish time): retiring an entry also closes
+#: its draft in progress as RETIRED, and that draft was never reviewed (see :func:`is_public`).
 PUBLIC_STATES = frozenset({EntryState.PUBLISHED, EntryState.RETIRED, EntryState.SUPERSEDED})
 #: States of work in progress, visible only to the provider department and the authority.
 PENDING_STATES = frozenset({EntryState.DRAFT, EntryState.SUBMITTED, EntryState.RETURNED})
@@ -192,6 +194,11 @@ class Entry:
     def restricted(self) -> bool:
         """Whether only an intranet deployment may hold it (R-ZON-2)."""
         return self.secrecy == Secrecy.CLASSIFIED or self.zone == Zone.INTRANET
+
+
+def is_public(entry: Entry) -> bool:
+    """Whether every department may read this version: published once, whatever it became since."""
+    return entry.state in PUBLIC_STATES and entry.publish_time is not None
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,9 @@ _UPDATE = ("UPDATE entry_versions SET "
 _VERSION = f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND version = $2"
 _PUBLIC = sorted(int(state) for state in PUBLIC_STATES)
 _PENDING = sorted(int(state) for state in PENDING_STATES)
+# A version everybody may read (model.is_public): in a public state and published once; a draft closed
+# by retirement is RETIRED without ever having been published.
+_PUBLISHED_ONCE = "(v.state = ANY({states}::smallint[]) AND v.publish_time IS NOT NULL)"
 # Actions that show a department keeping its catalog current (R-CAT-3 due dates).
 CATALOG_WORK = ("create", "update", "submit")
 
@@ -136,7 +139,7 @@ def _listed(view: View, entry_filter: EntryFilter, sql: _Sql) -> tuple[str, list
         join = "JOIN entry_versions v ON v.code = e.code"
         conditions.append(f"v.state = {sql.arg(entry_filter.state)}")
         if not view.sees_everything:
-            conditions.append(f"(v.state = ANY({sql.arg(_PUBLIC)}::smallint[]) OR {own})")
+            conditions.append(f"({_PUBLISHED_ONCE.format(states=sql.arg(_PUBLIC))} OR {own})")
     else:
         current = (f"CASE WHEN {own} THEN coalesce(e.public_version, e.latest_version) "
                    "ELSE e.public_version END")
@@ -172,10 +175,10 @@ class CatalogStore:
         return _entry(row) if row is not None else None
 
     async def versions(self, code: str, public_only: bool) -> list[Entry]:
-        states = _PUBLIC if public_only else _PUBLIC + _PENDING
+        visible = _PUBLISHED_ONCE.format(states="$2") if public_only else "v.state = ANY($2::smallint[])"
         rows = await self._pool.fetch(
-            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND state = ANY($2::smallint[]) "
-            "ORDER BY version", code, states)
+            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND {visible} ORDER BY version",
+            code, _PUBLIC if public_only else _PUBLIC + _PENDING)
         return [_entry(row) for row in rows]
 
     async def list_current(self, view: View, entry_filter: EntryFilter, after: tuple[str, int] | None,

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import uuid
 
 import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc
+from services.demo import POPULATION_ITEMS
 from services.runtime.errors import details_of
 
 pytestmark = pytest.mark.integration
@@ -63,3 +69,67 @@ async def test_access_listing_refuses_tampered_page_tokens(platform, system: str
     call = stub.ListAccesses(audit_pb2.ListAccessesRequest(page_token=token), metadata=platform.metadata(system),
                              timeout=10)
     assert await _fails(call, grpc.StatusCode.INVALID_ARGUMENT) == ("INVALID_ARGUMENT", ["page_token"])
+
+
+# Catalog: work in progress stays with its department and the authority --------------------------------------------
+
+
+def _department_entry(platform, owner: str, **fields: object) -> cat.Entry:  # type: ignore[no-untyped-def]
+    """A valid department resource of demo department ``owner``, served by its own 前置机, with a fresh code."""
+    entry = cat.Entry(
+        code=f"3{random.randrange(100):02d}{random.randrange(1000):03d}/{random.randrange(10**6):06d}",
+        name="执法案件办理信息", summary="案件编号、当事人与办理状态", category=cat.CATEGORY_DEPARTMENT,
+        subject="行政执法", provider_department_code=platform.credentials.systems[owner]["department"],
+        provider_name=platform.credentials.systems[owner]["name"], format_class=cat.FORMAT_CLASS_DATABASE,
+        format_type="关系型数据库", items=POPULATION_ITEMS[:3], key_item="citizen_id",
+        share_type=common.SHARE_TYPE_UNCONDITIONAL, share_methods=[common.SHARE_METHOD_ONLINE_QUERY],
+        update_cycle=cat.UPDATE_CYCLE_DAILY, zone=common.ZONE_EXTRANET, secrecy=cat.SECRECY_NON_CLASSIFIED,
+        endpoint=cat.ProviderEndpoint(target="127.0.0.1:9", dataset=f"{owner}_cases"))
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    return entry
+
+
+class _Catalog:
+    """CatalogService through the gateway, as the demo's systems call it."""
+
+    def __init__(self, platform) -> None:  # type: ignore[no-untyped-def]
+        self._platform = platform
+        self._stub = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+
+    def __call__(self, method: str, request: object, system: str):  # type: ignore[no-untyped-def]
+        return getattr(self._stub, method)(request, metadata=self._platform.metadata(system), timeout=10)
+
+    async def publish(self, entry: cat.Entry, owner: str) -> cat.Entry:
+        await self("CreateEntry", cat.CreateEntryRequest(entry=entry), owner)
+        await self("SubmitEntry", cat.SubmitEntryRequest(code=entry.code), owner)
+        review = cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH)
+        return (await self("ReviewEntry", review, "authority")).entry
+
+
+async def test_a_retired_entrys_unpublished_draft_stays_hidden_from_other_departments(platform) -> None:  # type: ignore[no-untyped-def]
+    catalog = _Catalog(platform)
+    published = await catalog.publish(_department_entry(platform, "police"), "police")
+    # The police draft a revision nobody has reviewed, then retire the entry: the draft is closed with it.
+    secret = "未经审核的修订稿甲乙"
+    draft = cat.UpdateEntryRequest(entry=cat.Entry(code=published.code, name=secret),
+                                   update_mask=field_mask_pb2.FieldMask(paths=["name"]))
+    assert (await catalog("UpdateEntry", draft, "police")).entry.version == 2
+    await catalog("RetireEntry", cat.RetireEntryRequest(code=published.code, reason="职能调整"), "police")
+
+    # Another department reads the retired entry as published (R-CAT-3), never the draft that was never published.
+    assert (await catalog("GetEntry", cat.GetEntryRequest(code=published.code), "civil")).entry.version == 1
+    await _fails(catalog("GetEntry", cat.GetEntryRequest(code=published.code, version=2), "civil"),
+                 grpc.StatusCode.NOT_FOUND)
+    versions = await catalog("ListEntryVersions", cat.ListEntryVersionsRequest(code=published.code), "civil")
+    assert [(v.version, v.state) for v in versions.versions] == [(1, cat.ENTRY_STATE_RETIRED)]
+    retired = cat.EntryFilter(state=cat.ENTRY_STATE_RETIRED,
+                              provider_department_code=published.provider_department_code)
+    listed = await catalog("ListEntries", cat.ListEntriesRequest(filter=retired, page_size=1000), "civil")
+    assert [(e.code, e.version) for e in listed.entries if e.code == published.code] == [(published.code, 1)]
+    found = await catalog("SearchEntries", cat.SearchEntriesRequest(query=secret, filter=retired), "civil")
+    assert not found.entries
+    # Its own department and the authority still see both versions.
+    for system in ("police", "authority"):
+        versions = await catalog("ListEntryVersions", cat.ListEntryVersionsRequest(code=published.code), system)
+        assert [v.version for v in versions.versions] == [1, 2]
