@@ -229,11 +229,18 @@ class Catalog:
         return Page(entries, paging.encode((rank, last.code, last.version), request))
 
     async def project_status(self, caller: Caller, project_code: str) -> ProjectStatus:
-        """How many of a government IT project's entries are published (R-CAT-5)."""
+        """How many of a government IT project's entries are published (R-CAT-5).
+
+        The counts cover every entry of the project, since its completeness is what is asked; the codes of
+        the unpublished ones are named only to whom could read them (their department, the authority), as
+        a draft's existence is not revealed to other departments.
+        """
         rules.check_project_code(project_code)
-        states = await self._store.project_states(project_code, extranet=self._zone != "intranet")
-        unpublished = [code for code, state in states if state != EntryState.PUBLISHED]
-        return ProjectStatus(project_code, len(states), len(states) - len(unpublished), unpublished)
+        entries = await self._store.project_states(project_code, extranet=self._zone != "intranet")
+        unpublished = [entry for entry in entries if entry.state != EntryState.PUBLISHED]
+        named = [entry.code for entry in unpublished
+                 if entry.public or lifecycle.is_privileged(caller, entry.provider_department_code)]
+        return ProjectStatus(project_code, len(entries), len(entries) - len(unpublished), named)
 
     async def overdue(self, caller: Caller) -> list[MandateChange]:
         """Mandate changes whose catalog update is past due (R-CAT-3), for the authority."""

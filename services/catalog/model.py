@@ -242,6 +242,7 @@ class ProjectStatus:
     project_code: str
     entry_count: int
     published_count: int
+    #: The unpublished entries the caller may know of (others' drafts are counted, not named).
     unpublished_codes: list[str]
 
     @property

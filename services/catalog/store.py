@@ -62,6 +62,17 @@ CATALOG_WORK = ("create", "update", "submit")
 
 
 @dataclass(frozen=True)
+class ProjectEntry:
+    """The current version of one entry of a project, as GetProjectStatus counts it."""
+
+    code: str
+    state: int
+    provider_department_code: str
+    #: Whether the entry was ever published (so every department may read it).
+    public: bool
+
+
+@dataclass(frozen=True)
 class View:
     """Whose eyes a read is for."""
 
@@ -216,15 +227,17 @@ class CatalogStore:
             f"{resume} ORDER BY s.rank, s.code, s.version LIMIT {sql.arg(limit)}", *sql.args)
         return [(row["rank"], _entry(row)) for row in rows]
 
-    async def project_states(self, project_code: str, extranet: bool) -> list[tuple[str, int]]:
-        """(code, state) of the current version of every entry registered for a project."""
+    async def project_states(self, project_code: str, extranet: bool) -> list[ProjectEntry]:
+        """The current version of every entry registered for a project, in code order."""
         zone = " AND v.zone = $2 AND v.secrecy <> $3" if extranet else ""
         args: tuple = (project_code, int(Zone.EXTRANET), int(Secrecy.CLASSIFIED)) if extranet else (project_code,)
         rows = await self._pool.fetch(
-            "SELECT v.code, v.state FROM entries e JOIN entry_versions v ON v.code = e.code "
+            "SELECT v.code, v.state, e.provider_department_code, e.public_version IS NOT NULL AS public "
+            "FROM entries e JOIN entry_versions v ON v.code = e.code "
             "AND v.version = coalesce(e.public_version, e.latest_version) "
             f"WHERE v.project_code = $1{zone} ORDER BY v.code", *args)
-        return [(row["code"], row["state"]) for row in rows]
+        return [ProjectEntry(row["code"], row["state"], row["provider_department_code"], row["public"])
+                for row in rows]
 
     async def add_mandate_change(self, change: MandateChange, reported_by: str, now: dt.datetime) -> None:
         await self._pool.execute(

@@ -133,3 +133,28 @@ async def test_a_retired_entrys_unpublished_draft_stays_hidden_from_other_depart
     for system in ("police", "authority"):
         versions = await catalog("ListEntryVersions", cat.ListEntryVersionsRequest(code=published.code), system)
         assert [v.version for v in versions.versions] == [1, 2]
+
+
+async def test_project_status_names_other_departments_unpublished_entries_only_to_the_authority(platform) -> None:  # type: ignore[no-untyped-def]
+    catalog = _Catalog(platform)
+    project = f"XM-SWEEP-{uuid.uuid4().hex[:12]}"
+    published = await catalog.publish(_department_entry(platform, "police", project_code=project), "police")
+    draft = _department_entry(platform, "police", project_code=project)
+    await catalog("CreateEntry", cat.CreateEntryRequest(entry=draft), "police")
+    own = _department_entry(platform, "civil", project_code=project)
+    await catalog("CreateEntry", cat.CreateEntryRequest(entry=own), "civil")
+
+    def status(system: str):  # type: ignore[no-untyped-def]
+        return catalog("GetProjectStatus", cat.GetProjectStatusRequest(project_code=project), system)
+
+    # The project's completeness is what the RPC answers, for everyone: three entries, one published.
+    for system in ("police", "civil", "social", "authority"):
+        answer = await status(system)
+        assert (answer.entry_count, answer.published_count, answer.all_published) == (3, 1, False), system
+    # But a draft's code (like the draft itself) is shown to its department and the authority only.
+    assert sorted((await status("authority")).unpublished_codes) == sorted([draft.code, own.code])
+    assert list((await status("police")).unpublished_codes) == [draft.code]
+    assert list((await status("civil")).unpublished_codes) == [own.code]
+    assert not (await status("social")).unpublished_codes
+    await _fails(catalog("GetEntry", cat.GetEntryRequest(code=draft.code), "social"), grpc.StatusCode.NOT_FOUND)
+    assert published.state == cat.ENTRY_STATE_PUBLISHED
