@@ -112,6 +112,7 @@ class Catalog:
             lifecycle.require_state(latest, "submitted", lifecycle.SUBMITTABLE)
             # Rules (e.g. configured mask rules) may have changed since the draft was written.
             rules.require_valid(latest, self._masker.known)
+            lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
             entry = await self._transition(tx, latest, EntryState.SUBMITTED, now, return_reason="")
             await tx.add_event(entry, "submit", caller, now)
         await self._announce(code)
@@ -129,6 +130,8 @@ class Catalog:
                 entry = await self._transition(tx, latest, EntryState.RETURNED, now, return_reason=reason.strip())
                 await tx.add_event(entry, "return", caller, now, reason.strip())
             else:
+                # Checked again here: another provider's entry on the dataset may have been published since.
+                lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
                 await self._supersede(tx, head, now)
                 entry = await self._transition(tx, latest, EntryState.PUBLISHED, now, publish_time=now)
                 await tx.save_head(EntryHead(code, head.provider_department_code, head.latest_version,

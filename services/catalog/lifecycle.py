@@ -19,7 +19,7 @@ from enum import Enum
 
 import grpc
 
-from services.catalog.model import Entry, EntryState, label
+from services.catalog.model import EndpointReader, Entry, EntryState, label
 from services.runtime.errors import ServiceError, not_found, permission_denied
 from services.runtime.identity import Caller
 
@@ -91,6 +91,28 @@ def require_zone(entry: Entry, deployment_zone: str) -> None:
             "hold it; catalog it on the intranet platform (共享平台(内网))",
             metadata={"code": entry.code, "deployment_zone": deployment_zone})
 
+
+
+def require_own_endpoint(entry: Entry, readers: Iterable[EndpointReader]) -> None:
+    """A dataset name is read from one endpoint; a department's 前置机 dataset by its provider only.
+
+    Query caches records by dataset name whatever endpoint an entry names, so an entry reading a dataset
+    from another endpoint (its own 前置机, or the foundation service's address spelled out) would answer
+    with the cached records of the entries already reading it, under its own share terms, and its endpoint
+    would fill the cache they answer from. Behind a department's 前置机 is that department's data
+    ("谁提供，谁负责", Art. 13), so no other provider's entry reads it. The platform's foundation service
+    (the empty target) serves datasets whose sources the authority designates; which department catalogs
+    them is the authority's review. ``readers`` are the other published entries reading the dataset.
+    """
+    for other in readers:
+        foreign = other.target and other.provider_department_code != entry.provider_department_code
+        if other.target != entry.endpoint.target or foreign:
+            raise ServiceError(
+                grpc.StatusCode.FAILED_PRECONDITION, "ENDPOINT_IN_USE",
+                f"dataset {entry.endpoint.dataset!r} is already read by published entry {other.code} of department "
+                f"{other.provider_department_code} from another endpoint or provider: a dataset is read from one "
+                "endpoint, and a department's 前置机 by that department only; name your endpoint's own dataset",
+                metadata={"code": entry.code, "dataset": entry.endpoint.dataset, "published_code": other.code})
 
 
 def require_servable(entry: Entry, deployment_zone: str) -> None:

@@ -252,6 +252,15 @@ class ProjectStatus:
 
 
 @dataclass(frozen=True)
+class EndpointReader:
+    """A published entry reading a dataset: which provider, through which endpoint."""
+
+    code: str
+    provider_department_code: str
+    target: str
+
+
+@dataclass(frozen=True)
 class MandateChange:
     """A legal or mandate change that obliges a department to update its catalog (R-CAT-3)."""
 

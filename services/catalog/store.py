@@ -22,6 +22,7 @@ from services.catalog.model import (
     PUBLIC_STATES,
     DataItem,
     Endpoint,
+    EndpointReader,
     Entry,
     EntryFilter,
     EntryHead,
@@ -289,6 +290,17 @@ class CatalogTransaction:
     async def update_version(self, entry: Entry, document: Document) -> None:
         values = dict(zip(_WRITE_COLUMNS, _row(entry, document), strict=True))
         await self._conn.execute(_UPDATE, entry.code, entry.version, *(values[c] for c in _MUTABLE_COLUMNS))
+
+    async def endpoint_readers(self, dataset: str, code: str) -> list[EndpointReader]:
+        """The other published entries reading ``dataset``, with the dataset name locked until commit, so
+        that two reviews cannot publish rival endpoints of one dataset at once."""
+        await self._conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"catalog.dataset:{dataset}")
+        rows = await self._conn.fetch(
+            "SELECT v.code, v.provider_department_code, v.endpoint_target FROM entries e "
+            "JOIN entry_versions v ON v.code = e.code AND v.version = e.public_version "
+            "WHERE v.endpoint_dataset = $1 AND v.state = $2 AND e.code <> $3 ORDER BY v.code",
+            dataset, int(EntryState.PUBLISHED), code)
+        return [EndpointReader(row["code"], row["provider_department_code"], row["endpoint_target"]) for row in rows]
 
     async def retire_pending(self, code: str, now: dt.datetime) -> None:
         """Closes every version still in progress, so nothing can revive a retired entry."""

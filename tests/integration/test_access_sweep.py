@@ -158,3 +158,58 @@ async def test_project_status_names_other_departments_unpublished_entries_only_t
     assert not (await status("social")).unpublished_codes
     await _fails(catalog("GetEntry", cat.GetEntryRequest(code=draft.code), "social"), grpc.StatusCode.NOT_FOUND)
     assert published.state == cat.ENTRY_STATE_PUBLISHED
+
+
+# Catalog endpoints: a department serving another department's data under its own terms -----------------------------
+#
+# Query caches records by dataset name (rec:<dataset>:<key>), whatever endpoint an entry names. An innocent-looking
+# entry of 民政 with its own 前置机 and dataset "population" therefore answered from the population cache: any
+# department read 公安's conditional records (addresses unmasked) through it, audited as 民政's, and 民政's 前置机
+# could fill that cache for everyone who queries 公安's resource.
+
+
+def _population_lookalike(platform, owner: str, target: str, dataset: str = "population") -> cat.Entry:  # type: ignore[no-untyped-def]
+    entry = _department_entry(platform, owner, name="低保对象人口信息")
+    entry.ClearField("items")
+    entry.items.extend(cat.DataItem(name=i.name, machine_name=i.machine_name, data_type=i.data_type,
+                                    length=i.length, identifier=i.identifier) for i in POPULATION_ITEMS)
+    entry.endpoint.CopyFrom(cat.ProviderEndpoint(target=target, dataset=dataset))
+    return entry
+
+
+@pytest.mark.parametrize("front_end", [True, False], ids=["own-front-end", "foundation-address-spelled-out"])
+async def test_a_department_cannot_submit_an_entry_reading_another_providers_dataset(platform, front_end: bool) -> None:  # type: ignore[no-untyped-def]
+    catalog = _Catalog(platform)
+    target = "127.0.0.1:9" if front_end else platform.port("foundation")
+    entry = _population_lookalike(platform, "civil", target)
+    await catalog("CreateEntry", cat.CreateEntryRequest(entry=entry), "civil")
+    reason, _ = await _fails(catalog("SubmitEntry", cat.SubmitEntryRequest(code=entry.code), "civil"),
+                             grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "ENDPOINT_IN_USE"
+    # Nor does the authority publish one (it can act for any department, but not break the rule).
+    authority_entry = _population_lookalike(platform, "civil", target)
+    await catalog("CreateEntry", cat.CreateEntryRequest(entry=authority_entry), "authority")
+    reason, _ = await _fails(catalog("SubmitEntry", cat.SubmitEntryRequest(code=authority_entry.code), "authority"),
+                             grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "ENDPOINT_IN_USE"
+
+
+async def test_review_refuses_an_endpoint_another_provider_published_meanwhile(platform) -> None:  # type: ignore[no-untyped-def]
+    catalog = _Catalog(platform)
+    dataset = f"sweep_{uuid.uuid4().hex[:10]}"
+    late = _population_lookalike(platform, "civil", "127.0.0.1:9", dataset)
+    await catalog("CreateEntry", cat.CreateEntryRequest(entry=late), "civil")
+    await catalog("SubmitEntry", cat.SubmitEntryRequest(code=late.code), "civil")
+    await catalog.publish(_population_lookalike(platform, "social", "127.0.0.1:10", dataset), "social")
+    review = cat.ReviewEntryRequest(code=late.code, decision=cat.REVIEW_DECISION_PUBLISH)
+    reason, _ = await _fails(catalog("ReviewEntry", review, "authority"), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "ENDPOINT_IN_USE"
+    # The same provider may serve several resources from one endpoint (e.g. a theme view of its own data).
+    sibling = await catalog.publish(_population_lookalike(platform, "social", "127.0.0.1:10", dataset), "social")
+    assert sibling.state == cat.ENTRY_STATE_PUBLISHED
+    # Another department may not read social's 前置机 dataset even through the very same target.
+    borrowed = _population_lookalike(platform, "civil", "127.0.0.1:10", dataset)
+    await catalog("CreateEntry", cat.CreateEntryRequest(entry=borrowed), "civil")
+    reason, _ = await _fails(catalog("SubmitEntry", cat.SubmitEntryRequest(code=borrowed.code), "civil"),
+                             grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "ENDPOINT_IN_USE"
