@@ -184,7 +184,7 @@ class Catalog:
         if entry is None or not (privileged or is_public(entry)):
             raise not_found(f"catalog entry {code}" + (f" version {version}" if version else ""))
         lifecycle.require_servable(entry, self._zone)
-        return entry
+        return lifecycle.shown_to(caller, entry)
 
     async def versions(self, caller: Caller, code: str) -> list[Entry]:
         """Every version the caller may see, oldest first."""
@@ -197,7 +197,7 @@ class Catalog:
         if not found:
             raise not_found(f"catalog entry {code}")
         lifecycle.require_servable(found[-1], self._zone)
-        return found
+        return [lifecycle.shown_to(caller, entry) for entry in found]
 
     async def list_entries(self, caller: Caller, entry_filter: EntryFilter, page_size: int, page_token: str) -> Page:
         """The current version of each entry the caller may see, in code order.
@@ -209,7 +209,8 @@ class Catalog:
         size = effective_page_size(page_size)
         request = paging.fingerprint("list", entry_filter)
         after = paging.decode(page_token, request, (str, int))
-        found = await self._store.list_current(View.of(caller, self._zone), entry_filter, after, size + 1)
+        found = [lifecycle.shown_to(caller, entry) for entry in
+                 await self._store.list_current(View.of(caller, self._zone), entry_filter, after, size + 1)]
         if len(found) <= size:
             return Page(found, "")
         last = found[size - 1]
@@ -225,7 +226,7 @@ class Catalog:
         after = paging.decode(page_token, request, (int, str, int))
         found = await self._store.search(View.of(caller, self._zone), entry_filter, terms,
                                          search.query_grams(terms), after, size + 1)
-        entries = [entry for _, entry in found[:size]]
+        entries = [lifecycle.shown_to(caller, entry) for _, entry in found[:size]]
         if len(found) <= size:
             return Page(entries, "")
         rank, last = found[size - 1]

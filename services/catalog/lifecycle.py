@@ -14,12 +14,13 @@ version still in progress become RETIRED and stay readable for audit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from enum import Enum
 
 import grpc
 
-from services.catalog.model import EndpointReader, Entry, EntryState, label
+from services.catalog.model import Endpoint, EndpointReader, Entry, EntryState, label
 from services.runtime.errors import ServiceError, not_found, permission_denied
 from services.runtime.identity import Caller
 
@@ -65,6 +66,17 @@ def is_privileged(caller: Caller, owner_department: str) -> bool:
     """The authority, platform services and the provider department see work in progress."""
     return caller.authority or caller.is_service or (bool(caller.department_code)
                                                     and caller.department_code == owner_department)
+
+
+def shown_to(caller: Caller, entry: Entry) -> Entry:
+    """The entry as ``caller`` may read it: without its endpoint unless privileged.
+
+    Where query fetches the records (a department's 前置机 address, its dataset name) is the platform's
+    business and the provider's; other departments use the resource through query and need neither.
+    """
+    if is_privileged(caller, entry.provider_department_code):
+        return entry
+    return dataclasses.replace(entry, endpoint=Endpoint())
 
 
 def require_provider(caller: Caller, department_code: str, code: str) -> None:

@@ -213,3 +213,29 @@ async def test_review_refuses_an_endpoint_another_provider_published_meanwhile(p
     reason, _ = await _fails(catalog("SubmitEntry", cat.SubmitEntryRequest(code=borrowed.code), "civil"),
                              grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "ENDPOINT_IN_USE"
+
+
+async def test_a_providers_endpoint_is_shown_to_it_and_the_authority_only(platform) -> None:  # type: ignore[no-untyped-def]
+    """The address of a department's 前置机 and its dataset are the platform's business, not other departments'."""
+    catalog = _Catalog(platform)
+    published = await catalog.publish(_department_entry(platform, "police", name="治安管理处罚信息"), "police")
+    endpoint = published.endpoint
+    assert endpoint.target and endpoint.dataset
+    for system in ("police", "authority"):
+        assert (await catalog("GetEntry", cat.GetEntryRequest(code=published.code), system)).entry.endpoint == endpoint
+    code = published.code
+    mine = cat.EntryFilter(provider_department_code=published.provider_department_code)
+    reads = {
+        "GetEntry": lambda: catalog("GetEntry", cat.GetEntryRequest(code=code), "civil"),
+        "ListEntryVersions": lambda: catalog("ListEntryVersions", cat.ListEntryVersionsRequest(code=code), "civil"),
+        "ListEntries": lambda: catalog("ListEntries", cat.ListEntriesRequest(filter=mine, page_size=1000), "civil"),
+        "SearchEntries": lambda: catalog("SearchEntries", cat.SearchEntriesRequest(query="治安管理处罚", filter=mine),
+                                         "civil"),
+    }
+    for name, read in reads.items():
+        answer = await read()
+        entries = [answer.entry] if name == "GetEntry" else list(getattr(answer, "versions", None) or answer.entries)
+        shown = [e for e in entries if e.code == code]
+        assert shown, name
+        assert all(not e.HasField("endpoint") for e in shown), (name, [e.endpoint for e in shown])
+        assert all(e.name == "治安管理处罚信息" for e in shown), name  # the rest of the entry is there
