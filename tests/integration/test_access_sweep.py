@@ -19,9 +19,10 @@ from google.protobuf import field_mask_pb2
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
-from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from services.demo import POPULATION_ITEMS
 from services.runtime.errors import details_of
+from tests.integration.test_sharing_cycle import NOT_SHARED, POPULATION, WORK, _keys
 
 pytestmark = pytest.mark.integration
 
@@ -239,3 +240,34 @@ async def test_a_providers_endpoint_is_shown_to_it_and_the_authority_only(platfo
         assert shown, name
         assert all(not e.HasField("endpoint") for e in shown), (name, [e.endpoint for e in shown])
         assert all(e.name == "治安管理处罚信息" for e in shown), name  # the rest of the entry is there
+
+
+# Disputes: reported by the resource's users, not by anyone who names a record ---------------------------------------
+
+
+def _report(platform, system: str, resource: str, key: str, item: str):  # type: ignore[no-untyped-def]
+    stub = dispute_pb2_grpc.DisputeServiceStub(platform.channel)
+    return stub.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=resource, key=key, item=item, claimed_value="王小明", evidence="户口簿")),
+        metadata=platform.metadata(system), timeout=10)
+
+
+async def test_only_a_department_that_may_read_an_item_disputes_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """A department with no right to a record could open a dispute on it: the record was flagged as disputed
+    to everyone who queried it, and the provider, taking the reporter for a user, answered about the record
+    (the answer is the reporter's to read)."""
+    person = (await _keys(platform, "population", 5))[-1]  # one the other tests do not query
+    # 户籍地址 of 人口基本信息 is conditional: social has no grant for it; 在侦案件 is not shared at all.
+    reason, _ = await _fails(_report(platform, "social", POPULATION, person.key, "address"),
+                             grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_A_USER"
+    reason, _ = await _fails(_report(platform, "social", NOT_SHARED, person.key, "name"),
+                             grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_A_USER"
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    answer = await query.Query(query_pb2.QueryRequest(resource_code=POPULATION, key=person.key, items=["name"],
+                                                      purpose=WORK), metadata=platform.metadata("market"), timeout=10)
+    assert not answer.provenance.disputed
+    # 姓名 is a basic item, shared unconditionally (R-SHR-4): any department that reads it may dispute it.
+    reported = (await _report(platform, "social", POPULATION, person.key, "name")).dispute
+    assert reported.state == dispute_pb2.DISPUTE_STATE_OPEN
