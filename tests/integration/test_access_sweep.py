@@ -8,14 +8,16 @@ over real sockets with real tokens, on real PostgreSQL and Redis (tests/integrat
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import random
 import uuid
 
 import grpc
 import pytest
-from google.protobuf import field_mask_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 
+from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
@@ -271,3 +273,37 @@ async def test_only_a_department_that_may_read_an_item_disputes_it(platform) -> 
     # 姓名 is a basic item, shared unconditionally (R-SHR-4): any department that reads it may dispute it.
     reported = (await _report(platform, "social", POPULATION, person.key, "name")).dispute
     assert reported.state == dispute_pb2.DISPUTE_STATE_OPEN
+
+
+async def test_a_drafts_code_is_unknown_to_query_applications_and_disputes(platform) -> None:  # type: ignore[no-untyped-def]
+    """The catalog hides another department's draft (NOT_FOUND), but the services that read it as the platform
+    answered NOT_PUBLISHED for its code: any department could tell a draft's code from an unknown one."""
+    catalog = _Catalog(platform)
+    draft = _department_entry(platform, "civil", share_type=common.SHARE_TYPE_CONDITIONAL, share_condition="须审核")
+    await catalog("CreateEntry", cat.CreateEntryRequest(entry=draft), "civil")
+    unknown = _department_entry(platform, "civil").code
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    key = "11010519491231002X"
+
+    def calls(code: str) -> dict[str, object]:
+        md = platform.metadata("social")
+        return {
+            "Query": query.Query(query_pb2.QueryRequest(resource_code=code, key=key, items=["name"], purpose=WORK),
+                                 metadata=md, timeout=10),
+            "SubmitApplication": sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+                application=sharing_pb2.Application(
+                    resource_code=code, items=["name"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE], basis="职责",
+                    requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
+                metadata=md, timeout=10),
+            "ReportDispute": _report(platform, "social", code, key, "name"),
+        }
+
+    for name, call in calls(unknown).items():
+        assert await _fails(call, grpc.StatusCode.NOT_FOUND), name
+    for name, call in calls(draft.code).items():
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call  # type: ignore[misc]
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND, (name, caught.value.details())
