@@ -106,24 +106,26 @@ def require_zone(entry: Entry, deployment_zone: str) -> None:
 
 
 def require_own_endpoint(entry: Entry, readers: Iterable[EndpointReader]) -> None:
-    """A dataset name is read from one endpoint; a department's 前置机 dataset by its provider only.
+    """No entry reads another provider's dataset through another endpoint, nor another department's 前置机.
 
     Query caches records by dataset name whatever endpoint an entry names, so an entry reading a dataset
-    from another endpoint (its own 前置机, or the foundation service's address spelled out) would answer
-    with the cached records of the entries already reading it, under its own share terms, and its endpoint
+    from another endpoint than another provider's entries (its own 前置机, or the foundation service's
+    address spelled out) would answer with their cached records under its own share terms, and its endpoint
     would fill the cache they answer from. Behind a department's 前置机 is that department's data
-    ("谁提供，谁负责", Art. 13), so no other provider's entry reads it. The platform's foundation service
-    (the empty target) serves datasets whose sources the authority designates; which department catalogs
-    them is the authority's review. ``readers`` are the other published entries reading the dataset.
+    ("谁提供，谁负责", Art. 13), so no other provider's entry reads it even at the same address. A provider's
+    own entries may differ in target (it moves its 前置机 one entry at a time). The platform's foundation
+    service (the empty target) serves datasets whose sources the authority designates; which department
+    catalogs them is the authority's review. ``readers`` are the other published entries reading the dataset.
     """
     for other in readers:
-        foreign = other.target and other.provider_department_code != entry.provider_department_code
-        if other.target != entry.endpoint.target or foreign:
+        if other.provider_department_code == entry.provider_department_code:
+            continue
+        if other.target != entry.endpoint.target or other.target:
             raise ServiceError(
                 grpc.StatusCode.FAILED_PRECONDITION, "ENDPOINT_IN_USE",
                 f"dataset {entry.endpoint.dataset!r} is already read by published entry {other.code} of department "
-                f"{other.provider_department_code} from another endpoint or provider: a dataset is read from one "
-                "endpoint, and a department's 前置机 by that department only; name your endpoint's own dataset",
+                f"{other.provider_department_code}: another provider's dataset is read from no other endpoint, and "
+                "a department's 前置机 by that department only; name your endpoint's own dataset",
                 metadata={"code": entry.code, "dataset": entry.endpoint.dataset, "published_code": other.code})
 
 

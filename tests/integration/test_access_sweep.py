@@ -207,9 +207,12 @@ async def test_review_refuses_an_endpoint_another_provider_published_meanwhile(p
     review = cat.ReviewEntryRequest(code=late.code, decision=cat.REVIEW_DECISION_PUBLISH)
     reason, _ = await _fails(catalog("ReviewEntry", review, "authority"), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "ENDPOINT_IN_USE"
-    # The same provider may serve several resources from one endpoint (e.g. a theme view of its own data).
+    # The same provider may serve several resources from its endpoint (e.g. a theme view of its own data), and
+    # move them to a new address one by one.
     sibling = await catalog.publish(_population_lookalike(platform, "social", "127.0.0.1:10", dataset), "social")
     assert sibling.state == cat.ENTRY_STATE_PUBLISHED
+    moved = await catalog.publish(_population_lookalike(platform, "social", "127.0.0.1:11", dataset), "social")
+    assert moved.state == cat.ENTRY_STATE_PUBLISHED
     # Another department may not read social's 前置机 dataset even through the very same target.
     borrowed = _population_lookalike(platform, "civil", "127.0.0.1:10", dataset)
     await catalog("CreateEntry", cat.CreateEntryRequest(entry=borrowed), "civil")
