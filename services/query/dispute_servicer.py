@@ -38,6 +38,7 @@ _STATE_TO_PROTO = {
 }
 _STATE_FROM_PROTO = {value: name for name, value in _STATE_TO_PROTO.items()}
 _PURPOSES = [value for value in common_pb2.PurposeType.values() if value]
+_METHODS = [value for value in common_pb2.ShareMethod.values() if value]
 # Denials no other purpose or method would turn (no live grant of the department, or none possible).
 _WHOLE_RESOURCE_DENIALS = frozenset({"NOT_GRANTED", "EXPIRED", "REVOKED", "NOT_SHARED", "WRONG_ZONE",
                                      "NOT_PUBLISHED"})
@@ -164,7 +165,8 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
 
         The decisions are the query path's own (cached, dropped by grant events); nothing is read or audited.
         """
-        for method in resource.entry.share_methods:
+        # A not-shared entry may list no method: its coordination grant says which (authorization's rule).
+        for method in resource.entry.share_methods or _METHODS:
             for purpose in _PURPOSES:
                 decision = await deps.decisions.get((caller.system_id, caller.department_code, resource.code,
                                                      purpose, (item,), method))

@@ -7,6 +7,7 @@ over real sockets with real tokens, on real PostgreSQL and Redis (tests/integrat
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -310,3 +311,38 @@ async def test_a_drafts_code_is_unknown_to_query_applications_and_disputes(platf
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call  # type: ignore[misc]
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND, (name, caught.value.details())
+
+
+async def test_a_department_granted_a_not_shared_resource_by_coordination_disputes_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """A not-shared entry may list no share method (its coordination grant says which): its grantee is a user."""
+    catalog = _Catalog(platform)
+    entry = _department_entry(platform, "police", share_type=common.SHARE_TYPE_NOT_SHARED,
+                              legal_basis="《中华人民共和国治安管理处罚法》")
+    entry.ClearField("share_methods")
+    published = await catalog.publish(entry, "police")
+    key = "11010519491231002X"
+    reason, _ = await _fails(_report(platform, "social", published.code, key, "name"),
+                             grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_A_USER"
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=published.code, items=["name"], purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS],
+            basis="联合执法", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
+        metadata=platform.metadata("social"), timeout=10)).application
+    assert application.state == sharing_pb2.APPLICATION_STATE_ESCALATED
+    await sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=application.id, grant=True, reason="市政府协调同意"), metadata=platform.metadata("authority"), timeout=10)
+    for _ in range(100):  # the grant event reaches query's decision cache asynchronously
+        try:
+            reported = (await _report(platform, "social", published.code, key, "name")).dispute
+            break
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.PERMISSION_DENIED, error.details()
+            await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the coordinated grantee may not dispute the resource")
+    assert reported.provider_department_code == published.provider_department_code
