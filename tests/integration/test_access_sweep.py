@@ -17,11 +17,14 @@ import uuid
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, timestamp_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, sharing_pb2, sharing_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
+from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from services.demo import POPULATION_ITEMS
 from services.runtime.errors import details_of
@@ -346,3 +349,36 @@ async def test_a_department_granted_a_not_shared_resource_by_coordination_disput
     else:
         raise AssertionError("the coordinated grantee may not dispute the resource")
     assert reported.provider_department_code == published.provider_department_code
+
+
+# Every listing, with page tokens shaped like the platform's own but holding what an attacker chose ---------------
+
+_JSON_SCALARS = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
+                 | st.text(max_size=40) | st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                                          "2026-01-01T00:00:00", "a\x00b", "101001/000001"]))
+_POSITIONS = st.dictionaries(st.sampled_from(["k", "f", "t", "i", "after"]),
+                             _JSON_SCALARS | st.lists(_JSON_SCALARS, max_size=4), max_size=5)
+_LISTINGS = {
+    "ListEntries": (catalog_pb2_grpc.CatalogServiceStub, cat.ListEntriesRequest),
+    "SearchEntries": (catalog_pb2_grpc.CatalogServiceStub, lambda **kw: cat.SearchEntriesRequest(query="人口", **kw)),
+    "ListDepartments": (directory_pb2_grpc.DirectoryServiceStub, directory_pb2.ListDepartmentsRequest),
+    "ListSystems": (directory_pb2_grpc.DirectoryServiceStub, directory_pb2.ListSystemsRequest),
+    "ListApplications": (sharing_pb2_grpc.SharingServiceStub, sharing_pb2.ListApplicationsRequest),
+    "ListGrants": (sharing_pb2_grpc.SharingServiceStub, sharing_pb2.ListGrantsRequest),
+    "ListDisputes": (dispute_pb2_grpc.DisputeServiceStub, dispute_pb2.ListDisputesRequest),
+    "ListAccesses": (audit_pb2_grpc.AuditServiceStub, audit_pb2.ListAccessesRequest),
+    "ListConflicts": (foundation_pb2_grpc.FoundationAdminServiceStub, foundation_pb2.ListConflictsRequest),
+}
+
+
+@pytest.mark.parametrize("method", sorted(_LISTINGS))
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(position=_POSITIONS, system=st.sampled_from(["civil", "authority"]))
+async def test_tampered_page_tokens_never_fail_internally(platform, method: str, position: dict,  # type: ignore[no-untyped-def]
+                                                          system: str) -> None:
+    stub_type, request_type = _LISTINGS[method]
+    call = getattr(stub_type(platform.channel), method)
+    try:
+        await call(request_type(page_token=_token(position)), metadata=platform.metadata(system), timeout=10)
+    except grpc.aio.AioRpcError as error:
+        assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), (position, error.details())
