@@ -382,3 +382,70 @@ async def test_tampered_page_tokens_never_fail_internally(platform, method: str,
         await call(request_type(page_token=_token(position)), metadata=platform.metadata(system), timeout=10)
     except grpc.aio.AioRpcError as error:
         assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), (position, error.details())
+
+
+# Every read RPC with every field drawn from what breaks databases: NUL, huge text, extreme numbers, unknown enums --
+
+_NASTY_TEXT = (st.text(max_size=30) | st.sampled_from(["a\x00b", "x" * 100_000, "101001/000001", "11010519491231002X",
+                                                        "population", "sys-" + "0" * 16, str(uuid.uuid4())]))
+_NASTY_INT = st.integers(-(2**31), 2**31 - 1) | st.sampled_from([-1, 0, 2**31 - 1, -(2**31)])
+_NASTY_INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+def _message(descriptor, depth: int = 0) -> st.SearchStrategy:  # type: ignore[no-untyped-def]
+    """Messages of ``descriptor`` whose every field may be set to an awkward value."""
+    from google.protobuf import message_factory
+    from google.protobuf.descriptor import FieldDescriptor as F
+
+    cls = message_factory.GetMessageClass(descriptor)
+    fields: dict[str, st.SearchStrategy] = {}
+    for field in descriptor.fields:
+        if field.type == F.TYPE_STRING:
+            value = _NASTY_TEXT
+        elif field.type in (F.TYPE_INT32, F.TYPE_SINT32, F.TYPE_ENUM):
+            value = _NASTY_INT
+        elif field.type in (F.TYPE_INT64, F.TYPE_SINT64):
+            value = _NASTY_INT64
+        elif field.type == F.TYPE_BOOL:
+            value = st.booleans()
+        elif field.type == F.TYPE_MESSAGE and field.message_type.full_name == "google.protobuf.Timestamp":
+            value = st.builds(timestamp_pb2.Timestamp, seconds=st.integers(-(2**40), 2**40),
+                              nanos=st.integers(-5, 2 * 10**9))
+        elif field.type == F.TYPE_MESSAGE and depth < 2 and not field.message_type.GetOptions().map_entry:
+            value = _message(field.message_type, depth + 1)
+        else:
+            continue
+        if field.is_repeated:
+            value = st.lists(value, max_size=3)
+        fields[field.name] = value
+    return st.fixed_dictionaries({}, optional=fields).map(lambda kw: cls(**kw))
+
+
+_READS = {
+    "govshare.catalog.v1.CatalogService": ("GetEntry", "ListEntries", "SearchEntries", "ListEntryVersions",
+                                           "GetProjectStatus", "ListOverdueUpdates"),
+    "govshare.authorization.v1.DirectoryService": ("GetDepartment", "ListDepartments", "GetSystem", "ListSystems"),
+    "govshare.authorization.v1.SharingService": ("GetApplication", "ListApplications", "GetGrant", "ListGrants"),
+    "govshare.query.v1.DisputeService": ("GetDispute", "ListDisputes"),
+    "govshare.query.v1.AuditService": ("ListAccesses", "GetUsageSummary"),
+    "govshare.foundation.v1.FoundationAdminService": ("ListConflicts", "GetRecordHistory", "ListDatasets",
+                                                      "ListSources"),
+}
+
+
+@pytest.mark.parametrize("path", [f"/{service}/{name}" for service, names in _READS.items() for name in names])
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), system=st.sampled_from(["civil", "police", "authority"]))
+async def test_read_rpcs_with_awkward_fields_never_fail_internally(platform, path: str, data: st.DataObject,  # type: ignore[no-untyped-def]
+                                                                   system: str) -> None:
+    from google.protobuf import descriptor_pool
+
+    service, name = path[1:].split("/")
+    method = descriptor_pool.Default().FindServiceByName(service).FindMethodByName(name)
+    request = data.draw(_message(method.input_type))
+    call = platform.channel.unary_unary(path, request_serializer=lambda m: m.SerializeToString(),
+                                        response_deserializer=lambda b: b)
+    try:
+        await call(request, metadata=platform.metadata(system), timeout=10)
+    except grpc.aio.AioRpcError as error:
+        assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), (request, error.details())
