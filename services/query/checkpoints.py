@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
 import datetime as dt
 import hashlib
@@ -348,3 +349,58 @@ async def with_held(entries: AsyncIterator[Entry], held: Iterable[Checkpoint]) -
     for chain_id in sorted(by_chain):
         for checkpoint in reversed(by_chain[chain_id]):
             yield None, checkpoint
+
+
+# --- the export file an auditor keeps (JSON Lines) --------------------------------------------------
+
+def to_json(checkpoint: Checkpoint) -> dict[str, object]:
+    """One line of an export file: the signed fields as signed (time in its signed form), signature base64."""
+    return {"chain_id": checkpoint.chain_id, "sequence": checkpoint.seq, "hash": checkpoint.hash,
+            "time": format_time(checkpoint.time), "final": checkpoint.final, "key_id": checkpoint.key_id,
+            "signature": base64.b64encode(checkpoint.signature).decode()}
+
+
+def from_json(data: Mapping[str, object]) -> Checkpoint:
+    """Inverse of :func:`to_json`; ValueError naming what is missing or malformed."""
+    try:
+        seq, final = data["sequence"], data["final"]
+        if type(seq) is not int or type(final) is not bool:
+            raise ValueError("sequence must be an integer and final a boolean")
+        return Checkpoint(chain_id=str(data["chain_id"]), seq=seq, hash=str(data["hash"]),
+                          time=parse_time(str(data["time"])), final=final, key_id=str(data["key_id"]),
+                          signature=base64.b64decode(str(data["signature"]), validate=True))
+    except KeyError as exc:
+        raise ValueError(f"missing field {exc.args[0]!r}") from None
+    except (TypeError, binascii.Error) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def verify_export(lines: Iterable[str], verifier: CheckpointVerifier) -> tuple[int, list[str]]:
+    """Checks an export file offline: every line a checkpoint signed by a trusted key, and no two checkpoints
+    of one chain contradicting each other. Returns the number of good checkpoints and every problem."""
+    good, problems = 0, []
+    seen: dict[tuple[str, int], str] = {}
+    finals: dict[str, int] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            checkpoint = from_json(json.loads(line))
+        except ValueError as exc:
+            problems.append(f"line {number}: not a checkpoint ({exc})")
+            continue
+        problem = verifier.problem(checkpoint)
+        if problem is not None:
+            problems.append(f"line {number}: chain {checkpoint.chain_id} record {checkpoint.seq}: {problem}")
+            continue
+        earlier = seen.setdefault((checkpoint.chain_id, checkpoint.seq), checkpoint.hash)
+        if earlier != checkpoint.hash:
+            problems.append(f"line {number}: chain {checkpoint.chain_id} record {checkpoint.seq}: two signed "
+                            "checkpoints with different hashes")
+        if checkpoint.final:
+            finals[checkpoint.chain_id] = checkpoint.seq
+        good += 1
+    for (chain_id, seq) in seen:
+        if seq > finals.get(chain_id, seq):
+            problems.append(f"chain {chain_id}: a checkpoint of record {seq} follows its final checkpoint")
+    return good, problems
