@@ -103,7 +103,8 @@ def _chain_to_proto(report: checkpoints.ChainReport) -> audit_pb2.ChainVerificat
     return audit_pb2.ChainVerification(
         chain_id=report.chain_id, state=_CHAIN_STATES.value(report.state), records=report.records,
         last_sequence=report.last_seq, closed=report.closed, first_bad_id=report.first_bad_id,
-        detail=report.detail, last_matching_checkpoint=checkpoint_to_proto(matched) if matched else None)
+        detail=report.detail, last_matching_checkpoint=checkpoint_to_proto(matched) if matched else None,
+        unsigned_records=report.unsigned_records)
 
 
 def _checkpoint_after(token: str) -> tuple[dt.datetime, str, int] | None:

@@ -152,6 +152,11 @@ class ChainReport:
     closed: bool = False
     first_bad_id: str = ""
     detail: str = ""
+
+    @property
+    def unsigned_records(self) -> int:
+        """Records after the last matching checkpoint: no signature vouches for them (yet)."""
+        return max(0, self.last_seq - (self.matched.seq if self.matched is not None else 0))
     _final: Checkpoint | None = field(default=None, repr=False)
     _row_problem: str = field(default="", repr=False)
     _last_hash: str = field(default="", repr=False)
@@ -248,8 +253,9 @@ class ChainAuditor:
             report.state = INTACT
             final = report._final
             report.closed = final is not None and final.seq == report.last_seq
+            unsigned = f", {report.unsigned_records} records after it unsigned" if report.unsigned_records else ""
             report.detail = (f"chain {report.chain_id}: {report.records} records, "
-                             f"{'closed by' if report.closed else 'signed up to'} {matched}")
+                             f"{'closed by' if report.closed else 'signed up to'} {matched}{unsigned}")
 
 
 # --- the periodic checkpoint -----------------------------------------------------------------------

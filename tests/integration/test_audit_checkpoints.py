@@ -136,7 +136,8 @@ async def test_an_intact_trail_verifies_against_a_forced_checkpoint(platform) ->
         async with database(platform) as conn:
             report = chain(response, await chain_of(conn, ids[0]))
     assert response.intact, response.detail
-    assert (report.state, report.records, report.last_sequence) == (audit_pb2.CHAIN_STATE_INTACT, 3, 3)
+    assert (report.state, report.records, report.last_sequence, report.unsigned_records) == (
+        audit_pb2.CHAIN_STATE_INTACT, 3, 3, 0)
     assert (report.last_matching_checkpoint.sequence, report.last_matching_checkpoint.signature) == (
         3, signed.signature)
     assert not response.forged_checkpoints

@@ -124,6 +124,17 @@ def test_an_intact_chain_matches_its_checkpoints_and_a_final_one_closes_it(signe
     signed = [signer.sign(head(stored[2]), T0, False), signer.sign(head(stored[5]), T0, True)]
     (report,) = judge(verifier, stored, signed).reports
     assert (report.state, report.records, report.matched, report.closed) == (INTACT, 6, signed[1], True)
+    assert report.unsigned_records == 0
+
+
+def test_records_after_the_last_checkpoint_are_counted_unsigned(signer: CheckpointSigner,
+                                                                verifier: CheckpointVerifier) -> None:
+    stored = rows(5)
+    (signed_tail,) = judge(verifier, stored, [signer.sign(head(stored[1]), T0, False)]).reports
+    assert (signed_tail.state, signed_tail.unsigned_records) == (INTACT, 3)
+    # A chain no checkpoint vouches for (a process that never reached its first one, or a made-up chain).
+    (made_up,) = judge(verifier, rows(2, CHAIN_B), []).reports
+    assert (made_up.matched, made_up.unsigned_records) == (None, 2)
 
 
 def test_deleting_the_last_rows_is_truncation_naming_the_last_matching_checkpoint(

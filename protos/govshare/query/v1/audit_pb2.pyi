@@ -150,7 +150,7 @@ class VerifyAuditChainRequest(_message.Message):
     def __init__(self, checkpoints: _Optional[_Iterable[_Union[AuditCheckpoint, _Mapping]]] = ...) -> None: ...
 
 class ChainVerification(_message.Message):
-    __slots__ = ("chain_id", "state", "records", "last_sequence", "last_matching_checkpoint", "closed", "first_bad_id", "detail")
+    __slots__ = ("chain_id", "state", "records", "last_sequence", "last_matching_checkpoint", "closed", "first_bad_id", "detail", "unsigned_records")
     CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     RECORDS_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +159,7 @@ class ChainVerification(_message.Message):
     CLOSED_FIELD_NUMBER: _ClassVar[int]
     FIRST_BAD_ID_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    UNSIGNED_RECORDS_FIELD_NUMBER: _ClassVar[int]
     chain_id: str
     state: ChainState
     records: int
@@ -167,7 +168,8 @@ class ChainVerification(_message.Message):
     closed: bool
     first_bad_id: str
     detail: str
-    def __init__(self, chain_id: _Optional[str] = ..., state: _Optional[_Union[ChainState, str]] = ..., records: _Optional[int] = ..., last_sequence: _Optional[int] = ..., last_matching_checkpoint: _Optional[_Union[AuditCheckpoint, _Mapping]] = ..., closed: _Optional[bool] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+    unsigned_records: int
+    def __init__(self, chain_id: _Optional[str] = ..., state: _Optional[_Union[ChainState, str]] = ..., records: _Optional[int] = ..., last_sequence: _Optional[int] = ..., last_matching_checkpoint: _Optional[_Union[AuditCheckpoint, _Mapping]] = ..., closed: _Optional[bool] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ..., unsigned_records: _Optional[int] = ...) -> None: ...
 
 class ForgedCheckpoint(_message.Message):
     __slots__ = ("checkpoint", "reason")
