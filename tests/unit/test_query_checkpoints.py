@@ -8,10 +8,14 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from services import launcher
 from services.query import audit, checkpoints
 from services.query.audit import GENESIS, Head, chain_hash
 from services.query.checkpoints import (
@@ -24,7 +28,10 @@ from services.query.checkpoints import (
     Checkpointer,
     CheckpointSigner,
     CheckpointVerifier,
+    public_pem,
 )
+from services.runtime.keys import ed25519_public_keys, generate_keys
+from services.runtime.settings import SettingsError, load
 
 T0 = dt.datetime(2026, 11, 30, 14, 0, 0, 123456, tzinfo=dt.UTC)
 CHAIN_A, CHAIN_B = "a" * 32, "b" * 32
@@ -241,3 +248,47 @@ async def test_the_checkpointer_signs_moved_heads_abandoned_chains_and_a_final_o
     await keeper.stop()  # the head did not move, but the stop closes the chain
     assert [(c.chain_id, c.seq, c.final) for c in written[-1:]] == [(CHAIN_B, 1, True)]
     assert all(verifier.problem(c) is None for c in written)
+
+
+# --- settings ------------------------------------------------------------------------------------------------
+
+QUERY_ENV = {"GOVSHARE_INTERNAL_KEY": "k" * 40, "GOVSHARE_DATABASE_URL": "postgresql://x/y",
+             "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_CATALOG_TARGET": "c:1",
+             "GOVSHARE_AUTHORIZATION_TARGET": "a:1", "GOVSHARE_FOUNDATION_TARGET": "f:1"}
+
+
+def test_the_query_service_needs_an_ed25519_audit_signing_key() -> None:
+    with pytest.raises(SettingsError, match="GOVSHARE_AUDIT_SIGNING_KEY: required by the query service"):
+        load("query", QUERY_ENV)
+    ec_key = private_pem_of(ec.generate_private_key(ec.SECP256R1()))
+    for bad, why in (("garbage", "not a PEM private key"), (ec_key, "must be an Ed25519 key")):
+        with pytest.raises(SettingsError, match=f"GOVSHARE_AUDIT_SIGNING_KEY: {why}") as info:
+            load("query", {**QUERY_ENV, "GOVSHARE_AUDIT_SIGNING_KEY": bad})
+        assert bad not in str(info.value)  # a secret never appears in the message
+    key = generate_keys()
+    retired = public_pem(Ed25519PrivateKey.generate().public_key())
+    settings = load("query", {**QUERY_ENV, "GOVSHARE_AUDIT_SIGNING_KEY": key.audit_signing_key,
+                              "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": "5",
+                              "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": retired + retired})
+    assert settings.audit_checkpoint_seconds == 5 and len(ed25519_public_keys(settings.audit_retired_public_keys)) == 2
+    with pytest.raises(SettingsError, match="GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS: no PEM public key found"):
+        load("query", {**QUERY_ENV, "GOVSHARE_AUDIT_SIGNING_KEY": key.audit_signing_key,
+                       "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": "nothing"})
+
+
+def private_pem_of(key: ec.EllipticCurvePrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def test_govshare_up_gives_the_audit_key_to_query_only_and_adds_it_to_old_key_files(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    old = generate_keys()
+    path.write_text(json.dumps({k: v for k, v in old.__dict__.items() if k != "audit_signing_key"}))
+    keys = launcher.load_or_create_keys(path)
+    assert keys.token_private_key == old.token_private_key and keys.audit_signing_key
+    assert launcher.load_or_create_keys(path) == keys  # written back: the chain keys stay the same
+    ports = {name: 1 for name in launcher.ORDER}
+    for component in launcher.ORDER:
+        env = launcher.service_environment(component, ports, "postgresql://x/y", "redis://r", keys, "extranet", 1)
+        assert (env.get("GOVSHARE_AUDIT_SIGNING_KEY") == keys.audit_signing_key) == (component == "query")
