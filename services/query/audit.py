@@ -15,7 +15,9 @@ at start, a sequence number, and ``hash = sha256(prev_hash || canonical(row))``.
 Replicas never contend for a chain head, and editing, inserting or deleting a
 row breaks the chain where it happened. After a failed write the outcome is
 unknown (the commit may have happened), so the writer starts a new chain rather
-than guess.
+than guess. The hash is unkeyed: deleting a chain's last rows, or all of it,
+leaves nothing to break, so the heads are signed apart (services.query.checkpoints);
+``heads()`` gives them, the abandoned chains' included.
 """
 
 from __future__ import annotations
