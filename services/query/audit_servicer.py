@@ -40,6 +40,10 @@ _DENY_REASONS = ShortNames(common_pb2.DenyReason)
 _CHAIN_STATES = ShortNames(audit_pb2.ChainState)
 #: Checkpoints an auditor may bring to one verification (about a year of one process's at the default interval).
 MAX_HELD_CHECKPOINTS = 100_000
+#: Chains listed in one verification (the broken ones first), so that years of restarts fit in a reply.
+MAX_REPORTED_CHAINS = 10_000
+#: A page token's chain id: what the writer generates, with room to spare, never NUL (PostgreSQL text).
+MAX_TOKEN_CHAIN_ID = 64
 
 
 def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
@@ -116,8 +120,8 @@ def _checkpoint_after(token: str) -> tuple[dt.datetime, str, int] | None:
         time, chain_id, seq = dt.datetime.fromisoformat(position["t"]), position["c"], position["s"]
     except (KeyError, TypeError, ValueError):
         time, chain_id, seq = None, None, None
-    if time is None or time.tzinfo is None or not isinstance(chain_id, str) or type(seq) is not int \
-            or not -2**63 <= seq < 2**63:
+    if time is None or time.tzinfo is None or not isinstance(chain_id, str) or len(chain_id) > MAX_TOKEN_CHAIN_ID \
+            or "\x00" in chain_id or type(seq) is not int or not -2**63 <= seq < 2**63:
         raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
     return time, chain_id, seq
 
@@ -186,6 +190,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                     auditor.checkpoint(checkpoint)
         reports = auditor.finish()
         bad = [r for r in reports if r.state != checkpoints.INTACT]
+        listed = [*bad, *(r for r in reports if r.state == checkpoints.INTACT)][:MAX_REPORTED_CHAINS]
         first_bad = next((r.first_bad_id for r in bad if r.first_bad_id), "")
         problems = [r.detail for r in bad[:3]]
         if auditor.forged:
@@ -193,7 +198,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         detail = "; ".join(problems) or f"{len(reports)} chains intact"
         return audit_pb2.VerifyAuditChainResponse(
             intact=not bad and not auditor.forged, records_checked=auditor.records_checked,
-            first_bad_id=first_bad, detail=detail, chains=[_chain_to_proto(r) for r in reports],
+            first_bad_id=first_bad, detail=detail, chains=[_chain_to_proto(r) for r in listed],
+            chains_checked=len(reports),
             forged_checkpoints=[audit_pb2.ForgedCheckpoint(checkpoint=checkpoint_to_proto(f.checkpoint),
                                                            reason=f.reason) for f in auditor.forged])
 

@@ -17,6 +17,10 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
@@ -25,6 +29,7 @@ from services.client import run_verify_checkpoints
 from services.query.checkpoints import Checkpoint, to_json
 from services.query.component import create_component
 from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.pagination import encode_token
 from services.runtime.server import RunningServer, start_server
 
 pytestmark = pytest.mark.integration
@@ -242,3 +247,30 @@ async def export_refused(platform) -> grpc.StatusCode:  # type: ignore[no-untype
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await export(platform, system="market")
     return failure.value.code()
+
+
+JSON_VALUES = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=80) | st.just(
+    "2026-11-30T14:00:00+00:00")
+TOKENS = st.text(max_size=40) | st.fixed_dictionaries({}, optional={"t": JSON_VALUES, "c": JSON_VALUES,
+                                                                    "s": JSON_VALUES}).map(encode_token)
+STAMPS = st.builds(timestamp_pb2.Timestamp, seconds=st.integers(-(2**40), 2**40), nanos=st.integers(-5, 2 * 10**9))
+HELD = st.builds(audit_pb2.AuditCheckpoint, chain_id=st.text(max_size=70), sequence=st.integers(-(2**63), 2**63 - 1),
+                 hash=st.text(max_size=70), time=STAMPS, final=st.booleans(), key_id=st.text(max_size=70),
+                 signature=st.binary(max_size=80))
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_fuzzed_checkpoint_requests_never_fail_internally(platform, data: st.DataObject) -> None:  # type: ignore[no-untyped-def]
+    stub, md = audit_pb2_grpc.AuditServiceStub(platform.channel), platform.metadata("authority")
+    calls = [
+        stub.ExportAuditCheckpoints(audit_pb2.ExportAuditCheckpointsRequest(
+            page_size=data.draw(st.integers(-5, 5000)), page_token=data.draw(TOKENS)), metadata=md, timeout=30),
+        stub.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(checkpoints=data.draw(st.lists(HELD, max_size=4))),
+                              metadata=md, timeout=60),
+    ]
+    for call in calls:
+        try:
+            await call
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())

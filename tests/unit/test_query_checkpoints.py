@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
+import asyncpg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from services import launcher
 from services.query import audit, checkpoints
-from services.query.audit import GENESIS, Head, chain_hash
+from services.query.audit import GENESIS, Access, AuditWriter, Head, chain_hash
 from services.query.checkpoints import (
     BROKEN,
     INTACT,
@@ -30,7 +31,10 @@ from services.query.checkpoints import (
     CheckpointVerifier,
     public_pem,
 )
-from services.runtime.keys import ed25519_public_keys, generate_keys
+from services.query.store import QueryStore
+from services.runtime.db import create_pool
+from services.runtime.errors import ServiceError
+from services.runtime.keys import PlatformKeys, ed25519_private_key, ed25519_public_keys, generate_keys
 from services.runtime.settings import SettingsError, load
 
 T0 = dt.datetime(2026, 11, 30, 14, 0, 0, 123456, tzinfo=dt.UTC)
@@ -292,3 +296,62 @@ def test_govshare_up_gives_the_audit_key_to_query_only_and_adds_it_to_old_key_fi
     for component in launcher.ORDER:
         env = launcher.service_environment(component, ports, "postgresql://x/y", "redis://r", keys, "extranet", 1)
         assert (env.get("GOVSHARE_AUDIT_SIGNING_KEY") == keys.audit_signing_key) == (component == "query")
+
+
+# --- the writer, the checkpointer and the store together, on PostgreSQL --------------------------------------
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, "query")
+    yield pool
+    await pool.close()
+
+
+def access(n: int) -> Access:
+    return Access(operation="Query", system_id="sys-a", department_code="11100000000000001X",
+                  resource_code="101001/000001", key=f"key-{n}", keys=[], items=["name"], purpose="WORK_REFERENCE",
+                  purpose_text="", trace_id="", time=dt.datetime.now(dt.UTC), result=audit.ANSWERED)
+
+
+async def test_a_chain_abandoned_after_a_failed_write_is_signed_where_its_durable_records_end(
+        pool: asyncpg.Pool, keys: PlatformKeys) -> None:
+    # The session's platform key: the platform servers of this session verify these checkpoints too.
+    signer = CheckpointSigner(ed25519_private_key(keys.audit_signing_key))
+    verifier = CheckpointVerifier([signer.public_key])
+    store = QueryStore(pool)
+    failing = False
+
+    async def write(rows: list[tuple]) -> None:
+        if failing:
+            raise ConnectionError("database went away")
+        await store.insert_accesses(rows)
+
+    writer = AuditWriter(write, flush_ms=0.0, batch_max=100)
+    keeper = Checkpointer(signer, writer.heads, writer.forget, store.insert_checkpoints, interval=3600)
+    writer.start()
+    try:
+        abandoned = writer.chain_id
+        for n in range(3):
+            await writer.record(access(n))
+        failing = True
+        with pytest.raises(ServiceError):
+            await writer.record(access(3))
+        failing = False
+        await writer.record(access(4))
+        signed = await keeper.checkpoint()
+        assert [(c.chain_id, c.seq, c.final) for c in signed] == [(abandoned, 3, False), (writer.chain_id, 1, False)]
+        assert writer.heads()[1] == []
+    finally:
+        await writer.stop()
+        await keeper.stop()
+        await store.release_audit_connection()
+    auditor = ChainAuditor(verifier)
+    async for row, checkpoint in store.chain_entries():
+        if row is not None:
+            auditor.row(row)
+        if checkpoint is not None:
+            auditor.checkpoint(checkpoint)
+    reports = {r.chain_id: r for r in auditor.finish()}
+    assert (reports[abandoned].state, reports[abandoned].matched.seq, reports[abandoned].closed) == (INTACT, 3, False)
+    current = reports[writer.chain_id]
+    assert (current.state, current.matched.final, current.closed, current.unsigned_records) == (INTACT, True, True, 0)

@@ -180,20 +180,22 @@ class ForgedCheckpoint(_message.Message):
     def __init__(self, checkpoint: _Optional[_Union[AuditCheckpoint, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class VerifyAuditChainResponse(_message.Message):
-    __slots__ = ("intact", "records_checked", "first_bad_id", "detail", "chains", "forged_checkpoints")
+    __slots__ = ("intact", "records_checked", "first_bad_id", "detail", "chains", "forged_checkpoints", "chains_checked")
     INTACT_FIELD_NUMBER: _ClassVar[int]
     RECORDS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     FIRST_BAD_ID_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     CHAINS_FIELD_NUMBER: _ClassVar[int]
     FORGED_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    CHAINS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     intact: bool
     records_checked: int
     first_bad_id: str
     detail: str
     chains: _containers.RepeatedCompositeFieldContainer[ChainVerification]
     forged_checkpoints: _containers.RepeatedCompositeFieldContainer[ForgedCheckpoint]
-    def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ..., chains: _Optional[_Iterable[_Union[ChainVerification, _Mapping]]] = ..., forged_checkpoints: _Optional[_Iterable[_Union[ForgedCheckpoint, _Mapping]]] = ...) -> None: ...
+    chains_checked: int
+    def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ..., chains: _Optional[_Iterable[_Union[ChainVerification, _Mapping]]] = ..., forged_checkpoints: _Optional[_Iterable[_Union[ForgedCheckpoint, _Mapping]]] = ..., chains_checked: _Optional[int] = ...) -> None: ...
 
 class ExportAuditCheckpointsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
