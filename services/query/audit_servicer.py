@@ -118,9 +118,10 @@ def _checkpoint_after(token: str) -> tuple[dt.datetime, str, int] | None:
         return None
     try:
         time, chain_id, seq = dt.datetime.fromisoformat(position["t"]), position["c"], position["s"]
-    except (KeyError, TypeError, ValueError):
+        time = time.astimezone(dt.UTC) if time.tzinfo is not None else None
+    except (KeyError, TypeError, ValueError, OverflowError):
         time, chain_id, seq = None, None, None
-    if time is None or time.tzinfo is None or not isinstance(chain_id, str) or len(chain_id) > MAX_TOKEN_CHAIN_ID \
+    if time is None or not isinstance(chain_id, str) or len(chain_id) > MAX_TOKEN_CHAIN_ID \
             or "\x00" in chain_id or type(seq) is not int or not -2**63 <= seq < 2**63:
         raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
     return time, chain_id, seq
