@@ -42,6 +42,7 @@ _CHAIN_STATES = ShortNames(audit_pb2.ChainState)
 MAX_HELD_CHECKPOINTS = 100_000
 #: Chains listed in one verification (the broken ones first), so that years of restarts fit in a reply.
 MAX_REPORTED_CHAINS = 10_000
+MAX_REPORTED_FORGED = 1_000
 #: A page token's chain id: what the writer generates, with room to spare, never NUL (PostgreSQL text).
 MAX_TOKEN_CHAIN_ID = 64
 
@@ -202,7 +203,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             first_bad_id=first_bad, detail=detail, chains=[_chain_to_proto(r) for r in listed],
             chains_checked=len(reports),
             forged_checkpoints=[audit_pb2.ForgedCheckpoint(checkpoint=checkpoint_to_proto(f.checkpoint),
-                                                           reason=f.reason) for f in auditor.forged])
+                                                           reason=f.reason)
+                                for f in auditor.forged[:MAX_REPORTED_FORGED]])
 
     async def ExportAuditCheckpoints(self, request: audit_pb2.ExportAuditCheckpointsRequest,
                                      context: grpc.aio.ServicerContext) -> audit_pb2.ExportAuditCheckpointsResponse:
