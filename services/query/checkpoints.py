@@ -152,15 +152,17 @@ class ChainReport:
     closed: bool = False
     first_bad_id: str = ""
     detail: str = ""
+    _final: Checkpoint | None = field(default=None, repr=False)
+    #: The valid checkpoint of the highest sequence: how far the chain was signed.
+    _highest: Checkpoint | None = field(default=None, repr=False)
+    _row_problem: str = field(default="", repr=False)
+    _last_hash: str = field(default="", repr=False)
+    _unmatched_why: str = field(default="", repr=False)
 
     @property
     def unsigned_records(self) -> int:
         """Records after the last matching checkpoint: no signature vouches for them (yet)."""
         return max(0, self.last_seq - (self.matched.seq if self.matched is not None else 0))
-    _final: Checkpoint | None = field(default=None, repr=False)
-    _row_problem: str = field(default="", repr=False)
-    _last_hash: str = field(default="", repr=False)
-    _unmatched_why: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +217,8 @@ class ChainAuditor:
         report = self._chain(checkpoint.chain_id)
         if checkpoint.final:
             report._final = checkpoint
+        if report._highest is None or report._highest.seq <= checkpoint.seq:
+            report._highest = checkpoint
         if report.unmatched is not None:
             return
         if report.records and report.last_seq == checkpoint.seq and report._last_hash == checkpoint.hash:
@@ -237,8 +241,9 @@ class ChainAuditor:
         missing = report.unmatched
         if missing is not None and not report.records:
             report.state = VANISHED
+            highest = report._highest or missing
             report.detail = (f"chain {report.chain_id}: no records left, but it was signed up to "
-                             f"record {missing.seq} ({missing.describe()})")
+                             f"record {highest.seq} ({highest.describe()})")
         elif missing is not None and (report.last_seq < missing.seq or not report._row_problem):
             # Cut at the end, or the tail rewritten with recomputed hashes (the rows still link).
             report.state = TRUNCATED

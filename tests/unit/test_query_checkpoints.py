@@ -176,10 +176,11 @@ def test_a_tail_rewritten_with_recomputed_hashes_is_truncation(signer: Checkpoin
 
 def test_a_whole_chain_deleted_has_vanished(signer: CheckpointSigner, verifier: CheckpointVerifier) -> None:
     gone, kept = rows(4, CHAIN_A), rows(2, CHAIN_B)
-    signed = [signer.sign(head(gone[3]), T0, True), signer.sign(head(kept[1]), T0, False)]
+    signed = [signer.sign(head(gone[1]), T0, False), signer.sign(head(gone[3]), T0, True),
+              signer.sign(head(kept[1]), T0, False)]
     reports = {r.chain_id: r for r in judge(verifier, kept, signed).reports}
     assert (reports[CHAIN_A].state, reports[CHAIN_A].matched) == (VANISHED, None)
-    assert "record 4" in reports[CHAIN_A].detail
+    assert "signed up to record 4 (final checkpoint" in reports[CHAIN_A].detail
     assert reports[CHAIN_B].state == INTACT
 
 
