@@ -119,3 +119,34 @@ def birth_date_of(citizen_id: str) -> str:
 def sex_of(citizen_id: str) -> str:
     """男 or 女, from the sequence digit's parity (odd = male)."""
     return "男" if int(citizen_id[16]) % 2 else "女"
+
+
+# --- personal identifiers in free text (logs) -----------------------------------------------------------------------
+
+# 18 characters that could be a 公民身份号码 (17 digits and a check character, x forgiven) or a 统一社会信用代码
+# (its alphabet, positions 3-8 digits), not inside a longer run of digits or capitals.
+_IDENTIFIER_CANDIDATE = re.compile(
+    r"(?<![0-9A-Z])(?:[0-9]{17}[0-9Xx]|[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10})(?![0-9A-Z])")
+REDACTED = "[redacted]"
+
+
+def _looks_like_citizen_id(candidate: str) -> bool:
+    """A right check character over a real birth date: the region is not required, so that synthetic and
+    outdated numbers count too (what must not be logged is any number a person could be traced by)."""
+    number = candidate.upper()
+    return (_ASCII_DIGITS.fullmatch(number[:17]) is not None and _is_date(number[6:14])
+            and ric.calc_check_digit(number) == number[17])
+
+
+def personal_identifiers(text: str) -> list[str]:
+    """The 公民身份号码 and 统一社会信用代码 in ``text`` (check characters verified by python-stdnum)."""
+    return [match for match in _IDENTIFIER_CANDIDATE.findall(text)
+            if _looks_like_citizen_id(match) or uscc.is_valid(match)]
+
+
+def redact_identifiers(text: str) -> str:
+    """``text`` with every 公民身份号码 and 统一社会信用代码 replaced by ``[redacted]``."""
+    if len(text) < 18:
+        return text
+    return _IDENTIFIER_CANDIDATE.sub(
+        lambda m: REDACTED if _looks_like_citizen_id(m[0]) or uscc.is_valid(m[0]) else m[0], text)
