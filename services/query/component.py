@@ -118,7 +118,7 @@ class QueryComponent:
             GRANTS_CHANGED: deps.decisions.on_grants_changed,
             RECORDS_CHANGED: deps.records.on_records_changed,
             DISPUTES_CHANGED: deps.open_disputes.on_event,
-        }, resync=self._resync)
+        }, resync=self._resync, lost=self._lost)
         self._subscriber.start()
         async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
             await self._subscriber.ready.wait()
@@ -150,6 +150,15 @@ class QueryComponent:
         deps.open_disputes.begin_load()
         self._reload = asyncio.create_task(self._reload_open_disputes(deps), name="query-open-disputes")
 
+    def _lost(self) -> None:
+        """The event subscription broke: until it is back, changes go unheard, so nothing is kept on trust."""
+        deps = self._deps
+        if deps is None:
+            return
+        deps.records.suspend()
+        deps.resources.invalidate()
+        deps.decisions.invalidate()
+
     @staticmethod
     async def _reload_open_disputes(deps: Dependencies) -> None:
         try:
@@ -178,6 +187,7 @@ class QueryComponent:
             await deps.audit.stop()  # every queued record is written before the pool closes
             await deps.store.release_audit_connection()
             await deps.providers.close()
+            deps.records.close()
         for channel in self._channels:
             await channel.close()
         self._channels = []

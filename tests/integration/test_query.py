@@ -9,6 +9,7 @@ every answer below comes from the same paths production uses.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import uuid
@@ -163,6 +164,13 @@ def company(key: str) -> dict[str, str]:
 async def mesh(base_settings: Settings, embedded: EmbeddedServers) -> AsyncIterator[Mesh]:
     """The four services on a database of their own: the foundation datasets and the catalog are
     platform-wide, so this module's records and entries stay out of other modules' counts."""
+    async with running_mesh(base_settings, embedded) as world:
+        yield world
+
+
+@contextlib.asynccontextmanager
+async def running_mesh(base_settings: Settings, embedded: EmbeddedServers) -> AsyncIterator[Mesh]:
+    """The four services, seeded, on a fresh database (and on the Redis ``base_settings`` names)."""
     database_url = await create_database(embedded.database_url, f"govshare_query_{uuid.uuid4().hex[:8]}")
     await db.migrate_all(database_url)
     base_settings = base_settings.with_overrides(database_url=database_url)
