@@ -123,3 +123,12 @@ def test_foundation_records_validate_without_raising(dataset: str, data: st.Data
         value = data.draw(values, label=item.name)
         with contextlib.suppress(ValueProblem):
             item.parse(value.strip(), dt.date(2026, 6, 1))
+
+
+@given(st.lists(ANY_TEXT | citizen_ids() | credit_codes(), max_size=6).map(" ".join))
+def test_personal_identifiers_are_found_and_redacted_in_any_text(text: str) -> None:
+    found = identifiers.personal_identifiers(text)
+    assert all(len(number) == 18 for number in found)
+    redacted = identifiers.redact_identifiers(text)
+    assert identifiers.personal_identifiers(redacted) == []
+    assert len(redacted) == len(text) - 18 * len(found) + len(identifiers.REDACTED) * len(found)
