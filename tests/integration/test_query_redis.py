@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -62,6 +63,7 @@ async def outage(base_settings: Settings, embedded: EmbeddedServers) -> AsyncIte
             yield mesh, redis
     finally:
         await redis.stop()
+        shutil.rmtree(redis.directory, ignore_errors=True)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
