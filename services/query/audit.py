@@ -283,7 +283,9 @@ class AuditWriter:
             rows, seq, head = self._chain_rows(batch)
             await self._write_batch(rows)
         except Exception as exc:
-            log.error("audit write of %d records failed (%s); starting a new chain", len(batch), exc)
+            # The error's class and SQLSTATE only: a driver's message may quote a value of the rows (a key).
+            log.error("audit write of %d records failed (%s %s); starting a new chain", len(batch),
+                      type(exc).__name__, getattr(exc, "sqlstate", "") or "")
             self._new_chain()
             error = ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
                                  "the access could not be recorded, so it was not answered")

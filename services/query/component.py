@@ -108,7 +108,7 @@ class QueryComponent:
                                 settings.foundation_target),
             decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout),
                                     max_ttl=settings.decision_ttl_seconds),
-            quotas=Quotas(self._redis),
+            quotas=Quotas(store.consume_quota),
             records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds,
                                 LocalRecords(settings.record_local_ttl_ms / 1000.0, settings.record_local_capacity)),
             providers=providers,
@@ -127,7 +127,7 @@ class QueryComponent:
             GRANTS_CHANGED: deps.decisions.on_grants_changed,
             RECORDS_CHANGED: deps.records.on_records_changed,
             DISPUTES_CHANGED: deps.open_disputes.on_event,
-        }, resync=self._resync)
+        }, resync=self._resync, lost=self._lost)
         self._subscriber.start()
         async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
             await self._subscriber.ready.wait()
@@ -159,6 +159,15 @@ class QueryComponent:
             self._reload.cancel()
         deps.open_disputes.begin_load()
         self._reload = asyncio.create_task(self._reload_open_disputes(deps), name="query-open-disputes")
+
+    def _lost(self) -> None:
+        """The event subscription broke: until it is back, changes go unheard, so nothing is kept on trust."""
+        deps = self._deps
+        if deps is None:
+            return
+        deps.records.suspend()
+        deps.resources.invalidate()
+        deps.decisions.invalidate()
 
     @staticmethod
     async def _reload_open_disputes(deps: Dependencies) -> None:
@@ -203,6 +212,7 @@ class QueryComponent:
             await self._close_chain(deps)
             await deps.store.release_audit_connection()
             await deps.providers.close()
+            deps.records.close()
         for channel in self._channels:
             await channel.close()
         self._channels = []

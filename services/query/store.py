@@ -1,4 +1,4 @@
-"""All SQL of the query service: the access log and disputes (schema ``query``)."""
+"""All SQL of the query service: the access log, quota counters and disputes (schema ``query``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ from services.query.disputes import OPEN, Dispute
 _INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
                   f" VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})")
 _CHECKPOINT_COLUMNS = "chain_id, seq, hash, time, final, key_id, signature"
+_CONSUME_QUOTA = (
+    "INSERT INTO quota_usage AS q (grant_id, used) SELECT $1, $2::bigint WHERE $2::bigint <= $3::bigint"
+    " ON CONFLICT (grant_id) DO UPDATE SET used = q.used + EXCLUDED.used, update_time = now()"
+    " WHERE q.used + EXCLUDED.used <= $3::bigint RETURNING q.used")
 _DISPUTE_COLUMNS = ("id, resource_code, key, item, claimed_value, evidence, reporter_department_code, "
                     "reporter_system_id, provider_department_code, state, answer, create_time, due_time, "
                     "answer_time")
@@ -181,6 +185,21 @@ class QueryStore:
             " GROUP BY resource_code, department_code, purpose"
             f" HAVING count(*) FILTER (WHERE result IN ('{ANSWERED}', '{DENIED}')) > 0"
             " ORDER BY resource_code, department_code, purpose", *args)
+
+    # --- quotas -------------------------------------------------------------------------------
+
+    async def consume_quota(self, grant_id: str, quota: int, calls: int) -> bool:
+        """Counts ``calls`` against the grant, atomically; False (nothing counted) when that would pass ``quota``.
+
+        One statement: the first use inserts the counter, later ones add to it only while the sum stays
+        within the quota (the row lock serialises concurrent replicas, so none overshoots).
+        """
+        used = await self._pool.fetchval(_CONSUME_QUOTA, grant_id, calls, quota)
+        return used is not None
+
+    async def quota_used(self, grant_id: str) -> int:
+        """Calls counted against the grant so far."""
+        return await self._pool.fetchval("SELECT used FROM quota_usage WHERE grant_id = $1", grant_id) or 0
 
     # --- disputes -----------------------------------------------------------------------------
 
