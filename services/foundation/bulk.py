@@ -219,4 +219,5 @@ async def _invalidate(redis_url: str, datasets: list[str]) -> None:
         for name in datasets:
             await invalidator.dataset_changed(name)
     finally:
+        invalidator.attach(None)  # a one-shot command: what Redis did not take now is left to the cache TTL
         await client.aclose()

@@ -210,7 +210,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         current = await self._store.lookup(dataset.name, key)
         versions = ([current] if current else []) + await self._store.history(dataset.name, key)
         if not versions:
-            raise not_found(f"{dataset.name} record {key}")
+            raise not_found(f"a {dataset.name} record with this key")  # no key in error texts
         return pb.GetRecordHistoryResponse(versions=[_version(v) for v in versions])
 
     async def ListDatasets(self, request: pb.ListDatasetsRequest, context: grpc.aio.ServicerContext
