@@ -252,6 +252,17 @@ class ProjectStatus:
 
 
 @dataclass(frozen=True)
+class ProjectEntry:
+    """The current version of one entry of a project, as GetProjectStatus counts it."""
+
+    code: str
+    state: int
+    provider_department_code: str
+    #: Whether the entry was ever published (so every department may read it).
+    public: bool
+
+
+@dataclass(frozen=True)
 class EndpointReader:
     """A published entry reading a dataset: which provider, through which endpoint."""
 

@@ -28,6 +28,7 @@ from services.catalog.model import (
     EntryHead,
     EntryState,
     MandateChange,
+    ProjectEntry,
     Secrecy,
     Zone,
 )
@@ -60,17 +61,6 @@ _PENDING = sorted(int(state) for state in PENDING_STATES)
 _PUBLISHED_ONCE = "(v.state = ANY({states}::smallint[]) AND v.publish_time IS NOT NULL)"
 # Actions that show a department keeping its catalog current (R-CAT-3 due dates).
 CATALOG_WORK = ("create", "update", "submit")
-
-
-@dataclass(frozen=True)
-class ProjectEntry:
-    """The current version of one entry of a project, as GetProjectStatus counts it."""
-
-    code: str
-    state: int
-    provider_department_code: str
-    #: Whether the entry was ever published (so every department may read it).
-    public: bool
 
 
 @dataclass(frozen=True)
