@@ -367,6 +367,7 @@ _LISTINGS = {
     "ListGrants": (sharing_pb2_grpc.SharingServiceStub, sharing_pb2.ListGrantsRequest),
     "ListDisputes": (dispute_pb2_grpc.DisputeServiceStub, dispute_pb2.ListDisputesRequest),
     "ListAccesses": (audit_pb2_grpc.AuditServiceStub, audit_pb2.ListAccessesRequest),
+    "ExportAuditCheckpoints": (audit_pb2_grpc.AuditServiceStub, audit_pb2.ExportAuditCheckpointsRequest),
     "ListConflicts": (foundation_pb2_grpc.FoundationAdminServiceStub, foundation_pb2.ListConflictsRequest),
 }
 
@@ -427,7 +428,8 @@ _READS = {
     "govshare.authorization.v1.DirectoryService": ("GetDepartment", "ListDepartments", "GetSystem", "ListSystems"),
     "govshare.authorization.v1.SharingService": ("GetApplication", "ListApplications", "GetGrant", "ListGrants"),
     "govshare.query.v1.DisputeService": ("GetDispute", "ListDisputes"),
-    "govshare.query.v1.AuditService": ("ListAccesses", "GetUsageSummary"),
+    "govshare.query.v1.AuditService": ("ListAccesses", "GetUsageSummary", "VerifyAuditChain",
+                                       "ExportAuditCheckpoints"),
     "govshare.foundation.v1.FoundationAdminService": ("ListConflicts", "GetRecordHistory", "ListDatasets",
                                                       "ListSources"),
 }
