@@ -28,7 +28,6 @@ import datetime as dt
 import gzip
 import hashlib
 import json
-import os
 import tarfile
 import tempfile
 import zlib
@@ -41,6 +40,8 @@ import asyncpg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.runtime.files import open_private
 
 BUNDLE_FORMAT = 2
 MANIFEST = "manifest.json"
@@ -179,19 +180,16 @@ async def _spool_table(conn: asyncpg.Connection, table: Table, path: Path) -> di
 def _write_archive(out: Path, manifest: bytes, signature: bytes, files: Sequence[tuple[str, Path]]) -> None:
     """The archive, readable by its owner only: the manifest and its signature first, so import can check
     them before it reads a byte of data."""
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as raw:
-        os.fchmod(raw.fileno(), 0o600)  # also when an older file of that name was more open
-        with tarfile.open(fileobj=raw, mode="w:gz") as archive:
-            for name, data in ((MANIFEST, manifest), (SIGNATURE, signature)):
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = len(data), 0o600
-                archive.addfile(info, _BytesReader(data))
-            for name, path in files:
-                info = tarfile.TarInfo(name)
-                info.size, info.mode = path.stat().st_size, 0o600
-                with path.open("rb") as source:
-                    archive.addfile(info, source)
+    with open_private(out, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as archive:
+        for name, data in ((MANIFEST, manifest), (SIGNATURE, signature)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o600
+            archive.addfile(info, _BytesReader(data))
+        for name, path in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = path.stat().st_size, 0o600
+            with path.open("rb") as source:
+                archive.addfile(info, source)
 
 
 class _BytesReader:

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from services.runtime.files import open_private
+
 LOCK_FILE = "up.lock"
 CONNECTION_FILE = "connection.json"
 
@@ -88,9 +90,7 @@ class Connection:
     def save(self) -> None:
         """Writes the file with mode 0600 from the start (it may hold a password), replacing it atomically."""
         partial = self.path.with_suffix(".partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)
+        with open_private(partial) as out:
             json.dump({**asdict(self), "data_dir": str(self.data_dir)}, out, indent=2)
         os.replace(partial, self.path)
 

@@ -33,6 +33,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.connection import Connection, DataDirLock, DataDirLocked, public_url
 from services.runtime.db import migrate_all
 from services.runtime.embedded import EmbeddedServers, EmbeddedUnavailable, describe_exit
+from services.runtime.files import open_private
 from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys
 
 ORDER = ("catalog", "foundation", "authorization", "query", "gateway")
@@ -55,9 +56,7 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
     if not keys.bundle_signing_key:
         keys = PlatformKeys(**{**keys.__dict__, "bundle_signing_key": generate_keys().bundle_signing_key})
     if keys.__dict__ != stored:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)
+        with open_private(path) as out:
             json.dump(keys.__dict__, out)
     # The public half, for the intranet's GOVSHARE_BUNDLE_TRUSTED_KEYS (not a secret).
     path.with_name("bundle-public.pem").write_text(bundle_public_key(keys.bundle_signing_key), encoding="utf-8")
