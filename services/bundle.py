@@ -40,8 +40,10 @@ import asyncpg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from redis.exceptions import RedisError
 
 from services.runtime.files import open_private
+from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 
 BUNDLE_FORMAT = 2
 MANIFEST = "manifest.json"
@@ -106,28 +108,19 @@ def _key_id(public: Ed25519PublicKey) -> str:
 def load_signing_key(pem: str) -> Ed25519PrivateKey:
     """The extranet's bundle-signing key from PEM, or BundleError saying what is wrong with it."""
     try:
-        key = serialization.load_pem_private_key(pem.encode(), password=None)
-    except (ValueError, TypeError):
-        raise BundleError("the bundle-signing key is not a PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise BundleError("the bundle-signing key must be an Ed25519 key")
-    return key
+        return ed25519_private_key(pem)
+    except ValueError as exc:
+        raise BundleError(f"the bundle-signing key: {exc}") from None
 
 
 def load_trusted_keys(pem_blocks: str) -> list[Ed25519PublicKey]:
-    """The public keys in ``pem_blocks`` (one or more concatenated PEM blocks), or BundleError."""
-    marker = "-----END PUBLIC KEY-----"
-    blocks = [block.strip() + "\n" + marker for block in pem_blocks.split(marker) if block.strip()]
-    keys: list[Ed25519PublicKey] = []
-    for number, block in enumerate(blocks, 1):
-        try:
-            key = serialization.load_pem_public_key(block.encode())
-        except (ValueError, TypeError):
-            raise BundleError(f"trusted bundle key {number} is not a PEM public key") from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise BundleError(f"trusted bundle key {number} is not an Ed25519 key")
-        keys.append(key)
-    return keys
+    """The public keys in ``pem_blocks`` (one or more concatenated PEM blocks; none: []), or BundleError."""
+    if not pem_blocks.strip():
+        return []
+    try:
+        return ed25519_public_keys(pem_blocks)
+    except ValueError as exc:
+        raise BundleError(f"the trusted bundle keys: {exc}") from None
 
 
 async def _migrations(conn: asyncpg.Connection) -> dict[str, list[str]]:
@@ -286,10 +279,9 @@ async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: 
         raise BundleError(f"{path.name} is not a readable bundle (truncated or corrupted): {exc}") from None
     finally:
         await conn.close()
-    if redis_url:
-        await _announce(redis_url)
+    announced = await _announce(redis_url) if redis_url else False
     return {"imported": {name: meta["rows"] for name, meta in manifest["files"].items()},
-            "created": manifest["created"]}
+            "created": manifest["created"], "caches_told": announced}
 
 
 async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, manifest: dict) -> None:
@@ -310,10 +302,10 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
             raise BundleError(f"{', '.join(sorted(missing))}: missing from the bundle")
 
 
-async def _announce(redis_url: str) -> None:
-    """Drops every cached copy of what the import may have changed, in Redis and in every service process."""
-    from services.foundation.invalidation import RecordInvalidator
-    from services.runtime.cache import CATALOG_CHANGED, create_client, publish
+async def _announce(redis_url: str) -> bool:
+    """Drops every cached copy of what the import may have changed, in Redis and in every service process;
+    False if Redis did not take it (the imported data then shows once the caches expire)."""
+    from services.runtime.cache import CATALOG_CHANGED, RecordInvalidator, create_client, publish
 
     client = create_client(redis_url)
     invalidator = RecordInvalidator()
@@ -322,6 +314,12 @@ async def _announce(redis_url: str) -> None:
         for table in TABLES:
             if table.schema == "foundation" and table.name != "datasets":
                 await invalidator.dataset_changed(table.name)
+        if invalidator.pending:
+            return False
         await publish(client, CATALOG_CHANGED, {})  # no code: every entry may have changed
+        return True
+    except (RedisError, OSError):
+        return False
     finally:
+        invalidator.attach(None)  # a one-shot command keeps no retry running behind it
         await client.aclose()

@@ -7,6 +7,8 @@
     govshare query / verify     try an online query or a verification by hand
     govshare export-bundle / import-bundle
                                 the one-way extranet → intranet data path
+    govshare export-checkpoints / verify-checkpoints
+                                an auditor's copy of the signed audit checkpoints, checked offline
 
 Every command except `up` and `serve` finds a platform started by `govshare up` through the
 connection file in its data directory (--data-dir, else GOVSHARE_DATA_DIR, else .govshare);
@@ -183,6 +185,21 @@ def _import_bundle(args: argparse.Namespace) -> None:
     except BundleError as exc:
         raise SystemExit(f"import-bundle: {exc}") from None
     print(json.dumps(summary, ensure_ascii=False))
+    if not summary["caches_told"]:
+        print("import-bundle: imported, but Redis did not take the change events: the services answer from the "
+              "imported data once their caches expire", file=sys.stderr)
+
+
+def _export_checkpoints(args: argparse.Namespace) -> None:
+    from services.client import run_export_checkpoints
+
+    sys.exit(run_export_checkpoints(*_call_args(args), out=Path(args.out)))
+
+
+def _verify_checkpoints(args: argparse.Namespace) -> None:
+    from services.client import run_verify_checkpoints
+
+    sys.exit(run_verify_checkpoints(Path(args.file), [Path(p) for p in args.public_key]))
 
 
 def _add_call_flags(parser: argparse.ArgumentParser) -> None:
@@ -192,12 +209,17 @@ def _add_call_flags(parser: argparse.ArgumentParser) -> None:
                         choices=["administrative_basis", "work_reference", "data_verification",
                                  "business_collaboration"])
     parser.add_argument("--purpose-text", default="govshare CLI")
+    _add_credential_flags(parser, "social")
+
+
+def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
     parser.add_argument("--gateway", default="")
     parser.add_argument("--system-id", default="")
     parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", ""),
                         help="system secret (or GOVSHARE_SYSTEM_SECRET)")
-    parser.add_argument("--system", default="social", help="demo system to call as (with the credentials file)")
+    parser.add_argument("--system", default=system, help="demo system to call as (with the credentials file)")
     parser.add_argument("--credentials", default="", help="demo credentials file (default: in the data directory)")
+    _add_data_dir(parser)
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -238,13 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     query = commands.add_parser("query", help="online query (联机查询)")
     _add_call_flags(query)
-    _add_data_dir(query)
     query.add_argument("--items", default="", help="comma-separated item machine names (default: all allowed)")
     query.set_defaults(func=_query)
 
     verify = commands.add_parser("verify", help="verification (核验): item=value claims")
     _add_call_flags(verify)
-    _add_data_dir(verify)
     verify.add_argument("claims", nargs="+", help="item=value")
     verify.set_defaults(func=_verify, purpose="data_verification")
 
@@ -257,6 +277,19 @@ def build_parser() -> argparse.ArgumentParser:
     import_.add_argument("--in", required=True)
     _add_data_dir(import_)
     import_.set_defaults(func=_import_bundle)
+
+    export_checkpoints = commands.add_parser(
+        "export-checkpoints", help="authority: write the signed audit checkpoints to a file (JSON Lines)")
+    export_checkpoints.add_argument("--out", required=True)
+    _add_credential_flags(export_checkpoints, "authority")
+    export_checkpoints.set_defaults(func=_export_checkpoints)
+
+    verify_checkpoints = commands.add_parser(
+        "verify-checkpoints", help="offline: check an export file's signatures with the audit public key")
+    verify_checkpoints.add_argument("file")
+    verify_checkpoints.add_argument("--public-key", action="append", required=True,
+                                    help="PEM file of a trusted audit public key (repeat for retired keys)")
+    verify_checkpoints.set_defaults(func=_verify_checkpoints)
     return parser
 
 

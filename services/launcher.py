@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -28,13 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.connection import Connection, DataDirLock, DataDirLocked, public_url
 from services.runtime.db import migrate_all
 from services.runtime.embedded import EmbeddedServers, EmbeddedUnavailable, describe_exit
 from services.runtime.files import open_private
-from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys
+from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys, private_pem
 
 ORDER = ("catalog", "foundation", "authorization", "query", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4}
@@ -49,12 +51,13 @@ STABLE_SECONDS = 60.0
 def load_or_create_keys(path: Path) -> PlatformKeys:
     """The platform's keys for this data directory (created once, readable only by the owner).
 
-    A data directory from before bundles were signed gets its bundle-signing key added, keeping the others.
+    A data directory from before audit checkpoints or signed bundles gets those keys added, keeping the others.
     """
     stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     keys = PlatformKeys(**stored) if stored else generate_keys()
-    if not keys.bundle_signing_key:
-        keys = PlatformKeys(**{**keys.__dict__, "bundle_signing_key": generate_keys().bundle_signing_key})
+    for name in ("audit_signing_key", "bundle_signing_key"):
+        if not getattr(keys, name):
+            keys = dataclasses.replace(keys, **{name: private_pem(Ed25519PrivateKey.generate())})
     if keys.__dict__ != stored:
         with open_private(path) as out:
             json.dump(keys.__dict__, out)
@@ -94,6 +97,8 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
     })
     if component == "authorization":
         env["GOVSHARE_TOKEN_PRIVATE_KEY"] = keys.token_private_key
+    if component == "query":
+        env["GOVSHARE_AUDIT_SIGNING_KEY"] = keys.audit_signing_key
     return env
 
 

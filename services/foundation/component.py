@@ -13,6 +13,7 @@ from govshare.provider.v1 import provider_pb2_grpc
 from services.foundation.invalidation import RecordInvalidator
 from services.foundation.loading import Loader
 from services.foundation.provider_servicer import ProviderServicer
+from services.foundation.registry import SourceRegistry
 from services.foundation.servicer import FoundationAdminServicer
 from services.foundation.store import FoundationStore
 from services.runtime.cache import create_client
@@ -37,7 +38,8 @@ class FoundationComponent:
         self._store = FoundationStore()
         self._invalidator = RecordInvalidator()
         verifier = AssertionVerifier(settings.internal_key)
-        self._admin = FoundationAdminServicer(verifier, Loader(self._store, self._invalidator), self._store)
+        self._admin = FoundationAdminServicer(verifier, Loader(self._store, self._invalidator), self._store,
+                                              SourceRegistry(self._store))
         self._provider = ProviderServicer(verifier, self._store)
         self._pool: asyncpg.Pool | None = None
         self._redis: aioredis.Redis | None = None

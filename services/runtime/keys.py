@@ -6,11 +6,12 @@ generate fresh ones into the data directory (never into the repository).
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 
 @dataclass(frozen=True)
@@ -18,31 +19,62 @@ class PlatformKeys:
     internal_key: str
     token_private_key: str
     token_public_key: str
-    #: PEM Ed25519 key that signs one-way bundles (its own key, not the token key: see services/bundle.py).
+    #: Signs the audit chains' checkpoints (query only); empty in key files written before it existed.
+    audit_signing_key: str = ""
+    #: Signs one-way bundles (`govshare export-bundle`, extranet); its own key, not the token key.
     bundle_signing_key: str = ""
 
 
-def _private_pem(private: Ed25519PrivateKey) -> str:
-    return private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()).decode()
-
-
-def _public_pem(private: Ed25519PrivateKey) -> str:
-    return private.public_key().public_bytes(serialization.Encoding.PEM,
-                                             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
 def generate_keys() -> PlatformKeys:
-    """A random HMAC key for internal assertions, an Ed25519 pair for system tokens and a bundle-signing key."""
+    """A random HMAC key for internal assertions, an Ed25519 pair for system tokens, and Ed25519 keys for
+    audit checkpoints and for bundles (each its own: neither the query service nor the export job holds the
+    key that mints tokens)."""
     private = Ed25519PrivateKey.generate()
-    return PlatformKeys(internal_key=secrets.token_urlsafe(48), token_private_key=_private_pem(private),
-                        token_public_key=_public_pem(private),
-                        bundle_signing_key=_private_pem(Ed25519PrivateKey.generate()))
+    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return PlatformKeys(internal_key=secrets.token_urlsafe(48), token_private_key=private_pem(private),
+                        token_public_key=public_pem, audit_signing_key=private_pem(Ed25519PrivateKey.generate()),
+                        bundle_signing_key=private_pem(Ed25519PrivateKey.generate()))
+
+
+def private_pem(key: Ed25519PrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def ed25519_private_key(pem: str) -> Ed25519PrivateKey:
+    """The Ed25519 private key in ``pem``; ValueError saying why it is not one."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("not a PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("must be an Ed25519 key")
+    return key
+
+
+def ed25519_public_keys(pem: str) -> list[Ed25519PublicKey]:
+    """Every Ed25519 public key in ``pem`` (one or more PEM blocks); ValueError for anything else."""
+    blocks = re.findall(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", pem, flags=re.S)
+    if not blocks:
+        raise ValueError("no PEM public key found")
+    keys = []
+    for block in blocks:
+        try:
+            key = serialization.load_pem_public_key(block.encode())
+        except (ValueError, TypeError):
+            raise ValueError("not a PEM public key") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("must be Ed25519 keys")
+        keys.append(key)
+    return keys
+
+
+def public_pem(key: Ed25519PrivateKey) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def bundle_public_key(signing_key_pem: str) -> str:
     """The PEM public key an intranet lists in GOVSHARE_BUNDLE_TRUSTED_KEYS to trust ``signing_key_pem``."""
-    private = serialization.load_pem_private_key(signing_key_pem.encode(), password=None)
-    if not isinstance(private, Ed25519PrivateKey):
-        raise ValueError("the bundle-signing key is not an Ed25519 key")
-    return _public_pem(private)
+    return public_pem(ed25519_private_key(signing_key_pem))
