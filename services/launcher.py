@@ -25,7 +25,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -34,18 +33,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.connection import Connection, DataDirLock, DataDirLocked, public_url
 from services.runtime.db import migrate_all
-from services.runtime.embedded import EmbeddedServers, EmbeddedUnavailable, describe_exit
+from services.runtime.embedded import EmbeddedServers, EmbeddedUnavailable
 from services.runtime.files import open_private
 from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys, private_pem
+from services.runtime.supervision import Supervisor, describe_exit
 
 ORDER = ("catalog", "foundation", "authorization", "query", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4}
 READY_TIMEOUT = 120.0
-#: Restart backoff: the first restart after RESTART_DELAY, doubling up to RESTART_DELAY_MAX; a process that
-#: stayed up STABLE_SECONDS starts again from RESTART_DELAY.
-RESTART_DELAY = 0.5
-RESTART_DELAY_MAX = 30.0
-STABLE_SECONDS = 60.0
 
 
 def load_or_create_keys(path: Path) -> PlatformKeys:
@@ -116,54 +111,6 @@ def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = RE
                     return
             time.sleep(0.2)
     raise SystemExit(f"service on port {port} did not become ready in {timeout:.0f}s")
-
-
-@dataclass
-class Watched:
-    """Something the launcher keeps running: how to tell it stopped, how to start it again."""
-
-    name: str
-    #: None while it runs, else how it ended ("killed by SIGKILL").
-    ended: Callable[[], str | None]
-    restart: Callable[[], None]
-    up_since: float = field(default_factory=time.monotonic)
-    failures: int = 0
-    due: float | None = None
-
-
-class Supervisor:
-    """Restarts whatever dies, with exponential backoff and a log line each time (Kubernetes' job in a cluster)."""
-
-    def __init__(self, log: Callable[[str], None]) -> None:
-        self._watched: list[Watched] = []
-        self._log = log
-
-    def watch(self, name: str, ended: Callable[[], str | None], restart: Callable[[], None]) -> None:
-        self._watched.append(Watched(name, ended, restart))
-
-    def tick(self, now: float) -> None:
-        """Notices deaths and performs the restarts that are due; call it a few times a second."""
-        for item in self._watched:
-            if item.due is None:
-                how = item.ended()
-                if how is not None:
-                    self._schedule(item, now, f"{item.name} {how}")
-            elif now >= item.due:
-                try:
-                    item.restart()
-                except Exception as exc:  # a failed restart is retried later, never fatal to the platform
-                    self._schedule(item, now, f"{item.name} did not restart ({exc})")
-                    continue
-                item.due, item.up_since = None, now
-                self._log(f"{item.name} restarted (restart {item.failures})")
-
-    def _schedule(self, item: Watched, now: float, what: str) -> None:
-        if item.due is None and now - item.up_since >= STABLE_SECONDS:
-            item.failures = 0
-        delay = min(RESTART_DELAY * 2 ** item.failures, RESTART_DELAY_MAX)
-        item.failures += 1
-        item.due = now + delay
-        self._log(f"{what}; restarting in {delay:.1f}s (restart {item.failures})")
 
 
 def _log(message: str) -> None:

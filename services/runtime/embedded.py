@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import signal
 import socket
 import subprocess
 import tempfile
@@ -26,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+
+from services.runtime.supervision import describe_exit
 
 log = logging.getLogger(__name__)
 
@@ -157,16 +158,6 @@ def _terminate(process: subprocess.Popen, grace: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def describe_exit(status: int) -> str:
-    """A process's end as people read it: "exited with status 1", "killed by SIGKILL"."""
-    if status < 0:
-        try:
-            return f"killed by {signal.Signals(-status).name}"
-        except ValueError:
-            return f"killed by signal {-status}"
-    return f"exited with status {status}"
 
 
 def default_data_dir() -> Path:
