@@ -261,6 +261,15 @@ def _check_documented(command: DocCommand, result: subprocess.CompletedProcess) 
         assert set(named) <= set(answer.get("maskedItems", [])), f"{where}: {answer}"
 
 
+def test_every_command_block_in_the_docs_says_whether_it_runs_as_printed() -> None:
+    """A new command in the docs is either run by the test above or marked as not runnable, with the reason."""
+    fence = re.compile(r"(<!-- (?:runnable|not runnable)[^>]*-->\s*)?^```(?:sh|bash)\n(.*?)^```", re.S | re.M)
+    unmarked = [f"{doc.name}: {line}" for doc in DOCS for marker, block in fence.findall(doc.read_text("utf-8"))
+                if not marker for line in block.splitlines()
+                if re.match(r"(govshare|grpcurl|python -m services)\b", line)]
+    assert unmarked == []
+
+
 def test_the_documented_commands_do_what_the_docs_say(up: Up) -> None:
     commands = _documented_commands()
     assert len(commands) >= 5, "the README's first-query block is marked runnable"
