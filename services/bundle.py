@@ -210,6 +210,7 @@ def _verified_manifest(archive: tarfile.TarFile, trusted: Sequence[Ed25519Public
             key.verify(raw, manifest_bytes)
         except InvalidSignature:
             continue
+        signer = _key_id(key)
         break
     else:
         raise BundleError(f"the bundle is not signed by a trusted key (signed as key id "
@@ -221,6 +222,7 @@ def _verified_manifest(archive: tarfile.TarFile, trusted: Sequence[Ed25519Public
     known = {table.file for table in TABLES}
     if not set(manifest.get("files", {})) <= known:
         raise BundleError("the manifest lists files this version does not import")
+    manifest["_sha256"], manifest["_key_id"] = hashlib.sha256(manifest_bytes).hexdigest(), signer
     return manifest
 
 
@@ -292,6 +294,7 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
                           "upgrade both platforms to the same release first")
     seen: set[str] = set()
     async with conn.transaction():
+        await _record_import(conn, manifest)
         while (member := archive.next()) is not None:  # the members after the manifest and its signature
             expected = manifest["files"].get(member.name)
             if expected is None or member.name in seen or not member.isfile():
@@ -300,6 +303,23 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
             await _upsert(conn, tables[member.name], archive.extractfile(member), expected)  # type: ignore[arg-type]
         if missing := set(manifest["files"]) - seen:
             raise BundleError(f"{', '.join(sorted(missing))}: missing from the bundle")
+
+
+async def _record_import(conn: asyncpg.Connection, manifest: dict) -> None:
+    """Refuses a bundle older than the newest imported (a replay would bring back older values), and records
+    this one; the same bundle again is allowed (a retried import changes nothing)."""
+    await conn.execute("LOCK TABLE catalog.bundle_imports IN SHARE ROW EXCLUSIVE MODE")  # one import at a time
+    created = dt.datetime.fromisoformat(manifest["created"])
+    newest = await conn.fetchrow(
+        "SELECT created, manifest_sha256 FROM catalog.bundle_imports ORDER BY created DESC LIMIT 1")
+    if newest is not None and (created < newest["created"] or (
+            created == newest["created"] and manifest["_sha256"] != newest["manifest_sha256"])):
+        raise BundleError(f"the bundle was exported at {manifest['created']}, before the newest one imported "
+                          f"({newest['created'].isoformat()}): a replayed or out-of-order bundle would bring "
+                          "back older data")
+    await conn.execute(
+        "INSERT INTO catalog.bundle_imports (created, manifest_sha256, key_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT (created) DO NOTHING", created, manifest["_sha256"], manifest["_key_id"])
 
 
 async def _announce(redis_url: str) -> bool:

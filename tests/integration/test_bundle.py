@@ -181,6 +181,19 @@ async def test_a_bundle_signed_by_an_untrusted_key_is_refused(embedded, bundle: 
     assert len(await _population(target)) == 500
 
 
+async def test_a_bundle_older_than_the_last_imported_is_refused(
+        platform, embedded, bundle: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    newer = tmp_path / "newer.tar.gz"
+    await export_bundle(platform.settings["catalog"].database_url, newer, zone="extranet", signing_key_pem=SIGNING_KEY)
+    target = await _fresh_database(embedded, "govshare_intranet")
+    await import_bundle(target, newer, zone="intranet", trusted_keys=TRUSTED)
+    # Replayed through the gate, the older (but genuinely signed) bundle would bring back older values.
+    with pytest.raises(BundleError, match="before the newest one imported"):
+        await import_bundle(target, bundle, zone="intranet", trusted_keys=TRUSTED)
+    # The newest one again (a retried job) changes nothing and is no error.
+    await import_bundle(target, newer, zone="intranet", trusted_keys=TRUSTED)
+
+
 def _cli_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     return {**env, **settings}
