@@ -65,6 +65,9 @@ def check_ports_free(ports: dict[str, int], port_base: int) -> None:
     """Stops with one line naming the first port another program holds (before anything is started)."""
     for component, port in sorted(ports.items(), key=lambda item: item[1]):
         with socket.socket() as sock:
+            # As the servers will (gRPC sets it): connections of a platform stopped a moment ago, left in
+            # TIME_WAIT, do not count as taken; a listening socket does.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
