@@ -145,7 +145,7 @@ async def test_a_record_changed_while_redis_was_down_is_not_served_from_its_snap
     await redis.save()  # the snapshot holds the record as it was
     await redis.stop()
     changed = {**before, "name": "欧阳明月"}
-    await load(mesh, "population", [changed])  # the foundation cannot delete the cached copy now
+    await load(mesh, "population", [changed], mesh.provider)  # the foundation cannot delete the cached copy now
     mesh.persons[key] = changed
     await redis.start()  # ... and Redis comes back from the snapshot, old record included
     answer = await query(mesh, mesh.user, code, key, ADMIN, ["name"])
