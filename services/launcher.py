@@ -120,6 +120,27 @@ def _log(message: str) -> None:
     print(f"govshare up: {message}", file=sys.stderr, flush=True)
 
 
+def check_servers(database_url: str, redis_url: str) -> None:
+    """Migrates the database and pings Redis, or stops with one line saying which server is out of reach
+    (the URL without its password): a configured server that is down is the operator's to fix."""
+    import asyncpg
+    import redis
+
+    try:
+        asyncio.run(migrate_all(database_url))
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise SystemExit(f"govshare up: cannot use the database at {public_url(database_url)} "
+                         f"(GOVSHARE_DATABASE_URL): {type(exc).__name__}: {exc}") from None
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except (OSError, redis.RedisError) as exc:
+        raise SystemExit(f"govshare up: cannot reach Redis at {public_url(redis_url)} (GOVSHARE_REDIS_URL): "
+                         f"{type(exc).__name__}: {exc}") from None
+    finally:
+        client.close()
+
+
 def _process_ended(processes: dict[str, subprocess.Popen], name: str) -> Callable[[], str | None]:
     def ended() -> str | None:
         status = processes[name].poll()
@@ -212,7 +233,7 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
         connection.database_url = database_url or embedded.database_url
         connection.redis_url = redis_url or embedded.redis_url
         keys = load_or_create_keys(data_dir / "keys.json")
-        asyncio.run(migrate_all(connection.database_url))
+        check_servers(connection.database_url, connection.redis_url)
         supervisor = Supervisor(_log)
         for name in ("postgresql", "redis"):
             supervisor.watch(f"embedded {name}", lambda n=name: embedded.dead().get(n),

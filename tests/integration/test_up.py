@@ -375,3 +375,37 @@ def test_up_without_the_embedded_extra_says_what_to_install(tmp_path: Path) -> N
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "pip install -e '.[embedded]'" in lines[0] and "GOVSHARE_DATABASE_URL" in lines[0]
+
+
+def test_servers_out_of_reach_are_named_in_one_line_without_their_password(tmp_path: Path) -> None:
+    closed = _free_port_block(size=1, start=_free_port_block() + 20)  # nothing listens there
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env["GOVSHARE_DATABASE_URL"] = f"postgresql://govshare:s3cret-pw@127.0.0.1:{closed}/govshare"
+    env["GOVSHARE_REDIS_URL"] = f"redis://:s3cret-pw@127.0.0.1:{closed}/0"
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "up", "--data-dir", str(tmp_path / "data"), "--port",
+         str(_free_port_block())], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"cannot use the database at postgresql://govshare:***@127.0.0.1:{closed}/govshare" in lines[0]
+    assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_a_redis_out_of_reach_is_named_in_one_line(tmp_path: Path) -> None:
+    closed = _free_port_block(size=1, start=_free_port_block() + 30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env["GOVSHARE_REDIS_URL"] = f"redis://:s3cret-pw@127.0.0.1:{closed}/0"  # the database: embedded
+    data_dir = Path(f"/tmp/govshare-up3-{os.getpid()}")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port",
+             str(_free_port_block())], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+            check=False)
+    finally:
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"govshare up: cannot reach Redis at redis://:***@127.0.0.1:{closed}/0 (GOVSHARE_REDIS_URL)" in \
+        result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
