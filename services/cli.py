@@ -73,10 +73,21 @@ def _database_url(args: argparse.Namespace) -> str:
     return _required(args, "GOVSHARE_DATABASE_URL", "database_url")
 
 
+def _run(args: argparse.Namespace, coroutine):  # type: ignore[no-untyped-def]
+    """Runs a command's coroutine; a server out of reach or a file that cannot be written is one line naming
+    the cause, not a traceback."""
+    import asyncpg
+
+    try:
+        return asyncio.run(coroutine)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise SystemExit(f"govshare {args.command}: {type(exc).__name__}: {exc}") from None
+
+
 def _migrate(args: argparse.Namespace) -> None:
     from services.runtime.db import migrate_all
 
-    applied = asyncio.run(migrate_all(_database_url(args)))
+    applied = _run(args, migrate_all(_database_url(args)))
     for schema, names in applied.items():
         print(f"{schema}: {', '.join(names) if names else 'up to date'}")
 
@@ -86,7 +97,7 @@ def _seed(args: argparse.Namespace) -> None:
 
     gateway = args.gateway or _setting(args, "", "gateway") or "127.0.0.1:50051"
     credentials_path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
-    credentials = asyncio.run(seed_demo(gateway, _database_url(args), persons=args.persons,
+    credentials = _run(args, seed_demo(gateway, _database_url(args), persons=args.persons,
                                         entities=args.entities, licences=args.licences, seed=args.seed))
     credentials.save(credentials_path)
     print(f"demo credentials written to {credentials_path}")
@@ -160,7 +171,7 @@ def _export_bundle(args: argparse.Namespace) -> None:
     from services.bundle import BundleError, export_bundle
 
     try:
-        summary = asyncio.run(export_bundle(_database_url(args), Path(args.out), zone=_zone(args),
+        summary = _run(args, export_bundle(_database_url(args), Path(args.out), zone=_zone(args),
                                             signing_key_pem=_bundle_signing_key(args)))
     except BundleError as exc:
         raise SystemExit(f"export-bundle: {exc}") from None
@@ -179,7 +190,7 @@ def _import_bundle(args: argparse.Namespace) -> None:
         raise SystemExit("import-bundle: GOVSHARE_REDIS_URL is not set: the services must be told what changed, "
                          "or they keep answering from their caches")
     try:
-        summary = asyncio.run(import_bundle(_database_url(args), Path(getattr(args, "in")), zone=zone,
+        summary = _run(args, import_bundle(_database_url(args), Path(getattr(args, "in")), zone=zone,
                                             trusted_keys=os.environ.get("GOVSHARE_BUNDLE_TRUSTED_KEYS", ""),
                                             redis_url=redis_url))
     except BundleError as exc:

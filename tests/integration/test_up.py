@@ -21,6 +21,7 @@ from stdnum.cn import ric, uscc
 
 from services.demo import demo_entries
 from services.foundation.synthetic import credit_code_of
+from services.runtime.keys import generate_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -409,3 +410,18 @@ def test_a_redis_out_of_reach_is_named_in_one_line(tmp_path: Path) -> None:
     assert f"govshare up: cannot reach Redis at redis://:***@127.0.0.1:{closed}/0 (GOVSHARE_REDIS_URL)" in \
         result.stderr
     assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["export-bundle", "--out", "bundle.tar.gz"]])
+def test_cli_commands_say_in_one_line_that_the_database_is_out_of_reach(command: list[str], tmp_path: Path) -> None:
+    closed = _free_port_block(size=1, start=_free_port_block() + 40)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env.update({"GOVSHARE_DATABASE_URL": f"postgresql://govshare:s3cret-pw@127.0.0.1:{closed}/govshare",
+                "GOVSHARE_ZONE": "extranet", "GOVSHARE_BUNDLE_SIGNING_KEY": generate_keys().bundle_signing_key,
+                "GOVSHARE_DATA_DIR": str(tmp_path / "none")})
+    result = subprocess.run([sys.executable, "-m", "services.cli", *command], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith(f"govshare {command[0]}: ") and "s3cret-pw" not in result.stderr
