@@ -12,7 +12,6 @@ a graceful drain on SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import multiprocessing
@@ -375,22 +374,13 @@ def serve(component: str, factory: ComponentFactory) -> None:
     if settings.workers == 1:
         _worker(settings, factory)
         return
+    from services.runtime.supervision import run_workers
+
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_worker, args=(settings, factory), daemon=False)
-               for _ in range(settings.workers)]
-    for process in workers:
-        process.start()
-
-    def forward(signum: int, _frame: object) -> None:
-        for process in workers:
-            if process.pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for process in workers:
-        process.join()
+    # A dead worker is restarted (logged), so the service never runs on fewer workers without saying so.
+    run_workers(component, settings.workers,
+                lambda: context.Process(target=_worker, args=(settings, factory), daemon=False),
+                lambda message: print(f"govshare {message}", file=sys.stderr, flush=True))
 
 
 def _start_metrics(settings: Settings) -> None:
