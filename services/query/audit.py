@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, describe
 from services.runtime.telemetry import AUDIT_BATCH
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ class AuditWriter:
             rows, seq, head = self._chain_rows(batch)
             await self._write_batch(rows)
         except Exception as exc:
-            log.error("audit write of %d records failed (%s); starting a new chain", len(batch), exc)
+            log.error("audit write of %d records failed (%s); starting a new chain", len(batch), describe(exc))
             self._new_chain()
             error = ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
                                  "the access could not be recorded, so it was not answered")

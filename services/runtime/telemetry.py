@@ -20,8 +20,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.runtime.errors import dependency_failure, describe
+
 RPC_DURATION = Histogram(
-    "govshare_rpc_duration_seconds", "Server-side duration of each RPC", ["service", "method"],
+    "govshare_rpc_duration_seconds", "Server-side duration of each RPC, by final status code",
+    ["service", "method", "code"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 RPC_TOTAL = Counter("govshare_rpc_total", "RPCs handled, by status code", ["service", "method", "code"])
@@ -57,6 +60,38 @@ def setup_tracing(service_name: str, extra_processor: SpanProcessor | None = Non
     return provider
 
 
+class DependencyTracebackFilter(logging.Filter):
+    """Shortens a record whose exception says a dependency is down to one line (its type and message).
+
+    PostgreSQL restarting or Redis unreachable is an outage to wait out, not a bug to debug: a traceback
+    per failed call (or per reconnection attempt of asyncpg's pool) would bury the log. Unexpected errors
+    keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            down = dependency_failure(error)
+            if down is not None:
+                record.msg = f"{record.getMessage()} ({down[0]} unavailable: {describe(down[1])})"
+                record.args = None
+                record.exc_info = record.exc_text = None
+        return True
+
+
+_SHORTENER = DependencyTracebackFilter()
+#: Libraries that log their own reconnection failures with a traceback.
+DEPENDENCY_LOGGERS = ("asyncpg.pool", "redis")
+
+
+def shorten_dependency_tracebacks() -> None:
+    """Installs the filter on the libraries' loggers (idempotent), so every handler gets one line."""
+    for name in DEPENDENCY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _SHORTENER not in logger.filters:
+            logger.addFilter(_SHORTENER)
+
+
 class TraceContextFilter(logging.Filter):
     """Adds the current trace id to every log record, so logs join traces."""
 
@@ -90,6 +125,7 @@ class JsonFormatter(logging.Formatter):
 def setup_logging(level: str, component: str) -> None:
     """Structured single-line logs on stderr carrying the trace id; secrets are never logged."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_SHORTENER)
     handler.addFilter(TraceContextFilter())
     handler.setFormatter(JsonFormatter(component))
     root = logging.getLogger()
