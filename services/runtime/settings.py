@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from services.runtime.telemetry import tracing_problems
+
 COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation")
 ZONES = ("extranet", "intranet")
 
@@ -220,6 +222,7 @@ def load(component: str, env: Mapping[str, str] | None = None) -> Settings:
     errors: list[str] = []
     settings = Settings(**_parse_env(component, env, errors))  # type: ignore[arg-type]
     errors.extend(validate(settings))
+    errors.extend(tracing_problems(env))
     if errors:
         raise SettingsError("invalid configuration:\n  - " + "\n  - ".join(errors))
     return settings
