@@ -322,3 +322,48 @@ def _test_a_client_cannot_force_sampling_at_the_edge(platform: Platform, keys: P
     assert console_spans(out) == [GET_ENTRY]
     assert f'"span_id": "0x{client_span}"' in out  # the client's span is linked, not the parent
     assert '"parent_id": null' in out
+
+
+# -- govshare up -------------------------------------------------------------------------------------------------
+
+def _free_block(size: int, start: int) -> int:
+    """A base port with ``size`` free ports after it."""
+    for base in range(start, start + 5000, 10):
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port block")
+
+
+def test_govshare_up_gives_every_process_its_own_metrics_port(tmp_path: Path) -> None:
+    base, metrics = _free_block(5, 53000), _free_block(5, 58000)
+    data_dir = Path(f"/tmp/govshare-metrics-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVSHARE_", "OTEL_"))}
+    env.update({"GOVSHARE_METRICS_PORT": str(metrics), "GOVSHARE_DRAIN_GRACE_SECONDS": "0"})
+    log = tmp_path / "up.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(base),
+             "--persons", "50"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(1800):
+            text = log.read_text(encoding="utf-8", errors="replace")
+            if "Ctrl-C stops everything" in text or process.poll() is not None:
+                break
+            threading.Event().wait(0.1)
+        assert process.poll() is None, log.read_text()[-3000:]
+        ready = {port: scrape("127.0.0.1", port).get(("govshare_ready", ())) for port in range(metrics, metrics + 5)}
+        assert ready == dict.fromkeys(range(metrics, metrics + 5), 1.0)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=90)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+    assert process.returncode == 0, log.read_text()[-3000:]
