@@ -161,4 +161,5 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             await publish(deps.redis, DISPUTES_CHANGED, {"resource_code": resource_code, "key": key,
                                                          "open": is_open})
         except RedisError as exc:  # the dispute is stored; other replicas catch up on their next resync
-            log.warning("could not announce the dispute change of %s %s (%s)", resource_code, key, exc)
+            # The key (an ID number, a credit code) is personal data: it stays out of the log.
+            log.warning("could not announce a dispute change of %s (%s)", resource_code, exc)

