@@ -123,7 +123,7 @@ async def outage(base_settings: Settings) -> AsyncIterator[Outage]:
     finally:
         await channel.close()
         for server in reversed(list(servers.values())):
-            await server.stop(0)
+            await asyncio.wait_for(server.stop(0), 60)  # a stop that hangs is an error, not a stuck suite
         redis_server.stop()
         embedded.stop()
 
