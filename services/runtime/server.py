@@ -363,8 +363,7 @@ class RunningServer:
         1. Health says NOT_SERVING (readiness fails, client-side health checking and Watch streams see it).
         2. For ``notice`` seconds the server keeps taking and answering calls as before: load balancers and
            the endpoints controller need that long to stop sending here, and a call that arrives meanwhile
-           is served, not refused. (Taking calls matters: grpc cancels a call it has received but not yet
-           handed to a handler when the listener closes, so closing early cancels calls clients already sent.)
+           is served, not refused (closing at once refused calls sent a few milliseconds after SIGTERM).
         3. Watch streams end, the listener closes (clients get GOAWAY and go elsewhere) and every call
            received so far runs to its end, for at most ``grace`` seconds, after which the rest are
            cancelled.
