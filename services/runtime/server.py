@@ -89,6 +89,8 @@ class Component(Protocol):
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
 _ROOT = Context()
 _STATUS_CODE_ATTRIBUTE = "rpc.grpc.status_code"
+#: The service and method label of calls to methods nobody serves.
+UNROUTED = "unrouted"
 
 
 def _remote_parent(metadata: tuple[tuple[str, str | bytes], ...] | None) -> Context:
@@ -198,6 +200,10 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
         self._component = component
         self._trust_parent = trust_parent
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        # Calls to methods nobody serves (UNIMPLEMENTED, and the gateway's refusals of internal or unknown
+        # methods) are counted under one label set: callers choose those names, so labelling by them would
+        # let anyone grow the metrics without bound.
+        self._unrouted = telemetry.RPC_TOTAL.labels(UNROUTED, UNROUTED, grpc.StatusCode.UNIMPLEMENTED.name)
 
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         method = handler_call_details.method
@@ -206,8 +212,9 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             return wrapped
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_streaming:
-            # Unknown methods (UNIMPLEMENTED) and refusal handlers are neither cached nor measured:
-            # callers choose the names, and a cache keyed by them would grow without bound.
+            # Neither cached (a cache keyed by callers' names would grow without bound) nor timed.
+            if not method.startswith("/grpc.reflection"):
+                self._unrouted.inc()
             return handler
         wrapped = handler if method.startswith(("/grpc.health", "/grpc.reflection")) else self._wrap(method, handler)
         self._wrapped[method] = wrapped

@@ -132,12 +132,19 @@ def _test_the_gateway_counts_and_times_every_call_by_its_final_code(platform: Pl
                  GOVSHARE_RATE_LIMIT_PER_SECOND="0.001") as gw:
         codes = get_entries(gw, [published, "109999/999999", published, "109999/999999", published, published])
         assert codes == [grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND] * 2 + [grpc.StatusCode.RESOURCE_EXHAUSTED] * 2
+        with grpc.insecure_channel(f"127.0.0.1:{gw.port}") as channel:  # internal and unknown methods: refused
+            for method in ("/govshare.authorization.v1.AuthorizationService/Check", "/no.Such/Method"):
+                with pytest.raises(grpc.RpcError) as refused:
+                    channel.unary_unary(method)(b"", metadata=gw.metadata(), timeout=10)
+                assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
         samples = scrape("127.0.0.1", metrics_port)
         gw.stop()
     expected = {"OK": 2, "NOT_FOUND": 2, "RESOURCE_EXHAUSTED": 2}  # failed in the backend, refused by the limit
     for code, count in expected.items():
         assert rpc_samples(samples, "govshare_rpc_total", code) == count, code
         assert rpc_samples(samples, "govshare_rpc_duration_seconds_count", code) == count, code
+    unrouted = ("govshare_rpc_total", (("code", "UNIMPLEMENTED"), ("method", "unrouted"), ("service", "unrouted")))
+    assert samples[unrouted] == 2
 
 
 async def test_metrics_listen_on_the_listen_host_only(platform: Platform, keys: PlatformKeys) -> None:
