@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import subprocess
 import time
 import uuid
@@ -126,6 +127,7 @@ async def outage(base_settings: Settings) -> AsyncIterator[Outage]:
             await asyncio.wait_for(server.stop(0), 60)  # a stop that hangs is an error, not a stuck suite
         redis_server.stop()
         embedded.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- requests drawn from the descriptors of every public method ------------------------------------------------
