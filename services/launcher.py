@@ -97,7 +97,18 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
         env["GOVSHARE_TOKEN_PRIVATE_KEY"] = keys.token_private_key
     if component == "query":
         env["GOVSHARE_AUDIT_SIGNING_KEY"] = keys.audit_signing_key
+    env.update(metrics_environment(component))
     return env
+
+
+def metrics_environment(component: str) -> dict[str, str]:
+    """One Prometheus port per process: under `govshare up`, ``GOVSHARE_METRICS_PORT`` is a base and each
+    service gets base + its port offset (gateway +0, catalog +1, …), as its gRPC port is; five processes
+    binding the same port would stop the platform."""
+    base = os.environ.get("GOVSHARE_METRICS_PORT", "").strip()
+    if not base.isdigit() or int(base) == 0:
+        return {}
+    return {"GOVSHARE_METRICS_PORT": str(int(base) + OFFSETS[component])}
 
 
 def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = READY_TIMEOUT) -> None:
