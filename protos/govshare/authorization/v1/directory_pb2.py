@@ -22,54 +22,71 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/directory.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x01\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x05level\x18\x03 \x01(\x0e\x32..govshare.authorization.v1.AdministrativeLevel\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x11\n\tauthority\x18\x05 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\x06System\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x17\x43reateDepartmentRequest\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"U\n\x18\x43reateDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"$\n\x14GetDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"R\n\x15GetDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"?\n\x16ListDepartmentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\x17ListDepartmentsResponse\x12:\n\x0b\x64\x65partments\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.Department\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x13\x43reateSystemRequest\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"Y\n\x14\x43reateSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1e\n\x10GetSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x11GetSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"T\n\x12ListSystemsRequest\x12\x17\n\x0f\x64\x65partment_code\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x13ListSystemsResponse\x12\x32\n\x07systems\x18\x01 \x03(\x0b\x32!.govshare.authorization.v1.System\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x19RotateSystemSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\",\n\x1aRotateSystemSecretResponse\x12\x0e\n\x06secret\x18\x01 \x01(\t\"\"\n\x14\x44isableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"J\n\x15\x44isableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System*\xc8\x01\n\x13\x41\x64ministrativeLevel\x12$\n ADMINISTRATIVE_LEVEL_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x44MINISTRATIVE_LEVEL_NATIONAL\x10\x01\x12#\n\x1f\x41\x44MINISTRATIVE_LEVEL_PROVINCIAL\x10\x02\x12\"\n\x1e\x41\x44MINISTRATIVE_LEVEL_MUNICIPAL\x10\x03\x12\x1f\n\x1b\x41\x44MINISTRATIVE_LEVEL_COUNTY\x10\x04\x32\xbc\x07\n\x10\x44irectoryService\x12{\n\x10\x43reateDepartment\x12\x32.govshare.authorization.v1.CreateDepartmentRequest\x1a\x33.govshare.authorization.v1.CreateDepartmentResponse\x12r\n\rGetDepartment\x12/.govshare.authorization.v1.GetDepartmentRequest\x1a\x30.govshare.authorization.v1.GetDepartmentResponse\x12x\n\x0fListDepartments\x12\x31.govshare.authorization.v1.ListDepartmentsRequest\x1a\x32.govshare.authorization.v1.ListDepartmentsResponse\x12o\n\x0c\x43reateSystem\x12..govshare.authorization.v1.CreateSystemRequest\x1a/.govshare.authorization.v1.CreateSystemResponse\x12\x66\n\tGetSystem\x12+.govshare.authorization.v1.GetSystemRequest\x1a,.govshare.authorization.v1.GetSystemResponse\x12l\n\x0bListSystems\x12-.govshare.authorization.v1.ListSystemsRequest\x1a..govshare.authorization.v1.ListSystemsResponse\x12\x81\x01\n\x12RotateSystemSecret\x12\x34.govshare.authorization.v1.RotateSystemSecretRequest\x1a\x35.govshare.authorization.v1.RotateSystemSecretResponse\x12r\n\rDisableSystem\x12/.govshare.authorization.v1.DisableSystemRequest\x1a\x30.govshare.authorization.v1.DisableSystemResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/directory.proto\x12\x19govshare.authorization.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x01\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x05level\x18\x03 \x01(\x0e\x32..govshare.authorization.v1.AdministrativeLevel\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x11\n\tauthority\x18\x05 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\x06System\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x17\x43reateDepartmentRequest\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"U\n\x18\x43reateDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"$\n\x14GetDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"R\n\x15GetDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"?\n\x16ListDepartmentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\x17ListDepartmentsResponse\x12:\n\x0b\x64\x65partments\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.Department\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x13\x43reateSystemRequest\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"Y\n\x14\x43reateSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1e\n\x10GetSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x11GetSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"T\n\x12ListSystemsRequest\x12\x17\n\x0f\x64\x65partment_code\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x13ListSystemsResponse\x12\x32\n\x07systems\x18\x01 \x03(\x0b\x32!.govshare.authorization.v1.System\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x19RotateSystemSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\",\n\x1aRotateSystemSecretResponse\x12\x0e\n\x06secret\x18\x01 \x01(\t\"\"\n\x14\x44isableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"J\n\x15\x44isableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System*\xc8\x01\n\x13\x41\x64ministrativeLevel\x12$\n ADMINISTRATIVE_LEVEL_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x44MINISTRATIVE_LEVEL_NATIONAL\x10\x01\x12#\n\x1f\x41\x44MINISTRATIVE_LEVEL_PROVINCIAL\x10\x02\x12\"\n\x1e\x41\x44MINISTRATIVE_LEVEL_MUNICIPAL\x10\x03\x12\x1f\n\x1b\x41\x44MINISTRATIVE_LEVEL_COUNTY\x10\x04\x32\xbc\t\n\x10\x44irectoryService\x12\xa0\x01\n\x10\x43reateDepartment\x12\x32.govshare.authorization.v1.CreateDepartmentRequest\x1a\x33.govshare.authorization.v1.CreateDepartmentResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x0f/v1/departments:\ndepartment\x12\x92\x01\n\rGetDepartment\x12/.govshare.authorization.v1.GetDepartmentRequest\x1a\x30.govshare.authorization.v1.GetDepartmentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/departments/{code}\x12\x91\x01\n\x0fListDepartments\x12\x31.govshare.authorization.v1.ListDepartmentsRequest\x1a\x32.govshare.authorization.v1.ListDepartmentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/departments\x12\x8c\x01\n\x0c\x43reateSystem\x12..govshare.authorization.v1.CreateSystemRequest\x1a/.govshare.authorization.v1.CreateSystemResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/systems:\x06system\x12\x80\x01\n\tGetSystem\x12+.govshare.authorization.v1.GetSystemRequest\x1a,.govshare.authorization.v1.GetSystemResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/systems/{id}\x12\x81\x01\n\x0bListSystems\x12-.govshare.authorization.v1.ListSystemsRequest\x1a..govshare.authorization.v1.ListSystemsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/systems\x12\xab\x01\n\x12RotateSystemSecret\x12\x34.govshare.authorization.v1.RotateSystemSecretRequest\x1a\x35.govshare.authorization.v1.RotateSystemSecretResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/systems/{id}:rotateSecret:\x01*\x12\x97\x01\n\rDisableSystem\x12/.govshare.authorization.v1.DisableSystemRequest\x1a\x30.govshare.authorization.v1.DisableSystemResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/systems/{id}:disable:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.authorization.v1.directory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ADMINISTRATIVELEVEL']._serialized_start=1555
-  _globals['_ADMINISTRATIVELEVEL']._serialized_end=1755
-  _globals['_DEPARTMENT']._serialized_start=106
-  _globals['_DEPARTMENT']._serialized_end=298
-  _globals['_SYSTEM']._serialized_start=300
-  _globals['_SYSTEM']._serialized_end=426
-  _globals['_CREATEDEPARTMENTREQUEST']._serialized_start=428
-  _globals['_CREATEDEPARTMENTREQUEST']._serialized_end=512
-  _globals['_CREATEDEPARTMENTRESPONSE']._serialized_start=514
-  _globals['_CREATEDEPARTMENTRESPONSE']._serialized_end=599
-  _globals['_GETDEPARTMENTREQUEST']._serialized_start=601
-  _globals['_GETDEPARTMENTREQUEST']._serialized_end=637
-  _globals['_GETDEPARTMENTRESPONSE']._serialized_start=639
-  _globals['_GETDEPARTMENTRESPONSE']._serialized_end=721
-  _globals['_LISTDEPARTMENTSREQUEST']._serialized_start=723
-  _globals['_LISTDEPARTMENTSREQUEST']._serialized_end=786
-  _globals['_LISTDEPARTMENTSRESPONSE']._serialized_start=788
-  _globals['_LISTDEPARTMENTSRESPONSE']._serialized_end=898
-  _globals['_CREATESYSTEMREQUEST']._serialized_start=900
-  _globals['_CREATESYSTEMREQUEST']._serialized_end=972
-  _globals['_CREATESYSTEMRESPONSE']._serialized_start=974
-  _globals['_CREATESYSTEMRESPONSE']._serialized_end=1063
-  _globals['_GETSYSTEMREQUEST']._serialized_start=1065
-  _globals['_GETSYSTEMREQUEST']._serialized_end=1095
-  _globals['_GETSYSTEMRESPONSE']._serialized_start=1097
-  _globals['_GETSYSTEMRESPONSE']._serialized_end=1167
-  _globals['_LISTSYSTEMSREQUEST']._serialized_start=1169
-  _globals['_LISTSYSTEMSREQUEST']._serialized_end=1253
-  _globals['_LISTSYSTEMSRESPONSE']._serialized_start=1255
-  _globals['_LISTSYSTEMSRESPONSE']._serialized_end=1353
-  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_start=1355
-  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_end=1394
-  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_start=1396
-  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_end=1440
-  _globals['_DISABLESYSTEMREQUEST']._serialized_start=1442
-  _globals['_DISABLESYSTEMREQUEST']._serialized_end=1476
-  _globals['_DISABLESYSTEMRESPONSE']._serialized_start=1478
-  _globals['_DISABLESYSTEMRESPONSE']._serialized_end=1552
-  _globals['_DIRECTORYSERVICE']._serialized_start=1758
-  _globals['_DIRECTORYSERVICE']._serialized_end=2714
+  _globals['_DIRECTORYSERVICE'].methods_by_name['CreateDepartment']._loaded_options = None
+  _globals['_DIRECTORYSERVICE'].methods_by_name['CreateDepartment']._serialized_options = b'\202\323\344\223\002\035\"\017/v1/departments:\ndepartment'
+  _globals['_DIRECTORYSERVICE'].methods_by_name['GetDepartment']._loaded_options = None
+  _globals['_DIRECTORYSERVICE'].methods_by_name['GetDepartment']._serialized_options = b'\202\323\344\223\002\030\022\026/v1/departments/{code}'
+  _globals['_DIRECTORYSERVICE'].methods_by_name['ListDepartments']._loaded_options = None
+  _globals['_DIRECTORYSERVICE'].methods_by_name['ListDepartments']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/departments'
+  _globals['_DIRECTORYSERVICE'].methods_by_name['CreateSystem']._loaded_options = None
+  _globals['_DIRECTORYSERVICE'].methods_by_name['CreateSystem']._serialized_options = b'\202\323\344\223\002\025\"\013/v1/systems:\006system'
+  _globals['_DIRECTORYSERVICE'].methods_by_name['GetSystem']._loaded_options = None
+  _globals['_DIRECTORYSERVICE'].methods_by_name['GetSystem']._serialized_options = b'\202\323\344\223\002\022\022\020/v1/systems/{id}'
+  _globals['_DIRECTORYSERVICE'].methods_by_name['ListSystems']._loaded_options = None
+  _globals['_DIRECTORYSERVICE'].methods_by_name['ListSystems']._serialized_options = b'\202\323\344\223\002\r\022\013/v1/systems'
+  _globals['_DIRECTORYSERVICE'].methods_by_name['RotateSystemSecret']._loaded_options = None
+  _globals['_DIRECTORYSERVICE'].methods_by_name['RotateSystemSecret']._serialized_options = b'\202\323\344\223\002\"\"\035/v1/systems/{id}:rotateSecret:\001*'
+  _globals['_DIRECTORYSERVICE'].methods_by_name['DisableSystem']._loaded_options = None
+  _globals['_DIRECTORYSERVICE'].methods_by_name['DisableSystem']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/systems/{id}:disable:\001*'
+  _globals['_ADMINISTRATIVELEVEL']._serialized_start=1585
+  _globals['_ADMINISTRATIVELEVEL']._serialized_end=1785
+  _globals['_DEPARTMENT']._serialized_start=136
+  _globals['_DEPARTMENT']._serialized_end=328
+  _globals['_SYSTEM']._serialized_start=330
+  _globals['_SYSTEM']._serialized_end=456
+  _globals['_CREATEDEPARTMENTREQUEST']._serialized_start=458
+  _globals['_CREATEDEPARTMENTREQUEST']._serialized_end=542
+  _globals['_CREATEDEPARTMENTRESPONSE']._serialized_start=544
+  _globals['_CREATEDEPARTMENTRESPONSE']._serialized_end=629
+  _globals['_GETDEPARTMENTREQUEST']._serialized_start=631
+  _globals['_GETDEPARTMENTREQUEST']._serialized_end=667
+  _globals['_GETDEPARTMENTRESPONSE']._serialized_start=669
+  _globals['_GETDEPARTMENTRESPONSE']._serialized_end=751
+  _globals['_LISTDEPARTMENTSREQUEST']._serialized_start=753
+  _globals['_LISTDEPARTMENTSREQUEST']._serialized_end=816
+  _globals['_LISTDEPARTMENTSRESPONSE']._serialized_start=818
+  _globals['_LISTDEPARTMENTSRESPONSE']._serialized_end=928
+  _globals['_CREATESYSTEMREQUEST']._serialized_start=930
+  _globals['_CREATESYSTEMREQUEST']._serialized_end=1002
+  _globals['_CREATESYSTEMRESPONSE']._serialized_start=1004
+  _globals['_CREATESYSTEMRESPONSE']._serialized_end=1093
+  _globals['_GETSYSTEMREQUEST']._serialized_start=1095
+  _globals['_GETSYSTEMREQUEST']._serialized_end=1125
+  _globals['_GETSYSTEMRESPONSE']._serialized_start=1127
+  _globals['_GETSYSTEMRESPONSE']._serialized_end=1197
+  _globals['_LISTSYSTEMSREQUEST']._serialized_start=1199
+  _globals['_LISTSYSTEMSREQUEST']._serialized_end=1283
+  _globals['_LISTSYSTEMSRESPONSE']._serialized_start=1285
+  _globals['_LISTSYSTEMSRESPONSE']._serialized_end=1383
+  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_start=1385
+  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_end=1424
+  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_start=1426
+  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_end=1470
+  _globals['_DISABLESYSTEMREQUEST']._serialized_start=1472
+  _globals['_DISABLESYSTEMREQUEST']._serialized_end=1506
+  _globals['_DISABLESYSTEMRESPONSE']._serialized_start=1508
+  _globals['_DISABLESYSTEMRESPONSE']._serialized_end=1582
+  _globals['_DIRECTORYSERVICE']._serialized_start=1788
+  _globals['_DIRECTORYSERVICE']._serialized_end=3000
 # @@protoc_insertion_point(module_scope)

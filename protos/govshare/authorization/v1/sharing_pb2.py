@@ -22,72 +22,93 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from govshare.common.v1 import common_pb2 as govshare_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'govshare/authorization/v1/sharing.proto\x12\x19govshare.authorization.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fgovshare/common/v1/common.proto\"\x92\x01\n\x10\x41pplicationEvent\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x1d\n\x15\x61\x63tor_department_code\x18\x02 \x01(\t\x12\x17\n\x0f\x61\x63tor_system_id\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x05\n\x0b\x41pplication\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x19\x61pplicant_department_code\x18\x02 \x01(\t\x12\x12\n\nsystem_ids\x18\x03 \x03(\t\x12\x15\n\rresource_code\x18\x04 \x01(\t\x12 \n\x18provider_department_code\x18\x05 \x01(\t\x12\r\n\x05items\x18\x06 \x03(\t\x12\x31\n\x08purposes\x18\x07 \x03(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x14\n\x0cpurpose_text\x18\x08 \x01(\t\x12\r\n\x05\x62\x61sis\x18\t \x01(\t\x12\x39\n\x15requested_expire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x07methods\x18\x0b \x03(\x0e\x32\x1f.govshare.common.v1.ShareMethod\x12\r\n\x05quota\x18\x0c \x01(\x03\x12:\n\x05state\x18\r \x01(\x0e\x32+.govshare.authorization.v1.ApplicationState\x12\x32\n\x0ereply_due_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07overdue\x18\x0f \x01(\x08\x12\x14\n\x0creply_reason\x18\x10 \x01(\t\x12\x10\n\x08grant_id\x18\x11 \x01(\t\x12<\n\x07history\x18\x12 \x03(\x0b\x32+.govshare.authorization.v1.ApplicationEvent\x12/\n\x0b\x63reate_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1areply_due_time_provisional\x18\x14 \x01(\x08\"\xd1\x03\n\x05Grant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x03 \x01(\t\x12\x12\n\nsystem_ids\x18\x04 \x03(\t\x12\x15\n\rresource_code\x18\x05 \x01(\t\x12\r\n\x05items\x18\x06 \x03(\t\x12\x16\n\x0eunmasked_items\x18\x07 \x03(\t\x12\x31\n\x08purposes\x18\x08 \x03(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x30\n\x07methods\x18\t \x03(\x0e\x32\x1f.govshare.common.v1.ShareMethod\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05quota\x18\x0b \x01(\x03\x12\x34\n\x05state\x18\x0c \x01(\x0e\x32%.govshare.authorization.v1.GrantState\x12\x15\n\rrevoke_reason\x18\r \x01(\t\x12\x16\n\x0epolicy_version\x18\x0e \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x18SubmitApplicationRequest\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\"X\n\x19SubmitApplicationResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\"#\n\x15GetApplicationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"U\n\x16GetApplicationResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\"\xcc\x01\n\x17ListApplicationsRequest\x12\x38\n\x04role\x18\x01 \x01(\x0e\x32*.govshare.authorization.v1.ApplicationRole\x12:\n\x05state\x18\x02 \x01(\x0e\x32+.govshare.authorization.v1.ApplicationState\x12\x14\n\x0coverdue_only\x18\x03 \x01(\x08\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"q\n\x18ListApplicationsResponse\x12<\n\x0c\x61pplications\x18\x01 \x03(\x0b\x32&.govshare.authorization.v1.Application\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8b\x02\n\x17ReplyApplicationRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12:\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32(.govshare.authorization.v1.ReplyDecision\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05items\x18\x04 \x03(\t\x12\x16\n\x0eunmasked_items\x18\x05 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05quota\x18\x07 \x01(\x03\x12\x31\n\x08purposes\x18\x08 \x03(\x0e\x32\x1f.govshare.common.v1.PurposeType\"\x88\x01\n\x18ReplyApplicationResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\x12/\n\x05grant\x18\x02 \x01(\x0b\x32 .govshare.authorization.v1.Grant\"8\n\x1a\x45scalateApplicationRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Z\n\x1b\x45scalateApplicationResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\"\x9d\x01\n!RecordCoordinationDecisionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05grant\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05items\x18\x04 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05quota\x18\x06 \x01(\x03\"\x92\x01\n\"RecordCoordinationDecisionResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\x12/\n\x05grant\x18\x02 \x01(\x0b\x32 .govshare.authorization.v1.Grant\"\x1d\n\x0fGetGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\"C\n\x10GetGrantResponse\x12/\n\x05grant\x18\x01 \x01(\x0b\x32 .govshare.authorization.v1.Grant\"\x87\x01\n\x11ListGrantsRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.govshare.authorization.v1.GrantState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"_\n\x12ListGrantsResponse\x12\x30\n\x06grants\x18\x01 \x03(\x0b\x32 .govshare.authorization.v1.Grant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"v\n\x12UpdateGrantRequest\x12/\n\x05grant\x18\x01 \x01(\x0b\x32 .govshare.authorization.v1.Grant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"F\n\x13UpdateGrantResponse\x12/\n\x05grant\x18\x01 \x01(\x0b\x32 .govshare.authorization.v1.Grant\"0\n\x12RevokeGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"F\n\x13RevokeGrantResponse\x12/\n\x05grant\x18\x01 \x01(\x0b\x32 .govshare.authorization.v1.Grant*\x8c\x02\n\x10\x41pplicationState\x12!\n\x1d\x41PPLICATION_STATE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41PPLICATION_STATE_SUBMITTED\x10\x01\x12\x1e\n\x1a\x41PPLICATION_STATE_APPROVED\x10\x02\x12\x1d\n\x19\x41PPLICATION_STATE_REFUSED\x10\x03\x12\x1f\n\x1b\x41PPLICATION_STATE_ESCALATED\x10\x04\x12)\n%APPLICATION_STATE_COORDINATED_GRANTED\x10\x05\x12)\n%APPLICATION_STATE_COORDINATED_REFUSED\x10\x06*Z\n\nGrantState\x12\x1b\n\x17GRANT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12GRANT_STATE_ACTIVE\x10\x01\x12\x17\n\x13GRANT_STATE_REVOKED\x10\x02*r\n\x0f\x41pplicationRole\x12 \n\x1c\x41PPLICATION_ROLE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41PPLICATION_ROLE_APPLICANT\x10\x01\x12\x1d\n\x19\x41PPLICATION_ROLE_PROVIDER\x10\x02*f\n\rReplyDecision\x12\x1e\n\x1aREPLY_DECISION_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLY_DECISION_APPROVE\x10\x01\x12\x19\n\x15REPLY_DECISION_REFUSE\x10\x02\x32\xd0\t\n\x0eSharingService\x12~\n\x11SubmitApplication\x12\x33.govshare.authorization.v1.SubmitApplicationRequest\x1a\x34.govshare.authorization.v1.SubmitApplicationResponse\x12u\n\x0eGetApplication\x12\x30.govshare.authorization.v1.GetApplicationRequest\x1a\x31.govshare.authorization.v1.GetApplicationResponse\x12{\n\x10ListApplications\x12\x32.govshare.authorization.v1.ListApplicationsRequest\x1a\x33.govshare.authorization.v1.ListApplicationsResponse\x12{\n\x10ReplyApplication\x12\x32.govshare.authorization.v1.ReplyApplicationRequest\x1a\x33.govshare.authorization.v1.ReplyApplicationResponse\x12\x84\x01\n\x13\x45scalateApplication\x12\x35.govshare.authorization.v1.EscalateApplicationRequest\x1a\x36.govshare.authorization.v1.EscalateApplicationResponse\x12\x99\x01\n\x1aRecordCoordinationDecision\x12<.govshare.authorization.v1.RecordCoordinationDecisionRequest\x1a=.govshare.authorization.v1.RecordCoordinationDecisionResponse\x12\x63\n\x08GetGrant\x12*.govshare.authorization.v1.GetGrantRequest\x1a+.govshare.authorization.v1.GetGrantResponse\x12i\n\nListGrants\x12,.govshare.authorization.v1.ListGrantsRequest\x1a-.govshare.authorization.v1.ListGrantsResponse\x12l\n\x0bUpdateGrant\x12-.govshare.authorization.v1.UpdateGrantRequest\x1a..govshare.authorization.v1.UpdateGrantResponse\x12l\n\x0bRevokeGrant\x12-.govshare.authorization.v1.RevokeGrantRequest\x1a..govshare.authorization.v1.RevokeGrantResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'govshare/authorization/v1/sharing.proto\x12\x19govshare.authorization.v1\x1a\x1cgoogle/api/annotations.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fgovshare/common/v1/common.proto\"\x92\x01\n\x10\x41pplicationEvent\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x1d\n\x15\x61\x63tor_department_code\x18\x02 \x01(\t\x12\x17\n\x0f\x61\x63tor_system_id\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa8\x05\n\x0b\x41pplication\x12\n\n\x02id\x18\x01 \x01(\t\x12!\n\x19\x61pplicant_department_code\x18\x02 \x01(\t\x12\x12\n\nsystem_ids\x18\x03 \x03(\t\x12\x15\n\rresource_code\x18\x04 \x01(\t\x12 \n\x18provider_department_code\x18\x05 \x01(\t\x12\r\n\x05items\x18\x06 \x03(\t\x12\x31\n\x08purposes\x18\x07 \x03(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x14\n\x0cpurpose_text\x18\x08 \x01(\t\x12\r\n\x05\x62\x61sis\x18\t \x01(\t\x12\x39\n\x15requested_expire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x07methods\x18\x0b \x03(\x0e\x32\x1f.govshare.common.v1.ShareMethod\x12\r\n\x05quota\x18\x0c \x01(\x03\x12:\n\x05state\x18\r \x01(\x0e\x32+.govshare.authorization.v1.ApplicationState\x12\x32\n\x0ereply_due_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07overdue\x18\x0f \x01(\x08\x12\x14\n\x0creply_reason\x18\x10 \x01(\t\x12\x10\n\x08grant_id\x18\x11 \x01(\t\x12<\n\x07history\x18\x12 \x03(\x0b\x32+.govshare.authorization.v1.ApplicationEvent\x12/\n\x0b\x63reate_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\"\n\x1areply_due_time_provisional\x18\x14 \x01(\x08\"\xd1\x03\n\x05Grant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x02 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x03 \x01(\t\x12\x12\n\nsystem_ids\x18\x04 \x03(\t\x12\x15\n\rresource_code\x18\x05 \x01(\t\x12\r\n\x05items\x18\x06 \x03(\t\x12\x16\n\x0eunmasked_items\x18\x07 \x03(\t\x12\x31\n\x08purposes\x18\x08 \x03(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x30\n\x07methods\x18\t \x03(\x0e\x32\x1f.govshare.common.v1.ShareMethod\x12/\n\x0b\x65xpire_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05quota\x18\x0b \x01(\x03\x12\x34\n\x05state\x18\x0c \x01(\x0e\x32%.govshare.authorization.v1.GrantState\x12\x15\n\rrevoke_reason\x18\r \x01(\t\x12\x16\n\x0epolicy_version\x18\x0e \x01(\x03\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"W\n\x18SubmitApplicationRequest\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\"X\n\x19SubmitApplicationResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\"#\n\x15GetApplicationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"U\n\x16GetApplicationResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\"\xcc\x01\n\x17ListApplicationsRequest\x12\x38\n\x04role\x18\x01 \x01(\x0e\x32*.govshare.authorization.v1.ApplicationRole\x12:\n\x05state\x18\x02 \x01(\x0e\x32+.govshare.authorization.v1.ApplicationState\x12\x14\n\x0coverdue_only\x18\x03 \x01(\x08\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"q\n\x18ListApplicationsResponse\x12<\n\x0c\x61pplications\x18\x01 \x03(\x0b\x32&.govshare.authorization.v1.Application\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8b\x02\n\x17ReplyApplicationRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12:\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32(.govshare.authorization.v1.ReplyDecision\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05items\x18\x04 \x03(\t\x12\x16\n\x0eunmasked_items\x18\x05 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05quota\x18\x07 \x01(\x03\x12\x31\n\x08purposes\x18\x08 \x03(\x0e\x32\x1f.govshare.common.v1.PurposeType\"\x88\x01\n\x18ReplyApplicationResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\x12/\n\x05grant\x18\x02 \x01(\x0b\x32 .govshare.authorization.v1.Grant\"8\n\x1a\x45scalateApplicationRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Z\n\x1b\x45scalateApplicationResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\"\x9d\x01\n!RecordCoordinationDecisionRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05grant\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\r\n\x05items\x18\x04 \x03(\t\x12/\n\x0b\x65xpire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05quota\x18\x06 \x01(\x03\"\x92\x01\n\"RecordCoordinationDecisionResponse\x12;\n\x0b\x61pplication\x18\x01 \x01(\x0b\x32&.govshare.authorization.v1.Application\x12/\n\x05grant\x18\x02 \x01(\x0b\x32 .govshare.authorization.v1.Grant\"\x1d\n\x0fGetGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\"C\n\x10GetGrantResponse\x12/\n\x05grant\x18\x01 \x01(\x0b\x32 .govshare.authorization.v1.Grant\"\x87\x01\n\x11ListGrantsRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.govshare.authorization.v1.GrantState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"_\n\x12ListGrantsResponse\x12\x30\n\x06grants\x18\x01 \x03(\x0b\x32 .govshare.authorization.v1.Grant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"v\n\x12UpdateGrantRequest\x12/\n\x05grant\x18\x01 \x01(\x0b\x32 .govshare.authorization.v1.Grant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"F\n\x13UpdateGrantResponse\x12/\n\x05grant\x18\x01 \x01(\x0b\x32 .govshare.authorization.v1.Grant\"0\n\x12RevokeGrantRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"F\n\x13RevokeGrantResponse\x12/\n\x05grant\x18\x01 \x01(\x0b\x32 .govshare.authorization.v1.Grant*\x8c\x02\n\x10\x41pplicationState\x12!\n\x1d\x41PPLICATION_STATE_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x41PPLICATION_STATE_SUBMITTED\x10\x01\x12\x1e\n\x1a\x41PPLICATION_STATE_APPROVED\x10\x02\x12\x1d\n\x19\x41PPLICATION_STATE_REFUSED\x10\x03\x12\x1f\n\x1b\x41PPLICATION_STATE_ESCALATED\x10\x04\x12)\n%APPLICATION_STATE_COORDINATED_GRANTED\x10\x05\x12)\n%APPLICATION_STATE_COORDINATED_REFUSED\x10\x06*Z\n\nGrantState\x12\x1b\n\x17GRANT_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12GRANT_STATE_ACTIVE\x10\x01\x12\x17\n\x13GRANT_STATE_REVOKED\x10\x02*r\n\x0f\x41pplicationRole\x12 \n\x1c\x41PPLICATION_ROLE_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41PPLICATION_ROLE_APPLICANT\x10\x01\x12\x1d\n\x19\x41PPLICATION_ROLE_PROVIDER\x10\x02*f\n\rReplyDecision\x12\x1e\n\x1aREPLY_DECISION_UNSPECIFIED\x10\x00\x12\x1a\n\x16REPLY_DECISION_APPROVE\x10\x01\x12\x19\n\x15REPLY_DECISION_REFUSE\x10\x02\x32\xbc\x0c\n\x0eSharingService\x12\xa5\x01\n\x11SubmitApplication\x12\x33.govshare.authorization.v1.SubmitApplicationRequest\x1a\x34.govshare.authorization.v1.SubmitApplicationResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x10/v1/applications:\x0b\x61pplication\x12\x94\x01\n\x0eGetApplication\x12\x30.govshare.authorization.v1.GetApplicationRequest\x1a\x31.govshare.authorization.v1.GetApplicationResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/applications/{id}\x12\x95\x01\n\x10ListApplications\x12\x32.govshare.authorization.v1.ListApplicationsRequest\x1a\x33.govshare.authorization.v1.ListApplicationsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/applications\x12\xa3\x01\n\x10ReplyApplication\x12\x32.govshare.authorization.v1.ReplyApplicationRequest\x1a\x33.govshare.authorization.v1.ReplyApplicationResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/v1/applications/{id}:reply:\x01*\x12\xaf\x01\n\x13\x45scalateApplication\x12\x35.govshare.authorization.v1.EscalateApplicationRequest\x1a\x36.govshare.authorization.v1.EscalateApplicationResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/v1/applications/{id}:escalate:\x01*\x12\xd6\x01\n\x1aRecordCoordinationDecision\x12<.govshare.authorization.v1.RecordCoordinationDecisionRequest\x1a=.govshare.authorization.v1.RecordCoordinationDecisionResponse\";\x82\xd3\xe4\x93\x02\x35\"0/v1/applications/{id}:recordCoordinationDecision:\x01*\x12|\n\x08GetGrant\x12*.govshare.authorization.v1.GetGrantRequest\x1a+.govshare.authorization.v1.GetGrantResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/grants/{id}\x12}\n\nListGrants\x12,.govshare.authorization.v1.ListGrantsRequest\x1a-.govshare.authorization.v1.ListGrantsResponse\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/v1/grants\x12\x92\x01\n\x0bUpdateGrant\x12-.govshare.authorization.v1.UpdateGrantRequest\x1a..govshare.authorization.v1.UpdateGrantResponse\"$\x82\xd3\xe4\x93\x02\x1e\x32\x15/v1/grants/{grant.id}:\x05grant\x12\x8f\x01\n\x0bRevokeGrant\x12-.govshare.authorization.v1.RevokeGrantRequest\x1a..govshare.authorization.v1.RevokeGrantResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/grants/{id}:revoke:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.authorization.v1.sharing_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_APPLICATIONSTATE']._serialized_start=3613
-  _globals['_APPLICATIONSTATE']._serialized_end=3881
-  _globals['_GRANTSTATE']._serialized_start=3883
-  _globals['_GRANTSTATE']._serialized_end=3973
-  _globals['_APPLICATIONROLE']._serialized_start=3975
-  _globals['_APPLICATIONROLE']._serialized_end=4089
-  _globals['_REPLYDECISION']._serialized_start=4091
-  _globals['_REPLYDECISION']._serialized_end=4193
-  _globals['_APPLICATIONEVENT']._serialized_start=171
-  _globals['_APPLICATIONEVENT']._serialized_end=317
-  _globals['_APPLICATION']._serialized_start=320
-  _globals['_APPLICATION']._serialized_end=1000
-  _globals['_GRANT']._serialized_start=1003
-  _globals['_GRANT']._serialized_end=1468
-  _globals['_SUBMITAPPLICATIONREQUEST']._serialized_start=1470
-  _globals['_SUBMITAPPLICATIONREQUEST']._serialized_end=1557
-  _globals['_SUBMITAPPLICATIONRESPONSE']._serialized_start=1559
-  _globals['_SUBMITAPPLICATIONRESPONSE']._serialized_end=1647
-  _globals['_GETAPPLICATIONREQUEST']._serialized_start=1649
-  _globals['_GETAPPLICATIONREQUEST']._serialized_end=1684
-  _globals['_GETAPPLICATIONRESPONSE']._serialized_start=1686
-  _globals['_GETAPPLICATIONRESPONSE']._serialized_end=1771
-  _globals['_LISTAPPLICATIONSREQUEST']._serialized_start=1774
-  _globals['_LISTAPPLICATIONSREQUEST']._serialized_end=1978
-  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_start=1980
-  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_end=2093
-  _globals['_REPLYAPPLICATIONREQUEST']._serialized_start=2096
-  _globals['_REPLYAPPLICATIONREQUEST']._serialized_end=2363
-  _globals['_REPLYAPPLICATIONRESPONSE']._serialized_start=2366
-  _globals['_REPLYAPPLICATIONRESPONSE']._serialized_end=2502
-  _globals['_ESCALATEAPPLICATIONREQUEST']._serialized_start=2504
-  _globals['_ESCALATEAPPLICATIONREQUEST']._serialized_end=2560
-  _globals['_ESCALATEAPPLICATIONRESPONSE']._serialized_start=2562
-  _globals['_ESCALATEAPPLICATIONRESPONSE']._serialized_end=2652
-  _globals['_RECORDCOORDINATIONDECISIONREQUEST']._serialized_start=2655
-  _globals['_RECORDCOORDINATIONDECISIONREQUEST']._serialized_end=2812
-  _globals['_RECORDCOORDINATIONDECISIONRESPONSE']._serialized_start=2815
-  _globals['_RECORDCOORDINATIONDECISIONRESPONSE']._serialized_end=2961
-  _globals['_GETGRANTREQUEST']._serialized_start=2963
-  _globals['_GETGRANTREQUEST']._serialized_end=2992
-  _globals['_GETGRANTRESPONSE']._serialized_start=2994
-  _globals['_GETGRANTRESPONSE']._serialized_end=3061
-  _globals['_LISTGRANTSREQUEST']._serialized_start=3064
-  _globals['_LISTGRANTSREQUEST']._serialized_end=3199
-  _globals['_LISTGRANTSRESPONSE']._serialized_start=3201
-  _globals['_LISTGRANTSRESPONSE']._serialized_end=3296
-  _globals['_UPDATEGRANTREQUEST']._serialized_start=3298
-  _globals['_UPDATEGRANTREQUEST']._serialized_end=3416
-  _globals['_UPDATEGRANTRESPONSE']._serialized_start=3418
-  _globals['_UPDATEGRANTRESPONSE']._serialized_end=3488
-  _globals['_REVOKEGRANTREQUEST']._serialized_start=3490
-  _globals['_REVOKEGRANTREQUEST']._serialized_end=3538
-  _globals['_REVOKEGRANTRESPONSE']._serialized_start=3540
-  _globals['_REVOKEGRANTRESPONSE']._serialized_end=3610
-  _globals['_SHARINGSERVICE']._serialized_start=4196
-  _globals['_SHARINGSERVICE']._serialized_end=5428
+  _globals['_SHARINGSERVICE'].methods_by_name['SubmitApplication']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['SubmitApplication']._serialized_options = b'\202\323\344\223\002\037\"\020/v1/applications:\013application'
+  _globals['_SHARINGSERVICE'].methods_by_name['GetApplication']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['GetApplication']._serialized_options = b'\202\323\344\223\002\027\022\025/v1/applications/{id}'
+  _globals['_SHARINGSERVICE'].methods_by_name['ListApplications']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['ListApplications']._serialized_options = b'\202\323\344\223\002\022\022\020/v1/applications'
+  _globals['_SHARINGSERVICE'].methods_by_name['ReplyApplication']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['ReplyApplication']._serialized_options = b'\202\323\344\223\002 \"\033/v1/applications/{id}:reply:\001*'
+  _globals['_SHARINGSERVICE'].methods_by_name['EscalateApplication']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['EscalateApplication']._serialized_options = b'\202\323\344\223\002#\"\036/v1/applications/{id}:escalate:\001*'
+  _globals['_SHARINGSERVICE'].methods_by_name['RecordCoordinationDecision']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['RecordCoordinationDecision']._serialized_options = b'\202\323\344\223\0025\"0/v1/applications/{id}:recordCoordinationDecision:\001*'
+  _globals['_SHARINGSERVICE'].methods_by_name['GetGrant']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['GetGrant']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/grants/{id}'
+  _globals['_SHARINGSERVICE'].methods_by_name['ListGrants']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['ListGrants']._serialized_options = b'\202\323\344\223\002\014\022\n/v1/grants'
+  _globals['_SHARINGSERVICE'].methods_by_name['UpdateGrant']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['UpdateGrant']._serialized_options = b'\202\323\344\223\002\0362\025/v1/grants/{grant.id}:\005grant'
+  _globals['_SHARINGSERVICE'].methods_by_name['RevokeGrant']._loaded_options = None
+  _globals['_SHARINGSERVICE'].methods_by_name['RevokeGrant']._serialized_options = b'\202\323\344\223\002\033\"\026/v1/grants/{id}:revoke:\001*'
+  _globals['_APPLICATIONSTATE']._serialized_start=3643
+  _globals['_APPLICATIONSTATE']._serialized_end=3911
+  _globals['_GRANTSTATE']._serialized_start=3913
+  _globals['_GRANTSTATE']._serialized_end=4003
+  _globals['_APPLICATIONROLE']._serialized_start=4005
+  _globals['_APPLICATIONROLE']._serialized_end=4119
+  _globals['_REPLYDECISION']._serialized_start=4121
+  _globals['_REPLYDECISION']._serialized_end=4223
+  _globals['_APPLICATIONEVENT']._serialized_start=201
+  _globals['_APPLICATIONEVENT']._serialized_end=347
+  _globals['_APPLICATION']._serialized_start=350
+  _globals['_APPLICATION']._serialized_end=1030
+  _globals['_GRANT']._serialized_start=1033
+  _globals['_GRANT']._serialized_end=1498
+  _globals['_SUBMITAPPLICATIONREQUEST']._serialized_start=1500
+  _globals['_SUBMITAPPLICATIONREQUEST']._serialized_end=1587
+  _globals['_SUBMITAPPLICATIONRESPONSE']._serialized_start=1589
+  _globals['_SUBMITAPPLICATIONRESPONSE']._serialized_end=1677
+  _globals['_GETAPPLICATIONREQUEST']._serialized_start=1679
+  _globals['_GETAPPLICATIONREQUEST']._serialized_end=1714
+  _globals['_GETAPPLICATIONRESPONSE']._serialized_start=1716
+  _globals['_GETAPPLICATIONRESPONSE']._serialized_end=1801
+  _globals['_LISTAPPLICATIONSREQUEST']._serialized_start=1804
+  _globals['_LISTAPPLICATIONSREQUEST']._serialized_end=2008
+  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_start=2010
+  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_end=2123
+  _globals['_REPLYAPPLICATIONREQUEST']._serialized_start=2126
+  _globals['_REPLYAPPLICATIONREQUEST']._serialized_end=2393
+  _globals['_REPLYAPPLICATIONRESPONSE']._serialized_start=2396
+  _globals['_REPLYAPPLICATIONRESPONSE']._serialized_end=2532
+  _globals['_ESCALATEAPPLICATIONREQUEST']._serialized_start=2534
+  _globals['_ESCALATEAPPLICATIONREQUEST']._serialized_end=2590
+  _globals['_ESCALATEAPPLICATIONRESPONSE']._serialized_start=2592
+  _globals['_ESCALATEAPPLICATIONRESPONSE']._serialized_end=2682
+  _globals['_RECORDCOORDINATIONDECISIONREQUEST']._serialized_start=2685
+  _globals['_RECORDCOORDINATIONDECISIONREQUEST']._serialized_end=2842
+  _globals['_RECORDCOORDINATIONDECISIONRESPONSE']._serialized_start=2845
+  _globals['_RECORDCOORDINATIONDECISIONRESPONSE']._serialized_end=2991
+  _globals['_GETGRANTREQUEST']._serialized_start=2993
+  _globals['_GETGRANTREQUEST']._serialized_end=3022
+  _globals['_GETGRANTRESPONSE']._serialized_start=3024
+  _globals['_GETGRANTRESPONSE']._serialized_end=3091
+  _globals['_LISTGRANTSREQUEST']._serialized_start=3094
+  _globals['_LISTGRANTSREQUEST']._serialized_end=3229
+  _globals['_LISTGRANTSRESPONSE']._serialized_start=3231
+  _globals['_LISTGRANTSRESPONSE']._serialized_end=3326
+  _globals['_UPDATEGRANTREQUEST']._serialized_start=3328
+  _globals['_UPDATEGRANTREQUEST']._serialized_end=3446
+  _globals['_UPDATEGRANTRESPONSE']._serialized_start=3448
+  _globals['_UPDATEGRANTRESPONSE']._serialized_end=3518
+  _globals['_REVOKEGRANTREQUEST']._serialized_start=3520
+  _globals['_REVOKEGRANTREQUEST']._serialized_end=3568
+  _globals['_REVOKEGRANTRESPONSE']._serialized_start=3570
+  _globals['_REVOKEGRANTRESPONSE']._serialized_end=3640
+  _globals['_SHARINGSERVICE']._serialized_start=4226
+  _globals['_SHARINGSERVICE']._serialized_end=5822
 # @@protoc_insertion_point(module_scope)

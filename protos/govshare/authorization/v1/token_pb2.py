@@ -22,20 +22,23 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%govshare/authorization/v1/token.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"6\n\x11IssueTokenRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"T\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2y\n\x0cTokenService\x12i\n\nIssueToken\x12,.govshare.authorization.v1.IssueTokenRequest\x1a-.govshare.authorization.v1.IssueTokenResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%govshare/authorization/v1/token.proto\x12\x19govshare.authorization.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"6\n\x11IssueTokenRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"T\n\x12IssueTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x91\x01\n\x0cTokenService\x12\x80\x01\n\nIssueToken\x12,.govshare.authorization.v1.IssueTokenRequest\x1a-.govshare.authorization.v1.IssueTokenResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\"\n/v1/tokens:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.authorization.v1.token_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ISSUETOKENREQUEST']._serialized_start=101
-  _globals['_ISSUETOKENREQUEST']._serialized_end=155
-  _globals['_ISSUETOKENRESPONSE']._serialized_start=157
-  _globals['_ISSUETOKENRESPONSE']._serialized_end=241
-  _globals['_TOKENSERVICE']._serialized_start=243
-  _globals['_TOKENSERVICE']._serialized_end=364
+  _globals['_TOKENSERVICE'].methods_by_name['IssueToken']._loaded_options = None
+  _globals['_TOKENSERVICE'].methods_by_name['IssueToken']._serialized_options = b'\202\323\344\223\002\017\"\n/v1/tokens:\001*'
+  _globals['_ISSUETOKENREQUEST']._serialized_start=131
+  _globals['_ISSUETOKENREQUEST']._serialized_end=185
+  _globals['_ISSUETOKENRESPONSE']._serialized_start=187
+  _globals['_ISSUETOKENRESPONSE']._serialized_end=271
+  _globals['_TOKENSERVICE']._serialized_start=274
+  _globals['_TOKENSERVICE']._serialized_end=419
 # @@protoc_insertion_point(module_scope)

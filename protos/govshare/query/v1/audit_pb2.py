@@ -22,47 +22,56 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from govshare.common.v1 import common_pb2 as govshare_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dgovshare/query/v1/audit.proto\x12\x11govshare.query.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fgovshare/common/v1/common.proto\"\x98\x03\n\x0c\x41\x63\x63\x65ssRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsystem_id\x18\x03 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x04 \x01(\t\x12\x15\n\rresource_code\x18\x05 \x01(\t\x12 \n\x18provider_department_code\x18\x06 \x01(\t\x12\x11\n\toperation\x18\x07 \x01(\t\x12\r\n\x05items\x18\x08 \x03(\t\x12\x0b\n\x03key\x18\t \x01(\t\x12\x30\n\x07purpose\x18\n \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x14\n\x0cpurpose_text\x18\x0b \x01(\t\x12/\n\x06result\x18\x0c \x01(\x0e\x32\x1f.govshare.query.v1.AccessResult\x12\x33\n\x0b\x64\x65ny_reason\x18\r \x01(\x0e\x32\x1e.govshare.common.v1.DenyReason\x12\x10\n\x08trace_id\x18\x0e \x01(\t\"\xca\x01\n\x13ListAccessesRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"b\n\x14ListAccessesResponse\x12\x31\n\x08\x61\x63\x63\x65sses\x18\x01 \x03(\x0b\x32\x1f.govshare.query.v1.AccessRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8e\x01\n\x08UsageRow\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x30\n\x07purpose\x18\x03 \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x10\n\x08\x61nswered\x18\x04 \x01(\x03\x12\x0e\n\x06\x64\x65nied\x18\x05 \x01(\x03\"\x8d\x01\n\x16GetUsageSummaryRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x17GetUsageSummaryResponse\x12)\n\x04rows\x18\x01 \x03(\x0b\x32\x1b.govshare.query.v1.UsageRow\"\x9f\x01\n\x0f\x41uditCheckpoint\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x66inal\x18\x05 \x01(\x08\x12\x0e\n\x06key_id\x18\x06 \x01(\t\x12\x11\n\tsignature\x18\x07 \x01(\x0c\"R\n\x17VerifyAuditChainRequest\x12\x37\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32\".govshare.query.v1.AuditCheckpoint\"\x91\x02\n\x11\x43hainVerification\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.govshare.query.v1.ChainState\x12\x0f\n\x07records\x18\x03 \x01(\x03\x12\x15\n\rlast_sequence\x18\x04 \x01(\x03\x12\x44\n\x18last_matching_checkpoint\x18\x05 \x01(\x0b\x32\".govshare.query.v1.AuditCheckpoint\x12\x0e\n\x06\x63losed\x18\x06 \x01(\x08\x12\x14\n\x0c\x66irst_bad_id\x18\x07 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x08 \x01(\t\x12\x18\n\x10unsigned_records\x18\t \x01(\x03\"Z\n\x10\x46orgedCheckpoint\x12\x36\n\ncheckpoint\x18\x01 \x01(\x0b\x32\".govshare.query.v1.AuditCheckpoint\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xf8\x01\n\x18VerifyAuditChainResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x17\n\x0frecords_checked\x18\x02 \x01(\x03\x12\x14\n\x0c\x66irst_bad_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x34\n\x06\x63hains\x18\x05 \x03(\x0b\x32$.govshare.query.v1.ChainVerification\x12?\n\x12\x66orged_checkpoints\x18\x06 \x03(\x0b\x32#.govshare.query.v1.ForgedCheckpoint\x12\x16\n\x0e\x63hains_checked\x18\x07 \x01(\x03\"F\n\x1d\x45xportAuditCheckpointsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x9a\x01\n\x1e\x45xportAuditCheckpointsResponse\x12\x37\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32\".govshare.query.v1.AuditCheckpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x04 \x01(\t*\xb5\x01\n\x0c\x41\x63\x63\x65ssResult\x12\x1d\n\x19\x41\x43\x43\x45SS_RESULT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41\x43\x43\x45SS_RESULT_ANSWERED\x10\x01\x12\x1b\n\x17\x41\x43\x43\x45SS_RESULT_NOT_FOUND\x10\x02\x12\x18\n\x14\x41\x43\x43\x45SS_RESULT_DENIED\x10\x03\x12\x19\n\x15\x41\x43\x43\x45SS_RESULT_INVALID\x10\x04\x12\x18\n\x14\x41\x43\x43\x45SS_RESULT_FAILED\x10\x05*\x8e\x01\n\nChainState\x12\x1b\n\x17\x43HAIN_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43HAIN_STATE_INTACT\x10\x01\x12\x19\n\x15\x43HAIN_STATE_TRUNCATED\x10\x02\x12\x18\n\x14\x43HAIN_STATE_VANISHED\x10\x03\x12\x16\n\x12\x43HAIN_STATE_BROKEN\x10\x04\x32\xc5\x03\n\x0c\x41uditService\x12_\n\x0cListAccesses\x12&.govshare.query.v1.ListAccessesRequest\x1a\'.govshare.query.v1.ListAccessesResponse\x12h\n\x0fGetUsageSummary\x12).govshare.query.v1.GetUsageSummaryRequest\x1a*.govshare.query.v1.GetUsageSummaryResponse\x12k\n\x10VerifyAuditChain\x12*.govshare.query.v1.VerifyAuditChainRequest\x1a+.govshare.query.v1.VerifyAuditChainResponse\x12}\n\x16\x45xportAuditCheckpoints\x12\x30.govshare.query.v1.ExportAuditCheckpointsRequest\x1a\x31.govshare.query.v1.ExportAuditCheckpointsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dgovshare/query/v1/audit.proto\x12\x11govshare.query.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fgovshare/common/v1/common.proto\"\x98\x03\n\x0c\x41\x63\x63\x65ssRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsystem_id\x18\x03 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x04 \x01(\t\x12\x15\n\rresource_code\x18\x05 \x01(\t\x12 \n\x18provider_department_code\x18\x06 \x01(\t\x12\x11\n\toperation\x18\x07 \x01(\t\x12\r\n\x05items\x18\x08 \x03(\t\x12\x0b\n\x03key\x18\t \x01(\t\x12\x30\n\x07purpose\x18\n \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x14\n\x0cpurpose_text\x18\x0b \x01(\t\x12/\n\x06result\x18\x0c \x01(\x0e\x32\x1f.govshare.query.v1.AccessResult\x12\x33\n\x0b\x64\x65ny_reason\x18\r \x01(\x0e\x32\x1e.govshare.common.v1.DenyReason\x12\x10\n\x08trace_id\x18\x0e \x01(\t\"\xca\x01\n\x13ListAccessesRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"b\n\x14ListAccessesResponse\x12\x31\n\x08\x61\x63\x63\x65sses\x18\x01 \x03(\x0b\x32\x1f.govshare.query.v1.AccessRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8e\x01\n\x08UsageRow\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x30\n\x07purpose\x18\x03 \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x10\n\x08\x61nswered\x18\x04 \x01(\x03\x12\x0e\n\x06\x64\x65nied\x18\x05 \x01(\x03\"\x8d\x01\n\x16GetUsageSummaryRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x17GetUsageSummaryResponse\x12)\n\x04rows\x18\x01 \x03(\x0b\x32\x1b.govshare.query.v1.UsageRow\"\x9f\x01\n\x0f\x41uditCheckpoint\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x66inal\x18\x05 \x01(\x08\x12\x0e\n\x06key_id\x18\x06 \x01(\t\x12\x11\n\tsignature\x18\x07 \x01(\x0c\"R\n\x17VerifyAuditChainRequest\x12\x37\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32\".govshare.query.v1.AuditCheckpoint\"\x91\x02\n\x11\x43hainVerification\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.govshare.query.v1.ChainState\x12\x0f\n\x07records\x18\x03 \x01(\x03\x12\x15\n\rlast_sequence\x18\x04 \x01(\x03\x12\x44\n\x18last_matching_checkpoint\x18\x05 \x01(\x0b\x32\".govshare.query.v1.AuditCheckpoint\x12\x0e\n\x06\x63losed\x18\x06 \x01(\x08\x12\x14\n\x0c\x66irst_bad_id\x18\x07 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x08 \x01(\t\x12\x18\n\x10unsigned_records\x18\t \x01(\x03\"Z\n\x10\x46orgedCheckpoint\x12\x36\n\ncheckpoint\x18\x01 \x01(\x0b\x32\".govshare.query.v1.AuditCheckpoint\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xf8\x01\n\x18VerifyAuditChainResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x17\n\x0frecords_checked\x18\x02 \x01(\x03\x12\x14\n\x0c\x66irst_bad_id\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x34\n\x06\x63hains\x18\x05 \x03(\x0b\x32$.govshare.query.v1.ChainVerification\x12?\n\x12\x66orged_checkpoints\x18\x06 \x03(\x0b\x32#.govshare.query.v1.ForgedCheckpoint\x12\x16\n\x0e\x63hains_checked\x18\x07 \x01(\x03\"F\n\x1d\x45xportAuditCheckpointsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x9a\x01\n\x1e\x45xportAuditCheckpointsResponse\x12\x37\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32\".govshare.query.v1.AuditCheckpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x04 \x01(\t*\xb5\x01\n\x0c\x41\x63\x63\x65ssResult\x12\x1d\n\x19\x41\x43\x43\x45SS_RESULT_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41\x43\x43\x45SS_RESULT_ANSWERED\x10\x01\x12\x1b\n\x17\x41\x43\x43\x45SS_RESULT_NOT_FOUND\x10\x02\x12\x18\n\x14\x41\x43\x43\x45SS_RESULT_DENIED\x10\x03\x12\x19\n\x15\x41\x43\x43\x45SS_RESULT_INVALID\x10\x04\x12\x18\n\x14\x41\x43\x43\x45SS_RESULT_FAILED\x10\x05*\x8e\x01\n\nChainState\x12\x1b\n\x17\x43HAIN_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43HAIN_STATE_INTACT\x10\x01\x12\x19\n\x15\x43HAIN_STATE_TRUNCATED\x10\x02\x12\x18\n\x14\x43HAIN_STATE_VANISHED\x10\x03\x12\x16\n\x12\x43HAIN_STATE_BROKEN\x10\x04\x32\xb9\x04\n\x0c\x41uditService\x12u\n\x0cListAccesses\x12&.govshare.query.v1.ListAccessesRequest\x1a\'.govshare.query.v1.ListAccessesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/accesses\x12\x82\x01\n\x0fGetUsageSummary\x12).govshare.query.v1.GetUsageSummaryRequest\x1a*.govshare.query.v1.GetUsageSummaryResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/usageSummary\x12\x8e\x01\n\x10VerifyAuditChain\x12*.govshare.query.v1.VerifyAuditChainRequest\x1a+.govshare.query.v1.VerifyAuditChainResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/auditChains:verify:\x01*\x12\x9b\x01\n\x16\x45xportAuditCheckpoints\x12\x30.govshare.query.v1.ExportAuditCheckpointsRequest\x1a\x31.govshare.query.v1.ExportAuditCheckpointsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/auditCheckpointsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.query.v1.audit_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ACCESSRESULT']._serialized_start=2288
-  _globals['_ACCESSRESULT']._serialized_end=2469
-  _globals['_CHAINSTATE']._serialized_start=2472
-  _globals['_CHAINSTATE']._serialized_end=2614
-  _globals['_ACCESSRECORD']._serialized_start=119
-  _globals['_ACCESSRECORD']._serialized_end=527
-  _globals['_LISTACCESSESREQUEST']._serialized_start=530
-  _globals['_LISTACCESSESREQUEST']._serialized_end=732
-  _globals['_LISTACCESSESRESPONSE']._serialized_start=734
-  _globals['_LISTACCESSESRESPONSE']._serialized_end=832
-  _globals['_USAGEROW']._serialized_start=835
-  _globals['_USAGEROW']._serialized_end=977
-  _globals['_GETUSAGESUMMARYREQUEST']._serialized_start=980
-  _globals['_GETUSAGESUMMARYREQUEST']._serialized_end=1121
-  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_start=1123
-  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_end=1191
-  _globals['_AUDITCHECKPOINT']._serialized_start=1194
-  _globals['_AUDITCHECKPOINT']._serialized_end=1353
-  _globals['_VERIFYAUDITCHAINREQUEST']._serialized_start=1355
-  _globals['_VERIFYAUDITCHAINREQUEST']._serialized_end=1437
-  _globals['_CHAINVERIFICATION']._serialized_start=1440
-  _globals['_CHAINVERIFICATION']._serialized_end=1713
-  _globals['_FORGEDCHECKPOINT']._serialized_start=1715
-  _globals['_FORGEDCHECKPOINT']._serialized_end=1805
-  _globals['_VERIFYAUDITCHAINRESPONSE']._serialized_start=1808
-  _globals['_VERIFYAUDITCHAINRESPONSE']._serialized_end=2056
-  _globals['_EXPORTAUDITCHECKPOINTSREQUEST']._serialized_start=2058
-  _globals['_EXPORTAUDITCHECKPOINTSREQUEST']._serialized_end=2128
-  _globals['_EXPORTAUDITCHECKPOINTSRESPONSE']._serialized_start=2131
-  _globals['_EXPORTAUDITCHECKPOINTSRESPONSE']._serialized_end=2285
-  _globals['_AUDITSERVICE']._serialized_start=2617
-  _globals['_AUDITSERVICE']._serialized_end=3070
+  _globals['_AUDITSERVICE'].methods_by_name['ListAccesses']._loaded_options = None
+  _globals['_AUDITSERVICE'].methods_by_name['ListAccesses']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/accesses'
+  _globals['_AUDITSERVICE'].methods_by_name['GetUsageSummary']._loaded_options = None
+  _globals['_AUDITSERVICE'].methods_by_name['GetUsageSummary']._serialized_options = b'\202\323\344\223\002\022\022\020/v1/usageSummary'
+  _globals['_AUDITSERVICE'].methods_by_name['VerifyAuditChain']._loaded_options = None
+  _globals['_AUDITSERVICE'].methods_by_name['VerifyAuditChain']._serialized_options = b'\202\323\344\223\002\033\"\026/v1/auditChains:verify:\001*'
+  _globals['_AUDITSERVICE'].methods_by_name['ExportAuditCheckpoints']._loaded_options = None
+  _globals['_AUDITSERVICE'].methods_by_name['ExportAuditCheckpoints']._serialized_options = b'\202\323\344\223\002\026\022\024/v1/auditCheckpoints'
+  _globals['_ACCESSRESULT']._serialized_start=2318
+  _globals['_ACCESSRESULT']._serialized_end=2499
+  _globals['_CHAINSTATE']._serialized_start=2502
+  _globals['_CHAINSTATE']._serialized_end=2644
+  _globals['_ACCESSRECORD']._serialized_start=149
+  _globals['_ACCESSRECORD']._serialized_end=557
+  _globals['_LISTACCESSESREQUEST']._serialized_start=560
+  _globals['_LISTACCESSESREQUEST']._serialized_end=762
+  _globals['_LISTACCESSESRESPONSE']._serialized_start=764
+  _globals['_LISTACCESSESRESPONSE']._serialized_end=862
+  _globals['_USAGEROW']._serialized_start=865
+  _globals['_USAGEROW']._serialized_end=1007
+  _globals['_GETUSAGESUMMARYREQUEST']._serialized_start=1010
+  _globals['_GETUSAGESUMMARYREQUEST']._serialized_end=1151
+  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_start=1153
+  _globals['_GETUSAGESUMMARYRESPONSE']._serialized_end=1221
+  _globals['_AUDITCHECKPOINT']._serialized_start=1224
+  _globals['_AUDITCHECKPOINT']._serialized_end=1383
+  _globals['_VERIFYAUDITCHAINREQUEST']._serialized_start=1385
+  _globals['_VERIFYAUDITCHAINREQUEST']._serialized_end=1467
+  _globals['_CHAINVERIFICATION']._serialized_start=1470
+  _globals['_CHAINVERIFICATION']._serialized_end=1743
+  _globals['_FORGEDCHECKPOINT']._serialized_start=1745
+  _globals['_FORGEDCHECKPOINT']._serialized_end=1835
+  _globals['_VERIFYAUDITCHAINRESPONSE']._serialized_start=1838
+  _globals['_VERIFYAUDITCHAINRESPONSE']._serialized_end=2086
+  _globals['_EXPORTAUDITCHECKPOINTSREQUEST']._serialized_start=2088
+  _globals['_EXPORTAUDITCHECKPOINTSREQUEST']._serialized_end=2158
+  _globals['_EXPORTAUDITCHECKPOINTSRESPONSE']._serialized_start=2161
+  _globals['_EXPORTAUDITCHECKPOINTSRESPONSE']._serialized_end=2315
+  _globals['_AUDITSERVICE']._serialized_start=2647
+  _globals['_AUDITSERVICE']._serialized_end=3216
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,132 @@
+"""The committed OpenAPI document (protos/openapi.yaml): valid, one operation per public RPC, JSON as transcoded.
+
+Its freshness against the protos is test_protos.py's (gen_protos.py --check covers it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from google.protobuf import descriptor_pool
+from openapi_spec_validator import validate
+
+from gateway.routing import ANONYMOUS_METHODS, INTERNAL_SERVICES, PUBLIC_SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+VERBS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "protos" / "openapi.yaml").read_text(encoding="utf-8"))
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(verb, path, op) for path, item in document["paths"].items() for verb, op in item.items() if verb in VERBS]
+
+
+def _public_rpcs() -> set[str]:
+    pool = descriptor_pool.Default()
+    return {f"{s.rpartition('.')[2]}_{m.name}" for s in PUBLIC_SERVICES
+            for m in pool.FindServiceByName(s).methods}
+
+
+def _schema(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return document["components"]["schemas"][name]
+
+
+def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    validate(document)
+    assert document["openapi"].startswith("3.")
+
+
+def test_the_validator_refuses_a_broken_document(document: dict[str, Any]) -> None:
+    """The validation above is real: an operation naming a path parameter its URL lacks is refused."""
+    broken = yaml.safe_load(yaml.safe_dump(document))
+    broken["paths"]["/v1/tokens"]["post"]["parameters"] = [
+        {"name": "nowhere", "in": "path", "required": True, "schema": {"type": "string"}}]
+    with pytest.raises(Exception, match="nowhere"):
+        validate(broken)
+
+
+def test_every_public_rpc_has_exactly_one_operation_named_after_it(document: dict[str, Any]) -> None:
+    ids = Counter(op["operationId"] for _, _, op in _operations(document))
+    assert [i for i, n in ids.items() if n > 1] == []
+    assert set(ids) == _public_rpcs()
+
+
+def test_no_internal_rpc_is_in_the_document(document: dict[str, Any]) -> None:
+    internal = {s.rpartition(".")[2] for s in INTERNAL_SERVICES}
+    assert [op["operationId"] for _, _, op in _operations(document)
+            if op["operationId"].split("_")[0] in internal] == []
+
+
+def test_bearer_tokens_everywhere_but_the_anonymous_methods(document: dict[str, Any]) -> None:
+    assert document["security"] == [{"bearerAuth": []}]
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        **document["components"]["securitySchemes"]["bearerAuth"], "type": "http", "scheme": "bearer"}
+    anonymous = {m[1:].split(".")[-1].replace("/", "_") for m in ANONYMOUS_METHODS}
+    assert anonymous == {"TokenService_IssueToken"}
+    for _, _, op in _operations(document):
+        assert ("security" in op) == (op["operationId"] in anonymous), op["operationId"]
+        if op["operationId"] in anonymous:
+            assert op["security"] == []
+
+
+def test_errors_are_google_rpc_status_with_their_details(document: dict[str, Any]) -> None:
+    for _, _, op in _operations(document):
+        error = op["responses"]["default"]["content"]["application/json"]["schema"]
+        assert error == {"$ref": "#/components/schemas/google.rpc.Status"}
+    status = _schema(document, "google.rpc.Status")["properties"]
+    assert set(status) == {"code", "message", "details"}
+    details = {d.get("$ref", "").rpartition("/")[2] for d in status["details"]["items"]["anyOf"]}
+    assert {"google.rpc.ErrorInfo", "google.rpc.BadRequest"} <= details
+    violation = _schema(document, "google.rpc.BadRequest.FieldViolation")["properties"]
+    assert {"field", "description"} <= set(violation)
+
+
+def test_json_names_and_types_are_those_the_transcoder_writes(document: dict[str, Any]) -> None:
+    """lowerCamelCase names, enums by name, int64 as strings, Timestamps as RFC 3339 strings."""
+    grant = _schema(document, "govshare.authorization.v1.Grant")["properties"]
+    assert "applicationId" in grant and "application_id" not in grant
+    assert grant["quota"] == {**grant["quota"], "type": "string", "format": "int64"}
+    assert grant["expireTime"] == {**grant["expireTime"], "type": "string", "format": "date-time"}
+    assert grant["state"]["$ref"].endswith("govshare.authorization.v1.GrantState")
+    assert _schema(document, "govshare.authorization.v1.GrantState") == {
+        **_schema(document, "govshare.authorization.v1.GrantState"), "type": "string",
+        "enum": ["GRANT_STATE_UNSPECIFIED", "GRANT_STATE_ACTIVE", "GRANT_STATE_REVOKED"]}
+    values = _schema(document, "govshare.query.v1.QueryResponse")["properties"]["values"]
+    assert values["type"] == "object" and values["additionalProperties"] == {"type": "string"}
+
+
+def test_the_query_operation(document: dict[str, Any]) -> None:
+    """The flagship call: the resource code in the path (one segment), key, items and purpose in the body."""
+    op = document["paths"]["/v1/resources/{resource_code}:query"]["post"]
+    assert op["operationId"] == "QueryService_Query"
+    (param,) = op["parameters"]
+    assert (param["name"], param["in"], param["required"]) == ("resource_code", "path", True)
+    assert "%2F" in param["description"]
+    body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rpartition("/")[2]
+    assert set(_schema(document, body)["properties"]) == {"key", "items", "purpose"}
+    answer = op["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/govshare.query.v1.QueryResponse"}
+
+
+def test_reads_take_their_filters_as_query_parameters(document: dict[str, Any]) -> None:
+    op = document["paths"]["/v1/entries"]["get"]
+    names = {p["name"] for p in op["parameters"] if p["in"] == "query"}
+    assert {"filter.category", "filter.providerDepartmentCode", "pageSize", "pageToken"} <= names
+    assert "requestBody" not in op
+    update = document["paths"]["/v1/entries/{entry.code}"]["patch"]
+    assert [p["name"] for p in update["parameters"] if p["in"] == "query"] == ["updateMask"]
+
+
+def test_personal_keys_never_travel_in_a_url(document: dict[str, Any]) -> None:
+    """Record keys (ID numbers, credit codes) go in bodies: URLs end up in access logs and proxies' caches."""
+    for _, path, op in _operations(document):
+        names = {p["name"].rpartition(".")[2] for p in op.get("parameters", [])}
+        assert not names & {"key", "keys", "claims"}, (path, op["operationId"])
