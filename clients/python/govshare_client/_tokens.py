@@ -1,0 +1,74 @@
+"""The bearer token of one business system: issued by TokenService.IssueToken, renewed before it expires."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable
+
+import grpc
+
+from govshare_client.errors import from_rpc_error
+from govshare_client.pb.authorization.v1 import token_pb2, token_pb2_grpc
+
+#: Renew when less than this share of a token's lifetime is left (an hour's token: after 48 minutes), so a
+#: call never leaves with a token that expires on the way, and a briefly unreachable TokenService has minutes
+#: of slack before any call needs a new token.
+RENEW_AT_REMAINING = 0.2
+
+
+def _lifetime(token: str, expire_time: float, now: float) -> float:
+    """Seconds the token is valid for, from its own ``iat`` and ``exp`` claims when it has them.
+
+    Reading the lifetime from the token (both stamps written by the platform's clock) keeps renewal right
+    when this machine's clock is off; the claims are only read, never trusted for anything else.
+    """
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"]) - float(claims["iat"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return expire_time - now
+
+
+class TokenSource:
+    """Thread-safe: many threads share one token, and only one of them renews it when it is due."""
+
+    def __init__(self, channel: grpc.Channel, system_id: str, secret: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._stub = token_pb2_grpc.TokenServiceStub(channel)
+        self._request = token_pb2.IssueTokenRequest(system_id=system_id, secret=secret)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token = ""
+        self._renew_at = 0.0
+
+    def token(self, timeout: float) -> str:
+        """The current token, first issuing a new one if none is held or the held one is due for renewal."""
+        token = self._token
+        if token and self._clock() < self._renew_at:
+            return token
+        with self._lock:
+            if self._token and self._clock() < self._renew_at:
+                return self._token
+            return self._issue(timeout)
+
+    def invalidate(self, token: str) -> None:
+        """Forgets ``token`` (refused by the platform), so the next call issues a new one; a token another
+        thread has already renewed stays."""
+        with self._lock:
+            if self._token == token:
+                self._token, self._renew_at = "", 0.0
+
+    def _issue(self, timeout: float) -> str:
+        started = self._clock()
+        try:
+            response = self._stub.IssueToken(self._request, timeout=max(timeout, 0.001))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        lifetime = _lifetime(response.token, response.expire_time.ToSeconds(), time.time())
+        self._token = response.token
+        self._renew_at = started + max(lifetime, 0.0) * (1 - RENEW_AT_REMAINING)
+        return self._token
