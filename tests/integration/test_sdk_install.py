@@ -71,6 +71,7 @@ def test_the_docs_snippet_is_the_example_and_under_ten_lines() -> None:
     snippet = docs_snippet()
     assert snippet == EXAMPLE.read_text(encoding="utf-8")
     assert len(snippet.strip().splitlines()) < 10
+    assert f"```python\n{snippet}```" in (SDK / "README.md").read_text(encoding="utf-8")  # the SDK's README too
 
 
 async def test_no_server_dependency_is_installed(fresh_python: Path) -> None:
