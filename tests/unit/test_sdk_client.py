@@ -104,6 +104,10 @@ class FakeEdge:
     def issue(self, request, context):  # type: ignore[no-untyped-def]
         from govshare_client.pb.authorization.v1 import token_pb2
 
+        with self.lock:
+            behaviour = self.script.get("IssueToken", []).pop(0) if self.script.get("IssueToken") else None
+        if behaviour is not None:
+            behaviour(context)
         if request.secret != self.secret:
             fail(code_pb2.UNAUTHENTICATED, "unknown system or wrong secret", "UNAUTHENTICATED")(context)
         time.sleep(0.01)  # an issuance takes a moment: concurrent callers must still share one
@@ -254,6 +258,23 @@ def test_a_token_is_renewed_before_it_expires(edge: tuple[FakeEdge, str]) -> Non
         second = tokens.token(5)
     assert second != first
     assert fake.issued == [first, second]
+
+
+def test_a_token_due_for_renewal_serves_until_expiry_while_the_platform_is_unreachable(
+        edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    now = [1000.0]
+    with grpc.insecure_channel(address) as channel:
+        tokens = TokenSource(channel, "sys-1", "s3cret", clock=lambda: now[0])
+        first = tokens.token(5)
+        fake.script["IssueToken"] = [unavailable(), unavailable()]
+        now[0] += 0.9 * 3600  # due, not expired: the renewal fails, the held token still serves
+        assert tokens.token(5) == first
+        now[0] += 0.11 * 3600  # expired: no token to fall back on
+        with pytest.raises(Unavailable):
+            tokens.token(5)
+        assert tokens.token(5) != first  # the platform is back
+    assert len(fake.issued) == 2
 
 
 def test_an_expired_token_is_renewed_once_and_the_call_retried(edge: tuple[FakeEdge, str]) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import grpc
 
-from govshare_client.errors import from_rpc_error
+from govshare_client.errors import DeadlineExceeded, Unavailable, from_rpc_error
 from govshare_client.pb.authorization.v1 import token_pb2, token_pb2_grpc
 
 #: Renew when less than this share of a token's lifetime is left (an hour's token: after 48 minutes), so a
@@ -34,7 +34,12 @@ def _lifetime(token: str, expire_time: float, now: float) -> float:
 
 
 class TokenSource:
-    """Thread-safe: many threads share one token, and only one of them renews it when it is due."""
+    """Thread-safe: many threads share one token, and only one of them renews it when it is due.
+
+    While one thread renews, the others go on with the held token as long as it has not expired; and when a
+    renewal fails because the platform is unreachable, the held token serves until it expires — the slack
+    that renewing early buys.
+    """
 
     def __init__(self, channel: grpc.Channel, system_id: str, secret: str,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -44,23 +49,38 @@ class TokenSource:
         self._lock = threading.Lock()
         self._token = ""
         self._renew_at = 0.0
+        self._expires_at = 0.0
 
     def token(self, timeout: float) -> str:
         """The current token, first issuing a new one if none is held or the held one is due for renewal."""
-        token = self._token
-        if token and self._clock() < self._renew_at:
+        token, now = self._token, self._clock()
+        if token and now < self._renew_at:
             return token
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            if token and now < self._expires_at:
+                return token  # another thread is renewing; this token is still good
+            self._lock.acquire()
+        try:
             if self._token and self._clock() < self._renew_at:
                 return self._token
-            return self._issue(timeout)
+            return self._renew(timeout)
+        finally:
+            self._lock.release()
 
     def invalidate(self, token: str) -> None:
         """Forgets ``token`` (refused by the platform), so the next call issues a new one; a token another
         thread has already renewed stays."""
         with self._lock:
             if self._token == token:
-                self._token, self._renew_at = "", 0.0
+                self._token, self._renew_at, self._expires_at = "", 0.0, 0.0
+
+    def _renew(self, timeout: float) -> str:
+        try:
+            return self._issue(timeout)
+        except (Unavailable, DeadlineExceeded):
+            if self._token and self._clock() < self._expires_at:
+                return self._token
+            raise
 
     def _issue(self, timeout: float) -> str:
         started = self._clock()
@@ -68,7 +88,8 @@ class TokenSource:
             response = self._stub.IssueToken(self._request, timeout=max(timeout, 0.001))
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
-        lifetime = _lifetime(response.token, response.expire_time.ToSeconds(), time.time())
+        lifetime = max(_lifetime(response.token, response.expire_time.ToSeconds(), time.time()), 0.0)
         self._token = response.token
-        self._renew_at = started + max(lifetime, 0.0) * (1 - RENEW_AT_REMAINING)
+        self._renew_at = started + lifetime * (1 - RENEW_AT_REMAINING)
+        self._expires_at = started + lifetime
         return self._token
