@@ -12,7 +12,15 @@ from typing import TypeVar
 
 import pytest
 
-from govshare_client import Client, InvalidArgument, PermissionDenied, Purpose, Unauthenticated, VerifyOutcome
+from govshare_client import (
+    AsyncClient,
+    Client,
+    InvalidArgument,
+    PermissionDenied,
+    Purpose,
+    Unauthenticated,
+    VerifyOutcome,
+)
 from govshare_client.pb.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.foundation.synthetic import citizen_id_of, credit_code_of, entity, person
 from services.runtime.identity import Caller
@@ -114,3 +122,13 @@ async def test_a_wrong_secret_is_unauthenticated(platform) -> None:  # type: ign
 
     with pytest.raises(Unauthenticated):
         await asyncio.to_thread(run)
+
+
+async def test_the_async_client_queries_and_is_refused_alike(platform) -> None:  # type: ignore[no-untyped-def]
+    entry = platform.credentials.systems[SYSTEM]
+    async with AsyncClient(platform.gateway, entry["system_id"], entry["secret"], plaintext=True) as client:
+        answer = await client.query(ENTITIES, credit_code_of(0), ["name"], purpose="work_reference")
+        with pytest.raises(PermissionDenied) as refused:
+            await client.query(POPULATION, citizen_id_of(0), ["birth_date"], purpose="administrative_basis")
+    assert answer.values == {"name": entity(0)["name"]}
+    assert refused.value.reason == "NOT_GRANTED"

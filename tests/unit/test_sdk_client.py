@@ -7,6 +7,7 @@ expired token — and records what the client really sent over the wire.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -22,6 +23,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from govshare_client import (
+    AsyncClient,
     Client,
     GovshareError,
     InvalidArgument,
@@ -413,3 +415,55 @@ def test_settings_come_from_the_environment(edge: tuple[FakeEdge, str], monkeypa
     with Client() as client:
         client.query("c", "k", purpose="work_reference")
     assert len(fake.attempts("Query")) == 1
+
+
+class AsyncSleepRecorder:
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        await asyncio.sleep(seconds)
+
+
+def make_async_client(address: str, **kwargs) -> AsyncClient:  # type: ignore[no-untyped-def]
+    return AsyncClient(address, "sys-1", "s3cret", plaintext=True, **kwargs)
+
+
+async def test_async_client_shares_one_token_and_returns_plain_values(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    async with make_async_client(address) as client:
+        answers = await asyncio.gather(*(client.query("c", "k", purpose="work_reference") for _ in range(20)))
+        verified = await client.verify("c", "k", {"name": "张三"})
+    assert {a.values["name"] for a in answers} == {"某某公司"}
+    assert verified.outcomes["name"] == VerifyOutcome.MATCH
+    assert len(fake.issued) == 1 and {c.token for c in fake.calls} == set(fake.issued)
+    assert all(c.time_remaining is not None and c.time_remaining <= 10.5 for c in fake.calls)
+
+
+async def test_async_client_retries_idempotent_calls_only_honouring_retry_info(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    fake.script["Query"] = [unavailable(retry_after=0.2), unavailable()]
+    fake.script["CreateEntry"] = [unavailable()]
+    sleep = AsyncSleepRecorder()
+    async with make_async_client(address, sleep=sleep, retry=RetryPolicy(initial_backoff=0.05)) as client:
+        await client.query("c", "k", purpose="work_reference")
+        with pytest.raises(Unavailable):
+            await client.stub(catalog_pb2_grpc.CatalogServiceStub).CreateEntry(
+                catalog_pb2.CreateEntryRequest(entry=catalog_pb2.Entry(code="1/1")))
+    assert len(fake.attempts("Query")) == 3 and len(fake.attempts("CreateEntry")) == 1
+    assert sleep.pauses[0] == pytest.approx(0.2) and 0 <= sleep.pauses[1] <= 0.1
+
+
+async def test_async_client_renews_a_refused_token_once_and_decodes_errors(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    async with make_async_client(address) as client:
+        await client.query("c", "k", purpose="work_reference")
+        fake.refused_tokens.add(fake.issued[0])
+        await client.query("c", "k", purpose="work_reference")
+        fake.script["Query"] = [fail(code_pb2.INVALID_ARGUMENT, "key: bad", "INVALID_ARGUMENT",
+                                     violations=(("key", "bad check character"),))]
+        with pytest.raises(InvalidArgument) as invalid:
+            await client.query("c", "k", purpose="work_reference")
+    assert len(fake.issued) == 2
+    assert invalid.value.field_violations == [("key", "bad check character")]

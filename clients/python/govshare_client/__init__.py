@@ -5,6 +5,7 @@
     answer = client.query("102001/000001", "91110000600037341L", purpose="work_reference")
 """
 
+from govshare_client.aio import AsyncClient
 from govshare_client.client import Client, RetryPolicy, is_idempotent
 from govshare_client.errors import (
     AlreadyExists,
@@ -31,6 +32,7 @@ from govshare_client.results import (
 
 __all__ = [
     "AlreadyExists",
+    "AsyncClient",
     "BatchItem",
     "BatchQueryResult",
     "Client",

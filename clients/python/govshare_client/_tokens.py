@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -86,6 +87,53 @@ class TokenSource:
         started = self._clock()
         try:
             response = self._stub.IssueToken(self._request, timeout=max(timeout, 0.001))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        lifetime = max(_lifetime(response.token, response.expire_time.ToSeconds(), time.time()), 0.0)
+        self._token = response.token
+        self._renew_at = started + lifetime * (1 - RENEW_AT_REMAINING)
+        self._expires_at = started + lifetime
+        return self._token
+
+
+class AsyncTokenSource:
+    """The asyncio twin of :class:`TokenSource` (one renewal at a time; a due but valid token keeps serving)."""
+
+    def __init__(self, channel: grpc.aio.Channel, system_id: str, secret: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._stub = token_pb2_grpc.TokenServiceStub(channel)
+        self._request = token_pb2.IssueTokenRequest(system_id=system_id, secret=secret)
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._token = ""
+        self._renew_at = 0.0
+        self._expires_at = 0.0
+
+    async def token(self, budget: float) -> str:
+        """As TokenSource.token; ``budget``: the seconds an issuance may take (the gRPC deadline)."""
+        token, now = self._token, self._clock()
+        if token and now < self._renew_at:
+            return token
+        if self._lock.locked() and token and now < self._expires_at:
+            return token
+        async with self._lock:
+            if self._token and self._clock() < self._renew_at:
+                return self._token
+            try:
+                return await self._issue(budget)
+            except (Unavailable, DeadlineExceeded):
+                if self._token and self._clock() < self._expires_at:
+                    return self._token
+                raise
+
+    def invalidate(self, token: str) -> None:
+        if self._token == token:
+            self._token, self._renew_at, self._expires_at = "", 0.0, 0.0
+
+    async def _issue(self, budget: float) -> str:
+        started = self._clock()
+        try:
+            response = await self._stub.IssueToken(self._request, timeout=max(budget, 0.001))
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         lifetime = max(_lifetime(response.token, response.expire_time.ToSeconds(), time.time()), 0.0)

@@ -100,6 +100,43 @@ def _method_name(details: grpc.ClientCallDetails) -> str:
     return method.decode() if isinstance(method, bytes) else method
 
 
+RENEW = "renew"
+
+
+class Attempts:
+    """The attempts of one unary call under one deadline: what to do after each failure (shared by the sync
+    and the asyncio client, so both follow the same rules)."""
+
+    def __init__(self, method: str, timeout: float, policy: RetryPolicy, rng: random.Random) -> None:
+        self.deadline = time.monotonic() + timeout
+        self._retryable = is_idempotent(method)
+        self._policy, self._rng = policy, rng
+        self._attempt, self._renewed = 0, False
+
+    def start(self) -> float:
+        """Counts an attempt; the seconds it has left."""
+        self._attempt += 1
+        return self.deadline - time.monotonic()
+
+    def after(self, error: GovshareError, token: str) -> str | float | None:
+        """:data:`RENEW` to repeat at once with a new token, a pause before the next attempt, or None: give up."""
+        if error.code == grpc.StatusCode.UNAUTHENTICATED and token and not self._renewed:
+            # Refused at authentication, so not executed: safe to repeat once with a fresh token, whatever the
+            # method (the token expired early by the platform's clock, or its signing key was rotated).
+            self._renewed = True
+            return RENEW
+        if error.code == grpc.StatusCode.UNAVAILABLE and self._retryable and self._attempt < self._policy.max_attempts:
+            pause = self._policy.delay(self._attempt, error, self._rng)
+            if time.monotonic() + pause < self.deadline:
+                return pause
+        return None
+
+
+def call_timeout(method: str, given: float | None, default: float, per_method: Mapping[str, float]) -> float:
+    """The deadline of a call: the caller's, else the method's default, else the client's."""
+    return given if given is not None else per_method.get(method, default)
+
+
 class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     """Token, deadline, retries and error decoding for every call of one Client."""
 
@@ -110,15 +147,10 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
     def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         method = _method_name(client_call_details)
-        timeout = client_call_details.timeout
-        if timeout is None:
-            timeout = self._timeouts.get(method, self._timeout)
-        deadline = time.monotonic() + timeout
-        retryable = is_idempotent(method)
-        attempt, renewed = 0, False
+        attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self._timeout, self._timeouts),
+                            self._retry, self._rng)
         while True:
-            attempt += 1
-            remaining = deadline - time.monotonic()
+            remaining = attempts.start()
             try:
                 token = self._tokens.token(remaining)
                 outcome = continuation(_with_token(client_call_details, token, remaining), request)
@@ -127,18 +159,13 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
                 token, error = "", unavailable
             if error is None:
                 return outcome
-            if error.code == grpc.StatusCode.UNAUTHENTICATED and token and not renewed:
-                # Refused at authentication, so not executed: safe to repeat once with a fresh token, whatever
-                # the method (the token expired early by the platform's clock, or its key was rotated).
+            step = attempts.after(error, token)
+            if step is None:
+                raise error
+            if step == RENEW:
                 self._tokens.invalidate(token)
-                renewed = True
-                continue
-            if error.code == grpc.StatusCode.UNAVAILABLE and retryable and attempt < self._retry.max_attempts:
-                pause = self._retry.delay(attempt, error, self._rng)
-                if time.monotonic() + pause < deadline:
-                    self._sleep(pause)
-                    continue
-            raise error
+            else:
+                self._sleep(float(step))
 
     def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         """Streams get the token (and the caller's deadline only: an export may rightly take long); they are
@@ -160,6 +187,27 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def connection_settings(endpoint: str | None, system_id: str | None, secret: str | None,
+                        root_certificates: bytes | None,
+                        plaintext: bool | None) -> tuple[str, str, str, grpc.ChannelCredentials | None]:
+    """Endpoint, system id, secret and TLS credentials (None: plaintext), the environment filling the gaps."""
+    endpoint = endpoint or os.environ.get(ENV_ENDPOINT, "")
+    system_id = system_id or os.environ.get(ENV_SYSTEM_ID, "")
+    secret = secret or os.environ.get(ENV_SECRET, "")
+    missing = [name for name, value in ((ENV_ENDPOINT, endpoint), (ENV_SYSTEM_ID, system_id), (ENV_SECRET, secret))
+               if not value]
+    if missing:
+        raise ValueError(f"govshare client: give endpoint, system_id and secret, or set {', '.join(missing)}")
+    if plaintext is None:
+        plaintext = _env_flag(ENV_PLAINTEXT)
+    if plaintext:
+        return endpoint, system_id, secret, None
+    if root_certificates is None and os.environ.get(ENV_ROOT_CA):
+        with open(os.environ[ENV_ROOT_CA], "rb") as file:
+            root_certificates = file.read()
+    return endpoint, system_id, secret, grpc.ssl_channel_credentials(root_certificates)
+
+
 class Client:
     """A business system's connection to the platform.
 
@@ -176,23 +224,13 @@ class Client:
                  timeout: float = DEFAULT_TIMEOUT, timeouts: Mapping[str, float] = DEFAULT_TIMEOUTS,
                  retry: RetryPolicy | None = None, options: Iterable[tuple[str, Any]] = (),
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        endpoint = endpoint or os.environ.get(ENV_ENDPOINT, "")
-        system_id = system_id or os.environ.get(ENV_SYSTEM_ID, "")
-        secret = secret or os.environ.get(ENV_SECRET, "")
-        missing = [name for name, value in ((ENV_ENDPOINT, endpoint), (ENV_SYSTEM_ID, system_id),
-                                            (ENV_SECRET, secret)) if not value]
-        if missing:
-            raise ValueError(f"govshare Client: give endpoint, system_id and secret, or set {', '.join(missing)}")
-        if plaintext is None:
-            plaintext = _env_flag(ENV_PLAINTEXT)
-        if root_certificates is None and os.environ.get(ENV_ROOT_CA):
-            with open(os.environ[ENV_ROOT_CA], "rb") as file:
-                root_certificates = file.read()
+        endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
+                                                                       root_certificates, plaintext)
         options = list(options)
-        if plaintext:
+        if credentials is None:
             self._base = grpc.insecure_channel(endpoint, options=options)
         else:
-            self._base = grpc.secure_channel(endpoint, grpc.ssl_channel_credentials(root_certificates), options=options)
+            self._base = grpc.secure_channel(endpoint, credentials, options=options)
         self._tokens = TokenSource(self._base, system_id, secret)
         interceptor = _Interceptor(self._tokens, timeout, timeouts, retry or RetryPolicy(), sleep,
                                    random.Random())
