@@ -4,8 +4,10 @@ importable beside the server's own generated modules."""
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,3 +55,15 @@ def test_sdk_and_server_modules_load_together_in_either_order() -> None:
         result = subprocess.run([sys.executable, "-c", order + check], capture_output=True, text=True, check=False,
                                 env={"PYTHONPATH": f"{SDK}:{ROOT / 'protos'}"})
         assert result.returncode == 0, result.stderr
+
+
+def test_dependency_floors_are_what_the_generated_code_checks() -> None:
+    """A regeneration with newer tools raises the versions the stubs refuse to run below: the SDK's
+    declared floors must follow, or pip would install a grpcio or protobuf the SDK cannot import with."""
+    declared = tomllib.loads((SDK / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    floors = dict(re.fullmatch(r"([a-z-]+)>=([0-9.]+)", d).groups() for d in declared)  # type: ignore[union-attr]
+    grpc_stub = (SDK / "govshare_client" / "pb" / "query" / "v1" / "query_pb2_grpc.py").read_text(encoding="utf-8")
+    message = (SDK / "govshare_client" / "pb" / "query" / "v1" / "query_pb2.py").read_text(encoding="utf-8")
+    assert floors["grpcio"] == re.search(r"GRPC_GENERATED_VERSION = '([0-9.]+)'", grpc_stub).group(1)  # type: ignore[union-attr]
+    assert floors["protobuf"] == re.search(r"Protobuf Python Version: ([0-9.]+)", message).group(1)  # type: ignore[union-attr]
+    assert set(floors) == {"grpcio", "protobuf", "googleapis-common-protos"}
