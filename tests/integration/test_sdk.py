@@ -29,7 +29,8 @@ from services.runtime.tokens import issue_token
 pytestmark = pytest.mark.integration
 
 POPULATION = "101001/000001"  # conditional; citizen_id and name are basic (unconditional) items
-ENTITIES = "102001/000001"  # unconditional
+ENTITIES = "102001/000001"  # unconditional, online + batch download
+PLACES = "103002/000001"  # unconditional, online only
 SYSTEM = "resources"  # 市自然资源和规划局: no test of the session grants it population data
 T = TypeVar("T")
 
@@ -92,6 +93,24 @@ async def test_an_invalid_key_raises_invalid_argument_naming_key(platform) -> No
     with pytest.raises(InvalidArgument) as invalid:
         await _with_client(platform, lambda c: c.query(POPULATION, bad, ["name"], purpose="work_reference"))
     assert [field for field, _ in invalid.value.field_violations] == ["key"]
+
+
+async def test_export_streams_rows_and_a_refusal_raises(platform) -> None:  # type: ignore[no-untyped-def]
+    rows = await _with_client(platform, lambda c: list(c.export(ENTITIES, ["credit_code", "name"],
+                                                                 purpose="work_reference")))
+    by_key = {row.key: row for row in rows}
+    assert by_key[credit_code_of(0)].values == {"credit_code": credit_code_of(0), "name": entity(0)["name"]}
+    assert all(row.as_of_time is not None for row in rows)
+    with pytest.raises(PermissionDenied) as refused:  # 标准地名地址 offers online query only
+        await _with_client(platform, lambda c: list(c.export(PLACES, purpose="work_reference")))
+    assert refused.value.reason == "METHOD_NOT_GRANTED"
+
+    entry = platform.credentials.systems[SYSTEM]
+    async with AsyncClient(platform.gateway, entry["system_id"], entry["secret"], plaintext=True) as client:
+        streamed = [row.key async for row in client.export(ENTITIES, ["name"], purpose="work_reference")]
+        with pytest.raises(PermissionDenied):
+            [row async for row in client.export(PLACES, purpose="work_reference")]
+    assert set(streamed) == set(by_key)
 
 
 async def test_raw_stubs_carry_the_token(platform) -> None:  # type: ignore[no-untyped-def]

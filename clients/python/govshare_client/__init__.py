@@ -23,6 +23,7 @@ from govshare_client.errors import (
 from govshare_client.results import (
     BatchItem,
     BatchQueryResult,
+    ExportRow,
     Provenance,
     Purpose,
     QueryResult,
@@ -37,6 +38,7 @@ __all__ = [
     "BatchQueryResult",
     "Client",
     "DeadlineExceeded",
+    "ExportRow",
     "FailedPrecondition",
     "GovshareError",
     "InvalidArgument",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -23,9 +23,9 @@ from govshare_client.client import (
     call_timeout,
     connection_settings,
 )
-from govshare_client.errors import GovshareError, Unavailable, error_from_status
+from govshare_client.errors import GovshareError, Unavailable, error_from_status, from_rpc_error
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
-from govshare_client.results import BatchQueryResult, Purpose, QueryResult, VerifyResult
+from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
 
 ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
 Stub = TypeVar("Stub")
@@ -42,17 +42,17 @@ def _method_name(details: grpc.aio.ClientCallDetails) -> str:
     return method.decode() if isinstance(method, bytes) else method
 
 
-class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, timeout: float, timeouts: Mapping[str, float], retry: RetryPolicy,
                  sleep: Callable[[float], Any], rng: random.Random) -> None:
         self.tokens: AsyncTokenSource | None = None
-        self._timeout, self._timeouts, self._retry, self._sleep, self._rng = timeout, dict(timeouts), retry, sleep, rng
+        self.timeout, self._timeouts, self._retry, self._sleep, self._rng = timeout, dict(timeouts), retry, sleep, rng
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         method = _method_name(client_call_details)
         if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
             return await continuation(client_call_details, request)
-        attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self._timeout, self._timeouts),
+        attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self.timeout, self._timeouts),
                             self._retry, self._rng)
         while True:
             remaining = attempts.start()
@@ -74,10 +74,18 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamCli
             else:
                 await self._sleep(float(step))
 
+
+
+class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
+    """Token only (see the sync client): streams are not retried, and errors while iterating are raw. A separate
+    object, because a grpc.aio channel files each interceptor under the first call kind it implements."""
+
+    def __init__(self, unary: _Interceptor) -> None:
+        self._unary = unary
+
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        """Token only (see the sync client): streams are not retried, and errors while iterating are raw."""
-        assert self.tokens is not None
-        token = await self.tokens.token(self._timeout)
+        assert self._unary.tokens is not None
+        token = await self._unary.tokens.token(self._unary.timeout)
         return await continuation(_details(client_call_details, token, client_call_details.timeout), request)
 
 
@@ -92,11 +100,12 @@ class AsyncClient:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random())
+        interceptors = [interceptor, _StreamInterceptor(interceptor)]
         if credentials is None:
-            self.channel = grpc.aio.insecure_channel(endpoint, options=list(options), interceptors=[interceptor])
+            self.channel = grpc.aio.insecure_channel(endpoint, options=list(options), interceptors=interceptors)
         else:
             self.channel = grpc.aio.secure_channel(endpoint, credentials, options=list(options),
-                                                   interceptors=[interceptor])
+                                                   interceptors=interceptors)
         interceptor.tokens = self._tokens = AsyncTokenSource(self.channel, system_id, secret)
         self._stubs: dict[Any, Any] = {}
 
@@ -129,6 +138,19 @@ class AsyncClient:
                                           purpose=Purpose(purpose).to_proto(purpose_text))
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
         return VerifyResult.from_proto(await stub.Verify(request, timeout=timeout))
+
+    async def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
+                     purpose_text: str = "",
+                     timeout: float | None = None) -> AsyncIterator[ExportRow]:  # noqa: ASYNC109 (the gRPC deadline)
+        """As :meth:`govshare_client.Client.export`, as an async iterator."""
+        request = query_pb2.ExportRequest(resource_code=resource_code, items=list(items or ()),
+                                          purpose=Purpose(purpose).to_proto(purpose_text))
+        try:
+            async for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
+                for row in page.rows:
+                    yield ExportRow.from_proto(row)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
 
     async def close(self) -> None:
         await self.channel.close()

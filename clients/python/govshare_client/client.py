@@ -13,16 +13,16 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 import grpc
 
 from govshare_client._tokens import TokenSource
-from govshare_client.errors import GovshareError, Unavailable, error_from_status
+from govshare_client.errors import GovshareError, Unavailable, error_from_status, from_rpc_error
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
-from govshare_client.results import BatchQueryResult, Purpose, QueryResult, VerifyResult
+from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
 
 #: Deadline of a unary call (all its attempts together) when the caller gives none.
 DEFAULT_TIMEOUT = 10.0
@@ -270,6 +270,20 @@ class Client:
         request = query_pb2.VerifyRequest(resource_code=resource_code, key=key, claims=dict(claims),
                                           purpose=Purpose(purpose).to_proto(purpose_text))
         return VerifyResult.from_proto(self.stub(query_pb2_grpc.QueryServiceStub).Verify(request, timeout=timeout))
+
+    def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
+               purpose_text: str = "", timeout: float | None = None) -> Iterator[ExportRow]:
+        """Every record of a resource your grant lets you download (批量下载), streamed row by row; a refusal
+        or a failure mid-stream raises GovshareError. Not retried (rows already read would come again), and
+        no deadline unless ``timeout`` is given: a large export rightly takes long."""
+        request = query_pb2.ExportRequest(resource_code=resource_code, items=list(items or ()),
+                                          purpose=Purpose(purpose).to_proto(purpose_text))
+        try:
+            for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
+                for row in page.rows:
+                    yield ExportRow.from_proto(row)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
 
     def close(self) -> None:
         self._base.close()

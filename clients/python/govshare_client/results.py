@@ -87,6 +87,20 @@ class BatchQueryResult:
 
 
 @dataclass(frozen=True)
+class ExportRow:
+    """One record of a batch download (部门批量下载): its key, granted items (masked by rule) and as-of time."""
+
+    key: str
+    values: dict[str, str]
+    as_of_time: dt.datetime | None
+
+    @classmethod
+    def from_proto(cls, message: query_pb2.ExportRow) -> ExportRow:
+        as_of = message.as_of_time.ToDatetime(tzinfo=dt.UTC) if message.HasField("as_of_time") else None
+        return cls(message.key, dict(message.values), as_of)
+
+
+@dataclass(frozen=True)
 class VerifyResult:
     """Per claimed item, whether it matches the record; never the record's data."""
 
