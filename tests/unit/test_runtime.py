@@ -198,6 +198,30 @@ async def test_singleflight_collapses_concurrent_misses() -> None:
     assert results == [7] * 20 and calls == 1
 
 
+async def test_singleflight_a_cancelled_caller_does_not_cancel_the_others() -> None:
+    """The first caller's client went away: the callers who joined it still get the answer, from one call."""
+    flight: SingleFlight[int] = SingleFlight()
+    calls = 0
+    release = asyncio.Event()
+
+    async def work() -> int:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return 7
+
+    first = asyncio.create_task(flight.do("k", work))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(flight.do("k", work)) for _ in range(3)]
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*others) == [7, 7, 7]
+    assert first.cancelled() and calls == 1
+    assert await flight.do("k", work) == 7 and calls == 2  # nothing left in flight
+
+
 def test_logs_are_json_lines_with_the_trace_id() -> None:
     import json
     import logging
