@@ -16,12 +16,15 @@ batches form the way the audit writer's group commits do (services.query.audit):
 * a key asked twice while pending is one entry; every waiter gets its own key's
   value (``None`` when the call returned none for it), and a failed call fails
   only the waiters of its batch, with the call's exception;
-* a waiter that is cancelled only stops waiting: its batch goes on for the others.
+* a waiter that is cancelled only stops waiting: its batch goes on for the others;
+* a batch runs in the context (trace, log ids) of the lookup of its first key: the
+  call shows up in that request's trace, and in no other's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +39,8 @@ FetchBatch = Callable[[Hashable, list[str]], Awaitable[Mapping[str, V | None]]]
 @dataclass(slots=True)
 class _Lane:
     pending: dict[str, asyncio.Future] = field(default_factory=dict)
+    #: The context of the lookup that first asked for each pending key.
+    contexts: dict[str, contextvars.Context] = field(default_factory=dict)
     in_flight: int = 0
     scheduled: bool = False
 
@@ -66,6 +71,7 @@ class KeyBatcher(Generic[V]):
         future = lane.pending.get(key)
         if future is None:
             future = lane.pending[key] = asyncio.get_running_loop().create_future()
+            lane.contexts[key] = contextvars.copy_context()
             future.add_done_callback(_consume)
             if len(lane.pending) >= self._max_batch:
                 self._flush(lane_id, lane)
@@ -90,8 +96,11 @@ class KeyBatcher(Generic[V]):
                 not lane.in_flight or len(lane.pending) >= self._max_batch):
             keys = list(itertools.islice(lane.pending, self._max_batch))
             batch = {key: lane.pending.pop(key) for key in keys}
+            context = lane.contexts[keys[0]]
+            for key in keys:
+                del lane.contexts[key]
             lane.in_flight += 1
-            task = asyncio.create_task(self._send(lane_id, lane, batch), name="key-batch")
+            task = asyncio.create_task(self._send(lane_id, lane, batch), name="key-batch", context=context)
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         if not lane.pending and not lane.in_flight and not lane.scheduled and self._lanes.get(lane_id) is lane:

@@ -10,12 +10,15 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.query.records import MISSING, LocalRecords, ProviderClients, RecordCache, cache_key
@@ -24,6 +27,8 @@ from services.runtime.cache import RECORDS_CHANGED
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
 from services.runtime.settings import Settings
+
+T = TypeVar("T")
 
 
 class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
@@ -43,6 +48,7 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         self.batch_entered = asyncio.Event()
         self.fail_batches = 0
         self.refused_keys: set[str] = set()
+        self.batch_traceparents: list[str] = []
 
     async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
         self.callers.append(self.verifier.from_context(context).system_id)
@@ -57,6 +63,7 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
     async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
         self.callers.append(self.verifier.from_context(context).system_id)
         self.batch_lookups.append(list(request.keys))
+        self.batch_traceparents.append(dict(context.invocation_metadata()).get("traceparent", ""))
         self.batch_entered.set()
         if self.batch_gate is not None:
             await self.batch_gate.wait()
@@ -603,3 +610,30 @@ async def test_a_batch_refused_as_a_whole_is_asked_key_by_key(records: RecordCac
         provider.refused_keys = set()
     assert found[0].values["name"] == "good" and found[1] is None and found[2] is None
     assert calls_since(provider, lookups, batches) == (3, [["G1", "BAD", "G2"]])
+
+
+def in_trace(trace_id: int, work: Awaitable[T]) -> asyncio.Task[T]:
+    """``work`` as a task of its own inside a (sampled) trace ``trace_id``, as a query's call would be."""
+    span = NonRecordingSpan(SpanContext(trace_id, 1, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+    with trace.use_span(span):
+        return asyncio.ensure_future(work)
+
+
+async def test_a_batch_is_traced_in_the_request_that_asked_first(records: RecordCache, endpoint) -> None:
+    """The provider call of a batch belongs to the trace of its first key's query, not to that of the query
+    whose call happened to be out before it."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("T1", "T2"):
+        provider.records[key] = record(key, key)
+    async with gated(provider):
+        opener = in_trace(0xA0, records.get(target, dataset, "OPENER"))
+        await asyncio.wait_for(provider.entered.wait(), 10)
+        waiters = [in_trace(0xA1, records.get(target, dataset, "T1")),
+                   in_trace(0xA2, records.get(target, dataset, "T2"))]
+        await until(lambda: records._misses.pending((target, dataset)) == 2)
+        provider.gate.set()
+        provider.batch_gate.set()
+        await asyncio.gather(opener, *waiters)
+    assert provider.batch_lookups[-1] == ["T1", "T2"]
+    assert provider.batch_traceparents[-1].split("-")[1] == f"{0xA1:032x}"
