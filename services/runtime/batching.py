@@ -124,8 +124,3 @@ class KeyBatcher(Generic[V]):
         finally:
             lane.in_flight -= 1
             self._flush(lane_id, lane)
-
-    async def close(self) -> None:
-        """Waits for the batches in flight (their waiters get their answers)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
