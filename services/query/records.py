@@ -113,12 +113,9 @@ class ProviderClients:
 
     async def batch_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
         try:
-            response = await self._stub(target).BatchLookup(
-                provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys), timeout=self._timeout,
-                metadata=call_metadata(self._signer, self._identity))
+            return await self._batch_lookup(target, dataset, keys)
         except grpc.aio.AioRpcError as exc:
             raise _provider_unavailable(target, exc) from exc
-        return {record.key: record for record in response.records}
 
     async def collapsed_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
         """The records of the misses of concurrent queries: Lookup for a lone key, else one BatchLookup.
@@ -130,14 +127,17 @@ class ProviderClients:
             record = await self.lookup(target, dataset, keys[0])
             return {} if record is None else {keys[0]: record}
         try:
-            response = await self._stub(target).BatchLookup(
-                provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys), timeout=self._timeout,
-                metadata=call_metadata(self._signer, self._identity))
+            return await self._batch_lookup(target, dataset, keys)
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in _REFUSED_AS_A_WHOLE:
                 raise _provider_unavailable(target, exc) from exc
-            found = await asyncio.gather(*(self.lookup(target, dataset, key) for key in keys))
-            return {key: record for key, record in zip(keys, found, strict=True) if record is not None}
+        found = await asyncio.gather(*(self.lookup(target, dataset, key) for key in keys))
+        return {key: record for key, record in zip(keys, found, strict=True) if record is not None}
+
+    async def _batch_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
+        response = await self._stub(target).BatchLookup(
+            provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys), timeout=self._timeout,
+            metadata=call_metadata(self._signer, self._identity))
         return {record.key: record for record in response.records}
 
     async def export(self, target: str, dataset: str) -> AsyncIterator[list[Record]]:
