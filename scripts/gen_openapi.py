@@ -111,8 +111,11 @@ class Catalog:
         self._comment(name, by_path.get(path))
 
     def _comment(self, name: str, text: str | None) -> None:
+        """Keeps a comment's paragraphs (a blank line apart), each on one line: descriptions are Markdown."""
         if text:
-            self.comments[name] = " ".join(line.strip() for line in text.splitlines())
+            paragraphs = [" ".join(p.split()) for p in "\n".join(line.strip() for line in text.splitlines())
+                          .split("\n\n")]
+            self.comments[name] = "\n\n".join(p for p in paragraphs if p)
 
 
 def json_name(fld: descriptor_pb2.FieldDescriptorProto) -> str:
