@@ -90,6 +90,8 @@ def _envoy_config(backend_port: int) -> dict[str, Any]:
         "proto_descriptor": str(ROOT / "protos" / "govshare.binpb"),
         "services": sorted(PUBLIC_SERVICES),
         "convert_grpc_status": True,
+        "query_param_unescape_plus": True,
+        "request_validation_options": {"reject_unknown_method": True, "reject_unknown_query_parameters": True},
     }
     router = {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}
     manager = {
@@ -285,8 +287,25 @@ def test_a_resource_code_is_one_percent_encoded_segment(edge: Edge) -> None:
     assert status == 200
     assert edge.recorder.calls[-1][1]["resourceCode"] == RESOURCE_CODE
     edge.recorder.calls.clear()
-    _send(edge, "post", "/v1/resources/101001/000001:query", body={"key": "k"})
-    assert [call for call in edge.recorder.calls if call[0].endswith("/Query")] == []
+    status, _ = _send(edge, "post", "/v1/resources/101001/000001:query", body={"key": "k"})
+    assert status == 404
+    assert edge.recorder.calls == []
+
+
+def test_a_misspelt_url_or_parameter_is_refused_at_the_edge(edge: Edge) -> None:
+    """Unknown URLs and query parameters never reach a backend as untranscoded HTTP (a 503 there)."""
+    edge.recorder.calls.clear()
+    assert _send(edge, "get", "/v1/entrys")[0] == 404
+    assert _send(edge, "get", "/v1/entries", [("pagesize", "5")])[0] == 400
+    assert edge.recorder.calls == []
+
+
+def test_form_encoded_spaces_in_query_parameters(edge: Edge) -> None:
+    """`+` is a space in a query string, as HTML forms, Java's URLEncoder and Python's urlencode write it."""
+    edge.recorder.calls.clear()
+    status, _ = _send(edge, "get", "/v1/entries:search", [("query", "人口 基础信息")])
+    assert status == 200
+    assert edge.recorder.calls[-1][1]["query"] == "人口 基础信息"
 
 
 def test_an_error_is_a_json_google_rpc_status_with_its_details(edge: Edge) -> None:
