@@ -74,7 +74,7 @@ def test_expired_assertion_is_refused() -> None:
     import hashlib
     import hmac
 
-    assertion = f"v1|sys-1|D|0|{old}"
+    assertion = f"v2|sys-1|D|0|{old}|0"
     signature = hmac.new(KEY, assertion.encode(), hashlib.sha256).hexdigest()
     with pytest.raises(ServiceError, match="expired"):
         AssertionVerifier(KEY).caller((("x-govshare-caller", assertion), ("x-govshare-caller-sig", signature)))

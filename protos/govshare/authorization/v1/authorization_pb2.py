@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from govshare.common.v1 import common_pb2 as govshare_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-govshare/authorization/v1/authorization.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fgovshare/common/v1/common.proto\"\xc3\x01\n\x0c\x43heckRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x15\n\rresource_code\x18\x03 \x01(\t\x12\x30\n\x07purpose\x18\x04 \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\r\n\x05items\x18\x05 \x03(\t\x12/\n\x06method\x18\x06 \x01(\x0e\x32\x1f.govshare.common.v1.ShareMethod\"\xe5\x02\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x33\n\x0b\x64\x65ny_reason\x18\x02 \x01(\x0e\x32\x1e.govshare.common.v1.DenyReason\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x15\n\rallowed_items\x18\x04 \x03(\t\x12=\n\x05masks\x18\x05 \x03(\x0b\x32..govshare.authorization.v1.Decision.MasksEntry\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0epolicy_version\x18\x07 \x01(\x03\x12\x10\n\x08grant_id\x18\x08 \x01(\t\x12\r\n\x05quota\x18\t \x01(\x03\x12\x14\n\x0c\x64\x65nied_items\x18\n \x03(\t\x1a,\n\nMasksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"F\n\rCheckResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.govshare.authorization.v1.Decision2r\n\x14\x41uthorizationService\x12Z\n\x05\x43heck\x12\'.govshare.authorization.v1.CheckRequest\x1a(.govshare.authorization.v1.CheckResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-govshare/authorization/v1/authorization.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fgovshare/common/v1/common.proto\"\xc3\x01\n\x0c\x43heckRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x15\n\rresource_code\x18\x03 \x01(\t\x12\x30\n\x07purpose\x18\x04 \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\r\n\x05items\x18\x05 \x03(\t\x12/\n\x06method\x18\x06 \x01(\x0e\x32\x1f.govshare.common.v1.ShareMethod\"\xe5\x02\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x33\n\x0b\x64\x65ny_reason\x18\x02 \x01(\x0e\x32\x1e.govshare.common.v1.DenyReason\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x15\n\rallowed_items\x18\x04 \x03(\t\x12=\n\x05masks\x18\x05 \x03(\x0b\x32..govshare.authorization.v1.Decision.MasksEntry\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0epolicy_version\x18\x07 \x01(\x03\x12\x10\n\x08grant_id\x18\x08 \x01(\t\x12\r\n\x05quota\x18\t \x01(\x03\x12\x14\n\x0c\x64\x65nied_items\x18\n \x03(\t\x1a,\n\nMasksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"F\n\rCheckResponse\x12\x35\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32#.govshare.authorization.v1.Decision\"\x19\n\x17ListSystemStatesRequest\"\x93\x01\n\x0bSystemState\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x10\n\x08\x64isabled\x18\x02 \x01(\x08\x12\x33\n\x0fnot_before_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11not_before_reason\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\"R\n\x18ListSystemStatesResponse\x12\x36\n\x06states\x18\x01 \x03(\x0b\x32&.govshare.authorization.v1.SystemState2\xef\x01\n\x14\x41uthorizationService\x12Z\n\x05\x43heck\x12\'.govshare.authorization.v1.CheckRequest\x1a(.govshare.authorization.v1.CheckResponse\x12{\n\x10ListSystemStates\x12\x32.govshare.authorization.v1.ListSystemStatesRequest\x1a\x33.govshare.authorization.v1.ListSystemStatesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DECISION_MASKSENTRY']._serialized_end=698
   _globals['_CHECKRESPONSE']._serialized_start=700
   _globals['_CHECKRESPONSE']._serialized_end=770
-  _globals['_AUTHORIZATIONSERVICE']._serialized_start=772
-  _globals['_AUTHORIZATIONSERVICE']._serialized_end=886
+  _globals['_LISTSYSTEMSTATESREQUEST']._serialized_start=772
+  _globals['_LISTSYSTEMSTATESREQUEST']._serialized_end=797
+  _globals['_SYSTEMSTATE']._serialized_start=800
+  _globals['_SYSTEMSTATE']._serialized_end=947
+  _globals['_LISTSYSTEMSTATESRESPONSE']._serialized_start=949
+  _globals['_LISTSYSTEMSTATESRESPONSE']._serialized_end=1031
+  _globals['_AUTHORIZATIONSERVICE']._serialized_start=1034
+  _globals['_AUTHORIZATIONSERVICE']._serialized_end=1273
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,11 @@ class AuthorizationServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckResponse.FromString,
                 _registered_method=True)
+        self.ListSystemStates = channel.unary_unary(
+                '/govshare.authorization.v1.AuthorizationService/ListSystemStates',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesResponse.FromString,
+                _registered_method=True)
 
 
 class AuthorizationServiceServicer:
@@ -52,6 +57,14 @@ class AuthorizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSystemStates(self, request, context):
+        """The systems whose tokens are restricted (disabled, or tokens issued before a secret rotation or a
+        disable refused): what every token verifier loads at start, on event-stream reconnect and periodically.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthorizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +72,11 @@ def add_AuthorizationServiceServicer_to_server(servicer, server):
                     servicer.Check,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckResponse.SerializeToString,
+            ),
+            'ListSystemStates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSystemStates,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -89,6 +107,33 @@ class AuthorizationService:
             '/govshare.authorization.v1.AuthorizationService/Check',
             govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSystemStates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.AuthorizationService/ListSystemStates',
+            govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesResponse.FromString,
             options,
             channel_credentials,
             insecure,
