@@ -12,7 +12,7 @@ record, the values other sources asserted are compared again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -32,6 +32,8 @@ from services.foundation.store import (
     Transaction,
 )
 from services.foundation.validation import CHINA_TIME, validate_record
+from services.runtime import admin_events
+from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import failed_precondition, not_found, permission_denied
 from services.runtime.identity import Caller
 
@@ -117,6 +119,13 @@ def compare(dataset: Dataset, key: str, authoritative: Mapping[str, str], other:
     return differ, agree
 
 
+async def _log(tx: Transaction, caller: Caller | None, action: str, target: str, details: dict[str, object]) -> None:
+    """An administrative event, in the outbox, in the action's transaction (a caller-less load is not logged:
+    only the platform's own seeding loads without one)."""
+    if caller is not None:
+        await admin_events.record(tx.conn, AdminEvent.by(caller, action, target, details))
+
+
 def plan_conflicts(found: Iterable[Disagreement], agreeing: Iterable[tuple[str, str, str]],
                    existing: Iterable[Conflict]) -> tuple[list[Disagreement], list[int]]:
     """Which disagreements to record, and which open conflicts to close because the values now agree.
@@ -137,30 +146,45 @@ def plan_conflicts(found: Iterable[Disagreement], agreeing: Iterable[tuple[str, 
 class Loader:
     """Loads and conflict resolution over the store; tells the query path what changed."""
 
-    def __init__(self, store: FoundationStore, invalidator: RecordInvalidator) -> None:
+    def __init__(self, store: FoundationStore, invalidator: RecordInvalidator,
+                 recorded: Callable[[], None] = lambda: None) -> None:
         self._store = store
         self._invalidator = invalidator
+        #: Called after a commit that recorded administrative events (the outbox relay delivers them at once).
+        self._recorded = recorded
 
-    async def load(self, dataset: Dataset, source: str, rows: Sequence[LoadRow],
-                   now: datetime | None = None) -> LoadOutcome:
+    async def load(self, dataset: Dataset, source: str, rows: Sequence[LoadRow], now: datetime | None = None,
+                   caller: Caller | None = None) -> LoadOutcome:
+        """Loads ``rows`` as ``source``; the load (counts only) goes to the administrative log as ``caller``'s."""
         now = now or datetime.now(UTC)
         good, rejected = check_rows(dataset, rows, now)
         outcome = LoadOutcome(rejected=rejected)
-        if not good:
-            return outcome
         async with self._store.transaction() as tx:
-            authority = await tx.lock_dataset(dataset.name)
-            if authority is None:  # nobody was named: the first source to load becomes authoritative
-                await tx.claim_authority(dataset.name, source)
-                authority = source
-            if source == authority:
-                accepted, stale, outcome.conflicts = await self._load_authoritative(tx, dataset, source, good, now)
-                outcome.changed_keys = [g.key for g in accepted]
+            if not good:
+                await _log(tx, caller, "foundation.load_records", dataset.name,
+                           {"source_department_code": source, "accepted": 0, "rejected": len(rejected),
+                            "conflicts": 0})
             else:
-                accepted, stale, outcome.conflicts = await self._load_other(tx, dataset, source, good)
-        outcome.accepted = len(accepted)
-        outcome.rejected = sorted([*rejected, *stale], key=lambda r: r.index)
-        await self._invalidator.records_changed(dataset.name, outcome.changed_keys)
+                authority = await tx.lock_dataset(dataset.name)
+                if authority is None:  # nobody was named: the first source to load becomes authoritative
+                    await tx.claim_authority(dataset.name, source)
+                    await _log(tx, caller, "foundation.designate_source", dataset.name,
+                               {"source_department_code": source, "how": "first load"})
+                    authority = source
+                if source == authority:
+                    accepted, stale, outcome.conflicts = await self._load_authoritative(tx, dataset, source, good,
+                                                                                         now)
+                    outcome.changed_keys = [g.key for g in accepted]
+                else:
+                    accepted, stale, outcome.conflicts = await self._load_other(tx, dataset, source, good)
+                outcome.accepted = len(accepted)
+                outcome.rejected = sorted([*rejected, *stale], key=lambda r: r.index)
+                await _log(tx, caller, "foundation.load_records", dataset.name,
+                           {"source_department_code": source, "accepted": outcome.accepted,
+                            "rejected": len(outcome.rejected), "conflicts": outcome.conflicts})
+        self._recorded()
+        if good:
+            await self._invalidator.records_changed(dataset.name, outcome.changed_keys)
         return outcome
 
     async def _load_authoritative(self, tx: Transaction, dataset: Dataset, source: str, good: list[_Good],
@@ -231,6 +255,11 @@ class Loader:
             if adopt_other_value:
                 await tx.item_changed(conflict.dataset, conflict.key, conflict.item, conflict.other_value,
                                       resolved_by)
+            # The record's key (an ID number, a credit code) stays out of the log: the conflict id finds it.
+            await _log(tx, caller, "foundation.resolve_conflict", f"conflict/{conflict_id}",
+                       {"dataset": conflict.dataset, "item": conflict.item, "adopt_other_value": adopt_other_value,
+                        "other_source_department_code": conflict.other_source_department_code})
+        self._recorded()
         if adopt_other_value:
             await self._invalidator.records_changed(conflict.dataset, [conflict.key])
         return result

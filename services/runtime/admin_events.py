@@ -36,12 +36,15 @@ import asyncpg
 import grpc
 
 from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc
-from services.runtime.clients import call_metadata
-from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.clients import call_metadata, open_channel
+from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
 OK = "OK"
+#: AppendEvents is idempotent (by event id), so the channel may retry it on UNAVAILABLE.
+INTAKE_SERVICE = "govshare.authorization.v1.AdminLogIntakeService"
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 
@@ -187,3 +190,38 @@ class OutboxRelay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await self._wake.wait()
+
+
+class AdminOutbox:
+    """A component's relay and its channel to authorization: built in ``start`` (with the component's pool),
+    closed in ``stop``. Without an authorization target nothing is delivered and the outbox keeps every row."""
+
+    def __init__(self, settings: Settings, component: str) -> None:
+        self._settings = settings
+        self._identity = service_caller(component)
+        self._channel: grpc.aio.Channel | None = None
+        self.relay: OutboxRelay | None = None
+
+    def start(self, pool: asyncpg.Pool) -> None:
+        target = self._settings.authorization_target
+        if not target:
+            log.warning("no GOVSHARE_AUTHORIZATION_TARGET: administrative events stay in the outbox")
+            return
+        self._channel = open_channel(target, self._settings, (INTAKE_SERVICE,))
+        send = intake_sender(self._channel, AssertionSigner(self._settings.internal_key), self._identity,
+                             self._settings.call_timeout_seconds)
+        self.relay = OutboxRelay(pool, send)
+        self.relay.start()
+
+    def notify(self) -> None:
+        """Call after committing an action that recorded an event: it is delivered at once."""
+        if self.relay is not None:
+            self.relay.notify()
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
+            self.relay = None
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None

@@ -59,7 +59,7 @@ gateway:
   providers: false
 catalog:
   database: true
-  calls: []
+  calls: [authorization]
   tokenPrivateKey: false
   tokenPublicKey: false
   providers: false
@@ -77,7 +77,7 @@ query:
   providers: true
 foundation:
   database: true
-  calls: []
+  calls: [authorization]
   tokenPrivateKey: false
   tokenPublicKey: false
   providers: false
