@@ -11,6 +11,7 @@ change committed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import time
@@ -191,22 +192,29 @@ class Store:
         row = await self.pool.fetchrow("SELECT * FROM systems WHERE id = $1", system_id)
         return _system(row) if row else None
 
-    async def upsert_named_system(self, system: System, secret_hash: str) -> str:
+    async def upsert_named_system(self, system: System, secret_hash: str, admin: AdminEvent) -> str:
         """The id of the department's system named ``system.name``, created if missing, else given the new
-        secret and enabled again; concurrent callers agree on one system."""
+        secret and enabled again; concurrent callers agree on one system. ``admin`` is logged with the id as
+        its target."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"system:{system.department_code}")
-            # A new secret is a rotation: tokens issued with the old one are refused from now on.
-            existing = await conn.fetchval(
-                "UPDATE systems SET secret_hash = $3, disabled = false, update_time = now(), not_before = $4,"
-                " not_before_reason = $5, state_version = nextval('system_state_version')"
-                " WHERE id = (SELECT id FROM systems WHERE department_code = $1 AND name = $2 ORDER BY seq LIMIT 1)"
-                " RETURNING id", system.department_code, system.name, secret_hash, reset_second(), ROTATED)
-            if existing is not None:
-                return existing
-            await conn.execute("INSERT INTO systems (id, department_code, name, secret_hash) VALUES ($1, $2, $3, $4)",
-                               system.id, system.department_code, system.name, secret_hash)
-            return system.id
+            system_id = await self._upsert_named_system(conn, system, secret_hash)
+            await self.append_admin(conn, SERVICE, [dataclasses.replace(admin, target=system_id)])
+            return system_id
+
+    @staticmethod
+    async def _upsert_named_system(conn: asyncpg.Connection, system: System, secret_hash: str) -> str:
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"system:{system.department_code}")
+        # A new secret is a rotation: tokens issued with the old one are refused from now on.
+        existing = await conn.fetchval(
+            "UPDATE systems SET secret_hash = $3, disabled = false, update_time = now(), not_before = $4,"
+            " not_before_reason = $5, state_version = nextval('system_state_version')"
+            " WHERE id = (SELECT id FROM systems WHERE department_code = $1 AND name = $2 ORDER BY seq LIMIT 1)"
+            " RETURNING id", system.department_code, system.name, secret_hash, reset_second(), ROTATED)
+        if existing is not None:
+            return existing
+        await conn.execute("INSERT INTO systems (id, department_code, name, secret_hash) VALUES ($1, $2, $3, $4)",
+                           system.id, system.department_code, system.name, secret_hash)
+        return system.id
 
     async def get_credentials(self, system_id: str) -> Credentials | None:
         row = await self.pool.fetchrow(
