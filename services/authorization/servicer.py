@@ -355,6 +355,8 @@ class AdminLogIntakeServicer(admin_log_pb2_grpc.AdminLogIntakeServiceServicer):
         events = []
         for index, given in enumerate(request.events):
             time = _time(given, "time", f"events[{index}].time", problems)
+            if not given.HasField("time"):
+                problems.append(FieldViolation(f"events[{index}].time", "is required"))
             events.append(AdminEvent(action=given.action, target=given.target, actor_system_id=given.actor_system_id,
                                      actor_department_code=given.actor_department_code,
                                      details=_details(given.details_json, index, problems), result=given.result,

@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 OK = "OK"
 #: AppendEvents is idempotent (by event id), so the channel may retry it on UNAVAILABLE.
 INTAKE_SERVICE = "govshare.authorization.v1.AdminLogIntakeService"
+_TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 
@@ -180,8 +181,10 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # Authorization (or the database) is down: the rows stay in the outbox until it is back.
-                level = logging.INFO if isinstance(exc, grpc.aio.AioRpcError) else logging.WARNING
+                # Authorization (or the database) is down: the rows stay in the outbox until it is back. A refusal
+                # that retrying will not cure (a bug) is an error someone must see; the rows are kept all the same.
+                unavailable = isinstance(exc, grpc.aio.AioRpcError) and exc.code() in _TRANSIENT
+                level = logging.INFO if unavailable else logging.ERROR
                 log.log(level, "administrative events not delivered yet (%s); retrying in %.1fs",
                         type(exc).__name__, delay)
                 await asyncio.sleep(delay)

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import random
+import uuid
 
 import asyncpg
 import grpc
@@ -32,6 +33,8 @@ from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from services.authorization.component import create_component as create_authorization
+from services.runtime.errors import details_of
+from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.server import start_server
 
 pytestmark = pytest.mark.integration
@@ -242,3 +245,33 @@ async def test_a_catalog_action_taken_while_authorization_is_down_reaches_the_lo
     event = await _logged(platform, "catalog.submit", code)
     assert event.actor_department_code == _department(platform, "social")
     assert event.service == "catalog"
+
+
+async def test_append_events_is_for_platform_services_idempotent_and_validated(platform) -> None:  # type: ignore[no-untyped-def]
+    signer = AssertionSigner(platform.settings["authorization"].internal_key)
+    event = admin_log_pb2.AdminEvent(id=uuid.uuid4().hex, actor_system_id=_system(platform, "social"),
+                                     actor_department_code=_department(platform, "social"),
+                                     action="catalog.retire", target="109001/000001", details_json='{"version":1}',
+                                     result="OK")
+    event.time.FromDatetime(dt.datetime.now(dt.UTC))
+    async with grpc.aio.insecure_channel(platform.port("authorization")) as channel:
+        intake = admin_log_pb2_grpc.AdminLogIntakeServiceStub(channel)
+        request = admin_log_pb2.AppendEventsRequest(events=[event])
+        with pytest.raises(grpc.aio.AioRpcError) as refused:  # a business system cannot write the log
+            await intake.AppendEvents(request, metadata=signer.metadata(
+                Caller(_system(platform, "social"), _department(platform, "social"))), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        as_catalog = signer.metadata(service_caller("catalog"))
+        first = await intake.AppendEvents(request, metadata=as_catalog, timeout=10)
+        again = await intake.AppendEvents(request, metadata=as_catalog, timeout=10)  # a redelivery
+        assert (first.appended_count, again.appended_count) == (1, 0)
+        bad = admin_log_pb2.AdminEvent(id=uuid.uuid4().hex, action="catalog.retire", details_json="[1]")
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await intake.AppendEvents(admin_log_pb2.AppendEventsRequest(events=[bad]), metadata=as_catalog,
+                                      timeout=10)
+        assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        _, violations = details_of(invalid.value)
+        assert violations is not None
+        assert {v.field for v in violations.field_violations} == {"events[0].details_json", "events[0].time"}
+    logged = await _logged(platform, "catalog.retire", "109001/000001")
+    assert logged.id == event.id and logged.service == "catalog"
