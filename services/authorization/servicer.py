@@ -24,14 +24,13 @@ from govshare.authorization.v1 import (
     token_pb2,
     token_pb2_grpc,
 )
-from services.authorization.admin_log import AdminLog
+from services.authorization.admin_log import AdminLog, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, Draft, Terms
 from services.authorization.authorizer import Authorizer
 from services.authorization.decisions import AccessRequest, Decision
 from services.authorization.directory import Department, Directory, System
 from services.authorization.grants import Grant, GrantUpdate
 from services.authorization.sharing import Sharing
-from services.authorization.store import AdminLogFilter
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, invalid_argument
 from services.runtime.identity import AssertionVerifier
@@ -303,12 +302,11 @@ class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer)
 
 # The administrative log
 
-def _admin_event_pb(row: object) -> admin_log_pb2.AdminEvent:
+def _admin_event_pb(entry: LogEntry) -> admin_log_pb2.AdminEvent:
     return admin_log_pb2.AdminEvent(
-        id=row["event_id"], seq=row["seq"], time=to_timestamp(row["time"]), service=row["service"],  # type: ignore[index]
-        actor_system_id=row["actor_system_id"], actor_department_code=row["actor_department_code"],  # type: ignore[index]
-        action=row["action"], target=row["target"], details_json=row["details"], result=row["result"],  # type: ignore[index]
-        hash=row["hash"])  # type: ignore[index]
+        id=entry.event_id, seq=entry.seq, time=to_timestamp(entry.time), service=entry.service,
+        actor_system_id=entry.actor_system_id, actor_department_code=entry.actor_department_code,
+        action=entry.action, target=entry.target, details_json=entry.details, result=entry.result, hash=entry.hash)
 
 
 class AdminLogServicer(admin_log_pb2_grpc.AdminLogServiceServicer):

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import asyncpg
 import grpc
 
+from services.authorization.admin_log import HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import UPDATABLE, Grant
@@ -47,26 +48,19 @@ _GRANT_COLUMNS = (
 _UPDATABLE_GRANT_COLUMNS = frozenset(UPDATABLE)
 # One lock id for the administrative log's head: appends are serialised so the chain never forks.
 ADMIN_LOG_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-admin-log").digest()[:8], "big", signed=True)
-# The administrative log's columns, in the order its hash covers them (then prev_hash, hash).
-ADMIN_HASHED = ("seq", "event_id", "time", "service", "actor_system_id", "actor_department_code", "action",
-                "target", "details", "result")
 SERVICE = "authorization"
 LAST_AUTHORITY_SYSTEM = ("the authority department's last enabled system cannot be disabled: it would lock the "
                          "authority out of the platform; register (or enable) another of its systems first")
-
-
-@dataclass(frozen=True)
-class AdminLogFilter:
-    actor_department_code: str | None = None
-    action: str | None = None
-    start_time: dt.datetime | None = None
-    end_time: dt.datetime | None = None
 
 
 def reset_second() -> int:
     """The "not before" of a reset now: the next whole second, so that every token issued up to now
     (``iat`` is whole seconds) is earlier, and tokens issued after it get ``iat`` = this value."""
     return int(time.time()) + 1
+
+
+def _log_entry(row: asyncpg.Record) -> LogEntry:
+    return LogEntry(**{name: row[name] for name in (*HASHED_FIELDS, "prev_hash", "hash")})
 
 
 def _system_state(row: asyncpg.Record) -> tuple[str, SystemState]:
@@ -324,16 +318,16 @@ class Store:
                       event.action, event.target, event.details_json, event.result)
             digest = hashchain.chain_hash(prev, values)
             await conn.execute(
-                f"INSERT INTO admin_log ({', '.join(ADMIN_HASHED)}, prev_hash, hash)"
+                f"INSERT INTO admin_log ({', '.join(HASHED_FIELDS)}, prev_hash, hash)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", *values, prev, digest)
             prev = digest
             appended += 1
         return appended
 
     async def list_admin_events(self, where: AdminLogFilter, after: tuple[dt.datetime, int] | None,
-                                limit: int) -> list[asyncpg.Record]:
+                                limit: int) -> list[LogEntry]:
         """Newest first by (time, seq), resuming below ``after``."""
-        return await self.pool.fetch(
+        rows = await self.pool.fetch(
             "SELECT * FROM admin_log WHERE ($1::text IS NULL OR actor_department_code = $1)"
             " AND ($2::text IS NULL OR action = $2) AND ($3::timestamptz IS NULL OR time >= $3)"
             " AND ($4::timestamptz IS NULL OR time < $4)"
@@ -341,14 +335,15 @@ class Store:
             " ORDER BY time DESC, seq DESC LIMIT $7",
             where.actor_department_code, where.action, where.start_time, where.end_time,
             after[0] if after else None, after[1] if after else None, limit)
+        return [_log_entry(r) for r in rows]
 
-    async def admin_log_rows(self, batch: int = 1000) -> AsyncIterator[asyncpg.Record]:
+    async def admin_log_entries(self, batch: int = 1000) -> AsyncIterator[LogEntry]:
         """Every row of the log in chain order, read in batches (the log may be long)."""
         after = 0
         while True:
             rows = await self.pool.fetch("SELECT * FROM admin_log WHERE seq > $1 ORDER BY seq LIMIT $2", after, batch)
             for row in rows:
-                yield row
+                yield _log_entry(row)
             if len(rows) < batch:
                 return
             after = rows[-1]["seq"]
