@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 
@@ -114,3 +115,27 @@ def test_the_chain_finds_a_changed_a_removed_and_an_inserted_row() -> None:
     assert "missing" in (first_problem([rows[0], *rows[2:]]) or "")
     relinked = [rows[0], (2, rows[0][2], rows[2][2], rows[2][3])]
     assert first_problem(relinked) is not None
+
+
+async def test_a_resync_after_reconnecting_loads_what_a_lost_event_would_have_said() -> None:
+    snapshots: list[list[tuple[str, SystemState]]] = [[], [("sys-1", SystemState(True, 1000, DISABLED, 1))]]
+
+    async def load() -> list[tuple[str, SystemState]]:
+        """The first load knows nothing; every later one knows of the disable."""
+        return snapshots.pop(0) if len(snapshots) > 1 else snapshots[0]
+
+    holder = SystemStates(load, refresh_seconds=3600)
+    holder.start()
+    try:
+        assert await asyncio.wait_for(holder.first_attempt(), timeout=10)
+        holder.check(Caller("sys-1", "D1", issued_at=2000))  # nothing known yet
+        holder.resync()  # the event stream reconnected: the disable it missed comes with the reload
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    holder.check(Caller("sys-1", "D1", issued_at=2000))
+                except ServiceError:
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await holder.stop()
