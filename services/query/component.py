@@ -65,6 +65,7 @@ class QueryComponent:
         # too (not only at the gateway), and the system's cached decisions dropped.
         self._states = SystemStates(self._load_states)
         self._states_loader: Loader | None = None
+        self._states.add_listener(self._on_system_changed)
         verifier = AssertionVerifier(settings.internal_key, check=self._states.check)
         self._servicers = (QueryServicer(verifier), DisputeServicer(verifier), AuditServicer(verifier))
         self._pool: asyncpg.Pool | None = None
@@ -121,7 +122,6 @@ class QueryComponent:
         )
         self._deps = deps
         self._states_loader = authorization_loader(authorization_channel, signer, identity, timeout)
-        self._states.add_listener(lambda system_id: deps.decisions.invalidate(system_id=system_id))
         self._states.start()
         self._subscriber = Subscriber(settings.redis_url, {
             SYSTEMS_CHANGED: self._states.on_event,
@@ -147,6 +147,11 @@ class QueryComponent:
         if self._states_loader is None:
             raise RuntimeError("the query service is not started")
         return await self._states_loader()
+
+    def _on_system_changed(self, system_id: str) -> None:
+        """A system was disabled, enabled or rotated: its cached decisions go (its calls are refused anyway)."""
+        if self._deps is not None:
+            self._deps.decisions.invalidate(system_id=system_id)
 
     def _on_catalog_changed(self, payload: dict) -> None:
         deps = self._deps
