@@ -119,7 +119,7 @@ class SystemStates:
             state = SystemState(disabled=bool(payload["disabled"]), not_before=int(payload["not_before"]),
                                 reason=str(payload.get("reason", "")), version=int(payload["version"]))
         except (KeyError, TypeError, ValueError):
-            log.warning("ignored a malformed %s event", "system state")
+            log.warning("ignored a malformed system state event")
             return
         self.apply(system_id, state)
 
@@ -160,7 +160,8 @@ class SystemStates:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("could not load the states of business systems (%s); retrying in %.1fs", exc, delay)
+                why = exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else type(exc).__name__
+                log.warning("could not load the states of business systems (%s); retrying in %.1fs", why, delay)
                 wait, delay = delay, min(delay * 2, 5.0)
                 self._first.set()  # the first attempt is over: whoever waits for it goes on, failing closed
             with contextlib.suppress(TimeoutError):
