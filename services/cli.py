@@ -7,6 +7,8 @@
     govshare query / verify     try an online query or a verification by hand
     govshare export-bundle / import-bundle
                                 the one-way extranet → intranet data path
+    govshare export-checkpoints / verify-checkpoints
+                                an auditor's copy of the signed audit checkpoints, checked offline
 """
 
 from __future__ import annotations
@@ -126,6 +128,18 @@ def _import_bundle(args: argparse.Namespace) -> None:
     print(json.dumps(summary, ensure_ascii=False))
 
 
+def _export_checkpoints(args: argparse.Namespace) -> None:
+    from services.client import run_export_checkpoints
+
+    sys.exit(run_export_checkpoints(*_call_args(args), out=Path(args.out)))
+
+
+def _verify_checkpoints(args: argparse.Namespace) -> None:
+    from services.client import run_verify_checkpoints
+
+    sys.exit(run_verify_checkpoints(Path(args.file), [Path(p) for p in args.public_key]))
+
+
 def _add_call_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("resource", help="resource code, e.g. 102001/000001")
     parser.add_argument("key", help="key value, e.g. a 统一社会信用代码")
@@ -133,11 +147,15 @@ def _add_call_flags(parser: argparse.ArgumentParser) -> None:
                         choices=["administrative_basis", "work_reference", "data_verification",
                                  "business_collaboration"])
     parser.add_argument("--purpose-text", default="govshare CLI")
+    _add_credential_flags(parser, "social")
+
+
+def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
     parser.add_argument("--gateway", default="")
     parser.add_argument("--system-id", default="")
     parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", ""),
                         help="system secret (or GOVSHARE_SYSTEM_SECRET)")
-    parser.add_argument("--system", default="social", help="demo system to call as (with the credentials file)")
+    parser.add_argument("--system", default=system, help="demo system to call as (with the credentials file)")
     parser.add_argument("--credentials", default=str(Path(".govshare") / "demo-credentials.json"))
 
 
@@ -186,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     import_ = commands.add_parser("import-bundle", help="intranet: verify and import a bundle")
     import_.add_argument("--in", required=True)
     import_.set_defaults(func=_import_bundle)
+
+    export_checkpoints = commands.add_parser(
+        "export-checkpoints", help="authority: write the signed audit checkpoints to a file (JSON Lines)")
+    export_checkpoints.add_argument("--out", required=True)
+    _add_credential_flags(export_checkpoints, "authority")
+    export_checkpoints.set_defaults(func=_export_checkpoints)
+
+    verify_checkpoints = commands.add_parser(
+        "verify-checkpoints", help="offline: check an export file's signatures with the audit public key")
+    verify_checkpoints.add_argument("file")
+    verify_checkpoints.add_argument("--public-key", action="append", required=True,
+                                    help="PEM file of a trusted audit public key (repeat for retired keys)")
+    verify_checkpoints.set_defaults(func=_verify_checkpoints)
     return parser
 
 

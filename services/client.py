@@ -1,16 +1,19 @@
-"""A small synchronous client for trying the platform by hand (`govshare query`, `govshare verify`)."""
+"""A small synchronous client for trying the platform by hand (`govshare query`, `govshare verify`), and the
+auditor's checkpoint export and offline verification (`govshare export-checkpoints`, `verify-checkpoints`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
+from pathlib import Path
 
 import grpc
 from google.protobuf import json_format
 
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
 from govshare.common.v1 import common_pb2
-from govshare.query.v1 import query_pb2, query_pb2_grpc
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.runtime.errors import details_of
 
 PURPOSES = {
@@ -62,3 +65,50 @@ def run_verify(gateway: str, system_id: str, secret: str, *, resource: str, key:
     request = query_pb2.VerifyRequest(resource_code=resource, key=key, claims=claims,
                                       purpose=common_pb2.Purpose(type=PURPOSES[purpose], text=purpose_text))
     return _call(gateway, system_id, secret, lambda stub, md: stub.Verify(request, metadata=md, timeout=10))
+
+
+def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Path) -> int:
+    """Writes every signed audit checkpoint to ``out`` (JSON Lines), and the platform's public key beside it
+    (``out`` + ``.pub.pem``) for comparison with the one the operator handed over out of band."""
+    from services.query.checkpoints import Checkpoint, to_json
+
+    written, key_id, public_pem = 0, "", ""
+    with grpc.insecure_channel(gateway) as channel, out.open("w", encoding="utf-8") as file:
+        try:
+            md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
+            stub, token = audit_pb2_grpc.AuditServiceStub(channel), ""
+            while True:
+                page = stub.ExportAuditCheckpoints(audit_pb2.ExportAuditCheckpointsRequest(
+                    page_size=1000, page_token=token), metadata=md, timeout=30)
+                for c in page.checkpoints:
+                    checkpoint = Checkpoint(c.chain_id, c.sequence, c.hash, c.time.ToDatetime(tzinfo=dt.UTC),
+                                            c.final, c.key_id, c.signature)
+                    file.write(json.dumps(to_json(checkpoint)) + "\n")
+                    written += 1
+                key_id, public_pem, token = page.key_id, page.public_key_pem, page.next_page_token
+                if not token:
+                    break
+        except grpc.RpcError as error:
+            print_error(error)
+            return 1
+    Path(f"{out}.pub.pem").write_text(public_pem, encoding="utf-8")
+    print(json.dumps({"checkpoints": written, "file": str(out), "key_id": key_id}))
+    return 0
+
+
+def run_verify_checkpoints(path: Path, public_key_paths: list[Path]) -> int:
+    """Offline: every checkpoint in an export file signed by one of the given public keys (exit 0), or why not."""
+    from services.query.checkpoints import CheckpointVerifier, verify_export
+    from services.runtime.keys import ed25519_public_keys
+
+    try:
+        keys = [key for p in public_key_paths for key in ed25519_public_keys(p.read_text(encoding="utf-8"))]
+    except (OSError, ValueError) as exc:
+        print(f"verify-checkpoints: public key: {exc}", file=sys.stderr)
+        return 2
+    with path.open(encoding="utf-8") as lines:
+        good, problems = verify_export(lines, CheckpointVerifier(keys))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(json.dumps({"verified": good, "problems": len(problems)}))
+    return 1 if problems else 0

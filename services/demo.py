@@ -2,8 +2,9 @@
 
 `govshare seed` (and `govshare up`) runs this once against a running platform.
 Everything except the very first credential goes through the public API as the
-authority would do it, so the demo exercises the same paths as real use; the
-foundation records are bulk-loaded with COPY (millions of rows in minutes).
+authority would do it, so the demo exercises the same paths as real use: the
+authority also designates each foundation dataset's authoritative source (一数一源)
+before its records are bulk-loaded with COPY (millions of rows in minutes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, token_p
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
+from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 
 REGION = "110100"  # 北京市市辖区: every demo department is municipal.
 
@@ -204,6 +206,14 @@ async def _publish(catalog: catalog_pb2_grpc.CatalogServiceStub, entry: cat.Entr
                               metadata=metadata, timeout=10)
 
 
+async def designate_sources(admin: foundation_pb2_grpc.FoundationAdminServiceStub, sources: dict[str, str],
+                            metadata: tuple) -> None:
+    """The authority designates each dataset's authoritative source (repeating a designation changes nothing)."""
+    for dataset, department_code in sources.items():
+        await admin.DesignateAuthoritativeSource(foundation_pb2.DesignateAuthoritativeSourceRequest(
+            dataset=dataset, department_code=department_code), metadata=metadata, timeout=10)
+
+
 async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, entities: int = 2_000,
                     licences: int = 2_000, seed: int = 42) -> DemoCredentials:
     """Seeds the demo through the gateway at ``gateway``; returns the systems' credentials."""
@@ -228,7 +238,8 @@ async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, enti
         for entry in demo_entries():
             await _publish(catalog, entry, metadata)
             credentials.resources[entry.name] = entry.code
-    sources = {"population": DEPARTMENTS[0].code, "legal_entity": DEPARTMENTS[1].code,
-               "region": DEPARTMENTS[2].code, "place": DEPARTMENTS[2].code, "licence": DEPARTMENTS[3].code}
+        sources = {"population": DEPARTMENTS[0].code, "legal_entity": DEPARTMENTS[1].code,
+                   "region": DEPARTMENTS[2].code, "place": DEPARTMENTS[2].code, "licence": DEPARTMENTS[3].code}
+        await designate_sources(foundation_pb2_grpc.FoundationAdminServiceStub(channel), sources, metadata)
     await load_synthetic(database_url, sources, persons=persons, entities=entities, licences=licences, seed=seed)
     return credentials

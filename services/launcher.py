@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -21,11 +22,12 @@ import time
 from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime.db import migrate_all
 from services.runtime.embedded import EmbeddedServers
-from services.runtime.keys import PlatformKeys, generate_keys
+from services.runtime.keys import PlatformKeys, generate_keys, private_pem
 
 ORDER = ("catalog", "foundation", "authorization", "query", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4}
@@ -35,8 +37,13 @@ READY_TIMEOUT = 120.0
 def load_or_create_keys(path: Path) -> PlatformKeys:
     """The platform's keys for this data directory (created once, readable only by the owner)."""
     if path.exists():
-        return PlatformKeys(**json.loads(path.read_text(encoding="utf-8")))
-    keys = generate_keys()
+        keys = PlatformKeys(**json.loads(path.read_text(encoding="utf-8")))
+        if keys.audit_signing_key:
+            return keys
+        # A data directory from before audit checkpoints: add their key, keep the others.
+        keys = dataclasses.replace(keys, audit_signing_key=private_pem(Ed25519PrivateKey.generate()))
+    else:
+        keys = generate_keys()
     path.write_text(json.dumps(keys.__dict__), encoding="utf-8")
     os.chmod(path, 0o600)
     return keys
@@ -60,6 +67,8 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
     })
     if component == "authorization":
         env["GOVSHARE_TOKEN_PRIVATE_KEY"] = keys.token_private_key
+    if component == "query":
+        env["GOVSHARE_AUDIT_SIGNING_KEY"] = keys.audit_signing_key
     return env
 
 

@@ -22,6 +22,9 @@ from services.runtime.keys import PlatformKeys, generate_keys
 from services.runtime.settings import Settings
 from services.runtime.telemetry import setup_tracing
 
+# Every log line of the run is scanned for 公民身份号码 and 统一社会信用代码 (tests/log_scanner.py).
+pytest_plugins = ("log_scanner", "pytester")
+
 # Sample every trace in tests, so trace propagation can be asserted span by span.
 os.environ.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
 
@@ -77,6 +80,7 @@ def base_settings(database_url: str, redis_url: str, keys: PlatformKeys) -> Sett
         internal_key=keys.internal_key.encode(),
         token_private_key=keys.token_private_key,
         token_public_key=keys.token_public_key,
+        audit_signing_key=keys.audit_signing_key,
         audit_flush_ms=1.0,
     )
 

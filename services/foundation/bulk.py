@@ -8,9 +8,11 @@ is COPYed into a staging table and merged, superseded versions going to history 
 the RPC path. Producing the next batch (generating and converting rows, in a worker
 thread) overlaps with PostgreSQL ingesting the current one.
 
-Only the dataset's authoritative source may bulk-load (values from other sources are
-cross-checked through LoadRecords). Cross-checking against other sources' kept values is
-not run here; the next LoadRecords of a record does it.
+Only the dataset's authoritative source, designated by the authority, may bulk-load (values
+from other sources are cross-checked through LoadRecords), and only while no item of the
+dataset has an authoritative source of its own (COPY would overwrite that source's values).
+Cross-checking against other sources' kept values is not run here; the next LoadRecords of
+a record does it.
 """
 
 from __future__ import annotations
@@ -110,12 +112,16 @@ async def _connection(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> AsyncI
 async def _write(conn: asyncpg.Connection, dataset: str, source: str, rows: list[tuple]) -> None:
     async with conn.transaction():
         tx = Transaction(conn)
-        authority = await tx.lock_dataset(dataset)
-        if authority is None:
-            await tx.claim_authority(dataset, source)
-        elif authority != source:
-            raise PermissionError(f"{dataset}: {source} is not the authoritative source ({authority}); "
+        designation = await tx.lock_designation(dataset)
+        if designation.authority is None:
+            raise PermissionError(f"{dataset}: no authoritative source is designated; the authority designates "
+                                  "one with FoundationAdminService.DesignateAuthoritativeSource")
+        if designation.authority != source:
+            raise PermissionError(f"{dataset}: {source} is not the authoritative source ({designation.authority}); "
                                   "other sources load through LoadRecords")
+        if designation.overridden_items():
+            raise PermissionError(f"{dataset}: items {', '.join(sorted(designation.overridden_items()))} have "
+                                  "their own authoritative sources; load through LoadRecords, which keeps their values")
         try:
             async with conn.transaction():  # a savepoint: new keys go straight in
                 await tx.copy_records(dataset, rows)
@@ -132,7 +138,8 @@ async def copy_dataset(pool_or_conn: asyncpg.Pool | asyncpg.Connection, dataset:
     ``services.runtime.db.create_pool(url, "foundation")`` do. With ``validate`` every record is
     checked as LoadRecords checks it; bad ones are skipped and reported by a BulkLoadError raised
     after all good ones are in. ``validate=False`` is for trusted generated data (synthetic.py).
-    PermissionError if ``source_department_code`` is not the dataset's authoritative source.
+    PermissionError if ``source_department_code`` is not the dataset's designated authoritative source, or
+    an item of the dataset has another authoritative source.
     """
     definition = DATASETS.get(dataset)
     if definition is None:
@@ -171,7 +178,9 @@ async def load_synthetic(database_url: str, source_department_code: str | Mappin
                          redis_url: str | None = None) -> dict[str, int]:
     """Loads generated data (all regions, places, persons, entities, licences); returns the count per dataset.
 
-    ``source_department_code`` is one department for every dataset, or one per dataset name. Places
+    ``source_department_code`` is one department for every dataset, or one per dataset name; each must be
+    the dataset's authoritative source, designated by the authority beforehand (as services/demo.py does
+    through DesignateAuthoritativeSource), or the load stops with PermissionError. Places
     default to one per hundred persons (at least 100). With ``redis_url``, cached records of the
     loaded datasets are dropped and RECORDS_CHANGED ({"dataset", "all": true}) is published.
     """
@@ -210,4 +219,5 @@ async def _invalidate(redis_url: str, datasets: list[str]) -> None:
         for name in datasets:
             await invalidator.dataset_changed(name)
     finally:
+        invalidator.attach(None)  # a one-shot command: what Redis did not take now is left to the cache TTL
         await client.aclose()

@@ -13,6 +13,7 @@ from govshare.provider.v1 import provider_pb2_grpc
 from services.foundation.invalidation import RecordInvalidator
 from services.foundation.loading import Loader
 from services.foundation.provider_servicer import ProviderServicer
+from services.foundation.registry import SourceRegistry
 from services.foundation.servicer import FoundationAdminServicer
 from services.foundation.store import FoundationStore
 from services.runtime.admin_events import AdminOutbox
@@ -40,7 +41,8 @@ class FoundationComponent:
         verifier = AssertionVerifier(settings.internal_key)
         self._outbox = AdminOutbox(settings, self.name)
         loader = Loader(self._store, self._invalidator, recorded=self._outbox.notify)
-        self._admin = FoundationAdminServicer(verifier, loader, self._store)
+        self._admin = FoundationAdminServicer(verifier, loader, self._store,
+                                              SourceRegistry(self._store, recorded=self._outbox.notify))
         self._provider = ProviderServicer(verifier, self._store)
         self._pool: asyncpg.Pool | None = None
         self._redis: aioredis.Redis | None = None

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from services.foundation.datasets import DATASETS, Dataset
 from services.foundation.invalidation import RecordInvalidator
+from services.foundation.sources import Designation
 from services.foundation.store import (
     ADOPT_OTHER,
     KEEP_AUTHORITATIVE,
@@ -102,20 +103,21 @@ def check_rows(dataset: Dataset, rows: Sequence[LoadRow], now: datetime) -> tupl
     return good, rejected
 
 
-def compare(dataset: Dataset, key: str, authoritative: Mapping[str, str], other: Mapping[str, str],
-            other_source: str) -> tuple[list[Disagreement], list[tuple[str, str, str]]]:
-    """Items another source asserted: those that differ from the authoritative value, and those that agree."""
+def compare(dataset: Dataset, designation: Designation, record: StoredRecord, other: SourceValues
+            ) -> tuple[list[Disagreement], list[tuple[str, str, str]]]:
+    """Items a source asserted that it is not authoritative for: those that differ from the record, and
+    those that agree (an item's own authoritative source is never in conflict with itself)."""
     differ: list[Disagreement] = []
     agree: list[tuple[str, str, str]] = []
     for item in dataset.non_key_items:
-        theirs = other.get(item.name)
-        if theirs is None:
+        theirs = other.values.get(item.name)
+        if theirs is None or designation.authority_of(item.name) == other.source_department_code:
             continue
-        ours = authoritative.get(item.name, "")
+        ours = record.values.get(item.name, "")
         if ours == theirs:
-            agree.append((key, item.name, other_source))
+            agree.append((record.key, item.name, other.source_department_code))
         else:
-            differ.append(Disagreement(key, item.name, ours, theirs, other_source))
+            differ.append(Disagreement(record.key, item.name, ours, theirs, other.source_department_code))
     return differ, agree
 
 
@@ -155,42 +157,42 @@ class Loader:
 
     async def load(self, dataset: Dataset, source: str, rows: Sequence[LoadRow], now: datetime | None = None,
                    caller: Caller | None = None) -> LoadOutcome:
-        """Loads ``rows`` as ``source``; the load (counts only) goes to the administrative log as ``caller``'s."""
+        """Loads as ``source``, which the authority must have registered (NOT_A_SOURCE otherwise), into a
+        dataset it gave an authoritative source (NO_AUTHORITATIVE_SOURCE otherwise). The load (counts only)
+        goes to the administrative log as ``caller``'s, in the load's transaction."""
         now = now or datetime.now(UTC)
         good, rejected = check_rows(dataset, rows, now)
         outcome = LoadOutcome(rejected=rejected)
         async with self._store.transaction() as tx:
-            if not good:
-                await _log(tx, caller, "foundation.load_records", dataset.name,
-                           {"source_department_code": source, "accepted": 0, "rejected": len(rejected),
-                            "conflicts": 0})
-            else:
-                authority = await tx.lock_dataset(dataset.name)
-                if authority is None:  # nobody was named: the first source to load becomes authoritative
-                    await tx.claim_authority(dataset.name, source)
-                    await _log(tx, caller, "foundation.designate_source", dataset.name,
-                               {"source_department_code": source, "how": "first load"})
-                    authority = source
-                if source == authority:
-                    accepted, stale, outcome.conflicts = await self._load_authoritative(tx, dataset, source, good,
-                                                                                         now)
+            designation = await tx.lock_designation(dataset.name)
+            designation.check_load(source)
+            if good:
+                if source == designation.authority:
+                    accepted, refused = await self._load_authoritative(tx, dataset, designation, source, good, now)
                     outcome.changed_keys = [g.key for g in accepted]
                 else:
-                    accepted, stale, outcome.conflicts = await self._load_other(tx, dataset, source, good)
+                    accepted, refused, outcome.changed_keys = await self._load_other(
+                        tx, dataset, designation, source, good, now)
+                outcome.conflicts = await _cross_check(tx, dataset, designation, source, [g.key for g in accepted])
                 outcome.accepted = len(accepted)
-                outcome.rejected = sorted([*rejected, *stale], key=lambda r: r.index)
-                await _log(tx, caller, "foundation.load_records", dataset.name,
-                           {"source_department_code": source, "accepted": outcome.accepted,
-                            "rejected": len(outcome.rejected), "conflicts": outcome.conflicts})
+                outcome.rejected = sorted([*rejected, *refused], key=lambda r: r.index)
+            await _log(tx, caller, "foundation.load_records", dataset.name,
+                       {"source_department_code": source, "accepted": outcome.accepted,
+                        "rejected": len(outcome.rejected), "conflicts": outcome.conflicts})
         self._recorded()
         if good:
             await self._invalidator.records_changed(dataset.name, outcome.changed_keys)
         return outcome
 
-    async def _load_authoritative(self, tx: Transaction, dataset: Dataset, source: str, good: list[_Good],
-                                  now: datetime) -> tuple[list[_Good], list[Rejection], int]:
+    async def _load_authoritative(self, tx: Transaction, dataset: Dataset, designation: Designation, source: str,
+                                  good: list[_Good], now: datetime) -> tuple[list[_Good], list[Rejection]]:
+        """The dataset's source writes the records; items designated to another source keep that source's value."""
         current = await tx.current_records(dataset.name, [g.key for g in good])
-        fresh, stale = _split_stale(good, {key: record.as_of_time for key, record in current.items()})
+        fresh, refused = _split_stale(good, {key: record.as_of_time for key, record in current.items()})
+        overridden = designation.overridden_items()
+        if overridden:
+            fresh, unfit = await self._overlay_item_sources(tx, dataset, source, fresh, overridden, now)
+            refused += unfit
         superseded: list[StoredRecord] = []
         recorded: list[datetime] = []
         for g in fresh:
@@ -204,54 +206,95 @@ class Loader:
         await tx.write_history(dataset.name, superseded)
         await tx.upsert_records(dataset.name, [g.values for g in fresh], source, [g.as_of_time for g in fresh],
                                 recorded)
-        by_key = {g.key: g for g in fresh}
-        found: list[Disagreement] = []
-        agreeing: list[tuple[str, str, str]] = []
-        for other in await tx.other_source_values(dataset.name, list(by_key), source):
-            differ, agree = compare(dataset, other.key, by_key[other.key].canonical, other.values,
-                                    other.source_department_code)
-            found += differ
-            agreeing += agree
-        return fresh, stale, await _record_conflicts(tx, dataset, list(by_key), found, agreeing, source)
+        return fresh, refused
 
-    async def _load_other(self, tx: Transaction, dataset: Dataset, source: str,
-                          good: list[_Good]) -> tuple[list[_Good], list[Rejection], int]:
-        fresh, stale = _split_stale(good, await tx.own_source_times(dataset.name, source, [g.key for g in good]))
+    async def _overlay_item_sources(self, tx: Transaction, dataset: Dataset, source: str, fresh: list[_Good],
+                                    overridden: Mapping[str, str], now: datetime
+                                    ) -> tuple[list[_Good], list[Rejection]]:
+        """Rows of the dataset's source with the values item sources asserted for their items.
+
+        The dataset's source's own values of those items are kept (as a source's values are) so they
+        are cross-checked against the item source's.
+        """
+        keys = [g.key for g in fresh]
+        await tx.keep_source_values(dataset.name, source, [
+            SourceValues(g.key, source, {i: v for i, v in g.canonical.items() if i in overridden}, g.as_of_time)
+            for g in fresh])
+        asserted = {(sv.key, sv.source_department_code): sv.values
+                    for sv in await tx.source_values(dataset.name, keys) if sv.source_department_code != source}
+        merged: list[_Good] = []
+        unfit: list[Rejection] = []
+        for g in fresh:
+            overlay = {item: value for item, owner in overridden.items()
+                       if (value := asserted.get((g.key, owner), {}).get(item)) is not None}
+            result = _merge(dataset, g, overlay, g.as_of_time, now)
+            (merged if isinstance(result, _Good) else unfit).append(result)  # type: ignore[arg-type]
+        return merged, unfit
+
+    async def _load_other(self, tx: Transaction, dataset: Dataset, designation: Designation, source: str,
+                          good: list[_Good], now: datetime) -> tuple[list[_Good], list[Rejection], list[str]]:
+        """Another source's values are kept for cross-checking; those of items it is designated authoritative
+        for are set on the records that exist (a record is created only by the dataset's source)."""
+        fresh, refused = _split_stale(good, await tx.own_source_times(dataset.name, source, [g.key for g in good]))
+        owned = designation.owned_items(source)
+        changed: list[_Good] = []
+        superseded: list[StoredRecord] = []
+        if owned:
+            current = await tx.current_records(dataset.name, [g.key for g in fresh])
+            kept: list[_Good] = []
+            for g in fresh:
+                record = current.get(g.key)
+                overlay = {item: g.canonical[item] for item in owned if item in g.canonical}
+                if record is None or all(record.values.get(i) == v for i, v in overlay.items()):
+                    kept.append(g)
+                    continue
+                result = _merge(dataset, _Good(g.index, g.key, {}, record.values, record.as_of_time), overlay,
+                                max(record.as_of_time, g.as_of_time), now)
+                if isinstance(result, Rejection):
+                    refused.append(result)
+                    continue
+                kept.append(g)
+                changed.append(result)
+                superseded.append(record)
+            fresh = kept
         await tx.keep_source_values(dataset.name, source,
                                     [SourceValues(g.key, source, g.canonical, g.as_of_time) for g in fresh])
-        current = await tx.current_records(dataset.name, [g.key for g in fresh])
-        found: list[Disagreement] = []
-        agreeing: list[tuple[str, str, str]] = []
-        for g in fresh:
-            record = current.get(g.key)
-            if record is not None:  # without an authoritative record there is nothing to disagree with yet
-                differ, agree = compare(dataset, g.key, record.values, g.canonical, source)
-                found += differ
-                agreeing += agree
-        return fresh, stale, await _record_conflicts(tx, dataset, [g.key for g in fresh], found, agreeing, source)
+        if changed:
+            await tx.write_history(dataset.name, superseded)
+            await tx.upsert_records(dataset.name, [c.values for c in changed], source,
+                                    [c.as_of_time for c in changed], [now] * len(changed))
+        return fresh, refused, [c.key for c in changed]
 
     async def resolve(self, caller: Caller, conflict_id: int, adopt_other_value: bool, note: str,
                       now: datetime | None = None) -> Conflict:
-        """The authoritative source (or the authority) keeps its value or adopts the other source's."""
+        """The item's authoritative source keeps its value or adopts the other source's (nobody else: the
+        authority designates sources, it does not decide their values)."""
         now = now or datetime.now(UTC)
         resolved_by = caller.department_code or caller.system_id
         async with self._store.transaction() as tx:
             seen = await tx.conflict(conflict_id)
             if seen is None:
                 raise not_found(f"conflict {conflict_id}")
-            authority = await tx.lock_dataset(seen.dataset)
-            if not caller.authority and caller.department_code != authority:
+            designation = await tx.lock_designation(seen.dataset)
+            owner = designation.authority_of(seen.item)
+            if not caller.authority and caller.department_code not in (owner, seen.other_source_department_code):
+                raise not_found(f"conflict {conflict_id}")  # as in ListConflicts: not even its existence
+            if not caller.department_code or caller.department_code != owner:
                 raise permission_denied(
                     "NOT_AUTHORITATIVE_SOURCE",
-                    f"only the authoritative source of {seen.dataset} ({authority or 'not set'}) or the authority "
+                    f"only the authoritative source of {seen.dataset} item {seen.item} ({owner or 'not designated'}) "
                     "resolves its conflicts")
             conflict = await tx.conflict(conflict_id, for_update=True)
             if conflict is None or conflict.state != OPEN:
                 raise failed_precondition("CONFLICT_RESOLVED", f"conflict {conflict_id} is already resolved")
             if adopt_other_value:
                 await self._adopt(tx, conflict, now)
+                if owner != designation.authority:  # the dataset's source's next load must not undo it
+                    await tx.set_source_value(conflict.dataset, conflict.key, owner, conflict.item,
+                                              conflict.other_value)
             code = ADOPT_OTHER if adopt_other_value else KEEP_AUTHORITATIVE
             result = await tx.resolve_conflict(conflict_id, f"{code}: {note}" if note else code, resolved_by)
+            result.authoritative_department_code = owner
             if adopt_other_value:
                 await tx.item_changed(conflict.dataset, conflict.key, conflict.item, conflict.other_value,
                                       resolved_by)
@@ -294,11 +337,45 @@ def _split_stale(good: list[_Good], stored: Mapping[str, datetime]) -> tuple[lis
     return fresh, stale
 
 
-async def _record_conflicts(tx: Transaction, dataset: Dataset, keys: list[str], found: list[Disagreement],
-                            agreeing: list[tuple[str, str, str]], source: str) -> int:
+def _merge(dataset: Dataset, base: _Good, overlay: Mapping[str, str], as_of: datetime,
+           now: datetime) -> _Good | Rejection:
+    """``base`` with the items of ``overlay`` replaced, checked again as a whole record.
+
+    A refusal names the items only, not the values of the record they would not fit (which the
+    loading source may not be allowed to see).
+    """
+    if not overlay:
+        return base
+    checked = validate_record(dataset, {**base.canonical, **overlay}, now.astimezone(CHINA_TIME).date())
+    if checked.problems:
+        return Rejection(base.index, base.key, tuple(
+            f"{item}: the value of its authoritative source does not fit the record's other items"
+            for item in sorted(overlay)))
+    return _Good(base.index, base.key, checked.values, dataset.canonical(checked.values), as_of)
+
+
+async def _cross_check(tx: Transaction, dataset: Dataset, designation: Designation, source: str,
+                       keys: list[str]) -> int:
+    """Compares every source's kept values of these records with the records as they now are (多元校核).
+
+    Returns how many disagreements were recorded that ``source`` may see: those it raised and those on
+    items it is authoritative for (other sources' disagreements are none of its business).
+    """
+    if not keys:
+        return 0
+    current = await tx.current_records(dataset.name, keys)
+    found: list[Disagreement] = []
+    agreeing: list[tuple[str, str, str]] = []
+    for other in await tx.source_values(dataset.name, keys):
+        record = current.get(other.key)
+        if record is not None:  # without a record there is nothing to disagree with yet
+            differ, agree = compare(dataset, designation, record, other)
+            found += differ
+            agreeing += agree
     if not found and not agreeing:
         return 0
     to_record, to_close = plan_conflicts(found, agreeing, await tx.conflicts_of_keys(dataset.name, keys))
     await tx.close_conflicts(to_close, VALUES_AGREE, source)
     await tx.open_conflicts(dataset.name, to_record)
-    return len(to_record)
+    return sum(1 for d in to_record
+               if source in (d.other_source_department_code, designation.authority_of(d.item)))

@@ -1,7 +1,8 @@
 """govshare.foundation.v1.FoundationAdminService: protobuf <-> the loader and the store.
 
-Loads, conflict curation, record history and the dataset list. Every request is checked
-whole first, so a caller learns every problem of a request in one INVALID_ARGUMENT.
+Loads, conflict curation, record history, the dataset list and the authority's
+designation of sources. Every request is checked whole first, so a caller learns every
+problem of a request in one INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import grpc
 
 from govshare.foundation.v1 import foundation_pb2 as pb
 from govshare.foundation.v1 import foundation_pb2_grpc
-from services.foundation.datasets import find_dataset
+from services.foundation.datasets import Dataset, find_dataset
 from services.foundation.loading import MAX_RECORDS, Loader, LoadRow
+from services.foundation.registry import SourceRegistry
+from services.foundation.sources import DatasetSources, sees_authoritative_value
 from services.foundation.store import Conflict, FoundationStore, StoredRecord
 from services.foundation.validation import ValueProblem, china_today
 from services.runtime.errors import (
@@ -77,12 +80,46 @@ def _load_row(record: pb.RecordInput) -> LoadRow:
     return LoadRow(dict(record.values), from_timestamp(record.as_of_time, "as_of_time"))
 
 
-def conflict_message(conflict: Conflict) -> pb.Conflict:
+def conflict_message(conflict: Conflict, caller: Caller) -> pb.Conflict:
+    """The conflict as ``caller`` may see it: the authoritative value only for the item's source and the authority."""
+    shown = sees_authoritative_value(caller, conflict.authoritative_department_code)
     return pb.Conflict(
         id=conflict.id, dataset=conflict.dataset, key=conflict.key, item=conflict.item,
-        authoritative_value=conflict.authoritative_value, other_value=conflict.other_value,
-        other_source_department_code=conflict.other_source_department_code, state=conflict.state,
-        resolution=conflict.resolution, create_time=to_timestamp(conflict.create_time))
+        authoritative_value=conflict.authoritative_value if shown else "", authoritative_value_withheld=not shown,
+        other_value=conflict.other_value, other_source_department_code=conflict.other_source_department_code,
+        state=conflict.state, resolution=conflict.resolution, create_time=to_timestamp(conflict.create_time),
+        authoritative_department_code=conflict.authoritative_department_code)
+
+
+def sources_message(sources: DatasetSources) -> pb.DatasetSources:
+    return pb.DatasetSources(
+        dataset=sources.dataset, authoritative_department_code=sources.authority or "",
+        item_authorities=[pb.ItemAuthority(item=item, department_code=code)
+                          for item, code in sources.item_authorities.items()],
+        sources=[pb.Source(department_code=s.department_code, register_time=to_timestamp(s.register_time))
+                 for s in sources.sources],
+        designations=[pb.Designation(
+            id=d.id, action=d.action, item=d.item, department_code=d.department_code,
+            previous_department_code=d.previous_department_code, actor_system_id=d.actor_system_id,
+            actor_department_code=d.actor_department_code, create_time=to_timestamp(d.create_time))
+            for d in sources.designations])
+
+
+def designated_department(code: str, violations: list[FieldViolation]) -> str:
+    """A department code named by the authority (checked like every 统一社会信用代码)."""
+    code = code.strip()
+    error = credit_code_error(code) if code else "required"
+    if error:
+        violations.append(FieldViolation("department_code", error))
+    return code
+
+
+def designated_item(dataset: Dataset | None, item: str, violations: list[FieldViolation]) -> str:
+    """Empty (the whole dataset) or a non-key item of it (the key identifies the record: it has no source)."""
+    if item and dataset is not None and item not in {i.name for i in dataset.non_key_items}:
+        names = ", ".join(i.name for i in dataset.non_key_items)
+        violations.append(FieldViolation("item", f"must be empty or one of {names}"))
+    return item
 
 
 def _version(record: StoredRecord) -> pb.RecordVersion:
@@ -92,10 +129,12 @@ def _version(record: StoredRecord) -> pb.RecordVersion:
 
 
 class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer):
-    def __init__(self, verifier: AssertionVerifier, loader: Loader, store: FoundationStore) -> None:
+    def __init__(self, verifier: AssertionVerifier, loader: Loader, store: FoundationStore,
+                 registry: SourceRegistry) -> None:
         self._verifier = verifier
         self._loader = loader
         self._store = store
+        self._registry = registry
 
     async def LoadRecords(self, request: pb.LoadRecordsRequest, context: grpc.aio.ServicerContext
                           ) -> pb.LoadRecordsResponse:
@@ -130,7 +169,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         conflicts = await self._store.list_conflicts(dataset.name if dataset else None, request.state or None,
                                                      after, size + 1, viewer)
         token = encode_token({"after": conflicts[size - 1].id}) if len(conflicts) > size else ""
-        return pb.ListConflictsResponse(conflicts=[conflict_message(c) for c in conflicts[:size]],
+        return pb.ListConflictsResponse(conflicts=[conflict_message(c, caller) for c in conflicts[:size]],
                                         next_page_token=token)
 
     async def ResolveConflict(self, request: pb.ResolveConflictRequest, context: grpc.aio.ServicerContext
@@ -146,7 +185,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         if violations:
             raise invalid_argument(violations)
         conflict = await self._loader.resolve(caller, request.id, request.adopt_other_value, request.note.strip())
-        return pb.ResolveConflictResponse(conflict=conflict_message(conflict))
+        return pb.ResolveConflictResponse(conflict=conflict_message(conflict, caller))
 
     async def GetRecordHistory(self, request: pb.GetRecordHistoryRequest, context: grpc.aio.ServicerContext
                                ) -> pb.GetRecordHistoryResponse:
@@ -171,7 +210,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         current = await self._store.lookup(dataset.name, key)
         versions = ([current] if current else []) + await self._store.history(dataset.name, key)
         if not versions:
-            raise not_found(f"{dataset.name} record {key}")
+            raise not_found(f"a {dataset.name} record with this key")  # no key in error texts
         return pb.GetRecordHistoryResponse(versions=[_version(v) for v in versions])
 
     async def ListDatasets(self, request: pb.ListDatasetsRequest, context: grpc.aio.ServicerContext
@@ -181,3 +220,36 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
             pb.Dataset(name=d.name, key_item=d.key_item, authoritative_department_code=d.authoritative_department_code,
                        record_count=d.record_count)
             for d in await self._store.datasets()])
+
+    async def RegisterSource(self, request: pb.RegisterSourceRequest, context: grpc.aio.ServicerContext
+                             ) -> pb.RegisterSourceResponse:
+        caller = identified(self._verifier.from_context(context))
+        violations: list[FieldViolation] = []
+        dataset = find_dataset(request.dataset, violations)
+        department = designated_department(request.department_code, violations)
+        if violations or dataset is None:
+            raise invalid_argument(violations)
+        return pb.RegisterSourceResponse(sources=sources_message(
+            await self._registry.register(caller, dataset, department)))
+
+    async def DesignateAuthoritativeSource(self, request: pb.DesignateAuthoritativeSourceRequest,
+                                           context: grpc.aio.ServicerContext
+                                           ) -> pb.DesignateAuthoritativeSourceResponse:
+        caller = identified(self._verifier.from_context(context))
+        violations: list[FieldViolation] = []
+        dataset = find_dataset(request.dataset, violations)
+        item = designated_item(dataset, request.item, violations)
+        department = designated_department(request.department_code, violations)
+        if violations or dataset is None:
+            raise invalid_argument(violations)
+        return pb.DesignateAuthoritativeSourceResponse(sources=sources_message(
+            await self._registry.designate(caller, dataset, item, department)))
+
+    async def ListSources(self, request: pb.ListSourcesRequest, context: grpc.aio.ServicerContext
+                          ) -> pb.ListSourcesResponse:
+        caller = identified(self._verifier.from_context(context))
+        violations: list[FieldViolation] = []
+        dataset = find_dataset(request.dataset, violations)
+        if violations or dataset is None:
+            raise invalid_argument(violations)
+        return pb.ListSourcesResponse(sources=sources_message(await self._registry.sources(caller, dataset)))

@@ -23,6 +23,22 @@ from functools import cache
 import asyncpg
 
 from services.foundation.datasets import DATASETS, DATE, NUMERIC, Dataset, Item
+from services.foundation.sources import (
+    DESIGNATE_DATASET,
+    DESIGNATE_ITEM,
+    REGISTER_SOURCE,
+    DatasetSources,
+    Designation,
+    DesignationRecord,
+    SourceInfo,
+)
+from services.runtime import admin_events
+from services.runtime.admin_events import AdminEvent
+from services.runtime.identity import Caller
+
+#: The administrative-log actions of the source history's entries.
+_ADMIN_ACTIONS = {REGISTER_SOURCE: "foundation.register_source", DESIGNATE_DATASET: "foundation.designate_source",
+                  DESIGNATE_ITEM: "foundation.designate_item_source"}
 
 OPEN, RESOLVED = 1, 2  # govshare.foundation.v1.ConflictState
 KEEP_AUTHORITATIVE = "KEEP_AUTHORITATIVE_VALUE"
@@ -59,6 +75,8 @@ class Conflict:
     state: int
     resolution: str
     create_time: datetime
+    #: The item's authoritative source when the conflict was read (listings only).
+    authoritative_department_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,20 +187,18 @@ def statements(dataset: str) -> _Statements:
 def _conflict(row: asyncpg.Record) -> Conflict:
     return Conflict(row["id"], row["dataset"], row["key"], row["item"], row["authoritative_value"],
                     row["other_value"], row["other_source_department_code"], row["state"], row["resolution"],
-                    row["create_time"])
+                    row["create_time"], row.get("item_authority") or "")
 
 
 _CONFLICT_COLUMNS = ("id, dataset, key, item, authoritative_value, other_value, other_source_department_code, "
                      "state, resolution, create_time")
 
 
-async def set_authoritative_department(executor: Executor, dataset: str, department_code: str) -> None:
-    """Makes ``department_code`` the one authoritative source of ``dataset`` (一数一源); KeyError if unknown."""
-    status = await executor.execute(
-        "UPDATE datasets SET authoritative_department_code = $2, update_time = now() WHERE name = $1",
-        dataset, department_code)
-    if status != "UPDATE 1":
-        raise KeyError(f"unknown dataset {dataset!r}")
+async def _designation(conn: Executor, dataset: str, authority: str | None) -> Designation:
+    items = await conn.fetch("SELECT item, department_code FROM item_authorities WHERE dataset = $1", dataset)
+    sources = await conn.fetch("SELECT department_code FROM dataset_sources WHERE dataset = $1", dataset)
+    return Designation(dataset, authority, {r["item"]: r["department_code"] for r in items},
+                       frozenset(r["department_code"] for r in sources))
 
 
 class Transaction:
@@ -196,10 +212,43 @@ class Transaction:
         return await self.conn.fetchval(
             "SELECT authoritative_department_code FROM datasets WHERE name = $1 FOR UPDATE", dataset)
 
-    async def claim_authority(self, dataset: str, department_code: str) -> None:
+    async def lock_designation(self, dataset: str) -> Designation:
+        """Locks ``dataset`` (as lock_dataset) and reads its sources: they cannot change until the commit."""
+        return await _designation(self.conn, dataset, await self.lock_dataset(dataset))
+
+    async def register_source(self, dataset: str, department_code: str, actor: Caller) -> bool:
+        """Adds a source (and its history row); False if it was one already."""
+        added = await self.conn.fetchval(
+            "INSERT INTO dataset_sources (dataset, department_code) VALUES ($1, $2) ON CONFLICT DO NOTHING "
+            "RETURNING true", dataset, department_code)
+        if added:
+            await self._record_designation(dataset, REGISTER_SOURCE, "", department_code, "", actor)
+        return bool(added)
+
+    async def designate(self, dataset: str, item: str, department_code: str, previous: str, actor: Caller) -> None:
+        """Makes ``department_code`` authoritative for ``dataset`` (``item`` empty) or for one item of it."""
+        if item:
+            await self.conn.execute(
+                "INSERT INTO item_authorities (dataset, item, department_code) VALUES ($1, $2, $3) "
+                "ON CONFLICT (dataset, item) DO UPDATE SET department_code = EXCLUDED.department_code, "
+                "update_time = now()", dataset, item, department_code)
+        else:
+            await self.conn.execute(
+                "UPDATE datasets SET authoritative_department_code = $2, update_time = now() WHERE name = $1",
+                dataset, department_code)
+        await self._record_designation(dataset, DESIGNATE_ITEM if item else DESIGNATE_DATASET, item,
+                                       department_code, previous, actor)
+
+    async def _record_designation(self, dataset: str, action: int, item: str, department_code: str,
+                                  previous: str, actor: Caller) -> None:
+        """Keeps the change in the dataset's history and, in the same transaction, in the administrative log's
+        outbox."""
         await self.conn.execute(
-            "UPDATE datasets SET authoritative_department_code = $2, update_time = now() "
-            "WHERE name = $1 AND authoritative_department_code IS NULL", dataset, department_code)
+            "INSERT INTO source_designations (dataset, action, item, department_code, previous_department_code, "
+            "actor_system_id, actor_department_code) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            dataset, action, item, department_code, previous, actor.system_id, actor.department_code)
+        await admin_events.record(self.conn, AdminEvent.by(actor, _ADMIN_ACTIONS[action], dataset, {
+            "item": item, "department_code": department_code, "previous_department_code": previous}))
 
     async def current_records(self, dataset: str, keys: Sequence[str]) -> dict[str, StoredRecord]:
         sql = statements(dataset)
@@ -241,13 +290,22 @@ class Transaction:
             dataset, source, [k.key for k in kept], [json.dumps(k.values, ensure_ascii=False) for k in kept],
             [k.as_of_time for k in kept])
 
-    async def other_source_values(self, dataset: str, keys: Sequence[str], authority: str) -> list[SourceValues]:
+    async def source_values(self, dataset: str, keys: Sequence[str]) -> list[SourceValues]:
+        """Every source's kept values of these records."""
         rows = await self.conn.fetch(
             "SELECT key, source_department_code, item_values, as_of_time FROM source_values "
-            "WHERE dataset = $1 AND key = ANY($2::text[]) AND source_department_code <> $3", dataset, list(keys),
-            authority)
+            "WHERE dataset = $1 AND key = ANY($2::text[])", dataset, list(keys))
         return [SourceValues(r["key"], r["source_department_code"], json.loads(r["item_values"]), r["as_of_time"])
                 for r in rows]
+
+    async def set_source_value(self, dataset: str, key: str, source: str, item: str, value: str) -> None:
+        """Makes ``source``'s kept value of one item ``value`` (after it adopted another source's value)."""
+        await self.conn.execute(
+            "INSERT INTO source_values (dataset, key, source_department_code, item_values, as_of_time) "
+            "VALUES ($1, $2, $3, jsonb_build_object($4::text, $5::text), now()) "
+            "ON CONFLICT (dataset, key, source_department_code) DO UPDATE SET "
+            "item_values = source_values.item_values || EXCLUDED.item_values, recorded_time = now()",
+            dataset, key, source, item, value)
 
     async def conflicts_of_keys(self, dataset: str, keys: Sequence[str]) -> list[Conflict]:
         """Open conflicts of these records, and the dismissed ones (kept authoritative) that must not reopen."""
@@ -365,19 +423,48 @@ class FoundationStore:
         return await self.pool.fetchval("SELECT authoritative_department_code FROM datasets WHERE name = $1",
                                         dataset)
 
-    async def set_authoritative_department(self, dataset: str, department_code: str) -> None:
-        await set_authoritative_department(self.pool, dataset, department_code)
-
     async def list_conflicts(self, dataset: str | None, state: int | None, after_id: int, limit: int,
                              viewer: str | None) -> list[Conflict]:
-        """Conflicts in id order; a ``viewer`` department sees those of its datasets and those it raised."""
+        """Conflicts in id order, with their item's authoritative source; a ``viewer`` department sees
+        those of items it is authoritative for and those it raised."""
         rows = await self.pool.fetch(
-            f"SELECT {', '.join(f'c.{c}' for c in _CONFLICT_COLUMNS.split(', '))} "
+            f"SELECT {', '.join(f'c.{c}' for c in _CONFLICT_COLUMNS.split(', '))}, "
+            "coalesce(i.department_code, d.authoritative_department_code) AS item_authority "
             "FROM conflicts c JOIN datasets d ON d.name = c.dataset "
+            "LEFT JOIN item_authorities i ON i.dataset = c.dataset AND i.item = c.item "
             "WHERE ($1::text IS NULL OR c.dataset = $1) AND ($2::smallint IS NULL OR c.state = $2) AND c.id > $3 "
-            "AND ($4::text IS NULL OR c.other_source_department_code = $4 OR d.authoritative_department_code = $4) "
+            "AND ($4::text IS NULL OR c.other_source_department_code = $4 "
+            "OR coalesce(i.department_code, d.authoritative_department_code) = $4) "
             "ORDER BY c.id LIMIT $5", dataset, state, after_id, viewer, limit)
         return [_conflict(row) for row in rows]
+
+    async def designation(self, dataset: str) -> Designation:
+        """A dataset's sources as they are now (without the lock writers take)."""
+        async with self.pool.acquire() as conn:
+            authority = await conn.fetchval("SELECT authoritative_department_code FROM datasets WHERE name = $1",
+                                            dataset)
+            return await _designation(conn, dataset, authority)
+
+    async def sources(self, dataset: str) -> DatasetSources:
+        """The dataset's designation with its registered sources and its history, newest first."""
+        async with self.pool.acquire() as conn:
+            authority = await conn.fetchval("SELECT authoritative_department_code FROM datasets WHERE name = $1",
+                                            dataset)
+            items = await conn.fetch(
+                "SELECT item, department_code FROM item_authorities WHERE dataset = $1 ORDER BY item", dataset)
+            sources = await conn.fetch(
+                "SELECT department_code, register_time FROM dataset_sources WHERE dataset = $1 "
+                "ORDER BY register_time, department_code", dataset)
+            history = await conn.fetch(
+                "SELECT id, action, item, department_code, previous_department_code, actor_system_id, "
+                "actor_department_code, create_time FROM source_designations WHERE dataset = $1 "
+                "ORDER BY id DESC LIMIT $2", dataset, MAX_HISTORY)
+        return DatasetSources(
+            dataset, authority, {r["item"]: r["department_code"] for r in items},
+            [SourceInfo(r["department_code"], r["register_time"]) for r in sources],
+            [DesignationRecord(r["id"], r["action"], r["item"], r["department_code"], r["previous_department_code"],
+                               r["actor_system_id"], r["actor_department_code"], r["create_time"])
+             for r in history])
 
     async def datasets(self) -> list[DatasetInfo]:
         """Datasets with their authoritative source and record counts (estimated for large tables)."""

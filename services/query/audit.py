@@ -15,7 +15,9 @@ at start, a sequence number, and ``hash = sha256(prev_hash || canonical(row))``.
 Replicas never contend for a chain head, and editing, inserting or deleting a
 row breaks the chain where it happened. After a failed write the outcome is
 unknown (the commit may have happened), so the writer starts a new chain rather
-than guess.
+than guess. The hash is unkeyed: deleting a chain's last rows, or all of it,
+leaves nothing to break, so the heads are signed apart (services.query.checkpoints);
+``heads()`` gives them, the abandoned chains' included.
 """
 
 from __future__ import annotations
@@ -159,6 +161,15 @@ class ChainChecker:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """Where a chain stands: its last durable record's sequence and hash (what a checkpoint signs)."""
+
+    chain_id: str
+    seq: int
+    hash: str
+
+
 WriteBatch = Callable[[list[Row]], Awaitable[None]]
 
 
@@ -186,13 +197,27 @@ class AuditWriter:
         self.chain_id = ""
         self._seq = 0
         self._head = GENESIS
+        self._abandoned: list[Head] = []
 
     def start(self) -> None:
         self._new_chain()
         self._closing = False
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
+    def heads(self) -> tuple[Head | None, list[Head]]:
+        """The current chain's durable head, and those of chains abandoned since they were last forgotten."""
+        current = Head(self.chain_id, self._seq, self._head) if self.chain_id else None
+        return current, list(self._abandoned)
+
+    def forget(self, heads: Sequence[Head]) -> None:
+        """Drops abandoned chains' heads once they are checkpointed."""
+        done = set(heads)
+        self._abandoned = [head for head in self._abandoned if head not in done]
+
     def _new_chain(self) -> None:
+        if self._seq > 0:
+            # Its records up to the head are durable: the checkpointer still signs where it ended.
+            self._abandoned.append(Head(self.chain_id, self._seq, self._head))
         self.chain_id = secrets.token_hex(16)
         self._seq = 0
         self._head = GENESIS
@@ -258,7 +283,9 @@ class AuditWriter:
             rows, seq, head = self._chain_rows(batch)
             await self._write_batch(rows)
         except Exception as exc:
-            log.error("audit write of %d records failed (%s); starting a new chain", len(batch), exc)
+            # The error's class and SQLSTATE only: a driver's message may quote a value of the rows (a key).
+            log.error("audit write of %d records failed (%s %s); starting a new chain", len(batch),
+                      type(exc).__name__, getattr(exc, "sqlstate", "") or "")
             self._new_chain()
             error = ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
                                  "the access could not be recorded, so it was not answered")

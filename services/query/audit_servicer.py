@@ -1,7 +1,8 @@
 """govshare.query.v1.AuditService: who used whose data, how often, and whether the trail is intact.
 
 Providers see the accesses to their own resources (R-USE-4, 003 Art. 35); the
-authority sees every access and alone may verify the hash chains.
+authority sees every access and alone may verify the hash chains and export
+their signed checkpoints.
 """
 
 from __future__ import annotations
@@ -14,19 +15,36 @@ import grpc
 
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
-from services.query import audit
+from services.query import checkpoints
+from services.query.checkpoints import Checkpoint
 from services.query.deps import DependentServicer
 from services.query.store import AccessFilter
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
 from services.runtime.identity import Caller
-from services.runtime.pagination import page_size, page_size_violations, text_id, time_keyset_after, time_keyset_token
+from services.runtime.pagination import (
+    decode_token,
+    encode_token,
+    page_size,
+    page_size_violations,
+    text_id,
+    time_keyset_after,
+    time_keyset_token,
+)
 from services.runtime.timestamps import from_timestamp, to_timestamp
 
 MAX_FILTER = 64
 _RESULTS = ShortNames(audit_pb2.AccessResult)
 _PURPOSES = ShortNames(common_pb2.PurposeType)
 _DENY_REASONS = ShortNames(common_pb2.DenyReason)
+_CHAIN_STATES = ShortNames(audit_pb2.ChainState)
+#: Checkpoints an auditor may bring to one verification (about a year of one process's at the default interval).
+MAX_HELD_CHECKPOINTS = 100_000
+#: Chains listed in one verification (the broken ones first), so that years of restarts fit in a reply.
+MAX_REPORTED_CHAINS = 10_000
+MAX_REPORTED_FORGED = 1_000
+#: A page token's chain id: what the writer generates, with room to spare, never NUL (PostgreSQL text).
+MAX_TOKEN_CHAIN_ID = 64
 
 
 def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
@@ -56,6 +74,58 @@ def _code_filter(value: str, field: str, violations: list[FieldViolation]) -> No
     """Filters are codes: bounded and free of NUL (which PostgreSQL text cannot hold)."""
     if len(value) > MAX_FILTER or "\x00" in value:
         violations.append(FieldViolation(field, f"must be a code of at most {MAX_FILTER} characters"))
+
+
+def checkpoint_to_proto(checkpoint: Checkpoint) -> audit_pb2.AuditCheckpoint:
+    return audit_pb2.AuditCheckpoint(
+        chain_id=checkpoint.chain_id, sequence=checkpoint.seq, hash=checkpoint.hash,
+        time=to_timestamp(checkpoint.time), final=checkpoint.final, key_id=checkpoint.key_id,
+        signature=checkpoint.signature)
+
+
+def _held_checkpoints(request: audit_pb2.VerifyAuditChainRequest) -> list[Checkpoint]:
+    """The auditor's own checkpoints, as the verifier reads them (their signatures are checked later)."""
+    violations: list[FieldViolation] = []
+    if len(request.checkpoints) > MAX_HELD_CHECKPOINTS:
+        violations.append(FieldViolation("checkpoints", f"at most {MAX_HELD_CHECKPOINTS} per verification"))
+    held = []
+    for index, c in enumerate(request.checkpoints[:MAX_HELD_CHECKPOINTS]):
+        field = f"checkpoints[{index}]"
+        time = from_timestamp(c.time, f"{field}.time", violations)
+        if c.sequence <= 0:
+            violations.append(FieldViolation(f"{field}.sequence", "must be positive"))
+        for name in ("chain_id", "hash", "key_id"):
+            _code_filter(getattr(c, name), f"{field}.{name}", violations)
+        if time is not None:
+            held.append(Checkpoint(c.chain_id, c.sequence, c.hash, time, c.final, c.key_id, c.signature))
+    if violations:
+        raise invalid_argument(violations)
+    return held
+
+
+def _chain_to_proto(report: checkpoints.ChainReport) -> audit_pb2.ChainVerification:
+    matched = report.matched
+    return audit_pb2.ChainVerification(
+        chain_id=report.chain_id, state=_CHAIN_STATES.value(report.state), records=report.records,
+        last_sequence=report.last_seq, closed=report.closed, first_bad_id=report.first_bad_id,
+        detail=report.detail, last_matching_checkpoint=checkpoint_to_proto(matched) if matched else None,
+        unsigned_records=report.unsigned_records)
+
+
+def _checkpoint_after(token: str) -> tuple[dt.datetime, str, int] | None:
+    """The (time, chain_id, seq) an export page token resumes after."""
+    position = decode_token(token)
+    if position is None:
+        return None
+    try:
+        time, chain_id, seq = dt.datetime.fromisoformat(position["t"]), position["c"], position["s"]
+        time = time.astimezone(dt.UTC) if time.tzinfo is not None else None
+    except (KeyError, TypeError, ValueError, OverflowError):
+        time, chain_id, seq = None, None, None
+    if time is None or not isinstance(chain_id, str) or len(chain_id) > MAX_TOKEN_CHAIN_ID \
+            or "\x00" in chain_id or type(seq) is not int or not -2**63 <= seq < 2**63:
+        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
+    return time, chain_id, seq
 
 
 class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
@@ -112,12 +182,43 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         deps, caller = self._begin(context)
         if not caller.authority:
             raise permission_denied("NOT_AUTHORITY", "only the authority verifies the audit trail")
-        checker = audit.ChainChecker()
-        async with contextlib.aclosing(deps.store.chain_rows()) as rows:
-            async for row in rows:
-                problem = checker.check(row)
-                if problem is not None:
-                    return audit_pb2.VerifyAuditChainResponse(intact=False, records_checked=checker.checked,
-                                                              first_bad_id=row["id"], detail=problem)
-        return audit_pb2.VerifyAuditChainResponse(intact=True, records_checked=checker.checked,
-                                                  detail=f"{checker.chains} chains intact")
+        held = _held_checkpoints(request)
+        auditor = checkpoints.ChainAuditor(deps.checkpoint_verifier)
+        async with contextlib.aclosing(checkpoints.with_held(deps.store.chain_entries(), held)) as entries:
+            async for row, checkpoint in entries:
+                if row is not None:
+                    auditor.row(row)
+                if checkpoint is not None:
+                    auditor.checkpoint(checkpoint)
+        reports = auditor.finish()
+        bad = [r for r in reports if r.state != checkpoints.INTACT]
+        listed = [*bad, *(r for r in reports if r.state == checkpoints.INTACT)][:MAX_REPORTED_CHAINS]
+        first_bad = next((r.first_bad_id for r in bad if r.first_bad_id), "")
+        problems = [r.detail for r in bad[:3]]
+        if auditor.forged:
+            problems.append(f"{len(auditor.forged)} checkpoints fail their signature")
+        detail = "; ".join(problems) or f"{len(reports)} chains intact"
+        return audit_pb2.VerifyAuditChainResponse(
+            intact=not bad and not auditor.forged, records_checked=auditor.records_checked,
+            first_bad_id=first_bad, detail=detail, chains=[_chain_to_proto(r) for r in listed],
+            chains_checked=len(reports),
+            forged_checkpoints=[audit_pb2.ForgedCheckpoint(checkpoint=checkpoint_to_proto(f.checkpoint),
+                                                           reason=f.reason)
+                                for f in auditor.forged[:MAX_REPORTED_FORGED]])
+
+    async def ExportAuditCheckpoints(self, request: audit_pb2.ExportAuditCheckpointsRequest,
+                                     context: grpc.aio.ServicerContext) -> audit_pb2.ExportAuditCheckpointsResponse:
+        deps, caller = self._begin(context)
+        if not caller.authority:
+            raise permission_denied("NOT_AUTHORITY", "only the authority exports the audit checkpoints")
+        limit = page_size(request.page_size)
+        rows = await deps.store.list_checkpoints(_checkpoint_after(request.page_token), limit + 1)
+        token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            token = encode_token({"t": last.time.isoformat(), "c": last.chain_id, "s": last.seq})
+        signer = deps.checkpointer.signer
+        return audit_pb2.ExportAuditCheckpointsResponse(
+            checkpoints=[checkpoint_to_proto(c) for c in rows], next_page_token=token, key_id=signer.key_id,
+            public_key_pem=checkpoints.public_pem(signer.public_key))

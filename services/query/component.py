@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from services.query.audit import AuditWriter
 from services.query.audit_servicer import AuditServicer
+from services.query.checkpoints import Checkpoint, Checkpointer, CheckpointSigner, CheckpointVerifier
 from services.query.decisions import Authorizer, DecisionCache, Quotas
 from services.query.deps import Dependencies
 from services.query.dispute_servicer import DisputeServicer
@@ -36,6 +37,7 @@ from services.runtime.catalog_client import CatalogCache
 from services.runtime.clients import open_channel
 from services.runtime.db import create_pool
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
+from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.masking import Masker
 from services.runtime.settings import Settings
 from services.runtime.system_states import Loader, SystemState, SystemStates, authorization_loader
@@ -61,6 +63,9 @@ class QueryComponent:
         self._settings = settings
         # Built now so a bad GOVSHARE_MASK_RULES stops the process before it serves anything.
         self._masker = Masker(settings.mask_rules)
+        self._checkpoint_signer = CheckpointSigner(ed25519_private_key(settings.audit_signing_key))
+        retired = ed25519_public_keys(settings.audit_retired_public_keys) if settings.audit_retired_public_keys else []
+        self._checkpoint_verifier = CheckpointVerifier([self._checkpoint_signer.public_key, *retired])
         # Calls of a disabled system, or with a token older than its system's last rotation, are refused here
         # too (not only at the gateway), and the system's cached decisions dropped.
         self._states = SystemStates(self._load_states)
@@ -104,18 +109,22 @@ class QueryComponent:
         self._channels = [catalog_channel, authorization_channel]
         providers = ProviderClients(settings, signer, identity)
         store = QueryStore(self._pool)
+        writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max)
         deps = Dependencies(
             settings=settings,
             resources=Resources(CatalogCache(catalog_channel, signer, identity, timeout=timeout), settings.zone,
                                 settings.foundation_target),
             decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout),
                                     max_ttl=settings.decision_ttl_seconds),
-            quotas=Quotas(self._redis),
+            quotas=Quotas(store.consume_quota),
             records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds,
                                 LocalRecords(settings.record_local_ttl_ms / 1000.0, settings.record_local_capacity)),
             providers=providers,
             open_disputes=OpenDisputes(),
-            audit=AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max),
+            audit=writer,
+            checkpointer=Checkpointer(self._checkpoint_signer, writer.heads, writer.forget, store.insert_checkpoints,
+                                      settings.audit_checkpoint_seconds),
+            checkpoint_verifier=self._checkpoint_verifier,
             store=store,
             masker=self._masker,
             redis=self._redis,
@@ -129,7 +138,7 @@ class QueryComponent:
             GRANTS_CHANGED: deps.decisions.on_grants_changed,
             RECORDS_CHANGED: deps.records.on_records_changed,
             DISPUTES_CHANGED: deps.open_disputes.on_event,
-        }, resync=self._resync)
+        }, resync=self._resync, lost=self._lost)
         self._subscriber.start()
         async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
             await self._subscriber.ready.wait()
@@ -140,6 +149,7 @@ class QueryComponent:
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
                 await self._states.first_attempt()
         deps.audit.start()
+        deps.checkpointer.start()
         for servicer in self._servicers:
             servicer.deps = deps
 
@@ -176,6 +186,15 @@ class QueryComponent:
         deps.open_disputes.begin_load()
         self._reload = asyncio.create_task(self._reload_open_disputes(deps), name="query-open-disputes")
 
+    def _lost(self) -> None:
+        """The event subscription broke: until it is back, changes go unheard, so nothing is kept on trust."""
+        deps = self._deps
+        if deps is None:
+            return
+        deps.records.suspend()
+        deps.resources.invalidate()
+        deps.decisions.invalidate()
+
     @staticmethod
     async def _reload_open_disputes(deps: Dependencies) -> None:
         try:
@@ -187,6 +206,20 @@ class QueryComponent:
             log.exception("could not load the open disputes")
             raise
         deps.open_disputes.finish_load(snapshot)
+
+    async def checkpoint(self) -> list[Checkpoint]:
+        """Signs and stores the head of this process's chain now (what the timer does every interval)."""
+        if self._deps is None:
+            return []
+        return await self._deps.checkpointer.checkpoint()
+
+    @staticmethod
+    async def _close_chain(deps: Dependencies) -> None:
+        """The final checkpoint; if it cannot be written, the last periodic one stands (as after a crash)."""
+        try:
+            await deps.checkpointer.stop()
+        except Exception as exc:
+            log.error("the audit chain's final checkpoint could not be written (%s)", type(exc).__name__)
 
     async def stop(self) -> None:
         for servicer in self._servicers:
@@ -203,8 +236,10 @@ class QueryComponent:
         deps, self._deps = self._deps, None
         if deps is not None:
             await deps.audit.stop()  # every queued record is written before the pool closes
+            await self._close_chain(deps)
             await deps.store.release_audit_connection()
             await deps.providers.close()
+            deps.records.close()
         for channel in self._channels:
             await channel.close()
         self._channels = []

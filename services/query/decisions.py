@@ -14,9 +14,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+import asyncpg
 import grpc
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from govshare.common.v1 import common_pb2
@@ -180,21 +179,22 @@ class DecisionCache:
 
 
 class Quotas:
-    """Call quotas of grants, counted in Redis (``quota:{grant_id}``) so that every replica shares them."""
+    """Call quotas of grants, counted in PostgreSQL (``query.quota_usage``) so that every replica shares them
+    and no Redis flush or failover hands a grant its quota again.
 
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._redis = redis
+    Only grants with a quota pay for it: one upsert by primary key per call, which the call's audit record
+    (already a PostgreSQL write each reply waits for) dwarfs. Redis keeps no copy: a fast path there would
+    need re-seeding from PostgreSQL and a second source of truth for a figure that must never be wrong.
+    """
+
+    def __init__(self, consume: Callable[[str, int, int], Awaitable[bool]]) -> None:
+        self._consume = consume
 
     async def consume(self, grant_id: str, quota: int, calls: int) -> bool:
         """Counts ``calls`` against the grant; False (and nothing counted) when that would exceed ``quota``."""
-        name = f"quota:{grant_id}"
         try:
-            used = await self._redis.incrby(name, calls)
-            if used > quota:
-                await self._redis.decrby(name, calls)
-                return False
-        except RedisError as exc:
+            return await self._consume(grant_id, quota, calls)
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             # A quota that cannot be counted cannot be enforced: fail closed.
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "QUOTA_UNAVAILABLE",
                                "the call quota could not be counted") from exc
-        return True

@@ -8,6 +8,7 @@ import grpc
 import redis.asyncio as aioredis
 
 from services.query.audit import AuditWriter
+from services.query.checkpoints import Checkpointer, CheckpointVerifier
 from services.query.decisions import DecisionCache, Quotas
 from services.query.disputes import OpenDisputes
 from services.query.records import ProviderClients, RecordCache
@@ -29,6 +30,8 @@ class Dependencies:
     providers: ProviderClients
     open_disputes: OpenDisputes
     audit: AuditWriter
+    checkpointer: Checkpointer
+    checkpoint_verifier: CheckpointVerifier
     store: QueryStore
     masker: Masker
     redis: aioredis.Redis

@@ -85,7 +85,7 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         dispute = disputes.new_dispute(resource, caller, key, given.item, given.claimed_value, given.evidence, now,
                                        deps.settings.dispute_working_days)
         await deps.store.insert_dispute(dispute)
-        await self._announce(deps, dispute.resource_code, dispute.key, True)
+        await self._announce(deps, dispute, True)
         return dispute_pb2.ReportDisputeResponse(dispute=to_proto(dispute, now))
 
     async def AnswerDispute(self, request: dispute_pb2.AnswerDisputeRequest, context: grpc.aio.ServicerContext
@@ -113,7 +113,7 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             resource = await deps.resources.get(dispute.resource_code)
             if resource is not None and resource.dataset:
                 await deps.records.forget(resource.dataset, [dispute.key])
-        await self._announce(deps, dispute.resource_code, dispute.key, still_open)
+        await self._announce(deps, dispute, still_open)
         return dispute_pb2.AnswerDisputeResponse(dispute=to_proto(dispute, now))
 
     async def GetDispute(self, request: dispute_pb2.GetDisputeRequest, context: grpc.aio.ServicerContext
@@ -154,11 +154,13 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         return dispute
 
     @staticmethod
-    async def _announce(deps: Dependencies, resource_code: str, key: str, is_open: bool) -> None:
+    async def _announce(deps: Dependencies, dispute: Dispute, is_open: bool) -> None:
         """Flags the record here at once, and on every other replica through the event."""
-        deps.open_disputes.mark(resource_code, key, is_open)
+        deps.open_disputes.mark(dispute.resource_code, dispute.key, is_open)
         try:
-            await publish(deps.redis, DISPUTES_CHANGED, {"resource_code": resource_code, "key": key,
+            await publish(deps.redis, DISPUTES_CHANGED, {"resource_code": dispute.resource_code, "key": dispute.key,
                                                          "open": is_open})
         except RedisError as exc:  # the dispute is stored; other replicas catch up on their next resync
-            log.warning("could not announce the dispute change of %s %s (%s)", resource_code, key, exc)
+            # Named by its id, never by its key: the key is a person's or an entity's number.
+            log.warning("could not announce the change of dispute %s on %s (%s)", dispute.id, dispute.resource_code,
+                        type(exc).__name__)

@@ -10,6 +10,14 @@ cached briefly as an empty value (a real record always has a key, so it never
 serializes to nothing). Providers delete the keys of records they change and
 publish RECORDS_CHANGED, which drops the in-process copies of every replica; a
 change event during a read keeps what was read, maybe older, out of both caches.
+
+A cached value is valid only on the Redis server process that it was written to:
+each value starts with that server's id (from its run_id, see redis_reads.py), and
+a value carrying another id is a miss. A Redis restarted from its RDB snapshot, or
+a replica promoted in a failover, comes back with values written before the outage,
+when changes made meanwhile could not delete them; none of them is ever served, and
+the in-process copies are dropped when the reader reaches a new server. While the
+event subscription is down (changes cannot be heard), nothing is held in process.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from redis.exceptions import RedisError
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.query.redis_reads import RedisReader
-from services.runtime.cache import RECORDS_CHANGED, publish
+from services.runtime.cache import RecordInvalidator, record_cache_key
 from services.runtime.clients import call_metadata, open_channel
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, Caller
@@ -53,8 +61,7 @@ _LOCAL_MISS = CACHE_LOOKUPS.labels("record_local", "miss")
 MISSING = object()  # not held in process
 
 
-def cache_key(dataset: str, key: str) -> str:
-    return f"rec:{dataset}:{key}"
+cache_key = record_cache_key
 
 
 def _provider_unavailable(target: str, exc: grpc.aio.AioRpcError) -> ServiceError:
@@ -205,6 +212,11 @@ class RecordCache:
         self._generations: dict[str, int] = {}
         self._epoch = 0
         self._quiet_until = 0.0
+        # False while the event subscription is down: copies held in process could not be told of changes.
+        self._holding = True
+        reader.on_new_server = self.server_changed
+        self._invalidator = RecordInvalidator()
+        self._invalidator.attach(redis)
 
     async def get(self, target: str, dataset: str, key: str) -> Record | None:
         """The record, or None when the provider has none."""
@@ -221,7 +233,7 @@ class RecordCache:
             self._outage(exc)
             data = None
         if data is not None:
-            record = self._decode(data)
+            record = self._decode(data, self._reader.server_id)
             if record is not _UNUSABLE:
                 _HIT.inc()
                 self._hold(generation, dataset, {key: record})
@@ -244,8 +256,9 @@ class RecordCache:
         except RedisError as exc:
             self._outage(exc)
             cached = [None] * len(wanted)
-        read, misses = _partition(wanted, [self._decode(data) if data is not None else _UNUSABLE for data in cached],
-                                  _UNUSABLE)
+        server = self._reader.server_id
+        read, misses = _partition(wanted, [self._decode(data, server) if data is not None else _UNUSABLE
+                                           for data in cached], _UNUSABLE)
         if read:
             _HIT.inc(len(read))
             self._hold(generation, dataset, read)
@@ -256,8 +269,9 @@ class RecordCache:
         return found
 
     def _hold(self, generation: tuple[int, int], dataset: str, records: Mapping[str, Record | None]) -> None:
-        """Keeps what was read in process, unless a change event arrived while it was being read."""
-        if generation == self._generation(dataset):
+        """Keeps what was read in process, unless a change event arrived while it was being read (or the event
+        subscription is down)."""
+        if self._holding and generation == self._generation(dataset):
             for key, record in records.items():
                 self._local.put(dataset, key, record)
 
@@ -269,40 +283,48 @@ class RecordCache:
             log.warning("record cache unavailable (%s); records come from the providers", exc)
 
     @staticmethod
-    def _decode(data: bytes) -> Any:
-        """The cached record, None for a cached absence, _UNUSABLE when the value does not parse."""
-        if data == ABSENT:
+    def _decode(data: bytes, server: bytes) -> Any:
+        """The cached record, None for a cached absence, _UNUSABLE when the value was written on another Redis
+        server (before a restart or a failover) or does not parse."""
+        if not server or not data.startswith(server):
+            return _UNUSABLE
+        payload = data[len(server):]
+        if payload == ABSENT:
             return None
         try:
-            return Record.FromString(data)
+            return Record.FromString(payload)
         except DecodeError:
             return _UNUSABLE
 
     async def _fetch(self, target: str, dataset: str, key: str, name: str) -> Record | None:
-        generation = self._generation(dataset)
+        generation, server = self._generation(dataset), self._reader.server_id
         record = await self._providers.lookup(target, dataset, key)
         if self._ttl and generation == self._generation(dataset):
-            await self._store({name: record})
+            await self._store(server, {name: record})
         self._hold(generation, dataset, {key: record})
         return record
 
     async def _fetch_many(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record | None]:
-        generation = self._generation(dataset)
+        generation, server = self._generation(dataset), self._reader.server_id
         records = await self._providers.batch_lookup(target, dataset, keys)
         result: dict[str, Record | None] = {key: records.get(key) for key in keys}
         if self._ttl and generation == self._generation(dataset):
-            await self._store({cache_key(dataset, key): record for key, record in result.items()})
+            await self._store(server, {cache_key(dataset, key): record for key, record in result.items()})
         self._hold(generation, dataset, result)
         return result
 
-    async def _store(self, records: Mapping[str, Record | None]) -> None:
+    async def _store(self, server: bytes, records: Mapping[str, Record | None]) -> None:
+        """Caches records read from the provider, marked with the id of the Redis server that was current when
+        the provider was asked: a server that was not, or is no longer, current gets nothing."""
+        if not server or server != self._reader.server_id:
+            return
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for name, record in records.items():
                     if record is None:
-                        pipe.set(name, ABSENT, ex=self._negative_ttl)
+                        pipe.set(name, server + ABSENT, ex=self._negative_ttl)
                     else:
-                        pipe.set(name, record.SerializeToString(), ex=self._ttl)
+                        pipe.set(name, server + record.SerializeToString(), ex=self._ttl)
                 await pipe.execute()
         except RedisError as exc:
             self._outage(exc)
@@ -313,13 +335,12 @@ class RecordCache:
         keys = list(keys)
         self._bump(dataset)
         self._local.drop(dataset, keys)
-        names = [cache_key(dataset, key) for key in keys]
-        if names:
-            try:
-                await self._redis.delete(*names)
-                await publish(self._redis, RECORDS_CHANGED, {"dataset": dataset, "keys": keys})
-            except RedisError as exc:
-                log.warning("record cache unavailable (%s); entries expire by TTL", exc)
+        # Retried until Redis takes it, should it be down now.
+        await self._invalidator.records_changed(dataset, keys)
+
+    def close(self) -> None:
+        """Stops retrying pending invalidations (the process is stopping)."""
+        self._invalidator.attach(None)
 
     def _generation(self, dataset: str) -> tuple[int, int]:
         return self._epoch, self._generations.get(dataset, 0)
@@ -343,5 +364,18 @@ class RecordCache:
     def resync(self) -> None:
         """After a reconnection events may have been lost: nothing held in process is trusted, and
         in-flight reads must not cache."""
+        self._epoch += 1
+        self._local.clear()
+        self._holding = True
+
+    def suspend(self) -> None:
+        """The event subscription broke: changes cannot be heard until ``resync``, so nothing is held."""
+        self._holding = False
+        self._epoch += 1
+        self._local.clear()
+
+    def server_changed(self) -> None:
+        """The reader reached another Redis server (restarted, or failed over): what was read from the old
+        one, in process or in flight, is not kept."""
         self._epoch += 1
         self._local.clear()

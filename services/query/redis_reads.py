@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import hiredis
 from redis.asyncio.connection import SSLConnection, parse_url
@@ -32,6 +32,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 # After a failed connection attempt, reads fail at once for this long instead of each trying again
 # (callers fall back to the provider while Redis is down).
 RECONNECT_DELAY_SECONDS = 0.5
+# Bytes of the server's run_id that identify it (a run_id is 40 random hex characters, new at every start).
+SERVER_ID_LENGTH = 8
 
 
 def encode_command(*parts: bytes | str) -> bytes:
@@ -118,16 +120,32 @@ class _Pipeline(asyncio.Protocol):
             self._transport.close()
 
 
-class RedisReader:
-    """GET and MGET over one pipelined connection to the server a redis://, rediss:// or unix:// URL names."""
+def server_id_of(info: bytes) -> bytes:
+    """The first bytes of the ``run_id`` an ``INFO server`` reply names (empty when it names none)."""
+    for line in info.splitlines():
+        if line.startswith(b"run_id:"):
+            return line[len(b"run_id:"):].strip()[:SERVER_ID_LENGTH]
+    return b""
 
-    def __init__(self, url: str, timeout: float = 1.0, client_name: str = "govshare-query-reads") -> None:
+
+class RedisReader:
+    """GET and MGET over one pipelined connection to the server a redis://, rediss:// or unix:// URL names.
+
+    ``server_id`` identifies the server process the connection reaches (from its ``run_id``, which
+    changes whenever Redis restarts or a replica takes over); ``on_new_server`` is called when a
+    reconnection reaches a different one, whose data may be an old snapshot.
+    """
+
+    def __init__(self, url: str, timeout: float = 1.0, client_name: str = "govshare-query-reads",
+                 on_new_server: Callable[[], None] | None = None) -> None:
         self._options = parse_url(url)
         self._timeout = timeout
         self._client_name = client_name
         self._pipeline: _Pipeline | None = None
         self._lock = asyncio.Lock()
         self._retry_at = 0.0
+        self.server_id = b""
+        self.on_new_server = on_new_server
 
     async def get(self, key: str) -> bytes | None:
         pipeline = self._pipeline
@@ -150,13 +168,17 @@ class RedisReader:
                 if loop.time() < self._retry_at:
                     raise RedisConnectionError("Redis is unreachable (retrying shortly)")
                 try:
-                    self._pipeline = await self._connect()
+                    pipeline, server_id = await self._connect()
                 except RedisConnectionError:
                     self._retry_at = loop.time() + RECONNECT_DELAY_SECONDS
                     raise
+                previous, self.server_id = self.server_id, server_id
+                self._pipeline = pipeline
+                if previous and previous != server_id and self.on_new_server is not None:
+                    self.on_new_server()
             return self._pipeline
 
-    async def _connect(self) -> _Pipeline:
+    async def _connect(self) -> tuple[_Pipeline, bytes]:
         loop = asyncio.get_running_loop()
         options = self._options
         try:
@@ -170,12 +192,13 @@ class RedisReader:
                     _, pipeline = await loop.create_connection(
                         lambda: _Pipeline(self._timeout), host, options.get("port", 6379), ssl=context,
                         server_hostname=host if context is not None else None)
-                await self._handshake(pipeline)
+                server_id = await self._handshake(pipeline)
         except (OSError, TimeoutError, ResponseError) as exc:
             raise RedisConnectionError(f"cannot connect to Redis ({exc})") from exc
-        return pipeline
+        return pipeline, server_id
 
-    async def _handshake(self, pipeline: _Pipeline) -> None:
+    async def _handshake(self, pipeline: _Pipeline) -> bytes:
+        """Authenticates, selects the database, names the connection; returns the server's id."""
         options = self._options
         if options.get("password"):
             credentials = [options["username"].encode()] if options.get("username") else []
@@ -184,6 +207,10 @@ class RedisReader:
             await pipeline.request(encode_command(b"SELECT", str(options["db"]).encode()))
         # Named, so operators (CLIENT LIST) can tell the hot path's connection apart.
         await pipeline.request(encode_command(b"CLIENT", b"SETNAME", self._client_name.encode()))
+        server_id = server_id_of(await pipeline.request(encode_command(b"INFO", b"server")))
+        if not server_id:
+            raise ResponseError("INFO server names no run_id")
+        return server_id
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         """For rediss:// URLs: verified TLS unless the URL says ssl_cert_reqs=none."""

@@ -141,7 +141,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         decision = await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access)
         record = await deps.records.get(resource.target, resource.dataset, key)
         if record is None:
-            raise not_found(f"record {key} of {resource.code}", reason="RECORD_NOT_FOUND")
+            # The message names no key: error texts end up in callers' logs.
+            raise not_found(f"a record of {resource.code} for this key", reason="RECORD_NOT_FOUND")
         values, masked = projection.project(record.values, decision.plan, deps.masker)
         access.result = audit.ANSWERED
         return query_pb2.QueryResponse(values=values, masked_items=masked,

@@ -1,4 +1,4 @@
-"""All SQL of the query service: the access log and disputes (schema ``query``)."""
+"""All SQL of the query service: the access log, quota counters and disputes (schema ``query``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.query.audit import ANSWERED, COLUMNS, DENIED, Row
+from services.query.checkpoints import Checkpoint
 from services.query.disputes import OPEN, Dispute
 
 _INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
                   f" VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})")
+_CHECKPOINT_COLUMNS = "chain_id, seq, hash, time, final, key_id, signature"
+_CONSUME_QUOTA = (
+    "INSERT INTO quota_usage AS q (grant_id, used) SELECT $1, $2::bigint WHERE $2::bigint <= $3::bigint"
+    " ON CONFLICT (grant_id) DO UPDATE SET used = q.used + EXCLUDED.used, update_time = now()"
+    " WHERE q.used + EXCLUDED.used <= $3::bigint RETURNING q.used")
 _DISPUTE_COLUMNS = ("id, resource_code, key, item, claimed_value, evidence, reporter_department_code, "
                     "reporter_system_id, provider_department_code, state, answer, create_time, due_time, "
                     "answer_time")
@@ -48,6 +54,11 @@ def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
     if f.end is not None:
         conditions.append(f"time < {arg(f.end)}")
     return conditions
+
+
+def _checkpoint(row: asyncpg.Record) -> Checkpoint:
+    return Checkpoint(chain_id=row["chain_id"], seq=row["seq"], hash=row["hash"], time=row["time"],
+                      final=row["final"], key_id=row["key_id"], signature=bytes(row["signature"]))
 
 
 def _dispute(row: asyncpg.Record) -> Dispute:
@@ -96,6 +107,57 @@ class QueryStore:
             async for row in conn.cursor(query, prefetch=fetch):
                 yield row
 
+    async def chain_entries(self, fetch: int = 2000) -> AsyncIterator[tuple[asyncpg.Record | None,
+                                                                          Checkpoint | None]]:
+        """Every access row and checkpoint from one consistent snapshot, as (row, None) or (None, checkpoint):
+        chain by chain, by sequence, a row before the checkpoints of its sequence; the checkpoints of chains
+        without rows come last. Rows follow the (chain_id, seq) index; a chain's checkpoints are read when
+        its first row is, so the order never depends on how the database collates text.
+        """
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            chain: str | None = None
+            pending: list[Checkpoint] = []  # the current chain's checkpoints not yet yielded, last first
+            query = f"SELECT {', '.join(COLUMNS)} FROM access_log ORDER BY chain_id, seq"
+            async for row in conn.cursor(query, prefetch=fetch):
+                if row["chain_id"] != chain:
+                    for checkpoint in reversed(pending):
+                        yield None, checkpoint
+                    chain = row["chain_id"]
+                    pending = [_checkpoint(r) for r in await conn.fetch(
+                        f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE chain_id = $1"
+                        " ORDER BY seq DESC", chain)]
+                while pending and pending[-1].seq < row["seq"]:
+                    yield None, pending.pop()
+                yield row, None
+            for checkpoint in reversed(pending):
+                yield None, checkpoint
+            orphans = (f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints c WHERE NOT EXISTS"
+                       " (SELECT 1 FROM access_log a WHERE a.chain_id = c.chain_id) ORDER BY chain_id, seq")
+            async for row in conn.cursor(orphans, prefetch=fetch):
+                yield None, _checkpoint(row)
+
+    # --- audit checkpoints --------------------------------------------------------------------
+
+    async def insert_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        """Stores signed chain heads; a head signed again (the final checkpoint at a stop) replaces its row."""
+        await self._pool.executemany(
+            f"INSERT INTO audit_checkpoints ({_CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (chain_id, seq) DO UPDATE SET time = excluded.time, final = excluded.final,"
+            " key_id = excluded.key_id, signature = excluded.signature",
+            [(c.chain_id, c.seq, c.hash, c.time, c.final, c.key_id, c.signature) for c in checkpoints])
+
+    async def list_checkpoints(self, after: tuple[dt.datetime, str, int] | None, limit: int) -> list[Checkpoint]:
+        """Oldest first, resuming after the (time, chain_id, seq) of a previous page's last checkpoint."""
+        if after is None:
+            rows = await self._pool.fetch(
+                f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY time, chain_id, seq LIMIT $1",
+                limit)
+        else:
+            rows = await self._pool.fetch(
+                f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE (time, chain_id, seq) > ($1, $2, $3)"
+                " ORDER BY time, chain_id, seq LIMIT $4", *after, limit)
+        return [_checkpoint(row) for row in rows]
+
     async def list_accesses(self, f: AccessFilter, after: tuple[dt.datetime, str] | None,
                             limit: int) -> list[asyncpg.Record]:
         """Newest first, resuming after the (time, id) of a previous page's last row."""
@@ -123,6 +185,21 @@ class QueryStore:
             " GROUP BY resource_code, department_code, purpose"
             f" HAVING count(*) FILTER (WHERE result IN ('{ANSWERED}', '{DENIED}')) > 0"
             " ORDER BY resource_code, department_code, purpose", *args)
+
+    # --- quotas -------------------------------------------------------------------------------
+
+    async def consume_quota(self, grant_id: str, quota: int, calls: int) -> bool:
+        """Counts ``calls`` against the grant, atomically; False (nothing counted) when that would pass ``quota``.
+
+        One statement: the first use inserts the counter, later ones add to it only while the sum stays
+        within the quota (the row lock serialises concurrent replicas, so none overshoots).
+        """
+        used = await self._pool.fetchval(_CONSUME_QUOTA, grant_id, calls, quota)
+        return used is not None
+
+    async def quota_used(self, grant_id: str) -> int:
+        """Calls counted against the grant so far."""
+        return await self._pool.fetchval("SELECT used FROM quota_usage WHERE grant_id = $1", grant_id) or 0
 
     # --- disputes -----------------------------------------------------------------------------
 

@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,19 @@ SYSTEMS_CHANGED = "govshare.systems.changed"
 
 Handler = Callable[[dict], Awaitable[None] | None]
 
+# Record cache entries: query caches provider records under these names; whoever changes a record deletes them.
+RECORD_KEY_PREFIX = "rec:"
+INVALIDATION_RETRY_SECONDS = 1.0
+# Beyond this many pending keys of one dataset, the whole dataset is invalidated instead.
+MAX_PENDING_KEYS = 100_000
+DELETE_CHUNK = 1000
+_ALL: None = None  # a pending invalidation of a whole dataset
+
+
+def record_cache_key(dataset: str, key: str) -> str:
+    """The Redis key query caches a provider record under."""
+    return f"{RECORD_KEY_PREFIX}{dataset}:{key}"
+
 
 def create_client(url: str) -> aioredis.Redis:
     """A client for ``redis://``, ``rediss://`` or ``unix://`` URLs (the embedded server uses a socket)."""
@@ -37,13 +51,123 @@ async def publish(client: aioredis.Redis, channel: str, payload: dict) -> None:
     await client.publish(channel, json.dumps(payload, ensure_ascii=False))
 
 
-class Subscriber:
-    """Delivers events of some channels to handlers, in a background task that reconnects."""
+class RecordInvalidator:
+    """Deletes cached records and publishes RECORDS_CHANGED; the client is attached at start.
 
-    def __init__(self, url: str, handlers: dict[str, Handler], resync: Callable[[], None] | None = None) -> None:
+    An invalidation that Redis cannot take now (it is down, or out of reach) is kept and retried
+    every second until it can, so no process serves the old record once Redis is back. (Should Redis
+    come back from an older snapshot, the readers themselves drop what it held: see
+    services/query/records.py.) Pending invalidations live as long as the process; a publisher that
+    dies with some leaves those records to the cache TTL.
+    """
+
+    def __init__(self, retry_seconds: float = INVALIDATION_RETRY_SECONDS) -> None:
+        self._client: aioredis.Redis | None = None
+        self._retry_seconds = retry_seconds
+        # dataset -> keys still to invalidate, or _ALL for the whole dataset.
+        self._pending: dict[str, set[str] | None] = {}
+        self._retry: asyncio.Task | None = None
+
+    def attach(self, client: aioredis.Redis | None) -> None:
+        self._client = client
+        if client is None and self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+
+    @property
+    def pending(self) -> int:
+        """Datasets with an invalidation still to be done."""
+        return len(self._pending)
+
+    async def records_changed(self, dataset: str, keys: Sequence[str]) -> None:
+        if not keys or self._client is None:
+            return
+        self._add(dataset, set(keys))
+        await self._apply()
+
+    async def dataset_changed(self, dataset: str) -> None:
+        """After a bulk load: every cached record of the dataset may be stale."""
+        if self._client is None:
+            return
+        self._add(dataset, _ALL)
+        await self._apply()
+
+    def _add(self, dataset: str, keys: set[str] | None) -> None:
+        if dataset in self._pending:
+            held = self._pending[dataset]
+            keys = _ALL if held is _ALL or keys is _ALL else held | keys
+        if keys is not _ALL and len(keys) > MAX_PENDING_KEYS:
+            keys = _ALL
+        self._pending[dataset] = keys
+
+    async def _apply(self) -> bool:
+        """Applies every pending invalidation it can; True when none is left (else a retry is scheduled)."""
+        for dataset in list(self._pending):
+            client = self._client
+            if client is None or dataset not in self._pending:
+                continue
+            keys = self._pending.pop(dataset)
+            try:
+                if keys is _ALL:
+                    await self._delete_dataset(client, dataset)
+                    await publish(client, RECORDS_CHANGED, {"dataset": dataset, "all": True})
+                else:
+                    await self._delete(client, dataset, sorted(keys))
+                    await publish(client, RECORDS_CHANGED, {"dataset": dataset, "keys": sorted(keys)})
+            except (RedisError, OSError) as exc:
+                self._add(dataset, keys)
+                self._schedule_retry(dataset, keys, exc)
+                return False
+        return not self._pending
+
+    def _schedule_retry(self, dataset: str, keys: set[str] | None, exc: Exception) -> None:
+        if self._retry is not None and not self._retry.done():
+            return  # the retry task is running (this may be it)
+        what = "every" if keys is _ALL else str(len(keys or ()))
+        # Counts and dataset names only: the keys are people's and entities' numbers.
+        log.error("could not invalidate %s cached %s records (%s); retrying until Redis answers", what, dataset,
+                  type(exc).__name__)
+        self._retry = asyncio.create_task(self._retry_until_done(), name="record-invalidation-retry")
+
+    async def _retry_until_done(self) -> None:
+        while self._pending and self._client is not None:
+            await asyncio.sleep(self._retry_seconds)
+            if await self._apply():
+                log.info("pending record invalidations applied")
+                return
+
+    @staticmethod
+    async def _delete(client: aioredis.Redis, dataset: str, keys: list[str]) -> None:
+        async with client.pipeline(transaction=False) as pipe:
+            for start in range(0, len(keys), DELETE_CHUNK):
+                pipe.delete(*(record_cache_key(dataset, key) for key in keys[start:start + DELETE_CHUNK]))
+            await pipe.execute()
+
+    @staticmethod
+    async def _delete_dataset(client: aioredis.Redis, dataset: str) -> None:
+        batch: list[bytes] = []
+        async for name in client.scan_iter(match=record_cache_key(dataset, "*"), count=1000):
+            batch.append(name)
+            if len(batch) >= DELETE_CHUNK:
+                await client.delete(*batch)
+                batch.clear()
+        if batch:
+            await client.delete(*batch)
+
+
+class Subscriber:
+    """Delivers events of some channels to handlers, in a background task that reconnects.
+
+    ``resync`` is called after every (re)subscription, ``lost`` when the subscription breaks: from
+    then until the next ``resync``, events are being missed.
+    """
+
+    def __init__(self, url: str, handlers: dict[str, Handler], resync: Callable[[], None] | None = None,
+                 lost: Callable[[], None] | None = None) -> None:
         self._url = url
         self._handlers = handlers
         self._resync = resync
+        self._lost = lost
         self._task: asyncio.Task | None = None
         self.ready = asyncio.Event()
 
@@ -73,6 +197,8 @@ class Subscriber:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if self._lost is not None:
+                    self._lost()
                 log.warning("event subscription lost (%s); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)

@@ -9,34 +9,41 @@ can act on.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 
 from stdnum import numdb
 from stdnum.cn import ric, uscc
-from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
 
 MAX_TEXT_KEY = 64
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_CHECK_CHARACTERS = frozenset("0123456789X")
 
 
 def citizen_id_error(value: str) -> str | None:
     """Why ``value`` is not a valid 公民身份号码 (GB 11643), or None."""
     if len(value) != 18:
         return f"公民身份号码 must have 18 characters, got {len(value)}"
+    if not _ASCII_DIGITS.fullmatch(value[:17]) or value[17] not in _CHECK_CHARACTERS:
+        # Checked here, before python-stdnum, which strips blanks and hyphens first.
+        return "公民身份号码 must be 17 digits followed by a digit or X"
+    if not _is_date(value[6:14]):
+        return "公民身份号码 has an invalid birth date"
+    # python-stdnum looks the birth place up in its own table and fails with a KeyError on a code whose
+    # prefecture is known but whose county is not (110199...): the table check comes first.
+    if region_code_error(value[:6]) is not None:
+        return f"公民身份号码 has an unknown region code {value[:6]}"
     try:
         ric.validate(value)
     except InvalidChecksum:
         return "公民身份号码 has an invalid check character"
     except InvalidComponent:
-        # python-stdnum raises this for a bad birth date and for an unknown birth place alike.
-        if _is_date(value[6:14]):
-            return f"公民身份号码 has an unknown region code {value[:6]}"
-        return "公民身份号码 has an invalid birth date"
-    except (InvalidFormat, InvalidLength):
-        return "公民身份号码 must be 17 digits followed by a digit or X"
-    except ValidationError as exc:
-        return f"公民身份号码 is invalid: {exc}"
-    if region_code_error(value[:6]) is not None:
-        return f"公民身份号码 has an unknown region code {value[:6]}"
+        # The date and the region are known to be valid: the region was not in force in the birth year.
+        return f"公民身份号码 has region code {value[:6]}, which was not in force in the birth year"
+    except (ValidationError, LookupError, ValueError):
+        # Any other complaint of python-stdnum (or of its tables) is still the key's fault, never a crash.
+        return "公民身份号码 is not a valid number"
     return None
 
 
@@ -56,7 +63,10 @@ def credit_code_error(value: str) -> str | None:
         uscc.validate(value)
     except InvalidChecksum:
         return "统一社会信用代码 has an invalid check character"
-    except ValidationError:
+    except (ValidationError, LookupError, ValueError):
+        return "统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY"
+    if uscc.compact(value) != value:
+        # python-stdnum forgives blanks, hyphens and lower case; a key is stored in its one canonical form.
         return "统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY"
     return None
 
@@ -69,7 +79,7 @@ def _region_table() -> numdb.NumDB:
 @lru_cache(maxsize=8192)
 def region_name(code: str) -> str | None:
     """The name of a 行政区划代码 (province, prefecture or county), or None when unknown."""
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not _ASCII_DIGITS.fullmatch(code):
         return None
     parts = _region_table().info(code)
     if len(parts) < 2 or not parts[0][1] or not parts[1][1]:
@@ -83,7 +93,7 @@ def region_name(code: str) -> str | None:
 
 def region_code_error(value: str) -> str | None:
     """Why ``value`` is not a known 行政区划代码 (GB/T 2260), or None."""
-    if len(value) != 6 or not value.isdigit():
+    if len(value) != 6 or not _ASCII_DIGITS.fullmatch(value):
         return "行政区划代码 must be 6 digits"
     if region_name(value) is None:
         return f"行政区划代码 {value} is not in the GB/T 2260 code table"
@@ -109,3 +119,34 @@ def birth_date_of(citizen_id: str) -> str:
 def sex_of(citizen_id: str) -> str:
     """男 or 女, from the sequence digit's parity (odd = male)."""
     return "男" if int(citizen_id[16]) % 2 else "女"
+
+
+# --- personal identifiers in free text (logs) -----------------------------------------------------------------------
+
+# 18 characters that could be a 公民身份号码 (17 digits and a check character, x forgiven) or a 统一社会信用代码
+# (its alphabet, positions 3-8 digits), not inside a longer run of digits or capitals.
+_IDENTIFIER_CANDIDATE = re.compile(
+    r"(?<![0-9A-Z])(?:[0-9]{17}[0-9Xx]|[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10})(?![0-9A-Z])")
+REDACTED = "[redacted]"
+
+
+def _looks_like_citizen_id(candidate: str) -> bool:
+    """A right check character over a real birth date: the region is not required, so that synthetic and
+    outdated numbers count too (what must not be logged is any number a person could be traced by)."""
+    number = candidate.upper()
+    return (_ASCII_DIGITS.fullmatch(number[:17]) is not None and _is_date(number[6:14])
+            and ric.calc_check_digit(number) == number[17])
+
+
+def personal_identifiers(text: str) -> list[str]:
+    """The 公民身份号码 and 统一社会信用代码 in ``text`` (check characters verified by python-stdnum)."""
+    return [match for match in _IDENTIFIER_CANDIDATE.findall(text)
+            if _looks_like_citizen_id(match) or uscc.is_valid(match)]
+
+
+def redact_identifiers(text: str) -> str:
+    """``text`` with every 公民身份号码 and 统一社会信用代码 replaced by ``[redacted]``."""
+    if len(text) < 18:
+        return text
+    return _IDENTIFIER_CANDIDATE.sub(
+        lambda m: REDACTED if _looks_like_citizen_id(m[0]) or uscc.is_valid(m[0]) else m[0], text)

@@ -6,11 +6,12 @@ generate fresh ones into the data directory (never into the repository).
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 
 @dataclass(frozen=True)
@@ -18,14 +19,48 @@ class PlatformKeys:
     internal_key: str
     token_private_key: str
     token_public_key: str
+    #: Signs the audit chains' checkpoints (query only); empty in key files written before it existed.
+    audit_signing_key: str = ""
 
 
 def generate_keys() -> PlatformKeys:
-    """A random HMAC key for internal assertions and an Ed25519 pair for system tokens."""
+    """A random HMAC key for internal assertions, an Ed25519 pair for system tokens, and an Ed25519 key for
+    audit checkpoints (its own key: the query service never holds the key that mints tokens)."""
     private = Ed25519PrivateKey.generate()
-    private_pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()).decode()
     public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return PlatformKeys(internal_key=secrets.token_urlsafe(48), token_private_key=private_pem,
-                        token_public_key=public_pem)
+    return PlatformKeys(internal_key=secrets.token_urlsafe(48), token_private_key=private_pem(private),
+                        token_public_key=public_pem, audit_signing_key=private_pem(Ed25519PrivateKey.generate()))
+
+
+def private_pem(key: Ed25519PrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def ed25519_private_key(pem: str) -> Ed25519PrivateKey:
+    """The Ed25519 private key in ``pem``; ValueError saying why it is not one."""
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("not a PEM private key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("must be an Ed25519 key")
+    return key
+
+
+def ed25519_public_keys(pem: str) -> list[Ed25519PublicKey]:
+    """Every Ed25519 public key in ``pem`` (one or more PEM blocks); ValueError for anything else."""
+    blocks = re.findall(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", pem, flags=re.S)
+    if not blocks:
+        raise ValueError("no PEM public key found")
+    keys = []
+    for block in blocks:
+        try:
+            key = serialization.load_pem_public_key(block.encode())
+        except (ValueError, TypeError):
+            raise ValueError("not a PEM public key") from None
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("must be Ed25519 keys")
+        keys.append(key)
+    return keys

@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from services.runtime.keys import ed25519_private_key, ed25519_public_keys
+
 COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation")
 ZONES = ("extranet", "intranet")
 
@@ -56,6 +58,11 @@ class Settings:
     decision_ttl_seconds: int = 30
     audit_flush_ms: float = 0.0
     audit_batch_max: int = 1000
+    #: PEM Ed25519 private key signing the audit chains' checkpoints (query only).
+    audit_signing_key: str = ""
+    #: PEM Ed25519 public keys of retired audit signing keys, whose checkpoints still verify.
+    audit_retired_public_keys: str = ""
+    audit_checkpoint_seconds: int = 60
     call_timeout_seconds: float = 5.0
     mask_rules: Mapping[str, str] = field(default_factory=dict)
 
@@ -81,6 +88,7 @@ _INT_FIELDS = {
     "GOVSHARE_RECORD_LOCAL_CAPACITY": ("record_local_capacity", 0, 1_000_000),
     "GOVSHARE_DECISION_TTL_SECONDS": ("decision_ttl_seconds", 1, 3600),
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
+    "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": ("audit_checkpoint_seconds", 1, 3600),
 }
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
@@ -92,6 +100,8 @@ _STR_FIELDS = {
     "GOVSHARE_REDIS_URL": "redis_url",
     "GOVSHARE_TOKEN_PRIVATE_KEY": "token_private_key",
     "GOVSHARE_TOKEN_PUBLIC_KEY": "token_public_key",
+    "GOVSHARE_AUDIT_SIGNING_KEY": "audit_signing_key",
+    "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": "audit_retired_public_keys",
     "GOVSHARE_CATALOG_TARGET": "catalog_target",
     "GOVSHARE_AUTHORIZATION_TARGET": "authorization_target",
     "GOVSHARE_QUERY_TARGET": "query_target",
@@ -107,7 +117,8 @@ _REQUIRED = {
                 "foundation_target"),
     "catalog": ("database_url", "redis_url", "authorization_target"),
     "authorization": ("database_url", "redis_url", "token_private_key", "token_public_key", "catalog_target"),
-    "query": ("database_url", "redis_url", "catalog_target", "authorization_target", "foundation_target"),
+    "query": ("database_url", "redis_url", "catalog_target", "authorization_target", "foundation_target",
+              "audit_signing_key"),
     "foundation": ("database_url", "redis_url", "authorization_target"),
 }
 
@@ -173,6 +184,22 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
     return values
 
 
+def _audit_key_problems(settings: Settings) -> list[str]:
+    """The audit keys must be Ed25519 PEM keys: found at start, not at the first checkpoint."""
+    problems = []
+    if settings.audit_signing_key:
+        try:
+            ed25519_private_key(settings.audit_signing_key)
+        except ValueError as exc:
+            problems.append(f"GOVSHARE_AUDIT_SIGNING_KEY: {exc} (checkpoints are signed with Ed25519)")
+    if settings.audit_retired_public_keys:
+        try:
+            ed25519_public_keys(settings.audit_retired_public_keys)
+        except ValueError as exc:
+            problems.append(f"GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS: {exc}")
+    return problems
+
+
 def validate(settings: Settings) -> list[str]:
     """Every reason the settings cannot run their component."""
     errors: list[str] = []
@@ -194,6 +221,7 @@ def validate(settings: Settings) -> list[str]:
     tls_parts = [settings.tls_cert, settings.tls_key, settings.tls_ca]
     if any(tls_parts) and not all(tls_parts):
         errors.append("GOVSHARE_TLS_CERT, GOVSHARE_TLS_KEY and GOVSHARE_TLS_CA must be set together")
+    errors.extend(_audit_key_problems(settings))
     for attr in _REQUIRED.get(settings.component, ()):
         if not getattr(settings, attr):
             errors.append(f"GOVSHARE_{attr.upper()}: required by the {settings.component} service")

@@ -323,6 +323,8 @@ def test_each_process_gets_only_the_secrets_it_needs(rendered: dict[str, Variant
             expected |= {"GOVSHARE_TOKEN_PRIVATE_KEY", "GOVSHARE_TOKEN_PUBLIC_KEY"}
         if component == "gateway":
             expected.add("GOVSHARE_TOKEN_PUBLIC_KEY")
+        if component == "query":
+            expected.add("GOVSHARE_AUDIT_SIGNING_KEY")
         assert secrets == expected, component
     migrate = variant.get("Job", f"{RELEASE}-migrate")
     (container,) = pod_spec(migrate)["containers"]

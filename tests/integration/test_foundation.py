@@ -1,8 +1,8 @@
 """The foundation service over a real server, PostgreSQL and Redis.
 
 The module gets its own database: which department is authoritative for a dataset is
-global state (一数一源), and the tests here set and claim it freely without touching the
-session database that other modules seed.
+global state (一数一源), and the tests here designate it freely (through the authority's
+RPCs, as the platform does) without touching the session database that other modules seed.
 """
 
 from __future__ import annotations
@@ -55,11 +55,14 @@ def department(serial: int) -> str:
 AUTHORITY = Caller("sys-authority", department(1), authority=True)
 POLICE = Caller("sys-police", department(2))  # authoritative for population
 MARKET = Caller("sys-market", department(3))  # ... legal entities
-RESOURCES = Caller("sys-resources", department(4))  # ... places (regions are left to the first loader)
+RESOURCES = Caller("sys-resources", department(4))  # ... places (regions: designated by their own test)
 SERVICES = Caller("sys-services", department(5))  # ... licences
-CIVIL = Caller("sys-civil", department(7))  # another source of population data
-SOCIAL = Caller("sys-social", department(6))
+CIVIL = Caller("sys-civil", department(7))  # another registered source of population and licence data
+SOCIAL = Caller("sys-social", department(6))  # another registered source of population data
+OUTSIDER = Caller("sys-outsider", department(8))  # a department no dataset has as a source
 QUERY = service_caller("query")
+DESIGNATED = (("population", POLICE), ("legal_entity", MARKET), ("place", RESOURCES), ("licence", SERVICES))
+REGISTERED = (("population", CIVIL), ("population", SOCIAL), ("licence", CIVIL))
 
 
 def fresh_persons(count: int) -> list[dict[str, str]]:
@@ -92,10 +95,6 @@ async def foundation_db(embedded: EmbeddedServers) -> AsyncIterator[str]:
 @module_fixture
 async def pool(foundation_db: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await db.create_pool(foundation_db, "foundation")
-    for dataset, caller in (("population", POLICE), ("legal_entity", MARKET), ("place", RESOURCES),
-                            ("licence", SERVICES)):
-        await pool.execute("UPDATE datasets SET authoritative_department_code = $2 WHERE name = $1", dataset,
-                           caller.department_code)
     yield pool
     await pool.close()
 
@@ -169,11 +168,32 @@ class Calls:
                                                      metadata=self.signer.metadata(caller))
         return list(response.versions)
 
+    async def designate(self, caller: Caller, dataset: str, source: Caller, item: str = "") -> pb.DatasetSources:
+        response = await self.admin.DesignateAuthoritativeSource(pb.DesignateAuthoritativeSourceRequest(
+            dataset=dataset, item=item, department_code=source.department_code), metadata=self.signer.metadata(caller))
+        return response.sources
 
-@pytest.fixture(scope="module")
-def calls(admin: foundation_pb2_grpc.FoundationAdminServiceStub, provider: provider_pb2_grpc.ProviderServiceStub,
-          signer: AssertionSigner) -> Calls:
-    return Calls(admin, provider, signer)
+    async def register(self, caller: Caller, dataset: str, source: Caller) -> pb.DatasetSources:
+        response = await self.admin.RegisterSource(pb.RegisterSourceRequest(
+            dataset=dataset, department_code=source.department_code), metadata=self.signer.metadata(caller))
+        return response.sources
+
+    async def sources(self, caller: Caller, dataset: str) -> pb.DatasetSources:
+        response = await self.admin.ListSources(pb.ListSourcesRequest(dataset=dataset),
+                                                metadata=self.signer.metadata(caller))
+        return response.sources
+
+
+@module_fixture
+async def calls(admin: foundation_pb2_grpc.FoundationAdminServiceStub, provider: provider_pb2_grpc.ProviderServiceStub,
+                signer: AssertionSigner) -> Calls:
+    """The RPCs, once the authority has designated the module's sources (nobody is authoritative by loading)."""
+    calls = Calls(admin, provider, signer)
+    for dataset, source in DESIGNATED:
+        await calls.designate(AUTHORITY, dataset, source)
+    for dataset, source in REGISTERED:
+        await calls.register(AUTHORITY, dataset, source)
+    return calls
 
 
 async def fails(call: Awaitable[object], code: grpc.StatusCode) -> tuple[str, set[str]]:
@@ -245,9 +265,10 @@ async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls) -> None:
     await calls.load(CIVIL, "population", rows(other))
     by_item = {c.item: c for c in await calls.conflicts(AUTHORITY, key=key)}
 
-    reason, _ = await fails(calls.resolve(SOCIAL, by_item["address"].id, True), grpc.StatusCode.PERMISSION_DENIED)
+    # A department the conflict is none of the business of does not learn that it exists.
+    await fails(calls.resolve(SOCIAL, by_item["address"].id, True), grpc.StatusCode.NOT_FOUND)
+    reason, _ = await fails(calls.resolve(CIVIL, by_item["address"].id, True), grpc.StatusCode.PERMISSION_DENIED)
     assert reason == "NOT_AUTHORITATIVE_SOURCE"
-    await fails(calls.resolve(CIVIL, by_item["address"].id, True), grpc.StatusCode.PERMISSION_DENIED)
 
     adopted = await calls.resolve(POLICE, by_item["address"].id, adopt=True)
     assert adopted.state == pb.CONFLICT_STATE_RESOLVED and adopted.resolution.startswith("ADOPT_OTHER_VALUE")
@@ -256,8 +277,12 @@ async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls) -> None:
     versions = await calls.history(POLICE, "population", key)
     assert [v.values["address"] for v in versions] == [other["address"], record["address"]]
 
-    kept = await calls.resolve(AUTHORITY, by_item["name"].id, adopt=False, note="以户籍底册为准")
+    reason, _ = await fails(calls.resolve(AUTHORITY, by_item["name"].id, False), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_AUTHORITATIVE_SOURCE"  # the authority designates sources, it does not pick values
+    kept = await calls.resolve(POLICE, by_item["name"].id, adopt=False, note="以户籍底册为准")
     assert kept.resolution == "KEEP_AUTHORITATIVE_VALUE: 以户籍底册为准"
+    assert (kept.authoritative_value, kept.authoritative_department_code) == (record["name"], POLICE.department_code)
+    assert not kept.authoritative_value_withheld
     assert (await calls.lookup("population", key)).record.values["name"] == record["name"]
 
     reason, _ = await fails(calls.resolve(POLICE, by_item["name"].id, True), grpc.StatusCode.FAILED_PRECONDITION)
@@ -340,18 +365,31 @@ async def test_an_older_assertion_does_not_turn_the_clock_back(calls: Calls) -> 
     assert found.as_of_time.ToDatetime(tzinfo=UTC) == now - timedelta(hours=1)
 
 
-async def test_the_first_loader_becomes_the_authoritative_source(calls: Calls, signer: AssertionSigner) -> None:
+async def test_a_dataset_without_an_authoritative_source_refuses_every_load(calls: Calls, pool: asyncpg.Pool,
+                                                                          signer: AssertionSigner) -> None:
+    """No "first loader wins": until the authority designates the source, nobody loads, not even a source."""
     listed = {d.name: d for d in (await calls.admin.ListDatasets(
         pb.ListDatasetsRequest(), metadata=signer.metadata(SOCIAL))).datasets}
     assert listed["region"].authoritative_department_code == ""
     regions = [r for r in synthetic.regions() if r["region_code"].startswith("11")][:5]
-    assert (await calls.load(RESOURCES, "region", rows(*regions))).accepted == 5
+    await calls.register(AUTHORITY, "region", RESOURCES)
+    reason, _ = await fails(calls.load(RESOURCES, "region", rows(*regions)), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NO_AUTHORITATIVE_SOURCE"
+    reason, _ = await fails(calls.load(AUTHORITY, "region", rows(*regions), source=RESOURCES.department_code),
+                            grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NO_AUTHORITATIVE_SOURCE"
+    with pytest.raises(PermissionError, match="no authoritative source"):
+        await copy_dataset(pool, "region", RESOURCES.department_code, regions)
+    assert not (await calls.lookup("region", regions[0]["region_code"])).found
     listed = {d.name: d for d in (await calls.admin.ListDatasets(
         pb.ListDatasetsRequest(), metadata=signer.metadata(SOCIAL))).datasets}
-    assert listed["region"].authoritative_department_code == RESOURCES.department_code
+    assert listed["region"].authoritative_department_code == ""
+
+    await calls.designate(AUTHORITY, "region", RESOURCES)
+    assert (await calls.load(RESOURCES, "region", rows(*regions))).accepted == 5
     renamed = {**regions[0], "name": "北京"}
-    response = await calls.load(SOCIAL, "region", rows(renamed))
-    assert response.conflicts == 1
+    reason, _ = await fails(calls.load(SOCIAL, "region", rows(renamed)), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_A_SOURCE"  # a source of population is not a source of regions
     assert (await calls.lookup("region", regions[0]["region_code"])).record.values["name"] == regions[0]["name"]
 
 
@@ -361,6 +399,208 @@ async def test_the_authority_loads_on_behalf_of_a_department(calls: Calls) -> No
     assert response.accepted == 1
     found = await calls.lookup("population", record["citizen_id"])
     assert found.record.source_department_code == POLICE.department_code
+
+
+# ---- sources and their designation (一数一源) ------------------------------------------------------------------
+
+
+async def test_a_department_that_is_not_a_registered_source_loads_nothing_and_reads_nothing(calls: Calls) -> None:
+    """A dummy row for somebody's 公民身份号码 must not become a way to read their record back."""
+    (record,) = fresh_persons(1)
+    await calls.load(POLICE, "population", rows(record))
+    dummy = {**record, "name": "某某", "address": "某地",
+             "ethnicity": "汉族" if record["ethnicity"] != "汉族" else "回族"}
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await calls.load(OUTSIDER, "population", rows(dummy))
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert details_of(caught.value)[0].reason == "NOT_A_SOURCE"
+    assert "RegisterSource" in caught.value.details() and record["name"] not in caught.value.details()
+    reason, _ = await fails(calls.load(AUTHORITY, "population", rows(dummy), source=OUTSIDER.department_code),
+                            grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_A_SOURCE"  # the authority cannot load in the name of a department that is no source
+    reason, _ = await fails(calls.load(OUTSIDER, "population", []), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_A_SOURCE"  # refused whatever the rows
+
+    assert await calls.conflicts(OUTSIDER, key=record["citizen_id"]) == []
+    assert await calls.conflicts(AUTHORITY, key=record["citizen_id"]) == []  # nothing was kept
+    assert dict((await calls.lookup("population", record["citizen_id"])).record.values) == record
+
+
+async def test_a_non_authoritative_source_sees_its_own_values_and_never_the_authoritative_ones(calls: Calls) -> None:
+    (record,) = fresh_persons(1)
+    key = record["citizen_id"]
+    await calls.load(POLICE, "population", rows(record))
+    dummy = {**record, "name": "某某", "address": "某地某号",
+             "status": "死亡" if record["status"] != "死亡" else "正常",
+             "ethnicity": "汉族" if record["ethnicity"] != "汉族" else "回族"}
+    assert (await calls.load(CIVIL, "population", rows(dummy))).conflicts == 4
+
+    mine = await calls.conflicts(CIVIL, key=key)
+    assert {(c.item, c.other_value) for c in mine} == {
+        ("name", "某某"), ("address", "某地某号"), ("status", dummy["status"]), ("ethnicity", dummy["ethnicity"])}
+    assert all(c.authoritative_value == "" and c.authoritative_value_withheld for c in mine)
+    assert all(c.authoritative_department_code == POLICE.department_code for c in mine)
+    shown = b"".join(c.SerializeToString() for c in mine)
+    for item in ("name", "address", "status", "ethnicity"):
+        assert record[item].encode() not in shown, item
+
+    for viewer in (POLICE, AUTHORITY):  # the authoritative source and the authority see both sides
+        both = {c.item: c for c in await calls.conflicts(viewer, key=key)}
+        assert {item: (c.authoritative_value, c.other_value) for item, c in both.items()} == {
+            item: (record[item], dummy[item]) for item in ("name", "address", "status", "ethnicity")}
+        assert not any(c.authoritative_value_withheld for c in both.values())
+
+
+async def test_only_the_authority_registers_and_designates_sources_and_every_designation_is_kept(
+        calls: Calls, signer: AssertionSigner) -> None:
+    for caller in (POLICE, CIVIL, QUERY):
+        reason, _ = await fails(calls.designate(caller, "population", CIVIL), grpc.StatusCode.PERMISSION_DENIED)
+        assert reason == "AUTHORITY_ONLY"
+        reason, _ = await fails(calls.designate(caller, "population", CIVIL, item="status"),
+                                grpc.StatusCode.PERMISSION_DENIED)
+        assert reason == "AUTHORITY_ONLY"
+        reason, _ = await fails(calls.register(caller, "population", OUTSIDER), grpc.StatusCode.PERMISSION_DENIED)
+        assert reason == "AUTHORITY_ONLY"
+    reason, _ = await fails(calls.sources(OUTSIDER, "population"), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "AUTHORITY_ONLY"
+
+    listed = await calls.sources(CIVIL, "population")  # a source sees who the others are
+    assert listed.authoritative_department_code == POLICE.department_code
+    assert {s.department_code for s in listed.sources} >= {POLICE.department_code, CIVIL.department_code,
+                                                            SOCIAL.department_code}
+    assert OUTSIDER.department_code not in {s.department_code for s in listed.sources}
+    designated = [d for d in listed.designations if d.action == pb.DESIGNATION_ACTION_DESIGNATE_DATASET]
+    assert designated[-1].department_code == POLICE.department_code
+    assert (designated[-1].actor_system_id, designated[-1].actor_department_code) == (
+        AUTHORITY.system_id, AUTHORITY.department_code)
+    assert designated[-1].create_time.seconds > 0
+    registered = {d.department_code for d in listed.designations
+                  if d.action == pb.DESIGNATION_ACTION_REGISTER_SOURCE}
+    assert {CIVIL.department_code, SOCIAL.department_code} <= registered
+
+    again = await calls.designate(AUTHORITY, "population", POLICE)  # already so: nothing new is recorded
+    assert [d.id for d in again.designations] == [d.id for d in listed.designations]
+
+    _, fields = await fails(calls.admin.DesignateAuthoritativeSource(pb.DesignateAuthoritativeSourceRequest(
+        dataset="people", department_code="not-a-code"), metadata=signer.metadata(AUTHORITY)),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"dataset", "department_code"}
+    _, fields = await fails(calls.admin.DesignateAuthoritativeSource(pb.DesignateAuthoritativeSourceRequest(
+        dataset="population", item="citizen_id"), metadata=signer.metadata(AUTHORITY)),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"item", "department_code"}  # the key has no source of its own
+    _, fields = await fails(calls.admin.RegisterSource(pb.RegisterSourceRequest(dataset="population"),
+                                                       metadata=signer.metadata(AUTHORITY)),
+                            grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"department_code"}
+
+
+async def test_an_item_designated_to_its_own_source_takes_that_sources_value(calls: Calls) -> None:
+    """一数一源 per item: legal entities' 登记状态 comes from another department than the rest of the record."""
+    sources = await calls.designate(AUTHORITY, "legal_entity", SOCIAL, item="status")
+    assert [(i.item, i.department_code) for i in sources.item_authorities] == [("status", SOCIAL.department_code)]
+    assert sources.designations[0].action == pb.DESIGNATION_ACTION_DESIGNATE_ITEM
+    assert (sources.designations[0].item, sources.designations[0].previous_department_code) == ("status", "")
+    entity = synthetic.entity(next(_indexes), SEED)
+    key = entity["credit_code"]
+    entity = {**entity, "status": "存续"}
+    await calls.load(MARKET, "legal_entity", rows(entity))
+
+    theirs = {**entity, "status": "吊销", "name": entity["name"] + "分公司"}
+    assert (await calls.load(SOCIAL, "legal_entity", rows(theirs))).conflicts == 2
+    current = (await calls.lookup("legal_entity", key)).record
+    assert (current.values["status"], current.values["name"]) == ("吊销", entity["name"])
+
+    by_viewer = {viewer: {c.item: c for c in await calls.conflicts(viewer, "legal_entity", key=key)}
+                 for viewer in (MARKET, SOCIAL, AUTHORITY)}
+    name, status = by_viewer[AUTHORITY]["name"], by_viewer[AUTHORITY]["status"]
+    assert (name.other_source_department_code, name.authoritative_department_code) == (
+        SOCIAL.department_code, MARKET.department_code)
+    assert (status.authoritative_value, status.other_value, status.other_source_department_code,
+            status.authoritative_department_code) == ("吊销", "存续", MARKET.department_code, SOCIAL.department_code)
+    # Each side sees the authoritative value of the items it is the source of, and only its own value of the others.
+    assert by_viewer[MARKET]["name"].authoritative_value == entity["name"]
+    assert by_viewer[MARKET]["status"].authoritative_value_withheld
+    assert by_viewer[MARKET]["status"].other_value == "存续"
+    assert by_viewer[SOCIAL]["status"].authoritative_value == "吊销"
+    assert by_viewer[SOCIAL]["name"].authoritative_value_withheld
+
+    moved = {**entity, "address": "北京市朝阳区建国路1号"}  # the dataset's source reloads with its own status
+    assert (await calls.load(MARKET, "legal_entity", rows(moved))).accepted == 1
+    current = (await calls.lookup("legal_entity", key)).record
+    assert (current.values["status"], current.values["address"]) == ("吊销", moved["address"])
+
+    reason, _ = await fails(calls.resolve(MARKET, status.id, adopt=True), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_AUTHORITATIVE_SOURCE"
+    reason, _ = await fails(calls.resolve(SOCIAL, name.id, adopt=True), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_AUTHORITATIVE_SOURCE"
+    await calls.resolve(MARKET, name.id, adopt=False)
+    adopted = await calls.resolve(SOCIAL, status.id, adopt=True, note="以登记机关为准")
+    assert adopted.resolution.startswith("ADOPT_OTHER_VALUE")
+    assert (await calls.lookup("legal_entity", key)).record.values["status"] == "存续"
+    await calls.load(MARKET, "legal_entity", rows({**moved, "status": "存续"}))  # the adoption stands
+    assert (await calls.lookup("legal_entity", key)).record.values["status"] == "存续"
+    left = await calls.conflicts(AUTHORITY, "legal_entity", key=key)  # only the social's now outdated address
+    assert [(c.item, c.other_source_department_code) for c in left] == [("address", SOCIAL.department_code)]
+
+
+async def test_an_item_source_that_loads_first_sets_the_item_once_the_record_exists(calls: Calls) -> None:
+    await calls.designate(AUTHORITY, "legal_entity", SOCIAL, item="status")
+    entity = {**synthetic.entity(next(_indexes), SEED), "status": "在业"}
+    key = entity["credit_code"]
+    assert (await calls.load(SOCIAL, "legal_entity", rows({**entity, "status": "注销"}))).accepted == 1
+    assert not (await calls.lookup("legal_entity", key)).found  # only the dataset's source creates records
+    await calls.load(MARKET, "legal_entity", rows(entity))
+    assert (await calls.lookup("legal_entity", key)).record.values["status"] == "注销"
+    (conflict,) = await calls.conflicts(SOCIAL, "legal_entity", key=key)
+    assert (conflict.item, conflict.authoritative_value, conflict.other_value) == ("status", "注销", "在业")
+
+
+async def test_a_new_designation_takes_over_and_the_former_source_becomes_a_cross_checking_one(
+        calls: Calls) -> None:
+    (place,) = [synthetic.place(next(_indexes), SEED)]
+    key = place["place_code"]
+    await calls.load(RESOURCES, "place", rows(place))
+    changed = await calls.designate(AUTHORITY, "place", SERVICES)
+    try:
+        latest = changed.designations[0]
+        assert (latest.action, latest.department_code, latest.previous_department_code, latest.actor_system_id) == (
+            pb.DESIGNATION_ACTION_DESIGNATE_DATASET, SERVICES.department_code, RESOURCES.department_code,
+            AUTHORITY.system_id)
+        assert RESOURCES.department_code in {s.department_code for s in changed.sources}  # still a source
+        moved = {**place, "address": place["address"] + "（新址）"}
+        assert (await calls.load(RESOURCES, "place", rows(moved))).conflicts == 1
+        assert (await calls.lookup("place", key)).record.values["address"] == place["address"]
+        assert (await calls.load(SERVICES, "place", rows(moved))).accepted == 1
+        assert (await calls.lookup("place", key)).record.values["address"] == moved["address"]
+    finally:
+        await calls.designate(AUTHORITY, "place", RESOURCES)
+
+
+async def test_the_demo_designates_its_sources_and_the_gateway_serves_the_new_rpcs(platform) -> None:  # type: ignore[no-untyped-def]
+    """Through the gateway, on the seeded platform: the authority designated the demo's sources, and a
+    department that is not a source cannot load a dummy row for an existing person."""
+    admin = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    systems = platform.credentials.systems
+    listed = (await admin.ListSources(pb.ListSourcesRequest(dataset="population"),
+                                      metadata=platform.metadata("authority"), timeout=10)).sources
+    assert listed.authoritative_department_code == systems["police"]["department"]
+    (designated,) = [d for d in listed.designations if d.action == pb.DESIGNATION_ACTION_DESIGNATE_DATASET]
+    assert (designated.actor_system_id, designated.actor_department_code) == (
+        systems["authority"]["system_id"], systems["authority"]["department"])
+
+    person = synthetic.person(0, platform.credentials.seed)  # loaded by the demo
+    dummy = {**person, "name": "某某"}
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.LoadRecords(pb.LoadRecordsRequest(dataset="population", records=rows(dummy)),
+                                metadata=platform.metadata("civil"), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert details_of(caught.value)[0].reason == "NOT_A_SOURCE"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.DesignateAuthoritativeSource(pb.DesignateAuthoritativeSourceRequest(
+            dataset="population", department_code=systems["civil"]["department"]),
+            metadata=platform.metadata("civil"), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 # ---- the provider contract -----------------------------------------------------------------------------------------
@@ -576,7 +816,12 @@ def _fuzz(port: int, signer: AssertionSigner) -> None:
                          lambda: provider.BatchLookup(ppb.BatchLookupRequest(dataset=dataset, keys=keys),
                                                       metadata=metadata),
                          lambda: admin.GetRecordHistory(pb.GetRecordHistoryRequest(dataset=dataset, key=key),
-                                                        metadata=metadata)):
+                                                        metadata=metadata),
+                         lambda: admin.DesignateAuthoritativeSource(pb.DesignateAuthoritativeSourceRequest(
+                             dataset=dataset, item=key, department_code=source), metadata=metadata),
+                         lambda: admin.RegisterSource(pb.RegisterSourceRequest(
+                             dataset=dataset, department_code=source), metadata=metadata),
+                         lambda: admin.ListSources(pb.ListSourcesRequest(dataset=dataset), metadata=metadata)):
                 try:
                     call()
                 except grpc.RpcError as error:

@@ -9,6 +9,7 @@ every answer below comes from the same paths production uses.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import uuid
@@ -132,15 +133,15 @@ async def publish(mesh: Mesh, new: cat.Entry) -> None:
                               metadata=md, timeout=10)
 
 
-async def load(mesh: Mesh, dataset: str, rows: list[dict[str, str]]) -> None:
-    """Loads rows as the dataset's authoritative source (the first loader becomes it)."""
+async def load(mesh: Mesh, dataset: str, rows: list[dict[str, str]], source: Caller) -> None:
+    """Loads rows as the dataset's authoritative source, which the authority designates first."""
     admin = foundation_pb2_grpc.FoundationAdminServiceStub(mesh.channels["foundation"])
     md = mesh.md(mesh.authority)
-    listed = await admin.ListDatasets(foundation_pb2.ListDatasetsRequest(), metadata=md, timeout=10)
-    source = next((d.authoritative_department_code for d in listed.datasets if d.name == dataset), "")
+    await admin.DesignateAuthoritativeSource(foundation_pb2.DesignateAuthoritativeSourceRequest(
+        dataset=dataset, department_code=source.department_code), metadata=md, timeout=10)
     loaded = await admin.LoadRecords(foundation_pb2.LoadRecordsRequest(
-        dataset=dataset, source_department_code=source or mesh.provider.department_code,
-        records=[foundation_pb2.RecordInput(values=row) for row in rows]), metadata=md, timeout=30)
+        dataset=dataset, records=[foundation_pb2.RecordInput(values=row) for row in rows]),
+        metadata=mesh.md(source), timeout=30)
     assert not loaded.rejected, loaded.rejected
     assert loaded.accepted == len(rows)
 
@@ -163,6 +164,13 @@ def company(key: str) -> dict[str, str]:
 async def mesh(base_settings: Settings, embedded: EmbeddedServers) -> AsyncIterator[Mesh]:
     """The four services on a database of their own: the foundation datasets and the catalog are
     platform-wide, so this module's records and entries stay out of other modules' counts."""
+    async with running_mesh(base_settings, embedded) as world:
+        yield world
+
+
+@contextlib.asynccontextmanager
+async def running_mesh(base_settings: Settings, embedded: EmbeddedServers) -> AsyncIterator[Mesh]:
+    """The four services, seeded, on a fresh database (and on the Redis ``base_settings`` names)."""
     database_url = await create_database(embedded.database_url, f"govshare_query_{uuid.uuid4().hex[:8]}")
     await db.migrate_all(database_url)
     base_settings = base_settings.with_overrides(database_url=database_url)
@@ -202,8 +210,8 @@ async def mesh(base_settings: Settings, embedded: EmbeddedServers) -> AsyncItera
         for _ in range(4):
             key = credit_code(rng)
             world.entities[key] = company(key)
-        await load(world, "population", list(world.persons.values()))
-        await load(world, "legal_entity", list(world.entities.values()))
+        await load(world, "population", list(world.persons.values()), world.provider)
+        await load(world, "legal_entity", list(world.entities.values()), world.market)
         yield world
         for channel in channels.values():
             await channel.close()
@@ -352,6 +360,37 @@ async def test_bad_input_names_every_field(mesh: Mesh) -> None:
     assert fields(garbage) == {"resource_code"}
 
 
+async def test_a_known_prefecture_with_an_unknown_county_is_invalid_not_internal(mesh: Mesh) -> None:
+    """python-stdnum fails with KeyError('county') on 110199…: the caller must hear which field to fix."""
+    unknown_county = "110199199001011232"
+    invalid = await refused(query(mesh, mesh.user, mesh.codes["population"], unknown_county, ADMIN, ["name"]))
+    assert invalid.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(invalid) == {"key"}
+    verify = await refused(mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["population"], key=unknown_county, claims={"name": "张三"}, purpose=CHECK),
+        metadata=mesh.md(mesh.user), timeout=10))
+    assert verify.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(verify) == {"key"}
+    dispute = await refused(mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=mesh.codes["population"], key=unknown_county, item="name", claimed_value="张三")),
+        metadata=mesh.md(mesh.user), timeout=10))
+    assert dispute.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(dispute) == {"dispute.key"}
+
+
+async def test_a_load_rejects_an_unknown_county_and_keeps_the_good_records(mesh: Mesh) -> None:
+    admin = foundation_pb2_grpc.FoundationAdminServiceStub(mesh.channels["foundation"])
+    good = citizen_id(mesh.rng)
+    bad = person("110199199001011232", mesh.rng)
+    loaded = await admin.LoadRecords(foundation_pb2.LoadRecordsRequest(
+        dataset="population", source_department_code=mesh.provider.department_code,
+        records=[foundation_pb2.RecordInput(values=bad), foundation_pb2.RecordInput(values=person(good, mesh.rng))]),
+        metadata=mesh.md(mesh.authority), timeout=30)
+    assert loaded.accepted == 1
+    assert [r.index for r in loaded.rejected] == [0]
+    assert any("citizen_id" in reason for reason in loaded.rejected[0].reasons)
+
+
 async def test_unknown_resource_and_missing_record_are_not_found(mesh: Mesh) -> None:
     unknown = await refused(query(mesh, mesh.user, "109999/999999", "x"))
     assert unknown.code() == grpc.StatusCode.NOT_FOUND
@@ -379,6 +418,23 @@ async def test_batch_query_answers_each_key(mesh: Mesh) -> None:
     assert response.results[0].provenance.provider_department_code == mesh.market.department_code
     assert list(response.masked_items) == ["legal_representative"]
     assert response.audit_id
+
+
+async def test_one_key_python_stdnum_chokes_on_does_not_fail_the_batch(mesh: Mesh) -> None:
+    """The contract: an invalid key's entry carries its error, the other keys are still answered (and audited)."""
+    caller = mesh.department("batch-invalid")
+    found = list(mesh.persons)[:2]
+    keys = [found[0], "110199199001011232", found[1]]
+    response = await mesh.query.BatchQuery(query_pb2.BatchQueryRequest(
+        resource_code=mesh.codes["population"], keys=keys, items=["name"], purpose=ADMIN),
+        metadata=mesh.md(caller), timeout=10)
+    assert [r.key for r in response.results] == keys
+    assert [r.found for r in response.results] == [True, False, True]
+    assert [bool(r.error) for r in response.results] == [False, True, False]
+    assert response.results[2].values["name"][0] == mesh.persons[found[1]]["name"][0]  # masked by its rule
+    listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=caller.department_code),
+                                           metadata=mesh.md(mesh.authority), timeout=10)
+    assert [(a.id, a.result) for a in listed.accesses] == [(response.audit_id, audit_pb2.ACCESS_RESULT_ANSWERED)]
 
 
 async def test_batch_query_limits_its_size(mesh: Mesh) -> None:

@@ -7,7 +7,16 @@ from datetime import UTC, datetime, timedelta
 from services.foundation import synthetic
 from services.foundation.datasets import DATASETS
 from services.foundation.loading import LoadRow, check_rows, compare, plan_conflicts
-from services.foundation.store import KEEP_AUTHORITATIVE, OPEN, RESOLVED, Conflict, Disagreement
+from services.foundation.sources import Designation
+from services.foundation.store import (
+    KEEP_AUTHORITATIVE,
+    OPEN,
+    RESOLVED,
+    Conflict,
+    Disagreement,
+    SourceValues,
+    StoredRecord,
+)
 
 POPULATION = DATASETS["population"]
 NOW = datetime(2024, 6, 1, 8, 0, tzinfo=UTC)
@@ -43,12 +52,20 @@ def test_check_rows_rejects_a_repeated_key_and_implausible_as_of_times() -> None
 
 
 def test_compare_reports_disagreeing_and_agreeing_items_only_for_what_the_other_source_said() -> None:
-    ours = {"citizen_id": "K", "name": "张三", "status": "正常"}
-    theirs = {"citizen_id": "K", "name": "张叁", "status": "正常", "address": "某地"}
-    differ, agree = compare(POPULATION, "K", ours, theirs, "OTHER")
+    ours = StoredRecord("K", {"citizen_id": "K", "name": "张三", "status": "正常"}, "SOURCE", NOW, NOW)
+    theirs = SourceValues("K", "OTHER", {"citizen_id": "K", "name": "张叁", "status": "正常", "address": "某地"}, NOW)
+    differ, agree = compare(POPULATION, Designation("population", "SOURCE"), ours, theirs)
     assert differ == [Disagreement("K", "name", "张三", "张叁", "OTHER"),
                       Disagreement("K", "address", "", "某地", "OTHER")]
     assert agree == [("K", "status", "OTHER")]
+
+
+def test_compare_skips_the_items_the_other_source_is_authoritative_for() -> None:
+    ours = StoredRecord("K", {"citizen_id": "K", "name": "张三", "status": "正常"}, "SOURCE", NOW, NOW)
+    theirs = SourceValues("K", "OTHER", {"citizen_id": "K", "name": "张叁", "status": "死亡"}, NOW)
+    designation = Designation("population", "SOURCE", {"status": "OTHER"})
+    differ, agree = compare(POPULATION, designation, ours, theirs)
+    assert differ == [Disagreement("K", "name", "张三", "张叁", "OTHER")] and agree == []
 
 
 def test_plan_closes_open_conflicts_that_now_agree_and_does_not_reraise_dismissed_ones() -> None:

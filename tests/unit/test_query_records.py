@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.query.records import MISSING, LocalRecords, ProviderClients, RecordCache, cache_key
-from services.query.redis_reads import RedisReader
+from services.query.redis_reads import SERVER_ID_LENGTH, RedisReader
 from services.runtime.cache import RECORDS_CHANGED
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
@@ -86,6 +86,12 @@ async def records(base_settings: Settings, redis_url: str) -> AsyncIterator[Reco
     await client.aclose()
 
 
+async def on_server(redis_client: aioredis.Redis, payload: bytes) -> bytes:
+    """A cached value as the record cache writes it: marked with the id of the Redis server it is on."""
+    run_id = (await redis_client.info("server"))["run_id"]
+    return run_id[:SERVER_ID_LENGTH].encode() + payload
+
+
 def record(key: str, name: str = "张三") -> provider_pb2.Record:
     return provider_pb2.Record(key=key, values={"name": name}, source_department_code="11100000000013127D")
 
@@ -99,7 +105,8 @@ async def test_a_miss_asks_the_provider_once_and_caches(records: RecordCache, en
     assert all(r is not None and r.values["name"] == "张三" for r in found)
     assert provider.lookups == before + 1
     assert provider.callers[-1] == "svc:query"
-    assert await redis_client.get(cache_key(dataset, key)) == record(key).SerializeToString()
+    assert await redis_client.get(cache_key(dataset, key)) == await on_server(redis_client,
+                                                                              record(key).SerializeToString())
     assert 0 < await redis_client.ttl(cache_key(dataset, key)) <= 60
     assert (await records.get(target, dataset, key)) == record(key)
     assert provider.lookups == before + 1
@@ -112,7 +119,7 @@ async def test_absence_is_cached_briefly(records: RecordCache, endpoint, redis_c
     assert await records.get(target, dataset, "nobody") is None
     assert await records.get(target, dataset, "nobody") is None
     assert provider.lookups == before + 1
-    assert await redis_client.get(cache_key(dataset, "nobody")) == b""
+    assert await redis_client.get(cache_key(dataset, "nobody")) == await on_server(redis_client, b"")
     assert 0 < await redis_client.ttl(cache_key(dataset, "nobody")) <= 30
 
 
@@ -120,7 +127,7 @@ async def test_an_unreadable_cached_value_is_a_miss(records: RecordCache, endpoi
     target, provider = endpoint
     dataset = f"ds-{uuid.uuid4().hex[:8]}"
     provider.records["K2"] = record("K2", "李四")
-    await redis_client.set(cache_key(dataset, "K2"), b"\xff\xff not a record")
+    await redis_client.set(cache_key(dataset, "K2"), await on_server(redis_client, b"\xff\xff not a record"))
     assert (await records.get(target, dataset, "K2")).values["name"] == "李四"
 
 
@@ -130,7 +137,8 @@ async def test_a_batch_is_one_mget_and_one_batch_lookup_for_the_misses(records: 
     dataset = f"ds-{uuid.uuid4().hex[:8]}"
     for key in ("A", "B", "C"):
         provider.records[key] = record(key, key)
-    await redis_client.set(cache_key(dataset, "A"), record("A", "cached").SerializeToString())
+    await redis_client.set(cache_key(dataset, "A"),
+                           await on_server(redis_client, record("A", "cached").SerializeToString()))
     before = len(provider.batch_lookups)
     found = await records.get_many(target, dataset, ["A", "B", "C", "Z"])
     assert found["A"].values["name"] == "cached"
@@ -158,6 +166,52 @@ async def test_a_change_event_during_a_fetch_keeps_the_result_out_of_the_cache(r
         provider.gate.set()
         provider.gate = None
     assert await redis_client.get(cache_key(dataset, "K3")) is None
+
+
+async def test_a_value_written_on_another_redis_server_is_a_miss(records: RecordCache, endpoint,
+                                                                   redis_client) -> None:
+    """A Redis restarted from an old snapshot, or a replica promoted in a failover, holds values written on another
+    server process, maybe before changes it never heard of: none of them is served, singly or in a batch."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("S1", "S2"):
+        provider.records[key] = record(key, "current")
+        await redis_client.set(cache_key(dataset, key), b"0ld5erv3" + record(key, "stale").SerializeToString())
+    await redis_client.set(cache_key(dataset, "S3"), b"0ld5erv3")  # an old absence
+    provider.records["S3"] = record("S3", "current")
+    assert (await records.get(target, dataset, "S1")).values["name"] == "current"
+    found = await records.get_many(target, dataset, ["S2", "S3"])
+    assert {key: r.values["name"] for key, r in found.items()} == {"S2": "current", "S3": "current"}
+    # Read through again, they are cached for this server.
+    assert await redis_client.get(cache_key(dataset, "S2")) == await on_server(
+        redis_client, record("S2", "current").SerializeToString())
+
+
+async def test_nothing_is_held_in_process_while_the_event_subscription_is_down(base_settings: Settings, redis_url: str,
+                                                                             endpoint) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["L1"] = record("L1")
+    local = LocalRecords(60.0, 100)
+    reader, client = RedisReader(redis_url), aioredis.from_url(redis_url)
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    cache = RecordCache(reader, client, clients, ttl_seconds=60, local=local)
+    try:
+        assert await cache.get(target, dataset, "L1") is not None
+        assert len(local) == 1
+        cache.suspend()  # the subscription broke: changes can no longer be heard
+        assert len(local) == 0
+        assert await cache.get(target, dataset, "L1") is not None
+        assert await cache.get_many(target, dataset, ["L1"])
+        assert len(local) == 0
+        cache.resync()  # subscribed again
+        assert await cache.get(target, dataset, "L1") is not None
+        assert len(local) == 1
+    finally:
+        cache.close()
+        await clients.close()
+        await reader.close()
+        await client.aclose()
 
 
 async def test_records_are_read_from_the_provider_while_redis_is_down(base_settings: Settings, endpoint) -> None:
@@ -258,7 +312,8 @@ async def test_a_change_event_during_a_redis_read_keeps_the_record_out_of_the_pr
         held: RecordCache, endpoint, redis_client, monkeypatch: pytest.MonkeyPatch) -> None:
     target, _provider = endpoint
     dataset = f"ds-{uuid.uuid4().hex[:8]}"
-    await redis_client.set(cache_key(dataset, "R1"), record("R1", "before").SerializeToString())
+    await redis_client.set(cache_key(dataset, "R1"),
+                           await on_server(redis_client, record("R1", "before").SerializeToString()))
     read = held._reader.get
 
     async def read_then_change(name: str) -> bytes | None:
@@ -269,7 +324,8 @@ async def test_a_change_event_during_a_redis_read_keeps_the_record_out_of_the_pr
     monkeypatch.setattr(held._reader, "get", read_then_change)
     assert (await held.get(target, dataset, "R1")).values["name"] == "before"
     monkeypatch.undo()
-    await redis_client.set(cache_key(dataset, "R1"), record("R1", "after").SerializeToString())
+    await redis_client.set(cache_key(dataset, "R1"),
+                           await on_server(redis_client, record("R1", "after").SerializeToString()))
     assert (await held.get(target, dataset, "R1")).values["name"] == "after"
 
 
@@ -281,7 +337,8 @@ async def test_a_batch_takes_held_records_and_reads_only_the_rest(held: RecordCa
         provider.records[key] = record(key, key)
     first = await held.get_many(target, dataset, ["A", "B", "Z"])
     await redis_client.delete(*(cache_key(dataset, key) for key in ("A", "B", "Z")))
-    await redis_client.set(cache_key(dataset, "C"), record("C", "cached C").SerializeToString())
+    await redis_client.set(cache_key(dataset, "C"),
+                           await on_server(redis_client, record("C", "cached C").SerializeToString()))
     before = len(provider.batch_lookups)
     again = await held.get_many(target, dataset, ["A", "B", "Z", "C"])
     assert {key: again[key] for key in first} == first and first["Z"] is None

@@ -99,10 +99,13 @@ async def test_a_database_number_in_the_url_is_selected(redis_url: str, redis_cl
 
 async def test_a_server_that_does_not_answer_times_out() -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Accepts the connection's handshake, then never answers a read."""
+        """Accepts the connection's handshake (CLIENT SETNAME, INFO server), then never answers a read."""
         while data := await reader.read(4096):
             if b"SETNAME" in data:
                 writer.write(b"+OK\r\n")
+            elif b"INFO" in data:
+                info = b"# Server\r\nrun_id:0123456789abcdef0123456789abcdef01234567\r\n"
+                writer.write(b"$%d\r\n%s\r\n" % (len(info), info))
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

@@ -47,8 +47,8 @@ govshare.gov.cn/zone: {{ .root.Values.zone }}
 {{/*
 What each process is, as the architecture fixes it (docs: DESIGN.md "The mesh"),
 not as an operator may tune it: whether it uses PostgreSQL, which services it
-calls, which token keys it needs. Callers and NetworkPolicies are derived from
-`calls`.
+calls, which token keys it needs, whether it signs audit checkpoints (query).
+Callers and NetworkPolicies are derived from `calls`.
 */}}
 {{- define "govshare.componentFacts" -}}
 gateway:
@@ -56,30 +56,35 @@ gateway:
   calls: [catalog, authorization, query, foundation]
   tokenPrivateKey: false
   tokenPublicKey: true
+  auditSigningKey: false
   providers: false
 catalog:
   database: true
   calls: [authorization]
   tokenPrivateKey: false
   tokenPublicKey: false
+  auditSigningKey: false
   providers: false
 authorization:
   database: true
   calls: [catalog]
   tokenPrivateKey: true
   tokenPublicKey: true
+  auditSigningKey: false
   providers: false
 query:
   database: true
   calls: [authorization, catalog, foundation]
   tokenPrivateKey: false
   tokenPublicKey: false
+  auditSigningKey: true
   providers: true
 foundation:
   database: true
   calls: [authorization]
   tokenPrivateKey: false
   tokenPublicKey: false
+  auditSigningKey: false
   providers: false
 {{- end -}}
 

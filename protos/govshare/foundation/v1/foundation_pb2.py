@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'govshare/foundation/v1/foundation.proto\x12\x16govshare.foundation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x01\n\x0bRecordInput\x12?\n\x06values\x18\x01 \x03(\x0b\x32/.govshare.foundation.v1.RecordInput.ValuesEntry\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"{\n\x12LoadRecordsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x1e\n\x16source_department_code\x18\x02 \x01(\t\x12\x34\n\x07records\x18\x03 \x03(\x0b\x32#.govshare.foundation.v1.RecordInput\"=\n\x0eRejectedRecord\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0f\n\x07reasons\x18\x03 \x03(\t\"t\n\x13LoadRecordsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x38\n\x08rejected\x18\x02 \x03(\x0b\x32&.govshare.foundation.v1.RejectedRecord\x12\x11\n\tconflicts\x18\x03 \x01(\x05\"\x95\x02\n\x08\x43onflict\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x0c\n\x04item\x18\x04 \x01(\t\x12\x1b\n\x13\x61uthoritative_value\x18\x05 \x01(\t\x12\x13\n\x0bother_value\x18\x06 \x01(\t\x12$\n\x1cother_source_department_code\x18\x07 \x01(\t\x12\x34\n\x05state\x18\x08 \x01(\x0e\x32%.govshare.foundation.v1.ConflictState\x12\x12\n\nresolution\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x84\x01\n\x14ListConflictsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.govshare.foundation.v1.ConflictState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x15ListConflictsResponse\x12\x33\n\tconflicts\x18\x01 \x03(\x0b\x32 .govshare.foundation.v1.Conflict\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"M\n\x16ResolveConflictRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x19\n\x11\x61\x64opt_other_value\x18\x02 \x01(\x08\x12\x0c\n\x04note\x18\x03 \x01(\t\"M\n\x17ResolveConflictResponse\x12\x32\n\x08\x63onflict\x18\x01 \x01(\x0b\x32 .govshare.foundation.v1.Conflict\"\x84\x02\n\rRecordVersion\x12\x41\n\x06values\x18\x01 \x03(\x0b\x32\x31.govshare.foundation.v1.RecordVersion.ValuesEntry\x12\x1e\n\x16source_department_code\x18\x02 \x01(\t\x12.\n\nas_of_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrecorded_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x17GetRecordHistoryRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"S\n\x18GetRecordHistoryResponse\x12\x37\n\x08versions\x18\x01 \x03(\x0b\x32%.govshare.foundation.v1.RecordVersion\"f\n\x07\x44\x61taset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08key_item\x18\x02 \x01(\t\x12%\n\x1d\x61uthoritative_department_code\x18\x03 \x01(\t\x12\x14\n\x0crecord_count\x18\x04 \x01(\x03\"\x15\n\x13ListDatasetsRequest\"I\n\x14ListDatasetsResponse\x12\x31\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x1f.govshare.foundation.v1.Dataset*e\n\rConflictState\x12\x1e\n\x1a\x43ONFLICT_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43ONFLICT_STATE_OPEN\x10\x01\x12\x1b\n\x17\x43ONFLICT_STATE_RESOLVED\x10\x02\x32\xc4\x04\n\x16\x46oundationAdminService\x12\x66\n\x0bLoadRecords\x12*.govshare.foundation.v1.LoadRecordsRequest\x1a+.govshare.foundation.v1.LoadRecordsResponse\x12l\n\rListConflicts\x12,.govshare.foundation.v1.ListConflictsRequest\x1a-.govshare.foundation.v1.ListConflictsResponse\x12r\n\x0fResolveConflict\x12..govshare.foundation.v1.ResolveConflictRequest\x1a/.govshare.foundation.v1.ResolveConflictResponse\x12u\n\x10GetRecordHistory\x12/.govshare.foundation.v1.GetRecordHistoryRequest\x1a\x30.govshare.foundation.v1.GetRecordHistoryResponse\x12i\n\x0cListDatasets\x12+.govshare.foundation.v1.ListDatasetsRequest\x1a,.govshare.foundation.v1.ListDatasetsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'govshare/foundation/v1/foundation.proto\x12\x16govshare.foundation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xad\x01\n\x0bRecordInput\x12?\n\x06values\x18\x01 \x03(\x0b\x32/.govshare.foundation.v1.RecordInput.ValuesEntry\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"{\n\x12LoadRecordsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x1e\n\x16source_department_code\x18\x02 \x01(\t\x12\x34\n\x07records\x18\x03 \x03(\x0b\x32#.govshare.foundation.v1.RecordInput\"=\n\x0eRejectedRecord\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0f\n\x07reasons\x18\x03 \x03(\t\"t\n\x13LoadRecordsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x38\n\x08rejected\x18\x02 \x03(\x0b\x32&.govshare.foundation.v1.RejectedRecord\x12\x11\n\tconflicts\x18\x03 \x01(\x05\"\xe2\x02\n\x08\x43onflict\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07\x64\x61taset\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x0c\n\x04item\x18\x04 \x01(\t\x12\x1b\n\x13\x61uthoritative_value\x18\x05 \x01(\t\x12\x13\n\x0bother_value\x18\x06 \x01(\t\x12$\n\x1cother_source_department_code\x18\x07 \x01(\t\x12\x34\n\x05state\x18\x08 \x01(\x0e\x32%.govshare.foundation.v1.ConflictState\x12\x12\n\nresolution\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x1d\x61uthoritative_department_code\x18\x0b \x01(\t\x12$\n\x1c\x61uthoritative_value_withheld\x18\x0c \x01(\x08\"\x84\x01\n\x14ListConflictsRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x34\n\x05state\x18\x02 \x01(\x0e\x32%.govshare.foundation.v1.ConflictState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x15ListConflictsResponse\x12\x33\n\tconflicts\x18\x01 \x03(\x0b\x32 .govshare.foundation.v1.Conflict\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"M\n\x16ResolveConflictRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x19\n\x11\x61\x64opt_other_value\x18\x02 \x01(\x08\x12\x0c\n\x04note\x18\x03 \x01(\t\"M\n\x17ResolveConflictResponse\x12\x32\n\x08\x63onflict\x18\x01 \x01(\x0b\x32 .govshare.foundation.v1.Conflict\"\x84\x02\n\rRecordVersion\x12\x41\n\x06values\x18\x01 \x03(\x0b\x32\x31.govshare.foundation.v1.RecordVersion.ValuesEntry\x12\x1e\n\x16source_department_code\x18\x02 \x01(\t\x12.\n\nas_of_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rrecorded_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x17GetRecordHistoryRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"S\n\x18GetRecordHistoryResponse\x12\x37\n\x08versions\x18\x01 \x03(\x0b\x32%.govshare.foundation.v1.RecordVersion\"f\n\x07\x44\x61taset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08key_item\x18\x02 \x01(\t\x12%\n\x1d\x61uthoritative_department_code\x18\x03 \x01(\t\x12\x14\n\x0crecord_count\x18\x04 \x01(\x03\"\x15\n\x13ListDatasetsRequest\"I\n\x14ListDatasetsResponse\x12\x31\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x1f.govshare.foundation.v1.Dataset\"\x86\x02\n\x0b\x44\x65signation\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x39\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32).govshare.foundation.v1.DesignationAction\x12\x0c\n\x04item\x18\x03 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x04 \x01(\t\x12 \n\x18previous_department_code\x18\x05 \x01(\t\x12\x17\n\x0f\x61\x63tor_system_id\x18\x06 \x01(\t\x12\x1d\n\x15\x61\x63tor_department_code\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x06Source\x12\x17\n\x0f\x64\x65partment_code\x18\x01 \x01(\t\x12\x31\n\rregister_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"6\n\rItemAuthority\x12\x0c\n\x04item\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\"\xf5\x01\n\x0e\x44\x61tasetSources\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12%\n\x1d\x61uthoritative_department_code\x18\x02 \x01(\t\x12?\n\x10item_authorities\x18\x03 \x03(\x0b\x32%.govshare.foundation.v1.ItemAuthority\x12/\n\x07sources\x18\x04 \x03(\x0b\x32\x1e.govshare.foundation.v1.Source\x12\x39\n\x0c\x64\x65signations\x18\x05 \x03(\x0b\x32#.govshare.foundation.v1.Designation\"A\n\x15RegisterSourceRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\"Q\n\x16RegisterSourceResponse\x12\x37\n\x07sources\x18\x01 \x01(\x0b\x32&.govshare.foundation.v1.DatasetSources\"]\n#DesignateAuthoritativeSourceRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04item\x18\x02 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x03 \x01(\t\"_\n$DesignateAuthoritativeSourceResponse\x12\x37\n\x07sources\x18\x01 \x01(\x0b\x32&.govshare.foundation.v1.DatasetSources\"%\n\x12ListSourcesRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"N\n\x13ListSourcesResponse\x12\x37\n\x07sources\x18\x01 \x01(\x0b\x32&.govshare.foundation.v1.DatasetSources*e\n\rConflictState\x12\x1e\n\x1a\x43ONFLICT_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43ONFLICT_STATE_OPEN\x10\x01\x12\x1b\n\x17\x43ONFLICT_STATE_RESOLVED\x10\x02*\xb0\x01\n\x11\x44\x65signationAction\x12\"\n\x1e\x44\x45SIGNATION_ACTION_UNSPECIFIED\x10\x00\x12&\n\"DESIGNATION_ACTION_REGISTER_SOURCE\x10\x01\x12(\n$DESIGNATION_ACTION_DESIGNATE_DATASET\x10\x02\x12%\n!DESIGNATION_ACTION_DESIGNATE_ITEM\x10\x03\x32\xb9\x07\n\x16\x46oundationAdminService\x12\x66\n\x0bLoadRecords\x12*.govshare.foundation.v1.LoadRecordsRequest\x1a+.govshare.foundation.v1.LoadRecordsResponse\x12l\n\rListConflicts\x12,.govshare.foundation.v1.ListConflictsRequest\x1a-.govshare.foundation.v1.ListConflictsResponse\x12r\n\x0fResolveConflict\x12..govshare.foundation.v1.ResolveConflictRequest\x1a/.govshare.foundation.v1.ResolveConflictResponse\x12u\n\x10GetRecordHistory\x12/.govshare.foundation.v1.GetRecordHistoryRequest\x1a\x30.govshare.foundation.v1.GetRecordHistoryResponse\x12i\n\x0cListDatasets\x12+.govshare.foundation.v1.ListDatasetsRequest\x1a,.govshare.foundation.v1.ListDatasetsResponse\x12o\n\x0eRegisterSource\x12-.govshare.foundation.v1.RegisterSourceRequest\x1a..govshare.foundation.v1.RegisterSourceResponse\x12\x99\x01\n\x1c\x44\x65signateAuthoritativeSource\x12;.govshare.foundation.v1.DesignateAuthoritativeSourceRequest\x1a<.govshare.foundation.v1.DesignateAuthoritativeSourceResponse\x12\x66\n\x0bListSources\x12*.govshare.foundation.v1.ListSourcesRequest\x1a+.govshare.foundation.v1.ListSourcesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDINPUT_VALUESENTRY']._serialized_options = b'8\001'
   _globals['_RECORDVERSION_VALUESENTRY']._loaded_options = None
   _globals['_RECORDVERSION_VALUESENTRY']._serialized_options = b'8\001'
-  _globals['_CONFLICTSTATE']._serialized_start=1865
-  _globals['_CONFLICTSTATE']._serialized_end=1966
+  _globals['_CONFLICTSTATE']._serialized_start=3058
+  _globals['_CONFLICTSTATE']._serialized_end=3159
+  _globals['_DESIGNATIONACTION']._serialized_start=3162
+  _globals['_DESIGNATIONACTION']._serialized_end=3338
   _globals['_RECORDINPUT']._serialized_start=101
   _globals['_RECORDINPUT']._serialized_end=274
   _globals['_RECORDINPUT_VALUESENTRY']._serialized_start=229
@@ -49,29 +51,49 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOADRECORDSRESPONSE']._serialized_start=464
   _globals['_LOADRECORDSRESPONSE']._serialized_end=580
   _globals['_CONFLICT']._serialized_start=583
-  _globals['_CONFLICT']._serialized_end=860
-  _globals['_LISTCONFLICTSREQUEST']._serialized_start=863
-  _globals['_LISTCONFLICTSREQUEST']._serialized_end=995
-  _globals['_LISTCONFLICTSRESPONSE']._serialized_start=997
-  _globals['_LISTCONFLICTSRESPONSE']._serialized_end=1098
-  _globals['_RESOLVECONFLICTREQUEST']._serialized_start=1100
-  _globals['_RESOLVECONFLICTREQUEST']._serialized_end=1177
-  _globals['_RESOLVECONFLICTRESPONSE']._serialized_start=1179
-  _globals['_RESOLVECONFLICTRESPONSE']._serialized_end=1256
-  _globals['_RECORDVERSION']._serialized_start=1259
-  _globals['_RECORDVERSION']._serialized_end=1519
+  _globals['_CONFLICT']._serialized_end=937
+  _globals['_LISTCONFLICTSREQUEST']._serialized_start=940
+  _globals['_LISTCONFLICTSREQUEST']._serialized_end=1072
+  _globals['_LISTCONFLICTSRESPONSE']._serialized_start=1074
+  _globals['_LISTCONFLICTSRESPONSE']._serialized_end=1175
+  _globals['_RESOLVECONFLICTREQUEST']._serialized_start=1177
+  _globals['_RESOLVECONFLICTREQUEST']._serialized_end=1254
+  _globals['_RESOLVECONFLICTRESPONSE']._serialized_start=1256
+  _globals['_RESOLVECONFLICTRESPONSE']._serialized_end=1333
+  _globals['_RECORDVERSION']._serialized_start=1336
+  _globals['_RECORDVERSION']._serialized_end=1596
   _globals['_RECORDVERSION_VALUESENTRY']._serialized_start=229
   _globals['_RECORDVERSION_VALUESENTRY']._serialized_end=274
-  _globals['_GETRECORDHISTORYREQUEST']._serialized_start=1521
-  _globals['_GETRECORDHISTORYREQUEST']._serialized_end=1576
-  _globals['_GETRECORDHISTORYRESPONSE']._serialized_start=1578
-  _globals['_GETRECORDHISTORYRESPONSE']._serialized_end=1661
-  _globals['_DATASET']._serialized_start=1663
-  _globals['_DATASET']._serialized_end=1765
-  _globals['_LISTDATASETSREQUEST']._serialized_start=1767
-  _globals['_LISTDATASETSREQUEST']._serialized_end=1788
-  _globals['_LISTDATASETSRESPONSE']._serialized_start=1790
-  _globals['_LISTDATASETSRESPONSE']._serialized_end=1863
-  _globals['_FOUNDATIONADMINSERVICE']._serialized_start=1969
-  _globals['_FOUNDATIONADMINSERVICE']._serialized_end=2549
+  _globals['_GETRECORDHISTORYREQUEST']._serialized_start=1598
+  _globals['_GETRECORDHISTORYREQUEST']._serialized_end=1653
+  _globals['_GETRECORDHISTORYRESPONSE']._serialized_start=1655
+  _globals['_GETRECORDHISTORYRESPONSE']._serialized_end=1738
+  _globals['_DATASET']._serialized_start=1740
+  _globals['_DATASET']._serialized_end=1842
+  _globals['_LISTDATASETSREQUEST']._serialized_start=1844
+  _globals['_LISTDATASETSREQUEST']._serialized_end=1865
+  _globals['_LISTDATASETSRESPONSE']._serialized_start=1867
+  _globals['_LISTDATASETSRESPONSE']._serialized_end=1940
+  _globals['_DESIGNATION']._serialized_start=1943
+  _globals['_DESIGNATION']._serialized_end=2205
+  _globals['_SOURCE']._serialized_start=2207
+  _globals['_SOURCE']._serialized_end=2291
+  _globals['_ITEMAUTHORITY']._serialized_start=2293
+  _globals['_ITEMAUTHORITY']._serialized_end=2347
+  _globals['_DATASETSOURCES']._serialized_start=2350
+  _globals['_DATASETSOURCES']._serialized_end=2595
+  _globals['_REGISTERSOURCEREQUEST']._serialized_start=2597
+  _globals['_REGISTERSOURCEREQUEST']._serialized_end=2662
+  _globals['_REGISTERSOURCERESPONSE']._serialized_start=2664
+  _globals['_REGISTERSOURCERESPONSE']._serialized_end=2745
+  _globals['_DESIGNATEAUTHORITATIVESOURCEREQUEST']._serialized_start=2747
+  _globals['_DESIGNATEAUTHORITATIVESOURCEREQUEST']._serialized_end=2840
+  _globals['_DESIGNATEAUTHORITATIVESOURCERESPONSE']._serialized_start=2842
+  _globals['_DESIGNATEAUTHORITATIVESOURCERESPONSE']._serialized_end=2937
+  _globals['_LISTSOURCESREQUEST']._serialized_start=2939
+  _globals['_LISTSOURCESREQUEST']._serialized_end=2976
+  _globals['_LISTSOURCESRESPONSE']._serialized_start=2978
+  _globals['_LISTSOURCESRESPONSE']._serialized_end=3056
+  _globals['_FOUNDATIONADMINSERVICE']._serialized_start=3341
+  _globals['_FOUNDATIONADMINSERVICE']._serialized_end=4294
 # @@protoc_insertion_point(module_scope)

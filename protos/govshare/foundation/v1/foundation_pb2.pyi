@@ -15,9 +15,20 @@ class ConflictState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONFLICT_STATE_UNSPECIFIED: _ClassVar[ConflictState]
     CONFLICT_STATE_OPEN: _ClassVar[ConflictState]
     CONFLICT_STATE_RESOLVED: _ClassVar[ConflictState]
+
+class DesignationAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DESIGNATION_ACTION_UNSPECIFIED: _ClassVar[DesignationAction]
+    DESIGNATION_ACTION_REGISTER_SOURCE: _ClassVar[DesignationAction]
+    DESIGNATION_ACTION_DESIGNATE_DATASET: _ClassVar[DesignationAction]
+    DESIGNATION_ACTION_DESIGNATE_ITEM: _ClassVar[DesignationAction]
 CONFLICT_STATE_UNSPECIFIED: ConflictState
 CONFLICT_STATE_OPEN: ConflictState
 CONFLICT_STATE_RESOLVED: ConflictState
+DESIGNATION_ACTION_UNSPECIFIED: DesignationAction
+DESIGNATION_ACTION_REGISTER_SOURCE: DesignationAction
+DESIGNATION_ACTION_DESIGNATE_DATASET: DesignationAction
+DESIGNATION_ACTION_DESIGNATE_ITEM: DesignationAction
 
 class RecordInput(_message.Message):
     __slots__ = ("values", "as_of_time")
@@ -65,7 +76,7 @@ class LoadRecordsResponse(_message.Message):
     def __init__(self, accepted: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[RejectedRecord, _Mapping]]] = ..., conflicts: _Optional[int] = ...) -> None: ...
 
 class Conflict(_message.Message):
-    __slots__ = ("id", "dataset", "key", "item", "authoritative_value", "other_value", "other_source_department_code", "state", "resolution", "create_time")
+    __slots__ = ("id", "dataset", "key", "item", "authoritative_value", "other_value", "other_source_department_code", "state", "resolution", "create_time", "authoritative_department_code", "authoritative_value_withheld")
     ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +87,8 @@ class Conflict(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    AUTHORITATIVE_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    AUTHORITATIVE_VALUE_WITHHELD_FIELD_NUMBER: _ClassVar[int]
     id: int
     dataset: str
     key: str
@@ -86,7 +99,9 @@ class Conflict(_message.Message):
     state: ConflictState
     resolution: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[int] = ..., dataset: _Optional[str] = ..., key: _Optional[str] = ..., item: _Optional[str] = ..., authoritative_value: _Optional[str] = ..., other_value: _Optional[str] = ..., other_source_department_code: _Optional[str] = ..., state: _Optional[_Union[ConflictState, str]] = ..., resolution: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    authoritative_department_code: str
+    authoritative_value_withheld: bool
+    def __init__(self, id: _Optional[int] = ..., dataset: _Optional[str] = ..., key: _Optional[str] = ..., item: _Optional[str] = ..., authoritative_value: _Optional[str] = ..., other_value: _Optional[str] = ..., other_source_department_code: _Optional[str] = ..., state: _Optional[_Union[ConflictState, str]] = ..., resolution: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authoritative_department_code: _Optional[str] = ..., authoritative_value_withheld: _Optional[bool] = ...) -> None: ...
 
 class ListConflictsRequest(_message.Message):
     __slots__ = ("dataset", "state", "page_size", "page_token")
@@ -178,3 +193,95 @@ class ListDatasetsResponse(_message.Message):
     DATASETS_FIELD_NUMBER: _ClassVar[int]
     datasets: _containers.RepeatedCompositeFieldContainer[Dataset]
     def __init__(self, datasets: _Optional[_Iterable[_Union[Dataset, _Mapping]]] = ...) -> None: ...
+
+class Designation(_message.Message):
+    __slots__ = ("id", "action", "item", "department_code", "previous_department_code", "actor_system_id", "actor_department_code", "create_time")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    action: DesignationAction
+    item: str
+    department_code: str
+    previous_department_code: str
+    actor_system_id: str
+    actor_department_code: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[int] = ..., action: _Optional[_Union[DesignationAction, str]] = ..., item: _Optional[str] = ..., department_code: _Optional[str] = ..., previous_department_code: _Optional[str] = ..., actor_system_id: _Optional[str] = ..., actor_department_code: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Source(_message.Message):
+    __slots__ = ("department_code", "register_time")
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    REGISTER_TIME_FIELD_NUMBER: _ClassVar[int]
+    department_code: str
+    register_time: _timestamp_pb2.Timestamp
+    def __init__(self, department_code: _Optional[str] = ..., register_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ItemAuthority(_message.Message):
+    __slots__ = ("item", "department_code")
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    item: str
+    department_code: str
+    def __init__(self, item: _Optional[str] = ..., department_code: _Optional[str] = ...) -> None: ...
+
+class DatasetSources(_message.Message):
+    __slots__ = ("dataset", "authoritative_department_code", "item_authorities", "sources", "designations")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    AUTHORITATIVE_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_AUTHORITIES_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    DESIGNATIONS_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    authoritative_department_code: str
+    item_authorities: _containers.RepeatedCompositeFieldContainer[ItemAuthority]
+    sources: _containers.RepeatedCompositeFieldContainer[Source]
+    designations: _containers.RepeatedCompositeFieldContainer[Designation]
+    def __init__(self, dataset: _Optional[str] = ..., authoritative_department_code: _Optional[str] = ..., item_authorities: _Optional[_Iterable[_Union[ItemAuthority, _Mapping]]] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., designations: _Optional[_Iterable[_Union[Designation, _Mapping]]] = ...) -> None: ...
+
+class RegisterSourceRequest(_message.Message):
+    __slots__ = ("dataset", "department_code")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    department_code: str
+    def __init__(self, dataset: _Optional[str] = ..., department_code: _Optional[str] = ...) -> None: ...
+
+class RegisterSourceResponse(_message.Message):
+    __slots__ = ("sources",)
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    sources: DatasetSources
+    def __init__(self, sources: _Optional[_Union[DatasetSources, _Mapping]] = ...) -> None: ...
+
+class DesignateAuthoritativeSourceRequest(_message.Message):
+    __slots__ = ("dataset", "item", "department_code")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    item: str
+    department_code: str
+    def __init__(self, dataset: _Optional[str] = ..., item: _Optional[str] = ..., department_code: _Optional[str] = ...) -> None: ...
+
+class DesignateAuthoritativeSourceResponse(_message.Message):
+    __slots__ = ("sources",)
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    sources: DatasetSources
+    def __init__(self, sources: _Optional[_Union[DatasetSources, _Mapping]] = ...) -> None: ...
+
+class ListSourcesRequest(_message.Message):
+    __slots__ = ("dataset",)
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    def __init__(self, dataset: _Optional[str] = ...) -> None: ...
+
+class ListSourcesResponse(_message.Message):
+    __slots__ = ("sources",)
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    sources: DatasetSources
+    def __init__(self, sources: _Optional[_Union[DatasetSources, _Mapping]] = ...) -> None: ...

@@ -60,6 +60,21 @@ class FoundationAdminServiceStub:
                 request_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListDatasetsRequest.SerializeToString,
                 response_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListDatasetsResponse.FromString,
                 _registered_method=True)
+        self.RegisterSource = channel.unary_unary(
+                '/govshare.foundation.v1.FoundationAdminService/RegisterSource',
+                request_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceRequest.SerializeToString,
+                response_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceResponse.FromString,
+                _registered_method=True)
+        self.DesignateAuthoritativeSource = channel.unary_unary(
+                '/govshare.foundation.v1.FoundationAdminService/DesignateAuthoritativeSource',
+                request_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.DesignateAuthoritativeSourceRequest.SerializeToString,
+                response_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.DesignateAuthoritativeSourceResponse.FromString,
+                _registered_method=True)
+        self.ListSources = channel.unary_unary(
+                '/govshare.foundation.v1.FoundationAdminService/ListSources',
+                request_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListSourcesRequest.SerializeToString,
+                response_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListSourcesResponse.FromString,
+                _registered_method=True)
 
 
 class FoundationAdminServiceServicer:
@@ -81,7 +96,7 @@ class FoundationAdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResolveConflict(self, request, context):
-        """The authoritative source resolves a conflict.
+        """The authoritative source of the conflict's item resolves it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,6 +111,27 @@ class FoundationAdminServiceServicer:
 
     def ListDatasets(self, request, context):
         """Datasets and their authoritative source departments.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterSource(self, request, context):
+        """The authority registers a department as a source of a dataset: only registered sources load (R-FND-2).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DesignateAuthoritativeSource(self, request, context):
+        """The authority designates the authoritative source of a dataset, or of one of its items (一数一源).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSources(self, request, context):
+        """A dataset's sources, authoritative sources and the history of their designation.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,6 +164,21 @@ def add_FoundationAdminServiceServicer_to_server(servicer, server):
                     servicer.ListDatasets,
                     request_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListDatasetsRequest.FromString,
                     response_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListDatasetsResponse.SerializeToString,
+            ),
+            'RegisterSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterSource,
+                    request_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceRequest.FromString,
+                    response_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceResponse.SerializeToString,
+            ),
+            'DesignateAuthoritativeSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.DesignateAuthoritativeSource,
+                    request_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.DesignateAuthoritativeSourceRequest.FromString,
+                    response_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.DesignateAuthoritativeSourceResponse.SerializeToString,
+            ),
+            'ListSources': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSources,
+                    request_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListSourcesRequest.FromString,
+                    response_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListSourcesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +317,87 @@ class FoundationAdminService:
             '/govshare.foundation.v1.FoundationAdminService/ListDatasets',
             govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListDatasetsRequest.SerializeToString,
             govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListDatasetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.foundation.v1.FoundationAdminService/RegisterSource',
+            govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceRequest.SerializeToString,
+            govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DesignateAuthoritativeSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.foundation.v1.FoundationAdminService/DesignateAuthoritativeSource',
+            govshare_dot_foundation_dot_v1_dot_foundation__pb2.DesignateAuthoritativeSourceRequest.SerializeToString,
+            govshare_dot_foundation_dot_v1_dot_foundation__pb2.DesignateAuthoritativeSourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSources(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.foundation.v1.FoundationAdminService/ListSources',
+            govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListSourcesRequest.SerializeToString,
+            govshare_dot_foundation_dot_v1_dot_foundation__pb2.ListSourcesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -19,12 +19,25 @@ class AccessResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACCESS_RESULT_DENIED: _ClassVar[AccessResult]
     ACCESS_RESULT_INVALID: _ClassVar[AccessResult]
     ACCESS_RESULT_FAILED: _ClassVar[AccessResult]
+
+class ChainState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHAIN_STATE_UNSPECIFIED: _ClassVar[ChainState]
+    CHAIN_STATE_INTACT: _ClassVar[ChainState]
+    CHAIN_STATE_TRUNCATED: _ClassVar[ChainState]
+    CHAIN_STATE_VANISHED: _ClassVar[ChainState]
+    CHAIN_STATE_BROKEN: _ClassVar[ChainState]
 ACCESS_RESULT_UNSPECIFIED: AccessResult
 ACCESS_RESULT_ANSWERED: AccessResult
 ACCESS_RESULT_NOT_FOUND: AccessResult
 ACCESS_RESULT_DENIED: AccessResult
 ACCESS_RESULT_INVALID: AccessResult
 ACCESS_RESULT_FAILED: AccessResult
+CHAIN_STATE_UNSPECIFIED: ChainState
+CHAIN_STATE_INTACT: ChainState
+CHAIN_STATE_TRUNCATED: ChainState
+CHAIN_STATE_VANISHED: ChainState
+CHAIN_STATE_BROKEN: ChainState
 
 class AccessRecord(_message.Message):
     __slots__ = ("id", "time", "system_id", "department_code", "resource_code", "provider_department_code", "operation", "items", "key", "purpose", "purpose_text", "result", "deny_reason", "trace_id")
@@ -112,18 +125,94 @@ class GetUsageSummaryResponse(_message.Message):
     rows: _containers.RepeatedCompositeFieldContainer[UsageRow]
     def __init__(self, rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ...) -> None: ...
 
+class AuditCheckpoint(_message.Message):
+    __slots__ = ("chain_id", "sequence", "hash", "time", "final", "key_id", "signature")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    FINAL_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    chain_id: str
+    sequence: int
+    hash: str
+    time: _timestamp_pb2.Timestamp
+    final: bool
+    key_id: str
+    signature: bytes
+    def __init__(self, chain_id: _Optional[str] = ..., sequence: _Optional[int] = ..., hash: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., final: _Optional[bool] = ..., key_id: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
 class VerifyAuditChainRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("checkpoints",)
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    checkpoints: _containers.RepeatedCompositeFieldContainer[AuditCheckpoint]
+    def __init__(self, checkpoints: _Optional[_Iterable[_Union[AuditCheckpoint, _Mapping]]] = ...) -> None: ...
+
+class ChainVerification(_message.Message):
+    __slots__ = ("chain_id", "state", "records", "last_sequence", "last_matching_checkpoint", "closed", "first_bad_id", "detail", "unsigned_records")
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    LAST_MATCHING_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BAD_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    UNSIGNED_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    chain_id: str
+    state: ChainState
+    records: int
+    last_sequence: int
+    last_matching_checkpoint: AuditCheckpoint
+    closed: bool
+    first_bad_id: str
+    detail: str
+    unsigned_records: int
+    def __init__(self, chain_id: _Optional[str] = ..., state: _Optional[_Union[ChainState, str]] = ..., records: _Optional[int] = ..., last_sequence: _Optional[int] = ..., last_matching_checkpoint: _Optional[_Union[AuditCheckpoint, _Mapping]] = ..., closed: _Optional[bool] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ..., unsigned_records: _Optional[int] = ...) -> None: ...
+
+class ForgedCheckpoint(_message.Message):
+    __slots__ = ("checkpoint", "reason")
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    checkpoint: AuditCheckpoint
+    reason: str
+    def __init__(self, checkpoint: _Optional[_Union[AuditCheckpoint, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class VerifyAuditChainResponse(_message.Message):
-    __slots__ = ("intact", "records_checked", "first_bad_id", "detail")
+    __slots__ = ("intact", "records_checked", "first_bad_id", "detail", "chains", "forged_checkpoints", "chains_checked")
     INTACT_FIELD_NUMBER: _ClassVar[int]
     RECORDS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     FIRST_BAD_ID_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CHAINS_FIELD_NUMBER: _ClassVar[int]
+    FORGED_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    CHAINS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     intact: bool
     records_checked: int
     first_bad_id: str
     detail: str
-    def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+    chains: _containers.RepeatedCompositeFieldContainer[ChainVerification]
+    forged_checkpoints: _containers.RepeatedCompositeFieldContainer[ForgedCheckpoint]
+    chains_checked: int
+    def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ..., chains: _Optional[_Iterable[_Union[ChainVerification, _Mapping]]] = ..., forged_checkpoints: _Optional[_Iterable[_Union[ForgedCheckpoint, _Mapping]]] = ..., chains_checked: _Optional[int] = ...) -> None: ...
+
+class ExportAuditCheckpointsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ExportAuditCheckpointsResponse(_message.Message):
+    __slots__ = ("checkpoints", "next_page_token", "key_id", "public_key_pem")
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    checkpoints: _containers.RepeatedCompositeFieldContainer[AuditCheckpoint]
+    next_page_token: str
+    key_id: str
+    public_key_pem: str
+    def __init__(self, checkpoints: _Optional[_Iterable[_Union[AuditCheckpoint, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., key_id: _Optional[str] = ..., public_key_pem: _Optional[str] = ...) -> None: ...

@@ -50,6 +50,11 @@ class AuditServiceStub:
                 request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainRequest.SerializeToString,
                 response_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainResponse.FromString,
                 _registered_method=True)
+        self.ExportAuditCheckpoints = channel.unary_unary(
+                '/govshare.query.v1.AuditService/ExportAuditCheckpoints',
+                request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsRequest.SerializeToString,
+                response_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -71,7 +76,15 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyAuditChain(self, request, context):
-        """Recomputes the hash chain; authority only.
+        """Recomputes every hash chain and checks it against the signed checkpoints of its head; authority only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportAuditCheckpoints(self, request, context):
+        """The signed checkpoints of the chains' heads, oldest first, for an auditor to keep off the platform and
+        verify with the public key alone (docs/api.md); authority only.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,6 +107,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.VerifyAuditChain,
                     request_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainRequest.FromString,
                     response_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainResponse.SerializeToString,
+            ),
+            'ExportAuditCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportAuditCheckpoints,
+                    request_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsRequest.FromString,
+                    response_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +196,33 @@ class AuditService:
             '/govshare.query.v1.AuditService/VerifyAuditChain',
             govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainRequest.SerializeToString,
             govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportAuditCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.query.v1.AuditService/ExportAuditCheckpoints',
+            govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsRequest.SerializeToString,
+            govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,55 @@
+"""The authority's registrations and designations of sources (sources.py says why), over the store.
+
+Each change runs in a transaction holding the dataset lock, the lock every load takes, so a
+load sees the designation either wholly before or wholly after a change. Every change is
+kept with who made it (system and department) and when, in ``source_designations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.foundation.datasets import Dataset
+from services.foundation.sources import DatasetSources, require_authority
+from services.foundation.store import FoundationStore
+from services.runtime.identity import Caller
+
+
+class SourceRegistry:
+    def __init__(self, store: FoundationStore, recorded: Callable[[], None] = lambda: None) -> None:
+        self._store = store
+        #: Called after a commit that recorded administrative events (the outbox relay delivers them at once).
+        self._recorded = recorded
+
+    async def register(self, caller: Caller, dataset: Dataset, department_code: str) -> DatasetSources:
+        """Makes ``department_code`` a source of ``dataset``; registering a source again changes nothing."""
+        require_authority(caller, "registers the sources of a foundation dataset")
+        async with self._store.transaction() as tx:
+            await tx.lock_dataset(dataset.name)
+            await tx.register_source(dataset.name, department_code, caller)
+        self._recorded()
+        return await self._store.sources(dataset.name)
+
+    async def designate(self, caller: Caller, dataset: Dataset, item: str, department_code: str) -> DatasetSources:
+        """Makes ``department_code`` the authoritative source of ``dataset`` or (``item`` set) of one item.
+
+        The department becomes a registered source if it was not one. Designating the department that
+        already is authoritative changes nothing and records nothing.
+        """
+        require_authority(caller, "designates authoritative sources")
+        async with self._store.transaction() as tx:
+            designation = await tx.lock_designation(dataset.name)
+            previous = (designation.item_authorities.get(item) if item else designation.authority) or ""
+            await tx.register_source(dataset.name, department_code, caller)
+            if previous != department_code:
+                await tx.designate(dataset.name, item, department_code, previous, caller)
+        self._recorded()
+        return await self._store.sources(dataset.name)
+
+    async def sources(self, caller: Caller, dataset: Dataset) -> DatasetSources:
+        """The authority and the dataset's own sources see its sources and their history."""
+        if not caller.authority:
+            designation = await self._store.designation(dataset.name)
+            if not designation.is_source(caller.department_code):
+                require_authority(caller, "or a source of the dataset sees its sources")
+        return await self._store.sources(dataset.name)

@@ -1,0 +1,276 @@
+"""Signed checkpoints of the audit chains, on the real platform: deleting a chain's last rows, or a whole chain,
+or altering a checkpoint, is reported by VerifyAuditChain; an auditor's exported copy verifies offline.
+
+The tampering happens in SQL, as an attacker with database access would do it, on the chain of a second
+query process started for the test (every process writes its own chain), and is undone before the test ends
+so that the platform's trail stays intact for the other tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from govshare.common.v1 import common_pb2 as common
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
+from services.client import run_verify_checkpoints
+from services.query.checkpoints import Checkpoint, to_json
+from services.query.component import create_component
+from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.pagination import encode_token
+from services.runtime.server import RunningServer, start_server
+
+pytestmark = pytest.mark.integration
+
+ENTITIES = "102001/000001"  # unconditional
+WORK = common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口业务办理")
+
+
+@contextlib.asynccontextmanager
+async def second_query(platform) -> AsyncIterator[RunningServer]:  # type: ignore[no-untyped-def]
+    """Another query process on the platform's database: a chain of its own. Stopped gracefully at the end
+    (which writes its final checkpoint) unless the test stopped it already."""
+    settings = platform.settings["query"]
+    server = await start_server(settings, create_component(settings))
+    server.stopped = False  # type: ignore[attr-defined]
+    try:
+        yield server
+    finally:
+        if not server.stopped:  # type: ignore[attr-defined]
+            await server.stop(0)
+
+
+async def stop(server: RunningServer) -> None:
+    await server.stop(0)
+    server.stopped = True  # type: ignore[attr-defined]
+
+
+async def entity_key(platform) -> str:  # type: ignore[no-untyped-def]
+    """A legal entity that exists, read through the provider contract as the query service reads it."""
+    signer = AssertionSigner(platform.settings["query"].internal_key)
+    async with grpc.aio.insecure_channel(platform.port("foundation")) as channel:
+        stub = provider_pb2_grpc.ProviderServiceStub(channel)
+        async for page in stub.Export(provider_pb2.ExportRequest(dataset="legal_entity", page_size=1),
+                                      metadata=signer.metadata(service_caller("query"))):
+            return page.records[0].key
+    raise AssertionError("no legal entity")
+
+
+async def answer(platform, server: RunningServer, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+    """``count`` answered queries on ``server`` (as the gateway would sign them); their audit ids."""
+    system = platform.credentials.systems["social"]
+    metadata = AssertionSigner(platform.settings["query"].internal_key).metadata(
+        Caller(system["system_id"], system["department"]))
+    key = await entity_key(platform)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        stub = query_pb2_grpc.QueryServiceStub(channel)
+        return [(await stub.Query(query_pb2.QueryRequest(resource_code=ENTITIES, key=key, items=["name"],
+                                                         purpose=WORK), metadata=metadata, timeout=10)).audit_id
+                for _ in range(count)]
+
+
+async def verify(platform, held: list[audit_pb2.AuditCheckpoint] | None = None  # type: ignore[no-untyped-def]
+                 ) -> audit_pb2.VerifyAuditChainResponse:
+    stub = audit_pb2_grpc.AuditServiceStub(platform.channel)
+    return await stub.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(checkpoints=held or []),
+                                       metadata=platform.metadata("authority"), timeout=60)
+
+
+async def export(platform, system: str = "authority", page_size: int = 0  # type: ignore[no-untyped-def]
+                 ) -> tuple[list[audit_pb2.AuditCheckpoint], audit_pb2.ExportAuditCheckpointsResponse]:
+    stub, token, found = audit_pb2_grpc.AuditServiceStub(platform.channel), "", []
+    while True:
+        page = await stub.ExportAuditCheckpoints(audit_pb2.ExportAuditCheckpointsRequest(
+            page_size=page_size, page_token=token), metadata=platform.metadata(system), timeout=30)
+        found += page.checkpoints
+        token = page.next_page_token
+        if not token:
+            return found, page
+
+
+def chain(response: audit_pb2.VerifyAuditChainResponse, chain_id: str) -> audit_pb2.ChainVerification:
+    (report,) = [c for c in response.chains if c.chain_id == chain_id]
+    return report
+
+
+@contextlib.asynccontextmanager
+async def database(platform) -> AsyncIterator[asyncpg.Connection]:  # type: ignore[no-untyped-def]
+    conn = await asyncpg.connect(platform.settings["query"].database_url,
+                                 server_settings={"search_path": "query"})
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def chain_of(conn: asyncpg.Connection, audit_id: str) -> str:
+    return await conn.fetchval("SELECT chain_id FROM access_log WHERE id = $1", audit_id)
+
+
+@contextlib.asynccontextmanager
+async def deleted(conn: asyncpg.Connection, table: str, where: str, *args: object) -> AsyncIterator[None]:
+    """Deletes rows as an attacker would, and puts them back afterwards."""
+    rows = await conn.fetch(f"DELETE FROM {table} WHERE {where} RETURNING *", *args)
+    assert rows
+    try:
+        yield
+    finally:
+        columns = list(rows[0].keys())
+        placeholders = ", ".join(f"${i + 1}" for i in range(len(columns)))
+        await conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
+                               [tuple(row.values()) for row in rows])
+
+
+async def test_an_intact_trail_verifies_against_a_forced_checkpoint(platform) -> None:  # type: ignore[no-untyped-def]
+    async with second_query(platform) as server:
+        ids = await answer(platform, server, 3)
+        (signed,) = await server.component.checkpoint()  # type: ignore[attr-defined]
+        response = await verify(platform)
+        async with database(platform) as conn:
+            report = chain(response, await chain_of(conn, ids[0]))
+    assert response.intact, response.detail
+    assert (report.state, report.records, report.last_sequence, report.unsigned_records) == (
+        audit_pb2.CHAIN_STATE_INTACT, 3, 3, 0)
+    assert (report.last_matching_checkpoint.sequence, report.last_matching_checkpoint.signature) == (
+        3, signed.signature)
+    assert not response.forged_checkpoints
+
+
+async def test_deleting_the_last_rows_of_a_chain_is_truncation_naming_the_last_matching_checkpoint(
+        platform) -> None:  # type: ignore[no-untyped-def]
+    async with second_query(platform) as server, database(platform) as conn:
+        ids = await answer(platform, server, 3)
+        (first,) = await server.component.checkpoint()  # type: ignore[attr-defined]
+        ids += await answer(platform, server, 2)
+        (second,) = await server.component.checkpoint()  # type: ignore[attr-defined]
+        ids += await answer(platform, server, 2)
+        chain_id = await chain_of(conn, ids[0])
+        assert (first.seq, second.seq) == (3, 5)
+        async with deleted(conn, "access_log", "chain_id = $1 AND seq >= 5", chain_id):
+            truncated = await verify(platform)
+        restored = await verify(platform)
+    report = chain(truncated, chain_id)
+    assert not truncated.intact
+    assert (report.state, report.last_sequence) == (audit_pb2.CHAIN_STATE_TRUNCATED, 4)
+    assert (report.last_matching_checkpoint.sequence, report.last_matching_checkpoint.signature) == (
+        3, first.signature)
+    assert "ends at record 4" in report.detail and "reached 5" in report.detail
+    assert chain(restored, chain_id).state == audit_pb2.CHAIN_STATE_INTACT and restored.intact
+
+
+async def test_deleting_a_whole_chain_is_reported_vanished(platform) -> None:  # type: ignore[no-untyped-def]
+    async with second_query(platform) as server:
+        ids = await answer(platform, server, 2)
+        await stop(server)  # a graceful stop closes the chain with a final checkpoint
+    async with database(platform) as conn:
+        chain_id = await chain_of(conn, ids[0])
+        closed = chain(await verify(platform), chain_id)
+        async with deleted(conn, "access_log", "chain_id = $1", chain_id):
+            vanished = await verify(platform)
+    assert (closed.state, closed.closed, closed.last_matching_checkpoint.final) == (
+        audit_pb2.CHAIN_STATE_INTACT, True, True)
+    report = chain(vanished, chain_id)
+    assert not vanished.intact
+    assert (report.state, report.records) == (audit_pb2.CHAIN_STATE_VANISHED, 0)
+    assert not report.HasField("last_matching_checkpoint")
+    assert "record 2" in report.detail
+
+
+async def test_an_altered_checkpoint_fails_its_signature(platform) -> None:  # type: ignore[no-untyped-def]
+    async with second_query(platform) as server, database(platform) as conn:
+        ids = await answer(platform, server, 2)
+        (signed,) = await server.component.checkpoint()  # type: ignore[attr-defined]
+        chain_id = await chain_of(conn, ids[0])
+        # An attacker who cut the chain to one record moves its checkpoint back to match.
+        row = await conn.fetchrow("SELECT hash FROM access_log WHERE chain_id = $1 AND seq = 1", chain_id)
+        try:
+            await conn.execute("UPDATE audit_checkpoints SET seq = 1, hash = $2 WHERE chain_id = $1", chain_id,
+                               row["hash"])
+            forged = await verify(platform)
+        finally:
+            await conn.execute("UPDATE audit_checkpoints SET seq = $2, hash = $3 WHERE chain_id = $1", chain_id,
+                               signed.seq, signed.hash)
+        restored = await verify(platform)
+    assert not forged.intact
+    (bad,) = [f for f in forged.forged_checkpoints if f.checkpoint.chain_id == chain_id]
+    assert (bad.checkpoint.sequence, bad.reason) == (1, "the signature does not match the checkpoint")
+    assert not chain(forged, chain_id).HasField("last_matching_checkpoint")
+    assert restored.intact, restored.detail
+
+
+async def test_an_auditors_exported_checkpoints_verify_offline_and_expose_deleted_ones(
+        platform, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    async with second_query(platform) as server:
+        ids = await answer(platform, server, 2)
+        await stop(server)
+    refused = await export_refused(platform)
+    assert refused == grpc.StatusCode.PERMISSION_DENIED
+    held, page = await export(platform, page_size=1)
+    assert len({(c.chain_id, c.sequence) for c in held}) == len(held) >= 1
+
+    # Offline: the file `govshare export-checkpoints` writes, checked with the public key alone.
+    lines = [json.dumps(to_json(Checkpoint(c.chain_id, c.sequence, c.hash, c.time.ToDatetime(tzinfo=dt.UTC),
+                                           c.final, c.key_id, c.signature))) for c in held]
+    (tmp_path / "audit.pub.pem").write_text(page.public_key_pem, encoding="utf-8")
+    (tmp_path / "checkpoints.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run_verify_checkpoints(tmp_path / "checkpoints.jsonl", [tmp_path / "audit.pub.pem"]) == 0
+    altered = json.loads(lines[0])
+    altered["hash"] = "0" * 64
+    (tmp_path / "altered.jsonl").write_text("\n".join([json.dumps(altered), *lines[1:]]) + "\n", encoding="utf-8")
+    assert run_verify_checkpoints(tmp_path / "altered.jsonl", [tmp_path / "audit.pub.pem"]) == 1
+
+    # An attacker deletes a whole chain and its checkpoints: only the auditor's copy still knows it.
+    async with database(platform) as conn:
+        chain_id = await chain_of(conn, ids[0])
+        async with deleted(conn, "access_log", "chain_id = $1", chain_id), \
+                deleted(conn, "audit_checkpoints", "chain_id = $1", chain_id):
+            unaware = await verify(platform)
+            with_copy = await verify(platform, held)
+    assert chain_id not in {c.chain_id for c in unaware.chains}
+    assert not with_copy.intact
+    assert chain(with_copy, chain_id).state == audit_pb2.CHAIN_STATE_VANISHED
+
+
+async def export_refused(platform) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await export(platform, system="market")
+    return failure.value.code()
+
+
+JSON_VALUES = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=80) | st.just(
+    "2026-11-30T14:00:00+00:00")
+TOKENS = st.text(max_size=40) | st.fixed_dictionaries({}, optional={"t": JSON_VALUES, "c": JSON_VALUES,
+                                                                    "s": JSON_VALUES}).map(encode_token)
+STAMPS = st.builds(timestamp_pb2.Timestamp, seconds=st.integers(-(2**40), 2**40), nanos=st.integers(-5, 2 * 10**9))
+HELD = st.builds(audit_pb2.AuditCheckpoint, chain_id=st.text(max_size=70), sequence=st.integers(-(2**63), 2**63 - 1),
+                 hash=st.text(max_size=70), time=STAMPS, final=st.booleans(), key_id=st.text(max_size=70),
+                 signature=st.binary(max_size=80))
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_fuzzed_checkpoint_requests_never_fail_internally(platform, data: st.DataObject) -> None:  # type: ignore[no-untyped-def]
+    stub, md = audit_pb2_grpc.AuditServiceStub(platform.channel), platform.metadata("authority")
+    calls = [
+        stub.ExportAuditCheckpoints(audit_pb2.ExportAuditCheckpointsRequest(
+            page_size=data.draw(st.integers(-5, 5000)), page_token=data.draw(TOKENS)), metadata=md, timeout=30),
+        stub.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(checkpoints=data.draw(st.lists(HELD, max_size=4))),
+                              metadata=md, timeout=60),
+    ]
+    for call in calls:
+        try:
+            await call
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())

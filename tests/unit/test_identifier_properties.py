@@ -1,0 +1,134 @@
+"""Every identifier validator, over arbitrary strings: a reason or None, never an exception.
+
+The validators sit in front of every key a caller or a loader sends (query keys, dispute
+keys, department codes, foundation records), so an exception inside one is an INTERNAL
+error where the caller should have heard which field to fix. python-stdnum, which does
+the check-digit work, is not itself safe on every input: a 公民身份号码 whose prefecture
+is known but whose county is not (``110199…``) ends in a ``KeyError: 'county'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+import pytest
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from stdnum.cn import ric, uscc
+
+from govshare.catalog.v1 import catalog_pb2
+from services.foundation.datasets import DATASETS
+from services.foundation.validation import ValueProblem, validate_record
+from services.query.keys import key_error, normalize_key
+from services.runtime import identifiers
+
+# Strings near the identifiers' shapes find more than uniform text: digits, the check letters, the
+# credit-code alphabet, separators python-stdnum strips, and look-alikes (full-width, Arabic-Indic digits).
+_NEAR = st.text(alphabet="0123456789XxABCDEFGHJKLMNPQRTUWY -\t１٣ß", min_size=0, max_size=20)
+ANY_TEXT = st.one_of(st.text(max_size=40), _NEAR)
+
+
+def _citizen_id(region: str, born: dt.date, seq: int) -> str:
+    body = f"{region}{born:%Y%m%d}{seq:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+@st.composite
+def citizen_ids(draw: st.DrawFn) -> str:
+    """Well-formed numbers (valid check character) over any region code and any real date."""
+    region = draw(st.from_regex(r"[1-8][0-9]{5}", fullmatch=True))
+    born = draw(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 12, 31)))
+    return _citizen_id(region, born, draw(st.integers(0, 999)))
+
+
+@st.composite
+def credit_codes(draw: st.DrawFn) -> str:
+    body = draw(st.from_regex(r"[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{9}", fullmatch=True))
+    return body + uscc.calc_check_digit(body)
+
+
+def test_a_known_prefecture_with_an_unknown_county_is_a_reason_not_a_crash() -> None:
+    assert identifiers.citizen_id_error("110199199001011232") == "公民身份号码 has an unknown region code 110199"
+
+
+@given(ANY_TEXT | citizen_ids())
+@example("110199199001011232")
+@example("11010519491231002X")
+@example("1101051949123100-X")
+@example("１１０１０５１９４９１２３１００２X")
+def test_citizen_id_error_returns_a_reason_or_none(value: str) -> None:
+    error = identifiers.citizen_id_error(value)
+    assert error is None or isinstance(error, str)
+    if error is None:
+        # What a valid number promises: ASCII digits, a real birth date and sex, a known region.
+        assert len(value) == 18 and value[:17].isascii() and value[:17].isdigit()
+        dt.date.fromisoformat(identifiers.birth_date_of(value))
+        assert identifiers.sex_of(value) in ("男", "女")
+        assert identifiers.region_code_error(value[:6]) is None
+        assert ric.is_valid(value)
+
+
+@given(ANY_TEXT | credit_codes())
+@example("9111000060003734 L")
+@example("91110000600037341l")
+def test_credit_code_error_returns_a_reason_or_none(value: str) -> None:
+    error = identifiers.credit_code_error(value)
+    assert error is None or isinstance(error, str)
+    if error is None:
+        # Valid only in its one canonical form (no blanks, upper case), as keys are stored.
+        assert uscc.is_valid(value) and uscc.compact(value) == value
+
+
+@given(ANY_TEXT | st.from_regex(r"[0-9]{6}", fullmatch=True))
+@example("110199")
+@example("１１０１０５")
+def test_region_code_error_and_name_never_raise(value: str) -> None:
+    error = identifiers.region_code_error(value)
+    name = identifiers.region_name(value)
+    assert error is None or isinstance(error, str)
+    assert (error is None) == (name is not None)
+
+
+@given(ANY_TEXT)
+def test_text_key_error_returns_a_reason_or_none(value: str) -> None:
+    error = identifiers.text_key_error(value)
+    assert error is None or isinstance(error, str)
+    if error is None:
+        assert value.strip() and len(value) <= identifiers.MAX_TEXT_KEY and value.isprintable()
+
+
+@pytest.mark.parametrize("kind", [*catalog_pb2.IdentifierKind.values(), 99])
+@given(value=ANY_TEXT | citizen_ids() | credit_codes())
+@example(value="110199199001011232")
+def test_query_keys_of_every_kind_validate_without_raising(kind: int, value: str) -> None:
+    error = key_error(kind, normalize_key(kind, value))
+    assert error is None or isinstance(error, str)
+
+
+@pytest.mark.parametrize("dataset", sorted(DATASETS))
+@given(data=st.data())
+@hypothesis_settings(max_examples=60)
+def test_foundation_records_validate_without_raising(dataset: str, data: st.DataObject) -> None:
+    """Every item parser raises only ValueProblem, and validate_record turns them all into reasons."""
+    definition = DATASETS[dataset]
+    names = sorted(definition.item_names)
+    values = st.one_of(ANY_TEXT, citizen_ids(), credit_codes(), st.just("110199199001011232"),
+                       st.dates().map(dt.date.isoformat))
+    raw = data.draw(st.dictionaries(st.sampled_from(names) | st.text(max_size=5), values, max_size=len(names) + 2))
+    checked = validate_record(definition, raw, dt.date(2026, 6, 1))
+    assert all(isinstance(problem, str) for problem in checked.problems)
+    for item in definition.items:
+        value = data.draw(values, label=item.name)
+        with contextlib.suppress(ValueProblem):
+            item.parse(value.strip(), dt.date(2026, 6, 1))
+
+
+@given(st.lists(ANY_TEXT | citizen_ids() | credit_codes(), max_size=6).map(" ".join))
+def test_personal_identifiers_are_found_and_redacted_in_any_text(text: str) -> None:
+    found = identifiers.personal_identifiers(text)
+    assert all(len(number) == 18 for number in found)
+    redacted = identifiers.redact_identifiers(text)
+    assert identifiers.personal_identifiers(redacted) == []
+    assert len(redacted) == len(text) - 18 * len(found) + len(identifiers.REDACTED) * len(found)
