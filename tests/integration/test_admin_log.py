@@ -62,13 +62,16 @@ async def _events(platform, **filters: object) -> list[admin_log_pb2.AdminEvent]
             return found
 
 
-async def _logged(platform, action: str, target: str) -> admin_log_pb2.AdminEvent:  # type: ignore[no-untyped-def]
-    """The entry of ``action`` on ``target``, polling up to DELIVERY_SECONDS for relayed ones."""
+async def _logged(platform, action: str, target: str,  # type: ignore[no-untyped-def]
+                  **details: object) -> admin_log_pb2.AdminEvent:
+    """The entry of ``action`` on ``target`` (with these ``details``), polling up to DELIVERY_SECONDS for relayed
+    ones."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DELIVERY_SECONDS
     while True:
         try:
-            matches = [e for e in await _events(platform, action=action) if e.target == target]
+            matches = [e for e in await _events(platform, action=action) if e.target == target
+                       and details.items() <= json.loads(e.details_json).items()]
         except grpc.aio.AioRpcError as error:  # authorization coming back after a restart
             assert error.code() == grpc.StatusCode.UNAVAILABLE and loop.time() < deadline, error.details()
             matches = []
@@ -151,6 +154,9 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
         dataset="population", records=[foundation_pb2.RecordInput(values={"citizen_id": "123"})]),
         metadata=platform.metadata("police"), timeout=10)
     assert loaded.accepted == 0
+    # Foundation sources: the authority registers one (relayed like the loads).
+    await foundation.RegisterSource(foundation_pb2.RegisterSourceRequest(dataset="licence", department_code=social),
+                                    metadata=platform.metadata("authority"), timeout=10)
 
     expected = [
         ("directory.create_system", system_id, "social"),
@@ -175,6 +181,8 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
         details = json.loads(event.details_json)
         assert rotated.secret not in event.details_json and "secret" not in details
     assert (await _logged(platform, "catalog.publish", code)).service == "catalog"
+    registered = await _logged(platform, "foundation.register_source", "licence", department_code=social)
+    assert (registered.actor_department_code, registered.service) == (authority, "foundation")
     load = json.loads((await _logged(platform, "foundation.load_records", "population")).details_json)
     assert load["rejected"] >= 1 and "123" not in json.dumps(load)
 
