@@ -67,9 +67,11 @@ async def start_platform(base: Settings) -> tuple[dict[str, Settings], dict[str,
     servers: dict[str, RunningServer] = {}
     settings: dict[str, Settings] = {}
     for name, module in FACTORIES.items():
-        own = base.with_overrides(component=name, listen=f"127.0.0.1:{ports[name]}", **targets)
+        own = base.with_overrides(component=name, **targets)
         factory = importlib.import_module(module).create_component
-        servers[name] = await start_server(own, factory(own))
+        servers[name] = await start_server(own.with_overrides(listen=f"127.0.0.1:{ports[name]}"), factory(own))
+        # Kept with the base listen address: a test that starts another process from these settings gets a port
+        # of its own (SO_REUSEPORT would otherwise share this one with it).
         settings[name] = own
     return settings, servers
 

@@ -249,7 +249,8 @@ async def test_a_catalog_action_taken_while_authorization_is_down_reaches_the_lo
         assert waiting == 1  # kept in the catalog's outbox while nobody can take it
     finally:
         settings = platform.settings["authorization"]
-        platform.servers["authorization"] = await start_server(settings, create_authorization(settings))
+        platform.servers["authorization"] = await start_server(  # where catalog's relay and the gateway expect it
+            settings.with_overrides(listen=platform.port("authorization")), create_authorization(settings))
     event = await _logged(platform, "catalog.submit", code)
     assert event.actor_department_code == _department(platform, "social")
     assert event.service == "catalog"
