@@ -132,6 +132,12 @@ class AssertionVerifier:
         self._verified[(assertion, signature)] = (issued, caller)
         return caller
 
+    def recheck(self, caller: Caller) -> None:
+        """Refuses ``caller`` again if its system was disabled or rotated since the call began (for long streams:
+        a batch download must not outlive its system's access)."""
+        if self._check is not None:
+            self._check(caller)
+
     def from_context(self, context: grpc.aio.ServicerContext) -> Caller:
         """The verified caller of the current RPC."""
         return self.caller(context.invocation_metadata())

@@ -17,6 +17,8 @@ import pytest
 from stdnum.cn import uscc
 
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, token_pb2, token_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
@@ -186,3 +188,65 @@ async def test_the_authority_cannot_disable_its_last_enabled_system(platform) ->
     system = await _directory(platform).GetSystem(directory_pb2.GetSystemRequest(id=second),
                                                   metadata=platform.metadata("authority"), timeout=10)
     assert not system.system.disabled
+
+
+class GatedProvider(provider_pb2_grpc.ProviderServiceServicer):
+    """A department's 前置机 whose export sends one page, then waits for ``gate`` before the next."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+
+    async def Export(self, request, context):  # type: ignore[no-untyped-def]
+        yield provider_pb2.ExportResponse(records=[provider_pb2.Record(key="row-1", values={"card_no": "A1"})])
+        await self.gate.wait()
+        yield provider_pb2.ExportResponse(records=[provider_pb2.Record(key="row-2", values={"card_no": "A2"})])
+
+
+async def _gated_entry(platform, endpoint: str) -> str:  # type: ignore[no-untyped-def]
+    """A published, unconditional, downloadable entry of the social department read from ``endpoint``."""
+    code = f"2{random.randrange(100):02d}{random.randrange(1000):03d}/{random.randrange(10**6):06d}"
+    entry = cat.Entry(
+        code=code, name="社会保障卡发放信息", summary="社会保障卡的发放批次", category=cat.CATEGORY_THEME,
+        subject="社会保障", provider_department_code=platform.credentials.systems["social"]["department"],
+        provider_name="人社局", format_class=cat.FORMAT_CLASS_DATABASE, format_type="JSON",
+        items=[cat.DataItem(name="卡号", machine_name="card_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
+                            identifier=cat.IDENTIFIER_KIND_TEXT)],
+        key_item="card_no", share_type=common.SHARE_TYPE_UNCONDITIONAL,
+        share_methods=[common.SHARE_METHOD_ONLINE_QUERY, common.SHARE_METHOD_BATCH_DOWNLOAD],
+        update_cycle=cat.UPDATE_CYCLE_DAILY, zone=common.ZONE_EXTRANET, secrecy=cat.SECRECY_NON_CLASSIFIED,
+        endpoint=cat.ProviderEndpoint(target=endpoint, dataset="cards"))
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=platform.metadata("social"), timeout=10)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=platform.metadata("authority"), timeout=10)
+    return code
+
+
+async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) -> None:  # type: ignore[no-untyped-def]
+    provider = GatedProvider()
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}")
+        system_id, secret, _ = await _new_system(platform)
+        token = await _token(platform, system_id, secret)
+        stream = query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+            query_pb2.ExportRequest(resource_code=code, purpose=WORK), metadata=_bearer(token), timeout=30)
+        first = await stream.read()
+        assert [row.key for row in first.rows] == ["row-1"]
+
+        await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
+                                                 metadata=platform.metadata("authority"), timeout=10)
+        await _refused_soon(lambda: _through_gateway(platform, token))  # every replica knows by now
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            while (rest := await stream.read()) is not grpc.aio.EOF:
+                assert [row.key for row in rest.rows] != ["row-2"], "the disabled system got the next page"
+        assert stopped.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "disabled" in stopped.value.details()
+    finally:
+        provider.gate.set()
+        await server.stop(0)
