@@ -540,7 +540,7 @@ async def test_an_unreachable_backend_is_unavailable_without_leaking_its_address
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as opened:
             error = await failure(get_entry(opened)(catalog_pb2.GetEntryRequest(code="x"),
-                                                    metadata=bearer(keys, caller())))
+                                                    metadata=bearer(keys, caller()), timeout=10))
     finally:
         await running.stop(0)
     assert error.code() == grpc.StatusCode.UNAVAILABLE
