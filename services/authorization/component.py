@@ -67,7 +67,7 @@ class AuthorizationComponent:
         authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
             AuthorizationServicer(verifier, self._authorizer, self._directory), server)
         admin_log_pb2_grpc.add_AdminLogServiceServicer_to_server(AdminLogServicer(verifier, self._admin_log), server)
-        admin_log_pb2_grpc.add_AdminLogIntakeServiceServicer_to_server(
+        authorization_pb2_grpc.add_AdminLogIntakeServiceServicer_to_server(
             AdminLogIntakeServicer(verifier, self._admin_log), server)
 
     async def start(self) -> None:

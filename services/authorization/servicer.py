@@ -339,15 +339,15 @@ class AdminLogServicer(admin_log_pb2_grpc.AdminLogServiceServicer):
                                                     problem=result.problem, head_hash=result.head_hash)
 
 
-class AdminLogIntakeServicer(admin_log_pb2_grpc.AdminLogIntakeServiceServicer):
+class AdminLogIntakeServicer(authorization_pb2_grpc.AdminLogIntakeServiceServicer):
     """Internal: the other services' outbox relays deliver here."""
 
     def __init__(self, verifier: AssertionVerifier, log: AdminLog) -> None:
         self._verifier = verifier
         self._log = log
 
-    async def AppendEvents(self, request: admin_log_pb2.AppendEventsRequest, context: Context
-                           ) -> admin_log_pb2.AppendEventsResponse:
+    async def AppendEvents(self, request: authorization_pb2.AppendEventsRequest, context: Context
+                           ) -> authorization_pb2.AppendEventsResponse:
         caller = self._verifier.from_context(context)
         problems: list[FieldViolation] = []
         events = []
@@ -361,7 +361,7 @@ class AdminLogIntakeServicer(admin_log_pb2_grpc.AdminLogIntakeServiceServicer):
                                      event_id=given.id, time=time or dt.datetime.now(dt.UTC)))
         if problems:
             raise invalid_argument(problems)
-        return admin_log_pb2.AppendEventsResponse(appended_count=await self._log.append(caller, events))
+        return authorization_pb2.AppendEventsResponse(appended_count=await self._log.append(caller, events))
 
 
 def _details(text: str, index: int, problems: list[FieldViolation]) -> dict:

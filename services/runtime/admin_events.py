@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import grpc
 
-from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc
+from govshare.authorization.v1 import admin_log_pb2, authorization_pb2, authorization_pb2_grpc
 from services.runtime.clients import call_metadata, open_channel
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.settings import Settings
@@ -124,10 +124,10 @@ Send = Callable[[list[AdminEvent]], Awaitable[None]]
 
 def intake_sender(channel: grpc.aio.Channel, signer: AssertionSigner, identity: Caller, timeout: float) -> Send:
     """Sends events to AdminLogIntakeService.AppendEvents as the platform service ``identity``."""
-    stub = admin_log_pb2_grpc.AdminLogIntakeServiceStub(channel)
+    stub = authorization_pb2_grpc.AdminLogIntakeServiceStub(channel)
 
     async def send(events: list[AdminEvent]) -> None:
-        await stub.AppendEvents(admin_log_pb2.AppendEventsRequest(events=[event_pb(e) for e in events]),
+        await stub.AppendEvents(authorization_pb2.AppendEventsRequest(events=[event_pb(e) for e in events]),
                                 timeout=timeout, metadata=call_metadata(signer, identity))
 
     return send

@@ -21,6 +21,8 @@ from google.protobuf import timestamp_pb2
 from govshare.authorization.v1 import (
     admin_log_pb2,
     admin_log_pb2_grpc,
+    authorization_pb2,
+    authorization_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
     sharing_pb2,
@@ -264,8 +266,8 @@ async def test_append_events_is_for_platform_services_idempotent_and_validated(p
                                      result="OK")
     event.time.FromDatetime(dt.datetime.now(dt.UTC))
     async with grpc.aio.insecure_channel(platform.port("authorization")) as channel:
-        intake = admin_log_pb2_grpc.AdminLogIntakeServiceStub(channel)
-        request = admin_log_pb2.AppendEventsRequest(events=[event])
+        intake = authorization_pb2_grpc.AdminLogIntakeServiceStub(channel)
+        request = authorization_pb2.AppendEventsRequest(events=[event])
         with pytest.raises(grpc.aio.AioRpcError) as refused:  # a business system cannot write the log
             await intake.AppendEvents(request, metadata=signer.metadata(
                 Caller(_system(platform, "social"), _department(platform, "social"))), timeout=10)
@@ -276,7 +278,7 @@ async def test_append_events_is_for_platform_services_idempotent_and_validated(p
         assert (first.appended_count, again.appended_count) == (1, 0)
         bad = admin_log_pb2.AdminEvent(id=uuid.uuid4().hex, action="catalog.retire", details_json="[1]")
         with pytest.raises(grpc.aio.AioRpcError) as invalid:
-            await intake.AppendEvents(admin_log_pb2.AppendEventsRequest(events=[bad]), metadata=as_catalog,
+            await intake.AppendEvents(authorization_pb2.AppendEventsRequest(events=[bad]), metadata=as_catalog,
                                       timeout=10)
         assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         _, violations = details_of(invalid.value)

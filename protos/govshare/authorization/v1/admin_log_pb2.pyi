@@ -76,15 +76,3 @@ class VerifyAdminLogResponse(_message.Message):
     problem: str
     head_hash: str
     def __init__(self, intact: _Optional[bool] = ..., checked_count: _Optional[int] = ..., first_broken_seq: _Optional[int] = ..., problem: _Optional[str] = ..., head_hash: _Optional[str] = ...) -> None: ...
-
-class AppendEventsRequest(_message.Message):
-    __slots__ = ("events",)
-    EVENTS_FIELD_NUMBER: _ClassVar[int]
-    events: _containers.RepeatedCompositeFieldContainer[AdminEvent]
-    def __init__(self, events: _Optional[_Iterable[_Union[AdminEvent, _Mapping]]] = ...) -> None: ...
-
-class AppendEventsResponse(_message.Message):
-    __slots__ = ("appended_count",)
-    APPENDED_COUNT_FIELD_NUMBER: _ClassVar[int]
-    appended_count: int
-    def __init__(self, appended_count: _Optional[int] = ...) -> None: ...

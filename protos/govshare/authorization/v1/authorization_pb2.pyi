@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from govshare.authorization.v1 import admin_log_pb2 as _admin_log_pb2
 from govshare.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -86,3 +87,15 @@ class ListSystemStatesResponse(_message.Message):
     STATES_FIELD_NUMBER: _ClassVar[int]
     states: _containers.RepeatedCompositeFieldContainer[SystemState]
     def __init__(self, states: _Optional[_Iterable[_Union[SystemState, _Mapping]]] = ...) -> None: ...
+
+class AppendEventsRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_admin_log_pb2.AdminEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[_admin_log_pb2.AdminEvent, _Mapping]]] = ...) -> None: ...
+
+class AppendEventsResponse(_message.Message):
+    __slots__ = ("appended_count",)
+    APPENDED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    appended_count: int
+    def __init__(self, appended_count: _Optional[int] = ...) -> None: ...
