@@ -7,17 +7,21 @@ import asyncio
 import grpc
 
 from govshare.authorization.v1 import (
+    admin_log_pb2_grpc,
     authorization_pb2_grpc,
     directory_pb2_grpc,
     sharing_pb2_grpc,
     token_pb2_grpc,
 )
 from services.authorization import credentials
+from services.authorization.admin_log import AdminLog
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
 from services.authorization.entries import EntryLookup
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.servicer import (
+    AdminLogIntakeServicer,
+    AdminLogServicer,
     AuthorizationServicer,
     DirectoryServicer,
     SharingServicer,
@@ -30,7 +34,7 @@ from services.runtime.settings import Settings
 
 
 class AuthorizationComponent:
-    """Departments, systems, tokens, applications, grants and the access decision."""
+    """Departments, systems, tokens, applications, grants, the access decision and the administrative log."""
 
     name = "authorization"
     service_names = (
@@ -38,6 +42,8 @@ class AuthorizationComponent:
         "govshare.authorization.v1.TokenService",
         "govshare.authorization.v1.SharingService",
         "govshare.authorization.v1.AuthorizationService",
+        "govshare.authorization.v1.AdminLogService",
+        "govshare.authorization.v1.AdminLogIntakeService",
     )
 
     def __init__(self, settings: Settings) -> None:
@@ -48,7 +54,8 @@ class AuthorizationComponent:
         self._entries = EntryLookup(settings)
         self._events = PolicyEvents()
         self._verifier = AssertionVerifier(settings.internal_key)
-        self._directory = Directory(self._store, settings)
+        self._directory = Directory(self._store, settings, self._events)
+        self._admin_log = AdminLog(self._store)
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)
 
@@ -58,7 +65,10 @@ class AuthorizationComponent:
         token_pb2_grpc.add_TokenServiceServicer_to_server(TokenServicer(verifier, self._directory), server)
         sharing_pb2_grpc.add_SharingServiceServicer_to_server(SharingServicer(verifier, self._sharing), server)
         authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
-            AuthorizationServicer(verifier, self._authorizer), server)
+            AuthorizationServicer(verifier, self._authorizer, self._directory), server)
+        admin_log_pb2_grpc.add_AdminLogServiceServicer_to_server(AdminLogServicer(verifier, self._admin_log), server)
+        authorization_pb2_grpc.add_AdminLogIntakeServiceServicer_to_server(
+            AdminLogIntakeServicer(verifier, self._admin_log), server)
 
     async def start(self) -> None:
         """Opens the pool and the event bus (raising while they are down), then the catalog lookup."""
