@@ -24,6 +24,7 @@ from govshare.catalog.v1 import catalog_pb2  # noqa: F401
 from govshare.foundation.v1 import foundation_pb2  # noqa: F401
 from govshare.provider.v1 import provider_pb2  # noqa: F401
 from govshare.query.v1 import audit_pb2, dispute_pb2, query_pb2  # noqa: F401
+from govshare.supervision.v1 import supervision_pb2  # noqa: F401
 from services.runtime.errors import ServiceError
 from services.runtime.settings import Settings
 
@@ -35,6 +36,7 @@ class Backend(StrEnum):
     AUTHORIZATION = "authorization"
     QUERY = "query"
     FOUNDATION = "foundation"
+    SUPERVISION = "supervision"
 
 
 PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
@@ -46,10 +48,16 @@ PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
     "govshare.query.v1.DisputeService": Backend.QUERY,
     "govshare.query.v1.AuditService": Backend.QUERY,
     "govshare.foundation.v1.FoundationAdminService": Backend.FOUNDATION,
+    "govshare.supervision.v1.SupervisionService": Backend.SUPERVISION,
 })
 INTERNAL_SERVICES = frozenset({
     "govshare.authorization.v1.AuthorizationService",
     "govshare.provider.v1.ProviderService",
+    # The figures each owning service gives supervision (R-SUP-1).
+    "govshare.catalog.v1.CatalogFiguresService",
+    "govshare.authorization.v1.SharingFiguresService",
+    "govshare.query.v1.AuditFiguresService",
+    "govshare.foundation.v1.FoundationFiguresService",
 })
 #: Methods that authenticate themselves (the system secret is in the request), so they pass without a token.
 ANONYMOUS_METHODS = frozenset({"/govshare.authorization.v1.TokenService/IssueToken"})
@@ -59,6 +67,7 @@ _TARGET_SETTINGS = {
     Backend.AUTHORIZATION: "authorization_target",
     Backend.QUERY: "query_target",
     Backend.FOUNDATION: "foundation_target",
+    Backend.SUPERVISION: "supervision_target",
 }
 
 

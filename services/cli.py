@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole platform locally")
     up.add_argument("--data-dir", default=os.environ.get("GOVSHARE_DATA_DIR", ".govshare"))
-    up.add_argument("--port", type=int, default=50051, help="gateway port; services use the next four")
+    up.add_argument("--port", type=int, default=50051, help="gateway port; services use the next five")
     up.add_argument("--persons", type=int, default=10_000, help="synthetic persons to load on first start")
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "extranet"), choices=["extranet", "intranet"])
     up.add_argument("--workers", type=int, default=1, help="worker processes per service")

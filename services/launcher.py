@@ -29,8 +29,8 @@ from services.runtime.db import migrate_all
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.keys import PlatformKeys, generate_keys, private_pem
 
-ORDER = ("catalog", "foundation", "authorization", "query", "gateway")
-OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4}
+ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
+OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
 READY_TIMEOUT = 120.0
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import grpc
 
 from govshare.authorization.v1 import (
     authorization_pb2_grpc,
     directory_pb2_grpc,
+    figures_pb2,
+    figures_pb2_grpc,
     sharing_pb2_grpc,
     token_pb2_grpc,
 )
-from services.authorization import credentials
+from services.authorization import credentials, figures
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
 from services.authorization.entries import EntryLookup
@@ -25,6 +28,7 @@ from services.authorization.servicer import (
 )
 from services.authorization.sharing import Sharing
 from services.authorization.store import Store
+from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.identity import AssertionVerifier
 from services.runtime.settings import Settings
 
@@ -38,6 +42,7 @@ class AuthorizationComponent:
         "govshare.authorization.v1.TokenService",
         "govshare.authorization.v1.SharingService",
         "govshare.authorization.v1.AuthorizationService",
+        "govshare.authorization.v1.SharingFiguresService",
     )
 
     def __init__(self, settings: Settings) -> None:
@@ -59,6 +64,8 @@ class AuthorizationComponent:
         sharing_pb2_grpc.add_SharingServiceServicer_to_server(SharingServicer(verifier, self._sharing), server)
         authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
             AuthorizationServicer(verifier, self._authorizer), server)
+        figures_pb2_grpc.add_SharingFiguresServiceServicer_to_server(
+            FiguresServicer(verifier, self._figure_source, figures_pb2.ListDepartmentFiguresResponse), server)
 
     async def start(self) -> None:
         """Opens the pool and the event bus (raising while they are down), then the catalog lookup."""
@@ -73,6 +80,14 @@ class AuthorizationComponent:
         await self._entries.close()
         await self._events.close()
         await self._store.close()
+
+    def _figure_source(self) -> FigureSource:
+        """Application and grant figures for supervision (R-SUP-1)."""
+        store = self._store
+
+        async def compute(_request: object, start: dt.datetime, end: dt.datetime) -> list[FigureRow]:
+            return await figures.department_figures(store, start, end, dt.datetime.now(dt.UTC))
+        return compute
 
 
 def create_component(settings: Settings) -> AuthorizationComponent:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import asyncpg
 import grpc
 
+from govshare.authorization.v1 import sharing_pb2
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import UPDATABLE, Grant
@@ -362,6 +363,26 @@ class Store:
                 histories[row["application_id"]].append(_event(row))
         return histories
 
+
+    # Figures for supervision (R-SUP-1)
+
+    async def applications_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
+        """Applications submitted in [start, end) with the time of the provider's reply (NULL if none yet)
+        and, for a refusal, its reason."""
+        return await self.pool.fetch(
+            "SELECT a.applicant_department_code, a.provider_department_code, a.state, a.reply_due_time, "
+            " r.time AS reply_time, r.action AS reply_action, r.note AS reply_note "
+            "FROM applications a LEFT JOIN LATERAL (SELECT e.time, e.action, e.note FROM application_events e "
+            "  WHERE e.application_id = a.id AND e.action IN ('APPROVED', 'REFUSED') ORDER BY e.id LIMIT 1) r "
+            "  ON true "
+            "WHERE a.create_time >= $1 AND a.create_time < $2", start, end)
+
+    async def grants_in_force(self, at: dt.datetime) -> list[asyncpg.Record]:
+        """Active grants created before ``at`` and unexpired then: count by holder and provider."""
+        return await self.pool.fetch(
+            "SELECT department_code, provider_department_code, count(*) AS n FROM grants "
+            "WHERE state = $2 AND create_time < $1 AND expire_time > $1 GROUP BY 1, 2",
+            at, sharing_pb2.GRANT_STATE_ACTIVE)
 
 class _Conflict(Exception):
     """The row changed state under us; the transaction rolls back and the caller gets None."""

@@ -263,3 +263,24 @@ class QueryStore:
         """(resource code, key) of every record with an open dispute."""
         rows = await self._pool.fetch(f"SELECT DISTINCT resource_code, key FROM disputes WHERE state = '{OPEN}'")
         return [(row["resource_code"], row["key"]) for row in rows]
+
+    # --- figures for supervision (R-SUP-1) -----------------------------------------------------
+
+    async def access_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
+        """Accesses in [start, end) counted by user, system, provider, resource, purpose, result and reason."""
+        return await self._pool.fetch(
+            "SELECT department_code, system_id, provider_department_code, resource_code, purpose, result,"
+            " deny_reason, count(*) AS n FROM access_log WHERE time >= $1 AND time < $2"
+            " GROUP BY 1, 2, 3, 4, 5, 6, 7", start, end)
+
+    async def system_daily_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
+        """Accesses in [start, end) per user department, system and day (China Standard Time)."""
+        return await self._pool.fetch(
+            "SELECT department_code, system_id, (time AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n"
+            " FROM access_log WHERE time >= $1 AND time < $2 GROUP BY 1, 2, 3", start, end)
+
+    async def disputes_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
+        """Disputes reported in [start, end): who reported, who must answer, state, due and answer times."""
+        return await self._pool.fetch(
+            "SELECT reporter_department_code, provider_department_code, resource_code, state, due_time,"
+            " answer_time FROM disputes WHERE create_time >= $1 AND create_time < $2", start, end)

@@ -1,4 +1,4 @@
-"""The whole platform in this process: five real gRPC servers on real sockets, seeded with the demo.
+"""The whole platform in this process: six real gRPC servers on real sockets, seeded with the demo.
 
 Services run in one event loop here (fast to start, one trace provider to inspect); `govshare up`
 runs the very same components as separate processes.
@@ -24,6 +24,7 @@ FACTORIES = {
     "foundation": "services.foundation.component",
     "authorization": "services.authorization.component",
     "query": "services.query.component",
+    "supervision": "services.supervision.component",
     "gateway": "gateway.component",
 }
 PERSONS = 500
@@ -53,7 +54,7 @@ class Platform:
 
 
 async def start_platform(base: Settings) -> tuple[dict[str, Settings], dict[str, RunningServer]]:
-    """Starts the five services in dependency order, each pointed at the ports of those started before."""
+    """Starts the six services in dependency order, each pointed at the ports of those started before."""
     servers: dict[str, RunningServer] = {}
     settings: dict[str, Settings] = {}
     targets: dict[str, str] = {}

@@ -1,0 +1,68 @@
+"""The query service's figures of every department over a period (R-SUP-1, R-USE-4, R-DSP-1), for supervision.
+
+From the access log:
+
+* ``queries.made`` (user department): in total, by ``result`` and, for denials, by ``reason``;
+* ``queries.served`` (provider): in total and by ``resource`` and ``purpose``; ``queries.failed`` those the
+  platform could not answer (the provider endpoint or a dependency failed: the availability figure);
+* ``queries.purpose_not_granted`` (user department) by ``system``, ``resource`` and ``purpose``: calls for a
+  purpose the system's grants do not hold (Art. 24, use beyond purpose) — the evidence supervision cites;
+* ``queries.system_daily`` (user department) by ``system`` and ``day`` (China Standard Time), from
+  :data:`HISTORY_DAYS` days before the period to its end: the history against which bursts are judged.
+
+From disputes reported in the period: ``disputes.reported`` (reporter), ``disputes.received``,
+``disputes.answered_on_time``, ``disputes.answered_late``, ``disputes.unanswered_overdue`` and
+``disputes.corrected`` (provider).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from services.query.audit import DENIED
+from services.query.disputes import CORRECTED, OPEN
+from services.query.store import QueryStore
+from services.runtime.figures import FigureRow, dimension
+
+#: Days of history before the period that burst detection compares a system's days with.
+HISTORY_DAYS = 28
+FAILED = "FAILED"
+PURPOSE_NOT_GRANTED = "PURPOSE_NOT_GRANTED"
+
+
+async def department_figures(store: QueryStore, start: dt.datetime, end: dt.datetime,
+                             now: dt.datetime) -> list[FigureRow]:
+    """Every department's query and dispute figures over [start, end)."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for row in await store.access_counts(start, end):
+        user, provider, n = row["department_code"], row["provider_department_code"], row["n"]
+        counts[(user, "queries.made", "")] += n
+        counts[(user, "queries.made", dimension(result=row["result"]))] += n
+        if row["result"] == DENIED:
+            counts[(user, "queries.denied", dimension(reason=row["deny_reason"] or "UNSPECIFIED"))] += n
+        if row["deny_reason"] == PURPOSE_NOT_GRANTED:
+            counts[(user, "queries.purpose_not_granted", dimension(
+                system=row["system_id"], resource=row["resource_code"], purpose=row["purpose"]))] += n
+        counts[(provider, "queries.served", "")] += n
+        counts[(provider, "queries.served", dimension(resource=row["resource_code"], purpose=row["purpose"]))] += n
+        if row["result"] == FAILED:
+            counts[(provider, "queries.failed", "")] += n
+            counts[(provider, "queries.failed", dimension(resource=row["resource_code"]))] += n
+    for row in await store.system_daily_counts(start - dt.timedelta(days=HISTORY_DAYS), end):
+        counts[(row["department_code"], "queries.system_daily",
+                dimension(day=row["day"].isoformat(), system=row["system_id"]))] += row["n"]
+    for row in await store.disputes_created(start, end):
+        provider = row["provider_department_code"]
+        counts[(row["reporter_department_code"], "disputes.reported", "")] += 1
+        counts[(provider, "disputes.received", "")] += 1
+        answered = row["answer_time"]
+        if answered is not None:
+            timely = answered <= row["due_time"]
+            counts[(provider, "disputes.answered_on_time" if timely else "disputes.answered_late", "")] += 1
+            if row["state"] == CORRECTED:
+                counts[(provider, "disputes.corrected", "")] += 1
+        elif row["state"] == OPEN and row["due_time"] < min(end, now):
+            counts[(provider, "disputes.unanswered_overdue", "")] += 1
+            counts[(provider, "disputes.unanswered_overdue", dimension(resource=row["resource_code"]))] += 1
+    return [FigureRow(department, name, dim, value) for (department, name, dim), value in counts.items()]
