@@ -9,6 +9,7 @@
                                 the one-way extranet → intranet data path
     govshare export-checkpoints / verify-checkpoints
                                 an auditor's copy of the signed audit checkpoints, checked offline
+    govshare supervise          compute supervision snapshots of months (the chart's CronJob)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ COMPONENT_FACTORIES = {
     "authorization": "services.authorization.component",
     "query": "services.query.component",
     "foundation": "services.foundation.component",
+    "supervision": "services.supervision.component",
 }
 
 
@@ -159,6 +161,12 @@ def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
     parser.add_argument("--credentials", default=str(Path(".govshare") / "demo-credentials.json"))
 
 
+def _supervise(args: argparse.Namespace) -> None:
+    from services.supervision.schedule import main
+
+    sys.exit(main(args.months))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govshare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -196,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_call_flags(verify)
     verify.add_argument("claims", nargs="+", help="item=value")
     verify.set_defaults(func=_verify, purpose="data_verification")
+
+    supervise = commands.add_parser("supervise", help="compute supervision snapshots (R-SUP-1)")
+    supervise.add_argument("--months", default="previous,current",
+                           help="comma-separated: previous, current or YYYY-MM (default previous,current)")
+    supervise.set_defaults(func=_supervise)
 
     export = commands.add_parser("export-bundle", help="extranet: write catalog + foundation data bundle")
     export.add_argument("--out", required=True)
