@@ -10,6 +10,8 @@
     govshare export-checkpoints / verify-checkpoints
                                 an auditor's copy of the signed audit checkpoints, checked offline
     govshare supervise          compute supervision snapshots of months (the chart's CronJob)
+    govshare report yearly / monthly
+                                the yearly sharing report and the monthly usage feedback, HTML and PDF
 """
 
 from __future__ import annotations
@@ -167,6 +169,18 @@ def _supervise(args: argparse.Namespace) -> None:
     sys.exit(main(args.months))
 
 
+def _report(args: argparse.Namespace) -> None:
+    from services.supervision.report_client import FORMATS, run_report
+
+    formats = [f for f in args.format.split(",") if f]
+    if not formats or any(f not in FORMATS for f in formats):
+        raise SystemExit(f"--format: a comma-separated list of {', '.join(FORMATS)}")
+    if args.kind == "monthly" and not (args.month and args.department):
+        raise SystemExit("govshare report monthly needs --month and --department (the provider)")
+    sys.exit(run_report(*_call_args(args), kind=args.kind, year=args.year, month=args.month or 0,
+                        department=args.department, formats=formats, out=Path(args.out)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govshare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -209,6 +223,17 @@ def build_parser() -> argparse.ArgumentParser:
     supervise.add_argument("--months", default="previous,current",
                            help="comma-separated: previous, current or YYYY-MM (default previous,current)")
     supervise.set_defaults(func=_supervise)
+
+    report = commands.add_parser("report", help="yearly sharing report or monthly usage feedback (HTML, PDF)")
+    report.add_argument("kind", choices=["yearly", "monthly"])
+    report.add_argument("--year", type=int, required=True)
+    report.add_argument("--month", type=int, default=0, help="monthly feedback: the month (1-12)")
+    report.add_argument("--department", default="",
+                        help="department code (yearly: omit for the whole platform; monthly: the provider)")
+    report.add_argument("--format", default="html,pdf", help="html, pdf or both (default html,pdf)")
+    report.add_argument("--out", default="reports", help="directory to write the files to")
+    _add_credential_flags(report, "authority")
+    report.set_defaults(func=_report)
 
     export = commands.add_parser("export-bundle", help="extranet: write catalog + foundation data bundle")
     export.add_argument("--out", required=True)

@@ -3,14 +3,17 @@
 From the access log:
 
 * ``queries.made`` (user department): in total, by ``result`` and, for denials, by ``reason``;
-* ``queries.served`` (provider): in total and by ``resource`` and ``purpose``; ``queries.failed`` those the
+* ``queries.served`` (provider): in total and by ``resource`` and ``purpose``; ``queries.served_to`` by using
+  ``department``, ``resource``, ``purpose`` and ``result`` (the monthly usage feedback, 003 Art. 35);
+  ``queries.failed`` those the
   platform could not answer (the provider endpoint or a dependency failed: the availability figure);
 * ``queries.purpose_not_granted`` (user department) by ``system``, ``resource`` and ``purpose``: calls for a
   purpose the system's grants do not hold (Art. 24, use beyond purpose) — the evidence supervision cites;
 * ``queries.system_daily`` (user department) by ``system`` and ``day`` (China Standard Time), from
   :data:`HISTORY_DAYS` days before the period to its end: the history against which bursts are judged.
 
-From disputes reported in the period: ``disputes.reported`` (reporter), ``disputes.received``,
+From disputes reported in the period: ``disputes.reported`` (reporter), ``disputes.received`` (also by
+reporting ``department`` and ``resource``),
 ``disputes.answered_on_time``, ``disputes.answered_late``, ``disputes.unanswered_overdue`` and
 ``disputes.corrected`` (provider).
 """
@@ -46,6 +49,8 @@ async def department_figures(store: QueryStore, start: dt.datetime, end: dt.date
                 system=row["system_id"], resource=row["resource_code"], purpose=row["purpose"]))] += n
         counts[(provider, "queries.served", "")] += n
         counts[(provider, "queries.served", dimension(resource=row["resource_code"], purpose=row["purpose"]))] += n
+        counts[(provider, "queries.served_to", dimension(department=user, resource=row["resource_code"],
+                                                         purpose=row["purpose"], result=row["result"]))] += n
         if row["result"] == FAILED:
             counts[(provider, "queries.failed", "")] += n
             counts[(provider, "queries.failed", dimension(resource=row["resource_code"]))] += n
@@ -56,6 +61,8 @@ async def department_figures(store: QueryStore, start: dt.datetime, end: dt.date
         provider = row["provider_department_code"]
         counts[(row["reporter_department_code"], "disputes.reported", "")] += 1
         counts[(provider, "disputes.received", "")] += 1
+        counts[(provider, "disputes.received", dimension(department=row["reporter_department_code"],
+                                                         resource=row["resource_code"]))] += 1
         answered = row["answer_time"]
         if answered is not None:
             timely = answered <= row["due_time"]

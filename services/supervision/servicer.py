@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import grpc
@@ -12,8 +13,11 @@ from services.runtime.errors import FieldViolation, invalid_argument
 from services.runtime.identity import AssertionVerifier
 from services.runtime.pagination import decode_token, encode_token, page_size
 from services.runtime.timestamps import to_timestamp
+from services.supervision.document import Document
 from services.supervision.evaluation import Evaluation
 from services.supervision.months import Month, month_of
+from services.supervision.render_html import render_html
+from services.supervision.render_pdf import render_pdf
 from services.supervision.supervision import Supervision
 from services.supervision.violations import Violation
 
@@ -112,3 +116,33 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
         weights = await self._supervision().update_weights(caller, {w.indicator: w.weight for w in request.weights})
         return supervision_pb2.UpdateEvaluationWeightsResponse(
             weights=[supervision_pb2.Weight(indicator=k, weight=v) for k, v in weights.items()])
+
+    async def GenerateReport(self, request: supervision_pb2.GenerateReportRequest, context: Context
+                             ) -> supervision_pb2.GenerateReportResponse:
+        caller = self._verifier.from_context(context)
+        violations = []
+        if request.format not in (supervision_pb2.REPORT_FORMAT_HTML, supervision_pb2.REPORT_FORMAT_PDF):
+            violations.append(FieldViolation("format", "must be REPORT_FORMAT_HTML or REPORT_FORMAT_PDF"))
+        if request.kind not in (supervision_pb2.REPORT_KIND_YEARLY, supervision_pb2.REPORT_KIND_MONTHLY_FEEDBACK):
+            violations.append(FieldViolation("kind", "must be REPORT_KIND_YEARLY or REPORT_KIND_MONTHLY_FEEDBACK"))
+        if violations:
+            raise invalid_argument(violations)
+        if request.kind == supervision_pb2.REPORT_KIND_YEARLY:
+            month_of(request.year, 1)  # validates the year
+            document = await self._supervision().yearly_report(caller, request.year, request.department_code)
+        else:
+            document = await self._supervision().monthly_feedback(caller, month_of(request.year, request.month),
+                                                                  request.department_code)
+        return await _rendered(document, request.format)
+
+
+async def _rendered(document: Document, report_format: int) -> supervision_pb2.GenerateReportResponse:
+    """The document in the format asked for; the PDF is laid out in a thread (it takes tens of milliseconds
+    to a second, which the event loop should not wait through)."""
+    if report_format == supervision_pb2.REPORT_FORMAT_PDF:
+        content = await asyncio.to_thread(render_pdf, document)
+        return supervision_pb2.GenerateReportResponse(content=content, content_type="application/pdf",
+                                                      file_name=f"{document.file_stem}.pdf")
+    return supervision_pb2.GenerateReportResponse(content=render_html(document),
+                                                  content_type="text/html; charset=utf-8",
+                                                  file_name=f"{document.file_stem}.html")

@@ -97,17 +97,17 @@ class FigureSources:
                                                                         cycles=cycles)))
         return catalog + _rows(sharing) + _rows(audit) + _rows(foundation)
 
-    async def departments(self) -> list[str]:
-        """Every department's code (the authority's included), from the directory."""
-        codes: list[str] = []
+    async def departments(self) -> dict[str, str]:
+        """Every department's name by code (the authority's included), from the directory."""
+        names: dict[str, str] = {}
         token = ""
         while True:
             page = await self._call("authorization", self._directory.ListDepartments,
                                     directory_pb2.ListDepartmentsRequest(page_size=1000, page_token=token))
-            codes.extend(d.code for d in page.departments)
+            names.update((d.code, d.name) for d in page.departments)
             token = page.next_page_token
             if not token:
-                return codes
+                return names
 
 
 def _rows(response: Any) -> list[FigureRow]:

@@ -80,3 +80,24 @@ class SupervisionStore:
             "INSERT INTO evaluation_weights (indicator, weight, update_time, updated_by) VALUES ($1, $2, $3, $4)"
             " ON CONFLICT (indicator) DO UPDATE SET weight = EXCLUDED.weight, update_time = EXCLUDED.update_time,"
             " updated_by = EXCLUDED.updated_by", [(name, value, now, system_id) for name, value in weights.items()])
+
+    async def snapshots_between(self, first: Month, last: Month, department_code: str | None
+                                ) -> dict[Month, dict[str, Figures]]:
+        """Snapshots of the months first..last, of one department or (None) of all, by month and department."""
+        rows = await self._pool.fetch(
+            "SELECT month, department_code, figures::text AS figures FROM snapshots WHERE month >= $1"
+            " AND month <= $2 AND ($3::text IS NULL OR department_code = $3) ORDER BY month, department_code",
+            first.first_day, last.first_day, department_code)
+        found: dict[Month, dict[str, Figures]] = {}
+        for row in rows:
+            found.setdefault(Month.of_date(row["month"]), {})[row["department_code"]] = _figures(
+                row["department_code"], row["figures"])
+        return found
+
+    async def violations_between(self, first: Month, last: Month, department_code: str | None) -> list[Violation]:
+        rows = await self._pool.fetch(
+            "SELECT month, department_code, rule, subject, evidence::text AS evidence FROM violations"
+            " WHERE month >= $1 AND month <= $2 AND ($3::text IS NULL OR department_code = $3)"
+            " ORDER BY month, department_code, id", first.first_day, last.first_day, department_code)
+        return [Violation(row["department_code"], Month.of_date(row["month"]), row["rule"], row["subject"],
+                          json.loads(row["evidence"])) for row in rows]

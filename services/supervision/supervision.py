@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied, unauthenticated
 from services.runtime.identity import Caller
+from services.supervision.document import Document
 from services.supervision.evaluation import INDICATORS, Evaluation, evaluate
 from services.supervision.months import Month
+from services.supervision.reports import ReportInput, monthly_feedback, yearly_report
 from services.supervision.snapshot import Figures, by_department
 from services.supervision.sources import FigureSources
 from services.supervision.store import SupervisionStore
@@ -115,3 +117,38 @@ class Supervision:
             raise invalid_argument(violations)
         await self._store.set_weights(weights, caller.system_id, self._clock())
         return await self._store.weights()
+
+    async def yearly_report(self, caller: Caller, year: int, department_code: str) -> Document:
+        """The yearly report of a department (itself or the authority) or, with no department, of the platform
+        (the authority)."""
+        if department_code:
+            require_own(caller, department_code, "read this department's yearly report")
+        else:
+            require_authority(caller, "read the platform's yearly report")
+        months = [Month(year, m) for m in range(1, 13)]
+        now = self._clock()
+        months = [m for m in months if m.start <= now]
+        if not months:
+            raise invalid_argument([FieldViolation("year", "the year has not begun")])
+        department = department_code or None
+        data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department),
+                           await self._store.violations_between(months[0], months[-1], department),
+                           await self._sources.departments(), await self._store.weights(), now)
+        if department is not None and department not in data.names:
+            raise not_found("this department", "DEPARTMENT_NOT_FOUND")
+        return yearly_report(year, department, data)
+
+    async def monthly_feedback(self, caller: Caller, month: Month, department_code: str) -> Document:
+        """The usage feedback of a month to a provider (itself or the authority)."""
+        if not department_code:
+            raise invalid_argument([FieldViolation("department_code", "name the provider department")])
+        require_own(caller, department_code, "read this department's usage feedback")
+        now = self._clock()
+        if month.start > now:
+            raise invalid_argument([FieldViolation("month", "the month has not begun")])
+        data = ReportInput([month], await self._store.snapshots_between(month, month, None),
+                           await self._store.violations_between(month, month, department_code),
+                           await self._sources.departments(), await self._store.weights(), now)
+        if department_code not in data.names:
+            raise not_found("this department", "DEPARTMENT_NOT_FOUND")
+        return monthly_feedback(month, department_code, data)

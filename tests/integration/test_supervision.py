@@ -10,12 +10,16 @@ answered, one left past due); three place records are older than their declared 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import io
+import sys
 
 import asyncpg
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
+from pypdf import PdfReader
 
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, sharing_pb2, sharing_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2 as cat
@@ -58,6 +62,7 @@ class World:
     def __init__(self, platform) -> None:  # type: ignore[no-untyped-def]
         self.platform = platform
         self.systems: dict[str, str] = {}
+        self.secrets: dict[str, str] = {}
         channel = platform.channel
         self.directory = directory_pb2_grpc.DirectoryServiceStub(channel)
         self.catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
@@ -114,6 +119,7 @@ async def _run_month(platform) -> tuple[World, Month, dict[str, object]]:  # typ
         created = await w.directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
             department_code=department.code, name=department.system_name)), metadata=authority, timeout=10)
         w.systems[department.key] = created.system.id
+        w.secrets[department.key] = created.secret
 
     # P catalogs a conditional resource served by the foundation and an unconditional one whose endpoint is down.
     conditional = _entry(R1, "测试人口核验信息", "测试用人口核验信息。", cat.CATEGORY_DEPARTMENT, "人口核验", P,
@@ -230,9 +236,13 @@ async def test_every_figure_of_the_provider(month_run) -> None:  # type: ignore[
         ("queries.served", f"purpose=ADMINISTRATIVE_BASIS;resource={R1}"): 3,
         ("queries.served", f"purpose=WORK_REFERENCE;resource={R1}"): 2,
         ("queries.served", f"purpose=ADMINISTRATIVE_BASIS;resource={R2}"): 3,
+        ("queries.served_to", f"department={U.code};purpose=ADMINISTRATIVE_BASIS;resource={R1};result=ANSWERED"): 3,
+        ("queries.served_to", f"department={U.code};purpose=WORK_REFERENCE;resource={R1};result=DENIED"): 2,
+        ("queries.served_to", f"department={U.code};purpose=ADMINISTRATIVE_BASIS;resource={R2};result=FAILED"): 3,
         ("queries.failed", ""): 3,
         ("queries.failed", f"resource={R2}"): 3,
         ("disputes.received", ""): 2,
+        ("disputes.received", f"department={U.code};resource={R1}"): 2,
         ("disputes.answered_on_time", ""): 1,
         ("disputes.unanswered_overdue", ""): 1,
         ("disputes.unanswered_overdue", f"resource={R1}"): 1,
@@ -395,3 +405,116 @@ async def test_figures_services_are_internal(month_run) -> None:  # type: ignore
                 start_time=_stamp(month.end), end_time=_stamp(month.start)),
                 metadata=signer.metadata(service_caller("supervision")), timeout=10)
         assert backwards.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# ---- reports (R-SUP-2) --------------------------------------------------------------------------------------
+
+
+def _pdf_text(content: bytes) -> str:
+    """The PDF's text through its ToUnicode map (what copy-paste and search get), whitespace removed.
+
+    fpdf2 writes two-byte glyph codes under an embedded encoding CMap; pypdf reads the codes a byte at a time
+    and yields a NUL before each character it maps, which is dropped with the whitespace."""
+    reader = PdfReader(io.BytesIO(content))
+    return "".join("".join(page.extract_text().replace("\x00", "").split()) for page in reader.pages)
+
+
+def _pdf_fonts(content: bytes) -> set[str]:
+    reader = PdfReader(io.BytesIO(content))
+    fonts = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            fonts.add(str(font.get_object()["/BaseFont"]))
+    return fonts
+
+
+async def _report(w: World, who, kind: int, fmt: int, year: int, month: int = 0,  # type: ignore[no-untyped-def]
+                  department: str = "") -> sup.GenerateReportResponse:
+    return await w.supervision.GenerateReport(sup.GenerateReportRequest(
+        kind=kind, year=year, month=month, department_code=department, format=fmt), metadata=w.md(who), timeout=60)
+
+
+async def test_yearly_report_of_a_department_in_html_and_pdf(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    html = await _report(w, P, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year, department=P.code)
+    assert html.content_type == "text/html; charset=utf-8"
+    assert html.file_name == f"yearly-{month.year}-{P.code}.html"
+    page = html.content.decode("utf-8")
+    title = f"{month.year}年度政务信息资源共享情况报告"
+    for expected in (title, f"{P.name}（{P.code}）", "<td>资源被调用次数</td><td class=\"n\">8</td>",
+                     "<td>资源调用失败次数</td><td class=\"n\">3</td>", "<td>收到共享申请</td><td class=\"n\">3</td>",
+                     "<td>逾期未更新目录</td><td class=\"n\">1</td>", "<svg", "按月资源被调用次数",
+                     "<td>有条件共享</td><td class=\"n\">1</td>", "未按要求更新政务信息资源目录",
+                     "未向共享平台及时提供共享信息", f"resource:{R2}:endpoint"):
+        assert expected in page, expected
+
+    pdf = await _report(w, P, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_PDF, month.year, department=P.code)
+    assert pdf.content_type == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    text = _pdf_text(pdf.content)
+    for expected in (title, f"报告对象：{P.name}（{P.code}）", "一、总体情况", "资源被调用次数8", "资源调用失败次数3",
+                     "收到共享申请3", "按时答复申请1", "逾期答复申请1", "逾期未答复申请1", "逾期未更新目录1",
+                     "收到疑义数据2", "发现违规3", "目录更新01", "申请答复13", "疑义答复12", "有条件共享1",
+                     "无条件共享1", "未按要求更新政务信息资源目录", "违规情况"):
+        assert expected in text, expected
+    # The Chinese is real text set in the embedded font, not boxes: the font is Noto Sans SC, subset.
+    assert any(font.endswith("NotoSansSC") or "NotoSansSC" in font for font in _pdf_fonts(pdf.content))
+
+
+async def test_yearly_report_of_the_platform(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    pdf = await _report(w, "authority", sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_PDF, month.year)
+    text = _pdf_text(pdf.content)
+    assert f"{month.year}年度政务信息资源共享情况报告" in text and "报告对象：全平台" in text
+    assert "五、部门评价" in text and f"{Q.name}（{Q.code}）" in text
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _report(w, P, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as other:
+        await _report(w, U, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year, department=P.code)
+    assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_monthly_feedback_tells_the_provider_who_used_what(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    html = (await _report(w, P, sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_HTML, month.year, month.month,
+                          P.code)).content.decode("utf-8")
+    row = (f"<tr><td>{R1}</td><td>{U.name}（{U.code}）</td><td>行政依据</td><td class=\"n\">3</td>"
+           f"<td class=\"n\">0</td><td class=\"n\">0</td></tr>")
+    assert row in html
+    assert (f"<tr><td>{R1}</td><td>{U.name}（{U.code}）</td><td>工作参考</td><td class=\"n\">0</td>"
+            f"<td class=\"n\">2</td><td class=\"n\">0</td></tr>") in html
+    assert (f"<tr><td>{R2}</td><td>{U.name}（{U.code}）</td><td>行政依据</td><td class=\"n\">0</td>"
+            f"<td class=\"n\">0</td><td class=\"n\">3</td></tr>") in html
+    assert f"<tr><td>{R1}</td><td>{U.name}（{U.code}）</td><td class=\"n\">2</td></tr>" in html
+
+    pdf = await _report(w, P, sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_PDF, month.year, month.month,
+                        P.code)
+    assert pdf.file_name == f"feedback-{month.label()}-{P.code}.pdf"
+    text = _pdf_text(pdf.content)
+    for expected in (f"{month.year}年{month.month}月共享信息使用情况反馈", f"致：{P.name}（{P.code}）",
+                     "资源被调用次数8", "使用部门数1", "其中已应答3", "其中拒绝2", "其中失败3", "收到疑义数据2",
+                     "各使用部门调用次数", "调用用途分布", "三、疑义数据"):
+        assert expected in text, expected
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _report(w, U, sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_PDF, month.year, month.month,
+                      P.code)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await _report(w, P, sup.REPORT_KIND_MONTHLY_FEEDBACK, 0, month.year, 13, P.code)
+    _, bad_request = details_of(bad.value)
+    assert {v.field for v in bad_request.field_violations} == {"format"}
+
+
+async def test_govshare_report_writes_html_and_pdf(month_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The command a department's officer runs: the same RPC, files on disk."""
+    w, month, _ = month_run
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "report", "yearly", "--year", str(month.year),
+        "--department", P.code, "--out", str(tmp_path), "--gateway", w.platform.gateway,
+        "--system-id", w.systems[P.key], "--secret", w.secrets[P.key],
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == [f"yearly-{month.year}-{P.code}.html", f"yearly-{month.year}-{P.code}.pdf"]
+    assert "资源被调用次数8" in _pdf_text((tmp_path / files[1]).read_bytes())

@@ -19,12 +19,30 @@ class ViolationRule(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VIOLATION_RULE_DATA_UNUSABLE: _ClassVar[ViolationRule]
     VIOLATION_RULE_PURPOSE_NOT_GRANTED: _ClassVar[ViolationRule]
     VIOLATION_RULE_USE_BURST: _ClassVar[ViolationRule]
+
+class ReportKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REPORT_KIND_UNSPECIFIED: _ClassVar[ReportKind]
+    REPORT_KIND_YEARLY: _ClassVar[ReportKind]
+    REPORT_KIND_MONTHLY_FEEDBACK: _ClassVar[ReportKind]
+
+class ReportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REPORT_FORMAT_UNSPECIFIED: _ClassVar[ReportFormat]
+    REPORT_FORMAT_HTML: _ClassVar[ReportFormat]
+    REPORT_FORMAT_PDF: _ClassVar[ReportFormat]
 VIOLATION_RULE_UNSPECIFIED: ViolationRule
 VIOLATION_RULE_CATALOG_NOT_UPDATED: ViolationRule
 VIOLATION_RULE_DATA_NOT_PROVIDED: ViolationRule
 VIOLATION_RULE_DATA_UNUSABLE: ViolationRule
 VIOLATION_RULE_PURPOSE_NOT_GRANTED: ViolationRule
 VIOLATION_RULE_USE_BURST: ViolationRule
+REPORT_KIND_UNSPECIFIED: ReportKind
+REPORT_KIND_YEARLY: ReportKind
+REPORT_KIND_MONTHLY_FEEDBACK: ReportKind
+REPORT_FORMAT_UNSPECIFIED: ReportFormat
+REPORT_FORMAT_HTML: ReportFormat
+REPORT_FORMAT_PDF: ReportFormat
 
 class Indicator(_message.Message):
     __slots__ = ("name", "numerator", "denominator", "rate", "weight")
@@ -202,3 +220,27 @@ class UpdateEvaluationWeightsResponse(_message.Message):
     WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     weights: _containers.RepeatedCompositeFieldContainer[Weight]
     def __init__(self, weights: _Optional[_Iterable[_Union[Weight, _Mapping]]] = ...) -> None: ...
+
+class GenerateReportRequest(_message.Message):
+    __slots__ = ("kind", "year", "month", "department_code", "format")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    YEAR_FIELD_NUMBER: _ClassVar[int]
+    MONTH_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    kind: ReportKind
+    year: int
+    month: int
+    department_code: str
+    format: ReportFormat
+    def __init__(self, kind: _Optional[_Union[ReportKind, str]] = ..., year: _Optional[int] = ..., month: _Optional[int] = ..., department_code: _Optional[str] = ..., format: _Optional[_Union[ReportFormat, str]] = ...) -> None: ...
+
+class GenerateReportResponse(_message.Message):
+    __slots__ = ("content", "content_type", "file_name")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    content: bytes
+    content_type: str
+    file_name: str
+    def __init__(self, content: _Optional[bytes] = ..., content_type: _Optional[str] = ..., file_name: _Optional[str] = ...) -> None: ...

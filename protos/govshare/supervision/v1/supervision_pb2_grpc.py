@@ -66,6 +66,11 @@ class SupervisionServiceStub:
                 request_serializer=govshare_dot_supervision_dot_v1_dot_supervision__pb2.UpdateEvaluationWeightsRequest.SerializeToString,
                 response_deserializer=govshare_dot_supervision_dot_v1_dot_supervision__pb2.UpdateEvaluationWeightsResponse.FromString,
                 _registered_method=True)
+        self.GenerateReport = channel.unary_unary(
+                '/govshare.supervision.v1.SupervisionService/GenerateReport',
+                request_serializer=govshare_dot_supervision_dot_v1_dot_supervision__pb2.GenerateReportRequest.SerializeToString,
+                response_deserializer=govshare_dot_supervision_dot_v1_dot_supervision__pb2.GenerateReportResponse.FromString,
+                _registered_method=True)
 
 
 class SupervisionServiceServicer:
@@ -118,6 +123,15 @@ class SupervisionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GenerateReport(self, request, context):
+        """A report in Chinese, as HTML or PDF, from the stored snapshots (R-SUP-2): the yearly sharing report of a
+        department (the department, the authority) or of the platform (the authority), or the monthly usage
+        feedback to a provider (the provider, the authority).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -150,6 +164,11 @@ def add_SupervisionServiceServicer_to_server(servicer, server):
                     servicer.UpdateEvaluationWeights,
                     request_deserializer=govshare_dot_supervision_dot_v1_dot_supervision__pb2.UpdateEvaluationWeightsRequest.FromString,
                     response_serializer=govshare_dot_supervision_dot_v1_dot_supervision__pb2.UpdateEvaluationWeightsResponse.SerializeToString,
+            ),
+            'GenerateReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateReport,
+                    request_deserializer=govshare_dot_supervision_dot_v1_dot_supervision__pb2.GenerateReportRequest.FromString,
+                    response_serializer=govshare_dot_supervision_dot_v1_dot_supervision__pb2.GenerateReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -316,6 +335,33 @@ class SupervisionService:
             '/govshare.supervision.v1.SupervisionService/UpdateEvaluationWeights',
             govshare_dot_supervision_dot_v1_dot_supervision__pb2.UpdateEvaluationWeightsRequest.SerializeToString,
             govshare_dot_supervision_dot_v1_dot_supervision__pb2.UpdateEvaluationWeightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.supervision.v1.SupervisionService/GenerateReport',
+            govshare_dot_supervision_dot_v1_dot_supervision__pb2.GenerateReportRequest.SerializeToString,
+            govshare_dot_supervision_dot_v1_dot_supervision__pb2.GenerateReportResponse.FromString,
             options,
             channel_credentials,
             insecure,
