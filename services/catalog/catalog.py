@@ -18,7 +18,6 @@ import grpc
 from services.catalog import lifecycle, paging, rules, search
 from services.catalog.lifecycle import Edit
 from services.catalog.model import (
-    PUBLIC_STATES,
     Entry,
     EntryFilter,
     EntryHead,
@@ -27,6 +26,7 @@ from services.catalog.model import (
     Page,
     ProjectStatus,
     ReviewDecision,
+    is_public,
 )
 from services.catalog.store import CatalogStore, CatalogTransaction, View
 from services.runtime.errors import FieldViolation, ServiceError, already_exists, invalid_argument, not_found
@@ -112,6 +112,7 @@ class Catalog:
             lifecycle.require_state(latest, "submitted", lifecycle.SUBMITTABLE)
             # Rules (e.g. configured mask rules) may have changed since the draft was written.
             rules.require_valid(latest, self._masker.known)
+            lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
             entry = await self._transition(tx, latest, EntryState.SUBMITTED, now, return_reason="")
             await tx.add_event(entry, "submit", caller, now)
         await self._announce(code)
@@ -129,6 +130,8 @@ class Catalog:
                 entry = await self._transition(tx, latest, EntryState.RETURNED, now, return_reason=reason.strip())
                 await tx.add_event(entry, "return", caller, now, reason.strip())
             else:
+                # Checked again here: another provider's entry on the dataset may have been published since.
+                lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
                 await self._supersede(tx, head, now)
                 entry = await self._transition(tx, latest, EntryState.PUBLISHED, now, publish_time=now)
                 await tx.save_head(EntryHead(code, head.provider_department_code, head.latest_version,
@@ -178,10 +181,10 @@ class Catalog:
         privileged = head is not None and lifecycle.is_privileged(caller, head.provider_department_code)
         wanted = version or (head.current_version(privileged) if head is not None else None)
         entry = await self._store.version(code, wanted) if wanted else None
-        if entry is None or not (privileged or entry.state in PUBLIC_STATES):
+        if entry is None or not (privileged or is_public(entry)):
             raise not_found(f"catalog entry {code}" + (f" version {version}" if version else ""))
         lifecycle.require_servable(entry, self._zone)
-        return entry
+        return lifecycle.shown_to(caller, entry)
 
     async def versions(self, caller: Caller, code: str) -> list[Entry]:
         """Every version the caller may see, oldest first."""
@@ -194,7 +197,7 @@ class Catalog:
         if not found:
             raise not_found(f"catalog entry {code}")
         lifecycle.require_servable(found[-1], self._zone)
-        return found
+        return [lifecycle.shown_to(caller, entry) for entry in found]
 
     async def list_entries(self, caller: Caller, entry_filter: EntryFilter, page_size: int, page_token: str) -> Page:
         """The current version of each entry the caller may see, in code order.
@@ -206,7 +209,8 @@ class Catalog:
         size = effective_page_size(page_size)
         request = paging.fingerprint("list", entry_filter)
         after = paging.decode(page_token, request, (str, int))
-        found = await self._store.list_current(View.of(caller, self._zone), entry_filter, after, size + 1)
+        found = [lifecycle.shown_to(caller, entry) for entry in
+                 await self._store.list_current(View.of(caller, self._zone), entry_filter, after, size + 1)]
         if len(found) <= size:
             return Page(found, "")
         last = found[size - 1]
@@ -222,18 +226,25 @@ class Catalog:
         after = paging.decode(page_token, request, (int, str, int))
         found = await self._store.search(View.of(caller, self._zone), entry_filter, terms,
                                          search.query_grams(terms), after, size + 1)
-        entries = [entry for _, entry in found[:size]]
+        entries = [lifecycle.shown_to(caller, entry) for _, entry in found[:size]]
         if len(found) <= size:
             return Page(entries, "")
         rank, last = found[size - 1]
         return Page(entries, paging.encode((rank, last.code, last.version), request))
 
     async def project_status(self, caller: Caller, project_code: str) -> ProjectStatus:
-        """How many of a government IT project's entries are published (R-CAT-5)."""
+        """How many of a government IT project's entries are published (R-CAT-5).
+
+        The counts cover every entry of the project, since its completeness is what is asked; the codes of
+        the unpublished ones are named only to whom could read them (their department, the authority), as
+        a draft's existence is not revealed to other departments.
+        """
         rules.check_project_code(project_code)
-        states = await self._store.project_states(project_code, extranet=self._zone != "intranet")
-        unpublished = [code for code, state in states if state != EntryState.PUBLISHED]
-        return ProjectStatus(project_code, len(states), len(states) - len(unpublished), unpublished)
+        entries = await self._store.project_states(project_code, extranet=self._zone != "intranet")
+        unpublished = [entry for entry in entries if entry.state != EntryState.PUBLISHED]
+        named = [entry.code for entry in unpublished
+                 if entry.public or lifecycle.is_privileged(caller, entry.provider_department_code)]
+        return ProjectStatus(project_code, len(entries), len(entries) - len(unpublished), named)
 
     async def overdue(self, caller: Caller) -> list[MandateChange]:
         """Mandate changes whose catalog update is past due (R-CAT-3), for the authority."""

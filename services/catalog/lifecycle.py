@@ -14,12 +14,13 @@ version still in progress become RETIRED and stay readable for audit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from enum import Enum
 
 import grpc
 
-from services.catalog.model import Entry, EntryState, label
+from services.catalog.model import Endpoint, EndpointReader, Entry, EntryState, label
 from services.runtime.errors import ServiceError, not_found, permission_denied
 from services.runtime.identity import Caller
 
@@ -67,6 +68,17 @@ def is_privileged(caller: Caller, owner_department: str) -> bool:
                                                     and caller.department_code == owner_department)
 
 
+def shown_to(caller: Caller, entry: Entry) -> Entry:
+    """The entry as ``caller`` may read it: without its endpoint unless privileged.
+
+    Where query fetches the records (a department's 前置机 address, its dataset name) is the platform's
+    business and the provider's; other departments use the resource through query and need neither.
+    """
+    if is_privileged(caller, entry.provider_department_code):
+        return entry
+    return dataclasses.replace(entry, endpoint=Endpoint())
+
+
 def require_provider(caller: Caller, department_code: str, code: str) -> None:
     """Departments catalog only their own resources (the authority may act for any)."""
     if caller.authority or (caller.department_code and caller.department_code == department_code):
@@ -91,6 +103,30 @@ def require_zone(entry: Entry, deployment_zone: str) -> None:
             "hold it; catalog it on the intranet platform (共享平台(内网))",
             metadata={"code": entry.code, "deployment_zone": deployment_zone})
 
+
+
+def require_own_endpoint(entry: Entry, readers: Iterable[EndpointReader]) -> None:
+    """No entry reads another provider's dataset through another endpoint, nor another department's 前置机.
+
+    Query caches records by dataset name whatever endpoint an entry names, so an entry reading a dataset
+    from another endpoint than another provider's entries (its own 前置机, or the foundation service's
+    address spelled out) would answer with their cached records under its own share terms, and its endpoint
+    would fill the cache they answer from. Behind a department's 前置机 is that department's data
+    ("谁提供，谁负责", Art. 13), so no other provider's entry reads it even at the same address. A provider's
+    own entries may differ in target (it moves its 前置机 one entry at a time). The platform's foundation
+    service (the empty target) serves datasets whose sources the authority designates; which department
+    catalogs them is the authority's review. ``readers`` are the other published entries reading the dataset.
+    """
+    for other in readers:
+        if other.provider_department_code == entry.provider_department_code:
+            continue
+        if other.target != entry.endpoint.target or other.target:
+            raise ServiceError(
+                grpc.StatusCode.FAILED_PRECONDITION, "ENDPOINT_IN_USE",
+                f"dataset {entry.endpoint.dataset!r} is already read by published entry {other.code} of department "
+                f"{other.provider_department_code}: another provider's dataset is read from no other endpoint, and "
+                "a department's 前置机 by that department only; name your endpoint's own dataset",
+                metadata={"code": entry.code, "dataset": entry.endpoint.dataset, "published_code": other.code})
 
 
 def require_servable(entry: Entry, deployment_zone: str) -> None:

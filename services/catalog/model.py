@@ -114,7 +114,9 @@ class ReviewDecision(IntEnum):
     RETURN = 2
 
 
-#: States everyone may read: what the authority published, including history kept for audit.
+#: States everyone may read: what the authority published, including history kept for audit. A version in
+#: one of them is public only if it was published (it has a publish time): retiring an entry also closes
+#: its draft in progress as RETIRED, and that draft was never reviewed (see :func:`is_public`).
 PUBLIC_STATES = frozenset({EntryState.PUBLISHED, EntryState.RETIRED, EntryState.SUPERSEDED})
 #: States of work in progress, visible only to the provider department and the authority.
 PENDING_STATES = frozenset({EntryState.DRAFT, EntryState.SUBMITTED, EntryState.RETURNED})
@@ -194,6 +196,11 @@ class Entry:
         return self.secrecy == Secrecy.CLASSIFIED or self.zone == Zone.INTRANET
 
 
+def is_public(entry: Entry) -> bool:
+    """Whether every department may read this version: published once, whatever it became since."""
+    return entry.state in PUBLIC_STATES and entry.publish_time is not None
+
+
 @dataclass(frozen=True)
 class EntryHead:
     """What is known of an entry as a whole: its owner and which versions count."""
@@ -235,12 +242,33 @@ class ProjectStatus:
     project_code: str
     entry_count: int
     published_count: int
+    #: The unpublished entries the caller may know of (others' drafts are counted, not named).
     unpublished_codes: list[str]
 
     @property
     def all_published(self) -> bool:
         """A project with no registered entry has not joined the catalog yet, so it is not complete."""
         return self.entry_count > 0 and self.published_count == self.entry_count
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    """The current version of one entry of a project, as GetProjectStatus counts it."""
+
+    code: str
+    state: int
+    provider_department_code: str
+    #: Whether the entry was ever published (so every department may read it).
+    public: bool
+
+
+@dataclass(frozen=True)
+class EndpointReader:
+    """A published entry reading a dataset: which provider, through which endpoint."""
+
+    code: str
+    provider_department_code: str
+    target: str
 
 
 @dataclass(frozen=True)

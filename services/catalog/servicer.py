@@ -45,7 +45,9 @@ def entry_to_proto(entry: Entry) -> catalog_pb2.Entry:
         open_condition=entry.open_condition, update_cycle=entry.update_cycle,
         publish_time=to_timestamp(entry.publish_time), related_codes=entry.related_codes, zone=entry.zone,
         secrecy=entry.secrecy, state=entry.state, version=entry.version,
-        endpoint=catalog_pb2.ProviderEndpoint(target=entry.endpoint.target, dataset=entry.endpoint.dataset),
+        # An entry always names a dataset; none means the caller is not shown the endpoint (lifecycle.shown_to).
+        endpoint=catalog_pb2.ProviderEndpoint(target=entry.endpoint.target, dataset=entry.endpoint.dataset)
+        if entry.endpoint.dataset else None,
         project_code=entry.project_code, return_reason=entry.return_reason,
         create_time=to_timestamp(entry.create_time), update_time=to_timestamp(entry.update_time),
     )

@@ -22,11 +22,13 @@ from services.catalog.model import (
     PUBLIC_STATES,
     DataItem,
     Endpoint,
+    EndpointReader,
     Entry,
     EntryFilter,
     EntryHead,
     EntryState,
     MandateChange,
+    ProjectEntry,
     Secrecy,
     Zone,
 )
@@ -54,6 +56,9 @@ _UPDATE = ("UPDATE entry_versions SET "
 _VERSION = f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND version = $2"
 _PUBLIC = sorted(int(state) for state in PUBLIC_STATES)
 _PENDING = sorted(int(state) for state in PENDING_STATES)
+# A version everybody may read (model.is_public): in a public state and published once; a draft closed
+# by retirement is RETIRED without ever having been published.
+_PUBLISHED_ONCE = "(v.state = ANY({states}::smallint[]) AND v.publish_time IS NOT NULL)"
 # Actions that show a department keeping its catalog current (R-CAT-3 due dates).
 CATALOG_WORK = ("create", "update", "submit")
 
@@ -136,7 +141,7 @@ def _listed(view: View, entry_filter: EntryFilter, sql: _Sql) -> tuple[str, list
         join = "JOIN entry_versions v ON v.code = e.code"
         conditions.append(f"v.state = {sql.arg(entry_filter.state)}")
         if not view.sees_everything:
-            conditions.append(f"(v.state = ANY({sql.arg(_PUBLIC)}::smallint[]) OR {own})")
+            conditions.append(f"({_PUBLISHED_ONCE.format(states=sql.arg(_PUBLIC))} OR {own})")
     else:
         current = (f"CASE WHEN {own} THEN coalesce(e.public_version, e.latest_version) "
                    "ELSE e.public_version END")
@@ -172,10 +177,10 @@ class CatalogStore:
         return _entry(row) if row is not None else None
 
     async def versions(self, code: str, public_only: bool) -> list[Entry]:
-        states = _PUBLIC if public_only else _PUBLIC + _PENDING
+        visible = _PUBLISHED_ONCE.format(states="$2") if public_only else "v.state = ANY($2::smallint[])"
         rows = await self._pool.fetch(
-            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND state = ANY($2::smallint[]) "
-            "ORDER BY version", code, states)
+            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND {visible} ORDER BY version",
+            code, _PUBLIC if public_only else _PUBLIC + _PENDING)
         return [_entry(row) for row in rows]
 
     async def list_current(self, view: View, entry_filter: EntryFilter, after: tuple[str, int] | None,
@@ -213,15 +218,17 @@ class CatalogStore:
             f"{resume} ORDER BY s.rank, s.code, s.version LIMIT {sql.arg(limit)}", *sql.args)
         return [(row["rank"], _entry(row)) for row in rows]
 
-    async def project_states(self, project_code: str, extranet: bool) -> list[tuple[str, int]]:
-        """(code, state) of the current version of every entry registered for a project."""
+    async def project_states(self, project_code: str, extranet: bool) -> list[ProjectEntry]:
+        """The current version of every entry registered for a project, in code order."""
         zone = " AND v.zone = $2 AND v.secrecy <> $3" if extranet else ""
         args: tuple = (project_code, int(Zone.EXTRANET), int(Secrecy.CLASSIFIED)) if extranet else (project_code,)
         rows = await self._pool.fetch(
-            "SELECT v.code, v.state FROM entries e JOIN entry_versions v ON v.code = e.code "
+            "SELECT v.code, v.state, e.provider_department_code, e.public_version IS NOT NULL AS public "
+            "FROM entries e JOIN entry_versions v ON v.code = e.code "
             "AND v.version = coalesce(e.public_version, e.latest_version) "
             f"WHERE v.project_code = $1{zone} ORDER BY v.code", *args)
-        return [(row["code"], row["state"]) for row in rows]
+        return [ProjectEntry(row["code"], row["state"], row["provider_department_code"], row["public"])
+                for row in rows]
 
     async def add_mandate_change(self, change: MandateChange, reported_by: str, now: dt.datetime) -> None:
         await self._pool.execute(
@@ -291,6 +298,17 @@ class CatalogTransaction:
     async def update_version(self, entry: Entry, document: Document) -> None:
         values = dict(zip(_WRITE_COLUMNS, _row(entry, document), strict=True))
         await self._conn.execute(_UPDATE, entry.code, entry.version, *(values[c] for c in _MUTABLE_COLUMNS))
+
+    async def endpoint_readers(self, dataset: str, code: str) -> list[EndpointReader]:
+        """The other published entries reading ``dataset``, with the dataset name locked until commit, so
+        that two reviews cannot publish rival endpoints of one dataset at once."""
+        await self._conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"catalog.dataset:{dataset}")
+        rows = await self._conn.fetch(
+            "SELECT v.code, v.provider_department_code, v.endpoint_target FROM entries e "
+            "JOIN entry_versions v ON v.code = e.code AND v.version = e.public_version "
+            "WHERE v.endpoint_dataset = $1 AND v.state = $2 AND e.code <> $3 ORDER BY v.code",
+            dataset, int(EntryState.PUBLISHED), code)
+        return [EndpointReader(row["code"], row["provider_department_code"], row["endpoint_target"]) for row in rows]
 
     async def retire_pending(self, code: str, now: dt.datetime) -> None:
         """Closes every version still in progress, so nothing can revive a retired entry."""

@@ -9,12 +9,13 @@ import uuid
 import grpc
 from redis.exceptions import RedisError
 
+from govshare.common.v1 import common_pb2
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from services.query import disputes
 from services.query.deps import Dependencies, DependentServicer
 from services.query.disputes import Dispute
 from services.query.keys import normalize_key
-from services.query.resources import valid_resource_code
+from services.query.resources import Resource, valid_resource_code
 from services.runtime.cache import DISPUTES_CHANGED, publish
 from services.runtime.errors import (
     FieldViolation,
@@ -36,6 +37,11 @@ _STATE_TO_PROTO = {
     disputes.CONFIRMED: dispute_pb2.DISPUTE_STATE_CONFIRMED,
 }
 _STATE_FROM_PROTO = {value: name for name, value in _STATE_TO_PROTO.items()}
+_PURPOSES = [value for value in common_pb2.PurposeType.values() if value]
+_METHODS = [value for value in common_pb2.ShareMethod.values() if value]
+# Denials no other purpose or method would turn (no live grant of the department, or none possible).
+_WHOLE_RESOURCE_DENIALS = frozenset({"NOT_GRANTED", "EXPIRED", "REVOKED", "NOT_SHARED", "WRONG_ZONE",
+                                     "NOT_PUBLISHED"})
 
 
 def to_proto(d: Dispute, now: dt.datetime) -> dispute_pb2.Dispute:
@@ -62,6 +68,11 @@ def _uuid_of(value: object) -> uuid.UUID:
     return uuid.UUID(str(value))
 
 
+def _not_a_user(resource: Resource, item: str) -> ServiceError:
+    return permission_denied("NOT_A_USER", f"only a department that may read {item} of {resource.code} reports a "
+                                           "dispute about it")
+
+
 class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer):
 
     async def ReportDispute(self, request: dispute_pb2.ReportDisputeRequest, context: grpc.aio.ServicerContext
@@ -81,6 +92,7 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         violations = disputes.report_violations(resource, key, given.item, given.claimed_value, given.evidence)
         if violations:
             raise invalid_argument(violations)
+        await self._require_user(deps, caller, resource, given.item)
         now = dt.datetime.now(dt.UTC)
         dispute = disputes.new_dispute(resource, caller, key, given.item, given.claimed_value, given.evidence, now,
                                        deps.settings.dispute_working_days)
@@ -144,6 +156,25 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             found = found[:limit]
             token = time_keyset_token(found[-1].create_time, found[-1].id)
         return dispute_pb2.ListDisputesResponse(disputes=[to_proto(d, now) for d in found], next_page_token=token)
+
+    @staticmethod
+    async def _require_user(deps: Dependencies, caller: Caller, resource: Resource, item: str) -> None:
+        """A dispute comes from a user of the record (R-DSP-1): a system that may read the item now, for some
+        purpose by some method the resource offers. Anyone else could flag any record as disputed to every
+        querier, and draw from the provider an answer about a record it has no right to.
+
+        The decisions are the query path's own (cached, dropped by grant events); nothing is read or audited.
+        """
+        # A not-shared entry may list no method: its coordination grant says which (authorization's rule).
+        for method in resource.entry.share_methods or _METHODS:
+            for purpose in _PURPOSES:
+                decision = await deps.decisions.get((caller.system_id, caller.department_code, resource.code,
+                                                     purpose, (item,), method))
+                if decision.allowed:
+                    return
+                if decision.deny_reason in _WHOLE_RESOURCE_DENIALS:
+                    raise _not_a_user(resource, item)
+        raise _not_a_user(resource, item)
 
     @staticmethod
     async def _visible(deps: Dependencies, caller: Caller, dispute_id: uuid.UUID) -> Dispute:

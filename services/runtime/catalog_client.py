@@ -17,6 +17,10 @@ from services.runtime.identity import AssertionSigner, Caller
 from services.runtime.singleflight import SingleFlight
 from services.runtime.telemetry import CACHE_LOOKUPS
 
+# States of an entry whose current version was never published (work in progress, only its department's).
+_NEVER_PUBLISHED = frozenset({catalog_pb2.ENTRY_STATE_DRAFT, catalog_pb2.ENTRY_STATE_SUBMITTED,
+                              catalog_pb2.ENTRY_STATE_RETURNED})
+
 
 class CatalogCache:
     """Published entries by code; ``None`` when the catalog has no such entry."""
@@ -35,7 +39,8 @@ class CatalogCache:
         self._misses = CACHE_LOOKUPS.labels("catalog", "miss")
 
     async def get(self, code: str) -> catalog_pb2.Entry | None:
-        """The current version of entry ``code`` (any state; callers check it is published)."""
+        """The current version of entry ``code`` once published (it may be retired since: callers check it is
+        published); None for an unknown code and for an entry never published."""
         cached = self._entries.get(code)
         if cached is not None and cached[0] > time.monotonic():
             self._hits.inc()
@@ -52,6 +57,10 @@ class CatalogCache:
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 raise
+            entry = None
+        if entry is not None and entry.state in _NEVER_PUBLISHED:
+            # A platform service reads drafts too, but what query and authorization answer reaches departments:
+            # a draft's code must answer as an unknown one does, since the catalog does not reveal drafts.
             entry = None
         self._entries[code] = (time.monotonic() + self._ttl, entry)
         return entry

@@ -62,15 +62,25 @@ def time_keyset_after(token: str, parse_id: Callable[[object], RowId],
         return None
     try:
         time, row_id = dt.datetime.fromisoformat(position["t"]), parse_id(position["i"])
-    except (KeyError, TypeError, ValueError):
+        if time.tzinfo is None:
+            raise ValueError("a naive time")
+        # A tampered offset can put the instant outside datetime's range (year 0 or 10000): the driver
+        # would fail converting it to UTC, so it is converted here, where that failure is bad input.
+        time = time.astimezone(dt.UTC)
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise invalid_argument([FieldViolation(field, _NOT_OURS)]) from None
-    if time.tzinfo is None:
-        raise invalid_argument([FieldViolation(field, _NOT_OURS)])
     return time, row_id
 
 
+#: Longer than any row id the platform issues; a token claiming a longer one was not issued here.
+MAX_TEXT_ID = 128
+
+
 def text_id(value: object) -> str:
-    """A row id kept as text (for :func:`time_keyset_after`)."""
+    """A row id kept as text (for :func:`time_keyset_after`): bounded and printable, since a tampered token's id
+    goes to PostgreSQL, whose text cannot hold NUL."""
     if not isinstance(value, str):
         raise TypeError("the id is not text")
+    if len(value) > MAX_TEXT_ID or not value.isprintable():
+        raise ValueError("not an id the platform issues")
     return value
