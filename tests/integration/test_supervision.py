@@ -41,6 +41,7 @@ P = DemoDepartment("sup_p", "测试人口信息提供局", "提供系统", 901)
 U = DemoDepartment("sup_u", "测试低保审核局", "审核系统", 902)
 Q = DemoDepartment("sup_q", "测试守规局", "守规系统", 903)
 R1, R2 = "301901/000001", "301901/000002"
+DOWN = "127.0.0.1:9"  # nothing listens there: P's second 前置机 is down
 REFUSAL = "申请用途与职责不符"
 
 
@@ -63,6 +64,7 @@ class World:
         self.platform = platform
         self.systems: dict[str, str] = {}
         self.secrets: dict[str, str] = {}
+        self.endpoint = ""
         channel = platform.channel
         self.directory = directory_pb2_grpc.DirectoryServiceStub(channel)
         self.catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
@@ -88,14 +90,29 @@ class World:
             await conn.close()
 
 
-async def _population_keys(platform, count: int) -> list[str]:  # type: ignore[no-untyped-def]
+async def _population_records(platform, count: int) -> list[provider_pb2.Record]:  # type: ignore[no-untyped-def]
+    """Valid person records (from the foundation's synthetic data) for P's own 前置机 to serve."""
     signer = AssertionSigner(platform.settings["query"].internal_key)
     async with grpc.aio.insecure_channel(platform.port("foundation")) as channel:
         stub = provider_pb2_grpc.ProviderServiceStub(channel)
         async for page in stub.Export(provider_pb2.ExportRequest(dataset="population", page_size=count),
                                       metadata=signer.metadata(service_caller("query"))):
-            return [record.key for record in page.records][:count]
+            return list(page.records)[:count]
     raise AssertionError("no population records")
+
+
+class FrontEndProcessor(provider_pb2_grpc.ProviderServiceServicer):
+    """P's own 前置机: a real gRPC ProviderService on a socket, serving its dataset from memory."""
+
+    def __init__(self, records: list[provider_pb2.Record]) -> None:
+        self.records = {record.key: record for record in records}
+
+    async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
+        record = self.records.get(request.key)
+        return provider_pb2.LookupResponse(found=record is not None, record=record)
+
+    async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
+        return provider_pb2.BatchLookupResponse(records=[self.records[k] for k in request.keys if k in self.records])
 
 
 async def _apply(w: World, purpose: int) -> sharing_pb2.Application:
@@ -108,10 +125,12 @@ async def _apply(w: World, purpose: int) -> sharing_pb2.Application:
     return response.application
 
 
-async def _run_month(platform) -> tuple[World, Month, dict[str, object]]:  # type: ignore[no-untyped-def]
+async def _run_month(platform, endpoint: str, records: list[provider_pb2.Record]  # type: ignore[no-untyped-def]
+                     ) -> tuple[World, Month, dict[str, object]]:
     w = World(platform)
     month = Month.of(dt.datetime.now(dt.UTC))
     authority = w.md("authority")
+    w.endpoint = endpoint
     for department in (P, U, Q):
         await w.directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
             code=department.code, name=department.name, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
@@ -121,14 +140,15 @@ async def _run_month(platform) -> tuple[World, Month, dict[str, object]]:  # typ
         w.systems[department.key] = created.system.id
         w.secrets[department.key] = created.secret
 
-    # P catalogs a conditional resource served by the foundation and an unconditional one whose endpoint is down.
+    # P catalogs a conditional resource served by its own 前置机, and an unconditional one whose 前置机 is down.
     conditional = _entry(R1, "测试人口核验信息", "测试用人口核验信息。", cat.CATEGORY_DEPARTMENT, "人口核验", P,
-                         POPULATION_ITEMS, "population", common.SHARE_TYPE_CONDITIONAL,
+                         POPULATION_ITEMS, "sup_people", common.SHARE_TYPE_CONDITIONAL,
                          [common.SHARE_METHOD_ONLINE_QUERY], condition="经提供部门审核同意")
+    conditional.endpoint.target = endpoint
     down = _entry(R2, "测试前置机人口信息", "测试用前置机人口信息。", cat.CATEGORY_DEPARTMENT, "人口核验", P,
-                  POPULATION_ITEMS[:2], "population", common.SHARE_TYPE_UNCONDITIONAL,
+                  POPULATION_ITEMS[:2], "sup_archive", common.SHARE_TYPE_UNCONDITIONAL,
                   [common.SHARE_METHOD_ONLINE_QUERY])
-    down.endpoint.target = "127.0.0.1:9"
+    down.endpoint.target = DOWN
     for entry in (conditional, down):
         await w.catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=w.md(P), timeout=10)
         await w.catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=w.md(P), timeout=10)
@@ -142,8 +162,9 @@ async def _run_month(platform) -> tuple[World, Month, dict[str, object]]:  # typ
     await w.catalog.ReportMandateChange(cat.ReportMandateChangeRequest(
         department_code=Q.code, description="职能调整", change_time=_stamp(now)), metadata=w.md(Q), timeout=10)
     q_entry = _entry("301903/000001", "测试守规资源", "测试用。", cat.CATEGORY_DEPARTMENT, "测试", Q,
-                     POPULATION_ITEMS[:2], "population", common.SHARE_TYPE_UNCONDITIONAL,
+                     POPULATION_ITEMS[:2], "sup_q_people", common.SHARE_TYPE_UNCONDITIONAL,
                      [common.SHARE_METHOD_ONLINE_QUERY])
+    q_entry.endpoint.target = DOWN
     await w.catalog.CreateEntry(cat.CreateEntryRequest(entry=q_entry), metadata=w.md(Q), timeout=10)
     # Both changes fall due now (15 working days pass in a test by moving the due date).
     await w.sql("UPDATE catalog.mandate_changes SET due_time = now() WHERE department_code = ANY($1::text[])",
@@ -161,7 +182,7 @@ async def _run_month(platform) -> tuple[World, Month, dict[str, object]]:  # typ
         id=late.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason=REFUSAL), metadata=w.md(P), timeout=10)
 
     # Queries: three with the granted purpose, two with one the grant does not hold, three to a down endpoint.
-    keys = await _population_keys(platform, 6)
+    keys = [record.key for record in records]
     for key in keys[:3]:
         await w.query.Query(query_pb2.QueryRequest(resource_code=R1, key=key, purpose=ADMIN), metadata=w.md(U),
                             timeout=10)
@@ -199,7 +220,15 @@ async def _run_month(platform) -> tuple[World, Month, dict[str, object]]:  # typ
 
 @pytest.fixture(scope="module")
 async def month_run(platform):  # type: ignore[no-untyped-def]
-    return await _run_month(platform)
+    records = await _population_records(platform, 6)
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(FrontEndProcessor(records[:3]), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield await _run_month(platform, f"127.0.0.1:{port}", records)
+    finally:
+        await server.stop(0)
 
 
 async def _figures(w: World, month: Month, department: DemoDepartment) -> dict[tuple[str, str], int]:
@@ -219,8 +248,8 @@ async def test_every_figure_of_the_provider(month_run) -> None:  # type: ignore[
         ("catalog.resources", "share_type=CONDITIONAL"): 1,
         ("catalog.resources", "share_type=UNCONDITIONAL"): 1,
         ("catalog.resources", "category=DEPARTMENT"): 2,
-        ("catalog.resource", f"cycle=DAILY;dataset=population;resource={R1};target="): 1,
-        ("catalog.resource", f"cycle=DAILY;dataset=population;resource={R2};target=127.0.0.1:9"): 1,
+        ("catalog.resource", f"cycle=DAILY;dataset=sup_people;resource={R1};target={w.endpoint}"): 1,
+        ("catalog.resource", f"cycle=DAILY;dataset=sup_archive;resource={R2};target={DOWN}"): 1,
         ("catalog.updates_due", ""): 1,
         ("catalog.updates_overdue", ""): 1,
         ("catalog.update_overdue", change_id): 1,
