@@ -12,6 +12,7 @@ from govshare.authorization.v1 import (
     directory_pb2_grpc,
     figures_pb2,
     figures_pb2_grpc,
+    roles_pb2_grpc,
     sharing_pb2_grpc,
     token_pb2_grpc,
 )
@@ -28,6 +29,8 @@ from services.authorization.servicer import (
 )
 from services.authorization.sharing import Sharing
 from services.authorization.store import Store
+from services.authorization.subject_access import SubjectAccessPolicy
+from services.authorization.subject_access_servicer import RoleServicer, SubjectAccessPolicyServicer
 from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.identity import AssertionVerifier
 from services.runtime.settings import Settings
@@ -43,6 +46,8 @@ class AuthorizationComponent:
         "govshare.authorization.v1.SharingService",
         "govshare.authorization.v1.AuthorizationService",
         "govshare.authorization.v1.SharingFiguresService",
+        "govshare.authorization.v1.RoleService",
+        "govshare.authorization.v1.SubjectAccessPolicyService",
     )
 
     def __init__(self, settings: Settings) -> None:
@@ -56,14 +61,19 @@ class AuthorizationComponent:
         self._directory = Directory(self._store, settings)
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)
+        self._subject_access = SubjectAccessPolicy(self._store)
 
     def register(self, server: grpc.aio.Server) -> None:
         verifier = self._verifier
         directory_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryServicer(verifier, self._directory), server)
         token_pb2_grpc.add_TokenServiceServicer_to_server(TokenServicer(verifier, self._directory), server)
-        sharing_pb2_grpc.add_SharingServiceServicer_to_server(SharingServicer(verifier, self._sharing), server)
+        sharing_pb2_grpc.add_SharingServiceServicer_to_server(
+            SharingServicer(verifier, self._sharing, self._subject_access), server)
         authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
             AuthorizationServicer(verifier, self._authorizer), server)
+        roles_pb2_grpc.add_RoleServiceServicer_to_server(RoleServicer(verifier, self._subject_access), server)
+        roles_pb2_grpc.add_SubjectAccessPolicyServiceServicer_to_server(
+            SubjectAccessPolicyServicer(verifier, self._subject_access), server)
         figures_pb2_grpc.add_SharingFiguresServiceServicer_to_server(
             FiguresServicer(verifier, self._figure_source, figures_pb2.ListDepartmentFiguresResponse), server)
 

@@ -34,6 +34,7 @@ from services.query.redis_reads import RedisReader
 from services.query.resources import Resources
 from services.query.servicer import QueryServicer
 from services.query.store import QueryStore
+from services.query.subjects import SubjectPolicy
 from services.runtime.cache import (
     CATALOG_CHANGED,
     DISPUTES_CHANGED,
@@ -137,6 +138,7 @@ class QueryComponent:
             store=store,
             masker=self._masker,
             redis=self._redis,
+            subjects=SubjectPolicy(authorization_channel, signer, identity, timeout),
         )
         self._deps = deps
         self._subscriber = Subscriber(settings.redis_url, {

@@ -271,16 +271,32 @@ class QueryStore:
         return await self._pool.fetch(
             "SELECT department_code, system_id, provider_department_code, resource_code, purpose, result,"
             " deny_reason, count(*) AS n FROM access_log WHERE time >= $1 AND time < $2"
-            " GROUP BY 1, 2, 3, 4, 5, 6, 7", start, end)
+            " AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3, 4, 5, 6, 7", start, end)
 
     async def system_daily_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Accesses in [start, end) per user department, system and day (China Standard Time)."""
         return await self._pool.fetch(
             "SELECT department_code, system_id, (time AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n"
-            " FROM access_log WHERE time >= $1 AND time < $2 GROUP BY 1, 2, 3", start, end)
+            " FROM access_log WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3",
+            start, end)
 
     async def disputes_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Disputes reported in [start, end): who reported, who must answer, state, due and answer times."""
         return await self._pool.fetch(
             "SELECT reporter_department_code, provider_department_code, resource_code, state, due_time,"
             " answer_time FROM disputes WHERE create_time >= $1 AND create_time < $2", start, end)
+
+    # --- the persons' view -------------------------------------------------------------------------
+
+    async def subject_accesses(self, keys: list[str], start: dt.datetime | None, end: dt.datetime | None,
+                               after: tuple[dt.datetime, str] | None, limit: int) -> list[asyncpg.Record]:
+        """Accesses whose key (or one of whose batch keys) is one of ``keys``, newest first, lookups excluded."""
+        last_time, last_id = after if after is not None else (None, "")
+        return await self._pool.fetch(
+            "SELECT id, time, system_id, department_code, resource_code, provider_department_code, operation,"
+            " items, purpose, purpose_text, result FROM access_log"
+            " WHERE (key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"
+            " AND operation <> 'SubjectLookup'"
+            " AND ($2::timestamptz IS NULL OR time >= $2) AND ($3::timestamptz IS NULL OR time < $3)"
+            " AND ($4::timestamptz IS NULL OR (time, id) < ($4, $5))"
+            " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)

@@ -18,6 +18,7 @@ import sys
 import asyncpg
 import grpc
 import pytest
+from front_end import foundation_records, front_end
 from google.protobuf import timestamp_pb2
 from pypdf import PdfReader
 
@@ -25,7 +26,7 @@ from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, sharing
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
-from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from govshare.supervision.v1 import supervision_pb2 as sup
 from govshare.supervision.v1 import supervision_pb2_grpc
@@ -88,31 +89,6 @@ class World:
             await conn.execute(statement, *args)
         finally:
             await conn.close()
-
-
-async def _population_records(platform, count: int) -> list[provider_pb2.Record]:  # type: ignore[no-untyped-def]
-    """Valid person records (from the foundation's synthetic data) for P's own 前置机 to serve."""
-    signer = AssertionSigner(platform.settings["query"].internal_key)
-    async with grpc.aio.insecure_channel(platform.port("foundation")) as channel:
-        stub = provider_pb2_grpc.ProviderServiceStub(channel)
-        async for page in stub.Export(provider_pb2.ExportRequest(dataset="population", page_size=count),
-                                      metadata=signer.metadata(service_caller("query"))):
-            return list(page.records)[:count]
-    raise AssertionError("no population records")
-
-
-class FrontEndProcessor(provider_pb2_grpc.ProviderServiceServicer):
-    """P's own 前置机: a real gRPC ProviderService on a socket, serving its dataset from memory."""
-
-    def __init__(self, records: list[provider_pb2.Record]) -> None:
-        self.records = {record.key: record for record in records}
-
-    async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
-        record = self.records.get(request.key)
-        return provider_pb2.LookupResponse(found=record is not None, record=record)
-
-    async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
-        return provider_pb2.BatchLookupResponse(records=[self.records[k] for k in request.keys if k in self.records])
 
 
 async def _apply(w: World, purpose: int) -> sharing_pb2.Application:
@@ -220,15 +196,9 @@ async def _run_month(platform, endpoint: str, records: list[provider_pb2.Record]
 
 @pytest.fixture(scope="module")
 async def month_run(platform):  # type: ignore[no-untyped-def]
-    records = await _population_records(platform, 6)
-    server = grpc.aio.server()
-    provider_pb2_grpc.add_ProviderServiceServicer_to_server(FrontEndProcessor(records[:3]), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield await _run_month(platform, f"127.0.0.1:{port}", records)
-    finally:
-        await server.stop(0)
+    records = await foundation_records(platform, "population", 6)
+    async with front_end(records[:3]) as endpoint:
+        yield await _run_month(platform, endpoint, records)
 
 
 async def _figures(w: World, month: Month, department: DemoDepartment) -> dict[tuple[str, str], int]:
