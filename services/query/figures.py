@@ -30,15 +30,59 @@ from services.runtime.figures import FigureRow, dimension
 
 #: Days of history before the period that burst detection compares a system's days with.
 HISTORY_DAYS = 28
+#: China Standard Time: days (and months) begin at midnight in Beijing.
+CST = dt.timezone(dt.timedelta(hours=8))
+#: A day is counted once for good only when it ended this long ago (audit records of its last calls are durable
+#: within milliseconds; the margin is generous).
+SETTLE = dt.timedelta(hours=1)
 FAILED = "FAILED"
 PURPOSE_NOT_GRANTED = "PURPOSE_NOT_GRANTED"
+
+
+def _midnight_on_or_after(moment: dt.datetime) -> dt.datetime:
+    local = moment.astimezone(CST)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight if midnight == local else midnight + dt.timedelta(days=1)
+
+
+def _midnight_on_or_before(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(CST).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def whole_days(start: dt.datetime, end: dt.datetime, now: dt.datetime
+               ) -> tuple[dt.datetime, dt.datetime] | None:
+    """The whole CST days inside [start, end) that ended at least SETTLE before ``now``, as [first, last)
+    midnights; None when there is none (the rest of the period is counted from the access log itself)."""
+    first = _midnight_on_or_after(start)
+    last = _midnight_on_or_before(min(end, now - SETTLE))
+    return (first, last) if first < last else None
+
+
+async def _counted(store: QueryStore, start: dt.datetime, end: dt.datetime, now: dt.datetime,
+                   daily: bool) -> list:
+    """Access counts of [start, end) (per day and system when ``daily``): whole past days from access_daily
+    (rolled up on first use), the edges from the access log."""
+    live = store.system_daily_counts if daily else store.access_counts
+    span = whole_days(start, end, now)
+    if span is None:
+        return list(await live(start, end))
+    first, last = span
+    days = [(first + dt.timedelta(days=n), first + dt.timedelta(days=n + 1)) for n in range((last - first).days)]
+    await store.roll_up_days([(day_start.date(), day_start, day_end) for day_start, day_end in days])
+    rolled = store.daily_system_counts if daily else store.daily_access_counts
+    rows = list(await rolled(first.date(), last.date()))
+    if start < first:
+        rows += await live(start, first)
+    if last < end:
+        rows += await live(last, end)
+    return rows
 
 
 async def department_figures(store: QueryStore, start: dt.datetime, end: dt.datetime,
                              now: dt.datetime) -> list[FigureRow]:
     """Every department's query and dispute figures over [start, end)."""
     counts: Counter[tuple[str, str, str]] = Counter()
-    for row in await store.access_counts(start, end):
+    for row in await _counted(store, start, end, now, daily=False):
         user, provider, n = row["department_code"], row["provider_department_code"], row["n"]
         counts[(user, "queries.made", "")] += n
         counts[(user, "queries.made", dimension(result=row["result"]))] += n
@@ -54,7 +98,7 @@ async def department_figures(store: QueryStore, start: dt.datetime, end: dt.date
         if row["result"] == FAILED:
             counts[(provider, "queries.failed", "")] += n
             counts[(provider, "queries.failed", dimension(resource=row["resource_code"]))] += n
-    for row in await store.system_daily_counts(start - dt.timedelta(days=HISTORY_DAYS), end):
+    for row in await _counted(store, start - dt.timedelta(days=HISTORY_DAYS), end, now, daily=True):
         counts[(row["department_code"], "queries.system_daily",
                 dimension(day=row["day"].isoformat(), system=row["system_id"]))] += row["n"]
     for row in await store.disputes_created(start, end):
