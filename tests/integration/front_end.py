@@ -45,3 +45,15 @@ async def foundation_records(platform, dataset: str, count: int) -> list[provide
                                       metadata=signer.metadata(service_caller("query"))):
             return list(page.records)[:count]
     raise AssertionError(f"no {dataset} records")
+
+
+def own_records(template: list[provider_pb2.Record], key_item: str, keys: list[str]) -> list[provider_pb2.Record]:
+    """Records under ``keys`` that no other test queries (values copied from ``template``, the key replaced), so
+    an exact listing of a key's accesses is not disturbed by the other tests sharing the platform."""
+    made = []
+    for index, key in enumerate(keys):
+        base = template[index % len(template)]
+        made.append(provider_pb2.Record(key=key, values={**base.values, key_item: key},
+                                        source_department_code=base.source_department_code,
+                                        as_of_time=base.as_of_time))
+    return made

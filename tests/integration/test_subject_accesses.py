@@ -9,7 +9,7 @@ import datetime as dt
 
 import grpc
 import pytest
-from front_end import foundation_records, front_end
+from front_end import foundation_records, front_end, own_records
 from google.protobuf import timestamp_pb2
 
 from govshare.authorization.v1 import (
@@ -25,6 +25,7 @@ from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.demo import ENTITY_ITEMS, POPULATION_ITEMS, REGION, DemoDepartment, _entry
+from services.foundation.synthetic import citizen_id_of, credit_code_of
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller
 from services.runtime.tokens import issue_token
@@ -97,8 +98,10 @@ class Parties:
 
 @pytest.fixture(scope="module")
 async def world(platform):  # type: ignore[no-untyped-def]
-    people = await foundation_records(platform, "population", 3)
-    entities = await foundation_records(platform, "legal_entity", 2)
+    people = own_records(await foundation_records(platform, "population", 3), "citizen_id",
+                         [citizen_id_of(9_100_000 + n) for n in range(3)])
+    entities = own_records(await foundation_records(platform, "legal_entity", 2), "credit_code",
+                           [credit_code_of(9_100_000 + n) for n in range(2)])
     async with front_end(people + entities) as endpoint:
         parties = Parties(platform)
         for department in (PORTAL, PROVIDER, USER, INVESTIGATOR):

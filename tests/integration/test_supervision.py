@@ -18,7 +18,7 @@ import sys
 import asyncpg
 import grpc
 import pytest
-from front_end import foundation_records, front_end
+from front_end import foundation_records, front_end, own_records
 from google.protobuf import timestamp_pb2
 from pypdf import PdfReader
 
@@ -31,6 +31,7 @@ from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb
 from govshare.supervision.v1 import supervision_pb2 as sup
 from govshare.supervision.v1 import supervision_pb2_grpc
 from services.demo import POPULATION_ITEMS, REGION, DemoDepartment, _entry
+from services.foundation.synthetic import citizen_id_of
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.tokens import issue_token
@@ -196,7 +197,8 @@ async def _run_month(platform, endpoint: str, records: list[provider_pb2.Record]
 
 @pytest.fixture(scope="module")
 async def month_run(platform):  # type: ignore[no-untyped-def]
-    records = await foundation_records(platform, "population", 6)
+    records = own_records(await foundation_records(platform, "population", 6), "citizen_id",
+                          [citizen_id_of(9_000_000 + n) for n in range(6)])
     async with front_end(records[:3]) as endpoint:
         yield await _run_month(platform, endpoint, records)
 
