@@ -28,11 +28,13 @@ OUTCOMES = (("ANSWERED", "", 0.90), ("DENIED", "PURPOSE_NOT_GRANTED", 0.04), ("D
 
 @dataclass(frozen=True)
 class Shape:
-    """How many departments, systems per department and resources the traffic spreads over."""
+    """How many departments, systems per department and resources the traffic spreads over. As in practice, each
+    system uses a few resources, each for its own usual purpose; one call in ten declares another purpose."""
 
     departments: int = 60
     systems_per_department: int = 3
     resources: int = 40
+    resources_per_system: int = 3
     persons: int = 1_000_000
 
 
@@ -52,15 +54,19 @@ def rows(count: int, start: dt.datetime, end: dt.datetime, shape: Shape = Shape(
     resources = [(f"3{n:05d}/000001", departments[n % len(departments)]) for n in range(shape.resources)]
     weights = [w for _, _, w in OUTCOMES]
     people = [citizen_id_of(i) for i in range(min(shape.persons, 100_000))]
+    uses = {system: [(*resources[rng.randrange(len(resources))], rng.choice(PURPOSES))
+                     for _ in range(shape.resources_per_system)] for _, system in systems}
     span = (end - start) / count
     chain = uuid.uuid4().hex
     for seq in range(1, count + 1):
         department, system = systems[rng.randrange(len(systems))]
-        resource, provider = resources[rng.randrange(len(resources))]
+        resource, provider, purpose = rng.choice(uses[system])
+        if rng.random() < 0.1:
+            purpose = rng.choice(PURPOSES)
         result, reason, _ = rng.choices(OUTCOMES, weights)[0]
         key = people[rng.randrange(len(people))]
         yield (uuid.uuid4().hex, chain, seq, start + span * (seq - 1), system, department, resource, provider,
-               "Query", ["name", "birth_date"], key, [], rng.choice(PURPOSES), "", result, reason, "",
+               "Query", ["name", "birth_date"], key, [], purpose, "", result, reason, "",
                f"{rng.getrandbits(256):064x}", f"{rng.getrandbits(256):064x}")
 
 
