@@ -25,6 +25,8 @@ class GatewayComponent:
     """Routes public calls to catalog, authorization, query and foundation over one channel per backend."""
 
     name = "gateway"
+    #: The public edge: clients' trace context is linked, not continued (services.runtime.server._ServerSpans).
+    edge = True
 
     def __init__(self, settings: Settings, table: RoutingTable | None = None) -> None:
         if not settings.token_public_key:

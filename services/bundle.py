@@ -2,10 +2,20 @@
 
 Data may move extranet → intranet (through a network gate that carries files), never back. The
 extranet exports its published, non-classified catalog entries and the foundation databases into a
-bundle — a tar.gz of PostgreSQL binary COPY files plus a manifest with each file's SHA-256 — and a
-sidecar ``<bundle>.sha256`` with the digest of the whole archive. The intranet checks both digests and
-that both sides run the same schema migrations, then upserts every row in one transaction: a
-corrupted or partial bundle changes nothing.
+bundle: a tar.gz whose first member is a manifest (format, zone, creation time, schema migrations and
+each file's SHA-256 and row count), whose second is the manifest's Ed25519 signature by the extranet
+platform's bundle-signing key, followed by one PostgreSQL binary COPY file per table.
+
+A digest alone proves nothing: whoever can change a byte can recompute it. The intranet imports only a
+bundle whose manifest verifies under one of the public keys it was configured to trust
+(``GOVSHARE_BUNDLE_TRUSTED_KEYS``), and only data whose digests match that signed manifest. The key is
+its own, not the token-signing key, so the export job never holds a key that mints bearer tokens.
+
+Both directions stream: export COPYs each table to a private temporary file (hashing as it goes) and
+then writes the archive; import reads the archive member by member, hashing each file while it COPYs it
+into a staging table, and upserts everything in one transaction that a digest mismatch rolls back: a
+corrupted, partial or forged bundle changes nothing. After the commit the import drops the services'
+cached copies (RECORDS_CHANGED, CATALOG_CHANGED): imported entries and records answer at once.
 
 Only the tables listed in TABLES travel. Drafts, classified entries, audit logs, grants, credentials and
 conflicts never leave the extranet.
@@ -13,17 +23,32 @@ conflicts never leave the extranet.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import gzip
 import hashlib
-import io
 import json
 import tarfile
+import tempfile
+import zlib
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import asyncpg
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from redis.exceptions import RedisError
 
-BUNDLE_FORMAT = 1
+from services.runtime.files import open_private
+from services.runtime.keys import ed25519_private_key, ed25519_public_keys
+
+BUNDLE_FORMAT = 2
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.sig"
+CHUNK = 256 * 1024
 EXTRANET_ZONE = 1  # govshare.common.v1.Zone.ZONE_EXTRANET
 CLASSIFIED = 2  # govshare.catalog.v1.Secrecy.SECRECY_CLASSIFIED
 PUBLIC_STATES = (3, 5, 6)  # PUBLISHED, RETIRED, SUPERSEDED
@@ -74,8 +99,28 @@ TABLES = (
 )
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _key_id(public: Ed25519PublicKey) -> str:
+    """A short name for a public key, so a refusal can say which key signed (never the key itself)."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def load_signing_key(pem: str) -> Ed25519PrivateKey:
+    """The extranet's bundle-signing key from PEM, or BundleError saying what is wrong with it."""
+    try:
+        return ed25519_private_key(pem)
+    except ValueError as exc:
+        raise BundleError(f"the bundle-signing key: {exc}") from None
+
+
+def load_trusted_keys(pem_blocks: str) -> list[Ed25519PublicKey]:
+    """The public keys in ``pem_blocks`` (one or more concatenated PEM blocks; none: []), or BundleError."""
+    if not pem_blocks.strip():
+        return []
+    try:
+        return ed25519_public_keys(pem_blocks)
+    except ValueError as exc:
+        raise BundleError(f"the trusted bundle keys: {exc}") from None
 
 
 async def _migrations(conn: asyncpg.Connection) -> dict[str, list[str]]:
@@ -85,95 +130,216 @@ async def _migrations(conn: asyncpg.Connection) -> dict[str, list[str]]:
         f'SELECT name FROM "{schema}".schema_migrations ORDER BY name')] for schema in schemas}
 
 
-async def export_bundle(database_url: str, out: Path, zone: str = "extranet") -> dict:
-    """Writes the bundle and its sidecar digest; only an extranet deployment exports."""
+async def export_bundle(database_url: str, out: Path, zone: str, signing_key_pem: str) -> dict:
+    """Writes the signed bundle (mode 0600); only an extranet deployment exports."""
     if zone != "extranet":
-        raise BundleError(f"export-bundle runs on the extranet only (this deployment is {zone}): "
+        raise BundleError(f"export-bundle runs on the extranet only (this deployment is {zone or 'of no zone'}): "
                           "data never moves from the intranet to the extranet")
-    conn = await asyncpg.connect(database_url)
-    try:
-        files: dict[str, bytes] = {}
-        rows: dict[str, int] = {}
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            migrations = await _migrations(conn)
-            for table in TABLES:
-                buffer = io.BytesIO()
-                status = await conn.copy_from_query(table.select, output=buffer, format="binary")
-                files[table.file] = buffer.getvalue()
-                rows[table.file] = int(status.split()[-1])  # "COPY <rows>": no second scan to count them
-    finally:
-        await conn.close()
-    manifest = {
-        "format": BUNDLE_FORMAT, "zone": zone, "created": dt.datetime.now(dt.UTC).isoformat(),
-        "migrations": migrations,
-        "files": {name: {"sha256": _sha256(data), "rows": rows[name]} for name, data in files.items()},
-    }
-    digest = _write_archive(out, manifest, files)
-    return {"bundle": str(out), "sha256": digest, "rows": rows}
-
-
-def _write_archive(out: Path, manifest: dict, files: dict[str, bytes]) -> str:
-    """Writes the archive and its sidecar digest; returns the digest."""
+    key = load_signing_key(signing_key_pem)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(out, "w:gz") as archive:
-        for name, data in {"manifest.json": json.dumps(manifest, indent=2).encode(), **files}.items():
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".govshare-export-") as spool:
+        files: dict[str, dict] = {}
+        conn = await asyncpg.connect(database_url)
+        try:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                migrations = await _migrations(conn)
+                for table in TABLES:
+                    files[table.file] = await _spool_table(conn, table, Path(spool) / table.file)
+        finally:
+            await conn.close()
+        manifest = json.dumps({
+            "format": BUNDLE_FORMAT, "zone": zone, "created": dt.datetime.now(dt.UTC).isoformat(),
+            "migrations": migrations, "files": files,
+        }, indent=2).encode()
+        signature = json.dumps({"algorithm": "Ed25519", "key_id": _key_id(key.public_key()),
+                                "signature": base64.b64encode(key.sign(manifest)).decode()}).encode()
+        _write_archive(out, manifest, signature, [(name, Path(spool) / name) for name in files])
+    return {"bundle": str(out), "key_id": _key_id(key.public_key()),
+            "rows": {name: meta["rows"] for name, meta in files.items()}}
+
+
+async def _spool_table(conn: asyncpg.Connection, table: Table, path: Path) -> dict:
+    """COPYs one table to a private file, hashing while it streams; returns its digest and row count."""
+    digest = hashlib.sha256()
+    with path.open("wb") as spool:
+        async def write(chunk: bytes) -> None:
+            digest.update(chunk)
+            spool.write(chunk)
+
+        status = await conn.copy_from_query(table.select, output=write, format="binary")
+    return {"sha256": digest.hexdigest(), "rows": int(status.split()[-1])}  # "COPY <rows>": no second scan
+
+
+def _write_archive(out: Path, manifest: bytes, signature: bytes, files: Sequence[tuple[str, Path]]) -> None:
+    """The archive, readable by its owner only: the manifest and its signature first, so import can check
+    them before it reads a byte of data."""
+    with open_private(out, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as archive:
+        for name, data in ((MANIFEST, manifest), (SIGNATURE, signature)):
             info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    digest = _sha256(out.read_bytes())
-    Path(f"{out}.sha256").write_text(f"{digest}  {out.name}\n", encoding="utf-8")
-    return digest
+            info.size, info.mode = len(data), 0o600
+            archive.addfile(info, _BytesReader(data))
+        for name, path in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = path.stat().st_size, 0o600
+            with path.open("rb") as source:
+                archive.addfile(info, source)
 
 
-def _read_bundle(path: Path) -> tuple[dict, dict[str, bytes]]:
-    """The manifest and files of a bundle whose digests all check out, else BundleError."""
-    sidecar = Path(f"{path}.sha256")
-    if not sidecar.exists():
-        raise BundleError(f"{sidecar.name} is missing: a bundle is imported only with its digest")
-    expected = sidecar.read_text(encoding="utf-8").split()[0]
-    if _sha256(path.read_bytes()) != expected:
-        raise BundleError(f"{path.name} does not match its SHA-256 digest: corrupted or altered in transit")
+class _BytesReader:
+    """A minimal file object over bytes (tarfile reads members through ``read``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._offset = data, 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._data) if size < 0 else self._offset + size
+        chunk, self._offset = self._data[self._offset:end], min(end, len(self._data))
+        return chunk
+
+
+def _verified_manifest(archive: tarfile.TarFile, trusted: Sequence[Ed25519PublicKey]) -> dict:
+    """The manifest at the head of the archive, if one of the trusted keys signed it; else BundleError."""
+    manifest_bytes = _small_member(archive, MANIFEST)
     try:
-        with tarfile.open(path, "r:gz") as archive:
-            contents = {m.name: archive.extractfile(m).read() for m in archive.getmembers() if m.isfile()}
-    except (tarfile.TarError, OSError) as exc:
-        raise BundleError(f"{path.name} is not a readable bundle: {exc}") from exc
-    manifest = json.loads(contents.pop("manifest.json", b"{}"))
+        signature = json.loads(_small_member(archive, SIGNATURE))
+        raw = base64.b64decode(signature["signature"], validate=True)
+    except (ValueError, KeyError, TypeError):
+        raise BundleError("the bundle's signature is unreadable") from None
+    for key in trusted:
+        try:
+            key.verify(raw, manifest_bytes)
+        except InvalidSignature:
+            continue
+        signer = _key_id(key)
+        break
+    else:
+        raise BundleError(f"the bundle is not signed by a trusted key (signed as key id "
+                          f"{str(signature.get('key_id', '?'))[:16]}; this platform trusts "
+                          f"{', '.join(_key_id(k) for k in trusted)}): forged, altered, or from another platform")
+    manifest = json.loads(manifest_bytes)
     if manifest.get("format") != BUNDLE_FORMAT or manifest.get("zone") != "extranet":
         raise BundleError("not an extranet bundle of a format this version reads")
-    for name, meta in manifest.get("files", {}).items():
-        if name not in contents or _sha256(contents[name]) != meta["sha256"]:
-            raise BundleError(f"{name}: missing or does not match the manifest's digest")
-    return manifest, contents
+    known = {table.file for table in TABLES}
+    if not set(manifest.get("files", {})) <= known:
+        raise BundleError("the manifest lists files this version does not import")
+    manifest["_sha256"], manifest["_key_id"] = hashlib.sha256(manifest_bytes).hexdigest(), signer
+    return manifest
 
 
-async def _upsert(conn: asyncpg.Connection, table: Table, data: bytes) -> None:
+def _small_member(archive: tarfile.TarFile, name: str) -> bytes:
+    member = archive.next()
+    if member is None or member.name != name or not member.isfile() or member.size > CHUNK:
+        raise BundleError(f"not a signed bundle: {name} is not where it belongs (at the head of the archive)")
+    return archive.extractfile(member).read()  # type: ignore[union-attr]
+
+
+async def _hashed(source: IO[bytes], digest: hashlib._Hash) -> AsyncIterator[bytes]:
+    """The member's bytes in chunks, hashed on the way to COPY."""
+    while chunk := source.read(CHUNK):
+        digest.update(chunk)
+        yield chunk
+
+
+async def _upsert(conn: asyncpg.Connection, table: Table, source: IO[bytes], expected: dict) -> None:
+    """Streams one file into a staging table, checks it against the signed manifest, then upserts it."""
     columns = [r["column_name"] for r in await conn.fetch(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 "
         "ORDER BY ordinal_position", table.schema, table.name)]
     staging = f"bundle_{table.schema}_{table.name}"
     await conn.execute(f'CREATE TEMP TABLE "{staging}" (LIKE {table.qualified}) ON COMMIT DROP')
-    await conn.copy_to_table(staging, source=io.BytesIO(data), format="binary")
+    digest = hashlib.sha256()
+    try:
+        status = await conn.copy_to_table(staging, source=_hashed(source, digest), format="binary")
+    except asyncpg.PostgresError:
+        raise BundleError(f"{table.file} does not match the manifest's digest (unreadable COPY data)") from None
+    if digest.hexdigest() != expected["sha256"] or int(status.split()[-1]) != expected["rows"]:
+        raise BundleError(f"{table.file} does not match the manifest's digest")
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in table.key) or None
     conflict = f'ON CONFLICT ({", ".join(table.key)}) ' + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
     await conn.execute(f'INSERT INTO {table.qualified} SELECT * FROM "{staging}" {conflict}')
 
 
-async def import_bundle(database_url: str, path: Path, zone: str = "intranet") -> dict:
-    """Verifies and imports a bundle in one transaction; only an intranet deployment imports."""
+async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: str,
+                        redis_url: str | None = None) -> dict:
+    """Verifies and imports a bundle in one transaction, then tells the services' caches; only an intranet
+    deployment imports, and only bundles signed by a key in ``trusted_keys`` (PEM blocks)."""
     if zone != "intranet":
-        raise BundleError(f"import-bundle runs on the intranet only (this deployment is {zone})")
-    manifest, contents = _read_bundle(path)
+        raise BundleError(f"import-bundle runs on the intranet only (this deployment is {zone or 'of no zone'}: "
+                          "set GOVSHARE_ZONE=intranet)")
+    trusted = load_trusted_keys(trusted_keys)
+    if not trusted:
+        raise BundleError("no trusted bundle keys: set GOVSHARE_BUNDLE_TRUSTED_KEYS to the extranet platform's "
+                          "bundle-signing public key")
     conn = await asyncpg.connect(database_url)
     try:
-        if (ours := await _migrations(conn)) != manifest["migrations"]:
-            raise BundleError(f"schema versions differ (bundle {manifest['migrations']}, here {ours}): "
-                              "upgrade both platforms to the same release first")
-        async with conn.transaction():
-            for table in TABLES:
-                if table.file in contents:
-                    await _upsert(conn, table, contents[table.file])
+        with tarfile.open(path, "r|gz") as archive:
+            manifest = _verified_manifest(archive, trusted)
+            await _import_files(conn, archive, manifest)
+    except FileNotFoundError:
+        raise BundleError(f"{path} does not exist") from None
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise BundleError(f"{path.name} is not a readable bundle (truncated or corrupted): {exc}") from None
     finally:
         await conn.close()
+    announced = await _announce(redis_url) if redis_url else False
     return {"imported": {name: meta["rows"] for name, meta in manifest["files"].items()},
-            "created": manifest["created"]}
+            "created": manifest["created"], "caches_told": announced}
+
+
+async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, manifest: dict) -> None:
+    """Every file of the verified manifest, streamed into one transaction; anything else rolls it back."""
+    tables = {table.file: table for table in TABLES}
+    if (ours := await _migrations(conn)) != manifest["migrations"]:
+        raise BundleError(f"schema versions differ (bundle {manifest['migrations']}, here {ours}): "
+                          "upgrade both platforms to the same release first")
+    seen: set[str] = set()
+    async with conn.transaction():
+        await _record_import(conn, manifest)
+        while (member := archive.next()) is not None:  # the members after the manifest and its signature
+            expected = manifest["files"].get(member.name)
+            if expected is None or member.name in seen or not member.isfile():
+                raise BundleError(f"{member.name}: not in the signed manifest")
+            seen.add(member.name)
+            await _upsert(conn, tables[member.name], archive.extractfile(member), expected)  # type: ignore[arg-type]
+        if missing := set(manifest["files"]) - seen:
+            raise BundleError(f"{', '.join(sorted(missing))}: missing from the bundle")
+
+
+async def _record_import(conn: asyncpg.Connection, manifest: dict) -> None:
+    """Refuses a bundle older than the newest imported (a replay would bring back older values), and records
+    this one; the same bundle again is allowed (a retried import changes nothing)."""
+    await conn.execute("LOCK TABLE catalog.bundle_imports IN SHARE ROW EXCLUSIVE MODE")  # one import at a time
+    created = dt.datetime.fromisoformat(manifest["created"])
+    newest = await conn.fetchrow(
+        "SELECT created, manifest_sha256 FROM catalog.bundle_imports ORDER BY created DESC LIMIT 1")
+    if newest is not None and (created < newest["created"] or (
+            created == newest["created"] and manifest["_sha256"] != newest["manifest_sha256"])):
+        raise BundleError(f"the bundle was exported at {manifest['created']}, before the newest one imported "
+                          f"({newest['created'].isoformat()}): a replayed or out-of-order bundle would bring "
+                          "back older data")
+    await conn.execute(
+        "INSERT INTO catalog.bundle_imports (created, manifest_sha256, key_id) VALUES ($1, $2, $3) "
+        "ON CONFLICT (created) DO NOTHING", created, manifest["_sha256"], manifest["_key_id"])
+
+
+async def _announce(redis_url: str) -> bool:
+    """Drops every cached copy of what the import may have changed, in Redis and in every service process;
+    False if Redis did not take it (the imported data then shows once the caches expire)."""
+    from services.runtime.cache import CATALOG_CHANGED, RecordInvalidator, create_client, publish
+
+    client = create_client(redis_url)
+    invalidator = RecordInvalidator()
+    invalidator.attach(client)
+    try:
+        for table in TABLES:
+            if table.schema == "foundation" and table.name != "datasets":
+                await invalidator.dataset_changed(table.name)
+        if invalidator.pending:
+            return False
+        await publish(client, CATALOG_CHANGED, {})  # no code: every entry may have changed
+        return True
+    except (RedisError, OSError):
+        return False
+    finally:
+        invalidator.attach(None)  # a one-shot command keeps no retry running behind it
+        await client.aclose()

@@ -12,6 +12,10 @@
     govshare supervise          compute supervision snapshots of months (the chart's CronJob)
     govshare report yearly / monthly
                                 the yearly sharing report and the monthly usage feedback, HTML and PDF
+
+Every command except `up` and `serve` finds a platform started by `govshare up` through the
+connection file in its data directory (--data-dir, else GOVSHARE_DATA_DIR, else .govshare);
+GOVSHARE_DATABASE_URL, GOVSHARE_REDIS_URL, GOVSHARE_ZONE and explicit flags take precedence.
 """
 
 from __future__ import annotations
@@ -41,17 +45,53 @@ def _serve(args: argparse.Namespace) -> None:
     serve(args.component, module.create_component)
 
 
-def _database_url() -> str:
-    url = os.environ.get("GOVSHARE_DATABASE_URL", "")
-    if not url:
-        raise SystemExit("GOVSHARE_DATABASE_URL is not set")
-    return url
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir)
 
 
-def _migrate(_args: argparse.Namespace) -> None:
+def _platform(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The platform `govshare up` runs on the data directory (services.connection.Connection), or None."""
+    from services.connection import running_connection
+
+    return running_connection(_data_dir(args))
+
+
+def _setting(args: argparse.Namespace, variable: str, attribute: str) -> str:
+    """An environment variable, else what the running platform of the data directory uses, else ""."""
+    value = os.environ.get(variable, "").strip()
+    if value:
+        return value
+    platform = _platform(args)
+    return getattr(platform, attribute) if platform is not None else ""
+
+
+def _required(args: argparse.Namespace, variable: str, attribute: str) -> str:
+    value = _setting(args, variable, attribute)
+    if not value:
+        raise SystemExit(f"{variable} is not set and no `govshare up` is running on {_data_dir(args)} "
+                         "(pass --data-dir or set GOVSHARE_DATA_DIR to its data directory)")
+    return value
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    return _required(args, "GOVSHARE_DATABASE_URL", "database_url")
+
+
+def _run(args: argparse.Namespace, coroutine):  # type: ignore[no-untyped-def]
+    """Runs a command's coroutine; a server out of reach or a file that cannot be written is one line naming
+    the cause, not a traceback."""
+    import asyncpg
+
+    try:
+        return asyncio.run(coroutine)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise SystemExit(f"govshare {args.command}: {type(exc).__name__}: {exc}") from None
+
+
+def _migrate(args: argparse.Namespace) -> None:
     from services.runtime.db import migrate_all
 
-    applied = asyncio.run(migrate_all(_database_url()))
+    applied = _run(args, migrate_all(_database_url(args)))
     for schema, names in applied.items():
         print(f"{schema}: {', '.join(names) if names else 'up to date'}")
 
@@ -59,24 +99,27 @@ def _migrate(_args: argparse.Namespace) -> None:
 def _seed(args: argparse.Namespace) -> None:
     from services.demo import seed_demo
 
-    credentials = asyncio.run(seed_demo(args.gateway, _database_url(), persons=args.persons,
+    gateway = args.gateway or _setting(args, "", "gateway") or "127.0.0.1:50051"
+    credentials_path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
+    credentials = _run(args, seed_demo(gateway, _database_url(args), persons=args.persons,
                                         entities=args.entities, licences=args.licences, seed=args.seed))
-    credentials.save(Path(args.credentials))
-    print(f"demo credentials written to {args.credentials}")
+    credentials.save(credentials_path)
+    print(f"demo credentials written to {credentials_path}")
 
 
 def _up(args: argparse.Namespace) -> None:
     from services.launcher import run_platform
 
-    run_platform(data_dir=Path(args.data_dir), port_base=args.port, persons=args.persons, zone=args.zone,
+    run_platform(data_dir=_data_dir(args), port_base=args.port, persons=args.persons, zone=args.zone,
                  workers=args.workers)
 
 
 def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
-    """Gateway address and system credentials: flags, else the demo credentials file."""
+    """Gateway address and system credentials: flags, else the running platform and its demo credentials."""
     gateway, system_id, secret = args.gateway, args.system_id, args.secret
-    if not (gateway and system_id and secret):
-        path = Path(args.credentials)
+    gateway = gateway or _setting(args, "", "gateway")
+    if not (system_id and secret):
+        path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
         if not path.exists():
             raise SystemExit(f"no credentials: pass --gateway, --system-id and --secret, or run `govshare up` "
                              f"first (it writes {path})")
@@ -86,6 +129,8 @@ def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
             raise SystemExit(f"unknown demo system {args.system!r}: one of {', '.join(data['systems'])}")
         gateway = gateway or data["gateway"]
         system_id, secret = system_id or system["system_id"], secret or system["secret"]
+    if not gateway:
+        raise SystemExit(f"no gateway: pass --gateway, or run `govshare up` on {_data_dir(args)}")
     return gateway, system_id, secret
 
 
@@ -110,12 +155,28 @@ def _verify(args: argparse.Namespace) -> None:
                         purpose=args.purpose, purpose_text=args.purpose_text))
 
 
+def _zone(args: argparse.Namespace) -> str:
+    """The zone, only when stated: GOVSHARE_ZONE, else the zone `govshare up` was given; never a default."""
+    return _setting(args, "GOVSHARE_ZONE", "zone").lower()
+
+
+def _bundle_signing_key(args: argparse.Namespace) -> str:
+    """GOVSHARE_BUNDLE_SIGNING_KEY, else the key of the platform `govshare up` runs on the data directory."""
+    key = os.environ.get("GOVSHARE_BUNDLE_SIGNING_KEY", "")
+    if not key and _platform(args) is not None:
+        key = json.loads((_data_dir(args) / "keys.json").read_text(encoding="utf-8")).get("bundle_signing_key", "")
+    if not key:
+        raise SystemExit("export-bundle: GOVSHARE_BUNDLE_SIGNING_KEY is not set: a bundle is imported only if "
+                         "signed by the extranet platform's key")
+    return key
+
+
 def _export_bundle(args: argparse.Namespace) -> None:
     from services.bundle import BundleError, export_bundle
 
     try:
-        summary = asyncio.run(export_bundle(_database_url(), Path(args.out),
-                                            zone=os.environ.get("GOVSHARE_ZONE", "extranet")))
+        summary = _run(args, export_bundle(_database_url(args), Path(args.out), zone=_zone(args),
+                                            signing_key_pem=_bundle_signing_key(args)))
     except BundleError as exc:
         raise SystemExit(f"export-bundle: {exc}") from None
     print(json.dumps(summary, ensure_ascii=False))
@@ -124,12 +185,24 @@ def _export_bundle(args: argparse.Namespace) -> None:
 def _import_bundle(args: argparse.Namespace) -> None:
     from services.bundle import BundleError, import_bundle
 
+    zone = _zone(args)
+    if zone != "intranet":
+        raise SystemExit(f"import-bundle: runs on the intranet only, and the zone must be stated "
+                         f"(GOVSHARE_ZONE is {zone or 'not set'}): set GOVSHARE_ZONE=intranet on the intranet")
+    redis_url = _setting(args, "GOVSHARE_REDIS_URL", "redis_url")
+    if not redis_url:
+        raise SystemExit("import-bundle: GOVSHARE_REDIS_URL is not set: the services must be told what changed, "
+                         "or they keep answering from their caches")
     try:
-        summary = asyncio.run(import_bundle(_database_url(), Path(getattr(args, "in")),
-                                            zone=os.environ.get("GOVSHARE_ZONE", "intranet")))
+        summary = _run(args, import_bundle(_database_url(args), Path(getattr(args, "in")), zone=zone,
+                                            trusted_keys=os.environ.get("GOVSHARE_BUNDLE_TRUSTED_KEYS", ""),
+                                            redis_url=redis_url))
     except BundleError as exc:
         raise SystemExit(f"import-bundle: {exc}") from None
     print(json.dumps(summary, ensure_ascii=False))
+    if not summary["caches_told"]:
+        print("import-bundle: imported, but Redis did not take the change events: the services answer from the "
+              "imported data once their caches expire", file=sys.stderr)
 
 
 def _export_checkpoints(args: argparse.Namespace) -> None:
@@ -160,7 +233,13 @@ def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
     parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", ""),
                         help="system secret (or GOVSHARE_SYSTEM_SECRET)")
     parser.add_argument("--system", default=system, help="demo system to call as (with the credentials file)")
-    parser.add_argument("--credentials", default=str(Path(".govshare") / "demo-credentials.json"))
+    parser.add_argument("--credentials", default="", help="demo credentials file (default: in the data directory)")
+    _add_data_dir(parser)
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=os.environ.get("GOVSHARE_DATA_DIR", ".govshare"),
+                        help="data directory of `govshare up` (or GOVSHARE_DATA_DIR; default .govshare)")
 
 
 def _supervise(args: argparse.Namespace) -> None:
@@ -187,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run the whole platform locally")
-    up.add_argument("--data-dir", default=os.environ.get("GOVSHARE_DATA_DIR", ".govshare"))
+    _add_data_dir(up)
     up.add_argument("--port", type=int, default=50051, help="gateway port; services use the next five")
     up.add_argument("--persons", type=int, default=10_000, help="synthetic persons to load on first start")
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "extranet"), choices=["extranet", "intranet"])
@@ -198,15 +277,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("component", choices=sorted(COMPONENT_FACTORIES))
     serve.set_defaults(func=_serve)
 
-    commands.add_parser("migrate", help="apply database migrations").set_defaults(func=_migrate)
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    _add_data_dir(migrate)
+    migrate.set_defaults(func=_migrate)
 
     seed = commands.add_parser("seed", help="load demo data into a running platform")
-    seed.add_argument("--gateway", default="127.0.0.1:50051")
+    _add_data_dir(seed)
+    seed.add_argument("--gateway", default="", help="default: the running platform's, else 127.0.0.1:50051")
     seed.add_argument("--persons", type=int, default=10_000)
     seed.add_argument("--entities", type=int, default=2_000)
     seed.add_argument("--licences", type=int, default=2_000)
     seed.add_argument("--seed", type=int, default=42)
-    seed.add_argument("--credentials", default=str(Path(".govshare") / "demo-credentials.json"))
+    seed.add_argument("--credentials", default="", help="default: demo-credentials.json in the data directory")
     seed.set_defaults(func=_seed)
 
     query = commands.add_parser("query", help="online query (联机查询)")
@@ -237,10 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export-bundle", help="extranet: write catalog + foundation data bundle")
     export.add_argument("--out", required=True)
+    _add_data_dir(export)
     export.set_defaults(func=_export_bundle)
 
     import_ = commands.add_parser("import-bundle", help="intranet: verify and import a bundle")
     import_.add_argument("--in", required=True)
+    _add_data_dir(import_)
     import_.set_defaults(func=_import_bundle)
 
     export_checkpoints = commands.add_parser(

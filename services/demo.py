@@ -10,7 +10,6 @@ before its records are bulk-loaded with COPY (millions of rows in minutes).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
+from services.runtime.files import open_private
 
 REGION = "110100"  # 北京市市辖区: every demo department is municipal.
 
@@ -67,8 +67,8 @@ class DemoCredentials:
     seed: int = 42
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
-        os.chmod(path, 0o600)
+        with open_private(path) as out:  # secrets: never readable by others, not even for a moment
+            out.write(json.dumps(asdict(self), ensure_ascii=False, indent=2))
 
     @classmethod
     def load(cls, path: Path) -> DemoCredentials:

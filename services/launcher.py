@@ -1,11 +1,15 @@
 """`govshare up`: the whole platform on one machine.
 
-Starts PostgreSQL and Redis from Python packages in the data directory (unless
-``GOVSHARE_DATABASE_URL`` / ``GOVSHARE_REDIS_URL`` point at real servers), applies
-migrations, runs the five services as separate processes exactly as they run in
-production (`govshare serve <component>`), waits until each reports SERVING on
-the standard health service, seeds the demo on first start, prints the gateway
-address and demo credentials, and stops everything cleanly on Ctrl-C.
+Locks the data directory (one platform per directory), checks that its ports are
+free, starts PostgreSQL and Redis from Python packages in the data directory
+(unless ``GOVSHARE_DATABASE_URL`` / ``GOVSHARE_REDIS_URL`` point at real servers),
+applies migrations, runs the six services as separate processes exactly as they
+run in production (`govshare serve <component>`), waits until each reports SERVING
+on the standard health service, seeds the demo on first start, writes where
+everything is to the connection file the CLI reads (services/connection.py),
+prints it, keeps every process and embedded server running (a dead one is
+restarted with backoff, as Kubernetes does in a cluster), and stops everything
+cleanly on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,18 +20,23 @@ import dataclasses
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.connection import Connection, DataDirLock, DataDirLocked, public_url
 from services.runtime.db import migrate_all
-from services.runtime.embedded import EmbeddedServers
-from services.runtime.keys import PlatformKeys, generate_keys, private_pem
+from services.runtime.embedded import EmbeddedServers, EmbeddedUnavailable
+from services.runtime.files import open_private
+from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys, private_pem
+from services.runtime.supervision import Supervisor, describe_exit
 
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
@@ -35,18 +44,37 @@ READY_TIMEOUT = 120.0
 
 
 def load_or_create_keys(path: Path) -> PlatformKeys:
-    """The platform's keys for this data directory (created once, readable only by the owner)."""
-    if path.exists():
-        keys = PlatformKeys(**json.loads(path.read_text(encoding="utf-8")))
-        if keys.audit_signing_key:
-            return keys
-        # A data directory from before audit checkpoints: add their key, keep the others.
-        keys = dataclasses.replace(keys, audit_signing_key=private_pem(Ed25519PrivateKey.generate()))
-    else:
-        keys = generate_keys()
-    path.write_text(json.dumps(keys.__dict__), encoding="utf-8")
-    os.chmod(path, 0o600)
+    """The platform's keys for this data directory (created once, readable only by the owner).
+
+    A data directory from before audit checkpoints or signed bundles gets those keys added, keeping the others.
+    """
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    keys = PlatformKeys(**stored) if stored else generate_keys()
+    for name in ("audit_signing_key", "bundle_signing_key"):
+        if not getattr(keys, name):
+            keys = dataclasses.replace(keys, **{name: private_pem(Ed25519PrivateKey.generate())})
+    if keys.__dict__ != stored:
+        with open_private(path) as out:
+            json.dump(keys.__dict__, out)
+    # The public half, for the intranet's GOVSHARE_BUNDLE_TRUSTED_KEYS (not a secret).
+    path.with_name("bundle-public.pem").write_text(bundle_public_key(keys.bundle_signing_key), encoding="utf-8")
     return keys
+
+
+def check_ports_free(ports: dict[str, int], port_base: int) -> None:
+    """Stops with one line naming the first port another program holds (before anything is started)."""
+    for component, port in sorted(ports.items(), key=lambda item: item[1]):
+        with socket.socket() as sock:
+            # As the servers will (gRPC sets it): connections of a platform stopped a moment ago, left in
+            # TIME_WAIT, do not count as taken; a listening socket does.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                raise SystemExit(
+                    f"govshare up: port {port} ({component}) is already in use — stop the program listening there "
+                    f"or choose other ports with --port N (govshare uses N to N+{len(ports) - 1}; "
+                    f"now {port_base})") from None
 
 
 def service_environment(component: str, ports: dict[str, int], database_url: str, redis_url: str,
@@ -69,7 +97,18 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
         env["GOVSHARE_TOKEN_PRIVATE_KEY"] = keys.token_private_key
     if component == "query":
         env["GOVSHARE_AUDIT_SIGNING_KEY"] = keys.audit_signing_key
+    env.update(metrics_environment(component))
     return env
+
+
+def metrics_environment(component: str) -> dict[str, str]:
+    """One Prometheus port per process: under `govshare up`, ``GOVSHARE_METRICS_PORT`` is a base and each
+    service gets base + its port offset (gateway +0, catalog +1, …), as its gRPC port is; six processes
+    binding the same port would stop the platform."""
+    base = os.environ.get("GOVSHARE_METRICS_PORT", "").strip()
+    if not base.isdigit() or int(base) == 0:
+        return {}
+    return {"GOVSHARE_METRICS_PORT": str(int(base) + OFFSETS[component])}
 
 
 def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = READY_TIMEOUT) -> None:
@@ -88,6 +127,38 @@ def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = RE
     raise SystemExit(f"service on port {port} did not become ready in {timeout:.0f}s")
 
 
+def _log(message: str) -> None:
+    print(f"govshare up: {message}", file=sys.stderr, flush=True)
+
+
+def check_servers(database_url: str, redis_url: str) -> None:
+    """Migrates the database and pings Redis, or stops with one line saying which server is out of reach
+    (the URL without its password): a configured server that is down is the operator's to fix."""
+    import asyncpg
+    import redis
+
+    try:
+        asyncio.run(migrate_all(database_url))
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise SystemExit(f"govshare up: cannot use the database at {public_url(database_url)} "
+                         f"(GOVSHARE_DATABASE_URL): {type(exc).__name__}: {exc}") from None
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except (OSError, redis.RedisError) as exc:
+        raise SystemExit(f"govshare up: cannot reach Redis at {public_url(redis_url)} (GOVSHARE_REDIS_URL): "
+                         f"{type(exc).__name__}: {exc}") from None
+    finally:
+        client.close()
+
+
+def _process_ended(processes: dict[str, subprocess.Popen], name: str) -> Callable[[], str | None]:
+    def ended() -> str | None:
+        status = processes[name].poll()
+        return None if status is None else describe_exit(status)
+    return ended
+
+
 def _stop(processes: dict[str, subprocess.Popen]) -> None:
     for process in processes.values():
         if process.poll() is None:
@@ -100,44 +171,66 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
             process.kill()
 
 
-def _print_banner(gateway: str, credentials_path: Path, started: float) -> None:
+def _print_banner(connection: Connection, credentials_path: Path, started: float) -> None:
     data = json.loads(credentials_path.read_text(encoding="utf-8"))
+    gateway = connection.gateway
     print(f"\ngovshare is up in {time.monotonic() - started:.1f}s — gateway at {gateway}\n")
+    print(f"  zone      {connection.zone}")
+    print(f"  database  {public_url(connection.database_url)}")
+    print(f"  redis     {public_url(connection.redis_url)}")
+    print(f"  data      {connection.data_dir} (the govshare command reads {connection.path.name} there: "
+          "run it from this directory or set GOVSHARE_DATA_DIR)\n")
     print("demo business systems (secrets are in " + str(credentials_path) + "):")
     for key, system in data["systems"].items():
         print(f"  {key:10s} {system['system_id']:24s} {system['name']}")
     print("\ndemo resources:")
     for name, code in data["resources"].items():
         print(f"  {code}  {name}")
+    from services.demo import demo_entries
     from services.foundation.synthetic import citizen_id_of, credit_code_of, person
 
     seed = data.get("seed", 42)
-    someone = person(0, seed)
+    someone, citizen = person(0, seed), citizen_id_of(0, seed)
+    population = next(e for e in demo_entries() if e.code == "101001/000001")
+    basic = [item.machine_name for item in population.items if item.basic]
+    restricted = next(item.machine_name for item in population.items if not item.basic)
     print("\ntry (in another terminal, after `. .venv/bin/activate`):")
-    print(f"  govshare query 102001/000001 {credit_code_of(0, seed)}")
-    print(f"  govshare query 101001/000001 {citizen_id_of(0, seed)} --items citizen_id,name")
-    print(f"  govshare query 101001/000001 {citizen_id_of(0, seed)}        # refused: NOT_GRANTED")
-    print(f"  govshare verify 101001/000001 {citizen_id_of(0, seed)} name={someone['name']}")
+    if connection.data_dir != (Path.cwd() / ".govshare").resolve():
+        print(f"  export GOVSHARE_DATA_DIR={connection.data_dir}")
+    print(f"  govshare query 102001/000001 {credit_code_of(0, seed)}    # unconditional; legal_representative masked")
+    print(f"  govshare query 101001/000001 {citizen}    # conditional: the basic items ({', '.join(basic)}) only")
+    print(f"  govshare query 101001/000001 {citizen} --items {','.join(basic)},{restricted}"
+          "    # refused: NOT_GRANTED (needs an approved application)")
+    print(f"  govshare verify 101001/000001 {citizen} name={someone['name']}")
     print("Ctrl-C stops everything.\n", flush=True)
 
 
 def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, zone: str = "extranet",
                  workers: int = 1) -> None:
     """Runs the platform in the foreground until interrupted."""
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with DataDirLock(data_dir):
+            _run_locked(data_dir, port_base, persons, zone, workers)
+    except DataDirLocked as exc:
+        raise SystemExit(f"govshare up: {exc}") from None
+    except EmbeddedUnavailable as exc:
+        raise SystemExit(f"govshare up: {exc}") from None
+
+
+def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers: int) -> None:
+    """The platform's life, while this process holds the data directory's lock."""
     from services.demo import seed_demo
 
     started = time.monotonic()
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ports = {name: port_base + offset for name, offset in OFFSETS.items()}
+    check_ports_free(ports, port_base)
     database_url = os.environ.get("GOVSHARE_DATABASE_URL", "")
     redis_url = os.environ.get("GOVSHARE_REDIS_URL", "")
-    embedded = EmbeddedServers(data_dir).start(postgres=not database_url, redis=not redis_url)
-    database_url = database_url or embedded.database_url
-    redis_url = redis_url or embedded.redis_url
-    keys = load_or_create_keys(data_dir / "keys.json")
-    asyncio.run(migrate_all(database_url))
-    ports = {name: port_base + offset for name, offset in OFFSETS.items()}
+    embedded = EmbeddedServers(data_dir)
     processes: dict[str, subprocess.Popen] = {}
+    connection = Connection(data_dir=data_dir, gateway=f"127.0.0.1:{ports['gateway']}", zone=zone, pid=os.getpid())
     stopping = False
 
     def interrupt(_signum: int, _frame: object) -> None:
@@ -147,30 +240,43 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
     try:
+        embedded.start(postgres=not database_url, redis=not redis_url)
+        connection.database_url = database_url or embedded.database_url
+        connection.redis_url = redis_url or embedded.redis_url
+        keys = load_or_create_keys(data_dir / "keys.json")
+        check_servers(connection.database_url, connection.redis_url)
+        supervisor = Supervisor(_log)
+        for name in ("postgresql", "redis"):
+            supervisor.watch(f"embedded {name}", lambda n=name: embedded.dead().get(n),
+                             lambda n=name: embedded.restart(n))
+
+        def spawn(component: str) -> None:
+            processes[component] = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "serve", component],
+                env=service_environment(component, ports, connection.database_url, connection.redis_url, keys,
+                                        zone, workers))
+
         # The backends first, the gateway once they serve: its channels then connect at the first attempt,
         # instead of failing calls while they wait out a reconnection backoff right after the banner.
         backends, edge = tuple(c for c in ORDER if c != "gateway"), ("gateway",)
         for group in (backends, edge):
             for component in group:
-                processes[component] = subprocess.Popen(
-                    [sys.executable, "-m", "services.cli", "serve", component],
-                    env=service_environment(component, ports, database_url, redis_url, keys, zone, workers))
+                spawn(component)
             for component in group:
                 wait_until_serving(ports[component], processes[component])
-        gateway = f"127.0.0.1:{ports['gateway']}"
+                supervisor.watch(component, _process_ended(processes, component), lambda c=component: spawn(c))
         credentials_path = data_dir / "demo-credentials.json"
         if not credentials_path.exists():
             print(f"seeding demo data ({persons} persons)…", flush=True)
-            credentials = asyncio.run(seed_demo(gateway, database_url, persons=persons))
+            credentials = asyncio.run(seed_demo(connection.gateway, connection.database_url, persons=persons))
             credentials.save(credentials_path)
-        _print_banner(gateway, credentials_path, started)
+        connection.save()
+        _print_banner(connection, credentials_path, started)
         while not stopping:
-            for component, process in processes.items():
-                if process.poll() is not None:
-                    print(f"{component} exited with status {process.returncode}; stopping", file=sys.stderr)
-                    stopping = True
+            supervisor.tick(time.monotonic())
             time.sleep(0.3)
     finally:
         print("stopping…", flush=True)
+        connection.remove()
         _stop(processes)
         embedded.stop()

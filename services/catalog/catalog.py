@@ -29,7 +29,15 @@ from services.catalog.model import (
     is_public,
 )
 from services.catalog.store import CatalogStore, CatalogTransaction, View
-from services.runtime.errors import FieldViolation, ServiceError, already_exists, invalid_argument, not_found
+from services.runtime.errors import (
+    FieldViolation,
+    ServiceError,
+    already_exists,
+    dependency_failure,
+    describe,
+    invalid_argument,
+    not_found,
+)
 from services.runtime.identity import Caller
 from services.runtime.masking import Masker
 from services.runtime.pagination import page_size as effective_page_size
@@ -287,5 +295,7 @@ class Catalog:
         """Best effort after commit: subscribers bound staleness with a TTL should the event be lost."""
         try:
             await self._notify(code)
-        except Exception:
-            log.warning("could not announce the change of catalog entry %s", code, exc_info=True)
+        except Exception as exc:
+            # Redis down is an outage (one line); anything else is a bug and keeps its traceback.
+            log.warning("could not announce the change of catalog entry %s (%s)", code, describe(exc),
+                        exc_info=dependency_failure(exc) is None)

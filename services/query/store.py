@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,6 +13,9 @@ import asyncpg
 from services.query.audit import ANSWERED, COLUMNS, DENIED, Row
 from services.query.checkpoints import Checkpoint
 from services.query.disputes import OPEN, Dispute
+from services.runtime.errors import describe
+
+log = logging.getLogger(__name__)
 
 _INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
                   f" VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})")
@@ -93,12 +97,22 @@ class QueryStore:
             raise
 
     async def release_audit_connection(self, broken: bool = False) -> None:
+        """Gives the audit connection back to the pool, closing it first if ``broken``.
+
+        Never raises: it runs while a failed write is being handled, and that failure (PostgreSQL gone, a
+        connection cut) is what the writer must report. A connection the server closed has already gone
+        back to the pool by itself (asyncpg releases a pooled connection when it is lost), and terminating
+        or releasing it again fails; so does anything on a pool that is closing.
+        """
         connection, self._audit_connection, self._insert_access = self._audit_connection, None, None
         if connection is None:
             return
-        if broken:
-            connection.terminate()
-        await self._pool.release(connection)
+        try:
+            if broken:
+                connection.terminate()
+            await self._pool.release(connection)
+        except (asyncpg.InterfaceError, asyncpg.PostgresError, OSError) as exc:
+            log.debug("audit connection already gone (%s)", describe(exc))
 
     async def chain_rows(self, fetch: int = 2000) -> AsyncIterator[asyncpg.Record]:
         """Every access row in (chain, seq) order, from one consistent snapshot."""

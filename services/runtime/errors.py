@@ -8,15 +8,19 @@ so a caller can fix every problem of a request in one round trip.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+import asyncpg
 import grpc
-from google.protobuf import any_pb2
+import redis.exceptions
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 DOMAIN_SUFFIX = "govshare"
+#: What an UNAVAILABLE tells a caller to wait before retrying (google.rpc.RetryInfo), unless it says otherwise.
+RETRY_AFTER_SECONDS = 1.0
 
 
 @dataclass
@@ -36,6 +40,13 @@ class ServiceError(Exception):
     message: str
     violations: list[FieldViolation] = field(default_factory=list)
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: Seconds the caller should wait before retrying, sent as google.rpc.RetryInfo (None: no hint).
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        # Every UNAVAILABLE tells the caller when to come back, whoever raised it.
+        if self.code == grpc.StatusCode.UNAVAILABLE and self.retry_after is None:
+            self.retry_after = RETRY_AFTER_SECONDS
 
     def __str__(self) -> str:
         return f"{self.code.name} {self.reason}: {self.message}"
@@ -102,6 +113,104 @@ def unauthenticated(message: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", message)
 
 
+def unavailable(reason: str, message: str, retry_after: float = RETRY_AFTER_SECONDS,
+                **metadata: str) -> ServiceError:
+    """A dependency (a database, Redis, another service) is down: UNAVAILABLE with a RetryInfo hint."""
+    return ServiceError(grpc.StatusCode.UNAVAILABLE, reason, message, metadata=metadata, retry_after=retry_after)
+
+
+# PostgreSQL classes 08 (connection exception), 53 (insufficient resources: too many connections, disk full)
+# and 57 (operator intervention: shutdown, cannot connect now, cancelled) say the server is down or
+# overloaded, never that the request was wrong.
+_POSTGRES_DOWN = (asyncpg.exceptions.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+                  asyncpg.exceptions.InsufficientResourcesError)
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+_CHANNEL_DOWN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+def _causes(error: BaseException, depth: int = 8) -> Iterator[BaseException]:
+    """``error``, what it was raised from or while handling, and the members of exception groups."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending and len(seen) < depth:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        for linked in (current.__context__, current.__cause__):
+            if linked is not None:
+                pending.append(linked)
+
+
+def dependency_failure(error: BaseException) -> tuple[str, BaseException] | None:
+    """Which dependency ``error`` says is down or unreachable (``postgresql``, ``redis``, ``service``,
+    ``network``) and the exception that says so, or None when it is not a dependency failure.
+
+    A dependency that is down is UNAVAILABLE, never INTERNAL, wherever it surfaces: asyncpg's connection,
+    shutdown and resource errors, an ``InterfaceError`` on a closed connection or a closing pool, a pool
+    acquisition timeout (``TimeoutError``), a refused or reset socket (``OSError``), Redis connection errors
+    and timeouts, and an outgoing gRPC call that failed UNAVAILABLE or DEADLINE_EXCEEDED. The error's
+    cause and context are looked at too, since cleanup code often raises while handling the real failure.
+    """
+    for current in _causes(error):
+        if isinstance(current, _POSTGRES_DOWN):
+            return "postgresql", current
+        if isinstance(current, asyncpg.exceptions.InterfaceError) and "clos" in str(current):
+            return "postgresql", current
+        if isinstance(current, _REDIS_DOWN):
+            return "redis", current
+        if isinstance(current, grpc.aio.AioRpcError) and current.code() in _CHANNEL_DOWN:
+            return "service", current
+        if isinstance(current, OSError):
+            return _raised_in(current), current
+    return None
+
+
+def _raised_in(error: BaseException) -> str:
+    """The client library a socket error came from (a missing unix socket is a FileNotFoundError), by the
+    modules its traceback went through; ``network`` when none of them is known."""
+    origin = "network"
+    frame = error.__traceback__
+    while frame is not None:
+        module = frame.tb_frame.f_globals.get("__name__", "")
+        if module.startswith("asyncpg"):
+            origin = "postgresql"
+        elif module.startswith("redis"):
+            origin = "redis"
+        frame = frame.tb_next
+    return origin
+
+
+def dependency_unavailable(dependency: str) -> ServiceError:
+    """The status a caller gets when ``dependency`` is down; it names no address, host or query."""
+    return unavailable("DEPENDENCY_UNAVAILABLE", f"a dependency of the service ({dependency}) is unavailable; "
+                       "retry with backoff", dependency=dependency)
+
+
+def describe(error: BaseException, limit: int = 200) -> str:
+    """One bounded line naming an exception, for a warning without a traceback."""
+    text = str(error).replace("\n", " ")
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _pack(detail: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(detail)  # type: ignore[arg-type]
+    return packed
+
+
+def retry_info(seconds: float) -> error_details_pb2.RetryInfo:
+    """A google.rpc.RetryInfo asking the caller to wait ``seconds`` (at least a millisecond)."""
+    seconds = max(seconds, 0.001)
+    return error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
+        seconds=int(seconds), nanos=int((seconds % 1) * 1e9)))
+
+
 def to_status(error: ServiceError, service: str) -> grpc.Status:
     """The grpc.Status (with rich details in trailing metadata) for a ServiceError."""
     details: list[any_pb2.Any] = []
@@ -121,6 +230,8 @@ def to_status(error: ServiceError, service: str) -> grpc.Status:
         packed = any_pb2.Any()
         packed.Pack(bad)
         details.append(packed)
+    if error.retry_after is not None:
+        details.append(_pack(retry_info(error.retry_after)))
     status = status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
     return rpc_status.to_status(status)
 
@@ -134,6 +245,17 @@ def internal_status(service: str, incident: str) -> grpc.Status:
     status = status_pb2.Status(code=code_pb2.INTERNAL, message=f"internal error (incident {incident})",
                                details=[packed])
     return rpc_status.to_status(status)
+
+
+def retry_info_of(error: grpc.RpcError) -> error_details_pb2.RetryInfo | None:
+    """The RetryInfo a failed call carried, if any."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return info
+    return None
 
 
 def details_of(error: grpc.RpcError) -> tuple[error_details_pb2.ErrorInfo | None, error_details_pb2.BadRequest | None]:

@@ -21,16 +21,20 @@ class PlatformKeys:
     token_public_key: str
     #: Signs the audit chains' checkpoints (query only); empty in key files written before it existed.
     audit_signing_key: str = ""
+    #: Signs one-way bundles (`govshare export-bundle`, extranet); its own key, not the token key.
+    bundle_signing_key: str = ""
 
 
 def generate_keys() -> PlatformKeys:
-    """A random HMAC key for internal assertions, an Ed25519 pair for system tokens, and an Ed25519 key for
-    audit checkpoints (its own key: the query service never holds the key that mints tokens)."""
+    """A random HMAC key for internal assertions, an Ed25519 pair for system tokens, and Ed25519 keys for
+    audit checkpoints and for bundles (each its own: neither the query service nor the export job holds the
+    key that mints tokens)."""
     private = Ed25519PrivateKey.generate()
     public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
                                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     return PlatformKeys(internal_key=secrets.token_urlsafe(48), token_private_key=private_pem(private),
-                        token_public_key=public_pem, audit_signing_key=private_pem(Ed25519PrivateKey.generate()))
+                        token_public_key=public_pem, audit_signing_key=private_pem(Ed25519PrivateKey.generate()),
+                        bundle_signing_key=private_pem(Ed25519PrivateKey.generate()))
 
 
 def private_pem(key: Ed25519PrivateKey) -> str:
@@ -64,3 +68,13 @@ def ed25519_public_keys(pem: str) -> list[Ed25519PublicKey]:
             raise ValueError("must be Ed25519 keys")
         keys.append(key)
     return keys
+
+
+def public_pem(key: Ed25519PrivateKey) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def bundle_public_key(signing_key_pem: str) -> str:
+    """The PEM public key an intranet lists in GOVSHARE_BUNDLE_TRUSTED_KEYS to trust ``signing_key_pem``."""
+    return public_pem(ed25519_private_key(signing_key_pem))

@@ -12,7 +12,6 @@ a graceful drain on SIGTERM.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import multiprocessing
@@ -38,7 +37,16 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from opentelemetry.trace.status import Status, StatusCode
 
 from services.runtime import telemetry
-from services.runtime.errors import FieldViolation, ServiceError, internal_status, invalid_argument, to_status
+from services.runtime.errors import (
+    FieldViolation,
+    ServiceError,
+    dependency_failure,
+    dependency_unavailable,
+    describe,
+    internal_status,
+    invalid_argument,
+    to_status,
+)
 from services.runtime.settings import Settings, SettingsError, load
 
 log = logging.getLogger(__name__)
@@ -54,7 +62,8 @@ SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),
     ("grpc.so_reuseport", 1),
 ]
-DRAIN_SECONDS = 20.0
+#: How long a draining server lets the calls it has received finish (GOVSHARE_DRAIN_TIMEOUT_SECONDS).
+DRAIN_TIMEOUT_SECONDS = 20.0
 
 
 class Component(Protocol):
@@ -63,6 +72,8 @@ class Component(Protocol):
     name: str
     #: Full names of the gRPC services it registers (for health and reflection).
     service_names: tuple[str, ...]
+    # A component may also set ``edge = True`` (the gateway): its server then starts a new trace for every
+    # call instead of continuing the caller's, so no client decides what is sampled.
 
     def register(self, server: grpc.aio.Server) -> None:
         """Adds the servicers to the server."""
@@ -77,6 +88,8 @@ class Component(Protocol):
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
 _ROOT = Context()
 _STATUS_CODE_ATTRIBUTE = "rpc.grpc.status_code"
+#: The service and method label of calls to methods nobody serves.
+UNROUTED = "unrouted"
 
 
 def _remote_parent(metadata: tuple[tuple[str, str | bytes], ...] | None) -> Context:
@@ -103,20 +116,33 @@ class _ServerSpans:
     attributes are only set on spans that record: an unsampled call costs a span id and two context-var
     writes. A span that does not record still carries the trace id, so logs and outgoing calls
     (``services.runtime.clients.call_metadata``) keep the trace and its sampling decision.
+
+    At the edge (``trust_parent=False``, the gateway) the caller's trace context is not a parent: with
+    parent-based sampling a client-sent ``traceparent`` with the sampled flag would make every call it sends
+    sampled, so the edge starts a new trace sampled by its own ratio and keeps the client's span as a link.
+    Behind the edge, every hop is parent-based: its caller is the platform.
     """
 
-    __slots__ = ("_attributes", "_name", "_tracer")
+    __slots__ = ("_attributes", "_name", "_tracer", "_trust_parent")
 
-    def __init__(self, method: str, service_name: str, method_name: str) -> None:
+    def __init__(self, method: str, service_name: str, method_name: str, trust_parent: bool = True) -> None:
         self._name = method
         self._attributes = {"rpc.system": "grpc", "rpc.service": service_name, "rpc.method": method_name,
                             _STATUS_CODE_ATTRIBUTE: grpc.StatusCode.OK.value[0]}
         self._tracer = trace.get_tracer(__name__)
+        self._trust_parent = trust_parent
 
     def start(self, context: grpc.aio.ServicerContext) -> tuple[trace.Span, object]:
         """Starts the call's span and makes it current; returns it with the token that detaches it."""
-        span = self._tracer.start_span(self._name, context=_remote_parent(context.invocation_metadata()),
-                                       kind=SpanKind.SERVER, record_exception=False, set_status_on_exception=False)
+        remote = _remote_parent(context.invocation_metadata())
+        if self._trust_parent:
+            span = self._tracer.start_span(self._name, context=remote, kind=SpanKind.SERVER,
+                                           record_exception=False, set_status_on_exception=False)
+        else:
+            client = trace.get_current_span(remote).get_span_context()
+            span = self._tracer.start_span(self._name, context=_ROOT, kind=SpanKind.SERVER,
+                                           links=(trace.Link(client),) if client.is_valid else None,
+                                           record_exception=False, set_status_on_exception=False)
         if span.is_recording():
             span.set_attributes(self._attributes)
         return span, otel_context.attach(trace.set_span_in_context(span, _ROOT))
@@ -131,6 +157,32 @@ class _ServerSpans:
         span.end()
 
 
+class _CallMetrics:
+    """Counts and times one method's calls by their final status code, whatever ended them: a reply, a
+    domain error, a dependency down, an abort by the handler (the gateway's rate limit and relayed backend
+    failures), a bug or a caller that went away. Metric children are bound once per code: ``labels()``
+    hashes and locks on every call otherwise."""
+
+    __slots__ = ("_children", "_method", "_service")
+
+    def __init__(self, service_name: str, method_name: str) -> None:
+        self._service = service_name
+        self._method = method_name
+        self._children: dict[grpc.StatusCode, tuple[object, object]] = {}
+        self._bind(grpc.StatusCode.OK)
+
+    def _bind(self, code: grpc.StatusCode) -> tuple[object, object]:
+        children = self._children[code] = (
+            telemetry.RPC_TOTAL.labels(self._service, self._method, code.name),
+            telemetry.RPC_DURATION.labels(self._service, self._method, code.name))
+        return children
+
+    def record(self, code: grpc.StatusCode, started: float) -> None:
+        children = self._children.get(code) or self._bind(code)
+        children[0].inc()  # type: ignore[attr-defined]
+        children[1].observe(time.perf_counter() - started)  # type: ignore[attr-defined]
+
+
 def _aborted_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
     """The status a handler ended the call with by aborting itself."""
     code = context.code()
@@ -140,12 +192,17 @@ def _aborted_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
 
 
 class _ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Maps ServiceError to rich statuses, decodes requests so malformed bytes are INVALID_ARGUMENT,
-    makes each call's trace span and records per-RPC metrics."""
+    """Maps ServiceError to rich statuses and a dependency that is down to UNAVAILABLE, decodes requests so
+    malformed bytes are INVALID_ARGUMENT, makes each call's trace span and counts and times every call."""
 
-    def __init__(self, component: str) -> None:
+    def __init__(self, component: str, trust_parent: bool = True) -> None:
         self._component = component
+        self._trust_parent = trust_parent
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        # Calls to methods nobody serves (UNIMPLEMENTED, and the gateway's refusals of internal or unknown
+        # methods) are counted under one label set: callers choose those names, so labelling by them would
+        # let anyone grow the metrics without bound.
+        self._unrouted = telemetry.RPC_TOTAL.labels(UNROUTED, UNROUTED, grpc.StatusCode.UNIMPLEMENTED.name)
 
     async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         method = handler_call_details.method
@@ -154,29 +211,43 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             return wrapped
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_streaming:
-            # Unknown methods (UNIMPLEMENTED) and refusal handlers are neither cached nor measured:
-            # callers choose the names, and a cache keyed by them would grow without bound.
+            # Neither cached (a cache keyed by callers' names would grow without bound) nor timed.
+            if not method.startswith("/grpc.reflection"):
+                self._unrouted.inc()
             return handler
         wrapped = handler if method.startswith(("/grpc.health", "/grpc.reflection")) else self._wrap(method, handler)
         self._wrapped[method] = wrapped
         return wrapped
 
+    def _failure(self, method: str, error: Exception) -> tuple[grpc.StatusCode, grpc.Status]:
+        """The final code and rich status of a call whose handler raised ``error`` (called while handling it).
+
+        A dependency that is down is UNAVAILABLE with a RetryInfo and one warning line: it is an outage
+        to wait out, not a bug to debug, so no traceback. Anything else unexpected is INTERNAL with an
+        incident id that finds its traceback in the log.
+        """
+        if isinstance(error, NotImplementedError):
+            error = ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNIMPLEMENTED", f"{method} is not implemented")
+        if not isinstance(error, ServiceError):
+            down = dependency_failure(error)
+            if down is not None:
+                dependency, cause = down
+                log.warning("%s: %s unavailable (%s)", method, dependency, describe(cause))
+                error = dependency_unavailable(dependency)
+        if isinstance(error, ServiceError):
+            return error.code, to_status(error, self._component)
+        incident = uuid.uuid4().hex[:12]
+        log.exception("unexpected error in %s (incident %s)", method, incident)
+        return grpc.StatusCode.INTERNAL, internal_status(self._component, incident)
+
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         service_name, _, method_name = method.lstrip("/").rpartition("/")
         decode = handler.request_deserializer
-        component = self._component
-        # Metric children are bound once per method: ``labels()`` hashes and locks on every call otherwise.
-        duration = telemetry.RPC_DURATION.labels(service_name, method_name)
-        succeeded = telemetry.RPC_TOTAL.labels(service_name, method_name, "OK")
-        failures: dict[str, object] = {}
-        spans = _ServerSpans(method, service_name, method_name)
+        metrics = _CallMetrics(service_name, method_name)
+        record = metrics.record
+        spans = _ServerSpans(method, service_name, method_name, self._trust_parent)
         start_span, end_span = spans.start, spans.end
-
-        def count_failure(code: grpc.StatusCode) -> None:
-            counter = failures.get(code.name)
-            if counter is None:
-                counter = failures[code.name] = telemetry.RPC_TOTAL.labels(service_name, method_name, code.name)
-            counter.inc()  # type: ignore[attr-defined]
+        failure = self._failure
 
         def parse(request: object) -> object:
             if decode is None or not isinstance(request, bytes):
@@ -187,36 +258,39 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                 raise invalid_argument([FieldViolation("request", f"not a valid protobuf message: {exc}")],
                                        reason="MALFORMED_REQUEST") from exc
 
-        async def fail(context: grpc.aio.ServicerContext, error: Exception, span: trace.Span, token: object) -> None:
-            """Ends the span with the failure's status, then the call with the failure's rich status."""
-            if isinstance(error, NotImplementedError):
-                error = ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNIMPLEMENTED", f"{method} is not implemented")
-            if isinstance(error, ServiceError):
-                count_failure(error.code)
-                end_span(span, token, error.code, error.reason)
-                await context.abort_with_status(to_status(error, component))
-            incident = uuid.uuid4().hex[:12]
-            log.exception("unexpected error in %s (incident %s)", method, incident)
-            count_failure(grpc.StatusCode.INTERNAL)
-            end_span(span, token, grpc.StatusCode.INTERNAL, f"incident {incident}")
-            await context.abort_with_status(internal_status(component, incident))
+        def ended(context: grpc.aio.ServicerContext, span: trace.Span, token: object, started: float,
+                  default: grpc.StatusCode) -> None:
+            """Accounts for a call the handler aborted itself, or that was cancelled (``default``)."""
+            code = _aborted_code(context) or default
+            end_span(span, token, code)
+            record(code, started)
+
+        async def fail(context: grpc.aio.ServicerContext, error: Exception, span: trace.Span, token: object,
+                       started: float) -> None:
+            """Ends the span and the call with the failure's rich status."""
+            code, status = failure(method, error)
+            end_span(span, token, code, status.details)
+            record(code, started)
+            await context.abort_with_status(status)
 
         if handler.unary_unary is not None:
             behavior = handler.unary_unary
 
             async def unary_unary(request, context):  # type: ignore[no-untyped-def]
-                start = time.perf_counter()
+                started = time.perf_counter()
                 span, token = start_span(context)
                 try:
                     response = await behavior(parse(request), context)
-                except (asyncio.CancelledError, grpc.aio.AbortError):
-                    end_span(span, token, _aborted_code(context) or grpc.StatusCode.CANCELLED)
+                except asyncio.CancelledError:
+                    ended(context, span, token, started, grpc.StatusCode.CANCELLED)
+                    raise
+                except grpc.aio.AbortError:
+                    ended(context, span, token, started, grpc.StatusCode.UNKNOWN)
                     raise
                 except Exception as error:
-                    await fail(context, error, span, token)
+                    await fail(context, error, span, token, started)
                 end_span(span, token)
-                duration.observe(time.perf_counter() - start)
-                succeeded.inc()
+                record(grpc.StatusCode.OK, started)
                 return response
 
             return grpc.unary_unary_rpc_method_handler(
@@ -225,23 +299,58 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             stream_behavior = handler.unary_stream
 
             async def unary_stream(request, context):  # type: ignore[no-untyped-def]
-                start = time.perf_counter()
+                started = time.perf_counter()
                 span, token = start_span(context)
                 try:
                     async for response in stream_behavior(parse(request), context):
                         yield response
-                except (asyncio.CancelledError, grpc.aio.AbortError, GeneratorExit):
-                    end_span(span, token, _aborted_code(context) or grpc.StatusCode.CANCELLED)
+                except (asyncio.CancelledError, GeneratorExit):
+                    ended(context, span, token, started, grpc.StatusCode.CANCELLED)
+                    raise
+                except grpc.aio.AbortError:
+                    ended(context, span, token, started, grpc.StatusCode.UNKNOWN)
                     raise
                 except Exception as error:
-                    await fail(context, error, span, token)
+                    await fail(context, error, span, token, started)
                 end_span(span, token)
-                duration.observe(time.perf_counter() - start)
-                succeeded.inc()
+                record(grpc.StatusCode.OK, started)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, request_deserializer=None, response_serializer=handler.response_serializer)
         return handler
+
+
+class DrainingHealthServicer(health.aio.HealthServicer):
+    """The standard health service, whose Watch streams end once the server stops taking calls.
+
+    grpc's own Watch never returns, so an open stream (a client's health checking, a load balancer's
+    probe) would hold the server's shutdown until the hard limit cancels it. Here every Watch ends, with
+    OK, when the drain closes the listener: the watcher has seen NOT_SERVING by then (a Watch that starts
+    later gets the current status, then ends).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._closed = asyncio.Event()
+
+    async def Watch(self, request, context):  # type: ignore[no-untyped-def]
+        if self._closed.is_set():
+            await context.write(health_pb2.HealthCheckResponse(status=self._server_status.get(
+                request.service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)))
+            return
+        watching = asyncio.ensure_future(super().Watch(request, context))
+        closing = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait((watching, closing), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (watching, closing):
+                task.cancel()
+        if watching.done() and not watching.cancelled() and watching.exception() is not None:
+            raise watching.exception()  # type: ignore[misc]
+
+    def close_watches(self) -> None:
+        """Ends every open Watch stream (and those started later, after their first answer)."""
+        self._closed.set()
 
 
 @dataclass
@@ -251,13 +360,26 @@ class RunningServer:
     server: grpc.aio.Server
     port: int
     component: Component
-    health: health.aio.HealthServicer
+    health: DrainingHealthServicer
     health_server: grpc.aio.Server | None = None
 
-    async def stop(self, grace: float = DRAIN_SECONDS) -> None:
-        """Says NOT_SERVING, stops taking calls, lets running ones finish, then closes resources."""
+    async def stop(self, grace: float = DRAIN_TIMEOUT_SECONDS, notice: float = 0.0) -> None:
+        """Drains the server the way Kubernetes expects, then closes its resources.
+
+        1. Health says NOT_SERVING (readiness fails, client-side health checking and Watch streams see it).
+        2. For ``notice`` seconds the server keeps taking and answering calls as before: load balancers and
+           the endpoints controller need that long to stop sending here, and a call that arrives meanwhile
+           is served, not refused (closing at once refused calls sent a few milliseconds after SIGTERM).
+        3. Watch streams end, the listener closes (clients get GOAWAY and go elsewhere) and every call
+           received so far runs to its end, for at most ``grace`` seconds, after which the rest are
+           cancelled.
+        4. The component closes its pools and background work (the query service's audit writer flushes).
+        """
         telemetry.READY.set(0)
         await self.health.enter_graceful_shutdown()
+        if notice > 0:
+            await asyncio.sleep(notice)
+        self.health.close_watches()
         await self.server.stop(grace)
         if self.health_server is not None:
             await self.health_server.stop(0)
@@ -275,7 +397,7 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
-async def _start_health_server(address: str, servicer: health.aio.HealthServicer) -> grpc.aio.Server:
+async def _start_health_server(address: str, servicer: DrainingHealthServicer) -> grpc.aio.Server:
     """A plaintext listener with only the health service: kubelet gRPC probes cannot present certificates."""
     server = grpc.aio.server(options=SERVER_OPTIONS)
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
@@ -300,12 +422,14 @@ async def _start_component(component: Component, attempts: int = 600) -> None:
 async def start_server(settings: Settings, component: Component,
                        extra_interceptors: tuple[grpc.aio.ServerInterceptor, ...] = ()) -> RunningServer:
     """Builds, binds and starts the server; it says SERVING once the component has started."""
+    # The edge (the gateway) does not let a client's trace context decide sampling (see _ServerSpans).
+    edge = bool(getattr(component, "edge", False))
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, _ErrorInterceptor(component.name)],
+        interceptors=[*extra_interceptors, _ErrorInterceptor(component.name, trust_parent=not edge)],
         options=SERVER_OPTIONS,
     )
     component.register(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = DrainingHealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *component.service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -351,8 +475,10 @@ async def _run(settings: Settings, factory: ComponentFactory) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    log.info("%s draining", settings.component)
-    await running.stop()
+    log.info("%s draining: NOT_SERVING, taking calls for %gs more, then finishing those received "
+             "(at most %gs)", settings.component, settings.drain_grace_seconds, settings.drain_timeout_seconds)
+    await running.stop(settings.drain_timeout_seconds, notice=settings.drain_grace_seconds)
+    log.info("%s stopped", settings.component)
 
 
 def _worker(settings: Settings, factory: ComponentFactory) -> None:
@@ -371,30 +497,28 @@ def serve(component: str, factory: ComponentFactory) -> None:
         print(f"govshare {component}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if settings.metrics_port:
-        _start_metrics(settings)
+        try:
+            _start_metrics(settings)
+        except OSError as exc:
+            print(f"govshare {component}: cannot serve metrics on {settings.metrics_address}:"
+                  f"{settings.metrics_port} (GOVSHARE_METRICS_HOST, GOVSHARE_METRICS_PORT): {exc.strerror or exc}",
+                  file=sys.stderr)
+            raise SystemExit(2) from None
     if settings.workers == 1:
         _worker(settings, factory)
         return
+    from services.runtime.supervision import run_workers
+
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_worker, args=(settings, factory), daemon=False)
-               for _ in range(settings.workers)]
-    for process in workers:
-        process.start()
-
-    def forward(signum: int, _frame: object) -> None:
-        for process in workers:
-            if process.pid:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for process in workers:
-        process.join()
+    # A dead worker is restarted (logged), so the service never runs on fewer workers without saying so.
+    run_workers(component, settings.workers,
+                lambda: context.Process(target=_worker, args=(settings, factory), daemon=False),
+                lambda message: print(f"govshare {message}", file=sys.stderr, flush=True))
 
 
 def _start_metrics(settings: Settings) -> None:
-    """Prometheus endpoint; with several workers, metrics are aggregated over their files."""
+    """Prometheus endpoint on the listen host (or GOVSHARE_METRICS_HOST), one port per process; with several
+    workers, metrics are aggregated over their files."""
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
     if settings.workers > 1:
@@ -403,6 +527,6 @@ def _start_metrics(settings: Settings) -> None:
         os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="govshare-metrics-"))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        start_http_server(settings.metrics_port, registry=registry)
+        start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=registry)
     else:
-        start_http_server(settings.metrics_port)
+        start_http_server(settings.metrics_port, addr=settings.metrics_address)

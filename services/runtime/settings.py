@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
+from services.runtime.telemetry import tracing_problems
 
 COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation", "supervision")
 ZONES = ("extranet", "intranet")
@@ -31,6 +32,8 @@ class Settings:
     #: Plaintext listener serving only grpc.health.v1, for kubelet probes while mTLS is on.
     health_listen: str = ""
     metrics_port: int = 0
+    #: Address the Prometheus endpoint binds; empty: the host of ``listen``.
+    metrics_host: str = ""
     workers: int = 1
     database_url: str = ""
     redis_url: str = ""
@@ -65,6 +68,10 @@ class Settings:
     audit_retired_public_keys: str = ""
     audit_checkpoint_seconds: int = 60
     call_timeout_seconds: float = 5.0
+    #: After SIGTERM: NOT_SERVING, then this long still taking calls while load balancers notice.
+    drain_grace_seconds: float = 5.0
+    #: Then at most this long for the calls received to finish before they are cancelled.
+    drain_timeout_seconds: float = 20.0
     mask_rules: Mapping[str, str] = field(default_factory=dict)
     #: How often the supervision service recomputes the current and the previous month (0: only on demand).
     supervision_snapshot_seconds: int = 3600
@@ -72,6 +79,11 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced; tests build per-service settings this way."""
         return replace(self, **changes)
+
+    @property
+    def metrics_address(self) -> str:
+        """Where the Prometheus endpoint listens: ``GOVSHARE_METRICS_HOST``, else the gRPC listen host."""
+        return self.metrics_host or self.listen.rpartition(":")[0].strip("[]") or "127.0.0.1"
 
     @property
     def tls_enabled(self) -> bool:
@@ -98,6 +110,8 @@ _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
     "GOVSHARE_AUDIT_FLUSH_MS": ("audit_flush_ms", 0.0, 1000.0),
     "GOVSHARE_CALL_TIMEOUT_SECONDS": ("call_timeout_seconds", 0.05, 600.0),
+    "GOVSHARE_DRAIN_GRACE_SECONDS": ("drain_grace_seconds", 0.0, 300.0),
+    "GOVSHARE_DRAIN_TIMEOUT_SECONDS": ("drain_timeout_seconds", 0.0, 3600.0),
 }
 _STR_FIELDS = {
     "GOVSHARE_DATABASE_URL": "database_url",
@@ -114,6 +128,7 @@ _STR_FIELDS = {
     "GOVSHARE_TLS_CERT": "tls_cert",
     "GOVSHARE_TLS_KEY": "tls_key",
     "GOVSHARE_TLS_CA": "tls_ca",
+    "GOVSHARE_METRICS_HOST": "metrics_host",
 }
 
 # What each component cannot start without.
@@ -240,6 +255,7 @@ def load(component: str, env: Mapping[str, str] | None = None) -> Settings:
     errors: list[str] = []
     settings = Settings(**_parse_env(component, env, errors))  # type: ignore[arg-type]
     errors.extend(validate(settings))
+    errors.extend(tracing_problems(env))
     if errors:
         raise SettingsError("invalid configuration:\n  - " + "\n  - ".join(errors))
     return settings

@@ -1,9 +1,15 @@
 """OpenTelemetry tracing, Prometheus metrics and trace-aware logging.
 
-Tracing is configured from the standard ``OTEL_*`` variables: the SDK reads the
-sampler (``OTEL_TRACES_SAMPLER``, default here parent-based ratio) and the OTLP
-exporter reads ``OTEL_EXPORTER_OTLP_ENDPOINT``; with no endpoint, spans are made
-(so trace ids propagate and appear in logs) but not exported.
+Tracing follows the SDK's own environment configuration: ``OTEL_TRACES_EXPORTER``
+(``none``, ``console``, ``otlp`` or any installed exporter entry point, comma-separated),
+``otlp`` meaning gRPC or HTTP by ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` /
+``OTEL_EXPORTER_OTLP_PROTOCOL`` (``grpc``, ``http/protobuf``) as the SDK's
+auto-configuration resolves it, each exporter reading its own ``OTEL_EXPORTER_*``
+variables; the sampler from ``OTEL_TRACES_SAMPLER`` / ``OTEL_TRACES_SAMPLER_ARG``
+(default here: parent-based 1 % ratio). Left unset, the exporter is ``otlp`` when an
+OTLP endpoint is configured, else none: spans are still made, so trace ids propagate
+and appear in logs. ``tracing_problems`` checks all of it at start-up, so a typo stops
+the process instead of silently sampling everything or exporting nowhere.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
+from importlib.metadata import entry_points
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -20,10 +28,12 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 from prometheus_client import Counter, Gauge, Histogram
 
+from services.runtime.errors import dependency_failure, describe
 from services.runtime.identifiers import redact_identifiers
 
 RPC_DURATION = Histogram(
-    "govshare_rpc_duration_seconds", "Server-side duration of each RPC", ["service", "method"],
+    "govshare_rpc_duration_seconds", "Server-side duration of each RPC, by final status code",
+    ["service", "method", "code"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 RPC_TOTAL = Counter("govshare_rpc_total", "RPCs handled, by status code", ["service", "method", "code"])
@@ -34,6 +44,68 @@ READY = Gauge("govshare_ready", "1 when the process serves, 0 while starting or 
 
 _configured = False
 
+DEFAULT_SAMPLING_RATIO = 0.01
+_EXPORTER_GROUP = "opentelemetry_traces_exporter"
+_SAMPLER_GROUP = "opentelemetry_traces_sampler"
+#: The exporter entry point ``otlp`` stands for, by protocol (as opentelemetry.sdk._configuration maps it).
+OTLP_EXPORTERS = {"grpc": "otlp_proto_grpc", "http/protobuf": "otlp_proto_http"}
+_RATIO_SAMPLERS = frozenset({"traceidratio", "parentbased_traceidratio"})
+_PROTOCOL_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
+
+
+def _otlp_protocol(env: Mapping[str, str]) -> str:
+    return next((env[name].strip() for name in _PROTOCOL_VARIABLES if env.get(name, "").strip()), "grpc")
+
+
+def exporter_names(env: Mapping[str, str]) -> list[str]:
+    """The span exporters (entry points of ``opentelemetry_traces_exporter``) the environment asks for."""
+    raw = env.get("OTEL_TRACES_EXPORTER")
+    if raw is None:
+        configured = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        raw = "otlp" if configured else "none"
+    names = []
+    for name in (part.strip() for part in raw.split(",")):
+        if name in ("", "none"):
+            continue
+        if name == "otlp":
+            protocol = _otlp_protocol(env)
+            name = OTLP_EXPORTERS.get(protocol, f"otlp over {protocol}")
+        names.append(name)
+    return names
+
+
+def tracing_problems(env: Mapping[str, str]) -> list[str]:
+    """Every reason the ``OTEL_*`` tracing variables cannot be followed (checked with the settings at start)."""
+    problems = []
+    for name in _PROTOCOL_VARIABLES:
+        protocol = env.get(name, "").strip()
+        if protocol and protocol not in OTLP_EXPORTERS:
+            problems.append(f"{name}={protocol!r}: expected grpc or http/protobuf")
+    exporters = {point.name for point in entry_points(group=_EXPORTER_GROUP)}
+    for name in exporter_names(env):
+        if name not in exporters and not name.startswith("otlp over"):
+            problems.append(f"OTEL_TRACES_EXPORTER: no span exporter {name!r} is installed "
+                            f"(expected none, console, otlp or one of {', '.join(sorted(exporters))})")
+    sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if sampler and sampler not in {point.name for point in entry_points(group=_SAMPLER_GROUP)}:
+        problems.append(f"OTEL_TRACES_SAMPLER={sampler!r}: not a known sampler (e.g. parentbased_traceidratio, "
+                        "parentbased_always_on, always_off)")
+    raw = env.get("OTEL_TRACES_SAMPLER_ARG")
+    if raw is not None and (not sampler or sampler in _RATIO_SAMPLERS):
+        # The SDK samples everything when the ratio does not parse: a typo must not do that.
+        try:
+            ratio = float(raw)
+        except ValueError:
+            ratio = -1.0
+        if not 0.0 <= ratio <= 1.0:
+            problems.append(f"OTEL_TRACES_SAMPLER_ARG={raw!r}: expected a sampling ratio between 0 and 1")
+    return problems
+
+
+def _exporter(name: str) -> object:
+    (point,) = entry_points(group=_EXPORTER_GROUP, name=name)
+    return point.load()()
+
 
 def setup_tracing(service_name: str, extra_processor: SpanProcessor | None = None) -> TracerProvider:
     """Installs the process's tracer provider once (later calls only add the extra processor)."""
@@ -43,20 +115,50 @@ def setup_tracing(service_name: str, extra_processor: SpanProcessor | None = Non
         if extra_processor is not None:
             provider.add_span_processor(extra_processor)
         return provider
-    sampler = None
+    sampler = None  # with OTEL_TRACES_SAMPLER set, the SDK builds the sampler from it (and its argument)
     if "OTEL_TRACES_SAMPLER" not in os.environ:
-        sampler = ParentBasedTraceIdRatio(float(os.environ.get("OTEL_TRACES_SAMPLER_ARG", "0.01")))
+        sampler = ParentBasedTraceIdRatio(float(os.environ.get("OTEL_TRACES_SAMPLER_ARG", DEFAULT_SAMPLING_RATIO)))
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", f"govshare-{service_name}")})
-    provider = TracerProvider(resource=resource, sampler=sampler) if sampler else TracerProvider(resource=resource)
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider = TracerProvider(resource=resource, sampler=sampler)
+    for name in exporter_names(os.environ):
+        provider.add_span_processor(BatchSpanProcessor(_exporter(name)))  # type: ignore[arg-type]
     if extra_processor is not None:
         provider.add_span_processor(extra_processor)
     trace.set_tracer_provider(provider)
     _configured = True
     return provider
+
+
+class DependencyTracebackFilter(logging.Filter):
+    """Shortens a record whose exception says a dependency is down to one line (its type and message).
+
+    PostgreSQL restarting or Redis unreachable is an outage to wait out, not a bug to debug: a traceback
+    per failed call (or per reconnection attempt of asyncpg's pool) would bury the log. Unexpected errors
+    keep their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            down = dependency_failure(error)
+            if down is not None:
+                record.msg = f"{record.getMessage()} ({down[0]} unavailable: {describe(down[1])})"
+                record.args = None
+                record.exc_info = record.exc_text = None
+        return True
+
+
+_SHORTENER = DependencyTracebackFilter()
+#: Libraries that log their own reconnection failures with a traceback.
+DEPENDENCY_LOGGERS = ("asyncpg.pool", "redis")
+
+
+def shorten_dependency_tracebacks() -> None:
+    """Installs the filter on the libraries' loggers (idempotent), so every handler gets one line."""
+    for name in DEPENDENCY_LOGGERS:
+        logger = logging.getLogger(name)
+        if _SHORTENER not in logger.filters:
+            logger.addFilter(_SHORTENER)
 
 
 class TraceContextFilter(logging.Filter):
@@ -117,6 +219,7 @@ def setup_logging(level: str, component: str) -> None:
     """Structured single-line logs on stderr carrying the trace id; secrets and personal identifiers are
     never logged."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_SHORTENER)
     handler.addFilter(TraceContextFilter())
     handler.addFilter(PersonalDataFilter())
     handler.setFormatter(JsonFormatter(component))

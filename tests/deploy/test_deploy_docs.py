@@ -24,7 +24,8 @@ def test_guide_names_every_secret_key_and_component() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))
     secrets = values["secrets"]
     assert f"`{secrets['existingSecret']}`" in text
-    for entry in ("databaseUrl", "redisUrl", "internalKey", "tokenPrivateKey", "tokenPublicKey", "auditSigningKey"):
+    for entry in ("databaseUrl", "redisUrl", "internalKey", "tokenPrivateKey", "tokenPublicKey", "auditSigningKey",
+                  "bundleSigningKey", "bundleTrustedKeys"):
         assert f"`{secrets[entry]['key']}`" in text, entry
     for component in COMPONENTS:
         assert f"| {component} |" in text, component

@@ -423,6 +423,40 @@ def test_intranet_only_imports(rendered: dict[str, Variant]) -> None:
     assert claim["persistentVolumeClaim"]["claimName"] == "gate-inbox"
 
 
+def _secret_env(container: dict[str, Any]) -> set[str]:
+    return {n for n, e in env_of(container).items() if "secretKeyRef" in e.get("valueFrom", {})}
+
+
+def test_sync_jobs_sign_and_verify_bundles_with_keys_from_secrets(rendered: dict[str, Variant]) -> None:
+    """Export signs with the extranet's bundle key; import trusts only the keys it is given, states its zone and
+    reaches Redis to tell the services' caches what it imported."""
+    (export,) = pod_spec(_sync_jobs(rendered["extranet"])[f"{RELEASE}-export-bundle"])["containers"]
+    assert _secret_env(export) == {"GOVSHARE_DATABASE_URL", "GOVSHARE_BUNDLE_SIGNING_KEY"}
+    assert env_of(export)["GOVSHARE_ZONE"]["value"] == "extranet"
+    for name in ("intranet", "intranet-cert-manager"):
+        variant = rendered[name]
+        (imp,) = pod_spec(_sync_jobs(variant)[f"{RELEASE}-import-bundle"])["containers"]
+        assert _secret_env(imp) == {"GOVSHARE_DATABASE_URL", "GOVSHARE_REDIS_URL", "GOVSHARE_BUNDLE_TRUSTED_KEYS"}
+        assert env_of(imp)["GOVSHARE_ZONE"]["value"] == "intranet"
+        policy = variant.component("NetworkPolicy", "import-bundle")
+        assert selector_matches(policy["spec"]["podSelector"], component_pod_labels("import-bundle"))
+        assert policy["spec"]["policyTypes"] == ["Egress"]
+        assert {port["port"] for rule in policy["spec"]["egress"] for port in rule["ports"]} == {6379}
+    # The export renames only the bundle itself: everything import needs (the signature) is inside it.
+    script = export["args"][0]
+    assert ".sha256" not in script
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_liveness_probe_times_out_on_a_hung_process(variant: Variant, component: str) -> None:
+    """The health service runs on the process's event loop, so a hung loop answers nothing: the probe's timeout
+    (shorter than its period) turns that into failures, and failureThreshold of them into a restart."""
+    probe = _govshare_container(variant, component)["livenessProbe"]
+    assert "grpc" in probe
+    assert 0 < probe["timeoutSeconds"] < probe["periodSeconds"]
+    assert probe["failureThreshold"] * probe["periodSeconds"] <= 120
+
+
 @pytest.mark.parametrize(
     ("zone", "wrong_way"),
     [

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
+import json
+import os
+import subprocess
+import sys
 import tarfile
+import tracemalloc
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -13,13 +20,22 @@ import grpc
 import pytest
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from govshare.common.v1 import common_pb2
+from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.bundle import BundleError, export_bundle, import_bundle
 from services.catalog.component import create_component
-from services.demo import demo_entries
+from services.demo import DEPARTMENTS, demo_entries
+from services.foundation.synthetic import credit_code_of
 from services.runtime import db
 from services.runtime.embedded import create_database
-from services.runtime.identity import AssertionSigner, service_caller
-from services.runtime.server import start_server
+from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.keys import bundle_public_key, generate_keys
+from services.runtime.server import RunningServer, start_server
+from services.runtime.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SIGNING_KEY = generate_keys().bundle_signing_key
+TRUSTED = bundle_public_key(SIGNING_KEY)
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +47,26 @@ async def bundle(platform, tmp_path_factory: pytest.TempPathFactory) -> Path:  #
     await catalog.CreateEntry(catalog_pb2.CreateEntryRequest(entry=draft), metadata=platform.metadata("authority"),
                               timeout=10)
     out = tmp_path_factory.mktemp("exchange") / "bundle.tar.gz"
-    summary = await export_bundle(platform.settings["catalog"].database_url, out, zone="extranet")
+    summary = await export_bundle(platform.settings["catalog"].database_url, out, zone="extranet",
+                                  signing_key_pem=SIGNING_KEY)
     assert summary["rows"]["catalog.entry_versions.copy"] >= len(demo_entries())
     return out
 
 
-@pytest.fixture(scope="module")
-async def intranet_url(embedded) -> str:  # type: ignore[no-untyped-def]
-    admin = embedded.database_url
-    url = await create_database(admin, f"govshare_intranet_{uuid.uuid4().hex[:8]}")
+async def _fresh_database(embedded, prefix: str) -> str:  # type: ignore[no-untyped-def]
+    url = await create_database(embedded.database_url, f"{prefix}_{uuid.uuid4().hex[:8]}")
     await db.migrate_all(url)
     return url
 
 
+@pytest.fixture(scope="module")
+async def intranet_url(embedded) -> str:  # type: ignore[no-untyped-def]
+    return await _fresh_database(embedded, "govshare_intranet")
+
+
 async def test_import_makes_the_published_catalog_and_foundation_data_available(
-        platform, bundle: Path, intranet_url: str, base_settings) -> None:  # type: ignore[no-untyped-def]
-    summary = await import_bundle(intranet_url, bundle, zone="intranet")
+        platform, bundle: Path, intranet_url: str, base_settings, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    summary = await import_bundle(intranet_url, bundle, zone="intranet", trusted_keys=TRUSTED, redis_url=redis_url)
     assert summary["imported"]["foundation.population.copy"] == 500
     conn = await asyncpg.connect(intranet_url)
     try:
@@ -58,7 +78,7 @@ async def test_import_makes_the_published_catalog_and_foundation_data_available(
     assert "102001/999999" not in codes  # drafts stay on the extranet
     assert persons == 500
     # Importing the same bundle again changes nothing and fails nothing (idempotent upserts).
-    await import_bundle(intranet_url, bundle, zone="intranet")
+    await import_bundle(intranet_url, bundle, zone="intranet", trusted_keys=TRUSTED)
 
     # An intranet catalog service serves what was imported.
     settings = base_settings.with_overrides(component="catalog", zone="intranet", database_url=intranet_url)
@@ -73,49 +93,222 @@ async def test_import_makes_the_published_catalog_and_foundation_data_available(
         await running.stop(0)
 
 
+def test_the_bundle_is_readable_by_its_owner_only(bundle: Path) -> None:
+    assert oct(bundle.stat().st_mode & 0o777) == "0o600"
+
+
 async def test_data_never_moves_from_the_intranet(platform, tmp_path: Path, intranet_url: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(BundleError, match="extranet only"):
-        await export_bundle(intranet_url, tmp_path / "back.tar.gz", zone="intranet")
+        await export_bundle(intranet_url, tmp_path / "back.tar.gz", zone="intranet", signing_key_pem=SIGNING_KEY)
+    with pytest.raises(BundleError, match="extranet only"):
+        await export_bundle(intranet_url, tmp_path / "back.tar.gz", zone="", signing_key_pem=SIGNING_KEY)
 
 
 async def test_an_extranet_deployment_does_not_import(bundle: Path, intranet_url: str) -> None:
     with pytest.raises(BundleError, match="intranet only"):
-        await import_bundle(intranet_url, bundle, zone="extranet")
+        await import_bundle(intranet_url, bundle, zone="extranet", trusted_keys=TRUSTED)
+    with pytest.raises(BundleError, match="intranet only"):
+        await import_bundle(intranet_url, bundle, zone="", trusted_keys=TRUSTED)
 
 
-def _altered(bundle: Path, folder: Path) -> Path:
-    """The bundle with its last bytes changed but its original digest beside it."""
-    altered = folder / "altered.tar.gz"
-    altered.write_bytes(bundle.read_bytes()[:-10] + b"0123456789")
-    Path(f"{altered}.sha256").write_text(Path(f"{bundle}.sha256").read_text())
-    return altered
+def _members(bundle: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
+    with tarfile.open(bundle, "r:gz") as source:
+        return [(member, source.extractfile(member).read()) for member in source.getmembers()]
+
+
+def _pack(members: list[tuple[tarfile.TarInfo, bytes]], out: Path) -> Path:
+    with tarfile.open(out, "w:gz") as target:
+        for member, data in members:
+            member.size = len(data)
+            target.addfile(member, io.BytesIO(data))
+    Path(f"{out}.sha256").write_text(hashlib.sha256(out.read_bytes()).hexdigest() + "\n")
+    return out
+
+
+def _redigested(bundle: Path, folder: Path) -> Path:
+    """A byte of the population changed, and every digest recomputed to match: only the signature can tell."""
+    members = _members(bundle)
+    manifest = json.loads(next(data for member, data in members if member.name == "manifest.json"))
+    tampered = []
+    for member, data in members:
+        if member.name == "foundation.population.copy":
+            data = data[:-40] + bytes([data[-40] ^ 1]) + data[-39:]
+            manifest["files"][member.name]["sha256"] = hashlib.sha256(data).hexdigest()
+        tampered.append((member, data))
+    tampered = [(m, json.dumps(manifest, indent=2).encode() if m.name == "manifest.json" else d) for m, d in tampered]
+    return _pack(tampered, folder / "redigested.tar.gz")
+
+
+def _truncated(bundle: Path, folder: Path) -> Path:
+    truncated = folder / "truncated.tar.gz"
+    truncated.write_bytes(bundle.read_bytes()[: len(bundle.read_bytes()) // 2])
+    return truncated
 
 
 def _unsigned(bundle: Path, folder: Path) -> Path:
-    unsigned = folder / "unsigned.tar.gz"
-    unsigned.write_bytes(bundle.read_bytes())
-    return unsigned
+    return _pack([(m, d) for m, d in _members(bundle) if m.name != "manifest.sig"], folder / "unsigned.tar.gz")
 
 
-def _repacked(bundle: Path, folder: Path) -> Path:
-    """A file flipped inside a re-packed archive whose outer digest was recomputed."""
-    repacked = folder / "repacked.tar.gz"
-    with tarfile.open(bundle, "r:gz") as source, tarfile.open(repacked, "w:gz") as target:
-        for member in source.getmembers():
-            data = source.extractfile(member).read()
-            if member.name == "foundation.population.copy":
-                data = data[:-1] + bytes([data[-1] ^ 1])
-            member.size = len(data)
-            target.addfile(member, io.BytesIO(data))
-    Path(f"{repacked}.sha256").write_text(hashlib.sha256(repacked.read_bytes()).hexdigest() + "\n")
-    return repacked
+async def _population(url: str) -> list[tuple]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [tuple(r) for r in await conn.fetch("SELECT * FROM foundation.population ORDER BY citizen_id")]
+    finally:
+        await conn.close()
 
 
-async def test_altered_or_unverifiable_bundles_are_refused(bundle: Path, tmp_path: Path, intranet_url: str) -> None:
-    with pytest.raises(BundleError, match="does not match"):
-        await import_bundle(intranet_url, _altered(bundle, tmp_path), zone="intranet")
-    with pytest.raises(BundleError, match="digest"):
-        await import_bundle(intranet_url, _unsigned(bundle, tmp_path), zone="intranet")
-    # The manifest's per-file digests catch what the outer digest no longer can.
-    with pytest.raises(BundleError, match=r"foundation\.population\.copy"):
-        await import_bundle(intranet_url, _repacked(bundle, tmp_path), zone="intranet")
+async def test_forged_altered_or_unverifiable_bundles_are_refused(
+        embedded, bundle: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = await _fresh_database(embedded, "govshare_intranet")
+    with pytest.raises(BundleError, match="not signed by a trusted key"):
+        await import_bundle(target, _redigested(bundle, tmp_path), zone="intranet", trusted_keys=TRUSTED)
+    with pytest.raises(BundleError, match=r"manifest\.sig"):
+        await import_bundle(target, _unsigned(bundle, tmp_path), zone="intranet", trusted_keys=TRUSTED)
+    with pytest.raises(BundleError, match="truncated or corrupted"):
+        await import_bundle(target, _truncated(bundle, tmp_path), zone="intranet", trusted_keys=TRUSTED)
+    assert await _population(target) == []  # nothing of a refused bundle was imported
+
+
+async def test_a_bundle_signed_by_an_untrusted_key_is_refused(embedded, bundle: Path) -> None:  # type: ignore[no-untyped-def]
+    target = await _fresh_database(embedded, "govshare_intranet")
+    other = bundle_public_key(generate_keys().bundle_signing_key)
+    with pytest.raises(BundleError, match="not signed by a trusted key"):
+        await import_bundle(target, bundle, zone="intranet", trusted_keys=other)
+    with pytest.raises(BundleError, match="no trusted bundle keys"):
+        await import_bundle(target, bundle, zone="intranet", trusted_keys="")
+    # Trusting several keys (a rotation) accepts a bundle signed by any of them.
+    await import_bundle(target, bundle, zone="intranet", trusted_keys=other + TRUSTED)
+    assert len(await _population(target)) == 500
+
+
+async def test_a_bundle_older_than_the_last_imported_is_refused(
+        platform, embedded, bundle: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    newer = tmp_path / "newer.tar.gz"
+    await export_bundle(platform.settings["catalog"].database_url, newer, zone="extranet", signing_key_pem=SIGNING_KEY)
+    target = await _fresh_database(embedded, "govshare_intranet")
+    await import_bundle(target, newer, zone="intranet", trusted_keys=TRUSTED)
+    # Replayed through the gate, the older (but genuinely signed) bundle would bring back older values.
+    with pytest.raises(BundleError, match="before the newest one imported"):
+        await import_bundle(target, bundle, zone="intranet", trusted_keys=TRUSTED)
+    # The newest one again (a retried job) changes nothing and is no error.
+    await import_bundle(target, newer, zone="intranet", trusted_keys=TRUSTED)
+
+
+def _cli_env(**settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    return {**env, **settings}
+
+
+def test_import_bundle_refuses_when_the_zone_is_not_stated(bundle: Path, intranet_url: str, redis_url: str,
+                                                           tmp_path: Path) -> None:
+    env = _cli_env(GOVSHARE_DATABASE_URL=intranet_url, GOVSHARE_REDIS_URL=redis_url,
+                   GOVSHARE_BUNDLE_TRUSTED_KEYS=TRUSTED, GOVSHARE_DATA_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "services.cli", "import-bundle", "--in", str(bundle)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0, result.stdout
+    assert "GOVSHARE_ZONE is not set" in result.stderr
+    stated = subprocess.run([sys.executable, "-m", "services.cli", "import-bundle", "--in", str(bundle)],
+                            cwd=ROOT, env={**env, "GOVSHARE_ZONE": "intranet"}, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert stated.returncode == 0, stated.stderr
+    assert json.loads(stated.stdout)["imported"]["foundation.population.copy"] == 500
+
+
+# ---- an intranet query path sees an import at once ---------------------------------------------------------
+
+INTRANET_SERVICES = {
+    "catalog": "services.catalog.component",
+    "foundation": "services.foundation.component",
+    "authorization": "services.authorization.component",
+    "query": "services.query.component",
+}
+
+
+@pytest.fixture
+async def intranet(embedded, base_settings: Settings) -> AsyncIterator[tuple[str, Settings, dict]]:  # type: ignore[no-untyped-def]
+    """Catalog, foundation, authorization and query of an intranet deployment on its own empty database."""
+    url = await _fresh_database(embedded, "govshare_intranet")
+    servers: dict[str, RunningServer] = {}
+    targets: dict[str, str] = {}
+    try:
+        for name, module in INTRANET_SERVICES.items():
+            own = base_settings.with_overrides(component=name, zone="intranet", database_url=url, **targets)
+            servers[name] = await start_server(own, importlib.import_module(module).create_component(own))
+            targets[f"{name}_target"] = f"127.0.0.1:{servers[name].port}"
+        yield url, base_settings.with_overrides(zone="intranet", database_url=url), servers
+    finally:
+        for server in reversed(list(servers.values())):
+            await server.stop(0)
+
+
+async def _query(servers: dict, settings: Settings, key: str) -> grpc.StatusCode:
+    caller = Caller(system_id="sys-bundle-test", department_code=DEPARTMENTS[0].code)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{servers['query'].port}") as channel:
+        try:
+            await query_pb2_grpc.QueryServiceStub(channel).Query(query_pb2.QueryRequest(
+                resource_code="102001/000001", key=key, items=["credit_code", "name"],
+                purpose=common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="bundle test")),
+                metadata=AssertionSigner(settings.internal_key).metadata(caller), timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+    return grpc.StatusCode.OK
+
+
+async def test_imported_entries_and_records_answer_at_once(intranet, bundle: Path, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    url, settings, servers = intranet
+    key = credit_code_of(0)
+    # Before any import the intranet knows no such resource (and its caches remember that).
+    assert await _query(servers, settings, key) == grpc.StatusCode.NOT_FOUND
+    await import_bundle(url, bundle, zone="intranet", trusted_keys=TRUSTED, redis_url=redis_url)
+    assert await _query(servers, settings, key) == grpc.StatusCode.OK
+    # A record the intranet lacks (added on the extranet since the last bundle) is not found, and remembered so…
+    missing = credit_code_of(1)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DELETE FROM foundation.legal_entity WHERE credit_code = $1", missing)
+    finally:
+        await conn.close()
+    assert await _query(servers, settings, missing) == grpc.StatusCode.NOT_FOUND
+    # …until the next bundle brings it: then it answers at once.
+    await import_bundle(url, bundle, zone="intranet", trusted_keys=TRUSTED, redis_url=redis_url)
+    assert await _query(servers, settings, missing) == grpc.StatusCode.OK
+
+
+# ---- both directions stream ---------------------------------------------------------------------------------
+
+BIG_PERSONS = 40_000
+
+
+async def test_export_and_import_stream_instead_of_holding_the_snapshot(embedded, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    source = await _fresh_database(embedded, "govshare_big")
+    conn = await asyncpg.connect(source)
+    try:
+        await conn.execute(
+            "INSERT INTO foundation.population (citizen_id, name, sex, ethnicity, birth_date, address, "
+            "address_region_code, status, source_department_code, as_of_time) "
+            "SELECT lpad(g::text, 18, '0'), md5(g::text), '1', '汉族', date '1990-01-01', "
+            "md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text), '110105', '正常', 'X', now() "
+            f"FROM generate_series(1, {BIG_PERSONS}) g")
+    finally:
+        await conn.close()
+    out = tmp_path / "big.tar.gz"
+    tracemalloc.start()
+    try:
+        await export_bundle(source, out, zone="extranet", signing_key_pem=SIGNING_KEY)
+        export_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        target = await _fresh_database(embedded, "govshare_intranet")
+        base = tracemalloc.get_traced_memory()[0]
+        await import_bundle(target, out, zone="intranet", trusted_keys=TRUSTED)
+        import_peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    population = next(m.size for m, _ in _members(out) if m.name == "foundation.population.copy")
+    assert population > 8 * 1024 * 1024  # big enough that holding it shows
+    assert export_peak < population / 4, (export_peak, population)
+    assert import_peak < population / 4, (import_peak, population)
+    conn = await asyncpg.connect(target)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM foundation.population") == BIG_PERSONS
+    finally:
+        await conn.close()

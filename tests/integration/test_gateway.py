@@ -559,23 +559,36 @@ async def test_a_system_over_its_rate_limit_is_resource_exhausted(
 # -- tracing ----------------------------------------------------------------------------------------------------
 
 
-async def test_one_trace_spans_the_gateway_and_the_backend(
+async def test_one_trace_spans_the_gateway_and_the_backend_linked_to_the_clients(
         channel: grpc.aio.Channel, keys: PlatformKeys, spans: InMemorySpanExporter) -> None:
-    trace_id, client_span_id = secrets.token_hex(16), secrets.token_hex(8)
-    metadata = (*bearer(keys, caller()), ("traceparent", f"00-{trace_id}-{client_span_id}-01"))
+    client_trace_id, client_span_id = secrets.token_hex(16), secrets.token_hex(8)
+    metadata = (*bearer(keys, caller()), ("traceparent", f"00-{client_trace_id}-{client_span_id}-01"))
     await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=metadata)
 
-    def finished() -> list[ReadableSpan]:
-        return [span for span in spans.get_finished_spans() if format(span.context.trace_id, "032x") == trace_id]
+    def linking() -> list[ReadableSpan]:
+        return [span for span in spans.get_finished_spans()
+                if any(format(link.context.span_id, "016x") == client_span_id for link in span.links)]
 
-    for _ in range(200):  # the backend's span may end just after the reply reached us
-        if len(finished()) >= 2:
+    for _ in range(200):  # the spans may end just after the reply reached us
+        if linking():
             break
         await asyncio.sleep(0.01)
-    trace = finished()
+    [gateway_span] = linking()
+    # The edge starts its own trace (a client cannot choose what is sampled) and links the client's span.
+    assert gateway_span.parent is None
+    assert format(gateway_span.context.trace_id, "032x") != client_trace_id
+    assert format(gateway_span.links[0].context.trace_id, "032x") == client_trace_id
+
+    def in_trace() -> list[ReadableSpan]:
+        return [span for span in spans.get_finished_spans() if span.context.trace_id == gateway_span.context.trace_id]
+
+    for _ in range(200):
+        if len(in_trace()) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    trace = in_trace()
     assert [span.kind for span in trace] == [SpanKind.SERVER, SpanKind.SERVER]
     assert {span.name for span in trace} == {GET_ENTRY}
-    gateway_span = next(span for span in trace if format(span.parent.span_id, "016x") == client_span_id)
     backend_span = next(span for span in trace if span is not gateway_span)
     assert backend_span.parent.span_id == gateway_span.context.span_id
 
@@ -588,7 +601,7 @@ async def test_the_clients_trace_headers_are_not_forwarded_beside_the_gateways(
         catalog_pb2.ListEntriesRequest(), metadata=metadata)
     traceparents = [entry.name for entry in reply.entries if entry.code == "traceparent"]
     assert len(traceparents) == 1
-    assert traceparents[0].split("-")[1] == trace_id
+    assert traceparents[0].split("-")[1] != trace_id  # the gateway's own trace, not the client's
 
 
 # -- fuzz -------------------------------------------------------------------------------------------------------

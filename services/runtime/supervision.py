@@ -1,0 +1,118 @@
+"""Keeping processes alive: notice a death, restart with backoff, say so.
+
+`govshare up` watches its service processes and embedded servers with it (Kubernetes' job in a cluster), and
+a service running several workers watches them with it, so one dead worker does not leave the service
+silently running on fewer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+
+#: The first restart after RESTART_DELAY, doubling up to RESTART_DELAY_MAX while it keeps dying; a process
+#: that stayed up STABLE_SECONDS starts again from RESTART_DELAY.
+RESTART_DELAY = 0.5
+RESTART_DELAY_MAX = 30.0
+STABLE_SECONDS = 60.0
+TICK_SECONDS = 0.3
+
+
+def describe_exit(status: int) -> str:
+    """A process's end as people read it: "exited with status 1", "killed by SIGKILL"."""
+    if status < 0:
+        try:
+            return f"killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"killed by signal {-status}"
+    return f"exited with status {status}"
+
+
+@dataclass
+class Watched:
+    """Something kept running: how to tell it stopped, how to start it again."""
+
+    name: str
+    #: None while it runs, else how it ended ("killed by SIGKILL").
+    ended: Callable[[], str | None]
+    restart: Callable[[], None]
+    up_since: float = field(default_factory=time.monotonic)
+    failures: int = 0
+    due: float | None = None
+
+
+class Supervisor:
+    """Restarts whatever dies, with exponential backoff and a log line each time."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self._watched: list[Watched] = []
+        self._log = log
+
+    def watch(self, name: str, ended: Callable[[], str | None], restart: Callable[[], None]) -> None:
+        self._watched.append(Watched(name, ended, restart))
+
+    def tick(self, now: float) -> None:
+        """Notices deaths and performs the restarts that are due; call it a few times a second."""
+        for item in self._watched:
+            if item.due is None:
+                how = item.ended()
+                if how is not None:
+                    self._schedule(item, now, f"{item.name} {how}")
+            elif now >= item.due:
+                try:
+                    item.restart()
+                except Exception as exc:  # a failed restart is retried later, never fatal to the rest
+                    self._schedule(item, now, f"{item.name} did not restart ({exc})")
+                    continue
+                item.due, item.up_since = None, now
+                self._log(f"{item.name} restarted (restart {item.failures})")
+
+    def _schedule(self, item: Watched, now: float, what: str) -> None:
+        if item.due is None and now - item.up_since >= STABLE_SECONDS:
+            item.failures = 0
+        delay = min(RESTART_DELAY * 2 ** item.failures, RESTART_DELAY_MAX)
+        item.failures += 1
+        item.due = now + delay
+        self._log(f"{what}; restarting in {delay:.1f}s (restart {item.failures})")
+
+
+def run_workers(name: str, count: int, spawn: Callable[[], BaseProcess], log: Callable[[str], None]) -> None:
+    """Runs ``count`` worker processes until SIGTERM/SIGINT (forwarded to them), restarting any that dies."""
+    workers = [spawn() for _ in range(count)]
+    for process in workers:
+        process.start()
+    stopping = False
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for process in workers:
+            if process.pid and process.exitcode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signum)
+
+    def ended(index: int) -> str | None:
+        status = workers[index].exitcode
+        return None if status is None else describe_exit(status)
+
+    def replace(index: int) -> None:
+        if stopping:
+            return
+        workers[index] = spawn()
+        workers[index].start()
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    supervisor = Supervisor(log)
+    for index in range(count):
+        supervisor.watch(f"{name} worker {index + 1}", lambda i=index: ended(i), lambda i=index: replace(i))
+    while not stopping:
+        supervisor.tick(time.monotonic())
+        time.sleep(TICK_SECONDS)
+    for process in workers:
+        process.join()

