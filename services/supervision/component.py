@@ -23,6 +23,8 @@ from services.supervision.store import SupervisionStore
 from services.supervision.supervision import Supervision
 
 SERVICE_NAME = "govshare.supervision.v1.SupervisionService"
+#: The first scheduled computation waits for the other services of a fresh `govshare up` to finish starting.
+FIRST_RUN_DELAY_SECONDS = 20.0
 log = logging.getLogger(__name__)
 
 
@@ -75,11 +77,13 @@ class SupervisionComponent:
         return self._supervision
 
     async def _periodic(self, interval: float) -> None:
-        """Recomputes the previous and the current month every ``interval`` seconds (the schedule of
-        `govshare up`; the chart runs a CronJob instead and sets the interval to 0)."""
+        """Computes the previous and the current month shortly after start, then every ``interval`` seconds
+        (the schedule of `govshare up`; the chart runs a CronJob instead and sets the interval to 0)."""
         caller = service_caller("supervision")
+        delay = min(FIRST_RUN_DELAY_SECONDS, interval)
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(delay)
+            delay = interval
             current = Month.of(dt.datetime.now(dt.UTC))
             for month in (current.previous(), current):
                 try:

@@ -62,7 +62,8 @@ def test_paths_that_are_not_grpc_methods_are_left_to_grpc(proxy: Proxy, method: 
 def gateway_settings(keys: PlatformKeys, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
         component="gateway", internal_key=keys.internal_key.encode(), token_public_key=keys.token_public_key,
-        catalog_target="c:1", authorization_target="a:1", query_target="q:1", foundation_target="f:1")
+        catalog_target="c:1", authorization_target="a:1", query_target="q:1", foundation_target="f:1",
+        supervision_target="s:1")
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
