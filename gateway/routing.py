@@ -102,13 +102,19 @@ def split_method(method: str) -> tuple[str, str] | None:
     return service, name
 
 
+#: Backends a gateway may run without (their methods answer UNAVAILABLE): supervision is not on the query path,
+#: and a deployment that has not added it yet keeps serving everything else.
+OPTIONAL_BACKENDS = frozenset({Backend.SUPERVISION})
+
+
 def backend_targets(settings: Settings) -> dict[Backend, str]:
-    """The host:port of every backend, or ValueError naming each missing setting."""
+    """The host:port of every configured backend, or ValueError naming each missing required setting."""
     targets = {backend: getattr(settings, attr).strip() for backend, attr in _TARGET_SETTINGS.items()}
-    missing = [f"GOVSHARE_{_TARGET_SETTINGS[backend].upper()}" for backend, target in targets.items() if not target]
+    missing = [f"GOVSHARE_{_TARGET_SETTINGS[backend].upper()}" for backend, target in targets.items()
+               if not target and backend not in OPTIONAL_BACKENDS]
     if missing:
         raise ValueError(f"the gateway needs every backend target; missing: {', '.join(missing)}")
-    return targets
+    return {backend: target for backend, target in targets.items() if target}
 
 
 class RoutingTable:

@@ -134,7 +134,7 @@ _STR_FIELDS = {
 # What each component cannot start without.
 _REQUIRED = {
     "gateway": ("token_public_key", "catalog_target", "authorization_target", "query_target",
-                "foundation_target", "supervision_target"),
+                "foundation_target"),
     "catalog": ("database_url", "redis_url"),
     "authorization": ("database_url", "redis_url", "token_private_key", "token_public_key", "catalog_target"),
     "query": ("database_url", "redis_url", "catalog_target", "authorization_target", "foundation_target",

@@ -519,3 +519,25 @@ async def test_govshare_report_writes_html_and_pdf(month_run, tmp_path) -> None:
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == [f"yearly-{month.year}-{P.code}.html", f"yearly-{month.year}-{P.code}.pdf"]
     assert "资源被调用次数8" in _pdf_text((tmp_path / files[1]).read_bytes())
+
+
+async def test_a_gateway_without_supervision_serves_the_rest(platform) -> None:  # type: ignore[no-untyped-def]
+    """Supervision is optional behind a gateway (a deployment that has not added it keeps working)."""
+    from gateway.component import create_component
+    from services.runtime.server import start_server
+
+    settings = platform.settings["gateway"].with_overrides(supervision_target="")
+    server = await start_server(settings, create_component(settings))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            md = platform.metadata("authority")
+            with pytest.raises(grpc.aio.AioRpcError) as missing:
+                await supervision_pb2_grpc.SupervisionServiceStub(channel).GetEvaluationWeights(
+                    sup.GetEvaluationWeightsRequest(), metadata=md, timeout=10)
+            assert missing.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert _reason(missing.value) == "SERVICE_NOT_DEPLOYED"
+            listed = await directory_pb2_grpc.DirectoryServiceStub(channel).ListDepartments(
+                directory_pb2.ListDepartmentsRequest(), metadata=md, timeout=10)
+            assert listed.departments
+    finally:
+        await server.stop(0)
