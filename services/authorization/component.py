@@ -14,6 +14,7 @@ from govshare.authorization.v1 import (
     figures_pb2_grpc,
     roles_pb2_grpc,
     sharing_pb2_grpc,
+    subject_access_policy_pb2_grpc,
     token_pb2_grpc,
 )
 from services.authorization import credentials, figures
@@ -72,7 +73,7 @@ class AuthorizationComponent:
         authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
             AuthorizationServicer(verifier, self._authorizer), server)
         roles_pb2_grpc.add_RoleServiceServicer_to_server(RoleServicer(verifier, self._subject_access), server)
-        roles_pb2_grpc.add_SubjectAccessPolicyServiceServicer_to_server(
+        subject_access_policy_pb2_grpc.add_SubjectAccessPolicyServiceServicer_to_server(
             SubjectAccessPolicyServicer(verifier, self._subject_access), server)
         figures_pb2_grpc.add_SharingFiguresServiceServicer_to_server(
             FiguresServicer(verifier, self._figure_source, figures_pb2.ListDepartmentFiguresResponse), server)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import asyncpg
 import grpc
 
-from govshare.authorization.v1 import roles_pb2, roles_pb2_grpc
+from govshare.authorization.v1 import roles_pb2, subject_access_policy_pb2_grpc
+from govshare.authorization.v1 import subject_access_policy_pb2 as policy_pb2
 from services.query.store import QueryStore
 from services.runtime.clients import call_metadata
 from services.runtime.errors import ServiceError, permission_denied
@@ -57,14 +58,14 @@ class SubjectPolicy:
     """Authorization's answers: the caller's roles, and the confidential grants not yet released."""
 
     def __init__(self, channel: grpc.aio.Channel, signer: AssertionSigner, identity: Caller, timeout: float) -> None:
-        self._stub = roles_pb2_grpc.SubjectAccessPolicyServiceStub(channel)
+        self._stub = subject_access_policy_pb2_grpc.SubjectAccessPolicyServiceStub(channel)
         self._signer = signer
         self._identity = identity
         self._timeout = timeout
 
     async def require_portal(self, caller: Caller) -> None:
         try:
-            response = await self._stub.GetSystemRoles(roles_pb2.GetSystemRolesRequest(system_id=caller.system_id),
+            response = await self._stub.GetSystemRoles(policy_pb2.GetSystemRolesRequest(system_id=caller.system_id),
                                                        timeout=self._timeout,
                                                        metadata=call_metadata(self._signer, self._identity))
         except grpc.aio.AioRpcError as exc:
@@ -77,7 +78,7 @@ class SubjectPolicy:
 
     async def withheld_windows(self) -> list[Window]:
         try:
-            response = await self._stub.ListConfidentialGrants(roles_pb2.ListConfidentialGrantsRequest(),
+            response = await self._stub.ListConfidentialGrants(policy_pb2.ListConfidentialGrantsRequest(),
                                                                timeout=self._timeout,
                                                                metadata=call_metadata(self._signer, self._identity))
         except grpc.aio.AioRpcError as exc:

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%govshare/authorization/v1/roles.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x01\n\x0eRoleAssignment\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x33\n\x04role\x18\x02 \x01(\x0e\x32%.govshare.authorization.v1.SystemRole\x12\x12\n\ngranted_by\x18\x03 \x01(\t\x12.\n\ngrant_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"`\n\x16GrantSystemRoleRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x33\n\x04role\x18\x02 \x01(\x0e\x32%.govshare.authorization.v1.SystemRole\"X\n\x17GrantSystemRoleResponse\x12=\n\nassignment\x18\x01 \x01(\x0b\x32).govshare.authorization.v1.RoleAssignment\"a\n\x17RevokeSystemRoleRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x33\n\x04role\x18\x02 \x01(\x0e\x32%.govshare.authorization.v1.SystemRole\"\x1a\n\x18RevokeSystemRoleResponse\"+\n\x16ListSystemRolesRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\"Y\n\x17ListSystemRolesResponse\x12>\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32).govshare.authorization.v1.RoleAssignment\"*\n\x15GetSystemRolesRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\"N\n\x16GetSystemRolesResponse\x12\x34\n\x05roles\x18\x01 \x03(\x0e\x32%.govshare.authorization.v1.SystemRole\"\xf9\x01\n\x11\x43onfidentialGrant\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x12\n\nsystem_ids\x18\x03 \x03(\t\x12\x15\n\rresource_code\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0crelease_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1f\n\x1dListConfidentialGrantsRequest\"^\n\x1eListConfidentialGrantsResponse\x12<\n\x06grants\x18\x01 \x03(\x0b\x32,.govshare.authorization.v1.ConfidentialGrant*P\n\nSystemRole\x12\x1b\n\x17SYSTEM_ROLE_UNSPECIFIED\x10\x00\x12%\n!SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL\x10\x01\x32\xfe\x02\n\x0bRoleService\x12x\n\x0fGrantSystemRole\x12\x31.govshare.authorization.v1.GrantSystemRoleRequest\x1a\x32.govshare.authorization.v1.GrantSystemRoleResponse\x12{\n\x10RevokeSystemRole\x12\x32.govshare.authorization.v1.RevokeSystemRoleRequest\x1a\x33.govshare.authorization.v1.RevokeSystemRoleResponse\x12x\n\x0fListSystemRoles\x12\x31.govshare.authorization.v1.ListSystemRolesRequest\x1a\x32.govshare.authorization.v1.ListSystemRolesResponse2\xa3\x02\n\x1aSubjectAccessPolicyService\x12u\n\x0eGetSystemRoles\x12\x30.govshare.authorization.v1.GetSystemRolesRequest\x1a\x31.govshare.authorization.v1.GetSystemRolesResponse\x12\x8d\x01\n\x16ListConfidentialGrants\x12\x38.govshare.authorization.v1.ListConfidentialGrantsRequest\x1a\x39.govshare.authorization.v1.ListConfidentialGrantsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%govshare/authorization/v1/roles.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x01\n\x0eRoleAssignment\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x33\n\x04role\x18\x02 \x01(\x0e\x32%.govshare.authorization.v1.SystemRole\x12\x12\n\ngranted_by\x18\x03 \x01(\t\x12.\n\ngrant_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"`\n\x16GrantSystemRoleRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x33\n\x04role\x18\x02 \x01(\x0e\x32%.govshare.authorization.v1.SystemRole\"X\n\x17GrantSystemRoleResponse\x12=\n\nassignment\x18\x01 \x01(\x0b\x32).govshare.authorization.v1.RoleAssignment\"a\n\x17RevokeSystemRoleRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\x12\x33\n\x04role\x18\x02 \x01(\x0e\x32%.govshare.authorization.v1.SystemRole\"\x1a\n\x18RevokeSystemRoleResponse\"+\n\x16ListSystemRolesRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\"Y\n\x17ListSystemRolesResponse\x12>\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32).govshare.authorization.v1.RoleAssignment*P\n\nSystemRole\x12\x1b\n\x17SYSTEM_ROLE_UNSPECIFIED\x10\x00\x12%\n!SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL\x10\x01\x32\xfe\x02\n\x0bRoleService\x12x\n\x0fGrantSystemRole\x12\x31.govshare.authorization.v1.GrantSystemRoleRequest\x1a\x32.govshare.authorization.v1.GrantSystemRoleResponse\x12{\n\x10RevokeSystemRole\x12\x32.govshare.authorization.v1.RevokeSystemRoleRequest\x1a\x33.govshare.authorization.v1.RevokeSystemRoleResponse\x12x\n\x0fListSystemRoles\x12\x31.govshare.authorization.v1.ListSystemRolesRequest\x1a\x32.govshare.authorization.v1.ListSystemRolesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.authorization.v1.roles_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SYSTEMROLE']._serialized_start=1216
-  _globals['_SYSTEMROLE']._serialized_end=1296
+  _globals['_SYSTEMROLE']._serialized_start=711
+  _globals['_SYSTEMROLE']._serialized_end=791
   _globals['_ROLEASSIGNMENT']._serialized_start=102
   _globals['_ROLEASSIGNMENT']._serialized_end=258
   _globals['_GRANTSYSTEMROLEREQUEST']._serialized_start=260
@@ -48,18 +48,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTSYSTEMROLESREQUEST']._serialized_end=618
   _globals['_LISTSYSTEMROLESRESPONSE']._serialized_start=620
   _globals['_LISTSYSTEMROLESRESPONSE']._serialized_end=709
-  _globals['_GETSYSTEMROLESREQUEST']._serialized_start=711
-  _globals['_GETSYSTEMROLESREQUEST']._serialized_end=753
-  _globals['_GETSYSTEMROLESRESPONSE']._serialized_start=755
-  _globals['_GETSYSTEMROLESRESPONSE']._serialized_end=833
-  _globals['_CONFIDENTIALGRANT']._serialized_start=836
-  _globals['_CONFIDENTIALGRANT']._serialized_end=1085
-  _globals['_LISTCONFIDENTIALGRANTSREQUEST']._serialized_start=1087
-  _globals['_LISTCONFIDENTIALGRANTSREQUEST']._serialized_end=1118
-  _globals['_LISTCONFIDENTIALGRANTSRESPONSE']._serialized_start=1120
-  _globals['_LISTCONFIDENTIALGRANTSRESPONSE']._serialized_end=1214
-  _globals['_ROLESERVICE']._serialized_start=1299
-  _globals['_ROLESERVICE']._serialized_end=1681
-  _globals['_SUBJECTACCESSPOLICYSERVICE']._serialized_start=1684
-  _globals['_SUBJECTACCESSPOLICYSERVICE']._serialized_end=1975
+  _globals['_ROLESERVICE']._serialized_start=794
+  _globals['_ROLESERVICE']._serialized_end=1176
 # @@protoc_insertion_point(module_scope)
