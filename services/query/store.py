@@ -319,28 +319,23 @@ class QueryStore:
 
     async def roll_up_days(self, days: list[tuple[dt.date, dt.datetime, dt.datetime]]) -> int:
         """Counts each day (date, its first instant, the next day's) into access_daily unless it already is;
-        returns how many days it counted. Concurrent callers serialize on a transaction lock."""
-        if not days:
-            return 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-query-access-daily'))")
-            done = {row["day"] for row in await conn.fetch(
-                "SELECT day FROM access_days WHERE day = ANY($1::date[])", [day for day, _, _ in days])}
-            todo = [(day, start, end) for day, start, end in days if day not in done]
-            ranges: list[list[dt.datetime]] = []
-            for _, start, end in todo:  # consecutive days are counted in one scan
-                if ranges and ranges[-1][1] == start:
-                    ranges[-1][1] = end
-                else:
-                    ranges.append([start, end])
-            for start, end in ranges:
+        returns how many days it counted. One transaction per day: a day of a busy month is a few seconds of
+        scan, well inside the statement timeout, and the days done stay done if a later one fails. Concurrent
+        callers serialize on a transaction lock."""
+        counted = 0
+        for day, start, end in days:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-query-access-daily'))")
+                if await conn.fetchval("SELECT 1 FROM access_days WHERE day = $1", day):
+                    continue
                 await conn.execute(
-                    "INSERT INTO access_daily SELECT (time AT TIME ZONE 'Asia/Shanghai')::date AS day,"
-                    " department_code, system_id, provider_department_code, resource_code, purpose, result,"
-                    " deny_reason, count(*) FROM access_log WHERE time >= $1 AND time < $2"
-                    " AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8", start, end)
-            await conn.executemany("INSERT INTO access_days (day) VALUES ($1)", [(day,) for day, _, _ in todo])
-            return len(todo)
+                    "INSERT INTO access_daily SELECT $3::date, department_code, system_id, provider_department_code,"
+                    " resource_code, purpose, result, deny_reason, count(*) FROM access_log"
+                    " WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 2, 3, 4, 5, 6, 7, 8",
+                    start, end, day)
+                await conn.execute("INSERT INTO access_days (day) VALUES ($1)", day)
+                counted += 1
+        return counted
 
     async def daily_access_counts(self, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
         """What access_counts gives, for the rolled-up days [first, last)."""
