@@ -19,7 +19,14 @@ from google.protobuf import descriptor_pool
 
 # Imported for their side effect: the default descriptor pool learns every govshare service
 # (the routing table reads cardinalities from it, and server reflection lists the public ones).
-from govshare.authorization.v1 import authorization_pb2, directory_pb2, roles_pb2, sharing_pb2, token_pb2  # noqa: F401
+from govshare.authorization.v1 import (  # noqa: F401
+    admin_log_pb2,
+    authorization_pb2,
+    directory_pb2,
+    roles_pb2,
+    sharing_pb2,
+    token_pb2,
+)
 from govshare.catalog.v1 import catalog_pb2  # noqa: F401
 from govshare.foundation.v1 import foundation_pb2  # noqa: F401
 from govshare.provider.v1 import provider_pb2  # noqa: F401
@@ -45,6 +52,7 @@ PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
     "govshare.authorization.v1.SharingService": Backend.AUTHORIZATION,
     "govshare.authorization.v1.TokenService": Backend.AUTHORIZATION,
     "govshare.authorization.v1.RoleService": Backend.AUTHORIZATION,
+    "govshare.authorization.v1.AdminLogService": Backend.AUTHORIZATION,
     "govshare.query.v1.QueryService": Backend.QUERY,
     "govshare.query.v1.DisputeService": Backend.QUERY,
     "govshare.query.v1.AuditService": Backend.QUERY,
@@ -53,6 +61,7 @@ PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
 })
 INTERNAL_SERVICES = frozenset({
     "govshare.authorization.v1.AuthorizationService",
+    "govshare.authorization.v1.AdminLogIntakeService",
     "govshare.provider.v1.ProviderService",
     # What query asks authorization for the persons' view.
     "govshare.authorization.v1.SubjectAccessPolicyService",

@@ -8,6 +8,7 @@ import datetime as dt
 import grpc
 
 from govshare.authorization.v1 import (
+    admin_log_pb2_grpc,
     authorization_pb2_grpc,
     directory_pb2_grpc,
     figures_pb2,
@@ -18,11 +19,14 @@ from govshare.authorization.v1 import (
     token_pb2_grpc,
 )
 from services.authorization import credentials, figures
+from services.authorization.admin_log import AdminLog
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
 from services.authorization.entries import EntryLookup
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.servicer import (
+    AdminLogIntakeServicer,
+    AdminLogServicer,
     AuthorizationServicer,
     DirectoryServicer,
     SharingServicer,
@@ -38,7 +42,7 @@ from services.runtime.settings import Settings
 
 
 class AuthorizationComponent:
-    """Departments, systems, tokens, applications, grants and the access decision."""
+    """Departments, systems, tokens, applications, grants, the access decision and the administrative log."""
 
     name = "authorization"
     service_names = (
@@ -46,6 +50,8 @@ class AuthorizationComponent:
         "govshare.authorization.v1.TokenService",
         "govshare.authorization.v1.SharingService",
         "govshare.authorization.v1.AuthorizationService",
+        "govshare.authorization.v1.AdminLogService",
+        "govshare.authorization.v1.AdminLogIntakeService",
         "govshare.authorization.v1.SharingFiguresService",
         "govshare.authorization.v1.RoleService",
         "govshare.authorization.v1.SubjectAccessPolicyService",
@@ -59,7 +65,8 @@ class AuthorizationComponent:
         self._entries = EntryLookup(settings)
         self._events = PolicyEvents()
         self._verifier = AssertionVerifier(settings.internal_key)
-        self._directory = Directory(self._store, settings)
+        self._directory = Directory(self._store, settings, self._events)
+        self._admin_log = AdminLog(self._store)
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)
         self._subject_access = SubjectAccessPolicy(self._store)
@@ -71,7 +78,10 @@ class AuthorizationComponent:
         sharing_pb2_grpc.add_SharingServiceServicer_to_server(
             SharingServicer(verifier, self._sharing, self._subject_access), server)
         authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
-            AuthorizationServicer(verifier, self._authorizer), server)
+            AuthorizationServicer(verifier, self._authorizer, self._directory), server)
+        admin_log_pb2_grpc.add_AdminLogServiceServicer_to_server(AdminLogServicer(verifier, self._admin_log), server)
+        authorization_pb2_grpc.add_AdminLogIntakeServiceServicer_to_server(
+            AdminLogIntakeServicer(verifier, self._admin_log), server)
         roles_pb2_grpc.add_RoleServiceServicer_to_server(RoleServicer(verifier, self._subject_access), server)
         subject_access_policy_pb2_grpc.add_SubjectAccessPolicyServiceServicer_to_server(
             SubjectAccessPolicyServicer(verifier, self._subject_access), server)

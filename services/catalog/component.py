@@ -14,6 +14,7 @@ from services.catalog.catalog import Catalog
 from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.runtime import cache, db
+from services.runtime.admin_events import AdminOutbox
 from services.runtime.errors import ServiceError
 from services.runtime.figures import FigureSource, FiguresServicer
 from services.runtime.identity import AssertionVerifier
@@ -41,6 +42,7 @@ class CatalogComponent:
         self._servicer = CatalogServicer(lambda: self.catalog, AssertionVerifier(settings.internal_key))
         self._figures = FiguresServicer(AssertionVerifier(settings.internal_key), self._figure_source,
                                         figures_pb2.ListDepartmentFiguresResponse)
+        self._outbox = AdminOutbox(settings, self.name)
 
     def register(self, server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._servicer, server)
@@ -55,11 +57,13 @@ class CatalogComponent:
             await redis.aclose()
             raise
         self._redis, self._pool = redis, pool
+        self._outbox.start(pool)
         self._store = CatalogStore(pool)
         self._catalog = Catalog(self._store, self._announce, self._settings.zone, self._masker,
                                 self._settings.catalog_update_working_days)
 
     async def stop(self) -> None:
+        await self._outbox.stop()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -85,6 +89,8 @@ class CatalogComponent:
         return compute
 
     async def _announce(self, code: str) -> None:
+        """After every committed change of an entry: tells the platform, and delivers any administrative event."""
+        self._outbox.notify()
         if self._redis is not None:
             await cache.publish(self._redis, cache.CATALOG_CHANGED, {"code": code})
 

@@ -18,6 +18,7 @@ from services.foundation.provider_servicer import ProviderServicer
 from services.foundation.registry import SourceRegistry
 from services.foundation.servicer import FoundationAdminServicer
 from services.foundation.store import FoundationStore
+from services.runtime.admin_events import AdminOutbox
 from services.runtime.cache import create_client
 from services.runtime.db import create_pool
 from services.runtime.errors import ServiceError
@@ -42,8 +43,10 @@ class FoundationComponent:
         self._store = FoundationStore()
         self._invalidator = RecordInvalidator()
         verifier = AssertionVerifier(settings.internal_key)
-        self._admin = FoundationAdminServicer(verifier, Loader(self._store, self._invalidator), self._store,
-                                              SourceRegistry(self._store))
+        self._outbox = AdminOutbox(settings, self.name)
+        loader = Loader(self._store, self._invalidator, recorded=self._outbox.notify)
+        self._admin = FoundationAdminServicer(verifier, loader, self._store,
+                                              SourceRegistry(self._store, recorded=self._outbox.notify))
         self._provider = ProviderServicer(verifier, self._store)
         self._pool: asyncpg.Pool | None = None
         self._redis: aioredis.Redis | None = None
@@ -69,8 +72,10 @@ class FoundationComponent:
         self._pool, self._redis = pool, client
         self._store.attach(pool)
         self._invalidator.attach(client)
+        self._outbox.start(pool)
 
     async def stop(self) -> None:
+        await self._outbox.stop()
         self._store.attach(None)
         self._invalidator.attach(None)
         if self._redis is not None:

@@ -133,13 +133,13 @@ _STR_FIELDS = {
 
 # What each component cannot start without.
 _REQUIRED = {
-    "gateway": ("token_public_key", "catalog_target", "authorization_target", "query_target",
+    "gateway": ("token_public_key", "redis_url", "catalog_target", "authorization_target", "query_target",
                 "foundation_target"),
-    "catalog": ("database_url", "redis_url"),
+    "catalog": ("database_url", "redis_url", "authorization_target"),
     "authorization": ("database_url", "redis_url", "token_private_key", "token_public_key", "catalog_target"),
     "query": ("database_url", "redis_url", "catalog_target", "authorization_target", "foundation_target",
               "audit_signing_key"),
-    "foundation": ("database_url", "redis_url"),
+    "foundation": ("database_url", "redis_url", "authorization_target"),
     "supervision": ("database_url", "catalog_target", "authorization_target", "query_target", "foundation_target"),
 }
 

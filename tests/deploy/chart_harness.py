@@ -35,10 +35,11 @@ COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation", "sup
 # Who calls whom (DESIGN.md, "The mesh"); the source the NetworkPolicies must follow.
 CALLS = {
     "gateway": {"catalog", "authorization", "query", "foundation", "supervision"},
-    "catalog": set(),
+    # catalog and foundation deliver their administrative events to authorization (AdminLogIntakeService).
+    "catalog": {"authorization"},
     "authorization": {"catalog"},
     "query": {"authorization", "catalog", "foundation"},
-    "foundation": set(),
+    "foundation": {"authorization"},
     "supervision": {"catalog", "authorization", "query", "foundation"},
 }
 CALLERS = {c: {caller for caller, callees in CALLS.items() if c in callees} for c in COMPONENTS}

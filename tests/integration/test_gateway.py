@@ -31,7 +31,7 @@ from opentelemetry.trace import SpanKind
 
 from gateway.component import create_component
 from gateway.routing import PUBLIC_SERVICES
-from govshare.authorization.v1 import authorization_pb2, token_pb2, token_pb2_grpc
+from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc, token_pb2, token_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
@@ -141,10 +141,21 @@ class EchoToken(token_pb2_grpc.TokenServiceServicer):
         return token_pb2.IssueTokenResponse(token=f"{caller.system_id}|{request.system_id}")
 
 
+class EchoAuthorization(authorization_pb2_grpc.AuthorizationServiceServicer):
+    """ListSystemStates: no system is restricted (the gateway loads the states before it accepts tokens)."""
+
+    def __init__(self, verifier: AssertionVerifier) -> None:
+        self._verifier = verifier
+
+    async def ListSystemStates(self, request, context):  # type: ignore[no-untyped-def]
+        self._verifier.from_context(context)
+        return authorization_pb2.ListSystemStatesResponse()
+
+
 class BackendDouble:
     name = "catalog"
     service_names = ("govshare.catalog.v1.CatalogService", "govshare.query.v1.QueryService",
-                     "govshare.authorization.v1.TokenService")
+                     "govshare.authorization.v1.TokenService", "govshare.authorization.v1.AuthorizationService")
 
     def __init__(self, settings: Settings) -> None:
         verifier = AssertionVerifier(settings.internal_key)
@@ -152,8 +163,10 @@ class BackendDouble:
         self._catalog = EchoCatalog(verifier, self.probe)
         self._query = EchoQuery(verifier, self.probe)
         self._token = EchoToken(verifier)
+        self._authorization = EchoAuthorization(verifier)
 
     def register(self, server: grpc.aio.Server) -> None:
+        authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(self._authorization, server)
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._catalog, server)
         query_pb2_grpc.add_QueryServiceServicer_to_server(self._query, server)
         token_pb2_grpc.add_TokenServiceServicer_to_server(self._token, server)
@@ -181,10 +194,11 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 
 @pytest.fixture(scope="module")
-def settings_base(keys: PlatformKeys) -> Settings:
-    """The gateway needs neither PostgreSQL nor Redis: keys and targets are all it reads."""
+def settings_base(keys: PlatformKeys, redis_url: str) -> Settings:
+    """The gateway needs no PostgreSQL: keys, targets and Redis (the systems' state events) are all it reads."""
     return Settings(component="gateway", listen="127.0.0.1:0", internal_key=keys.internal_key.encode(),
-                    token_public_key=keys.token_public_key, token_private_key=keys.token_private_key)
+                    token_public_key=keys.token_public_key, token_private_key=keys.token_private_key,
+                    redis_url=redis_url)
 
 
 @module_fixture
@@ -520,13 +534,14 @@ async def test_a_client_leaving_a_stream_cancels_the_backend_stream(
 
 
 async def test_an_unreachable_backend_is_unavailable_without_leaking_its_address(
-        settings_base: Settings, keys: PlatformKeys) -> None:
-    settings = gateway_settings(settings_base, 1)  # nothing listens on port 1
+        settings_base: Settings, backend: RunningServer, keys: PlatformKeys) -> None:
+    # Nothing listens on port 1. (Authorization stays reachable: without the systems' states no token passes.)
+    settings = gateway_settings(settings_base, backend.port).with_overrides(catalog_target="127.0.0.1:1")
     running = await start_server(settings, create_component(settings))
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as opened:
             error = await failure(get_entry(opened)(catalog_pb2.GetEntryRequest(code="x"),
-                                                    metadata=bearer(keys, caller())))
+                                                    metadata=bearer(keys, caller()), timeout=10))
     finally:
         await running.stop(0)
     assert error.code() == grpc.StatusCode.UNAVAILABLE

@@ -75,6 +75,8 @@ def gateway(platform: Platform, keys: PlatformKeys, **env: str) -> Iterator[Gate
         "GOVSHARE_LISTEN": f"127.0.0.1:{port}",
         "GOVSHARE_INTERNAL_KEY": platform.settings["gateway"].internal_key.decode(),
         "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
+        # The gateway hears of disabled systems and rotated secrets on Redis.
+        "GOVSHARE_REDIS_URL": platform.settings["gateway"].redis_url,
         "GOVSHARE_DRAIN_GRACE_SECONDS": "0",
         **{f"GOVSHARE_{name.upper()}_TARGET": platform.port(name)
            for name in ("catalog", "authorization", "query", "foundation")},
@@ -176,6 +178,7 @@ def _test_a_metrics_port_in_use_stops_the_process_with_one_message(platform: Pla
         environment = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
         environment.update({"GOVSHARE_LISTEN": "127.0.0.1:0", "GOVSHARE_METRICS_PORT": str(port),
                             "GOVSHARE_INTERNAL_KEY": "k" * 40, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
+                            "GOVSHARE_REDIS_URL": "redis://127.0.0.1:1",
                             **{f"GOVSHARE_{n.upper()}_TARGET": "127.0.0.1:1"
                                for n in ("catalog", "authorization", "query", "foundation")}})
         done = subprocess.run([sys.executable, "-m", "gateway"], cwd=ROOT, env=environment, capture_output=True,
