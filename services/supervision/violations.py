@@ -9,7 +9,9 @@ The rules (docs/api.md states them for the departments):
   whose dataset holds no record; (b) a resource whose calls failed at least :data:`MIN_FAILED` times and
   at least :data:`MAX_FAILURE_RATE` of its calls in the month (the endpoint was down or unusable).
 * DATA_UNUSABLE — Art. 24(3), 003 Art. 11: (a) a dataset with records older than the update cycle its
-  resources declare (DOMAIN R-USE-3); (b) disputes about a resource left unanswered past their deadline.
+  resources declare (DOMAIN R-USE-3); (b) disputes about a resource left unanswered past their deadline;
+  (c) conflicts between sources left open: at least :data:`MIN_OPEN_CONFLICTS` open at the month's end, more
+  than the department (the items' authoritative source) resolved in the month.
 * PURPOSE_NOT_GRANTED — Art. 24(4): a system's calls refused because the purpose it declared is not one
   its grants hold (R-USE-1), one violation per system, resource and purpose.
 * USE_BURST — Art. 24(4): a system's calls on one day of the month above :data:`BURST_FACTOR` times its
@@ -38,6 +40,7 @@ ARTICLES = {
     supervision_pb2.VIOLATION_RULE_USE_BURST: f"{ARTICLE_24}第（四）项",
 }
 MIN_FAILED = 3
+MIN_OPEN_CONFLICTS = 10
 MAX_FAILURE_RATE = 0.05
 BURST_FACTOR = 10
 BURST_FLOOR = 100
@@ -115,6 +118,11 @@ def _data_unusable(month: Month, f: Figures) -> list[Violation]:
                         f"resource:{parts['resource']}:disputes",
                         {"resource": parts["resource"], "disputes_unanswered_overdue": str(value)})
               for parts, value in f.breakdown("disputes.unanswered_overdue")]
+    still_open, resolved = f.total("conflicts.open"), f.total("conflicts.resolved")
+    if still_open >= MIN_OPEN_CONFLICTS and still_open > resolved:
+        found.append(Violation(f.department_code, month, supervision_pb2.VIOLATION_RULE_DATA_UNUSABLE, "conflicts",
+                               {"conflicts_open": str(still_open), "conflicts_raised": str(f.total("conflicts.raised")),
+                                "conflicts_resolved": str(resolved)}))
     return found
 
 

@@ -69,3 +69,14 @@ def test_months_in_china_standard_time() -> None:
     assert Month(2026, 12).next() == Month(2027, 1) and Month(2026, 1).previous() == Month(2025, 12)
     assert Month.of(dt.datetime(2026, 11, 30, 16, 0, tzinfo=dt.UTC)) == Month(2026, 12)
     assert Month(2026, 12).start == dt.datetime(2026, 11, 30, 16, 0, tzinfo=dt.UTC)
+
+
+def test_conflicts_left_open_make_the_data_unusable() -> None:
+    def month_of(open_: int, resolved: int) -> list[FigureRow]:
+        return [FigureRow(DEPT, "conflicts.raised", "", open_ + resolved),
+                FigureRow(DEPT, "conflicts.resolved", "", resolved), FigureRow(DEPT, "conflicts.open", "", open_)]
+    (found,) = detect(MONTH, by_department(month_of(12, 3), [DEPT]))
+    assert (found.rule, found.subject) == (sup.VIOLATION_RULE_DATA_UNUSABLE, "conflicts")
+    assert found.evidence == {"conflicts_open": "12", "conflicts_raised": "15", "conflicts_resolved": "3"}
+    assert detect(MONTH, by_department(month_of(9, 0), [DEPT])) == []  # few
+    assert detect(MONTH, by_department(month_of(12, 12), [DEPT])) == []  # being worked through
