@@ -16,6 +16,7 @@ from services.authorization import credentials
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
 from services.authorization.entries import EntryLookup
+from services.authorization.jwks_endpoint import JwksEndpoint
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.servicer import (
     AuthorizationServicer,
@@ -25,7 +26,7 @@ from services.authorization.servicer import (
 )
 from services.authorization.sharing import Sharing
 from services.authorization.store import Store
-from services.runtime.identity import AssertionVerifier
+from services.runtime.callers import caller_verifier
 from services.runtime.settings import Settings
 
 
@@ -47,10 +48,12 @@ class AuthorizationComponent:
         self._store = Store()
         self._entries = EntryLookup(settings)
         self._events = PolicyEvents()
-        self._verifier = AssertionVerifier(settings.internal_key)
+        self._verifier = caller_verifier(settings)
         self._directory = Directory(self._store, settings)
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)
+        #: The token keys for the edge (GOVSHARE_JWKS_LISTEN); served from start, while dependencies come up.
+        self.jwks = JwksEndpoint(settings)
 
     def register(self, server: grpc.aio.Server) -> None:
         verifier = self._verifier
@@ -62,7 +65,8 @@ class AuthorizationComponent:
 
     async def start(self) -> None:
         """Opens the pool and the event bus (raising while they are down), then the catalog lookup."""
-        await self.stop()
+        await self._close()
+        await self.jwks.start()
         await self._store.open(self._settings.database_url)
         await self._events.open(self._settings.redis_url)
         await self._entries.open()
@@ -70,6 +74,10 @@ class AuthorizationComponent:
         await asyncio.to_thread(credentials.decoy_hash)
 
     async def stop(self) -> None:
+        await self._close()
+        await self.jwks.stop()
+
+    async def _close(self) -> None:
         await self._entries.close()
         await self._events.close()
         await self._store.close()

@@ -11,8 +11,8 @@ from services.catalog.catalog import Catalog
 from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.runtime import cache, db
+from services.runtime.callers import caller_verifier
 from services.runtime.errors import ServiceError
-from services.runtime.identity import AssertionVerifier
 from services.runtime.masking import Masker
 from services.runtime.settings import Settings
 
@@ -32,7 +32,7 @@ class CatalogComponent:
         self._catalog: Catalog | None = None
         # Built here so a bad GOVSHARE_MASK_RULES stops the process before it serves.
         self._masker = Masker(settings.mask_rules)
-        self._servicer = CatalogServicer(lambda: self.catalog, AssertionVerifier(settings.internal_key))
+        self._servicer = CatalogServicer(lambda: self.catalog, caller_verifier(settings))
 
     def register(self, server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._servicer, server)

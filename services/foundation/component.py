@@ -17,8 +17,8 @@ from services.foundation.registry import SourceRegistry
 from services.foundation.servicer import FoundationAdminServicer
 from services.foundation.store import FoundationStore
 from services.runtime.cache import create_client
+from services.runtime.callers import caller_verifier
 from services.runtime.db import create_pool
-from services.runtime.identity import AssertionVerifier
 from services.runtime.settings import Settings
 
 ADMIN_SERVICE = "govshare.foundation.v1.FoundationAdminService"
@@ -37,7 +37,7 @@ class FoundationComponent:
         self._settings = settings
         self._store = FoundationStore()
         self._invalidator = RecordInvalidator()
-        verifier = AssertionVerifier(settings.internal_key)
+        verifier = caller_verifier(settings)
         self._admin = FoundationAdminServicer(verifier, Loader(self._store, self._invalidator), self._store,
                                               SourceRegistry(self._store))
         self._provider = ProviderServicer(verifier, self._store)

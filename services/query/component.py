@@ -31,10 +31,11 @@ from services.runtime.cache import (
     Subscriber,
     create_client,
 )
+from services.runtime.callers import caller_verifier
 from services.runtime.catalog_client import CatalogCache
 from services.runtime.clients import open_channel
 from services.runtime.db import create_pool
-from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
+from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.masking import Masker
 from services.runtime.settings import Settings
@@ -63,7 +64,7 @@ class QueryComponent:
         self._checkpoint_signer = CheckpointSigner(ed25519_private_key(settings.audit_signing_key))
         retired = ed25519_public_keys(settings.audit_retired_public_keys) if settings.audit_retired_public_keys else []
         self._checkpoint_verifier = CheckpointVerifier([self._checkpoint_signer.public_key, *retired])
-        verifier = AssertionVerifier(settings.internal_key)
+        verifier = caller_verifier(settings)
         self._servicers = (QueryServicer(verifier), DisputeServicer(verifier), AuditServicer(verifier))
         self._pool: asyncpg.Pool | None = None
         self._redis: aioredis.Redis | None = None
