@@ -5,6 +5,9 @@
 On this machine, with the same load generator (loadtest.generator) for every target, it measures
 
 1. ``echo``: a bare grpc.aio echo server (one process, uvloop, no protobuf work);
+   ``peer``: the hand-built peer, the service a department would write instead (loadtest.peer: one grpc.aio
+   process on uvloop doing one asyncpg point lookup on the platform's PostgreSQL and population table, no
+   authentication, authorization, audit, cache or tracing), sent the same Query requests as ``hit``;
 2. ``hit`` / ``miss``: the platform's Query through the gateway, authorized, audited and traced (sampled),
    on the record-cache-hit path (Zipf over a hot set, cache primed) and on the miss path (distinct keys
    over the whole population, cache flushed: Redis miss, then the foundation provider on PostgreSQL);
@@ -40,6 +43,7 @@ from loadtest.cpu import ProcessGroup
 from loadtest.echo import METHOD as ECHO_METHOD
 from loadtest.echo import EchoProcess
 from loadtest.keys import ZipfSampler, citizen_ids, spread
+from loadtest.peer import PeerProcess
 from loadtest.phases import LoadOptions, PhaseResult, Target, run_phase, start_generator_background
 from loadtest.platform import Platform
 from loadtest.report import Measurement, checks, cpu_breakdown, table, verdicts
@@ -47,7 +51,9 @@ from loadtest.revocation import Probe, measure_revocation
 from loadtest.scenarios import BATCH_SIZE, HOT_KEYS, ZIPF_EXPONENT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PHASES = ("echo", "hit", "miss", "batch", "revocation")
+PHASES = ("echo", "peer", "hit", "miss", "batch", "revocation")
+#: Phases that need the platform's processes under load (the peer only needs its PostgreSQL, seeded).
+LOADED_PHASES = ("hit", "miss", "batch", "revocation")
 OPEN_LOOP_SHARE = 0.7
 HOT_DRAWS = 50_000
 REPO = Path(__file__).resolve().parent.parent
@@ -152,6 +158,18 @@ async def measure_echo(options: LoadOptions, payload: Sequence[bytes], repeat: i
         return await measure(target, options, "bare grpc.aio echo (1 process)", repeat=repeat)
     finally:
         await echo.stop()
+
+
+async def measure_peer(platform: Platform, options: LoadOptions, requests: Sequence[bytes],
+                       repeat: int = 1) -> Measurement:
+    """The hand-built peer on the platform's PostgreSQL; its CPU is its own process's and PostgreSQL's."""
+    peer = await PeerProcess.start(database_url=platform.database_url)
+    try:
+        target = Target("peer", peer.address, workloads.QUERY_METHOD, requests,
+                        ProcessGroup([peer.pid], [platform.postgres_marker]))
+        return await measure(target, options, "hand-built peer (grpc.aio+asyncpg)", repeat=repeat)
+    finally:
+        await peer.stop()
 
 
 async def measure_platform(platform: Platform, bench: BenchOptions, metadata: tuple[tuple[str, str], ...],
@@ -266,7 +284,9 @@ async def run(bench: BenchOptions) -> dict[str, object]:
         hot = hot_requests(persons, seed)
         if "echo" in bench.phases:
             measurements["echo"] = await measure_echo(bench.load, hot, bench.repeat)
-        if platform_phases:
+        if "peer" in bench.phases:
+            measurements["peer"] = await measure_peer(platform, bench.load, hot, bench.repeat)
+        if set(platform_phases) & set(LOADED_PHASES):
             metadata = await platform.bearer("social")
             measurements.update(await measure_platform(platform, bench, metadata, hot))
             if "revocation" in bench.phases:

@@ -98,7 +98,7 @@ def role_of(cmdline: str) -> str | None:
         return "redis"
     if "postgres" in cmdline:
         return "postgres"
-    for module, role in (("services.cli up", "launcher"), ("loadtest.echo", "echo")):
+    for module, role in (("services.cli up", "launcher"), ("loadtest.echo", "echo"), ("loadtest.peer", "peer")):
         if module in cmdline:
             return role
     return None

@@ -126,8 +126,19 @@ class Platform:
     def process_group(self) -> ProcessGroup:
         """Every process of the platform: the launcher and its services (with their workers), PostgreSQL, Redis."""
         assert self.process is not None and self.embedded is not None
-        markers = [str(self.data_dir / "pg"), self.embedded.redis_url.removeprefix("unix://")]
+        markers = [self.postgres_marker, self.embedded.redis_url.removeprefix("unix://")]
         return ProcessGroup([self.process.pid], markers)
+
+    @property
+    def database_url(self) -> str:
+        """The platform's PostgreSQL (the hand-built peer reads the same population table)."""
+        assert self.embedded is not None
+        return self.embedded.database_url
+
+    @property
+    def postgres_marker(self) -> str:
+        """What the command lines of this platform's PostgreSQL processes name: its data directory."""
+        return str(self.data_dir / "pg")
 
     def internal_key(self) -> bytes:
         return json.loads((self.data_dir / "keys.json").read_text(encoding="utf-8"))["internal_key"].encode()

@@ -1,4 +1,5 @@
-"""The benchmark's verdict: a table, the ratios to the bare hop, and each target met or not."""
+"""The benchmark's verdict: a table, the ratios to the bare hop and to the hand-built peer, and each target met
+or not."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ P99_TARGET_MS = 15.0
 BATCH_RECORDS_TARGET = 30_000.0
 REVOCATION_TARGET_SECONDS = 1.0
 SCALE_P50_TARGET = 1.25
+# Issue 9: against the service a department would hand-build (loadtest.peer), measured in the same run.
+HIT_PEER_SHARE_TARGET = 0.70
+HIT_PEER_CPU_TARGET = 1.5
+MISS_PEER_SHARE_TARGET = 0.45
+P99_PEER_TARGET = 2.0
 
 
 @dataclass
@@ -110,7 +116,7 @@ def checks(measurements: dict[str, Measurement], revocation_seconds: float | Non
            revocation_measured: bool = False, scale_p50_ratio: float | None = None) -> list[Check]:
     """The issue's targets, each against what this run measured."""
     echo, hit, miss = measurements.get("echo"), measurements.get("hit"), measurements.get("miss")
-    batch = measurements.get("batch")
+    batch, peer = measurements.get("batch"), measurements.get("peer")
     result = [
         Check("Query cache-hit throughput / bare echo", ratio(hit.max_rate, echo.max_rate) if hit and echo
               else None, HIT_SHARE_TARGET, "×"),
@@ -122,6 +128,7 @@ def checks(measurements: dict[str, Measurement], revocation_seconds: float | Non
               P99_TARGET_MS, "ms", at_most=True),
         Check("BatchQuery records per second (100 keys/call)", batch.closed.records_per_second if batch else None,
               BATCH_RECORDS_TARGET, "records/s"),
+        *peer_checks(hit, miss, peer),
     ]
     if revocation_measured:
         result.append(Check("revocation reaches every query replica, under load",
@@ -133,16 +140,38 @@ def checks(measurements: dict[str, Measurement], revocation_seconds: float | Non
     return result
 
 
+def peer_checks(hit: Measurement | None, miss: Measurement | None, peer: Measurement | None) -> list[Check]:
+    """Issue 9's targets: the platform against the hand-built peer, each side at its own maximum (throughput,
+    CPU per call) or at 70% of it (p99)."""
+    def p99_ratio(measurement: Measurement | None) -> float | None:
+        if measurement is None or measurement.open is None or peer is None or peer.open is None:
+            return None
+        return ratio(measurement.p99_ms, peer.p99_ms)
+
+    return [
+        Check("Query cache-hit throughput / hand-built peer", ratio(hit.max_rate, peer.max_rate) if hit and peer
+              else None, HIT_PEER_SHARE_TARGET, "×"),
+        Check("Query cache-hit CPU per call / hand-built peer's", ratio(hit.cpu_per_call_ms, peer.cpu_per_call_ms)
+              if hit and peer else None, HIT_PEER_CPU_TARGET, "×", at_most=True),
+        Check("Query cache-miss throughput / hand-built peer", ratio(miss.max_rate, peer.max_rate) if miss and peer
+              else None, MISS_PEER_SHARE_TARGET, "×"),
+        Check("Query cache-hit p99 / hand-built peer's (each at 70% of its max)", p99_ratio(hit), P99_PEER_TARGET,
+              "×", at_most=True),
+        Check("Query cache-miss p99 / hand-built peer's (each at 70% of its max)", p99_ratio(miss),
+              P99_PEER_TARGET, "×", at_most=True),
+    ]
+
+
 def _cell(value: float, digits: int = 2) -> str:
     return "-" if value is None or math.isnan(value) else f"{value:,.{digits}f}"
 
 
 def table(measurements: dict[str, Measurement]) -> str:
-    """The figures, one line per target, with the platform/bare ratios."""
-    echo = measurements.get("echo")
+    """The figures, one line per target, with the ratios to the bare echo and to the hand-built peer."""
+    echo, peer = measurements.get("echo"), measurements.get("peer")
     header = (f"{'':34s} {'max calls/s':>12s} {'records/s':>11s} {'open rate':>10s} {'p50 ms':>8s} {'p99 ms':>8s}"
-              f" {'p99 sent':>9s} {'CPU ms/call':>12s} {'rate/bare':>10s} {'CPU/bare':>9s} {'gen ms/call':>12s}"
-              f" {'others':>7s}")
+              f" {'p99 sent':>9s} {'CPU ms/call':>12s} {'rate/bare':>10s} {'CPU/bare':>9s} {'rate/peer':>10s}"
+              f" {'CPU/peer':>9s} {'p99/peer':>9s} {'gen ms/call':>12s} {'others':>7s}")
     lines = [header, "-" * len(header)]
     for measurement in measurements.values():
         open_rate = measurement.open.result.target_rate if measurement.open else math.nan
@@ -153,10 +182,14 @@ def table(measurements: dict[str, Measurement]) -> str:
             f"{_cell(measurement.cpu_per_call_ms, 3):>12s} "
             f"{_cell(ratio(measurement.max_rate, echo.max_rate) if echo else math.nan):>10s} "
             f"{_cell(ratio(measurement.cpu_per_call_ms, echo.cpu_per_call_ms) if echo else math.nan):>9s} "
+            f"{_cell(ratio(measurement.max_rate, peer.max_rate) if peer else math.nan):>10s} "
+            f"{_cell(ratio(measurement.cpu_per_call_ms, peer.cpu_per_call_ms) if peer else math.nan):>9s} "
+            f"{_cell(ratio(measurement.p99_ms, peer.p99_ms) if peer else math.nan):>9s} "
             f"{_cell(measurement.generator_cpu_per_call_ms, 3):>12s} {measurement.foreign_share:>6.0%}")
     lines.append("(max calls/s and CPU: closed loop; p50/p99: open loop at the open rate, timed from each call's due "
                  "time; p99 sent: the same calls timed from when the generator sent them, the difference being its "
-                 "own lateness; gen: the load generator's own CPU; others: share of the machine's CPU used by "
+                 "own lateness; peer: the hand-built grpc.aio + asyncpg service; gen: the load generator's own "
+                 "CPU; others: share of the machine's CPU used by "
                  "unrelated processes in the closed-loop window)")
     return "\n".join(lines)
 

@@ -4,7 +4,10 @@ A record is read from the process's own short-lived copy of what it read last
 (:class:`LocalRecords`), then from Redis (``rec:{dataset}:{key}``, a serialized
 govshare.provider.v1.Record, through the pipelined reader of redis_reads.py) and,
 on a miss, from the provider endpoint named by the catalog entry through the
-standard ProviderService contract, then cached with a TTL. While Redis is down,
+standard ProviderService contract, then cached with a TTL. Concurrent misses on one
+endpoint and dataset are collapsed into one BatchLookup (:class:`KeyBatcher`): the
+provider hop, and the Redis write of what it returned, are paid per batch, not per
+key. While Redis is down,
 records come from the provider: Redis is only ever a cache. Absent records are
 cached briefly as an empty value (a real record always has a key, so it never
 serializes to nothing). Providers delete the keys of records they change and
@@ -22,10 +25,11 @@ event subscription is down (changes cannot be heard), nothing is held in process
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -35,6 +39,7 @@ from redis.exceptions import RedisError
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.query.redis_reads import RedisReader
+from services.runtime.batching import KeyBatcher
 from services.runtime.cache import RecordInvalidator, record_cache_key
 from services.runtime.clients import call_metadata, open_channel
 from services.runtime.errors import ServiceError
@@ -51,6 +56,11 @@ MAX_NEGATIVE_TTL_SECONDS = 30
 EXPORT_TIMEOUT_SECONDS = 3600.0
 EXPORT_PAGE_SIZE = 500
 OUTAGE_LOG_INTERVAL_SECONDS = 10.0
+#: Keys per BatchLookup of collapsed misses (the provider contract allows 1,000; a smaller batch returns sooner).
+MISS_BATCH_MAX = 256
+#: What a provider answers when it refuses a batch as a whole (a key it does not accept, an unknown dataset,
+#: no BatchLookup): the batch is then asked key by key, as Lookup answers such a key, with an absence.
+_REFUSED_AS_A_WHOLE = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED)
 
 log = logging.getLogger(__name__)
 _UNUSABLE = object()  # a cached value that does not parse: treated as a miss
@@ -62,6 +72,8 @@ MISSING = object()  # not held in process
 
 
 cache_key = record_cache_key
+#: ProviderClients.batch_lookup or .collapsed_lookup: (target, dataset, keys) -> the records found, by key.
+FetchRecords = Callable[[str, str, list[str]], Awaitable[dict[str, Record]]]
 
 
 def _provider_unavailable(target: str, exc: grpc.aio.AioRpcError) -> ServiceError:
@@ -101,11 +113,31 @@ class ProviderClients:
 
     async def batch_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
         try:
-            response = await self._stub(target).BatchLookup(
-                provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys), timeout=self._timeout,
-                metadata=call_metadata(self._signer, self._identity))
+            return await self._batch_lookup(target, dataset, keys)
         except grpc.aio.AioRpcError as exc:
             raise _provider_unavailable(target, exc) from exc
+
+    async def collapsed_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
+        """The records of the misses of concurrent queries: Lookup for a lone key, else one BatchLookup.
+
+        Each key must come out as it would from its own Lookup, whatever the others: a batch the provider
+        refuses as a whole (INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED — one key it does not accept must not
+        make the others absent) is asked again key by key."""
+        if len(keys) == 1:
+            record = await self.lookup(target, dataset, keys[0])
+            return {} if record is None else {keys[0]: record}
+        try:
+            return await self._batch_lookup(target, dataset, keys)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() not in _REFUSED_AS_A_WHOLE:
+                raise _provider_unavailable(target, exc) from exc
+        found = await asyncio.gather(*(self.lookup(target, dataset, key) for key in keys))
+        return {key: record for key, record in zip(keys, found, strict=True) if record is not None}
+
+    async def _batch_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
+        response = await self._stub(target).BatchLookup(
+            provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys), timeout=self._timeout,
+            metadata=call_metadata(self._signer, self._identity))
         return {record.key: record for record in response.records}
 
     async def export(self, target: str, dataset: str) -> AsyncIterator[list[Record]]:
@@ -199,7 +231,7 @@ class RecordCache:
     """Records by (dataset, key): in process, then Redis, then the provider endpoint."""
 
     def __init__(self, reader: RedisReader, redis: aioredis.Redis, providers: ProviderClients,
-                 ttl_seconds: int, local: LocalRecords | None = None) -> None:
+                 ttl_seconds: int, local: LocalRecords | None = None, miss_batch_max: int = MISS_BATCH_MAX) -> None:
         self._reader = reader
         self._local = local if local is not None else LocalRecords()
         self._redis = redis
@@ -207,6 +239,8 @@ class RecordCache:
         self._ttl = ttl_seconds
         self._negative_ttl = min(ttl_seconds, MAX_NEGATIVE_TTL_SECONDS)
         self._flight: SingleFlight[Record | None] = SingleFlight()
+        # Misses of concurrent queries, per (endpoint, dataset): one BatchLookup per batch.
+        self._misses: KeyBatcher[Record] = KeyBatcher(self._fetch_collapsed, max_batch=miss_batch_max)
         # Bumped by change events (per dataset) and reconnections (all): a fetch that saw a bump
         # does not cache its result, which may predate the change.
         self._generations: dict[str, int] = {}
@@ -239,7 +273,8 @@ class RecordCache:
                 self._hold(generation, dataset, {key: record})
                 return record
         _MISS.inc()
-        return await self._flight.do(name, lambda: self._fetch(target, dataset, key, name))
+        # One entry per key (singleflight), one provider call per batch of keys (the batcher).
+        return await self._flight.do(name, lambda: self._misses.get((target, dataset), key))
 
     async def get_many(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record | None]:
         """Records of distinct ``keys``: those held in process, one MGET for the rest, then one BatchLookup
@@ -296,17 +331,17 @@ class RecordCache:
         except DecodeError:
             return _UNUSABLE
 
-    async def _fetch(self, target: str, dataset: str, key: str, name: str) -> Record | None:
-        generation, server = self._generation(dataset), self._reader.server_id
-        record = await self._providers.lookup(target, dataset, key)
-        if self._ttl and generation == self._generation(dataset):
-            await self._store(server, {name: record})
-        self._hold(generation, dataset, {key: record})
-        return record
+    async def _fetch_collapsed(self, lane: Any, keys: list[str]) -> dict[str, Record | None]:
+        """A batch of collapsed misses: fetched, stored and held as a BatchQuery's misses are."""
+        target, dataset = lane
+        return await self._fetch_many(target, dataset, keys, self._providers.collapsed_lookup)
 
-    async def _fetch_many(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record | None]:
+    async def _fetch_many(self, target: str, dataset: str, keys: list[str],
+                          fetch: FetchRecords | None = None) -> dict[str, Record | None]:
+        """Records of ``keys`` from the provider, cached under the generation and Redis server current before the
+        provider was asked (a change event or a new server meanwhile keeps them out of both caches)."""
         generation, server = self._generation(dataset), self._reader.server_id
-        records = await self._providers.batch_lookup(target, dataset, keys)
+        records = await (fetch or self._providers.batch_lookup)(target, dataset, keys)
         result: dict[str, Record | None] = {key: records.get(key) for key in keys}
         if self._ttl and generation == self._generation(dataset):
             await self._store(server, {cache_key(dataset, key): record for key, record in result.items()})

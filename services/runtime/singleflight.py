@@ -1,8 +1,13 @@
 """Collapses concurrent identical cache misses into one call.
 
 On a cold cache a burst of queries for the same key would otherwise send the
-same Check or Lookup many times; here the first caller does the work and the
-others await its result (or its exception).
+same Check or Lookup many times; here the first caller starts the work and
+every caller of the same key awaits its result (or its exception).
+
+The work runs in a task of its own, not in the first caller: a caller that is
+cancelled (its client went away) only stops waiting, and the others still get
+the answer. Were the work run in the first caller, its cancellation would be
+handed to every other caller of the key as if they had been cancelled too.
 """
 
 from __future__ import annotations
@@ -14,25 +19,26 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
+def _consume(task: asyncio.Task) -> None:
+    """Retrieves a finished task's outcome, so one whose callers all left is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()
+
+
 class SingleFlight(Generic[T]):
     def __init__(self) -> None:
-        self._inflight: dict[Hashable, asyncio.Future[T]] = {}
+        self._inflight: dict[Hashable, asyncio.Task[T]] = {}
 
     async def do(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> T:
         """The result of ``work()``, shared with every concurrent caller of the same key."""
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            result = await work()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: nobody else may be waiting
-            raise
-        else:
-            future.set_result(result)
-            return result
-        finally:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(work())
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: Hashable, task: asyncio.Task[T]) -> None:
+        if self._inflight.get(key) is task:
             del self._inflight[key]
+        _consume(task)

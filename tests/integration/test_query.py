@@ -9,6 +9,7 @@ every answer below comes from the same paths production uses.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import random
@@ -25,6 +26,7 @@ from google.protobuf import timestamp_pb2
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 from stdnum.cn import ric, uscc
 
 from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
@@ -436,6 +438,26 @@ async def test_one_key_python_stdnum_chokes_on_does_not_fail_the_batch(mesh: Mes
     listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=caller.department_code),
                                            metadata=mesh.md(mesh.authority), timeout=10)
     assert [(a.id, a.result) for a in listed.accesses] == [(response.audit_id, audit_pb2.ACCESS_RESULT_ANSWERED)]
+
+
+def provider_calls() -> dict[str, float]:
+    """ProviderService calls the foundation has answered in this process, by method."""
+    return {method: REGISTRY.get_sample_value("govshare_rpc_total", {
+        "service": "govshare.provider.v1.ProviderService", "method": method, "code": "OK"}) or 0.0
+        for method in ("Lookup", "BatchLookup")}
+
+
+async def test_concurrent_misses_reach_the_provider_in_few_calls(mesh: Mesh) -> None:
+    """Twelve queries of records nobody has read yet: their misses share provider calls (BatchLookup)."""
+    rows = [company(credit_code(mesh.rng)) for _ in range(12)]
+    await load(mesh, "legal_entity", rows, mesh.market)
+    before = provider_calls()
+    answers = await asyncio.gather(*(query(mesh, mesh.other, mesh.codes["entities"], row["credit_code"],
+                                           items=["name"]) for row in rows))
+    assert [answer.values["name"] for answer in answers] == [row["name"] for row in rows]
+    after = provider_calls()
+    calls = {method: after[method] - before[method] for method in after}
+    assert calls["BatchLookup"] >= 1 and sum(calls.values()) <= 6, calls
 
 
 async def test_batch_query_limits_its_size(mesh: Mesh) -> None:

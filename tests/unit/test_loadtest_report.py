@@ -56,7 +56,7 @@ def test_unmeasured_targets_are_neither_passed_nor_failed() -> None:
     only_echo = {"echo": measurements()["echo"]}
     results = checks(only_echo)
     assert {check.verdict for check in results} == {"n/a"}
-    assert len(results) == 5  # no revocation or scale check unless measured
+    assert len(results) == 10  # no revocation or scale check unless measured
 
 
 def test_a_revocation_that_never_arrived_fails() -> None:
@@ -82,3 +82,58 @@ def test_the_printed_report_names_every_target_and_ratio() -> None:
     assert lines[0] == "targets:"
     assert any(line.startswith("  [PASS] Query cache-hit throughput") for line in lines)
     assert any(line.startswith("  [FAIL] Query cache-miss throughput") for line in lines)
+
+
+def with_peer(peer_calls: int, peer_cpu_seconds: float, peer_p99: float) -> dict[str, Measurement]:
+    """The measurements above with a hand-built peer: ``peer_calls`` in the 10 s closed window, and an open-loop
+    phase whose p99 is ``peer_p99`` seconds."""
+    measured = measurements()
+    measured["peer"] = Measurement("peer", phase("peer", peer_calls, peer_cpu_seconds),
+                                   phase("peer", peer_calls * 7 // 10, 1.0, (0.0005,) * 98 + (peer_p99,) * 2,
+                                         mode="open"))
+    return measured
+
+
+def test_the_issue_9_targets_against_the_hand_built_peer() -> None:
+    # Peer: 2,000 calls/s at 1.0 ms CPU per call, p99 1.2 ms at 70% of its max. Hit: 1,600/s at 1.5 ms, p99 2 ms;
+    # miss: 900/s, p99 30 ms.
+    results = by_name(checks(with_peer(20_000, 20.0, 0.0012)))
+    hit_rate = results["Query cache-hit throughput / hand-built peer"]
+    assert hit_rate.measured == 1600 / 2000 and hit_rate.verdict == "PASS"  # 0.8 >= 0.7
+    hit_cpu = results["Query cache-hit CPU per call / hand-built peer's"]
+    assert hit_cpu.measured == 1.5 / 1.0 and hit_cpu.at_most and hit_cpu.verdict == "PASS"  # at the limit
+    miss_rate = results["Query cache-miss throughput / hand-built peer"]
+    assert miss_rate.measured == 900 / 2000 and miss_rate.verdict == "PASS"  # exactly 0.45
+    hit_p99 = results["Query cache-hit p99 / hand-built peer's (each at 70% of its max)"]
+    assert math.isclose(hit_p99.measured, 2 / 1.2, rel_tol=0.05) and hit_p99.verdict == "PASS"
+    miss_p99 = results["Query cache-miss p99 / hand-built peer's (each at 70% of its max)"]
+    assert math.isclose(miss_p99.measured, 30 / 1.2, rel_tol=0.05) and miss_p99.verdict == "FAIL"
+
+
+def test_a_faster_leaner_peer_fails_the_platform() -> None:
+    # Peer: 2,400 calls/s at 0.9 ms, p99 0.9 ms: hit 0.67x (< 0.7), CPU 1.67x (> 1.5), miss 0.375x, hit p99 2.2x.
+    results = by_name(checks(with_peer(24_000, 21.6, 0.0009)))
+    for name in ("Query cache-hit throughput / hand-built peer", "Query cache-hit CPU per call / hand-built peer's",
+                 "Query cache-miss throughput / hand-built peer",
+                 "Query cache-hit p99 / hand-built peer's (each at 70% of its max)"):
+        assert results[name].verdict == "FAIL", name
+
+
+def test_peer_targets_are_not_judged_without_the_peer_or_its_latency() -> None:
+    results = by_name(checks(measurements()))
+    assert all(check.verdict == "n/a" for name, check in results.items() if "peer" in name)
+    no_open = with_peer(20_000, 20.0, 0.0012)
+    no_open["peer"].open = None
+    results = by_name(checks(no_open))
+    assert results["Query cache-hit throughput / hand-built peer"].verdict == "PASS"
+    assert results["Query cache-hit p99 / hand-built peer's (each at 70% of its max)"].verdict == "n/a"
+
+
+def test_the_printed_report_shows_the_peer_ratios() -> None:
+    text = table(with_peer(20_000, 20.0, 0.0012))
+    header, _rule, *rows = text.splitlines()
+    assert "rate/peer" in header and "CPU/peer" in header and "p99/peer" in header
+    hit = next(row for row in rows if row.startswith("hit "))
+    assert "0.80" in hit and "1.50" in hit  # throughput and CPU per call against the peer's
+    lines = verdicts(checks(with_peer(20_000, 20.0, 0.0012))).splitlines()
+    assert "  [PASS] Query cache-hit throughput / hand-built peer: 0.800 × (target ≥ 0.7 ×)" in lines

@@ -157,7 +157,11 @@ async def test_an_answer_fetched_across_an_invalidation_is_not_cached() -> None:
     authority.gate = asyncio.Event()
     decisions = cache(authority, clock)
     pending = asyncio.create_task(decisions.get(key()))
-    await asyncio.sleep(0)
+    for _ in range(100):  # until the Check is out (the fetch runs in a task of its own: a few loop turns)
+        if authority.calls:
+            break
+        await asyncio.sleep(0)
+    assert authority.calls
     decisions.on_grants_changed({"department_code": "D1", "resource_code": "101001/000001"})  # e.g. a revocation
     authority.gate.set()
     await pending

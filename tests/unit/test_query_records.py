@@ -7,14 +7,18 @@ processor would run one (the contract is the platform's extension point).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.query.records import MISSING, LocalRecords, ProviderClients, RecordCache, cache_key
@@ -23,6 +27,8 @@ from services.runtime.cache import RECORDS_CHANGED
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
 from services.runtime.settings import Settings
+
+T = TypeVar("T")
 
 
 class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
@@ -36,6 +42,13 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         self.callers: list[str] = []
         self.gate: asyncio.Event | None = None
         self.entered = asyncio.Event()
+        # BatchLookup: held while batch_gate is set and closed; the next fail_batches calls fail (INTERNAL); a
+        # batch naming one of refused_keys is refused as a whole (INVALID_ARGUMENT).
+        self.batch_gate: asyncio.Event | None = None
+        self.batch_entered = asyncio.Event()
+        self.fail_batches = 0
+        self.refused_keys: set[str] = set()
+        self.batch_traceparents: list[str] = []
 
     async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
         self.callers.append(self.verifier.from_context(context).system_id)
@@ -48,7 +61,17 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         return provider_pb2.LookupResponse(found=record is not None, record=record)
 
     async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
+        self.callers.append(self.verifier.from_context(context).system_id)
         self.batch_lookups.append(list(request.keys))
+        self.batch_traceparents.append(dict(context.invocation_metadata()).get("traceparent", ""))
+        self.batch_entered.set()
+        if self.batch_gate is not None:
+            await self.batch_gate.wait()
+        if self.fail_batches > 0:
+            self.fail_batches -= 1
+            await context.abort(grpc.StatusCode.INTERNAL, "the department's database is gone")
+        if self.refused_keys.intersection(request.keys):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "keys: not a key of this dataset")
         return provider_pb2.BatchLookupResponse(records=[self.records[k] for k in request.keys if k in self.records])
 
 
@@ -365,3 +388,252 @@ async def test_forgetting_a_record_tells_every_replica(held: RecordCache, endpoi
     before = provider.lookups
     await held.get(target, dataset, "F1")
     assert provider.lookups == before + 1
+
+
+# --- concurrent misses collapse into BatchLookups -----------------------------------------------------------------
+
+
+@pytest.fixture
+async def small_batches(base_settings: Settings, redis_url: str) -> AsyncIterator[RecordCache]:
+    """A record cache whose collapsed misses leave in batches of at most 8 keys."""
+    client = aioredis.from_url(redis_url)
+    reader = RedisReader(redis_url)
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    yield RecordCache(reader, client, clients, ttl_seconds=60, miss_batch_max=8)
+    await clients.close()
+    await reader.close()
+    await client.aclose()
+
+
+def calls_since(provider: DepartmentProvider, lookups: int, batches: int) -> tuple[int, list[list[str]]]:
+    """Lookups, and the keys of each BatchLookup, the provider got since it had those counts."""
+    return provider.lookups - lookups, provider.batch_lookups[batches:]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Polls ``condition`` (bounded: a test that waits in vain fails)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0.001)
+    raise AssertionError("the condition never held")
+
+
+@contextlib.asynccontextmanager
+async def gated(provider: DepartmentProvider) -> AsyncIterator[None]:
+    """Lookups and BatchLookups are held at the provider until their gate is set (both are set on leaving)."""
+    provider.gate, provider.batch_gate = asyncio.Event(), asyncio.Event()
+    provider.entered.clear()
+    provider.batch_entered.clear()
+    try:
+        yield
+    finally:
+        provider.gate.set()
+        provider.batch_gate.set()
+        provider.gate = provider.batch_gate = None
+
+
+async def queue_behind_a_lone_miss(cache: RecordCache, provider: DepartmentProvider, target: str, dataset: str,
+                                   keys: list[str]) -> tuple[asyncio.Task, list[asyncio.Task]]:
+    """Inside ``gated``: a lone miss (a Lookup, held at the provider), and lookups of ``keys`` queued behind it
+    (until the lone miss returns, or a batch fills up)."""
+    opener = asyncio.create_task(cache.get(target, dataset, "OPENER"))
+    await asyncio.wait_for(provider.entered.wait(), 10)
+    waiters = [asyncio.create_task(cache.get(target, dataset, key)) for key in keys]
+    await until(lambda: provider.batch_entered.is_set() or cache._misses.pending((target, dataset)) == len(set(keys)))
+    return opener, waiters
+
+
+async def test_concurrent_misses_collapse_into_few_batch_lookups(records: RecordCache, endpoint) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    keys = [f"N{i:02d}" for i in range(40)]
+    for key in keys:
+        provider.records[key] = record(key, key)
+    lookups, batches = provider.lookups, len(provider.batch_lookups)
+    found = await asyncio.gather(*(records.get(target, dataset, key) for key in keys))
+    assert [r.values["name"] for r in found] == keys
+    single, sent = calls_since(provider, lookups, batches)
+    # The first miss leaves alone at once (a Lookup); those that come while it is out leave together.
+    assert single + len(sent) <= 4 and single + sum(len(batch) for batch in sent) == 40
+
+
+async def test_misses_queued_behind_a_call_leave_as_one_batch_lookup(records: RecordCache, endpoint,
+                                                                     redis_client) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    keys = [f"M{i:02d}" for i in range(40)]
+    for key in keys[:30]:  # the last ten have no record
+        provider.records[key] = record(key, f"name {key}")
+    lookups, batches = provider.lookups, len(provider.batch_lookups)
+    async with gated(provider):
+        provider.batch_gate.set()
+        opener, waiters = await queue_behind_a_lone_miss(records, provider, target, dataset, keys + keys)
+        provider.gate.set()
+        found = await asyncio.gather(*waiters)
+        assert await opener is None
+    single, sent = calls_since(provider, lookups, batches)
+    assert single == 1 and len(sent) == 1 and sorted(sent[0]) == keys  # each key once, though asked twice
+    assert provider.callers[-1] == "svc:query"
+    assert [r.values["name"] if r is not None else None for r in found[:40]] == (
+        [f"name {key}" for key in keys[:30]] + [None] * 10)
+    assert found[:40] == found[40:]
+    # Stored as a lone miss stores them: tagged with the Redis server's id, absences as an empty value.
+    assert await redis_client.get(cache_key(dataset, "M00")) == await on_server(
+        redis_client, record("M00", "name M00").SerializeToString())
+    assert await redis_client.get(cache_key(dataset, "M39")) == await on_server(redis_client, b"")
+    assert 0 < await redis_client.ttl(cache_key(dataset, "M39")) <= 30
+    assert await asyncio.gather(*(records.get(target, dataset, key) for key in keys)) == found[:40]
+    assert calls_since(provider, lookups, batches) == (1, sent)
+
+
+async def test_a_lone_miss_is_one_lookup_sent_at_once(records: RecordCache, endpoint) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["ALONE"] = record("ALONE")
+    lookups, batches = provider.lookups, len(provider.batch_lookups)
+    assert await records.get(target, dataset, "ALONE") == record("ALONE")
+    assert calls_since(provider, lookups, batches) == (1, [])
+
+
+async def test_batches_are_bounded_and_a_full_one_leaves_at_once(small_batches: RecordCache, endpoint) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    keys = [f"L{i:02d}" for i in range(20)]
+    for key in keys:
+        provider.records[key] = record(key, key)
+    lookups, batches = provider.lookups, len(provider.batch_lookups)
+    async with gated(provider):
+        opener, waiters = await queue_behind_a_lone_miss(small_batches, provider, target, dataset, keys)
+        # Sixteen of the twenty made two full batches, which left at once; four wait for a call to come back.
+        await until(lambda: len(provider.batch_lookups) - batches == 2)
+        assert small_batches._misses.pending((target, dataset)) == 4
+        provider.gate.set()
+        await opener
+        await asyncio.sleep(0.02)
+        assert small_batches._misses.pending((target, dataset)) == 4  # two batches are still out
+        provider.batch_gate.set()
+        answers = await asyncio.gather(*waiters)
+    assert [r.values["name"] for r in answers] == keys
+    single, sent = calls_since(provider, lookups, batches)
+    assert single == 1 and [len(batch) for batch in sent] == [8, 8, 4]
+    assert sorted(key for batch in sent for key in batch) == keys
+
+
+async def test_a_failed_batch_fails_its_own_waiters_only(records: RecordCache, endpoint) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("P1", "P2", "Q1", "Q2"):
+        provider.records[key] = record(key, key)
+    try:
+        async with gated(provider):
+            opener, failing = await queue_behind_a_lone_miss(records, provider, target, dataset, ["P1", "P2"])
+            provider.gate.set()
+            await asyncio.wait_for(provider.batch_entered.wait(), 10)  # P1, P2 are out
+            provider.fail_batches = 1
+            queued = [asyncio.create_task(records.get(target, dataset, key)) for key in ("Q1", "Q2")]
+            await until(lambda: records._misses.pending((target, dataset)) == 2)
+            provider.batch_gate.set()
+            outcomes = await asyncio.gather(*failing, return_exceptions=True)
+            answers = await asyncio.gather(*queued)
+            await opener
+    finally:
+        provider.fail_batches = 0
+    for outcome in outcomes:
+        assert isinstance(outcome, ServiceError)
+        assert outcome.code == grpc.StatusCode.UNAVAILABLE and outcome.reason == "PROVIDER_UNAVAILABLE"
+        assert target in outcome.message and "P1" not in outcome.message
+    assert [r.values["name"] for r in answers] == ["Q1", "Q2"]
+    # Nothing was cached for the failed keys: asked again, they are read.
+    assert (await records.get(target, dataset, "P1")).values["name"] == "P1"
+
+
+async def test_a_cancelled_waiter_does_not_break_its_batch(records: RecordCache, endpoint) -> None:
+    """A client that goes away stops waiting; the others in its batch, and on its own key, get their records."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("C1", "C2", "C3"):
+        provider.records[key] = record(key, key)
+    async with gated(provider):
+        opener, first = await queue_behind_a_lone_miss(records, provider, target, dataset, ["C1", "C2", "C3"])
+        same_key = asyncio.create_task(records.get(target, dataset, "C1"))  # joins C1's flight
+        await asyncio.sleep(0.01)
+        first[0].cancel()  # the one that opened C1's flight
+        first[1].cancel()
+        await asyncio.sleep(0.01)
+        provider.gate.set()
+        provider.batch_gate.set()
+        assert (await first[2]).values["name"] == "C3"
+        assert (await same_key).values["name"] == "C1"
+        await opener
+    assert first[0].cancelled() and first[1].cancelled()
+    assert provider.batch_lookups[-1] == ["C1", "C2", "C3"]
+
+
+async def test_a_change_event_during_a_batch_keeps_its_records_out_of_the_cache(held: RecordCache, endpoint,
+                                                                               redis_client) -> None:
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("E1", "E2"):
+        provider.records[key] = record(key, "before")
+    async with gated(provider):
+        opener, pending = await queue_behind_a_lone_miss(held, provider, target, dataset, ["E1", "E2"])
+        provider.gate.set()
+        await asyncio.wait_for(provider.batch_entered.wait(), 10)  # E1, E2 are out
+        held.on_records_changed({"dataset": dataset, "keys": ["E1"]})
+        provider.batch_gate.set()
+        assert all(r is not None for r in await asyncio.gather(*pending))
+        await opener
+    assert await redis_client.get(cache_key(dataset, "E1")) is None
+    assert await redis_client.get(cache_key(dataset, "E2")) is None
+    for key in ("E1", "E2"):
+        provider.records[key] = record(key, "after")
+    assert [r.values["name"] for r in await asyncio.gather(*(held.get(target, dataset, key) for key in ("E1", "E2")))
+            ] == ["after", "after"]
+
+
+async def test_a_batch_refused_as_a_whole_is_asked_key_by_key(records: RecordCache, endpoint) -> None:
+    """One key the provider does not accept must not make the others absent."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["G1"] = record("G1", "good")
+    provider.refused_keys = {"BAD"}
+    try:
+        async with gated(provider):
+            opener, waiters = await queue_behind_a_lone_miss(records, provider, target, dataset, ["G1", "BAD", "G2"])
+            lookups, batches = provider.lookups, len(provider.batch_lookups)
+            provider.gate.set()
+            provider.batch_gate.set()
+            found = await asyncio.gather(*waiters)
+            await opener
+    finally:
+        provider.refused_keys = set()
+    assert found[0].values["name"] == "good" and found[1] is None and found[2] is None
+    assert calls_since(provider, lookups, batches) == (3, [["G1", "BAD", "G2"]])
+
+
+def in_trace(trace_id: int, work: Awaitable[T]) -> asyncio.Task[T]:
+    """``work`` as a task of its own inside a (sampled) trace ``trace_id``, as a query's call would be."""
+    span = NonRecordingSpan(SpanContext(trace_id, 1, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED)))
+    with trace.use_span(span):
+        return asyncio.ensure_future(work)
+
+
+async def test_a_batch_is_traced_in_the_request_that_asked_first(records: RecordCache, endpoint) -> None:
+    """The provider call of a batch belongs to the trace of its first key's query, not to that of the query
+    whose call happened to be out before it."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("T1", "T2"):
+        provider.records[key] = record(key, key)
+    async with gated(provider):
+        opener = in_trace(0xA0, records.get(target, dataset, "OPENER"))
+        await asyncio.wait_for(provider.entered.wait(), 10)
+        waiters = [in_trace(0xA1, records.get(target, dataset, "T1")),
+                   in_trace(0xA2, records.get(target, dataset, "T2"))]
+        await until(lambda: records._misses.pending((target, dataset)) == 2)
+        provider.gate.set()
+        provider.batch_gate.set()
+        await asyncio.gather(opener, *waiters)
+    assert provider.batch_lookups[-1] == ["T1", "T2"]
+    assert provider.batch_traceparents[-1].split("-")[1] == f"{0xA1:032x}"

@@ -200,6 +200,53 @@ async def test_singleflight_collapses_concurrent_misses() -> None:
     assert results == [7] * 20 and calls == 1
 
 
+async def test_singleflight_a_cancelled_caller_does_not_cancel_the_others() -> None:
+    """The first caller's client went away: the callers who joined it still get the answer, from one call."""
+    flight: SingleFlight[int] = SingleFlight()
+    calls = 0
+    release = asyncio.Event()
+
+    async def work() -> int:
+        nonlocal calls
+        calls += 1
+        await release.wait()
+        return 7
+
+    first = asyncio.create_task(flight.do("k", work))
+    await asyncio.sleep(0)
+    others = [asyncio.create_task(flight.do("k", work)) for _ in range(3)]
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*others) == [7, 7, 7]
+    assert first.cancelled() and calls == 1
+    assert await flight.do("k", work) == 7 and calls == 2  # nothing left in flight
+
+
+async def test_key_batcher_batches_a_turn_of_lookups_and_keeps_no_idle_lane() -> None:
+    """Lookups made in one turn of the loop leave as one call; afterwards the batcher holds nothing, whether the
+    call succeeded or failed."""
+    from services.runtime.batching import KeyBatcher
+
+    calls: list[tuple[object, list[str]]] = []
+
+    async def fetch(lane: object, keys: list[str]) -> dict[str, int]:
+        calls.append((lane, keys))
+        await asyncio.sleep(0)
+        if lane == "broken":
+            raise LookupError("down")
+        return {key: len(key) for key in keys if key != "absent"}
+
+    batcher: KeyBatcher[int] = KeyBatcher(fetch, max_batch=3)
+    assert await asyncio.gather(*(batcher.get("a", key) for key in ("x", "yy", "x", "absent", "zzzz"))) == [
+        1, 2, 1, None, 4]
+    assert calls == [("a", ["x", "yy", "absent"]), ("a", ["zzzz"])]  # bounded at 3, a key asked twice is one
+    with pytest.raises(LookupError):
+        await batcher.get("broken", "k")
+    assert not batcher._lanes and not batcher._tasks
+
+
 def test_logs_are_json_lines_with_the_trace_id() -> None:
     import json
     import logging

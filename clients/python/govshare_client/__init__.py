@@ -1,0 +1,58 @@
+"""Python client for the govshare platform (政务信息资源共享平台): query, verify and the raw gRPC stubs.
+
+    from govshare_client import Client
+    client = Client()  # GOVSHARE_ENDPOINT, GOVSHARE_SYSTEM_ID, GOVSHARE_SYSTEM_SECRET
+    answer = client.query("102001/000001", "91110000600037341L", purpose="work_reference")
+"""
+
+from govshare_client.aio import AsyncClient
+from govshare_client.client import Client, RetryPolicy, is_idempotent
+from govshare_client.errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    FailedPrecondition,
+    GovshareError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    from_rpc_error,
+)
+from govshare_client.results import (
+    BatchItem,
+    BatchQueryResult,
+    ExportRow,
+    Provenance,
+    Purpose,
+    QueryResult,
+    VerifyOutcome,
+    VerifyResult,
+)
+
+__all__ = [
+    "AlreadyExists",
+    "AsyncClient",
+    "BatchItem",
+    "BatchQueryResult",
+    "Client",
+    "DeadlineExceeded",
+    "ExportRow",
+    "FailedPrecondition",
+    "GovshareError",
+    "InvalidArgument",
+    "NotFound",
+    "PermissionDenied",
+    "Provenance",
+    "Purpose",
+    "QueryResult",
+    "ResourceExhausted",
+    "RetryPolicy",
+    "Unauthenticated",
+    "Unavailable",
+    "VerifyOutcome",
+    "VerifyResult",
+    "from_rpc_error",
+    "is_idempotent",
+]

@@ -1,0 +1,143 @@
+"""The bearer token of one business system: issued by TokenService.IssueToken, renewed before it expires."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable
+
+import grpc
+
+from govshare_client.errors import DeadlineExceeded, Unavailable, from_rpc_error
+from govshare_client.pb.authorization.v1 import token_pb2, token_pb2_grpc
+
+#: Renew when less than this share of a token's lifetime is left (an hour's token: after 48 minutes), so a
+#: call never leaves with a token that expires on the way, and a briefly unreachable TokenService has minutes
+#: of slack before any call needs a new token.
+RENEW_AT_REMAINING = 0.2
+
+
+def _lifetime(token: str, expire_time: float, now: float) -> float:
+    """Seconds the token is valid for, from its own ``iat`` and ``exp`` claims when it has them.
+
+    Reading the lifetime from the token (both stamps written by the platform's clock) keeps renewal right
+    when this machine's clock is off; the claims are only read, never trusted for anything else.
+    """
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"]) - float(claims["iat"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return expire_time - now
+
+
+class TokenSource:
+    """Thread-safe: many threads share one token, and only one of them renews it when it is due.
+
+    While one thread renews, the others go on with the held token as long as it has not expired; and when a
+    renewal fails because the platform is unreachable, the held token serves until it expires — the slack
+    that renewing early buys.
+    """
+
+    def __init__(self, channel: grpc.Channel, system_id: str, secret: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._stub = token_pb2_grpc.TokenServiceStub(channel)
+        self._request = token_pb2.IssueTokenRequest(system_id=system_id, secret=secret)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token = ""
+        self._renew_at = 0.0
+        self._expires_at = 0.0
+
+    def token(self, timeout: float) -> str:
+        """The current token, first issuing a new one if none is held or the held one is due for renewal."""
+        token, now = self._token, self._clock()
+        if token and now < self._renew_at:
+            return token
+        if not self._lock.acquire(blocking=False):
+            if token and now < self._expires_at:
+                return token  # another thread is renewing; this token is still good
+            self._lock.acquire()
+        try:
+            if self._token and self._clock() < self._renew_at:
+                return self._token
+            return self._renew(timeout)
+        finally:
+            self._lock.release()
+
+    def invalidate(self, token: str) -> None:
+        """Forgets ``token`` (refused by the platform), so the next call issues a new one; a token another
+        thread has already renewed stays."""
+        with self._lock:
+            if self._token == token:
+                self._token, self._renew_at, self._expires_at = "", 0.0, 0.0
+
+    def _renew(self, timeout: float) -> str:
+        try:
+            return self._issue(timeout)
+        except (Unavailable, DeadlineExceeded):
+            if self._token and self._clock() < self._expires_at:
+                return self._token
+            raise
+
+    def _issue(self, timeout: float) -> str:
+        started = self._clock()
+        try:
+            response = self._stub.IssueToken(self._request, timeout=max(timeout, 0.001))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        lifetime = max(_lifetime(response.token, response.expire_time.ToSeconds(), time.time()), 0.0)
+        self._token = response.token
+        self._renew_at = started + lifetime * (1 - RENEW_AT_REMAINING)
+        self._expires_at = started + lifetime
+        return self._token
+
+
+class AsyncTokenSource:
+    """The asyncio twin of :class:`TokenSource` (one renewal at a time; a due but valid token keeps serving)."""
+
+    def __init__(self, channel: grpc.aio.Channel, system_id: str, secret: str,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._stub = token_pb2_grpc.TokenServiceStub(channel)
+        self._request = token_pb2.IssueTokenRequest(system_id=system_id, secret=secret)
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._token = ""
+        self._renew_at = 0.0
+        self._expires_at = 0.0
+
+    async def token(self, budget: float) -> str:
+        """As TokenSource.token; ``budget``: the seconds an issuance may take (the gRPC deadline)."""
+        token, now = self._token, self._clock()
+        if token and now < self._renew_at:
+            return token
+        if self._lock.locked() and token and now < self._expires_at:
+            return token
+        async with self._lock:
+            if self._token and self._clock() < self._renew_at:
+                return self._token
+            try:
+                return await self._issue(budget)
+            except (Unavailable, DeadlineExceeded):
+                if self._token and self._clock() < self._expires_at:
+                    return self._token
+                raise
+
+    def invalidate(self, token: str) -> None:
+        if self._token == token:
+            self._token, self._renew_at, self._expires_at = "", 0.0, 0.0
+
+    async def _issue(self, budget: float) -> str:
+        started = self._clock()
+        try:
+            response = await self._stub.IssueToken(self._request, timeout=max(budget, 0.001))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        lifetime = max(_lifetime(response.token, response.expire_time.ToSeconds(), time.time()), 0.0)
+        self._token = response.token
+        self._renew_at = started + lifetime * (1 - RENEW_AT_REMAINING)
+        self._expires_at = started + lifetime
+        return self._token

@@ -1,0 +1,165 @@
+"""The asyncio client: the same calls, rules and errors as :class:`govshare_client.Client`, for grpc.aio.
+
+    async with AsyncClient() as client:
+        answer = await client.query("102001/000001", key, purpose="work_reference")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import grpc
+
+from govshare_client._tokens import AsyncTokenSource
+from govshare_client.client import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_TIMEOUTS,
+    RENEW,
+    Attempts,
+    RetryPolicy,
+    call_timeout,
+    connection_settings,
+)
+from govshare_client.errors import GovshareError, Unavailable, error_from_status, from_rpc_error
+from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
+from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
+
+ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
+Stub = TypeVar("Stub")
+
+
+def _details(details: grpc.aio.ClientCallDetails, token: str, timeout: float | None) -> grpc.aio.ClientCallDetails:
+    metadata = grpc.aio.Metadata(*[(k, v) for k, v in (details.metadata or ()) if k != "authorization"])
+    metadata.add("authorization", f"Bearer {token}")
+    return grpc.aio.ClientCallDetails(details.method, timeout, metadata, details.credentials, details.wait_for_ready)
+
+
+def _method_name(details: grpc.aio.ClientCallDetails) -> str:
+    method = details.method
+    return method.decode() if isinstance(method, bytes) else method
+
+
+class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, timeout: float, timeouts: Mapping[str, float], retry: RetryPolicy,
+                 sleep: Callable[[float], Any], rng: random.Random) -> None:
+        self.tokens: AsyncTokenSource | None = None
+        self.timeout, self._timeouts, self._retry, self._sleep, self._rng = timeout, dict(timeouts), retry, sleep, rng
+
+    async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        method = _method_name(client_call_details)
+        if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
+            return await continuation(client_call_details, request)
+        attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self.timeout, self._timeouts),
+                            self._retry, self._rng)
+        while True:
+            remaining = attempts.start()
+            try:
+                token = await self.tokens.token(remaining)
+                call = await continuation(_details(client_call_details, token, remaining), request)
+                code = await call.code()
+                error = None if code == grpc.StatusCode.OK else error_from_status(
+                    code, await call.details() or "", await call.trailing_metadata())
+            except Unavailable as unavailable:
+                token, error = "", unavailable
+            if error is None:
+                return call
+            step = attempts.after(error, token)
+            if step is None:
+                raise error
+            if step == RENEW:
+                self.tokens.invalidate(token)
+            else:
+                await self._sleep(float(step))
+
+
+
+class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
+    """Token only (see the sync client): streams are not retried, and errors while iterating are raw. A separate
+    object, because a grpc.aio channel files each interceptor under the first call kind it implements."""
+
+    def __init__(self, unary: _Interceptor) -> None:
+        self._unary = unary
+
+    async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        assert self._unary.tokens is not None
+        token = await self._unary.tokens.token(self._unary.timeout)
+        return await continuation(_details(client_call_details, token, client_call_details.timeout), request)
+
+
+class AsyncClient:
+    """The asyncio variant of :class:`govshare_client.Client` (same arguments and environment variables)."""
+
+    def __init__(self, endpoint: str | None = None, system_id: str | None = None, secret: str | None = None, *,
+                 root_certificates: bytes | None = None, plaintext: bool | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, timeouts: Mapping[str, float] = DEFAULT_TIMEOUTS,
+                 retry: RetryPolicy | None = None, options: Iterable[tuple[str, Any]] = (),
+                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+        endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
+                                                                       root_certificates, plaintext)
+        interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random())
+        interceptors = [interceptor, _StreamInterceptor(interceptor)]
+        if credentials is None:
+            self.channel = grpc.aio.insecure_channel(endpoint, options=list(options), interceptors=interceptors)
+        else:
+            self.channel = grpc.aio.secure_channel(endpoint, credentials, options=list(options),
+                                                   interceptors=interceptors)
+        interceptor.tokens = self._tokens = AsyncTokenSource(self.channel, system_id, secret)
+        self._stubs: dict[Any, Any] = {}
+
+    def stub(self, stub_class: Callable[[grpc.aio.Channel], Stub]) -> Stub:
+        """A raw stub whose calls carry the token, the default deadline and the retries, and raise GovshareError."""
+        if stub_class not in self._stubs:
+            self._stubs[stub_class] = stub_class(self.channel)
+        return self._stubs[stub_class]  # type: ignore[no-any-return]
+
+    async def query(self, resource_code: str, key: str, items: Sequence[str] | None = None, *,
+                    purpose: Purpose | str, purpose_text: str = "",
+                    timeout: float | None = None) -> QueryResult:  # noqa: ASYNC109 (the gRPC deadline)
+        request = query_pb2.QueryRequest(resource_code=resource_code, key=key, items=list(items or ()),
+                                         purpose=Purpose(purpose).to_proto(purpose_text))
+        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        return QueryResult.from_proto(await stub.Query(request, timeout=timeout))
+
+    async def batch_query(self, resource_code: str, keys: Sequence[str], items: Sequence[str] | None = None, *,
+                          purpose: Purpose | str, purpose_text: str = "",
+                          timeout: float | None = None) -> BatchQueryResult:  # noqa: ASYNC109 (the gRPC deadline)
+        request = query_pb2.BatchQueryRequest(resource_code=resource_code, keys=list(keys), items=list(items or ()),
+                                              purpose=Purpose(purpose).to_proto(purpose_text))
+        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        return BatchQueryResult.from_proto(await stub.BatchQuery(request, timeout=timeout))
+
+    async def verify(self, resource_code: str, key: str, claims: Mapping[str, str], *,
+                     purpose: Purpose | str = Purpose.DATA_VERIFICATION, purpose_text: str = "",
+                     timeout: float | None = None) -> VerifyResult:  # noqa: ASYNC109 (the gRPC deadline)
+        request = query_pb2.VerifyRequest(resource_code=resource_code, key=key, claims=dict(claims),
+                                          purpose=Purpose(purpose).to_proto(purpose_text))
+        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        return VerifyResult.from_proto(await stub.Verify(request, timeout=timeout))
+
+    async def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
+                     purpose_text: str = "",
+                     timeout: float | None = None) -> AsyncIterator[ExportRow]:  # noqa: ASYNC109 (the gRPC deadline)
+        """As :meth:`govshare_client.Client.export`, as an async iterator."""
+        request = query_pb2.ExportRequest(resource_code=resource_code, items=list(items or ()),
+                                          purpose=Purpose(purpose).to_proto(purpose_text))
+        try:
+            async for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
+                for row in page.rows:
+                    yield ExportRow.from_proto(row)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+__all__ = ["AsyncClient", "GovshareError"]

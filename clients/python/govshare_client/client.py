@@ -1,0 +1,295 @@
+"""The synchronous client a business system uses to call the platform through its edge.
+
+Every call made through a :class:`Client` — the convenience methods and the raw stubs alike — goes through
+one interceptor that adds the bearer token (issued and renewed by :class:`TokenSource`), a default
+deadline, retries where retrying is safe, and turns failures into :class:`GovshareError` subclasses. The
+client speaks plain gRPC with ``authorization: Bearer <token>``: whichever edge is in front of the platform
+(Envoy or any other gRPC proxy) is the same to it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
+
+import grpc
+
+from govshare_client._tokens import TokenSource
+from govshare_client.errors import GovshareError, Unavailable, error_from_status, from_rpc_error
+from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
+from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
+
+#: Deadline of a unary call (all its attempts together) when the caller gives none.
+DEFAULT_TIMEOUT = 10.0
+#: Methods that need longer by default: a batch holds up to 1000 keys.
+DEFAULT_TIMEOUTS: Mapping[str, float] = {"/govshare.query.v1.QueryService/BatchQuery": 30.0}
+#: Reads that change nothing, so a call that may or may not have reached the platform can be made again.
+#: (A retried query may count twice against a grant's quota if the first attempt was answered but its reply
+#: was lost: the price of answering the desk instead of failing it.)
+IDEMPOTENT_METHODS = frozenset({
+    "/govshare.query.v1.QueryService/Query",
+    "/govshare.query.v1.QueryService/BatchQuery",
+    "/govshare.query.v1.QueryService/Verify",
+})
+IDEMPOTENT_PREFIXES = ("Get", "List", "Search")
+
+ENV_ENDPOINT = "GOVSHARE_ENDPOINT"
+ENV_SYSTEM_ID = "GOVSHARE_SYSTEM_ID"
+ENV_SECRET = "GOVSHARE_SYSTEM_SECRET"
+ENV_ROOT_CA = "GOVSHARE_ROOT_CA"
+ENV_PLAINTEXT = "GOVSHARE_PLAINTEXT"
+
+Stub = TypeVar("Stub")
+
+
+def is_idempotent(method: str) -> bool:
+    """Whether ``method`` (``/package.Service/Method``) may be retried after UNAVAILABLE."""
+    return method in IDEMPOTENT_METHODS or method.rpartition("/")[2].startswith(IDEMPOTENT_PREFIXES)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter for UNAVAILABLE on idempotent calls.
+
+    Attempt n waits a random time in [0, min(max_backoff, initial_backoff * multiplier**(n-1))] — jitter
+    spreads the retries of many clients after an outage instead of sending them back together — unless the
+    platform sent a ``RetryInfo``, whose delay is then waited exactly. No retry starts that could not finish
+    before the call's deadline.
+    """
+
+    max_attempts: int = 4
+    initial_backoff: float = 0.1
+    max_backoff: float = 5.0
+    multiplier: float = 2.0
+
+    def delay(self, attempt: int, error: GovshareError, rng: random.Random) -> float:
+        if error.retry_delay is not None:
+            return error.retry_delay
+        return rng.uniform(0, min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1)))
+
+
+class _CallDetails(NamedTuple):
+    """grpc.ClientCallDetails with the token and the deadline filled in."""
+
+    method: str
+    timeout: float | None
+    metadata: Sequence[tuple[str, str | bytes]] | None
+    credentials: grpc.CallCredentials | None
+    wait_for_ready: bool | None
+    compression: grpc.Compression | None
+
+
+class _ClientCallDetails(_CallDetails, grpc.ClientCallDetails):
+    pass
+
+
+def _with_token(details: grpc.ClientCallDetails, token: str, timeout: float | None) -> _ClientCallDetails:
+    metadata = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
+    metadata.append(("authorization", f"Bearer {token}"))
+    return _ClientCallDetails(details.method, timeout, metadata, details.credentials,
+                              getattr(details, "wait_for_ready", None), getattr(details, "compression", None))
+
+
+def _method_name(details: grpc.ClientCallDetails) -> str:
+    method = details.method
+    return method.decode() if isinstance(method, bytes) else method
+
+
+RENEW = "renew"
+
+
+class Attempts:
+    """The attempts of one unary call under one deadline: what to do after each failure (shared by the sync
+    and the asyncio client, so both follow the same rules)."""
+
+    def __init__(self, method: str, timeout: float, policy: RetryPolicy, rng: random.Random) -> None:
+        self.deadline = time.monotonic() + timeout
+        self._retryable = is_idempotent(method)
+        self._policy, self._rng = policy, rng
+        self._attempt, self._renewed = 0, False
+
+    def start(self) -> float:
+        """Counts an attempt; the seconds it has left."""
+        self._attempt += 1
+        return self.deadline - time.monotonic()
+
+    def after(self, error: GovshareError, token: str) -> str | float | None:
+        """:data:`RENEW` to repeat at once with a new token, a pause before the next attempt, or None: give up."""
+        if error.code == grpc.StatusCode.UNAUTHENTICATED and token and not self._renewed:
+            # Refused at authentication, so not executed: safe to repeat once with a fresh token, whatever the
+            # method (the token expired early by the platform's clock, or its signing key was rotated).
+            self._renewed = True
+            return RENEW
+        if error.code == grpc.StatusCode.UNAVAILABLE and self._retryable and self._attempt < self._policy.max_attempts:
+            pause = self._policy.delay(self._attempt, error, self._rng)
+            if time.monotonic() + pause < self.deadline:
+                return pause
+        return None
+
+
+def call_timeout(method: str, given: float | None, default: float, per_method: Mapping[str, float]) -> float:
+    """The deadline of a call: the caller's, else the method's default, else the client's."""
+    return given if given is not None else per_method.get(method, default)
+
+
+class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Token, deadline, retries and error decoding for every call of one Client."""
+
+    def __init__(self, tokens: TokenSource, timeout: float, timeouts: Mapping[str, float], retry: RetryPolicy,
+                 sleep: Callable[[float], None], rng: random.Random) -> None:
+        self._tokens, self._timeout, self._timeouts = tokens, timeout, dict(timeouts)
+        self._retry, self._sleep, self._rng = retry, sleep, rng
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        method = _method_name(client_call_details)
+        attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self._timeout, self._timeouts),
+                            self._retry, self._rng)
+        while True:
+            remaining = attempts.start()
+            try:
+                token = self._tokens.token(remaining)
+                outcome = continuation(_with_token(client_call_details, token, remaining), request)
+                error = self._error_of(outcome)
+            except Unavailable as unavailable:  # TokenService unreachable: as unavailable as the call itself
+                token, error = "", unavailable
+            if error is None:
+                return outcome
+            step = attempts.after(error, token)
+            if step is None:
+                raise error
+            if step == RENEW:
+                self._tokens.invalidate(token)
+            else:
+                self._sleep(float(step))
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        """Streams get the token (and the caller's deadline only: an export may rightly take long); they are
+        not retried, since rows already delivered would come again. Errors met while iterating are raw
+        ``grpc.RpcError``: :func:`govshare_client.errors.from_rpc_error` decodes them."""
+        token = self._tokens.token(self._timeout)
+        return continuation(_with_token(client_call_details, token, client_call_details.timeout), request)
+
+    @staticmethod
+    def _error_of(outcome: Any) -> GovshareError | None:
+        if isinstance(outcome, grpc.RpcError):
+            return error_from_status(outcome.code(), outcome.details() or "", outcome.trailing_metadata())
+        if outcome.exception() is not None:  # not a status: a local failure (e.g. serialising the request)
+            outcome.result()
+        return None
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def connection_settings(endpoint: str | None, system_id: str | None, secret: str | None,
+                        root_certificates: bytes | None,
+                        plaintext: bool | None) -> tuple[str, str, str, grpc.ChannelCredentials | None]:
+    """Endpoint, system id, secret and TLS credentials (None: plaintext), the environment filling the gaps."""
+    endpoint = endpoint or os.environ.get(ENV_ENDPOINT, "")
+    system_id = system_id or os.environ.get(ENV_SYSTEM_ID, "")
+    secret = secret or os.environ.get(ENV_SECRET, "")
+    missing = [name for name, value in ((ENV_ENDPOINT, endpoint), (ENV_SYSTEM_ID, system_id), (ENV_SECRET, secret))
+               if not value]
+    if missing:
+        raise ValueError(f"govshare client: give endpoint, system_id and secret, or set {', '.join(missing)}")
+    if plaintext is None:
+        plaintext = _env_flag(ENV_PLAINTEXT)
+    if plaintext:
+        return endpoint, system_id, secret, None
+    if root_certificates is None and os.environ.get(ENV_ROOT_CA):
+        with open(os.environ[ENV_ROOT_CA], "rb") as file:
+            root_certificates = file.read()
+    return endpoint, system_id, secret, grpc.ssl_channel_credentials(root_certificates)
+
+
+class Client:
+    """A business system's connection to the platform.
+
+    Arguments not given are read from the environment: ``GOVSHARE_ENDPOINT`` (``host:port`` of the edge),
+    ``GOVSHARE_SYSTEM_ID``, ``GOVSHARE_SYSTEM_SECRET``, ``GOVSHARE_ROOT_CA`` (a PEM file of the CA that signed
+    the edge's certificate, when it is not a public one) and ``GOVSHARE_PLAINTEXT=1`` (no TLS: only for a
+    platform on your own machine, since the secret and the tokens would cross the network in clear).
+
+    Thread-safe: share one Client per process; it holds one HTTP/2 connection and one token.
+    """
+
+    def __init__(self, endpoint: str | None = None, system_id: str | None = None, secret: str | None = None, *,
+                 root_certificates: bytes | None = None, plaintext: bool | None = None,
+                 timeout: float = DEFAULT_TIMEOUT, timeouts: Mapping[str, float] = DEFAULT_TIMEOUTS,
+                 retry: RetryPolicy | None = None, options: Iterable[tuple[str, Any]] = (),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
+                                                                       root_certificates, plaintext)
+        options = list(options)
+        if credentials is None:
+            self._base = grpc.insecure_channel(endpoint, options=options)
+        else:
+            self._base = grpc.secure_channel(endpoint, credentials, options=options)
+        self._tokens = TokenSource(self._base, system_id, secret)
+        interceptor = _Interceptor(self._tokens, timeout, timeouts, retry or RetryPolicy(), sleep,
+                                   random.Random())
+        self.channel: grpc.Channel = grpc.intercept_channel(self._base, interceptor)
+        self._stubs: dict[type, Any] = {}
+        self._lock = threading.Lock()
+
+    def stub(self, stub_class: Callable[[grpc.Channel], Stub]) -> Stub:
+        """A raw stub (e.g. ``catalog_pb2_grpc.CatalogServiceStub`` from ``govshare_client.pb``) whose blocking
+        calls carry the token, the default deadline and the retries, and raise GovshareError."""
+        with self._lock:
+            if stub_class not in self._stubs:
+                self._stubs[stub_class] = stub_class(self.channel)  # type: ignore[index]
+            return self._stubs[stub_class]  # type: ignore[index]
+
+    def query(self, resource_code: str, key: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
+              purpose_text: str = "", timeout: float | None = None) -> QueryResult:
+        """One record's granted items (all of them when ``items`` is None), e.g.
+        ``client.query("102001/000001", credit_code, purpose="work_reference", purpose_text="案号 2026-001")``."""
+        request = query_pb2.QueryRequest(resource_code=resource_code, key=key, items=list(items or ()),
+                                         purpose=Purpose(purpose).to_proto(purpose_text))
+        return QueryResult.from_proto(self.stub(query_pb2_grpc.QueryServiceStub).Query(request, timeout=timeout))
+
+    def batch_query(self, resource_code: str, keys: Sequence[str], items: Sequence[str] | None = None, *,
+                    purpose: Purpose | str, purpose_text: str = "",
+                    timeout: float | None = None) -> BatchQueryResult:
+        """Up to 1000 keys in one call, each answered on its own (a bad key has ``error``, not an exception)."""
+        request = query_pb2.BatchQueryRequest(resource_code=resource_code, keys=list(keys), items=list(items or ()),
+                                              purpose=Purpose(purpose).to_proto(purpose_text))
+        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        return BatchQueryResult.from_proto(stub.BatchQuery(request, timeout=timeout))
+
+    def verify(self, resource_code: str, key: str, claims: Mapping[str, str], *,
+               purpose: Purpose | str = Purpose.DATA_VERIFICATION, purpose_text: str = "",
+               timeout: float | None = None) -> VerifyResult:
+        """Whether each claimed value matches the record (核验): match / mismatch / no_record, never the data."""
+        request = query_pb2.VerifyRequest(resource_code=resource_code, key=key, claims=dict(claims),
+                                          purpose=Purpose(purpose).to_proto(purpose_text))
+        return VerifyResult.from_proto(self.stub(query_pb2_grpc.QueryServiceStub).Verify(request, timeout=timeout))
+
+    def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
+               purpose_text: str = "", timeout: float | None = None) -> Iterator[ExportRow]:
+        """Every record of a resource your grant lets you download (批量下载), streamed row by row; a refusal
+        or a failure mid-stream raises GovshareError. Not retried (rows already read would come again), and
+        no deadline unless ``timeout`` is given: a large export rightly takes long."""
+        request = query_pb2.ExportRequest(resource_code=resource_code, items=list(items or ()),
+                                          purpose=Purpose(purpose).to_proto(purpose_text))
+        try:
+            for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
+                for row in page.rows:
+                    yield ExportRow.from_proto(row)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def close(self) -> None:
+        self._base.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,144 @@
+"""One exception hierarchy for every failed call, decoded from the ``grpc-status-details-bin`` trailer.
+
+The platform puts a ``google.rpc.Status`` in that trailer with an ``ErrorInfo`` (the machine-readable
+``reason``, e.g. ``NOT_GRANTED``), for bad input one ``BadRequest`` listing every field violation, and for a
+rate limit a ``RetryInfo``. A business system should branch on the exception class and ``reason``, never on
+the message text (which is for people and may change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class GovshareError(grpc.RpcError):
+    """A call the platform (or the network on the way to it) did not answer.
+
+    It is a ``grpc.RpcError``, so existing ``except grpc.RpcError`` handlers still catch it; but ``code`` is an
+    attribute here (a ``grpc.StatusCode``), not the ``code()`` method of a raw gRPC error.
+    """
+
+    def __init__(self, code: grpc.StatusCode, message: str, *, reason: str = "", domain: str = "",
+                 metadata: Mapping[str, str] | None = None,
+                 field_violations: Sequence[tuple[str, str]] = (), retry_delay: float | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        #: ``ErrorInfo.reason``: what went wrong, as a stable UPPER_SNAKE word (``""`` when the status had none).
+        self.reason = reason
+        #: ``ErrorInfo.domain``: which service said so (e.g. ``query.govshare``).
+        self.domain = domain
+        self.metadata: dict[str, str] = dict(metadata or {})
+        #: Every ``BadRequest`` violation as ``(field, description)``, fields as dotted paths (``purpose.type``).
+        self.field_violations: list[tuple[str, str]] = list(field_violations)
+        #: Seconds the platform asked to wait before retrying (``RetryInfo``), or None when it did not say.
+        self.retry_delay = retry_delay
+
+    def __str__(self) -> str:
+        reason = f" {self.reason}" if self.reason and self.reason != self.code.name else ""
+        return f"{self.code.name}{reason}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code.name}, reason={self.reason!r}, message={self.message!r})"
+
+
+class Unauthenticated(GovshareError):
+    """No, a malformed, an expired or a wrong token, or a wrong system id or secret."""
+
+
+class PermissionDenied(GovshareError):
+    """Refused by authorisation: ``reason`` says why (``NOT_GRANTED``, ``PURPOSE_NOT_GRANTED``, ``NOT_SHARED``…)."""
+
+
+class InvalidArgument(GovshareError):
+    """Bad input: ``field_violations`` lists every field to fix."""
+
+
+class NotFound(GovshareError):
+    """No such resource, or no record for the key."""
+
+
+class AlreadyExists(GovshareError):
+    """The object to create exists already."""
+
+
+class FailedPrecondition(GovshareError):
+    """The object is not in a state that allows the call."""
+
+
+class ResourceExhausted(GovshareError):
+    """Rate limit or quota: wait ``retry_delay`` seconds when given."""
+
+
+class Unavailable(GovshareError):
+    """The platform or one of its dependencies is down or unreachable: try again later."""
+
+
+class DeadlineExceeded(GovshareError):
+    """No answer within the call's deadline."""
+
+
+_CLASSES: dict[grpc.StatusCode, type[GovshareError]] = {
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+}
+
+
+def _status_of(trailers: Sequence[tuple[str, str | bytes]] | None) -> status_pb2.Status | None:
+    for key, value in trailers or ():
+        if key == _DETAILS_KEY and isinstance(value, bytes):
+            status = status_pb2.Status()
+            try:
+                status.ParseFromString(value)
+            except Exception:  # a trailer we cannot read must not hide the status code itself
+                return None
+            return status
+    return None
+
+
+def error_from_status(code: grpc.StatusCode, message: str,
+                      trailers: Sequence[tuple[str, str | bytes]] | None) -> GovshareError:
+    """The exception for a status code, its message and the call's trailing metadata."""
+    reason = domain = ""
+    metadata: dict[str, str] = {}
+    violations: list[tuple[str, str]] = []
+    retry_delay: float | None = None
+    status = _status_of(trailers)
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason, domain, metadata = info.reason, info.domain, dict(info.metadata)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations.extend((v.field, v.description) for v in bad.field_violations)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            retry_delay = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+    cls = _CLASSES.get(code, GovshareError)
+    return cls(code, message, reason=reason, domain=domain, metadata=metadata, field_violations=violations,
+               retry_delay=retry_delay)
+
+
+def from_rpc_error(error: grpc.RpcError) -> GovshareError:
+    """The GovshareError for a raw gRPC error (e.g. one raised while iterating a server stream)."""
+    if isinstance(error, GovshareError):
+        return error
+    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]
+    message = error.details() if hasattr(error, "details") else str(error)  # type: ignore[attr-defined]
+    trailers = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None  # type: ignore[attr-defined]
+    return error_from_status(code, message or "", trailers)

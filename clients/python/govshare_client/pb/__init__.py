@@ -1,0 +1,1 @@
+"""Typed messages and stubs generated from the public protos (do not edit)."""

@@ -1,0 +1,115 @@
+"""Plain Python results of the convenience methods (no protobuf types to learn for the common calls)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from govshare_client.pb.common.v1 import common_pb2
+from govshare_client.pb.query.v1 import query_pb2
+
+
+class Purpose(StrEnum):
+    """Why the data is used (DOMAIN R-USE-1); every query declares one, conditional data only for granted ones."""
+
+    ADMINISTRATIVE_BASIS = "administrative_basis"  # 行政依据
+    WORK_REFERENCE = "work_reference"  # 工作参考
+    DATA_VERIFICATION = "data_verification"  # 数据校核
+    BUSINESS_COLLABORATION = "business_collaboration"  # 业务协同
+
+    def to_proto(self, text: str = "") -> common_pb2.Purpose:
+        return common_pb2.Purpose(type=common_pb2.PurposeType.Value(f"PURPOSE_TYPE_{self.name}"), text=text)
+
+
+class VerifyOutcome(StrEnum):
+    """One claimed item against the record: 一致 / 不一致 / 库无."""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    NO_RECORD = "no_record"
+    UNSPECIFIED = "unspecified"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who provides the record, as of when, and whether a dispute about it is open (the desk must know)."""
+
+    provider_department_code: str = ""
+    as_of_time: dt.datetime | None = None
+    disputed: bool = False
+
+    @classmethod
+    def from_proto(cls, message: common_pb2.Provenance) -> Provenance:
+        as_of = message.as_of_time.ToDatetime(tzinfo=dt.UTC) if message.HasField("as_of_time") else None
+        return cls(message.provider_department_code, as_of, message.disputed)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The granted items of one record (masked where the rules say so) and the id of its audit record."""
+
+    values: dict[str, str]
+    masked_items: list[str]
+    provenance: Provenance
+    audit_id: str
+
+    @classmethod
+    def from_proto(cls, message: query_pb2.QueryResponse) -> QueryResult:
+        return cls(dict(message.values), list(message.masked_items), Provenance.from_proto(message.provenance),
+                   message.audit_id)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One key of a batch: ``found`` with ``values``, or not found, or ``error`` saying what is wrong with it."""
+
+    key: str
+    found: bool
+    values: dict[str, str] = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=Provenance)
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class BatchQueryResult:
+    """Every key's answer, in the order given (duplicates included)."""
+
+    items: list[BatchItem]
+    masked_items: list[str]
+    audit_id: str
+
+    @classmethod
+    def from_proto(cls, message: query_pb2.BatchQueryResponse) -> BatchQueryResult:
+        items = [BatchItem(r.key, r.found, dict(r.values), Provenance.from_proto(r.provenance), r.error)
+                 for r in message.results]
+        return cls(items, list(message.masked_items), message.audit_id)
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    """One record of a batch download (部门批量下载): its key, granted items (masked by rule) and as-of time."""
+
+    key: str
+    values: dict[str, str]
+    as_of_time: dt.datetime | None
+
+    @classmethod
+    def from_proto(cls, message: query_pb2.ExportRow) -> ExportRow:
+        as_of = message.as_of_time.ToDatetime(tzinfo=dt.UTC) if message.HasField("as_of_time") else None
+        return cls(message.key, dict(message.values), as_of)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Per claimed item, whether it matches the record; never the record's data."""
+
+    outcomes: dict[str, VerifyOutcome]
+    provenance: Provenance
+    audit_id: str
+
+    @classmethod
+    def from_proto(cls, message: query_pb2.VerifyResponse) -> VerifyResult:
+        outcomes = {item: VerifyOutcome(query_pb2.VerifyOutcome.Name(value).removeprefix("VERIFY_OUTCOME_").lower())
+                    for item, value in message.outcomes.items()}
+        return cls(outcomes, Provenance.from_proto(message.provenance), message.audit_id)

@@ -1,0 +1,153 @@
+"""The client SDK against the real platform: edge, services, PostgreSQL and Redis over real sockets.
+
+The SDK is synchronous and the platform serves from this test's event loop, so each SDK session runs in a
+worker thread (``asyncio.to_thread``) while the loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+
+from govshare_client import (
+    AsyncClient,
+    Client,
+    InvalidArgument,
+    PermissionDenied,
+    Purpose,
+    Unauthenticated,
+    VerifyOutcome,
+)
+from govshare_client.pb.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from services.foundation.synthetic import citizen_id_of, credit_code_of, entity, person
+from services.runtime.identity import Caller
+from services.runtime.tokens import issue_token
+
+pytestmark = pytest.mark.integration
+
+POPULATION = "101001/000001"  # conditional; citizen_id and name are basic (unconditional) items
+ENTITIES = "102001/000001"  # unconditional, online + batch download
+PLACES = "103002/000001"  # unconditional, online only
+SYSTEM = "resources"  # 市自然资源和规划局: no test of the session grants it population data
+T = TypeVar("T")
+
+
+async def _with_client(platform, work: Callable[[Client], T], system: str = SYSTEM) -> T:  # type: ignore[no-untyped-def]
+    entry = platform.credentials.systems[system]
+
+    def run() -> T:
+        with Client(platform.gateway, entry["system_id"], entry["secret"], plaintext=True) as client:
+            return work(client)
+
+    return await asyncio.to_thread(run)
+
+
+async def test_query_returns_granted_items_masked_with_provenance(platform) -> None:  # type: ignore[no-untyped-def]
+    company = entity(0)
+    answer = await _with_client(platform, lambda c: c.query(
+        ENTITIES, credit_code_of(0), ["name", "status", "legal_representative"], purpose=Purpose.WORK_REFERENCE,
+        purpose_text="窗口受理 2026-001"))
+    assert answer.values["name"] == company["name"]
+    assert answer.values["status"] == company["status"]
+    assert "legal_representative" in answer.masked_items
+    assert answer.values["legal_representative"] != company["legal_representative"]
+    assert answer.provenance.provider_department_code == platform.credentials.systems["market"]["department"]
+    assert answer.provenance.as_of_time is not None
+    assert answer.audit_id
+
+
+async def test_batch_query_answers_each_key(platform) -> None:  # type: ignore[no-untyped-def]
+    keys = [credit_code_of(0), credit_code_of(1), credit_code_of(0)[:17] + "?"]
+    batch = await _with_client(platform, lambda c: c.batch_query(ENTITIES, keys, ["name"], purpose="work_reference"))
+    assert [item.key for item in batch.items] == keys
+    assert [item.found for item in batch.items] == [True, True, False]
+    assert batch.items[1].values["name"] == entity(1)["name"]
+    assert batch.items[2].error
+
+
+async def test_verify_says_match_and_mismatch_never_the_data(platform) -> None:  # type: ignore[no-untyped-def]
+    someone = person(0)
+    claims = {"name": someone["name"], "citizen_id": citizen_id_of(0)}
+    right = await _with_client(platform, lambda c: c.verify(POPULATION, citizen_id_of(0), claims))
+    wrong = await _with_client(platform, lambda c: c.verify(POPULATION, citizen_id_of(0), {"name": "不是此人"}))
+    assert right.outcomes == {"name": VerifyOutcome.MATCH, "citizen_id": VerifyOutcome.MATCH}
+    assert wrong.outcomes == {"name": VerifyOutcome.MISMATCH}
+
+
+async def test_a_refused_query_raises_permission_denied_not_granted(platform) -> None:  # type: ignore[no-untyped-def]
+    """Beyond the basic items, the population resource needs an approved application."""
+    with pytest.raises(PermissionDenied) as refused:
+        await _with_client(platform, lambda c: c.query(POPULATION, citizen_id_of(0), ["citizen_id", "birth_date"],
+                                                       purpose="administrative_basis", purpose_text="低保审核"))
+    assert refused.value.reason == "NOT_GRANTED"
+    assert refused.value.domain.startswith("query")
+    assert citizen_id_of(0) not in str(refused.value)
+
+
+async def test_an_invalid_key_raises_invalid_argument_naming_key(platform) -> None:  # type: ignore[no-untyped-def]
+    good = citizen_id_of(0)
+    bad = good[:17] + ("0" if good[17] != "0" else "1")  # a wrong check character
+    with pytest.raises(InvalidArgument) as invalid:
+        await _with_client(platform, lambda c: c.query(POPULATION, bad, ["name"], purpose="work_reference"))
+    assert [field for field, _ in invalid.value.field_violations] == ["key"]
+
+
+async def test_export_streams_rows_and_a_refusal_raises(platform) -> None:  # type: ignore[no-untyped-def]
+    rows = await _with_client(platform, lambda c: list(c.export(ENTITIES, ["credit_code", "name"],
+                                                                 purpose="work_reference")))
+    by_key = {row.key: row for row in rows}
+    assert by_key[credit_code_of(0)].values == {"credit_code": credit_code_of(0), "name": entity(0)["name"]}
+    assert all(row.as_of_time is not None for row in rows)
+    with pytest.raises(PermissionDenied) as refused:  # 标准地名地址 offers online query only
+        await _with_client(platform, lambda c: list(c.export(PLACES, purpose="work_reference")))
+    assert refused.value.reason == "METHOD_NOT_GRANTED"
+
+    entry = platform.credentials.systems[SYSTEM]
+    async with AsyncClient(platform.gateway, entry["system_id"], entry["secret"], plaintext=True) as client:
+        streamed = [row.key async for row in client.export(ENTITIES, ["name"], purpose="work_reference")]
+        with pytest.raises(PermissionDenied):
+            [row async for row in client.export(PLACES, purpose="work_reference")]
+    assert set(streamed) == set(by_key)
+
+
+async def test_raw_stubs_carry_the_token(platform) -> None:  # type: ignore[no-untyped-def]
+    response = await _with_client(platform, lambda c: c.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry(
+        catalog_pb2.GetEntryRequest(code=ENTITIES)))
+    assert response.entry.code == ENTITIES
+
+
+async def test_a_token_the_edge_finds_expired_is_renewed_and_the_call_answered(platform) -> None:  # type: ignore[no-untyped-def]
+    entry = platform.credentials.systems[SYSTEM]
+    expired = issue_token(platform.settings["authorization"].token_private_key,
+                          Caller(entry["system_id"], entry["department"]), -60).token
+
+    def run(client: Client) -> str:
+        client.query(ENTITIES, credit_code_of(0), ["name"], purpose="work_reference")
+        client._tokens._token = expired  # as if the held token had expired on the way (clock skew, a long pause)
+        return client.query(ENTITIES, credit_code_of(0), ["name"], purpose="work_reference").values["name"]
+
+    assert await _with_client(platform, run) == entity(0)["name"]
+
+
+async def test_a_wrong_secret_is_unauthenticated(platform) -> None:  # type: ignore[no-untyped-def]
+    entry = platform.credentials.systems[SYSTEM]
+
+    def run() -> None:
+        with Client(platform.gateway, entry["system_id"], "not-the-secret", plaintext=True) as client:
+            client.query(ENTITIES, credit_code_of(0), purpose="work_reference")
+
+    with pytest.raises(Unauthenticated):
+        await asyncio.to_thread(run)
+
+
+async def test_the_async_client_queries_and_is_refused_alike(platform) -> None:  # type: ignore[no-untyped-def]
+    entry = platform.credentials.systems[SYSTEM]
+    async with AsyncClient(platform.gateway, entry["system_id"], entry["secret"], plaintext=True) as client:
+        answer = await client.query(ENTITIES, credit_code_of(0), ["name"], purpose="work_reference")
+        with pytest.raises(PermissionDenied) as refused:
+            await client.query(POPULATION, citizen_id_of(0), ["birth_date"], purpose="administrative_basis")
+    assert answer.values == {"name": entity(0)["name"]}
+    assert refused.value.reason == "NOT_GRANTED"

@@ -1,0 +1,98 @@
+"""The SDK as a business system gets it: a fresh virtualenv, ``pip install ./clients/python`` and nothing else,
+then the example — the very code docs/api.md prints — against the running platform.
+
+Slower than the other integration tests (marked ``fresh_venv``): it creates a virtualenv and pip-installs
+into it (from pip's cache after the first run), which takes tens of seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.foundation.synthetic import entity
+
+pytestmark = [pytest.mark.integration, pytest.mark.fresh_venv]
+
+ROOT = Path(__file__).resolve().parents[2]
+SDK = ROOT / "clients" / "python"
+EXAMPLE = SDK / "examples" / "first_query.py"
+#: Server dependencies a business system must not get with the SDK (pip's normalised names).
+SERVER_ONLY = {"asyncpg", "redis", "hiredis", "uvloop", "opentelemetry-api", "opentelemetry-sdk", "pyjwt",
+               "cryptography", "python-stdnum", "chinesecalendar", "chinese-calendar", "prometheus-client",
+               "grpcio-health-checking", "grpcio-reflection", "govshare"}
+SNIPPET_HEADING = "### A first query in under ten lines"
+
+
+def docs_snippet() -> str:
+    """The first Python block under the first-query heading of docs/api.md, as printed."""
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    after = text.split(SNIPPET_HEADING, 1)[1]
+    match = re.search(r"```python\n(.*?)```", after, re.DOTALL)
+    assert match, f"no python block under {SNIPPET_HEADING!r} in docs/api.md"
+    return match.group(1)
+
+
+async def _run(*args: str | Path, env: dict[str, str] | None = None, limit: float = 600) -> str:
+    """Runs a command without blocking the event loop the platform serves from; its stdout, or a failure."""
+    process = await asyncio.create_subprocess_exec(*map(str, args), stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.PIPE, env=env)
+    out, err = await asyncio.wait_for(process.communicate(), limit)
+    assert process.returncode == 0, f"{args}: exit {process.returncode}\n{out.decode()}\n{err.decode()}"
+    return out.decode()
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment minus anything that would let the fresh venv see this project's packages."""
+    return {k: v for k, v in os.environ.items()
+            if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"} and not k.startswith("GOVSHARE_")}
+
+
+@pytest.fixture(scope="module")
+async def fresh_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new virtualenv with ``pip install clients/python`` and nothing else (pip's cache is used)."""
+    base = tmp_path_factory.mktemp("sdk-venv")
+    source = base / "govshare-client"  # a copy, so the build leaves nothing behind in the worktree
+    shutil.copytree(SDK, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    await _run(sys.executable, "-m", "venv", base / "venv", env=_clean_env())
+    python = base / "venv" / "bin" / "python"
+    await _run(python, "-m", "pip", "install", "--quiet", source, env=_clean_env())
+    return python
+
+
+def test_the_docs_snippet_is_the_example_and_under_ten_lines() -> None:
+    snippet = docs_snippet()
+    assert snippet == EXAMPLE.read_text(encoding="utf-8")
+    assert len(snippet.strip().splitlines()) < 10
+    assert f"```python\n{snippet}```" in (SDK / "README.md").read_text(encoding="utf-8")  # the SDK's README too
+
+
+async def test_no_server_dependency_is_installed(fresh_python: Path) -> None:
+    installed = {p["name"].lower().replace("_", "-") for p in
+                 json.loads(await _run(fresh_python, "-m", "pip", "list", "--format=json", env=_clean_env()))}
+    assert "govshare-client" in installed
+    assert not installed & SERVER_ONLY, installed & SERVER_ONLY
+    probe = ("import importlib.util as u; "
+             "print([m for m in ('asyncpg', 'redis', 'uvloop', 'govshare') if u.find_spec(m)])")
+    assert (await _run(fresh_python, "-c", probe, env=_clean_env())).strip() == "[]"
+
+
+async def test_the_example_and_the_docs_snippet_run_as_printed(platform, fresh_python: Path,  # type: ignore[no-untyped-def]
+                                                              tmp_path: Path) -> None:
+    system = platform.credentials.systems["social"]
+    env = _clean_env() | {"GOVSHARE_ENDPOINT": platform.gateway, "GOVSHARE_SYSTEM_ID": system["system_id"],
+                          "GOVSHARE_SYSTEM_SECRET": system["secret"], "GOVSHARE_PLAINTEXT": "1"}
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(docs_snippet(), encoding="utf-8")
+    company = entity(0)
+    for script in (EXAMPLE, snippet):
+        out = await _run(fresh_python, script, env=env, limit=120)
+        assert company["name"] in out and company["status"] in out
+        assert platform.credentials.systems["market"]["department"] in out

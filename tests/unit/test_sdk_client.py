@@ -1,0 +1,524 @@
+"""The client SDK's token, deadline, retry and error handling, against a real gRPC server on a socket.
+
+The server here is a test double of the platform's edge (TokenService plus a scripted QueryService and
+CatalogService): it lets each test decide what the platform answers — UNAVAILABLE twice, a RetryInfo, an
+expired token — and records what the client really sent over the wire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+import pytest
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from govshare_client import (
+    AsyncClient,
+    Client,
+    GovshareError,
+    InvalidArgument,
+    PermissionDenied,
+    Purpose,
+    ResourceExhausted,
+    RetryPolicy,
+    Unauthenticated,
+    Unavailable,
+    VerifyOutcome,
+)
+from govshare_client._tokens import TokenSource
+from govshare_client.pb.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from govshare_client.pb.common.v1 import common_pb2
+from govshare_client.pb.query.v1 import query_pb2
+
+Behaviour = Callable[[grpc.ServicerContext], None]
+
+
+def _pack(message) -> any_pb2.Any:  # type: ignore[no-untyped-def]
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def fail(code: int, message: str, reason: str = "", retry_after: float | None = None,
+         violations: tuple[tuple[str, str], ...] = (), **metadata: str) -> Behaviour:
+    """A behaviour aborting the call with a rich google.rpc.Status, as the platform's services do."""
+    details = []
+    if reason:
+        details.append(_pack(error_details_pb2.ErrorInfo(reason=reason, domain="query.govshare", metadata=metadata)))
+    if violations:
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in violations])))
+    if retry_after is not None:
+        seconds = int(retry_after)
+        details.append(_pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(
+            seconds=seconds, nanos=int((retry_after - seconds) * 1e9)))))
+    status = rpc_status.to_status(status_pb2.Status(code=code, message=message, details=details))
+
+    def behave(context: grpc.ServicerContext) -> None:
+        context.abort_with_status(status)
+
+    return behave
+
+
+def unavailable(retry_after: float | None = None) -> Behaviour:
+    return fail(code_pb2.UNAVAILABLE, "backend down", retry_after=retry_after)
+
+
+def _jwt(lifetime: float) -> str:
+    """A token shaped like the platform's (header.claims.signature) with the given lifetime."""
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    now = time.time()
+    return f"{part({'alg': 'EdDSA'})}.{part({'iat': int(now), 'exp': int(now + lifetime), 'n': now})}.c2ln"
+
+
+@dataclass
+class Call:
+    method: str
+    token: str
+    time_remaining: float | None
+    at: float
+
+
+@dataclass
+class FakeEdge:
+    """Scripted platform edge: ``script[method]`` is consumed one behaviour per call, then calls succeed."""
+
+    lifetime: float = 3600.0
+    secret: str = "s3cret"
+    issued: list[str] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    script: dict[str, list[Behaviour]] = field(default_factory=dict)
+    refused_tokens: set[str] = field(default_factory=set)
+    refuse_every_token: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def issue(self, request, context):  # type: ignore[no-untyped-def]
+        from govshare_client.pb.authorization.v1 import token_pb2
+
+        with self.lock:
+            behaviour = self.script.get("IssueToken", []).pop(0) if self.script.get("IssueToken") else None
+        if behaviour is not None:
+            behaviour(context)
+        if request.secret != self.secret:
+            fail(code_pb2.UNAUTHENTICATED, "unknown system or wrong secret", "UNAUTHENTICATED")(context)
+        time.sleep(0.01)  # an issuance takes a moment: concurrent callers must still share one
+        token = _jwt(self.lifetime)
+        with self.lock:
+            self.issued.append(token)
+        response = token_pb2.IssueTokenResponse(token=token)
+        response.expire_time.FromSeconds(int(time.time() + self.lifetime))
+        return response
+
+    def _enter(self, method: str, context: grpc.ServicerContext) -> None:
+        token = dict(context.invocation_metadata()).get("authorization", "").removeprefix("Bearer ")
+        with self.lock:
+            self.calls.append(Call(method, token, context.time_remaining(), time.monotonic()))
+            behaviour = self.script.get(method, []).pop(0) if self.script.get(method) else None
+        if self.refuse_every_token or token in self.refused_tokens or token not in self.issued:
+            fail(code_pb2.UNAUTHENTICATED, "bearer token has expired", "UNAUTHENTICATED")(context)
+        if behaviour is not None:
+            behaviour(context)
+
+    def query(self, request, context):  # type: ignore[no-untyped-def]
+        self._enter("Query", context)
+        response = query_pb2.QueryResponse(values={"name": "某某公司"}, masked_items=["legal_representative"],
+                                           audit_id="a-1")
+        response.provenance.provider_department_code = "11110100MB0000003X"
+        response.provenance.as_of_time.FromSeconds(1_700_000_000)
+        return response
+
+    def batch_query(self, request, context):  # type: ignore[no-untyped-def]
+        self._enter("BatchQuery", context)
+        return query_pb2.BatchQueryResponse(results=[
+            query_pb2.BatchQueryResult(key=k, found=k != "bad", error="bad key" if k == "bad" else "")
+            for k in request.keys], audit_id="a-2")
+
+    def verify(self, request, context):  # type: ignore[no-untyped-def]
+        self._enter("Verify", context)
+        return query_pb2.VerifyResponse(outcomes={"name": query_pb2.VERIFY_OUTCOME_MATCH,
+                                                  "sex": query_pb2.VERIFY_OUTCOME_MISMATCH})
+
+    def get_entry(self, request, context):  # type: ignore[no-untyped-def]
+        self._enter("GetEntry", context)
+        return catalog_pb2.GetEntryResponse(entry=catalog_pb2.Entry(code=request.code))
+
+    def create_entry(self, request, context):  # type: ignore[no-untyped-def]
+        self._enter("CreateEntry", context)
+        return catalog_pb2.CreateEntryResponse(entry=request.entry)
+
+    def handlers(self) -> list[grpc.GenericRpcHandler]:
+        from govshare_client.pb.authorization.v1 import token_pb2
+
+        def unary(fn, request_type, response_type):  # type: ignore[no-untyped-def]
+            return grpc.unary_unary_rpc_method_handler(fn, request_deserializer=request_type.FromString,
+                                                       response_serializer=response_type.SerializeToString)
+        return [
+            grpc.method_handlers_generic_handler("govshare.authorization.v1.TokenService", {
+                "IssueToken": unary(self.issue, token_pb2.IssueTokenRequest, token_pb2.IssueTokenResponse)}),
+            grpc.method_handlers_generic_handler("govshare.query.v1.QueryService", {
+                "Query": unary(self.query, query_pb2.QueryRequest, query_pb2.QueryResponse),
+                "BatchQuery": unary(self.batch_query, query_pb2.BatchQueryRequest, query_pb2.BatchQueryResponse),
+                "Verify": unary(self.verify, query_pb2.VerifyRequest, query_pb2.VerifyResponse)}),
+            grpc.method_handlers_generic_handler("govshare.catalog.v1.CatalogService", {
+                "GetEntry": unary(self.get_entry, catalog_pb2.GetEntryRequest, catalog_pb2.GetEntryResponse),
+                "CreateEntry": unary(self.create_entry, catalog_pb2.CreateEntryRequest,
+                                     catalog_pb2.CreateEntryResponse)}),
+        ]
+
+    def attempts(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+
+@pytest.fixture
+def edge() -> Iterator[tuple[FakeEdge, str]]:
+    fake = FakeEdge()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+    server.add_generic_rpc_handlers(fake.handlers())
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield fake, f"127.0.0.1:{port}"
+    server.stop(0)
+
+
+class SleepRecorder:
+    """Sleeps for real (the server sees the real gaps) and remembers every pause the client chose."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        time.sleep(seconds)
+
+
+def make_client(address: str, **kwargs) -> Client:  # type: ignore[no-untyped-def]
+    return Client(address, "sys-1", "s3cret", plaintext=True, **kwargs)
+
+
+def test_query_sends_the_token_and_returns_plain_values(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    with make_client(address) as client:
+        answer = client.query("102001/000001", "91110000600037341L", ["name"], purpose=Purpose.WORK_REFERENCE)
+    assert answer.values == {"name": "某某公司"}
+    assert answer.masked_items == ["legal_representative"]
+    assert answer.provenance.provider_department_code == "11110100MB0000003X"
+    assert answer.provenance.as_of_time is not None and answer.provenance.as_of_time.timestamp() == 1_700_000_000
+    assert [c.token for c in fake.calls] == fake.issued
+
+
+def test_batch_and_verify_return_plain_results(edge: tuple[FakeEdge, str]) -> None:
+    _, address = edge
+    with make_client(address) as client:
+        batch = client.batch_query("102001/000001", ["k1", "bad"], purpose="work_reference")
+        verified = client.verify("101001/000001", "k1", {"name": "张三", "sex": "男"})
+    assert [(i.key, i.found, i.error) for i in batch.items] == [("k1", True, ""), ("bad", False, "bad key")]
+    assert verified.outcomes == {"name": VerifyOutcome.MATCH, "sex": VerifyOutcome.MISMATCH}
+
+
+def test_every_call_gets_a_default_deadline(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    with make_client(address, timeout=7.0) as client:
+        client.query("c", "k", purpose="work_reference")
+        client.batch_query("c", ["k"], purpose="work_reference")
+        client.query("c", "k", purpose="work_reference", timeout=3.0)
+    query, batch, explicit = fake.calls
+    # (the grpc-timeout header rounds the deadline up a little: hence the slack of 0.5 s)
+    assert query.time_remaining is not None and 0 < query.time_remaining <= 7.5
+    assert batch.time_remaining is not None and 7.5 < batch.time_remaining <= 30.5  # BatchQuery's own default
+    assert explicit.time_remaining is not None and 0 < explicit.time_remaining <= 3.5
+
+
+def test_one_token_is_shared_by_many_threads(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    with make_client(address) as client, futures.ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: client.query("c", "k", purpose="work_reference"), range(32)))
+    assert len(fake.issued) == 1
+    assert {c.token for c in fake.calls} == set(fake.issued)
+
+
+def test_a_token_is_renewed_before_it_expires(edge: tuple[FakeEdge, str]) -> None:
+    """A token is renewed once 80% of its lifetime (read from its own iat/exp) has passed, not at expiry."""
+    fake, address = edge
+    now = [1000.0]
+    with grpc.insecure_channel(address) as channel:
+        tokens = TokenSource(channel, "sys-1", "s3cret", clock=lambda: now[0])
+        first = tokens.token(5)
+        now[0] += 0.79 * 3600
+        assert tokens.token(5) == first
+        now[0] += 0.02 * 3600  # 81% of the hour gone: still valid for 11 minutes, but due
+        second = tokens.token(5)
+    assert second != first
+    assert fake.issued == [first, second]
+
+
+def test_a_token_due_for_renewal_serves_until_expiry_while_the_platform_is_unreachable(
+        edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    now = [1000.0]
+    with grpc.insecure_channel(address) as channel:
+        tokens = TokenSource(channel, "sys-1", "s3cret", clock=lambda: now[0])
+        first = tokens.token(5)
+        fake.script["IssueToken"] = [unavailable(), unavailable()]
+        now[0] += 0.9 * 3600  # due, not expired: the renewal fails, the held token still serves
+        assert tokens.token(5) == first
+        now[0] += 0.11 * 3600  # expired: no token to fall back on
+        with pytest.raises(Unavailable):
+            tokens.token(5)
+        assert tokens.token(5) != first  # the platform is back
+    assert len(fake.issued) == 2
+
+
+def test_an_expired_token_is_renewed_once_and_the_call_retried(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    with make_client(address) as client:
+        client.query("c", "k", purpose="work_reference")
+        fake.refused_tokens.add(fake.issued[0])  # the platform now says it has expired
+        client.stub(catalog_pb2_grpc.CatalogServiceStub).CreateEntry(
+            catalog_pb2.CreateEntryRequest(entry=catalog_pb2.Entry(code="1/1")))
+    assert len(fake.issued) == 2
+    assert [c.token for c in fake.attempts("CreateEntry")] == fake.issued  # refused once, then the new token
+
+
+def test_a_refused_token_is_not_retried_forever(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    fake.refuse_every_token = True
+    with make_client(address) as client, pytest.raises(Unauthenticated) as raised:
+        client.query("c", "k", purpose="work_reference")
+    assert len(fake.attempts("Query")) == 2
+    assert raised.value.reason == "UNAUTHENTICATED"
+
+
+def test_a_wrong_secret_is_unauthenticated_without_calling(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    with Client(address, "sys-1", "wrong", plaintext=True) as client, pytest.raises(Unauthenticated):
+        client.query("c", "k", purpose="work_reference")
+    assert fake.calls == []
+
+
+def test_unavailable_is_retried_on_idempotent_calls_with_jittered_backoff(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    fake.script["Query"] = [unavailable(), unavailable()]
+    fake.script["GetEntry"] = [unavailable()]
+    sleep = SleepRecorder()
+    policy = RetryPolicy(max_attempts=4, initial_backoff=0.05, multiplier=2.0)
+    with make_client(address, retry=policy, sleep=sleep) as client:
+        assert client.query("c", "k", purpose="work_reference").values == {"name": "某某公司"}
+        entry = client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry(catalog_pb2.GetEntryRequest(code="1/1"))
+    assert entry.entry.code == "1/1"
+    assert len(fake.attempts("Query")) == 3 and len(fake.attempts("GetEntry")) == 2
+    assert len(sleep.pauses) == 3
+    assert 0 <= sleep.pauses[0] <= 0.05 and 0 <= sleep.pauses[1] <= 0.1 and 0 <= sleep.pauses[2] <= 0.05
+
+
+def test_retries_stop_after_max_attempts(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    fake.script["Verify"] = [unavailable()] * 10
+    sleep = SleepRecorder()
+    with make_client(address, retry=RetryPolicy(max_attempts=3, initial_backoff=0.01), sleep=sleep) as client, \
+            pytest.raises(Unavailable):
+        client.verify("c", "k", {"name": "x"})
+    assert len(fake.attempts("Verify")) == 3 and len(sleep.pauses) == 2
+
+
+def test_unavailable_is_never_retried_on_a_non_idempotent_call(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    fake.script["CreateEntry"] = [unavailable()]
+    with make_client(address, sleep=SleepRecorder()) as client, pytest.raises(Unavailable):
+        client.stub(catalog_pb2_grpc.CatalogServiceStub).CreateEntry(
+            catalog_pb2.CreateEntryRequest(entry=catalog_pb2.Entry(code="1/1")))
+    assert len(fake.attempts("CreateEntry")) == 1
+
+
+def test_retry_info_sets_the_pause(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    fake.script["Query"] = [unavailable(retry_after=0.3)]
+    sleep = SleepRecorder()
+    with make_client(address, sleep=sleep) as client:
+        client.query("c", "k", purpose="work_reference")
+    first, second = fake.attempts("Query")
+    assert sleep.pauses == [pytest.approx(0.3)]
+    assert second.at - first.at >= 0.3  # the platform really was left alone that long
+
+
+def test_no_retry_is_started_that_the_deadline_would_cut(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    fake.script["Query"] = [unavailable(retry_after=30)]
+    sleep = SleepRecorder()
+    with make_client(address, sleep=sleep) as client, pytest.raises(Unavailable) as raised:
+        client.query("c", "k", purpose="work_reference", timeout=2)
+    assert sleep.pauses == [] and len(fake.attempts("Query")) == 1
+    assert raised.value.retry_delay == pytest.approx(30)
+
+
+def test_errors_expose_reason_metadata_and_field_violations(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    fake.script["Query"] = [
+        fail(code_pb2.PERMISSION_DENIED, "no grant", "NOT_GRANTED", resource_code="101001/000001"),
+        fail(code_pb2.INVALID_ARGUMENT, "key: wrong check character", "INVALID_ARGUMENT",
+             violations=(("key", "wrong check character"), ("purpose.type", "required"))),
+        fail(code_pb2.RESOURCE_EXHAUSTED, "rate limit", "RATE_LIMITED", retry_after=1.5),
+    ]
+    with make_client(address, sleep=SleepRecorder()) as client:
+        with pytest.raises(PermissionDenied) as denied:
+            client.query("c", "k", purpose="work_reference")
+        with pytest.raises(InvalidArgument) as invalid:
+            client.query("c", "k", purpose="work_reference")
+        with pytest.raises(ResourceExhausted) as limited:
+            client.query("c", "k", purpose="work_reference")
+    assert denied.value.reason == "NOT_GRANTED" and denied.value.code == grpc.StatusCode.PERMISSION_DENIED
+    assert denied.value.metadata == {"resource_code": "101001/000001"}
+    assert denied.value.domain == "query.govshare"
+    assert invalid.value.field_violations == [("key", "wrong check character"), ("purpose.type", "required")]
+    assert limited.value.retry_delay == pytest.approx(1.5)
+    assert len(fake.attempts("Query")) == 3  # RESOURCE_EXHAUSTED is the caller's to pace, not retried here
+    assert isinstance(denied.value, GovshareError) and isinstance(denied.value, grpc.RpcError)
+
+
+def test_an_unreachable_edge_is_unavailable() -> None:
+    with make_client("127.0.0.1:1", retry=RetryPolicy(max_attempts=2, initial_backoff=0.01),
+                     sleep=SleepRecorder()) as client, pytest.raises(Unavailable):
+        client.query("c", "k", purpose="work_reference", timeout=5)
+
+
+def test_purpose_names_map_to_the_proto_enum() -> None:
+    assert Purpose("administrative_basis").to_proto("x") == common_pb2.Purpose(
+        type=common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="x")
+    with pytest.raises(ValueError):
+        Purpose("curiosity")
+
+
+def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GOVSHARE_ENDPOINT", "GOVSHARE_SYSTEM_ID", "GOVSHARE_SYSTEM_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOVSHARE_ENDPOINT", "127.0.0.1:1")
+    with pytest.raises(ValueError, match="GOVSHARE_SYSTEM_ID, GOVSHARE_SYSTEM_SECRET"):
+        Client()
+
+
+def test_settings_come_from_the_environment(edge: tuple[FakeEdge, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, address = edge
+    monkeypatch.setenv("GOVSHARE_ENDPOINT", address)
+    monkeypatch.setenv("GOVSHARE_SYSTEM_ID", "sys-1")
+    monkeypatch.setenv("GOVSHARE_SYSTEM_SECRET", "s3cret")
+    monkeypatch.setenv("GOVSHARE_PLAINTEXT", "1")
+    with Client() as client:
+        client.query("c", "k", purpose="work_reference")
+    assert len(fake.attempts("Query")) == 1
+
+
+class AsyncSleepRecorder:
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        await asyncio.sleep(seconds)
+
+
+def make_async_client(address: str, **kwargs) -> AsyncClient:  # type: ignore[no-untyped-def]
+    return AsyncClient(address, "sys-1", "s3cret", plaintext=True, **kwargs)
+
+
+async def test_async_client_shares_one_token_and_returns_plain_values(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    async with make_async_client(address) as client:
+        answers = await asyncio.gather(*(client.query("c", "k", purpose="work_reference") for _ in range(20)))
+        verified = await client.verify("c", "k", {"name": "张三"})
+    assert {a.values["name"] for a in answers} == {"某某公司"}
+    assert verified.outcomes["name"] == VerifyOutcome.MATCH
+    assert len(fake.issued) == 1 and {c.token for c in fake.calls} == set(fake.issued)
+    assert all(c.time_remaining is not None and c.time_remaining <= 10.5 for c in fake.calls)
+
+
+async def test_async_client_retries_idempotent_calls_only_honouring_retry_info(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    fake.script["Query"] = [unavailable(retry_after=0.2), unavailable()]
+    fake.script["CreateEntry"] = [unavailable()]
+    sleep = AsyncSleepRecorder()
+    async with make_async_client(address, sleep=sleep, retry=RetryPolicy(initial_backoff=0.05)) as client:
+        await client.query("c", "k", purpose="work_reference")
+        with pytest.raises(Unavailable):
+            await client.stub(catalog_pb2_grpc.CatalogServiceStub).CreateEntry(
+                catalog_pb2.CreateEntryRequest(entry=catalog_pb2.Entry(code="1/1")))
+    assert len(fake.attempts("Query")) == 3 and len(fake.attempts("CreateEntry")) == 1
+    assert sleep.pauses[0] == pytest.approx(0.2) and 0 <= sleep.pauses[1] <= 0.1
+
+
+async def test_async_client_renews_a_refused_token_once_and_decodes_errors(edge: tuple[FakeEdge, str]) -> None:
+    fake, address = edge
+    async with make_async_client(address) as client:
+        await client.query("c", "k", purpose="work_reference")
+        fake.refused_tokens.add(fake.issued[0])
+        await client.query("c", "k", purpose="work_reference")
+        fake.script["Query"] = [fail(code_pb2.INVALID_ARGUMENT, "key: bad", "INVALID_ARGUMENT",
+                                     violations=(("key", "bad check character"),))]
+        with pytest.raises(InvalidArgument) as invalid:
+            await client.query("c", "k", purpose="work_reference")
+    assert len(fake.issued) == 2
+    assert invalid.value.field_violations == [("key", "bad check character")]
+
+
+def _tls_pair() -> tuple[bytes, bytes, bytes]:
+    """A CA certificate, and a certificate for ``localhost`` it signed with its key (all PEM)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+    def certificate(subject: str, public, ca: bool) -> x509.Certificate:  # type: ignore[no-untyped-def]
+        builder = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name("edge-ca"))
+                   .public_key(public).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    pem = serialization.Encoding.PEM
+    return (certificate("edge-ca", ca_key.public_key(), True).public_bytes(pem),
+            certificate("localhost", key.public_key(), False).public_bytes(pem),
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The edge's certificate is trusted through GOVSHARE_ROOT_CA; without it, or in plaintext, no call goes."""
+    ca, certificate, key = _tls_pair()
+    fake = FakeEdge()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers(fake.handlers())
+    port = server.add_secure_port("localhost:0", grpc.ssl_server_credentials([(key, certificate)]))
+    server.start()
+    try:
+        (tmp_path / "ca.pem").write_bytes(ca)
+        monkeypatch.setenv("GOVSHARE_ROOT_CA", str(tmp_path / "ca.pem"))
+        with Client(f"localhost:{port}", "sys-1", "s3cret") as client:
+            assert client.query("c", "k", purpose="work_reference").values == {"name": "某某公司"}
+        monkeypatch.delenv("GOVSHARE_ROOT_CA")
+        quick = RetryPolicy(max_attempts=1)
+        with Client(f"localhost:{port}", "sys-1", "s3cret", retry=quick) as client, pytest.raises(Unavailable):
+            client.query("c", "k", purpose="work_reference", timeout=5)  # the system roots do not know edge-ca
+        with Client(f"localhost:{port}", "sys-1", "s3cret", plaintext=True, retry=quick) as client, \
+                pytest.raises(Unavailable):
+            client.query("c", "k", purpose="work_reference", timeout=5)
+        assert len(fake.issued) == 1  # the secret went only over the verified connection
+    finally:
+        server.stop(0)
