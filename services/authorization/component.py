@@ -6,6 +6,7 @@ import asyncio
 
 import grpc
 
+from gateway.routing import PUBLIC_SERVICES
 from govshare.authorization.v1 import (
     authorization_pb2_grpc,
     directory_pb2_grpc,
@@ -40,6 +41,9 @@ class AuthorizationComponent:
         "govshare.authorization.v1.SharingService",
         "govshare.authorization.v1.AuthorizationService",
     )
+    #: The edge routes reflection here (gateway.routing.EDGE_COMPANION): it lists every public service (their
+    #: descriptors are loaded by gateway.routing) and nothing internal.
+    reflected_services = tuple(PUBLIC_SERVICES)
 
     def __init__(self, settings: Settings) -> None:
         if problem := credentials.signing_key_problem(settings.token_private_key):

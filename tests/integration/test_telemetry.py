@@ -346,8 +346,13 @@ def test_govshare_up_gives_every_process_its_own_metrics_port(tmp_path: Path) ->
                 break
             threading.Event().wait(0.1)
         assert process.poll() is None, log.read_text()[-3000:]
-        ready = {port: scrape("127.0.0.1", port).get(("govshare_ready", ())) for port in range(metrics, metrics + 5)}
-        assert ready == dict.fromkeys(range(metrics, metrics + 5), 1.0)
+        services = range(metrics + 1, metrics + 5)  # catalog, authorization, query, foundation
+        ready = {port: scrape("127.0.0.1", port).get(("govshare_ready", ())) for port in services}
+        assert ready == dict.fromkeys(services, 1.0)
+        # The edge (Envoy) serves its own Prometheus stats on the base port, per-method gRPC counts among them.
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as response:
+            edge = response.read().decode()
+        assert "envoy_cluster_upstream_rq_total" in edge
     finally:
         process.send_signal(signal.SIGINT)
         try:
