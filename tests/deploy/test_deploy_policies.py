@@ -316,13 +316,12 @@ def test_each_process_gets_only_the_secrets_it_needs(rendered: dict[str, Variant
             for n, e in env_of(_govshare_container(variant, component)).items()
             if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]
         }
-        expected = {"GOVSHARE_REDIS_URL", "GOVSHARE_INTERNAL_KEY"}
+        # Every service verifies the bearer tokens it receives itself: each needs the public key(s).
+        expected = {"GOVSHARE_REDIS_URL", "GOVSHARE_INTERNAL_KEY", "GOVSHARE_TOKEN_PUBLIC_KEY"}
         if component in USES_DATABASE:
             expected.add("GOVSHARE_DATABASE_URL")
         if component == "authorization":
-            expected |= {"GOVSHARE_TOKEN_PRIVATE_KEY", "GOVSHARE_TOKEN_PUBLIC_KEY"}
-        if component == "gateway":
-            expected.add("GOVSHARE_TOKEN_PUBLIC_KEY")
+            expected.add("GOVSHARE_TOKEN_PRIVATE_KEY")
         if component == "query":
             expected.add("GOVSHARE_AUDIT_SIGNING_KEY")
         assert secrets == expected, component

@@ -61,6 +61,7 @@ def service_env(platform: Platform, port: int, **extra: str) -> dict[str, str]:
         "GOVSHARE_REDIS_URL": settings.redis_url,
         "GOVSHARE_INTERNAL_KEY": settings.internal_key.decode(),
         "GOVSHARE_AUDIT_SIGNING_KEY": settings.audit_signing_key,
+        "GOVSHARE_TOKEN_PUBLIC_KEY": settings.token_public_key,
         "GOVSHARE_CATALOG_TARGET": platform.port("catalog"),
         "GOVSHARE_AUTHORIZATION_TARGET": platform.port("authorization"),
         "GOVSHARE_FOUNDATION_TARGET": platform.port("foundation"),

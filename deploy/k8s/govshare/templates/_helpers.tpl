@@ -47,7 +47,7 @@ govshare.gov.cn/zone: {{ .root.Values.zone }}
 {{/*
 What each process is, as the architecture fixes it (docs: DESIGN.md "The mesh"),
 not as an operator may tune it: whether it uses PostgreSQL, which services it
-calls, which token keys it needs, whether it signs audit checkpoints (query).
+calls, which token keys it needs (every service verifies bearer tokens itself), whether it signs audit checkpoints (query).
 Callers and NetworkPolicies are derived from `calls`.
 */}}
 {{- define "govshare.componentFacts" -}}
@@ -62,7 +62,7 @@ catalog:
   database: true
   calls: []
   tokenPrivateKey: false
-  tokenPublicKey: false
+  tokenPublicKey: true
   auditSigningKey: false
   providers: false
 authorization:
@@ -76,14 +76,14 @@ query:
   database: true
   calls: [authorization, catalog, foundation]
   tokenPrivateKey: false
-  tokenPublicKey: false
+  tokenPublicKey: true
   auditSigningKey: true
   providers: true
 foundation:
   database: true
   calls: []
   tokenPrivateKey: false
-  tokenPublicKey: false
+  tokenPublicKey: true
   auditSigningKey: false
   providers: false
 {{- end -}}
