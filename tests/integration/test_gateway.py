@@ -14,6 +14,8 @@ import asyncio
 import json
 import secrets
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -560,3 +562,33 @@ async def test_random_calls_never_fail_internally(channel: grpc.aio.Channel, key
             await channel.unary_unary(method)(body, metadata=metadata, timeout=10)
     except grpc.aio.AioRpcError as error:
         assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), (method, error)
+
+
+# -- browsers ---------------------------------------------------------------------------------------------------
+
+
+def _preflight(address: str, origin: str) -> tuple[int, dict[str, str]]:
+    headers = {"origin": origin, "access-control-request-method": "POST",
+               "access-control-request-headers": "authorization,content-type,x-grpc-web"}
+    request = urllib.request.Request(f"http://{address}{GET_ENTRY}", method="OPTIONS", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}
+
+
+async def test_cors_admits_the_configured_origins_only(settings_base: Settings, backend: RunningServer,
+                                                       jwks: JwksEndpoint) -> None:
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port,
+                                          cors_origins=("https://console.example.gov.cn",)))
+    try:
+        status, headers = await asyncio.to_thread(_preflight, edge.address, "https://console.example.gov.cn")
+        assert status == 200
+        assert headers["access-control-allow-origin"] == "https://console.example.gov.cn"
+        assert "authorization" in headers["access-control-allow-headers"]
+        assert "grpc-status" in headers["access-control-expose-headers"]
+        _, headers = await asyncio.to_thread(_preflight, edge.address, "https://elsewhere.example")
+        assert "access-control-allow-origin" not in headers
+    finally:
+        edge.stop()

@@ -109,3 +109,22 @@ def test_no_tokens_or_bodies_in_access_logs() -> None:
     fields = json.dumps(log["typed_config"]["log_format"]["json_format"]).lower()
     assert "authorization" not in fields and "body" not in fields
     assert "req_without_query(:path)" in fields
+
+
+def test_python_m_gateway_render_prints_the_configuration_of_the_environment() -> None:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVSHARE_", "OTEL_"))}
+    env.update({"GOVSHARE_LISTEN": "0.0.0.0:50051", "GOVSHARE_JWKS_URL": SETTINGS.jwks_url,
+                "GOVSHARE_RATE_LIMIT_PER_SECOND": "7", **{f"GOVSHARE_{name.upper()}_TARGET": f"{name}:50051"
+                                                          for name in ("catalog", "authorization", "query",
+                                                                       "foundation")}})
+    done = subprocess.run([sys.executable, "-m", "gateway", "--render"], env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    config = json.loads(done.stdout)
+    assert _filter(config, "envoy.filters.http.local_ratelimit")["token_bucket"]["tokens_per_fill"] == 7
+    missing = subprocess.run([sys.executable, "-m", "gateway", "--render"],
+                             env={k: v for k, v in env.items() if k != "GOVSHARE_JWKS_URL"}, capture_output=True,
+                             text=True, timeout=60, check=False)
+    assert missing.returncode == 2 and "GOVSHARE_JWKS_URL" in missing.stderr and "Traceback" not in missing.stderr
