@@ -20,7 +20,13 @@ from google.protobuf import descriptor_pool
 
 # Imported for their side effect: the default descriptor pool learns every govshare service
 # (the routing table reads cardinalities from it, and server reflection lists the public ones).
-from govshare.authorization.v1 import authorization_pb2, directory_pb2, sharing_pb2, token_pb2  # noqa: F401
+from govshare.authorization.v1 import (  # noqa: F401
+    admin_log_pb2,
+    authorization_pb2,
+    directory_pb2,
+    sharing_pb2,
+    token_pb2,
+)
 from govshare.catalog.v1 import catalog_pb2  # noqa: F401
 from govshare.foundation.v1 import foundation_pb2  # noqa: F401
 from govshare.provider.v1 import provider_pb2  # noqa: F401
@@ -42,6 +48,7 @@ PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
     "govshare.authorization.v1.DirectoryService": Backend.AUTHORIZATION,
     "govshare.authorization.v1.SharingService": Backend.AUTHORIZATION,
     "govshare.authorization.v1.TokenService": Backend.AUTHORIZATION,
+    "govshare.authorization.v1.AdminLogService": Backend.AUTHORIZATION,
     "govshare.query.v1.QueryService": Backend.QUERY,
     "govshare.query.v1.DisputeService": Backend.QUERY,
     "govshare.query.v1.AuditService": Backend.QUERY,
@@ -49,6 +56,7 @@ PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
 })
 INTERNAL_SERVICES = frozenset({
     "govshare.authorization.v1.AuthorizationService",
+    "govshare.authorization.v1.AdminLogIntakeService",
     "govshare.provider.v1.ProviderService",
 })
 #: Where the edge sends the standard health and reflection services: a backend that reflects every public service.

@@ -16,9 +16,11 @@ from services.authorization.directory import Department, System, department_prob
 from services.authorization.store import Store
 from services.authorization.validation import name_problem
 from services.runtime import db
+from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, invalid_argument
 
 _BOOTSTRAP_LEVEL = directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL
+SEED_ACTOR = "cli:govshare-seed"
 
 
 async def bootstrap_authority(database_url: str, department_code: str, name: str, region_code: str,
@@ -44,7 +46,10 @@ async def bootstrap_authority(database_url: str, department_code: str, name: str
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
         system = System(id=credentials.new_system_id(), department_code=department_code, name=system_name)
-        system_id = await store.upsert_named_system(system, secret_hash)
+        # Logged like any directory change; the actor is the operator's command, not a system.
+        admin = AdminEvent(action="directory.bootstrap_authority", target=system.id, actor_system_id=SEED_ACTOR,
+                           actor_department_code=department_code, details={"department_code": department_code})
+        system_id = await store.upsert_named_system(system, secret_hash, admin)
         return system_id, secret
     finally:
         await store.close()

@@ -8,18 +8,22 @@ import grpc
 
 from gateway.routing import PUBLIC_SERVICES
 from govshare.authorization.v1 import (
+    admin_log_pb2_grpc,
     authorization_pb2_grpc,
     directory_pb2_grpc,
     sharing_pb2_grpc,
     token_pb2_grpc,
 )
 from services.authorization import credentials
+from services.authorization.admin_log import AdminLog
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
 from services.authorization.entries import EntryLookup
 from services.authorization.jwks_endpoint import JwksEndpoint
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.servicer import (
+    AdminLogIntakeServicer,
+    AdminLogServicer,
     AuthorizationServicer,
     DirectoryServicer,
     SharingServicer,
@@ -29,10 +33,11 @@ from services.authorization.sharing import Sharing
 from services.authorization.store import Store
 from services.runtime.callers import caller_verifier
 from services.runtime.settings import Settings
+from services.runtime.system_states_watch import SystemStatesWatch
 
 
 class AuthorizationComponent:
-    """Departments, systems, tokens, applications, grants and the access decision."""
+    """Departments, systems, tokens, applications, grants, the access decision and the administrative log."""
 
     name = "authorization"
     service_names = (
@@ -40,6 +45,8 @@ class AuthorizationComponent:
         "govshare.authorization.v1.TokenService",
         "govshare.authorization.v1.SharingService",
         "govshare.authorization.v1.AuthorizationService",
+        "govshare.authorization.v1.AdminLogService",
+        "govshare.authorization.v1.AdminLogIntakeService",
     )
     #: The edge routes reflection here (gateway.routing.EDGE_COMPANION): it lists every public service (their
     #: descriptors are loaded by gateway.routing) and nothing internal.
@@ -52,8 +59,12 @@ class AuthorizationComponent:
         self._store = Store()
         self._entries = EntryLookup(settings)
         self._events = PolicyEvents()
-        self._verifier = caller_verifier(settings)
-        self._directory = Directory(self._store, settings)
+        #: Tokens of disabled systems and rotated secrets are refused here too (the edge cannot ask); the states
+        #: come from this service's own store.
+        self._states = SystemStatesWatch(settings, self.name)
+        self._verifier = caller_verifier(settings, check=self._states.check)
+        self._directory = Directory(self._store, settings, self._events)
+        self._admin_log = AdminLog(self._store)
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)
         #: The token keys for the edge (GOVSHARE_JWKS_LISTEN); served from start, while dependencies come up.
@@ -65,7 +76,10 @@ class AuthorizationComponent:
         token_pb2_grpc.add_TokenServiceServicer_to_server(TokenServicer(verifier, self._directory), server)
         sharing_pb2_grpc.add_SharingServiceServicer_to_server(SharingServicer(verifier, self._sharing), server)
         authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
-            AuthorizationServicer(verifier, self._authorizer), server)
+            AuthorizationServicer(verifier, self._authorizer, self._directory), server)
+        admin_log_pb2_grpc.add_AdminLogServiceServicer_to_server(AdminLogServicer(verifier, self._admin_log), server)
+        authorization_pb2_grpc.add_AdminLogIntakeServiceServicer_to_server(
+            AdminLogIntakeServicer(verifier, self._admin_log), server)
 
     async def start(self) -> None:
         """Opens the pool and the event bus (raising while they are down), then the catalog lookup."""
@@ -74,6 +88,7 @@ class AuthorizationComponent:
         await self._store.open(self._settings.database_url)
         await self._events.open(self._settings.redis_url)
         await self._entries.open()
+        await self._states.start(self._store.system_states)
         # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
         await asyncio.to_thread(credentials.decoy_hash)
 
@@ -82,6 +97,7 @@ class AuthorizationComponent:
         await self.jwks.stop()
 
     async def _close(self) -> None:
+        await self._states.stop()
         await self._entries.close()
         await self._events.close()
         await self._store.close()

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 
 from govshare.authorization.v1 import directory_pb2
 from services.authorization import credentials
-from services.authorization.roles import require_authority, require_department, require_identified
+from services.authorization.roles import (
+    require_authority,
+    require_department,
+    require_identified,
+    require_service,
+)
 from services.authorization.validation import (
     SYSTEM_ID,
     department_code_problem,
@@ -25,12 +30,15 @@ from services.authorization.validation import (
     page_of,
 )
 from services.runtime import pagination, tokens
+from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, unauthenticated
 from services.runtime.identifiers import credit_code_error, region_code_error
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
+from services.runtime.system_states import SystemState
 
 if TYPE_CHECKING:
+    from services.authorization.policy_events import PolicyEvents
     from services.authorization.store import Store
 
 LEVELS = frozenset(v for v in directory_pb2.AdministrativeLevel.values()
@@ -67,6 +75,8 @@ class Credentials:
     system: System
     secret_hash: str
     authority: bool
+    #: Tokens issued before this (epoch seconds) are refused; new ones carry at least this ``iat``.
+    not_before: int = 0
 
 
 def department_problems(department: Department, prefix: str = "department") -> list[FieldViolation]:
@@ -86,9 +96,10 @@ def department_problems(department: Department, prefix: str = "department") -> l
 class Directory:
     """The directory workflows: who may register what, and the credential life cycle."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, events: PolicyEvents) -> None:
         self._store = store
         self._settings = settings
+        self._events = events
 
     # Departments
 
@@ -96,7 +107,10 @@ class Directory:
         require_authority(caller, "register departments")
         if problems := department_problems(department):
             raise invalid_argument(problems)
-        return await self._store.insert_department(department)
+        admin = AdminEvent.by(caller, "directory.create_department", department.code,
+                              {"level": department.level, "region_code": department.region_code,
+                               "authority": department.authority})
+        return await self._store.insert_department(department, admin)
 
     async def get_department(self, caller: Caller, code: str) -> Department:
         require_identified(caller)
@@ -132,9 +146,9 @@ class Directory:
             raise not_found(f"department {code}")
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
-        created = await self._store.insert_system(
-            System(id=credentials.new_system_id(), department_code=code, name=system.name.strip()), secret_hash)
-        return created, secret
+        new = System(id=credentials.new_system_id(), department_code=code, name=system.name.strip())
+        admin = AdminEvent.by(caller, "directory.create_system", new.id, {"department_code": code})
+        return await self._store.insert_system(new, secret_hash, admin), secret
 
     async def get_system(self, caller: Caller, system_id: str) -> System:
         require_identified(caller)
@@ -159,18 +173,44 @@ class Directory:
         require_department(caller, system.department_code, "rotate this system's secret")
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
-        if not await self._store.set_secret(system.id, secret_hash):
+        # Never a lock-out: the new secret goes back to the caller, who can get a token with it at once.
+        admin = AdminEvent.by(caller, "directory.rotate_system_secret", system.id,
+                              {"department_code": system.department_code})
+        state = await self._store.set_secret(system.id, secret_hash, admin)
+        if state is None:
             raise not_found(f"system {system_id}")
+        await self._events.system_changed(*state)
         return secret
 
     async def disable_system(self, caller: Caller, system_id: str) -> System:
+        """Disables a system: no new tokens, and every verifier refuses the tokens it holds (via the event)."""
         require_identified(caller)
         system = await self._find_system(system_id)
         require_department(caller, system.department_code, "disable this system")
-        disabled = await self._store.disable_system(system.id)
-        if disabled is None:
+        admin = AdminEvent.by(caller, "directory.disable_system", system.id,
+                              {"department_code": system.department_code})
+        changed = await self._store.disable_system(system.id, admin)
+        if changed is None:
             raise not_found(f"system {system_id}")
-        return disabled
+        await self._events.system_changed(*changed[1])
+        return changed[0]
+
+    async def enable_system(self, caller: Caller, system_id: str) -> System:
+        """Enables a disabled system again (authority only): new tokens; older ones stay refused."""
+        require_authority(caller, "enable systems")
+        system = await self._find_system(system_id)
+        admin = AdminEvent.by(caller, "directory.enable_system", system.id,
+                              {"department_code": system.department_code})
+        changed = await self._store.enable_system(system.id, admin)
+        if changed is None:
+            raise not_found(f"system {system_id}")
+        await self._events.system_changed(*changed[1])
+        return changed[0]
+
+    async def system_states(self, caller: Caller) -> list[tuple[str, SystemState]]:
+        """The restricted systems, for the platform's token verifiers (gateway, query) only."""
+        require_service(caller)
+        return await self._store.system_states()
 
     async def _find_system(self, system_id: str) -> System:
         return await find_by_id(system_id, SYSTEM_ID, self._store.get_system, "system")
@@ -191,6 +231,11 @@ class Directory:
         if found is None or not matches:
             raise unauthenticated(BAD_CREDENTIALS)
         if found.system.disabled:
-            raise unauthenticated(f"system {system_id} is disabled: its department must register a new one")
+            raise unauthenticated(f"system {system_id} is disabled: the authority may enable it again")
         caller = Caller(found.system.id, found.system.department_code, authority=found.authority)
-        return tokens.issue_token(self._settings.token_private_key, caller, self._settings.token_ttl_seconds)
+        issued = tokens.issue_token(self._settings.token_private_key, caller, self._settings.token_ttl_seconds,
+                                    not_before=found.not_before)
+        # Logged before the token is handed out: no token leaves without its entry (the token itself never).
+        await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id,
+                                                     {"expire_time": int(issued.expires_at)}))
+        return issued

@@ -7,11 +7,14 @@ then decide what that caller may do.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import grpc
 from google.protobuf import timestamp_pb2
 
 from govshare.authorization.v1 import (
+    admin_log_pb2,
+    admin_log_pb2_grpc,
     authorization_pb2,
     authorization_pb2_grpc,
     directory_pb2,
@@ -21,13 +24,15 @@ from govshare.authorization.v1 import (
     token_pb2,
     token_pb2_grpc,
 )
+from services.authorization.admin_log import AdminLog, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, Draft, Terms
 from services.authorization.authorizer import Authorizer
 from services.authorization.decisions import AccessRequest, Decision
 from services.authorization.directory import Department, Directory, System
 from services.authorization.grants import Grant, GrantUpdate
 from services.authorization.sharing import Sharing
-from services.runtime.errors import FieldViolation
+from services.runtime.admin_events import AdminEvent
+from services.runtime.errors import FieldViolation, invalid_argument
 from services.runtime.identity import AssertionVerifier
 from services.runtime.timestamps import from_timestamp, to_timestamp
 from services.runtime.workdays import provisional
@@ -111,6 +116,12 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         caller = self._verifier.from_context(context)
         system = await self._directory.disable_system(caller, request.id)
         return directory_pb2.DisableSystemResponse(system=_system_pb(system))
+
+    async def EnableSystem(self, request: directory_pb2.EnableSystemRequest, context: Context
+                           ) -> directory_pb2.EnableSystemResponse:
+        caller = self._verifier.from_context(context)
+        system = await self._directory.enable_system(caller, request.id)
+        return directory_pb2.EnableSystemResponse(system=_system_pb(system))
 
 
 class TokenServicer(token_pb2_grpc.TokenServiceServicer):
@@ -263,9 +274,20 @@ def _decision_pb(decision: Decision) -> authorization_pb2.Decision:
 
 
 class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer):
-    def __init__(self, verifier: AssertionVerifier, authorizer: Authorizer) -> None:
+    def __init__(self, verifier: AssertionVerifier, authorizer: Authorizer, directory: Directory) -> None:
         self._verifier = verifier
         self._authorizer = authorizer
+        self._directory = directory
+
+    async def ListSystemStates(self, request: authorization_pb2.ListSystemStatesRequest, context: Context
+                               ) -> authorization_pb2.ListSystemStatesResponse:
+        caller = self._verifier.from_context(context)
+        states = await self._directory.system_states(caller)
+        return authorization_pb2.ListSystemStatesResponse(states=[
+            authorization_pb2.SystemState(
+                system_id=system_id, disabled=state.disabled, not_before_reason=state.reason, version=state.version,
+                not_before_time=timestamp_pb2.Timestamp(seconds=state.not_before) if state.not_before else None)
+            for system_id, state in states])
 
     async def Check(self, request: authorization_pb2.CheckRequest, context: Context
                     ) -> authorization_pb2.CheckResponse:
@@ -275,3 +297,79 @@ class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer)
                                items=tuple(request.items), method=request.method)
         decision = await self._authorizer.check(caller, access)
         return authorization_pb2.CheckResponse(decision=_decision_pb(decision))
+
+
+# The administrative log
+
+def _admin_event_pb(entry: LogEntry) -> admin_log_pb2.AdminEvent:
+    return admin_log_pb2.AdminEvent(
+        id=entry.event_id, seq=entry.seq, time=to_timestamp(entry.time), service=entry.service,
+        actor_system_id=entry.actor_system_id, actor_department_code=entry.actor_department_code,
+        action=entry.action, target=entry.target, details_json=entry.details, result=entry.result, hash=entry.hash)
+
+
+class AdminLogServicer(admin_log_pb2_grpc.AdminLogServiceServicer):
+    """The authority's view of the administrative log."""
+
+    def __init__(self, verifier: AssertionVerifier, log: AdminLog) -> None:
+        self._verifier = verifier
+        self._log = log
+
+    async def ListAdminEvents(self, request: admin_log_pb2.ListAdminEventsRequest, context: Context
+                              ) -> admin_log_pb2.ListAdminEventsResponse:
+        caller = self._verifier.from_context(context)
+        problems: list[FieldViolation] = []
+        where = AdminLogFilter(actor_department_code=request.actor_department_code.strip() or None,
+                               action=request.action.strip() or None,
+                               start_time=_time(request, "start_time", "start_time", problems),
+                               end_time=_time(request, "end_time", "end_time", problems))
+        if problems:
+            raise invalid_argument(problems)
+        rows, token = await self._log.list(caller, where, request.page_size, request.page_token)
+        return admin_log_pb2.ListAdminEventsResponse(events=[_admin_event_pb(r) for r in rows],
+                                                     next_page_token=token)
+
+    async def VerifyAdminLog(self, request: admin_log_pb2.VerifyAdminLogRequest, context: Context
+                             ) -> admin_log_pb2.VerifyAdminLogResponse:
+        caller = self._verifier.from_context(context)
+        result = await self._log.verify(caller)
+        return admin_log_pb2.VerifyAdminLogResponse(intact=result.intact, checked_count=result.checked,
+                                                    first_broken_seq=result.first_broken_seq,
+                                                    problem=result.problem, head_hash=result.head_hash)
+
+
+class AdminLogIntakeServicer(authorization_pb2_grpc.AdminLogIntakeServiceServicer):
+    """Internal: the other services' outbox relays deliver here."""
+
+    def __init__(self, verifier: AssertionVerifier, log: AdminLog) -> None:
+        self._verifier = verifier
+        self._log = log
+
+    async def AppendEvents(self, request: authorization_pb2.AppendEventsRequest, context: Context
+                           ) -> authorization_pb2.AppendEventsResponse:
+        caller = self._verifier.from_context(context)
+        problems: list[FieldViolation] = []
+        events = []
+        for index, given in enumerate(request.events):
+            time = _time(given, "time", f"events[{index}].time", problems)
+            if not given.HasField("time"):
+                problems.append(FieldViolation(f"events[{index}].time", "is required"))
+            events.append(AdminEvent(action=given.action, target=given.target, actor_system_id=given.actor_system_id,
+                                     actor_department_code=given.actor_department_code,
+                                     details=_details(given.details_json, index, problems), result=given.result,
+                                     event_id=given.id, time=time or dt.datetime.now(dt.UTC)))
+        if problems:
+            raise invalid_argument(problems)
+        return authorization_pb2.AppendEventsResponse(appended_count=await self._log.append(caller, events))
+
+
+def _details(text: str, index: int, problems: list[FieldViolation]) -> dict:
+    """The details object of a delivered event (kept as the sender's canonical JSON)."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        problems.append(FieldViolation(f"events[{index}].details_json", "must be a JSON object"))
+        return {}
+    return value

@@ -33,6 +33,7 @@ from services.authorization.validation import (
     text_problem,
 )
 from services.runtime import pagination
+from services.runtime.admin_events import AdminEvent
 from services.runtime.enums import ShortNames
 from services.runtime.errors import (
     FieldViolation,
@@ -230,7 +231,11 @@ class Sharing:
     async def _move(self, application: Application, state: int, event: ApplicationEvent, reason: str | None,
                     grant: Grant | None = None, from_states: tuple[int, ...] = (apps.SUBMITTED,)
                     ) -> tuple[Application, Grant | None]:
-        moved = await self._store.transition(application.id, from_states, state, event, reason, grant)
+        moved = await self._store.transition(application.id, from_states, state, event, reason, grant,
+                                             admin=self._admin(event, application.id, {
+                                                 "resource_code": application.resource_code,
+                                                 "applicant_department_code": application.applicant_department_code,
+                                                 "grant_id": grant.id if grant else ""}))
         if moved is None:
             raise failed_precondition("STATE_CHANGED", f"application {application.id} was answered meanwhile: "
                                       "read it again")
@@ -284,6 +289,13 @@ class Sharing:
         return [FieldViolation("reason", f"{error}: {why}" if why and error == "is required" else error)]
 
     @staticmethod
+    def _admin(event: ApplicationEvent, target: str, details: dict[str, object]) -> AdminEvent:
+        """The administrative-log entry of an application or grant step (free-text notes stay out of it)."""
+        return AdminEvent(action=f"sharing.{event.action.lower()}", target=target,
+                          actor_system_id=event.actor_system_id, actor_department_code=event.actor_department_code,
+                          details=details, time=event.time)
+
+    @staticmethod
     def _event(caller: Caller, action: str, note: str, now: dt.datetime) -> ApplicationEvent:
         return ApplicationEvent(action=action, actor_department_code=caller.department_code,
                                 actor_system_id=caller.system_id, note=note, time=now)
@@ -326,7 +338,9 @@ class Sharing:
         if problems:
             raise invalid_argument(problems)
         note = "changed " + ", ".join(sorted(changed))
-        updated = await self._store.update_grant(grant.id, changed, self._event(caller, "GRANT_UPDATED", note, now))
+        event = self._event(caller, "GRANT_UPDATED", note, now)
+        admin = self._admin(event, grant.id, self._grant_details(grant, changed))
+        updated = await self._store.update_grant(grant.id, changed, event, admin=admin)
         return await self._changed(grant, updated)
 
     async def revoke_grant(self, caller: Caller, grant_id: str, reason: str) -> Grant:
@@ -335,7 +349,14 @@ class Sharing:
         if problems := self._reason_problems(reason, required=True, why="say why the grant is revoked"):
             raise invalid_argument(problems)
         event = self._event(caller, "GRANT_REVOKED", reason, self.now())
-        return await self._changed(grant, await self._store.update_grant(grant.id, {}, event, revoke_reason=reason))
+        admin = self._admin(event, grant.id, self._grant_details(grant, {}))
+        return await self._changed(grant, await self._store.update_grant(grant.id, {}, event, revoke_reason=reason,
+                                                                         admin=admin))
+
+    @staticmethod
+    def _grant_details(grant: Grant, changed: dict[str, object]) -> dict[str, object]:
+        return {"resource_code": grant.resource_code, "department_code": grant.department_code,
+                "changed": sorted(changed)}
 
     async def _managed_grant(self, caller: Caller, grant_id: str, action: str) -> Grant:
         require_identified(caller)

@@ -11,19 +11,24 @@ change committed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 import grpc
 
+from services.authorization.admin_log import HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import UPDATABLE, Grant
-from services.runtime import db
-from services.runtime.errors import ServiceError, already_exists
+from services.runtime import db, hashchain
+from services.runtime.admin_events import AdminEvent
+from services.runtime.errors import ServiceError, already_exists, failed_precondition
+from services.runtime.system_states import DISABLED, ROTATED, SystemState
 
 SCHEMA = "authorization"
 # One lock id for "the policy state": grant writers take it exclusively, Check shares it.
@@ -41,6 +46,26 @@ _GRANT_COLUMNS = (
 )
 # Columns an UpdateGrant may set (names never come from the request itself).
 _UPDATABLE_GRANT_COLUMNS = frozenset(UPDATABLE)
+# One lock id for the administrative log's head: appends are serialised so the chain never forks.
+ADMIN_LOG_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-admin-log").digest()[:8], "big", signed=True)
+SERVICE = "authorization"
+LAST_AUTHORITY_SYSTEM = ("the authority department's last enabled system cannot be disabled: it would lock the "
+                         "authority out of the platform; register (or enable) another of its systems first")
+
+
+def reset_second() -> int:
+    """The "not before" of a reset now: the next whole second, so that every token issued up to now
+    (``iat`` is whole seconds) is earlier, and tokens issued after it get ``iat`` = this value."""
+    return int(time.time()) + 1
+
+
+def _log_entry(row: asyncpg.Record) -> LogEntry:
+    return LogEntry(**{name: row[name] for name in (*HASHED_FIELDS, "prev_hash", "hash")})
+
+
+def _system_state(row: asyncpg.Record) -> tuple[str, SystemState]:
+    return row["id"], SystemState(disabled=row["disabled"], not_before=row["not_before"],
+                                  reason=row["not_before_reason"], version=row["state_version"])
 
 
 @dataclass(frozen=True)
@@ -119,12 +144,14 @@ class Store:
 
     # Departments
 
-    async def insert_department(self, department: Department) -> Department:
+    async def insert_department(self, department: Department, admin: AdminEvent) -> Department:
         try:
-            row = await self.pool.fetchrow(
-                "INSERT INTO departments (code, name, level, region_code, authority) VALUES ($1, $2, $3, $4, $5)"
-                " RETURNING *", department.code, department.name, department.level, department.region_code,
-                department.authority)
+            async with self.pool.acquire() as conn, conn.transaction():
+                row = await conn.fetchrow(
+                    "INSERT INTO departments (code, name, level, region_code, authority)"
+                    " VALUES ($1, $2, $3, $4, $5) RETURNING *", department.code, department.name, department.level,
+                    department.region_code, department.authority)
+                await self.append_admin(conn, SERVICE, [admin])
         except asyncpg.UniqueViolationError:
             raise already_exists(f"department {department.code}") from None
         return _department(row)
@@ -147,36 +174,47 @@ class Store:
 
     # Systems
 
-    async def insert_system(self, system: System, secret_hash: str) -> System:
-        row = await self.pool.fetchrow(
-            "INSERT INTO systems (id, department_code, name, secret_hash) VALUES ($1, $2, $3, $4) RETURNING *",
-            system.id, system.department_code, system.name, secret_hash)
+    async def insert_system(self, system: System, secret_hash: str, admin: AdminEvent) -> System:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "INSERT INTO systems (id, department_code, name, secret_hash) VALUES ($1, $2, $3, $4) RETURNING *",
+                system.id, system.department_code, system.name, secret_hash)
+            await self.append_admin(conn, SERVICE, [admin])
         return _system(row)
 
     async def get_system(self, system_id: str) -> System | None:
         row = await self.pool.fetchrow("SELECT * FROM systems WHERE id = $1", system_id)
         return _system(row) if row else None
 
-    async def upsert_named_system(self, system: System, secret_hash: str) -> str:
+    async def upsert_named_system(self, system: System, secret_hash: str, admin: AdminEvent) -> str:
         """The id of the department's system named ``system.name``, created if missing, else given the new
-        secret and enabled again; concurrent callers agree on one system."""
+        secret and enabled again; concurrent callers agree on one system. ``admin`` is logged with the id as
+        its target."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"system:{system.department_code}")
-            existing = await conn.fetchval(
-                "UPDATE systems SET secret_hash = $3, disabled = false, update_time = now()"
-                " WHERE id = (SELECT id FROM systems WHERE department_code = $1 AND name = $2 ORDER BY seq LIMIT 1)"
-                " RETURNING id", system.department_code, system.name, secret_hash)
-            if existing is not None:
-                return existing
-            await conn.execute("INSERT INTO systems (id, department_code, name, secret_hash) VALUES ($1, $2, $3, $4)",
-                               system.id, system.department_code, system.name, secret_hash)
-            return system.id
+            system_id = await self._upsert_named_system(conn, system, secret_hash)
+            await self.append_admin(conn, SERVICE, [dataclasses.replace(admin, target=system_id)])
+            return system_id
+
+    @staticmethod
+    async def _upsert_named_system(conn: asyncpg.Connection, system: System, secret_hash: str) -> str:
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"system:{system.department_code}")
+        # A new secret is a rotation: tokens issued with the old one are refused from now on.
+        existing = await conn.fetchval(
+            "UPDATE systems SET secret_hash = $3, disabled = false, update_time = now(), not_before = $4,"
+            " not_before_reason = $5, state_version = nextval('system_state_version')"
+            " WHERE id = (SELECT id FROM systems WHERE department_code = $1 AND name = $2 ORDER BY seq LIMIT 1)"
+            " RETURNING id", system.department_code, system.name, secret_hash, reset_second(), ROTATED)
+        if existing is not None:
+            return existing
+        await conn.execute("INSERT INTO systems (id, department_code, name, secret_hash) VALUES ($1, $2, $3, $4)",
+                           system.id, system.department_code, system.name, secret_hash)
+        return system.id
 
     async def get_credentials(self, system_id: str) -> Credentials | None:
         row = await self.pool.fetchrow(
             "SELECT s.*, d.authority FROM systems s JOIN departments d ON d.code = s.department_code"
             " WHERE s.id = $1", system_id)
-        return Credentials(_system(row), row["secret_hash"], row["authority"]) if row else None
+        return Credentials(_system(row), row["secret_hash"], row["authority"], row["not_before"]) if row else None
 
     async def list_systems(self, department_code: str | None, after: int | None,
                            limit: int) -> list[tuple[int, System]]:
@@ -191,15 +229,124 @@ class Store:
                                      department_code, list(ids))
         return {r["id"] for r in rows}
 
-    async def set_secret(self, system_id: str, secret_hash: str) -> bool:
-        status = await self.pool.execute(
-            "UPDATE systems SET secret_hash = $2, update_time = now() WHERE id = $1", system_id, secret_hash)
-        return status != "UPDATE 0"
+    async def set_secret(self, system_id: str, secret_hash: str,
+                         admin: AdminEvent) -> tuple[str, SystemState] | None:
+        """Replaces the secret; tokens issued before now are refused from now on. None for an unknown id."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE systems SET secret_hash = $2, update_time = now(), not_before = $3, not_before_reason = $4,"
+                " state_version = nextval('system_state_version') WHERE id = $1 RETURNING *",
+                system_id, secret_hash, reset_second(), ROTATED)
+            if row is None:
+                return None
+            await self.append_admin(conn, SERVICE, [admin])
+        return _system_state(row)
 
-    async def disable_system(self, system_id: str) -> System | None:
-        row = await self.pool.fetchrow(
-            "UPDATE systems SET disabled = true, update_time = now() WHERE id = $1 RETURNING *", system_id)
-        return _system(row) if row else None
+    async def disable_system(self, system_id: str,
+                             admin: AdminEvent) -> tuple[System, tuple[str, SystemState]] | None:
+        """Disables the system and refuses its tokens issued until now; None for an unknown id.
+
+        FAILED_PRECONDITION for the authority department's last enabled system (checked under the
+        department's lock, so two concurrent disables cannot each leave the other as the last one)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            found = await conn.fetchrow(
+                "SELECT s.department_code, s.disabled, d.authority FROM systems s"
+                " JOIN departments d ON d.code = s.department_code WHERE s.id = $1", system_id)
+            if found is None:
+                return None
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"system:{found['department_code']}")
+            disabled = await conn.fetchval("SELECT disabled FROM systems WHERE id = $1", system_id)
+            if found["authority"] and not disabled:
+                others = await conn.fetchval(
+                    "SELECT count(*) FROM systems WHERE department_code = $1 AND NOT disabled AND id <> $2",
+                    found["department_code"], system_id)
+                if others == 0:
+                    raise failed_precondition("LAST_AUTHORITY_SYSTEM", LAST_AUTHORITY_SYSTEM)
+            row = await conn.fetchrow(
+                "UPDATE systems SET disabled = true, update_time = now(), not_before = $2, not_before_reason = $3,"
+                " state_version = nextval('system_state_version') WHERE id = $1 RETURNING *",
+                system_id, reset_second(), DISABLED)
+            await self.append_admin(conn, SERVICE, [admin])
+        return _system(row), _system_state(row)
+
+    async def enable_system(self, system_id: str, admin: AdminEvent) -> tuple[System, tuple[str, SystemState]] | None:
+        """Enables the system again; its "not before" stays, so tokens from before the disable stay refused."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE systems SET disabled = false, update_time = now(),"
+                " state_version = nextval('system_state_version') WHERE id = $1 RETURNING *", system_id)
+            if row is None:
+                return None
+            await self.append_admin(conn, SERVICE, [admin])
+        return _system(row), _system_state(row)
+
+    async def system_states(self) -> list[tuple[str, SystemState]]:
+        """Every system whose tokens are restricted (disabled, or reset at least once)."""
+        rows = await self.pool.fetch(
+            "SELECT id, disabled, not_before, not_before_reason, state_version FROM systems"
+            " WHERE disabled OR not_before > 0")
+        return [_system_state(r) for r in rows]
+
+    # The administrative log
+
+    async def record_admin(self, event: AdminEvent) -> None:
+        """Appends one of the service's own events in a transaction of its own (actions without a write)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.append_admin(conn, SERVICE, [event])
+
+    async def append_events(self, service: str, events: Sequence[AdminEvent]) -> int:
+        """Appends another service's events; those already in the log are skipped. How many were new."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await self.append_admin(conn, service, events)
+
+    @staticmethod
+    async def append_admin(conn: asyncpg.Connection, service: str, events: Sequence[AdminEvent]) -> int:
+        """Links ``events`` onto the chain, inside the caller's transaction (so an action and its entry commit
+        together); events whose id is already logged are skipped. How many were appended."""
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", ADMIN_LOG_LOCK)
+        known = {r["event_id"] for r in await conn.fetch(
+            "SELECT event_id FROM admin_log WHERE event_id = ANY($1::text[])", [e.event_id for e in events])}
+        head = await conn.fetchrow("SELECT seq, hash FROM admin_log ORDER BY seq DESC LIMIT 1")
+        seq, prev = (head["seq"], head["hash"]) if head else (0, hashchain.GENESIS)
+        appended = 0
+        for event in events:
+            if event.event_id in known:
+                continue
+            known.add(event.event_id)
+            seq += 1
+            values = (seq, event.event_id, event.time, service, event.actor_system_id, event.actor_department_code,
+                      event.action, event.target, event.details_json, event.result)
+            digest = hashchain.chain_hash(prev, values)
+            await conn.execute(
+                f"INSERT INTO admin_log ({', '.join(HASHED_FIELDS)}, prev_hash, hash)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)", *values, prev, digest)
+            prev = digest
+            appended += 1
+        return appended
+
+    async def list_admin_events(self, where: AdminLogFilter, after: tuple[dt.datetime, int] | None,
+                                limit: int) -> list[LogEntry]:
+        """Newest first by (time, seq), resuming below ``after``."""
+        rows = await self.pool.fetch(
+            "SELECT * FROM admin_log WHERE ($1::text IS NULL OR actor_department_code = $1)"
+            " AND ($2::text IS NULL OR action = $2) AND ($3::timestamptz IS NULL OR time >= $3)"
+            " AND ($4::timestamptz IS NULL OR time < $4)"
+            " AND ($5::timestamptz IS NULL OR (time, seq) < ($5, $6::bigint))"
+            " ORDER BY time DESC, seq DESC LIMIT $7",
+            where.actor_department_code, where.action, where.start_time, where.end_time,
+            after[0] if after else None, after[1] if after else None, limit)
+        return [_log_entry(r) for r in rows]
+
+    async def admin_log_entries(self, batch: int = 1000) -> AsyncIterator[LogEntry]:
+        """Every row of the log in chain order, read in batches (the log may be long)."""
+        after = 0
+        while True:
+            rows = await self.pool.fetch("SELECT * FROM admin_log WHERE seq > $1 ORDER BY seq LIMIT $2", after, batch)
+            for row in rows:
+                yield _log_entry(row)
+            if len(rows) < batch:
+                return
+            after = rows[-1]["seq"]
 
     # Applications
 
@@ -245,8 +392,8 @@ class Store:
         return [(r["seq"], _application(r, histories[r["id"]])) for r in rows]
 
     async def transition(self, application_id: str, from_states: Sequence[int], state: int, event: ApplicationEvent,
-                         reply_reason: str | None = None, grant: Grant | None = None
-                         ) -> tuple[Application, Grant | None] | None:
+                         reply_reason: str | None = None, grant: Grant | None = None,
+                         admin: AdminEvent | None = None) -> tuple[Application, Grant | None] | None:
         """Moves an application on (creating its grant, if any) unless another reply got there first."""
         try:
             async with self.pool.acquire() as conn, conn.transaction():
@@ -260,6 +407,8 @@ class Store:
                 if row is None:
                     raise _Conflict
                 await self._insert_event(conn, application_id, event)
+                if admin is not None:
+                    await self.append_admin(conn, SERVICE, [admin])
                 history = (await self._histories(conn, [application_id]))[application_id]
         except _Conflict:
             return None
@@ -281,7 +430,7 @@ class Store:
         return [(r["seq"], _grant(r)) for r in rows]
 
     async def update_grant(self, grant_id: str, changes: dict[str, object], event: ApplicationEvent,
-                           revoke_reason: str | None = None) -> Grant | None:
+                           revoke_reason: str | None = None, admin: AdminEvent | None = None) -> Grant | None:
         """Changes an active grant (or revokes it, with ``revoke_reason``) under a new policy version;
         None when the grant is no longer active."""
         columns = sorted(changes)
@@ -301,6 +450,8 @@ class Store:
                 if row is None:
                     raise _Conflict
                 await self._insert_event(conn, row["application_id"], event)
+                if admin is not None:
+                    await self.append_admin(conn, SERVICE, [admin])
         except _Conflict:
             return None
         return _grant(row)

@@ -11,10 +11,12 @@ from services.catalog.catalog import Catalog
 from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.runtime import cache, db
+from services.runtime.admin_events import AdminOutbox
 from services.runtime.callers import caller_verifier
 from services.runtime.errors import ServiceError
 from services.runtime.masking import Masker
 from services.runtime.settings import Settings
+from services.runtime.system_states_watch import SystemStatesWatch
 
 SERVICE_NAME = "govshare.catalog.v1.CatalogService"
 
@@ -32,7 +34,10 @@ class CatalogComponent:
         self._catalog: Catalog | None = None
         # Built here so a bad GOVSHARE_MASK_RULES stops the process before it serves.
         self._masker = Masker(settings.mask_rules)
-        self._servicer = CatalogServicer(lambda: self.catalog, caller_verifier(settings))
+        #: Tokens of disabled systems and rotated secrets are refused here too (the edge cannot ask).
+        self._states = SystemStatesWatch(settings, self.name)
+        self._servicer = CatalogServicer(lambda: self.catalog, caller_verifier(settings, check=self._states.check))
+        self._outbox = AdminOutbox(settings, self.name)
 
     def register(self, server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._servicer, server)
@@ -46,10 +51,14 @@ class CatalogComponent:
             await redis.aclose()
             raise
         self._redis, self._pool = redis, pool
+        self._outbox.start(pool)
+        await self._states.start()
         self._catalog = Catalog(CatalogStore(pool), self._announce, self._settings.zone, self._masker,
                                 self._settings.catalog_update_working_days)
 
     async def stop(self) -> None:
+        await self._states.stop()
+        await self._outbox.stop()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -65,6 +74,8 @@ class CatalogComponent:
         return self._catalog
 
     async def _announce(self, code: str) -> None:
+        """After every committed change of an entry: tells the platform, and delivers any administrative event."""
+        self._outbox.notify()
         if self._redis is not None:
             await cache.publish(self._redis, cache.CATALOG_CHANGED, {"code": code})
 

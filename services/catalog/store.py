@@ -33,7 +33,12 @@ from services.catalog.model import (
     Zone,
 )
 from services.catalog.search import Document
+from services.runtime import admin_events
+from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
+
+#: Entry history steps that are administrative actions (the administrative log, via the outbox).
+ADMIN_ACTIONS = frozenset({"submit", "publish", "return", "retire"})
 
 # Columns of entry_versions that make up an Entry, in the order _entry reads and _row writes them.
 _ENTRY_COLUMNS = (
@@ -299,6 +304,13 @@ class CatalogTransaction:
             code, int(EntryState.RETIRED), now, _PENDING)
 
     async def add_event(self, entry: Entry, action: str, caller: Caller, now: dt.datetime, reason: str = "") -> None:
+        """Records a step of the entry's history; the administrative ones (submit, the review's publish or
+        return, retire) also go to the administrative log's outbox, in the same transaction."""
+        if action in ADMIN_ACTIONS:
+            await admin_events.record(self._conn, AdminEvent(
+                action=f"catalog.{action}", target=entry.code, actor_system_id=caller.system_id,
+                actor_department_code=caller.department_code, time=now,
+                details={"version": entry.version, "provider_department_code": entry.provider_department_code}))
         await self._conn.execute(
             "INSERT INTO entry_events (code, version, action, provider_department_code, actor_system_id, "
             "actor_department_code, reason, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -16,10 +16,12 @@ from services.foundation.provider_servicer import ProviderServicer
 from services.foundation.registry import SourceRegistry
 from services.foundation.servicer import FoundationAdminServicer
 from services.foundation.store import FoundationStore
+from services.runtime.admin_events import AdminOutbox
 from services.runtime.cache import create_client
 from services.runtime.callers import caller_verifier
 from services.runtime.db import create_pool
 from services.runtime.settings import Settings
+from services.runtime.system_states_watch import SystemStatesWatch
 
 ADMIN_SERVICE = "govshare.foundation.v1.FoundationAdminService"
 PROVIDER_SERVICE = "govshare.provider.v1.ProviderService"
@@ -37,9 +39,13 @@ class FoundationComponent:
         self._settings = settings
         self._store = FoundationStore()
         self._invalidator = RecordInvalidator()
-        verifier = caller_verifier(settings)
-        self._admin = FoundationAdminServicer(verifier, Loader(self._store, self._invalidator), self._store,
-                                              SourceRegistry(self._store))
+        #: Tokens of disabled systems and rotated secrets are refused here too (the edge cannot ask).
+        self._states = SystemStatesWatch(settings, self.name)
+        verifier = caller_verifier(settings, check=self._states.check)
+        self._outbox = AdminOutbox(settings, self.name)
+        loader = Loader(self._store, self._invalidator, recorded=self._outbox.notify)
+        self._admin = FoundationAdminServicer(verifier, loader, self._store,
+                                              SourceRegistry(self._store, recorded=self._outbox.notify))
         self._provider = ProviderServicer(verifier, self._store)
         self._pool: asyncpg.Pool | None = None
         self._redis: aioredis.Redis | None = None
@@ -62,8 +68,12 @@ class FoundationComponent:
         self._pool, self._redis = pool, client
         self._store.attach(pool)
         self._invalidator.attach(client)
+        self._outbox.start(pool)
+        await self._states.start()
 
     async def stop(self) -> None:
+        await self._states.stop()
+        await self._outbox.stop()
         self._store.attach(None)
         self._invalidator.attach(None)
         if self._redis is not None:

@@ -12,7 +12,7 @@ record, the values other sources asserted are compared again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +33,8 @@ from services.foundation.store import (
     Transaction,
 )
 from services.foundation.validation import CHINA_TIME, validate_record
+from services.runtime import admin_events
+from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import failed_precondition, not_found, permission_denied
 from services.runtime.identity import Caller
 
@@ -119,6 +121,13 @@ def compare(dataset: Dataset, designation: Designation, record: StoredRecord, ot
     return differ, agree
 
 
+async def _log(tx: Transaction, caller: Caller | None, action: str, target: str, details: dict[str, object]) -> None:
+    """An administrative event, in the outbox, in the action's transaction (a caller-less load is not logged:
+    only the platform's own seeding loads without one)."""
+    if caller is not None:
+        await admin_events.record(tx.conn, AdminEvent.by(caller, action, target, details))
+
+
 def plan_conflicts(found: Iterable[Disagreement], agreeing: Iterable[tuple[str, str, str]],
                    existing: Iterable[Conflict]) -> tuple[list[Disagreement], list[int]]:
     """Which disagreements to record, and which open conflicts to close because the values now agree.
@@ -139,32 +148,40 @@ def plan_conflicts(found: Iterable[Disagreement], agreeing: Iterable[tuple[str, 
 class Loader:
     """Loads and conflict resolution over the store; tells the query path what changed."""
 
-    def __init__(self, store: FoundationStore, invalidator: RecordInvalidator) -> None:
+    def __init__(self, store: FoundationStore, invalidator: RecordInvalidator,
+                 recorded: Callable[[], None] = lambda: None) -> None:
         self._store = store
         self._invalidator = invalidator
+        #: Called after a commit that recorded administrative events (the outbox relay delivers them at once).
+        self._recorded = recorded
 
-    async def load(self, dataset: Dataset, source: str, rows: Sequence[LoadRow],
-                   now: datetime | None = None) -> LoadOutcome:
+    async def load(self, dataset: Dataset, source: str, rows: Sequence[LoadRow], now: datetime | None = None,
+                   caller: Caller | None = None) -> LoadOutcome:
         """Loads as ``source``, which the authority must have registered (NOT_A_SOURCE otherwise), into a
-        dataset it gave an authoritative source (NO_AUTHORITATIVE_SOURCE otherwise)."""
+        dataset it gave an authoritative source (NO_AUTHORITATIVE_SOURCE otherwise). The load (counts only)
+        goes to the administrative log as ``caller``'s, in the load's transaction."""
         now = now or datetime.now(UTC)
         good, rejected = check_rows(dataset, rows, now)
         outcome = LoadOutcome(rejected=rejected)
         async with self._store.transaction() as tx:
             designation = await tx.lock_designation(dataset.name)
             designation.check_load(source)
-            if not good:
-                return outcome
-            if source == designation.authority:
-                accepted, refused = await self._load_authoritative(tx, dataset, designation, source, good, now)
-                outcome.changed_keys = [g.key for g in accepted]
-            else:
-                accepted, refused, outcome.changed_keys = await self._load_other(
-                    tx, dataset, designation, source, good, now)
-            outcome.conflicts = await _cross_check(tx, dataset, designation, source, [g.key for g in accepted])
-        outcome.accepted = len(accepted)
-        outcome.rejected = sorted([*rejected, *refused], key=lambda r: r.index)
-        await self._invalidator.records_changed(dataset.name, outcome.changed_keys)
+            if good:
+                if source == designation.authority:
+                    accepted, refused = await self._load_authoritative(tx, dataset, designation, source, good, now)
+                    outcome.changed_keys = [g.key for g in accepted]
+                else:
+                    accepted, refused, outcome.changed_keys = await self._load_other(
+                        tx, dataset, designation, source, good, now)
+                outcome.conflicts = await _cross_check(tx, dataset, designation, source, [g.key for g in accepted])
+                outcome.accepted = len(accepted)
+                outcome.rejected = sorted([*rejected, *refused], key=lambda r: r.index)
+            await _log(tx, caller, "foundation.load_records", dataset.name,
+                       {"source_department_code": source, "accepted": outcome.accepted,
+                        "rejected": len(outcome.rejected), "conflicts": outcome.conflicts})
+        self._recorded()
+        if good:
+            await self._invalidator.records_changed(dataset.name, outcome.changed_keys)
         return outcome
 
     async def _load_authoritative(self, tx: Transaction, dataset: Dataset, designation: Designation, source: str,
@@ -281,6 +298,11 @@ class Loader:
             if adopt_other_value:
                 await tx.item_changed(conflict.dataset, conflict.key, conflict.item, conflict.other_value,
                                       resolved_by)
+            # The record's key (an ID number, a credit code) stays out of the log: the conflict id finds it.
+            await _log(tx, caller, "foundation.resolve_conflict", f"conflict/{conflict_id}",
+                       {"dataset": conflict.dataset, "item": conflict.item, "adopt_other_value": adopt_other_value,
+                        "other_source_department_code": conflict.other_source_department_code})
+        self._recorded()
         if adopt_other_value:
             await self._invalidator.records_changed(conflict.dataset, [conflict.key])
         return result

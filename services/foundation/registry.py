@@ -7,6 +7,8 @@ kept with who made it (system and department) and when, in ``source_designations
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from services.foundation.datasets import Dataset
 from services.foundation.sources import DatasetSources, require_authority
 from services.foundation.store import FoundationStore
@@ -14,8 +16,10 @@ from services.runtime.identity import Caller
 
 
 class SourceRegistry:
-    def __init__(self, store: FoundationStore) -> None:
+    def __init__(self, store: FoundationStore, recorded: Callable[[], None] = lambda: None) -> None:
         self._store = store
+        #: Called after a commit that recorded administrative events (the outbox relay delivers them at once).
+        self._recorded = recorded
 
     async def register(self, caller: Caller, dataset: Dataset, department_code: str) -> DatasetSources:
         """Makes ``department_code`` a source of ``dataset``; registering a source again changes nothing."""
@@ -23,6 +27,7 @@ class SourceRegistry:
         async with self._store.transaction() as tx:
             await tx.lock_dataset(dataset.name)
             await tx.register_source(dataset.name, department_code, caller)
+        self._recorded()
         return await self._store.sources(dataset.name)
 
     async def designate(self, caller: Caller, dataset: Dataset, item: str, department_code: str) -> DatasetSources:
@@ -38,6 +43,7 @@ class SourceRegistry:
             await tx.register_source(dataset.name, department_code, caller)
             if previous != department_code:
                 await tx.designate(dataset.name, item, department_code, previous, caller)
+        self._recorded()
         return await self._store.sources(dataset.name)
 
     async def sources(self, caller: Caller, dataset: Dataset) -> DatasetSources:

@@ -146,7 +146,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         source = source_department(caller, request.source_department_code, violations)
         if violations or dataset is None:
             raise invalid_argument(violations)
-        outcome = await self._loader.load(dataset, source, [_load_row(r) for r in request.records])
+        outcome = await self._loader.load(dataset, source, [_load_row(r) for r in request.records], caller=caller)
         return pb.LoadRecordsResponse(
             accepted=outcome.accepted, conflicts=outcome.conflicts,
             rejected=[pb.RejectedRecord(index=r.index, key=r.key, reasons=r.reasons) for r in outcome.rejected])

@@ -32,7 +32,13 @@ from services.foundation.sources import (
     DesignationRecord,
     SourceInfo,
 )
+from services.runtime import admin_events
+from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
+
+#: The administrative-log actions of the source history's entries.
+_ADMIN_ACTIONS = {REGISTER_SOURCE: "foundation.register_source", DESIGNATE_DATASET: "foundation.designate_source",
+                  DESIGNATE_ITEM: "foundation.designate_item_source"}
 
 OPEN, RESOLVED = 1, 2  # govshare.foundation.v1.ConflictState
 KEEP_AUTHORITATIVE = "KEEP_AUTHORITATIVE_VALUE"
@@ -235,10 +241,14 @@ class Transaction:
 
     async def _record_designation(self, dataset: str, action: int, item: str, department_code: str,
                                   previous: str, actor: Caller) -> None:
+        """Keeps the change in the dataset's history and, in the same transaction, in the administrative log's
+        outbox."""
         await self.conn.execute(
             "INSERT INTO source_designations (dataset, action, item, department_code, previous_department_code, "
             "actor_system_id, actor_department_code) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             dataset, action, item, department_code, previous, actor.system_id, actor.department_code)
+        await admin_events.record(self.conn, AdminEvent.by(actor, _ADMIN_ACTIONS[action], dataset, {
+            "item": item, "department_code": department_code, "previous_department_code": previous}))
 
     async def current_records(self, dataset: str, keys: Sequence[str]) -> dict[str, StoredRecord]:
         sql = statements(dataset)

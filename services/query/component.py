@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 
 import asyncpg
 import grpc
@@ -28,6 +29,7 @@ from services.runtime.cache import (
     DISPUTES_CHANGED,
     GRANTS_CHANGED,
     RECORDS_CHANGED,
+    SYSTEMS_CHANGED,
     Subscriber,
     create_client,
 )
@@ -39,6 +41,7 @@ from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.masking import Masker
 from services.runtime.settings import Settings
+from services.runtime.system_states import Loader, SystemState, SystemStates, authorization_loader
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +67,12 @@ class QueryComponent:
         self._checkpoint_signer = CheckpointSigner(ed25519_private_key(settings.audit_signing_key))
         retired = ed25519_public_keys(settings.audit_retired_public_keys) if settings.audit_retired_public_keys else []
         self._checkpoint_verifier = CheckpointVerifier([self._checkpoint_signer.public_key, *retired])
-        verifier = caller_verifier(settings)
+        # Calls of a disabled system, or with a token older than its system's last rotation, are refused here
+        # too (as by every service), and the system's cached decisions dropped.
+        self._states = SystemStates(self._load_states)
+        self._states_loader: Loader | None = None
+        self._states.add_listener(self._on_system_changed)
+        verifier = caller_verifier(settings, check=self._states.check)
         self._servicers = (QueryServicer(verifier), DisputeServicer(verifier), AuditServicer(verifier))
         self._pool: asyncpg.Pool | None = None
         self._redis: aioredis.Redis | None = None
@@ -123,7 +131,10 @@ class QueryComponent:
             redis=self._redis,
         )
         self._deps = deps
+        self._states_loader = authorization_loader(authorization_channel, signer, identity, timeout)
+        self._states.start()
         self._subscriber = Subscriber(settings.redis_url, {
+            SYSTEMS_CHANGED: self._states.on_event,
             CATALOG_CHANGED: self._on_catalog_changed,
             GRANTS_CHANGED: deps.decisions.on_grants_changed,
             RECORDS_CHANGED: deps.records.on_records_changed,
@@ -134,10 +145,24 @@ class QueryComponent:
             await self._subscriber.ready.wait()
         if self._reload is not None:
             await self._reload  # the open disputes must be known before the first answer
+        with contextlib.suppress(TimeoutError):
+            # Until the states are loaded, token-bearing calls are refused UNAVAILABLE (fail closed).
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
+                await self._states.first_attempt()
         deps.audit.start()
         deps.checkpointer.start()
         for servicer in self._servicers:
             servicer.deps = deps
+
+    async def _load_states(self) -> Iterable[tuple[str, SystemState]]:
+        if self._states_loader is None:
+            raise RuntimeError("the query service is not started")
+        return await self._states_loader()
+
+    def _on_system_changed(self, system_id: str) -> None:
+        """A system was disabled, enabled or rotated: its cached decisions go (its calls are refused anyway)."""
+        if self._deps is not None:
+            self._deps.decisions.invalidate(system_id=system_id)
 
     def _on_catalog_changed(self, payload: dict) -> None:
         deps = self._deps
@@ -156,6 +181,7 @@ class QueryComponent:
         deps.resources.invalidate()
         deps.decisions.invalidate()
         deps.records.resync()
+        self._states.resync()
         if self._reload is not None and not self._reload.done():
             self._reload.cancel()
         deps.open_disputes.begin_load()
@@ -202,6 +228,7 @@ class QueryComponent:
         if self._subscriber is not None:
             await self._subscriber.stop()
             self._subscriber = None
+        await self._states.stop()
         if self._reload is not None:
             self._reload.cancel()
             with contextlib.suppress(BaseException):

@@ -148,15 +148,17 @@ class DecisionCache:
         if len(self._decisions) >= self._max_entries:
             self._decisions.clear()
 
-    def invalidate(self, department_code: str | None = None, resource_code: str | None = None) -> None:
-        """Drops the decisions of one department and/or resource; with neither, all of them."""
+    def invalidate(self, department_code: str | None = None, resource_code: str | None = None,
+                   system_id: str | None = None) -> None:
+        """Drops the decisions of one department, resource and/or system; with none, all of them."""
         self._generation += 1
-        if not department_code and not resource_code:
+        if not department_code and not resource_code and not system_id:
             self._decisions.clear()
             return
         doomed = [key for key in self._decisions
                   if (not department_code or key[1] == department_code)
-                  and (not resource_code or key[2] == resource_code)]
+                  and (not resource_code or key[2] == resource_code)
+                  and (not system_id or key[0] == system_id)]
         for key in doomed:
             del self._decisions[key]
 

@@ -108,6 +108,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
         masker = deps.masker
         async for page in deps.providers.export(resource.target, resource.dataset):
+            self._verifier.recheck(caller)  # a system disabled or rotated meanwhile gets no further page
             yield query_pb2.ExportResponse(rows=[
                 query_pb2.ExportRow(key=record.key, values=projection.project(record.values, decision.plan, masker)[0],
                                     as_of_time=record.as_of_time)

@@ -23,6 +23,8 @@ CATALOG_CHANGED = "govshare.catalog.changed"  # {"code": ...}
 GRANTS_CHANGED = "govshare.grants.changed"  # {"department_code": ..., "resource_code": ..., "policy_version": ...}
 RECORDS_CHANGED = "govshare.records.changed"  # {"dataset": ..., "keys": [...]} or {"dataset": ..., "all": true}
 DISPUTES_CHANGED = "govshare.disputes.changed"  # {"resource_code": ..., "key": ..., "open": bool}
+# {"system_id": ..., "disabled": bool, "not_before": epoch seconds, "reason": "DISABLED"|"ROTATED", "version": ...}
+SYSTEMS_CHANGED = "govshare.systems.changed"
 
 Handler = Callable[[dict], Awaitable[None] | None]
 

@@ -19,7 +19,7 @@ was not made by the edge nor by a platform service.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from services.runtime.errors import unauthenticated
 from services.runtime.identity import ASSERTION_HEADER, SIGNATURE_HEADER, AssertionVerifier, Caller
@@ -53,9 +53,12 @@ def _text(value: str | bytes) -> str:
 class CallerVerifier(AssertionVerifier):
     """The verified caller of a call: a bearer token's system, or a signed platform service identity."""
 
-    def __init__(self, internal_key: bytes, token_public_keys: str) -> None:
-        super().__init__(internal_key)
-        self._tokens = TokenVerifier(token_public_keys)
+    def __init__(self, internal_key: bytes, token_public_keys: str,
+                 check: Callable[[Caller], None] | None = None) -> None:
+        super().__init__(internal_key, check=check)
+        #: With ``check`` (SystemStates.check), a token of a disabled system, or older than its system's last
+        #: rotation, is refused even when it is cached.
+        self._tokens = TokenVerifier(token_public_keys, check=check)
 
     def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Caller:
         """The caller of a request, or ServiceError(UNAUTHENTICATED) saying what is wrong."""
@@ -80,6 +83,7 @@ class CallerVerifier(AssertionVerifier):
         return caller
 
 
-def caller_verifier(settings: Settings) -> CallerVerifier:
-    """The verifier of a service process: its internal key (mesh identities) and the token public keys."""
-    return CallerVerifier(settings.internal_key, settings.token_public_key)
+def caller_verifier(settings: Settings, check: Callable[[Caller], None] | None = None) -> CallerVerifier:
+    """The verifier of a service process: its internal key (mesh identities), the token public keys and, where
+    the process keeps the systems' states, their check."""
+    return CallerVerifier(settings.internal_key, settings.token_public_key, check)

@@ -8,6 +8,10 @@ processes hold. Internal services trust nothing else: a caller that talks to the
 directly, with or without a forged identity header, is refused UNAUTHENTICATED.
 Services that call each other (query → authorization) sign their own identity the
 same way, as ``svc:<component>``.
+
+The assertion also carries the ``iat`` of the token it was made from, so a
+service that keeps the systems' states (services.runtime.system_states) can
+refuse, itself, a token issued before its system was disabled or rotated.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -27,7 +31,7 @@ SIGNATURE_HEADER = "x-govshare-caller-sig"
 # Assertions older than this are refused, which bounds the replay of a leaked one.
 MAX_ASSERTION_AGE_SECONDS = 300
 SERVICE_PREFIX = "svc:"
-_VERSION = "v1"
+_VERSION = "v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,9 @@ class Caller:
     system_id: str
     department_code: str
     authority: bool = False
+    #: ``iat`` of the bearer token the identity was verified from (epoch seconds; 0 without a token). Not
+    #: part of equality: it tells which credential, not who.
+    issued_at: int = field(default=0, compare=False)
 
     @property
     def is_service(self) -> bool:
@@ -54,30 +61,38 @@ class AssertionSigner:
     def __init__(self, key: bytes, refresh_seconds: float = 60.0) -> None:
         self._key = key
         self._refresh = refresh_seconds
-        self._cache: dict[Caller, tuple[float, tuple[tuple[str, str], tuple[str, str]]]] = {}
+        self._cache: dict[tuple[Caller, int], tuple[float, tuple[tuple[str, str], tuple[str, str]]]] = {}
 
     def metadata(self, caller: Caller) -> tuple[tuple[str, str], tuple[str, str]]:
         """The two metadata entries that carry ``caller`` to an internal service."""
         now = time.time()
-        cached = self._cache.get(caller)
+        key = (caller, caller.issued_at)
+        cached = self._cache.get(key)
         if cached is not None and now - cached[0] < self._refresh:
             return cached[1]
         assertion = "|".join(
-            (_VERSION, caller.system_id, caller.department_code, "1" if caller.authority else "0", str(int(now)))
+            (_VERSION, caller.system_id, caller.department_code, "1" if caller.authority else "0", str(int(now)),
+             str(caller.issued_at))
         )
         signature = hmac.new(self._key, assertion.encode(), hashlib.sha256).hexdigest()
         entries = ((ASSERTION_HEADER, assertion), (SIGNATURE_HEADER, signature))
         if len(self._cache) > 100_000:
             self._cache.clear()
-        self._cache[caller] = (now, entries)
+        self._cache[key] = (now, entries)
         return entries
 
 
 class AssertionVerifier:
-    """Verifies signed assertions; verified ones are remembered until they age out."""
+    """Verifies signed assertions; verified ones are remembered until they age out.
 
-    def __init__(self, key: bytes) -> None:
+    With ``check`` (services.runtime.system_states.SystemStates.check), every call is also refused when
+    its system was disabled or its token predates the system's last rotation, even with an assertion the
+    verifier has already seen.
+    """
+
+    def __init__(self, key: bytes, check: Callable[[Caller], None] | None = None) -> None:
         self._key = key
+        self._check = check
         self._verified: dict[tuple[str, str], tuple[int, Caller]] = {}
 
     def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Caller:
@@ -93,24 +108,35 @@ class AssertionVerifier:
         now = int(time.time())
         cached = self._verified.get((assertion, signature))
         if cached is not None and now - cached[0] <= MAX_ASSERTION_AGE_SECONDS:
-            return cached[1]
-        return self._verify(assertion, signature, now)
+            caller = cached[1]
+        else:
+            caller = self._verify(assertion, signature, now)
+        if self._check is not None:
+            self._check(caller)
+        return caller
 
     def _verify(self, assertion: str, signature: str, now: int) -> Caller:
         expected = hmac.new(self._key, assertion.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature):
             raise unauthenticated("caller identity signature is invalid: call through the gateway")
         parts = assertion.split("|")
-        if len(parts) != 5 or parts[0] != _VERSION or not parts[4].isdigit():
+        if len(parts) != 6 or parts[0] != _VERSION or not parts[4].isdigit() or not parts[5].isdigit():
             raise unauthenticated("caller identity assertion is malformed")
         issued = int(parts[4])
         if abs(now - issued) > MAX_ASSERTION_AGE_SECONDS:
             raise unauthenticated("caller identity assertion has expired")
-        caller = Caller(system_id=parts[1], department_code=parts[2], authority=parts[3] == "1")
+        caller = Caller(system_id=parts[1], department_code=parts[2], authority=parts[3] == "1",
+                        issued_at=int(parts[5]))
         if len(self._verified) > 100_000:
             self._verified.clear()
         self._verified[(assertion, signature)] = (issued, caller)
         return caller
+
+    def recheck(self, caller: Caller) -> None:
+        """Refuses ``caller`` again if its system was disabled or rotated since the call began (for long streams:
+        a batch download must not outlive its system's access)."""
+        if self._check is not None:
+            self._check(caller)
 
     def from_context(self, context: grpc.aio.ServicerContext) -> Caller:
         """The verified caller of the current RPC."""

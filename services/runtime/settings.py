@@ -143,11 +143,11 @@ _STR_FIELDS = {
 # What each component cannot start without.
 _REQUIRED = {
     "gateway": ("jwks_url", "catalog_target", "authorization_target", "query_target", "foundation_target"),
-    "catalog": ("database_url", "redis_url", "token_public_key"),
+    "catalog": ("database_url", "redis_url", "token_public_key", "authorization_target"),
     "authorization": ("database_url", "redis_url", "token_private_key", "token_public_key", "catalog_target"),
     "query": ("database_url", "redis_url", "token_public_key", "catalog_target", "authorization_target",
               "foundation_target", "audit_signing_key"),
-    "foundation": ("database_url", "redis_url", "token_public_key"),
+    "foundation": ("database_url", "redis_url", "token_public_key", "authorization_target"),
 }
 
 

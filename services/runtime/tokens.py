@@ -10,6 +10,14 @@ Rotation: ``GOVSHARE_TOKEN_PUBLIC_KEY`` may hold several PEM keys, the current
 one and the previous one. Tokens carry the ``kid`` of the key that signed them,
 and a token signed by any listed key verifies, so the signing key can change
 without refusing a token issued a moment before.
+
+A remembered token is still refused once its system is disabled or its secret
+rotated: the verifier asks the systems' states (services.runtime.system_states)
+on every call, a dict lookup. ``iat`` is whole seconds and a reset's "not before"
+is rounded up to the next whole second, so a token issued after a rotation in the
+same second as it gets ``iat = not_before`` (see :func:`issue_token`) and is
+accepted, while every token issued before the reset has a smaller ``iat`` and is
+refused.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -35,6 +44,8 @@ ALGORITHM = "EdDSA"
 #: Clock skew tolerated on ``exp`` (and ``iat``): tight, since every platform host keeps time.
 LEEWAY_SECONDS = 5
 _RENEW = "request a new one with govshare.authorization.v1.TokenService/IssueToken"
+#: Clock skew tolerated on ``iat`` (a token issued right after a reset may carry the reset's next second).
+IAT_LEEWAY_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -64,9 +75,10 @@ def jwks(public_keys_pem: str) -> dict[str, list[dict[str, str]]]:
                       "use": "sig"} for key in ed25519_public_keys(public_keys_pem)]}
 
 
-def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int) -> IssuedToken:
-    """A signed token asserting ``caller`` for ``ttl_seconds``, naming its signing key (``kid``)."""
-    now = int(time.time())
+def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int, not_before: int = 0) -> IssuedToken:
+    """A signed token asserting ``caller`` for ``ttl_seconds``, naming its signing key (``kid``); its ``iat`` is
+    never below ``not_before`` (the system's last reset), so a token issued right after a rotation is accepted."""
+    now = max(int(time.time()), not_before)
     claims = {
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -85,13 +97,22 @@ def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int) -> Issue
 class TokenVerifier:
     """Verifies tokens locally against the platform's public keys; a verified token is cached until its expiry."""
 
-    def __init__(self, public_keys_pem: str, max_cached: int = 200_000) -> None:
+    def __init__(self, public_keys_pem: str, max_cached: int = 200_000,
+                 check: Callable[[Caller], None] | None = None) -> None:
         self._keys = {key_id(key): key for key in ed25519_public_keys(public_keys_pem)}
         self._cache: dict[str, tuple[float, Caller]] = {}
         self._max = max_cached
+        #: Refuses callers of disabled or rotated systems (SystemStates.check), cached tokens included.
+        self._check = check
 
     def verify(self, token: str) -> Caller:
         """The caller a token asserts, or ServiceError(UNAUTHENTICATED) saying what is wrong with it."""
+        caller = self._verified(token)
+        if self._check is not None:
+            self._check(caller)
+        return caller
+
+    def _verified(self, token: str) -> Caller:
         cached = self._cache.get(token)
         now = time.time()
         if cached is not None:
@@ -99,11 +120,17 @@ class TokenVerifier:
                 return cached[1]
             del self._cache[token]
         claims = self._claims(token)
+        try:
+            issued_at = int(claims["iat"])  # type: ignore[call-overload]
+        except (TypeError, ValueError, OverflowError):
+            raise unauthenticated("bearer token is invalid (iat is not a number of seconds)") from None
+        if issued_at > now + IAT_LEEWAY_SECONDS:
+            raise unauthenticated("bearer token is invalid (issued in the future)")
         subject = str(claims["sub"])
         if subject.startswith(SERVICE_PREFIX):
             raise unauthenticated("bearer token is invalid (a token never names a platform service)")
         caller = Caller(system_id=subject, department_code=str(claims.get("dept", "")),
-                        authority=bool(claims.get("authority", False)))
+                        authority=bool(claims.get("authority", False)), issued_at=issued_at)
         if len(self._cache) >= self._max:
             self._cache.clear()
         self._cache[token] = (float(claims["exp"]) + LEEWAY_SECONDS, caller)
@@ -123,7 +150,8 @@ class TokenVerifier:
         for key in keys:
             try:
                 return jwt.decode(token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                                  leeway=LEEWAY_SECONDS, options={"require": ["exp", "sub", "iat"]})
+                                  leeway=LEEWAY_SECONDS,
+                                  options={"require": ["exp", "sub", "iat"], "verify_iat": False})
             except jwt.InvalidSignatureError as exc:
                 failure = exc
             except jwt.ExpiredSignatureError:

@@ -35,10 +35,11 @@ COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation")
 # Who calls whom (DESIGN.md, "The mesh"); the source the NetworkPolicies must follow.
 CALLS = {
     "gateway": {"catalog", "authorization", "query", "foundation"},
-    "catalog": set(),
+    # catalog and foundation deliver their administrative events to authorization (AdminLogIntakeService).
+    "catalog": {"authorization"},
     "authorization": {"catalog"},
     "query": {"authorization", "catalog", "foundation"},
-    "foundation": set(),
+    "foundation": {"authorization"},
 }
 CALLERS = {c: {caller for caller, callees in CALLS.items() if c in callees} for c in COMPONENTS}
 USES_DATABASE = {"catalog", "authorization", "query", "foundation"}

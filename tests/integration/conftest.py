@@ -8,6 +8,7 @@ runs the very same components as separate processes, and the same Envoy configur
 from __future__ import annotations
 
 import importlib
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -60,19 +61,28 @@ class Platform:
         return (("authorization", f"Bearer {token}"),)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 async def start_platform(base: Settings) -> tuple[dict[str, Settings], dict[str, RunningServer]]:
-    """Starts the five services in dependency order, each pointed at the ports of those started before."""
+    """Starts the five services in dependency order, each knowing every service's port (as `govshare up` does:
+    catalog and foundation deliver administrative events to authorization, which starts after them)."""
+    ports = {name: _free_port() for name in FACTORIES}
+    targets = {f"{name}_target": f"127.0.0.1:{port}" for name, port in ports.items() if name != "gateway"}
     servers: dict[str, RunningServer] = {}
     settings: dict[str, Settings] = {}
-    targets: dict[str, str] = {}
     for name, module in FACTORIES.items():
         own = base.with_overrides(component=name, **targets)
         if name == "authorization":
             own = own.with_overrides(jwks_listen="127.0.0.1:0")
         factory = importlib.import_module(module).create_component
-        servers[name] = await start_server(own, factory(own))
+        servers[name] = await start_server(own.with_overrides(listen=f"127.0.0.1:{ports[name]}"), factory(own))
+        # Kept with the base listen address: a test that starts another process from these settings gets a port
+        # of its own (SO_REUSEPORT would otherwise share this one with it).
         settings[name] = own
-        targets[f"{name}_target"] = f"127.0.0.1:{servers[name].port}"
     return settings, servers
 
 

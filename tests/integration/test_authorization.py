@@ -25,8 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc
 
-from govshare.authorization.v1 import authorization_pb2 as authz
 from govshare.authorization.v1 import (
+    admin_log_pb2,
+    admin_log_pb2_grpc,
     authorization_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
@@ -34,6 +35,7 @@ from govshare.authorization.v1 import (
     token_pb2,
     token_pb2_grpc,
 )
+from govshare.authorization.v1 import authorization_pb2 as authz
 from govshare.authorization.v1 import sharing_pb2 as sh
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
@@ -379,6 +381,16 @@ async def test_bootstrap_authority_is_idempotent_and_yields_an_authority_token(e
     department = await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
                                                    metadata=env.md(caller), timeout=10)
     assert department.department.authority
+
+
+async def test_bootstrap_is_in_the_administrative_log(env: Env) -> None:
+    code = credit_code()
+    system_id, _ = await bootstrap_authority(env.settings.database_url, code, "市大数据管理局", "110100",
+                                             "运营管理系统")
+    listed = await admin_log_pb2_grpc.AdminLogServiceStub(env.auth).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="directory.bootstrap_authority", actor_department_code=code),
+        metadata=env.md(AUTHORITY), timeout=10)
+    assert [(e.target, e.actor_system_id) for e in listed.events] == [(system_id, "cli:govshare-seed")]
 
 
 # Applications ------------------------------------------------------------------------------------

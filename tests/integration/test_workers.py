@@ -48,7 +48,9 @@ def test_a_dead_worker_is_restarted(database_url: str, redis_url: str, keys: Pla
     env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{_free_port()}",
                 "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
                 "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
-                "GOVSHARE_WORKERS": "2"})
+                "GOVSHARE_WORKERS": "2",
+                # Where catalog delivers its administrative events (nothing listens: they wait in its outbox).
+                "GOVSHARE_AUTHORIZATION_TARGET": f"127.0.0.1:{_free_port()}"})
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "catalog"], cwd=ROOT, env=env,

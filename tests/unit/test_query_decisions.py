@@ -177,3 +177,16 @@ def test_decisions_never_allow_more_items_than_asked() -> None:
 def test_deny_reason_names_drop_the_prefix_and_survive_unknown_values() -> None:
     assert deny_reason_name(common_pb2.DENY_REASON_QUOTA_EXHAUSTED) == "QUOTA_EXHAUSTED"
     assert deny_reason_name(999) == "UNKNOWN_999"
+
+
+async def test_a_system_state_change_drops_that_systems_decisions_only() -> None:
+    authority, clock = Authority(), Clock()
+    decisions = cache(authority, clock)
+    other = ("sys-2", *key()[1:])
+    await decisions.get(key())
+    await decisions.get(other)  # type: ignore[arg-type]
+    decisions.invalidate(system_id="sys-1")  # e.g. sys-1 was disabled
+    assert len(decisions) == 1
+    await decisions.get(other)  # type: ignore[arg-type]
+    await decisions.get(key())
+    assert [k[0] for k in authority.calls] == ["sys-1", "sys-2", "sys-1"]

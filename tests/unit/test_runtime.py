@@ -34,7 +34,7 @@ def test_settings_report_every_problem_at_once() -> None:
 def test_settings_load_a_valid_environment() -> None:
     env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_DATABASE_URL": "postgresql://x/y",
            "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_ZONE": "INTRANET", "GOVSHARE_WORKERS": "3",
-           "GOVSHARE_MASK_RULES": "phone=3,2;secret=full",
+           "GOVSHARE_MASK_RULES": "phone=3,2;secret=full", "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051",
            "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
     settings = load("catalog", env)
     assert settings.zone == "intranet" and settings.workers == 3
@@ -76,7 +76,7 @@ def test_expired_assertion_is_refused() -> None:
     import hashlib
     import hmac
 
-    assertion = f"v1|sys-1|D|0|{old}"
+    assertion = f"v2|sys-1|D|0|{old}|0"
     signature = hmac.new(KEY, assertion.encode(), hashlib.sha256).hexdigest()
     with pytest.raises(ServiceError, match="expired"):
         AssertionVerifier(KEY).caller((("x-govshare-caller", assertion), ("x-govshare-caller-sig", signature)))

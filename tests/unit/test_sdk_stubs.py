@@ -12,7 +12,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "clients" / "python"
-INTERNAL_SERVICES = {"govshare.authorization.v1.AuthorizationService", "govshare.provider.v1.ProviderService"}
+INTERNAL_SERVICES = {"govshare.authorization.v1.AuthorizationService",
+                     "govshare.authorization.v1.AdminLogIntakeService", "govshare.provider.v1.ProviderService"}
 
 
 def _services(package_root: Path, package: str) -> set[str]:

@@ -60,7 +60,7 @@ gateway:
   providers: false
 catalog:
   database: true
-  calls: []
+  calls: [authorization]
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: false
@@ -81,7 +81,7 @@ query:
   providers: true
 foundation:
   database: true
-  calls: []
+  calls: [authorization]
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: false

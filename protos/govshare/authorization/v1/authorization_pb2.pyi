@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from govshare.authorization.v1 import admin_log_pb2 as _admin_log_pb2
 from govshare.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -62,3 +63,39 @@ class CheckResponse(_message.Message):
     DECISION_FIELD_NUMBER: _ClassVar[int]
     decision: Decision
     def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ...) -> None: ...
+
+class ListSystemStatesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SystemState(_message.Message):
+    __slots__ = ("system_id", "disabled", "not_before_time", "not_before_reason", "version")
+    SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    DISABLED_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_TIME_FIELD_NUMBER: _ClassVar[int]
+    NOT_BEFORE_REASON_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    system_id: str
+    disabled: bool
+    not_before_time: _timestamp_pb2.Timestamp
+    not_before_reason: str
+    version: int
+    def __init__(self, system_id: _Optional[str] = ..., disabled: _Optional[bool] = ..., not_before_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_before_reason: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ListSystemStatesResponse(_message.Message):
+    __slots__ = ("states",)
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedCompositeFieldContainer[SystemState]
+    def __init__(self, states: _Optional[_Iterable[_Union[SystemState, _Mapping]]] = ...) -> None: ...
+
+class AppendEventsRequest(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_admin_log_pb2.AdminEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[_admin_log_pb2.AdminEvent, _Mapping]]] = ...) -> None: ...
+
+class AppendEventsResponse(_message.Message):
+    __slots__ = ("appended_count",)
+    APPENDED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    appended_count: int
+    def __init__(self, appended_count: _Optional[int] = ...) -> None: ...

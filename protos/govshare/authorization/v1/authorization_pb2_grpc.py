@@ -40,6 +40,11 @@ class AuthorizationServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckResponse.FromString,
                 _registered_method=True)
+        self.ListSystemStates = channel.unary_unary(
+                '/govshare.authorization.v1.AuthorizationService/ListSystemStates',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesResponse.FromString,
+                _registered_method=True)
 
 
 class AuthorizationServiceServicer:
@@ -52,6 +57,14 @@ class AuthorizationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSystemStates(self, request, context):
+        """The systems whose tokens are restricted (disabled, or tokens issued before a secret rotation or a
+        disable refused): what every token verifier loads at start, on event-stream reconnect and periodically.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthorizationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +72,11 @@ def add_AuthorizationServiceServicer_to_server(servicer, server):
                     servicer.Check,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckResponse.SerializeToString,
+            ),
+            'ListSystemStates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSystemStates,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -89,6 +107,112 @@ class AuthorizationService:
             '/govshare.authorization.v1.AuthorizationService/Check',
             govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_authorization__pb2.CheckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSystemStates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.AuthorizationService/ListSystemStates',
+            govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_authorization__pb2.ListSystemStatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class AdminLogIntakeServiceStub:
+    """Internal: how catalog and foundation deliver the events of their outboxes to the administrative log.
+    Not routed by the gateway (and not in the business systems' SDK).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.AppendEvents = channel.unary_unary(
+                '/govshare.authorization.v1.AdminLogIntakeService/AppendEvents',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.AppendEventsRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.AppendEventsResponse.FromString,
+                _registered_method=True)
+
+
+class AdminLogIntakeServiceServicer:
+    """Internal: how catalog and foundation deliver the events of their outboxes to the administrative log.
+    Not routed by the gateway (and not in the business systems' SDK).
+    """
+
+    def AppendEvents(self, request, context):
+        """Appends events not yet in the log (idempotent by event id); the caller's service is recorded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_AdminLogIntakeServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'AppendEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.AppendEvents,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.AppendEventsRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_authorization__pb2.AppendEventsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'govshare.authorization.v1.AdminLogIntakeService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('govshare.authorization.v1.AdminLogIntakeService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class AdminLogIntakeService:
+    """Internal: how catalog and foundation deliver the events of their outboxes to the administrative log.
+    Not routed by the gateway (and not in the business systems' SDK).
+    """
+
+    @staticmethod
+    def AppendEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.AdminLogIntakeService/AppendEvents',
+            govshare_dot_authorization_dot_v1_dot_authorization__pb2.AppendEventsRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_authorization__pb2.AppendEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -160,3 +160,15 @@ class DisableSystemResponse(_message.Message):
     SYSTEM_FIELD_NUMBER: _ClassVar[int]
     system: System
     def __init__(self, system: _Optional[_Union[System, _Mapping]] = ...) -> None: ...
+
+class EnableSystemRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class EnableSystemResponse(_message.Message):
+    __slots__ = ("system",)
+    SYSTEM_FIELD_NUMBER: _ClassVar[int]
+    system: System
+    def __init__(self, system: _Optional[_Union[System, _Mapping]] = ...) -> None: ...

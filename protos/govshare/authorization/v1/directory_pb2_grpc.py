@@ -75,6 +75,11 @@ class DirectoryServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.DisableSystemRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.DisableSystemResponse.FromString,
                 _registered_method=True)
+        self.EnableSystem = channel.unary_unary(
+                '/govshare.authorization.v1.DirectoryService/EnableSystem',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.EnableSystemRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.EnableSystemResponse.FromString,
+                _registered_method=True)
 
 
 class DirectoryServiceServicer:
@@ -120,14 +125,24 @@ class DirectoryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RotateSystemSecret(self, request, context):
-        """Replaces a system's secret; the old one stops working at once.
+        """Replaces a system's secret; the old one stops working at once, and so do the tokens issued with it
+        (on every replica, within a second).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DisableSystem(self, request, context):
-        """Disables a system: it can no longer get tokens.
+        """Disables a system: it can no longer get tokens, and the tokens it holds are refused at once.
+        The authority department's last enabled system cannot be disabled (FAILED_PRECONDITION).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnableSystem(self, request, context):
+        """Enables a disabled system again (authority only): it can get new tokens; tokens issued before it was
+        disabled stay refused.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -175,6 +190,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.DisableSystem,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.DisableSystemRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.DisableSystemResponse.SerializeToString,
+            ),
+            'EnableSystem': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnableSystem,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.EnableSystemRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.EnableSystemResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -394,6 +414,33 @@ class DirectoryService:
             '/govshare.authorization.v1.DirectoryService/DisableSystem',
             govshare_dot_authorization_dot_v1_dot_directory__pb2.DisableSystemRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_directory__pb2.DisableSystemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnableSystem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.DirectoryService/EnableSystem',
+            govshare_dot_authorization_dot_v1_dot_directory__pb2.EnableSystemRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_directory__pb2.EnableSystemResponse.FromString,
             options,
             channel_credentials,
             insecure,

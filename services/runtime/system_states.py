@@ -1,0 +1,184 @@
+"""Which business systems' tokens are refused: disabled systems, and tokens older than a rotation or a disable.
+
+A token is a signed, self-contained statement valid until it expires (an hour),
+so disabling a system or rotating its secret must reach every place that accepts
+tokens: the gateway's verifier (and its cache of verified tokens) and the services
+that take the gateway's assertion and cache decisions per system (query). Each of
+them keeps a :class:`SystemStates`: per restricted system, the disabled flag and a
+"not valid before" time (tokens whose ``iat`` is earlier are refused), with a
+version that orders changes.
+
+The states come from the authorization service (the only owner of systems):
+loaded in full at start (``AuthorizationService.ListSystemStates``), applied from
+``govshare.systems.changed`` events as they happen (within milliseconds on every
+replica), loaded again after each event-stream reconnection (events may have been
+missed) and every ``refresh_seconds`` (an event lost while connected). Until the
+first load succeeds the holder fails closed: token-bearing calls get UNAVAILABLE,
+never a pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import grpc
+
+from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
+from services.runtime.clients import call_metadata
+from services.runtime.errors import ServiceError, unauthenticated
+from services.runtime.identity import AssertionSigner, Caller
+
+log = logging.getLogger(__name__)
+
+DISABLED = "DISABLED"
+ROTATED = "ROTATED"
+REFRESH_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SystemState:
+    """What decides whether a system's token is still accepted."""
+
+    disabled: bool
+    #: Epoch seconds: tokens issued (``iat``) earlier are refused.
+    not_before: int
+    #: Why ``not_before`` last moved: DISABLED or ROTATED.
+    reason: str
+    version: int
+
+
+Loader = Callable[[], Awaitable[Iterable[tuple[str, SystemState]]]]
+Listener = Callable[[str], None]
+
+
+def _refused_message(system_id: str, state: SystemState) -> str:
+    if state.disabled:
+        return f"system {system_id} was disabled: its tokens are no longer accepted"
+    if state.reason == DISABLED:
+        return (f"this token was issued before system {system_id} was disabled: request a new one with "
+                "TokenService.IssueToken")
+    return (f"this token was issued before the secret of system {system_id} was rotated: request a new one "
+            "with TokenService.IssueToken and the new secret")
+
+
+class SystemStates:
+    """The restricted systems, kept current by events and reloads; :meth:`check` refuses their tokens."""
+
+    def __init__(self, load: Loader, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self._load = load
+        self._refresh = refresh_seconds
+        self._states: dict[str, SystemState] = {}
+        self._loaded = False
+        self._listeners: list[Listener] = []
+        self._wake = asyncio.Event()
+        self._first = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    # -- the hot path ---------------------------------------------------------------------------------------
+
+    def check(self, caller: Caller) -> None:
+        """Refuses a caller whose system is disabled or whose token predates the system's last reset
+        (UNAUTHENTICATED saying which), or anyone while the states are not loaded yet (UNAVAILABLE)."""
+        if not self._loaded:
+            if caller.is_service or not caller.department_code:
+                return  # platform services and the anonymous IssueToken placeholder carry no token
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "SYSTEM_STATES_LOADING",
+                               "the states of business systems are not loaded yet; retry shortly")
+        state = self._states.get(caller.system_id)
+        if state is not None and (state.disabled or caller.issued_at < state.not_before):
+            raise unauthenticated(_refused_message(caller.system_id, state))
+
+    # -- keeping current ------------------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded
+
+    def add_listener(self, listener: Listener) -> None:
+        """Calls ``listener(system_id)`` whenever a system's state changes (e.g. to drop cached decisions)."""
+        self._listeners.append(listener)
+
+    def apply(self, system_id: str, state: SystemState) -> bool:
+        """Keeps ``state`` unless a newer one is known; True when it was kept."""
+        current = self._states.get(system_id)
+        if current is not None and current.version >= state.version:
+            return False
+        self._states[system_id] = state
+        for listener in self._listeners:
+            listener(system_id)
+        return True
+
+    def on_event(self, payload: Mapping) -> None:
+        """Handler for services.runtime.cache.SYSTEMS_CHANGED."""
+        try:
+            system_id = str(payload["system_id"])
+            state = SystemState(disabled=bool(payload["disabled"]), not_before=int(payload["not_before"]),
+                                reason=str(payload.get("reason", "")), version=int(payload["version"]))
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignored a malformed system state event")
+            return
+        self.apply(system_id, state)
+
+    def resync(self) -> None:
+        """After an event-stream (re)connection: events may have been missed, so load everything again."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="system-states")
+
+    async def first_attempt(self) -> bool:
+        """Waits for the first load attempt to end (callers bound the wait); False if no load has succeeded."""
+        await self._first.wait()
+        return self._loaded
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def load_now(self) -> None:
+        """One full load (events that arrived meanwhile with newer versions win)."""
+        for system_id, state in await self._load():
+            self.apply(system_id, state)
+        self._loaded = True
+        self._first.set()
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            self._wake.clear()
+            try:
+                await self.load_now()
+                delay = 0.1
+                wait = self._refresh
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                why = exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else type(exc).__name__
+                log.warning("could not load the states of business systems (%s); retrying in %.1fs", why, delay)
+                wait, delay = delay, min(delay * 2, 5.0)
+                self._first.set()  # the first attempt is over: whoever waits for it goes on, failing closed
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
+
+
+def authorization_loader(channel: grpc.aio.Channel, signer: AssertionSigner, identity: Caller,
+                         timeout: float) -> Loader:
+    """Loads the states from AuthorizationService.ListSystemStates, calling as the platform service ``identity``."""
+    stub = authorization_pb2_grpc.AuthorizationServiceStub(channel)
+
+    async def load() -> list[tuple[str, SystemState]]:
+        response = await stub.ListSystemStates(authorization_pb2.ListSystemStatesRequest(), timeout=timeout,
+                                               metadata=call_metadata(signer, identity))
+        return [(s.system_id, SystemState(disabled=s.disabled, not_before=s.not_before_time.seconds,
+                                          reason=s.not_before_reason, version=s.version))
+                for s in response.states]
+
+    return load

@@ -1,0 +1,291 @@
+"""The administrative log: every administrative action, with its actor, in one verifiable hash chain.
+
+Through the real platform: authorization logs its own actions in their transactions; catalog and
+foundation write to their outboxes and relay to authorization, so an action taken while authorization
+is down still reaches the log once it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+import uuid
+
+import asyncpg
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+
+from govshare.authorization.v1 import (
+    admin_log_pb2,
+    admin_log_pb2_grpc,
+    authorization_pb2,
+    authorization_pb2_grpc,
+    directory_pb2,
+    directory_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+    token_pb2,
+    token_pb2_grpc,
+)
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
+from services.authorization.component import create_component as create_authorization
+from services.runtime.errors import details_of
+from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.server import start_server
+
+pytestmark = pytest.mark.integration
+
+POPULATION = "101001/000001"
+#: The relays deliver at once after a commit; the poll allows a loaded test machine some slack.
+DELIVERY_SECONDS = 10.0
+
+
+def _log(platform) -> admin_log_pb2_grpc.AdminLogServiceStub:  # type: ignore[no-untyped-def]
+    return admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+
+
+async def _events(platform, **filters: object) -> list[admin_log_pb2.AdminEvent]:  # type: ignore[no-untyped-def]
+    """Every entry matching ``filters``, page by page, as the authority."""
+    found: list[admin_log_pb2.AdminEvent] = []
+    token = ""
+    while True:
+        page = await _log(platform).ListAdminEvents(
+            admin_log_pb2.ListAdminEventsRequest(page_size=50, page_token=token, **filters),  # type: ignore[arg-type]
+            metadata=platform.metadata("authority"), timeout=10)
+        found += page.events
+        token = page.next_page_token
+        if not token:
+            return found
+
+
+async def _logged(platform, action: str, target: str,  # type: ignore[no-untyped-def]
+                  **details: object) -> admin_log_pb2.AdminEvent:
+    """The entry of ``action`` on ``target`` (with these ``details``), polling up to DELIVERY_SECONDS for relayed
+    ones."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    while True:
+        try:
+            matches = [e for e in await _events(platform, action=action) if e.target == target
+                       and details.items() <= json.loads(e.details_json).items()]
+        except grpc.aio.AioRpcError as error:  # authorization coming back after a restart
+            assert error.code() == grpc.StatusCode.UNAVAILABLE and loop.time() < deadline, error.details()
+            matches = []
+        if matches:
+            assert len(matches) == 1, f"{action} on {target} logged {len(matches)} times"
+            return matches[0]
+        assert loop.time() < deadline, f"{action} on {target} is not in the administrative log"
+        await asyncio.sleep(0.05)
+
+
+def _department(platform, key: str) -> str:  # type: ignore[no-untyped-def]
+    return platform.credentials.systems[key]["department"]
+
+
+def _system(platform, key: str) -> str:  # type: ignore[no-untyped-def]
+    return platform.credentials.systems[key]["system_id"]
+
+
+def _entry(provider: str) -> cat.Entry:
+    code = f"1{random.randrange(100):02d}{random.randrange(1000):03d}/{random.randrange(10**6):06d}"
+    return cat.Entry(
+        code=code, name="参保人员信息", summary="参保人员的身份与参保状态", category=cat.CATEGORY_FOUNDATION,
+        subject="人口", provider_department_code=provider, provider_name="人社局",
+        format_class=cat.FORMAT_CLASS_DATABASE, format_type="JSON",
+        items=[cat.DataItem(name="公民身份号码", machine_name="citizen_id", data_type=cat.DATA_TYPE_CHARACTER,
+                            length=18, identifier=cat.IDENTIFIER_KIND_CITIZEN_ID)],
+        key_item="citizen_id", share_type=common.SHARE_TYPE_CONDITIONAL, share_condition="须经提供部门审核同意",
+        share_methods=[common.SHARE_METHOD_ONLINE_QUERY], update_cycle=cat.UPDATE_CYCLE_DAILY,
+        zone=common.ZONE_EXTRANET, secrecy=cat.SECRECY_NON_CLASSIFIED,
+        endpoint=cat.ProviderEndpoint(dataset="population"))
+
+
+async def _submit_entry(platform, catalog: catalog_pb2_grpc.CatalogServiceStub) -> str:  # type: ignore[no-untyped-def]
+    """A catalog entry of the social department, created and submitted: its code."""
+    entry = _entry(_department(platform, "social"))
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
+                              timeout=10)
+    return entry.code
+
+
+async def test_every_administrative_action_is_logged_with_its_actor(platform) -> None:  # type: ignore[no-untyped-def]
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    social, authority = _department(platform, "social"), _department(platform, "authority")
+    # Directory, secrets and tokens (authorization, in the transaction of the action).
+    created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=social, name="档案管理系统")), metadata=platform.metadata("social"), timeout=10)
+    system_id = created.system.id
+    rotated = await directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system_id),
+                                                 metadata=platform.metadata("social"), timeout=10)
+    await token_pb2_grpc.TokenServiceStub(platform.channel).IssueToken(
+        token_pb2.IssueTokenRequest(system_id=system_id, secret=rotated.secret), timeout=10)
+    await directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
+                                  metadata=platform.metadata("authority"), timeout=10)
+    await directory.EnableSystem(directory_pb2.EnableSystemRequest(id=system_id),
+                                 metadata=platform.metadata("authority"), timeout=10)
+    # A grant: approved, then revoked.
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=POPULATION, items=["citizen_id", "name", "birth_date"],
+            purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS], purpose_text="证照核发",
+            basis="《电子证照管理办法》", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY],
+            quota=10)), metadata=platform.metadata("services"), timeout=10)).application
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=platform.metadata("police"), timeout=10)).grant
+    await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=grant.id, reason="试点结束"),
+                              metadata=platform.metadata("police"), timeout=10)
+    # Catalog (relayed from its outbox): submitted by the provider, published by the authority.
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    code = await _submit_entry(platform, catalog)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=platform.metadata("authority"), timeout=10)
+    # Foundation (relayed): a load whose only record is rejected changes nothing but is still logged.
+    foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    loaded = await foundation.LoadRecords(foundation_pb2.LoadRecordsRequest(
+        dataset="population", records=[foundation_pb2.RecordInput(values={"citizen_id": "123"})]),
+        metadata=platform.metadata("police"), timeout=10)
+    assert loaded.accepted == 0
+    # Foundation sources: the authority registers one (relayed like the loads).
+    await foundation.RegisterSource(foundation_pb2.RegisterSourceRequest(dataset="licence", department_code=social),
+                                    metadata=platform.metadata("authority"), timeout=10)
+
+    expected = [
+        ("directory.create_system", system_id, "social"),
+        ("directory.rotate_system_secret", system_id, "social"),
+        ("token.issue", system_id, None),
+        ("directory.disable_system", system_id, "authority"),
+        ("directory.enable_system", system_id, "authority"),
+        ("sharing.approved", application.id, "police"),
+        ("sharing.grant_revoked", grant.id, "police"),
+        ("catalog.submit", code, "social"),
+        ("catalog.publish", code, "authority"),
+        ("foundation.load_records", "population", "police"),
+    ]
+    for action, target, actor in expected:
+        event = await _logged(platform, action, target)
+        if actor is None:  # a token is issued to the system that proved its secret
+            assert (event.actor_system_id, event.actor_department_code) == (system_id, social)
+        else:
+            assert event.actor_system_id == _system(platform, actor), action
+            assert event.actor_department_code == _department(platform, actor), action
+        assert event.result == "OK" and event.seq > 0 and len(event.hash) == 64
+        details = json.loads(event.details_json)
+        assert rotated.secret not in event.details_json and "secret" not in details
+    assert (await _logged(platform, "catalog.publish", code)).service == "catalog"
+    registered = await _logged(platform, "foundation.register_source", "licence", department_code=social)
+    assert (registered.actor_department_code, registered.service) == (authority, "foundation")
+    load = json.loads((await _logged(platform, "foundation.load_records", "population")).details_json)
+    assert load["rejected"] >= 1 and "123" not in json.dumps(load)
+
+    # Filters: by actor department and by time.
+    by_authority = await _events(platform, actor_department_code=authority)
+    assert by_authority and {e.actor_department_code for e in by_authority} == {authority}
+    future = timestamp_pb2.Timestamp()
+    future.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    assert await _events(platform, start_time=future) == []
+
+
+async def test_only_the_authority_reads_the_log(platform) -> None:  # type: ignore[no-untyped-def]
+    for call, request in ((_log(platform).ListAdminEvents, admin_log_pb2.ListAdminEventsRequest()),
+                          (_log(platform).VerifyAdminLog, admin_log_pb2.VerifyAdminLogRequest())):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call(request, metadata=platform.metadata("police"), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await _log(platform).ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(actor_department_code="x"),
+                                             metadata=platform.metadata("authority"), timeout=10)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_the_chain_verifies_and_a_tampered_row_is_reported(platform) -> None:  # type: ignore[no-untyped-def]
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=_department(platform, "civil"), name="救助审核系统")),
+        metadata=platform.metadata("civil"), timeout=10)
+    target = await _logged(platform, "directory.create_system", created.system.id)
+    verify = _log(platform).VerifyAdminLog
+    intact = await verify(admin_log_pb2.VerifyAdminLogRequest(), metadata=platform.metadata("authority"), timeout=30)
+    assert intact.intact and intact.checked_count >= target.seq and intact.first_broken_seq == 0
+
+    conn = await asyncpg.connect(platform.settings["authorization"].database_url)
+    try:
+        original = await conn.fetchval('SELECT actor_department_code FROM "authorization".admin_log WHERE seq = $1',
+                                       target.seq)
+        await conn.execute('UPDATE "authorization".admin_log SET actor_department_code = $2 WHERE seq = $1',
+                           target.seq, _department(platform, "authority"))
+        broken = await verify(admin_log_pb2.VerifyAdminLogRequest(), metadata=platform.metadata("authority"),
+                              timeout=30)
+        assert not broken.intact
+        assert broken.first_broken_seq == target.seq
+        assert "changed" in broken.problem
+    finally:
+        await conn.execute('UPDATE "authorization".admin_log SET actor_department_code = $2 WHERE seq = $1',
+                           target.seq, original)
+        await conn.close()
+    again = await verify(admin_log_pb2.VerifyAdminLogRequest(), metadata=platform.metadata("authority"), timeout=30)
+    assert again.intact
+
+
+async def test_a_catalog_action_taken_while_authorization_is_down_reaches_the_log_when_it_is_back(platform) -> None:  # type: ignore[no-untyped-def]
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    await platform.servers["authorization"].stop(0)
+    try:
+        code = await _submit_entry(platform, catalog)  # the gateway and catalog still work
+        conn = await asyncpg.connect(platform.settings["catalog"].database_url)
+        try:
+            waiting = await conn.fetchval(
+                'SELECT count(*) FROM catalog.admin_outbox WHERE action = $1 AND target = $2', "catalog.submit", code)
+        finally:
+            await conn.close()
+        assert waiting == 1  # kept in the catalog's outbox while nobody can take it
+    finally:
+        settings = platform.settings["authorization"]
+        platform.servers["authorization"] = await start_server(  # where catalog's relay and the gateway expect it
+            settings.with_overrides(listen=platform.port("authorization")), create_authorization(settings))
+    event = await _logged(platform, "catalog.submit", code)
+    assert event.actor_department_code == _department(platform, "social")
+    assert event.service == "catalog"
+
+
+async def test_append_events_is_for_platform_services_idempotent_and_validated(platform) -> None:  # type: ignore[no-untyped-def]
+    signer = AssertionSigner(platform.settings["authorization"].internal_key)
+    event = admin_log_pb2.AdminEvent(id=uuid.uuid4().hex, actor_system_id=_system(platform, "social"),
+                                     actor_department_code=_department(platform, "social"),
+                                     action="catalog.retire", target="109001/000001", details_json='{"version":1}',
+                                     result="OK")
+    event.time.FromDatetime(dt.datetime.now(dt.UTC))
+    async with grpc.aio.insecure_channel(platform.port("authorization")) as channel:
+        intake = authorization_pb2_grpc.AdminLogIntakeServiceStub(channel)
+        request = authorization_pb2.AppendEventsRequest(events=[event])
+        with pytest.raises(grpc.aio.AioRpcError) as refused:  # a business system cannot write the log
+            await intake.AppendEvents(request, metadata=platform.metadata("social"), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as refused:  # nor pass for a platform service by a signed entry
+            await intake.AppendEvents(request, metadata=signer.metadata(
+                Caller(_system(platform, "social"), _department(platform, "social"))), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        as_catalog = signer.metadata(service_caller("catalog"))
+        first = await intake.AppendEvents(request, metadata=as_catalog, timeout=10)
+        again = await intake.AppendEvents(request, metadata=as_catalog, timeout=10)  # a redelivery
+        assert (first.appended_count, again.appended_count) == (1, 0)
+        bad = admin_log_pb2.AdminEvent(id=uuid.uuid4().hex, action="catalog.retire", details_json="[1]")
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await intake.AppendEvents(authorization_pb2.AppendEventsRequest(events=[bad]), metadata=as_catalog,
+                                      timeout=10)
+        assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        _, violations = details_of(invalid.value)
+        assert violations is not None
+        assert {v.field for v in violations.field_violations} == {"events[0].details_json", "events[0].time"}
+    logged = await _logged(platform, "catalog.retire", "109001/000001")
+    assert logged.id == event.id and logged.service == "catalog"

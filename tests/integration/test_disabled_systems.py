@@ -1,0 +1,257 @@
+"""Disabling a system or rotating its secret refuses the tokens it already holds, everywhere, at once.
+
+Through the real platform (gateway, authorization, query, Redis events): a token issued before
+DisableSystem or RotateSystemSecret is refused by the gateway (whose token cache had it) and by query
+itself (given the assertion the gateway would sign for it), within a bounded poll of about a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+import grpc
+import pytest
+from stdnum.cn import uscc
+
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, token_pb2, token_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.common.v1 import common_pb2 as common
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from govshare.query.v1 import query_pb2, query_pb2_grpc
+from services.runtime.errors import details_of
+from services.runtime.identity import AssertionSigner, service_caller
+
+pytestmark = pytest.mark.integration
+
+ENTITIES = "102001/000001"  # unconditional: any authenticated system may query it
+WORK = common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口业务办理")
+#: Events reach every replica in milliseconds; the poll allows a loaded test machine some slack.
+PROPAGATION_SECONDS = 1.0
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def _directory(platform) -> directory_pb2_grpc.DirectoryServiceStub:  # type: ignore[no-untyped-def]
+    return directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+
+
+async def _new_system(platform, owner: str = "social",  # type: ignore[no-untyped-def]
+                      department: str = "") -> tuple[str, str, str]:
+    """A fresh system of a demo department, registered by the authority: (system id, secret, department)."""
+    code = department or platform.credentials.systems[owner]["department"]
+    created = await _directory(platform).CreateSystem(
+        directory_pb2.CreateSystemRequest(system=directory_pb2.System(department_code=code, name="窗口受理系统")),
+        metadata=platform.metadata("authority"), timeout=10)
+    return created.system.id, created.secret, code
+
+
+async def _token(platform, system_id: str, secret: str) -> str:  # type: ignore[no-untyped-def]
+    response = await token_pb2_grpc.TokenServiceStub(platform.channel).IssueToken(
+        token_pb2.IssueTokenRequest(system_id=system_id, secret=secret), timeout=10)
+    return response.token
+
+
+def _bearer(token: str) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+_keys: list[str] = []
+
+
+async def _credit_code(platform) -> str:  # type: ignore[no-untyped-def]
+    """A legal entity that exists, read through the provider contract as the query service would."""
+    if not _keys:
+        signer = AssertionSigner(platform.settings["query"].internal_key)
+        async with grpc.aio.insecure_channel(platform.port("foundation")) as channel:
+            async for page in provider_pb2_grpc.ProviderServiceStub(channel).Export(
+                    provider_pb2.ExportRequest(dataset="legal_entity", page_size=1),
+                    metadata=signer.metadata(service_caller("query"))):
+                _keys.append(page.records[0].key)
+                break
+    return _keys[0]
+
+
+def _request(key: str) -> query_pb2.QueryRequest:
+    return query_pb2.QueryRequest(resource_code=ENTITIES, key=key, purpose=WORK)
+
+
+async def _through_gateway(platform, token: str) -> query_pb2.QueryResponse:  # type: ignore[no-untyped-def]
+    return await query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+        _request(await _credit_code(platform)), metadata=_bearer(token), timeout=10)
+
+
+async def _straight_at_query(platform, token: str) -> query_pb2.QueryResponse:  # type: ignore[no-untyped-def]
+    """The call as the edge forwards it: the bearer token, which query verifies itself."""
+    async with grpc.aio.insecure_channel(platform.port("query")) as channel:
+        return await query_pb2_grpc.QueryServiceStub(channel).Query(_request(await _credit_code(platform)),
+                                                                    metadata=_bearer(token), timeout=10)
+
+
+async def _straight_at_catalog(platform, token: str) -> object:  # type: ignore[no-untyped-def]
+    """Any other service refuses the token itself too (here the catalog, which keeps its own systems' states)."""
+    async with grpc.aio.insecure_channel(platform.port("catalog")) as channel:
+        return await catalog_pb2_grpc.CatalogServiceStub(channel).ListEntries(
+            catalog_pb2.ListEntriesRequest(page_size=1), metadata=_bearer(token), timeout=10)
+
+
+async def _refused_soon(call: Callable[[], Awaitable[object]]) -> grpc.aio.AioRpcError:
+    """Polls ``call`` until it is refused, for at most PROPAGATION_SECONDS; the refusal."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PROPAGATION_SECONDS
+    while True:
+        try:
+            await call()
+        except grpc.aio.AioRpcError as error:
+            return error
+        assert loop.time() < deadline, f"still accepted {PROPAGATION_SECONDS}s after the change"
+        await asyncio.sleep(0.02)
+
+
+async def _works(platform, token: str) -> None:  # type: ignore[no-untyped-def]
+    key = await _credit_code(platform)
+    assert (await _through_gateway(platform, token)).values["credit_code"] == key
+    assert (await _straight_at_query(platform, token)).values["credit_code"] == key
+    await _straight_at_catalog(platform, token)
+
+
+async def _refused_everywhere(platform, token: str, says: str) -> None:  # type: ignore[no-untyped-def]
+    for call in (lambda: _through_gateway(platform, token), lambda: _straight_at_query(platform, token),
+                 lambda: _straight_at_catalog(platform, token)):
+        error = await _refused_soon(call)
+        assert error.code() == grpc.StatusCode.UNAUTHENTICATED, error.details()
+        assert says in error.details()
+
+
+async def test_a_token_issued_before_disable_is_refused_at_the_gateway_and_at_query(platform) -> None:  # type: ignore[no-untyped-def]
+    system_id, secret, _ = await _new_system(platform)
+    token = await _token(platform, system_id, secret)
+    await _works(platform, token)  # both the gateway and query have now cached what they verified
+
+    await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
+                                             metadata=platform.metadata("authority"), timeout=10)
+
+    await _refused_everywhere(platform, token, "disabled")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _token(platform, system_id, secret)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_token_issued_before_rotation_is_refused_and_the_new_secret_works_at_once(platform) -> None:  # type: ignore[no-untyped-def]
+    system_id, secret, _ = await _new_system(platform)
+    token = await _token(platform, system_id, secret)
+    await _works(platform, token)
+
+    rotated = await _directory(platform).RotateSystemSecret(
+        directory_pb2.RotateSystemSecretRequest(id=system_id), metadata=platform.metadata("social"), timeout=10)
+
+    await _refused_everywhere(platform, token, "rotated")
+    await _works(platform, await _token(platform, system_id, rotated.secret))
+
+
+async def test_enable_restores_new_tokens_but_not_those_from_before_the_disable(platform) -> None:  # type: ignore[no-untyped-def]
+    system_id, secret, _ = await _new_system(platform)
+    old = await _token(platform, system_id, secret)
+    await _works(platform, old)
+    await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
+                                             metadata=platform.metadata("social"), timeout=10)
+    await _refused_everywhere(platform, old, "disabled")
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:  # the department itself may not lift the authority's stop
+        await _directory(platform).EnableSystem(directory_pb2.EnableSystemRequest(id=system_id),
+                                                metadata=platform.metadata("social"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    enabled = await _directory(platform).EnableSystem(directory_pb2.EnableSystemRequest(id=system_id),
+                                                      metadata=platform.metadata("authority"), timeout=10)
+    assert not enabled.system.disabled
+
+    await _works(platform, await _token(platform, system_id, secret))
+    # The old token predates the disable: enabling the system does not revive it.
+    await _refused_everywhere(platform, old, "before")
+
+
+async def test_the_authority_cannot_disable_its_last_enabled_system(platform) -> None:  # type: ignore[no-untyped-def]
+    body = "11" + "110100" + "".join(random.choice(_CREDIT_CHARS) for _ in range(9))
+    code = body + uscc.calc_check_digit(body)
+    await _directory(platform).CreateDepartment(directory_pb2.CreateDepartmentRequest(
+        department=directory_pb2.Department(code=code, name="副本大数据局", region_code="110100", authority=True,
+                                            level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL)),
+        metadata=platform.metadata("authority"), timeout=10)
+    first, _, _ = await _new_system(platform, department=code)
+    second, _, _ = await _new_system(platform, department=code)
+
+    await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=first),
+                                             metadata=platform.metadata("authority"), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=second),
+                                                 metadata=platform.metadata("authority"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info, _ = details_of(refused.value)
+    assert info is not None and info.reason == "LAST_AUTHORITY_SYSTEM"
+    assert "lock the authority out" in refused.value.details()
+    system = await _directory(platform).GetSystem(directory_pb2.GetSystemRequest(id=second),
+                                                  metadata=platform.metadata("authority"), timeout=10)
+    assert not system.system.disabled
+
+
+class GatedProvider(provider_pb2_grpc.ProviderServiceServicer):
+    """A department's 前置机 whose export sends one page, then waits for ``gate`` before the next."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+
+    async def Export(self, request, context):  # type: ignore[no-untyped-def]
+        yield provider_pb2.ExportResponse(records=[provider_pb2.Record(key="row-1", values={"card_no": "A1"})])
+        await self.gate.wait()
+        yield provider_pb2.ExportResponse(records=[provider_pb2.Record(key="row-2", values={"card_no": "A2"})])
+
+
+async def _gated_entry(platform, endpoint: str) -> str:  # type: ignore[no-untyped-def]
+    """A published, unconditional, downloadable entry of the social department read from ``endpoint``."""
+    code = f"2{random.randrange(100):02d}{random.randrange(1000):03d}/{random.randrange(10**6):06d}"
+    entry = cat.Entry(
+        code=code, name="社会保障卡发放信息", summary="社会保障卡的发放批次", category=cat.CATEGORY_THEME,
+        subject="社会保障", provider_department_code=platform.credentials.systems["social"]["department"],
+        provider_name="人社局", format_class=cat.FORMAT_CLASS_DATABASE, format_type="JSON",
+        items=[cat.DataItem(name="卡号", machine_name="card_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
+                            identifier=cat.IDENTIFIER_KIND_TEXT)],
+        key_item="card_no", share_type=common.SHARE_TYPE_UNCONDITIONAL,
+        share_methods=[common.SHARE_METHOD_ONLINE_QUERY, common.SHARE_METHOD_BATCH_DOWNLOAD],
+        update_cycle=cat.UPDATE_CYCLE_DAILY, zone=common.ZONE_EXTRANET, secrecy=cat.SECRECY_NON_CLASSIFIED,
+        endpoint=cat.ProviderEndpoint(target=endpoint, dataset="cards"))
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=platform.metadata("social"), timeout=10)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=platform.metadata("authority"), timeout=10)
+    return code
+
+
+async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) -> None:  # type: ignore[no-untyped-def]
+    provider = GatedProvider()
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}")
+        system_id, secret, _ = await _new_system(platform)
+        token = await _token(platform, system_id, secret)
+        stream = query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+            query_pb2.ExportRequest(resource_code=code, purpose=WORK), metadata=_bearer(token), timeout=30)
+        first = await stream.read()
+        assert [row.key for row in first.rows] == ["row-1"]
+
+        await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
+                                                 metadata=platform.metadata("authority"), timeout=10)
+        await _refused_soon(lambda: _through_gateway(platform, token))  # every replica knows by now
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            while (rest := await stream.read()) is not grpc.aio.EOF:
+                assert [row.key for row in rest.rows] != ["row-2"], "the disabled system got the next page"
+        assert stopped.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "disabled" in stopped.value.details()
+    finally:
+        provider.gate.set()
+        await server.stop(0)

@@ -1,0 +1,141 @@
+"""SystemStates (which tokens are refused) and the hash chain, without servers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import grpc
+import pytest
+
+from services.runtime import hashchain
+from services.runtime.errors import ServiceError
+from services.runtime.identity import AssertionSigner, AssertionVerifier, Caller, service_caller
+from services.runtime.keys import generate_keys
+from services.runtime.system_states import DISABLED, ROTATED, SystemState, SystemStates
+from services.runtime.tokens import TokenVerifier, issue_token
+
+KEY = b"k" * 32
+
+
+async def _loaded(*states: tuple[str, SystemState]) -> SystemStates:
+    async def load() -> list[tuple[str, SystemState]]:
+        return list(states)
+
+    holder = SystemStates(load)
+    await holder.load_now()
+    return holder
+
+
+async def test_until_loaded_token_callers_are_unavailable_but_services_pass() -> None:
+    async def load() -> list[tuple[str, SystemState]]:
+        raise ConnectionError("authorization is down")
+
+    holder = SystemStates(load)
+    with pytest.raises(ServiceError) as refused:
+        holder.check(Caller("sys-1", "D1", issued_at=100))
+    assert refused.value.code == grpc.StatusCode.UNAVAILABLE
+    holder.check(service_caller("query"))  # platform services carry no token
+
+
+async def test_tokens_older_than_the_reset_are_refused_newer_ones_pass() -> None:
+    holder = await _loaded(("sys-1", SystemState(False, 1000, ROTATED, 3)))
+    with pytest.raises(ServiceError, match="rotated") as refused:
+        holder.check(Caller("sys-1", "D1", issued_at=999))
+    assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
+    holder.check(Caller("sys-1", "D1", issued_at=1000))
+    holder.check(Caller("sys-2", "D1", issued_at=1))  # an unrestricted system
+
+
+async def test_a_disabled_system_is_refused_whatever_its_token_and_an_older_event_never_wins() -> None:
+    holder = await _loaded()
+    changed: list[str] = []
+    holder.add_listener(changed.append)
+    holder.on_event({"system_id": "sys-1", "disabled": True, "not_before": 1000, "reason": DISABLED, "version": 5})
+    with pytest.raises(ServiceError, match="disabled"):
+        holder.check(Caller("sys-1", "D1", issued_at=2000))
+    holder.on_event({"system_id": "sys-1", "disabled": False, "not_before": 0, "reason": "", "version": 4})
+    with pytest.raises(ServiceError, match="disabled"):
+        holder.check(Caller("sys-1", "D1", issued_at=2000))
+    holder.on_event({"system_id": "sys-1", "disabled": False, "not_before": 1000, "reason": DISABLED, "version": 6})
+    holder.check(Caller("sys-1", "D1", issued_at=2000))
+    with pytest.raises(ServiceError, match="before system sys-1 was disabled"):
+        holder.check(Caller("sys-1", "D1", issued_at=999))
+    holder.on_event({"system_id": "sys-1"})  # malformed: ignored
+    assert changed == ["sys-1", "sys-1"]
+
+
+async def test_the_gateway_verifier_refuses_a_cached_token_once_its_system_is_disabled() -> None:
+    keys = generate_keys()
+    holder = await _loaded()
+    verifier = TokenVerifier(keys.token_public_key, check=holder.check)
+    token = issue_token(keys.token_private_key, Caller("sys-1", "D1"), 600).token
+    assert verifier.verify(token).issued_at > 0
+    holder.apply("sys-1", SystemState(True, int(time.time()) + 1, DISABLED, 1))
+    with pytest.raises(ServiceError, match="disabled"):
+        verifier.verify(token)
+
+
+async def test_a_token_issued_right_after_a_reset_carries_the_reset_second() -> None:
+    keys = generate_keys()
+    not_before = int(time.time()) + 1
+    token = issue_token(keys.token_private_key, Caller("sys-1", "D1"), 600, not_before=not_before).token
+    assert TokenVerifier(keys.token_public_key).verify(token).issued_at == not_before
+
+
+async def test_the_assertion_carries_the_tokens_iat_to_services_that_check_it() -> None:
+    holder = await _loaded(("sys-1", SystemState(False, 1000, ROTATED, 1)))
+    metadata = AssertionSigner(KEY).metadata(Caller("sys-1", "D1", issued_at=999))
+    with pytest.raises(ServiceError, match="rotated"):
+        AssertionVerifier(KEY, check=holder.check).caller(metadata)
+    fresh = AssertionSigner(KEY).metadata(Caller("sys-1", "D1", issued_at=1000))
+    assert AssertionVerifier(KEY, check=holder.check).caller(fresh).issued_at == 1000
+
+
+def test_the_chain_finds_a_changed_a_removed_and_an_inserted_row() -> None:
+    when = dt.datetime(2026, 11, 30, 8, 0, 0, 123456, tzinfo=dt.UTC)
+    rows, prev = [], hashchain.GENESIS
+    for seq in range(1, 5):
+        fields = [seq, f"event-{seq}", when, {"n": seq}]
+        digest = hashchain.chain_hash(prev, fields)
+        rows.append((seq, prev, digest, fields))
+        prev = digest
+
+    def first_problem(candidate: list) -> str | None:
+        checker = hashchain.ChainChecker()
+        for seq, link, digest, fields in candidate:
+            if problem := checker.check(seq, link, digest, fields):
+                return problem
+        return None
+
+    assert first_problem(rows) is None
+    changed = [*rows[:2], (3, rows[2][1], rows[2][2], [3, "event-3", when, {"n": 30}]), rows[3]]
+    assert "row 3" in (first_problem(changed) or "") and "changed" in (first_problem(changed) or "")
+    assert "missing" in (first_problem([rows[0], *rows[2:]]) or "")
+    relinked = [rows[0], (2, rows[0][2], rows[2][2], rows[2][3])]
+    assert first_problem(relinked) is not None
+
+
+async def test_a_resync_after_reconnecting_loads_what_a_lost_event_would_have_said() -> None:
+    snapshots: list[list[tuple[str, SystemState]]] = [[], [("sys-1", SystemState(True, 1000, DISABLED, 1))]]
+
+    async def load() -> list[tuple[str, SystemState]]:
+        """The first load knows nothing; every later one knows of the disable."""
+        return snapshots.pop(0) if len(snapshots) > 1 else snapshots[0]
+
+    holder = SystemStates(load, refresh_seconds=3600)
+    holder.start()
+    try:
+        assert await asyncio.wait_for(holder.first_attempt(), timeout=10)
+        holder.check(Caller("sys-1", "D1", issued_at=2000))  # nothing known yet
+        holder.resync()  # the event stream reconnected: the disable it missed comes with the reload
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    holder.check(Caller("sys-1", "D1", issued_at=2000))
+                except ServiceError:
+                    break
+                await asyncio.sleep(0.01)
+    finally:
+        await holder.stop()
