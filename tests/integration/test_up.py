@@ -330,6 +330,16 @@ def test_a_killed_service_is_restarted_and_the_platform_answers_again(up: Up) ->
     assert "query restarted" in up.text()
 
 
+def test_a_killed_edge_is_restarted_and_the_platform_answers_again(up: Up) -> None:
+    """The edge is Envoy (``serve gateway`` execs it): supervised like every other process."""
+    _eventually(lambda: _answers(up), "the platform to answer", up)
+    pid = up.child_pid("envoy --config-path")
+    os.kill(pid, signal.SIGKILL)
+    _eventually(lambda: "gateway killed by SIGKILL; restarting in" in up.text(), "the restart log line", up)
+    _eventually(lambda: _answers(up), "the platform to answer after the restart", up)
+    assert up.child_pid("envoy --config-path") != pid
+
+
 def test_the_embedded_redis_is_restarted(up: Up) -> None:
     _eventually(lambda: _answers(up), "the platform to answer", up)
     pid = up.child_pid(f"redis-server.*{up.data_dir}")
