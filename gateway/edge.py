@@ -185,9 +185,9 @@ def _tracing(env: Mapping[str, str]) -> tuple[dict[str, object] | None, dict[str
 # -- routes ------------------------------------------------------------------------------------------------------
 
 
-def _direct(prefix: str, message: str) -> dict[str, object]:
-    """Envoy answers itself: 404, which a gRPC client receives as UNIMPLEMENTED with ``message``."""
-    return {"match": {"prefix": prefix}, "direct_response": {"status": 404, "body": {"inline_string": message}}}
+def _direct(prefix: str, message: str, status: int = 404) -> dict[str, object]:
+    """Envoy answers itself: 404, which a gRPC client receives as UNIMPLEMENTED with ``message`` (503: UNAVAILABLE)."""
+    return {"match": {"prefix": prefix}, "direct_response": {"status": status, "body": {"inline_string": message}}}
 
 
 def _route(match: dict[str, object], backend: Backend, default_timeout: float) -> dict[str, object]:
@@ -202,7 +202,17 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float) -
 
 def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     routes: list[dict[str, object]] = []
+    deployed = backend_targets(settings)
+    for backend in sorted({route.backend for route in table} - deployed.keys()):
+        # An optional backend without a target (supervision before it is deployed): its services answer
+        # UNAVAILABLE saying so, and everything else is served.
+        for service in table.service_names:
+            if table.backend(service) == backend:
+                routes.append(_direct(f"/{service}/", f"{service} is not deployed here (GOVSHARE_"
+                                      f"{backend.value.upper()}_TARGET is not set)", status=503))
     for route in table:  # by exact path: a method the table does not list never reaches a backend
+        if route.backend not in deployed:
+            continue
         timeout = STREAM_TIMEOUT_SECONDS if route.server_streaming else settings.call_timeout_seconds
         routes.append(_route({"path": route.method}, route.backend, timeout))
     for prefix in (*HEALTH_PREFIXES, *REFLECTION_PREFIXES):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.telemetry import tracing_problems
 
-COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation")
+COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation", "supervision")
 ZONES = ("extranet", "intranet")
 
 
@@ -47,6 +47,7 @@ class Settings:
     authorization_target: str = ""
     query_target: str = ""
     foundation_target: str = ""
+    supervision_target: str = ""
     tls_cert: str = ""
     tls_key: str = ""
     tls_ca: str = ""
@@ -82,6 +83,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: The edge only: the protobuf descriptor set the REST/JSON transcoder reads (empty: no transcoding).
     descriptor_set: str = ""
+    #: How often the supervision service recomputes the current and the previous month (0: only on demand).
+    supervision_snapshot_seconds: int = 3600
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced; tests build per-service settings this way."""
@@ -111,6 +114,7 @@ _INT_FIELDS = {
     "GOVSHARE_DECISION_TTL_SECONDS": ("decision_ttl_seconds", 1, 3600),
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
     "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": ("audit_checkpoint_seconds", 1, 3600),
+    "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": ("supervision_snapshot_seconds", 0, 31 * 86400),
 }
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
@@ -130,6 +134,7 @@ _STR_FIELDS = {
     "GOVSHARE_AUTHORIZATION_TARGET": "authorization_target",
     "GOVSHARE_QUERY_TARGET": "query_target",
     "GOVSHARE_FOUNDATION_TARGET": "foundation_target",
+    "GOVSHARE_SUPERVISION_TARGET": "supervision_target",
     "GOVSHARE_TLS_CERT": "tls_cert",
     "GOVSHARE_TLS_KEY": "tls_key",
     "GOVSHARE_TLS_CA": "tls_ca",
@@ -148,6 +153,8 @@ _REQUIRED = {
     "query": ("database_url", "redis_url", "token_public_key", "catalog_target", "authorization_target",
               "foundation_target", "audit_signing_key"),
     "foundation": ("database_url", "redis_url", "token_public_key", "authorization_target"),
+    "supervision": ("database_url", "redis_url", "token_public_key", "catalog_target", "authorization_target",
+                    "query_target", "foundation_target"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The whole platform: four real gRPC servers in this process and Envoy in front of them, on real sockets,
+"""The whole platform: five real gRPC servers in this process and Envoy in front of them, on real sockets,
 seeded with the demo through the edge.
 
 Services run in one event loop here (fast to start, one trace provider to inspect); `govshare up`
@@ -30,6 +30,7 @@ FACTORIES = {
     "foundation": "services.foundation.component",
     "authorization": "services.authorization.component",
     "query": "services.query.component",
+    "supervision": "services.supervision.component",
 }
 PERSONS = 500
 
@@ -68,7 +69,7 @@ def _free_port() -> int:
 
 
 async def start_platform(base: Settings) -> tuple[dict[str, Settings], dict[str, RunningServer]]:
-    """Starts the five services in dependency order, each knowing every service's port (as `govshare up` does:
+    """Starts the six services in dependency order, each knowing every service's port (as `govshare up` does:
     catalog and foundation deliver administrative events to authorization, which starts after them)."""
     ports = {name: _free_port() for name in FACTORIES}
     targets = {f"{name}_target": f"127.0.0.1:{port}" for name, port in ports.items() if name != "gateway"}

@@ -94,6 +94,8 @@ def _rest(platform, method: str, payload: dict, system: str | None = "social") -
     ("govshare.query.v1.DisputeService/ListDisputes", {}, "social", None),
     ("govshare.query.v1.AuditService/ListAccesses", {}, "authority", None),
     ("govshare.foundation.v1.FoundationAdminService/ListDatasets", {}, "authority", "datasets"),
+    ("govshare.supervision.v1.SupervisionService/GetEvaluationWeights", {}, "authority", "weights"),
+    ("govshare.authorization.v1.AdminLogService/VerifyAdminLog", {}, "authority", None),
 ])
 async def test_one_rest_call_per_public_service(platform, method: str, payload: dict, system: str,  # type: ignore[no-untyped-def]
                                                 expected: str | None) -> None:
@@ -101,6 +103,14 @@ async def test_one_rest_call_per_public_service(platform, method: str, payload: 
     assert status == 200, body
     if expected is not None:
         assert body[expected], body
+
+
+async def test_role_service_over_rest(platform) -> None:  # type: ignore[no-untyped-def]
+    """RoleService (the persons' view roles): a system reads its own roles."""
+    system_id = platform.credentials.systems["social"]["system_id"]
+    status, body = await asyncio.to_thread(_rest, platform, "govshare.authorization.v1.RoleService/ListSystemRoles",
+                                           {"systemId": system_id}, "social")
+    assert status == 200, body
 
 
 async def test_issue_token_over_rest_without_a_token(platform) -> None:  # type: ignore[no-untyped-def]

@@ -191,6 +191,7 @@ def edge_settings(base: Settings, backend_port: int, jwks_port: int, **overrides
     target = f"127.0.0.1:{backend_port}"
     return base.with_overrides(component="gateway", edge_admin="127.0.0.1:0", catalog_target=target,
                                authorization_target=target, query_target=target, foundation_target=target,
+                               supervision_target=target,
                                jwks_url=f"http://127.0.0.1:{jwks_port}/.well-known/jwks.json",
                                call_timeout_seconds=5.0, **overrides)
 

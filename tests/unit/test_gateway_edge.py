@@ -16,7 +16,8 @@ from services.runtime.settings import Settings
 
 SETTINGS = Settings(component="gateway", listen="0.0.0.0:50051", catalog_target="catalog:50051",
                     authorization_target="authorization:50051", query_target="query:50051",
-                    foundation_target="foundation:50051", jwks_url="http://authorization:8081/.well-known/jwks.json",
+                    foundation_target="foundation:50051", supervision_target="supervision:50051",
+                    jwks_url="http://authorization:8081/.well-known/jwks.json",
                     metrics_port=9464, metrics_host="0.0.0.0", cors_origins=("https://console.example",),
                     descriptor_set="/etc/govshare/descriptors.pb", rate_limit_per_second=50, rate_limit_burst=100)
 
@@ -50,6 +51,29 @@ def test_every_public_method_is_routed_to_its_backend_and_nothing_else() -> None
     refused = {route["match"]["prefix"] for route in routes if "direct_response" in route}
     assert {f"/{service}/" for service in INTERNAL_SERVICES} <= refused
     assert not any(path.startswith(tuple(f"/{service}/" for service in INTERNAL_SERVICES)) for path in routed)
+
+
+def test_without_a_supervision_target_its_service_answers_unavailable_and_the_rest_is_routed(
+        tmp_path: Path) -> None:
+    settings = SETTINGS.with_overrides(supervision_target="")
+    config = render(settings, {})
+    routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
+    service = "govshare.supervision.v1.SupervisionService"
+    [answered] = [route for route in routes if route["match"].get("prefix") == f"/{service}/"
+                  and route["direct_response"]["status"] == 503]
+    assert answered["direct_response"]["body"]["inline_string"] == (
+        f"{service} is not deployed here (GOVSHARE_SUPERVISION_TARGET is not set)")
+    # Before any route that could catch its methods, and no route or cluster names the missing backend.
+    assert routes.index(answered) < min(index for index, route in enumerate(routes) if "route" in route)
+    assert not [route for route in routes if route.get("route", {}).get("cluster") == Backend.SUPERVISION.value]
+    assert Backend.SUPERVISION.value not in {cluster["name"] for cluster in config["static_resources"]["clusters"]}
+    routed = {route["match"]["path"] for route in routes if "path" in route["match"]}
+    assert routed == {route.method for route in RoutingTable.from_descriptors() if route.backend != Backend.SUPERVISION}
+    path = tmp_path / "envoy.json"
+    path.write_text(render_json(with_descriptor_set(settings.with_overrides(descriptor_set=""), tmp_path), {}))
+    done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def test_a_service_added_to_the_table_is_routed_authenticated_counted_and_transcoded() -> None:
