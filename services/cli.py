@@ -2,7 +2,7 @@
 
     govshare up                 run the whole platform (embedded PostgreSQL/Redis unless configured)
     govshare serve COMPONENT    run one service process (what the container image runs; gateway: Envoy)
-    govshare render-edge        print the edge's Envoy configuration (what the chart's ConfigMap holds)
+    govshare render-edge        print the edge's Envoy configuration (--out DIR: write it there, as the chart does)
     govshare migrate            apply every service's migrations (the Helm hook Job)
     govshare seed               load demo departments, systems, catalog and foundation data
     govshare query / verify     try an online query or a verification by hand
@@ -52,10 +52,10 @@ def _serve(args: argparse.Namespace) -> None:
     serve(args.component, module.create_component)
 
 
-def _render_edge(_args: argparse.Namespace) -> None:
+def _render_edge(args: argparse.Namespace) -> None:
     from gateway.__main__ import main as edge
 
-    edge(["--render"])
+    edge(["--render", *(["--out", args.out] if args.out else [])])
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -291,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     render_edge = commands.add_parser("render-edge", help="print the edge's Envoy configuration for GOVSHARE_*")
+    render_edge.add_argument("--out", metavar="DIR", help="write envoy.json (and descriptors.pb) into DIR "
+                             "instead of printing (the chart's init container)")
     render_edge.set_defaults(func=_render_edge)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
