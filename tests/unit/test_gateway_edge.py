@@ -152,3 +152,23 @@ def test_python_m_gateway_render_prints_the_configuration_of_the_environment() -
                              env={k: v for k, v in env.items() if k != "GOVSHARE_JWKS_URL"}, capture_output=True,
                              text=True, timeout=60, check=False)
     assert missing.returncode == 2 and "GOVSHARE_JWKS_URL" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_render_out_writes_the_configuration_and_its_descriptor_set(tmp_path: Path) -> None:
+    """What the chart's init container runs: the files Envoy reads, the descriptor set beside the configuration."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVSHARE_", "OTEL_"))}
+    env.update({"GOVSHARE_LISTEN": "0.0.0.0:50051", "GOVSHARE_JWKS_URL": SETTINGS.jwks_url,
+                **{f"GOVSHARE_{name.upper()}_TARGET": f"{name}:50051"
+                   for name in ("catalog", "authorization", "query", "foundation")}})
+    subprocess.run([sys.executable, "-m", "services.cli", "render-edge", "--out", str(tmp_path)], env=env,
+                   capture_output=True, text=True, timeout=60, check=True)
+    config = json.loads((tmp_path / "envoy.json").read_text(encoding="utf-8"))
+    transcoder = _filter(config, "envoy.filters.http.grpc_json_transcoder")
+    assert transcoder["proto_descriptor"] == str(tmp_path / "descriptors.pb")
+    assert (tmp_path / "descriptors.pb").stat().st_size > 0
+    refused = subprocess.run([sys.executable, "-m", "gateway", "--out", str(tmp_path)], env=env,
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 2 and "--out goes with --render" in refused.stderr
