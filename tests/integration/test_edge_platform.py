@@ -75,31 +75,39 @@ async def test_a_grpc_web_call(platform) -> None:  # type: ignore[no-untyped-def
     assert "grpc-status:0" in trailers.replace(" ", "")
 
 
-def _rest(platform, method: str, payload: dict, system: str | None = "social") -> tuple[int, dict]:  # type: ignore[no-untyped-def]
-    headers = {"content-type": "application/json"}
+def _rest(platform, verb: str, path: str, payload: dict | None = None,  # type: ignore[no-untyped-def]
+          system: str | None = "social") -> tuple[int, dict]:
+    """One REST/JSON call at the URL the RPC's google.api.http rule gives (protos/openapi.yaml)."""
+    headers = {"content-type": "application/json"} if payload is not None else {}
     if system is not None:
         headers["authorization"] = dict(platform.metadata(system))["authorization"]
-    status, _, body = _post(f"http://{platform.gateway}/{method}", json.dumps(payload).encode(), headers)
-    return status, json.loads(body or b"{}")
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(f"http://{platform.gateway}{path}", data=data, headers=headers, method=verb)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
 
 
-@pytest.mark.parametrize("method, payload, system, expected", [
-    ("govshare.catalog.v1.CatalogService/ListEntries", {"pageSize": 1}, "social", "entries"),
-    ("govshare.authorization.v1.DirectoryService/ListDepartments", {"pageSize": 1}, "authority", "departments"),
-    ("govshare.authorization.v1.SharingService/ListApplications", {}, "social", None),
-    ("govshare.query.v1.QueryService/Query", {"resourceCode": ENTITIES, "key": credit_code_of(0),
-                                              "items": ["credit_code", "name"],
-                                              "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": "REST"}},
-     "social", "values"),
-    ("govshare.query.v1.DisputeService/ListDisputes", {}, "social", None),
-    ("govshare.query.v1.AuditService/ListAccesses", {}, "authority", None),
-    ("govshare.foundation.v1.FoundationAdminService/ListDatasets", {}, "authority", "datasets"),
-    ("govshare.supervision.v1.SupervisionService/GetEvaluationWeights", {}, "authority", "weights"),
-    ("govshare.authorization.v1.AdminLogService/VerifyAdminLog", {}, "authority", None),
+QUERY_URL = f"/v1/resources/{ENTITIES.replace('/', '%2F')}:query"
+
+
+@pytest.mark.parametrize("verb, path, payload, system, expected", [
+    ("GET", "/v1/entries?pageSize=1", None, "social", "entries"),
+    ("GET", "/v1/departments?pageSize=1", None, "authority", "departments"),
+    ("GET", "/v1/applications", None, "social", None),
+    ("POST", QUERY_URL, {"key": credit_code_of(0), "items": ["credit_code", "name"],
+                         "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": "REST"}}, "social", "values"),
+    ("GET", "/v1/disputes", None, "social", None),
+    ("GET", "/v1/accesses", None, "authority", None),
+    ("GET", "/v1/datasets", None, "authority", "datasets"),
+    ("GET", "/v1/evaluationWeights", None, "authority", "weights"),
+    ("POST", "/v1/adminEvents:verify", {}, "authority", None),
 ])
-async def test_one_rest_call_per_public_service(platform, method: str, payload: dict, system: str,  # type: ignore[no-untyped-def]
-                                                expected: str | None) -> None:
-    status, body = await asyncio.to_thread(_rest, platform, method, payload, system)
+async def test_one_rest_call_per_public_service(platform, verb: str, path: str, payload: dict | None,  # type: ignore[no-untyped-def]
+                                                system: str, expected: str | None) -> None:
+    status, body = await asyncio.to_thread(_rest, platform, verb, path, payload, system)
     assert status == 200, body
     if expected is not None:
         assert body[expected], body
@@ -108,22 +116,19 @@ async def test_one_rest_call_per_public_service(platform, method: str, payload: 
 async def test_role_service_over_rest(platform) -> None:  # type: ignore[no-untyped-def]
     """RoleService (the persons' view roles): a system reads its own roles."""
     system_id = platform.credentials.systems["social"]["system_id"]
-    status, body = await asyncio.to_thread(_rest, platform, "govshare.authorization.v1.RoleService/ListSystemRoles",
-                                           {"systemId": system_id}, "social")
+    status, body = await asyncio.to_thread(_rest, platform, "GET", f"/v1/systems/{system_id}/roles")
     assert status == 200, body
 
 
 async def test_issue_token_over_rest_without_a_token(platform) -> None:  # type: ignore[no-untyped-def]
     system = platform.credentials.systems["social"]
     status, body = await asyncio.to_thread(
-        _rest, platform, "govshare.authorization.v1.TokenService/IssueToken",
-        {"systemId": system["system_id"], "secret": system["secret"]}, None)
+        _rest, platform, "POST", "/v1/tokens", {"systemId": system["system_id"], "secret": system["secret"]}, None)
     assert status == 200 and body["token"].count(".") == 2
 
 
 async def test_a_rest_error_is_a_json_google_rpc_status(platform) -> None:  # type: ignore[no-untyped-def]
-    status, body = await asyncio.to_thread(
-        _rest, platform, "govshare.catalog.v1.CatalogService/GetEntry", {"code": "109999/999999"})
+    status, body = await asyncio.to_thread(_rest, platform, "GET", "/v1/entries/109999%2F999999")
     assert status == 404
     assert body["code"] == grpc.StatusCode.NOT_FOUND.value[0]
     assert body["message"]
@@ -131,8 +136,13 @@ async def test_a_rest_error_is_a_json_google_rpc_status(platform) -> None:  # ty
 
 
 async def test_rest_without_a_token_is_401_saying_what_to_send(platform) -> None:  # type: ignore[no-untyped-def]
-    status, _, body = await asyncio.to_thread(
-        _post, f"http://{platform.gateway}/govshare.catalog.v1.CatalogService/ListEntries", b"{}",
-        {"content-type": "application/json"})
+    def get() -> tuple[int, bytes]:
+        try:
+            with urllib.request.urlopen(f"http://{platform.gateway}/v1/entries", timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    status, body = await asyncio.to_thread(get)
     assert status == 401
     assert b"Jwt is missing" in body and b"IssueToken" in body
