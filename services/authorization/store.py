@@ -21,12 +21,13 @@ from dataclasses import dataclass
 import asyncpg
 import grpc
 
-from services.authorization.admin_log import HASHED_FIELDS, AdminLogFilter, LogEntry
+from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import UPDATABLE, Grant
 from services.runtime import db, hashchain
 from services.runtime.admin_events import AdminEvent
+from services.runtime.checkpoints import Checkpoint, Entry, Head
 from services.runtime.errors import ServiceError, already_exists, failed_precondition
 from services.runtime.system_states import DISABLED, ROTATED, SystemState
 
@@ -61,6 +62,16 @@ def reset_second() -> int:
 
 def _log_entry(row: asyncpg.Record) -> LogEntry:
     return LogEntry(**{name: row[name] for name in (*HASHED_FIELDS, "prev_hash", "hash")})
+
+
+def _admin_checkpoint(row: asyncpg.Record) -> Checkpoint:
+    return Checkpoint(chain_id=CHAIN_ID, seq=row["seq"], hash=row["hash"], time=row["time"], final=False,
+                      key_id=row["key_id"], signature=bytes(row["signature"]))
+
+
+def _admin_row(entry: LogEntry) -> dict[str, object]:
+    """A log row as the shared chain verdict reads it (one chain; the sequence is the row's id)."""
+    return {"chain_id": CHAIN_ID, "id": str(entry.seq), "seq": entry.seq, "hash": entry.hash, "entry": entry}
 
 
 def _system_state(row: asyncpg.Record) -> tuple[str, SystemState]:
@@ -337,16 +348,39 @@ class Store:
             after[0] if after else None, after[1] if after else None, limit)
         return [_log_entry(r) for r in rows]
 
-    async def admin_log_entries(self, batch: int = 1000) -> AsyncIterator[LogEntry]:
-        """Every row of the log in chain order, read in batches (the log may be long)."""
-        after = 0
-        while True:
-            rows = await self.pool.fetch("SELECT * FROM admin_log WHERE seq > $1 ORDER BY seq LIMIT $2", after, batch)
-            for row in rows:
-                yield _log_entry(row)
-            if len(rows) < batch:
-                return
-            after = rows[-1]["seq"]
+    async def admin_log_head(self) -> tuple[Head | None, list[Head]]:
+        """The log's last durable row, as the checkpointer signs it (the log has no abandoned chains)."""
+        row = await self.pool.fetchrow("SELECT seq, hash FROM admin_log ORDER BY seq DESC LIMIT 1")
+        return (Head(CHAIN_ID, row["seq"], row["hash"]) if row else None), []
+
+    async def insert_admin_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        """Stores signed heads of the log; a head another replica signed already keeps its first signature."""
+        await self.pool.executemany(
+            "INSERT INTO admin_log_checkpoints (seq, hash, time, key_id, signature) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (seq) DO NOTHING",
+            [(c.seq, c.hash, c.time, c.key_id, c.signature) for c in checkpoints])
+
+    async def list_admin_checkpoints(self, after: tuple[dt.datetime, int] | None, limit: int) -> list[Checkpoint]:
+        """Oldest first, resuming after the (time, seq) of a previous page's last checkpoint."""
+        if after is None:
+            rows = await self.pool.fetch("SELECT * FROM admin_log_checkpoints ORDER BY time, seq LIMIT $1", limit)
+        else:
+            rows = await self.pool.fetch("SELECT * FROM admin_log_checkpoints WHERE (time, seq) > ($1, $2)"
+                                         " ORDER BY time, seq LIMIT $3", *after, limit)
+        return [_admin_checkpoint(row) for row in rows]
+
+    async def admin_log_chain(self, fetch: int = 1000) -> AsyncIterator[Entry]:
+        """Every row of the log and every checkpoint, from one snapshot, in sequence order (a row before the
+        checkpoint of its sequence): what VerifyAdminLog judges."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            pending = [_admin_checkpoint(r) for r in await conn.fetch(
+                "SELECT * FROM admin_log_checkpoints ORDER BY seq DESC")]  # last first: pop() is the lowest
+            async for row in conn.cursor("SELECT * FROM admin_log ORDER BY seq", prefetch=fetch):
+                while pending and pending[-1].seq < row["seq"]:
+                    yield None, pending.pop()
+                yield _admin_row(_log_entry(row)), None
+            while pending:
+                yield None, pending.pop()
 
     # Applications
 

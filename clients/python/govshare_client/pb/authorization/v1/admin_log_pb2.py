@@ -25,23 +25,33 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/admin_log.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xec\x01\n\nAdminEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x17\n\x0f\x61\x63tor_system_id\x18\x05 \x01(\t\x12\x1d\n\x15\x61\x63tor_department_code\x18\x06 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x0e\n\x06target\x18\x08 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\t \x01(\t\x12\x0e\n\x06result\x18\n \x01(\t\x12\x0c\n\x04hash\x18\x0b \x01(\t\"\xcc\x01\n\x16ListAdminEventsRequest\x12\x1d\n\x15\x61\x63tor_department_code\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"i\n\x17ListAdminEventsResponse\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.AdminEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15VerifyAdminLogRequest\"}\n\x16VerifyAdminLogResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x15\n\rchecked_count\x18\x02 \x01(\x03\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x11\n\thead_hash\x18\x05 \x01(\t2\x82\x02\n\x0f\x41\x64minLogService\x12x\n\x0fListAdminEvents\x12\x31.govshare.authorization.v1.ListAdminEventsRequest\x1a\x32.govshare.authorization.v1.ListAdminEventsResponse\x12u\n\x0eVerifyAdminLog\x12\x30.govshare.authorization.v1.VerifyAdminLogRequest\x1a\x31.govshare.authorization.v1.VerifyAdminLogResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/admin_log.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x01\n\x12\x41\x64minLogCheckpoint\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"m\n\x18\x46orgedAdminLogCheckpoint\x12\x41\n\ncheckpoint\x18\x01 \x01(\x0b\x32-.govshare.authorization.v1.AdminLogCheckpoint\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xec\x01\n\nAdminEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x17\n\x0f\x61\x63tor_system_id\x18\x05 \x01(\t\x12\x1d\n\x15\x61\x63tor_department_code\x18\x06 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x0e\n\x06target\x18\x08 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\t \x01(\t\x12\x0e\n\x06result\x18\n \x01(\t\x12\x0c\n\x04hash\x18\x0b \x01(\t\"\xcc\x01\n\x16ListAdminEventsRequest\x12\x1d\n\x15\x61\x63tor_department_code\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"i\n\x17ListAdminEventsResponse\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.AdminEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"[\n\x15VerifyAdminLogRequest\x12\x42\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32-.govshare.authorization.v1.AdminLogCheckpoint\"\xf0\x02\n\x16VerifyAdminLogResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x15\n\rchecked_count\x18\x02 \x01(\x03\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x11\n\thead_hash\x18\x05 \x01(\t\x12\x37\n\x05state\x18\x06 \x01(\x0e\x32(.govshare.authorization.v1.AdminLogState\x12O\n\x18last_matching_checkpoint\x18\x07 \x01(\x0b\x32-.govshare.authorization.v1.AdminLogCheckpoint\x12\x16\n\x0eunsigned_count\x18\x08 \x01(\x03\x12O\n\x12\x66orged_checkpoints\x18\t \x03(\x0b\x32\x33.govshare.authorization.v1.ForgedAdminLogCheckpoint\"I\n ExportAdminLogCheckpointsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\xa8\x01\n!ExportAdminLogCheckpointsResponse\x12\x42\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32-.govshare.authorization.v1.AdminLogCheckpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x04 \x01(\t*\xa5\x01\n\rAdminLogState\x12\x1f\n\x1b\x41\x44MIN_LOG_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41\x44MIN_LOG_STATE_INTACT\x10\x01\x12\x1d\n\x19\x41\x44MIN_LOG_STATE_TRUNCATED\x10\x02\x12\x1c\n\x18\x41\x44MIN_LOG_STATE_VANISHED\x10\x03\x12\x1a\n\x16\x41\x44MIN_LOG_STATE_BROKEN\x10\x04\x32\x9b\x03\n\x0f\x41\x64minLogService\x12x\n\x0fListAdminEvents\x12\x31.govshare.authorization.v1.ListAdminEventsRequest\x1a\x32.govshare.authorization.v1.ListAdminEventsResponse\x12u\n\x0eVerifyAdminLog\x12\x30.govshare.authorization.v1.VerifyAdminLogRequest\x1a\x31.govshare.authorization.v1.VerifyAdminLogResponse\x12\x96\x01\n\x19\x45xportAdminLogCheckpoints\x12;.govshare.authorization.v1.ExportAdminLogCheckpointsRequest\x1a<.govshare.authorization.v1.ExportAdminLogCheckpointsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare_client.pb.authorization.v1.admin_log_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ADMINEVENT']._serialized_start=106
-  _globals['_ADMINEVENT']._serialized_end=342
-  _globals['_LISTADMINEVENTSREQUEST']._serialized_start=345
-  _globals['_LISTADMINEVENTSREQUEST']._serialized_end=549
-  _globals['_LISTADMINEVENTSRESPONSE']._serialized_start=551
-  _globals['_LISTADMINEVENTSRESPONSE']._serialized_end=656
-  _globals['_VERIFYADMINLOGREQUEST']._serialized_start=658
-  _globals['_VERIFYADMINLOGREQUEST']._serialized_end=681
-  _globals['_VERIFYADMINLOGRESPONSE']._serialized_start=683
-  _globals['_VERIFYADMINLOGRESPONSE']._serialized_end=808
-  _globals['_ADMINLOGSERVICE']._serialized_start=811
-  _globals['_ADMINLOGSERVICE']._serialized_end=1069
+  _globals['_ADMINLOGSTATE']._serialized_start=1612
+  _globals['_ADMINLOGSTATE']._serialized_end=1777
+  _globals['_ADMINLOGCHECKPOINT']._serialized_start=106
+  _globals['_ADMINLOGCHECKPOINT']._serialized_end=235
+  _globals['_FORGEDADMINLOGCHECKPOINT']._serialized_start=237
+  _globals['_FORGEDADMINLOGCHECKPOINT']._serialized_end=346
+  _globals['_ADMINEVENT']._serialized_start=349
+  _globals['_ADMINEVENT']._serialized_end=585
+  _globals['_LISTADMINEVENTSREQUEST']._serialized_start=588
+  _globals['_LISTADMINEVENTSREQUEST']._serialized_end=792
+  _globals['_LISTADMINEVENTSRESPONSE']._serialized_start=794
+  _globals['_LISTADMINEVENTSRESPONSE']._serialized_end=899
+  _globals['_VERIFYADMINLOGREQUEST']._serialized_start=901
+  _globals['_VERIFYADMINLOGREQUEST']._serialized_end=992
+  _globals['_VERIFYADMINLOGRESPONSE']._serialized_start=995
+  _globals['_VERIFYADMINLOGRESPONSE']._serialized_end=1363
+  _globals['_EXPORTADMINLOGCHECKPOINTSREQUEST']._serialized_start=1365
+  _globals['_EXPORTADMINLOGCHECKPOINTSREQUEST']._serialized_end=1438
+  _globals['_EXPORTADMINLOGCHECKPOINTSRESPONSE']._serialized_start=1441
+  _globals['_EXPORTADMINLOGCHECKPOINTSRESPONSE']._serialized_end=1609
+  _globals['_ADMINLOGSERVICE']._serialized_start=1780
+  _globals['_ADMINLOGSERVICE']._serialized_end=2191
 # @@protoc_insertion_point(module_scope)
