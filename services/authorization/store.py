@@ -384,7 +384,8 @@ class Store:
 
     # Applications
 
-    async def insert_application(self, application: Application) -> Application:
+    async def insert_application(self, application: Application, admin: Sequence[AdminEvent] = ()) -> Application:
+        """Stores a new application with its history and, in the same transaction, its ``admin`` log entries."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO applications (id, applicant_department_code, provider_department_code, resource_code,"
@@ -398,6 +399,8 @@ class Store:
                 application.reply_due_time, application.create_time)
             for event in application.history:
                 await self._insert_event(conn, application.id, event)
+            if admin:
+                await self.append_admin(conn, SERVICE, admin)
         return application
 
     async def get_application(self, application_id: str) -> Application | None:
