@@ -166,15 +166,18 @@ class AdminLog:
         entries = entries[:limit]
         return entries, pagination.time_keyset_token(entries[-1].time, entries[-1].seq) if more else ""
 
-    async def verify(self, caller: Caller, held: Iterable[checkpoints.Checkpoint] = ()) -> Verification:
+    async def verify(self, caller: Caller, held: Iterable[checkpoints.Checkpoint] = (),
+                     problems: Sequence[FieldViolation] = ()) -> Verification:
         """Walks the chain from its first row against its signed checkpoints (stored, and ``held``: the
-        auditor's own copies, so deleted ones still count): a changed or inserted row breaks it; rows cut from
+        auditor's own copies, so deleted ones still count; ``problems``: what is wrong with them, refused after
+        the caller is known to be the authority): a changed or inserted row breaks it; rows cut from
         its end (or all of them) are reported as truncation (vanishing) naming the last checkpoint it matches."""
         require_authority(caller, "verify the administrative log")
-        held = list(held)
+        held, problems = list(held), list(problems)
         if len(held) > MAX_HELD_CHECKPOINTS:
-            raise invalid_argument([FieldViolation("checkpoints",
-                                                   f"at most {MAX_HELD_CHECKPOINTS} per verification")])
+            problems.append(FieldViolation("checkpoints", f"at most {MAX_HELD_CHECKPOINTS} per verification"))
+        if problems:
+            raise invalid_argument(problems)
         rows = LogRows()
         auditor = checkpoints.ChainAuditor(self._verifier, rows)
         async with contextlib.aclosing(checkpoints.with_held(self._store.admin_log_chain(), held)) as entries:

@@ -325,8 +325,10 @@ def _checkpoint_pb(checkpoint: checkpoints.Checkpoint) -> admin_log_pb2.AdminLog
                                             signature=checkpoint.signature)
 
 
-def _held_checkpoints(request: admin_log_pb2.VerifyAdminLogRequest) -> list[checkpoints.Checkpoint]:
-    """The auditor's own checkpoints, as the verifier reads them (their signatures are checked later)."""
+def _held_checkpoints(request: admin_log_pb2.VerifyAdminLogRequest
+                      ) -> tuple[list[checkpoints.Checkpoint], list[FieldViolation]]:
+    """The auditor's own checkpoints, as the verifier reads them (their signatures are checked later), and what
+    is wrong with them (raised once the caller is known to be the authority)."""
     problems: list[FieldViolation] = []
     held = []
     for index, given in enumerate(request.checkpoints):
@@ -339,13 +341,11 @@ def _held_checkpoints(request: admin_log_pb2.VerifyAdminLogRequest) -> list[chec
         for name in ("hash", "key_id"):
             value = getattr(given, name)
             if len(value) > _MAX_CHECKPOINT_TEXT or "\x00" in value:
-                problems.append(FieldViolation(f"{path}.{name}", f"at most {_MAX_CHECKPOINT_TEXT} characters"))
+                problems.append(FieldViolation(f"{path}.{name}", f"at most {_MAX_CHECKPOINT_TEXT} characters, no NUL"))
         if time is not None:
             held.append(checkpoints.Checkpoint(CHAIN_ID, given.sequence, given.hash, time, False, given.key_id,
                                                given.signature))
-    if problems:
-        raise invalid_argument(problems)
-    return held
+    return held, problems
 
 
 class AdminLogServicer(admin_log_pb2_grpc.AdminLogServiceServicer):
@@ -372,7 +372,8 @@ class AdminLogServicer(admin_log_pb2_grpc.AdminLogServiceServicer):
     async def VerifyAdminLog(self, request: admin_log_pb2.VerifyAdminLogRequest, context: Context
                              ) -> admin_log_pb2.VerifyAdminLogResponse:
         caller = self._verifier.from_context(context)
-        result = await self._log.verify(caller, _held_checkpoints(request))
+        held, problems = _held_checkpoints(request)
+        result = await self._log.verify(caller, held, problems)
         return admin_log_pb2.VerifyAdminLogResponse(
             intact=result.intact, checked_count=result.checked, first_broken_seq=result.first_broken_seq,
             problem=result.problem, head_hash=result.head_hash, state=_LOG_STATES[result.state],

@@ -17,11 +17,16 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, directory_pb2, directory_pb2_grpc
 from services.authorization.admin_log import CHAIN_ID
 from services.client import run_verify_checkpoints
 from services.runtime.checkpoints import Checkpoint, key_id, to_json
+from services.runtime.errors import details_of
 from services.runtime.keys import ed25519_public_keys
 
 pytestmark = pytest.mark.integration
@@ -191,8 +196,40 @@ async def test_exported_checkpoints_verify_offline_and_expose_deleted_ones(
     assert with_copy.last_matching_checkpoint.sequence == first.seq
 
 
-async def test_held_checkpoints_are_validated(platform) -> None:  # type: ignore[no-untyped-def]
+async def test_held_checkpoints_are_validated_for_the_authority_only(platform) -> None:  # type: ignore[no-untyped-def]
     bad = admin_log_pb2.AdminLogCheckpoint(sequence=0, hash="\x00")
     with pytest.raises(grpc.aio.AioRpcError) as invalid:
         await verify(platform, [bad])
     assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, violations = details_of(invalid.value)
+    assert violations is not None
+    assert {v.field for v in violations.field_violations} == {
+        "checkpoints[0].sequence", "checkpoints[0].hash", "checkpoints[0].time"}
+    with pytest.raises(grpc.aio.AioRpcError) as refused:  # anyone else is refused before the request is judged
+        await _log(platform).VerifyAdminLog(admin_log_pb2.VerifyAdminLogRequest(checkpoints=[bad]),
+                                            metadata=platform.metadata("police"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+STAMPS = st.builds(timestamp_pb2.Timestamp, seconds=st.integers(-(2**40), 2**40), nanos=st.integers(-5, 2 * 10**9))
+HELD = st.builds(admin_log_pb2.AdminLogCheckpoint, sequence=st.integers(-(2**63), 2**63 - 1),
+                 hash=st.text(max_size=140), time=STAMPS, key_id=st.text(max_size=140),
+                 signature=st.binary(max_size=80))
+
+
+@hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_fuzzed_checkpoint_requests_never_fail_internally(platform, data: st.DataObject) -> None:  # type: ignore[no-untyped-def]
+    stub, md = _log(platform), platform.metadata("authority")
+    calls = [
+        stub.ExportAdminLogCheckpoints(admin_log_pb2.ExportAdminLogCheckpointsRequest(
+            page_size=data.draw(st.integers(-5, 5000)), page_token=data.draw(st.text(max_size=60))), metadata=md,
+            timeout=30),
+        stub.VerifyAdminLog(admin_log_pb2.VerifyAdminLogRequest(checkpoints=data.draw(st.lists(HELD, max_size=4))),
+                            metadata=md, timeout=60),
+    ]
+    for call in calls:
+        try:
+            await call
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
