@@ -45,6 +45,11 @@ def _not_connected(*_args: object, **_kwargs: object) -> NoReturn:
                        "the gateway is not connected to its backends yet; retry shortly")
 
 
+def _not_deployed(*_args: object, **_kwargs: object) -> NoReturn:
+    raise ServiceError(grpc.StatusCode.UNAVAILABLE, "SERVICE_NOT_DEPLOYED",
+                       "this service is not deployed behind this gateway")
+
+
 class _Endpoint:
     """One public method: its route and, once connected, the raw-bytes callable on its backend channel."""
 
@@ -84,7 +89,10 @@ class Proxy(grpc.GenericRpcHandler):
     def connect(self, channels: Mapping[Backend, grpc.aio.Channel]) -> None:
         """Binds every method to its backend's channel (one raw-bytes callable per method, made once)."""
         for method, endpoint in self._endpoints.items():
-            channel = channels[endpoint.route.backend]
+            channel = channels.get(endpoint.route.backend)
+            if channel is None:  # an optional backend this gateway was not given
+                endpoint.call = _not_deployed
+                continue
             open_call = channel.unary_stream if endpoint.route.server_streaming else channel.unary_unary
             endpoint.call = open_call(method, request_serializer=None, response_deserializer=None,
                                       _registered_method=True)

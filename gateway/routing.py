@@ -23,6 +23,7 @@ from govshare.authorization.v1 import (  # noqa: F401
     admin_log_pb2,
     authorization_pb2,
     directory_pb2,
+    roles_pb2,
     sharing_pb2,
     token_pb2,
 )
@@ -30,6 +31,7 @@ from govshare.catalog.v1 import catalog_pb2  # noqa: F401
 from govshare.foundation.v1 import foundation_pb2  # noqa: F401
 from govshare.provider.v1 import provider_pb2  # noqa: F401
 from govshare.query.v1 import audit_pb2, dispute_pb2, query_pb2  # noqa: F401
+from govshare.supervision.v1 import supervision_pb2  # noqa: F401
 from services.runtime.errors import ServiceError
 from services.runtime.settings import Settings
 
@@ -41,6 +43,7 @@ class Backend(StrEnum):
     AUTHORIZATION = "authorization"
     QUERY = "query"
     FOUNDATION = "foundation"
+    SUPERVISION = "supervision"
 
 
 PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
@@ -48,16 +51,25 @@ PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
     "govshare.authorization.v1.DirectoryService": Backend.AUTHORIZATION,
     "govshare.authorization.v1.SharingService": Backend.AUTHORIZATION,
     "govshare.authorization.v1.TokenService": Backend.AUTHORIZATION,
+    "govshare.authorization.v1.RoleService": Backend.AUTHORIZATION,
     "govshare.authorization.v1.AdminLogService": Backend.AUTHORIZATION,
     "govshare.query.v1.QueryService": Backend.QUERY,
     "govshare.query.v1.DisputeService": Backend.QUERY,
     "govshare.query.v1.AuditService": Backend.QUERY,
     "govshare.foundation.v1.FoundationAdminService": Backend.FOUNDATION,
+    "govshare.supervision.v1.SupervisionService": Backend.SUPERVISION,
 })
 INTERNAL_SERVICES = frozenset({
     "govshare.authorization.v1.AuthorizationService",
     "govshare.authorization.v1.AdminLogIntakeService",
     "govshare.provider.v1.ProviderService",
+    # What query asks authorization for the persons' view.
+    "govshare.authorization.v1.SubjectAccessPolicyService",
+    # The figures each owning service gives supervision (R-SUP-1).
+    "govshare.catalog.v1.CatalogFiguresService",
+    "govshare.authorization.v1.SharingFiguresService",
+    "govshare.query.v1.AuditFiguresService",
+    "govshare.foundation.v1.FoundationFiguresService",
 })
 #: Methods that authenticate themselves (the system secret is in the request), so they pass without a token.
 ANONYMOUS_METHODS = frozenset({"/govshare.authorization.v1.TokenService/IssueToken"})
@@ -67,6 +79,7 @@ _TARGET_SETTINGS = {
     Backend.AUTHORIZATION: "authorization_target",
     Backend.QUERY: "query_target",
     Backend.FOUNDATION: "foundation_target",
+    Backend.SUPERVISION: "supervision_target",
 }
 
 
@@ -98,13 +111,19 @@ def split_method(method: str) -> tuple[str, str] | None:
     return service, name
 
 
+#: Backends a gateway may run without (their methods answer UNAVAILABLE): supervision is not on the query path,
+#: and a deployment that has not added it yet keeps serving everything else.
+OPTIONAL_BACKENDS = frozenset({Backend.SUPERVISION})
+
+
 def backend_targets(settings: Settings) -> dict[Backend, str]:
-    """The host:port of every backend, or ValueError naming each missing setting."""
+    """The host:port of every configured backend, or ValueError naming each missing required setting."""
     targets = {backend: getattr(settings, attr).strip() for backend, attr in _TARGET_SETTINGS.items()}
-    missing = [f"GOVSHARE_{_TARGET_SETTINGS[backend].upper()}" for backend, target in targets.items() if not target]
+    missing = [f"GOVSHARE_{_TARGET_SETTINGS[backend].upper()}" for backend, target in targets.items()
+               if not target and backend not in OPTIONAL_BACKENDS]
     if missing:
         raise ValueError(f"the gateway needs every backend target; missing: {', '.join(missing)}")
-    return targets
+    return {backend: target for backend, target in targets.items() if target}
 
 
 class RoutingTable:

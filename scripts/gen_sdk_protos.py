@@ -31,6 +31,12 @@ PACKAGE = "govshare_client.pb"
 INTERNAL_PROTOS = frozenset({
     "govshare/provider/v1/provider.proto",
     "govshare/authorization/v1/authorization.proto",
+    "govshare/authorization/v1/subject_access_policy.proto",
+    # The figures each owning service gives supervision (services/runtime/figures.py).
+    "govshare/catalog/v1/figures.proto",
+    "govshare/authorization/v1/figures.proto",
+    "govshare/query/v1/figures.proto",
+    "govshare/foundation/v1/figures.proto",
 })
 _IMPORT = re.compile(r"^(from|import) govshare\.", re.MULTILINE)
 _MODULE_NAME = re.compile(r"'govshare\.([a-z0-9_.]+_pb2)'")

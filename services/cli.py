@@ -9,6 +9,9 @@
                                 the one-way extranet → intranet data path
     govshare export-checkpoints / verify-checkpoints
                                 an auditor's copy of the signed audit checkpoints, checked offline
+    govshare supervise          compute supervision snapshots of months (the chart's CronJob)
+    govshare report yearly / monthly
+                                the yearly sharing report and the monthly usage feedback, HTML and PDF
 
 Every command except `up` and `serve` finds a platform started by `govshare up` through the
 connection file in its data directory (--data-dir, else GOVSHARE_DATA_DIR, else .govshare);
@@ -31,6 +34,7 @@ COMPONENT_FACTORIES = {
     "authorization": "services.authorization.component",
     "query": "services.query.component",
     "foundation": "services.foundation.component",
+    "supervision": "services.supervision.component",
 }
 
 
@@ -244,6 +248,24 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
                         help="data directory of `govshare up` (or GOVSHARE_DATA_DIR; default .govshare)")
 
 
+def _supervise(args: argparse.Namespace) -> None:
+    from services.supervision.schedule import main
+
+    sys.exit(main(args.months))
+
+
+def _report(args: argparse.Namespace) -> None:
+    from services.supervision.report_client import FORMATS, run_report
+
+    formats = [f for f in args.format.split(",") if f]
+    if not formats or any(f not in FORMATS for f in formats):
+        raise SystemExit(f"--format: a comma-separated list of {', '.join(FORMATS)}")
+    if args.kind == "monthly" and not (args.month and args.department):
+        raise SystemExit("govshare report monthly needs --month and --department (the provider)")
+    sys.exit(run_report(*_call_args(args), kind=args.kind, year=args.year, month=args.month or 0,
+                        department=args.department, formats=formats, out=Path(args.out)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="govshare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -251,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole platform locally")
     _add_data_dir(up)
-    up.add_argument("--port", type=int, default=50051, help="gateway port; services use the next four")
+    up.add_argument("--port", type=int, default=50051, help="gateway port; services use the next five")
     up.add_argument("--persons", type=int, default=10_000, help="synthetic persons to load on first start")
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "extranet"), choices=["extranet", "intranet"])
     up.add_argument("--workers", type=int, default=1, help="worker processes per service")
@@ -284,6 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_call_flags(verify)
     verify.add_argument("claims", nargs="+", help="item=value")
     verify.set_defaults(func=_verify, purpose="data_verification")
+
+    supervise = commands.add_parser("supervise", help="compute supervision snapshots (R-SUP-1)")
+    supervise.add_argument("--months", default="previous,current",
+                           help="comma-separated: previous, current or YYYY-MM (default previous,current)")
+    supervise.set_defaults(func=_supervise)
+
+    report = commands.add_parser("report", help="yearly sharing report or monthly usage feedback (HTML, PDF)")
+    report.add_argument("kind", choices=["yearly", "monthly"])
+    report.add_argument("--year", type=int, required=True)
+    report.add_argument("--month", type=int, default=0, help="monthly feedback: the month (1-12)")
+    report.add_argument("--department", default="",
+                        help="department code (yearly: omit for the whole platform; monthly: the provider)")
+    report.add_argument("--format", default="html,pdf", help="html, pdf or both (default html,pdf)")
+    report.add_argument("--out", default="reports", help="directory to write the files to")
+    _add_credential_flags(report, "authority")
+    report.set_defaults(func=_report)
 
     export = commands.add_parser("export-bundle", help="extranet: write catalog + foundation data bundle")
     export.add_argument("--out", required=True)

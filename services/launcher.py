@@ -3,7 +3,7 @@
 Locks the data directory (one platform per directory), checks that its ports are
 free, starts PostgreSQL and Redis from Python packages in the data directory
 (unless ``GOVSHARE_DATABASE_URL`` / ``GOVSHARE_REDIS_URL`` point at real servers),
-applies migrations, runs the five services as separate processes exactly as they
+applies migrations, runs the six services as separate processes exactly as they
 run in production (`govshare serve <component>`), waits until each reports SERVING
 on the standard health service, seeds the demo on first start, writes where
 everything is to the connection file the CLI reads (services/connection.py),
@@ -38,8 +38,8 @@ from services.runtime.files import open_private
 from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys, private_pem
 from services.runtime.supervision import Supervisor, describe_exit
 
-ORDER = ("catalog", "foundation", "authorization", "query", "gateway")
-OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4}
+ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
+OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
 READY_TIMEOUT = 120.0
 
 
@@ -103,7 +103,7 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
 
 def metrics_environment(component: str) -> dict[str, str]:
     """One Prometheus port per process: under `govshare up`, ``GOVSHARE_METRICS_PORT`` is a base and each
-    service gets base + its port offset (gateway +0, catalog +1, …), as its gRPC port is; five processes
+    service gets base + its port offset (gateway +0, catalog +1, …), as its gRPC port is; six processes
     binding the same port would stop the platform."""
     base = os.environ.get("GOVSHARE_METRICS_PORT", "").strip()
     if not base.isdigit() or int(base) == 0:

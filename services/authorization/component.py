@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
 import grpc
@@ -11,10 +12,14 @@ from govshare.authorization.v1 import (
     admin_log_pb2_grpc,
     authorization_pb2_grpc,
     directory_pb2_grpc,
+    figures_pb2,
+    figures_pb2_grpc,
+    roles_pb2_grpc,
     sharing_pb2_grpc,
+    subject_access_policy_pb2_grpc,
     token_pb2_grpc,
 )
-from services.authorization import admin_log, credentials
+from services.authorization import admin_log, credentials, figures
 from services.authorization.admin_log import AdminLog
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
@@ -30,7 +35,10 @@ from services.authorization.servicer import (
 )
 from services.authorization.sharing import Sharing
 from services.authorization.store import Store
+from services.authorization.subject_access import SubjectAccessPolicy
+from services.authorization.subject_access_servicer import RoleServicer, SubjectAccessPolicyServicer
 from services.runtime.checkpoints import Checkpoint, Checkpointer, CheckpointSigner, CheckpointVerifier
+from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.identity import AssertionVerifier
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.settings import Settings
@@ -49,6 +57,9 @@ class AuthorizationComponent:
         "govshare.authorization.v1.AuthorizationService",
         "govshare.authorization.v1.AdminLogService",
         "govshare.authorization.v1.AdminLogIntakeService",
+        "govshare.authorization.v1.SharingFiguresService",
+        "govshare.authorization.v1.RoleService",
+        "govshare.authorization.v1.SubjectAccessPolicyService",
     )
 
     def __init__(self, settings: Settings) -> None:
@@ -71,17 +82,24 @@ class AuthorizationComponent:
         self._checkpointer: Checkpointer | None = None
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)
+        self._subject_access = SubjectAccessPolicy(self._store)
 
     def register(self, server: grpc.aio.Server) -> None:
         verifier = self._verifier
         directory_pb2_grpc.add_DirectoryServiceServicer_to_server(DirectoryServicer(verifier, self._directory), server)
         token_pb2_grpc.add_TokenServiceServicer_to_server(TokenServicer(verifier, self._directory), server)
-        sharing_pb2_grpc.add_SharingServiceServicer_to_server(SharingServicer(verifier, self._sharing), server)
+        sharing_pb2_grpc.add_SharingServiceServicer_to_server(
+            SharingServicer(verifier, self._sharing, self._subject_access), server)
         authorization_pb2_grpc.add_AuthorizationServiceServicer_to_server(
             AuthorizationServicer(verifier, self._authorizer, self._directory), server)
         admin_log_pb2_grpc.add_AdminLogServiceServicer_to_server(AdminLogServicer(verifier, self._admin_log), server)
         authorization_pb2_grpc.add_AdminLogIntakeServiceServicer_to_server(
             AdminLogIntakeServicer(verifier, self._admin_log), server)
+        roles_pb2_grpc.add_RoleServiceServicer_to_server(RoleServicer(verifier, self._subject_access), server)
+        subject_access_policy_pb2_grpc.add_SubjectAccessPolicyServiceServicer_to_server(
+            SubjectAccessPolicyServicer(verifier, self._subject_access), server)
+        figures_pb2_grpc.add_SharingFiguresServiceServicer_to_server(
+            FiguresServicer(verifier, self._figure_source, figures_pb2.ListDepartmentFiguresResponse), server)
 
     async def start(self) -> None:
         """Opens the pool and the event bus (raising while they are down), then the catalog lookup."""
@@ -111,6 +129,14 @@ class AuthorizationComponent:
         await self._entries.close()
         await self._events.close()
         await self._store.close()
+
+    def _figure_source(self) -> FigureSource:
+        """Application and grant figures for supervision (R-SUP-1)."""
+        store = self._store
+
+        async def compute(_request: object, start: dt.datetime, end: dt.datetime) -> list[FigureRow]:
+            return await figures.department_figures(store, start, end, dt.datetime.now(dt.UTC))
+        return compute
 
 
 def create_component(settings: Settings) -> AuthorizationComponent:

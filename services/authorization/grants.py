@@ -51,6 +51,9 @@ class Grant:
     policy_version: int = 0
     create_time: dt.datetime | None = None
     revoke_reason: str = ""
+    #: Accesses under a confidential grant are withheld from the persons' view until release_time.
+    confidential: bool = False
+    release_time: dt.datetime | None = None
 
     def live(self, now: dt.datetime) -> bool:
         return self.state == ACTIVE and self.expire_time > now

@@ -31,9 +31,10 @@ from services.authorization.decisions import AccessRequest, Decision
 from services.authorization.directory import Department, Directory, System
 from services.authorization.grants import Grant, GrantUpdate
 from services.authorization.sharing import Sharing
+from services.authorization.subject_access import SubjectAccessPolicy
 from services.runtime import checkpoints
 from services.runtime.admin_events import AdminEvent
-from services.runtime.errors import FieldViolation, invalid_argument
+from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
 from services.runtime.identity import AssertionVerifier
 from services.runtime.timestamps import from_timestamp, to_timestamp
 from services.runtime.workdays import provisional
@@ -166,7 +167,8 @@ def _grant_pb(grant: Grant) -> sharing_pb2.Grant:
         unmasked_items=grant.unmasked_items, purposes=grant.purposes, methods=grant.methods,
         expire_time=to_timestamp(grant.expire_time), quota=grant.quota, state=grant.state,
         revoke_reason=grant.revoke_reason, policy_version=grant.policy_version,
-        create_time=to_timestamp(grant.create_time))
+        create_time=to_timestamp(grant.create_time), confidential=grant.confidential,
+        release_time=to_timestamp(grant.release_time))
 
 
 def _draft(application: sharing_pb2.Application) -> Draft:
@@ -180,9 +182,11 @@ def _draft(application: sharing_pb2.Application) -> Draft:
 
 
 class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
-    def __init__(self, verifier: AssertionVerifier, sharing: Sharing) -> None:
+    def __init__(self, verifier: AssertionVerifier, sharing: Sharing,
+                 subject_access: SubjectAccessPolicy | None = None) -> None:
         self._verifier = verifier
         self._sharing = sharing
+        self._subject_access = subject_access
 
     def _application(self, application: Application) -> sharing_pb2.Application:
         return _application_pb(application, self._sharing.now())
@@ -263,6 +267,20 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
         caller = self._verifier.from_context(context)
         grant = await self._sharing.revoke_grant(caller, request.id, request.reason)
         return sharing_pb2.RevokeGrantResponse(grant=_grant_pb(grant))
+
+    async def SetGrantConfidentiality(self, request: sharing_pb2.SetGrantConfidentialityRequest, context: Context
+                                      ) -> sharing_pb2.SetGrantConfidentialityResponse:
+        caller = self._verifier.from_context(context)
+        if self._subject_access is None:
+            raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNIMPLEMENTED", "confidential grants are not wired")
+        violations: list[FieldViolation] = []
+        release = (from_timestamp(request.release_time, "release_time", violations)
+                   if request.HasField("release_time") else None)
+        if violations:
+            raise invalid_argument(violations)
+        grant = await self._subject_access.set_confidentiality(caller, request.grant_id, request.confidential,
+                                                               release, request.reason)
+        return sharing_pb2.SetGrantConfidentialityResponse(grant=_grant_pb(grant))
 
 
 # Check

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import asyncpg
 import grpc
 
+from govshare.authorization.v1 import sharing_pb2
 from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
@@ -130,7 +131,8 @@ def _grant(row: asyncpg.Record) -> Grant:
         system_ids=tuple(row["system_ids"]), items=tuple(row["items"]), unmasked_items=tuple(row["unmasked_items"]),
         purposes=tuple(row["purposes"]), methods=tuple(row["methods"]), expire_time=row["expire_time"],
         quota=row["quota"], state=row["state"], coordinated=row["coordinated"],
-        policy_version=row["policy_version"], create_time=row["create_time"], revoke_reason=row["revoke_reason"])
+        policy_version=row["policy_version"], create_time=row["create_time"], revoke_reason=row["revoke_reason"],
+        confidential=row.get("confidential", False), release_time=row.get("release_time"))
 
 
 class Store:
@@ -549,6 +551,68 @@ class Store:
                                         " ORDER BY id", list(ids)):
                 histories[row["application_id"]].append(_event(row))
         return histories
+
+
+    # Figures for supervision (R-SUP-1)
+
+    async def applications_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
+        """Applications submitted in [start, end) with the time of the provider's reply (NULL if none yet)
+        and, for a refusal, its reason."""
+        return await self.pool.fetch(
+            "SELECT a.applicant_department_code, a.provider_department_code, a.state, a.reply_due_time, "
+            " r.time AS reply_time, r.action AS reply_action, r.note AS reply_note "
+            "FROM applications a LEFT JOIN LATERAL (SELECT e.time, e.action, e.note FROM application_events e "
+            "  WHERE e.application_id = a.id AND e.action IN ('APPROVED', 'REFUSED') ORDER BY e.id LIMIT 1) r "
+            "  ON true "
+            "WHERE a.create_time >= $1 AND a.create_time < $2", start, end)
+
+    async def grants_in_force(self, at: dt.datetime) -> list[asyncpg.Record]:
+        """Active grants created before ``at`` and unexpired then: count by holder and provider."""
+        return await self.pool.fetch(
+            "SELECT department_code, provider_department_code, count(*) AS n FROM grants "
+            "WHERE state = $2 AND create_time < $1 AND expire_time > $1 GROUP BY 1, 2",
+            at, sharing_pb2.GRANT_STATE_ACTIVE)
+    # The persons' view: confidential grants and system roles
+
+    async def set_confidentiality(self, grant_id: str, confidential: bool, release_time: dt.datetime | None,
+                                  event: ApplicationEvent) -> Grant | None:
+        """Marks or unmarks a grant, with the step in its history; None when the grant is gone."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE grants SET confidential = $2, release_time = $3, update_time = $4 WHERE id = $1 RETURNING *",
+                grant_id, confidential, release_time, event.time)
+            if row is None:
+                return None
+            await self._insert_event(conn, row["application_id"], event)
+            return _grant(row)
+
+    async def confidential_grants(self, now: dt.datetime) -> list[asyncpg.Record]:
+        """Confidential grants not yet released, with the period they let their holder in (until the expiry,
+        or until the revocation for a revoked one)."""
+        return await self.pool.fetch(
+            "SELECT id, department_code, system_ids, resource_code, create_time AS start_time,"
+            " CASE WHEN state = $2 THEN least(expire_time, update_time) ELSE expire_time END AS end_time,"
+            " release_time FROM grants WHERE confidential AND release_time > $1 ORDER BY id",
+            now, sharing_pb2.GRANT_STATE_REVOKED)
+
+    async def grant_role(self, system_id: str, role: int, granted_by: str, now: dt.datetime) -> asyncpg.Record:
+        return await self.pool.fetchrow(
+            "INSERT INTO system_roles (system_id, role, granted_by, grant_time) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (system_id, role) DO UPDATE SET role = EXCLUDED.role RETURNING *",
+            system_id, role, granted_by, now)
+
+    async def revoke_role(self, system_id: str, role: int) -> None:
+        await self.pool.execute("DELETE FROM system_roles WHERE system_id = $1 AND role = $2", system_id, role)
+
+    async def roles_of(self, system_id: str) -> list[asyncpg.Record]:
+        return await self.pool.fetch("SELECT * FROM system_roles WHERE system_id = $1 ORDER BY role", system_id)
+
+    async def active_roles(self, system_id: str) -> list[int]:
+        """The roles of a system that exists and is not disabled."""
+        rows = await self.pool.fetch(
+            "SELECT r.role FROM system_roles r JOIN systems s ON s.id = r.system_id"
+            " WHERE r.system_id = $1 AND NOT s.disabled ORDER BY r.role", system_id)
+        return [row["role"] for row in rows]
 
 
 class _Conflict(Exception):

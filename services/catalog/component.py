@@ -2,42 +2,51 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncpg
 import grpc
 import redis.asyncio as aioredis
 
-from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2_grpc, figures_pb2, figures_pb2_grpc
+from services.catalog import figures
 from services.catalog.catalog import Catalog
 from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.runtime import cache, db
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.errors import ServiceError
+from services.runtime.figures import FigureSource, FiguresServicer
 from services.runtime.identity import AssertionVerifier
 from services.runtime.masking import Masker
 from services.runtime.settings import Settings
 
 SERVICE_NAME = "govshare.catalog.v1.CatalogService"
+FIGURES_SERVICE_NAME = "govshare.catalog.v1.CatalogFiguresService"
 
 
 class CatalogComponent:
     """The catalog's servicer, registered at once; its pool and Redis client open in start()."""
 
     name = "catalog"
-    service_names = (SERVICE_NAME,)
+    service_names = (SERVICE_NAME, FIGURES_SERVICE_NAME)
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._pool: asyncpg.Pool | None = None
         self._redis: aioredis.Redis | None = None
         self._catalog: Catalog | None = None
+        self._store: CatalogStore | None = None
         # Built here so a bad GOVSHARE_MASK_RULES stops the process before it serves.
         self._masker = Masker(settings.mask_rules)
         self._servicer = CatalogServicer(lambda: self.catalog, AssertionVerifier(settings.internal_key))
+        self._figures = FiguresServicer(AssertionVerifier(settings.internal_key), self._figure_source,
+                                        figures_pb2.ListDepartmentFiguresResponse)
         self._outbox = AdminOutbox(settings, self.name)
 
     def register(self, server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._servicer, server)
+        figures_pb2_grpc.add_CatalogFiguresServiceServicer_to_server(self._figures, server)
 
     async def start(self) -> None:
         redis = cache.create_client(self._settings.redis_url)
@@ -49,7 +58,8 @@ class CatalogComponent:
             raise
         self._redis, self._pool = redis, pool
         self._outbox.start(pool)
-        self._catalog = Catalog(CatalogStore(pool), self._announce, self._settings.zone, self._masker,
+        self._store = CatalogStore(pool)
+        self._catalog = Catalog(self._store, self._announce, self._settings.zone, self._masker,
                                 self._settings.catalog_update_working_days)
 
     async def stop(self) -> None:
@@ -67,6 +77,16 @@ class CatalogComponent:
         if self._catalog is None:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "the catalog service is starting")
         return self._catalog
+
+    def _figure_source(self) -> FigureSource:
+        """The catalog's figures for supervision (R-SUP-1), once the store is open."""
+        store = self._store
+        if store is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "the catalog service is starting")
+
+        async def compute(_request: object, start: dt.datetime, end: dt.datetime) -> list[figures.FigureRow]:
+            return await figures.department_figures(store, start, end, dt.datetime.now(dt.UTC))
+        return compute
 
     async def _announce(self, code: str) -> None:
         """After every committed change of an entry: tells the platform, and delivers any administrative event."""

@@ -262,6 +262,24 @@ class CatalogStore:
                               change_time=row["change_time"], due_time=row["due_time"]) for row in rows]
 
 
+    async def published_resources(self, end: dt.datetime) -> list[asyncpg.Record]:
+        """Entries published before ``end`` and still public now (supervision figures, R-SUP-1)."""
+        return await self._pool.fetch(
+            "SELECT v.code, v.provider_department_code, v.share_type, v.category, v.update_cycle, "
+            "v.endpoint_target, v.endpoint_dataset FROM entries e "
+            "JOIN entry_versions v ON v.code = e.code AND v.version = e.public_version "
+            "WHERE v.state = $1 AND v.publish_time < $2 ORDER BY v.code", int(EntryState.PUBLISHED), end)
+
+    async def mandate_changes_due(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
+        """Mandate changes due in [start, end) with the time of the department's first catalog work after
+        each change (NULL when none), so on-time and overdue updates are told apart (R-CAT-3)."""
+        return await self._pool.fetch(
+            "SELECT m.id, m.department_code, m.due_time, (SELECT min(ev.time) FROM entry_events ev "
+            "  WHERE ev.provider_department_code = m.department_code AND ev.action = ANY($3::text[]) "
+            "  AND ev.time >= m.change_time) AS work_time "
+            "FROM mandate_changes m WHERE m.due_time >= $1 AND m.due_time < $2 ORDER BY m.id",
+            start, end, list(CATALOG_WORK))
+
 class CatalogTransaction:
     """Writes of one entry, inside one database transaction."""
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 
 import asyncpg
 import grpc
 import redis.asyncio as aioredis
 
-from govshare.foundation.v1 import foundation_pb2_grpc
+from govshare.foundation.v1 import figures_pb2, figures_pb2_grpc, foundation_pb2_grpc
 from govshare.provider.v1 import provider_pb2_grpc
+from services.foundation import figures
 from services.foundation.invalidation import RecordInvalidator
 from services.foundation.loading import Loader
 from services.foundation.provider_servicer import ProviderServicer
@@ -19,6 +21,8 @@ from services.foundation.store import FoundationStore
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.cache import create_client
 from services.runtime.db import create_pool
+from services.runtime.errors import ServiceError
+from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.identity import AssertionVerifier
 from services.runtime.settings import Settings
 
@@ -32,7 +36,7 @@ class FoundationComponent:
     """The foundation-data service: FoundationAdminService and the foundation ProviderService."""
 
     name = "foundation"
-    service_names = (ADMIN_SERVICE, PROVIDER_SERVICE)
+    service_names = (ADMIN_SERVICE, PROVIDER_SERVICE, "govshare.foundation.v1.FoundationFiguresService")
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -50,6 +54,9 @@ class FoundationComponent:
     def register(self, server: grpc.aio.Server) -> None:
         foundation_pb2_grpc.add_FoundationAdminServiceServicer_to_server(self._admin, server)
         provider_pb2_grpc.add_ProviderServiceServicer_to_server(self._provider, server)
+        figures_pb2_grpc.add_FoundationFiguresServiceServicer_to_server(
+            FiguresServicer(AssertionVerifier(self._settings.internal_key), self._figure_source,
+                            figures_pb2.ListDepartmentFiguresResponse), server)
 
     async def start(self) -> None:
         """Opens the pool and Redis; raises (leaving nothing open) while either is not ready."""
@@ -78,6 +85,18 @@ class FoundationComponent:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def _figure_source(self) -> FigureSource:
+        """Dataset freshness and conflict figures for supervision (R-SUP-1)."""
+        store = self._store
+
+        async def compute(request: figures_pb2.ListDepartmentFiguresRequest, start: dt.datetime,
+                          end: dt.datetime) -> list[FigureRow]:
+            cycles = {c.dataset: c.max_age_seconds for c in request.cycles if c.max_age_seconds > 0}
+            if self._pool is None:
+                raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "the foundation service is starting")
+            return await figures.department_figures(store, cycles, end, start, dt.datetime.now(dt.UTC))
+        return compute
 
 
 def create_component(settings: Settings) -> FoundationComponent:

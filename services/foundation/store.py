@@ -483,3 +483,24 @@ class FoundationStore:
                 count = await self.pool.fetchval(f"SELECT count(*) FROM {statements(name).table}")
             infos.append(DatasetInfo(name, row["key_item"], row["authority"], count))
         return infos
+
+    # ---- figures for supervision (R-SUP-1) -------------------------------------------------------------------------
+
+    async def dataset_freshness(self, dataset: str, stale_before: datetime | None) -> asyncpg.Record:
+        """A dataset's authoritative department, record count, and records older than ``stale_before``."""
+        table = DATASETS[dataset].name  # each dataset's table is named after it
+        return await self.pool.fetchrow(
+            f"SELECT coalesce((SELECT authoritative_department_code FROM datasets WHERE name = $1), '') AS authority,"
+            f" count(*) AS records, count(*) FILTER (WHERE as_of_time < $2) AS stale FROM {table}",
+            dataset, stale_before)
+
+    async def conflict_counts(self, start: datetime, end: datetime) -> list[asyncpg.Record]:
+        """Conflicts raised and resolved in [start, end), and open at its end, by the item's authoritative source
+        (the department that must settle them)."""
+        return await self.pool.fetch(
+            "SELECT coalesce(i.department_code, d.authoritative_department_code, '') AS department_code,"
+            " count(*) FILTER (WHERE c.create_time >= $1 AND c.create_time < $2) AS raised,"
+            " count(*) FILTER (WHERE c.resolve_time >= $1 AND c.resolve_time < $2) AS resolved,"
+            " count(*) FILTER (WHERE c.create_time < $2 AND (c.resolve_time IS NULL OR c.resolve_time >= $2))"
+            "  AS open FROM conflicts c JOIN datasets d ON d.name = c.dataset"
+            " LEFT JOIN item_authorities i ON i.dataset = c.dataset AND i.item = c.item GROUP BY 1", start, end)

@@ -15,12 +15,15 @@ import grpc
 
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
-from services.query import checkpoints
+from services.query import checkpoints, subjects
+from services.query.audit import ANSWERED, Access, clean
 from services.query.checkpoints import Checkpoint
-from services.query.deps import DependentServicer
+from services.query.deps import Dependencies, DependentServicer
+from services.query.servicer import _trace_id, purpose_name
 from services.query.store import AccessFilter
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
+from services.runtime.identifiers import citizen_id_error, credit_code_error
 from services.runtime.identity import Caller
 from services.runtime.pagination import (
     decode_token,
@@ -222,3 +225,59 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         return audit_pb2.ExportAuditCheckpointsResponse(
             checkpoints=[checkpoint_to_proto(c) for c in rows], next_page_token=token, key_id=signer.key_id,
             public_key_pem=checkpoints.public_pem(signer.public_key))
+
+    async def ListSubjectAccesses(self, request: audit_pb2.ListSubjectAccessesRequest,
+                                  context: grpc.aio.ServicerContext) -> audit_pb2.ListSubjectAccessesResponse:
+        """The persons' view (services/query/subjects.py): audited like a query, refusals included."""
+        deps, caller = self._begin(context)
+        subject = (request.citizen_id or request.credit_code).strip()
+        access = Access(operation=subjects.LOOKUP, system_id=caller.system_id,
+                        department_code=caller.department_code, resource_code="", key=clean(subject, 64), keys=[],
+                        items=[], purpose=purpose_name(request.purpose.type), purpose_text=request.purpose.text,
+                        trace_id=_trace_id(), time=dt.datetime.now(dt.UTC))
+        try:
+            rows, token = await self._subject_page(deps, caller, request, subject)
+        except Exception as error:
+            access.fail(error)
+            await deps.audit.record(access)
+            raise
+        access.result = ANSWERED
+        audit_id = await deps.audit.record(access)
+        return audit_pb2.ListSubjectAccessesResponse(accesses=[_subject_access(row) for row in rows],
+                                                     next_page_token=token, lookup_audit_id=audit_id)
+
+    @staticmethod
+    async def _subject_page(deps: Dependencies, caller: Caller, request: audit_pb2.ListSubjectAccessesRequest,
+                            subject: str) -> tuple[list[Mapping], str]:
+        if deps.subjects is None:
+            raise permission_denied("NOT_A_SUBJECT_ACCESS_PORTAL", "the persons' view is not available here")
+        await deps.subjects.require_portal(caller)
+        violations: list[FieldViolation] = []
+        if bool(request.citizen_id) == bool(request.credit_code):
+            violations.append(FieldViolation("citizen_id", "give exactly one of citizen_id and credit_code"))
+        elif request.citizen_id and (problem := citizen_id_error(subject.upper())):
+            violations.append(FieldViolation("citizen_id", problem))
+        elif request.credit_code and (problem := credit_code_error(subject.upper())):
+            violations.append(FieldViolation("credit_code", problem))
+        if request.purpose.type == common_pb2.PURPOSE_TYPE_UNSPECIFIED or not _PURPOSES.known(request.purpose.type):
+            violations.append(FieldViolation("purpose.type", "declare why the portal asks"))
+        start, end = _time_range(request, violations)  # type: ignore[arg-type]
+        violations.extend(page_size_violations(request.page_size))
+        if violations:
+            raise invalid_argument(violations)
+        limit = page_size(request.page_size)
+        after = time_keyset_after(request.page_token, text_id)
+        keys = sorted({subject.upper(), subject.lower()})
+        rows, more = await subjects.visible_page(deps.store, keys, start, end, after, limit,
+                                                 await deps.subjects.withheld_windows())
+        token = time_keyset_token(rows[-1]["time"], rows[-1]["id"]) if more and rows else ""
+        return rows, token
+
+
+def _subject_access(row: Mapping) -> audit_pb2.SubjectAccess:
+    return audit_pb2.SubjectAccess(
+        id=row["id"], time=to_timestamp(row["time"]), department_code=row["department_code"],
+        system_id=row["system_id"], resource_code=row["resource_code"],
+        provider_department_code=row["provider_department_code"], operation=row["operation"], items=row["items"],
+        purpose=_PURPOSES.value(row["purpose"]), purpose_text=row["purpose_text"],
+        result=_RESULTS.value(row["result"]))

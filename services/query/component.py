@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Iterable
 
@@ -11,7 +12,17 @@ import asyncpg
 import grpc
 import redis.asyncio as aioredis
 
-from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
+from govshare.query.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    dispute_pb2,
+    dispute_pb2_grpc,
+    figures_pb2,
+    figures_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
+)
+from services.query import figures
 from services.query.audit import AuditWriter
 from services.query.audit_servicer import AuditServicer
 from services.query.checkpoints import Checkpoint, Checkpointer, CheckpointSigner, CheckpointVerifier
@@ -24,6 +35,7 @@ from services.query.redis_reads import RedisReader
 from services.query.resources import Resources
 from services.query.servicer import QueryServicer
 from services.query.store import QueryStore
+from services.query.subjects import SubjectPolicy
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.cache import (
     CATALOG_CHANGED,
@@ -37,6 +49,8 @@ from services.runtime.cache import (
 from services.runtime.catalog_client import CatalogCache
 from services.runtime.clients import open_channel
 from services.runtime.db import create_pool
+from services.runtime.errors import ServiceError
+from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.masking import Masker
@@ -58,6 +72,7 @@ class QueryComponent:
         query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
         dispute_pb2.DESCRIPTOR.services_by_name["DisputeService"].full_name,
         audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+        figures_pb2.DESCRIPTOR.services_by_name["AuditFiguresService"].full_name,
     )
 
     def __init__(self, settings: Settings) -> None:
@@ -88,6 +103,9 @@ class QueryComponent:
         query_pb2_grpc.add_QueryServiceServicer_to_server(query, server)
         dispute_pb2_grpc.add_DisputeServiceServicer_to_server(dispute, server)
         audit_pb2_grpc.add_AuditServiceServicer_to_server(audit, server)
+        figures_pb2_grpc.add_AuditFiguresServiceServicer_to_server(
+            FiguresServicer(AssertionVerifier(self._settings.internal_key), self._figure_source,
+                            figures_pb2.ListDepartmentFiguresResponse), server)
 
     async def start(self) -> None:
         try:
@@ -132,6 +150,7 @@ class QueryComponent:
             masker=self._masker,
             redis=self._redis,
             admin_outbox=self._outbox,
+            subjects=SubjectPolicy(authorization_channel, signer, identity, timeout),
         )
         self._deps = deps
         self._states_loader = authorization_loader(authorization_channel, signer, identity, timeout)
@@ -257,6 +276,17 @@ class QueryComponent:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def _figure_source(self) -> FigureSource:
+        """Access and dispute figures for supervision (R-SUP-1)."""
+        deps = self._deps
+        if deps is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "STARTING", "the query service is starting")
+        store = deps.store
+
+        async def compute(_request: object, start: dt.datetime, end: dt.datetime) -> list[FigureRow]:
+            return await figures.department_figures(store, start, end, dt.datetime.now(dt.UTC))
+        return compute
 
 
 def create_component(settings: Settings) -> QueryComponent:

@@ -284,3 +284,75 @@ class QueryStore:
         """(resource code, key) of every record with an open dispute."""
         rows = await self._pool.fetch(f"SELECT DISTINCT resource_code, key FROM disputes WHERE state = '{OPEN}'")
         return [(row["resource_code"], row["key"]) for row in rows]
+
+    # --- figures for supervision (R-SUP-1) -----------------------------------------------------
+
+    async def access_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
+        """Accesses in [start, end) counted by user, system, provider, resource, purpose, result and reason."""
+        return await self._pool.fetch(
+            "SELECT department_code, system_id, provider_department_code, resource_code, purpose, result,"
+            " deny_reason, count(*) AS n FROM access_log WHERE time >= $1 AND time < $2"
+            " AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3, 4, 5, 6, 7", start, end)
+
+    async def system_daily_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
+        """Accesses in [start, end) per user department, system and day (China Standard Time)."""
+        return await self._pool.fetch(
+            "SELECT department_code, system_id, (time AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n"
+            " FROM access_log WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3",
+            start, end)
+
+    async def disputes_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
+        """Disputes reported in [start, end): who reported, who must answer, state, due and answer times."""
+        return await self._pool.fetch(
+            "SELECT reporter_department_code, provider_department_code, resource_code, state, due_time,"
+            " answer_time FROM disputes WHERE create_time >= $1 AND create_time < $2", start, end)
+
+    # --- the persons' view -------------------------------------------------------------------------
+
+    async def subject_accesses(self, keys: list[str], start: dt.datetime | None, end: dt.datetime | None,
+                               after: tuple[dt.datetime, str] | None, limit: int) -> list[asyncpg.Record]:
+        """Accesses whose key (or one of whose batch keys) is one of ``keys``, newest first, lookups excluded."""
+        last_time, last_id = after if after is not None else (None, "")
+        return await self._pool.fetch(
+            "SELECT id, time, system_id, department_code, resource_code, provider_department_code, operation,"
+            " items, purpose, purpose_text, result FROM access_log"
+            " WHERE (key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"
+            " AND operation <> 'SubjectLookup'"
+            " AND ($2::timestamptz IS NULL OR time >= $2) AND ($3::timestamptz IS NULL OR time < $3)"
+            " AND ($4::timestamptz IS NULL OR (time, id) < ($4, $5))"
+            " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)
+
+    # --- daily counts for supervision (whole past days, rolled up once) ----------------------------
+
+    async def roll_up_days(self, days: list[tuple[dt.date, dt.datetime, dt.datetime]]) -> int:
+        """Counts each day (date, its first instant, the next day's) into access_daily unless it already is;
+        returns how many days it counted. One transaction per day: a day of a busy month is a few seconds of
+        scan, well inside the statement timeout, and the days done stay done if a later one fails. Concurrent
+        callers serialize on a transaction lock."""
+        counted = 0
+        for day, start, end in days:
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-query-access-daily'))")
+                if await conn.fetchval("SELECT 1 FROM access_days WHERE day = $1", day):
+                    continue
+                await conn.execute(
+                    "INSERT INTO access_daily SELECT $3::date, department_code, system_id, provider_department_code,"
+                    " resource_code, purpose, result, deny_reason, count(*) FROM access_log"
+                    " WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 2, 3, 4, 5, 6, 7, 8",
+                    start, end, day)
+                await conn.execute("INSERT INTO access_days (day) VALUES ($1)", day)
+                counted += 1
+        return counted
+
+    async def daily_access_counts(self, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
+        """What access_counts gives, for the rolled-up days [first, last)."""
+        return await self._pool.fetch(
+            "SELECT department_code, system_id, provider_department_code, resource_code, purpose, result,"
+            " deny_reason, sum(n)::bigint AS n FROM access_daily WHERE day >= $1 AND day < $2"
+            " GROUP BY 1, 2, 3, 4, 5, 6, 7", first, last)
+
+    async def daily_system_counts(self, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
+        """What system_daily_counts gives, for the rolled-up days [first, last)."""
+        return await self._pool.fetch(
+            "SELECT department_code, system_id, day, sum(n)::bigint AS n FROM access_daily"
+            " WHERE day >= $1 AND day < $2 GROUP BY 1, 2, 3", first, last)

@@ -18,7 +18,7 @@ from services.runtime import telemetry
 
 log = logging.getLogger(__name__)
 
-SERVICES_WITH_SCHEMA = ("catalog", "authorization", "query", "foundation")
+SERVICES_WITH_SCHEMA = ("catalog", "authorization", "query", "foundation", "supervision")
 _MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.telemetry import tracing_problems
 
-COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation")
+COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation", "supervision")
 ZONES = ("extranet", "intranet")
 
 
@@ -47,6 +47,7 @@ class Settings:
     authorization_target: str = ""
     query_target: str = ""
     foundation_target: str = ""
+    supervision_target: str = ""
     tls_cert: str = ""
     tls_key: str = ""
     tls_ca: str = ""
@@ -72,6 +73,8 @@ class Settings:
     #: Then at most this long for the calls received to finish before they are cancelled.
     drain_timeout_seconds: float = 20.0
     mask_rules: Mapping[str, str] = field(default_factory=dict)
+    #: How often the supervision service recomputes the current and the previous month (0: only on demand).
+    supervision_snapshot_seconds: int = 3600
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced; tests build per-service settings this way."""
@@ -101,6 +104,7 @@ _INT_FIELDS = {
     "GOVSHARE_DECISION_TTL_SECONDS": ("decision_ttl_seconds", 1, 3600),
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
     "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": ("audit_checkpoint_seconds", 1, 3600),
+    "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": ("supervision_snapshot_seconds", 0, 31 * 86400),
 }
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
@@ -120,6 +124,7 @@ _STR_FIELDS = {
     "GOVSHARE_AUTHORIZATION_TARGET": "authorization_target",
     "GOVSHARE_QUERY_TARGET": "query_target",
     "GOVSHARE_FOUNDATION_TARGET": "foundation_target",
+    "GOVSHARE_SUPERVISION_TARGET": "supervision_target",
     "GOVSHARE_TLS_CERT": "tls_cert",
     "GOVSHARE_TLS_KEY": "tls_key",
     "GOVSHARE_TLS_CA": "tls_ca",
@@ -135,6 +140,7 @@ _REQUIRED = {
     "query": ("database_url", "redis_url", "catalog_target", "authorization_target", "foundation_target",
               "audit_signing_key"),
     "foundation": ("database_url", "redis_url", "authorization_target"),
+    "supervision": ("database_url", "catalog_target", "authorization_target", "query_target", "foundation_target"),
 }
 
 

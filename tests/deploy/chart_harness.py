@@ -31,18 +31,21 @@ KUBE_VERSIONS = ("1.30.0", "1.35.0")
 # The version Helm renders and lints for (.Capabilities.KubeVersion).
 RENDER_KUBE_VERSION = "v1.35.0"
 
-COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation")
+COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation", "supervision")
 # Who calls whom (DESIGN.md, "The mesh"); the source the NetworkPolicies must follow.
 CALLS = {
-    "gateway": {"catalog", "authorization", "query", "foundation"},
+    "gateway": {"catalog", "authorization", "query", "foundation", "supervision"},
     # catalog and foundation deliver their administrative events to authorization (AdminLogIntakeService).
     "catalog": {"authorization"},
     "authorization": {"catalog"},
     "query": {"authorization", "catalog", "foundation"},
     "foundation": {"authorization"},
+    "supervision": {"catalog", "authorization", "query", "foundation"},
 }
 CALLERS = {c: {caller for caller, callees in CALLS.items() if c in callees} for c in COMPONENTS}
-USES_DATABASE = {"catalog", "authorization", "query", "foundation"}
+# The supervision-snapshot CronJob calls supervision too (it is not a component: no Deployment, nobody calls it).
+CALLERS["supervision"].add("supervision-snapshot")
+USES_DATABASE = {"catalog", "authorization", "query", "foundation", "supervision"}
 SECRET_ENV = {
     "GOVSHARE_DATABASE_URL",
     "GOVSHARE_REDIS_URL",

@@ -210,7 +210,8 @@ def _peer_components(peers: list[dict[str, Any]]) -> set[str]:
     selected = set()
     for peer in peers:
         assert "namespaceSelector" not in peer and "ipBlock" not in peer, peer
-        for candidate in (*COMPONENTS, "migrate", "export-bundle", "import-bundle", "postgresql", "redis"):
+        for candidate in (*COMPONENTS, "migrate", "export-bundle", "import-bundle", "supervision-snapshot",
+                          "postgresql", "redis"):
             if selector_matches(peer["podSelector"], component_pod_labels(candidate)):
                 selected.add(candidate)
     return selected
@@ -394,7 +395,8 @@ def test_reflection_is_off_on_the_extranet(rendered: dict[str, Variant]) -> None
 
 
 def _sync_jobs(variant: Variant) -> dict[str, dict[str, Any]]:
-    return {c["metadata"]["name"]: c for c in variant.of_kind("CronJob")}
+    return {c["metadata"]["name"]: c for c in variant.of_kind("CronJob")
+            if c["metadata"]["labels"]["app.kubernetes.io/component"] in ("export-bundle", "import-bundle")}
 
 
 def test_extranet_only_exports(rendered: dict[str, Variant]) -> None:
@@ -564,3 +566,31 @@ def test_prometheus_can_scrape(variant: Variant, component: str) -> None:
     if variant.effective["metrics"]["podMonitor"]["enabled"]:
         monitor = variant.component("PodMonitor", component)
         assert selector_matches(monitor["spec"]["selector"], pod_labels(deployment))
+
+
+# ---- the supervision snapshot CronJob (DOMAIN §11) --------------------------------------------
+
+
+def test_supervision_snapshots_are_scheduled_and_reach_only_supervision(variant: Variant) -> None:
+    (job,) = [c for c in variant.of_kind("CronJob")
+              if c["metadata"]["labels"]["app.kubernetes.io/component"] == "supervision-snapshot"]
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    assert job["spec"]["timeZone"] == "Asia/Shanghai"
+    spec = pod_spec(job)
+    (container,) = spec["containers"]
+    assert container["args"] == ["supervise", "--months", "previous,current"]
+    env = env_of(container)
+    assert env["GOVSHARE_SUPERVISION_TARGET"]["value"].startswith(f"{RELEASE}-supervision.")
+    assert "secretKeyRef" in env["GOVSHARE_INTERNAL_KEY"]["valueFrom"]
+    assert "GOVSHARE_DATABASE_URL" not in env and "GOVSHARE_TOKEN_PRIVATE_KEY" not in env
+    if "GOVSHARE_TLS_CERT" in env:
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert volumes["tls"]["secret"]["secretName"] == f"{RELEASE}-supervision-tls"
+    policy = variant.component("NetworkPolicy", "supervision-snapshot")["spec"]
+    assert policy["ingress"] == []
+    in_mesh = [r for r in policy["egress"]
+               if any("podSelector" in p and "namespaceSelector" not in p for p in r.get("to", []))]
+    assert set().union(*(_peer_components(r["to"]) for r in in_mesh)) == {"supervision"}
+    # The replicas leave the schedule to the CronJob.
+    supervision = env_of(_govshare_container(variant, "supervision"))
+    assert supervision["GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS"]["value"] == "0"

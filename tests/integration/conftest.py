@@ -1,4 +1,4 @@
-"""The whole platform in this process: five real gRPC servers on real sockets, seeded with the demo.
+"""The whole platform in this process: six real gRPC servers on real sockets, seeded with the demo.
 
 Services run in one event loop here (fast to start, one trace provider to inspect); `govshare up`
 runs the very same components as separate processes.
@@ -25,6 +25,7 @@ FACTORIES = {
     "foundation": "services.foundation.component",
     "authorization": "services.authorization.component",
     "query": "services.query.component",
+    "supervision": "services.supervision.component",
     "gateway": "gateway.component",
 }
 PERSONS = 500
@@ -60,7 +61,7 @@ def _free_port() -> int:
 
 
 async def start_platform(base: Settings) -> tuple[dict[str, Settings], dict[str, RunningServer]]:
-    """Starts the five services in dependency order, each knowing every service's port (as `govshare up` does:
+    """Starts the six services in dependency order, each knowing every service's port (as `govshare up` does:
     catalog and foundation deliver administrative events to authorization, which starts after them)."""
     ports = {name: _free_port() for name in FACTORIES}
     targets = {f"{name}_target": f"127.0.0.1:{port}" for name, port in ports.items() if name != "gateway"}

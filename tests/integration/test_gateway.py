@@ -211,7 +211,8 @@ async def backend(settings_base: Settings, spans: InMemorySpanExporter) -> Async
 def gateway_settings(base: Settings, backend_port: int, **overrides: object) -> Settings:
     target = f"127.0.0.1:{backend_port}"
     return base.with_overrides(catalog_target=target, authorization_target=target, query_target=target,
-                               foundation_target=target, call_timeout_seconds=5.0, **overrides)
+                               foundation_target=target, supervision_target=target, call_timeout_seconds=5.0,
+                               **overrides)
 
 
 @module_fixture

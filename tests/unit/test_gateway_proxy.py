@@ -63,7 +63,7 @@ def gateway_settings(keys: PlatformKeys, **overrides: object) -> Settings:
     values: dict[str, object] = dict(
         component="gateway", internal_key=keys.internal_key.encode(), token_public_key=keys.token_public_key,
         catalog_target="c:1", authorization_target="a:1", query_target="q:1", foundation_target="f:1",
-        redis_url="redis://127.0.0.1:1")
+        supervision_target="s:1", redis_url="redis://127.0.0.1:1")
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -118,10 +118,21 @@ def test_route_names_its_service_and_method() -> None:
     assert (route.service, route.name) == ("govshare.query.v1.QueryService", "Export")
 
 
-def test_backend_targets_need_all_four() -> None:
+def test_backend_targets_need_all_four_and_supervision_is_optional() -> None:
     settings = Settings(catalog_target="c:1", authorization_target="a:1", query_target="q:1", foundation_target="")
     with pytest.raises(ValueError, match="GOVSHARE_FOUNDATION_TARGET"):
         backend_targets(settings)
     complete = settings.with_overrides(foundation_target=" f:1 ")
     assert backend_targets(complete) == {Backend.CATALOG: "c:1", Backend.AUTHORIZATION: "a:1",
                                          Backend.QUERY: "q:1", Backend.FOUNDATION: "f:1"}
+    assert backend_targets(complete.with_overrides(supervision_target="s:1"))[Backend.SUPERVISION] == "s:1"
+
+
+def test_supervision_is_routed_and_the_figures_services_are_not() -> None:
+    table = RoutingTable.from_descriptors()
+    route = table.get("/govshare.supervision.v1.SupervisionService/ListViolations")
+    assert route is not None and route.backend == Backend.SUPERVISION
+    for service in ("govshare.catalog.v1.CatalogFiguresService", "govshare.query.v1.AuditFiguresService",
+                    "govshare.authorization.v1.SharingFiguresService",
+                    "govshare.foundation.v1.FoundationFiguresService"):
+        assert table.refusal(f"/{service}/ListDepartmentFigures").reason == "INTERNAL_SERVICE"

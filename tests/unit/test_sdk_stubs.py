@@ -13,7 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "clients" / "python"
 INTERNAL_SERVICES = {"govshare.authorization.v1.AuthorizationService",
-                     "govshare.authorization.v1.AdminLogIntakeService", "govshare.provider.v1.ProviderService"}
+                     "govshare.authorization.v1.AdminLogIntakeService", "govshare.provider.v1.ProviderService",
+                     "govshare.authorization.v1.SubjectAccessPolicyService",
+                     "govshare.catalog.v1.CatalogFiguresService", "govshare.authorization.v1.SharingFiguresService",
+                     "govshare.query.v1.AuditFiguresService", "govshare.foundation.v1.FoundationFiguresService"}
 
 
 def _services(package_root: Path, package: str) -> set[str]:

@@ -41,7 +41,7 @@ govshare.gov.cn/zone: {{ .root.Values.zone }}
 
 {{/* The five processes, in a stable order. */}}
 {{- define "govshare.componentNames" -}}
-[gateway, catalog, authorization, query, foundation]
+[gateway, catalog, authorization, query, foundation, supervision]
 {{- end -}}
 
 {{/*
@@ -53,7 +53,7 @@ Callers and NetworkPolicies are derived from `calls`.
 {{- define "govshare.componentFacts" -}}
 gateway:
   database: false
-  calls: [catalog, authorization, query, foundation]
+  calls: [catalog, authorization, query, foundation, supervision]
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: false
@@ -82,6 +82,13 @@ query:
 foundation:
   database: true
   calls: [authorization]
+  tokenPrivateKey: false
+  tokenPublicKey: false
+  auditSigningKey: false
+  providers: false
+supervision:
+  database: true
+  calls: [catalog, authorization, query, foundation]
   tokenPrivateKey: false
   tokenPublicKey: false
   auditSigningKey: false

@@ -85,6 +85,11 @@ class SharingServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.RevokeGrantRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.RevokeGrantResponse.FromString,
                 _registered_method=True)
+        self.SetGrantConfidentiality = channel.unary_unary(
+                '/govshare.authorization.v1.SharingService/SetGrantConfidentiality',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.SetGrantConfidentialityRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.SetGrantConfidentialityResponse.FromString,
+                _registered_method=True)
 
 
 class SharingServiceServicer:
@@ -158,6 +163,14 @@ class SharingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetGrantConfidentiality(self, request, context):
+        """Marks a grant confidential (e.g. an investigation) until a release time, or lifts the mark: the accesses
+        made under it are withheld from the persons' view until then (docs/api.md); the provider or the authority.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SharingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -210,6 +223,11 @@ def add_SharingServiceServicer_to_server(servicer, server):
                     servicer.RevokeGrant,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.RevokeGrantRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.RevokeGrantResponse.SerializeToString,
+            ),
+            'SetGrantConfidentiality': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetGrantConfidentiality,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.SetGrantConfidentialityRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.SetGrantConfidentialityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -483,6 +501,33 @@ class SharingService:
             '/govshare.authorization.v1.SharingService/RevokeGrant',
             govshare_dot_authorization_dot_v1_dot_sharing__pb2.RevokeGrantRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_sharing__pb2.RevokeGrantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetGrantConfidentiality(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.SharingService/SetGrantConfidentiality',
+            govshare_dot_authorization_dot_v1_dot_sharing__pb2.SetGrantConfidentialityRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_sharing__pb2.SetGrantConfidentialityResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -216,3 +216,57 @@ class ExportAuditCheckpointsResponse(_message.Message):
     key_id: str
     public_key_pem: str
     def __init__(self, checkpoints: _Optional[_Iterable[_Union[AuditCheckpoint, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., key_id: _Optional[str] = ..., public_key_pem: _Optional[str] = ...) -> None: ...
+
+class ListSubjectAccessesRequest(_message.Message):
+    __slots__ = ("citizen_id", "credit_code", "purpose", "start_time", "end_time", "page_size", "page_token")
+    CITIZEN_ID_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    citizen_id: str
+    credit_code: str
+    purpose: _common_pb2.Purpose
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, citizen_id: _Optional[str] = ..., credit_code: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.Purpose, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SubjectAccess(_message.Message):
+    __slots__ = ("id", "time", "department_code", "system_id", "resource_code", "provider_department_code", "operation", "items", "purpose", "purpose_text", "result")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    time: _timestamp_pb2.Timestamp
+    department_code: str
+    system_id: str
+    resource_code: str
+    provider_department_code: str
+    operation: str
+    items: _containers.RepeatedScalarFieldContainer[str]
+    purpose: _common_pb2.PurposeType
+    purpose_text: str
+    result: AccessResult
+    def __init__(self, id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., department_code: _Optional[str] = ..., system_id: _Optional[str] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., operation: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., purpose_text: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ...) -> None: ...
+
+class ListSubjectAccessesResponse(_message.Message):
+    __slots__ = ("accesses", "next_page_token", "lookup_audit_id")
+    ACCESSES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    LOOKUP_AUDIT_ID_FIELD_NUMBER: _ClassVar[int]
+    accesses: _containers.RepeatedCompositeFieldContainer[SubjectAccess]
+    next_page_token: str
+    lookup_audit_id: str
+    def __init__(self, accesses: _Optional[_Iterable[_Union[SubjectAccess, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., lookup_audit_id: _Optional[str] = ...) -> None: ...

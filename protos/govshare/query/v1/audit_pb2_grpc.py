@@ -55,6 +55,11 @@ class AuditServiceStub:
                 request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsRequest.SerializeToString,
                 response_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsResponse.FromString,
                 _registered_method=True)
+        self.ListSubjectAccesses = channel.unary_unary(
+                '/govshare.query.v1.AuditService/ListSubjectAccesses',
+                request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.ListSubjectAccessesRequest.SerializeToString,
+                response_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.ListSubjectAccessesResponse.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
@@ -90,6 +95,16 @@ class AuditServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSubjectAccesses(self, request, context):
+        """The persons' view (个人信息保护法 Art. 44-45): the accesses to the records of a person (公民身份号码) or a
+        legal entity (统一社会信用代码), for a portal system holding SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL on behalf of
+        the person or entity it has identified. Accesses under a confidential grant are withheld until its release
+        time. Every lookup is itself audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +127,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.ExportAuditCheckpoints,
                     request_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsRequest.FromString,
                     response_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsResponse.SerializeToString,
+            ),
+            'ListSubjectAccesses': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubjectAccesses,
+                    request_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.ListSubjectAccessesRequest.FromString,
+                    response_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.ListSubjectAccessesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +243,33 @@ class AuditService:
             '/govshare.query.v1.AuditService/ExportAuditCheckpoints',
             govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsRequest.SerializeToString,
             govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubjectAccesses(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.query.v1.AuditService/ListSubjectAccesses',
+            govshare_dot_query_dot_v1_dot_audit__pb2.ListSubjectAccessesRequest.SerializeToString,
+            govshare_dot_query_dot_v1_dot_audit__pb2.ListSubjectAccessesResponse.FromString,
             options,
             channel_credentials,
             insecure,

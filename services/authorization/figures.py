@@ -1,0 +1,53 @@
+"""Authorization's figures of every department over a period (R-SUP-1, R-APP-2), for supervision.
+
+* ``applications.received`` (provider) / ``applications.made`` (applicant): submitted in the period;
+* of those received: ``applications.replied_on_time`` / ``applications.replied_late`` (the provider's first
+  approval or refusal against the reply deadline), ``applications.unreplied_overdue`` (still unanswered and
+  past due), ``applications.approved``, ``applications.refused`` in total and by ``reason`` (its first 60
+  characters);
+* ``grants.held`` (holder) / ``grants.given`` (provider): grants active and unexpired at the period's end.
+
+A not-shared request goes to the authority, not to the provider: it counts as received but never as late.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from services.authorization.applications import SUBMITTED
+from services.authorization.store import Store
+from services.runtime.figures import FigureRow, dimension
+
+REASON_CHARACTERS = 60
+
+
+def reason_label(text: str) -> str:
+    """A refusal reason fit for a dimension value (no separators, bounded)."""
+    cleaned = " ".join(text.replace(";", "；").replace("=", "＝").split())
+    return cleaned[:REASON_CHARACTERS] or "（未说明）"
+
+
+async def department_figures(store: Store, start: dt.datetime, end: dt.datetime,
+                             now: dt.datetime) -> list[FigureRow]:
+    """Every department's application and grant figures over [start, end)."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for app in await store.applications_created(start, end):
+        provider = app["provider_department_code"]
+        counts[(app["applicant_department_code"], "applications.made", "")] += 1
+        counts[(provider, "applications.received", "")] += 1
+        reply = app["reply_time"]
+        if reply is not None:
+            timely = reply <= app["reply_due_time"]
+            counts[(provider, "applications.replied_on_time" if timely else "applications.replied_late", "")] += 1
+            if app["reply_action"] == "REFUSED":
+                counts[(provider, "applications.refused", "")] += 1
+                counts[(provider, "applications.refused", dimension(reason=reason_label(app["reply_note"])))] += 1
+            else:
+                counts[(provider, "applications.approved", "")] += 1
+        elif app["state"] == SUBMITTED and app["reply_due_time"] < min(end, now):
+            counts[(provider, "applications.unreplied_overdue", "")] += 1
+    for grant in await store.grants_in_force(min(end, now)):
+        counts[(grant["department_code"], "grants.held", "")] += grant["n"]
+        counts[(grant["provider_department_code"], "grants.given", "")] += grant["n"]
+    return [FigureRow(department, name, dim, value) for (department, name, dim), value in counts.items()]

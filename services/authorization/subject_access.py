@@ -1,0 +1,106 @@
+"""What the persons' view needs from authorization (DOMAIN R-SEC-3 for the data subject; 个人信息保护法 Art. 44-45).
+
+* **Roles** the authority grants to systems: SUBJECT_ACCESS_PORTAL lets a government service portal list, on
+  behalf of a person or an entity it has identified, the accesses to their records (query's
+  AuditService.ListSubjectAccesses). A role belongs to a system, not to its department: a department's other
+  systems do not inherit it. A disabled system holds no role.
+* **Confidential grants**: the provider or the authority marks a grant confidential (an investigation) until
+  a release time; query withholds the accesses made under it from the persons' view until then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import asyncpg
+
+from govshare.authorization.v1 import roles_pb2
+from services.authorization.applications import ApplicationEvent
+from services.authorization.grants import Grant
+from services.authorization.roles import require_authority, require_department, require_identified, require_service
+from services.authorization.store import Store
+from services.authorization.validation import GRANT_ID, SYSTEM_ID, find_by_id
+from services.runtime.errors import (
+    FieldViolation,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    permission_denied,
+)
+from services.runtime.identity import Caller
+
+ROLES = frozenset(v for v in roles_pb2.SystemRole.values() if v != roles_pb2.SYSTEM_ROLE_UNSPECIFIED)
+#: The longest a grant may stay confidential (an investigation is not secret for ever).
+MAX_CONFIDENTIAL = dt.timedelta(days=3653)
+REASON_MAX = 2000
+
+
+class SubjectAccessPolicy:
+    def __init__(self, store: Store, now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self._store = store
+        self._now = now
+
+    async def _system(self, system_id: str) -> object:
+        return await find_by_id(system_id, SYSTEM_ID, self._store.get_system, "system")
+
+    @staticmethod
+    def _role(role: int) -> None:
+        if role not in ROLES:
+            raise invalid_argument([FieldViolation("role", "must be SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL")])
+
+    async def grant_role(self, caller: Caller, system_id: str, role: int) -> asyncpg.Record:
+        require_authority(caller, "grant system roles")
+        self._role(role)
+        await self._system(system_id)
+        return await self._store.grant_role(system_id, role, caller.system_id, self._now())
+
+    async def revoke_role(self, caller: Caller, system_id: str, role: int) -> None:
+        require_authority(caller, "revoke system roles")
+        self._role(role)
+        await self._system(system_id)
+        await self._store.revoke_role(system_id, role)
+
+    async def list_roles(self, caller: Caller, system_id: str) -> list[asyncpg.Record]:
+        require_identified(caller)
+        system = await self._system(system_id)
+        require_department(caller, system.department_code, "read this system's roles")  # type: ignore[attr-defined]
+        return await self._store.roles_of(system_id)
+
+    async def system_roles(self, caller: Caller, system_id: str) -> list[int]:
+        require_service(caller)
+        return await self._store.active_roles(system_id) if SYSTEM_ID.fullmatch(system_id) else []
+
+    async def confidential_grants(self, caller: Caller) -> list[asyncpg.Record]:
+        require_service(caller)
+        return await self._store.confidential_grants(self._now())
+
+    async def set_confidentiality(self, caller: Caller, grant_id: str, confidential: bool,
+                                  release_time: dt.datetime | None, reason: str) -> Grant:
+        """The provider or the authority marks a grant confidential until ``release_time``, or lifts it."""
+        require_identified(caller)
+        grant = await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant")
+        if not grant.visible_to(caller):
+            raise not_found(f"grant {grant_id}")
+        if not caller.authority and caller.department_code != grant.provider_department_code:
+            raise permission_denied("NOT_PROVIDER", "only the provider or the authority may mark a grant confidential")
+        now = self._now()
+        problems = []
+        if confidential:
+            if release_time is None:
+                problems.append(FieldViolation("release_time", "is required when confidential"))
+            elif not now < release_time <= now + MAX_CONFIDENTIAL:
+                problems.append(FieldViolation("release_time", "must be in the future, at most ten years ahead"))
+        elif release_time is not None:
+            problems.append(FieldViolation("release_time", "must be unset when lifting confidentiality"))
+        if not reason.strip() or len(reason) > REASON_MAX:
+            problems.append(FieldViolation("reason", f"say why (1 to {REASON_MAX} characters)"))
+        if problems:
+            raise invalid_argument(problems)
+        note = (f"confidential until {release_time.isoformat()}: {reason.strip()}" if confidential
+                else f"confidentiality lifted: {reason.strip()}")
+        event = ApplicationEvent("GRANT_CONFIDENTIALITY", caller.department_code, caller.system_id, note, now)
+        updated = await self._store.set_confidentiality(grant.id, confidential, release_time, event)
+        if updated is None:
+            raise failed_precondition("GRANT_GONE", f"grant {grant.id} changed meanwhile")
+        return updated

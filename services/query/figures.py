@@ -1,0 +1,119 @@
+"""The query service's figures of every department over a period (R-SUP-1, R-USE-4, R-DSP-1), for supervision.
+
+From the access log:
+
+* ``queries.made`` (user department): in total, by ``result`` and, for denials, by ``reason``;
+* ``queries.served`` (provider): in total and by ``resource`` and ``purpose``; ``queries.served_to`` by using
+  ``department``, ``resource``, ``purpose`` and ``result`` (the monthly usage feedback, 003 Art. 35);
+  ``queries.failed`` those the
+  platform could not answer (the provider endpoint or a dependency failed: the availability figure);
+* ``queries.purpose_not_granted`` (user department) by ``system``, ``resource`` and ``purpose``: calls for a
+  purpose the system's grants do not hold (Art. 24, use beyond purpose) — the evidence supervision cites;
+* ``queries.system_daily`` (user department) by ``system`` and ``day`` (China Standard Time), from
+  :data:`HISTORY_DAYS` days before the period to its end: the history against which bursts are judged.
+
+From disputes reported in the period: ``disputes.reported`` (reporter), ``disputes.received`` (also by
+reporting ``department`` and ``resource``),
+``disputes.answered_on_time``, ``disputes.answered_late``, ``disputes.unanswered_overdue`` and
+``disputes.corrected`` (provider).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+from services.query.audit import DENIED
+from services.query.disputes import CORRECTED, OPEN
+from services.query.store import QueryStore
+from services.runtime.figures import FigureRow, dimension
+
+#: Days of history before the period that burst detection compares a system's days with.
+HISTORY_DAYS = 28
+#: China Standard Time: days (and months) begin at midnight in Beijing.
+CST = dt.timezone(dt.timedelta(hours=8))
+#: A day is counted once for good only when it ended this long ago (audit records of its last calls are durable
+#: within milliseconds; the margin is generous).
+SETTLE = dt.timedelta(hours=1)
+FAILED = "FAILED"
+PURPOSE_NOT_GRANTED = "PURPOSE_NOT_GRANTED"
+
+
+def _midnight_on_or_after(moment: dt.datetime) -> dt.datetime:
+    local = moment.astimezone(CST)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight if midnight == local else midnight + dt.timedelta(days=1)
+
+
+def _midnight_on_or_before(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(CST).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def whole_days(start: dt.datetime, end: dt.datetime, now: dt.datetime
+               ) -> tuple[dt.datetime, dt.datetime] | None:
+    """The whole CST days inside [start, end) that ended at least SETTLE before ``now``, as [first, last)
+    midnights; None when there is none (the rest of the period is counted from the access log itself)."""
+    first = _midnight_on_or_after(start)
+    last = _midnight_on_or_before(min(end, now - SETTLE))
+    return (first, last) if first < last else None
+
+
+async def _counted(store: QueryStore, start: dt.datetime, end: dt.datetime, now: dt.datetime,
+                   daily: bool) -> list:
+    """Access counts of [start, end) (per day and system when ``daily``): whole past days from access_daily
+    (rolled up on first use), the edges from the access log."""
+    live = store.system_daily_counts if daily else store.access_counts
+    span = whole_days(start, end, now)
+    if span is None:
+        return list(await live(start, end))
+    first, last = span
+    days = [(first + dt.timedelta(days=n), first + dt.timedelta(days=n + 1)) for n in range((last - first).days)]
+    await store.roll_up_days([(day_start.date(), day_start, day_end) for day_start, day_end in days])
+    rolled = store.daily_system_counts if daily else store.daily_access_counts
+    rows = list(await rolled(first.date(), last.date()))
+    if start < first:
+        rows += await live(start, first)
+    if last < end:
+        rows += await live(last, end)
+    return rows
+
+
+async def department_figures(store: QueryStore, start: dt.datetime, end: dt.datetime,
+                             now: dt.datetime) -> list[FigureRow]:
+    """Every department's query and dispute figures over [start, end)."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for row in await _counted(store, start, end, now, daily=False):
+        user, provider, n = row["department_code"], row["provider_department_code"], row["n"]
+        counts[(user, "queries.made", "")] += n
+        counts[(user, "queries.made", dimension(result=row["result"]))] += n
+        if row["result"] == DENIED:
+            counts[(user, "queries.denied", dimension(reason=row["deny_reason"] or "UNSPECIFIED"))] += n
+        if row["deny_reason"] == PURPOSE_NOT_GRANTED:
+            counts[(user, "queries.purpose_not_granted", dimension(
+                system=row["system_id"], resource=row["resource_code"], purpose=row["purpose"]))] += n
+        counts[(provider, "queries.served", "")] += n
+        counts[(provider, "queries.served", dimension(resource=row["resource_code"], purpose=row["purpose"]))] += n
+        counts[(provider, "queries.served_to", dimension(department=user, resource=row["resource_code"],
+                                                         purpose=row["purpose"], result=row["result"]))] += n
+        if row["result"] == FAILED:
+            counts[(provider, "queries.failed", "")] += n
+            counts[(provider, "queries.failed", dimension(resource=row["resource_code"]))] += n
+    for row in await _counted(store, start - dt.timedelta(days=HISTORY_DAYS), end, now, daily=True):
+        counts[(row["department_code"], "queries.system_daily",
+                dimension(day=row["day"].isoformat(), system=row["system_id"]))] += row["n"]
+    for row in await store.disputes_created(start, end):
+        provider = row["provider_department_code"]
+        counts[(row["reporter_department_code"], "disputes.reported", "")] += 1
+        counts[(provider, "disputes.received", "")] += 1
+        counts[(provider, "disputes.received", dimension(department=row["reporter_department_code"],
+                                                         resource=row["resource_code"]))] += 1
+        answered = row["answer_time"]
+        if answered is not None:
+            timely = answered <= row["due_time"]
+            counts[(provider, "disputes.answered_on_time" if timely else "disputes.answered_late", "")] += 1
+            if row["state"] == CORRECTED:
+                counts[(provider, "disputes.corrected", "")] += 1
+        elif row["state"] == OPEN and row["due_time"] < min(end, now):
+            counts[(provider, "disputes.unanswered_overdue", "")] += 1
+            counts[(provider, "disputes.unanswered_overdue", dimension(resource=row["resource_code"]))] += 1
+    return [FigureRow(department, name, dim, value) for (department, name, dim), value in counts.items()]

@@ -1,0 +1,109 @@
+"""The persons' view (个人信息保护法 Art. 44-45): who accessed a person's or an entity's records, when, for what.
+
+Owned where the data is: the access log is query's, so the RPC is query's (AuditService.ListSubjectAccesses);
+authorization answers the two policy questions over its internal SubjectAccessPolicyService.
+
+* **Who may ask.** Only a system holding SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL, a role the authority alone grants
+  (a government service portal that identified the person, e.g. by real-name authentication). The role is
+  asked of authorization at every lookup (lookups are rare; a revoked role or a disabled system stops the
+  next one at once). Authorization down: UNAVAILABLE, nothing is listed.
+* **What is listed.** Every access whose key is the subject's identifier (a single call's key, or one of a
+  batch's keys), newest first: department, system, time, resource, items, purpose, result. Lookups
+  themselves (operation ``SubjectLookup``) are not listed back.
+* **Confidential grants.** An access made by a department (and, when the grant names systems, by one of them)
+  to a resource while it held a grant marked confidential is withheld until that grant's release time; then
+  it appears like any other. While withheld nothing says so (a count would tell the subject of an
+  investigation that there is one). Access log rows do not name their grant, so the rule is conservative:
+  any confidential grant of that department on that resource active at the access's time withholds it.
+* **Audit.** Every lookup writes its own access record (operation ``SubjectLookup``, the subject's identifier
+  as key, the portal's declared purpose) before anything is returned, like every query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+import grpc
+
+from govshare.authorization.v1 import roles_pb2, subject_access_policy_pb2_grpc
+from govshare.authorization.v1 import subject_access_policy_pb2 as policy_pb2
+from services.query.store import QueryStore
+from services.runtime.clients import call_metadata
+from services.runtime.errors import ServiceError, permission_denied
+from services.runtime.identity import AssertionSigner, Caller
+
+LOOKUP = "SubjectLookup"
+PORTAL = roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """While a confidential grant let its holder in, and until when its accesses stay withheld."""
+
+    department_code: str
+    system_ids: frozenset[str]
+    resource_code: str
+    start: dt.datetime
+    end: dt.datetime
+
+    def covers(self, row: asyncpg.Record) -> bool:
+        return (row["department_code"] == self.department_code and row["resource_code"] == self.resource_code
+                and (not self.system_ids or row["system_id"] in self.system_ids)
+                and self.start <= row["time"] < self.end)
+
+
+class SubjectPolicy:
+    """Authorization's answers: the caller's roles, and the confidential grants not yet released."""
+
+    def __init__(self, channel: grpc.aio.Channel, signer: AssertionSigner, identity: Caller, timeout: float) -> None:
+        self._stub = subject_access_policy_pb2_grpc.SubjectAccessPolicyServiceStub(channel)
+        self._signer = signer
+        self._identity = identity
+        self._timeout = timeout
+
+    async def require_portal(self, caller: Caller) -> None:
+        try:
+            response = await self._stub.GetSystemRoles(policy_pb2.GetSystemRolesRequest(system_id=caller.system_id),
+                                                       timeout=self._timeout,
+                                                       metadata=call_metadata(self._signer, self._identity))
+        except grpc.aio.AioRpcError as exc:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
+                               f"the caller's roles could not be checked ({exc.code().name})") from exc
+        if PORTAL not in response.roles:
+            raise permission_denied("NOT_A_SUBJECT_ACCESS_PORTAL",
+                                    "only a portal system the authority granted SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL "
+                                    "may list the accesses to a person's or an entity's records")
+
+    async def withheld_windows(self) -> list[Window]:
+        try:
+            response = await self._stub.ListConfidentialGrants(policy_pb2.ListConfidentialGrantsRequest(),
+                                                               timeout=self._timeout,
+                                                               metadata=call_metadata(self._signer, self._identity))
+        except grpc.aio.AioRpcError as exc:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
+                               f"confidential grants could not be read ({exc.code().name})") from exc
+        return [Window(g.department_code, frozenset(g.system_ids), g.resource_code,
+                       g.start_time.ToDatetime(tzinfo=dt.UTC), g.end_time.ToDatetime(tzinfo=dt.UTC))
+                for g in response.grants]
+
+
+async def visible_page(store: QueryStore, keys: list[str], start: dt.datetime | None, end: dt.datetime | None,
+                       after: tuple[dt.datetime, str] | None, limit: int, windows: list[Window]
+                       ) -> tuple[list[asyncpg.Record], bool]:
+    """Up to ``limit`` accesses not withheld, after the keyset position, and whether more may follow. Rows are
+    read in batches and filtered, so a page stays exact however many rows are withheld."""
+    page: list[asyncpg.Record] = []
+    cursor = after
+    while True:
+        rows = await store.subject_accesses(keys, start, end, cursor, limit + 1)
+        for row in rows:
+            if any(window.covers(row) for window in windows):
+                continue
+            if len(page) == limit:
+                return page, True
+            page.append(row)
+        if len(rows) <= limit:
+            return page, False
+        cursor = (rows[-1]["time"], rows[-1]["id"])

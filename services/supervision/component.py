@@ -1,0 +1,96 @@
+"""Wiring of the supervision service: pool, channels to the owning services, the workflows, the schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+
+import asyncpg
+import grpc
+
+from govshare.supervision.v1 import supervision_pb2_grpc
+from services.runtime import db
+from services.runtime.clients import open_channel
+from services.runtime.errors import ServiceError
+from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
+from services.runtime.settings import Settings
+from services.supervision.months import Month
+from services.supervision.servicer import SupervisionServicer
+from services.supervision.sources import IDEMPOTENT_SERVICES, FigureSources
+from services.supervision.store import SupervisionStore
+from services.supervision.supervision import Supervision
+
+SERVICE_NAME = "govshare.supervision.v1.SupervisionService"
+#: The first scheduled computation waits for the other services of a fresh `govshare up` to finish starting.
+FIRST_RUN_DELAY_SECONDS = 20.0
+log = logging.getLogger(__name__)
+
+
+class SupervisionComponent:
+    """SupervisionService, registered at once; pool and channels open in start()."""
+
+    name = "supervision"
+    service_names = (SERVICE_NAME,)
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool: asyncpg.Pool | None = None
+        self._channels: list[grpc.aio.Channel] = []
+        self._supervision: Supervision | None = None
+        self._schedule: asyncio.Task | None = None
+        self._servicer = SupervisionServicer(AssertionVerifier(settings.internal_key), lambda: self.supervision)
+
+    def register(self, server: grpc.aio.Server) -> None:
+        supervision_pb2_grpc.add_SupervisionServiceServicer_to_server(self._servicer, server)
+
+    async def start(self) -> None:
+        settings = self._settings
+        self._pool = await db.create_pool(settings.database_url, "supervision")
+        channels = {name: open_channel(getattr(settings, f"{name}_target"), settings, IDEMPOTENT_SERVICES)
+                    for name in ("catalog", "authorization", "query", "foundation")}
+        self._channels = list(channels.values())
+        sources = FigureSources(channels, AssertionSigner(settings.internal_key), service_caller("supervision"))
+        self._supervision = Supervision(SupervisionStore(self._pool), sources)
+        if settings.supervision_snapshot_seconds > 0:
+            self._schedule = asyncio.create_task(self._periodic(settings.supervision_snapshot_seconds))
+
+    async def stop(self) -> None:
+        if self._schedule is not None:
+            self._schedule.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._schedule
+            self._schedule = None
+        self._supervision = None
+        for channel in self._channels:
+            await channel.close()
+        self._channels = []
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def supervision(self) -> Supervision:
+        if self._supervision is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "the supervision service is starting")
+        return self._supervision
+
+    async def _periodic(self, interval: float) -> None:
+        """Computes the previous and the current month shortly after start, then every ``interval`` seconds
+        (the schedule of `govshare up`; the chart runs a CronJob instead and sets the interval to 0)."""
+        caller = service_caller("supervision")
+        delay = min(FIRST_RUN_DELAY_SECONDS, interval)
+        while True:
+            await asyncio.sleep(delay)
+            delay = interval
+            current = Month.of(dt.datetime.now(dt.UTC))
+            for month in (current.previous(), current):
+                try:
+                    await self.supervision.compute(caller, month)
+                except (ServiceError, asyncpg.PostgresError, OSError) as exc:
+                    log.warning("scheduled supervision of %s failed: %s", month.label(), type(exc).__name__)
+
+
+def create_component(settings: Settings) -> SupervisionComponent:
+    return SupervisionComponent(settings)

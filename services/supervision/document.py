@@ -1,0 +1,60 @@
+"""A report as blocks (headings, paragraphs, tables, bar charts), rendered to HTML or PDF by the renderers.
+
+Keeping the content apart from the format means the HTML and the PDF of a report say exactly the same thing,
+and a test can check the figures once in the model and then in each rendering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """Vertical bars, one per label; ``unit`` follows each value (e.g. "%" or "次")."""
+
+    title: str
+    labels: tuple[str, ...]
+    values: tuple[float, ...]
+    unit: str = ""
+    maximum: float | None = None
+
+    @property
+    def scale(self) -> float:
+        top = self.maximum if self.maximum is not None else max(self.values, default=0.0)
+        return top if top > 0 else 1.0
+
+    def value_label(self, value: float) -> str:
+        text = f"{value:.1f}" if self.unit == "%" else f"{value:,.0f}"
+        return f"{text}{self.unit}"
+
+
+Block = Heading | Paragraph | Table | BarChart
+
+
+@dataclass
+class Document:
+    title: str
+    subtitle: str
+    blocks: list[Block] = field(default_factory=list)
+    file_stem: str = "report"
+
+    def add(self, *blocks: Block) -> None:
+        self.blocks.extend(blocks)

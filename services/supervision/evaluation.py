@@ -1,0 +1,76 @@
+"""The evaluation of a department's month (Art. 16-18): indicators from its snapshot, weighted.
+
+Each indicator is a rate in [0, 1] (1 when nothing was due: a department is not marked down for what it was
+not asked to do); the score is 100 × the weighted mean of the rates, with the weights the authority set
+(``evaluation_weights``, changed through UpdateEvaluationWeights). The indicators (docs/api.md):
+
+* ``catalog_on_time``: catalog updates after mandate changes made by their due date;
+* ``reply_on_time``: applications received that were answered by their deadline (unanswered past it count late);
+* ``dispute_on_time``: disputes against its data answered by their deadline;
+* ``availability``: calls to its resources the platform could answer (not ``FAILED``);
+* ``freshness``: records of the datasets it is the authoritative source of that are within their update cycle;
+* ``purpose_compliance``: its calls not refused for a purpose its grants do not hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.supervision.snapshot import Figures
+
+INDICATORS = ("catalog_on_time", "reply_on_time", "dispute_on_time", "availability", "freshness",
+              "purpose_compliance")
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    name: str
+    numerator: int
+    denominator: int
+    weight: float
+
+    @property
+    def rate(self) -> float:
+        return self.numerator / self.denominator if self.denominator else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    department_code: str
+    indicators: tuple[Indicator, ...]
+    violations: int
+
+    @property
+    def score(self) -> float:
+        total = sum(i.weight for i in self.indicators)
+        if not total:
+            return 100.0
+        return round(100.0 * sum(i.weight * i.rate for i in self.indicators) / total, 2)
+
+
+def _fractions(f: Figures) -> dict[str, tuple[int, int]]:
+    """(numerator, denominator) of every indicator."""
+    replies_due = (f.total("applications.replied_on_time") + f.total("applications.replied_late")
+                   + f.total("applications.unreplied_overdue"))
+    disputes_due = (f.total("disputes.answered_on_time") + f.total("disputes.answered_late")
+                    + f.total("disputes.unanswered_overdue"))
+    served, made = f.total("queries.served"), f.total("queries.made")
+    records = sum(v for _, v in f.breakdown("datasets.records"))
+    stale = sum(v for _, v in f.breakdown("datasets.stale_records"))
+    beyond = sum(v for _, v in f.breakdown("queries.purpose_not_granted"))
+    return {
+        "catalog_on_time": (f.total("catalog.updates_on_time"), f.total("catalog.updates_due")),
+        "reply_on_time": (f.total("applications.replied_on_time"), replies_due),
+        "dispute_on_time": (f.total("disputes.answered_on_time"), disputes_due),
+        "availability": (served - f.total("queries.failed"), served),
+        "freshness": (records - stale, records),
+        "purpose_compliance": (made - beyond, made),
+    }
+
+
+def evaluate(figures: Figures, weights: Mapping[str, float], violations: int) -> Evaluation:
+    """The department's evaluation under ``weights`` (an indicator without a weight counts 0)."""
+    fractions = _fractions(figures)
+    return Evaluation(figures.department_code, tuple(
+        Indicator(name, *fractions[name], weight=float(weights.get(name, 0.0))) for name in INDICATORS), violations)

@@ -1,0 +1,221 @@
+"""The reports the rules require (R-SUP-2), built from the platform's own records (the monthly snapshots).
+
+* the **yearly sharing report** (Art. 18: by the end of February for the previous year) of one department or
+  of the whole platform: totals, on-time rates, monthly trends, share types, evaluations and violations;
+* the **monthly usage feedback** to a provider (003 Art. 35): which departments used its resources, how
+  often, for which purposes and with what result, and what they disputed.
+
+Each is a :class:`~services.supervision.document.Document`, rendered to HTML or PDF by the renderers. A month
+without a snapshot is named in the report, never silently counted as zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.supervision.document import BarChart, Document, Heading, Paragraph, Table
+from services.supervision.evaluation import evaluate
+from services.supervision.months import CST, Month
+from services.supervision.snapshot import Figures
+from services.supervision.violations import Violation
+
+SHARE_TYPES = {"UNCONDITIONAL": "无条件共享", "CONDITIONAL": "有条件共享", "NOT_SHARED": "不予共享"}
+PURPOSES = {"ADMINISTRATIVE_BASIS": "行政依据", "WORK_REFERENCE": "工作参考", "DATA_VERIFICATION": "数据校核",
+            "BUSINESS_COLLABORATION": "业务协同", "UNSPECIFIED": "未说明"}
+RESULTS = {"ANSWERED": "已应答", "NOT_FOUND": "库无", "DENIED": "拒绝", "INVALID": "无效请求", "FAILED": "失败"}
+RULES = {1: "未按要求更新政务信息资源目录", 2: "未向共享平台及时提供共享信息", 3: "提供的数据不一致或无法使用",
+         4: "超出授权用途使用共享信息", 5: "调用量异常激增"}
+INDICATORS = {"catalog_on_time": "目录更新按时率", "reply_on_time": "申请答复按时率",
+              "dispute_on_time": "疑义答复按时率", "availability": "服务可用率", "freshness": "数据更新及时率",
+              "purpose_compliance": "按授权用途使用率"}
+PLATFORM = "全平台"
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """What a report is made of: the months' snapshots (by department), their violations, names, weights."""
+
+    months: list[Month]
+    snapshots: Mapping[Month, Mapping[str, Figures]]
+    violations: list[Violation]
+    names: Mapping[str, str]
+    weights: Mapping[str, float]
+    generated: dt.datetime
+
+
+def _sum(snapshots: Mapping[str, Figures], department: str | None) -> Figures:
+    """One department's figures, or every department's added up (the platform)."""
+    if department is not None:
+        return snapshots.get(department, Figures(department))
+    total = Figures("")
+    for figures in snapshots.values():
+        total.rows.extend(figures.rows)
+    return total
+
+
+def _rate(numerator: int, denominator: int) -> float:
+    return 100.0 * numerator / denominator if denominator else 100.0
+
+
+def _percent(numerator: int, denominator: int) -> str:
+    return f"{_rate(numerator, denominator):.1f}%" if denominator else "—"
+
+
+def _who(names: Mapping[str, str], code: str) -> str:
+    return f"{names.get(code, '')}（{code}）" if names.get(code) else code
+
+
+def _missing(data: ReportInput) -> list[Month]:
+    return [m for m in data.months if m not in data.snapshots]
+
+
+def yearly_report(year: int, department: str | None, data: ReportInput) -> Document:
+    """The yearly sharing report of ``department`` (None: the platform)."""
+    subject = PLATFORM if department is None else _who(data.names, department)
+    doc = Document(f"{year}年度政务信息资源共享情况报告", f"报告对象：{subject}　生成时间："
+                   f"{data.generated.astimezone(CST):%Y-%m-%d %H:%M}（北京时间）",
+                   file_stem=f"yearly-{year}-{department or 'platform'}")
+    monthly = {m: _sum(data.snapshots[m], department) for m in data.months if m in data.snapshots}
+    year_rows = [row for f in monthly.values() for row in f.rows]
+    total = Figures(department or "", year_rows)
+    latest = monthly[max(monthly)] if monthly else Figures(department or "")
+    violations = [v for v in data.violations if department is None or v.department_code == department]
+    doc.add(Paragraph("本报告依据《政务信息资源共享管理暂行办法》（国发〔2016〕51号）第十六条至第十八条，"
+                      "由共享平台按月监督快照自动生成，数据均来自平台自身记录。"))
+    if missing := _missing(data):
+        doc.add(Paragraph("以下月份尚无监督快照，未计入本报告：" + "、".join(f"{m.month}月" for m in missing) + "。"))
+    due = total.total("catalog.updates_due")
+    replies = (total.total("applications.replied_on_time") + total.total("applications.replied_late")
+               + total.total("applications.unreplied_overdue"))
+    answers = (total.total("disputes.answered_on_time") + total.total("disputes.answered_late")
+               + total.total("disputes.unanswered_overdue"))
+    doc.add(Heading("一、总体情况"), Table(("指标", "数值"), (
+        ("编目资源数（年末）", str(latest.total("catalog.resources"))),
+        ("应更新目录（职能变更）", str(due)),
+        ("按时更新目录", str(total.total("catalog.updates_on_time"))),
+        ("逾期未更新目录", str(total.total("catalog.updates_overdue"))),
+        ("收到共享申请", str(total.total("applications.received"))),
+        ("按时答复申请", str(total.total("applications.replied_on_time"))),
+        ("逾期答复申请", str(total.total("applications.replied_late"))),
+        ("逾期未答复申请", str(total.total("applications.unreplied_overdue"))),
+        ("拒绝申请", str(total.total("applications.refused"))),
+        ("提出共享申请", str(total.total("applications.made"))),
+        ("资源被调用次数", str(total.total("queries.served"))),
+        ("资源调用失败次数", str(total.total("queries.failed"))),
+        ("调用他部门资源次数", str(total.total("queries.made"))),
+        ("收到疑义数据", str(total.total("disputes.received"))),
+        ("按时答复疑义", str(total.total("disputes.answered_on_time"))),
+        ("逾期未答复疑义", str(total.total("disputes.unanswered_overdue"))),
+        ("发现违规", str(len(violations))),
+    )))
+    rates = (("目录更新", total.total("catalog.updates_on_time"), due),
+             ("申请答复", total.total("applications.replied_on_time"), replies),
+             ("疑义答复", total.total("disputes.answered_on_time"), answers))
+    doc.add(Heading("二、按时率"), Table(("事项", "按时", "应办", "按时率"), tuple(
+        (name, str(n), str(d), _percent(n, d)) for name, n, d in rates)),
+        BarChart("按时率", tuple(name for name, _, _ in rates), tuple(_rate(n, d) for _, n, d in rates), "%",
+                 maximum=100.0))
+    doc.add(Heading("三、按月趋势"))
+    trend_rows = []
+    for month in data.months:
+        figures = monthly.get(month)
+        if figures is None:
+            trend_rows.append((f"{month.month}月", "—", "—", "—"))
+            continue
+        score = "—"
+        if department is not None:
+            count = sum(1 for v in violations if v.month == month)
+            score = f"{evaluate(figures, data.weights, count).score:.2f}"
+        trend_rows.append((f"{month.month}月", str(figures.total("queries.served")),
+                           str(figures.total("queries.made")), score))
+    doc.add(Table(("月份", "资源被调用次数", "调用他部门资源次数", "评分"), tuple(trend_rows)),
+            BarChart("按月资源被调用次数", tuple(f"{m.month}月" for m in data.months),
+                     tuple(float(monthly[m].total("queries.served")) if m in monthly else 0.0
+                           for m in data.months), "次"))
+    shares = {parts["share_type"]: value for parts, value in latest.breakdown("catalog.resources")
+              if "share_type" in parts}
+    doc.add(Heading("四、共享类型"), Table(("共享类型", "资源数"), tuple(
+        (SHARE_TYPES[key], str(shares.get(key, 0))) for key in SHARE_TYPES)),
+        BarChart("编目资源共享类型分布", tuple(SHARE_TYPES.values()),
+                 tuple(float(shares.get(key, 0)) for key in SHARE_TYPES), "个"))
+    if department is None:
+        doc.add(Heading("五、部门评价"), Table(("部门", "平均评分", "违规数"), _ranking(data)))
+    else:
+        year_eval = evaluate(total, data.weights, len(violations))
+        doc.add(Heading("（附）年度评价指标"), Table(("指标", "完成", "应完成", "比率", "权重"), tuple(
+            (INDICATORS.get(i.name, i.name), str(i.numerator), str(i.denominator), f"{100 * i.rate:.1f}%",
+             f"{i.weight:g}") for i in year_eval.indicators), caption=f"年度综合评分：{year_eval.score:.2f}"))
+    doc.add(Heading("六、违规情况" if department is None else "五、违规情况"), _violation_table(violations, data))
+    return doc
+
+
+def _ranking(data: ReportInput) -> tuple[tuple[str, ...], ...]:
+    scores: dict[str, list[float]] = defaultdict(list)
+    counts: dict[str, int] = defaultdict(int)
+    for violation in data.violations:
+        counts[violation.department_code] += 1
+    for month, snapshots in data.snapshots.items():
+        for code, figures in snapshots.items():
+            monthly = sum(1 for v in data.violations if v.month == month and v.department_code == code)
+            scores[code].append(evaluate(figures, data.weights, monthly).score)
+    ranked = sorted(scores, key=lambda c: (-sum(scores[c]) / len(scores[c]), c))
+    return tuple((_who(data.names, c), f"{sum(scores[c]) / len(scores[c]):.2f}", str(counts[c])) for c in ranked)
+
+
+def _violation_table(violations: list[Violation], data: ReportInput) -> Table | Paragraph:
+    if not violations:
+        return Paragraph("本期未发现违规情况。")
+    return Table(("月份", "部门", "违规类型", "依据", "对象", "证据"), tuple(
+        (f"{v.month.month}月", _who(data.names, v.department_code), RULES.get(v.rule, str(v.rule)), v.article,
+         v.subject, "；".join(f"{k}={val}" for k, val in sorted(v.evidence.items())))
+        for v in sorted(violations, key=lambda v: (v.month, v.department_code, v.rule, v.subject))))
+
+
+def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document:
+    """The usage feedback of ``month`` to the provider department (003 Art. 35)."""
+    generated = f"{data.generated.astimezone(CST):%Y-%m-%d %H:%M}"
+    doc = Document(f"{month.year}年{month.month}月共享信息使用情况反馈",
+                   f"致：{_who(data.names, provider)}　生成时间：{generated}（北京时间）",
+                   file_stem=f"feedback-{month.label()}-{provider}")
+    snapshots = data.snapshots.get(month)
+    if snapshots is None:
+        doc.add(Paragraph(f"{month.year}年{month.month}月尚无监督快照，无法生成反馈。"))
+        return doc
+    figures = snapshots.get(provider, Figures(provider))
+    usage: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    by_department: dict[str, int] = defaultdict(int)
+    by_purpose: dict[str, int] = defaultdict(int)
+    by_result: dict[str, int] = defaultdict(int)
+    for parts, value in figures.breakdown("queries.served_to"):
+        usage[(parts["resource"], parts["department"], parts["purpose"])][parts["result"]] += value
+        by_department[parts["department"]] += value
+        by_purpose[parts["purpose"]] += value
+        by_result[parts["result"]] += value
+    doc.add(Paragraph("依据共享平台访问记录，本月贵单位共享资源的使用情况反馈如下。"),
+            Heading("一、总体情况"), Table(("指标", "数值"), (
+                ("资源被调用次数", str(figures.total("queries.served"))),
+                ("使用部门数", str(len(by_department))),
+                *((f"其中{RESULTS.get(key, key)}", str(value)) for key, value in sorted(by_result.items())),
+                ("收到疑义数据", str(figures.total("disputes.received"))),
+                ("按时答复疑义", str(figures.total("disputes.answered_on_time"))),
+                ("逾期未答复疑义", str(figures.total("disputes.unanswered_overdue"))),
+            )))
+    doc.add(Heading("二、使用明细"), Table(("资源代码", "使用部门", "用途", "已应答", "拒绝", "其他"), tuple(
+        (resource, _who(data.names, user), PURPOSES.get(purpose, purpose), str(results.get("ANSWERED", 0)),
+         str(results.get("DENIED", 0)),
+         str(sum(v for k, v in results.items() if k not in ("ANSWERED", "DENIED"))))
+        for (resource, user, purpose), results in sorted(usage.items()))) if usage else
+        Paragraph("本月无调用记录。"))
+    if by_department:
+        doc.add(BarChart("各使用部门调用次数", tuple(data.names.get(c, c) for c in sorted(by_department)),
+                         tuple(float(by_department[c]) for c in sorted(by_department)), "次"),
+                BarChart("调用用途分布", tuple(PURPOSES.get(p, p) for p in sorted(by_purpose)),
+                         tuple(float(by_purpose[p]) for p in sorted(by_purpose)), "次"))
+    disputes = sorted(figures.breakdown("disputes.received"), key=lambda item: sorted(item[0].items()))
+    doc.add(Heading("三、疑义数据"), Table(("资源代码", "报告部门", "疑义数"), tuple(
+        (parts["resource"], _who(data.names, parts["department"]), str(value)) for parts, value in disputes))
+        if disputes else Paragraph("本月未收到疑义数据。"))
+    return doc

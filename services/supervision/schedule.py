@@ -1,0 +1,89 @@
+"""`govshare supervise`: asks the supervision service to compute months (the chart's CronJob runs it).
+
+It calls ComputeSnapshots as the platform service ``svc:supervision-snapshot`` (signed with
+GOVSHARE_INTERNAL_KEY, over mTLS when GOVSHARE_TLS_* are set), so no business-system credential is needed
+in the cluster; `govshare up` needs none of it (its supervision process recomputes on its own schedule).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from collections.abc import Mapping
+
+import grpc
+
+from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
+from services.runtime.clients import call_metadata, open_channel
+from services.runtime.identity import AssertionSigner, service_caller
+from services.runtime.settings import Settings
+from services.supervision.months import Month
+
+COMPUTE_TIMEOUT_SECONDS = 900.0
+
+
+def months_named(names: str, now: dt.datetime) -> list[Month]:
+    """``previous``, ``current`` or ``YYYY-MM``, comma-separated, in the order given."""
+    current = Month.of(now)
+    months = []
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        if name == "previous":
+            months.append(current.previous())
+        elif name == "current":
+            months.append(current)
+        else:
+            year, sep, month = name.partition("-")
+            if not (sep and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
+                raise ValueError(f"{name!r}: expected previous, current or YYYY-MM")
+            months.append(Month(int(year), int(month)))
+    if not months:
+        raise ValueError("name at least one month")
+    return months
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """The few settings the command needs, or ValueError naming what is missing."""
+    target, key = env.get("GOVSHARE_SUPERVISION_TARGET", "").strip(), env.get("GOVSHARE_INTERNAL_KEY", "")
+    missing = [name for name, value in (("GOVSHARE_SUPERVISION_TARGET", target), ("GOVSHARE_INTERNAL_KEY", key))
+               if not value]
+    if missing:
+        raise ValueError(f"set {' and '.join(missing)}")
+    return Settings(component="supervision", supervision_target=target, internal_key=key.encode(),
+                    tls_cert=env.get("GOVSHARE_TLS_CERT", ""), tls_key=env.get("GOVSHARE_TLS_KEY", ""),
+                    tls_ca=env.get("GOVSHARE_TLS_CA", ""))
+
+
+Computed = list[tuple[Month, supervision_pb2.ComputeSnapshotsResponse]]
+
+
+async def compute(settings: Settings, months: list[Month]) -> Computed:
+    """Computes each month in turn; the first failure raises (grpc.aio.AioRpcError)."""
+    signer = AssertionSigner(settings.internal_key)
+    done = []
+    async with open_channel(settings.supervision_target, settings) as channel:
+        stub = supervision_pb2_grpc.SupervisionServiceStub(channel)
+        for month in months:
+            response = await stub.ComputeSnapshots(
+                supervision_pb2.ComputeSnapshotsRequest(year=month.year, month=month.month),
+                metadata=call_metadata(signer, service_caller("supervision-snapshot")),
+                timeout=COMPUTE_TIMEOUT_SECONDS, wait_for_ready=True)
+            done.append((month, response))
+    return done
+
+
+def main(names: str) -> int:
+    """The command: prints one line per month computed; exit status 1 on the first failure."""
+    try:
+        settings = settings_from(os.environ)
+        months = months_named(names, dt.datetime.now(dt.UTC))
+    except ValueError as exc:
+        print(f"govshare supervise: {exc}")
+        return 2
+    try:
+        for month, response in asyncio.run(compute(settings, months)):
+            print(f"{month.label()}: {response.departments} departments, {response.violations} violations")
+    except grpc.aio.AioRpcError as exc:
+        print(f"govshare supervise: {exc.code().name}: {exc.details()}")
+        return 1
+    return 0

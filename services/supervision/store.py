@@ -1,0 +1,103 @@
+"""All SQL of the supervision service (schema ``supervision``, migrations in ./migrations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+
+import asyncpg
+
+from services.runtime.figures import FigureRow
+from services.supervision.months import Month
+from services.supervision.snapshot import Figures
+from services.supervision.violations import Violation
+
+
+def _figures(code: str, document: str) -> Figures:
+    return Figures(code, [FigureRow(code, name, dim, value) for name, dim, value in json.loads(document)])
+
+
+class SupervisionStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def replace_month(self, month: Month, snapshots: Mapping[str, Figures], violations: list[Violation],
+                            now: dt.datetime) -> None:
+        """The month's snapshots and violations, replacing any earlier computation in one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-supervision-month'), $1)",
+                               month.year * 100 + month.month)
+            await conn.execute("DELETE FROM snapshots WHERE month = $1", month.first_day)
+            await conn.execute("DELETE FROM violations WHERE month = $1", month.first_day)
+            await conn.executemany(
+                "INSERT INTO snapshots (month, department_code, figures, compute_time) VALUES ($1, $2, $3, $4)",
+                [(month.first_day, code, json.dumps([[r.name, r.dimension, r.value] for r in f.rows],
+                                                    ensure_ascii=False), now) for code, f in snapshots.items()])
+            await conn.executemany(
+                "INSERT INTO violations (id, month, department_code, rule, article, subject, evidence)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [(v.id, month.first_day, v.department_code, v.rule, v.article, v.subject,
+                  json.dumps(v.evidence, ensure_ascii=False, sort_keys=True)) for v in violations])
+
+    async def snapshot(self, month: Month, department_code: str) -> tuple[Figures, dt.datetime] | None:
+        row = await self._pool.fetchrow(
+            "SELECT figures::text AS figures, compute_time FROM snapshots WHERE month = $1 AND department_code = $2",
+            month.first_day, department_code)
+        return None if row is None else (_figures(department_code, row["figures"]), row["compute_time"])
+
+    async def snapshots(self, month: Month, after: str, limit: int) -> list[Figures]:
+        """Snapshots of the month by department code, after ``after`` (keyset)."""
+        rows = await self._pool.fetch(
+            "SELECT department_code, figures::text AS figures FROM snapshots WHERE month = $1"
+            " AND department_code > $2 ORDER BY department_code LIMIT $3", month.first_day, after, limit)
+        return [_figures(row["department_code"], row["figures"]) for row in rows]
+
+    async def violation_counts(self, month: Month, departments: list[str]) -> dict[str, int]:
+        rows = await self._pool.fetch(
+            "SELECT department_code, count(*) AS n FROM violations WHERE month = $1"
+            " AND department_code = ANY($2::text[]) GROUP BY 1", month.first_day, departments)
+        return {row["department_code"]: row["n"] for row in rows}
+
+    async def violations(self, month: Month, department_code: str, after: tuple[str, str] | None,
+                         limit: int) -> list[Violation]:
+        """The month's violations by (department, id), optionally of one department, after a keyset position."""
+        last_department, last_id = after or ("", "")
+        rows = await self._pool.fetch(
+            "SELECT department_code, rule, subject, evidence::text AS evidence FROM violations WHERE month = $1"
+            " AND ($2 = '' OR department_code = $2) AND (department_code, id) > ($3, $4)"
+            " ORDER BY department_code, id LIMIT $5", month.first_day, department_code, last_department, last_id,
+            limit)
+        return [Violation(row["department_code"], month, row["rule"], row["subject"], json.loads(row["evidence"]))
+                for row in rows]
+
+    async def weights(self) -> dict[str, float]:
+        rows = await self._pool.fetch("SELECT indicator, weight FROM evaluation_weights ORDER BY indicator")
+        return {row["indicator"]: row["weight"] for row in rows}
+
+    async def set_weights(self, weights: Mapping[str, float], system_id: str, now: dt.datetime) -> None:
+        await self._pool.executemany(
+            "INSERT INTO evaluation_weights (indicator, weight, update_time, updated_by) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (indicator) DO UPDATE SET weight = EXCLUDED.weight, update_time = EXCLUDED.update_time,"
+            " updated_by = EXCLUDED.updated_by", [(name, value, now, system_id) for name, value in weights.items()])
+
+    async def snapshots_between(self, first: Month, last: Month, department_code: str | None
+                                ) -> dict[Month, dict[str, Figures]]:
+        """Snapshots of the months first..last, of one department or (None) of all, by month and department."""
+        rows = await self._pool.fetch(
+            "SELECT month, department_code, figures::text AS figures FROM snapshots WHERE month >= $1"
+            " AND month <= $2 AND ($3::text IS NULL OR department_code = $3) ORDER BY month, department_code",
+            first.first_day, last.first_day, department_code)
+        found: dict[Month, dict[str, Figures]] = {}
+        for row in rows:
+            found.setdefault(Month.of_date(row["month"]), {})[row["department_code"]] = _figures(
+                row["department_code"], row["figures"])
+        return found
+
+    async def violations_between(self, first: Month, last: Month, department_code: str | None) -> list[Violation]:
+        rows = await self._pool.fetch(
+            "SELECT month, department_code, rule, subject, evidence::text AS evidence FROM violations"
+            " WHERE month >= $1 AND month <= $2 AND ($3::text IS NULL OR department_code = $3)"
+            " ORDER BY month, department_code, id", first.first_day, last.first_day, department_code)
+        return [Violation(row["department_code"], Month.of_date(row["month"]), row["rule"], row["subject"],
+                          json.loads(row["evidence"])) for row in rows]

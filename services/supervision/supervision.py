@@ -1,0 +1,154 @@
+"""The supervision workflows (DOMAIN §11): compute a month, read snapshots, evaluations and violations, weights.
+
+Who may do what: computing a month and changing weights is the authority's (or the platform's own schedule);
+each department reads its own snapshot and violations, the authority everybody's; every caller may read the
+weights (they are the published rules of the evaluation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied, unauthenticated
+from services.runtime.identity import Caller
+from services.supervision.document import Document
+from services.supervision.evaluation import INDICATORS, Evaluation, evaluate
+from services.supervision.months import Month
+from services.supervision.reports import ReportInput, monthly_feedback, yearly_report
+from services.supervision.snapshot import Figures, by_department
+from services.supervision.sources import FigureSources
+from services.supervision.store import SupervisionStore
+from services.supervision.violations import Violation, detect
+
+log = logging.getLogger(__name__)
+MAX_WEIGHT = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    departments: int
+    violations: int
+
+
+def _identified(caller: Caller) -> None:
+    if not caller.department_code and not caller.is_service:
+        raise unauthenticated("a bearer token is required: get one with TokenService.IssueToken")
+
+
+def require_authority(caller: Caller, action: str) -> None:
+    _identified(caller)
+    if not caller.authority:
+        raise permission_denied("AUTHORITY_ONLY", f"only the sharing authority (共享主管部门) may {action}")
+
+
+def require_own(caller: Caller, department_code: str, action: str) -> None:
+    _identified(caller)
+    if not caller.authority and caller.department_code != department_code:
+        raise permission_denied("NOT_YOUR_DEPARTMENT", f"only the department itself or the authority may {action}")
+
+
+class Supervision:
+    def __init__(self, store: SupervisionStore, sources: FigureSources,
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+        self._store = store
+        self._sources = sources
+        self._clock = clock
+
+    async def compute(self, caller: Caller, month: Month) -> Computed:
+        """Gathers the month's figures, keeps them as snapshots and detects its violations (replacing an
+        earlier computation of the month: the same records give the same figures)."""
+        require_authority(caller, "compute supervision snapshots")
+        now = self._clock()
+        if month.start > now:
+            raise invalid_argument([FieldViolation("month", "the month has not begun")])
+        rows = await self._sources.gather(month)
+        snapshots = by_department(rows, await self._sources.departments())
+        violations = detect(month, snapshots)
+        await self._store.replace_month(month, snapshots, violations, now)
+        log.info("supervision month %s computed: %d departments, %d violations", month.label(), len(snapshots),
+                 len(violations))
+        return Computed(len(snapshots), len(violations))
+
+    async def snapshot(self, caller: Caller, department_code: str, month: Month
+                       ) -> tuple[Figures, dt.datetime, Evaluation]:
+        require_own(caller, department_code, "read this snapshot")
+        found = await self._store.snapshot(month, department_code)
+        if found is None:
+            raise not_found(f"a snapshot of {month.label()} for this department", "SNAPSHOT_NOT_FOUND")
+        figures, computed = found
+        counts = await self._store.violation_counts(month, [department_code])
+        return figures, computed, evaluate(figures, await self._store.weights(), counts.get(department_code, 0))
+
+    async def evaluations(self, caller: Caller, month: Month, after: str, limit: int) -> list[Evaluation]:
+        require_authority(caller, "list every department's evaluation")
+        snapshots = await self._store.snapshots(month, after, limit)
+        weights = await self._store.weights()
+        counts = await self._store.violation_counts(month, [f.department_code for f in snapshots])
+        return [evaluate(f, weights, counts.get(f.department_code, 0)) for f in snapshots]
+
+    async def violations(self, caller: Caller, month: Month, department_code: str,
+                         after: tuple[str, str] | None, limit: int) -> list[Violation]:
+        _identified(caller)
+        if not caller.authority:
+            if department_code and department_code != caller.department_code:
+                raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
+            department_code = caller.department_code
+        return await self._store.violations(month, department_code, after, limit)
+
+    async def weights(self, caller: Caller) -> dict[str, float]:
+        _identified(caller)
+        return await self._store.weights()
+
+    async def update_weights(self, caller: Caller, weights: Mapping[str, float]) -> dict[str, float]:
+        require_authority(caller, "change the evaluation's weights")
+        violations = []
+        for index, (name, value) in enumerate(weights.items()):
+            if name not in INDICATORS:
+                violations.append(FieldViolation(f"weights[{index}].indicator",
+                                                 f"must be one of {', '.join(INDICATORS)}"))
+            if not 0.0 <= value <= MAX_WEIGHT:
+                violations.append(FieldViolation(f"weights[{index}].weight", "must be between 0 and 100"))
+        if not weights:
+            violations.append(FieldViolation("weights", "name at least one indicator"))
+        if violations:
+            raise invalid_argument(violations)
+        await self._store.set_weights(weights, caller.system_id, self._clock())
+        return await self._store.weights()
+
+    async def yearly_report(self, caller: Caller, year: int, department_code: str) -> Document:
+        """The yearly report of a department (itself or the authority) or, with no department, of the platform
+        (the authority)."""
+        if department_code:
+            require_own(caller, department_code, "read this department's yearly report")
+        else:
+            require_authority(caller, "read the platform's yearly report")
+        months = [Month(year, m) for m in range(1, 13)]
+        now = self._clock()
+        months = [m for m in months if m.start <= now]
+        if not months:
+            raise invalid_argument([FieldViolation("year", "the year has not begun")])
+        department = department_code or None
+        data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department),
+                           await self._store.violations_between(months[0], months[-1], department),
+                           await self._sources.departments(), await self._store.weights(), now)
+        if department is not None and department not in data.names:
+            raise not_found("this department", "DEPARTMENT_NOT_FOUND")
+        return yearly_report(year, department, data)
+
+    async def monthly_feedback(self, caller: Caller, month: Month, department_code: str) -> Document:
+        """The usage feedback of a month to a provider (itself or the authority)."""
+        if not department_code:
+            raise invalid_argument([FieldViolation("department_code", "name the provider department")])
+        require_own(caller, department_code, "read this department's usage feedback")
+        now = self._clock()
+        if month.start > now:
+            raise invalid_argument([FieldViolation("month", "the month has not begun")])
+        data = ReportInput([month], await self._store.snapshots_between(month, month, None),
+                           await self._store.violations_between(month, month, department_code),
+                           await self._sources.departments(), await self._store.weights(), now)
+        if department_code not in data.names:
+            raise not_found("this department", "DEPARTMENT_NOT_FOUND")
+        return monthly_feedback(month, department_code, data)

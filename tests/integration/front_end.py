@@ -1,0 +1,59 @@
+"""A department's own 前置机 for the tests: a real ProviderService on a socket, serving records from memory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from services.runtime.identity import AssertionSigner, service_caller
+
+
+class FrontEndProcessor(provider_pb2_grpc.ProviderServiceServicer):
+    def __init__(self, records: list[provider_pb2.Record]) -> None:
+        self.records = {record.key: record for record in records}
+
+    async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
+        record = self.records.get(request.key)
+        return provider_pb2.LookupResponse(found=record is not None, record=record)
+
+    async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
+        return provider_pb2.BatchLookupResponse(records=[self.records[k] for k in request.keys if k in self.records])
+
+
+@asynccontextmanager
+async def front_end(records: list[provider_pb2.Record]) -> AsyncIterator[str]:
+    """Serves ``records`` on 127.0.0.1; yields the target."""
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(FrontEndProcessor(records), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop(0)
+
+
+async def foundation_records(platform, dataset: str, count: int) -> list[provider_pb2.Record]:  # type: ignore[no-untyped-def]
+    """Valid records (the foundation's synthetic data) for a department's 前置机 to serve as its own."""
+    signer = AssertionSigner(platform.settings["query"].internal_key)
+    async with grpc.aio.insecure_channel(platform.port("foundation")) as channel:
+        stub = provider_pb2_grpc.ProviderServiceStub(channel)
+        async for page in stub.Export(provider_pb2.ExportRequest(dataset=dataset, page_size=count),
+                                      metadata=signer.metadata(service_caller("query"))):
+            return list(page.records)[:count]
+    raise AssertionError(f"no {dataset} records")
+
+
+def own_records(template: list[provider_pb2.Record], key_item: str, keys: list[str]) -> list[provider_pb2.Record]:
+    """Records under ``keys`` that no other test queries (values copied from ``template``, the key replaced), so
+    an exact listing of a key's accesses is not disturbed by the other tests sharing the platform."""
+    made = []
+    for index, key in enumerate(keys):
+        base = template[index % len(template)]
+        made.append(provider_pb2.Record(key=key, values={**base.values, key_item: key},
+                                        source_department_code=base.source_department_code,
+                                        as_of_time=base.as_of_time))
+    return made

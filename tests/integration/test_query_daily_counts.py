@@ -1,0 +1,77 @@
+"""Supervision's query figures from daily counts equal those from the access log itself (query migration 004).
+
+On a database of its own (the shared platform's access log holds real hash chains that other tests verify), with
+rows written the way query writes them (loadtest/supervision_rows.py): the month and its 28 days of history are
+counted once into access_daily, then read from there, and every figure is the same as the full scan's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+import pytest
+
+from loadtest.supervision_rows import Shape, insert, rows
+from services.query import figures
+from services.query.store import QueryStore
+from services.runtime import db
+from services.runtime.embedded import create_database
+from services.supervision.months import Month
+
+MONTH = Month(2026, 3)
+
+
+@pytest.fixture(scope="module")
+async def store(embedded):  # type: ignore[no-untyped-def]
+    url = await create_database(embedded.database_url, f"govshare_daily_{uuid.uuid4().hex[:8]}")
+    await db.migrate_all(url)
+    conn = await asyncpg.connect(url)
+    try:
+        # 6,000 calls from 40 days before the month to 5 days after it, plus a lookup of the persons' view.
+        written = await insert(conn, rows(6_000, MONTH.start - dt.timedelta(days=40),
+                                          MONTH.end + dt.timedelta(days=5), Shape(departments=4, resources=5)))
+        assert written == 6_000
+        lookup = next(rows(1, MONTH.start + dt.timedelta(hours=3), MONTH.start + dt.timedelta(hours=4)))
+        await insert(conn, iter([(uuid.uuid4().hex, *lookup[1:8], "SubjectLookup", *lookup[9:])]))
+    finally:
+        await conn.close()
+    pool = await db.create_pool(url, "query")
+    yield QueryStore(pool)
+    await pool.close()
+
+
+def _as_set(found: list) -> set:
+    return {(f.department_code, f.name, f.dimension, f.value) for f in found}
+
+
+async def test_daily_counts_give_the_same_figures_as_the_log(store: QueryStore) -> None:
+    scanned = await figures.department_figures(store, MONTH.start, MONTH.end, now=MONTH.start)  # no whole day yet
+    # Only the history before the month could be counted yet (its days had ended); none of the month's.
+    assert await store._pool.fetchval("SELECT count(*) FROM access_days WHERE day >= $1", MONTH.first_day) == 0
+    long_after = MONTH.end + dt.timedelta(days=30)
+    rolled = await figures.department_figures(store, MONTH.start, MONTH.end, now=long_after)
+    assert await store._pool.fetchval("SELECT count(*) FROM access_days") == 31 + figures.HISTORY_DAYS
+    assert _as_set(rolled) == _as_set(scanned)
+    in_month = await store._pool.fetchval(
+        "SELECT count(*) FROM access_log WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup'",
+        MONTH.start, MONTH.end)
+    assert sum(f.value for f in scanned if f.name == "queries.made" and not f.dimension) == in_month > 2_000
+    # Counted once: asking again scans nothing and gives the same.
+    assert await store.roll_up_days([(MONTH.first_day, MONTH.start, MONTH.start + dt.timedelta(days=1))]) == 0
+    assert _as_set(await figures.department_figures(store, MONTH.start, MONTH.end, now=long_after)) == _as_set(scanned)
+
+
+async def test_a_period_not_on_day_boundaries_mixes_days_and_edges(store: QueryStore) -> None:
+    start, end = MONTH.start + dt.timedelta(hours=5), MONTH.start + dt.timedelta(days=3, hours=7)
+    live = await figures.department_figures(store, start, end, now=start)
+    mixed = await figures.department_figures(store, start, end, now=end + dt.timedelta(days=1))
+    assert _as_set(mixed) == _as_set(live)
+
+
+def test_whole_days_are_beijing_midnights_that_ended_an_hour_ago() -> None:
+    now = dt.datetime(2026, 3, 10, 16, 30, tzinfo=dt.UTC)  # 00:30 on the 11th in Beijing
+    first, last = figures.whole_days(MONTH.start, MONTH.end, now)  # type: ignore[misc]
+    assert first == MONTH.start and last == dt.datetime(2026, 3, 10, tzinfo=figures.CST)
+    assert figures.whole_days(MONTH.start, MONTH.start + dt.timedelta(hours=23), now) is None

@@ -1,0 +1,269 @@
+"""The persons' view (★, 个人信息保护法 Art. 44-45): a portal system lists who accessed a person's or an entity's
+records; accesses under a confidential grant stay withheld until its release time; only a system the authority
+granted the portal role may ask; every lookup is audited. Through the gateway and the real services."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import grpc
+import pytest
+from front_end import foundation_records, front_end, own_records
+from google.protobuf import timestamp_pb2
+
+from govshare.authorization.v1 import (
+    directory_pb2,
+    directory_pb2_grpc,
+    roles_pb2,
+    roles_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+)
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
+from services.demo import ENTITY_ITEMS, POPULATION_ITEMS, REGION, DemoDepartment, _entry
+from services.foundation.synthetic import citizen_id_of, credit_code_of
+from services.runtime.errors import details_of
+from services.runtime.identity import Caller
+from services.runtime.tokens import issue_token
+
+PORTAL = DemoDepartment("sub_portal", "测试政务服务门户管理局", "政务服务门户", 911)
+PROVIDER = DemoDepartment("sub_provider", "测试人口信息提供局", "前置机", 912)
+USER = DemoDepartment("sub_user", "测试社会救助局", "救助审核系统", 913)
+INVESTIGATOR = DemoDepartment("sub_investigator", "测试稽查局", "稽查系统", 914)
+PEOPLE, ENTITIES = "301911/000001", "301911/000002"
+ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核")
+INVESTIGATION = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="案件核查")
+ASKED = common.Purpose(type=common.PURPOSE_TYPE_BUSINESS_COLLABORATION, text="个人信息查阅申请")
+
+
+def _stamp(moment: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    info, _ = details_of(error)
+    return info.reason if info else ""
+
+
+class Parties:
+    def __init__(self, platform) -> None:  # type: ignore[no-untyped-def]
+        self.platform = platform
+        self.systems: dict[str, str] = {}
+        channel = platform.channel
+        self.directory = directory_pb2_grpc.DirectoryServiceStub(channel)
+        self.roles = roles_pb2_grpc.RoleServiceStub(channel)
+        self.catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
+        self.sharing = sharing_pb2_grpc.SharingServiceStub(channel)
+        self.query = query_pb2_grpc.QueryServiceStub(channel)
+        self.audit = audit_pb2_grpc.AuditServiceStub(channel)
+
+    def md(self, who: str) -> tuple[tuple[str, str], ...]:
+        if who == "authority":
+            return self.platform.metadata("authority")
+        department = next(d for d in (PORTAL, PROVIDER, USER, INVESTIGATOR) if who.startswith(d.key))
+        settings = self.platform.settings["authorization"]
+        token = issue_token(settings.token_private_key, Caller(self.systems[who], department.code), 600).token
+        return (("authorization", f"Bearer {token}"),)
+
+    async def system(self, department: DemoDepartment, key: str) -> None:
+        created = await self.directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+            department_code=department.code, name=key)), metadata=self.md("authority"), timeout=10)
+        self.systems[key] = created.system.id
+
+    async def lookup(self, who: str, **subject: str) -> audit_pb2.ListSubjectAccessesResponse:
+        return await self.audit.ListSubjectAccesses(audit_pb2.ListSubjectAccessesRequest(purpose=ASKED, **subject),
+                                                    metadata=self.md(who), timeout=10)
+
+    async def granted(self, who: str) -> sharing_pb2.Grant:
+        department = next(d for d in (USER, INVESTIGATOR) if who.startswith(d.key))
+        submitted = await self.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=sharing_pb2.Application(
+                resource_code=PEOPLE, items=["citizen_id", "name", "birth_date"],
+                purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS], purpose_text="依法履职",
+                basis="《社会救助暂行办法》", methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=100,
+                requested_expire_time=_stamp(dt.datetime.now(dt.UTC) + dt.timedelta(days=30)))),
+            metadata=self.md(who), timeout=10)
+        assert submitted.application.applicant_department_code == department.code
+        replied = await self.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+            metadata=self.md("sub_provider"), timeout=10)
+        return replied.grant
+
+
+@pytest.fixture(scope="module")
+async def world(platform):  # type: ignore[no-untyped-def]
+    people = own_records(await foundation_records(platform, "population", 3), "citizen_id",
+                         [citizen_id_of(9_100_000 + n) for n in range(3)])
+    entities = own_records(await foundation_records(platform, "legal_entity", 2), "credit_code",
+                           [credit_code_of(9_100_000 + n) for n in range(2)])
+    async with front_end(people + entities) as endpoint:
+        parties = Parties(platform)
+        for department in (PORTAL, PROVIDER, USER, INVESTIGATOR):
+            await parties.directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(
+                department=directory_pb2.Department(code=department.code, name=department.name, region_code=REGION,
+                                                    level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL)),
+                metadata=parties.md("authority"), timeout=10)
+        for department, key in ((PORTAL, "sub_portal"), (PORTAL, "sub_portal_other"), (PROVIDER, "sub_provider"),
+                                (USER, "sub_user"), (INVESTIGATOR, "sub_investigator")):
+            await parties.system(department, key)
+        await parties.roles.GrantSystemRole(roles_pb2.GrantSystemRoleRequest(
+            system_id=parties.systems["sub_portal"], role=roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL),
+            metadata=parties.md("authority"), timeout=10)
+        for code, name, items, dataset, share in (
+                (PEOPLE, "测试人口信息", POPULATION_ITEMS, "sub_people", common.SHARE_TYPE_CONDITIONAL),
+                (ENTITIES, "测试法人信息", ENTITY_ITEMS, "sub_entities", common.SHARE_TYPE_UNCONDITIONAL)):
+            entry = _entry(code, name, "测试用。", cat.CATEGORY_DEPARTMENT, "测试", PROVIDER, items, dataset, share,
+                           [common.SHARE_METHOD_ONLINE_QUERY], condition="经提供部门同意")
+            entry.endpoint.target = endpoint
+            await parties.catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=parties.md("sub_provider"),
+                                              timeout=10)
+            await parties.catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=parties.md("sub_provider"),
+                                              timeout=10)
+            await parties.catalog.ReviewEntry(cat.ReviewEntryRequest(code=code,
+                                                                     decision=cat.REVIEW_DECISION_PUBLISH),
+                                              metadata=parties.md("authority"), timeout=10)
+        await parties.granted("sub_user")
+        investigation = await parties.granted("sub_investigator")
+        yield parties, people, entities, investigation
+
+
+async def test_a_persons_accesses_are_listed_exactly_and_a_confidential_grant_waits_for_its_release(world) -> None:  # type: ignore[no-untyped-def]
+    parties, people, _, investigation = world
+    person, neighbour, _ = (r.key for r in people)
+    # An investigation: the provider marks the investigator's grant confidential for a few seconds.
+    release = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4)
+    marked = await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+        grant_id=investigation.id, confidential=True, release_time=_stamp(release), reason="在办案件"),
+        metadata=parties.md("sub_provider"), timeout=10)
+    assert marked.grant.confidential and marked.grant.release_time.ToDatetime(tzinfo=dt.UTC) == release
+
+    single = await parties.query.Query(query_pb2.QueryRequest(resource_code=PEOPLE, key=person, purpose=ADMIN,
+                                                              items=["name", "birth_date"]),
+                                       metadata=parties.md("sub_user"), timeout=10)
+    batch = await parties.query.BatchQuery(query_pb2.BatchQueryRequest(resource_code=PEOPLE, keys=[neighbour, person],
+                                                                       purpose=ADMIN, items=["name"]),
+                                           metadata=parties.md("sub_user"), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:  # a purpose the grant does not hold: listed as denied
+        await parties.query.Query(query_pb2.QueryRequest(
+            resource_code=PEOPLE, key=person, purpose=common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE),
+            items=["birth_date"]), metadata=parties.md("sub_user"), timeout=10)
+    assert _reason(refused.value) == "PURPOSE_NOT_GRANTED"
+    secret = await parties.query.Query(query_pb2.QueryRequest(resource_code=PEOPLE, key=person, purpose=INVESTIGATION),
+                                       metadata=parties.md("sub_investigator"), timeout=10)
+    await parties.query.Query(query_pb2.QueryRequest(resource_code=PEOPLE, key=neighbour, purpose=ADMIN),
+                              metadata=parties.md("sub_user"), timeout=10)
+
+    seen = await parties.lookup("sub_portal", citizen_id=person)
+    user_system = parties.systems["sub_user"]
+    rows = [(a.department_code, a.system_id, a.resource_code, a.operation, a.purpose, a.result) for a in seen.accesses]
+    assert rows == [
+        (USER.code, user_system, PEOPLE, "Query", common.PURPOSE_TYPE_WORK_REFERENCE, audit_pb2.ACCESS_RESULT_DENIED),
+        (USER.code, user_system, PEOPLE, "BatchQuery", common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS,
+         audit_pb2.ACCESS_RESULT_ANSWERED),
+        (USER.code, user_system, PEOPLE, "Query", common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS,
+         audit_pb2.ACCESS_RESULT_ANSWERED),
+    ]
+    assert seen.accesses[2].id == single.audit_id and seen.accesses[2].purpose_text == ADMIN.text
+    assert sorted(seen.accesses[2].items) == ["birth_date", "name"]
+    assert seen.accesses[2].provider_department_code == PROVIDER.code
+    assert batch.audit_id == seen.accesses[1].id
+    # Paging by one gives the same rows.
+    paged, token = [], ""
+    while True:
+        page = await parties.audit.ListSubjectAccesses(audit_pb2.ListSubjectAccessesRequest(
+            citizen_id=person, purpose=ASKED, page_size=1, page_token=token), metadata=parties.md("sub_portal"),
+            timeout=10)
+        paged.extend(a.id for a in page.accesses)
+        token = page.next_page_token
+        if not token:
+            break
+    assert paged == [a.id for a in seen.accesses]
+
+    # After the release time the investigator's access appears like any other (bounded poll on the clock).
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        after = await parties.lookup("sub_portal", citizen_id=person)
+        if len(after.accesses) == 4 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert after.accesses[0].id == secret.audit_id
+    assert (after.accesses[0].department_code, after.accesses[0].system_id) == (
+        INVESTIGATOR.code, parties.systems["sub_investigator"])
+    assert [a.id for a in after.accesses[1:]] == [a.id for a in seen.accesses]
+
+
+async def test_an_entitys_accesses_by_credit_code(world) -> None:  # type: ignore[no-untyped-def]
+    parties, _, entities, _ = world
+    entity = entities[0].key
+    answered = await parties.query.Query(query_pb2.QueryRequest(resource_code=ENTITIES, key=entity, purpose=ADMIN),
+                                         metadata=parties.md("sub_user"), timeout=10)
+    seen = await parties.lookup("sub_portal", credit_code=entity)
+    assert [(a.id, a.department_code, a.resource_code) for a in seen.accesses] == [
+        (answered.audit_id, USER.code, ENTITIES)]
+    assert (await parties.lookup("sub_portal", credit_code=entities[1].key)).accesses == []
+
+
+async def test_only_a_portal_the_authority_named_may_look_and_every_lookup_is_audited(world) -> None:  # type: ignore[no-untyped-def]
+    parties, people, _, _ = world
+    person = people[2].key
+    for who in ("sub_portal_other", "sub_user", "authority"):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await parties.lookup(who, citizen_id=person)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert _reason(refused.value) == "NOT_A_SUBJECT_ACCESS_PORTAL"
+    with pytest.raises(grpc.aio.AioRpcError) as not_authority:
+        await parties.roles.GrantSystemRole(roles_pb2.GrantSystemRoleRequest(
+            system_id=parties.systems["sub_portal_other"], role=roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL),
+            metadata=parties.md("sub_portal"), timeout=10)
+    assert not_authority.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await parties.lookup("sub_portal", citizen_id="110105194912310021")
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in details_of(bad.value)[1].field_violations] == ["citizen_id"]
+
+    looked = await parties.lookup("sub_portal", citizen_id=person)
+    logged = await parties.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=PORTAL.code),
+                                              metadata=parties.md("authority"), timeout=10)
+    lookups = [a for a in logged.accesses if a.operation == "SubjectLookup"]
+    assert looked.lookup_audit_id in {a.id for a in lookups}
+    mine = next(a for a in lookups if a.id == looked.lookup_audit_id)
+    assert (mine.system_id, mine.key, mine.purpose, mine.result) == (
+        parties.systems["sub_portal"], person, common.PURPOSE_TYPE_BUSINESS_COLLABORATION,
+        audit_pb2.ACCESS_RESULT_ANSWERED)
+    refused_lookups = {(a.system_id, a.result) for a in lookups}
+    assert (parties.systems["sub_portal_other"], audit_pb2.ACCESS_RESULT_DENIED) in refused_lookups
+
+    # A role taken back stops the next lookup at once.
+    await parties.roles.RevokeSystemRole(roles_pb2.RevokeSystemRoleRequest(
+        system_id=parties.systems["sub_portal"], role=roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL),
+        metadata=parties.md("authority"), timeout=10)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as revoked:
+            await parties.lookup("sub_portal", citizen_id=person)
+        assert revoked.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        await parties.roles.GrantSystemRole(roles_pb2.GrantSystemRoleRequest(
+            system_id=parties.systems["sub_portal"], role=roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL),
+            metadata=parties.md("authority"), timeout=10)
+
+
+async def test_only_the_provider_or_the_authority_marks_a_grant_confidential(world) -> None:  # type: ignore[no-untyped-def]
+    parties, _, _, investigation = world
+    later = _stamp(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    with pytest.raises(grpc.aio.AioRpcError) as holder:
+        await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+            grant_id=investigation.id, confidential=True, release_time=later, reason="x"),
+            metadata=parties.md("sub_investigator"), timeout=10)
+    assert holder.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as past:
+        await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+            grant_id=investigation.id, confidential=True, reason="x",
+            release_time=_stamp(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))),
+            metadata=parties.md("authority"), timeout=10)
+    assert [v.field for v in details_of(past.value)[1].field_violations] == ["release_time"]

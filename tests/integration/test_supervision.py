@@ -1,0 +1,543 @@
+"""Supervision over a realistic month (DOMAIN §11, R-SUP-1, R-SUP-3), through the gateway and the real services.
+
+Three departments of their own (so the other tests' traffic in the shared platform does not touch the figures
+checked here): P provides two resources, U uses them, Q keeps its catalog up to date and does nothing else.
+In the month: P's catalog update after a mandate change is overdue, Q's is on time; U applies three times (one
+approved on time, one refused late, one left unanswered past due); U's system queries with the granted
+purpose, with a purpose not granted, and a resource whose endpoint is down; U disputes two records (one
+answered, one left past due); three place records are older than their declared monthly cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import sys
+
+import asyncpg
+import grpc
+import pytest
+from front_end import foundation_records, front_end, own_records
+from google.protobuf import timestamp_pb2
+from pypdf import PdfReader
+
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, sharing_pb2, sharing_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from govshare.provider.v1 import provider_pb2
+from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
+from govshare.supervision.v1 import supervision_pb2 as sup
+from govshare.supervision.v1 import supervision_pb2_grpc
+from services.demo import POPULATION_ITEMS, REGION, DemoDepartment, _entry
+from services.foundation.synthetic import citizen_id_of
+from services.runtime.errors import details_of
+from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.tokens import issue_token
+from services.supervision.months import Month
+
+ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核")
+WORK = common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口业务参考")
+P = DemoDepartment("sup_p", "测试人口信息提供局", "提供系统", 901)
+U = DemoDepartment("sup_u", "测试低保审核局", "审核系统", 902)
+Q = DemoDepartment("sup_q", "测试守规局", "守规系统", 903)
+R1, R2 = "301901/000001", "301901/000002"
+DOWN = "127.0.0.1:9"  # nothing listens there: P's second 前置机 is down
+REFUSAL = "申请用途与职责不符"
+
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    info, _ = details_of(error)
+    return info.reason if info else ""
+
+
+def _stamp(moment: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+class World:
+    """The scenario's parties and stubs."""
+
+    def __init__(self, platform) -> None:  # type: ignore[no-untyped-def]
+        self.platform = platform
+        self.systems: dict[str, str] = {}
+        self.secrets: dict[str, str] = {}
+        self.endpoint = ""
+        channel = platform.channel
+        self.directory = directory_pb2_grpc.DirectoryServiceStub(channel)
+        self.catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
+        self.sharing = sharing_pb2_grpc.SharingServiceStub(channel)
+        self.query = query_pb2_grpc.QueryServiceStub(channel)
+        self.disputes = dispute_pb2_grpc.DisputeServiceStub(channel)
+        self.supervision = supervision_pb2_grpc.SupervisionServiceStub(channel)
+        self.database_url = platform.settings["query"].database_url
+
+    def md(self, who: DemoDepartment | str) -> tuple[tuple[str, str], ...]:
+        if who == "authority":
+            return self.platform.metadata("authority")
+        assert isinstance(who, DemoDepartment)
+        settings = self.platform.settings["authorization"]
+        token = issue_token(settings.token_private_key, Caller(self.systems[who.key], who.code), 600).token
+        return (("authorization", f"Bearer {token}"),)
+
+    async def sql(self, statement: str, *args: object) -> None:
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            await conn.execute(statement, *args)
+        finally:
+            await conn.close()
+
+
+async def _apply(w: World, purpose: int) -> sharing_pb2.Application:
+    response = await w.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=R1, items=["citizen_id", "name", "birth_date"], purposes=[purpose],
+            purpose_text="低保资格审核", basis="《社会救助暂行办法》第十一条",
+            requested_expire_time=_stamp(dt.datetime.now(dt.UTC) + dt.timedelta(days=90)),
+            methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=1000)), metadata=w.md(U), timeout=10)
+    return response.application
+
+
+async def _run_month(platform, endpoint: str, records: list[provider_pb2.Record]  # type: ignore[no-untyped-def]
+                     ) -> tuple[World, Month, dict[str, object]]:
+    w = World(platform)
+    month = Month.of(dt.datetime.now(dt.UTC))
+    authority = w.md("authority")
+    w.endpoint = endpoint
+    for department in (P, U, Q):
+        await w.directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=department.code, name=department.name, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+            region_code=REGION)), metadata=authority, timeout=10)
+        created = await w.directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+            department_code=department.code, name=department.system_name)), metadata=authority, timeout=10)
+        w.systems[department.key] = created.system.id
+        w.secrets[department.key] = created.secret
+
+    # P catalogs a conditional resource served by its own 前置机, and an unconditional one whose 前置机 is down.
+    conditional = _entry(R1, "测试人口核验信息", "测试用人口核验信息。", cat.CATEGORY_DEPARTMENT, "人口核验", P,
+                         POPULATION_ITEMS, "sup_people", common.SHARE_TYPE_CONDITIONAL,
+                         [common.SHARE_METHOD_ONLINE_QUERY], condition="经提供部门审核同意")
+    conditional.endpoint.target = endpoint
+    down = _entry(R2, "测试前置机人口信息", "测试用前置机人口信息。", cat.CATEGORY_DEPARTMENT, "人口核验", P,
+                  POPULATION_ITEMS[:2], "sup_archive", common.SHARE_TYPE_UNCONDITIONAL,
+                  [common.SHARE_METHOD_ONLINE_QUERY])
+    down.endpoint.target = DOWN
+    for entry in (conditional, down):
+        await w.catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=w.md(P), timeout=10)
+        await w.catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=w.md(P), timeout=10)
+        await w.catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                                    metadata=authority, timeout=10)
+
+    # Mandate changes: P does no catalog work after its change (overdue); Q drafts an entry after its (on time).
+    now = dt.datetime.now(dt.UTC)
+    await w.catalog.ReportMandateChange(cat.ReportMandateChangeRequest(
+        department_code=P.code, description="职能调整", change_time=_stamp(now)), metadata=w.md(P), timeout=10)
+    await w.catalog.ReportMandateChange(cat.ReportMandateChangeRequest(
+        department_code=Q.code, description="职能调整", change_time=_stamp(now)), metadata=w.md(Q), timeout=10)
+    q_entry = _entry("301903/000001", "测试守规资源", "测试用。", cat.CATEGORY_DEPARTMENT, "测试", Q,
+                     POPULATION_ITEMS[:2], "sup_q_people", common.SHARE_TYPE_UNCONDITIONAL,
+                     [common.SHARE_METHOD_ONLINE_QUERY])
+    q_entry.endpoint.target = DOWN
+    await w.catalog.CreateEntry(cat.CreateEntryRequest(entry=q_entry), metadata=w.md(Q), timeout=10)
+    # Both changes fall due now (15 working days pass in a test by moving the due date).
+    await w.sql("UPDATE catalog.mandate_changes SET due_time = now() WHERE department_code = ANY($1::text[])",
+                [P.code, Q.code])
+
+    # Applications: approved on time; refused after its deadline; left unanswered past its deadline.
+    approved = await _apply(w, common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS)
+    await w.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=approved.id, decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=w.md(P), timeout=10)
+    late = await _apply(w, common.PURPOSE_TYPE_WORK_REFERENCE)
+    pending = await _apply(w, common.PURPOSE_TYPE_DATA_VERIFICATION)
+    await w.sql("UPDATE \"authorization\".applications SET reply_due_time = now() - interval '1 second' "
+                "WHERE id = ANY($1::text[])", [late.id, pending.id])
+    await w.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=late.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason=REFUSAL), metadata=w.md(P), timeout=10)
+
+    # Queries: three with the granted purpose, two with one the grant does not hold, three to a down endpoint.
+    keys = [record.key for record in records]
+    for key in keys[:3]:
+        await w.query.Query(query_pb2.QueryRequest(resource_code=R1, key=key, purpose=ADMIN), metadata=w.md(U),
+                            timeout=10)
+    for key in keys[:2]:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await w.query.Query(query_pb2.QueryRequest(resource_code=R1, key=key, items=["birth_date"],
+                                                       purpose=WORK), metadata=w.md(U), timeout=10)
+        assert _reason(refused.value) == "PURPOSE_NOT_GRANTED"
+    for key in keys[3:]:  # keys nobody read yet: no cached copy can answer for the endpoint
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await w.query.Query(query_pb2.QueryRequest(resource_code=R2, key=key, purpose=ADMIN), metadata=w.md(U),
+                                timeout=20)
+        assert failed.value.code() == grpc.StatusCode.UNAVAILABLE
+
+    # Disputes: one answered in time, one left past its deadline.
+    disputes = []
+    for key in keys[:2]:
+        reported = await w.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+            resource_code=R1, key=key, item="name", claimed_value="张三", evidence="户口簿")),
+            metadata=w.md(U), timeout=10)
+        disputes.append(reported.dispute.id)
+    await w.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=disputes[0], corrected=False,
+                                                                    answer="经核实无误"), metadata=w.md(P), timeout=10)
+    await w.sql("UPDATE query.disputes SET due_time = now() - interval '1 second' WHERE id = $1::uuid", disputes[1])
+
+    # A stale dataset: three place records older than the monthly cycle the place resource declares.
+    await w.sql("UPDATE foundation.place SET as_of_time = as_of_time - interval '40 days' "
+                "WHERE place_code IN (SELECT place_code FROM foundation.place ORDER BY place_code LIMIT 3)")
+
+    computed = await w.supervision.ComputeSnapshots(sup.ComputeSnapshotsRequest(year=month.year, month=month.month),
+                                                    metadata=authority, timeout=120)
+    assert computed.departments >= 3
+    return w, month, {"keys": keys}
+
+
+@pytest.fixture(scope="module")
+async def month_run(platform):  # type: ignore[no-untyped-def]
+    records = own_records(await foundation_records(platform, "population", 6), "citizen_id",
+                          [citizen_id_of(9_000_000 + n) for n in range(6)])
+    async with front_end(records[:3]) as endpoint:
+        yield await _run_month(platform, endpoint, records)
+
+
+async def _figures(w: World, month: Month, department: DemoDepartment) -> dict[tuple[str, str], int]:
+    snapshot = (await w.supervision.GetSnapshot(sup.GetSnapshotRequest(
+        department_code=department.code, year=month.year, month=month.month), metadata=w.md("authority"),
+        timeout=10)).snapshot
+    return {(f.name, f.dimension): f.value for f in snapshot.figures}
+
+
+async def test_every_figure_of_the_provider(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    figures = await _figures(w, month, P)
+    change_id = next(dim for name, dim in figures if name == "catalog.update_overdue")
+    assert change_id.startswith("change=") and ";due=" in change_id
+    assert figures == {
+        ("catalog.resources", ""): 2,
+        ("catalog.resources", "share_type=CONDITIONAL"): 1,
+        ("catalog.resources", "share_type=UNCONDITIONAL"): 1,
+        ("catalog.resources", "category=DEPARTMENT"): 2,
+        ("catalog.resource", f"cycle=DAILY;dataset=sup_people;resource={R1};target={w.endpoint}"): 1,
+        ("catalog.resource", f"cycle=DAILY;dataset=sup_archive;resource={R2};target={DOWN}"): 1,
+        ("catalog.updates_due", ""): 1,
+        ("catalog.updates_overdue", ""): 1,
+        ("catalog.update_overdue", change_id): 1,
+        ("applications.received", ""): 3,
+        ("applications.replied_on_time", ""): 1,
+        ("applications.replied_late", ""): 1,
+        ("applications.unreplied_overdue", ""): 1,
+        ("applications.approved", ""): 1,
+        ("applications.refused", ""): 1,
+        ("applications.refused", f"reason={REFUSAL}"): 1,
+        ("grants.given", ""): 1,
+        ("queries.served", ""): 8,
+        ("queries.served", f"purpose=ADMINISTRATIVE_BASIS;resource={R1}"): 3,
+        ("queries.served", f"purpose=WORK_REFERENCE;resource={R1}"): 2,
+        ("queries.served", f"purpose=ADMINISTRATIVE_BASIS;resource={R2}"): 3,
+        ("queries.served_to", f"department={U.code};purpose=ADMINISTRATIVE_BASIS;resource={R1};result=ANSWERED"): 3,
+        ("queries.served_to", f"department={U.code};purpose=WORK_REFERENCE;resource={R1};result=DENIED"): 2,
+        ("queries.served_to", f"department={U.code};purpose=ADMINISTRATIVE_BASIS;resource={R2};result=FAILED"): 3,
+        ("queries.failed", ""): 3,
+        ("queries.failed", f"resource={R2}"): 3,
+        ("disputes.received", ""): 2,
+        ("disputes.received", f"department={U.code};resource={R1}"): 2,
+        ("disputes.answered_on_time", ""): 1,
+        ("disputes.unanswered_overdue", ""): 1,
+        ("disputes.unanswered_overdue", f"resource={R1}"): 1,
+    }
+
+
+async def test_every_figure_of_the_user_and_of_the_quiet_department(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    today = dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).date().isoformat()
+    system = w.systems[U.key]
+    assert await _figures(w, month, U) == {
+        ("applications.made", ""): 3,
+        ("grants.held", ""): 1,
+        ("queries.made", ""): 8,
+        ("queries.made", "result=ANSWERED"): 3,
+        ("queries.made", "result=DENIED"): 2,
+        ("queries.made", "result=FAILED"): 3,
+        ("queries.denied", "reason=PURPOSE_NOT_GRANTED"): 2,
+        ("queries.purpose_not_granted", f"purpose=WORK_REFERENCE;resource={R1};system={system}"): 2,
+        ("queries.system_daily", f"day={today};system={system}"): 8,
+        ("disputes.reported", ""): 2,
+    }
+    assert await _figures(w, month, Q) == {("catalog.updates_due", ""): 1, ("catalog.updates_on_time", ""): 1}
+
+
+async def test_violations_with_evidence_and_nothing_else(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    found = []
+    token = ""
+    while True:
+        page = await w.supervision.ListViolations(sup.ListViolationsRequest(
+            year=month.year, month=month.month, page_size=2, page_token=token), metadata=w.md("authority"),
+            timeout=10)
+        found.extend(page.violations)
+        token = page.next_page_token
+        if not token:
+            break
+    assert len({v.id for v in found}) == len(found)
+    ours = {(v.department_code, v.rule, v.subject): dict(v.evidence) for v in found
+            if v.department_code in (P.code, U.code, Q.code)}
+    change = next(s for (_, rule, s) in ours if rule == sup.VIOLATION_RULE_CATALOG_NOT_UPDATED)
+    system = w.systems[U.key]
+    assert ours == {
+        (P.code, sup.VIOLATION_RULE_CATALOG_NOT_UPDATED, change): {
+            "change": change.removeprefix("mandate_change:"), "due": ours[(P.code, 1, change)]["due"]},
+        (P.code, sup.VIOLATION_RULE_DATA_NOT_PROVIDED, f"resource:{R2}:endpoint"): {
+            "resource": R2, "failed_calls": "3", "calls": "3", "failure_rate": "1.000"},
+        (P.code, sup.VIOLATION_RULE_DATA_UNUSABLE, f"resource:{R1}:disputes"): {
+            "resource": R1, "disputes_unanswered_overdue": "1"},
+        (U.code, sup.VIOLATION_RULE_PURPOSE_NOT_GRANTED,
+         f"system:{system}:resource:{R1}:purpose:WORK_REFERENCE"): {
+            "system": system, "resource": R1, "purpose": "WORK_REFERENCE", "refused_calls": "2"},
+    }
+    stale = [v for v in found if v.subject == "dataset:place"]
+    assert len(stale) == 1 and stale[0].evidence["stale_records"] == "3"
+    assert stale[0].rule == sup.VIOLATION_RULE_DATA_UNUSABLE and "第二十四条" in stale[0].article
+    # A department sees its own violations only.
+    own = await w.supervision.ListViolations(sup.ListViolationsRequest(year=month.year, month=month.month),
+                                             metadata=w.md(U), timeout=10)
+    assert {v.department_code for v in own.violations} == {U.code}
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await w.supervision.ListViolations(sup.ListViolationsRequest(
+            year=month.year, month=month.month, department_code=P.code), metadata=w.md(U), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_evaluation_follows_the_authoritys_weights(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    request = sup.GetSnapshotRequest(department_code=P.code, year=month.year, month=month.month)
+    evaluation = (await w.supervision.GetSnapshot(request, metadata=w.md(P), timeout=10)).snapshot.evaluation
+    rates = {i.name: (i.numerator, i.denominator) for i in evaluation.indicators}
+    assert rates == {"catalog_on_time": (0, 1), "reply_on_time": (1, 3), "dispute_on_time": (1, 2),
+                     "availability": (5, 8), "freshness": (0, 0), "purpose_compliance": (0, 0)}
+    assert evaluation.violations == 3
+    assert evaluation.score == pytest.approx(round((20 * 0 + 20 / 3 + 15 * 0.5 + 15 * 0.625 + 15 + 15), 2))
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
+            weights=[sup.Weight(indicator="catalog_on_time", weight=0)]), metadata=w.md(P), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
+            weights=[sup.Weight(indicator="speed", weight=500)]), metadata=w.md("authority"), timeout=10)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad_request = details_of(bad.value)
+    assert {v.field for v in bad_request.field_violations} == {"weights[0].indicator", "weights[0].weight"}
+
+    await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
+        weights=[sup.Weight(indicator="catalog_on_time", weight=0)]), metadata=w.md("authority"), timeout=10)
+    try:
+        reweighted = (await w.supervision.GetSnapshot(request, metadata=w.md(P), timeout=10)).snapshot.evaluation
+        assert reweighted.score == pytest.approx(round(100 * (20 / 3 + 7.5 + 9.375 + 15 + 15) / 80, 2))
+    finally:
+        await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
+            weights=[sup.Weight(indicator="catalog_on_time", weight=20)]), metadata=w.md("authority"), timeout=10)
+
+
+async def test_evaluations_are_listed_by_keyset_pages(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    codes, token = [], ""
+    while True:
+        page = await w.supervision.ListEvaluations(sup.ListEvaluationsRequest(
+            year=month.year, month=month.month, page_size=2, page_token=token), metadata=w.md("authority"),
+            timeout=10)
+        codes.extend(e.department_code for e in page.evaluations)
+        token = page.next_page_token
+        if not token:
+            break
+    assert codes == sorted(set(codes)) and {P.code, U.code, Q.code} <= set(codes)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await w.supervision.ListEvaluations(sup.ListEvaluationsRequest(year=month.year, month=month.month),
+                                            metadata=w.md(U), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_recomputing_a_month_gives_the_same_figures(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    before = {d.key: await _figures(w, month, d) for d in (P, U, Q)}
+    await w.supervision.ComputeSnapshots(sup.ComputeSnapshotsRequest(year=month.year, month=month.month),
+                                         metadata=w.md("authority"), timeout=120)
+    assert {d.key: await _figures(w, month, d) for d in (P, U, Q)} == before
+
+
+async def test_only_the_authority_computes_and_departments_read_their_own(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await w.supervision.ComputeSnapshots(sup.ComputeSnapshotsRequest(year=month.year, month=month.month),
+                                             metadata=w.md(P), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as other:
+        await w.supervision.GetSnapshot(sup.GetSnapshotRequest(department_code=P.code, year=month.year,
+                                                               month=month.month), metadata=w.md(U), timeout=10)
+    assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await w.supervision.ComputeSnapshots(sup.ComputeSnapshotsRequest(year=month.year, month=13),
+                                             metadata=w.md("authority"), timeout=10)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad_request = details_of(bad.value)
+    assert [v.field for v in bad_request.field_violations] == ["month"]
+
+
+async def test_figures_services_are_internal(month_run) -> None:  # type: ignore[no-untyped-def]
+    """A department cannot reach the owning services' figures: not through the gateway, not directly."""
+    w, month, _ = month_run
+    from govshare.query.v1 import figures_pb2, figures_pb2_grpc
+    request = figures_pb2.ListDepartmentFiguresRequest(start_time=_stamp(month.start), end_time=_stamp(month.end))
+    with pytest.raises(grpc.aio.AioRpcError) as routed:
+        await figures_pb2_grpc.AuditFiguresServiceStub(w.platform.channel).ListDepartmentFigures(
+            request, metadata=w.md(U), timeout=10)
+    assert routed.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    signer = AssertionSigner(w.platform.settings["query"].internal_key)
+    async with grpc.aio.insecure_channel(w.platform.port("query")) as channel:
+        stub = figures_pb2_grpc.AuditFiguresServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as direct:
+            await stub.ListDepartmentFigures(request, metadata=signer.metadata(Caller(w.systems[U.key], U.code)),
+                                             timeout=10)
+        assert direct.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as backwards:
+            await stub.ListDepartmentFigures(figures_pb2.ListDepartmentFiguresRequest(
+                start_time=_stamp(month.end), end_time=_stamp(month.start)),
+                metadata=signer.metadata(service_caller("supervision")), timeout=10)
+        assert backwards.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# ---- reports (R-SUP-2) --------------------------------------------------------------------------------------
+
+
+def _pdf_text(content: bytes) -> str:
+    """The PDF's text through its ToUnicode map (what copy-paste and search get), whitespace removed.
+
+    fpdf2 writes two-byte glyph codes under an embedded encoding CMap; pypdf reads the codes a byte at a time
+    and yields a NUL before each character it maps, which is dropped with the whitespace."""
+    reader = PdfReader(io.BytesIO(content))
+    return "".join("".join(page.extract_text().replace("\x00", "").split()) for page in reader.pages)
+
+
+def _pdf_fonts(content: bytes) -> set[str]:
+    reader = PdfReader(io.BytesIO(content))
+    fonts = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            fonts.add(str(font.get_object()["/BaseFont"]))
+    return fonts
+
+
+async def _report(w: World, who, kind: int, fmt: int, year: int, month: int = 0,  # type: ignore[no-untyped-def]
+                  department: str = "") -> sup.GenerateReportResponse:
+    return await w.supervision.GenerateReport(sup.GenerateReportRequest(
+        kind=kind, year=year, month=month, department_code=department, format=fmt), metadata=w.md(who), timeout=60)
+
+
+async def test_yearly_report_of_a_department_in_html_and_pdf(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    html = await _report(w, P, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year, department=P.code)
+    assert html.content_type == "text/html; charset=utf-8"
+    assert html.file_name == f"yearly-{month.year}-{P.code}.html"
+    page = html.content.decode("utf-8")
+    title = f"{month.year}年度政务信息资源共享情况报告"
+    for expected in (title, f"{P.name}（{P.code}）", "<td>资源被调用次数</td><td class=\"n\">8</td>",
+                     "<td>资源调用失败次数</td><td class=\"n\">3</td>", "<td>收到共享申请</td><td class=\"n\">3</td>",
+                     "<td>逾期未更新目录</td><td class=\"n\">1</td>", "<svg", "按月资源被调用次数",
+                     "<td>有条件共享</td><td class=\"n\">1</td>", "未按要求更新政务信息资源目录",
+                     "未向共享平台及时提供共享信息", f"resource:{R2}:endpoint"):
+        assert expected in page, expected
+
+    pdf = await _report(w, P, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_PDF, month.year, department=P.code)
+    assert pdf.content_type == "application/pdf" and pdf.content.startswith(b"%PDF-")
+    text = _pdf_text(pdf.content)
+    for expected in (title, f"报告对象：{P.name}（{P.code}）", "一、总体情况", "资源被调用次数8", "资源调用失败次数3",
+                     "收到共享申请3", "按时答复申请1", "逾期答复申请1", "逾期未答复申请1", "逾期未更新目录1",
+                     "收到疑义数据2", "发现违规3", "目录更新01", "申请答复13", "疑义答复12", "有条件共享1",
+                     "无条件共享1", "未按要求更新政务信息资源目录", "违规情况"):
+        assert expected in text, expected
+    # The Chinese is real text set in the embedded font, not boxes: the font is Noto Sans SC, subset.
+    assert any(font.endswith("NotoSansSC") or "NotoSansSC" in font for font in _pdf_fonts(pdf.content))
+
+
+async def test_yearly_report_of_the_platform(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    pdf = await _report(w, "authority", sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_PDF, month.year)
+    text = _pdf_text(pdf.content)
+    assert f"{month.year}年度政务信息资源共享情况报告" in text and "报告对象：全平台" in text
+    assert "五、部门评价" in text and f"{Q.name}（{Q.code}）" in text
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _report(w, P, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as other:
+        await _report(w, U, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year, department=P.code)
+    assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_monthly_feedback_tells_the_provider_who_used_what(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    html = (await _report(w, P, sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_HTML, month.year, month.month,
+                          P.code)).content.decode("utf-8")
+    row = (f"<tr><td>{R1}</td><td>{U.name}（{U.code}）</td><td>行政依据</td><td class=\"n\">3</td>"
+           f"<td class=\"n\">0</td><td class=\"n\">0</td></tr>")
+    assert row in html
+    assert (f"<tr><td>{R1}</td><td>{U.name}（{U.code}）</td><td>工作参考</td><td class=\"n\">0</td>"
+            f"<td class=\"n\">2</td><td class=\"n\">0</td></tr>") in html
+    assert (f"<tr><td>{R2}</td><td>{U.name}（{U.code}）</td><td>行政依据</td><td class=\"n\">0</td>"
+            f"<td class=\"n\">0</td><td class=\"n\">3</td></tr>") in html
+    assert f"<tr><td>{R1}</td><td>{U.name}（{U.code}）</td><td class=\"n\">2</td></tr>" in html
+
+    pdf = await _report(w, P, sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_PDF, month.year, month.month,
+                        P.code)
+    assert pdf.file_name == f"feedback-{month.label()}-{P.code}.pdf"
+    text = _pdf_text(pdf.content)
+    for expected in (f"{month.year}年{month.month}月共享信息使用情况反馈", f"致：{P.name}（{P.code}）",
+                     "资源被调用次数8", "使用部门数1", "其中已应答3", "其中拒绝2", "其中失败3", "收到疑义数据2",
+                     "各使用部门调用次数", "调用用途分布", "三、疑义数据"):
+        assert expected in text, expected
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _report(w, U, sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_PDF, month.year, month.month,
+                      P.code)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await _report(w, P, sup.REPORT_KIND_MONTHLY_FEEDBACK, 0, month.year, 13, P.code)
+    _, bad_request = details_of(bad.value)
+    assert {v.field for v in bad_request.field_violations} == {"format"}
+
+
+async def test_govshare_report_writes_html_and_pdf(month_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The command a department's officer runs: the same RPC, files on disk."""
+    w, month, _ = month_run
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "report", "yearly", "--year", str(month.year),
+        "--department", P.code, "--out", str(tmp_path), "--gateway", w.platform.gateway,
+        "--system-id", w.systems[P.key], "--secret", w.secrets[P.key],
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == [f"yearly-{month.year}-{P.code}.html", f"yearly-{month.year}-{P.code}.pdf"]
+    assert "资源被调用次数8" in _pdf_text((tmp_path / files[1]).read_bytes())
+
+
+async def test_a_gateway_without_supervision_serves_the_rest(platform) -> None:  # type: ignore[no-untyped-def]
+    """Supervision is optional behind a gateway (a deployment that has not added it keeps working)."""
+    from gateway.component import create_component
+    from services.runtime.server import start_server
+
+    settings = platform.settings["gateway"].with_overrides(supervision_target="")
+    server = await start_server(settings, create_component(settings))
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            md = platform.metadata("authority")
+            with pytest.raises(grpc.aio.AioRpcError) as missing:
+                await supervision_pb2_grpc.SupervisionServiceStub(channel).GetEvaluationWeights(
+                    sup.GetEvaluationWeightsRequest(), metadata=md, timeout=10)
+            assert missing.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert _reason(missing.value) == "SERVICE_NOT_DEPLOYED"
+            listed = await directory_pb2_grpc.DirectoryServiceStub(channel).ListDepartments(
+                directory_pb2.ListDepartmentsRequest(), metadata=md, timeout=10)
+            assert listed.departments
+    finally:
+        await server.stop(0)

@@ -1,0 +1,82 @@
+"""The Art. 24 rules that the integration month cannot stage (a history of weeks, an empty dataset)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from govshare.supervision.v1 import supervision_pb2 as sup
+from services.runtime.figures import FigureRow, dimension
+from services.supervision.months import Month
+from services.supervision.snapshot import by_department
+from services.supervision.violations import BURST_FLOOR, detect
+
+MONTH = Month(2026, 3)
+DEPT = "11110100MB0000901X"
+
+
+def _daily(system: str, day: dt.date, calls: int) -> FigureRow:
+    return FigureRow(DEPT, "queries.system_daily", dimension(day=day.isoformat(), system=system), calls)
+
+
+def _history(system: str, per_day: int, days: int = 28) -> list[FigureRow]:
+    return [_daily(system, MONTH.first_day - dt.timedelta(days=n), per_day) for n in range(1, days + 1)]
+
+
+def test_a_burst_far_above_the_systems_history_is_flagged_with_its_evidence() -> None:
+    rows = [*_history("s1", 20), _daily("s1", dt.date(2026, 3, 9), 20), _daily("s1", dt.date(2026, 3, 10), 201)]
+    (found,) = detect(MONTH, by_department(rows, [DEPT]))
+    assert found.rule == sup.VIOLATION_RULE_USE_BURST and found.subject == "system:s1"
+    assert found.evidence == {"system": "s1", "day": "2026-03-10", "calls": "201", "baseline_daily_calls": "20.0",
+                              "threshold": "200.0"}
+
+
+def test_no_burst_at_ten_times_history_below_the_floor_or_without_history() -> None:
+    at_threshold = [*_history("s1", 20), _daily("s1", dt.date(2026, 3, 10), 200)]
+    below_floor = [*_history("s2", 1), _daily("s2", dt.date(2026, 3, 10), BURST_FLOOR)]
+    new_system = [*_history("s3", 1, days=6), _daily("s3", dt.date(2026, 3, 10), 10000)]
+    last_month_peak = [*_history("s4", 1), _daily("s4", dt.date(2026, 2, 27), 10000)]
+    assert detect(MONTH, by_department(at_threshold + below_floor + new_system + last_month_peak, [DEPT])) == []
+
+
+def test_a_foundation_resource_whose_dataset_is_empty_is_not_provided() -> None:
+    rows = [FigureRow(DEPT, "catalog.resource", dimension(cycle="DAILY", dataset="licence", resource="105001/1",
+                                                          target=""), 1),
+            FigureRow(DEPT, "catalog.resource", dimension(cycle="DAILY", dataset="population", resource="101001/1",
+                                                          target=""), 1),
+            FigureRow(DEPT, "catalog.resource", dimension(cycle="DAILY", dataset="own", resource="301001/1",
+                                                          target="10.0.0.1:50051"), 1),
+            FigureRow("other", "datasets.records", dimension(dataset="population"), 10)]
+    (found,) = detect(MONTH, by_department(rows, [DEPT]))
+    assert (found.rule, found.subject) == (sup.VIOLATION_RULE_DATA_NOT_PROVIDED, "resource:105001/1")
+    assert found.evidence == {"resource": "105001/1", "dataset": "licence", "records": "0"}
+
+
+def test_failures_under_the_threshold_are_not_flagged() -> None:
+    rows = [FigureRow(DEPT, "queries.served", dimension(purpose="WORK_REFERENCE", resource="r"), 100),
+            FigureRow(DEPT, "queries.failed", dimension(resource="r"), 4),
+            FigureRow(DEPT, "queries.served", dimension(purpose="WORK_REFERENCE", resource="s"), 2),
+            FigureRow(DEPT, "queries.failed", dimension(resource="s"), 2)]
+    assert detect(MONTH, by_department(rows, [DEPT])) == []
+
+
+def test_violation_ids_are_stable_across_recomputations() -> None:
+    rows = [FigureRow(DEPT, "catalog.update_overdue", dimension(change=7, due="2026-03-02"), 1)]
+    first, second = detect(MONTH, by_department(rows, [DEPT])), detect(MONTH, by_department(list(rows), [DEPT]))
+    assert [v.id for v in first] == [v.id for v in second] and len(first) == 1
+
+
+def test_months_in_china_standard_time() -> None:
+    assert Month(2026, 12).next() == Month(2027, 1) and Month(2026, 1).previous() == Month(2025, 12)
+    assert Month.of(dt.datetime(2026, 11, 30, 16, 0, tzinfo=dt.UTC)) == Month(2026, 12)
+    assert Month(2026, 12).start == dt.datetime(2026, 11, 30, 16, 0, tzinfo=dt.UTC)
+
+
+def test_conflicts_left_open_make_the_data_unusable() -> None:
+    def month_of(open_: int, resolved: int) -> list[FigureRow]:
+        return [FigureRow(DEPT, "conflicts.raised", "", open_ + resolved),
+                FigureRow(DEPT, "conflicts.resolved", "", resolved), FigureRow(DEPT, "conflicts.open", "", open_)]
+    (found,) = detect(MONTH, by_department(month_of(12, 3), [DEPT]))
+    assert (found.rule, found.subject) == (sup.VIOLATION_RULE_DATA_UNUSABLE, "conflicts")
+    assert found.evidence == {"conflicts_open": "12", "conflicts_raised": "15", "conflicts_resolved": "3"}
+    assert detect(MONTH, by_department(month_of(9, 0), [DEPT])) == []  # few
+    assert detect(MONTH, by_department(month_of(12, 12), [DEPT])) == []  # being worked through
