@@ -575,8 +575,9 @@ class Store:
     # The persons' view: confidential grants and system roles
 
     async def set_confidentiality(self, grant_id: str, confidential: bool, release_time: dt.datetime | None,
-                                  event: ApplicationEvent) -> Grant | None:
-        """Marks or unmarks a grant, with the step in its history; None when the grant is gone."""
+                                  event: ApplicationEvent, admin: AdminEvent | None = None) -> Grant | None:
+        """Marks or unmarks a grant, with the step in its history and its ``admin`` log entry; None when the
+        grant is gone."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 "UPDATE grants SET confidential = $2, release_time = $3, update_time = $4 WHERE id = $1 RETURNING *",
@@ -584,6 +585,8 @@ class Store:
             if row is None:
                 return None
             await self._insert_event(conn, row["application_id"], event)
+            if admin is not None:
+                await self.append_admin(conn, SERVICE, [admin])
             return _grant(row)
 
     async def confidential_grants(self, now: dt.datetime) -> list[asyncpg.Record]:
@@ -595,14 +598,24 @@ class Store:
             " release_time FROM grants WHERE confidential AND release_time > $1 ORDER BY id",
             now, sharing_pb2.GRANT_STATE_REVOKED)
 
-    async def grant_role(self, system_id: str, role: int, granted_by: str, now: dt.datetime) -> asyncpg.Record:
-        return await self.pool.fetchrow(
-            "INSERT INTO system_roles (system_id, role, granted_by, grant_time) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (system_id, role) DO UPDATE SET role = EXCLUDED.role RETURNING *",
-            system_id, role, granted_by, now)
+    async def grant_role(self, system_id: str, role: int, granted_by: str, now: dt.datetime,
+                         admin: AdminEvent | None = None) -> asyncpg.Record:
+        """Gives a system a role, with its ``admin`` log entry in the same transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "INSERT INTO system_roles (system_id, role, granted_by, grant_time) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (system_id, role) DO UPDATE SET role = EXCLUDED.role RETURNING *",
+                system_id, role, granted_by, now)
+            if admin is not None:
+                await self.append_admin(conn, SERVICE, [admin])
+            return row
 
-    async def revoke_role(self, system_id: str, role: int) -> None:
-        await self.pool.execute("DELETE FROM system_roles WHERE system_id = $1 AND role = $2", system_id, role)
+    async def revoke_role(self, system_id: str, role: int, admin: AdminEvent | None = None) -> None:
+        """Takes a role from a system, with its ``admin`` log entry in the same transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM system_roles WHERE system_id = $1 AND role = $2", system_id, role)
+            if admin is not None:
+                await self.append_admin(conn, SERVICE, [admin])
 
     async def roles_of(self, system_id: str) -> list[asyncpg.Record]:
         return await self.pool.fetch("SELECT * FROM system_roles WHERE system_id = $1 ORDER BY role", system_id)

@@ -25,6 +25,8 @@ from govshare.authorization.v1 import (
     authorization_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
+    roles_pb2,
+    roles_pb2_grpc,
     sharing_pb2,
     sharing_pb2_grpc,
     token_pb2,
@@ -357,3 +359,39 @@ async def test_drafts_mandate_changes_applications_and_disputes_are_logged_witho
     for text in (key, "某某科技有限公司", "营业执照副本", "经核查登记档案", "机构改革职能调整", "参保状态变更摘要",
                  "社会保险法", "社保待遇资格认证"):
         assert all(text not in event.details_json and text not in event.target for event in logged), text
+
+
+async def test_role_and_grant_confidentiality_changes_are_logged_without_their_reasons(platform) -> None:  # type: ignore[no-untyped-def]
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    system_id = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=_department(platform, "civil"), name="查询门户")), metadata=platform.metadata("civil"),
+        timeout=10)).system.id
+    roles = roles_pb2_grpc.RoleServiceStub(platform.channel)
+    portal = roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL
+    await roles.GrantSystemRole(roles_pb2.GrantSystemRoleRequest(system_id=system_id, role=portal),
+                                metadata=platform.metadata("authority"), timeout=10)
+    await roles.RevokeSystemRole(roles_pb2.RevokeSystemRoleRequest(system_id=system_id, role=portal),
+                                 metadata=platform.metadata("authority"), timeout=10)
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire, release = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
+    application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=POPULATION, items=["citizen_id", "name"], purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS],
+            purpose_text="证照核发", basis="《电子证照管理办法》", requested_expire_time=expire,
+            methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=10)), metadata=platform.metadata("services"),
+        timeout=10)).application
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=platform.metadata("police"), timeout=10)).grant
+    await sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+        grant_id=grant.id, confidential=True, release_time=release, reason="在办案件保密"),
+        metadata=platform.metadata("police"), timeout=10)
+
+    granted = await _logged(platform, "roles.grant_system_role", system_id, role=portal)
+    revoked = await _logged(platform, "roles.revoke_system_role", system_id, role=portal)
+    assert granted.actor_department_code == revoked.actor_department_code == _department(platform, "authority")
+    marked = await _logged(platform, "sharing.grant_confidentiality", grant.id, confidential=True)
+    assert marked.actor_department_code == _department(platform, "police")
+    assert "在办案件保密" not in marked.details_json
