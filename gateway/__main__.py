@@ -1,6 +1,39 @@
-"""Entry point: ``python -m gateway``."""
+"""``python -m gateway``: run the edge (Envoy from the pinned wheel); ``--render`` prints its configuration."""
 
-from gateway.component import create_component
-from services.runtime.server import serve
+from __future__ import annotations
 
-serve("gateway", create_component)
+import argparse
+import sys
+from pathlib import Path
+
+from gateway.edge import render_json
+from gateway.envoy_process import run, write_config
+from services.runtime.settings import SettingsError, load
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gateway", description=__doc__)
+    parser.add_argument("--render", action="store_true",
+                        help="print Envoy's bootstrap (JSON, valid YAML) for the GOVSHARE_* settings and exit")
+    parser.add_argument("--out", metavar="DIR", type=Path,
+                        help="with --render: write envoy.json (and the transcoder's descriptors.pb, unless "
+                             "GOVSHARE_DESCRIPTOR_SET names one) into DIR instead (the chart's init container)")
+    args = parser.parse_args(argv)
+    if args.out is not None and not args.render:
+        parser.error("--out goes with --render")
+    try:
+        settings = load("gateway")
+    except SettingsError as exc:
+        print(f"govshare gateway: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.render and args.out is not None:
+        print(f"govshare gateway: wrote {write_config(settings, args.out)}", file=sys.stderr)
+        return
+    if args.render:
+        sys.stdout.write(render_json(settings))
+        return
+    run(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,10 @@
-"""Which backend serves each public gRPC method, and why the gateway refuses the others.
+"""The one table of public methods: which backend serves each, which pass without a token, what is internal.
 
-The table is built once, at start, from the generated descriptors: the gateway
-never parses a message, but it must know whether a method streams its replies,
-and the descriptors say so. Internal services (the provider contract and
+Everything the edge does per method is rendered from it (gateway.edge): add a
+service here, or a method to a public service's proto, and it is routed,
+authenticated, rate-limited, counted and transcoded with no other edit. The
+methods come from the generated descriptors, which also say whether a method
+streams its replies. Internal services (the provider contract and
 AuthorizationService.Check) exist in the same descriptor pool but are never
 routed: only platform processes may call them, from inside the mesh.
 """
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-import grpc
 from google.protobuf import descriptor_pool
 
 # Imported for their side effect: the default descriptor pool learns every govshare service
@@ -32,12 +33,11 @@ from govshare.foundation.v1 import foundation_pb2  # noqa: F401
 from govshare.provider.v1 import provider_pb2  # noqa: F401
 from govshare.query.v1 import audit_pb2, dispute_pb2, query_pb2  # noqa: F401
 from govshare.supervision.v1 import supervision_pb2  # noqa: F401
-from services.runtime.errors import ServiceError
 from services.runtime.settings import Settings
 
 
 class Backend(StrEnum):
-    """The platform services the gateway forwards to."""
+    """The platform services the edge routes to."""
 
     CATALOG = "catalog"
     AUTHORIZATION = "authorization"
@@ -71,6 +71,8 @@ INTERNAL_SERVICES = frozenset({
     "govshare.query.v1.AuditFiguresService",
     "govshare.foundation.v1.FoundationFiguresService",
 })
+#: Where the edge sends the standard health and reflection services: a backend that reflects every public service.
+EDGE_COMPANION = Backend.AUTHORIZATION
 #: Methods that authenticate themselves (the system secret is in the request), so they pass without a token.
 ANONYMOUS_METHODS = frozenset({"/govshare.authorization.v1.TokenService/IssueToken"})
 
@@ -101,18 +103,8 @@ class Route:
         return self.method.rpartition("/")[2]
 
 
-def split_method(method: str) -> tuple[str, str] | None:
-    """``(service, method)`` of a ``/package.Service/Method`` path, or None if the path has another shape."""
-    if not method.startswith("/"):
-        return None
-    service, slash, name = method[1:].partition("/")
-    if not service or not slash or not name or "/" in name:
-        return None
-    return service, name
-
-
-#: Backends a gateway may run without (their methods answer UNAVAILABLE): supervision is not on the query path,
-#: and a deployment that has not added it yet keeps serving everything else.
+#: Backends the edge may run without (their methods answer UNAVAILABLE, said by Envoy itself): supervision is not
+#: on the query path, and a deployment that has not added it yet keeps serving everything else.
 OPTIONAL_BACKENDS = frozenset({Backend.SUPERVISION})
 
 
@@ -144,7 +136,8 @@ class RoutingTable:
             for method in pool.FindServiceByName(service_name).methods:
                 path = f"/{service_name}/{method.name}"
                 if method.client_streaming:
-                    raise ValueError(f"{path} streams requests, which the gateway does not relay")
+                    raise ValueError(f"{path} streams requests, which the edge does not route (gRPC-Web and "
+                                     "the REST transcoder cannot carry them)")
                 routes.append(Route(path, backend, method.server_streaming, path in ANONYMOUS_METHODS))
         return cls(routes)
 
@@ -154,6 +147,10 @@ class RoutingTable:
     def __len__(self) -> int:
         return len(self._routes)
 
+    def backend(self, service: str) -> Backend:
+        """The backend serving a public service."""
+        return next(route.backend for route in self._routes.values() if route.service == service)
+
     def get(self, method: str) -> Route | None:
         return self._routes.get(method)
 
@@ -161,15 +158,3 @@ class RoutingTable:
     def service_names(self) -> tuple[str, ...]:
         """The routed services, in table order (what health and reflection announce)."""
         return self._services
-
-    def refusal(self, method: str) -> ServiceError:
-        """UNIMPLEMENTED saying why ``method`` is not served: internal, unknown service, or unknown method."""
-        service, _, name = method[1:].rpartition("/")
-        if service in INTERNAL_SERVICES:
-            return ServiceError(grpc.StatusCode.UNIMPLEMENTED, "INTERNAL_SERVICE",
-                                f"{service} is internal and not served by the gateway")
-        if service in self._services:
-            return ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNKNOWN_METHOD",
-                                f"{service} has no method {name!r}")
-        return ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNKNOWN_SERVICE",
-                            f"unknown service {service!r}: the gateway serves {', '.join(self._services)}")

@@ -29,7 +29,8 @@ from loadtest.cpu import ProcessGroup
 from loadtest.credentials import bearer
 from services.demo import DemoCredentials, issue_token
 from services.runtime.embedded import EmbeddedServers
-from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.identity import Caller
+from services.runtime.tokens import issue_token as issue_token_locally
 
 READY_LINE = "govshare is up"
 SERVICES = ("gateway", "catalog", "authorization", "query", "foundation")
@@ -161,8 +162,10 @@ class Platform:
         return Caller(entry["system_id"], entry["department"], authority=False)
 
     def direct_metadata(self, system: str) -> tuple[tuple[str, str], ...]:
-        """The signed assertion the gateway would forward for ``system`` (to reach one service directly)."""
-        return AssertionSigner(self.internal_key()).metadata(self.caller(system))
+        """A bearer token of ``system``, signed with the platform's key as IssueToken would (to reach one service
+        directly: every service verifies the token itself)."""
+        private_key = json.loads((self.data_dir / "keys.json").read_text(encoding="utf-8"))["token_private_key"]
+        return bearer(issue_token_locally(private_key, self.caller(system), 3600).token)
 
     async def flush_record_cache(self, dataset: str) -> int:
         """Deletes the cached records of ``dataset`` and announces it as a provider would (RECORDS_CHANGED for

@@ -1,7 +1,8 @@
 """The `govshare` command.
 
     govshare up                 run the whole platform (embedded PostgreSQL/Redis unless configured)
-    govshare serve COMPONENT    run one service process (what the container image runs)
+    govshare serve COMPONENT    run one service process (what the container image runs; gateway: Envoy)
+    govshare render-edge        print the edge's Envoy configuration (--out DIR: write it there, as the chart does)
     govshare migrate            apply every service's migrations (the Helm hook Job)
     govshare seed               load demo departments, systems, catalog and foundation data
     govshare query / verify     try an online query or a verification by hand
@@ -28,8 +29,9 @@ import os
 import sys
 from pathlib import Path
 
+#: The gateway is Envoy (gateway.envoy_process), not a Python server: `serve gateway` renders and runs it.
+EDGE = "gateway"
 COMPONENT_FACTORIES = {
-    "gateway": "gateway.component",
     "catalog": "services.catalog.component",
     "authorization": "services.authorization.component",
     "query": "services.query.component",
@@ -39,10 +41,21 @@ COMPONENT_FACTORIES = {
 
 
 def _serve(args: argparse.Namespace) -> None:
+    if args.component == EDGE:
+        from gateway.__main__ import main as edge
+
+        edge([])
+        return
     from services.runtime.server import serve
 
     module = importlib.import_module(COMPONENT_FACTORIES[args.component])
     serve(args.component, module.create_component)
+
+
+def _render_edge(args: argparse.Namespace) -> None:
+    from gateway.__main__ import main as edge
+
+    edge(["--render", *(["--out", args.out] if args.out else [])])
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
@@ -280,8 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_up)
 
     serve = commands.add_parser("serve", help="run one service process")
-    serve.add_argument("component", choices=sorted(COMPONENT_FACTORIES))
+    serve.add_argument("component", choices=sorted((*COMPONENT_FACTORIES, EDGE)))
     serve.set_defaults(func=_serve)
+
+    render_edge = commands.add_parser("render-edge", help="print the edge's Envoy configuration for GOVSHARE_*")
+    render_edge.add_argument("--out", metavar="DIR", help="write envoy.json (and descriptors.pb) into DIR "
+                             "instead of printing (the chart's init container)")
+    render_edge.set_defaults(func=_render_edge)
 
     migrate = commands.add_parser("migrate", help="apply database migrations")
     _add_data_dir(migrate)

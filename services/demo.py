@@ -9,6 +9,7 @@ before its records are bulk-loaded with COPY (millions of rows in minutes).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -183,6 +184,18 @@ async def issue_token(channel: grpc.aio.Channel, system_id: str, secret: str) ->
     return response.token
 
 
+async def _until_accepting(call, attempts: int = 150) -> None:  # type: ignore[no-untyped-def]
+    """Waits while a service answers UNAVAILABLE (starting: it has not loaded the systems' states yet)."""
+    for attempt in range(attempts):
+        try:
+            await call()
+            return
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.2)
+
+
 async def _ensure_department(directory: directory_pb2_grpc.DirectoryServiceStub, department: DemoDepartment,
                              metadata: tuple) -> None:
     try:
@@ -235,11 +248,16 @@ async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, enti
             credentials.systems[department.key] = {"system_id": created.system.id, "secret": created.secret,
                                                    "department": department.code, "name": department.name}
         catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
+        await _until_accepting(lambda: catalog.ListEntries(cat.ListEntriesRequest(page_size=1), metadata=metadata,
+                                                           timeout=10))
         for entry in demo_entries():
             await _publish(catalog, entry, metadata)
             credentials.resources[entry.name] = entry.code
         sources = {"population": DEPARTMENTS[0].code, "legal_entity": DEPARTMENTS[1].code,
                    "region": DEPARTMENTS[2].code, "place": DEPARTMENTS[2].code, "licence": DEPARTMENTS[3].code}
-        await designate_sources(foundation_pb2_grpc.FoundationAdminServiceStub(channel), sources, metadata)
+        admin = foundation_pb2_grpc.FoundationAdminServiceStub(channel)
+        await _until_accepting(lambda: admin.ListDatasets(foundation_pb2.ListDatasetsRequest(), metadata=metadata,
+                                                          timeout=10))
+        await designate_sources(admin, sources, metadata)
     await load_synthetic(database_url, sources, persons=persons, entities=entities, licences=licences, seed=seed)
     return credentials

@@ -40,6 +40,8 @@ from services.runtime.supervision import Supervisor, describe_exit
 
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
+#: Listeners beside the services' gRPC ports: Envoy's admin (localhost) and the authorization service's JWKS.
+EXTRA_OFFSETS = {"edge admin": 8, "jwks": 9}
 READY_TIMEOUT = 120.0
 
 
@@ -73,7 +75,7 @@ def check_ports_free(ports: dict[str, int], port_base: int) -> None:
             except OSError:
                 raise SystemExit(
                     f"govshare up: port {port} ({component}) is already in use — stop the program listening there "
-                    f"or choose other ports with --port N (govshare uses N to N+{len(ports) - 1}; "
+                    f"or choose other ports with --port N (govshare uses N to N+{max(EXTRA_OFFSETS.values())}; "
                     f"now {port_base})") from None
 
 
@@ -90,11 +92,15 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
         "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
         "GOVSHARE_WORKERS": str(workers),
         "OTEL_SERVICE_NAME": f"govshare-{component}",
-        **{f"GOVSHARE_{name.upper()}_TARGET": f"127.0.0.1:{port}" for name, port in ports.items()
-           if name != "gateway"},
+        **{f"GOVSHARE_{name.upper()}_TARGET": f"127.0.0.1:{ports[name]}" for name in OFFSETS if name != "gateway"},
     })
     if component == "authorization":
         env["GOVSHARE_TOKEN_PRIVATE_KEY"] = keys.token_private_key
+        env["GOVSHARE_JWKS_LISTEN"] = f"127.0.0.1:{ports['jwks']}"
+    if component == "gateway":
+        # The edge is Envoy (gateway.envoy_process): it fetches the token keys from the authorization service.
+        env["GOVSHARE_JWKS_URL"] = f"http://127.0.0.1:{ports['jwks']}/.well-known/jwks.json"
+        env["GOVSHARE_EDGE_ADMIN"] = f"127.0.0.1:{ports['edge admin']}"
     if component == "query":
         env["GOVSHARE_AUDIT_SIGNING_KEY"] = keys.audit_signing_key
     env.update(metrics_environment(component))
@@ -175,6 +181,8 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     data = json.loads(credentials_path.read_text(encoding="utf-8"))
     gateway = connection.gateway
     print(f"\ngovshare is up in {time.monotonic() - started:.1f}s — gateway at {gateway}\n")
+    print(f"  gRPC      {gateway}  (gRPC-Web on the same address)")
+    print(f"  REST      http://{gateway}/  (HTTP/JSON, e.g. POST http://{gateway}/govshare.query.v1.QueryService/Query)")
     print(f"  zone      {connection.zone}")
     print(f"  database  {public_url(connection.database_url)}")
     print(f"  redis     {public_url(connection.redis_url)}")
@@ -224,7 +232,7 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
     from services.demo import seed_demo
 
     started = time.monotonic()
-    ports = {name: port_base + offset for name, offset in OFFSETS.items()}
+    ports = {name: port_base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
     check_ports_free(ports, port_base)
     database_url = os.environ.get("GOVSHARE_DATABASE_URL", "")
     redis_url = os.environ.get("GOVSHARE_REDIS_URL", "")

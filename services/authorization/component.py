@@ -8,6 +8,7 @@ import logging
 
 import grpc
 
+from gateway.routing import PUBLIC_SERVICES
 from govshare.authorization.v1 import (
     admin_log_pb2_grpc,
     authorization_pb2_grpc,
@@ -24,6 +25,7 @@ from services.authorization.admin_log import AdminLog
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
 from services.authorization.entries import EntryLookup
+from services.authorization.jwks_endpoint import JwksEndpoint
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.servicer import (
     AdminLogIntakeServicer,
@@ -37,11 +39,12 @@ from services.authorization.sharing import Sharing
 from services.authorization.store import Store
 from services.authorization.subject_access import SubjectAccessPolicy
 from services.authorization.subject_access_servicer import RoleServicer, SubjectAccessPolicyServicer
+from services.runtime.callers import caller_verifier
 from services.runtime.checkpoints import Checkpoint, Checkpointer, CheckpointSigner, CheckpointVerifier
 from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
-from services.runtime.identity import AssertionVerifier
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.settings import Settings
+from services.runtime.system_states_watch import SystemStatesWatch
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,9 @@ class AuthorizationComponent:
         "govshare.authorization.v1.RoleService",
         "govshare.authorization.v1.SubjectAccessPolicyService",
     )
+    #: The edge routes reflection here (gateway.routing.EDGE_COMPANION): it lists every public service (their
+    #: descriptors are loaded by gateway.routing) and nothing internal.
+    reflected_services = tuple(PUBLIC_SERVICES)
 
     def __init__(self, settings: Settings) -> None:
         if problem := credentials.signing_key_problem(settings.token_private_key):
@@ -69,7 +75,10 @@ class AuthorizationComponent:
         self._store = Store()
         self._entries = EntryLookup(settings)
         self._events = PolicyEvents()
-        self._verifier = AssertionVerifier(settings.internal_key)
+        #: Tokens of disabled systems and rotated secrets are refused here too (the edge cannot ask); the states
+        #: come from this service's own store.
+        self._states = SystemStatesWatch(settings, self.name)
+        self._verifier = caller_verifier(settings, check=self._states.check)
         self._directory = Directory(self._store, settings, self._events)
         # The log's checkpoints are signed with the platform's token signing key, which authorization alone
         # holds (the chart gives it no other key), under the log's own context so that no signature made for
@@ -82,6 +91,8 @@ class AuthorizationComponent:
         self._checkpointer: Checkpointer | None = None
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)
+        #: The token keys for the edge (GOVSHARE_JWKS_LISTEN); served from start, while dependencies come up.
+        self.jwks = JwksEndpoint(settings)
         self._subject_access = SubjectAccessPolicy(self._store)
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -103,10 +114,12 @@ class AuthorizationComponent:
 
     async def start(self) -> None:
         """Opens the pool and the event bus (raising while they are down), then the catalog lookup."""
-        await self.stop()
+        await self._close()
+        await self.jwks.start()
         await self._store.open(self._settings.database_url)
         await self._events.open(self._settings.redis_url)
         await self._entries.open()
+        await self._states.start(self._store.system_states)
         # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
         await asyncio.to_thread(credentials.decoy_hash)
         self._checkpointer = Checkpointer(self._admin_log.signer, self._store.admin_log_head, lambda _: None,
@@ -119,6 +132,10 @@ class AuthorizationComponent:
         return await self._checkpointer.checkpoint() if self._checkpointer is not None else []
 
     async def stop(self) -> None:
+        await self._close()
+        await self.jwks.stop()
+
+    async def _close(self) -> None:
         if self._checkpointer is not None:
             checkpointer, self._checkpointer = self._checkpointer, None
             try:  # the head at the stop; if it cannot be written, the last periodic one stands
@@ -126,6 +143,7 @@ class AuthorizationComponent:
             except Exception as exc:
                 log.error("the administrative log's checkpoint at stop could not be written (%s)",
                           type(exc).__name__)
+        await self._states.stop()
         await self._entries.close()
         await self._events.close()
         await self._store.close()

@@ -15,11 +15,13 @@ from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.runtime import cache, db
 from services.runtime.admin_events import AdminOutbox
+from services.runtime.callers import caller_verifier
 from services.runtime.errors import ServiceError
 from services.runtime.figures import FigureSource, FiguresServicer
 from services.runtime.identity import AssertionVerifier
 from services.runtime.masking import Masker
 from services.runtime.settings import Settings
+from services.runtime.system_states_watch import SystemStatesWatch
 
 SERVICE_NAME = "govshare.catalog.v1.CatalogService"
 FIGURES_SERVICE_NAME = "govshare.catalog.v1.CatalogFiguresService"
@@ -39,7 +41,10 @@ class CatalogComponent:
         self._store: CatalogStore | None = None
         # Built here so a bad GOVSHARE_MASK_RULES stops the process before it serves.
         self._masker = Masker(settings.mask_rules)
-        self._servicer = CatalogServicer(lambda: self.catalog, AssertionVerifier(settings.internal_key))
+        #: Tokens of disabled systems and rotated secrets are refused here too (the edge cannot ask).
+        self._states = SystemStatesWatch(settings, self.name)
+        self._servicer = CatalogServicer(lambda: self.catalog, caller_verifier(settings, check=self._states.check))
+        # Internal (service-only): platform services call it with their mesh identity.
         self._figures = FiguresServicer(AssertionVerifier(settings.internal_key), self._figure_source,
                                         figures_pb2.ListDepartmentFiguresResponse)
         self._outbox = AdminOutbox(settings, self.name)
@@ -58,11 +63,13 @@ class CatalogComponent:
             raise
         self._redis, self._pool = redis, pool
         self._outbox.start(pool)
+        await self._states.start()
         self._store = CatalogStore(pool)
         self._catalog = Catalog(self._store, self._announce, self._settings.zone, self._masker,
                                 self._settings.catalog_update_working_days)
 
     async def stop(self) -> None:
+        await self._states.stop()
         await self._outbox.stop()
         if self._pool is not None:
             await self._pool.close()

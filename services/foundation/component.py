@@ -20,11 +20,13 @@ from services.foundation.servicer import FoundationAdminServicer
 from services.foundation.store import FoundationStore
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.cache import create_client
+from services.runtime.callers import caller_verifier
 from services.runtime.db import create_pool
 from services.runtime.errors import ServiceError
 from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.identity import AssertionVerifier
 from services.runtime.settings import Settings
+from services.runtime.system_states_watch import SystemStatesWatch
 
 ADMIN_SERVICE = "govshare.foundation.v1.FoundationAdminService"
 PROVIDER_SERVICE = "govshare.provider.v1.ProviderService"
@@ -42,7 +44,9 @@ class FoundationComponent:
         self._settings = settings
         self._store = FoundationStore()
         self._invalidator = RecordInvalidator()
-        verifier = AssertionVerifier(settings.internal_key)
+        #: Tokens of disabled systems and rotated secrets are refused here too (the edge cannot ask).
+        self._states = SystemStatesWatch(settings, self.name)
+        verifier = caller_verifier(settings, check=self._states.check)
         self._outbox = AdminOutbox(settings, self.name)
         loader = Loader(self._store, self._invalidator, recorded=self._outbox.notify)
         self._admin = FoundationAdminServicer(verifier, loader, self._store,
@@ -73,8 +77,10 @@ class FoundationComponent:
         self._store.attach(pool)
         self._invalidator.attach(client)
         self._outbox.start(pool)
+        await self._states.start()
 
     async def stop(self) -> None:
+        await self._states.stop()
         await self._outbox.stop()
         self._store.attach(None)
         self._invalidator.attach(None)

@@ -46,6 +46,7 @@ from services.runtime.cache import (
     Subscriber,
     create_client,
 )
+from services.runtime.callers import caller_verifier
 from services.runtime.catalog_client import CatalogCache
 from services.runtime.clients import open_channel
 from services.runtime.db import create_pool
@@ -83,11 +84,11 @@ class QueryComponent:
         retired = ed25519_public_keys(settings.audit_retired_public_keys) if settings.audit_retired_public_keys else []
         self._checkpoint_verifier = CheckpointVerifier([self._checkpoint_signer.public_key, *retired])
         # Calls of a disabled system, or with a token older than its system's last rotation, are refused here
-        # too (not only at the gateway), and the system's cached decisions dropped.
+        # too (as by every service), and the system's cached decisions dropped.
         self._states = SystemStates(self._load_states)
         self._states_loader: Loader | None = None
         self._states.add_listener(self._on_system_changed)
-        verifier = AssertionVerifier(settings.internal_key, check=self._states.check)
+        verifier = caller_verifier(settings, check=self._states.check)
         self._servicers = (QueryServicer(verifier), DisputeServicer(verifier), AuditServicer(verifier))
         self._pool: asyncpg.Pool | None = None
         self._redis: aioredis.Redis | None = None

@@ -1,19 +1,16 @@
-"""Caller identity inside the mesh.
+"""Caller identity inside the mesh: the ``svc:<component>`` assertions platform services sign.
 
-The gateway authenticates business systems (bearer tokens signed by the
-authorization service) and forwards the verified identity to internal services as
-a *signed internal assertion*: two metadata entries, the assertion and its
+Services that call each other (query → authorization, catalog → authorization, …)
+send a *signed internal assertion*: two metadata entries, the assertion and its
 HMAC-SHA256 under ``GOVSHARE_INTERNAL_KEY``, a key only the platform's own
-processes hold. Internal services trust nothing else: a caller that talks to them
-directly, with or without a forged identity header, is refused UNAUTHENTICATED.
-Services that call each other (query → authorization) sign their own identity the
-same way, as ``svc:<component>``.
+processes hold. A business system's identity is never an assertion: it is its
+bearer token, which every service verifies itself (services.runtime.callers,
+which refuses an assertion naming anything but a platform service).
 
-The assertion also carries the ``iat`` of the token it was made from, so a
-service that keeps the systems' states (services.runtime.system_states) can
-refuse, itself, a token issued before its system was disabled or rotated.
+The assertion can carry the ``iat`` of a token, so a service that keeps the
+systems' states (services.runtime.system_states) can refuse, itself, a token
+issued before its system was disabled or rotated.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -104,7 +101,7 @@ class AssertionVerifier:
             elif key == SIGNATURE_HEADER:
                 signature = value if isinstance(value, str) else value.decode()
         if assertion is None or signature is None:
-            raise unauthenticated("no caller identity: internal services accept calls only through the gateway")
+            raise unauthenticated("incomplete caller identity: a platform service sends both signed entries")
         now = int(time.time())
         cached = self._verified.get((assertion, signature))
         if cached is not None and now - cached[0] <= MAX_ASSERTION_AGE_SECONDS:
@@ -118,7 +115,7 @@ class AssertionVerifier:
     def _verify(self, assertion: str, signature: str, now: int) -> Caller:
         expected = hmac.new(self._key, assertion.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, signature):
-            raise unauthenticated("caller identity signature is invalid: call through the gateway")
+            raise unauthenticated("caller identity signature is invalid: only platform services sign identities")
         parts = assertion.split("|")
         if len(parts) != 6 or parts[0] != _VERSION or not parts[4].isdigit() or not parts[5].isdigit():
             raise unauthenticated("caller identity assertion is malformed")

@@ -434,8 +434,10 @@ async def start_server(settings: Settings, component: Component,
     for name in ("", *component.service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     if settings.reflection:
-        reflection.enable_server_reflection((*component.service_names, reflection.SERVICE_NAME,
-                                             health.SERVICE_NAME), server)
+        # A component may list more than it serves (``reflected_services``): the one the edge sends reflection to
+        # describes every public service.
+        reflected = getattr(component, "reflected_services", component.service_names)
+        reflection.enable_server_reflection((*reflected, reflection.SERVICE_NAME, health.SERVICE_NAME), server)
     credentials = _credentials(settings)
     port = (server.add_secure_port(settings.listen, credentials) if credentials
             else server.add_insecure_port(settings.listen))

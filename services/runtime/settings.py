@@ -73,6 +73,16 @@ class Settings:
     #: Then at most this long for the calls received to finish before they are cancelled.
     drain_timeout_seconds: float = 20.0
     mask_rules: Mapping[str, str] = field(default_factory=dict)
+    #: Authorization only: host:port of the HTTP listener publishing the token keys as a JWKS (empty: none).
+    jwks_listen: str = ""
+    #: The edge only: where Envoy fetches the JWKS (http(s)://host:port/.well-known/jwks.json).
+    jwks_url: str = ""
+    #: The edge only: Envoy's admin listener (keep it on localhost: it can stop the proxy).
+    edge_admin: str = "127.0.0.1:9901"
+    #: The edge only: origins allowed to call from a browser (gRPC-Web, REST); empty: no CORS.
+    cors_origins: tuple[str, ...] = ()
+    #: The edge only: the protobuf descriptor set the REST/JSON transcoder reads (empty: no transcoding).
+    descriptor_set: str = ""
     #: How often the supervision service recomputes the current and the previous month (0: only on demand).
     supervision_snapshot_seconds: int = 3600
 
@@ -129,18 +139,22 @@ _STR_FIELDS = {
     "GOVSHARE_TLS_KEY": "tls_key",
     "GOVSHARE_TLS_CA": "tls_ca",
     "GOVSHARE_METRICS_HOST": "metrics_host",
+    "GOVSHARE_JWKS_LISTEN": "jwks_listen",
+    "GOVSHARE_JWKS_URL": "jwks_url",
+    "GOVSHARE_EDGE_ADMIN": "edge_admin",
+    "GOVSHARE_DESCRIPTOR_SET": "descriptor_set",
 }
 
 # What each component cannot start without.
 _REQUIRED = {
-    "gateway": ("token_public_key", "redis_url", "catalog_target", "authorization_target", "query_target",
-                "foundation_target"),
-    "catalog": ("database_url", "redis_url", "authorization_target"),
+    "gateway": ("jwks_url", "catalog_target", "authorization_target", "query_target", "foundation_target"),
+    "catalog": ("database_url", "redis_url", "token_public_key", "authorization_target"),
     "authorization": ("database_url", "redis_url", "token_private_key", "token_public_key", "catalog_target"),
-    "query": ("database_url", "redis_url", "catalog_target", "authorization_target", "foundation_target",
-              "audit_signing_key"),
-    "foundation": ("database_url", "redis_url", "authorization_target"),
-    "supervision": ("database_url", "catalog_target", "authorization_target", "query_target", "foundation_target"),
+    "query": ("database_url", "redis_url", "token_public_key", "catalog_target", "authorization_target",
+              "foundation_target", "audit_signing_key"),
+    "foundation": ("database_url", "redis_url", "token_public_key", "authorization_target"),
+    "supervision": ("database_url", "redis_url", "token_public_key", "catalog_target", "authorization_target",
+                    "query_target", "foundation_target"),
 }
 
 
@@ -191,6 +205,8 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
         values["internal_key"] = env["GOVSHARE_INTERNAL_KEY"].encode()
     if "GOVSHARE_REFLECTION" in env:
         values["reflection"] = _parse_bool("GOVSHARE_REFLECTION", env["GOVSHARE_REFLECTION"], errors)
+    if "GOVSHARE_CORS_ORIGINS" in env:
+        values["cors_origins"] = tuple(o.strip() for o in env["GOVSHARE_CORS_ORIGINS"].split(",") if o.strip())
     if "GOVSHARE_MASK_RULES" in env:
         values["mask_rules"] = _parse_mask_rules(env["GOVSHARE_MASK_RULES"], errors)
     for name, attr in _STR_FIELDS.items():
@@ -235,7 +251,13 @@ def validate(settings: Settings) -> list[str]:
         host, sep, port = settings.health_listen.rpartition(":")
         if not sep or not host or not port.isdigit():
             errors.append(f"GOVSHARE_HEALTH_LISTEN={settings.health_listen!r}: expected host:port")
-    if len(settings.internal_key) < 32:
+    for name, address in (("GOVSHARE_JWKS_LISTEN", settings.jwks_listen), ("GOVSHARE_EDGE_ADMIN", settings.edge_admin)):
+        host, sep, port = address.rpartition(":")
+        if address and (not sep or not host or not port.isdigit()):
+            errors.append(f"{name}={address!r}: expected host:port")
+    if settings.jwks_url and not settings.jwks_url.startswith(("http://", "https://")):
+        errors.append(f"GOVSHARE_JWKS_URL={settings.jwks_url!r}: expected an http:// or https:// URL")
+    if len(settings.internal_key) < 32 and settings.component != "gateway":
         errors.append("GOVSHARE_INTERNAL_KEY: must be set to a random secret of at least 32 characters")
     if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         errors.append(f"GOVSHARE_LOG_LEVEL={settings.log_level!r}: expected DEBUG, INFO, WARNING or ERROR")

@@ -1,32 +1,51 @@
 """Bearer tokens for business systems: EdDSA-signed JWTs.
 
-The authorization service signs them with the platform's private key; the gateway
-verifies them locally with the public key (no call per request) and remembers
-verified tokens until they expire. A remembered token is still refused once its
-system is disabled or its secret rotated: the verifier asks the systems' states
-(services.runtime.system_states) on every call, a dict lookup.
+The authorization service signs them with the platform's private key and
+publishes the public keys as a JWKS (RFC 7517), which the edge (Envoy's
+jwt_authn) fetches. Every service verifies the token it receives itself,
+locally with the same public keys (no call per request), and remembers verified
+tokens until they expire, so a repeated token costs a dict lookup.
 
-``iat`` is whole seconds and a reset's "not before" is rounded up to the next
-whole second, so a token issued after a rotation in the same second as it gets
-``iat = not_before`` (see :func:`issue_token`) and is accepted, while every token
-issued before the reset has a smaller ``iat`` and is refused.
+Rotation: ``GOVSHARE_TOKEN_PUBLIC_KEY`` may hold several PEM keys, the current
+one and the previous one. Tokens carry the ``kid`` of the key that signed them,
+and a token signed by any listed key verifies, so the signing key can change
+without refusing a token issued a moment before.
+
+A remembered token is still refused once its system is disabled or its secret
+rotated: the verifier asks the systems' states (services.runtime.system_states)
+on every call, a dict lookup. ``iat`` is whole seconds and a reset's "not before"
+is rounded up to the next whole second, so a token issued after a rotation in the
+same second as it gets ``iat = not_before`` (see :func:`issue_token`) and is
+accepted, while every token issued before the reset has a smaller ``iat`` and is
+refused.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from services.runtime.errors import unauthenticated
-from services.runtime.identity import Caller
+from services.runtime.identity import SERVICE_PREFIX, Caller
+from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 
 ISSUER = "govshare-authorization"
 AUDIENCE = "govshare-gateway"
 ALGORITHM = "EdDSA"
+#: Clock skew tolerated on ``exp`` (and ``iat``): tight, since every platform host keeps time.
+LEEWAY_SECONDS = 5
+_RENEW = "request a new one with govshare.authorization.v1.TokenService/IssueToken"
+#: Clock skew tolerated on ``iat`` (a token issued right after a reset may carry the reset's next second).
+IAT_LEEWAY_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -35,13 +54,30 @@ class IssuedToken:
     expires_at: float
 
 
-#: Clock skew tolerated on ``iat`` (a token issued right after a reset may carry the reset's next second).
-IAT_LEEWAY_SECONDS = 5
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def key_id(key: Ed25519PublicKey) -> str:
+    """The key's RFC 7638 JWK thumbprint: the same id wherever the key is listed."""
+    canonical = json.dumps({"crv": "Ed25519", "kty": "OKP", "x": _b64url(_raw(key))}, separators=(",", ":"),
+                           sort_keys=True)
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def jwks(public_keys_pem: str) -> dict[str, list[dict[str, str]]]:
+    """The JSON Web Key Set of every Ed25519 public key in ``public_keys_pem`` (what the edge verifies with)."""
+    return {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": _b64url(_raw(key)), "kid": key_id(key), "alg": ALGORITHM,
+                      "use": "sig"} for key in ed25519_public_keys(public_keys_pem)]}
 
 
 def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int, not_before: int = 0) -> IssuedToken:
-    """A signed token asserting ``caller`` for ``ttl_seconds``; its ``iat`` is never below ``not_before``
-    (the system's last reset), so a token issued right after a rotation is accepted."""
+    """A signed token asserting ``caller`` for ``ttl_seconds``, naming its signing key (``kid``); its ``iat`` is
+    never below ``not_before`` (the system's last reset), so a token issued right after a rotation is accepted."""
     now = max(int(time.time()), not_before)
     claims = {
         "iss": ISSUER,
@@ -53,15 +89,17 @@ def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int, not_befo
         "exp": now + ttl_seconds,
         "jti": uuid.uuid4().hex,
     }
-    return IssuedToken(jwt.encode(claims, private_key_pem, algorithm=ALGORITHM), float(now + ttl_seconds))
+    private = ed25519_private_key(private_key_pem)
+    token = jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": key_id(private.public_key())})
+    return IssuedToken(token, float(now + ttl_seconds))
 
 
 class TokenVerifier:
-    """Verifies tokens locally; a verified token is cached until its expiry."""
+    """Verifies tokens locally against the platform's public keys; a verified token is cached until its expiry."""
 
-    def __init__(self, public_key_pem: str, max_cached: int = 200_000,
+    def __init__(self, public_keys_pem: str, max_cached: int = 200_000,
                  check: Callable[[Caller], None] | None = None) -> None:
-        self._key = public_key_pem
+        self._keys = {key_id(key): key for key in ed25519_public_keys(public_keys_pem)}
         self._cache: dict[str, tuple[float, Caller]] = {}
         self._max = max_cached
         #: Refuses callers of disabled or rotated systems (SystemStates.check), cached tokens included.
@@ -81,24 +119,50 @@ class TokenVerifier:
             if cached[0] > now:
                 return cached[1]
             del self._cache[token]
+        claims = self._claims(token)
         try:
-            claims = jwt.decode(token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                                options={"require": ["exp", "sub", "iat"], "verify_iat": False})
-            issued_at = int(claims["iat"])
-        except jwt.ExpiredSignatureError:
-            raise unauthenticated("bearer token has expired: request a new one with TokenService.IssueToken") from None
-        except jwt.InvalidTokenError as exc:
-            raise unauthenticated(f"bearer token is invalid ({exc})") from None
+            issued_at = int(claims["iat"])  # type: ignore[call-overload]
         except (TypeError, ValueError, OverflowError):
             raise unauthenticated("bearer token is invalid (iat is not a number of seconds)") from None
         if issued_at > now + IAT_LEEWAY_SECONDS:
             raise unauthenticated("bearer token is invalid (issued in the future)")
-        caller = Caller(system_id=str(claims["sub"]), department_code=str(claims.get("dept", "")),
+        subject = str(claims["sub"])
+        if subject.startswith(SERVICE_PREFIX):
+            raise unauthenticated("bearer token is invalid (a token never names a platform service)")
+        caller = Caller(system_id=subject, department_code=str(claims.get("dept", "")),
                         authority=bool(claims.get("authority", False)), issued_at=issued_at)
         if len(self._cache) >= self._max:
             self._cache.clear()
-        self._cache[token] = (float(claims["exp"]), caller)
+        self._cache[token] = (float(claims["exp"]) + LEEWAY_SECONDS, caller)
         return caller
+
+    def _claims(self, token: str) -> dict[str, object]:
+        """The verified claims, or UNAUTHENTICATED naming the failure: malformed, unknown key, bad signature,
+        expired, wrong audience or issuer, missing claim."""
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError:
+            raise unauthenticated("bearer token is malformed (not a JWT)") from None
+        keys = [self._keys[kid]] if kid in self._keys else [] if kid is not None else list(self._keys.values())
+        if not keys:
+            raise unauthenticated("bearer token is signed by a key the platform does not publish")
+        failure: jwt.InvalidTokenError | None = None
+        for key in keys:
+            try:
+                return jwt.decode(token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+                                  leeway=LEEWAY_SECONDS,
+                                  options={"require": ["exp", "sub", "iat"], "verify_iat": False})
+            except jwt.InvalidSignatureError as exc:
+                failure = exc
+            except jwt.ExpiredSignatureError:
+                raise unauthenticated(f"bearer token has expired: {_RENEW}") from None
+            except jwt.InvalidAudienceError:
+                raise unauthenticated(f"bearer token has the wrong audience (expected {AUDIENCE})") from None
+            except jwt.InvalidIssuerError:
+                raise unauthenticated(f"bearer token has the wrong issuer (expected {ISSUER})") from None
+            except jwt.InvalidTokenError as exc:
+                raise unauthenticated(f"bearer token is invalid ({exc})") from None
+        raise unauthenticated("bearer token signature is invalid: it was not signed by the platform") from failure
 
     def forget(self, token: str) -> None:
         self._cache.pop(token, None)

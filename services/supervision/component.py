@@ -12,10 +12,12 @@ import grpc
 
 from govshare.supervision.v1 import supervision_pb2_grpc
 from services.runtime import db
+from services.runtime.callers import caller_verifier
 from services.runtime.clients import open_channel
 from services.runtime.errors import ServiceError
-from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
+from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.settings import Settings
+from services.runtime.system_states_watch import SystemStatesWatch
 from services.supervision.months import Month
 from services.supervision.servicer import SupervisionServicer
 from services.supervision.sources import IDEMPOTENT_SERVICES, FigureSources
@@ -40,7 +42,11 @@ class SupervisionComponent:
         self._channels: list[grpc.aio.Channel] = []
         self._supervision: Supervision | None = None
         self._schedule: asyncio.Task | None = None
-        self._servicer = SupervisionServicer(AssertionVerifier(settings.internal_key), lambda: self.supervision)
+        #: Supervisors call with their bearer token (verified here: the edge's check is not trusted), and the
+        #: tokens of disabled systems and rotated secrets are refused here too.
+        self._states = SystemStatesWatch(settings, self.name)
+        self._servicer = SupervisionServicer(caller_verifier(settings, check=self._states.check),
+                                             lambda: self.supervision)
 
     def register(self, server: grpc.aio.Server) -> None:
         supervision_pb2_grpc.add_SupervisionServiceServicer_to_server(self._servicer, server)
@@ -48,6 +54,7 @@ class SupervisionComponent:
     async def start(self) -> None:
         settings = self._settings
         self._pool = await db.create_pool(settings.database_url, "supervision")
+        await self._states.start()
         channels = {name: open_channel(getattr(settings, f"{name}_target"), settings, IDEMPOTENT_SERVICES)
                     for name in ("catalog", "authorization", "query", "foundation")}
         self._channels = list(channels.values())
@@ -63,6 +70,7 @@ class SupervisionComponent:
                 await self._schedule
             self._schedule = None
         self._supervision = None
+        await self._states.stop()
         for channel in self._channels:
             await channel.close()
         self._channels = []

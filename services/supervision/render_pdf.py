@@ -45,13 +45,14 @@ def _chart(pdf: _Pdf, chart: BarChart) -> None:
     pdf.line(left, base, left + width, base)
     slot = width / max(len(chart.values), 1)
     bar = slot * 0.6
-    pdf.set_fill_color(*BAR_RGB)
     pdf.set_font(FONT, size=7)
     for index, (label, value) in enumerate(zip(chart.labels, chart.values, strict=True)):
         h = (height - 8) * min(value / chart.scale, 1.0)
         x = left + index * slot + (slot - bar) / 2
         if h > 0:
-            pdf.rect(x, base - h, bar, h, style="F")
+            # The bar colour in a local context: a fill colour left set would fill the next table's rows.
+            with pdf.local_context(fill_color=BAR_RGB):
+                pdf.rect(x, base - h, bar, h, style="F")
         pdf.set_xy(x - 4, base - h - 5)
         pdf.cell(bar + 8, 4, chart.value_label(value), align="C")
         pdf.set_xy(x - 4, base + 1)

@@ -9,8 +9,8 @@ import grpc
 
 from govshare.common.v1 import figures_pb2
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
+from services.runtime.callers import CallerVerifier
 from services.runtime.errors import FieldViolation, invalid_argument
-from services.runtime.identity import AssertionVerifier
 from services.runtime.pagination import decode_token, encode_token, page_size
 from services.runtime.timestamps import to_timestamp
 from services.supervision.document import Document
@@ -60,7 +60,7 @@ def _violation_after(token: str) -> tuple[str, str] | None:
 
 
 class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
-    def __init__(self, verifier: AssertionVerifier, supervision: Callable[[], Supervision]) -> None:
+    def __init__(self, verifier: CallerVerifier, supervision: Callable[[], Supervision]) -> None:
         self._verifier = verifier
         self._supervision = supervision
 

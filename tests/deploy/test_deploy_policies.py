@@ -34,6 +34,9 @@ from chart_harness import (
 GRPC_PORT = 50051
 HEALTH_PORT = 50052
 METRICS_PORT = 9464
+JWKS_PORT = 8081
+#: The components that run `govshare serve` (the gateway runs Envoy, configured by `govshare render-edge`).
+SERVICES = tuple(c for c in COMPONENTS if c != "gateway")
 
 
 def _name(obj: dict[str, Any]) -> str:
@@ -41,10 +44,22 @@ def _name(obj: dict[str, Any]) -> str:
 
 
 def _govshare_container(variant: Variant, component: str) -> dict[str, Any]:
+    """The container running govshare code with the component's settings: `govshare serve <component>`, and for
+    the gateway the init container that renders Envoy's configuration from them."""
     spec = pod_spec(variant.component("Deployment", component))
     assert spec is not None
+    if component == "gateway":
+        (render,) = spec["initContainers"]
+        return render
     (container,) = spec["containers"]
     return container
+
+
+def _envoy_container(variant: Variant) -> dict[str, Any]:
+    spec = pod_spec(variant.component("Deployment", "gateway"))
+    assert spec is not None
+    (envoy,) = spec["containers"]
+    return envoy
 
 
 # ---- security and resources -------------------------------------------------
@@ -92,7 +107,7 @@ def test_every_deployment_has_probes(variant: Variant) -> None:
                 assert probe in container, f"{_name(obj)} has no {probe}"
 
 
-@pytest.mark.parametrize("component", COMPONENTS)
+@pytest.mark.parametrize("component", SERVICES)
 def test_services_use_native_grpc_probes(variant: Variant, component: str) -> None:
     container = _govshare_container(variant, component)
     declared = {p["containerPort"] for p in container["ports"]}
@@ -106,7 +121,31 @@ def test_services_use_native_grpc_probes(variant: Variant, component: str) -> No
         assert env_of(container)["GOVSHARE_HEALTH_LISTEN"]["value"] == f"0.0.0.0:{HEALTH_PORT}"
 
 
-# ---- the five components ------------------------------------------------------
+def test_the_edge_is_probed_on_envoys_ready(variant: Variant) -> None:
+    """Envoy's own readiness (/ready), on the metrics listener: plaintext HTTP, so under mTLS too; the admin
+    endpoint itself stays on 127.0.0.1."""
+    envoy = _envoy_container(variant)
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert envoy[probe]["httpGet"] == {"path": "/ready", "port": "metrics"}, probe
+    assert {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"} in envoy["ports"]
+    assert "GOVSHARE_HEALTH_LISTEN" not in env_of(_govshare_container(variant, "gateway"))
+    assert env_of(_govshare_container(variant, "gateway"))["GOVSHARE_EDGE_ADMIN"]["value"].startswith("127.0.0.1:")
+    liveness = envoy["livenessProbe"]
+    assert 0 < liveness["timeoutSeconds"] < liveness["periodSeconds"]
+
+
+def test_the_edge_runs_the_pinned_official_envoy_image(variant: Variant) -> None:
+    envoy = _envoy_container(variant)
+    edge = variant.effective["edge"]["image"]
+    assert edge["tag"] == "v1.40.0"
+    assert envoy["image"] == f"{edge['repository']}:{edge['tag']}" + (f"@{edge['digest']}" if edge["digest"] else "")
+    assert envoy["image"].startswith("docker.io/envoyproxy/envoy")
+    assert envoy["command"] == ["/usr/local/bin/envoy"]
+    assert "env" not in envoy, "Envoy reads its rendered configuration, nothing else"
+    assert envoy["lifecycle"]["preStop"]["sleep"]["seconds"] == variant.effective["edge"]["preStopSleepSeconds"]
+
+
+# ---- the six components ------------------------------------------------------
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
@@ -117,7 +156,10 @@ def test_each_component_has_its_full_set(variant: Variant, component: str) -> No
     assert selector_matches(spec["selector"], labels)
     assert selector_matches(spec["selector"], pod_labels(deployment))
     assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 30
-    assert _govshare_container(variant, component)["args"] == ["serve", component]
+    if component == "gateway":
+        assert _govshare_container(variant, component)["args"] == ["render-edge", "--out", "/etc/envoy"]
+    else:
+        assert _govshare_container(variant, component)["args"] == ["serve", component]
 
     account = variant.component("ServiceAccount", component)
     assert spec["template"]["spec"]["serviceAccountName"] == account["metadata"]["name"]
@@ -125,7 +167,8 @@ def test_each_component_has_its_full_set(variant: Variant, component: str) -> No
 
     service = variant.component("Service", component)
     assert service["spec"]["selector"] == labels
-    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(GRPC_PORT, "grpc")]
+    expected_ports = [(GRPC_PORT, "grpc")] + ([(JWKS_PORT, "jwks")] if component == "authorization" else [])
+    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == expected_ports
 
     hpa = variant.component("HorizontalPodAutoscaler", component)
     assert hpa["spec"]["scaleTargetRef"] == {
@@ -227,8 +270,15 @@ def test_network_policy_admits_only_the_callers(variant: Variant, component: str
     assert spec["policyTypes"] == ["Ingress", "Egress"]
     grpc_rules = [r for r in spec["ingress"] if "grpc" in _ports(r)]
     metrics_rules = [r for r in spec["ingress"] if "metrics" in _ports(r)]
+    jwks_rules = [r for r in spec["ingress"] if "jwks" in _ports(r)]
     assert len(grpc_rules) == 1 and len(metrics_rules) == 1
-    assert len(spec["ingress"]) == 2, "no other port is open"
+    if component == "authorization":
+        # The edge fetches the token keys; nobody else reaches the JWKS listener.
+        (jwks_rule,) = jwks_rules
+        assert _ports(jwks_rule) == {"jwks"} and _peer_components(jwks_rule["from"]) == {"gateway"}
+    else:
+        assert not jwks_rules
+    assert len(spec["ingress"]) == 2 + len(jwks_rules), "no other port is open"
     (grpc_rule,) = grpc_rules
     if component == "gateway":
         # Clients come from outside the mesh: any source, or the configured peers.
@@ -247,8 +297,13 @@ def test_network_policy_lets_out_only_what_the_component_calls(variant: Variant,
     expected = set(CALLS[component])
     trial = variant.effective["trial"]["enabled"]
     if trial:
-        expected |= {"redis"} | ({"postgresql"} if component in USES_DATABASE else set())
+        # The edge (Envoy) uses no Redis.
+        expected |= ({"redis"} if component != "gateway" else set()) | (
+            {"postgresql"} if component in USES_DATABASE else set())
     assert called == expected
+    if component == "gateway":
+        (jwks,) = [r for r in in_mesh if JWKS_PORT in _ports(r)]
+        assert _ports(jwks) == {JWKS_PORT} and _peer_components(jwks["to"]) == {"authorization"}
     ports = set().union(*(_ports(r) for r in egress))
     database_port = variant.effective["database"]["port"]
     assert (database_port in ports) == (component in USES_DATABASE)
@@ -311,19 +366,22 @@ def test_secrets_are_rendered_only_for_trial_installs(variant: Variant) -> None:
 
 def test_each_process_gets_only_the_secrets_it_needs(rendered: dict[str, Variant]) -> None:
     variant = rendered["extranet"]
-    for component in COMPONENTS:
+    gateway = pod_spec(variant.component("Deployment", "gateway"))
+    for container in containers(gateway):
+        # The edge holds no secret: Envoy fetches the token keys, and its configuration names files only.
+        assert not [e for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+    for component in SERVICES:
         secrets = {
             n
             for n, e in env_of(_govshare_container(variant, component)).items()
             if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]
         }
-        expected = {"GOVSHARE_REDIS_URL", "GOVSHARE_INTERNAL_KEY"}
+        # Every service verifies the bearer tokens it receives itself: each needs the public key(s).
+        expected = {"GOVSHARE_REDIS_URL", "GOVSHARE_INTERNAL_KEY", "GOVSHARE_TOKEN_PUBLIC_KEY"}
         if component in USES_DATABASE:
             expected.add("GOVSHARE_DATABASE_URL")
         if component == "authorization":
-            expected |= {"GOVSHARE_TOKEN_PRIVATE_KEY", "GOVSHARE_TOKEN_PUBLIC_KEY"}
-        if component == "gateway":
-            expected.add("GOVSHARE_TOKEN_PUBLIC_KEY")
+            expected.add("GOVSHARE_TOKEN_PRIVATE_KEY")
         if component == "query":
             expected.add("GOVSHARE_AUDIT_SIGNING_KEY")
         assert secrets == expected, component
@@ -367,6 +425,8 @@ def test_image_digest_pins_every_govshare_container(rendered: dict[str, Variant]
     variant = rendered["intranet-cert-manager"]
     for obj, spec in workloads(variant.objects):
         for container in containers(spec):
+            if container["name"] == "envoy":  # the official Envoy image, pinned by edge.image
+                continue
             assert container["image"].endswith("@sha256:" + "ab" * 32), _name(obj)
         assert spec["imagePullSecrets"] == [{"name": "registry-pull"}]
 
@@ -447,7 +507,7 @@ def test_sync_jobs_sign_and_verify_bundles_with_keys_from_secrets(rendered: dict
     assert ".sha256" not in script
 
 
-@pytest.mark.parametrize("component", COMPONENTS)
+@pytest.mark.parametrize("component", SERVICES)
 def test_liveness_probe_times_out_on_a_hung_process(variant: Variant, component: str) -> None:
     """The health service runs on the process's event loop, so a hung loop answers nothing: the probe's timeout
     (shorter than its period) turns that into failures, and failureThreshold of them into a restart."""
@@ -510,11 +570,16 @@ def _tls_secret(spec: dict[str, Any]) -> str | None:
 def test_mtls_certificates_are_mounted(variant: Variant, component: str) -> None:
     deployment = variant.component("Deployment", component)
     spec = pod_spec(deployment)
-    env = env_of(spec["containers"][0])
+    env = env_of(_govshare_container(variant, component))
     if not variant.effective["mtls"]["enabled"]:
         assert _tls_secret(spec) is None
         assert not {"GOVSHARE_TLS_CERT", "GOVSHARE_TLS_KEY", "GOVSHARE_TLS_CA"} & set(env)
         return
+    if component == "gateway":
+        # The renderer names the files; Envoy reads them (edge listener and upstream mTLS, the JWKS over TLS).
+        mounts = {m["name"]: m for m in _envoy_container(variant)["volumeMounts"]}
+        assert mounts["tls"]["mountPath"] == "/etc/govshare/tls" and mounts["tls"]["readOnly"] is True
+        assert env["GOVSHARE_JWKS_URL"]["value"].startswith("https://")
     secret = _tls_secret(spec)
     assert secret == f"{RELEASE}-{component}-tls"
     assert env["GOVSHARE_TLS_CERT"]["value"] == "/etc/govshare/tls/tls.crt"
@@ -560,9 +625,9 @@ def test_prometheus_can_scrape(variant: Variant, component: str) -> None:
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == str(METRICS_PORT)
     assert annotations["prometheus.io/path"] == "/metrics"
-    container = _govshare_container(variant, component)
+    container = _envoy_container(variant) if component == "gateway" else _govshare_container(variant, component)
     assert {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"} in container["ports"]
-    assert env_of(container)["GOVSHARE_METRICS_PORT"]["value"] == str(METRICS_PORT)
+    assert env_of(_govshare_container(variant, component))["GOVSHARE_METRICS_PORT"]["value"] == str(METRICS_PORT)
     if variant.effective["metrics"]["podMonitor"]["enabled"]:
         monitor = variant.component("PodMonitor", component)
         assert selector_matches(monitor["spec"]["selector"], pod_labels(deployment))

@@ -1,18 +1,23 @@
-"""The whole platform in this process: six real gRPC servers on real sockets, seeded with the demo.
+"""The whole platform: five real gRPC servers in this process and Envoy in front of them, on real sockets,
+seeded with the demo through the edge.
 
 Services run in one event loop here (fast to start, one trace provider to inspect); `govshare up`
-runs the very same components as separate processes.
+runs the very same components as separate processes, and the same Envoy configuration.
 """
 
 from __future__ import annotations
 
 import importlib
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
+from envoy_edge import Edge, edge_settings
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from services.demo import DemoCredentials, seed_demo
 from services.runtime.identity import Caller
@@ -26,7 +31,6 @@ FACTORIES = {
     "authorization": "services.authorization.component",
     "query": "services.query.component",
     "supervision": "services.supervision.component",
-    "gateway": "gateway.component",
 }
 PERSONS = 500
 
@@ -37,10 +41,14 @@ class Platform:
     servers: dict[str, RunningServer]
     credentials: DemoCredentials
     channel: grpc.aio.Channel = field(repr=False)
+    edge: Edge = field(repr=False)
+    #: The spans the edge exported (OTLP).
+    edge_spans: SpanCollector = field(repr=False)
 
     @property
     def gateway(self) -> str:
-        return f"127.0.0.1:{self.servers['gateway'].port}"
+        """The edge's address (Envoy): where business systems call."""
+        return self.edge.address
 
     def port(self, component: str) -> str:
         return f"127.0.0.1:{self.servers[component].port}"
@@ -69,6 +77,8 @@ async def start_platform(base: Settings) -> tuple[dict[str, Settings], dict[str,
     settings: dict[str, Settings] = {}
     for name, module in FACTORIES.items():
         own = base.with_overrides(component=name, **targets)
+        if name == "authorization":
+            own = own.with_overrides(jwks_listen="127.0.0.1:0")
         factory = importlib.import_module(module).create_component
         servers[name] = await start_server(own.with_overrides(listen=f"127.0.0.1:{ports[name]}"), factory(own))
         # Kept with the base listen address: a test that starts another process from these settings gets a port
@@ -77,14 +87,50 @@ async def start_platform(base: Settings) -> tuple[dict[str, Settings], dict[str,
     return settings, servers
 
 
+class SpanCollector(trace_service_pb2_grpc.TraceServiceServicer):
+    """An OTLP/gRPC trace receiver: where the edge (Envoy) exports its spans in tests."""
+
+    def __init__(self) -> None:
+        self.spans: list[object] = []
+
+    async def Export(self, request, context):  # type: ignore[no-untyped-def]
+        for resource in request.resource_spans:
+            for scope in resource.scope_spans:
+                self.spans.extend(scope.spans)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+async def start_collector() -> tuple[SpanCollector, grpc.aio.Server, int]:
+    collector, server = SpanCollector(), grpc.aio.server()
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    return collector, server, port
+
+
+async def start_edge(base: Settings, servers: dict[str, RunningServer], env: dict[str, str] | None = None,
+                     **overrides: object) -> Edge:
+    """Envoy in front of the backends in ``servers`` (its own work directory under /tmp)."""
+    targets = {f"{name}_target": f"127.0.0.1:{server.port}" for name, server in servers.items()}
+    jwks_port = servers["authorization"].component.jwks.port  # type: ignore[attr-defined]
+    return await Edge(edge_settings(base, targets, jwks_port, **overrides),
+                      Path(f"/tmp/govshare-edge-{uuid.uuid4().hex[:8]}"), env=env or {}).start()
+
+
 @pytest.fixture(scope="session")
 async def platform(base_settings: Settings) -> AsyncIterator[Platform]:
     settings, servers = await start_platform(base_settings)
-    gateway = f"127.0.0.1:{servers['gateway'].port}"
-    credentials = await seed_demo(gateway, base_settings.database_url, persons=PERSONS, entities=200,
+    collector, collector_server, collector_port = await start_collector()
+    # Every call sampled at the edge, its spans sent to the collector (Envoy flushes every few seconds).
+    edge = await start_edge(base_settings, servers, env={
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collector_port}", "OTEL_TRACES_SAMPLER": "always_on"})
+    credentials = await seed_demo(edge.address, base_settings.database_url, persons=PERSONS, entities=200,
                                   licences=200)
-    channel = grpc.aio.insecure_channel(gateway)
-    yield Platform(settings=settings, servers=servers, credentials=credentials, channel=channel)
+    channel = grpc.aio.insecure_channel(edge.address)
+    yield Platform(settings=settings, servers=servers, credentials=credentials, channel=channel, edge=edge,
+                   edge_spans=collector)
     await channel.close()
+    edge.stop()
+    await collector_server.stop(0)
     for server in reversed(list(servers.values())):
         await server.stop(0)

@@ -274,9 +274,12 @@ async def test_append_events_is_for_platform_services_idempotent_and_validated(p
         intake = authorization_pb2_grpc.AdminLogIntakeServiceStub(channel)
         request = authorization_pb2.AppendEventsRequest(events=[event])
         with pytest.raises(grpc.aio.AioRpcError) as refused:  # a business system cannot write the log
+            await intake.AppendEvents(request, metadata=platform.metadata("social"), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        with pytest.raises(grpc.aio.AioRpcError) as refused:  # nor pass for a platform service by a signed entry
             await intake.AppendEvents(request, metadata=signer.metadata(
                 Caller(_system(platform, "social"), _department(platform, "social"))), timeout=10)
-        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
         as_catalog = signer.metadata(service_caller("catalog"))
         first = await intake.AppendEvents(request, metadata=as_catalog, timeout=10)
         again = await intake.AppendEvents(request, metadata=as_catalog, timeout=10)  # a redelivery

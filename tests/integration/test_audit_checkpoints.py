@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
+from caller_metadata import CallerMetadata
 from google.protobuf import timestamp_pb2
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -28,7 +29,7 @@ from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_gr
 from services.client import run_verify_checkpoints
 from services.query.checkpoints import Checkpoint, to_json
 from services.query.component import create_component
-from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.identity import Caller, service_caller
 from services.runtime.pagination import encode_token
 from services.runtime.server import RunningServer, start_server
 
@@ -59,7 +60,7 @@ async def stop(server: RunningServer) -> None:
 
 async def entity_key(platform) -> str:  # type: ignore[no-untyped-def]
     """A legal entity that exists, read through the provider contract as the query service reads it."""
-    signer = AssertionSigner(platform.settings["query"].internal_key)
+    signer = CallerMetadata.of(platform.settings["query"])
     async with grpc.aio.insecure_channel(platform.port("foundation")) as channel:
         stub = provider_pb2_grpc.ProviderServiceStub(channel)
         async for page in stub.Export(provider_pb2.ExportRequest(dataset="legal_entity", page_size=1),
@@ -71,7 +72,7 @@ async def entity_key(platform) -> str:  # type: ignore[no-untyped-def]
 async def answer(platform, server: RunningServer, count: int) -> list[str]:  # type: ignore[no-untyped-def]
     """``count`` answered queries on ``server`` (as the gateway would sign them); their audit ids."""
     system = platform.credentials.systems["social"]
-    metadata = AssertionSigner(platform.settings["query"].internal_key).metadata(
+    metadata = CallerMetadata.of(platform.settings["query"]).metadata(
         Caller(system["system_id"], system["department"]))
     key = await entity_key(platform)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:

@@ -19,6 +19,7 @@ import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from caller_metadata import CallerMetadata
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -44,7 +45,7 @@ from services.authorization.component import create_component
 from services.catalog.component import create_component as create_catalog
 from services.runtime.cache import GRANTS_CHANGED
 from services.runtime.errors import details_of
-from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
 from services.runtime.tokens import TokenVerifier
@@ -97,7 +98,7 @@ class Env:
     auth: grpc.aio.Channel
     catalog: grpc.aio.Channel
     settings: Settings
-    signer: AssertionSigner
+    signer: CallerMetadata
 
     def md(self, caller: Caller) -> tuple:
         return self.signer.metadata(caller)
@@ -200,7 +201,7 @@ async def env(base_settings: Settings) -> AsyncIterator[Env]:
     auth = await start_server(settings, create_component(settings))
     env = Env(auth=grpc.aio.insecure_channel(f"127.0.0.1:{auth.port}"),
               catalog=grpc.aio.insecure_channel(f"127.0.0.1:{catalog.port}"), settings=settings,
-              signer=AssertionSigner(settings.internal_key))
+              signer=CallerMetadata.of(settings))
     yield env
     await env.auth.close()
     await env.catalog.close()
@@ -335,9 +336,14 @@ async def test_wrong_secret_and_unknown_id_are_unauthenticated_alike(env: Env) -
     assert created.secret not in wrong
 
 
-async def test_issue_token_needs_the_gateways_assertion(env: Env) -> None:
+async def test_issue_token_is_authenticated_by_the_secret_alone(env: Env) -> None:
+    """The edge lets IssueToken through without a token: the system's secret in the request is the credential,
+    and no identity entry is needed or trusted."""
     created = await _new_system(env, await env.department())
-    await fails(env.tokens.IssueToken(token_pb2.IssueTokenRequest(system_id=created.system.id, secret=created.secret),
+    issued = await env.tokens.IssueToken(token_pb2.IssueTokenRequest(system_id=created.system.id,
+                                                                      secret=created.secret), timeout=10)
+    assert TokenVerifier(env.settings.token_public_key).verify(issued.token).system_id == created.system.id
+    await fails(env.tokens.IssueToken(token_pb2.IssueTokenRequest(system_id=created.system.id, secret="wrong"),
                                       timeout=10), grpc.StatusCode.UNAUTHENTICATED)
 
 

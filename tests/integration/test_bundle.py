@@ -18,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
+from caller_metadata import CallerMetadata
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2
@@ -28,7 +29,7 @@ from services.demo import DEPARTMENTS, demo_entries
 from services.foundation.synthetic import credit_code_of
 from services.runtime import db
 from services.runtime.embedded import create_database
-from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.identity import Caller, service_caller
 from services.runtime.keys import bundle_public_key, generate_keys
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
@@ -94,7 +95,7 @@ async def test_import_makes_the_published_catalog_and_foundation_data_available(
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
             response = await catalog_pb2_grpc.CatalogServiceStub(channel).GetEntry(
                 catalog_pb2.GetEntryRequest(code="102001/000001"),
-                metadata=AssertionSigner(settings.internal_key).metadata(service_caller("query")), timeout=10)
+                metadata=CallerMetadata.of(settings).metadata(service_caller("query")), timeout=10)
         assert response.entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED
     finally:
         await running.stop(0)
@@ -255,7 +256,7 @@ async def _query(servers: dict, settings: Settings, key: str) -> grpc.StatusCode
             await query_pb2_grpc.QueryServiceStub(channel).Query(query_pb2.QueryRequest(
                 resource_code="102001/000001", key=key, items=["credit_code", "name"],
                 purpose=common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="bundle test")),
-                metadata=AssertionSigner(settings.internal_key).metadata(caller), timeout=10)
+                metadata=CallerMetadata.of(settings).metadata(caller), timeout=10)
         except grpc.aio.AioRpcError as exc:
             return exc.code()
     return grpc.StatusCode.OK

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import pytest_asyncio
+from caller_metadata import CallerMetadata
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,7 +28,7 @@ from govshare.common.v1 import common_pb2 as common
 from services.catalog.component import create_component
 from services.runtime.cache import CATALOG_CHANGED
 from services.runtime.errors import details_of
-from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
 from services.runtime.workdays import add_working_days
@@ -86,11 +87,11 @@ def make_entry(dept: str, category: int = pb.CATEGORY_FOUNDATION, **fields: obje
 
 
 class Client:
-    """The gateway's side of the catalog: calls with a signed caller identity."""
+    """A caller of the catalog: a system with its token, a platform service with its signed identity."""
 
-    def __init__(self, channel: grpc.aio.Channel, key: bytes) -> None:
+    def __init__(self, channel: grpc.aio.Channel, signer: CallerMetadata) -> None:
         self.stub = catalog_pb2_grpc.CatalogServiceStub(channel)
-        self._signer = AssertionSigner(key)
+        self._signer = signer
 
     def __call__(self, method: str, request: object, caller: Caller) -> object:
         return getattr(self.stub, method)(request, metadata=self._signer.metadata(caller), timeout=10)
@@ -141,7 +142,7 @@ async def _start(settings: Settings) -> tuple[RunningServer, grpc.aio.Channel]:
 async def catalog(base_settings: Settings) -> AsyncIterator[Client]:
     """The extranet deployment's catalog."""
     running, channel = await _start(base_settings.with_overrides(component="catalog", zone="extranet"))
-    yield Client(channel, base_settings.internal_key)
+    yield Client(channel, CallerMetadata.of(base_settings))
     await channel.close()
     await running.stop(0)
 
@@ -150,7 +151,7 @@ async def catalog(base_settings: Settings) -> AsyncIterator[Client]:
 async def intranet(base_settings: Settings) -> AsyncIterator[Client]:
     """The intranet deployment's catalog (same database here; separate clusters in production)."""
     running, channel = await _start(base_settings.with_overrides(component="catalog", zone="intranet"))
-    yield Client(channel, base_settings.internal_key)
+    yield Client(channel, CallerMetadata.of(base_settings))
     await channel.close()
     await running.stop(0)
 

@@ -23,6 +23,7 @@ import asyncpg
 import grpc
 import pytest
 import redis.asyncio as aioredis
+from caller_metadata import CallerMetadata
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from govshare.common.v1 import common_pb2 as common
@@ -30,7 +31,7 @@ from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.foundation.synthetic import credit_code_of
 from services.launcher import wait_until_serving
 from services.runtime.clients import call_metadata
-from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.identity import Caller
 from tests.integration.conftest import Platform
 
 pytestmark = pytest.mark.integration
@@ -60,6 +61,7 @@ def service_env(platform: Platform, port: int, **extra: str) -> dict[str, str]:
         "GOVSHARE_REDIS_URL": settings.redis_url,
         "GOVSHARE_INTERNAL_KEY": settings.internal_key.decode(),
         "GOVSHARE_AUDIT_SIGNING_KEY": settings.audit_signing_key,
+        "GOVSHARE_TOKEN_PUBLIC_KEY": settings.token_public_key,
         "GOVSHARE_CATALOG_TARGET": platform.port("catalog"),
         "GOVSHARE_AUTHORIZATION_TARGET": platform.port("authorization"),
         "GOVSHARE_FOUNDATION_TARGET": platform.port("foundation"),
@@ -119,7 +121,7 @@ async def test_sigterm_finishes_every_received_call_and_exits_once_they_are_done
     process, port, log = query_process
     system = platform.credentials.systems["civil"]
     caller = Caller(system["system_id"], system["department"])
-    signer = AssertionSigner(platform.settings["query"].internal_key)
+    signer = CallerMetadata.of(platform.settings["query"])
     keys = [credit_code_of(i) for i in range(150, 190)]
     await redis_client.delete(*[f"rec:legal_entity:{key}" for key in keys])  # every lookup goes to the provider
 

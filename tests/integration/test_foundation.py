@@ -19,6 +19,7 @@ import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from caller_metadata import CallerMetadata
 from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,7 +37,7 @@ from services.runtime import db
 from services.runtime.cache import RECORDS_CHANGED
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of
-from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
 
@@ -114,8 +115,8 @@ async def channel(server: RunningServer) -> AsyncIterator[grpc.aio.Channel]:
 
 
 @pytest.fixture(scope="module")
-def signer(base_settings: Settings) -> AssertionSigner:
-    return AssertionSigner(base_settings.internal_key)
+def signer(base_settings: Settings) -> CallerMetadata:
+    return CallerMetadata.of(base_settings)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +133,7 @@ class Calls:
     """The RPCs as a given caller makes them through the gateway (signed assertion metadata)."""
 
     def __init__(self, admin: foundation_pb2_grpc.FoundationAdminServiceStub,
-                 provider: provider_pb2_grpc.ProviderServiceStub, signer: AssertionSigner) -> None:
+                 provider: provider_pb2_grpc.ProviderServiceStub, signer: CallerMetadata) -> None:
         self.admin, self.provider, self.signer = admin, provider, signer
 
     async def load(self, caller: Caller, dataset: str, records: list[pb.RecordInput],
@@ -186,7 +187,7 @@ class Calls:
 
 @module_fixture
 async def calls(admin: foundation_pb2_grpc.FoundationAdminServiceStub, provider: provider_pb2_grpc.ProviderServiceStub,
-                signer: AssertionSigner) -> Calls:
+                signer: CallerMetadata) -> Calls:
     """The RPCs, once the authority has designated the module's sources (nobody is authoritative by loading)."""
     calls = Calls(admin, provider, signer)
     for dataset, source in DESIGNATED:
@@ -366,7 +367,7 @@ async def test_an_older_assertion_does_not_turn_the_clock_back(calls: Calls) -> 
 
 
 async def test_a_dataset_without_an_authoritative_source_refuses_every_load(calls: Calls, pool: asyncpg.Pool,
-                                                                          signer: AssertionSigner) -> None:
+                                                                          signer: CallerMetadata) -> None:
     """No "first loader wins": until the authority designates the source, nobody loads, not even a source."""
     listed = {d.name: d for d in (await calls.admin.ListDatasets(
         pb.ListDatasetsRequest(), metadata=signer.metadata(SOCIAL))).datasets}
@@ -452,7 +453,7 @@ async def test_a_non_authoritative_source_sees_its_own_values_and_never_the_auth
 
 
 async def test_only_the_authority_registers_and_designates_sources_and_every_designation_is_kept(
-        calls: Calls, signer: AssertionSigner) -> None:
+        calls: Calls, signer: CallerMetadata) -> None:
     for caller in (POLICE, CIVIL, QUERY):
         reason, _ = await fails(calls.designate(caller, "population", CIVIL), grpc.StatusCode.PERMISSION_DENIED)
         assert reason == "AUTHORITY_ONLY"
@@ -606,7 +607,7 @@ async def test_the_demo_designates_its_sources_and_the_gateway_serves_the_new_rp
 # ---- the provider contract -----------------------------------------------------------------------------------------
 
 
-async def test_lookup_batch_lookup_and_export(calls: Calls, signer: AssertionSigner, pool: asyncpg.Pool) -> None:
+async def test_lookup_batch_lookup_and_export(calls: Calls, signer: CallerMetadata, pool: asyncpg.Pool) -> None:
     places = [synthetic.place(next(_indexes), SEED) for _ in range(25)]
     assert (await calls.load(RESOURCES, "place", rows(*places))).accepted == 25
     by_key = {p["place_code"]: p for p in places}
@@ -634,7 +635,7 @@ async def test_lookup_batch_lookup_and_export(calls: Calls, signer: AssertionSig
     assert all(dict(r.values) == by_key[r.key] for page in pages for r in page if r.key in by_key)
 
 
-async def test_the_provider_service_is_for_platform_services_only(calls: Calls, signer: AssertionSigner) -> None:
+async def test_the_provider_service_is_for_platform_services_only(calls: Calls, signer: CallerMetadata) -> None:
     department = signer.metadata(POLICE)
     for call in (calls.provider.Lookup(ppb.LookupRequest(dataset="population", key="11010519491231002X"),
                                        metadata=department),
@@ -679,7 +680,7 @@ async def _next_event(pubsub: aioredis.client.PubSub, key: str) -> dict:
                     return event
 
 
-async def test_list_datasets_counts_records(calls: Calls, signer: AssertionSigner, pool: asyncpg.Pool) -> None:
+async def test_list_datasets_counts_records(calls: Calls, signer: CallerMetadata, pool: asyncpg.Pool) -> None:
     listed = (await calls.admin.ListDatasets(pb.ListDatasetsRequest(), metadata=signer.metadata(CIVIL))).datasets
     assert [d.name for d in listed] == list(DATASETS)
     for entry in listed:
@@ -720,7 +721,7 @@ async def test_copy_dataset_reports_bad_records_after_loading_the_good_ones(call
 # ---- bad input -----------------------------------------------------------------------------------------------------
 
 
-async def test_bad_requests_name_every_field(calls: Calls, signer: AssertionSigner) -> None:
+async def test_bad_requests_name_every_field(calls: Calls, signer: CallerMetadata) -> None:
     service = signer.metadata(QUERY)
     too_many = [pb.RecordInput(values={"citizen_id": "x"})] * 5001
     _, fields = await fails(calls.load(POLICE, "people", too_many), grpc.StatusCode.INVALID_ARGUMENT)
@@ -798,7 +799,7 @@ _records = st.lists(st.builds(
 _callers = st.sampled_from([AUTHORITY, POLICE, CIVIL, QUERY])
 
 
-def _fuzz(port: int, signer: AssertionSigner) -> None:
+def _fuzz(port: int, signer: CallerMetadata) -> None:
     """Arbitrary request fields never surface as INTERNAL or UNKNOWN (run in a thread with a blocking client)."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         admin = foundation_pb2_grpc.FoundationAdminServiceStub(channel)
@@ -830,5 +831,5 @@ def _fuzz(port: int, signer: AssertionSigner) -> None:
         check()
 
 
-async def test_fuzzed_requests_never_fail_internally(server: RunningServer, signer: AssertionSigner) -> None:
+async def test_fuzzed_requests_never_fail_internally(server: RunningServer, signer: CallerMetadata) -> None:
     await asyncio.to_thread(_fuzz, server.port, signer)

@@ -36,7 +36,7 @@ from services.runtime import db
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of, retry_info_of
 from services.runtime.settings import Settings
-from tests.integration.conftest import Platform, start_platform
+from tests.integration.conftest import Platform, SpanCollector, start_edge, start_platform
 
 pytestmark = pytest.mark.integration
 
@@ -112,10 +112,11 @@ async def outage(base_settings: Settings) -> AsyncIterator[Outage]:
     await db.migrate_all(url)
     base = base_settings.with_overrides(database_url=url, redis_url=redis_server.url)
     settings_by_name, servers = await start_platform(base)
-    gateway = f"127.0.0.1:{servers['gateway'].port}"
-    credentials = await seed_demo(gateway, url, persons=50, entities=20, licences=20)
-    channel = grpc.aio.insecure_channel(gateway)
-    platform = Platform(settings=settings_by_name, servers=servers, credentials=credentials, channel=channel)
+    edge = await start_edge(base, servers)
+    credentials = await seed_demo(edge.address, url, persons=50, entities=20, licences=20)
+    channel = grpc.aio.insecure_channel(edge.address)
+    platform = Platform(settings=settings_by_name, servers=servers, credentials=credentials, channel=channel,
+                        edge=edge, edge_spans=SpanCollector())
     values = [*credentials.resources.values(), *(s["department"] for s in credentials.systems.values()),
               *(s["system_id"] for s in credentials.systems.values()), credit_code_of(1), citizen_id_of(1),
               "name", "credit_code", "", "x"]
@@ -123,6 +124,7 @@ async def outage(base_settings: Settings) -> AsyncIterator[Outage]:
         yield Outage(platform, embedded, redis_server, values)
     finally:
         await channel.close()
+        edge.stop()
         for server in reversed(list(servers.values())):
             await asyncio.wait_for(server.stop(0), 60)  # a stop that hangs is an error, not a stuck suite
         redis_server.stop()

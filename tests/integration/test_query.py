@@ -21,6 +21,7 @@ import asyncpg
 import grpc
 import pytest
 import pytest_asyncio
+from caller_metadata import CallerMetadata
 from google.protobuf import timestamp_pb2
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -49,7 +50,7 @@ from services.query.component import create_component as create_query
 from services.runtime import db
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of
-from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.identity import Caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
 
@@ -80,7 +81,7 @@ class Mesh:
     servers: dict[str, RunningServer]
     settings: Settings
     channels: dict[str, grpc.aio.Channel]
-    signer: AssertionSigner
+    signer: CallerMetadata
     authority: Caller
     provider: Caller
     market: Caller
@@ -190,7 +191,7 @@ async def running_mesh(base_settings: Settings, embedded: EmbeddedServers) -> As
         codes = {"population": f"101001/{seq:06d}", "entities": f"102001/{seq:06d}",
                  "credit": f"201001/{seq:06d}", "secret": f"301001/{seq:06d}"}
         world = Mesh(servers=servers, settings=base_settings, channels=channels,
-                     signer=AssertionSigner(base_settings.internal_key),
+                     signer=CallerMetadata.of(base_settings),
                      authority=Caller("sys-authority", credit_code(rng), authority=True),
                      provider=Caller("sys-police", credit_code(rng)), market=Caller("sys-market", credit_code(rng)),
                      user=Caller("sys-civil", credit_code(rng)), other=Caller("sys-social", credit_code(rng)),

@@ -6,12 +6,14 @@ PostgreSQL and Redis, against the seeded demo (services/demo.py).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 
 import asyncpg
 import grpc
 import pytest
+from caller_metadata import CallerMetadata
 from google.protobuf import timestamp_pb2
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -27,7 +29,7 @@ from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.runtime.errors import details_of
-from services.runtime.identity import AssertionSigner, service_caller
+from services.runtime.identity import service_caller
 
 POPULATION = "101001/000001"  # conditional; citizen_id and name are basic (unconditional) items
 ENTITIES = "102001/000001"  # unconditional, online + batch download
@@ -39,7 +41,7 @@ ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="ä½ä
 
 async def _keys(platform, dataset: str, count: int = 5) -> list[provider_pb2.Record]:  # type: ignore[no-untyped-def]
     """Records that exist, read through the provider contract as the query service would."""
-    signer = AssertionSigner(platform.settings["query"].internal_key)
+    signer = CallerMetadata.of(platform.settings["query"])
     async with grpc.aio.insecure_channel(platform.port("foundation")) as channel:
         stub = provider_pb2_grpc.ProviderServiceStub(channel)
         async for page in stub.Export(provider_pb2.ExportRequest(dataset=dataset, page_size=count),
@@ -327,16 +329,26 @@ async def test_every_query_has_exactly_one_audit_record_and_the_chain_verifies(p
         await conn.close()
 
 
-async def test_one_trace_spans_gateway_query_and_backends(platform, span_exporter: InMemorySpanExporter) -> None:  # type: ignore[no-untyped-def]
+async def test_one_trace_spans_the_edge_query_and_backends(platform, span_exporter: InMemorySpanExporter) -> None:  # type: ignore[no-untyped-def]
     person = (await _keys(platform, "population", 8))[7]  # a record no other test reads: not cached yet
     department = await _new_system(platform)  # a fresh system: no decision cached yet
     span_exporter.clear()
-    await _query(platform, department, POPULATION, person.key, WORK, ["citizen_id", "name"])
+    forced = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"  # a client's sampled trace context
+    await query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+        query_pb2.QueryRequest(resource_code=POPULATION, key=person.key, items=["citizen_id", "name"], purpose=WORK),
+        metadata=(*platform.metadata(department), ("traceparent", forced)), timeout=10)
     spans = span_exporter.get_finished_spans()
-    # The gateway's server span is the root: the client sent no trace context.
-    root = next(s for s in spans if s.name.endswith("QueryService/Query") and s.parent is None)
-    trace_id = root.context.trace_id
-    names = [s.name for s in spans if s.context.trace_id == trace_id]
+    # The query server's span is the child of the edge's: Envoy started the trace, not the client.
+    query = next(s for s in spans if s.name.endswith("QueryService/Query"))
+    assert query.parent is not None and query.parent.is_remote
+    assert query.context.trace_id != int(forced.split("-")[1], 16)
+    names = [s.name for s in spans if s.context.trace_id == query.context.trace_id]
     assert any("AuthorizationService/Check" in n for n in names), names
     assert any("ProviderService/Lookup" in n for n in names), names
-    assert sum(1 for n in names if n.endswith("QueryService/Query")) >= 2, names  # gateway + query servers
+    # Envoy exports its span of the same trace, whose id is the query span's parent (bounded wait: it batches).
+    trace_id, parent_id = query.context.trace_id.to_bytes(16, "big"), query.parent.span_id.to_bytes(8, "big")
+    for _ in range(200):
+        if any(s.trace_id == trace_id and s.span_id == parent_id for s in platform.edge_spans.spans):
+            break
+        await asyncio.sleep(0.1)
+    assert any(s.trace_id == trace_id and s.span_id == parent_id for s in platform.edge_spans.spans)

@@ -521,23 +521,24 @@ async def test_govshare_report_writes_html_and_pdf(month_run, tmp_path) -> None:
     assert "资源被调用次数8" in _pdf_text((tmp_path / files[1]).read_bytes())
 
 
-async def test_a_gateway_without_supervision_serves_the_rest(platform) -> None:  # type: ignore[no-untyped-def]
-    """Supervision is optional behind a gateway (a deployment that has not added it keeps working)."""
-    from gateway.component import create_component
-    from services.runtime.server import start_server
+async def test_an_edge_without_supervision_serves_the_rest(platform, base_settings) -> None:  # type: ignore[no-untyped-def]
+    """Supervision is optional behind the edge (a deployment that has not added it keeps working): Envoy answers
+    its methods UNAVAILABLE itself, saying the service is not deployed, and routes everything else."""
+    from conftest import start_edge
 
-    settings = platform.settings["gateway"].with_overrides(supervision_target="")
-    server = await start_server(settings, create_component(settings))
+    without = {name: server for name, server in platform.servers.items() if name != "supervision"}
+    edge = await start_edge(base_settings, without)
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        async with grpc.aio.insecure_channel(edge.address) as channel:
             md = platform.metadata("authority")
             with pytest.raises(grpc.aio.AioRpcError) as missing:
                 await supervision_pb2_grpc.SupervisionServiceStub(channel).GetEvaluationWeights(
                     sup.GetEvaluationWeightsRequest(), metadata=md, timeout=10)
             assert missing.value.code() == grpc.StatusCode.UNAVAILABLE
-            assert _reason(missing.value) == "SERVICE_NOT_DEPLOYED"
+            assert missing.value.details() == ("govshare.supervision.v1.SupervisionService is not deployed here "
+                                               "(GOVSHARE_SUPERVISION_TARGET is not set)")
             listed = await directory_pb2_grpc.DirectoryServiceStub(channel).ListDepartments(
                 directory_pb2.ListDepartmentsRequest(), metadata=md, timeout=10)
             assert listed.departments
     finally:
-        await server.stop(0)
+        edge.stop()

@@ -230,6 +230,25 @@ def _documented_commands() -> list[DocCommand]:
     return commands
 
 
+REST_QUERY = re.compile(r"<!-- rest-query:.*?-->\s*```sh\n(.*?)```", re.S)
+
+
+def test_the_documented_curl_query_answers_over_rest(up: Up) -> None:
+    """docs/api.md's curl block, as printed (on this platform's port): a token over REST, then a query."""
+    (block,) = REST_QUERY.findall((ROOT / "docs" / "api.md").read_text(encoding="utf-8"))
+    done = up.shell(block.replace("127.0.0.1:50051", f"127.0.0.1:{up.base}"))
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert set(answer["values"]) == {"name", "status"}, answer
+    assert answer["provenance"]["providerDepartmentCode"] and answer["auditId"], answer
+
+
+def test_the_banner_prints_the_grpc_address_and_the_rest_base_url(up: Up) -> None:
+    banner = up.text()
+    assert f"gRPC      127.0.0.1:{up.base}" in banner
+    assert f"REST      http://127.0.0.1:{up.base}/" in banner
+
+
 def _entry(code: str):  # type: ignore[no-untyped-def]
     return next(e for e in demo_entries() if e.code == code)
 
@@ -309,6 +328,16 @@ def test_a_killed_service_is_restarted_and_the_platform_answers_again(up: Up) ->
     _eventually(lambda: _answers(up), "the platform to answer after the restart", up)
     assert up.child_pid("services.cli serve query") != pid
     assert "query restarted" in up.text()
+
+
+def test_a_killed_edge_is_restarted_and_the_platform_answers_again(up: Up) -> None:
+    """The edge is Envoy (``serve gateway`` execs it): supervised like every other process."""
+    _eventually(lambda: _answers(up), "the platform to answer", up)
+    pid = up.child_pid("envoy --config-path")
+    os.kill(pid, signal.SIGKILL)
+    _eventually(lambda: "gateway killed by SIGKILL; restarting in" in up.text(), "the restart log line", up)
+    _eventually(lambda: _answers(up), "the platform to answer after the restart", up)
+    assert up.child_pid("envoy --config-path") != pid
 
 
 def test_the_embedded_redis_is_restarted(up: Up) -> None:

@@ -47,7 +47,8 @@ def test_a_dead_worker_is_restarted(database_url: str, redis_url: str, keys: Pla
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{_free_port()}",
                 "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
-                "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_WORKERS": "2",
+                "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
+                "GOVSHARE_WORKERS": "2",
                 # Where catalog delivers its administrative events (nothing listens: they wait in its outbox).
                 "GOVSHARE_AUTHORIZATION_TARGET": f"127.0.0.1:{_free_port()}"})
     log = tmp_path / "serve.log"

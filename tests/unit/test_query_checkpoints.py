@@ -259,7 +259,8 @@ async def test_the_checkpointer_signs_moved_heads_abandoned_chains_and_a_final_o
 
 QUERY_ENV = {"GOVSHARE_INTERNAL_KEY": "k" * 40, "GOVSHARE_DATABASE_URL": "postgresql://x/y",
              "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_CATALOG_TARGET": "c:1",
-             "GOVSHARE_AUTHORIZATION_TARGET": "a:1", "GOVSHARE_FOUNDATION_TARGET": "f:1"}
+             "GOVSHARE_AUTHORIZATION_TARGET": "a:1", "GOVSHARE_FOUNDATION_TARGET": "f:1",
+             "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
 
 
 def test_the_query_service_needs_an_ed25519_audit_signing_key() -> None:
@@ -293,7 +294,7 @@ def test_govshare_up_gives_the_audit_key_to_query_only_and_adds_it_to_old_key_fi
     keys = launcher.load_or_create_keys(path)
     assert keys.token_private_key == old.token_private_key and keys.audit_signing_key
     assert launcher.load_or_create_keys(path) == keys  # written back: the chain keys stay the same
-    ports = {name: 1 for name in launcher.ORDER}
+    ports = {name: 1 for name in (*launcher.ORDER, *launcher.EXTRA_OFFSETS)}
     for component in launcher.ORDER:
         env = launcher.service_environment(component, ports, "postgresql://x/y", "redis://r", keys, "extranet", 1)
         assert (env.get("GOVSHARE_AUDIT_SIGNING_KEY") == keys.audit_signing_key) == (component == "query")

@@ -12,6 +12,7 @@ import pytest
 from services.runtime import identifiers, pagination, workdays
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, AssertionVerifier, Caller, service_caller
+from services.runtime.keys import generate_keys
 from services.runtime.masking import Masker
 from services.runtime.settings import SettingsError, load
 from services.runtime.singleflight import SingleFlight
@@ -33,7 +34,8 @@ def test_settings_report_every_problem_at_once() -> None:
 def test_settings_load_a_valid_environment() -> None:
     env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_DATABASE_URL": "postgresql://x/y",
            "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_ZONE": "INTRANET", "GOVSHARE_WORKERS": "3",
-           "GOVSHARE_MASK_RULES": "phone=3,2;secret=full", "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051"}
+           "GOVSHARE_MASK_RULES": "phone=3,2;secret=full", "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
     settings = load("catalog", env)
     assert settings.zone == "intranet" and settings.workers == 3
     assert settings.mask_rules == {"phone": "3,2", "secret": "full"}

@@ -39,7 +39,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 govshare.gov.cn/zone: {{ .root.Values.zone }}
 {{- end -}}
 
-{{/* The five processes, in a stable order. */}}
+{{/* The six processes, in a stable order. */}}
 {{- define "govshare.componentNames" -}}
 [gateway, catalog, authorization, query, foundation, supervision]
 {{- end -}}
@@ -47,26 +47,30 @@ govshare.gov.cn/zone: {{ .root.Values.zone }}
 {{/*
 What each process is, as the architecture fixes it (docs: DESIGN.md "The mesh"),
 not as an operator may tune it: whether it uses PostgreSQL, which services it
-calls, which token keys it needs, whether it signs audit checkpoints (query).
-Callers and NetworkPolicies are derived from `calls`.
+calls, which token keys it needs (every service verifies bearer tokens itself), whether it signs audit checkpoints (query).
+Callers and NetworkPolicies are derived from `calls`. The gateway is Envoy: it holds no secret and uses no
+Redis (it fetches the token keys from authorization's JWKS listener).
 */}}
 {{- define "govshare.componentFacts" -}}
 gateway:
   database: false
+  redis: false
   calls: [catalog, authorization, query, foundation, supervision]
-  tokenPrivateKey: false
-  tokenPublicKey: true
-  auditSigningKey: false
-  providers: false
-catalog:
-  database: true
-  calls: [authorization]
   tokenPrivateKey: false
   tokenPublicKey: false
   auditSigningKey: false
   providers: false
+catalog:
+  database: true
+  redis: true
+  calls: [authorization]
+  tokenPrivateKey: false
+  tokenPublicKey: true
+  auditSigningKey: false
+  providers: false
 authorization:
   database: true
+  redis: true
   calls: [catalog]
   tokenPrivateKey: true
   tokenPublicKey: true
@@ -74,23 +78,26 @@ authorization:
   providers: false
 query:
   database: true
+  redis: true
   calls: [authorization, catalog, foundation]
   tokenPrivateKey: false
-  tokenPublicKey: false
+  tokenPublicKey: true
   auditSigningKey: true
   providers: true
 foundation:
   database: true
+  redis: true
   calls: [authorization]
   tokenPrivateKey: false
-  tokenPublicKey: false
+  tokenPublicKey: true
   auditSigningKey: false
   providers: false
 supervision:
   database: true
+  redis: true
   calls: [catalog, authorization, query, foundation]
   tokenPrivateKey: false
-  tokenPublicKey: false
+  tokenPublicKey: true
   auditSigningKey: false
   providers: false
 {{- end -}}
@@ -121,6 +128,53 @@ supervision:
 {{- else -}}
 {{- printf "%s:%s" .Values.image.repository $tag -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The edge's image: the official Envoy image, pinned (by digest too when edge.image.digest is set). */}}
+{{- define "govshare.edgeImage" -}}
+{{- $image := .Values.edge.image -}}
+{{- if $image.digest -}}
+{{- printf "%s:%s@%s" $image.repository $image.tag $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $image.repository $image.tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the edge fetches the token keys: authorization's JWKS listener (TLS under mTLS). */}}
+{{- define "govshare.jwksUrl" -}}
+{{- $host := printf "%s.%s.svc.%s" (include "govshare.componentName" (dict "root" . "component" "authorization")) .Release.Namespace .Values.clusterDomain -}}
+{{- printf "%s://%s:%d/.well-known/jwks.json" (ternary "https" "http" (ne (include "govshare.mtlsProvider" .) "")) $host (int .Values.ports.jwks) -}}
+{{- end -}}
+
+{{/* What `govshare render-edge` reads in the gateway's init container (no secret: Envoy holds none).
+Call with (dict "root" $ "component" "gateway"). */}}
+{{- define "govshare.edgeEnv" -}}
+{{- $v := .root.Values -}}
+- name: GOVSHARE_LISTEN
+  value: {{ printf "0.0.0.0:%d" (int $v.ports.grpc) | quote }}
+- name: GOVSHARE_METRICS_PORT
+  value: {{ $v.ports.metrics | quote }}
+- name: GOVSHARE_METRICS_HOST
+  value: "0.0.0.0"
+- name: GOVSHARE_WORKERS
+  value: {{ (get $v.components "gateway").workers | quote }}
+- name: GOVSHARE_REFLECTION
+  value: {{ $v.config.reflection | toString | quote }}
+- name: GOVSHARE_JWKS_URL
+  value: {{ include "govshare.jwksUrl" .root | quote }}
+- name: GOVSHARE_EDGE_ADMIN
+  value: {{ printf "127.0.0.1:%d" (int $v.edge.adminPort) | quote }}
+- name: GOVSHARE_RATE_LIMIT_PER_SECOND
+  value: {{ $v.edge.rateLimitPerSecond | toString | quote }}
+- name: GOVSHARE_RATE_LIMIT_BURST
+  value: {{ $v.edge.rateLimitBurst | toString | quote }}
+- name: GOVSHARE_DRAIN_GRACE_SECONDS
+  value: {{ $v.edge.preStopSleepSeconds | toString | quote }}
+{{- with $v.edge.corsOrigins }}
+- name: GOVSHARE_CORS_ORIGINS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{ include "govshare.commonEnv" . }}
 {{- end -}}
 
 {{/* The fully qualified in-cluster address of a component's gRPC port. */}}

@@ -1,0 +1,475 @@
+"""Envoy's configuration (a v3 bootstrap), rendered from the one table of public methods (gateway.routing).
+
+The edge is Envoy; this module is all of the gateway's logic. Everything a public
+method needs at the edge follows from :data:`gateway.routing.PUBLIC_SERVICES` and
+the generated descriptors, so adding a public RPC or service is one line there:
+
+- a route per public service (by its gRPC path prefix) to its backend cluster
+  (HTTP/2, gRPC health-checked), the client's ``grpc-timeout`` honoured up to a
+  cap, the settings' call timeout without one, and an hour for streaming replies;
+- internal services and anything unknown answered by Envoy itself with
+  UNIMPLEMENTED and a message saying why (never routed);
+- ``jwt_authn``: the bearer token verified against the platform's JWKS (fetched
+  from the authorization service), audience, issuer and expiry checked with a
+  tight clock skew, the token forwarded so every backend verifies it again;
+  IssueToken, health and reflection pass without one;
+- every client-sent ``x-govshare-*`` header, and the client's trace context,
+  removed before anything else looks at the request;
+- a local rate limit per business system (the token's ``sub``), answered
+  RESOURCE_EXHAUSTED;
+- per-method gRPC statistics, Prometheus stats, JSON access logs without
+  tokens or request bodies, OpenTelemetry tracing from the ``OTEL_*`` variables;
+- REST/JSON transcoding (with a descriptor set), gRPC-Web and CORS (with origins).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from gateway.routing import ANONYMOUS_METHODS, EDGE_COMPANION, INTERNAL_SERVICES, Backend, RoutingTable, backend_targets
+from services.runtime.settings import Settings
+from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO
+from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
+
+JWT_PROVIDER = "govshare"
+JWT_PAYLOAD = "jwt_payload"
+#: How long a fetched JWKS is used before Envoy fetches it again (a new key is published this long before use).
+JWKS_CACHE_SECONDS = 300
+#: A server-streaming call (a batch download) without a client deadline may run this long.
+STREAM_TIMEOUT_SECONDS = 3600
+#: The longest client deadline the edge honours.
+MAX_DEADLINE_SECONDS = 3600
+HEALTH_PREFIXES = ("/grpc.health.v1.Health/",)
+REFLECTION_PREFIXES = ("/grpc.reflection.v1alpha.ServerReflection/", "/grpc.reflection.v1.ServerReflection/")
+_ADMIN_CLUSTER = "edge_admin"
+_JWKS_CLUSTER = "jwks"
+_TRACE_CLUSTER = "opentelemetry"
+_RATIO_SAMPLERS = frozenset({"traceidratio", "parentbased_traceidratio"})
+_TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3"
+_TOKEN_HINT = ("send 'authorization: Bearer <token>' obtained from "
+               "govshare.authorization.v1.TokenService/IssueToken")
+
+
+@dataclass(frozen=True)
+class Address:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        host, _, port = text.rpartition(":")
+        return cls(host.strip("[]") or "127.0.0.1", int(port))
+
+    def socket(self) -> dict[str, object]:
+        return {"socket_address": {"address": self.host, "port_value": self.port}}
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _any(type_name: str, **fields: object) -> dict[str, object]:
+    return {"@type": f"type.googleapis.com/{type_name}", **fields}
+
+
+# -- clusters ----------------------------------------------------------------------------------------------------
+
+
+def _upstream_tls(settings: Settings, sni: str) -> dict[str, object] | None:
+    """mTLS to the backends (the chart's mesh identity): the edge presents its certificate, checks theirs."""
+    if not settings.tls_enabled:
+        return None
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": f"{_TLS}.UpstreamTlsContext", "sni": sni,
+        "common_tls_context": {
+            "tls_certificates": [{"certificate_chain": {"filename": settings.tls_cert},
+                                  "private_key": {"filename": settings.tls_key}}],
+            "validation_context": {"trusted_ca": {"filename": settings.tls_ca}},
+        }}}
+
+
+def _cluster(name: str, address: Address, *, http2: bool, tls: dict[str, object] | None,
+             health_checked: bool = False) -> dict[str, object]:
+    cluster: dict[str, object] = {
+        "name": name,
+        "type": "STRICT_DNS" if not address.host.replace(".", "").isdigit() else "STATIC",
+        "connect_timeout": "1s",
+        "dns_lookup_family": "V4_PREFERRED",
+        "lb_policy": "ROUND_ROBIN",
+        "load_assignment": {"cluster_name": name, "endpoints": [
+            {"lb_endpoints": [{"endpoint": {"address": address.socket()}}]}]},
+    }
+    if http2:
+        cluster["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _any(
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                explicit_http_config={"http2_protocol_options": {"connection_keepalive": {
+                    "interval": "30s", "timeout": "10s"}}})}
+    if health_checked:
+        # The standard gRPC health service: a backend that says NOT_SERVING (starting, draining) gets no calls.
+        cluster["health_checks"] = [{"timeout": "1s", "interval": "2s", "no_traffic_interval": "5s",
+                                     "unhealthy_threshold": 2, "healthy_threshold": 1,
+                                     "grpc_health_check": {}}]
+        cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": 0}}
+    if tls is not None:
+        cluster["transport_socket"] = tls
+    return cluster
+
+
+def _backend_clusters(settings: Settings) -> list[dict[str, object]]:
+    clusters = []
+    for backend, target in backend_targets(settings).items():
+        address = Address.parse(target)
+        clusters.append(_cluster(backend.value, address, http2=True, tls=_upstream_tls(settings, address.host),
+                                 health_checked=True))
+    return clusters
+
+
+def _jwks_cluster(url: str, settings: Settings) -> dict[str, object]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    tls = _upstream_tls(settings, parts.hostname or "") if parts.scheme == "https" else None
+    return _cluster(_JWKS_CLUSTER, Address(parts.hostname or "127.0.0.1", port), http2=False, tls=tls)
+
+
+# -- tracing -----------------------------------------------------------------------------------------------------
+
+
+def sampling_percent(env: Mapping[str, str]) -> float:
+    """The share of calls the edge samples, from ``OTEL_TRACES_SAMPLER(_ARG)`` as the services read them."""
+    sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if sampler in ("always_on", "parentbased_always_on"):
+        return 100.0
+    if sampler in ("always_off", "parentbased_always_off"):
+        return 0.0
+    if sampler and sampler not in _RATIO_SAMPLERS:
+        return DEFAULT_SAMPLING_RATIO * 100
+    return float(env.get("OTEL_TRACES_SAMPLER_ARG", DEFAULT_SAMPLING_RATIO)) * 100
+
+
+def _tracing(env: Mapping[str, str]) -> tuple[dict[str, object] | None, dict[str, object] | None]:
+    """The HCM's tracing block and the collector's cluster, when ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` is set."""
+    endpoint = (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "").strip()
+    exporters = env.get("OTEL_TRACES_EXPORTER", "otlp").strip()
+    if not endpoint or "otlp" not in exporters:
+        return None, None
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+                or "grpc").strip()
+    http = protocol == "http/protobuf"
+    port = parts.port or (4318 if http else 4317)
+    cluster = _cluster(_TRACE_CLUSTER, Address(parts.hostname or "127.0.0.1", port), http2=not http, tls=None)
+    service = env.get("OTEL_SERVICE_NAME", "govshare-edge")
+    if http:
+        # As the SDK reads them: the signal-specific endpoint is the full URL, the generic one gets /v1/traces.
+        path = parts.path if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") else f"{parts.path.rstrip('/')}/v1/traces"
+        exporter: dict[str, object] = {"http_service": {"http_uri": {
+            "uri": f"{parts.scheme}://{parts.netloc}{path}", "cluster": _TRACE_CLUSTER, "timeout": "1s"}}}
+    else:
+        exporter = {"grpc_service": {"envoy_grpc": {"cluster_name": _TRACE_CLUSTER}, "timeout": "1s"}}
+    tracing = {
+        "random_sampling": {"value": sampling_percent(env)},
+        "client_sampling": {"value": 0},
+        "overall_sampling": {"value": 100},
+        "spawn_upstream_span": False,
+        "provider": {"name": "envoy.tracers.opentelemetry", "typed_config": _any(
+            "envoy.config.trace.v3.OpenTelemetryConfig", service_name=service, **exporter)},
+    }
+    return tracing, cluster
+
+
+# -- routes ------------------------------------------------------------------------------------------------------
+
+
+def _direct(prefix: str, message: str, status: int = 404) -> dict[str, object]:
+    """Envoy answers itself: 404, which a gRPC client receives as UNIMPLEMENTED with ``message`` (503: UNAVAILABLE)."""
+    return {"match": {"prefix": prefix}, "direct_response": {"status": status, "body": {"inline_string": message}}}
+
+
+def _route(match: dict[str, object], backend: Backend, default_timeout: float) -> dict[str, object]:
+    return {"match": match, "route": {
+        "cluster": backend.value,
+        "timeout": "0s",
+        "max_stream_duration": {"max_stream_duration": _seconds(default_timeout),
+                                "grpc_timeout_header_max": _seconds(MAX_DEADLINE_SECONDS)},
+        "retry_policy": {"retry_on": "reset-before-request,connect-failure", "num_retries": 1},
+    }}
+
+
+def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
+    routes: list[dict[str, object]] = []
+    deployed = backend_targets(settings)
+    for backend in sorted({route.backend for route in table} - deployed.keys()):
+        # An optional backend without a target (supervision before it is deployed): its services answer
+        # UNAVAILABLE saying so, and everything else is served.
+        for service in table.service_names:
+            if table.backend(service) == backend:
+                routes.append(_direct(f"/{service}/", f"{service} is not deployed here (GOVSHARE_"
+                                      f"{backend.value.upper()}_TARGET is not set)", status=503))
+    for route in table:  # by exact path: a method the table does not list never reaches a backend
+        if route.backend not in deployed:
+            continue
+        timeout = STREAM_TIMEOUT_SECONDS if route.server_streaming else settings.call_timeout_seconds
+        routes.append(_route({"path": route.method}, route.backend, timeout))
+    for prefix in (*HEALTH_PREFIXES, *REFLECTION_PREFIXES):
+        routes.append(_route({"prefix": prefix, "grpc": {}}, EDGE_COMPANION, STREAM_TIMEOUT_SECONDS))
+    for service in sorted(INTERNAL_SERVICES):
+        routes.append(_direct(f"/{service}/", f"{service} is internal and not served by the edge"))
+    for service in table.service_names:
+        routes.append(_direct(f"/{service}/", f"{service} has no such method"))
+    routes.append(_direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}"))
+    return routes
+
+
+# -- filters -----------------------------------------------------------------------------------------------------
+
+
+def _jwt_authn(table: RoutingTable, jwks_url: str) -> dict[str, object]:
+    rules: list[dict[str, object]] = [{"match": {"path": method}} for method in sorted(ANONYMOUS_METHODS)]
+    rules += [{"match": {"prefix": f"/{service}/"}, "requires": {"provider_name": JWT_PROVIDER}}
+              for service in table.service_names]
+    return {"name": "envoy.filters.http.jwt_authn", "typed_config": _any(
+        "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+        providers={JWT_PROVIDER: {
+            "issuer": ISSUER,
+            "audiences": [AUDIENCE],
+            "remote_jwks": {
+                "http_uri": {"uri": jwks_url, "cluster": _JWKS_CLUSTER, "timeout": "2s"},
+                "cache_duration": _seconds(JWKS_CACHE_SECONDS),
+                # The listener opens only once the keys are fetched: no call is refused for want of them.
+                "async_fetch": {"fast_listener": False},
+                "retry_policy": {"num_retries": 10, "retry_back_off": {"base_interval": "0.2s",
+                                                                      "max_interval": "3s"}},
+            },
+            "forward": True,
+            "clock_skew_seconds": LEEWAY_SECONDS,
+            "payload_in_metadata": JWT_PAYLOAD,
+        }},
+        rules=rules,
+    )}
+
+
+def _rate_limit(settings: Settings) -> dict[str, object]:
+    """A token bucket per business system (the token's ``sub``); calls without a token share one bucket."""
+    per_second = settings.rate_limit_per_second
+    # Envoy refills whole tokens at most every 50 ms: one refill a second at rates of one a second or more (the
+    # burst covers the second's calls), else one token every 1/rate seconds.
+    interval = 1.0 if per_second >= 1 else 1.0 / per_second
+    bucket = {"max_tokens": settings.rate_limit_burst, "tokens_per_fill": max(1, round(per_second * interval)),
+              "fill_interval": f"{interval:.3f}s"}
+    enabled = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
+    return {"name": "envoy.filters.http.local_ratelimit", "typed_config": _any(
+        "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+        stat_prefix="per_system",
+        token_bucket=bucket,
+        filter_enabled={**enabled, "runtime_key": "per_system_rate_limit_enabled"},
+        filter_enforced={**enabled, "runtime_key": "per_system_rate_limit_enforced"},
+        rate_limited_as_resource_exhausted=True,
+        # A system's calls take from its own bucket only; the shared default bucket is for calls without a token.
+        always_consume_default_token_bucket=False,
+        descriptors=[{"entries": [{"key": "system"}], "token_bucket": bucket}],
+        rate_limits=[{"actions": [{"metadata": {
+            "descriptor_key": "system", "source": "DYNAMIC",
+            "metadata_key": {"key": "envoy.filters.http.jwt_authn", "path": [{"key": JWT_PAYLOAD}, {"key": "sub"}]},
+        }}]}],
+        max_dynamic_descriptors=100_000,
+    )}
+
+
+def _grpc_stats(table: RoutingTable) -> dict[str, object]:
+    """Counts and times by method and gRPC status, for the public methods only (a bounded set of names)."""
+    methods: dict[str, list[str]] = {}
+    for route in table:
+        methods.setdefault(route.service, []).append(route.name)
+    return {"name": "envoy.filters.http.grpc_stats", "typed_config": _any(
+        "envoy.extensions.filters.http.grpc_stats.v3.FilterConfig",
+        emit_filter_state=True, enable_upstream_stats=True, replace_dots_in_grpc_service_name=True,
+        individual_method_stats_allowlist={"services": [{"name": service, "method_names": names}
+                                                        for service, names in methods.items()]},
+    )}
+
+
+def _transcoder(table: RoutingTable, descriptor_set: str) -> dict[str, object]:
+    return {"name": "envoy.filters.http.grpc_json_transcoder", "typed_config": _any(
+        "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+        proto_descriptor=descriptor_set,
+        services=list(table.service_names),
+        auto_mapping=True,
+        convert_grpc_status=True,
+        print_options={"add_whitespace": False, "always_print_primitive_fields": True,
+                       "always_print_enums_as_ints": False, "preserve_proto_field_names": False},
+        request_validation_options={"reject_unknown_query_parameters": True},
+    )}
+
+
+def _cors_policy(origins: tuple[str, ...]) -> dict[str, object]:
+    return _any(
+        "envoy.extensions.filters.http.cors.v3.CorsPolicy",
+        allow_origin_string_match=[{"exact": origin} for origin in origins],
+        allow_methods="GET, POST, PUT, PATCH, DELETE, OPTIONS",
+        allow_headers="authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, traceparent",
+        expose_headers="grpc-status, grpc-message, grpc-status-details-bin",
+        max_age="600",
+    )
+
+
+def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
+    filters: list[dict[str, object]] = []
+    if settings.cors_origins:
+        filters.append({"name": "envoy.filters.http.cors",
+                        "typed_config": _any("envoy.extensions.filters.http.cors.v3.Cors")})
+    filters.append({"name": "envoy.filters.http.grpc_web",
+                    "typed_config": _any("envoy.extensions.filters.http.grpc_web.v3.GrpcWeb")})
+    if settings.descriptor_set:
+        # Before authentication, so what follows sees the gRPC method a REST call maps to.
+        filters.append(_transcoder(table, settings.descriptor_set))
+    filters += [_jwt_authn(table, settings.jwks_url), _rate_limit(settings), _grpc_stats(table),
+                {"name": "envoy.filters.http.router",
+                 "typed_config": _any("envoy.extensions.filters.http.router.v3.Router",
+                                      suppress_envoy_headers=True)}]
+    return filters
+
+
+def _early_header_removal() -> list[dict[str, object]]:
+    """Before routing, authentication and tracing: no client-sent identity entry and no client trace context
+    (with parent-based sampling a client's sampled flag would decide; the edge starts every trace)."""
+    mutations = [{"remove_on_match": {"key_matcher": {"prefix": "x-govshare-"}}},
+                 {"remove": "traceparent"}, {"remove": "tracestate"}]
+    return [{"name": "envoy.http.early_header_mutation.header_mutation", "typed_config": _any(
+        "envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation", mutations=mutations)}]
+
+
+def _status_is(code: int) -> dict[str, object]:
+    return {"status_code_filter": {"comparison": {"op": "EQ", "value": {"default_value": code,
+                                                                        "runtime_key": f"edge_reply_{code}"}}}}
+
+
+def _text(template: str) -> dict[str, object]:
+    return {"text_format_source": {"inline_string": template}}
+
+
+def _local_replies(settings: Settings) -> dict[str, object]:
+    """What a call Envoy refuses itself is told (its grpc-message, or the REST body's message).
+
+    - A token refused: Envoy's words for which failure (missing, verification fails, expired, audiences not
+      allowed), then what to do; jwt_authn answers a wrong audience with 403, which is UNAUTHENTICATED here.
+    - The rate limit, with its figures (the status is RESOURCE_EXHAUSTED: the filter's own option).
+    - A request that is not a method path at all (HTTP 400) is UNIMPLEMENTED, not INTERNAL, for gRPC clients.
+    """
+    grpc_request = {"header_filter": {"header": {"name": "content-type",
+                                                 "string_match": {"prefix": "application/grpc"}}}}
+    token = _text(f"bearer token refused: %LOCAL_REPLY_BODY%; {_TOKEN_HINT}")
+    return {"mappers": [
+        {"filter": _status_is(401), "body_format_override": token},
+        {"filter": _status_is(403), "status_code": 401, "body_format_override": token},
+        {"filter": _status_is(429), "body_format_override": _text(
+            f"rate limit exceeded for this system: {settings.rate_limit_per_second:g} calls per second with bursts "
+            f"of {settings.rate_limit_burst} per edge replica; retry with backoff")},
+        {"filter": {"and_filter": {"filters": [_status_is(400), grpc_request]}}, "status_code": 404,
+         "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")},
+    ]}
+
+
+def _access_log() -> list[dict[str, object]]:
+    """One JSON line per call: no authorization header, no body, no query string (REST keys stay out)."""
+    fields = {
+        "time": "%START_TIME%", "method": "%REQ(:METHOD)%", "path": "%REQ_WITHOUT_QUERY(:PATH)%",
+        "protocol": "%PROTOCOL%", "grpc_status": "%GRPC_STATUS(NUMBER)%", "http_status": "%RESPONSE_CODE%",
+        "flags": "%RESPONSE_FLAGS%", "details": "%RESPONSE_CODE_DETAILS%", "duration_ms": "%DURATION%",
+        "upstream": "%UPSTREAM_CLUSTER%", "bytes_in": "%BYTES_RECEIVED%", "bytes_out": "%BYTES_SENT%",
+        "system": f"%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:{JWT_PAYLOAD}:sub)%",
+        "request_id": "%REQ(X-REQUEST-ID)%", "peer": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+    }
+    return [{"name": "envoy.access_loggers.stdout", "typed_config": _any(
+        "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", log_format={"json_format": fields, "formatters": [
+            {"name": "envoy.formatter.req_without_query",
+             "typed_config": _any("envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery")}]})}]
+
+
+def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None) -> dict[str, object]:
+    virtual_host: dict[str, object] = {"name": "public", "domains": ["*"], "routes": _routes(table, settings)}
+    if settings.cors_origins:
+        virtual_host["typed_per_filter_config"] = {"envoy.filters.http.cors": _cors_policy(settings.cors_origins)}
+    manager: dict[str, object] = _any(
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        stat_prefix="edge",
+        codec_type="AUTO",
+        use_remote_address=True,
+        generate_request_id=True,
+        server_name="govshare-edge",
+        early_header_mutation_extensions=_early_header_removal(),
+        route_config={"name": "public", "virtual_hosts": [virtual_host]},
+        http_filters=_http_filters(table, settings),
+        local_reply_config=_local_replies(settings),
+        access_log=_access_log(),
+        http2_protocol_options={"max_concurrent_streams": 1024},
+        common_http_protocol_options={"idle_timeout": "300s", "max_connection_duration": "300s",
+                                      "headers_with_underscores_action": "REJECT_REQUEST"},
+        stream_idle_timeout="3600s",
+        request_headers_timeout="10s",
+    )
+    if tracing is not None:
+        manager["tracing"] = tracing
+    chain: dict[str, object] = {"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                             "typed_config": manager}]}
+    if settings.tls_enabled:
+        # Clients authenticate with their token; a client certificate is optional at the edge.
+        chain["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": {
+            "@type": f"{_TLS}.DownstreamTlsContext", "common_tls_context": {
+                "tls_certificates": [{"certificate_chain": {"filename": settings.tls_cert},
+                                      "private_key": {"filename": settings.tls_key}}],
+                "alpn_protocols": ["h2", "http/1.1"]}}}
+    return {"name": "edge", "address": Address.parse(settings.listen).socket(), "filter_chains": [chain],
+            "enable_reuse_port": False}
+
+
+def _ops_listener(settings: Settings) -> dict[str, object]:
+    """Probes and scrapes without the admin endpoint's powers: ``/ready`` and ``/metrics`` (Prometheus) only."""
+    def admin(path: str, rewrite: str) -> dict[str, object]:
+        return {"match": {"path": path}, "route": {"cluster": _ADMIN_CLUSTER, "prefix_rewrite": rewrite}}
+
+    manager = _any(
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        stat_prefix="ops", codec_type="AUTO",
+        route_config={"name": "ops", "virtual_hosts": [{"name": "ops", "domains": ["*"], "routes": [
+            admin("/ready", "/ready"), admin("/metrics", "/stats/prometheus"),
+            {"match": {"prefix": "/"}, "direct_response": {"status": 404}}]}]},
+        http_filters=[{"name": "envoy.filters.http.router",
+                       "typed_config": _any("envoy.extensions.filters.http.router.v3.Router")}],
+    )
+    return {"name": "ops", "address": Address(settings.metrics_address, settings.metrics_port).socket(),
+            "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                            "typed_config": manager}]}]}
+
+
+def render(settings: Settings, env: Mapping[str, str] | None = None,
+           table: RoutingTable | None = None) -> dict[str, object]:
+    """The Envoy v3 bootstrap for ``settings`` (component ``gateway``) and the ``OTEL_*`` variables in ``env``."""
+    env = os.environ if env is None else env
+    table = table or RoutingTable.from_descriptors()
+    tracing, trace_cluster = _tracing(env)
+    admin = Address.parse(settings.edge_admin)
+    clusters = [*_backend_clusters(settings), _jwks_cluster(settings.jwks_url, settings),
+                _cluster(_ADMIN_CLUSTER, admin, http2=False, tls=None)]
+    if trace_cluster is not None:
+        clusters.append(trace_cluster)
+    listeners = [_edge_listener(table, settings, tracing)]
+    if settings.metrics_port:
+        listeners.append(_ops_listener(settings))
+    return {
+        "node": {"id": "govshare-edge", "cluster": "govshare-edge"},
+        "admin": {"address": admin.socket()},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+        "layered_runtime": {"layers": [{"name": "static", "static_layer": {
+            # Envoy's default refuses nothing below this many connections; the edge is the overload point.
+            "overload.global_downstream_max_connections": 50_000}}]},
+    }
+
+
+def render_json(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """The bootstrap as JSON (which is YAML too): what ``python -m gateway --render`` prints."""
+    return json.dumps(render(settings, env), indent=2, sort_keys=True) + "\n"

