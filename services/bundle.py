@@ -42,10 +42,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from redis.exceptions import RedisError
 
+from services.runtime import admin_events
+from services.runtime.admin_events import AdminEvent
 from services.runtime.files import open_private
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 
 BUNDLE_FORMAT = 2
+#: Who the administrative log names for an import: the operator's command, not a business system.
+IMPORT_ACTOR = "cli:govshare-import-bundle"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 CHUNK = 256 * 1024
@@ -295,6 +299,11 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
     seen: set[str] = set()
     async with conn.transaction():
         await _record_import(conn, manifest)
+        await admin_events.record(conn, AdminEvent(
+            action="bundle.import", target=manifest["_sha256"], actor_system_id=IMPORT_ACTOR,
+            actor_department_code="", details={"created": manifest["created"], "key_id": manifest["_key_id"],
+                                               "rows": {n: m["rows"] for n, m in manifest["files"].items()}}),
+            schema="catalog")  # relayed by the intranet catalog service, like its own actions
         while (member := archive.next()) is not None:  # the members after the manifest and its signature
             expected = manifest["files"].get(member.name)
             if expected is None or member.name in seen or not member.isfile():

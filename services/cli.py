@@ -221,13 +221,19 @@ def _import_bundle(args: argparse.Namespace) -> None:
 def _export_checkpoints(args: argparse.Namespace) -> None:
     from services.client import run_export_checkpoints
 
-    sys.exit(run_export_checkpoints(*_call_args(args), out=Path(args.out)))
+    sys.exit(run_export_checkpoints(*_call_args(args), out=Path(args.out), log=args.log))
 
 
 def _verify_checkpoints(args: argparse.Namespace) -> None:
     from services.client import run_verify_checkpoints
 
-    sys.exit(run_verify_checkpoints(Path(args.file), [Path(p) for p in args.public_key]))
+    sys.exit(run_verify_checkpoints(Path(args.file), [Path(p) for p in args.public_key], log=args.log))
+
+
+def _add_log_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log", choices=["access", "admin"], default="access",
+                        help="whose checkpoints: the access audit's (query; the audit signing key) or the "
+                             "administrative log's (authorization; the token signing key)")
 
 
 def _add_call_flags(parser: argparse.ArgumentParser) -> None:
@@ -348,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     export_checkpoints = commands.add_parser(
         "export-checkpoints", help="authority: write the signed audit checkpoints to a file (JSON Lines)")
     export_checkpoints.add_argument("--out", required=True)
+    _add_log_flag(export_checkpoints)
     _add_credential_flags(export_checkpoints, "authority")
     export_checkpoints.set_defaults(func=_export_checkpoints)
 
@@ -356,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify_checkpoints.add_argument("file")
     verify_checkpoints.add_argument("--public-key", action="append", required=True,
                                     help="PEM file of a trusted audit public key (repeat for retired keys)")
+    _add_log_flag(verify_checkpoints)
     verify_checkpoints.set_defaults(func=_verify_checkpoints)
     return parser
 

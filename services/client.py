@@ -11,7 +11,7 @@ from pathlib import Path
 import grpc
 from google.protobuf import json_format
 
-from govshare.authorization.v1 import token_pb2, token_pb2_grpc
+from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, token_pb2, token_pb2_grpc
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.runtime.errors import details_of
@@ -67,27 +67,45 @@ def run_verify(gateway: str, system_id: str, secret: str, *, resource: str, key:
     return _call(gateway, system_id, secret, lambda stub, md: stub.Verify(request, metadata=md, timeout=10))
 
 
-def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Path) -> int:
-    """Writes every signed audit checkpoint to ``out`` (JSON Lines), and the platform's public key beside it
-    (``out`` + ``.pub.pem``) for comparison with the one the operator handed over out of band."""
-    from services.query.checkpoints import Checkpoint, to_json
+def _checkpoint_pages(channel: grpc.Channel, md: tuple[tuple[str, str], ...], log: str):  # type: ignore[no-untyped-def]
+    """Every page of signed checkpoints of ``log`` ("access" or "admin"): (checkpoints, key id, public key)."""
+    from services.authorization.admin_log import CHAIN_ID
+    from services.runtime.checkpoints import Checkpoint
+
+    token = ""
+    while True:
+        if log == "admin":
+            page = admin_log_pb2_grpc.AdminLogServiceStub(channel).ExportAdminLogCheckpoints(
+                admin_log_pb2.ExportAdminLogCheckpointsRequest(page_size=1000, page_token=token), metadata=md,
+                timeout=30)
+            found = [Checkpoint(CHAIN_ID, c.sequence, c.hash, c.time.ToDatetime(tzinfo=dt.UTC), False, c.key_id,
+                                c.signature) for c in page.checkpoints]
+        else:
+            page = audit_pb2_grpc.AuditServiceStub(channel).ExportAuditCheckpoints(
+                audit_pb2.ExportAuditCheckpointsRequest(page_size=1000, page_token=token), metadata=md, timeout=30)
+            found = [Checkpoint(c.chain_id, c.sequence, c.hash, c.time.ToDatetime(tzinfo=dt.UTC), c.final,
+                                c.key_id, c.signature) for c in page.checkpoints]
+        yield found, page.key_id, page.public_key_pem
+        token = page.next_page_token
+        if not token:
+            return
+
+
+def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Path, log: str = "access") -> int:
+    """Writes every signed checkpoint of the access audit (or, ``log="admin"``, of the administrative log) to
+    ``out`` (JSON Lines), and the platform's public key beside it (``out`` + ``.pub.pem``) for comparison with
+    the one the operator handed over out of band."""
+    from services.runtime.checkpoints import to_json
 
     written, key_id, public_pem = 0, "", ""
     with grpc.insecure_channel(gateway) as channel, out.open("w", encoding="utf-8") as file:
         try:
             md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
-            stub, token = audit_pb2_grpc.AuditServiceStub(channel), ""
-            while True:
-                page = stub.ExportAuditCheckpoints(audit_pb2.ExportAuditCheckpointsRequest(
-                    page_size=1000, page_token=token), metadata=md, timeout=30)
-                for c in page.checkpoints:
-                    checkpoint = Checkpoint(c.chain_id, c.sequence, c.hash, c.time.ToDatetime(tzinfo=dt.UTC),
-                                            c.final, c.key_id, c.signature)
+            for found, page_key_id, page_public_pem in _checkpoint_pages(channel, md, log):
+                for checkpoint in found:
                     file.write(json.dumps(to_json(checkpoint)) + "\n")
                     written += 1
-                key_id, public_pem, token = page.key_id, page.public_key_pem, page.next_page_token
-                if not token:
-                    break
+                key_id, public_pem = page_key_id, page_public_pem
         except grpc.RpcError as error:
             print_error(error)
             return 1
@@ -96,9 +114,12 @@ def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Pa
     return 0
 
 
-def run_verify_checkpoints(path: Path, public_key_paths: list[Path]) -> int:
-    """Offline: every checkpoint in an export file signed by one of the given public keys (exit 0), or why not."""
-    from services.query.checkpoints import CheckpointVerifier, verify_export
+def run_verify_checkpoints(path: Path, public_key_paths: list[Path], log: str = "access") -> int:
+    """Offline: every checkpoint in an export file signed by one of the given public keys (exit 0), or why not.
+    ``log`` says whose checkpoints they are (each log signs under its own context)."""
+    from services.authorization import admin_log
+    from services.query import checkpoints as access
+    from services.runtime.checkpoints import CheckpointVerifier, verify_export
     from services.runtime.keys import ed25519_public_keys
 
     try:
@@ -106,8 +127,9 @@ def run_verify_checkpoints(path: Path, public_key_paths: list[Path]) -> int:
     except (OSError, ValueError) as exc:
         print(f"verify-checkpoints: public key: {exc}", file=sys.stderr)
         return 2
+    context = admin_log.CONTEXT if log == "admin" else access.CONTEXT
     with path.open(encoding="utf-8") as lines:
-        good, problems = verify_export(lines, CheckpointVerifier(keys))
+        good, problems = verify_export(lines, CheckpointVerifier(keys, context))
     for problem in problems:
         print(problem, file=sys.stderr)
     print(json.dumps({"verified": good, "problems": len(problems)}))

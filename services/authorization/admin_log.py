@@ -6,17 +6,24 @@ internal AppendEvents (services.runtime.admin_events), idempotent by event id; t
 recording service is the caller's verified service identity, never a request field.
 Only the authority reads the log (ListAdminEvents) and checks its chain
 (VerifyAdminLog, services.runtime.hashchain).
+
+The chain hash is unkeyed, so on its own it cannot show that the log's last rows,
+or all of it, were deleted. Authorization therefore signs the log's head (the
+shared construction of services.runtime.checkpoints, under this log's own context)
+at a fixed interval and when it stops, keeps the checkpoints in their own table,
+and lets the authority export them to keep off the platform (ExportAdminLogCheckpoints).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from services.authorization.roles import require_authority, require_service
-from services.runtime import hashchain, pagination
+from services.runtime import checkpoints, hashchain, pagination
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, invalid_argument
 from services.runtime.identifiers import credit_code_error
@@ -25,7 +32,14 @@ from services.runtime.identity import SERVICE_PREFIX, Caller
 if TYPE_CHECKING:
     from services.authorization.store import Store
 
+#: What the log's checkpoints sign under: never valid as a checkpoint of another log (the access audit's).
+CONTEXT = "govshare.admin_log.checkpoint.v1"
+#: The log is one chain: its fixed id in the signed encoding and in export files.
+CHAIN_ID = "ad" * 16
 MAX_EVENTS_PER_APPEND = 1000
+#: Checkpoints an auditor may bring to one verification (about a year's at the default interval).
+MAX_HELD_CHECKPOINTS = 100_000
+MAX_REPORTED_FORGED = 1_000
 _MAX_TEXT = 256
 #: What a row's hash covers, in order (then the previous row's hash links it into the chain).
 HASHED_FIELDS = ("seq", "event_id", "time", "service", "actor_system_id", "actor_department_code", "action",
@@ -71,6 +85,40 @@ class Verification:
     first_broken_seq: int = 0
     problem: str = ""
     head_hash: str = hashchain.GENESIS
+    #: INTACT, TRUNCATED, VANISHED or BROKEN (services.runtime.checkpoints).
+    state: str = checkpoints.INTACT
+    #: The last checkpoint the log still matches.
+    matched: checkpoints.Checkpoint | None = None
+    #: Rows after it: no signature vouches for them (yet).
+    unsigned: int = 0
+    forged: list[checkpoints.Forged] = field(default_factory=list)
+
+
+class LogRows:
+    """Checks the log's rows for the shared chain verdict (rows as ``Store.admin_log_chain`` yields them)."""
+
+    def __init__(self) -> None:
+        self._chain = hashchain.ChainChecker()
+        self.first_problem: tuple[int, str] | None = None
+
+    @property
+    def checked(self) -> int:
+        return self._chain.checked
+
+    @property
+    def head(self) -> str:
+        return self._chain.head
+
+    def check(self, row: Mapping[str, object]) -> str | None:
+        entry = row["entry"]
+        assert isinstance(entry, LogEntry)
+        if self.first_problem is not None:  # the chain is broken before: later rows cannot link
+            self._chain.checked += 1
+            return None
+        problem = self._chain.check(entry.seq, entry.prev_hash, entry.hash, entry.hashed_fields())
+        if problem is not None:
+            self.first_problem = (entry.seq, problem)
+        return problem
 
 
 def event_problems(events: Sequence[AdminEvent]) -> list[FieldViolation]:
@@ -88,8 +136,11 @@ def event_problems(events: Sequence[AdminEvent]) -> list[FieldViolation]:
 
 
 class AdminLog:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, signer: checkpoints.CheckpointSigner,
+                 verifier: checkpoints.CheckpointVerifier) -> None:
         self._store = store
+        self.signer = signer
+        self._verifier = verifier
 
     async def append(self, caller: Caller, events: Sequence[AdminEvent]) -> int:
         """Appends a service's delivered events; how many were new (a redelivery appends none)."""
@@ -115,13 +166,45 @@ class AdminLog:
         entries = entries[:limit]
         return entries, pagination.time_keyset_token(entries[-1].time, entries[-1].seq) if more else ""
 
-    async def verify(self, caller: Caller) -> Verification:
-        """Walks the chain from its first row; stops at the first row that breaks it."""
+    async def verify(self, caller: Caller, held: Iterable[checkpoints.Checkpoint] = (),
+                     problems: Sequence[FieldViolation] = ()) -> Verification:
+        """Walks the chain from its first row against its signed checkpoints (stored, and ``held``: the
+        auditor's own copies, so deleted ones still count; ``problems``: what is wrong with them, refused after
+        the caller is known to be the authority): a changed or inserted row breaks it; rows cut from
+        its end (or all of them) are reported as truncation (vanishing) naming the last checkpoint it matches."""
         require_authority(caller, "verify the administrative log")
-        checker = hashchain.ChainChecker()
-        async for entry in self._store.admin_log_entries():
-            problem = checker.check(entry.seq, entry.prev_hash, entry.hash, entry.hashed_fields())
-            if problem is not None:
-                return Verification(False, checker.checked, entry.seq, problem, checker.head)
-        return Verification(True, checker.checked, head_hash=checker.head)
+        held, problems = list(held), list(problems)
+        if len(held) > MAX_HELD_CHECKPOINTS:
+            problems.append(FieldViolation("checkpoints", f"at most {MAX_HELD_CHECKPOINTS} per verification"))
+        if problems:
+            raise invalid_argument(problems)
+        rows = LogRows()
+        auditor = checkpoints.ChainAuditor(self._verifier, rows)
+        async with contextlib.aclosing(checkpoints.with_held(self._store.admin_log_chain(), held)) as entries:
+            async for row, checkpoint in entries:
+                if row is not None:
+                    auditor.row(row)
+                if checkpoint is not None:
+                    auditor.checkpoint(checkpoint)
+        report = next(iter(auditor.finish()), None) or checkpoints.ChainReport(CHAIN_ID)
+        seq, problem = rows.first_problem or (0, "")
+        if report.state != checkpoints.INTACT:
+            problem = f"{problem}; {report.detail}" if problem and problem not in report.detail else report.detail
+        elif auditor.forged:
+            problem = f"{len(auditor.forged)} checkpoints fail their signature"
+        return Verification(intact=report.state == checkpoints.INTACT and not auditor.forged,
+                            checked=rows.checked, first_broken_seq=seq, problem=problem,
+                            head_hash=rows.head, state=report.state, matched=report.matched,
+                            unsigned=report.unsigned_records, forged=auditor.forged[:MAX_REPORTED_FORGED])
 
+    async def export_checkpoints(self, caller: Caller, size: int,
+                                 token: str) -> tuple[list[checkpoints.Checkpoint], str]:
+        """The log's signed checkpoints, oldest first, for the authority to keep off the platform."""
+        require_authority(caller, "export the administrative log's checkpoints")
+        if problems := pagination.page_size_violations(size):
+            raise invalid_argument(problems)
+        limit = pagination.page_size(size)
+        found = await self._store.list_admin_checkpoints(pagination.time_keyset_after(token, int), limit + 1)
+        more = len(found) > limit
+        found = found[:limit]
+        return found, pagination.time_keyset_token(found[-1].time, found[-1].seq) if more else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 
 import grpc
 
@@ -19,7 +20,7 @@ from govshare.authorization.v1 import (
     subject_access_policy_pb2_grpc,
     token_pb2_grpc,
 )
-from services.authorization import credentials, figures
+from services.authorization import admin_log, credentials, figures
 from services.authorization.admin_log import AdminLog
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
@@ -39,9 +40,13 @@ from services.authorization.store import Store
 from services.authorization.subject_access import SubjectAccessPolicy
 from services.authorization.subject_access_servicer import RoleServicer, SubjectAccessPolicyServicer
 from services.runtime.callers import caller_verifier
+from services.runtime.checkpoints import Checkpoint, Checkpointer, CheckpointSigner, CheckpointVerifier
 from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
+from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.settings import Settings
 from services.runtime.system_states_watch import SystemStatesWatch
+
+log = logging.getLogger(__name__)
 
 
 class AuthorizationComponent:
@@ -75,7 +80,15 @@ class AuthorizationComponent:
         self._states = SystemStatesWatch(settings, self.name)
         self._verifier = caller_verifier(settings, check=self._states.check)
         self._directory = Directory(self._store, settings, self._events)
-        self._admin_log = AdminLog(self._store)
+        # The log's checkpoints are signed with the platform's token signing key, which authorization alone
+        # holds (the chart gives it no other key), under the log's own context so that no signature made for
+        # a token or for another log can pass for one (docs/architecture.md). Verified with every trusted
+        # token public key, current and retired.
+        signer = CheckpointSigner(ed25519_private_key(settings.token_private_key), admin_log.CONTEXT)
+        trusted = ed25519_public_keys(settings.token_public_key) if settings.token_public_key else []
+        self._admin_log = AdminLog(self._store, signer,
+                                   CheckpointVerifier([signer.public_key, *trusted], admin_log.CONTEXT))
+        self._checkpointer: Checkpointer | None = None
         self._sharing = Sharing(self._store, self._entries, self._events, settings)
         self._authorizer = Authorizer(self._store, self._entries, settings)
         #: The token keys for the edge (GOVSHARE_JWKS_LISTEN); served from start, while dependencies come up.
@@ -109,12 +122,27 @@ class AuthorizationComponent:
         await self._states.start(self._store.system_states)
         # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
         await asyncio.to_thread(credentials.decoy_hash)
+        self._checkpointer = Checkpointer(self._admin_log.signer, self._store.admin_log_head, lambda _: None,
+                                          self._store.insert_admin_checkpoints,
+                                          self._settings.audit_checkpoint_seconds, close_at_stop=False)
+        self._checkpointer.start()
+
+    async def checkpoint(self) -> list[Checkpoint]:
+        """Signs and stores the administrative log's head now (what the timer does every interval)."""
+        return await self._checkpointer.checkpoint() if self._checkpointer is not None else []
 
     async def stop(self) -> None:
         await self._close()
         await self.jwks.stop()
 
     async def _close(self) -> None:
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            try:  # the head at the stop; if it cannot be written, the last periodic one stands
+                await checkpointer.stop()
+            except Exception as exc:
+                log.error("the administrative log's checkpoint at stop could not be written (%s)",
+                          type(exc).__name__)
         await self._states.stop()
         await self._entries.close()
         await self._events.close()

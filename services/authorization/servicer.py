@@ -24,7 +24,7 @@ from govshare.authorization.v1 import (
     token_pb2,
     token_pb2_grpc,
 )
-from services.authorization.admin_log import AdminLog, AdminLogFilter, LogEntry
+from services.authorization.admin_log import CHAIN_ID, AdminLog, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, Draft, Terms
 from services.authorization.authorizer import Authorizer
 from services.authorization.decisions import AccessRequest, Decision
@@ -32,6 +32,7 @@ from services.authorization.directory import Department, Directory, System
 from services.authorization.grants import Grant, GrantUpdate
 from services.authorization.sharing import Sharing
 from services.authorization.subject_access import SubjectAccessPolicy
+from services.runtime import checkpoints
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
 from services.runtime.identity import AssertionVerifier
@@ -326,6 +327,44 @@ def _admin_event_pb(entry: LogEntry) -> admin_log_pb2.AdminEvent:
         action=entry.action, target=entry.target, details_json=entry.details, result=entry.result, hash=entry.hash)
 
 
+_LOG_STATES = {checkpoints.INTACT: admin_log_pb2.ADMIN_LOG_STATE_INTACT,
+               checkpoints.TRUNCATED: admin_log_pb2.ADMIN_LOG_STATE_TRUNCATED,
+               checkpoints.VANISHED: admin_log_pb2.ADMIN_LOG_STATE_VANISHED,
+               checkpoints.BROKEN: admin_log_pb2.ADMIN_LOG_STATE_BROKEN}
+#: Held checkpoints' hash and key id: what the platform writes, with room to spare (never NUL, which
+#: PostgreSQL text cannot hold).
+_MAX_CHECKPOINT_TEXT = 128
+
+
+def _checkpoint_pb(checkpoint: checkpoints.Checkpoint) -> admin_log_pb2.AdminLogCheckpoint:
+    return admin_log_pb2.AdminLogCheckpoint(sequence=checkpoint.seq, hash=checkpoint.hash,
+                                            time=to_timestamp(checkpoint.time), key_id=checkpoint.key_id,
+                                            signature=checkpoint.signature)
+
+
+def _held_checkpoints(request: admin_log_pb2.VerifyAdminLogRequest
+                      ) -> tuple[list[checkpoints.Checkpoint], list[FieldViolation]]:
+    """The auditor's own checkpoints, as the verifier reads them (their signatures are checked later), and what
+    is wrong with them (raised once the caller is known to be the authority)."""
+    problems: list[FieldViolation] = []
+    held = []
+    for index, given in enumerate(request.checkpoints):
+        path = f"checkpoints[{index}]"
+        time = _time(given, "time", f"{path}.time", problems)
+        if not given.HasField("time"):
+            problems.append(FieldViolation(f"{path}.time", "is required"))
+        if given.sequence <= 0:
+            problems.append(FieldViolation(f"{path}.sequence", "must be positive"))
+        for name in ("hash", "key_id"):
+            value = getattr(given, name)
+            if len(value) > _MAX_CHECKPOINT_TEXT or "\x00" in value:
+                problems.append(FieldViolation(f"{path}.{name}", f"at most {_MAX_CHECKPOINT_TEXT} characters, no NUL"))
+        if time is not None:
+            held.append(checkpoints.Checkpoint(CHAIN_ID, given.sequence, given.hash, time, False, given.key_id,
+                                               given.signature))
+    return held, problems
+
+
 class AdminLogServicer(admin_log_pb2_grpc.AdminLogServiceServicer):
     """The authority's view of the administrative log."""
 
@@ -350,10 +389,24 @@ class AdminLogServicer(admin_log_pb2_grpc.AdminLogServiceServicer):
     async def VerifyAdminLog(self, request: admin_log_pb2.VerifyAdminLogRequest, context: Context
                              ) -> admin_log_pb2.VerifyAdminLogResponse:
         caller = self._verifier.from_context(context)
-        result = await self._log.verify(caller)
-        return admin_log_pb2.VerifyAdminLogResponse(intact=result.intact, checked_count=result.checked,
-                                                    first_broken_seq=result.first_broken_seq,
-                                                    problem=result.problem, head_hash=result.head_hash)
+        held, problems = _held_checkpoints(request)
+        result = await self._log.verify(caller, held, problems)
+        return admin_log_pb2.VerifyAdminLogResponse(
+            intact=result.intact, checked_count=result.checked, first_broken_seq=result.first_broken_seq,
+            problem=result.problem, head_hash=result.head_hash, state=_LOG_STATES[result.state],
+            last_matching_checkpoint=_checkpoint_pb(result.matched) if result.matched else None,
+            unsigned_count=result.unsigned,
+            forged_checkpoints=[admin_log_pb2.ForgedAdminLogCheckpoint(checkpoint=_checkpoint_pb(f.checkpoint),
+                                                                       reason=f.reason) for f in result.forged])
+
+    async def ExportAdminLogCheckpoints(self, request: admin_log_pb2.ExportAdminLogCheckpointsRequest,
+                                        context: Context) -> admin_log_pb2.ExportAdminLogCheckpointsResponse:
+        caller = self._verifier.from_context(context)
+        found, token = await self._log.export_checkpoints(caller, request.page_size, request.page_token)
+        signer = self._log.signer
+        return admin_log_pb2.ExportAdminLogCheckpointsResponse(
+            checkpoints=[_checkpoint_pb(c) for c in found], next_page_token=token, key_id=signer.key_id,
+            public_key_pem=checkpoints.public_pem(signer.public_key))
 
 
 class AdminLogIntakeServicer(authorization_pb2_grpc.AdminLogIntakeServiceServicer):

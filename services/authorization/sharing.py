@@ -88,7 +88,12 @@ class Sharing:
         problems += await self._foreign_systems("application.system_ids", caller.department_code, draft.system_ids)
         if problems:
             raise invalid_argument(problems)
-        return await self._store.insert_application(self._new_application(caller, draft, entry, now))
+        application = self._new_application(caller, draft, entry, now)
+        details = {"resource_code": application.resource_code,
+                   "provider_department_code": application.provider_department_code,
+                   "items": len(application.items)}
+        return await self._store.insert_application(
+            application, admin=[self._admin(event, application.id, details) for event in application.history])
 
     async def _published_entry(self, code: str) -> catalog_pb2.Entry:
         entry = await self._entries.get(code)

@@ -22,12 +22,13 @@ import asyncpg
 import grpc
 
 from govshare.authorization.v1 import sharing_pb2
-from services.authorization.admin_log import HASHED_FIELDS, AdminLogFilter, LogEntry
+from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import UPDATABLE, Grant
 from services.runtime import db, hashchain
 from services.runtime.admin_events import AdminEvent
+from services.runtime.checkpoints import Checkpoint, Entry, Head
 from services.runtime.errors import ServiceError, already_exists, failed_precondition
 from services.runtime.system_states import DISABLED, ROTATED, SystemState
 
@@ -62,6 +63,16 @@ def reset_second() -> int:
 
 def _log_entry(row: asyncpg.Record) -> LogEntry:
     return LogEntry(**{name: row[name] for name in (*HASHED_FIELDS, "prev_hash", "hash")})
+
+
+def _admin_checkpoint(row: asyncpg.Record) -> Checkpoint:
+    return Checkpoint(chain_id=CHAIN_ID, seq=row["seq"], hash=row["hash"], time=row["time"], final=False,
+                      key_id=row["key_id"], signature=bytes(row["signature"]))
+
+
+def _admin_row(entry: LogEntry) -> dict[str, object]:
+    """A log row as the shared chain verdict reads it (one chain; the sequence is the row's id)."""
+    return {"chain_id": CHAIN_ID, "id": str(entry.seq), "seq": entry.seq, "hash": entry.hash, "entry": entry}
 
 
 def _system_state(row: asyncpg.Record) -> tuple[str, SystemState]:
@@ -339,20 +350,44 @@ class Store:
             after[0] if after else None, after[1] if after else None, limit)
         return [_log_entry(r) for r in rows]
 
-    async def admin_log_entries(self, batch: int = 1000) -> AsyncIterator[LogEntry]:
-        """Every row of the log in chain order, read in batches (the log may be long)."""
-        after = 0
-        while True:
-            rows = await self.pool.fetch("SELECT * FROM admin_log WHERE seq > $1 ORDER BY seq LIMIT $2", after, batch)
-            for row in rows:
-                yield _log_entry(row)
-            if len(rows) < batch:
-                return
-            after = rows[-1]["seq"]
+    async def admin_log_head(self) -> tuple[Head | None, list[Head]]:
+        """The log's last durable row, as the checkpointer signs it (the log has no abandoned chains)."""
+        row = await self.pool.fetchrow("SELECT seq, hash FROM admin_log ORDER BY seq DESC LIMIT 1")
+        return (Head(CHAIN_ID, row["seq"], row["hash"]) if row else None), []
+
+    async def insert_admin_checkpoints(self, checkpoints: list[Checkpoint]) -> None:
+        """Stores signed heads of the log; a head another replica signed already keeps its first signature."""
+        await self.pool.executemany(
+            "INSERT INTO admin_log_checkpoints (seq, hash, time, key_id, signature) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (seq) DO NOTHING",
+            [(c.seq, c.hash, c.time, c.key_id, c.signature) for c in checkpoints])
+
+    async def list_admin_checkpoints(self, after: tuple[dt.datetime, int] | None, limit: int) -> list[Checkpoint]:
+        """Oldest first, resuming after the (time, seq) of a previous page's last checkpoint."""
+        if after is None:
+            rows = await self.pool.fetch("SELECT * FROM admin_log_checkpoints ORDER BY time, seq LIMIT $1", limit)
+        else:
+            rows = await self.pool.fetch("SELECT * FROM admin_log_checkpoints WHERE (time, seq) > ($1, $2)"
+                                         " ORDER BY time, seq LIMIT $3", *after, limit)
+        return [_admin_checkpoint(row) for row in rows]
+
+    async def admin_log_chain(self, fetch: int = 1000) -> AsyncIterator[Entry]:
+        """Every row of the log and every checkpoint, from one snapshot, in sequence order (a row before the
+        checkpoint of its sequence): what VerifyAdminLog judges."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            pending = [_admin_checkpoint(r) for r in await conn.fetch(
+                "SELECT * FROM admin_log_checkpoints ORDER BY seq DESC")]  # last first: pop() is the lowest
+            async for row in conn.cursor("SELECT * FROM admin_log ORDER BY seq", prefetch=fetch):
+                while pending and pending[-1].seq < row["seq"]:
+                    yield None, pending.pop()
+                yield _admin_row(_log_entry(row)), None
+            while pending:
+                yield None, pending.pop()
 
     # Applications
 
-    async def insert_application(self, application: Application) -> Application:
+    async def insert_application(self, application: Application, admin: Sequence[AdminEvent] = ()) -> Application:
+        """Stores a new application with its history and, in the same transaction, its ``admin`` log entries."""
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO applications (id, applicant_department_code, provider_department_code, resource_code,"
@@ -366,6 +401,8 @@ class Store:
                 application.reply_due_time, application.create_time)
             for event in application.history:
                 await self._insert_event(conn, application.id, event)
+            if admin:
+                await self.append_admin(conn, SERVICE, admin)
         return application
 
     async def get_application(self, application_id: str) -> Application | None:
@@ -538,8 +575,9 @@ class Store:
     # The persons' view: confidential grants and system roles
 
     async def set_confidentiality(self, grant_id: str, confidential: bool, release_time: dt.datetime | None,
-                                  event: ApplicationEvent) -> Grant | None:
-        """Marks or unmarks a grant, with the step in its history; None when the grant is gone."""
+                                  event: ApplicationEvent, admin: AdminEvent | None = None) -> Grant | None:
+        """Marks or unmarks a grant, with the step in its history and its ``admin`` log entry; None when the
+        grant is gone."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 "UPDATE grants SET confidential = $2, release_time = $3, update_time = $4 WHERE id = $1 RETURNING *",
@@ -547,6 +585,8 @@ class Store:
             if row is None:
                 return None
             await self._insert_event(conn, row["application_id"], event)
+            if admin is not None:
+                await self.append_admin(conn, SERVICE, [admin])
             return _grant(row)
 
     async def confidential_grants(self, now: dt.datetime) -> list[asyncpg.Record]:
@@ -558,14 +598,24 @@ class Store:
             " release_time FROM grants WHERE confidential AND release_time > $1 ORDER BY id",
             now, sharing_pb2.GRANT_STATE_REVOKED)
 
-    async def grant_role(self, system_id: str, role: int, granted_by: str, now: dt.datetime) -> asyncpg.Record:
-        return await self.pool.fetchrow(
-            "INSERT INTO system_roles (system_id, role, granted_by, grant_time) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (system_id, role) DO UPDATE SET role = EXCLUDED.role RETURNING *",
-            system_id, role, granted_by, now)
+    async def grant_role(self, system_id: str, role: int, granted_by: str, now: dt.datetime,
+                         admin: AdminEvent | None = None) -> asyncpg.Record:
+        """Gives a system a role, with its ``admin`` log entry in the same transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "INSERT INTO system_roles (system_id, role, granted_by, grant_time) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (system_id, role) DO UPDATE SET role = EXCLUDED.role RETURNING *",
+                system_id, role, granted_by, now)
+            if admin is not None:
+                await self.append_admin(conn, SERVICE, [admin])
+            return row
 
-    async def revoke_role(self, system_id: str, role: int) -> None:
-        await self.pool.execute("DELETE FROM system_roles WHERE system_id = $1 AND role = $2", system_id, role)
+    async def revoke_role(self, system_id: str, role: int, admin: AdminEvent | None = None) -> None:
+        """Takes a role from a system, with its ``admin`` log entry in the same transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM system_roles WHERE system_id = $1 AND role = $2", system_id, role)
+            if admin is not None:
+                await self.append_admin(conn, SERVICE, [admin])
 
     async def roles_of(self, system_id: str) -> list[asyncpg.Record]:
         return await self.pool.fetch("SELECT * FROM system_roles WHERE system_id = $1 ORDER BY role", system_id)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -21,6 +22,7 @@ from services.authorization.grants import Grant
 from services.authorization.roles import require_authority, require_department, require_identified, require_service
 from services.authorization.store import Store
 from services.authorization.validation import GRANT_ID, SYSTEM_ID, find_by_id
+from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import (
     FieldViolation,
     failed_precondition,
@@ -53,13 +55,17 @@ class SubjectAccessPolicy:
         require_authority(caller, "grant system roles")
         self._role(role)
         await self._system(system_id)
-        return await self._store.grant_role(system_id, role, caller.system_id, self._now())
+        now = self._now()
+        admin = AdminEvent.by(caller, "roles.grant_system_role", system_id, {"role": role})
+        return await self._store.grant_role(system_id, role, caller.system_id, now,
+                                            admin=dataclasses.replace(admin, time=now))
 
     async def revoke_role(self, caller: Caller, system_id: str, role: int) -> None:
         require_authority(caller, "revoke system roles")
         self._role(role)
         await self._system(system_id)
-        await self._store.revoke_role(system_id, role)
+        admin = AdminEvent.by(caller, "roles.revoke_system_role", system_id, {"role": role})
+        await self._store.revoke_role(system_id, role, admin=admin)
 
     async def list_roles(self, caller: Caller, system_id: str) -> list[asyncpg.Record]:
         require_identified(caller)
@@ -100,7 +106,11 @@ class SubjectAccessPolicy:
         note = (f"confidential until {release_time.isoformat()}: {reason.strip()}" if confidential
                 else f"confidentiality lifted: {reason.strip()}")
         event = ApplicationEvent("GRANT_CONFIDENTIALITY", caller.department_code, caller.system_id, note, now)
-        updated = await self._store.set_confidentiality(grant.id, confidential, release_time, event)
+        # The reason is free text: it stays in the grant's history, out of the administrative log.
+        admin = dataclasses.replace(AdminEvent.by(caller, "sharing.grant_confidentiality", grant.id, {
+            "confidential": confidential, "release_time": release_time.isoformat() if release_time else "",
+            "resource_code": grant.resource_code}), time=now)
+        updated = await self._store.set_confidentiality(grant.id, confidential, release_time, event, admin=admin)
         if updated is None:
             raise failed_precondition("GRANT_GONE", f"grant {grant.id} changed meanwhile")
         return updated

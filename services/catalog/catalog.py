@@ -106,7 +106,7 @@ class Catalog:
                 await tx.insert_version(entry, document)
             await tx.save_head(EntryHead(head.code, entry.provider_department_code, entry.version,
                                          head.public_version))
-            await tx.add_event(entry, "update", caller, now)
+            await tx.add_event(entry, "update", caller, now, fields=fields)
         await self._announce(entry.code)
         return entry
 
@@ -175,7 +175,7 @@ class Catalog:
             lifecycle.require_authority(caller, "report a mandate change of another department")
         due = add_working_days(change_time, self._update_working_days)
         change = MandateChange(department_code, description.strip(), change_time, due.astimezone(dt.UTC))
-        await self._store.add_mandate_change(change, caller.system_id, now)
+        await self._store.add_mandate_change(change, caller, now)
         return change.due_time
 
     # Reads ------------------------------------------------------------------------------------

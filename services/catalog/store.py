@@ -38,7 +38,7 @@ from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
 
 #: Entry history steps that are administrative actions (the administrative log, via the outbox).
-ADMIN_ACTIONS = frozenset({"submit", "publish", "return", "retire"})
+ADMIN_ACTIONS = frozenset({"create", "update", "submit", "publish", "return", "retire"})
 
 # Columns of entry_versions that make up an Entry, in the order _entry reads and _row writes them.
 _ENTRY_COLUMNS = (
@@ -235,11 +235,20 @@ class CatalogStore:
         return [ProjectEntry(row["code"], row["state"], row["provider_department_code"], row["public"])
                 for row in rows]
 
-    async def add_mandate_change(self, change: MandateChange, reported_by: str, now: dt.datetime) -> None:
-        await self._pool.execute(
-            "INSERT INTO mandate_changes (department_code, description, change_time, due_time, "
-            "reported_by_system_id, report_time) VALUES ($1, $2, $3, $4, $5, $6)",
-            change.department_code, change.description, change.change_time, change.due_time, reported_by, now)
+    async def add_mandate_change(self, change: MandateChange, caller: Caller, now: dt.datetime) -> None:
+        """Records the change and, in the same transaction, its administrative event (dates only: the
+        description is free text and stays out of the log)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO mandate_changes (department_code, description, change_time, due_time, "
+                "reported_by_system_id, report_time) VALUES ($1, $2, $3, $4, $5, $6)",
+                change.department_code, change.description, change.change_time, change.due_time, caller.system_id,
+                now)
+            await admin_events.record(conn, AdminEvent(
+                action="catalog.report_mandate_change", target=change.department_code,
+                actor_system_id=caller.system_id, actor_department_code=caller.department_code, time=now,
+                details={"change_time": change.change_time.astimezone(dt.UTC).isoformat(),
+                         "due_time": change.due_time.astimezone(dt.UTC).isoformat()}))
 
     async def overdue(self, now: dt.datetime) -> list[MandateChange]:
         """Changes past due with no catalog work by the department since the change."""
@@ -321,14 +330,19 @@ class CatalogTransaction:
             "UPDATE entry_versions SET state = $2, update_time = $3 WHERE code = $1 AND state = ANY($4::smallint[])",
             code, int(EntryState.RETIRED), now, _PENDING)
 
-    async def add_event(self, entry: Entry, action: str, caller: Caller, now: dt.datetime, reason: str = "") -> None:
-        """Records a step of the entry's history; the administrative ones (submit, the review's publish or
-        return, retire) also go to the administrative log's outbox, in the same transaction."""
+    async def add_event(self, entry: Entry, action: str, caller: Caller, now: dt.datetime, reason: str = "",
+                        fields: Sequence[str] = ()) -> None:
+        """Records a step of the entry's history; the administrative ones (drafts, submit, the review's publish
+        or return, retire) also go to the administrative log's outbox, in the same transaction. ``fields``:
+        the names of the fields an update changed (names only, never their values)."""
         if action in ADMIN_ACTIONS:
+            details: dict[str, object] = {"version": entry.version,
+                                          "provider_department_code": entry.provider_department_code}
+            if fields:
+                details["fields"] = sorted(set(fields))
             await admin_events.record(self._conn, AdminEvent(
                 action=f"catalog.{action}", target=entry.code, actor_system_id=caller.system_id,
-                actor_department_code=caller.department_code, time=now,
-                details={"version": entry.version, "provider_department_code": entry.provider_department_code}))
+                actor_department_code=caller.department_code, time=now, details=details))
         await self._conn.execute(
             "INSERT INTO entry_events (code, version, action, provider_department_code, actor_system_id, "
             "actor_department_code, reason, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

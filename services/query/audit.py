@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from services.runtime.checkpoints import Head
 from services.runtime.errors import ServiceError
 from services.runtime.telemetry import AUDIT_BATCH
 
@@ -159,15 +160,6 @@ class ChainChecker:
             return f"chain {row['chain_id']} record {row['seq']}: content does not match its hash"
         self._prev = row["hash"]  # type: ignore[assignment]
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """Where a chain stands: its last durable record's sequence and hash (what a checkpoint signs)."""
-
-    chain_id: str
-    seq: int
-    hash: str
 
 
 WriteBatch = Callable[[list[Row]], Awaitable[None]]

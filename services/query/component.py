@@ -36,6 +36,7 @@ from services.query.resources import Resources
 from services.query.servicer import QueryServicer
 from services.query.store import QueryStore
 from services.query.subjects import SubjectPolicy
+from services.runtime.admin_events import AdminOutbox
 from services.runtime.cache import (
     CATALOG_CHANGED,
     DISPUTES_CHANGED,
@@ -96,6 +97,7 @@ class QueryComponent:
         self._subscriber: Subscriber | None = None
         self._deps: Dependencies | None = None
         self._reload: asyncio.Task | None = None
+        self._outbox = AdminOutbox(settings, "query")
 
     def register(self, server: grpc.aio.Server) -> None:
         query, dispute, audit = self._servicers
@@ -126,6 +128,7 @@ class QueryComponent:
         catalog_channel = open_channel(settings.catalog_target, settings, (CATALOG_SERVICE,))
         authorization_channel = open_channel(settings.authorization_target, settings, (AUTHORIZATION_SERVICE,))
         self._channels = [catalog_channel, authorization_channel]
+        self._outbox.start(self._pool)
         providers = ProviderClients(settings, signer, identity)
         store = QueryStore(self._pool)
         writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max)
@@ -147,6 +150,7 @@ class QueryComponent:
             store=store,
             masker=self._masker,
             redis=self._redis,
+            admin_outbox=self._outbox,
             subjects=SubjectPolicy(authorization_channel, signer, identity, timeout),
         )
         self._deps = deps
@@ -253,6 +257,7 @@ class QueryComponent:
             with contextlib.suppress(BaseException):
                 await self._reload
             self._reload = None
+        await self._outbox.stop()
         deps, self._deps = self._deps, None
         if deps is not None:
             await deps.audit.stop()  # every queued record is written before the pool closes

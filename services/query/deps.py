@@ -15,6 +15,7 @@ from services.query.records import ProviderClients, RecordCache
 from services.query.resources import Resources
 from services.query.store import QueryStore
 from services.query.subjects import SubjectPolicy
+from services.runtime.admin_events import AdminOutbox
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionVerifier, Caller
 from services.runtime.masking import Masker
@@ -36,6 +37,8 @@ class Dependencies:
     store: QueryStore
     masker: Masker
     redis: aioredis.Redis
+    #: Dispute reports and answers go to the administrative log through it.
+    admin_outbox: AdminOutbox
     #: Authorization's answers for the persons' view (AuditService.ListSubjectAccesses).
     subjects: SubjectPolicy | None = None
 

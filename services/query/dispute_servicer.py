@@ -96,7 +96,8 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         now = dt.datetime.now(dt.UTC)
         dispute = disputes.new_dispute(resource, caller, key, given.item, given.claimed_value, given.evidence, now,
                                        deps.settings.dispute_working_days)
-        await deps.store.insert_dispute(dispute)
+        await deps.store.insert_dispute(dispute, caller)
+        deps.admin_outbox.notify()
         await self._announce(deps, dispute, True)
         return dispute_pb2.ReportDisputeResponse(dispute=to_proto(dispute, now))
 
@@ -117,9 +118,10 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             raise failed_precondition("DISPUTE_CLOSED", f"dispute {dispute_id} was already answered")
         now = dt.datetime.now(dt.UTC)
         state = disputes.CORRECTED if request.corrected else disputes.CONFIRMED
-        answered = await deps.store.answer_dispute(dispute_id, state, request.answer, caller.system_id, now)
+        answered = await deps.store.answer_dispute(dispute_id, state, request.answer, caller, now)
         if answered is None:
             raise failed_precondition("DISPUTE_CLOSED", f"dispute {dispute_id} was already answered")
+        deps.admin_outbox.notify()
         dispute, still_open = answered
         if request.corrected:
             resource = await deps.resources.get(dispute.resource_code)

@@ -10,6 +10,7 @@ so flagging costs no round trip.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from services.query.keys import key_error, normalize_key
 from services.query.resources import Resource
+from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation
 from services.runtime.identity import Caller
 from services.runtime.workdays import add_working_days
@@ -102,6 +104,14 @@ def new_dispute(resource: Resource, caller: Caller, key: str, item: str, claimed
         claimed_value=claimed_value, evidence=evidence, reporter_department_code=caller.department_code,
         reporter_system_id=caller.system_id, provider_department_code=resource.provider_department_code,
         state=OPEN, answer="", create_time=now, due_time=add_working_days(now, working_days), answer_time=None)
+
+
+def dispute_event(caller: Caller, action: str, d: Dispute, time: dt.datetime) -> AdminEvent:
+    """A dispute step for the administrative log: the dispute by its id, the resource, the item's name and the
+    departments; never the record's key (a person's or an entity's number), the values or the free text."""
+    return dataclasses.replace(AdminEvent.by(caller, action, str(d.id), {
+        "resource_code": d.resource_code, "item": d.item, "reporter_department_code": d.reporter_department_code,
+        "provider_department_code": d.provider_department_code}), time=time)
 
 
 class OpenDisputes:

@@ -12,8 +12,10 @@ import asyncpg
 
 from services.query.audit import ANSWERED, COLUMNS, DENIED, Row
 from services.query.checkpoints import Checkpoint
-from services.query.disputes import OPEN, Dispute
+from services.query.disputes import OPEN, Dispute, dispute_event
+from services.runtime import admin_events
 from services.runtime.errors import describe
+from services.runtime.identity import Caller
 
 log = logging.getLogger(__name__)
 
@@ -217,21 +219,25 @@ class QueryStore:
 
     # --- disputes -----------------------------------------------------------------------------
 
-    async def insert_dispute(self, d: Dispute) -> None:
-        await self._pool.execute(
-            f"INSERT INTO disputes ({_DISPUTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-            " $12, $13, $14)",
-            d.id, d.resource_code, d.key, d.item, d.claimed_value, d.evidence, d.reporter_department_code,
-            d.reporter_system_id, d.provider_department_code, d.state, d.answer, d.create_time, d.due_time,
-            d.answer_time)
+    async def insert_dispute(self, d: Dispute, caller: Caller) -> None:
+        """Stores a new dispute and, in the same transaction, its administrative event (outbox)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"INSERT INTO disputes ({_DISPUTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                " $12, $13, $14)",
+                d.id, d.resource_code, d.key, d.item, d.claimed_value, d.evidence, d.reporter_department_code,
+                d.reporter_system_id, d.provider_department_code, d.state, d.answer, d.create_time, d.due_time,
+                d.answer_time)
+            await admin_events.record(conn, dispute_event(caller, "dispute.report", d, d.create_time))
 
     async def get_dispute(self, dispute_id: uuid.UUID) -> Dispute | None:
         row = await self._pool.fetchrow(f"SELECT {_DISPUTE_COLUMNS} FROM disputes WHERE id = $1", dispute_id)
         return _dispute(row) if row is not None else None
 
-    async def answer_dispute(self, dispute_id: uuid.UUID, state: str, answer: str, system_id: str,
+    async def answer_dispute(self, dispute_id: uuid.UUID, state: str, answer: str, caller: Caller,
                              now: dt.datetime) -> tuple[Dispute, bool] | None:
-        """Closes an open dispute; returns it and whether its record still has an open dispute.
+        """Closes an open dispute and records the answer (a confirmation or a correction) in the administrative
+        log's outbox, in one transaction; returns it and whether its record still has an open dispute.
 
         None when the dispute is not open (any more): answers are final.
         """
@@ -239,9 +245,10 @@ class QueryStore:
             row = await conn.fetchrow(
                 "UPDATE disputes SET state = $2, answer = $3, answer_system_id = $4, answer_time = $5"
                 f" WHERE id = $1 AND state = '{OPEN}' RETURNING {_DISPUTE_COLUMNS}",
-                dispute_id, state, answer, system_id, now)
+                dispute_id, state, answer, caller.system_id, now)
             if row is None:
                 return None
+            await admin_events.record(conn, dispute_event(caller, f"dispute.{state.lower()}", _dispute(row), now))
             still_open = await conn.fetchval(
                 f"SELECT EXISTS (SELECT 1 FROM disputes WHERE resource_code = $1 AND key = $2 AND state = '{OPEN}')",
                 row["resource_code"], row["key"])

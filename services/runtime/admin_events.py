@@ -95,10 +95,12 @@ def event_pb(event: AdminEvent) -> admin_log_pb2.AdminEvent:
 
 # -- the outbox (each service's own schema) ---------------------------------------------------------------------
 
-async def record(conn: asyncpg.Connection, event: AdminEvent) -> None:
-    """Writes ``event`` to the service's outbox, on ``conn`` (inside the action's own transaction)."""
+async def record(conn: asyncpg.Connection, event: AdminEvent, schema: str | None = None) -> None:
+    """Writes ``event`` to the service's outbox, on ``conn`` (inside the action's own transaction); ``schema``
+    names the service's schema when ``conn`` is not a connection of the service's pool (a CLI's)."""
+    table = f'"{schema}".admin_outbox' if schema else "admin_outbox"
     await conn.execute(
-        "INSERT INTO admin_outbox (event_id, time, actor_system_id, actor_department_code, action, target,"
+        f"INSERT INTO {table} (event_id, time, actor_system_id, actor_department_code, action, target,"
         " details, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         event.event_id, event.time, event.actor_system_id, event.actor_department_code, event.action,
         event.target, event.details_json, event.result)

@@ -16,7 +16,7 @@ import uuid
 import asyncpg
 import grpc
 import pytest
-from google.protobuf import timestamp_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from govshare.authorization.v1 import (
     admin_log_pb2,
@@ -25,6 +25,8 @@ from govshare.authorization.v1 import (
     authorization_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
+    roles_pb2,
+    roles_pb2_grpc,
     sharing_pb2,
     sharing_pb2_grpc,
     token_pb2,
@@ -34,6 +36,8 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from services.authorization.component import create_component as create_authorization
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
@@ -42,6 +46,7 @@ from services.runtime.server import start_server
 pytestmark = pytest.mark.integration
 
 POPULATION = "101001/000001"
+ENTITIES = "102001/000001"  # unconditional: every department queries, and may dispute, its basic items
 #: The relays deliver at once after a commit; the poll allows a loaded test machine some slack.
 DELIVERY_SECONDS = 10.0
 
@@ -289,3 +294,107 @@ async def test_append_events_is_for_platform_services_idempotent_and_validated(p
         assert {v.field for v in violations.field_violations} == {"events[0].details_json", "events[0].time"}
     logged = await _logged(platform, "catalog.retire", "109001/000001")
     assert logged.id == event.id and logged.service == "catalog"
+
+
+async def _entity_key(platform) -> str:  # type: ignore[no-untyped-def]
+    """A legal entity that exists, read through the provider contract as the query service reads it."""
+    signer = AssertionSigner(platform.settings["query"].internal_key)
+    async with grpc.aio.insecure_channel(platform.port("foundation")) as channel:
+        stub = provider_pb2_grpc.ProviderServiceStub(channel)
+        async for page in stub.Export(provider_pb2.ExportRequest(dataset="legal_entity", page_size=1),
+                                      metadata=signer.metadata(service_caller("query"))):
+            return page.records[0].key
+    raise AssertionError("no legal entity")
+
+
+async def test_drafts_mandate_changes_applications_and_disputes_are_logged_without_personal_data(
+        platform) -> None:  # type: ignore[no-untyped-def]
+    social, authority = _department(platform, "social"), _department(platform, "authority")
+    # Catalog drafts: created, then updated (the names of the changed fields, not their values).
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = _entry(social)
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.UpdateEntry(cat.UpdateEntryRequest(entry=cat.Entry(code=entry.code, summary="参保状态变更摘要"),
+                                                     update_mask=field_mask_pb2.FieldMask(paths=["summary"])),
+                              metadata=platform.metadata("social"), timeout=10)
+    # A mandate change (its description is free text: it stays out of the log).
+    await catalog.ReportMandateChange(cat.ReportMandateChangeRequest(department_code=social,
+                                                                     description="机构改革职能调整"),
+                                      metadata=platform.metadata("social"), timeout=10)
+    # An application (relayed by nobody: authorization logs it in its transaction).
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=POPULATION, items=["citizen_id", "name"], purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS],
+            purpose_text="社保待遇资格认证", basis="《社会保险法》", requested_expire_time=expire,
+            methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=10)), metadata=platform.metadata("social"),
+        timeout=10)).application
+    # Disputes (query's outbox): one reported and confirmed, one reported and corrected.
+    disputes = dispute_pb2_grpc.DisputeServiceStub(platform.channel)
+    key = await _entity_key(platform)
+    answered = []
+    for corrected in (False, True):
+        reported = (await disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+            resource_code=ENTITIES, key=key, item="name", claimed_value="某某科技有限公司", evidence="营业执照副本")),
+            metadata=platform.metadata("social"), timeout=10)).dispute
+        await disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=reported.id, corrected=corrected,
+                                                                      answer="经核查登记档案"),
+                                     metadata=platform.metadata("authority"), timeout=10)
+        answered.append(reported.id)
+
+    created = await _logged(platform, "catalog.create", entry.code)
+    updated = await _logged(platform, "catalog.update", entry.code)
+    assert (created.service, created.actor_department_code) == ("catalog", social)
+    assert json.loads(updated.details_json)["fields"] == ["summary"]
+    mandate = await _logged(platform, "catalog.report_mandate_change", social)
+    assert mandate.actor_system_id == _system(platform, "social")
+    submitted = await _logged(platform, "sharing.submitted", application.id)
+    assert (submitted.service, json.loads(submitted.details_json)["resource_code"]) == ("authorization", POPULATION)
+    confirmed_report = await _logged(platform, "dispute.report", answered[0])
+    confirmed = await _logged(platform, "dispute.confirmed", answered[0])
+    corrected_answer = await _logged(platform, "dispute.corrected", answered[1])
+    assert (confirmed_report.service, confirmed_report.actor_department_code) == ("query", social)
+    assert (confirmed.service, confirmed.actor_department_code) == ("query", authority)
+    assert json.loads(corrected_answer.details_json)["resource_code"] == ENTITIES
+    logged = [created, updated, mandate, submitted, confirmed_report, confirmed, corrected_answer]
+    for text in (key, "某某科技有限公司", "营业执照副本", "经核查登记档案", "机构改革职能调整", "参保状态变更摘要",
+                 "社会保险法", "社保待遇资格认证"):
+        assert all(text not in event.details_json and text not in event.target for event in logged), text
+
+
+async def test_role_and_grant_confidentiality_changes_are_logged_without_their_reasons(platform) -> None:  # type: ignore[no-untyped-def]
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    system_id = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=_department(platform, "civil"), name="查询门户")), metadata=platform.metadata("civil"),
+        timeout=10)).system.id
+    roles = roles_pb2_grpc.RoleServiceStub(platform.channel)
+    portal = roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL
+    await roles.GrantSystemRole(roles_pb2.GrantSystemRoleRequest(system_id=system_id, role=portal),
+                                metadata=platform.metadata("authority"), timeout=10)
+    await roles.RevokeSystemRole(roles_pb2.RevokeSystemRoleRequest(system_id=system_id, role=portal),
+                                 metadata=platform.metadata("authority"), timeout=10)
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire, release = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=3))
+    application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=POPULATION, items=["citizen_id", "name"], purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS],
+            purpose_text="证照核发", basis="《电子证照管理办法》", requested_expire_time=expire,
+            methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=10)), metadata=platform.metadata("services"),
+        timeout=10)).application
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=platform.metadata("police"), timeout=10)).grant
+    await sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+        grant_id=grant.id, confidential=True, release_time=release, reason="在办案件保密"),
+        metadata=platform.metadata("police"), timeout=10)
+
+    granted = await _logged(platform, "roles.grant_system_role", system_id, role=portal)
+    revoked = await _logged(platform, "roles.revoke_system_role", system_id, role=portal)
+    assert granted.actor_department_code == revoked.actor_department_code == _department(platform, "authority")
+    marked = await _logged(platform, "sharing.grant_confidentiality", grant.id, confidential=True)
+    assert marked.actor_department_code == _department(platform, "police")
+    assert "在办案件保密" not in marked.details_json

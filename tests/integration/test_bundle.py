@@ -73,8 +73,15 @@ async def test_import_makes_the_published_catalog_and_foundation_data_available(
     try:
         codes = {r["code"] for r in await conn.fetch("SELECT code FROM catalog.entries")}
         persons = await conn.fetchval("SELECT count(*) FROM foundation.population")
+        # The import is an administrative action: in the intranet catalog's outbox, in the import's transaction
+        # (counts and the bundle's identity only), for its relay to deliver to the administrative log.
+        logged = await conn.fetch("SELECT * FROM catalog.admin_outbox WHERE action = 'bundle.import'")
     finally:
         await conn.close()
+    assert len(logged) == 1
+    assert (logged[0]["actor_system_id"], logged[0]["result"]) == ("cli:govshare-import-bundle", "OK")
+    details = json.loads(logged[0]["details"])
+    assert details["rows"]["foundation.population.copy"] == 500 and details["created"] == summary["created"]
     assert {e.code for e in demo_entries()} <= codes
     assert "102001/999999" not in codes  # drafts stay on the extranet
     assert persons == 500

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/admin_log.proto\x12\x19govshare.authorization.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xec\x01\n\nAdminEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x17\n\x0f\x61\x63tor_system_id\x18\x05 \x01(\t\x12\x1d\n\x15\x61\x63tor_department_code\x18\x06 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x0e\n\x06target\x18\x08 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\t \x01(\t\x12\x0e\n\x06result\x18\n \x01(\t\x12\x0c\n\x04hash\x18\x0b \x01(\t\"\xcc\x01\n\x16ListAdminEventsRequest\x12\x1d\n\x15\x61\x63tor_department_code\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"i\n\x17ListAdminEventsResponse\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.AdminEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15VerifyAdminLogRequest\"}\n\x16VerifyAdminLogResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x15\n\rchecked_count\x18\x02 \x01(\x03\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x11\n\thead_hash\x18\x05 \x01(\t2\xc0\x02\n\x0f\x41\x64minLogService\x12\x91\x01\n\x0fListAdminEvents\x12\x31.govshare.authorization.v1.ListAdminEventsRequest\x1a\x32.govshare.authorization.v1.ListAdminEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/adminEvents\x12\x98\x01\n\x0eVerifyAdminLog\x12\x30.govshare.authorization.v1.VerifyAdminLogRequest\x1a\x31.govshare.authorization.v1.VerifyAdminLogResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/adminEvents:verify:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/admin_log.proto\x12\x19govshare.authorization.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x81\x01\n\x12\x41\x64minLogCheckpoint\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"m\n\x18\x46orgedAdminLogCheckpoint\x12\x41\n\ncheckpoint\x18\x01 \x01(\x0b\x32-.govshare.authorization.v1.AdminLogCheckpoint\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xec\x01\n\nAdminEvent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x17\n\x0f\x61\x63tor_system_id\x18\x05 \x01(\t\x12\x1d\n\x15\x61\x63tor_department_code\x18\x06 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x0e\n\x06target\x18\x08 \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\t \x01(\t\x12\x0e\n\x06result\x18\n \x01(\t\x12\x0c\n\x04hash\x18\x0b \x01(\t\"\xcc\x01\n\x16ListAdminEventsRequest\x12\x1d\n\x15\x61\x63tor_department_code\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"i\n\x17ListAdminEventsResponse\x12\x35\n\x06\x65vents\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.AdminEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"[\n\x15VerifyAdminLogRequest\x12\x42\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32-.govshare.authorization.v1.AdminLogCheckpoint\"\xf0\x02\n\x16VerifyAdminLogResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x15\n\rchecked_count\x18\x02 \x01(\x03\x12\x18\n\x10\x66irst_broken_seq\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t\x12\x11\n\thead_hash\x18\x05 \x01(\t\x12\x37\n\x05state\x18\x06 \x01(\x0e\x32(.govshare.authorization.v1.AdminLogState\x12O\n\x18last_matching_checkpoint\x18\x07 \x01(\x0b\x32-.govshare.authorization.v1.AdminLogCheckpoint\x12\x16\n\x0eunsigned_count\x18\x08 \x01(\x03\x12O\n\x12\x66orged_checkpoints\x18\t \x03(\x0b\x32\x33.govshare.authorization.v1.ForgedAdminLogCheckpoint\"I\n ExportAdminLogCheckpointsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\xa8\x01\n!ExportAdminLogCheckpointsResponse\x12\x42\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32-.govshare.authorization.v1.AdminLogCheckpoint\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x0e\n\x06key_id\x18\x03 \x01(\t\x12\x16\n\x0epublic_key_pem\x18\x04 \x01(\t*\xa5\x01\n\rAdminLogState\x12\x1f\n\x1b\x41\x44MIN_LOG_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41\x44MIN_LOG_STATE_INTACT\x10\x01\x12\x1d\n\x19\x41\x44MIN_LOG_STATE_TRUNCATED\x10\x02\x12\x1c\n\x18\x41\x44MIN_LOG_STATE_VANISHED\x10\x03\x12\x1a\n\x16\x41\x44MIN_LOG_STATE_BROKEN\x10\x04\x32\xfa\x03\n\x0f\x41\x64minLogService\x12\x91\x01\n\x0fListAdminEvents\x12\x31.govshare.authorization.v1.ListAdminEventsRequest\x1a\x32.govshare.authorization.v1.ListAdminEventsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/adminEvents\x12\x98\x01\n\x0eVerifyAdminLog\x12\x30.govshare.authorization.v1.VerifyAdminLogRequest\x1a\x31.govshare.authorization.v1.VerifyAdminLogResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/v1/adminEvents:verify:\x01*\x12\xb7\x01\n\x19\x45xportAdminLogCheckpoints\x12;.govshare.authorization.v1.ExportAdminLogCheckpointsRequest\x1a<.govshare.authorization.v1.ExportAdminLogCheckpointsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/adminLogCheckpointsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,16 +37,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADMINLOGSERVICE'].methods_by_name['ListAdminEvents']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/adminEvents'
   _globals['_ADMINLOGSERVICE'].methods_by_name['VerifyAdminLog']._loaded_options = None
   _globals['_ADMINLOGSERVICE'].methods_by_name['VerifyAdminLog']._serialized_options = b'\202\323\344\223\002\033\"\026/v1/adminEvents:verify:\001*'
-  _globals['_ADMINEVENT']._serialized_start=136
-  _globals['_ADMINEVENT']._serialized_end=372
-  _globals['_LISTADMINEVENTSREQUEST']._serialized_start=375
-  _globals['_LISTADMINEVENTSREQUEST']._serialized_end=579
-  _globals['_LISTADMINEVENTSRESPONSE']._serialized_start=581
-  _globals['_LISTADMINEVENTSRESPONSE']._serialized_end=686
-  _globals['_VERIFYADMINLOGREQUEST']._serialized_start=688
-  _globals['_VERIFYADMINLOGREQUEST']._serialized_end=711
-  _globals['_VERIFYADMINLOGRESPONSE']._serialized_start=713
-  _globals['_VERIFYADMINLOGRESPONSE']._serialized_end=838
-  _globals['_ADMINLOGSERVICE']._serialized_start=841
-  _globals['_ADMINLOGSERVICE']._serialized_end=1161
+  _globals['_ADMINLOGSERVICE'].methods_by_name['ExportAdminLogCheckpoints']._loaded_options = None
+  _globals['_ADMINLOGSERVICE'].methods_by_name['ExportAdminLogCheckpoints']._serialized_options = b'\202\323\344\223\002\031\022\027/v1/adminLogCheckpoints'
+  _globals['_ADMINLOGSTATE']._serialized_start=1642
+  _globals['_ADMINLOGSTATE']._serialized_end=1807
+  _globals['_ADMINLOGCHECKPOINT']._serialized_start=136
+  _globals['_ADMINLOGCHECKPOINT']._serialized_end=265
+  _globals['_FORGEDADMINLOGCHECKPOINT']._serialized_start=267
+  _globals['_FORGEDADMINLOGCHECKPOINT']._serialized_end=376
+  _globals['_ADMINEVENT']._serialized_start=379
+  _globals['_ADMINEVENT']._serialized_end=615
+  _globals['_LISTADMINEVENTSREQUEST']._serialized_start=618
+  _globals['_LISTADMINEVENTSREQUEST']._serialized_end=822
+  _globals['_LISTADMINEVENTSRESPONSE']._serialized_start=824
+  _globals['_LISTADMINEVENTSRESPONSE']._serialized_end=929
+  _globals['_VERIFYADMINLOGREQUEST']._serialized_start=931
+  _globals['_VERIFYADMINLOGREQUEST']._serialized_end=1022
+  _globals['_VERIFYADMINLOGRESPONSE']._serialized_start=1025
+  _globals['_VERIFYADMINLOGRESPONSE']._serialized_end=1393
+  _globals['_EXPORTADMINLOGCHECKPOINTSREQUEST']._serialized_start=1395
+  _globals['_EXPORTADMINLOGCHECKPOINTSREQUEST']._serialized_end=1468
+  _globals['_EXPORTADMINLOGCHECKPOINTSRESPONSE']._serialized_start=1471
+  _globals['_EXPORTADMINLOGCHECKPOINTSRESPONSE']._serialized_end=1639
+  _globals['_ADMINLOGSERVICE']._serialized_start=1810
+  _globals['_ADMINLOGSERVICE']._serialized_end=2316
 # @@protoc_insertion_point(module_scope)

@@ -46,6 +46,11 @@ class AdminLogServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_admin__log__pb2.VerifyAdminLogRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_admin__log__pb2.VerifyAdminLogResponse.FromString,
                 _registered_method=True)
+        self.ExportAdminLogCheckpoints = channel.unary_unary(
+                '/govshare.authorization.v1.AdminLogService/ExportAdminLogCheckpoints',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_admin__log__pb2.ExportAdminLogCheckpointsRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_admin__log__pb2.ExportAdminLogCheckpointsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminLogServiceServicer:
@@ -61,7 +66,17 @@ class AdminLogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyAdminLog(self, request, context):
-        """Walks the whole chain and reports the first row that breaks it (changed, removed or inserted).
+        """Walks the whole chain against its signed checkpoints: reports the first row that breaks it (changed,
+        removed or inserted), and rows cut from its end, or the whole log deleted, naming the last checkpoint
+        it still matches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportAdminLogCheckpoints(self, request, context):
+        """Pages through the log's signed checkpoints, oldest first, with the public key that verifies them, so
+        the authority can keep them off the platform and bring them back to VerifyAdminLog.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -79,6 +94,11 @@ def add_AdminLogServiceServicer_to_server(servicer, server):
                     servicer.VerifyAdminLog,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_admin__log__pb2.VerifyAdminLogRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_admin__log__pb2.VerifyAdminLogResponse.SerializeToString,
+            ),
+            'ExportAdminLogCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportAdminLogCheckpoints,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_admin__log__pb2.ExportAdminLogCheckpointsRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_admin__log__pb2.ExportAdminLogCheckpointsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -137,6 +157,33 @@ class AdminLogService:
             '/govshare.authorization.v1.AdminLogService/VerifyAdminLog',
             govshare_dot_authorization_dot_v1_dot_admin__log__pb2.VerifyAdminLogRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_admin__log__pb2.VerifyAdminLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportAdminLogCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.AdminLogService/ExportAdminLogCheckpoints',
+            govshare_dot_authorization_dot_v1_dot_admin__log__pb2.ExportAdminLogCheckpointsRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_admin__log__pb2.ExportAdminLogCheckpointsResponse.FromString,
             options,
             channel_credentials,
             insecure,
