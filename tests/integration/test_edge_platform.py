@@ -87,7 +87,10 @@ def _rest(platform, verb: str, path: str, payload: dict | None = None,  # type: 
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        text = error.read()
+        if text == b"no healthy upstream":
+            return error.code, {"unhealthy": True}
+        return error.code, json.loads(text or b"{}")
 
 
 QUERY_URL = f"/v1/resources/{ENTITIES.replace('/', '%2F')}:query"
@@ -107,7 +110,11 @@ QUERY_URL = f"/v1/resources/{ENTITIES.replace('/', '%2F')}:query"
 ])
 async def test_one_rest_call_per_public_service(platform, verb: str, path: str, payload: dict | None,  # type: ignore[no-untyped-def]
                                                 system: str, expected: str | None) -> None:
-    status, body = await asyncio.to_thread(_rest, platform, verb, path, payload, system)
+    for _ in range(100):  # bounded: a backend an earlier test left NOT_SERVING is out of the edge's rotation awhile
+        status, body = await asyncio.to_thread(_rest, platform, verb, path, payload, system)
+        if body != {"unhealthy": True}:
+            break
+        await asyncio.sleep(0.1)
     assert status == 200, body
     if expected is not None:
         assert body[expected], body
