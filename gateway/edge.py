@@ -110,11 +110,14 @@ def _cluster(name: str, address: Address, *, http2: bool, tls: dict[str, object]
                 explicit_http_config={"http2_protocol_options": {"connection_keepalive": {
                     "interval": "30s", "timeout": "10s"}}})}
     if health_checked:
-        # The standard gRPC health service: a backend that says NOT_SERVING (starting, draining) gets no calls.
-        cluster["health_checks"] = [{"timeout": "1s", "interval": "2s", "no_traffic_interval": "5s",
-                                     "unhealthy_threshold": 2, "healthy_threshold": 1,
+        # The standard gRPC health service: a backend that says NOT_SERVING (starting, draining) gets no calls
+        # while others of its cluster serve. Envoy's default panic threshold (50 %) stays: when most of a
+        # cluster looks unhealthy — one process under `govshare up`, or health checks timing out on a loaded
+        # machine — calls still go to it rather than all failing "no healthy upstream" (a draining process keeps
+        # serving through its grace period). Three failures, each allowed 3 s, before a host is taken out.
+        cluster["health_checks"] = [{"timeout": "3s", "interval": "2s", "no_traffic_interval": "5s",
+                                     "unhealthy_threshold": 3, "healthy_threshold": 1,
                                      "grpc_health_check": {}}]
-        cluster["common_lb_config"] = {"healthy_panic_threshold": {"value": 0}}
     if tls is not None:
         cluster["transport_socket"] = tls
     return cluster

@@ -94,6 +94,8 @@ def role_of(cmdline: str) -> str | None:
     words = cmdline.split()
     if "serve" in words and words.index("serve") + 1 < len(words):
         return words[words.index("serve") + 1]
+    if words and words[0].rsplit("/", 1)[-1] == "envoy":
+        return "edge"  # `govshare serve gateway` execs Envoy, so its command line is Envoy's own
     if "redis-server" in cmdline:
         return "redis"
     if "postgres" in cmdline:
