@@ -305,7 +305,10 @@ def _transcoder(table: RoutingTable, descriptor_set: str) -> dict[str, object]:
         convert_grpc_status=True,
         print_options={"add_whitespace": False, "always_print_primitive_fields": True,
                        "always_print_enums_as_ints": False, "preserve_proto_field_names": False},
-        request_validation_options={"reject_unknown_query_parameters": True},
+        # A `+` in a query string is a space (form encoding), and a REST URL no rule maps is a 404 at the edge
+        # instead of reaching a backend as a gRPC call it cannot parse.
+        query_param_unescape_plus=True,
+        request_validation_options={"reject_unknown_query_parameters": True, "reject_unknown_method": True},
     )}
 
 

@@ -153,3 +153,19 @@ async def test_rest_without_a_token_is_401_saying_what_to_send(platform) -> None
     status, body = await asyncio.to_thread(get)
     assert status == 401
     assert b"Jwt is missing" in body and b"IssueToken" in body
+
+
+def _raw_status(platform, verb: str, path: str) -> int:  # type: ignore[no-untyped-def]
+    headers = {"authorization": dict(platform.metadata("social"))["authorization"]}
+    request = urllib.request.Request(f"http://{platform.gateway}{path}", headers=headers, method=verb)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_a_rest_url_no_rule_maps_is_not_found_at_the_edge(platform) -> None:  # type: ignore[no-untyped-def]
+    """Without the transcoder's reject_unknown_method, such a call reached a backend and came back 503."""
+    assert await asyncio.to_thread(_raw_status, platform, "GET", "/v1/noSuchCollection") == 404
+    assert await asyncio.to_thread(_raw_status, platform, "POST", "/v1/resources/102001%2F000001:noSuchVerb") == 404
