@@ -166,6 +166,6 @@ def _raw_status(platform, verb: str, path: str) -> int:  # type: ignore[no-untyp
 
 
 async def test_a_rest_url_no_rule_maps_is_not_found_at_the_edge(platform) -> None:  # type: ignore[no-untyped-def]
-    """Without the transcoder's reject_unknown_method, such a call reached a backend and came back 503."""
+    """An unmapped REST URL is refused by the edge itself (the transcoder's reject_unknown_method, and no route)."""
     assert await asyncio.to_thread(_raw_status, platform, "GET", "/v1/noSuchCollection") == 404
     assert await asyncio.to_thread(_raw_status, platform, "POST", "/v1/resources/102001%2F000001:noSuchVerb") == 404
