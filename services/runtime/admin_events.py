@@ -39,6 +39,7 @@ from govshare.authorization.v1 import admin_log_pb2, authorization_pb2, authoriz
 from services.runtime.clients import call_metadata, open_channel
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.settings import Settings
+from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +157,8 @@ class OutboxRelay:
         self._wake.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def deliver_once(self) -> int:
         """Delivers one batch; the number of events delivered (0 when the outbox is empty)."""

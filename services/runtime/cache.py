@@ -8,13 +8,14 @@ messages while a subscriber is disconnected), so every subscriber also gets a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+
+from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -175,10 +176,7 @@ class Subscriber:
         self._task = asyncio.create_task(self._run(), name="redis-subscriber")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     async def _run(self) -> None:
         delay = 0.1

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import datetime as dt
 import hashlib
 import inspect
@@ -42,6 +41,8 @@ from typing import Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -357,11 +358,8 @@ class Checkpointer:
     async def stop(self) -> None:
         """Stops the timer and signs the current head, final if the chain closes with the process (call after
         the writer stopped)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
         await self.checkpoint(final=self._close_at_stop)
 
 

@@ -31,6 +31,7 @@ from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from services.runtime.clients import call_metadata
 from services.runtime.errors import ServiceError, unauthenticated
 from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +137,8 @@ class SystemStates:
         return self._loaded
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def load_now(self) -> None:
         """One full load (events that arrived meanwhile with newer versions win)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 
@@ -18,6 +17,7 @@ from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.settings import Settings
 from services.runtime.system_states_watch import SystemStatesWatch
+from services.runtime.tasks import cancel
 from services.supervision.months import Month
 from services.supervision.servicer import SupervisionServicer
 from services.supervision.sources import IDEMPOTENT_SERVICES, FigureSources
@@ -64,11 +64,8 @@ class SupervisionComponent:
             self._schedule = asyncio.create_task(self._periodic(settings.supervision_snapshot_seconds))
 
     async def stop(self) -> None:
-        if self._schedule is not None:
-            self._schedule.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._schedule
-            self._schedule = None
+        await cancel(self._schedule)
+        self._schedule = None
         self._supervision = None
         await self._states.stop()
         for channel in self._channels:

@@ -290,3 +290,21 @@ def test_a_deadline_is_provisional_only_beyond_the_published_calendar() -> None:
     assert workdays.provisional(dt.datetime(2099, 1, 16, 23, 59, 59, tzinfo=workdays.CHINA))
     # The Beijing date decides: 16:30 UTC on 31 Dec 2098 is already 2099 in Beijing.
     assert workdays.provisional(dt.datetime(2098, 12, 31, 16, 30, tzinfo=dt.UTC))
+
+
+async def test_cancel_stops_a_running_task_and_accepts_none() -> None:
+    import asyncio
+
+    from services.runtime.tasks import cancel
+
+    started = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(forever())
+    await started.wait()
+    await cancel(task)
+    assert task.cancelled()
+    await cancel(None)
