@@ -365,7 +365,31 @@ def build_parser() -> argparse.ArgumentParser:
                                     help="PEM file of a trusted audit public key (repeat for retired keys)")
     _add_log_flag(verify_checkpoints)
     verify_checkpoints.set_defaults(func=_verify_checkpoints)
+
+    frontproc = commands.add_parser("frontproc", help="run a department's 前置机 (docs/frontproc.md)")
+    frontproc.add_argument("--config", required=True, help="the 前置机's configuration file (YAML)")
+    frontproc.add_argument("--check", action="store_true", help="check the configuration and its SQL, then exit")
+    frontproc.set_defaults(func=_frontproc)
+
+    notify = commands.add_parser("notify-changes", help="a department tells the platform its records changed")
+    notify.add_argument("--config", required=True, help="the 前置机's configuration file (platform.edge, "
+                                                        "system_id and secret)")
+    notify.add_argument("--resource", required=True, help="the catalog resource code whose records changed")
+    notify.add_argument("--key", action="append", default=[], help="a changed key (repeat); none: every record")
+    notify.set_defaults(func=_notify_changes)
     return parser
+
+
+def _frontproc(args: argparse.Namespace) -> None:
+    from frontproc.__main__ import main as frontproc_main
+
+    sys.exit(frontproc_main(["--config", args.config, *(["--check"] if args.check else [])]))
+
+
+def _notify_changes(args: argparse.Namespace) -> None:
+    from frontproc.notify import main as notify_main
+
+    sys.exit(notify_main(args.config, args.resource, args.key))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,6 +36,7 @@ from services.runtime.db import migrate_all
 from services.runtime.embedded import EmbeddedServers, EmbeddedUnavailable
 from services.runtime.files import open_private
 from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys, private_pem
+from services.runtime.provider_assertions import provider_public_keys
 from services.runtime.supervision import Supervisor, describe_exit
 
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
@@ -52,7 +53,7 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
     """
     stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     keys = PlatformKeys(**stored) if stored else generate_keys()
-    for name in ("audit_signing_key", "bundle_signing_key"):
+    for name in ("audit_signing_key", "bundle_signing_key", "provider_signing_key"):
         if not getattr(keys, name):
             keys = dataclasses.replace(keys, **{name: private_pem(Ed25519PrivateKey.generate())})
     if keys.__dict__ != stored:
@@ -60,6 +61,9 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
             json.dump(keys.__dict__, out)
     # The public half, for the intranet's GOVSHARE_BUNDLE_TRUSTED_KEYS (not a secret).
     path.with_name("bundle-public.pem").write_text(bundle_public_key(keys.bundle_signing_key), encoding="utf-8")
+    # The public half a department's 前置机 trusts (platform_keys in its configuration; not a secret).
+    path.with_name("provider-public.pem").write_text(provider_public_keys(keys.provider_signing_key),
+                                                     encoding="utf-8")
     return keys
 
 
@@ -103,6 +107,7 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
         env["GOVSHARE_EDGE_ADMIN"] = f"127.0.0.1:{ports['edge admin']}"
     if component == "query":
         env["GOVSHARE_AUDIT_SIGNING_KEY"] = keys.audit_signing_key
+        env["GOVSHARE_PROVIDER_SIGNING_KEY"] = keys.provider_signing_key
     env.update(metrics_environment(component))
     return env
 

@@ -78,6 +78,14 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
         records = await self._store.batch_lookup(dataset.name, keys)
         return pb.BatchLookupResponse(records=[_record(r) for r in records])
 
+    async def Describe(self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext) -> pb.DescribeResponse:
+        """The items of a foundation dataset; no single department (its records come from several sources)."""
+        _require_service(self._verifier.from_context(context))
+        dataset = DATASETS.get(request.dataset)
+        if dataset is None:
+            return pb.DescribeResponse(serves=False)
+        return pb.DescribeResponse(serves=True, items=list(dataset.item_order), key_kind=dataset.key_item)
+
     async def Export(self, request: pb.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[pb.ExportResponse]:
         """Keyset pages in key order: each page is one indexed query, no snapshot held between pages."""

@@ -214,13 +214,19 @@ class AuditWriter:
         self._seq = 0
         self._head = GENESIS
 
+    def new_id(self) -> str:
+        """A fresh access id of this process (given before the call reads records, so that a department's
+        前置机 is told which access it serves)."""
+        return f"{self._id_prefix}{next(self._ids):010x}"
+
     def submit(self, access: Access) -> asyncio.Future:
         """Queues ``access`` (assigning its id); the future resolves once it is durable."""
         if self._task is None or self._closing:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
                                "the audit trail is not accepting records")
         loop = asyncio.get_running_loop()
-        access.id = f"{self._id_prefix}{next(self._ids):010x}"
+        if not access.id:
+            access.id = self.new_id()
         access.future = loop.create_future()
         if not self._pending:
             self._first_pending_at = loop.time()

@@ -55,6 +55,7 @@ from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.masking import Masker
+from services.runtime.provider_assertions import ProviderAssertionSigner
 from services.runtime.settings import Settings
 from services.runtime.system_states import Loader, SystemState, SystemStates, authorization_loader
 
@@ -129,7 +130,9 @@ class QueryComponent:
         authorization_channel = open_channel(settings.authorization_target, settings, (AUTHORIZATION_SERVICE,))
         self._channels = [catalog_channel, authorization_channel]
         self._outbox.start(self._pool)
-        providers = ProviderClients(settings, signer, identity)
+        provider_signer = ProviderAssertionSigner(settings.provider_signing_key) \
+            if settings.provider_signing_key else None
+        providers = ProviderClients(settings, signer, identity, provider_signer)
         store = QueryStore(self._pool)
         writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max)
         deps = Dependencies(

@@ -38,12 +38,14 @@ from google.protobuf.message import DecodeError
 from redis.exceptions import RedisError
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from services.query.endpoints import EndpointDown, EndpointGuard
 from services.query.redis_reads import RedisReader
 from services.runtime.batching import KeyBatcher
 from services.runtime.cache import RecordInvalidator, record_cache_key
-from services.runtime.clients import call_metadata, open_channel
+from services.runtime.clients import call_metadata, open_channel, trace_metadata
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.provider_assertions import ProviderAssertionSigner
 from services.runtime.settings import Settings
 from services.runtime.singleflight import SingleFlight
 from services.runtime.telemetry import CACHE_LOOKUPS
@@ -81,16 +83,30 @@ def _provider_unavailable(target: str, exc: grpc.aio.AioRpcError) -> ServiceErro
                         f"the provider endpoint {target} could not be reached ({exc.code().name})")
 
 
-class ProviderClients:
-    """One channel per provider endpoint; every call has a deadline and the query service's identity."""
+#: Answers of a provider that are about the request, not the endpoint's health (they never open its circuit).
+_ANSWERS = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED)
 
-    def __init__(self, settings: Settings, signer: AssertionSigner, identity: Caller) -> None:
+
+class ProviderClients:
+    """One channel per provider endpoint; every call has a deadline and the query service's identity.
+
+    The foundation service (``GOVSHARE_FOUNDATION_TARGET``) is in the mesh: it gets the internal assertion.
+    Every other endpoint is a department's 前置机: it gets only a per-call platform assertion bound to it
+    (services.runtime.provider_assertions), never the mesh's, and its calls run under its own guard
+    (services.query.endpoints: deadline, bounded concurrency, circuit breaker, figures).
+    """
+
+    def __init__(self, settings: Settings, signer: AssertionSigner, identity: Caller,
+                 provider_signer: ProviderAssertionSigner | None = None) -> None:
         self._settings = settings
         self._signer = signer
         self._identity = identity
+        self._provider_signer = provider_signer
+        self._foundation = settings.foundation_target
         self._timeout = settings.call_timeout_seconds
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, provider_pb2_grpc.ProviderServiceStub] = {}
+        self._guards: dict[str, EndpointGuard] = {}
 
     def _stub(self, target: str) -> provider_pb2_grpc.ProviderServiceStub:
         stub = self._stubs.get(target)
@@ -100,11 +116,50 @@ class ProviderClients:
             stub = self._stubs[target] = provider_pb2_grpc.ProviderServiceStub(channel)
         return stub
 
+    def _in_mesh(self, target: str) -> bool:
+        return not target or target == self._foundation
+
+    def _metadata(self, target: str) -> tuple[tuple[str, str], ...]:
+        if self._in_mesh(target):
+            return call_metadata(self._signer, self._identity)
+        if self._provider_signer is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "PROVIDER_UNAVAILABLE",
+                               "department endpoints cannot be called: GOVSHARE_PROVIDER_SIGNING_KEY is not set")
+        return (*self._provider_signer.metadata(target), *trace_metadata())
+
+    def _guard(self, target: str) -> EndpointGuard:
+        guard = self._guards.get(target)
+        if guard is None:
+            s = self._settings
+            guard = self._guards[target] = EndpointGuard(target, s.provider_concurrency, s.provider_breaker_failures,
+                                                         s.provider_breaker_open_seconds)
+        return guard
+
+    async def _unary(self, target: str, method: str, request: Any) -> Any:
+        """One unary call: as before for the foundation; guarded, with the department timeout, for a 前置机.
+        Raises the AioRpcError (callers map it)."""
+        if self._in_mesh(target):
+            return await getattr(self._stub(target), method)(request, timeout=self._timeout,
+                                                             metadata=self._metadata(target))
+        try:
+            async with self._guard(target).call():
+                try:
+                    return await getattr(self._stub(target), method)(
+                        request, timeout=self._settings.provider_timeout_seconds, metadata=self._metadata(target))
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() in _ANSWERS:
+                        raise
+                    raise EndpointDown(exc) from exc
+        except EndpointDown as down:
+            raise down.error from None
+
+    async def describe(self, target: str, dataset: str) -> provider_pb2.DescribeResponse:
+        """What ``target`` says it serves for ``dataset`` (raises the gRPC error)."""
+        return await self._unary(target, "Describe", provider_pb2.DescribeRequest(dataset=dataset))
+
     async def lookup(self, target: str, dataset: str, key: str) -> Record | None:
         try:
-            response = await self._stub(target).Lookup(
-                provider_pb2.LookupRequest(dataset=dataset, key=key), timeout=self._timeout,
-                metadata=call_metadata(self._signer, self._identity))
+            response = await self._unary(target, "Lookup", provider_pb2.LookupRequest(dataset=dataset, key=key))
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None
@@ -135,16 +190,15 @@ class ProviderClients:
         return {key: record for key, record in zip(keys, found, strict=True) if record is not None}
 
     async def _batch_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
-        response = await self._stub(target).BatchLookup(
-            provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys), timeout=self._timeout,
-            metadata=call_metadata(self._signer, self._identity))
+        response = await self._unary(target, "BatchLookup",
+                                     provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys))
         return {record.key: record for record in response.records}
 
     async def export(self, target: str, dataset: str) -> AsyncIterator[list[Record]]:
         """Pages of every current record of ``dataset``."""
         call = self._stub(target).Export(
             provider_pb2.ExportRequest(dataset=dataset, page_size=EXPORT_PAGE_SIZE),
-            timeout=max(EXPORT_TIMEOUT_SECONDS, self._timeout), metadata=call_metadata(self._signer, self._identity))
+            timeout=max(EXPORT_TIMEOUT_SECONDS, self._timeout), metadata=self._metadata(target))
         try:
             async for page in call:
                 yield list(page.records)

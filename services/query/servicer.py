@@ -35,6 +35,7 @@ from services.runtime.errors import (
     permission_denied,
 )
 from services.runtime.identity import Caller
+from services.runtime.provider_assertions import CURRENT_ACCESS, AccessClaims
 
 MAX_BATCH_KEYS = 1000
 AUDIT_ID_HEADER = "x-govshare-audit-id"
@@ -81,6 +82,20 @@ def _masked_in_plan_order(decision: Decision, masked: set[str]) -> list[str]:
     return [item for item, rule in decision.plan if rule is not None and item in masked]
 
 
+def _serving(deps: Dependencies, access: Access) -> None:
+    """Tells provider calls made for this access whose access it is (the 前置机's assertion names it)."""
+    access.id = deps.audit.new_id()
+    CURRENT_ACCESS.set(AccessClaims(department_code=access.department_code, system_id=access.system_id,
+                                    purpose=access.purpose, audit_id=access.id))
+
+
+def _name_the_provider(error: ServiceError, access: Access) -> None:
+    """A provider endpoint that does not answer is named by its department and resource (the caller learns who
+    does not provide, Art. 24), not by its address."""
+    error.message = (f"the provider department {access.provider_department_code} does not answer for resource "
+                     f"{clean(access.resource_code, 64)} ({error.message})")
+
+
 class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
     # --- the four RPCs ------------------------------------------------------------------------
 
@@ -103,6 +118,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         deps, caller = self._begin(context)
         access = self._access(caller, "Export", request.resource_code, request.purpose, key="",
                               items=list(request.items))
+        _serving(deps, access)
         resource, decision = await self._audited(deps, access, self._prepare_export(deps, caller, request, access))
         # The export is recorded before any row leaves (its id travels in the initial metadata).
         await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
@@ -121,6 +137,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         deps, caller = self._begin(context)
         access = self._access(caller, operation, request.resource_code, request.purpose, key=key, items=items,
                               keys=keys)
+        _serving(deps, access)
         response = await self._audited(deps, access, step(deps, caller, request, access))
         response.audit_id = access.id
         return response
@@ -314,6 +331,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             deps.audit.submit_detached(access)
             raise
         except Exception as error:
+            if isinstance(error, ServiceError) and error.reason == "PROVIDER_UNAVAILABLE":
+                _name_the_provider(error, access)
             access.fail(error)
             await deps.audit.record(access)
             if isinstance(error, ServiceError):

@@ -23,6 +23,8 @@ class PlatformKeys:
     audit_signing_key: str = ""
     #: Signs one-way bundles (`govshare export-bundle`, extranet); its own key, not the token key.
     bundle_signing_key: str = ""
+    #: Signs the per-call assertions query sends to departments' 前置机 (query only); its public half is published.
+    provider_signing_key: str = ""
 
 
 def generate_keys() -> PlatformKeys:
@@ -34,7 +36,8 @@ def generate_keys() -> PlatformKeys:
                                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     return PlatformKeys(internal_key=secrets.token_urlsafe(48), token_private_key=private_pem(private),
                         token_public_key=public_pem, audit_signing_key=private_pem(Ed25519PrivateKey.generate()),
-                        bundle_signing_key=private_pem(Ed25519PrivateKey.generate()))
+                        bundle_signing_key=private_pem(Ed25519PrivateKey.generate()),
+                        provider_signing_key=private_pem(Ed25519PrivateKey.generate()))
 
 
 def private_pem(key: Ed25519PrivateKey) -> str:

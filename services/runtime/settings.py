@@ -67,6 +67,15 @@ class Settings:
     #: PEM Ed25519 public keys of retired audit signing keys, whose checkpoints still verify.
     audit_retired_public_keys: str = ""
     audit_checkpoint_seconds: int = 60
+    #: Query only: PEM Ed25519 private key signing the per-call assertions sent to departments' 前置机.
+    provider_signing_key: str = ""
+    #: Query only: deadline of one call to a department's provider endpoint.
+    provider_timeout_seconds: float = 2.0
+    #: Query only: calls in flight to one department endpoint at most (more wait, within their deadline).
+    provider_concurrency: int = 64
+    #: Query only: consecutive failures that open an endpoint's circuit, and how long it stays open.
+    provider_breaker_failures: int = 5
+    provider_breaker_open_seconds: float = 5.0
     call_timeout_seconds: float = 5.0
     #: After SIGTERM: NOT_SERVING, then this long still taking calls while load balancers notice.
     drain_grace_seconds: float = 5.0
@@ -115,6 +124,8 @@ _INT_FIELDS = {
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
     "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": ("audit_checkpoint_seconds", 1, 3600),
     "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": ("supervision_snapshot_seconds", 0, 31 * 86400),
+    "GOVSHARE_PROVIDER_CONCURRENCY": ("provider_concurrency", 1, 10_000),
+    "GOVSHARE_PROVIDER_BREAKER_FAILURES": ("provider_breaker_failures", 1, 1000),
 }
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
@@ -122,6 +133,8 @@ _FLOAT_FIELDS = {
     "GOVSHARE_CALL_TIMEOUT_SECONDS": ("call_timeout_seconds", 0.05, 600.0),
     "GOVSHARE_DRAIN_GRACE_SECONDS": ("drain_grace_seconds", 0.0, 300.0),
     "GOVSHARE_DRAIN_TIMEOUT_SECONDS": ("drain_timeout_seconds", 0.0, 3600.0),
+    "GOVSHARE_PROVIDER_TIMEOUT_SECONDS": ("provider_timeout_seconds", 0.05, 600.0),
+    "GOVSHARE_PROVIDER_BREAKER_OPEN_SECONDS": ("provider_breaker_open_seconds", 0.1, 3600.0),
 }
 _STR_FIELDS = {
     "GOVSHARE_DATABASE_URL": "database_url",
@@ -130,6 +143,7 @@ _STR_FIELDS = {
     "GOVSHARE_TOKEN_PUBLIC_KEY": "token_public_key",
     "GOVSHARE_AUDIT_SIGNING_KEY": "audit_signing_key",
     "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": "audit_retired_public_keys",
+    "GOVSHARE_PROVIDER_SIGNING_KEY": "provider_signing_key",
     "GOVSHARE_CATALOG_TARGET": "catalog_target",
     "GOVSHARE_AUTHORIZATION_TARGET": "authorization_target",
     "GOVSHARE_QUERY_TARGET": "query_target",
@@ -234,6 +248,11 @@ def _audit_key_problems(settings: Settings) -> list[str]:
             ed25519_public_keys(settings.audit_retired_public_keys)
         except ValueError as exc:
             problems.append(f"GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS: {exc}")
+    if settings.provider_signing_key:
+        try:
+            ed25519_private_key(settings.provider_signing_key)
+        except ValueError as exc:
+            problems.append(f"GOVSHARE_PROVIDER_SIGNING_KEY: {exc} (provider assertions are signed with Ed25519)")
     return problems
 
 

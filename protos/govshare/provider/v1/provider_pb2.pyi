@@ -71,3 +71,21 @@ class ExportResponse(_message.Message):
     RECORDS_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[Record]
     def __init__(self, records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ...) -> None: ...
+
+class DescribeRequest(_message.Message):
+    __slots__ = ("dataset",)
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    def __init__(self, dataset: _Optional[str] = ...) -> None: ...
+
+class DescribeResponse(_message.Message):
+    __slots__ = ("serves", "department_code", "items", "key_kind")
+    SERVES_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    KEY_KIND_FIELD_NUMBER: _ClassVar[int]
+    serves: bool
+    department_code: str
+    items: _containers.RepeatedScalarFieldContainer[str]
+    key_kind: str
+    def __init__(self, serves: _Optional[bool] = ..., department_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., key_kind: _Optional[str] = ...) -> None: ...

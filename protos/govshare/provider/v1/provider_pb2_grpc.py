@@ -51,6 +51,11 @@ class ProviderServiceStub:
                 request_serializer=govshare_dot_provider_dot_v1_dot_provider__pb2.ExportRequest.SerializeToString,
                 response_deserializer=govshare_dot_provider_dot_v1_dot_provider__pb2.ExportResponse.FromString,
                 _registered_method=True)
+        self.Describe = channel.unary_unary(
+                '/govshare.provider.v1.ProviderService/Describe',
+                request_serializer=govshare_dot_provider_dot_v1_dot_provider__pb2.DescribeRequest.SerializeToString,
+                response_deserializer=govshare_dot_provider_dot_v1_dot_provider__pb2.DescribeResponse.FromString,
+                _registered_method=True)
 
 
 class ProviderServiceServicer:
@@ -77,6 +82,14 @@ class ProviderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Describe(self, request, context):
+        """What the endpoint serves for a dataset: the catalog asks it before it publishes an entry naming this
+        endpoint (the endpoint answers, serves that dataset, for that provider department, with those items).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProviderServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +107,11 @@ def add_ProviderServiceServicer_to_server(servicer, server):
                     servicer.Export,
                     request_deserializer=govshare_dot_provider_dot_v1_dot_provider__pb2.ExportRequest.FromString,
                     response_serializer=govshare_dot_provider_dot_v1_dot_provider__pb2.ExportResponse.SerializeToString,
+            ),
+            'Describe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Describe,
+                    request_deserializer=govshare_dot_provider_dot_v1_dot_provider__pb2.DescribeRequest.FromString,
+                    response_serializer=govshare_dot_provider_dot_v1_dot_provider__pb2.DescribeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +197,33 @@ class ProviderService:
             '/govshare.provider.v1.ProviderService/Export',
             govshare_dot_provider_dot_v1_dot_provider__pb2.ExportRequest.SerializeToString,
             govshare_dot_provider_dot_v1_dot_provider__pb2.ExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Describe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.provider.v1.ProviderService/Describe',
+            govshare_dot_provider_dot_v1_dot_provider__pb2.DescribeRequest.SerializeToString,
+            govshare_dot_provider_dot_v1_dot_provider__pb2.DescribeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,365 @@
+"""The 前置机's configuration file (YAML), read and checked at start.
+
+A department's data officer writes one file (docs/frontproc.md documents every field); nothing else is
+needed to share a table. Every mistake is reported at once, each with the file and the line it is on
+(YAML node marks), and the process stops before it serves anything: a resource declared twice, an unknown
+key kind, a missing field. Mistakes only the database can see (an unknown column, SQL that does not
+parse) are found by services' first start-up check (frontproc.store.check_resources) and reported the
+same way, naming the line of the field at fault.
+
+The ``database.backend`` field leaves room for other databases; ``postgresql`` is the one there is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from govshare.catalog.v1 import catalog_pb2
+from services.runtime.identifiers import credit_code_error
+
+#: Key kinds a resource may be keyed by: the platform validates and normalises keys by the same rules.
+KEY_KINDS = {
+    "citizen_id": catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID,
+    "credit_code": catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE,
+    "region_code": catalog_pb2.IDENTIFIER_KIND_REGION_CODE,
+    "text": catalog_pb2.IDENTIFIER_KIND_TEXT,
+}
+BACKENDS = ("postgresql",)
+DATASET_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+IDENTIFIER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
+ITEM_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be served; the message lists every problem, each with its line."""
+
+
+@dataclass(frozen=True)
+class Located:
+    """A value and the line it was written on (1-based), for messages."""
+
+    value: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ResourceConfig:
+    """One dataset the 前置机 serves: where its records are and how items map onto columns."""
+
+    dataset: str
+    line: int
+    key_item: str
+    key_kind: int
+    key_kind_name: str
+    #: ``table`` (a table or view, with ``key_column``) or ``query`` (SQL with $1 for the key).
+    table: Located | None
+    key_column: Located | None
+    query: Located | None
+    #: item machine name -> column (as written, with its line).
+    items: dict[str, Located]
+    #: Column holding the record's as-of time; None: the time of the read.
+    as_of_column: Located | None
+
+
+@dataclass(frozen=True)
+class FrontprocConfig:
+    path: str
+    department_code: str
+    department_name: str
+    listen: str
+    #: The endpoint as registered in the catalog: the audience the platform's assertions are bound to.
+    endpoint: str
+    health_listen: str
+    metrics_port: int
+    metrics_host: str
+    tls_cert: str
+    tls_key: str
+    tls_ca: str
+    database_url: str
+    backend: str
+    #: PEM public keys of the platform's provider-assertion signer.
+    platform_public_keys: str
+    #: The edge (host:port) to tell the platform about changes through, and this department's system there.
+    platform_edge: str
+    platform_system_id: str
+    platform_secret: str
+    access_log: str
+    rate_per_second: float
+    rate_burst: int
+    resources: dict[str, ResourceConfig] = field(default_factory=dict)
+
+
+class _Reader:
+    """Walks the YAML node tree, collecting problems with their lines instead of stopping at the first."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[str] = []
+
+    def problem(self, node: Node | int, message: str) -> None:
+        line = node if isinstance(node, int) else node.start_mark.line + 1
+        self.problems.append(f"{self.path}:{line}: {message}")
+
+    def mapping(self, node: Node | None, where: str) -> dict[str, tuple[Node, Node]]:
+        if node is None:
+            return {}
+        if not isinstance(node, MappingNode):
+            self.problem(node, f"{where} must be a mapping of fields")
+            return {}
+        fields: dict[str, tuple[Node, Node]] = {}
+        for key_node, value_node in node.value:
+            name = key_node.value if isinstance(key_node, ScalarNode) else str(key_node)
+            if name in fields:
+                self.problem(key_node, f"{where}: field {name!r} is given twice")
+            fields[name] = (key_node, value_node)
+        return fields
+
+    def unknown(self, fields: dict[str, tuple[Node, Node]], known: tuple[str, ...], where: str) -> None:
+        for name, (key_node, _) in fields.items():
+            if name not in known:
+                self.problem(key_node, f"{where}: unknown field {name!r} (expected one of {', '.join(known)})")
+
+    def text(self, fields: dict[str, tuple[Node, Node]], name: str, where: str, required: bool = False,
+             default: str = "", parent: Node | None = None) -> Located | None:
+        entry = fields.get(name)
+        if entry is None:
+            if required:
+                self.problem(parent.start_mark.line + 1 if parent is not None else 1,
+                             f"{where}: {name} is required")
+            return Located(default, 0) if default else None
+        node = entry[1]
+        if not isinstance(node, ScalarNode) or node.value == "":
+            self.problem(node, f"{where}.{name} must be a non-empty value")
+            return None
+        return Located(str(node.value), node.start_mark.line + 1)
+
+    def number(self, fields: dict[str, tuple[Node, Node]], name: str, where: str, default: float, low: float,
+               high: float) -> float:
+        found = self.text(fields, name, where)
+        if found is None:
+            return default
+        try:
+            value = float(found.value)
+        except ValueError:
+            self.problem(found.line, f"{where}.{name} must be a number, got {found.value!r}")
+            return default
+        if not low <= value <= high:
+            self.problem(found.line, f"{where}.{name} must be between {low:g} and {high:g}, got {value:g}")
+        return value
+
+
+def _address(reader: _Reader, value: Located | None, name: str) -> None:
+    if value is None:
+        return
+    host, sep, port = value.value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        reader.problem(value.line, f"{name} must be host:port, got {value.value!r}")
+
+
+def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
+    """``name`` given inline, or ``name_file`` (relative to the configuration file), or ``name_env``."""
+    inline = reader.text(fields, name, where)
+    if inline is not None:
+        return inline.value
+    from_file = reader.text(fields, f"{name}_file", where)
+    if from_file is not None:
+        path = (base / from_file.value).resolve()
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            reader.problem(from_file.line, f"{where}.{name}_file: cannot read {path} ({exc.strerror})")
+            return ""
+    from_env = reader.text(fields, f"{name}_env", where)
+    if from_env is not None:
+        value = os.environ.get(from_env.value, "")
+        if not value:
+            reader.problem(from_env.line, f"{where}.{name}_env: the environment variable {from_env.value} is not set")
+        return value
+    return ""
+
+
+def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
+    where = f"resources[{index}]"
+    fields = reader.mapping(node, where)
+    reader.unknown(fields, ("dataset", "key", "table", "key_column", "query", "items", "as_of_column"), where)
+    dataset = reader.text(fields, "dataset", where, required=True, parent=node)
+    if dataset is not None and DATASET_PATTERN.fullmatch(dataset.value) is None:
+        reader.problem(dataset.line, f"{where}.dataset must be letters, digits, '_', '.' or '-' (at most 64)")
+    key_fields = reader.mapping(fields["key"][1], f"{where}.key") if "key" in fields else {}
+    if "key" not in fields:
+        reader.problem(node, f"{where}: key is required (item and kind)")
+    else:
+        reader.unknown(key_fields, ("item", "kind"), f"{where}.key")
+    key_item = reader.text(key_fields, "item", f"{where}.key", required="key" in fields,
+                           parent=fields["key"][1] if "key" in fields else None)
+    kind = reader.text(key_fields, "kind", f"{where}.key", required="key" in fields,
+                       parent=fields["key"][1] if "key" in fields else None)
+    if kind is not None and kind.value not in KEY_KINDS:
+        reader.problem(kind.line, f"{where}.key.kind must be one of {', '.join(KEY_KINDS)}, got {kind.value!r}")
+    table = reader.text(fields, "table", where)
+    key_column = reader.text(fields, "key_column", where)
+    query = reader.text(fields, "query", where)
+    if (table is None) == (query is None):
+        reader.problem(node, f"{where}: give either table (a table or view, with key_column) or query (SQL with "
+                             "$1 for the key)")
+    if table is not None:
+        if IDENTIFIER_PATTERN.fullmatch(table.value) is None:
+            reader.problem(table.line, f"{where}.table must be a table or view name (schema.name allowed)")
+        if key_column is None:
+            reader.problem(table.line, f"{where}: key_column is required with table")
+    if key_column is not None and IDENTIFIER_PATTERN.fullmatch(key_column.value) is None:
+        reader.problem(key_column.line, f"{where}.key_column must be a column name")
+    if query is not None and "$1" not in query.value:
+        reader.problem(query.line, f"{where}.query must use $1 for the key")
+    items: dict[str, Located] = {}
+    if "items" not in fields:
+        reader.problem(node, f"{where}: items is required (item machine name: column)")
+    else:
+        for name, (key_node, value_node) in reader.mapping(fields["items"][1], f"{where}.items").items():
+            if ITEM_PATTERN.fullmatch(name) is None:
+                reader.problem(key_node, f"{where}.items: {name!r} is not an item machine name")
+            if not isinstance(value_node, ScalarNode) or IDENTIFIER_PATTERN.fullmatch(value_node.value) is None:
+                reader.problem(value_node, f"{where}.items.{name} must be a column name")
+                continue
+            items[name] = Located(value_node.value, value_node.start_mark.line + 1)
+        if key_item is not None and items and key_item.value not in items:
+            reader.problem(key_item.line, f"{where}.key.item {key_item.value!r} is not one of the items")
+    as_of = reader.text(fields, "as_of_column", where)
+    if as_of is not None and IDENTIFIER_PATTERN.fullmatch(as_of.value) is None:
+        reader.problem(as_of.line, f"{where}.as_of_column must be a column name")
+    if dataset is None or key_item is None or kind is None or kind.value not in KEY_KINDS:
+        return None
+    return ResourceConfig(dataset=dataset.value, line=dataset.line, key_item=key_item.value,
+                          key_kind=KEY_KINDS[kind.value], key_kind_name=kind.value, table=table,
+                          key_column=key_column, query=query, items=items, as_of_column=as_of)
+
+
+TOP_FIELDS = ("department", "listen", "endpoint", "health_listen", "metrics_port", "metrics_host", "tls",
+              "database", "platform", "access_log", "rate_limit", "resources")
+
+
+def parse(text: str, path: str = "<config>") -> FrontprocConfig:
+    """The configuration in ``text``; ConfigError listing every problem with its line."""
+    reader = _Reader(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError(f"{path}:{line}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    if root is None:
+        raise ConfigError(f"{path}:1: the configuration is empty")
+    top = reader.mapping(root, "configuration")
+    reader.unknown(top, TOP_FIELDS, "configuration")
+    base = Path(path).resolve().parent if path != "<config>" else Path.cwd()
+
+    department = reader.mapping(top["department"][1], "department") if "department" in top else {}
+    if "department" not in top:
+        reader.problem(root, "department is required (code and name)")
+    reader.unknown(department, ("code", "name"), "department")
+    code = reader.text(department, "code", "department", required="department" in top,
+                       parent=top["department"][1] if "department" in top else None)
+    if code is not None:
+        problem = credit_code_error(code.value.strip().upper())
+        if problem is not None:
+            reader.problem(code.line, f"department.code: {problem}")
+    name = reader.text(department, "name", "department")
+
+    listen = reader.text(top, "listen", "configuration", default="127.0.0.1:7100")
+    _address(reader, listen, "listen")
+    endpoint = reader.text(top, "endpoint", "configuration")
+    _address(reader, endpoint, "endpoint")
+    health_listen = reader.text(top, "health_listen", "configuration")
+    _address(reader, health_listen, "health_listen")
+    metrics_port = int(reader.number(top, "metrics_port", "configuration", 0, 0, 65535))
+    metrics_host = reader.text(top, "metrics_host", "configuration")
+
+    tls = reader.mapping(top["tls"][1], "tls") if "tls" in top else {}
+    reader.unknown(tls, ("cert", "key", "ca"), "tls")
+    tls_parts = [reader.text(tls, part, "tls") for part in ("cert", "key", "ca")]
+    if any(tls_parts) and not all(tls_parts):
+        reader.problem(top["tls"][0], "tls: cert, key and ca go together")
+
+    database = reader.mapping(top["database"][1], "database") if "database" in top else {}
+    if "database" not in top:
+        reader.problem(root, "database is required (url, url_file or url_env)")
+    reader.unknown(database, ("backend", "url", "url_file", "url_env"), "database")
+    backend = reader.text(database, "backend", "database", default="postgresql")
+    if backend is not None and backend.value not in BACKENDS:
+        reader.problem(backend.line, f"database.backend must be one of {', '.join(BACKENDS)}, got {backend.value!r}")
+    database_url = _file_or_value(reader, base, database, "url", "database")
+    if "database" in top and not database_url:
+        reader.problem(top["database"][0], "database: give url, url_file or url_env")
+
+    platform = reader.mapping(top["platform"][1], "platform") if "platform" in top else {}
+    if "platform" not in top:
+        reader.problem(root, "platform is required (public_keys_file: the platform's provider keys)")
+    reader.unknown(platform, ("public_keys", "public_keys_file", "public_keys_env", "edge", "system_id", "secret",
+                              "secret_file", "secret_env"), "platform")
+    public_keys = _file_or_value(reader, base, platform, "public_keys", "platform")
+    if "platform" in top:
+        if not public_keys:
+            reader.problem(top["platform"][0], "platform: give public_keys, public_keys_file or public_keys_env "
+                                               "(the platform's provider-assertion keys)")
+        else:
+            from services.runtime.keys import ed25519_public_keys
+
+            try:
+                ed25519_public_keys(public_keys)
+            except ValueError as exc:
+                reader.problem(top["platform"][0], f"platform.public_keys: {exc}")
+    edge = reader.text(platform, "edge", "platform")
+    _address(reader, edge, "platform.edge")
+    system_id = reader.text(platform, "system_id", "platform")
+    secret = _file_or_value(reader, base, platform, "secret", "platform")
+
+    access_log = reader.text(top, "access_log", "configuration", default="frontproc-access.jsonl")
+    limits = reader.mapping(top["rate_limit"][1], "rate_limit") if "rate_limit" in top else {}
+    reader.unknown(limits, ("per_second", "burst"), "rate_limit")
+    per_second = reader.number(limits, "per_second", "rate_limit", 200.0, 0.001, 1e6)
+    burst = int(reader.number(limits, "burst", "rate_limit", max(per_second * 2, 1), 1, 1e7))
+
+    resources: dict[str, ResourceConfig] = {}
+    if "resources" not in top:
+        reader.problem(root, "resources is required: at least one dataset to serve")
+    elif not isinstance(top["resources"][1], SequenceNode) or not top["resources"][1].value:
+        reader.problem(top["resources"][1], "resources must be a list of at least one dataset")
+    else:
+        for index, node in enumerate(top["resources"][1].value):
+            resource = _resource(reader, node, index)
+            if resource is None:
+                continue
+            if resource.dataset in resources:
+                reader.problem(resource.line, f"resources[{index}]: dataset {resource.dataset!r} is declared "
+                                              f"twice (first on line {resources[resource.dataset].line})")
+                continue
+            resources[resource.dataset] = resource
+    if reader.problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(reader.problems))
+    listen_value = listen.value if listen is not None else "127.0.0.1:7100"
+    return FrontprocConfig(
+        path=path, department_code=code.value.strip().upper() if code else "", department_name=name.value if name
+        else "", listen=listen_value, endpoint=endpoint.value if endpoint else listen_value,
+        health_listen=health_listen.value if health_listen else "", metrics_port=metrics_port,
+        metrics_host=metrics_host.value if metrics_host else "",
+        tls_cert=tls_parts[0].value if tls_parts[0] else "", tls_key=tls_parts[1].value if tls_parts[1] else "",
+        tls_ca=tls_parts[2].value if tls_parts[2] else "", database_url=database_url,
+        backend=backend.value if backend else "postgresql", platform_public_keys=public_keys,
+        platform_edge=edge.value if edge else "", platform_system_id=system_id.value if system_id else "",
+        platform_secret=secret.strip(), access_log=str(base / access_log.value) if access_log else "",
+        rate_per_second=per_second, rate_burst=burst, resources=resources)
+
+
+def load(path: str) -> FrontprocConfig:
+    """The configuration in the file ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
+    return parse(text, path)

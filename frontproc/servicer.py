@@ -1,0 +1,127 @@
+"""govshare.provider.v1.ProviderService over the department's database: what the platform calls.
+
+Every call is the platform's or nothing: the per-call assertion is verified first (signature with the
+platform's public keys, this endpoint as audience, expiry, a jti never seen before), then the rate limit,
+then the request. Keys are normalised and validated by the dataset's key kind with the platform's own rules
+(services.query.keys), so a key the platform would refuse is INVALID_ARGUMENT here too and never reaches
+SQL. Each call served leaves a line in the access log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from frontproc.access_log import AccessLog
+from frontproc.config import FrontprocConfig, ResourceConfig
+from frontproc.limits import RateLimit
+from frontproc.store import DepartmentStore, Row
+from govshare.provider.v1 import provider_pb2 as pb
+from govshare.provider.v1 import provider_pb2_grpc
+from services.query.keys import key_error, normalize_key
+from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
+from services.runtime.pagination import page_size_violations
+from services.runtime.provider_assertions import ProviderAssertionVerifier, VerifiedAssertion
+from services.runtime.timestamps import to_timestamp
+
+MAX_BATCH_KEYS = 1000
+DEFAULT_EXPORT_PAGE = 500
+MAX_EXPORT_PAGE = 5000
+
+
+class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
+    def __init__(self, config: FrontprocConfig, verifier: ProviderAssertionVerifier, store: DepartmentStore,
+                 access_log: AccessLog, limit: RateLimit) -> None:
+        self._config = config
+        self._verifier = verifier
+        self._store = store
+        self._log = access_log
+        self._limit = limit
+
+    def _admit(self, context: grpc.aio.ServicerContext) -> VerifiedAssertion:
+        assertion = self._verifier.verify(context.invocation_metadata())
+        self._limit.take()
+        return assertion
+
+    def _resource(self, dataset: str, violations: list[FieldViolation]) -> ResourceConfig | None:
+        resource = self._config.resources.get(dataset)
+        if resource is None:
+            violations.append(FieldViolation("dataset", f"this endpoint serves {', '.join(self._config.resources)}"))
+        return resource
+
+    @staticmethod
+    def _key(resource: ResourceConfig, raw: str, field: str, violations: list[FieldViolation]) -> str:
+        key = normalize_key(resource.key_kind, raw)
+        problem = key_error(resource.key_kind, key)
+        if problem is not None:
+            violations.append(FieldViolation(field, problem))
+        return key
+
+    def _record(self, row: Row) -> pb.Record:
+        record = pb.Record(key=row.key, values=row.values, source_department_code=self._config.department_code)
+        if row.as_of is not None:
+            record.as_of_time.CopyFrom(to_timestamp(row.as_of))
+        else:
+            record.as_of_time.GetCurrentTime()
+        return record
+
+    async def Lookup(self, request: pb.LookupRequest, context: grpc.aio.ServicerContext) -> pb.LookupResponse:
+        assertion = self._admit(context)
+        violations: list[FieldViolation] = []
+        resource = self._resource(request.dataset, violations)
+        key = self._key(resource, request.key, "key", violations) if resource is not None else ""
+        if violations or resource is None:
+            raise invalid_argument(violations)
+        row = await self._store.lookup(resource.dataset, key)
+        self._log.write(assertion, "Lookup", resource.dataset, 1, 0 if row is None else 1)
+        return pb.LookupResponse(found=False) if row is None else pb.LookupResponse(found=True,
+                                                                                    record=self._record(row))
+
+    async def BatchLookup(self, request: pb.BatchLookupRequest, context: grpc.aio.ServicerContext
+                          ) -> pb.BatchLookupResponse:
+        assertion = self._admit(context)
+        violations: list[FieldViolation] = []
+        resource = self._resource(request.dataset, violations)
+        if len(request.keys) > MAX_BATCH_KEYS:
+            violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} per call, got {len(request.keys)}"))
+            raise invalid_argument(violations)
+        keys = [self._key(resource, raw, f"keys[{index}]", violations) for index, raw in enumerate(request.keys)] \
+            if resource is not None else []
+        if violations or resource is None:
+            raise invalid_argument(violations)
+        unique = list(dict.fromkeys(keys))
+        rows = await self._store.batch_lookup(resource.dataset, unique) if unique else []
+        self._log.write(assertion, "BatchLookup", resource.dataset, len(unique), len(rows))
+        return pb.BatchLookupResponse(records=[self._record(row) for row in rows])
+
+    async def Export(self, request: pb.ExportRequest, context: grpc.aio.ServicerContext
+                     ) -> AsyncIterator[pb.ExportResponse]:
+        assertion = self._admit(context)
+        violations: list[FieldViolation] = []
+        resource = self._resource(request.dataset, violations)
+        violations.extend(page_size_violations(request.page_size))
+        if violations or resource is None:
+            raise invalid_argument(violations)
+        if not self._store.can_export(resource.dataset):
+            raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "EXPORT_NOT_CONFIGURED",
+                               f"{resource.dataset} is served from a query: give it a table to export it")
+        size = min(request.page_size or DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
+        after, sent = "", 0
+        while True:
+            page = await self._store.page(resource.dataset, after, size)
+            if page:
+                sent += len(page)
+                yield pb.ExportResponse(records=[self._record(row) for row in page])
+            if len(page) < size:
+                break
+            after = page[-1].key
+        self._log.write(assertion, "Export", resource.dataset, 0, sent)
+
+    async def Describe(self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext) -> pb.DescribeResponse:
+        self._admit(context)
+        resource = self._config.resources.get(request.dataset)
+        if resource is None:
+            return pb.DescribeResponse(serves=False, department_code=self._config.department_code)
+        return pb.DescribeResponse(serves=True, department_code=self._config.department_code,
+                                   items=sorted(resource.items), key_kind=resource.key_kind_name)

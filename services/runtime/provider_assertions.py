@@ -1,0 +1,151 @@
+"""The assertion the platform sends with every call to a department's provider endpoint (its 前置机).
+
+A department's 前置機 must never hold ``GOVSHARE_INTERNAL_KEY`` (whoever holds it can speak as any platform
+service), so it cannot verify the mesh's HMAC assertions. Instead query signs, per call, a short-lived EdDSA
+JWT with a key of its own that signs nothing else (``GOVSHARE_PROVIDER_SIGNING_KEY``); its public half is
+published (``govshare provider-keys`` prints it, the authorization JWKS listener serves it at
+``/.well-known/provider-jwks.json``), so a 前置机 verifies with public keys only.
+
+Claims: ``iss`` the platform, ``aud`` the endpoint (the target named in the catalog entry, so an assertion
+captured by one 前置机 is refused by every other), ``dept``/``sub`` the calling department and system,
+``purpose`` and ``audit_id`` of the access the call serves (so the department's access log can be reconciled
+with the platform's audit), ``jti`` unique, ``iat``/``exp`` a few seconds apart. The verifier refuses a ``jti``
+it has already seen until that assertion has expired, so a captured assertion cannot be replayed.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import jwt
+
+from services.runtime.errors import unauthenticated
+from services.runtime.keys import ed25519_private_key, ed25519_public_keys
+from services.runtime.tokens import ALGORITHM, jwks, key_id
+
+ASSERTION_HEADER = "x-govshare-provider-assertion"
+ISSUER = "govshare-platform"
+#: Lifetime of one assertion: long enough for a call under its deadline, too short to be worth stealing.
+TTL_SECONDS = 30
+LEEWAY_SECONDS = 5
+#: Seen ids kept at most (each for its assertion's life): a flood cannot exhaust memory.
+MAX_SEEN = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """Which access a provider call serves: who asked, why, and the platform's audit id of it."""
+
+    department_code: str = ""
+    system_id: str = ""
+    purpose: str = ""
+    audit_id: str = ""
+
+
+#: The access the current task serves (set by the query servicer before it reads records).
+CURRENT_ACCESS: contextvars.ContextVar[AccessClaims | None] = contextvars.ContextVar("provider_access",
+                                                                                      default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedAssertion:
+    """What a verified assertion says (the 前置机 logs it beside what it served)."""
+
+    jti: str
+    claims: AccessClaims
+    expires_at: int
+
+
+class ProviderAssertionSigner:
+    """Signs one assertion per provider call (never cached: each carries its own ``jti``)."""
+
+    def __init__(self, private_key_pem: str, ttl_seconds: int = TTL_SECONDS) -> None:
+        self._key = ed25519_private_key(private_key_pem)
+        self._kid = key_id(self._key.public_key())
+        self._ttl = ttl_seconds
+
+    def metadata(self, audience: str, access: AccessClaims | None = None) -> tuple[tuple[str, str], ...]:
+        """The metadata entry carrying a fresh assertion for a call to ``audience``."""
+        access = access or CURRENT_ACCESS.get() or AccessClaims()
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": audience, "sub": access.system_id, "dept": access.department_code,
+                  "purpose": access.purpose, "audit_id": access.audit_id, "jti": uuid.uuid4().hex,
+                  "iat": now, "exp": now + self._ttl}
+        return ((ASSERTION_HEADER, jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})),)
+
+
+def provider_public_keys(private_key_pem: str) -> str:
+    """The PEM public key a 前置机 is configured with to trust ``private_key_pem``."""
+    from services.runtime.keys import public_pem
+
+    return public_pem(ed25519_private_key(private_key_pem))
+
+
+def provider_jwks(public_keys_pem: str) -> dict[str, list[dict[str, str]]]:
+    """The provider-assertion keys as a JWKS (RFC 7517), the form a 前置机 can fetch."""
+    return jwks(public_keys_pem)
+
+
+class ProviderAssertionVerifier:
+    """Verifies the platform's assertions at one endpoint: signature, issuer, audience, expiry, no replay."""
+
+    def __init__(self, public_keys_pem: str, audience: str, clock=time.time) -> None:
+        self._keys = {key_id(key): key for key in ed25519_public_keys(public_keys_pem)}
+        self._audience = audience
+        self._clock = clock
+        self._seen: OrderedDict[str, int] = OrderedDict()
+
+    def verify(self, metadata) -> VerifiedAssertion:
+        """The verified assertion of a call, or ServiceError(UNAUTHENTICATED) saying what is wrong."""
+        token = None
+        for key, value in metadata or ():
+            if key == ASSERTION_HEADER:
+                token = value if isinstance(value, str) else value.decode()
+        if not token:
+            raise unauthenticated("only the platform calls this endpoint: the call carries no platform assertion")
+        claims = self._claims(token)
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            raise unauthenticated("platform assertion is invalid (no jti)")
+        now = int(self._clock())
+        self._forget_expired(now)
+        if jti in self._seen:
+            raise unauthenticated("platform assertion was already used (replay refused)")
+        expires = int(claims["exp"])
+        self._seen[jti] = expires + LEEWAY_SECONDS
+        if len(self._seen) > MAX_SEEN:
+            self._seen.popitem(last=False)
+        access = AccessClaims(department_code=str(claims.get("dept", "")), system_id=str(claims.get("sub", "")),
+                              purpose=str(claims.get("purpose", "")), audit_id=str(claims.get("audit_id", "")))
+        return VerifiedAssertion(jti=jti, claims=access, expires_at=expires)
+
+    def _forget_expired(self, now: int) -> None:
+        """Ids leave once their assertion has expired (an expired assertion is refused anyway). Assertions
+        arrive roughly in expiry order, so the oldest are at the front."""
+        while self._seen:
+            _jti, expires = next(iter(self._seen.items()))
+            if expires >= now:
+                return
+            self._seen.popitem(last=False)
+
+    def _claims(self, token: str) -> dict:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.InvalidTokenError:
+            raise unauthenticated("platform assertion is malformed (not a JWT)") from None
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise unauthenticated("platform assertion is signed by a key this endpoint does not trust")
+        try:
+            return jwt.decode(token, key, algorithms=[ALGORITHM], audience=self._audience, issuer=ISSUER,
+                              leeway=LEEWAY_SECONDS, options={"require": ["exp", "iat", "jti", "aud"]})
+        except jwt.ExpiredSignatureError:
+            raise unauthenticated("platform assertion has expired") from None
+        except jwt.InvalidAudienceError:
+            raise unauthenticated("platform assertion is for another endpoint (audience)") from None
+        except jwt.InvalidTokenError as exc:
+            raise unauthenticated(f"platform assertion is invalid ({type(exc).__name__})") from None
