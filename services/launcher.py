@@ -107,6 +107,8 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
         env["GOVSHARE_EDGE_ADMIN"] = f"127.0.0.1:{ports['edge admin']}"
     if component == "query":
         env["GOVSHARE_AUDIT_SIGNING_KEY"] = keys.audit_signing_key
+    if component in ("query", "catalog"):
+        # Query signs its calls to departments' 前置机 with it, catalog its endpoint checks (nothing else).
         env["GOVSHARE_PROVIDER_SIGNING_KEY"] = keys.provider_signing_key
     env.update(metrics_environment(component))
     return env

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from services.catalog import lifecycle, paging, rules, search
+from services.catalog.endpoints import EndpointChecker
 from services.catalog.lifecycle import Edit
 from services.catalog.model import (
     Entry,
@@ -35,6 +36,7 @@ from services.runtime.errors import (
     already_exists,
     dependency_failure,
     describe,
+    failed_precondition,
     invalid_argument,
     not_found,
 )
@@ -56,8 +58,10 @@ class Catalog:
     """The resource catalog of one deployment (zone ``extranet`` or ``intranet``)."""
 
     def __init__(self, store: CatalogStore, notify: Notify, zone: str, masker: Masker,
-                 update_working_days: int) -> None:
+                 update_working_days: int, endpoints: EndpointChecker | None = None) -> None:
         self._store = store
+        #: Checks a department endpoint answers for its entry before publishing (None: not checked).
+        self._endpoints = endpoints
         self._notify = notify
         self._zone = zone
         self._masker = masker
@@ -70,6 +74,7 @@ class Catalog:
         lifecycle.require_zone(draft, self._zone)
         rules.require_valid(draft, self._masker.known)
         lifecycle.require_provider(caller, draft.provider_department_code, draft.code)
+        lifecycle.require_endpoint_owner(caller, draft, None)
         now = _now()
         entry = copy.deepcopy(draft)
         entry.state, entry.version, entry.publish_time, entry.return_reason = EntryState.DRAFT, 1, None, ""
@@ -95,6 +100,7 @@ class Catalog:
             lifecycle.require_zone(entry, self._zone)
             rules.require_valid(entry, self._masker.known)
             lifecycle.require_provider(caller, entry.provider_department_code, entry.code)
+            lifecycle.require_endpoint_owner(caller, entry, latest)
             entry.update_time = now
             document = search.document_of(entry.name, entry.summary)
             if edit is Edit.IN_PLACE:
@@ -130,10 +136,14 @@ class Catalog:
         """The authority publishes a submitted version, or returns it with the reason it must be reworked."""
         lifecycle.require_authority(caller, "review catalog entries")
         rules.check_review(code, decision, reason)
+        checked = await self._check_endpoint(caller, code) if decision != ReviewDecision.RETURN else None
         now = _now()
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
             lifecycle.require_state(latest, "reviewed", lifecycle.REVIEWABLE)
+            if checked is not None and checked != (latest.version, latest.endpoint.target, latest.endpoint.dataset):
+                raise failed_precondition("CHANGED_DURING_REVIEW", f"{code} changed while its endpoint was checked: "
+                                                                   "review it again")
             if decision == ReviewDecision.RETURN:
                 entry = await self._transition(tx, latest, EntryState.RETURNED, now, return_reason=reason.strip())
                 await tx.add_event(entry, "return", caller, now, reason.strip())
@@ -147,6 +157,18 @@ class Catalog:
                 await tx.add_event(entry, "publish", caller, now)
         await self._announce(code)
         return entry
+
+    async def _check_endpoint(self, caller: Caller, code: str) -> tuple[int, str, str] | None:
+        """Before publishing: the submitted version's department endpoint answers and serves it (no transaction
+        is held during the call). Returns what was checked, to be compared under the lock."""
+        if self._endpoints is None:
+            return None
+        head = await self._store.head(code)
+        latest = await self._store.version(code, head.latest_version) if head is not None else None
+        if latest is None or latest.state != EntryState.SUBMITTED:
+            return None  # the transaction says why it cannot be reviewed
+        await self._endpoints.check(latest, caller.department_code)
+        return latest.version, latest.endpoint.target, latest.endpoint.dataset
 
     async def retire(self, caller: Caller, code: str, reason: str) -> Entry:
         """Closes an entry: its published version and any version in progress become RETIRED."""

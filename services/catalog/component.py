@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from govshare.catalog.v1 import catalog_pb2_grpc, figures_pb2, figures_pb2_grpc
 from services.catalog import figures
 from services.catalog.catalog import Catalog
+from services.catalog.endpoints import EndpointChecker
 from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.runtime import cache, db
@@ -66,7 +67,7 @@ class CatalogComponent:
         await self._states.start()
         self._store = CatalogStore(pool)
         self._catalog = Catalog(self._store, self._announce, self._settings.zone, self._masker,
-                                self._settings.catalog_update_working_days)
+                                self._settings.catalog_update_working_days, EndpointChecker(self._settings))
 
     async def stop(self) -> None:
         await self._states.stop()

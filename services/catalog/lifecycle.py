@@ -89,6 +89,22 @@ def require_provider(caller: Caller, department_code: str, code: str) -> None:
         f"catalog its own resources", code=code, department_code=department_code)
 
 
+def require_endpoint_owner(caller: Caller, entry: Entry, before: Entry | None) -> None:
+    """Only the provider department itself names or changes its entry's endpoint (its own 前置机): not the
+    authority, whose right to act for a department stops at where the department's data is read from."""
+    old = (before.endpoint.target, before.endpoint.dataset) if before is not None else ("", "")
+    new = (entry.endpoint.target, entry.endpoint.dataset)
+    if new == old or (not entry.endpoint.target and not old[0]):
+        return
+    if caller.department_code and caller.department_code == entry.provider_department_code \
+            and not caller.is_service:
+        return
+    raise permission_denied(
+        "NOT_ENDPOINT_OWNER",
+        f"only department {entry.provider_department_code or '(none)'} may set or change the endpoint of entry "
+        f"{entry.code or '(new)'}", code=entry.code, department_code=entry.provider_department_code)
+
+
 def require_authority(caller: Caller, action: str) -> None:
     if not caller.authority:
         raise permission_denied("NOT_AUTHORITY", f"only the sharing authority (共享主管部门) may {action}")

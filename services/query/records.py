@@ -427,6 +427,13 @@ class RecordCache:
         # Retried until Redis takes it, should it be down now.
         await self._invalidator.records_changed(dataset, keys)
 
+    async def forget_dataset(self, dataset: str) -> None:
+        """Drops every cached record of ``dataset`` here, in Redis and in every other replica (a provider
+        department said all its records may have changed)."""
+        self._bump(dataset)
+        self._local.drop_dataset(dataset)
+        await self._invalidator.dataset_changed(dataset)
+
     def close(self) -> None:
         """Stops retrying pending invalidations (the process is stopping)."""
         self._invalidator.attach(None)

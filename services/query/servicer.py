@@ -130,6 +130,38 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                                     as_of_time=record.as_of_time)
                 for record in page])
 
+    async def NotifyRecordsChanged(self, request: query_pb2.NotifyRecordsChangedRequest,
+                                   context: grpc.aio.ServicerContext) -> query_pb2.NotifyRecordsChangedResponse:
+        """A provider department's change notice: drops the named records (or the whole dataset) from Redis and
+        every replica's memory, the invalidation the foundation service makes after a load."""
+        deps, caller = self._begin(context)
+        violations: list[FieldViolation] = []
+        if len(request.keys) > MAX_BATCH_KEYS:
+            violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} keys per call"))
+        if request.all_records and request.keys:
+            violations.append(FieldViolation("keys", "give keys or all_records, not both"))
+        if not request.all_records and not request.keys:
+            violations.append(FieldViolation("keys", "name the changed keys, or set all_records"))
+        scratch = Access(operation="", system_id="", department_code="", resource_code="", key="", keys=[],
+                         items=[], purpose="", purpose_text="", trace_id="", time=dt.datetime.now(dt.UTC))
+        resource = await self._resource(deps, request.resource_code, violations, scratch)
+        if not caller.department_code or caller.department_code != resource.provider_department_code:
+            raise permission_denied("NOT_PROVIDER", f"only the provider department of {resource.code} may say its "
+                                                    "records changed")
+        keys = [normalize_key(resource.key_kind, key) for key in request.keys]
+        for index, key in enumerate(keys):
+            problem = key_error(resource.key_kind, key)
+            if problem is not None:
+                violations.append(FieldViolation(f"keys[{index}]", problem))
+        if violations:
+            raise invalid_argument(violations)
+        if request.all_records:
+            await deps.records.forget_dataset(resource.dataset)
+            return query_pb2.NotifyRecordsChangedResponse()
+        unique = list(dict.fromkeys(keys))
+        await deps.records.forget(resource.dataset, unique)
+        return query_pb2.NotifyRecordsChangedResponse(keys_dropped=len(unique))
+
     async def _answer(self, context: grpc.aio.ServicerContext, operation: str, request: Q,
                       step: Callable[[Dependencies, Caller, Q, Access], Awaitable[A]], key: str, items: list[str],
                       keys: list[str] | None = None) -> A:

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from govshare_client.pb.common.v1 import common_pb2 as govshare_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dgovshare/query/v1/query.proto\x12\x11govshare.query.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fgovshare/common/v1/common.proto\"o\n\x0cQueryRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x03(\t\x12,\n\x07purpose\x18\x04 \x01(\x0b\x32\x1b.govshare.common.v1.Purpose\"\xd8\x01\n\rQueryResponse\x12<\n\x06values\x18\x01 \x03(\x0b\x32,.govshare.query.v1.QueryResponse.ValuesEntry\x12\x14\n\x0cmasked_items\x18\x02 \x03(\t\x12\x32\n\nprovenance\x18\x03 \x01(\x0b\x32\x1e.govshare.common.v1.Provenance\x12\x10\n\x08\x61udit_id\x18\x04 \x01(\t\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"u\n\x11\x42\x61tchQueryRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\x12\r\n\x05items\x18\x03 \x03(\t\x12,\n\x07purpose\x18\x04 \x01(\x0b\x32\x1b.govshare.common.v1.Purpose\"\xe1\x01\n\x10\x42\x61tchQueryResult\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12?\n\x06values\x18\x03 \x03(\x0b\x32/.govshare.query.v1.BatchQueryResult.ValuesEntry\x12\x32\n\nprovenance\x18\x04 \x01(\x0b\x32\x1e.govshare.common.v1.Provenance\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"r\n\x12\x42\x61tchQueryResponse\x12\x34\n\x07results\x18\x01 \x03(\x0b\x32#.govshare.query.v1.BatchQueryResult\x12\x14\n\x0cmasked_items\x18\x02 \x03(\t\x12\x10\n\x08\x61udit_id\x18\x03 \x01(\t\"\xce\x01\n\rVerifyRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12<\n\x06\x63laims\x18\x03 \x03(\x0b\x32,.govshare.query.v1.VerifyRequest.ClaimsEntry\x12,\n\x07purpose\x18\x04 \x01(\x0b\x32\x1b.govshare.common.v1.Purpose\x1a-\n\x0b\x43laimsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xec\x01\n\x0eVerifyResponse\x12\x41\n\x08outcomes\x18\x01 \x03(\x0b\x32/.govshare.query.v1.VerifyResponse.OutcomesEntry\x12\x32\n\nprovenance\x18\x02 \x01(\x0b\x32\x1e.govshare.common.v1.Provenance\x12\x10\n\x08\x61udit_id\x18\x03 \x01(\t\x1aQ\n\rOutcomesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12/\n\x05value\x18\x02 \x01(\x0e\x32 .govshare.query.v1.VerifyOutcome:\x02\x38\x01\"c\n\rExportRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\r\n\x05items\x18\x02 \x03(\t\x12,\n\x07purpose\x18\x03 \x01(\x0b\x32\x1b.govshare.common.v1.Purpose\"<\n\x0e\x45xportResponse\x12*\n\x04rows\x18\x01 \x03(\x0b\x32\x1c.govshare.query.v1.ExportRow\"\xb1\x01\n\tExportRow\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x38\n\x06values\x18\x02 \x03(\x0b\x32(.govshare.query.v1.ExportRow.ValuesEntry\x12.\n\nas_of_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x84\x01\n\rVerifyOutcome\x12\x1e\n\x1aVERIFY_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n\x14VERIFY_OUTCOME_MATCH\x10\x01\x12\x1b\n\x17VERIFY_OUTCOME_MISMATCH\x10\x02\x12\x1c\n\x18VERIFY_OUTCOME_NO_RECORD\x10\x03\x32\x9e\x04\n\x0cQueryService\x12z\n\x05Query\x12\x1f.govshare.query.v1.QueryRequest\x1a .govshare.query.v1.QueryResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/resources/{resource_code}:query:\x01*\x12\x8e\x01\n\nBatchQuery\x12$.govshare.query.v1.BatchQueryRequest\x1a%.govshare.query.v1.BatchQueryResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/resources/{resource_code}:batchQuery:\x01*\x12~\n\x06Verify\x12 .govshare.query.v1.VerifyRequest\x1a!.govshare.query.v1.VerifyResponse\"/\x82\xd3\xe4\x93\x02)\"$/v1/resources/{resource_code}:verify:\x01*\x12\x80\x01\n\x06\x45xport\x12 .govshare.query.v1.ExportRequest\x1a!.govshare.query.v1.ExportResponse\"/\x82\xd3\xe4\x93\x02)\"$/v1/resources/{resource_code}:export:\x01*0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dgovshare/query/v1/query.proto\x12\x11govshare.query.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fgovshare/common/v1/common.proto\"W\n\x1bNotifyRecordsChangedRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\x12\x13\n\x0b\x61ll_records\x18\x03 \x01(\x08\"4\n\x1cNotifyRecordsChangedResponse\x12\x14\n\x0ckeys_dropped\x18\x01 \x01(\x05\"o\n\x0cQueryRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x03(\t\x12,\n\x07purpose\x18\x04 \x01(\x0b\x32\x1b.govshare.common.v1.Purpose\"\xd8\x01\n\rQueryResponse\x12<\n\x06values\x18\x01 \x03(\x0b\x32,.govshare.query.v1.QueryResponse.ValuesEntry\x12\x14\n\x0cmasked_items\x18\x02 \x03(\t\x12\x32\n\nprovenance\x18\x03 \x01(\x0b\x32\x1e.govshare.common.v1.Provenance\x12\x10\n\x08\x61udit_id\x18\x04 \x01(\t\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"u\n\x11\x42\x61tchQueryRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\x12\r\n\x05items\x18\x03 \x03(\t\x12,\n\x07purpose\x18\x04 \x01(\x0b\x32\x1b.govshare.common.v1.Purpose\"\xe1\x01\n\x10\x42\x61tchQueryResult\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12?\n\x06values\x18\x03 \x03(\x0b\x32/.govshare.query.v1.BatchQueryResult.ValuesEntry\x12\x32\n\nprovenance\x18\x04 \x01(\x0b\x32\x1e.govshare.common.v1.Provenance\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"r\n\x12\x42\x61tchQueryResponse\x12\x34\n\x07results\x18\x01 \x03(\x0b\x32#.govshare.query.v1.BatchQueryResult\x12\x14\n\x0cmasked_items\x18\x02 \x03(\t\x12\x10\n\x08\x61udit_id\x18\x03 \x01(\t\"\xce\x01\n\rVerifyRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12<\n\x06\x63laims\x18\x03 \x03(\x0b\x32,.govshare.query.v1.VerifyRequest.ClaimsEntry\x12,\n\x07purpose\x18\x04 \x01(\x0b\x32\x1b.govshare.common.v1.Purpose\x1a-\n\x0b\x43laimsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xec\x01\n\x0eVerifyResponse\x12\x41\n\x08outcomes\x18\x01 \x03(\x0b\x32/.govshare.query.v1.VerifyResponse.OutcomesEntry\x12\x32\n\nprovenance\x18\x02 \x01(\x0b\x32\x1e.govshare.common.v1.Provenance\x12\x10\n\x08\x61udit_id\x18\x03 \x01(\t\x1aQ\n\rOutcomesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12/\n\x05value\x18\x02 \x01(\x0e\x32 .govshare.query.v1.VerifyOutcome:\x02\x38\x01\"c\n\rExportRequest\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\r\n\x05items\x18\x02 \x03(\t\x12,\n\x07purpose\x18\x03 \x01(\x0b\x32\x1b.govshare.common.v1.Purpose\"<\n\x0e\x45xportResponse\x12*\n\x04rows\x18\x01 \x03(\x0b\x32\x1c.govshare.query.v1.ExportRow\"\xb1\x01\n\tExportRow\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x38\n\x06values\x18\x02 \x03(\x0b\x32(.govshare.query.v1.ExportRow.ValuesEntry\x12.\n\nas_of_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\x84\x01\n\rVerifyOutcome\x12\x1e\n\x1aVERIFY_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n\x14VERIFY_OUTCOME_MATCH\x10\x01\x12\x1b\n\x17VERIFY_OUTCOME_MISMATCH\x10\x02\x12\x1c\n\x18VERIFY_OUTCOME_NO_RECORD\x10\x03\x32\xd7\x05\n\x0cQueryService\x12z\n\x05Query\x12\x1f.govshare.query.v1.QueryRequest\x1a .govshare.query.v1.QueryResponse\".\x82\xd3\xe4\x93\x02(\"#/v1/resources/{resource_code}:query:\x01*\x12\x8e\x01\n\nBatchQuery\x12$.govshare.query.v1.BatchQueryRequest\x1a%.govshare.query.v1.BatchQueryResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/resources/{resource_code}:batchQuery:\x01*\x12~\n\x06Verify\x12 .govshare.query.v1.VerifyRequest\x1a!.govshare.query.v1.VerifyResponse\"/\x82\xd3\xe4\x93\x02)\"$/v1/resources/{resource_code}:verify:\x01*\x12\x80\x01\n\x06\x45xport\x12 .govshare.query.v1.ExportRequest\x1a!.govshare.query.v1.ExportResponse\"/\x82\xd3\xe4\x93\x02)\"$/v1/resources/{resource_code}:export:\x01*0\x01\x12\xb6\x01\n\x14NotifyRecordsChanged\x12..govshare.query.v1.NotifyRecordsChangedRequest\x1a/.govshare.query.v1.NotifyRecordsChangedResponse\"=\x82\xd3\xe4\x93\x02\x37\"2/v1/resources/{resource_code}:notifyRecordsChanged:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,38 +52,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYSERVICE'].methods_by_name['Verify']._serialized_options = b'\202\323\344\223\002)\"$/v1/resources/{resource_code}:verify:\001*'
   _globals['_QUERYSERVICE'].methods_by_name['Export']._loaded_options = None
   _globals['_QUERYSERVICE'].methods_by_name['Export']._serialized_options = b'\202\323\344\223\002)\"$/v1/resources/{resource_code}:export:\001*'
-  _globals['_VERIFYOUTCOME']._serialized_start=1735
-  _globals['_VERIFYOUTCOME']._serialized_end=1867
-  _globals['_QUERYREQUEST']._serialized_start=148
-  _globals['_QUERYREQUEST']._serialized_end=259
-  _globals['_QUERYRESPONSE']._serialized_start=262
-  _globals['_QUERYRESPONSE']._serialized_end=478
-  _globals['_QUERYRESPONSE_VALUESENTRY']._serialized_start=433
-  _globals['_QUERYRESPONSE_VALUESENTRY']._serialized_end=478
-  _globals['_BATCHQUERYREQUEST']._serialized_start=480
-  _globals['_BATCHQUERYREQUEST']._serialized_end=597
-  _globals['_BATCHQUERYRESULT']._serialized_start=600
-  _globals['_BATCHQUERYRESULT']._serialized_end=825
-  _globals['_BATCHQUERYRESULT_VALUESENTRY']._serialized_start=433
-  _globals['_BATCHQUERYRESULT_VALUESENTRY']._serialized_end=478
-  _globals['_BATCHQUERYRESPONSE']._serialized_start=827
-  _globals['_BATCHQUERYRESPONSE']._serialized_end=941
-  _globals['_VERIFYREQUEST']._serialized_start=944
-  _globals['_VERIFYREQUEST']._serialized_end=1150
-  _globals['_VERIFYREQUEST_CLAIMSENTRY']._serialized_start=1105
-  _globals['_VERIFYREQUEST_CLAIMSENTRY']._serialized_end=1150
-  _globals['_VERIFYRESPONSE']._serialized_start=1153
-  _globals['_VERIFYRESPONSE']._serialized_end=1389
-  _globals['_VERIFYRESPONSE_OUTCOMESENTRY']._serialized_start=1308
-  _globals['_VERIFYRESPONSE_OUTCOMESENTRY']._serialized_end=1389
-  _globals['_EXPORTREQUEST']._serialized_start=1391
-  _globals['_EXPORTREQUEST']._serialized_end=1490
-  _globals['_EXPORTRESPONSE']._serialized_start=1492
-  _globals['_EXPORTRESPONSE']._serialized_end=1552
-  _globals['_EXPORTROW']._serialized_start=1555
-  _globals['_EXPORTROW']._serialized_end=1732
-  _globals['_EXPORTROW_VALUESENTRY']._serialized_start=433
-  _globals['_EXPORTROW_VALUESENTRY']._serialized_end=478
-  _globals['_QUERYSERVICE']._serialized_start=1870
-  _globals['_QUERYSERVICE']._serialized_end=2412
+  _globals['_QUERYSERVICE'].methods_by_name['NotifyRecordsChanged']._loaded_options = None
+  _globals['_QUERYSERVICE'].methods_by_name['NotifyRecordsChanged']._serialized_options = b'\202\323\344\223\0027\"2/v1/resources/{resource_code}:notifyRecordsChanged:\001*'
+  _globals['_VERIFYOUTCOME']._serialized_start=1878
+  _globals['_VERIFYOUTCOME']._serialized_end=2010
+  _globals['_NOTIFYRECORDSCHANGEDREQUEST']._serialized_start=148
+  _globals['_NOTIFYRECORDSCHANGEDREQUEST']._serialized_end=235
+  _globals['_NOTIFYRECORDSCHANGEDRESPONSE']._serialized_start=237
+  _globals['_NOTIFYRECORDSCHANGEDRESPONSE']._serialized_end=289
+  _globals['_QUERYREQUEST']._serialized_start=291
+  _globals['_QUERYREQUEST']._serialized_end=402
+  _globals['_QUERYRESPONSE']._serialized_start=405
+  _globals['_QUERYRESPONSE']._serialized_end=621
+  _globals['_QUERYRESPONSE_VALUESENTRY']._serialized_start=576
+  _globals['_QUERYRESPONSE_VALUESENTRY']._serialized_end=621
+  _globals['_BATCHQUERYREQUEST']._serialized_start=623
+  _globals['_BATCHQUERYREQUEST']._serialized_end=740
+  _globals['_BATCHQUERYRESULT']._serialized_start=743
+  _globals['_BATCHQUERYRESULT']._serialized_end=968
+  _globals['_BATCHQUERYRESULT_VALUESENTRY']._serialized_start=576
+  _globals['_BATCHQUERYRESULT_VALUESENTRY']._serialized_end=621
+  _globals['_BATCHQUERYRESPONSE']._serialized_start=970
+  _globals['_BATCHQUERYRESPONSE']._serialized_end=1084
+  _globals['_VERIFYREQUEST']._serialized_start=1087
+  _globals['_VERIFYREQUEST']._serialized_end=1293
+  _globals['_VERIFYREQUEST_CLAIMSENTRY']._serialized_start=1248
+  _globals['_VERIFYREQUEST_CLAIMSENTRY']._serialized_end=1293
+  _globals['_VERIFYRESPONSE']._serialized_start=1296
+  _globals['_VERIFYRESPONSE']._serialized_end=1532
+  _globals['_VERIFYRESPONSE_OUTCOMESENTRY']._serialized_start=1451
+  _globals['_VERIFYRESPONSE_OUTCOMESENTRY']._serialized_end=1532
+  _globals['_EXPORTREQUEST']._serialized_start=1534
+  _globals['_EXPORTREQUEST']._serialized_end=1633
+  _globals['_EXPORTRESPONSE']._serialized_start=1635
+  _globals['_EXPORTRESPONSE']._serialized_end=1695
+  _globals['_EXPORTROW']._serialized_start=1698
+  _globals['_EXPORTROW']._serialized_end=1875
+  _globals['_EXPORTROW_VALUESENTRY']._serialized_start=576
+  _globals['_EXPORTROW_VALUESENTRY']._serialized_end=621
+  _globals['_QUERYSERVICE']._serialized_start=2013
+  _globals['_QUERYSERVICE']._serialized_end=2740
 # @@protoc_insertion_point(module_scope)

@@ -23,6 +23,22 @@ VERIFY_OUTCOME_MATCH: VerifyOutcome
 VERIFY_OUTCOME_MISMATCH: VerifyOutcome
 VERIFY_OUTCOME_NO_RECORD: VerifyOutcome
 
+class NotifyRecordsChangedRequest(_message.Message):
+    __slots__ = ("resource_code", "keys", "all_records")
+    RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    ALL_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    resource_code: str
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    all_records: bool
+    def __init__(self, resource_code: _Optional[str] = ..., keys: _Optional[_Iterable[str]] = ..., all_records: _Optional[bool] = ...) -> None: ...
+
+class NotifyRecordsChangedResponse(_message.Message):
+    __slots__ = ("keys_dropped",)
+    KEYS_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    keys_dropped: int
+    def __init__(self, keys_dropped: _Optional[int] = ...) -> None: ...
+
 class QueryRequest(_message.Message):
     __slots__ = ("resource_code", "key", "items", "purpose")
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]

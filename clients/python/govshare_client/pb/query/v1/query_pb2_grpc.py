@@ -55,6 +55,11 @@ class QueryServiceStub:
                 request_serializer=govshare_dot_query_dot_v1_dot_query__pb2.ExportRequest.SerializeToString,
                 response_deserializer=govshare_dot_query_dot_v1_dot_query__pb2.ExportResponse.FromString,
                 _registered_method=True)
+        self.NotifyRecordsChanged = channel.unary_unary(
+                '/govshare.query.v1.QueryService/NotifyRecordsChanged',
+                request_serializer=govshare_dot_query_dot_v1_dot_query__pb2.NotifyRecordsChangedRequest.SerializeToString,
+                response_deserializer=govshare_dot_query_dot_v1_dot_query__pb2.NotifyRecordsChangedResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -86,6 +91,15 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def NotifyRecordsChanged(self, request, context):
+        """The provider department says records of its resource changed (some keys, or all of them): every query
+        replica drops its copies, so the next query reads the provider again. Only the resource's provider
+        department may call it (a department's 前置机 does, with that department's system token).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -108,6 +122,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.Export,
                     request_deserializer=govshare_dot_query_dot_v1_dot_query__pb2.ExportRequest.FromString,
                     response_serializer=govshare_dot_query_dot_v1_dot_query__pb2.ExportResponse.SerializeToString,
+            ),
+            'NotifyRecordsChanged': grpc.unary_unary_rpc_method_handler(
+                    servicer.NotifyRecordsChanged,
+                    request_deserializer=govshare_dot_query_dot_v1_dot_query__pb2.NotifyRecordsChangedRequest.FromString,
+                    response_serializer=govshare_dot_query_dot_v1_dot_query__pb2.NotifyRecordsChangedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +238,33 @@ class QueryService:
             '/govshare.query.v1.QueryService/Export',
             govshare_dot_query_dot_v1_dot_query__pb2.ExportRequest.SerializeToString,
             govshare_dot_query_dot_v1_dot_query__pb2.ExportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NotifyRecordsChanged(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.query.v1.QueryService/NotifyRecordsChanged',
+            govshare_dot_query_dot_v1_dot_query__pb2.NotifyRecordsChangedRequest.SerializeToString,
+            govshare_dot_query_dot_v1_dot_query__pb2.NotifyRecordsChangedResponse.FromString,
             options,
             channel_credentials,
             insecure,

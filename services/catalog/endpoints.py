@@ -1,0 +1,69 @@
+"""Checking a department's provider endpoint before its entry is published.
+
+An entry naming a 前置机 (``endpoint.target``) is published only once that endpoint answers
+ProviderService.Describe saying it serves the entry's dataset, for the entry's provider department, with every
+item the entry lists: a typo in an address, a 前置机 not yet configured for the dataset, or one of another
+department is found at review, not by the first query. The call carries the platform's provider assertion
+(services.runtime.provider_assertions) like query's calls: a 前置机 answers nothing else. Entries without a
+target read the foundation service, inside the mesh, and need no check.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from services.catalog.model import Entry
+from services.runtime.clients import open_channel
+from services.runtime.errors import failed_precondition, unavailable
+from services.runtime.provider_assertions import AccessClaims, ProviderAssertionSigner
+from services.runtime.settings import Settings
+
+#: Deadline of the check (the reviewer is waiting).
+CHECK_TIMEOUT_SECONDS = 5.0
+
+
+class EndpointChecker:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._signer = ProviderAssertionSigner(settings.provider_signing_key) \
+            if settings.provider_signing_key else None
+
+    async def check(self, entry: Entry, reviewer_department: str) -> None:
+        """Returns when ``entry``'s endpoint serves it; FAILED_PRECONDITION saying what is wrong, UNAVAILABLE
+        when it does not answer."""
+        target = entry.endpoint.target
+        if not target:
+            return
+        if self._signer is None:
+            raise unavailable("ENDPOINT_NOT_CHECKED", "department endpoints cannot be checked: the catalog has no "
+                                                      "GOVSHARE_PROVIDER_SIGNING_KEY")
+        claims = AccessClaims(department_code=reviewer_department, system_id="svc:catalog",
+                              purpose="ENDPOINT_CHECK", audit_id=f"catalog:{entry.code}:v{entry.version}")
+        channel = open_channel(target, self._settings)
+        try:
+            response = await provider_pb2_grpc.ProviderServiceStub(channel).Describe(
+                provider_pb2.DescribeRequest(dataset=entry.endpoint.dataset), timeout=CHECK_TIMEOUT_SECONDS,
+                metadata=self._signer.metadata(target, claims))
+        except grpc.aio.AioRpcError as exc:
+            raise unavailable("ENDPOINT_UNAVAILABLE", f"the endpoint {target} of {entry.code} does not answer "
+                                                      f"({exc.code().name}): it is not published") from None
+        finally:
+            await channel.close()
+        _require_serves(entry, response)
+
+
+def _require_serves(entry: Entry, response: provider_pb2.DescribeResponse) -> None:
+    target, dataset = entry.endpoint.target, entry.endpoint.dataset
+    if not response.serves:
+        raise failed_precondition("ENDPOINT_DOES_NOT_SERVE", f"the endpoint {target} does not serve dataset "
+                                                             f"{dataset!r}")
+    if response.department_code != entry.provider_department_code:
+        raise failed_precondition("ENDPOINT_OF_ANOTHER_DEPARTMENT",
+                                  f"the endpoint {target} serves department {response.department_code or '(none)'}"
+                                  f", not the entry's provider {entry.provider_department_code}")
+    missing = sorted({item.machine_name for item in entry.items} - set(response.items))
+    if missing:
+        raise failed_precondition("ENDPOINT_MISSES_ITEMS", f"the endpoint {target} serves {dataset!r} without "
+                                                           f"{', '.join(missing)}")
+
