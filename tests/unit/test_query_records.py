@@ -11,6 +11,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from types import SimpleNamespace
 from typing import TypeVar
 
 import grpc
@@ -25,16 +26,41 @@ from services.query.records import MISSING, LocalRecords, ProviderClients, Recor
 from services.query.redis_reads import SERVER_ID_LENGTH, RedisReader
 from services.runtime.cache import RECORDS_CHANGED
 from services.runtime.errors import ServiceError
-from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
+from services.runtime.identity import ASSERTION_HEADER, AssertionSigner, service_caller
+from services.runtime.provider_assertions import (
+    ProviderAssertionSigner,
+    ProviderAssertionVerifier,
+    provider_public_keys,
+)
 from services.runtime.settings import Settings
 
 T = TypeVar("T")
 
 
+class PlatformAssertions:
+    """What a 前置机 checks: the platform's per-call assertion for its endpoint (and never the mesh's)."""
+
+    def __init__(self, public_keys: str) -> None:
+        self.public_keys = public_keys
+        self.verifier: ProviderAssertionVerifier | None = None
+        self.mesh_assertions = 0
+
+    def bind(self, audience: str) -> None:
+        self.verifier = ProviderAssertionVerifier(self.public_keys, audience)
+
+    def from_context(self, context) -> SimpleNamespace:  # type: ignore[no-untyped-def]
+        metadata = context.invocation_metadata()
+        if any(key == ASSERTION_HEADER for key, _ in metadata):
+            self.mesh_assertions += 1
+        assert self.verifier is not None
+        self.verifier.verify(metadata)
+        return SimpleNamespace(system_id="platform")
+
+
 class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
     """A front-end processor serving one small dataset, counting the calls it gets."""
 
-    def __init__(self, verifier: AssertionVerifier) -> None:
+    def __init__(self, verifier: PlatformAssertions) -> None:
         self.verifier = verifier
         self.records: dict[str, provider_pb2.Record] = {}
         self.lookups = 0
@@ -77,10 +103,11 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def endpoint(base_settings: Settings) -> AsyncIterator[tuple[str, DepartmentProvider]]:
-    provider = DepartmentProvider(AssertionVerifier(base_settings.internal_key))
+    provider = DepartmentProvider(PlatformAssertions(provider_public_keys(base_settings.provider_signing_key)))
     server = grpc.aio.server()
     provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
     port = server.add_insecure_port("127.0.0.1:0")
+    provider.verifier.bind(f"127.0.0.1:{port}")
     await server.start()
     yield f"127.0.0.1:{port}", provider
     await server.stop(0)
@@ -91,7 +118,8 @@ async def held(base_settings: Settings, redis_url: str) -> AsyncIterator[RecordC
     """A record cache with the in-process tier on, as the query service runs it."""
     client = aioredis.from_url(redis_url)
     reader = RedisReader(redis_url)
-    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"),
+                              ProviderAssertionSigner(base_settings.provider_signing_key))
     yield RecordCache(reader, client, clients, ttl_seconds=60, local=LocalRecords(60.0, 1000))
     await clients.close()
     await reader.close()
@@ -102,7 +130,8 @@ async def held(base_settings: Settings, redis_url: str) -> AsyncIterator[RecordC
 async def records(base_settings: Settings, redis_url: str) -> AsyncIterator[RecordCache]:
     client = aioredis.from_url(redis_url)
     reader = RedisReader(redis_url)
-    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"),
+                              ProviderAssertionSigner(base_settings.provider_signing_key))
     yield RecordCache(reader, client, clients, ttl_seconds=60)
     await clients.close()
     await reader.close()
@@ -127,7 +156,7 @@ async def test_a_miss_asks_the_provider_once_and_caches(records: RecordCache, en
     found = await asyncio.gather(*(records.get(target, dataset, key) for _ in range(10)))
     assert all(r is not None and r.values["name"] == "张三" for r in found)
     assert provider.lookups == before + 1
-    assert provider.callers[-1] == "svc:query"
+    assert provider.callers[-1] == "platform" and provider.verifier.mesh_assertions == 0
     assert await redis_client.get(cache_key(dataset, key)) == await on_server(redis_client,
                                                                               record(key).SerializeToString())
     assert 0 < await redis_client.ttl(cache_key(dataset, key)) <= 60
@@ -217,7 +246,8 @@ async def test_nothing_is_held_in_process_while_the_event_subscription_is_down(b
     provider.records["L1"] = record("L1")
     local = LocalRecords(60.0, 100)
     reader, client = RedisReader(redis_url), aioredis.from_url(redis_url)
-    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"),
+                              ProviderAssertionSigner(base_settings.provider_signing_key))
     cache = RecordCache(reader, client, clients, ttl_seconds=60, local=local)
     try:
         assert await cache.get(target, dataset, "L1") is not None
@@ -241,7 +271,8 @@ async def test_records_are_read_from_the_provider_while_redis_is_down(base_setti
     target, provider = endpoint
     provider.records["K4"] = record("K4", "王五")
     down = "redis://127.0.0.1:1/0"
-    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"),
+                              ProviderAssertionSigner(base_settings.provider_signing_key))
     cache = RecordCache(RedisReader(down, timeout=0.5), aioredis.from_url(down), clients, ttl_seconds=60)
     try:
         assert (await cache.get(target, "ds-down", "K4")).values["name"] == "王五"
@@ -398,7 +429,8 @@ async def small_batches(base_settings: Settings, redis_url: str) -> AsyncIterato
     """A record cache whose collapsed misses leave in batches of at most 8 keys."""
     client = aioredis.from_url(redis_url)
     reader = RedisReader(redis_url)
-    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"))
+    clients = ProviderClients(base_settings, AssertionSigner(base_settings.internal_key), service_caller("query"),
+                              ProviderAssertionSigner(base_settings.provider_signing_key))
     yield RecordCache(reader, client, clients, ttl_seconds=60, miss_batch_max=8)
     await clients.close()
     await reader.close()
@@ -474,7 +506,7 @@ async def test_misses_queued_behind_a_call_leave_as_one_batch_lookup(records: Re
         assert await opener is None
     single, sent = calls_since(provider, lookups, batches)
     assert single == 1 and len(sent) == 1 and sorted(sent[0]) == keys  # each key once, though asked twice
-    assert provider.callers[-1] == "svc:query"
+    assert provider.callers[-1] == "platform" and provider.verifier.mesh_assertions == 0
     assert [r.values["name"] if r is not None else None for r in found[:40]] == (
         [f"name {key}" for key in keys[:30]] + [None] * 10)
     assert found[:40] == found[40:]

@@ -1,0 +1,154 @@
+"""The demo department: 市人力资源和社会保障局 sharing 社会保险参保信息 through its own 前置机.
+
+`govshare up` (and the end-to-end test) uses it: a database of the department's own on the embedded
+PostgreSQL (not the platform's), a table of enrolments for the demo population, the 前置机's configuration
+file, and the catalog entry naming the 前置机 as its endpoint, created and submitted by the department's own
+system and published by the authority once the 前置机 answers for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import asyncpg
+import grpc
+
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from services.demo import DEPARTMENTS, _item, issue_token
+from services.foundation.synthetic import persons
+
+SOCIAL = next(department for department in DEPARTMENTS if department.key == "social")
+RESOURCE_CODE = "202001/000001"
+DATASET = "social_insurance"
+DATABASE_NAME = "govshare_dept_hrss"
+TABLE = "si_enrolment"
+
+SOCIAL_INSURANCE_ITEMS = [
+    _item("公民身份号码", "citizen_id", 18, sensitive=True, mask="citizen_id",
+          identifier=cat.IDENTIFIER_KIND_CITIZEN_ID),
+    _item("姓名", "name", 50, sensitive=True, mask="name"),
+    _item("险种", "insurance_type", 20),
+    _item("参保状态", "status", 10),
+    _item("参保日期", "enrolment_date", 10, data_type=cat.DATA_TYPE_DATE),
+    _item("参保单位", "employer", 200),
+    _item("缴费基数", "contribution_base", 20, data_type=cat.DATA_TYPE_CURRENCY),
+]
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    sfzhm text PRIMARY KEY,
+    xm text NOT NULL,
+    xz text NOT NULL,
+    cbzt text NOT NULL,
+    cbrq date NOT NULL,
+    cbdw text,
+    jfjs numeric(12, 2),
+    gxsj timestamptz NOT NULL DEFAULT now()
+)
+"""
+_INSURANCE = ("城镇职工基本养老保险", "城乡居民基本养老保险", "职工基本医疗保险", "失业保险")
+_EMPLOYERS = ("北京市某科技有限公司", "北京市某商贸有限公司", "北京市某区人民医院", "北京市某中学", None)
+
+
+def social_insurance_entry(endpoint: str) -> cat.Entry:
+    """The catalog entry: a conditional theme resource read from the department's 前置机 at ``endpoint``."""
+    return cat.Entry(
+        code=RESOURCE_CODE, name="社会保险参保信息",
+        summary="社会保障主题库：参保人员的险种、参保状态、参保日期、参保单位与缴费基数，由市人社局前置机提供。",
+        category=cat.CATEGORY_THEME, subject="社会保障", provider_department_code=SOCIAL.code,
+        provider_name=SOCIAL.name, format_class=cat.FORMAT_CLASS_DATABASE, format_type="关系型数据库",
+        items=SOCIAL_INSURANCE_ITEMS, key_item="citizen_id", share_type=common.SHARE_TYPE_CONDITIONAL,
+        share_condition="用于社会救助、就业服务等法定职责范围内的参保核查，须经市人社局审核同意",
+        share_methods=[common.SHARE_METHOD_ONLINE_QUERY], update_cycle=cat.UPDATE_CYCLE_REALTIME,
+        zone=common.ZONE_EXTRANET, secrecy=cat.SECRECY_NON_CLASSIFIED,
+        endpoint=cat.ProviderEndpoint(target=endpoint, dataset=DATASET))
+
+
+async def prepare_database(database_url: str, count: int = 500, seed: int = 42) -> int:
+    """Creates the department's table and enrols the first ``count`` demo persons (idempotent)."""
+    rng = random.Random(seed)
+    rows = []
+    for person in persons(count, seed):
+        rows.append((person["citizen_id"], person["name"], rng.choice(_INSURANCE), rng.choice(("参保缴费", "暂停缴费")),
+                     dt.date(2005, 1, 1) + dt.timedelta(days=rng.randrange(7000)), rng.choice(_EMPLOYERS),
+                     round(rng.uniform(3000, 30000), 2)))
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(_SCHEMA)
+        await connection.executemany(
+            f"INSERT INTO {TABLE} (sfzhm, xm, xz, cbzt, cbrq, cbdw, jfjs) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+            "ON CONFLICT (sfzhm) DO NOTHING", rows)
+    finally:
+        await connection.close()
+    return len(rows)
+
+
+def config_text(database_url_file: str, listen: str, public_keys_file: str, access_log: str, edge: str = "",
+                system_id: str = "", secret_file: str = "") -> str:
+    """The 前置机's configuration file for the demo (the form docs/frontproc.md documents)."""
+    platform = f"""platform:
+  public_keys_file: {public_keys_file}
+"""
+    if edge:
+        platform += f"""  edge: {edge}
+  system_id: {system_id}
+  secret_file: {secret_file}
+"""
+    return f"""# 市人力资源和社会保障局 前置机 (govshare demo)
+department:
+  code: {SOCIAL.code}
+  name: {SOCIAL.name}
+listen: {listen}
+database:
+  backend: postgresql
+  url_file: {database_url_file}
+{platform}access_log: {access_log}
+rate_limit:
+  per_second: 500
+  burst: 1000
+resources:
+  - dataset: {DATASET}
+    key:
+      item: citizen_id
+      kind: citizen_id
+    table: {TABLE}
+    key_column: sfzhm
+    items:
+      citizen_id: sfzhm
+      name: xm
+      insurance_type: xz
+      status: cbzt
+      enrolment_date: cbrq
+      employer: cbdw
+      contribution_base: jfjs
+    as_of_column: gxsj
+"""
+
+
+async def register(gateway: str, system_id: str, secret: str, authority_metadata: tuple, endpoint: str) -> None:
+    """The department drafts and submits its entry naming its 前置机; the authority publishes it (the catalog
+    checks the 前置机 answers for it first). Does nothing when the entry exists."""
+    async with grpc.aio.insecure_channel(gateway) as channel:
+        catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
+        metadata = (("authorization", f"Bearer {await issue_token(channel, system_id, secret)}"),)
+        try:
+            await catalog.CreateEntry(cat.CreateEntryRequest(entry=social_insurance_entry(endpoint)),
+                                      metadata=metadata, timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+            return
+        await catalog.SubmitEntry(cat.SubmitEntryRequest(code=RESOURCE_CODE), metadata=metadata, timeout=10)
+        await catalog.ReviewEntry(cat.ReviewEntryRequest(code=RESOURCE_CODE, decision=cat.REVIEW_DECISION_PUBLISH),
+                                  metadata=authority_metadata, timeout=10)
+
+
+def write_private(path: Path, text: str) -> None:
+    from services.runtime.files import open_private
+
+    with open_private(path) as out:
+        out.write(text)
