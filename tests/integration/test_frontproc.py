@@ -1,0 +1,343 @@
+"""A department's 前置机 end to end: its own process, its own database, the platform calling it.
+
+The 前置机 runs as `python -m frontproc --config dept.yaml` (what `govshare frontproc` runs) over a database of
+its own on the embedded PostgreSQL; the platform is the session's (services in process, Envoy in front).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import grpc
+import pytest
+import pytest_asyncio
+from caller_metadata import CallerMetadata
+from google.protobuf import timestamp_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from frontproc import access_log
+from frontproc import demo as dept
+from frontproc.config import load as load_config
+from frontproc.notify import notify
+from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from govshare.query.v1 import query_pb2, query_pb2_grpc
+from services.foundation.synthetic import persons
+from services.query.component import create_component as create_query
+from services.runtime.embedded import create_database
+from services.runtime.errors import details_of
+from services.runtime.identity import service_caller
+from services.runtime.keys import generate_keys
+from services.runtime.provider_assertions import AccessClaims, ProviderAssertionSigner, provider_public_keys
+from services.runtime.server import RunningServer, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核 参保核查")
+GRANTED = ["citizen_id", "name", "insurance_type", "status"]
+#: Bounded polls (never a wall-clock threshold on the path under test).
+POLL_SECONDS = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    info, _ = details_of(error)
+    return info.reason if info else ""
+
+
+@dataclass
+class Department:
+    """The 人社局's side: its database and its 前置机 process."""
+
+    config_path: Path
+    database_url: str
+    endpoint: str
+    log_path: Path
+    process: subprocess.Popen | None = None
+    output: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "frontproc", "--config", str(self.config_path)],
+                                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        deadline = time.monotonic() + POLL_SECONDS * 2
+        with grpc.insecure_channel(self.endpoint) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"the 前置机 exited: {self.process.stdout.read()}")  # type: ignore[union-attr]
+                try:
+                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == \
+                            health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                time.sleep(0.1)
+        raise AssertionError("the 前置机 did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def department(platform, embedded, tmp_path_factory) -> AsyncIterator[Department]:  # type: ignore[no-untyped-def]
+    work = tmp_path_factory.mktemp("hrss")
+    url = await create_database(embedded.database_url, f"dept_hrss_{uuid.uuid4().hex[:8]}")
+    await dept.prepare_database(url, count=50)
+    (work / "database.url").write_text(url)
+    (work / "platform.pem").write_text(provider_public_keys(platform.settings["query"].provider_signing_key))
+    social = platform.credentials.systems["social"]
+    (work / "system.secret").write_text(social["secret"])
+    endpoint = f"127.0.0.1:{_free_port()}"
+    (work / "dept.yaml").write_text(dept.config_text("database.url", endpoint, "platform.pem", "access.jsonl",
+                                                     platform.gateway, social["system_id"], "system.secret"))
+    department = Department(work / "dept.yaml", url, endpoint, work / "access.jsonl")
+    await asyncio.to_thread(department.start)
+    yield department
+    await asyncio.to_thread(department.stop)
+
+
+def _query(platform, key: str, items=(), channel=None, system: str = "civil"):  # type: ignore[no-untyped-def]
+    stub = query_pb2_grpc.QueryServiceStub(channel or platform.channel)
+    return stub.Query(query_pb2.QueryRequest(resource_code=dept.RESOURCE_CODE, key=key, items=list(items),
+                                             purpose=ADMIN), metadata=platform.metadata(system), timeout=10)
+
+
+async def _registered_and_granted(platform, department: Department) -> None:  # type: ignore[no-untyped-def]
+    """Catalog entry with its endpoint (the catalog asks the 前置机 first), application, narrowed approval."""
+    social = platform.credentials.systems["social"]
+    await dept.register(platform.gateway, social["system_id"], social["secret"], platform.metadata("authority"),
+                        department.endpoint)
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=90))
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=dept.RESOURCE_CODE, items=[*GRANTED, "contribution_base"],
+            purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS], purpose_text="低保资格审核",
+            basis="《社会救助暂行办法》第十一条", requested_expire_time=expire,
+            methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=100000)), metadata=platform.metadata("civil"),
+        timeout=10)
+    replied = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=GRANTED),
+        metadata=platform.metadata("social"), timeout=10)
+    assert sorted(replied.grant.items) == sorted(GRANTED)
+
+
+async def _audit_result(platform, audit_id: str) -> str:  # type: ignore[no-untyped-def]
+    connection = await asyncpg.connect(platform.settings["query"].database_url)
+    try:
+        return await connection.fetchval("SELECT result FROM query.access_log WHERE id = $1", audit_id)
+    finally:
+        await connection.close()
+
+
+async def _second_query_replica(platform) -> RunningServer:  # type: ignore[no-untyped-def]
+    settings = platform.settings["query"]
+    return await start_server(settings, create_query(settings))
+
+
+async def test_a_department_shares_through_its_frontproc_end_to_end(platform, department) -> None:  # type: ignore[no-untyped-def]
+    people = list(persons(3))
+    key, other, third = (person["citizen_id"] for person in people)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await _query(platform, key)  # nothing registered or granted yet
+    await _registered_and_granted(platform, department)
+
+    # Answered with only the granted items, masked, with the department's as_of time.
+    answered = await _query(platform, key)
+    assert set(answered.values) <= set(GRANTED)
+    assert "contribution_base" not in answered.values
+    assert "name" in answered.masked_items and answered.values["name"] != people[0]["name"]
+    assert answered.provenance.provider_department_code == dept.SOCIAL.code
+    connection = await asyncpg.connect(department.database_url)
+    try:
+        row = await connection.fetchrow("SELECT cbzt, gxsj FROM si_enrolment WHERE sfzhm = $1", key)
+    finally:
+        await connection.close()
+    assert answered.values["status"] == row["cbzt"]
+    assert answered.provenance.as_of_time.ToDatetime(dt.UTC) == row["gxsj"]
+
+    # The 前置机's own log and the platform's audit agree on the access.
+    lines = [line for line in access_log.read(str(department.log_path)) if line["audit_id"] == answered.audit_id]
+    assert len(lines) == 1
+    assert lines[0]["department_code"] == platform.credentials.systems["civil"]["department"]
+    assert lines[0]["system_id"] == platform.credentials.systems["civil"]["system_id"]
+    assert lines[0]["purpose"] == "ADMINISTRATIVE_BASIS" and lines[0]["dataset"] == dept.DATASET
+    assert await _audit_result(platform, answered.audit_id) == "ANSWERED"
+
+    # The department changes the row and notifies: no replica answers from its copy any more.
+    replica = await _second_query_replica(platform)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{replica.port}") as direct:
+            before = await _query(platform, key, channel=direct)
+            assert before.values["status"] == row["cbzt"]
+            changed = "暂停缴费" if row["cbzt"] != "暂停缴费" else "参保缴费"
+            connection = await asyncpg.connect(department.database_url)
+            try:
+                await connection.execute("UPDATE si_enrolment SET cbzt = $2, gxsj = now() WHERE sfzhm = $1", key,
+                                         changed)
+            finally:
+                await connection.close()
+            assert (await _query(platform, key)).values["status"] == row["cbzt"]  # cached until told
+            dropped = await notify(load_config(str(department.config_path)), dept.RESOURCE_CODE, [key])
+            assert dropped == 1
+            for channel in (platform.channel, direct):
+                assert (await _query(platform, key, channel=channel)).values["status"] == changed
+    finally:
+        await replica.stop(0)
+
+    # The 前置机 stops: UNAVAILABLE naming the provider department and resource, audited FAILED.
+    await asyncio.to_thread(department.stop)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as down:
+            await _query(platform, other)
+        assert down.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert dept.SOCIAL.code in down.value.details() and dept.RESOURCE_CODE in down.value.details()
+        info, _ = details_of(down.value)
+        assert info is not None and await _audit_result(platform, info.metadata["audit_id"]) == "FAILED"
+    finally:
+        await asyncio.to_thread(department.start)
+
+    # Started again: answered, by itself (the circuit closes on the first call that gets through).
+    deadline = time.monotonic() + POLL_SECONDS
+    while True:
+        try:
+            assert (await _query(platform, third)).values["citizen_id"]
+            break
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+def _stub(department: Department) -> provider_pb2_grpc.ProviderServiceStub:
+    return provider_pb2_grpc.ProviderServiceStub(grpc.aio.insecure_channel(department.endpoint))
+
+
+def _signer(platform) -> ProviderAssertionSigner:  # type: ignore[no-untyped-def]
+    return ProviderAssertionSigner(platform.settings["query"].provider_signing_key)
+
+
+CLAIMS = AccessClaims(department_code="11110100MB0000007X", system_id="s-1", purpose="WORK_REFERENCE",
+                      audit_id="test-1")
+
+
+async def _lookup(department: Department, metadata, key: str = "") -> provider_pb2.LookupResponse:  # type: ignore[no-untyped-def]
+    key = key or next(persons(1))["citizen_id"]
+    return await _stub(department).Lookup(provider_pb2.LookupRequest(dataset=dept.DATASET, key=key),
+                                          metadata=metadata, timeout=10)
+
+
+async def test_the_frontproc_answers_the_platform(platform, department) -> None:  # type: ignore[no-untyped-def]
+    found = await _lookup(department, _signer(platform).metadata(department.endpoint, CLAIMS))
+    assert found.found and found.record.source_department_code == dept.SOCIAL.code
+
+
+async def test_the_frontproc_refuses_all_but_a_fresh_platform_assertion_for_itself(platform, department) -> None:  # type: ignore[no-untyped-def]
+    signer = _signer(platform)
+    replayed = signer.metadata(department.endpoint, CLAIMS)
+    await _lookup(department, replayed)
+    refusals = {
+        "replayed": replayed,
+        "expired": ProviderAssertionSigner(platform.settings["query"].provider_signing_key, ttl_seconds=-60)
+        .metadata(department.endpoint, CLAIMS),
+        "another endpoint": signer.metadata("127.0.0.1:1", CLAIMS),
+        "another signer": ProviderAssertionSigner(generate_keys().provider_signing_key)
+        .metadata(department.endpoint, CLAIMS),
+        "the mesh's internal assertion": CallerMetadata.of(platform.settings["query"])
+        .metadata(service_caller("query")),
+        "a system's token": platform.metadata("civil"),
+        "nothing": (),
+    }
+    for name, metadata in refusals.items():
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await _lookup(department, metadata)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, name
+
+
+async def test_an_endpoint_is_registered_only_by_its_own_department(platform, department) -> None:  # type: ignore[no-untyped-def]
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    civil = platform.credentials.systems["civil"]
+    entry = dept.social_insurance_entry(department.endpoint)
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    # The authority may act for a department, but not name where the department's data is read from.
+    with pytest.raises(grpc.aio.AioRpcError) as authority:
+        await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("authority"),
+                                  timeout=10)
+    assert _reason(authority.value) == "NOT_ENDPOINT_OWNER"
+    # Another department cannot register the 人社局's 前置机 under an entry of its own: the 前置机 says whose data it
+    # serves, and the catalog checks before publishing.
+    entry.provider_department_code, entry.provider_name = civil["department"], civil["name"]
+    entry.endpoint.dataset = dept.DATASET
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("civil"), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as other:
+        await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("civil"),
+                                  timeout=10)
+        await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                                  metadata=platform.metadata("authority"), timeout=10)
+    assert other.value.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED)
+    assert _reason(other.value) in ("ENDPOINT_OF_ANOTHER_DEPARTMENT", "DATASET_READ_ELSEWHERE", "ENDPOINT_TAKEN") \
+        or "前置机" in other.value.details() or "department" in other.value.details()
+
+
+async def test_bad_keys_sent_to_the_frontproc_are_invalid_arguments(platform, department) -> None:  # type: ignore[no-untyped-def]
+    signer = _signer(platform)
+    for key in ("", "123", "11010119900101123X" + "9", "1101011990010112\u0000X", "110101199013011234"):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await _lookup(department, signer.metadata(department.endpoint, CLAIMS), key=key or " ")
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        _, bad = details_of(refused.value)
+        assert bad is not None and bad.field_violations[0].field == "key"
+
+
+@hypothesis_settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_fuzzed_frontproc_requests_never_fail_internally(platform, department, data) -> None:  # type: ignore[no-untyped-def]
+    signer = _signer(platform)
+    stub = _stub(department)
+    text = st.text(max_size=40) | st.sampled_from([p["citizen_id"] for p in persons(5)])
+    dataset = data.draw(st.sampled_from([dept.DATASET, "", "population", "x" * 100]) | st.text(max_size=10))
+    metadata = signer.metadata(department.endpoint, CLAIMS)
+    call = data.draw(st.sampled_from(["Lookup", "BatchLookup", "Export", "Describe"]))
+    try:
+        if call == "Lookup":
+            await stub.Lookup(provider_pb2.LookupRequest(dataset=dataset, key=data.draw(text)), metadata=metadata,
+                              timeout=10)
+        elif call == "BatchLookup":
+            keys = data.draw(st.lists(text, max_size=5))
+            await stub.BatchLookup(provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys), metadata=metadata,
+                                   timeout=10)
+        elif call == "Export":
+            size = data.draw(st.integers(min_value=-10, max_value=10_000))
+            async for _ in stub.Export(provider_pb2.ExportRequest(dataset=dataset, page_size=size),
+                                       metadata=metadata, timeout=10):
+                break
+        else:
+            await stub.Describe(provider_pb2.DescribeRequest(dataset=dataset), metadata=metadata, timeout=10)
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED), exc.details()
