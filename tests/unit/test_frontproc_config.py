@@ -1,0 +1,122 @@
+"""The 前置机's configuration: every mistake stops it at start with the line it is on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from frontproc import demo as dept
+from frontproc.config import ConfigError, parse
+from frontproc.store import check_resources
+from services.runtime.embedded import create_database
+from services.runtime.keys import generate_keys
+from services.runtime.provider_assertions import provider_public_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _valid(tmp_path: Path, database_url: str = "postgresql://nobody@127.0.0.1:1/none") -> str:
+    (tmp_path / "database.url").write_text(database_url)
+    (tmp_path / "platform.pem").write_text(provider_public_keys(generate_keys().provider_signing_key))
+    return dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl")
+
+
+def _line_of(text: str, fragment: str, occurrence: int = 1) -> int:
+    lines = [number for number, line in enumerate(text.splitlines(), 1) if fragment in line]
+    return lines[occurrence - 1]
+
+
+def test_the_demo_configuration_is_valid(tmp_path: Path) -> None:
+    config = parse(_valid(tmp_path), str(tmp_path / "dept.yaml"))
+    resource = config.resources[dept.DATASET]
+    assert config.department_code == dept.SOCIAL.code and config.endpoint == "127.0.0.1:7100"
+    assert resource.items["name"].value == "xm" and resource.key_kind_name == "citizen_id"
+
+
+def test_a_duplicate_resource_names_both_lines(tmp_path: Path) -> None:
+    text = _valid(tmp_path)
+    resource = text[text.index("  - dataset:"):]
+    text = text + resource
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    second, first = _line_of(text, "- dataset:", 2), _line_of(text, "- dataset:", 1)
+    assert f"dept.yaml:{second}:" in str(error.value) and f"first on line {first}" in str(error.value)
+
+
+def test_every_mistake_is_reported_with_its_line(tmp_path: Path) -> None:
+    text = (_valid(tmp_path).replace("kind: citizen_id", "kind: passport")
+            .replace("code: " + dept.SOCIAL.code, "code: 12345")
+            .replace("listen: 127.0.0.1:7100", "listen: nowhere")
+            .replace("    key_column: sfzhm\n", "    key_column: sfzhm\n    colour: blue\n"))
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    message = str(error.value)
+    assert f"dept.yaml:{_line_of(text, 'kind: passport')}: resources[0].key.kind" in message
+    assert f"dept.yaml:{_line_of(text, 'code: 12345')}: department.code" in message
+    assert f"dept.yaml:{_line_of(text, 'listen: nowhere')}: listen" in message
+    assert f"dept.yaml:{_line_of(text, 'colour: blue')}: resources[0]: unknown field 'colour'" in message
+
+
+def test_broken_yaml_names_its_line() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse("department:\n  code: [\nlisten: x\n", "dept.yaml")
+    assert "dept.yaml:3:" in str(error.value) or "dept.yaml:4:" in str(error.value)
+
+
+@pytest.fixture
+async def department_url(embedded) -> str:  # type: ignore[no-untyped-def]
+    url = await create_database(embedded.database_url, f"dept_cfg_{uuid.uuid4().hex[:8]}")
+    await dept.prepare_database(url, count=3)
+    return url
+
+
+async def _check(text: str, path: str, url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await check_resources(parse(text, path), connection)
+    finally:
+        await connection.close()
+
+
+async def test_an_unknown_column_names_the_line_of_its_item(tmp_path: Path, department_url: str) -> None:
+    text = _valid(tmp_path, department_url).replace("employer: cbdw", "employer: danwei")
+    with pytest.raises(ConfigError) as error:
+        await _check(text, str(tmp_path / "dept.yaml"), department_url)
+    assert f"dept.yaml:{_line_of(text, 'employer: danwei')}:" in str(error.value)
+    assert "danwei" in str(error.value)
+
+
+async def test_sql_the_database_refuses_names_the_line_of_the_query(tmp_path: Path, department_url: str) -> None:
+    text = _valid(tmp_path, department_url).replace(
+        "    table: si_enrolment\n    key_column: sfzhm\n",
+        "    query: SELEC sfzhm, xm FROM si_enrolment WHERE sfzhm = $1\n")
+    with pytest.raises(ConfigError) as error:
+        await _check(text, str(tmp_path / "dept.yaml"), department_url)
+    assert f"dept.yaml:{_line_of(text, 'query: SELEC')}:" in str(error.value)
+    assert "SyntaxError" in str(error.value)
+
+
+async def test_a_query_resource_is_checked_column_by_column(tmp_path: Path, department_url: str) -> None:
+    text = _valid(tmp_path, department_url).replace(
+        "    table: si_enrolment\n    key_column: sfzhm\n",
+        "    query: SELECT sfzhm, xm, xz, cbzt, cbrq, cbdw, gxsj FROM si_enrolment WHERE sfzhm = $1\n")
+    with pytest.raises(ConfigError) as error:
+        await _check(text, str(tmp_path / "dept.yaml"), department_url)
+    assert f"dept.yaml:{_line_of(text, 'contribution_base: jfjs')}:" in str(error.value)
+    await _check(text.replace("      contribution_base: jfjs\n", ""), str(tmp_path / "dept.yaml"), department_url)
+
+
+def test_the_process_stops_at_start_with_the_line(tmp_path: Path) -> None:
+    text = _valid(tmp_path)
+    path = tmp_path / "dept.yaml"
+    path.write_text(text + text[text.index("  - dataset:"):])
+    result = subprocess.run([sys.executable, "-m", "frontproc", "--config", str(path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert f"dept.yaml:{_line_of(path.read_text(), '- dataset:', 2)}:" in result.stderr
+    assert "Traceback" not in result.stderr

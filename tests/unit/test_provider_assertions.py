@@ -1,0 +1,177 @@
+"""The platform's per-call assertion to a department's 前置机, and query's guard of each department endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.provider.v1 import provider_pb2
+from services.catalog.endpoints import _require_serves
+from services.catalog.model import DataItem, Endpoint, Entry
+from services.query.endpoints import CircuitOpen, EndpointDown, EndpointGuard
+from services.runtime.errors import ServiceError
+from services.runtime.keys import generate_keys
+from services.runtime.provider_assertions import (
+    CURRENT_ACCESS,
+    AccessClaims,
+    ProviderAssertionSigner,
+    ProviderAssertionVerifier,
+    provider_public_keys,
+)
+
+KEY = generate_keys().provider_signing_key
+ENDPOINT = "dept.example:7100"
+CLAIMS = AccessClaims("11110100MB0000007X", "system-1", "WORK_REFERENCE", "audit-1")
+
+
+def _verifier(clock=None) -> ProviderAssertionVerifier:  # type: ignore[no-untyped-def]
+    return ProviderAssertionVerifier(provider_public_keys(KEY), ENDPOINT, **({"clock": clock} if clock else {}))
+
+
+def _refused(verifier: ProviderAssertionVerifier, metadata) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(ServiceError) as error:
+        verifier.verify(metadata)
+    assert error.value.code == grpc.StatusCode.UNAUTHENTICATED
+    return error.value.message
+
+
+def test_a_fresh_assertion_names_the_access_and_is_accepted_once() -> None:
+    verifier, metadata = _verifier(), ProviderAssertionSigner(KEY).metadata(ENDPOINT, CLAIMS)
+    verified = verifier.verify(metadata)
+    assert verified.claims == CLAIMS and verified.jti
+    assert "replay" in _refused(verifier, metadata)
+
+
+def test_expired_foreign_and_misdirected_assertions_are_refused() -> None:
+    verifier = _verifier()
+    assert "expired" in _refused(verifier, ProviderAssertionSigner(KEY, ttl_seconds=-60).metadata(ENDPOINT, CLAIMS))
+    assert "another endpoint" in _refused(verifier, ProviderAssertionSigner(KEY).metadata("other:1", CLAIMS))
+    assert "does not trust" in _refused(verifier, ProviderAssertionSigner(generate_keys().provider_signing_key)
+                                        .metadata(ENDPOINT, CLAIMS))
+    assert "no platform assertion" in _refused(verifier, ())
+    assert "malformed" in _refused(verifier, (("x-govshare-provider-assertion", "not.a.jwt"),))
+
+
+def test_each_call_gets_its_own_assertion_naming_the_current_access() -> None:
+    signer = ProviderAssertionSigner(KEY)
+    token = CURRENT_ACCESS.set(CLAIMS)
+    try:
+        first, second = signer.metadata(ENDPOINT), signer.metadata(ENDPOINT)
+    finally:
+        CURRENT_ACCESS.reset(token)
+    assert first != second
+    verifier = _verifier()
+    assert verifier.verify(first).claims == verifier.verify(second).claims == CLAIMS
+
+
+def test_seen_ids_are_forgotten_once_their_assertion_expired() -> None:
+    now = [1_000_000_000.0]
+    verifier = _verifier(clock=lambda: now[0])
+    verifier.verify(ProviderAssertionSigner(KEY).metadata(ENDPOINT, CLAIMS))
+    assert len(verifier._seen) == 1
+    now[0] += 10 ** 10  # far later: the id (and its expired assertion) is of no use any more
+    verifier._forget_expired(int(now[0]))
+    assert not verifier._seen
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _fail(guard: EndpointGuard) -> None:
+    with pytest.raises(EndpointDown):
+        async with guard.call():
+            raise EndpointDown(_rpc_error())
+
+
+def _rpc_error() -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "down")
+
+
+async def test_the_circuit_opens_after_consecutive_failures_and_closes_on_a_success() -> None:
+    clock = Clock()
+    guard = EndpointGuard("dept:1", concurrency=4, failures_to_open=3, open_seconds=5.0, clock=clock)
+    for _ in range(3):
+        await _fail(guard)
+    with pytest.raises(CircuitOpen) as rested:
+        async with guard.call():
+            pass
+    assert rested.value.code == grpc.StatusCode.UNAVAILABLE
+    clock.now += 5.1  # half open: one trial goes through, and its success closes the circuit
+    async with guard.call():
+        pass
+    assert not guard.open
+    async with guard.call():
+        pass
+
+
+async def test_a_failed_trial_opens_the_circuit_again() -> None:
+    clock = Clock()
+    guard = EndpointGuard("dept:2", concurrency=4, failures_to_open=2, open_seconds=5.0, clock=clock)
+    await _fail(guard)
+    await _fail(guard)
+    clock.now += 5.1
+    await _fail(guard)
+    with pytest.raises(CircuitOpen):
+        async with guard.call():
+            pass
+
+
+async def test_answers_about_the_request_never_open_the_circuit() -> None:
+    guard = EndpointGuard("dept:3", concurrency=4, failures_to_open=1, open_seconds=5.0)
+    for _ in range(3):
+        with pytest.raises(ValueError):
+            async with guard.call():
+                raise ValueError("INVALID_ARGUMENT from the endpoint")
+    async with guard.call():
+        pass
+
+
+async def test_concurrency_to_one_endpoint_is_bounded() -> None:
+    guard = EndpointGuard("dept:4", concurrency=2, failures_to_open=5, open_seconds=5.0)
+    inside, most, release = 0, 0, asyncio.Event()
+
+    async def call() -> None:
+        nonlocal inside, most
+        async with guard.call():
+            inside += 1
+            most = max(most, inside)
+            await release.wait()
+            inside -= 1
+
+    tasks = [asyncio.create_task(call()) for _ in range(6)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert inside == 2
+    release.set()
+    await asyncio.gather(*tasks)
+    assert most == 2
+
+
+def _entry() -> Entry:
+    return Entry(code="202001/000001", provider_department_code="11110100MB0000006K",
+                 items=[DataItem(name="公民身份号码", machine_name="citizen_id", data_type=cat.DATA_TYPE_CHARACTER),
+                        DataItem(name="参保状态", machine_name="status", data_type=cat.DATA_TYPE_CHARACTER)],
+                 endpoint=Endpoint(target="dept:7100", dataset="social_insurance"))
+
+
+@pytest.mark.parametrize(("answer", "reason"), [
+    (provider_pb2.DescribeResponse(serves=False, department_code="11110100MB0000006K"), "ENDPOINT_DOES_NOT_SERVE"),
+    (provider_pb2.DescribeResponse(serves=True, department_code="11110100MB0000007N", items=["citizen_id", "status"]),
+     "ENDPOINT_OF_ANOTHER_DEPARTMENT"),
+    (provider_pb2.DescribeResponse(serves=True, department_code="11110100MB0000006K", items=["citizen_id"]),
+     "ENDPOINT_MISSES_ITEMS"),
+])
+def test_the_catalog_publishes_only_what_the_endpoint_serves(answer, reason) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ServiceError) as refused:
+        _require_serves(_entry(), answer)
+    assert refused.value.reason == reason
+    _require_serves(_entry(), provider_pb2.DescribeResponse(serves=True, department_code="11110100MB0000006K",
+                                                            items=["citizen_id", "status", "other"]))
