@@ -152,3 +152,39 @@ def write_private(path: Path, text: str) -> None:
 
     with open_private(path) as out:
         out.write(text)
+
+
+async def ensure_database(admin_url: str, name: str = DATABASE_NAME) -> str:
+    """The department's own database on the server of ``admin_url`` (created once, kept across restarts)."""
+    from services.runtime.embedded import _with_database
+
+    connection = await asyncpg.connect(admin_url)
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return _with_database(admin_url, name)
+
+
+def set_up(directory: Path, database_url: str, listen: str, public_keys_pem: str, gateway: str,
+           system_id: str, secret: str) -> Path:
+    """Writes what a data officer would write for the demo 前置机 into ``directory``; returns the config path.
+    The database URL and the system secret are files of their own, readable by the owner only."""
+    directory.mkdir(parents=True, exist_ok=True)
+    write_private(directory / "database.url", database_url)
+    write_private(directory / "system.secret", secret)
+    (directory / "platform.pem").write_text(public_keys_pem, encoding="utf-8")
+    config = directory / "dept.yaml"
+    config.write_text(config_text("database.url", listen, "platform.pem", "access.jsonl", gateway, system_id,
+                                  "system.secret"), encoding="utf-8")
+    return config
+
+
+async def register_demo(gateway: str, systems: dict[str, dict[str, str]], endpoint: str) -> None:
+    """Registers the demo 前置机's entry as the 人社局 (publish by the authority), once."""
+    authority = systems["authority"]
+    async with grpc.aio.insecure_channel(gateway) as channel:
+        token = await issue_token(channel, authority["system_id"], authority["secret"])
+    social = systems["social"]
+    await register(gateway, social["system_id"], social["secret"], (("authorization", f"Bearer {token}"),), endpoint)

@@ -42,7 +42,7 @@ from services.runtime.supervision import Supervisor, describe_exit
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
 #: Listeners beside the services' gRPC ports: Envoy's admin (localhost) and the authorization service's JWKS.
-EXTRA_OFFSETS = {"edge admin": 8, "jwks": 9}
+EXTRA_OFFSETS = {"edge admin": 8, "jwks": 9, "frontproc": 7}
 READY_TIMEOUT = 120.0
 
 
@@ -184,6 +184,31 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
             process.kill()
 
 
+def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Connection, keys: PlatformKeys,
+                          credentials_path: Path, processes: dict[str, subprocess.Popen],
+                          supervisor: Supervisor) -> None:
+    """The demo department's 前置机 (市人力资源和社会保障局, 社会保险参保信息) over a database of its own on the same
+    PostgreSQL server, in its own process like any department's, registered in the catalog on first start."""
+    from frontproc import demo as dept
+
+    systems = json.loads(credentials_path.read_text(encoding="utf-8"))["systems"]
+    endpoint = f"127.0.0.1:{ports['frontproc']}"
+    department_url = asyncio.run(dept.ensure_database(connection.database_url))
+    asyncio.run(dept.prepare_database(department_url))
+    config = dept.set_up(data_dir / "frontproc", department_url, endpoint,
+                         provider_public_keys(keys.provider_signing_key), connection.gateway,
+                         systems["social"]["system_id"], systems["social"]["secret"])
+
+    def spawn() -> None:
+        processes["frontproc"] = subprocess.Popen([sys.executable, "-m", "services.cli", "frontproc", "--config",
+                                                   str(config)], env=dict(os.environ))
+
+    spawn()
+    wait_until_serving(ports["frontproc"], processes["frontproc"])
+    supervisor.watch("frontproc", _process_ended(processes, "frontproc"), spawn)
+    asyncio.run(dept.register_demo(connection.gateway, systems, endpoint))
+
+
 def _print_banner(connection: Connection, credentials_path: Path, started: float) -> None:
     data = json.loads(credentials_path.read_text(encoding="utf-8"))
     gateway = connection.gateway
@@ -217,6 +242,8 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     print(f"  govshare query 101001/000001 {citizen} --items {','.join(basic)},{restricted}"
           "    # refused: NOT_GRANTED (needs an approved application)")
     print(f"  govshare verify 101001/000001 {citizen} name={someone['name']}")
+    print(f"  govshare query 202001/000001 {citizen} --system civil    # from the 人社局's 前置机: refused until "
+          "granted (docs/frontproc.md)")
     print("Ctrl-C stops everything.\n", flush=True)
 
 
@@ -285,6 +312,7 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
             print(f"seeding demo data ({persons} persons)…", flush=True)
             credentials = asyncio.run(seed_demo(connection.gateway, connection.database_url, persons=persons))
             credentials.save(credentials_path)
+        _start_demo_frontproc(data_dir, ports, connection, keys, credentials_path, processes, supervisor)
         connection.save()
         _print_banner(connection, credentials_path, started)
         while not stopping:
