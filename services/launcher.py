@@ -190,6 +190,7 @@ def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Con
     """The demo department's 前置机 (市人力资源和社会保障局, 社会保险参保信息) over a database of its own on the same
     PostgreSQL server, in its own process like any department's, registered in the catalog on first start."""
     from frontproc import demo as dept
+    from services.demo import DemoCredentials
 
     systems = json.loads(credentials_path.read_text(encoding="utf-8"))["systems"]
     endpoint = f"127.0.0.1:{ports['frontproc']}"
@@ -207,6 +208,10 @@ def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Con
     wait_until_serving(ports["frontproc"], processes["frontproc"])
     supervisor.watch("frontproc", _process_ended(processes, "frontproc"), spawn)
     asyncio.run(dept.register_demo(connection.gateway, systems, endpoint))
+    credentials = DemoCredentials.load(credentials_path)
+    if dept.RESOURCE_CODE not in credentials.resources.values():
+        credentials.resources["社会保险参保信息"] = dept.RESOURCE_CODE
+        credentials.save(credentials_path)
 
 
 def _print_banner(connection: Connection, credentials_path: Path, started: float) -> None:
