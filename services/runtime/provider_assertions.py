@@ -1,10 +1,10 @@
 """The assertion the platform sends with every call to a department's provider endpoint (its 前置机).
 
-A department's 前置機 must never hold ``GOVSHARE_INTERNAL_KEY`` (whoever holds it can speak as any platform
+A department's 前置机 must never hold ``GOVSHARE_INTERNAL_KEY`` (whoever holds it can speak as any platform
 service), so it cannot verify the mesh's HMAC assertions. Instead query signs, per call, a short-lived EdDSA
-JWT with a key of its own that signs nothing else (``GOVSHARE_PROVIDER_SIGNING_KEY``); its public half is
-published (``govshare provider-keys`` prints it, the authorization JWKS listener serves it at
-``/.well-known/provider-jwks.json``), so a 前置机 verifies with public keys only.
+JWT with a key of its own that signs nothing else (``GOVSHARE_PROVIDER_SIGNING_KEY``; the catalog holds it
+too, for its endpoint check). Its public half is given to every department (``govshare up`` writes
+``provider-public.pem``; :func:`provider_jwks` gives the JWKS form), so a 前置机 verifies with public keys only.
 
 Claims: ``iss`` the platform, ``aud`` the endpoint (the target named in the catalog entry, so an assertion
 captured by one 前置机 is refused by every other), ``dept``/``sub`` the calling department and system,

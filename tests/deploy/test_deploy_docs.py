@@ -25,7 +25,7 @@ def test_guide_names_every_secret_key_and_component() -> None:
     secrets = values["secrets"]
     assert f"`{secrets['existingSecret']}`" in text
     for entry in ("databaseUrl", "redisUrl", "internalKey", "tokenPrivateKey", "tokenPublicKey", "auditSigningKey",
-                  "bundleSigningKey", "bundleTrustedKeys"):
+                  "providerSigningKey", "bundleSigningKey", "bundleTrustedKeys"):
         assert f"`{secrets[entry]['key']}`" in text, entry
     for component in COMPONENTS:
         assert f"| {component} |" in text, component

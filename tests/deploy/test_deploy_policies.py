@@ -310,13 +310,19 @@ def test_network_policy_lets_out_only_what_the_component_calls(variant: Variant,
     # Addresses outside the cluster: the database's, and for query alone the provider endpoints.
     cidrs = {p["ipBlock"]["cidr"] for r in egress for p in r.get("to", []) if "ipBlock" in p}
     allowed = {p["ipBlock"]["cidr"] for p in variant.effective["database"]["networkPolicyTo"] if "ipBlock" in p}
-    if component == "query":
+    if component in ("query", "catalog"):  # query reads departments' 前置机, catalog checks them before publishing
         allowed |= {p["cidr"] for p in variant.effective["networkPolicy"]["providerEndpoints"]}
     assert cidrs <= allowed
 
 
 def test_query_may_reach_provider_endpoints_outside(rendered: dict[str, Variant]) -> None:
     egress = rendered["intranet-cert-manager"].component("NetworkPolicy", "query")["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 50051}]} in egress
+
+
+def test_catalog_may_reach_provider_endpoints_to_check_them(rendered: dict[str, Variant]) -> None:
+    """The catalog asks a department's 前置机 (ProviderService.Describe) before publishing its entry."""
+    egress = rendered["intranet-cert-manager"].component("NetworkPolicy", "catalog")["spec"]["egress"]
     assert {"to": [{"ipBlock": {"cidr": "10.30.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 50051}]} in egress
 
 
@@ -384,12 +390,23 @@ def test_each_process_gets_only_the_secrets_it_needs(rendered: dict[str, Variant
             expected.add("GOVSHARE_TOKEN_PRIVATE_KEY")
         if component == "query":
             expected.add("GOVSHARE_AUDIT_SIGNING_KEY")
+        if component in ("query", "catalog"):
+            expected.add("GOVSHARE_PROVIDER_SIGNING_KEY")
         assert secrets == expected, component
     migrate = variant.get("Job", f"{RELEASE}-migrate")
     (container,) = pod_spec(migrate)["containers"]
     assert {n for n, e in env_of(container).items() if "secretKeyRef" in e.get("valueFrom", {})} == {
         "GOVSHARE_DATABASE_URL"
     }
+
+
+def test_the_provider_signing_key_is_optional(rendered: dict[str, Variant]) -> None:
+    """A Secret created before the 前置机 existed still starts query and catalog (department endpoints then wait
+    for the key)."""
+    for component in ("query", "catalog"):
+        ref = env_of(_govshare_container(rendered["extranet"], component))["GOVSHARE_PROVIDER_SIGNING_KEY"]
+        assert ref["valueFrom"]["secretKeyRef"] == {"name": "govshare-secrets", "key": "provider-signing-key",
+                                                    "optional": True}
 
 
 def test_trial_installs_read_database_and_redis_from_the_generated_secret(rendered: dict[str, Variant]) -> None:

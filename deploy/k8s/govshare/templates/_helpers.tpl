@@ -59,6 +59,7 @@ gateway:
   tokenPrivateKey: false
   tokenPublicKey: false
   auditSigningKey: false
+  providerSigningKey: false
   providers: false
 catalog:
   database: true
@@ -67,7 +68,8 @@ catalog:
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: false
-  providers: false
+  providerSigningKey: true
+  providers: true
 authorization:
   database: true
   redis: true
@@ -75,6 +77,7 @@ authorization:
   tokenPrivateKey: true
   tokenPublicKey: true
   auditSigningKey: false
+  providerSigningKey: false
   providers: false
 query:
   database: true
@@ -83,6 +86,7 @@ query:
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: true
+  providerSigningKey: true
   providers: true
 foundation:
   database: true
@@ -91,6 +95,7 @@ foundation:
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: false
+  providerSigningKey: false
   providers: false
 supervision:
   database: true
@@ -99,6 +104,7 @@ supervision:
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: false
+  providerSigningKey: false
   providers: false
 {{- end -}}
 
