@@ -26,6 +26,8 @@ RESOURCE_CODE = "202001/000001"
 DATASET = "social_insurance"
 DATABASE_NAME = "govshare_dept_hrss"
 TABLE = "si_enrolment"
+#: Persons enrolled in the demo table: the first of the demo population (at most this many).
+DEMO_ENROLMENTS = 20_000
 
 SOCIAL_INSURANCE_ITEMS = [
     _item("公民身份号码", "citizen_id", 18, sensitive=True, mask="citizen_id",
@@ -68,7 +70,7 @@ def social_insurance_entry(endpoint: str) -> cat.Entry:
         endpoint=cat.ProviderEndpoint(target=endpoint, dataset=DATASET))
 
 
-async def prepare_database(database_url: str, count: int = 500, seed: int = 42) -> int:
+async def prepare_database(database_url: str, count: int = DEMO_ENROLMENTS, seed: int = 42) -> int:
     """Creates the department's table and enrols the first ``count`` demo persons (idempotent)."""
     rng = random.Random(seed)
     rows = []

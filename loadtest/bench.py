@@ -11,6 +11,9 @@ On this machine, with the same load generator (loadtest.generator) for every tar
 2. ``hit`` / ``miss``: the platform's Query through the gateway, authorized, audited and traced (sampled),
    on the record-cache-hit path (Zipf over a hot set, cache primed) and on the miss path (distinct keys
    over the whole population, cache flushed: Redis miss, then the foundation provider on PostgreSQL);
+   ``dept-hit`` / ``dept-miss``: the same two paths for a resource served by a department's 前置机 (the demo
+   人社局's 社会保险参保信息: the miss goes through the per-endpoint guard and the platform-signed assertion to
+   the 前置机 process and its own database), printed beside the foundation's;
 3. ``batch``: BatchQuery with 100 keys per call;
 4. ``revocation``: under load, the time a revoked grant takes to be refused by every query replica;
 
@@ -51,9 +54,11 @@ from loadtest.revocation import Probe, measure_revocation
 from loadtest.scenarios import BATCH_SIZE, HOT_KEYS, ZIPF_EXPONENT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PHASES = ("echo", "peer", "hit", "miss", "batch", "revocation")
+PHASES = ("echo", "peer", "hit", "dept-hit", "miss", "dept-miss", "batch", "revocation")
 #: Phases that need the platform's processes under load (the peer only needs its PostgreSQL, seeded).
-LOADED_PHASES = ("hit", "miss", "batch", "revocation")
+LOADED_PHASES = ("hit", "dept-hit", "miss", "dept-miss", "batch", "revocation")
+#: The granted items of the 前置机's resource the department phases ask for.
+DEPARTMENT_ITEMS = ("citizen_id", "name", "insurance_type", "status")
 OPEN_LOOP_SHARE = 0.7
 HOT_DRAWS = 50_000
 REPO = Path(__file__).resolve().parent.parent
@@ -172,21 +177,65 @@ async def measure_peer(platform: Platform, options: LoadOptions, requests: Seque
         await peer.stop()
 
 
+def department_requests(persons: int, seed: int, hot: bool) -> list[bytes]:
+    """Queries of the demo 前置机's resource: Zipf over a hot set, or each enrolled person once (the
+    department's table holds the first persons of the population, see frontproc.demo)."""
+    from frontproc.demo import DEMO_ENROLMENTS, RESOURCE_CODE
+
+    enrolled = citizen_ids(range(min(persons, DEMO_ENROLMENTS)), seed)
+    if hot:
+        keys = [enrolled[i] for i in spread(min(HOT_KEYS, len(enrolled)), len(enrolled), seed=3)]
+        sampler = ZipfSampler(len(keys), ZIPF_EXPONENT, random.Random(5))
+        chosen = [keys[sampler()] for _ in range(HOT_DRAWS)]
+    else:
+        chosen = [enrolled[i] for i in spread(len(enrolled), len(enrolled), seed=11)]
+    return workloads.serialized([workloads.person_query(key, DEPARTMENT_ITEMS, resource=RESOURCE_CODE)
+                                 for key in chosen])
+
+
+async def measure_department(platform: Platform, bench: BenchOptions) -> dict[str, Measurement]:
+    """The hit and miss paths of a query the demo 前置机 serves (市民政局 querying the 人社局's resource)."""
+    from frontproc.demo import DATASET, RESOURCE_CODE
+
+    assert platform.credentials is not None
+    persons, seed, options = platform.credentials.persons, platform.credentials.seed, bench.load
+    await platform.grant("civil", "social", RESOURCE_CODE, list(DEPARTMENT_ITEMS))
+    metadata, group = await platform.bearer("civil"), platform.process_group()
+    results: dict[str, Measurement] = {}
+    if "dept-hit" in bench.phases:
+        hot = department_requests(persons, seed, hot=True)
+        await _prime(platform, metadata, hot, workloads.QUERY_METHOD)
+        target = Target("dept-hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata)
+        results["dept-hit"] = await measure(target, options, "Query, cache hit (前置机)", repeat=bench.repeat)
+    if "dept-miss" in bench.phases:
+        cold = department_requests(persons, seed, hot=False)
+        target = Target("dept-miss", platform.gateway, workloads.QUERY_METHOD, cold, group, metadata,
+                        prepare=lambda: platform.flush_record_cache(DATASET))
+        results["dept-miss"] = await measure(target, options, "Query, cache miss (前置机)", repeat=bench.repeat)
+    return results
+
+
 async def measure_platform(platform: Platform, bench: BenchOptions, metadata: tuple[tuple[str, str], ...],
                            hot: list[bytes]) -> dict[str, Measurement]:
     assert platform.credentials is not None
     persons, seed, options = platform.credentials.persons, platform.credentials.seed, bench.load
     group = platform.process_group()
     results: dict[str, Measurement] = {}
+    department = await measure_department(platform, bench) \
+        if {"dept-hit", "dept-miss"} & set(bench.phases) else {}
     if "hit" in bench.phases:
         await _prime(platform, metadata, hot, workloads.QUERY_METHOD)
         target = Target("hit", platform.gateway, workloads.QUERY_METHOD, hot, group, metadata)
         results["hit"] = await measure(target, options, "Query, cache hit", repeat=bench.repeat)
+    if "dept-hit" in department:
+        results["dept-hit"] = department["dept-hit"]  # printed beside the foundation's
     if "miss" in bench.phases:
         cold = cold_requests(persons, seed, min(persons, bench.cold_keys))
         target = Target("miss", platform.gateway, workloads.QUERY_METHOD, cold, group, metadata,
                         prepare=lambda: platform.flush_record_cache("population"))
         results["miss"] = await measure(target, options, "Query, cache miss (PostgreSQL)", repeat=bench.repeat)
+    if "dept-miss" in department:
+        results["dept-miss"] = department["dept-miss"]
     if "batch" in bench.phases:
         batch = batch_requests(persons, seed, min(persons, 200 * BATCH_SIZE))
         await _prime(platform, metadata, batch, workloads.BATCH_QUERY_METHOD)

@@ -192,10 +192,12 @@ def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Con
     from frontproc import demo as dept
     from services.demo import DemoCredentials
 
-    systems = json.loads(credentials_path.read_text(encoding="utf-8"))["systems"]
+    demo = json.loads(credentials_path.read_text(encoding="utf-8"))
+    systems = demo["systems"]
     endpoint = f"127.0.0.1:{ports['frontproc']}"
     department_url = asyncio.run(dept.ensure_database(connection.database_url))
-    asyncio.run(dept.prepare_database(department_url))
+    asyncio.run(dept.prepare_database(department_url, min(demo.get("persons", 0) or dept.DEMO_ENROLMENTS,
+                                                          dept.DEMO_ENROLMENTS), demo.get("seed", 42)))
     config = dept.set_up(data_dir / "frontproc", department_url, endpoint,
                          provider_public_keys(keys.provider_signing_key), connection.gateway,
                          systems["social"]["system_id"], systems["social"]["secret"])
