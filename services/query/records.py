@@ -111,7 +111,10 @@ class ProviderClients:
     def _stub(self, target: str) -> provider_pb2_grpc.ProviderServiceStub:
         stub = self._stubs.get(target)
         if stub is None:
-            channel = open_channel(target, self._settings, idempotent_services=(PROVIDER_SERVICE,))
+            # A 前置机 refuses a platform assertion it has seen: a transparent retry would resend the same one, so
+            # department endpoints get no channel-level retries (their guard rests a failing endpoint instead).
+            retried = (PROVIDER_SERVICE,) if self._in_mesh(target) else ()
+            channel = open_channel(target, self._settings, idempotent_services=retried)
             self._channels[target] = channel
             stub = self._stubs[target] = provider_pb2_grpc.ProviderServiceStub(channel)
         return stub
