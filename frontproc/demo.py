@@ -110,8 +110,8 @@ database:
   url_file: {database_url_file}
 {platform}access_log: {access_log}
 rate_limit:
-  per_second: 500
-  burst: 1000
+  per_second: 2000
+  burst: 4000
 resources:
   - dataset: {DATASET}
     key:

@@ -100,7 +100,8 @@ def role_of(cmdline: str) -> str | None:
         return "redis"
     if "postgres" in cmdline:
         return "postgres"
-    for module, role in (("services.cli up", "launcher"), ("loadtest.echo", "echo"), ("loadtest.peer", "peer")):
+    for module, role in (("services.cli up", "launcher"), ("services.cli frontproc", "frontproc"),
+                         ("loadtest.echo", "echo"), ("loadtest.peer", "peer")):
         if module in cmdline:
             return role
     return None

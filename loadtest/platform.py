@@ -86,7 +86,8 @@ class Platform:
         """Starts and seeds the platform; returns once the gateway serves and the demo credentials exist."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedded = await asyncio.to_thread(EmbeddedServers(self.data_dir).start)
-        self.port_base = self.port_base or free_port_base()
+        # The launcher's layout: services from the base, then the 前置机 (+7), Envoy's admin (+8), the JWKS (+9).
+        self.port_base = self.port_base or free_port_base(10)
         environment = {**os.environ, **BENCH_ENVIRONMENT, **self.extra_environment,
                        "GOVSHARE_DATABASE_URL": self.embedded.database_url,
                        "GOVSHARE_REDIS_URL": self.embedded.redis_url}

@@ -103,6 +103,7 @@ def test_work_between_samples_is_summed_per_process_and_per_role() -> None:
     ("/v/bin/python3 /v/bin/govshare serve catalog", "catalog"),
     ("python -m loadtest.echo --port 0", "echo"),
     ("/venv/bin/python -m loadtest.peer --port 0", "peer"),
+    ("/v/bin/python -m services.cli frontproc --config /d/frontproc/dept.yaml", "frontproc"),
     ("/v/lib/python3.11/site-packages/envoy/_bin/envoy --config-path /tmp/e/envoy.json --concurrency 1", "edge"),
     ("python -c from multiprocessing.resource_tracker import main", None),
 ])
