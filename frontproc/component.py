@@ -12,8 +12,10 @@ import grpc
 from frontproc.access_log import AccessLog
 from frontproc.config import FrontprocConfig
 from frontproc.limits import RateLimit
+from frontproc.notify import notify
 from frontproc.servicer import FrontprocServicer
 from frontproc.store import DepartmentStore
+from frontproc.watch import ChangeWatcher
 from govshare.provider.v1 import provider_pb2_grpc
 from services.runtime.provider_assertions import ProviderAssertionVerifier
 from services.runtime.settings import Settings
@@ -39,6 +41,7 @@ class FrontprocComponent:
         verifier = ProviderAssertionVerifier(config.platform_public_keys, audience=config.endpoint)
         self._servicer = FrontprocServicer(config, verifier, self.store, self.access_log,
                                            RateLimit(config.rate_per_second, config.rate_burst))
+        self.watcher = ChangeWatcher(config, lambda code, keys: notify(config, code, keys))
 
     def register(self, server: grpc.aio.Server) -> None:
         provider_pb2_grpc.add_ProviderServiceServicer_to_server(self._servicer, server)
@@ -46,8 +49,10 @@ class FrontprocComponent:
     async def start(self) -> None:
         await self.store.open()
         self.access_log.open()
+        self.watcher.start()
 
     async def stop(self) -> None:
+        await self.watcher.stop()
         self.access_log.close()
         await self.store.close()
 

@@ -21,6 +21,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from govshare.catalog.v1 import catalog_pb2
+from services.query.resources import valid_resource_code
 from services.runtime.identifiers import credit_code_error
 
 #: Key kinds a resource may be keyed by: the platform validates and normalises keys by the same rules.
@@ -34,6 +35,7 @@ BACKENDS = ("postgresql",)
 DATASET_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 IDENTIFIER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
 ITEM_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+
 
 
 class ConfigError(Exception):
@@ -65,6 +67,9 @@ class ResourceConfig:
     items: dict[str, Located]
     #: Column holding the record's as-of time; None: the time of the read.
     as_of_column: Located | None
+    #: PostgreSQL NOTIFY channel announcing changed keys (frontproc.watch), and the catalog code it tells of.
+    watch_channel: Located | None = None
+    resource_code: Located | None = None
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,8 @@ def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: 
 def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
     where = f"resources[{index}]"
     fields = reader.mapping(node, where)
-    reader.unknown(fields, ("dataset", "key", "table", "key_column", "query", "items", "as_of_column"), where)
+    reader.unknown(fields, ("dataset", "key", "table", "key_column", "query", "items", "as_of_column",
+                            "watch_channel", "resource_code"), where)
     dataset = reader.text(fields, "dataset", where, required=True, parent=node)
     if dataset is not None and DATASET_PATTERN.fullmatch(dataset.value) is None:
         reader.problem(dataset.line, f"{where}.dataset must be letters, digits, '_', '.' or '-' (at most 64)")
@@ -233,11 +239,20 @@ def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
     as_of = reader.text(fields, "as_of_column", where)
     if as_of is not None and IDENTIFIER_PATTERN.fullmatch(as_of.value) is None:
         reader.problem(as_of.line, f"{where}.as_of_column must be a column name")
+    watch = reader.text(fields, "watch_channel", where)
+    code = reader.text(fields, "resource_code", where)
+    if watch is not None and IDENTIFIER_PATTERN.fullmatch(watch.value) is None:
+        reader.problem(watch.line, f"{where}.watch_channel must be a PostgreSQL channel name")
+    if watch is not None and code is None:
+        reader.problem(watch.line, f"{where}: watch_channel needs resource_code (the catalog code to tell of)")
+    if code is not None and not valid_resource_code(code.value):
+        reader.problem(code.line, f"{where}.resource_code must be a catalog resource code such as 202001/000001")
     if dataset is None or key_item is None or kind is None or kind.value not in KEY_KINDS:
         return None
     return ResourceConfig(dataset=dataset.value, line=dataset.line, key_item=key_item.value,
                           key_kind=KEY_KINDS[kind.value], key_kind_name=kind.value, table=table,
-                          key_column=key_column, query=query, items=items, as_of_column=as_of)
+                          key_column=key_column, query=query, items=items, as_of_column=as_of, watch_channel=watch,
+                          resource_code=code)
 
 
 TOP_FIELDS = ("department", "listen", "endpoint", "health_listen", "metrics_port", "metrics_host", "tls",
@@ -340,6 +355,11 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
                                               f"twice (first on line {resources[resource.dataset].line})")
                 continue
             resources[resource.dataset] = resource
+    watched = [resource for resource in resources.values() if resource.watch_channel is not None]
+    if watched and not (edge and system_id and secret):
+        reader.problem(watched[0].watch_channel.line,  # type: ignore[union-attr]
+                       "watch_channel: the platform is told through platform.edge as platform.system_id (with its "
+                       "secret): give them")
     if reader.problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(reader.problems))
     listen_value = listen.value if listen is not None else "127.0.0.1:7100"

@@ -52,6 +52,18 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     gxsj timestamptz NOT NULL DEFAULT now()
 )
 """
+#: The department's own trigger: every changed row is announced on WATCH_CHANNEL with its key (frontproc.watch).
+WATCH_CHANNEL = "si_changed"
+_TRIGGER = f"""
+CREATE OR REPLACE FUNCTION si_enrolment_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{WATCH_CHANNEL}', COALESCE(NEW.sfzhm, OLD.sfzhm));
+    RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS si_enrolment_changed ON {TABLE};
+CREATE TRIGGER si_enrolment_changed AFTER INSERT OR UPDATE OR DELETE ON {TABLE}
+    FOR EACH ROW EXECUTE FUNCTION si_enrolment_changed();
+"""
 _INSURANCE = ("城镇职工基本养老保险", "城乡居民基本养老保险", "职工基本医疗保险", "失业保险")
 _EMPLOYERS = ("北京市某科技有限公司", "北京市某商贸有限公司", "北京市某区人民医院", "北京市某中学", None)
 
@@ -84,6 +96,7 @@ async def prepare_database(database_url: str, count: int = DEMO_ENROLMENTS, seed
         await connection.executemany(
             f"INSERT INTO {TABLE} (sfzhm, xm, xz, cbzt, cbrq, cbdw, jfjs) VALUES ($1, $2, $3, $4, $5, $6, $7) "
             "ON CONFLICT (sfzhm) DO NOTHING", rows)
+        await connection.execute(_TRIGGER)
     finally:
         await connection.close()
     return len(rows)
@@ -128,7 +141,9 @@ resources:
       employer: cbdw
       contribution_base: jfjs
     as_of_column: gxsj
-"""
+""" + (f"""    watch_channel: {WATCH_CHANNEL}
+    resource_code: {RESOURCE_CODE}
+""" if edge else "")
 
 
 async def register(gateway: str, system_id: str, secret: str, authority_metadata: tuple, endpoint: str) -> None:

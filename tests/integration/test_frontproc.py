@@ -162,8 +162,8 @@ async def _second_query_replica(platform) -> RunningServer:  # type: ignore[no-u
 
 
 async def test_a_department_shares_through_its_frontproc_end_to_end(platform, department) -> None:  # type: ignore[no-untyped-def]
-    people = list(persons(3))
-    key, other, third = (person["citizen_id"] for person in people)
+    people = list(persons(4))
+    key, other, third = people[0]["citizen_id"], people[2]["citizen_id"], people[3]["citizen_id"]
     with pytest.raises(grpc.aio.AioRpcError):
         await _query(platform, key)  # nothing registered or granted yet
     await _registered_and_granted(platform, department)
@@ -203,13 +203,26 @@ async def test_a_department_shares_through_its_frontproc_end_to_end(platform, de
                                          changed)
             finally:
                 await connection.close()
-            assert (await _query(platform, key)).values["status"] == row["cbzt"]  # cached until told
             dropped = await notify(load_config(str(department.config_path)), dept.RESOURCE_CODE, [key])
             assert dropped == 1
             for channel in (platform.channel, direct):
                 assert (await _query(platform, key, channel=channel)).values["status"] == changed
     finally:
         await replica.stop(0)
+
+    # Or the department's own trigger NOTIFYs the changed key: the 前置机, listening, sends the notice itself.
+    watched = people[1]["citizen_id"]
+    before = (await _query(platform, watched)).values["insurance_type"]  # now cached
+    changed = "失业保险" if before != "失业保险" else "职工基本医疗保险"
+    connection = await asyncpg.connect(department.database_url)
+    try:
+        await connection.execute("UPDATE si_enrolment SET xz = $2 WHERE sfzhm = $1", watched, changed)
+    finally:
+        await connection.close()
+    deadline = time.monotonic() + POLL_SECONDS
+    while (await _query(platform, watched)).values["insurance_type"] != changed:
+        assert time.monotonic() < deadline, "the 前置机 did not tell the platform of the change"
+        await asyncio.sleep(0.2)
 
     # The 前置机 stops: UNAVAILABLE naming the provider department and resource, audited FAILED.
     await asyncio.to_thread(department.stop)

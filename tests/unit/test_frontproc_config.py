@@ -120,3 +120,17 @@ def test_the_process_stops_at_start_with_the_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"dept.yaml:{_line_of(path.read_text(), '- dataset:', 2)}:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_watching_a_channel_needs_the_resource_code_and_the_platform_credentials(tmp_path: Path) -> None:
+    text = _valid(tmp_path).replace("    as_of_column: gxsj\n",
+                                    "    as_of_column: gxsj\n    watch_channel: si_changed\n")
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    line = _line_of(text, "watch_channel:")
+    assert f"dept.yaml:{line}: resources[0]: watch_channel needs resource_code" in str(error.value)
+    assert f"dept.yaml:{line}: watch_channel: the platform is told through platform.edge" in str(error.value)
+    bad_code = text.replace("watch_channel: si_changed\n", "watch_channel: si_changed\n    resource_code: 2020/1\n")
+    with pytest.raises(ConfigError) as error:
+        parse(bad_code, "dept.yaml")
+    assert f"dept.yaml:{_line_of(bad_code, 'resource_code:')}: resources[0].resource_code" in str(error.value)

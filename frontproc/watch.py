@@ -1,0 +1,135 @@
+"""Optional: the 前置机 hears its own database's NOTIFY and tells the platform itself.
+
+A resource with ``watch_channel`` (and its catalog ``resource_code``) is listened to on one connection of its
+own (PostgreSQL LISTEN). A trigger on the department's table sends ``pg_notify(channel, key)`` for a changed
+row, or an empty payload for "everything may have changed"; the 前置机 gathers what it heard for a moment
+(``FLUSH_SECONDS``) and sends QueryService.NotifyRecordsChanged through the edge as the department (its
+``platform`` credentials). A notice the platform could not take is kept and sent again. While the listening
+connection is lost, changes cannot be heard: once it is back, the whole resource is announced as changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+import grpc
+
+from frontproc.config import FrontprocConfig, ResourceConfig
+from services.query.keys import key_error, normalize_key
+from services.runtime.tasks import cancel
+
+log = logging.getLogger(__name__)
+#: How long notices are gathered before one call per resource.
+FLUSH_SECONDS = 0.2
+RETRY_SECONDS = 2.0
+MAX_KEYS_PER_NOTICE = 1000
+ALL = None
+#: Refusals that a second attempt would get again (a configuration to fix, not an outage).
+_FINAL = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND,
+          grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION)
+
+#: (resource code, keys — empty for all) -> keys dropped; frontproc.notify.notify bound to the configuration.
+Send = Callable[[str, Sequence[str]], Awaitable[int]]
+
+
+class ChangeWatcher:
+    def __init__(self, config: FrontprocConfig, send: Send) -> None:
+        self._config = config
+        self._send = send
+        self._watched = {resource.watch_channel.value: resource for resource in config.resources.values()
+                         if resource.watch_channel is not None}
+        self._pending: dict[str, set[str] | None] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self._watched)
+
+    def start(self) -> None:
+        if self._watched:
+            self._task = asyncio.create_task(self._run(), name="frontproc-watch")
+
+    async def stop(self) -> None:
+        await cancel(self._task)
+        self._task = None
+
+    def _heard(self, _connection: object, _pid: int, channel: str, payload: str) -> None:
+        resource = self._watched.get(channel)
+        if resource is not None:
+            self._add(resource, payload.strip() or ALL)
+
+    def _add(self, resource: ResourceConfig, key: str | None) -> None:
+        code = resource.resource_code.value if resource.resource_code else ""
+        if key is not ALL:
+            key = normalize_key(resource.key_kind, key)
+            if key_error(resource.key_kind, key) is not None:
+                # Named by channel only: the payload may be personal data.
+                log.warning("a notice on %s carries no valid key of %s: ignored", resource.watch_channel, code)
+                return
+        keys = self._pending.get(code, set())
+        if key is ALL or keys is None:
+            self._pending[code] = None
+        else:
+            keys.add(key)
+            self._pending[code] = keys
+        self._wake.set()
+
+    async def _run(self) -> None:
+        flusher = asyncio.create_task(self._flush_forever())
+        try:
+            while True:
+                try:
+                    await self._listen()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("cannot listen to the department database (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(RETRY_SECONDS)
+        finally:
+            await cancel(flusher)
+
+    async def _listen(self) -> None:
+        """Listens until the connection is lost; announces every watched resource once listening (what changed
+        while nobody listened is not known)."""
+        connection = await asyncpg.connect(self._config.database_url)
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _c: lost.set())
+        try:
+            for channel in self._watched:
+                await connection.add_listener(channel, self._heard)
+            for resource in self._watched.values():
+                self._add(resource, ALL)
+            await lost.wait()
+        finally:
+            if not connection.is_closed():
+                await connection.close()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(FLUSH_SECONDS)
+            self._wake.clear()
+            pending, self._pending = self._pending, {}
+            for code, keys in pending.items():
+                try:
+                    if keys is None:
+                        await self._send(code, [])
+                    else:
+                        ordered = sorted(keys)
+                        for start in range(0, len(ordered), MAX_KEYS_PER_NOTICE):
+                            await self._send(code, ordered[start:start + MAX_KEYS_PER_NOTICE])
+                except grpc.aio.AioRpcError as exc:
+                    if exc.code() in _FINAL:
+                        log.error("the platform refused a change notice for %s (%s): %s", code, exc.code().name,
+                                  exc.details())
+                        continue
+                    log.warning("the platform did not take a change notice for %s (%s); sending it again", code,
+                                exc.code().name)
+                    self._requeue(code, keys)
+
+    def _requeue(self, code: str, keys: set[str] | None) -> None:
+        current = self._pending.get(code, set())
+        self._pending[code] = None if keys is None or current is None else current | keys
+        asyncio.get_running_loop().call_later(RETRY_SECONDS, self._wake.set)
