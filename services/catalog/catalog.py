@@ -165,8 +165,11 @@ class Catalog:
             return None
         head = await self._store.head(code)
         latest = await self._store.version(code, head.latest_version) if head is not None else None
-        if latest is None or latest.state != EntryState.SUBMITTED:
-            return None  # the transaction says why it cannot be reviewed
+        if latest is None or latest.state != EntryState.SUBMITTED or not latest.endpoint.target:
+            return None  # the transaction says why it cannot be reviewed, or there is nothing to ask
+        async with self._store.transaction() as tx:
+            # The catalog's own rule first (it holds whatever the endpoint answers); checked again under the lock.
+            lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
         await self._endpoints.check(latest, caller.department_code)
         return latest.version, latest.endpoint.target, latest.endpoint.dataset
 

@@ -5,7 +5,8 @@ ProviderService.Describe saying it serves the entry's dataset, for the entry's p
 item the entry lists: a typo in an address, a 前置机 not yet configured for the dataset, or one of another
 department is found at review, not by the first query. The call carries the platform's provider assertion
 (services.runtime.provider_assertions) like query's calls: a 前置机 answers nothing else. Entries without a
-target read the foundation service, inside the mesh, and need no check.
+target (or naming the foundation service's address, ``GOVSHARE_FOUNDATION_TARGET``) read the foundation service,
+inside the mesh, and need no check.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ class EndpointChecker:
         """Returns when ``entry``'s endpoint serves it; FAILED_PRECONDITION saying what is wrong, UNAVAILABLE
         when it does not answer."""
         target = entry.endpoint.target
-        if not target:
-            return
+        if not target or target == self._settings.foundation_target:
+            return  # the foundation service, inside the mesh (its address spelled out)
         if self._signer is None:
             raise unavailable("ENDPOINT_NOT_CHECKED", "department endpoints cannot be checked: the catalog has no "
                                                       "GOVSHARE_PROVIDER_SIGNING_KEY")

@@ -1,18 +1,38 @@
-"""A department's own 前置机 for the tests: a real ProviderService on a socket, serving records from memory."""
+"""A department's own 前置机 for the tests: a real ProviderService on a socket, serving records from memory.
+
+Before publishing an entry naming it, the catalog asks it what it serves (Describe): it says it serves any
+dataset, for the department and with the items it was given (``department``, ``items``).
+tests/integration/test_frontproc.py runs the real one (``python -m frontproc``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import grpc
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.runtime.identity import AssertionSigner, service_caller
 
+T = TypeVar("T")
 
-class FrontEndProcessor(provider_pb2_grpc.ProviderServiceServicer):
-    def __init__(self, records: list[provider_pb2.Record]) -> None:
+
+class Describing(provider_pb2_grpc.ProviderServiceServicer):
+    """Answers only Describe: enough for the catalog to publish an entry naming it."""
+
+    def __init__(self, department: str, items: Iterable[str]) -> None:
+        self.department = department
+        self.items = list(items)
+
+    async def Describe(self, request, context):  # type: ignore[no-untyped-def]
+        return provider_pb2.DescribeResponse(serves=True, department_code=self.department, items=self.items)
+
+
+class FrontEndProcessor(Describing):
+    def __init__(self, records: list[provider_pb2.Record], department: str = "", items: Iterable[str] = ()) -> None:
+        super().__init__(department, items)
         self.records = {record.key: record for record in records}
 
     async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
@@ -24,16 +44,31 @@ class FrontEndProcessor(provider_pb2_grpc.ProviderServiceServicer):
 
 
 @asynccontextmanager
-async def front_end(records: list[provider_pb2.Record]) -> AsyncIterator[str]:
-    """Serves ``records`` on 127.0.0.1; yields the target."""
+async def serving(servicer: provider_pb2_grpc.ProviderServiceServicer) -> AsyncIterator[str]:
+    """Runs ``servicer`` on 127.0.0.1; yields the target. Once left, nothing answers there: a 前置机 that went
+    down."""
     server = grpc.aio.server()
-    provider_pb2_grpc.add_ProviderServiceServicer_to_server(FrontEndProcessor(records), server)
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     try:
         yield f"127.0.0.1:{port}"
     finally:
         await server.stop(0)
+
+
+def front_end(records: list[provider_pb2.Record], department: str = "", items: Iterable[str] = ()):  # type: ignore[no-untyped-def]
+    """Serves ``records`` on 127.0.0.1 as ``department``'s 前置机 (``items``: what Describe says it has)."""
+    return serving(FrontEndProcessor(records, department, items))
+
+
+async def published_while_up(publish: Callable[[str], Awaitable[T]], department: str,
+                             items: Iterable[str]) -> tuple[T, str]:
+    """Publishes an entry naming a department endpoint that answered the catalog's check, then went down: what
+    ``publish(target)`` returned, and the target, where nothing answers any more."""
+    async with serving(Describing(department, items)) as target:
+        published = await publish(target)
+    return published, target
 
 
 async def foundation_records(platform, dataset: str, count: int) -> list[provider_pb2.Record]:  # type: ignore[no-untyped-def]

@@ -198,8 +198,13 @@ async def test_the_authority_cannot_disable_its_last_enabled_system(platform) ->
 class GatedProvider(provider_pb2_grpc.ProviderServiceServicer):
     """A department's 前置机 whose export sends one page, then waits for ``gate`` before the next."""
 
-    def __init__(self) -> None:
+    def __init__(self, department: str) -> None:
         self.gate = asyncio.Event()
+        self.department = department
+
+    async def Describe(self, request, context):  # type: ignore[no-untyped-def]
+        """What the catalog asks before it publishes the entry naming this 前置机."""
+        return provider_pb2.DescribeResponse(serves=True, department_code=self.department, items=["card_no"])
 
     async def Export(self, request, context):  # type: ignore[no-untyped-def]
         yield provider_pb2.ExportResponse(records=[provider_pb2.Record(key="row-1", values={"card_no": "A1"})])
@@ -229,7 +234,7 @@ async def _gated_entry(platform, endpoint: str) -> str:  # type: ignore[no-untyp
 
 
 async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) -> None:  # type: ignore[no-untyped-def]
-    provider = GatedProvider()
+    provider = GatedProvider(platform.credentials.systems["social"]["department"])
     server = grpc.aio.server()
     provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
     port = server.add_insecure_port("127.0.0.1:0")

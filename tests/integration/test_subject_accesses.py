@@ -102,7 +102,8 @@ async def world(platform):  # type: ignore[no-untyped-def]
                          [citizen_id_of(9_100_000 + n) for n in range(3)])
     entities = own_records(await foundation_records(platform, "legal_entity", 2), "credit_code",
                            [credit_code_of(9_100_000 + n) for n in range(2)])
-    async with front_end(people + entities) as endpoint:
+    served = [item.machine_name for item in (*POPULATION_ITEMS, *ENTITY_ITEMS)]
+    async with front_end(people + entities, PROVIDER.code, served) as endpoint:
         parties = Parties(platform)
         for department in (PORTAL, PROVIDER, USER, INVESTIGATOR):
             await parties.directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(

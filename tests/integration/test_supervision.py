@@ -18,7 +18,7 @@ import sys
 import asyncpg
 import grpc
 import pytest
-from front_end import foundation_records, front_end, own_records
+from front_end import foundation_records, front_end, own_records, published_while_up
 from google.protobuf import timestamp_pb2
 from pypdf import PdfReader
 
@@ -43,7 +43,7 @@ P = DemoDepartment("sup_p", "测试人口信息提供局", "提供系统", 901)
 U = DemoDepartment("sup_u", "测试低保审核局", "审核系统", 902)
 Q = DemoDepartment("sup_q", "测试守规局", "守规系统", 903)
 R1, R2 = "301901/000001", "301901/000002"
-DOWN = "127.0.0.1:9"  # nothing listens there: P's second 前置机 is down
+DOWN = "127.0.0.1:9"  # nothing listens there (Q's draft names it; P's down 前置机 answered once, see _run_month)
 REFUSAL = "申请用途与职责不符"
 
 
@@ -67,6 +67,8 @@ class World:
         self.systems: dict[str, str] = {}
         self.secrets: dict[str, str] = {}
         self.endpoint = ""
+        #: Where P's second 前置机 answered the catalog's check before it went down.
+        self.down = ""
         channel = platform.channel
         self.directory = directory_pb2_grpc.DirectoryServiceStub(channel)
         self.catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
@@ -125,12 +127,20 @@ async def _run_month(platform, endpoint: str, records: list[provider_pb2.Record]
     down = _entry(R2, "测试前置机人口信息", "测试用前置机人口信息。", cat.CATEGORY_DEPARTMENT, "人口核验", P,
                   POPULATION_ITEMS[:2], "sup_archive", common.SHARE_TYPE_UNCONDITIONAL,
                   [common.SHARE_METHOD_ONLINE_QUERY])
-    down.endpoint.target = DOWN
-    for entry in (conditional, down):
+
+    async def publish(entry: cat.Entry) -> None:
         await w.catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=w.md(P), timeout=10)
         await w.catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=w.md(P), timeout=10)
         await w.catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
                                     metadata=authority, timeout=10)
+
+    async def publish_down(target: str) -> None:
+        down.endpoint.target = target
+        await publish(down)
+
+    await publish(conditional)
+    # The second 前置机 answers the catalog's check when the entry is published, and is down from then on.
+    _, w.down = await published_while_up(publish_down, P.code, [item.machine_name for item in down.items])
 
     # Mandate changes: P does no catalog work after its change (overdue); Q drafts an entry after its (on time).
     now = dt.datetime.now(dt.UTC)
@@ -199,7 +209,7 @@ async def _run_month(platform, endpoint: str, records: list[provider_pb2.Record]
 async def month_run(platform):  # type: ignore[no-untyped-def]
     records = own_records(await foundation_records(platform, "population", 6), "citizen_id",
                           [citizen_id_of(9_000_000 + n) for n in range(6)])
-    async with front_end(records[:3]) as endpoint:
+    async with front_end(records[:3], P.code, [item.machine_name for item in POPULATION_ITEMS]) as endpoint:
         yield await _run_month(platform, endpoint, records)
 
 
@@ -221,7 +231,7 @@ async def test_every_figure_of_the_provider(month_run) -> None:  # type: ignore[
         ("catalog.resources", "share_type=UNCONDITIONAL"): 1,
         ("catalog.resources", "category=DEPARTMENT"): 2,
         ("catalog.resource", f"cycle=DAILY;dataset=sup_people;resource={R1};target={w.endpoint}"): 1,
-        ("catalog.resource", f"cycle=DAILY;dataset=sup_archive;resource={R2};target={DOWN}"): 1,
+        ("catalog.resource", f"cycle=DAILY;dataset=sup_archive;resource={R2};target={w.down}"): 1,
         ("catalog.updates_due", ""): 1,
         ("catalog.updates_overdue", ""): 1,
         ("catalog.update_overdue", change_id): 1,
