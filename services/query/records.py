@@ -156,10 +156,6 @@ class ProviderClients:
         except EndpointDown as down:
             raise down.error from None
 
-    async def describe(self, target: str, dataset: str) -> provider_pb2.DescribeResponse:
-        """What ``target`` says it serves for ``dataset`` (raises the gRPC error)."""
-        return await self._unary(target, "Describe", provider_pb2.DescribeRequest(dataset=dataset))
-
     async def lookup(self, target: str, dataset: str, key: str) -> Record | None:
         try:
             response = await self._unary(target, "Lookup", provider_pb2.LookupRequest(dataset=dataset, key=key))
