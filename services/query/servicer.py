@@ -91,9 +91,9 @@ def _serving(deps: Dependencies, access: Access) -> None:
 
 def _name_the_provider(error: ServiceError, access: Access) -> None:
     """A provider endpoint that does not answer is named by its department and resource (the caller learns who
-    does not provide, Art. 24), not by its address."""
+    does not provide, Art. 24), never by its address (an internal one, which callers are not told)."""
     error.message = (f"the provider department {access.provider_department_code} does not answer for resource "
-                     f"{clean(access.resource_code, 64)} ({error.message})")
+                     f"{clean(access.resource_code, 64)}: try again later")
 
 
 class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
