@@ -380,3 +380,21 @@ async def test_fuzzed_frontproc_requests_never_fail_internally(platform, departm
             await stub.Describe(provider_pb2.DescribeRequest(dataset=dataset), metadata=metadata, timeout=10)
     except grpc.aio.AioRpcError as exc:
         assert exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED), exc.details()
+
+
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_fuzzed_change_notices_never_fail_internally(platform, department, data) -> None:  # type: ignore[no-untyped-def]
+    """NotifyRecordsChanged is public: whatever a department sends, the answer is a refusal or a success."""
+    code = data.draw(st.sampled_from([dept.RESOURCE_CODE, "101001/000001", "999999/000001", ""]) | st.text(max_size=20))
+    keys = data.draw(st.lists(st.text(max_size=30) | st.sampled_from([p["citizen_id"] for p in persons(3)]),
+                              max_size=4))
+    system = data.draw(st.sampled_from(["social", "civil", "authority"]))
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    try:
+        await stub.NotifyRecordsChanged(query_pb2.NotifyRecordsChangedRequest(
+            resource_code=code, keys=keys, all_records=data.draw(st.booleans())),
+            metadata=platform.metadata(system), timeout=10)
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
+                              grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.FAILED_PRECONDITION), exc.details()
