@@ -192,6 +192,11 @@ def set_up(directory: Path, database_url: str, listen: str, public_keys_pem: str
     write_private(directory / "database.url", database_url)
     write_private(directory / "system.secret", secret)
     (directory / "platform.pem").write_text(public_keys_pem, encoding="utf-8")
+    from google.protobuf import json_format
+
+    # The entry as `govshare submit-entry` reads it (`govshare up` registers it itself): an example for data officers.
+    (directory / "entry.json").write_text(json_format.MessageToJson(social_insurance_entry(listen),
+                                                                    ensure_ascii=False), encoding="utf-8")
     config = directory / "dept.yaml"
     config.write_text(config_text("database.url", listen, "platform.pem", "access.jsonl", gateway, system_id,
                                   "system.secret"), encoding="utf-8")

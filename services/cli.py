@@ -377,6 +377,12 @@ def build_parser() -> argparse.ArgumentParser:
     notify.add_argument("--resource", required=True, help="the catalog resource code whose records changed")
     notify.add_argument("--key", action="append", default=[], help="a changed key (repeat); none: every record")
     notify.set_defaults(func=_notify_changes)
+
+    submit = commands.add_parser("submit-entry", help="a department drafts and submits the catalog entry of its "
+                                                      "前置机's resource")
+    submit.add_argument("--config", required=True, help="the 前置机's configuration file (platform credentials)")
+    submit.add_argument("--entry", required=True, help="the entry, a JSON file (govshare.catalog.v1.Entry)")
+    submit.set_defaults(func=_submit_entry)
     return parser
 
 
@@ -384,6 +390,12 @@ def _frontproc(args: argparse.Namespace) -> None:
     from frontproc.__main__ import main as frontproc_main
 
     sys.exit(frontproc_main(["--config", args.config, *(["--check"] if args.check else [])]))
+
+
+def _submit_entry(args: argparse.Namespace) -> None:
+    from frontproc.register import main as submit_main
+
+    sys.exit(submit_main(args.config, args.entry))
 
 
 def _notify_changes(args: argparse.Namespace) -> None:

@@ -23,7 +23,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from caller_metadata import CallerMetadata
-from google.protobuf import timestamp_pb2
+from google.protobuf import json_format, timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -398,3 +398,23 @@ async def test_fuzzed_change_notices_never_fail_internally(platform, department,
     except grpc.aio.AioRpcError as exc:
         assert exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                               grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.FAILED_PRECONDITION), exc.details()
+
+
+async def test_a_department_submits_its_entry_from_a_file_without_code(platform, department, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`govshare submit-entry`: the entry as JSON, the department's system from the 前置机's configuration."""
+    entry = dept.social_insurance_entry(department.endpoint)
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    path = tmp_path / "entry.json"
+    path.write_text(json_format.MessageToJson(entry, ensure_ascii=False), encoding="utf-8")
+    result = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "services.cli", "submit-entry", "--config",
+                         str(department.config_path), "--entry", str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert f"{entry.code} version 1 submitted" in result.stdout
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    published = await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code,
+                                                                  decision=cat.REVIEW_DECISION_PUBLISH),
+                                          metadata=platform.metadata("authority"), timeout=10)
+    assert published.entry.state == cat.ENTRY_STATE_PUBLISHED
+    assert published.entry.endpoint.target == department.endpoint

@@ -1,0 +1,77 @@
+"""``govshare submit-entry``: the department drafts and submits the catalog entry naming its 前置机, no code.
+
+The entry is a JSON file in the catalog's own form (govshare.catalog.v1.Entry, as docs/api.md's REST calls
+write it); the department's system from the 前置机's configuration (``platform``) creates it, or updates its
+draft, and submits it for review. The authority publishes it — after the catalog has asked the 前置机 whether it
+serves the entry (ProviderService.Describe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import grpc
+from google.protobuf import field_mask_pb2, json_format
+
+from frontproc.config import ConfigError, FrontprocConfig, load
+from govshare.authorization.v1 import token_pb2, token_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+
+#: What a department may edit in its draft (the code names the entry; state, versions and times are the catalog's).
+_EDITABLE = ("name", "summary", "category", "subject", "provider_name", "format_class", "format_type", "items",
+             "key_item", "share_type", "share_condition", "share_methods", "legal_basis", "open_to_public",
+             "open_condition", "update_cycle", "related_codes", "zone", "secrecy", "endpoint")
+
+
+def read_entry(path: str) -> cat.Entry:
+    """The entry in the JSON file ``path``; ConfigError saying what is wrong with it."""
+    try:
+        return json_format.Parse(Path(path).read_text(encoding="utf-8"), cat.Entry())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the entry ({exc.strerror})") from None
+    except json_format.ParseError as exc:
+        raise ConfigError(f"{path}: not a catalog entry: {exc}") from None
+
+
+async def submit(config: FrontprocConfig, entry: cat.Entry) -> cat.Entry:
+    """Creates the entry (or updates the department's draft of it), then submits it; returns what the catalog
+    holds."""
+    if not (config.platform_edge and config.platform_system_id and config.platform_secret):
+        raise ConfigError(f"{config.path}: platform.edge, platform.system_id and platform.secret (or secret_file) "
+                          "are needed to submit an entry")
+    async with grpc.aio.insecure_channel(config.platform_edge) as channel:
+        issued = await token_pb2_grpc.TokenServiceStub(channel).IssueToken(
+            token_pb2.IssueTokenRequest(system_id=config.platform_system_id, secret=config.platform_secret),
+            timeout=10)
+        metadata = (("authorization", f"Bearer {issued.token}"),)
+        catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
+        try:
+            await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+            await catalog.UpdateEntry(cat.UpdateEntryRequest(
+                entry=entry, update_mask=field_mask_pb2.FieldMask(paths=list(_EDITABLE))), metadata=metadata,
+                timeout=10)
+        submitted = await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=metadata,
+                                              timeout=10)
+    return submitted.entry
+
+
+def main(config_path: str, entry_path: str) -> int:
+    try:
+        config = load(config_path)
+        entry = read_entry(entry_path)
+        submitted = asyncio.run(submit(config, entry))
+    except ConfigError as exc:
+        print(f"govshare submit-entry: {exc}", file=sys.stderr)
+        return 2
+    except grpc.aio.AioRpcError as exc:
+        print(f"govshare submit-entry: the catalog refused: {exc.code().name}: {exc.details()}", file=sys.stderr)
+        return 1
+    print(f"{submitted.code} version {submitted.version} submitted: the authority reviews it, and the catalog asks "
+          f"{submitted.endpoint.target} whether it serves {submitted.endpoint.dataset} before publishing")
+    return 0
