@@ -205,6 +205,18 @@ async def test_a_department_shares_through_its_frontproc_end_to_end(platform, de
                 await connection.close()
             dropped = await notify(load_config(str(department.config_path)), dept.RESOURCE_CODE, [key])
             assert dropped == 1
+            # Only the provider department says its records changed, and only of keys of the resource's kind.
+            notices = query_pb2_grpc.QueryServiceStub(platform.channel)
+            with pytest.raises(grpc.aio.AioRpcError) as not_provider:
+                await notices.NotifyRecordsChanged(query_pb2.NotifyRecordsChangedRequest(
+                    resource_code=dept.RESOURCE_CODE, keys=[key]), metadata=platform.metadata("civil"), timeout=10)
+            assert _reason(not_provider.value) == "NOT_PROVIDER"
+            with pytest.raises(grpc.aio.AioRpcError) as bad_key:
+                await notices.NotifyRecordsChanged(query_pb2.NotifyRecordsChangedRequest(
+                    resource_code=dept.RESOURCE_CODE, keys=[key, "12345"]), metadata=platform.metadata("social"),
+                    timeout=10)
+            assert bad_key.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert details_of(bad_key.value)[1].field_violations[0].field == "keys[1]"
             for channel in (platform.channel, direct):
                 assert (await _query(platform, key, channel=channel)).values["status"] == changed
     finally:
