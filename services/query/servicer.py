@@ -148,7 +148,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if not caller.department_code or caller.department_code != resource.provider_department_code:
             raise permission_denied("NOT_PROVIDER", f"only the provider department of {resource.code} may say its "
                                                     "records changed")
-        keys = [normalize_key(resource.key_kind, key) for key in request.keys]
+        keys = [normalize_key(resource.key_kind, key) for key in request.keys[:MAX_BATCH_KEYS]]
         for index, key in enumerate(keys):
             problem = key_error(resource.key_kind, key)
             if problem is not None:
