@@ -40,7 +40,7 @@ from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.keys import PlatformKeys, ed25519_private_key, generate_keys
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
-from services.runtime.tokens import ALGORITHM, AUDIENCE, ISSUER, issue_token, key_id
+from services.runtime.tokens import ALGORITHM, AUDIENCE, ISSUER, LEEWAY_SECONDS, issue_token, key_id
 
 pytestmark = pytest.mark.integration
 
@@ -279,6 +279,23 @@ async def test_a_token_signed_by_another_key_is_a_bad_signature(channel: grpc.ai
 async def test_an_expired_token_says_expired(channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     expired = token(keys, caller(), exp=int(time.time()) - 60)
     assert "Jwt is expired" in await refusal(channel, (("authorization", f"Bearer {expired}"),))
+
+
+async def test_a_token_accepted_once_is_refused_once_it_expires(channel: grpc.aio.Channel,
+                                                                 keys: PlatformKeys) -> None:
+    """Envoy caches verified tokens (and so does every backend): a cached token still stops at its expiry."""
+    short = bearer(keys, caller(), ttl=1)
+    await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=short)  # verified, now cached
+    deadline = time.monotonic() + LEEWAY_SECONDS + 30
+    while True:
+        try:
+            await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=short)
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert "expired" in error.details().lower()
+            return
+        assert time.monotonic() < deadline, "an expired token was still accepted"
+        await asyncio.sleep(0.5)
 
 
 async def test_a_token_for_another_audience_says_so(channel: grpc.aio.Channel, keys: PlatformKeys) -> None:

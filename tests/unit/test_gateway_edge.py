@@ -94,6 +94,13 @@ def test_only_the_anonymous_methods_pass_without_a_token() -> None:
     assert {rule["match"]["prefix"] for rule in rules if "requires" in rule} == {f"/{s}/" for s in PUBLIC_SERVICES}
 
 
+def test_verified_tokens_are_cached_by_envoy() -> None:
+    """Without the cache Envoy verifies the EdDSA signature and parses the token on every call (~0.05 ms of
+    the edge's CPU per call, docs/performance.md); expiry is still checked on every cached lookup."""
+    provider = _filter(render(SETTINGS, {}), "envoy.filters.http.jwt_authn")["providers"]["govshare"]
+    assert provider["jwt_cache_config"]["jwt_cache_size"] >= 1000
+
+
 def test_client_identity_and_trace_headers_are_removed_first() -> None:
     [mutation] = _manager(render(SETTINGS, {}))["early_header_mutation_extensions"]
     mutations = mutation["typed_config"]["mutations"]
