@@ -83,6 +83,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: The edge only: the protobuf descriptor set the REST/JSON transcoder reads (empty: no transcoding).
     descriptor_set: str = ""
+    #: The edge only: the share (percent) of successful calls written to the access log; failed calls always are.
+    edge_access_log_percent: float = 1.0
     #: How often the supervision service recomputes the current and the previous month (0: only on demand).
     supervision_snapshot_seconds: int = 3600
 
@@ -122,6 +124,7 @@ _FLOAT_FIELDS = {
     "GOVSHARE_CALL_TIMEOUT_SECONDS": ("call_timeout_seconds", 0.05, 600.0),
     "GOVSHARE_DRAIN_GRACE_SECONDS": ("drain_grace_seconds", 0.0, 300.0),
     "GOVSHARE_DRAIN_TIMEOUT_SECONDS": ("drain_timeout_seconds", 0.0, 3600.0),
+    "GOVSHARE_EDGE_ACCESS_LOG_PERCENT": ("edge_access_log_percent", 0.0, 100.0),
 }
 _STR_FIELDS = {
     "GOVSHARE_DATABASE_URL": "database_url",

@@ -135,6 +135,19 @@ def test_the_edge_samples_by_the_otel_variables(env: dict[str, str], percent: fl
     assert sampling_percent(env) == pytest.approx(percent)
 
 
+def test_the_access_log_keeps_failures_and_a_sample_of_successes() -> None:
+    [log] = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=2.5), {}))["access_log"]
+    failed, http_error, sampled = log["filter"]["or_filter"]["filters"]
+    assert failed == {"grpc_status_filter": {"statuses": ["OK"], "exclude": True}}
+    assert http_error["status_code_filter"]["comparison"]["op"] == "GE"
+    assert sampled["runtime_filter"]["percent_sampled"] == {"numerator": 25_000, "denominator": "MILLION"}
+    [everything] = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=100.0), {}))["access_log"]
+    assert "filter" not in everything
+    [failures] = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=0.0), {}))["access_log"]
+    assert len(failures["filter"]["or_filter"]["filters"]) == 2
+    assert Settings().edge_access_log_percent == 1.0
+
+
 def test_no_tokens_or_bodies_in_access_logs() -> None:
     [log] = _manager(render(SETTINGS, {}))["access_log"]
     fields = json.dumps(log["typed_config"]["log_format"]["json_format"]).lower()
