@@ -298,7 +298,8 @@ def _grpc_stats(table: RoutingTable) -> dict[str, object]:
         methods.setdefault(route.service, []).append(route.name)
     return {"name": "envoy.filters.http.grpc_stats", "typed_config": _any(
         "envoy.extensions.filters.http.grpc_stats.v3.FilterConfig",
-        emit_filter_state=True, enable_upstream_stats=True, replace_dots_in_grpc_service_name=True,
+        # No emit_filter_state: nothing reads the message counts it would store per request.
+        enable_upstream_stats=True, replace_dots_in_grpc_service_name=True,
         individual_method_stats_allowlist={"services": [{"name": service, "method_names": names}
                                                         for service, names in methods.items()]},
     )}
