@@ -131,7 +131,8 @@ class QueryComponent:
         self._outbox.start(self._pool)
         providers = ProviderClients(settings, signer, identity)
         store = QueryStore(self._pool)
-        writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max)
+        writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max,
+                             settings.audit_linger_ms)
         deps = Dependencies(
             settings=settings,
             resources=Resources(CatalogCache(catalog_channel, signer, identity, timeout=timeout), settings.zone,

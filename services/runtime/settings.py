@@ -61,6 +61,8 @@ class Settings:
     record_local_capacity: int = 10_000
     decision_ttl_seconds: int = 30
     audit_flush_ms: float = 0.0
+    #: Under load (records queued during the last write), how long the next audit batch may wait for company.
+    audit_linger_ms: float = 3.0
     audit_batch_max: int = 1000
     #: PEM Ed25519 private key signing the audit chains' checkpoints (query only).
     audit_signing_key: str = ""
@@ -121,6 +123,7 @@ _INT_FIELDS = {
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
     "GOVSHARE_AUDIT_FLUSH_MS": ("audit_flush_ms", 0.0, 1000.0),
+    "GOVSHARE_AUDIT_LINGER_MS": ("audit_linger_ms", 0.0, 1000.0),
     "GOVSHARE_CALL_TIMEOUT_SECONDS": ("call_timeout_seconds", 0.05, 600.0),
     "GOVSHARE_DRAIN_GRACE_SECONDS": ("drain_grace_seconds", 0.0, 300.0),
     "GOVSHARE_DRAIN_TIMEOUT_SECONDS": ("drain_timeout_seconds", 0.0, 3600.0),
