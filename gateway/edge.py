@@ -394,8 +394,9 @@ def _access_log_filter(percent: float) -> dict[str, object] | None:
     ``percent`` of the others, drawn independently per call; None (no filter) logs every call.
 
     Every call is also counted by method and status (grpc_stats) and, for data, recorded durably in the
-    query service's audit trail; writing one JSON line per successful call cost the edge ~0.0x ms of CPU per
-    call, plus whatever collects its stdout (docs/performance.md, "Cutting the edge")."""
+    query service's audit trail; writing one JSON line per successful call cost the edge ~0.04 ms of CPU per
+    call (0.173 -> 0.135 ms per cache hit), plus whatever collects its stdout (docs/performance.md, "Cutting the
+    edge")."""
     if percent >= 100:
         return None
     failed = [{"grpc_status_filter": {"statuses": ["OK"], "exclude": True}},
