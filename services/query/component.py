@@ -134,14 +134,15 @@ class QueryComponent:
             if settings.provider_signing_key else None
         providers = ProviderClients(settings, signer, identity, provider_signer)
         store = QueryStore(self._pool)
-        writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max)
+        writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max,
+                             settings.audit_linger_ms)
         deps = Dependencies(
             settings=settings,
             resources=Resources(CatalogCache(catalog_channel, signer, identity, timeout=timeout), settings.zone,
                                 settings.foundation_target),
             decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout),
                                     max_ttl=settings.decision_ttl_seconds),
-            quotas=Quotas(store.consume_quota),
+            quotas=Quotas(store.consume_quotas),
             records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds,
                                 LocalRecords(settings.record_local_ttl_ms / 1000.0, settings.record_local_capacity)),
             providers=providers,

@@ -10,6 +10,7 @@ lost.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -178,23 +179,102 @@ class DecisionCache:
         return len(self._decisions)
 
 
+ConsumeBatch = Callable[[str, list[int], list[int]], Awaitable[list[bool]]]
+_QUOTA_BATCH_MAX = 256
+
+
+@dataclass(slots=True)
+class _QuotaLane:
+    """The calls of one grant waiting to be counted, and whether a batch of them is being counted."""
+
+    pending: list[tuple[int, int, asyncio.Future]]
+    in_flight: bool = False
+    scheduled: bool = False
+
+
 class Quotas:
     """Call quotas of grants, counted in PostgreSQL (``query.quota_usage``) so that every replica shares them
     and no Redis flush or failover hands a grant its quota again.
 
-    Only grants with a quota pay for it: one upsert by primary key per call, which the call's audit record
-    (already a PostgreSQL write each reply waits for) dwarfs. Redis keeps no copy: a fast path there would
-    need re-seeding from PostgreSQL and a second source of truth for a figure that must never be wrong.
+    Only grants with a quota pay for it. The calls of one grant that arrive in the same turn of the event
+    loop, or while a batch of that grant is being counted, are counted together: one statement
+    (``consume_quota``, migration 010) takes them in arrival order, each all or nothing — the outcome of one
+    upsert per call in that order, for one round trip per batch instead of one per call. Redis keeps no copy:
+    a fast path there would need re-seeding from PostgreSQL and a second source of truth for a figure that
+    must never be wrong.
     """
 
-    def __init__(self, consume: Callable[[str, int, int], Awaitable[bool]]) -> None:
+    def __init__(self, consume: ConsumeBatch) -> None:
         self._consume = consume
+        self._lanes: dict[str, _QuotaLane] = {}
+        self._tasks: set[asyncio.Task] = set()
 
     async def consume(self, grant_id: str, quota: int, calls: int) -> bool:
         """Counts ``calls`` against the grant; False (and nothing counted) when that would exceed ``quota``."""
+        loop = asyncio.get_running_loop()
+        lane = self._lanes.get(grant_id)
+        if lane is None:
+            lane = self._lanes[grant_id] = _QuotaLane(pending=[])
+        future = loop.create_future()
+        lane.pending.append((quota, calls, future))
+        if not lane.in_flight and not lane.scheduled:
+            # Leaves on the next turn of the loop: the calls of this turn join it.
+            lane.scheduled = True
+            loop.call_soon(self._flush, grant_id, lane)
+        # A caller that goes away leaves its count to the batch (as a cancelled single upsert might have).
+        return await asyncio.shield(future)
+
+    def _flush(self, grant_id: str, lane: _QuotaLane) -> None:
+        lane.scheduled = False
+        if lane.in_flight:
+            return
+        if not lane.pending:
+            if self._lanes.get(grant_id) is lane:
+                del self._lanes[grant_id]
+            return
+        batch, lane.pending = lane.pending[:_QUOTA_BATCH_MAX], lane.pending[_QUOTA_BATCH_MAX:]
+        lane.in_flight = True
+        task = asyncio.create_task(self._send(grant_id, lane, batch), name="quota-batch")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, grant_id: str, lane: _QuotaLane, batch: list[tuple[int, int, asyncio.Future]]) -> None:
         try:
-            return await self._consume(grant_id, quota, calls)
+            granted = await self._consume(grant_id, [quota for quota, _, _ in batch],
+                                          [calls for _, calls, _ in batch])
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            # A quota that cannot be counted cannot be enforced: fail closed.
-            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "QUOTA_UNAVAILABLE",
-                               "the call quota could not be counted") from exc
+            # A quota that cannot be counted cannot be enforced: fail closed. One error per call: the servicer
+            # adds the call's own audit id to the error it raises.
+            _settle(batch, error=lambda cause=exc: _quota_unavailable(cause))
+        except Exception as exc:
+            _settle(batch, error=lambda cause=exc: cause)
+        else:
+            _settle(batch, granted=granted)
+        finally:
+            lane.in_flight = False
+            self._flush(grant_id, lane)  # what queued meanwhile leaves at once
+
+
+def _quota_unavailable(cause: BaseException) -> ServiceError:
+    error = ServiceError(grpc.StatusCode.UNAVAILABLE, "QUOTA_UNAVAILABLE", "the call quota could not be counted")
+    error.__cause__ = cause
+    return error
+
+
+def _settle(batch: list[tuple[int, int, asyncio.Future]], granted: list[bool] | None = None,
+            error: Callable[[], BaseException] | None = None) -> None:
+    for index, (_, _, future) in enumerate(batch):
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error())
+        else:
+            assert granted is not None
+            future.set_result(bool(granted[index]))
+        future.add_done_callback(_retrieved)
+
+
+def _retrieved(future: asyncio.Future) -> None:
+    """Marks a settled future's outcome as seen (its caller may have gone away)."""
+    if not future.cancelled():
+        future.exception()

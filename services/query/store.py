@@ -22,10 +22,6 @@ log = logging.getLogger(__name__)
 _INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
                   f" VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})")
 _CHECKPOINT_COLUMNS = "chain_id, seq, hash, time, final, key_id, signature"
-_CONSUME_QUOTA = (
-    "INSERT INTO quota_usage AS q (grant_id, used) SELECT $1, $2::bigint WHERE $2::bigint <= $3::bigint"
-    " ON CONFLICT (grant_id) DO UPDATE SET used = q.used + EXCLUDED.used, update_time = now()"
-    " WHERE q.used + EXCLUDED.used <= $3::bigint RETURNING q.used")
 _DISPUTE_COLUMNS = ("id, resource_code, key, item, claimed_value, evidence, reporter_department_code, "
                     "reporter_system_id, provider_department_code, state, answer, create_time, due_time, "
                     "answer_time")
@@ -204,14 +200,12 @@ class QueryStore:
 
     # --- quotas -------------------------------------------------------------------------------
 
-    async def consume_quota(self, grant_id: str, quota: int, calls: int) -> bool:
-        """Counts ``calls`` against the grant, atomically; False (nothing counted) when that would pass ``quota``.
-
-        One statement: the first use inserts the counter, later ones add to it only while the sum stays
-        within the quota (the row lock serialises concurrent replicas, so none overshoots).
-        """
-        used = await self._pool.fetchval(_CONSUME_QUOTA, grant_id, calls, quota)
-        return used is not None
+    async def consume_quotas(self, grant_id: str, quotas: list[int], calls: list[int]) -> list[bool]:
+        """Counts several calls' ``calls`` against the grant in one statement, in order, each all or nothing
+        against its ``quotas`` entry; returns which were counted (migration 010, ``consume_quota``)."""
+        granted = await self._pool.fetchval("SELECT consume_quota($1, $2::bigint[], $3::bigint[])",
+                                            grant_id, quotas, calls)
+        return list(granted)
 
     async def quota_used(self, grant_id: str) -> int:
         """Calls counted against the grant so far."""

@@ -61,6 +61,8 @@ class Settings:
     record_local_capacity: int = 10_000
     decision_ttl_seconds: int = 30
     audit_flush_ms: float = 0.0
+    #: Under load (records queued during the last write), how long the next audit batch may wait for company.
+    audit_linger_ms: float = 3.0
     audit_batch_max: int = 1000
     #: PEM Ed25519 private key signing the audit chains' checkpoints (query only).
     audit_signing_key: str = ""
@@ -92,6 +94,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: The edge only: the protobuf descriptor set the REST/JSON transcoder reads (empty: no transcoding).
     descriptor_set: str = ""
+    #: The edge only: the share (percent) of successful calls written to the access log; failed calls always are.
+    edge_access_log_percent: float = 1.0
     #: How often the supervision service recomputes the current and the previous month (0: only on demand).
     supervision_snapshot_seconds: int = 3600
 
@@ -130,11 +134,13 @@ _INT_FIELDS = {
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
     "GOVSHARE_AUDIT_FLUSH_MS": ("audit_flush_ms", 0.0, 1000.0),
+    "GOVSHARE_AUDIT_LINGER_MS": ("audit_linger_ms", 0.0, 1000.0),
     "GOVSHARE_CALL_TIMEOUT_SECONDS": ("call_timeout_seconds", 0.05, 600.0),
     "GOVSHARE_DRAIN_GRACE_SECONDS": ("drain_grace_seconds", 0.0, 300.0),
     "GOVSHARE_DRAIN_TIMEOUT_SECONDS": ("drain_timeout_seconds", 0.0, 3600.0),
     "GOVSHARE_PROVIDER_TIMEOUT_SECONDS": ("provider_timeout_seconds", 0.05, 600.0),
     "GOVSHARE_PROVIDER_BREAKER_OPEN_SECONDS": ("provider_breaker_open_seconds", 0.1, 3600.0),
+    "GOVSHARE_EDGE_ACCESS_LOG_PERCENT": ("edge_access_log_percent", 0.0, 100.0),
 }
 _STR_FIELDS = {
     "GOVSHARE_DATABASE_URL": "database_url",

@@ -33,7 +33,8 @@ CONFIG_DIR = "/etc/envoy"
 TLS_DIR = "/etc/govshare/tls"
 #: An extra install: browser origins (CORS), a rate limit of its own, traces over OTLP/HTTP, no mTLS.
 EXTRA = user_values(("values-intranet.yaml",), {
-    "edge": {"corsOrigins": ["https://console.example.gov.cn"], "rateLimitPerSecond": 50, "rateLimitBurst": 80},
+    "edge": {"corsOrigins": ["https://console.example.gov.cn"], "rateLimitPerSecond": 50, "rateLimitBurst": 80,
+             "accessLogPercent": 5},
     "telemetry": {"otlpEndpoint": "http://otel-collector.observability.svc:4318", "otlpProtocol": "http/protobuf"},
     "mtls": {"enabled": False},
 })
@@ -219,6 +220,9 @@ def test_the_rendered_configuration_fits_the_release_and_envoy_accepts_it(  # ty
     limit = next(f["typed_config"] for f in manager["http_filters"]
                  if f["name"] == "envoy.filters.http.local_ratelimit")
     assert limit["token_bucket"]["max_tokens"] == effective["edge"]["rateLimitBurst"]
+    [access_log] = manager["access_log"]
+    sampled = access_log["filter"]["or_filter"]["filters"][-1]["runtime_filter"]["percent_sampled"]
+    assert sampled["numerator"] == round(float(effective["edge"]["accessLogPercent"]) * 10_000)
     origins = [m["exact"] for m in manager["route_config"]["virtual_hosts"][0].get("typed_per_filter_config", {}).get(
         "envoy.filters.http.cors", {}).get("allow_origin_string_match", [])]
     assert origins == effective["edge"]["corsOrigins"]

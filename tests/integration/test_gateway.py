@@ -40,7 +40,7 @@ from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.keys import PlatformKeys, ed25519_private_key, generate_keys
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
-from services.runtime.tokens import ALGORITHM, AUDIENCE, ISSUER, issue_token, key_id
+from services.runtime.tokens import ALGORITHM, AUDIENCE, ISSUER, LEEWAY_SECONDS, issue_token, key_id
 
 pytestmark = pytest.mark.integration
 
@@ -279,6 +279,23 @@ async def test_a_token_signed_by_another_key_is_a_bad_signature(channel: grpc.ai
 async def test_an_expired_token_says_expired(channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     expired = token(keys, caller(), exp=int(time.time()) - 60)
     assert "Jwt is expired" in await refusal(channel, (("authorization", f"Bearer {expired}"),))
+
+
+async def test_a_token_accepted_once_is_refused_once_it_expires(channel: grpc.aio.Channel,
+                                                                 keys: PlatformKeys) -> None:
+    """Envoy caches verified tokens (and so does every backend): a cached token still stops at its expiry."""
+    short = bearer(keys, caller(), ttl=1)
+    await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=short)  # verified, now cached
+    deadline = time.monotonic() + LEEWAY_SECONDS + 30
+    while True:
+        try:
+            await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=short)
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert "expired" in error.details().lower()
+            return
+        assert time.monotonic() < deadline, "an expired token was still accepted"
+        await asyncio.sleep(0.5)
 
 
 async def test_a_token_for_another_audience_says_so(channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
@@ -523,9 +540,13 @@ async def test_calls_are_counted_by_method_and_status(channel: grpc.aio.Channel,
     assert "CatalogService.GetEntry.3:" in stats  # INVALID_ARGUMENT
 
 
+def _access_log_lines(edge: Edge) -> list[dict]:
+    return [json.loads(line) for line in edge.log.read_text().splitlines() if line.startswith("{")]
+
+
 async def test_access_logs_are_json_without_tokens(settings_base: Settings, backend: RunningServer,
                                                   jwks: JwksEndpoint, keys: PlatformKeys) -> None:
-    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port))
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, edge_access_log_percent=100.0))
     metadata = bearer(keys, caller())
     try:
         async with grpc.aio.insecure_channel(edge.address) as channel:
@@ -533,10 +554,33 @@ async def test_access_logs_are_json_without_tokens(settings_base: Settings, back
     finally:
         edge.stop()  # Envoy flushes its log on the way out
     log = edge.log.read_text()
-    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    lines = _access_log_lines(edge)
     assert any(line.get("path") == GET_ENTRY and line.get("grpc_status") == 0 for line in lines), lines[-3:]
     secret = metadata[0][1].split()[1]
     assert secret.split(".")[1] not in log and secret.split(".")[2] not in log
+
+
+async def test_every_failed_call_is_logged_and_successes_only_as_sampled(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+    """GOVSHARE_EDGE_ACCESS_LOG_PERCENT=0: no successful call is logged, every failure is (whichever part
+    refused it: the backend, the token check, the route table)."""
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, edge_access_log_percent=0.0))
+    metadata = bearer(keys, caller())
+    try:
+        async with grpc.aio.insecure_channel(edge.address) as channel:
+            for _ in range(20):
+                await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=metadata)
+            await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code=FAILING_CODE), metadata=metadata))
+            await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x")))
+            await failure(channel.unary_unary("/govshare.catalog.v1.CatalogService/NoSuchMethod")(
+                b"", metadata=metadata))
+    finally:
+        edge.stop()
+    statuses = sorted((line["path"], line["grpc_status"]) for line in _access_log_lines(edge))
+    assert statuses == sorted([(GET_ENTRY, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+                               (GET_ENTRY, grpc.StatusCode.UNAUTHENTICATED.value[0]),
+                               ("/govshare.catalog.v1.CatalogService/NoSuchMethod",
+                                grpc.StatusCode.UNIMPLEMENTED.value[0])]), statuses
 
 
 # -- fuzz -------------------------------------------------------------------------------------------------------

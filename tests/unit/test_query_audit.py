@@ -138,9 +138,10 @@ async def stored_chain(pool: asyncpg.Pool, chain_id: str) -> list[asyncpg.Record
 
 @contextlib.asynccontextmanager
 async def running_writer(store: QueryStore, flush_ms: float, batch_max: int,
-                         write: WriteBatch | None = None) -> AsyncIterator[AuditWriter]:
+                         write: WriteBatch | None = None, linger_ms: float = 0.0) -> AsyncIterator[AuditWriter]:
     """A started writer (onto ``store`` unless ``write`` is given), stopped and its connection released after."""
-    writer = AuditWriter(write or store.insert_accesses, flush_ms=flush_ms, batch_max=batch_max)
+    writer = AuditWriter(write or store.insert_accesses, flush_ms=flush_ms, batch_max=batch_max,
+                         linger_ms=linger_ms)
     writer.start()
     try:
         yield writer
@@ -180,6 +181,36 @@ async def test_an_idle_writer_writes_at_once_and_batches_still_form(pool: asyncp
     rows = await stored_chain(pool, writer.chain_id)
     assert [row["id"] for row in rows] == ids
     assert first_problem([dict(row) for row in rows]) is None
+
+
+async def test_under_load_the_next_batch_lingers_for_company_and_a_lone_call_does_not_wait(
+        pool: asyncpg.Pool) -> None:
+    """With a linger, records queued during a write wait for more (here until the batch is full: the linger
+    is longer than the test), so a write costs one statement and one commit for several calls; a record
+    arriving at an idle writer is still written at once."""
+    store, batches = QueryStore(pool), []
+    release, writing = asyncio.Event(), asyncio.Event()
+
+    async def write(rows: list[tuple]) -> None:
+        batches.append(len(rows))
+        if len(batches) == 1:
+            writing.set()
+            await release.wait()  # the first write is in flight while the load arrives
+        await store.insert_accesses(rows)
+
+    async with running_writer(store, flush_ms=0.0, batch_max=3, write=write, linger_ms=600_000.0) as writer:
+        first = asyncio.ensure_future(writer.record(access(0)))
+        await asyncio.wait_for(writing.wait(), 30)
+        queued = [asyncio.ensure_future(writer.record(access(1)))]
+        release.set()
+        await first
+        for _ in range(20):  # the writer is lingering; nothing more is written until company arrives
+            await asyncio.sleep(0)
+        assert batches == [1]
+        queued += [asyncio.ensure_future(writer.record(access(n))) for n in (2, 3)]
+        await asyncio.wait_for(asyncio.gather(*queued), 30)
+        await asyncio.wait_for(writer.record(access(4)), 30)  # idle again: written at once
+    assert batches == [1, 3, 1]
 
 
 async def test_batches_never_exceed_the_maximum(pool: asyncpg.Pool) -> None:

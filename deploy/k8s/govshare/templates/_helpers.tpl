@@ -174,6 +174,8 @@ Call with (dict "root" $ "component" "gateway"). */}}
   value: {{ $v.edge.rateLimitPerSecond | toString | quote }}
 - name: GOVSHARE_RATE_LIMIT_BURST
   value: {{ $v.edge.rateLimitBurst | toString | quote }}
+- name: GOVSHARE_EDGE_ACCESS_LOG_PERCENT
+  value: {{ $v.edge.accessLogPercent | toString | quote }}
 - name: GOVSHARE_DRAIN_GRACE_SECONDS
   value: {{ $v.edge.preStopSleepSeconds | toString | quote }}
 {{- with $v.edge.corsOrigins }}
