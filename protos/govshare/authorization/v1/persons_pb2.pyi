@@ -59,16 +59,6 @@ class Person(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., department_code: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[PersonRole, str]]] = ..., state: _Optional[_Union[PersonState, str]] = ..., lock_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., local_account: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
-class Actor(_message.Message):
-    __slots__ = ("id", "display_name", "department_code")
-    ID_FIELD_NUMBER: _ClassVar[int]
-    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
-    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
-    id: str
-    display_name: str
-    department_code: str
-    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., department_code: _Optional[str] = ...) -> None: ...
-
 class Session(_message.Message):
     __slots__ = ("token", "expire_time", "session_expire_time", "person")
     TOKEN_FIELD_NUMBER: _ClassVar[int]
