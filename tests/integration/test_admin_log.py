@@ -39,6 +39,7 @@ from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from services.authorization.component import create_component as create_authorization
+from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.server import start_server
@@ -147,14 +148,14 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
             quota=10)), metadata=platform.metadata("services"), timeout=10)).application
     grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-        metadata=platform.metadata("police"), timeout=10)).grant
+        metadata=platform.person("police", APPROVER), timeout=10)).grant
     await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=grant.id, reason="试点结束"),
                               metadata=platform.metadata("police"), timeout=10)
     # Catalog (relayed from its outbox): submitted by the provider, published by the authority.
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     code = await _submit_entry(platform, catalog)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
-                              metadata=platform.metadata("authority"), timeout=10)
+                              metadata=platform.person("authority", REVIEWER), timeout=10)
     # Foundation (relayed): a load whose only record is rejected changes nothing but is still logged.
     foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
     loaded = await foundation.LoadRecords(foundation_pb2.LoadRecordsRequest(
@@ -341,7 +342,7 @@ async def test_drafts_mandate_changes_applications_and_disputes_are_logged_witho
             metadata=platform.metadata("social"), timeout=10)).dispute
         await disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=reported.id, corrected=corrected,
                                                                       answer="经核查登记档案"),
-                                     metadata=platform.metadata("authority"), timeout=10)
+                                     metadata=platform.person("market", APPROVER), timeout=10)
         answered.append(reported.id)
 
     created = await _logged(platform, "catalog.create", entry.code)
@@ -387,7 +388,7 @@ async def test_role_and_grant_confidentiality_changes_are_logged_without_their_r
         timeout=10)).application
     grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-        metadata=platform.metadata("police"), timeout=10)).grant
+        metadata=platform.person("police", APPROVER), timeout=10)).grant
     await sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
         grant_id=grant.id, confidential=True, release_time=release, reason="在办案件保密"),
         metadata=platform.metadata("police"), timeout=10)
