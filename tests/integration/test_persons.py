@@ -6,6 +6,8 @@ through without a token and verifies person tokens against the JWKS like systems
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import grpc
@@ -162,3 +164,29 @@ async def test_an_expired_session_is_refused_saying_sign_in_again(platform) -> N
         await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=metadata,
                                                    timeout=10)
     assert at_edge.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    current = persons_pb2.GetCurrentPersonRequest()
+    await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+    changed = await _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=person.id, roles=[persons_pb2.PERSON_ROLE_AUDITOR]), metadata=platform.metadata("authority"), timeout=10)
+    assert list(changed.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]
+    with pytest.raises(grpc.aio.AioRpcError) as stale:
+        await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+    assert stale.value.code() == grpc.StatusCode.UNAUTHENTICATED  # the old token carried the old roles
+
+    # A fresh session has the new roles; disabling the person refuses it at once, and sign-in says why.
+    await asyncio.sleep(totp.interval - time.time() % totp.interval + 0.1)  # a TOTP code signs in once
+    session = await sign_in(platform, person, totp)
+    assert list(session.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]
+    await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=person.id),
+                                         metadata=platform.metadata("authority"), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as disabled:
+        await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+    assert disabled.value.code() == grpc.StatusCode.UNAUTHENTICATED and "disabled" in (disabled.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await sign_in(platform, person, totp)
+    assert _reason(refused.value) == "ACCOUNT_DISABLED"
