@@ -15,6 +15,7 @@ import pyotp
 import pytest
 
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.runtime.errors import details_of
 
 pytestmark = pytest.mark.integration
@@ -118,10 +119,23 @@ async def test_sign_out_and_disable_end_the_sessions_everywhere(platform) -> Non
     session = await sign_in(platform, person, totp)
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    await catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=1), metadata=bearer(session), timeout=10)
     await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED and "sign in again" in (caught.value.details() or "")
+    # Every other service refuses it too, once the event reaches it (a bounded wait: it is asynchronous).
+    for _ in range(100):
+        try:
+            await catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=1), metadata=bearer(session),
+                                      timeout=10)
+        except grpc.aio.AioRpcError as refused:
+            assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the catalog service still accepts a signed-out person's token")
 
 
 async def test_the_demo_persons_sign_in_with_the_printed_password_and_govshare_totp(platform, tmp_path,  # type: ignore[no-untyped-def]
