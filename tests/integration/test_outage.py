@@ -33,6 +33,7 @@ from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.demo import demo_entries, seed_demo
 from services.foundation.synthetic import citizen_id_of, credit_code_of
 from services.runtime import db
+from services.runtime.duties import REVIEWER
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of, retry_info_of
 from services.runtime.settings import Settings
@@ -43,6 +44,10 @@ pytestmark = pytest.mark.integration
 ROUTES = sorted(RoutingTable.from_descriptors(), key=lambda route: route.method)
 DEPENDENCY_CODES = {grpc.StatusCode.UNAVAILABLE}
 #: Statuses a fuzzed request may deserve whatever the outage; INTERNAL and UNKNOWN are never among them.
+#: Systems, and the persons whose decisions systems may not make (reviews, replies, coordination, grant changes,
+#: dispute answers) and who administer persons.
+CALLERS = ["authority", "civil", "market", "authority:REVIEWER", "authority:ADMINISTRATOR", "market:APPROVER",
+           "civil:APPLICANT"]
 DELIBERATE = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED,
               grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.UNAUTHENTICATED,
               grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -183,9 +188,11 @@ def request_type(route: Route) -> descriptor.Descriptor:
 
 
 async def call(platform: Platform, route: Route, request: bytes, system: str) -> grpc.StatusCode:
-    """Calls ``route`` through the gateway as ``system``; the final status, after checking an UNAVAILABLE's
-    details (a reason and a retry hint, nothing about addresses)."""
-    metadata = platform.metadata(system)
+    """Calls ``route`` through the gateway as ``system`` (``key:ROLE``: a person of that department, who makes
+    the decisions, issue 12); the final status, after checking an UNAVAILABLE's details (a reason and a retry
+    hint, nothing about addresses)."""
+    key, _, role = system.partition(":")
+    metadata = platform.person(key, role) if role else platform.metadata(system)
     try:
         if route.server_streaming:
             async for _ in platform.channel.unary_stream(route.method)(request, metadata=metadata, timeout=20):
@@ -207,12 +214,14 @@ def _tracebacks(records: list[logging.LogRecord]) -> list[str]:
 
 
 async def fuzz_every_public_rpc(outage: Outage, examples: int) -> dict[str, set[grpc.StatusCode]]:
-    """Calls every public method with an empty request as two systems, then ``examples`` fuzzed requests;
+    """Calls every public method with an empty request as two systems and two persons, then ``examples`` fuzzed
+    requests;
     the statuses seen by method, after checking none is INTERNAL or UNKNOWN."""
     platform = outage.platform
     seen: dict[str, set[grpc.StatusCode]] = {}
     for route in ROUTES:
-        for system in ("authority", "civil"):
+        # Two systems, and two persons: a person's own session methods (and the decisions) are theirs alone.
+        for system in ("authority", "civil", "market:APPROVER", "authority:ADMINISTRATOR"):
             seen.setdefault(route.method, set()).add(await call(platform, route, b"", system))
     loop = asyncio.get_running_loop()
 
@@ -222,7 +231,7 @@ async def fuzz_every_public_rpc(outage: Outage, examples: int) -> dict[str, set[
         """Drawn in a thread, called on the servers' event loop."""
         route = data.draw(st.sampled_from(ROUTES))
         request = data.draw(request_of(request_type(route), outage.values))
-        system = data.draw(st.sampled_from(["authority", "civil", "market"]))
+        system = data.draw(st.sampled_from(CALLERS))
         code = asyncio.run_coroutine_threadsafe(
             call(platform, route, request.SerializeToString(), system), loop).result()
         seen.setdefault(route.method, set()).add(code)
@@ -313,7 +322,7 @@ async def publish_entry(platform: Platform, code: str) -> None:
     await catalog.CreateEntry(catalog_pb2.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
     await catalog.SubmitEntry(catalog_pb2.SubmitEntryRequest(code=code), metadata=metadata, timeout=10)
     await catalog.ReviewEntry(catalog_pb2.ReviewEntryRequest(code=code, decision=catalog_pb2.REVIEW_DECISION_PUBLISH),
-                              metadata=metadata, timeout=10)
+                              metadata=platform.person("authority", REVIEWER), timeout=10)
 
 
 async def _failure(call: object) -> grpc.aio.AioRpcError:

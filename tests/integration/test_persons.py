@@ -1,0 +1,206 @@
+"""Persons (issue 12): sign-in through the edge, person tokens accepted by every service, the refusals.
+
+Over the real platform (tests/integration/conftest.py): every call goes through Envoy, which lets SignIn
+through without a token and verifies person tokens against the JWKS like systems' tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import grpc
+import pyotp
+import pytest
+
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from services.runtime.errors import details_of
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+
+
+def _sessions(platform) -> persons_pb2_grpc.SessionServiceStub:  # type: ignore[no-untyped-def]
+    return persons_pb2_grpc.SessionServiceStub(platform.channel)
+
+
+def _admin(platform) -> persons_pb2_grpc.PersonServiceStub:  # type: ignore[no-untyped-def]
+    return persons_pb2_grpc.PersonServiceStub(platform.channel)
+
+
+async def create_person(platform, department: str, *roles: int,  # type: ignore[no-untyped-def]
+                        password: str = PASSWORD) -> tuple[persons_pb2.Person, pyotp.TOTP | None]:
+    """A person of the demo department ``department``, created by the authority's system; with their TOTP."""
+    username = f"u{uuid.uuid4().hex[:10]}"
+    response = await _admin(platform).CreatePerson(persons_pb2.CreatePersonRequest(
+        person=persons_pb2.Person(username=username, display_name=f"测试{username[-4:]}",
+                                  department_code=platform.credentials.systems[department]["department"],
+                                  roles=list(roles)), password=password),
+        metadata=platform.metadata("authority"), timeout=10)
+    totp = pyotp.parse_uri(response.totp_provisioning_uri) if response.totp_provisioning_uri else None
+    return response.person, totp  # type: ignore[return-value]
+
+
+async def sign_in(platform, person: persons_pb2.Person, totp: pyotp.TOTP,  # type: ignore[no-untyped-def]
+                  password: str = PASSWORD) -> persons_pb2.Session:
+    response = await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=password, totp_code=totp.now()), timeout=10)
+    return response.session
+
+
+def bearer(session: persons_pb2.Session) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {session.token}"),)
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    info, _ = details_of(error)
+    return info.reason if info is not None else ""
+
+
+async def test_a_person_signs_in_through_the_edge_and_calls_public_services_as_themselves(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None and person.local_account and person.id.startswith("psn-")
+    session = await sign_in(platform, person, totp)
+    assert session.person.id == person.id and session.person.roles == [persons_pb2.PERSON_ROLE_APPLICANT]
+    assert session.expire_time.seconds <= session.session_expire_time.seconds
+
+    current = await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(),
+                                                         metadata=bearer(session), timeout=10)
+    assert current.person.username == person.username
+    departments = await directory_pb2_grpc.DirectoryServiceStub(platform.channel).ListDepartments(
+        directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
+    assert departments.departments
+
+
+async def test_sign_in_failures_say_what_to_do_and_lock_the_account(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    sessions = _sessions(platform)
+
+    async def refused(username: str, password: str, code: str) -> tuple[str, str]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await sessions.SignIn(persons_pb2.SignInRequest(username=username, password=password, totp_code=code),
+                                  timeout=10)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        return _reason(caught.value), caught.value.details() or ""
+
+    unknown = await refused("nobody-here", PASSWORD, totp.now())
+    wrong = await refused(person.username, "wrong password!", totp.now())
+    assert unknown[0] == wrong[0] == "BAD_CREDENTIALS" and unknown[1] == wrong[1]  # never says which
+    assert (await refused(person.username, PASSWORD, ""))[0] == "TOTP_REQUIRED"
+    assert (await refused(person.username, PASSWORD, "000000" if totp.now() != "000000" else "111111"))[0] == \
+        "TOTP_INVALID"
+    # Two failures so far (wrong password, wrong code); three more lock it (the default is five).
+    for _ in range(3):
+        await refused(person.username, "wrong password!", "")
+    reason, message = await refused(person.username, PASSWORD, totp.now())
+    assert reason == "ACCOUNT_LOCKED" and "locked until" in message
+
+    await _admin(platform).UnlockPerson(persons_pb2.UnlockPersonRequest(id=person.id),
+                                        metadata=platform.metadata("authority"), timeout=10)
+    assert (await sign_in(platform, person, totp)).token
+
+
+async def test_a_totp_code_is_accepted_once(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    code = totp.now()
+    await _sessions(platform).SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
+                                                               totp_code=code), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _sessions(platform).SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
+                                                                   totp_code=code), timeout=10)
+    assert _reason(caught.value) == "TOTP_INVALID"
+
+
+async def test_sign_out_and_disable_end_the_sessions_everywhere(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    await catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=1), metadata=bearer(session), timeout=10)
+    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED and "sign in again" in (caught.value.details() or "")
+    # Every other service refuses it too, once the event reaches it (a bounded wait: it is asynchronous).
+    for _ in range(100):
+        try:
+            await catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=1), metadata=bearer(session),
+                                      timeout=10)
+        except grpc.aio.AioRpcError as refused:
+            assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the catalog service still accepts a signed-out person's token")
+
+
+async def test_the_demo_persons_sign_in_with_the_printed_password_and_govshare_totp(platform, tmp_path,  # type: ignore[no-untyped-def]
+                                                                                     capsys) -> None:
+    from services.cli import main
+
+    accounts = platform.credentials.accounts
+    assert {a["department"] for a in accounts.values()} == {"police", "social", "authority"}
+    platform.credentials.save(tmp_path / "demo-credentials.json")
+    main(["totp", "social.approver", "--data-dir", str(tmp_path)])
+    code = capsys.readouterr().out.split()[0]
+    response = await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username="social.approver", password=str(accounts["social.approver"]["password"]), totp_code=code),
+        timeout=10)
+    assert response.session.person.display_name == accounts["social.approver"]["display_name"]
+    assert list(response.session.person.roles) == [persons_pb2.PERSON_ROLE_APPROVER]
+
+
+async def test_an_expired_session_is_refused_saying_sign_in_again(platform) -> None:  # type: ignore[no-untyped-def]
+    """A person token past its expiry: SESSION_EXPIRED at every service (the edge refuses it first)."""
+    from caller_metadata import person_of
+
+    from services.runtime.duties import APPLICANT
+    from services.runtime.identity import Caller
+    from services.runtime.tokens import issue_token
+
+    entry = platform.credentials.systems["social"]
+    person = person_of(Caller(entry["system_id"], entry["department"]), APPLICANT)
+    expired = issue_token(platform.settings["authorization"].token_private_key, person, -60).token
+    metadata = (("authorization", f"Bearer {expired}"),)
+    async with grpc.aio.insecure_channel(platform.port("catalog")) as channel:
+        from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await catalog_pb2_grpc.CatalogServiceStub(channel).ListEntries(catalog_pb2.ListEntriesRequest(),
+                                                                           metadata=metadata, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED and _reason(caught.value) == "SESSION_EXPIRED"
+    assert "sign in again" in (caught.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as at_edge:
+        await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=metadata,
+                                                   timeout=10)
+    assert at_edge.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    current = persons_pb2.GetCurrentPersonRequest()
+    await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+    changed = await _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=person.id, roles=[persons_pb2.PERSON_ROLE_AUDITOR]), metadata=platform.metadata("authority"), timeout=10)
+    assert list(changed.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]
+    with pytest.raises(grpc.aio.AioRpcError) as stale:
+        await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+    assert stale.value.code() == grpc.StatusCode.UNAUTHENTICATED  # the old token carried the old roles
+
+    # A fresh session has the new roles; disabling the person refuses it at once, and sign-in says why.
+    await asyncio.sleep(totp.interval - time.time() % totp.interval + 0.1)  # a TOTP code signs in once
+    session = await sign_in(platform, person, totp)
+    assert list(session.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]
+    await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=person.id),
+                                         metadata=platform.metadata("authority"), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as disabled:
+        await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+    assert disabled.value.code() == grpc.StatusCode.UNAUTHENTICATED and "disabled" in (disabled.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await sign_in(platform, person, totp)
+    assert _reason(refused.value) == "ACCOUNT_DISABLED"
