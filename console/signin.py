@@ -1,0 +1,99 @@
+"""Sign-in through the authorization service's public SessionService (the person's token comes back).
+
+The console forwards what the person typed and keeps the token it gets: it verifies nothing itself and holds no
+key, so it cannot mint a token for anyone. Every refusal is shown with the service's reason mapped to what the
+person should do (wrong password, locked, missing or wrong TOTP code).
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+
+import grpc
+
+from console.sessions import Person
+from services.runtime.errors import details_of
+
+#: Refusal reasons of SignIn (ErrorInfo.reason) and what the person reads.
+SIGN_IN_MESSAGES = {
+    "INVALID_CREDENTIALS": "用户名或密码不正确，请重新输入。",
+    "ACCOUNT_LOCKED": "连续登录失败次数过多，账号已被临时锁定，请稍后再试或联系管理员解锁。",
+    "TOTP_REQUIRED": "请输入动态口令（身份验证器应用中的 6 位数字）。",
+    "TOTP_INVALID": "动态口令不正确或已过期，请输入身份验证器当前显示的 6 位数字。",
+    "PERSON_DISABLED": "账号已被停用，请联系管理员。",
+}
+
+
+@dataclass
+class SignedIn:
+    person: Person
+    token: str
+    expires_at: float
+
+
+class SignInRefused(Exception):
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _session_modules():  # type: ignore[no-untyped-def]
+    pb2 = importlib.import_module("govshare.authorization.v1.session_pb2")
+    grpc_mod = importlib.import_module("govshare.authorization.v1.session_pb2_grpc")
+    return pb2, grpc_mod
+
+
+def role_names(person_pb) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """The person's roles as enum names without their prefix (``DATA_OFFICER``…)."""
+    field = person_pb.DESCRIPTOR.fields_by_name.get("roles")
+    if field is None or field.enum_type is None:
+        return tuple(str(r) for r in getattr(person_pb, "roles", ()))
+    names = []
+    for value in person_pb.roles:
+        name = field.enum_type.values_by_number[value].name
+        names.append(name.removeprefix("ROLE_").removeprefix("PERSON_ROLE_"))
+    return tuple(names)
+
+
+async def sign_in(channel: grpc.aio.Channel, username: str, password: str, totp_code: str,
+                  deadline: float) -> SignedIn:
+    """The person's token and who they are, or SignInRefused saying what to do."""
+    pb2, grpc_mod = _session_modules()
+    stub = grpc_mod.SessionServiceStub(channel)
+    try:
+        reply = await stub.SignIn(pb2.SignInRequest(username=username, password=password, totp_code=totp_code),
+                                  timeout=deadline)
+    except grpc.aio.AioRpcError as error:
+        raise _refusal(error) from None
+    person = reply.person
+    expires = reply.expire_time.ToSeconds() if reply.HasField("expire_time") else time.time() + 900
+    return SignedIn(
+        person=Person(username=person.username or username, display_name=person.display_name or username,
+                      department_code=person.department_code,
+                      department_name=getattr(person, "department_name", ""), roles=role_names(person)),
+        token=reply.token, expires_at=float(expires))
+
+
+def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
+    code = error.code()
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return SignInRefused("登录服务暂时不可用，请稍后重试。")
+    info, bad = details_of(error)
+    reason = info.reason if info else ""
+    if reason in SIGN_IN_MESSAGES:
+        field = "totp_code" if reason.startswith("TOTP") else ""
+        return SignInRefused(SIGN_IN_MESSAGES[reason], field)
+    if bad is not None and bad.field_violations:
+        violation = bad.field_violations[0]
+        if violation.field == "totp_code":
+            return SignInRefused(SIGN_IN_MESSAGES["TOTP_REQUIRED"], "totp_code")
+        return SignInRefused(f"请检查“{violation.field}”：{violation.description}", violation.field)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return SignInRefused(SIGN_IN_MESSAGES["INVALID_CREDENTIALS"])
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return SignInRefused(SIGN_IN_MESSAGES["ACCOUNT_LOCKED"] if "lock" in (error.details() or "").lower()
+                             else "无法登录：" + (error.details() or ""))
+    return SignInRefused("登录未完成，请稍后重试。")

@@ -1,0 +1,138 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright, over the real platform.
+
+The console runs in this process's event loop (uvicorn on a real socket) in front of the platform fixture's
+edge; the browser talks HTTP to it exactly as a person's would. No browser is downloaded: Playwright drives
+/usr/bin/chromium (`apt-get install chromium`; scripts/setup.sh installs it when it can).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+
+from console.app import Console, create_app
+from console.sessions import COOKIE, Person, Session
+from console.settings import ConsoleSettings
+from services.runtime.identity import Caller
+from services.runtime.tokens import issue_token
+
+CHROMIUM = os.environ.get("GOVSHARE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+AXE = Path(__file__).resolve().parents[3] / "tools" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+class Clock:
+    """The console's clock, moved by tests (an expired session without waiting for it)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class RunningConsole:
+    app: Starlette
+    url: str
+    clock: Clock
+    screenshots: Path = field(default=SCREENSHOTS)
+
+    @property
+    def console(self) -> Console:
+        return self.app.state.console
+
+
+@pytest.fixture(scope="session")
+async def console_server(platform) -> AsyncIterator[RunningConsole]:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=platform.gateway, page_size=10), clock=clock)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
+                                           lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.05)
+    assert server.started, "the console did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    # localhost, not 127.0.0.1: Chromium keeps Secure cookies from http://localhost (a secure context).
+    yield RunningConsole(app=app, url=f"http://localhost:{port}", clock=clock)
+    server.should_exit = True
+    await task
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def context(browser, console_server):  # type: ignore[no-untyped-def]
+    """A fresh browser profile (no cookies) per test, at a laptop's size, in Chinese."""
+    ctx = await browser.new_context(base_url=console_server.url, locale="zh-CN",
+                                    viewport={"width": 1366, "height": 800})
+    yield ctx
+    await ctx.close()
+
+
+def system_session(console_server: RunningConsole, platform, system: str,  # type: ignore[no-untyped-def]
+                   roles: tuple[str, ...] = ()) -> Session:
+    """A console session holding a demo system's token (for pages that need no person-only decision)."""
+    entry = platform.credentials.systems[system]
+    caller = Caller(entry["system_id"], entry["department"], authority=system == "authority")
+    issued = issue_token(platform.settings["authorization"].token_private_key, caller, 600)
+    person = Person(username=system, display_name=entry.get("name", system), department_code=entry["department"],
+                    roles=roles)
+    return console_server.console.sessions.create(person, issued.token, issued.expires_at)
+
+
+async def open_as(context, console_server: RunningConsole, session: Session):  # type: ignore[no-untyped-def]
+    """A page of ``context`` whose cookie is ``session``'s."""
+    await context.add_cookies([{"name": COOKIE, "value": session.id, "url": console_server.url,
+                                "httpOnly": True, "secure": True, "sameSite": "Strict"}])
+    return await context.new_page()
+
+
+async def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Serious and critical axe-core violations of the page (axe injected by evaluation: the CSP forbids
+    inline scripts, and evaluation is the browser's debugging channel, not the page's)."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: npm install --prefix tools")
+    await page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = await page.evaluate("""async () => {
+        const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+    }""")
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+async def shot(page, console_server: RunningConsole, name: str) -> None:  # type: ignore[no-untyped-def]
+    await page.screenshot(path=str(console_server.screenshots / f"{name}.png"), full_page=True)
+
+
+def dump(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=1)
+
+
+Factory = Callable[..., Session]
