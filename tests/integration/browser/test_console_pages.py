@@ -7,7 +7,8 @@ import pytest
 from conftest import axe_violations, dump, open_as, shot, system_session
 
 PAGES = [
-    ("/", "首页", "authority"), ("/catalog", "目录", "civil"), ("/catalog/entry?code=101001/000001", "人口基本信息", "civil"),
+    ("/", "首页", "authority"), ("/catalog", "目录", "civil"),
+    ("/catalog/entry?code=101001/000001", "人口基本信息", "civil"),
     ("/drafts", "编目", "police"), ("/drafts/new", "新建目录", "police"), ("/review", "审核", "authority"),
     ("/applications", "我的申请", "civil"), ("/replies", "答复", "police"), ("/coordination", "协调", "authority"),
     ("/grants", "授权", "police"), ("/disputes", "异议与冲突", "police"), ("/audit", "审计", "authority"),
