@@ -24,6 +24,7 @@ from govshare.authorization.v1 import (  # noqa: F401
     admin_log_pb2,
     authorization_pb2,
     directory_pb2,
+    persons_pb2,
     roles_pb2,
     sharing_pb2,
     token_pb2,
@@ -53,6 +54,8 @@ PUBLIC_SERVICES: Mapping[str, Backend] = MappingProxyType({
     "govshare.authorization.v1.TokenService": Backend.AUTHORIZATION,
     "govshare.authorization.v1.RoleService": Backend.AUTHORIZATION,
     "govshare.authorization.v1.AdminLogService": Backend.AUTHORIZATION,
+    "govshare.authorization.v1.SessionService": Backend.AUTHORIZATION,
+    "govshare.authorization.v1.PersonService": Backend.AUTHORIZATION,
     "govshare.query.v1.QueryService": Backend.QUERY,
     "govshare.query.v1.DisputeService": Backend.QUERY,
     "govshare.query.v1.AuditService": Backend.QUERY,
@@ -73,8 +76,13 @@ INTERNAL_SERVICES = frozenset({
 })
 #: Where the edge sends the standard health and reflection services: a backend that reflects every public service.
 EDGE_COMPANION = Backend.AUTHORIZATION
-#: Methods that authenticate themselves (the system secret is in the request), so they pass without a token.
-ANONYMOUS_METHODS = frozenset({"/govshare.authorization.v1.TokenService/IssueToken"})
+#: Methods that authenticate themselves (the system secret, or a person's credentials or IdP token, is in the
+#: request), so they pass without a token.
+ANONYMOUS_METHODS = frozenset({
+    "/govshare.authorization.v1.TokenService/IssueToken",
+    "/govshare.authorization.v1.SessionService/SignIn",
+    "/govshare.authorization.v1.SessionService/ExchangeOidcToken",
+})
 
 _TARGET_SETTINGS = {
     Backend.CATALOG: "catalog_target",

@@ -15,17 +15,22 @@ from govshare.authorization.v1 import (
     directory_pb2_grpc,
     figures_pb2,
     figures_pb2_grpc,
+    persons_pb2_grpc,
     roles_pb2_grpc,
     sharing_pb2_grpc,
     subject_access_policy_pb2_grpc,
     token_pb2_grpc,
 )
-from services.authorization import admin_log, credentials, figures
+from services.authorization import admin_log, credentials, figures, person_credentials
 from services.authorization.admin_log import AdminLog
 from services.authorization.authorizer import Authorizer
 from services.authorization.directory import Directory
 from services.authorization.entries import EntryLookup
 from services.authorization.jwks_endpoint import JwksEndpoint
+from services.authorization.oidc import OidcVerifier
+from services.authorization.person_store import PersonStore
+from services.authorization.persons import Persons
+from services.authorization.persons_servicer import PersonServicer, SessionServicer
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.servicer import (
     AdminLogIntakeServicer,
@@ -35,6 +40,7 @@ from services.authorization.servicer import (
     SharingServicer,
     TokenServicer,
 )
+from services.authorization.sessions import Sessions
 from services.authorization.sharing import Sharing
 from services.authorization.store import Store
 from services.authorization.subject_access import SubjectAccessPolicy
@@ -63,6 +69,8 @@ class AuthorizationComponent:
         "govshare.authorization.v1.SharingFiguresService",
         "govshare.authorization.v1.RoleService",
         "govshare.authorization.v1.SubjectAccessPolicyService",
+        "govshare.authorization.v1.SessionService",
+        "govshare.authorization.v1.PersonService",
     )
     #: The edge routes reflection here (gateway.routing.EDGE_COMPANION): it lists every public service (their
     #: descriptors are loaded by gateway.routing) and nothing internal.
@@ -94,6 +102,10 @@ class AuthorizationComponent:
         #: The token keys for the edge (GOVSHARE_JWKS_LISTEN); served from start, while dependencies come up.
         self.jwks = JwksEndpoint(settings)
         self._subject_access = SubjectAccessPolicy(self._store)
+        person_store = PersonStore(self._store)
+        self._persons = Persons(self._store, person_store, self._events)
+        self._sessions = Sessions(person_store, self._persons, self._events, settings,
+                                  OidcVerifier.from_settings(settings))
 
     def register(self, server: grpc.aio.Server) -> None:
         verifier = self._verifier
@@ -109,6 +121,8 @@ class AuthorizationComponent:
         roles_pb2_grpc.add_RoleServiceServicer_to_server(RoleServicer(verifier, self._subject_access), server)
         subject_access_policy_pb2_grpc.add_SubjectAccessPolicyServiceServicer_to_server(
             SubjectAccessPolicyServicer(verifier, self._subject_access), server)
+        persons_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(verifier, self._sessions), server)
+        persons_pb2_grpc.add_PersonServiceServicer_to_server(PersonServicer(verifier, self._persons), server)
         figures_pb2_grpc.add_SharingFiguresServiceServicer_to_server(
             FiguresServicer(verifier, self._figure_source, figures_pb2.ListDepartmentFiguresResponse), server)
 
@@ -122,6 +136,7 @@ class AuthorizationComponent:
         await self._states.start(self._store.system_states)
         # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
         await asyncio.to_thread(credentials.decoy_hash)
+        await asyncio.to_thread(person_credentials.decoy_password_hash)
         self._checkpointer = Checkpointer(self._admin_log.signer, self._store.admin_log_head, lambda _: None,
                                           self._store.insert_admin_checkpoints,
                                           self._settings.audit_checkpoint_seconds, close_at_stop=False)

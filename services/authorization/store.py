@@ -294,9 +294,12 @@ class Store:
         return _system(row), _system_state(row)
 
     async def system_states(self) -> list[tuple[str, SystemState]]:
-        """Every system whose tokens are restricted (disabled, or reset at least once)."""
+        """Every system, and every person (issue 12), whose tokens are restricted (disabled, or reset at least
+        once): one set of states, since persons' tokens are verified wherever systems' are."""
         rows = await self.pool.fetch(
             "SELECT id, disabled, not_before, not_before_reason, state_version FROM systems"
+            " WHERE disabled OR not_before > 0"
+            " UNION ALL SELECT id, disabled, not_before, not_before_reason, state_version FROM persons"
             " WHERE disabled OR not_before > 0")
         return [_system_state(r) for r in rows]
 

@@ -28,12 +28,18 @@ SIGNATURE_HEADER = "x-govshare-caller-sig"
 # Assertions older than this are refused, which bounds the replay of a leaked one.
 MAX_ASSERTION_AGE_SECONDS = 300
 SERVICE_PREFIX = "svc:"
+#: Persons' ids (the subject of a person's token): the officials who sign in to the console (issue 12).
+PERSON_PREFIX = "psn-"
 _VERSION = "v2"
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: a business system on behalf of its department, or a platform service."""
+    """Who is calling: a business system on behalf of its department, a person (an official signed in through
+    the console, acting as themselves for their department), or a platform service.
+
+    A person's id is ``system_id`` (``psn-...``): every place that records the caller's id records the person.
+    """
 
     system_id: str
     department_code: str
@@ -41,10 +47,26 @@ class Caller:
     #: ``iat`` of the bearer token the identity was verified from (epoch seconds; 0 without a token). Not
     #: part of equality: it tells which credential, not who.
     issued_at: int = field(default=0, compare=False)
+    #: A person's display name (empty for a system or a service): recorded beside their id on their decisions.
+    display_name: str = ""
+    #: A person's roles, as govshare.authorization.v1.PersonRole names without the prefix (``APPROVER``...).
+    roles: tuple[str, ...] = ()
 
     @property
     def is_service(self) -> bool:
         return self.system_id.startswith(SERVICE_PREFIX)
+
+    @property
+    def is_person(self) -> bool:
+        return self.system_id.startswith(PERSON_PREFIX)
+
+    @property
+    def person_id(self) -> str:
+        """The person's id, or '' when the caller is a system or a service."""
+        return self.system_id if self.is_person else ""
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
 
 
 def service_caller(component: str) -> Caller:

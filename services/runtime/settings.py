@@ -85,6 +85,19 @@ class Settings:
     descriptor_set: str = ""
     #: How often the supervision service recomputes the current and the previous month (0: only on demand).
     supervision_snapshot_seconds: int = 3600
+    #: Persons (issue 12, authorization only): a person token's lifetime, and the session's absolute end
+    #: (RefreshSession never goes beyond it).
+    session_ttl_seconds: int = 1800
+    session_max_seconds: int = 43200
+    #: Failed sign-ins (wrong password or TOTP code) in a row that lock a local account, and for how long.
+    signin_max_failures: int = 5
+    signin_lock_seconds: int = 900
+    #: OpenID Connect sign-in (ExchangeOidcToken): the IdP's issuer, its JWKS URL, the audience its ID tokens
+    #: carry (the console's client id) and the claim naming the person's username. Empty issuer: no OIDC.
+    oidc_issuer: str = ""
+    oidc_jwks_url: str = ""
+    oidc_audience: str = ""
+    oidc_username_claim: str = "preferred_username"
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced; tests build per-service settings this way."""
@@ -115,6 +128,10 @@ _INT_FIELDS = {
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
     "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": ("audit_checkpoint_seconds", 1, 3600),
     "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": ("supervision_snapshot_seconds", 0, 31 * 86400),
+    "GOVSHARE_SESSION_TTL_SECONDS": ("session_ttl_seconds", 60, 86400),
+    "GOVSHARE_SESSION_MAX_SECONDS": ("session_max_seconds", 60, 7 * 86400),
+    "GOVSHARE_SIGNIN_MAX_FAILURES": ("signin_max_failures", 1, 100),
+    "GOVSHARE_SIGNIN_LOCK_SECONDS": ("signin_lock_seconds", 1, 7 * 86400),
 }
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
@@ -143,6 +160,10 @@ _STR_FIELDS = {
     "GOVSHARE_JWKS_URL": "jwks_url",
     "GOVSHARE_EDGE_ADMIN": "edge_admin",
     "GOVSHARE_DESCRIPTOR_SET": "descriptor_set",
+    "GOVSHARE_OIDC_ISSUER": "oidc_issuer",
+    "GOVSHARE_OIDC_JWKS_URL": "oidc_jwks_url",
+    "GOVSHARE_OIDC_AUDIENCE": "oidc_audience",
+    "GOVSHARE_OIDC_USERNAME_CLAIM": "oidc_username_claim",
 }
 
 # What each component cannot start without.
@@ -265,6 +286,10 @@ def validate(settings: Settings) -> list[str]:
     if any(tls_parts) and not all(tls_parts):
         errors.append("GOVSHARE_TLS_CERT, GOVSHARE_TLS_KEY and GOVSHARE_TLS_CA must be set together")
     errors.extend(_audit_key_problems(settings))
+    if settings.oidc_issuer and not (settings.oidc_jwks_url.startswith(("http://", "https://"))
+                                     and settings.oidc_audience and settings.oidc_username_claim):
+        errors.append("GOVSHARE_OIDC_ISSUER is set: GOVSHARE_OIDC_JWKS_URL (an http(s) URL), GOVSHARE_OIDC_AUDIENCE "
+                      "and GOVSHARE_OIDC_USERNAME_CLAIM must be set too")
     for attr in _REQUIRED.get(settings.component, ()):
         if not getattr(settings, attr):
             errors.append(f"GOVSHARE_{attr.upper()}: required by the {settings.component} service")

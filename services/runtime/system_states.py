@@ -30,7 +30,7 @@ import grpc
 from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from services.runtime.clients import call_metadata
 from services.runtime.errors import ServiceError, unauthenticated
-from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.identity import PERSON_PREFIX, AssertionSigner, Caller
 from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,11 @@ Listener = Callable[[str], None]
 
 
 def _refused_message(system_id: str, state: SystemState) -> str:
+    if system_id.startswith(PERSON_PREFIX):
+        if state.disabled:
+            return f"person {system_id} was disabled: their sessions are no longer accepted"
+        return ("this session ended (signed out, or the person's roles or password changed): sign in again "
+                "with SessionService.SignIn")
     if state.disabled:
         return f"system {system_id} was disabled: its tokens are no longer accepted"
     if state.reason == DISABLED:

@@ -18,6 +18,12 @@ is rounded up to the next whole second, so a token issued after a rotation in th
 same second as it gets ``iat = not_before`` (see :func:`issue_token`) and is
 accepted, while every token issued before the reset has a smaller ``iat`` and is
 refused.
+
+Persons (issue 12) get tokens of the same kind from SessionService: the subject
+is the person (``psn-...``), ``name`` their display name, ``roles`` their
+PersonRole names and ``sx`` the end of their session (RefreshSession never goes
+beyond it). Persons' disables, sign-outs and role changes restrict their tokens
+through the same states as systems'.
 """
 
 from __future__ import annotations
@@ -30,12 +36,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import grpc
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from services.runtime.errors import unauthenticated
-from services.runtime.identity import SERVICE_PREFIX, Caller
+from services.runtime.errors import ServiceError, unauthenticated
+from services.runtime.identity import PERSON_PREFIX, SERVICE_PREFIX, Caller
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 
 ISSUER = "govshare-authorization"
@@ -44,6 +51,8 @@ ALGORITHM = "EdDSA"
 #: Clock skew tolerated on ``exp`` (and ``iat``): tight, since every platform host keeps time.
 LEEWAY_SECONDS = 5
 _RENEW = "request a new one with govshare.authorization.v1.TokenService/IssueToken"
+#: An expired person token: the console signs the person in again.
+SESSION_EXPIRED = "SESSION_EXPIRED"
 #: Clock skew tolerated on ``iat`` (a token issued right after a reset may carry the reset's next second).
 IAT_LEEWAY_SECONDS = 5
 
@@ -75,23 +84,53 @@ def jwks(public_keys_pem: str) -> dict[str, list[dict[str, str]]]:
                       "use": "sig"} for key in ed25519_public_keys(public_keys_pem)]}
 
 
-def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int, not_before: int = 0) -> IssuedToken:
+def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int, not_before: int = 0,
+                session_end: int = 0) -> IssuedToken:
     """A signed token asserting ``caller`` for ``ttl_seconds``, naming its signing key (``kid``); its ``iat`` is
-    never below ``not_before`` (the system's last reset), so a token issued right after a rotation is accepted."""
+    never below ``not_before`` (the system's last reset), so a token issued right after a rotation is accepted.
+
+    For a person, the token also carries their display name, roles and ``session_end`` (epoch seconds, the
+    session's absolute end, which the token never outlives)."""
     now = max(int(time.time()), not_before)
-    claims = {
+    expires = now + ttl_seconds
+    claims: dict[str, object] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
         "sub": caller.system_id,
         "dept": caller.department_code,
         "authority": caller.authority,
         "iat": now,
-        "exp": now + ttl_seconds,
+        "exp": expires,
         "jti": uuid.uuid4().hex,
     }
+    if caller.is_person:
+        expires = min(expires, session_end) if session_end else expires
+        claims.update(exp=expires, name=caller.display_name, roles=list(caller.roles), sx=session_end or expires)
     private = ed25519_private_key(private_key_pem)
     token = jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": key_id(private.public_key())})
-    return IssuedToken(token, float(now + ttl_seconds))
+    return IssuedToken(token, float(expires))
+
+
+def _person_claims(subject: str, claims: dict[str, object]) -> dict[str, object]:
+    """A person's display name and roles from their token's claims (nothing for a system's token)."""
+    if not subject.startswith(PERSON_PREFIX):
+        return {}
+    roles = claims.get("roles")
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise unauthenticated("bearer token is invalid (a person's roles are not a list of names)")
+    return {"display_name": str(claims.get("name", "")), "roles": tuple(roles)}
+
+
+def _expired(token: str) -> ServiceError:
+    """UNAUTHENTICATED for an expired token: SESSION_EXPIRED for a person's (sign in again), else renew."""
+    try:
+        subject = str(jwt.decode(token, options={"verify_signature": False}).get("sub", ""))
+    except jwt.InvalidTokenError:
+        subject = ""
+    if subject.startswith(PERSON_PREFIX):
+        return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SESSION_EXPIRED,
+                            "your session has expired: sign in again (SessionService.SignIn)")
+    return unauthenticated(f"bearer token has expired: {_RENEW}")
 
 
 class TokenVerifier:
@@ -130,7 +169,8 @@ class TokenVerifier:
         if subject.startswith(SERVICE_PREFIX):
             raise unauthenticated("bearer token is invalid (a token never names a platform service)")
         caller = Caller(system_id=subject, department_code=str(claims.get("dept", "")),
-                        authority=bool(claims.get("authority", False)), issued_at=issued_at)
+                        authority=bool(claims.get("authority", False)), issued_at=issued_at,
+                        **_person_claims(subject, claims))
         if len(self._cache) >= self._max:
             self._cache.clear()
         self._cache[token] = (float(claims["exp"]) + LEEWAY_SECONDS, caller)
@@ -155,7 +195,7 @@ class TokenVerifier:
             except jwt.InvalidSignatureError as exc:
                 failure = exc
             except jwt.ExpiredSignatureError:
-                raise unauthenticated(f"bearer token has expired: {_RENEW}") from None
+                raise _expired(token) from None
             except jwt.InvalidAudienceError:
                 raise unauthenticated(f"bearer token has the wrong audience (expected {AUDIENCE})") from None
             except jwt.InvalidIssuerError:

@@ -50,9 +50,11 @@ def test_cardinality_comes_from_the_descriptors(table: RoutingTable) -> None:
     assert streaming == {"/govshare.query.v1.QueryService/Export"}
 
 
-def test_only_issue_token_is_anonymous(table: RoutingTable) -> None:
+def test_only_the_sign_in_methods_are_anonymous(table: RoutingTable) -> None:
+    """A system's IssueToken, a person's SignIn and ExchangeOidcToken: their requests carry the credentials."""
     assert {route.method for route in table if route.anonymous} == {
-        "/govshare.authorization.v1.TokenService/IssueToken"}
+        "/govshare.authorization.v1.TokenService/IssueToken", "/govshare.authorization.v1.SessionService/SignIn",
+        "/govshare.authorization.v1.SessionService/ExchangeOidcToken"}
 
 
 @pytest.mark.parametrize("method", [

@@ -58,21 +58,23 @@ REPLY_DECISION_APPROVE: ReplyDecision
 REPLY_DECISION_REFUSE: ReplyDecision
 
 class ApplicationEvent(_message.Message):
-    __slots__ = ("action", "actor_department_code", "actor_system_id", "note", "time")
+    __slots__ = ("action", "actor_department_code", "actor_system_id", "note", "time", "actor_display_name")
     ACTION_FIELD_NUMBER: _ClassVar[int]
     ACTOR_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     ACTOR_SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     action: str
     actor_department_code: str
     actor_system_id: str
     note: str
     time: _timestamp_pb2.Timestamp
-    def __init__(self, action: _Optional[str] = ..., actor_department_code: _Optional[str] = ..., actor_system_id: _Optional[str] = ..., note: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    actor_display_name: str
+    def __init__(self, action: _Optional[str] = ..., actor_department_code: _Optional[str] = ..., actor_system_id: _Optional[str] = ..., note: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor_display_name: _Optional[str] = ...) -> None: ...
 
 class Application(_message.Message):
-    __slots__ = ("id", "applicant_department_code", "system_ids", "resource_code", "provider_department_code", "items", "purposes", "purpose_text", "basis", "requested_expire_time", "methods", "quota", "state", "reply_due_time", "overdue", "reply_reason", "grant_id", "history", "create_time", "reply_due_time_provisional")
+    __slots__ = ("id", "applicant_department_code", "system_ids", "resource_code", "provider_department_code", "items", "purposes", "purpose_text", "basis", "requested_expire_time", "methods", "quota", "state", "reply_due_time", "overdue", "reply_reason", "grant_id", "history", "create_time", "reply_due_time_provisional", "replied_by", "coordinated_by")
     ID_FIELD_NUMBER: _ClassVar[int]
     APPLICANT_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +95,8 @@ class Application(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     REPLY_DUE_TIME_PROVISIONAL_FIELD_NUMBER: _ClassVar[int]
+    REPLIED_BY_FIELD_NUMBER: _ClassVar[int]
+    COORDINATED_BY_FIELD_NUMBER: _ClassVar[int]
     id: str
     applicant_department_code: str
     system_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -113,10 +117,12 @@ class Application(_message.Message):
     history: _containers.RepeatedCompositeFieldContainer[ApplicationEvent]
     create_time: _timestamp_pb2.Timestamp
     reply_due_time_provisional: bool
-    def __init__(self, id: _Optional[str] = ..., applicant_department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., purpose_text: _Optional[str] = ..., basis: _Optional[str] = ..., requested_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[ApplicationState, str]] = ..., reply_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., reply_reason: _Optional[str] = ..., grant_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[ApplicationEvent, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reply_due_time_provisional: _Optional[bool] = ...) -> None: ...
+    replied_by: _common_pb2.Actor
+    coordinated_by: _common_pb2.Actor
+    def __init__(self, id: _Optional[str] = ..., applicant_department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., purpose_text: _Optional[str] = ..., basis: _Optional[str] = ..., requested_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[ApplicationState, str]] = ..., reply_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., reply_reason: _Optional[str] = ..., grant_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[ApplicationEvent, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reply_due_time_provisional: _Optional[bool] = ..., replied_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., coordinated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ...) -> None: ...
 
 class Grant(_message.Message):
-    __slots__ = ("id", "application_id", "department_code", "system_ids", "resource_code", "items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "state", "revoke_reason", "policy_version", "create_time", "confidential", "release_time")
+    __slots__ = ("id", "application_id", "department_code", "system_ids", "resource_code", "items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "state", "revoke_reason", "policy_version", "create_time", "confidential", "release_time", "granted_by", "changed_by")
     ID_FIELD_NUMBER: _ClassVar[int]
     APPLICATION_ID_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +140,8 @@ class Grant(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CONFIDENTIAL_FIELD_NUMBER: _ClassVar[int]
     RELEASE_TIME_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_BY_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
     id: str
     application_id: str
     department_code: str
@@ -151,7 +159,9 @@ class Grant(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     confidential: bool
     release_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., application_id: _Optional[str] = ..., department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., unmasked_items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[GrantState, str]] = ..., revoke_reason: _Optional[str] = ..., policy_version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidential: _Optional[bool] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    granted_by: _common_pb2.Actor
+    changed_by: _common_pb2.Actor
+    def __init__(self, id: _Optional[str] = ..., application_id: _Optional[str] = ..., department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., unmasked_items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[GrantState, str]] = ..., revoke_reason: _Optional[str] = ..., policy_version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidential: _Optional[bool] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., granted_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., changed_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ...) -> None: ...
 
 class SubmitApplicationRequest(_message.Message):
     __slots__ = ("application",)

@@ -25,25 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fgovshare/common/v1/common.proto\x12\x12govshare.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"F\n\x07Purpose\x12-\n\x04type\x18\x01 \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x0c\n\x04text\x18\x02 \x01(\t\"p\n\nProvenance\x12 \n\x18provider_department_code\x18\x01 \x01(\t\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64isputed\x18\x03 \x01(\x08*|\n\tShareType\x12\x1a\n\x16SHARE_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18SHARE_TYPE_UNCONDITIONAL\x10\x01\x12\x1a\n\x16SHARE_TYPE_CONDITIONAL\x10\x02\x12\x19\n\x15SHARE_TYPE_NOT_SHARED\x10\x03*\xb5\x01\n\x0bShareMethod\x12\x1c\n\x18SHARE_METHOD_UNSPECIFIED\x10\x00\x12\x1d\n\x19SHARE_METHOD_ONLINE_QUERY\x10\x01\x12#\n\x1fSHARE_METHOD_SYSTEM_INTEGRATION\x10\x02\x12#\n\x1fSHARE_METHOD_FRONT_END_EXCHANGE\x10\x03\x12\x1f\n\x1bSHARE_METHOD_BATCH_DOWNLOAD\x10\x04*\xc0\x01\n\x0bPurposeType\x12\x1c\n\x18PURPOSE_TYPE_UNSPECIFIED\x10\x00\x12%\n!PURPOSE_TYPE_ADMINISTRATIVE_BASIS\x10\x01\x12\x1f\n\x1bPURPOSE_TYPE_WORK_REFERENCE\x10\x02\x12\"\n\x1ePURPOSE_TYPE_DATA_VERIFICATION\x10\x03\x12\'\n#PURPOSE_TYPE_BUSINESS_COLLABORATION\x10\x04*B\n\x04Zone\x12\x14\n\x10ZONE_UNSPECIFIED\x10\x00\x12\x11\n\rZONE_EXTRANET\x10\x01\x12\x11\n\rZONE_INTRANET\x10\x02*\xff\x02\n\nDenyReason\x12\x1b\n\x17\x44\x45NY_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45NY_REASON_NOT_GRANTED\x10\x01\x12#\n\x1f\x44\x45NY_REASON_PURPOSE_NOT_GRANTED\x10\x02\x12 \n\x1c\x44\x45NY_REASON_ITEM_NOT_GRANTED\x10\x03\x12\x17\n\x13\x44\x45NY_REASON_EXPIRED\x10\x04\x12\x1f\n\x1b\x44\x45NY_REASON_QUOTA_EXHAUSTED\x10\x05\x12\x1a\n\x16\x44\x45NY_REASON_NOT_SHARED\x10\x06\x12\x1a\n\x16\x44\x45NY_REASON_WRONG_ZONE\x10\x07\x12\"\n\x1e\x44\x45NY_REASON_METHOD_NOT_GRANTED\x10\x08\x12\x17\n\x13\x44\x45NY_REASON_REVOKED\x10\t\x12\x1d\n\x19\x44\x45NY_REASON_NOT_PUBLISHED\x10\n\x12\"\n\x1e\x44\x45NY_REASON_SYSTEM_NOT_GRANTED\x10\x0b\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fgovshare/common/v1/common.proto\x12\x12govshare.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"F\n\x07Purpose\x12-\n\x04type\x18\x01 \x01(\x0e\x32\x1f.govshare.common.v1.PurposeType\x12\x0c\n\x04text\x18\x02 \x01(\t\"p\n\nProvenance\x12 \n\x18provider_department_code\x18\x01 \x01(\t\x12.\n\nas_of_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64isputed\x18\x03 \x01(\x08\"B\n\x05\x41\x63tor\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x03 \x01(\t*|\n\tShareType\x12\x1a\n\x16SHARE_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n\x18SHARE_TYPE_UNCONDITIONAL\x10\x01\x12\x1a\n\x16SHARE_TYPE_CONDITIONAL\x10\x02\x12\x19\n\x15SHARE_TYPE_NOT_SHARED\x10\x03*\xb5\x01\n\x0bShareMethod\x12\x1c\n\x18SHARE_METHOD_UNSPECIFIED\x10\x00\x12\x1d\n\x19SHARE_METHOD_ONLINE_QUERY\x10\x01\x12#\n\x1fSHARE_METHOD_SYSTEM_INTEGRATION\x10\x02\x12#\n\x1fSHARE_METHOD_FRONT_END_EXCHANGE\x10\x03\x12\x1f\n\x1bSHARE_METHOD_BATCH_DOWNLOAD\x10\x04*\xc0\x01\n\x0bPurposeType\x12\x1c\n\x18PURPOSE_TYPE_UNSPECIFIED\x10\x00\x12%\n!PURPOSE_TYPE_ADMINISTRATIVE_BASIS\x10\x01\x12\x1f\n\x1bPURPOSE_TYPE_WORK_REFERENCE\x10\x02\x12\"\n\x1ePURPOSE_TYPE_DATA_VERIFICATION\x10\x03\x12\'\n#PURPOSE_TYPE_BUSINESS_COLLABORATION\x10\x04*B\n\x04Zone\x12\x14\n\x10ZONE_UNSPECIFIED\x10\x00\x12\x11\n\rZONE_EXTRANET\x10\x01\x12\x11\n\rZONE_INTRANET\x10\x02*\xff\x02\n\nDenyReason\x12\x1b\n\x17\x44\x45NY_REASON_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45NY_REASON_NOT_GRANTED\x10\x01\x12#\n\x1f\x44\x45NY_REASON_PURPOSE_NOT_GRANTED\x10\x02\x12 \n\x1c\x44\x45NY_REASON_ITEM_NOT_GRANTED\x10\x03\x12\x17\n\x13\x44\x45NY_REASON_EXPIRED\x10\x04\x12\x1f\n\x1b\x44\x45NY_REASON_QUOTA_EXHAUSTED\x10\x05\x12\x1a\n\x16\x44\x45NY_REASON_NOT_SHARED\x10\x06\x12\x1a\n\x16\x44\x45NY_REASON_WRONG_ZONE\x10\x07\x12\"\n\x1e\x44\x45NY_REASON_METHOD_NOT_GRANTED\x10\x08\x12\x17\n\x13\x44\x45NY_REASON_REVOKED\x10\t\x12\x1d\n\x19\x44\x45NY_REASON_NOT_PUBLISHED\x10\n\x12\"\n\x1e\x44\x45NY_REASON_SYSTEM_NOT_GRANTED\x10\x0b\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SHARETYPE']._serialized_start=274
-  _globals['_SHARETYPE']._serialized_end=398
-  _globals['_SHAREMETHOD']._serialized_start=401
-  _globals['_SHAREMETHOD']._serialized_end=582
-  _globals['_PURPOSETYPE']._serialized_start=585
-  _globals['_PURPOSETYPE']._serialized_end=777
-  _globals['_ZONE']._serialized_start=779
-  _globals['_ZONE']._serialized_end=845
-  _globals['_DENYREASON']._serialized_start=848
-  _globals['_DENYREASON']._serialized_end=1231
+  _globals['_SHARETYPE']._serialized_start=342
+  _globals['_SHARETYPE']._serialized_end=466
+  _globals['_SHAREMETHOD']._serialized_start=469
+  _globals['_SHAREMETHOD']._serialized_end=650
+  _globals['_PURPOSETYPE']._serialized_start=653
+  _globals['_PURPOSETYPE']._serialized_end=845
+  _globals['_ZONE']._serialized_start=847
+  _globals['_ZONE']._serialized_end=913
+  _globals['_DENYREASON']._serialized_start=916
+  _globals['_DENYREASON']._serialized_end=1299
   _globals['_PURPOSE']._serialized_start=88
   _globals['_PURPOSE']._serialized_end=158
   _globals['_PROVENANCE']._serialized_start=160
   _globals['_PROVENANCE']._serialized_end=272
+  _globals['_ACTOR']._serialized_start=274
+  _globals['_ACTOR']._serialized_end=340
 # @@protoc_insertion_point(module_scope)

@@ -99,3 +99,13 @@ class Provenance(_message.Message):
     as_of_time: _timestamp_pb2.Timestamp
     disputed: bool
     def __init__(self, provider_department_code: _Optional[str] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disputed: _Optional[bool] = ...) -> None: ...
+
+class Actor(_message.Message):
+    __slots__ = ("id", "display_name", "department_code")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    display_name: str
+    department_code: str
+    def __init__(self, id: _Optional[str] = ..., display_name: _Optional[str] = ..., department_code: _Optional[str] = ...) -> None: ...

@@ -2,6 +2,7 @@ import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from govshare_client.pb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -77,7 +78,7 @@ class LoadRecordsResponse(_message.Message):
     def __init__(self, accepted: _Optional[int] = ..., rejected: _Optional[_Iterable[_Union[RejectedRecord, _Mapping]]] = ..., conflicts: _Optional[int] = ...) -> None: ...
 
 class Conflict(_message.Message):
-    __slots__ = ("id", "dataset", "key", "item", "authoritative_value", "other_value", "other_source_department_code", "state", "resolution", "create_time", "authoritative_department_code", "authoritative_value_withheld")
+    __slots__ = ("id", "dataset", "key", "item", "authoritative_value", "other_value", "other_source_department_code", "state", "resolution", "create_time", "authoritative_department_code", "authoritative_value_withheld", "resolved_by")
     ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +91,7 @@ class Conflict(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     AUTHORITATIVE_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     AUTHORITATIVE_VALUE_WITHHELD_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_BY_FIELD_NUMBER: _ClassVar[int]
     id: int
     dataset: str
     key: str
@@ -102,7 +104,8 @@ class Conflict(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     authoritative_department_code: str
     authoritative_value_withheld: bool
-    def __init__(self, id: _Optional[int] = ..., dataset: _Optional[str] = ..., key: _Optional[str] = ..., item: _Optional[str] = ..., authoritative_value: _Optional[str] = ..., other_value: _Optional[str] = ..., other_source_department_code: _Optional[str] = ..., state: _Optional[_Union[ConflictState, str]] = ..., resolution: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authoritative_department_code: _Optional[str] = ..., authoritative_value_withheld: _Optional[bool] = ...) -> None: ...
+    resolved_by: _common_pb2.Actor
+    def __init__(self, id: _Optional[int] = ..., dataset: _Optional[str] = ..., key: _Optional[str] = ..., item: _Optional[str] = ..., authoritative_value: _Optional[str] = ..., other_value: _Optional[str] = ..., other_source_department_code: _Optional[str] = ..., state: _Optional[_Union[ConflictState, str]] = ..., resolution: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authoritative_department_code: _Optional[str] = ..., authoritative_value_withheld: _Optional[bool] = ..., resolved_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ...) -> None: ...
 
 class ListConflictsRequest(_message.Message):
     __slots__ = ("dataset", "state", "page_size", "page_token")

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from govshare_client.pb.common.v1 import common_pb2 as govshare_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fgovshare/query/v1/dispute.proto\x12\x11govshare.query.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x03\n\x07\x44ispute\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rresource_code\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x0c\n\x04item\x18\x04 \x01(\t\x12\x15\n\rclaimed_value\x18\x05 \x01(\t\x12\x10\n\x08\x65vidence\x18\x06 \x01(\t\x12 \n\x18reporter_department_code\x18\x07 \x01(\t\x12 \n\x18provider_department_code\x18\x08 \x01(\t\x12.\n\x05state\x18\t \x01(\x0e\x32\x1f.govshare.query.v1.DisputeState\x12\x0e\n\x06\x61nswer\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64ue_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61nswer_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07overdue\x18\x0e \x01(\x08\x12\x1c\n\x14\x64ue_time_provisional\x18\x0f \x01(\x08\"C\n\x14ReportDisputeRequest\x12+\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1a.govshare.query.v1.Dispute\"D\n\x15ReportDisputeResponse\x12+\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1a.govshare.query.v1.Dispute\"E\n\x14\x41nswerDisputeRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tcorrected\x18\x02 \x01(\x08\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\"D\n\x15\x41nswerDisputeResponse\x12+\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1a.govshare.query.v1.Dispute\"\x1f\n\x11GetDisputeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"A\n\x12GetDisputeResponse\x12+\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1a.govshare.query.v1.Dispute\"\x82\x01\n\x13ListDisputesRequest\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.govshare.query.v1.DisputeState\x12\x14\n\x0coverdue_only\x18\x02 \x01(\x08\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"]\n\x14ListDisputesResponse\x12,\n\x08\x64isputes\x18\x01 \x03(\x0b\x32\x1a.govshare.query.v1.Dispute\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x7f\n\x0c\x44isputeState\x12\x1d\n\x19\x44ISPUTE_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44ISPUTE_STATE_OPEN\x10\x01\x12\x1b\n\x17\x44ISPUTE_STATE_CORRECTED\x10\x02\x12\x1b\n\x17\x44ISPUTE_STATE_CONFIRMED\x10\x03\x32\x8b\x04\n\x0e\x44isputeService\x12\x81\x01\n\rReportDispute\x12\'.govshare.query.v1.ReportDisputeRequest\x1a(.govshare.query.v1.ReportDisputeResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/disputes:\x07\x64ispute\x12\x87\x01\n\rAnswerDispute\x12\'.govshare.query.v1.AnswerDisputeRequest\x1a(.govshare.query.v1.AnswerDisputeResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/disputes/{id}:answer:\x01*\x12t\n\nGetDispute\x12$.govshare.query.v1.GetDisputeRequest\x1a%.govshare.query.v1.GetDisputeResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/disputes/{id}\x12u\n\x0cListDisputes\x12&.govshare.query.v1.ListDisputesRequest\x1a\'.govshare.query.v1.ListDisputesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/disputesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fgovshare/query/v1/dispute.proto\x12\x11govshare.query.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fgovshare/common/v1/common.proto\"\x93\x04\n\x07\x44ispute\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rresource_code\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x0c\n\x04item\x18\x04 \x01(\t\x12\x15\n\rclaimed_value\x18\x05 \x01(\t\x12\x10\n\x08\x65vidence\x18\x06 \x01(\t\x12 \n\x18reporter_department_code\x18\x07 \x01(\t\x12 \n\x18provider_department_code\x18\x08 \x01(\t\x12.\n\x05state\x18\t \x01(\x0e\x32\x1f.govshare.query.v1.DisputeState\x12\x0e\n\x06\x61nswer\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x64ue_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x61nswer_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07overdue\x18\x0e \x01(\x08\x12\x1c\n\x14\x64ue_time_provisional\x18\x0f \x01(\x08\x12.\n\x0breported_by\x18\x10 \x01(\x0b\x32\x19.govshare.common.v1.Actor\x12.\n\x0b\x61nswered_by\x18\x11 \x01(\x0b\x32\x19.govshare.common.v1.Actor\"C\n\x14ReportDisputeRequest\x12+\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1a.govshare.query.v1.Dispute\"D\n\x15ReportDisputeResponse\x12+\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1a.govshare.query.v1.Dispute\"E\n\x14\x41nswerDisputeRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tcorrected\x18\x02 \x01(\x08\x12\x0e\n\x06\x61nswer\x18\x03 \x01(\t\"D\n\x15\x41nswerDisputeResponse\x12+\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1a.govshare.query.v1.Dispute\"\x1f\n\x11GetDisputeRequest\x12\n\n\x02id\x18\x01 \x01(\t\"A\n\x12GetDisputeResponse\x12+\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x1a.govshare.query.v1.Dispute\"\x82\x01\n\x13ListDisputesRequest\x12.\n\x05state\x18\x01 \x01(\x0e\x32\x1f.govshare.query.v1.DisputeState\x12\x14\n\x0coverdue_only\x18\x02 \x01(\x08\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"]\n\x14ListDisputesResponse\x12,\n\x08\x64isputes\x18\x01 \x03(\x0b\x32\x1a.govshare.query.v1.Dispute\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x7f\n\x0c\x44isputeState\x12\x1d\n\x19\x44ISPUTE_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44ISPUTE_STATE_OPEN\x10\x01\x12\x1b\n\x17\x44ISPUTE_STATE_CORRECTED\x10\x02\x12\x1b\n\x17\x44ISPUTE_STATE_CONFIRMED\x10\x03\x32\x8b\x04\n\x0e\x44isputeService\x12\x81\x01\n\rReportDispute\x12\'.govshare.query.v1.ReportDisputeRequest\x1a(.govshare.query.v1.ReportDisputeResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/disputes:\x07\x64ispute\x12\x87\x01\n\rAnswerDispute\x12\'.govshare.query.v1.AnswerDisputeRequest\x1a(.govshare.query.v1.AnswerDisputeResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/disputes/{id}:answer:\x01*\x12t\n\nGetDispute\x12$.govshare.query.v1.GetDisputeRequest\x1a%.govshare.query.v1.GetDisputeResponse\"\x19\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/disputes/{id}\x12u\n\x0cListDisputes\x12&.govshare.query.v1.ListDisputesRequest\x1a\'.govshare.query.v1.ListDisputesResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/disputesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,26 +42,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DISPUTESERVICE'].methods_by_name['GetDispute']._serialized_options = b'\202\323\344\223\002\023\022\021/v1/disputes/{id}'
   _globals['_DISPUTESERVICE'].methods_by_name['ListDisputes']._loaded_options = None
   _globals['_DISPUTESERVICE'].methods_by_name['ListDisputes']._serialized_options = b'\202\323\344\223\002\016\022\014/v1/disputes'
-  _globals['_DISPUTESTATE']._serialized_start=1163
-  _globals['_DISPUTESTATE']._serialized_end=1290
-  _globals['_DISPUTE']._serialized_start=118
-  _globals['_DISPUTE']._serialized_end=553
-  _globals['_REPORTDISPUTEREQUEST']._serialized_start=555
-  _globals['_REPORTDISPUTEREQUEST']._serialized_end=622
-  _globals['_REPORTDISPUTERESPONSE']._serialized_start=624
-  _globals['_REPORTDISPUTERESPONSE']._serialized_end=692
-  _globals['_ANSWERDISPUTEREQUEST']._serialized_start=694
-  _globals['_ANSWERDISPUTEREQUEST']._serialized_end=763
-  _globals['_ANSWERDISPUTERESPONSE']._serialized_start=765
-  _globals['_ANSWERDISPUTERESPONSE']._serialized_end=833
-  _globals['_GETDISPUTEREQUEST']._serialized_start=835
-  _globals['_GETDISPUTEREQUEST']._serialized_end=866
-  _globals['_GETDISPUTERESPONSE']._serialized_start=868
-  _globals['_GETDISPUTERESPONSE']._serialized_end=933
-  _globals['_LISTDISPUTESREQUEST']._serialized_start=936
-  _globals['_LISTDISPUTESREQUEST']._serialized_end=1066
-  _globals['_LISTDISPUTESRESPONSE']._serialized_start=1068
-  _globals['_LISTDISPUTESRESPONSE']._serialized_end=1161
-  _globals['_DISPUTESERVICE']._serialized_start=1293
-  _globals['_DISPUTESERVICE']._serialized_end=1816
+  _globals['_DISPUTESTATE']._serialized_start=1292
+  _globals['_DISPUTESTATE']._serialized_end=1419
+  _globals['_DISPUTE']._serialized_start=151
+  _globals['_DISPUTE']._serialized_end=682
+  _globals['_REPORTDISPUTEREQUEST']._serialized_start=684
+  _globals['_REPORTDISPUTEREQUEST']._serialized_end=751
+  _globals['_REPORTDISPUTERESPONSE']._serialized_start=753
+  _globals['_REPORTDISPUTERESPONSE']._serialized_end=821
+  _globals['_ANSWERDISPUTEREQUEST']._serialized_start=823
+  _globals['_ANSWERDISPUTEREQUEST']._serialized_end=892
+  _globals['_ANSWERDISPUTERESPONSE']._serialized_start=894
+  _globals['_ANSWERDISPUTERESPONSE']._serialized_end=962
+  _globals['_GETDISPUTEREQUEST']._serialized_start=964
+  _globals['_GETDISPUTEREQUEST']._serialized_end=995
+  _globals['_GETDISPUTERESPONSE']._serialized_start=997
+  _globals['_GETDISPUTERESPONSE']._serialized_end=1062
+  _globals['_LISTDISPUTESREQUEST']._serialized_start=1065
+  _globals['_LISTDISPUTESREQUEST']._serialized_end=1195
+  _globals['_LISTDISPUTESRESPONSE']._serialized_start=1197
+  _globals['_LISTDISPUTESRESPONSE']._serialized_end=1290
+  _globals['_DISPUTESERVICE']._serialized_start=1422
+  _globals['_DISPUTESERVICE']._serialized_end=1945
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from govshare_client.pb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -23,7 +24,7 @@ DISPUTE_STATE_CORRECTED: DisputeState
 DISPUTE_STATE_CONFIRMED: DisputeState
 
 class Dispute(_message.Message):
-    __slots__ = ("id", "resource_code", "key", "item", "claimed_value", "evidence", "reporter_department_code", "provider_department_code", "state", "answer", "create_time", "due_time", "answer_time", "overdue", "due_time_provisional")
+    __slots__ = ("id", "resource_code", "key", "item", "claimed_value", "evidence", "reporter_department_code", "provider_department_code", "state", "answer", "create_time", "due_time", "answer_time", "overdue", "due_time_provisional", "reported_by", "answered_by")
     ID_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -39,6 +40,8 @@ class Dispute(_message.Message):
     ANSWER_TIME_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_FIELD_NUMBER: _ClassVar[int]
     DUE_TIME_PROVISIONAL_FIELD_NUMBER: _ClassVar[int]
+    REPORTED_BY_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_BY_FIELD_NUMBER: _ClassVar[int]
     id: str
     resource_code: str
     key: str
@@ -54,7 +57,9 @@ class Dispute(_message.Message):
     answer_time: _timestamp_pb2.Timestamp
     overdue: bool
     due_time_provisional: bool
-    def __init__(self, id: _Optional[str] = ..., resource_code: _Optional[str] = ..., key: _Optional[str] = ..., item: _Optional[str] = ..., claimed_value: _Optional[str] = ..., evidence: _Optional[str] = ..., reporter_department_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., state: _Optional[_Union[DisputeState, str]] = ..., answer: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answer_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., due_time_provisional: _Optional[bool] = ...) -> None: ...
+    reported_by: _common_pb2.Actor
+    answered_by: _common_pb2.Actor
+    def __init__(self, id: _Optional[str] = ..., resource_code: _Optional[str] = ..., key: _Optional[str] = ..., item: _Optional[str] = ..., claimed_value: _Optional[str] = ..., evidence: _Optional[str] = ..., reporter_department_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., state: _Optional[_Union[DisputeState, str]] = ..., answer: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., answer_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., due_time_provisional: _Optional[bool] = ..., reported_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., answered_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ...) -> None: ...
 
 class ReportDisputeRequest(_message.Message):
     __slots__ = ("dispute",)

@@ -1,0 +1,78 @@
+"""OpenID Connect sign-in: verifying the province's IdP's ID tokens ourselves (ExchangeOidcToken).
+
+The IdP (Keycloak in docs/configuration.md) signs ID tokens with keys it publishes as a JWKS. The service
+fetches that JWKS (cached by PyJWT's PyJWKClient, fetched again for an unknown ``kid``, so the IdP's key
+rotation needs nothing here), and checks the signature, the issuer, the audience (the console's client id),
+the expiry and the time of issue; the configured claim (``preferred_username`` by default, or ``sub``) names
+the person. Only asymmetric algorithms are accepted: a token "signed" with ``none`` or with an HMAC over the
+public key never passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import jwt
+
+from services.runtime.errors import ServiceError
+from services.runtime.settings import Settings
+
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+LEEWAY_SECONDS = 30
+JWKS_TIMEOUT_SECONDS = 5
+JWKS_CACHE_SECONDS = 300
+
+
+def _invalid(why: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.UNAUTHENTICATED, "OIDC_TOKEN_INVALID",
+                        f"the identity provider's ID token was refused ({why}): sign in at the provider again")
+
+
+class OidcVerifier:
+    def __init__(self, issuer: str, jwks_url: str, audience: str, username_claim: str) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._claim = username_claim
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=JWKS_CACHE_SECONDS,
+                                     timeout=JWKS_TIMEOUT_SECONDS)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OidcVerifier | None:
+        if not settings.oidc_issuer:
+            return None
+        return cls(settings.oidc_issuer, settings.oidc_jwks_url, settings.oidc_audience,
+                   settings.oidc_username_claim)
+
+    async def username(self, id_token: str) -> str:
+        """The verified token's username claim, or UNAUTHENTICATED (OIDC_TOKEN_INVALID) saying why;
+        UNAVAILABLE when the IdP's keys cannot be fetched."""
+        return await asyncio.to_thread(self._username, id_token)
+
+    def _username(self, id_token: str) -> str:
+        try:
+            key = self._jwks.get_signing_key_from_jwt(id_token)
+        except jwt.PyJWKClientConnectionError:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "OIDC_PROVIDER_UNAVAILABLE",
+                               "the identity provider's keys could not be fetched; retry shortly",
+                               retry_after=2.0) from None
+        except (jwt.PyJWKClientError, jwt.InvalidTokenError) as exc:
+            raise _invalid(f"no usable key: {type(exc).__name__}") from None
+        try:
+            claims = jwt.decode(id_token, key, algorithms=list(ALGORITHMS), audience=self._audience,
+                                issuer=self._issuer, leeway=LEEWAY_SECONDS,
+                                options={"require": ["exp", "iat", "iss", "aud", "sub"]})
+        except jwt.ExpiredSignatureError:
+            raise _invalid("expired") from None
+        except jwt.InvalidAudienceError:
+            raise _invalid("wrong audience") from None
+        except jwt.InvalidIssuerError:
+            raise _invalid("wrong issuer") from None
+        except jwt.InvalidSignatureError:
+            raise _invalid("bad signature") from None
+        except jwt.InvalidTokenError as exc:
+            raise _invalid(type(exc).__name__) from None
+        value = claims.get(self._claim)
+        if not isinstance(value, str) or not value:
+            raise _invalid(f"no {self._claim} claim")
+        return value

@@ -1,0 +1,104 @@
+"""Persons' local credentials: argon2id password hashes and TOTP (RFC 6238) as the second factor.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second recommended option: 64 MiB,
+3 passes), so a stolen table yields no password cheaply; the hash carries its parameters, so they can be
+raised later. An unknown username is verified against a decoy hash, so the answer time does not say which
+usernames exist. TOTP codes are 6 digits over 30-second steps, one step of clock drift either way accepted;
+the step of the last accepted code is kept, so a code (seen over a shoulder, or replayed) is never accepted
+twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import re
+import secrets
+import time
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from services.runtime.identity import PERSON_PREFIX
+
+#: Password length bounds: long enough to resist guessing (NIST SP 800-63B asks for 8; the platform 12),
+#: short enough that hashing cannot be used to burn CPU.
+PASSWORD_MIN = 12
+PASSWORD_MAX = 256
+TOTP_ISSUER = "govshare"
+TOTP_STEP_SECONDS = 30
+TOTP_DIGITS = 6
+#: Steps of clock drift accepted either side of the current one.
+TOTP_DRIFT_STEPS = 1
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+PERSON_ID = re.compile(r"psn-[0-9a-f]{16}")
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+def new_person_id() -> str:
+    return PERSON_PREFIX + secrets.token_hex(8)
+
+
+def password_problem(password: str) -> str | None:
+    """Why ``password`` cannot be set, or None."""
+    if len(password) < PASSWORD_MIN:
+        return f"must be at least {PASSWORD_MIN} characters"
+    if len(password) > PASSWORD_MAX:
+        return f"must be at most {PASSWORD_MAX} characters"
+    if "\x00" in password:
+        return "must not contain NUL characters"
+    return None
+
+
+def hash_password(password: str) -> str:
+    """The argon2id PHC string of ``password`` (slow on purpose: call it off the event loop)."""
+    return _hasher().hash(password)
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True when ``password`` matches ``stored``; an empty or malformed hash never matches."""
+    if not stored or len(password) > PASSWORD_MAX:
+        return False
+    try:
+        return _hasher().verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@functools.cache
+def decoy_password_hash() -> str:
+    """Verified against for an unknown username, so it costs as much time as a wrong password."""
+    return hash_password(secrets.token_urlsafe(24))
+
+
+def new_totp_secret() -> str:
+    return pyotp.random_base32()
+
+
+def provisioning_uri(secret: str, username: str) -> str:
+    """The otpauth:// URI an authenticator app scans (shown once, at enrolment)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=TOTP_ISSUER)
+
+
+def current_totp(secret: str, at: float | None = None) -> str:
+    """The code an authenticator shows now (the demo's `govshare totp` and tests)."""
+    return pyotp.TOTP(secret).at(at if at is not None else time.time())
+
+
+def totp_step(secret: str, code: str, last_step: int, at: float | None = None) -> int | None:
+    """The time step ``code`` belongs to (within the drift allowed, and after ``last_step``), or None."""
+    code = code.strip()
+    if not secret or len(code) != TOTP_DIGITS or not code.isdigit():
+        return None
+    now = at if at is not None else time.time()
+    totp = pyotp.TOTP(secret)
+    current = int(now // TOTP_STEP_SECONDS)
+    for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
+        if step > last_step and hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None

@@ -1,0 +1,155 @@
+"""The persons table (migration 005): SQL only, beside the service's Store (same pool, same administrative log).
+
+Every change that must end a person's tokens (disable, new roles, a password reset, a sign-out) moves their
+``not_before`` like a system's (services.authorization.store.reset_second) and takes a version from the same
+sequence, so the one SystemStates every verifier keeps refuses persons' older tokens too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.authorization.store import SERVICE, Store, reset_second
+from services.runtime.admin_events import AdminEvent
+from services.runtime.errors import already_exists
+from services.runtime.system_states import DISABLED, SystemState
+
+#: The reason a person's tokens were cut (their roles changed, they signed out, their password was reset).
+RESET = "RESET"
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person as stored, secrets included (never leaves the service)."""
+
+    id: str
+    username: str
+    display_name: str
+    department_code: str
+    roles: tuple[int, ...]
+    disabled: bool
+    password_hash: str
+    totp_secret: str
+    totp_last_step: int
+    failed_attempts: int
+    lock_until: dt.datetime | None
+    not_before: int
+    authority: bool
+    create_time: dt.datetime
+    seq: int = 0
+
+
+_SELECT = ("SELECT p.*, d.authority FROM persons p JOIN departments d ON d.code = p.department_code")
+
+
+def _person(row: asyncpg.Record) -> PersonRecord:
+    return PersonRecord(id=row["id"], username=row["username"], display_name=row["display_name"],
+                        department_code=row["department_code"], roles=tuple(row["roles"]), disabled=row["disabled"],
+                        password_hash=row["password_hash"], totp_secret=row["totp_secret"],
+                        totp_last_step=row["totp_last_step"], failed_attempts=row["failed_attempts"],
+                        lock_until=row["lock_until"], not_before=row["not_before"], authority=row["authority"],
+                        create_time=row["create_time"], seq=row["seq"])
+
+
+def _state(row: asyncpg.Record) -> tuple[str, SystemState]:
+    return row["id"], SystemState(disabled=row["disabled"], not_before=row["not_before"],
+                                  reason=row["not_before_reason"], version=row["state_version"])
+
+
+class PersonStore:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def _one(self, conn: asyncpg.Connection, person_id: str) -> PersonRecord:
+        return _person(await conn.fetchrow(f"{_SELECT} WHERE p.id = $1", person_id))
+
+    async def insert(self, person: PersonRecord, admin: AdminEvent) -> PersonRecord:
+        try:
+            async with self._store.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "INSERT INTO persons (id, username, display_name, department_code, roles, password_hash,"
+                    " totp_secret) VALUES ($1, $2, $3, $4, $5, $6, $7)", person.id, person.username,
+                    person.display_name, person.department_code, list(person.roles), person.password_hash,
+                    person.totp_secret)
+                await Store.append_admin(conn, SERVICE, [admin])
+                return await self._one(conn, person.id)
+        except asyncpg.UniqueViolationError:
+            raise already_exists(f"a person with username {person.username!r}") from None
+
+    async def get(self, person_id: str) -> PersonRecord | None:
+        row = await self._store.pool.fetchrow(f"{_SELECT} WHERE p.id = $1", person_id)
+        return _person(row) if row is not None else None
+
+    async def by_username(self, username: str) -> PersonRecord | None:
+        row = await self._store.pool.fetchrow(f"{_SELECT} WHERE p.username = $1", username)
+        return _person(row) if row is not None else None
+
+    async def list(self, department_code: str | None, after: int | None,
+                   limit: int) -> list[tuple[int, PersonRecord]]:
+        rows = await self._store.pool.fetch(
+            f"{_SELECT} WHERE ($1::text IS NULL OR p.department_code = $1) AND p.seq > $2 ORDER BY p.seq LIMIT $3",
+            department_code, after or 0, limit)
+        return [(r["seq"], _person(r)) for r in rows]
+
+    async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEvent | None,
+                     cut_tokens: str = "") -> tuple[PersonRecord, tuple[str, SystemState]] | None:
+        """Applies ``SET assignments`` (parameters from $2) to the person; with ``cut_tokens`` (the reason),
+        their tokens issued until now are refused. None for an unknown id."""
+        # Every change takes a new state version, so verifiers apply it (an enable as much as a disable).
+        sets = [assignments, "update_time = now()", "state_version = nextval('system_state_version')"]
+        params: list[object] = [person_id, *args]
+        if cut_tokens:
+            params += [reset_second(), cut_tokens]
+            sets.append(f"not_before = ${len(params) - 1}, not_before_reason = ${len(params)}")
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(f"UPDATE persons SET {', '.join(sets)} WHERE id = $1 RETURNING *",
+                                      *params)
+            if row is None:
+                return None
+            if admin is not None:
+                await Store.append_admin(conn, SERVICE, [admin])
+            return await self._one(conn, person_id), _state(row)
+
+    async def disable(self, person_id: str, admin: AdminEvent) -> tuple[PersonRecord, tuple[str, SystemState]] | None:
+        return await self.update(person_id, "disabled = true", (), admin, cut_tokens=DISABLED)
+
+    async def record_failure(self, person_id: str, max_failures: int, lock_seconds: int,
+                             admin: AdminEvent) -> PersonRecord:
+        """Counts a failed sign-in; the ``max_failures``-th in a row locks the account for ``lock_seconds``."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE persons SET failed_attempts = CASE WHEN failed_attempts + 1 >= $2 THEN 0"
+                " ELSE failed_attempts + 1 END,"
+                " lock_until = CASE WHEN failed_attempts + 1 >= $2 THEN now() + make_interval(secs => $3)"
+                " ELSE lock_until END WHERE id = $1", person_id, max_failures, float(lock_seconds))
+            person = await self._one(conn, person_id)
+            locked = person.lock_until is not None and person.failed_attempts == 0
+            await Store.append_admin(conn, SERVICE, [admin if not locked else AdminEvent(
+                action="session.lock", target=person_id, actor_system_id=person_id,
+                actor_department_code=person.department_code, details={"lock_seconds": lock_seconds},
+                result="LOCKED")])
+            return person
+
+    async def record_success(self, person_id: str, totp_step: int, admin: AdminEvent) -> bool:
+        """Resets the failure count and keeps ``totp_step``; False when that step (or a later one) was already
+        used (a replayed code: concurrent sign-ins with one code, only one wins)."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            done = await conn.fetchval(
+                "UPDATE persons SET failed_attempts = 0, lock_until = NULL, totp_last_step = $2"
+                " WHERE id = $1 AND totp_last_step < $2 RETURNING true", person_id, totp_step)
+            if done:
+                await Store.append_admin(conn, SERVICE, [admin])
+            return bool(done)
+
+    async def states(self) -> list[tuple[str, SystemState]]:
+        """Every person whose tokens are restricted (disabled, or cut at least once)."""
+        rows = await self._store.pool.fetch(
+            "SELECT id, disabled, not_before, not_before_reason, state_version FROM persons"
+            " WHERE disabled OR not_before > 0")
+        return [_state(r) for r in rows]
+
+    async def record_admin(self, event: AdminEvent) -> None:
+        await self._store.record_admin(event)

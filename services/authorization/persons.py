@@ -1,0 +1,208 @@
+"""Persons and their roles (issue 12): who may administer them, and what each role may hold.
+
+Only the authority administers persons: its administrators (PERSON_ROLE_ADMINISTRATOR) and, for provisioning
+and the first administrator, the authority's own systems. REVIEWER and ADMINISTRATOR are the authority's
+roles; an administrator holds no deciding role beside it (separation of duties: who manages accounts does
+not approve or review). Every change goes to the administrative log, naming the person changed by id only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from govshare.authorization.v1 import persons_pb2
+from services.authorization import person_credentials as pc
+from services.authorization.person_store import RESET, PersonRecord, PersonStore
+from services.authorization.roles import require_identified
+from services.authorization.validation import department_code_problem, find_by_id, name_problem, page_after, page_of
+from services.runtime import pagination
+from services.runtime.admin_events import AdminEvent
+from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied
+from services.runtime.identity import Caller
+
+if TYPE_CHECKING:
+    from services.authorization.policy_events import PolicyEvents
+    from services.authorization.store import Store
+
+_PREFIX = "PERSON_ROLE_"
+ROLE_NAMES = {number: name.removeprefix(_PREFIX) for name, number in persons_pb2.PersonRole.items()
+              if number != persons_pb2.PERSON_ROLE_UNSPECIFIED}
+DATA_OFFICER = "DATA_OFFICER"
+APPROVER = "APPROVER"
+APPLICANT = "APPLICANT"
+REVIEWER = "REVIEWER"
+AUDITOR = "AUDITOR"
+ADMINISTRATOR = "ADMINISTRATOR"
+#: Roles only the authority's persons hold.
+AUTHORITY_ROLES = frozenset({REVIEWER, ADMINISTRATOR})
+#: Roles an administrator may not hold beside ADMINISTRATOR (it cannot approve or review).
+DECIDING_ROLES = frozenset({APPROVER, REVIEWER, DATA_OFFICER, APPLICANT})
+ROLE_LABELS = {DATA_OFFICER: "编目员", APPROVER: "审批人", APPLICANT: "申请人", REVIEWER: "审核员",
+               AUDITOR: "审计员", ADMINISTRATOR: "管理员"}
+
+
+def role_names(numbers: Iterable[int]) -> tuple[str, ...]:
+    return tuple(sorted(ROLE_NAMES[n] for n in set(numbers) if n in ROLE_NAMES))
+
+
+def caller_of(person: PersonRecord) -> Caller:
+    """The caller a person's token asserts."""
+    return Caller(system_id=person.id, department_code=person.department_code, authority=person.authority,
+                  display_name=person.display_name, roles=role_names(person.roles))
+
+
+def require_administrator(caller: Caller, action: str) -> None:
+    """The authority's administrators, or the authority's systems (provisioning); nobody else."""
+    require_identified(caller)
+    allowed = caller.authority and (caller.has_role(ADMINISTRATOR) if caller.is_person else True)
+    if not allowed:
+        raise permission_denied("ADMINISTRATOR_ONLY",
+                                f"only the authority's administrator (管理员, PERSON_ROLE_ADMINISTRATOR) may {action}")
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    username: str
+    display_name: str
+    department_code: str
+    roles: tuple[int, ...]
+    password: str
+
+
+def _role_problems(roles: tuple[int, ...], authority: bool, field: str) -> list[FieldViolation]:
+    problems = []
+    unknown = [r for r in roles if r not in ROLE_NAMES]
+    if unknown:
+        problems.append(FieldViolation(field, f"unknown role numbers {sorted(set(unknown))}"))
+    names = set(role_names(roles))
+    if not authority and names & AUTHORITY_ROLES:
+        problems.append(FieldViolation(field, "REVIEWER and ADMINISTRATOR are the authority's roles only"))
+    if ADMINISTRATOR in names and names & DECIDING_ROLES:
+        problems.append(FieldViolation(field, "an ADMINISTRATOR holds no deciding role (DATA_OFFICER, APPROVER, "
+                                              "APPLICANT, REVIEWER): separation of duties"))
+    return problems
+
+
+class Persons:
+    """The PersonService workflows."""
+
+    def __init__(self, store: Store, persons: PersonStore, events: PolicyEvents) -> None:
+        self._store = store
+        self._persons = persons
+        self._events = events
+
+    async def create(self, caller: Caller, new: NewPerson) -> tuple[PersonRecord, str]:
+        require_administrator(caller, "create persons")
+        username = new.username.strip().lower()
+        problems = []
+        if not pc.USERNAME.fullmatch(username):
+            problems.append(FieldViolation("person.username", "must be 3-64 characters of a-z 0-9 . _ - "
+                                                              "starting with a letter or digit"))
+        if error := name_problem(new.display_name, 100):
+            problems.append(FieldViolation("person.display_name", error))
+        if error := department_code_problem(new.department_code):
+            problems.append(FieldViolation("person.department_code", error))
+        if new.password and (error := pc.password_problem(new.password)):
+            problems.append(FieldViolation("password", error))
+        department = None if problems else await self._store.get_department(new.department_code)
+        if not problems and department is None:
+            raise not_found(f"department {new.department_code}")
+        problems += _role_problems(new.roles, bool(department and department.authority), "person.roles")
+        if problems:
+            raise invalid_argument(problems)
+        password_hash = await asyncio.to_thread(pc.hash_password, new.password) if new.password else ""
+        secret = pc.new_totp_secret() if new.password else ""
+        record = PersonRecord(id=pc.new_person_id(), username=username, display_name=new.display_name.strip(),
+                              department_code=new.department_code, roles=tuple(sorted(set(new.roles))),
+                              disabled=False, password_hash=password_hash, totp_secret=secret, totp_last_step=0,
+                              failed_attempts=0, lock_until=None, not_before=0, authority=False,
+                              create_time=dt.datetime.now(dt.UTC))
+        admin = AdminEvent.by(caller, "person.create", record.id,
+                              {"department_code": record.department_code, "roles": list(role_names(record.roles)),
+                               "local_account": bool(new.password)})
+        created = await self._persons.insert(record, admin)
+        return created, pc.provisioning_uri(secret, username) if secret else ""
+
+    async def get(self, caller: Caller, person_id: str) -> PersonRecord:
+        require_administrator(caller, "read persons")
+        return await self.find(person_id)
+
+    async def find(self, person_id: str) -> PersonRecord:
+        return await find_by_id(person_id, pc.PERSON_ID, self._persons.get, "person")
+
+    async def list(self, caller: Caller, department_code: str, size: int,
+                   token: str) -> tuple[list[PersonRecord], str]:
+        require_administrator(caller, "list persons")
+        if department_code and (error := department_code_problem(department_code)):
+            raise invalid_argument([FieldViolation("department_code", error)])
+        limit = pagination.page_size(size)
+        rows = await self._persons.list(department_code or None, page_after(token, int), limit + 1)
+        return page_of(rows, limit)
+
+    async def set_roles(self, caller: Caller, person_id: str, roles: tuple[int, ...]) -> PersonRecord:
+        require_administrator(caller, "set persons' roles")
+        person = await self.find(person_id)
+        if problems := _role_problems(roles, person.authority, "roles"):
+            raise invalid_argument(problems)
+        roles = tuple(sorted(set(roles)))
+        admin = AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),
+                                                                      "before": list(role_names(person.roles))})
+        return await self._change(person.id, "roles = $2", (list(roles),), admin, RESET)
+
+    async def disable(self, caller: Caller, person_id: str) -> PersonRecord:
+        require_administrator(caller, "disable persons")
+        person = await self.find(person_id)
+        if person.id == caller.person_id:
+            raise invalid_argument([FieldViolation("id", "an administrator cannot disable themselves")])
+        changed = await self._persons.disable(person.id, AdminEvent.by(caller, "person.disable", person.id))
+        return await self._announce(changed, person_id)
+
+    async def enable(self, caller: Caller, person_id: str) -> PersonRecord:
+        require_administrator(caller, "enable persons")
+        person = await self.find(person_id)
+        return await self._change(person.id, "disabled = false", (), AdminEvent.by(caller, "person.enable", person.id))
+
+    async def reset_password(self, caller: Caller, person_id: str, password: str) -> PersonRecord:
+        require_administrator(caller, "reset passwords")
+        if error := pc.password_problem(password):
+            raise invalid_argument([FieldViolation("password", error)])
+        person = await self.find(person_id)
+        password_hash = await asyncio.to_thread(pc.hash_password, password)
+        # A person who had no local account gets one, and with it a TOTP secret (reset it to see its URI).
+        secret = person.totp_secret or pc.new_totp_secret()
+        return await self._change(person.id, "password_hash = $2, totp_secret = $3, failed_attempts = 0,"
+                                  " lock_until = NULL", (password_hash, secret),
+                                  AdminEvent.by(caller, "person.reset_password", person.id), RESET)
+
+    async def reset_totp(self, caller: Caller, person_id: str) -> tuple[PersonRecord, str]:
+        require_administrator(caller, "reset TOTP secrets")
+        person = await self.find(person_id)
+        if not person.password_hash:
+            raise invalid_argument([FieldViolation("id", "this person has no local account (OpenID Connect only): "
+                                                         "set a password first")])
+        secret = pc.new_totp_secret()
+        changed = await self._change(person.id, "totp_secret = $2, totp_last_step = 0", (secret,),
+                                     AdminEvent.by(caller, "person.reset_totp", person.id), RESET)
+        return changed, pc.provisioning_uri(secret, changed.username)
+
+    async def unlock(self, caller: Caller, person_id: str) -> PersonRecord:
+        require_administrator(caller, "unlock persons")
+        person = await self.find(person_id)
+        return await self._change(person.id, "failed_attempts = 0, lock_until = NULL", (),
+                                  AdminEvent.by(caller, "person.unlock", person.id))
+
+    async def _change(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEvent,
+                      cut_tokens: str = "") -> PersonRecord:
+        changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens)
+        return await self._announce(changed, person_id)
+
+    async def _announce(self, changed: object, person_id: str) -> PersonRecord:
+        if changed is None:
+            raise not_found(f"person {person_id}")
+        person, state = changed  # type: ignore[misc]
+        await self._events.system_changed(*state)
+        return person

@@ -1,0 +1,171 @@
+"""Persons' sign-in (SessionService): local accounts (password + TOTP) and OpenID Connect.
+
+A signed-in person gets a short-lived token of the platform's own kind (services.runtime.tokens), so every
+service and the edge verify it as they verify a system's. Failures are UNAUTHENTICATED with distinct reasons
+(the console says what to do), except that an unknown username and a wrong password share one message, so
+the answer never tells which usernames exist. The reasons:
+
+- BAD_CREDENTIALS: unknown username or wrong password (counted toward the lock);
+- ACCOUNT_LOCKED: too many failures in a row; refused without checking anything until ``lock_expire_time``;
+- TOTP_REQUIRED: the password is right and no code was sent (not counted: the console asks for the code);
+- TOTP_INVALID: a wrong, expired or already used code (counted);
+- ACCOUNT_DISABLED; NO_LOCAL_PASSWORD (the person signs in through the IdP).
+
+Every sign-in, failed or not (when the username exists), is written to the administrative log; the
+password, the code and the token never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import TYPE_CHECKING
+
+import grpc
+
+from services.authorization import person_credentials as pc
+from services.authorization.oidc import OidcVerifier
+from services.authorization.person_store import RESET, PersonRecord, PersonStore
+from services.authorization.persons import caller_of
+from services.runtime import tokens
+from services.runtime.admin_events import AdminEvent
+from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
+from services.runtime.identity import Caller
+from services.runtime.settings import Settings
+
+if TYPE_CHECKING:
+    from services.authorization.persons import Persons
+    from services.authorization.policy_events import PolicyEvents
+
+BAD_CREDENTIALS = "unknown username or wrong password"
+
+
+def _refused(reason: str, message: str, **metadata: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.UNAUTHENTICATED, reason, message, metadata=metadata)
+
+
+class Sessions:
+    """The SessionService workflows."""
+
+    def __init__(self, persons: PersonStore, directory: Persons, events: PolicyEvents, settings: Settings,
+                 oidc: OidcVerifier | None = None) -> None:
+        self._persons = persons
+        self._directory = directory
+        self._events = events
+        self._settings = settings
+        self._oidc = oidc
+
+    async def sign_in(self, username: str, password: str, totp_code: str) -> tuple[tokens.IssuedToken, int,
+                                                                                   PersonRecord]:
+        problems = [FieldViolation(name, "is required") for name, value in (("username", username),
+                                                                             ("password", password)) if not value]
+        if problems:
+            raise invalid_argument(problems)
+        name = username.strip().lower()
+        person = await self._persons.by_username(name) if pc.USERNAME.fullmatch(name) else None
+        if person is not None:
+            self._refuse_unusable(person)
+        stored = person.password_hash if person is not None and person.password_hash else pc.decoy_password_hash()
+        matches = await asyncio.to_thread(pc.verify_password, password, stored)
+        if person is None:
+            raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
+        if not person.password_hash:
+            raise _refused("NO_LOCAL_PASSWORD", "this account signs in through the province's identity provider "
+                                                "(ExchangeOidcToken), not with a password")
+        if not matches:
+            await self._fail(person, "BAD_PASSWORD")
+            raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
+        if not totp_code.strip():
+            raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
+        step = pc.totp_step(person.totp_secret, totp_code, person.totp_last_step)
+        signed_in = AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "password"})
+        if step is None or not await self._persons.record_success(person.id, step, signed_in):
+            await self._fail(person, "BAD_TOTP")
+            raise _refused("TOTP_INVALID", "the authenticator code is wrong, expired or already used: enter the "
+                                           "current code")
+        return (*self._issue(person), person)
+
+    async def exchange_oidc(self, id_token: str) -> tuple[tokens.IssuedToken, int, PersonRecord]:
+        if not id_token:
+            raise invalid_argument([FieldViolation("id_token", "is required")])
+        if self._oidc is None:
+            raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "OIDC_NOT_CONFIGURED",
+                               "this platform has no OpenID Connect provider configured (GOVSHARE_OIDC_ISSUER)")
+        username = (await self._oidc.username(id_token)).strip().lower()
+        person = await self._persons.by_username(username) if pc.USERNAME.fullmatch(username) else None
+        if person is None:
+            raise _refused("UNKNOWN_PERSON", "the identity provider's account has no person on this platform: "
+                                             "ask the authority's administrator to create it")
+        self._refuse_unusable(person)
+        await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.sign_in", person.id,
+                                                       {"method": "oidc"}))
+        return (*self._issue(person), person)
+
+    async def refresh(self, caller: Caller, session_end: int) -> tuple[tokens.IssuedToken, int, PersonRecord]:
+        person = await self._current(caller)
+        self._refuse_unusable(person)
+        if caller.roles != caller_of(person).roles:
+            raise _refused("SESSION_EXPIRED", "your roles changed: sign in again")
+        return (*self._issue(person, session_end), person)
+
+    async def sign_out(self, caller: Caller) -> None:
+        person = await self._current(caller)
+        changed = await self._persons.update(person.id, "failed_attempts = failed_attempts", (),
+                                             AdminEvent.by(caller, "session.sign_out", person.id), RESET)
+        if changed is not None:
+            await self._events.system_changed(*changed[1])
+
+    async def current(self, caller: Caller) -> PersonRecord:
+        return await self._current(caller)
+
+    async def change_password(self, caller: Caller, current_password: str, new_password: str,
+                              totp_code: str) -> None:
+        person = await self._current(caller)
+        problems = [FieldViolation(n, "is required") for n, v in (("current_password", current_password),
+                                                                    ("totp_code", totp_code)) if not v]
+        if error := pc.password_problem(new_password):
+            problems.append(FieldViolation("new_password", error))
+        if problems:
+            raise invalid_argument(problems)
+        if not await asyncio.to_thread(pc.verify_password, current_password, person.password_hash):
+            await self._fail(person, "BAD_PASSWORD")
+            raise _refused("BAD_CREDENTIALS", "the current password is wrong")
+        step = pc.totp_step(person.totp_secret, totp_code, person.totp_last_step)
+        if step is None:
+            await self._fail(person, "BAD_TOTP")
+            raise _refused("TOTP_INVALID", "the authenticator code is wrong, expired or already used")
+        password_hash = await asyncio.to_thread(pc.hash_password, new_password)
+        # The other sessions end; this one too (the console signs in again with the new password).
+        changed = await self._persons.update(person.id, "password_hash = $2, totp_last_step = $3",
+                                             (password_hash, step),
+                                             AdminEvent.by(caller, "session.change_password", person.id), RESET)
+        if changed is not None:
+            await self._events.system_changed(*changed[1])
+
+    async def _current(self, caller: Caller) -> PersonRecord:
+        if not caller.is_person:
+            raise ServiceError(grpc.StatusCode.PERMISSION_DENIED, "PERSON_ONLY",
+                               "only a signed-in person has a session (this token is a system's)")
+        return await self._directory.find(caller.person_id)
+
+    def _refuse_unusable(self, person: PersonRecord) -> None:
+        if person.disabled:
+            raise _refused("ACCOUNT_DISABLED", "this account is disabled: ask the authority's administrator")
+        if person.lock_until is not None and person.lock_until > dt.datetime.now(dt.UTC):
+            until = person.lock_until.astimezone(dt.UTC).isoformat(timespec="seconds")
+            raise _refused("ACCOUNT_LOCKED", f"too many failed sign-ins: this account is locked until {until} "
+                                             "(or until the administrator unlocks it)", lock_expire_time=until)
+
+    async def _fail(self, person: PersonRecord, result: str) -> None:
+        await self._persons.record_failure(
+            person.id, self._settings.signin_max_failures, self._settings.signin_lock_seconds,
+            AdminEvent.by(caller_of(person), "session.sign_in", person.id, result=result))
+
+    def _issue(self, person: PersonRecord, session_end: int = 0) -> tuple[tokens.IssuedToken, int]:
+        """A token for ``person`` (and the session's absolute end, epoch seconds)."""
+        end = session_end or int(time.time()) + self._settings.session_max_seconds
+        issued = tokens.issue_token(self._settings.token_private_key, caller_of(person),
+                                    self._settings.session_ttl_seconds, not_before=person.not_before,
+                                    session_end=end)
+        return issued, end

@@ -1,0 +1,122 @@
+"""Persons (issue 12): sign-in through the edge, person tokens accepted by every service, the refusals.
+
+Over the real platform (tests/integration/conftest.py): every call goes through Envoy, which lets SignIn
+through without a token and verifies person tokens against the JWKS like systems' tokens.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import pyotp
+import pytest
+
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
+from services.runtime.errors import details_of
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery"
+
+
+def _sessions(platform) -> persons_pb2_grpc.SessionServiceStub:  # type: ignore[no-untyped-def]
+    return persons_pb2_grpc.SessionServiceStub(platform.channel)
+
+
+def _admin(platform) -> persons_pb2_grpc.PersonServiceStub:  # type: ignore[no-untyped-def]
+    return persons_pb2_grpc.PersonServiceStub(platform.channel)
+
+
+async def create_person(platform, department: str, *roles: int,  # type: ignore[no-untyped-def]
+                        password: str = PASSWORD) -> tuple[persons_pb2.Person, pyotp.TOTP | None]:
+    """A person of the demo department ``department``, created by the authority's system; with their TOTP."""
+    username = f"u{uuid.uuid4().hex[:10]}"
+    response = await _admin(platform).CreatePerson(persons_pb2.CreatePersonRequest(
+        person=persons_pb2.Person(username=username, display_name=f"测试{username[-4:]}",
+                                  department_code=platform.credentials.systems[department]["department"],
+                                  roles=list(roles)), password=password),
+        metadata=platform.metadata("authority"), timeout=10)
+    totp = pyotp.parse_uri(response.totp_provisioning_uri) if response.totp_provisioning_uri else None
+    return response.person, totp  # type: ignore[return-value]
+
+
+async def sign_in(platform, person: persons_pb2.Person, totp: pyotp.TOTP,  # type: ignore[no-untyped-def]
+                  password: str = PASSWORD) -> persons_pb2.Session:
+    response = await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=password, totp_code=totp.now()), timeout=10)
+    return response.session
+
+
+def bearer(session: persons_pb2.Session) -> tuple[tuple[str, str], ...]:
+    return (("authorization", f"Bearer {session.token}"),)
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    info, _ = details_of(error)
+    return info.reason if info is not None else ""
+
+
+async def test_a_person_signs_in_through_the_edge_and_calls_public_services_as_themselves(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None and person.local_account and person.id.startswith("psn-")
+    session = await sign_in(platform, person, totp)
+    assert session.person.id == person.id and session.person.roles == [persons_pb2.PERSON_ROLE_APPLICANT]
+    assert session.expire_time.seconds <= session.session_expire_time.seconds
+
+    current = await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(),
+                                                         metadata=bearer(session), timeout=10)
+    assert current.person.username == person.username
+    departments = await directory_pb2_grpc.DirectoryServiceStub(platform.channel).ListDepartments(
+        directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
+    assert departments.departments
+
+
+async def test_sign_in_failures_say_what_to_do_and_lock_the_account(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    sessions = _sessions(platform)
+
+    async def refused(username: str, password: str, code: str) -> tuple[str, str]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await sessions.SignIn(persons_pb2.SignInRequest(username=username, password=password, totp_code=code),
+                                  timeout=10)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        return _reason(caught.value), caught.value.details() or ""
+
+    unknown = await refused("nobody-here", PASSWORD, totp.now())
+    wrong = await refused(person.username, "wrong password!", totp.now())
+    assert unknown[0] == wrong[0] == "BAD_CREDENTIALS" and unknown[1] == wrong[1]  # never says which
+    assert (await refused(person.username, PASSWORD, ""))[0] == "TOTP_REQUIRED"
+    assert (await refused(person.username, PASSWORD, "000000" if totp.now() != "000000" else "111111"))[0] == \
+        "TOTP_INVALID"
+    # Two failures so far (wrong password, wrong code); three more lock it (the default is five).
+    for _ in range(3):
+        await refused(person.username, "wrong password!", "")
+    reason, message = await refused(person.username, PASSWORD, totp.now())
+    assert reason == "ACCOUNT_LOCKED" and "locked until" in message
+
+    await _admin(platform).UnlockPerson(persons_pb2.UnlockPersonRequest(id=person.id),
+                                        metadata=platform.metadata("authority"), timeout=10)
+    assert (await sign_in(platform, person, totp)).token
+
+
+async def test_a_totp_code_is_accepted_once(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    code = totp.now()
+    await _sessions(platform).SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
+                                                               totp_code=code), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _sessions(platform).SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
+                                                                   totp_code=code), timeout=10)
+    assert _reason(caught.value) == "TOTP_INVALID"
+
+
+async def test_sign_out_and_disable_end_the_sessions_everywhere(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
+    await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED and "sign in again" in (caught.value.details() or "")
