@@ -10,6 +10,7 @@
                                 the one-way extranet → intranet data path
     govshare export-checkpoints / verify-checkpoints
                                 an auditor's copy of the signed audit checkpoints, checked offline
+    govshare totp USERNAME      the current TOTP code of a demo person (the embedded demo's accounts only)
     govshare supervise          compute supervision snapshots of months (the chart's CronJob)
     govshare report yearly / monthly
                                 the yearly sharing report and the monthly usage feedback, HTML and PDF
@@ -256,6 +257,24 @@ def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
     _add_data_dir(parser)
 
 
+def _totp(args: argparse.Namespace) -> None:
+    """Prints a demo person's current TOTP code, from the secret `govshare up` kept in demo-credentials.json:
+    what an authenticator app would show (a real account's secret is never kept anywhere but in its app)."""
+    import time
+
+    import pyotp
+
+    path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
+    if not path.exists():
+        raise SystemExit(f"no demo credentials at {path}: run `govshare up` first")
+    accounts = json.loads(path.read_text(encoding="utf-8")).get("accounts", {})
+    account = accounts.get(args.username)
+    if account is None:
+        raise SystemExit(f"unknown demo person {args.username!r}: one of {', '.join(accounts) or '(none)'}")
+    left = 30 - int(time.time()) % 30
+    print(f"{pyotp.TOTP(account['totp_secret']).now()}    (valid {left} s more; each code signs in once)")
+
+
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=os.environ.get("GOVSHARE_DATA_DIR", ".govshare"),
                         help="data directory of `govshare up` (or GOVSHARE_DATA_DIR; default .govshare)")
@@ -324,6 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_call_flags(verify)
     verify.add_argument("claims", nargs="+", help="item=value")
     verify.set_defaults(func=_verify, purpose="data_verification")
+
+    totp = commands.add_parser("totp", help="the current TOTP code of a demo person (embedded demo only)")
+    totp.add_argument("username", help="a demo person's username, e.g. authority.reviewer")
+    _add_data_dir(totp)
+    totp.add_argument("--credentials", default="", help="default: demo-credentials.json in the data directory")
+    totp.set_defaults(func=_totp)
 
     supervise = commands.add_parser("supervise", help="compute supervision snapshots (R-SUP-1)")
     supervise.add_argument("--months", default="previous,current",

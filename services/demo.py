@@ -15,9 +15,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import grpc
+import pyotp
 from stdnum.cn import uscc
 
-from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, token_pb2, token_pb2_grpc
+from govshare.authorization.v1 import (
+    directory_pb2,
+    directory_pb2_grpc,
+    persons_pb2,
+    persons_pb2_grpc,
+    token_pb2,
+    token_pb2_grpc,
+)
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
@@ -66,6 +74,9 @@ class DemoCredentials:
     resources: dict[str, str] = field(default_factory=dict)
     persons: int = 0
     seed: int = 42
+    #: The demo persons (issue 12) by username: password, TOTP secret, display name, department key, roles.
+    #: `govshare totp <username>` prints an account's current code.
+    accounts: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         with open_private(path) as out:  # secrets: never readable by others, not even for a moment
@@ -74,6 +85,33 @@ class DemoCredentials:
     @classmethod
     def load(cls, path: Path) -> DemoCredentials:
         return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+#: Every demo account's password (the embedded demo only; a real platform's administrator sets each one).
+DEMO_PASSWORD = "govshare-demo-2026"
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    username: str
+    display_name: str
+    department: str
+    roles: tuple[int, ...]
+
+
+#: A 编目员, 审批人 and 申请人 at the provider of 人口基本信息 (police) and at a user department (social), and
+#: the authority's 审核员, 审计员 and 管理员.
+DEMO_PERSONS = (
+    DemoPerson("police.officer", "张编目", "police", (persons_pb2.PERSON_ROLE_DATA_OFFICER,)),
+    DemoPerson("police.approver", "李审批", "police", (persons_pb2.PERSON_ROLE_APPROVER,)),
+    DemoPerson("police.applicant", "王申请", "police", (persons_pb2.PERSON_ROLE_APPLICANT,)),
+    DemoPerson("social.officer", "赵编目", "social", (persons_pb2.PERSON_ROLE_DATA_OFFICER,)),
+    DemoPerson("social.approver", "钱审批", "social", (persons_pb2.PERSON_ROLE_APPROVER,)),
+    DemoPerson("social.applicant", "孙申请", "social", (persons_pb2.PERSON_ROLE_APPLICANT,)),
+    DemoPerson("authority.reviewer", "周审核", "authority", (persons_pb2.PERSON_ROLE_REVIEWER,)),
+    DemoPerson("authority.auditor", "吴审计", "authority", (persons_pb2.PERSON_ROLE_AUDITOR,)),
+    DemoPerson("authority.admin", "郑管理", "authority", (persons_pb2.PERSON_ROLE_ADMINISTRATOR,)),
+)
 
 
 def _item(name: str, machine: str, length: int = 50, *, data_type: int = cat.DATA_TYPE_CHARACTER,
@@ -207,7 +245,10 @@ async def _ensure_department(directory: directory_pb2_grpc.DirectoryServiceStub,
             raise
 
 
-async def _publish(catalog: catalog_pb2_grpc.CatalogServiceStub, entry: cat.Entry, metadata: tuple) -> None:
+async def _publish(catalog: catalog_pb2_grpc.CatalogServiceStub, entry: cat.Entry, metadata: tuple,
+                   reviewer: tuple) -> None:
+    """Drafts and submits ``entry`` (the authority's system, cataloguing for the demo providers), then the
+    authority's reviewer publishes it (a review is a person's decision)."""
     try:
         await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
     except grpc.aio.AioRpcError as exc:
@@ -216,7 +257,60 @@ async def _publish(catalog: catalog_pb2_grpc.CatalogServiceStub, entry: cat.Entr
         return
     await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=metadata, timeout=10)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
-                              metadata=metadata, timeout=10)
+                              metadata=reviewer, timeout=10)
+
+
+async def seed_persons(channel: grpc.aio.Channel, credentials: DemoCredentials, metadata: tuple) -> None:
+    """Creates the demo persons (as the authority's system, which provisions persons) with DEMO_PASSWORD, and
+    keeps their TOTP secrets in ``credentials``; seeding again resets an existing demo person's password and
+    TOTP secret (the new credentials file must hold working ones)."""
+    persons = persons_pb2_grpc.PersonServiceStub(channel)
+    for person in DEMO_PERSONS:
+        department = credentials.systems[person.department]["department"]
+        try:
+            created = await persons.CreatePerson(persons_pb2.CreatePersonRequest(
+                person=persons_pb2.Person(username=person.username, display_name=person.display_name,
+                                          department_code=department, roles=list(person.roles)),
+                password=DEMO_PASSWORD), metadata=metadata, timeout=30)
+            uri = created.totp_provisioning_uri
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+            uri = await _reset_person(persons, department, person.username, metadata)
+        secret = pyotp.parse_uri(uri).secret
+        credentials.accounts[person.username] = {
+            "password": DEMO_PASSWORD, "totp_secret": secret, "display_name": person.display_name,
+            "department": person.department, "department_code": department,
+            "roles": [persons_pb2.PersonRole.Name(r).removeprefix("PERSON_ROLE_") for r in person.roles]}
+
+
+async def _reset_person(persons: persons_pb2_grpc.PersonServiceStub, department: str, username: str,
+                        metadata: tuple) -> str:
+    """An existing demo person gets DEMO_PASSWORD and a new TOTP secret again; its provisioning URI."""
+    token = ""
+    while True:
+        page = await persons.ListPersons(persons_pb2.ListPersonsRequest(department_code=department, page_token=token),
+                                         metadata=metadata, timeout=30)
+        found = next((p for p in page.persons if p.username == username), None)
+        if found is not None or not page.next_page_token:
+            break
+        token = page.next_page_token
+    if found is None:
+        raise RuntimeError(f"demo person {username} exists but is not in its department")
+    await persons.ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(id=found.id, password=DEMO_PASSWORD),
+                                      metadata=metadata, timeout=30)
+    reset = await persons.ResetPersonTotp(persons_pb2.ResetPersonTotpRequest(id=found.id), metadata=metadata,
+                                          timeout=30)
+    return reset.totp_provisioning_uri
+
+
+async def person_session(channel: grpc.aio.Channel, credentials: DemoCredentials, username: str) -> tuple:
+    """Call metadata with the session token of demo person ``username`` (signed in with password and TOTP)."""
+    account = credentials.accounts[username]
+    response = await persons_pb2_grpc.SessionServiceStub(channel).SignIn(persons_pb2.SignInRequest(
+        username=username, password=str(account["password"]),
+        totp_code=pyotp.TOTP(str(account["totp_secret"])).now()), timeout=30)
+    return (("authorization", f"Bearer {response.session.token}"),)
 
 
 async def designate_sources(admin: foundation_pb2_grpc.FoundationAdminServiceStub, sources: dict[str, str],
@@ -247,11 +341,13 @@ async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, enti
                 department_code=department.code, name=department.system_name)), metadata=metadata, timeout=10)
             credentials.systems[department.key] = {"system_id": created.system.id, "secret": created.secret,
                                                    "department": department.code, "name": department.name}
+        await seed_persons(channel, credentials, metadata)
+        reviewer = await person_session(channel, credentials, "authority.reviewer")
         catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
         await _until_accepting(lambda: catalog.ListEntries(cat.ListEntriesRequest(page_size=1), metadata=metadata,
                                                            timeout=10))
         for entry in demo_entries():
-            await _publish(catalog, entry, metadata)
+            await _publish(catalog, entry, metadata, reviewer)
             credentials.resources[entry.name] = entry.code
         sources = {"population": DEPARTMENTS[0].code, "legal_entity": DEPARTMENTS[1].code,
                    "region": DEPARTMENTS[2].code, "place": DEPARTMENTS[2].code, "licence": DEPARTMENTS[3].code}

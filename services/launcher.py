@@ -191,6 +191,16 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     print("demo business systems (secrets are in " + str(credentials_path) + "):")
     for key, system in data["systems"].items():
         print(f"  {key:10s} {system['system_id']:24s} {system['name']}")
+    accounts = data.get("accounts", {})
+    if accounts:
+        from services.authorization.persons import ROLE_LABELS
+
+        names = {system["department"]: system["name"] for system in data["systems"].values()}
+        password = next(iter(accounts.values()))["password"]
+        print(f"\ndemo persons (password {password}; the second factor: `govshare totp <username>`):")
+        for username, account in accounts.items():
+            roles = "、".join(ROLE_LABELS.get(role, role) for role in account["roles"])
+            print(f"  {username:20s} {account['display_name']}  {roles}  {names.get(account['department_code'], '')}")
     print("\ndemo resources:")
     for name, code in data["resources"].items():
         print(f"  {code}  {name}")

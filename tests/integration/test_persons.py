@@ -120,3 +120,19 @@ async def test_sign_out_and_disable_end_the_sessions_everywhere(platform) -> Non
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED and "sign in again" in (caught.value.details() or "")
+
+
+async def test_the_demo_persons_sign_in_with_the_printed_password_and_govshare_totp(platform, tmp_path,  # type: ignore[no-untyped-def]
+                                                                                     capsys) -> None:
+    from services.cli import main
+
+    accounts = platform.credentials.accounts
+    assert {a["department"] for a in accounts.values()} == {"police", "social", "authority"}
+    platform.credentials.save(tmp_path / "demo-credentials.json")
+    main(["totp", "social.approver", "--data-dir", str(tmp_path)])
+    code = capsys.readouterr().out.split()[0]
+    response = await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username="social.approver", password=str(accounts["social.approver"]["password"]), totp_code=code),
+        timeout=10)
+    assert response.session.person.display_name == accounts["social.approver"]["display_name"]
+    assert list(response.session.person.roles) == [persons_pb2.PERSON_ROLE_APPROVER]
