@@ -48,6 +48,8 @@ SECURITY_HEADERS = {
 }
 #: The pre-sign-in cookie whose value the sign-in form must echo (login CSRF, double submit).
 LOGIN_COOKIE = "govshare_console_login"
+#: A token this close to its expiry is renewed before the request uses it (RefreshSession).
+REFRESH_BEFORE_SECONDS = 300
 log = logging.getLogger("govshare.console")
 
 
@@ -104,6 +106,16 @@ class Console:
         response.set_cookie(COOKIE, session_id, httponly=True, secure=self.settings.secure_cookie,
                             samesite="strict", path="/")
 
+    async def refresh(self, session: Session) -> bool:
+        """Swaps the session's token for a fresh one (RefreshSession); False when the platform ended it."""
+        from console.signin import refresh
+
+        renewed = await refresh(self.services.channel, session.token, self.settings.call_timeout_seconds)
+        if renewed is None:
+            return False
+        session.token, session.token_expires_at = renewed.token, renewed.expires_at
+        return True
+
     # -- sessions and CSRF -------------------------------------------------------------------------------------
 
     def session_of(self, request: Request) -> tuple[Session | None, bool]:
@@ -131,6 +143,10 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if session is None:
             return login_redirect(expired)
         request.scope["console.session"] = session
+        if session.token_expires_at - console.sessions.now() < REFRESH_BEFORE_SECONDS \
+                and not await console.refresh(session):
+            console.sessions.end(session.id)
+            return login_redirect(True)
         if request.method == "POST":
             form = await console.checked_form(request, session)
             if form is None:
@@ -237,6 +253,9 @@ async def login_submit(request: Request) -> Response:
 
 @signed_in
 async def logout(console: Console, request: Request, session: Session) -> Response:
+    from console.signin import sign_out
+
+    await sign_out(console.services.channel, session.token, console.settings.call_timeout_seconds)
     console.sessions.end(session.id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")

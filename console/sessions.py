@@ -49,6 +49,9 @@ class SessionStore:
         self._idle = idle_seconds
         self._clock = clock
 
+    def now(self) -> float:
+        return self._clock()
+
     def create(self, person: Person, token: str, token_expires_at: float) -> Session:
         self._sweep()
         session = Session(id=secrets.token_urlsafe(32), person=person, token=token,

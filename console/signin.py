@@ -7,22 +7,23 @@ person should do (wrong password, locked, missing or wrong TOTP code).
 
 from __future__ import annotations
 
-import importlib
-import time
+import contextlib
 from dataclasses import dataclass
 
 import grpc
 
 from console.sessions import Person
+from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 from services.runtime.errors import details_of
 
 #: Refusal reasons of SignIn (ErrorInfo.reason) and what the person reads.
 SIGN_IN_MESSAGES = {
-    "INVALID_CREDENTIALS": "用户名或密码不正确，请重新输入。",
+    "BAD_CREDENTIALS": "用户名或密码不正确，请重新输入。",
     "ACCOUNT_LOCKED": "连续登录失败次数过多，账号已被临时锁定，请稍后再试或联系管理员解锁。",
     "TOTP_REQUIRED": "请输入动态口令（身份验证器应用中的 6 位数字）。",
-    "TOTP_INVALID": "动态口令不正确或已过期，请输入身份验证器当前显示的 6 位数字。",
-    "PERSON_DISABLED": "账号已被停用，请联系管理员。",
+    "TOTP_INVALID": "动态口令不正确、已过期或已使用过，请输入身份验证器当前显示的 6 位数字。",
+    "ACCOUNT_DISABLED": "账号已被停用，请联系管理员。",
+    "NO_LOCAL_PASSWORD": "此账号通过统一身份认证登录，不能使用本地密码。",
 }
 
 
@@ -40,10 +41,6 @@ class SignInRefused(Exception):
         self.field = field
 
 
-def _session_modules():  # type: ignore[no-untyped-def]
-    pb2 = importlib.import_module("govshare.authorization.v1.session_pb2")
-    grpc_mod = importlib.import_module("govshare.authorization.v1.session_pb2_grpc")
-    return pb2, grpc_mod
 
 
 def role_names(person_pb) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
@@ -61,20 +58,40 @@ def role_names(person_pb) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
 async def sign_in(channel: grpc.aio.Channel, username: str, password: str, totp_code: str,
                   deadline: float) -> SignedIn:
     """The person's token and who they are, or SignInRefused saying what to do."""
-    pb2, grpc_mod = _session_modules()
-    stub = grpc_mod.SessionServiceStub(channel)
+    stub = persons_pb2_grpc.SessionServiceStub(channel)
     try:
-        reply = await stub.SignIn(pb2.SignInRequest(username=username, password=password, totp_code=totp_code),
-                                  timeout=deadline)
+        reply = await stub.SignIn(persons_pb2.SignInRequest(username=username, password=password,
+                                                            totp_code=totp_code), timeout=deadline)
     except grpc.aio.AioRpcError as error:
         raise _refusal(error) from None
-    person = reply.person
-    expires = reply.expire_time.ToSeconds() if reply.HasField("expire_time") else time.time() + 900
+    return _signed_in(reply.session)
+
+
+def _signed_in(session: persons_pb2.Session) -> SignedIn:
+    person = session.person
     return SignedIn(
-        person=Person(username=person.username or username, display_name=person.display_name or username,
-                      department_code=person.department_code,
-                      department_name=getattr(person, "department_name", ""), roles=role_names(person)),
-        token=reply.token, expires_at=float(expires))
+        person=Person(username=person.username, display_name=person.display_name or person.username,
+                      department_code=person.department_code, roles=role_names(person)),
+        token=session.token, expires_at=float(session.expire_time.ToSeconds()))
+
+
+async def refresh(channel: grpc.aio.Channel, token: str, deadline: float) -> SignedIn | None:
+    """A new token for the session ``token`` belongs to, or None when the platform ended the session."""
+    stub = persons_pb2_grpc.SessionServiceStub(channel)
+    try:
+        reply = await stub.RefreshSession(persons_pb2.RefreshSessionRequest(),
+                                          metadata=(("authorization", f"Bearer {token}"),), timeout=deadline)
+    except grpc.aio.AioRpcError:
+        return None
+    return _signed_in(reply.session)
+
+
+async def sign_out(channel: grpc.aio.Channel, token: str, deadline: float) -> None:
+    """Ends the person's session on the platform too (its tokens are refused from now on); best effort."""
+    stub = persons_pb2_grpc.SessionServiceStub(channel)
+    with contextlib.suppress(grpc.aio.AioRpcError):
+        await stub.SignOut(persons_pb2.SignOutRequest(), metadata=(("authorization", f"Bearer {token}"),),
+                           timeout=deadline)
 
 
 def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
@@ -92,7 +109,7 @@ def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
             return SignInRefused(SIGN_IN_MESSAGES["TOTP_REQUIRED"], "totp_code")
         return SignInRefused(f"请检查“{violation.field}”：{violation.description}", violation.field)
     if code == grpc.StatusCode.UNAUTHENTICATED:
-        return SignInRefused(SIGN_IN_MESSAGES["INVALID_CREDENTIALS"])
+        return SignInRefused(SIGN_IN_MESSAGES["BAD_CREDENTIALS"])
     if code == grpc.StatusCode.PERMISSION_DENIED:
         return SignInRefused(SIGN_IN_MESSAGES["ACCOUNT_LOCKED"] if "lock" in (error.details() or "").lower()
                              else "无法登录：" + (error.details() or ""))

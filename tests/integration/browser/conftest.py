@@ -11,10 +11,12 @@ import asyncio
 import json
 import os
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyotp
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -22,6 +24,7 @@ from starlette.applications import Starlette
 from console.app import Console, create_app
 from console.sessions import COOKIE, Person, Session
 from console.settings import ConsoleSettings
+from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 from services.runtime.identity import Caller
 from services.runtime.tokens import issue_token
 
@@ -137,3 +140,37 @@ def dump(value: object) -> str:
 
 
 Factory = Callable[..., Session]
+
+
+async def create_person(platform, department: str, *roles: int,  # type: ignore[no-untyped-def]
+                        password: str = "correct horse battery") -> tuple[str, pyotp.TOTP]:
+    """A new person of a demo department (created by the authority's system): username and TOTP."""
+    username = f"u{uuid.uuid4().hex[:10]}"
+    response = await persons_pb2_grpc.PersonServiceStub(platform.channel).CreatePerson(
+        persons_pb2.CreatePersonRequest(
+            person=persons_pb2.Person(username=username, display_name=f"测试{username[-4:]}",
+                                      department_code=platform.credentials.systems[department]["department"],
+                                      roles=list(roles)), password=password),
+        metadata=platform.metadata("authority"), timeout=10)
+    return username, pyotp.parse_uri(response.totp_provisioning_uri)
+
+
+async def login(context, username: str, password: str, code: str = ""):  # type: ignore[no-untyped-def]
+    """Signs in through the sign-in page as a person would (keyboard: fields in order, Enter submits)."""
+    page = await context.new_page()
+    await page.goto("/login")
+    await page.get_by_label("用户名").fill(username)
+    await page.get_by_label("密码").fill(password)
+    if code:
+        await page.get_by_label("动态口令").fill(code)
+    await page.get_by_label("动态口令").press("Enter")
+    await page.wait_for_load_state()
+    return page
+
+
+async def login_demo(context, platform, username: str):  # type: ignore[no-untyped-def]
+    """Signs in as a demo account (services/demo.py) with its password and current TOTP code."""
+    account = platform.credentials.accounts[username]
+    page = await login(context, username, str(account["password"]), pyotp.TOTP(str(account["totp_secret"])).now())
+    assert await page.locator(".flash").count() == 1, await page.content()
+    return page
