@@ -6,12 +6,24 @@ platform service by its signed mesh assertion: what services.runtime.callers acc
 
 from __future__ import annotations
 
-from services.runtime.identity import AssertionSigner, Caller
+import hashlib
+
+from services.runtime.duties import LABELS
+from services.runtime.identity import PERSON_PREFIX, AssertionSigner, Caller
 from services.runtime.tokens import issue_token
 
 
+def person_of(caller: Caller, role: str) -> Caller:
+    """A person of ``caller``'s department holding ``role`` (the same one for the same department and role):
+    decisions (reviews, replies, coordination, dispute answers, grant changes) are persons' (issue 12)."""
+    digest = hashlib.sha256(f"{caller.department_code}|{role}".encode()).hexdigest()[:16]
+    return Caller(f"{PERSON_PREFIX}{digest}", caller.department_code, authority=caller.authority,
+                  display_name=f"测试{LABELS[role]}", roles=(role,))
+
+
 class CallerMetadata:
-    """``metadata(caller)``: a token for a system (one per caller, reused), an assertion for ``svc:*``."""
+    """``metadata(caller)``: a token for a system or a person (one per caller, reused), an assertion for
+    ``svc:*``."""
 
     def __init__(self, internal_key: bytes, token_private_key: str, ttl_seconds: int = 3600) -> None:
         self._assertions = AssertionSigner(internal_key)

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from services.authorization.roles import require_authority, require_service
-from services.runtime import checkpoints, hashchain, pagination
+from services.runtime import checkpoints, duties, hashchain, pagination
 from services.runtime.admin_events import AdminEvent
+from services.runtime.duties import AUDITOR
 from services.runtime.errors import FieldViolation, invalid_argument
 from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import SERVICE_PREFIX, Caller
@@ -151,6 +152,7 @@ class AdminLog:
 
     async def list(self, caller: Caller, where: AdminLogFilter, size: int,
                    token: str) -> tuple[list[LogEntry], str]:
+        duties.require_role(caller, AUDITOR, "read the administrative log")
         require_authority(caller, "read the administrative log")
         problems = pagination.page_size_violations(size)
         if where.actor_department_code and (error := credit_code_error(where.actor_department_code)):
@@ -172,6 +174,7 @@ class AdminLog:
         auditor's own copies, so deleted ones still count; ``problems``: what is wrong with them, refused after
         the caller is known to be the authority): a changed or inserted row breaks it; rows cut from
         its end (or all of them) are reported as truncation (vanishing) naming the last checkpoint it matches."""
+        duties.require_role(caller, AUDITOR, "verify the administrative log")
         require_authority(caller, "verify the administrative log")
         held, problems = list(held), list(problems)
         if len(held) > MAX_HELD_CHECKPOINTS:
@@ -200,6 +203,7 @@ class AdminLog:
     async def export_checkpoints(self, caller: Caller, size: int,
                                  token: str) -> tuple[list[checkpoints.Checkpoint], str]:
         """The log's signed checkpoints, oldest first, for the authority to keep off the platform."""
+        duties.require_role(caller, AUDITOR, "export the administrative log's checkpoints")
         require_authority(caller, "export the administrative log's checkpoints")
         if problems := pagination.page_size_violations(size):
             raise invalid_argument(problems)

@@ -27,6 +27,7 @@ from services.authorization.validation import (
     text_problem,
     unique,
 )
+from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation
 from services.runtime.workdays import add_working_days
 
@@ -36,6 +37,9 @@ REFUSED = sharing_pb2.APPLICATION_STATE_REFUSED
 ESCALATED = sharing_pb2.APPLICATION_STATE_ESCALATED
 COORDINATED_GRANTED = sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED
 COORDINATED_REFUSED = sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
+#: The history's steps that are the provider's reply, and the authority's coordination decision.
+REPLIES = frozenset({"APPROVED", "REFUSED"})
+COORDINATIONS = frozenset({"COORDINATED_GRANTED", "COORDINATED_REFUSED"})
 STATES = frozenset(v for v in sharing_pb2.ApplicationState.values() if v != sharing_pb2.APPLICATION_STATE_UNSPECIFIED)
 
 
@@ -48,6 +52,12 @@ class ApplicationEvent:
     actor_system_id: str
     note: str
     time: dt.datetime
+    #: The person's display name when a person took the step (``actor_system_id`` is then their id).
+    actor_display_name: str = ""
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.actor_system_id, self.actor_display_name, self.actor_department_code)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,18 @@ class Application:
     def overdue(self, now: dt.datetime) -> bool:
         """Unanswered past the reply deadline (computed when read, so it is never stale)."""
         return self.state == SUBMITTED and now > self.reply_due_time
+
+    def decided_by(self, actions: frozenset[str]) -> Actor:
+        """Who took the last of the history's steps among ``actions`` (nobody yet: an empty Actor)."""
+        return next((event.actor for event in reversed(self.history) if event.action in actions), Actor())
+
+    @property
+    def replied_by(self) -> Actor:
+        return self.decided_by(REPLIES)
+
+    @property
+    def coordinated_by(self) -> Actor:
+        return self.decided_by(COORDINATIONS)
 
     def involves(self, department_code: str) -> bool:
         return department_code in (self.applicant_department_code, self.provider_department_code)

@@ -29,8 +29,9 @@ from services.authorization.validation import (
     page_after,
     page_of,
 )
-from services.runtime import pagination, tokens
+from services.runtime import duties, pagination, tokens
 from services.runtime.admin_events import AdminEvent
+from services.runtime.duties import ADMINISTRATOR
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, unauthenticated
 from services.runtime.identifiers import credit_code_error, region_code_error
 from services.runtime.identity import Caller
@@ -104,6 +105,7 @@ class Directory:
     # Departments
 
     async def create_department(self, caller: Caller, department: Department) -> Department:
+        duties.require_role(caller, ADMINISTRATOR, "register departments")
         require_authority(caller, "register departments")
         if problems := department_problems(department):
             raise invalid_argument(problems)
@@ -141,6 +143,7 @@ class Directory:
             problems.append(FieldViolation("system.name", error))
         if problems:
             raise invalid_argument(problems)
+        duties.require_role(caller, ADMINISTRATOR, "register systems")
         require_department(caller, code, "register systems")
         if await self._store.get_department(code) is None:
             raise not_found(f"department {code}")
@@ -170,6 +173,7 @@ class Directory:
     async def rotate_secret(self, caller: Caller, system_id: str) -> str:
         require_identified(caller)
         system = await self._find_system(system_id)
+        duties.require_role(caller, ADMINISTRATOR, "rotate systems' secrets")
         require_department(caller, system.department_code, "rotate this system's secret")
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
@@ -186,6 +190,7 @@ class Directory:
         """Disables a system: no new tokens, and every verifier refuses the tokens it holds (via the event)."""
         require_identified(caller)
         system = await self._find_system(system_id)
+        duties.require_role(caller, ADMINISTRATOR, "disable systems")
         require_department(caller, system.department_code, "disable this system")
         admin = AdminEvent.by(caller, "directory.disable_system", system.id,
                               {"department_code": system.department_code})
@@ -197,6 +202,7 @@ class Directory:
 
     async def enable_system(self, caller: Caller, system_id: str) -> System:
         """Enables a disabled system again (authority only): new tokens; older ones stay refused."""
+        duties.require_role(caller, ADMINISTRATOR, "enable systems")
         require_authority(caller, "enable systems")
         system = await self._find_system(system_id)
         admin = AdminEvent.by(caller, "directory.enable_system", system.id,

@@ -9,7 +9,7 @@ within what the catalog entry offers; a revoked grant is final.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
@@ -23,6 +23,7 @@ from services.authorization.validation import (
     system_id_problems,
     unique,
 )
+from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation
 from services.runtime.identity import Caller
 
@@ -54,6 +55,10 @@ class Grant:
     #: Accesses under a confidential grant are withheld from the persons' view until release_time.
     confidential: bool = False
     release_time: dt.datetime | None = None
+    #: Who approved it (the provider's approver, or the authority's reviewer coordinating), and who last
+    #: adjusted or revoked it (issue 12).
+    granted_by: Actor = field(default_factory=Actor)
+    changed_by: Actor = field(default_factory=Actor)
 
     def live(self, now: dt.datetime) -> bool:
         return self.state == ACTIVE and self.expire_time > now

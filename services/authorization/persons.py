@@ -21,6 +21,15 @@ from services.authorization.roles import require_identified
 from services.authorization.validation import department_code_problem, find_by_id, name_problem, page_after, page_of
 from services.runtime import pagination
 from services.runtime.admin_events import AdminEvent
+from services.runtime.duties import (
+    ADMINISTRATOR,
+    APPLICANT,
+    APPROVER,
+    AUTHORITY_ROLES,
+    DATA_OFFICER,
+    LABELS,
+    REVIEWER,
+)
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied
 from services.runtime.identity import Caller
 
@@ -31,18 +40,9 @@ if TYPE_CHECKING:
 _PREFIX = "PERSON_ROLE_"
 ROLE_NAMES = {number: name.removeprefix(_PREFIX) for name, number in persons_pb2.PersonRole.items()
               if number != persons_pb2.PERSON_ROLE_UNSPECIFIED}
-DATA_OFFICER = "DATA_OFFICER"
-APPROVER = "APPROVER"
-APPLICANT = "APPLICANT"
-REVIEWER = "REVIEWER"
-AUDITOR = "AUDITOR"
-ADMINISTRATOR = "ADMINISTRATOR"
-#: Roles only the authority's persons hold.
-AUTHORITY_ROLES = frozenset({REVIEWER, ADMINISTRATOR})
 #: Roles an administrator may not hold beside ADMINISTRATOR (it cannot approve or review).
 DECIDING_ROLES = frozenset({APPROVER, REVIEWER, DATA_OFFICER, APPLICANT})
-ROLE_LABELS = {DATA_OFFICER: "编目员", APPROVER: "审批人", APPLICANT: "申请人", REVIEWER: "审核员",
-               AUDITOR: "审计员", ADMINISTRATOR: "管理员"}
+ROLE_LABELS = LABELS
 
 
 def role_names(numbers: Iterable[int]) -> tuple[str, ...]:

@@ -33,6 +33,7 @@ from services.authorization.grants import Grant, GrantUpdate
 from services.authorization.sharing import Sharing
 from services.authorization.subject_access import SubjectAccessPolicy
 from services.runtime import checkpoints
+from services.runtime.actors import actor_pb
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
 from services.runtime.identity import AssertionVerifier
@@ -154,9 +155,11 @@ def _application_pb(application: Application, now: dt.datetime) -> sharing_pb2.A
         overdue=application.overdue(now), reply_reason=application.reply_reason, grant_id=application.grant_id,
         history=[sharing_pb2.ApplicationEvent(action=e.action, actor_department_code=e.actor_department_code,
                                               actor_system_id=e.actor_system_id, note=e.note,
-                                              time=to_timestamp(e.time)) for e in application.history],
+                                              time=to_timestamp(e.time), actor_display_name=e.actor_display_name)
+                 for e in application.history],
         create_time=to_timestamp(application.create_time),
-        reply_due_time_provisional=provisional(application.reply_due_time))
+        reply_due_time_provisional=provisional(application.reply_due_time),
+        replied_by=actor_pb(application.replied_by), coordinated_by=actor_pb(application.coordinated_by))
 
 
 def _grant_pb(grant: Grant) -> sharing_pb2.Grant:
@@ -167,7 +170,8 @@ def _grant_pb(grant: Grant) -> sharing_pb2.Grant:
         expire_time=to_timestamp(grant.expire_time), quota=grant.quota, state=grant.state,
         revoke_reason=grant.revoke_reason, policy_version=grant.policy_version,
         create_time=to_timestamp(grant.create_time), confidential=grant.confidential,
-        release_time=to_timestamp(grant.release_time))
+        release_time=to_timestamp(grant.release_time), granted_by=actor_pb(grant.granted_by),
+        changed_by=actor_pb(grant.changed_by))
 
 
 def _draft(application: sharing_pb2.Application) -> Draft:

@@ -32,8 +32,10 @@ from services.authorization.validation import (
     resource_code_problem,
     text_problem,
 )
-from services.runtime import pagination
-from services.runtime.admin_events import AdminEvent
+from services.runtime import duties, pagination
+from services.runtime.actors import Actor, actor_of
+from services.runtime.admin_events import ACTOR_DISPLAY_NAME, AdminEvent
+from services.runtime.duties import APPLICANT, APPROVER, REVIEWER
 from services.runtime.enums import ShortNames
 from services.runtime.errors import (
     FieldViolation,
@@ -76,6 +78,7 @@ class Sharing:
         require_identified(caller)
         if not caller.department_code:
             raise permission_denied("DEPARTMENT_ONLY", "applications are made by a department's business system")
+        duties.require_role(caller, APPLICANT, "apply for resources")
         now = self.now()
         problems = apps.draft_problems(draft, now)
         if draft.applicant_department_code not in ("", caller.department_code):
@@ -172,9 +175,13 @@ class Sharing:
         """The provider approves (possibly narrowing) or refuses with a reason (R-APP-2)."""
         require_identified(caller)
         application = await self._find_application(application_id)
+        duties.require_person(caller, APPROVER, "reply to applications", application.provider_department_code)
         if not caller.authority and caller.department_code != application.provider_department_code:
             raise permission_denied("NOT_PROVIDER", f"only the provider {application.provider_department_code} or "
                                     "the authority may reply to this application")
+        if caller.department_code == application.applicant_department_code:
+            raise permission_denied("OWN_APPLICATION", "nobody approves or refuses an application made by their own "
+                                    "department (separation of duties)")
         self._expect_state(application, (apps.SUBMITTED,), "replied to")
         problems: list[FieldViolation] = []
         if decision not in (APPROVE, REFUSE):
@@ -189,7 +196,7 @@ class Sharing:
         scope = apps.narrow(application, terms, now)
         if problems or scope.problems:
             raise invalid_argument(problems + scope.problems)
-        grant = self._new_grant(application, scope, now, coordinated=False)
+        grant = self._new_grant(application, scope, now, coordinated=False, granted_by=actor_of(caller))
         event = self._event(caller, "APPROVED", self._approval_note(application, scope, reason), now)
         return await self._move(application, apps.APPROVED, event, reason, grant)
 
@@ -199,6 +206,7 @@ class Sharing:
         application = await self._find_application(application_id)
         if caller.department_code != application.applicant_department_code:
             raise permission_denied("NOT_APPLICANT", "only the applicant may escalate an application")
+        duties.require_role(caller, APPLICANT, "escalate applications")
         now = self.now()
         if not (application.state == apps.REFUSED or application.overdue(now)):
             raise failed_precondition("NOT_ESCALATABLE", f"application {application.id} is "
@@ -214,6 +222,7 @@ class Sharing:
     async def coordinate(self, caller: Caller, application_id: str, grant_access: bool, reason: str,
                          terms: Terms) -> tuple[Application, Grant | None]:
         """The authority's coordination decision on an escalated application (Art. 12)."""
+        duties.require_person(caller, REVIEWER, "record coordination decisions")
         require_authority(caller, "record coordination decisions")
         application = await self._find_application(application_id)
         self._expect_state(application, (apps.ESCALATED,), "coordinated")
@@ -228,7 +237,7 @@ class Sharing:
         scope = apps.narrow(application, terms, now)
         if problems or scope.problems:
             raise invalid_argument(problems + scope.problems)
-        grant = self._new_grant(application, scope, now, coordinated=True)
+        grant = self._new_grant(application, scope, now, coordinated=True, granted_by=actor_of(caller))
         event = self._event(caller, "COORDINATED_GRANTED", self._approval_note(application, scope, reason), now)
         return await self._move(application, apps.COORDINATED_GRANTED, event, reason, grant,
                                 from_states=(apps.ESCALATED,))
@@ -249,13 +258,15 @@ class Sharing:
         return moved
 
     @staticmethod
-    def _new_grant(application: Application, scope: apps.Scope, now: dt.datetime, coordinated: bool) -> Grant:
+    def _new_grant(application: Application, scope: apps.Scope, now: dt.datetime, coordinated: bool,
+                   granted_by: Actor) -> Grant:
         return Grant(id=f"grt-{uuid.uuid4().hex}", application_id=application.id,
                      department_code=application.applicant_department_code,
                      provider_department_code=application.provider_department_code,
                      resource_code=application.resource_code, system_ids=scope.system_ids, items=scope.items,
                      unmasked_items=scope.unmasked_items, purposes=scope.purposes, methods=scope.methods,
-                     expire_time=scope.expire_time, quota=scope.quota, coordinated=coordinated, create_time=now)
+                     expire_time=scope.expire_time, quota=scope.quota, coordinated=coordinated, create_time=now,
+                     granted_by=granted_by)
 
     @staticmethod
     def _approval_note(application: Application, scope: apps.Scope, reason: str) -> str:
@@ -295,7 +306,10 @@ class Sharing:
 
     @staticmethod
     def _admin(event: ApplicationEvent, target: str, details: dict[str, object]) -> AdminEvent:
-        """The administrative-log entry of an application or grant step (free-text notes stay out of it)."""
+        """The administrative-log entry of an application or grant step (free-text notes stay out of it; the
+        person who took it is named)."""
+        if event.actor_display_name:
+            details = {**details, ACTOR_DISPLAY_NAME: event.actor_display_name}
         return AdminEvent(action=f"sharing.{event.action.lower()}", target=target,
                           actor_system_id=event.actor_system_id, actor_department_code=event.actor_department_code,
                           details=details, time=event.time)
@@ -303,7 +317,8 @@ class Sharing:
     @staticmethod
     def _event(caller: Caller, action: str, note: str, now: dt.datetime) -> ApplicationEvent:
         return ApplicationEvent(action=action, actor_department_code=caller.department_code,
-                                actor_system_id=caller.system_id, note=note, time=now)
+                                actor_system_id=caller.system_id, note=note, time=now,
+                                actor_display_name=caller.display_name)
 
     # Grants
 
@@ -366,6 +381,7 @@ class Sharing:
     async def _managed_grant(self, caller: Caller, grant_id: str, action: str) -> Grant:
         require_identified(caller)
         grant = await self._find_grant(grant_id)
+        duties.require_person(caller, APPROVER, f"{action} grants", grant.provider_department_code)
         if not caller.authority and caller.department_code != grant.provider_department_code:
             raise permission_denied("NOT_PROVIDER", f"only the provider {grant.provider_department_code} or the "
                                     f"authority may {action} this grant")

@@ -27,6 +27,7 @@ from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import UPDATABLE, Grant
 from services.runtime import db, hashchain
+from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.checkpoints import Checkpoint, Entry, Head
 from services.runtime.errors import ServiceError, already_exists, failed_precondition
@@ -44,7 +45,8 @@ _APPLICATION_COLUMNS = (
 _GRANT_COLUMNS = (
     "seq, id, application_id, department_code, provider_department_code, resource_code, system_ids, items,"
     " unmasked_items, purposes, methods, expire_time, quota, state, coordinated, policy_version, create_time,"
-    " revoke_reason"
+    " revoke_reason, granted_by_id, granted_by_name, granted_by_department_code, changed_by_id, changed_by_name,"
+    " changed_by_department_code"
 )
 # Columns an UpdateGrant may set (names never come from the request itself).
 _UPDATABLE_GRANT_COLUMNS = frozenset(UPDATABLE)
@@ -110,7 +112,8 @@ def _system(row: asyncpg.Record) -> System:
 
 def _event(row: asyncpg.Record) -> ApplicationEvent:
     return ApplicationEvent(action=row["action"], actor_department_code=row["actor_department_code"],
-                            actor_system_id=row["actor_system_id"], note=row["note"], time=row["time"])
+                            actor_system_id=row["actor_system_id"], note=row["note"], time=row["time"],
+                            actor_display_name=row["actor_display_name"])
 
 
 def _application(row: asyncpg.Record, history: Sequence[ApplicationEvent] = ()) -> Application:
@@ -132,7 +135,13 @@ def _grant(row: asyncpg.Record) -> Grant:
         purposes=tuple(row["purposes"]), methods=tuple(row["methods"]), expire_time=row["expire_time"],
         quota=row["quota"], state=row["state"], coordinated=row["coordinated"],
         policy_version=row["policy_version"], create_time=row["create_time"], revoke_reason=row["revoke_reason"],
-        confidential=row.get("confidential", False), release_time=row.get("release_time"))
+        confidential=row.get("confidential", False), release_time=row.get("release_time"),
+        granted_by=_actor(row, "granted_by"), changed_by=_actor(row, "changed_by"))
+
+
+def _actor(row: asyncpg.Record, prefix: str) -> Actor:
+    """The decision's person from its three columns (absent from a query that does not read them)."""
+    return Actor(row.get(f"{prefix}_id", ""), row.get(f"{prefix}_name", ""), row.get(f"{prefix}_department_code", ""))
 
 
 class Store:
@@ -483,12 +492,16 @@ class Store:
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 version = await self._bump_version(conn)
+                actor = event.actor
                 row = await conn.fetchrow(
                     "UPDATE grants SET policy_version = $2, update_time = $3,"
                     " state = CASE WHEN $4::text IS NULL THEN state ELSE 2 END,"
-                    f" revoke_reason = COALESCE($4, revoke_reason){assignments}"
+                    f" revoke_reason = COALESCE($4, revoke_reason){assignments},"
+                    f" changed_by_id = ${len(values) + 5}, changed_by_name = ${len(values) + 6},"
+                    f" changed_by_department_code = ${len(values) + 7}"
                     f" WHERE id = $1 AND state = 1 RETURNING {_GRANT_COLUMNS}",
-                    grant_id, version, event.time, revoke_reason, *values)
+                    grant_id, version, event.time, revoke_reason, *values, actor.id, actor.display_name,
+                    actor.department_code)
                 if row is None:
                     raise _Conflict
                 await self._insert_event(conn, row["application_id"], event)
@@ -530,21 +543,22 @@ class Store:
         row = await conn.fetchrow(
             "INSERT INTO grants (id, application_id, department_code, provider_department_code, resource_code,"
             " system_ids, items, unmasked_items, purposes, methods, expire_time, quota, state, coordinated,"
-            " policy_version, create_time, update_time)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)"
+            " policy_version, create_time, update_time, granted_by_id, granted_by_name, granted_by_department_code)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19)"
             f" RETURNING {_GRANT_COLUMNS}",
             grant.id, grant.application_id, grant.department_code, grant.provider_department_code,
             grant.resource_code, list(grant.system_ids), list(grant.items), list(grant.unmasked_items),
             list(grant.purposes), list(grant.methods), grant.expire_time, grant.quota, grant.state,
-            grant.coordinated, version, grant.create_time)
+            grant.coordinated, version, grant.create_time, grant.granted_by.id, grant.granted_by.display_name,
+            grant.granted_by.department_code)
         return _grant(row)
 
     @staticmethod
     async def _insert_event(conn: asyncpg.Connection, application_id: str, event: ApplicationEvent) -> None:
         await conn.execute(
             "INSERT INTO application_events (application_id, action, actor_department_code, actor_system_id, note,"
-            " time) VALUES ($1, $2, $3, $4, $5, $6)", application_id, event.action, event.actor_department_code,
-            event.actor_system_id, event.note, event.time)
+            " time, actor_display_name) VALUES ($1, $2, $3, $4, $5, $6, $7)", application_id, event.action,
+            event.actor_department_code, event.actor_system_id, event.note, event.time, event.actor_display_name)
 
     @staticmethod
     async def _histories(conn: asyncpg.Connection, ids: Sequence[str]) -> dict[str, list[ApplicationEvent]]:
@@ -582,9 +596,12 @@ class Store:
         """Marks or unmarks a grant, with the step in its history and its ``admin`` log entry; None when the
         grant is gone."""
         async with self.pool.acquire() as conn, conn.transaction():
+            actor = event.actor
             row = await conn.fetchrow(
-                "UPDATE grants SET confidential = $2, release_time = $3, update_time = $4 WHERE id = $1 RETURNING *",
-                grant_id, confidential, release_time, event.time)
+                "UPDATE grants SET confidential = $2, release_time = $3, update_time = $4, changed_by_id = $5,"
+                " changed_by_name = $6, changed_by_department_code = $7 WHERE id = $1 RETURNING *",
+                grant_id, confidential, release_time, event.time, actor.id, actor.display_name,
+                actor.department_code)
             if row is None:
                 return None
             await self._insert_event(conn, row["application_id"], event)

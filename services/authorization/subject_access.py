@@ -22,7 +22,9 @@ from services.authorization.grants import Grant
 from services.authorization.roles import require_authority, require_department, require_identified, require_service
 from services.authorization.store import Store
 from services.authorization.validation import GRANT_ID, SYSTEM_ID, find_by_id
+from services.runtime import duties
 from services.runtime.admin_events import AdminEvent
+from services.runtime.duties import ADMINISTRATOR, APPROVER, REVIEWER
 from services.runtime.errors import (
     FieldViolation,
     failed_precondition,
@@ -52,6 +54,7 @@ class SubjectAccessPolicy:
             raise invalid_argument([FieldViolation("role", "must be SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL")])
 
     async def grant_role(self, caller: Caller, system_id: str, role: int) -> asyncpg.Record:
+        duties.require_role(caller, ADMINISTRATOR, "grant system roles")
         require_authority(caller, "grant system roles")
         self._role(role)
         await self._system(system_id)
@@ -61,6 +64,7 @@ class SubjectAccessPolicy:
                                             admin=dataclasses.replace(admin, time=now))
 
     async def revoke_role(self, caller: Caller, system_id: str, role: int) -> None:
+        duties.require_role(caller, ADMINISTRATOR, "revoke system roles")
         require_authority(caller, "revoke system roles")
         self._role(role)
         await self._system(system_id)
@@ -90,6 +94,10 @@ class SubjectAccessPolicy:
             raise not_found(f"grant {grant_id}")
         if not caller.authority and caller.department_code != grant.provider_department_code:
             raise permission_denied("NOT_PROVIDER", "only the provider or the authority may mark a grant confidential")
+        # A person: the provider's approver, or the authority's reviewer (an investigation it coordinates).
+        duties.require_person(caller, (APPROVER, REVIEWER), "change a grant's confidentiality")
+        if caller.is_person and not caller.has_role(REVIEWER):
+            duties.require_role(caller, APPROVER, "change a grant's confidentiality", grant.provider_department_code)
         now = self._now()
         problems = []
         if confidential:
@@ -105,7 +113,8 @@ class SubjectAccessPolicy:
             raise invalid_argument(problems)
         note = (f"confidential until {release_time.isoformat()}: {reason.strip()}" if confidential
                 else f"confidentiality lifted: {reason.strip()}")
-        event = ApplicationEvent("GRANT_CONFIDENTIALITY", caller.department_code, caller.system_id, note, now)
+        event = ApplicationEvent("GRANT_CONFIDENTIALITY", caller.department_code, caller.system_id, note, now,
+                                 actor_display_name=caller.display_name)
         # The reason is free text: it stays in the grant's history, out of the administrative log.
         admin = dataclasses.replace(AdminEvent.by(caller, "sharing.grant_confidentiality", grant.id, {
             "confidential": confidential, "release_time": release_time.isoformat() if release_time else "",

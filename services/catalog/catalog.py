@@ -29,6 +29,9 @@ from services.catalog.model import (
     is_public,
 )
 from services.catalog.store import CatalogStore, CatalogTransaction, View
+from services.runtime import duties
+from services.runtime.actors import Actor, actor_of
+from services.runtime.duties import DATA_OFFICER, REVIEWER
 from services.runtime.errors import (
     FieldViolation,
     ServiceError,
@@ -69,10 +72,12 @@ class Catalog:
         """Drafts version 1 of a new entry in the caller's department."""
         lifecycle.require_zone(draft, self._zone)
         rules.require_valid(draft, self._masker.known)
+        duties.require_role(caller, DATA_OFFICER, "draft catalog entries", draft.provider_department_code)
         lifecycle.require_provider(caller, draft.provider_department_code, draft.code)
         now = _now()
         entry = copy.deepcopy(draft)
         entry.state, entry.version, entry.publish_time, entry.return_reason = EntryState.DRAFT, 1, None, ""
+        entry.submitted_by = entry.reviewed_by = Actor()
         entry.create_time = entry.update_time = now
         async with self._store.transaction() as tx:
             if not await tx.create_head(entry.code, entry.provider_department_code, now):
@@ -89,6 +94,7 @@ class Catalog:
         now = _now()
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, patch.code)
+            duties.require_role(caller, DATA_OFFICER, "edit catalog entries", head.provider_department_code)
             lifecycle.require_provider(caller, head.provider_department_code, head.code)
             edit = lifecycle.edit_of(latest)
             entry = rules.apply_mask(latest, patch, fields)
@@ -102,6 +108,7 @@ class Catalog:
             else:
                 entry.version, entry.state, entry.publish_time, entry.return_reason = \
                     latest.version + 1, EntryState.DRAFT, None, ""
+                entry.submitted_by = entry.reviewed_by = Actor()
                 entry.create_time = now
                 await tx.insert_version(entry, document)
             await tx.save_head(EntryHead(head.code, entry.provider_department_code, entry.version,
@@ -116,18 +123,21 @@ class Catalog:
         now = _now()
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
+            duties.require_role(caller, DATA_OFFICER, "submit catalog entries", head.provider_department_code)
             lifecycle.require_provider(caller, head.provider_department_code, code)
             lifecycle.require_state(latest, "submitted", lifecycle.SUBMITTABLE)
             # Rules (e.g. configured mask rules) may have changed since the draft was written.
             rules.require_valid(latest, self._masker.known)
             lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
-            entry = await self._transition(tx, latest, EntryState.SUBMITTED, now, return_reason="")
+            entry = await self._transition(tx, latest, EntryState.SUBMITTED, now, return_reason="",
+                                           submitted_by=actor_of(caller), reviewed_by=Actor())
             await tx.add_event(entry, "submit", caller, now)
         await self._announce(code)
         return entry
 
     async def review(self, caller: Caller, code: str, decision: int, reason: str) -> Entry:
         """The authority publishes a submitted version, or returns it with the reason it must be reworked."""
+        duties.require_person(caller, REVIEWER, "review catalog entries")
         lifecycle.require_authority(caller, "review catalog entries")
         rules.check_review(code, decision, reason)
         now = _now()
@@ -135,13 +145,15 @@ class Catalog:
             head, latest = await self._lock(tx, caller, code)
             lifecycle.require_state(latest, "reviewed", lifecycle.REVIEWABLE)
             if decision == ReviewDecision.RETURN:
-                entry = await self._transition(tx, latest, EntryState.RETURNED, now, return_reason=reason.strip())
+                entry = await self._transition(tx, latest, EntryState.RETURNED, now, return_reason=reason.strip(),
+                                               reviewed_by=actor_of(caller))
                 await tx.add_event(entry, "return", caller, now, reason.strip())
             else:
                 # Checked again here: another provider's entry on the dataset may have been published since.
                 lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
                 await self._supersede(tx, head, now)
-                entry = await self._transition(tx, latest, EntryState.PUBLISHED, now, publish_time=now)
+                entry = await self._transition(tx, latest, EntryState.PUBLISHED, now, publish_time=now,
+                                               reviewed_by=actor_of(caller))
                 await tx.save_head(EntryHead(code, head.provider_department_code, head.latest_version,
                                              latest.version))
                 await tx.add_event(entry, "publish", caller, now)
@@ -155,6 +167,7 @@ class Catalog:
         now = _now()
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
+            duties.require_role(caller, DATA_OFFICER, "retire catalog entries", head.provider_department_code)
             lifecycle.require_provider(caller, head.provider_department_code, code)
             published = await tx.version(code, head.public_version) if head.public_version else None
             target = published or latest
@@ -171,6 +184,7 @@ class Catalog:
         now = _now()
         change_time = change_time or now
         rules.check_mandate_change(department_code, description, change_time, now)
+        duties.require_role(caller, DATA_OFFICER, "report a mandate change", department_code)
         if not caller.authority and caller.department_code != department_code:
             lifecycle.require_authority(caller, "report a mandate change of another department")
         due = add_working_days(change_time, self._update_working_days)

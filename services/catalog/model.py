@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from services.runtime.actors import Actor
+
 
 class Category(IntEnum):
     """信息资源分类; the value is also the 类 digit that starts the resource code."""
@@ -189,6 +191,9 @@ class Entry:
     return_reason: str = ""
     create_time: dt.datetime | None = None
     update_time: dt.datetime | None = None
+    #: Who submitted this version, and who published or returned it (issue 12).
+    submitted_by: Actor = field(default_factory=Actor)
+    reviewed_by: Actor = field(default_factory=Actor)
 
     @property
     def restricted(self) -> bool:

@@ -9,6 +9,7 @@ import grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.catalog.catalog import Catalog
 from services.catalog.model import DataItem, Endpoint, Entry, EntryFilter, MandateChange, Page
+from services.runtime.actors import actor_pb
 from services.runtime.identity import AssertionVerifier
 from services.runtime.timestamps import from_timestamp, to_timestamp
 from services.runtime.workdays import provisional
@@ -50,6 +51,7 @@ def entry_to_proto(entry: Entry) -> catalog_pb2.Entry:
         if entry.endpoint.dataset else None,
         project_code=entry.project_code, return_reason=entry.return_reason,
         create_time=to_timestamp(entry.create_time), update_time=to_timestamp(entry.update_time),
+        submitted_by=actor_pb(entry.submitted_by), reviewed_by=actor_pb(entry.reviewed_by),
     )
 
 

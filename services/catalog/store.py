@@ -34,19 +34,23 @@ from services.catalog.model import (
 )
 from services.catalog.search import Document
 from services.runtime import admin_events
+from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
 
 #: Entry history steps that are administrative actions (the administrative log, via the outbox).
 ADMIN_ACTIONS = frozenset({"create", "update", "submit", "publish", "return", "retire"})
 
+# The decisions' persons (migration 005): (id, display name, department) of the submitter and of the reviewer.
+_ACTOR_COLUMNS = ("submitted_by_id", "submitted_by_name", "submitted_by_department_code", "reviewed_by_id",
+                  "reviewed_by_name", "reviewed_by_department_code")
 # Columns of entry_versions that make up an Entry, in the order _entry reads and _row writes them.
 _ENTRY_COLUMNS = (
     "code", "version", "state", "name", "summary", "category", "subject", "provider_department_code",
     "provider_name", "format_class", "format_type", "items", "key_item", "share_type", "share_condition",
     "share_methods", "legal_basis", "open_to_public", "open_condition", "update_cycle", "related_codes", "zone",
     "secrecy", "endpoint_target", "endpoint_dataset", "project_code", "return_reason", "publish_time",
-    "create_time", "update_time",
+    "create_time", "update_time", *_ACTOR_COLUMNS,
 )
 _SEARCH_COLUMNS = ("search_name", "search_text", "search_grams")
 _WRITE_COLUMNS = _ENTRY_COLUMNS + _SEARCH_COLUMNS
@@ -98,6 +102,8 @@ def _entry(row: asyncpg.Record) -> Entry:
         secrecy=row["secrecy"], endpoint=Endpoint(target=row["endpoint_target"], dataset=row["endpoint_dataset"]),
         project_code=row["project_code"], return_reason=row["return_reason"], publish_time=row["publish_time"],
         create_time=row["create_time"], update_time=row["update_time"],
+        submitted_by=Actor(row["submitted_by_id"], row["submitted_by_name"], row["submitted_by_department_code"]),
+        reviewed_by=Actor(row["reviewed_by_id"], row["reviewed_by_name"], row["reviewed_by_department_code"]),
     )
 
 
@@ -111,8 +117,13 @@ def _row(entry: Entry, document: Document) -> tuple:
         entry.legal_basis, entry.open_to_public, entry.open_condition, int(entry.update_cycle),
         list(entry.related_codes), int(entry.zone), int(entry.secrecy), entry.endpoint.target,
         entry.endpoint.dataset, entry.project_code, entry.return_reason, entry.publish_time, entry.create_time,
-        entry.update_time, document.name, document.text, document.grams,
+        entry.update_time, *_actor_values(entry.submitted_by), *_actor_values(entry.reviewed_by), document.name,
+        document.text, document.grams,
     )
+
+
+def _actor_values(actor: Actor) -> tuple[str, str, str]:
+    return actor.id, actor.display_name, actor.department_code
 
 
 def _head(row: asyncpg.Record | None) -> EntryHead | None:
@@ -244,9 +255,8 @@ class CatalogStore:
                 "reported_by_system_id, report_time) VALUES ($1, $2, $3, $4, $5, $6)",
                 change.department_code, change.description, change.change_time, change.due_time, caller.system_id,
                 now)
-            await admin_events.record(conn, AdminEvent(
-                action="catalog.report_mandate_change", target=change.department_code,
-                actor_system_id=caller.system_id, actor_department_code=caller.department_code, time=now,
+            await admin_events.record(conn, AdminEvent.by(
+                caller, "catalog.report_mandate_change", change.department_code, time=now,
                 details={"change_time": change.change_time.astimezone(dt.UTC).isoformat(),
                          "due_time": change.due_time.astimezone(dt.UTC).isoformat()}))
 
@@ -340,11 +350,10 @@ class CatalogTransaction:
                                           "provider_department_code": entry.provider_department_code}
             if fields:
                 details["fields"] = sorted(set(fields))
-            await admin_events.record(self._conn, AdminEvent(
-                action=f"catalog.{action}", target=entry.code, actor_system_id=caller.system_id,
-                actor_department_code=caller.department_code, time=now, details=details))
+            await admin_events.record(self._conn, AdminEvent.by(caller, f"catalog.{action}", entry.code, details,
+                                                                 time=now))
         await self._conn.execute(
             "INSERT INTO entry_events (code, version, action, provider_department_code, actor_system_id, "
-            "actor_department_code, reason, time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "actor_department_code, reason, time, actor_display_name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             entry.code, entry.version, action, entry.provider_department_code, caller.system_id,
-            caller.department_code, reason, now)
+            caller.department_code, reason, now, caller.display_name)

@@ -33,8 +33,10 @@ from services.foundation.store import (
     Transaction,
 )
 from services.foundation.validation import CHINA_TIME, validate_record
-from services.runtime import admin_events
+from services.runtime import admin_events, duties
+from services.runtime.actors import actor_of
 from services.runtime.admin_events import AdminEvent
+from services.runtime.duties import DATA_OFFICER
 from services.runtime.errors import failed_precondition, not_found, permission_denied
 from services.runtime.identity import Caller
 
@@ -279,6 +281,7 @@ class Loader:
             owner = designation.authority_of(seen.item)
             if not caller.authority and caller.department_code not in (owner, seen.other_source_department_code):
                 raise not_found(f"conflict {conflict_id}")  # as in ListConflicts: not even its existence
+            duties.require_role(caller, DATA_OFFICER, "resolve conflicts", owner)
             if not caller.department_code or caller.department_code != owner:
                 raise permission_denied(
                     "NOT_AUTHORITATIVE_SOURCE",
@@ -293,7 +296,8 @@ class Loader:
                     await tx.set_source_value(conflict.dataset, conflict.key, owner, conflict.item,
                                               conflict.other_value)
             code = ADOPT_OTHER if adopt_other_value else KEEP_AUTHORITATIVE
-            result = await tx.resolve_conflict(conflict_id, f"{code}: {note}" if note else code, resolved_by)
+            result = await tx.resolve_conflict(conflict_id, f"{code}: {note}" if note else code, resolved_by,
+                                               actor_of(caller))
             result.authoritative_department_code = owner
             if adopt_other_value:
                 await tx.item_changed(conflict.dataset, conflict.key, conflict.item, conflict.other_value,

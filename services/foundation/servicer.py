@@ -19,6 +19,9 @@ from services.foundation.registry import SourceRegistry
 from services.foundation.sources import DatasetSources, sees_authoritative_value
 from services.foundation.store import Conflict, FoundationStore, StoredRecord
 from services.foundation.validation import ValueProblem, china_today
+from services.runtime import duties
+from services.runtime.actors import actor_pb
+from services.runtime.duties import ADMINISTRATOR, DATA_OFFICER
 from services.runtime.errors import (
     FieldViolation,
     ServiceError,
@@ -88,7 +91,8 @@ def conflict_message(conflict: Conflict, caller: Caller) -> pb.Conflict:
         authoritative_value=conflict.authoritative_value if shown else "", authoritative_value_withheld=not shown,
         other_value=conflict.other_value, other_source_department_code=conflict.other_source_department_code,
         state=conflict.state, resolution=conflict.resolution, create_time=to_timestamp(conflict.create_time),
-        authoritative_department_code=conflict.authoritative_department_code)
+        authoritative_department_code=conflict.authoritative_department_code,
+        resolved_by=actor_pb(conflict.resolved_by))
 
 
 def sources_message(sources: DatasetSources) -> pb.DatasetSources:
@@ -139,6 +143,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
     async def LoadRecords(self, request: pb.LoadRecordsRequest, context: grpc.aio.ServicerContext
                           ) -> pb.LoadRecordsResponse:
         caller = identified(self._verifier.from_context(context))
+        duties.require_role(caller, DATA_OFFICER, "load data")
         violations: list[FieldViolation] = []
         dataset = find_dataset(request.dataset, violations)
         if len(request.records) > MAX_RECORDS:
@@ -224,6 +229,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
     async def RegisterSource(self, request: pb.RegisterSourceRequest, context: grpc.aio.ServicerContext
                              ) -> pb.RegisterSourceResponse:
         caller = identified(self._verifier.from_context(context))
+        duties.require_role(caller, ADMINISTRATOR, "register sources")
         violations: list[FieldViolation] = []
         dataset = find_dataset(request.dataset, violations)
         department = designated_department(request.department_code, violations)
@@ -236,6 +242,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
                                            context: grpc.aio.ServicerContext
                                            ) -> pb.DesignateAuthoritativeSourceResponse:
         caller = identified(self._verifier.from_context(context))
+        duties.require_role(caller, ADMINISTRATOR, "designate authoritative sources")
         violations: list[FieldViolation] = []
         dataset = find_dataset(request.dataset, violations)
         item = designated_item(dataset, request.item, violations)

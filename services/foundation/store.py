@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
@@ -33,6 +33,7 @@ from services.foundation.sources import (
     SourceInfo,
 )
 from services.runtime import admin_events
+from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
 
@@ -77,6 +78,8 @@ class Conflict:
     create_time: datetime
     #: The item's authoritative source when the conflict was read (listings only).
     authoritative_department_code: str = ""
+    #: Who resolved it (issue 12).
+    resolved_by: Actor = field(default_factory=Actor)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +190,12 @@ def statements(dataset: str) -> _Statements:
 def _conflict(row: asyncpg.Record) -> Conflict:
     return Conflict(row["id"], row["dataset"], row["key"], row["item"], row["authoritative_value"],
                     row["other_value"], row["other_source_department_code"], row["state"], row["resolution"],
-                    row["create_time"], row.get("item_authority") or "")
+                    row["create_time"], row.get("item_authority") or "",
+                    Actor(row["resolved_by_id"], row["resolved_by_name"], row["resolved_by_department_code"]))
 
 
 _CONFLICT_COLUMNS = ("id, dataset, key, item, authoritative_value, other_value, other_source_department_code, "
-                     "state, resolution, create_time")
+                     "state, resolution, create_time, resolved_by_id, resolved_by_name, resolved_by_department_code")
 
 
 async def _designation(conn: Executor, dataset: str, authority: str | None) -> Designation:
@@ -339,10 +343,12 @@ class Transaction:
             conflict_id)
         return None if row is None else _conflict(row)
 
-    async def resolve_conflict(self, conflict_id: int, resolution: str, resolved_by: str) -> Conflict:
+    async def resolve_conflict(self, conflict_id: int, resolution: str, resolved_by: str, actor: Actor) -> Conflict:
         row = await self.conn.fetchrow(
-            f"UPDATE conflicts SET state = {RESOLVED}, resolution = $2, resolved_by = $3, resolve_time = now() "
-            f"WHERE id = $1 RETURNING {_CONFLICT_COLUMNS}", conflict_id, resolution, resolved_by)
+            f"UPDATE conflicts SET state = {RESOLVED}, resolution = $2, resolved_by = $3, resolve_time = now(), "
+            f"resolved_by_id = $4, resolved_by_name = $5, resolved_by_department_code = $6 "
+            f"WHERE id = $1 RETURNING {_CONFLICT_COLUMNS}", conflict_id, resolution, resolved_by, actor.id,
+            actor.display_name, actor.department_code)
         return _conflict(row)
 
     async def item_changed(self, dataset: str, key: str, item: str, value: str, resolved_by: str) -> None:

@@ -21,6 +21,8 @@ from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
 from services.query.servicer import _trace_id, purpose_name
 from services.query.store import AccessFilter
+from services.runtime import duties
+from services.runtime.duties import AUDITOR
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
 from services.runtime.identifiers import citizen_id_error, credit_code_error
@@ -183,6 +185,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
     async def VerifyAuditChain(self, request: audit_pb2.VerifyAuditChainRequest,
                                context: grpc.aio.ServicerContext) -> audit_pb2.VerifyAuditChainResponse:
         deps, caller = self._begin(context)
+        duties.require_role(caller, AUDITOR, "verify the audit trail")
         if not caller.authority:
             raise permission_denied("NOT_AUTHORITY", "only the authority verifies the audit trail")
         held = _held_checkpoints(request)
@@ -212,6 +215,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
     async def ExportAuditCheckpoints(self, request: audit_pb2.ExportAuditCheckpointsRequest,
                                      context: grpc.aio.ServicerContext) -> audit_pb2.ExportAuditCheckpointsResponse:
         deps, caller = self._begin(context)
+        duties.require_role(caller, AUDITOR, "export the audit checkpoints")
         if not caller.authority:
             raise permission_denied("NOT_AUTHORITY", "only the authority exports the audit checkpoints")
         limit = page_size(request.page_size)

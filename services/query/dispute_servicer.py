@@ -16,7 +16,10 @@ from services.query.deps import Dependencies, DependentServicer
 from services.query.disputes import Dispute
 from services.query.keys import normalize_key
 from services.query.resources import Resource, valid_resource_code
+from services.runtime import duties
+from services.runtime.actors import actor_pb
 from services.runtime.cache import DISPUTES_CHANGED, publish
+from services.runtime.duties import APPLICANT, APPROVER
 from services.runtime.errors import (
     FieldViolation,
     ServiceError,
@@ -49,7 +52,8 @@ def to_proto(d: Dispute, now: dt.datetime) -> dispute_pb2.Dispute:
         id=str(d.id), resource_code=d.resource_code, key=d.key, item=d.item, claimed_value=d.claimed_value,
         evidence=d.evidence, reporter_department_code=d.reporter_department_code,
         provider_department_code=d.provider_department_code, state=_STATE_TO_PROTO.get(d.state, 0),
-        answer=d.answer, overdue=d.overdue(now), due_time_provisional=provisional(d.due_time))
+        answer=d.answer, overdue=d.overdue(now), due_time_provisional=provisional(d.due_time),
+        reported_by=actor_pb(d.reported_by), answered_by=actor_pb(d.answered_by))
     message.create_time.FromDatetime(d.create_time)
     message.due_time.FromDatetime(d.due_time)
     if d.answer_time is not None:
@@ -80,6 +84,7 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         deps, caller = self._begin(context)
         if not caller.department_code:
             raise permission_denied("NO_DEPARTMENT", "disputes are reported by a department's system")
+        duties.require_role(caller, APPLICANT, "report disputed data")
         given = request.dispute
         if not valid_resource_code(given.resource_code):
             raise invalid_argument([FieldViolation("dispute.resource_code", "give the code of a published resource")])
@@ -112,6 +117,7 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         if violations:
             raise invalid_argument(violations)
         dispute = await self._visible(deps, caller, dispute_id)
+        duties.require_person(caller, APPROVER, "answer disputes", dispute.provider_department_code)
         if not dispute.answerable_by(caller):
             raise permission_denied("NOT_PROVIDER", "only the providing department answers a dispute")
         if dispute.state != disputes.OPEN:

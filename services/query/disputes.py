@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from services.query.keys import key_error, normalize_key
 from services.query.resources import Resource
+from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation
 from services.runtime.identity import Caller
@@ -48,6 +49,19 @@ class Dispute:
     create_time: dt.datetime
     due_time: dt.datetime
     answer_time: dt.datetime | None
+    #: The persons (issue 12): the reporter's display name, and who answered for the provider.
+    reporter_display_name: str = ""
+    answer_system_id: str = ""
+    answer_display_name: str = ""
+    answer_department_code: str = ""
+
+    @property
+    def reported_by(self) -> Actor:
+        return Actor(self.reporter_system_id, self.reporter_display_name, self.reporter_department_code)
+
+    @property
+    def answered_by(self) -> Actor:
+        return Actor(self.answer_system_id, self.answer_display_name, self.answer_department_code)
 
     def overdue(self, now: dt.datetime) -> bool:
         """Unanswered past its due time, or answered after it (both count against the provider)."""
@@ -103,7 +117,8 @@ def new_dispute(resource: Resource, caller: Caller, key: str, item: str, claimed
         id=uuid.uuid4(), resource_code=resource.code, key=normalize_key(resource.key_kind, key), item=item,
         claimed_value=claimed_value, evidence=evidence, reporter_department_code=caller.department_code,
         reporter_system_id=caller.system_id, provider_department_code=resource.provider_department_code,
-        state=OPEN, answer="", create_time=now, due_time=add_working_days(now, working_days), answer_time=None)
+        state=OPEN, answer="", create_time=now, due_time=add_working_days(now, working_days), answer_time=None,
+        reporter_display_name=caller.display_name)
 
 
 def dispute_event(caller: Caller, action: str, d: Dispute, time: dt.datetime) -> AdminEvent:

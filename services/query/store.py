@@ -28,7 +28,8 @@ _CONSUME_QUOTA = (
     " WHERE q.used + EXCLUDED.used <= $3::bigint RETURNING q.used")
 _DISPUTE_COLUMNS = ("id, resource_code, key, item, claimed_value, evidence, reporter_department_code, "
                     "reporter_system_id, provider_department_code, state, answer, create_time, due_time, "
-                    "answer_time")
+                    "answer_time, reporter_display_name, answer_system_id, answer_display_name, "
+                    "answer_department_code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,10 +225,11 @@ class QueryStore:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 f"INSERT INTO disputes ({_DISPUTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                " $12, $13, $14)",
+                " $12, $13, $14, $15, $16, $17, $18)",
                 d.id, d.resource_code, d.key, d.item, d.claimed_value, d.evidence, d.reporter_department_code,
                 d.reporter_system_id, d.provider_department_code, d.state, d.answer, d.create_time, d.due_time,
-                d.answer_time)
+                d.answer_time, d.reporter_display_name, d.answer_system_id, d.answer_display_name,
+                d.answer_department_code)
             await admin_events.record(conn, dispute_event(caller, "dispute.report", d, d.create_time))
 
     async def get_dispute(self, dispute_id: uuid.UUID) -> Dispute | None:
@@ -243,9 +245,10 @@ class QueryStore:
         """
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
-                "UPDATE disputes SET state = $2, answer = $3, answer_system_id = $4, answer_time = $5"
+                "UPDATE disputes SET state = $2, answer = $3, answer_system_id = $4, answer_time = $5,"
+                " answer_display_name = $6, answer_department_code = $7"
                 f" WHERE id = $1 AND state = '{OPEN}' RETURNING {_DISPUTE_COLUMNS}",
-                dispute_id, state, answer, caller.system_id, now)
+                dispute_id, state, answer, caller.system_id, now, caller.display_name, caller.department_code)
             if row is None:
                 return None
             await admin_events.record(conn, dispute_event(caller, f"dispute.{state.lower()}", _dispute(row), now))

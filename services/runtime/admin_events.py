@@ -11,7 +11,9 @@ unavailable. An action and its entry are thus committed together, and the entry
 reaches the log at least once and is kept there exactly once.
 
 Details are JSON of identifiers and counts only: never personal data (ID
-numbers, names of persons) or secrets.
+numbers, names of citizens) or secrets. The one name kept is that of the official who
+made a decision (issue 12, R-SEC-1 责任认定): when the actor is a person, ``actor_system_id``
+holds their id (``psn-...``) and ``details.actor_display_name`` their display name at the time.
 
 Each service's migration creates the outbox table (same shape everywhere)::
 
@@ -44,6 +46,8 @@ from services.runtime.tasks import cancel
 log = logging.getLogger(__name__)
 
 OK = "OK"
+#: The details key holding a person actor's display name.
+ACTOR_DISPLAY_NAME = "actor_display_name"
 #: AppendEvents is idempotent (by event id), so the channel may retry it on UNAVAILABLE.
 INTAKE_SERVICE = "govshare.authorization.v1.AdminLogIntakeService"
 _TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
@@ -74,10 +78,14 @@ class AdminEvent:
 
     @classmethod
     def by(cls, caller: Caller, action: str, target: str, details: Mapping[str, object] | None = None,
-           result: str = OK) -> AdminEvent:
-        """An event whose actor is ``caller``."""
+           result: str = OK, time: dt.datetime | None = None) -> AdminEvent:
+        """An event whose actor is ``caller`` (a person's display name in the details, see above)."""
+        content = dict(details or {})
+        if caller.is_person:
+            content[ACTOR_DISPLAY_NAME] = caller.display_name
         return cls(action=action, target=target, actor_system_id=caller.system_id,
-                   actor_department_code=caller.department_code, details=dict(details or {}), result=result)
+                   actor_department_code=caller.department_code, details=content, result=result,
+                   **({"time": time} if time is not None else {}))
 
     @property
     def details_json(self) -> str:

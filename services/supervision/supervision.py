@@ -12,6 +12,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from services.runtime import duties
+from services.runtime.duties import ADMINISTRATOR, REVIEWER
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied, unauthenticated
 from services.runtime.identity import Caller
 from services.supervision.document import Document
@@ -60,6 +62,7 @@ class Supervision:
     async def compute(self, caller: Caller, month: Month) -> Computed:
         """Gathers the month's figures, keeps them as snapshots and detects its violations (replacing an
         earlier computation of the month: the same records give the same figures)."""
+        duties.require_role(caller, (REVIEWER, ADMINISTRATOR), "compute supervision snapshots")
         require_authority(caller, "compute supervision snapshots")
         now = self._clock()
         if month.start > now:
@@ -103,6 +106,7 @@ class Supervision:
         return await self._store.weights()
 
     async def update_weights(self, caller: Caller, weights: Mapping[str, float]) -> dict[str, float]:
+        duties.require_role(caller, ADMINISTRATOR, "change the evaluation's weights")
         require_authority(caller, "change the evaluation's weights")
         violations = []
         for index, (name, value) in enumerate(weights.items()):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from caller_metadata import person_of
 from envoy_edge import Edge, edge_settings
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
@@ -59,6 +60,14 @@ class Platform:
         settings = self.settings["authorization"]
         caller = Caller(entry["system_id"], entry["department"], authority=system == "authority")
         token = issue_token(settings.token_private_key, caller, 600).token
+        return (("authorization", f"Bearer {token}"),)
+
+    def person(self, system: str, role: str) -> tuple[tuple[str, str], ...]:
+        """Call metadata with a token for a person of demo department ``system`` holding ``role`` (a
+        services.runtime.duties name): the decisions a person makes (issue 12)."""
+        entry = self.credentials.systems[system]
+        caller = person_of(Caller(entry["system_id"], entry["department"], authority=system == "authority"), role)
+        token = issue_token(self.settings["authorization"].token_private_key, caller, 600).token
         return (("authorization", f"Bearer {token}"),)
 
 

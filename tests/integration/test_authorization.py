@@ -19,7 +19,7 @@ import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
-from caller_metadata import CallerMetadata
+from caller_metadata import CallerMetadata, person_of
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -44,6 +44,7 @@ from services.authorization.bootstrap import bootstrap_authority
 from services.authorization.component import create_component
 from services.catalog.component import create_component as create_catalog
 from services.runtime.cache import GRANTS_CHANGED
+from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
@@ -56,6 +57,12 @@ pytestmark = pytest.mark.integration
 AUTHORITY = Caller("sys-authority0", "11100000MB0000001X", authority=True)
 ANONYMOUS = Caller("anonymous", "", False)
 QUERY = service_caller("query")
+#: Decisions are persons' (issue 12): the authority's reviewer coordinates, a provider's approver replies.
+AUTHORITY_REVIEWER = person_of(AUTHORITY, REVIEWER)
+
+
+def approver(department: Caller) -> Caller:
+    return person_of(department, APPROVER)
 ONLINE = common.SHARE_METHOD_ONLINE_QUERY
 DOWNLOAD = common.SHARE_METHOD_BATCH_DOWNLOAD
 ADMIN = common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS
@@ -146,7 +153,7 @@ class Env:
         await stub.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=self.md(provider), timeout=10)
         await stub.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=self.md(provider), timeout=10)
         response = await stub.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
-                                          metadata=self.md(AUTHORITY), timeout=10)
+                                          metadata=self.md(AUTHORITY_REVIEWER), timeout=10)
         return response.entry
 
     async def submit(self, user: Caller, entry: cat.Entry, **fields: object) -> sh.Application:
@@ -169,8 +176,9 @@ class Env:
 
     async def reply(self, caller: Caller, application_id: str, **fields: object) -> sh.ReplyApplicationResponse:
         fields.setdefault("decision", sh.REPLY_DECISION_APPROVE)
+        # A reply is a person's decision (issue 12): the approver of ``caller``'s department.
         return await self.sharing.ReplyApplication(sh.ReplyApplicationRequest(id=application_id, **fields),
-                                                   metadata=self.md(caller), timeout=10)
+                                                   metadata=self.md(person_of(caller, APPROVER)), timeout=10)
 
     async def check(self, user: Caller, entry: cat.Entry, *names: str, purpose: int = ADMIN,
                     method: int = ONLINE, caller: Caller = QUERY) -> authz.Decision:
@@ -408,7 +416,7 @@ async def test_submit_then_approve_narrowed_creates_a_grant(env: Env, parties) -
     assert [e.action for e in application.history] == ["SUBMITTED"]
 
     reason, _, _ = await fails(env.reply(user, application.id), grpc.StatusCode.PERMISSION_DENIED)
-    assert reason == "NOT_PROVIDER"
+    assert reason == "NOT_YOUR_DEPARTMENT"  # the applicant's own approver: only the provider's replies
     expire = timestamp(dt.timedelta(days=30))
     replied = await env.reply(provider, application.id, items=["birth_date", "address"], unmasked_items=["address"],
                               quota=10, expire_time=expire)
@@ -471,15 +479,18 @@ async def test_refusal_needs_a_reason_then_escalation_and_coordination(env: Env,
                                                   items=["birth_date"], quota=5)
     reason, _, _ = await fails(env.sharing.RecordCoordinationDecision(decide, metadata=env.md(provider), timeout=10),
                                grpc.StatusCode.PERMISSION_DENIED)
-    assert reason == "AUTHORITY_ONLY"
-    coordinated = await env.sharing.RecordCoordinationDecision(decide, metadata=env.md(AUTHORITY), timeout=10)
+    assert reason == "PERSON_REQUIRED"  # a coordination decision is a person's, the authority's reviewer
+    reason, _, _ = await fails(env.sharing.RecordCoordinationDecision(
+        decide, metadata=env.md(person_of(provider, APPROVER)), timeout=10), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "ROLE_REQUIRED"
+    coordinated = await env.sharing.RecordCoordinationDecision(decide, metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
     assert coordinated.application.state == sh.APPLICATION_STATE_COORDINATED_GRANTED
     assert list(coordinated.grant.items) == ["birth_date"] and coordinated.grant.quota == 5
     assert [e.action for e in coordinated.application.history] == [
         "SUBMITTED", "REFUSED", "ESCALATED", "COORDINATED_GRANTED"]
     assert coordinated.application.history[1].note == "超出法定职责范围"
     assert (await env.check(user, entry, "birth_date")).allowed
-    await fails(env.sharing.RecordCoordinationDecision(decide, metadata=env.md(AUTHORITY), timeout=10),
+    await fails(env.sharing.RecordCoordinationDecision(decide, metadata=env.md(AUTHORITY_REVIEWER), timeout=10),
                 grpc.StatusCode.FAILED_PRECONDITION)
 
 
@@ -503,17 +514,17 @@ async def test_not_shared_goes_to_coordination_and_a_final_refusal_needs_a_reaso
     assert [e.action for e in application.history] == ["SUBMITTED", "ESCALATED"]
     await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
     final = sh.RecordCoordinationDecisionRequest(id=application.id, grant=False)
-    _, fields, _ = await fails(env.sharing.RecordCoordinationDecision(final, metadata=env.md(AUTHORITY), timeout=10),
-                               grpc.StatusCode.INVALID_ARGUMENT)
+    _, fields, _ = await fails(env.sharing.RecordCoordinationDecision(
+        final, metadata=env.md(AUTHORITY_REVIEWER), timeout=10), grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["reason"]
     final.reason = "涉及侦查秘密，不予共享"
-    done = await env.sharing.RecordCoordinationDecision(final, metadata=env.md(AUTHORITY), timeout=10)
+    done = await env.sharing.RecordCoordinationDecision(final, metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
     assert done.application.state == sh.APPLICATION_STATE_COORDINATED_REFUSED and not done.HasField("grant")
     assert not (await env.check(user, entry, "name")).allowed
 
     second = await env.submit(user, entry)
     granted = await env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
-        id=second.id, grant=True), metadata=env.md(AUTHORITY), timeout=10)
+        id=second.id, grant=True), metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
     assert granted.grant.state == sh.GRANT_STATE_ACTIVE
     assert (await env.check(user, entry, "name", "birth_date")).allowed
 
@@ -580,14 +591,14 @@ async def test_revocation_bumps_the_policy_version_and_is_announced(env: Env, pa
         assert (await env.check(user, entry, "birth_date")).allowed
 
         revoke = sh.RevokeGrantRequest(id=grant.id, reason="项目结束")
-        reason, _, _ = await fails(env.sharing.RevokeGrant(revoke, metadata=env.md(user), timeout=10),
+        reason, _, _ = await fails(env.sharing.RevokeGrant(revoke, metadata=env.md(approver(user)), timeout=10),
                                    grpc.StatusCode.PERMISSION_DENIED)
-        assert reason == "NOT_PROVIDER"
+        assert reason == "NOT_YOUR_DEPARTMENT"
         _, fields, _ = await fails(env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id),
-                                                           metadata=env.md(provider), timeout=10),
+                                                           metadata=env.md(approver(provider)), timeout=10),
                                    grpc.StatusCode.INVALID_ARGUMENT)
         assert fields == ["reason"]
-        revoked = (await env.sharing.RevokeGrant(revoke, metadata=env.md(provider), timeout=10)).grant
+        revoked = (await env.sharing.RevokeGrant(revoke, metadata=env.md(approver(provider)), timeout=10)).grant
         assert revoked.state == sh.GRANT_STATE_REVOKED and revoked.revoke_reason == "项目结束"
         assert revoked.policy_version > grant.policy_version
         event = await _next_event(pubsub)
@@ -597,7 +608,7 @@ async def test_revocation_bumps_the_policy_version_and_is_announced(env: Env, pa
     decision = await env.check(user, entry, "birth_date")
     assert not decision.allowed and decision.deny_reason == common.DENY_REASON_REVOKED
     assert decision.policy_version >= revoked.policy_version
-    await fails(env.sharing.RevokeGrant(revoke, metadata=env.md(provider), timeout=10),
+    await fails(env.sharing.RevokeGrant(revoke, metadata=env.md(approver(provider)), timeout=10),
                 grpc.StatusCode.FAILED_PRECONDITION)
     history = await env.sharing.GetApplication(sh.GetApplicationRequest(id=grant.application_id),
                                                metadata=env.md(user), timeout=10)
@@ -615,7 +626,7 @@ async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None
     async with redis_client.pubsub() as pubsub:
         await pubsub.subscribe(GRANTS_CHANGED)
         await pubsub.get_message(timeout=5)
-        updated = (await env.sharing.UpdateGrant(request, metadata=env.md(provider), timeout=10)).grant
+        updated = (await env.sharing.UpdateGrant(request, metadata=env.md(approver(provider)), timeout=10)).grant
         assert (await _next_event(pubsub))["policy_version"] == updated.policy_version
     assert list(updated.items) == ["name", "address", "status"] and list(updated.unmasked_items) == ["name"]
     assert updated.quota == 3 and updated.policy_version > grant.policy_version
@@ -625,7 +636,7 @@ async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None
 
     bad = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, items=["salary"], expire_time=timestamp(-dt.timedelta(1))),
                                 update_mask=field_mask_pb2.FieldMask(paths=["items", "expire_time", "state"]))
-    _, fields, _ = await fails(env.sharing.UpdateGrant(bad, metadata=env.md(provider), timeout=10),
+    _, fields, _ = await fails(env.sharing.UpdateGrant(bad, metadata=env.md(approver(provider)), timeout=10),
                                grpc.StatusCode.INVALID_ARGUMENT)
     assert set(fields) == {"grant.items[0]", "grant.expire_time", "update_mask.paths[2]"}
 

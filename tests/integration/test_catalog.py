@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 import pytest_asyncio
-from caller_metadata import CallerMetadata
+from caller_metadata import CallerMetadata, person_of
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +27,7 @@ from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from services.catalog.component import create_component
 from services.runtime.cache import CATALOG_CHANGED
+from services.runtime.duties import DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
@@ -36,6 +37,8 @@ from services.runtime.workdays import add_working_days
 pytestmark = pytest.mark.integration
 
 AUTHORITY = Caller("sys-authority", "11100000MB0143820E", authority=True)  # 大数据局
+#: Reviews are the authority's reviewer's decisions (issue 12).
+AUTHORITY_REVIEWER = person_of(AUTHORITY, REVIEWER)
 _CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _random = random.Random()
 
@@ -107,7 +110,7 @@ class Client:
         return (await self("SubmitEntry", pb.SubmitEntryRequest(code=code), caller)).entry
 
     async def review(self, code: str, decision: int = pb.REVIEW_DECISION_PUBLISH, reason: str = "",
-                     caller: Caller = AUTHORITY) -> pb.Entry:
+                     caller: Caller = AUTHORITY_REVIEWER) -> pb.Entry:
         request = pb.ReviewEntryRequest(code=code, decision=decision, reason=reason)
         return (await self("ReviewEntry", request, caller)).entry
 
@@ -435,10 +438,12 @@ async def test_departments_catalog_only_their_own_resources(catalog: Client) -> 
     await catalog.update(pb.Entry(code=on_behalf.code, provider_department_code=other.department_code),
                          ["provider_department_code"], AUTHORITY)
     assert (await catalog.submit(on_behalf.code, other)).state == pb.ENTRY_STATE_SUBMITTED
+    # A review is the authority's reviewer's (issue 12): a department's system, or its person, is refused.
     reason, _, _ = await fails(catalog.review(on_behalf.code, caller=owner), grpc.StatusCode.PERMISSION_DENIED)
-    assert reason == "NOT_AUTHORITY"
-    reason, _, _ = await fails(catalog.review(on_behalf.code, caller=other), grpc.StatusCode.PERMISSION_DENIED)
-    assert reason == "NOT_AUTHORITY"
+    assert reason == "PERSON_REQUIRED"
+    reason, _, _ = await fails(catalog.review(on_behalf.code, caller=person_of(other, DATA_OFFICER)),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "ROLE_REQUIRED"
 
 
 async def test_drafts_are_seen_by_their_department_and_the_authority_only(catalog: Client) -> None:

@@ -1,0 +1,174 @@
+"""Separation of duties (issue 12), refused by the services themselves: each role calling an RPC it must not
+call gets PERMISSION_DENIED naming the role it needs; decisions need a person; the person is recorded on
+every decision, in the RPC's answer and in the administrative log.
+
+Over the real platform, through the edge (tests/integration/conftest.py); persons' tokens are signed as
+SessionService signs them (test_persons.py signs persons in for real).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+
+from govshare.authorization.v1 import (
+    admin_log_pb2,
+    admin_log_pb2_grpc,
+    directory_pb2,
+    directory_pb2_grpc,
+    persons_pb2,
+    persons_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+)
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from services.demo import demo_entries
+from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, LABELS, REVIEWER
+from services.runtime.errors import details_of
+
+pytestmark = pytest.mark.integration
+
+POPULATION = "101001/000001"  # conditional, provided by police
+#: Every role at the department where it may exist: the authority holds REVIEWER and ADMINISTRATOR.
+EVERYONE = [("police", DATA_OFFICER), ("police", APPROVER), ("police", APPLICANT), ("police", AUDITOR),
+            ("authority", REVIEWER), ("authority", ADMINISTRATOR), ("authority", AUDITOR)]
+
+
+def _except(*allowed: tuple[str, str]) -> list[tuple[str, str]]:
+    return [who for who in EVERYONE if who not in allowed]
+
+
+async def _denied(call, needed: str) -> str:  # type: ignore[no-untyped-def]
+    """Awaits ``call``: PERMISSION_DENIED whose message names the role ``needed`` (its label and its name)."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, caught.value.details()
+    message = caught.value.details() or ""
+    assert f"{LABELS[needed]} ({needed})" in message, message
+    info, _ = details_of(caught.value)
+    return info.reason if info is not None else ""
+
+
+def _application(items: list[str]) -> sharing_pb2.Application:
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=90))
+    return sharing_pb2.Application(
+        resource_code=POPULATION, items=items, purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS],
+        purpose_text="低保资格审核", basis="《社会救助暂行办法》第十一条", requested_expire_time=expire,
+        methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=100)
+
+
+async def test_catalog_drafts_are_the_providers_data_officers_and_reviews_the_authoritys_reviewer(platform) -> None:  # type: ignore[no-untyped-def]
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    template = next(e for e in demo_entries() if e.code == POPULATION)
+    entry = cat.Entry()
+    entry.CopyFrom(template)
+    entry.code, entry.name = "101001/000077", "人口迁移信息"
+    entry.endpoint.dataset = "population_duties"
+    for department, role in _except(("police", DATA_OFFICER)):
+        await _denied(catalog.CreateEntry(cat.CreateEntryRequest(entry=entry),
+                                          metadata=platform.person(department, role), timeout=10), DATA_OFFICER)
+    # The data officer of another department may not draft the police's entries either.
+    reason = await _denied(catalog.CreateEntry(cat.CreateEntryRequest(entry=entry),
+                                               metadata=platform.person("social", DATA_OFFICER), timeout=10),
+                           DATA_OFFICER)
+    assert reason == "NOT_YOUR_DEPARTMENT"
+    officer = platform.person("police", DATA_OFFICER)
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=officer, timeout=10)
+    submitted = await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=officer, timeout=10)
+    assert submitted.entry.submitted_by.display_name == "测试编目员"
+
+    review = cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_RETURN, reason="摘要不完整")
+    for department, role in _except(("authority", REVIEWER)):
+        await _denied(catalog.ReviewEntry(review, metadata=platform.person(department, role), timeout=10), REVIEWER)
+    # A system's token no longer reviews: a review is a person's decision (R-SEC-1).
+    assert await _denied(catalog.ReviewEntry(review, metadata=platform.metadata("authority"), timeout=10),
+                         REVIEWER) == "PERSON_REQUIRED"
+    returned = await catalog.ReviewEntry(review, metadata=platform.person("authority", REVIEWER), timeout=10)
+    assert returned.entry.state == cat.ENTRY_STATE_RETURNED
+    assert returned.entry.reviewed_by.display_name == "测试审核员"
+    assert returned.entry.reviewed_by.id.startswith("psn-")
+
+
+async def test_applications_are_the_applicants_and_replies_the_providers_approvers(platform) -> None:  # type: ignore[no-untyped-def]
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    items = ["citizen_id", "name", "birth_date"]
+    for department, role in [("social", DATA_OFFICER), ("social", APPROVER), ("social", AUDITOR)]:
+        await _denied(sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=_application(items)),
+                                                metadata=platform.person(department, role), timeout=10), APPLICANT)
+    application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=_application(items)), metadata=platform.person("social", APPLICANT), timeout=10)).application
+
+    approve = sharing_pb2.ReplyApplicationRequest(id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE,
+                                                  items=["citizen_id", "name"])
+    for department, role in _except(("police", APPROVER)):
+        await _denied(sharing.ReplyApplication(approve, metadata=platform.person(department, role), timeout=10),
+                      APPROVER)
+    assert await _denied(sharing.ReplyApplication(approve, metadata=platform.person("social", APPROVER), timeout=10),
+                         APPROVER) == "NOT_YOUR_DEPARTMENT"
+    assert await _denied(sharing.ReplyApplication(approve, metadata=platform.metadata("police"), timeout=10),
+                         APPROVER) == "PERSON_REQUIRED"
+    replied = await sharing.ReplyApplication(approve, metadata=platform.person("police", APPROVER), timeout=10)
+    assert replied.application.replied_by.display_name == "测试审批人"
+    assert replied.application.history[-1].actor_display_name == "测试审批人"
+    assert replied.grant.granted_by.id == replied.application.replied_by.id
+
+    revoke = sharing_pb2.RevokeGrantRequest(id=replied.grant.id, reason="项目结束")
+    for department, role in _except(("police", APPROVER)):
+        await _denied(sharing.RevokeGrant(revoke, metadata=platform.person(department, role), timeout=10), APPROVER)
+    await _denied(sharing.RevokeGrant(revoke, metadata=platform.person("social", APPROVER), timeout=10), APPROVER)
+    revoked = await sharing.RevokeGrant(revoke, metadata=platform.person("police", APPROVER), timeout=10)
+    assert revoked.grant.changed_by.display_name == "测试审批人"
+
+    # The auditor reads the administrative log: both decisions name the person.
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+    await _denied(log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(),
+                                      metadata=platform.person("authority", ADMINISTRATOR), timeout=10), AUDITOR)
+    events = (await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(
+        actor_department_code=application.provider_department_code, page_size=1000),
+        metadata=platform.person("authority", AUDITOR), timeout=10)).events
+    mine = {e.action: e for e in events if e.target in (application.id, replied.grant.id)}
+    for action in ("sharing.approved", "sharing.grant_revoked"):
+        assert mine[action].actor_system_id == replied.application.replied_by.id
+        assert json.loads(mine[action].details_json)["actor_display_name"] == "测试审批人"
+
+
+async def test_nobody_approves_their_own_departments_application(platform) -> None:  # type: ignore[no-untyped-def]
+    """Police applies for police's own resource: even police's approver cannot reply to it."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=_application(["citizen_id", "status"])), metadata=platform.person("police", APPLICANT),
+        timeout=10)).application
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+            metadata=platform.person("police", APPROVER), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    info, _ = details_of(caught.value)
+    assert info is not None and info.reason == "OWN_APPLICATION"
+
+
+async def test_coordination_is_the_authoritys_reviewer_and_administration_its_administrator(platform) -> None:  # type: ignore[no-untyped-def]
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    decide = sharing_pb2.RecordCoordinationDecisionRequest(id="app-" + "0" * 32, grant=False, reason="不予共享")
+    for department, role in _except(("authority", REVIEWER)):
+        await _denied(sharing.RecordCoordinationDecision(decide, metadata=platform.person(department, role),
+                                                         timeout=10), REVIEWER)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    department = directory_pb2.Department(code="11110100MB99999990", name="市测试局",
+                                          level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL, region_code="110100")
+    persons = persons_pb2_grpc.PersonServiceStub(platform.channel)
+    for who, role in _except(("authority", ADMINISTRATOR)):
+        await _denied(directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=department),
+                                                 metadata=platform.person(who, role), timeout=10), ADMINISTRATOR)
+        await _denied(persons.ListPersons(persons_pb2.ListPersonsRequest(), metadata=platform.person(who, role),
+                                          timeout=10), ADMINISTRATOR)
+    listed = await persons.ListPersons(persons_pb2.ListPersonsRequest(),
+                                       metadata=platform.person("authority", ADMINISTRATOR), timeout=10)
+    assert any(p.username == "authority.reviewer" for p in listed.persons)
