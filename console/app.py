@@ -278,7 +278,7 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
     """The console as an ASGI application (uvicorn serves it; tests start it on port 0)."""
     from console import pages
 
-    services = Services(settings.gateway, settings.call_timeout_seconds)
+    services = Services(settings.gateway, settings.call_timeout_seconds, settings.gateway_ca)
     console = Console(settings, services, SessionStore(settings.session_idle_seconds, clock))
     routes = [
         Route("/login", login_form, methods=["GET"]),

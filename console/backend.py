@@ -7,6 +7,7 @@ adds an identity of its own: what a person may see or do is what the services al
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -24,8 +25,14 @@ Response = TypeVar("Response")
 class Services:
     """Stubs of the public services over one channel to the edge."""
 
-    def __init__(self, gateway: str, timeout: float) -> None:
-        self.channel = grpc.aio.insecure_channel(gateway, options=CHANNEL_OPTIONS)
+    def __init__(self, gateway: str, timeout: float, ca_file: str = "") -> None:
+        if ca_file:
+            # TLS to the edge, verified against the mesh CA; the console presents no client certificate: the
+            # edge authenticates every call by the person's bearer token.
+            credentials = grpc.ssl_channel_credentials(root_certificates=Path(ca_file).read_bytes())
+            self.channel = grpc.aio.secure_channel(gateway, credentials, options=CHANNEL_OPTIONS)
+        else:
+            self.channel = grpc.aio.insecure_channel(gateway, options=CHANNEL_OPTIONS)
         self.timeout = timeout
         self.catalog = catalog_pb2_grpc.CatalogServiceStub(self.channel)
         self.sharing = sharing_pb2_grpc.SharingServiceStub(self.channel)

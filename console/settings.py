@@ -30,6 +30,8 @@ class ConsoleSettings:
     deadline_warning_working_days: int = 2
     #: The Secure attribute on the session cookie. Only off for plain-HTTP development on a non-localhost name.
     secure_cookie: bool = True
+    #: PEM CA file that verifies the edge's certificate (the mesh CA under mTLS); empty: plaintext to the edge.
+    gateway_ca: str = ""
     #: PEM files for HTTPS served by the console itself (both or neither; else TLS ends at the edge/ingress).
     tls_cert: str = ""
     tls_key: str = ""
@@ -79,8 +81,13 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
     tls_key = env.get("GOVSHARE_CONSOLE_TLS_KEY", "").strip()
     if bool(tls_cert) != bool(tls_key):
         problems.append("GOVSHARE_CONSOLE_TLS_CERT and GOVSHARE_CONSOLE_TLS_KEY go together (both or neither)")
+    gateway_ca = env.get("GOVSHARE_CONSOLE_GATEWAY_CA", "").strip()
+    for name, path in (("GOVSHARE_CONSOLE_GATEWAY_CA", gateway_ca), ("GOVSHARE_CONSOLE_TLS_CERT", tls_cert),
+                       ("GOVSHARE_CONSOLE_TLS_KEY", tls_key)):
+        if path and not os.path.isfile(path):
+            problems.append(f"{name}: no such file {path}")
     settings = ConsoleSettings(
-        listen=listen, gateway=gateway,
+        listen=listen, gateway=gateway, gateway_ca=gateway_ca,
         session_idle_seconds=_int(env, "GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS", 1800, 60, problems),
         call_timeout_seconds=timeout,
         page_size=_int(env, "GOVSHARE_CONSOLE_PAGE_SIZE", 20, 1, problems),
