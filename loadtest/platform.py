@@ -27,7 +27,7 @@ from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 from govshare.common.v1 import common_pb2
 from loadtest.cpu import ProcessGroup
 from loadtest.credentials import bearer
-from services.demo import DemoCredentials, issue_token
+from services.demo import DemoCredentials, issue_token, person_session
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.identity import Caller
 from services.runtime.tokens import issue_token as issue_token_locally
@@ -69,6 +69,8 @@ class Platform:
     process: asyncio.subprocess.Process | None = None
     embedded: EmbeddedServers | None = None
     _drain: asyncio.Task | None = None
+    #: Persons' session metadata by department (Platform.approver).
+    _sessions: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     @property
     def gateway(self) -> str:
@@ -157,6 +159,16 @@ class Platform:
         """Call metadata carrying a fresh token of ``system``."""
         return bearer(await self.token(system))
 
+    async def approver(self, department: str) -> tuple[tuple[str, str], ...]:
+        """Call metadata of the demo department's 审批人 (replies and revocations are persons' decisions, issue
+        12), signed in with the demo password and TOTP secret; one session serves every call (a TOTP code signs
+        in once)."""
+        if department not in self._sessions:
+            assert self.credentials is not None
+            async with grpc.aio.insecure_channel(self.gateway) as channel:
+                self._sessions[department] = await person_session(channel, self.credentials, f"{department}.approver")
+        return self._sessions[department]
+
     def caller(self, system: str) -> Caller:
         entry = self.system(system)
         return Caller(entry["system_id"], entry["department"], authority=False)
@@ -209,14 +221,14 @@ class Platform:
             replied = await sharing.ReplyApplication(
                 sharing_pb2.ReplyApplicationRequest(id=submitted.application.id,
                                                     decision=sharing_pb2.REPLY_DECISION_APPROVE),
-                metadata=await self.bearer(provider), timeout=10)
+                metadata=await self.approver(provider), timeout=10)
         return replied.grant.id
 
     async def revoke(self, provider: str, grant_id: str) -> None:
         async with grpc.aio.insecure_channel(self.gateway) as channel:
             await sharing_pb2_grpc.SharingServiceStub(channel).RevokeGrant(
                 sharing_pb2.RevokeGrantRequest(id=grant_id, reason="benchmark: revocation propagation"),
-                metadata=await self.bearer(provider), timeout=10)
+                metadata=await self.approver(provider), timeout=10)
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:

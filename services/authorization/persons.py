@@ -60,8 +60,8 @@ def require_administrator(caller: Caller, action: str) -> None:
     require_identified(caller)
     allowed = caller.authority and (caller.has_role(ADMINISTRATOR) if caller.is_person else True)
     if not allowed:
-        raise permission_denied("ADMINISTRATOR_ONLY",
-                                f"only the authority's administrator (管理员, PERSON_ROLE_ADMINISTRATOR) may {action}")
+        raise permission_denied("ADMINISTRATOR_ONLY", f"only the authority's 管理员 (ADMINISTRATOR) may {action}",
+                                required_role=ADMINISTRATOR)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from services.demo import POPULATION_ITEMS
+from services.runtime.duties import REVIEWER
 from services.runtime.errors import details_of
 from tests.integration.test_sharing_cycle import NOT_SHARED, POPULATION, WORK, _keys
 
@@ -105,7 +106,10 @@ class _Catalog:
         self._stub = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
 
     def __call__(self, method: str, request: object, system: str):  # type: ignore[no-untyped-def]
-        return getattr(self._stub, method)(request, metadata=self._platform.metadata(system), timeout=10)
+        # A review is the authority's reviewer's decision (issue 12), not its system's.
+        metadata = (self._platform.person(system, REVIEWER) if method == "ReviewEntry"
+                    else self._platform.metadata(system))
+        return getattr(self._stub, method)(request, metadata=metadata, timeout=10)
 
     async def publish(self, entry: cat.Entry, owner: str) -> cat.Entry:
         await self("CreateEntry", cat.CreateEntryRequest(entry=entry), owner)
@@ -338,7 +342,8 @@ async def test_a_department_granted_a_not_shared_resource_by_coordination_disput
         metadata=platform.metadata("social"), timeout=10)).application
     assert application.state == sharing_pb2.APPLICATION_STATE_ESCALATED
     await sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
-        id=application.id, grant=True, reason="市政府协调同意"), metadata=platform.metadata("authority"), timeout=10)
+        id=application.id, grant=True, reason="市政府协调同意"), metadata=platform.person("authority", REVIEWER),
+        timeout=10)
     for _ in range(100):  # the grant event reaches query's decision cache asynchronously
         try:
             reported = (await _report(platform, "social", published.code, key, "name")).dispute

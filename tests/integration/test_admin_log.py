@@ -16,6 +16,7 @@ import uuid
 import asyncpg
 import grpc
 import pytest
+from caller_metadata import person_of
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from govshare.authorization.v1 import (
@@ -39,6 +40,7 @@ from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from services.authorization.component import create_component as create_authorization
+from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.server import start_server
@@ -97,6 +99,11 @@ def _system(platform, key: str) -> str:  # type: ignore[no-untyped-def]
     return platform.credentials.systems[key]["system_id"]
 
 
+def _person(platform, key: str, role: str) -> Caller:  # type: ignore[no-untyped-def]
+    """The person platform.person(key, role) calls as."""
+    return person_of(Caller(_system(platform, key), _department(platform, key), authority=key == "authority"), role)
+
+
 def _entry(provider: str) -> cat.Entry:
     code = f"1{random.randrange(100):02d}{random.randrange(1000):03d}/{random.randrange(10**6):06d}"
     return cat.Entry(
@@ -147,14 +154,14 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
             quota=10)), metadata=platform.metadata("services"), timeout=10)).application
     grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-        metadata=platform.metadata("police"), timeout=10)).grant
+        metadata=platform.person("police", APPROVER), timeout=10)).grant
     await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=grant.id, reason="试点结束"),
-                              metadata=platform.metadata("police"), timeout=10)
+                              metadata=platform.person("police", APPROVER), timeout=10)
     # Catalog (relayed from its outbox): submitted by the provider, published by the authority.
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     code = await _submit_entry(platform, catalog)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
-                              metadata=platform.metadata("authority"), timeout=10)
+                              metadata=platform.person("authority", REVIEWER), timeout=10)
     # Foundation (relayed): a load whose only record is rejected changes nothing but is still logged.
     foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
     loaded = await foundation.LoadRecords(foundation_pb2.LoadRecordsRequest(
@@ -171,16 +178,21 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
         ("token.issue", system_id, None),
         ("directory.disable_system", system_id, "authority"),
         ("directory.enable_system", system_id, "authority"),
-        ("sharing.approved", application.id, "police"),
-        ("sharing.grant_revoked", grant.id, "police"),
+        ("sharing.approved", application.id, ("police", APPROVER)),
+        ("sharing.grant_revoked", grant.id, ("police", APPROVER)),
         ("catalog.submit", code, "social"),
-        ("catalog.publish", code, "authority"),
+        ("catalog.publish", code, ("authority", REVIEWER)),
         ("foundation.load_records", "population", "police"),
     ]
     for action, target, actor in expected:
         event = await _logged(platform, action, target)
         if actor is None:  # a token is issued to the system that proved its secret
             assert (event.actor_system_id, event.actor_department_code) == (system_id, social)
+        elif isinstance(actor, tuple):  # a person's decision (issue 12): their id, their name in the details
+            person = _person(platform, *actor)
+            assert event.actor_system_id == person.system_id, action
+            assert event.actor_department_code == _department(platform, actor[0]), action
+            assert json.loads(event.details_json)["actor_display_name"] == person.display_name, action
         else:
             assert event.actor_system_id == _system(platform, actor), action
             assert event.actor_department_code == _department(platform, actor), action
@@ -309,7 +321,7 @@ async def _entity_key(platform) -> str:  # type: ignore[no-untyped-def]
 
 async def test_drafts_mandate_changes_applications_and_disputes_are_logged_without_personal_data(
         platform) -> None:  # type: ignore[no-untyped-def]
-    social, authority = _department(platform, "social"), _department(platform, "authority")
+    social = _department(platform, "social")
     # Catalog drafts: created, then updated (the names of the changed fields, not their values).
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     entry = _entry(social)
@@ -341,7 +353,7 @@ async def test_drafts_mandate_changes_applications_and_disputes_are_logged_witho
             metadata=platform.metadata("social"), timeout=10)).dispute
         await disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=reported.id, corrected=corrected,
                                                                       answer="经核查登记档案"),
-                                     metadata=platform.metadata("authority"), timeout=10)
+                                     metadata=platform.person("market", APPROVER), timeout=10)
         answered.append(reported.id)
 
     created = await _logged(platform, "catalog.create", entry.code)
@@ -356,7 +368,7 @@ async def test_drafts_mandate_changes_applications_and_disputes_are_logged_witho
     confirmed = await _logged(platform, "dispute.confirmed", answered[0])
     corrected_answer = await _logged(platform, "dispute.corrected", answered[1])
     assert (confirmed_report.service, confirmed_report.actor_department_code) == ("query", social)
-    assert (confirmed.service, confirmed.actor_department_code) == ("query", authority)
+    assert (confirmed.service, confirmed.actor_department_code) == ("query", _department(platform, "market"))
     assert json.loads(corrected_answer.details_json)["resource_code"] == ENTITIES
     logged = [created, updated, mandate, submitted, confirmed_report, confirmed, corrected_answer]
     for text in (key, "某某科技有限公司", "营业执照副本", "经核查登记档案", "机构改革职能调整", "参保状态变更摘要",
@@ -387,10 +399,10 @@ async def test_role_and_grant_confidentiality_changes_are_logged_without_their_r
         timeout=10)).application
     grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-        metadata=platform.metadata("police"), timeout=10)).grant
+        metadata=platform.person("police", APPROVER), timeout=10)).grant
     await sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
         grant_id=grant.id, confidential=True, release_time=release, reason="在办案件保密"),
-        metadata=platform.metadata("police"), timeout=10)
+        metadata=platform.person("police", APPROVER), timeout=10)
 
     granted = await _logged(platform, "roles.grant_system_role", system_id, role=portal)
     revoked = await _logged(platform, "roles.revoke_system_role", system_id, role=portal)

@@ -21,6 +21,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
+from services.runtime.duties import REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, service_caller
 
@@ -224,7 +225,7 @@ async def _gated_entry(platform, endpoint: str) -> str:  # type: ignore[no-untyp
     await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
     await catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=platform.metadata("social"), timeout=10)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=code, decision=cat.REVIEW_DECISION_PUBLISH),
-                              metadata=platform.metadata("authority"), timeout=10)
+                              metadata=platform.person("authority", REVIEWER), timeout=10)
     return code
 
 

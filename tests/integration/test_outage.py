@@ -33,6 +33,7 @@ from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.demo import demo_entries, seed_demo
 from services.foundation.synthetic import citizen_id_of, credit_code_of
 from services.runtime import db
+from services.runtime.duties import REVIEWER
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of, retry_info_of
 from services.runtime.settings import Settings
@@ -313,7 +314,7 @@ async def publish_entry(platform: Platform, code: str) -> None:
     await catalog.CreateEntry(catalog_pb2.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
     await catalog.SubmitEntry(catalog_pb2.SubmitEntryRequest(code=code), metadata=metadata, timeout=10)
     await catalog.ReviewEntry(catalog_pb2.ReviewEntryRequest(code=code, decision=catalog_pb2.REVIEW_DECISION_PUBLISH),
-                              metadata=metadata, timeout=10)
+                              metadata=platform.person("authority", REVIEWER), timeout=10)
 
 
 async def _failure(call: object) -> grpc.aio.AioRpcError:

@@ -136,3 +136,29 @@ async def test_the_demo_persons_sign_in_with_the_printed_password_and_govshare_t
         timeout=10)
     assert response.session.person.display_name == accounts["social.approver"]["display_name"]
     assert list(response.session.person.roles) == [persons_pb2.PERSON_ROLE_APPROVER]
+
+
+async def test_an_expired_session_is_refused_saying_sign_in_again(platform) -> None:  # type: ignore[no-untyped-def]
+    """A person token past its expiry: SESSION_EXPIRED at every service (the edge refuses it first)."""
+    from caller_metadata import person_of
+
+    from services.runtime.duties import APPLICANT
+    from services.runtime.identity import Caller
+    from services.runtime.tokens import issue_token
+
+    entry = platform.credentials.systems["social"]
+    person = person_of(Caller(entry["system_id"], entry["department"]), APPLICANT)
+    expired = issue_token(platform.settings["authorization"].token_private_key, person, -60).token
+    metadata = (("authorization", f"Bearer {expired}"),)
+    async with grpc.aio.insecure_channel(platform.port("catalog")) as channel:
+        from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await catalog_pb2_grpc.CatalogServiceStub(channel).ListEntries(catalog_pb2.ListEntriesRequest(),
+                                                                           metadata=metadata, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED and _reason(caught.value) == "SESSION_EXPIRED"
+    assert "sign in again" in (caught.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as at_edge:
+        await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=metadata,
+                                                   timeout=10)
+    assert at_edge.value.code() == grpc.StatusCode.UNAUTHENTICATED

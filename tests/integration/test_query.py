@@ -21,7 +21,7 @@ import asyncpg
 import grpc
 import pytest
 import pytest_asyncio
-from caller_metadata import CallerMetadata
+from caller_metadata import CallerMetadata, person_of
 from google.protobuf import timestamp_pb2
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -48,6 +48,7 @@ from services.demo import ENTITY_ITEMS, POPULATION_ITEMS
 from services.foundation.component import create_component as create_foundation
 from services.query.component import create_component as create_query
 from services.runtime import db
+from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller
@@ -133,7 +134,7 @@ async def publish(mesh: Mesh, new: cat.Entry) -> None:
     await catalog.CreateEntry(cat.CreateEntryRequest(entry=new), metadata=md, timeout=10)
     await catalog.SubmitEntry(cat.SubmitEntryRequest(code=new.code), metadata=md, timeout=10)
     await catalog.ReviewEntry(cat.ReviewEntryRequest(code=new.code, decision=cat.REVIEW_DECISION_PUBLISH),
-                              metadata=md, timeout=10)
+                              metadata=mesh.md(person_of(mesh.authority, REVIEWER)), timeout=10)
 
 
 async def load(mesh: Mesh, dataset: str, rows: list[dict[str, str]], source: Caller) -> None:
@@ -299,7 +300,7 @@ async def test_conditional_resource_cycle_refuse_approve_narrow_purpose_revoke(m
     narrowed = ["citizen_id", "name", "birth_date", "status"]
     replied = await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=narrowed),
-        metadata=mesh.md(mesh.provider), timeout=10)
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
     assert replied.application.state == sharing_pb2.APPLICATION_STATE_APPROVED
 
     # The decision cached above (NOT_GRANTED) was dropped by the grant event: answered now.
@@ -316,7 +317,7 @@ async def test_conditional_resource_cycle_refuse_approve_narrow_purpose_revoke(m
 
     # Revocation takes effect on the very next query, though the decision was just cached.
     await mesh.sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=replied.grant.id, reason="职责调整"),
-                                   metadata=mesh.md(mesh.provider), timeout=10)
+                                   metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
     revoked = await refused(query(mesh, user, code, key, ADMIN, ["birth_date", "status"]))
     assert revoked.code() == grpc.StatusCode.PERMISSION_DENIED
     assert reason(revoked) == "REVOKED"
@@ -335,7 +336,7 @@ async def test_a_grant_quota_is_counted_and_enforced(mesh: Mesh) -> None:
         metadata=mesh.md(user), timeout=10)
     await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-        metadata=mesh.md(mesh.provider), timeout=10)
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
     for _ in range(2):
         await query(mesh, user, code, key, WORK, ["birth_date"])
     exhausted = await refused(query(mesh, user, code, key, WORK, ["birth_date"]))
@@ -556,8 +557,9 @@ async def test_a_dispute_flags_the_record_while_open(mesh: Mesh) -> None:
     assert fields(no_answer) == {"answer"}
 
     answered = await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
-        id=dispute.id, corrected=False, answer="经核查户籍档案，登记姓名无误"), metadata=mesh.md(mesh.provider),
-        timeout=10)
+        id=dispute.id, corrected=False, answer="经核查户籍档案，登记姓名无误"),
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+    assert answered.dispute.answered_by.display_name == "测试审批人"
     assert answered.dispute.state == dispute_pb2.DISPUTE_STATE_CONFIRMED
     assert answered.dispute.answer_time.seconds > 0
     assert not (await query(mesh, reporter, code, key, ADMIN, ["name"])).provenance.disputed
@@ -565,7 +567,7 @@ async def test_a_dispute_flags_the_record_while_open(mesh: Mesh) -> None:
                                           metadata=mesh.md(reporter), timeout=10)
     assert seen.dispute.answer == "经核查户籍档案，登记姓名无误"
     again = await refused(mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
-        id=dispute.id, answer="再答"), metadata=mesh.md(mesh.provider), timeout=10))
+        id=dispute.id, answer="再答"), metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10))
     assert again.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
@@ -577,7 +579,8 @@ async def test_a_corrected_dispute_drops_the_cached_record(mesh: Mesh, redis_cli
     reported = await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
         resource_code=code, key=key, item="name", claimed_value="李四")), metadata=mesh.md(mesh.user), timeout=10)
     answered = await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
-        id=reported.dispute.id, corrected=True, answer="已在源头更正"), metadata=mesh.md(mesh.authority), timeout=10)
+        id=reported.dispute.id, corrected=True, answer="已在源头更正"),
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
     assert answered.dispute.state == dispute_pb2.DISPUTE_STATE_CORRECTED
     assert not await redis_client.exists(f"rec:population:{key}")
     listed = await mesh.disputes.ListDisputes(dispute_pb2.ListDisputesRequest(

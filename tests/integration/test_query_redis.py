@@ -22,6 +22,7 @@ import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
+from caller_metadata import person_of
 from google.protobuf import timestamp_pb2
 from redis.exceptions import RedisError
 from restartable_redis import RestartableRedis
@@ -42,6 +43,7 @@ from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import dispute_pb2
 from services.query.redis_reads import RedisReader
 from services.runtime.cache import RecordInvalidator, record_cache_key
+from services.runtime.duties import APPROVER
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.settings import Settings
 
@@ -97,7 +99,7 @@ async def grant_with_quota(mesh: Mesh, quota: int) -> tuple[str, object]:
         metadata=mesh.md(user), timeout=10)
     replied = await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-        metadata=mesh.md(mesh.provider), timeout=10)
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
     return replied.grant.id, user
 
 

@@ -28,6 +28,7 @@ from govshare.authorization.v1 import (
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
+from services.runtime.duties import APPROVER
 from services.runtime.errors import details_of
 from services.runtime.identity import service_caller
 
@@ -102,7 +103,7 @@ async def test_conditional_cycle_apply_approve_narrow_and_purpose(platform) -> N
     narrowed = ["citizen_id", "name", "birth_date", "status"]
     replied = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=narrowed),
-        metadata=platform.metadata("police"), timeout=10)
+        metadata=platform.person("police", APPROVER), timeout=10)
     assert replied.application.state == sharing_pb2.APPLICATION_STATE_APPROVED
     assert sorted(replied.grant.items) == sorted(narrowed)
 
@@ -121,7 +122,7 @@ async def test_conditional_cycle_apply_approve_narrow_and_purpose(platform) -> N
 
     # Revocation takes effect on the very next query (the decision was cached just above).
     await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=replied.grant.id, reason="项目结束"),
-                              metadata=platform.metadata("police"), timeout=10)
+                              metadata=platform.person("police", APPROVER), timeout=10)
     with pytest.raises(grpc.aio.AioRpcError) as revoked:
         await _query(platform, "civil", POPULATION, person.key, ADMIN, ["birth_date"])
     assert revoked.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -140,11 +141,11 @@ async def test_refusal_needs_a_reason(platform) -> None:  # type: ignore[no-unty
     with pytest.raises(grpc.aio.AioRpcError) as no_reason:
         await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
             id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_REFUSE),
-            metadata=platform.metadata("police"), timeout=10)
+            metadata=platform.person("police", APPROVER), timeout=10)
     assert no_reason.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     refused = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="超出法定职责范围"),
-        metadata=platform.metadata("police"), timeout=10)
+        metadata=platform.person("police", APPROVER), timeout=10)
     assert refused.application.state == sharing_pb2.APPLICATION_STATE_REFUSED
     assert refused.application.reply_reason == "超出法定职责范围"
 

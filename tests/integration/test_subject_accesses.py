@@ -9,6 +9,7 @@ import datetime as dt
 
 import grpc
 import pytest
+from caller_metadata import person_of
 from front_end import foundation_records, front_end, own_records
 from google.protobuf import timestamp_pb2
 
@@ -26,6 +27,7 @@ from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.demo import ENTITY_ITEMS, POPULATION_ITEMS, REGION, DemoDepartment, _entry
 from services.foundation.synthetic import citizen_id_of, credit_code_of
+from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller
 from services.runtime.tokens import issue_token
@@ -63,12 +65,14 @@ class Parties:
         self.query = query_pb2_grpc.QueryServiceStub(channel)
         self.audit = audit_pb2_grpc.AuditServiceStub(channel)
 
-    def md(self, who: str) -> tuple[tuple[str, str], ...]:
+    def md(self, who: str, role: str = "") -> tuple[tuple[str, str], ...]:
+        """A system's token, or with ``role`` a person's of its department (decisions are persons', issue 12)."""
         if who == "authority":
-            return self.platform.metadata("authority")
+            return self.platform.person("authority", role) if role else self.platform.metadata("authority")
         department = next(d for d in (PORTAL, PROVIDER, USER, INVESTIGATOR) if who.startswith(d.key))
         settings = self.platform.settings["authorization"]
-        token = issue_token(settings.token_private_key, Caller(self.systems[who], department.code), 600).token
+        caller = Caller(self.systems[who], department.code)
+        token = issue_token(settings.token_private_key, person_of(caller, role) if role else caller, 600).token
         return (("authorization", f"Bearer {token}"),)
 
     async def system(self, department: DemoDepartment, key: str) -> None:
@@ -92,7 +96,7 @@ class Parties:
         assert submitted.application.applicant_department_code == department.code
         replied = await self.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
             id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
-            metadata=self.md("sub_provider"), timeout=10)
+            metadata=self.md("sub_provider", APPROVER), timeout=10)
         return replied.grant
 
 
@@ -127,7 +131,7 @@ async def world(platform):  # type: ignore[no-untyped-def]
                                               timeout=10)
             await parties.catalog.ReviewEntry(cat.ReviewEntryRequest(code=code,
                                                                      decision=cat.REVIEW_DECISION_PUBLISH),
-                                              metadata=parties.md("authority"), timeout=10)
+                                              metadata=parties.md("authority", REVIEWER), timeout=10)
         await parties.granted("sub_user")
         investigation = await parties.granted("sub_investigator")
         yield parties, people, entities, investigation
@@ -140,7 +144,7 @@ async def test_a_persons_accesses_are_listed_exactly_and_a_confidential_grant_wa
     release = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=4)
     marked = await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
         grant_id=investigation.id, confidential=True, release_time=_stamp(release), reason="在办案件"),
-        metadata=parties.md("sub_provider"), timeout=10)
+        metadata=parties.md("sub_provider", APPROVER), timeout=10)
     assert marked.grant.confidential and marked.grant.release_time.ToDatetime(tzinfo=dt.UTC) == release
 
     single = await parties.query.Query(query_pb2.QueryRequest(resource_code=PEOPLE, key=person, purpose=ADMIN,
@@ -259,11 +263,11 @@ async def test_only_the_provider_or_the_authority_marks_a_grant_confidential(wor
     with pytest.raises(grpc.aio.AioRpcError) as holder:
         await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
             grant_id=investigation.id, confidential=True, release_time=later, reason="x"),
-            metadata=parties.md("sub_investigator"), timeout=10)
+            metadata=parties.md("sub_investigator", APPROVER), timeout=10)
     assert holder.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as past:
         await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
             grant_id=investigation.id, confidential=True, reason="x",
             release_time=_stamp(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))),
-            metadata=parties.md("authority"), timeout=10)
+            metadata=parties.md("authority", REVIEWER), timeout=10)
     assert [v.field for v in details_of(past.value)[1].field_violations] == ["release_time"]

@@ -18,6 +18,7 @@ import sys
 import asyncpg
 import grpc
 import pytest
+from caller_metadata import person_of
 from front_end import foundation_records, front_end, own_records
 from google.protobuf import timestamp_pb2
 from pypdf import PdfReader
@@ -32,6 +33,7 @@ from govshare.supervision.v1 import supervision_pb2 as sup
 from govshare.supervision.v1 import supervision_pb2_grpc
 from services.demo import POPULATION_ITEMS, REGION, DemoDepartment, _entry
 from services.foundation.synthetic import citizen_id_of
+from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.tokens import issue_token
@@ -76,12 +78,14 @@ class World:
         self.supervision = supervision_pb2_grpc.SupervisionServiceStub(channel)
         self.database_url = platform.settings["query"].database_url
 
-    def md(self, who: DemoDepartment | str) -> tuple[tuple[str, str], ...]:
+    def md(self, who: DemoDepartment | str, role: str = "") -> tuple[tuple[str, str], ...]:
+        """A system's token, or with ``role`` a person's of its department (decisions are persons', issue 12)."""
         if who == "authority":
-            return self.platform.metadata("authority")
+            return self.platform.person("authority", role) if role else self.platform.metadata("authority")
         assert isinstance(who, DemoDepartment)
         settings = self.platform.settings["authorization"]
-        token = issue_token(settings.token_private_key, Caller(self.systems[who.key], who.code), 600).token
+        caller = Caller(self.systems[who.key], who.code)
+        token = issue_token(settings.token_private_key, person_of(caller, role) if role else caller, 600).token
         return (("authorization", f"Bearer {token}"),)
 
     async def sql(self, statement: str, *args: object) -> None:
@@ -130,7 +134,7 @@ async def _run_month(platform, endpoint: str, records: list[provider_pb2.Record]
         await w.catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=w.md(P), timeout=10)
         await w.catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=w.md(P), timeout=10)
         await w.catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
-                                    metadata=authority, timeout=10)
+                                    metadata=w.md("authority", REVIEWER), timeout=10)
 
     # Mandate changes: P does no catalog work after its change (overdue); Q drafts an entry after its (on time).
     now = dt.datetime.now(dt.UTC)
@@ -150,13 +154,14 @@ async def _run_month(platform, endpoint: str, records: list[provider_pb2.Record]
     # Applications: approved on time; refused after its deadline; left unanswered past its deadline.
     approved = await _apply(w, common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS)
     await w.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-        id=approved.id, decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=w.md(P), timeout=10)
+        id=approved.id, decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=w.md(P, APPROVER), timeout=10)
     late = await _apply(w, common.PURPOSE_TYPE_WORK_REFERENCE)
     pending = await _apply(w, common.PURPOSE_TYPE_DATA_VERIFICATION)
     await w.sql("UPDATE \"authorization\".applications SET reply_due_time = now() - interval '1 second' "
                 "WHERE id = ANY($1::text[])", [late.id, pending.id])
     await w.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
-        id=late.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason=REFUSAL), metadata=w.md(P), timeout=10)
+        id=late.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason=REFUSAL), metadata=w.md(P, APPROVER),
+        timeout=10)
 
     # Queries: three with the granted purpose, two with one the grant does not hold, three to a down endpoint.
     keys = [record.key for record in records]
@@ -182,7 +187,8 @@ async def _run_month(platform, endpoint: str, records: list[provider_pb2.Record]
             metadata=w.md(U), timeout=10)
         disputes.append(reported.dispute.id)
     await w.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=disputes[0], corrected=False,
-                                                                    answer="经核实无误"), metadata=w.md(P), timeout=10)
+                                                                    answer="经核实无误"), metadata=w.md(P, APPROVER),
+                                   timeout=10)
     await w.sql("UPDATE query.disputes SET due_time = now() - interval '1 second' WHERE id = $1::uuid", disputes[1])
 
     # A stale dataset: three place records older than the monthly cycle the place resource declares.

@@ -1,0 +1,174 @@
+"""OpenID Connect sign-in (issue 12): ExchangeOidcToken against a small real IdP.
+
+The IdP is an HTTP server on a socket serving its JWKS, and ID tokens signed with its RSA key by PyJWT (what
+Keycloak does, reduced to what the platform relies on). The platform verifies them itself: a second
+authorization server, configured for this IdP, over the test platform's database.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import grpc
+import jwt
+import pytest
+import pytest_asyncio
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
+from services.authorization.component import create_component
+from services.authorization.oidc import OidcVerifier
+from services.runtime.errors import ServiceError, details_of
+from services.runtime.server import start_server
+
+pytestmark = pytest.mark.integration
+
+AUDIENCE = "govshare-console"
+
+
+def _b64(number: int) -> str:
+    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@dataclass
+class Idp:
+    """A signing key, the JWKS that publishes it, and the issuer URL."""
+
+    issuer: str
+    jwks_url: str
+    key: rsa.RSAPrivateKey
+    kid: str
+
+    def id_token(self, username: str, key: rsa.RSAPrivateKey | None = None, **claims: object) -> str:
+        now = int(time.time())
+        body = {"iss": self.issuer, "aud": AUDIENCE, "sub": str(uuid.uuid4()), "preferred_username": username,
+                "iat": now, "exp": now + 300, **claims}
+        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": self.kid})
+
+
+@pytest.fixture(scope="module")
+def idp() -> Iterator[Idp]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    numbers = key.public_key().public_numbers()
+    kid = uuid.uuid4().hex[:8]
+    document = json.dumps({"keys": [{"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+                                     "n": _b64(numbers.n), "e": _b64(numbers.e)}]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/realms/gov/protocol/openid-connect/certs":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(document)))
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/realms/gov"
+    yield Idp(issuer=base, jwks_url=f"{base}/protocol/openid-connect/certs", key=key, kid=kid)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def sessions(platform, idp: Idp) -> AsyncIterator[persons_pb2_grpc.SessionServiceStub]:  # type: ignore[no-untyped-def]
+    """SessionService of an authorization server that trusts ``idp`` (same database as the platform)."""
+    settings = platform.settings["authorization"].with_overrides(
+        listen="127.0.0.1:0", jwks_listen="", oidc_issuer=idp.issuer, oidc_jwks_url=idp.jwks_url,
+        oidc_audience=AUDIENCE)
+    server = await start_server(settings, create_component(settings))
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{server.port}")
+    yield persons_pb2_grpc.SessionServiceStub(channel)
+    await channel.close()
+    await server.stop(0)
+
+
+async def _person(platform, username: str) -> persons_pb2.Person:  # type: ignore[no-untyped-def]
+    """An OpenID Connect-only person (no password) of the social department."""
+    response = await persons_pb2_grpc.PersonServiceStub(platform.channel).CreatePerson(persons_pb2.CreatePersonRequest(
+        person=persons_pb2.Person(username=username, display_name="单点登录",
+                                  department_code=platform.credentials.systems["social"]["department"],
+                                  roles=[persons_pb2.PERSON_ROLE_APPLICANT])),
+        metadata=platform.metadata("authority"), timeout=10)
+    assert not response.person.local_account and not response.totp_provisioning_uri
+    return response.person
+
+
+async def _refused(call) -> tuple[grpc.StatusCode, str, str]:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    info, _ = details_of(caught.value)
+    return caught.value.code(), info.reason if info is not None else "", caught.value.details() or ""
+
+
+async def test_an_idp_id_token_signs_its_person_in(platform, idp: Idp, sessions) -> None:  # type: ignore[no-untyped-def]
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    person = await _person(platform, username)
+    exchanged = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username)), timeout=10)
+    assert exchanged.session.person.id == person.id
+    # The platform's own session token, accepted through the edge like any.
+    current = await persons_pb2_grpc.SessionServiceStub(platform.channel).GetCurrentPerson(
+        persons_pb2.GetCurrentPersonRequest(), metadata=(("authorization", f"Bearer {exchanged.session.token}"),),
+        timeout=10)
+    assert current.person.username == username
+    # An OIDC-only person has no password to sign in with.
+    code, reason, _ = await _refused(sessions.SignIn(persons_pb2.SignInRequest(
+        username=username, password="any password at all", totp_code="123456"), timeout=10))
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "NO_LOCAL_PASSWORD")
+
+
+async def test_tokens_the_idp_did_not_issue_for_us_are_refused(platform, idp: Idp, sessions) -> None:  # type: ignore[no-untyped-def]
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    await _person(platform, username)
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cases = {
+        "bad signature": idp.id_token(username, key=stranger),
+        "wrong audience": idp.id_token(username, aud="another-client"),
+        "wrong issuer": idp.id_token(username, iss="https://evil.example/realms/gov"),
+        "expired": idp.id_token(username, iat=int(time.time()) - 3600, exp=int(time.time()) - 600),
+        # The IdP's public key used as an HMAC secret: never accepted (asymmetric algorithms only).
+        "no usable key": jwt.encode({"iss": idp.issuer, "aud": AUDIENCE, "sub": "x", "preferred_username": username,
+                                     "iat": int(time.time()), "exp": int(time.time()) + 300},
+                                    "s" * 32, algorithm="HS256", headers={"kid": idp.kid}),
+    }
+    for why, token in cases.items():
+        code, reason, message = await _refused(sessions.ExchangeOidcToken(
+            persons_pb2.ExchangeOidcTokenRequest(id_token=token), timeout=10))
+        assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "OIDC_TOKEN_INVALID"), why
+        assert why in message or why == "no usable key", (why, message)
+    code, reason, _ = await _refused(sessions.ExchangeOidcToken(
+        persons_pb2.ExchangeOidcTokenRequest(id_token=idp.id_token("nobody.here")), timeout=10))
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNKNOWN_PERSON")
+
+
+async def test_the_platform_without_an_idp_says_so(platform, idp: Idp) -> None:  # type: ignore[no-untyped-def]
+    code, reason, _ = await _refused(persons_pb2_grpc.SessionServiceStub(platform.channel).ExchangeOidcToken(
+        persons_pb2.ExchangeOidcTokenRequest(id_token=idp.id_token("anyone")), timeout=10))
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "OIDC_NOT_CONFIGURED")
+
+
+async def test_an_idp_that_cannot_be_reached_is_unavailable_not_a_refusal(idp: Idp) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    verifier = OidcVerifier(idp.issuer, f"http://127.0.0.1:{port}/certs", AUDIENCE, "preferred_username")
+    with pytest.raises(ServiceError) as caught:
+        await verifier.username(idp.id_token("anyone"))
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.UNAVAILABLE, "OIDC_PROVIDER_UNAVAILABLE")
