@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hmac
+import json
 import logging
 import secrets
 import time
@@ -86,7 +87,7 @@ class Console:
         self.sessions = sessions
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-        self.templates.globals.update(labels=labels, when=when, day=day)
+        self.templates.globals.update(labels=labels, when=when, day=day, actor=actor)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -188,6 +189,17 @@ def when(ts: timestamp_pb2.Timestamp | None) -> str:
     if ts is None or (ts.seconds == 0 and ts.nanos == 0):
         return ""
     return ts.ToDatetime(tzinfo=dt.UTC).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def actor(event: Any) -> str:
+    """Who made an administrative log entry: the person's name at the time (kept in the entry's details by the
+    service that logged it), else the system's or person's id."""
+    try:
+        details = json.loads(event.details_json or "{}")
+    except ValueError:
+        details = {}
+    name = details.get("actor_display_name", "") if isinstance(details, dict) else ""
+    return f"{name}（{event.actor_system_id}）" if name else event.actor_system_id
 
 
 def day(ts: timestamp_pb2.Timestamp | None) -> str:

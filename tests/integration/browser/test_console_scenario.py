@@ -197,6 +197,15 @@ async def test_the_sharing_cycle_is_done_by_persons_in_the_console(browser, cons
         await shot(auditor, console_server, "20_auditor_application")
         await auditor.goto("/audit")
         await shot(auditor, console_server, "21_auditor_audit")
+        # The administrative log names each person beside each decision (newest first; two pages hold them).
+        log_text = await auditor.locator("table").nth(1).inner_text()
+        await auditor.get_by_role("link", name="下一页").last.click()
+        log_text += await auditor.locator("table").nth(1).inner_text()
+        for username, action in (("police.officer", "catalog.submit"), ("authority.reviewer", "catalog.return"),
+                                 ("authority.reviewer", "catalog.publish"), ("social.applicant", "sharing.submitted"),
+                                 ("police.approver", "sharing.approved"), ("police.approver", "sharing.grant_revoked")):
+            assert any(names[username] in line and action in line for line in log_text.splitlines()), \
+                (username, action, log_text)
         nav = await auditor.get_by_role("navigation", name="主菜单").inner_text()
         assert "答复" not in nav and "审核" not in nav and "编目" not in nav
         await auditor.goto(f"/catalog/entry?code={code}")
