@@ -42,7 +42,7 @@ ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gate
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
 #: Listeners beside the services' gRPC ports: Envoy's admin (localhost), the authorization service's JWKS and
 #: the web console (HTTP).
-EXTRA_OFFSETS = {"edge admin": 8, "jwks": 9, "console": 10}
+EXTRA_OFFSETS = {"console": 7, "edge admin": 8, "jwks": 9}
 READY_TIMEOUT = 120.0
 
 

@@ -251,7 +251,7 @@ def test_the_banner_prints_the_grpc_address_and_the_rest_base_url(up: Up) -> Non
 
 
 def test_up_starts_the_console_and_prints_its_url_beside_the_gateways(up: Up) -> None:
-    url = f"http://localhost:{up.base + 10}/"
+    url = f"http://localhost:{up.base + 7}/"
     banner = up.text()
     assert f"gateway at 127.0.0.1:{up.base}, console at {url}" in banner
     assert f"console   {url}" in banner
