@@ -352,7 +352,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
         target = _text(form, "id")
         decision, reason = _text(form, "decision"), _text(form, "reason")
         if decision == "refuse" and not reason:
-            errors["reason"] = "拒绝时必须填写理由（依据 10 个工作日内答复的规定，理由将告知申请部门）。"
+            errors["reason"] = "拒绝时必须填写理由，理由将告知申请部门。"
         reply = sharing_pb2.ReplyApplicationRequest(
             id=target, reason=reason, items=form.getlist("items"),
             decision=sharing_pb2.REPLY_DECISION_APPROVE if decision == "approve" else sharing_pb2.REPLY_DECISION_REFUSE,

@@ -3,11 +3,16 @@ when the person's token does, and charts that escape what they draw."""
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
 
+import pytest
+from google.protobuf import timestamp_pb2
+
+from console.app import working_days_left
 from console.charts import bar_chart
 from console.sessions import Person, SessionStore
 from console.settings import ConsoleSettingsError, load_console_settings
+from services.runtime.workdays import CHINA
 
 PERSON = Person(username="police.approver", display_name="李审批", department_code="11110100MB00000027")
 
@@ -46,3 +51,17 @@ def test_charts_escape_their_labels_and_clamp_their_bars() -> None:
     svg = bar_chart([("<script>", 150.0), ("部门", -3.0)], maximum=100, title="得分 & 排名")
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "得分 &amp; 排名" in svg
     assert svg.count('class="chart-bar"') == 2 and 'width="0.0"' in svg
+
+
+def test_working_days_left_follow_the_statutory_calendar() -> None:
+    """The home page's "剩余工作日": National Day week 2026 (10-01..10-07) is off, Saturday 10-10 is worked."""
+    def due(day: str) -> timestamp_pb2.Timestamp:
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(23, 59, 59), tzinfo=CHINA))
+        return stamp
+
+    today = dt.date(2026, 9, 30)
+    assert working_days_left(due("2026-09-30"), today) == 0  # due today
+    assert working_days_left(due("2026-10-08"), today) == 1  # the holiday does not count
+    assert working_days_left(due("2026-10-10"), today) == 3  # 10-08, 10-09 and the 调休 Saturday
+    assert working_days_left(due("2026-09-28"), today) == -2  # two working days late

@@ -4,10 +4,18 @@ keep the session safe."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import time
+from dataclasses import dataclass
+
 import pytest
+import uvicorn
 from conftest import create_person, login, open_as, shot, system_session
 
-from console.sessions import COOKIE
+from console.app import create_app
+from console.sessions import COOKIE, Person
+from console.settings import ConsoleSettings
 from govshare.authorization.v1 import persons_pb2
 
 pytestmark = pytest.mark.integration
@@ -96,3 +104,36 @@ async def test_the_sign_in_form_needs_its_own_csrf_token(context, platform):  # 
     assert response.status == 403
     assert "安全令牌" in await response.text()
     assert not any(c["name"] == COOKIE for c in await context.cookies())
+
+
+async def test_a_platform_out_of_reach_is_said_plainly_not_as_a_wrong_password(browser, platform):  # type: ignore[no-untyped-def]
+    """A console whose edge is down (a port nothing listens on) says the platform is unavailable."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{dead}", call_timeout_seconds=2))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        url = f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
+        context = await browser.new_context(base_url=url, locale="zh-CN")
+        page = await login(context, "police.approver", "whatever", "123456")
+        assert await page.get_by_role("alert").inner_text() == "登录服务暂时不可用，请稍后重试。"
+        session = app.state.console.sessions.create(Person("p", "测试", "11110100MB00000027"), "t", time.time() + 600)
+        page = await open_as(context, ConsoleAt(url), session)
+        response = await page.goto("/grants")
+        assert response.status == 503
+        assert "平台服务暂时不可用，您的操作未完成，请稍后重试" in await page.get_by_role("alert").inner_text()
+        await context.close()
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class ConsoleAt:
+    url: str
