@@ -9,7 +9,10 @@ the answer never tells which usernames exist. The reasons:
 - ACCOUNT_LOCKED: too many failures in a row; refused without checking anything until ``lock_expire_time``;
 - TOTP_REQUIRED: the password is right and no code was sent (not counted: the console asks for the code);
 - TOTP_INVALID: a wrong, expired or already used code (counted);
-- ACCOUNT_DISABLED; NO_LOCAL_PASSWORD (the person signs in through the IdP).
+- ACCOUNT_DISABLED (said only after the right password).
+
+An OIDC-only person (no local password) gets BAD_CREDENTIALS too: the answer to a password never tells which
+usernames exist.
 
 Every sign-in, failed or not (when the username exists), is written to the administrative log; the
 password, the code and the token never are.
@@ -38,7 +41,8 @@ if TYPE_CHECKING:
     from services.authorization.persons import Persons
     from services.authorization.policy_events import PolicyEvents
 
-BAD_CREDENTIALS = "unknown username or wrong password"
+BAD_CREDENTIALS = ("unknown username or wrong password (an account of the province's identity provider signs in "
+                   "there, not with a password here)")
 
 
 def _refused(reason: str, message: str, **metadata: str) -> ServiceError:
@@ -65,17 +69,16 @@ class Sessions:
         name = username.strip().lower()
         person = await self._persons.by_username(name) if pc.USERNAME.fullmatch(name) else None
         if person is not None:
-            self._refuse_unusable(person)
+            self._refuse_locked(person)  # nothing is checked while locked: guessing gains nothing
         stored = person.password_hash if person is not None and person.password_hash else pc.decoy_password_hash()
         matches = await asyncio.to_thread(pc.verify_password, password, stored)
-        if person is None:
+        # Unknown, OIDC-only (no password) and wrong password: one answer, so usernames cannot be enumerated.
+        if person is None or not person.password_hash:
             raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
-        if not person.password_hash:
-            raise _refused("NO_LOCAL_PASSWORD", "this account signs in through the province's identity provider "
-                                                "(ExchangeOidcToken), not with a password")
         if not matches:
             await self._fail(person, "BAD_PASSWORD")
             raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
+        self._refuse_unusable(person)  # disabled: said only to who knows the password
         if not totp_code.strip():
             raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
         step = pc.totp_step(person.totp_secret, totp_code, person.totp_last_step)
@@ -152,6 +155,10 @@ class Sessions:
     def _refuse_unusable(self, person: PersonRecord) -> None:
         if person.disabled:
             raise _refused("ACCOUNT_DISABLED", "this account is disabled: ask the authority's administrator")
+        self._refuse_locked(person)
+
+    @staticmethod
+    def _refuse_locked(person: PersonRecord) -> None:
         if person.lock_until is not None and person.lock_until > dt.datetime.now(dt.UTC):
             until = person.lock_until.astimezone(dt.UTC).isoformat(timespec="seconds")
             raise _refused("ACCOUNT_LOCKED", f"too many failed sign-ins: this account is locked until {until} "

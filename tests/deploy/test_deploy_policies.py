@@ -316,7 +316,35 @@ def test_network_policy_lets_out_only_what_the_component_calls(variant: Variant,
     allowed = {p["ipBlock"]["cidr"] for p in variant.effective["database"]["networkPolicyTo"] if "ipBlock" in p}
     if component == "query":
         allowed |= {p["cidr"] for p in variant.effective["networkPolicy"]["providerEndpoints"]}
+    if component == "authorization" and variant.effective["oidc"]["issuer"]:
+        allowed |= {p["cidr"] for p in variant.effective["oidc"]["networkPolicyTo"]}
     assert cidrs <= allowed
+
+
+def test_authorization_signs_persons_in_through_the_configured_oidc_provider() -> None:
+    """issue 12: with an IdP configured, authorization gets its settings and may reach it; nobody else may."""
+    oidc = {"issuer": "https://sso.example.gov.cn/realms/gov", "audience": "govshare-console",
+            "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs",
+            "networkPolicyTo": [{"cidr": "10.40.0.10/32", "ports": [443]}]}
+    objects = render_chart(user_values(("values-extranet.yaml",), {"oidc": oidc}))
+    for obj, spec in workloads(objects):
+        component = pod_labels(obj).get("app.kubernetes.io/component", "")
+        env = {name for c in containers(spec) for name in env_of(c)}
+        assert ("GOVSHARE_OIDC_ISSUER" in env) == (component == "authorization"), component
+    (deployment,) = [o for o in objects
+                     if o["kind"] == "Deployment" and o["metadata"]["name"] == f"{RELEASE}-authorization"]
+    env = {name: e.get("value") for c in containers(pod_spec(deployment)) for name, e in env_of(c).items()}
+    assert (env["GOVSHARE_OIDC_ISSUER"], env["GOVSHARE_OIDC_AUDIENCE"], env["GOVSHARE_OIDC_USERNAME_CLAIM"]) == (
+        oidc["issuer"], "govshare-console", "preferred_username")
+    assert env["GOVSHARE_OIDC_JWKS_URL"] == oidc["jwksUrl"]
+    policies = {o["metadata"]["name"]: o for o in objects if o["kind"] == "NetworkPolicy"}
+    to_idp = {"to": [{"ipBlock": {"cidr": "10.40.0.10/32"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    assert to_idp in policies[f"{RELEASE}-authorization"]["spec"]["egress"]
+    assert not any(to_idp in p["spec"].get("egress", []) for name, p in policies.items()
+                   if name != f"{RELEASE}-authorization")
+    # Without an issuer, nothing of it is rendered (the default).
+    plain = render_chart(user_values(("values-extranet.yaml",), {"oidc": {**oidc, "issuer": ""}}))
+    assert not any("GOVSHARE_OIDC_ISSUER" in env_of(c) for _, spec in workloads(plain) for c in containers(spec))
 
 
 def test_query_may_reach_provider_endpoints_outside(rendered: dict[str, Variant]) -> None:

@@ -128,10 +128,11 @@ async def test_an_idp_id_token_signs_its_person_in(platform, idp: Idp, sessions)
         persons_pb2.GetCurrentPersonRequest(), metadata=(("authorization", f"Bearer {exchanged.session.token}"),),
         timeout=10)
     assert current.person.username == username
-    # An OIDC-only person has no password to sign in with.
-    code, reason, _ = await _refused(sessions.SignIn(persons_pb2.SignInRequest(
+    # An OIDC-only person has no password to sign in with (answered as an unknown username would be).
+    code, reason, message = await _refused(sessions.SignIn(persons_pb2.SignInRequest(
         username=username, password="any password at all", totp_code="123456"), timeout=10))
-    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "NO_LOCAL_PASSWORD")
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "BAD_CREDENTIALS")
+    assert "identity provider" in message
 
 
 async def test_tokens_the_idp_did_not_issue_for_us_are_refused(platform, idp: Idp, sessions) -> None:  # type: ignore[no-untyped-def]

@@ -33,7 +33,7 @@ class SessionServiceStub:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION), NO_LOCAL_PASSWORD;
+    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service.
     """
 
@@ -83,7 +83,7 @@ class SessionServiceServicer:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION), NO_LOCAL_PASSWORD;
+    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service.
     """
 
@@ -178,7 +178,7 @@ class SessionService:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION), NO_LOCAL_PASSWORD;
+    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service.
     """
 
