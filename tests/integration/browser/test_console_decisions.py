@@ -10,6 +10,8 @@ import pytest
 from conftest import create_person, login, shot
 
 from govshare.authorization.v1 import persons_pb2
+from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
+from services.foundation.synthetic import citizen_id_of
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
@@ -82,3 +84,30 @@ async def test_refuse_escalate_coordinate_and_adjust(browser, console_server, pl
     finally:
         for context in contexts:
             await context.close()
+
+
+async def test_the_providers_approver_answers_a_dispute_and_is_named_on_it(browser, console_server, platform):  # type: ignore[no-untyped-def]
+    reported = await dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(
+        dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+            resource_code=POPULATION, key=citizen_id_of(1, platform.credentials.seed), item="name",
+            claimed_value="王小明", evidence="户口簿原件")),
+        metadata=platform.metadata("social"), timeout=10)
+    dispute_id = reported.dispute.id
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER, password=PASSWORD)
+    context = await browser.new_context(base_url=console_server.url, locale="zh-CN")
+    try:
+        page = await login(context, username, PASSWORD, totp.now())
+        await page.goto("/")
+        assert dispute_id in await page.locator("section", has_text="待处理的异议").inner_text()
+        await page.goto("/disputes")
+        card = page.locator("section.card", has_text=dispute_id)
+        await card.get_by_label("经核实无误").check()
+        await card.get_by_label("答复").fill("经核对户籍档案，登记姓名无误")
+        await card.get_by_role("button", name="答复异议").click()
+        assert f"已答复异议 {dispute_id}" in await page.locator(".flash").inner_text()
+        card = page.locator("section.card", has_text=dispute_id)
+        text = await card.inner_text()
+        assert "经核实无误" in text and "经核对户籍档案" in text and "测试" in text  # the approver's name
+        await shot(page, console_server, "43_dispute_answered")
+    finally:
+        await context.close()
