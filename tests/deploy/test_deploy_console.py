@@ -11,6 +11,7 @@ from chart_harness import (
     env_of,
     pod_spec,
     render_chart,
+    render_notes,
     selector_matches,
     user_values,
 )
@@ -71,3 +72,13 @@ def test_the_console_gets_its_own_https_ingress_when_asked() -> None:
 def test_the_console_can_be_left_out() -> None:
     objects = render_chart(user_values(("values-extranet.yaml",), {"console": {"enabled": False}}))
     assert not [o for o in objects if o["metadata"]["name"] == f"{RELEASE}-console"]
+
+
+def test_the_notes_say_where_the_console_is(rendered: dict[str, Variant]) -> None:
+    notes = render_notes(rendered["extranet"].values)
+    assert f"Service {RELEASE}-console, port 8080" in notes
+    assert f"{RELEASE}-console-tls (ca.crt only)" in notes  # mTLS from Secrets: the console's CA file too
+    with_host = render_notes(user_values(("values-extranet.yaml",), {
+        "exposure": {"type": "Ingress", "hosts": ["share.example.gov.cn"], "ingress": {"tlsSecretName": "s"}},
+        "console": {"hosts": ["console.example.gov.cn"], "tlsSecretName": "c"}}))
+    assert "https://console.example.gov.cn/" in with_host
