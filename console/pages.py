@@ -43,6 +43,21 @@ async def _call(console: Console, session: Session, method: Any, request: Any) -
         return None, problem
 
 
+async def _item_names(console: Console, session: Session, codes: Any) -> dict[str, dict[str, str]]:
+    """Each resource's data items by machine name → Chinese name (from its catalog entry), for display; a
+    resource the person may not read keeps its machine names."""
+    names: dict[str, dict[str, str]] = {}
+    for code in dict.fromkeys(codes):
+        got, _ = await _call(console, session, console.services.catalog.GetEntry,
+                             catalog_pb2.GetEntryRequest(code=code))
+        names[code] = {i.machine_name: i.name for i in got.entry.items} if got else {}
+    return names
+
+
+def _named(names: dict[str, dict[str, str]], code: str, items: Any) -> str:
+    return "、".join(names.get(code, {}).get(i, i) for i in items)
+
+
 def _expired(problem: Problem | None) -> bool:
     return problem is not None and problem.code == grpc.StatusCode.UNAUTHENTICATED
 
@@ -327,7 +342,8 @@ async def application_view(console: Console, request: Request, session: Session)
                                sharing_pb2.GetApplicationRequest(id=request.query_params.get("id", "")))
     if problem:
         return _refused(console, request, problem)
-    return console.page(request, "application.html", title="申请详情", application=got.application)
+    return console.page(request, "application.html", title="申请详情", application=got.application,
+                        names=await _item_names(console, session, [got.application.resource_code]))
 
 
 @signed_in
@@ -371,7 +387,9 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
             else:
                 if decision == "approve":
                     grant = answer.grant
-                    message = (f"已同意申请 {target}：授权 {grant.id}，信息项 {'、'.join(grant.items)}，"
+                    names = await _item_names(console, session, [grant.resource_code])
+                    message = (f"已同意申请 {target}：授权 {grant.id}，"
+                               f"信息项 {_named(names, grant.resource_code, grant.items)}，"
                                f"有效期至 {labels_day(grant.expire_time)}，调用上限 {grant.quota} 次。")
                 else:
                     message = f"已拒绝申请 {target}，理由已告知申请部门。"
@@ -384,6 +402,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
     if problem:
         return _refused(console, request, problem)
     return console.page(request, "replies.html", status=400 if errors else 200, title="答复",
+                        names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
                         applications=[(a, working_days_left(a.reply_due_time)) for a in answer.applications],
                         warn=console.settings.deadline_warning_working_days,
                         next_token=answer.next_page_token, errors=errors, target=target)
@@ -421,6 +440,7 @@ async def coordination(console: Console, request: Request, session: Session) -> 
     if problem:
         return _refused(console, request, problem)
     return console.page(request, "coordination.html", status=400 if errors else 200, title="协调",
+                        names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
                         applications=answer.applications, next_token=answer.next_page_token, errors=errors)
 
 
@@ -461,7 +481,9 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
             if problem:
                 errors = forms.field_errors(problem.fields, "grant.")
             else:
-                return _done(session, f"已调整授权 {grant_id}：信息项 {'、'.join(answer.grant.items)}，"
+                names = await _item_names(console, session, [answer.grant.resource_code])
+                return _done(session, f"已调整授权 {grant_id}：信息项 "
+                                      f"{_named(names, answer.grant.resource_code, answer.grant.items)}，"
                                       f"调用上限 {answer.grant.quota} 次。", "/grants")
     answer, problem = await _call(console, session, console.services.sharing.ListGrants,
                                   sharing_pb2.ListGrantsRequest(page_size=console.settings.page_size,
@@ -469,6 +491,7 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
     if problem:
         return _refused(console, request, problem)
     return console.page(request, "grants.html", status=400 if errors else 200, title="授权",
+                        names=await _item_names(console, session, [g.resource_code for g in answer.grants]),
                         grants=answer.grants, next_token=answer.next_page_token, errors=errors)
 
 

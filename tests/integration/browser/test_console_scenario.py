@@ -155,11 +155,11 @@ async def test_the_sharing_cycle_is_done_by_persons_in_the_console(browser, cons
         await shot(approver, console_server, "17_home_approver_todo")
         await approver.goto("/replies")
         card = approver.locator("section", has_text=application_id)
-        for item in ("ethnicity", "status"):
+        for item in ("民族", "人口状态"):
             await card.get_by_label(item, exact=True).uncheck()
         await card.get_by_role("button", name="同意").click()
         flash = await approver.locator(".flash").inner_text()
-        assert f"已同意申请 {application_id}" in flash and "sex、birth_date" in flash
+        assert f"已同意申请 {application_id}" in flash and "性别、出生日期" in flash
         await shot(approver, console_server, "18_reply_approved")
 
         # The applicant's system gets those two items and nothing else.
