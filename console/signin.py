@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import grpc
 
 from console.sessions import Person
-from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
 from services.runtime.errors import details_of
 
 #: Refusal reasons of SignIn (ErrorInfo.reason) and what the person reads.
@@ -64,7 +64,22 @@ async def sign_in(channel: grpc.aio.Channel, username: str, password: str, totp_
                                                             totp_code=totp_code), timeout=deadline)
     except grpc.aio.AioRpcError as error:
         raise _refusal(error) from None
-    return _signed_in(reply.session)
+    signed = _signed_in(reply.session)
+    signed.person.department_name = await department_name(channel, signed.token, signed.person.department_code,
+                                                          deadline)
+    return signed
+
+
+async def department_name(channel: grpc.aio.Channel, token: str, code: str, deadline: float) -> str:
+    """The person's department's name, asked as the person (for the header and as a new entry's 提供方);
+    empty if the directory does not answer: the name is a courtesy, the code is what the services use."""
+    stub = directory_pb2_grpc.DirectoryServiceStub(channel)
+    try:
+        reply = await stub.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
+                                         metadata=(("authorization", f"Bearer {token}"),), timeout=deadline)
+    except grpc.aio.AioRpcError:
+        return ""
+    return reply.department.name
 
 
 def _signed_in(session: persons_pb2.Session) -> SignedIn:

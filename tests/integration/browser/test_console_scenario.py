@@ -215,6 +215,7 @@ async def test_the_sharing_cycle_is_done_by_persons_in_the_console(browser, cons
         for username in ("social.applicant", "police.approver"):
             assert names[username] in page_text, (username, page_text)
         assert names["police.officer"] in facts and names["authority.reviewer"] in facts
+        assert "市公安局" in facts  # 提供方: the officer's department, by name
     finally:
         for context in contexts:
             await context.close()
