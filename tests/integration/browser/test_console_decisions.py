@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
 """The decisions beside the main scenario, in Chromium, by new persons of each role: a refusal needs its reason
 (said beside the field), the applicant escalates, the authority's reviewer coordinates and grants, the provider's
 approver adjusts the grant; every action confirms what it did."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import create_person, login, shot
+from console_browser import browser, console_server, create_person, login, shot
 
 from govshare.authorization.v1 import persons_pb2
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc

@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
 """Every main page of the console renders in Chromium over the real platform, in Chinese, with no serious
 accessibility violation (axe-core, WCAG 2.1 AA), under the strict CSP, at a laptop's and a tablet's size."""
 
@@ -6,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import axe_violations, dump, open_as, shot, system_session
+from console_browser import axe_violations, console_server, context, dump, open_as, shot, system_session
 
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.runtime.workdays import CHINA

@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
 """The issue's scenario, in Chromium, by the demo's persons, over the real platform:
 
 a data officer drafts and submits an entry (checked as they type, the server's violations beside the fields),
@@ -14,7 +15,7 @@ import secrets
 
 import grpc
 import pytest
-from conftest import login_demo, shot
+from console_browser import browser, console_server, login_demo, shot
 
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc

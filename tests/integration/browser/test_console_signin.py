@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
 """Signing in to the console in Chromium: password + TOTP, and every refusal said plainly (wrong password,
 locked account, missing TOTP code, expired session, a form without its CSRF token); the cookie and headers that
 keep the session safe."""
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 import uvicorn
-from conftest import create_person, login, open_as, shot, system_session
+from console_browser import browser, console_server, context, create_person, login, open_as, shot, system_session
 
 from console.app import create_app
 from console.sessions import COOKIE, Person

@@ -1,4 +1,7 @@
-"""The console in a real browser: Debian's Chromium driven by Playwright, over the real platform.
+"""Fixtures and helpers of the console's browser tests (imported by each test module: a conftest.py here would
+shadow tests/integration/conftest.py, which other tests import as ``conftest``).
+
+The console in a real browser: Debian's Chromium driven by Playwright, over the real platform.
 
 The console runs in this process's event loop (uvicorn on a real socket) in front of the platform fixture's
 edge; the browser talks HTTP to it exactly as a person's would. No browser is downloaded: Playwright drives
