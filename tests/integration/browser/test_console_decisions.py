@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from console_browser import browser, console_server, create_person, login, shot
+from console_browser import browser, console_server, context, create_person, login, shot
 
 from govshare.authorization.v1 import persons_pb2
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc

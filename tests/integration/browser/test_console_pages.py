@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from console_browser import axe_violations, console_server, context, dump, open_as, shot, system_session
+from console_browser import axe_violations, browser, console_server, context, dump, open_as, shot, system_session
 
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.runtime.workdays import CHINA

@@ -15,7 +15,7 @@ import secrets
 
 import grpc
 import pytest
-from console_browser import browser, console_server, login_demo, shot
+from console_browser import browser, console_server, context, login_demo, shot
 
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
