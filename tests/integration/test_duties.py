@@ -13,7 +13,7 @@ import json
 
 import grpc
 import pytest
-from google.protobuf import timestamp_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from govshare.authorization.v1 import (
     admin_log_pb2,
@@ -22,12 +22,16 @@ from govshare.authorization.v1 import (
     directory_pb2_grpc,
     persons_pb2,
     persons_pb2_grpc,
+    roles_pb2,
     sharing_pb2,
     sharing_pb2_grpc,
 )
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
+from govshare.foundation.v1 import foundation_pb2
+from govshare.query.v1 import audit_pb2
+from govshare.supervision.v1 import supervision_pb2
 from services.demo import demo_entries
 from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, LABELS, REVIEWER
 from services.runtime.errors import details_of
@@ -119,6 +123,21 @@ async def test_applications_are_the_applicants_and_replies_the_providers_approve
     assert replied.application.history[-1].actor_display_name == "测试审批人"
     assert replied.grant.granted_by.id == replied.application.replied_by.id
 
+    adjust = sharing_pb2.UpdateGrantRequest(grant=sharing_pb2.Grant(id=replied.grant.id, quota=50),
+                                            update_mask=field_mask_pb2.FieldMask(paths=["quota"]))
+    for department, role in _except(("police", APPROVER)):
+        await _denied(sharing.UpdateGrant(adjust, metadata=platform.person(department, role), timeout=10), APPROVER)
+    adjusted = await sharing.UpdateGrant(adjust, metadata=platform.person("police", APPROVER), timeout=10)
+    assert adjusted.grant.quota == 50 and adjusted.grant.changed_by.display_name == "测试审批人"
+    release = timestamp_pb2.Timestamp()
+    release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
+    secret = sharing_pb2.SetGrantConfidentialityRequest(grant_id=replied.grant.id, confidential=True,
+                                                        release_time=release, reason="在办案件")
+    for department, role in _except(("police", APPROVER), ("authority", REVIEWER)):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await sharing.SetGrantConfidentiality(secret, metadata=platform.person(department, role), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, (department, role)
+
     revoke = sharing_pb2.RevokeGrantRequest(id=replied.grant.id, reason="项目结束")
     for department, role in _except(("police", APPROVER)):
         await _denied(sharing.RevokeGrant(revoke, metadata=platform.person(department, role), timeout=10), APPROVER)
@@ -172,3 +191,42 @@ async def test_coordination_is_the_authoritys_reviewer_and_administration_its_ad
     listed = await persons.ListPersons(persons_pb2.ListPersonsRequest(),
                                        metadata=platform.person("authority", ADMINISTRATOR), timeout=10)
     assert any(p.username == "authority.reviewer" for p in listed.persons)
+
+
+def _req(module, name: str, **fields: object):  # type: ignore[no-untyped-def]
+    return getattr(module, name)(**fields)
+
+
+#: Methods whose role is checked before anything is looked up: (method, request, the role it needs, who may).
+ROLE_FIRST = [
+    ("/govshare.foundation.v1.FoundationAdminService/LoadRecords",
+     lambda: _req(foundation_pb2, "LoadRecordsRequest", dataset="population"), DATA_OFFICER,
+     [("police", DATA_OFFICER)]),
+    ("/govshare.foundation.v1.FoundationAdminService/RegisterSource",
+     lambda: _req(foundation_pb2, "RegisterSourceRequest", dataset="licence"), ADMINISTRATOR,
+     [("authority", ADMINISTRATOR)]),
+    ("/govshare.foundation.v1.FoundationAdminService/DesignateAuthoritativeSource",
+     lambda: _req(foundation_pb2, "DesignateAuthoritativeSourceRequest", dataset="licence"), ADMINISTRATOR,
+     [("authority", ADMINISTRATOR)]),
+    ("/govshare.supervision.v1.SupervisionService/UpdateEvaluationWeights",
+     lambda: _req(supervision_pb2, "UpdateEvaluationWeightsRequest"), ADMINISTRATOR, [("authority", ADMINISTRATOR)]),
+    ("/govshare.authorization.v1.RoleService/GrantSystemRole",
+     lambda: _req(roles_pb2, "GrantSystemRoleRequest", system_id="sys-0000000000000000"), ADMINISTRATOR,
+     [("authority", ADMINISTRATOR)]),
+    ("/govshare.authorization.v1.AdminLogService/VerifyAdminLog",
+     lambda: _req(admin_log_pb2, "VerifyAdminLogRequest"), AUDITOR, [("authority", AUDITOR), ("police", AUDITOR)]),
+    ("/govshare.query.v1.AuditService/VerifyAuditChain",
+     lambda: _req(audit_pb2, "VerifyAuditChainRequest"), AUDITOR, [("authority", AUDITOR), ("police", AUDITOR)]),
+    ("/govshare.query.v1.AuditService/ExportAuditCheckpoints",
+     lambda: _req(audit_pb2, "ExportAuditCheckpointsRequest"), AUDITOR, [("authority", AUDITOR), ("police", AUDITOR)]),
+]
+
+
+@pytest.mark.parametrize(("method", "request_of", "needed", "allowed"), ROLE_FIRST,
+                         ids=[m.rpartition("/")[2] for m, *_ in ROLE_FIRST])
+async def test_each_role_that_may_not_is_refused_naming_the_role(platform, method: str, request_of,  # type: ignore[no-untyped-def]
+                                                                 needed: str, allowed: list[tuple[str, str]]) -> None:
+    call = platform.channel.unary_unary(method, request_serializer=lambda m: m.SerializeToString(),
+                                        response_deserializer=lambda raw: raw)
+    for department, role in _except(*allowed):
+        await _denied(call(request_of(), metadata=platform.person(department, role), timeout=30), needed)

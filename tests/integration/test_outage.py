@@ -44,6 +44,10 @@ pytestmark = pytest.mark.integration
 ROUTES = sorted(RoutingTable.from_descriptors(), key=lambda route: route.method)
 DEPENDENCY_CODES = {grpc.StatusCode.UNAVAILABLE}
 #: Statuses a fuzzed request may deserve whatever the outage; INTERNAL and UNKNOWN are never among them.
+#: Systems, and the persons whose decisions systems may not make (reviews, replies, coordination, grant changes,
+#: dispute answers) and who administer persons.
+CALLERS = ["authority", "civil", "market", "authority:REVIEWER", "authority:ADMINISTRATOR", "market:APPROVER",
+           "civil:APPLICANT"]
 DELIBERATE = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED,
               grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.UNAUTHENTICATED,
               grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -184,9 +188,11 @@ def request_type(route: Route) -> descriptor.Descriptor:
 
 
 async def call(platform: Platform, route: Route, request: bytes, system: str) -> grpc.StatusCode:
-    """Calls ``route`` through the gateway as ``system``; the final status, after checking an UNAVAILABLE's
-    details (a reason and a retry hint, nothing about addresses)."""
-    metadata = platform.metadata(system)
+    """Calls ``route`` through the gateway as ``system`` (``key:ROLE``: a person of that department, who makes
+    the decisions, issue 12); the final status, after checking an UNAVAILABLE's details (a reason and a retry
+    hint, nothing about addresses)."""
+    key, _, role = system.partition(":")
+    metadata = platform.person(key, role) if role else platform.metadata(system)
     try:
         if route.server_streaming:
             async for _ in platform.channel.unary_stream(route.method)(request, metadata=metadata, timeout=20):
@@ -223,7 +229,7 @@ async def fuzz_every_public_rpc(outage: Outage, examples: int) -> dict[str, set[
         """Drawn in a thread, called on the servers' event loop."""
         route = data.draw(st.sampled_from(ROUTES))
         request = data.draw(request_of(request_type(route), outage.values))
-        system = data.draw(st.sampled_from(["authority", "civil", "market"]))
+        system = data.draw(st.sampled_from(CALLERS))
         code = asyncio.run_coroutine_threadsafe(
             call(platform, route, request.SerializeToString(), system), loop).result()
         seen.setdefault(route.method, set()).add(code)

@@ -6,6 +6,8 @@ through without a token and verifies person tokens against the JWKS like systems
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import grpc
@@ -13,6 +15,7 @@ import pyotp
 import pytest
 
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.runtime.errors import details_of
 
 pytestmark = pytest.mark.integration
@@ -116,10 +119,23 @@ async def test_sign_out_and_disable_end_the_sessions_everywhere(platform) -> Non
     session = await sign_in(platform, person, totp)
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    await catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=1), metadata=bearer(session), timeout=10)
     await _sessions(platform).SignOut(persons_pb2.SignOutRequest(), metadata=bearer(session), timeout=10)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session), timeout=10)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED and "sign in again" in (caught.value.details() or "")
+    # Every other service refuses it too, once the event reaches it (a bounded wait: it is asynchronous).
+    for _ in range(100):
+        try:
+            await catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=1), metadata=bearer(session),
+                                      timeout=10)
+        except grpc.aio.AioRpcError as refused:
+            assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the catalog service still accepts a signed-out person's token")
 
 
 async def test_the_demo_persons_sign_in_with_the_printed_password_and_govshare_totp(platform, tmp_path,  # type: ignore[no-untyped-def]
@@ -162,3 +178,29 @@ async def test_an_expired_session_is_refused_saying_sign_in_again(platform) -> N
         await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=metadata,
                                                    timeout=10)
     assert at_edge.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(platform) -> None:  # type: ignore[no-untyped-def]
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    current = persons_pb2.GetCurrentPersonRequest()
+    await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+    changed = await _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=person.id, roles=[persons_pb2.PERSON_ROLE_AUDITOR]), metadata=platform.metadata("authority"), timeout=10)
+    assert list(changed.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]
+    with pytest.raises(grpc.aio.AioRpcError) as stale:
+        await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+    assert stale.value.code() == grpc.StatusCode.UNAUTHENTICATED  # the old token carried the old roles
+
+    # A fresh session has the new roles; disabling the person refuses it at once, and sign-in says why.
+    await asyncio.sleep(totp.interval - time.time() % totp.interval + 0.1)  # a TOTP code signs in once
+    session = await sign_in(platform, person, totp)
+    assert list(session.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]
+    await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=person.id),
+                                         metadata=platform.metadata("authority"), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as disabled:
+        await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
+    assert disabled.value.code() == grpc.StatusCode.UNAUTHENTICATED and "disabled" in (disabled.value.details() or "")
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await sign_in(platform, person, totp)
+    assert _reason(refused.value) == "ACCOUNT_DISABLED"

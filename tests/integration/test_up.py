@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
 from stdnum.cn import ric, uscc
 
-from services.demo import demo_entries
+from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
+from services.demo import DEMO_PASSWORD, demo_entries
 from services.foundation.synthetic import credit_code_of
 from services.runtime.keys import generate_keys
 
@@ -259,6 +261,23 @@ def test_up_starts_the_console_and_prints_its_url_beside_the_gateways(up: Up) ->
         page = answer.read().decode("utf-8")
         assert answer.status == 200 and "script-src 'self'" in answer.headers["content-security-policy"]
     assert "<h1>登录</h1>" in page and 'name="totp_code"' in page
+
+
+def test_the_banner_lists_the_demo_persons_and_govshare_totp_signs_one_in(up: Up) -> None:
+    """issue 12: a tester signs in as a demo person with the printed password and `govshare totp`'s code."""
+    banner = up.text()
+    assert f"demo persons (password {DEMO_PASSWORD}" in banner
+    for username in ("police.officer", "social.approver", "authority.reviewer", "authority.auditor",
+                     "authority.admin"):
+        assert username in banner
+    totp = up.shell("govshare totp police.officer")
+    assert totp.returncode == 0, totp.stderr
+    code = totp.stdout.split()[0]
+    with grpc.insecure_channel(f"127.0.0.1:{up.base}") as channel:
+        session = persons_pb2_grpc.SessionServiceStub(channel).SignIn(persons_pb2.SignInRequest(
+            username="police.officer", password=DEMO_PASSWORD, totp_code=code), timeout=30).session
+    assert session.person.display_name == "张编目"
+    assert list(session.person.roles) == [persons_pb2.PERSON_ROLE_DATA_OFFICER]
 
 
 def _entry(code: str):  # type: ignore[no-untyped-def]
