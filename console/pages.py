@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from console import charts, forms, labels
-from console.app import Console, login_redirect, signed_in, working_days_left
+from console.app import Console, day, login_redirect, signed_in, working_days_left
 from console.errors import Problem, problem_of
 from console.sessions import Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
@@ -315,13 +315,8 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         return console.page(request, "apply.html", status=400, title="申请使用", entry=got.entry, values=values,
                             errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"))
     created = answer.application
-    return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {labels_day(created.reply_due_time)} "
+    return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)} "
                           "前答复。", f"/applications/view?id={created.id}")
-
-
-def labels_day(ts: Any) -> str:
-    from console.app import day
-    return day(ts)
 
 
 @signed_in
@@ -390,7 +385,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                     names = await _item_names(console, session, [grant.resource_code])
                     message = (f"已同意申请 {target}：授权 {grant.id}，"
                                f"信息项 {_named(names, grant.resource_code, grant.items)}，"
-                               f"有效期至 {labels_day(grant.expire_time)}，调用上限 {grant.quota} 次。")
+                               f"有效期至 {day(grant.expire_time)}，调用上限 {grant.quota} 次。")
                 else:
                     message = f"已拒绝申请 {target}，理由已告知申请部门。"
                 return _done(session, message, "/replies")
