@@ -17,3 +17,13 @@ if [ -n "$extras" ]; then
 else
   .venv/bin/python -m pip install --quiet -e .
 fi
+# The console's browser tests (tests/integration/browser) drive Debian's Chromium through Playwright; no browser
+# is ever downloaded by Playwright. Installed here when missing and we may (root, apt); otherwise said once.
+if [[ ",$extras," == *",test,"* ]] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium
+  else
+    echo "chromium not found at /usr/bin/chromium: the console's browser tests need it (apt-get install chromium)" >&2
+  fi
+fi

@@ -1,7 +1,8 @@
 """The `govshare` command.
 
     govshare up                 run the whole platform (embedded PostgreSQL/Redis unless configured)
-    govshare serve COMPONENT    run one service process (what the container image runs; gateway: Envoy)
+    govshare serve COMPONENT    run one service process (what the container image runs; gateway: Envoy;
+                                console: the web console)
     govshare render-edge        print the edge's Envoy configuration (--out DIR: write it there, as the chart does)
     govshare migrate            apply every service's migrations (the Helm hook Job)
     govshare seed               load demo departments, systems, catalog and foundation data
@@ -32,6 +33,8 @@ from pathlib import Path
 
 #: The gateway is Envoy (gateway.envoy_process), not a Python server: `serve gateway` renders and runs it.
 EDGE = "gateway"
+#: The web console for persons (console/): an HTTP server (uvicorn), not a gRPC service.
+CONSOLE = "console"
 COMPONENT_FACTORIES = {
     "catalog": "services.catalog.component",
     "authorization": "services.authorization.component",
@@ -42,6 +45,11 @@ COMPONENT_FACTORIES = {
 
 
 def _serve(args: argparse.Namespace) -> None:
+    if args.component == CONSOLE:
+        from console.__main__ import main as console
+
+        console()
+        return
     if args.component == EDGE:
         from gateway.__main__ import main as edge
 
@@ -312,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_up)
 
     serve = commands.add_parser("serve", help="run one service process")
-    serve.add_argument("component", choices=sorted((*COMPONENT_FACTORIES, EDGE)))
+    serve.add_argument("component", choices=sorted((*COMPONENT_FACTORIES, EDGE, CONSOLE)))
     serve.set_defaults(func=_serve)
 
     render_edge = commands.add_parser("render-edge", help="print the edge's Envoy configuration for GOVSHARE_*")

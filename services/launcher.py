@@ -41,8 +41,9 @@ from services.runtime.supervision import Supervisor, describe_exit
 
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
-#: Listeners beside the services' gRPC ports: Envoy's admin (localhost) and the authorization service's JWKS.
-EXTRA_OFFSETS = {"edge admin": 8, "jwks": 9, "frontproc": 7}
+#: Listeners beside the services' gRPC ports: the web console (HTTP), the demo department's 前置机, Envoy's
+#: admin (localhost) and the authorization service's JWKS.
+EXTRA_OFFSETS = {"console": 6, "frontproc": 7, "edge admin": 8, "jwks": 9}
 READY_TIMEOUT = 120.0
 
 
@@ -122,6 +123,38 @@ def metrics_environment(component: str) -> dict[str, str]:
     if not base.isdigit() or int(base) == 0:
         return {}
     return {"GOVSHARE_METRICS_PORT": str(int(base) + OFFSETS[component])}
+
+
+def console_environment(ports: dict[str, int]) -> dict[str, str]:
+    """The console's environment: where it listens and the edge it calls as the signed-in person. Nothing
+    else: it gets no key and no database (it could not act as anyone but the person signed in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env.update({"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{ports['console']}",
+                "GOVSHARE_CONSOLE_GATEWAY": f"127.0.0.1:{ports['gateway']}"})
+    env.update({k: v for k, v in os.environ.items() if k.startswith("GOVSHARE_CONSOLE_")})
+    return env
+
+
+def console_url(ports: dict[str, int]) -> str:
+    """Where a browser opens the console: localhost, a secure context, so the Secure session cookie is kept
+    over plain HTTP on this machine."""
+    return f"http://localhost:{ports['console']}/"
+
+
+def wait_until_answering(url: str, process: subprocess.Popen, timeout: float = READY_TIMEOUT) -> None:
+    """Polls an HTTP health URL until it answers 200; fails fast if the process died."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the console exited with status {process.returncode}")
+        with contextlib.suppress(OSError, urllib.error.URLError), urllib.request.urlopen(url, timeout=1) as answer:
+            if answer.status == 200:
+                return
+        time.sleep(0.2)
+    raise SystemExit(f"the console at {url} did not answer in {timeout:.0f}s")
 
 
 def wait_until_serving(port: int, process: subprocess.Popen, timeout: float = READY_TIMEOUT) -> None:
@@ -216,11 +249,14 @@ def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Con
         credentials.save(credentials_path)
 
 
-def _print_banner(connection: Connection, credentials_path: Path, started: float) -> None:
+def _print_banner(connection: Connection, credentials_path: Path, started: float, console: str = "") -> None:
     data = json.loads(credentials_path.read_text(encoding="utf-8"))
     gateway = connection.gateway
-    print(f"\ngovshare is up in {time.monotonic() - started:.1f}s — gateway at {gateway}\n")
+    print(f"\ngovshare is up in {time.monotonic() - started:.1f}s — gateway at {gateway}"
+          + (f", console at {console}" if console else "") + "\n")
     print(f"  gRPC      {gateway}  (gRPC-Web on the same address)")
+    if console:
+        print(f"  console   {console}  (the web console, in Chinese: sign in as a demo person below)")
     print(f"  REST      http://{gateway}/  (HTTP/JSON, e.g. POST http://{gateway}/govshare.query.v1.QueryService/Query)")
     print(f"  zone      {connection.zone}")
     print(f"  database  {public_url(connection.database_url)}")
@@ -324,6 +360,14 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
             for component in group:
                 wait_until_serving(ports[component], processes[component])
                 supervisor.watch(component, _process_ended(processes, component), lambda c=component: spawn(c))
+        # The console last: it only calls the edge (as the person signed in), and holds no key or database URL.
+        def spawn_console() -> None:
+            processes["console"] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "console"],
+                                                    env=console_environment(ports))
+
+        spawn_console()
+        wait_until_answering(f"http://127.0.0.1:{ports['console']}/healthz", processes["console"])
+        supervisor.watch("console", _process_ended(processes, "console"), spawn_console)
         credentials_path = data_dir / "demo-credentials.json"
         if not credentials_path.exists():
             print(f"seeding demo data ({persons} persons)…", flush=True)
@@ -331,7 +375,7 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
             credentials.save(credentials_path)
         _start_demo_frontproc(data_dir, ports, connection, keys, credentials_path, processes, supervisor)
         connection.save()
-        _print_banner(connection, credentials_path, started)
+        _print_banner(connection, credentials_path, started, console_url(ports))
         while not stopping:
             supervisor.tick(time.monotonic())
             time.sleep(0.3)

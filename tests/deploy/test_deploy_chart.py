@@ -113,7 +113,8 @@ def test_cert_manager_is_used_only_when_present(rendered: dict[str, Variant]) ->
     assert rendered["intranet"].of_kind("Certificate") == []
     assert rendered["extranet"].of_kind("Issuer") == []
     forced = render_chart(user_values(("values-extranet.yaml",), {"mtls": {"provider": "cert-manager"}}))
-    assert len([c for c in forced if c["kind"] == "Certificate"]) == len(COMPONENTS) + 1  # + the CA
+    # + the CA and the web console's (it verifies the edge with the mesh CA)
+    assert len([c for c in forced if c["kind"] == "Certificate"]) == len(COMPONENTS) + 2
 
 
 INVALID_VALUES = {

@@ -253,7 +253,7 @@ def _peer_components(peers: list[dict[str, Any]]) -> set[str]:
     selected = set()
     for peer in peers:
         assert "namespaceSelector" not in peer and "ipBlock" not in peer, peer
-        for candidate in (*COMPONENTS, "migrate", "export-bundle", "import-bundle", "supervision-snapshot",
+        for candidate in (*COMPONENTS, "console", "migrate", "export-bundle", "import-bundle", "supervision-snapshot",
                           "postgresql", "redis"):
             if selector_matches(peer["podSelector"], component_pod_labels(candidate)):
                 selected.add(candidate)
@@ -283,6 +283,10 @@ def test_network_policy_admits_only_the_callers(variant: Variant, component: str
     if component == "gateway":
         # Clients come from outside the mesh: any source, or the configured peers.
         allow_from = variant.effective["exposure"]["allowFrom"]
+        if allow_from and variant.effective["console"]["enabled"]:
+            # …and the web console, which reaches the platform only through the edge.
+            assert _peer_components(grpc_rule["from"][len(allow_from):]) == {"console"}
+            allow_from = [*allow_from, *grpc_rule["from"][len(allow_from):]]
         assert grpc_rule.get("from", []) == allow_from
     else:
         assert _peer_components(grpc_rule["from"]) == CALLERS[component]

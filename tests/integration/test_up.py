@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,6 +250,17 @@ def test_the_banner_prints_the_grpc_address_and_the_rest_base_url(up: Up) -> Non
     banner = up.text()
     assert f"gRPC      127.0.0.1:{up.base}" in banner
     assert f"REST      http://127.0.0.1:{up.base}/" in banner
+
+
+def test_up_starts_the_console_and_prints_its_url_beside_the_gateways(up: Up) -> None:
+    url = f"http://localhost:{up.base + 6}/"
+    banner = up.text()
+    assert f"gateway at 127.0.0.1:{up.base}, console at {url}" in banner
+    assert f"console   {url}" in banner
+    with urllib.request.urlopen(url + "login", timeout=10) as answer:
+        page = answer.read().decode("utf-8")
+        assert answer.status == 200 and "script-src 'self'" in answer.headers["content-security-policy"]
+    assert "<h1>登录</h1>" in page and 'name="totp_code"' in page
 
 
 def test_the_banner_lists_the_demo_persons_and_govshare_totp_signs_one_in(up: Up) -> None:

@@ -1,0 +1,32 @@
+"""``python -m console`` (and ``govshare serve console``): the web console, served by uvicorn.
+
+A bad setting stops it at once with one message (exit status 2), as every govshare process does.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import uvicorn
+
+from console.app import create_app
+from console.settings import ConsoleSettingsError, load_console_settings
+
+
+def main() -> None:
+    try:
+        settings = load_console_settings()
+    except ConsoleSettingsError as exc:
+        print(f"govshare console: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # uvicorn's access log prints every URL; the console puts nothing personal in URLs, but query strings of
+    # catalog searches are still the person's business: keep access lines out.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False,
+                ssl_certfile=settings.tls_cert or None, ssl_keyfile=settings.tls_key or None,
+                proxy_headers=False, server_header=False, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

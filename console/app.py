@@ -1,0 +1,312 @@
+"""The console's web application: Starlette, Jinja2 templates, security headers, sessions and CSRF.
+
+Every page is rendered on the server; the only script is /static/console.js (the catalog form's checks as you
+type), so the Content-Security-Policy allows scripts, styles and images from the console itself and nothing
+else — no inline script, no inline style, no other origin, no framing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from console import labels
+from console.backend import Services
+from console.sessions import COOKIE, Session, SessionStore
+from console.settings import ConsoleSettings
+from services.runtime.workdays import CHINA, is_working_day
+
+HERE = Path(__file__).parent
+#: Scripts, styles, images, forms and connections: the console's own origin only; never framed.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+#: The pre-sign-in cookie whose value the sign-in form must echo (login CSRF, double submit).
+LOGIN_COOKIE = "govshare_console_login"
+#: A token this close to its expiry is renewed before the request uses it (RefreshSession).
+REFRESH_BEFORE_SECONDS = 300
+log = logging.getLogger("govshare.console")
+
+
+class SecurityHeaders:
+    """Adds the CSP and its companions to every response, and no-store to every page (they show work data)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith(("/static/", "/fonts/"))
+
+        async def with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                if not static:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class Console:
+    """What every page handler needs: settings, the services, the sessions and the templates."""
+
+    def __init__(self, settings: ConsoleSettings, services: Services, sessions: SessionStore) -> None:
+        self.settings = settings
+        self.services = services
+        self.sessions = sessions
+        self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
+                                     autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+        self.templates.globals.update(labels=labels, when=when, day=day, actor=actor)
+
+    # -- responses ---------------------------------------------------------------------------------------------
+
+    def page(self, request: Request, template: str, status: int = 200, session: Session | None = None,
+             **context: Any) -> HTMLResponse:
+        session = session if session is not None else request.scope.get("console.session")
+        flash = ""
+        if session is not None and session.flash:
+            flash, session.flash = session.flash, ""
+        html = self.templates.get_template(template).render(
+            request=request, session=session, person=session.person if session else None,
+            csrf=session.csrf if session else "", flash=flash, errors=context.pop("errors", {}),
+            nav=navigation(session), current=request.url.path, **context)
+        return HTMLResponse(html, status_code=status)
+
+    def set_cookie(self, response: Response, session_id: str) -> None:
+        response.set_cookie(COOKIE, session_id, httponly=True, secure=self.settings.secure_cookie,
+                            samesite="strict", path="/")
+
+    async def refresh(self, session: Session) -> bool:
+        """Swaps the session's token for a fresh one (RefreshSession); False when the platform ended it."""
+        from console.signin import refresh
+
+        renewed = await refresh(self.services.channel, session.token, self.settings.call_timeout_seconds)
+        if renewed is None:
+            return False
+        session.token, session.token_expires_at = renewed.token, renewed.expires_at
+        return True
+
+    # -- sessions and CSRF -------------------------------------------------------------------------------------
+
+    def session_of(self, request: Request) -> tuple[Session | None, bool]:
+        return self.sessions.get(request.cookies.get(COOKIE))
+
+    async def checked_form(self, request: Request, session: Session) -> FormData | None:
+        """The POSTed form if it carries the session's CSRF token, else None (the caller answers 403)."""
+        form = await request.form()
+        sent = str(form.get("csrf_token", ""))
+        if not sent or not hmac.compare_digest(sent, session.csrf):
+            return None
+        return form
+
+
+Handler = Callable[[Console, Request, Session], Awaitable[Response]]
+
+
+def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A route that needs a live session (else the sign-in page, saying the session expired if it did) and, for
+    POST, the session's CSRF token (else 403 saying to reload the page)."""
+
+    async def endpoint(request: Request) -> Response:
+        console: Console = request.app.state.console
+        session, expired = console.session_of(request)
+        if session is None:
+            return login_redirect(expired)
+        request.scope["console.session"] = session
+        if session.token_expires_at - console.sessions.now() < REFRESH_BEFORE_SECONDS \
+                and not await console.refresh(session):
+            console.sessions.end(session.id)
+            return login_redirect(True)
+        if request.method == "POST":
+            form = await console.checked_form(request, session)
+            if form is None:
+                return console.page(request, "refused.html", status=403, title="表单已失效",
+                                    message="表单缺少有效的安全令牌（CSRF），操作未执行。请返回并刷新页面后重新提交。")
+        return await handler(console, request, session)
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+def login_redirect(expired: bool) -> RedirectResponse:
+    return RedirectResponse("/login?expired=1" if expired else "/login", status_code=303)
+
+
+def navigation(session: Session | None) -> list[tuple[str, str]]:
+    """The menu for the person's roles (display only: each service checks the person's rights again)."""
+    if session is None:
+        return []
+    roles = set(session.person.roles)
+    everyone = not roles  # a token without roles: show everything and let the services refuse
+    menu = [("/", "首页"), ("/catalog", "目录")]
+    wanted = [
+        ("/drafts", "编目", {"DATA_OFFICER"}), ("/review", "审核", {"REVIEWER"}),
+        ("/applications", "申请", {"APPLICANT"}), ("/replies", "答复", {"APPROVER"}),
+        ("/coordination", "协调", {"REVIEWER"}), ("/grants", "授权", {"APPROVER", "APPLICANT", "AUDITOR"}),
+        ("/disputes", "异议与冲突", {"APPROVER", "REVIEWER", "AUDITOR"}),
+        ("/audit", "审计", {"AUDITOR", "APPROVER", "DATA_OFFICER"}),
+        ("/supervision", "监督", {"AUDITOR", "REVIEWER", "ADMINISTRATOR"}),
+    ]
+    menu += [(path, name) for path, name, need in wanted if everyone or roles & need]
+    return menu
+
+
+# -- template helpers ------------------------------------------------------------------------------------------
+
+def when(ts: timestamp_pb2.Timestamp | None) -> str:
+    """A protobuf time in Beijing time, to the minute ("" when unset)."""
+    if ts is None or (ts.seconds == 0 and ts.nanos == 0):
+        return ""
+    return ts.ToDatetime(tzinfo=dt.UTC).astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def actor(event: Any) -> str:
+    """Who made an administrative log entry: the person's name at the time (kept in the entry's details by the
+    service that logged it), else the system's or person's id."""
+    try:
+        details = json.loads(event.details_json or "{}")
+    except ValueError:
+        details = {}
+    name = details.get("actor_display_name", "") if isinstance(details, dict) else ""
+    return f"{name}（{event.actor_system_id}）" if name else event.actor_system_id
+
+
+def day(ts: timestamp_pb2.Timestamp | None) -> str:
+    return when(ts)[:10]
+
+
+def working_days_left(due: timestamp_pb2.Timestamp, today: dt.date | None = None) -> int:
+    """Working days from today (not counted) to the due day (counted): 0 on the due day, negative when late."""
+    today = today or dt.datetime.now(CHINA).date()
+    due_day = due.ToDatetime(tzinfo=dt.UTC).astimezone(CHINA).date()
+    if due_day < today:
+        return -sum(1 for n in range(1, (today - due_day).days + 1) if is_working_day(today - dt.timedelta(n)))
+    return sum(1 for n in range(1, (due_day - today).days + 1) if is_working_day(today + dt.timedelta(n)))
+
+
+# -- sign-in -----------------------------------------------------------------------------------------------------
+
+async def login_form(request: Request) -> Response:
+    console: Console = request.app.state.console
+    message = "登录已过期，请重新登录。" if request.query_params.get("expired") else ""
+    return login_page(console, request, message=message)
+
+
+def login_page(console: Console, request: Request, message: str = "", field: str = "", username: str = "",
+               status: int = 200) -> Response:
+    nonce = secrets.token_urlsafe(24)
+    response = console.page(request, "login.html", status=status, title="登录", login_csrf=nonce, message=message,
+                            field=field, username=username)
+    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, secure=console.settings.secure_cookie,
+                        samesite="strict", path="/login")
+    return response
+
+
+async def login_submit(request: Request) -> Response:
+    from console.signin import SignInRefused, sign_in
+
+    console: Console = request.app.state.console
+    form = await request.form()
+    username = str(form.get("username", "")).strip()
+    sent, expected = str(form.get("csrf_token", "")), request.cookies.get(LOGIN_COOKIE, "")
+    if not sent or not expected or not hmac.compare_digest(sent, expected):
+        return login_page(console, request, status=403, username=username,
+                          message="登录表单缺少有效的安全令牌（CSRF），请刷新页面后重新登录。")
+    problems = {name: text for name, text in (("username", "请输入用户名。"), ("password", "请输入密码。"))
+                if not str(form.get(name, "")).strip()}
+    if problems:
+        field, message = next(iter(problems.items()))
+        return login_page(console, request, message=message, field=field, username=username, status=400)
+    try:
+        signed = await sign_in(console.services.channel, username, str(form.get("password", "")),
+                               str(form.get("totp_code", "")).strip(), console.settings.call_timeout_seconds)
+    except SignInRefused as refused:
+        log.info("sign-in refused: %s", refused.field or "credentials")
+        return login_page(console, request, message=refused.message, field=refused.field, username=username,
+                          status=401)
+    session = console.sessions.create(signed.person, signed.token, signed.expires_at)
+    session.flash = f"欢迎，{signed.person.display_name}。"
+    response = RedirectResponse("/", status_code=303)
+    console.set_cookie(response, session.id)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@signed_in
+async def logout(console: Console, request: Request, session: Session) -> Response:
+    from console.signin import sign_out
+
+    await sign_out(console.services.channel, session.token, console.settings.call_timeout_seconds)
+    console.sessions.end(session.id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+async def healthz(_request: Request) -> Response:
+    return Response("ok", media_type="text/plain")
+
+
+async def font(_request: Request) -> Response:
+    """Noto Sans SC (SIL OFL, from the pylopdf-fonts-zh-cn wheel the PDF reports already use), for browsers on
+    machines without a Chinese font: the stylesheet names local fonts first, so most never fetch it."""
+    from pylopdf_fonts_zh_cn import sans_path
+
+    return FileResponse(sans_path(), media_type="font/otf", headers={"cache-control": "public, max-age=604800"})
+
+
+def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time) -> Starlette:
+    """The console as an ASGI application (uvicorn serves it; tests start it on port 0)."""
+    from console import pages
+
+    services = Services(settings.gateway, settings.call_timeout_seconds, settings.gateway_ca)
+    console = Console(settings, services, SessionStore(settings.session_idle_seconds, clock))
+    routes = [
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login_submit, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/fonts/NotoSansSC-Regular.otf", font, methods=["GET"]),
+        *pages.routes(),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await services.close()
+
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
+    app.state.console = console
+    return app

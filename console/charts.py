@@ -1,0 +1,33 @@
+"""Bar charts as inline SVG, rendered on the server: no script, nothing fetched, allowed by the strict CSP.
+
+Colours come from the stylesheet (classes), so the chart follows the page's contrast; every bar carries its value
+as text and a <title>, so the chart reads without colour and with a screen reader.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+BAR = 22
+GAP = 10
+LABEL = 90
+WIDTH = 520
+
+
+def bar_chart(rows: list[tuple[str, float]], maximum: float, title: str) -> str:
+    """A horizontal bar chart of ``rows`` (label, value ≤ maximum) as an SVG element."""
+    height = len(rows) * (BAR + GAP) + GAP
+    span = WIDTH - LABEL - 60
+    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {WIDTH} {height}" '
+             f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    for index, (label, value) in enumerate(rows):
+        y = GAP + index * (BAR + GAP)
+        width = 0 if maximum <= 0 else max(0.0, min(value, maximum)) / maximum * span
+        parts.append(
+            f'<g><title>{escape(label)}: {value:.1f}</title>'
+            f'<text class="chart-label" x="{LABEL - 6}" y="{y + BAR * 0.7:.1f}" text-anchor="end">'
+            f'{escape(label)}</text>'
+            f'<rect class="chart-bar" x="{LABEL}" y="{y}" width="{width:.1f}" height="{BAR}"></rect>'
+            f'<text class="chart-value" x="{LABEL + width + 6:.1f}" y="{y + BAR * 0.7:.1f}">{value:.1f}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,51 @@
+"""What a failed call means to the person in front of the console, in Chinese, and which fields to fix.
+
+The services already say what is wrong (google.rpc.BadRequest names each field); this maps the status code to a
+sentence that tells the person what to do and keeps each field violation beside its field on the form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+
+from services.runtime.errors import details_of
+
+_SENTENCES = {
+    grpc.StatusCode.INVALID_ARGUMENT: "请按字段旁的提示修改后重新提交。",
+    grpc.StatusCode.PERMISSION_DENIED: "您的角色或部门无权执行此操作",
+    grpc.StatusCode.NOT_FOUND: "未找到要操作的对象，它可能已被删除或您无权查看",
+    grpc.StatusCode.FAILED_PRECONDITION: "当前状态不允许此操作",
+    grpc.StatusCode.ALREADY_EXISTS: "已存在相同的记录，请换一个代码或名称",
+    grpc.StatusCode.RESOURCE_EXHAUSTED: "请求过于频繁，请稍候再试",
+    grpc.StatusCode.UNAVAILABLE: "平台服务暂时不可用，您的操作未完成，请稍后重试",
+    grpc.StatusCode.DEADLINE_EXCEEDED: "平台服务响应超时，您的操作可能未完成，请刷新后确认再重试",
+    grpc.StatusCode.UNAUTHENTICATED: "登录已失效，请重新登录",
+}
+
+
+@dataclass
+class Problem:
+    """A refused action: one sentence for the page and, for bad input, a message per form field."""
+
+    message: str
+    fields: dict[str, str] = field(default_factory=dict)
+    code: grpc.StatusCode | None = None
+    reason: str = ""
+
+
+def problem_of(error: grpc.RpcError) -> Problem:
+    """The Problem a failed gRPC call describes (the service's own words kept after the Chinese sentence)."""
+    code = error.code()  # type: ignore[attr-defined]
+    info, bad = details_of(error)
+    sentence = _SENTENCES.get(code, "操作未完成，请稍后重试")
+    detail = (error.details() or "").strip()  # type: ignore[attr-defined]
+    fields = {v.field: v.description for v in bad.field_violations} if bad is not None else {}
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL):
+        message = sentence  # the cause is the platform's, not something the person can fix
+    elif code == grpc.StatusCode.INVALID_ARGUMENT and fields:
+        message = sentence
+    else:
+        message = f"{sentence}：{detail}" if detail else sentence
+    return Problem(message=message, fields=fields, code=code, reason=info.reason if info else "")

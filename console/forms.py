@@ -1,0 +1,103 @@
+"""Forms to requests: what a person typed becomes the protobuf the service validates.
+
+The console checks nothing the service does not check again; it only keeps what was typed so a refused form
+comes back filled in, with each server violation beside its field (violation paths are the input names).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from google.protobuf import timestamp_pb2
+from starlette.datastructures import FormData
+
+from govshare.catalog.v1 import catalog_pb2
+from services.runtime.workdays import CHINA
+
+#: Rows of data items the entry form offers (blank rows are ignored).
+ITEM_ROWS = 8
+
+
+def _int(form: FormData, name: str) -> int:
+    raw = str(form.get(name, "")).strip()
+    return int(raw) if raw.lstrip("-").isdigit() else 0
+
+
+def _text(form: FormData, name: str) -> str:
+    return str(form.get(name, "")).strip()
+
+
+def entry_from_form(form: FormData, department_code: str, department_name: str) -> catalog_pb2.Entry:
+    """The catalog entry the form describes, provided by the person's own department."""
+    entry = catalog_pb2.Entry(
+        code=_text(form, "code"), name=_text(form, "name"), summary=_text(form, "summary"),
+        category=_int(form, "category"), subject=_text(form, "subject"),
+        provider_department_code=department_code, provider_name=department_name,
+        format_class=_int(form, "format_class"), format_type=_text(form, "format_type"),
+        key_item=_text(form, "key_item"), share_type=_int(form, "share_type"),
+        share_condition=_text(form, "share_condition"),
+        share_methods=[int(v) for v in form.getlist("share_methods") if str(v).isdigit()],
+        legal_basis=_text(form, "legal_basis"), open_to_public=form.get("open_to_public") == "on",
+        open_condition=_text(form, "open_condition"), update_cycle=_int(form, "update_cycle"),
+        related_codes=[c.strip() for c in _text(form, "related_codes").replace("，", ",").split(",") if c.strip()],
+        zone=_int(form, "zone"), secrecy=_int(form, "secrecy"), project_code=_text(form, "project_code"),
+        endpoint=catalog_pb2.ProviderEndpoint(target=_text(form, "endpoint.target"),
+                                              dataset=_text(form, "endpoint.dataset")))
+    for row in range(ITEM_ROWS):
+        prefix = f"items[{row}]"
+        name, machine = _text(form, f"{prefix}.name"), _text(form, f"{prefix}.machine_name")
+        if not name and not machine:
+            continue
+        machine_name = machine
+        entry.items.append(catalog_pb2.DataItem(
+            name=name, machine_name=machine_name, data_type=_int(form, f"{prefix}.data_type"),
+            length=_int(form, f"{prefix}.length"), sensitive=form.get(f"{prefix}.sensitive") == "on",
+            basic=form.get(f"{prefix}.basic") == "on",
+            identifier=_int(form, f"{prefix}.identifier") if machine_name == entry.key_item else 0))
+    return entry
+
+
+def form_of_entry(entry: catalog_pb2.Entry) -> dict[str, object]:
+    """The form's values for an entry (editing a draft, or a refused form shown again)."""
+    values: dict[str, object] = {
+        "code": entry.code, "name": entry.name, "summary": entry.summary, "category": entry.category,
+        "subject": entry.subject, "format_class": entry.format_class, "format_type": entry.format_type,
+        "key_item": entry.key_item, "share_type": entry.share_type, "share_condition": entry.share_condition,
+        "share_methods": list(entry.share_methods), "legal_basis": entry.legal_basis,
+        "open_to_public": entry.open_to_public, "open_condition": entry.open_condition,
+        "update_cycle": entry.update_cycle, "related_codes": ", ".join(entry.related_codes), "zone": entry.zone,
+        "secrecy": entry.secrecy, "project_code": entry.project_code, "endpoint.target": entry.endpoint.target,
+        "endpoint.dataset": entry.endpoint.dataset,
+    }
+    for row in range(ITEM_ROWS):
+        item = entry.items[row] if row < len(entry.items) else catalog_pb2.DataItem()
+        prefix = f"items[{row}]"
+        values.update({f"{prefix}.name": item.name, f"{prefix}.machine_name": item.machine_name,
+                       f"{prefix}.data_type": item.data_type, f"{prefix}.length": item.length or "",
+                       f"{prefix}.sensitive": item.sensitive, f"{prefix}.basic": item.basic,
+                       f"{prefix}.identifier": item.identifier})
+    return values
+
+
+def field_errors(fields: dict[str, str], prefix: str = "") -> dict[str, str]:
+    """Server violations keyed by form input name (``entry.items[1].name`` → ``items[1].name``)."""
+    errors: dict[str, str] = {}
+    for path, description in fields.items():
+        name = path.removeprefix(prefix) if prefix else path
+        errors.setdefault(name, description)
+        # A violation of a list element also shows beside the list's field (share_methods[0] → share_methods).
+        head = name.split("[", 1)[0]
+        if head != name and not name.startswith("items["):
+            errors.setdefault(head, description)
+    return errors
+
+
+def end_of_day(text: str) -> timestamp_pb2.Timestamp | None:
+    """23:59:59 Beijing time of a YYYY-MM-DD date, or None when blank or malformed."""
+    try:
+        day = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=CHINA).astimezone(dt.UTC))
+    return stamp

@@ -1,0 +1,64 @@
+"""Chinese names of the protocol's enums and of R-CAT-1's fields, as the national cataloguing guide names them."""
+
+from __future__ import annotations
+
+from govshare.authorization.v1 import sharing_pb2
+from govshare.catalog.v1 import catalog_pb2
+from govshare.common.v1 import common_pb2
+from govshare.query.v1 import dispute_pb2
+
+CATEGORY = {catalog_pb2.CATEGORY_FOUNDATION: "基础", catalog_pb2.CATEGORY_THEME: "主题",
+            catalog_pb2.CATEGORY_DEPARTMENT: "部门"}
+SHARE_TYPE = {common_pb2.SHARE_TYPE_UNCONDITIONAL: "无条件共享", common_pb2.SHARE_TYPE_CONDITIONAL: "有条件共享",
+              common_pb2.SHARE_TYPE_NOT_SHARED: "不予共享"}
+SHARE_METHOD = {common_pb2.SHARE_METHOD_ONLINE_QUERY: "联机查询",
+                common_pb2.SHARE_METHOD_SYSTEM_INTEGRATION: "系统对接",
+                common_pb2.SHARE_METHOD_FRONT_END_EXCHANGE: "前置机共享",
+                common_pb2.SHARE_METHOD_BATCH_DOWNLOAD: "部门批量下载"}
+PURPOSE = {common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS: "行政依据", common_pb2.PURPOSE_TYPE_WORK_REFERENCE: "工作参考",
+           common_pb2.PURPOSE_TYPE_DATA_VERIFICATION: "数据校核",
+           common_pb2.PURPOSE_TYPE_BUSINESS_COLLABORATION: "业务协同"}
+FORMAT_CLASS = {catalog_pb2.FORMAT_CLASS_ELECTRONIC_FILE: "电子文件", catalog_pb2.FORMAT_CLASS_SPREADSHEET: "电子表格",
+                catalog_pb2.FORMAT_CLASS_DATABASE: "数据库", catalog_pb2.FORMAT_CLASS_GRAPHIC_IMAGE: "图形图像",
+                catalog_pb2.FORMAT_CLASS_STREAMING_MEDIA: "流媒体",
+                catalog_pb2.FORMAT_CLASS_SELF_DESCRIBING: "自描述格式",
+                catalog_pb2.FORMAT_CLASS_OTHER: "其他"}
+DATA_TYPE = {catalog_pb2.DATA_TYPE_CHARACTER: "字符型C", catalog_pb2.DATA_TYPE_NUMERIC: "数值型N",
+             catalog_pb2.DATA_TYPE_CURRENCY: "货币型Y", catalog_pb2.DATA_TYPE_DATE: "日期型D",
+             catalog_pb2.DATA_TYPE_DATETIME: "日期时间型T", catalog_pb2.DATA_TYPE_LOGICAL: "逻辑型L",
+             catalog_pb2.DATA_TYPE_MEMO: "备注型M", catalog_pb2.DATA_TYPE_GENERAL: "通用型G",
+             catalog_pb2.DATA_TYPE_DOUBLE: "双精度型B", catalog_pb2.DATA_TYPE_INTEGER: "整型I",
+             catalog_pb2.DATA_TYPE_FLOAT: "浮点型F"}
+UPDATE_CYCLE = {catalog_pb2.UPDATE_CYCLE_REALTIME: "实时", catalog_pb2.UPDATE_CYCLE_DAILY: "每日",
+                catalog_pb2.UPDATE_CYCLE_WEEKLY: "每周", catalog_pb2.UPDATE_CYCLE_MONTHLY: "每月",
+                catalog_pb2.UPDATE_CYCLE_QUARTERLY: "每季度", catalog_pb2.UPDATE_CYCLE_HALF_YEARLY: "每半年",
+                catalog_pb2.UPDATE_CYCLE_YEARLY: "每年", catalog_pb2.UPDATE_CYCLE_IRREGULAR: "不定期"}
+ZONE = {common_pb2.ZONE_EXTRANET: "政务外网", common_pb2.ZONE_INTRANET: "政务内网"}
+SECRECY = {catalog_pb2.SECRECY_NON_CLASSIFIED: "非涉密", catalog_pb2.SECRECY_CLASSIFIED: "涉密"}
+ENTRY_STATE = {catalog_pb2.ENTRY_STATE_DRAFT: "草稿", catalog_pb2.ENTRY_STATE_SUBMITTED: "待审核",
+               catalog_pb2.ENTRY_STATE_PUBLISHED: "已发布", catalog_pb2.ENTRY_STATE_RETURNED: "已退回",
+               catalog_pb2.ENTRY_STATE_RETIRED: "已撤销", catalog_pb2.ENTRY_STATE_SUPERSEDED: "已被新版本取代"}
+APPLICATION_STATE = {
+    sharing_pb2.APPLICATION_STATE_SUBMITTED: "待答复", sharing_pb2.APPLICATION_STATE_APPROVED: "已同意",
+    sharing_pb2.APPLICATION_STATE_REFUSED: "已拒绝", sharing_pb2.APPLICATION_STATE_ESCALATED: "已提请协调",
+    sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED: "协调后准予",
+    sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED: "协调后不予"}
+GRANT_STATE = {sharing_pb2.GRANT_STATE_ACTIVE: "有效", sharing_pb2.GRANT_STATE_REVOKED: "已撤销"}
+DISPUTE_STATE = {dispute_pb2.DISPUTE_STATE_OPEN: "待核实", dispute_pb2.DISPUTE_STATE_CORRECTED: "已更正",
+                 dispute_pb2.DISPUTE_STATE_CONFIRMED: "经核实无误"}
+ROLE = {"DATA_OFFICER": "编目员", "APPROVER": "审批人", "APPLICANT": "申请人", "REVIEWER": "审核员",
+        "AUDITOR": "审计员", "ADMINISTRATOR": "管理员"}
+INDICATOR = {"catalog_on_time": "目录按时更新", "reply_on_time": "申请按时答复", "dispute_on_time": "异议按时处理",
+             "availability": "服务可用", "freshness": "数据及时", "purpose_compliance": "按用途使用"}
+ACCESS_RESULT = {1: "已答复", 2: "无记录", 3: "拒绝", 4: "请求无效", 5: "平台未能答复"}
+
+#: R-CAT-1 field names as the guide writes them, keyed by the proto field (server violations name these).
+ENTRY_FIELDS = {
+    "code": "信息资源代码", "name": "信息资源名称", "summary": "信息资源摘要", "category": "信息资源分类",
+    "subject": "类目（主题/基础库）", "provider_department_code": "提供方代码", "format_class": "信息资源格式分类",
+    "format_type": "信息资源格式类型", "items": "信息项", "key_item": "查询键信息项", "share_type": "共享类型",
+    "share_condition": "共享条件", "share_methods": "共享方式", "legal_basis": "不予共享依据",
+    "open_to_public": "是否向社会开放", "open_condition": "开放条件", "update_cycle": "更新周期",
+    "related_codes": "关联资源代码", "zone": "网络区域", "secrecy": "涉密属性", "endpoint": "提供端点",
+    "project_code": "项目代码",
+}

@@ -1,0 +1,603 @@
+"""The console's pages: each lists with pages, each action says what it did, each refusal what to fix.
+
+Handlers map a form to one request, make the call as the person (Services.call with the session's token) and
+render the answer; a refused call shows the page again with the service's reasons (console.errors). Nothing
+personal goes in a URL: ID-number lookups and every change are POSTs, lists page with opaque page tokens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import grpc
+from google.protobuf import field_mask_pb2
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from console import charts, forms, labels
+from console.app import Console, day, login_redirect, signed_in, working_days_left
+from console.errors import Problem, problem_of
+from console.sessions import Session
+from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
+from govshare.catalog.v1 import catalog_pb2
+from govshare.common.v1 import common_pb2
+from govshare.foundation.v1 import foundation_pb2
+from govshare.query.v1 import audit_pb2, dispute_pb2
+from govshare.supervision.v1 import supervision_pb2
+from services.runtime.workdays import CHINA
+
+log = logging.getLogger("govshare.console")
+
+
+async def _call(console: Console, session: Session, method: Any, request: Any) -> tuple[Any, Problem | None]:
+    """The answer, or the Problem the service refused it with (never raises for a gRPC error)."""
+    try:
+        return await console.services.call(session.token, method, request), None
+    except grpc.aio.AioRpcError as error:
+        problem = problem_of(error)
+        log.info("call refused: %s %s", method._method.decode() if hasattr(method, "_method") else "", error.code())
+        return None, problem
+
+
+async def _item_names(console: Console, session: Session, codes: Any) -> dict[str, dict[str, str]]:
+    """Each resource's data items by machine name → Chinese name (from its catalog entry), for display; a
+    resource the person may not read keeps its machine names."""
+    names: dict[str, dict[str, str]] = {}
+    for code in dict.fromkeys(codes):
+        got, _ = await _call(console, session, console.services.catalog.GetEntry,
+                             catalog_pb2.GetEntryRequest(code=code))
+        names[code] = {i.machine_name: i.name for i in got.entry.items} if got else {}
+    return names
+
+
+def _named(names: dict[str, dict[str, str]], code: str, items: Any) -> str:
+    return "、".join(names.get(code, {}).get(i, i) for i in items)
+
+
+def _expired(problem: Problem | None) -> bool:
+    return problem is not None and problem.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def _done(session: Session, message: str, to: str) -> RedirectResponse:
+    """Post/redirect/get: the next page shows what was done, once."""
+    session.flash = message
+    return RedirectResponse(to, status_code=303)
+
+
+def _refused(console: Console, request: Request, problem: Problem) -> Response:
+    if _expired(problem):
+        return login_redirect(True)
+    return console.page(request, "refused.html", status=_status(problem), title="操作未完成",
+                        message=problem.message, back=request.url.path)
+
+
+def _status(problem: Problem) -> int:
+    return {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.PERMISSION_DENIED: 403,
+            grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.FAILED_PRECONDITION: 409,
+            grpc.StatusCode.UNAVAILABLE: 503}.get(problem.code, 400)  # type: ignore[arg-type]
+
+
+def _page_token(request: Request) -> str:
+    return request.query_params.get("page_token", "")
+
+
+def _text(form: FormData, name: str) -> str:
+    return str(form.get(name, "")).strip()
+
+
+# -- 首页 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def home(console: Console, request: Request, session: Session) -> Response:
+    """What waits for me: replies due (red when ≤ N working days), entries to review, disputes, conflicts."""
+    s = console.services
+    size = console.settings.page_size
+    replies, p1 = await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
+        role=sharing_pb2.APPLICATION_ROLE_PROVIDER, state=sharing_pb2.APPLICATION_STATE_SUBMITTED, page_size=size))
+    reviews, _ = await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
+        filter=catalog_pb2.EntryFilter(state=catalog_pb2.ENTRY_STATE_SUBMITTED), page_size=size))
+    disputes, _ = await _call(console, session, s.disputes.ListDisputes, dispute_pb2.ListDisputesRequest(
+        state=dispute_pb2.DISPUTE_STATE_OPEN, page_size=size))
+    conflicts, _ = await _call(console, session, s.foundation.ListConflicts, foundation_pb2.ListConflictsRequest(
+        state=foundation_pb2.CONFLICT_STATE_OPEN, page_size=size))
+    if _expired(p1):
+        return login_redirect(True)
+    roles = set(session.person.roles)
+    show_reviews = not roles or "REVIEWER" in roles
+    due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
+    return console.page(request, "home.html", title="首页", due=due,
+                        warn=console.settings.deadline_warning_working_days,
+                        reviews=reviews.entries if reviews and show_reviews else [],
+                        disputes=disputes.disputes if disputes else [],
+                        conflicts=conflicts.conflicts if conflicts else [])
+
+
+# -- 目录 ------------------------------------------------------------------------------------------------------
+
+def _filter_of(params: Any) -> catalog_pb2.EntryFilter:
+    def number(name: str) -> int:
+        raw = params.get(name, "")
+        return int(raw) if str(raw).isdigit() else 0
+    return catalog_pb2.EntryFilter(category=number("category"), share_type=number("share_type"),
+                                   update_cycle=number("update_cycle"), zone=number("zone"),
+                                   provider_department_code=str(params.get("provider", "")).strip())
+
+
+@signed_in
+async def catalog(console: Console, request: Request, session: Session) -> Response:
+    q = request.query_params.get("q", "").strip()
+    entry_filter = _filter_of(request.query_params)
+    entry_filter.state = catalog_pb2.ENTRY_STATE_PUBLISHED
+    if q:
+        answer, problem = await _call(console, session, console.services.catalog.SearchEntries,
+                                      catalog_pb2.SearchEntriesRequest(query=q, filter=entry_filter,
+                                                                       page_size=console.settings.page_size,
+                                                                       page_token=_page_token(request)))
+    else:
+        answer, problem = await _call(console, session, console.services.catalog.ListEntries,
+                                      catalog_pb2.ListEntriesRequest(filter=entry_filter,
+                                                                     page_size=console.settings.page_size,
+                                                                     page_token=_page_token(request)))
+    if _expired(problem):
+        return login_redirect(True)
+    params = {k: v for k, v in request.query_params.items() if k != "page_token"}
+    return console.page(request, "catalog.html", title="目录", entries=answer.entries if answer else [],
+                        next_token=answer.next_page_token if answer else "", params=params, q=q,
+                        problem=problem, errors=forms.field_errors(problem.fields, "filter.") if problem else {})
+
+
+@signed_in
+async def entry(console: Console, request: Request, session: Session) -> Response:
+    code = request.query_params.get("code", "")
+    version = request.query_params.get("version", "")
+    got, problem = await _call(console, session, console.services.catalog.GetEntry, catalog_pb2.GetEntryRequest(
+        code=code, version=int(version) if version.isdigit() else 0))
+    if problem:
+        return _refused(console, request, problem)
+    versions, _ = await _call(console, session, console.services.catalog.ListEntryVersions,
+                              catalog_pb2.ListEntryVersionsRequest(code=code))
+    return console.page(request, "entry.html", title=got.entry.name, entry=got.entry,
+                        versions=versions.versions if versions else [])
+
+
+# -- 编目 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def drafts(console: Console, request: Request, session: Session) -> Response:
+    """My department's entries being worked on: drafts, returned and submitted ones."""
+    answer, problem = await _call(console, session, console.services.catalog.ListEntries,
+                                  catalog_pb2.ListEntriesRequest(
+                                      filter=catalog_pb2.EntryFilter(
+                                          provider_department_code=session.person.department_code),
+                                      page_size=console.settings.page_size, page_token=_page_token(request)))
+    if problem:
+        return _refused(console, request, problem)
+    working = [e for e in answer.entries if e.state in (catalog_pb2.ENTRY_STATE_DRAFT, catalog_pb2.ENTRY_STATE_RETURNED,
+                                                        catalog_pb2.ENTRY_STATE_SUBMITTED)]
+    return console.page(request, "drafts.html", title="编目", entries=working, next_token=answer.next_page_token)
+
+
+def _entry_form(console: Console, request: Request, values: dict[str, object], editing: str = "",
+                problem: Problem | None = None, status: int = 200) -> Response:
+    return console.page(request, "entry_form.html", status=status, title="编辑目录" if editing else "新建目录",
+                        values=values, editing=editing, rows=range(forms.ITEM_ROWS), problem=problem,
+                        errors=forms.field_errors(problem.fields, "entry.") if problem else {})
+
+
+@signed_in
+async def draft_new(console: Console, request: Request, session: Session) -> Response:
+    if request.method == "GET":
+        return _entry_form(console, request, {"secrecy": catalog_pb2.SECRECY_NON_CLASSIFIED,
+                                              "zone": common_pb2.ZONE_EXTRANET})
+    form = await request.form()
+    person = session.person
+    new = forms.entry_from_form(form, person.department_code, person.department_name)
+    created, problem = await _call(console, session, console.services.catalog.CreateEntry,
+                                   catalog_pb2.CreateEntryRequest(entry=new))
+    if problem:
+        if _expired(problem):
+            return login_redirect(True)
+        return _entry_form(console, request, dict(form.multi_items()) | {"share_methods": form.getlist(
+            "share_methods")}, problem=problem, status=_status(problem))
+    return _done(session, f"已保存草稿 {created.entry.code}《{created.entry.name}》。检查无误后点击“提交审核”。",
+                 "/drafts")
+
+
+@signed_in
+async def draft_edit(console: Console, request: Request, session: Session) -> Response:
+    code = request.query_params.get("code", "")
+    if request.method == "GET":
+        got, problem = await _call(console, session, console.services.catalog.GetEntry,
+                                   catalog_pb2.GetEntryRequest(code=code))
+        if problem:
+            return _refused(console, request, problem)
+        return _entry_form(console, request, forms.form_of_entry(got.entry), editing=code)
+    form = await request.form()
+    person = session.person
+    changed = forms.entry_from_form(form, person.department_code, person.department_name)
+    changed.code = code
+    updated, problem = await _call(console, session, console.services.catalog.UpdateEntry,
+                                   catalog_pb2.UpdateEntryRequest(entry=changed,
+                                                                  update_mask=field_mask_pb2.FieldMask(paths=["*"])))
+    if problem:
+        if _expired(problem):
+            return login_redirect(True)
+        values = dict(form.multi_items()) | {"share_methods": form.getlist("share_methods"), "code": code}
+        return _entry_form(console, request, values, editing=code, problem=problem, status=_status(problem))
+    return _done(session, f"已保存 {updated.entry.code}《{updated.entry.name}》的修改。", "/drafts")
+
+
+@signed_in
+async def draft_submit(console: Console, request: Request, session: Session) -> Response:
+    form = await request.form()
+    code = _text(form, "code")
+    submitted, problem = await _call(console, session, console.services.catalog.SubmitEntry,
+                                     catalog_pb2.SubmitEntryRequest(code=code))
+    if problem:
+        return _refused(console, request, problem)
+    return _done(session, f"已提交审核：{code}《{submitted.entry.name}》，等待共享主管部门审核。", "/drafts")
+
+
+# -- 审核 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def review(console: Console, request: Request, session: Session) -> Response:
+    if request.method == "POST":
+        form = await request.form()
+        code, decision, reason = _text(form, "code"), _text(form, "decision"), _text(form, "reason")
+        if decision == "return" and not reason:
+            return await _review_list(console, request, session, {code: "退回时必须填写退回理由，说明需要如何修改。"})
+        answer, problem = await _call(console, session, console.services.catalog.ReviewEntry,
+                                      catalog_pb2.ReviewEntryRequest(
+                                          code=code, reason=reason,
+                                          decision=catalog_pb2.REVIEW_DECISION_PUBLISH if decision == "publish"
+                                          else catalog_pb2.REVIEW_DECISION_RETURN))
+        if problem:
+            if problem.fields:
+                return await _review_list(console, request, session, {code: "；".join(problem.fields.values())})
+            return _refused(console, request, problem)
+        done = "已发布" if decision == "publish" else f"已退回（理由：{reason}）"
+        return _done(session, f"{done}：{code}《{answer.entry.name}》。", "/review")
+    return await _review_list(console, request, session, {})
+
+
+async def _review_list(console: Console, request: Request, session: Session, errors: dict[str, str]) -> Response:
+    answer, problem = await _call(console, session, console.services.catalog.ListEntries,
+                                  catalog_pb2.ListEntriesRequest(
+                                      filter=catalog_pb2.EntryFilter(state=catalog_pb2.ENTRY_STATE_SUBMITTED),
+                                      page_size=console.settings.page_size, page_token=_page_token(request)))
+    if problem:
+        return _refused(console, request, problem)
+    return console.page(request, "review.html", status=400 if errors else 200, title="审核",
+                        entries=answer.entries, next_token=answer.next_page_token, errors=errors)
+
+
+# -- 申请 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def apply(console: Console, request: Request, session: Session) -> Response:
+    code = request.query_params.get("code", "")
+    got, problem = await _call(console, session, console.services.catalog.GetEntry,
+                               catalog_pb2.GetEntryRequest(code=code))
+    if problem:
+        return _refused(console, request, problem)
+    if request.method == "GET":
+        return console.page(request, "apply.html", title="申请使用", entry=got.entry, values={}, problem=None)
+    form = await request.form()
+    application = sharing_pb2.Application(
+        resource_code=code, items=form.getlist("items"),
+        purposes=[int(p) for p in form.getlist("purposes") if str(p).isdigit()],
+        purpose_text=_text(form, "purpose_text"), basis=_text(form, "basis"),
+        methods=[int(m) for m in form.getlist("methods") if str(m).isdigit()],
+        quota=int(_text(form, "quota")) if _text(form, "quota").isdigit() else 0)
+    expire = forms.end_of_day(_text(form, "expire_date"))
+    errors: dict[str, str] = {}
+    if expire is not None:
+        application.requested_expire_time.CopyFrom(expire)
+    elif _text(form, "expire_date"):
+        errors["requested_expire_time"] = "请按 年-月-日 填写有效期截止日期。"
+    answer = None
+    if not errors:
+        answer, problem = await _call(console, session, console.services.sharing.SubmitApplication,
+                                      sharing_pb2.SubmitApplicationRequest(application=application))
+        if problem and not problem.fields:
+            return _refused(console, request, problem)
+        if problem:
+            errors = forms.field_errors(problem.fields, "application.")
+    if errors:
+        values = {"items": form.getlist("items"), "purposes": form.getlist("purposes"),
+                  "methods": form.getlist("methods"), **{k: _text(form, k) for k in
+                                                         ("purpose_text", "basis", "quota", "expire_date")}}
+        return console.page(request, "apply.html", status=400, title="申请使用", entry=got.entry, values=values,
+                            errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"))
+    created = answer.application
+    return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)} "
+                          "前答复。", f"/applications/view?id={created.id}")
+
+
+@signed_in
+async def applications(console: Console, request: Request, session: Session) -> Response:
+    answer, problem = await _call(console, session, console.services.sharing.ListApplications,
+                                  sharing_pb2.ListApplicationsRequest(
+                                      role=sharing_pb2.APPLICATION_ROLE_APPLICANT,
+                                      page_size=console.settings.page_size, page_token=_page_token(request)))
+    if problem:
+        return _refused(console, request, problem)
+    return console.page(request, "applications.html", title="我的申请", applications=answer.applications,
+                        next_token=answer.next_page_token)
+
+
+@signed_in
+async def application_view(console: Console, request: Request, session: Session) -> Response:
+    got, problem = await _call(console, session, console.services.sharing.GetApplication,
+                               sharing_pb2.GetApplicationRequest(id=request.query_params.get("id", "")))
+    if problem:
+        return _refused(console, request, problem)
+    return console.page(request, "application.html", title="申请详情", application=got.application,
+                        names=await _item_names(console, session, [got.application.resource_code]))
+
+
+@signed_in
+async def escalate(console: Console, request: Request, session: Session) -> Response:
+    form = await request.form()
+    app_id, reason = _text(form, "id"), _text(form, "reason")
+    _answer, problem = await _call(console, session, console.services.sharing.EscalateApplication,
+                                   sharing_pb2.EscalateApplicationRequest(id=app_id, reason=reason))
+    if problem:
+        return _refused(console, request, problem)
+    return _done(session, f"已提请共享主管部门协调申请 {app_id}。", f"/applications/view?id={app_id}")
+
+
+# -- 答复 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def replies(console: Console, request: Request, session: Session) -> Response:
+    errors: dict[str, str] = {}
+    target = ""
+    if request.method == "POST":
+        form = await request.form()
+        target = _text(form, "id")
+        decision, reason = _text(form, "decision"), _text(form, "reason")
+        if decision == "refuse" and not reason:
+            errors["reason"] = "拒绝时必须填写理由，理由将告知申请部门。"
+        reply = sharing_pb2.ReplyApplicationRequest(
+            id=target, reason=reason, items=form.getlist("items"),
+            decision=sharing_pb2.REPLY_DECISION_APPROVE if decision == "approve" else sharing_pb2.REPLY_DECISION_REFUSE,
+            quota=int(_text(form, "quota")) if _text(form, "quota").isdigit() else 0)
+        expire = forms.end_of_day(_text(form, "expire_date"))
+        if expire is not None:
+            reply.expire_time.CopyFrom(expire)
+        elif _text(form, "expire_date"):
+            errors["expire_time"] = "请按 年-月-日 填写有效期截止日期。"
+        if not errors:
+            answer, problem = await _call(console, session, console.services.sharing.ReplyApplication, reply)
+            if problem and not problem.fields:
+                return _refused(console, request, problem)
+            if problem:
+                errors = dict(problem.fields)
+            else:
+                if decision == "approve":
+                    grant = answer.grant
+                    names = await _item_names(console, session, [grant.resource_code])
+                    message = (f"已同意申请 {target}：授权 {grant.id}，"
+                               f"信息项 {_named(names, grant.resource_code, grant.items)}，"
+                               f"有效期至 {day(grant.expire_time)}，调用上限 {grant.quota} 次。")
+                else:
+                    message = f"已拒绝申请 {target}，理由已告知申请部门。"
+                return _done(session, message, "/replies")
+    answer, problem = await _call(console, session, console.services.sharing.ListApplications,
+                                  sharing_pb2.ListApplicationsRequest(
+                                      role=sharing_pb2.APPLICATION_ROLE_PROVIDER,
+                                      state=sharing_pb2.APPLICATION_STATE_SUBMITTED,
+                                      page_size=console.settings.page_size, page_token=_page_token(request)))
+    if problem:
+        return _refused(console, request, problem)
+    return console.page(request, "replies.html", status=400 if errors else 200, title="答复",
+                        names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
+                        applications=[(a, working_days_left(a.reply_due_time)) for a in answer.applications],
+                        warn=console.settings.deadline_warning_working_days,
+                        next_token=answer.next_page_token, errors=errors, target=target)
+
+
+# -- 协调 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def coordination(console: Console, request: Request, session: Session) -> Response:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = await request.form()
+        app_id, grant, reason = _text(form, "id"), _text(form, "decision") == "grant", _text(form, "reason")
+        if not reason:
+            errors["reason"] = "请填写协调意见（理由）。"
+        else:
+            decision = sharing_pb2.RecordCoordinationDecisionRequest(id=app_id, grant=grant, reason=reason,
+                                                                     items=form.getlist("items"))
+            expire = forms.end_of_day(_text(form, "expire_date"))
+            if expire is not None:
+                decision.expire_time.CopyFrom(expire)
+            _answer, problem = await _call(console, session, console.services.sharing.RecordCoordinationDecision,
+                                           decision)
+            if problem and not problem.fields:
+                return _refused(console, request, problem)
+            if problem:
+                errors = dict(problem.fields)
+            else:
+                return _done(session, f"已记录协调决定：申请 {app_id} {'准予' if grant else '不予'}共享。",
+                             "/coordination")
+    answer, problem = await _call(console, session, console.services.sharing.ListApplications,
+                                  sharing_pb2.ListApplicationsRequest(
+                                      state=sharing_pb2.APPLICATION_STATE_ESCALATED,
+                                      page_size=console.settings.page_size, page_token=_page_token(request)))
+    if problem:
+        return _refused(console, request, problem)
+    return console.page(request, "coordination.html", status=400 if errors else 200, title="协调",
+                        names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
+                        applications=answer.applications, next_token=answer.next_page_token, errors=errors)
+
+
+# -- 授权 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def grants(console: Console, request: Request, session: Session) -> Response:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = await request.form()
+        grant_id, action, reason = _text(form, "id"), _text(form, "action"), _text(form, "reason")
+        if action == "revoke":
+            if not reason:
+                errors["reason"] = "撤销授权时必须填写理由。"
+            else:
+                _answer, problem = await _call(console, session, console.services.sharing.RevokeGrant,
+                                               sharing_pb2.RevokeGrantRequest(id=grant_id, reason=reason))
+                if problem and not problem.fields:
+                    return _refused(console, request, problem)
+                if problem:
+                    errors = dict(problem.fields)
+                else:
+                    return _done(session, f"已撤销授权 {grant_id}，立即生效：对方系统的查询将被拒绝。", "/grants")
+        else:
+            patch = sharing_pb2.Grant(id=grant_id, items=form.getlist("items"))
+            paths = ["items"]
+            if _text(form, "quota").isdigit():
+                patch.quota, paths = int(_text(form, "quota")), [*paths, "quota"]
+            expire = forms.end_of_day(_text(form, "expire_date"))
+            if expire is not None:
+                patch.expire_time.CopyFrom(expire)
+                paths.append("expire_time")
+            answer, problem = await _call(console, session, console.services.sharing.UpdateGrant,
+                                          sharing_pb2.UpdateGrantRequest(
+                                              grant=patch, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+            if problem and not problem.fields:
+                return _refused(console, request, problem)
+            if problem:
+                errors = forms.field_errors(problem.fields, "grant.")
+            else:
+                names = await _item_names(console, session, [answer.grant.resource_code])
+                return _done(session, f"已调整授权 {grant_id}：信息项 "
+                                      f"{_named(names, answer.grant.resource_code, answer.grant.items)}，"
+                                      f"调用上限 {answer.grant.quota} 次。", "/grants")
+    answer, problem = await _call(console, session, console.services.sharing.ListGrants,
+                                  sharing_pb2.ListGrantsRequest(page_size=console.settings.page_size,
+                                                                page_token=_page_token(request)))
+    if problem:
+        return _refused(console, request, problem)
+    return console.page(request, "grants.html", status=400 if errors else 200, title="授权",
+                        names=await _item_names(console, session, [g.resource_code for g in answer.grants]),
+                        grants=answer.grants, next_token=answer.next_page_token, errors=errors)
+
+
+# -- 异议与冲突 --------------------------------------------------------------------------------------------------
+
+@signed_in
+async def disputes(console: Console, request: Request, session: Session) -> Response:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = await request.form()
+        kind, target = _text(form, "kind"), _text(form, "id")
+        if kind == "dispute":
+            text = _text(form, "answer")
+            if not text:
+                errors["answer"] = "请填写核实结果（答复内容将告知报告部门）。"
+            else:
+                _a, problem = await _call(console, session, console.services.disputes.AnswerDispute,
+                                          dispute_pb2.AnswerDisputeRequest(
+                                              id=target, corrected=_text(form, "corrected") == "yes", answer=text))
+                if problem:
+                    return _refused(console, request, problem)
+                return _done(session, f"已答复异议 {target}。", "/disputes")
+        else:
+            _a, problem = await _call(console, session, console.services.foundation.ResolveConflict,
+                                      foundation_pb2.ResolveConflictRequest(
+                                          id=int(target) if target.isdigit() else 0,
+                                          adopt_other_value=_text(form, "adopt") == "yes",
+                                          note=_text(form, "note")))
+            if problem:
+                return _refused(console, request, problem)
+            return _done(session, f"已处理冲突 {target}。", "/disputes")
+    listed, problem = await _call(console, session, console.services.disputes.ListDisputes,
+                                  dispute_pb2.ListDisputesRequest(page_size=console.settings.page_size,
+                                                                  page_token=_page_token(request)))
+    if _expired(problem):
+        return login_redirect(True)
+    conflicts, _ = await _call(console, session, console.services.foundation.ListConflicts,
+                               foundation_pb2.ListConflictsRequest(page_size=console.settings.page_size,
+                                                                   page_token=request.query_params.get("c_token", "")))
+    return console.page(request, "disputes.html", status=400 if errors else 200, title="异议与冲突",
+                        disputes=listed.disputes if listed else [],
+                        next_token=listed.next_page_token if listed else "",
+                        conflicts=conflicts.conflicts if conflicts else [],
+                        conflicts_next=conflicts.next_page_token if conflicts else "", errors=errors,
+                        problem=problem)
+
+
+# -- 审计 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def audit(console: Console, request: Request, session: Session) -> Response:
+    """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
+    resource = request.query_params.get("resource", "").strip()
+    accesses, problem = await _call(console, session, console.services.audit.ListAccesses,
+                                    audit_pb2.ListAccessesRequest(resource_code=resource,
+                                                                  page_size=console.settings.page_size,
+                                                                  page_token=_page_token(request)))
+    if _expired(problem):
+        return login_redirect(True)
+    events, events_problem = await _call(console, session, console.services.admin_log.ListAdminEvents,
+                                         admin_log_pb2.ListAdminEventsRequest(
+                                             page_size=console.settings.page_size,
+                                             page_token=request.query_params.get("e_token", "")))
+    return console.page(request, "audit.html", title="审计", resource=resource,
+                        accesses=accesses.accesses if accesses else [],
+                        next_token=accesses.next_page_token if accesses else "", problem=problem,
+                        events=events.events if events else [],
+                        events_next=events.next_page_token if events else "",
+                        events_problem=events_problem)
+
+
+# -- 监督 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def supervision(console: Console, request: Request, session: Session) -> Response:
+    today = dt.datetime.now(CHINA).date()
+    year_raw, month_raw = request.query_params.get("year", ""), request.query_params.get("month", "")
+    year = int(year_raw) if year_raw.isdigit() else today.year
+    month = int(month_raw) if month_raw.isdigit() and 1 <= int(month_raw) <= 12 else today.month
+    answer, problem = await _call(console, session, console.services.supervision.ListEvaluations,
+                                  supervision_pb2.ListEvaluationsRequest(year=year, month=month,
+                                                                         page_size=console.settings.page_size,
+                                                                         page_token=_page_token(request)))
+    if _expired(problem):
+        return login_redirect(True)
+    evaluations = list(answer.evaluations) if answer else []
+    chart = charts.bar_chart([(e.department_code[-6:], e.score) for e in evaluations], maximum=100,
+                             title=f"{year}年{month}月各部门综合得分") if evaluations else ""
+    return console.page(request, "supervision.html", title="监督", year=year, month=month, evaluations=evaluations,
+                        chart=chart, next_token=answer.next_page_token if answer else "", problem=problem,
+                        indicator_names=labels.INDICATOR)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/", home, methods=["GET"]),
+        Route("/catalog", catalog, methods=["GET"]),
+        Route("/catalog/entry", entry, methods=["GET"]),
+        Route("/drafts", drafts, methods=["GET"]),
+        Route("/drafts/new", draft_new, methods=["GET", "POST"]),
+        Route("/drafts/edit", draft_edit, methods=["GET", "POST"]),
+        Route("/drafts/submit", draft_submit, methods=["POST"]),
+        Route("/review", review, methods=["GET", "POST"]),
+        Route("/apply", apply, methods=["GET", "POST"]),
+        Route("/applications", applications, methods=["GET"]),
+        Route("/applications/view", application_view, methods=["GET"]),
+        Route("/applications/escalate", escalate, methods=["POST"]),
+        Route("/replies", replies, methods=["GET", "POST"]),
+        Route("/coordination", coordination, methods=["GET", "POST"]),
+        Route("/grants", grants, methods=["GET", "POST"]),
+        Route("/disputes", disputes, methods=["GET", "POST"]),
+        Route("/audit", audit, methods=["GET"]),
+        Route("/supervision", supervision, methods=["GET"]),
+    ]

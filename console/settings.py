@@ -1,0 +1,98 @@
+"""The console's settings, read once from ``GOVSHARE_CONSOLE_*`` environment variables (docs/configuration.md).
+
+Like every govshare process it validates all of them at start and stops with one message listing every problem.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConsoleSettingsError(Exception):
+    """The environment does not describe a runnable console."""
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    #: host:port the console's HTTP server listens on.
+    listen: str = "127.0.0.1:8080"
+    #: host:port of the edge (Envoy) the console calls the public services through.
+    gateway: str = ""
+    #: A session ends this long after its last request (and never outlives the person's token).
+    session_idle_seconds: int = 1800
+    #: Deadline of each call the console makes to a service.
+    call_timeout_seconds: float = 5.0
+    #: Rows per page of every list.
+    page_size: int = 20
+    #: Reply deadlines this close (working days) or closer are shown in red on the home page.
+    deadline_warning_working_days: int = 2
+    #: The Secure attribute on the session cookie. Only off for plain-HTTP development on a non-localhost name.
+    secure_cookie: bool = True
+    #: PEM CA file that verifies the edge's certificate (the mesh CA under mTLS); empty: plaintext to the edge.
+    gateway_ca: str = ""
+    #: PEM files for HTTPS served by the console itself (both or neither; else TLS ends at the edge/ingress).
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, problems: list[str]) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < low:
+        problems.append(f"{name} must be a whole number ≥ {low} (got {raw!r})")
+        return default
+    return int(raw)
+
+
+def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettings:
+    """Settings from ``env`` (default: the process environment), or ConsoleSettingsError naming every problem."""
+    env = os.environ if env is None else env
+    problems: list[str] = []
+    listen = env.get("GOVSHARE_CONSOLE_LISTEN", "").strip() or ConsoleSettings.listen
+    if ":" not in listen or not listen.rsplit(":", 1)[1].isdigit():
+        problems.append(f"GOVSHARE_CONSOLE_LISTEN must be host:port (got {listen!r})")
+    gateway = env.get("GOVSHARE_CONSOLE_GATEWAY", "").strip()
+    if not gateway or ":" not in gateway:
+        problems.append("GOVSHARE_CONSOLE_GATEWAY must be the edge's host:port (e.g. 127.0.0.1:50051)")
+    timeout_raw = env.get("GOVSHARE_CALL_TIMEOUT_SECONDS", "").strip()
+    timeout = ConsoleSettings.call_timeout_seconds
+    if timeout_raw:
+        try:
+            timeout = float(timeout_raw)
+            if timeout <= 0:
+                raise ValueError
+        except ValueError:
+            problems.append(f"GOVSHARE_CALL_TIMEOUT_SECONDS must be a positive number (got {timeout_raw!r})")
+    secure_raw = env.get("GOVSHARE_CONSOLE_SECURE_COOKIE", "true").strip().lower()
+    if secure_raw not in ("true", "false"):
+        problems.append(f"GOVSHARE_CONSOLE_SECURE_COOKIE must be true or false (got {secure_raw!r})")
+    tls_cert = env.get("GOVSHARE_CONSOLE_TLS_CERT", "").strip()
+    tls_key = env.get("GOVSHARE_CONSOLE_TLS_KEY", "").strip()
+    if bool(tls_cert) != bool(tls_key):
+        problems.append("GOVSHARE_CONSOLE_TLS_CERT and GOVSHARE_CONSOLE_TLS_KEY go together (both or neither)")
+    gateway_ca = env.get("GOVSHARE_CONSOLE_GATEWAY_CA", "").strip()
+    for name, path in (("GOVSHARE_CONSOLE_GATEWAY_CA", gateway_ca), ("GOVSHARE_CONSOLE_TLS_CERT", tls_cert),
+                       ("GOVSHARE_CONSOLE_TLS_KEY", tls_key)):
+        if path and not os.path.isfile(path):
+            problems.append(f"{name}: no such file {path}")
+    settings = ConsoleSettings(
+        listen=listen, gateway=gateway, gateway_ca=gateway_ca,
+        session_idle_seconds=_int(env, "GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS", 1800, 60, problems),
+        call_timeout_seconds=timeout,
+        page_size=_int(env, "GOVSHARE_CONSOLE_PAGE_SIZE", 20, 1, problems),
+        deadline_warning_working_days=_int(env, "GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS", 2, 0, problems),
+        secure_cookie=secure_raw != "false", tls_cert=tls_cert, tls_key=tls_key)
+    if problems:
+        raise ConsoleSettingsError("; ".join(problems))
+    return settings

@@ -1,0 +1,131 @@
+"""Sign-in through the authorization service's public SessionService (the person's token comes back).
+
+The console forwards what the person typed and keeps the token it gets: it verifies nothing itself and holds no
+key, so it cannot mint a token for anyone. Every refusal is shown with the service's reason mapped to what the
+person should do (wrong password, locked, missing or wrong TOTP code).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import grpc
+
+from console.sessions import Person
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
+from services.runtime.errors import details_of
+
+#: Refusal reasons of SignIn (ErrorInfo.reason) and what the person reads.
+SIGN_IN_MESSAGES = {
+    "BAD_CREDENTIALS": "用户名或密码不正确，请重新输入。",
+    "ACCOUNT_LOCKED": "连续登录失败次数过多，账号已被临时锁定，请稍后再试或联系管理员解锁。",
+    "TOTP_REQUIRED": "请输入动态口令（身份验证器应用中的 6 位数字）。",
+    "TOTP_INVALID": "动态口令不正确、已过期或已使用过，请输入身份验证器当前显示的 6 位数字。",
+    "ACCOUNT_DISABLED": "账号已被停用，请联系管理员。",
+    "NO_LOCAL_PASSWORD": "此账号通过统一身份认证登录，不能使用本地密码。",
+}
+
+
+@dataclass
+class SignedIn:
+    person: Person
+    token: str
+    expires_at: float
+
+
+class SignInRefused(Exception):
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+
+
+def role_names(person_pb) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    """The person's roles as enum names without their prefix (``DATA_OFFICER``…)."""
+    field = person_pb.DESCRIPTOR.fields_by_name.get("roles")
+    if field is None or field.enum_type is None:
+        return tuple(str(r) for r in getattr(person_pb, "roles", ()))
+    names = []
+    for value in person_pb.roles:
+        name = field.enum_type.values_by_number[value].name
+        names.append(name.removeprefix("ROLE_").removeprefix("PERSON_ROLE_"))
+    return tuple(names)
+
+
+async def sign_in(channel: grpc.aio.Channel, username: str, password: str, totp_code: str,
+                  deadline: float) -> SignedIn:
+    """The person's token and who they are, or SignInRefused saying what to do."""
+    stub = persons_pb2_grpc.SessionServiceStub(channel)
+    try:
+        reply = await stub.SignIn(persons_pb2.SignInRequest(username=username, password=password,
+                                                            totp_code=totp_code), timeout=deadline)
+    except grpc.aio.AioRpcError as error:
+        raise _refusal(error) from None
+    signed = _signed_in(reply.session)
+    signed.person.department_name = await department_name(channel, signed.token, signed.person.department_code,
+                                                          deadline)
+    return signed
+
+
+async def department_name(channel: grpc.aio.Channel, token: str, code: str, deadline: float) -> str:
+    """The person's department's name, asked as the person (for the header and as a new entry's 提供方);
+    empty if the directory does not answer: the name is a courtesy, the code is what the services use."""
+    stub = directory_pb2_grpc.DirectoryServiceStub(channel)
+    try:
+        reply = await stub.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
+                                         metadata=(("authorization", f"Bearer {token}"),), timeout=deadline)
+    except grpc.aio.AioRpcError:
+        return ""
+    return reply.department.name
+
+
+def _signed_in(session: persons_pb2.Session) -> SignedIn:
+    person = session.person
+    return SignedIn(
+        person=Person(username=person.username, display_name=person.display_name or person.username,
+                      department_code=person.department_code, roles=role_names(person)),
+        token=session.token, expires_at=float(session.expire_time.ToSeconds()))
+
+
+async def refresh(channel: grpc.aio.Channel, token: str, deadline: float) -> SignedIn | None:
+    """A new token for the session ``token`` belongs to, or None when the platform ended the session."""
+    stub = persons_pb2_grpc.SessionServiceStub(channel)
+    try:
+        reply = await stub.RefreshSession(persons_pb2.RefreshSessionRequest(),
+                                          metadata=(("authorization", f"Bearer {token}"),), timeout=deadline)
+    except grpc.aio.AioRpcError:
+        return None
+    return _signed_in(reply.session)
+
+
+async def sign_out(channel: grpc.aio.Channel, token: str, deadline: float) -> None:
+    """Ends the person's session on the platform too (its tokens are refused from now on); best effort."""
+    stub = persons_pb2_grpc.SessionServiceStub(channel)
+    with contextlib.suppress(grpc.aio.AioRpcError):
+        await stub.SignOut(persons_pb2.SignOutRequest(), metadata=(("authorization", f"Bearer {token}"),),
+                           timeout=deadline)
+
+
+def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
+    code = error.code()
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return SignInRefused("登录服务暂时不可用，请稍后重试。")
+    info, bad = details_of(error)
+    reason = info.reason if info else ""
+    if reason in SIGN_IN_MESSAGES:
+        field = "totp_code" if reason.startswith("TOTP") else ""
+        return SignInRefused(SIGN_IN_MESSAGES[reason], field)
+    if bad is not None and bad.field_violations:
+        violation = bad.field_violations[0]
+        if violation.field == "totp_code":
+            return SignInRefused(SIGN_IN_MESSAGES["TOTP_REQUIRED"], "totp_code")
+        return SignInRefused(f"请检查“{violation.field}”：{violation.description}", violation.field)
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return SignInRefused(SIGN_IN_MESSAGES["BAD_CREDENTIALS"])
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return SignInRefused(SIGN_IN_MESSAGES["ACCOUNT_LOCKED"] if "lock" in (error.details() or "").lower()
+                             else "无法登录：" + (error.details() or ""))
+    return SignInRefused("登录未完成，请稍后重试。")

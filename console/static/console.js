@@ -1,0 +1,82 @@
+// govshare console: checks the catalog form's R-CAT-1 fields as you type (the catalog service checks them
+// again and its answer is shown beside the fields). No inline script anywhere: this file is the only one.
+"use strict";
+(function () {
+  var form = document.getElementById("entry-form");
+  if (!form) { return; }
+  var CODE = /^([1-3])([0-9]{2})([0-9]{3})([0-9]{3})?\/([0-9]{6})$/;
+  var MACHINE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
+  var DATASET = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+  var SUBJECTS = {
+    "1": ["人口", "法人单位", "自然资源和空间地理", "社会信用", "电子证照"],
+    "2": ["健康保障", "社会保障", "食品药品安全", "安全生产", "价格监管", "能源安全", "信用体系", "城乡建设",
+          "社区治理", "生态环保", "应急维稳"]
+  };
+  function value(name) { var el = form.elements[name]; return el ? String(el.value || "").trim() : ""; }
+  function shareType() { return value("share_type"); }
+  var checks = {
+    required: function (v) { return v ? "" : "此项必填。"; },
+    code: function (v) {
+      if (!v) { return "请填写信息资源代码。"; }
+      var m = CODE.exec(v);
+      if (!m) { return "格式应为 类(1位,1-3)项(2位)目(3位)[细目(3位)]/顺序码(6位)，如 201002/000001。"; }
+      var category = value("category");
+      if (category && m[1] !== category) { return "代码首位“" + m[1] + "”与所选信息资源分类不一致（基础=1，主题=2，部门=3）。"; }
+      return "";
+    },
+    summary: function (v) { return v.length > 256 ? "摘要不超过 256 个字，现在 " + v.length + " 个字。" : ""; },
+    subject: function (v) {
+      if (!v) { return "请填写类目。"; }
+      var allowed = SUBJECTS[value("category")];
+      if (allowed && allowed.indexOf(v) < 0) { return "此分类的类目应为：" + allowed.join("、") + "。"; }
+      return "";
+    },
+    share_condition: function (v) { return shareType() === "2" && !v ? "有条件共享的资源必须写明共享条件。" : ""; },
+    legal_basis: function (v) { return shareType() === "3" && !v ? "不予共享的资源必须写明法律、行政法规或政策依据。" : ""; },
+    share_methods: function () {
+      var any = form.querySelectorAll("input[name=share_methods]:checked").length > 0;
+      return (shareType() === "1" || shareType() === "2") && !any ? "共享的资源至少选择一种共享方式。" : "";
+    },
+    dataset: function (v) { return !v ? "请填写数据集名。" : (DATASET.test(v) ? "" : "只能使用字母、数字、_ . -。"); },
+    machine_name: function (v) { return !v ? "请填写英文名。" : (MACHINE.test(v) ? "" : "英文名用小写字母、数字和单个下划线，以字母开头，如 citizen_id。"); },
+    machine_name_optional: function (v) { return !v || MACHINE.test(v) ? "" : "英文名用小写字母、数字和单个下划线，以字母开头。"; },
+    codes: function (v) {
+      var bad = v.split(/[,，]/).map(function (c) { return c.trim(); }).filter(function (c) { return c && !CODE.test(c); });
+      return bad.length ? "以下代码格式不正确：" + bad.join("、") : "";
+    }
+  };
+  function run(el) {
+    var kind = el.getAttribute("data-check");
+    var message = checks[kind] ? checks[kind](el.tagName === "FIELDSET" ? "" : String(el.value || "").trim()) : "";
+    var box = el.closest(".field, td");
+    var live = box ? box.querySelector(".live-error") : null;
+    if (live) { live.textContent = message; }
+    var target = el.tagName === "FIELDSET" ? null : el;
+    if (target) {
+      if (message) { target.setAttribute("aria-invalid", "true"); } else { target.removeAttribute("aria-invalid"); }
+    }
+    return message;
+  }
+  var all = Array.prototype.slice.call(form.querySelectorAll("[data-check]"));
+  all.forEach(function (el) {
+    el.addEventListener("input", function () { run(el); });
+    el.addEventListener("change", function () { run(el); });
+    el.addEventListener("blur", function () { run(el); });
+  });
+  // Fields that depend on another one are checked again when it changes.
+  ["category", "share_type"].forEach(function (name) {
+    var el = form.elements[name];
+    if (el) { el.addEventListener("change", function () { all.forEach(function (other) { if (other.value || other.tagName === "FIELDSET") { run(other); } }); }); }
+  });
+  form.addEventListener("change", function (event) {
+    if (event.target && event.target.name === "share_methods") { all.forEach(function (el) { if (el.getAttribute("data-check") === "share_methods") { run(el); } }); }
+  });
+  form.addEventListener("submit", function (event) {
+    var first = null;
+    all.forEach(function (el) { if (run(el) && !first) { first = el; } });
+    if (first) {
+      event.preventDefault();
+      (first.tagName === "FIELDSET" ? first.querySelector("input") : first).focus();
+    }
+  });
+})();

@@ -1,0 +1,84 @@
+"""The chart deploys the web console as its own component: a Deployment with HTTP probes, a Service that keeps a
+browser on one replica, a NetworkPolicy that lets it reach the gateway and nothing else, no secret in its
+environment, TLS to the edge verified by the mesh CA, and an HTTPS Ingress of its own when asked."""
+
+from __future__ import annotations
+
+from chart_harness import (
+    RELEASE,
+    Variant,
+    containers,
+    env_of,
+    pod_spec,
+    render_chart,
+    render_notes,
+    selector_matches,
+    user_values,
+)
+from test_deploy_policies import _peer_components, _ports
+
+
+def _console(variant: Variant) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    deployment = variant.component("Deployment", "console")
+    (container,) = containers(pod_spec(deployment))
+    return deployment, container
+
+
+def test_the_console_is_its_own_component_with_http_probes(variant: Variant) -> None:
+    deployment, container = _console(variant)
+    assert container["args"] == ["serve", "console"]
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
+    service = variant.component("Service", "console")
+    assert service["spec"]["type"] == "ClusterIP" and service["spec"]["sessionAffinity"] == "ClientIP"
+    assert selector_matches({"matchLabels": service["spec"]["selector"]},
+                            deployment["spec"]["template"]["metadata"]["labels"])
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod_spec(deployment)["automountServiceAccountToken"] is False
+
+
+def test_the_console_holds_no_secret_and_calls_only_the_gateway(variant: Variant) -> None:
+    _deployment, container = _console(variant)
+    env = env_of(container)
+    assert not [name for name, entry in env.items() if "valueFrom" in entry], "the console holds no secret"
+    assert env["GOVSHARE_CONSOLE_GATEWAY"]["value"].startswith(f"{RELEASE}-gateway.")
+    assert not any(k in env for k in ("GOVSHARE_DATABASE_URL", "GOVSHARE_REDIS_URL", "GOVSHARE_INTERNAL_KEY"))
+    egress = variant.component("NetworkPolicy", "console")["spec"]["egress"]
+    in_mesh = [r for r in egress if any("podSelector" in p and "namespaceSelector" not in p for p in r.get("to", []))]
+    assert [(_peer_components(r["to"]), _ports(r)) for r in in_mesh] == [({"gateway"}, {50051})]
+
+
+def test_under_mtls_the_console_verifies_the_edge_with_the_mesh_ca(rendered: dict[str, Variant]) -> None:
+    _deployment, container = _console(rendered["intranet-cert-manager"])
+    assert env_of(container)["GOVSHARE_CONSOLE_GATEWAY_CA"]["value"] == "/etc/govshare/tls/ca.crt"
+    certificate = rendered["intranet-cert-manager"].component("Certificate", "console")
+    assert certificate["spec"]["usages"][-1] == "client auth"
+    _deployment, plain = _console(rendered["extranet-trial"])
+    assert "GOVSHARE_CONSOLE_GATEWAY_CA" not in env_of(plain)
+
+
+def test_the_console_gets_its_own_https_ingress_when_asked() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "exposure": {"type": "Ingress", "hosts": ["share.example.gov.cn"],
+                     "ingress": {"tlsSecretName": "share-tls"}},
+        "console": {"hosts": ["console.example.gov.cn"], "tlsSecretName": "console-tls"}}))
+    (ingress,) = [o for o in objects if o["kind"] == "Ingress" and o["metadata"]["name"] == f"{RELEASE}-console"]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "console.example.gov.cn"
+    assert rule["http"]["paths"][0]["backend"]["service"] == {"name": f"{RELEASE}-console", "port": {"name": "http"}}
+    assert ingress["spec"]["tls"] == [{"hosts": ["console.example.gov.cn"], "secretName": "console-tls"}]
+
+
+def test_the_console_can_be_left_out() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {"console": {"enabled": False}}))
+    assert not [o for o in objects if o["metadata"]["name"] == f"{RELEASE}-console"]
+
+
+def test_the_notes_say_where_the_console_is(rendered: dict[str, Variant]) -> None:
+    notes = render_notes(rendered["extranet"].values)
+    assert f"Service {RELEASE}-console, port 8080" in notes
+    assert f"{RELEASE}-console-tls (ca.crt only)" in notes  # mTLS from Secrets: the console's CA file too
+    with_host = render_notes(user_values(("values-extranet.yaml",), {
+        "exposure": {"type": "Ingress", "hosts": ["share.example.gov.cn"], "ingress": {"tlsSecretName": "s"}},
+        "console": {"hosts": ["console.example.gov.cn"], "tlsSecretName": "c"}}))
+    assert "https://console.example.gov.cn/" in with_host

@@ -1,0 +1,77 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
+"""Every main page of the console renders in Chromium over the real platform, in Chinese, with no serious
+accessibility violation (axe-core, WCAG 2.1 AA), under the strict CSP, at a laptop's and a tablet's size."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from console_browser import axe_violations, browser, console_server, context, dump, open_as, shot, system_session
+
+from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
+from services.runtime.workdays import CHINA
+
+pytestmark = pytest.mark.integration
+
+PAGES = [
+    ("/", "首页", "authority"), ("/catalog", "目录", "civil"),
+    ("/catalog/entry?code=101001/000001", "人口基本信息", "civil"),
+    ("/drafts", "编目", "police"), ("/drafts/new", "新建目录", "police"), ("/review", "审核", "authority"),
+    ("/applications", "我的申请", "civil"), ("/replies", "答复", "police"), ("/coordination", "协调", "authority"),
+    ("/grants", "授权", "police"), ("/disputes", "异议与冲突", "police"), ("/audit", "审计", "authority"),
+    ("/supervision", "监督", "authority"),
+]
+
+
+@pytest.mark.parametrize(("path", "heading", "system"), PAGES)
+async def test_page_renders_accessibly(context, console_server, platform, path, heading, system):  # type: ignore[no-untyped-def]
+    page = await open_as(context, console_server, system_session(console_server, platform, system))
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    response = await page.goto(path)
+    assert response.status == 200, await page.content()
+    assert heading in await page.locator("h1").inner_text()
+    assert await page.locator("html").get_attribute("lang") == "zh-CN"
+    violations = await axe_violations(page)
+    assert violations == [], dump(violations)
+    assert blocked == []
+    await shot(page, console_server, "page" + path.replace("/", "_").split("?")[0])
+    await page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
+    violations = await axe_violations(page)
+    assert violations == [], dump(violations)
+
+
+async def test_supervision_draws_the_evaluations_as_an_svg_chart(context, console_server, platform):  # type: ignore[no-untyped-def]
+    today = dt.datetime.now(CHINA).date()
+    await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
+        supervision_pb2.ComputeSnapshotsRequest(year=today.year, month=today.month),
+        metadata=platform.metadata("authority"), timeout=60)
+    page = await open_as(context, console_server, system_session(console_server, platform, "authority"))
+    await page.goto(f"/supervision?year={today.year}&month={today.month}")
+    chart = page.locator("svg.chart")
+    assert await chart.get_attribute("role") == "img"
+    assert await chart.locator("rect.chart-bar").count() == await page.locator("tbody tr").count() > 0
+    assert await axe_violations(page) == []
+    await shot(page, console_server, "30_supervision_chart")
+
+
+async def test_the_console_is_usable_with_the_keyboard_alone(context, console_server, platform):  # type: ignore[no-untyped-def]
+    page = await open_as(context, console_server, system_session(console_server, platform, "civil"))
+    await page.goto("/")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "跳到正文"
+    await page.keyboard.press("Tab")  # then the menu, in reading order
+    assert await page.evaluate("document.activeElement.getAttribute('href')") == "/"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.getAttribute('href')") == "/catalog"
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/catalog")
+    await page.get_by_label("关键词").focus()
+    await page.keyboard.type("人口")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/catalog?q=*")
+    assert "人口基本信息" in await page.locator("table").inner_text()
+    outline = await page.evaluate("""() => { const a = document.querySelector('tbody a'); a.focus();
+        return getComputedStyle(a).outlineStyle; }""")
+    assert outline == "solid"  # the focus is always visible

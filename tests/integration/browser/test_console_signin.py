@@ -1,0 +1,140 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
+"""Signing in to the console in Chromium: password + TOTP, and every refusal said plainly (wrong password,
+locked account, missing TOTP code, expired session, a form without its CSRF token); the cookie and headers that
+keep the session safe."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+from console_browser import browser, console_server, context, create_person, login, open_as, shot, system_session
+
+from console.app import create_app
+from console.sessions import COOKIE, Person
+from console.settings import ConsoleSettings
+from govshare.authorization.v1 import persons_pb2
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery"
+
+
+async def test_a_person_signs_in_with_password_and_totp_and_the_session_cookie_is_locked_down(
+        context, console_server, platform):  # type: ignore[no-untyped-def]
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    page = await context.new_page()
+    response = await page.goto("/login")
+    headers = response.headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "'unsafe-inline'" not in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
+    await shot(page, console_server, "01_login")
+    page = await login(context, username, PASSWORD, totp.now())
+    assert "欢迎" in await page.locator(".flash").inner_text()
+    assert "审批人" in await page.locator(".who").inner_text()
+    cookie = next(c for c in await context.cookies() if c["name"] == COOKIE)
+    assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+    assert username not in page.url and "password" not in page.url
+    await shot(page, console_server, "02_home_approver")
+
+
+async def test_a_wrong_password_is_refused_without_saying_whether_the_account_exists(context, platform):  # type: ignore[no-untyped-def]
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    wrong = await login(context, username, "not the password", totp.now())
+    unknown = await login(context, "nobody-" + username, "not the password", totp.now())
+    for page in (wrong, unknown):
+        assert await page.get_by_role("alert").inner_text() == "用户名或密码不正确，请重新输入。"
+        assert page.url.endswith("/login")
+
+
+async def test_a_missing_totp_code_is_asked_for(context, console_server, platform):  # type: ignore[no-untyped-def]
+    username, _totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    page = await login(context, username, PASSWORD)
+    assert "请输入动态口令" in await page.get_by_role("alert").inner_text()
+    assert await page.get_by_label("用户名").input_value() == username  # kept: only the code is missing
+    await shot(page, console_server, "03_login_totp_missing")
+
+
+async def test_repeated_failures_lock_the_account_and_the_page_says_so(context, console_server, platform):  # type: ignore[no-untyped-def]
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    for _ in range(platform.settings["authorization"].signin_max_failures):
+        await login(context, username, "wrong", totp.now())
+    page = await login(context, username, PASSWORD, totp.now())  # even the right password now
+    assert "账号已被临时锁定" in await page.get_by_role("alert").inner_text()
+    await shot(page, console_server, "04_login_locked")
+
+
+async def test_an_expired_session_sends_the_person_to_sign_in_again_saying_why(context, console_server,  # type: ignore[no-untyped-def]
+                                                                               platform):
+    page = await open_as(context, console_server, system_session(console_server, platform, "police"))
+    await page.goto("/grants")
+    assert await page.locator("h1").inner_text() == "授权"
+    console_server.clock.offset += console_server.console.settings.session_idle_seconds + 1
+    try:
+        await page.goto("/grants")
+    finally:
+        console_server.clock.offset = 0
+    assert page.url.endswith("/login?expired=1")
+    assert await page.get_by_role("alert").inner_text() == "登录已过期，请重新登录。"
+    await shot(page, console_server, "05_session_expired")
+
+
+async def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(context, console_server, platform):  # type: ignore[no-untyped-def]
+    page = await open_as(context, console_server, system_session(console_server, platform, "police"))
+    await page.goto("/drafts/new")
+    await page.locator("#entry-form input[name=csrf_token]").evaluate("e => e.remove()")
+    await page.locator("#entry-form").evaluate("f => f.submit()")  # bypasses the page's own checks
+    await page.wait_for_load_state()
+    assert "缺少有效的安全令牌" in await page.get_by_role("alert").inner_text()
+    await shot(page, console_server, "06_csrf_missing")
+    # A token from another session is as good as none.
+    other = system_session(console_server, platform, "police")
+    response = await page.request.post("/drafts/submit", form={"csrf_token": other.csrf, "code": "101001/000001"})
+    assert response.status == 403
+
+
+async def test_the_sign_in_form_needs_its_own_csrf_token(context, platform):  # type: ignore[no-untyped-def]
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    page = await context.new_page()
+    response = await page.request.post("/login", form={"username": username, "password": PASSWORD,
+                                                        "totp_code": totp.now()})
+    assert response.status == 403
+    assert "安全令牌" in await response.text()
+    assert not any(c["name"] == COOKIE for c in await context.cookies())
+
+
+async def test_a_platform_out_of_reach_is_said_plainly_not_as_a_wrong_password(browser, platform):  # type: ignore[no-untyped-def]
+    """A console whose edge is down (a port nothing listens on) says the platform is unavailable."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{dead}", call_timeout_seconds=2))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        url = f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
+        context = await browser.new_context(base_url=url, locale="zh-CN")
+        page = await login(context, "police.approver", "whatever", "123456")
+        assert await page.get_by_role("alert").inner_text() == "登录服务暂时不可用，请稍后重试。"
+        session = app.state.console.sessions.create(Person("p", "测试", "11110100MB00000027"), "t", time.time() + 600)
+        page = await open_as(context, ConsoleAt(url), session)
+        response = await page.goto("/grants")
+        assert response.status == 503
+        assert "平台服务暂时不可用，您的操作未完成，请稍后重试" in await page.get_by_role("alert").inner_text()
+        await context.close()
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class ConsoleAt:
+    url: str

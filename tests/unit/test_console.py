@@ -1,0 +1,67 @@
+"""The console's pieces that need no browser: settings validated all at once, sessions that end when idle or
+when the person's token does, and charts that escape what they draw."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from google.protobuf import timestamp_pb2
+
+from console.app import working_days_left
+from console.charts import bar_chart
+from console.sessions import Person, SessionStore
+from console.settings import ConsoleSettingsError, load_console_settings
+from services.runtime.workdays import CHINA
+
+PERSON = Person(username="police.approver", display_name="李审批", department_code="11110100MB00000027")
+
+
+def test_settings_need_the_gateway_and_name_every_problem_at_once() -> None:
+    with pytest.raises(ConsoleSettingsError) as bad:
+        load_console_settings({"GOVSHARE_CONSOLE_LISTEN": "nowhere", "GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS": "5",
+                               "GOVSHARE_CONSOLE_SECURE_COOKIE": "maybe", "GOVSHARE_CONSOLE_TLS_CERT": "/x.pem"})
+    message = str(bad.value)
+    for name in ("GOVSHARE_CONSOLE_LISTEN", "GOVSHARE_CONSOLE_GATEWAY", "GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS",
+                 "GOVSHARE_CONSOLE_SECURE_COOKIE", "GOVSHARE_CONSOLE_TLS_KEY"):
+        assert name in message
+    settings = load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"})
+    assert settings.secure_cookie and settings.port == 8080 and settings.gateway_ca == ""
+
+
+def test_a_session_ends_when_idle_and_never_outlives_the_persons_token() -> None:
+    now = [1_000.0]
+    store = SessionStore(idle_seconds=600, clock=lambda: now[0])
+    session = store.create(PERSON, "token", token_expires_at=5_000.0)
+    assert len(session.id) >= 40 and len(session.csrf) >= 40
+    now[0] += 599
+    assert store.get(session.id) == (session, False)  # a request keeps it alive…
+    now[0] += 599
+    assert store.get(session.id) == (session, False)
+    now[0] = 5_000.0  # …but not past the token
+    assert store.get(session.id) == (None, True)
+    assert store.get(session.id) == (None, False)  # gone
+    idle = store.create(PERSON, "token", token_expires_at=10_000.0)
+    now[0] += 601
+    assert store.get(idle.id) == (None, True)
+    assert store.get("forged") == (None, False)
+
+
+def test_charts_escape_their_labels_and_clamp_their_bars() -> None:
+    svg = bar_chart([("<script>", 150.0), ("部门", -3.0)], maximum=100, title="得分 & 排名")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "得分 &amp; 排名" in svg
+    assert svg.count('class="chart-bar"') == 2 and 'width="0.0"' in svg
+
+
+def test_working_days_left_follow_the_statutory_calendar() -> None:
+    """The home page's "剩余工作日": National Day week 2026 (10-01..10-07) is off, Saturday 10-10 is worked."""
+    def due(day: str) -> timestamp_pb2.Timestamp:
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(23, 59, 59), tzinfo=CHINA))
+        return stamp
+
+    today = dt.date(2026, 9, 30)
+    assert working_days_left(due("2026-09-30"), today) == 0  # due today
+    assert working_days_left(due("2026-10-08"), today) == 1  # the holiday does not count
+    assert working_days_left(due("2026-10-10"), today) == 3  # 10-08, 10-09 and the 调休 Saturday
+    assert working_days_left(due("2026-09-28"), today) == -2  # two working days late
