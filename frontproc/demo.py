@@ -18,7 +18,7 @@ import grpc
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
-from services.demo import DEPARTMENTS, _item, issue_token
+from services.demo import DEPARTMENTS, DemoCredentials, _item, issue_token, person_session
 from services.foundation.synthetic import persons
 
 SOCIAL = next(department for department in DEPARTMENTS if department.key == "social")
@@ -203,10 +203,10 @@ def set_up(directory: Path, database_url: str, listen: str, public_keys_pem: str
     return config
 
 
-async def register_demo(gateway: str, systems: dict[str, dict[str, str]], endpoint: str) -> None:
-    """Registers the demo 前置机's entry as the 人社局 (publish by the authority), once."""
-    authority = systems["authority"]
+async def register_demo(gateway: str, credentials: DemoCredentials, endpoint: str) -> None:
+    """Registers the demo 前置机's entry as the 人社局, published by the authority's demo 审核员 (a review is a
+    person's decision), once."""
+    social = credentials.systems["social"]
     async with grpc.aio.insecure_channel(gateway) as channel:
-        token = await issue_token(channel, authority["system_id"], authority["secret"])
-    social = systems["social"]
-    await register(gateway, social["system_id"], social["secret"], (("authorization", f"Bearer {token}"),), endpoint)
+        reviewer = await person_session(channel, credentials, "authority.reviewer")
+    await register(gateway, social["system_id"], social["secret"], reviewer, endpoint)

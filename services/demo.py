@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -305,12 +306,26 @@ async def _reset_person(persons: persons_pb2_grpc.PersonServiceStub, department:
 
 
 async def person_session(channel: grpc.aio.Channel, credentials: DemoCredentials, username: str) -> tuple:
-    """Call metadata with the session token of demo person ``username`` (signed in with password and TOTP)."""
+    """Call metadata with the session token of demo person ``username`` (signed in with password and TOTP).
+
+    A TOTP code is accepted once: when this step's code was already used (the demo signs the same person in
+    twice within 30 seconds, e.g. seeding and then registering the demo 前置机), the next step's code, which
+    the service accepts as clock drift, signs in instead."""
     account = credentials.accounts[username]
-    response = await persons_pb2_grpc.SessionServiceStub(channel).SignIn(persons_pb2.SignInRequest(
-        username=username, password=str(account["password"]),
-        totp_code=pyotp.TOTP(str(account["totp_secret"])).now()), timeout=30)
-    return (("authorization", f"Bearer {response.session.token}"),)
+    totp = pyotp.TOTP(str(account["totp_secret"]))
+    stub = persons_pb2_grpc.SessionServiceStub(channel)
+    now = time.time()
+    for code in (totp.at(now), totp.at(now + totp.interval)):
+        try:
+            response = await stub.SignIn(persons_pb2.SignInRequest(
+                username=username, password=str(account["password"]), totp_code=code), timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+                raise
+            last = exc
+            continue
+        return (("authorization", f"Bearer {response.session.token}"),)
+    raise last
 
 
 async def designate_sources(admin: foundation_pb2_grpc.FoundationAdminServiceStub, sources: dict[str, str],

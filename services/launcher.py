@@ -242,8 +242,8 @@ def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Con
     spawn()
     wait_until_serving(ports["frontproc"], processes["frontproc"])
     supervisor.watch("frontproc", _process_ended(processes, "frontproc"), spawn)
-    asyncio.run(dept.register_demo(connection.gateway, systems, endpoint))
     credentials = DemoCredentials.load(credentials_path)
+    asyncio.run(dept.register_demo(connection.gateway, credentials, endpoint))
     if dept.RESOURCE_CODE not in credentials.resources.values():
         credentials.resources["社会保险参保信息"] = dept.RESOURCE_CODE
         credentials.save(credentials_path)
