@@ -166,8 +166,13 @@ def _where(conditions: Sequence[str]) -> str:
 
 
 class CatalogStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, listing: asyncpg.Pool | None = None,
+                 search: asyncpg.Pool | None = None) -> None:
+        """``pool`` serves lookups and writes; ``listing`` and ``search`` (db.WorkPools, default ``pool``)
+        the listings and searches, with their own connections and statement budgets."""
         self._pool = pool
+        self._listing = listing or pool
+        self._search = search or pool
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[CatalogTransaction]:
@@ -194,8 +199,12 @@ class CatalogStore:
         sql = _Sql()
         source, conditions = _listed(view, entry_filter, sql)
         if after is not None:
-            conditions.append(f"(v.code, v.version) > ({sql.arg(after[0])}, {sql.arg(after[1])})")
-        rows = await self._pool.fetch(
+            # The position bounds both tables: on ``entries`` too, so the walk starts at the position's
+            # code in the primary key rather than at the first entry (each page cost its depth).
+            code = sql.arg(after[0])
+            conditions.append(f"e.code >= {code}")
+            conditions.append(f"(v.code, v.version) > ({code}, {sql.arg(after[1])})")
+        rows = await self._listing.fetch(
             f"SELECT {_SELECT} {source} {_where(conditions)} ORDER BY v.code, v.version LIMIT {sql.arg(limit)}",
             *sql.args)
         return [_entry(row) for row in rows]
@@ -218,7 +227,7 @@ class CatalogStore:
         if after is not None:
             resume = (f"WHERE (s.rank, s.code, s.version) > "
                       f"({sql.arg(after[0])}, {sql.arg(after[1])}, {sql.arg(after[2])})")
-        rows = await self._pool.fetch(
+        rows = await self._search.fetch(
             f"SELECT * FROM (SELECT {_SELECT}, {' + '.join(rank_parts)} AS rank {source} {_where(conditions)}) s "
             f"{resume} ORDER BY s.rank, s.code, s.version LIMIT {sql.arg(limit)}", *sql.args)
         return [(row["rank"], _entry(row)) for row in rows]

@@ -85,6 +85,14 @@ class Settings:
     descriptor_set: str = ""
     #: How often the supervision service recomputes the current and the previous month (0: only on demand).
     supervision_snapshot_seconds: int = 3600
+    #: Connections of each service's listing pool (List* RPCs), apart from the online pool.
+    db_listing_pool_size: int = 4
+    #: PostgreSQL statement_timeout of a listing statement; over it the caller is asked for a narrower filter.
+    db_listing_timeout_ms: int = 2000
+    #: Connections of the search pool (SearchEntries, summaries), apart from the online and listing pools.
+    db_search_pool_size: int = 2
+    #: PostgreSQL statement_timeout of a search or summary statement.
+    db_search_timeout_ms: int = 5000
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced; tests build per-service settings this way."""
@@ -115,6 +123,10 @@ _INT_FIELDS = {
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
     "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": ("audit_checkpoint_seconds", 1, 3600),
     "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": ("supervision_snapshot_seconds", 0, 31 * 86400),
+    "GOVSHARE_DB_LISTING_POOL_SIZE": ("db_listing_pool_size", 1, 100),
+    "GOVSHARE_DB_LISTING_TIMEOUT_MS": ("db_listing_timeout_ms", 1, 600_000),
+    "GOVSHARE_DB_SEARCH_POOL_SIZE": ("db_search_pool_size", 1, 100),
+    "GOVSHARE_DB_SEARCH_TIMEOUT_MS": ("db_search_timeout_ms", 1, 600_000),
 }
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),

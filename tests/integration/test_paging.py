@@ -1,0 +1,187 @@
+"""Issue 14: every listing pages in constant time at depth, and a slow database never answers INTERNAL.
+
+Rows are filled with COPY (thousands in a second), then a page token taken at a deep position must resume
+exactly after it; the work PostgreSQL does for a deep page is read from EXPLAIN ANALYZE of the very statement
+the store runs, and a listing held up by a lock another connection holds runs past its statement budget and
+must come back FAILED_PRECONDITION (STATEMENT_OVER_BUDGET), never INTERNAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import random
+from collections.abc import AsyncIterator
+
+import asyncpg
+import grpc
+import pytest
+import pytest_asyncio
+from caller_metadata import CallerMetadata
+from stdnum.cn import uscc
+
+from govshare.catalog.v1 import catalog_pb2 as pb
+from govshare.catalog.v1 import catalog_pb2_grpc
+from services.catalog.component import create_component
+from services.catalog.model import EntryFilter
+from services.catalog.store import CatalogStore, View
+from services.runtime import db
+from services.runtime.errors import details_of
+from services.runtime.identity import Caller
+from services.runtime.server import RunningServer, start_server
+from services.runtime.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+AUTHORITY = Caller("sys-authority", "11100000MB0143820E", authority=True)
+FILLED = 3000
+_random = random.Random()
+#: A listing statement's budget in these tests: far above what an indexed page needs, far below a lock wait.
+BUDGET_MS = 400
+
+
+def _department() -> str:
+    """A department no other test uses: a fresh, valid 统一社会信用代码."""
+    body = "11" + "110000" + "".join(_random.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+    return body + uscc.calc_check_digit(body)
+
+
+async def fill_catalog(url: str, department: str, count: int) -> list[str]:
+    """``count`` published entries of ``department``, written with COPY; their codes in listing order."""
+    prefix = f"3{_random.randrange(100):02d}{_random.randrange(1000):03d}{_random.randrange(1000):03d}"
+    codes = [f"{prefix}/{i:06d}" for i in range(count)]
+    now = dt.datetime.now(dt.UTC)
+    heads = [(code, department, 1, 1, now) for code in codes]
+    versions = [(code, 1, int(pb.ENTRY_STATE_PUBLISHED), "人口基础信息", "摘要", int(pb.CATEGORY_THEME), "健康保障",
+                 department, "卫健委", int(pb.FORMAT_CLASS_DATABASE), "JSON", json.dumps([]), "citizen_id", 1, "",
+                 [1], "", False, "", int(pb.UPDATE_CYCLE_DAILY), [], 1, int(pb.SECRECY_NON_CLASSIFIED), "", "",
+                 "", "", now, now, now, "人口基础信息", "人口基础信息\n摘要", ["人", "口"]) for code in codes]
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            await conn.copy_records_to_table("entries", schema_name="catalog", records=heads, columns=[
+                "code", "provider_department_code", "latest_version", "public_version", "create_time"])
+            await conn.copy_records_to_table("entry_versions", schema_name="catalog", records=versions, columns=[
+                "code", "version", "state", "name", "summary", "category", "subject", "provider_department_code",
+                "provider_name", "format_class", "format_type", "items", "key_item", "share_type",
+                "share_condition", "share_methods", "legal_basis", "open_to_public", "open_condition",
+                "update_cycle", "related_codes", "zone", "secrecy", "endpoint_target", "endpoint_dataset",
+                "project_code", "return_reason", "publish_time", "create_time", "update_time", "search_name",
+                "search_text", "search_grams"])
+        await conn.execute("ANALYZE catalog.entries; ANALYZE catalog.entry_versions")
+    finally:
+        await conn.close()
+    return codes
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def catalog_server(base_settings: Settings) -> AsyncIterator[tuple[catalog_pb2_grpc.CatalogServiceStub,
+                                                                        CallerMetadata, str]]:
+    """A catalog whose listing budget is BUDGET_MS, and a department with FILLED published entries."""
+    settings = base_settings.with_overrides(component="catalog", zone="intranet", db_listing_timeout_ms=BUDGET_MS)
+    running: RunningServer = await start_server(settings, create_component(settings))
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    yield catalog_pb2_grpc.CatalogServiceStub(channel), CallerMetadata.of(base_settings), _department()
+    await channel.close()
+    await running.stop(0)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def filled(catalog_server: tuple, database_url: str) -> list[str]:
+    return await fill_catalog(database_url, catalog_server[2], FILLED)
+
+
+async def _list(stub: catalog_pb2_grpc.CatalogServiceStub, signer: CallerMetadata, department: str,
+                page_size: int, page_token: str = "") -> pb.ListEntriesResponse:
+    request = pb.ListEntriesRequest(filter=pb.EntryFilter(provider_department_code=department),
+                                    page_size=page_size, page_token=page_token)
+    return await stub.ListEntries(request, metadata=signer.metadata(AUTHORITY), timeout=20)
+
+
+@pytest.mark.parametrize("depth", [1, 999, FILLED - 7])
+async def test_list_entries_token_from_a_deep_position_resumes_right_after_it(
+        catalog_server: tuple, filled: list[str], depth: int) -> None:
+    stub, signer, department = catalog_server
+    token = ""
+    walked = 0
+    while walked < depth:  # the token at position ``depth``, taken by walking the pages before it
+        page = await _list(stub, signer, department, min(1000, depth - walked), token)
+        walked += len(page.entries)
+        token = page.next_page_token
+    assert [e.code for e in page.entries][-1] == filled[depth - 1]
+    following = await _list(stub, signer, department, 10, token)
+    assert [e.code for e in following.entries] == filled[depth:depth + 10]
+    assert bool(following.next_page_token) == (depth + 10 < FILLED)
+
+
+class _Explaining:
+    """A pool stand-in running each statement for real, and once more under EXPLAIN ANALYZE, keeping the plan."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self.plans: list[dict] = []
+
+    async def fetch(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        plan = await self._pool.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *args)
+        self.plans.append(json.loads(plan)[0]["Plan"])
+        return await self._pool.fetch(sql, *args)
+
+
+def rows_read(plan: dict, table: str) -> int:
+    """Rows the plan's scans of ``table`` produced or filtered away, over all their loops."""
+    read = 0
+    if plan.get("Relation Name") == table:
+        loops = plan.get("Actual Loops", 1)
+        read += (plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+                 + plan.get("Rows Removed by Index Recheck", 0)) * loops
+    return read + sum(rows_read(child, table) for child in plan.get("Plans", []))
+
+
+@pytest.mark.parametrize("by_provider", [False, True], ids=["everything", "provider filter"])
+async def test_a_deep_page_reads_about_a_page_of_rows(filled: list[str], database_url: str, catalog_server: tuple,
+                                                     by_provider: bool) -> None:
+    """The position bounds the walk of ``entries`` as well as of ``entry_versions``: before, each page read
+    every entry up to its position (and with the provider filter every version, for want of an index)."""
+    department = catalog_server[2]
+    pool = await db.create_pool(database_url, "catalog", kind="listing", custom_plans=True)
+    try:
+        explaining = _Explaining(pool)
+        store = CatalogStore(pool, listing=explaining)  # type: ignore[arg-type]
+        view = View(sees_everything=True, department_code=AUTHORITY.department_code, extranet=False)
+        entry_filter = EntryFilter(provider_department_code=department if by_provider else "")
+        after = (filled[FILLED - 100], 1)
+        page = await store.list_current(view, entry_filter, after, 21)
+        assert [e.code for e in page][:20] == filled[FILLED - 99:FILLED - 79]
+        plan = explaining.plans[-1]
+        assert rows_read(plan, "entries") <= 3 * 21, plan
+        assert rows_read(plan, "entry_versions") <= 3 * 21, plan
+        # A provider that has nothing is one index probe, not a scan.
+        explaining.plans.clear()
+        assert await store.list_current(view, EntryFilter(provider_department_code=_department()), None, 21) == []
+        assert rows_read(explaining.plans[-1], "entry_versions") == 0, explaining.plans[-1]
+    finally:
+        await pool.close()
+
+
+async def test_a_listing_past_its_budget_is_failed_precondition_not_internal(
+        catalog_server: tuple, filled: list[str], database_url: str) -> None:
+    """Another connection holds a lock on the table: the listing waits past its statement budget and is
+    cancelled by PostgreSQL; the caller is asked for a narrower filter (before: the wait ran into the
+    client's 30 s command timeout)."""
+    stub, signer, department = catalog_server
+    holder = await asyncpg.connect(database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE catalog.entries IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await asyncio.wait_for(_list(stub, signer, department, 10), 15)
+    finally:
+        await holder.close()
+    error = caught.value
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+    info, _ = details_of(error)
+    assert info is not None and info.reason == "STATEMENT_OVER_BUDGET"
+    assert "narrow" in (error.details() or "")
+    # The budget is the listing pool's: the same call answers once the lock is gone.
+    assert len((await _list(stub, signer, department, 10)).entries) == 10
