@@ -72,8 +72,14 @@ def _dispute(row: asyncpg.Record) -> Dispute:
 
 
 class QueryStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, listing: asyncpg.Pool | None = None,
+                 search: asyncpg.Pool | None = None) -> None:
+        """``pool`` is the record path's (audit writes, quotas, disputes by id); ``listing`` serves the List*
+        reads and ``search`` the summaries and figures (db.WorkPools, default ``pool``): heavy reads wait for
+        their own connections, under their own statement budget, and never hold one a Query needs."""
         self._pool = pool
+        self._listing = listing or pool
+        self._search = search or pool
         # The audit writer's own connection and prepared INSERT: checking a connection out of the
         # pool (and resetting it on the way back) for every group commit would double the cost of
         # a small batch.
@@ -165,11 +171,11 @@ class QueryStore:
     async def list_checkpoints(self, after: tuple[dt.datetime, str, int] | None, limit: int) -> list[Checkpoint]:
         """Oldest first, resuming after the (time, chain_id, seq) of a previous page's last checkpoint."""
         if after is None:
-            rows = await self._pool.fetch(
+            rows = await self._listing.fetch(
                 f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY time, chain_id, seq LIMIT $1",
                 limit)
         else:
-            rows = await self._pool.fetch(
+            rows = await self._listing.fetch(
                 f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE (time, chain_id, seq) > ($1, $2, $3)"
                 " ORDER BY time, chain_id, seq LIMIT $4", *after, limit)
         return [_checkpoint(row) for row in rows]
@@ -184,7 +190,7 @@ class QueryStore:
             conditions.append(f"(time, id) < (${len(args) - 1}, ${len(args)})")
         args.append(limit)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        return await self._pool.fetch(
+        return await self._listing.fetch(
             f"SELECT {', '.join(COLUMNS)} FROM access_log {where} ORDER BY time DESC, id DESC LIMIT ${len(args)}",
             *args)
 
@@ -193,7 +199,7 @@ class QueryStore:
         args: list[object] = []
         conditions = _access_conditions(f, args)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        return await self._pool.fetch(
+        return await self._search.fetch(
             "SELECT resource_code, department_code, purpose,"
             f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
             f" count(*) FILTER (WHERE result = '{DENIED}') AS denied"
@@ -275,7 +281,7 @@ class QueryStore:
         if after is not None:
             conditions.append(f"(create_time, id) < ({arg(after[0])}, {arg(after[1])})")
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = await self._pool.fetch(
+        rows = await self._listing.fetch(
             f"SELECT {_DISPUTE_COLUMNS} FROM disputes {where} ORDER BY create_time DESC, id DESC"
             f" LIMIT {arg(limit)}", *args)
         return [_dispute(row) for row in rows]
@@ -289,21 +295,21 @@ class QueryStore:
 
     async def access_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Accesses in [start, end) counted by user, system, provider, resource, purpose, result and reason."""
-        return await self._pool.fetch(
+        return await self._search.fetch(
             "SELECT department_code, system_id, provider_department_code, resource_code, purpose, result,"
             " deny_reason, count(*) AS n FROM access_log WHERE time >= $1 AND time < $2"
             " AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3, 4, 5, 6, 7", start, end)
 
     async def system_daily_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Accesses in [start, end) per user department, system and day (China Standard Time)."""
-        return await self._pool.fetch(
+        return await self._search.fetch(
             "SELECT department_code, system_id, (time AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n"
             " FROM access_log WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3",
             start, end)
 
     async def disputes_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Disputes reported in [start, end): who reported, who must answer, state, due and answer times."""
-        return await self._pool.fetch(
+        return await self._search.fetch(
             "SELECT reporter_department_code, provider_department_code, resource_code, state, due_time,"
             " answer_time FROM disputes WHERE create_time >= $1 AND create_time < $2", start, end)
 
@@ -313,7 +319,7 @@ class QueryStore:
                                after: tuple[dt.datetime, str] | None, limit: int) -> list[asyncpg.Record]:
         """Accesses whose key (or one of whose batch keys) is one of ``keys``, newest first, lookups excluded."""
         last_time, last_id = after if after is not None else (None, "")
-        return await self._pool.fetch(
+        return await self._listing.fetch(
             "SELECT id, time, system_id, department_code, resource_code, provider_department_code, operation,"
             " items, purpose, purpose_text, result FROM access_log"
             " WHERE (key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"

@@ -89,11 +89,11 @@ async def create_work_pools(settings: Settings, schema: str, online_max_size: in
     url = settings.database_url
     online = await create_pool(url, schema, min_size=online_min_size, max_size=online_max_size)
     try:
-        listing = await create_pool(url, schema, min_size=1, max_size=settings.db_listing_pool_size,
+        listing = await create_pool(url, schema, min_size=0, max_size=settings.db_listing_pool_size,
                                     kind="listing", statement_timeout_ms=settings.db_listing_timeout_ms,
                                     custom_plans=True)
         try:
-            search = await create_pool(url, schema, min_size=1, max_size=settings.db_search_pool_size,
+            search = await create_pool(url, schema, min_size=0, max_size=settings.db_search_pool_size,
                                        kind="search", statement_timeout_ms=settings.db_search_timeout_ms,
                                        custom_plans=True)
         except BaseException:
