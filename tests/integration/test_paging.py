@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import importlib
 import json
 import random
 from collections.abc import AsyncIterator
@@ -185,3 +186,61 @@ async def test_a_listing_past_its_budget_is_failed_precondition_not_internal(
     assert "narrow" in (error.details() or "")
     # The budget is the listing pool's: the same call answers once the lock is gone.
     assert len((await _list(stub, signer, department, 10)).entries) == 10
+
+
+# Every other listing, on the whole platform (its default budget, Settings.db_listing_timeout_ms) ---------------
+
+_PLATFORM_LISTINGS = {
+    # RPC: (component, stub module, service, request, table another connection locks)
+    "ListDepartments": ("authorization", "govshare.authorization.v1.directory", "DirectoryService",
+                        lambda m: m.ListDepartmentsRequest(page_size=10), "authorization.departments"),
+    "ListSystems": ("authorization", "govshare.authorization.v1.directory", "DirectoryService",
+                    lambda m: m.ListSystemsRequest(page_size=10), "authorization.systems"),
+    "ListApplications": ("authorization", "govshare.authorization.v1.sharing", "SharingService",
+                         lambda m: m.ListApplicationsRequest(page_size=10), "authorization.applications"),
+    "ListGrants": ("authorization", "govshare.authorization.v1.sharing", "SharingService",
+                   lambda m: m.ListGrantsRequest(page_size=10), "authorization.grants"),
+    "ListAdminEvents": ("authorization", "govshare.authorization.v1.admin_log", "AdminLogService",
+                        lambda m: m.ListAdminEventsRequest(page_size=10), "authorization.admin_log"),
+    "ListDisputes": ("query", "govshare.query.v1.dispute", "DisputeService",
+                     lambda m: m.ListDisputesRequest(page_size=10), "query.disputes"),
+    "ListConflicts": ("foundation", "govshare.foundation.v1.foundation", "FoundationAdminService",
+                      lambda m: m.ListConflictsRequest(page_size=10), "foundation.conflicts"),
+    "ListEvaluations": ("supervision", "govshare.supervision.v1.supervision", "SupervisionService",
+                        lambda m: m.ListEvaluationsRequest(year=2026, month=1, page_size=10), "supervision.snapshots"),
+    "ListViolations": ("supervision", "govshare.supervision.v1.supervision", "SupervisionService",
+                       lambda m: m.ListViolationsRequest(year=2026, month=1, page_size=10), "supervision.violations"),
+}
+
+
+def _listing_call(platform: object, rpc: str) -> tuple[object, object]:
+    """The unbound call and the request of ``rpc`` on its service's own port (no edge: the status is its own)."""
+    component, module, service, request, _ = _PLATFORM_LISTINGS[rpc]
+    messages = importlib.import_module(f"{module}_pb2")
+    stubs = importlib.import_module(f"{module}_pb2_grpc")
+    channel = grpc.aio.insecure_channel(platform.port(component))  # type: ignore[attr-defined]
+    return channel, (getattr(getattr(stubs, f"{service}Stub")(channel), rpc), request(messages))
+
+
+@pytest.mark.parametrize("rpc", sorted(_PLATFORM_LISTINGS))
+async def test_every_listing_past_its_budget_is_failed_precondition(platform: object, database_url: str,
+                                                                    rpc: str) -> None:
+    """A lock held on the listing's table by another connection: the listing is cancelled at its budget and
+    asks for a narrower filter (before: it waited for the lock until the caller's deadline)."""
+    channel, (call, request) = _listing_call(platform, rpc)
+    metadata = platform.metadata("authority")  # type: ignore[attr-defined]
+    holder = await asyncpg.connect(database_url)
+    try:
+        async with holder.transaction():
+            schema, table = _PLATFORM_LISTINGS[rpc][4].split(".")
+            await holder.execute(f'LOCK TABLE "{schema}".{table} IN ACCESS EXCLUSIVE MODE')
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await call(request, metadata=metadata, timeout=15)
+        error = caught.value
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, (error.code(), error.details())
+        info, _ = details_of(error)
+        assert info is not None and info.reason == "STATEMENT_OVER_BUDGET"
+        await call(request, metadata=metadata, timeout=15)  # and answers once the lock is gone
+    finally:
+        await holder.close()
+        await channel.close()
