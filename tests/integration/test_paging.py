@@ -13,6 +13,7 @@ import datetime as dt
 import importlib
 import json
 import random
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -32,6 +33,8 @@ from services.runtime.errors import details_of
 from services.runtime.identity import Caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
+from services.supervision.months import Month
+from services.supervision.violations import Violation
 
 pytestmark = pytest.mark.integration
 
@@ -243,4 +246,126 @@ async def test_every_listing_past_its_budget_is_failed_precondition(platform: ob
         await call(request, metadata=metadata, timeout=15)  # and answers once the lock is gone
     finally:
         await holder.close()
+        await channel.close()
+
+
+DEEP = 2000  # the position whose token is taken (two pages of the largest size)
+ROWS = DEEP + 40
+
+
+async def _fill_systems(conn: asyncpg.Connection, tag: str) -> None:
+    await conn.execute('INSERT INTO "authorization".departments (code, name, level, region_code)'
+                       " VALUES ($1, '测试局', 1, '110000')", tag)
+    await conn.copy_records_to_table("systems", schema_name="authorization", columns=[
+        "id", "department_code", "name", "secret_hash"],
+        records=[(f"sys-{tag}-{i:05d}", tag, f"系统{i}", "scrypt$x") for i in range(ROWS)])
+
+
+async def _fill_sharing(conn: asyncpg.Connection, tag: str) -> None:
+    """ROWS applications of the department ``tag`` and a grant for each."""
+    now = dt.datetime.now(dt.UTC)
+    later = now + dt.timedelta(days=365)
+    await conn.copy_records_to_table("applications", schema_name="authorization", columns=[
+        "id", "applicant_department_code", "provider_department_code", "system_ids", "resource_code", "items",
+        "purposes", "purpose_text", "basis", "requested_expire_time", "methods", "quota", "state", "reply_due_time",
+        "create_time", "update_time"],
+        records=[(f"app-{tag}-{i:05d}", tag, "11100000MB0143820E", [], "101001/000001", ["name"], [1], "测试",
+                  "依据", later, [1], 0, 2, later, now, now) for i in range(ROWS)])
+    await conn.copy_records_to_table("grants", schema_name="authorization", columns=[
+        "id", "application_id", "department_code", "provider_department_code", "system_ids", "resource_code",
+        "items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "state", "policy_version",
+        "create_time", "update_time"],
+        records=[(f"grant-{tag}-{i:05d}", f"app-{tag}-{i:05d}", tag, "11100000MB0143820E", [], "101001/000001",
+                  ["name"], [], [1], [1], later, 0, 1, 1, now, now) for i in range(ROWS)])
+
+
+async def _fill_disputes(conn: asyncpg.Connection, tag: str) -> None:
+    now = dt.datetime.now(dt.UTC)
+    await conn.copy_records_to_table("disputes", schema_name="query", columns=[
+        "id", "resource_code", "key", "item", "claimed_value", "evidence", "reporter_department_code",
+        "reporter_system_id", "provider_department_code", "state", "create_time", "due_time"],
+        records=[(uuid.uuid4(), "101001/000001", f"k{i}", "name", "值", "证据", tag, f"sys-{tag}",
+                  "11100000MB0143820E", "CONFIRMED", now - dt.timedelta(seconds=i // 3), now) for i in range(ROWS)])
+
+
+async def _fill_conflicts(conn: asyncpg.Connection, tag: str) -> None:
+    dataset = await conn.fetchval("SELECT name FROM foundation.datasets ORDER BY name LIMIT 1")
+    await conn.copy_records_to_table("conflicts", schema_name="foundation", columns=[
+        "dataset", "key", "item", "authoritative_value", "other_value", "other_source_department_code", "state"],
+        records=[(dataset, f"k{i}", "name", "甲", "乙", tag, 2) for i in range(ROWS)])
+
+
+async def _fill_supervision(conn: asyncpg.Connection, tag: str) -> None:
+    month, now = dt.date(2001, 1, 1), dt.datetime.now(dt.UTC)
+    await conn.execute("DELETE FROM supervision.violations WHERE month = $1", month)
+    await conn.execute("DELETE FROM supervision.snapshots WHERE month = $1", month)
+    codes = [f"{tag[:10]}{i:08d}" for i in range(ROWS)]
+    await conn.copy_records_to_table("snapshots", schema_name="supervision", columns=[
+        "month", "department_code", "figures", "compute_time"], records=[(month, c, "[]", now) for c in codes])
+    await conn.copy_records_to_table("violations", schema_name="supervision", columns=[
+        "id", "month", "department_code", "rule", "article", "subject", "evidence"],
+        records=[(Violation(c, Month(2001, 1), 1, "", {}).id, month, c, 1, "第二十四条", "", "{}") for c in codes])
+
+
+_DEEP_LISTINGS = {
+    # RPC: (fill, the expected order as SQL ($1: the tag), request(messages, tag, size, token), items, id of an item)
+    "ListSystems": (_fill_systems, 'SELECT id FROM "authorization".systems WHERE department_code = $1 ORDER BY seq',
+                    lambda m, tag, size, token: m.ListSystemsRequest(department_code=tag, page_size=size,
+                                                                     page_token=token), "systems", "id"),
+    "ListGrants": (_fill_sharing, 'SELECT id FROM "authorization".grants WHERE department_code = $1'
+                   " ORDER BY seq DESC", lambda m, tag, size, token: m.ListGrantsRequest(
+                       page_size=size, page_token=token), "grants", "id"),
+    "ListApplications": (_fill_sharing, 'SELECT id FROM "authorization".applications'
+                         " WHERE applicant_department_code = $1 ORDER BY seq DESC",
+                         lambda m, tag, size, token: m.ListApplicationsRequest(page_size=size, page_token=token),
+                         "applications", "id"),
+    "ListDisputes": (_fill_disputes, "SELECT id::text FROM query.disputes WHERE reporter_department_code = $1"
+                     " OR provider_department_code = $1 ORDER BY create_time DESC, id DESC",
+                     lambda m, tag, size, token: m.ListDisputesRequest(page_size=size, page_token=token),
+                     "disputes", "id"),
+    "ListConflicts": (_fill_conflicts, "SELECT id FROM foundation.conflicts WHERE other_source_department_code = $1"
+                      " ORDER BY id", lambda m, tag, size, token: m.ListConflictsRequest(
+                          page_size=size, page_token=token), "conflicts", "id"),
+    "ListEvaluations": (_fill_supervision, "SELECT department_code FROM supervision.snapshots"
+                        " WHERE month = '2001-01-01' AND $1 <> '' ORDER BY department_code",
+                        lambda m, tag, size, token: m.ListEvaluationsRequest(year=2001, month=1, page_size=size,
+                                                                             page_token=token),
+                        "evaluations", "department_code"),
+    "ListViolations": (_fill_supervision, "SELECT department_code FROM supervision.violations"
+                       " WHERE month = '2001-01-01' AND $1 <> '' ORDER BY department_code, id",
+                       lambda m, tag, size, token: m.ListViolationsRequest(year=2001, month=1, page_size=size,
+                                                                           page_token=token),
+                       "violations", "department_code"),
+}
+#: Who lists: the department the rows were filled for, except where only the authority may.
+_AS_AUTHORITY = {"ListSystems", "ListEvaluations", "ListViolations"}
+
+
+@pytest.mark.parametrize("rpc", sorted(_DEEP_LISTINGS))
+async def test_every_listing_resumes_right_after_a_deep_token(platform: object, database_url: str, rpc: str) -> None:
+    fill, expected_sql, request, items, key = _DEEP_LISTINGS[rpc]
+    tag = _department()
+    conn = await asyncpg.connect(database_url)
+    try:
+        await fill(conn, tag)
+        expected = [str(row[0]) for row in await conn.fetch(expected_sql, tag)]
+    finally:
+        await conn.close()
+    assert len(expected) >= DEEP + 10
+    channel, (call, _) = _listing_call(platform, rpc)
+    messages = importlib.import_module(f"{_PLATFORM_LISTINGS[rpc][1]}_pb2")
+    metadata = (platform.metadata("authority") if rpc in _AS_AUTHORITY  # type: ignore[attr-defined]
+                else CallerMetadata.of(platform.settings["authorization"]).metadata(  # type: ignore[attr-defined]
+                    Caller(f"sys-{tag}", tag)))
+    try:
+        token, walked = "", []
+        while len(walked) < DEEP:
+            page = await call(request(messages, tag, min(1000, DEEP - len(walked)), token), metadata=metadata,
+                              timeout=30)
+            walked += [str(getattr(item, key)) for item in getattr(page, items)]
+            token = page.next_page_token
+        assert walked == expected[:DEEP]
+        following = await call(request(messages, tag, 10, token), metadata=metadata, timeout=30)
+        assert [str(getattr(item, key)) for item in getattr(following, items)] == expected[DEEP:DEEP + 10]
+    finally:
         await channel.close()
