@@ -85,9 +85,11 @@ class WorkPools:
 
 async def create_work_pools(settings: Settings, schema: str, online_max_size: int = 10,
                             online_min_size: int = 2) -> WorkPools:
-    """The three pools of :class:`WorkPools` sized and budgeted by ``settings`` (a runtime Settings)."""
-    url = settings.database_url
-    online = await create_pool(url, schema, min_size=online_min_size, max_size=online_max_size)
+    """The three pools of :class:`WorkPools` sized and budgeted by ``settings``; the listing and search pools
+    read a replica when ``database_read_url`` names one (their pages may then lag the primary by the
+    replication delay; lookups and writes never do)."""
+    online = await create_pool(settings.database_url, schema, min_size=online_min_size, max_size=online_max_size)
+    url = settings.database_read_url or settings.database_url
     try:
         listing = await create_pool(url, schema, min_size=0, max_size=settings.db_listing_pool_size,
                                     kind="listing", statement_timeout_ms=settings.db_listing_timeout_ms,

@@ -85,6 +85,8 @@ class Settings:
     descriptor_set: str = ""
     #: How often the supervision service recomputes the current and the previous month (0: only on demand).
     supervision_snapshot_seconds: int = 3600
+    #: A read replica's URL for the listing and search pools (empty: they read the primary, database_url).
+    database_read_url: str = ""
     #: Connections of each service's listing pool (List* RPCs), apart from the online pool.
     db_listing_pool_size: int = 4
     #: PostgreSQL statement_timeout of a listing statement; over it the caller is asked for a narrower filter.
@@ -137,6 +139,7 @@ _FLOAT_FIELDS = {
 }
 _STR_FIELDS = {
     "GOVSHARE_DATABASE_URL": "database_url",
+    "GOVSHARE_DATABASE_READ_URL": "database_read_url",
     "GOVSHARE_REDIS_URL": "redis_url",
     "GOVSHARE_TOKEN_PRIVATE_KEY": "token_private_key",
     "GOVSHARE_TOKEN_PUBLIC_KEY": "token_public_key",

@@ -29,6 +29,7 @@ from services.catalog.component import create_component
 from services.catalog.model import EntryFilter
 from services.catalog.store import CatalogStore, View
 from services.runtime import db
+from services.runtime.embedded import create_database
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller
 from services.runtime.server import RunningServer, start_server
@@ -369,3 +370,25 @@ async def test_every_listing_resumes_right_after_a_deep_token(platform: object, 
         assert [str(getattr(item, key)) for item in getattr(following, items)] == expected[DEEP:DEEP + 10]
     finally:
         await channel.close()
+
+
+async def test_listings_read_the_replica_when_one_is_configured(base_settings: Settings, database_url: str) -> None:
+    """GOVSHARE_DATABASE_READ_URL: the listing pool reads there, lookups still read the primary. The "replica"
+    is another database on the same server holding entries the primary does not have."""
+    replica = await create_database(database_url, f"govshare_replica_{uuid.uuid4().hex[:8]}")
+    await db.migrate(replica, "catalog")
+    department = _department()
+    codes = await fill_catalog(replica, department, 3)
+    settings = base_settings.with_overrides(component="catalog", zone="intranet", database_read_url=replica)
+    running = await start_server(settings, create_component(settings))
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    try:
+        stub, signer = catalog_pb2_grpc.CatalogServiceStub(channel), CallerMetadata.of(base_settings)
+        listed = await _list(stub, signer, department, 10)
+        assert [e.code for e in listed.entries] == codes
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.GetEntry(pb.GetEntryRequest(code=codes[0]), metadata=signer.metadata(AUTHORITY), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        await channel.close()
+        await running.stop(0)
