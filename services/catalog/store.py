@@ -260,8 +260,8 @@ class CatalogStore:
                          "due_time": change.due_time.astimezone(dt.UTC).isoformat()}))
 
     async def overdue(self, now: dt.datetime) -> list[MandateChange]:
-        """Changes past due with no catalog work by the department since the change."""
-        rows = await self._pool.fetch(
+        """Changes past due with no catalog work by the department since the change (a listing: its pool)."""
+        rows = await self._listing.fetch(
             "SELECT m.department_code, m.description, m.change_time, m.due_time FROM mandate_changes m "
             "WHERE m.due_time < $1 AND NOT EXISTS (SELECT 1 FROM entry_events ev "
             "  WHERE ev.provider_department_code = m.department_code AND ev.action = ANY($2::text[]) "
