@@ -75,8 +75,9 @@ class QueryStore:
     def __init__(self, pool: asyncpg.Pool, listing: asyncpg.Pool | None = None,
                  search: asyncpg.Pool | None = None) -> None:
         """``pool`` is the record path's (audit writes, quotas, disputes by id); ``listing`` serves the List*
-        reads and ``search`` the summaries and figures (db.WorkPools, default ``pool``): heavy reads wait for
-        their own connections, under their own statement budget, and never hold one a Query needs."""
+        reads and ``search`` the usage summaries (db.WorkPools, default ``pool``): heavy reads wait for their
+        own connections, under their own statement budget, and never hold one a Query needs. Supervision's
+        figures stay on ``pool``: a month computed cold takes longer than any interactive budget, once."""
         self._pool = pool
         self._listing = listing or pool
         self._search = search or pool
@@ -295,21 +296,21 @@ class QueryStore:
 
     async def access_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Accesses in [start, end) counted by user, system, provider, resource, purpose, result and reason."""
-        return await self._search.fetch(
+        return await self._pool.fetch(
             "SELECT department_code, system_id, provider_department_code, resource_code, purpose, result,"
             " deny_reason, count(*) AS n FROM access_log WHERE time >= $1 AND time < $2"
             " AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3, 4, 5, 6, 7", start, end)
 
     async def system_daily_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Accesses in [start, end) per user department, system and day (China Standard Time)."""
-        return await self._search.fetch(
+        return await self._pool.fetch(
             "SELECT department_code, system_id, (time AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n"
             " FROM access_log WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3",
             start, end)
 
     async def disputes_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Disputes reported in [start, end): who reported, who must answer, state, due and answer times."""
-        return await self._search.fetch(
+        return await self._pool.fetch(
             "SELECT reporter_department_code, provider_department_code, resource_code, state, due_time,"
             " answer_time FROM disputes WHERE create_time >= $1 AND create_time < $2", start, end)
 
