@@ -381,13 +381,15 @@ async def query_under_readers(platform: Platform, clients: int, seconds: float) 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="gspaging-"))
-    platform = Platform(work / "platform", persons=args.persons)
+    platform = Platform(args.reuse or work / "platform", persons=args.persons)
+    took: dict[str, float] = {}
     try:
         print("starting the platform…", flush=True)
         await platform.start(wait_seconds=900)
-        print(f"filling: {args.entries:,} entries, {args.sharing:,} applications and grants, "
-              f"{args.accesses:,} access rows…", flush=True)
-        took = await fill(platform.database_url, args.entries, args.sharing, args.accesses)
+        if not args.reuse:
+            print(f"filling: {args.entries:,} entries, {args.sharing:,} applications and grants, "
+                  f"{args.accesses:,} access rows…", flush=True)
+            took = await fill(platform.database_url, args.entries, args.sharing, args.accesses)
         print(json.dumps({"fill_seconds": {k: round(v, 1) for k, v in took.items()}}), flush=True)
         metadata = await platform.bearer("authority")
         print(HEADER, flush=True)
@@ -416,6 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=20.0, help="per Query phase")
     parser.add_argument("--keep", action="store_true", help="keep the platform's data directory")
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
+    parser.add_argument("--reuse", type=Path, help="the platform data directory of an earlier run with --keep: "
+                        "start on it without filling again (its sizes are what that run filled)")
     parser.add_argument("--heavy", choices=("search", "entries", "accesses"), help=argparse.SUPPRESS)
     parser.add_argument("--gateway", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
