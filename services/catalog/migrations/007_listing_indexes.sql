@@ -11,3 +11,8 @@ CREATE INDEX entry_versions_project_code_idx ON entry_versions (project_code, co
 -- A department's own entries (its drafts included) for the provider view of ListEntries.
 CREATE INDEX entries_provider_code_idx ON entries (provider_department_code, code);
 DROP INDEX entries_provider_idx;
+-- The version ListEntries shows (without a state filter) as a column rather than an expression, so that the
+-- planner estimates the join of entries to their current version (and walks the provider index in order
+-- instead of hashing every entry): coalesce(public_version, latest_version), kept by PostgreSQL.
+ALTER TABLE entries ADD COLUMN current_version integer
+    GENERATED ALWAYS AS (coalesce(public_version, latest_version)) STORED;
