@@ -360,7 +360,14 @@ async def query_under_readers(platform: Platform, clients: int, seconds: float) 
     async with grpc.aio.insecure_channel(platform.gateway) as channel:
         call = channel.unary_unary(QUERY_METHOD)
         for request in distinct:  # primed: every Query below is a cache hit
-            await call(request, metadata=metadata, timeout=30)
+            for attempt in range(5):  # a platform just started on a big catalog may be slow to answer at first
+                try:
+                    await call(request, metadata=metadata, timeout=30)
+                    break
+                except grpc.aio.AioRpcError as error:
+                    if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == 4:
+                        raise
+                    await asyncio.sleep(2)
     alone = await query_latencies(platform.gateway, metadata, requests, clients, seconds)
     token = await platform.token("authority")
     readers = [await asyncio.create_subprocess_exec(
