@@ -246,11 +246,14 @@ async def _hashed(source: IO[bytes], digest: hashlib._Hash) -> AsyncIterator[byt
 
 async def _upsert(conn: asyncpg.Connection, table: Table, source: IO[bytes], expected: dict) -> None:
     """Streams one file into a staging table, checks it against the signed manifest, then upserts it."""
+    # Generated columns (catalog.entries.current_version) travel as what they are computed from.
     columns = [r["column_name"] for r in await conn.fetch(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 "
-        "ORDER BY ordinal_position", table.schema, table.name)]
+        "AND is_generated = 'NEVER' ORDER BY ordinal_position", table.schema, table.name)]
+    listed = ", ".join(f'"{c}"' for c in columns)
     staging = f"bundle_{table.schema}_{table.name}"
-    await conn.execute(f'CREATE TEMP TABLE "{staging}" (LIKE {table.qualified}) ON COMMIT DROP')
+    await conn.execute(f'CREATE TEMP TABLE "{staging}" ON COMMIT DROP AS SELECT {listed} FROM {table.qualified}'
+                       " WITH NO DATA")
     digest = hashlib.sha256()
     try:
         status = await conn.copy_to_table(staging, source=_hashed(source, digest), format="binary")
@@ -260,7 +263,7 @@ async def _upsert(conn: asyncpg.Connection, table: Table, source: IO[bytes], exp
         raise BundleError(f"{table.file} does not match the manifest's digest")
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in table.key) or None
     conflict = f'ON CONFLICT ({", ".join(table.key)}) ' + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
-    await conn.execute(f'INSERT INTO {table.qualified} SELECT * FROM "{staging}" {conflict}')
+    await conn.execute(f'INSERT INTO {table.qualified} ({listed}) SELECT {listed} FROM "{staging}" {conflict}')
 
 
 async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: str,

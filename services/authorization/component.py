@@ -130,7 +130,7 @@ class AuthorizationComponent:
         """Opens the pool and the event bus (raising while they are down), then the catalog lookup."""
         await self._close()
         await self.jwks.start()
-        await self._store.open(self._settings.database_url)
+        await self._store.open(self._settings.database_url, settings=self._settings)
         await self._events.open(self._settings.redis_url)
         await self._entries.open()
         await self._states.start(self._store.system_states)

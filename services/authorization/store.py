@@ -31,6 +31,7 @@ from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.checkpoints import Checkpoint, Entry, Head
 from services.runtime.errors import ServiceError, already_exists, failed_precondition
+from services.runtime.settings import Settings
 from services.runtime.system_states import DISABLED, ROTATED, SystemState
 
 SCHEMA = "authorization"
@@ -149,20 +150,35 @@ class Store:
 
     def __init__(self) -> None:
         self._pool: asyncpg.Pool | None = None
+        self._pools: db.WorkPools | None = None
 
-    async def open(self, url: str, min_size: int = 2, max_size: int = 10) -> None:
-        self._pool = await db.create_pool(url, SCHEMA, min_size=min_size, max_size=max_size)
+    async def open(self, url: str, min_size: int = 2, max_size: int = 10, settings: Settings | None = None) -> None:
+        """One pool for everything, or with ``settings`` (the service) a pool per kind of work (db.WorkPools):
+        the listings run on their own connections, with their statement budget and custom plans."""
+        if settings is None:
+            self._pool = await db.create_pool(url, SCHEMA, min_size=min_size, max_size=max_size)
+        else:
+            self._pools = await db.create_work_pools(settings, SCHEMA, online_min_size=min_size,
+                                                     online_max_size=max_size)
+            self._pool = self._pools.online
 
     async def close(self) -> None:
-        if self._pool is not None:
+        if self._pools is not None:
+            await self._pools.close()
+        elif self._pool is not None:
             await self._pool.close()
-            self._pool = None
+        self._pool = self._pools = None
 
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "authorization is starting; retry")
         return self._pool
+
+    @property
+    def listing(self) -> asyncpg.Pool:
+        """The pool the List* reads run on (the online pool when the store was opened without settings)."""
+        return self._pools.listing if self._pools is not None else self.pool
 
     # Departments
 
@@ -183,7 +199,7 @@ class Store:
         return _department(row) if row else None
 
     async def list_departments(self, after: str | None, limit: int) -> list[Department]:
-        rows = await self.pool.fetch(
+        rows = await self.listing.fetch(
             "SELECT * FROM departments WHERE $1::text IS NULL OR code > $1 ORDER BY code LIMIT $2", after, limit)
         return [_department(r) for r in rows]
 
@@ -240,7 +256,7 @@ class Store:
 
     async def list_systems(self, department_code: str | None, after: int | None,
                            limit: int) -> list[tuple[int, System]]:
-        rows = await self.pool.fetch(
+        rows = await self.listing.fetch(
             "SELECT * FROM systems WHERE ($1::text IS NULL OR department_code = $1)"
             " AND ($2::bigint IS NULL OR seq > $2) ORDER BY seq LIMIT $3", department_code, after, limit)
         return [(r["seq"], _system(r)) for r in rows]
@@ -352,7 +368,7 @@ class Store:
     async def list_admin_events(self, where: AdminLogFilter, after: tuple[dt.datetime, int] | None,
                                 limit: int) -> list[LogEntry]:
         """Newest first by (time, seq), resuming below ``after``."""
-        rows = await self.pool.fetch(
+        rows = await self.listing.fetch(
             "SELECT * FROM admin_log WHERE ($1::text IS NULL OR actor_department_code = $1)"
             " AND ($2::text IS NULL OR action = $2) AND ($3::timestamptz IS NULL OR time >= $3)"
             " AND ($4::timestamptz IS NULL OR time < $4)"
@@ -377,9 +393,9 @@ class Store:
     async def list_admin_checkpoints(self, after: tuple[dt.datetime, int] | None, limit: int) -> list[Checkpoint]:
         """Oldest first, resuming after the (time, seq) of a previous page's last checkpoint."""
         if after is None:
-            rows = await self.pool.fetch("SELECT * FROM admin_log_checkpoints ORDER BY time, seq LIMIT $1", limit)
+            rows = await self.listing.fetch("SELECT * FROM admin_log_checkpoints ORDER BY time, seq LIMIT $1", limit)
         else:
-            rows = await self.pool.fetch("SELECT * FROM admin_log_checkpoints WHERE (time, seq) > ($1, $2)"
+            rows = await self.listing.fetch("SELECT * FROM admin_log_checkpoints WHERE (time, seq) > ($1, $2)"
                                          " ORDER BY time, seq LIMIT $3", *after, limit)
         return [_admin_checkpoint(row) for row in rows]
 
@@ -428,7 +444,7 @@ class Store:
     async def list_applications(self, where: ApplicationFilter, after: int | None,
                                 limit: int) -> list[tuple[int, Application]]:
         """Newest first, resuming below sequence number ``after``."""
-        async with self.pool.acquire() as conn:
+        async with self.listing.acquire() as conn:
             rows = await conn.fetch(
                 f"SELECT {_APPLICATION_COLUMNS} FROM applications"
                 " WHERE ($1::text IS NULL OR applicant_department_code = $1)"
@@ -472,7 +488,7 @@ class Store:
         return _grant(row) if row else None
 
     async def list_grants(self, where: GrantFilter, after: int | None, limit: int) -> list[tuple[int, Grant]]:
-        rows = await self.pool.fetch(
+        rows = await self.listing.fetch(
             f"SELECT {_GRANT_COLUMNS} FROM grants"
             " WHERE ($1::text IS NULL OR department_code = $1 OR provider_department_code = $1)"
             " AND ($2::text IS NULL OR resource_code = $2) AND ($3::smallint IS NULL OR state = $3)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import asyncpg
 import grpc
 import redis.asyncio as aioredis
 
@@ -36,7 +35,7 @@ class CatalogComponent:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._pool: asyncpg.Pool | None = None
+        self._pools: db.WorkPools | None = None
         self._redis: aioredis.Redis | None = None
         self._catalog: Catalog | None = None
         self._store: CatalogStore | None = None
@@ -58,23 +57,24 @@ class CatalogComponent:
         redis = cache.create_client(self._settings.redis_url)
         try:
             await redis.ping()
-            pool = await db.create_pool(self._settings.database_url, "catalog")
+            pools = await db.create_work_pools(self._settings, "catalog")
         except BaseException:
             await redis.aclose()
             raise
-        self._redis, self._pool = redis, pool
+        self._redis, self._pools = redis, pools
+        pool = pools.online
         self._outbox.start(pool)
         await self._states.start()
-        self._store = CatalogStore(pool)
+        self._store = CatalogStore(pool, listing=pools.listing, search=pools.search)
         self._catalog = Catalog(self._store, self._announce, self._settings.zone, self._masker,
                                 self._settings.catalog_update_working_days, EndpointChecker(self._settings))
 
     async def stop(self) -> None:
         await self._states.stop()
         await self._outbox.stop()
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        if self._pools is not None:
+            await self._pools.close()
+            self._pools = None
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None

@@ -21,7 +21,7 @@ from services.foundation.store import FoundationStore
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.cache import create_client
 from services.runtime.callers import caller_verifier
-from services.runtime.db import create_pool
+from services.runtime.db import WorkPools, create_work_pools
 from services.runtime.errors import ServiceError
 from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.identity import AssertionVerifier
@@ -53,6 +53,7 @@ class FoundationComponent:
                                               SourceRegistry(self._store, recorded=self._outbox.notify))
         self._provider = ProviderServicer(verifier, self._store)
         self._pool: asyncpg.Pool | None = None
+        self._pools: WorkPools | None = None
         self._redis: aioredis.Redis | None = None
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -64,17 +65,18 @@ class FoundationComponent:
 
     async def start(self) -> None:
         """Opens the pool and Redis; raises (leaving nothing open) while either is not ready."""
-        pool = await create_pool(self._settings.database_url, "foundation", max_size=POOL_MAX_SIZE)
+        pools = await create_work_pools(self._settings, "foundation", online_max_size=POOL_MAX_SIZE)
+        pool = pools.online
         client = create_client(self._settings.redis_url)
         try:
             await pool.fetchval("SELECT 1 FROM datasets LIMIT 1")  # migrated?
             await client.ping()
         except Exception:
             await client.aclose()
-            await pool.close()
+            await pools.close()
             raise
-        self._pool, self._redis = pool, client
-        self._store.attach(pool)
+        self._pool, self._pools, self._redis = pool, pools, client
+        self._store.attach(pool, listing=pools.listing)
         self._invalidator.attach(client)
         self._outbox.start(pool)
         await self._states.start()
@@ -88,9 +90,9 @@ class FoundationComponent:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
             self._redis = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        if self._pools is not None:
+            await self._pools.close()
+            self._pools = self._pool = None
 
     def _figure_source(self) -> FigureSource:
         """Dataset freshness and conflict figures for supervision (R-SUP-1)."""

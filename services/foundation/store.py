@@ -384,9 +384,12 @@ class FoundationStore:
 
     def __init__(self) -> None:
         self._pool: asyncpg.Pool | None = None
+        self._listing: asyncpg.Pool | None = None
 
-    def attach(self, pool: asyncpg.Pool | None) -> None:
+    def attach(self, pool: asyncpg.Pool | None, listing: asyncpg.Pool | None = None) -> None:
+        """The online pool, and the listing pool (db.WorkPools) ListConflicts runs on: default ``pool``."""
         self._pool = pool
+        self._listing = listing or pool
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -433,7 +436,7 @@ class FoundationStore:
                              viewer: str | None) -> list[Conflict]:
         """Conflicts in id order, with their item's authoritative source; a ``viewer`` department sees
         those of items it is authoritative for and those it raised."""
-        rows = await self.pool.fetch(
+        rows = await (self._listing or self.pool).fetch(
             f"SELECT {', '.join(f'c.{c}' for c in _CONFLICT_COLUMNS.split(', '))}, "
             "coalesce(i.department_code, d.authoritative_department_code) AS item_authority "
             "FROM conflicts c JOIN datasets d ON d.name = c.dataset "

@@ -49,7 +49,7 @@ from services.runtime.cache import (
 from services.runtime.callers import caller_verifier
 from services.runtime.catalog_client import CatalogCache
 from services.runtime.clients import open_channel
-from services.runtime.db import create_pool
+from services.runtime.db import WorkPools, create_work_pools
 from services.runtime.errors import ServiceError
 from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
@@ -92,6 +92,7 @@ class QueryComponent:
         verifier = caller_verifier(settings, check=self._states.check)
         self._servicers = (QueryServicer(verifier), DisputeServicer(verifier), AuditServicer(verifier))
         self._pool: asyncpg.Pool | None = None
+        self._pools: WorkPools | None = None
         self._redis: aioredis.Redis | None = None
         self._reader: RedisReader | None = None
         self._channels: list[grpc.aio.Channel] = []
@@ -118,7 +119,8 @@ class QueryComponent:
 
     async def _start(self) -> None:
         settings = self._settings
-        self._pool = await create_pool(settings.database_url, "query")
+        self._pools = await create_work_pools(settings, "query")
+        self._pool = self._pools.online
         self._redis = create_client(settings.redis_url)
         await self._redis.ping()
         self._reader = RedisReader(settings.redis_url, timeout=min(REDIS_READ_TIMEOUT_SECONDS,
@@ -133,7 +135,7 @@ class QueryComponent:
         provider_signer = ProviderAssertionSigner(settings.provider_signing_key) \
             if settings.provider_signing_key else None
         providers = ProviderClients(settings, signer, identity, provider_signer)
-        store = QueryStore(self._pool)
+        store = QueryStore(self._pool, listing=self._pools.listing, search=self._pools.search)
         writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max,
                              settings.audit_linger_ms)
         deps = Dependencies(
@@ -278,9 +280,9 @@ class QueryComponent:
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        if self._pools is not None:
+            await self._pools.close()
+            self._pools = self._pool = None
 
     def _figure_source(self) -> FigureSource:
         """Access and dispute figures for supervision (R-SUP-1)."""

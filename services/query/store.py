@@ -69,8 +69,15 @@ def _dispute(row: asyncpg.Record) -> Dispute:
 
 
 class QueryStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, listing: asyncpg.Pool | None = None,
+                 search: asyncpg.Pool | None = None) -> None:
+        """``pool`` is the record path's (audit writes, quotas, disputes by id); ``listing`` serves the List*
+        reads and ``search`` the usage summaries (db.WorkPools, default ``pool``): heavy reads wait for their
+        own connections, under their own statement budget, and never hold one a Query needs. Supervision's
+        figures stay on ``pool``: a month computed cold takes longer than any interactive budget, once."""
         self._pool = pool
+        self._listing = listing or pool
+        self._search = search or pool
         # The audit writer's own connection and prepared INSERT: checking a connection out of the
         # pool (and resetting it on the way back) for every group commit would double the cost of
         # a small batch.
@@ -162,11 +169,11 @@ class QueryStore:
     async def list_checkpoints(self, after: tuple[dt.datetime, str, int] | None, limit: int) -> list[Checkpoint]:
         """Oldest first, resuming after the (time, chain_id, seq) of a previous page's last checkpoint."""
         if after is None:
-            rows = await self._pool.fetch(
+            rows = await self._listing.fetch(
                 f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY time, chain_id, seq LIMIT $1",
                 limit)
         else:
-            rows = await self._pool.fetch(
+            rows = await self._listing.fetch(
                 f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE (time, chain_id, seq) > ($1, $2, $3)"
                 " ORDER BY time, chain_id, seq LIMIT $4", *after, limit)
         return [_checkpoint(row) for row in rows]
@@ -181,7 +188,7 @@ class QueryStore:
             conditions.append(f"(time, id) < (${len(args) - 1}, ${len(args)})")
         args.append(limit)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        return await self._pool.fetch(
+        return await self._listing.fetch(
             f"SELECT {', '.join(COLUMNS)} FROM access_log {where} ORDER BY time DESC, id DESC LIMIT ${len(args)}",
             *args)
 
@@ -190,7 +197,7 @@ class QueryStore:
         args: list[object] = []
         conditions = _access_conditions(f, args)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        return await self._pool.fetch(
+        return await self._search.fetch(
             "SELECT resource_code, department_code, purpose,"
             f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
             f" count(*) FILTER (WHERE result = '{DENIED}') AS denied"
@@ -272,7 +279,7 @@ class QueryStore:
         if after is not None:
             conditions.append(f"(create_time, id) < ({arg(after[0])}, {arg(after[1])})")
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        rows = await self._pool.fetch(
+        rows = await self._listing.fetch(
             f"SELECT {_DISPUTE_COLUMNS} FROM disputes {where} ORDER BY create_time DESC, id DESC"
             f" LIMIT {arg(limit)}", *args)
         return [_dispute(row) for row in rows]
@@ -310,7 +317,7 @@ class QueryStore:
                                after: tuple[dt.datetime, str] | None, limit: int) -> list[asyncpg.Record]:
         """Accesses whose key (or one of whose batch keys) is one of ``keys``, newest first, lookups excluded."""
         last_time, last_id = after if after is not None else (None, "")
-        return await self._pool.fetch(
+        return await self._listing.fetch(
             "SELECT id, time, system_id, department_code, resource_code, provider_department_code, operation,"
             " items, purpose, purpose_text, result FROM access_log"
             " WHERE (key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"

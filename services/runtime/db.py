@@ -8,13 +8,16 @@ do not race; applied files are recorded in ``<schema>.schema_migrations``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 from services.runtime import telemetry
+from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,8 @@ async def _keep_session(_connection: asyncpg.Connection) -> None:
     """Releases a pooled connection as it is (see ``create_pool``)."""
 
 
-async def create_pool(url: str, schema: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(url: str, schema: str, min_size: int = 2, max_size: int = 10, *, kind: str = "online",
+                      statement_timeout_ms: int = 0, custom_plans: bool = False) -> asyncpg.Pool:
     """A pool whose connections resolve unqualified names in the service's own schema first.
 
     Released connections skip asyncpg's reset query (``SELECT pg_advisory_unlock_all(); CLOSE ALL;
@@ -37,16 +41,70 @@ async def create_pool(url: str, schema: str, min_size: int = 2, max_size: int = 
     cursors only inside transactions, no ``LISTEN`` (events travel on Redis), and temporary tables only
     ``ON COMMIT DROP`` or ``ON COMMIT DELETE ROWS`` with a name the same code reuses (foundation's staging
     tables). Code that needs anything else uses its own ``asyncpg.connect`` connection, not the pool.
+
+    ``kind`` names the work the pool serves (``online``, ``listing``, ``search``: see :class:`WorkPools`) in
+    ``application_name``; ``statement_timeout_ms`` bounds every statement on its connections (0: no bound),
+    and ``custom_plans`` plans each execution for its own parameters: asyncpg prepares every statement, and
+    PostgreSQL switches a prepared statement to a generic plan after five runs, which for a listing whose
+    optional filters (``$1 IS NULL OR col = $1``) or selectivity vary is a scan of the whole table.
     """
     telemetry.shorten_dependency_tracebacks()  # the pool logs each failed reconnection with a traceback
+    server_settings = {"search_path": f"{schema},public", "application_name": f"govshare-{schema}-{kind}"}
+    if statement_timeout_ms:
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    if custom_plans:
+        server_settings["plan_cache_mode"] = "force_custom_plan"
     return await asyncpg.create_pool(
         dsn=url,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": f"{schema},public", "application_name": f"govshare-{schema}"},
+        server_settings=server_settings,
         command_timeout=30,
         reset=_keep_session,
     )
+
+
+@dataclass(frozen=True)
+class WorkPools:
+    """A service's connections, one pool per kind of work, so heavy reads cannot starve the online path.
+
+    ``online`` serves lookups by key and writes (the query path); ``listing`` the List* RPCs, with a
+    statement budget and custom plans; ``search`` searches and summaries, with their own budget. A burst
+    of listings waits for a listing connection and never holds one the online path needs; a listing over
+    its budget is cancelled by PostgreSQL (QueryCanceledError), which the server maps to FAILED_PRECONDITION
+    asking for a narrower filter (errors.statement_over_budget).
+    """
+
+    online: asyncpg.Pool
+    listing: asyncpg.Pool
+    search: asyncpg.Pool
+
+    async def close(self) -> None:
+        await asyncio.gather(self.online.close(), self.listing.close(), self.search.close())
+
+
+async def create_work_pools(settings: Settings, schema: str, online_max_size: int = 10,
+                            online_min_size: int = 2) -> WorkPools:
+    """The three pools of :class:`WorkPools` sized and budgeted by ``settings``; the listing and search pools
+    read a replica when ``database_read_url`` names one (their pages may then lag the primary by the
+    replication delay; lookups and writes never do)."""
+    online = await create_pool(settings.database_url, schema, min_size=online_min_size, max_size=online_max_size)
+    url = settings.database_read_url or settings.database_url
+    try:
+        listing = await create_pool(url, schema, min_size=0, max_size=settings.db_listing_pool_size,
+                                    kind="listing", statement_timeout_ms=settings.db_listing_timeout_ms,
+                                    custom_plans=True)
+        try:
+            search = await create_pool(url, schema, min_size=0, max_size=settings.db_search_pool_size,
+                                       kind="search", statement_timeout_ms=settings.db_search_timeout_ms,
+                                       custom_plans=True)
+        except BaseException:
+            await listing.close()
+            raise
+    except BaseException:
+        await online.close()
+        raise
+    return WorkPools(online, listing, search)
 
 
 def migration_files(schema: str) -> list[Path]:

@@ -169,6 +169,24 @@ def dependency_failure(error: BaseException) -> tuple[str, BaseException] | None
     return None
 
 
+def statement_over_budget(error: BaseException) -> ServiceError | None:
+    """FAILED_PRECONDITION when ``error`` is (or was raised from) a statement cancelled by its budget.
+
+    A listing or search that would walk too many rows is the request's doing, not an outage: the caller is
+    told to narrow the filter (or to page with a smaller page size), not to retry the same request, and it
+    never sees INTERNAL. SQLSTATE 57014 (``QueryCanceledError``) is the statement_timeout of the listing and
+    search pools (db.WorkPools), or a cancel request (an operator's ``pg_cancel_backend``): either way the
+    statement ran longer than it was allowed. It is matched by class, not by message, since the server's
+    messages may be translated (lc_messages); a shutdown (57P01) or a connection loss stays a dependency failure.
+    """
+    for current in _causes(error):
+        if isinstance(current, asyncpg.exceptions.QueryCanceledError):
+            return failed_precondition(
+                "STATEMENT_OVER_BUDGET",
+                "the request would read more rows than one call may: narrow the filter or use a smaller page_size")
+    return None
+
+
 def _raised_in(error: BaseException) -> str:
     """The client library a socket error came from (a missing unix socket is a FileNotFoundError), by the
     modules its traceback went through; ``network`` when none of them is known."""

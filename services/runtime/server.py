@@ -45,6 +45,7 @@ from services.runtime.errors import (
     describe,
     internal_status,
     invalid_argument,
+    statement_over_budget,
     to_status,
 )
 from services.runtime.settings import Settings, SettingsError, load
@@ -228,6 +229,8 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
         """
         if isinstance(error, NotImplementedError):
             error = ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNIMPLEMENTED", f"{method} is not implemented")
+        if not isinstance(error, ServiceError):
+            error = statement_over_budget(error) or error
         if not isinstance(error, ServiceError):
             down = dependency_failure(error)
             if down is not None:

@@ -111,6 +111,16 @@ class Settings:
     oidc_jwks_url: str = ""
     oidc_audience: str = ""
     oidc_username_claim: str = "preferred_username"
+    #: A read replica's URL for the listing and search pools (empty: they read the primary, database_url).
+    database_read_url: str = ""
+    #: Connections of each service's listing pool (List* RPCs), apart from the online pool.
+    db_listing_pool_size: int = 4
+    #: PostgreSQL statement_timeout of a listing statement; over it the caller is asked for a narrower filter.
+    db_listing_timeout_ms: int = 2000
+    #: Connections of the search pool (SearchEntries, summaries), apart from the online and listing pools.
+    db_search_pool_size: int = 2
+    #: PostgreSQL statement_timeout of a search or summary statement.
+    db_search_timeout_ms: int = 5000
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced; tests build per-service settings this way."""
@@ -147,6 +157,10 @@ _INT_FIELDS = {
     "GOVSHARE_SESSION_MAX_SECONDS": ("session_max_seconds", 60, 7 * 86400),
     "GOVSHARE_SIGNIN_MAX_FAILURES": ("signin_max_failures", 1, 100),
     "GOVSHARE_SIGNIN_LOCK_SECONDS": ("signin_lock_seconds", 1, 7 * 86400),
+    "GOVSHARE_DB_LISTING_POOL_SIZE": ("db_listing_pool_size", 1, 100),
+    "GOVSHARE_DB_LISTING_TIMEOUT_MS": ("db_listing_timeout_ms", 1, 600_000),
+    "GOVSHARE_DB_SEARCH_POOL_SIZE": ("db_search_pool_size", 1, 100),
+    "GOVSHARE_DB_SEARCH_TIMEOUT_MS": ("db_search_timeout_ms", 1, 600_000),
 }
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),
@@ -161,6 +175,7 @@ _FLOAT_FIELDS = {
 }
 _STR_FIELDS = {
     "GOVSHARE_DATABASE_URL": "database_url",
+    "GOVSHARE_DATABASE_READ_URL": "database_read_url",
     "GOVSHARE_REDIS_URL": "redis_url",
     "GOVSHARE_TOKEN_PRIVATE_KEY": "token_private_key",
     "GOVSHARE_TOKEN_PUBLIC_KEY": "token_public_key",

@@ -39,6 +39,7 @@ class SupervisionComponent:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._pool: asyncpg.Pool | None = None
+        self._pools: db.WorkPools | None = None
         self._channels: list[grpc.aio.Channel] = []
         self._supervision: Supervision | None = None
         self._schedule: asyncio.Task | None = None
@@ -53,13 +54,14 @@ class SupervisionComponent:
 
     async def start(self) -> None:
         settings = self._settings
-        self._pool = await db.create_pool(settings.database_url, "supervision")
+        self._pools = await db.create_work_pools(settings, "supervision")
+        self._pool = self._pools.online
         await self._states.start()
         channels = {name: open_channel(getattr(settings, f"{name}_target"), settings, IDEMPOTENT_SERVICES)
                     for name in ("catalog", "authorization", "query", "foundation")}
         self._channels = list(channels.values())
         sources = FigureSources(channels, AssertionSigner(settings.internal_key), service_caller("supervision"))
-        self._supervision = Supervision(SupervisionStore(self._pool), sources)
+        self._supervision = Supervision(SupervisionStore(self._pool, listing=self._pools.listing), sources)
         if settings.supervision_snapshot_seconds > 0:
             self._schedule = asyncio.create_task(self._periodic(settings.supervision_snapshot_seconds))
 
@@ -71,9 +73,9 @@ class SupervisionComponent:
         for channel in self._channels:
             await channel.close()
         self._channels = []
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        if self._pools is not None:
+            await self._pools.close()
+            self._pools = self._pool = None
 
     @property
     def supervision(self) -> Supervision:

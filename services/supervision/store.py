@@ -19,8 +19,10 @@ def _figures(code: str, document: str) -> Figures:
 
 
 class SupervisionStore:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, listing: asyncpg.Pool | None = None) -> None:
+        """``listing`` (db.WorkPools, default ``pool``) serves ListEvaluations and ListViolations."""
         self._pool = pool
+        self._listing = listing or pool
 
     async def replace_month(self, month: Month, snapshots: Mapping[str, Figures], violations: list[Violation],
                             now: dt.datetime) -> None:
@@ -48,13 +50,13 @@ class SupervisionStore:
 
     async def snapshots(self, month: Month, after: str, limit: int) -> list[Figures]:
         """Snapshots of the month by department code, after ``after`` (keyset)."""
-        rows = await self._pool.fetch(
+        rows = await self._listing.fetch(
             "SELECT department_code, figures::text AS figures FROM snapshots WHERE month = $1"
             " AND department_code > $2 ORDER BY department_code LIMIT $3", month.first_day, after, limit)
         return [_figures(row["department_code"], row["figures"]) for row in rows]
 
     async def violation_counts(self, month: Month, departments: list[str]) -> dict[str, int]:
-        rows = await self._pool.fetch(
+        rows = await self._listing.fetch(
             "SELECT department_code, count(*) AS n FROM violations WHERE month = $1"
             " AND department_code = ANY($2::text[]) GROUP BY 1", month.first_day, departments)
         return {row["department_code"]: row["n"] for row in rows}
@@ -63,7 +65,7 @@ class SupervisionStore:
                          limit: int) -> list[Violation]:
         """The month's violations by (department, id), optionally of one department, after a keyset position."""
         last_department, last_id = after or ("", "")
-        rows = await self._pool.fetch(
+        rows = await self._listing.fetch(
             "SELECT department_code, rule, subject, evidence::text AS evidence FROM violations WHERE month = $1"
             " AND ($2 = '' OR department_code = $2) AND (department_code, id) > ($3, $4)"
             " ORDER BY department_code, id LIMIT $5", month.first_day, department_code, last_department, last_id,

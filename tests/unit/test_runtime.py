@@ -41,6 +41,19 @@ def test_settings_load_a_valid_environment() -> None:
     assert settings.mask_rules == {"phone": "3,2", "secret": "full"}
 
 
+def test_listing_and_search_budgets_are_settings() -> None:
+    env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_DATABASE_URL": "postgresql://x/y",
+           "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key,
+           "GOVSHARE_DB_LISTING_POOL_SIZE": "6", "GOVSHARE_DB_LISTING_TIMEOUT_MS": "1500",
+           "GOVSHARE_DB_SEARCH_POOL_SIZE": "3", "GOVSHARE_DB_SEARCH_TIMEOUT_MS": "8000"}
+    settings = load("catalog", env)
+    assert (settings.db_listing_pool_size, settings.db_listing_timeout_ms) == (6, 1500)
+    assert (settings.db_search_pool_size, settings.db_search_timeout_ms) == (3, 8000)
+    with pytest.raises(SettingsError, match="GOVSHARE_DB_LISTING_TIMEOUT_MS"):
+        load("catalog", {**env, "GOVSHARE_DB_LISTING_TIMEOUT_MS": "0"})  # no budget is not a budget
+
+
 def test_tls_settings_must_come_together() -> None:
     env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_DATABASE_URL": "x", "GOVSHARE_REDIS_URL": "y",
            "GOVSHARE_TLS_CERT": "/c.pem"}
