@@ -41,6 +41,7 @@ from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.foundation.synthetic import persons
 from services.query.component import create_component as create_query
+from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.embedded import create_database
 from services.runtime.errors import details_of
 from services.runtime.identity import service_caller
@@ -130,7 +131,8 @@ def _query(platform, key: str, items=(), channel=None, system: str = "civil"):  
 async def _registered_and_granted(platform, department: Department) -> None:  # type: ignore[no-untyped-def]
     """Catalog entry with its endpoint (the catalog asks the 前置机 first), application, narrowed approval."""
     social = platform.credentials.systems["social"]
-    await dept.register(platform.gateway, social["system_id"], social["secret"], platform.metadata("authority"),
+    await dept.register(platform.gateway, social["system_id"], social["secret"],
+                        platform.person("authority", REVIEWER),
                         department.endpoint)
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
     expire = timestamp_pb2.Timestamp()
@@ -144,7 +146,7 @@ async def _registered_and_granted(platform, department: Department) -> None:  # 
         timeout=10)
     replied = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=GRANTED),
-        metadata=platform.metadata("social"), timeout=10)
+        metadata=platform.person("social", APPROVER), timeout=10)
     assert sorted(replied.grant.items) == sorted(GRANTED)
 
 
@@ -324,7 +326,7 @@ async def test_an_endpoint_is_registered_only_by_its_own_department(platform, de
         await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("civil"),
                                   timeout=10)
         await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
-                                  metadata=platform.metadata("authority"), timeout=10)
+                                  metadata=platform.person("authority", REVIEWER), timeout=10)
     assert other.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     # Refused at submission once the 人社局's own entry is published (the dataset is read by it), else at review
     # (the 前置机 says it serves the 人社局).
@@ -341,7 +343,7 @@ async def test_an_endpoint_that_does_not_answer_is_not_published(platform, depar
                               timeout=10)
     with pytest.raises(grpc.aio.AioRpcError) as unanswered:
         await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
-                                  metadata=platform.metadata("authority"), timeout=10)
+                                  metadata=platform.person("authority", REVIEWER), timeout=10)
     assert unanswered.value.code() == grpc.StatusCode.UNAVAILABLE
     assert _reason(unanswered.value) == "ENDPOINT_UNAVAILABLE"
     # Pointed at the 前置机, which does not serve that dataset: still not published, and said why.
@@ -352,7 +354,7 @@ async def test_an_endpoint_that_does_not_answer_is_not_published(platform, depar
         await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
                                   timeout=10)
         await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
-                                  metadata=platform.metadata("authority"), timeout=10)
+                                  metadata=platform.person("authority", REVIEWER), timeout=10)
     assert _reason(unserved.value) == "ENDPOINT_DOES_NOT_SERVE"
 
 
@@ -427,6 +429,6 @@ async def test_a_department_submits_its_entry_from_a_file_without_code(platform,
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     published = await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code,
                                                                   decision=cat.REVIEW_DECISION_PUBLISH),
-                                          metadata=platform.metadata("authority"), timeout=10)
+                                          metadata=platform.person("authority", REVIEWER), timeout=10)
     assert published.entry.state == cat.ENTRY_STATE_PUBLISHED
     assert published.entry.endpoint.target == department.endpoint
