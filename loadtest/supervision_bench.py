@@ -38,11 +38,15 @@ from services.supervision.months import Month
 
 LOAD_WITHOUT = (
     "ALTER TABLE query.access_log DROP CONSTRAINT access_log_pkey",
-    "ALTER TABLE query.access_log DROP CONSTRAINT access_log_chain_id_seq_key",
+    "DROP INDEX query.access_log_chain_seq",
     "DROP INDEX query.access_log_provider_time",
     "DROP INDEX query.access_log_resource_time",
     "DROP INDEX query.access_log_key_time",
     "DROP INDEX query.access_log_batch_keys",
+    "DROP INDEX query.access_log_department_time",
+    "DROP INDEX query.access_log_provider_department_time",
+    "DROP INDEX query.access_log_provider_resource_time",
+    "DROP INDEX query.access_log_resource_department_time",
 )
 
 

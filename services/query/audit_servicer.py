@@ -15,7 +15,7 @@ import grpc
 
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
-from services.query import checkpoints, subjects
+from services.query import checkpoints, figures, subjects
 from services.query.audit import ANSWERED, Access, clean
 from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
@@ -173,7 +173,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise invalid_argument(violations)
         scope = AccessFilter(provider=self._provider_scope(caller), resource_code=request.resource_code,
                              start=start, end=end)
-        rows = await deps.store.usage_summary(scope)
+        rows = await figures.usage_summary(deps.store, scope, dt.datetime.now(dt.UTC))
         return audit_pb2.GetUsageSummaryResponse(rows=[
             audit_pb2.UsageRow(resource_code=row["resource_code"], department_code=row["department_code"],
                                purpose=_PURPOSES.value(row["purpose"]), answered=row["answered"],

@@ -189,18 +189,54 @@ class QueryStore:
             *args)
 
     async def usage_summary(self, f: AccessFilter) -> list[asyncpg.Record]:
-        """Answered and denied counts per resource, using department and purpose."""
+        """Answered and denied counts per resource, using department and purpose, straight from the access log
+        (the persons' lookups are not usage of a resource): for the hours the daily counts do not hold yet."""
         args: list[object] = []
-        conditions = _access_conditions(f, args)
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        conditions = [*_access_conditions(f, args), "operation <> 'SubjectLookup'"]
         return await self._pool.fetch(
             "SELECT resource_code, department_code, purpose,"
             f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
             f" count(*) FILTER (WHERE result = '{DENIED}') AS denied"
-            f" FROM access_log {where}"
-            " GROUP BY resource_code, department_code, purpose"
-            f" HAVING count(*) FILTER (WHERE result IN ('{ANSWERED}', '{DENIED}')) > 0"
-            " ORDER BY resource_code, department_code, purpose", *args)
+            f" FROM access_log WHERE {' AND '.join(conditions)}"
+            " GROUP BY resource_code, department_code, purpose", *args)
+
+    async def daily_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
+        """What usage_summary gives, for the rolled-up days [first, last) (``f``'s times are ignored)."""
+        args: list[object] = [first, last]
+        conditions = ["day >= $1", "day < $2"]
+        if f.provider is not None:
+            args.append(f.provider)
+            conditions.append(f"provider_department_code = ${len(args)}")
+        if f.resource_code:
+            args.append(f.resource_code)
+            conditions.append(f"resource_code = ${len(args)}")
+        return await self._pool.fetch(
+            "SELECT resource_code, department_code, purpose,"
+            f" coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0)::bigint AS answered,"
+            f" coalesce(sum(n) FILTER (WHERE result = '{DENIED}'), 0)::bigint AS denied"
+            f" FROM access_daily WHERE {' AND '.join(conditions)}"
+            " GROUP BY resource_code, department_code, purpose", *args)
+
+    async def oldest_access_time(self) -> dt.datetime | None:
+        """The time of the oldest access kept (one index probe per partition)."""
+        return await self._pool.fetchval("SELECT min(time) FROM access_log")
+
+    async def first_rolled_day(self) -> dt.date | None:
+        """The first day the daily counts hold (it may be older than every row kept: archived months)."""
+        return await self._pool.fetchval("SELECT min(day) FROM access_days")
+
+    # --- the access log's monthly partitions (services/query/partitions.py) ----------------------
+
+    async def ensure_partition(self, month: dt.date) -> str:
+        """Creates the partition of the month (CST) that ``month`` falls in unless it exists; its name."""
+        return await self._pool.fetchval("SELECT access_log_partition($1)", month)
+
+    async def partitions(self) -> list[str]:
+        """The access log's partitions (access_log_YYYYMM), oldest first."""
+        rows = await self._pool.fetch(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'access_log'::regclass ORDER BY c.relname")
+        return [row["relname"] for row in rows]
 
     # --- quotas -------------------------------------------------------------------------------
 
