@@ -123,25 +123,33 @@ class QueryStore:
             async for row in conn.cursor(query, prefetch=fetch):
                 yield row
 
-    async def chain_entries(self, fetch: int = 2000) -> AsyncIterator[tuple[asyncpg.Record | None,
-                                                                          Checkpoint | None]]:
+    async def chain_entries(self, fetch: int = 2000, after: tuple[str, int] | None = None
+                            ) -> AsyncIterator[tuple[asyncpg.Record | None, Checkpoint | None]]:
         """Every access row and checkpoint from one consistent snapshot, as (row, None) or (None, checkpoint):
         chain by chain, by sequence, a row before the checkpoints of its sequence; the checkpoints of chains
         without rows come last. Rows follow the (chain_id, seq) index; a chain's checkpoints are read when
         its first row is, so the order never depends on how the database collates text.
+
+        ``after`` (chain id, sequence of a checkpoint): resume there, with that checkpoint first (an earlier page
+        of a verification ended on it).
         """
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             chain: str | None = None
             pending: list[Checkpoint] = []  # the current chain's checkpoints not yet yielded, last first
-            query = f"SELECT {', '.join(COLUMNS)} FROM access_log ORDER BY chain_id, seq"
-            async for row in conn.cursor(query, prefetch=fetch):
+            args: tuple[object, ...] = ()
+            where = ""
+            if after is not None:
+                args, where = after, "WHERE (chain_id, seq) > ($1, $2)"
+            query = f"SELECT {', '.join(COLUMNS)} FROM access_log {where} ORDER BY chain_id, seq"
+            async for row in conn.cursor(query, *args, prefetch=fetch):
                 if row["chain_id"] != chain:
                     for checkpoint in reversed(pending):
                         yield None, checkpoint
                     chain = row["chain_id"]
+                    since = after[1] if after is not None and after[0] == chain else 0
                     pending = [_checkpoint(r) for r in await conn.fetch(
-                        f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE chain_id = $1"
-                        " ORDER BY seq DESC", chain)]
+                        f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE chain_id = $1 AND seq >= $2"
+                        " ORDER BY seq DESC", chain, since)]
                 while pending and pending[-1].seq < row["seq"]:
                     yield None, pending.pop()
                 yield row, None
@@ -149,6 +157,7 @@ class QueryStore:
                 yield None, checkpoint
             orphans = (f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints c WHERE NOT EXISTS"
                        " (SELECT 1 FROM access_log a WHERE a.chain_id = c.chain_id) ORDER BY chain_id, seq")
+            # They come after every row, so only the last page of a verification meets them, all of them.
             async for row in conn.cursor(orphans, prefetch=fetch):
                 yield None, _checkpoint(row)
 
