@@ -10,6 +10,8 @@
                                 the one-way extranet → intranet data path
     govshare export-checkpoints / verify-checkpoints
                                 an auditor's copy of the signed audit checkpoints, checked offline
+    govshare audit verify-archive FILE --public-key PEM
+                                an archived month of the access log, checked offline
     govshare supervise          compute supervision snapshots of months (the chart's CronJob)
     govshare report yearly / monthly
                                 the yearly sharing report and the monthly usage feedback, HTML and PDF
@@ -230,6 +232,12 @@ def _verify_checkpoints(args: argparse.Namespace) -> None:
     sys.exit(run_verify_checkpoints(Path(args.file), [Path(p) for p in args.public_key], log=args.log))
 
 
+def _verify_archive(args: argparse.Namespace) -> None:
+    from services.client import run_verify_archive
+
+    sys.exit(run_verify_archive(Path(args.file), [Path(p) for p in args.public_key]))
+
+
 def _add_log_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", choices=["access", "admin"], default="access",
                         help="whose checkpoints: the access audit's (query; the audit signing key) or the "
@@ -365,6 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
                                     help="PEM file of a trusted audit public key (repeat for retired keys)")
     _add_log_flag(verify_checkpoints)
     verify_checkpoints.set_defaults(func=_verify_checkpoints)
+
+    audit = commands.add_parser("audit", help="the access log's archived months")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify_archive = audit_commands.add_parser(
+        "verify-archive", help="offline: check an archived month's signature, digest and chains")
+    verify_archive.add_argument("file")
+    verify_archive.add_argument("--public-key", action="append", required=True,
+                                help="PEM file of a trusted audit public key (repeat for retired keys)")
+    verify_archive.set_defaults(func=_verify_archive)
     return parser
 
 

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -30,7 +31,7 @@ from services.query.decisions import Authorizer, DecisionCache, Quotas
 from services.query.deps import Dependencies
 from services.query.dispute_servicer import DisputeServicer
 from services.query.disputes import OpenDisputes
-from services.query.partitions import PartitionKeeper
+from services.query.partitions import PartitionKeeper, Retention
 from services.query.records import LocalRecords, ProviderClients, RecordCache
 from services.query.redis_reads import RedisReader
 from services.query.resources import Resources
@@ -176,7 +177,11 @@ class QueryComponent:
             # Until the states are loaded, token-bearing calls are refused UNAVAILABLE (fail closed).
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
                 await self._states.first_attempt()
-        self._keeper = PartitionKeeper(store, UPKEEP_SECONDS)
+        retention = None
+        if settings.audit_retention_months:
+            retention = Retention(settings.audit_retention_months, Path(settings.audit_archive_dir),
+                                  self._checkpoint_signer, ed25519_private_key(settings.audit_signing_key))
+        self._keeper = PartitionKeeper(store, UPKEEP_SECONDS, retention=retention)
         await self._keeper.start()  # the month's partition must exist before the first record is written
         deps.audit.start()
         deps.checkpointer.start()

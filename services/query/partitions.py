@@ -14,8 +14,13 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from services.query import figures
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.query import archive, figures
+from services.query.checkpoints import CheckpointSigner
 from services.query.store import QueryStore
 from services.runtime.tasks import cancel
 
@@ -34,14 +39,27 @@ def month_start(day: dt.date, months: int = 0) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+@dataclass(frozen=True)
+class Retention:
+    """How many months (CST, the current one included) the access log keeps online, where older months'
+    signed archives go, and the audit signing key that signs them (GOVSHARE_AUDIT_RETENTION_MONTHS)."""
+
+    months: int
+    directory: Path
+    signer: CheckpointSigner
+    key: Ed25519PrivateKey
+
+
 class PartitionKeeper:
     """Creates the access log's coming partitions and rolls up settled days, now and every ``interval``."""
 
     def __init__(self, store: QueryStore, interval: float,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 retention: Retention | None = None) -> None:
         self._store = store
         self._interval = interval
         self._clock = clock
+        self._retention = retention
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -55,7 +73,26 @@ class PartitionKeeper:
         today = now.astimezone(figures.CST).date()
         names = [await self._store.ensure_partition(month_start(today, n)) for n in range(MONTHS_AHEAD + 1)]
         await self._roll_up(now)
+        if self._retention is not None:
+            try:
+                await self.archive_expired(now)
+            except Exception as exc:  # another replica may be archiving the same month; the next pass retries
+                log.error("archiving expired access log months failed (%s)", type(exc).__name__)
         return names
+
+    async def archive_expired(self, now: dt.datetime) -> list[str]:
+        """Archives and drops every month older than the retention keeps (the current month counts as one)."""
+        retention = self._retention
+        if retention is None:
+            return []
+        oldest_kept = month_start(now.astimezone(figures.CST).date(), -(retention.months - 1))
+        expired = [name for name in await self._store.partitions()
+                   if name < f"access_log_{oldest_kept:%Y%m}"]
+        for name in expired:
+            written = await archive.archive_partition(self._store, retention.signer, retention.key, name,
+                                                      retention.directory, now)
+            log.info("archived %s: %d records to %s, partition dropped", name, written.rows, written.path)
+        return expired
 
     async def _roll_up(self, now: dt.datetime) -> None:
         span = figures.whole_days(now - dt.timedelta(days=ROLL_UP_DAYS + 1), now, now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 _INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
                   f" VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})")
+_PARTITION = re.compile(r"access_log_[0-9]{6}")
 _CHECKPOINT_COLUMNS = "chain_id, seq, hash, time, final, key_id, signature"
 _CONSUME_QUOTA = (
     "INSERT INTO quota_usage AS q (grant_id, used) SELECT $1, $2::bigint WHERE $2::bigint <= $3::bigint"
@@ -156,7 +158,10 @@ class QueryStore:
             for checkpoint in reversed(pending):
                 yield None, checkpoint
             orphans = (f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints c WHERE NOT EXISTS"
-                       " (SELECT 1 FROM access_log a WHERE a.chain_id = c.chain_id) ORDER BY chain_id, seq")
+                       " (SELECT 1 FROM access_log a WHERE a.chain_id = c.chain_id) AND NOT EXISTS"
+                       " (SELECT 1 FROM access_archived_chains z WHERE z.chain_id = c.chain_id AND z.last_seq >="
+                       " (SELECT max(seq) FROM audit_checkpoints k WHERE k.chain_id = c.chain_id))"
+                       " ORDER BY chain_id, seq")
             # They come after every row, so only the last page of a verification meets them, all of them.
             async for row in conn.cursor(orphans, prefetch=fetch):
                 yield None, _checkpoint(row)
@@ -239,6 +244,39 @@ class QueryStore:
     async def ensure_partition(self, month: dt.date) -> str:
         """Creates the partition of the month (CST) that ``month`` falls in unless it exists; its name."""
         return await self._pool.fetchval("SELECT access_log_partition($1)", month)
+
+    async def partition_rows(self, name: str, fetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
+        """Every row of one partition (access_log_YYYYMM), in chain and sequence order, from one snapshot."""
+        if not _PARTITION.fullmatch(name):
+            raise ValueError(f"not an access log partition: {name!r}")
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            async for row in conn.cursor(f"SELECT {', '.join(COLUMNS)} FROM {name} ORDER BY chain_id, seq",
+                                         prefetch=fetch):
+                yield row
+
+    async def drop_archived_partition(self, name: str, anchors: list[Checkpoint], file: str, rows: int,
+                                      sha256: str, now: dt.datetime) -> None:
+        """In one transaction: stores the signed heads the chains reached in the partition (a head signed
+        already stays as it was), registers the archive and the chains that ended in it, drops the partition."""
+        if not _PARTITION.fullmatch(name):
+            raise ValueError(f"not an access log partition: {name!r}")
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                f"INSERT INTO audit_checkpoints ({_CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT (chain_id, seq) DO NOTHING",
+                [(c.chain_id, c.seq, c.hash, c.time, c.final, c.key_id, c.signature) for c in anchors])
+            await conn.execute("INSERT INTO access_archives (partition, file, rows, sha256, archive_time)"
+                               " VALUES ($1, $2, $3, $4, $5)", name, file, rows, sha256, now)
+            # A chain with no record after the partition ended in it: verification must not call it vanished.
+            await conn.executemany(
+                "INSERT INTO access_archived_chains (chain_id, last_seq, last_hash, partition)"
+                " SELECT $1::text, $2::bigint, $3::text, $4::text WHERE NOT EXISTS (SELECT 1 FROM access_log"
+                " WHERE chain_id = $1::text AND seq > $2::bigint AND tableoid <> $4::text::regclass)"
+                " ON CONFLICT (chain_id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash,"
+                " partition = excluded.partition",
+                [(c.chain_id, c.seq, c.hash, name) for c in anchors])
+            await conn.execute(f"ALTER TABLE access_log DETACH PARTITION {name}")
+            await conn.execute(f"DROP TABLE {name}")
 
     async def partitions(self) -> list[str]:
         """The access log's partitions (access_log_YYYYMM), oldest first."""

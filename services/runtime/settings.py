@@ -67,6 +67,10 @@ class Settings:
     #: PEM Ed25519 public keys of retired audit signing keys, whose checkpoints still verify.
     audit_retired_public_keys: str = ""
     audit_checkpoint_seconds: int = 60
+    #: Months of the access log kept online (0: all); older months are archived as signed files, then dropped.
+    audit_retention_months: int = 0
+    #: Where archived months' files go (query only; required when audit_retention_months is set).
+    audit_archive_dir: str = ""
     call_timeout_seconds: float = 5.0
     #: After SIGTERM: NOT_SERVING, then this long still taking calls while load balancers notice.
     drain_grace_seconds: float = 5.0
@@ -114,6 +118,7 @@ _INT_FIELDS = {
     "GOVSHARE_DECISION_TTL_SECONDS": ("decision_ttl_seconds", 1, 3600),
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
     "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": ("audit_checkpoint_seconds", 1, 3600),
+    "GOVSHARE_AUDIT_RETENTION_MONTHS": ("audit_retention_months", 0, 1200),
     "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": ("supervision_snapshot_seconds", 0, 31 * 86400),
 }
 _FLOAT_FIELDS = {
@@ -130,6 +135,7 @@ _STR_FIELDS = {
     "GOVSHARE_TOKEN_PUBLIC_KEY": "token_public_key",
     "GOVSHARE_AUDIT_SIGNING_KEY": "audit_signing_key",
     "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": "audit_retired_public_keys",
+    "GOVSHARE_AUDIT_ARCHIVE_DIR": "audit_archive_dir",
     "GOVSHARE_CATALOG_TARGET": "catalog_target",
     "GOVSHARE_AUTHORIZATION_TARGET": "authorization_target",
     "GOVSHARE_QUERY_TARGET": "query_target",
@@ -265,6 +271,9 @@ def validate(settings: Settings) -> list[str]:
     if any(tls_parts) and not all(tls_parts):
         errors.append("GOVSHARE_TLS_CERT, GOVSHARE_TLS_KEY and GOVSHARE_TLS_CA must be set together")
     errors.extend(_audit_key_problems(settings))
+    if settings.audit_retention_months and not settings.audit_archive_dir:
+        errors.append("GOVSHARE_AUDIT_RETENTION_MONTHS is set: GOVSHARE_AUDIT_ARCHIVE_DIR must say where archived "
+                      "months go")
     for attr in _REQUIRED.get(settings.component, ()):
         if not getattr(settings, attr):
             errors.append(f"GOVSHARE_{attr.upper()}: required by the {settings.component} service")

@@ -8,13 +8,18 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.client import run_verify_archive
 from services.query import audit, figures
+from services.query.archive import verify_file
 from services.query.audit import GENESIS, ChainChecker, chain_hash
-from services.query.partitions import MONTHS_AHEAD, PartitionKeeper, month_start
+from services.query.checkpoints import INTACT, ChainAuditor, CheckpointSigner, CheckpointVerifier, Head, public_pem
+from services.query.partitions import MONTHS_AHEAD, PartitionKeeper, Retention, month_start
 from services.query.store import AccessFilter, QueryStore
 from services.runtime import db
 from services.runtime.embedded import EmbeddedServers, create_database
@@ -155,5 +160,70 @@ async def test_the_usage_summary_reads_whole_days_from_the_daily_counts(old_sche
         await pool.execute("DELETE FROM access_log WHERE chain_id = $1", "e" * 32)  # as an archived month
         assert await figures.usage_summary(store, scope, now) == expected
         assert await figures.usage_summary(store, AccessFilter(provider="other", start=day, end=now), now) == []
+    finally:
+        await pool.close()
+
+
+# --- retention: archive a month as a signed file, verify it offline, drop it --------------------------------
+
+async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_chain_still_verifies(
+        old_schema: str, tmp_path: Path) -> None:
+    await db.migrate(old_schema, "query")
+    key = Ed25519PrivateKey.generate()
+    signer = CheckpointSigner(key)
+    verifier = CheckpointVerifier([key.public_key()])
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    spanning = chained([january, january + dt.timedelta(days=1), january + dt.timedelta(days=30)], "a" * 32)
+    ended = chained([january + dt.timedelta(hours=5)], "b" * 32)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await store.ensure_partition(month)
+        await store.insert_accesses([*spanning, *ended])
+        await store.release_audit_connection()
+        # The writers' own checkpoints: the ended chain closed (final), the spanning one signed at its end.
+        (closed,) = [signer.sign(Head("b" * 32, 1, ended[0][-1]), january + dt.timedelta(hours=6), True)]
+        await store.insert_checkpoints([closed, signer.sign(Head("a" * 32, 3, spanning[2][-1]),
+                                                            january + dt.timedelta(days=31), False)])
+        march = dt.datetime(2025, 3, 5, tzinfo=CST)
+        keeper = PartitionKeeper(store, 3600, clock=lambda: march,
+                                 retention=Retention(2, tmp_path, signer, key))  # keeps February and March
+        await keeper.run_once()
+        assert "access_log_202501" not in await store.partitions()
+        assert await pool.fetchval("SELECT count(*) FROM access_log") == 1  # February's record
+        # The daily counts kept January's days.
+        assert await pool.fetchval("SELECT sum(n) FROM access_daily WHERE day < '2025-02-01'") == 3
+
+        file = tmp_path / "access_log_202501.jsonl"
+        public = tmp_path / "audit.pub.pem"
+        public.write_text(public_pem(key.public_key()), encoding="utf-8")
+        assert run_verify_archive(file, [public]) == 0
+        with file.open("rb") as lines:
+            assert verify_file(lines, [key.public_key()]) == (3, [])
+        tampered = tmp_path / "tampered.jsonl"
+        tampered.write_bytes(file.read_bytes().replace(b'"key-2"', b'"key-9"'))
+        assert run_verify_archive(tampered, [public]) == 1
+        with tampered.open("rb") as lines:
+            _, problems = verify_file(lines, [key.public_key()])
+        assert any("content does not match its hash" in p for p in problems)
+        assert any("digest differs" in p for p in problems)
+        other = tmp_path / "other.pub.pem"
+        other.write_text(public_pem(Ed25519PrivateKey.generate().public_key()), encoding="utf-8")
+        assert run_verify_archive(file, [other]) == 1
+
+        # Online, the rest of the spanning chain verifies from the head signed at archiving; the chain that
+        # ended in January is not called vanished.
+        auditor = ChainAuditor(verifier)
+        async for row, checkpoint in store.chain_entries():
+            if row is not None:
+                auditor.row(row)
+            if checkpoint is not None:
+                auditor.checkpoint(checkpoint)
+        reports = {r.chain_id: r for r in auditor.finish()}
+        assert set(reports) == {"a" * 32}
+        assert (reports["a" * 32].state, reports["a" * 32].resumed_after, reports["a" * 32].records) == (
+            INTACT, 2, 1)
+        assert not auditor.forged
     finally:
         await pool.close()

@@ -84,3 +84,21 @@ CREATE INDEX access_log_resource_department_time ON access_log (resource_code, d
 -- resource's days are found by index, not by reading every group of every day.
 CREATE INDEX access_daily_provider_day ON access_daily (provider_department_code, day);
 CREATE INDEX access_daily_resource_day ON access_daily (resource_code, day);
+
+-- Months archived and dropped (services/query/archive.py): the signed file each went to, and the chains that
+-- ended in an archived month (their records are in the files; verification does not report them vanished,
+-- provided no checkpoint of theirs goes beyond the archived end).
+CREATE TABLE access_archives (
+    partition    text PRIMARY KEY,
+    file         text NOT NULL,
+    rows         bigint NOT NULL,
+    sha256       text NOT NULL,
+    archive_time timestamptz NOT NULL
+);
+
+CREATE TABLE access_archived_chains (
+    chain_id  text PRIMARY KEY,
+    last_seq  bigint NOT NULL,
+    last_hash text NOT NULL,
+    partition text NOT NULL
+);
