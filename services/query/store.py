@@ -413,7 +413,11 @@ class QueryStore:
         scan, well inside the statement timeout, and the days done stay done if a later one fails. Concurrent
         callers serialize on a transaction lock."""
         counted = 0
+        done = {row["day"] for row in await self._pool.fetch(
+            "SELECT day FROM access_days WHERE day = ANY($1::date[])", [day for day, _, _ in days])}
         for day, start, end in days:
+            if day in done:  # one read for all the days counted already, not a transaction each
+                continue
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-query-access-daily'))")
                 if await conn.fetchval("SELECT 1 FROM access_days WHERE day = $1", day):
