@@ -146,7 +146,7 @@ async def usage_summary(store: QueryStore, scope: AccessFilter, now: dt.datetime
         days = [(since + dt.timedelta(days=n), since + dt.timedelta(days=n + 1))
                 for n in range(max(0, (last - since).days))]
         await store.roll_up_days([(day_start.date(), day_start, day_end) for day_start, day_end in days])
-        parts = list(await store.daily_usage_summary(scope, first.date(), last.date()))
+        parts = await _settled_usage(store, scope, first.date(), last.date())
         if start < first:
             parts += await store.usage_summary(replace(scope, start=start, end=first))
         if last < end:
@@ -160,3 +160,28 @@ async def usage_summary(store: QueryStore, scope: AccessFilter, now: dt.datetime
              "denied": denied}
             for (resource, department, purpose), (answered, denied) in sorted(totals.items())
             if answered + denied > 0]
+
+
+async def _settled_usage(store: QueryStore, scope: AccessFilter, first: dt.date, last: dt.date) -> list:
+    """Usage over the rolled-up days [first, last): whole months from the monthly sums (rolled up on first use),
+    the days around them from the daily counts."""
+    month_first = first if first.day == 1 else _next_month(first)
+    month_last = last.replace(day=1)
+    if month_first >= month_last:
+        return list(await store.daily_usage_summary(scope, first, last))
+    months = []
+    month = month_first
+    while month < month_last:
+        months.append((month, _next_month(month)))
+        month = _next_month(month)
+    await store.roll_up_usage_months(months)
+    parts = list(await store.monthly_usage_summary(scope, month_first, month_last))
+    if first < month_first:
+        parts += await store.daily_usage_summary(scope, first, month_first)
+    if month_last < last:
+        parts += await store.daily_usage_summary(scope, month_last, last)
+    return parts
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)

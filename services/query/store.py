@@ -231,6 +231,40 @@ class QueryStore:
             f" FROM access_daily WHERE {' AND '.join(conditions)}"
             " GROUP BY resource_code, department_code, purpose", *args)
 
+    async def roll_up_usage_months(self, months: list[tuple[dt.date, dt.date]]) -> None:
+        """Sums each month's (first day, next month's first day) daily counts into access_usage_monthly unless
+        it is there already; every day of it must be rolled up first."""
+        done = {row["month"] for row in await self._pool.fetch(
+            "SELECT month FROM access_usage_months WHERE month = ANY($1::date[])", [m for m, _ in months])}
+        for month, following in months:
+            if month in done:
+                continue
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-query-usage-monthly'))")
+                if await conn.fetchval("SELECT 1 FROM access_usage_months WHERE month = $1", month):
+                    continue
+                await conn.execute(
+                    "INSERT INTO access_usage_monthly SELECT $1::date, provider_department_code, resource_code,"
+                    f" department_code, purpose, coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0),"
+                    f" coalesce(sum(n) FILTER (WHERE result = '{DENIED}'), 0) FROM access_daily"
+                    " WHERE day >= $1 AND day < $2 GROUP BY 2, 3, 4, 5", month, following)
+                await conn.execute("INSERT INTO access_usage_months (month) VALUES ($1)", month)
+
+    async def monthly_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
+        """What usage_summary gives, for the rolled-up months [first, last) (``f``'s times are ignored)."""
+        args: list[object] = [first, last]
+        conditions = ["month >= $1", "month < $2"]
+        if f.provider is not None:
+            args.append(f.provider)
+            conditions.append(f"provider_department_code = ${len(args)}")
+        if f.resource_code:
+            args.append(f.resource_code)
+            conditions.append(f"resource_code = ${len(args)}")
+        return await self._pool.fetch(
+            "SELECT resource_code, department_code, purpose, sum(answered)::bigint AS answered,"
+            f" sum(denied)::bigint AS denied FROM access_usage_monthly WHERE {' AND '.join(conditions)}"
+            " GROUP BY resource_code, department_code, purpose", *args)
+
     async def oldest_access_time(self) -> dt.datetime | None:
         """The time of the oldest access kept (one index probe per partition)."""
         return await self._pool.fetchval("SELECT min(time) FROM access_log")

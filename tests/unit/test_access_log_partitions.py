@@ -227,3 +227,28 @@ async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_c
         assert not auditor.forged
     finally:
         await pool.close()
+
+
+async def test_the_usage_summary_reads_whole_months_from_the_monthly_sums(old_schema: str) -> None:
+    """A year is twelve monthly rows per group, not 365 daily ones (331 ms p95 for the authority's year at 10^6
+    records before)."""
+    await db.migrate(old_schema, "query")
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    try:
+        times = [dt.datetime(2026, 1, 20, tzinfo=CST), dt.datetime(2026, 2, 3, tzinfo=CST),
+                 dt.datetime(2026, 2, 27, tzinfo=CST), dt.datetime(2026, 3, 2, tzinfo=CST)]
+        for t in times:
+            await store.ensure_partition(t.date())
+        await store.insert_accesses(chained(times, "f" * 32))
+        await store.release_audit_connection()
+        scope = AccessFilter(start=dt.datetime(2026, 1, 15, tzinfo=CST), end=dt.datetime(2026, 3, 10, tzinfo=CST))
+        now = dt.datetime(2026, 4, 1, tzinfo=CST)
+        (first,) = await figures.usage_summary(store, scope, now)
+        assert first["answered"] == 4
+        assert await pool.fetchval("SELECT sum(answered) FROM access_usage_monthly WHERE month = '2026-02-01'") == 2
+        await pool.execute("DELETE FROM access_daily WHERE day >= '2026-02-01' AND day < '2026-03-01'")
+        (again,) = await figures.usage_summary(store, scope, now)
+        assert again["answered"] == 4  # February from its monthly sum, January's and March's days from the daily
+    finally:
+        await pool.close()

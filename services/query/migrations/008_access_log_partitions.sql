@@ -102,3 +102,23 @@ CREATE TABLE access_archived_chains (
     last_hash text NOT NULL,
     partition text NOT NULL
 );
+
+-- GetUsageSummary over months reads whole months from here (a year of access_daily is ~10^6 rows at 10^7
+-- records a year: 331 ms p95 for the authority's year): answered and denied counts per provider, resource,
+-- using department and purpose, one row each per month, rolled up from access_daily once the month is settled.
+CREATE TABLE access_usage_monthly (
+    month                    date NOT NULL,
+    provider_department_code text NOT NULL,
+    resource_code            text NOT NULL,
+    department_code          text NOT NULL,
+    purpose                  text NOT NULL,
+    answered                 bigint NOT NULL,
+    denied                   bigint NOT NULL,
+    PRIMARY KEY (month, provider_department_code, resource_code, department_code, purpose)
+);
+CREATE INDEX access_usage_monthly_resource ON access_usage_monthly (resource_code, month);
+
+CREATE TABLE access_usage_months (
+    month     date PRIMARY KEY,
+    roll_time timestamptz NOT NULL DEFAULT now()
+);
