@@ -4,8 +4,8 @@ The access log is partitioned by month of China Standard Time (migration 008). A
 partition would fail, and a failed audit write refuses the call, so every query process keeps the partitions of
 the current month and the next :data:`MONTHS_AHEAD` months in place: once before it serves, then every
 ``interval`` seconds (creating one that exists is a no-op, so replicas need no coordination). The same pass
-counts every settled day into the daily counts, so that summaries and figures never have to roll up a day
-themselves.
+counts every settled day into the daily counts, and last month into the monthly usage sums, so that summaries
+and figures never have to roll them up themselves.
 """
 
 from __future__ import annotations
@@ -101,6 +101,13 @@ class PartitionKeeper:
         first, last = span
         days = [(first + dt.timedelta(days=n), first + dt.timedelta(days=n + 1)) for n in range((last - first).days)]
         await self._store.roll_up_days([(start.date(), start, end) for start, end in days])
+        # Last month's usage sums, once its last day is counted (every day of it first: one read when done).
+        this_month = last.date().replace(day=1)
+        previous = month_start(this_month, -1)
+        month_days = [dt.datetime.combine(previous + dt.timedelta(days=n), dt.time(), figures.CST)
+                      for n in range((this_month - previous).days)]
+        await self._store.roll_up_days([(day.date(), day, day + dt.timedelta(days=1)) for day in month_days])
+        await self._store.roll_up_usage_months([(previous, this_month)])
 
     async def _run(self) -> None:
         while True:

@@ -88,6 +88,8 @@ async def test_the_service_creates_the_coming_months_before_a_write_needs_them(o
         names = await keeper.run_once()
         assert names == ["access_log_203112", "access_log_203201", "access_log_203202"][:MONTHS_AHEAD + 1]
         assert await keeper.run_once() == names  # again: nothing to do, no error
+        # Last month's usage sums are ready before any summary asks.
+        assert await pool.fetchval("SELECT month FROM access_usage_months") == dt.date(2031, 11, 1)
         await store.insert_accesses([row])
         assert await pool.fetchval("SELECT tableoid::regclass::text FROM access_log WHERE id = $1",
                                    row[0]) == "access_log_203112"
