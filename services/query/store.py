@@ -295,6 +295,9 @@ class QueryStore:
         if not _PARTITION.fullmatch(name):
             raise ValueError(f"not an access log partition: {name!r}")
         async with self._pool.acquire() as conn, conn.transaction():
+            # Detaching locks the whole access log: audit inserts queue behind the lock while it waits for a long
+            # reader. Give up after a moment instead (the next hourly pass tries again).
+            await conn.execute("SET LOCAL lock_timeout = '2s'")
             await conn.executemany(
                 f"INSERT INTO audit_checkpoints ({_CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 " ON CONFLICT (chain_id, seq) DO NOTHING",
