@@ -38,11 +38,15 @@ from services.supervision.months import Month
 
 LOAD_WITHOUT = (
     "ALTER TABLE query.access_log DROP CONSTRAINT access_log_pkey",
-    "ALTER TABLE query.access_log DROP CONSTRAINT access_log_chain_id_seq_key",
+    "DROP INDEX query.access_log_chain_seq",
     "DROP INDEX query.access_log_provider_time",
     "DROP INDEX query.access_log_resource_time",
     "DROP INDEX query.access_log_key_time",
     "DROP INDEX query.access_log_batch_keys",
+    "DROP INDEX query.access_log_department_time",
+    "DROP INDEX query.access_log_provider_department_time",
+    "DROP INDEX query.access_log_provider_resource_time",
+    "DROP INDEX query.access_log_resource_department_time",
 )
 
 
@@ -64,7 +68,9 @@ async def run(admin_url: str, count: int, month: Month) -> dict[str, object]:
             await conn.execute(statement)
         written = await insert(conn, rows(count, month.start, month.end, Shape()))
         await conn.execute("ANALYZE query.access_log")
-        size = await conn.fetchval("SELECT pg_size_pretty(pg_total_relation_size('query.access_log'))")
+        size = await conn.fetchval(  # a partitioned table's own size is 0: its partitions hold the rows
+            "SELECT pg_size_pretty(sum(pg_total_relation_size(inhrelid))) FROM pg_inherits"
+            " WHERE inhparent = 'query.access_log'::regclass")
     finally:
         await conn.close()
     loaded = time.perf_counter() - began

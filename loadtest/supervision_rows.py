@@ -70,17 +70,32 @@ def rows(count: int, start: dt.datetime, end: dt.datetime, shape: Shape = Shape(
                f"{rng.getrandbits(256):064x}", f"{rng.getrandbits(256):064x}")
 
 
+_CST = dt.timezone(dt.timedelta(hours=8))
+
+
+async def _copy(conn: asyncpg.Connection, chunk: list[tuple], months: set[dt.date]) -> None:
+    """COPYs one chunk, first creating the monthly partitions (CST, as the service does) its times fall in."""
+    month, last = (row[3].astimezone(_CST).date().replace(day=1) for row in (chunk[0], chunk[-1]))
+    while month <= last:
+        if month not in months:
+            await conn.execute("SELECT query.access_log_partition($1)", month)
+            months.add(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    await conn.copy_records_to_table("access_log", schema_name="query", records=chunk, columns=COLUMNS)
+
+
 async def insert(conn: asyncpg.Connection, source: Iterator[tuple], batch: int = 50_000) -> int:
-    """COPYs the rows into query.access_log in batches; returns how many."""
+    """COPYs the rows (in time order) into query.access_log in batches; returns how many."""
     written = 0
     chunk: list[tuple] = []
+    months: set[dt.date] = set()
     for row in source:
         chunk.append(row)
         if len(chunk) == batch:
-            await conn.copy_records_to_table("access_log", schema_name="query", records=chunk, columns=COLUMNS)
+            await _copy(conn, chunk, months)
             written += len(chunk)
             chunk = []
     if chunk:
-        await conn.copy_records_to_table("access_log", schema_name="query", records=chunk, columns=COLUMNS)
+        await _copy(conn, chunk, months)
         written += len(chunk)
     return written

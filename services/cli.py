@@ -12,6 +12,8 @@
     govshare export-checkpoints / verify-checkpoints
                                 an auditor's copy of the signed audit checkpoints, checked offline
     govshare totp USERNAME      the current TOTP code of a demo person (the embedded demo's accounts only)
+    govshare audit verify-archive FILE --public-key PEM
+                                an archived month of the access log, checked offline
     govshare supervise          compute supervision snapshots of months (the chart's CronJob)
     govshare report yearly / monthly
                                 the yearly sharing report and the monthly usage feedback, HTML and PDF
@@ -239,6 +241,12 @@ def _verify_checkpoints(args: argparse.Namespace) -> None:
     sys.exit(run_verify_checkpoints(Path(args.file), [Path(p) for p in args.public_key], log=args.log))
 
 
+def _verify_archive(args: argparse.Namespace) -> None:
+    from services.client import run_verify_archive
+
+    sys.exit(run_verify_archive(Path(args.file), [Path(p) for p in args.public_key]))
+
+
 def _add_log_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log", choices=["access", "admin"], default="access",
                         help="whose checkpoints: the access audit's (query; the audit signing key) or the "
@@ -416,6 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--config", required=True, help="the 前置机's configuration file (platform credentials)")
     submit.add_argument("--entry", required=True, help="the entry, a JSON file (govshare.catalog.v1.Entry)")
     submit.set_defaults(func=_submit_entry)
+    audit = commands.add_parser("audit", help="the access log's archived months")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify_archive = audit_commands.add_parser(
+        "verify-archive", help="offline: check an archived month's signature, digest and chains")
+    verify_archive.add_argument("file")
+    verify_archive.add_argument("--public-key", action="append", required=True,
+                                help="PEM file of a trusted audit public key (repeat for retired keys)")
+    verify_archive.set_defaults(func=_verify_archive)
     return parser
 
 

@@ -134,3 +134,22 @@ def run_verify_checkpoints(path: Path, public_key_paths: list[Path], log: str = 
         print(problem, file=sys.stderr)
     print(json.dumps({"verified": good, "problems": len(problems)}))
     return 1 if problems else 0
+
+
+def run_verify_archive(path: Path, public_key_paths: list[Path]) -> int:
+    """Offline: an archived month of the access log (services/query/archive.py) signed by one of the given audit
+    public keys, unaltered, its chains intact within it (exit 0), or every reason why not (exit 1)."""
+    from services.query.archive import verify_file
+    from services.runtime.keys import ed25519_public_keys
+
+    try:
+        keys = [key for p in public_key_paths for key in ed25519_public_keys(p.read_text(encoding="utf-8"))]
+    except (OSError, ValueError) as exc:
+        print(f"verify-archive: public key: {exc}", file=sys.stderr)
+        return 2
+    with path.open("rb") as lines:
+        rows, problems = verify_file(lines, keys)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(json.dumps({"records": rows, "problems": len(problems)}))
+    return 1 if problems else 0

@@ -149,6 +149,12 @@ class ChainChecker:
         self._seq = 0
         self._prev = GENESIS
 
+    def resume(self, chain_id: str, seq: int, hash_: str) -> None:
+        """Continues ``chain_id`` after its record ``seq`` of hash ``hash_`` (a signed checkpoint's): the records
+        before it are verified already (an earlier page) or archived, and the next must link to it."""
+        self._chain, self._seq, self._prev = chain_id, seq, hash_
+        self.chains += 1
+
     def check(self, row: Mapping[str, object]) -> str | None:
         """Why ``row`` breaks its chain, or None."""
         self.checked += 1

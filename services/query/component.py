@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 import asyncpg
 import grpc
@@ -30,6 +31,7 @@ from services.query.decisions import Authorizer, DecisionCache, Quotas
 from services.query.deps import Dependencies
 from services.query.dispute_servicer import DisputeServicer
 from services.query.disputes import OpenDisputes
+from services.query.partitions import PartitionKeeper, Retention
 from services.query.records import LocalRecords, ProviderClients, RecordCache
 from services.query.redis_reads import RedisReader
 from services.query.resources import Resources
@@ -64,6 +66,8 @@ log = logging.getLogger(__name__)
 SUBSCRIBE_TIMEOUT_SECONDS = 10.0
 # A record read that takes longer falls back to the provider.
 REDIS_READ_TIMEOUT_SECONDS = 1.0
+#: How often the access log's coming partitions are ensured and settled days rolled up (services/query/partitions).
+UPKEEP_SECONDS = 3600.0
 CATALOG_SERVICE = "govshare.catalog.v1.CatalogService"
 AUTHORIZATION_SERVICE = "govshare.authorization.v1.AuthorizationService"
 
@@ -99,6 +103,7 @@ class QueryComponent:
         self._subscriber: Subscriber | None = None
         self._deps: Dependencies | None = None
         self._reload: asyncio.Task | None = None
+        self._keeper: PartitionKeeper | None = None
         self._outbox = AdminOutbox(settings, "query")
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -178,6 +183,12 @@ class QueryComponent:
             # Until the states are loaded, token-bearing calls are refused UNAVAILABLE (fail closed).
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
                 await self._states.first_attempt()
+        retention = None
+        if settings.audit_retention_months:
+            retention = Retention(settings.audit_retention_months, Path(settings.audit_archive_dir),
+                                  self._checkpoint_signer, ed25519_private_key(settings.audit_signing_key))
+        self._keeper = PartitionKeeper(store, UPKEEP_SECONDS, retention=retention)
+        await self._keeper.start()  # the month's partition must exist before the first record is written
         deps.audit.start()
         deps.checkpointer.start()
         for servicer in self._servicers:
@@ -264,6 +275,9 @@ class QueryComponent:
                 await self._reload
             self._reload = None
         await self._outbox.stop()
+        if self._keeper is not None:
+            await self._keeper.stop()
+            self._keeper = None
         deps, self._deps = self._deps, None
         if deps is not None:
             await deps.audit.stop()  # every queued record is written before the pool closes

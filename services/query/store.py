@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 _INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
                   f" VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})")
+_PARTITION = re.compile(r"access_log_[0-9]{6}")
 _CHECKPOINT_COLUMNS = "chain_id, seq, hash, time, final, key_id, signature"
 _DISPUTE_COLUMNS = ("id, resource_code, key, item, claimed_value, evidence, reporter_department_code, "
                     "reporter_system_id, provider_department_code, state, answer, create_time, due_time, "
@@ -127,32 +129,44 @@ class QueryStore:
             async for row in conn.cursor(query, prefetch=fetch):
                 yield row
 
-    async def chain_entries(self, fetch: int = 2000) -> AsyncIterator[tuple[asyncpg.Record | None,
-                                                                          Checkpoint | None]]:
+    async def chain_entries(self, fetch: int = 2000, after: tuple[str, int] | None = None
+                            ) -> AsyncIterator[tuple[asyncpg.Record | None, Checkpoint | None]]:
         """Every access row and checkpoint from one consistent snapshot, as (row, None) or (None, checkpoint):
         chain by chain, by sequence, a row before the checkpoints of its sequence; the checkpoints of chains
         without rows come last. Rows follow the (chain_id, seq) index; a chain's checkpoints are read when
         its first row is, so the order never depends on how the database collates text.
+
+        ``after`` (chain id, sequence of a checkpoint): resume there, with that checkpoint first (an earlier page
+        of a verification ended on it).
         """
         async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             chain: str | None = None
             pending: list[Checkpoint] = []  # the current chain's checkpoints not yet yielded, last first
-            query = f"SELECT {', '.join(COLUMNS)} FROM access_log ORDER BY chain_id, seq"
-            async for row in conn.cursor(query, prefetch=fetch):
+            args: tuple[object, ...] = ()
+            where = ""
+            if after is not None:
+                args, where = after, "WHERE (chain_id, seq) > ($1, $2)"
+            query = f"SELECT {', '.join(COLUMNS)} FROM access_log {where} ORDER BY chain_id, seq"
+            async for row in conn.cursor(query, *args, prefetch=fetch):
                 if row["chain_id"] != chain:
                     for checkpoint in reversed(pending):
                         yield None, checkpoint
                     chain = row["chain_id"]
+                    since = after[1] if after is not None and after[0] == chain else 0
                     pending = [_checkpoint(r) for r in await conn.fetch(
-                        f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE chain_id = $1"
-                        " ORDER BY seq DESC", chain)]
+                        f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE chain_id = $1 AND seq >= $2"
+                        " ORDER BY seq DESC", chain, since)]
                 while pending and pending[-1].seq < row["seq"]:
                     yield None, pending.pop()
                 yield row, None
             for checkpoint in reversed(pending):
                 yield None, checkpoint
             orphans = (f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_checkpoints c WHERE NOT EXISTS"
-                       " (SELECT 1 FROM access_log a WHERE a.chain_id = c.chain_id) ORDER BY chain_id, seq")
+                       " (SELECT 1 FROM access_log a WHERE a.chain_id = c.chain_id) AND NOT EXISTS"
+                       " (SELECT 1 FROM access_archived_chains z WHERE z.chain_id = c.chain_id AND z.last_seq >="
+                       " (SELECT max(seq) FROM audit_checkpoints k WHERE k.chain_id = c.chain_id))"
+                       " ORDER BY chain_id, seq")
+            # They come after every row, so only the last page of a verification meets them, all of them.
             async for row in conn.cursor(orphans, prefetch=fetch):
                 yield None, _checkpoint(row)
 
@@ -193,18 +207,124 @@ class QueryStore:
             *args)
 
     async def usage_summary(self, f: AccessFilter) -> list[asyncpg.Record]:
-        """Answered and denied counts per resource, using department and purpose."""
+        """Answered and denied counts per resource, using department and purpose, straight from the access log
+        (the persons' lookups are not usage of a resource): for the hours the daily counts do not hold yet."""
         args: list[object] = []
-        conditions = _access_conditions(f, args)
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        conditions = [*_access_conditions(f, args), "operation <> 'SubjectLookup'"]
         return await self._search.fetch(
             "SELECT resource_code, department_code, purpose,"
             f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
             f" count(*) FILTER (WHERE result = '{DENIED}') AS denied"
-            f" FROM access_log {where}"
-            " GROUP BY resource_code, department_code, purpose"
-            f" HAVING count(*) FILTER (WHERE result IN ('{ANSWERED}', '{DENIED}')) > 0"
-            " ORDER BY resource_code, department_code, purpose", *args)
+            f" FROM access_log WHERE {' AND '.join(conditions)}"
+            " GROUP BY resource_code, department_code, purpose", *args)
+
+    async def daily_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
+        """What usage_summary gives, for the rolled-up days [first, last) (``f``'s times are ignored)."""
+        args: list[object] = [first, last]
+        conditions = ["day >= $1", "day < $2"]
+        if f.provider is not None:
+            args.append(f.provider)
+            conditions.append(f"provider_department_code = ${len(args)}")
+        if f.resource_code:
+            args.append(f.resource_code)
+            conditions.append(f"resource_code = ${len(args)}")
+        return await self._search.fetch(
+            "SELECT resource_code, department_code, purpose,"
+            f" coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0)::bigint AS answered,"
+            f" coalesce(sum(n) FILTER (WHERE result = '{DENIED}'), 0)::bigint AS denied"
+            f" FROM access_daily WHERE {' AND '.join(conditions)}"
+            " GROUP BY resource_code, department_code, purpose", *args)
+
+    async def roll_up_usage_months(self, months: list[tuple[dt.date, dt.date]]) -> None:
+        """Sums each month's (first day, next month's first day) daily counts into access_usage_monthly unless
+        it is there already; every day of it must be rolled up first."""
+        done = {row["month"] for row in await self._pool.fetch(
+            "SELECT month FROM access_usage_months WHERE month = ANY($1::date[])", [m for m, _ in months])}
+        for month, following in months:
+            if month in done:
+                continue
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-query-usage-monthly'))")
+                if await conn.fetchval("SELECT 1 FROM access_usage_months WHERE month = $1", month):
+                    continue
+                await conn.execute(
+                    "INSERT INTO access_usage_monthly SELECT $1::date, provider_department_code, resource_code,"
+                    f" department_code, purpose, coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0),"
+                    f" coalesce(sum(n) FILTER (WHERE result = '{DENIED}'), 0) FROM access_daily"
+                    " WHERE day >= $1 AND day < $2 GROUP BY 2, 3, 4, 5", month, following)
+                await conn.execute("INSERT INTO access_usage_months (month) VALUES ($1)", month)
+
+    async def monthly_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
+        """What usage_summary gives, for the rolled-up months [first, last) (``f``'s times are ignored)."""
+        args: list[object] = [first, last]
+        conditions = ["month >= $1", "month < $2"]
+        if f.provider is not None:
+            args.append(f.provider)
+            conditions.append(f"provider_department_code = ${len(args)}")
+        if f.resource_code:
+            args.append(f.resource_code)
+            conditions.append(f"resource_code = ${len(args)}")
+        return await self._search.fetch(
+            "SELECT resource_code, department_code, purpose, sum(answered)::bigint AS answered,"
+            f" sum(denied)::bigint AS denied FROM access_usage_monthly WHERE {' AND '.join(conditions)}"
+            " GROUP BY resource_code, department_code, purpose", *args)
+
+    async def oldest_access_time(self) -> dt.datetime | None:
+        """The time of the oldest access kept (one index probe per partition)."""
+        return await self._pool.fetchval("SELECT min(time) FROM access_log")
+
+    async def first_rolled_day(self) -> dt.date | None:
+        """The first day the daily counts hold (it may be older than every row kept: archived months)."""
+        return await self._pool.fetchval("SELECT min(day) FROM access_days")
+
+    # --- the access log's monthly partitions (services/query/partitions.py) ----------------------
+
+    async def ensure_partition(self, month: dt.date) -> str:
+        """Creates the partition of the month (CST) that ``month`` falls in unless it exists; its name."""
+        return await self._pool.fetchval("SELECT access_log_partition($1)", month)
+
+    async def partition_rows(self, name: str, fetch: int = 5000) -> AsyncIterator[asyncpg.Record]:
+        """Every row of one partition (access_log_YYYYMM), in chain and sequence order, from one snapshot."""
+        if not _PARTITION.fullmatch(name):
+            raise ValueError(f"not an access log partition: {name!r}")
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            async for row in conn.cursor(f"SELECT {', '.join(COLUMNS)} FROM {name} ORDER BY chain_id, seq",
+                                         prefetch=fetch):
+                yield row
+
+    async def drop_archived_partition(self, name: str, anchors: list[Checkpoint], file: str, rows: int,
+                                      sha256: str, now: dt.datetime) -> None:
+        """In one transaction: stores the signed heads the chains reached in the partition (a head signed
+        already stays as it was), registers the archive and the chains that ended in it, drops the partition."""
+        if not _PARTITION.fullmatch(name):
+            raise ValueError(f"not an access log partition: {name!r}")
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Detaching locks the whole access log: audit inserts queue behind the lock while it waits for a long
+            # reader. Give up after a moment instead (the next hourly pass tries again).
+            await conn.execute("SET LOCAL lock_timeout = '2s'")
+            await conn.executemany(
+                f"INSERT INTO audit_checkpoints ({_CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT (chain_id, seq) DO NOTHING",
+                [(c.chain_id, c.seq, c.hash, c.time, c.final, c.key_id, c.signature) for c in anchors])
+            await conn.execute("INSERT INTO access_archives (partition, file, rows, sha256, archive_time)"
+                               " VALUES ($1, $2, $3, $4, $5)", name, file, rows, sha256, now)
+            # A chain with no record after the partition ended in it: verification must not call it vanished.
+            await conn.executemany(
+                "INSERT INTO access_archived_chains (chain_id, last_seq, last_hash, partition)"
+                " SELECT $1::text, $2::bigint, $3::text, $4::text WHERE NOT EXISTS (SELECT 1 FROM access_log"
+                " WHERE chain_id = $1::text AND seq > $2::bigint AND tableoid <> $4::text::regclass)"
+                " ON CONFLICT (chain_id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash,"
+                " partition = excluded.partition",
+                [(c.chain_id, c.seq, c.hash, name) for c in anchors])
+            await conn.execute(f"ALTER TABLE access_log DETACH PARTITION {name}")
+            await conn.execute(f"DROP TABLE {name}")
+
+    async def partitions(self) -> list[str]:
+        """The access log's partitions (access_log_YYYYMM), oldest first."""
+        rows = await self._pool.fetch(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'access_log'::regclass ORDER BY c.relname")
+        return [row["relname"] for row in rows]
 
     # --- quotas -------------------------------------------------------------------------------
 
@@ -334,7 +454,11 @@ class QueryStore:
         scan, well inside the statement timeout, and the days done stay done if a later one fails. Concurrent
         callers serialize on a transaction lock."""
         counted = 0
+        done = {row["day"] for row in await self._pool.fetch(
+            "SELECT day FROM access_days WHERE day = ANY($1::date[])", [day for day, _, _ in days])}
         for day, start, end in days:
+            if day in done:  # one read for all the days counted already, not a transaction each
+                continue
             async with self._pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-query-access-daily'))")
                 if await conn.fetchval("SELECT 1 FROM access_days WHERE day = $1", day):

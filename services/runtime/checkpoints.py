@@ -185,6 +185,10 @@ class ChainReport:
     _row_problem: str = field(default="", repr=False)
     _last_hash: str = field(default="", repr=False)
     _unmatched_why: str = field(default="", repr=False)
+    #: Valid checkpoints met before the chain's first record: one of them may be the head it resumes from.
+    _before: list[Checkpoint] = field(default_factory=list, repr=False)
+    #: The sequence of the signed head the rows resume after (0: the chain starts at its first record).
+    resumed_after: int = 0
 
     @property
     def unsigned_records(self) -> int:
@@ -227,6 +231,8 @@ class ChainAuditor:
 
     def row(self, row: Mapping[str, object]) -> None:
         report = self._chain(str(row["chain_id"]))
+        if not report.records and report._before:
+            self._start_after_checkpoints(report, row)
         problem = self._rows.check(row)
         report.records += 1
         report.last_seq, report._last_hash = int(row["seq"]), str(row["hash"])  # type: ignore[call-overload]
@@ -236,12 +242,34 @@ class ChainAuditor:
         if problem is not None and not report.first_bad_id:
             report.first_bad_id, report._row_problem = str(row["id"]), problem
 
+    def _start_after_checkpoints(self, report: ChainReport, row: Mapping[str, object]) -> None:
+        """The chain's first record follows checkpoints: if the last of them signs the record just before it,
+        with the hash it links to, the chain resumes there (an earlier page verified what came before, or
+        those months were archived: docs/architecture.md); otherwise they are judged as usual (the records
+        before are missing)."""
+        before, report._before = report._before, []
+        anchor = before[-1]
+        resume = getattr(self._rows, "resume", None)
+        if resume is not None and not anchor.final and anchor.seq == int(row["seq"]) - 1 \
+                and anchor.hash == row["prev_hash"]:  # type: ignore[call-overload]
+            resume(report.chain_id, anchor.seq, anchor.hash)
+            report.matched, report.resumed_after, report._highest = anchor, anchor.seq, anchor
+            return
+        for checkpoint in before:
+            self._judge_checkpoint(report, checkpoint)
+
     def checkpoint(self, checkpoint: Checkpoint) -> None:
         problem = self._verifier.problem(checkpoint)
         if problem is not None:
             self.forged.append(Forged(checkpoint, problem))
             return
         report = self._chain(checkpoint.chain_id)
+        if not report.records:
+            report._before.append(checkpoint)
+            return
+        self._judge_checkpoint(report, checkpoint)
+
+    def _judge_checkpoint(self, report: ChainReport, checkpoint: Checkpoint) -> None:
         if checkpoint.final:
             report._final = checkpoint
         if report._highest is None or report._highest.seq <= checkpoint.seq:
@@ -262,8 +290,10 @@ class ChainAuditor:
             self._current = None
         return self.reports
 
-    @staticmethod
-    def _judge(report: ChainReport) -> None:
+    def _judge(self, report: ChainReport) -> None:
+        before, report._before = report._before, []
+        for checkpoint in before:  # a chain with checkpoints and no records
+            self._judge_checkpoint(report, checkpoint)
         matched = report.matched.describe() if report.matched is not None else "no checkpoint"
         missing = report.unmatched
         if missing is not None and not report.records:

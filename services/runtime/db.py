@@ -113,8 +113,9 @@ def migration_files(schema: str) -> list[Path]:
     return sorted(folder.glob("*.sql")) if folder.is_dir() else []
 
 
-async def migrate(url: str, schema: str) -> list[str]:
-    """Applies the service's pending migrations; returns the names it applied."""
+async def migrate(url: str, schema: str, before: str = "") -> list[str]:
+    """Applies the service's pending migrations (only those named before ``before``, when given: a test of a
+    migration over data of the earlier schema); returns the names it applied."""
     applied: list[str] = []
     conn = await asyncpg.connect(dsn=url)
     try:
@@ -130,6 +131,8 @@ async def migrate(url: str, schema: str) -> list[str]:
             done = {r["name"]: r["checksum"] for r in
                     await conn.fetch(f'SELECT name, checksum FROM "{schema}".schema_migrations')}
             for path in migration_files(schema):
+                if before and path.name >= before:
+                    break
                 sql = path.read_text(encoding="utf-8")
                 checksum = hashlib.sha256(sql.encode()).hexdigest()
                 if path.name in done:

@@ -78,6 +78,10 @@ class Settings:
     #: Query only: consecutive failures that open an endpoint's circuit, and how long it stays open.
     provider_breaker_failures: int = 5
     provider_breaker_open_seconds: float = 5.0
+    #: Months of the access log kept online (0: all); older months are archived as signed files, then dropped.
+    audit_retention_months: int = 0
+    #: Where archived months' files go (query only; required when audit_retention_months is set).
+    audit_archive_dir: str = ""
     call_timeout_seconds: float = 5.0
     #: After SIGTERM: NOT_SERVING, then this long still taking calls while load balancers notice.
     drain_grace_seconds: float = 5.0
@@ -150,6 +154,7 @@ _INT_FIELDS = {
     "GOVSHARE_DECISION_TTL_SECONDS": ("decision_ttl_seconds", 1, 3600),
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
     "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": ("audit_checkpoint_seconds", 1, 3600),
+    "GOVSHARE_AUDIT_RETENTION_MONTHS": ("audit_retention_months", 0, 1200),
     "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": ("supervision_snapshot_seconds", 0, 31 * 86400),
     "GOVSHARE_PROVIDER_CONCURRENCY": ("provider_concurrency", 1, 10_000),
     "GOVSHARE_PROVIDER_BREAKER_FAILURES": ("provider_breaker_failures", 1, 1000),
@@ -182,6 +187,7 @@ _STR_FIELDS = {
     "GOVSHARE_AUDIT_SIGNING_KEY": "audit_signing_key",
     "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": "audit_retired_public_keys",
     "GOVSHARE_PROVIDER_SIGNING_KEY": "provider_signing_key",
+    "GOVSHARE_AUDIT_ARCHIVE_DIR": "audit_archive_dir",
     "GOVSHARE_CATALOG_TARGET": "catalog_target",
     "GOVSHARE_AUTHORIZATION_TARGET": "authorization_target",
     "GOVSHARE_QUERY_TARGET": "query_target",
@@ -330,6 +336,9 @@ def validate(settings: Settings) -> list[str]:
                                      and settings.oidc_audience and settings.oidc_username_claim):
         errors.append("GOVSHARE_OIDC_ISSUER is set: GOVSHARE_OIDC_JWKS_URL (an http(s) URL), GOVSHARE_OIDC_AUDIENCE "
                       "and GOVSHARE_OIDC_USERNAME_CLAIM must be set too")
+    if settings.audit_retention_months and not settings.audit_archive_dir:
+        errors.append("GOVSHARE_AUDIT_RETENTION_MONTHS is set: GOVSHARE_AUDIT_ARCHIVE_DIR must say where archived "
+                      "months go")
     for attr in _REQUIRED.get(settings.component, ()):
         if not getattr(settings, attr):
             errors.append(f"GOVSHARE_{attr.upper()}: required by the {settings.component} service")

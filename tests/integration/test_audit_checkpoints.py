@@ -275,3 +275,75 @@ async def test_fuzzed_checkpoint_requests_never_fail_internally(platform, data: 
             await call
         except grpc.aio.AioRpcError as error:
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
+
+
+async def verify_pages(platform, page_size: int, held: list[audit_pb2.AuditCheckpoint] | None = None,  # type: ignore[no-untyped-def]
+                       ) -> list[audit_pb2.VerifyAuditChainResponse]:
+    """A whole verification, page by page (issue 13: no call scans the whole trail)."""
+    stub, token, pages = audit_pb2_grpc.AuditServiceStub(platform.channel), "", []
+    while True:
+        page = await stub.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(
+            checkpoints=held or [], page_size=page_size, page_token=token),
+            metadata=platform.metadata("authority"), timeout=60)
+        pages.append(page)
+        token = page.next_page_token
+        if not token:
+            return pages
+
+
+def records_of(pages: list[audit_pb2.VerifyAuditChainResponse], chain_id: str) -> list[int]:
+    """How many of the chain's records each page checked (pages that did not reach it left out)."""
+    return [c.records for page in pages for c in page.chains if c.chain_id == chain_id]
+
+
+async def test_a_verification_is_paged_at_signed_checkpoints_and_still_finds_tampering(
+        platform) -> None:  # type: ignore[no-untyped-def]
+    async with second_query(platform) as server, database(platform) as conn:
+        ids = []
+        for _ in range(3):
+            ids += await answer(platform, server, 2)
+            await server.component.checkpoint()  # type: ignore[attr-defined]
+        chain_id = await chain_of(conn, ids[0])
+        pages = await verify_pages(platform, page_size=1)
+        # Each page stopped at the first signed head after its one record: the chain took three pages.
+        assert records_of(pages, chain_id) == [2, 2, 2]
+        assert all(page.intact for page in pages), [p.detail for p in pages if not p.intact]
+        await conn.execute("UPDATE access_log SET purpose_text = 'rewritten' WHERE chain_id = $1 AND seq = 4",
+                           chain_id)
+        try:
+            tampered = await verify_pages(platform, page_size=1)
+        finally:
+            await conn.execute("UPDATE access_log SET purpose_text = '窗口业务办理' WHERE chain_id = $1 AND seq = 4",
+                               chain_id)
+    (bad,) = [c for page in tampered for c in page.chains if c.chain_id == chain_id and c.first_bad_id]
+    assert bad.first_bad_id == ids[3] and bad.state == audit_pb2.CHAIN_STATE_BROKEN
+    garbage = await refused_verification(platform, "garbage!")
+    assert garbage == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def refused_verification(platform, token: str) -> grpc.StatusCode:  # type: ignore[no-untyped-def]
+    stub = audit_pb2_grpc.AuditServiceStub(platform.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await stub.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(page_token=token),
+                                    metadata=platform.metadata("authority"), timeout=30)
+    return error.value.code()
+
+
+async def test_a_chain_whose_first_records_were_archived_verifies_from_the_signed_head_before_the_gap(
+        platform) -> None:  # type: ignore[no-untyped-def]
+    """Dropping an old month removes the first records of the chains that span it: what remains verifies from the
+    checkpoint signed at the last archived record; without that checkpoint, the gap is reported."""
+    async with second_query(platform) as server, database(platform) as conn:
+        ids = await answer(platform, server, 3)
+        (anchor,) = await server.component.checkpoint()  # type: ignore[attr-defined]
+        ids += await answer(platform, server, 2)
+        chain_id = await chain_of(conn, ids[0])
+        async with deleted(conn, "access_log", "chain_id = $1 AND seq <= 3", chain_id):
+            resumed = chain(await verify(platform), chain_id)
+            async with deleted(conn, "audit_checkpoints", "chain_id = $1 AND seq = 3", chain_id):
+                unanchored = chain(await verify(platform, held=[]), chain_id)
+    assert anchor.seq == 3
+    assert (resumed.state, resumed.records, resumed.last_sequence, resumed.unsigned_records) == (
+        audit_pb2.CHAIN_STATE_INTACT, 2, 5, 2)
+    assert resumed.last_matching_checkpoint.sequence == 3
+    assert unanchored.state == audit_pb2.CHAIN_STATE_BROKEN and unanchored.first_bad_id == ids[3]

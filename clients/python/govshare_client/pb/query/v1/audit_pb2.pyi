@@ -145,10 +145,14 @@ class AuditCheckpoint(_message.Message):
     def __init__(self, chain_id: _Optional[str] = ..., sequence: _Optional[int] = ..., hash: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., final: _Optional[bool] = ..., key_id: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class VerifyAuditChainRequest(_message.Message):
-    __slots__ = ("checkpoints",)
+    __slots__ = ("checkpoints", "page_size", "page_token")
     CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     checkpoints: _containers.RepeatedCompositeFieldContainer[AuditCheckpoint]
-    def __init__(self, checkpoints: _Optional[_Iterable[_Union[AuditCheckpoint, _Mapping]]] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, checkpoints: _Optional[_Iterable[_Union[AuditCheckpoint, _Mapping]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ChainVerification(_message.Message):
     __slots__ = ("chain_id", "state", "records", "last_sequence", "last_matching_checkpoint", "closed", "first_bad_id", "detail", "unsigned_records")
@@ -181,7 +185,7 @@ class ForgedCheckpoint(_message.Message):
     def __init__(self, checkpoint: _Optional[_Union[AuditCheckpoint, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class VerifyAuditChainResponse(_message.Message):
-    __slots__ = ("intact", "records_checked", "first_bad_id", "detail", "chains", "forged_checkpoints", "chains_checked")
+    __slots__ = ("intact", "records_checked", "first_bad_id", "detail", "chains", "forged_checkpoints", "chains_checked", "next_page_token")
     INTACT_FIELD_NUMBER: _ClassVar[int]
     RECORDS_CHECKED_FIELD_NUMBER: _ClassVar[int]
     FIRST_BAD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +193,7 @@ class VerifyAuditChainResponse(_message.Message):
     CHAINS_FIELD_NUMBER: _ClassVar[int]
     FORGED_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     CHAINS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     intact: bool
     records_checked: int
     first_bad_id: str
@@ -196,7 +201,8 @@ class VerifyAuditChainResponse(_message.Message):
     chains: _containers.RepeatedCompositeFieldContainer[ChainVerification]
     forged_checkpoints: _containers.RepeatedCompositeFieldContainer[ForgedCheckpoint]
     chains_checked: int
-    def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ..., chains: _Optional[_Iterable[_Union[ChainVerification, _Mapping]]] = ..., forged_checkpoints: _Optional[_Iterable[_Union[ForgedCheckpoint, _Mapping]]] = ..., chains_checked: _Optional[int] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ..., chains: _Optional[_Iterable[_Union[ChainVerification, _Mapping]]] = ..., forged_checkpoints: _Optional[_Iterable[_Union[ForgedCheckpoint, _Mapping]]] = ..., chains_checked: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ExportAuditCheckpointsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

@@ -1,0 +1,177 @@
+"""Retention of the access log (issue 13): a month older than the authority keeps online is archived as a signed
+file an auditor verifies offline, then its partition is dropped (docs/architecture.md, "The audit log at scale").
+
+The file is JSON Lines: a header ``{"format": "govshare.audit.archive.v1", "partition": ..., "from": ...,
+"to": ...}``, one line per record (the access log's columns, time in UTC ISO form, in chain and sequence order),
+and a trailer ``{"trailer": {"rows": n, "sha256": hex, "key_id": ..., "signature": base64}}``. The signature
+(Ed25519, the audit signing key) covers the compact JSON ``["govshare.audit.archive.v1",partition,rows,sha256]``
+where sha256 is that of every byte before the trailer. :func:`verify_file` checks the signature, the digest, and
+that every record's hash is that of its content and links to the record before it (the first record of each
+chain in the file links to the one before the file: the previous month's archive, or genesis).
+
+Before the partition is dropped, the head each chain reached in it is signed as an ordinary checkpoint, so the
+records that remain verify from there (services.runtime.checkpoints.ChainAuditor), and chains that ended in the
+month are registered as archived, so verification does not report them vanished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.query.audit import COLUMNS, GENESIS, HASHED, chain_hash
+from services.query.checkpoints import CheckpointSigner
+from services.query.figures import CST
+from services.query.store import QueryStore
+from services.runtime.checkpoints import Head, key_id
+
+FORMAT = "govshare.audit.archive.v1"
+
+
+def signed_bytes(partition: str, rows: int, digest: str) -> bytes:
+    """What an archive's signature covers."""
+    return json.dumps([FORMAT, partition, rows, digest], separators=(",", ":")).encode("ascii")
+
+
+def _line(row: Mapping[str, object]) -> bytes:
+    values = {name: row[name] for name in COLUMNS}
+    values["time"] = row["time"].astimezone(dt.UTC).isoformat(timespec="microseconds")  # type: ignore[union-attr]
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+@dataclass
+class Written:
+    """What an archive file holds: its path, record count, digest, and where each chain stood at its last record."""
+
+    path: Path
+    rows: int
+    sha256: str
+    heads: dict[str, Head]
+
+
+async def write_file(path: Path, partition: str, start: dt.datetime, end: dt.datetime,
+                     rows: AsyncIterator[Mapping[str, object]], key: Ed25519PrivateKey) -> Written:
+    """Writes ``rows`` (in chain, sequence order) as a signed archive, atomically (a temporary file renamed once
+    it is on disk)."""
+    digest, count, heads = hashlib.sha256(), 0, {}
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as out:
+        header = json.dumps({"format": FORMAT, "partition": partition, "from": start.isoformat(),
+                             "to": end.isoformat()}, separators=(",", ":")).encode() + b"\n"
+        digest.update(header)
+        out.write(header)
+        async for row in rows:
+            line = _line(row)
+            digest.update(line)
+            out.write(line)
+            count += 1
+            chain_id = str(row["chain_id"])
+            heads[chain_id] = Head(chain_id, int(row["seq"]), str(row["hash"]))  # type: ignore[call-overload]
+        signature = key.sign(signed_bytes(partition, count, digest.hexdigest()))
+        trailer = {"trailer": {"rows": count, "sha256": digest.hexdigest(), "key_id": key_id(key.public_key()),
+                               "signature": base64.b64encode(signature).decode()}}
+        out.write(json.dumps(trailer, separators=(",", ":")).encode() + b"\n")
+        out.flush()
+        os.fsync(out.fileno())
+    partial.replace(path)
+    return Written(path, count, digest.hexdigest(), heads)
+
+
+def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey]) -> tuple[int, list[str]]:
+    """Checks an archive offline: signed by a trusted key, unaltered, and every record's chain intact within the
+    file. Returns the number of records and every problem (none: the archive is good)."""
+    keys = {key_id(key): key for key in public_keys}
+    digest, rows, problems = hashlib.sha256(), 0, []
+    partition, trailer = "", None
+    heads: dict[str, tuple[int, str]] = {}
+    for number, line in enumerate(lines, 1):
+        try:
+            data = json.loads(line)
+        except ValueError:
+            problems.append(f"line {number}: not JSON")
+            digest.update(line)
+            continue
+        if isinstance(data, dict) and "trailer" in data:
+            trailer = data["trailer"]
+            break
+        digest.update(line)
+        if number == 1:
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                return 0, [f"not a {FORMAT} file"]
+            partition = str(data.get("partition", ""))
+            continue
+        rows += 1
+        problem = _check_row(data, heads)
+        if problem:
+            problems.append(f"line {number}: {problem}")
+    if trailer is None:
+        return rows, [*problems, "no trailer: the file was cut short"]
+    try:
+        key = keys[trailer["key_id"]]
+        key.verify(base64.b64decode(trailer["signature"]), signed_bytes(partition, trailer["rows"], trailer["sha256"]))
+    except KeyError:
+        problems.append("signed by a key that is not a trusted audit key")
+    except (InvalidSignature, ValueError, TypeError):
+        problems.append("the signature does not match the trailer")
+    if trailer.get("sha256") != digest.hexdigest():
+        problems.append("the records are not those the signature covers (digest differs)")
+    if trailer.get("rows") != rows:
+        problems.append(f"the trailer counts {trailer.get('rows')} records, the file holds {rows}")
+    return rows, problems
+
+
+def _check_row(data: object, heads: dict[str, tuple[int, str]]) -> str | None:
+    """Why an archived record breaks its chain within the file, or None."""
+    try:
+        row = dict(data)  # type: ignore[call-overload]
+        values = [row[name] for name in HASHED]
+        values[HASHED.index("time")] = dt.datetime.fromisoformat(row["time"])
+        chain_id, seq, prev_hash, stored = row["chain_id"], row["seq"], row["prev_hash"], row["hash"]
+    except (KeyError, TypeError, ValueError):
+        return "not an access record"
+    last = heads.get(chain_id)
+    if last is not None and seq != last[0] + 1:
+        return f"chain {chain_id}: expected record {last[0] + 1}, found {seq}"
+    if last is not None and prev_hash != last[1]:
+        return f"chain {chain_id} record {seq}: does not link to the previous record"
+    if last is None and seq == 1 and prev_hash != GENESIS:
+        return f"chain {chain_id} record 1: does not start from genesis"
+    if chain_hash(prev_hash, values) != stored:
+        return f"chain {chain_id} record {seq}: content does not match its hash"
+    heads[chain_id] = (seq, stored)
+    return None
+
+
+async def archive_partition(store: QueryStore, signer: CheckpointSigner, key: Ed25519PrivateKey, name: str,
+                            directory: Path, now: dt.datetime) -> Written:
+    """Archives the partition ``name`` (access_log_YYYYMM) into ``directory`` and drops it.
+
+    Its days are counted into the daily counts first (summaries and figures keep them), the file is on disk
+    before anything is dropped, and the chains' heads in the month are signed, the chains that ended in it
+    registered, and the partition dropped in one transaction.
+    """
+    start, end = month_bounds(name)
+    days = [start + dt.timedelta(days=n) for n in range((end - start).days)]
+    await store.roll_up_days([(day.date(), day, day + dt.timedelta(days=1)) for day in days])
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    written = await write_file(directory / f"{name}.jsonl", name, start, end, store.partition_rows(name), key)
+    anchors = [signer.sign(head, now, False) for head in written.heads.values()]
+    await store.drop_archived_partition(name, anchors, str(written.path), written.rows, written.sha256, now)
+    return written
+
+
+def month_bounds(name: str) -> tuple[dt.datetime, dt.datetime]:
+    """The first instants (CST) of the partition's month and of the next."""
+    month = dt.datetime.strptime(name.removeprefix("access_log_"), "%Y%m").replace(tzinfo=CST)
+    following = (month + dt.timedelta(days=32)).replace(day=1)
+    return month, following

@@ -1,0 +1,256 @@
+"""The access log partitioned by month (issue 13): the migration converts a filled table in place (rows and
+chains unchanged), the service keeps the coming months' partitions, every listing filter has its index, and the
+usage summary reads whole days from the daily counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.client import run_verify_archive
+from services.query import audit, figures
+from services.query.archive import verify_file
+from services.query.audit import GENESIS, ChainChecker, chain_hash
+from services.query.checkpoints import INTACT, ChainAuditor, CheckpointSigner, CheckpointVerifier, Head, public_pem
+from services.query.partitions import MONTHS_AHEAD, PartitionKeeper, Retention, month_start
+from services.query.store import AccessFilter, QueryStore
+from services.runtime import db
+from services.runtime.embedded import EmbeddedServers, create_database
+
+CST = figures.CST
+PROVIDER = "11100000000000002X"
+
+
+def chained(times: list[dt.datetime], chain_id: str, department: str = "11100000000000001X") -> list[tuple]:
+    """Rows as the writer stores them, chained in order."""
+    rows, head = [], GENESIS
+    for seq, time in enumerate(times, 1):
+        values = (uuid.uuid4().hex, chain_id, seq, time, "sys-a", department, "101001/000001", PROVIDER, "Query",
+                  ["name"], f"key-{seq}", [], "ADMINISTRATIVE_BASIS", "", audit.ANSWERED, "", "")
+        digest = chain_hash(head, values)
+        rows.append((*values, head, digest))
+        head = digest
+    return rows
+
+
+@pytest.fixture
+async def old_schema(embedded: EmbeddedServers) -> AsyncIterator[str]:
+    """A fresh database whose query schema stops before the partitioning migration."""
+    url = await create_database(embedded.database_url, f"govshare_part_{uuid.uuid4().hex[:8]}")
+    await db.migrate(url, "query", before="008")
+    yield url
+
+
+async def test_the_migration_partitions_a_filled_access_log_by_month_keeping_rows_and_chains(
+        old_schema: str) -> None:
+    times = [dt.datetime(2025, 1, 31, 15, 59, tzinfo=dt.UTC),   # 23:59 CST, still January
+             dt.datetime(2025, 1, 31, 16, 0, tzinfo=dt.UTC),    # midnight CST: February
+             dt.datetime(2025, 2, 20, tzinfo=dt.UTC)]
+    rows = chained(times, "c" * 32)
+    conn = await asyncpg.connect(old_schema, server_settings={"search_path": "query"})
+    try:
+        await conn.copy_records_to_table("access_log", records=rows, columns=audit.COLUMNS)
+        assert await db.migrate(old_schema, "query") == ["008_access_log_partitions.sql"]
+        assert await conn.fetchval("SELECT relkind FROM pg_class WHERE oid = 'access_log'::regclass") == b"p"
+        now = dt.datetime.now(CST).date()
+        by_partition = {r["p"]: r["n"] for r in await conn.fetch(
+            "SELECT tableoid::regclass::text AS p, count(*) AS n FROM access_log GROUP BY 1")}
+        assert by_partition == {"access_log_202501": 1, "access_log_202502": 2}
+        partitions = {r["relname"] for r in await conn.fetch(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'access_log'::regclass")}
+        assert {f"access_log_{month_start(now, n):%Y%m}" for n in (0, 1)} <= partitions
+        stored = await conn.fetch(f"SELECT {', '.join(audit.COLUMNS)} FROM access_log ORDER BY chain_id, seq")
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in stored] == rows
+    checker = ChainChecker()
+    assert [checker.check(r) for r in stored] == [None, None, None]
+
+
+async def test_the_service_creates_the_coming_months_before_a_write_needs_them(old_schema: str) -> None:
+    await db.migrate(old_schema, "query")
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    try:
+        later = dt.datetime(2031, 11, 30, 17, tzinfo=dt.UTC)  # 2031-12-01 01:00 CST
+        (row,) = chained([later], "d" * 32)
+        with pytest.raises(asyncpg.PostgresError):  # no partition holds December 2031 yet
+            await store.insert_accesses([row])
+        keeper = PartitionKeeper(store, 3600, clock=lambda: later)
+        names = await keeper.run_once()
+        assert names == ["access_log_203112", "access_log_203201", "access_log_203202"][:MONTHS_AHEAD + 1]
+        assert await keeper.run_once() == names  # again: nothing to do, no error
+        # Last month's usage sums are ready before any summary asks.
+        assert await pool.fetchval("SELECT month FROM access_usage_months") == dt.date(2031, 11, 1)
+        await store.insert_accesses([row])
+        assert await pool.fetchval("SELECT tableoid::regclass::text FROM access_log WHERE id = $1",
+                                   row[0]) == "access_log_203112"
+    finally:
+        await store.release_audit_connection()
+        await pool.close()
+
+
+@pytest.mark.parametrize(("scope", "index"), [
+    (AccessFilter(department_code="X"), "department_code_time_id_idx"),
+    (AccessFilter(provider=PROVIDER, department_code="X"), "provider_department_code_department_code_"),
+    (AccessFilter(provider="Y", resource_code="101001/000001"), "provider_department_code_resource_code_"),
+    (AccessFilter(resource_code="101001/000001", department_code="X"), "resource_code_department_code_time_"),
+])
+async def test_every_listing_filter_reads_its_own_index(old_schema: str, scope: AccessFilter, index: str) -> None:
+    """A filter that matches nothing must not walk another filter's index to find so (3.7 s at 10^7 rows)."""
+    await db.migrate(old_schema, "query")
+    conn = await asyncpg.connect(old_schema, server_settings={"search_path": "query"})
+    try:
+        await conn.execute("SET enable_seqscan = off")
+        await conn.execute("SET enable_sort = off")
+        captured: list[str] = []
+        store = QueryStore(_Explaining(conn, captured))  # type: ignore[arg-type]
+        await store.list_accesses(scope, None, 51)
+        plan = json.loads(captured[0])
+        scans = _scans(plan[0]["Plan"])
+        assert scans, plan
+        for scan in scans:  # every partition's rows found by the filter's own index, none read and thrown away
+            assert scan["Index Name"].startswith(f"{scan['Relation Name']}_{index}"), scan
+            assert "Filter" not in scan, scan
+    finally:
+        await conn.close()
+
+
+def _scans(node: dict) -> list[dict]:
+    found = [node] if "Index Name" in node else []
+    for child in node.get("Plans", []):
+        found += _scans(child)
+    return found
+
+
+class _Explaining:
+    """A stand-in pool that runs a listing's statement under EXPLAIN on a real connection and keeps the plan."""
+
+    def __init__(self, conn: asyncpg.Connection, captured: list[str]) -> None:
+        self._conn, self._captured = conn, captured
+
+    async def fetch(self, query: str, *args: object) -> list:
+        self._captured.append(await self._conn.fetchval(f"EXPLAIN (FORMAT JSON) {query}", *args))
+        return []
+
+
+async def test_the_usage_summary_reads_whole_days_from_the_daily_counts(old_schema: str) -> None:
+    """Once a day is counted, the summary no longer reads its rows: they can be archived and dropped, and a
+    year costs what a day does."""
+    await db.migrate(old_schema, "query")
+    pool = await db.create_pool(old_schema, "query")
+    try:
+        store = QueryStore(pool)
+        day = dt.datetime(2026, 3, 10, tzinfo=CST)
+        await store.ensure_partition(day.date())
+        rows = chained([day + dt.timedelta(hours=h) for h in (1, 2, 3)], "e" * 32)
+        await store.insert_accesses(rows)
+        await store.release_audit_connection()
+        now = day + dt.timedelta(days=3)
+        scope = AccessFilter(provider=PROVIDER, start=day, end=day + dt.timedelta(days=1))
+        expected = [{"resource_code": "101001/000001", "department_code": "11100000000000001X",
+                     "purpose": "ADMINISTRATIVE_BASIS", "answered": 3, "denied": 0}]
+        assert await figures.usage_summary(store, scope, now) == expected
+        await pool.execute("DELETE FROM access_log WHERE chain_id = $1", "e" * 32)  # as an archived month
+        assert await figures.usage_summary(store, scope, now) == expected
+        assert await figures.usage_summary(store, AccessFilter(provider="other", start=day, end=now), now) == []
+    finally:
+        await pool.close()
+
+
+# --- retention: archive a month as a signed file, verify it offline, drop it --------------------------------
+
+async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_chain_still_verifies(
+        old_schema: str, tmp_path: Path) -> None:
+    await db.migrate(old_schema, "query")
+    key = Ed25519PrivateKey.generate()
+    signer = CheckpointSigner(key)
+    verifier = CheckpointVerifier([key.public_key()])
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    spanning = chained([january, january + dt.timedelta(days=1), january + dt.timedelta(days=30)], "a" * 32)
+    ended = chained([january + dt.timedelta(hours=5)], "b" * 32)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    try:
+        for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1)):
+            await store.ensure_partition(month)
+        await store.insert_accesses([*spanning, *ended])
+        await store.release_audit_connection()
+        # The writers' own checkpoints: the ended chain closed (final), the spanning one signed at its end.
+        (closed,) = [signer.sign(Head("b" * 32, 1, ended[0][-1]), january + dt.timedelta(hours=6), True)]
+        await store.insert_checkpoints([closed, signer.sign(Head("a" * 32, 3, spanning[2][-1]),
+                                                            january + dt.timedelta(days=31), False)])
+        march = dt.datetime(2025, 3, 5, tzinfo=CST)
+        keeper = PartitionKeeper(store, 3600, clock=lambda: march,
+                                 retention=Retention(2, tmp_path, signer, key))  # keeps February and March
+        await keeper.run_once()
+        assert "access_log_202501" not in await store.partitions()
+        assert await pool.fetchval("SELECT count(*) FROM access_log") == 1  # February's record
+        # The daily counts kept January's days.
+        assert await pool.fetchval("SELECT sum(n) FROM access_daily WHERE day < '2025-02-01'") == 3
+
+        file = tmp_path / "access_log_202501.jsonl"
+        public = tmp_path / "audit.pub.pem"
+        public.write_text(public_pem(key.public_key()), encoding="utf-8")
+        assert run_verify_archive(file, [public]) == 0
+        with file.open("rb") as lines:
+            assert verify_file(lines, [key.public_key()]) == (3, [])
+        tampered = tmp_path / "tampered.jsonl"
+        tampered.write_bytes(file.read_bytes().replace(b'"key-2"', b'"key-9"'))
+        assert run_verify_archive(tampered, [public]) == 1
+        with tampered.open("rb") as lines:
+            _, problems = verify_file(lines, [key.public_key()])
+        assert any("content does not match its hash" in p for p in problems)
+        assert any("digest differs" in p for p in problems)
+        other = tmp_path / "other.pub.pem"
+        other.write_text(public_pem(Ed25519PrivateKey.generate().public_key()), encoding="utf-8")
+        assert run_verify_archive(file, [other]) == 1
+
+        # Online, the rest of the spanning chain verifies from the head signed at archiving; the chain that
+        # ended in January is not called vanished.
+        auditor = ChainAuditor(verifier)
+        async for row, checkpoint in store.chain_entries():
+            if row is not None:
+                auditor.row(row)
+            if checkpoint is not None:
+                auditor.checkpoint(checkpoint)
+        reports = {r.chain_id: r for r in auditor.finish()}
+        assert set(reports) == {"a" * 32}
+        assert (reports["a" * 32].state, reports["a" * 32].resumed_after, reports["a" * 32].records) == (
+            INTACT, 2, 1)
+        assert not auditor.forged
+    finally:
+        await pool.close()
+
+
+async def test_the_usage_summary_reads_whole_months_from_the_monthly_sums(old_schema: str) -> None:
+    """A year is twelve monthly rows per group, not 365 daily ones (331 ms p95 for the authority's year at 10^6
+    records before)."""
+    await db.migrate(old_schema, "query")
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    try:
+        times = [dt.datetime(2026, 1, 20, tzinfo=CST), dt.datetime(2026, 2, 3, tzinfo=CST),
+                 dt.datetime(2026, 2, 27, tzinfo=CST), dt.datetime(2026, 3, 2, tzinfo=CST)]
+        for t in times:
+            await store.ensure_partition(t.date())
+        await store.insert_accesses(chained(times, "f" * 32))
+        await store.release_audit_connection()
+        scope = AccessFilter(start=dt.datetime(2026, 1, 15, tzinfo=CST), end=dt.datetime(2026, 3, 10, tzinfo=CST))
+        now = dt.datetime(2026, 4, 1, tzinfo=CST)
+        (first,) = await figures.usage_summary(store, scope, now)
+        assert first["answered"] == 4
+        assert await pool.fetchval("SELECT sum(answered) FROM access_usage_monthly WHERE month = '2026-02-01'") == 2
+        await pool.execute("DELETE FROM access_daily WHERE day >= '2026-02-01' AND day < '2026-03-01'")
+        (again,) = await figures.usage_summary(store, scope, now)
+        assert again["answered"] == 4  # February from its monthly sum, January's and March's days from the daily
+    finally:
+        await pool.close()
