@@ -57,7 +57,8 @@ async def test_the_migration_partitions_a_filled_access_log_by_month_keeping_row
     conn = await asyncpg.connect(old_schema, server_settings={"search_path": "query"})
     try:
         await conn.copy_records_to_table("access_log", records=rows, columns=audit.COLUMNS)
-        assert await db.migrate(old_schema, "query") == ["008_access_log_partitions.sql"]
+        applied = await db.migrate(old_schema, "query")
+        assert applied[0] == "008_access_log_partitions.sql" and all(name > "008" for name in applied)
         assert await conn.fetchval("SELECT relkind FROM pg_class WHERE oid = 'access_log'::regclass") == b"p"
         now = dt.datetime.now(CST).date()
         by_partition = {r["p"]: r["n"] for r in await conn.fetch(
