@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 CATCH_UP_SECONDS = 5.0
 #: How far back each catch-up reaches before its last watermark (late commits, clock skew between replicas).
 OVERLAP = dt.timedelta(seconds=30)
-#: Rows per batch of the rebuild.
-BUILD_BATCH = 5000
+#: Rows per batch of the rebuild: each batch is turned into documents on the event loop, so it stays small.
+BUILD_BATCH = 1000
 #: How long a write waits for its own change to be searchable on this replica before it returns anyway.
 TOUCH_WAIT_SECONDS = 2.0
 #: What a search is told while the index builds (google.rpc.RetryInfo).
