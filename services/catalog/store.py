@@ -165,12 +165,13 @@ def _listed(view: View, entry_filter: EntryFilter, sql: _Sql) -> tuple[str, list
 
 # The current version of each entry as the search index holds it (services/catalog/index.py): the published
 # one, else the latest (seen by its department and the authority only); retired entries are not searched.
-_INDEXED = (
-    "SELECT v.code, v.version, e.provider_department_code AS owner, e.public_version IS NOT NULL AS published, "
+_INDEXED_COLUMNS = (
+    "v.code, v.version, e.provider_department_code AS owner, e.public_version IS NOT NULL AS published, "
     "v.provider_department_code, v.category, v.share_type, v.zone, v.secrecy, v.update_cycle, v.subject, "
     "v.project_code, v.search_name, v.search_text, v.search_name_words, v.search_text_words, "
-    "coalesce(v.publish_time, v.update_time) AS recency "
-    "FROM entries e JOIN entry_versions v ON v.code = e.code "
+    "coalesce(v.publish_time, v.update_time) AS recency")
+_INDEXED = (
+    f"SELECT {_INDEXED_COLUMNS} FROM entries e JOIN entry_versions v ON v.code = e.code "
     "AND v.version = coalesce(e.public_version, e.latest_version) "
     f"WHERE v.state <> {int(EntryState.RETIRED)}")
 
@@ -248,17 +249,16 @@ class CatalogStore:
             f"{resume} ORDER BY s.rank, s.code, s.version LIMIT {sql.arg(limit)}", *sql.args)
         return [(row["rank"], _entry(row)) for row in rows]
 
-    async def indexed_versions(self, batch: int) -> AsyncIterator[list[IndexedVersion]]:
-        """Every entry's searchable version, in batches (the search index's rebuild), from one snapshot."""
-        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            rows: list[IndexedVersion] = []
-            async for row in conn.cursor(_INDEXED, prefetch=batch):
-                rows.append(_indexed(row))
-                if len(rows) >= batch:
-                    yield rows
-                    rows = []
-            if rows:
-                yield rows
+    async def indexed_page(self, after: str, limit: int) -> tuple[list[IndexedVersion], str]:
+        """The searchable versions of the next ``limit`` entries after code ``after``, and the last code read
+        ('' at the end): the search index's rebuild, in short queries rather than one transaction held open
+        for minutes (the catch-up re-applies whatever changed meanwhile)."""
+        rows = await self._pool.fetch(
+            f"SELECT e.code AS listed, {_INDEXED_COLUMNS} "
+            "FROM (SELECT * FROM entries WHERE code > $1 ORDER BY code LIMIT $2) e "
+            "LEFT JOIN entry_versions v ON v.code = e.code AND v.version = coalesce(e.public_version, "
+            f"e.latest_version) AND v.state <> {int(EntryState.RETIRED)} ORDER BY e.code", after, limit)
+        return [_indexed(row) for row in rows if row["code"] is not None], (rows[-1]["listed"] if rows else "")
 
     async def indexed_of(self, codes: Sequence[str]) -> list[IndexedVersion]:
         """The searchable versions of ``codes`` (none for an entry that is retired or unknown)."""
