@@ -3,7 +3,7 @@
     python -m loadtest.search_bench                       # 10^4, then 10^6, in one run
     python -m loadtest.search_bench --sizes 10000 --rounds 20
 
-For each size, in one data directory that grows from the first size to the next:
+For each size, in a data directory of its own (kept with ``--data-dir``, and then only completed by a rerun):
 
 1. the embedded PostgreSQL is started alone, migrated, and the entries are bulk-loaded with COPY, each row
    made by the catalog's own code (``store._row`` of an Entry and ``search.document_of``: the normalised text,
@@ -328,11 +328,10 @@ async def main(sizes: list[int], rounds: int, keep: Path | None) -> None:
     data_dir = keep or Path(tempfile.mkdtemp(prefix="govshare-search-bench-"))
     results = []
     try:
-        loaded = 0
         for size in sorted(sizes):
             print(f"{size:,} entries", flush=True)
-            results.append(await measure_size(data_dir, loaded, size, rounds))
-            loaded = size
+            # A database per size, so a kept one (--data-dir) is reused as it is by the next run.
+            results.append(await measure_size(data_dir / f"entries-{size}", 0, size, rounds))
             print_table(results[-1])
     finally:
         if keep is None:
