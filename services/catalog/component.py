@@ -11,6 +11,7 @@ from govshare.catalog.v1 import catalog_pb2_grpc, figures_pb2, figures_pb2_grpc
 from services.catalog import figures
 from services.catalog.catalog import Catalog
 from services.catalog.endpoints import EndpointChecker
+from services.catalog.indexing import IndexKeeper
 from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.runtime import cache, db
@@ -48,6 +49,8 @@ class CatalogComponent:
         self._figures = FiguresServicer(AssertionVerifier(settings.internal_key), self._figure_source,
                                         figures_pb2.ListDepartmentFiguresResponse)
         self._outbox = AdminOutbox(settings, self.name)
+        #: The replica's search index: built from PostgreSQL in start(), then kept current by change events.
+        self._index: IndexKeeper | None = None
 
     def register(self, server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._servicer, server)
@@ -66,10 +69,15 @@ class CatalogComponent:
         self._outbox.start(pool)
         await self._states.start()
         self._store = CatalogStore(pool, listing=pools.listing, search=pools.search)
+        self._index = IndexKeeper(self._settings.redis_url)
+        self._index.start(self._store)
         self._catalog = Catalog(self._store, self._announce, self._settings.zone, self._masker,
-                                self._settings.catalog_update_working_days, EndpointChecker(self._settings))
+                                self._settings.catalog_update_working_days, EndpointChecker(self._settings),
+                                self._index)
 
     async def stop(self) -> None:
+        if self._index is not None:
+            await self._index.stop()
         await self._states.stop()
         await self._outbox.stop()
         if self._pools is not None:
@@ -97,8 +105,11 @@ class CatalogComponent:
         return compute
 
     async def _announce(self, code: str) -> None:
-        """After every committed change of an entry: tells the platform, and delivers any administrative event."""
+        """After every committed change of an entry: tells the platform (every catalog replica's search index
+        among it), and delivers any administrative event; this replica's index has it before the call returns."""
         self._outbox.notify()
+        if self._index is not None:
+            await self._index.touch(code)
         if self._redis is not None:
             await cache.publish(self._redis, cache.CATALOG_CHANGED, {"code": code})
 

@@ -240,6 +240,16 @@ class EntryFilter:
 class Page:
     entries: list[Entry]
     next_page_token: str
+    #: Search only: where the query's words occur in each entry's name and summary (same order as entries).
+    highlights: list[Highlight] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """[start, end) code point ranges of the matched words in an entry's name and summary, as stored."""
+
+    name: list[tuple[int, int]]
+    summary: list[tuple[int, int]]
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,25 @@ only built-in features:
 * **Relevance**: entries whose name contains every term come first, then by the
   number of terms found in the name, then by code, a total order that keyset
   pagination can resume from.
+
+That PostgreSQL path now serves only searches with a state filter (the authority's
+review queue); every other search is answered by the in-process index
+(services/catalog/index.py), which matches the same substrings and ranks whole
+words above fragments. Both read what this module derives from a version: its
+normalised text, and its words as the segmenter (jieba, search mode) cuts them,
+stored with the version (``search_name_words``, ``search_text_words``) so that a
+replica rebuilding its index does not segment every entry again.
 """
 
 from __future__ import annotations
 
+import logging
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+
+import jieba
 
 from services.runtime.errors import FieldViolation, invalid_argument
 
@@ -51,18 +64,48 @@ def grams(text: str) -> set[str]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _segmenter() -> jieba.Tokenizer:
+    """jieba's tokenizer with its dictionary loaded once per process (about half a second), quietly."""
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
+def words(text: str) -> list[str]:
+    """The words of normalised ``text`` for the index: jieba's search mode, which also yields the shorter
+    words inside a long one (信息库 → 信息, 信息库), so a query for either finds it as a whole word."""
+    return [w for w in _segmenter().cut_for_search(text) if w.strip() and not _is_punctuation(w)]
+
+
+def query_words(term: str) -> list[str]:
+    """The words of one query term (precise mode: 人口基础 → 人口, 基础)."""
+    return [w for w in _segmenter().lcut(term) if w.strip() and not _is_punctuation(w)] or [term]
+
+
+def _is_punctuation(word: str) -> bool:
+    return all(unicodedata.category(ch)[0] in "PSZC" for ch in word)
+
+
 @dataclass(frozen=True)
 class Document:
-    """What a version is found by: its normalised name, its normalised name and summary, and their grams."""
+    """What a version is found by: its normalised name, its normalised name, summary and data item names
+    (``text``), their grams (the PostgreSQL path), and the words of the name and of the rest (the index)."""
 
     name: str
     text: str
     grams: list[str]
+    name_words: str = ""
+    text_words: str = ""
 
 
-def document_of(name: str, summary: str) -> Document:
+def document_of(name: str, summary: str, item_names: Sequence[str] = ()) -> Document:
     name, summary = normalize(name), normalize(summary)
-    return Document(name=name, text=f"{name}\n{summary}", grams=sorted(grams(name) | grams(summary)))
+    items = normalize(" ".join(item_names))
+    rest = f"{summary}\n{items}" if items else summary
+    return Document(name=name, text=f"{name}\n{rest}", grams=sorted(grams(name) | grams(rest)),
+                    name_words=" ".join(words(name)), text_words=" ".join(words(rest)))
 
 
 def term_grams(term: str) -> set[str]:
@@ -92,3 +135,31 @@ def query_grams(terms: list[str]) -> list[str]:
     for term in terms:
         needed |= term_grams(term)
     return sorted(needed)
+
+
+def spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
+    """Where ``terms`` (normalised) occur in ``text`` as stored: merged [start, end) code point ranges.
+
+    Text is matched in its normalised form; each original character is normalised on its own so that a
+    match maps back to the characters it came from (ＧＩＳ matches gis at 0-3).
+    """
+    normalised: list[str] = []
+    origin: list[int] = []
+    for position, char in enumerate(text):
+        piece = normalize(char)
+        normalised.append(piece)
+        origin.extend([position] * len(piece))
+    flat = "".join(normalised)
+    found: list[tuple[int, int]] = []
+    for term in terms:
+        start = flat.find(term)
+        while start >= 0 and term:
+            found.append((origin[start], origin[start + len(term) - 1] + 1))
+            start = flat.find(term, start + len(term))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(found):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged

@@ -8,7 +8,7 @@ import grpc
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.catalog.catalog import Catalog
-from services.catalog.model import DataItem, Endpoint, Entry, EntryFilter, MandateChange, Page
+from services.catalog.model import DataItem, Endpoint, Entry, EntryFilter, Highlight, MandateChange, Page
 from services.runtime.actors import actor_pb
 from services.runtime.identity import AssertionVerifier
 from services.runtime.timestamps import from_timestamp, to_timestamp
@@ -68,6 +68,12 @@ def _overdue_to_proto(change: MandateChange) -> catalog_pb2.OverdueUpdate:
         change_time=to_timestamp(change.change_time), due_time=to_timestamp(change.due_time))
 
 
+def _highlight_to_proto(code: str, highlight: Highlight) -> catalog_pb2.SearchHighlight:
+    return catalog_pb2.SearchHighlight(
+        code=code, name=[catalog_pb2.TextRange(start=start, end=end) for start, end in highlight.name],
+        summary=[catalog_pb2.TextRange(start=start, end=end) for start, end in highlight.summary])
+
+
 def _entries(page: Page) -> list[catalog_pb2.Entry]:
     return [entry_to_proto(entry) for entry in page.entries]
 
@@ -101,7 +107,10 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         caller = self._verifier.from_context(context)
         page = await self._catalog().search_entries(caller, request.query, filter_from_proto(request.filter),
                                           request.page_size, request.page_token)
-        return catalog_pb2.SearchEntriesResponse(entries=_entries(page), next_page_token=page.next_page_token)
+        return catalog_pb2.SearchEntriesResponse(
+            entries=_entries(page), next_page_token=page.next_page_token,
+            highlights=[_highlight_to_proto(entry.code, highlight)
+                        for entry, highlight in zip(page.entries, page.highlights, strict=True)])
 
     async def UpdateEntry(self, request: catalog_pb2.UpdateEntryRequest,
                           context: grpc.aio.ServicerContext) -> catalog_pb2.UpdateEntryResponse:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.catalog.index import IndexedVersion
 from services.catalog.model import (
     PENDING_STATES,
     PUBLIC_STATES,
@@ -52,7 +53,7 @@ _ENTRY_COLUMNS = (
     "secrecy", "endpoint_target", "endpoint_dataset", "project_code", "return_reason", "publish_time",
     "create_time", "update_time", *_ACTOR_COLUMNS,
 )
-_SEARCH_COLUMNS = ("search_name", "search_text", "search_grams")
+_SEARCH_COLUMNS = ("search_name", "search_text", "search_grams", "search_name_words", "search_text_words")
 _WRITE_COLUMNS = _ENTRY_COLUMNS + _SEARCH_COLUMNS
 _SELECT = ", ".join(f"v.{column}" for column in _ENTRY_COLUMNS)
 _INSERT = (f"INSERT INTO entry_versions ({', '.join(_WRITE_COLUMNS)}) "
@@ -118,7 +119,7 @@ def _row(entry: Entry, document: Document) -> tuple:
         list(entry.related_codes), int(entry.zone), int(entry.secrecy), entry.endpoint.target,
         entry.endpoint.dataset, entry.project_code, entry.return_reason, entry.publish_time, entry.create_time,
         entry.update_time, *_actor_values(entry.submitted_by), *_actor_values(entry.reviewed_by), document.name,
-        document.text, document.grams,
+        document.text, document.grams, document.name_words, document.text_words,
     )
 
 
@@ -174,6 +175,30 @@ def _listed(view: View, entry_filter: EntryFilter, sql: _Sql) -> tuple[str, list
     if view.extranet:
         conditions.append(f"v.zone = {sql.arg(int(Zone.EXTRANET))} AND v.secrecy <> {sql.arg(int(Secrecy.CLASSIFIED))}")
     return f"FROM entries e {join}", conditions
+
+
+# The current version of each entry as the search index holds it (services/catalog/index.py): the published
+# one, else the latest (seen by its department and the authority only); retired entries are not searched.
+_INDEXED_COLUMNS = (
+    "v.code, v.version, e.provider_department_code AS owner, e.public_version IS NOT NULL AS published, "
+    "v.provider_department_code, v.category, v.share_type, v.zone, v.secrecy, v.update_cycle, v.subject, "
+    "v.project_code, v.search_name, v.search_text, v.search_name_words, v.search_text_words, "
+    "coalesce(v.publish_time, v.update_time) AS recency")
+_INDEXED = (
+    f"SELECT {_INDEXED_COLUMNS} FROM entries e JOIN entry_versions v ON v.code = e.code "
+    "AND v.version = coalesce(e.public_version, e.latest_version) "
+    f"WHERE v.state <> {int(EntryState.RETIRED)}")
+
+
+def _indexed(row: asyncpg.Record) -> IndexedVersion:
+    return IndexedVersion(
+        code=row["code"], version=row["version"], owner=row["owner"], published=row["published"],
+        provider_department_code=row["provider_department_code"], category=row["category"],
+        share_type=row["share_type"], zone=row["zone"], update_cycle=row["update_cycle"], subject=row["subject"],
+        project_code=row["project_code"],
+        extranet_visible=row["zone"] == int(Zone.EXTRANET) and row["secrecy"] != int(Secrecy.CLASSIFIED),
+        name=row["search_name"], text=row["search_text"], name_words=row["search_name_words"],
+        text_words=row["search_text_words"], recency=row["recency"])
 
 
 def _where(conditions: Sequence[str]) -> str:
@@ -246,6 +271,35 @@ class CatalogStore:
             f"SELECT * FROM (SELECT {_SELECT}, {' + '.join(rank_parts)} AS rank {source} {_where(conditions)}) s "
             f"{resume} ORDER BY s.rank, s.code, s.version LIMIT {sql.arg(limit)}", *sql.args)
         return [(row["rank"], _entry(row)) for row in rows]
+
+    async def indexed_page(self, after: str, limit: int) -> tuple[list[IndexedVersion], str]:
+        """The searchable versions of the next ``limit`` entries after code ``after``, and the last code read
+        ('' at the end): the search index's rebuild, in short queries rather than one transaction held open
+        for minutes (the catch-up re-applies whatever changed meanwhile)."""
+        rows = await self._pool.fetch(
+            f"SELECT e.code AS listed, {_INDEXED_COLUMNS} "
+            "FROM (SELECT * FROM entries WHERE code > $1 ORDER BY code LIMIT $2) e "
+            "LEFT JOIN entry_versions v ON v.code = e.code AND v.version = coalesce(e.public_version, "
+            f"e.latest_version) AND v.state <> {int(EntryState.RETIRED)} ORDER BY e.code", after, limit)
+        return [_indexed(row) for row in rows if row["code"] is not None], (rows[-1]["listed"] if rows else "")
+
+    async def indexed_of(self, codes: Sequence[str]) -> list[IndexedVersion]:
+        """The searchable versions of ``codes`` (none for an entry that is retired or unknown)."""
+        return [_indexed(row) for row in await self._pool.fetch(f"{_INDEXED} AND e.code = ANY($1::text[])",
+                                                                list(codes))]
+
+    async def changed_since(self, since: dt.datetime) -> tuple[list[str], dt.datetime | None]:
+        """The entries with a version written after ``since``, and the latest such write time."""
+        rows = await self._pool.fetch(
+            "SELECT code, max(update_time) AS time FROM entry_versions WHERE update_time > $1 GROUP BY code", since)
+        return [row["code"] for row in rows], max((row["time"] for row in rows), default=None)
+
+    async def versions_of(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Entry]:
+        """The versions named by (code, version) pairs; missing ones are left out."""
+        rows = await self._pool.fetch(
+            f"SELECT {_SELECT} FROM entry_versions v JOIN unnest($1::text[], $2::integer[]) AS k(code, version) "
+            "ON v.code = k.code AND v.version = k.version", [k[0] for k in keys], [k[1] for k in keys])
+        return {(row["code"], row["version"]): _entry(row) for row in rows}
 
     async def project_states(self, project_code: str, extranet: bool) -> list[ProjectEntry]:
         """The current version of every entry registered for a project, in code order."""

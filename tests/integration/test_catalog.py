@@ -558,7 +558,7 @@ async def test_search_finds_chinese_words_name_matches_first(catalog: Client) ->
     assert (await found("人口"))[:2] == [min(people.code, draft.code), max(people.code, draft.code)]
     assert (await found("人口"))[2:] == [entities.code]  # found in the summary only: after name matches
     assert await found("人口", department()) == [people.code, entities.code]  # drafts stay hidden
-    assert await found("人口  身份") == [people.code]  # every word must appear
+    assert await found("人口  户籍") == [people.code]  # every word must appear
     assert await found("基础 信息") == sorted([people.code, entities.code])
     assert await found("证") == [licences.code]  # a single character
     assert await found("gis") == [latin.code]  # full-width and case folded

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.catalog import paging, search
+from services.catalog import index, paging, search
 from services.catalog.model import EntryFilter
+from services.catalog.rules import CODE_PATTERN
 from services.runtime.errors import ServiceError
 from services.runtime.pagination import encode_token
 
@@ -58,3 +62,56 @@ def test_page_tokens_round_trip_and_belong_to_their_request() -> None:
         with pytest.raises(ServiceError) as caught:
             paging.decode(bad, fingerprint, (str, int))
         assert [v.field for v in caught.value.violations] == ["page_token"]
+
+
+# The in-process index (services/catalog/index.py) ------------------------------------------------------------
+
+
+@given(codes=st.lists(st.from_regex(CODE_PATTERN, fullmatch=True), min_size=2, max_size=20))
+def test_code_order_sorts_as_the_codes_do(codes: list[str]) -> None:
+    """The rank key's last part must order codes exactly as the strings do, or ties would page out of order."""
+    assert sorted(codes) == sorted(codes, key=index.code_order)
+    assert all(0 <= index.code_order(code) < 2**49 for code in codes)
+
+
+def test_rank_key_puts_recent_weeks_then_use_then_code_first() -> None:
+    now = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
+    keys = [index.rank_key(now, 0, "101001/000002"), index.rank_key(now, 0, "101001/000001"),
+            index.rank_key(now, 50, "101001/000009"), index.rank_key(now - dt.timedelta(days=8), 10**6, "101001/0")]
+    assert sorted(keys, reverse=True) == [keys[2], keys[1], keys[0], keys[3]]
+    assert max(keys) < 2**64
+
+
+def test_highlight_spans_map_back_to_the_stored_text() -> None:
+    assert search.spans("ＧＩＳ空间数据", ["gis", "数据"]) == [(0, 3), (5, 7)]
+    assert search.spans("人口基础信息", ["人口", "口基"]) == [(0, 3)]  # overlapping matches merge
+    assert search.spans("人口", ["户籍"]) == []
+
+
+def test_every_substring_is_found_by_the_index() -> None:
+    """Matching stays substring matching: no segmentation may lose a fragment of a name or summary."""
+    rng = random.Random(3)
+    alphabet = "人口基础信息登记法单位社保缴费数据库目录"
+    rows = []
+    for number in range(40):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 8)))
+        summary = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+        document = search.document_of(name, summary)
+        rows.append(index.IndexedVersion(
+            code=f"101001/{number:06d}", version=1, owner="d", published=True, provider_department_code="d",
+            category=1, share_type=1, zone=1, update_cycle=1, subject="", project_code="", extranet_visible=True,
+            name=document.name, text=document.text, name_words=document.name_words,
+            text_words=document.text_words, recency=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)))
+    built = index.SearchIndex()
+    built.begin_build()
+    built.add_batch(rows)
+    built.finish_build()
+    everyone = index.Visibility(sees_everything=True, department_code="", extranet=False)
+    for row in rows[:15]:
+        for text in (row.name, row.text.partition("\n")[2]):
+            for start in range(len(text)):
+                term = text[start:start + rng.randint(1, 4)]
+                found = built.search([term], everyone, index.Filters(), None, 100)
+                assert row.code in {hit.code for hit in found}, term
+                expected = {r.code for r in rows if term in r.text}
+                assert {hit.code for hit in found} == expected

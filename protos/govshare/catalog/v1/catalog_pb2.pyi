@@ -310,12 +310,32 @@ class SearchEntriesRequest(_message.Message):
     def __init__(self, query: _Optional[str] = ..., filter: _Optional[_Union[EntryFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class SearchEntriesResponse(_message.Message):
-    __slots__ = ("entries", "next_page_token")
+    __slots__ = ("entries", "next_page_token", "highlights")
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    HIGHLIGHTS_FIELD_NUMBER: _ClassVar[int]
     entries: _containers.RepeatedCompositeFieldContainer[Entry]
     next_page_token: str
-    def __init__(self, entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    highlights: _containers.RepeatedCompositeFieldContainer[SearchHighlight]
+    def __init__(self, entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., highlights: _Optional[_Iterable[_Union[SearchHighlight, _Mapping]]] = ...) -> None: ...
+
+class SearchHighlight(_message.Message):
+    __slots__ = ("code", "name", "summary")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    name: _containers.RepeatedCompositeFieldContainer[TextRange]
+    summary: _containers.RepeatedCompositeFieldContainer[TextRange]
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[_Iterable[_Union[TextRange, _Mapping]]] = ..., summary: _Optional[_Iterable[_Union[TextRange, _Mapping]]] = ...) -> None: ...
+
+class TextRange(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
 
 class UpdateEntryRequest(_message.Message):
     __slots__ = ("entry", "update_mask")

@@ -1,0 +1,318 @@
+"""The catalog's in-process search index (R-CAT-4 at national scale): Tantivy, one per replica.
+
+Why in-process: at 10^6 entries the PostgreSQL bigram path reads every candidate
+before ranking (9.4 s for a common word); a Tantivy index in the catalog process
+answers the same queries in milliseconds and needs no server of its own
+(docs/architecture.md, "Catalog search"). PostgreSQL stays the only copy: the index
+is rebuilt from it at start, kept current by the catalog's change events, and
+repaired by a periodic catch-up, so losing it loses nothing.
+
+One document per entry: its *current* version (the published one, else the latest
+for its department and the authority), unless that version is retired. Fields:
+
+* ``name_words`` / ``text_words``: the words of the name, and of the summary and item
+  names, as the segmenter cut them (stored with the version, see search.py);
+* ``name_grams`` / ``text_grams``: the character bigrams of the normalised name and
+  of name + summary, with positions, so a phrase of bigrams is an exact substring;
+  ``name_chars`` / ``text_chars``: their single characters (one-character queries);
+* the filters (provider, category, share type, zone, update cycle, subject,
+  project) and who may see it (owner department, published once, extranet-visible);
+* ``rank``: the tie-breaker key, recent first, then widely used, then code.
+
+Relevance is four classes, every query word required in each (see :func:`_classes`):
+whole words in the name, then substrings of the name, then whole words anywhere,
+then substrings anywhere; inside a class, by ``rank``. The class and the key depend
+on the document and the query only (not on corpus statistics), so a page token
+(class, key) resumes exactly where the last page ended whatever changed in between.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import tantivy
+
+from services.catalog import search
+from services.catalog.rules import CODE_PATTERN
+
+Q = tantivy.Query
+MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
+
+#: Bits of the rank key: recency in weeks (12: 78 years), usage bucket (3), code order (49).
+_WEEK_SHIFT, _USAGE_SHIFT = 52, 49
+_CODE_BITS = (1 << 49) - 1
+_EPOCH = dt.datetime(2000, 1, 3, tzinfo=dt.UTC)  # a Monday
+#: Index writer memory: tantivy needs at least 15 MB per thread; two threads share the machine's cores.
+_WRITER_HEAP = 128_000_000
+_WRITER_THREADS = 2
+
+#: The number of relevance classes (0 is best).
+CLASSES = 4
+
+
+@dataclass(frozen=True)
+class IndexedVersion:
+    """The current version of one entry as the index needs it (read by the store)."""
+
+    code: str
+    version: int
+    #: The entry's department (its drafts are its own) and whether it was published once.
+    owner: str
+    published: bool
+    provider_department_code: str
+    category: int
+    share_type: int
+    zone: int
+    update_cycle: int
+    subject: str
+    project_code: str
+    extranet_visible: bool
+    #: Normalised name, and normalised name + summary (search.Document.name / .text).
+    name: str
+    text: str
+    name_words: str
+    text_words: str
+    #: Publication time (else last change) and use count: the tie-breakers.
+    recency: dt.datetime
+    usage: int = 0
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A found entry: its version, relevance class and tie-breaker key (what a page token resumes after)."""
+
+    code: str
+    version: int
+    cls: int
+    key: int
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """Whose eyes a search is for (store.View, as index terms)."""
+
+    sees_everything: bool
+    department_code: str
+    extranet: bool
+
+
+@dataclass(frozen=True)
+class Filters:
+    provider_department_code: str = ""
+    category: int = 0
+    share_type: int = 0
+    zone: int = 0
+    update_cycle: int = 0
+    subject: str = ""
+    project_code: str = ""
+
+
+def code_order(code: str) -> int:
+    """An integer that sorts as the code string sorts ('/' before any digit), below 2**49."""
+    match = CODE_PATTERN.fullmatch(code)
+    if match is None:
+        return _CODE_BITS
+    prefix = int(match.group(1) + match.group(2) + match.group(3))
+    middle = 0 if match.group(4) is None else 1 + int(match.group(4))
+    return (prefix * 1001 + middle) * 1_000_000 + int(match.group(5))
+
+
+def usage_bucket(usage: int) -> int:
+    """0..7: roughly the decimal order of magnitude of the use count (0, 1-9, 10-99, ... 10^6+)."""
+    return min(7, len(str(usage)) if usage > 0 else 0)
+
+
+def rank_key(recency: dt.datetime, usage: int, code: str) -> int:
+    """Descending order of this key is: most recent week first, then most used, then code ascending."""
+    week = max(0, min(4095, (recency - _EPOCH).days // 7))
+    return (week << _WEEK_SHIFT) | (usage_bucket(usage) << _USAGE_SHIFT) | (_CODE_BITS - code_order(code))
+
+
+def _bigrams(text: str) -> str:
+    return " ".join(" ".join(word[i:i + 2] for i in range(len(word) - 1)) for word in text.split())
+
+
+def _chars(text: str) -> str:
+    return " ".join(sorted(set(text) - set(" \t\n\r")))
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("code", stored=True, tokenizer_name="raw")
+    builder.add_unsigned_field("version", stored=True)
+    builder.add_unsigned_field("key", stored=True, fast=True)
+    for name in ("owner", "provider", "subject", "project"):
+        builder.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    for name in ("published", "extranet", "category", "share_type", "zone", "update_cycle"):
+        builder.add_unsigned_field(name, indexed=True)
+    for name in ("name_words", "text_words", "name_chars", "text_chars"):
+        builder.add_text_field(name, tokenizer_name="whitespace", index_option="basic")
+    for name in ("name_grams", "text_grams"):
+        builder.add_text_field(name, tokenizer_name="whitespace", index_option="position")
+    return builder.build()
+
+
+def _new_index(schema: tantivy.Schema) -> tantivy.Index:
+    index = tantivy.Index(schema)  # in memory: rebuilt from PostgreSQL at every start
+    index.register_tokenizer("whitespace", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build())
+    return index
+
+
+def _document(row: IndexedVersion) -> tantivy.Document:
+    name_words = row.name_words or " ".join(search.words(row.name))
+    text_words = row.text_words or " ".join(search.words(row.text))
+    document = tantivy.Document()
+    # Typed adds: keyword arguments would make the numbers signed, which an unsigned field refuses.
+    for field, number in (("version", row.version), ("key", rank_key(row.recency, row.usage, row.code)),
+                          ("published", int(row.published)), ("extranet", int(row.extranet_visible)),
+                          ("category", row.category), ("share_type", row.share_type), ("zone", row.zone),
+                          ("update_cycle", row.update_cycle)):
+        document.add_unsigned(field, number)
+    for field, text in (("code", row.code), ("owner", row.owner), ("provider", row.provider_department_code),
+                        ("subject", row.subject), ("project", row.project_code), ("name_words", name_words),
+                        ("text_words", text_words), ("name_chars", _chars(row.name)),
+                        ("text_chars", _chars(row.text)), ("name_grams", _bigrams(row.name)),
+                        ("text_grams", _bigrams(row.text))):
+        document.add_text(field, text)
+    return document
+
+
+class SearchIndex:
+    """The index of one replica. Blocking methods: call them in a worker thread (asyncio.to_thread)."""
+
+    def __init__(self) -> None:
+        self._schema = _schema()
+        self._index: tantivy.Index | None = None
+        self._writer: tantivy.IndexWriter | None = None
+        self._building: tuple[tantivy.Index, tantivy.IndexWriter] | None = None
+        #: One writer at a time (build batches, event batches); searches need no lock.
+        self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """Whether a built index answers searches (False while the first build runs)."""
+        return self._index is not None
+
+    # Writing ------------------------------------------------------------------------------------
+
+    def begin_build(self) -> None:
+        """Starts a fresh index beside the one serving (none at start)."""
+        index = _new_index(self._schema)
+        self._building = (index, index.writer(_WRITER_HEAP, _WRITER_THREADS))
+
+    def add_batch(self, rows: Iterable[IndexedVersion]) -> None:
+        """Adds a batch of the rebuild's documents (the building index is not searched yet)."""
+        assert self._building is not None, "begin_build first"
+        writer = self._building[1]
+        for row in rows:
+            writer.add_document(_document(row))
+
+    def finish_build(self) -> None:
+        """Commits the rebuilt index and serves from it."""
+        assert self._building is not None, "begin_build first"
+        index, writer = self._building
+        writer.commit()
+        index.reload()
+        with self._lock:
+            self._index, self._writer, self._building = index, writer, None
+
+    def apply(self, codes: Iterable[str], rows: Sequence[IndexedVersion]) -> None:
+        """Replaces the documents of ``codes`` by ``rows`` (their current versions; none: not searchable)."""
+        with self._lock:
+            if self._writer is None or self._index is None:
+                return
+            for code in codes:
+                self._writer.delete_documents_by_term("code", code)
+            for row in rows:
+                self._writer.add_document(_document(row))
+            self._writer.commit()
+            self._index.reload()
+
+    def size(self) -> int:
+        return self._index.searcher().num_docs if self._index is not None else 0
+
+    # Searching ----------------------------------------------------------------------------------
+
+    def search(self, terms: Sequence[str], visibility: Visibility, filters: Filters,
+               after: tuple[int, int] | None, limit: int) -> list[Hit]:
+        """Up to ``limit`` hits after ``after`` (class, key), best first."""
+        index = self._index
+        if index is None:
+            raise RuntimeError("the search index is not built")
+        searcher = index.searcher()
+        required = self._filters(visibility, filters)
+        classes = _classes(self._schema, terms)
+        hits: list[Hit] = []
+        first = after[0] if after is not None else 0
+        for cls in range(first, CLASSES):
+            clauses = [(MUST, classes[cls]), *((MUST, q) for q in required)]
+            clauses += [(MUST_NOT, classes[better]) for better in _EXCLUDED[cls]]
+            if after is not None and cls == after[0]:
+                clauses.append((MUST, Q.range_query(self._schema, "key", tantivy.FieldType.Unsigned, None,
+                                                    after[1], include_upper=False)))
+            found = searcher.search(Q.boolean_query(clauses), limit=limit - len(hits), count=False,
+                                    order_by_field="key", order=tantivy.Order.Desc)
+            for key, address in found.hits:
+                document = searcher.doc(address)
+                hits.append(Hit(document["code"][0], int(document["version"][0]), cls, int(key)))
+            if len(hits) >= limit:
+                break
+        return hits
+
+    def _filters(self, visibility: Visibility, filters: Filters) -> list[tantivy.Query]:
+        schema = self._schema
+        required: list[tantivy.Query] = []
+        if not visibility.sees_everything:
+            required.append(Q.boolean_query([(SHOULD, Q.term_query(schema, "published", 1)),
+                                             (SHOULD, Q.term_query(schema, "owner", visibility.department_code))]))
+        if visibility.extranet:
+            required.append(Q.term_query(schema, "extranet", 1))
+        for field, value in (("provider", filters.provider_department_code), ("category", filters.category),
+                             ("share_type", filters.share_type), ("zone", filters.zone),
+                             ("update_cycle", filters.update_cycle), ("subject", filters.subject),
+                             ("project", filters.project_code)):
+            if value:
+                required.append(Q.term_query(schema, field, value))
+        return required
+
+
+#: The classes a class must exclude so each hit is in its best class only (C1 ⊂ C2, C1 ⊂ C3 ⊂ C4, C2 ⊂ C4).
+_EXCLUDED = {0: (), 1: (0,), 2: (1,), 3: (1, 2)}
+
+
+def _substring(schema: tantivy.Schema, prefix: str, term: str) -> tantivy.Query:
+    """Documents whose field contains ``term`` as a substring: its character, or the phrase of its bigrams."""
+    if len(term) == 1:
+        return Q.term_query(schema, f"{prefix}_chars", term)
+    grams = [term[i:i + 2] for i in range(len(term) - 1)]
+    if len(grams) == 1:
+        return Q.term_query(schema, f"{prefix}_grams", grams[0])
+    return Q.phrase_query(schema, f"{prefix}_grams", grams)
+
+
+def _whole_words(schema: tantivy.Schema, fields: Sequence[str], term: str) -> tantivy.Query:
+    """Documents holding every word of ``term`` as a word (in any of ``fields``)."""
+    return Q.boolean_query([
+        (MUST, Q.boolean_query([(SHOULD, Q.term_query(schema, field, word)) for field in fields]))
+        for word in search.query_words(term)])
+
+
+def _classes(schema: tantivy.Schema, terms: Sequence[str]) -> list[tantivy.Query]:
+    """The four relevance classes of a query, every term required in each:
+
+    0. every term is whole words of the name; 1. every term is in the name;
+    2. every term is whole words of the name, summary or item names and a substring of name + summary;
+    3. every term is a substring of name + summary (what the PostgreSQL path matched).
+    """
+    name_sub = [_substring(schema, "name", term) for term in terms]
+    any_sub = [_substring(schema, "text", term) for term in terms]
+    name_words = [_whole_words(schema, ("name_words",), term) for term in terms]
+    any_words = [_whole_words(schema, ("name_words", "text_words"), term) for term in terms]
+
+    def every(queries: Iterable[tantivy.Query]) -> tantivy.Query:
+        return Q.boolean_query([(MUST, q) for q in queries])
+
+    return [every([*name_sub, *name_words]), every(name_sub), every([*any_sub, *any_words]), every(any_sub)]
