@@ -220,14 +220,7 @@ class QueryStore:
 
     async def daily_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
         """What usage_summary gives, for the rolled-up days [first, last) (``f``'s times are ignored)."""
-        args: list[object] = [first, last]
-        conditions = ["day >= $1", "day < $2"]
-        if f.provider is not None:
-            args.append(f.provider)
-            conditions.append(f"provider_department_code = ${len(args)}")
-        if f.resource_code:
-            args.append(f.resource_code)
-            conditions.append(f"resource_code = ${len(args)}")
+        conditions, args = _rolled_up_conditions("day", f, first, last)
         return await self._search.fetch(
             "SELECT resource_code, department_code, purpose,"
             f" coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0)::bigint AS answered,"
@@ -256,14 +249,7 @@ class QueryStore:
 
     async def monthly_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
         """What usage_summary gives, for the rolled-up months [first, last) (``f``'s times are ignored)."""
-        args: list[object] = [first, last]
-        conditions = ["month >= $1", "month < $2"]
-        if f.provider is not None:
-            args.append(f.provider)
-            conditions.append(f"provider_department_code = ${len(args)}")
-        if f.resource_code:
-            args.append(f.resource_code)
-            conditions.append(f"resource_code = ${len(args)}")
+        conditions, args = _rolled_up_conditions("month", f, first, last)
         return await self._search.fetch(
             "SELECT resource_code, department_code, purpose, sum(answered)::bigint AS answered,"
             f" sum(denied)::bigint AS denied FROM access_usage_monthly WHERE {' AND '.join(conditions)}"
@@ -484,3 +470,18 @@ class QueryStore:
         return await self._pool.fetch(
             "SELECT department_code, system_id, day, sum(n)::bigint AS n FROM access_daily"
             " WHERE day >= $1 AND day < $2 GROUP BY 1, 2, 3", first, last)
+
+
+def _rolled_up_conditions(period: str, f: AccessFilter, first: dt.date,
+                          last: dt.date) -> tuple[list[str], list[object]]:
+    """The WHERE conditions and arguments selecting pre-aggregated usage rows (daily or monthly, by the
+    ``period`` column) in [first, last) for ``f``'s provider and resource: one place for both sums."""
+    args: list[object] = [first, last]
+    conditions = [f"{period} >= $1", f"{period} < $2"]
+    if f.provider is not None:
+        args.append(f.provider)
+        conditions.append(f"provider_department_code = ${len(args)}")
+    if f.resource_code:
+        args.append(f.resource_code)
+        conditions.append(f"resource_code = ${len(args)}")
+    return conditions, args
