@@ -51,8 +51,10 @@ class JwksEndpoint:
         if not self._listen or self._server is not None:
             return
         host, _, port = self._listen.rpartition(":")
+        # Every worker process of the service listens on the same port (SO_REUSEPORT, as their gRPC servers
+        # do) and serves the same keys: otherwise the second worker could never bind it and never served.
         self._server = await asyncio.start_server(self._answer, host.strip("[]"), int(port), ssl=self._tls,
-                                                  reuse_address=True)
+                                                  reuse_address=True, reuse_port=True)
 
     async def stop(self) -> None:
         server, self._server = self._server, None

@@ -73,3 +73,32 @@ def test_a_dead_worker_is_restarted(database_url: str, redis_url: str, keys: Pla
             process.kill()
             raise
     assert _workers(process.pid) == set()
+
+
+@pytest.mark.integration
+def test_every_authorization_worker_serves_beside_the_jwks_listener(database_url: str, redis_url: str,
+                                                                    keys: PlatformKeys, tmp_path: Path) -> None:
+    """Workers share the JWKS port as they share the gRPC one: before, the second worker could not bind it and
+    retried forever, never serving (so `govshare up --workers 2` never finished seeding)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{_free_port()}",
+                "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
+                "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
+                "GOVSHARE_TOKEN_PRIVATE_KEY": keys.token_private_key,
+                "GOVSHARE_JWKS_LISTEN": f"127.0.0.1:{_free_port()}", "GOVSHARE_WORKERS": "2",
+                "GOVSHARE_CATALOG_TARGET": f"127.0.0.1:{_free_port()}"})
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "authorization"], cwd=ROOT,
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _eventually(lambda: log.read_text().count("authorization serving on port") == 2, "both workers serving",
+                    process, log)
+        assert "address already in use" not in log.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
