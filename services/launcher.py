@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -57,6 +58,8 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
     for name in ("audit_signing_key", "bundle_signing_key", "provider_signing_key"):
         if not getattr(keys, name):
             keys = dataclasses.replace(keys, **{name: private_pem(Ed25519PrivateKey.generate())})
+    if not keys.person_secret_key:
+        keys = dataclasses.replace(keys, person_secret_key=secrets.token_urlsafe(32))
     if keys.__dict__ != stored:
         with open_private(path) as out:
             json.dump(keys.__dict__, out)
@@ -102,6 +105,7 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
     if component == "authorization":
         env["GOVSHARE_TOKEN_PRIVATE_KEY"] = keys.token_private_key
         env["GOVSHARE_JWKS_LISTEN"] = f"127.0.0.1:{ports['jwks']}"
+        env["GOVSHARE_PERSON_SECRET_KEY"] = keys.person_secret_key
     if component == "gateway":
         # The edge is Envoy (gateway.envoy_process): it fetches the token keys from the authorization service.
         env["GOVSHARE_JWKS_URL"] = f"http://127.0.0.1:{ports['jwks']}/.well-known/jwks.json"

@@ -82,6 +82,7 @@ def base_settings(database_url: str, redis_url: str, keys: PlatformKeys) -> Sett
         token_public_key=keys.token_public_key,
         audit_signing_key=keys.audit_signing_key,
         provider_signing_key=keys.provider_signing_key,
+        person_secret_key=keys.person_secret_key,
         audit_flush_ms=1.0,
     )
 

@@ -49,6 +49,7 @@ from services.runtime.callers import caller_verifier
 from services.runtime.checkpoints import Checkpoint, Checkpointer, CheckpointSigner, CheckpointVerifier
 from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
+from services.runtime.person_secrets import TotpSealer
 from services.runtime.settings import Settings
 from services.runtime.system_states_watch import SystemStatesWatch
 
@@ -102,10 +103,11 @@ class AuthorizationComponent:
         #: The token keys for the edge (GOVSHARE_JWKS_LISTEN); served from start, while dependencies come up.
         self.jwks = JwksEndpoint(settings)
         self._subject_access = SubjectAccessPolicy(self._store)
-        person_store = PersonStore(self._store)
-        self._persons = Persons(self._store, person_store, self._events)
+        self._person_store = person_store = PersonStore(self._store)
+        self._sealer = TotpSealer(settings.person_secret_key) if settings.person_secret_key else None
+        self._persons = Persons(self._store, person_store, self._events, self._sealer)
         self._sessions = Sessions(person_store, self._persons, self._events, settings,
-                                  OidcVerifier.from_settings(settings))
+                                  OidcVerifier.from_settings(settings), self._sealer)
 
     def register(self, server: grpc.aio.Server) -> None:
         verifier = self._verifier
@@ -137,6 +139,11 @@ class AuthorizationComponent:
         # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
         await asyncio.to_thread(credentials.decoy_hash)
         await asyncio.to_thread(person_credentials.decoy_password_hash)
+        if self._sealer is not None:
+            sealed, unreadable = await self._person_store.seal_secrets(self._sealer)
+            if sealed or unreadable:
+                log.warning("persons' TOTP secrets: %d sealed under the current GOVSHARE_PERSON_SECRET_KEY, %d that "
+                            "no listed key opens (those persons need ResetPersonTotp)", sealed, unreadable)
         self._checkpointer = Checkpointer(self._admin_log.signer, self._store.admin_log_head, lambda _: None,
                                           self._store.insert_admin_checkpoints,
                                           self._settings.audit_checkpoint_seconds, close_at_stop=False)

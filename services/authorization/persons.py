@@ -30,8 +30,15 @@ from services.runtime.duties import (
     LABELS,
     REVIEWER,
 )
-from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied
+from services.runtime.errors import (
+    FieldViolation,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    permission_denied,
+)
 from services.runtime.identity import Caller
+from services.runtime.person_secrets import TotpSealer
 
 if TYPE_CHECKING:
     from services.authorization.policy_events import PolicyEvents
@@ -90,10 +97,24 @@ def _role_problems(roles: tuple[int, ...], authority: bool, field: str) -> list[
 class Persons:
     """The PersonService workflows."""
 
-    def __init__(self, store: Store, persons: PersonStore, events: PolicyEvents) -> None:
+    def __init__(self, store: Store, persons: PersonStore, events: PolicyEvents,
+                 sealer: TotpSealer | None) -> None:
         self._store = store
         self._persons = persons
         self._events = events
+        self._sealer = sealer
+
+    def _require_sealer(self) -> TotpSealer:
+        """Local accounts need the sealing key: no TOTP secret is kept in the clear."""
+        if self._sealer is None:
+            raise failed_precondition("LOCAL_ACCOUNTS_NEED_KEY",
+                                      "local accounts (password and TOTP) need GOVSHARE_PERSON_SECRET_KEY on the "
+                                      "authorization service; without it persons sign in with OpenID Connect only")
+        return self._sealer
+
+    def _sealed(self, person_id: str, secret: str) -> str:
+        """``secret`` as the persons table keeps it."""
+        return self._require_sealer().seal(person_id, secret)
 
     async def create(self, caller: Caller, new: NewPerson) -> tuple[PersonRecord, str]:
         require_administrator(caller, "create persons")
@@ -114,11 +135,15 @@ class Persons:
         problems += _role_problems(new.roles, bool(department and department.authority), "person.roles")
         if problems:
             raise invalid_argument(problems)
+        if new.password:
+            self._require_sealer()  # before the costly hash
         password_hash = await asyncio.to_thread(pc.hash_password, new.password) if new.password else ""
         secret = pc.new_totp_secret() if new.password else ""
-        record = PersonRecord(id=pc.new_person_id(), username=username, display_name=new.display_name.strip(),
+        person_id = pc.new_person_id()
+        record = PersonRecord(id=person_id, username=username, display_name=new.display_name.strip(),
                               department_code=new.department_code, roles=tuple(sorted(set(new.roles))),
-                              disabled=False, password_hash=password_hash, totp_secret=secret, totp_last_step=0,
+                              disabled=False, password_hash=password_hash,
+                              totp_secret=self._sealed(person_id, secret) if secret else "", totp_last_step=0,
                               failed_attempts=0, lock_until=None, not_before=0, authority=False,
                               create_time=dt.datetime.now(dt.UTC))
         admin = AdminEvent.by(caller, "person.create", record.id,
@@ -171,9 +196,9 @@ class Persons:
         if error := pc.password_problem(password):
             raise invalid_argument([FieldViolation("password", error)])
         person = await self.find(person_id)
-        password_hash = await asyncio.to_thread(pc.hash_password, password)
         # A person who had no local account gets one, and with it a TOTP secret (reset it to see its URI).
-        secret = person.totp_secret or pc.new_totp_secret()
+        secret = person.totp_secret or self._sealed(person.id, pc.new_totp_secret())
+        password_hash = await asyncio.to_thread(pc.hash_password, password)
         return await self._change(person.id, "password_hash = $2, totp_secret = $3, failed_attempts = 0,"
                                   " lock_until = NULL", (password_hash, secret),
                                   AdminEvent.by(caller, "person.reset_password", person.id), RESET)
@@ -185,7 +210,8 @@ class Persons:
             raise invalid_argument([FieldViolation("id", "this person has no local account (OpenID Connect only): "
                                                          "set a password first")])
         secret = pc.new_totp_secret()
-        changed = await self._change(person.id, "totp_secret = $2, totp_last_step = 0", (secret,),
+        changed = await self._change(person.id, "totp_secret = $2, totp_last_step = 0",
+                                     (self._sealed(person.id, secret),),
                                      AdminEvent.by(caller, "person.reset_totp", person.id), RESET)
         return changed, pc.provisioning_uri(secret, changed.username)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -31,15 +32,18 @@ from services.authorization import person_credentials as pc
 from services.authorization.oidc import OidcVerifier
 from services.authorization.person_store import RESET, PersonRecord, PersonStore
 from services.authorization.persons import caller_of
-from services.runtime import tokens
+from services.runtime import person_secrets, tokens
 from services.runtime.admin_events import AdminEvent
-from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
+from services.runtime.errors import FieldViolation, ServiceError, failed_precondition, invalid_argument
 from services.runtime.identity import Caller
+from services.runtime.person_secrets import SecretUnreadable, TotpSealer
 from services.runtime.settings import Settings
 
 if TYPE_CHECKING:
     from services.authorization.persons import Persons
     from services.authorization.policy_events import PolicyEvents
+
+log = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = ("unknown username or wrong password (an account of the province's identity provider signs in "
                    "there, not with a password here)")
@@ -53,7 +57,8 @@ class Sessions:
     """The SessionService workflows."""
 
     def __init__(self, persons: PersonStore, directory: Persons, events: PolicyEvents, settings: Settings,
-                 oidc: OidcVerifier | None = None) -> None:
+                 oidc: OidcVerifier | None = None, sealer: TotpSealer | None = None) -> None:
+        self._sealer = sealer
         self._persons = persons
         self._directory = directory
         self._events = events
@@ -81,7 +86,7 @@ class Sessions:
         self._refuse_unusable(person)  # disabled: said only to who knows the password
         if not totp_code.strip():
             raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
-        step = pc.totp_step(person.totp_secret, totp_code, person.totp_last_step)
+        step = pc.totp_step(self._totp_secret(person), totp_code, person.totp_last_step)
         signed_in = AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "password"})
         if step is None or not await self._persons.record_success(person.id, step, signed_in):
             await self._fail(person, "BAD_TOTP")
@@ -134,7 +139,7 @@ class Sessions:
         if not await asyncio.to_thread(pc.verify_password, current_password, person.password_hash):
             await self._fail(person, "BAD_PASSWORD")
             raise _refused("BAD_CREDENTIALS", "the current password is wrong")
-        step = pc.totp_step(person.totp_secret, totp_code, person.totp_last_step)
+        step = pc.totp_step(self._totp_secret(person), totp_code, person.totp_last_step)
         if step is None:
             await self._fail(person, "BAD_TOTP")
             raise _refused("TOTP_INVALID", "the authenticator code is wrong, expired or already used")
@@ -145,6 +150,22 @@ class Sessions:
                                              AdminEvent.by(caller, "session.change_password", person.id), RESET)
         if changed is not None:
             await self._events.system_changed(*changed[1])
+
+    def _totp_secret(self, person: PersonRecord) -> str:
+        """The person's TOTP secret, opened; FAILED_PRECONDITION when the configured key cannot open it (the
+        person cannot sign in until the key is restored or an administrator resets their TOTP)."""
+        stored = person.totp_secret
+        if not stored.startswith(person_secrets.PREFIX):
+            return stored
+        try:
+            if self._sealer is None:
+                raise SecretUnreadable("GOVSHARE_PERSON_SECRET_KEY is not set")
+            return self._sealer.open(person.id, stored)
+        except SecretUnreadable as exc:
+            log.error("the TOTP secret of person %s cannot be opened: %s", person.id, exc)
+            raise failed_precondition("TOTP_SECRET_UNREADABLE",
+                                      "this account's second factor cannot be checked on this platform: ask an "
+                                      "administrator to reset your TOTP (ResetPersonTotp)") from None
 
     async def _current(self, caller: Caller) -> PersonRecord:
         if not caller.is_person:

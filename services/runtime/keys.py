@@ -25,6 +25,8 @@ class PlatformKeys:
     bundle_signing_key: str = ""
     #: Signs the per-call assertions query sends to departments' 前置机 (query only); its public half is published.
     provider_signing_key: str = ""
+    #: Seals persons' TOTP secrets at rest (authorization only): a random string, not a key pair.
+    person_secret_key: str = ""
 
 
 def generate_keys() -> PlatformKeys:
@@ -37,7 +39,8 @@ def generate_keys() -> PlatformKeys:
     return PlatformKeys(internal_key=secrets.token_urlsafe(48), token_private_key=private_pem(private),
                         token_public_key=public_pem, audit_signing_key=private_pem(Ed25519PrivateKey.generate()),
                         bundle_signing_key=private_pem(Ed25519PrivateKey.generate()),
-                        provider_signing_key=private_pem(Ed25519PrivateKey.generate()))
+                        provider_signing_key=private_pem(Ed25519PrivateKey.generate()),
+                        person_secret_key=secrets.token_urlsafe(32))
 
 
 def private_pem(key: Ed25519PrivateKey) -> str:

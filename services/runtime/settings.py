@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from services.runtime import person_secrets
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.telemetry import tracing_problems
 
@@ -71,6 +72,8 @@ class Settings:
     audit_checkpoint_seconds: int = 60
     #: Query only: PEM Ed25519 private key signing the per-call assertions sent to departments' 前置机.
     provider_signing_key: str = ""
+    #: Authorization only: the key(s) sealing persons' TOTP secrets at rest (services/runtime/person_secrets.py).
+    person_secret_key: str = ""
     #: Query only: deadline of one call to a department's provider endpoint.
     provider_timeout_seconds: float = 2.0
     #: Query only: calls in flight to one department endpoint at most (more wait, within their deadline).
@@ -187,6 +190,7 @@ _STR_FIELDS = {
     "GOVSHARE_AUDIT_SIGNING_KEY": "audit_signing_key",
     "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": "audit_retired_public_keys",
     "GOVSHARE_PROVIDER_SIGNING_KEY": "provider_signing_key",
+    "GOVSHARE_PERSON_SECRET_KEY": "person_secret_key",
     "GOVSHARE_AUDIT_ARCHIVE_DIR": "audit_archive_dir",
     "GOVSHARE_CATALOG_TARGET": "catalog_target",
     "GOVSHARE_AUTHORIZATION_TARGET": "authorization_target",
@@ -332,6 +336,7 @@ def validate(settings: Settings) -> list[str]:
     if any(tls_parts) and not all(tls_parts):
         errors.append("GOVSHARE_TLS_CERT, GOVSHARE_TLS_KEY and GOVSHARE_TLS_CA must be set together")
     errors.extend(_audit_key_problems(settings))
+    errors.extend(person_secrets.key_problems(settings.person_secret_key))
     if settings.oidc_issuer and not (settings.oidc_jwks_url.startswith(("http://", "https://"))
                                      and settings.oidc_audience and settings.oidc_username_claim):
         errors.append("GOVSHARE_OIDC_ISSUER is set: GOVSHARE_OIDC_JWKS_URL (an http(s) URL), GOVSHARE_OIDC_AUDIENCE "

@@ -419,7 +419,7 @@ def test_each_process_gets_only_the_secrets_it_needs(rendered: dict[str, Variant
         if component in USES_DATABASE:
             expected.add("GOVSHARE_DATABASE_URL")
         if component == "authorization":
-            expected.add("GOVSHARE_TOKEN_PRIVATE_KEY")
+            expected |= {"GOVSHARE_TOKEN_PRIVATE_KEY", "GOVSHARE_PERSON_SECRET_KEY"}
         if component == "query":
             expected.add("GOVSHARE_AUDIT_SIGNING_KEY")
         if component in ("query", "catalog"):
@@ -439,6 +439,15 @@ def test_the_provider_signing_key_is_optional(rendered: dict[str, Variant]) -> N
         ref = env_of(_govshare_container(rendered["extranet"], component))["GOVSHARE_PROVIDER_SIGNING_KEY"]
         assert ref["valueFrom"]["secretKeyRef"] == {"name": "govshare-secrets", "key": "provider-signing-key",
                                                     "optional": True}
+
+
+def test_the_person_secret_key_is_optional_and_only_authorization_holds_it(rendered: dict[str, Variant]) -> None:
+    """Without it persons sign in with OpenID Connect only; no other component can open TOTP secrets."""
+    ref = env_of(_govshare_container(rendered["extranet"], "authorization"))["GOVSHARE_PERSON_SECRET_KEY"]
+    assert ref["valueFrom"]["secretKeyRef"] == {"name": "govshare-secrets", "key": "person-secret-key",
+                                                "optional": True}
+    for component in ("catalog", "query", "foundation", "supervision"):
+        assert "GOVSHARE_PERSON_SECRET_KEY" not in env_of(_govshare_container(rendered["extranet"], component))
 
 
 def test_trial_installs_read_database_and_redis_from_the_generated_secret(rendered: dict[str, Variant]) -> None:

@@ -10,13 +10,17 @@ import asyncio
 import time
 import uuid
 
+import asyncpg
 import grpc
 import pyotp
 import pytest
 
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
-from services.runtime.errors import details_of
+from services.authorization.persons import NewPerson, Persons
+from services.runtime import person_secrets
+from services.runtime.errors import ServiceError, details_of
+from services.runtime.identity import Caller
 
 pytestmark = pytest.mark.integration
 
@@ -204,3 +208,49 @@ async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(pl
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await sign_in(platform, person, totp)
     assert _reason(refused.value) == "ACCOUNT_DISABLED"
+
+
+async def test_totp_secrets_are_sealed_at_rest_and_clear_ones_are_sealed_at_start(platform) -> None:  # type: ignore[no-untyped-def]
+    """A copy of the persons table must not hand out second factors (GOVSHARE_PERSON_SECRET_KEY)."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None
+    conn = await asyncpg.connect(platform.settings["authorization"].database_url,
+                                 server_settings={"search_path": "authorization"})
+    try:
+        stored = await conn.fetchval("SELECT totp_secret FROM persons WHERE id = $1", person.id)
+        assert stored.startswith(person_secrets.PREFIX) and totp.secret not in stored
+        await sign_in(platform, person, totp)
+
+        # A row from before sealing existed (the secret in the clear) still signs in, and is sealed at start.
+        await conn.execute("UPDATE persons SET totp_secret = $2 WHERE id = $1", person.id, totp.secret)
+        await asyncio.sleep(totp.interval)  # the next code: each is accepted once
+        await sign_in(platform, person, totp)
+        component = platform.servers["authorization"].component
+        sealed, unreadable = await component._person_store.seal_secrets(component._sealer)
+        assert sealed >= 1 and unreadable == 0
+        resealed = await conn.fetchval("SELECT totp_secret FROM persons WHERE id = $1", person.id)
+        assert resealed.startswith(person_secrets.PREFIX) and totp.secret not in resealed
+
+        # A sealed secret copied onto another person's row does not open there: refused with what to do.
+        other, other_totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+        assert other_totp is not None
+        await conn.execute("UPDATE persons SET totp_secret = $2 WHERE id = $1", other.id, resealed)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await sign_in(platform, other, totp)
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert _reason(refused.value) == "TOTP_SECRET_UNREADABLE" and "reset" in (refused.value.details() or "")
+    finally:
+        await conn.close()
+
+
+async def test_without_the_sealing_key_local_accounts_are_refused(platform) -> None:  # type: ignore[no-untyped-def]
+    component = platform.servers["authorization"].component
+    keyless = Persons(component._store, component._person_store, component._events, sealer=None)
+    authority = platform.credentials.systems["authority"]
+    caller = Caller(authority["system_id"], authority["department"], authority=True)
+    with pytest.raises(ServiceError) as refused:
+        await keyless.create(caller, NewPerson(username=f"u{uuid.uuid4().hex[:10]}", display_name="无密钥",
+                                               department_code=authority["department"],
+                                               roles=(persons_pb2.PERSON_ROLE_AUDITOR,), password=PASSWORD))
+    assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert refused.value.reason == "LOCAL_ACCOUNTS_NEED_KEY" and "GOVSHARE_PERSON_SECRET_KEY" in refused.value.message

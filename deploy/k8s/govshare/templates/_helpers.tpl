@@ -60,6 +60,7 @@ gateway:
   tokenPublicKey: false
   auditSigningKey: false
   providerSigningKey: false
+  personSecretKey: false
   providers: false
 catalog:
   database: true
@@ -69,6 +70,7 @@ catalog:
   tokenPublicKey: true
   auditSigningKey: false
   providerSigningKey: true
+  personSecretKey: false
   providers: true
 authorization:
   database: true
@@ -78,6 +80,7 @@ authorization:
   tokenPublicKey: true
   auditSigningKey: false
   providerSigningKey: false
+  personSecretKey: true
   providers: false
 query:
   database: true
@@ -87,6 +90,7 @@ query:
   tokenPublicKey: true
   auditSigningKey: true
   providerSigningKey: true
+  personSecretKey: false
   providers: true
 foundation:
   database: true
@@ -96,6 +100,7 @@ foundation:
   tokenPublicKey: true
   auditSigningKey: false
   providerSigningKey: false
+  personSecretKey: false
   providers: false
 supervision:
   database: true
@@ -105,6 +110,7 @@ supervision:
   tokenPublicKey: true
   auditSigningKey: false
   providerSigningKey: false
+  personSecretKey: false
   providers: false
 {{- end -}}
 
