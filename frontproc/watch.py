@@ -28,7 +28,7 @@ RETRY_SECONDS = 2.0
 MAX_KEYS_PER_NOTICE = 1000
 ALL = None
 #: Refusals that a second attempt would get again (a configuration to fix, not an outage).
-_FINAL = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.NOT_FOUND,
+_FINAL = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED,
           grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION)
 
 #: (resource code, keys — empty for all) -> keys dropped; frontproc.notify.notify bound to the configuration.
@@ -121,6 +121,12 @@ class ChangeWatcher:
                         for start in range(0, len(ordered), MAX_KEYS_PER_NOTICE):
                             await self._send(code, ordered[start:start + MAX_KEYS_PER_NOTICE])
                 except grpc.aio.AioRpcError as exc:
+                    if exc.code() == grpc.StatusCode.NOT_FOUND:
+                        # Not (yet) in the catalog — e.g. the announcement at start, before it is registered:
+                        # the platform holds no copy of it, so there is nothing to drop.
+                        log.info("change notice for %s not needed: the platform does not know the resource yet",
+                                 code)
+                        continue
                     if exc.code() in _FINAL:
                         log.error("the platform refused a change notice for %s (%s): %s", code, exc.code().name,
                                   exc.details())

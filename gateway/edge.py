@@ -503,9 +503,14 @@ def render(settings: Settings, env: Mapping[str, str] | None = None,
         "node": {"id": "govshare-edge", "cluster": "govshare-edge"},
         "admin": {"address": admin.socket()},
         "static_resources": {"listeners": listeners, "clusters": clusters},
-        "layered_runtime": {"layers": [{"name": "static", "static_layer": {
-            # Envoy's default refuses nothing below this many connections; the edge is the overload point.
-            "overload.global_downstream_max_connections": 50_000}}]},
+        # Envoy's default refuses nothing below this many connections; the edge is the overload point. (The
+        # resource monitor, not the runtime key Envoy deprecated and warns about at every start.)
+        "overload_manager": {"resource_monitors": [{
+            "name": "envoy.resource_monitors.global_downstream_max_connections",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3."
+                         "DownstreamConnectionsConfig",
+                "max_active_downstream_connections": 50_000}}]},
     }
 
 

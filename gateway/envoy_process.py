@@ -40,9 +40,16 @@ def envoy_binary() -> str:
 def envoy_arguments(config_path: Path, settings: Settings) -> list[str]:
     """Envoy's command line: the rendered configuration, one worker thread per configured worker."""
     return [envoy_binary(), "--config-path", str(config_path), "--concurrency", str(settings.workers),
-            "--disable-hot-restart", "--log-level", settings.log_level.lower().replace("warning", "warn"),
+            "--disable-hot-restart", "--log-level", envoy_log_level(settings.log_level),
             "--file-flush-interval-msec", "1000",  # access logs reach stdout within a second
             "--drain-time-s", f"{max(1, int(settings.drain_grace_seconds))}", "--drain-strategy", "immediate"]
+
+
+def envoy_log_level(platform_level: str) -> str:
+    """Envoy's level for the platform's: INFO shows Envoy's warnings and errors only, because Envoy's info level
+    is mostly its start-up inventory (over a hundred lines of extension names in a newcomer's terminal); DEBUG
+    is Envoy's debug."""
+    return {"DEBUG": "debug", "INFO": "warn", "WARNING": "warn", "ERROR": "error"}.get(platform_level, "warn")
 
 
 def with_descriptor_set(settings: Settings, directory: Path) -> Settings:
