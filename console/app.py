@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console import labels
 from console.backend import Services
+from console.names import Names
 from console.sessions import COOKIE, Session, SessionStore
 from console.settings import ConsoleSettings
 from services.runtime.workdays import CHINA, is_working_day
@@ -85,6 +86,8 @@ class Console:
         self.settings = settings
         self.services = services
         self.sessions = sessions
+        #: Department and resource names beside their codes (console/names.py: a small per-process cache).
+        self.names = Names(services)
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.templates.globals.update(labels=labels, when=when, day=day, actor=actor)
@@ -177,6 +180,8 @@ def navigation(session: Session | None) -> list[tuple[str, str]]:
         ("/disputes", "异议与冲突", {"APPROVER", "REVIEWER", "AUDITOR"}),
         ("/audit", "审计", {"AUDITOR", "APPROVER", "DATA_OFFICER"}),
         ("/supervision", "监督", {"AUDITOR", "REVIEWER", "ADMINISTRATOR"}),
+        ("/persons", "人员", {"ADMINISTRATOR"}), ("/departments", "部门", {"ADMINISTRATOR"}),
+        ("/systems", "业务系统", {"ADMINISTRATOR"}),
     ]
     menu += [(path, name) for path, name, need in wanted if everyone or roles & need]
     return menu

@@ -581,7 +581,9 @@ async def supervision(console: Console, request: Request, session: Session) -> R
 
 
 def routes() -> list[Route]:
-    return [
+    from console import admin  # imports this module's helpers
+
+    return [*admin.routes(),
         Route("/", home, methods=["GET"]),
         Route("/catalog", catalog, methods=["GET"]),
         Route("/catalog/entry", entry, methods=["GET"]),
