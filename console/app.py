@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from console import labels
 from console.backend import Services
 from console.names import Names
-from console.sessions import COOKIE, Session, SessionStore
+from console.sessions import COOKIE, RedisSessionStore, Session, SessionStore, SessionSync
 from console.settings import ConsoleSettings
 from services.runtime.workdays import CHINA, is_working_day
 
@@ -291,12 +291,23 @@ async def font(_request: Request) -> Response:
     return FileResponse(sans_path(), media_type="font/otf", headers={"cache-control": "public, max-age=604800"})
 
 
+def session_store(settings: ConsoleSettings, clock: Callable[[], float] = time.time) -> SessionStore:
+    """Redis when the console has a Redis URL (sessions shared by replicas, kept across restarts), else memory.
+    The client connects on first use, in the running loop (nothing is opened at import)."""
+    if not settings.redis_url:
+        return SessionStore(settings.session_idle_seconds, clock)
+    from services.runtime.cache import create_client
+
+    return RedisSessionStore(create_client(settings.redis_url), settings.session_idle_seconds, clock)
+
+
 def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time) -> Starlette:
     """The console as an ASGI application (uvicorn serves it; tests start it on port 0)."""
     from console import pages
 
     services = Services(settings.gateway, settings.call_timeout_seconds, settings.gateway_ca)
-    console = Console(settings, services, SessionStore(settings.session_idle_seconds, clock))
+    sessions = session_store(settings, clock)
+    console = Console(settings, services, sessions)
     routes = [
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login_submit, methods=["POST"]),
@@ -311,7 +322,9 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await services.close()
+        await sessions.close()
 
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(SessionSync, store=sessions)],
+                    lifespan=lifespan)
     app.state.console = console
     return app
