@@ -234,3 +234,17 @@ async def test_home_and_lists_show_department_and_resource_names_looked_up_once(
     await page.goto("/replies")
     assert "申请部门 市民政局" in await page.locator("main").inner_text()
     assert console_server.console.names.lookups == before  # names came from the cache
+
+
+async def test_an_administrators_action_without_its_csrf_token_is_refused(context, console_server, platform):  # type: ignore[no-untyped-def]
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    target, _ = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT, password=PASSWORD)
+    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
+    for path, form in (("/persons/action", {"id": "psn-0000000000000000", "action": "disable"}),
+                       ("/persons/roles", {"id": "psn-0000000000000000", "roles": "2", "confirmed": "yes"}),
+                       ("/persons/new", {"username": target + "x", "display_name": "某人", "local": "yes"}),
+                       ("/systems", {"id": "sys-0000000000000000", "action": "disable"})):
+        response = await admin.request.post(path, form=form)
+        assert response.status == 403, path
+        assert "安全令牌" in await response.text()
