@@ -31,7 +31,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console import labels
 from console.backend import Services
-from console.sessions import COOKIE, Session, SessionStore
+from console.names import Names
+from console.sessions import COOKIE, RedisSessionStore, Session, SessionStore, SessionSync
 from console.settings import ConsoleSettings
 from services.runtime.workdays import CHINA, is_working_day
 
@@ -85,6 +86,8 @@ class Console:
         self.settings = settings
         self.services = services
         self.sessions = sessions
+        #: Department and resource names beside their codes (console/names.py: a small per-process cache).
+        self.names = Names(services)
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.templates.globals.update(labels=labels, when=when, day=day, actor=actor)
@@ -177,6 +180,8 @@ def navigation(session: Session | None) -> list[tuple[str, str]]:
         ("/disputes", "异议与冲突", {"APPROVER", "REVIEWER", "AUDITOR"}),
         ("/audit", "审计", {"AUDITOR", "APPROVER", "DATA_OFFICER"}),
         ("/supervision", "监督", {"AUDITOR", "REVIEWER", "ADMINISTRATOR"}),
+        ("/persons", "人员", {"ADMINISTRATOR"}), ("/departments", "部门", {"ADMINISTRATOR"}),
+        ("/systems", "业务系统", {"ADMINISTRATOR"}),
     ]
     menu += [(path, name) for path, name, need in wanted if everyone or roles & need]
     return menu
@@ -286,12 +291,23 @@ async def font(_request: Request) -> Response:
     return FileResponse(sans_path(), media_type="font/otf", headers={"cache-control": "public, max-age=604800"})
 
 
+def session_store(settings: ConsoleSettings, clock: Callable[[], float] = time.time) -> SessionStore:
+    """Redis when the console has a Redis URL (sessions shared by replicas, kept across restarts), else memory.
+    The client connects on first use, in the running loop (nothing is opened at import)."""
+    if not settings.redis_url:
+        return SessionStore(settings.session_idle_seconds, clock)
+    from services.runtime.cache import create_client
+
+    return RedisSessionStore(create_client(settings.redis_url), settings.session_idle_seconds, clock)
+
+
 def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time) -> Starlette:
     """The console as an ASGI application (uvicorn serves it; tests start it on port 0)."""
     from console import pages
 
     services = Services(settings.gateway, settings.call_timeout_seconds, settings.gateway_ca)
-    console = Console(settings, services, SessionStore(settings.session_idle_seconds, clock))
+    sessions = session_store(settings, clock)
+    console = Console(settings, services, sessions)
     routes = [
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login_submit, methods=["POST"]),
@@ -306,7 +322,9 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await services.close()
+        await sessions.close()
 
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(SessionSync, store=sessions)],
+                    lifespan=lifespan)
     app.state.console = console
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from govshare.authorization.v1 import sharing_pb2
+from govshare.authorization.v1 import directory_pb2, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import dispute_pb2
@@ -46,6 +46,8 @@ APPLICATION_STATE = {
 GRANT_STATE = {sharing_pb2.GRANT_STATE_ACTIVE: "有效", sharing_pb2.GRANT_STATE_REVOKED: "已撤销"}
 DISPUTE_STATE = {dispute_pb2.DISPUTE_STATE_OPEN: "待核实", dispute_pb2.DISPUTE_STATE_CORRECTED: "已更正",
                  dispute_pb2.DISPUTE_STATE_CONFIRMED: "经核实无误"}
+LEVEL = {directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL: "国家级", directory_pb2.ADMINISTRATIVE_LEVEL_PROVINCIAL: "省级",
+         directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL: "市级", directory_pb2.ADMINISTRATIVE_LEVEL_COUNTY: "县级"}
 ROLE = {"DATA_OFFICER": "编目员", "APPROVER": "审批人", "APPLICANT": "申请人", "REVIEWER": "审核员",
         "AUDITOR": "审计员", "ADMINISTRATOR": "管理员"}
 INDICATOR = {"catalog_on_time": "目录按时更新", "reply_on_time": "申请按时答复", "dispute_on_time": "异议按时处理",

@@ -44,14 +44,18 @@ async def _call(console: Console, session: Session, method: Any, request: Any) -
 
 
 async def _item_names(console: Console, session: Session, codes: Any) -> dict[str, dict[str, str]]:
-    """Each resource's data items by machine name → Chinese name (from its catalog entry), for display; a
-    resource the person may not read keeps its machine names."""
-    names: dict[str, dict[str, str]] = {}
-    for code in dict.fromkeys(codes):
-        got, _ = await _call(console, session, console.services.catalog.GetEntry,
-                             catalog_pb2.GetEntryRequest(code=code))
-        names[code] = {i.machine_name: i.name for i in got.entry.items} if got else {}
-    return names
+    """Each resource's data items by machine name → Chinese name (from its catalog entry, through the names
+    cache), for display; a resource the person may not read keeps its machine names."""
+    return {code: resource.items for code, resource in
+            (await console.names.resources(session.token, codes)).items()}
+
+
+async def _names(console: Console, session: Session, departments: Any = (), resources: Any = ()) -> dict[str, Any]:
+    """The names the templates show beside codes (``m.dept`` and ``m.res``): department code → name and
+    resource code → name, looked up as the person through console/names.py's cache."""
+    found = await console.names.resources(session.token, resources)
+    return {"dept_names": await console.names.departments(session.token, departments),
+            "res_names": {code: resource.name for code, resource in found.items()}}
 
 
 def _named(names: dict[str, dict[str, str]], code: str, items: Any) -> str:
@@ -109,11 +113,13 @@ async def home(console: Console, request: Request, session: Session) -> Response
     roles = set(session.person.roles)
     show_reviews = not roles or "REVIEWER" in roles
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
-    return console.page(request, "home.html", title="首页", due=due,
+    shown_disputes = disputes.disputes if disputes else []
+    names = await _names(console, session, [a.applicant_department_code for a, _ in due],
+                         [a.resource_code for a, _ in due] + [d.resource_code for d in shown_disputes])
+    return console.page(request, "home.html", title="首页", due=due, **names,
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
-                        disputes=disputes.disputes if disputes else [],
-                        conflicts=conflicts.conflicts if conflicts else [])
+                        disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
 
 
 # -- 目录 ------------------------------------------------------------------------------------------------------
@@ -328,7 +334,9 @@ async def applications(console: Console, request: Request, session: Session) -> 
     if problem:
         return _refused(console, request, problem)
     return console.page(request, "applications.html", title="我的申请", applications=answer.applications,
-                        next_token=answer.next_page_token)
+                        next_token=answer.next_page_token,
+                        **await _names(console, session, [a.provider_department_code for a in answer.applications],
+                                       [a.resource_code for a in answer.applications]))
 
 
 @signed_in
@@ -337,8 +345,11 @@ async def application_view(console: Console, request: Request, session: Session)
                                sharing_pb2.GetApplicationRequest(id=request.query_params.get("id", "")))
     if problem:
         return _refused(console, request, problem)
-    return console.page(request, "application.html", title="申请详情", application=got.application,
-                        names=await _item_names(console, session, [got.application.resource_code]))
+    a = got.application
+    return console.page(request, "application.html", title="申请详情", application=a,
+                        names=await _item_names(console, session, [a.resource_code]),
+                        **await _names(console, session, [a.applicant_department_code, a.provider_department_code],
+                                       [a.resource_code]))
 
 
 @signed_in
@@ -397,6 +408,8 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
     if problem:
         return _refused(console, request, problem)
     return console.page(request, "replies.html", status=400 if errors else 200, title="答复",
+                        **await _names(console, session, [a.applicant_department_code for a in answer.applications],
+                                       [a.resource_code for a in answer.applications]),
                         names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
                         applications=[(a, working_days_left(a.reply_due_time)) for a in answer.applications],
                         warn=console.settings.deadline_warning_working_days,
@@ -435,6 +448,10 @@ async def coordination(console: Console, request: Request, session: Session) -> 
     if problem:
         return _refused(console, request, problem)
     return console.page(request, "coordination.html", status=400 if errors else 200, title="协调",
+                        **await _names(console, session,
+                                       [c for a in answer.applications
+                                        for c in (a.applicant_department_code, a.provider_department_code)],
+                                       [a.resource_code for a in answer.applications]),
                         names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
                         applications=answer.applications, next_token=answer.next_page_token, errors=errors)
 
@@ -486,6 +503,8 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
     if problem:
         return _refused(console, request, problem)
     return console.page(request, "grants.html", status=400 if errors else 200, title="授权",
+                        **await _names(console, session, [g.department_code for g in answer.grants],
+                                       [g.resource_code for g in answer.grants]),
                         names=await _item_names(console, session, [g.resource_code for g in answer.grants]),
                         grants=answer.grants, next_token=answer.next_page_token, errors=errors)
 
@@ -526,7 +545,13 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
     conflicts, _ = await _call(console, session, console.services.foundation.ListConflicts,
                                foundation_pb2.ListConflictsRequest(page_size=console.settings.page_size,
                                                                    page_token=request.query_params.get("c_token", "")))
+    shown = listed.disputes if listed else []
     return console.page(request, "disputes.html", status=400 if errors else 200, title="异议与冲突",
+                        **await _names(console, session,
+                                       [d.reporter_department_code for d in shown]
+                                       + [c.other_source_department_code for c in
+                                          (conflicts.conflicts if conflicts else [])],
+                                       [d.resource_code for d in shown]),
                         disputes=listed.disputes if listed else [],
                         next_token=listed.next_page_token if listed else "",
                         conflicts=conflicts.conflicts if conflicts else [],
@@ -550,7 +575,12 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                          admin_log_pb2.ListAdminEventsRequest(
                                              page_size=console.settings.page_size,
                                              page_token=request.query_params.get("e_token", "")))
+    shown = accesses.accesses if accesses else []
     return console.page(request, "audit.html", title="审计", resource=resource,
+                        **await _names(console, session,
+                                       [a.department_code for a in shown]
+                                       + [e.actor_department_code for e in (events.events if events else [])],
+                                       [a.resource_code for a in shown]),
                         accesses=accesses.accesses if accesses else [],
                         next_token=accesses.next_page_token if accesses else "", problem=problem,
                         events=events.events if events else [],
@@ -576,12 +606,15 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     chart = charts.bar_chart([(e.department_code[-6:], e.score) for e in evaluations], maximum=100,
                              title=f"{year}年{month}月各部门综合得分") if evaluations else ""
     return console.page(request, "supervision.html", title="监督", year=year, month=month, evaluations=evaluations,
+                        **await _names(console, session, [e.department_code for e in evaluations]),
                         chart=chart, next_token=answer.next_page_token if answer else "", problem=problem,
                         indicator_names=labels.INDICATOR)
 
 
 def routes() -> list[Route]:
-    return [
+    from console import admin  # imports this module's helpers
+
+    return [*admin.routes(),
         Route("/", home, methods=["GET"]),
         Route("/catalog", catalog, methods=["GET"]),
         Route("/catalog/entry", entry, methods=["GET"]),

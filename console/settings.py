@@ -35,6 +35,8 @@ class ConsoleSettings:
     #: PEM files for HTTPS served by the console itself (both or neither; else TLS ends at the edge/ingress).
     tls_cert: str = ""
     tls_key: str = ""
+    #: Redis for the sessions (shared by every replica, kept across restarts); empty: in this process's memory.
+    redis_url: str = ""
 
     @property
     def host(self) -> str:
@@ -92,7 +94,8 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
         call_timeout_seconds=timeout,
         page_size=_int(env, "GOVSHARE_CONSOLE_PAGE_SIZE", 20, 1, problems),
         deadline_warning_working_days=_int(env, "GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS", 2, 0, problems),
-        secure_cookie=secure_raw != "false", tls_cert=tls_cert, tls_key=tls_key)
+        secure_cookie=secure_raw != "false", tls_cert=tls_cert, tls_key=tls_key,
+        redis_url=env.get("GOVSHARE_CONSOLE_REDIS_URL", "").strip() or env.get("GOVSHARE_REDIS_URL", "").strip())
     if problems:
         raise ConsoleSettingsError("; ".join(problems))
     return settings

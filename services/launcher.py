@@ -129,12 +129,15 @@ def metrics_environment(component: str) -> dict[str, str]:
     return {"GOVSHARE_METRICS_PORT": str(int(base) + OFFSETS[component])}
 
 
-def console_environment(ports: dict[str, int]) -> dict[str, str]:
-    """The console's environment: where it listens and the edge it calls as the signed-in person. Nothing
-    else: it gets no key and no database (it could not act as anyone but the person signed in)."""
+def console_environment(ports: dict[str, int], redis_url: str = "") -> dict[str, str]:
+    """The console's environment: where it listens, the edge it calls as the signed-in person and the Redis
+    its sessions live in (so a console the supervisor restarts keeps everyone signed in). Nothing else: it
+    gets no key and no database (it could not act as anyone but the person signed in)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     env.update({"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{ports['console']}",
                 "GOVSHARE_CONSOLE_GATEWAY": f"127.0.0.1:{ports['gateway']}"})
+    if redis_url:
+        env["GOVSHARE_CONSOLE_REDIS_URL"] = redis_url
     env.update({k: v for k, v in os.environ.items() if k.startswith("GOVSHARE_CONSOLE_")})
     return env
 
@@ -364,10 +367,11 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
             for component in group:
                 wait_until_serving(ports[component], processes[component])
                 supervisor.watch(component, _process_ended(processes, component), lambda c=component: spawn(c))
-        # The console last: it only calls the edge (as the person signed in), and holds no key or database URL.
+        # The console last: it only calls the edge (as the person signed in), and holds no key or database URL
+        # (Redis for its sessions only).
         def spawn_console() -> None:
             processes["console"] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "console"],
-                                                    env=console_environment(ports))
+                                                    env=console_environment(ports, connection.redis_url))
 
         spawn_console()
         wait_until_answering(f"http://127.0.0.1:{ports['console']}/healthz", processes["console"])

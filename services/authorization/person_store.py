@@ -88,11 +88,14 @@ class PersonStore:
         row = await self._store.pool.fetchrow(f"{_SELECT} WHERE p.username = $1", username)
         return _person(row) if row is not None else None
 
-    async def list(self, department_code: str | None, after: int | None,
-                   limit: int) -> list[tuple[int, PersonRecord]]:
+    async def list(self, department_code: str | None, after: int | None, limit: int, role: int = 0,
+                   disabled: bool | None = None) -> list[tuple[int, PersonRecord]]:
+        """A page of persons in creation order; ``role`` 0 and ``disabled`` None filter nothing."""
         rows = await self._store.pool.fetch(
-            f"{_SELECT} WHERE ($1::text IS NULL OR p.department_code = $1) AND p.seq > $2 ORDER BY p.seq LIMIT $3",
-            department_code, after or 0, limit)
+            f"{_SELECT} WHERE ($1::text IS NULL OR p.department_code = $1) AND p.seq > $2"
+            " AND ($4::int = 0 OR $4::int = ANY(p.roles)) AND ($5::bool IS NULL OR p.disabled = $5::bool)"
+            " ORDER BY p.seq LIMIT $3",
+            department_code, after or 0, limit, role, disabled)
         return [(r["seq"], _person(r)) for r in rows]
 
     async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEvent | None,

@@ -159,13 +159,22 @@ class Persons:
     async def find(self, person_id: str) -> PersonRecord:
         return await find_by_id(person_id, pc.PERSON_ID, self._persons.get, "person")
 
-    async def list(self, caller: Caller, department_code: str, size: int,
-                   token: str) -> tuple[list[PersonRecord], str]:
+    async def list(self, caller: Caller, department_code: str, size: int, token: str, role: int = 0,
+                   state: int = persons_pb2.PERSON_STATE_UNSPECIFIED) -> tuple[list[PersonRecord], str]:
+        """A page of persons, filtered by department, role and state (the console's 人员 list)."""
         require_administrator(caller, "list persons")
+        problems = []
         if department_code and (error := department_code_problem(department_code)):
-            raise invalid_argument([FieldViolation("department_code", error)])
+            problems.append(FieldViolation("department_code", error))
+        if role and role not in ROLE_NAMES:
+            problems.append(FieldViolation("role", f"unknown role number {role}"))
+        if state not in persons_pb2.PersonState.values():
+            problems.append(FieldViolation("state", f"unknown state number {state}"))
+        if problems:
+            raise invalid_argument(problems)
+        disabled = None if state == persons_pb2.PERSON_STATE_UNSPECIFIED else state == persons_pb2.PERSON_STATE_DISABLED
         limit = pagination.page_size(size)
-        rows = await self._persons.list(department_code or None, page_after(token, int), limit + 1)
+        rows = await self._persons.list(department_code or None, page_after(token, int), limit + 1, role, disabled)
         return page_of(rows, limit)
 
     async def set_roles(self, caller: Caller, person_id: str, roles: tuple[int, ...]) -> PersonRecord:

@@ -104,7 +104,8 @@ class PersonServicer(persons_pb2_grpc.PersonServiceServicer):
     async def ListPersons(self, request: persons_pb2.ListPersonsRequest, context: Context
                           ) -> persons_pb2.ListPersonsResponse:
         persons, token = await self._persons.list(self._verifier.from_context(context), request.department_code,
-                                                  request.page_size, request.page_token)
+                                                  request.page_size, request.page_token, request.role,
+                                                  request.state)
         return persons_pb2.ListPersonsResponse(persons=[person_pb(p) for p in persons], next_page_token=token)
 
     async def SetPersonRoles(self, request: persons_pb2.SetPersonRolesRequest, context: Context

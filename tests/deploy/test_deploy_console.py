@@ -1,6 +1,8 @@
-"""The chart deploys the web console as its own component: a Deployment with HTTP probes, a Service that keeps a
-browser on one replica, a NetworkPolicy that lets it reach the gateway and nothing else, no secret in its
-environment, TLS to the edge verified by the mesh CA, and an HTTPS Ingress of its own when asked."""
+"""The chart deploys the web console as its own component: a Deployment with HTTP probes, a Service (sessions in
+Redis by default, so no sessionAffinity; with in-memory sessions the Service keeps a browser on one replica), a
+NetworkPolicy that lets it reach the gateway and, for the sessions, Redis, and nothing else, no secret in its
+environment but the Redis URL, TLS to the edge verified by the mesh CA, and an HTTPS Ingress of its own when
+asked."""
 
 from __future__ import annotations
 
@@ -30,22 +32,46 @@ def test_the_console_is_its_own_component_with_http_probes(variant: Variant) -> 
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/healthz", "port": "http"}
     service = variant.component("Service", "console")
-    assert service["spec"]["type"] == "ClusterIP" and service["spec"]["sessionAffinity"] == "ClientIP"
+    assert service["spec"]["type"] == "ClusterIP" and "sessionAffinity" not in service["spec"]  # sessions in Redis
     assert selector_matches({"matchLabels": service["spec"]["selector"]},
                             deployment["spec"]["template"]["metadata"]["labels"])
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod_spec(deployment)["automountServiceAccountToken"] is False
 
 
-def test_the_console_holds_no_secret_and_calls_only_the_gateway(variant: Variant) -> None:
+def test_the_console_holds_no_secret_but_the_redis_url_and_calls_only_the_gateway_and_redis(variant: Variant) -> None:
     _deployment, container = _console(variant)
     env = env_of(container)
-    assert not [name for name, entry in env.items() if "valueFrom" in entry], "the console holds no secret"
+    assert [name for name, entry in env.items() if "valueFrom" in entry] == ["GOVSHARE_REDIS_URL"]
     assert env["GOVSHARE_CONSOLE_GATEWAY"]["value"].startswith(f"{RELEASE}-gateway.")
-    assert not any(k in env for k in ("GOVSHARE_DATABASE_URL", "GOVSHARE_REDIS_URL", "GOVSHARE_INTERNAL_KEY"))
+    assert not any(k in env for k in ("GOVSHARE_DATABASE_URL", "GOVSHARE_INTERNAL_KEY", "GOVSHARE_TOKEN_PRIVATE_KEY"))
     egress = variant.component("NetworkPolicy", "console")["spec"]["egress"]
     in_mesh = [r for r in egress if any("podSelector" in p and "namespaceSelector" not in p for p in r.get("to", []))]
-    assert [(_peer_components(r["to"]), _ports(r)) for r in in_mesh] == [({"gateway"}, {50051})]
+    peers = [(_peer_components(r["to"]), _ports(r)) for r in in_mesh]
+    assert ({"gateway"}, {50051}) in peers
+    assert set().union(*(components for components, _ in peers)) <= {"gateway", "redis"}
+    assert any(6379 in _ports(r) for r in egress)
+
+
+def test_with_in_memory_sessions_the_console_gets_no_redis_and_a_sticky_service() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {"console": {"sessionStore": "memory"}}))
+    (service,) = [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == f"{RELEASE}-console"]
+    assert service["spec"]["sessionAffinity"] == "ClientIP"
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == f"{RELEASE}-console"]
+    (container,) = containers(pod_spec(deployment))
+    assert not [name for name, entry in env_of(container).items() if "valueFrom" in entry], "no secret at all"
+    (policy,) = [o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == f"{RELEASE}-console"]
+    assert not any(6379 in _ports(r) for r in policy["spec"]["egress"])
+
+
+def test_the_console_can_have_a_redis_url_of_its_own() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "console": {"redisUrl": {"name": "console-redis", "key": "url"}}}))
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == f"{RELEASE}-console"]
+    (container,) = containers(pod_spec(deployment))
+    env = env_of(container)
+    assert env["GOVSHARE_CONSOLE_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "console-redis", "key": "url"}
+    assert "GOVSHARE_REDIS_URL" not in env
 
 
 def test_under_mtls_the_console_verifies_the_edge_with_the_mesh_ca(rendered: dict[str, Variant]) -> None:
@@ -77,6 +103,7 @@ def test_the_console_can_be_left_out() -> None:
 def test_the_notes_say_where_the_console_is(rendered: dict[str, Variant]) -> None:
     notes = render_notes(rendered["extranet"].values)
     assert f"Service {RELEASE}-console, port 8080" in notes
+    assert "Sessions are in Redis" in notes and "no sessionAffinity needed" in notes
     assert f"{RELEASE}-console-tls (ca.crt only)" in notes  # mTLS from Secrets: the console's CA file too
     with_host = render_notes(user_values(("values-extranet.yaml",), {
         "exposure": {"type": "Ingress", "hosts": ["share.example.gov.cn"], "ingress": {"tlsSecretName": "s"}},

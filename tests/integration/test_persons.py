@@ -254,3 +254,37 @@ async def test_without_the_sealing_key_local_accounts_are_refused(platform) -> N
                                                roles=(persons_pb2.PERSON_ROLE_AUDITOR,), password=PASSWORD))
     assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
     assert refused.value.reason == "LOCAL_ACCOUNTS_NEED_KEY" and "GOVSHARE_PERSON_SECRET_KEY" in refused.value.message
+
+
+async def test_persons_are_listed_by_department_role_and_state_page_by_page(platform) -> None:  # type: ignore[no-untyped-def]
+    """The console's 人员 list filters on the service (a page of a filtered list is a full page)."""
+    approvers = [(await create_person(platform, "resources", persons_pb2.PERSON_ROLE_APPROVER))[0] for _ in range(3)]
+    officer, _ = await create_person(platform, "resources", persons_pb2.PERSON_ROLE_DATA_OFFICER)
+    admin = _admin(platform)
+    metadata = platform.metadata("authority")
+    await admin.DisablePerson(persons_pb2.DisablePersonRequest(id=approvers[0].id), metadata=metadata, timeout=10)
+    resources = platform.credentials.systems["resources"]["department"]
+
+    async def walk(**filters: object) -> list[str]:
+        seen, token = [], ""
+        while True:
+            page = await admin.ListPersons(persons_pb2.ListPersonsRequest(department_code=resources, page_size=1,
+                                                                          page_token=token, **filters),
+                                           metadata=metadata, timeout=10)
+            assert len(page.persons) <= 1
+            seen += [p.id for p in page.persons]
+            token = page.next_page_token
+            if not token:
+                return seen
+
+    active = await walk(role=persons_pb2.PERSON_ROLE_APPROVER, state=persons_pb2.PERSON_STATE_ACTIVE)
+    assert set(active) >= {approvers[1].id, approvers[2].id}
+    assert approvers[0].id not in active and officer.id not in active
+    disabled = await walk(state=persons_pb2.PERSON_STATE_DISABLED)
+    assert approvers[0].id in disabled and approvers[1].id not in disabled
+    assert officer.id in await walk(role=persons_pb2.PERSON_ROLE_DATA_OFFICER)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await admin.ListPersons(persons_pb2.ListPersonsRequest(role=99), metadata=metadata, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = details_of(refused.value)
+    assert bad is not None and bad.field_violations[0].field == "role"

@@ -10,8 +10,9 @@ from google.protobuf import timestamp_pb2
 
 from console.app import working_days_left
 from console.charts import bar_chart
-from console.sessions import Person, SessionStore
+from console.sessions import Person, SessionStore, redis_key, seal, unseal
 from console.settings import ConsoleSettingsError, load_console_settings
+from services.launcher import console_environment
 from services.runtime.workdays import CHINA
 
 PERSON = Person(username="police.approver", display_name="李审批", department_code="11110100MB00000027")
@@ -65,3 +66,26 @@ def test_working_days_left_follow_the_statutory_calendar() -> None:
     assert working_days_left(due("2026-10-08"), today) == 1  # the holiday does not count
     assert working_days_left(due("2026-10-10"), today) == 3  # 10-08, 10-09 and the 调休 Saturday
     assert working_days_left(due("2026-09-28"), today) == -2  # two working days late
+
+
+def test_sessions_go_to_the_consoles_own_redis_url_else_the_platforms_else_memory() -> None:
+    gateway = {"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}
+    assert load_console_settings(gateway).redis_url == ""
+    assert load_console_settings({**gateway, "GOVSHARE_REDIS_URL": "redis://r:6379/0"}).redis_url == "redis://r:6379/0"
+    assert load_console_settings({**gateway, "GOVSHARE_REDIS_URL": "redis://r:6379/0",
+                                  "GOVSHARE_CONSOLE_REDIS_URL": "redis://console@r:6379/1"}
+                                 ).redis_url == "redis://console@r:6379/1"
+    env = console_environment({"console": 8080, "gateway": 50051}, "unix:///tmp/redis.sock")
+    assert env["GOVSHARE_CONSOLE_REDIS_URL"] == "unix:///tmp/redis.sock"
+    assert not [k for k in env if k.startswith("GOVSHARE_") and not k.startswith("GOVSHARE_CONSOLE_")]
+
+
+def test_a_sealed_session_opens_only_with_its_own_id() -> None:
+    store = SessionStore(idle_seconds=600)
+    session = store.create(PERSON, "the-persons-token", token_expires_at=5_000.0)
+    sealed = seal(session)
+    assert b"the-persons-token" not in sealed and session.id.encode() not in redis_key(session.id).encode()
+    assert unseal(session.id, sealed) == session
+    other = store.create(PERSON, "t", token_expires_at=5_000.0)
+    assert unseal(other.id, sealed) is None  # another cookie opens nothing
+    assert unseal(session.id, sealed[:-4] + b"AAAA") is None  # nor does a tampered value

@@ -1,0 +1,303 @@
+"""The authority administrator's pages: persons (accounts and roles), departments and business systems.
+
+Same rules as every page (console/pages.py): one call as the signed-in person per action, post/redirect/get
+with a sentence saying what was done, the service's field violations beside the fields. The menu shows these
+pages to administrators only, but PersonService and DirectoryService decide: anyone else gets the service's
+refusal on the page.
+
+Secrets (a new person's initial password, a TOTP secret) are shown once, in the answer to the POST that made
+them (no-store, like every page), and never put in a session, a URL, a flash message or a log line.
+"""
+
+from __future__ import annotations
+
+import secrets
+import urllib.parse
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from console import forms, labels
+from console.app import Console, login_redirect, signed_in
+from console.errors import Problem
+from console.pages import _call, _done, _expired, _page_token, _refused, _status, _text
+from console.sessions import Session
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
+
+#: Roles the forms offer, in the order the issue lists them (value: PersonRole number).
+ROLE_CHOICES = [(persons_pb2.PERSON_ROLE_DATA_OFFICER, "DATA_OFFICER"), (persons_pb2.PERSON_ROLE_APPROVER, "APPROVER"),
+                (persons_pb2.PERSON_ROLE_APPLICANT, "APPLICANT"), (persons_pb2.PERSON_ROLE_REVIEWER, "REVIEWER"),
+                (persons_pb2.PERSON_ROLE_AUDITOR, "AUDITOR"),
+                (persons_pb2.PERSON_ROLE_ADMINISTRATOR, "ADMINISTRATOR")]
+ROLE_OPTIONS = {number: labels.ROLE[name] for number, name in ROLE_CHOICES}
+STATES = {persons_pb2.PERSON_STATE_ACTIVE: "正常", persons_pb2.PERSON_STATE_DISABLED: "已停用"}
+#: Letters and digits that cannot be mistaken for one another when read aloud or copied by hand.
+_READABLE = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679"
+#: Departments offered in the forms' department lists (the directory's first page; a code may be typed too).
+DEPARTMENT_CHOICES = 200
+
+
+def initial_password() -> str:
+    """A strong first password (20 random readable characters in groups of five, ~112 bits): the
+    administrator passes it on, the person changes it (ChangePassword)."""
+    raw = "".join(secrets.choice(_READABLE) for _ in range(20))
+    return "-".join(raw[i:i + 5] for i in range(0, 20, 5))
+
+
+def totp_secret(uri: str) -> str:
+    """The base32 secret of an ``otpauth://`` URI (for typing into an authenticator app by hand)."""
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query).get("secret", [""])[0]
+
+
+def role_labels(person: persons_pb2.Person) -> list[str]:
+    return [labels.ROLE.get(persons_pb2.PersonRole.Name(r).removeprefix("PERSON_ROLE_"), str(r))
+            for r in person.roles]
+
+
+def _persons(console: Console) -> persons_pb2_grpc.PersonServiceStub:
+    return persons_pb2_grpc.PersonServiceStub(console.services.channel)
+
+
+def _directory(console: Console) -> directory_pb2_grpc.DirectoryServiceStub:
+    return directory_pb2_grpc.DirectoryServiceStub(console.services.channel)
+
+
+def _number(raw: str) -> int:
+    return int(raw) if raw.isdigit() and len(raw) < 10 else 0  # an int32 enum: anything longer is no value
+
+
+async def _departments(console: Console, session: Session) -> dict[str, str]:
+    """Department code → name for the forms' lists (empty when the directory does not answer)."""
+    listed, _ = await _call(console, session, _directory(console).ListDepartments,
+                            directory_pb2.ListDepartmentsRequest(page_size=DEPARTMENT_CHOICES))
+    return {d.code: d.name for d in listed.departments} if listed else {}
+
+
+def _is_locked(person: persons_pb2.Person, now: float) -> bool:
+    return person.HasField("lock_expire_time") and person.lock_expire_time.ToSeconds() > now
+
+
+# -- 人员 ------------------------------------------------------------------------------------------------------
+
+@signed_in
+async def persons(console: Console, request: Request, session: Session) -> Response:
+    """Persons, filtered by department, role and state on the service, paged with its page token."""
+    params = request.query_params
+    department, role, state = params.get("department", "").strip(), params.get("role", ""), params.get("state", "")
+    listed, problem = await _call(console, session, _persons(console).ListPersons, persons_pb2.ListPersonsRequest(
+        department_code=department, role=_number(role), state=_number(state),
+        page_size=console.settings.page_size, page_token=_page_token(request)))
+    if _expired(problem):
+        return login_redirect(True)
+    rows = list(listed.persons) if listed else []
+    names = await console.names.departments(session.token, [p.department_code for p in rows])
+    choices = await _departments(console, session) if not problem else {}
+    return console.page(request, "persons.html", status=_status(problem) if problem else 200, title="人员",
+                        persons=rows, names=names, role_options=ROLE_OPTIONS, departments=choices, states=STATES,
+                        values={"department": department, "role": role, "state": state},
+                        params={k: v for k, v in params.items() if k != "page_token" and v},
+                        next_token=listed.next_page_token if listed else "", problem=problem,
+                        errors=forms.field_errors(problem.fields) if problem else {},
+                        locked=lambda p: _is_locked(p, console.sessions.now()), role_labels=role_labels)
+
+
+def _person_form(console: Console, request: Request, departments: dict[str, str], values: dict[str, Any],
+                 problem: Problem | None = None, status: int = 200) -> Response:
+    return console.page(request, "person_new.html", status=status, title="新建人员", departments=departments,
+                        roles=ROLE_CHOICES, values=values, problem=problem,
+                        errors=forms.field_errors(problem.fields, "person.") if problem else {})
+
+
+@signed_in
+async def person_new(console: Console, request: Request, session: Session) -> Response:
+    """Creates a person; a local account's first password and TOTP secret are shown on the answer, once."""
+    departments = await _departments(console, session)
+    if request.method == "GET":
+        return _person_form(console, request, departments, {"local": "yes"})
+    form = await request.form()
+    values: dict[str, Any] = {k: _text(form, k) for k in ("username", "display_name", "department_code", "local")}
+    values["roles"] = [_number(str(r)) for r in form.getlist("roles")]
+    password = initial_password() if values["local"] == "yes" else ""
+    created, problem = await _call(console, session, _persons(console).CreatePerson, persons_pb2.CreatePersonRequest(
+        person=persons_pb2.Person(username=values["username"], display_name=values["display_name"],
+                                  department_code=values["department_code"], roles=values["roles"]),
+        password=password))
+    if problem:
+        if _expired(problem):
+            return login_redirect(True)
+        return _person_form(console, request, departments, values, problem, _status(problem))
+    person = created.person
+    names = await console.names.departments(session.token, [person.department_code])
+    return console.page(request, "person_secret.html", title="人员已创建", who=person,
+                        department=names.get(person.department_code, ""), role_labels=role_labels(person),
+                        password=password, uri=created.totp_provisioning_uri,
+                        secret=totp_secret(created.totp_provisioning_uri),
+                        done=f"已创建人员 {person.display_name}（{person.username}）。")
+
+
+@signed_in
+async def person_view(console: Console, request: Request, session: Session) -> Response:
+    return await _person_page(console, request, session, request.query_params.get("id", ""))
+
+
+async def _person_page(console: Console, request: Request, session: Session, person_id: str,
+                       errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    got, problem = await _call(console, session, _persons(console).GetPerson,
+                               persons_pb2.GetPersonRequest(id=person_id))
+    if problem:
+        return _refused(console, request, problem)
+    person = got.person
+    names = await console.names.departments(session.token, [person.department_code])
+    return console.page(request, "person.html", status=status, title=f"人员：{person.display_name}", p=person,
+                        department=names.get(person.department_code, ""), role_labels=role_labels(person),
+                        roles=ROLE_CHOICES, states=STATES, locked=_is_locked(person, console.sessions.now()),
+                        errors=errors or {})
+
+
+#: The one-click actions: RPC name, request type, and the sentence saying what was done.
+ACTIONS = {
+    "disable": ("DisablePerson", persons_pb2.DisablePersonRequest, "已停用 {}：不能再登录，已签发的令牌立即失效。"),
+    "enable": ("EnablePerson", persons_pb2.EnablePersonRequest, "已启用 {}：可以重新登录。"),
+    "unlock": ("UnlockPerson", persons_pb2.UnlockPersonRequest, "已解锁 {}：可以立即重新登录。"),
+}
+
+
+@signed_in
+async def person_action(console: Console, request: Request, session: Session) -> Response:
+    """Disable, enable, unlock (each says what it did) or reset the password / TOTP (the new secret shown once)."""
+    form = await request.form()
+    person_id, action = _text(form, "id"), _text(form, "action")
+    stub = _persons(console)
+    back = f"/persons/view?id={urllib.parse.quote(person_id)}"
+    if action in ACTIONS:
+        method, message_type, sentence = ACTIONS[action]
+        answer, problem = await _call(console, session, getattr(stub, method), message_type(id=person_id))
+        if problem:
+            return await _action_refused(console, request, session, person_id, problem)
+        return _done(session, sentence.format(f"{answer.person.display_name}（{answer.person.username}）"), back)
+    if action == "reset_password":
+        password = initial_password()
+        answer, problem = await _call(console, session, stub.ResetPersonPassword,
+                                      persons_pb2.ResetPersonPasswordRequest(id=person_id, password=password))
+        if problem:
+            return await _action_refused(console, request, session, person_id, problem)
+        return console.page(request, "person_secret.html", title="密码已重置", who=answer.person,
+                            password=password, uri="", secret="", role_labels=role_labels(answer.person),
+                            department="", done=f"已重置 {answer.person.display_name} 的密码（账号同时解锁，"
+                                                "原有登录已失效）。")
+    if action == "reset_totp":
+        answer, problem = await _call(console, session, stub.ResetPersonTotp,
+                                      persons_pb2.ResetPersonTotpRequest(id=person_id))
+        if problem:
+            return await _action_refused(console, request, session, person_id, problem)
+        return console.page(request, "person_secret.html", title="动态口令已重置", who=answer.person,
+                            password="", uri=answer.totp_provisioning_uri,
+                            secret=totp_secret(answer.totp_provisioning_uri),
+                            role_labels=role_labels(answer.person), department="",
+                            done=f"已为 {answer.person.display_name} 生成新的动态口令密钥，原身份验证器不再有效。")
+    return await _person_page(console, request, session, person_id, {"action": "未知的操作，请从人员页面重新选择。"},
+                              status=400)
+
+
+async def _action_refused(console: Console, request: Request, session: Session, person_id: str,
+                          problem: Problem) -> Response:
+    """Bad input comes back on the person's page beside the action; any other refusal on its own page."""
+    if problem.fields and not _expired(problem):
+        return await _person_page(console, request, session, person_id,
+                                  {"action": "；".join(problem.fields.values()), **problem.fields},
+                                  status=_status(problem))
+    return _refused(console, request, problem)
+
+
+def _chosen_roles(form: FormData) -> list[int]:
+    return sorted({_number(str(r)) for r in form.getlist("roles")} - {0})
+
+
+@signed_in
+async def person_roles(console: Console, request: Request, session: Session) -> Response:
+    """Changing roles takes two steps: the page says what changes (and that the person is signed out), then
+    SetPersonRoles once confirmed."""
+    form = await request.form()
+    person_id, roles = _text(form, "id"), _chosen_roles(form)
+    if _text(form, "confirmed") != "yes":
+        got, problem = await _call(console, session, _persons(console).GetPerson,
+                                   persons_pb2.GetPersonRequest(id=person_id))
+        if problem:
+            return _refused(console, request, problem)
+        after = persons_pb2.Person(roles=roles)
+        return console.page(request, "person_roles.html", title="确认修改角色", p=got.person,
+                            before=role_labels(got.person), after=role_labels(after), roles=roles)
+    answer, problem = await _call(console, session, _persons(console).SetPersonRoles,
+                                  persons_pb2.SetPersonRolesRequest(id=person_id, roles=roles))
+    if problem:
+        if problem.fields and not _expired(problem):
+            return await _person_page(console, request, session, person_id,
+                                      {"roles": "；".join(problem.fields.values())}, status=_status(problem))
+        return _refused(console, request, problem)
+    now = "、".join(role_labels(answer.person)) or "无角色"
+    return _done(session, f"已将 {answer.person.display_name} 的角色改为：{now}。其现有登录已失效，需重新登录。",
+                 f"/persons/view?id={urllib.parse.quote(person_id)}")
+
+
+# -- 部门与业务系统 ------------------------------------------------------------------------------------------------
+
+@signed_in
+async def departments(console: Console, request: Request, session: Session) -> Response:
+    listed, problem = await _call(console, session, _directory(console).ListDepartments,
+                                  directory_pb2.ListDepartmentsRequest(page_size=console.settings.page_size,
+                                                                       page_token=_page_token(request)))
+    if _expired(problem):
+        return login_redirect(True)
+    return console.page(request, "departments.html", status=_status(problem) if problem else 200, title="部门",
+                        departments=listed.departments if listed else [], problem=problem,
+                        next_token=listed.next_page_token if listed else "")
+
+
+@signed_in
+async def systems(console: Console, request: Request, session: Session) -> Response:
+    """Business systems (by department), each with the state change DirectoryService offers."""
+    if request.method == "POST":
+        form = await request.form()
+        system_id, action = _text(form, "id"), _text(form, "action")
+        directory = _directory(console)
+        if action == "disable":
+            answer, problem = await _call(console, session, directory.DisableSystem,
+                                          directory_pb2.DisableSystemRequest(id=system_id))
+            done = "已停用业务系统 {}（{}）：它不能再获取令牌，已持有的令牌立即失效。"
+        else:
+            answer, problem = await _call(console, session, directory.EnableSystem,
+                                          directory_pb2.EnableSystemRequest(id=system_id))
+            done = "已启用业务系统 {}（{}）：它可以重新获取令牌。"
+        if problem:
+            return _refused(console, request, problem)
+        back = "/systems" + (f"?{request.url.query}" if request.url.query else "")
+        return _done(session, done.format(answer.system.name, answer.system.id), back)
+    department = request.query_params.get("department", "").strip()
+    listed, problem = await _call(console, session, _directory(console).ListSystems, directory_pb2.ListSystemsRequest(
+        department_code=department, page_size=console.settings.page_size, page_token=_page_token(request)))
+    if _expired(problem):
+        return login_redirect(True)
+    rows = list(listed.systems) if listed else []
+    return console.page(request, "systems.html", status=_status(problem) if problem else 200, title="业务系统",
+                        systems=rows, names=await console.names.departments(session.token,
+                                                                            [s.department_code for s in rows]),
+                        departments=await _departments(console, session) if not problem else {},
+                        department=department, problem=problem,
+                        errors=forms.field_errors(problem.fields) if problem else {},
+                        params={"department": department} if department else {},
+                        next_token=listed.next_page_token if listed else "")
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/persons", persons, methods=["GET"]),
+        Route("/persons/new", person_new, methods=["GET", "POST"]),
+        Route("/persons/view", person_view, methods=["GET"]),
+        Route("/persons/action", person_action, methods=["POST"]),
+        Route("/persons/roles", person_roles, methods=["POST"]),
+        Route("/departments", departments, methods=["GET"]),
+        Route("/systems", systems, methods=["GET", "POST"]),
+    ]

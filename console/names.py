@@ -1,0 +1,111 @@
+"""Department and resource names beside their codes, looked up through the public RPCs and kept a while.
+
+Lists carry codes (a department's 统一社会信用代码, a resource's 信息资源代码); people read names. The console
+asks DirectoryService.GetDepartment and CatalogService.GetEntry as the signed-in person (never a database) and
+keeps the answers in a small per-process cache shared by every session, so a page of twenty rows costs a few
+calls once, not twenty on every view.
+
+What is shared is only what every signed-in person may read anyway: department names (the directory is open
+to every caller) and the names of *published* entries (the catalog's public face); a draft's name is used for
+the person who could read it and never cached. A name that changed shows within ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import grpc
+
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2
+
+#: How long a looked-up name is kept (a renamed department shows within this).
+TTL_SECONDS = 600.0
+#: Names kept at most (the oldest go first): far more than the platform's departments and resources.
+MAX_ENTRIES = 4096
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource's name and its data items' Chinese names by machine name."""
+
+    name: str = ""
+    items: dict[str, str] = field(default_factory=dict)
+
+
+class _Expiring:
+    """A bounded map whose values expire (least recently stored first out when full)."""
+
+    def __init__(self, ttl: float, size: int, clock: Callable[[], float]) -> None:
+        self._values: OrderedDict[str, tuple[float, object]] = OrderedDict()
+        self._ttl, self._size, self._clock = ttl, size, clock
+
+    def get(self, key: str) -> object | None:
+        hit = self._values.get(key)
+        if hit is None or hit[0] < self._clock():
+            return None
+        return hit[1]
+
+    def put(self, key: str, value: object) -> None:
+        self._values[key] = (self._clock() + self._ttl, value)
+        self._values.move_to_end(key)
+        while len(self._values) > self._size:
+            self._values.popitem(last=False)
+
+
+class Names:
+    """Names for codes, as the person whose token is given may read them; empty when the service does not
+    say (a code stays readable on its own: the name is a courtesy)."""
+
+    def __init__(self, services: object, ttl: float = TTL_SECONDS, size: int = MAX_ENTRIES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._services = services
+        self._departments = _Expiring(ttl, size, clock)
+        self._resources = _Expiring(ttl, size, clock)
+        #: Calls made to the services (what the cache saves is visible in tests).
+        self.lookups = 0
+
+    async def departments(self, token: str, codes: Iterable[str]) -> dict[str, str]:
+        """Department code → name for each of ``codes``."""
+        names: dict[str, str] = {}
+        for code in dict.fromkeys(c for c in codes if c):
+            cached = self._departments.get(code)
+            if cached is None:
+                cached = await self._department(token, code)
+            names[code] = str(cached)
+        return names
+
+    async def resources(self, token: str, codes: Iterable[str]) -> dict[str, Resource]:
+        """Resource code → its name and items' names, for each of ``codes``."""
+        found: dict[str, Resource] = {}
+        for code in dict.fromkeys(c for c in codes if c):
+            cached = self._resources.get(code)
+            found[code] = cached if isinstance(cached, Resource) else await self._resource(token, code)
+        return found
+
+    async def _department(self, token: str, code: str) -> str:
+        stub = directory_pb2_grpc.DirectoryServiceStub(self._services.channel)  # type: ignore[attr-defined]
+        self.lookups += 1
+        try:
+            reply = await self._services.call(token, stub.GetDepartment,  # type: ignore[attr-defined]
+                                              directory_pb2.GetDepartmentRequest(code=code))
+        except grpc.aio.AioRpcError:
+            return ""  # not cached: the next page asks again
+        self._departments.put(code, reply.department.name)
+        return reply.department.name
+
+    async def _resource(self, token: str, code: str) -> Resource:
+        self.lookups += 1
+        try:
+            reply = await self._services.call(token, self._services.catalog.GetEntry,  # type: ignore[attr-defined]
+                                              catalog_pb2.GetEntryRequest(code=code))
+        except grpc.aio.AioRpcError:
+            return Resource()
+        entry = reply.entry
+        resource = Resource(entry.name, {i.machine_name: i.name for i in entry.items})
+        if entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED:
+            self._resources.put(code, resource)
+        return resource

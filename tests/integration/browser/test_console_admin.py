@@ -1,0 +1,250 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
+"""The authority administrator's pages in Chromium over the real platform: an administrator creates a person,
+who signs in with the password and TOTP secret shown once; the administrator sees the lock that failed sign-ins
+cause and lifts it, changes the roles after a confirmation step, and disables the person, whose sign-in is then
+refused plainly. Departments and business systems are listed; a person who is no administrator gets the
+service's refusal on the page, not an error. axe-core on every new page; screenshots 50-59."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+import pyotp
+import pytest
+from console_browser import axe_violations, browser, console_server, context, create_person, dump, login, shot
+from google.protobuf import timestamp_pb2
+
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, sharing_pb2, sharing_pb2_grpc
+from govshare.common.v1 import common_pb2
+from services.runtime.duties import APPLICANT
+
+pytestmark = pytest.mark.integration
+PASSWORD = "correct horse battery"
+
+
+async def _accessible(page) -> None:  # type: ignore[no-untyped-def]
+    violations = await axe_violations(page)
+    assert violations == [], dump(violations)
+
+
+async def _new_context(browser, console_server):  # type: ignore[no-untyped-def]
+    return await browser.new_context(base_url=console_server.url, locale="zh-CN",
+                                     viewport={"width": 1366, "height": 800})
+
+
+async def test_the_administrator_creates_locks_unlocks_re_roles_and_disables_a_person(
+        browser, console_server, platform):  # type: ignore[no-untyped-def]
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    admin_ctx, person_ctx = await _new_context(browser, console_server), await _new_context(browser, console_server)
+    try:
+        admin = await login(admin_ctx, admin_name, PASSWORD, admin_totp.now())
+        menu = await admin.get_by_role("navigation", name="主菜单").inner_text()
+        assert "人员" in menu and "部门" in menu and "业务系统" in menu
+
+        # -- create a person with the approver role; the secrets are shown once -----------------------------
+        await admin.goto("/persons/new")
+        await _accessible(admin)
+        username = f"p{int(time.time() * 1000) % 10**10}"
+        await admin.get_by_label("用户名").fill(username)
+        await admin.get_by_label("显示名称").fill("陈审批")
+        await admin.get_by_label("所属部门").select_option(label="市公安局")
+        await admin.get_by_label("审批人").check()
+        await shot(admin, console_server, "51_person_new")
+        await admin.get_by_role("button", name="创建人员").click()
+        await admin.wait_for_load_state()
+        assert await admin.locator(".flash").count() == 1, await admin.locator("main").inner_text()
+        assert f"已创建人员 陈审批（{username}）" in await admin.locator(".flash").inner_text()
+        password = await admin.locator("#initial-password").inner_text()
+        secret = await admin.locator("#totp-secret").inner_text()
+        uri = await admin.locator("#totp-uri").inner_text()
+        assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri and len(password) >= 12
+        assert password not in admin.url and secret not in admin.url
+        await _accessible(admin)
+        await shot(admin, console_server, "52_person_created_secrets_once")
+        await admin.get_by_role("link", name="查看此人员").click()
+        person_url = admin.url
+        assert "审批人" in await admin.locator(".facts").first.inner_text()
+
+        # -- the new person signs in with what was shown ------------------------------------------------------
+        totp = pyotp.TOTP(secret)
+        person = await login(person_ctx, username, password, totp.now())
+        assert "欢迎，陈审批" in await person.locator(".flash").inner_text(), await person.content()
+        assert "审批人" in await person.locator(".who").inner_text()
+        assert "人员" not in await person.get_by_role("navigation", name="主菜单").inner_text()
+
+        # -- the services decide: a non-administrator gets the refusal on the page ---------------------------
+        response = await person.goto("/persons")
+        assert response.status == 403
+        assert "无权" in await person.get_by_role("alert").inner_text()
+        await shot(person, console_server, "57_persons_refused_to_non_admin")
+
+        # -- failed sign-ins lock the account; the administrator sees it and unlocks ------------------------
+        guesser = await _new_context(browser, console_server)
+        for _ in range(5):
+            await (await login(guesser, username, "not the password", totp.now())).close()
+        locked = await login(guesser, username, password, totp.now())
+        assert "账号已被临时锁定" in await locked.get_by_role("alert").inner_text()
+        await guesser.close()
+        await admin.goto(person_url)
+        assert "锁定至" in await admin.locator(".facts").inner_text()
+        await _accessible(admin)
+        await shot(admin, console_server, "53_person_locked")
+        await admin.get_by_role("button", name="解锁").click()
+        assert f"已解锁 陈审批（{username}）" in await admin.locator(".flash").inner_text()
+        assert await admin.get_by_role("button", name="解锁").count() == 0
+        again = await _new_context(browser, console_server)
+        signed = await login(again, username, password, totp.at(time.time() + 30))
+        assert "欢迎" in await signed.locator(".flash").inner_text(), await signed.content()
+        await again.close()
+
+        # -- roles change after a confirmation step -------------------------------------------------------------
+        await admin.get_by_label("申请人").check()
+        await admin.get_by_role("button", name="下一步：确认修改").click()
+        confirm = await admin.locator(".facts").inner_text()
+        assert "审批人、申请人" in confirm
+        await _accessible(admin)
+        await shot(admin, console_server, "54_person_roles_confirm")
+        await admin.get_by_role("button", name="确认修改角色").click()
+        assert "的角色改为：审批人、申请人" in await admin.locator(".flash").inner_text()
+
+        # -- disabled: the person's sign-in is refused plainly ------------------------------------------------
+        await admin.get_by_role("button", name="停用").click()
+        assert f"已停用 陈审批（{username}）" in await admin.locator(".flash").inner_text()
+        assert "已停用" in await admin.locator(".facts").inner_text()
+        refused = await login(person_ctx, username, password)
+        assert await refused.get_by_role("alert").inner_text() == "账号已被停用，请联系管理员。"
+
+        # -- the list filters by department, role and state, on the service ----------------------------------
+        await admin.goto("/persons")
+        await admin.get_by_label("部门").select_option(label="市公安局")
+        await admin.get_by_label("角色").select_option(label="审批人")
+        await admin.get_by_label("状态").select_option(label="已停用")
+        await admin.get_by_role("button", name="筛选").click()
+        rows = await admin.locator("tbody").inner_text()
+        assert username in rows and "市公安局" in rows and "police.approver" not in rows
+        await _accessible(admin)
+        await shot(admin, console_server, "50_persons_list_filtered")
+    finally:
+        await admin_ctx.close()
+        await person_ctx.close()
+
+
+async def test_password_and_totp_resets_show_the_new_secret_once(context, console_server, platform):  # type: ignore[no-untyped-def]
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    target, _ = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT, password=PASSWORD)
+    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
+    await admin.goto(f"/persons?state={persons_pb2.PERSON_STATE_ACTIVE}")
+    while await admin.get_by_role("link", name=f"测试{target[-4:]}").count() == 0:
+        await admin.get_by_role("link", name="下一页").click()
+    await admin.get_by_role("link", name=f"测试{target[-4:]}").click()
+    view = admin.url
+    await admin.get_by_role("button", name="重置密码").click()
+    new_password = await admin.locator("#initial-password").inner_text()
+    assert "已重置" in await admin.locator(".flash").inner_text() and new_password != PASSWORD
+    await admin.goto(view)
+    await admin.get_by_role("button", name="重置动态口令").click()
+    secret = await admin.locator("#totp-secret").inner_text()
+    await _accessible(admin)
+    await shot(admin, console_server, "55_person_totp_reset")
+    await context.clear_cookies()
+    page = await login(context, target, new_password, pyotp.TOTP(secret).now())
+    assert "欢迎" in await page.locator(".flash").inner_text(), await page.content()
+
+
+async def test_departments_and_systems_are_listed_and_a_system_disabled_and_enabled(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
+    await admin.goto("/departments")
+    table = await admin.locator("tbody").inner_text()
+    assert "市公安局" in table and "市大数据管理局（共享主管部门）" in table
+    await _accessible(admin)
+    await shot(admin, console_server, "56_departments")
+    # A system of its own (disabling a demo system would cut the tokens other tests hold).
+    name = f"测试系统{int(time.time() * 1000) % 10**8}"
+    await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateSystem(
+        directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+            name=name, department_code=platform.credentials.systems["civil"]["department"])),
+        metadata=platform.metadata("authority"), timeout=10)
+    await admin.get_by_role("link", name="查看市民政局的业务系统").click()
+    while await admin.get_by_role("button", name=f"停用{name}").count() == 0:
+        await admin.get_by_role("link", name="下一页").click()
+    assert "低保审核系统" in await admin.locator("tbody").inner_text() or "page_token" in admin.url
+    assert "市民政局" in await admin.locator("tbody").inner_text()
+    await admin.get_by_role("button", name=f"停用{name}").click()
+    assert f"已停用业务系统 {name}" in await admin.locator(".flash").inner_text()
+    await _accessible(admin)
+    await shot(admin, console_server, "58_systems")
+    await admin.get_by_role("button", name=f"启用{name}").click()
+    assert f"已启用业务系统 {name}" in await admin.locator(".flash").inner_text()
+    assert await admin.get_by_role("button", name=f"停用{name}").count() == 1
+
+
+async def test_a_refused_person_form_says_beside_each_field_what_to_fix(context, console_server, platform):  # type: ignore[no-untyped-def]
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
+    await admin.goto("/persons/new")
+    await admin.get_by_label("用户名").fill("Not Valid!")
+    await admin.get_by_label("显示名称").fill("错误示例")
+    await admin.get_by_label("所属部门").select_option(label="市公安局")
+    await admin.get_by_label("审核员").check()  # the authority's only
+    async with admin.expect_response("**/persons/new") as answer:
+        await admin.get_by_role("button", name="创建人员").click()
+    assert (await answer.value).status == 400
+    assert "请按字段旁的提示修改" in await admin.get_by_role("alert").first.inner_text()
+    assert await admin.get_by_label("用户名").get_attribute("aria-invalid") == "true"
+    assert "3-64" in await admin.locator("#username-error").inner_text()
+    assert "authority" in await admin.locator("#roles-error").inner_text()
+    assert await admin.get_by_label("显示名称").input_value() == "错误示例"  # what was typed is kept
+    assert await admin.get_by_label("审核员").is_checked()
+    await _accessible(admin)
+
+
+async def test_home_and_lists_show_department_and_resource_names_looked_up_once(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
+        sharing_pb2.SubmitApplicationRequest(application=sharing_pb2.Application(
+            resource_code="101001/000001", items=["citizen_id", "name"],
+            purposes=[common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS], purpose_text="低保审核",
+            basis="《社会救助暂行办法》", requested_expire_time=expire,
+            methods=[common_pb2.SHARE_METHOD_ONLINE_QUERY], quota=10)),
+        metadata=platform.person("civil", APPLICANT), timeout=10)
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER, password=PASSWORD)
+    page = await login(context, username, PASSWORD, totp.now())
+    rows = page.locator("section", has_text="待答复的申请").locator("tbody tr")
+    assert await rows.count() > 0
+    credit_code = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
+    for n in range(await rows.count()):
+        cells = rows.nth(n).locator("td")
+        assert "《人口基本信息》" in await cells.nth(1).inner_text()
+        department = (await cells.nth(2).inner_text()).strip()
+        assert department and not credit_code.match(department), department
+    assert "市民政局" in " ".join(await rows.all_inner_texts())
+    await shot(page, console_server, "59_home_with_names")
+    before = console_server.console.names.lookups
+    await page.reload()
+    await page.goto("/replies")
+    assert "申请部门 市民政局" in await page.locator("main").inner_text()
+    assert console_server.console.names.lookups == before  # names came from the cache
+
+
+async def test_an_administrators_action_without_its_csrf_token_is_refused(context, console_server, platform):  # type: ignore[no-untyped-def]
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    target, _ = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT, password=PASSWORD)
+    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
+    for path, form in (("/persons/action", {"id": "psn-0000000000000000", "action": "disable"}),
+                       ("/persons/roles", {"id": "psn-0000000000000000", "roles": "2", "confirmed": "yes"}),
+                       ("/persons/new", {"username": target + "x", "display_name": "某人", "local": "yes"}),
+                       ("/systems", {"id": "sys-0000000000000000", "action": "disable"})):
+        response = await admin.request.post(path, form=form)
+        assert response.status == 403, path
+        assert "安全令牌" in await response.text()
