@@ -227,7 +227,8 @@ def login_page(console: Console, request: Request, message: str = "", field: str
                status: int = 200) -> Response:
     nonce = secrets.token_urlsafe(24)
     response = console.page(request, "login.html", status=status, title="登录", login_csrf=nonce, message=message,
-                            field=field, username=username)
+                            field=field, username=username, oidc=console.settings.oidc_enabled,
+                            oidc_name=console.settings.oidc_display_name)
     response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, secure=console.settings.secure_cookie,
                         samesite="strict", path="/login")
     return response
@@ -265,11 +266,12 @@ async def login_submit(request: Request) -> Response:
 
 @signed_in
 async def logout(console: Console, request: Request, session: Session) -> Response:
+    from console.oidc import signed_out
     from console.signin import sign_out
 
     await sign_out(console.services.channel, session.token, console.settings.call_timeout_seconds)
     console.sessions.end(session.id)
-    response = RedirectResponse("/login", status_code=303)
+    response = signed_out(console, request, session)
     response.delete_cookie(COOKIE, path="/")
     return response
 
@@ -288,7 +290,7 @@ async def font(_request: Request) -> Response:
 
 def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time) -> Starlette:
     """The console as an ASGI application (uvicorn serves it; tests start it on port 0)."""
-    from console import pages
+    from console import oidc, pages
 
     services = Services(settings.gateway, settings.call_timeout_seconds, settings.gateway_ca)
     console = Console(settings, services, SessionStore(settings.session_idle_seconds, clock))
@@ -299,6 +301,7 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
         Route("/healthz", healthz, methods=["GET"]),
         Route("/fonts/NotoSansSC-Regular.otf", font, methods=["GET"]),
         *pages.routes(),
+        *oidc.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 
@@ -309,4 +312,5 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
 
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)
     app.state.console = console
+    app.state.oidc_pending = oidc.PendingSignIns(clock)
     return app

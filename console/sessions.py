@@ -39,6 +39,10 @@ class Session:
     last_seen: float = field(default_factory=time.time)
     #: One message for the next page ("已提交…"), shown once.
     flash: str = ""
+    #: How the person signed in: "password" (local account) or "oidc" (the IdP: no platform password to change).
+    method: str = "password"
+    #: The IdP's ID token of an OIDC sign-in, the hint its end-session endpoint wants at sign-out.
+    id_token: str = field(default="", repr=False)
 
 
 class SessionStore:
