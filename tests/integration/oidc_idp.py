@@ -2,8 +2,10 @@
 Keycloak realm (``/realms/gov/protocol/openid-connect/...``), reduced to what the platform and the console rely on.
 
 - ``certs``: the JWKS publishing its RSA signing key;
-- ``auth``: the authorization endpoint; it approves at once as ``Idp.user`` (the test says who is signing in;
-  ``None`` answers ``error=access_denied``) and redirects back with a one-time code and the state;
+- ``auth``: the authorization endpoint: a sign-in page whose one button ("登录") posts back to it, as Keycloak's
+  does (so the browser returns to the console from a page of the IdP's origin: a cross-site navigation); the
+  post signs in as ``Idp.user`` (the test says who; ``None`` answers ``error=access_denied``) and redirects
+  back with a one-time code and the state;
 - ``token``: redeems a code for a public client: checks the client id, the redirect URI and the PKCE verifier
   against the S256 challenge (RFC 7636), and answers an RS256 ID token carrying the nonce;
 - ``logout``: the end-session endpoint; records the call and redirects to ``post_logout_redirect_uri``.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import secrets
 import threading
@@ -105,6 +108,14 @@ class Idp:
 
     # -- the endpoints ---------------------------------------------------------------------------------------
 
+    def sign_in_page(self, query: dict[str, str]) -> bytes:
+        """The IdP's sign-in page: the authorization request's parameters kept in a form with one button."""
+        hidden = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                         for k, v in query.items())
+        return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>统一身份认证</title></head>'
+                f'<body><form method="post" action="{PROTOCOL}/auth">{hidden}<button type="submit">登录</button>'
+                f'</form></body></html>').encode()
+
     def authorize(self, query: dict[str, str]) -> str:
         """The URL the authorization endpoint redirects the browser to."""
         back = query.get("redirect_uri", "")
@@ -154,10 +165,7 @@ def _handler(idp: Idp) -> type[BaseHTTPRequestHandler]:
             if url.path == f"{PROTOCOL}/certs":
                 self._send(200, idp.jwks())
             elif url.path == f"{PROTOCOL}/auth":
-                try:
-                    self._redirect(idp.authorize(query))
-                except ValueError:
-                    self._send(400, b"invalid client or redirect_uri", "text/plain")
+                self._send(200, idp.sign_in_page(query), "text/html; charset=utf-8")
             elif url.path == f"{PROTOCOL}/logout":
                 idp.logouts.append(query)
                 self._redirect(query.get("post_logout_redirect_uri", idp.base))
@@ -165,13 +173,19 @@ def _handler(idp: Idp) -> type[BaseHTTPRequestHandler]:
                 self.send_error(404)
 
         def do_POST(self) -> None:
-            if urlsplit(self.path).path != f"{PROTOCOL}/token":
-                self.send_error(404)
-                return
+            path = urlsplit(self.path).path
             length = int(self.headers.get("Content-Length", "0"))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-            status, body = idp.token(form)
-            self._send(status, json.dumps(body).encode())
+            if path == f"{PROTOCOL}/auth":
+                try:
+                    self._redirect(idp.authorize(form))
+                except ValueError:
+                    self._send(400, b"invalid client or redirect_uri", "text/plain")
+            elif path == f"{PROTOCOL}/token":
+                status, body = idp.token(form)
+                self._send(status, json.dumps(body).encode())
+            else:
+                self.send_error(404)
 
         def _send(self, status: int, body: bytes, kind: str = "application/json") -> None:
             self.send_response(status)
