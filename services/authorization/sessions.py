@@ -33,7 +33,7 @@ from services.authorization.person_store import RESET, PersonRecord, PersonStore
 from services.authorization.persons import caller_of
 from services.runtime import tokens
 from services.runtime.admin_events import AdminEvent
-from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
+from services.runtime.errors import FieldViolation, ServiceError, failed_precondition, invalid_argument
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
 
@@ -125,6 +125,10 @@ class Sessions:
     async def change_password(self, caller: Caller, current_password: str, new_password: str,
                               totp_code: str) -> None:
         person = await self._current(caller)
+        if not person.password_hash:
+            # Said plainly (the caller is this person: nothing to enumerate) and not counted as a failed attempt.
+            raise failed_precondition("NO_LOCAL_PASSWORD", "you sign in through the identity provider and have no "
+                                                           "platform password: change your password there")
         problems = [FieldViolation(n, "is required") for n, v in (("current_password", current_password),
                                                                     ("totp_code", totp_code)) if not v]
         if error := pc.password_problem(new_password):

@@ -121,3 +121,25 @@ async def test_an_idp_that_cannot_be_reached_is_unavailable_not_a_refusal(idp: I
     with pytest.raises(ServiceError) as caught:
         await verifier.username(idp.id_token("anyone"))
     assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.UNAVAILABLE, "OIDC_PROVIDER_UNAVAILABLE")
+
+
+async def test_a_person_without_a_platform_password_is_told_to_change_it_at_the_idp(  # type: ignore[no-untyped-def]
+        platform, idp: Idp, sessions) -> None:
+    """ChangePassword by an OIDC-only person: a clear FAILED_PRECONDITION, not "the current password is wrong",
+    and no failed attempt counted (repeated, it never locks the person)."""
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    await _person(platform, username)
+    exchanged = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username)), timeout=10)
+    as_person = (("authorization", f"Bearer {exchanged.session.token}"),)
+    stub = persons_pb2_grpc.SessionServiceStub(platform.channel)
+    for _ in range(platform.settings["authorization"].signin_max_failures + 1):
+        code, reason, message = await _refused(stub.ChangePassword(persons_pb2.ChangePasswordRequest(
+            current_password="whatever it is", new_password="a brand new long password", totp_code="123456"),
+            metadata=as_person, timeout=10))
+        assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "NO_LOCAL_PASSWORD")
+        assert "identity provider" in message
+    listed = await persons_pb2_grpc.PersonServiceStub(platform.channel).GetPerson(
+        persons_pb2.GetPersonRequest(id=exchanged.session.person.id), metadata=platform.metadata("authority"),
+        timeout=10)
+    assert not listed.person.HasField("lock_expire_time")
