@@ -70,6 +70,8 @@ class Idp:
     #: Who the authorization endpoint signs in (None: the person declines, error=access_denied).
     user: str | None = None
     codes: dict[str, Grant] = field(default_factory=dict)
+    #: An ID token the token endpoint answers instead of a fresh one (a replayed token of another sign-in).
+    substitute: str | None = None
     #: Every token request's refusal (the OAuth error code), and every end-session call's parameters.
     refusals: list[str] = field(default_factory=list)
     logouts: list[dict[str, str]] = field(default_factory=list)
@@ -150,7 +152,7 @@ class Idp:
         elif s256(form.get("code_verifier", "")) != grant.challenge:
             error = "invalid_grant"  # PKCE verification failed
         else:
-            token = self.id_token(grant.username, nonce=grant.nonce)
+            token = self.substitute or self.id_token(grant.username, nonce=grant.nonce)
             return 200, {"access_token": secrets.token_urlsafe(16), "token_type": "Bearer", "expires_in": 300,
                          "id_token": token}
         self.refusals.append(error)

@@ -256,6 +256,24 @@ async def test_a_code_issued_to_another_sign_in_fails_pkce_at_the_idp_and_the_pa
     await shot(page, console_server, "43_oidc_pkce_refused")
 
 
+async def test_an_id_token_of_another_sign_in_is_refused_by_its_nonce(browsing, oidc_console: OidcConsole,  # type: ignore[no-untyped-def]
+                                                                      platform) -> None:
+    """A genuine, validly signed ID token (the platform would accept it) replayed from another sign-in: its nonce
+    is not this sign-in's, so the console refuses it before asking the platform."""
+    idp = oidc_console.idp
+    idp.user, _ = await sso_person(platform)
+    idp.substitute = idp.id_token(idp.user, nonce="the nonce of another sign-in")
+    try:
+        page = await browsing.new_page()
+        await page.goto("/oidc/start")
+        response = await through_idp(page)
+    finally:
+        idp.substitute = None
+    assert response.status == 401
+    assert "nonce 不匹配" in await page.get_by_role("alert").inner_text()
+    assert not any(c["name"] == COOKIE for c in await browsing.cookies())
+
+
 async def test_a_person_who_declines_at_the_idp_is_told_so(browsing, oidc_console: OidcConsole) -> None:  # type: ignore[no-untyped-def]
     oidc_console.idp.user = None
     page = await browsing.new_page()
