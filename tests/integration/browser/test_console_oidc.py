@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import uvicorn
-from console_browser import browser, console_server, context, shot
+from console_browser import axe_violations, browser, console_server, context, shot
 from oidc_idp import AUDIENCE, Idp, running_idp
 from starlette.applications import Starlette
 
@@ -176,6 +176,7 @@ async def test_a_person_signs_in_through_the_idp_lands_on_the_home_page_and_sign
     await page.goto("/login")
     button = page.get_by_role("link", name="使用统一身份认证登录")
     assert IDP_NAME in await page.locator(".sso").inner_text()
+    assert not await axe_violations(page)
     await shot(page, console_server, "40_login_oidc")
     # Keyboard only: Tab from the last field of the password form reaches the button; Enter follows it.
     await page.get_by_label("动态口令").focus()
