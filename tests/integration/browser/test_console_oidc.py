@@ -177,7 +177,7 @@ async def test_a_person_signs_in_through_the_idp_lands_on_the_home_page_and_sign
     button = page.get_by_role("link", name="使用统一身份认证登录")
     assert IDP_NAME in await page.locator(".sso").inner_text()
     assert not await axe_violations(page)
-    await shot(page, console_server, "40_login_oidc")
+    await shot(page, console_server, "70_oidc_login")
     # Keyboard only: Tab from the last field of the password form reaches the button; Enter follows it.
     await page.get_by_label("动态口令").focus()
     for _ in range(3):
@@ -198,7 +198,7 @@ async def test_a_person_signs_in_through_the_idp_lands_on_the_home_page_and_sign
     assert cookies[COOKIE]["httpOnly"] and cookies[COOKIE]["secure"] and cookies[COOKIE]["sameSite"] == "Strict"
     assert PENDING_COOKIE not in cookies  # the pending sign-in is spent
     assert not idp.refusals
-    await shot(page, console_server, "41_home_after_oidc")
+    await shot(page, console_server, "71_oidc_home")
     # The console session is the person's platform session: the menu's pages answer as the person.
     await page.get_by_role("link", name="授权").click()
     assert await page.locator("h1").inner_text() == "授权"
@@ -221,7 +221,7 @@ async def test_a_callback_whose_state_does_not_match_is_refused_and_signs_nobody
     response = await page.goto(with_query(back, state="forged-" + uuid.uuid4().hex))
     assert response.status == 400
     assert "state 不匹配" in await page.get_by_role("alert").inner_text()
-    await shot(page, console_server, "42_oidc_state_mismatch")
+    await shot(page, console_server, "72_oidc_state_mismatch")
     # The pending sign-in was spent by the refusal: the genuine answer replayed now is refused too.
     response = await page.goto(back)
     assert response.status == 400 and "登录请求已失效" in await page.get_by_role("alert").inner_text()
@@ -254,7 +254,7 @@ async def test_a_code_issued_to_another_sign_in_fails_pkce_at_the_idp_and_the_pa
     assert "与本次登录的校验码（PKCE）不符" in await page.get_by_role("alert").inner_text()
     assert idp.refusals[-1] == "invalid_grant"
     assert not any(c["name"] == COOKIE for c in await browsing.cookies())
-    await shot(page, console_server, "43_oidc_pkce_refused")
+    await shot(page, console_server, "73_oidc_pkce_refused")
 
 
 async def test_an_id_token_of_another_sign_in_is_refused_by_its_nonce(browsing, oidc_console: OidcConsole,  # type: ignore[no-untyped-def]
@@ -313,6 +313,6 @@ async def test_a_token_endpoint_out_of_reach_is_said_plainly(browser, oidc_conso
             response = await through_idp(page)
             assert page.url.startswith(f"{url}/oidc/callback?") and response.status == 503
             assert "统一身份认证服务暂时不可用" in await page.get_by_role("alert").inner_text()
-            await shot(page, console_server, "44_oidc_unavailable")
+            await shot(page, console_server, "74_oidc_unavailable")
         finally:
             await context.close()
