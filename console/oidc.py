@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import grpc
 import jwt
@@ -160,14 +160,14 @@ async def callback(request: Request) -> Response:
     try:
         if not console.settings.oidc_enabled:
             raise OidcRefused("统一身份认证登录未启用，请使用用户名和密码登录。", 404)
-        signed, id_token = await _complete(console, request, pending)
+        signed = await _complete(console, request, pending)
     except OidcRefused as refused:
         log.info("OIDC sign-in refused (%s)", refused.status)
         response = login_page(console, request, message=refused.message, status=refused.status)
         response.delete_cookie(PENDING_COOKIE, path="/oidc")
         return response
     session = console.sessions.create(signed.person, signed.token, signed.expires_at)
-    session.method, session.id_token = "oidc", id_token
+    session.method = "oidc"
     session.flash = f"欢迎，{signed.person.display_name}。"
     # A page that moves on to "/", not a redirect: this request came from the IdP (cross-site), and a browser
     # does not send the SameSite=Strict session cookie on a redirect chain that began cross-site.
@@ -179,7 +179,7 @@ async def callback(request: Request) -> Response:
     return response
 
 
-async def _complete(console: Console, request: Request, pending: Pending | None) -> tuple[SignedIn, str]:
+async def _complete(console: Console, request: Request, pending: Pending | None) -> SignedIn:
     """The checks and calls of a callback, in order; OidcRefused at the first that fails."""
     params = request.query_params
     if pending is None:
@@ -197,7 +197,7 @@ async def _complete(console: Console, request: Request, pending: Pending | None)
     nonce = _claims(id_token).get("nonce")
     if not isinstance(nonce, str) or not hmac.compare_digest(nonce, pending.nonce):
         raise OidcRefused("统一身份认证的登录凭据与本次登录不符（nonce 不匹配），请重新登录。", 401)
-    return await exchange(console, id_token), id_token
+    return await exchange(console, id_token)
 
 
 async def redeem(console: Console, code: str, pending: Pending) -> str:
@@ -293,14 +293,16 @@ def signed_out(console: Console, request: Request, session: Session) -> Response
     OIDC session when the IdP's end-session endpoint is configured, the IdP's sign-out first (else the next
     "使用统一身份认证登录" would sign the person straight back in).
 
-    The IdP is reached by a page that moves on (Refresh), not a redirect: CSP ``form-action 'self'`` forbids a
-    form's redirect to another origin."""
+    No ``id_token_hint``: the ID token never reaches the browser (in a URL it would sit in the history, and
+    ExchangeOidcToken would take it until it expires); the IdP may then ask the person to confirm. The IdP is
+    reached by a page that moves on (Refresh), not a redirect: CSP ``form-action 'self'`` forbids a form's
+    redirect to another origin."""
     settings = console.settings
     if session.method != "oidc" or not settings.oidc_logout_url:
         return RedirectResponse("/login", status_code=303)
-    back = str(request.url_for("login_form"))
-    query = urlencode({"client_id": settings.oidc_client_id, "id_token_hint": session.id_token,
-                       "post_logout_redirect_uri": back})
+    back = (urljoin(settings.oidc_redirect_url, "/login") if settings.oidc_redirect_url
+            else str(request.url_for("login_form")))
+    query = urlencode({"client_id": settings.oidc_client_id, "post_logout_redirect_uri": back})
     separator = "&" if urlsplit(settings.oidc_logout_url).query else "?"
     target = f"{settings.oidc_logout_url}{separator}{query}"
     request.scope.pop("console.session", None)  # signed out: the page shows no menu

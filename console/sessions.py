@@ -41,8 +41,6 @@ class Session:
     flash: str = ""
     #: How the person signed in: "password" (local account) or "oidc" (the IdP: no platform password to change).
     method: str = "password"
-    #: The IdP's ID token of an OIDC sign-in, the hint its end-session endpoint wants at sign-out.
-    id_token: str = field(default="", repr=False)
 
 
 class SessionStore:
