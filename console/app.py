@@ -126,9 +126,15 @@ class Console:
         """The POSTed form if it carries the session's CSRF token, else None (the caller answers 403)."""
         form = await request.form()
         sent = str(form.get("csrf_token", ""))
-        if not sent or not hmac.compare_digest(sent, session.csrf):
+        if not sent or not same_secret(sent, session.csrf):
             return None
         return form
+
+
+def same_secret(sent: str, expected: str) -> bool:
+    """``sent == expected`` in constant time, for any text a browser sends (compare_digest raises TypeError on
+    non-ASCII strings: a forged token in Chinese would be a 500, not a refusal)."""
+    return hmac.compare_digest(sent.encode(), expected.encode())
 
 
 Handler = Callable[[Console, Request, Session], Awaitable[Response]]
@@ -241,7 +247,7 @@ async def login_submit(request: Request) -> Response:
     form = await request.form()
     username = str(form.get("username", "")).strip()
     sent, expected = str(form.get("csrf_token", "")), request.cookies.get(LOGIN_COOKIE, "")
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    if not sent or not expected or not same_secret(sent, expected):
         return login_page(console, request, status=403, username=username,
                           message="登录表单缺少有效的安全令牌（CSRF），请刷新页面后重新登录。")
     problems = {name: text for name, text in (("username", "请输入用户名。"), ("password", "请输入密码。"))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
 import json
 import logging
 import re
@@ -40,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from console.app import Console, login_page
+from console.app import Console, login_page, same_secret
 from console.sessions import Session
 from console.signin import SIGN_IN_MESSAGES, SignedIn, _signed_in, department_name
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
@@ -184,7 +183,7 @@ async def _complete(console: Console, request: Request, pending: Pending | None)
     params = request.query_params
     if pending is None:
         raise OidcRefused("登录请求已失效（超过 10 分钟或已使用过），请重新点击“使用统一身份认证登录”。")
-    if not hmac.compare_digest(params.get("state", ""), pending.state):
+    if not same_secret(params.get("state", ""), pending.state):
         raise OidcRefused("登录请求校验失败（state 不匹配），可能是页面已过期或链接被篡改，请重新登录。")
     error = params.get("error", "")
     if error:
@@ -195,7 +194,7 @@ async def _complete(console: Console, request: Request, pending: Pending | None)
         raise OidcRefused("统一身份认证的应答缺少授权码，请重新登录。")
     id_token = await redeem(console, code, pending)
     nonce = _claims(id_token).get("nonce")
-    if not isinstance(nonce, str) or not hmac.compare_digest(nonce, pending.nonce):
+    if not isinstance(nonce, str) or not same_secret(nonce, pending.nonce):
         raise OidcRefused("统一身份认证的登录凭据与本次登录不符（nonce 不匹配），请重新登录。", 401)
     return await exchange(console, id_token)
 

@@ -316,3 +316,24 @@ async def test_a_token_endpoint_out_of_reach_is_said_plainly(browser, oidc_conso
             await shot(page, console_server, "74_oidc_unavailable")
         finally:
             await context.close()
+
+
+async def test_tokens_sent_with_non_ascii_characters_are_refused_not_a_server_error(  # type: ignore[no-untyped-def]
+        browsing, oidc_console: OidcConsole, console_server, platform) -> None:
+    """The state, the sign-in form's CSRF token and a session form's CSRF token are compared in constant time;
+    one typed or forged with Chinese characters is a mismatch like any other (400/403), never a 500."""
+    from console_browser import open_as, system_session
+
+    back = await callback_url(browsing, oidc_console.idp)
+    page = await browsing.new_page()
+    response = await page.goto(with_query(back, state="状态"))
+    assert response.status == 400 and "state 不匹配" in await page.get_by_role("alert").inner_text()
+    await page.goto("/login")
+    response = await page.request.post("/login", form={"csrf_token": "令牌", "username": "someone",
+                                                        "password": "whatever", "totp_code": "123456"})
+    assert response.status == 403 and "安全令牌" in await response.text()
+    signed = await open_as(browsing, console_server, system_session(console_server, platform, "police"))
+    await signed.goto(f"{console_server.url}/drafts/new")
+    response = await signed.request.post(f"{console_server.url}/drafts/submit",
+                                         form={"csrf_token": "令牌", "code": "101001/000001"})
+    assert response.status == 403
