@@ -18,11 +18,13 @@ import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import uvicorn
-from console_browser import axe_violations, browser, console_server, context, shot
+from console_browser import axe_violations, browser, console_server, context, open_as, shot, system_session
+from envoy_edge import Edge, edge_settings
 from oidc_idp import AUDIENCE, Idp, running_idp
 from starlette.applications import Starlette
 
@@ -80,13 +82,16 @@ def idp() -> Iterator[Idp]:
 
 @pytest.fixture(scope="module")
 async def oidc_console(platform, base_settings, idp: Idp) -> AsyncIterator[OidcConsole]:  # type: ignore[no-untyped-def]
-    from conftest import start_edge
-
     settings = platform.settings["authorization"].with_overrides(
         listen="127.0.0.1:0", jwks_listen="127.0.0.1:0", oidc_issuer=idp.issuer, oidc_jwks_url=idp.jwks_url,
         oidc_audience=AUDIENCE)
     authorization = await start_server(settings, create_component(settings))
-    edge = await start_edge(base_settings, {**platform.servers, "authorization": authorization})
+    # As tests/integration/conftest.py's start_edge (not imported: ``conftest`` may name another directory's).
+    servers = {**platform.servers, "authorization": authorization}
+    targets = {f"{name}_target": f"127.0.0.1:{server.port}" for name, server in servers.items()}
+    jwks_port = authorization.component.jwks.port  # type: ignore[attr-defined]
+    edge = await Edge(edge_settings(base_settings, targets, jwks_port),
+                      Path(f"/tmp/govshare-edge-{uuid.uuid4().hex[:8]}"), env={}).start()
     try:
         app = create_app(console_settings(idp, edge.address))
         async with serving(app) as url:
@@ -322,8 +327,6 @@ async def test_tokens_sent_with_non_ascii_characters_are_refused_not_a_server_er
         browsing, oidc_console: OidcConsole, console_server, platform) -> None:
     """The state, the sign-in form's CSRF token and a session form's CSRF token are compared in constant time;
     one typed or forged with Chinese characters is a mismatch like any other (400/403), never a 500."""
-    from console_browser import open_as, system_session
-
     back = await callback_url(browsing, oidc_console.idp)
     page = await browsing.new_page()
     response = await page.goto(with_query(back, state="状态"))
