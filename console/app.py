@@ -129,9 +129,15 @@ class Console:
         """The POSTed form if it carries the session's CSRF token, else None (the caller answers 403)."""
         form = await request.form()
         sent = str(form.get("csrf_token", ""))
-        if not sent or not hmac.compare_digest(sent, session.csrf):
+        if not sent or not same_secret(sent, session.csrf):
             return None
         return form
+
+
+def same_secret(sent: str, expected: str) -> bool:
+    """``sent == expected`` in constant time, for any text a browser sends (compare_digest raises TypeError on
+    non-ASCII strings: a forged token in Chinese would be a 500, not a refusal)."""
+    return hmac.compare_digest(sent.encode(), expected.encode())
 
 
 Handler = Callable[[Console, Request, Session], Awaitable[Response]]
@@ -232,7 +238,8 @@ def login_page(console: Console, request: Request, message: str = "", field: str
                status: int = 200) -> Response:
     nonce = secrets.token_urlsafe(24)
     response = console.page(request, "login.html", status=status, title="登录", login_csrf=nonce, message=message,
-                            field=field, username=username)
+                            field=field, username=username, oidc=console.settings.oidc_enabled,
+                            oidc_name=console.settings.oidc_display_name)
     response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, secure=console.settings.secure_cookie,
                         samesite="strict", path="/login")
     return response
@@ -245,7 +252,7 @@ async def login_submit(request: Request) -> Response:
     form = await request.form()
     username = str(form.get("username", "")).strip()
     sent, expected = str(form.get("csrf_token", "")), request.cookies.get(LOGIN_COOKIE, "")
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    if not sent or not expected or not same_secret(sent, expected):
         return login_page(console, request, status=403, username=username,
                           message="登录表单缺少有效的安全令牌（CSRF），请刷新页面后重新登录。")
     problems = {name: text for name, text in (("username", "请输入用户名。"), ("password", "请输入密码。"))
@@ -270,11 +277,12 @@ async def login_submit(request: Request) -> Response:
 
 @signed_in
 async def logout(console: Console, request: Request, session: Session) -> Response:
+    from console.oidc import signed_out
     from console.signin import sign_out
 
     await sign_out(console.services.channel, session.token, console.settings.call_timeout_seconds)
     console.sessions.end(session.id)
-    response = RedirectResponse("/login", status_code=303)
+    response = signed_out(console, request, session)
     response.delete_cookie(COOKIE, path="/")
     return response
 
@@ -303,7 +311,7 @@ def session_store(settings: ConsoleSettings, clock: Callable[[], float] = time.t
 
 def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time) -> Starlette:
     """The console as an ASGI application (uvicorn serves it; tests start it on port 0)."""
-    from console import pages
+    from console import oidc, pages
 
     services = Services(settings.gateway, settings.call_timeout_seconds, settings.gateway_ca)
     sessions = session_store(settings, clock)
@@ -315,6 +323,7 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
         Route("/healthz", healthz, methods=["GET"]),
         Route("/fonts/NotoSansSC-Regular.otf", font, methods=["GET"]),
         *pages.routes(),
+        *oidc.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 
@@ -327,4 +336,5 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(SessionSync, store=sessions)],
                     lifespan=lifespan)
     app.state.console = console
+    app.state.oidc_pending = oidc.PendingSignIns(clock)
     return app

@@ -66,6 +66,8 @@ class Session:
     last_seen: float = field(default_factory=time.time)
     #: One message for the next page ("已提交…"), shown once.
     flash: str = ""
+    #: How the person signed in: "password" (local account) or "oidc" (the IdP: no platform password to change).
+    method: str = "password"
 
 
 class SessionStoreUnavailable(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 class ConsoleSettingsError(Exception):
@@ -37,6 +38,21 @@ class ConsoleSettings:
     tls_key: str = ""
     #: Redis for the sessions (shared by every replica, kept across restarts); empty: in this process's memory.
     redis_url: str = ""
+    #: OpenID Connect sign-in (console/oidc.py): the IdP's authorization and token endpoints and the console's
+    #: client id there (a public client: PKCE, no secret). Empty authorize URL: no OIDC button.
+    oidc_authorize_url: str = ""
+    oidc_token_url: str = ""
+    oidc_client_id: str = ""
+    #: Where the IdP sends the browser back (registered at the IdP); empty: derived from the request's host.
+    oidc_redirect_url: str = ""
+    #: The IdP's name as people know it, shown under the button (e.g. 省统一身份认证平台).
+    oidc_display_name: str = ""
+    #: The IdP's end-session endpoint: signing out of the console also ends the IdP's session when set.
+    oidc_logout_url: str = ""
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_authorize_url)
 
     @property
     def host(self) -> str:
@@ -55,6 +71,25 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, problems: li
         problems.append(f"{name} must be a whole number ≥ {low} (got {raw!r})")
         return default
     return int(raw)
+
+
+#: GOVSHARE_CONSOLE_OIDC_* settings: the field of each, and whether it must be an http(s) URL.
+_OIDC = {"AUTHORIZE_URL": ("oidc_authorize_url", True), "TOKEN_URL": ("oidc_token_url", True),
+         "CLIENT_ID": ("oidc_client_id", False), "REDIRECT_URL": ("oidc_redirect_url", True),
+         "DISPLAY_NAME": ("oidc_display_name", False), "LOGOUT_URL": ("oidc_logout_url", True)}
+
+
+def _oidc(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """The OIDC settings: the authorize URL, token URL and client id together (or none), each URL http(s)."""
+    values = {field: env.get(f"GOVSHARE_CONSOLE_OIDC_{name}", "").strip() for name, (field, _) in _OIDC.items()}
+    for name, (field, is_url) in _OIDC.items():
+        if is_url and values[field] and urlsplit(values[field]).scheme not in ("http", "https"):
+            problems.append(f"GOVSHARE_CONSOLE_OIDC_{name} must be an http(s) URL (got {values[field]!r})")
+    required = ("AUTHORIZE_URL", "TOKEN_URL", "CLIENT_ID")
+    if any(values[_OIDC[n][0]] for n in _OIDC) and not all(values[_OIDC[n][0]] for n in required):
+        problems.append("GOVSHARE_CONSOLE_OIDC_AUTHORIZE_URL, _TOKEN_URL and _CLIENT_ID go together: set all "
+                        "three for OpenID Connect sign-in, or none")
+    return values
 
 
 def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettings:
@@ -88,6 +123,7 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
                        ("GOVSHARE_CONSOLE_TLS_KEY", tls_key)):
         if path and not os.path.isfile(path):
             problems.append(f"{name}: no such file {path}")
+    oidc = _oidc(env, problems)
     settings = ConsoleSettings(
         listen=listen, gateway=gateway, gateway_ca=gateway_ca,
         session_idle_seconds=_int(env, "GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS", 1800, 60, problems),
@@ -95,7 +131,8 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
         page_size=_int(env, "GOVSHARE_CONSOLE_PAGE_SIZE", 20, 1, problems),
         deadline_warning_working_days=_int(env, "GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS", 2, 0, problems),
         secure_cookie=secure_raw != "false", tls_cert=tls_cert, tls_key=tls_key,
-        redis_url=env.get("GOVSHARE_CONSOLE_REDIS_URL", "").strip() or env.get("GOVSHARE_REDIS_URL", "").strip())
+        redis_url=env.get("GOVSHARE_CONSOLE_REDIS_URL", "").strip() or env.get("GOVSHARE_REDIS_URL", "").strip(),
+        **oidc)
     if problems:
         raise ConsoleSettingsError("; ".join(problems))
     return settings

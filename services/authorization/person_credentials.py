@@ -15,6 +15,7 @@ import hmac
 import re
 import secrets
 import time
+import unicodedata
 
 import pyotp
 from argon2 import PasswordHasher
@@ -92,8 +93,10 @@ def current_totp(secret: str, at: float | None = None) -> str:
 
 def totp_step(secret: str, code: str, last_step: int, at: float | None = None) -> int | None:
     """The time step ``code`` belongs to (within the drift allowed, and after ``last_step``), or None."""
-    code = code.strip()
-    if not secret or len(code) != TOTP_DIGITS or not code.isdigit():
+    # NFKC: a Chinese input method's full-width digits (１２３４５６) are the same code; any other script's
+    # digits are not ASCII and a wrong code (compare_digest refuses non-ASCII strings with a TypeError).
+    code = unicodedata.normalize("NFKC", code).strip()
+    if not secret or len(code) != TOTP_DIGITS or not (code.isascii() and code.isdigit()):
         return None
     now = at if at is not None else time.time()
     totp = pyotp.TOTP(secret)

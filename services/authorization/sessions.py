@@ -130,6 +130,10 @@ class Sessions:
     async def change_password(self, caller: Caller, current_password: str, new_password: str,
                               totp_code: str) -> None:
         person = await self._current(caller)
+        if not person.password_hash:
+            # Said plainly (the caller is this person: nothing to enumerate) and not counted as a failed attempt.
+            raise failed_precondition("NO_LOCAL_PASSWORD", "you sign in through the identity provider and have no "
+                                                           "platform password: change your password there")
         problems = [FieldViolation(n, "is required") for n, v in (("current_password", current_password),
                                                                     ("totp_code", totp_code)) if not v]
         if error := pc.password_problem(new_password):

@@ -6,6 +6,8 @@ asked."""
 
 from __future__ import annotations
 
+import helm_python as helm
+import pytest
 from chart_harness import (
     RELEASE,
     Variant,
@@ -109,3 +111,41 @@ def test_the_notes_say_where_the_console_is(rendered: dict[str, Variant]) -> Non
         "exposure": {"type": "Ingress", "hosts": ["share.example.gov.cn"], "ingress": {"tlsSecretName": "s"}},
         "console": {"hosts": ["console.example.gov.cn"], "tlsSecretName": "c"}}))
     assert "https://console.example.gov.cn/" in with_host
+
+
+REALM = "https://sso.example.gov.cn/realms/gov/protocol/openid-connect"
+OIDC = {"issuer": "https://sso.example.gov.cn/realms/gov", "jwksUrl": f"{REALM}/certs",
+        "audience": "govshare-console", "networkPolicyTo": [{"cidr": "10.40.0.10/32", "ports": [443]}]}
+
+
+def test_the_consoles_oidc_values_become_its_environment_and_its_egress_to_the_idp() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {"oidc": OIDC, "console": {"oidc": {
+        "authorizeUrl": f"{REALM}/auth", "tokenUrl": f"{REALM}/token", "displayName": "省统一身份认证平台",
+        "redirectUrl": "https://console.example.gov.cn/oidc/callback", "logoutUrl": f"{REALM}/logout"}}}))
+    (deployment,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == f"{RELEASE}-console"]
+    (container,) = containers(pod_spec(deployment))
+    env = {name: entry["value"] for name, entry in env_of(container).items()
+           if name.startswith("GOVSHARE_CONSOLE_OIDC")}
+    assert env == {"GOVSHARE_CONSOLE_OIDC_AUTHORIZE_URL": f"{REALM}/auth",
+                   "GOVSHARE_CONSOLE_OIDC_TOKEN_URL": f"{REALM}/token",
+                   "GOVSHARE_CONSOLE_OIDC_CLIENT_ID": "govshare-console",  # the audience: the same client
+                   "GOVSHARE_CONSOLE_OIDC_REDIRECT_URL": "https://console.example.gov.cn/oidc/callback",
+                   "GOVSHARE_CONSOLE_OIDC_DISPLAY_NAME": "省统一身份认证平台",
+                   "GOVSHARE_CONSOLE_OIDC_LOGOUT_URL": f"{REALM}/logout"}
+    assert not [name for name, entry in env_of(container).items() if "valueFrom" in entry], "a public client"
+    (policy,) = [o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == f"{RELEASE}-console"]
+    assert {"to": [{"ipBlock": {"cidr": "10.40.0.10/32"}}], "ports": [{"protocol": "TCP", "port": 443}]} \
+        in policy["spec"]["egress"]
+
+
+def test_without_oidc_values_the_console_has_no_oidc_setting_and_no_egress_to_an_idp(variant: Variant) -> None:
+    _deployment, container = _console(variant)
+    assert not [name for name in env_of(container) if name.startswith("GOVSHARE_CONSOLE_OIDC")]
+    egress = variant.component("NetworkPolicy", "console")["spec"]["egress"]
+    assert not [r for r in egress if any("ipBlock" in p for p in r.get("to", []))]
+
+
+def test_the_consoles_oidc_needs_the_platform_to_verify_its_tokens() -> None:
+    with pytest.raises(helm.HelmError, match=r"needs oidc\.issuer"):
+        render_chart(user_values(("values-extranet.yaml",), {"console": {"oidc": {
+            "authorizeUrl": f"{REALM}/auth", "tokenUrl": f"{REALM}/token", "clientId": "govshare-console"}}}))

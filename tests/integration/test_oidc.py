@@ -7,21 +7,17 @@ authorization server, configured for this IdP, over the test platform's database
 
 from __future__ import annotations
 
-import base64
-import json
 import socket
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 import jwt
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
+from oidc_idp import AUDIENCE, Idp, running_idp
 
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 from services.authorization.component import create_component
@@ -31,59 +27,11 @@ from services.runtime.server import start_server
 
 pytestmark = pytest.mark.integration
 
-AUDIENCE = "govshare-console"
-
-
-def _b64(number: int) -> str:
-    raw = number.to_bytes((number.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-@dataclass
-class Idp:
-    """A signing key, the JWKS that publishes it, and the issuer URL."""
-
-    issuer: str
-    jwks_url: str
-    key: rsa.RSAPrivateKey
-    kid: str
-
-    def id_token(self, username: str, key: rsa.RSAPrivateKey | None = None, **claims: object) -> str:
-        now = int(time.time())
-        body = {"iss": self.issuer, "aud": AUDIENCE, "sub": str(uuid.uuid4()), "preferred_username": username,
-                "iat": now, "exp": now + 300, **claims}
-        return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": self.kid})
-
 
 @pytest.fixture(scope="module")
 def idp() -> Iterator[Idp]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    numbers = key.public_key().public_numbers()
-    kid = uuid.uuid4().hex[:8]
-    document = json.dumps({"keys": [{"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
-                                     "n": _b64(numbers.n), "e": _b64(numbers.e)}]}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path != "/realms/gov/protocol/openid-connect/certs":
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(document)))
-            self.end_headers()
-            self.wfile.write(document)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/realms/gov"
-    yield Idp(issuer=base, jwks_url=f"{base}/protocol/openid-connect/certs", key=key, kid=kid)
-    server.shutdown()
-    server.server_close()
+    with running_idp() as provider:
+        yield provider
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -173,3 +121,25 @@ async def test_an_idp_that_cannot_be_reached_is_unavailable_not_a_refusal(idp: I
     with pytest.raises(ServiceError) as caught:
         await verifier.username(idp.id_token("anyone"))
     assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.UNAVAILABLE, "OIDC_PROVIDER_UNAVAILABLE")
+
+
+async def test_a_person_without_a_platform_password_is_told_to_change_it_at_the_idp(  # type: ignore[no-untyped-def]
+        platform, idp: Idp, sessions) -> None:
+    """ChangePassword by an OIDC-only person: a clear FAILED_PRECONDITION, not "the current password is wrong",
+    and no failed attempt counted (repeated, it never locks the person)."""
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    await _person(platform, username)
+    exchanged = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username)), timeout=10)
+    as_person = (("authorization", f"Bearer {exchanged.session.token}"),)
+    stub = persons_pb2_grpc.SessionServiceStub(platform.channel)
+    for _ in range(platform.settings["authorization"].signin_max_failures + 1):
+        code, reason, message = await _refused(stub.ChangePassword(persons_pb2.ChangePasswordRequest(
+            current_password="whatever it is", new_password="a brand new long password", totp_code="123456"),
+            metadata=as_person, timeout=10))
+        assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "NO_LOCAL_PASSWORD")
+        assert "identity provider" in message
+    listed = await persons_pb2_grpc.PersonServiceStub(platform.channel).GetPerson(
+        persons_pb2.GetPersonRequest(id=exchanged.session.person.id), metadata=platform.metadata("authority"),
+        timeout=10)
+    assert not listed.person.HasField("lock_expire_time")

@@ -118,6 +118,21 @@ async def test_a_totp_code_is_accepted_once(platform) -> None:  # type: ignore[n
     assert _reason(caught.value) == "TOTP_INVALID"
 
 
+async def test_a_totp_code_typed_in_full_width_digits_is_the_same_code(platform) -> None:  # type: ignore[no-untyped-def]
+    """A Chinese input method types １２３４５６: the same code, not an INTERNAL error; other scripts' digits
+    (٠١٢…) are a wrong code, said as such."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    other_digits = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+            username=person.username, password=PASSWORD, totp_code=totp.now().translate(other_digits)), timeout=10)
+    assert _reason(caught.value) == "TOTP_INVALID"
+    full_width = totp.now().translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    signed = await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=full_width), timeout=10)
+    assert signed.session.token
+
+
 async def test_sign_out_and_disable_end_the_sessions_everywhere(platform) -> None:  # type: ignore[no-untyped-def]
     person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
     session = await sign_in(platform, person, totp)

@@ -89,3 +89,40 @@ def test_a_sealed_session_opens_only_with_its_own_id() -> None:
     other = store.create(PERSON, "t", token_expires_at=5_000.0)
     assert unseal(other.id, sealed) is None  # another cookie opens nothing
     assert unseal(session.id, sealed[:-4] + b"AAAA") is None  # nor does a tampered value
+
+
+def test_oidc_settings_come_together_as_http_urls() -> None:
+    base = {"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}
+    assert not load_console_settings(base).oidc_enabled
+    with pytest.raises(ConsoleSettingsError) as bad:
+        load_console_settings({**base, "GOVSHARE_CONSOLE_OIDC_AUTHORIZE_URL": "sso.example.gov.cn/auth",
+                               "GOVSHARE_CONSOLE_OIDC_LOGOUT_URL": "javascript:alert(1)"})
+    message = str(bad.value)
+    for name in ("GOVSHARE_CONSOLE_OIDC_AUTHORIZE_URL must be an http(s) URL",
+                 "GOVSHARE_CONSOLE_OIDC_LOGOUT_URL must be an http(s) URL", "_TOKEN_URL and _CLIENT_ID go together"):
+        assert name in message
+    realm = "https://sso.example.gov.cn/realms/gov/protocol/openid-connect"
+    settings = load_console_settings({**base, "GOVSHARE_CONSOLE_OIDC_AUTHORIZE_URL": f"{realm}/auth",
+                                      "GOVSHARE_CONSOLE_OIDC_TOKEN_URL": f"{realm}/token",
+                                      "GOVSHARE_CONSOLE_OIDC_CLIENT_ID": "govshare-console"})
+    assert settings.oidc_enabled and settings.oidc_client_id == "govshare-console"
+    assert settings.oidc_redirect_url == "" and settings.oidc_logout_url == ""
+
+
+def test_a_pending_oidc_sign_in_is_taken_once_and_not_after_ten_minutes() -> None:
+    from console.oidc import PENDING_SECONDS, Pending, PendingSignIns
+
+    # RFC 7636 appendix B: the S256 challenge of its example verifier.
+    example = Pending(state="s", nonce="n", verifier="dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                      redirect_uri="https://console/oidc/callback", started=0.0)
+    assert example.challenge == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    now = [1_000.0]
+    pending = PendingSignIns(clock=lambda: now[0])
+    key, first = pending.start("https://console/oidc/callback")
+    assert 43 <= len(first.verifier) <= 128 and len({first.state, first.nonce, first.verifier, key}) == 4
+    assert pending.take(key) == first
+    assert pending.take(key) is None  # once only
+    assert pending.take(None) is None and pending.take("") is None
+    key, _late = pending.start("https://console/oidc/callback")
+    now[0] += PENDING_SECONDS + 1
+    assert pending.take(key) is None
