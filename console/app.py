@@ -336,5 +336,5 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(SessionSync, store=sessions)],
                     lifespan=lifespan)
     app.state.console = console
-    app.state.oidc_pending = oidc.PendingSignIns(clock)
+    app.state.oidc_pending = oidc.pending_sign_ins(sessions, clock)
     return app

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import json
 import logging
+import os
 import re
 import secrets
 import urllib.error
@@ -35,12 +37,15 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import grpc
 import jwt
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from console.app import Console, login_page, same_secret
-from console.sessions import Session
+from console.sessions import RedisSessionStore, Session, SessionStore, derive_key
 from console.signin import SIGN_IN_MESSAGES, SignedIn, _signed_in, department_name
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 from services.runtime.errors import details_of
@@ -51,6 +56,10 @@ PENDING_COOKIE = "govshare_console_oidc"
 PENDING_SECONDS = 600
 #: At most this many pending sign-ins are kept (the oldest go first): a flood of /oidc/start cannot fill memory.
 PENDING_MAX = 10_000
+#: Where pending sign-ins are kept in Redis (beside the sessions, under names derived from the cookie's id).
+PENDING_REDIS_PREFIX = "govshare:console:oidc:"
+#: The sessions' Redis cannot be reached (starting or finishing a sign-in needs it).
+STORE_UNAVAILABLE = "控制台暂时无法保存登录状态，请稍后重试。"
 #: The largest token endpoint answer read (an ID token is a few kilobytes).
 MAX_TOKEN_RESPONSE = 256 * 1024
 SCOPE = "openid profile"
@@ -100,30 +109,84 @@ class Pending:
 
 
 class PendingSignIns:
-    """Pending sign-ins by a random id (the pre-sign-in cookie's value), each taken at most once."""
+    """Pending sign-ins by a random id (the pre-sign-in cookie's value), each taken at most once, in this
+    process's memory (the console without Redis: one replica)."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._pending: OrderedDict[str, Pending] = OrderedDict()
         self._clock = clock
 
-    def start(self, redirect_uri: str) -> tuple[str, Pending]:
+    def _new(self, redirect_uri: str) -> tuple[str, Pending]:
+        # 64 random bytes: an 86-character verifier, within RFC 7636's 43..128.
+        pending = Pending(state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32),
+                          verifier=secrets.token_urlsafe(64), redirect_uri=redirect_uri, started=self._clock())
+        return secrets.token_urlsafe(32), pending
+
+    def _fresh(self, pending: Pending | None) -> Pending | None:
+        return pending if pending is not None and self._clock() - pending.started <= PENDING_SECONDS else None
+
+    async def start(self, redirect_uri: str) -> tuple[str, Pending]:
         now = self._clock()
         while self._pending and (len(self._pending) >= PENDING_MAX
                                  or now - next(iter(self._pending.values())).started > PENDING_SECONDS):
             self._pending.popitem(last=False)
-        # 64 random bytes: an 86-character verifier, within RFC 7636's 43..128.
-        pending = Pending(state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32),
-                          verifier=secrets.token_urlsafe(64), redirect_uri=redirect_uri, started=now)
-        key = secrets.token_urlsafe(32)
+        key, pending = self._new(redirect_uri)
         self._pending[key] = pending
         return key, pending
 
-    def take(self, key: str | None) -> Pending | None:
+    async def take(self, key: str | None) -> Pending | None:
         """The pending sign-in of ``key``, forgotten from now on; None if unknown or too old."""
-        pending = self._pending.pop(key, None) if key else None
-        if pending is None or self._clock() - pending.started > PENDING_SECONDS:
+        return self._fresh(self._pending.pop(key, None) if key else None)
+
+
+class RedisPendingSignIns(PendingSignIns):
+    """Pending sign-ins in the sessions' Redis, so the IdP may send the browser back to any replica (the
+    Service has no session affinity then). Kept as the sessions are: under a name derived from the cookie's id,
+    sealed with a key derived from it, expiring with the pending time; taken once (GET and DELETE in one
+    transaction, so two replicas cannot both take it)."""
+
+    def __init__(self, client: Any, clock: Callable[[], float]) -> None:
+        super().__init__(clock)
+        self._redis = client
+
+    @staticmethod
+    def _name(key: str) -> str:
+        return f"{PENDING_REDIS_PREFIX}{derive_key(key, b'oidc name').hex()}"
+
+    async def start(self, redirect_uri: str) -> tuple[str, Pending]:
+        key, pending = self._new(redirect_uri)
+        nonce = os.urandom(12)
+        sealed = AESGCM(derive_key(key, b"oidc key")).encrypt(
+            nonce, json.dumps(dataclasses.asdict(pending)).encode(), self._name(key).encode())
+        try:
+            await self._redis.set(self._name(key), base64.b64encode(nonce + sealed), ex=PENDING_SECONDS)
+        except RedisError:
+            raise OidcRefused(STORE_UNAVAILABLE, 503) from None
+        return key, pending
+
+    async def take(self, key: str | None) -> Pending | None:
+        if not key:
             return None
-        return pending
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                value, _deleted = await pipe.get(self._name(key)).delete(self._name(key)).execute()
+        except RedisError:
+            raise OidcRefused(STORE_UNAVAILABLE, 503) from None
+        if value is None:
+            return None
+        try:
+            raw = base64.b64decode(value)
+            plain = AESGCM(derive_key(key, b"oidc key")).decrypt(raw[:12], raw[12:], self._name(key).encode())
+            return self._fresh(Pending(**json.loads(plain)))
+        except (InvalidTag, ValueError, TypeError):
+            return None
+
+
+def pending_sign_ins(sessions: SessionStore, clock: Callable[[], float]) -> PendingSignIns:
+    """Beside the sessions: in Redis when they are (any replica finishes a sign-in), else in memory."""
+    if isinstance(sessions, RedisSessionStore):
+        return RedisPendingSignIns(sessions.client, clock)
+    return PendingSignIns(clock)
 
 
 def pending_of(request: Request) -> PendingSignIns:
@@ -141,7 +204,10 @@ async def start(request: Request) -> Response:
     settings = console.settings
     if not settings.oidc_enabled:
         return Response("统一身份认证登录未启用。", status_code=404, media_type="text/plain; charset=utf-8")
-    key, pending = pending_of(request).start(redirect_uri(console, request))
+    try:
+        key, pending = await pending_of(request).start(redirect_uri(console, request))
+    except OidcRefused as refused:
+        return login_page(console, request, message=refused.message, status=refused.status)
     query = urlencode({"response_type": "code", "client_id": settings.oidc_client_id, "scope": SCOPE,
                        "redirect_uri": pending.redirect_uri, "state": pending.state, "nonce": pending.nonce,
                        "code_challenge": pending.challenge, "code_challenge_method": "S256"})
@@ -155,8 +221,8 @@ async def start(request: Request) -> Response:
 async def callback(request: Request) -> Response:
     """The IdP's answer: a session and the home page, or the sign-in page saying what went wrong."""
     console: Console = request.app.state.console
-    pending = pending_of(request).take(request.cookies.get(PENDING_COOKIE))
     try:
+        pending = await pending_of(request).take(request.cookies.get(PENDING_COOKIE))
         if not console.settings.oidc_enabled:
             raise OidcRefused("统一身份认证登录未启用，请使用用户名和密码登录。", 404)
         signed = await _complete(console, request, pending)

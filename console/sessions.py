@@ -138,14 +138,15 @@ class _Request:
     ended: set[str] = field(default_factory=set)
 
 
-def _derive(session_id: str, purpose: bytes) -> bytes:
+def derive_key(secret_id: str, purpose: bytes) -> bytes:
+    """A 32-byte key for ``purpose`` from a random id only the browser holds (the console keeps no secret)."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"govshare console session " + purpose).derive(session_id.encode())
+                info=b"govshare console session " + purpose).derive(secret_id.encode())
 
 
 def redis_key(session_id: str) -> str:
     """Where a session is kept: a name derived from its id (the id itself is never written to Redis)."""
-    return REDIS_PREFIX + _derive(session_id, b"name").hex()
+    return REDIS_PREFIX + derive_key(session_id, b"name").hex()
 
 
 def seal(session: Session) -> bytes:
@@ -153,7 +154,7 @@ def seal(session: Session) -> bytes:
     fields = dataclasses.asdict(session)
     del fields["id"]
     nonce = os.urandom(12)
-    sealed = AESGCM(_derive(session.id, b"key")).encrypt(nonce, json.dumps(fields).encode(),
+    sealed = AESGCM(derive_key(session.id, b"key")).encrypt(nonce, json.dumps(fields).encode(),
                                                          redis_key(session.id).encode())
     return base64.b64encode(nonce + sealed)
 
@@ -162,7 +163,7 @@ def unseal(session_id: str, value: bytes) -> Session | None:
     """The session ``seal`` wrote for ``session_id``, or None if the value is not one (tampered, foreign)."""
     try:
         raw = base64.b64decode(value)
-        plain = AESGCM(_derive(session_id, b"key")).decrypt(raw[:12], raw[12:], redis_key(session_id).encode())
+        plain = AESGCM(derive_key(session_id, b"key")).decrypt(raw[:12], raw[12:], redis_key(session_id).encode())
         fields: dict[str, Any] = json.loads(plain)
         person = _person(fields.pop("person"))
         return Session(id=session_id, person=person, **fields)
@@ -183,6 +184,11 @@ class RedisSessionStore(SessionStore):
         self._redis = client
         self._request: contextvars.ContextVar[_Request | None] = contextvars.ContextVar("console_sessions",
                                                                                         default=None)
+
+    @property
+    def client(self) -> Any:
+        """The Redis client (the OIDC sign-ins in flight are kept beside the sessions)."""
+        return self._redis
 
     def create(self, person: Person, token: str, token_expires_at: float) -> Session:
         session = super().create(person, token, token_expires_at)

@@ -109,7 +109,7 @@ def test_oidc_settings_come_together_as_http_urls() -> None:
     assert settings.oidc_redirect_url == "" and settings.oidc_logout_url == ""
 
 
-def test_a_pending_oidc_sign_in_is_taken_once_and_not_after_ten_minutes() -> None:
+async def test_a_pending_oidc_sign_in_is_taken_once_and_not_after_ten_minutes() -> None:
     from console.oidc import PENDING_SECONDS, Pending, PendingSignIns
 
     # RFC 7636 appendix B: the S256 challenge of its example verifier.
@@ -118,11 +118,11 @@ def test_a_pending_oidc_sign_in_is_taken_once_and_not_after_ten_minutes() -> Non
     assert example.challenge == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
     now = [1_000.0]
     pending = PendingSignIns(clock=lambda: now[0])
-    key, first = pending.start("https://console/oidc/callback")
+    key, first = await pending.start("https://console/oidc/callback")
     assert 43 <= len(first.verifier) <= 128 and len({first.state, first.nonce, first.verifier, key}) == 4
-    assert pending.take(key) == first
-    assert pending.take(key) is None  # once only
-    assert pending.take(None) is None and pending.take("") is None
-    key, _late = pending.start("https://console/oidc/callback")
+    assert await pending.take(key) == first
+    assert await pending.take(key) is None  # once only
+    assert await pending.take(None) is None and await pending.take("") is None
+    key, _late = await pending.start("https://console/oidc/callback")
     now[0] += PENDING_SECONDS + 1
-    assert pending.take(key) is None
+    assert await pending.take(key) is None

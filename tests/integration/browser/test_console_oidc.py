@@ -340,3 +340,30 @@ async def test_tokens_sent_with_non_ascii_characters_are_refused_not_a_server_er
     response = await signed.request.post(f"{console_server.url}/drafts/submit",
                                          form={"csrf_token": "令牌", "code": "101001/000001"})
     assert response.status == 403
+
+
+async def test_a_sign_in_started_on_one_console_finishes_on_another_over_redis(  # type: ignore[no-untyped-def]
+        browser, oidc_console: OidcConsole, platform) -> None:
+    """Replicas share no memory and the Service has no affinity when sessions are in Redis: the IdP may send
+    the browser back to another replica than the one that started the sign-in, and that one must finish it."""
+    idp = oidc_console.idp
+    idp.user, name = await sso_person(platform)
+    redis_url = platform.settings["authorization"].redis_url
+    first = create_app(console_settings(idp, oidc_console.gateway, redis_url=redis_url))
+    second = create_app(console_settings(idp, oidc_console.gateway, redis_url=redis_url))
+    async with serving(first) as first_url, serving(second) as second_url:
+        context = await browser.new_context(base_url=first_url, locale="zh-CN")
+        try:
+            back = await callback_url(context, idp)
+            assert back.startswith(f"{first_url}/oidc/callback?")
+            page = await context.new_page()
+            # Cookies do not tell ports apart: the pre-sign-in cookie reaches the other console as it would
+            # reach another replica behind one host name.
+            await page.goto(second_url + back.removeprefix(first_url))
+            await page.wait_for_url(f"{second_url}/")
+            assert name in await page.locator(".who").inner_text()
+            # Taken once, whichever replica took it.
+            await page.goto(back)
+            assert "登录请求已失效" in await page.get_by_role("alert").inner_text()
+        finally:
+            await context.close()
