@@ -14,7 +14,7 @@ import importlib
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import grpc
@@ -200,6 +200,125 @@ async def test_a_listing_past_its_budget_is_failed_precondition_not_internal(
     assert "narrow" in (error.details() or "")
     # The budget is the listing pool's: the same call answers once the lock is gone.
     assert len((await _list(stub, signer, department, 10)).entries) == 10
+
+
+async def fill_versions(url: str, department: str, count: int) -> str:
+    """One published entry of ``department`` with ``count`` versions (an entry changed for years), by COPY."""
+    code = f"3{_random.randrange(100):02d}{_random.randrange(1000):03d}{_random.randrange(1000):03d}/000001"
+    now = dt.datetime.now(dt.UTC)
+    versions = [(code, version, int(pb.ENTRY_STATE_PUBLISHED), "人口基础信息", "摘要", int(pb.CATEGORY_THEME),
+                 "健康保障", department, "卫健委", int(pb.FORMAT_CLASS_DATABASE), "JSON", json.dumps([]), "citizen_id",
+                 1, "", [1], "", False, "", int(pb.UPDATE_CYCLE_DAILY), [], 1, int(pb.SECRECY_NON_CLASSIFIED), "",
+                 "", "", "", now, now, now, "人口基础信息", "人口基础信息\n摘要", ["人", "口"])
+                for version in range(1, count + 1)]
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute("INSERT INTO catalog.entries (code, provider_department_code, latest_version, "
+                               "public_version, create_time) VALUES ($1, $2, $3, $3, $4)", code, department,
+                               count, now)
+            await conn.copy_records_to_table("entry_versions", schema_name="catalog", records=versions, columns=[
+                "code", "version", "state", "name", "summary", "category", "subject", "provider_department_code",
+                "provider_name", "format_class", "format_type", "items", "key_item", "share_type",
+                "share_condition", "share_methods", "legal_basis", "open_to_public", "open_condition",
+                "update_cycle", "related_codes", "zone", "secrecy", "endpoint_target", "endpoint_dataset",
+                "project_code", "return_reason", "publish_time", "create_time", "update_time", "search_name",
+                "search_text", "search_grams"])
+    finally:
+        await conn.close()
+    return code
+
+
+async def _walk(call: Callable[[int, str], Awaitable], items: str, depth: int) -> tuple[list, str]:
+    """The items of the pages before position ``depth`` (``call(page_size, page_token)``, pages of at most
+    1,000) and the token taken there."""
+    token, walked = "", []
+    while len(walked) < depth:
+        page = await call(min(1000, depth - len(walked)), token)
+        walked += list(getattr(page, items))
+        token = page.next_page_token
+        assert token, "the listing ended before the position"
+    return walked, token
+
+
+async def test_entry_versions_resume_right_after_a_deep_token(catalog_server: tuple, database_url: str) -> None:
+    """An entry with thousands of versions: the token at version 2,000 resumes at version 2,001 (before:
+    ListEntryVersions answered every version in one reply, with no page_size or token)."""
+    stub, signer, department = catalog_server
+    code = await fill_versions(database_url, department, 2040)
+
+    async def call(size: int, token: str) -> pb.ListEntryVersionsResponse:
+        return await stub.ListEntryVersions(pb.ListEntryVersionsRequest(code=code, page_size=size, page_token=token),
+                                            metadata=signer.metadata(AUTHORITY), timeout=20)
+
+    walked, token = await _walk(call, "versions", 2000)
+    assert [v.version for v in walked] == list(range(1, 2001))
+    following = await call(10, token)
+    assert [v.version for v in following.versions] == list(range(2001, 2011))
+    last = await call(1000, following.next_page_token)
+    assert [v.version for v in last.versions] == list(range(2011, 2041)) and not last.next_page_token
+    with pytest.raises(grpc.aio.AioRpcError) as caught:  # a token of another entry's listing is refused
+        await stub.ListEntryVersions(pb.ListEntryVersionsRequest(code="399999999/000001", page_token=token),
+                                     metadata=signer.metadata(AUTHORITY), timeout=20)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_overdue_updates_resume_right_after_a_deep_token(catalog_server: tuple, database_url: str) -> None:
+    """Thousands of overdue mandate changes: the token at position 2,000 resumes right after it (before: every
+    overdue change in one reply). The rows are due in 1980, before any other test's, so they come first."""
+    stub, signer, _ = catalog_server
+    tag = _department()[:12]
+    start = dt.datetime(1980, 1, 1, tzinfo=dt.UTC)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.copy_records_to_table("mandate_changes", schema_name="catalog", columns=[
+            "department_code", "description", "change_time", "due_time", "reported_by_system_id", "report_time"],
+            records=[(f"{tag}{i:06d}", "机构改革", start, start + dt.timedelta(minutes=i // 3), "sys-authority", start)
+                     for i in range(2040)])
+        expected = [row["department_code"] for row in await conn.fetch(
+            "SELECT department_code FROM catalog.mandate_changes WHERE due_time < '1981-01-01' "
+            "ORDER BY due_time, id")]
+    finally:
+        await conn.close()
+    assert expected[:2040] == sorted(expected[:2040], key=lambda c: (int(c[-6:]) // 3, c))
+
+    async def call(size: int, token: str) -> pb.ListOverdueUpdatesResponse:
+        return await stub.ListOverdueUpdates(pb.ListOverdueUpdatesRequest(page_size=size, page_token=token),
+                                             metadata=signer.metadata(AUTHORITY), timeout=20)
+
+    walked, token = await _walk(call, "updates", 2000)
+    assert [u.department_code for u in walked] == expected[:2000]
+    following = await call(10, token)
+    assert [u.department_code for u in following.updates] == expected[2000:2010]
+
+
+@pytest.mark.parametrize("rpc", ["ListEntryVersions", "ListOverdueUpdates"])
+async def test_catalog_listings_past_their_budget_are_failed_precondition(
+        catalog_server: tuple, database_url: str, rpc: str) -> None:
+    """A lock on the table the listing reads, held by another connection: the statement runs past the listing
+    budget and the caller gets FAILED_PRECONDITION (before: ListEntryVersions read on the online pool, which
+    has no budget, and waited into the client's deadline)."""
+    stub, signer, department = catalog_server
+    code = await fill_versions(database_url, department, 3)
+    table, call = {
+        "ListEntryVersions": ("entry_versions", lambda: stub.ListEntryVersions(
+            pb.ListEntryVersionsRequest(code=code), metadata=signer.metadata(AUTHORITY), timeout=15)),
+        "ListOverdueUpdates": ("mandate_changes", lambda: stub.ListOverdueUpdates(
+            pb.ListOverdueUpdatesRequest(page_size=5), metadata=signer.metadata(AUTHORITY), timeout=15)),
+    }[rpc]
+    holder = await asyncpg.connect(database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute(f"LOCK TABLE catalog.{table} IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await call()
+    finally:
+        await holder.close()
+    error = caught.value
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, (error.code(), error.details())
+    info, _ = details_of(error)
+    assert info is not None and info.reason == "STATEMENT_OVER_BUDGET"
+    await call()  # and answers once the lock is gone
 
 
 # Every other listing, on the whole platform (its default budget, Settings.db_listing_timeout_ms) ---------------
