@@ -361,9 +361,9 @@ class Catalog:
     async def overdue(self, caller: Caller, page_size: int, page_token: str) -> tuple[list[MandateChange], str]:
         """A page of the mandate changes whose catalog update is past due (R-CAT-3), longest overdue first, for
         the authority; and the token of the next page ("" on the last)."""
+        lifecycle.require_authority(caller, "list overdue catalog updates")
         size = effective_page_size(page_size)
         after = pagination.time_keyset_after(page_token, pagination.bigint_id)
-        lifecycle.require_authority(caller, "list overdue catalog updates")
         found = await self._store.overdue(_now(), after, size + 1)
         if len(found) <= size:
             return [change for _, change in found], ""

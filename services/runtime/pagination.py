@@ -11,7 +11,8 @@ from typing import TypeVar
 from services.runtime.errors import FieldViolation, invalid_argument
 
 RowId = TypeVar("RowId")
-_NOT_OURS = "is not a token returned by a previous call"
+NOT_ISSUED = "is not a token returned by a previous call"
+_NOT_OURS = NOT_ISSUED
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

@@ -31,7 +31,7 @@ from services.catalog.store import CatalogStore, View
 from services.runtime import db
 from services.runtime.embedded import create_database
 from services.runtime.errors import details_of
-from services.runtime.identity import Caller
+from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
 from services.supervision.months import Month
@@ -326,24 +326,45 @@ async def test_catalog_listings_past_their_budget_are_failed_precondition(
 _PLATFORM_LISTINGS = {
     # RPC: (component, stub module, service, request, table another connection locks)
     "ListDepartments": ("authorization", "govshare.authorization.v1.directory", "DirectoryService",
-                        lambda m: m.ListDepartmentsRequest(page_size=10), "authorization.departments"),
+                        lambda m, p: m.ListDepartmentsRequest(page_size=10), "authorization.departments"),
     "ListSystems": ("authorization", "govshare.authorization.v1.directory", "DirectoryService",
-                    lambda m: m.ListSystemsRequest(page_size=10), "authorization.systems"),
+                    lambda m, p: m.ListSystemsRequest(page_size=10), "authorization.systems"),
     "ListApplications": ("authorization", "govshare.authorization.v1.sharing", "SharingService",
-                         lambda m: m.ListApplicationsRequest(page_size=10), "authorization.applications"),
+                         lambda m, p: m.ListApplicationsRequest(page_size=10), "authorization.applications"),
     "ListGrants": ("authorization", "govshare.authorization.v1.sharing", "SharingService",
-                   lambda m: m.ListGrantsRequest(page_size=10), "authorization.grants"),
+                   lambda m, p: m.ListGrantsRequest(page_size=10), "authorization.grants"),
     "ListAdminEvents": ("authorization", "govshare.authorization.v1.admin_log", "AdminLogService",
-                        lambda m: m.ListAdminEventsRequest(page_size=10), "authorization.admin_log"),
+                        lambda m, p: m.ListAdminEventsRequest(page_size=10), "authorization.admin_log"),
     "ListDisputes": ("query", "govshare.query.v1.dispute", "DisputeService",
-                     lambda m: m.ListDisputesRequest(page_size=10), "query.disputes"),
+                     lambda m, p: m.ListDisputesRequest(page_size=10), "query.disputes"),
     "ListConflicts": ("foundation", "govshare.foundation.v1.foundation", "FoundationAdminService",
-                      lambda m: m.ListConflictsRequest(page_size=10), "foundation.conflicts"),
+                      lambda m, p: m.ListConflictsRequest(page_size=10), "foundation.conflicts"),
     "ListEvaluations": ("supervision", "govshare.supervision.v1.supervision", "SupervisionService",
-                        lambda m: m.ListEvaluationsRequest(year=2026, month=1, page_size=10), "supervision.snapshots"),
+                        lambda m, p: m.ListEvaluationsRequest(year=2026, month=1, page_size=10),
+                        "supervision.snapshots"),
     "ListViolations": ("supervision", "govshare.supervision.v1.supervision", "SupervisionService",
-                       lambda m: m.ListViolationsRequest(year=2026, month=1, page_size=10), "supervision.violations"),
+                       lambda m, p: m.ListViolationsRequest(year=2026, month=1, page_size=10),
+                       "supervision.violations"),
+    "ListSystemStates": ("authorization", "govshare.authorization.v1.authorization", "AuthorizationService",
+                         lambda m, p: m.ListSystemStatesRequest(page_size=10), "authorization.systems"),
+    "ListConfidentialGrants": ("authorization", "govshare.authorization.v1.subject_access_policy",
+                               "SubjectAccessPolicyService",
+                               lambda m, p: m.ListConfidentialGrantsRequest(page_size=10), "authorization.grants"),
+    "ListSystemRoles": ("authorization", "govshare.authorization.v1.roles", "RoleService",
+                        lambda m, p: m.ListSystemRolesRequest(
+                            system_id=p.credentials.systems["authority"]["system_id"]),
+                        "authorization.system_roles"),
 }
+#: Internal listings, for the platform's services only.
+_AS_SERVICE = {"ListSystemStates", "ListConfidentialGrants"}
+
+
+def _metadata(platform: object, rpc: str) -> tuple[tuple[str, str], ...]:
+    """The authority's token, or a platform service's assertion for the internal listings."""
+    if rpc in _AS_SERVICE:
+        return CallerMetadata.of(platform.settings["authorization"]).metadata(  # type: ignore[attr-defined]
+            service_caller("query"))
+    return platform.metadata("authority")  # type: ignore[attr-defined]
 
 
 def _listing_call(platform: object, rpc: str) -> tuple[object, object]:
@@ -352,7 +373,7 @@ def _listing_call(platform: object, rpc: str) -> tuple[object, object]:
     messages = importlib.import_module(f"{module}_pb2")
     stubs = importlib.import_module(f"{module}_pb2_grpc")
     channel = grpc.aio.insecure_channel(platform.port(component))  # type: ignore[attr-defined]
-    return channel, (getattr(getattr(stubs, f"{service}Stub")(channel), rpc), request(messages))
+    return channel, (getattr(getattr(stubs, f"{service}Stub")(channel), rpc), request(messages, platform))
 
 
 @pytest.mark.parametrize("rpc", sorted(_PLATFORM_LISTINGS))
@@ -361,7 +382,7 @@ async def test_every_listing_past_its_budget_is_failed_precondition(platform: ob
     """A lock held on the listing's table by another connection: the listing is cancelled at its budget and
     asks for a narrower filter (before: it waited for the lock until the caller's deadline)."""
     channel, (call, request) = _listing_call(platform, rpc)
-    metadata = platform.metadata("authority")  # type: ignore[attr-defined]
+    metadata = _metadata(platform, rpc)
     holder = await asyncpg.connect(database_url)
     try:
         async with holder.transaction():
@@ -471,6 +492,38 @@ _DEEP_LISTINGS = {
 _AS_AUTHORITY = {"ListSystems", "ListEvaluations", "ListViolations"}
 
 
+async def _fill_restricted(conn: asyncpg.Connection, tag: str) -> None:
+    """ROWS disabled systems of the department ``tag`` (their ids valid system ids)."""
+    await conn.execute('INSERT INTO "authorization".departments (code, name, level, region_code)'
+                       " VALUES ($1, '测试局', 1, '110000')", tag)
+    await conn.copy_records_to_table("systems", schema_name="authorization", columns=[
+        "id", "department_code", "name", "secret_hash", "disabled", "not_before", "not_before_reason"],
+        records=[(f"sys-{tag.lower()}{i:05d}", tag, f"系统{i}", "scrypt$x", True, 1, "DISABLED")
+                 for i in range(ROWS)])
+
+
+async def _fill_confidential(conn: asyncpg.Connection, tag: str) -> None:
+    """ROWS grants of the department ``tag`` marked confidential, released over the coming days."""
+    await _fill_sharing(conn, tag)
+    await conn.execute('UPDATE "authorization".grants SET confidential = true,'
+                       " release_time = now() + interval '1 day' + (seq % 500) * interval '1 minute'"
+                       " WHERE department_code = $1", tag)
+
+
+_DEEP_LISTINGS.update({
+    "ListSystemStates": (_fill_restricted, 'SELECT id FROM (SELECT id FROM "authorization".systems'
+                         " WHERE disabled OR not_before > 0 UNION ALL SELECT id FROM \"authorization\".persons"
+                         " WHERE disabled OR not_before > 0) s WHERE $1 <> '' ORDER BY id",
+                         lambda m, tag, size, token: m.ListSystemStatesRequest(page_size=size, page_token=token),
+                         "states", "system_id"),
+    "ListConfidentialGrants": (_fill_confidential, 'SELECT id FROM "authorization".grants WHERE confidential'
+                               " AND release_time > now() AND $1 <> '' ORDER BY release_time, id",
+                               lambda m, tag, size, token: m.ListConfidentialGrantsRequest(page_size=size,
+                                                                                          page_token=token),
+                               "grants", "grant_id"),
+})
+
+
 @pytest.mark.parametrize("rpc", sorted(_DEEP_LISTINGS))
 async def test_every_listing_resumes_right_after_a_deep_token(platform: object, database_url: str, rpc: str) -> None:
     fill, expected_sql, request, items, key = _DEEP_LISTINGS[rpc]
@@ -484,7 +537,7 @@ async def test_every_listing_resumes_right_after_a_deep_token(platform: object, 
     assert len(expected) >= DEEP + 10
     channel, (call, _) = _listing_call(platform, rpc)
     messages = importlib.import_module(f"{_PLATFORM_LISTINGS[rpc][1]}_pb2")
-    metadata = (platform.metadata("authority") if rpc in _AS_AUTHORITY  # type: ignore[attr-defined]
+    metadata = (_metadata(platform, rpc) if rpc in _AS_AUTHORITY | _AS_SERVICE
                 else CallerMetadata.of(platform.settings["authorization"]).metadata(  # type: ignore[attr-defined]
                     Caller(f"sys-{tag}", tag)))
     try:
