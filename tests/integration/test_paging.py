@@ -354,6 +354,8 @@ _PLATFORM_LISTINGS = {
                         lambda m, p: m.ListSystemRolesRequest(
                             system_id=p.credentials.systems["authority"]["system_id"]),
                         "authorization.system_roles"),
+    "ListSources": ("foundation", "govshare.foundation.v1.foundation", "FoundationAdminService",
+                    lambda m, p: m.ListSourcesRequest(dataset="licence", page_size=10), "foundation.dataset_sources"),
 }
 #: Internal listings, for the platform's services only.
 _AS_SERVICE = {"ListSystemStates", "ListConfidentialGrants"}
@@ -574,3 +576,51 @@ async def test_listings_read_the_replica_when_one_is_configured(base_settings: S
     finally:
         await channel.close()
         await running.stop(0)
+
+
+async def test_list_sources_resumes_both_lists_right_after_a_deep_token(platform: object, database_url: str) -> None:
+    """A dataset with thousands of registered sources and designations: the token taken at position 2,000 of
+    both lists resumes each right after it (before: ListSources answered every source in one reply, and only
+    the newest 1,000 designations, with no way to read older ones)."""
+    tag = _department()[:12]
+    start = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.copy_records_to_table("dataset_sources", schema_name="foundation", columns=[
+            "dataset", "department_code", "register_time"],
+            records=[("licence", f"{tag}{i:06d}", start + dt.timedelta(minutes=i // 3)) for i in range(ROWS)])
+        await conn.copy_records_to_table("source_designations", schema_name="foundation", columns=[
+            "dataset", "action", "department_code", "actor_system_id", "actor_department_code"],
+            records=[("licence", 1, f"{tag}{i:06d}", "sys-authority", "11100000MB0143820E") for i in range(ROWS)])
+        sources = [r[0] for r in await conn.fetch(
+            "SELECT department_code FROM foundation.dataset_sources WHERE dataset = 'licence'"
+            " ORDER BY register_time, department_code")]
+        designations = [r[0] for r in await conn.fetch("SELECT id FROM foundation.source_designations"
+                                                        " WHERE dataset = 'licence' ORDER BY id DESC")]
+        channel = grpc.aio.insecure_channel(platform.port("foundation"))  # type: ignore[attr-defined]
+        stub = importlib.import_module("govshare.foundation.v1.foundation_pb2_grpc").FoundationAdminServiceStub(
+            channel)
+        messages = importlib.import_module("govshare.foundation.v1.foundation_pb2")
+
+        async def call(size: int, token: str) -> object:
+            return await stub.ListSources(messages.ListSourcesRequest(dataset="licence", page_size=size,
+                                                                      page_token=token),
+                                          metadata=platform.metadata("authority"), timeout=30)  # type: ignore[attr-defined]
+
+        try:
+            walked_sources, walked_designations, token = [], [], ""
+            while len(walked_sources) < DEEP:
+                page = await call(min(1000, DEEP - len(walked_sources)), token)
+                walked_sources += [s.department_code for s in page.sources.sources]
+                walked_designations += [d.id for d in page.sources.designations]
+                token = page.next_page_token
+            assert walked_sources == sources[:DEEP] and walked_designations == designations[:DEEP]
+            following = await call(10, token)
+            assert [s.department_code for s in following.sources.sources] == sources[DEEP:DEEP + 10]
+            assert [d.id for d in following.sources.designations] == designations[DEEP:DEEP + 10]
+        finally:
+            await channel.close()
+    finally:
+        await conn.execute("DELETE FROM foundation.dataset_sources WHERE department_code LIKE $1", f"{tag}%")
+        await conn.execute("DELETE FROM foundation.source_designations WHERE department_code LIKE $1", f"{tag}%")
+        await conn.close()
