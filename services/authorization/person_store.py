@@ -89,7 +89,8 @@ class PersonStore:
 
     async def list(self, department_code: str | None, after: int | None,
                    limit: int) -> list[tuple[int, PersonRecord]]:
-        rows = await self._store.pool.fetch(
+        """A page in seq order (ListPersons): on the listing pool, with its statement budget."""
+        rows = await self._store.listing.fetch(
             f"{_SELECT} WHERE ($1::text IS NULL OR p.department_code = $1) AND p.seq > $2 ORDER BY p.seq LIMIT $3",
             department_code, after or 0, limit)
         return [(r["seq"], _person(r)) for r in rows]

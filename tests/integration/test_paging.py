@@ -25,10 +25,12 @@ from stdnum.cn import uscc
 
 from govshare.catalog.v1 import catalog_pb2 as pb
 from govshare.catalog.v1 import catalog_pb2_grpc
+from services.authorization.store import Store as AuthorizationStore
 from services.catalog.component import create_component
 from services.catalog.model import EntryFilter
 from services.catalog.store import CatalogStore, View
 from services.runtime import db
+from services.runtime.admin_events import AdminEvent
 from services.runtime.embedded import create_database
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller, service_caller
@@ -354,6 +356,8 @@ _PLATFORM_LISTINGS = {
                         lambda m, p: m.ListSystemRolesRequest(
                             system_id=p.credentials.systems["authority"]["system_id"]),
                         "authorization.system_roles"),
+    "ListPersons": ("authorization", "govshare.authorization.v1.persons", "PersonService",
+                    lambda m, p: m.ListPersonsRequest(page_size=10), "authorization.persons"),
     "ListSources": ("foundation", "govshare.foundation.v1.foundation", "FoundationAdminService",
                     lambda m, p: m.ListSourcesRequest(dataset="licence", page_size=10), "foundation.dataset_sources"),
 }
@@ -491,7 +495,8 @@ _DEEP_LISTINGS = {
                        "violations", "department_code"),
 }
 #: Who lists: the department the rows were filled for, except where only the authority may.
-_AS_AUTHORITY = {"ListSystems", "ListEvaluations", "ListViolations"}
+_AS_AUTHORITY = {"ListSystems", "ListEvaluations", "ListViolations", "ListDepartments", "ListPersons",
+                 "ListAdminEvents"}
 
 
 async def _fill_restricted(conn: asyncpg.Connection, tag: str) -> None:
@@ -512,7 +517,45 @@ async def _fill_confidential(conn: asyncpg.Connection, tag: str) -> None:
                        " WHERE department_code = $1", tag)
 
 
+async def _fill_departments(conn: asyncpg.Connection, tag: str) -> None:
+    await conn.copy_records_to_table("departments", schema_name="authorization", columns=[
+        "code", "name", "level", "region_code"],
+        records=[(f"{tag[:13]}{i:05d}", f"测试局{i}", 1, "110000") for i in range(ROWS)])
+
+
+async def _fill_persons(conn: asyncpg.Connection, tag: str) -> None:
+    """ROWS persons of the department ``tag``."""
+    await conn.execute('INSERT INTO "authorization".departments (code, name, level, region_code)'
+                       " VALUES ($1, '测试局', 1, '110000')", tag)
+    await conn.copy_records_to_table("persons", schema_name="authorization", columns=[
+        "id", "username", "display_name", "department_code", "roles"],
+        records=[(f"psn-{uuid.uuid4().hex[:16]}", f"u{tag.lower()}{i:05d}", f"测试{i}", tag, [1])
+                 for i in range(ROWS)])
+
+
+async def _fill_admin_events(conn: asyncpg.Connection, tag: str) -> None:
+    """ROWS events of the action ``test.<tag>``, linked onto the log's chain by the service's own code (the
+    chain stays whole for the tests that verify it)."""
+    await conn.execute('SET search_path TO "authorization", public')
+    now = dt.datetime.now(dt.UTC)
+    events = [AdminEvent(action=f"test.{tag}", target=f"t{i}", actor_system_id="sys-authority",
+                         actor_department_code="11100000MB0143820E", time=now - dt.timedelta(seconds=i // 3))
+              for i in range(ROWS)]
+    async with conn.transaction():
+        await AuthorizationStore.append_admin(conn, "catalog", events)
+
+
 _DEEP_LISTINGS.update({
+    "ListDepartments": (_fill_departments, 'SELECT code FROM "authorization".departments WHERE $1 <> \'\''
+                        " ORDER BY code", lambda m, tag, size, token: m.ListDepartmentsRequest(
+                            page_size=size, page_token=token), "departments", "code"),
+    "ListPersons": (_fill_persons, 'SELECT id FROM "authorization".persons WHERE department_code = $1 ORDER BY seq',
+                    lambda m, tag, size, token: m.ListPersonsRequest(department_code=tag, page_size=size,
+                                                                     page_token=token), "persons", "id"),
+    "ListAdminEvents": (_fill_admin_events, 'SELECT event_id FROM "authorization".admin_log'
+                        " WHERE action = 'test.' || $1 ORDER BY time DESC, seq DESC",
+                        lambda m, tag, size, token: m.ListAdminEventsRequest(action=f"test.{tag}", page_size=size,
+                                                                             page_token=token), "events", "id"),
     "ListSystemStates": (_fill_restricted, 'SELECT id FROM (SELECT id FROM "authorization".systems'
                          " WHERE disabled OR not_before > 0 UNION ALL SELECT id FROM \"authorization\".persons"
                          " WHERE disabled OR not_before > 0) s WHERE $1 <> '' ORDER BY id",
