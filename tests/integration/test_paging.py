@@ -358,6 +358,11 @@ _PLATFORM_LISTINGS = {
                         "authorization.system_roles"),
     "ListPersons": ("authorization", "govshare.authorization.v1.persons", "PersonService",
                     lambda m, p: m.ListPersonsRequest(page_size=10), "authorization.persons"),
+    "ListAccesses": ("query", "govshare.query.v1.audit", "AuditService",
+                     lambda m, p: m.ListAccessesRequest(page_size=10), "query.access_log"),
+    "SearchEntries": ("catalog", "govshare.catalog.v1.catalog", "CatalogService",
+                      lambda m, p: m.SearchEntriesRequest(query="人口", page_size=10, filter=m.EntryFilter(
+                          state=m.ENTRY_STATE_SUBMITTED)), "catalog.entry_versions"),
     "ListSources": ("foundation", "govshare.foundation.v1.foundation", "FoundationAdminService",
                     lambda m, p: m.ListSourcesRequest(dataset="licence", page_size=10), "foundation.dataset_sources"),
 }
