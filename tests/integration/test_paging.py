@@ -672,3 +672,34 @@ async def test_list_sources_resumes_both_lists_right_after_a_deep_token(platform
         await conn.execute("DELETE FROM foundation.dataset_sources WHERE department_code LIKE $1", f"{tag}%")
         await conn.execute("DELETE FROM foundation.source_designations WHERE department_code LIKE $1", f"{tag}%")
         await conn.close()
+
+
+async def test_the_edge_sends_heavy_reads_to_their_own_processes(platform: object, base_settings: Settings) -> None:
+    """GOVSHARE_QUERY_HEAVY_READ_TARGET: the edge (real Envoy) sends ListAccesses to another query process, and
+    the other query methods to the query service's own. Shown by stopping that other process: ListAccesses is
+    then UNAVAILABLE while ListDisputes, on the same service, still answers (before: one cluster for both)."""
+    from conftest import start_edge  # the integration fixtures' helper (tests/integration/conftest.py)
+
+    from services.query.component import create_component as create_query
+
+    settings = platform.settings["query"]  # type: ignore[attr-defined]
+    heavy = await start_server(settings.with_overrides(listen="127.0.0.1:0"), create_query(settings))
+    edge = await start_edge(base_settings, platform.servers,  # type: ignore[attr-defined]
+                            query_heavy_read_target=f"127.0.0.1:{heavy.port}")
+    channel = grpc.aio.insecure_channel(edge.address)
+    try:
+        audit = importlib.import_module("govshare.query.v1.audit_pb2_grpc").AuditServiceStub(channel)
+        audit_pb = importlib.import_module("govshare.query.v1.audit_pb2")
+        disputes = importlib.import_module("govshare.query.v1.dispute_pb2_grpc").DisputeServiceStub(channel)
+        dispute_pb = importlib.import_module("govshare.query.v1.dispute_pb2")
+        metadata = platform.metadata("authority")  # type: ignore[attr-defined]
+        await audit.ListAccesses(audit_pb.ListAccessesRequest(page_size=5), metadata=metadata, timeout=15)
+        await heavy.stop(0)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await audit.ListAccesses(audit_pb.ListAccessesRequest(page_size=5), metadata=metadata, timeout=15)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value.details()
+        await disputes.ListDisputes(dispute_pb.ListDisputesRequest(page_size=5), metadata=metadata, timeout=15)
+    finally:
+        await channel.close()
+        edge.stop()
+        await heavy.stop(0)
