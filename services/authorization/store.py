@@ -151,6 +151,7 @@ class Store:
     def __init__(self) -> None:
         self._pool: asyncpg.Pool | None = None
         self._pools: db.WorkPools | None = None
+        self._listing_budget_ms = 0
 
     async def open(self, url: str, min_size: int = 2, max_size: int = 10, settings: Settings | None = None) -> None:
         """One pool for everything, or with ``settings`` (the service) a pool per kind of work (db.WorkPools):
@@ -161,6 +162,7 @@ class Store:
             self._pools = await db.create_work_pools(settings, SCHEMA, online_min_size=min_size,
                                                      online_max_size=max_size)
             self._pool = self._pools.online
+            self._listing_budget_ms = settings.db_listing_timeout_ms
 
     async def close(self) -> None:
         if self._pools is not None:
@@ -179,6 +181,18 @@ class Store:
     def listing(self) -> asyncpg.Pool:
         """The pool the List* reads run on (the online pool when the store was opened without settings)."""
         return self._pools.listing if self._pools is not None else self.pool
+
+    async def fetch_current(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        """A listing that must see the latest writes (what token verifiers and the persons' view withhold on):
+        on the primary, never a replica that may lag, yet with the listing budget (SET LOCAL in its own
+        transaction), so a slow database still answers FAILED_PRECONDITION rather than waiting."""
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+            # As on the listing pool: a plan for each run's own position (a generic plan of "$1 IS NULL OR
+            # id > $1" walks from the first row).
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            if self._listing_budget_ms:
+                await conn.execute(f"SET LOCAL statement_timeout = {int(self._listing_budget_ms)}")
+            return await conn.fetch(sql, *args)
 
     # Departments
 
@@ -323,7 +337,7 @@ class Store:
         least once), in id order after ``after``: one set of states, since persons' tokens are verified
         wherever systems' are. The ids never collide (``sys-``, ``psn-``), so one position applies to both
         tables, each walked from it on its partial index of restricted rows (authorization 002, 005)."""
-        rows = await self.listing.fetch(
+        rows = await self.fetch_current(
             "(SELECT id, disabled, not_before, not_before_reason, state_version FROM systems"
             "  WHERE (disabled OR not_before > 0) AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2)"
             " UNION ALL (SELECT id, disabled, not_before, not_before_reason, state_version FROM persons"
@@ -644,7 +658,7 @@ class Store:
         revocation for a revoked one). The partial index on (release_time, id) of confidential grants
         (authorization 008) starts the walk at the later of now and the position."""
         start_time, start_id = after if after is not None else (now, "")
-        return await self.listing.fetch(
+        return await self.fetch_current(
             "SELECT id, department_code, system_ids, resource_code, create_time AS start_time,"
             " CASE WHEN state = $2 THEN least(expire_time, update_time) ELSE expire_time END AS end_time,"
             " release_time FROM grants WHERE confidential AND release_time > $1"

@@ -29,7 +29,7 @@ class SourceRegistry:
             await tx.lock_dataset(dataset.name)
             await tx.register_source(dataset.name, department_code, caller)
         self._recorded()
-        return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE)
+        return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE, fresh=True)
 
     async def designate(self, caller: Caller, dataset: Dataset, item: str, department_code: str) -> DatasetSources:
         """Makes ``department_code`` the authoritative source of ``dataset`` or (``item`` set) of one item.
@@ -45,7 +45,7 @@ class SourceRegistry:
             if previous != department_code:
                 await tx.designate(dataset.name, item, department_code, previous, caller)
         self._recorded()
-        return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE)
+        return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE, fresh=True)
 
     async def sources(self, caller: Caller, dataset: Dataset, page_size: int, page_token: str) -> DatasetSources:
         """The authority and the dataset's own sources see its sources and their history, a page at a time."""

@@ -460,23 +460,22 @@ class FoundationStore:
                                             dataset)
             return await _designation(conn, dataset, authority)
 
-    async def sources(self, dataset: str, at: SourcesPosition, limit: int) -> DatasetSources:
+    async def sources(self, dataset: str, at: SourcesPosition, limit: int, fresh: bool = False) -> DatasetSources:
         """The dataset's designation with a page of its registered sources (by registration) and of its history
         (newest first), each resuming at ``at`` (a listing: its pool and budget). Each list is walked from its
         position on an index in its order: (dataset, register_time, department_code), foundation 007, and
-        (dataset, id)."""
-        no_source = at.source is None
-        source_time, source_code = at.source if at.source is not None else (None, "")
-        async with self._listing_pool().acquire() as conn:
+        (dataset, id). ``fresh``: read the primary (the answer to a write, which a replica may not have yet)."""
+        # The first page starts before any registration (year 1), so one statement serves every page.
+        source_time, source_code = at.source or (datetime.min.replace(tzinfo=UTC), "")
+        async with (self.pool if fresh else self._listing_pool()).acquire() as conn:
             authority = await conn.fetchval("SELECT authoritative_department_code FROM datasets WHERE name = $1",
                                             dataset)
             items = await conn.fetch(
                 "SELECT item, department_code FROM item_authorities WHERE dataset = $1 ORDER BY item", dataset)
             sources = [] if at.sources_done else await conn.fetch(
                 "SELECT department_code, register_time FROM dataset_sources WHERE dataset = $1 "
-                "AND ($2::boolean OR (register_time, department_code) > ($3, $4)) "
-                "ORDER BY register_time, department_code LIMIT $5",
-                dataset, no_source, source_time or datetime.min.replace(tzinfo=UTC), source_code, limit + 1)
+                "AND (register_time, department_code) > ($2, $3) ORDER BY register_time, department_code LIMIT $4",
+                dataset, source_time, source_code, limit + 1)
             history = [] if at.designations_done else await conn.fetch(
                 "SELECT id, action, item, department_code, previous_department_code, actor_system_id, "
                 "actor_department_code, create_time FROM source_designations WHERE dataset = $1 AND id < $2 "
