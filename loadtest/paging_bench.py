@@ -353,7 +353,30 @@ async def heavy_client(gateway: str, token: str, kind: str, seconds: float) -> N
     print(json.dumps({"heavy": kind, "calls": calls, "refused": refused}), flush=True)
 
 
-async def query_under_readers(platform: Platform, clients: int, seconds: float, nice: int = 0) -> dict[str, object]:
+async def renice_heavy_backends(url: str, nice: int) -> int:
+    """Lowers the CPU priority of PostgreSQL's backends serving the listing and search pools (their
+    ``application_name``): on one machine, the emulation of a read replica on its own CPU
+    (GOVSHARE_DATABASE_READ_URL). How many were reniced."""
+    conn = await asyncpg.connect(url)
+    try:
+        pids = [row["pid"] for row in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'govshare-%-listing'"
+            " OR application_name LIKE 'govshare-%-search'")]
+    finally:
+        await conn.close()
+    done = 0
+    for pid in pids:
+        try:
+            os.setpriority(os.PRIO_PROCESS, pid, nice)
+            done += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+    print(json.dumps({"reniced_database_backends": done}), flush=True)
+    return done
+
+
+async def query_under_readers(platform: Platform, clients: int, seconds: float, nice: int = 0,
+                              nice_database: bool = False) -> dict[str, object]:
     assert platform.credentials is not None
     metadata = await platform.bearer("social")
     requests = hot_requests(platform.credentials.persons, platform.credentials.seed)
@@ -378,6 +401,8 @@ async def query_under_readers(platform: Platform, clients: int, seconds: float, 
         "--token", token, "--seconds", str(seconds + 5), preexec_fn=(lambda: os.nice(nice)) if nice else None)
         for kind in ("search", "entries", "accesses")]
     await asyncio.sleep(3)  # the readers are at full speed
+    if nice and nice_database:
+        await renice_heavy_backends(platform.database_url, nice)
     loaded = await query_latencies(platform.gateway, metadata, requests, clients, seconds)
     for reader in readers:
         await reader.wait()
@@ -413,7 +438,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         if args.phase == "pages":
             return {"pages_p95_ms": pages}
         print("cached Queries alone, then with three heavy readers…", flush=True)
-        queries = await query_under_readers(platform, args.query_clients, args.seconds, args.nice)
+        queries = await query_under_readers(platform, args.query_clients, args.seconds, args.nice,
+                                            args.nice_database)
         print(json.dumps(queries), flush=True)
     finally:
         await platform.stop()
@@ -444,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nice", type=int, default=0, metavar="N",
                         help="run the heavy readers (and the heavy-read processes) at this nice level: on one "
                              "machine, emulates their own CPU (clients elsewhere, other pods)")
+    parser.add_argument("--nice-database", action="store_true",
+                        help="with --nice, also the PostgreSQL backends of the listing and search pools (emulates "
+                             "a read replica on its own CPU)")
     parser.add_argument("--heavy", choices=("search", "entries", "accesses"), help=argparse.SUPPRESS)
     parser.add_argument("--gateway", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
