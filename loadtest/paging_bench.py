@@ -375,6 +375,13 @@ async def renice_heavy_backends(url: str, nice: int) -> int:
     return done
 
 
+async def _keep_renicing(url: str, nice: int) -> None:
+    """Renices the heavy pools' backends every second: the pools open connections as the readers need them."""
+    while True:
+        await renice_heavy_backends(url, nice)
+        await asyncio.sleep(1)
+
+
 async def query_under_readers(platform: Platform, clients: int, seconds: float, nice: int = 0,
                               nice_database: bool = False) -> dict[str, object]:
     assert platform.credentials is not None
@@ -401,9 +408,10 @@ async def query_under_readers(platform: Platform, clients: int, seconds: float, 
         "--token", token, "--seconds", str(seconds + 5), preexec_fn=(lambda: os.nice(nice)) if nice else None)
         for kind in ("search", "entries", "accesses")]
     await asyncio.sleep(3)  # the readers are at full speed
-    if nice and nice_database:
-        await renice_heavy_backends(platform.database_url, nice)
+    renicing = asyncio.ensure_future(_keep_renicing(platform.database_url, nice)) if nice and nice_database else None
     loaded = await query_latencies(platform.gateway, metadata, requests, clients, seconds)
+    if renicing is not None:
+        renicing.cancel()
     for reader in readers:
         await reader.wait()
     summary = {name: {"calls": len(t), "p50_ms": round(percentile(t, 0.5), 2), "p99_ms": round(percentile(t, 0.99), 2)}
