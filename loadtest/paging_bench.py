@@ -371,7 +371,6 @@ async def renice_heavy_backends(url: str, nice: int) -> int:
             done += 1
         except (ProcessLookupError, PermissionError):
             continue
-    print(json.dumps({"reniced_database_backends": done}), flush=True)
     return done
 
 
