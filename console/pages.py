@@ -165,9 +165,13 @@ async def entry(console: Console, request: Request, session: Session) -> Respons
     if problem:
         return _refused(console, request, problem)
     versions, _ = await _call(console, session, console.services.catalog.ListEntryVersions,
-                              catalog_pb2.ListEntryVersionsRequest(code=code))
+                              catalog_pb2.ListEntryVersionsRequest(
+                                  code=code, page_size=console.settings.page_size,
+                                  page_token=request.query_params.get("v_token", "")))
+    params = {k: v for k, v in request.query_params.items() if k != "v_token"}
     return console.page(request, "entry.html", title=got.entry.name, entry=got.entry,
-                        versions=versions.versions if versions else [])
+                        versions=versions.versions if versions else [],
+                        versions_next=versions.next_page_token if versions else "", params=params)
 
 
 # -- 编目 ------------------------------------------------------------------------------------------------------

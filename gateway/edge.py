@@ -30,7 +30,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from gateway.routing import ANONYMOUS_METHODS, EDGE_COMPANION, INTERNAL_SERVICES, Backend, RoutingTable, backend_targets
+from gateway.routing import (
+    ANONYMOUS_METHODS,
+    EDGE_COMPANION,
+    HEAVY_READS,
+    INTERNAL_SERVICES,
+    Backend,
+    RoutingTable,
+    backend_targets,
+    heavy_read_cluster,
+    heavy_read_targets,
+)
 from services.runtime.settings import Settings
 from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO
 from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
@@ -128,9 +138,11 @@ def _cluster(name: str, address: Address, *, http2: bool, tls: dict[str, object]
 
 def _backend_clusters(settings: Settings) -> list[dict[str, object]]:
     clusters = []
-    for backend, target in backend_targets(settings).items():
+    targets = [(backend.value, target) for backend, target in backend_targets(settings).items()]
+    targets += [(heavy_read_cluster(backend), target) for backend, target in heavy_read_targets(settings).items()]
+    for name, target in targets:
         address = Address.parse(target)
-        clusters.append(_cluster(backend.value, address, http2=True, tls=_upstream_tls(settings, address.host),
+        clusters.append(_cluster(name, address, http2=True, tls=_upstream_tls(settings, address.host),
                                  health_checked=True))
     return clusters
 
@@ -196,9 +208,10 @@ def _direct(prefix: str, message: str, status: int = 404) -> dict[str, object]:
     return {"match": {"prefix": prefix}, "direct_response": {"status": status, "body": {"inline_string": message}}}
 
 
-def _route(match: dict[str, object], backend: Backend, default_timeout: float) -> dict[str, object]:
+def _route(match: dict[str, object], backend: Backend, default_timeout: float,
+           cluster: str = "") -> dict[str, object]:
     return {"match": match, "route": {
-        "cluster": backend.value,
+        "cluster": cluster or backend.value,
         "timeout": "0s",
         "max_stream_duration": {"max_stream_duration": _seconds(default_timeout),
                                 "grpc_timeout_header_max": _seconds(MAX_DEADLINE_SECONDS)},
@@ -209,6 +222,7 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float) -
 def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     routes: list[dict[str, object]] = []
     deployed = backend_targets(settings)
+    heavy_reads = heavy_read_targets(settings)
     for backend in sorted({route.backend for route in table} - deployed.keys()):
         # An optional backend without a target (supervision before it is deployed): its services answer
         # UNAVAILABLE saying so, and everything else is served.
@@ -220,7 +234,9 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         if route.backend not in deployed:
             continue
         timeout = STREAM_TIMEOUT_SECONDS if route.server_streaming else settings.call_timeout_seconds
-        routes.append(_route({"path": route.method}, route.backend, timeout))
+        heavy = HEAVY_READS.get(route.method) in heavy_reads
+        routes.append(_route({"path": route.method}, route.backend, timeout,
+                             heavy_read_cluster(route.backend) if heavy else ""))
     for prefix in (*HEALTH_PREFIXES, *REFLECTION_PREFIXES):
         routes.append(_route({"prefix": prefix, "grpc": {}}, EDGE_COMPANION, STREAM_TIMEOUT_SECONDS))
     for service in sorted(INTERNAL_SERVICES):

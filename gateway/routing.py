@@ -84,6 +84,18 @@ ANONYMOUS_METHODS = frozenset({
     "/govshare.authorization.v1.SessionService/ExchangeOidcToken",
 })
 
+#: Listings and searches that read and encode pages of up to 1,000 rows (issue 14): where a deployment gives them
+#: processes of their own (``GOVSHARE_<SERVICE>_HEAVY_READ_TARGET``: other replicas of the same image), the edge
+#: sends them there, so the processes on the Query path never encode such a page between two Queries.
+HEAVY_READS: Mapping[str, Backend] = MappingProxyType({
+    "/govshare.catalog.v1.CatalogService/ListEntries": Backend.CATALOG,
+    "/govshare.catalog.v1.CatalogService/SearchEntries": Backend.CATALOG,
+    "/govshare.query.v1.AuditService/ListAccesses": Backend.QUERY,
+    "/govshare.query.v1.AuditService/ListSubjectAccesses": Backend.QUERY,
+    "/govshare.query.v1.AuditService/GetUsageSummary": Backend.QUERY,
+})
+_HEAVY_READ_SETTINGS = {Backend.CATALOG: "catalog_heavy_read_target", Backend.QUERY: "query_heavy_read_target"}
+
 _TARGET_SETTINGS = {
     Backend.CATALOG: "catalog_target",
     Backend.AUTHORIZATION: "authorization_target",
@@ -124,6 +136,17 @@ def backend_targets(settings: Settings) -> dict[Backend, str]:
     if missing:
         raise ValueError(f"the gateway needs every backend target; missing: {', '.join(missing)}")
     return {backend: target for backend, target in targets.items() if target}
+
+
+def heavy_read_targets(settings: Settings) -> dict[Backend, str]:
+    """The host:port of each backend's heavy-read processes, for the backends that have them."""
+    return {backend: target for backend, attr in _HEAVY_READ_SETTINGS.items()
+            if (target := getattr(settings, attr).strip())}
+
+
+def heavy_read_cluster(backend: Backend) -> str:
+    """The edge's cluster of a backend's heavy-read processes."""
+    return f"{backend.value}-heavy-reads"
 
 
 class RoutingTable:

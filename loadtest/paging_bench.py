@@ -25,6 +25,7 @@ import asyncio
 import datetime as dt
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -352,7 +353,36 @@ async def heavy_client(gateway: str, token: str, kind: str, seconds: float) -> N
     print(json.dumps({"heavy": kind, "calls": calls, "refused": refused}), flush=True)
 
 
-async def query_under_readers(platform: Platform, clients: int, seconds: float) -> dict[str, object]:
+async def renice_heavy_backends(url: str, nice: int) -> int:
+    """Lowers the CPU priority of PostgreSQL's backends serving the listing and search pools (their
+    ``application_name``): on one machine, the emulation of a read replica on its own CPU
+    (GOVSHARE_DATABASE_READ_URL). How many were reniced."""
+    conn = await asyncpg.connect(url)
+    try:
+        pids = [row["pid"] for row in await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'govshare-%-listing'"
+            " OR application_name LIKE 'govshare-%-search'")]
+    finally:
+        await conn.close()
+    done = 0
+    for pid in pids:
+        try:
+            os.setpriority(os.PRIO_PROCESS, pid, nice)
+            done += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+    return done
+
+
+async def _keep_renicing(url: str, nice: int) -> None:
+    """Renices the heavy pools' backends every second: the pools open connections as the readers need them."""
+    while True:
+        await renice_heavy_backends(url, nice)
+        await asyncio.sleep(1)
+
+
+async def query_under_readers(platform: Platform, clients: int, seconds: float, nice: int = 0,
+                              nice_database: bool = False) -> dict[str, object]:
     assert platform.credentials is not None
     metadata = await platform.bearer("social")
     requests = hot_requests(platform.credentials.persons, platform.credentials.seed)
@@ -370,11 +400,17 @@ async def query_under_readers(platform: Platform, clients: int, seconds: float) 
                     await asyncio.sleep(2)
     alone = await query_latencies(platform.gateway, metadata, requests, clients, seconds)
     token = await platform.token("authority")
+    # The readers stand for clients on other machines: with ``nice`` they run at that lower CPU priority, so that
+    # on this one machine they take the CPU the platform leaves rather than the platform's (say so when quoting).
     readers = [await asyncio.create_subprocess_exec(
         sys.executable, "-m", "loadtest.paging_bench", "--heavy", kind, "--gateway", platform.gateway,
-        "--token", token, "--seconds", str(seconds + 5)) for kind in ("search", "entries", "accesses")]
+        "--token", token, "--seconds", str(seconds + 5), preexec_fn=(lambda: os.nice(nice)) if nice else None)
+        for kind in ("search", "entries", "accesses")]
     await asyncio.sleep(3)  # the readers are at full speed
+    renicing = asyncio.ensure_future(_keep_renicing(platform.database_url, nice)) if nice and nice_database else None
     loaded = await query_latencies(platform.gateway, metadata, requests, clients, seconds)
+    if renicing is not None:
+        renicing.cancel()
     for reader in readers:
         await reader.wait()
     summary = {name: {"calls": len(t), "p50_ms": round(percentile(t, 0.5), 2), "p99_ms": round(percentile(t, 0.99), 2)}
@@ -388,7 +424,8 @@ async def query_under_readers(platform: Platform, clients: int, seconds: float) 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="gspaging-"))
-    platform = Platform(args.reuse or work / "platform", persons=args.persons)
+    platform = Platform(args.reuse or work / "platform", persons=args.persons,
+                        heavy_read_processes=args.heavy_read_processes, heavy_read_nice=args.nice)
     took: dict[str, float] = {}
     try:
         print("starting the platform…", flush=True)
@@ -399,11 +436,17 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             took = await fill(platform.database_url, args.entries, args.sharing, args.accesses)
         print(json.dumps({"fill_seconds": {k: round(v, 1) for k, v in took.items()}}), flush=True)
         metadata = await platform.bearer("authority")
-        print(HEADER, flush=True)
-        async with grpc.aio.insecure_channel(platform.gateway) as channel:
-            pages = await pages_by_depth(platform.database_url, channel, metadata, args.repeat, args.accesses > 0)
+        pages: list[dict[str, object]] = []
+        if args.phase in ("all", "pages"):
+            print(HEADER, flush=True)
+            async with grpc.aio.insecure_channel(platform.gateway) as channel:
+                pages = await pages_by_depth(platform.database_url, channel, metadata, args.repeat,
+                                             args.accesses > 0)
+        if args.phase == "pages":
+            return {"pages_p95_ms": pages}
         print("cached Queries alone, then with three heavy readers…", flush=True)
-        queries = await query_under_readers(platform, args.query_clients, args.seconds)
+        queries = await query_under_readers(platform, args.query_clients, args.seconds, args.nice,
+                                            args.nice_database)
         print(json.dumps(queries), flush=True)
     finally:
         await platform.stop()
@@ -427,6 +470,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="also write the JSON result here")
     parser.add_argument("--reuse", type=Path, help="the platform data directory of an earlier run with --keep: "
                         "start on it without filling again (its sizes are what that run filled)")
+    parser.add_argument("--phase", choices=("all", "pages", "readers"), default="all",
+                        help="run only the pages by depth, or only Query beside the heavy readers")
+    parser.add_argument("--heavy-read-processes", action="store_true",
+                        help="start the platform with listings and searches served by processes of their own")
+    parser.add_argument("--nice", type=int, default=0, metavar="N",
+                        help="run the heavy readers (and the heavy-read processes) at this nice level: on one "
+                             "machine, emulates their own CPU (clients elsewhere, other pods)")
+    parser.add_argument("--nice-database", action="store_true",
+                        help="with --nice, also the PostgreSQL backends of the listing and search pools (emulates "
+                             "a read replica on its own CPU)")
     parser.add_argument("--heavy", choices=("search", "entries", "accesses"), help=argparse.SUPPRESS)
     parser.add_argument("--gateway", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)

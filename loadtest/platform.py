@@ -63,6 +63,9 @@ class Platform:
     data_dir: Path
     persons: int = 10_000
     workers: int = 1
+    #: ``govshare up --heavy-read-processes`` (and ``--heavy-read-nice``): listings and searches on their own.
+    heavy_read_processes: bool = False
+    heavy_read_nice: int = 0
     port_base: int = 0
     extra_environment: dict[str, str] = field(default_factory=dict)
     credentials: DemoCredentials | None = None
@@ -89,7 +92,7 @@ class Platform:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedded = await asyncio.to_thread(EmbeddedServers(self.data_dir).start)
         # The launcher's layout: services from the base, then the 前置机 (+7), Envoy's admin (+8), the JWKS (+9).
-        self.port_base = self.port_base or free_port_base(10)
+        self.port_base = self.port_base or free_port_base(12)
         environment = {**os.environ, **BENCH_ENVIRONMENT, **self.extra_environment,
                        "GOVSHARE_DATABASE_URL": self.embedded.database_url,
                        "GOVSHARE_REDIS_URL": self.embedded.redis_url}
@@ -97,6 +100,8 @@ class Platform:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "services.cli", "up", "--data-dir", str(self.data_dir),
             "--port", str(self.port_base), "--persons", str(self.persons), "--workers", str(self.workers),
+            *(["--heavy-read-processes", "--heavy-read-nice", str(self.heavy_read_nice)]
+              if self.heavy_read_processes else []),
             stdout=asyncio.subprocess.PIPE, stderr=log, env=environment)
         log.close()
         try:

@@ -132,10 +132,10 @@ def _seed(args: argparse.Namespace) -> None:
 
 
 def _up(args: argparse.Namespace) -> None:
-    from services.launcher import run_platform
+    from services.launcher import HeavyReads, run_platform
 
     run_platform(data_dir=_data_dir(args), port_base=args.port, persons=args.persons, zone=args.zone,
-                 workers=args.workers)
+                 workers=args.workers, heavy_reads=HeavyReads(args.heavy_read_processes, args.heavy_read_nice))
 
 
 def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
@@ -325,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--persons", type=int, default=10_000, help="synthetic persons to load on first start")
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "extranet"), choices=["extranet", "intranet"])
     up.add_argument("--workers", type=int, default=1, help="worker processes per service")
+    up.add_argument("--heavy-read-processes", action="store_true",
+                    help="serve catalog's and query's listings and searches by processes of their own (ports N+10, "
+                         "N+11), as separate replicas do in a cluster")
+    up.add_argument("--heavy-read-nice", type=int, default=0, metavar="N",
+                    help="run those processes at this nice level (benchmarks on one machine: emulates their own CPU)")
     up.set_defaults(func=_up)
 
     serve = commands.add_parser("serve", help="run one service process")

@@ -46,6 +46,23 @@ OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundati
 #: admin (localhost) and the authorization service's JWKS.
 EXTRA_OFFSETS = {"console": 6, "frontproc": 7, "edge admin": 8, "jwks": 9}
 READY_TIMEOUT = 120.0
+#: With ``--heavy-read-processes``: a process of catalog and one of query serving only what the edge routes to
+#: them (gateway.routing.HEAVY_READS), on these offsets.
+HEAVY_READ_OFFSETS = {"catalog": 10, "query": 11}
+
+
+@dataclasses.dataclass(frozen=True)
+class HeavyReads:
+    """Whether listings and searches get processes of their own, and their nice level (0: as the others).
+
+    In a cluster they are other replicas (a Deployment of the same image) with their own CPU; on one machine
+    a positive nice level emulates that: the kernel runs the Query path first when both want the CPU."""
+
+    processes: bool = False
+    nice: int = 0
+
+    def ports(self, port_base: int) -> dict[str, int]:
+        return {f"{c} heavy reads": port_base + o for c, o in HEAVY_READ_OFFSETS.items()} if self.processes else {}
 
 
 def load_or_create_keys(path: Path) -> PlatformKeys:
@@ -119,14 +136,14 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
     return env
 
 
-def metrics_environment(component: str) -> dict[str, str]:
+def metrics_environment(component: str, offset: int | None = None) -> dict[str, str]:
     """One Prometheus port per process: under `govshare up`, ``GOVSHARE_METRICS_PORT`` is a base and each
     service gets base + its port offset (gateway +0, catalog +1, …), as its gRPC port is; six processes
     binding the same port would stop the platform."""
     base = os.environ.get("GOVSHARE_METRICS_PORT", "").strip()
     if not base.isdigit() or int(base) == 0:
         return {}
-    return {"GOVSHARE_METRICS_PORT": str(int(base) + OFFSETS[component])}
+    return {"GOVSHARE_METRICS_PORT": str(int(base) + (OFFSETS[component] if offset is None else offset))}
 
 
 def console_environment(ports: dict[str, int], redis_url: str = "") -> dict[str, str]:
@@ -308,25 +325,27 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
 
 
 def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, zone: str = "extranet",
-                 workers: int = 1) -> None:
+                 workers: int = 1, heavy_reads: HeavyReads = HeavyReads()) -> None:
     """Runs the platform in the foreground until interrupted."""
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         with DataDirLock(data_dir):
-            _run_locked(data_dir, port_base, persons, zone, workers)
+            _run_locked(data_dir, port_base, persons, zone, workers, heavy_reads)
     except DataDirLocked as exc:
         raise SystemExit(f"govshare up: {exc}") from None
     except EmbeddedUnavailable as exc:
         raise SystemExit(f"govshare up: {exc}") from None
 
 
-def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers: int) -> None:
+def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers: int,
+                heavy_reads: HeavyReads = HeavyReads()) -> None:
     """The platform's life, while this process holds the data directory's lock."""
     from services.demo import seed_demo
 
     started = time.monotonic()
     ports = {name: port_base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
+    ports.update(heavy_reads.ports(port_base))
     check_ports_free(ports, port_base)
     database_url = os.environ.get("GOVSHARE_DATABASE_URL", "")
     redis_url = os.environ.get("GOVSHARE_REDIS_URL", "")
@@ -352,15 +371,24 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
             supervisor.watch(f"embedded {name}", lambda n=name: embedded.dead().get(n),
                              lambda n=name: embedded.restart(n))
 
-        def spawn(component: str) -> None:
-            processes[component] = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "serve", component],
-                env=service_environment(component, ports, connection.database_url, connection.redis_url, keys,
-                                        zone, workers))
+        def spawn(name: str) -> None:
+            component = name.removesuffix(" heavy reads")
+            env = service_environment(component, ports, connection.database_url, connection.redis_url, keys,
+                                      zone, workers)
+            if name != component:  # another replica of the service, on its own port (and its own metrics port)
+                env["GOVSHARE_LISTEN"] = f"127.0.0.1:{ports[name]}"
+                env.update(metrics_environment(component, HEAVY_READ_OFFSETS[component]))
+            if component == "gateway":
+                env.update({f"GOVSHARE_{c.upper()}_HEAVY_READ_TARGET": f"127.0.0.1:{ports[f'{c} heavy reads']}"
+                            for c in HEAVY_READ_OFFSETS if f"{c} heavy reads" in ports})
+            nice = heavy_reads.nice if name != component else 0
+            processes[name] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", component], env=env,
+                                               preexec_fn=(lambda: os.nice(nice)) if nice else None)
 
         # The backends first, the gateway once they serve: its channels then connect at the first attempt,
         # instead of failing calls while they wait out a reconnection backoff right after the banner.
-        backends, edge = tuple(c for c in ORDER if c != "gateway"), ("gateway",)
+        backends = (*(c for c in ORDER if c != "gateway"), *heavy_reads.ports(port_base))
+        edge = ("gateway",)
         for group in (backends, edge):
             for component in group:
                 spawn(component)

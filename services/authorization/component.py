@@ -135,7 +135,7 @@ class AuthorizationComponent:
         await self._store.open(self._settings.database_url, settings=self._settings)
         await self._events.open(self._settings.redis_url)
         await self._entries.open()
-        await self._states.start(self._store.system_states)
+        await self._states.start(self._store.all_system_states)
         # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
         await asyncio.to_thread(credentials.decoy_hash)
         await asyncio.to_thread(person_credentials.decoy_password_hash)

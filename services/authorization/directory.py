@@ -213,10 +213,20 @@ class Directory:
         await self._events.system_changed(*changed[1])
         return changed[0]
 
-    async def system_states(self, caller: Caller) -> list[tuple[str, SystemState]]:
-        """The restricted systems, for the platform's token verifiers (gateway, query) only."""
+    async def system_states(self, caller: Caller, size: int, token: str) -> tuple[list[tuple[str, SystemState]], str]:
+        """A page of the restricted systems and persons in id order, for the platform's token verifiers
+        (gateway, query) only; and the token of the next page."""
         require_service(caller)
-        return await self._store.system_states()
+        limit = pagination.page_size(size)
+        position = pagination.decode_token(token)
+        try:
+            after = pagination.text_id(position["after"]) if position is not None else None
+        except (KeyError, TypeError, ValueError):
+            raise invalid_argument([FieldViolation("page_token", pagination.NOT_ISSUED)]) from None
+        states = await self._store.system_states(after, limit + 1)
+        if len(states) <= limit:
+            return states, ""
+        return states[:limit], pagination.encode_token({"after": states[limit - 1][0]})
 
     async def _find_system(self, system_id: str) -> System:
         return await find_by_id(system_id, SYSTEM_ID, self._store.get_system, "system")

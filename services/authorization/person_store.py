@@ -90,8 +90,9 @@ class PersonStore:
 
     async def list(self, department_code: str | None, after: int | None, limit: int, role: int = 0,
                    disabled: bool | None = None) -> list[tuple[int, PersonRecord]]:
-        """A page of persons in creation order; ``role`` 0 and ``disabled`` None filter nothing."""
-        rows = await self._store.pool.fetch(
+        """A page of persons in creation order (ListPersons), on the listing pool with its statement budget;
+        ``role`` 0 and ``disabled`` None filter nothing."""
+        rows = await self._store.listing.fetch(
             f"{_SELECT} WHERE ($1::text IS NULL OR p.department_code = $1) AND p.seq > $2"
             " AND ($4::int = 0 OR $4::int = ANY(p.roles)) AND ($5::bool IS NULL OR p.disabled = $5::bool)"
             " ORDER BY p.seq LIMIT $3",

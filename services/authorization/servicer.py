@@ -305,8 +305,8 @@ class AuthorizationServicer(authorization_pb2_grpc.AuthorizationServiceServicer)
     async def ListSystemStates(self, request: authorization_pb2.ListSystemStatesRequest, context: Context
                                ) -> authorization_pb2.ListSystemStatesResponse:
         caller = self._verifier.from_context(context)
-        states = await self._directory.system_states(caller)
-        return authorization_pb2.ListSystemStatesResponse(states=[
+        states, token = await self._directory.system_states(caller, request.page_size, request.page_token)
+        return authorization_pb2.ListSystemStatesResponse(next_page_token=token, states=[
             authorization_pb2.SystemState(
                 system_id=system_id, disabled=state.disabled, not_before_reason=state.reason, version=state.version,
                 not_before_time=timestamp_pb2.Timestamp(seconds=state.not_before) if state.not_before else None)

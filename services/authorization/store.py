@@ -26,7 +26,7 @@ from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFi
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import UPDATABLE, Grant
-from services.runtime import db, hashchain
+from services.runtime import db, hashchain, pagination
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.checkpoints import Checkpoint, Entry, Head
@@ -151,6 +151,7 @@ class Store:
     def __init__(self) -> None:
         self._pool: asyncpg.Pool | None = None
         self._pools: db.WorkPools | None = None
+        self._listing_budget_ms = 0
 
     async def open(self, url: str, min_size: int = 2, max_size: int = 10, settings: Settings | None = None) -> None:
         """One pool for everything, or with ``settings`` (the service) a pool per kind of work (db.WorkPools):
@@ -161,6 +162,7 @@ class Store:
             self._pools = await db.create_work_pools(settings, SCHEMA, online_min_size=min_size,
                                                      online_max_size=max_size)
             self._pool = self._pools.online
+            self._listing_budget_ms = settings.db_listing_timeout_ms
 
     async def close(self) -> None:
         if self._pools is not None:
@@ -179,6 +181,18 @@ class Store:
     def listing(self) -> asyncpg.Pool:
         """The pool the List* reads run on (the online pool when the store was opened without settings)."""
         return self._pools.listing if self._pools is not None else self.pool
+
+    async def fetch_current(self, sql: str, *args: object) -> list[asyncpg.Record]:
+        """A listing that must see the latest writes (what token verifiers and the persons' view withhold on):
+        on the primary, never a replica that may lag, yet with the listing budget (SET LOCAL in its own
+        transaction), so a slow database still answers FAILED_PRECONDITION rather than waiting."""
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+            # As on the listing pool: a plan for each run's own position (a generic plan of "$1 IS NULL OR
+            # id > $1" walks from the first row).
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            if self._listing_budget_ms:
+                await conn.execute(f"SET LOCAL statement_timeout = {int(self._listing_budget_ms)}")
+            return await conn.fetch(sql, *args)
 
     # Departments
 
@@ -318,15 +332,27 @@ class Store:
             await self.append_admin(conn, SERVICE, [admin])
         return _system(row), _system_state(row)
 
-    async def system_states(self) -> list[tuple[str, SystemState]]:
-        """Every system, and every person (issue 12), whose tokens are restricted (disabled, or reset at least
-        once): one set of states, since persons' tokens are verified wherever systems' are."""
-        rows = await self.pool.fetch(
-            "SELECT id, disabled, not_before, not_before_reason, state_version FROM systems"
-            " WHERE disabled OR not_before > 0"
-            " UNION ALL SELECT id, disabled, not_before, not_before_reason, state_version FROM persons"
-            " WHERE disabled OR not_before > 0")
+    async def system_states(self, after: str | None, limit: int) -> list[tuple[str, SystemState]]:
+        """Up to ``limit`` systems and persons (issue 12) whose tokens are restricted (disabled, or reset at
+        least once), in id order after ``after``: one set of states, since persons' tokens are verified
+        wherever systems' are. The ids never collide (``sys-``, ``psn-``), so one position applies to both
+        tables, each walked from it on its partial index of restricted rows (authorization 002, 005)."""
+        rows = await self.fetch_current(
+            "(SELECT id, disabled, not_before, not_before_reason, state_version FROM systems"
+            "  WHERE (disabled OR not_before > 0) AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2)"
+            " UNION ALL (SELECT id, disabled, not_before, not_before_reason, state_version FROM persons"
+            "  WHERE (disabled OR not_before > 0) AND ($1::text IS NULL OR id > $1) ORDER BY id LIMIT $2)"
+            " ORDER BY id LIMIT $2", after, limit)
         return [_system_state(r) for r in rows]
+
+    async def all_system_states(self) -> list[tuple[str, SystemState]]:
+        """Every restricted system and person, a page at a time (the service's own verifier loads them all)."""
+        states: list[tuple[str, SystemState]] = []
+        while page := await self.system_states(states[-1][0] if states else None, pagination.MAX_PAGE_SIZE):
+            states += page
+            if len(page) < pagination.MAX_PAGE_SIZE:
+                break
+        return states
 
     # The administrative log
 
@@ -625,14 +651,19 @@ class Store:
                 await self.append_admin(conn, SERVICE, [admin])
             return _grant(row)
 
-    async def confidential_grants(self, now: dt.datetime) -> list[asyncpg.Record]:
-        """Confidential grants not yet released, with the period they let their holder in (until the expiry,
-        or until the revocation for a revoked one)."""
-        return await self.pool.fetch(
+    async def confidential_grants(self, now: dt.datetime, after: tuple[dt.datetime, str] | None,
+                                  limit: int) -> list[asyncpg.Record]:
+        """Up to ``limit`` confidential grants not yet released, soonest released first after the position
+        (release_time, id), with the period they let their holder in (until the expiry, or until the
+        revocation for a revoked one). The partial index on (release_time, id) of confidential grants
+        (authorization 008) starts the walk at the later of now and the position."""
+        start_time, start_id = after if after is not None else (now, "")
+        return await self.fetch_current(
             "SELECT id, department_code, system_ids, resource_code, create_time AS start_time,"
             " CASE WHEN state = $2 THEN least(expire_time, update_time) ELSE expire_time END AS end_time,"
-            " release_time FROM grants WHERE confidential AND release_time > $1 ORDER BY id",
-            now, sharing_pb2.GRANT_STATE_REVOKED)
+            " release_time FROM grants WHERE confidential AND release_time > $1"
+            " AND (release_time, id) > ($3, $4) ORDER BY release_time, id LIMIT $5",
+            now, sharing_pb2.GRANT_STATE_REVOKED, start_time, start_id, limit)
 
     async def grant_role(self, system_id: str, role: int, granted_by: str, now: dt.datetime,
                          admin: AdminEvent | None = None) -> asyncpg.Record:
@@ -653,8 +684,10 @@ class Store:
             if admin is not None:
                 await self.append_admin(conn, SERVICE, [admin])
 
-    async def roles_of(self, system_id: str) -> list[asyncpg.Record]:
-        return await self.pool.fetch("SELECT * FROM system_roles WHERE system_id = $1 ORDER BY role", system_id)
+    async def roles_of(self, system_id: str, limit: int) -> list[asyncpg.Record]:
+        """A system's roles (one row per role it holds: ``limit`` is the number of roles there are)."""
+        return await self.listing.fetch("SELECT * FROM system_roles WHERE system_id = $1 ORDER BY role LIMIT $2",
+                                        system_id, limit)
 
     async def active_roles(self, system_id: str) -> list[int]:
         """The roles of a system that exists and is not disabled."""

@@ -22,7 +22,7 @@ from services.authorization.grants import Grant
 from services.authorization.roles import require_authority, require_department, require_identified, require_service
 from services.authorization.store import Store
 from services.authorization.validation import GRANT_ID, SYSTEM_ID, find_by_id
-from services.runtime import duties
+from services.runtime import duties, pagination
 from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import ADMINISTRATOR, APPROVER, REVIEWER
 from services.runtime.errors import (
@@ -75,15 +75,23 @@ class SubjectAccessPolicy:
         require_identified(caller)
         system = await self._system(system_id)
         require_department(caller, system.department_code, "read this system's roles")  # type: ignore[attr-defined]
-        return await self._store.roles_of(system_id)
+        # Bounded by construction (the key is system and role): at most one row per role there is.
+        return await self._store.roles_of(system_id, len(roles_pb2.SystemRole.values()))
 
     async def system_roles(self, caller: Caller, system_id: str) -> list[int]:
         require_service(caller)
         return await self._store.active_roles(system_id) if SYSTEM_ID.fullmatch(system_id) else []
 
-    async def confidential_grants(self, caller: Caller) -> list[asyncpg.Record]:
+    async def confidential_grants(self, caller: Caller, size: int, token: str) -> tuple[list[asyncpg.Record], str]:
+        """A page of the confidential grants not yet released, soonest released first, and the next token."""
         require_service(caller)
-        return await self._store.confidential_grants(self._now())
+        limit = pagination.page_size(size)
+        after = pagination.time_keyset_after(token, pagination.text_id)
+        rows = await self._store.confidential_grants(self._now(), after, limit + 1)
+        if len(rows) <= limit:
+            return rows, ""
+        last = rows[limit - 1]
+        return rows[:limit], pagination.time_keyset_token(last["release_time"], last["id"])
 
     async def set_confidentiality(self, caller: Caller, grant_id: str, confidential: bool,
                                   release_time: dt.datetime | None, reason: str) -> Grant:

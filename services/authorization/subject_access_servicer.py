@@ -56,8 +56,8 @@ class SubjectAccessPolicyServicer(subject_access_policy_pb2_grpc.SubjectAccessPo
     async def ListConfidentialGrants(self, request: policy_pb2.ListConfidentialGrantsRequest, context: Context
                                      ) -> policy_pb2.ListConfidentialGrantsResponse:
         caller = self._verifier.from_context(context)
-        rows = await self._policy.confidential_grants(caller)
-        return policy_pb2.ListConfidentialGrantsResponse(grants=[policy_pb2.ConfidentialGrant(
+        rows, token = await self._policy.confidential_grants(caller, request.page_size, request.page_token)
+        return policy_pb2.ListConfidentialGrantsResponse(next_page_token=token, grants=[policy_pb2.ConfidentialGrant(
             grant_id=row["id"], department_code=row["department_code"], system_ids=row["system_ids"],
             resource_code=row["resource_code"], start_time=to_timestamp(row["start_time"]),
             end_time=to_timestamp(row["end_time"]), release_time=to_timestamp(row["release_time"]))

@@ -33,7 +33,7 @@ from services.catalog.model import (
     is_public,
 )
 from services.catalog.store import CatalogStore, CatalogTransaction, View
-from services.runtime import duties
+from services.runtime import duties, pagination
 from services.runtime.actors import Actor, actor_of
 from services.runtime.duties import DATA_OFFICER, REVIEWER
 from services.runtime.errors import (
@@ -244,18 +244,29 @@ class Catalog:
         lifecycle.require_servable(entry, self._zone)
         return lifecycle.shown_to(caller, entry)
 
-    async def versions(self, caller: Caller, code: str) -> list[Entry]:
-        """Every version the caller may see, oldest first."""
+    async def versions(self, caller: Caller, code: str, page_size: int, page_token: str) -> Page:
+        """A page of the versions the caller may see, oldest first.
+
+        An entry gains a version with every change over the years, so the versions are paged like any
+        listing: the token holds the last version shown and is bound to the entry's code.
+        """
         rules.check_code(code)
+        size = effective_page_size(page_size)
+        request = paging.fingerprint("versions", code)
+        after = paging.decode(page_token, request, (int,))
         head = await self._store.head(code)
         if head is None:
             raise not_found(f"catalog entry {code}")
-        found = await self._store.versions(code, public_only=not lifecycle.is_privileged(
-            caller, head.provider_department_code))
-        if not found:
+        public_only = not lifecycle.is_privileged(caller, head.provider_department_code)
+        # Whether the entry may be served here is decided by its newest visible version, on every page.
+        newest = await self._store.last_version(code, public_only)
+        if newest is None:
             raise not_found(f"catalog entry {code}")
-        lifecycle.require_servable(found[-1], self._zone)
-        return [lifecycle.shown_to(caller, entry) for entry in found]
+        lifecycle.require_servable(newest, self._zone)
+        found = await self._store.versions(code, public_only, after[0] if after else 0, size + 1)
+        shown = [lifecycle.shown_to(caller, entry) for entry in found[:size]]
+        token = paging.encode((shown[-1].version,), request) if len(found) > size else ""
+        return Page(shown, token)
 
     async def list_entries(self, caller: Caller, entry_filter: EntryFilter, page_size: int, page_token: str) -> Page:
         """The current version of each entry the caller may see, in code order.
@@ -347,10 +358,17 @@ class Catalog:
                  if entry.public or lifecycle.is_privileged(caller, entry.provider_department_code)]
         return ProjectStatus(project_code, len(entries), len(entries) - len(unpublished), named)
 
-    async def overdue(self, caller: Caller) -> list[MandateChange]:
-        """Mandate changes whose catalog update is past due (R-CAT-3), for the authority."""
+    async def overdue(self, caller: Caller, page_size: int, page_token: str) -> tuple[list[MandateChange], str]:
+        """A page of the mandate changes whose catalog update is past due (R-CAT-3), longest overdue first, for
+        the authority; and the token of the next page ("" on the last)."""
         lifecycle.require_authority(caller, "list overdue catalog updates")
-        return await self._store.overdue(_now())
+        size = effective_page_size(page_size)
+        after = pagination.time_keyset_after(page_token, pagination.bigint_id)
+        found = await self._store.overdue(_now(), after, size + 1)
+        if len(found) <= size:
+            return [change for _, change in found], ""
+        last_id, last = found[size - 1]
+        return [change for _, change in found[:size]], pagination.time_keyset_token(last.due_time, last_id)
 
     # Helpers ----------------------------------------------------------------------------------
 

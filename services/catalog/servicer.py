@@ -139,8 +139,8 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def ListEntryVersions(self, request: catalog_pb2.ListEntryVersionsRequest,
                                 context: grpc.aio.ServicerContext) -> catalog_pb2.ListEntryVersionsResponse:
         caller = self._verifier.from_context(context)
-        versions = await self._catalog().versions(caller, request.code)
-        return catalog_pb2.ListEntryVersionsResponse(versions=[entry_to_proto(v) for v in versions])
+        page = await self._catalog().versions(caller, request.code, request.page_size, request.page_token)
+        return catalog_pb2.ListEntryVersionsResponse(versions=_entries(page), next_page_token=page.next_page_token)
 
     async def GetProjectStatus(self, request: catalog_pb2.GetProjectStatusRequest,
                                context: grpc.aio.ServicerContext) -> catalog_pb2.GetProjectStatusResponse:
@@ -164,5 +164,6 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def ListOverdueUpdates(self, request: catalog_pb2.ListOverdueUpdatesRequest,
                                  context: grpc.aio.ServicerContext) -> catalog_pb2.ListOverdueUpdatesResponse:
         caller = self._verifier.from_context(context)
-        changes = await self._catalog().overdue(caller)
-        return catalog_pb2.ListOverdueUpdatesResponse(updates=[_overdue_to_proto(c) for c in changes])
+        changes, token = await self._catalog().overdue(caller, request.page_size, request.page_token)
+        return catalog_pb2.ListOverdueUpdatesResponse(updates=[_overdue_to_proto(c) for c in changes],
+                                                      next_page_token=token)

@@ -226,12 +226,22 @@ class CatalogStore:
         row = await self._pool.fetchrow(_VERSION, code, version)
         return _entry(row) if row is not None else None
 
-    async def versions(self, code: str, public_only: bool) -> list[Entry]:
+    async def versions(self, code: str, public_only: bool, after: int, limit: int) -> list[Entry]:
+        """Up to ``limit`` visible versions of ``code`` after version ``after``, oldest first (a listing: its
+        pool; the primary key (code, version) serves the position)."""
         visible = _PUBLISHED_ONCE.format(states="$2") if public_only else "v.state = ANY($2::smallint[])"
-        rows = await self._pool.fetch(
-            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND {visible} ORDER BY version",
-            code, _PUBLIC if public_only else _PUBLIC + _PENDING)
+        rows = await self._listing.fetch(
+            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND version > $3 AND {visible} "
+            "ORDER BY version LIMIT $4", code, _PUBLIC if public_only else _PUBLIC + _PENDING, after, limit)
         return [_entry(row) for row in rows]
+
+    async def last_version(self, code: str, public_only: bool) -> Entry | None:
+        """The newest visible version of ``code``: whether the entry may be served here is its zone's."""
+        visible = _PUBLISHED_ONCE.format(states="$2") if public_only else "v.state = ANY($2::smallint[])"
+        row = await self._listing.fetchrow(
+            f"SELECT {_SELECT} FROM entry_versions v WHERE code = $1 AND {visible} ORDER BY version DESC LIMIT 1",
+            code, _PUBLIC if public_only else _PUBLIC + _PENDING)
+        return _entry(row) if row is not None else None
 
     async def list_current(self, view: View, entry_filter: EntryFilter, after: tuple[str, int] | None,
                            limit: int) -> list[Entry]:
@@ -327,16 +337,22 @@ class CatalogStore:
                 details={"change_time": change.change_time.astimezone(dt.UTC).isoformat(),
                          "due_time": change.due_time.astimezone(dt.UTC).isoformat()}))
 
-    async def overdue(self, now: dt.datetime) -> list[MandateChange]:
-        """Changes past due with no catalog work by the department since the change (a listing: its pool)."""
+    async def overdue(self, now: dt.datetime, after: tuple[dt.datetime, int] | None,
+                      limit: int) -> list[tuple[int, MandateChange]]:
+        """Up to ``limit`` changes past due with no catalog work by the department since the change, after the
+        position (due_time, id), longest overdue first, with their ids (a listing: its pool; the index on
+        (due_time, id) serves the position, catalog 008)."""
+        start_time, start_id = after if after is not None else (None, 0)
         rows = await self._listing.fetch(
-            "SELECT m.department_code, m.description, m.change_time, m.due_time FROM mandate_changes m "
-            "WHERE m.due_time < $1 AND NOT EXISTS (SELECT 1 FROM entry_events ev "
+            "SELECT m.id, m.department_code, m.description, m.change_time, m.due_time FROM mandate_changes m "
+            "WHERE m.due_time < $1 AND ($3::timestamptz IS NULL OR (m.due_time, m.id) > ($3, $4)) "
+            "AND NOT EXISTS (SELECT 1 FROM entry_events ev "
             "  WHERE ev.provider_department_code = m.department_code AND ev.action = ANY($2::text[]) "
             "  AND ev.time >= m.change_time) "
-            "ORDER BY m.due_time, m.id", now, list(CATALOG_WORK))
-        return [MandateChange(department_code=row["department_code"], description=row["description"],
-                              change_time=row["change_time"], due_time=row["due_time"]) for row in rows]
+            "ORDER BY m.due_time, m.id LIMIT $5", now, list(CATALOG_WORK), start_time, start_id, limit)
+        return [(row["id"], MandateChange(department_code=row["department_code"], description=row["description"],
+                                          change_time=row["change_time"], due_time=row["due_time"]))
+                for row in rows]
 
 
     async def published_resources(self, end: dt.datetime) -> list[asyncpg.Record]:

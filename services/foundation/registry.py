@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.foundation.datasets import Dataset
-from services.foundation.sources import DatasetSources, require_authority
+from services.foundation.sources import DatasetSources, SourcesPosition, require_authority
 from services.foundation.store import FoundationStore
+from services.runtime import pagination
 from services.runtime.identity import Caller
 
 
@@ -28,7 +29,7 @@ class SourceRegistry:
             await tx.lock_dataset(dataset.name)
             await tx.register_source(dataset.name, department_code, caller)
         self._recorded()
-        return await self._store.sources(dataset.name)
+        return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE, fresh=True)
 
     async def designate(self, caller: Caller, dataset: Dataset, item: str, department_code: str) -> DatasetSources:
         """Makes ``department_code`` the authoritative source of ``dataset`` or (``item`` set) of one item.
@@ -44,12 +45,13 @@ class SourceRegistry:
             if previous != department_code:
                 await tx.designate(dataset.name, item, department_code, previous, caller)
         self._recorded()
-        return await self._store.sources(dataset.name)
+        return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE, fresh=True)
 
-    async def sources(self, caller: Caller, dataset: Dataset) -> DatasetSources:
-        """The authority and the dataset's own sources see its sources and their history."""
+    async def sources(self, caller: Caller, dataset: Dataset, page_size: int, page_token: str) -> DatasetSources:
+        """The authority and the dataset's own sources see its sources and their history, a page at a time."""
         if not caller.authority:
             designation = await self._store.designation(dataset.name)
             if not designation.is_source(caller.department_code):
                 require_authority(caller, "or a source of the dataset sees its sources")
-        return await self._store.sources(dataset.name)
+        return await self._store.sources(dataset.name, SourcesPosition.of(page_token),
+                                         pagination.page_size(page_size))

@@ -259,4 +259,6 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         dataset = find_dataset(request.dataset, violations)
         if violations or dataset is None:
             raise invalid_argument(violations)
-        return pb.ListSourcesResponse(sources=sources_message(await self._registry.sources(caller, dataset)))
+        sources = await self._registry.sources(caller, dataset, request.page_size, request.page_token)
+        return pb.ListSourcesResponse(sources=sources_message(sources), next_page_token=(
+            sources.next_position.token() if sources.next_position else ""))

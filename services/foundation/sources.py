@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.runtime.errors import failed_precondition, permission_denied
+from services.runtime import pagination
+from services.runtime.errors import FieldViolation, failed_precondition, invalid_argument, permission_denied
 from services.runtime.identity import Caller
 
 # govshare.foundation.v1.DesignationAction
@@ -88,13 +89,56 @@ class SourceInfo:
 
 @dataclass(frozen=True, slots=True)
 class DatasetSources:
-    """What ListSources shows of one dataset."""
+    """What ListSources shows of one dataset (a page of its sources and of its designations)."""
 
     dataset: str
     authority: str | None
     item_authorities: Mapping[str, str]
     sources: list[SourceInfo]
     designations: list[DesignationRecord]
+    #: Where the next page resumes; None after the last page.
+    next_position: SourcesPosition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesPosition:
+    """Where a page of ListSources resumes, in each of the two lists it walks: the registered sources in
+    (register_time, department_code) order and the designations newest first. A list that ended stays ended
+    while the other goes on (the item designations, one per item of the dataset at most, are on every page)."""
+
+    source: tuple[datetime, str] | None = None
+    designation: int | None = None
+    sources_done: bool = False
+    designations_done: bool = False
+
+    def token(self) -> str:
+        source = "end" if self.sources_done else (
+            [self.source[0].isoformat(), self.source[1]] if self.source else None)
+        designation = "end" if self.designations_done else self.designation
+        return pagination.encode_token({"s": source, "d": designation})
+
+    @classmethod
+    def of(cls, token: str) -> SourcesPosition:
+        """The position a token encodes (the start for ""); INVALID_ARGUMENT for one that was not issued."""
+        position = pagination.decode_token(token)
+        if position is None:
+            return cls()
+        try:
+            source, designation = position["s"], position["d"]
+            after_source = None
+            if source not in (None, "end"):
+                time, code = source
+                after_source = (_aware(datetime.fromisoformat(time)), pagination.text_id(code))
+            before = None if designation in (None, "end") else pagination.bigint_id(designation)
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise invalid_argument([FieldViolation("page_token", pagination.NOT_ISSUED)]) from None
+        return cls(after_source, before, source == "end", designation == "end")
+
+
+def _aware(time: datetime) -> datetime:
+    if time.tzinfo is None:
+        raise ValueError("a naive time")
+    return time
 
 
 def is_authority(caller: Caller) -> bool:

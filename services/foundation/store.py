@@ -17,7 +17,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 
 import asyncpg
@@ -31,11 +31,13 @@ from services.foundation.sources import (
     Designation,
     DesignationRecord,
     SourceInfo,
+    SourcesPosition,
 )
 from services.runtime import admin_events
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
+from services.runtime.pagination import MAX_BIGINT
 
 #: The administrative-log actions of the source history's entries.
 _ADMIN_ACTIONS = {REGISTER_SOURCE: "foundation.register_source", DESIGNATE_DATASET: "foundation.designate_source",
@@ -391,6 +393,10 @@ class FoundationStore:
         self._pool = pool
         self._listing = listing or pool
 
+    def _listing_pool(self) -> asyncpg.Pool:
+        """The pool the listings run on, with their budget (the online pool when none was attached)."""
+        return self._listing or self.pool
+
     @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -454,26 +460,38 @@ class FoundationStore:
                                             dataset)
             return await _designation(conn, dataset, authority)
 
-    async def sources(self, dataset: str) -> DatasetSources:
-        """The dataset's designation with its registered sources and its history, newest first."""
-        async with self.pool.acquire() as conn:
+    async def sources(self, dataset: str, at: SourcesPosition, limit: int, fresh: bool = False) -> DatasetSources:
+        """The dataset's designation with a page of its registered sources (by registration) and of its history
+        (newest first), each resuming at ``at`` (a listing: its pool and budget). Each list is walked from its
+        position on an index in its order: (dataset, register_time, department_code), foundation 007, and
+        (dataset, id). ``fresh``: read the primary (the answer to a write, which a replica may not have yet)."""
+        # The first page starts before any registration (year 1), so one statement serves every page.
+        source_time, source_code = at.source or (datetime.min.replace(tzinfo=UTC), "")
+        async with (self.pool if fresh else self._listing_pool()).acquire() as conn:
             authority = await conn.fetchval("SELECT authoritative_department_code FROM datasets WHERE name = $1",
                                             dataset)
             items = await conn.fetch(
                 "SELECT item, department_code FROM item_authorities WHERE dataset = $1 ORDER BY item", dataset)
-            sources = await conn.fetch(
+            sources = [] if at.sources_done else await conn.fetch(
                 "SELECT department_code, register_time FROM dataset_sources WHERE dataset = $1 "
-                "ORDER BY register_time, department_code", dataset)
-            history = await conn.fetch(
+                "AND (register_time, department_code) > ($2, $3) ORDER BY register_time, department_code LIMIT $4",
+                dataset, source_time, source_code, limit + 1)
+            history = [] if at.designations_done else await conn.fetch(
                 "SELECT id, action, item, department_code, previous_department_code, actor_system_id, "
-                "actor_department_code, create_time FROM source_designations WHERE dataset = $1 "
-                "ORDER BY id DESC LIMIT $2", dataset, MAX_HISTORY)
+                "actor_department_code, create_time FROM source_designations WHERE dataset = $1 AND id < $2 "
+                "ORDER BY id DESC LIMIT $3", dataset, at.designation or MAX_BIGINT, limit + 1)
+        shown_sources, shown_history = sources[:limit], history[:limit]
+        sources_done = at.sources_done or len(sources) <= limit
+        designations_done = at.designations_done or len(history) <= limit
+        following = None if sources_done and designations_done else SourcesPosition(
+            (shown_sources[-1]["register_time"], shown_sources[-1]["department_code"]) if shown_sources else at.source,
+            shown_history[-1]["id"] if shown_history else at.designation, sources_done, designations_done)
         return DatasetSources(
             dataset, authority, {r["item"]: r["department_code"] for r in items},
-            [SourceInfo(r["department_code"], r["register_time"]) for r in sources],
+            [SourceInfo(r["department_code"], r["register_time"]) for r in shown_sources],
             [DesignationRecord(r["id"], r["action"], r["item"], r["department_code"], r["previous_department_code"],
                                r["actor_system_id"], r["actor_department_code"], r["create_time"])
-             for r in history])
+             for r in shown_history], following)
 
     async def datasets(self) -> list[DatasetInfo]:
         """Datasets with their authoritative source and record counts (estimated for large tables)."""

@@ -33,6 +33,7 @@ from services.query.store import QueryStore
 from services.runtime.clients import call_metadata
 from services.runtime.errors import ServiceError, permission_denied
 from services.runtime.identity import AssertionSigner, Caller
+from services.runtime.pagination import MAX_PAGE_SIZE
 
 LOOKUP = "SubjectLookup"
 PORTAL = roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL
@@ -77,16 +78,23 @@ class SubjectPolicy:
                                     "may list the accesses to a person's or an entity's records")
 
     async def withheld_windows(self) -> list[Window]:
-        try:
-            response = await self._stub.ListConfidentialGrants(policy_pb2.ListConfidentialGrantsRequest(),
-                                                               timeout=self._timeout,
-                                                               metadata=call_metadata(self._signer, self._identity))
-        except grpc.aio.AioRpcError as exc:
-            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
-                               f"confidential grants could not be read ({exc.code().name})") from exc
-        return [Window(g.department_code, frozenset(g.system_ids), g.resource_code,
-                       g.start_time.ToDatetime(tzinfo=dt.UTC), g.end_time.ToDatetime(tzinfo=dt.UTC))
-                for g in response.grants]
+        """Every unreleased confidential grant's window, following the pages of ListConfidentialGrants."""
+        windows: list[Window] = []
+        token = ""
+        while True:
+            try:
+                response = await self._stub.ListConfidentialGrants(
+                    policy_pb2.ListConfidentialGrantsRequest(page_size=MAX_PAGE_SIZE, page_token=token),
+                    timeout=self._timeout, metadata=call_metadata(self._signer, self._identity))
+            except grpc.aio.AioRpcError as exc:
+                raise ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
+                                   f"confidential grants could not be read ({exc.code().name})") from exc
+            windows += [Window(g.department_code, frozenset(g.system_ids), g.resource_code,
+                               g.start_time.ToDatetime(tzinfo=dt.UTC), g.end_time.ToDatetime(tzinfo=dt.UTC))
+                        for g in response.grants]
+            token = response.next_page_token
+            if not token:
+                return windows
 
 
 async def visible_page(store: QueryStore, keys: list[str], start: dt.datetime | None, end: dt.datetime | None,

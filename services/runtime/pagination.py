@@ -11,7 +11,8 @@ from typing import TypeVar
 from services.runtime.errors import FieldViolation, invalid_argument
 
 RowId = TypeVar("RowId")
-_NOT_OURS = "is not a token returned by a previous call"
+NOT_ISSUED = "is not a token returned by a previous call"
+_NOT_OURS = NOT_ISSUED
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -84,3 +85,15 @@ def text_id(value: object) -> str:
     if len(value) > MAX_TEXT_ID or not value.isprintable():
         raise ValueError("not an id the platform issues")
     return value
+
+
+MAX_BIGINT = 2**63 - 1
+
+
+def bigint_id(value: object) -> int:
+    """A bigserial row id (for :func:`time_keyset_after`): a tampered token's id out of PostgreSQL's bigint range
+    would fail in the driver as INTERNAL, so it is refused here as a token that was not issued."""
+    row_id = int(value)  # type: ignore[call-overload]
+    if isinstance(value, bool) or not 0 <= row_id <= MAX_BIGINT:
+        raise ValueError("not an id the platform issues")
+    return row_id

@@ -49,6 +49,10 @@ class Settings:
     query_target: str = ""
     foundation_target: str = ""
     supervision_target: str = ""
+    #: The edge only: where the heavy reads of catalog and query go (routing.HEAVY_READS), when their own
+    #: processes serve them; empty: the service's target serves them too.
+    catalog_heavy_read_target: str = ""
+    query_heavy_read_target: str = ""
     tls_cert: str = ""
     tls_key: str = ""
     tls_ca: str = ""
@@ -197,6 +201,8 @@ _STR_FIELDS = {
     "GOVSHARE_QUERY_TARGET": "query_target",
     "GOVSHARE_FOUNDATION_TARGET": "foundation_target",
     "GOVSHARE_SUPERVISION_TARGET": "supervision_target",
+    "GOVSHARE_CATALOG_HEAVY_READ_TARGET": "catalog_heavy_read_target",
+    "GOVSHARE_QUERY_HEAVY_READ_TARGET": "query_heavy_read_target",
     "GOVSHARE_TLS_CERT": "tls_cert",
     "GOVSHARE_TLS_KEY": "tls_key",
     "GOVSHARE_TLS_CA": "tls_ca",

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import grpc
 
 from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
+from services.runtime import pagination
 from services.runtime.clients import call_metadata
 from services.runtime.errors import ServiceError, unauthenticated
 from services.runtime.identity import PERSON_PREFIX, AssertionSigner, Caller
@@ -178,10 +179,19 @@ def authorization_loader(channel: grpc.aio.Channel, signer: AssertionSigner, ide
     stub = authorization_pb2_grpc.AuthorizationServiceStub(channel)
 
     async def load() -> list[tuple[str, SystemState]]:
-        response = await stub.ListSystemStates(authorization_pb2.ListSystemStatesRequest(), timeout=timeout,
-                                               metadata=call_metadata(signer, identity))
-        return [(s.system_id, SystemState(disabled=s.disabled, not_before=s.not_before_time.seconds,
-                                          reason=s.not_before_reason, version=s.version))
-                for s in response.states]
+        """Every page, following the tokens (the list is paged: thousands of systems at national size); a
+        state that changes meanwhile also arrives as an event, and the newest version wins."""
+        states: list[tuple[str, SystemState]] = []
+        token = ""
+        while True:
+            response = await stub.ListSystemStates(
+                authorization_pb2.ListSystemStatesRequest(page_size=pagination.MAX_PAGE_SIZE, page_token=token),
+                timeout=timeout, metadata=call_metadata(signer, identity))
+            states += [(s.system_id, SystemState(disabled=s.disabled, not_before=s.not_before_time.seconds,
+                                                 reason=s.not_before_reason, version=s.version))
+                       for s in response.states]
+            token = response.next_page_token
+            if not token:
+                return states
 
     return load

@@ -635,7 +635,8 @@ async def test_overdue_catalog_updates(catalog: Client, base_settings: Settings)
     await catalog.create(make_entry(diligent.department_code))  # updated the catalog after the change
     await report(current, None)  # due in the future
 
-    overdue = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(), AUTHORITY)).updates
+    overdue = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(page_size=1000),
+                                AUTHORITY)).updates
     departments = {u.department_code for u in overdue}
     assert idle.department_code in departments
     assert not departments & {diligent.department_code, current.department_code}

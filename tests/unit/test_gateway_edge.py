@@ -11,7 +11,14 @@ from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.healt
 
 from gateway.edge import render, render_json, sampling_percent
 from gateway.envoy_process import envoy_binary, with_descriptor_set
-from gateway.routing import ANONYMOUS_METHODS, INTERNAL_SERVICES, PUBLIC_SERVICES, Backend, RoutingTable
+from gateway.routing import (
+    ANONYMOUS_METHODS,
+    HEAVY_READS,
+    INTERNAL_SERVICES,
+    PUBLIC_SERVICES,
+    Backend,
+    RoutingTable,
+)
 from services.runtime.settings import Settings
 
 SETTINGS = Settings(component="gateway", listen="0.0.0.0:50051", catalog_target="catalog:50051",
@@ -192,3 +199,35 @@ def test_render_out_writes_the_configuration_and_its_descriptor_set(tmp_path: Pa
     refused = subprocess.run([sys.executable, "-m", "gateway", "--out", str(tmp_path)], env=env,
                              capture_output=True, text=True, timeout=60, check=False)
     assert refused.returncode == 2 and "--out goes with --render" in refused.stderr
+
+
+def test_heavy_reads_go_to_their_own_processes_when_a_deployment_has_them(tmp_path: Path) -> None:
+    """Issue 14: listings and searches of catalog and query go to the heavy-read clusters when their targets are
+    set (the Query path's processes never encode a page of 1,000 between Queries); every other method stays."""
+    settings = SETTINGS.with_overrides(catalog_heavy_read_target="catalog-reads:50051",
+                                       query_heavy_read_target="query-reads:50051")
+    config = render(settings, {})
+    routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
+    routed = {route["match"]["path"]: route["route"]["cluster"] for route in routes if "path" in route["match"]}
+    table = RoutingTable.from_descriptors()
+    expected = {route.method: (f"{route.backend.value}-heavy-reads" if route.method in HEAVY_READS
+                               else route.backend.value) for route in table}
+    assert routed == expected
+    assert routed["/govshare.query.v1.QueryService/Query"] == "query"
+    assert routed["/govshare.query.v1.AuditService/ListAccesses"] == "query-heavy-reads"
+    assert routed["/govshare.catalog.v1.CatalogService/SearchEntries"] == "catalog-heavy-reads"
+    assert routed["/govshare.catalog.v1.CatalogService/GetEntry"] == "catalog"
+    clusters = {cluster["name"]: cluster for cluster in config["static_resources"]["clusters"]}
+    endpoint = clusters["query-heavy-reads"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"] == {"address": "query-reads", "port_value": 50051}
+    assert "health_checks" in clusters["catalog-heavy-reads"]
+    # Without the targets, nothing changes (the services' own targets serve their heavy reads).
+    plain = {route["match"]["path"]: route["route"]["cluster"]
+             for route in _manager(render(SETTINGS, {}))["route_config"]["virtual_hosts"][0]["routes"]
+             if "path" in route["match"]}
+    assert plain == {route.method: route.backend.value for route in table}
+    path = tmp_path / "envoy.json"
+    path.write_text(render_json(with_descriptor_set(settings.with_overrides(descriptor_set=""), tmp_path), {}))
+    done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -76,3 +76,46 @@ async def test_the_console_is_usable_with_the_keyboard_alone(context, console_se
     outline = await page.evaluate("""() => { const a = document.querySelector('tbody a'); a.focus();
         return getComputedStyle(a).outlineStyle; }""")
     assert outline == "solid"  # the focus is always visible
+
+
+async def test_an_entrys_versions_are_paged_with_a_link_to_the_next_page(context, console_server, platform,  # type: ignore[no-untyped-def]
+                                                                          database_url):
+    """An entry changed 25 times (its versions written with COPY): the entry page lists the first 10 (the
+    console's page size) and a 下一页 link to the next 10 (before: every version of the entry on one page)."""
+    import json
+    import random
+
+    import asyncpg
+
+    from govshare.catalog.v1 import catalog_pb2 as cat
+
+    police = platform.credentials.systems["police"]["department"]
+    code = f"3{random.randrange(10**8):08d}/000001"
+    now = dt.datetime.now(dt.UTC)
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("INSERT INTO catalog.entries (code, provider_department_code, latest_version, "
+                               "public_version, create_time) VALUES ($1, $2, 25, 25, $3)", code, police, now)
+            await conn.copy_records_to_table("entry_versions", schema_name="catalog", columns=[
+                "code", "version", "state", "name", "summary", "category", "subject", "provider_department_code",
+                "provider_name", "format_class", "format_type", "items", "key_item", "share_type",
+                "share_condition", "share_methods", "legal_basis", "open_to_public", "open_condition",
+                "update_cycle", "related_codes", "zone", "secrecy", "endpoint_target", "endpoint_dataset",
+                "project_code", "return_reason", "publish_time", "create_time", "update_time", "search_name",
+                "search_text", "search_grams"],
+                records=[(code, v, int(cat.ENTRY_STATE_PUBLISHED), "多版本条目", "摘要", int(cat.CATEGORY_THEME),
+                          "人口", police, "公安厅", int(cat.FORMAT_CLASS_DATABASE), "JSON", json.dumps([]),
+                          "citizen_id", 1, "", [1], "", False, "", int(cat.UPDATE_CYCLE_DAILY), [], 1,
+                          int(cat.SECRECY_NON_CLASSIFIED), "", "", "", "", now, now, now, "多版本条目",
+                          "多版本条目\n摘要", ["多", "版"]) for v in range(1, 26)])
+    finally:
+        await conn.close()
+    page = await open_as(context, console_server, system_session(console_server, platform, "police"))
+    response = await page.goto(f"/catalog/entry?code={code}")
+    assert response.status == 200, await page.content()
+    versions = page.locator("a[href*='&version=']")
+    assert [await a.inner_text() for a in await versions.all()] == [f"第 {v} 版" for v in range(1, 11)]
+    await page.locator("a", has_text="下一页").click()
+    await page.wait_for_url("**v_token=**")
+    assert [await a.inner_text() for a in await versions.all()] == [f"第 {v} 版" for v in range(11, 21)]

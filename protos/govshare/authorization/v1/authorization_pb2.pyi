@@ -65,8 +65,12 @@ class CheckResponse(_message.Message):
     def __init__(self, decision: _Optional[_Union[Decision, _Mapping]] = ...) -> None: ...
 
 class ListSystemStatesRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class SystemState(_message.Message):
     __slots__ = ("system_id", "disabled", "not_before_time", "not_before_reason", "version")
@@ -83,10 +87,12 @@ class SystemState(_message.Message):
     def __init__(self, system_id: _Optional[str] = ..., disabled: _Optional[bool] = ..., not_before_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., not_before_reason: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class ListSystemStatesResponse(_message.Message):
-    __slots__ = ("states",)
+    __slots__ = ("states", "next_page_token")
     STATES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     states: _containers.RepeatedCompositeFieldContainer[SystemState]
-    def __init__(self, states: _Optional[_Iterable[_Union[SystemState, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, states: _Optional[_Iterable[_Union[SystemState, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class AppendEventsRequest(_message.Message):
     __slots__ = ("events",)

@@ -59,7 +59,8 @@ class AuthorizationServiceServicer:
 
     def ListSystemStates(self, request, context):
         """The systems whose tokens are restricted (disabled, or tokens issued before a secret rotation or a
-        disable refused): what every token verifier loads at start, on event-stream reconnect and periodically.
+        disable refused): what every token verifier loads at start, on event-stream reconnect and periodically,
+        a page at a time in id order (one restricted system or person per row: thousands at national size).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from govshare.authorization.v1 import roles_pb2 as govshare_dot_authorization_dot_v1_dot_roles__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n5govshare/authorization/v1/subject_access_policy.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%govshare/authorization/v1/roles.proto\"*\n\x15GetSystemRolesRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\"N\n\x16GetSystemRolesResponse\x12\x34\n\x05roles\x18\x01 \x03(\x0e\x32%.govshare.authorization.v1.SystemRole\"\xf9\x01\n\x11\x43onfidentialGrant\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x12\n\nsystem_ids\x18\x03 \x03(\t\x12\x15\n\rresource_code\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0crelease_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1f\n\x1dListConfidentialGrantsRequest\"^\n\x1eListConfidentialGrantsResponse\x12<\n\x06grants\x18\x01 \x03(\x0b\x32,.govshare.authorization.v1.ConfidentialGrant2\xa3\x02\n\x1aSubjectAccessPolicyService\x12u\n\x0eGetSystemRoles\x12\x30.govshare.authorization.v1.GetSystemRolesRequest\x1a\x31.govshare.authorization.v1.GetSystemRolesResponse\x12\x8d\x01\n\x16ListConfidentialGrants\x12\x38.govshare.authorization.v1.ListConfidentialGrantsRequest\x1a\x39.govshare.authorization.v1.ListConfidentialGrantsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n5govshare/authorization/v1/subject_access_policy.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%govshare/authorization/v1/roles.proto\"*\n\x15GetSystemRolesRequest\x12\x11\n\tsystem_id\x18\x01 \x01(\t\"N\n\x16GetSystemRolesResponse\x12\x34\n\x05roles\x18\x01 \x03(\x0e\x32%.govshare.authorization.v1.SystemRole\"\xf9\x01\n\x11\x43onfidentialGrant\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x12\n\nsystem_ids\x18\x03 \x03(\t\x12\x15\n\rresource_code\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0crelease_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x1dListConfidentialGrantsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"w\n\x1eListConfidentialGrantsResponse\x12<\n\x06grants\x18\x01 \x03(\x0b\x32,.govshare.authorization.v1.ConfidentialGrant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa3\x02\n\x1aSubjectAccessPolicyService\x12u\n\x0eGetSystemRoles\x12\x30.govshare.authorization.v1.GetSystemRolesRequest\x1a\x31.govshare.authorization.v1.GetSystemRolesResponse\x12\x8d\x01\n\x16ListConfidentialGrants\x12\x38.govshare.authorization.v1.ListConfidentialGrantsRequest\x1a\x39.govshare.authorization.v1.ListConfidentialGrantsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,9 +40,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONFIDENTIALGRANT']._serialized_start=281
   _globals['_CONFIDENTIALGRANT']._serialized_end=530
   _globals['_LISTCONFIDENTIALGRANTSREQUEST']._serialized_start=532
-  _globals['_LISTCONFIDENTIALGRANTSREQUEST']._serialized_end=563
-  _globals['_LISTCONFIDENTIALGRANTSRESPONSE']._serialized_start=565
-  _globals['_LISTCONFIDENTIALGRANTSRESPONSE']._serialized_end=659
-  _globals['_SUBJECTACCESSPOLICYSERVICE']._serialized_start=662
-  _globals['_SUBJECTACCESSPOLICYSERVICE']._serialized_end=953
+  _globals['_LISTCONFIDENTIALGRANTSREQUEST']._serialized_end=602
+  _globals['_LISTCONFIDENTIALGRANTSRESPONSE']._serialized_start=604
+  _globals['_LISTCONFIDENTIALGRANTSRESPONSE']._serialized_end=723
+  _globals['_SUBJECTACCESSPOLICYSERVICE']._serialized_start=726
+  _globals['_SUBJECTACCESSPOLICYSERVICE']._serialized_end=1017
 # @@protoc_insertion_point(module_scope)

@@ -41,11 +41,17 @@ class ConfidentialGrant(_message.Message):
     def __init__(self, grant_id: _Optional[str] = ..., department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListConfidentialGrantsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListConfidentialGrantsResponse(_message.Message):
-    __slots__ = ("grants",)
+    __slots__ = ("grants", "next_page_token")
     GRANTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     grants: _containers.RepeatedCompositeFieldContainer[ConfidentialGrant]
-    def __init__(self, grants: _Optional[_Iterable[_Union[ConfidentialGrant, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, grants: _Optional[_Iterable[_Union[ConfidentialGrant, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -59,7 +59,8 @@ class SubjectAccessPolicyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListConfidentialGrants(self, request, context):
-        """Every grant marked confidential whose release time has not come.
+        """The grants marked confidential whose release time has not come, the soonest released first, a page at a
+        time (every confidential grant of the country: not bounded by construction).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

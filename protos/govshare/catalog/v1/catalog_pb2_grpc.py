@@ -158,7 +158,8 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListEntryVersions(self, request, context):
-        """Lists every version of an entry.
+        """Lists every version of an entry the caller may see, oldest first, a page at a time (an entry gains a
+        version with each change over the years: not bounded by construction).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -179,7 +180,7 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListOverdueUpdates(self, request, context):
-        """Lists departments whose catalog update is overdue.
+        """Lists departments whose catalog update is overdue, the longest overdue first, a page at a time.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -71,7 +71,9 @@ class RoleServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSystemRoles(self, request, context):
-        """A system's roles; its department or the authority.
+        """A system's roles; its department or the authority. Not paged: bounded by construction, a system holds
+        each SystemRole at most once (the key is system and role), so the answer has at most one assignment per
+        value of SystemRole.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -394,16 +394,22 @@ class RetireEntryResponse(_message.Message):
     def __init__(self, entry: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...
 
 class ListEntryVersionsRequest(_message.Message):
-    __slots__ = ("code",)
+    __slots__ = ("code", "page_size", "page_token")
     CODE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     code: str
-    def __init__(self, code: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, code: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListEntryVersionsResponse(_message.Message):
-    __slots__ = ("versions",)
+    __slots__ = ("versions", "next_page_token")
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     versions: _containers.RepeatedCompositeFieldContainer[Entry]
-    def __init__(self, versions: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, versions: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetProjectStatusRequest(_message.Message):
     __slots__ = ("project_code",)
@@ -456,11 +462,17 @@ class OverdueUpdate(_message.Message):
     def __init__(self, department_code: _Optional[str] = ..., description: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListOverdueUpdatesRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListOverdueUpdatesResponse(_message.Message):
-    __slots__ = ("updates",)
+    __slots__ = ("updates", "next_page_token")
     UPDATES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     updates: _containers.RepeatedCompositeFieldContainer[OverdueUpdate]
-    def __init__(self, updates: _Optional[_Iterable[_Union[OverdueUpdate, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, updates: _Optional[_Iterable[_Union[OverdueUpdate, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

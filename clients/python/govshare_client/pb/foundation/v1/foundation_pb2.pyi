@@ -279,13 +279,19 @@ class DesignateAuthoritativeSourceResponse(_message.Message):
     def __init__(self, sources: _Optional[_Union[DatasetSources, _Mapping]] = ...) -> None: ...
 
 class ListSourcesRequest(_message.Message):
-    __slots__ = ("dataset",)
+    __slots__ = ("dataset", "page_size", "page_token")
     DATASET_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     dataset: str
-    def __init__(self, dataset: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, dataset: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListSourcesResponse(_message.Message):
-    __slots__ = ("sources",)
+    __slots__ = ("sources", "next_page_token")
     SOURCES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     sources: DatasetSources
-    def __init__(self, sources: _Optional[_Union[DatasetSources, _Mapping]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, sources: _Optional[_Union[DatasetSources, _Mapping]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
