@@ -35,7 +35,7 @@ import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from loadtest.supervision_rows import Shape, department_code, insert, rows
-from services.query import archive, audit_servicer, figures
+from services.query import archive, figures, verifications
 from services.query.audit import GENESIS, chain_hash
 from services.query.checkpoints import ChainAuditor, CheckpointSigner, CheckpointVerifier, Head, with_held
 from services.query.store import AccessFilter, QueryStore
@@ -138,7 +138,7 @@ async def run(admin_url: str, count: int, interval: int, samples: int, archive_d
         signed = [signer.sign(Head(chain_id, seq, chain[seq - 1][-1]), now, False) for seq in (interval, 2 * interval)]
         await store.insert_checkpoints(signed)
         auditor = ChainAuditor(CheckpointVerifier([key.public_key()]))
-        verified, stopped = await _timed(audit_servicer._verify_page(
+        verified, stopped = await _timed(verifications.verify_page(
             auditor, with_held(store.chain_entries(after=(chain_id, interval)), []), interval,
             CheckpointVerifier([key.public_key()])))
         (report,) = [r for r in auditor.finish() if r.chain_id == chain_id]
