@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import subprocess
 import sys
 import uuid
@@ -24,6 +25,7 @@ import pytest
 import pytest_asyncio
 
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
+from services.client import run_verify_trail
 from services.launcher import wait_until_serving
 from services.query.audit import COLUMNS, GENESIS, chain_hash
 from services.query.checkpoints import CheckpointSigner, Head
@@ -271,3 +273,18 @@ def query_subprocess(platform: Platform, log: Path) -> Iterator[tuple[subprocess
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def test_the_cli_starts_a_verification_and_waits_for_its_result(
+        platform: Platform, seeded: list[tuple], capsys: pytest.CaptureFixture[str]) -> None:
+    system = platform.credentials.systems["authority"]
+    code = await asyncio.to_thread(run_verify_trail, platform.edge.address, system["system_id"], system["secret"],
+                                   wait=True, page_size=PAGE)
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 0 and printed["state"] == "AUDIT_VERIFICATION_STATE_DONE", printed
+    assert printed["result"] == "AUDIT_VERIFICATION_RESULT_INTACT"
+    async with database(platform) as conn, tampered(conn, 5):
+        code = await asyncio.to_thread(run_verify_trail, platform.edge.address, system["system_id"],
+                                       system["secret"], wait=True, page_size=PAGE)
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 1 and printed["firstBadSequence"] == "5", printed
