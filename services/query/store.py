@@ -302,28 +302,6 @@ class QueryStore:
             f"SELECT {', '.join(COLUMNS)} FROM access_log {where} ORDER BY time DESC, id DESC LIMIT ${len(args)}",
             *args)
 
-    async def usage_summary(self, f: AccessFilter) -> list[asyncpg.Record]:
-        """Answered and denied counts per resource, using department and purpose, straight from the access log
-        (the persons' lookups are not usage of a resource): for the hours the daily counts do not hold yet."""
-        args: list[object] = []
-        conditions = [*_access_conditions(f, args), "operation <> 'SubjectLookup'"]
-        return await self._search.fetch(
-            "SELECT resource_code, department_code, purpose,"
-            f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
-            f" count(*) FILTER (WHERE result = '{DENIED}') AS denied"
-            f" FROM access_log WHERE {' AND '.join(conditions)}"
-            " GROUP BY resource_code, department_code, purpose", *args)
-
-    async def daily_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
-        """What usage_summary gives, for the rolled-up days [first, last) (``f``'s times are ignored)."""
-        conditions, args = _rolled_up_conditions("day", f, first, last)
-        return await self._search.fetch(
-            "SELECT resource_code, department_code, purpose,"
-            f" coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0)::bigint AS answered,"
-            f" coalesce(sum(n) FILTER (WHERE result = '{DENIED}'), 0)::bigint AS denied"
-            f" FROM access_daily WHERE {' AND '.join(conditions)}"
-            " GROUP BY resource_code, department_code, purpose", *args)
-
     async def roll_up_usage_months(self, months: list[tuple[dt.date, dt.date]]) -> None:
         """Sums each month's (first day, next month's first day) daily counts into access_usage_monthly unless
         it is there already; every day of it must be rolled up first."""
@@ -343,13 +321,77 @@ class QueryStore:
                     " WHERE day >= $1 AND day < $2 GROUP BY 2, 3, 4, 5", month, following)
                 await conn.execute("INSERT INTO access_usage_months (month) VALUES ($1)", month)
 
-    async def monthly_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
-        """What usage_summary gives, for the rolled-up months [first, last) (``f``'s times are ignored)."""
-        conditions, args = _rolled_up_conditions("month", f, first, last)
+    async def roll_up_usage_hours(self, hours: list[dt.datetime]) -> int:
+        """Sums each whole hour (its first instant) of the access log into access_usage_hourly unless it is there
+        already; returns how many it summed. As roll_up_days: one transaction per hour, serialized."""
+        counted = 0
+        done = {row["hour"] for row in await self._pool.fetch(
+            "SELECT hour FROM access_usage_hours WHERE hour = ANY($1::timestamptz[])", hours)}
+        for hour in hours:
+            if hour in done:
+                continue
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-query-usage-hourly'))")
+                if await conn.fetchval("SELECT 1 FROM access_usage_hours WHERE hour = $1", hour):
+                    continue
+                await conn.execute(
+                    "INSERT INTO access_usage_hourly SELECT $1::timestamptz, provider_department_code,"
+                    f" resource_code, department_code, purpose, count(*) FILTER (WHERE result = '{ANSWERED}'),"
+                    f" count(*) FILTER (WHERE result = '{DENIED}') FROM access_log WHERE time >= $1"
+                    " AND time < $1::timestamptz + interval '1 hour' AND operation <> 'SubjectLookup'"
+                    " GROUP BY 2, 3, 4, 5", hour)
+                await conn.execute("INSERT INTO access_usage_hours (hour) VALUES ($1)", hour)
+                counted += 1
+        return counted
+
+    async def forget_usage_hours(self, before: dt.datetime) -> None:
+        """Drops the hourly sums of hours before ``before`` (their days are in access_daily by then)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM access_usage_hours WHERE hour < $1", before)
+            await conn.execute("DELETE FROM access_usage_hourly WHERE hour < $1", before)
+
+    async def usage_totals(self, f: AccessFilter, parts: list[tuple[str, object, object]]) -> list[asyncpg.Record]:
+        """GetUsageSummary's rows in one statement: answered and denied per resource, using department and
+        purpose, summed over ``parts`` — ("month" | "day" | "hour", first, last) read pre-aggregated sums of
+        [first, last), ("log", start, end) the access log itself — without empty groups, in code point order
+        (COLLATE "C", as Python sorts). ``f``'s provider and resource apply to every part, its times to none."""
+        args: list[object] = []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        selects = []
+        for kind, first, last in parts:
+            if kind == "log":
+                where = _access_conditions(AccessFilter(provider=f.provider, resource_code=f.resource_code,
+                                                        start=first, end=last), args)  # type: ignore[arg-type]
+                selects.append(
+                    "SELECT resource_code, department_code, purpose,"
+                    f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
+                    f" count(*) FILTER (WHERE result = '{DENIED}') AS denied FROM access_log"
+                    f" WHERE {' AND '.join(where)} AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3")
+                continue
+            table, column, answered, denied = {
+                "month": ("access_usage_monthly", "month", "answered", "denied"),
+                "hour": ("access_usage_hourly", "hour", "answered", "denied"),
+                "day": ("access_daily", "day", f"CASE WHEN result = '{ANSWERED}' THEN n ELSE 0 END",
+                        f"CASE WHEN result = '{DENIED}' THEN n ELSE 0 END"),
+            }[kind]
+            where = [f"{column} >= {arg(first)}", f"{column} < {arg(last)}"]
+            if f.provider is not None:
+                where.append(f"provider_department_code = {arg(f.provider)}")
+            if f.resource_code:
+                where.append(f"resource_code = {arg(f.resource_code)}")
+            selects.append(f"SELECT resource_code, department_code, purpose, {answered} AS answered,"
+                           f" {denied} AS denied FROM {table} WHERE {' AND '.join(where)}")
+        if not selects:
+            return []
         return await self._search.fetch(
             "SELECT resource_code, department_code, purpose, sum(answered)::bigint AS answered,"
-            f" sum(denied)::bigint AS denied FROM access_usage_monthly WHERE {' AND '.join(conditions)}"
-            " GROUP BY resource_code, department_code, purpose", *args)
+            f" sum(denied)::bigint AS denied FROM ({' UNION ALL '.join(selects)}) AS parts"
+            " GROUP BY resource_code, department_code, purpose HAVING sum(answered) + sum(denied) > 0"
+            ' ORDER BY resource_code COLLATE "C", department_code COLLATE "C", purpose COLLATE "C"', *args)
 
     async def oldest_access_time(self) -> dt.datetime | None:
         """The time of the oldest access kept (one index probe per partition)."""
@@ -566,18 +608,3 @@ class QueryStore:
         return await self._pool.fetch(
             "SELECT department_code, system_id, day, sum(n)::bigint AS n FROM access_daily"
             " WHERE day >= $1 AND day < $2 GROUP BY 1, 2, 3", first, last)
-
-
-def _rolled_up_conditions(period: str, f: AccessFilter, first: dt.date,
-                          last: dt.date) -> tuple[list[str], list[object]]:
-    """The WHERE conditions and arguments selecting pre-aggregated usage rows (daily or monthly, by the
-    ``period`` column) in [first, last) for ``f``'s provider and resource: one place for both sums."""
-    args: list[object] = [first, last]
-    conditions = [f"{period} >= $1", f"{period} < $2"]
-    if f.provider is not None:
-        args.append(f.provider)
-        conditions.append(f"provider_department_code = ${len(args)}")
-    if f.resource_code:
-        args.append(f.resource_code)
-        conditions.append(f"resource_code = ${len(args)}")
-    return conditions, args
