@@ -91,12 +91,13 @@ class VerificationRunner:
 
     async def _run(self) -> None:
         while True:
-            job = None
+            job, idle = None, True
             try:
                 job = await self._store.claim_verification(self.owner, self.lease_seconds)
                 if job is not None:
                     self.busy = True
                     await self._work(job)
+                    idle = False  # another job may be waiting
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database went away: the saved position stands, retried later
@@ -104,7 +105,7 @@ class VerificationRunner:
                             job["id"] if job else "-", type(exc).__name__)
             finally:
                 self.busy = False
-            if job is None:
+            if idle:
                 # Jobs another process left (its lease expired) are looked for once a lease interval.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.lease_seconds):
