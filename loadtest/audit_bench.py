@@ -16,6 +16,13 @@ migration 008 in place) into a fresh database, then times, in process against Po
 
 Prints one JSON object, with per-row figures (load µs per row, bytes per row) that extrapolate to 10^9 rows.
 Run it alone on the machine: it measures the database, not a contended CPU.
+
+    python -m loadtest.audit_bench --edge --rows 1000000
+
+``--edge`` instead starts the platform (``govshare up``, loadtest/platform.py, in a temporary data directory),
+bulk-inserts the rows into its access log (and a day's share of them into today, up to now), rolls up the
+settled days, and times ListAccesses pages and GetUsageSummary through the edge (Envoy, the gateway port) with
+the authority's real bearer token, one call at a time, as a client sees them.
 """
 
 from __future__ import annotations
@@ -32,10 +39,14 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf import timestamp_pb2
 
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc
+from loadtest.platform import Platform
 from loadtest.supervision_rows import Shape, department_code, insert, rows
-from services.query import archive, audit_servicer, figures
+from services.query import archive, figures, verifications
 from services.query.audit import GENESIS, chain_hash
 from services.query.checkpoints import ChainAuditor, CheckpointSigner, CheckpointVerifier, Head, with_held
 from services.query.store import AccessFilter, QueryStore
@@ -130,6 +141,29 @@ async def run(admin_url: str, count: int, interval: int, samples: int, archive_d
             "provider_year": await _sampled(lambda: figures.usage_summary(
                 store, AccessFilter(provider=provider, start=start, end=end), later), samples),
         }
+        # The day in progress: a day's share of the year's rows (count / 365) from this morning's midnight to now,
+        # then summaries ending now (the day so far, and the year to now), as GetUsageSummary asks them.
+        today = dt.datetime.now(CST).replace(hour=0, minute=0, second=0, microsecond=0)
+        now_utc = dt.datetime.now(dt.UTC)
+        conn = await asyncpg.connect(url, server_settings={"search_path": "query"})
+        try:
+            for month_of in {today.date().replace(day=1), end.date()}:
+                await conn.fetchval("SELECT access_log_partition($1)", month_of)
+            day_rows = await insert(conn, rows(max(1, count // 365), today, now_utc, Shape(), seed=11))
+            await conn.execute("ANALYZE access_log")
+        finally:
+            await conn.close()
+        so_far = AccessFilter(start=today)
+        year_to_now = AccessFilter(start=start)
+        first_call, _ = await _timed(figures.usage_summary(store, so_far, dt.datetime.now(dt.UTC)))
+        result["usage_summary"].update({  # type: ignore[union-attr]
+            "today_rows": day_rows,
+            "authority_today_first_call_ms": round(first_call * 1000, 1),
+            "authority_today": await _sampled(
+                lambda: figures.usage_summary(store, so_far, dt.datetime.now(dt.UTC)), samples),
+            "authority_year_to_now": await _sampled(
+                lambda: figures.usage_summary(store, year_to_now, dt.datetime.now(dt.UTC)), samples),
+        })
         # One checkpoint interval of a real chain, verified from the checkpoint before it.
         chain_id = "f" * 32
         chain = _real_chain(2 * interval, end - dt.timedelta(days=2), chain_id)
@@ -138,7 +172,7 @@ async def run(admin_url: str, count: int, interval: int, samples: int, archive_d
         signed = [signer.sign(Head(chain_id, seq, chain[seq - 1][-1]), now, False) for seq in (interval, 2 * interval)]
         await store.insert_checkpoints(signed)
         auditor = ChainAuditor(CheckpointVerifier([key.public_key()]))
-        verified, stopped = await _timed(audit_servicer._verify_page(
+        verified, stopped = await _timed(verifications.verify_page(
             auditor, with_held(store.chain_entries(after=(chain_id, interval)), []), interval,
             CheckpointVerifier([key.public_key()])))
         (report,) = [r for r in auditor.finish() if r.chain_id == chain_id]
@@ -166,14 +200,97 @@ async def run(admin_url: str, count: int, interval: int, samples: int, archive_d
     return result
 
 
+def _range(start: dt.datetime | None, end: dt.datetime | None = None) -> dict[str, object]:
+    """The request fields of a time range."""
+    fields: dict[str, object] = {}
+    for name, value in (("start_time", start), ("end_time", end)):
+        if value is not None:
+            stamp = timestamp_pb2.Timestamp()
+            stamp.FromDatetime(value.astimezone(dt.UTC))
+            fields[name] = stamp
+    return fields
+
+
+async def run_edge(count: int, samples: int, data_dir: Path) -> dict[str, object]:
+    """ListAccesses and GetUsageSummary through the edge of a real platform holding ``count`` rows."""
+    now = dt.datetime.now(CST)
+    end = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (end - dt.timedelta(days=365)).replace(day=1)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    platform = await Platform(data_dir, persons=1000).start()
+    result: dict[str, object] = {"rows": count, "through": "edge", "cpus": os.cpu_count()}
+    try:
+        conn = await asyncpg.connect(platform.database_url)
+        try:
+            began = time.perf_counter()
+            written = await insert(conn, rows(count, start, end, Shape()))
+            written_today = await insert(conn, rows(max(1, count // 365), today, dt.datetime.now(dt.UTC), Shape(),
+                                                    seed=11))
+            result["load_seconds"] = round(time.perf_counter() - began, 1)
+            await conn.execute("ANALYZE query.access_log")
+        finally:
+            await conn.close()
+        result.update(rows=written, today_rows=written_today)
+        pool = await db.create_pool(platform.database_url, "query")
+        try:
+            store = QueryStore(pool)
+            days = [(start + dt.timedelta(days=n)) for n in range((today - start).days)]
+            rolled, _ = await _timed(store.roll_up_days([(d.date(), d, d + dt.timedelta(days=1)) for d in days]))
+            result["roll_up_days_seconds"] = round(rolled, 1)
+        finally:
+            await pool.close()
+        metadata = await platform.bearer("authority")
+        department, resource = department_code(101), "300000/000001"
+        async with grpc.aio.insecure_channel(platform.gateway) as channel:
+            stub = audit_pb2_grpc.AuditServiceStub(channel)
+
+            def listing(**fields: object):  # type: ignore[no-untyped-def]
+                return lambda: stub.ListAccesses(audit_pb2.ListAccessesRequest(page_size=50, **fields),
+                                                 metadata=metadata, timeout=60)
+
+            def summary(**fields: object):  # type: ignore[no-untyped-def]
+                return lambda: stub.GetUsageSummary(audit_pb2.GetUsageSummaryRequest(**fields), metadata=metadata,
+                                                    timeout=60)
+
+            calls = {
+                "list_page_50": {
+                    "none": listing(),
+                    "resource": listing(resource_code=resource),
+                    "department": listing(department_code=department),
+                    "no_match_department": listing(department_code="NO-SUCH-DEPARTMENT"),
+                    "department_last_month": listing(department_code=department,
+                                                     **_range(end - dt.timedelta(days=31), end)),
+                },
+                "usage_summary": {
+                    "authority_month": summary(**_range(end - dt.timedelta(days=30), end)),
+                    "authority_year": summary(**_range(start, end)),
+                    "authority_today": summary(**_range(today)),
+                    "authority_year_to_now": summary(**_range(start)),
+                    "resource_year_to_now": summary(resource_code=resource, **_range(start)),
+                },
+            }
+            for group, made in calls.items():
+                for make in made.values():
+                    await make()  # the first call of each rolls up what it needs (hours, months): not sampled
+                result[group] = {name: await _sampled(make, samples) for name, make in made.items()}
+            result["usage_summary_rows_year"] = len((await calls["usage_summary"]["authority_year"]()).rows)
+    finally:
+        await platform.stop()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--interval", type=int, default=2_000, help="records in one checkpoint interval")
     parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--edge", action="store_true", help="through the edge of a real `govshare up`")
     args = parser.parse_args()
     external = os.environ.get("GOVSHARE_DATABASE_URL", "")
     with tempfile.TemporaryDirectory(prefix="govshare-audit-bench-") as tmp:
+        if args.edge:
+            print(json.dumps(asyncio.run(run_edge(args.rows, args.samples, Path(tmp) / "platform"))))
+            return
         if external:
             print(json.dumps(asyncio.run(run(external, args.rows, args.interval, args.samples, Path(tmp)))))
             return

@@ -14,6 +14,8 @@
     govshare totp USERNAME      the current TOTP code of a demo person (the embedded demo's accounts only)
     govshare audit verify-archive FILE --public-key PEM
                                 an archived month of the access log, checked offline
+    govshare audit verify-trail [--wait] / [--id ID [--cancel]]
+                                authority: start (or follow, or cancel) a full verification of the trail
     govshare supervise          compute supervision snapshots of months (the chart's CronJob)
     govshare report yearly / monthly
                                 the yearly sharing report and the monthly usage feedback, HTML and PDF
@@ -241,6 +243,13 @@ def _verify_checkpoints(args: argparse.Namespace) -> None:
     sys.exit(run_verify_checkpoints(Path(args.file), [Path(p) for p in args.public_key], log=args.log))
 
 
+def _verify_trail(args: argparse.Namespace) -> None:
+    from services.client import run_verify_trail
+
+    sys.exit(run_verify_trail(*_call_args(args), job_id=args.id, cancel=args.cancel, wait=args.wait,
+                              resume_token=args.resume_token, page_size=args.page_size))
+
+
 def _verify_archive(args: argparse.Namespace) -> None:
     from services.client import run_verify_archive
 
@@ -429,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--config", required=True, help="the 前置机's configuration file (platform credentials)")
     submit.add_argument("--entry", required=True, help="the entry, a JSON file (govshare.catalog.v1.Entry)")
     submit.set_defaults(func=_submit_entry)
-    audit = commands.add_parser("audit", help="the access log's archived months")
+    audit = commands.add_parser("audit", help="the access log: archived months, full verifications")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     verify_archive = audit_commands.add_parser(
         "verify-archive", help="offline: check an archived month's signature, digest and chains")
@@ -437,6 +446,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify_archive.add_argument("--public-key", action="append", required=True,
                                 help="PEM file of a trusted audit public key (repeat for retired keys)")
     verify_archive.set_defaults(func=_verify_archive)
+    verify_trail = audit_commands.add_parser(
+        "verify-trail", help="authority: start a full verification of the trail as a background job (or, with "
+                             "--id, show one; with --cancel, stop it)")
+    verify_trail.add_argument("--id", default="", help="an existing job: show it (or cancel it)")
+    verify_trail.add_argument("--cancel", action="store_true", help="cancel the job --id names")
+    verify_trail.add_argument("--wait", action="store_true", help="poll until the job ends; exit 1 unless intact")
+    verify_trail.add_argument("--resume-token", default="", help="start from this signed checkpoint (a "
+                                                                 "VerifyAuditChain page token)")
+    verify_trail.add_argument("--page-size", type=int, default=0, help="records per page (default 100000)")
+    _add_credential_flags(verify_trail, "authority")
+    verify_trail.set_defaults(func=_verify_trail)
     return parser
 
 

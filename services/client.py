@@ -114,6 +114,45 @@ def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Pa
     return 0
 
 
+#: How often `govshare audit verify-trail --wait` asks how a job is doing.
+VERIFICATION_POLL_SECONDS = 2.0
+
+
+def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str = "", cancel: bool = False,
+                     wait: bool = False, resume_token: str = "", page_size: int = 0) -> int:
+    """Starts a full verification of the access audit trail (a background job, AuditService.
+    StartAuditVerification), or reads (``job_id``) or cancels one; prints the job as JSON. With ``wait`` it
+    polls until the job ends and exits 0 when the trail is intact, 1 when it is not (or the job was cancelled)."""
+    import time
+
+    with grpc.insecure_channel(gateway) as channel:
+        stub = audit_pb2_grpc.AuditServiceStub(channel)
+        try:
+            md = (("authorization", f"Bearer {issue_token(channel, system_id, secret)}"),)
+            if cancel:
+                job = stub.CancelAuditVerification(audit_pb2.CancelAuditVerificationRequest(id=job_id), metadata=md,
+                                                   timeout=30).verification
+            elif job_id:
+                job = stub.GetAuditVerification(audit_pb2.GetAuditVerificationRequest(id=job_id), metadata=md,
+                                                timeout=30).verification
+            else:
+                job = stub.StartAuditVerification(audit_pb2.StartAuditVerificationRequest(
+                    resume_token=resume_token, page_size=page_size), metadata=md, timeout=30).verification
+            while wait and job.state == audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING:
+                print(json.dumps({"id": job.id, "records_verified": job.records_verified,
+                                  "progress_percent": job.progress_percent}), file=sys.stderr)
+                time.sleep(VERIFICATION_POLL_SECONDS)
+                job = stub.GetAuditVerification(audit_pb2.GetAuditVerificationRequest(id=job.id), metadata=md,
+                                                timeout=30).verification
+        except grpc.RpcError as error:
+            print_error(error)
+            return 1
+    print(json.dumps(json_format.MessageToDict(job), ensure_ascii=False, indent=2))
+    if wait:
+        return 0 if job.result == audit_pb2.AUDIT_VERIFICATION_RESULT_INTACT else 1
+    return 0
+
+
 def run_verify_checkpoints(path: Path, public_key_paths: list[Path], log: str = "access") -> int:
     """Offline: every checkpoint in an export file signed by one of the given public keys (exit 0), or why not.
     ``log`` says whose checkpoints they are (each log signs under its own context)."""

@@ -7,24 +7,27 @@ their signed checkpoints.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
+import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import grpc
 
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
-from services.query import checkpoints, figures, subjects
+from services.query import checkpoints, figures, subjects, verifications
 from services.query.audit import ANSWERED, Access, clean
 from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
 from services.query.servicer import _trace_id, purpose_name
 from services.query.store import AccessFilter
+from services.query.verifications import verify_page
 from services.runtime import duties
+from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import AUDITOR
 from services.runtime.enums import ShortNames
-from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
+from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied
 from services.runtime.identifiers import citizen_id_error, credit_code_error
 from services.runtime.identity import Caller
 from services.runtime.pagination import (
@@ -54,6 +57,11 @@ MAX_TOKEN_CHAIN_ID = 64
 #: about a second of work at the default, where one call over 10^7 records ran 188 s and failed.
 VERIFY_PAGE_RECORDS = 100_000
 MAX_VERIFY_PAGE_RECORDS = 1_000_000
+_JOB_STATES = {verifications.RUNNING: audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING,
+               verifications.DONE: audit_pb2.AUDIT_VERIFICATION_STATE_DONE,
+               verifications.CANCELLED: audit_pb2.AUDIT_VERIFICATION_STATE_CANCELLED}
+_JOB_RESULTS = {verifications.INTACT: audit_pb2.AUDIT_VERIFICATION_RESULT_INTACT,
+                verifications.BROKEN: audit_pb2.AUDIT_VERIFICATION_RESULT_BROKEN}
 
 
 def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
@@ -137,35 +145,62 @@ def _checkpoint_after(token: str) -> tuple[dt.datetime, str, int] | None:
     return time, chain_id, seq
 
 
-async def _verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[checkpoints.Entry], budget: int,
-                       verifier: checkpoints.CheckpointVerifier) -> tuple[str, int] | None:
-    """Feeds ``entries`` to ``auditor`` until ``budget`` records are checked and a valid checkpoint of the chain
-    being read follows them: the page ends there, and the next resumes from that signed head. Returns where, or
-    None when the entries ran out (the verification is complete)."""
-    last_chain = ""
-    async with contextlib.aclosing(entries) as stream:
-        async for row, checkpoint in stream:
-            if row is not None:
-                auditor.row(row)
-                last_chain = str(row["chain_id"])
-            if checkpoint is not None:
-                auditor.checkpoint(checkpoint)
-                if (auditor.records_checked >= budget and checkpoint.chain_id == last_chain
-                        and not checkpoint.final and verifier.problem(checkpoint) is None):
-                    return checkpoint.chain_id, checkpoint.seq
-    return None
-
-
-def _verify_after(token: str) -> tuple[str, int] | None:
+def _verify_after(token: str, field: str = "page_token") -> tuple[str, int] | None:
     """The (chain id, checkpoint sequence) a verification page token resumes from."""
-    position = decode_token(token)
+    position = decode_token(token, field)
     if position is None:
         return None
     chain_id, seq = position.get("c"), position.get("s")
     if not isinstance(chain_id, str) or len(chain_id) > MAX_TOKEN_CHAIN_ID or "\x00" in chain_id \
             or type(seq) is not int or not 0 < seq < 2**63:
-        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
+        raise invalid_argument([FieldViolation(field, "is not a token returned by a previous call")])
     return chain_id, seq
+
+
+def _verification_token(chain_id: str | None, seq: int | None) -> str:
+    return encode_token({"c": chain_id, "s": seq}) if chain_id else ""
+
+
+def verification_to_proto(row: Mapping[str, Any]) -> audit_pb2.AuditVerification:
+    """A job row (query migration 011) as the auditor sees it."""
+    done = row["state"] == verifications.DONE
+    estimate = max(row["records_estimate"], row["records_verified"])
+    progress = 100 if done else min(99, row["records_verified"] * 100 // estimate) if estimate else 0
+    position = None if done else row["position_chain_id"]
+    first_chain = row["first_bad_chain_id"] if row["first_bad_chain_id"] != "-" else ""
+    message = audit_pb2.AuditVerification(
+        id=str(row["id"]), state=_JOB_STATES[row["state"]], result=_JOB_RESULTS.get(row["result"], 0),
+        records_verified=row["records_verified"], records_estimate=row["records_estimate"],
+        progress_percent=progress, current_chain_id=position or "",
+        current_sequence=row["position_seq"] or 0 if position else 0,
+        resume_token=_verification_token(position, row["position_seq"]), problems_found=row["problems"],
+        forged_checkpoints=row["forged_checkpoints"], chains_checked=row["chains_checked"],
+        first_bad_chain_id=first_chain, first_bad_id=row["first_bad_id"],
+        first_bad_sequence=row["first_bad_seq"],
+        detail=row["detail"] or (f"{row['chains_checked']} chain checks intact" if done else ""),
+        create_time=to_timestamp(row["create_time"]), update_time=to_timestamp(row["update_time"]),
+        creator_system_id=row["creator_system_id"], cancel_system_id=row["cancel_system_id"], pages=row["pages"])
+    if row["end_time"] is not None:
+        message.end_time.CopyFrom(to_timestamp(row["end_time"]))
+    return message
+
+
+def _verification_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise invalid_argument([FieldViolation("id", "give the id of an audit verification")]) from None
+
+
+def _uuid_of(value: object) -> uuid.UUID:
+    return uuid.UUID(str(value))
+
+
+def _require_auditor(caller: Caller, what: str) -> None:
+    """Verification is the authority's auditors' (as VerifyAuditChain)."""
+    duties.require_role(caller, AUDITOR, what)
+    if not caller.authority:
+        raise permission_denied("NOT_AUTHORITY", "only the authority verifies the audit trail")
 
 
 class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
@@ -220,9 +255,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
     async def VerifyAuditChain(self, request: audit_pb2.VerifyAuditChainRequest,
                                context: grpc.aio.ServicerContext) -> audit_pb2.VerifyAuditChainResponse:
         deps, caller = self._begin(context)
-        duties.require_role(caller, AUDITOR, "verify the audit trail")
-        if not caller.authority:
-            raise permission_denied("NOT_AUTHORITY", "only the authority verifies the audit trail")
+        _require_auditor(caller, "verify the audit trail")
         held = _held_checkpoints(request)
         if request.page_size < 0:
             raise invalid_argument([FieldViolation("page_size", "must not be negative")])
@@ -231,7 +264,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         if after is not None:  # what earlier pages verified is not brought back
             held = [c for c in held if (c.chain_id, c.seq) >= after]
         auditor = checkpoints.ChainAuditor(deps.checkpoint_verifier)
-        resume_at = await _verify_page(auditor, checkpoints.with_held(deps.store.chain_entries(after=after), held),
+        resume_at = await verify_page(auditor, checkpoints.with_held(deps.store.chain_entries(after=after), held),
                                        budget, deps.checkpoint_verifier)
         reports = auditor.finish()
         bad = [r for r in reports if r.state != checkpoints.INTACT]
@@ -249,6 +282,68 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             forged_checkpoints=[audit_pb2.ForgedCheckpoint(checkpoint=checkpoint_to_proto(f.checkpoint),
                                                            reason=f.reason)
                                 for f in auditor.forged[:MAX_REPORTED_FORGED]])
+
+    async def StartAuditVerification(self, request: audit_pb2.StartAuditVerificationRequest,
+                                     context: grpc.aio.ServicerContext
+                                     ) -> audit_pb2.StartAuditVerificationResponse:
+        deps, caller = self._begin(context)
+        _require_auditor(caller, "verify the audit trail")
+        if request.page_size < 0:
+            raise invalid_argument([FieldViolation("page_size", "must not be negative")])
+        position = _verify_after(request.resume_token, "resume_token")
+        per_page = min(request.page_size or deps.settings.audit_verify_page_records, MAX_VERIFY_PAGE_RECORDS)
+        runner = deps.verifications
+        job_id = uuid.uuid4()
+        event = AdminEvent.by(caller, "audit.verification.start", str(job_id), {
+            "page_size": per_page, "from_chain_id": position[0] if position else "",
+            "from_sequence": position[1] if position else 0})
+        row = await deps.store.create_verification(
+            job_id, position, per_page, await deps.store.access_log_estimate(),
+            "" if runner is None or runner.busy else runner.owner,
+            runner.lease_seconds if runner is not None else 0, event)
+        deps.admin_outbox.notify()
+        if runner is not None:
+            runner.wake()
+        return audit_pb2.StartAuditVerificationResponse(verification=verification_to_proto(row))
+
+    async def GetAuditVerification(self, request: audit_pb2.GetAuditVerificationRequest,
+                                   context: grpc.aio.ServicerContext) -> audit_pb2.GetAuditVerificationResponse:
+        deps, caller = self._begin(context)
+        _require_auditor(caller, "read the audit verifications")
+        row = await deps.store.get_verification(_verification_id(request.id))
+        if row is None:
+            raise not_found("audit verification")
+        return audit_pb2.GetAuditVerificationResponse(verification=verification_to_proto(row))
+
+    async def ListAuditVerifications(self, request: audit_pb2.ListAuditVerificationsRequest,
+                                     context: grpc.aio.ServicerContext
+                                     ) -> audit_pb2.ListAuditVerificationsResponse:
+        deps, caller = self._begin(context)
+        _require_auditor(caller, "read the audit verifications")
+        violations = page_size_violations(request.page_size)
+        if violations:
+            raise invalid_argument(violations)
+        limit = page_size(request.page_size)
+        rows = await deps.store.list_verifications(time_keyset_after(request.page_token, _uuid_of), limit + 1)
+        token = ""
+        if len(rows) > limit:
+            rows = rows[:limit]
+            token = time_keyset_token(rows[-1]["create_time"], rows[-1]["id"])
+        return audit_pb2.ListAuditVerificationsResponse(
+            verifications=[verification_to_proto(row) for row in rows], next_page_token=token)
+
+    async def CancelAuditVerification(self, request: audit_pb2.CancelAuditVerificationRequest,
+                                      context: grpc.aio.ServicerContext
+                                      ) -> audit_pb2.CancelAuditVerificationResponse:
+        deps, caller = self._begin(context)
+        _require_auditor(caller, "cancel an audit verification")
+        job_id = _verification_id(request.id)
+        row = await deps.store.cancel_verification(job_id, AdminEvent.by(caller, "audit.verification.cancel",
+                                                                         str(job_id)))
+        if row is None:
+            raise not_found("audit verification")
+        deps.admin_outbox.notify()
+        return audit_pb2.CancelAuditVerificationResponse(verification=verification_to_proto(row))
 
     async def ExportAuditCheckpoints(self, request: audit_pb2.ExportAuditCheckpointsRequest,
                                      context: grpc.aio.ServicerContext) -> audit_pb2.ExportAuditCheckpointsResponse:

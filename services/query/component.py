@@ -38,6 +38,7 @@ from services.query.resources import Resources
 from services.query.servicer import QueryServicer
 from services.query.store import QueryStore
 from services.query.subjects import SubjectPolicy
+from services.query.verifications import VerificationRunner
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.cache import (
     CATALOG_CHANGED,
@@ -163,6 +164,8 @@ class QueryComponent:
             redis=self._redis,
             admin_outbox=self._outbox,
             subjects=SubjectPolicy(authorization_channel, signer, identity, timeout),
+            verifications=VerificationRunner(store, self._checkpoint_verifier, settings.audit_verify_lease_seconds,
+                                             settings.audit_verify_pause_ms / 1000.0),
         )
         self._deps = deps
         self._states_loader = authorization_loader(authorization_channel, signer, identity, timeout)
@@ -191,6 +194,8 @@ class QueryComponent:
         await self._keeper.start()  # the month's partition must exist before the first record is written
         deps.audit.start()
         deps.checkpointer.start()
+        if deps.verifications is not None:
+            deps.verifications.start()
         for servicer in self._servicers:
             servicer.deps = deps
 
@@ -280,6 +285,8 @@ class QueryComponent:
             self._keeper = None
         deps, self._deps = self._deps, None
         if deps is not None:
+            if deps.verifications is not None:
+                await deps.verifications.stop()  # a job under way resumes from its saved page elsewhere
             await deps.audit.stop()  # every queued record is written before the pool closes
             await self._close_chain(deps)
             await deps.store.release_audit_connection()

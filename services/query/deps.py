@@ -15,6 +15,7 @@ from services.query.records import ProviderClients, RecordCache
 from services.query.resources import Resources
 from services.query.store import QueryStore
 from services.query.subjects import SubjectPolicy
+from services.query.verifications import VerificationRunner
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionVerifier, Caller
@@ -41,6 +42,8 @@ class Dependencies:
     admin_outbox: AdminOutbox
     #: Authorization's answers for the persons' view (AuditService.ListSubjectAccesses).
     subjects: SubjectPolicy | None = None
+    #: Runs the full verifications of the audit trail in the background (AuditService.StartAuditVerification).
+    verifications: VerificationRunner | None = None
 
 
 class DependentServicer:

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 MONTHS_AHEAD = 2
 #: Settled days rolled up per pass, newest first (a week covers any outage the loop itself had).
 ROLL_UP_DAYS = 7
+#: Settled hours summed per pass (GetUsageSummary reads the day in progress, and yesterday until it is counted,
+#: by the hour), and how long hourly sums are kept (whole days are read from the daily counts).
+ROLL_UP_HOURS = 26
+KEEP_HOURS = dt.timedelta(days=3)
 
 
 def month_start(day: dt.date, months: int = 0) -> dt.date:
@@ -95,6 +99,10 @@ class PartitionKeeper:
         return expired
 
     async def _roll_up(self, now: dt.datetime) -> None:
+        hours = figures.settled_hours(now - dt.timedelta(hours=ROLL_UP_HOURS + 1), now, now)
+        if hours is not None:
+            await self._store.roll_up_usage_hours(figures.hours_of(*hours))
+        await self._store.forget_usage_hours(now - KEEP_HOURS)
         span = figures.whole_days(now - dt.timedelta(days=ROLL_UP_DAYS + 1), now, now)
         if span is None:
             return

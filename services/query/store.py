@@ -129,7 +129,7 @@ class QueryStore:
             async for row in conn.cursor(query, prefetch=fetch):
                 yield row
 
-    async def chain_entries(self, fetch: int = 2000, after: tuple[str, int] | None = None
+    async def chain_entries(self, fetch: int = 2000, after: tuple[str, int] | None = None, background: bool = False
                             ) -> AsyncIterator[tuple[asyncpg.Record | None, Checkpoint | None]]:
         """Every access row and checkpoint from one consistent snapshot, as (row, None) or (None, checkpoint):
         chain by chain, by sequence, a row before the checkpoints of its sequence; the checkpoints of chains
@@ -137,9 +137,11 @@ class QueryStore:
         its first row is, so the order never depends on how the database collates text.
 
         ``after`` (chain id, sequence of a checkpoint): resume there, with that checkpoint first (an earlier page
-        of a verification ended on it).
+        of a verification ended on it). ``background``: read on the listing pool (a verification job,
+        services/query/verifications.py), never holding a connection the online path needs.
         """
-        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        pool = self._listing if background else self._pool
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             chain: str | None = None
             pending: list[Checkpoint] = []  # the current chain's checkpoints not yet yielded, last first
             args: tuple[object, ...] = ()
@@ -169,6 +171,100 @@ class QueryStore:
             # They come after every row, so only the last page of a verification meets them, all of them.
             async for row in conn.cursor(orphans, prefetch=fetch):
                 yield None, _checkpoint(row)
+
+    # --- verification jobs (services/query/verifications.py) ---------------------------------------------
+
+    async def access_log_estimate(self) -> int:
+        """About how many access rows are kept: the planner's statistics of every partition, no scan."""
+        return int(await self._pool.fetchval(
+            "SELECT coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint FROM pg_inherits i"
+            " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'access_log'::regclass"))
+
+    async def create_verification(self, job_id: uuid.UUID, position: tuple[str, int] | None, records_per_page: int,
+                                  estimate: int, owner: str, lease_seconds: float, event: admin_events.AdminEvent
+                                  ) -> asyncpg.Record:
+        """Stores a new RUNNING job (leased to ``owner`` when given, so that the process asked runs it) and, in
+        the same transaction, its administrative event."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "INSERT INTO audit_verifications (id, state, create_time, update_time, creator_system_id,"
+                " creator_department_code, position_chain_id, position_seq, records_estimate, records_per_page,"
+                " lease_owner, lease_expire_time) VALUES ($1, 'RUNNING', $2, $2, $3, $4, $5, $6, $7, $8, $9,"
+                " CASE WHEN $9 = '' THEN NULL ELSE now() + make_interval(secs => $10) END) RETURNING *",
+                job_id, event.time, event.actor_system_id, event.actor_department_code,
+                position[0] if position else None, position[1] if position else None, estimate, records_per_page,
+                owner, lease_seconds)
+            await admin_events.record(conn, event)
+        return row
+
+    async def get_verification(self, job_id: uuid.UUID) -> asyncpg.Record | None:
+        return await self._pool.fetchrow("SELECT * FROM audit_verifications WHERE id = $1", job_id)
+
+    async def list_verifications(self, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
+                                 ) -> list[asyncpg.Record]:
+        """Newest first, resuming after the (create_time, id) of a previous page's last job."""
+        if after is None:
+            return await self._listing.fetch(
+                "SELECT * FROM audit_verifications ORDER BY create_time DESC, id DESC LIMIT $1", limit)
+        return await self._listing.fetch(
+            "SELECT * FROM audit_verifications WHERE (create_time, id) < ($1, $2)"
+            " ORDER BY create_time DESC, id DESC LIMIT $3", *after, limit)
+
+    async def cancel_verification(self, job_id: uuid.UUID, event: admin_events.AdminEvent) -> asyncpg.Record | None:
+        """Cancels a RUNNING job (its runner stops at its next save or lease renewal) and records who did, in one
+        transaction; a job that has ended is returned as it is, with no event."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                "UPDATE audit_verifications SET state = 'CANCELLED', update_time = $2, end_time = $2,"
+                " cancel_system_id = $3, lease_owner = '', lease_expire_time = NULL"
+                " WHERE id = $1 AND state = 'RUNNING' RETURNING *", job_id, event.time, event.actor_system_id)
+            if row is None:
+                return await conn.fetchrow("SELECT * FROM audit_verifications WHERE id = $1", job_id)
+            await admin_events.record(conn, event)
+            return row
+
+    async def claim_verification(self, owner: str, lease_seconds: float) -> asyncpg.Record | None:
+        """Leases the oldest RUNNING job nobody holds (never leased, its lease expired, or leased to ``owner`` at
+        its start) to ``owner``; None when there is none. SKIP LOCKED: two replicas never take the same one."""
+        return await self._pool.fetchrow(
+            "UPDATE audit_verifications SET lease_owner = $1, lease_expire_time = now() + make_interval(secs => $2)"
+            " WHERE id = (SELECT id FROM audit_verifications WHERE state = 'RUNNING' AND (lease_owner = $1"
+            " OR lease_expire_time IS NULL OR lease_expire_time < now()) ORDER BY create_time LIMIT 1"
+            " FOR UPDATE SKIP LOCKED) RETURNING *", owner, lease_seconds)
+
+    async def renew_verification_lease(self, job_id: uuid.UUID, owner: str, lease_seconds: float) -> bool:
+        """Extends ``owner``'s lease; False when the job was cancelled or another process holds it now."""
+        status = await self._pool.execute(
+            "UPDATE audit_verifications SET lease_expire_time = now() + make_interval(secs => $3)"
+            " WHERE id = $1 AND lease_owner = $2 AND state = 'RUNNING'", job_id, owner, lease_seconds)
+        return status == "UPDATE 1"
+
+    async def save_verification_page(self, job_id: uuid.UUID, owner: str, lease_seconds: float,
+                                     page: dict[str, object]) -> bool:
+        """Adds one verified page to the job (its figures, where the next resumes, the first break if it is the
+        first) and renews the lease, or ends the job DONE when ``page['result']`` is set; False when the job is
+        no longer ``owner``'s to run (cancelled, or taken over after the lease expired)."""
+        status = await self._pool.execute(
+            "UPDATE audit_verifications SET update_time = now(), position_chain_id = $4, position_seq = $5,"
+            " records_verified = records_verified + $6, chains_checked = chains_checked + $7, pages = pages + 1,"
+            " problems = problems + $8, forged_checkpoints = forged_checkpoints + $9,"
+            " first_bad_id = CASE WHEN first_bad_chain_id = '' THEN $10 ELSE first_bad_id END,"
+            " first_bad_seq = CASE WHEN first_bad_chain_id = '' THEN $11 ELSE first_bad_seq END,"
+            " detail = CASE WHEN first_bad_chain_id = '' AND $12 <> '' THEN $12 ELSE detail END,"
+            " first_bad_chain_id = CASE WHEN first_bad_chain_id = '' THEN $13 ELSE first_bad_chain_id END,"
+            " state = CASE WHEN $14 = '' THEN state ELSE 'DONE' END,"
+            " result = $14, end_time = CASE WHEN $14 = '' THEN NULL ELSE now() END,"
+            " lease_expire_time = CASE WHEN $14 = '' THEN now() + make_interval(secs => $3) ELSE NULL END"
+            " WHERE id = $1 AND lease_owner = $2 AND state = 'RUNNING'",
+            job_id, owner, lease_seconds, page["chain_id"], page["seq"], page["records"], page["chains"],
+            page["problems"], page["forged"], page["first_bad_id"], page["first_bad_seq"], page["detail"],
+            page["first_bad_chain_id"], page["result"])
+        return status == "UPDATE 1"
+
+    async def record_seq(self, chain_id: str, record_id: str) -> int:
+        """The sequence of a record of ``chain_id`` (0 if it is gone): where a verification found a break."""
+        return await self._listing.fetchval(
+            "SELECT seq FROM access_log WHERE chain_id = $1 AND id = $2", chain_id, record_id) or 0
 
     # --- audit checkpoints --------------------------------------------------------------------
 
@@ -206,28 +302,6 @@ class QueryStore:
             f"SELECT {', '.join(COLUMNS)} FROM access_log {where} ORDER BY time DESC, id DESC LIMIT ${len(args)}",
             *args)
 
-    async def usage_summary(self, f: AccessFilter) -> list[asyncpg.Record]:
-        """Answered and denied counts per resource, using department and purpose, straight from the access log
-        (the persons' lookups are not usage of a resource): for the hours the daily counts do not hold yet."""
-        args: list[object] = []
-        conditions = [*_access_conditions(f, args), "operation <> 'SubjectLookup'"]
-        return await self._search.fetch(
-            "SELECT resource_code, department_code, purpose,"
-            f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
-            f" count(*) FILTER (WHERE result = '{DENIED}') AS denied"
-            f" FROM access_log WHERE {' AND '.join(conditions)}"
-            " GROUP BY resource_code, department_code, purpose", *args)
-
-    async def daily_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
-        """What usage_summary gives, for the rolled-up days [first, last) (``f``'s times are ignored)."""
-        conditions, args = _rolled_up_conditions("day", f, first, last)
-        return await self._search.fetch(
-            "SELECT resource_code, department_code, purpose,"
-            f" coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0)::bigint AS answered,"
-            f" coalesce(sum(n) FILTER (WHERE result = '{DENIED}'), 0)::bigint AS denied"
-            f" FROM access_daily WHERE {' AND '.join(conditions)}"
-            " GROUP BY resource_code, department_code, purpose", *args)
-
     async def roll_up_usage_months(self, months: list[tuple[dt.date, dt.date]]) -> None:
         """Sums each month's (first day, next month's first day) daily counts into access_usage_monthly unless
         it is there already; every day of it must be rolled up first."""
@@ -247,13 +321,77 @@ class QueryStore:
                     " WHERE day >= $1 AND day < $2 GROUP BY 2, 3, 4, 5", month, following)
                 await conn.execute("INSERT INTO access_usage_months (month) VALUES ($1)", month)
 
-    async def monthly_usage_summary(self, f: AccessFilter, first: dt.date, last: dt.date) -> list[asyncpg.Record]:
-        """What usage_summary gives, for the rolled-up months [first, last) (``f``'s times are ignored)."""
-        conditions, args = _rolled_up_conditions("month", f, first, last)
+    async def roll_up_usage_hours(self, hours: list[dt.datetime]) -> int:
+        """Sums each whole hour (its first instant) of the access log into access_usage_hourly unless it is there
+        already; returns how many it summed. As roll_up_days: one transaction per hour, serialized."""
+        counted = 0
+        done = {row["hour"] for row in await self._pool.fetch(
+            "SELECT hour FROM access_usage_hours WHERE hour = ANY($1::timestamptz[])", hours)}
+        for hour in hours:
+            if hour in done:
+                continue
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-query-usage-hourly'))")
+                if await conn.fetchval("SELECT 1 FROM access_usage_hours WHERE hour = $1", hour):
+                    continue
+                await conn.execute(
+                    "INSERT INTO access_usage_hourly SELECT $1::timestamptz, provider_department_code,"
+                    f" resource_code, department_code, purpose, count(*) FILTER (WHERE result = '{ANSWERED}'),"
+                    f" count(*) FILTER (WHERE result = '{DENIED}') FROM access_log WHERE time >= $1"
+                    " AND time < $1::timestamptz + interval '1 hour' AND operation <> 'SubjectLookup'"
+                    " GROUP BY 2, 3, 4, 5", hour)
+                await conn.execute("INSERT INTO access_usage_hours (hour) VALUES ($1)", hour)
+                counted += 1
+        return counted
+
+    async def forget_usage_hours(self, before: dt.datetime) -> None:
+        """Drops the hourly sums of hours before ``before`` (their days are in access_daily by then)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM access_usage_hours WHERE hour < $1", before)
+            await conn.execute("DELETE FROM access_usage_hourly WHERE hour < $1", before)
+
+    async def usage_totals(self, f: AccessFilter, parts: list[tuple[str, object, object]]) -> list[asyncpg.Record]:
+        """GetUsageSummary's rows in one statement: answered and denied per resource, using department and
+        purpose, summed over ``parts`` — ("month" | "day" | "hour", first, last) read pre-aggregated sums of
+        [first, last), ("log", start, end) the access log itself — without empty groups, in code point order
+        (COLLATE "C", as Python sorts). ``f``'s provider and resource apply to every part, its times to none."""
+        args: list[object] = []
+
+        def arg(value: object) -> str:
+            args.append(value)
+            return f"${len(args)}"
+
+        selects = []
+        for kind, first, last in parts:
+            if kind == "log":
+                where = _access_conditions(AccessFilter(provider=f.provider, resource_code=f.resource_code,
+                                                        start=first, end=last), args)  # type: ignore[arg-type]
+                selects.append(
+                    "SELECT resource_code, department_code, purpose,"
+                    f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
+                    f" count(*) FILTER (WHERE result = '{DENIED}') AS denied FROM access_log"
+                    f" WHERE {' AND '.join(where)} AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3")
+                continue
+            table, column, answered, denied = {
+                "month": ("access_usage_monthly", "month", "answered", "denied"),
+                "hour": ("access_usage_hourly", "hour", "answered", "denied"),
+                "day": ("access_daily", "day", f"CASE WHEN result = '{ANSWERED}' THEN n ELSE 0 END",
+                        f"CASE WHEN result = '{DENIED}' THEN n ELSE 0 END"),
+            }[kind]
+            where = [f"{column} >= {arg(first)}", f"{column} < {arg(last)}"]
+            if f.provider is not None:
+                where.append(f"provider_department_code = {arg(f.provider)}")
+            if f.resource_code:
+                where.append(f"resource_code = {arg(f.resource_code)}")
+            selects.append(f"SELECT resource_code, department_code, purpose, {answered} AS answered,"
+                           f" {denied} AS denied FROM {table} WHERE {' AND '.join(where)}")
+        if not selects:
+            return []
         return await self._search.fetch(
             "SELECT resource_code, department_code, purpose, sum(answered)::bigint AS answered,"
-            f" sum(denied)::bigint AS denied FROM access_usage_monthly WHERE {' AND '.join(conditions)}"
-            " GROUP BY resource_code, department_code, purpose", *args)
+            f" sum(denied)::bigint AS denied FROM ({' UNION ALL '.join(selects)}) AS parts"
+            " GROUP BY resource_code, department_code, purpose HAVING sum(answered) + sum(denied) > 0"
+            ' ORDER BY resource_code COLLATE "C", department_code COLLATE "C", purpose COLLATE "C"', *args)
 
     async def oldest_access_time(self) -> dt.datetime | None:
         """The time of the oldest access kept (one index probe per partition)."""
@@ -470,18 +608,3 @@ class QueryStore:
         return await self._pool.fetch(
             "SELECT department_code, system_id, day, sum(n)::bigint AS n FROM access_daily"
             " WHERE day >= $1 AND day < $2 GROUP BY 1, 2, 3", first, last)
-
-
-def _rolled_up_conditions(period: str, f: AccessFilter, first: dt.date,
-                          last: dt.date) -> tuple[list[str], list[object]]:
-    """The WHERE conditions and arguments selecting pre-aggregated usage rows (daily or monthly, by the
-    ``period`` column) in [first, last) for ``f``'s provider and resource: one place for both sums."""
-    args: list[object] = [first, last]
-    conditions = [f"{period} >= $1", f"{period} < $2"]
-    if f.provider is not None:
-        args.append(f.provider)
-        conditions.append(f"provider_department_code = ${len(args)}")
-    if f.resource_code:
-        args.append(f.resource_code)
-        conditions.append(f"resource_code = ${len(args)}")
-    return conditions, args

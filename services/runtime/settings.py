@@ -74,6 +74,13 @@ class Settings:
     #: PEM Ed25519 public keys of retired audit signing keys, whose checkpoints still verify.
     audit_retired_public_keys: str = ""
     audit_checkpoint_seconds: int = 60
+    #: Query only: how long a process holds a verification job without renewing its lease (services/query/
+    #: verifications.py); a job whose process died is resumed by another after this long.
+    audit_verify_lease_seconds: int = 30
+    #: Query only: records a verification job checks per page by default (a page ends at a signed checkpoint).
+    audit_verify_page_records: int = 100_000
+    #: Query only: pause between a verification job's pages, leaving the database to the online path.
+    audit_verify_pause_ms: int = 0
     #: Query only: PEM Ed25519 private key signing the per-call assertions sent to departments' 前置机.
     provider_signing_key: str = ""
     #: Authorization only: the key(s) sealing persons' TOTP secrets at rest (services/runtime/person_secrets.py).
@@ -161,6 +168,9 @@ _INT_FIELDS = {
     "GOVSHARE_DECISION_TTL_SECONDS": ("decision_ttl_seconds", 1, 3600),
     "GOVSHARE_AUDIT_BATCH_MAX": ("audit_batch_max", 1, 100_000),
     "GOVSHARE_AUDIT_CHECKPOINT_SECONDS": ("audit_checkpoint_seconds", 1, 3600),
+    "GOVSHARE_AUDIT_VERIFY_LEASE_SECONDS": ("audit_verify_lease_seconds", 1, 3600),
+    "GOVSHARE_AUDIT_VERIFY_PAGE_RECORDS": ("audit_verify_page_records", 1, 1_000_000),
+    "GOVSHARE_AUDIT_VERIFY_PAUSE_MS": ("audit_verify_pause_ms", 0, 60_000),
     "GOVSHARE_AUDIT_RETENTION_MONTHS": ("audit_retention_months", 0, 1200),
     "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS": ("supervision_snapshot_seconds", 0, 31 * 86400),
     "GOVSHARE_PROVIDER_CONCURRENCY": ("provider_concurrency", 1, 10_000),

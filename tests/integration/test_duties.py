@@ -219,6 +219,10 @@ ROLE_FIRST = [
      lambda: _req(audit_pb2, "VerifyAuditChainRequest"), AUDITOR, [("authority", AUDITOR), ("police", AUDITOR)]),
     ("/govshare.query.v1.AuditService/ExportAuditCheckpoints",
      lambda: _req(audit_pb2, "ExportAuditCheckpointsRequest"), AUDITOR, [("authority", AUDITOR), ("police", AUDITOR)]),
+    *[(f"/govshare.query.v1.AuditService/{verb}AuditVerification{suffix}",
+       lambda verb=verb, suffix=suffix: _req(audit_pb2, f"{verb}AuditVerification{suffix}Request"), AUDITOR,
+       [("authority", AUDITOR), ("police", AUDITOR)])
+      for verb, suffix in (("Start", ""), ("Get", ""), ("List", "s"), ("Cancel", ""))],
 ]
 
 

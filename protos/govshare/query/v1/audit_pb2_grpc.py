@@ -50,6 +50,26 @@ class AuditServiceStub:
                 request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainRequest.SerializeToString,
                 response_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainResponse.FromString,
                 _registered_method=True)
+        self.StartAuditVerification = channel.unary_unary(
+                '/govshare.query.v1.AuditService/StartAuditVerification',
+                request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.StartAuditVerificationRequest.SerializeToString,
+                response_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.StartAuditVerificationResponse.FromString,
+                _registered_method=True)
+        self.GetAuditVerification = channel.unary_unary(
+                '/govshare.query.v1.AuditService/GetAuditVerification',
+                request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.GetAuditVerificationRequest.SerializeToString,
+                response_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.GetAuditVerificationResponse.FromString,
+                _registered_method=True)
+        self.ListAuditVerifications = channel.unary_unary(
+                '/govshare.query.v1.AuditService/ListAuditVerifications',
+                request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.ListAuditVerificationsRequest.SerializeToString,
+                response_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.ListAuditVerificationsResponse.FromString,
+                _registered_method=True)
+        self.CancelAuditVerification = channel.unary_unary(
+                '/govshare.query.v1.AuditService/CancelAuditVerification',
+                request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.CancelAuditVerificationRequest.SerializeToString,
+                response_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.CancelAuditVerificationResponse.FromString,
+                _registered_method=True)
         self.ExportAuditCheckpoints = channel.unary_unary(
                 '/govshare.query.v1.AuditService/ExportAuditCheckpoints',
                 request_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.ExportAuditCheckpointsRequest.SerializeToString,
@@ -82,6 +102,38 @@ class AuditServiceServicer:
 
     def VerifyAuditChain(self, request, context):
         """Recomputes every hash chain and checks it against the signed checkpoints of its head; authority only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartAuditVerification(self, request, context):
+        """Starts a full verification of the trail as a long-running job (AIP-151) and returns it at once, RUNNING:
+        the query service verifies it in the background, page by page from the signed checkpoints, and resumes it
+        from its saved position after a restart or on another replica. Poll it with GetAuditVerification.
+        Authority's auditors only; recorded in the administrative log.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAuditVerification(self, request, context):
+        """A verification job: its state, progress and, once DONE, its result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditVerifications(self, request, context):
+        """Verification jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelAuditVerification(self, request, context):
+        """Stops a RUNNING job (it ends CANCELLED; what it verified is kept); a job that has ended is returned as it
+        is. Recorded in the administrative log.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,6 +174,26 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     servicer.VerifyAuditChain,
                     request_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainRequest.FromString,
                     response_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainResponse.SerializeToString,
+            ),
+            'StartAuditVerification': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartAuditVerification,
+                    request_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.StartAuditVerificationRequest.FromString,
+                    response_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.StartAuditVerificationResponse.SerializeToString,
+            ),
+            'GetAuditVerification': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAuditVerification,
+                    request_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.GetAuditVerificationRequest.FromString,
+                    response_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.GetAuditVerificationResponse.SerializeToString,
+            ),
+            'ListAuditVerifications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditVerifications,
+                    request_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.ListAuditVerificationsRequest.FromString,
+                    response_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.ListAuditVerificationsResponse.SerializeToString,
+            ),
+            'CancelAuditVerification': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelAuditVerification,
+                    request_deserializer=govshare_dot_query_dot_v1_dot_audit__pb2.CancelAuditVerificationRequest.FromString,
+                    response_serializer=govshare_dot_query_dot_v1_dot_audit__pb2.CancelAuditVerificationResponse.SerializeToString,
             ),
             'ExportAuditCheckpoints': grpc.unary_unary_rpc_method_handler(
                     servicer.ExportAuditCheckpoints,
@@ -216,6 +288,114 @@ class AuditService:
             '/govshare.query.v1.AuditService/VerifyAuditChain',
             govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainRequest.SerializeToString,
             govshare_dot_query_dot_v1_dot_audit__pb2.VerifyAuditChainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartAuditVerification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.query.v1.AuditService/StartAuditVerification',
+            govshare_dot_query_dot_v1_dot_audit__pb2.StartAuditVerificationRequest.SerializeToString,
+            govshare_dot_query_dot_v1_dot_audit__pb2.StartAuditVerificationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAuditVerification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.query.v1.AuditService/GetAuditVerification',
+            govshare_dot_query_dot_v1_dot_audit__pb2.GetAuditVerificationRequest.SerializeToString,
+            govshare_dot_query_dot_v1_dot_audit__pb2.GetAuditVerificationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditVerifications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.query.v1.AuditService/ListAuditVerifications',
+            govshare_dot_query_dot_v1_dot_audit__pb2.ListAuditVerificationsRequest.SerializeToString,
+            govshare_dot_query_dot_v1_dot_audit__pb2.ListAuditVerificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelAuditVerification(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.query.v1.AuditService/CancelAuditVerification',
+            govshare_dot_query_dot_v1_dot_audit__pb2.CancelAuditVerificationRequest.SerializeToString,
+            govshare_dot_query_dot_v1_dot_audit__pb2.CancelAuditVerificationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,6 +28,19 @@ class ChainState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHAIN_STATE_TRUNCATED: _ClassVar[ChainState]
     CHAIN_STATE_VANISHED: _ClassVar[ChainState]
     CHAIN_STATE_BROKEN: _ClassVar[ChainState]
+
+class AuditVerificationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AUDIT_VERIFICATION_STATE_UNSPECIFIED: _ClassVar[AuditVerificationState]
+    AUDIT_VERIFICATION_STATE_RUNNING: _ClassVar[AuditVerificationState]
+    AUDIT_VERIFICATION_STATE_DONE: _ClassVar[AuditVerificationState]
+    AUDIT_VERIFICATION_STATE_CANCELLED: _ClassVar[AuditVerificationState]
+
+class AuditVerificationResult(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    AUDIT_VERIFICATION_RESULT_UNSPECIFIED: _ClassVar[AuditVerificationResult]
+    AUDIT_VERIFICATION_RESULT_INTACT: _ClassVar[AuditVerificationResult]
+    AUDIT_VERIFICATION_RESULT_BROKEN: _ClassVar[AuditVerificationResult]
 ACCESS_RESULT_UNSPECIFIED: AccessResult
 ACCESS_RESULT_ANSWERED: AccessResult
 ACCESS_RESULT_NOT_FOUND: AccessResult
@@ -39,6 +52,13 @@ CHAIN_STATE_INTACT: ChainState
 CHAIN_STATE_TRUNCATED: ChainState
 CHAIN_STATE_VANISHED: ChainState
 CHAIN_STATE_BROKEN: ChainState
+AUDIT_VERIFICATION_STATE_UNSPECIFIED: AuditVerificationState
+AUDIT_VERIFICATION_STATE_RUNNING: AuditVerificationState
+AUDIT_VERIFICATION_STATE_DONE: AuditVerificationState
+AUDIT_VERIFICATION_STATE_CANCELLED: AuditVerificationState
+AUDIT_VERIFICATION_RESULT_UNSPECIFIED: AuditVerificationResult
+AUDIT_VERIFICATION_RESULT_INTACT: AuditVerificationResult
+AUDIT_VERIFICATION_RESULT_BROKEN: AuditVerificationResult
 
 class AccessRecord(_message.Message):
     __slots__ = ("id", "time", "system_id", "department_code", "resource_code", "provider_department_code", "operation", "items", "key", "purpose", "purpose_text", "result", "deny_reason", "trace_id")
@@ -203,6 +223,108 @@ class VerifyAuditChainResponse(_message.Message):
     chains_checked: int
     next_page_token: str
     def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ..., chains: _Optional[_Iterable[_Union[ChainVerification, _Mapping]]] = ..., forged_checkpoints: _Optional[_Iterable[_Union[ForgedCheckpoint, _Mapping]]] = ..., chains_checked: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class AuditVerification(_message.Message):
+    __slots__ = ("id", "state", "result", "records_verified", "records_estimate", "progress_percent", "current_chain_id", "current_sequence", "resume_token", "problems_found", "forged_checkpoints", "chains_checked", "first_bad_chain_id", "first_bad_id", "first_bad_sequence", "detail", "create_time", "update_time", "end_time", "creator_system_id", "cancel_system_id", "pages")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_VERIFIED_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FOUND_FIELD_NUMBER: _ClassVar[int]
+    FORGED_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
+    CHAINS_CHECKED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BAD_CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BAD_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BAD_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    state: AuditVerificationState
+    result: AuditVerificationResult
+    records_verified: int
+    records_estimate: int
+    progress_percent: int
+    current_chain_id: str
+    current_sequence: int
+    resume_token: str
+    problems_found: int
+    forged_checkpoints: int
+    chains_checked: int
+    first_bad_chain_id: str
+    first_bad_id: str
+    first_bad_sequence: int
+    detail: str
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    creator_system_id: str
+    cancel_system_id: str
+    pages: int
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[AuditVerificationState, str]] = ..., result: _Optional[_Union[AuditVerificationResult, str]] = ..., records_verified: _Optional[int] = ..., records_estimate: _Optional[int] = ..., progress_percent: _Optional[int] = ..., current_chain_id: _Optional[str] = ..., current_sequence: _Optional[int] = ..., resume_token: _Optional[str] = ..., problems_found: _Optional[int] = ..., forged_checkpoints: _Optional[int] = ..., chains_checked: _Optional[int] = ..., first_bad_chain_id: _Optional[str] = ..., first_bad_id: _Optional[str] = ..., first_bad_sequence: _Optional[int] = ..., detail: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., creator_system_id: _Optional[str] = ..., cancel_system_id: _Optional[str] = ..., pages: _Optional[int] = ...) -> None: ...
+
+class StartAuditVerificationRequest(_message.Message):
+    __slots__ = ("resume_token", "page_size")
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    resume_token: str
+    page_size: int
+    def __init__(self, resume_token: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class StartAuditVerificationResponse(_message.Message):
+    __slots__ = ("verification",)
+    VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    verification: AuditVerification
+    def __init__(self, verification: _Optional[_Union[AuditVerification, _Mapping]] = ...) -> None: ...
+
+class GetAuditVerificationRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetAuditVerificationResponse(_message.Message):
+    __slots__ = ("verification",)
+    VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    verification: AuditVerification
+    def __init__(self, verification: _Optional[_Union[AuditVerification, _Mapping]] = ...) -> None: ...
+
+class ListAuditVerificationsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListAuditVerificationsResponse(_message.Message):
+    __slots__ = ("verifications", "next_page_token")
+    VERIFICATIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    verifications: _containers.RepeatedCompositeFieldContainer[AuditVerification]
+    next_page_token: str
+    def __init__(self, verifications: _Optional[_Iterable[_Union[AuditVerification, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CancelAuditVerificationRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class CancelAuditVerificationResponse(_message.Message):
+    __slots__ = ("verification",)
+    VERIFICATION_FIELD_NUMBER: _ClassVar[int]
+    verification: AuditVerification
+    def __init__(self, verification: _Optional[_Union[AuditVerification, _Mapping]] = ...) -> None: ...
 
 class ExportAuditCheckpointsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

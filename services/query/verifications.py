@@ -1,0 +1,176 @@
+"""Full verifications of the access audit trail as long-running jobs (issue 13, AIP-151).
+
+One VerifyAuditChain call verifies a page; a whole trail of 10^9 records takes far
+longer than any call may. ``AuditService.StartAuditVerification`` therefore stores a
+job (query migration 011) and returns at once; a :class:`VerificationRunner` in
+every query process runs jobs in the background, page by page from the signed
+checkpoints exactly as VerifyAuditChain pages do, saving after each page where the
+next resumes and what was found. A job is leased to the process running it; the
+lease is renewed while it works, so a process that dies stops renewing it and any
+replica (or the same one restarted) takes the job over from its saved position once
+the lease has expired. ``FOR UPDATE SKIP LOCKED`` and the owner check on every save
+keep two replicas from running one job. The records are read on the listing pool,
+never holding a connection the online Query path needs.
+
+A job ends DONE with INTACT (every page intact, no forged checkpoint) or BROKEN (the
+first break's chain, record and sequence kept), or CANCELLED by the auditor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from services.query import checkpoints
+from services.query.store import QueryStore
+
+log = logging.getLogger(__name__)
+
+RUNNING = "RUNNING"
+DONE = "DONE"
+CANCELLED = "CANCELLED"
+INTACT = "INTACT"
+BROKEN = "BROKEN"
+
+
+async def verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[checkpoints.Entry], budget: int,
+                      verifier: checkpoints.CheckpointVerifier) -> tuple[str, int] | None:
+    """Feeds ``entries`` to ``auditor`` until ``budget`` records are checked and a valid checkpoint of the chain
+    being read follows them: the page ends there, and the next resumes from that signed head. Returns where, or
+    None when the entries ran out (the verification is complete)."""
+    last_chain = ""
+    async with contextlib.aclosing(entries) as stream:
+        async for row, checkpoint in stream:
+            if row is not None:
+                auditor.row(row)
+                last_chain = str(row["chain_id"])
+            if checkpoint is not None:
+                auditor.checkpoint(checkpoint)
+                if (auditor.records_checked >= budget and checkpoint.chain_id == last_chain
+                        and not checkpoint.final and verifier.problem(checkpoint) is None):
+                    return checkpoint.chain_id, checkpoint.seq
+    return None
+
+
+class VerificationRunner:
+    """Runs this process's share of the verification jobs, one at a time, in the background."""
+
+    def __init__(self, store: QueryStore, verifier: checkpoints.CheckpointVerifier, lease_seconds: float,
+                 pause_seconds: float = 0.0) -> None:
+        self._store = store
+        self._verifier = verifier
+        self.lease_seconds = lease_seconds
+        self._pause = pause_seconds
+        #: Unique per process, so that a restarted process never mistakes its predecessor's lease for its own.
+        self.owner = f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(4)}"
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.busy = False
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-verifications")
+
+    def wake(self) -> None:
+        """A job was started here: take it now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stops at once; a job under way keeps its saved position and is resumed when its lease expires."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            job, idle = None, True
+            try:
+                job = await self._store.claim_verification(self.owner, self.lease_seconds)
+                if job is not None:
+                    self.busy = True
+                    await self._work(job)
+                    idle = False  # another job may be waiting
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database went away: the saved position stands, retried later
+                log.warning("audit verification %s interrupted (%s); it resumes from its last saved page",
+                            job["id"] if job else "-", type(exc).__name__)
+            finally:
+                self.busy = False
+            if idle:
+                # Jobs another process left (its lease expired) are looked for once a lease interval.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.lease_seconds):
+                        await self._wake.wait()
+                self._wake.clear()
+
+    async def _work(self, job: Any) -> None:
+        """Verifies ``job`` page by page from its saved position, renewing the lease while a page runs."""
+        job_id: uuid.UUID = job["id"]
+        position = (job["position_chain_id"], job["position_seq"]) if job["position_chain_id"] else None
+        pages = asyncio.create_task(self._pages(job_id, position, job["records_per_page"],
+                                                bool(job["first_bad_chain_id"])))
+        try:
+            while not pages.done():
+                done, _ = await asyncio.wait({pages}, timeout=self.lease_seconds / 3)
+                if not done and not await self._store.renew_verification_lease(job_id, self.owner,
+                                                                               self.lease_seconds):
+                    pages.cancel()  # cancelled by the auditor, or taken over
+                    await asyncio.wait({pages})
+        finally:
+            if not pages.done():  # this process is stopping: the saved position stands
+                pages.cancel()
+                await asyncio.wait({pages})
+        if not pages.cancelled():
+            pages.result()  # a page's error, if any, for the caller to log
+
+    async def _pages(self, job_id: uuid.UUID, position: tuple[str, int] | None, budget: int,
+                     broken_already: bool) -> None:
+        while True:
+            auditor = checkpoints.ChainAuditor(self._verifier)
+            resume_at = await verify_page(
+                auditor, checkpoints.with_held(self._store.chain_entries(after=position, background=True), []),
+                budget, self._verifier)
+            page = await self._page_figures(auditor, resume_at, broken_already)
+            broken_already = broken_already or bool(page["first_bad_chain_id"])
+            if not await self._store.save_verification_page(job_id, self.owner, self.lease_seconds, page):
+                return  # cancelled, or another process holds it now
+            if resume_at is None:
+                log.info("audit verification %s done: %s", job_id, page["result"])
+                return
+            position = resume_at
+            if self._pause:
+                await asyncio.sleep(self._pause)
+
+    async def _page_figures(self, auditor: checkpoints.ChainAuditor, resume_at: tuple[str, int] | None,
+                            broken_already: bool) -> dict[str, object]:
+        """What one page adds to its job; ``result`` is set on the last page (from the job's problems so far)."""
+        reports = auditor.finish()
+        bad = [r for r in reports if r.state != checkpoints.INTACT]
+        first = bad[0] if bad and not broken_already else None
+        detail = ""
+        first_bad_seq = 0
+        if first is not None:
+            detail = first.detail
+            first_bad_seq = (await self._store.record_seq(first.chain_id, first.first_bad_id)
+                             if first.first_bad_id else first.last_seq)
+        elif auditor.forged and not broken_already:
+            detail = f"{len(auditor.forged)} checkpoints fail their signature"
+        page: dict[str, object] = {
+            "chain_id": resume_at[0] if resume_at else None, "seq": resume_at[1] if resume_at else None,
+            "records": auditor.records_checked, "chains": len(reports), "problems": len(bad),
+            "forged": len(auditor.forged), "first_bad_id": first.first_bad_id if first else "",
+            "first_bad_seq": first_bad_seq, "detail": detail,
+            # Forged checkpoints alone break no chain: "-" marks that the job has found its first problem.
+            "first_bad_chain_id": first.chain_id if first else ("-" if detail else ""), "result": ""}
+        if resume_at is None:
+            page["result"] = BROKEN if broken_already or bad or auditor.forged else INTACT
+        return page
