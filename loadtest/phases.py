@@ -162,10 +162,13 @@ def _phase_result(target: Target, mode: str, result: GeneratorResult, before: _S
                        foreign_cpu_seconds=max(0.0, after.machine - before.machine - cpu - generator_cpu))
 
 
-async def start_generator_background(target: Target, options: LoadOptions) -> list[asyncio.subprocess.Process]:
-    """Closed-loop load that nobody measures (the revocation test runs under it)."""
+async def start_generator_background(target: Target, options: LoadOptions, rate: float = 0.0
+                                     ) -> list[asyncio.subprocess.Process]:
+    """Load that nobody measures (the revocation test runs under it; the profiler records under it): closed loop,
+    or open loop at ``rate`` calls per second when one is given."""
     request_file = write_requests(options.work_dir / f"{target.name}.background.requests", target.requests)
     start_at = time.time() + options.spawn_lead
+    mode = "open" if rate > 0 else "closed"
     return [await asyncio.create_subprocess_exec(
-        *_generator_command(target, request_file, options, "closed", 0.0, start_at, index),
+        *_generator_command(target, request_file, options, mode, rate, start_at, index),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE) for index in range(options.processes)]
