@@ -49,7 +49,7 @@ from loadtest.keys import ZipfSampler, citizen_ids, spread
 from loadtest.peer import PeerProcess
 from loadtest.phases import LoadOptions, PhaseResult, Target, run_phase, start_generator_background
 from loadtest.platform import Platform
-from loadtest.report import Measurement, checks, cpu_breakdown, table, verdicts
+from loadtest.report import Measurement, checks, cpu_breakdown, open_loop_load, table, verdicts
 from loadtest.revocation import Probe, measure_revocation
 from loadtest.scenarios import BATCH_SIZE, HOT_KEYS, ZIPF_EXPONENT
 
@@ -362,6 +362,10 @@ def print_report(results: dict[str, object]) -> None:
     print(table(measurements))  # type: ignore[arg-type]
     print()
     print(cpu_breakdown(measurements))  # type: ignore[arg-type]
+    opened = open_loop_load(measurements)  # type: ignore[arg-type]
+    if opened:
+        print()
+        print(opened)
     revocation = results["revocation"]
     if revocation:
         seconds = revocation["propagation_seconds"]  # type: ignore[index]
