@@ -40,6 +40,8 @@ class Target:
 @dataclass
 class LoadOptions:
     duration: float = 10.0
+    #: The open-loop (p99) phases' window, when it differs from ``duration`` (LoadOptions.window).
+    open_duration: float | None = None
     warmup: float = 2.0
     concurrency: int = 64
     connections: int = 4
@@ -48,6 +50,10 @@ class LoadOptions:
     work_dir: Path = Path("/tmp")
     #: Time the generator processes get to start (import grpc, connect) before the agreed start.
     spawn_lead: float = SPAWN_LEAD_SECONDS
+
+    def window(self, mode: str) -> float:
+        """Measured seconds of a phase in ``mode``: a p99 needs more calls than a rate does (see bench.py)."""
+        return self.open_duration if mode == "open" and self.open_duration else self.duration
 
 
 @dataclass
@@ -101,7 +107,7 @@ def _generator_command(target: Target, request_file: Path, options: LoadOptions,
     processes = options.processes
     command = [sys.executable, "-m", "loadtest.generator", "--target", target.address, "--method", target.method,
                "--requests", str(request_file), "--mode", mode, "--connections", str(options.connections),
-               "--start-at", repr(start_at), "--warmup", repr(options.warmup), "--duration", repr(options.duration),
+               "--start-at", repr(start_at), "--warmup", repr(options.warmup), "--duration", repr(options.window(mode)),
                "--timeout", repr(options.timeout), "--offset", str(index), "--stride", str(processes)]
     if mode == "open":
         command += ["--rate", repr(rate / processes)]
@@ -129,7 +135,7 @@ async def run_phase(target: Target, options: LoadOptions, mode: str = "closed", 
     generators = ProcessGroup([process.pid for process in processes])
     await _sleep_until(start_at + options.warmup)
     before = await asyncio.to_thread(_Snapshot.take, target.group, generators)
-    await _sleep_until(start_at + options.warmup + options.duration)
+    await _sleep_until(start_at + options.warmup + options.window(mode))
     after = await asyncio.to_thread(_Snapshot.take, target.group, generators)
     results = []
     for process, (out, err) in zip(processes, await outputs, strict=True):

@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from loadtest import workloads
-from loadtest.bench import batch_requests, cold_requests, hot_requests
+from loadtest.bench import DEFAULT_PERSONS, batch_requests, cold_requests, hot_requests
 from loadtest.cpu import all_stats, command_line, role_of
 from loadtest.phases import LoadOptions, Target, start_generator_background
 from loadtest.platform import SERVICES, Platform
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=0.0,
                         help="open loop at this many calls per second instead of the closed loop (the benchmark's "
                              "p99 phase: per-call costs that batching hides at 64 in flight show here)")
-    parser.add_argument("--persons", type=int, default=10_000)
+    parser.add_argument("--persons", type=int, default=DEFAULT_PERSONS)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "profiles"))
