@@ -161,7 +161,10 @@ class _Snapshot:
 def _phase_result(target: Target, mode: str, result: GeneratorResult, before: _Snapshot,
                   after: _Snapshot) -> PhaseResult:
     cpu = cpu_seconds_between(before.target, after.target)
-    generator_cpu = cpu_seconds_between(before.generators, after.generators)
+    # The generators' own figure when they sent one: a generator that finished its window and exited before the
+    # sample at the window's end is missing from it (its CPU then read as 0, and was counted as "others").
+    generator_cpu = result.cpu_seconds if result.cpu_seconds is not None else \
+        cpu_seconds_between(before.generators, after.generators)
     return PhaseResult(target=target.name, mode=mode, result=result, cpu_seconds=cpu,
                        cpu_by_label=after.target.by_label_since(before.target),
                        records_per_call=target.records_per_call, generator_cpu_seconds=generator_cpu,
