@@ -110,6 +110,9 @@ class GeneratorResult:
     target_rate: float = 0.0
     #: How late after the agreed start this process began sending (beyond the warm-up, the window is short).
     late_start: float = 0.0
+    #: This process's own CPU seconds in the window (None when not measured). Read by the process itself: it
+    #: may have exited before the benchmark's own sample at the window's end, which would then miss it.
+    cpu_seconds: float | None = None
 
     @property
     def throughput(self) -> float:
@@ -120,7 +123,7 @@ class GeneratorResult:
                 "latency": self.latency.to_dict(), "sent_latency": self.sent_latency.to_dict(),
                 "sent": self.sent, "drawn": self.drawn,
                 "distinct": self.distinct, "max_send_lag": self.max_send_lag, "target_rate": self.target_rate,
-                "late_start": self.late_start}
+                "late_start": self.late_start, "cpu_seconds": self.cpu_seconds}
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorResult:
@@ -129,7 +132,7 @@ class GeneratorResult:
                    sent_latency=LatencyHistogram.from_dict(data.get("sent_latency", data["latency"])),
                    sent=data["sent"], drawn=data["drawn"],
                    distinct=data["distinct"], max_send_lag=data["max_send_lag"], target_rate=data["target_rate"],
-                   late_start=data.get("late_start", 0.0))
+                   late_start=data.get("late_start", 0.0), cpu_seconds=data.get("cpu_seconds"))
 
 
 def combine(results: Sequence[GeneratorResult]) -> GeneratorResult:
@@ -146,6 +149,8 @@ def combine(results: Sequence[GeneratorResult]) -> GeneratorResult:
         total.max_send_lag = max(total.max_send_lag, result.max_send_lag)
         total.target_rate += result.target_rate
         total.late_start = max(total.late_start, result.late_start)
+    own = [result.cpu_seconds for result in results]
+    total.cpu_seconds = None if None in own else sum(own)  # type: ignore[arg-type]
     return total
 
 
@@ -237,6 +242,7 @@ class _Run:
         await asyncio.gather(*(channel.channel_ready() for channel in self.channels))
         self.result.late_start = max(0.0, time.perf_counter() - self.begin)
         await asyncio.sleep(max(0.0, self.begin - time.perf_counter()))
+        marks = self._mark_cpu()
         try:
             if self.spec.mode == "open":
                 await self.open_loop()
@@ -245,7 +251,21 @@ class _Run:
         finally:
             await asyncio.gather(*(channel.close() for channel in self.channels))
         self.result.drawn = self.drawn
+        if "from" in marks and "end" in marks:
+            self.result.cpu_seconds = marks["end"] - marks["from"]
         return self.result
+
+    def _mark_cpu(self) -> dict[str, float]:
+        """This process's CPU time (every thread's) when the window opens and when it closes."""
+        marks: dict[str, float] = {}
+
+        def mark(name: str) -> None:
+            marks[name] = time.process_time()
+
+        loop = asyncio.get_running_loop()
+        for name, instant in (("from", self.measure_from), ("end", self.end)):
+            loop.call_later(max(0.0, instant - time.perf_counter()), mark, name)
+        return marks
 
 
 async def generate(spec: LoadSpec) -> GeneratorResult:

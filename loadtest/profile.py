@@ -1,6 +1,6 @@
 """Profiles the platform's processes under benchmark load with py-spy.
 
-    python -m loadtest.profile [--phase hit|miss|batch] [--seconds 15] [--persons N] [--out DIR]
+    python -m loadtest.profile [--phase hit|miss|batch] [--seconds 15] [--rate CALLS_PER_S] [--persons N] [--out DIR]
 
 starts the platform as the benchmark does, loads it with the same generator, records every
 service process with ``py-spy record`` (collapsed stacks and a speedscope file per process, under
@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 from loadtest import workloads
-from loadtest.bench import batch_requests, cold_requests, hot_requests
+from loadtest.bench import DEFAULT_PERSONS, batch_requests, cold_requests, hot_requests
 from loadtest.cpu import all_stats, command_line, role_of
 from loadtest.phases import LoadOptions, Target, start_generator_background
 from loadtest.platform import SERVICES, Platform
@@ -110,7 +110,8 @@ async def run(args: argparse.Namespace) -> None:
         }[args.phase]
         options = LoadOptions(warmup=0, duration=args.seconds + 10, concurrency=args.concurrency, work_dir=work)
         load = await start_generator_background(
-            Target(args.phase, platform.gateway, method, requests(), platform.process_group(), metadata), options)
+            Target(args.phase, platform.gateway, method, requests(), platform.process_group(), metadata), options,
+            rate=args.rate)
         await asyncio.sleep(6)
         processes = service_processes(platform)
         raws = await asyncio.gather(*(record(pid, args.seconds, out, name) for pid, name in processes.items()))
@@ -129,8 +130,11 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phase", choices=["hit", "miss", "batch"], default="hit")
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--persons", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=64, help="closed loop: calls in flight")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="open loop at this many calls per second instead of the closed loop (the benchmark's "
+                             "p99 phase: per-call costs that batching hides at 64 in flight show here)")
+    parser.add_argument("--persons", type=int, default=DEFAULT_PERSONS)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "profiles"))

@@ -207,6 +207,34 @@ def cpu_breakdown(measurements: dict[str, Measurement]) -> str:
     return "CPU ms per call by process:\n" + "\n".join(lines)
 
 
+def _cores(phase: PhaseResult, seconds: float) -> float:
+    return seconds / phase.result.window if phase.result.window else math.nan
+
+
+def open_loop_load(measurements: dict[str, Measurement]) -> str:
+    """What each open-loop (p99) phase cost, beside its closed-loop maximum: CPU ms per call in both (the
+    closed loop's 64 calls in flight share batches, wake-ups and writes that a paced load pays call by call),
+    by process, and how many of the machine's cores the target, the generator and unrelated processes used
+    while the percentiles were measured. A p99 ratio means little unless both sides ran equally loaded."""
+    lines = ["Open loop (the p99 phases): CPU ms per call closed → open, and cores busy in the open window:"]
+    for measurement in measurements.values():
+        opened, closed = measurement.open, measurement.closed
+        if opened is None or not opened.result.ok or not closed.result.ok:
+            continue
+        calls = opened.result.ok
+        growth = ratio(opened.cpu_per_call, closed.cpu_per_call) - 1
+        parts = sorted(opened.cpu_by_label.items(), key=lambda item: -item[1])
+        shown = ", ".join(f"{label} {seconds * 1e3 / calls:.3f}" for label, seconds in parts
+                          if seconds * 1e3 / calls >= 0.001)
+        target, generator = _cores(opened, opened.cpu_seconds), _cores(opened, opened.generator_cpu_seconds)
+        others = _cores(opened, opened.foreign_cpu_seconds)
+        lines.append(
+            f"  {measurement.label:32s} {closed.cpu_per_call * 1e3:.3f} → {opened.cpu_per_call * 1e3:.3f} "
+            f"({growth:+.0%}); cores: target {target:.2f}, generator {generator:.2f}, others {others:.2f} "
+            f"of {os.cpu_count() or 1}; {shown}")
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
 def verdicts(results: list[Check]) -> str:
     lines = ["targets:"]
     for check in results:

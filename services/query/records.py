@@ -403,17 +403,13 @@ class RecordCache:
 
     async def _store(self, server: bytes, records: Mapping[str, Record | None]) -> None:
         """Caches records read from the provider, marked with the id of the Redis server that was current when
-        the provider was asked: a server that was not, or is no longer, current gets nothing."""
-        if not server or server != self._reader.server_id:
-            return
+        the provider was asked: a server that was not, or is no longer, current gets nothing. Written on the
+        reader's connection (RedisReader.set_many: one write, no redis-py pipeline, the server checked as the
+        commands leave)."""
+        entries = [(name, server + ABSENT, self._negative_ttl) if record is None
+                   else (name, server + record.SerializeToString(), self._ttl) for name, record in records.items()]
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for name, record in records.items():
-                    if record is None:
-                        pipe.set(name, server + ABSENT, ex=self._negative_ttl)
-                    else:
-                        pipe.set(name, server + record.SerializeToString(), ex=self._ttl)
-                await pipe.execute()
+            await self._reader.set_many(entries, server)
         except RedisError as exc:
             self._outage(exc)
 

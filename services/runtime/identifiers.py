@@ -34,17 +34,55 @@ def citizen_id_error(value: str) -> str | None:
     # prefecture is known but whose county is not (110199...): the table check comes first.
     if region_code_error(value[:6]) is not None:
         return f"公民身份号码 has an unknown region code {value[:6]}"
-    try:
-        ric.validate(value)
-    except InvalidChecksum:
+    if ric.calc_check_digit(value) != value[17]:
         return "公民身份号码 has an invalid check character"
+    periods = _birth_years_in_force(value[:6])
+    if periods is None:
+        return _birth_place_error(value)
+    year = int(value[6:10])
+    if any(first <= year <= last for first, last in periods):
+        return None
+    # The date and the region are known to be valid: the region was not in force in the birth year.
+    return f"公民身份号码 has region code {value[:6]}, which was not in force in the birth year"
+
+
+def _birth_place_error(value: str) -> str | None:
+    """python-stdnum's own check of the birth place (the region in force in the birth year), as a reason."""
+    try:
+        ric.get_birth_place(value)
     except InvalidComponent:
-        # The date and the region are known to be valid: the region was not in force in the birth year.
         return f"公民身份号码 has region code {value[:6]}, which was not in force in the birth year"
     except (ValidationError, LookupError, ValueError):
         # Any other complaint of python-stdnum (or of its tables) is still the key's fault, never a crash.
         return "公民身份号码 is not a valid number"
     return None
+
+
+@lru_cache(maxsize=8192)
+def _birth_years_in_force(region: str) -> tuple[tuple[int, int], ...] | None:
+    """The birth years (first, last) in which a number could be issued in ``region``, read once per region from
+    python-stdnum's table exactly as ``ric.get_birth_place`` reads it on every call; None when the table's entry
+    does not parse (the caller then asks python-stdnum itself).
+
+    Hand-written because it was measured: ``ric.validate`` walks the region table on every number, 46 µs per
+    key, 3.5% of the query process's CPU on the cache-miss path where every key is new (``python -m
+    loadtest.profile --phase miss --rate 900``, docs/performance.md); this check is a few comparisons.
+    ``tests/unit/test_identifier_properties.py`` checks it against ``ric.is_valid``.
+    """
+    try:
+        info = {k: v for _part, props in _region_table().info(region) for k, v in props.items()}
+        periods: list[tuple[int, int]] = []
+        for county in info["county"].split(","):
+            if not county.startswith("["):
+                # python-stdnum accepts the region whatever the year once it meets an undated name.
+                periods.append((0, 9999))
+                break
+            dates, _name = county[1:].split("]")
+            first, last = dates.split("-")
+            periods.append((int(first) if first else 0, int(last) if last else 9999))
+    except (LookupError, ValueError):
+        return None
+    return tuple(periods)
 
 
 def _is_date(yyyymmdd: str) -> bool:

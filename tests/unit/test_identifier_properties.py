@@ -132,3 +132,17 @@ def test_personal_identifiers_are_found_and_redacted_in_any_text(text: str) -> N
     redacted = identifiers.redact_identifiers(text)
     assert identifiers.personal_identifiers(redacted) == []
     assert len(redacted) == len(text) - 18 * len(found) + len(identifiers.REDACTED) * len(found)
+
+
+def test_a_region_is_checked_against_each_birth_year_whatever_was_asked_before() -> None:
+    # 110111 (房山区) exists from 1986; the years a region is in force are read once per region, and every
+    # number is checked against its own birth year.
+    born_1990 = "11011119900101002"
+    born_1950 = "11011119500101002"
+    for first, second in ((born_1990, born_1950), (born_1950, born_1990)):
+        identifiers._birth_years_in_force.cache_clear()
+        for number in (first, second):
+            full = number + ric.calc_check_digit(number + "0")
+            expected = None if number == born_1990 else \
+                "公民身份号码 has region code 110111, which was not in force in the birth year"
+            assert identifiers.citizen_id_error(full) == expected

@@ -91,3 +91,29 @@ async def test_an_open_loop_run_times_each_call_from_its_due_time_and_from_its_s
     assert phase.result.errors == {} and due.count == sent.count > 0
     assert sent.percentile(50) <= due.percentile(50) and sent.percentile(99) <= due.percentile(99)
     assert sent.maximum <= due.maximum
+
+
+def test_a_generator_that_exited_before_the_last_sample_still_has_its_cpu_counted() -> None:
+    from loadtest.cpu import CpuSample
+    from loadtest.generator import GeneratorResult
+    from loadtest.phases import _phase_result, _Snapshot
+
+    target = Target("echo", "127.0.0.1:1", METHOD, [b"x"], ProcessGroup([1]))
+    before = _Snapshot(CpuSample({1: 10.0}, {1: "echo"}), CpuSample({2: 5.0}, {}), machine=100.0)
+    after = _Snapshot(CpuSample({1: 14.0}, {1: "echo"}), CpuSample({}, {}), machine=109.0)  # generator 2 is gone
+    result = GeneratorResult(mode="open", window=10.0, ok=1000, cpu_seconds=3.0)
+    phase = _phase_result(target, "open", result, before, after)
+    assert phase.generator_cpu_seconds == 3.0
+    assert phase.foreign_cpu_seconds == 2.0  # 9 s busy: 4 the target's, 3 the generator's
+
+
+async def test_the_generator_reports_its_own_cpu_in_the_window(tmp_path: Path) -> None:
+    echo = await EchoProcess.start()
+    try:
+        target = Target("echo", echo.address, METHOD, [b"\x0a\x03abc"], ProcessGroup([echo.pid]))
+        phase = await run_phase(target, LoadOptions(duration=1.0, warmup=0.3, connections=2, work_dir=tmp_path,
+                                                    spawn_lead=1.5), mode="open", rate=200)
+    finally:
+        await echo.stop()
+    assert phase.result.cpu_seconds is not None and phase.result.cpu_seconds > 0
+    assert phase.generator_cpu_seconds == phase.result.cpu_seconds

@@ -137,3 +137,17 @@ def test_the_printed_report_shows_the_peer_ratios() -> None:
     assert "0.80" in hit and "1.50" in hit  # throughput and CPU per call against the peer's
     lines = verdicts(checks(with_peer(20_000, 20.0, 0.0012))).splitlines()
     assert "  [PASS] Query cache-hit throughput / hand-built peer: 0.800 × (target ≥ 0.7 ×)" in lines
+
+
+def test_the_open_loop_phases_show_their_cpu_growth_and_how_busy_the_machine_was() -> None:
+    from loadtest.report import open_loop_load
+
+    shown = measurements()
+    shown["hit"].open.generator_cpu_seconds = 3.0  # type: ignore[union-attr]
+    shown["hit"].open.foreign_cpu_seconds = 5.0  # type: ignore[union-attr]
+    text = open_loop_load(shown)
+    # hit: 24 s / 16,000 calls closed = 1.500 ms, 17 s / 11,200 open = 1.518 ms; 17 s of CPU in a 10 s window.
+    assert "hit" in text and "1.500 → 1.518 (+1%)" in text
+    assert "cores: target 1.70, generator 0.30, others 0.50" in text
+    assert "batch" not in text  # no open-loop phase
+    assert open_loop_load({"batch": shown["batch"]}) == ""

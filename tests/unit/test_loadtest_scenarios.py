@@ -143,3 +143,14 @@ def test_run_with_a_rate_is_open_loop_against_the_given_host(tmp_path: Path) -> 
     assert command[-1] == "ConstantRate"
     assert command[command.index("--rate") + 1] == "800.0"
     assert command[command.index("--host") + 1] == "10.0.0.5:50051"
+
+
+def test_the_open_loop_window_can_be_longer_than_the_closed_loops() -> None:
+    from loadtest.bench import build_parser, options_from
+
+    longer = options_from(build_parser().parse_args(["--open-duration", "30"])).load
+    assert (longer.window("closed"), longer.window("open")) == (10.0, 30.0)
+    same = options_from(build_parser().parse_args([])).load
+    assert (same.window("closed"), same.window("open")) == (10.0, 10.0)
+    quick = options_from(build_parser().parse_args(["--quick", "--open-duration", "30"])).load
+    assert (quick.window("closed"), quick.window("open")) == (3.0, 3.0)

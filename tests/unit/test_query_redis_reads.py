@@ -163,3 +163,28 @@ async def test_a_malformed_reply_drops_the_connection() -> None:
     pipeline.request(encode_command(b"GET", b"k"))
     pipeline.data_received(b"?what\r\n")
     assert wire.aborted
+
+
+async def test_set_many_writes_values_with_their_ttls_on_the_reads_connection(
+        reader: RedisReader, redis_client: aioredis.Redis) -> None:
+    found, absent = name(), name()
+    await reader.get(found)  # connected: the server is known
+    assert await reader.set_many([(found, b"\x00record\r\n", 60), (absent, b"", 5)], reader.server_id)
+    assert await reader.mget([found, absent]) == [b"\x00record\r\n", b""]
+    assert 0 < await redis_client.ttl(found) <= 60 and 0 < await redis_client.ttl(absent) <= 5
+
+
+async def test_set_many_writes_nothing_for_another_server(reader: RedisReader, redis_client: aioredis.Redis) -> None:
+    key = name()
+    assert not await reader.set_many([(key, b"v", 60)], b"another-server-id")  # connects, then compares
+    assert reader.server_id and await redis_client.get(key) is None
+    assert not await reader.set_many([(key, b"v", 60)], b"")
+    assert await redis_client.get(key) is None
+
+
+async def test_set_many_raises_an_error_reply(reader: RedisReader, redis_client: aioredis.Redis) -> None:
+    good, bad = name(), name()
+    await reader.get(good)
+    with pytest.raises(ResponseError):
+        await reader.set_many([(good, b"v", 60), (bad, b"v", 0)], reader.server_id)  # EX 0 is refused
+    assert await reader.get(good) == b"v" and await reader.get(name()) is None
