@@ -100,6 +100,9 @@ class Settings:
     descriptor_set: str = ""
     #: The edge only: the share (percent) of successful calls written to the access log; failed calls always are.
     edge_access_log_percent: float = 1.0
+    #: Catalog only: how often each replica refreshes the entries' use counts from the query service (search
+    #: ranking; 0: never). Needs query_target; without it the ranking has no use counts.
+    catalog_usage_refresh_seconds: float = 3600.0
     #: How often the supervision service recomputes the current and the previous month (0: only on demand).
     supervision_snapshot_seconds: int = 3600
     #: Persons (issue 12, authorization only): a person token's lifetime, and the session's absolute end
@@ -177,6 +180,7 @@ _FLOAT_FIELDS = {
     "GOVSHARE_PROVIDER_TIMEOUT_SECONDS": ("provider_timeout_seconds", 0.05, 600.0),
     "GOVSHARE_PROVIDER_BREAKER_OPEN_SECONDS": ("provider_breaker_open_seconds", 0.1, 3600.0),
     "GOVSHARE_EDGE_ACCESS_LOG_PERCENT": ("edge_access_log_percent", 0.0, 100.0),
+    "GOVSHARE_CATALOG_USAGE_REFRESH_SECONDS": ("catalog_usage_refresh_seconds", 0.0, 86400.0),
 }
 _STR_FIELDS = {
     "GOVSHARE_DATABASE_URL": "database_url",

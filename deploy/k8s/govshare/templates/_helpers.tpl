@@ -64,7 +64,7 @@ gateway:
 catalog:
   database: true
   redis: true
-  calls: [authorization]
+  calls: [authorization, query]
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: false
