@@ -197,6 +197,48 @@ async def test_widely_used_first_then_recent_among_equally_relevant_and_the_orde
         await conn.close()
 
 
+async def test_resource_usage_is_internal_checked_and_paged(platform, base_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """ListResourceUsage: platform services only, bad sizes named, pages in code order that add up."""
+    from govshare.query.v1 import figures_pb2, figures_pb2_grpc
+    from services.runtime.errors import details_of
+    from services.runtime.identity import AssertionSigner, service_caller
+
+    dept = department().department_code
+    used = [f"101001/{900000 + n:06d}" for n in range(3)]  # resource codes as query counts them
+    conn = await asyncpg.connect(base_settings.database_url)
+    try:
+        for n, code in enumerate(used):
+            await _answered(conn, code, dept, n + 1)
+    finally:
+        await conn.close()
+    signer = AssertionSigner(platform.settings["query"].internal_key)
+    async with grpc.aio.insecure_channel(platform.port("query")) as channel:
+        stub = figures_pb2_grpc.AuditFiguresServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as system:
+            await stub.ListResourceUsage(figures_pb2.ListResourceUsageRequest(),
+                                         metadata=signer.metadata(Caller("sys-x", dept)), timeout=10)
+        assert system.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        catalog = signer.metadata(service_caller("catalog"))
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await stub.ListResourceUsage(figures_pb2.ListResourceUsageRequest(days=400, page_size=-1),
+                                         metadata=catalog, timeout=10)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert {v.field for v in details_of(bad.value)[1].field_violations} == {"days", "page_size"}
+        found: dict[str, int] = {}
+        token, pages = "", 0
+        while True:
+            page = await stub.ListResourceUsage(figures_pb2.ListResourceUsageRequest(page_size=2, page_token=token),
+                                                metadata=catalog, timeout=10)
+            codes_of_page = [u.resource_code for u in page.usages]
+            assert codes_of_page == sorted(codes_of_page) and not set(codes_of_page) & set(found)
+            found.update((u.resource_code, u.answered_count) for u in page.usages)
+            token, pages = page.next_page_token, pages + 1
+            if not token:
+                break
+        assert {code: found[code] for code in used} == {used[0]: 1, used[1]: 2, used[2]: 3}
+        assert pages >= 2
+
+
 async def _on_both(clients: tuple[Client, Client], dept: str, expected: list[str]) -> bool:
     return all([await codes(client, "人口", provider_department_code=dept) == expected for client in clients])
 
