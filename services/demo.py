@@ -340,7 +340,7 @@ async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, enti
                     licences: int = 2_000, seed: int = 42) -> DemoCredentials:
     """Seeds the demo through the gateway at ``gateway``; returns the systems' credentials."""
     from services.authorization.bootstrap import bootstrap_authority
-    from services.foundation.bulk import load_synthetic
+    from services.foundation.bulk import ProgressPrinter, load_synthetic
 
     system_id, secret = await bootstrap_authority(database_url, AUTHORITY.code, AUTHORITY.name, REGION,
                                                   AUTHORITY.system_name)
@@ -370,5 +370,7 @@ async def seed_demo(gateway: str, database_url: str, persons: int = 10_000, enti
         await _until_accepting(lambda: admin.ListDatasets(foundation_pb2.ListDatasetsRequest(), metadata=metadata,
                                                           timeout=10))
         await designate_sources(admin, sources, metadata)
-    await load_synthetic(database_url, sources, persons=persons, entities=entities, licences=licences, seed=seed)
+    # A large seed (govshare up --persons 10000000) runs for minutes: its progress goes to stderr.
+    await load_synthetic(database_url, sources, persons=persons, entities=entities, licences=licences, seed=seed,
+                         progress=ProgressPrinter())
     return credentials

@@ -14,6 +14,7 @@ from services.catalog.endpoints import EndpointChecker
 from services.catalog.indexing import IndexKeeper
 from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
+from services.catalog.usage import UsageFeed
 from services.runtime import cache, db
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.callers import caller_verifier
@@ -51,6 +52,8 @@ class CatalogComponent:
         self._outbox = AdminOutbox(settings, self.name)
         #: The replica's search index: built from PostgreSQL in start(), then kept current by change events.
         self._index: IndexKeeper | None = None
+        #: The entries' use counts, from the query service (search ranking), when query_target is set.
+        self._usage: UsageFeed | None = None
 
     def register(self, server: grpc.aio.Server) -> None:
         catalog_pb2_grpc.add_CatalogServiceServicer_to_server(self._servicer, server)
@@ -71,11 +74,17 @@ class CatalogComponent:
         self._store = CatalogStore(pool, listing=pools.listing, search=pools.search)
         self._index = IndexKeeper(self._settings.redis_url)
         self._index.start(self._store)
+        if self._settings.query_target and self._settings.catalog_usage_refresh_seconds > 0:
+            self._usage = UsageFeed(self._settings, self._store, self._index.catch_up_soon)
+            self._usage.start()
         self._catalog = Catalog(self._store, self._announce, self._settings.zone, self._masker,
                                 self._settings.catalog_update_working_days, EndpointChecker(self._settings),
                                 self._index)
 
     async def stop(self) -> None:
+        if self._usage is not None:
+            await self._usage.stop()
+            self._usage = None
         if self._index is not None:
             await self._index.stop()
         await self._states.stop()

@@ -17,7 +17,7 @@ for its department and the authority), unless that version is retired. Fields:
   ``name_chars`` / ``text_chars``: their single characters (one-character queries);
 * the filters (provider, category, share type, zone, update cycle, subject,
   project) and who may see it (owner department, published once, extranet-visible);
-* ``rank``: the tie-breaker key, recent first, then widely used, then code.
+* ``key``: the tie-breaker key, widely used first, then recent, then code.
 
 Relevance is four classes, every query word required in each (see :func:`_classes`):
 whole words in the name, then substrings of the name, then whole words anywhere,
@@ -41,8 +41,8 @@ from services.catalog.rules import CODE_PATTERN
 Q = tantivy.Query
 MUST, SHOULD, MUST_NOT = tantivy.Occur.Must, tantivy.Occur.Should, tantivy.Occur.MustNot
 
-#: Bits of the rank key: recency in weeks (12: 78 years), usage bucket (3), code order (49).
-_WEEK_SHIFT, _USAGE_SHIFT = 52, 49
+#: Bits of the rank key: usage bucket (3), recency in weeks (12: 78 years), code order (49).
+_USAGE_SHIFT, _WEEK_SHIFT = 61, 49
 _CODE_BITS = (1 << 49) - 1
 _EPOCH = dt.datetime(2000, 1, 3, tzinfo=dt.UTC)  # a Monday
 #: Index writer memory: tantivy needs at least 15 MB per thread; two threads share the machine's cores.
@@ -75,7 +75,8 @@ class IndexedVersion:
     text: str
     name_words: str
     text_words: str
-    #: Publication time (else last change) and use count: the tie-breakers.
+    #: Publication time (else last change) and use count (answered calls over the last 30 days, from the
+    #: query service: services/catalog/usage.py): the tie-breakers.
     recency: dt.datetime
     usage: int = 0
 
@@ -126,9 +127,10 @@ def usage_bucket(usage: int) -> int:
 
 
 def rank_key(recency: dt.datetime, usage: int, code: str) -> int:
-    """Descending order of this key is: most recent week first, then most used, then code ascending."""
+    """Descending order of this key is: most used (order of magnitude) first, then most recent week, then code
+    ascending. Usage by order of magnitude: a few calls more do not reorder results (nor re-index an entry)."""
     week = max(0, min(4095, (recency - _EPOCH).days // 7))
-    return (week << _WEEK_SHIFT) | (usage_bucket(usage) << _USAGE_SHIFT) | (_CODE_BITS - code_order(code))
+    return (usage_bucket(usage) << _USAGE_SHIFT) | (week << _WEEK_SHIFT) | (_CODE_BITS - code_order(code))
 
 
 def _bigrams(text: str) -> str:

@@ -114,6 +114,11 @@ class IndexKeeper:
             self._pending.add(code)
             self._wake.set()
 
+    def catch_up_soon(self) -> None:
+        """Runs the catch-up now rather than at its next period (after this replica refreshed the usage)."""
+        self._catch_up_now = True
+        self._wake.set()
+
     def _resync(self) -> None:
         """The subscription is (re)established: events may have been missed while it was down."""
         self._catch_up_now = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -183,10 +183,10 @@ _INDEXED_COLUMNS = (
     "v.code, v.version, e.provider_department_code AS owner, e.public_version IS NOT NULL AS published, "
     "v.provider_department_code, v.category, v.share_type, v.zone, v.secrecy, v.update_cycle, v.subject, "
     "v.project_code, v.search_name, v.search_text, v.search_name_words, v.search_text_words, "
-    "coalesce(v.publish_time, v.update_time) AS recency")
+    "coalesce(v.publish_time, v.update_time) AS recency, coalesce(u.uses, 0) AS uses")
 _INDEXED = (
     f"SELECT {_INDEXED_COLUMNS} FROM entries e JOIN entry_versions v ON v.code = e.code "
-    "AND v.version = coalesce(e.public_version, e.latest_version) "
+    "AND v.version = coalesce(e.public_version, e.latest_version) LEFT JOIN entry_usage u ON u.code = e.code "
     f"WHERE v.state <> {int(EntryState.RETIRED)}")
 
 
@@ -198,7 +198,7 @@ def _indexed(row: asyncpg.Record) -> IndexedVersion:
         project_code=row["project_code"],
         extranet_visible=row["zone"] == int(Zone.EXTRANET) and row["secrecy"] != int(Secrecy.CLASSIFIED),
         name=row["search_name"], text=row["search_text"], name_words=row["search_name_words"],
-        text_words=row["search_text_words"], recency=row["recency"])
+        text_words=row["search_text_words"], recency=row["recency"], usage=row["uses"])
 
 
 def _where(conditions: Sequence[str]) -> str:
@@ -290,7 +290,8 @@ class CatalogStore:
             f"SELECT e.code AS listed, {_INDEXED_COLUMNS} "
             "FROM (SELECT * FROM entries WHERE code > $1 ORDER BY code LIMIT $2) e "
             "LEFT JOIN entry_versions v ON v.code = e.code AND v.version = coalesce(e.public_version, "
-            f"e.latest_version) AND v.state <> {int(EntryState.RETIRED)} ORDER BY e.code", after, limit)
+            f"e.latest_version) AND v.state <> {int(EntryState.RETIRED)} LEFT JOIN entry_usage u ON u.code = e.code "
+            "ORDER BY e.code", after, limit)
         return [_indexed(row) for row in rows if row["code"] is not None], (rows[-1]["listed"] if rows else "")
 
     async def indexed_of(self, codes: Sequence[str]) -> list[IndexedVersion]:
@@ -299,10 +300,34 @@ class CatalogStore:
                                                                 list(codes))]
 
     async def changed_since(self, since: dt.datetime) -> tuple[list[str], dt.datetime | None]:
-        """The entries with a version written after ``since``, and the latest such write time."""
+        """The entries with a version written, or a usage rank changed, after ``since``, and the latest such
+        write time."""
         rows = await self._pool.fetch(
-            "SELECT code, max(update_time) AS time FROM entry_versions WHERE update_time > $1 GROUP BY code", since)
+            "SELECT code, max(time) AS time FROM (SELECT code, update_time AS time FROM entry_versions"
+            " WHERE update_time > $1 UNION ALL SELECT code, update_time FROM entry_usage WHERE update_time > $1) c"
+            " GROUP BY code", since)
         return [row["code"] for row in rows], max((row["time"] for row in rows), default=None)
+
+    async def save_usage(self, usage: Mapping[str, tuple[int, int]]) -> None:
+        """Replaces every entry's use count by ``usage`` (code -> (count, rank)); entries not in it had none.
+
+        Counts of unknown codes are dropped. ``update_time`` moves only where the rank changes, so the search
+        index's catch-up re-indexes those entries alone. One writer at a time (replicas refresh alike)."""
+        codes = sorted(usage)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-catalog-entry-usage'))")
+            await conn.execute(
+                "INSERT INTO entry_usage (code, uses, rank, update_time)"
+                " SELECT f.code, f.uses, f.rank, now()"
+                " FROM unnest($1::text[], $2::bigint[], $3::smallint[]) AS f(code, uses, rank)"
+                " JOIN entries e ON e.code = f.code"
+                " ON CONFLICT (code) DO UPDATE SET uses = excluded.uses, rank = excluded.rank,"
+                " update_time = CASE WHEN entry_usage.rank <> excluded.rank THEN excluded.update_time"
+                " ELSE entry_usage.update_time END WHERE entry_usage.uses <> excluded.uses",
+                codes, [usage[code][0] for code in codes], [usage[code][1] for code in codes])
+            await conn.execute(
+                "UPDATE entry_usage SET uses = 0, rank = 0, update_time = CASE WHEN rank <> 0 THEN now()"
+                " ELSE update_time END WHERE uses <> 0 AND NOT (code = ANY($1::text[]))", codes)
 
     async def versions_of(self, keys: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Entry]:
         """The versions named by (code, version) pairs; missing ones are left out."""

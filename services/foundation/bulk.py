@@ -8,6 +8,11 @@ is COPYed into a staging table and merged, superseded versions going to history 
 the RPC path. Producing the next batch (generating and converting rows, in a worker
 thread) overlaps with PostgreSQL ingesting the current one.
 
+A load of 10^8 rows runs for hours, so it reports its progress after every batch
+(:class:`LoadProgress`: rows loaded and rejected, of how many, rate and ETA); the seed
+prints it to stderr every few seconds (:class:`ProgressPrinter`). Bad records never
+stop a load: they are counted as it goes and reported at the end, the rest loaded.
+
 Only the dataset's authoritative source, designated by the authority, may bulk-load (values
 from other sources are cross-checked through LoadRecords), and only while no item of the
 dataset has an authoritative source of its own (COPY would overwrite that source's values).
@@ -20,11 +25,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import islice
+from typing import TextIO
 
 import asyncpg
 
@@ -51,6 +59,71 @@ class BulkLoadError(Exception):
         self.dataset = dataset
         self.loaded = loaded
         self.rejected = rejected
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """Where a bulk load of one dataset stands, after a batch: what the operator of a long load watches."""
+
+    dataset: str
+    #: Records written, records skipped as bad, and records read so far (loaded + rejected).
+    loaded: int
+    rejected: int
+    read: int
+    #: The records the load was given, when the caller knows (None: unknown, no ETA).
+    total: int | None
+    elapsed_seconds: float
+    #: True once the load has read its last record (the final report).
+    done: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Records read per second so far."""
+        return self.read / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the rate so far; None while the total or the rate is unknown."""
+        if self.done:
+            return 0.0
+        if self.total is None or self.rate <= 0:
+            return None
+        return max(0, self.total - self.read) / self.rate
+
+    def describe(self) -> str:
+        """One line: counts, share of the total, rate and ETA (no record content: keys are personal data)."""
+        of = f" / {self.total:,}" if self.total is not None else ""
+        share = f" ({100 * self.read / self.total:.1f}%)" if self.total else ""
+        eta = self.eta_seconds
+        left = "done" if self.done else f"ETA {_clock(eta)}" if eta is not None else "ETA unknown"
+        return (f"{self.dataset}: {self.read:,}{of} records read{share}, {self.loaded:,} loaded, "
+                f"{self.rejected:,} rejected, {self.rate:,.0f} records/s, {_clock(self.elapsed_seconds)} elapsed, "
+                f"{left}")
+
+
+def _clock(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+class ProgressPrinter:
+    """Prints a load's progress to ``stream`` (stderr) at most every ``interval`` seconds, and its last report
+    always: a ten-hour load says how far it is without flooding the terminal."""
+
+    def __init__(self, stream: TextIO | None = None, interval: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._stream = stream
+        self._interval = interval
+        self._clock = clock
+        self._last: float | None = None
+
+    def __call__(self, progress: LoadProgress) -> None:
+        now = self._clock()
+        if not progress.done and self._last is not None and now - self._last < self._interval:
+            return
+        self._last = now
+        stream = self._stream or sys.stderr
+        print(progress.describe(), file=stream, flush=True)
 
 
 @dataclass
@@ -131,8 +204,12 @@ async def _write(conn: asyncpg.Connection, dataset: str, source: str, rows: list
 
 async def copy_dataset(pool_or_conn: asyncpg.Pool | asyncpg.Connection, dataset: str, source_department_code: str,
                        records: Iterable[dict], batch_size: int = 50_000, *, validate: bool = True,
-                       as_of_time: datetime | None = None) -> int:
+                       as_of_time: datetime | None = None, total: int | None = None,
+                       progress: Callable[[LoadProgress], None] | None = None) -> int:
     """COPYs ``records`` (item -> canonical string) into ``dataset``; returns how many were loaded.
+
+    ``progress`` is called after every batch and once at the end with a :class:`LoadProgress` (``total``, the
+    number of records when the caller knows it, gives the ETA).
 
     The connection (or pool) must resolve names in the foundation schema, as pools from
     ``services.runtime.db.create_pool(url, "foundation")`` do. With ``validate`` every record is
@@ -151,6 +228,12 @@ async def copy_dataset(pool_or_conn: asyncpg.Pool | asyncpg.Connection, dataset:
     loop = asyncio.get_running_loop()
     loaded, start = 0, 0
     rejected: list[Rejection] = []
+    started = time.monotonic()
+
+    def report(done: bool = False) -> None:
+        if progress is not None:
+            progress(LoadProgress(dataset, loaded, len(rejected), start, total, time.monotonic() - started, done))
+
     async with _connection(pool_or_conn) as conn:
         pending = loop.run_in_executor(None, converter.batch, iterator, batch_size, start)
         try:
@@ -164,10 +247,12 @@ async def copy_dataset(pool_or_conn: asyncpg.Pool | asyncpg.Connection, dataset:
                 if batch.rows:
                     await _write(conn, dataset, source_department_code, batch.rows)
                     loaded += len(batch.rows)
+                report()
         finally:
             with contextlib.suppress(Exception):
                 await pending
         await Transaction(conn).analyze(dataset)
+    report(done=True)
     if rejected:
         raise BulkLoadError(dataset, loaded, rejected)
     return loaded
@@ -175,7 +260,8 @@ async def copy_dataset(pool_or_conn: asyncpg.Pool | asyncpg.Connection, dataset:
 
 async def load_synthetic(database_url: str, source_department_code: str | Mapping[str, str], persons: int,
                          entities: int, licences: int, seed: int = 42, *, places: int | None = None,
-                         redis_url: str | None = None) -> dict[str, int]:
+                         redis_url: str | None = None,
+                         progress: Callable[[LoadProgress], None] | None = None) -> dict[str, int]:
     """Loads generated data (all regions, places, persons, entities, licences); returns the count per dataset.
 
     ``source_department_code`` is one department for every dataset, or one per dataset name; each must be
@@ -183,12 +269,14 @@ async def load_synthetic(database_url: str, source_department_code: str | Mappin
     through DesignateAuthoritativeSource), or the load stops with PermissionError. Places
     default to one per hundred persons (at least 100). With ``redis_url``, cached records of the
     loaded datasets are dropped and RECORDS_CHANGED ({"dataset", "all": true}) is published.
+    ``progress`` gets each dataset's progress (copy_dataset), e.g. a :class:`ProgressPrinter`.
     """
     sources = ({name: source_department_code for name in LOAD_ORDER} if isinstance(source_department_code, str)
                else dict(source_department_code))
+    places = max(100, persons // 100) if places is None else places
     plan: dict[str, Iterable[dict]] = {
         "region": synthetic.regions(),
-        "place": synthetic.places(max(100, persons // 100) if places is None else places, seed),
+        "place": synthetic.places(places, seed),
         "population": synthetic.persons(persons, seed),
         "legal_entity": synthetic.entities(entities, seed),
     }
@@ -201,8 +289,10 @@ async def load_synthetic(database_url: str, source_department_code: str | Mappin
     conn = await asyncpg.connect(database_url, server_settings={
         "search_path": f"{SCHEMA},public", "application_name": "govshare-seed"})
     try:
+        totals = {"place": places, "population": persons, "legal_entity": entities, "licence": licences}
         for name, records in plan.items():
-            counts[name] = await copy_dataset(conn, name, sources[name], records, validate=False)
+            counts[name] = await copy_dataset(conn, name, sources[name], records, validate=False,
+                                              total=totals.get(name), progress=progress)
             log.info("loaded %d %s records", counts[name], name)
     finally:
         await conn.close()

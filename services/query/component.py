@@ -31,6 +31,7 @@ from services.query.decisions import Authorizer, DecisionCache, Quotas
 from services.query.deps import Dependencies
 from services.query.dispute_servicer import DisputeServicer
 from services.query.disputes import OpenDisputes
+from services.query.figures_servicer import AuditFiguresServicer, starting
 from services.query.partitions import PartitionKeeper, Retention
 from services.query.records import LocalRecords, ProviderClients, RecordCache
 from services.query.redis_reads import RedisReader
@@ -54,7 +55,7 @@ from services.runtime.catalog_client import CatalogCache
 from services.runtime.clients import open_channel
 from services.runtime.db import WorkPools, create_work_pools
 from services.runtime.errors import ServiceError
-from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
+from services.runtime.figures import FigureRow, FigureSource
 from services.runtime.identity import AssertionSigner, AssertionVerifier, service_caller
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.masking import Masker
@@ -113,8 +114,8 @@ class QueryComponent:
         dispute_pb2_grpc.add_DisputeServiceServicer_to_server(dispute, server)
         audit_pb2_grpc.add_AuditServiceServicer_to_server(audit, server)
         figures_pb2_grpc.add_AuditFiguresServiceServicer_to_server(
-            FiguresServicer(AssertionVerifier(self._settings.internal_key), self._figure_source,
-                            figures_pb2.ListDepartmentFiguresResponse), server)
+            AuditFiguresServicer(AssertionVerifier(self._settings.internal_key), self._figure_source,
+                                 self._figures_store), server)
 
     async def start(self) -> None:
         try:
@@ -304,6 +305,12 @@ class QueryComponent:
         if self._pools is not None:
             await self._pools.close()
             self._pools = self._pool = None
+
+    def _figures_store(self) -> QueryStore:
+        """The store, once started (ListResourceUsage)."""
+        if self._deps is None:
+            raise starting()
+        return self._deps.store
 
     def _figure_source(self) -> FigureSource:
         """Access and dispute figures for supervision (R-SUP-1)."""

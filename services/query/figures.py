@@ -216,3 +216,16 @@ async def _settled_parts(store: QueryStore, first: dt.date, last: dt.date) -> li
 
 def _next_month(day: dt.date) -> dt.date:
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+async def resource_usage(store: QueryStore, days: int, now: dt.datetime, after: str,
+                         limit: int) -> list[tuple[str, int]]:
+    """(resource code, answered calls) over the ``days`` whole CST days that ended at least SETTLE before
+    ``now``, in code order after ``after``: whole days only (a tie-breaker needs no minute), each rolled up
+    once, so a page reads the daily counts, never the access log."""
+    last = _midnight_on_or_before(now - SETTLE)
+    first = last - dt.timedelta(days=days)
+    span = [(first + dt.timedelta(days=n), first + dt.timedelta(days=n + 1)) for n in range(days)]
+    await store.roll_up_days([(day_start.date(), day_start, day_end) for day_start, day_end in span])
+    rows = await store.answered_by_resource(first.date(), last.date(), after, limit)
+    return [(row["resource_code"], row["n"]) for row in rows]

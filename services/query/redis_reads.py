@@ -15,6 +15,13 @@ using redis-py.
 Failures surface as redis-py's exceptions (``redis.exceptions.ConnectionError``,
 ``TimeoutError``, ``ResponseError``), so callers handle both clients alike; the
 connection is re-established by the next read.
+
+Redis Sentinel (a ``redis+sentinel://`` URL, services/runtime/redis_target.py): each connection
+starts by asking the sentinels, in turn, where the primary is (``SENTINEL get-master-addr-by-name``),
+and checks that the server it reaches says it is the primary (``ROLE``). A failover ends the
+connection (the sentinels have the demoted primary drop its clients, or it is down); reads fail
+meanwhile (the query service falls back to the provider) and the next connection, at most
+RECONNECT_DELAY_SECONDS later, reaches the new primary, whose run_id differs: ``on_new_server``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from redis.asyncio.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from services.runtime.redis_target import sentinel_target
 
 # After a failed connection attempt, reads fail at once for this long instead of each trying again
 # (callers fall back to the provider while Redis is down).
@@ -152,7 +161,12 @@ class RedisReader:
 
     def __init__(self, url: str, timeout: float = 1.0, client_name: str = "govshare-query-reads",
                  on_new_server: Callable[[], None] | None = None) -> None:
-        self._options = parse_url(url)
+        self._sentinel = sentinel_target(url)
+        if self._sentinel is None:
+            self._options = parse_url(url)
+        else:
+            self._options = {"username": self._sentinel.username, "password": self._sentinel.password,
+                             "db": self._sentinel.db}
         self._timeout = timeout
         self._client_name = client_name
         self._pipeline: _Pipeline | None = None
@@ -222,7 +236,10 @@ class RedisReader:
         options = self._options
         try:
             async with asyncio.timeout(self._timeout):
-                if "path" in options:
+                if self._sentinel is not None:
+                    host, port = await self._primary_address()
+                    _, pipeline = await loop.create_connection(lambda: _Pipeline(self._timeout), host, port)
+                elif "path" in options:
                     _, pipeline = await loop.create_unix_connection(lambda: _Pipeline(self._timeout),
                                                                     options["path"])
                 else:
@@ -246,10 +263,40 @@ class RedisReader:
             await pipeline.request(encode_command(b"SELECT", str(options["db"]).encode()))
         # Named, so operators (CLIENT LIST) can tell the hot path's connection apart.
         await pipeline.request(encode_command(b"CLIENT", b"SETNAME", self._client_name.encode()))
+        if self._sentinel is not None:
+            role = await pipeline.request(encode_command(b"ROLE"))
+            if not role or role[0] != b"master":
+                pipeline.close()  # a primary being demoted, or a sentinel not yet told of the failover
+                raise ResponseError("the server the sentinels named is not the primary")
         server_id = server_id_of(await pipeline.request(encode_command(b"INFO", b"server")))
         if not server_id:
             raise ResponseError("INFO server names no run_id")
         return server_id
+
+    async def _primary_address(self) -> tuple[str, int]:
+        """Where the sentinels say the primary is: the first sentinel that answers (they agree once a failover
+        is over; one that is down or does not know the master is skipped)."""
+        assert self._sentinel is not None
+        loop = asyncio.get_running_loop()
+        problems = []
+        for host, port in self._sentinel.sentinels:
+            try:
+                _, sentinel = await loop.create_connection(lambda: _Pipeline(self._timeout), host, port)
+            except OSError as exc:
+                problems.append(f"{host}:{port}: {exc.strerror or exc}")
+                continue
+            try:
+                reply = await sentinel.request(encode_command(
+                    b"SENTINEL", b"get-master-addr-by-name", self._sentinel.master.encode()))
+            except (RedisConnectionError, RedisTimeoutError, ResponseError) as exc:
+                problems.append(f"{host}:{port}: {exc}")
+                continue
+            finally:
+                sentinel.close()
+            if reply:
+                return reply[0].decode(), int(reply[1])
+            problems.append(f"{host}:{port}: does not know {self._sentinel.master!r}")
+        raise RedisConnectionError(f"no sentinel named the primary ({'; '.join(problems)})")
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         """For rediss:// URLs: verified TLS unless the URL says ssl_cert_reqs=none."""

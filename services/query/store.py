@@ -608,3 +608,13 @@ class QueryStore:
         return await self._pool.fetch(
             "SELECT department_code, system_id, day, sum(n)::bigint AS n FROM access_daily"
             " WHERE day >= $1 AND day < $2 GROUP BY 1, 2, 3", first, last)
+
+    async def answered_by_resource(self, first: dt.date, last: dt.date, after: str,
+                                   limit: int) -> list[asyncpg.Record]:
+        """Answered calls per resource over the rolled-up days [first, last), resources after ``after`` in code
+        order, ``limit`` at most (ListResourceUsage: the catalog's search ranking)."""
+        return await self._search.fetch(
+            "SELECT resource_code, sum(n)::bigint AS n FROM access_daily WHERE day >= $1 AND day < $2"
+            f" AND result = '{ANSWERED}' AND resource_code > $3 GROUP BY resource_code ORDER BY resource_code"
+            " LIMIT $4", first, last, after, limit)
+

@@ -13,8 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
+from services.runtime.redis_target import sentinel_target
 from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ Handler = Callable[[dict], Awaitable[None] | None]
 # Record cache entries: query caches provider records under these names; whoever changes a record deletes them.
 RECORD_KEY_PREFIX = "rec:"
 INVALIDATION_RETRY_SECONDS = 1.0
+#: How long a sentinel may take to say where the primary is.
+SENTINEL_TIMEOUT_SECONDS = 1.0
 # Beyond this many pending keys of one dataset, the whole dataset is invalidated instead.
 MAX_PENDING_KEYS = 100_000
 DELETE_CHUNK = 1000
@@ -44,8 +48,16 @@ def record_cache_key(dataset: str, key: str) -> str:
 
 
 def create_client(url: str) -> aioredis.Redis:
-    """A client for ``redis://``, ``rediss://`` or ``unix://`` URLs (the embedded server uses a socket)."""
-    return aioredis.from_url(url, decode_responses=False, health_check_interval=30)
+    """A client for ``redis://``, ``rediss://`` or ``unix://`` URLs (the embedded server uses a socket), or for
+    the primary the sentinels of a ``redis+sentinel://`` URL name (services/runtime/redis_target.py): redis-py's
+    Sentinel pool asks them for the primary at each connection, so after a failover the client reconnects to the
+    new one."""
+    target = sentinel_target(url)
+    if target is None:
+        return aioredis.from_url(url, decode_responses=False, health_check_interval=30)
+    sentinels = Sentinel(list(target.sentinels), socket_timeout=SENTINEL_TIMEOUT_SECONDS)
+    return sentinels.master_for(target.master, decode_responses=False, health_check_interval=30,
+                                username=target.username, password=target.password, db=target.db)
 
 
 async def publish(client: aioredis.Redis, channel: str, payload: dict) -> None:

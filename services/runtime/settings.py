@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from services.runtime import person_secrets
+from services.runtime import person_secrets, redis_target
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.telemetry import tracing_problems
 
@@ -38,6 +38,10 @@ class Settings:
     workers: int = 1
     database_url: str = ""
     redis_url: str = ""
+    #: Redis Sentinel (GOVSHARE_REDIS_SENTINELS, GOVSHARE_REDIS_SENTINEL_MASTER): when set, ``redis_url`` is the
+    #: redis+sentinel:// URL every Redis client follows the primary through (services/runtime/redis_target.py).
+    redis_sentinels: tuple[str, ...] = ()
+    redis_sentinel_master: str = ""
     internal_key: bytes = b""
     token_private_key: str = ""
     token_public_key: str = ""
@@ -114,6 +118,9 @@ class Settings:
     descriptor_set: str = ""
     #: The edge only: the share (percent) of successful calls written to the access log; failed calls always are.
     edge_access_log_percent: float = 1.0
+    #: Catalog only: how often each replica refreshes the entries' use counts from the query service (search
+    #: ranking; 0: never). Needs query_target; without it the ranking has no use counts.
+    catalog_usage_refresh_seconds: float = 3600.0
     #: How often the supervision service recomputes the current and the previous month (0: only on demand).
     supervision_snapshot_seconds: int = 3600
     #: Persons (issue 12, authorization only): a person token's lifetime, and the session's absolute end
@@ -194,6 +201,7 @@ _FLOAT_FIELDS = {
     "GOVSHARE_PROVIDER_TIMEOUT_SECONDS": ("provider_timeout_seconds", 0.05, 600.0),
     "GOVSHARE_PROVIDER_BREAKER_OPEN_SECONDS": ("provider_breaker_open_seconds", 0.1, 3600.0),
     "GOVSHARE_EDGE_ACCESS_LOG_PERCENT": ("edge_access_log_percent", 0.0, 100.0),
+    "GOVSHARE_CATALOG_USAGE_REFRESH_SECONDS": ("catalog_usage_refresh_seconds", 0.0, 86400.0),
 }
 _STR_FIELDS = {
     "GOVSHARE_DATABASE_URL": "database_url",
@@ -294,6 +302,7 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
     for name, attr in _STR_FIELDS.items():
         if name in env:
             values[attr] = env[name].strip()
+    _parse_sentinels(env, values, errors)
     for name, (attr, low, high) in _INT_FIELDS.items():
         if name in env:
             values[attr] = _parse_number(name, env[name], int, low, high, errors)
@@ -301,6 +310,31 @@ def _parse_env(component: str, env: Mapping[str, str], errors: list[str]) -> dic
         if name in env:
             values[attr] = _parse_number(name, env[name], float, low, high, errors)
     return values
+
+
+def _parse_sentinels(env: Mapping[str, str], values: dict[str, object], errors: list[str]) -> None:
+    """GOVSHARE_REDIS_SENTINELS + GOVSHARE_REDIS_SENTINEL_MASTER: both or neither; with them the Redis URL becomes
+    the redis+sentinel:// URL (credentials and database kept from GOVSHARE_REDIS_URL), one configuration for every
+    client."""
+    raw = env.get("GOVSHARE_REDIS_SENTINELS", "").strip()
+    master = env.get("GOVSHARE_REDIS_SENTINEL_MASTER", "").strip()
+    if not raw and not master:
+        return
+    if not raw or not master:
+        errors.append("GOVSHARE_REDIS_SENTINELS and GOVSHARE_REDIS_SENTINEL_MASTER must be set together")
+        return
+    addresses, problems = redis_target.parse_addresses(raw)
+    if problems:
+        errors.append(f"GOVSHARE_REDIS_SENTINELS={raw!r}: {'; '.join(problems)} (expected host:port,host:port)")
+        return
+    base = str(values.get("redis_url", ""))
+    if base and not base.startswith("redis://"):
+        errors.append("GOVSHARE_REDIS_URL: with sentinels it may only give the password and database (redis://…; "
+                      "TLS to a Sentinel deployment is not supported)")
+        return
+    values["redis_sentinels"] = tuple(f"{host}:{port}" for host, port in addresses)
+    values["redis_sentinel_master"] = master
+    values["redis_url"] = redis_target.sentinel_url(addresses, master, base)
 
 
 def _audit_key_problems(settings: Settings) -> list[str]:

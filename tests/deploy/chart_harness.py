@@ -35,8 +35,9 @@ COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation", "sup
 # Who calls whom (DESIGN.md, "The mesh"); the source the NetworkPolicies must follow.
 CALLS = {
     "gateway": {"catalog", "authorization", "query", "foundation", "supervision"},
-    # catalog and foundation deliver their administrative events to authorization (AdminLogIntakeService).
-    "catalog": {"authorization"},
+    # catalog and foundation deliver their administrative events to authorization (AdminLogIntakeService);
+    # catalog asks query for the resources' use counts (AuditFiguresService.ListResourceUsage, search ranking).
+    "catalog": {"authorization", "query"},
     "authorization": {"catalog"},
     "query": {"authorization", "catalog", "foundation"},
     "foundation": {"authorization"},

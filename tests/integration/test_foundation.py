@@ -8,6 +8,7 @@ RPCs, as the platform does) without touching the session database that other mod
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import json
 import uuid
@@ -30,7 +31,7 @@ from govshare.foundation.v1 import foundation_pb2_grpc
 from govshare.provider.v1 import provider_pb2 as ppb
 from govshare.provider.v1 import provider_pb2_grpc
 from services.foundation import synthetic
-from services.foundation.bulk import BulkLoadError, copy_dataset
+from services.foundation.bulk import BulkLoadError, LoadProgress, ProgressPrinter, copy_dataset
 from services.foundation.component import create_component
 from services.foundation.datasets import DATASETS
 from services.runtime import db
@@ -716,6 +717,45 @@ async def test_copy_dataset_reports_bad_records_after_loading_the_good_ones(call
     assert caught.value.loaded == 1
     assert [(r.index, r.key) for r in caught.value.rejected] == [(1, bad["citizen_id"]), (2, good["citizen_id"])]
     assert (await calls.lookup("population", good["citizen_id"])).found
+
+
+async def test_copy_dataset_reports_progress_after_every_batch_and_keeps_going_past_bad_records(
+        calls: Calls, pool: asyncpg.Pool) -> None:
+    persons = fresh_persons(2500)
+    persons[1200] = {**persons[1200], "ethnicity": "火星族"}
+    reports: list[LoadProgress] = []
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code, persons, batch_size=1000, total=2500,
+                           progress=reports.append)
+    assert caught.value.loaded == 2499
+    assert [(r.read, r.loaded, r.rejected, r.done) for r in reports] == [
+        (1000, 1000, 0, False), (2000, 1999, 1, False), (2500, 2499, 1, False), (2500, 2499, 1, True)]
+    assert all(r.total == 2500 and r.dataset == "population" and r.rate > 0 for r in reports)
+    middle = reports[1]
+    assert middle.eta_seconds == pytest.approx(500 / middle.rate)
+    assert reports[-1].eta_seconds == 0
+    assert (await calls.lookup("population", persons[-1]["citizen_id"])).found  # the rest of the load went in
+
+
+async def test_progress_printer_writes_counts_rate_and_eta_lines_at_its_interval(pool: asyncpg.Pool) -> None:
+    every, stream = io.StringIO(), io.StringIO()
+    persons = fresh_persons(3000)
+    await copy_dataset(pool, "population", POLICE.department_code, persons[:1500], batch_size=500, total=1500,
+                       progress=ProgressPrinter(every, interval=0))
+    lines = every.getvalue().splitlines()
+    assert len(lines) == 4  # three batches and the end
+    assert lines[0].startswith("population: 500 / 1,500 records read (33.3%), 500 loaded, 0 rejected, ")
+    assert "records/s" in lines[0] and "ETA 0:" in lines[0]
+    assert lines[-1].startswith("population: 1,500 / 1,500 records read (100.0%)") and lines[-1].endswith("done")
+    assert all(p["citizen_id"] not in every.getvalue() for p in persons)  # counts only: no personal data
+
+    # A long interval: the first report and the last, nothing in between.
+    await copy_dataset(pool, "population", POLICE.department_code, persons[1500:], batch_size=500,
+                       progress=ProgressPrinter(stream, interval=3600))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("population: 500 records read, 500 loaded") and lines[0].endswith("ETA unknown")
+    assert lines[1].startswith("population: 1,500 records read, 1,500 loaded") and lines[1].endswith("done")
 
 
 # ---- bad input -----------------------------------------------------------------------------------------------------

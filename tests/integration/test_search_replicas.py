@@ -134,6 +134,115 @@ async def _equals(found: Awaitable[list[str]], expected: list[str]) -> bool:
     return await found == expected
 
 
+#: A usage refresh reaches both replicas' indexes within this (each refreshes every 0.2 s, then catches up).
+USAGE_BOUND_SECONDS = 20.0
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def usage_replicas(base_settings: Settings, platform) -> AsyncIterator[tuple[Client, Client]]:  # type: ignore[no-untyped-def]
+    """Two replicas that take their entries' use counts from the platform's (real) query service."""
+    settings = base_settings.with_overrides(query_target=platform.port("query"), catalog_usage_refresh_seconds=0.2)
+    first, second = await _replica(settings), await _replica(settings)
+    yield first.client, second.client
+    await first.stop()
+    await second.stop()
+
+
+async def _answered(conn: asyncpg.Connection, resource_code: str, provider: str, calls: int) -> None:
+    """``calls`` answered calls of a resource ten days ago, as the query service counts them per day."""
+    day = (dt.datetime.now(dt.timezone(dt.timedelta(hours=8))) - dt.timedelta(days=10)).date()
+    await conn.execute(
+        "INSERT INTO query.access_daily VALUES ($1, $2, 'sys-usage', $2, $3, 'usage-test', 'ANSWERED', '', $4)"
+        " ON CONFLICT (day, department_code, system_id, provider_department_code, resource_code, purpose, result,"
+        " deny_reason) DO UPDATE SET n = excluded.n", day, provider, resource_code, calls)
+    # Denied calls are not use.
+    await conn.execute(
+        "INSERT INTO query.access_daily VALUES ($1, $2, 'sys-usage', $2, $3, 'usage-test', 'DENIED', 'NO_GRANT',"
+        " 10000) ON CONFLICT DO NOTHING", day, provider, resource_code)
+
+
+async def test_widely_used_first_then_recent_among_equally_relevant_and_the_order_follows_use(
+        usage_replicas: tuple[Client, Client], base_settings: Settings) -> None:
+    catalog, other = usage_replicas
+    dept = department().department_code
+    first = await catalog.publish(make_entry(dept, name="人口信息丙", summary="丙"))
+    second = await catalog.publish(make_entry(dept, name="人口信息丁", summary="丁"))
+    low, high = sorted([first.code, second.code])
+    # Neither used, same week: code order.
+    assert await codes(catalog, "人口", provider_department_code=dept) == [low, high]
+
+    async def ranked_on_both(expected: list[str]) -> bool:
+        return await eventually(lambda: _on_both((catalog, other), dept, expected), USAGE_BOUND_SECONDS)
+
+    conn = await asyncpg.connect(base_settings.database_url)
+    try:
+        # The second entry is used (40 answered calls, and many denied ones for the first): it comes first.
+        await _answered(conn, high, dept, 40)
+        await conn.execute("UPDATE query.access_daily SET resource_code = $1 WHERE resource_code = $2"
+                           " AND result = 'DENIED' AND purpose = 'usage-test'", low, high)
+        assert await ranked_on_both([high, low])
+        assert await conn.fetchval("SELECT uses FROM catalog.entry_usage WHERE code = $1", high) == 40
+        # The first is used a hundredfold more: it overtakes the second.
+        await _answered(conn, low, dept, 4000)
+        assert await ranked_on_both([low, high])
+        # Of the same order of magnitude of use, the more recent publication comes first.
+        await _answered(conn, high, dept, 9000)
+        await conn.execute("UPDATE catalog.entry_versions SET publish_time = publish_time - interval '35 days', "
+                           "update_time = now() WHERE code = $1", high)
+        assert await ranked_on_both([low, high])
+        await conn.execute("UPDATE catalog.entry_versions SET publish_time = publish_time - interval '70 days', "
+                           "update_time = now() WHERE code = $1", low)
+        assert await ranked_on_both([high, low])
+    finally:
+        await conn.close()
+
+
+async def test_resource_usage_is_internal_checked_and_paged(platform, base_settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """ListResourceUsage: platform services only, bad sizes named, pages in code order that add up."""
+    from govshare.query.v1 import figures_pb2, figures_pb2_grpc
+    from services.runtime.errors import details_of
+    from services.runtime.identity import AssertionSigner, service_caller
+
+    dept = department().department_code
+    used = [f"101001/{900000 + n:06d}" for n in range(3)]  # resource codes as query counts them
+    conn = await asyncpg.connect(base_settings.database_url)
+    try:
+        for n, code in enumerate(used):
+            await _answered(conn, code, dept, n + 1)
+    finally:
+        await conn.close()
+    signer = AssertionSigner(platform.settings["query"].internal_key)
+    async with grpc.aio.insecure_channel(platform.port("query")) as channel:
+        stub = figures_pb2_grpc.AuditFiguresServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as system:
+            await stub.ListResourceUsage(figures_pb2.ListResourceUsageRequest(),
+                                         metadata=signer.metadata(Caller("sys-x", dept)), timeout=10)
+        assert system.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        catalog = signer.metadata(service_caller("catalog"))
+        with pytest.raises(grpc.aio.AioRpcError) as bad:
+            await stub.ListResourceUsage(figures_pb2.ListResourceUsageRequest(days=400, page_size=-1),
+                                         metadata=catalog, timeout=10)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert {v.field for v in details_of(bad.value)[1].field_violations} == {"days", "page_size"}
+        found: dict[str, int] = {}
+        token, pages = "", 0
+        while True:
+            page = await stub.ListResourceUsage(figures_pb2.ListResourceUsageRequest(page_size=2, page_token=token),
+                                                metadata=catalog, timeout=10)
+            codes_of_page = [u.resource_code for u in page.usages]
+            assert codes_of_page == sorted(codes_of_page) and not set(codes_of_page) & set(found)
+            found.update((u.resource_code, u.answered_count) for u in page.usages)
+            token, pages = page.next_page_token, pages + 1
+            if not token:
+                break
+        assert {code: found[code] for code in used} == {used[0]: 1, used[1]: 2, used[2]: 3}
+        assert pages >= 2
+
+
+async def _on_both(clients: tuple[Client, Client], dept: str, expected: list[str]) -> bool:
+    return all([await codes(client, "人口", provider_department_code=dept) == expected for client in clients])
+
+
 async def test_filters(replicas: tuple[Client, Client]) -> None:
     catalog, _ = replicas
     dept = department().department_code

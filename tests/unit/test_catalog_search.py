@@ -74,12 +74,16 @@ def test_code_order_sorts_as_the_codes_do(codes: list[str]) -> None:
     assert all(0 <= index.code_order(code) < 2**49 for code in codes)
 
 
-def test_rank_key_puts_recent_weeks_then_use_then_code_first() -> None:
+def test_rank_key_puts_widely_used_then_recent_weeks_then_code_first() -> None:
     now = dt.datetime(2026, 11, 30, tzinfo=dt.UTC)
     keys = [index.rank_key(now, 0, "101001/000002"), index.rank_key(now, 0, "101001/000001"),
-            index.rank_key(now, 50, "101001/000009"), index.rank_key(now - dt.timedelta(days=8), 10**6, "101001/0")]
-    assert sorted(keys, reverse=True) == [keys[2], keys[1], keys[0], keys[3]]
+            index.rank_key(now, 50, "101001/000009"), index.rank_key(now - dt.timedelta(days=8), 10**6, "101001/0"),
+            index.rank_key(now - dt.timedelta(days=8), 0, "101001/000001"),
+            index.rank_key(now, 10**12, "399999999/999999")]
+    assert sorted(keys, reverse=True) == [keys[5], keys[3], keys[2], keys[1], keys[0], keys[4]]
     assert max(keys) < 2**64
+    # The same order of magnitude of use is a tie: recency decides.
+    assert index.rank_key(now, 20, "101001/000001") > index.rank_key(now - dt.timedelta(days=8), 99, "101001/000001")
 
 
 def test_highlight_spans_map_back_to_the_stored_text() -> None:

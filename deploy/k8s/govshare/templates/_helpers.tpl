@@ -65,7 +65,7 @@ gateway:
 catalog:
   database: true
   redis: true
-  calls: [authorization]
+  calls: [authorization, query]
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: false

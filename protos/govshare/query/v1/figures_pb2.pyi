@@ -23,3 +23,29 @@ class ListDepartmentFiguresResponse(_message.Message):
     FIGURES_FIELD_NUMBER: _ClassVar[int]
     figures: _containers.RepeatedCompositeFieldContainer[_figures_pb2.Figure]
     def __init__(self, figures: _Optional[_Iterable[_Union[_figures_pb2.Figure, _Mapping]]] = ...) -> None: ...
+
+class ListResourceUsageRequest(_message.Message):
+    __slots__ = ("days", "page_size", "page_token")
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    days: int
+    page_size: int
+    page_token: str
+    def __init__(self, days: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListResourceUsageResponse(_message.Message):
+    __slots__ = ("usages", "next_page_token")
+    USAGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    usages: _containers.RepeatedCompositeFieldContainer[ResourceUsage]
+    next_page_token: str
+    def __init__(self, usages: _Optional[_Iterable[_Union[ResourceUsage, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ResourceUsage(_message.Message):
+    __slots__ = ("resource_code", "answered_count")
+    RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    resource_code: str
+    answered_count: int
+    def __init__(self, resource_code: _Optional[str] = ..., answered_count: _Optional[int] = ...) -> None: ...

@@ -41,6 +41,11 @@ class AuditFiguresServiceStub:
                 request_serializer=govshare_dot_query_dot_v1_dot_figures__pb2.ListDepartmentFiguresRequest.SerializeToString,
                 response_deserializer=govshare_dot_query_dot_v1_dot_figures__pb2.ListDepartmentFiguresResponse.FromString,
                 _registered_method=True)
+        self.ListResourceUsage = channel.unary_unary(
+                '/govshare.query.v1.AuditFiguresService/ListResourceUsage',
+                request_serializer=govshare_dot_query_dot_v1_dot_figures__pb2.ListResourceUsageRequest.SerializeToString,
+                response_deserializer=govshare_dot_query_dot_v1_dot_figures__pb2.ListResourceUsageResponse.FromString,
+                _registered_method=True)
 
 
 class AuditFiguresServiceServicer:
@@ -54,6 +59,14 @@ class AuditFiguresServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListResourceUsage(self, request, context):
+        """The answered calls of each resource over the last whole days (China Standard Time), from the daily counts:
+        the catalog ranks widely used resources first among equally relevant search results.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuditFiguresServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -61,6 +74,11 @@ def add_AuditFiguresServiceServicer_to_server(servicer, server):
                     servicer.ListDepartmentFigures,
                     request_deserializer=govshare_dot_query_dot_v1_dot_figures__pb2.ListDepartmentFiguresRequest.FromString,
                     response_serializer=govshare_dot_query_dot_v1_dot_figures__pb2.ListDepartmentFiguresResponse.SerializeToString,
+            ),
+            'ListResourceUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListResourceUsage,
+                    request_deserializer=govshare_dot_query_dot_v1_dot_figures__pb2.ListResourceUsageRequest.FromString,
+                    response_serializer=govshare_dot_query_dot_v1_dot_figures__pb2.ListResourceUsageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -92,6 +110,33 @@ class AuditFiguresService:
             '/govshare.query.v1.AuditFiguresService/ListDepartmentFigures',
             govshare_dot_query_dot_v1_dot_figures__pb2.ListDepartmentFiguresRequest.SerializeToString,
             govshare_dot_query_dot_v1_dot_figures__pb2.ListDepartmentFiguresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListResourceUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.query.v1.AuditFiguresService/ListResourceUsage',
+            govshare_dot_query_dot_v1_dot_figures__pb2.ListResourceUsageRequest.SerializeToString,
+            govshare_dot_query_dot_v1_dot_figures__pb2.ListResourceUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,
