@@ -93,6 +93,18 @@ def _text(form: FormData, name: str) -> str:
     return str(form.get(name, "")).strip()
 
 
+def _quota(form: FormData) -> int | None:
+    """The quota typed (full-width digits too), None when blank or not a whole number an int64 holds."""
+    return forms.number(_text(form, "quota"), forms.INT64_MAX)
+
+
+def _quota_error(form: FormData, field: str) -> dict[str, str]:
+    """The quota's violation when something was typed that is not a quota (else nothing)."""
+    if _text(form, "quota") and _quota(form) is None:
+        return {field: "调用上限请填写不超过 9223372036854775807 的非负整数（0 表示不限）。"}
+    return {}
+
+
 # -- 首页 ------------------------------------------------------------------------------------------------------
 
 @signed_in
@@ -126,8 +138,7 @@ async def home(console: Console, request: Request, session: Session) -> Response
 
 def _filter_of(params: Any) -> catalog_pb2.EntryFilter:
     def number(name: str) -> int:
-        raw = params.get(name, "")
-        return int(raw) if str(raw).isdigit() else 0
+        return forms.number(params.get(name, "")) or 0
     return catalog_pb2.EntryFilter(category=number("category"), share_type=number("share_type"),
                                    update_cycle=number("update_cycle"), zone=number("zone"),
                                    provider_department_code=str(params.get("provider", "")).strip())
@@ -161,7 +172,7 @@ async def entry(console: Console, request: Request, session: Session) -> Respons
     code = request.query_params.get("code", "")
     version = request.query_params.get("version", "")
     got, problem = await _call(console, session, console.services.catalog.GetEntry, catalog_pb2.GetEntryRequest(
-        code=code, version=int(version) if version.isdigit() else 0))
+        code=code, version=forms.number(version) or 0))
     if problem:
         return _refused(console, request, problem)
     versions, _ = await _call(console, session, console.services.catalog.ListEntryVersions,
@@ -296,12 +307,12 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     form = await request.form()
     application = sharing_pb2.Application(
         resource_code=code, items=form.getlist("items"),
-        purposes=[int(p) for p in form.getlist("purposes") if str(p).isdigit()],
+        purposes=[n for p in form.getlist("purposes") if (n := forms.number(p))],
         purpose_text=_text(form, "purpose_text"), basis=_text(form, "basis"),
-        methods=[int(m) for m in form.getlist("methods") if str(m).isdigit()],
-        quota=int(_text(form, "quota")) if _text(form, "quota").isdigit() else 0)
+        methods=[n for m in form.getlist("methods") if (n := forms.number(m))],
+        quota=_quota(form) or 0)
     expire = forms.end_of_day(_text(form, "expire_date"))
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = _quota_error(form, "quota")
     if expire is not None:
         application.requested_expire_time.CopyFrom(expire)
     elif _text(form, "expire_date"):
@@ -375,10 +386,11 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
         decision, reason = _text(form, "decision"), _text(form, "reason")
         if decision == "refuse" and not reason:
             errors["reason"] = "拒绝时必须填写理由，理由将告知申请部门。"
+        errors |= _quota_error(form, "quota")
         reply = sharing_pb2.ReplyApplicationRequest(
             id=target, reason=reason, items=form.getlist("items"),
             decision=sharing_pb2.REPLY_DECISION_APPROVE if decision == "approve" else sharing_pb2.REPLY_DECISION_REFUSE,
-            quota=int(_text(form, "quota")) if _text(form, "quota").isdigit() else 0)
+            quota=_quota(form) or 0)
         expire = forms.end_of_day(_text(form, "expire_date"))
         if expire is not None:
             reply.expire_time.CopyFrom(expire)
@@ -479,20 +491,23 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
         else:
             patch = sharing_pb2.Grant(id=grant_id, items=form.getlist("items"))
             paths = ["items"]
-            if _text(form, "quota").isdigit():
-                patch.quota, paths = int(_text(form, "quota")), [*paths, "quota"]
+            errors = _quota_error(form, "quota")
+            if (quota := _quota(form)) is not None:
+                patch.quota, paths = quota, [*paths, "quota"]
             expire = forms.end_of_day(_text(form, "expire_date"))
             if expire is not None:
                 patch.expire_time.CopyFrom(expire)
                 paths.append("expire_time")
-            answer, problem = await _call(console, session, console.services.sharing.UpdateGrant,
-                                          sharing_pb2.UpdateGrantRequest(
-                                              grant=patch, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+            elif _text(form, "expire_date"):
+                errors["expire_time"] = "请按 年-月-日 填写有效期截止日期。"
+            answer, problem = (None, None) if errors else await _call(
+                console, session, console.services.sharing.UpdateGrant,
+                sharing_pb2.UpdateGrantRequest(grant=patch, update_mask=field_mask_pb2.FieldMask(paths=paths)))
             if problem and not problem.fields:
                 return _refused(console, request, problem)
             if problem:
                 errors = forms.field_errors(problem.fields, "grant.")
-            else:
+            elif not errors:
                 names = await _item_names(console, session, [answer.grant.resource_code])
                 return _done(session, f"已调整授权 {grant_id}：信息项 "
                                       f"{_named(names, answer.grant.resource_code, answer.grant.items)}，"
@@ -531,7 +546,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
         else:
             _a, problem = await _call(console, session, console.services.foundation.ResolveConflict,
                                       foundation_pb2.ResolveConflictRequest(
-                                          id=int(target) if target.isdigit() else 0,
+                                          id=forms.number(target, forms.INT64_MAX) or 0,
                                           adopt_other_value=_text(form, "adopt") == "yes",
                                           note=_text(form, "note")))
             if problem:
@@ -594,8 +609,9 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
 async def supervision(console: Console, request: Request, session: Session) -> Response:
     today = dt.datetime.now(CHINA).date()
     year_raw, month_raw = request.query_params.get("year", ""), request.query_params.get("month", "")
-    year = int(year_raw) if year_raw.isdigit() else today.year
-    month = int(month_raw) if month_raw.isdigit() and 1 <= int(month_raw) <= 12 else today.month
+    year = forms.number(year_raw) or today.year
+    month = forms.number(month_raw) or 0
+    month = month if 1 <= month <= 12 else today.month
     answer, problem = await _call(console, session, console.services.supervision.ListEvaluations,
                                   supervision_pb2.ListEvaluationsRequest(year=year, month=month,
                                                                          page_size=console.settings.page_size,

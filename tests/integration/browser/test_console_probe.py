@@ -1,0 +1,63 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
+"""The console tried as an outside tester does, with plain HTTP over the real platform: odd numbers in query
+strings and forms, unknown pages, wrong methods. Every answer is a Chinese page that says what to fix (4xx),
+never a 500 or a bare English line."""
+
+from __future__ import annotations
+
+import pytest
+from console_browser import browser, console_server, context, system_session
+
+from console.sessions import COOKIE
+
+pytestmark = pytest.mark.integration
+
+#: Digits that ``str.isdigit`` accepts but ``int`` does not, and numbers no int32 holds.
+ODD_NUMBERS = ["²", "①", "99999999999", "9" * 5000]
+#: Quotas are int64: these are not one.
+ODD_QUOTAS = ["²", "①", "-1", "1e3", "9" * 20, "9" * 5000]
+
+
+def _as(session) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"cookie": f"{COOKIE}={session.id}"}
+
+
+async def test_odd_numbers_in_query_strings_are_ignored_not_a_500(context, console_server, platform):  # type: ignore[no-untyped-def]
+    session = system_session(console_server, platform, "authority")
+    for odd in ODD_NUMBERS:
+        for path in (f"/catalog?category={odd}", f"/catalog?zone={odd}&update_cycle={odd}",
+                     f"/catalog/entry?code=101001/000001&version={odd}", f"/supervision?year={odd}&month={odd}",
+                     f"/persons?role={odd}"):
+            answer = await context.request.get(path, headers=_as(session))
+            assert answer.status == 200, (path[:80], answer.status, (await answer.text())[:300])
+    # Full-width digits typed with a Chinese input method mean the digits they show.
+    answer = await context.request.get("/catalog/entry?code=101001/000001&version=１", headers=_as(session))
+    assert answer.status == 200 and "人口基本信息" in await answer.text()
+
+
+async def test_an_odd_quota_is_shown_beside_its_field_not_a_500(context, console_server, platform):  # type: ignore[no-untyped-def]
+    session = system_session(console_server, platform, "police")
+    for odd in ODD_QUOTAS:
+        answer = await context.request.post("/grants", headers=_as(session), form={
+            "csrf_token": session.csrf, "id": "g-unknown", "action": "adjust", "quota": odd})
+        text = await answer.text()
+        assert answer.status == 400, (odd[:20], answer.status, text[:300])
+        assert "调用上限请填写" in text
+        answer = await context.request.post("/replies", headers=_as(session), form={
+            "csrf_token": session.csrf, "id": "a-unknown", "decision": "approve", "quota": odd})
+        assert answer.status == 400 and "调用上限请填写" in await answer.text()
+    answer = await context.request.post("/disputes", headers=_as(session), form={
+        "csrf_token": session.csrf, "kind": "conflict", "id": "²", "note": "x"})
+    assert answer.status < 500, (await answer.text())[:300]
+
+
+async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
+    session = system_session(console_server, platform, "civil")
+    answer = await context.request.get("/no-such-page", headers=_as(session))
+    assert answer.status == 404 and "页面不存在" in await answer.text()
+    assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    answer = await context.request.get("/drafts/submit", headers=_as(session))  # a POST-only action
+    assert answer.status == 405 and "请求方式不正确" in await answer.text()
+    assert "POST" in answer.headers["allow"]
+    answer = await context.request.get("/no-such-page")  # not signed in: the same page, without a menu
+    assert answer.status == 404 and "页面不存在" in await answer.text()
