@@ -5,8 +5,14 @@ never a 500 or a bare English line."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import subprocess
+import sys
+import urllib.request
+
 import pytest
-from console_browser import browser, console_server, context, system_session
+from console_browser import browser, console_server, context, login_demo, system_session
 
 from console.sessions import COOKIE
 
@@ -61,3 +67,44 @@ async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, cons
     assert "POST" in answer.headers["allow"]
     answer = await context.request.get("/no-such-page")  # not signed in: the same page, without a menu
     assert answer.status == 404 and "页面不存在" in await answer.text()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+async def test_the_console_process_signs_a_person_in(browser, platform):  # type: ignore[no-untyped-def]
+    """The console as `govshare up` and the chart start it (``python -m console``, uvicorn's own event loop),
+    not inside the test's loop: a channel made before uvicorn's loop runs made every sign-in a 500."""
+    port = _free_port()
+    env = {"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{port}", "GOVSHARE_CONSOLE_GATEWAY": platform.gateway,
+           "PATH": "/usr/bin:/bin"}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "console", env=env,
+                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if await asyncio.to_thread(_answers, f"http://127.0.0.1:{port}/healthz") or process.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert process.returncode is None, "the console process exited"
+        ctx = await browser.new_context(base_url=f"http://localhost:{port}", locale="zh-CN")
+        try:
+            page = await login_demo(ctx, platform, "police.approver")
+            assert "李审批" in await page.locator(".flash").inner_text()
+            response = await page.goto("/replies")
+            assert response.status == 200
+        finally:
+            await ctx.close()
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 10)
