@@ -75,14 +75,33 @@ def _done(session: Session, message: str, to: str) -> RedirectResponse:
 def _refused(console: Console, request: Request, problem: Problem) -> Response:
     if _expired(problem):
         return login_redirect(True)
+    message = problem.message
+    if problem.fields:  # this page has no form to show them beside: say them here
+        message = "提交的内容有误：" + "；".join(problem.fields.values())
     return console.page(request, "refused.html", status=_status(problem), title="操作未完成",
-                        message=problem.message, back=request.url.path)
+                        message=message, back=request.url.path)
+
+
+#: The platform's failures, not the person's: the page says the service is temporarily unavailable (503).
+_PLATFORM_DOWN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def _status(problem: Problem) -> int:
+    if problem.code in _PLATFORM_DOWN:
+        return 503
     return {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.PERMISSION_DENIED: 403,
             grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.FAILED_PRECONDITION: 409,
-            grpc.StatusCode.UNAVAILABLE: 503}.get(problem.code, 400)  # type: ignore[arg-type]
+            }.get(problem.code, 400)  # type: ignore[arg-type]
+
+
+def _status_of(problem: Problem | None) -> int:
+    """A listing page's status: 200, or the refusal's when its list could not be read (shown in its box)."""
+    return _status(problem) if problem is not None else 200
+
+
+def _down(*problems: Problem | None) -> Problem | None:
+    """The first of several calls' problems that is the platform being down (the home page's lists)."""
+    return next((p for p in problems if p is not None and p.code in _PLATFORM_DOWN), None)
 
 
 def _page_token(request: Request) -> str:
@@ -114,12 +133,14 @@ async def home(console: Console, request: Request, session: Session) -> Response
     size = console.settings.page_size
     replies, p1 = await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
         role=sharing_pb2.APPLICATION_ROLE_PROVIDER, state=sharing_pb2.APPLICATION_STATE_SUBMITTED, page_size=size))
-    reviews, _ = await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
+    reviews, p2 = await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
         filter=catalog_pb2.EntryFilter(state=catalog_pb2.ENTRY_STATE_SUBMITTED), page_size=size))
-    disputes, _ = await _call(console, session, s.disputes.ListDisputes, dispute_pb2.ListDisputesRequest(
+    disputes, p3 = await _call(console, session, s.disputes.ListDisputes, dispute_pb2.ListDisputesRequest(
         state=dispute_pb2.DISPUTE_STATE_OPEN, page_size=size))
-    conflicts, _ = await _call(console, session, s.foundation.ListConflicts, foundation_pb2.ListConflictsRequest(
+    conflicts, p4 = await _call(console, session, s.foundation.ListConflicts, foundation_pb2.ListConflictsRequest(
         state=foundation_pb2.CONFLICT_STATE_OPEN, page_size=size))
+    # A service that is down must not look like "nothing waits for you": say so, with a 503.
+    down = _down(p1, p2, p3, p4)
     if _expired(p1):
         return login_redirect(True)
     roles = set(session.person.roles)
@@ -128,7 +149,7 @@ async def home(console: Console, request: Request, session: Session) -> Response
     shown_disputes = disputes.disputes if disputes else []
     names = await _names(console, session, [a.applicant_department_code for a, _ in due],
                          [a.resource_code for a, _ in due] + [d.resource_code for d in shown_disputes])
-    return console.page(request, "home.html", title="首页", due=due, **names,
+    return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
@@ -162,7 +183,8 @@ async def catalog(console: Console, request: Request, session: Session) -> Respo
     if _expired(problem):
         return login_redirect(True)
     params = {k: v for k, v in request.query_params.items() if k != "page_token"}
-    return console.page(request, "catalog.html", title="目录", entries=answer.entries if answer else [],
+    return console.page(request, "catalog.html", status=_status_of(problem), title="目录",
+                        entries=answer.entries if answer else [],
                         next_token=answer.next_page_token if answer else "", params=params, q=q,
                         problem=problem, errors=forms.field_errors(problem.fields, "filter.") if problem else {})
 
@@ -561,7 +583,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                                foundation_pb2.ListConflictsRequest(page_size=console.settings.page_size,
                                                                    page_token=request.query_params.get("c_token", "")))
     shown = listed.disputes if listed else []
-    return console.page(request, "disputes.html", status=400 if errors else 200, title="异议与冲突",
+    return console.page(request, "disputes.html", status=400 if errors else _status_of(problem), title="异议与冲突",
                         **await _names(console, session,
                                        [d.reporter_department_code for d in shown]
                                        + [c.other_source_department_code for c in
@@ -591,7 +613,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                              page_size=console.settings.page_size,
                                              page_token=request.query_params.get("e_token", "")))
     shown = accesses.accesses if accesses else []
-    return console.page(request, "audit.html", title="审计", resource=resource,
+    return console.page(request, "audit.html", status=_status_of(problem), title="审计", resource=resource,
                         **await _names(console, session,
                                        [a.department_code for a in shown]
                                        + [e.actor_department_code for e in (events.events if events else [])],
@@ -621,7 +643,8 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     evaluations = list(answer.evaluations) if answer else []
     chart = charts.bar_chart([(e.department_code[-6:], e.score) for e in evaluations], maximum=100,
                              title=f"{year}年{month}月各部门综合得分") if evaluations else ""
-    return console.page(request, "supervision.html", title="监督", year=year, month=month, evaluations=evaluations,
+    return console.page(request, "supervision.html", status=_status_of(problem), title="监督", year=year, month=month,
+                        evaluations=evaluations,
                         **await _names(console, session, [e.department_code for e in evaluations]),
                         chart=chart, next_token=answer.next_page_token if answer else "", problem=problem,
                         indicator_names=labels.INDICATOR)

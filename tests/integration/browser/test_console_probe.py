@@ -12,9 +12,12 @@ import sys
 import urllib.request
 
 import pytest
+import uvicorn
 from console_browser import browser, console_server, context, login_demo, system_session
 
-from console.sessions import COOKIE
+from console.app import create_app
+from console.sessions import COOKIE, Person
+from console.settings import ConsoleSettings
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +111,52 @@ async def test_the_console_process_signs_a_person_in(browser, platform):  # type
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 10)
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A platform that accepts the connection and never answers (a stopped process: calls time out)."""
+    await reader.read()
+    writer.close()
+
+
+@pytest.mark.parametrize("platform_state", ["refusing", "silent"])
+async def test_pages_say_the_platform_is_temporarily_unavailable(context, platform_state):  # type: ignore[no-untyped-def]
+    """Every page over a platform that is down (nothing listens: UNAVAILABLE) or stopped (it never answers:
+    DEADLINE_EXCEEDED) is a 503 that says so — the home page too, which showed "nothing waits for you"."""
+    silent = await asyncio.start_server(_silent, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    if platform_state == "refusing":
+        silent.close()
+        await silent.wait_closed()
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{port}", call_timeout_seconds=1.0))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        url = f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
+        session = app.state.console.sessions.create(
+            Person(username="probe", display_name="探测", department_code="11110100MB00000027",
+                   roles=("REVIEWER", "AUDITOR")), "a-token", 4_000_000_000.0)
+        for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes", "/supervision"):
+            answer = await context.request.get(url + path, headers=_as(session))
+            text = await answer.text()
+            assert answer.status == 503, (path, answer.status, text[-600:])
+            assert "平台服务" in text, path
+    finally:
+        server.should_exit = True
+        await task
+        silent.close()
+
+
+async def test_a_refused_action_without_a_form_says_which_value_is_wrong(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """Submitting an entry by a code that is no code: the refusal page has no field to show the service's reason
+    beside, so it says it (it said "fix the fields as their hints say", and showed no field)."""
+    session = system_session(console_server, platform, "police")
+    answer = await context.request.post("/drafts/submit", headers=_as(session),
+                                        form={"csrf_token": session.csrf, "code": "😀"})
+    text = await answer.text()
+    assert answer.status == 400, text[-600:]
+    assert "提交的内容有误：" in text and "请按字段旁的提示" not in text
