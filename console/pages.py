@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from console import charts, forms, labels
 from console.app import Console, day, login_redirect, signed_in, working_days_left
-from console.errors import Problem, problem_of
+from console.errors import PAGE_TOKEN_REFUSED, Problem, problem_of
 from console.sessions import Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
@@ -76,7 +76,7 @@ def _refused(console: Console, request: Request, problem: Problem) -> Response:
     if _expired(problem):
         return login_redirect(True)
     message = problem.message
-    if problem.fields:  # this page has no form to show them beside: say them here
+    if problem.fields and message != PAGE_TOKEN_REFUSED:  # this page has no form to show them beside: say them
         message = "提交的内容有误：" + "；".join(problem.fields.values())
     return console.page(request, "refused.html", status=_status(problem), title="操作未完成",
                         message=message, back=request.url.path)

@@ -160,3 +160,15 @@ async def test_a_refused_action_without_a_form_says_which_value_is_wrong(context
     text = await answer.text()
     assert answer.status == 400, text[-600:]
     assert "提交的内容有误：" in text and "请按字段旁的提示" not in text
+
+
+@pytest.mark.parametrize("path", ["/catalog?page_token=garbage", "/review?page_token=%E4%BC%AA",
+                                  "/grants?page_token=AAAA", "/audit?page_token=x"])
+async def test_a_garbage_page_token_says_to_start_from_the_first_page(context, console_server, platform, path):  # type: ignore[no-untyped-def]
+    """A stale, forged or foreign page link: the person cannot fix a field they cannot see (the page said "fix
+    the fields as their hints say", with a 200 on the catalog), so the page says to start again from page one."""
+    session = system_session(console_server, platform, "authority")
+    answer = await context.request.get(path, headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    assert "分页链接无效或已过期" in text and "请按字段旁的提示" not in text
