@@ -186,7 +186,19 @@ async def catalog(console: Console, request: Request, session: Session) -> Respo
     return console.page(request, "catalog.html", status=_status_of(problem), title="目录",
                         entries=answer.entries if answer else [],
                         next_token=answer.next_page_token if answer else "", params=params, q=q,
-                        problem=problem, errors=forms.field_errors(problem.fields, "filter.") if problem else {})
+                        problem=problem, errors=_catalog_errors(problem))
+
+
+#: The catalog's query-string inputs by the request field the service names in its violations.
+_CATALOG_INPUTS = {"query": "q", "provider_department_code": "provider"}
+
+
+def _catalog_errors(problem: Problem | None) -> dict[str, str]:
+    """Violations beside the catalog's filter inputs (named q and provider, not as the request's fields)."""
+    if problem is None:
+        return {}
+    return {_CATALOG_INPUTS.get(name, name): text
+            for name, text in forms.field_errors(problem.fields, "filter.").items()}
 
 
 @signed_in

@@ -172,3 +172,15 @@ async def test_a_garbage_page_token_says_to_start_from_the_first_page(context, c
     text = await answer.text()
     assert answer.status == 400, (answer.status, text[-600:])
     assert "分页链接无效或已过期" in text and "请按字段旁的提示" not in text
+
+
+@pytest.mark.parametrize("query", ["q=" + "人" * 5000, "provider=not-a-credit-code"])
+async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, console_server, platform, query):  # type: ignore[no-untyped-def]
+    """The service names filter.provider_department_code or query; the inputs are provider and q: the page said
+    "fix the fields as their hints say" and showed no hint."""
+    session = system_session(console_server, platform, "civil")
+    answer = await context.request.get(f"/catalog?{query}", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    name = query.split("=", 1)[0]
+    assert f'id="{name}-error"' in text, text[-1500:]
