@@ -79,6 +79,36 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class Unexpected:
+    """An unexpected error is a Chinese 500 page, logged by its type and path only: re-raised (as Starlette's
+    ServerErrorMiddleware does), uvicorn would log the exception's message, which may quote what was typed —
+    an ID number, a name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:  # the last resort: a page, never a trace
+            if started:
+                log.error("page failed after its answer began: %s %s (%s)", scope.get("method"), scope.get("path"),
+                          type(exc).__name__)
+                return
+            response = await server_error(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 class Console:
     """What every page handler needs: settings, the services, the sessions and the templates."""
 
@@ -361,9 +391,10 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
         await services.close()
         await sessions.close()
 
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(SessionSync, store=sessions)],
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(Unexpected),
+                                         Middleware(SessionSync, store=sessions)],
                     lifespan=lifespan,
-                    exception_handlers={404: http_problem, 405: http_problem, Exception: server_error})
+                    exception_handlers={404: http_problem, 405: http_problem})
     app.state.console = console
     app.state.oidc_pending = oidc.pending_sign_ins(sessions, clock)
     return app

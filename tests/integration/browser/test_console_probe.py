@@ -6,6 +6,7 @@ never a 500 or a bare English line."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import urllib.request
 import pytest
 import uvicorn
 from console_browser import browser, console_server, context, login_demo, system_session
+from starlette.requests import Request
+from starlette.routing import Route
 
 from console.app import create_app
 from console.sessions import COOKIE, Person
@@ -184,3 +187,35 @@ async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, conso
     assert answer.status == 400, (answer.status, text[-600:])
     name = query.split("=", 1)[0]
     assert f'id="{name}-error"' in text, text[-1500:]
+
+
+async def test_an_unexpected_error_is_a_chinese_page_and_its_text_stays_out_of_the_logs(context, caplog):  # type: ignore[no-untyped-def]
+    """A page that fails for a reason nobody foresaw (an exception quoting what was typed): a Chinese 500 page
+    under the CSP, and no log line — the console's nor uvicorn's — carries the exception's text."""
+    citizen_id = "342322194911060454"
+
+    async def boom(_request: Request) -> None:
+        raise ValueError(f"invalid literal for int() with base 10: {citizen_id!r}")
+
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway="127.0.0.1:9"))
+    app.router.routes.insert(0, Route("/boom", boom))
+    # log_config=None: uvicorn's loggers propagate, so caplog sees what uvicorn would print
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        url = f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
+        with caplog.at_level(logging.DEBUG):
+            answer = await context.request.get(url + "/boom")
+        text = await answer.text()
+        assert answer.status == 500 and "意外错误" in text and citizen_id not in text
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+        assert [r for r in caplog.records if r.name == "govshare.console" and "ValueError" in r.getMessage()]
+        logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
+        assert citizen_id not in logged
+    finally:
+        server.should_exit = True
+        await task
