@@ -23,7 +23,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # uvicorn's access log prints every URL; the console puts nothing personal in URLs, but query strings of
     # catalog searches are still the person's business: keep access lines out.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False,
+    # A factory, called by uvicorn inside the event loop it serves on: the app's gRPC channel belongs to the loop
+    # it is made in, and one made here (before uvicorn's loop exists) failed every call, the sign-in first.
+    uvicorn.run(lambda: create_app(settings), factory=True, host=settings.host, port=settings.port, access_log=False,
                 ssl_certfile=settings.tls_cert or None, ssl_keyfile=settings.tls_key or None,
                 proxy_headers=False, server_header=False, log_level="info")
 

@@ -66,7 +66,7 @@ def _directory(console: Console) -> directory_pb2_grpc.DirectoryServiceStub:
 
 
 def _number(raw: str) -> int:
-    return int(raw) if raw.isdigit() and len(raw) < 10 else 0  # an int32 enum: anything longer is no value
+    return forms.number(raw) or 0  # an int32 enum: anything it cannot hold is no value
 
 
 async def _departments(console: Console, session: Session) -> dict[str, str]:

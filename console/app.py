@@ -79,6 +79,36 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class Unexpected:
+    """An unexpected error is a Chinese 500 page, logged by its type and path only: re-raised (as Starlette's
+    ServerErrorMiddleware does), uvicorn would log the exception's message, which may quote what was typed —
+    an ID number, a name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:  # the last resort: a page, never a trace
+            if started:
+                log.error("page failed after its answer began: %s %s (%s)", scope.get("method"), scope.get("path"),
+                          type(exc).__name__)
+                return
+            response = await server_error(Request(scope), exc)
+            await response(scope, receive, send)
+
+
 class Console:
     """What every page handler needs: settings, the services, the sessions and the templates."""
 
@@ -287,6 +317,34 @@ async def logout(console: Console, request: Request, session: Session) -> Respon
     return response
 
 
+#: What a person is told when the address or the method is not one of the console's (Starlette's own answers are
+#: a bare English "Not Found" / "Method Not Allowed").
+_HTTP_PROBLEMS = {
+    404: ("页面不存在", "没有这个页面：请检查地址，或从上方菜单进入。"),
+    405: ("请求方式不正确", "此地址不接受这种请求方式：请从页面上的按钮或表单操作，不要直接输入地址。"),
+}
+
+
+async def http_problem(request: Request, exc: Exception) -> Response:
+    """A Chinese page for the console's own 4xx answers (unknown page, wrong method), not a bare English line."""
+    console: Console = request.app.state.console
+    status = getattr(exc, "status_code", 400)
+    title, message = _HTTP_PROBLEMS.get(status, ("请求有误", "请求无法处理：请返回后重新操作。"))
+    headers = getattr(exc, "headers", None) or {}
+    response = console.page(request, "refused.html", status=status, title=title, message=message)
+    response.headers.update(headers)  # 405 keeps its Allow header
+    return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """The last resort: a page that says nothing was revealed and what to do, and a log line without the
+    exception's message (it may quote what was typed, e.g. an ID number)."""
+    log.error("page failed: %s %s (%s)", request.method, request.url.path, type(exc).__name__)
+    console: Console = request.app.state.console
+    return console.page(request, "refused.html", status=500, title="操作未完成",
+                        message="处理请求时出现意外错误，操作可能未完成：请刷新页面确认后重试；如仍出现，请联系平台管理员。")
+
+
 async def healthz(_request: Request) -> Response:
     return Response("ok", media_type="text/plain")
 
@@ -333,8 +391,10 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
         await services.close()
         await sessions.close()
 
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(SessionSync, store=sessions)],
-                    lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(Unexpected),
+                                         Middleware(SessionSync, store=sessions)],
+                    lifespan=lifespan,
+                    exception_handlers={404: http_problem, 405: http_problem})
     app.state.console = console
     app.state.oidc_pending = oidc.pending_sign_ins(sessions, clock)
     return app

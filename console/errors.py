@@ -24,6 +24,9 @@ _SENTENCES = {
     grpc.StatusCode.UNAUTHENTICATED: "登录已失效，请重新登录",
 }
 
+#: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
+PAGE_TOKEN_REFUSED = "分页链接无效或已过期（可能来自另一个列表），请回到列表第一页重新浏览。"
+
 
 @dataclass
 class Problem:
@@ -44,6 +47,8 @@ def problem_of(error: grpc.RpcError) -> Problem:
     fields = {v.field: v.description for v in bad.field_violations} if bad is not None else {}
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL):
         message = sentence  # the cause is the platform's, not something the person can fix
+    elif code == grpc.StatusCode.INVALID_ARGUMENT and any(f.endswith("page_token") for f in fields):
+        message = PAGE_TOKEN_REFUSED  # no field to fix on the page: the link itself is stale or from another list
     elif code == grpc.StatusCode.INVALID_ARGUMENT and fields:
         message = sentence
     else:

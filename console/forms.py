@@ -16,11 +16,29 @@ from services.runtime.workdays import CHINA
 
 #: Rows of data items the entry form offers (blank rows are ignored).
 ITEM_ROWS = 8
+#: The largest value of a protobuf int32 (enums, years, versions) and int64 (quotas, ids).
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+#: Full-width digits (０-９, what a Chinese input method types) to ASCII.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def number(raw: object, maximum: int = INT32_MAX) -> int | None:
+    """A non-negative whole number typed in a form or a query string, or None when it is not one.
+
+    Full-width digits (typed with a Chinese input method) count as digits; anything else that ``str.isdigit``
+    accepts but ``int`` does not (superscripts, circled digits), a sign, or a value the protobuf field cannot
+    hold is None — ``int()`` on them would raise, and the protobuf constructor too, which was a 500 page.
+    """
+    text = str(raw).strip().translate(_FULL_WIDTH)
+    if not text or not text.isascii() or not text.isdigit() or len(text) > len(str(maximum)):
+        return None
+    value = int(text)
+    return value if value <= maximum else None
 
 
 def _int(form: FormData, name: str) -> int:
-    raw = str(form.get(name, "")).strip()
-    return int(raw) if raw.lstrip("-").isdigit() else 0
+    return number(form.get(name, "")) or 0
 
 
 def _text(form: FormData, name: str) -> str:
@@ -36,7 +54,7 @@ def entry_from_form(form: FormData, department_code: str, department_name: str) 
         format_class=_int(form, "format_class"), format_type=_text(form, "format_type"),
         key_item=_text(form, "key_item"), share_type=_int(form, "share_type"),
         share_condition=_text(form, "share_condition"),
-        share_methods=[int(v) for v in form.getlist("share_methods") if str(v).isdigit()],
+        share_methods=[n for v in form.getlist("share_methods") if (n := number(v))],
         legal_basis=_text(form, "legal_basis"), open_to_public=form.get("open_to_public") == "on",
         open_condition=_text(form, "open_condition"), update_cycle=_int(form, "update_cycle"),
         related_codes=[c.strip() for c in _text(form, "related_codes").replace("，", ",").split(",") if c.strip()],

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from console import charts, forms, labels
 from console.app import Console, day, login_redirect, signed_in, working_days_left
-from console.errors import Problem, problem_of
+from console.errors import PAGE_TOKEN_REFUSED, Problem, problem_of
 from console.sessions import Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
@@ -75,14 +75,33 @@ def _done(session: Session, message: str, to: str) -> RedirectResponse:
 def _refused(console: Console, request: Request, problem: Problem) -> Response:
     if _expired(problem):
         return login_redirect(True)
+    message = problem.message
+    if problem.fields and message != PAGE_TOKEN_REFUSED:  # this page has no form to show them beside: say them
+        message = "提交的内容有误：" + "；".join(problem.fields.values())
     return console.page(request, "refused.html", status=_status(problem), title="操作未完成",
-                        message=problem.message, back=request.url.path)
+                        message=message, back=request.url.path)
+
+
+#: The platform's failures, not the person's: the page says the service is temporarily unavailable (503).
+_PLATFORM_DOWN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def _status(problem: Problem) -> int:
+    if problem.code in _PLATFORM_DOWN:
+        return 503
     return {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.PERMISSION_DENIED: 403,
             grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.FAILED_PRECONDITION: 409,
-            grpc.StatusCode.UNAVAILABLE: 503}.get(problem.code, 400)  # type: ignore[arg-type]
+            }.get(problem.code, 400)  # type: ignore[arg-type]
+
+
+def _status_of(problem: Problem | None) -> int:
+    """A listing page's status: 200, or the refusal's when its list could not be read (shown in its box)."""
+    return _status(problem) if problem is not None else 200
+
+
+def _down(*problems: Problem | None) -> Problem | None:
+    """The first of several calls' problems that is the platform being down (the home page's lists)."""
+    return next((p for p in problems if p is not None and p.code in _PLATFORM_DOWN), None)
 
 
 def _page_token(request: Request) -> str:
@@ -91,6 +110,18 @@ def _page_token(request: Request) -> str:
 
 def _text(form: FormData, name: str) -> str:
     return str(form.get(name, "")).strip()
+
+
+def _quota(form: FormData) -> int | None:
+    """The quota typed (full-width digits too), None when blank or not a whole number an int64 holds."""
+    return forms.number(_text(form, "quota"), forms.INT64_MAX)
+
+
+def _quota_error(form: FormData, field: str) -> dict[str, str]:
+    """The quota's violation when something was typed that is not a quota (else nothing)."""
+    if _text(form, "quota") and _quota(form) is None:
+        return {field: "调用上限请填写不超过 9223372036854775807 的非负整数（0 表示不限）。"}
+    return {}
 
 
 # -- 首页 ------------------------------------------------------------------------------------------------------
@@ -102,12 +133,14 @@ async def home(console: Console, request: Request, session: Session) -> Response
     size = console.settings.page_size
     replies, p1 = await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
         role=sharing_pb2.APPLICATION_ROLE_PROVIDER, state=sharing_pb2.APPLICATION_STATE_SUBMITTED, page_size=size))
-    reviews, _ = await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
+    reviews, p2 = await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
         filter=catalog_pb2.EntryFilter(state=catalog_pb2.ENTRY_STATE_SUBMITTED), page_size=size))
-    disputes, _ = await _call(console, session, s.disputes.ListDisputes, dispute_pb2.ListDisputesRequest(
+    disputes, p3 = await _call(console, session, s.disputes.ListDisputes, dispute_pb2.ListDisputesRequest(
         state=dispute_pb2.DISPUTE_STATE_OPEN, page_size=size))
-    conflicts, _ = await _call(console, session, s.foundation.ListConflicts, foundation_pb2.ListConflictsRequest(
+    conflicts, p4 = await _call(console, session, s.foundation.ListConflicts, foundation_pb2.ListConflictsRequest(
         state=foundation_pb2.CONFLICT_STATE_OPEN, page_size=size))
+    # A service that is down must not look like "nothing waits for you": say so, with a 503.
+    down = _down(p1, p2, p3, p4)
     if _expired(p1):
         return login_redirect(True)
     roles = set(session.person.roles)
@@ -116,7 +149,7 @@ async def home(console: Console, request: Request, session: Session) -> Response
     shown_disputes = disputes.disputes if disputes else []
     names = await _names(console, session, [a.applicant_department_code for a, _ in due],
                          [a.resource_code for a, _ in due] + [d.resource_code for d in shown_disputes])
-    return console.page(request, "home.html", title="首页", due=due, **names,
+    return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
@@ -126,8 +159,7 @@ async def home(console: Console, request: Request, session: Session) -> Response
 
 def _filter_of(params: Any) -> catalog_pb2.EntryFilter:
     def number(name: str) -> int:
-        raw = params.get(name, "")
-        return int(raw) if str(raw).isdigit() else 0
+        return forms.number(params.get(name, "")) or 0
     return catalog_pb2.EntryFilter(category=number("category"), share_type=number("share_type"),
                                    update_cycle=number("update_cycle"), zone=number("zone"),
                                    provider_department_code=str(params.get("provider", "")).strip())
@@ -151,9 +183,22 @@ async def catalog(console: Console, request: Request, session: Session) -> Respo
     if _expired(problem):
         return login_redirect(True)
     params = {k: v for k, v in request.query_params.items() if k != "page_token"}
-    return console.page(request, "catalog.html", title="目录", entries=answer.entries if answer else [],
+    return console.page(request, "catalog.html", status=_status_of(problem), title="目录",
+                        entries=answer.entries if answer else [],
                         next_token=answer.next_page_token if answer else "", params=params, q=q,
-                        problem=problem, errors=forms.field_errors(problem.fields, "filter.") if problem else {})
+                        problem=problem, errors=_catalog_errors(problem))
+
+
+#: The catalog's query-string inputs by the request field the service names in its violations.
+_CATALOG_INPUTS = {"query": "q", "provider_department_code": "provider"}
+
+
+def _catalog_errors(problem: Problem | None) -> dict[str, str]:
+    """Violations beside the catalog's filter inputs (named q and provider, not as the request's fields)."""
+    if problem is None:
+        return {}
+    return {_CATALOG_INPUTS.get(name, name): text
+            for name, text in forms.field_errors(problem.fields, "filter.").items()}
 
 
 @signed_in
@@ -161,7 +206,7 @@ async def entry(console: Console, request: Request, session: Session) -> Respons
     code = request.query_params.get("code", "")
     version = request.query_params.get("version", "")
     got, problem = await _call(console, session, console.services.catalog.GetEntry, catalog_pb2.GetEntryRequest(
-        code=code, version=int(version) if version.isdigit() else 0))
+        code=code, version=forms.number(version) or 0))
     if problem:
         return _refused(console, request, problem)
     versions, _ = await _call(console, session, console.services.catalog.ListEntryVersions,
@@ -300,12 +345,12 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     form = await request.form()
     application = sharing_pb2.Application(
         resource_code=code, items=form.getlist("items"),
-        purposes=[int(p) for p in form.getlist("purposes") if str(p).isdigit()],
+        purposes=[n for p in form.getlist("purposes") if (n := forms.number(p))],
         purpose_text=_text(form, "purpose_text"), basis=_text(form, "basis"),
-        methods=[int(m) for m in form.getlist("methods") if str(m).isdigit()],
-        quota=int(_text(form, "quota")) if _text(form, "quota").isdigit() else 0)
+        methods=[n for m in form.getlist("methods") if (n := forms.number(m))],
+        quota=_quota(form) or 0)
     expire = forms.end_of_day(_text(form, "expire_date"))
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = _quota_error(form, "quota")
     if expire is not None:
         application.requested_expire_time.CopyFrom(expire)
     elif _text(form, "expire_date"):
@@ -379,10 +424,11 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
         decision, reason = _text(form, "decision"), _text(form, "reason")
         if decision == "refuse" and not reason:
             errors["reason"] = "拒绝时必须填写理由，理由将告知申请部门。"
+        errors |= _quota_error(form, "quota")
         reply = sharing_pb2.ReplyApplicationRequest(
             id=target, reason=reason, items=form.getlist("items"),
             decision=sharing_pb2.REPLY_DECISION_APPROVE if decision == "approve" else sharing_pb2.REPLY_DECISION_REFUSE,
-            quota=int(_text(form, "quota")) if _text(form, "quota").isdigit() else 0)
+            quota=_quota(form) or 0)
         expire = forms.end_of_day(_text(form, "expire_date"))
         if expire is not None:
             reply.expire_time.CopyFrom(expire)
@@ -483,20 +529,23 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
         else:
             patch = sharing_pb2.Grant(id=grant_id, items=form.getlist("items"))
             paths = ["items"]
-            if _text(form, "quota").isdigit():
-                patch.quota, paths = int(_text(form, "quota")), [*paths, "quota"]
+            errors = _quota_error(form, "quota")
+            if (quota := _quota(form)) is not None:
+                patch.quota, paths = quota, [*paths, "quota"]
             expire = forms.end_of_day(_text(form, "expire_date"))
             if expire is not None:
                 patch.expire_time.CopyFrom(expire)
                 paths.append("expire_time")
-            answer, problem = await _call(console, session, console.services.sharing.UpdateGrant,
-                                          sharing_pb2.UpdateGrantRequest(
-                                              grant=patch, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+            elif _text(form, "expire_date"):
+                errors["expire_time"] = "请按 年-月-日 填写有效期截止日期。"
+            answer, problem = (None, None) if errors else await _call(
+                console, session, console.services.sharing.UpdateGrant,
+                sharing_pb2.UpdateGrantRequest(grant=patch, update_mask=field_mask_pb2.FieldMask(paths=paths)))
             if problem and not problem.fields:
                 return _refused(console, request, problem)
             if problem:
                 errors = forms.field_errors(problem.fields, "grant.")
-            else:
+            elif not errors:
                 names = await _item_names(console, session, [answer.grant.resource_code])
                 return _done(session, f"已调整授权 {grant_id}：信息项 "
                                       f"{_named(names, answer.grant.resource_code, answer.grant.items)}，"
@@ -535,7 +584,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
         else:
             _a, problem = await _call(console, session, console.services.foundation.ResolveConflict,
                                       foundation_pb2.ResolveConflictRequest(
-                                          id=int(target) if target.isdigit() else 0,
+                                          id=forms.number(target, forms.INT64_MAX) or 0,
                                           adopt_other_value=_text(form, "adopt") == "yes",
                                           note=_text(form, "note")))
             if problem:
@@ -550,7 +599,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                                foundation_pb2.ListConflictsRequest(page_size=console.settings.page_size,
                                                                    page_token=request.query_params.get("c_token", "")))
     shown = listed.disputes if listed else []
-    return console.page(request, "disputes.html", status=400 if errors else 200, title="异议与冲突",
+    return console.page(request, "disputes.html", status=400 if errors else _status_of(problem), title="异议与冲突",
                         **await _names(console, session,
                                        [d.reporter_department_code for d in shown]
                                        + [c.other_source_department_code for c in
@@ -580,7 +629,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                              page_size=console.settings.page_size,
                                              page_token=request.query_params.get("e_token", "")))
     shown = accesses.accesses if accesses else []
-    return console.page(request, "audit.html", title="审计", resource=resource,
+    return console.page(request, "audit.html", status=_status_of(problem), title="审计", resource=resource,
                         **await _names(console, session,
                                        [a.department_code for a in shown]
                                        + [e.actor_department_code for e in (events.events if events else [])],
@@ -598,8 +647,9 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
 async def supervision(console: Console, request: Request, session: Session) -> Response:
     today = dt.datetime.now(CHINA).date()
     year_raw, month_raw = request.query_params.get("year", ""), request.query_params.get("month", "")
-    year = int(year_raw) if year_raw.isdigit() else today.year
-    month = int(month_raw) if month_raw.isdigit() and 1 <= int(month_raw) <= 12 else today.month
+    year = forms.number(year_raw) or today.year
+    month = forms.number(month_raw) or 0
+    month = month if 1 <= month <= 12 else today.month
     answer, problem = await _call(console, session, console.services.supervision.ListEvaluations,
                                   supervision_pb2.ListEvaluationsRequest(year=year, month=month,
                                                                          page_size=console.settings.page_size,
@@ -609,7 +659,8 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     evaluations = list(answer.evaluations) if answer else []
     chart = charts.bar_chart([(e.department_code[-6:], e.score) for e in evaluations], maximum=100,
                              title=f"{year}年{month}月各部门综合得分") if evaluations else ""
-    return console.page(request, "supervision.html", title="监督", year=year, month=month, evaluations=evaluations,
+    return console.page(request, "supervision.html", status=_status_of(problem), title="监督", year=year, month=month,
+                        evaluations=evaluations,
                         **await _names(console, session, [e.department_code for e in evaluations]),
                         chart=chart, next_token=answer.next_page_token if answer else "", problem=problem,
                         indicator_names=labels.INDICATOR)

@@ -1,0 +1,221 @@
+# ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
+"""The console tried as an outside tester does, with plain HTTP over the real platform: odd numbers in query
+strings and forms, unknown pages, wrong methods. Every answer is a Chinese page that says what to fix (4xx),
+never a 500 or a bare English line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+import uvicorn
+from console_browser import browser, console_server, context, login_demo, system_session
+from starlette.requests import Request
+from starlette.routing import Route
+
+from console.app import create_app
+from console.sessions import COOKIE, Person
+from console.settings import ConsoleSettings
+
+pytestmark = pytest.mark.integration
+
+#: Digits that ``str.isdigit`` accepts but ``int`` does not, and numbers no int32 holds.
+ODD_NUMBERS = ["²", "①", "99999999999", "9" * 5000]
+#: Quotas are int64: these are not one.
+ODD_QUOTAS = ["²", "①", "-1", "1e3", "9" * 20, "9" * 5000]
+
+
+def _as(session) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"cookie": f"{COOKIE}={session.id}"}
+
+
+async def test_odd_numbers_in_query_strings_are_ignored_not_a_500(context, console_server, platform):  # type: ignore[no-untyped-def]
+    session = system_session(console_server, platform, "authority")
+    for odd in ODD_NUMBERS:
+        for path in (f"/catalog?category={odd}", f"/catalog?zone={odd}&update_cycle={odd}",
+                     f"/catalog/entry?code=101001/000001&version={odd}", f"/supervision?year={odd}&month={odd}",
+                     f"/persons?role={odd}"):
+            answer = await context.request.get(path, headers=_as(session))
+            assert answer.status == 200, (path[:80], answer.status, (await answer.text())[:300])
+    # Full-width digits typed with a Chinese input method mean the digits they show.
+    answer = await context.request.get("/catalog/entry?code=101001/000001&version=１", headers=_as(session))
+    assert answer.status == 200 and "人口基本信息" in await answer.text()
+
+
+async def test_an_odd_quota_is_shown_beside_its_field_not_a_500(context, console_server, platform):  # type: ignore[no-untyped-def]
+    session = system_session(console_server, platform, "police")
+    for odd in ODD_QUOTAS:
+        answer = await context.request.post("/grants", headers=_as(session), form={
+            "csrf_token": session.csrf, "id": "g-unknown", "action": "adjust", "quota": odd})
+        text = await answer.text()
+        assert answer.status == 400, (odd[:20], answer.status, text[:300])
+        assert "调用上限请填写" in text
+        answer = await context.request.post("/replies", headers=_as(session), form={
+            "csrf_token": session.csrf, "id": "a-unknown", "decision": "approve", "quota": odd})
+        assert answer.status == 400 and "调用上限请填写" in await answer.text()
+    answer = await context.request.post("/disputes", headers=_as(session), form={
+        "csrf_token": session.csrf, "kind": "conflict", "id": "²", "note": "x"})
+    assert answer.status < 500, (await answer.text())[:300]
+
+
+async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
+    session = system_session(console_server, platform, "civil")
+    answer = await context.request.get("/no-such-page", headers=_as(session))
+    assert answer.status == 404 and "页面不存在" in await answer.text()
+    assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+    answer = await context.request.get("/drafts/submit", headers=_as(session))  # a POST-only action
+    assert answer.status == 405 and "请求方式不正确" in await answer.text()
+    assert "POST" in answer.headers["allow"]
+    answer = await context.request.get("/no-such-page")  # not signed in: the same page, without a menu
+    assert answer.status == 404 and "页面不存在" in await answer.text()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+async def test_the_console_process_signs_a_person_in(browser, platform):  # type: ignore[no-untyped-def]
+    """The console as `govshare up` and the chart start it (``python -m console``, uvicorn's own event loop),
+    not inside the test's loop: a channel made before uvicorn's loop runs made every sign-in a 500."""
+    port = _free_port()
+    env = {"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{port}", "GOVSHARE_CONSOLE_GATEWAY": platform.gateway,
+           "PATH": "/usr/bin:/bin"}
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "console", env=env,
+                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if await asyncio.to_thread(_answers, f"http://127.0.0.1:{port}/healthz") or process.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert process.returncode is None, "the console process exited"
+        ctx = await browser.new_context(base_url=f"http://localhost:{port}", locale="zh-CN")
+        try:
+            page = await login_demo(ctx, platform, "police.approver")
+            assert "李审批" in await page.locator(".flash").inner_text()
+            response = await page.goto("/replies")
+            assert response.status == 200
+        finally:
+            await ctx.close()
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), 10)
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A platform that accepts the connection and never answers (a stopped process: calls time out)."""
+    await reader.read()
+    writer.close()
+
+
+@pytest.mark.parametrize("platform_state", ["refusing", "silent"])
+async def test_pages_say_the_platform_is_temporarily_unavailable(context, platform_state):  # type: ignore[no-untyped-def]
+    """Every page over a platform that is down (nothing listens: UNAVAILABLE) or stopped (it never answers:
+    DEADLINE_EXCEEDED) is a 503 that says so — the home page too, which showed "nothing waits for you"."""
+    silent = await asyncio.start_server(_silent, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    if platform_state == "refusing":
+        silent.close()
+        await silent.wait_closed()
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{port}", call_timeout_seconds=1.0))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        url = f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
+        session = app.state.console.sessions.create(
+            Person(username="probe", display_name="探测", department_code="11110100MB00000027",
+                   roles=("REVIEWER", "AUDITOR")), "a-token", 4_000_000_000.0)
+        for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes", "/supervision"):
+            answer = await context.request.get(url + path, headers=_as(session))
+            text = await answer.text()
+            assert answer.status == 503, (path, answer.status, text[-600:])
+            assert "平台服务" in text, path
+    finally:
+        server.should_exit = True
+        await task
+        silent.close()
+
+
+async def test_a_refused_action_without_a_form_says_which_value_is_wrong(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """Submitting an entry by a code that is no code: the refusal page has no field to show the service's reason
+    beside, so it says it (it said "fix the fields as their hints say", and showed no field)."""
+    session = system_session(console_server, platform, "police")
+    answer = await context.request.post("/drafts/submit", headers=_as(session),
+                                        form={"csrf_token": session.csrf, "code": "😀"})
+    text = await answer.text()
+    assert answer.status == 400, text[-600:]
+    assert "提交的内容有误：" in text and "请按字段旁的提示" not in text
+
+
+@pytest.mark.parametrize("path", ["/catalog?page_token=garbage", "/review?page_token=%E4%BC%AA",
+                                  "/grants?page_token=AAAA", "/audit?page_token=x"])
+async def test_a_garbage_page_token_says_to_start_from_the_first_page(context, console_server, platform, path):  # type: ignore[no-untyped-def]
+    """A stale, forged or foreign page link: the person cannot fix a field they cannot see (the page said "fix
+    the fields as their hints say", with a 200 on the catalog), so the page says to start again from page one."""
+    session = system_session(console_server, platform, "authority")
+    answer = await context.request.get(path, headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    assert "分页链接无效或已过期" in text and "请按字段旁的提示" not in text
+
+
+@pytest.mark.parametrize("query", ["q=" + "人" * 5000, "provider=not-a-credit-code"])
+async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, console_server, platform, query):  # type: ignore[no-untyped-def]
+    """The service names filter.provider_department_code or query; the inputs are provider and q: the page said
+    "fix the fields as their hints say" and showed no hint."""
+    session = system_session(console_server, platform, "civil")
+    answer = await context.request.get(f"/catalog?{query}", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    name = query.split("=", 1)[0]
+    assert f'id="{name}-error"' in text, text[-1500:]
+
+
+async def test_an_unexpected_error_is_a_chinese_page_and_its_text_stays_out_of_the_logs(context, caplog):  # type: ignore[no-untyped-def]
+    """A page that fails for a reason nobody foresaw (an exception quoting what was typed): a Chinese 500 page
+    under the CSP, and no log line — the console's nor uvicorn's — carries the exception's text."""
+    citizen_id = "342322194911060454"
+
+    async def boom(_request: Request) -> None:
+        raise ValueError(f"invalid literal for int() with base 10: {citizen_id!r}")
+
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway="127.0.0.1:9"))
+    app.router.routes.insert(0, Route("/boom", boom))
+    # log_config=None: uvicorn's loggers propagate, so caplog sees what uvicorn would print
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None))
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        url = f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
+        with caplog.at_level(logging.DEBUG):
+            answer = await context.request.get(url + "/boom")
+        text = await answer.text()
+        assert answer.status == 500 and "意外错误" in text and citizen_id not in text
+        assert answer.headers["content-security-policy"].startswith("default-src 'none'")
+        assert [r for r in caplog.records if r.name == "govshare.console" and "ValueError" in r.getMessage()]
+        logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
+        assert citizen_id not in logged
+    finally:
+        server.should_exit = True
+        await task
