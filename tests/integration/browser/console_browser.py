@@ -11,6 +11,7 @@ edge; the browser talks HTTP to it exactly as a person's would. No browser is do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -64,20 +65,29 @@ class RunningConsole:
 async def console_server(platform) -> AsyncIterator[RunningConsole]:  # type: ignore[no-untyped-def]
     clock = Clock()
     app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=platform.gateway, page_size=10), clock=clock)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
-                                           lifespan="on"))
+    async with serving(app) as url:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        yield RunningConsole(app=app, url=url, clock=clock)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Starlette, **config: object) -> AsyncIterator[str]:
+    """``app`` on a real socket (uvicorn in this event loop) until the block ends: its http://localhost URL.
+    ``config``: uvicorn.Config's other arguments (e.g. ``log_config=None`` so that caplog sees its loggers)."""
+    options: dict[str, object] = {"log_level": "warning", "access_log": False, "lifespan": "on", **config}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **options))  # type: ignore[arg-type]
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.05)
-    assert server.started, "the console did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    # localhost, not 127.0.0.1: Chromium keeps Secure cookies from http://localhost (a secure context).
-    yield RunningConsole(app=app, url=f"http://localhost:{port}", clock=clock)
-    server.should_exit = True
-    await task
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        assert server.started, "the console did not start"
+        # localhost, not 127.0.0.1: Chromium keeps Secure cookies from http://localhost (a secure context).
+        yield f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @pytest.fixture(scope="session")

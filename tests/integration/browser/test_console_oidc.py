@@ -11,7 +11,6 @@ ExchangeOidcToken (signature checked against the IdP's JWKS) → the person's se
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import urllib.error
 import urllib.request
@@ -22,8 +21,16 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-import uvicorn
-from console_browser import axe_violations, browser, console_server, context, open_as, shot, system_session
+from console_browser import (
+    axe_violations,
+    browser,
+    console_server,
+    context,
+    open_as,
+    serving,
+    shot,
+    system_session,
+)
 from envoy_edge import Edge, edge_settings
 from oidc_idp import AUDIENCE, Idp, running_idp
 from starlette.applications import Starlette
@@ -46,25 +53,6 @@ class OidcConsole:
     app: Starlette
     idp: Idp
     gateway: str
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
-    """``app`` on a real socket (uvicorn in this event loop) until the block ends: its http://localhost URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "the console did not start"
-        # localhost, not 127.0.0.1: Chromium keeps Secure cookies from http://localhost (a secure context).
-        yield f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 def console_settings(idp: Idp, gateway: str, **overrides: object) -> ConsoleSettings:

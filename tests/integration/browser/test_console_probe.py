@@ -13,8 +13,7 @@ import sys
 import urllib.request
 
 import pytest
-import uvicorn
-from console_browser import browser, console_server, context, login_demo, system_session
+from console_browser import browser, console_server, context, login_demo, serving, system_session
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -132,25 +131,18 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
         silent.close()
         await silent.wait_closed()
     app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=f"127.0.0.1:{port}", call_timeout_seconds=1.0))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
     try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        url = f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
-        session = app.state.console.sessions.create(
-            Person(username="probe", display_name="探测", department_code="11110100MB00000027",
-                   roles=("REVIEWER", "AUDITOR")), "a-token", 4_000_000_000.0)
-        for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes", "/supervision"):
-            answer = await context.request.get(url + path, headers=_as(session))
-            text = await answer.text()
-            assert answer.status == 503, (path, answer.status, text[-600:])
-            assert "平台服务" in text, path
+        async with serving(app) as url:
+            session = app.state.console.sessions.create(
+                Person(username="probe", display_name="探测", department_code="11110100MB00000027",
+                       roles=("REVIEWER", "AUDITOR")), "a-token", 4_000_000_000.0)
+            for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes",
+                         "/supervision"):
+                answer = await context.request.get(url + path, headers=_as(session))
+                text = await answer.text()
+                assert answer.status == 503, (path, answer.status, text[-600:])
+                assert "平台服务" in text, path
     finally:
-        server.should_exit = True
-        await task
         silent.close()
 
 
@@ -200,14 +192,7 @@ async def test_an_unexpected_error_is_a_chinese_page_and_its_text_stays_out_of_t
     app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway="127.0.0.1:9"))
     app.router.routes.insert(0, Route("/boom", boom))
     # log_config=None: uvicorn's loggers propagate, so caplog sees what uvicorn would print
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", log_config=None))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        url = f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
+    async with serving(app, log_config=None, log_level=None, access_log=True) as url:
         with caplog.at_level(logging.DEBUG):
             answer = await context.request.get(url + "/boom")
         text = await answer.text()
@@ -216,6 +201,3 @@ async def test_an_unexpected_error_is_a_chinese_page_and_its_text_stays_out_of_t
         assert [r for r in caplog.records if r.name == "govshare.console" and "ValueError" in r.getMessage()]
         logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
         assert citizen_id not in logged
-    finally:
-        server.should_exit = True
-        await task

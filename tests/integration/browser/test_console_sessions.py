@@ -5,15 +5,12 @@ either ends it on both. What Redis holds is neither the cookie's id nor the pers
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-import uvicorn
-from console_browser import browser, create_person
+from console_browser import browser, create_person, serving
 
 from console.app import create_app
 from console.sessions import COOKIE, REDIS_PREFIX
@@ -24,23 +21,9 @@ pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
 
 
-@contextlib.asynccontextmanager
-async def running_console(gateway: str, redis_url: str) -> AsyncIterator[str]:
+def running_console(gateway: str, redis_url: str) -> contextlib.AbstractAsyncContextManager[str]:
     """A console (its own app, store and Redis client, as another process would have) on a real port."""
-    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=gateway, redis_url=redis_url))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False,
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "the console did not start"
-        yield f"http://localhost:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
+    return serving(create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=gateway, redis_url=redis_url)))
 
 
 async def test_a_session_is_honoured_by_another_console_and_survives_a_restart(browser, platform):  # type: ignore[no-untyped-def]
