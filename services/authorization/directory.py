@@ -172,8 +172,9 @@ class Directory:
 
     async def rotate_secret(self, caller: Caller, system_id: str) -> str:
         require_identified(caller)
-        system = await self._find_system(system_id)
+        # The role first: whoever may not rotate secrets learns nothing of which system ids exist.
         duties.require_role(caller, ADMINISTRATOR, "rotate systems' secrets")
+        system = await self._find_system(system_id)
         require_department(caller, system.department_code, "rotate this system's secret")
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
@@ -189,8 +190,8 @@ class Directory:
     async def disable_system(self, caller: Caller, system_id: str) -> System:
         """Disables a system: no new tokens, and every verifier refuses the tokens it holds (via the event)."""
         require_identified(caller)
+        duties.require_role(caller, ADMINISTRATOR, "disable systems")  # before the lookup, as above
         system = await self._find_system(system_id)
-        duties.require_role(caller, ADMINISTRATOR, "disable systems")
         require_department(caller, system.department_code, "disable this system")
         admin = AdminEvent.by(caller, "directory.disable_system", system.id,
                               {"department_code": system.department_code})

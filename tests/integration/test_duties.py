@@ -234,3 +234,16 @@ async def test_each_role_that_may_not_is_refused_naming_the_role(platform, metho
                                         response_deserializer=lambda raw: raw)
     for department, role in _except(*allowed):
         await _denied(call(request_of(), metadata=platform.person(department, role), timeout=30), needed)
+
+
+async def test_who_may_not_manage_systems_learns_nothing_of_which_system_ids_exist(platform) -> None:  # type: ignore[no-untyped-def]
+    """A person without the administrator's role is refused for the role, whether the system id exists or not
+    (it was NOT_FOUND for an unknown id and PERMISSION_DENIED for a known one)."""
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    known = platform.credentials.systems["police"]["system_id"]
+    for system_id in (known, "sys-0000000000000000"):
+        for person in (platform.person("police", APPROVER), platform.person("authority", AUDITOR)):
+            await _denied(directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
+                                                  metadata=person, timeout=10), ADMINISTRATOR)
+            await _denied(directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system_id),
+                                                       metadata=person, timeout=10), ADMINISTRATOR)
