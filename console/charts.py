@@ -10,8 +10,14 @@ from html import escape
 
 BAR = 22
 GAP = 10
-LABEL = 90
-WIDTH = 520
+LABEL = 190
+WIDTH = 620
+#: Characters of a label drawn (13 px type in LABEL px); a longer one is cut with "…", whole in its <title>.
+LABEL_CHARS = 13
+
+
+def _shown(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1] + "…"
 
 
 def bar_chart(rows: list[tuple[str, float]], maximum: float, title: str) -> str:
@@ -26,7 +32,7 @@ def bar_chart(rows: list[tuple[str, float]], maximum: float, title: str) -> str:
         parts.append(
             f'<g><title>{escape(label)}: {value:.1f}</title>'
             f'<text class="chart-label" x="{LABEL - 6}" y="{y + BAR * 0.7:.1f}" text-anchor="end">'
-            f'{escape(label)}</text>'
+            f'{escape(_shown(label))}</text>'
             f'<rect class="chart-bar" x="{LABEL}" y="{y}" width="{width:.1f}" height="{BAR}"></rect>'
             f'<text class="chart-value" x="{LABEL + width + 6:.1f}" y="{y + BAR * 0.7:.1f}">{value:.1f}</text></g>')
     parts.append("</svg>")

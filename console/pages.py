@@ -657,12 +657,13 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     if _expired(problem):
         return login_redirect(True)
     evaluations = list(answer.evaluations) if answer else []
-    chart = charts.bar_chart([(e.department_code[-6:], e.score) for e in evaluations], maximum=100,
-                             title=f"{year}年{month}月各部门综合得分") if evaluations else ""
+    names = await _names(console, session, [e.department_code for e in evaluations])
+    # Bars labelled by the department's name (its code's last six characters when the name is not known).
+    bars = [(names["dept_names"].get(e.department_code) or e.department_code[-6:], e.score) for e in evaluations]
+    chart = charts.bar_chart(bars, maximum=100, title=f"{year}年{month}月各部门综合得分") if evaluations else ""
     return console.page(request, "supervision.html", status=_status_of(problem), title="监督", year=year, month=month,
-                        evaluations=evaluations,
-                        **await _names(console, session, [e.department_code for e in evaluations]),
-                        chart=chart, next_token=answer.next_page_token if answer else "", problem=problem,
+                        evaluations=evaluations, **names, chart=chart,
+                        next_token=answer.next_page_token if answer else "", problem=problem,
                         indicator_names=labels.INDICATOR)
 
 

@@ -48,6 +48,12 @@ def test_a_session_ends_when_idle_and_never_outlives_the_persons_token() -> None
     assert store.get("forged") == (None, False)
 
 
+def test_a_long_chart_label_is_cut_and_kept_whole_in_its_title() -> None:
+    name = "市人力资源和社会保障局综合执法支队"
+    svg = bar_chart([(name, 80.0)], maximum=100, title="得分")
+    assert f"<title>{name}: 80.0</title>" in svg and ">市人力资源和社会保障局综…</text>" in svg
+
+
 def test_charts_escape_their_labels_and_clamp_their_bars() -> None:
     svg = bar_chart([("<script>", 150.0), ("部门", -3.0)], maximum=100, title="得分 & 排名")
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "得分 &amp; 排名" in svg

@@ -53,6 +53,9 @@ async def test_supervision_draws_the_evaluations_as_an_svg_chart(context, consol
     chart = page.locator("svg.chart")
     assert await chart.get_attribute("role") == "img"
     assert await chart.locator("rect.chart-bar").count() == await page.locator("tbody tr").count() > 0
+    # Bars are labelled with the departments' names, as the table beside them is (not their codes' tails).
+    labels = await chart.locator("text.chart-label").all_text_contents()
+    assert "市公安局" in labels, labels
     assert await axe_violations(page) == []
     await shot(page, console_server, "30_supervision_chart")
 
