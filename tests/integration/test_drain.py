@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -72,21 +72,28 @@ def service_env(platform: Platform, port: int, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def query_process(platform: Platform, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int, Path]]:
+async def query_process(platform: Platform, tmp_path: Path) -> AsyncIterator[tuple[subprocess.Popen, int, Path]]:
+    """A query process of its own. Async, and its wait off the event loop: the platform it calls (authorization
+    for the systems' states) runs in this loop, and a wait that blocked the loop left the process's first load
+    unanswered, so it served with no states loaded and refused calls UNAVAILABLE."""
     port = free_port()
     log = tmp_path / "query.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.query"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-            env=service_env(platform, port, GOVSHARE_DRAIN_GRACE_SECONDS="1.5",
-                            GOVSHARE_DRAIN_TIMEOUT_SECONDS=str(HARD_LIMIT_SECONDS)))
+    env = service_env(platform, port, GOVSHARE_DRAIN_GRACE_SECONDS="1.5",
+                      GOVSHARE_DRAIN_TIMEOUT_SECONDS=str(HARD_LIMIT_SECONDS))
+    process = await asyncio.to_thread(_start_query, env, log)
     try:
-        wait_until_serving(port, process, timeout=60)
+        await asyncio.to_thread(wait_until_serving, port, process, timeout=60)
         yield process, port, log
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+            await asyncio.to_thread(process.wait)
+
+
+def _start_query(env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("w") as out:
+        return subprocess.Popen([sys.executable, "-m", "services.query"], cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, env=env)
 
 
 @pytest.fixture
