@@ -46,7 +46,7 @@ from starlette.routing import Route
 
 from console.app import Console, login_page, same_secret
 from console.sessions import RedisSessionStore, Session, SessionStore, derive_key
-from console.signin import SIGN_IN_MESSAGES, SignedIn, _signed_in, department_name
+from console.signin import SIGN_IN_MESSAGES, SignedIn, session_of
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 from services.runtime.errors import details_of
 
@@ -334,10 +334,7 @@ async def exchange(console: Console, id_token: str) -> SignedIn:
                                              timeout=deadline)
     except grpc.aio.AioRpcError as error:
         raise _exchange_refusal(error) from None
-    signed = _signed_in(reply.session)
-    signed.person.department_name = await department_name(channel, signed.token, signed.person.department_code,
-                                                          deadline)
-    return signed
+    return await session_of(channel, reply.session, deadline)
 
 
 def _exchange_refusal(error: grpc.aio.AioRpcError) -> OidcRefused:

@@ -63,7 +63,13 @@ async def sign_in(channel: grpc.aio.Channel, username: str, password: str, totp_
                                                             totp_code=totp_code), timeout=deadline)
     except grpc.aio.AioRpcError as error:
         raise _refusal(error) from None
-    signed = _signed_in(reply.session)
+    return await session_of(channel, reply.session, deadline)
+
+
+async def session_of(channel: grpc.aio.Channel, session: persons_pb2.Session, deadline: float) -> SignedIn:
+    """What the console keeps of a platform session, however it was opened (password or OIDC): the person,
+    their token, and their department's name."""
+    signed = _signed_in(session)
     signed.person.department_name = await department_name(channel, signed.token, signed.person.department_code,
                                                           deadline)
     return signed
