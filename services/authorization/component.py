@@ -153,6 +153,10 @@ class AuthorizationComponent:
         """Signs and stores the administrative log's head now (what the timer does every interval)."""
         return await self._checkpointer.checkpoint() if self._checkpointer is not None else []
 
+    async def until_ready(self) -> None:
+        """Ready once the business systems' states are loaded: until then every token is refused."""
+        await self._states.until_ready()
+
     async def stop(self) -> None:
         await self._close()
         await self.jwks.stop()

@@ -81,6 +81,10 @@ class CatalogComponent:
                                 self._settings.catalog_update_working_days, EndpointChecker(self._settings),
                                 self._index)
 
+    async def until_ready(self) -> None:
+        """Ready once the business systems' states are loaded: until then every token is refused."""
+        await self._states.until_ready()
+
     async def stop(self) -> None:
         if self._usage is not None:
             await self._usage.stop()

@@ -81,6 +81,10 @@ class FoundationComponent:
         self._outbox.start(pool)
         await self._states.start()
 
+    async def until_ready(self) -> None:
+        """Ready once the business systems' states are loaded: until then every token is refused."""
+        await self._states.until_ready()
+
     async def stop(self) -> None:
         await self._states.stop()
         await self._outbox.stop()

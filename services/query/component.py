@@ -268,6 +268,10 @@ class QueryComponent:
         except Exception as exc:
             log.error("the audit chain's final checkpoint could not be written (%s)", type(exc).__name__)
 
+    async def until_ready(self) -> None:
+        """Ready once the business systems' states are loaded: until then every token is refused."""
+        await self._states.wait_loaded()
+
     async def stop(self) -> None:
         for servicer in self._servicers:
             servicer.deps = None

@@ -49,6 +49,7 @@ from services.runtime.errors import (
     to_status,
 )
 from services.runtime.settings import Settings, SettingsError, load
+from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,10 @@ class Component(Protocol):
 
     async def stop(self) -> None:
         """Closes pools and background tasks."""
+
+    # A component may also define ``async def until_ready(self) -> None``, which returns once it can answer the
+    # calls it takes (e.g. the business systems' states are loaded): health says NOT_SERVING until then, so
+    # readiness probes and load balancers keep calls away from a process that would refuse them.
 
 
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
@@ -365,6 +370,7 @@ class RunningServer:
     component: Component
     health: DrainingHealthServicer
     health_server: grpc.aio.Server | None = None
+    readiness: asyncio.Task | None = None
 
     async def stop(self, grace: float = DRAIN_TIMEOUT_SECONDS, notice: float = 0.0) -> None:
         """Drains the server the way Kubernetes expects, then closes its resources.
@@ -379,6 +385,7 @@ class RunningServer:
         4. The component closes its pools and background work (the query service's audit writer flushes).
         """
         telemetry.READY.set(0)
+        await cancel(self.readiness)
         await self.health.enter_graceful_shutdown()
         if notice > 0:
             await asyncio.sleep(notice)
@@ -448,12 +455,42 @@ async def start_server(settings: Settings, component: Component,
     health_server = await _start_health_server(settings.health_listen, health_servicer) \
         if settings.health_listen else None
     await _start_component(component)
+    log.info("%s serving on port %d (zone %s)", component.name, port, settings.zone)
+    ready = asyncio.ensure_future(_until_ready(component))
+    await asyncio.wait({ready}, timeout=0.05)  # a ready component's wait ends in a turn or two of the loop
+    if ready.done():
+        ready.result()
+        await _say_serving(component, health_servicer)
+        readiness = None
+    else:
+        log.warning("%s is not ready (the states of business systems are not loaded yet): health says "
+                    "NOT_SERVING until they are", component.name)
+        readiness = asyncio.create_task(_serving_once(ready, component, health_servicer), name="readiness")
+    return RunningServer(server=server, port=port, component=component, health=health_servicer,
+                         health_server=health_server, readiness=readiness)
+
+
+async def _until_ready(component: Component) -> None:
+    until_ready = getattr(component, "until_ready", None)
+    if until_ready is not None:
+        await until_ready()
+
+
+async def _say_serving(component: Component, health_servicer: DrainingHealthServicer) -> None:
     for name in ("", *component.service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     telemetry.READY.set(1)
-    log.info("%s serving on port %d (zone %s)", component.name, port, settings.zone)
-    return RunningServer(server=server, port=port, component=component, health=health_servicer,
-                         health_server=health_server)
+
+
+async def _serving_once(ready: asyncio.Future, component: Component,
+                        health_servicer: DrainingHealthServicer) -> None:
+    """Health turns SERVING when a component that was not ready at start becomes ready."""
+    try:
+        await ready
+    finally:
+        ready.cancel()  # when the server stops first
+    await _say_serving(component, health_servicer)
+    log.info("%s is ready: health says SERVING", component.name)
 
 
 ComponentFactory = Callable[[Settings], Component]

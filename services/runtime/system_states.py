@@ -83,6 +83,7 @@ class SystemStates:
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
         self._first = asyncio.Event()
+        self._loaded_event = asyncio.Event()
         self._task: asyncio.Task | None = None
 
     # -- the hot path ---------------------------------------------------------------------------------------
@@ -142,6 +143,11 @@ class SystemStates:
         await self._first.wait()
         return self._loaded
 
+    async def wait_loaded(self) -> None:
+        """Returns once a load has succeeded: until then the holder refuses every token, so the process is not
+        ready (its health says NOT_SERVING, see services.runtime.server)."""
+        await self._loaded_event.wait()
+
     async def stop(self) -> None:
         await cancel(self._task)
         self._task = None
@@ -151,6 +157,7 @@ class SystemStates:
         for system_id, state in await self._load():
             self.apply(system_id, state)
         self._loaded = True
+        self._loaded_event.set()
         self._first.set()
 
     async def _run(self) -> None:

@@ -59,6 +59,10 @@ class SystemStatesWatch:
             async with asyncio.timeout(FIRST_LOAD_SECONDS):
                 await self.states.first_attempt()
 
+    async def until_ready(self) -> None:
+        """Returns once the states are loaded (the component's readiness: services.runtime.server)."""
+        await self.states.wait_loaded()
+
     async def _load(self) -> Iterable[tuple[str, SystemState]]:
         if self._loader is None:
             raise RuntimeError(f"the {self._component} service is not started")

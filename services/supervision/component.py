@@ -65,6 +65,10 @@ class SupervisionComponent:
         if settings.supervision_snapshot_seconds > 0:
             self._schedule = asyncio.create_task(self._periodic(settings.supervision_snapshot_seconds))
 
+    async def until_ready(self) -> None:
+        """Ready once the business systems' states are loaded: until then every token is refused."""
+        await self._states.until_ready()
+
     async def stop(self) -> None:
         await cancel(self._schedule)
         self._schedule = None
