@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import grpc
+
 from gateway.routing import (
     ANONYMOUS_METHODS,
     EDGE_COMPANION,
@@ -383,6 +385,34 @@ def _text(template: str) -> dict[str, object]:
     return {"text_format_source": {"inline_string": template}}
 
 
+#: Whether Envoy's own reply goes to a gRPC client: a gRPC content type on a request the transcoder did not make
+#: (the transcoder rewrites a REST call's content type to gRPC and keeps its path in x-envoy-original-path).
+_GRPC_CALL = {"and_filter": {"filters": [
+    {"header_filter": {"header": {"name": "content-type", "string_match": {"prefix": "application/grpc"}}}},
+    {"header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True, "invert_match": True}}},
+]}}
+_REST_CALL = {"or_filter": {"filters": [
+    {"header_filter": {"header": {"name": "content-type", "string_match": {"prefix": "application/grpc"},
+                                  "invert_match": True, "treat_missing_header_as_empty": True}}},
+    {"header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True}}},
+]}}
+#: The google.rpc code of each HTTP status Envoy answers a REST call with itself (the inverse of the transcoder's
+#: mapping of a backend's status), so that every REST error body is a JSON google.rpc.Status.
+_REST_CODES = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
+               405: grpc.StatusCode.UNIMPLEMENTED, 413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+               500: grpc.StatusCode.INTERNAL, 502: grpc.StatusCode.UNAVAILABLE, 503: grpc.StatusCode.UNAVAILABLE,
+               504: grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+def _both(*filters: dict[str, object]) -> dict[str, object]:
+    return {"and_filter": {"filters": list(filters)}}
+
+
+def _rest_status(code: grpc.StatusCode, message: str) -> dict[str, object]:
+    """A JSON google.rpc.Status body, as the transcoder writes a backend's error."""
+    return {"json_format": {"code": code.value[0], "message": message, "details": []}}
+
+
 def _local_replies(settings: Settings) -> dict[str, object]:
     """What a call Envoy refuses itself is told (its grpc-message, or the REST body's message).
 
@@ -390,19 +420,30 @@ def _local_replies(settings: Settings) -> dict[str, object]:
       allowed), then what to do; jwt_authn answers a wrong audience with 403, which is UNAUTHENTICATED here.
     - The rate limit, with its figures (the status is RESOURCE_EXHAUSTED: the filter's own option).
     - A request that is not a method path at all (HTTP 400) is UNIMPLEMENTED, not INTERNAL, for gRPC clients.
+    - A REST caller always gets a JSON google.rpc.Status: for these, and for the transcoder's own refusals (a
+      body that is not JSON or has a value of the wrong type, an unknown query parameter: 400; a URL no rule
+      maps: 404), which Envoy would otherwise answer in plain text.
     """
-    grpc_request = {"header_filter": {"header": {"name": "content-type",
-                                                 "string_match": {"prefix": "application/grpc"}}}}
-    token = _text(f"bearer token refused: %LOCAL_REPLY_BODY%; {_TOKEN_HINT}")
-    return {"mappers": [
-        {"filter": _status_is(401), "body_format_override": token},
-        {"filter": _status_is(403), "status_code": 401, "body_format_override": token},
-        {"filter": _status_is(429), "body_format_override": _text(
-            f"rate limit exceeded for this system: {settings.rate_limit_per_second:g} calls per second with bursts "
-            f"of {settings.rate_limit_burst} per edge replica; retry with backoff")},
-        {"filter": {"and_filter": {"filters": [_status_is(400), grpc_request]}}, "status_code": 404,
-         "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")},
-    ]}
+    token = f"bearer token refused: %LOCAL_REPLY_BODY%; {_TOKEN_HINT}"
+    rate = (f"rate limit exceeded for this system: {settings.rate_limit_per_second:g} calls per second with bursts "
+            f"of {settings.rate_limit_burst} per edge replica; retry with backoff")
+    mappers: list[dict[str, object]] = []
+    for status, code, message, reply_status in (
+            (401, grpc.StatusCode.UNAUTHENTICATED, token, None),
+            (403, grpc.StatusCode.UNAUTHENTICATED, token, 401),
+            (429, grpc.StatusCode.RESOURCE_EXHAUSTED, rate, None)):
+        for mapper in ({"filter": _both(_status_is(status), _REST_CALL),
+                        "body_format_override": _rest_status(code, message)},
+                       {"filter": _status_is(status), "body_format_override": _text(message)}):
+            if reply_status is not None:
+                mapper["status_code"] = reply_status
+            mappers.append(mapper)
+    mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
+                    "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
+    mappers += [{"filter": _both(_status_is(status), _REST_CALL),
+                 "body_format_override": _rest_status(code, "%LOCAL_REPLY_BODY%")}
+                for status, code in _REST_CODES.items()]
+    return {"mappers": mappers}
 
 
 def _access_log_filter(percent: float) -> dict[str, object] | None:

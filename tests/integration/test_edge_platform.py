@@ -87,10 +87,10 @@ def _rest(platform, verb: str, path: str, payload: dict | None = None,  # type: 
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
-        text = error.read()
-        if text == b"no healthy upstream":
+        body = json.loads(error.read() or b"{}")
+        if body.get("message") == "no healthy upstream":
             return error.code, {"unhealthy": True}
-        return error.code, json.loads(text or b"{}")
+        return error.code, body
 
 
 QUERY_URL = f"/v1/resources/{ENTITIES.replace('/', '%2F')}:query"
@@ -152,7 +152,42 @@ async def test_rest_without_a_token_is_401_saying_what_to_send(platform) -> None
 
     status, body = await asyncio.to_thread(get)
     assert status == 401
-    assert b"Jwt is missing" in body and b"IssueToken" in body
+    answer = json.loads(body)
+    assert answer["code"] == grpc.StatusCode.UNAUTHENTICATED.value[0]
+    assert "Jwt is missing" in answer["message"] and "IssueToken" in answer["message"]
+
+
+def _raw(platform, verb: str, path: str, body: bytes | None = None,  # type: ignore[no-untyped-def]
+         content_type: str | None = "application/json") -> tuple[int, str, bytes]:
+    """A REST call with the body as given (not necessarily JSON): status, content type, body."""
+    headers = {"authorization": dict(platform.metadata("social"))["authorization"]}
+    if content_type is not None:
+        headers["content-type"] = content_type
+    request = urllib.request.Request(f"http://{platform.gateway}{path}", data=body, headers=headers, method=verb)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers.get("content-type", ""), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("content-type", ""), error.read()
+
+
+@pytest.mark.parametrize("verb, path, body, status, code, words", [
+    ("POST", QUERY_URL, b'{"key": ', 400, grpc.StatusCode.INVALID_ARGUMENT, "Unexpected end of string"),
+    ("POST", QUERY_URL, b'{"key": 123}', 400, grpc.StatusCode.INVALID_ARGUMENT, "key: invalid value 123"),
+    ("POST", QUERY_URL, b"[1, 2]", 400, grpc.StatusCode.INVALID_ARGUMENT, ""),
+    ("GET", "/v1/entries?pagesize=3", None, 400, grpc.StatusCode.INVALID_ARGUMENT, '"pagesize"'),
+    ("GET", "/v1/noSuchCollection", None, 404, grpc.StatusCode.NOT_FOUND, "/v1/noSuchCollection"),
+])
+async def test_a_rest_request_the_edge_cannot_transcode_gets_a_json_status_saying_why(  # type: ignore[no-untyped-def]
+        platform, verb: str, path: str, body: bytes | None, status: int, code: grpc.StatusCode, words: str) -> None:
+    """Not JSON, a value of the wrong type, a misspelt parameter, an unmapped URL: refused by the edge itself,
+    and the REST caller still gets a JSON google.rpc.Status (Envoy's own refusals are plain text otherwise; the
+    malformed body was told "not a gRPC method path" with a 404)."""
+    got, content_type, raw = await asyncio.to_thread(_raw, platform, verb, path, body)
+    assert (got, content_type) == (status, "application/json")
+    answer = json.loads(raw)
+    assert answer["code"] == code.value[0]
+    assert words in answer["message"] and answer["message"]
 
 
 def _raw_status(platform, verb: str, path: str) -> int:  # type: ignore[no-untyped-def]
