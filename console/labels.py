@@ -64,3 +64,39 @@ ENTRY_FIELDS = {
     "related_codes": "关联资源代码", "zone": "网络区域", "secrecy": "涉密属性", "endpoint": "提供端点",
     "project_code": "项目代码",
 }
+
+#: The audit trail's operations (services/query: one record per call of these RPCs).
+OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验", "Export": "批量下载"}
+
+#: The steps of an application's history (sharing.proto ApplicationEvent.action).
+APPLICATION_EVENT = {"SUBMITTED": "提交共享申请", "APPROVED": "同意共享申请", "REFUSED": "拒绝共享申请",
+                     "ESCALATED": "提请协调", "COORDINATED_GRANTED": "协调后准予共享",
+                     "COORDINATED_REFUSED": "协调后不予共享", "GRANT_UPDATED": "调整授权", "GRANT_REVOKED": "撤销授权"}
+
+#: The administrative log's actions, as the services record them (``<service>.<action>``). An action missing here
+#: is shown by its code: the log is the evidence, so nothing in it is ever hidden behind a label.
+ADMIN_ACTION = {
+    # an application's steps go to the log as sharing.<step> (services/authorization/sharing.py)
+    **{f"sharing.{step.lower()}": label for step, label in APPLICATION_EVENT.items()},
+    "catalog.create": "新建目录", "catalog.update": "修改目录", "catalog.submit": "提交审核",
+    "catalog.publish": "审核通过并发布", "catalog.return": "退回修改", "catalog.retire": "撤销目录",
+    "sharing.grant_confidentiality": "设置授权保密期",
+    "directory.bootstrap_authority": "初始化主管部门", "directory.create_department": "新建部门",
+    "directory.create_system": "新建业务系统", "directory.disable_system": "停用业务系统",
+    "directory.enable_system": "启用业务系统", "directory.rotate_system_secret": "更换业务系统密钥",
+    "roles.grant_system_role": "授予业务系统角色", "roles.revoke_system_role": "收回业务系统角色",
+    "token.issue": "签发令牌", "bundle.import": "导入外网同步包",
+    "catalog.report_mandate_change": "报告职能调整",
+    "person.create": "新建人员", "person.set_roles": "调整人员角色", "person.disable": "停用人员",
+    "person.enable": "启用人员", "person.reset_password": "重置密码", "person.reset_totp": "重置动态口令",
+    "person.unlock": "解除锁定",
+    "session.sign_in": "登录", "session.sign_out": "退出登录", "session.change_password": "修改密码",
+    "session.lock": "账户锁定",
+    "foundation.register_source": "登记数据来源", "foundation.designate_source": "指定权威来源",
+    "foundation.designate_item_source": "指定信息项权威来源", "foundation.load_records": "装载数据",
+    "foundation.resolve_conflict": "处理数据冲突",
+    "dispute.report": "提出数据异议", "dispute.corrected": "异议核实：已更正", "dispute.confirmed": "异议核实：无误",
+    "audit.verification.start": "发起审计日志校验", "audit.verification.cancel": "取消审计日志校验",
+}
+#: The administrative log's results (an action that failed is logged too: a failed sign-in, with its reason).
+ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TOTP": "失败：动态口令错误"}

@@ -397,7 +397,8 @@ async def application_view(console: Console, request: Request, session: Session)
     a = got.application
     return console.page(request, "application.html", title="申请详情", application=a,
                         names=await _item_names(console, session, [a.resource_code]),
-                        **await _names(console, session, [a.applicant_department_code, a.provider_department_code],
+                        **await _names(console, session, [a.applicant_department_code, a.provider_department_code,
+                                                          *(h.actor_department_code for h in a.history)],
                                        [a.resource_code]))
 
 
@@ -630,6 +631,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                              page_token=request.query_params.get("e_token", "")))
     shown = accesses.accesses if accesses else []
     return console.page(request, "audit.html", status=_status_of(problem), title="审计", resource=resource,
+                        item_names=await _item_names(console, session, [a.resource_code for a in shown]),
                         **await _names(console, session,
                                        [a.department_code for a in shown]
                                        + [e.actor_department_code for e in (events.events if events else [])],

@@ -17,6 +17,7 @@ import grpc
 import pytest
 from console_browser import browser, console_server, context, login_demo, shot
 
+from console import labels
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.foundation.synthetic import citizen_id_of
@@ -198,15 +199,21 @@ async def test_the_sharing_cycle_is_done_by_persons_in_the_console(browser, cons
         await shot(auditor, console_server, "20_auditor_application")
         await auditor.goto("/audit")
         await shot(auditor, console_server, "21_auditor_audit")
-        # The administrative log names each person beside each decision (newest first; two pages hold them).
+        # The accesses in Chinese: the operation (查询, not Query) and the items by their catalogued names.
+        accesses = await auditor.locator("table").nth(0).inner_text()
+        assert "查询" in accesses and "Query" not in accesses
+        assert "出生日期、性别" in accesses and "birth_date" not in accesses, accesses
+        # The administrative log names each person beside each decision, in Chinese (the code in the title; newest
+        # first; two pages hold them).
         log_text = await auditor.locator("table").nth(1).inner_text()
         await auditor.get_by_role("link", name="下一页").last.click()
         log_text += await auditor.locator("table").nth(1).inner_text()
         for username, action in (("police.officer", "catalog.submit"), ("authority.reviewer", "catalog.return"),
                                  ("authority.reviewer", "catalog.publish"), ("social.applicant", "sharing.submitted"),
                                  ("police.approver", "sharing.approved"), ("police.approver", "sharing.grant_revoked")):
-            assert any(names[username] in line and action in line for line in log_text.splitlines()), \
-                (username, action, log_text)
+            assert any(names[username] in line and labels.ADMIN_ACTION[action] in line
+                       for line in log_text.splitlines()), (username, action, log_text)
+        assert "sharing." not in log_text and "成功" in log_text
         nav = await auditor.get_by_role("navigation", name="主菜单").inner_text()
         assert "答复" not in nav and "审核" not in nav and "编目" not in nav
         await auditor.goto(f"/catalog/entry?code={code}")
@@ -215,6 +222,7 @@ async def test_the_sharing_cycle_is_done_by_persons_in_the_console(browser, cons
         # The persons who made each decision, by name (govshare.common.v1.Actor on the decisions).
         for username in ("social.applicant", "police.approver"):
             assert names[username] in page_text, (username, page_text)
+        assert "提交共享申请" in page_text and "SUBMITTED" not in page_text  # its history's steps, in Chinese
         assert names["police.officer"] in facts and names["authority.reviewer"] in facts
         assert "市公安局" in facts  # 提供方: the officer's department, by name
     finally:
