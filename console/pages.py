@@ -601,6 +601,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                                                                    page_token=request.query_params.get("c_token", "")))
     shown = listed.disputes if listed else []
     return console.page(request, "disputes.html", status=400 if errors else _status_of(problem), title="异议与冲突",
+                        item_names=await _item_names(console, session, [d.resource_code for d in shown]),
                         **await _names(console, session,
                                        [d.reporter_department_code for d in shown]
                                        + [c.other_source_department_code for c in

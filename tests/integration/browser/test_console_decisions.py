@@ -109,6 +109,7 @@ async def test_the_providers_approver_answers_a_dispute_and_is_named_on_it(brows
         card = page.locator("section.card", has_text=dispute_id)
         text = await card.inner_text()
         assert "经核实无误" in text and "经核对户籍档案" in text and "测试" in text  # the approver's name
+        assert "信息项 姓名" in text  # the disputed item by its catalogued name, not `name`
         await shot(page, console_server, "43_dispute_answered")
     finally:
         await context.close()
