@@ -46,6 +46,7 @@ from services.runtime.errors import (
 )
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
+from services.runtime.workdays import CHINA
 
 APPROVE = sharing_pb2.REPLY_DECISION_APPROVE
 REFUSE = sharing_pb2.REPLY_DECISION_REFUSE
@@ -125,8 +126,7 @@ class Sharing:
         not_shared = entry.share_type != common_pb2.SHARE_TYPE_CONDITIONAL
         history = [self._event(caller, "SUBMITTED", "", now)]
         if not_shared:
-            history.append(self._event(caller, "ESCALATED", "the resource is not shared (不予共享): referred to the "
-                                       "authority for coordination (Art. 12)", now))
+            history.append(self._event(caller, "ESCALATED", "该资源不予共享，已提请共享主管部门协调（第十二条）", now))
         assert draft.requested_expire_time is not None
         return Application(
             id=f"app-{uuid.uuid4().hex}", applicant_department_code=caller.department_code,
@@ -270,20 +270,21 @@ class Sharing:
 
     @staticmethod
     def _approval_note(application: Application, scope: apps.Scope, reason: str) -> str:
-        """What the approval changed from the request, for the history."""
+        """What the approval changed from the request, for the history (read by the departments' staff, in
+        Chinese; items and purposes by their codes, as the application names them)."""
         narrowed = []
         if scope.items != application.items:
-            narrowed.append(f"items {', '.join(scope.items)}")
+            narrowed.append(f"信息项 {'、'.join(scope.items)}")
         if scope.purposes != application.purposes:
-            narrowed.append("purposes " + ", ".join(common_pb2.PurposeType.Name(p) for p in scope.purposes))
+            narrowed.append("用途 " + "、".join(common_pb2.PurposeType.Name(p) for p in scope.purposes))
         if scope.expire_time != application.requested_expire_time:
-            narrowed.append(f"until {scope.expire_time.isoformat()}")
+            narrowed.append(f"期限至 {scope.expire_time.astimezone(CHINA).date().isoformat()}")
         if scope.quota != application.quota:
-            narrowed.append(f"quota {scope.quota}")
+            narrowed.append(f"调用上限 {scope.quota}")
         if scope.unmasked_items:
-            narrowed.append(f"unmasked {', '.join(scope.unmasked_items)}")
-        note = f"narrowed to {'; '.join(narrowed)}" if narrowed else "as requested"
-        return f"{note}. {reason}" if reason.strip() else note
+            narrowed.append(f"不脱敏 {'、'.join(scope.unmasked_items)}")
+        note = f"同意范围有调整：{'；'.join(narrowed)}" if narrowed else "按申请范围同意"
+        return f"{note}。{reason}" if reason.strip() else note
 
     async def _find_application(self, application_id: str) -> Application:
         return await find_by_id(application_id, APPLICATION_ID, self._store.get_application, "application")
