@@ -347,7 +347,7 @@ async def heavy_client(gateway: str, token: str, kind: str, seconds: float) -> N
                 refused += 1
                 page_token = ""
                 if error.code() not in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNAVAILABLE,
-                                        grpc.StatusCode.DEADLINE_EXCEEDED):
+                                        grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED):
                     raise
             calls += 1
     print(json.dumps({"heavy": kind, "calls": calls, "refused": refused}), flush=True)

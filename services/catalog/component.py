@@ -17,6 +17,7 @@ from services.catalog.store import CatalogStore
 from services.catalog.usage import UsageFeed
 from services.runtime import cache, db
 from services.runtime.admin_events import AdminOutbox
+from services.runtime.admission import heavy_read_gate
 from services.runtime.callers import caller_verifier
 from services.runtime.errors import ServiceError
 from services.runtime.figures import FigureSource, FiguresServicer
@@ -45,7 +46,8 @@ class CatalogComponent:
         self._masker = Masker(settings.mask_rules)
         #: Tokens of disabled systems and rotated secrets are refused here too (the edge cannot ask).
         self._states = SystemStatesWatch(settings, self.name)
-        self._servicer = CatalogServicer(lambda: self.catalog, caller_verifier(settings, check=self._states.check))
+        self._servicer = CatalogServicer(lambda: self.catalog, caller_verifier(settings, check=self._states.check),
+                                         heavy_read_gate(settings))
         # Internal (service-only): platform services call it with their mesh identity.
         self._figures = FiguresServicer(AssertionVerifier(settings.internal_key), self._figure_source,
                                         figures_pb2.ListDepartmentFiguresResponse)

@@ -10,6 +10,7 @@ from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.catalog.catalog import Catalog
 from services.catalog.model import DataItem, Endpoint, Entry, EntryFilter, Highlight, MandateChange, Page
 from services.runtime.actors import actor_pb
+from services.runtime.admission import HeavyReadGate
 from services.runtime.identity import AssertionVerifier
 from services.runtime.timestamps import from_timestamp, to_timestamp
 from services.runtime.workdays import provisional
@@ -79,9 +80,14 @@ def _entries(page: Page) -> list[catalog_pb2.Entry]:
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
-    def __init__(self, catalog: Callable[[], Catalog], verifier: AssertionVerifier) -> None:
+    """CatalogService. Its heavy reads (ListEntries, SearchEntries) pass the process's admission gate
+    (services/runtime/admission.py) after the caller is verified."""
+
+    def __init__(self, catalog: Callable[[], Catalog], verifier: AssertionVerifier,
+                 heavy: HeavyReadGate | None = None) -> None:
         self._catalog = catalog
         self._verifier = verifier
+        self._heavy = heavy or HeavyReadGate(0, 0)
 
     async def CreateEntry(self, request: catalog_pb2.CreateEntryRequest,
                           context: grpc.aio.ServicerContext) -> catalog_pb2.CreateEntryResponse:
@@ -98,19 +104,21 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def ListEntries(self, request: catalog_pb2.ListEntriesRequest,
                           context: grpc.aio.ServicerContext) -> catalog_pb2.ListEntriesResponse:
         caller = self._verifier.from_context(context)
-        page = await self._catalog().list_entries(caller, filter_from_proto(request.filter), request.page_size,
-                                        request.page_token)
-        return catalog_pb2.ListEntriesResponse(entries=_entries(page), next_page_token=page.next_page_token)
+        async with self._heavy.admitted():
+            page = await self._catalog().list_entries(caller, filter_from_proto(request.filter), request.page_size,
+                                                      request.page_token)
+            return catalog_pb2.ListEntriesResponse(entries=_entries(page), next_page_token=page.next_page_token)
 
     async def SearchEntries(self, request: catalog_pb2.SearchEntriesRequest,
                             context: grpc.aio.ServicerContext) -> catalog_pb2.SearchEntriesResponse:
         caller = self._verifier.from_context(context)
-        page = await self._catalog().search_entries(caller, request.query, filter_from_proto(request.filter),
-                                          request.page_size, request.page_token)
-        return catalog_pb2.SearchEntriesResponse(
-            entries=_entries(page), next_page_token=page.next_page_token,
-            highlights=[_highlight_to_proto(entry.code, highlight)
-                        for entry, highlight in zip(page.entries, page.highlights, strict=True)])
+        async with self._heavy.admitted():
+            page = await self._catalog().search_entries(caller, request.query, filter_from_proto(request.filter),
+                                                        request.page_size, request.page_token)
+            return catalog_pb2.SearchEntriesResponse(
+                entries=_entries(page), next_page_token=page.next_page_token,
+                highlights=[_highlight_to_proto(entry.code, highlight)
+                            for entry, highlight in zip(page.entries, page.highlights, strict=True)])
 
     async def UpdateEntry(self, request: catalog_pb2.UpdateEntryRequest,
                           context: grpc.aio.ServicerContext) -> catalog_pb2.UpdateEntryResponse:

@@ -25,11 +25,12 @@ from services.query.store import AccessFilter
 from services.query.verifications import verify_page
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent
+from services.runtime.admission import HeavyReadGate
 from services.runtime.duties import AUDITOR
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied
 from services.runtime.identifiers import citizen_id_error, credit_code_error
-from services.runtime.identity import Caller
+from services.runtime.identity import AssertionVerifier, Caller
 from services.runtime.pagination import (
     decode_token,
     encode_token,
@@ -204,6 +205,12 @@ def _require_auditor(caller: Caller, what: str) -> None:
 
 
 class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
+    """AuditService. Its heavy reads (ListAccesses, ListSubjectAccesses, GetUsageSummary) pass the process's
+    admission gate (services/runtime/admission.py) once their request is valid."""
+
+    def __init__(self, verifier: AssertionVerifier, heavy: HeavyReadGate | None = None) -> None:
+        super().__init__(verifier)
+        self._heavy = heavy or HeavyReadGate(0, 0)
 
     @staticmethod
     def _provider_scope(caller: Caller) -> str | None:
@@ -228,12 +235,13 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         after = time_keyset_after(request.page_token, text_id)
         scope = AccessFilter(provider=self._provider_scope(caller), resource_code=request.resource_code,
                              department_code=request.department_code, start=start, end=end)
-        rows = await deps.store.list_accesses(scope, after, limit + 1)
-        token = ""
-        if len(rows) > limit:
-            rows = rows[:limit]
-            token = time_keyset_token(rows[-1]["time"], rows[-1]["id"])
-        return audit_pb2.ListAccessesResponse(accesses=[to_proto(row) for row in rows], next_page_token=token)
+        async with self._heavy.admitted():
+            rows = await deps.store.list_accesses(scope, after, limit + 1)
+            token = ""
+            if len(rows) > limit:
+                rows = rows[:limit]
+                token = time_keyset_token(rows[-1]["time"], rows[-1]["id"])
+            return audit_pb2.ListAccessesResponse(accesses=[to_proto(row) for row in rows], next_page_token=token)
 
     async def GetUsageSummary(self, request: audit_pb2.GetUsageSummaryRequest, context: grpc.aio.ServicerContext
                               ) -> audit_pb2.GetUsageSummaryResponse:
@@ -245,7 +253,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise invalid_argument(violations)
         scope = AccessFilter(provider=self._provider_scope(caller), resource_code=request.resource_code,
                              start=start, end=end)
-        rows = await figures.usage_summary(deps.store, scope, dt.datetime.now(dt.UTC))
+        async with self._heavy.admitted():
+            rows = await figures.usage_summary(deps.store, scope, dt.datetime.now(dt.UTC))
         return audit_pb2.GetUsageSummaryResponse(rows=[
             audit_pb2.UsageRow(resource_code=row["resource_code"], department_code=row["department_code"],
                                purpose=_PURPOSES.value(row["purpose"]), answered=row["answered"],
@@ -373,7 +382,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                         items=[], purpose=purpose_name(request.purpose.type), purpose_text=request.purpose.text,
                         trace_id=_trace_id(), time=dt.datetime.now(dt.UTC))
         try:
-            rows, token = await self._subject_page(deps, caller, request, subject)
+            async with self._heavy.admitted():
+                rows, token = await self._subject_page(deps, caller, request, subject)
         except Exception as error:
             access.fail(error)
             await deps.audit.record(access)

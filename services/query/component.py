@@ -41,6 +41,7 @@ from services.query.store import QueryStore
 from services.query.subjects import SubjectPolicy
 from services.query.verifications import VerificationRunner
 from services.runtime.admin_events import AdminOutbox
+from services.runtime.admission import heavy_read_gate
 from services.runtime.cache import (
     CATALOG_CHANGED,
     DISPUTES_CHANGED,
@@ -96,7 +97,8 @@ class QueryComponent:
         self._states_loader: Loader | None = None
         self._states.add_listener(self._on_system_changed)
         verifier = caller_verifier(settings, check=self._states.check)
-        self._servicers = (QueryServicer(verifier), DisputeServicer(verifier), AuditServicer(verifier))
+        self._servicers = (QueryServicer(verifier), DisputeServicer(verifier),
+                           AuditServicer(verifier, heavy_read_gate(settings)))
         self._pool: asyncpg.Pool | None = None
         self._pools: WorkPools | None = None
         self._redis: aioredis.Redis | None = None

@@ -146,6 +146,10 @@ class Settings:
     db_search_pool_size: int = 2
     #: PostgreSQL statement_timeout of a search or summary statement.
     db_search_timeout_ms: int = 5000
+    #: Heavy reads (listings and searches of up to 1,000 rows) a process runs at once, and how many more wait
+    #: (services/runtime/admission.py); 0 concurrency = no cap.
+    heavy_read_concurrency: int = 1
+    heavy_read_queue: int = 16
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced; tests build per-service settings this way."""
@@ -190,6 +194,8 @@ _INT_FIELDS = {
     "GOVSHARE_DB_LISTING_TIMEOUT_MS": ("db_listing_timeout_ms", 1, 600_000),
     "GOVSHARE_DB_SEARCH_POOL_SIZE": ("db_search_pool_size", 1, 100),
     "GOVSHARE_DB_SEARCH_TIMEOUT_MS": ("db_search_timeout_ms", 1, 600_000),
+    "GOVSHARE_HEAVY_READ_CONCURRENCY": ("heavy_read_concurrency", 0, 1000),
+    "GOVSHARE_HEAVY_READ_QUEUE": ("heavy_read_queue", 0, 100_000),
 }
 _FLOAT_FIELDS = {
     "GOVSHARE_RATE_LIMIT_PER_SECOND": ("rate_limit_per_second", 0.001, 1e9),

@@ -80,22 +80,33 @@ class FigureSources:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE",
                                f"the {service} service could not give its figures ({exc.code().name})") from exc
 
+    async def _figures(self, service: str, method: Callable[..., Awaitable[Any]], request: Any) -> list[FigureRow]:
+        """Every figure a service gives for ``request``, following its pages (the catalog's alone number one per
+        published resource)."""
+        rows: list[FigureRow] = []
+        while True:
+            response = await self._call(service, method, request)
+            rows += _rows(response)
+            if not response.next_page_token:
+                return rows
+            request.page_token = response.next_page_token
+
     async def gather(self, month: Month) -> list[FigureRow]:
         """Every figure of every department for ``month``."""
         start, end = to_timestamp(month.start), to_timestamp(month.end)
-        catalog = _rows(await self._call("catalog", self._catalog.ListDepartmentFigures,
-                                         catalog_figures.ListDepartmentFiguresRequest(start_time=start, end_time=end)))
+        catalog = await self._figures("catalog", self._catalog.ListDepartmentFigures,
+                                      catalog_figures.ListDepartmentFiguresRequest(start_time=start, end_time=end))
         cycles = [foundation_figures.DatasetCycle(dataset=name, max_age_seconds=seconds)
                   for name, seconds in sorted(dataset_cycles(catalog).items())]
         sharing, audit, foundation = await asyncio.gather(
-            self._call("authorization", self._sharing.ListDepartmentFigures,
-                       sharing_figures.ListDepartmentFiguresRequest(start_time=start, end_time=end)),
-            self._call("query", self._audit.ListDepartmentFigures,
-                       audit_figures.ListDepartmentFiguresRequest(start_time=start, end_time=end)),
-            self._call("foundation", self._foundation.ListDepartmentFigures,
-                       foundation_figures.ListDepartmentFiguresRequest(start_time=start, end_time=end,
-                                                                        cycles=cycles)))
-        return catalog + _rows(sharing) + _rows(audit) + _rows(foundation)
+            self._figures("authorization", self._sharing.ListDepartmentFigures,
+                          sharing_figures.ListDepartmentFiguresRequest(start_time=start, end_time=end)),
+            self._figures("query", self._audit.ListDepartmentFigures,
+                          audit_figures.ListDepartmentFiguresRequest(start_time=start, end_time=end)),
+            self._figures("foundation", self._foundation.ListDepartmentFigures,
+                          foundation_figures.ListDepartmentFiguresRequest(start_time=start, end_time=end,
+                                                                           cycles=cycles)))
+        return catalog + sharing + audit + foundation
 
     async def departments(self) -> dict[str, str]:
         """Every department's name by code (the authority's included), from the directory."""

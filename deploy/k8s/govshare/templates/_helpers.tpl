@@ -39,9 +39,34 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 govshare.gov.cn/zone: {{ .root.Values.zone }}
 {{- end -}}
 
-{{/* The six processes, in a stable order. */}}
+{{/* The six processes, in a stable order, then the heavy-read replicas that `heavyReads` enables. */}}
 {{- define "govshare.componentNames" -}}
-[gateway, catalog, authorization, query, foundation, supervision]
+{{- $names := list "gateway" "catalog" "authorization" "query" "foundation" "supervision" -}}
+{{- range $base := include "govshare.heavyReadBases" . | fromYamlArray -}}
+{{- $names = append $names (printf "%s-heavy-reads" $base) -}}
+{{- end -}}
+{{- toYaml $names -}}
+{{- end -}}
+
+{{/* The services whose heavy reads (gateway/routing.py HEAVY_READS) have replicas of their own in this release. */}}
+{{- define "govshare.heavyReadBases" -}}
+{{- $bases := list -}}
+{{- range $base := list "catalog" "query" -}}
+{{- if (get $.Values.heavyReads $base).enabled -}}
+{{- $bases = append $bases $base -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $bases -}}
+{{- end -}}
+
+{{/* A component's values: `components.<name>`, or `heavyReads.<service>` for a heavy-read replica.
+Call with (dict "root" $ "component" "query-heavy-reads"). */}}
+{{- define "govshare.componentValues" -}}
+{{- if hasSuffix "-heavy-reads" .component -}}
+{{- toYaml (get .root.Values.heavyReads (trimSuffix "-heavy-reads" .component)) -}}
+{{- else -}}
+{{- toYaml (get .root.Values.components .component) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -50,18 +75,33 @@ not as an operator may tune it: whether it uses PostgreSQL, which services it
 calls, which token keys it needs (every service verifies bearer tokens itself), whether it signs audit checkpoints (query).
 Callers and NetworkPolicies are derived from `calls`. The gateway is Envoy: it holds no secret and uses no
 Redis (it fetches the token keys from authorization's JWKS listener).
+A heavy-read replica ("<service>-heavy-reads", `heavyReads`) is the same image serving the same service, so it
+has its service's facts, with `heavyReadsOf` naming the service; only the gateway calls it (the listings and
+searches it routes there), and the gateway is told its Service as GOVSHARE_<SERVICE>_HEAVY_READ_TARGET.
 */}}
 {{- define "govshare.componentFacts" -}}
+{{- $heavy := include "govshare.heavyReadBases" . | fromYamlArray -}}
 gateway:
   database: false
   redis: false
-  calls: [catalog, authorization, query, foundation, supervision]
+  calls: [catalog, authorization, query, foundation, supervision{{ range $heavy }}, {{ . }}-heavy-reads{{ end }}]
   tokenPrivateKey: false
   tokenPublicKey: false
   auditSigningKey: false
   providerSigningKey: false
   personSecretKey: false
   providers: false
+{{ include "govshare.serviceFacts" . }}
+{{- $services := include "govshare.serviceFacts" . | fromYaml }}
+{{- range $base := $heavy }}
+{{ $base }}-heavy-reads:
+  {{- toYaml (get $services $base) | nindent 2 }}
+  heavyReadsOf: {{ $base }}
+{{- end }}
+{{- end -}}
+
+{{/* The facts of the five services (see "govshare.componentFacts"). */}}
+{{- define "govshare.serviceFacts" -}}
 catalog:
   database: true
   redis: true

@@ -26,17 +26,17 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from govshare.common.v1 import figures_pb2 as govshare_dot_common_dot_v1_dot_figures__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'govshare/authorization/v1/figures.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a govshare/common/v1/figures.proto\"|\n\x1cListDepartmentFiguresRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x1dListDepartmentFiguresResponse\x12+\n\x07\x66igures\x18\x01 \x03(\x0b\x32\x1a.govshare.common.v1.Figure2\xa4\x01\n\x15SharingFiguresService\x12\x8a\x01\n\x15ListDepartmentFigures\x12\x37.govshare.authorization.v1.ListDepartmentFiguresRequest\x1a\x38.govshare.authorization.v1.ListDepartmentFiguresResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'govshare/authorization/v1/figures.proto\x12\x19govshare.authorization.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a govshare/common/v1/figures.proto\"\xa3\x01\n\x1cListDepartmentFiguresRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x1dListDepartmentFiguresResponse\x12+\n\x07\x66igures\x18\x01 \x03(\x0b\x32\x1a.govshare.common.v1.Figure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa4\x01\n\x15SharingFiguresService\x12\x8a\x01\n\x15ListDepartmentFigures\x12\x37.govshare.authorization.v1.ListDepartmentFiguresRequest\x1a\x38.govshare.authorization.v1.ListDepartmentFiguresResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.authorization.v1.figures_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_start=137
-  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_end=261
-  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_start=263
-  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_end=339
-  _globals['_SHARINGFIGURESSERVICE']._serialized_start=342
-  _globals['_SHARINGFIGURESSERVICE']._serialized_end=506
+  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_start=138
+  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_end=301
+  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_start=303
+  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_end=404
+  _globals['_SHARINGFIGURESSERVICE']._serialized_start=407
+  _globals['_SHARINGFIGURESSERVICE']._serialized_end=571
 # @@protoc_insertion_point(module_scope)

@@ -26,17 +26,17 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from govshare.common.v1 import figures_pb2 as govshare_dot_common_dot_v1_dot_figures__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!govshare/catalog/v1/figures.proto\x12\x13govshare.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a govshare/common/v1/figures.proto\"|\n\x1cListDepartmentFiguresRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x1dListDepartmentFiguresResponse\x12+\n\x07\x66igures\x18\x01 \x03(\x0b\x32\x1a.govshare.common.v1.Figure2\x97\x01\n\x15\x43\x61talogFiguresService\x12~\n\x15ListDepartmentFigures\x12\x31.govshare.catalog.v1.ListDepartmentFiguresRequest\x1a\x32.govshare.catalog.v1.ListDepartmentFiguresResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!govshare/catalog/v1/figures.proto\x12\x13govshare.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a govshare/common/v1/figures.proto\"\xa3\x01\n\x1cListDepartmentFiguresRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x1dListDepartmentFiguresResponse\x12+\n\x07\x66igures\x18\x01 \x03(\x0b\x32\x1a.govshare.common.v1.Figure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x97\x01\n\x15\x43\x61talogFiguresService\x12~\n\x15ListDepartmentFigures\x12\x31.govshare.catalog.v1.ListDepartmentFiguresRequest\x1a\x32.govshare.catalog.v1.ListDepartmentFiguresResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.catalog.v1.figures_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_start=125
-  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_end=249
-  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_start=251
-  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_end=327
-  _globals['_CATALOGFIGURESSERVICE']._serialized_start=330
-  _globals['_CATALOGFIGURESSERVICE']._serialized_end=481
+  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_start=126
+  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_end=289
+  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_start=291
+  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_end=392
+  _globals['_CATALOGFIGURESSERVICE']._serialized_start=395
+  _globals['_CATALOGFIGURESSERVICE']._serialized_end=546
 # @@protoc_insertion_point(module_scope)

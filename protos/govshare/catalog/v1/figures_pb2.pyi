@@ -11,15 +11,21 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ListDepartmentFiguresRequest(_message.Message):
-    __slots__ = ("start_time", "end_time")
+    __slots__ = ("start_time", "end_time", "page_size", "page_token")
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListDepartmentFiguresResponse(_message.Message):
-    __slots__ = ("figures",)
+    __slots__ = ("figures", "next_page_token")
     FIGURES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     figures: _containers.RepeatedCompositeFieldContainer[_figures_pb2.Figure]
-    def __init__(self, figures: _Optional[_Iterable[_Union[_figures_pb2.Figure, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, figures: _Optional[_Iterable[_Union[_figures_pb2.Figure, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

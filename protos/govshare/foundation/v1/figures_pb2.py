@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from govshare.common.v1 import figures_pb2 as govshare_dot_common_dot_v1_dot_figures__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$govshare/foundation/v1/figures.proto\x12\x16govshare.foundation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a govshare/common/v1/figures.proto\"\xb2\x01\n\x1cListDepartmentFiguresRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x06\x63ycles\x18\x03 \x03(\x0b\x32$.govshare.foundation.v1.DatasetCycle\"8\n\x0c\x44\x61tasetCycle\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x17\n\x0fmax_age_seconds\x18\x02 \x01(\x03\"L\n\x1dListDepartmentFiguresResponse\x12+\n\x07\x66igures\x18\x01 \x03(\x0b\x32\x1a.govshare.common.v1.Figure2\xa1\x01\n\x18\x46oundationFiguresService\x12\x84\x01\n\x15ListDepartmentFigures\x12\x34.govshare.foundation.v1.ListDepartmentFiguresRequest\x1a\x35.govshare.foundation.v1.ListDepartmentFiguresResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$govshare/foundation/v1/figures.proto\x12\x16govshare.foundation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a govshare/common/v1/figures.proto\"\xd9\x01\n\x1cListDepartmentFiguresRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x06\x63ycles\x18\x03 \x03(\x0b\x32$.govshare.foundation.v1.DatasetCycle\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"8\n\x0c\x44\x61tasetCycle\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x17\n\x0fmax_age_seconds\x18\x02 \x01(\x03\"e\n\x1dListDepartmentFiguresResponse\x12+\n\x07\x66igures\x18\x01 \x03(\x0b\x32\x1a.govshare.common.v1.Figure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xa1\x01\n\x18\x46oundationFiguresService\x12\x84\x01\n\x15ListDepartmentFigures\x12\x34.govshare.foundation.v1.ListDepartmentFiguresRequest\x1a\x35.govshare.foundation.v1.ListDepartmentFiguresResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.foundation.v1.figu
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_start=132
-  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_end=310
-  _globals['_DATASETCYCLE']._serialized_start=312
-  _globals['_DATASETCYCLE']._serialized_end=368
-  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_start=370
-  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_end=446
-  _globals['_FOUNDATIONFIGURESSERVICE']._serialized_start=449
-  _globals['_FOUNDATIONFIGURESSERVICE']._serialized_end=610
+  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_end=349
+  _globals['_DATASETCYCLE']._serialized_start=351
+  _globals['_DATASETCYCLE']._serialized_end=407
+  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_start=409
+  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_end=510
+  _globals['_FOUNDATIONFIGURESSERVICE']._serialized_start=513
+  _globals['_FOUNDATIONFIGURESSERVICE']._serialized_end=674
 # @@protoc_insertion_point(module_scope)

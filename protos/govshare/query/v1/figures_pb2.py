@@ -26,23 +26,23 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from govshare.common.v1 import figures_pb2 as govshare_dot_common_dot_v1_dot_figures__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fgovshare/query/v1/figures.proto\x12\x11govshare.query.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a govshare/common/v1/figures.proto\"|\n\x1cListDepartmentFiguresRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x1dListDepartmentFiguresResponse\x12+\n\x07\x66igures\x18\x01 \x03(\x0b\x32\x1a.govshare.common.v1.Figure\"O\n\x18ListResourceUsageRequest\x12\x0c\n\x04\x64\x61ys\x18\x01 \x01(\x05\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"f\n\x19ListResourceUsageResponse\x12\x30\n\x06usages\x18\x01 \x03(\x0b\x32 .govshare.query.v1.ResourceUsage\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\rResourceUsage\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x16\n\x0e\x61nswered_count\x18\x02 \x01(\x03\x32\x81\x02\n\x13\x41uditFiguresService\x12z\n\x15ListDepartmentFigures\x12/.govshare.query.v1.ListDepartmentFiguresRequest\x1a\x30.govshare.query.v1.ListDepartmentFiguresResponse\x12n\n\x11ListResourceUsage\x12+.govshare.query.v1.ListResourceUsageRequest\x1a,.govshare.query.v1.ListResourceUsageResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fgovshare/query/v1/figures.proto\x12\x11govshare.query.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a govshare/common/v1/figures.proto\"\xa3\x01\n\x1cListDepartmentFiguresRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"e\n\x1dListDepartmentFiguresResponse\x12+\n\x07\x66igures\x18\x01 \x03(\x0b\x32\x1a.govshare.common.v1.Figure\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x18ListResourceUsageRequest\x12\x0c\n\x04\x64\x61ys\x18\x01 \x01(\x05\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"f\n\x19ListResourceUsageResponse\x12\x30\n\x06usages\x18\x01 \x03(\x0b\x32 .govshare.query.v1.ResourceUsage\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\rResourceUsage\x12\x15\n\rresource_code\x18\x01 \x01(\t\x12\x16\n\x0e\x61nswered_count\x18\x02 \x01(\x03\x32\x81\x02\n\x13\x41uditFiguresService\x12z\n\x15ListDepartmentFigures\x12/.govshare.query.v1.ListDepartmentFiguresRequest\x1a\x30.govshare.query.v1.ListDepartmentFiguresResponse\x12n\n\x11ListResourceUsage\x12+.govshare.query.v1.ListResourceUsageRequest\x1a,.govshare.query.v1.ListResourceUsageResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'govshare.query.v1.figures_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_start=121
-  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_end=245
-  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_start=247
-  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_end=323
-  _globals['_LISTRESOURCEUSAGEREQUEST']._serialized_start=325
-  _globals['_LISTRESOURCEUSAGEREQUEST']._serialized_end=404
-  _globals['_LISTRESOURCEUSAGERESPONSE']._serialized_start=406
-  _globals['_LISTRESOURCEUSAGERESPONSE']._serialized_end=508
-  _globals['_RESOURCEUSAGE']._serialized_start=510
-  _globals['_RESOURCEUSAGE']._serialized_end=572
-  _globals['_AUDITFIGURESSERVICE']._serialized_start=575
-  _globals['_AUDITFIGURESSERVICE']._serialized_end=832
+  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_start=122
+  _globals['_LISTDEPARTMENTFIGURESREQUEST']._serialized_end=285
+  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_start=287
+  _globals['_LISTDEPARTMENTFIGURESRESPONSE']._serialized_end=388
+  _globals['_LISTRESOURCEUSAGEREQUEST']._serialized_start=390
+  _globals['_LISTRESOURCEUSAGEREQUEST']._serialized_end=469
+  _globals['_LISTRESOURCEUSAGERESPONSE']._serialized_start=471
+  _globals['_LISTRESOURCEUSAGERESPONSE']._serialized_end=573
+  _globals['_RESOURCEUSAGE']._serialized_start=575
+  _globals['_RESOURCEUSAGE']._serialized_end=637
+  _globals['_AUDITFIGURESSERVICE']._serialized_start=640
+  _globals['_AUDITFIGURESSERVICE']._serialized_end=897
 # @@protoc_insertion_point(module_scope)

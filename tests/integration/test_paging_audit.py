@@ -1,0 +1,190 @@
+"""Issue 14 for the audit log's listings: ListAccesses and the persons' view (ListSubjectAccesses) resume exactly
+after a token taken at a deep position, and a statement held past its budget is FAILED_PRECONDITION, never
+INTERNAL.
+
+The rows are written by the query service's own audit writer (services/query/audit.py AuditWriter over
+QueryStore.insert_accesses: valid hash chains, as the service writes them), into a database of their own served by
+a query process of their own (the platform's authorization answers the portal's role and the confidential grants):
+the chain-verification tests that share the platform's database never see these rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+import grpc
+import pytest
+import pytest_asyncio
+
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, roles_pb2, roles_pb2_grpc
+from govshare.common.v1 import common_pb2 as common
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc
+from services.foundation.synthetic import citizen_id_of
+from services.query.audit import ANSWERED, Access, AuditWriter
+from services.query.component import create_component
+from services.query.store import QueryStore
+from services.runtime import db
+from services.runtime.embedded import create_database
+from services.runtime.errors import details_of
+from services.runtime.identity import Caller
+from services.runtime.server import start_server
+from services.runtime.tokens import issue_token
+
+pytestmark = pytest.mark.integration
+
+DEEP = 2000  # the position whose token is taken (two pages of the largest size)
+ROWS = 2800  # three in four name the subject: more than DEEP + 10 of them
+BUDGET_MS = 400  # far above what an indexed page needs, far below the lock wait
+RESOURCE = "301914/000001"
+SUBJECT = citizen_id_of(9_140_001)
+OTHER = citizen_id_of(9_140_002)
+ASKED = common.Purpose(type=common.PURPOSE_TYPE_BUSINESS_COLLABORATION, text="个人信息查阅申请")
+
+
+@dataclass
+class AuditProcess:
+    stub: audit_pb2_grpc.AuditServiceStub
+    url: str
+    department: str
+    authority: tuple[tuple[str, str], ...]
+    portal: tuple[tuple[str, str], ...]
+
+
+async def _write(url: str, department: str) -> None:
+    """ROWS accesses of ``department``'s system, three a second going back from now, through the writer."""
+    pool = await db.create_pool(url, "query", min_size=1, max_size=2)
+    store = QueryStore(pool)
+    writer = AuditWriter(store.insert_accesses, flush_ms=0, batch_max=500)
+    writer.start()
+    now = dt.datetime.now(dt.UTC)
+    try:
+        futures = []
+        for i in range(ROWS):
+            single = i % 4 != 1  # one in four a batch naming the subject among others
+            key = (OTHER if i % 4 == 3 else SUBJECT) if single else ""
+            futures.append(writer.submit(Access(
+                operation="Query" if single else "BatchQuery", system_id=f"sys-{department.lower()}",
+                department_code=department, resource_code=RESOURCE, key=key,
+                keys=[] if single else [OTHER, SUBJECT], items=["name"], purpose="ADMINISTRATIVE_BASIS",
+                purpose_text="", trace_id="", time=now - dt.timedelta(seconds=i // 3),
+                provider_department_code=department, result=ANSWERED)))
+        await asyncio.gather(*futures)
+    finally:
+        await writer.stop()
+        await store.release_audit_connection()
+        await pool.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def audit(platform: object, database_url: str) -> AsyncIterator[AuditProcess]:
+    url = await create_database(database_url, f"govshare_audit_{uuid.uuid4().hex[:8]}")
+    await db.migrate(url, "query")
+    department = platform.credentials.systems["authority"]["department"]  # type: ignore[attr-defined]
+    authority = platform.metadata("authority")  # type: ignore[attr-defined]
+    settings = platform.settings["query"].with_overrides(  # type: ignore[attr-defined]
+        listen="127.0.0.1:0", database_url=url, db_listing_timeout_ms=BUDGET_MS)
+    running = await start_server(settings, create_component(settings))
+    await _write(url, department)
+    # The portal: a system the authority granted SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL, on the platform.
+    channel = platform.channel  # type: ignore[attr-defined]
+    created = await directory_pb2_grpc.DirectoryServiceStub(channel).CreateSystem(directory_pb2.CreateSystemRequest(
+        system=directory_pb2.System(department_code=department, name=f"paging portal {uuid.uuid4().hex[:6]}")),
+        metadata=authority, timeout=10)
+    await roles_pb2_grpc.RoleServiceStub(channel).GrantSystemRole(roles_pb2.GrantSystemRoleRequest(
+        system_id=created.system.id, role=roles_pb2.SYSTEM_ROLE_SUBJECT_ACCESS_PORTAL), metadata=authority,
+        timeout=10)
+    token = issue_token(platform.settings["authorization"].token_private_key,  # type: ignore[attr-defined]
+                        Caller(created.system.id, department), 600).token
+    own = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
+    try:
+        yield AuditProcess(audit_pb2_grpc.AuditServiceStub(own), url, department, authority,
+                           (("authorization", f"Bearer {token}"),))
+    finally:
+        await own.close()
+        await running.stop(0)
+
+
+def _calls(audit: AuditProcess) -> dict[str, tuple[Callable[[int, str], Awaitable], str, str]]:
+    """Per RPC: call(page_size, page_token), the response's list, and the SQL of the expected ids in order."""
+    def accesses(size: int, token: str) -> Awaitable:
+        return audit.stub.ListAccesses(audit_pb2.ListAccessesRequest(
+            department_code=audit.department, page_size=size, page_token=token), metadata=audit.authority,
+            timeout=30)
+
+    def subject(size: int, token: str) -> Awaitable:
+        return audit.stub.ListSubjectAccesses(audit_pb2.ListSubjectAccessesRequest(
+            citizen_id=SUBJECT, purpose=ASKED, page_size=size, page_token=token), metadata=audit.portal, timeout=30)
+
+    return {
+        "ListAccesses": (accesses, "accesses", "SELECT id FROM query.access_log WHERE department_code = $1"
+                         " ORDER BY time DESC, id DESC"),
+        "ListSubjectAccesses": (subject, "accesses", "SELECT id FROM query.access_log WHERE $1 <> ''"
+                                f" AND (key = '{SUBJECT}' OR '{SUBJECT}' = ANY(keys))"
+                                " AND operation <> 'SubjectLookup' ORDER BY time DESC, id DESC"),
+    }
+
+
+@pytest.mark.parametrize("rpc", ["ListAccesses", "ListSubjectAccesses"])
+async def test_audit_listings_resume_right_after_a_deep_token(audit: AuditProcess, rpc: str) -> None:
+    """Thousands of rows, three to a second (ties broken by id): the token taken at position 2,000 resumes at
+    row 2,001, and the pages before it are exactly the rows in the listing's order."""
+    call, items, expected_sql = _calls(audit)[rpc]
+    conn = await asyncpg.connect(audit.url)
+    try:
+        expected = [row[0] for row in await conn.fetch(expected_sql, audit.department)]
+    finally:
+        await conn.close()
+    assert len(expected) >= DEEP + 10
+    token, walked = "", []
+    while len(walked) < DEEP:
+        page = await call(min(1000, DEEP - len(walked)), token)
+        walked += [a.id for a in getattr(page, items)]
+        token = page.next_page_token
+        assert token, "the listing ended before the position"
+    assert walked == expected[:DEEP]
+    following = await call(10, token)
+    assert [a.id for a in getattr(following, items)] == expected[DEEP:DEEP + 10]
+
+
+async def _release_once_an_insert_waits(holder: asyncpg.Connection, url: str, call: asyncio.Task) -> None:
+    """Waits (a bounded poll) until ``call`` ended or a write to the access log waits for the lock; the persons'
+    view records its refused lookup before it answers, and that record must wait for the lock to go."""
+    observer = await asyncpg.connect(url)
+    try:
+        for _ in range(300):
+            if call.done() or await observer.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO access_log%'"):
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await observer.close()
+
+
+@pytest.mark.parametrize("rpc", ["ListAccesses", "ListSubjectAccesses"])
+async def test_audit_listings_past_their_budget_are_failed_precondition(audit: AuditProcess, rpc: str) -> None:
+    """Another connection holds a lock on the access log: the listing's statement is cancelled at its budget and
+    the caller is asked for a narrower filter, never INTERNAL; the same call answers once the lock is gone."""
+    call, _, _ = _calls(audit)[rpc]
+    holder = await asyncpg.connect(audit.url)
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("LOCK TABLE query.access_log IN ACCESS EXCLUSIVE MODE")
+        pending = asyncio.ensure_future(call(10, ""))
+        await _release_once_an_insert_waits(holder, audit.url, pending)
+        await transaction.rollback()
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await pending
+    finally:
+        await holder.close()
+    error = caught.value
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, (error.code(), error.details())
+    info, _ = details_of(error)
+    assert info is not None and info.reason == "STATEMENT_OVER_BUDGET"
+    assert len((await call(10, "")).accesses) == 10
