@@ -30,10 +30,13 @@ async def _health(port: int) -> int:
 
 
 async def _until_serving(port: int, bound: float = 60.0) -> int:
-    """Polls the health until SERVING (bounded: the states' reload backs off to 5 s between attempts)."""
-    async with asyncio.timeout(bound):
-        while (status := await _health(port)) != health_pb2.HealthCheckResponse.SERVING:
-            await asyncio.sleep(0.2)
+    """Watches the health until SERVING (bounded: the states' reload backs off to 5 s between attempts)."""
+    status = health_pb2.HealthCheckResponse.UNKNOWN
+    async with asyncio.timeout(bound), grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        async for reply in health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest()):
+            status = reply.status
+            if status == health_pb2.HealthCheckResponse.SERVING:
+                break
     return status
 
 
