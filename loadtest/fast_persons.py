@@ -46,6 +46,12 @@ FIELDS = ("birth_place", "surname", "given1", "given2", "two_given", "han", "min
 STATUSES = (("正常", 950), ("迁出", 975), ("死亡", 995), ("注销", 1000))
 #: Rows per INSERT statement (the unit of progress).
 CHUNK = 1_000_000
+#: Birth-place slots: a 公民身份号码 is unique by (birth place, birth day, sequence), and synthetic.py's ids by
+#: (birth day, sequence) alone, 3.4 x 10^7 of them. Here a person's place is drawn from one of SLOTS disjoint
+#: blocks of the counties in force in the birth year (at least 2,325 in every year), so the ids are unique for
+#: SPACE = 48 x 3.4 x 10^7 = 1.6 x 10^9 persons: the national population.
+SLOTS = 48
+SPACE = SLOTS * synthetic.PERSON_SPACE
 
 
 def _weighted_digits(digits: str, weights: tuple[int, ...]) -> int:
@@ -62,8 +68,8 @@ class FastPersons:
 
     @cached_property
     def permutation(self) -> tuple[int, int]:
-        """Multiplier and offset of a permutation of (birth day, sequence) pairs: unique ids for i < PERSON_SPACE."""
-        space = synthetic.PERSON_SPACE
+        """Multiplier and offset of a permutation of (slot, birth day, sequence): unique ids for i < SPACE."""
+        space = SPACE
         rng = random.Random(f"fast-persons:permutation:{self.seed}")
         a = rng.randrange(space // 3, space) | 1
         while math.gcd(a, space) != 1:
@@ -100,10 +106,12 @@ class FastPersons:
     def citizen_id(self, i: int) -> str:
         """The 公民身份号码 of person ``i``."""
         a, b = self.permutation
-        j = (a * i + b) % synthetic.PERSON_SPACE
+        slot, j = divmod((a * i + b) % SPACE, synthetic.PERSON_SPACE)
         born = synthetic.BIRTH_START + dt.timedelta(days=j // synthetic.SEQUENCES)
         places = self.birth_places[born.year]
-        body = f"{places[self._h('birth_place', i) % len(places)]}{born:%Y%m%d}{j % synthetic.SEQUENCES:03d}"
+        step = len(places) // SLOTS
+        place = places[slot * step + self._h("birth_place", i) % step]
+        body = f"{place}{born:%Y%m%d}{j % synthetic.SEQUENCES:03d}"
         return body + ric.calc_check_digit(body + "0")
 
     def citizen_ids(self, indexes: list[int] | range) -> list[str]:
@@ -140,7 +148,7 @@ class FastPersons:
             days.append((day, born, f"{born:%Y%m%d}", born.year, _weighted_digits(f"{born:%Y%m%d}", WEIGHTS[6:14])))
         places = [(year, index, code, _weighted_digits(code, WEIGHTS[:6]))
                   for year, codes in self.birth_places.items() for index, code in enumerate(codes)]
-        years = [(year, len(codes)) for year, codes in self.birth_places.items()]
+        years = [(year, len(codes) // SLOTS) for year, codes in self.birth_places.items()]
         homes = [(index, code, name) for index, (code, name) in enumerate(self.homes)]
         return {"fp_day": days, "fp_birth_place": places, "fp_year": years, "fp_home": homes}
 
@@ -170,11 +178,13 @@ SELECT bp.code || d.ymd || lpad({seq}::text, 3, '0') || {check},
        home.code,
        CASE {status} END,
        $5, $6, now()
-FROM (SELECT i, (i * {a}::bigint + {b}) % {synthetic.PERSON_SPACE} AS j
-      FROM generate_series({int(start)}::bigint, {int(stop) - 1}::bigint) AS i) AS g
+FROM (SELECT i, p / {synthetic.PERSON_SPACE} AS slot, p % {synthetic.PERSON_SPACE} AS j
+      FROM (SELECT i, (i * {a}::bigint + {b}) % {SPACE} AS p
+            FROM generate_series({int(start)}::bigint, {int(stop) - 1}::bigint) AS i) AS n) AS g
 JOIN fp_day AS d ON d.day = g.j / {synthetic.SEQUENCES}
 JOIN fp_year AS y ON y.year = d.year
-JOIN fp_birth_place AS bp ON bp.year = d.year AND bp.index = ({h['birth_place']} % y.places)::int
+JOIN fp_birth_place AS bp
+  ON bp.year = d.year AND bp.index = (g.slot * y.step + {h['birth_place']} % y.step)::int
 JOIN fp_home AS home ON home.index = ({h['home']} % {len(self.homes)})::int
 """
 
@@ -185,7 +195,7 @@ JOIN fp_home AS home ON home.index = ({h['home']} % {len(self.homes)})::int
 LOOKUP_TABLES = {
     "fp_day": "day int PRIMARY KEY, born date NOT NULL, ymd text NOT NULL, year int NOT NULL, digit_sum int NOT NULL",
     "fp_birth_place": "year int, index int, code text NOT NULL, digit_sum int NOT NULL, PRIMARY KEY (year, index)",
-    "fp_year": "year int PRIMARY KEY, places int NOT NULL",
+    "fp_year": "year int PRIMARY KEY, step int NOT NULL",
     "fp_home": "index int PRIMARY KEY, code text NOT NULL, name text NOT NULL",
 }
 
@@ -228,8 +238,8 @@ async def seed_population(database_url: str, persons: int, seed: int = 42, *, co
     CHUNK persons, then the key is built and the table analysed. ``progress(rows_done, elapsed)`` is called
     after each chunk. Meant for a benchmark's own platform only: it drops the table's contents.
     """
-    if persons < 0 or persons > synthetic.PERSON_SPACE:
-        raise ValueError(f"persons must be within 0..{synthetic.PERSON_SPACE}")
+    if persons < 0 or persons > SPACE:
+        raise ValueError(f"persons must be within 0..{SPACE}")
     generator = FastPersons(seed)
     as_of = as_of or dt.datetime.now(dt.UTC)
     settings = {"search_path": "foundation,public", "application_name": "govshare-fast-seed"}
