@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loadtest import workloads
@@ -93,6 +93,8 @@ class BenchOptions:
     #: How persons are seeded: "bulk" (govshare up's bulk loader), "sql" (fast_persons), "auto" (sql above
     #: FAST_SEED_ABOVE).
     seed: str = "auto"
+    #: Extra environment of the platform's processes (--env KEY=VALUE).
+    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def fast_seed(self) -> bool:
@@ -378,7 +380,8 @@ async def run(bench: BenchOptions) -> dict[str, object]:
     platform_phases = [phase for phase in bench.phases if phase != "echo"]
     fast = bench.fast_seed and bool(platform_phases)
     platform = Platform(bench.data_dir or work / "platform", workers=bench.workers,
-                        persons=min(bench.persons, FAST_SEED_DEMO_PERSONS) if fast else bench.persons)
+                        persons=min(bench.persons, FAST_SEED_DEMO_PERSONS) if fast else bench.persons,
+                        extra_environment=bench.environment)
     measurements: dict[str, Measurement] = {}
     revocation: dict | None = None
     seeding: dict[str, object] = {"method": "sql" if fast else "bulk"}
@@ -414,7 +417,7 @@ async def run(bench: BenchOptions) -> dict[str, object]:
                      revocation is not None, scale)
     return {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": _git("rev-parse", "HEAD"),
             "dirty": bool(_git("status", "--porcelain")), "machine": _machine(), "persons": persons,
-            "seeding": seeding, "workers": bench.workers,
+            "seeding": seeding, "environment": bench.environment, "workers": bench.workers,
             "options": {k: str(v) for k, v in bench.load.__dict__.items()},
             "measurements": {name: m.summary() for name, m in measurements.items()},
             "revocation": revocation, "baseline": str(baseline) if scale is not None else None,
@@ -477,6 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeat", type=int, default=1, help="run each phase N times and keep the run least "
                                                               "disturbed by unrelated processes")
     parser.add_argument("--startup-timeout", type=float, default=3600.0)
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment of the platform's processes (repeatable), e.g. "
+                             "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS=0: at 10^8 persons supervision's scheduled "
+                             "figures count the population table (a full scan) during the phases")
     parser.add_argument("--seed", choices=("auto", "bulk", "sql"), default="auto",
                         help="how persons are seeded: the platform's bulk loader, or generated inside PostgreSQL "
                              f"(loadtest/fast_persons.py); auto: sql above {FAST_SEED_ABOVE:,} persons")
@@ -494,7 +501,18 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
                        connections=args.connections, processes=args.processes)
     return BenchOptions(load=load, persons=args.persons, workers=args.workers, phases=phases,
                         cold_keys=args.cold_keys, data_dir=args.data_dir, keep=args.keep, baseline=args.baseline,
-                        startup_timeout=args.startup_timeout, repeat=args.repeat, seed=args.seed)
+                        startup_timeout=args.startup_timeout, repeat=args.repeat, seed=args.seed,
+                        environment=_environment(args.env))
+
+
+def _environment(pairs: list[str]) -> dict[str, str]:
+    environment = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise SystemExit(f"--env: expected KEY=VALUE, got {pair!r}")
+        environment[key] = value
+    return environment
 
 
 def main(argv: list[str] | None = None) -> None:
