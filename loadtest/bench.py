@@ -37,14 +37,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loadtest import workloads
 from loadtest.cpu import ProcessGroup
 from loadtest.echo import METHOD as ECHO_METHOD
 from loadtest.echo import EchoProcess
+from loadtest.fast_persons import FastPersons, seed_population
 from loadtest.keys import ZipfSampler, citizen_ids, spread
 from loadtest.peer import PeerProcess
 from loadtest.phases import LoadOptions, PhaseResult, Target, run_phase, start_generator_background
@@ -65,6 +66,14 @@ OPEN_LOOP_SHARE = 0.7
 #: 2026-11-30) the second half of the phase read records cached by the first half: the quiet-machine run's "miss"
 #: phases were ~40% (closed loop) and ~65% (open loop) misses. 50,000 keeps every phase's calls misses.
 DEFAULT_PERSONS = 50_000
+#: Above this population the benchmark seeds its persons the fast way (loadtest/fast_persons.py: generated inside
+#: PostgreSQL, ~125,000 persons/s per connection) instead of through the platform's bulk loader (~35,000/s, 47 min
+#: at 10^8); ``--seed`` chooses explicitly. The demo itself (systems, catalog, other datasets) is still seeded by
+#: ``govshare up``, with FAST_SEED_DEMO_PERSONS persons that the fast seed then replaces.
+FAST_SEED_ABOVE = 1_000_000
+FAST_SEED_DEMO_PERSONS = 10_000
+#: The data directory's record of a fast seed (persons, seed, how long it took): a rerun reuses the table.
+FAST_SEED_MARKER = "fast-persons.json"
 HOT_DRAWS = 50_000
 REPO = Path(__file__).resolve().parent.parent
 
@@ -81,26 +90,43 @@ class BenchOptions:
     baseline: Path | None
     startup_timeout: float
     repeat: int = 1
+    #: How persons are seeded: "bulk" (govshare up's bulk loader), "sql" (fast_persons), "auto" (sql above
+    #: FAST_SEED_ABOVE).
+    seed: str = "auto"
+    #: Extra environment of the platform's processes (--env KEY=VALUE).
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fast_seed(self) -> bool:
+        return self.seed == "sql" or (self.seed == "auto" and self.persons > FAST_SEED_ABOVE)
+
+
+#: The 公民身份号码 of persons by index, for a seed: synthetic.py's (bulk seed) or fast_persons' (fast seed).
+KeyFunction = Callable[[Sequence[int], int], list[str]]
+
+
+def fast_citizen_ids(indexes: Sequence[int], seed: int) -> list[str]:
+    return FastPersons(seed).citizen_ids(list(indexes))
 
 
 # -- the targets ----------------------------------------------------------------------------------------------------
 
 
-def hot_requests(persons: int, seed: int) -> list[bytes]:
+def hot_requests(persons: int, seed: int, ids: KeyFunction = citizen_ids) -> list[bytes]:
     """Queries of basic person items, Zipf-distributed over HOT_KEYS persons spread over the population."""
-    keys = citizen_ids(spread(HOT_KEYS, persons, seed=3), seed)
+    keys = ids(spread(HOT_KEYS, persons, seed=3), seed)
     sampler = ZipfSampler(len(keys), ZIPF_EXPONENT, random.Random(5))
     return workloads.serialized([workloads.person_query(keys[sampler()]) for _ in range(HOT_DRAWS)])
 
 
-def cold_requests(persons: int, seed: int, count: int) -> list[bytes]:
+def cold_requests(persons: int, seed: int, count: int, ids: KeyFunction = citizen_ids) -> list[bytes]:
     """Queries of distinct persons, spread over the whole population (each asked once per lap)."""
-    keys = citizen_ids(spread(count, persons, seed=11), seed)
+    keys = ids(spread(count, persons, seed=11), seed)
     return workloads.serialized([workloads.person_query(key) for key in keys])
 
 
-def batch_requests(persons: int, seed: int, count: int) -> list[bytes]:
-    keys = citizen_ids(spread(count, persons, seed=13), seed)
+def batch_requests(persons: int, seed: int, count: int, ids: KeyFunction = citizen_ids) -> list[bytes]:
+    keys = ids(spread(count, persons, seed=13), seed)
     return workloads.serialized([workloads.person_batch(batch) for batch in workloads.batches(keys, BATCH_SIZE)])
 
 
@@ -221,9 +247,9 @@ async def measure_department(platform: Platform, bench: BenchOptions) -> dict[st
 
 
 async def measure_platform(platform: Platform, bench: BenchOptions, metadata: tuple[tuple[str, str], ...],
-                           hot: list[bytes]) -> dict[str, Measurement]:
+                           hot: list[bytes], persons: int, ids: KeyFunction = citizen_ids) -> dict[str, Measurement]:
     assert platform.credentials is not None
-    persons, seed, options = platform.credentials.persons, platform.credentials.seed, bench.load
+    seed, options = platform.credentials.seed, bench.load
     group = platform.process_group()
     results: dict[str, Measurement] = {}
     department = await measure_department(platform, bench) \
@@ -235,14 +261,14 @@ async def measure_platform(platform: Platform, bench: BenchOptions, metadata: tu
     if "dept-hit" in department:
         results["dept-hit"] = department["dept-hit"]  # printed beside the foundation's
     if "miss" in bench.phases:
-        cold = cold_requests(persons, seed, min(persons, bench.cold_keys))
+        cold = cold_requests(persons, seed, min(persons, bench.cold_keys), ids)
         target = Target("miss", platform.gateway, workloads.QUERY_METHOD, cold, group, metadata,
                         prepare=lambda: platform.flush_record_cache("population"))
         results["miss"] = await measure(target, options, "Query, cache miss (PostgreSQL)", repeat=bench.repeat)
     if "dept-miss" in department:
         results["dept-miss"] = department["dept-miss"]
     if "batch" in bench.phases:
-        batch = batch_requests(persons, seed, min(persons, 200 * BATCH_SIZE))
+        batch = batch_requests(persons, seed, min(persons, 200 * BATCH_SIZE), ids)
         await _prime(platform, metadata, batch, workloads.BATCH_QUERY_METHOD)
         target = Target("batch", platform.gateway, workloads.BATCH_QUERY_METHOD, batch, group, metadata,
                         records_per_call=BATCH_SIZE)
@@ -252,13 +278,14 @@ async def measure_platform(platform: Platform, bench: BenchOptions, metadata: tu
 
 
 async def measure_revocation_under_load(platform: Platform, bench: BenchOptions,
-                                        metadata: tuple[tuple[str, str], ...], hot: list[bytes]) -> dict:
+                                        metadata: tuple[tuple[str, str], ...], hot: list[bytes],
+                                        ids: KeyFunction = citizen_ids) -> dict:
     """Grants conditional items, loads the platform, revokes, and times the refusals on every replica."""
     assert platform.credentials is not None
     resource = workloads.resource_code(platform.credentials.resources, workloads.POPULATION)
     items = ["citizen_id", "name", "sex"]
     grant_id = await platform.grant("social", "police", resource, items)
-    key = citizen_ids([0], platform.credentials.seed)[0]
+    key = ids([0], platform.credentials.seed)[0]
     request = workloads.person_query(key, items, resource=resource).SerializeToString()
     direct = platform.direct_metadata("social")
     probes = [Probe(f"query-direct-{i}", platform.query_target, direct) for i in range(8 * bench.workers)]
@@ -320,13 +347,45 @@ def _machine() -> dict[str, object]:
             "system": host.platform()}
 
 
+async def fast_seed(platform: Platform, persons: int) -> dict[str, object]:
+    """Replaces the demo's persons with ``persons`` fast-seeded ones, unless the data directory already holds
+    them (its FAST_SEED_MARKER); returns what the marker records (persons, seed, seconds, rate)."""
+    assert platform.credentials is not None
+    marker = platform.data_dir / FAST_SEED_MARKER
+    seed = platform.credentials.seed
+    with contextlib.suppress(OSError, ValueError):
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+        if recorded.get("persons") == persons and recorded.get("seed") == seed:
+            print(f"fast seed: {persons:,} persons already in {platform.data_dir}", flush=True)
+            return recorded
+    print(f"fast seed: generating {persons:,} persons inside PostgreSQL…", flush=True)
+    marker.unlink(missing_ok=True)
+
+    def progress(done: int, elapsed: float) -> None:
+        print(f"  fast seed: {done:,} / {persons:,} persons inserted, {done / elapsed:,.0f}/s, {elapsed:,.0f} s",
+              flush=True)
+
+    report = await seed_population(platform.database_url, persons, seed, progress=progress)
+    print(report.describe(), flush=True)
+    recorded = {"persons": persons, "seed": seed, "insert_seconds": round(report.insert_seconds, 1),
+                "index_seconds": round(report.index_seconds, 1), "persons_per_second": round(report.rate)}
+    marker.write_text(json.dumps(recorded), encoding="utf-8")
+    await platform.flush_record_cache("population")
+    return recorded
+
+
 async def run(bench: BenchOptions) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="gsbench-"))
     bench.load.work_dir = work
     platform_phases = [phase for phase in bench.phases if phase != "echo"]
-    platform = Platform(bench.data_dir or work / "platform", persons=bench.persons, workers=bench.workers)
+    fast = bench.fast_seed and bool(platform_phases)
+    platform = Platform(bench.data_dir or work / "platform", workers=bench.workers,
+                        persons=min(bench.persons, FAST_SEED_DEMO_PERSONS) if fast else bench.persons,
+                        extra_environment=bench.environment)
     measurements: dict[str, Measurement] = {}
     revocation: dict | None = None
+    seeding: dict[str, object] = {"method": "sql" if fast else "bulk"}
+    ids: KeyFunction = fast_citizen_ids if fast else citizen_ids
     try:
         seed, persons = 42, bench.persons
         if platform_phases:
@@ -335,16 +394,19 @@ async def run(bench: BenchOptions) -> dict[str, object]:
             await platform.start(wait_seconds=bench.startup_timeout)
             assert platform.credentials is not None
             seed, persons = platform.credentials.seed, platform.credentials.persons
-        hot = hot_requests(persons, seed)
+            if fast:
+                seeding.update(await fast_seed(platform, bench.persons))
+                persons = bench.persons
+        hot = hot_requests(persons, seed, ids)
         if "echo" in bench.phases:
             measurements["echo"] = await measure_echo(bench.load, hot, bench.repeat)
         if "peer" in bench.phases:
             measurements["peer"] = await measure_peer(platform, bench.load, hot, bench.repeat)
         if set(platform_phases) & set(LOADED_PHASES):
             metadata = await platform.bearer("social")
-            measurements.update(await measure_platform(platform, bench, metadata, hot))
+            measurements.update(await measure_platform(platform, bench, metadata, hot, persons, ids))
             if "revocation" in bench.phases:
-                revocation = await measure_revocation_under_load(platform, bench, metadata, hot)
+                revocation = await measure_revocation_under_load(platform, bench, metadata, hot, ids)
     finally:
         await platform.stop()
         if not bench.keep:
@@ -355,7 +417,8 @@ async def run(bench: BenchOptions) -> dict[str, object]:
                      revocation is not None, scale)
     return {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": _git("rev-parse", "HEAD"),
             "dirty": bool(_git("status", "--porcelain")), "machine": _machine(), "persons": persons,
-            "workers": bench.workers, "options": {k: str(v) for k, v in bench.load.__dict__.items()},
+            "seeding": seeding, "environment": bench.environment, "workers": bench.workers,
+            "options": {k: str(v) for k, v in bench.load.__dict__.items()},
             "measurements": {name: m.summary() for name, m in measurements.items()},
             "revocation": revocation, "baseline": str(baseline) if scale is not None else None,
             "checks": [check.summary() for check in verdict], "_measurements": measurements, "_checks": verdict}
@@ -417,6 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repeat", type=int, default=1, help="run each phase N times and keep the run least "
                                                               "disturbed by unrelated processes")
     parser.add_argument("--startup-timeout", type=float, default=3600.0)
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment of the platform's processes (repeatable), e.g. "
+                             "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS=0: at 10^8 persons supervision's scheduled "
+                             "figures count the population table (a full scan) during the phases")
+    parser.add_argument("--seed", choices=("auto", "bulk", "sql"), default="auto",
+                        help="how persons are seeded: the platform's bulk loader, or generated inside PostgreSQL "
+                             f"(loadtest/fast_persons.py); auto: sql above {FAST_SEED_ABOVE:,} persons")
     return parser
 
 
@@ -431,7 +501,18 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
                        connections=args.connections, processes=args.processes)
     return BenchOptions(load=load, persons=args.persons, workers=args.workers, phases=phases,
                         cold_keys=args.cold_keys, data_dir=args.data_dir, keep=args.keep, baseline=args.baseline,
-                        startup_timeout=args.startup_timeout, repeat=args.repeat)
+                        startup_timeout=args.startup_timeout, repeat=args.repeat, seed=args.seed,
+                        environment=_environment(args.env))
+
+
+def _environment(pairs: list[str]) -> dict[str, str]:
+    environment = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator or not key:
+            raise SystemExit(f"--env: expected KEY=VALUE, got {pair!r}")
+        environment[key] = value
+    return environment
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -127,13 +127,13 @@ Part = tuple[str, object, object]
 
 
 async def usage_summary(store: QueryStore, scope: AccessFilter, now: dt.datetime) -> list[dict[str, object]]:
-    """GetUsageSummary's rows over ``scope``: answered and denied counts per resource, using department and
-    purpose, sorted, in one statement (QueryStore.usage_totals). Whole months come from the monthly sums, whole
-    days around them from the daily counts, whole settled hours around those from the hourly sums, and only the
-    rest from the access log (at most the hour not settled yet at each end): a year is as fast as a day (13.4 s
-    for a year at 10^7 rows before), and the day in progress does not scan a day of records. Every sum is rolled
-    up on first use, and by the hourly upkeep ahead of time (services/query/partitions.py), so a summary rarely
-    pays for it. Days of archived months stay in the daily counts, so the summary still covers them."""
+    """GetUsageSummary's rows over ``scope``: answered and denied counts per resource, using department and purpose,
+    sorted, in one statement (QueryStore.usage_totals). Whole months come from the monthly sums, whole days around
+    them from the daily usage sums (kept with the daily counts), whole settled hours around those from the hourly
+    sums, and only the rest from the access log (at most the hour not settled yet at each end): a year is as fast as
+    a day (13.4 s for a year at 10^7 rows before), and the day in progress does not scan a day of records. Every sum
+    is rolled up on first use, and by the hourly upkeep ahead of time (services/query/partitions.py), so a summary
+    rarely pays for it. Days of archived months stay in the daily sums, so the summary still covers them."""
     oldest = await store.oldest_access_time()
     start, end = scope.start, scope.end if scope.end is not None else now
     if start is None:
@@ -195,7 +195,8 @@ async def _hour_parts(store: QueryStore, start: dt.datetime, end: dt.datetime, n
 
 async def _settled_parts(store: QueryStore, first: dt.date, last: dt.date) -> list[Part]:
     """The rolled-up days [first, last): whole months from the monthly sums (rolled up on first use), the days
-    around them from the daily counts."""
+    around them from the daily usage sums (access_usage_daily: the summary's own groups, one row a day, written
+    with the daily counts)."""
     month_first = first if first.day == 1 else _next_month(first)
     month_last = last.replace(day=1)
     if month_first >= month_last:

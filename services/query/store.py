@@ -372,19 +372,15 @@ class QueryStore:
                     f" count(*) FILTER (WHERE result = '{DENIED}') AS denied FROM access_log"
                     f" WHERE {' AND '.join(where)} AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3")
                 continue
-            table, column, answered, denied = {
-                "month": ("access_usage_monthly", "month", "answered", "denied"),
-                "hour": ("access_usage_hourly", "hour", "answered", "denied"),
-                "day": ("access_daily", "day", f"CASE WHEN result = '{ANSWERED}' THEN n ELSE 0 END",
-                        f"CASE WHEN result = '{DENIED}' THEN n ELSE 0 END"),
-            }[kind]
+            table, column = {"month": ("access_usage_monthly", "month"), "day": ("access_usage_daily", "day"),
+                             "hour": ("access_usage_hourly", "hour")}[kind]
             where = [f"{column} >= {arg(first)}", f"{column} < {arg(last)}"]
             if f.provider is not None:
                 where.append(f"provider_department_code = {arg(f.provider)}")
             if f.resource_code:
                 where.append(f"resource_code = {arg(f.resource_code)}")
-            selects.append(f"SELECT resource_code, department_code, purpose, {answered} AS answered,"
-                           f" {denied} AS denied FROM {table} WHERE {' AND '.join(where)}")
+            selects.append(f"SELECT resource_code, department_code, purpose, answered, denied FROM {table}"
+                           f" WHERE {' AND '.join(where)}")
         if not selects:
             return []
         return await self._search.fetch(
@@ -592,6 +588,12 @@ class QueryStore:
                     " resource_code, purpose, result, deny_reason, count(*) FROM access_log"
                     " WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 2, 3, 4, 5, 6, 7, 8",
                     start, end, day)
+                # The usage summary's own groups of the day (query migration 012), from the rows just counted.
+                await conn.execute(
+                    "INSERT INTO access_usage_daily SELECT day, provider_department_code, resource_code,"
+                    f" department_code, purpose, coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0),"
+                    f" coalesce(sum(n) FILTER (WHERE result = '{DENIED}'), 0) FROM access_daily WHERE day = $1"
+                    " GROUP BY 1, 2, 3, 4, 5", day)
                 await conn.execute("INSERT INTO access_days (day) VALUES ($1)", day)
                 counted += 1
         return counted
