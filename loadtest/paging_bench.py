@@ -353,7 +353,43 @@ async def heavy_client(gateway: str, token: str, kind: str, seconds: float) -> N
     print(json.dumps({"heavy": kind, "calls": calls, "refused": refused}), flush=True)
 
 
-async def renice_heavy_backends(url: str, nice: int) -> int:
+def _idle(pid: int) -> bool:
+    """Puts every thread of ``pid`` under SCHED_IDLE: run only when no normal task wants the CPU, and preempted at
+    once when one wakes (a positive nice level only lowers the share: under the kernel's EEVDF scheduler a waking
+    nice-0 task may still wait out the running niced task's slice). Whether it was done."""
+    try:
+        tasks = [int(task) for task in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:
+        return False
+    for task in tasks:
+        try:
+            os.sched_setscheduler(task, os.SCHED_IDLE, os.sched_param(0))
+        except (ProcessLookupError, PermissionError):
+            continue
+    return True
+
+
+def _idle_self() -> None:
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
+def idle_niced_children(parent: int) -> int:
+    """SCHED_IDLE for the niced processes ``govshare up`` started (its heavy-read processes). How many."""
+    done = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[1]) == parent and int(fields[16]) > 0 and _idle(int(entry)):
+            done += 1
+    return done
+
+
+async def renice_heavy_backends(url: str, nice: int, idle: bool = False) -> int:
     """Lowers the CPU priority of PostgreSQL's backends serving the listing and search pools (their
     ``application_name``): on one machine, the emulation of a read replica on its own CPU
     (GOVSHARE_DATABASE_READ_URL). How many were reniced."""
@@ -368,21 +404,23 @@ async def renice_heavy_backends(url: str, nice: int) -> int:
     for pid in pids:
         try:
             os.setpriority(os.PRIO_PROCESS, pid, nice)
+            if idle:
+                _idle(pid)
             done += 1
         except (ProcessLookupError, PermissionError):
             continue
     return done
 
 
-async def _keep_renicing(url: str, nice: int) -> None:
+async def _keep_renicing(url: str, nice: int, idle: bool = False) -> None:
     """Renices the heavy pools' backends every second: the pools open connections as the readers need them."""
     while True:
-        await renice_heavy_backends(url, nice)
+        await renice_heavy_backends(url, nice, idle)
         await asyncio.sleep(1)
 
 
 async def query_under_readers(platform: Platform, clients: int, seconds: float, nice: int = 0,
-                              nice_database: bool = False) -> dict[str, object]:
+                              nice_database: bool = False, idle: bool = False) -> dict[str, object]:
     assert platform.credentials is not None
     metadata = await platform.bearer("social")
     requests = hot_requests(platform.credentials.persons, platform.credentials.seed)
@@ -398,16 +436,21 @@ async def query_under_readers(platform: Platform, clients: int, seconds: float, 
                     if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == 4:
                         raise
                     await asyncio.sleep(2)
+    if idle and platform.process is not None:
+        print(json.dumps({"heavy-read processes under SCHED_IDLE": idle_niced_children(platform.process.pid)}),
+              flush=True)
     alone = await query_latencies(platform.gateway, metadata, requests, clients, seconds)
     token = await platform.token("authority")
     # The readers stand for clients on other machines: with ``nice`` they run at that lower CPU priority, so that
     # on this one machine they take the CPU the platform leaves rather than the platform's (say so when quoting).
     readers = [await asyncio.create_subprocess_exec(
         sys.executable, "-m", "loadtest.paging_bench", "--heavy", kind, "--gateway", platform.gateway,
-        "--token", token, "--seconds", str(seconds + 5), preexec_fn=(lambda: os.nice(nice)) if nice else None)
+        "--token", token, "--seconds", str(seconds + 5),
+        preexec_fn=(lambda: (os.nice(nice), idle and _idle_self())) if nice else None)
         for kind in ("search", "entries", "accesses")]
     await asyncio.sleep(3)  # the readers are at full speed
-    renicing = asyncio.ensure_future(_keep_renicing(platform.database_url, nice)) if nice and nice_database else None
+    renicing = (asyncio.ensure_future(_keep_renicing(platform.database_url, nice, idle)) if nice and nice_database
+                else None)
     loaded = await query_latencies(platform.gateway, metadata, requests, clients, seconds)
     if renicing is not None:
         renicing.cancel()
@@ -446,7 +489,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             return {"pages_p95_ms": pages}
         print("cached Queries alone, then with three heavy readers…", flush=True)
         queries = await query_under_readers(platform, args.query_clients, args.seconds, args.nice,
-                                            args.nice_database)
+                                            args.nice_database, args.idle)
         print(json.dumps(queries), flush=True)
     finally:
         await platform.stop()
@@ -477,6 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nice", type=int, default=0, metavar="N",
                         help="run the heavy readers (and the heavy-read processes) at this nice level: on one "
                              "machine, emulates their own CPU (clients elsewhere, other pods)")
+    parser.add_argument("--idle", action="store_true",
+                        help="with --nice, also run the readers, the heavy-read processes (and, with "
+                             "--nice-database, the listing backends) under SCHED_IDLE: strict lowest priority")
     parser.add_argument("--nice-database", action="store_true",
                         help="with --nice, also the PostgreSQL backends of the listing and search pools (emulates "
                              "a read replica on its own CPU)")
