@@ -35,6 +35,7 @@ import itertools
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -42,7 +43,7 @@ import grpc
 
 from services.runtime.checkpoints import Head
 from services.runtime.errors import ServiceError
-from services.runtime.telemetry import AUDIT_BATCH
+from services.runtime.telemetry import AUDIT_BATCH, AUDIT_WAIT
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +261,9 @@ class AuditWriter:
 
     async def record(self, access: Access) -> str:
         """Writes ``access`` and returns its id; UNAVAILABLE when it could not be made durable."""
+        started = time.perf_counter()
         await self.submit(access)
+        AUDIT_WAIT.observe(time.perf_counter() - started)
         return access.id
 
     async def _run(self) -> None:

@@ -40,6 +40,10 @@ RPC_TOTAL = Counter("govshare_rpc_total", "RPCs handled, by status code", ["serv
 CACHE_LOOKUPS = Counter("govshare_cache_lookups_total", "Cache lookups by cache and outcome", ["cache", "outcome"])
 AUDIT_BATCH = Histogram("govshare_audit_batch_size", "Audit records per group commit",
                         buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+#: How long an answered call waited for its audit record to be durable: the audit trail's share of a Query's
+#: latency (the writer's linger and the group commit), which no other figure shows apart.
+AUDIT_WAIT = Histogram("govshare_audit_wait_seconds", "Time from queueing an access record to it being durable",
+                       buckets=(0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
 READY = Gauge("govshare_ready", "1 when the process serves, 0 while starting or draining")
 
 _configured = False

@@ -309,3 +309,30 @@ def test_every_result_the_trail_stores_has_its_own_value_in_the_contract() -> No
     assert listed[audit.FAILED] == audit_pb2.ACCESS_RESULT_FAILED
     assert audit_pb2.ACCESS_RESULT_UNSPECIFIED not in listed.values()
     assert len(set(listed.values())) == len(stored)
+
+
+async def test_the_wait_for_a_durable_record_is_measured_from_queueing_to_the_commit(pool: asyncpg.Pool) -> None:
+    """govshare_audit_wait_seconds counts each answered record once, with the time its caller was held back
+    (here a write held open), so an operator can tell the audit trail's share of a Query's latency."""
+    from services.runtime.telemetry import AUDIT_WAIT
+
+    store = QueryStore(pool)
+    release = asyncio.Event()
+
+    async def write(rows: list[tuple]) -> None:
+        await release.wait()
+        await store.insert_accesses(rows)
+
+    def observed() -> tuple[float, float]:
+        samples = {sample.name: sample.value for metric in AUDIT_WAIT.collect() for sample in metric.samples}
+        return samples["govshare_audit_wait_seconds_count"], samples["govshare_audit_wait_seconds_sum"]
+
+    count, total = observed()
+    async with running_writer(store, flush_ms=0.0, batch_max=10, write=write) as writer:
+        recorded = asyncio.ensure_future(writer.record(access(0)))
+        await asyncio.sleep(0.05)
+        release.set()
+        await recorded
+    after_count, after_total = observed()
+    assert after_count == count + 1
+    assert after_total - total >= 0.05
