@@ -7,6 +7,7 @@ refused before the platform asks anyone for a decision or a record.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -33,9 +34,17 @@ _UPPER_CASE_KINDS = frozenset({catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_p
 
 
 def normalize_key(kind: int, value: str) -> str:
-    """The canonical form providers key records by: trimmed, upper case for code kinds."""
-    value = value.strip()
-    return value.upper() if kind in _UPPER_CASE_KINDS else value
+    """The canonical form providers key records by: trimmed, upper case for code kinds.
+
+    A code typed with a Chinese input method often comes in full-width forms (３４２３…Ｘ, a full-width
+    space): for code kinds those are read as the ASCII characters they stand for (NFKC), so such a key
+    finds its record instead of being refused as malformed. ASCII keys, nearly all of them, skip that step.
+    """
+    if kind in _UPPER_CASE_KINDS:
+        if not value.isascii():
+            value = unicodedata.normalize("NFKC", value)
+        return value.strip().upper()
+    return value.strip()
 
 
 def key_error(kind: int, value: str) -> str | None:

@@ -59,3 +59,18 @@ def test_normalisation_trims_and_upper_cases_code_kinds_only() -> None:
     assert key_error(CITIZEN, normalize_key(CITIZEN, "11010519491231002x")) is None
     assert normalize_key(CREDIT, "91110000600037341l") == "91110000600037341L"
     assert normalize_key(TEXT, " abc ") == "abc"
+
+
+@pytest.mark.parametrize(("kind", "typed", "expected"), [
+    (CITIZEN, "１１０１０５１９４９１２３１００２ｘ", "11010519491231002X"),  # a Chinese IME's full-width forms
+    (CITIZEN, "\u3000110105 19491231002x", None),  # an inner space stays: the key is refused, not guessed
+    (CREDIT, "９１１１００００６０００３７３４１Ｌ", "91110000600037341L"),
+    (TEXT, "ＪＹ１１", "ＪＹ１１"),  # free-text keys are the provider's own: kept as typed
+])
+def test_full_width_codes_are_read_as_the_ascii_they_stand_for(kind: int, typed: str, expected: str | None) -> None:
+    normalized = normalize_key(kind, typed)
+    if expected is None:
+        assert key_error(kind, normalized) is not None
+    else:
+        assert normalized == expected
+        assert key_error(kind, normalized) is None or kind == TEXT
