@@ -28,6 +28,8 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from urllib.parse import urlsplit
 
 import grpc
@@ -210,6 +212,30 @@ def _direct(prefix: str, message: str, status: int = 404) -> dict[str, object]:
     return {"match": {"prefix": prefix}, "direct_response": {"status": status, "body": {"inline_string": message}}}
 
 
+#: Where the edge serves the REST API's OpenAPI document (GET, no token): the file generated from the protos.
+OPENAPI_PATH = "/openapi.yaml"
+TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"
+
+
+@cache
+def openapi_document() -> str:
+    """protos/govshare/openapi.yaml, installed as the ``govshare`` package's data, so the renderer finds the
+    document of the very protos it routes, in the image as in a checkout."""
+    return resources.files("govshare").joinpath("openapi.yaml").read_text(encoding="utf-8")
+
+
+def _openapi_route() -> dict[str, object]:
+    """The document inlined into the configuration: the chart's Envoy runs the official image, which holds no
+    govshare files, and the document changes only with the protos (that is, with a new configuration)."""
+    return {"match": {"path": OPENAPI_PATH, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
+            "direct_response": {"status": 200, "body": {"inline_string": openapi_document()}},
+            "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/yaml; charset=utf-8"},
+                                         "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
+            # The transcoder refuses paths that name no RPC (reject_unknown_method); this one is the edge's own.
+            "typed_per_filter_config": {TRANSCODER_FILTER: {
+                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}}}
+
+
 def _route(match: dict[str, object], backend: Backend, default_timeout: float,
            cluster: str = "") -> dict[str, object]:
     return {"match": match, "route": {
@@ -245,6 +271,7 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         routes.append(_direct(f"/{service}/", f"{service} is internal and not served by the edge"))
     for service in table.service_names:
         routes.append(_direct(f"/{service}/", f"{service} has no such method"))
+    routes.append(_openapi_route())
     routes.append(_direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}"))
     return routes
 
@@ -324,7 +351,7 @@ def _grpc_stats(table: RoutingTable) -> dict[str, object]:
 
 
 def _transcoder(table: RoutingTable, descriptor_set: str) -> dict[str, object]:
-    return {"name": "envoy.filters.http.grpc_json_transcoder", "typed_config": _any(
+    return {"name": TRANSCODER_FILTER, "typed_config": _any(
         "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
         proto_descriptor=descriptor_set,
         services=list(table.service_names),
@@ -498,7 +525,9 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
         generate_request_id=True,
         server_name="govshare-edge",
         early_header_mutation_extensions=_early_header_removal(),
-        route_config={"name": "public", "virtual_hosts": [virtual_host]},
+        route_config={"name": "public", "virtual_hosts": [virtual_host],
+                      # Envoy's default (4 KiB) is for error bodies; the OpenAPI document is ~190 KB.
+                      "max_direct_response_body_size_bytes": len(openapi_document().encode()) + 65536},
         http_filters=_http_filters(table, settings),
         local_reply_config=_local_replies(settings),
         access_log=_access_log(settings),

@@ -4,7 +4,7 @@
     python scripts/gen_protos.py --check    # exit 1 if any generated file is stale
 
 Derived and committed: the Python code beside each proto; ``protos/govshare.binpb``, the descriptor set
-(imports and source info included) that Envoy's gRPC-JSON transcoder loads; ``protos/openapi.yaml``
+(imports and source info included) that Envoy's gRPC-JSON transcoder loads; ``protos/govshare/openapi.yaml``
 (scripts/gen_openapi.py); and ``protos/third_party/google/api/*.proto``, copied from the pinned
 googleapis-common-protos so that buf, which cannot see site-packages, resolves ``google.api.http``.
 """
@@ -27,7 +27,7 @@ PROTOS = ROOT / "protos"
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 #: The descriptor set Envoy's transcoder reads (docs/architecture.md names this path for the edge).
 DESCRIPTOR_SET = PROTOS / "govshare.binpb"
-OPENAPI = PROTOS / "openapi.yaml"
+OPENAPI = PROTOS / "govshare" / "openapi.yaml"  # package data: the edge serves it
 #: googleapis' HTTP annotations, vendored beside the protos for buf (protoc could read them from site-packages).
 THIRD_PARTY = PROTOS / "third_party"
 GOOGLE_API_PROTOS = ("annotations.proto", "http.proto")

@@ -281,7 +281,8 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     print(f"  gRPC      {gateway}  (gRPC-Web on the same address)")
     if console:
         print(f"  console   {console}  (the web console, in Chinese: sign in as a demo person below)")
-    print(f"  REST      http://{gateway}/  (HTTP/JSON, e.g. POST http://{gateway}/govshare.query.v1.QueryService/Query)")
+    print(f"  REST      http://{gateway}/  (HTTP/JSON, e.g. POST http://{gateway}/v1/resources/{{code}}:query;"
+          f" the OpenAPI document: http://{gateway}/openapi.yaml)")
     print(f"  zone      {connection.zone}")
     print(f"  database  {public_url(connection.database_url)}")
     print(f"  redis     {public_url(connection.redis_url)}")

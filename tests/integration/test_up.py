@@ -250,6 +250,12 @@ def test_the_banner_prints_the_grpc_address_and_the_rest_base_url(up: Up) -> Non
     banner = up.text()
     assert f"gRPC      127.0.0.1:{up.base}" in banner
     assert f"REST      http://127.0.0.1:{up.base}/" in banner
+    document = f"http://127.0.0.1:{up.base}/openapi.yaml"
+    assert f"the OpenAPI document: {document}" in banner
+    with urllib.request.urlopen(document, timeout=10) as answer:  # no token: it is public
+        assert answer.headers["content-type"].startswith("application/yaml")
+        served = answer.read().decode()
+    assert served == (ROOT / "protos" / "govshare" / "openapi.yaml").read_text(encoding="utf-8")
 
 
 def test_up_starts_the_console_and_prints_its_url_beside_the_gateways(up: Up) -> None:

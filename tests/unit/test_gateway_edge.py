@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
 
-from gateway.edge import render, render_json, sampling_percent
+from gateway.edge import OPENAPI_PATH, TRANSCODER_FILTER, render, render_json, sampling_percent
 from gateway.envoy_process import envoy_binary, with_descriptor_set
 from gateway.routing import (
     ANONYMOUS_METHODS,
@@ -27,6 +27,8 @@ SETTINGS = Settings(component="gateway", listen="0.0.0.0:50051", catalog_target=
                     jwks_url="http://authorization:8081/.well-known/jwks.json",
                     metrics_port=9464, metrics_host="0.0.0.0", cors_origins=("https://console.example",),
                     descriptor_set="/etc/govshare/descriptors.pb", rate_limit_per_second=50, rate_limit_burst=100)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _listener(config: dict, name: str) -> dict:
@@ -52,10 +54,11 @@ def test_envoy_accepts_the_rendered_configuration(tmp_path: Path) -> None:
 
 def test_every_public_method_is_routed_to_its_backend_and_nothing_else() -> None:
     routes = _manager(render(SETTINGS, {}))["route_config"]["virtual_hosts"][0]["routes"]
-    routed = {route["match"]["path"]: route["route"]["cluster"] for route in routes if "path" in route["match"]}
+    routed = {route["match"]["path"]: route["route"]["cluster"] for route in routes
+              if "path" in route["match"] and "route" in route}
     table = RoutingTable.from_descriptors()
     assert routed == {route.method: route.backend.value for route in table}
-    refused = {route["match"]["prefix"] for route in routes if "direct_response" in route}
+    refused = {route["match"].get("prefix") for route in routes if "direct_response" in route}
     assert {f"/{service}/" for service in INTERNAL_SERVICES} <= refused
     assert not any(path.startswith(tuple(f"/{service}/" for service in INTERNAL_SERVICES)) for path in routed)
 
@@ -74,7 +77,7 @@ def test_without_a_supervision_target_its_service_answers_unavailable_and_the_re
     assert routes.index(answered) < min(index for index, route in enumerate(routes) if "route" in route)
     assert not [route for route in routes if route.get("route", {}).get("cluster") == Backend.SUPERVISION.value]
     assert Backend.SUPERVISION.value not in {cluster["name"] for cluster in config["static_resources"]["clusters"]}
-    routed = {route["match"]["path"] for route in routes if "path" in route["match"]}
+    routed = {route["match"]["path"] for route in routes if "path" in route["match"] and "route" in route}
     assert routed == {route.method for route in RoutingTable.from_descriptors() if route.backend != Backend.SUPERVISION}
     path = tmp_path / "envoy.json"
     path.write_text(render_json(with_descriptor_set(settings.with_overrides(descriptor_set=""), tmp_path), {}))
@@ -208,7 +211,8 @@ def test_heavy_reads_go_to_their_own_processes_when_a_deployment_has_them(tmp_pa
                                        query_heavy_read_target="query-reads:50051")
     config = render(settings, {})
     routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
-    routed = {route["match"]["path"]: route["route"]["cluster"] for route in routes if "path" in route["match"]}
+    routed = {route["match"]["path"]: route["route"]["cluster"] for route in routes
+              if "path" in route["match"] and "route" in route}
     table = RoutingTable.from_descriptors()
     expected = {route.method: (f"{route.backend.value}-heavy-reads" if route.method in HEAVY_READS
                                else route.backend.value) for route in table}
@@ -224,10 +228,25 @@ def test_heavy_reads_go_to_their_own_processes_when_a_deployment_has_them(tmp_pa
     # Without the targets, nothing changes (the services' own targets serve their heavy reads).
     plain = {route["match"]["path"]: route["route"]["cluster"]
              for route in _manager(render(SETTINGS, {}))["route_config"]["virtual_hosts"][0]["routes"]
-             if "path" in route["match"]}
+             if "path" in route["match"] and "route" in route}
     assert plain == {route.method: route.backend.value for route in table}
     path = tmp_path / "envoy.json"
     path.write_text(render_json(with_descriptor_set(settings.with_overrides(descriptor_set=""), tmp_path), {}))
     done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_the_edge_answers_get_openapi_yaml_itself_with_the_generated_document() -> None:
+    """The document is inlined (the chart's Envoy image holds no govshare files), served to GET only, past the
+    transcoder (which refuses paths naming no RPC), before the catch-all refusal, and fits Envoy's body limit."""
+    manager = _manager(render(SETTINGS, {}))
+    routes = manager["route_config"]["virtual_hosts"][0]["routes"]
+    [served] = [route for route in routes if route["match"].get("path") == OPENAPI_PATH]
+    assert served["match"]["headers"] == [{"name": ":method", "string_match": {"exact": "GET"}}]
+    assert served["direct_response"]["body"]["inline_string"] == (
+        ROOT / "protos" / "govshare" / "openapi.yaml").read_text(encoding="utf-8")
+    assert served["typed_per_filter_config"][TRANSCODER_FILTER]["disabled"] is True
+    assert routes.index(served) < len(routes) - 1 and routes[-1]["match"] == {"prefix": "/"}
+    limit = manager["route_config"]["max_direct_response_body_size_bytes"]
+    assert limit >= len(served["direct_response"]["body"]["inline_string"].encode())

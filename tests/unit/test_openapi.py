@@ -1,4 +1,5 @@
-"""The committed OpenAPI document (protos/openapi.yaml): valid, one operation per public RPC, JSON as transcoded.
+"""The committed OpenAPI document (protos/govshare/openapi.yaml): valid, one operation per public RPC, JSON as
+transcoded.
 
 Its freshness against the protos is test_protos.py's (gen_protos.py --check covers it).
 """
@@ -22,7 +23,7 @@ VERBS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "protos" / "openapi.yaml").read_text(encoding="utf-8"))
+    return yaml.safe_load((ROOT / "protos" / "govshare" / "openapi.yaml").read_text(encoding="utf-8"))
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

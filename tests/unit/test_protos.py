@@ -62,11 +62,12 @@ def test_the_freshness_check_covers_the_descriptor_set_openapi_and_vendored_prot
     shutil.copytree(ROOT / "protos", protos, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(gen_protos, "PROTOS", protos)
     monkeypatch.setattr(gen_protos, "DESCRIPTOR_SET", protos / gen_protos.DESCRIPTOR_SET.name)
-    monkeypatch.setattr(gen_protos, "OPENAPI", protos / gen_protos.OPENAPI.name)
+    monkeypatch.setattr(gen_protos, "OPENAPI", protos / "govshare" / gen_protos.OPENAPI.name)
     monkeypatch.setattr(gen_protos, "THIRD_PARTY", protos / "third_party")
     assert gen_protos.stale_files() == []
-    with (protos / "openapi.yaml").open("a") as edited:
+    with (protos / "govshare" / "openapi.yaml").open("a") as edited:
         edited.write("# edited by hand\n")
     (protos / "govshare.binpb").write_bytes((protos / "govshare.binpb").read_bytes()[:-1])
     (protos / "third_party" / "google" / "api" / "http.proto").unlink()
-    assert gen_protos.stale_files() == ["govshare.binpb", "openapi.yaml", "third_party/google/api/http.proto"]
+    assert gen_protos.stale_files() == ["govshare.binpb", "govshare/openapi.yaml",
+                                        "third_party/google/api/http.proto"]
