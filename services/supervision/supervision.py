@@ -139,7 +139,7 @@ class Supervision:
                            await self._store.violations_between(months[0], months[-1], department),
                            await self._sources.departments(), await self._store.weights(), now)
         if department is not None and department not in data.names:
-            raise not_found("this department", "DEPARTMENT_NOT_FOUND")
+            raise not_found(f"department {department[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return yearly_report(year, department, data)
 
     async def monthly_feedback(self, caller: Caller, month: Month, department_code: str) -> Document:
@@ -154,5 +154,5 @@ class Supervision:
                            await self._store.violations_between(month, month, department_code),
                            await self._sources.departments(), await self._store.weights(), now)
         if department_code not in data.names:
-            raise not_found("this department", "DEPARTMENT_NOT_FOUND")
+            raise not_found(f"department {department_code[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return monthly_feedback(month, department_code, data)

@@ -489,6 +489,11 @@ async def test_yearly_report_of_the_platform(month_run) -> None:  # type: ignore
     with pytest.raises(grpc.aio.AioRpcError) as other:
         await _report(w, U, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year, department=P.code)
     assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:  # the authority may ask of any code: it is named back
+        await _report(w, "authority", sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year,
+                      department="11110100MB9999999X")
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    assert unknown.value.details() == "department '11110100MB9999999X' not found"
 
 
 async def test_monthly_feedback_tells_the_provider_who_used_what(month_run) -> None:  # type: ignore[no-untyped-def]
