@@ -236,9 +236,11 @@ def _documented_commands() -> list[DocCommand]:
 REST_QUERY = re.compile(r"<!-- rest-query:.*?-->\s*```sh\n(.*?)```", re.S)
 
 
-def test_the_documented_curl_query_answers_over_rest(up: Up) -> None:
-    """docs/api.md's curl block, as printed (on this platform's port): a token over REST, then a query."""
-    (block,) = REST_QUERY.findall((ROOT / "docs" / "api.md").read_text(encoding="utf-8"))
+@pytest.mark.parametrize("doc", ["README.md", "docs/api.md"])
+def test_the_documented_curl_query_answers_over_rest(up: Up, doc: str) -> None:
+    """The README's and docs/api.md's curl block, as printed (on this platform's port): a token over REST, then
+    a query."""
+    (block,) = REST_QUERY.findall((ROOT / doc).read_text(encoding="utf-8"))
     done = up.shell(block.replace("127.0.0.1:50051", f"127.0.0.1:{up.base}"))
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
