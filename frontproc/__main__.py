@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 
@@ -12,25 +13,59 @@ import asyncpg
 from frontproc.component import create_component, server_settings
 from frontproc.config import ConfigError, FrontprocConfig, load
 from frontproc.store import check_resources
+from services.connection import public_url
 from services.runtime import telemetry
 from services.runtime.server import start_server
 
-#: How long start-up waits for the department database before it gives up with a message.
+log = logging.getLogger("frontproc")
+
+#: How long start-up waits for the department database before it gives up with a message (``--check`` does
+#: not wait: it answers whether the database answers now).
 DATABASE_WAIT_SECONDS = 60.0
+#: One connection attempt's bound: a host that drops packets is reported after this, not after TCP's minutes.
+CONNECT_TIMEOUT_SECONDS = 5.0
+#: Refusals waiting cannot fix (a wrong password or user, a database that does not exist): reported at once.
+_REFUSALS = (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError,
+             asyncpg.InvalidCatalogNameError)
 
 
-async def check(config: FrontprocConfig) -> None:
-    """Every resource's SQL against the department database (ConfigError naming the line)."""
-    deadline = asyncio.get_running_loop().time() + DATABASE_WAIT_SECONDS
+class DatabaseUnreachable(Exception):
+    """The department database did not answer, or refused the connection (the message says which, and where)."""
+
+
+def _why(error: BaseException) -> str:
+    """The reason in a line, without the URL's password (asyncpg's messages name host, port, user, database)."""
+    if isinstance(error, TimeoutError):
+        return f"no answer within {CONNECT_TIMEOUT_SECONDS:g} s"
+    text = " ".join(str(error).split())[:200]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def connect(config: FrontprocConfig, wait_seconds: float) -> asyncpg.Connection:
+    """A connection to the department database, retrying for ``wait_seconds`` (saying so in the log) while it
+    does not answer; a refusal, or the wait running out, is DatabaseUnreachable naming the database."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    where = public_url(config.database_url)
     while True:
         try:
-            connection = await asyncpg.connect(config.database_url, timeout=5)
-            break
+            return await asyncpg.connect(config.database_url, timeout=CONNECT_TIMEOUT_SECONDS)
+        except _REFUSALS as exc:
+            raise DatabaseUnreachable(f"{config.path}: the department database {where} refused the "
+                                      f"connection ({_why(exc)})") from None
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            if asyncio.get_running_loop().time() > deadline:
-                raise ConfigError(f"{config.path}: the department database does not answer "
-                                  f"({type(exc).__name__})") from None
+            left = deadline - loop.time()
+            if left < 1.0:
+                raise DatabaseUnreachable(f"{config.path}: the department database {where} does not answer "
+                                          f"({_why(exc)})") from None
+            log.warning("the department database %s does not answer (%s); trying again for %.0f s", where,
+                        _why(exc), left)
             await asyncio.sleep(1.0)
+
+
+async def check(config: FrontprocConfig, wait_seconds: float = 0.0) -> None:
+    """Every resource's SQL against the department database (ConfigError naming the line)."""
+    connection = await connect(config, wait_seconds)
     try:
         await check_resources(config, connection)
     finally:
@@ -38,7 +73,7 @@ async def check(config: FrontprocConfig) -> None:
 
 
 async def run(config: FrontprocConfig) -> None:
-    await check(config)
+    await check(config, DATABASE_WAIT_SECONDS)
     running = await start_server(server_settings(config), create_component(config))
     print(f"govshare frontproc: {config.department_name or config.department_code} serving "
           f"{', '.join(config.resources)} on port {running.port}", flush=True)
@@ -77,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"govshare frontproc: {exc}", file=sys.stderr)
         return 2
+    except DatabaseUnreachable as exc:
+        print(f"govshare frontproc: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

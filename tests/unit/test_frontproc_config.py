@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -134,3 +137,41 @@ def test_watching_a_channel_needs_the_resource_code_and_the_platform_credentials
     with pytest.raises(ConfigError) as error:
         parse(bad_code, "dept.yaml")
     assert f"dept.yaml:{_line_of(bad_code, 'resource_code:')}: resources[0].resource_code" in str(error.value)
+
+
+def _check_process(tmp_path: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path, database_url))
+    return subprocess.run([sys.executable, "-m", "frontproc", "--config", str(path), "--check"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_check_says_at_once_that_the_department_database_does_not_answer(tmp_path: Path) -> None:
+    """--check makes one attempt and says where it failed (it waited a minute in silence before), exit 1."""
+    port = _unused_port()
+    result = _check_process(tmp_path, f"postgresql://dept:s3cret-pw@127.0.0.1:{port}/hrss")
+    assert result.returncode == 1, result.stderr
+    assert f"the department database postgresql://dept:***@127.0.0.1:{port}/hrss does not answer" in result.stderr
+    assert "s3cret-pw" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+async def test_check_names_a_refusal_waiting_cannot_fix(tmp_path: Path, embedded) -> None:  # type: ignore[no-untyped-def]
+    """A database that does not exist (or a wrong password) is reported as refused, with the server's reason."""
+    missing = urlunsplit(urlsplit(embedded.database_url)._replace(path=f"/no_such_{uuid.uuid4().hex[:8]}"))
+    result = await asyncio.to_thread(_check_process, tmp_path, missing)
+    assert result.returncode == 1, result.stderr
+    assert "refused the connection (InvalidCatalogNameError" in result.stderr
+    assert "does not exist" in result.stderr
+
+
+async def test_check_passes_on_a_database_that_answers(tmp_path: Path, department_url: str) -> None:
+    result = await asyncio.to_thread(_check_process, tmp_path, department_url)
+    assert result.returncode == 0, result.stderr
+    assert "is valid" in result.stdout
