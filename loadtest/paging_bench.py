@@ -46,6 +46,7 @@ from loadtest.supervision_rows import Shape, department_code, insert, rows
 from loadtest.workloads import QUERY_METHOD
 from services.catalog import paging, search
 from services.catalog.model import EntryFilter
+from services.launcher import HEAVY_READ_OFFSETS, OFFSETS
 from services.runtime.pagination import encode_token, time_keyset_token
 
 PAGE_SIZE = 50
@@ -319,6 +320,17 @@ async def query_latencies(gateway: str, metadata: tuple, requests: list[bytes], 
     return timings
 
 
+def reader_target(platform: Platform, kind: str, direct: bool) -> str:
+    """Where a reader calls: the edge, or (``direct``) the process that serves its kind of read — the heavy-read
+    process when the platform has them — so that its traffic shares nothing with the Queries but the cores and
+    PostgreSQL (the edge's worker thread is what it then skips)."""
+    if not direct:
+        return platform.gateway
+    component = "query" if kind == "accesses" else "catalog"
+    offset = HEAVY_READ_OFFSETS[component] if platform.heavy_read_processes else OFFSETS[component]
+    return f"127.0.0.1:{platform.port_base + offset}"
+
+
 async def heavy_client(gateway: str, token: str, kind: str, seconds: float) -> None:
     """One reader at full speed: ``search`` (common words), ``entries`` or ``accesses`` (walking pages)."""
     metadata = (("authorization", f"Bearer {token}"),)
@@ -420,7 +432,8 @@ async def _keep_renicing(url: str, nice: int, idle: bool = False) -> None:
 
 
 async def query_under_readers(platform: Platform, clients: int, seconds: float, nice: int = 0,
-                              nice_database: bool = False, idle: bool = False) -> dict[str, object]:
+                              nice_database: bool = False, idle: bool = False,
+                              readers_direct: bool = False) -> dict[str, object]:
     assert platform.credentials is not None
     metadata = await platform.bearer("social")
     requests = hot_requests(platform.credentials.persons, platform.credentials.seed)
@@ -444,7 +457,8 @@ async def query_under_readers(platform: Platform, clients: int, seconds: float, 
     # The readers stand for clients on other machines: with ``nice`` they run at that lower CPU priority, so that
     # on this one machine they take the CPU the platform leaves rather than the platform's (say so when quoting).
     readers = [await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "loadtest.paging_bench", "--heavy", kind, "--gateway", platform.gateway,
+        sys.executable, "-m", "loadtest.paging_bench", "--heavy", kind,
+        "--gateway", reader_target(platform, kind, readers_direct),
         "--token", token, "--seconds", str(seconds + 5),
         preexec_fn=(lambda: (os.nice(nice), idle and _idle_self())) if nice else None)
         for kind in ("search", "entries", "accesses")]
@@ -489,7 +503,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             return {"pages_p95_ms": pages}
         print("cached Queries alone, then with three heavy readers…", flush=True)
         queries = await query_under_readers(platform, args.query_clients, args.seconds, args.nice,
-                                            args.nice_database, args.idle)
+                                            args.nice_database, args.idle, args.readers_direct)
         print(json.dumps(queries), flush=True)
     finally:
         await platform.stop()
@@ -526,6 +540,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nice-database", action="store_true",
                         help="with --nice, also the PostgreSQL backends of the listing and search pools (emulates "
                              "a read replica on its own CPU)")
+    parser.add_argument("--readers-direct", action="store_true",
+                        help="the readers call the catalog and query processes (the heavy-read ones with "
+                             "--heavy-read-processes) directly, not through the edge: what the Queries then share "
+                             "with them is the cores and PostgreSQL, not the edge's worker thread")
     parser.add_argument("--heavy", choices=("search", "entries", "accesses"), help=argparse.SUPPRESS)
     parser.add_argument("--gateway", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
