@@ -16,7 +16,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -185,7 +185,7 @@ async def test_a_tampered_record_is_found_with_its_position(platform: Platform, 
 
 async def test_a_job_resumes_from_its_saved_position_after_its_process_is_killed(
         platform: Platform, seeded: list[tuple], tmp_path: Path) -> None:
-    with query_subprocess(platform, tmp_path / "first.log") as (process, port):
+    async with query_subprocess(platform, tmp_path / "first.log") as (process, port):
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             job = await start(stub_at(channel), platform.metadata("authority"))
         running = await poll(platform, job.id, lambda j: j.pages >= 3)
@@ -197,9 +197,8 @@ async def test_a_job_resumes_from_its_saved_position_after_its_process_is_killed
                                     " WHERE id = $1", uuid.UUID(job.id))
         assert saved["position_chain_id"] == CHAIN_ID and saved["position_seq"] >= 3 * PAGE
         # A record the job verified before it was killed is rewritten now: a job that started over would find it.
-        async with tampered(conn, 2):
-            with query_subprocess(platform, tmp_path / "second.log"):
-                finished = await poll(platform, job.id, done)
+        async with tampered(conn, 2), query_subprocess(platform, tmp_path / "second.log"):
+            finished = await poll(platform, job.id, done)
     assert finished.result == audit_pb2.AUDIT_VERIFICATION_RESULT_INTACT, finished.detail
     assert finished.pages > saved["pages"] and finished.records_verified >= CHAIN_RECORDS
 
@@ -258,22 +257,28 @@ async def test_only_the_authority_verifies_and_bad_input_names_the_field(platfor
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-@contextlib.contextmanager
-def query_subprocess(platform: Platform, log: Path) -> Iterator[tuple[subprocess.Popen, int]]:
-    """A real query process on the platform's database, with short leases and slow pages."""
-    port = free_port()
+def _spawn_query(platform: Platform, port: int, log: Path) -> subprocess.Popen:
     with log.open("w") as out:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "services.query"], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
             env=service_env(platform, port, GOVSHARE_AUDIT_VERIFY_LEASE_SECONDS="2",
                             GOVSHARE_AUDIT_VERIFY_PAUSE_MS="300"))
+
+
+@contextlib.asynccontextmanager
+async def query_subprocess(platform: Platform, log: Path) -> AsyncIterator[tuple[subprocess.Popen, int]]:
+    """A real query process on the platform's database, with short leases and slow pages. It is awaited off
+    the event loop: that loop serves the session's in-process authorization, from which the process loads the
+    business systems' states before its health says SERVING."""
+    port = free_port()
+    process = _spawn_query(platform, port, log)
     try:
-        wait_until_serving(port, process, timeout=60)
+        await asyncio.to_thread(wait_until_serving, port, process, timeout=60)
         yield process, port
     finally:
         if process.poll() is None:
             process.kill()
-            process.wait()
+            await asyncio.to_thread(process.wait)
 
 
 async def test_the_cli_starts_a_verification_and_waits_for_its_result(
