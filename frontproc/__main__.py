@@ -12,7 +12,7 @@ import asyncpg
 
 from frontproc.component import create_component, server_settings
 from frontproc.config import ConfigError, FrontprocConfig, load
-from frontproc.store import check_resources
+from frontproc.store import CONNECT_TIMEOUT_SECONDS, check_resources
 from services.connection import public_url
 from services.runtime import telemetry
 from services.runtime.server import start_server
@@ -22,8 +22,6 @@ log = logging.getLogger("frontproc")
 #: How long start-up waits for the department database before it gives up with a message (``--check`` does
 #: not wait: it answers whether the database answers now).
 DATABASE_WAIT_SECONDS = 60.0
-#: One connection attempt's bound: a host that drops packets is reported after this, not after TCP's minutes.
-CONNECT_TIMEOUT_SECONDS = 5.0
 #: Refusals waiting cannot fix (a wrong password or user, a database that does not exist): reported at once.
 _REFUSALS = (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError,
              asyncpg.InvalidCatalogNameError)

@@ -19,6 +19,10 @@ import asyncpg
 
 from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig
 
+#: One connection attempt's bound, for the check at start and for the pool's connections alike: a host that
+#: drops packets is "does not answer" after this, not after asyncpg's 60 s default (longer than a call's deadline).
+CONNECT_TIMEOUT_SECONDS = 5.0
+
 
 def _ident(name: str) -> str:
     """A (schema-qualified) identifier, quoted (the configuration allows only plain names)."""
@@ -85,7 +89,7 @@ class DepartmentStore:
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
         self._pool = await asyncpg.create_pool(self._config.database_url, min_size=1, max_size=10,
-                                               command_timeout=10)
+                                               command_timeout=10, timeout=CONNECT_TIMEOUT_SECONDS)
 
     async def close(self) -> None:
         if self._pool is not None:
