@@ -79,11 +79,10 @@ class SystemStates:
         self._load = load
         self._refresh = refresh_seconds
         self._states: dict[str, SystemState] = {}
-        self._loaded = False
         self._listeners: list[Listener] = []
         self._wake = asyncio.Event()
         self._first = asyncio.Event()
-        self._loaded_event = asyncio.Event()
+        self._loaded = asyncio.Event()  # set by the first load that succeeds, never cleared
         self._task: asyncio.Task | None = None
 
     # -- the hot path ---------------------------------------------------------------------------------------
@@ -91,7 +90,7 @@ class SystemStates:
     def check(self, caller: Caller) -> None:
         """Refuses a caller whose system is disabled or whose token predates the system's last reset
         (UNAUTHENTICATED saying which), or anyone while the states are not loaded yet (UNAVAILABLE)."""
-        if not self._loaded:
+        if not self._loaded.is_set():
             if caller.is_service or not caller.department_code:
                 return  # platform services and the anonymous IssueToken placeholder carry no token
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "SYSTEM_STATES_LOADING",
@@ -104,7 +103,7 @@ class SystemStates:
 
     @property
     def loaded(self) -> bool:
-        return self._loaded
+        return self._loaded.is_set()
 
     def add_listener(self, listener: Listener) -> None:
         """Calls ``listener(system_id)`` whenever a system's state changes (e.g. to drop cached decisions)."""
@@ -141,12 +140,12 @@ class SystemStates:
     async def first_attempt(self) -> bool:
         """Waits for the first load attempt to end (callers bound the wait); False if no load has succeeded."""
         await self._first.wait()
-        return self._loaded
+        return self._loaded.is_set()
 
     async def wait_loaded(self) -> None:
         """Returns once a load has succeeded: until then the holder refuses every token, so the process is not
         ready (its health says NOT_SERVING, see services.runtime.server)."""
-        await self._loaded_event.wait()
+        await self._loaded.wait()
 
     async def stop(self) -> None:
         await cancel(self._task)
@@ -156,8 +155,7 @@ class SystemStates:
         """One full load (events that arrived meanwhile with newer versions win)."""
         for system_id, state in await self._load():
             self.apply(system_id, state)
-        self._loaded = True
-        self._loaded_event.set()
+        self._loaded.set()
         self._first.set()
 
     async def _run(self) -> None:
