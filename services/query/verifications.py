@@ -30,6 +30,7 @@ from typing import Any
 
 from services.query import checkpoints
 from services.query.store import QueryStore
+from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,8 @@ class VerificationRunner:
 
     async def stop(self) -> None:
         """Stops at once; a job under way keeps its saved position and is resumed when its lease expires."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

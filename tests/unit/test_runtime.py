@@ -321,3 +321,64 @@ async def test_cancel_stops_a_running_task_and_accepts_none() -> None:
     await cancel(task)
     assert task.cancelled()
     await cancel(None)
+
+
+async def test_cancel_cancels_again_a_task_that_lost_the_first_cancellation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """As redis-py's pub/sub reconnect does when a cancellation coincides with its own timeout."""
+    import asyncio
+
+    from services.runtime import tasks
+
+    monkeypatch.setattr(tasks, "RECANCEL_SECONDS", 0.01)
+    started, swallowed = asyncio.Event(), []
+
+    async def swallows_once() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            swallowed.append(True)
+        await asyncio.Event().wait()
+
+    task = asyncio.create_task(swallows_once(), name="listener")
+    await started.wait()
+    await tasks.cancel(task)
+    assert task.cancelled() and swallowed == [True]
+
+
+async def test_cancel_passes_on_the_error_a_task_ended_with() -> None:
+    import asyncio
+
+    from services.runtime.tasks import cancel
+
+    async def fails() -> None:
+        raise LookupError("the task's own failure")
+
+    task = asyncio.create_task(fails())
+    await asyncio.wait({task})
+    with pytest.raises(LookupError, match="own failure"):
+        await cancel(task)
+
+
+async def test_a_cancelled_caller_of_cancel_is_cancelled_too() -> None:
+    """The caller's own cancellation (a component stopped while it stops a task) is not swallowed."""
+    import asyncio
+
+    from services.runtime.tasks import cancel
+
+    async def slow_to_end() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.2)  # cleanup that outlasts the caller's patience
+
+    inner = asyncio.create_task(slow_to_end())
+    await asyncio.sleep(0)
+    stopping = asyncio.create_task(cancel(inner))
+    await asyncio.sleep(0.01)
+    stopping.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stopping
+    await asyncio.wait({inner})
+    assert inner.cancelled()
