@@ -79,6 +79,8 @@ class RecordInvalidator:
         self._retry_seconds = retry_seconds
         # dataset -> keys still to invalidate, or _ALL for the whole dataset.
         self._pending: dict[str, set[str] | None] = {}
+        # Invalidations taken out of _pending and being applied now (not done until Redis has answered).
+        self._applying = 0
         self._retry: asyncio.Task | None = None
 
     def attach(self, client: aioredis.Redis | None) -> None:
@@ -89,8 +91,8 @@ class RecordInvalidator:
 
     @property
     def pending(self) -> int:
-        """Datasets with an invalidation still to be done."""
-        return len(self._pending)
+        """Invalidations not done yet: datasets waiting for a retry, and those being applied now."""
+        return len(self._pending) + self._applying
 
     async def records_changed(self, dataset: str, keys: Sequence[str]) -> None:
         if not keys or self._client is None:
@@ -120,6 +122,7 @@ class RecordInvalidator:
             if client is None or dataset not in self._pending:
                 continue
             keys = self._pending.pop(dataset)
+            self._applying += 1
             try:
                 if keys is _ALL:
                     await self._delete_dataset(client, dataset)
@@ -131,6 +134,8 @@ class RecordInvalidator:
                 self._add(dataset, keys)
                 self._schedule_retry(dataset, keys, exc)
                 return False
+            finally:
+                self._applying -= 1
         return not self._pending
 
     def _schedule_retry(self, dataset: str, keys: set[str] | None, exc: Exception) -> None:
