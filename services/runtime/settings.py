@@ -150,6 +150,8 @@ class Settings:
     #: (services/runtime/admission.py); 0 concurrency = no cap.
     heavy_read_concurrency: int = 1
     heavy_read_queue: int = 16
+    #: The share of time a process's heavy reads may take, beyond a burst (services/runtime/admission.py): 1 = all.
+    heavy_read_share: float = 0.05
 
     def with_overrides(self, **changes: object) -> Settings:
         """A copy with some fields replaced; tests build per-service settings this way."""
@@ -208,6 +210,7 @@ _FLOAT_FIELDS = {
     "GOVSHARE_PROVIDER_BREAKER_OPEN_SECONDS": ("provider_breaker_open_seconds", 0.1, 3600.0),
     "GOVSHARE_EDGE_ACCESS_LOG_PERCENT": ("edge_access_log_percent", 0.0, 100.0),
     "GOVSHARE_CATALOG_USAGE_REFRESH_SECONDS": ("catalog_usage_refresh_seconds", 0.0, 86400.0),
+    "GOVSHARE_HEAVY_READ_SHARE": ("heavy_read_share", 0.01, 1.0),
 }
 _STR_FIELDS = {
     "GOVSHARE_DATABASE_URL": "database_url",

@@ -90,7 +90,8 @@ def test_each_heavy_read_replica_is_its_service_on_a_deployment_of_its_own(enabl
     assert container["image"] == base["image"]
     assert container["readinessProbe"] == base["readinessProbe"]
     env, base_env = env_of(container), env_of(base)
-    assert set(env) == set(base_env) | ({"GOVSHARE_DATABASE_READ_URL"} if service == "query" else set())
+    with_replica = {"GOVSHARE_DATABASE_READ_URL", "GOVSHARE_HEAVY_READ_SHARE"}
+    assert set(env) == set(base_env) | (with_replica if service == "query" else set())
     for name in ("GOVSHARE_INTERNAL_KEY", "GOVSHARE_DATABASE_URL", "GOVSHARE_TOKEN_PUBLIC_KEY",
                  *(f"GOVSHARE_{callee.upper()}_TARGET" for callee in CALLS[service])):
         assert env[name] == base_env[name], name
@@ -131,8 +132,11 @@ def test_a_read_replica_is_read_only_by_the_heavy_read_replicas_that_ask_for_it(
     query = env_of(_container(enabled, "query-heavy-reads"))
     assert query["GOVSHARE_DATABASE_READ_URL"]["valueFrom"]["secretKeyRef"] == {
         "name": "govshare-secrets", "key": "database-read-url"}
+    # With its own database (and its own CPU) it has no Query path to leave time to; the others keep the budget.
+    assert query["GOVSHARE_HEAVY_READ_SHARE"]["value"] == "1"
     for component in ("catalog-heavy-reads", "catalog", "query"):
         assert "GOVSHARE_DATABASE_READ_URL" not in env_of(_container(enabled, component)), component
+        assert "GOVSHARE_HEAVY_READ_SHARE" not in env_of(_container(enabled, component)), component
 
 
 def test_the_edge_routes_the_heavy_reads_to_their_replicas_when_enabled(enabled: Variant, tmp_path: Path) -> None:
