@@ -20,6 +20,7 @@ from services.query import checkpoints, figures, subjects, verifications
 from services.query.audit import ANSWERED, Access, clean
 from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
+from services.query.resources import valid_resource_code
 from services.query.servicer import _trace_id, purpose_name
 from services.query.store import AccessFilter
 from services.query.verifications import verify_page
@@ -92,6 +93,21 @@ def _code_filter(value: str, field: str, violations: list[FieldViolation]) -> No
     """Filters are codes: bounded and free of NUL (which PostgreSQL text cannot hold)."""
     if len(value) > MAX_FILTER or "\x00" in value:
         violations.append(FieldViolation(field, f"must be a code of at most {MAX_FILTER} characters"))
+
+
+def _resource_filter(value: str, violations: list[FieldViolation]) -> None:
+    """A resource filter is a catalog code or empty: a malformed one could match nothing, and an empty page would
+    read as "nobody used it"."""
+    if value and not valid_resource_code(value):
+        violations.append(FieldViolation(
+            "resource_code", "give a resource code such as 101001/000001 (classification/sequence), or leave it "
+                             "empty for every resource"))
+
+
+def _department_filter(value: str, violations: list[FieldViolation]) -> None:
+    """A calling department is named by its 统一社会信用代码 (check digit included), or the filter is empty."""
+    if value and (problem := credit_code_error(value)):
+        violations.append(FieldViolation("department_code", f"{problem}, or leave it empty for every department"))
 
 
 def checkpoint_to_proto(checkpoint: Checkpoint) -> audit_pb2.AuditCheckpoint:
@@ -226,8 +242,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         deps, caller = self._begin(context)
         violations: list[FieldViolation] = []
         start, end = _time_range(request, violations)
-        _code_filter(request.resource_code, "resource_code", violations)
-        _code_filter(request.department_code, "department_code", violations)
+        _resource_filter(request.resource_code, violations)
+        _department_filter(request.department_code, violations)
         violations.extend(page_size_violations(request.page_size))
         if violations:
             raise invalid_argument(violations)
@@ -248,7 +264,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         deps, caller = self._begin(context)
         violations: list[FieldViolation] = []
         start, end = _time_range(request, violations)
-        _code_filter(request.resource_code, "resource_code", violations)
+        _resource_filter(request.resource_code, violations)
         if violations:
             raise invalid_argument(violations)
         scope = AccessFilter(provider=self._provider_scope(caller), resource_code=request.resource_code,

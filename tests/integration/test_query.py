@@ -673,6 +673,16 @@ async def test_listing_accesses_pages_and_filters(mesh: Mesh) -> None:
     bad = await refused(mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(page_token="garbage!"),
                                                 metadata=mesh.md(mesh.market), timeout=10))
     assert fields(bad) == {"page_token"}
+    # A malformed filter could match nothing; an empty page would read as "nobody used it".
+    malformed = await refused(mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+        resource_code="人口/1", department_code=caller.department_code[:-1] + "I"),
+        metadata=mesh.md(mesh.market), timeout=10))
+    assert malformed.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(malformed) == {"resource_code", "department_code"}
+    assert "101001/000001" in malformed.details() and "统一社会信用代码" in malformed.details()
+    summary = await refused(mesh.audit.GetUsageSummary(audit_pb2.GetUsageSummaryRequest(resource_code="x"),
+                                                       metadata=mesh.md(mesh.market), timeout=10))
+    assert fields(summary) == {"resource_code"}
 
 
 async def test_calls_without_identity_are_refused(mesh: Mesh) -> None:
