@@ -38,8 +38,8 @@ from pathlib import Path
 from loadtest import workloads
 from loadtest.bench import DEFAULT_PERSONS, _prime, cold_requests, hot_requests
 from loadtest.phases import LoadOptions, PhaseResult, Target, run_phase
-from loadtest.platform import Platform, free_port_base
-from services.launcher import OFFSETS
+from loadtest.platform import Platform
+from services.launcher import OFFSETS, free_port_base
 
 ENVOY_HISTOGRAMS = ("http.edge.downstream_rq_time", "cluster.query.upstream_rq_time")
 QUANTILES = (50.0, 90.0, 99.0, 100.0)
@@ -154,7 +154,7 @@ def _settings(variant: str) -> dict[str, str]:
 
 
 async def measure_once(args: argparse.Namespace, work: Path, label: str, extra: dict[str, str], attempt: int) -> str:
-    metrics_base = free_port_base(12, start=32000)
+    metrics_base = free_port_base(start=26000)
     direct = extra.get(DIRECT) == "1"
     environment = {"GOVSHARE_METRICS_PORT": str(metrics_base),
                    **{name: value for name, value in extra.items() if name != DIRECT}}

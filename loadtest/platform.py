@@ -15,7 +15,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from govshare.common.v1 import common_pb2
 from loadtest.cpu import ProcessGroup
 from loadtest.credentials import bearer
 from services.demo import DemoCredentials, issue_token, person_session
+from services.launcher import free_port_base
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.identity import Caller
 from services.runtime.tokens import issue_token as issue_token_locally
@@ -36,24 +36,6 @@ READY_LINE = "govshare is up"
 SERVICES = ("gateway", "catalog", "authorization", "query", "foundation")
 #: The benchmark measures the servers, not the per-system rate limit (which stays on, out of reach).
 BENCH_ENVIRONMENT = {"GOVSHARE_RATE_LIMIT_PER_SECOND": "1000000000", "GOVSHARE_RATE_LIMIT_BURST": "10000000"}
-
-
-def free_port_base(count: int = 5, start: int = 42000, stop: int = 60000) -> int:
-    """A port such that it and the next ``count - 1`` are free (the launcher's layout)."""
-    for base in range(start, stop, 10):
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free range of ports")
 
 
 @dataclass
@@ -92,7 +74,7 @@ class Platform:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.embedded = await asyncio.to_thread(EmbeddedServers(self.data_dir).start)
         # The launcher's layout: services from the base, then the 前置机 (+7), Envoy's admin (+8), the JWKS (+9).
-        self.port_base = self.port_base or free_port_base(12)
+        self.port_base = self.port_base or free_port_base()
         environment = {**os.environ, **BENCH_ENVIRONMENT, **self.extra_environment,
                        "GOVSHARE_DATABASE_URL": self.embedded.database_url,
                        "GOVSHARE_REDIS_URL": self.embedded.redis_url}

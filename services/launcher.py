@@ -49,6 +49,31 @@ READY_TIMEOUT = 120.0
 #: With ``--heavy-read-processes``: a process of catalog and one of query serving only what the edge routes to
 #: them (gateway.routing.HEAVY_READS), on these offsets.
 HEAVY_READ_OFFSETS = {"catalog": 10, "query": 11}
+#: The ports one platform may take from ``--port N``: N to N+11.
+PORT_BLOCK = max((*OFFSETS.values(), *EXTRA_OFFSETS.values(), *HEAVY_READ_OFFSETS.values())) + 1
+#: Where Linux's ephemeral ports start (net.ipv4.ip_local_port_range: 32768-60999 by default): outgoing
+#: connections take their local ports there, so a block chosen there may be held by a long-lived connection or
+#: taken between the check and the bind (a loaded test run found 52006 taken for minutes).
+EPHEMERAL_START = 32768
+
+
+def free_port_base(count: int = PORT_BLOCK, start: int = 20000, stop: int = EPHEMERAL_START) -> int:
+    """A port such that it and the next ``count - 1`` are free on 127.0.0.1, below the ephemeral range: for tests
+    and benchmarks that start ``govshare up`` (or other listeners) beside other work."""
+    for base in range(start, stop - count, max(count, 10)):
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError(f"no {count} free ports in a row between {start} and {stop}")
 
 
 @dataclasses.dataclass(frozen=True)

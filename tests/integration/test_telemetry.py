@@ -30,7 +30,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from prometheus_client.parser import text_string_to_metric_families
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
-from services.launcher import wait_until_serving
+from services.launcher import free_port_base, wait_until_serving
 from services.runtime.identity import Caller
 from services.runtime.keys import PlatformKeys
 from services.runtime.tokens import issue_token
@@ -316,21 +316,9 @@ def _test_otlp_over_grpc_by_default(platform: Platform, keys: PlatformKeys) -> N
 
 # -- govshare up -------------------------------------------------------------------------------------------------
 
-def _free_block(size: int, start: int) -> int:
-    """A base port with ``size`` free ports after it."""
-    for base in range(start, start + 5000, 10):
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port block")
-
 
 def test_govshare_up_gives_every_process_its_own_metrics_port(tmp_path: Path) -> None:
-    base, metrics = _free_block(5, 53000), _free_block(5, 58000)
+    base, metrics = free_port_base(start=21000), free_port_base(start=26000)
     data_dir = Path(f"/tmp/govshare-metrics-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVSHARE_", "OTEL_"))}
     env.update({"GOVSHARE_METRICS_PORT": str(metrics), "GOVSHARE_DRAIN_GRACE_SECONDS": "0"})

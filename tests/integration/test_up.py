@@ -24,23 +24,17 @@ from stdnum.cn import ric, uscc
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 from services.demo import DEMO_PASSWORD, demo_entries
 from services.foundation.synthetic import credit_code_of
+from services.launcher import PORT_BLOCK, free_port_base
 from services.runtime.keys import generate_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
 
-def _free_port_block(size: int = 5, start: int = 52000) -> int:
-    """A base port with ``size`` free ports after it."""
-    for base in range(start, 60000, 10):
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port block")
+def _free_port_block(size: int = PORT_BLOCK, start: int = 22000) -> int:
+    """A base port with ``size`` free ports after it: every port ``govshare up --port N`` may take (N to N+11, the
+    console's N+6 among them), below the ephemeral range (services.launcher.free_port_base)."""
+    return free_port_base(size, start)
 
 
 def _wait_for_banner(process: subprocess.Popen, log: Path, timeout: float = 180) -> str:
