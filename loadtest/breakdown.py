@@ -99,6 +99,12 @@ def bucket_quantile(before: Mapping[float, float], after: Mapping[float, float],
     return ">max"
 
 
+def _count_over(before: Mapping[float, float], after: Mapping[float, float], bound: float) -> float:
+    """Observations above ``bound`` (a bucket bound) in the window."""
+    total = after.get(float("inf"), 0.0) - before.get(float("inf"), 0.0)
+    return total - (after.get(bound, 0.0) - before.get(bound, 0.0))
+
+
 def bucket_mean(before: Mapping[float, float], after: Mapping[float, float], sums: tuple[float, float]) -> float:
     count = after.get(float("inf"), 0.0) - before.get(float("inf"), 0.0)
     return (sums[1] - sums[0]) / count if count else 0.0
@@ -177,7 +183,8 @@ async def measure_once(args: argparse.Namespace, work: Path, label: str, extra: 
                             metadata, prepare=lambda: platform.flush_record_cache("population"))
         options = LoadOptions(duration=args.seconds, warmup=args.warmup, work_dir=work)
         admin = f"127.0.0.1:{platform.port_base + 8}"
-        names = ("govshare_rpc_duration_seconds", "govshare_audit_batch_size", "govshare_audit_wait_seconds")
+        names = ("govshare_rpc_duration_seconds", "govshare_audit_batch_size", "govshare_audit_wait_seconds",
+                 "govshare_event_loop_lag_seconds")
         before = await asyncio.to_thread(prometheus_histograms, query_metrics, names)
         sums_before = [await asyncio.to_thread(prometheus_sum, query_metrics, name) for name in names]
         samples: list[dict[str, dict[float, float]]] = []
@@ -226,6 +233,10 @@ def report(label: str, attempt: int, args: argparse.Namespace, phase: PhaseResul
     wait = "govshare_audit_wait_seconds"
     print(_line("query audit wait, bucket (ms)", {q: bucket_quantile(before[wait], after[wait], q) for q in QUANTILES})
           + f"  mean {bucket_mean(before[wait], after[wait], (sums_before[2], sums_after[2])) * 1e3:.2f}")
+    lag = "govshare_event_loop_lag_seconds"
+    print(_line("query event-loop lag, bucket (ms)", {q: bucket_quantile(before[lag], after[lag], q)
+                                                       for q in QUANTILES})
+          + f"  samples over 10 ms: {_count_over(before[lag], after[lag], 0.01):.0f}")
     upstream = [sample[ENVOY_HISTOGRAMS[1]].get(50.0, 0.0) for sample in samples if ENVOY_HISTOGRAMS[1] in sample]
     handler = bucket_mean(before[rpc], after[rpc], (sums_before[0], sums_after[0])) * 1e3
     return (f"{label[-26:]:<26} {result.latency.percentile(50) * 1e3:8.2f} / {result.latency.percentile(99) * 1e3:7.2f}"

@@ -512,6 +512,7 @@ def _freeze_startup_heap() -> None:
 async def _run(settings: Settings, factory: ComponentFactory) -> None:
     running = await start_server(settings, factory(settings))
     _freeze_startup_heap()
+    lag = asyncio.create_task(telemetry.watch_loop_lag(), name="loop-lag")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -520,6 +521,7 @@ async def _run(settings: Settings, factory: ComponentFactory) -> None:
     log.info("%s draining: NOT_SERVING, taking calls for %gs more, then finishing those received "
              "(at most %gs)", settings.component, settings.drain_grace_seconds, settings.drain_timeout_seconds)
     await running.stop(settings.drain_timeout_seconds, notice=settings.drain_grace_seconds)
+    await cancel(lag)
     log.info("%s stopped", settings.component)
 
 

@@ -147,6 +147,8 @@ def _test_a_service_counts_and_times_every_call_by_its_final_code(platform: Plat
         assert rpc_samples(samples, "govshare_rpc_duration_seconds_count", code) == count, code
     unrouted = ("govshare_rpc_total", (("code", "UNIMPLEMENTED"), ("method", "unrouted"), ("service", "unrouted")))
     assert samples[unrouted] == 2
+    # the process samples its event loop's lateness while it serves
+    assert samples[("govshare_event_loop_lag_seconds_count", ())] > 0
 
 
 async def test_metrics_listen_on_the_listen_host_only(platform: Platform, keys: PlatformKeys) -> None:
