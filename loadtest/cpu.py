@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -81,6 +81,27 @@ def descendants(roots: Iterable[int], stats: dict[int, ProcStat]) -> set[int]:
     return found
 
 
+def run_queue_wait(pid: int, proc: Path = PROC) -> tuple[float, int]:
+    """Seconds the process's threads have spent runnable but waiting for a core, and the times they were put
+    on one (the 2nd and 3rd fields of each ``/proc/<pid>/task/<tid>/schedstat``, summed); zeros if it exited.
+
+    CPU seconds say how much work a call costs; this says how long its hand-offs queued for a core, which is
+    where a paced call's tail goes when several processes share two cores."""
+    waited, slices = 0, 0
+    try:
+        tasks = list((proc / str(pid) / "task").iterdir())
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return 0.0, 0
+    for task in tasks:
+        try:
+            fields = (task / "schedstat").read_text().split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if len(fields) >= 3:
+            waited, slices = waited + int(fields[1]), slices + int(fields[2])
+    return waited / 1e9, slices
+
+
 def command_line(pid: int, proc: Path = PROC) -> str:
     try:
         return (proc / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -129,16 +150,26 @@ class CpuSample:
 
     seconds: dict[int, float]
     labels: dict[int, str]
+    #: Seconds each process's threads waited for a core (:func:`run_queue_wait`).
+    waits: dict[int, float] = field(default_factory=dict)
 
     def since(self, earlier: CpuSample) -> dict[int, float]:
         """CPU seconds each process spent after ``earlier`` (a process born in between counts whole)."""
         return {pid: value - earlier.seconds.get(pid, 0.0) for pid, value in self.seconds.items()}
 
     def by_label_since(self, earlier: CpuSample) -> dict[str, float]:
+        return self._by_label(self.since(earlier), earlier)
+
+    def waits_by_label_since(self, earlier: CpuSample) -> dict[str, float]:
+        """Seconds waited for a core after ``earlier``, by role."""
+        return self._by_label({pid: value - earlier.waits.get(pid, 0.0) for pid, value in self.waits.items()},
+                              earlier)
+
+    def _by_label(self, values: dict[int, float], earlier: CpuSample) -> dict[str, float]:
         totals: dict[str, float] = {}
-        for pid, seconds in self.since(earlier).items():
+        for pid, value in values.items():
             label = self.labels.get(pid) or earlier.labels.get(pid) or str(pid)
-            totals[label] = totals.get(label, 0.0) + seconds
+            totals[label] = totals.get(label, 0.0) + value
         return totals
 
 
@@ -165,7 +196,8 @@ class ProcessGroup:
         stats = all_stats(proc)
         pids = self.members(stats)
         return CpuSample(seconds={pid: stats[pid].seconds for pid in pids},
-                         labels=label_processes(pids, stats, self._cmdline))
+                         labels=label_processes(pids, stats, self._cmdline),
+                         waits={pid: run_queue_wait(pid, proc)[0] for pid in pids})
 
 
 def cpu_seconds_between(before: CpuSample, after: CpuSample) -> float:

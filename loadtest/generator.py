@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import struct
 import sys
 import time
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import grpc
 
+from loadtest.cpu import run_queue_wait
 from loadtest.schedule import ConstantRate
 from loadtest.stats import LatencyHistogram
 
@@ -113,6 +115,8 @@ class GeneratorResult:
     #: This process's own CPU seconds in the window (None when not measured). Read by the process itself: it
     #: may have exited before the benchmark's own sample at the window's end, which would then miss it.
     cpu_seconds: float | None = None
+    #: Seconds this process's threads waited for a core in the window (None when not measured), read likewise.
+    wait_seconds: float | None = None
 
     @property
     def throughput(self) -> float:
@@ -123,7 +127,7 @@ class GeneratorResult:
                 "latency": self.latency.to_dict(), "sent_latency": self.sent_latency.to_dict(),
                 "sent": self.sent, "drawn": self.drawn,
                 "distinct": self.distinct, "max_send_lag": self.max_send_lag, "target_rate": self.target_rate,
-                "late_start": self.late_start, "cpu_seconds": self.cpu_seconds}
+                "late_start": self.late_start, "cpu_seconds": self.cpu_seconds, "wait_seconds": self.wait_seconds}
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorResult:
@@ -132,7 +136,8 @@ class GeneratorResult:
                    sent_latency=LatencyHistogram.from_dict(data.get("sent_latency", data["latency"])),
                    sent=data["sent"], drawn=data["drawn"],
                    distinct=data["distinct"], max_send_lag=data["max_send_lag"], target_rate=data["target_rate"],
-                   late_start=data.get("late_start", 0.0), cpu_seconds=data.get("cpu_seconds"))
+                   late_start=data.get("late_start", 0.0), cpu_seconds=data.get("cpu_seconds"),
+                   wait_seconds=data.get("wait_seconds"))
 
 
 def combine(results: Sequence[GeneratorResult]) -> GeneratorResult:
@@ -151,6 +156,8 @@ def combine(results: Sequence[GeneratorResult]) -> GeneratorResult:
         total.late_start = max(total.late_start, result.late_start)
     own = [result.cpu_seconds for result in results]
     total.cpu_seconds = None if None in own else sum(own)  # type: ignore[arg-type]
+    waits = [result.wait_seconds for result in results]
+    total.wait_seconds = None if None in waits else sum(waits)  # type: ignore[arg-type]
     return total
 
 
@@ -252,15 +259,16 @@ class _Run:
             await asyncio.gather(*(channel.close() for channel in self.channels))
         self.result.drawn = self.drawn
         if "from" in marks and "end" in marks:
-            self.result.cpu_seconds = marks["end"] - marks["from"]
+            self.result.cpu_seconds = marks["end"][0] - marks["from"][0]
+            self.result.wait_seconds = marks["end"][1] - marks["from"][1]
         return self.result
 
-    def _mark_cpu(self) -> dict[str, float]:
-        """This process's CPU time (every thread's) when the window opens and when it closes."""
-        marks: dict[str, float] = {}
+    def _mark_cpu(self) -> dict[str, tuple[float, float]]:
+        """This process's CPU time and its wait for a core (every thread's) when the window opens and closes."""
+        marks: dict[str, tuple[float, float]] = {}
 
         def mark(name: str) -> None:
-            marks[name] = time.process_time()
+            marks[name] = (time.process_time(), run_queue_wait(os.getpid())[0])
 
         loop = asyncio.get_running_loop()
         for name, instant in (("from", self.measure_from), ("end", self.end)):

@@ -70,6 +70,9 @@ class PhaseResult:
     generator_cpu_seconds: float = 0.0
     #: CPU seconds the rest of the machine spent in the window (other work competing for the cores).
     foreign_cpu_seconds: float = 0.0
+    #: Seconds the target's threads waited for a core in the window, by role, and the generators'.
+    wait_by_label: dict[str, float] = field(default_factory=dict)
+    generator_wait_seconds: float = 0.0
 
     @property
     def throughput(self) -> float:
@@ -99,7 +102,8 @@ class PhaseResult:
                 "max_ms": latency.maximum * 1e3, "cpu_seconds": self.cpu_seconds,
                 "cpu_per_call_ms": self.cpu_per_call * 1e3 if ok else None, "cpu_by_label": self.cpu_by_label,
                 "repeated_keys": self.repeated_keys, "max_send_lag_ms": self.result.max_send_lag * 1e3,
-                "generator_cpu_seconds": self.generator_cpu_seconds, "foreign_cpu_seconds": self.foreign_cpu_seconds}
+                "generator_cpu_seconds": self.generator_cpu_seconds, "foreign_cpu_seconds": self.foreign_cpu_seconds,
+                "wait_by_label": self.wait_by_label, "generator_wait_seconds": self.generator_wait_seconds}
 
 
 def _generator_command(target: Target, request_file: Path, options: LoadOptions, mode: str, rate: float,
@@ -168,7 +172,10 @@ def _phase_result(target: Target, mode: str, result: GeneratorResult, before: _S
     return PhaseResult(target=target.name, mode=mode, result=result, cpu_seconds=cpu,
                        cpu_by_label=after.target.by_label_since(before.target),
                        records_per_call=target.records_per_call, generator_cpu_seconds=generator_cpu,
-                       foreign_cpu_seconds=max(0.0, after.machine - before.machine - cpu - generator_cpu))
+                       foreign_cpu_seconds=max(0.0, after.machine - before.machine - cpu - generator_cpu),
+                       wait_by_label=after.target.waits_by_label_since(before.target),
+                       generator_wait_seconds=result.wait_seconds if result.wait_seconds is not None else
+                       sum(after.generators.waits_by_label_since(before.generators).values()))
 
 
 async def start_generator_background(target: Target, options: LoadOptions, rate: float = 0.0

@@ -232,7 +232,19 @@ def open_loop_load(measurements: dict[str, Measurement]) -> str:
             f"  {measurement.label:32s} {closed.cpu_per_call * 1e3:.3f} → {opened.cpu_per_call * 1e3:.3f} "
             f"({growth:+.0%}); cores: target {target:.2f}, generator {generator:.2f}, others {others:.2f} "
             f"of {os.cpu_count() or 1}; {shown}")
+        if opened.wait_by_label:
+            lines.append(f"  {'':32s} {_waits(opened)}")
     return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def _waits(phase: PhaseResult) -> str:
+    """The open window's run-queue wait per call: how long the call's hand-offs queued for a core."""
+    calls = phase.result.ok
+    parts = sorted(phase.wait_by_label.items(), key=lambda item: -item[1])
+    shown = ", ".join(f"{label} {seconds * 1e3 / calls:.3f}" for label, seconds in parts
+                      if seconds * 1e3 / calls >= 0.001)
+    return (f"waiting for a core, ms per call: target {sum(phase.wait_by_label.values()) * 1e3 / calls:.3f} "
+            f"({shown}), generator {phase.generator_wait_seconds * 1e3 / calls:.3f}")
 
 
 def verdicts(results: list[Check]) -> str:

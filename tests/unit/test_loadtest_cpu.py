@@ -128,3 +128,29 @@ def test_reading_this_process_sees_its_own_cpu_grow() -> None:
     assert after.ppid == os.getppid()
     assert after.seconds > before.seconds
     assert read_stat(2 ** 22 + 12345) is None  # no such process
+
+
+def test_run_queue_wait_sums_every_thread_and_ignores_a_process_gone(tmp_path: Path) -> None:
+    from loadtest.cpu import run_queue_wait
+
+    for tid, line in ((40, "900000 2500000000 17"), (41, "100 500000000 3"), (42, "garbage")):
+        task = tmp_path / "40" / "task" / str(tid)
+        task.mkdir(parents=True)
+        (task / "schedstat").write_text(line + "\n")
+    assert run_queue_wait(40, tmp_path) == (pytest.approx(3.0), 20)
+    assert run_queue_wait(41, tmp_path) == (0.0, 0)
+
+
+def test_waits_between_samples_are_summed_per_role() -> None:
+    from loadtest.cpu import CpuSample
+
+    before = CpuSample(seconds={}, labels={1: "edge", 2: "query"}, waits={1: 0.5, 2: 1.0})
+    after = CpuSample(seconds={}, labels={1: "edge", 2: "query", 3: "query"}, waits={1: 0.75, 2: 1.5, 3: 0.25})
+    assert after.waits_by_label_since(before) == {"edge": 0.25, "query": 0.75}
+
+
+def test_this_process_reads_its_own_run_queue_wait() -> None:
+    from loadtest.cpu import run_queue_wait
+
+    waited, slices = run_queue_wait(os.getpid())
+    assert waited >= 0.0 and slices > 0
