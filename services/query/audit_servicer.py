@@ -21,7 +21,7 @@ from services.query.audit import ANSWERED, Access, clean
 from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
 from services.query.resources import valid_resource_code
-from services.query.servicer import _trace_id, purpose_name
+from services.query.servicer import _trace_id, purpose_name, purpose_text_violations
 from services.query.store import AccessFilter
 from services.query.verifications import verify_page
 from services.runtime import duties
@@ -424,6 +424,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             violations.append(FieldViolation("credit_code", problem))
         if request.purpose.type == common_pb2.PURPOSE_TYPE_UNSPECIFIED or not _PURPOSES.known(request.purpose.type):
             violations.append(FieldViolation("purpose.type", "declare why the portal asks"))
+        violations.extend(purpose_text_violations(request.purpose.text))
         start, end = _time_range(request, violations)  # type: ignore[arg-type]
         violations.extend(page_size_violations(request.page_size))
         if violations:

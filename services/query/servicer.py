@@ -60,11 +60,22 @@ def _trace_id() -> str:
 
 
 def _purpose_violations(purpose: common_pb2.Purpose, field: str = "purpose.type") -> list[FieldViolation]:
-    """R-USE-1: every use declares one of the purpose classes."""
+    """R-USE-1: every use declares one of the purpose classes, and its free text as the audit keeps it."""
+    violations = purpose_text_violations(purpose.text)
     if purpose.type == common_pb2.PURPOSE_TYPE_UNSPECIFIED:
-        return [FieldViolation(field, "declare the purpose of this use (R-USE-1)")]
+        return [FieldViolation(field, "declare the purpose of this use (R-USE-1)"), *violations]
     if not _PURPOSES.known(purpose.type):
-        return [FieldViolation(field, f"unknown purpose type {purpose.type}")]
+        return [FieldViolation(field, f"unknown purpose type {purpose.type}"), *violations]
+    return violations
+
+
+def purpose_text_violations(text: str, field: str = "purpose.text") -> list[FieldViolation]:
+    """The declared purpose's text is evidence in the audit record, which keeps ``audit.MAX_TEXT`` characters:
+    a longer one is refused rather than cut, so what the caller declared is what the record holds."""
+    if len(text) > audit.MAX_TEXT:
+        return [FieldViolation(field, f"must be at most {audit.MAX_TEXT} characters, got {len(text)}")]
+    if "\x00" in text:
+        return [FieldViolation(field, "must not contain NUL characters")]
     return []
 
 

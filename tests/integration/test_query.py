@@ -364,6 +364,25 @@ async def test_bad_input_names_every_field(mesh: Mesh) -> None:
     assert fields(garbage) == {"resource_code"}
 
 
+async def test_a_purpose_text_the_audit_record_cannot_hold_whole_is_refused_not_cut(mesh: Mesh) -> None:
+    """The declared purpose is evidence: what the caller declared must be what the access record keeps."""
+    caller = mesh.department("declares-at-length")
+    key = next(iter(mesh.entities))
+    code = mesh.codes["entities"]
+    longest = common.Purpose(type=WORK.type, text="依" * 256)
+    answered = await query(mesh, caller, code, key, longest, ["name"])
+    listed = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(department_code=caller.department_code),
+                                           metadata=mesh.md(mesh.authority), timeout=10)
+    assert [(a.id, a.purpose_text) for a in listed.accesses] == [(answered.audit_id, longest.text)]
+    too_long = await refused(query(mesh, caller, code, key, common.Purpose(type=WORK.type, text="依" * 257),
+                                   ["name"]))
+    assert too_long.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(too_long) == {"purpose.text"}
+    assert "at most 256 characters, got 257" in too_long.details()
+    nul = await refused(query(mesh, caller, code, key, common.Purpose(type=WORK.type, text="a\x00b"), ["name"]))
+    assert fields(nul) == {"purpose.text"}
+
+
 async def test_a_known_prefecture_with_an_unknown_county_is_invalid_not_internal(mesh: Mesh) -> None:
     """python-stdnum fails with KeyError('county') on 110199…: the caller must hear which field to fix."""
     unknown_county = "110199199001011232"
