@@ -57,6 +57,9 @@ JWKS_CACHE_SECONDS = 300
 STREAM_TIMEOUT_SECONDS = 3600
 #: The longest client deadline the edge honours.
 MAX_DEADLINE_SECONDS = 3600
+#: Request headers the edge accepts (Envoy's default, stated): a REST URL up to about this size reaches its
+#: backend, whose metadata limit (services.runtime.server.MAX_METADATA_BYTES) takes it twice over.
+MAX_REQUEST_HEADERS_KIB = 60
 #: Verified tokens each Envoy worker remembers (LRU): a business system holds one token at a time, renewed
 #: before expiry, so this covers every active system with room for overlapping renewals.
 JWT_CACHE_SIZE = 10_000
@@ -536,6 +539,7 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
                                       "headers_with_underscores_action": "REJECT_REQUEST"},
         stream_idle_timeout="3600s",
         request_headers_timeout="10s",
+        max_request_headers_kb=MAX_REQUEST_HEADERS_KIB,
     )
     if tracing is not None:
         manager["tracing"] = tracing

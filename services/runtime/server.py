@@ -53,6 +53,12 @@ from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
 
+#: Request metadata a server takes. The edge accepts 60 KiB of request headers (Envoy's default, set in
+#: gateway/edge.py) and forwards a REST call's path again in ``x-envoy-original-path``: with gRPC's own limits
+#: (8 KiB soft, 16 KiB hard) a search URL of 9 KB the edge had accepted failed in the backend as
+#: RESOURCE_EXHAUSTED (HTTP 429, read as a rate limit) instead of reaching the check that names the field.
+MAX_METADATA_BYTES = 128 * 1024
+
 # Keepalive and connection age let Kubernetes rebalance long-lived HTTP/2 connections.
 SERVER_OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
@@ -62,6 +68,8 @@ SERVER_OPTIONS = [
     ("grpc.max_connection_age_ms", 300_000),
     ("grpc.max_connection_age_grace_ms", 30_000),
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+    ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+    ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
     ("grpc.so_reuseport", 1),
 ]
 #: How long a draining server lets the calls it has received finish (GOVSHARE_DRAIN_TIMEOUT_SECONDS).

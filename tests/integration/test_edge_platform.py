@@ -7,6 +7,7 @@ import asyncio
 import json
 import struct
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -191,6 +192,18 @@ async def test_a_rest_request_the_edge_cannot_transcode_gets_a_json_status_sayin
     answer = json.loads(raw)
     assert answer["code"] == code.value[0]
     assert words in answer["message"] and answer["message"]
+
+
+async def test_a_long_rest_url_reaches_the_check_that_names_the_field(platform) -> None:  # type: ignore[no-untyped-def]
+    """A search URL of ~27 KB (3,000 characters, percent-encoded) is within what the edge accepts: the backend
+    must take it and say which field is too long, not refuse its metadata as RESOURCE_EXHAUSTED (a 429 that
+    reads as a rate limit)."""
+    query = urllib.parse.quote("信" * 3000)
+    got, content_type, raw = await asyncio.to_thread(_raw, platform, "GET", f"/v1/entries:search?query={query}")
+    assert (got, content_type) == (400, "application/json"), raw[:300]
+    answer = json.loads(raw)
+    assert answer["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert answer["message"].startswith("query: must be at most"), answer["message"]
 
 
 def _raw_status(platform, verb: str, path: str) -> int:  # type: ignore[no-untyped-def]

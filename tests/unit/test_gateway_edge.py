@@ -250,3 +250,16 @@ def test_the_edge_answers_get_openapi_yaml_itself_with_the_generated_document() 
     assert routes.index(served) < len(routes) - 1 and routes[-1]["match"] == {"prefix": "/"}
     limit = manager["route_config"]["max_direct_response_body_size_bytes"]
     assert limit >= len(served["direct_response"]["body"]["inline_string"].encode())
+
+
+def test_a_backend_takes_every_header_the_edge_accepts_and_the_rest_path_again() -> None:
+    """A REST call's path is forwarded twice (:path transcoded, and x-envoy-original-path): a backend with a
+    smaller metadata limit refuses what the edge accepted, as RESOURCE_EXHAUSTED, before any check can name the
+    field at fault."""
+    from gateway.edge import MAX_REQUEST_HEADERS_KIB
+    from services.runtime.server import MAX_METADATA_BYTES, SERVER_OPTIONS
+
+    assert 2 * MAX_REQUEST_HEADERS_KIB * 1024 <= MAX_METADATA_BYTES
+    options = dict(SERVER_OPTIONS)
+    assert options["grpc.max_metadata_size"] == options["grpc.absolute_max_metadata_size"] == MAX_METADATA_BYTES
+    assert _manager(render(SETTINGS))["max_request_headers_kb"] == MAX_REQUEST_HEADERS_KIB
