@@ -123,6 +123,8 @@ async def department_figures(store: QueryStore, start: dt.datetime, end: dt.date
 #: call's deadline, so no record of it is still to come.
 HOUR_SETTLE = dt.timedelta(minutes=5)
 HOUR = dt.timedelta(hours=1)
+#: How far past this replica's clock another replica's record may be stamped (clocks differ by far less).
+FUTURE_SLACK = dt.timedelta(days=1)
 Part = tuple[str, object, object]
 
 
@@ -135,13 +137,15 @@ async def usage_summary(store: QueryStore, scope: AccessFilter, now: dt.datetime
     is rolled up on first use, and by the hourly upkeep ahead of time (services/query/partitions.py), so a summary
     rarely pays for it. Days of archived months stay in the daily sums, so the summary still covers them."""
     oldest = await store.oldest_access_time()
-    start, end = scope.start, scope.end if scope.end is not None else now
-    if start is None:
-        first_rolled = await store.first_rolled_day()
-        known = [t for t in (oldest, first_rolled and dt.datetime.combine(first_rolled, dt.time(), CST)) if t]
-        if not known:
-            return []
-        start = min(known)  # type: ignore[type-var]
+    first_rolled = await store.first_rolled_day()
+    known = [t for t in (oldest, first_rolled and dt.datetime.combine(first_rolled, dt.time(), CST)) if t]
+    if not known:
+        return []
+    # Nothing was recorded before the oldest row or day kept, nor after tomorrow: a period that reaches beyond
+    # (year 1 to 9999 is a valid request) is cut to the data. Uncut, its months and hours were enumerated one by
+    # one (the call ran past its deadline) and dates near 9999 overflowed (INTERNAL).
+    start = max(scope.start or min(known), min(known))  # type: ignore[type-var]
+    end = min(scope.end or now, now + FUTURE_SLACK)
     if end <= start:
         return []
     span = whole_days(start, end, now)

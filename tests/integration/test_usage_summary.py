@@ -204,3 +204,17 @@ async def test_a_resource_summary_equals_a_count_over_the_log(summaries: Summari
             expected = await _counted(summaries, start, end, resource)
             assert expected
             assert await _summary(summaries, start, end, resource) == expected, (resource, start, end)
+
+
+async def test_a_period_reaching_past_the_data_is_cut_to_it(summaries: Summaries) -> None:
+    """Year 1 to 9999 is a valid request: it must answer what the log holds, and a period wholly beyond the data
+    nothing, never INTERNAL (dates near 9999 overflowed) or DEADLINE_EXCEEDED (every month and hour since year 1
+    was enumerated)."""
+    earliest = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    latest = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    everything = await _counted(summaries, None, None)
+    assert everything
+    assert await _summary(summaries, earliest, latest) == everything
+    assert await _summary(summaries, earliest, None) == everything
+    assert await _summary(summaries, latest - dt.timedelta(minutes=30), latest) == []
+    assert await _summary(summaries, earliest, earliest + dt.timedelta(hours=10)) == []
