@@ -388,13 +388,41 @@ def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, obj
     filters.append({"name": "envoy.filters.http.grpc_web",
                     "typed_config": _any("envoy.extensions.filters.http.grpc_web.v3.GrpcWeb")})
     if settings.descriptor_set:
-        # Before authentication, so what follows sees the gRPC method a REST call maps to.
-        filters.append(_transcoder(table, settings.descriptor_set))
+        # Before authentication, so what follows sees the gRPC method a REST call maps to; the status mutations
+        # around it keep a backend's gRPC status on the REST reply (see _keep_grpc_status).
+        outer, inner = _keep_grpc_status()
+        filters += [outer, _transcoder(table, settings.descriptor_set), inner]
     filters += [_jwt_authn(table, settings.jwks_url), _rate_limit(settings), _grpc_stats(table),
                 {"name": "envoy.filters.http.router",
                  "typed_config": _any("envoy.extensions.filters.http.router.v3.Router",
                                       suppress_envoy_headers=True)}]
     return filters
+
+
+#: The backend's gRPC status, carried past the transcoder on a REST reply (never sent to the client).
+_UPSTREAM_STATUS = "x-govshare-upstream-grpc-status"
+
+
+def _header_mutation(name: str, *mutations: dict[str, object]) -> dict[str, object]:
+    return {"name": name, "typed_config": _any(
+        "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+        mutations={"response_mutations": list(mutations)})}
+
+
+def _keep_grpc_status() -> tuple[dict[str, object], dict[str, object]]:
+    """Two response mutations around the transcoder, so that a REST reply keeps the backend's gRPC status.
+
+    The transcoder turns a backend's error into an HTTP status and a JSON body and drops its ``grpc-status``;
+    the access log then inferred the status from the HTTP one (400 logged as INTERNAL, 404 as UNIMPLEMENTED).
+    The inner one (nearer the backend, so it sees the reply first) copies ``grpc-status`` aside; the outer one
+    puts it back where the transcoder removed it, and drops the copy. A gRPC reply keeps its own."""
+    inner = _header_mutation("govshare.upstream_status.copy", {"append": {
+        "header": {"key": _UPSTREAM_STATUS, "value": "%RESP(grpc-status)%"},
+        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "keep_empty_value": False}})
+    outer = _header_mutation("govshare.upstream_status.restore", {"append": {
+        "header": {"key": "grpc-status", "value": f"%RESP({_UPSTREAM_STATUS})%"},
+        "append_action": "ADD_IF_ABSENT", "keep_empty_value": False}}, {"remove": _UPSTREAM_STATUS})
+    return outer, inner
 
 
 def _early_header_removal() -> list[dict[str, object]]:
@@ -443,6 +471,14 @@ def _rest_status(code: grpc.StatusCode, message: str) -> dict[str, object]:
     return {"json_format": {"code": code.value[0], "message": message, "details": []}}
 
 
+def _rest_reply(status: int, code: grpc.StatusCode, message: str) -> dict[str, object]:
+    """Envoy's own reply to a REST call: a JSON google.rpc.Status, and its code as ``grpc-status`` so that the
+    access log names it (inferred from the HTTP status, 429 would read UNAVAILABLE; see _keep_grpc_status)."""
+    return {"filter": _both(_status_is(status), _REST_CALL), "body_format_override": _rest_status(code, message),
+            "headers_to_add": [{"header": {"key": "grpc-status", "value": str(code.value[0])},
+                                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]}
+
+
 def _local_replies(settings: Settings) -> dict[str, object]:
     """What a call Envoy refuses itself is told (its grpc-message, or the REST body's message).
 
@@ -462,17 +498,14 @@ def _local_replies(settings: Settings) -> dict[str, object]:
             (401, grpc.StatusCode.UNAUTHENTICATED, token, None),
             (403, grpc.StatusCode.UNAUTHENTICATED, token, 401),
             (429, grpc.StatusCode.RESOURCE_EXHAUSTED, rate, None)):
-        for mapper in ({"filter": _both(_status_is(status), _REST_CALL),
-                        "body_format_override": _rest_status(code, message)},
+        for mapper in (_rest_reply(status, code, message),
                        {"filter": _status_is(status), "body_format_override": _text(message)}):
             if reply_status is not None:
                 mapper["status_code"] = reply_status
             mappers.append(mapper)
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
-    mappers += [{"filter": _both(_status_is(status), _REST_CALL),
-                 "body_format_override": _rest_status(code, "%LOCAL_REPLY_BODY%")}
-                for status, code in _REST_CODES.items()]
+    mappers += [_rest_reply(status, code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     return {"mappers": mappers}
 
 

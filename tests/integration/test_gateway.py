@@ -583,6 +583,45 @@ async def test_every_failed_call_is_logged_and_successes_only_as_sampled(
                                 grpc.StatusCode.UNIMPLEMENTED.value[0])]), statuses
 
 
+def _rest_status(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(f"http://{edge.address}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_http(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+    """The transcoder answers a backend's INVALID_ARGUMENT as HTTP 400 and drops its grpc-status: the log read
+    400 as INTERNAL (and 404 as UNIMPLEMENTED, 429 as UNAVAILABLE). Refused by the backend, by the token check or
+    by the route table, a REST call is logged with the status its JSON body gives."""
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, edge_access_log_percent=0.0,
+                                          rate_limit_per_second=0.01, rate_limit_burst=2))
+    token = dict(bearer(keys, caller()))
+    try:
+        rejected = await asyncio.to_thread(_rest_status, edge, f"/v1/entries/{FAILING_CODE.replace('/', '%2F')}",
+                                           token)
+        anonymous = await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", {})
+        await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", token)  # the burst's second call
+        limited = await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", token)
+        unmapped = await asyncio.to_thread(_rest_status, edge, "/v1/noSuchCollection", token)
+    finally:
+        edge.stop()
+    assert [status for status, _ in (rejected, anonymous, limited, unmapped)] == [400, 401, 429, 404]
+    assert _UPSTREAM_STATUS_HEADER not in {name.lower() for name in rejected[1]}  # the copy stays inside the edge
+    logged = sorted((line["http_status"], line["grpc_status"]) for line in _access_log_lines(edge))
+    # A URL no rule maps never became a gRPC call: no gRPC status is logged for it.
+    assert logged == [(400, grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+                      (401, grpc.StatusCode.UNAUTHENTICATED.value[0]),
+                      (404, None),
+                      (429, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])], logged
+
+
+_UPSTREAM_STATUS_HEADER = "x-govshare-upstream-grpc-status"
+
+
 # -- fuzz -------------------------------------------------------------------------------------------------------
 
 _PATH_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=30)
