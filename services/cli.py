@@ -247,7 +247,8 @@ def _verify_trail(args: argparse.Namespace) -> None:
     from services.client import run_verify_trail
 
     sys.exit(run_verify_trail(*_call_args(args), job_id=args.id, cancel=args.cancel, wait=args.wait,
-                              resume_token=args.resume_token, page_size=args.page_size))
+                              resume_token=args.resume_token, page_size=args.page_size,
+                              kept=Path(args.checkpoints) if args.checkpoints else None))
 
 
 def _verify_archive(args: argparse.Namespace) -> None:
@@ -455,6 +456,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify_trail.add_argument("--resume-token", default="", help="start from this signed checkpoint (a "
                                                                  "VerifyAuditChain page token)")
     verify_trail.add_argument("--page-size", type=int, default=0, help="records per page (default 100000)")
+    verify_trail.add_argument("--checkpoints", default="", help="an export file you kept (govshare "
+                              "export-checkpoints): the job also checks the chains reach its latest checkpoints")
     _add_credential_flags(verify_trail, "authority")
     verify_trail.set_defaults(func=_verify_trail)
     return parser

@@ -118,12 +118,38 @@ def run_export_checkpoints(gateway: str, system_id: str, secret: str, *, out: Pa
 VERIFICATION_POLL_SECONDS = 2.0
 
 
+def latest_kept_checkpoints(path: Path) -> list[audit_pb2.AuditCheckpoint]:
+    """The latest checkpoint of each chain in an export file the auditor kept (JSON Lines). The latest is enough
+    for a verification: a chain that reaches it with its hash holds every earlier one too."""
+    from services.query.audit_servicer import checkpoint_to_proto
+    from services.runtime.checkpoints import from_json
+
+    latest: dict[str, audit_pb2.AuditCheckpoint] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            checkpoint = from_json(json.loads(line))
+        except ValueError as exc:  # json.JSONDecodeError is one
+            raise ValueError(f"{path}:{number}: not a checkpoint line ({exc})") from None
+        if checkpoint.chain_id not in latest or checkpoint.seq > latest[checkpoint.chain_id].sequence:
+            latest[checkpoint.chain_id] = checkpoint_to_proto(checkpoint)
+    return list(latest.values())
+
+
 def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str = "", cancel: bool = False,
-                     wait: bool = False, resume_token: str = "", page_size: int = 0) -> int:
+                     wait: bool = False, resume_token: str = "", page_size: int = 0, kept: Path | None = None) -> int:
     """Starts a full verification of the access audit trail (a background job, AuditService.
     StartAuditVerification), or reads (``job_id``) or cancels one; prints the job as JSON. With ``wait`` it
-    polls until the job ends and exits 0 when the trail is intact, 1 when it is not (or the job was cancelled)."""
+    polls until the job ends and exits 0 when the trail is intact, 1 when it is not (or the job was cancelled).
+    ``kept``: an export file the auditor kept, whose latest checkpoint of each chain the job checks too."""
     import time
+
+    try:
+        held = latest_kept_checkpoints(kept) if kept is not None else []
+    except (OSError, ValueError) as exc:
+        print(f"govshare audit verify-trail: --checkpoints: {exc}", file=sys.stderr)
+        return 2
 
     with grpc.insecure_channel(gateway) as channel:
         stub = audit_pb2_grpc.AuditServiceStub(channel)
@@ -137,7 +163,8 @@ def run_verify_trail(gateway: str, system_id: str, secret: str, *, job_id: str =
                                                 timeout=30).verification
             else:
                 job = stub.StartAuditVerification(audit_pb2.StartAuditVerificationRequest(
-                    resume_token=resume_token, page_size=page_size), metadata=md, timeout=30).verification
+                    resume_token=resume_token, page_size=page_size, checkpoints=held), metadata=md,
+                    timeout=30).verification
             while wait and job.state == audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING:
                 print(json.dumps({"id": job.id, "records_verified": job.records_verified,
                                   "progress_percent": job.progress_percent}), file=sys.stderr)

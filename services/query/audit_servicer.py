@@ -117,7 +117,8 @@ def checkpoint_to_proto(checkpoint: Checkpoint) -> audit_pb2.AuditCheckpoint:
         signature=checkpoint.signature)
 
 
-def _held_checkpoints(request: audit_pb2.VerifyAuditChainRequest) -> list[Checkpoint]:
+def _held_checkpoints(request: audit_pb2.VerifyAuditChainRequest | audit_pb2.StartAuditVerificationRequest
+                      ) -> list[Checkpoint]:
     """The auditor's own checkpoints, as the verifier reads them (their signatures are checked later)."""
     violations: list[FieldViolation] = []
     if len(request.checkpoints) > MAX_HELD_CHECKPOINTS:
@@ -196,7 +197,8 @@ def verification_to_proto(row: Mapping[str, Any]) -> audit_pb2.AuditVerification
         first_bad_sequence=row["first_bad_seq"],
         detail=row["detail"] or (f"{row['chains_checked']} chain checks intact" if done else ""),
         create_time=to_timestamp(row["create_time"]), update_time=to_timestamp(row["update_time"]),
-        creator_system_id=row["creator_system_id"], cancel_system_id=row["cancel_system_id"], pages=row["pages"])
+        creator_system_id=row["creator_system_id"], cancel_system_id=row["cancel_system_id"], pages=row["pages"],
+        held_checkpoints=row["held_checkpoints"])
     if row["end_time"] is not None:
         message.end_time.CopyFrom(to_timestamp(row["end_time"]))
     return message
@@ -313,6 +315,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                                      ) -> audit_pb2.StartAuditVerificationResponse:
         deps, caller = self._begin(context)
         _require_auditor(caller, "verify the audit trail")
+        held = _held_checkpoints(request)
         if request.page_size < 0:
             raise invalid_argument([FieldViolation("page_size", "must not be negative")])
         position = _verify_after(request.resume_token, "resume_token")
@@ -321,11 +324,11 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         job_id = uuid.uuid4()
         event = AdminEvent.by(caller, "audit.verification.start", str(job_id), {
             "page_size": per_page, "from_chain_id": position[0] if position else "",
-            "from_sequence": position[1] if position else 0})
+            "from_sequence": position[1] if position else 0, "held_checkpoints": len(held)})
         row = await deps.store.create_verification(
             job_id, position, per_page, await deps.store.access_log_estimate(),
             "" if runner is None or runner.busy else runner.owner,
-            runner.lease_seconds if runner is not None else 0, event)
+            runner.lease_seconds if runner is not None else 0, event, held)
         deps.admin_outbox.notify()
         if runner is not None:
             runner.wake()

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -181,21 +181,35 @@ class QueryStore:
             " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'access_log'::regclass"))
 
     async def create_verification(self, job_id: uuid.UUID, position: tuple[str, int] | None, records_per_page: int,
-                                  estimate: int, owner: str, lease_seconds: float, event: admin_events.AdminEvent
-                                  ) -> asyncpg.Record:
-        """Stores a new RUNNING job (leased to ``owner`` when given, so that the process asked runs it) and, in
-        the same transaction, its administrative event."""
+                                  estimate: int, owner: str, lease_seconds: float, event: admin_events.AdminEvent,
+                                  held: Sequence[Checkpoint] = ()) -> asyncpg.Record:
+        """Stores a new RUNNING job (leased to ``owner`` when given, so that the process asked runs it), the
+        auditor's own checkpoints it is to check (``held``) and, in the same transaction, its administrative
+        event."""
         async with self._pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 "INSERT INTO audit_verifications (id, state, create_time, update_time, creator_system_id,"
                 " creator_department_code, position_chain_id, position_seq, records_estimate, records_per_page,"
-                " lease_owner, lease_expire_time) VALUES ($1, 'RUNNING', $2, $2, $3, $4, $5, $6, $7, $8, $9,"
-                " CASE WHEN $9 = '' THEN NULL ELSE now() + make_interval(secs => $10) END) RETURNING *",
+                " lease_owner, lease_expire_time, held_checkpoints) VALUES ($1, 'RUNNING', $2, $2, $3, $4, $5, $6,"
+                " $7, $8, $9, CASE WHEN $9 = '' THEN NULL ELSE now() + make_interval(secs => $10) END, $11)"
+                " RETURNING *",
                 job_id, event.time, event.actor_system_id, event.actor_department_code,
                 position[0] if position else None, position[1] if position else None, estimate, records_per_page,
-                owner, lease_seconds)
+                owner, lease_seconds, len(held))
+            if held:
+                await conn.copy_records_to_table(
+                    "audit_verification_checkpoints",
+                    columns=("verification_id", *_CHECKPOINT_COLUMNS.split(", ")),
+                    records=[(job_id, c.chain_id, c.seq, c.hash, c.time, c.final, c.key_id, c.signature)
+                             for c in held])
             await admin_events.record(conn, event)
         return row
+
+    async def verification_checkpoints(self, job_id: uuid.UUID) -> list[Checkpoint]:
+        """The auditor's own checkpoints a job was given, by chain and sequence."""
+        rows = await self._pool.fetch(f"SELECT {_CHECKPOINT_COLUMNS} FROM audit_verification_checkpoints"
+                                      " WHERE verification_id = $1 ORDER BY chain_id, seq", job_id)
+        return [Checkpoint(*row) for row in rows]
 
     async def get_verification(self, job_id: uuid.UUID) -> asyncpg.Record | None:
         return await self._pool.fetchrow("SELECT * FROM audit_verifications WHERE id = $1", job_id)

@@ -114,8 +114,9 @@ class VerificationRunner:
         """Verifies ``job`` page by page from its saved position, renewing the lease while a page runs."""
         job_id: uuid.UUID = job["id"]
         position = (job["position_chain_id"], job["position_seq"]) if job["position_chain_id"] else None
+        held = await self._store.verification_checkpoints(job_id) if job["held_checkpoints"] else []
         pages = asyncio.create_task(self._pages(job_id, position, job["records_per_page"],
-                                                bool(job["first_bad_chain_id"])))
+                                                bool(job["first_bad_chain_id"]), held))
         try:
             while not pages.done():
                 done, _ = await asyncio.wait({pages}, timeout=self.lease_seconds / 3)
@@ -131,11 +132,14 @@ class VerificationRunner:
             pages.result()  # a page's error, if any, for the caller to log
 
     async def _pages(self, job_id: uuid.UUID, position: tuple[str, int] | None, budget: int,
-                     broken_already: bool) -> None:
+                     broken_already: bool, held: list[checkpoints.Checkpoint]) -> None:
         while True:
             auditor = checkpoints.ChainAuditor(self._verifier)
+            # As VerifyAuditChain's pages: the auditor's checkpoints from this page's start on (earlier pages
+            # checked the rest, and a page that stops short of some leaves them to the next).
+            ahead = [c for c in held if position is None or (c.chain_id, c.seq) >= position]
             resume_at = await verify_page(
-                auditor, checkpoints.with_held(self._store.chain_entries(after=position, background=True), []),
+                auditor, checkpoints.with_held(self._store.chain_entries(after=position, background=True), ahead),
                 budget, self._verifier)
             page = await self._page_figures(auditor, resume_at, broken_already)
             broken_already = broken_already or bool(page["first_bad_chain_id"])

@@ -25,7 +25,7 @@ import pytest
 import pytest_asyncio
 
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
-from services.client import run_verify_trail
+from services.client import run_export_checkpoints, run_verify_trail
 from services.launcher import wait_until_serving
 from services.query.audit import COLUMNS, GENESIS, chain_hash
 from services.query.checkpoints import CheckpointSigner, Head
@@ -294,3 +294,57 @@ async def test_the_cli_starts_a_verification_and_waits_for_its_result(
                                        system["secret"], wait=True, page_size=PAGE)
     printed = json.loads(capsys.readouterr().out)
     assert code == 1 and printed["firstBadSequence"] == "5", printed
+
+
+@contextlib.asynccontextmanager
+async def tail_removed(conn: asyncpg.Connection, after: int) -> AsyncIterator[None]:
+    """Deletes the module chain's records after ``after`` and the platform's checkpoints of them, as an
+    attacker with the database would to hide accesses, and puts both back."""
+    records = await conn.fetch(f"SELECT {', '.join(COLUMNS)} FROM access_log WHERE chain_id = $1 AND seq > $2",
+                               CHAIN_ID, after)
+    signed = await conn.fetch("SELECT chain_id, seq, hash, time, final, key_id, signature FROM audit_checkpoints"
+                              " WHERE chain_id = $1 AND seq > $2", CHAIN_ID, after)
+    await conn.execute("DELETE FROM access_log WHERE chain_id = $1 AND seq > $2", CHAIN_ID, after)
+    await conn.execute("DELETE FROM audit_checkpoints WHERE chain_id = $1 AND seq > $2", CHAIN_ID, after)
+    try:
+        yield
+    finally:
+        await conn.copy_records_to_table("access_log", records=[tuple(r) for r in records], columns=COLUMNS)
+        await conn.copy_records_to_table("audit_checkpoints", records=[tuple(r) for r in signed],
+                                         columns=("chain_id", "seq", "hash", "time", "final", "key_id", "signature"))
+
+
+async def test_the_auditors_kept_checkpoints_reveal_a_tail_removed_with_its_checkpoints(
+        platform: Platform, seeded: list[tuple], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The platform's own checkpoints cannot show a tail deleted together with them: the chain still links and
+    matches every checkpoint left. The auditor's export from before the deletion can, in a job as in
+    VerifyAuditChain, given through the CLI's --checkpoints (the latest of each chain is sent)."""
+    system = platform.credentials.systems["authority"]
+    kept = tmp_path / "kept.jsonl"
+    assert await asyncio.to_thread(run_export_checkpoints, platform.edge.address, system["system_id"],
+                                   system["secret"], out=kept) == 0
+    capsys.readouterr()
+    async with database(platform) as conn, tail_removed(conn, CHAIN_RECORDS - 2 * SIGNED_EVERY):
+        unaware = await start(stub_at(platform.channel), platform.metadata("authority"))
+        assert (await poll(platform, unaware.id, done)).result == audit_pb2.AUDIT_VERIFICATION_RESULT_INTACT
+        code = await asyncio.to_thread(run_verify_trail, platform.edge.address, system["system_id"],
+                                       system["secret"], wait=True, page_size=PAGE, kept=kept)
+    printed = json.loads(capsys.readouterr().out)
+    assert code == 1 and printed["result"] == "AUDIT_VERIFICATION_RESULT_BROKEN", printed
+    assert printed["firstBadChainId"] == CHAIN_ID and printed["heldCheckpoints"] >= 1, printed
+    assert str(CHAIN_RECORDS) in printed["detail"], printed
+
+
+async def test_kept_checkpoints_that_are_not_checkpoints_are_refused_by_name(
+        platform: Platform, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    system = platform.credentials.systems["authority"]
+    kept = tmp_path / "kept.jsonl"
+    kept.write_text('{"chain_id": "c", "sequence": 1}\n', encoding="utf-8")
+    assert await asyncio.to_thread(run_verify_trail, platform.edge.address, system["system_id"],
+                                   system["secret"], kept=kept) == 2
+    assert "kept.jsonl:1: not a checkpoint line (missing field" in capsys.readouterr().err
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await stub_at(platform.channel).StartAuditVerification(audit_pb2.StartAuditVerificationRequest(
+            checkpoints=[audit_pb2.AuditCheckpoint(chain_id="c", sequence=0)]), metadata=platform.metadata("authority"),
+            timeout=30)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "checkpoints[0]" in error.value.details()

@@ -225,7 +225,7 @@ class VerifyAuditChainResponse(_message.Message):
     def __init__(self, intact: _Optional[bool] = ..., records_checked: _Optional[int] = ..., first_bad_id: _Optional[str] = ..., detail: _Optional[str] = ..., chains: _Optional[_Iterable[_Union[ChainVerification, _Mapping]]] = ..., forged_checkpoints: _Optional[_Iterable[_Union[ForgedCheckpoint, _Mapping]]] = ..., chains_checked: _Optional[int] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class AuditVerification(_message.Message):
-    __slots__ = ("id", "state", "result", "records_verified", "records_estimate", "progress_percent", "current_chain_id", "current_sequence", "resume_token", "problems_found", "forged_checkpoints", "chains_checked", "first_bad_chain_id", "first_bad_id", "first_bad_sequence", "detail", "create_time", "update_time", "end_time", "creator_system_id", "cancel_system_id", "pages")
+    __slots__ = ("id", "state", "result", "records_verified", "records_estimate", "progress_percent", "current_chain_id", "current_sequence", "resume_token", "problems_found", "forged_checkpoints", "chains_checked", "first_bad_chain_id", "first_bad_id", "first_bad_sequence", "detail", "create_time", "update_time", "end_time", "creator_system_id", "cancel_system_id", "pages", "held_checkpoints")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
@@ -248,6 +248,7 @@ class AuditVerification(_message.Message):
     CREATOR_SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
     CANCEL_SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
     PAGES_FIELD_NUMBER: _ClassVar[int]
+    HELD_CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     state: AuditVerificationState
     result: AuditVerificationResult
@@ -270,15 +271,18 @@ class AuditVerification(_message.Message):
     creator_system_id: str
     cancel_system_id: str
     pages: int
-    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[AuditVerificationState, str]] = ..., result: _Optional[_Union[AuditVerificationResult, str]] = ..., records_verified: _Optional[int] = ..., records_estimate: _Optional[int] = ..., progress_percent: _Optional[int] = ..., current_chain_id: _Optional[str] = ..., current_sequence: _Optional[int] = ..., resume_token: _Optional[str] = ..., problems_found: _Optional[int] = ..., forged_checkpoints: _Optional[int] = ..., chains_checked: _Optional[int] = ..., first_bad_chain_id: _Optional[str] = ..., first_bad_id: _Optional[str] = ..., first_bad_sequence: _Optional[int] = ..., detail: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., creator_system_id: _Optional[str] = ..., cancel_system_id: _Optional[str] = ..., pages: _Optional[int] = ...) -> None: ...
+    held_checkpoints: int
+    def __init__(self, id: _Optional[str] = ..., state: _Optional[_Union[AuditVerificationState, str]] = ..., result: _Optional[_Union[AuditVerificationResult, str]] = ..., records_verified: _Optional[int] = ..., records_estimate: _Optional[int] = ..., progress_percent: _Optional[int] = ..., current_chain_id: _Optional[str] = ..., current_sequence: _Optional[int] = ..., resume_token: _Optional[str] = ..., problems_found: _Optional[int] = ..., forged_checkpoints: _Optional[int] = ..., chains_checked: _Optional[int] = ..., first_bad_chain_id: _Optional[str] = ..., first_bad_id: _Optional[str] = ..., first_bad_sequence: _Optional[int] = ..., detail: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., creator_system_id: _Optional[str] = ..., cancel_system_id: _Optional[str] = ..., pages: _Optional[int] = ..., held_checkpoints: _Optional[int] = ...) -> None: ...
 
 class StartAuditVerificationRequest(_message.Message):
-    __slots__ = ("resume_token", "page_size")
+    __slots__ = ("resume_token", "page_size", "checkpoints")
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINTS_FIELD_NUMBER: _ClassVar[int]
     resume_token: str
     page_size: int
-    def __init__(self, resume_token: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+    checkpoints: _containers.RepeatedCompositeFieldContainer[AuditCheckpoint]
+    def __init__(self, resume_token: _Optional[str] = ..., page_size: _Optional[int] = ..., checkpoints: _Optional[_Iterable[_Union[AuditCheckpoint, _Mapping]]] = ...) -> None: ...
 
 class StartAuditVerificationResponse(_message.Message):
     __slots__ = ("verification",)
