@@ -48,6 +48,15 @@ _random = random.Random()
 BUDGET_MS = 400
 
 
+def assert_over_budget(error: grpc.aio.AioRpcError) -> None:
+    """The refusal of a listing whose statement ran past the listing pool's budget: FAILED_PRECONDITION
+    STATEMENT_OVER_BUDGET, telling the caller to narrow it (never INTERNAL, never a hang)."""
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, (error.code(), error.details())
+    info, _ = details_of(error)
+    assert info is not None and info.reason == "STATEMENT_OVER_BUDGET", info
+    assert "narrow" in (error.details() or "")
+
+
 def _department() -> str:
     """A department no other test uses: a fresh, valid 统一社会信用代码."""
     body = "11" + "110000" + "".join(_random.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
@@ -195,11 +204,7 @@ async def test_a_listing_past_its_budget_is_failed_precondition_not_internal(
                 await asyncio.wait_for(_list(stub, signer, department, 10), 15)
     finally:
         await holder.close()
-    error = caught.value
-    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
-    info, _ = details_of(error)
-    assert info is not None and info.reason == "STATEMENT_OVER_BUDGET"
-    assert "narrow" in (error.details() or "")
+    assert_over_budget(caught.value)
     # The budget is the listing pool's: the same call answers once the lock is gone.
     assert len((await _list(stub, signer, department, 10)).entries) == 10
 
@@ -316,10 +321,7 @@ async def test_catalog_listings_past_their_budget_are_failed_precondition(
                 await call()
     finally:
         await holder.close()
-    error = caught.value
-    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, (error.code(), error.details())
-    info, _ = details_of(error)
-    assert info is not None and info.reason == "STATEMENT_OVER_BUDGET"
+    assert_over_budget(caught.value)
     await call()  # and answers once the lock is gone
 
 
@@ -401,10 +403,7 @@ async def test_every_listing_past_its_budget_is_failed_precondition(platform: ob
             await holder.execute(f'LOCK TABLE "{schema}".{table} IN ACCESS EXCLUSIVE MODE')
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await call(request, metadata=metadata, timeout=15)
-        error = caught.value
-        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, (error.code(), error.details())
-        info, _ = details_of(error)
-        assert info is not None and info.reason == "STATEMENT_OVER_BUDGET"
+        assert_over_budget(caught.value)
         await call(request, metadata=metadata, timeout=15)  # and answers once the lock is gone
     finally:
         await holder.close()

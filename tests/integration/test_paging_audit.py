@@ -30,10 +30,10 @@ from services.query.component import create_component
 from services.query.store import QueryStore
 from services.runtime import db
 from services.runtime.embedded import create_database
-from services.runtime.errors import details_of
 from services.runtime.identity import Caller
 from services.runtime.server import start_server
 from services.runtime.tokens import issue_token
+from tests.integration.test_paging import assert_over_budget
 
 pytestmark = pytest.mark.integration
 
@@ -183,8 +183,5 @@ async def test_audit_listings_past_their_budget_are_failed_precondition(audit: A
             await pending
     finally:
         await holder.close()
-    error = caught.value
-    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, (error.code(), error.details())
-    info, _ = details_of(error)
-    assert info is not None and info.reason == "STATEMENT_OVER_BUDGET"
+    assert_over_budget(caught.value)
     assert len((await call(10, "")).accesses) == 10
