@@ -142,9 +142,11 @@ async def usage_summary(store: QueryStore, scope: AccessFilter, now: dt.datetime
     if not known:
         return []
     # Nothing was recorded before the oldest row or day kept, nor after tomorrow: a period that reaches beyond
-    # (year 1 to 9999 is a valid request) is cut to the data. Uncut, its months and hours were enumerated one by
-    # one (the call ran past its deadline) and dates near 9999 overflowed (INTERNAL).
-    start = max(scope.start or min(known), min(known))  # type: ignore[type-var]
+    # (year 1 to 9999 is a valid request) is cut to the data, from the midnight before it so that the days
+    # stay whole (and are summed once). Uncut, its months and hours were enumerated one by one (the call ran
+    # past its deadline) and dates near 9999 overflowed (INTERNAL).
+    earliest = _midnight_on_or_before(min(known))  # type: ignore[type-var]
+    start = max(scope.start or earliest, earliest)
     end = min(scope.end or now, now + FUTURE_SLACK)
     if end <= start:
         return []
