@@ -81,25 +81,25 @@ def descendants(roots: Iterable[int], stats: dict[int, ProcStat]) -> set[int]:
     return found
 
 
-def run_queue_wait(pid: int, proc: Path = PROC) -> tuple[float, int]:
-    """Seconds the process's threads have spent runnable but waiting for a core, and the times they were put
-    on one (the 2nd and 3rd fields of each ``/proc/<pid>/task/<tid>/schedstat``, summed); zeros if it exited.
+def run_queue_wait(pid: int, proc: Path = PROC) -> float:
+    """Seconds the process's threads have spent runnable but waiting for a core (the 2nd field of each
+    ``/proc/<pid>/task/<tid>/schedstat``, summed); 0 if it exited.
 
     CPU seconds say how much work a call costs; this says how long its hand-offs queued for a core, which is
     where a paced call's tail goes when several processes share two cores."""
-    waited, slices = 0, 0
+    waited = 0
     try:
         tasks = list((proc / str(pid) / "task").iterdir())
     except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return 0.0, 0
+        return 0.0
     for task in tasks:
         try:
             fields = (task / "schedstat").read_text().split()
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        if len(fields) >= 3:
-            waited, slices = waited + int(fields[1]), slices + int(fields[2])
-    return waited / 1e9, slices
+        if len(fields) >= 2:
+            waited += int(fields[1])
+    return waited / 1e9
 
 
 def command_line(pid: int, proc: Path = PROC) -> str:
@@ -197,7 +197,7 @@ class ProcessGroup:
         pids = self.members(stats)
         return CpuSample(seconds={pid: stats[pid].seconds for pid in pids},
                          labels=label_processes(pids, stats, self._cmdline),
-                         waits={pid: run_queue_wait(pid, proc)[0] for pid in pids})
+                         waits={pid: run_queue_wait(pid, proc) for pid in pids})
 
 
 def cpu_seconds_between(before: CpuSample, after: CpuSample) -> float:

@@ -268,7 +268,7 @@ class _Run:
         marks: dict[str, tuple[float, float]] = {}
 
         def mark(name: str) -> None:
-            marks[name] = (time.process_time(), run_queue_wait(os.getpid())[0])
+            marks[name] = (time.process_time(), run_queue_wait(os.getpid()))
 
         loop = asyncio.get_running_loop()
         for name, instant in (("from", self.measure_from), ("end", self.end)):

@@ -23,7 +23,7 @@ from services.query.deps import Dependencies, DependentServicer
 from services.query.resources import valid_resource_code
 from services.query.servicer import _trace_id, purpose_name, purpose_text_violations
 from services.query.store import AccessFilter
-from services.query.verifications import verify_page
+from services.query.verifications import held_ahead, verify_page
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent
 from services.runtime.admission import HeavyReadGate
@@ -288,10 +288,9 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise invalid_argument([FieldViolation("page_size", "must not be negative")])
         budget = min(request.page_size or VERIFY_PAGE_RECORDS, MAX_VERIFY_PAGE_RECORDS)
         after = _verify_after(request.page_token)
-        if after is not None:  # what earlier pages verified is not brought back
-            held = [c for c in held if (c.chain_id, c.seq) >= after]
         auditor = checkpoints.ChainAuditor(deps.checkpoint_verifier)
-        resume_at = await verify_page(auditor, checkpoints.with_held(deps.store.chain_entries(after=after), held),
+        resume_at = await verify_page(auditor, checkpoints.with_held(deps.store.chain_entries(after=after),
+                                                                     held_ahead(held, after)),
                                        budget, deps.checkpoint_verifier)
         reports = auditor.finish()
         bad = [r for r in reports if r.state != checkpoints.INTACT]

@@ -20,7 +20,7 @@ from services.query.keys import key_error, normalize_key
 from services.query.resources import Resource
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
-from services.runtime.errors import FieldViolation
+from services.runtime.errors import FieldViolation, text_violation
 from services.runtime.identity import Caller
 from services.runtime.workdays import add_working_days
 
@@ -77,16 +77,6 @@ class Dispute:
         return caller.authority or caller.department_code == self.provider_department_code
 
 
-def _text_violation(field: str, value: str, limit: int, required: bool) -> FieldViolation | None:
-    if required and not value.strip():
-        return FieldViolation(field, "is required")
-    if len(value) > limit:
-        return FieldViolation(field, f"must be at most {limit} characters")
-    if "\x00" in value:
-        return FieldViolation(field, "must not contain NUL characters")
-    return None
-
-
 def report_violations(resource: Resource, key: str, item: str, claimed_value: str,
                       evidence: str) -> list[FieldViolation]:
     """Every problem of a dispute report about ``resource`` (the key is already normalised)."""
@@ -98,15 +88,15 @@ def report_violations(resource: Resource, key: str, item: str, claimed_value: st
         violations.append(FieldViolation("dispute.item", "is required"))
     elif item not in resource.items:
         violations.append(FieldViolation("dispute.item", f"{item!r} is not an item of {resource.code}"))
-    for violation in (_text_violation("dispute.claimed_value", claimed_value, MAX_VALUE, True),
-                      _text_violation("dispute.evidence", evidence, MAX_EVIDENCE, False)):
+    for violation in (text_violation("dispute.claimed_value", claimed_value, MAX_VALUE, True),
+                      text_violation("dispute.evidence", evidence, MAX_EVIDENCE, False)):
         if violation is not None:
             violations.append(violation)
     return violations
 
 
 def answer_violations(answer: str) -> list[FieldViolation]:
-    violation = _text_violation("answer", answer, MAX_ANSWER, True)
+    violation = text_violation("answer", answer, MAX_ANSWER, True)
     return [violation] if violation is not None else []
 
 

@@ -33,6 +33,7 @@ from services.runtime.errors import (
     invalid_argument,
     not_found,
     permission_denied,
+    text_violation,
 )
 from services.runtime.identity import Caller
 from services.runtime.provider_assertions import CURRENT_ACCESS, AccessClaims
@@ -69,14 +70,11 @@ def _purpose_violations(purpose: common_pb2.Purpose, field: str = "purpose.type"
     return violations
 
 
-def purpose_text_violations(text: str, field: str = "purpose.text") -> list[FieldViolation]:
+def purpose_text_violations(text: str) -> list[FieldViolation]:
     """The declared purpose's text is evidence in the audit record, which keeps ``audit.MAX_TEXT`` characters:
     a longer one is refused rather than cut, so what the caller declared is what the record holds."""
-    if len(text) > audit.MAX_TEXT:
-        return [FieldViolation(field, f"must be at most {audit.MAX_TEXT} characters, got {len(text)}")]
-    if "\x00" in text:
-        return [FieldViolation(field, "must not contain NUL characters")]
-    return []
+    violation = text_violation("purpose.text", text, audit.MAX_TEXT)
+    return [violation] if violation is not None else []
 
 
 def _items(requested: Sequence[str], resource: Resource, violations: list[FieldViolation],

@@ -30,6 +30,11 @@ _DISPUTE_COLUMNS = ("id, resource_code, key, item, claimed_value, evidence, repo
                     "answer_department_code")
 
 
+def _checkpoint_row(c: Checkpoint) -> tuple:
+    """A checkpoint's values in the order of _CHECKPOINT_COLUMNS."""
+    return (c.chain_id, c.seq, c.hash, c.time, c.final, c.key_id, c.signature)
+
+
 @dataclass(frozen=True, slots=True)
 class AccessFilter:
     """Which accesses a listing or summary covers; ``provider`` None means every provider (the authority)."""
@@ -200,8 +205,7 @@ class QueryStore:
                 await conn.copy_records_to_table(
                     "audit_verification_checkpoints",
                     columns=("verification_id", *_CHECKPOINT_COLUMNS.split(", ")),
-                    records=[(job_id, c.chain_id, c.seq, c.hash, c.time, c.final, c.key_id, c.signature)
-                             for c in held])
+                    records=[(job_id, *_checkpoint_row(c)) for c in held])
             await admin_events.record(conn, event)
         return row
 
@@ -288,7 +292,7 @@ class QueryStore:
             f"INSERT INTO audit_checkpoints ({_CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT (chain_id, seq) DO UPDATE SET time = excluded.time, final = excluded.final,"
             " key_id = excluded.key_id, signature = excluded.signature",
-            [(c.chain_id, c.seq, c.hash, c.time, c.final, c.key_id, c.signature) for c in checkpoints])
+            [_checkpoint_row(c) for c in checkpoints])
 
     async def list_checkpoints(self, after: tuple[dt.datetime, str, int] | None, limit: int) -> list[Checkpoint]:
         """Oldest first, resuming after the (time, chain_id, seq) of a previous page's last checkpoint."""
@@ -439,7 +443,7 @@ class QueryStore:
             await conn.executemany(
                 f"INSERT INTO audit_checkpoints ({_CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 " ON CONFLICT (chain_id, seq) DO NOTHING",
-                [(c.chain_id, c.seq, c.hash, c.time, c.final, c.key_id, c.signature) for c in anchors])
+                [_checkpoint_row(c) for c in anchors])
             await conn.execute("INSERT INTO access_archives (partition, file, rows, sha256, archive_time)"
                                " VALUES ($1, $2, $3, $4, $5)", name, file, rows, sha256, now)
             # A chain with no record after the partition ended in it: verification must not call it vanished.

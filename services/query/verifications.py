@@ -41,6 +41,12 @@ INTACT = "INTACT"
 BROKEN = "BROKEN"
 
 
+def held_ahead(held: list[checkpoints.Checkpoint], position: tuple[str, int] | None) -> list[checkpoints.Checkpoint]:
+    """The auditor's checkpoints a page starting at ``position`` checks: those from it on (earlier pages checked
+    the rest, and a page that stops short of some leaves them to the next)."""
+    return [c for c in held if position is None or (c.chain_id, c.seq) >= position]
+
+
 async def verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[checkpoints.Entry], budget: int,
                       verifier: checkpoints.CheckpointVerifier) -> tuple[str, int] | None:
     """Feeds ``entries`` to ``auditor`` until ``budget`` records are checked and a valid checkpoint of the chain
@@ -135,11 +141,8 @@ class VerificationRunner:
                      broken_already: bool, held: list[checkpoints.Checkpoint]) -> None:
         while True:
             auditor = checkpoints.ChainAuditor(self._verifier)
-            # As VerifyAuditChain's pages: the auditor's checkpoints from this page's start on (earlier pages
-            # checked the rest, and a page that stops short of some leaves them to the next).
-            ahead = [c for c in held if position is None or (c.chain_id, c.seq) >= position]
-            resume_at = await verify_page(
-                auditor, checkpoints.with_held(self._store.chain_entries(after=position, background=True), ahead),
+            resume_at = await verify_page(auditor, checkpoints.with_held(
+                self._store.chain_entries(after=position, background=True), held_ahead(held, position)),
                 budget, self._verifier)
             page = await self._page_figures(auditor, resume_at, broken_already)
             broken_already = broken_already or bool(page["first_bad_chain_id"])

@@ -31,6 +31,18 @@ class FieldViolation:
     description: str
 
 
+def text_violation(field: str, value: str, limit: int, required: bool = False) -> FieldViolation | None:
+    """Free text a caller sends to be stored: bounded (refused, not cut, so what is stored is what was sent), and
+    free of NUL, which PostgreSQL text cannot hold (it would fail in the database as INTERNAL)."""
+    if required and not value.strip():
+        return FieldViolation(field, "is required")
+    if len(value) > limit:
+        return FieldViolation(field, f"must be at most {limit} characters, got {len(value)}")
+    if "\x00" in value:
+        return FieldViolation(field, "must not contain NUL characters")
+    return None
+
+
 @dataclass
 class ServiceError(Exception):
     """An expected failure with the status, reason and message the caller should see."""
