@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from govshare.common.v1 import common_pb2
 from services.runtime import pagination
-from services.runtime.errors import FieldViolation, invalid_argument, not_found
+from services.runtime.errors import FieldViolation, invalid_argument, not_found, text_violation
 from services.runtime.identifiers import credit_code_error
 
 # 信息资源代码: 类(1)+项(2)+目(3) [+细目(3)] "/" sequence(6).
@@ -41,13 +41,8 @@ def shown(value: str, limit: int = 40) -> str:
 
 def text_problem(value: str, limit: int = TEXT_MAX, required: bool = False) -> str | None:
     """Free text (reasons, bases): bounded, and free of NUL, which PostgreSQL text cannot hold."""
-    if required and not value.strip():
-        return "is required"
-    if len(value) > limit:
-        return f"must be at most {limit} characters"
-    if "\x00" in value:
-        return "must not contain NUL characters"
-    return None
+    violation = text_violation("", value, limit, required)
+    return violation.description if violation is not None else None
 
 
 def name_problem(value: str, limit: int = NAME_MAX) -> str | None:
