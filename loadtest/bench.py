@@ -8,6 +8,7 @@ On this machine, with the same load generator (loadtest.generator) for every tar
    ``peer``: the hand-built peer, the service a department would write instead (loadtest.peer: one grpc.aio
    process on uvloop doing one asyncpg point lookup on the platform's PostgreSQL and population table, no
    authentication, authorization, audit, cache or tracing), sent the same Query requests as ``hit``;
+   ``peer-edge``: that peer behind a route-only Envoy (loadtest.peer_edge), the price of the edge hop alone;
 2. ``hit`` / ``miss``: the platform's Query through the gateway, authorized, audited and traced (sampled),
    on the record-cache-hit path (Zipf over a hot set, cache primed) and on the miss path (distinct keys
    over the whole population, cache flushed: Redis miss, then the foundation provider on PostgreSQL);
@@ -20,7 +21,8 @@ On this machine, with the same load generator (loadtest.generator) for every tar
 each first in closed loop (the maximum sustained rate, and CPU seconds per call summed over every
 process of the target), then in open loop at 70% of that rate (p50 and p99). It starts everything
 itself — the echo server, and ``govshare up`` in a temporary data directory on free ports — prints a
-table, the platform/bare ratios and which targets pass, and writes JSON to loadtest/results/.
+table, the platform/bare ratios and which targets pass, and writes JSON to loadtest/results/. With
+``--rounds N`` the whole set runs N times and each target is judged by the median of its N ratios.
 """
 
 from __future__ import annotations
@@ -48,14 +50,15 @@ from loadtest.echo import EchoProcess
 from loadtest.fast_persons import FastPersons, seed_population
 from loadtest.keys import ZipfSampler, citizen_ids, spread
 from loadtest.peer import PeerProcess
+from loadtest.peer_edge import BareEnvoy
 from loadtest.phases import LoadOptions, PhaseResult, Target, run_phase, start_generator_background
 from loadtest.platform import Platform
-from loadtest.report import Measurement, checks, cpu_breakdown, open_loop_load, table, verdicts
+from loadtest.report import Measurement, checks, cpu_breakdown, median_checks, open_loop_load, table, verdicts
 from loadtest.revocation import Probe, measure_revocation
 from loadtest.scenarios import BATCH_SIZE, HOT_KEYS, ZIPF_EXPONENT
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-PHASES = ("echo", "peer", "hit", "dept-hit", "miss", "dept-miss", "batch", "revocation")
+PHASES = ("echo", "peer", "peer-edge", "hit", "dept-hit", "miss", "dept-miss", "batch", "revocation")
 #: Phases that need the platform's processes under load (the peer only needs its PostgreSQL, seeded).
 LOADED_PHASES = ("hit", "dept-hit", "miss", "dept-miss", "batch", "revocation")
 #: The granted items of the 前置机's resource the department phases ask for.
@@ -90,6 +93,8 @@ class BenchOptions:
     baseline: Path | None
     startup_timeout: float
     repeat: int = 1
+    #: Times the whole set of phases runs; each target's verdict is the median of its per-round ratios.
+    rounds: int = 1
     #: How persons are seeded: "bulk" (govshare up's bulk loader), "sql" (fast_persons), "auto" (sql above
     #: FAST_SEED_ABOVE).
     seed: str = "auto"
@@ -208,6 +213,23 @@ async def measure_peer(platform: Platform, options: LoadOptions, requests: Seque
         await peer.stop()
 
 
+async def measure_peer_behind_envoy(platform: Platform, options: LoadOptions, requests: Sequence[bytes],
+                                    repeat: int = 1) -> Measurement:
+    """The peer behind a route-only Envoy (loadtest.peer_edge): what the edge hop alone costs, so a p99 or CPU
+    ratio of the platform to the peer can be split into the hop's share and the platform's own."""
+    peer = await PeerProcess.start(database_url=platform.database_url)
+    try:
+        edge = await BareEnvoy.start(peer.port)
+        try:
+            target = Target("peer-edge", edge.address, workloads.QUERY_METHOD, requests,
+                            ProcessGroup([peer.pid, edge.pid], [platform.postgres_marker]))
+            return await measure(target, options, "hand-built peer behind Envoy", repeat=repeat)
+        finally:
+            await edge.stop()
+    finally:
+        await peer.stop()
+
+
 def department_requests(persons: int, seed: int, hot: bool) -> list[bytes]:
     """Queries of the demo 前置机's resource: Zipf over a hot set, or each enrolled person once (the
     department's table holds the first persons of the population, see frontproc.demo)."""
@@ -307,6 +329,21 @@ async def measure_revocation_under_load(platform: Platform, bench: BenchOptions,
     return result.summary()
 
 
+async def measure_round(platform: Platform, bench: BenchOptions, metadata: tuple[tuple[str, str], ...],
+                        hot: list[bytes], persons: int, ids: KeyFunction) -> dict[str, Measurement]:
+    """Every chosen phase once, baselines first: one round, whose ratios compare phases minutes apart."""
+    measurements: dict[str, Measurement] = {}
+    if "echo" in bench.phases:
+        measurements["echo"] = await measure_echo(bench.load, hot, bench.repeat)
+    if "peer" in bench.phases:
+        measurements["peer"] = await measure_peer(platform, bench.load, hot, bench.repeat)
+    if "peer-edge" in bench.phases:
+        measurements["peer-edge"] = await measure_peer_behind_envoy(platform, bench.load, hot, bench.repeat)
+    if set(bench.phases) & set(LOADED_PHASES):
+        measurements.update(await measure_platform(platform, bench, metadata, hot, persons, ids))
+    return measurements
+
+
 def _scale_ratio(measurements: dict[str, Measurement], persons: int, baseline: Path | None) -> float | None:
     """The worse of the Query p50 ratios (hit and miss path) of this run over a run with a smaller population."""
     if baseline is None:
@@ -383,6 +420,7 @@ async def run(bench: BenchOptions) -> dict[str, object]:
                         persons=min(bench.persons, FAST_SEED_DEMO_PERSONS) if fast else bench.persons,
                         extra_environment=bench.environment)
     measurements: dict[str, Measurement] = {}
+    rounds: list[dict[str, Measurement]] = []
     revocation: dict | None = None
     seeding: dict[str, object] = {"method": "sql" if fast else "bulk"}
     ids: KeyFunction = fast_citizen_ids if fast else citizen_ids
@@ -398,35 +436,41 @@ async def run(bench: BenchOptions) -> dict[str, object]:
                 seeding.update(await fast_seed(platform, bench.persons))
                 persons = bench.persons
         hot = hot_requests(persons, seed, ids)
-        if "echo" in bench.phases:
-            measurements["echo"] = await measure_echo(bench.load, hot, bench.repeat)
-        if "peer" in bench.phases:
-            measurements["peer"] = await measure_peer(platform, bench.load, hot, bench.repeat)
-        if set(platform_phases) & set(LOADED_PHASES):
-            metadata = await platform.bearer("social")
-            measurements.update(await measure_platform(platform, bench, metadata, hot, persons, ids))
-            if "revocation" in bench.phases:
-                revocation = await measure_revocation_under_load(platform, bench, metadata, hot, ids)
+        metadata = await platform.bearer("social") if set(platform_phases) & set(LOADED_PHASES) else ()
+        for number in range(1, bench.rounds + 1):
+            if bench.rounds > 1:
+                print(f"round {number} of {bench.rounds}", flush=True)
+            measurements = await measure_round(platform, bench, metadata, hot, persons, ids)
+            rounds.append(measurements)
+        if "revocation" in bench.phases:
+            revocation = await measure_revocation_under_load(platform, bench, metadata, hot, ids)
     finally:
         await platform.stop()
         if not bench.keep:
             shutil.rmtree(work, ignore_errors=True)
     baseline = bench.baseline or (_latest_baseline(persons) if persons > DEFAULT_PERSONS else None)
+    verdict = median_checks([checks(measured, revocation["propagation_seconds"] if revocation else None,
+                                    revocation is not None, _scale_ratio(measured, persons, baseline))
+                             for measured in rounds])
     scale = _scale_ratio(measurements, persons, baseline)
-    verdict = checks(measurements, revocation["propagation_seconds"] if revocation else None,
-                     revocation is not None, scale)
     return {"time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": _git("rev-parse", "HEAD"),
             "dirty": bool(_git("status", "--porcelain")), "machine": _machine(), "persons": persons,
             "seeding": seeding, "environment": bench.environment, "workers": bench.workers,
             "options": {k: str(v) for k, v in bench.load.__dict__.items()},
             "measurements": {name: m.summary() for name, m in measurements.items()},
+            "rounds": [{name: m.summary() for name, m in measured.items()} for measured in rounds],
             "revocation": revocation, "baseline": str(baseline) if scale is not None else None,
-            "checks": [check.summary() for check in verdict], "_measurements": measurements, "_checks": verdict}
+            "checks": [check.summary() for check in verdict], "_measurements": measurements, "_rounds": rounds,
+            "_checks": verdict}
 
 
 def print_report(results: dict[str, object]) -> None:
     measurements = results["_measurements"]
-    print()
+    rounds: list[dict[str, Measurement]] = results["_rounds"]  # type: ignore[assignment]
+    for number, measured in enumerate(rounds[:-1], start=1):
+        print(f"\nround {number} of {len(rounds)}:")
+        print(table(measured))
+    print(f"\nround {len(rounds)} of {len(rounds)}:" if len(rounds) > 1 else "")
     print(table(measurements))  # type: ignore[arg-type]
     print()
     print(cpu_breakdown(measurements))  # type: ignore[arg-type]
@@ -479,6 +523,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (platform logs)")
     parser.add_argument("--repeat", type=int, default=1, help="run each phase N times and keep the run least "
                                                               "disturbed by unrelated processes")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the whole set of phases N times, one after the other, and judge each target by "
+                             "the median of its N ratios (each computed within one round): a p99 on a shared "
+                             "2-core machine moves 2-4x between runs minutes apart")
     parser.add_argument("--startup-timeout", type=float, default=3600.0)
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment of the platform's processes (repeatable), e.g. "
@@ -501,7 +549,8 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
                        connections=args.connections, processes=args.processes)
     return BenchOptions(load=load, persons=args.persons, workers=args.workers, phases=phases,
                         cold_keys=args.cold_keys, data_dir=args.data_dir, keep=args.keep, baseline=args.baseline,
-                        startup_timeout=args.startup_timeout, repeat=args.repeat, seed=args.seed,
+                        startup_timeout=args.startup_timeout, repeat=args.repeat, rounds=max(1, args.rounds),
+                        seed=args.seed,
                         environment=_environment(args.env))
 
 

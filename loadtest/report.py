@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 from dataclasses import dataclass
 
 from loadtest.phases import PhaseResult
@@ -87,6 +88,8 @@ class Check:
     threshold: float
     unit: str
     at_most: bool = False
+    #: With ``--rounds``: each round's figure, of which ``measured`` is the median.
+    per_round: tuple[float | None, ...] = ()
 
     @property
     def passed(self) -> bool | None:
@@ -100,7 +103,7 @@ class Check:
 
     def summary(self) -> dict[str, object]:
         return {"name": self.name, "measured": self.measured, "threshold": self.threshold, "unit": self.unit,
-                "at_most": self.at_most, "verdict": self.verdict}
+                "at_most": self.at_most, "verdict": self.verdict, "per_round": list(self.per_round)}
 
 
 def finite(value: float) -> float | None:
@@ -138,6 +141,22 @@ def checks(measurements: dict[str, Measurement], revocation_seconds: float | Non
         result.append(Check("Query p50, large population / demo population", scale_p50_ratio, SCALE_P50_TARGET,
                             "×", at_most=True))
     return result
+
+
+def median_checks(rounds: list[list[Check]]) -> list[Check]:
+    """One verdict per target from several rounds: the median of the rounds that measured it. A p99 ratio on a
+    shared machine moves several-fold between runs minutes apart (docs/performance.md); the median of ratios
+    each taken within one round is the figure that does not depend on which minute a phase fell in."""
+    if len(rounds) == 1:
+        return rounds[0]
+    combined = []
+    for same in zip(*rounds, strict=True):
+        values = tuple(check.measured for check in same)
+        measured = [value for value in values if value is not None and not math.isnan(value)]
+        first = same[0]
+        combined.append(Check(first.name, statistics.median(measured) if measured else None, first.threshold,
+                              first.unit, first.at_most, per_round=values))
+    return combined
 
 
 def peer_checks(hit: Measurement | None, miss: Measurement | None, peer: Measurement | None) -> list[Check]:
@@ -252,6 +271,9 @@ def verdicts(results: list[Check]) -> str:
     for check in results:
         comparison = "≤" if check.at_most else "≥"
         measured = "not measured" if check.measured is None else f"{check.measured:,.3f} {check.unit}"
+        if check.measured is not None and len(check.per_round) > 1:
+            shown = ", ".join("-" if value is None else f"{value:,.3f}" for value in check.per_round)
+            measured = f"{measured}, the median of {len(check.per_round)} rounds ({shown})"
         lines.append(f"  [{check.verdict:4s}] {check.name}: {measured} (target {comparison} "
                      f"{check.threshold:,} {check.unit})")
     return "\n".join(lines)

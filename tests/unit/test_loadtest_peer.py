@@ -69,3 +69,24 @@ async def test_the_peer_runs_as_its_own_process(database_url: str, person: str) 
 async def test_a_peer_without_a_database_says_so() -> None:
     with pytest.raises(RuntimeError, match="did not start"):
         await PeerProcess.start(wait_seconds=20, database_url="")
+
+
+async def test_the_peer_behind_a_bare_envoy_answers_the_same_through_the_hop(database_url: str,
+                                                                                person: str) -> None:
+    from loadtest.peer_edge import BareEnvoy
+
+    peer = await PeerProcess.start(database_url=database_url)
+    try:
+        edge = await BareEnvoy.start(peer.port)
+        try:
+            assert edge.port != peer.port
+            async with grpc.aio.insecure_channel(edge.address) as channel:
+                assert (await ask(channel, workloads.person_query(person))).values["name"] == "测试人"
+                with pytest.raises(grpc.aio.AioRpcError) as absent:
+                    await ask(channel, workloads.person_query(f"NOBODY{uuid.uuid4().hex[:12]}"))
+                assert absent.value.code() == grpc.StatusCode.NOT_FOUND  # the peer's status, through the hop
+        finally:
+            await edge.stop()
+        assert edge.process.returncode is not None
+    finally:
+        await peer.stop()

@@ -151,3 +151,32 @@ def test_the_open_loop_phases_show_their_cpu_growth_and_how_busy_the_machine_was
     assert "cores: target 1.70, generator 0.30, others 0.50" in text
     assert "batch" not in text  # no open-loop phase
     assert open_loop_load({"batch": shown["batch"]}) == ""
+
+
+def test_rounds_are_judged_by_the_median_of_their_ratios() -> None:
+    from loadtest.report import median_checks
+
+    # Three rounds whose peer p99 moves (1.2, 0.6, 1.2 ms) under the same hit p99 (2 ms): 1.67x, 3.33x, 1.67x.
+    rounds = [checks(with_peer(20_000, 20.0, p99)) for p99 in (0.0012, 0.0006, 0.0012)]
+    name = "Query cache-hit p99 / hand-built peer's (each at 70% of its max)"
+    assert by_name(rounds[1])[name].verdict == "FAIL"
+    combined = by_name(median_checks(rounds))
+    hit_p99 = combined[name]
+    assert hit_p99.verdict == "PASS" and math.isclose(hit_p99.measured, 2 / 1.2, rel_tol=0.05)
+    assert len(hit_p99.per_round) == 3 and math.isclose(hit_p99.per_round[1], 2 / 0.6, rel_tol=0.05)
+    assert combined["Query cache-hit throughput / hand-built peer"].measured == 0.8
+    line = next(line for line in verdicts(list(combined.values())).splitlines() if name in line)
+    assert "the median of 3 rounds (" in line and "[PASS]" in line
+    # Every round's figure is kept; one round is its own verdict, unchanged.
+    assert combined["BatchQuery records per second (100 keys/call)"].per_round == (25_000.0,) * 3
+    assert median_checks(rounds[:1]) == rounds[0]
+
+
+def test_a_target_measured_in_some_rounds_only_takes_the_median_of_those() -> None:
+    from loadtest.report import median_checks
+
+    measured = [Check("x", value, 2.0, "×", at_most=True) for value in (None, 3.0, 1.0)]
+    (combined,) = median_checks([[check] for check in measured])
+    assert combined.measured == 2.0 and combined.verdict == "PASS" and combined.per_round == (None, 3.0, 1.0)
+    (unmeasured,) = median_checks([[Check("x", None, 2.0, "×")], [Check("x", None, 2.0, "×")]])
+    assert unmeasured.verdict == "n/a"

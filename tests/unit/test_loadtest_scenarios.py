@@ -154,3 +154,24 @@ def test_the_open_loop_window_can_be_longer_than_the_closed_loops() -> None:
     assert (same.window("closed"), same.window("open")) == (10.0, 10.0)
     quick = options_from(build_parser().parse_args(["--quick", "--open-duration", "30"])).load
     assert (quick.window("closed"), quick.window("open")) == (3.0, 3.0)
+
+
+def test_every_benchmark_command_the_docs_print_parses() -> None:
+    """performance.md's `python -m loadtest.bench …` lines are what engineers copy: each names real options and
+    phases (a renamed flag or phase fails here, not in someone's terminal)."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from loadtest.bench import build_parser, options_from
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "performance.md").read_text(encoding="utf-8")
+    commands = re.findall(r"^python -m loadtest\.bench([^#\n]*)", doc, re.M)
+    assert len(commands) >= 8
+    for command in commands:
+        # <10k run>: a file of the reader's own; "...": the rest of their command
+        words = [word for word in shlex.split(re.sub(r"<[^>]*>", "placeholder", command)) if word != "..."]
+        bench = options_from(build_parser().parse_args(words))
+        assert bench.phases, command
+    rounds = options_from(build_parser().parse_args(["--only", "peer,peer-edge,hit", "--rounds", "3"]))
+    assert rounds.rounds == 3 and rounds.phases == ("peer", "peer-edge", "hit")
