@@ -180,7 +180,12 @@ class Persons:
     async def set_roles(self, caller: Caller, person_id: str, roles: tuple[int, ...]) -> PersonRecord:
         require_administrator(caller, "set persons' roles")
         person = await self.find(person_id)
-        if problems := _role_problems(roles, person.authority, "roles"):
+        problems = _role_problems(roles, person.authority, "roles")
+        if person.id == caller.person_id and ADMINISTRATOR not in role_names(roles):
+            # As with disabling: the last administrator could otherwise leave the platform without one.
+            problems.append(FieldViolation("roles", "an administrator cannot remove their own ADMINISTRATOR role: "
+                                                    "another administrator must"))
+        if problems:
             raise invalid_argument(problems)
         roles = tuple(sorted(set(roles)))
         admin = AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),

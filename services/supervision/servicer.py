@@ -113,7 +113,7 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
     async def UpdateEvaluationWeights(self, request: supervision_pb2.UpdateEvaluationWeightsRequest,
                                       context: Context) -> supervision_pb2.UpdateEvaluationWeightsResponse:
         caller = self._verifier.from_context(context)
-        weights = await self._supervision().update_weights(caller, {w.indicator: w.weight for w in request.weights})
+        weights = await self._supervision().update_weights(caller, [(w.indicator, w.weight) for w in request.weights])
         return supervision_pb2.UpdateEvaluationWeightsResponse(
             weights=[supervision_pb2.Weight(indicator=k, weight=v) for k, v in weights.items()])
 

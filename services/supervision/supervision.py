@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from services.runtime import duties
@@ -27,6 +27,22 @@ from services.supervision.violations import Violation, detect
 
 log = logging.getLogger(__name__)
 MAX_WEIGHT = 100.0
+
+
+def _weight_violations(weights: Sequence[tuple[str, float]]) -> list[FieldViolation]:
+    violations = []
+    seen: set[str] = set()
+    for index, (name, value) in enumerate(weights):
+        if name not in INDICATORS:
+            violations.append(FieldViolation(f"weights[{index}].indicator", f"must be one of {', '.join(INDICATORS)}"))
+        elif name in seen:
+            violations.append(FieldViolation(f"weights[{index}].indicator", f"{name} is listed twice"))
+        seen.add(name)
+        if not 0.0 <= value <= MAX_WEIGHT:
+            violations.append(FieldViolation(f"weights[{index}].weight", "must be between 0 and 100"))
+    if not weights:
+        violations.append(FieldViolation("weights", "name at least one indicator"))
+    return violations
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,21 +121,20 @@ class Supervision:
         _identified(caller)
         return await self._store.weights()
 
-    async def update_weights(self, caller: Caller, weights: Mapping[str, float]) -> dict[str, float]:
+    async def update_weights(self, caller: Caller, weights: Sequence[tuple[str, float]]) -> dict[str, float]:
+        """Sets the named indicators' weights, as listed (the request's order, so each violation names the
+        entry the caller wrote); the others keep theirs."""
         duties.require_role(caller, ADMINISTRATOR, "change the evaluation's weights")
         require_authority(caller, "change the evaluation's weights")
-        violations = []
-        for index, (name, value) in enumerate(weights.items()):
-            if name not in INDICATORS:
-                violations.append(FieldViolation(f"weights[{index}].indicator",
-                                                 f"must be one of {', '.join(INDICATORS)}"))
-            if not 0.0 <= value <= MAX_WEIGHT:
-                violations.append(FieldViolation(f"weights[{index}].weight", "must be between 0 and 100"))
-        if not weights:
-            violations.append(FieldViolation("weights", "name at least one indicator"))
+        violations = _weight_violations(weights)
         if violations:
             raise invalid_argument(violations)
-        await self._store.set_weights(weights, caller.system_id, self._clock())
+        updated = dict(weights)
+        if not any({**await self._store.weights(), **updated}.values()):
+            # Every department would score 100 whatever it did: a slip, not a policy.
+            raise invalid_argument([FieldViolation("weights", "at least one indicator must weigh more than 0: "
+                                                              "with every weight 0 the evaluation measures nothing")])
+        await self._store.set_weights(updated, caller.system_id, self._clock())
         return await self._store.weights()
 
     async def yearly_report(self, caller: Caller, year: int, department_code: str) -> Document:

@@ -303,3 +303,29 @@ async def test_persons_are_listed_by_department_role_and_state_page_by_page(plat
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     _, bad = details_of(refused.value)
     assert bad is not None and bad.field_violations[0].field == "role"
+
+
+async def test_an_administrator_can_neither_disable_themselves_nor_drop_their_own_administrator_role(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    admin, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    session = await sign_in(platform, admin, totp)
+    for call, request in (
+            (_admin(platform).DisablePerson, persons_pb2.DisablePersonRequest(id=admin.id)),
+            (_admin(platform).SetPersonRoles, persons_pb2.SetPersonRolesRequest(
+                id=admin.id, roles=[persons_pb2.PERSON_ROLE_AUDITOR]))):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call(request, metadata=bearer(session), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, request
+    assert "another administrator must" in (refused.value.details() or "")
+    kept = await _admin(platform).GetPerson(persons_pb2.GetPersonRequest(id=admin.id), metadata=bearer(session),
+                                            timeout=10)
+    assert list(kept.person.roles) == [persons_pb2.PERSON_ROLE_ADMINISTRATOR]
+    assert kept.person.state == persons_pb2.PERSON_STATE_ACTIVE
+    # Adding a role beside their own ADMINISTRATOR is theirs to do; another administrator may remove it.
+    both = await _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=admin.id, roles=[persons_pb2.PERSON_ROLE_ADMINISTRATOR, persons_pb2.PERSON_ROLE_AUDITOR]),
+        metadata=bearer(session), timeout=10)
+    assert set(both.person.roles) == {persons_pb2.PERSON_ROLE_ADMINISTRATOR, persons_pb2.PERSON_ROLE_AUDITOR}
+    removed = await _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=admin.id, roles=[persons_pb2.PERSON_ROLE_AUDITOR]), metadata=platform.metadata("authority"), timeout=10)
+    assert list(removed.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]

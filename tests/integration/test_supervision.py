@@ -346,6 +346,27 @@ async def test_evaluation_follows_the_authoritys_weights(month_run) -> None:  # 
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     _, bad_request = details_of(bad.value)
     assert {v.field for v in bad_request.field_violations} == {"weights[0].indicator", "weights[0].weight"}
+    # An indicator listed twice is refused at its second entry (not the last silently kept), and weights that
+    # would all be 0 are refused: every department would score 100 whatever it did.
+    with pytest.raises(grpc.aio.AioRpcError) as twice:
+        await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(weights=[
+            sup.Weight(indicator="availability", weight=10), sup.Weight(indicator="speed", weight=1),
+            sup.Weight(indicator="availability", weight=90)]), metadata=w.md("authority"), timeout=10)
+    _, bad_request = details_of(twice.value)
+    assert {(v.field, v.description) for v in bad_request.field_violations} >= {
+        ("weights[2].indicator", "availability is listed twice")}
+    assert {v.field for v in bad_request.field_violations} == {"weights[1].indicator", "weights[2].indicator"}
+    current = (await w.supervision.GetEvaluationWeights(sup.GetEvaluationWeightsRequest(), metadata=w.md("authority"),
+                                                         timeout=10)).weights
+    with pytest.raises(grpc.aio.AioRpcError) as nothing:
+        await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(weights=[
+            sup.Weight(indicator=weight.indicator, weight=0) for weight in current]), metadata=w.md("authority"),
+            timeout=10)
+    assert nothing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "at least one indicator must weigh more than 0" in nothing.value.details()
+    after = (await w.supervision.GetEvaluationWeights(sup.GetEvaluationWeightsRequest(), metadata=w.md("authority"),
+                                                       timeout=10)).weights
+    assert list(after) == list(current)  # nothing was changed
 
     await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
         weights=[sup.Weight(indicator="catalog_on_time", weight=0)]), metadata=w.md("authority"), timeout=10)
