@@ -284,6 +284,10 @@ async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: 
             await _import_files(conn, archive, manifest)
     except FileNotFoundError:
         raise BundleError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise BundleError(f"{path} is a directory: give the bundle file export-bundle wrote") from None
+    except PermissionError:
+        raise BundleError(f"{path} cannot be read by this user") from None
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise BundleError(f"{path.name} is not a readable bundle (truncated or corrupted): {exc}") from None
     finally:

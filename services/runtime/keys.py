@@ -6,6 +6,7 @@ generate fresh ones into the data directory (never into the repository).
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -63,6 +64,10 @@ def ed25519_public_keys(pem: str) -> list[Ed25519PublicKey]:
     """Every Ed25519 public key in ``pem`` (one or more PEM blocks); ValueError for anything else."""
     blocks = re.findall(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", pem, flags=re.S)
     if not blocks:
+        if "\n" not in pem.strip() and os.path.isfile(pem.strip()):
+            # `govshare up` writes its keys as files; settings carry the PEM text (a Secret's value, not a path).
+            raise ValueError("no PEM public key found: the value is a file's path; give the PEM text itself, "
+                             "e.g. \"$(cat the-file.pem)\"")
         raise ValueError("no PEM public key found")
     keys = []
     for block in blocks:

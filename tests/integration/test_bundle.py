@@ -174,6 +174,11 @@ async def test_forged_altered_or_unverifiable_bundles_are_refused(
         await import_bundle(target, _unsigned(bundle, tmp_path), zone="intranet", trusted_keys=TRUSTED)
     with pytest.raises(BundleError, match="truncated or corrupted"):
         await import_bundle(target, _truncated(bundle, tmp_path), zone="intranet", trusted_keys=TRUSTED)
+    # A path that is no bundle file says which mistake it is, not an OSError's text.
+    with pytest.raises(BundleError, match="is a directory: give the bundle file export-bundle wrote"):
+        await import_bundle(target, tmp_path, zone="intranet", trusted_keys=TRUSTED)
+    with pytest.raises(BundleError, match="does not exist"):
+        await import_bundle(target, tmp_path / "no-such-bundle", zone="intranet", trusted_keys=TRUSTED)
     assert await _population(target) == []  # nothing of a refused bundle was imported
 
 

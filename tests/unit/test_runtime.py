@@ -404,3 +404,17 @@ def test_a_callback_that_holds_the_loop_is_counted_as_loop_lag() -> None:
     asyncio.run(stall_once())
     # The timer due during the stall ran at least 0.11 s late; a slower machine only makes it later.
     assert over(0.1) >= before + 1
+
+
+def test_a_public_key_setting_given_a_files_path_says_to_give_the_pem_text(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.runtime.keys import ed25519_public_keys, public_pem
+
+    path = tmp_path / "bundle-public.pem"
+    path.write_text(public_pem(Ed25519PrivateKey.generate()), encoding="utf-8")
+    assert len(ed25519_public_keys(path.read_text(encoding="utf-8"))) == 1
+    with pytest.raises(ValueError, match=r"the value is a file's path; give the PEM text itself"):
+        ed25519_public_keys(str(path))
+    with pytest.raises(ValueError, match=r"^no PEM public key found$"):
+        ed25519_public_keys(str(tmp_path / "no-such.pem"))  # not a file: nothing to suggest
