@@ -490,6 +490,13 @@ def main(argv: list[str] | None = None) -> None:
         # Python would report the pipe again when it flushes stdout at exit; point stdout at nothing first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a tool ended by a closed pipe
+    except OSError as exc:
+        if exc.filename is None:  # not about a file the user named (a connection, say): the traceback helps
+            raise
+        # A file the user named is missing, a directory, unwritable…: one line naming it, not a traceback.
+        command = " ".join(part for part in (args.command, getattr(args, "audit_command", None)) if part)
+        print(f"govshare {command}: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
