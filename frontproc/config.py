@@ -165,6 +165,8 @@ def _address(reader: _Reader, value: Located | None, name: str) -> None:
     host, sep, port = value.value.rpartition(":")
     if not sep or not host or not port.isdigit():
         reader.problem(value.line, f"{name} must be host:port, got {value.value!r}")
+    elif not 0 <= int(port) <= 65535:
+        reader.problem(value.line, f"{name}: the port must be between 0 and 65535, got {port}")
 
 
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:

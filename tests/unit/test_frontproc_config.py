@@ -175,3 +175,11 @@ async def test_check_passes_on_a_database_that_answers(tmp_path: Path, departmen
     result = await asyncio.to_thread(_check_process, tmp_path, department_url)
     assert result.returncode == 0, result.stderr
     assert "is valid" in result.stdout
+
+
+def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path: Path) -> None:
+    text = _valid(tmp_path).replace("listen: 127.0.0.1:7100", "listen: 127.0.0.1:99999")
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    assert (f"dept.yaml:{_line_of(text, 'listen: 127.0.0.1:99999')}: listen: the port must be between 0 and 65535, "
+            "got 99999") in str(error.value)
