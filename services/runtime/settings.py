@@ -367,6 +367,16 @@ def _audit_key_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _address_problems(name: str, address: str) -> list[str]:
+    """A listening address's mistakes: not host:port, or a port no socket can have (caught here, not at bind)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return [f"{name}={address!r}: expected host:port"]
+    if int(port) > 65535:
+        return [f"{name}={address!r}: the port must be between 0 and 65535"]
+    return []
+
+
 def validate(settings: Settings) -> list[str]:
     """Every reason the settings cannot run their component."""
     errors: list[str] = []
@@ -374,17 +384,12 @@ def validate(settings: Settings) -> list[str]:
         errors.append(f"component {settings.component!r}: expected one of {', '.join(COMPONENTS)}")
     if settings.zone not in ZONES:
         errors.append(f"GOVSHARE_ZONE={settings.zone!r}: expected extranet or intranet")
-    host, sep, port = settings.listen.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        errors.append(f"GOVSHARE_LISTEN={settings.listen!r}: expected host:port")
-    if settings.health_listen:
-        host, sep, port = settings.health_listen.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            errors.append(f"GOVSHARE_HEALTH_LISTEN={settings.health_listen!r}: expected host:port")
-    for name, address in (("GOVSHARE_JWKS_LISTEN", settings.jwks_listen), ("GOVSHARE_EDGE_ADMIN", settings.edge_admin)):
-        host, sep, port = address.rpartition(":")
-        if address and (not sep or not host or not port.isdigit()):
-            errors.append(f"{name}={address!r}: expected host:port")
+    for name, address, required in (("GOVSHARE_LISTEN", settings.listen, True),
+                                     ("GOVSHARE_HEALTH_LISTEN", settings.health_listen, False),
+                                     ("GOVSHARE_JWKS_LISTEN", settings.jwks_listen, False),
+                                     ("GOVSHARE_EDGE_ADMIN", settings.edge_admin, False)):
+        if address or required:
+            errors.extend(_address_problems(name, address))
     if settings.jwks_url and not settings.jwks_url.startswith(("http://", "https://")):
         errors.append(f"GOVSHARE_JWKS_URL={settings.jwks_url!r}: expected an http:// or https:// URL")
     if len(settings.internal_key) < 32 and settings.component != "gateway":

@@ -31,6 +31,17 @@ def test_settings_report_every_problem_at_once() -> None:
         assert expected in message
 
 
+def test_a_listening_port_no_socket_can_have_is_refused_at_load() -> None:
+    env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_LISTEN": "0.0.0.0:70000",
+           "GOVSHARE_HEALTH_LISTEN": "0.0.0.0:65536", "GOVSHARE_EDGE_ADMIN": "127.0.0.1:9901"}
+    with pytest.raises(SettingsError) as info:
+        load("gateway", env)
+    message = str(info.value)
+    assert "GOVSHARE_LISTEN='0.0.0.0:70000': the port must be between 0 and 65535" in message
+    assert "GOVSHARE_HEALTH_LISTEN='0.0.0.0:65536': the port must be between 0 and 65535" in message
+    assert "GOVSHARE_EDGE_ADMIN" not in message
+
+
 def test_settings_load_a_valid_environment() -> None:
     env = {"GOVSHARE_INTERNAL_KEY": KEY.decode(), "GOVSHARE_DATABASE_URL": "postgresql://x/y",
            "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_ZONE": "INTRANET", "GOVSHARE_WORKERS": "3",
