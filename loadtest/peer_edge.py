@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import socket
 import tempfile
 from pathlib import Path
 
 from gateway.envoy_process import envoy_binary
+from loadtest.echo import EchoProcess
 
 
 def free_port() -> int:
@@ -59,24 +59,17 @@ def bootstrap(listen_port: int, upstream_port: int, admin_port: int) -> dict[str
     }
 
 
-class BareEnvoy:
-    """Envoy in front of ``upstream_port``, as a child process whose CPU the benchmark counts."""
+class BareEnvoy(EchoProcess):
+    """Envoy in front of ``upstream_port``, as a child process whose CPU the benchmark counts (an EchoProcess:
+    the same address, pid and SIGTERM-then-kill stop)."""
 
     def __init__(self, process: asyncio.subprocess.Process, port: int, directory: Path) -> None:
-        self.process = process
-        self.port = port
+        super().__init__(process, port)
         self._directory = directory
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
     @classmethod
-    async def start(cls, upstream_port: int, workers: int = 1, wait_seconds: float = 30.0) -> BareEnvoy:
+    async def start(cls, upstream_port: int, workers: int = 1,  # type: ignore[override]
+                    wait_seconds: float = 30.0) -> BareEnvoy:
         directory = Path(tempfile.mkdtemp(prefix="gs-peer-edge-"))
         port = free_port()
         config = directory / "envoy.json"
@@ -107,13 +100,7 @@ class BareEnvoy:
         raise RuntimeError(f"Envoy in front of the peer did not listen within {wait_seconds:.0f} s")
 
     async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
+        await super().stop()
         for path in self._directory.iterdir():
             path.unlink()
         self._directory.rmdir()
