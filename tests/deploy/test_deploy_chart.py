@@ -149,6 +149,17 @@ def test_schema_refuses(case: str) -> None:
         render_chart(user_values((file,), overrides))
 
 
+@pytest.mark.parametrize(("overrides", "path"), [
+    ({"components": {"query": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}}, "components.query"),
+    ({"heavyReads": {"catalog": {"enabled": True, "autoscaling": {"minReplicas": 7, "maxReplicas": 6}}}},
+     "heavyReads.catalog"),
+])
+def test_an_autoscaler_whose_minimum_is_above_its_maximum_is_refused_naming_it(overrides: dict, path: str) -> None:
+    """Kubernetes would refuse the HorizontalPodAutoscaler in the middle of `helm install`; the chart says so first."""
+    with pytest.raises(helm.HelmError, match=rf"{path}\.autoscaling: minReplicas \(\d+\) is above maxReplicas"):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+
+
 def test_notes_name_the_secrets_to_create(rendered: dict[str, Variant]) -> None:
     notes = render_notes(rendered["extranet"].values)
     assert "govshare-secrets" in notes
