@@ -160,6 +160,32 @@ def test_an_autoscaler_whose_minimum_is_above_its_maximum_is_refused_naming_it(o
         render_chart(user_values(("values-intranet.yaml",), overrides))
 
 
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"components": {"query": {"resources": {"requests": {"cpu": "1500m"}, "limits": {"cpu": "1"}}}}},
+     r"components\.query\.resources: requests\.cpu \(1500m\) is above limits\.cpu \(1\)"),
+    ({"components": {"catalog": {"resources": {"requests": {"memory": "1536Mi"}, "limits": {"memory": "1Gi"}}}}},
+     r"components\.catalog\.resources: requests\.memory \(1536Mi\) is above limits\.memory \(1Gi\)"),
+    ({"heavyReads": {"query": {"enabled": True, "resources": {"requests": {"memory": "2G"},
+                                                               "limits": {"memory": "1Gi"}}}}},
+     r"heavyReads\.query\.resources: requests\.memory"),
+    ({"console": {"resources": {"requests": {"cpu": 2}, "limits": {"cpu": "1e0"}}}},
+     r"console\.resources: requests\.cpu \(2\) is above limits\.cpu \(1e0\)"),
+    ({"migrations": {"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "500m"}}}},
+     r"migrations\.resources: requests\.cpu"),
+])
+def test_a_request_above_its_limit_is_refused_naming_it(overrides: dict, message: str) -> None:
+    """The API server would refuse the workload in the middle of `helm install`; the chart says where first."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+
+
+def test_requests_equal_to_their_limits_in_other_units_render() -> None:
+    objects = render_chart(user_values(("values-intranet.yaml",), {"components": {"query": {"resources": {
+        "requests": {"cpu": "0.5", "memory": "1024Mi"}, "limits": {"cpu": "500m", "memory": "1Gi"}}}}}))
+    query = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-query"))
+    assert query["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "0.5"
+
+
 def test_notes_name_the_secrets_to_create(rendered: dict[str, Variant]) -> None:
     notes = render_notes(rendered["extranet"].values)
     assert "govshare-secrets" in notes

@@ -431,3 +431,33 @@ imagePullSecrets:
     {{- toYaml .Values.redis.networkPolicyTo | nindent 4 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+A Kubernetes quantity ("500m", "1", "1.5", "512Mi", "2G", "1e3") in base units, as a number; the schema has
+already refused anything else. Used to compare requests with limits, which Kubernetes would otherwise refuse
+only in the middle of `helm install`.
+*/}}
+{{- define "govshare.quantity" -}}
+{{- $q := toString . -}}
+{{- $number := regexFind "^[0-9.]+([eE][0-9]+)?" $q -}}
+{{- $scales := dict "" 1.0 "n" 0.000000001 "u" 0.000001 "m" 0.001 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "P" 1000000000000000.0 "E" 1000000000000000000.0 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 -}}
+{{- mulf (float64 $number) (get $scales (trimPrefix $number $q)) -}}
+{{- end -}}
+
+{{/*
+A container's `resources` (dict "resources" R "path" "where.in.values"), refused when a request is above its
+limit: the API server would refuse the workload mid-install ("must be less than or equal to cpu limit").
+*/}}
+{{- define "govshare.resources" -}}
+{{- $resources := .resources | default dict -}}
+{{- range $kind := list "cpu" "memory" -}}
+{{- $request := dig "requests" $kind "" $resources -}}
+{{- $limit := dig "limits" $kind "" $resources -}}
+{{- if and $request $limit -}}
+{{- if gt (float64 (include "govshare.quantity" $request)) (float64 (include "govshare.quantity" $limit)) -}}
+{{- fail (printf "%s: requests.%s (%v) is above limits.%s (%v); Kubernetes would refuse the pod" $.path $kind $request $kind $limit) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $resources -}}
+{{- end -}}
