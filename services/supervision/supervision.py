@@ -30,6 +30,8 @@ MAX_WEIGHT = 100.0
 
 
 def _weight_violations(weights: Sequence[tuple[str, float]]) -> list[FieldViolation]:
+    """Each mistake named by the entry's position in the request, as the caller wrote it (a mapping would have
+    merged an indicator listed twice and shifted the positions)."""
     violations = []
     seen: set[str] = set()
     for index, (name, value) in enumerate(weights):
