@@ -473,6 +473,8 @@ def print_report(results: dict[str, object]) -> None:
     print(f"\nround {len(rounds)} of {len(rounds)}:" if len(rounds) > 1 else "")
     print(table(measurements))  # type: ignore[arg-type]
     print()
+    if len(rounds) > 1:
+        print(f"(the breakdowns below are of round {len(rounds)}; every round's figures are in the results file)")
     print(cpu_breakdown(measurements))  # type: ignore[arg-type]
     opened = open_loop_load(measurements)  # type: ignore[arg-type]
     if opened:
