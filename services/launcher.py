@@ -405,6 +405,8 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
                 env["GOVSHARE_LISTEN"] = f"127.0.0.1:{ports[name]}"
                 env.update(metrics_environment(component, HEAVY_READ_OFFSETS[component]))
             if component == "gateway":
+                # Each (re)start of the edge rewrites one directory instead of leaving another in /tmp.
+                env.setdefault("GOVSHARE_EDGE_CONFIG_DIR", str(connection.data_dir / "edge"))
                 env.update({f"GOVSHARE_{c.upper()}_HEAVY_READ_TARGET": f"127.0.0.1:{ports[f'{c} heavy reads']}"
                             for c in HEAVY_READ_OFFSETS if f"{c} heavy reads" in ports})
             nice = heavy_reads.nice if name != component else 0

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import importlib
 import socket
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import grpc
 import pytest
@@ -119,11 +117,10 @@ async def start_collector() -> tuple[SpanCollector, grpc.aio.Server, int]:
 
 async def start_edge(base: Settings, servers: dict[str, RunningServer], env: dict[str, str] | None = None,
                      **overrides: object) -> Edge:
-    """Envoy in front of the backends in ``servers`` (its own work directory under /tmp)."""
+    """Envoy in front of the backends in ``servers`` (its own work directory under /tmp, removed when it stops)."""
     targets = {f"{name}_target": f"127.0.0.1:{server.port}" for name, server in servers.items()}
     jwks_port = servers["authorization"].component.jwks.port  # type: ignore[attr-defined]
-    return await Edge(edge_settings(base, targets, jwks_port, **overrides),
-                      Path(f"/tmp/govshare-edge-{uuid.uuid4().hex[:8]}"), env=env or {}).start()
+    return await Edge(edge_settings(base, targets, jwks_port, **overrides), env=env or {}).start()
 
 
 @pytest.fixture(scope="session")

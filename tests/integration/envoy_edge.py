@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -25,9 +27,11 @@ class Edge:
     """One Envoy process: its configuration, log and listening ports."""
 
     settings: Settings
-    workdir: Path
+    #: Its configuration, descriptor set and log; removed when it stops.
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="govshare-test-edge-")))
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    stopped_log: str = ""
     admin: str = ""
     port: int = 0
 
@@ -95,6 +99,13 @@ class Edge:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        if self.log.exists():
+            self.stopped_log = self.log.read_text(errors="replace")
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_text(self) -> str:
+        """Envoy's output so far; once stopped (its access log flushed on the way out), all of it."""
+        return self.log.read_text(errors="replace") if self.log.exists() else self.stopped_log
 
 
 def edge_settings(base: Settings, targets: dict[str, str], jwks_port: int, **overrides: object) -> Settings:

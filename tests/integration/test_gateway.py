@@ -18,7 +18,6 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import grpc
 import jwt
@@ -197,7 +196,7 @@ def edge_settings(base: Settings, backend_port: int, jwks_port: int, **overrides
 
 
 async def start_edge(settings: Settings) -> Edge:
-    return await Edge(settings, Path(f"/tmp/govshare-edge-{uuid.uuid4().hex[:8]}")).start()
+    return await Edge(settings).start()
 
 
 @module_fixture
@@ -541,7 +540,7 @@ async def test_calls_are_counted_by_method_and_status(channel: grpc.aio.Channel,
 
 
 def _access_log_lines(edge: Edge) -> list[dict]:
-    return [json.loads(line) for line in edge.log.read_text().splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in edge.log_text().splitlines() if line.startswith("{")]
 
 
 async def test_access_logs_are_json_without_tokens(settings_base: Settings, backend: RunningServer,
@@ -553,7 +552,7 @@ async def test_access_logs_are_json_without_tokens(settings_base: Settings, back
             await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=metadata)
     finally:
         edge.stop()  # Envoy flushes its log on the way out
-    log = edge.log.read_text()
+    log = edge.log_text()
     lines = _access_log_lines(edge)
     assert any(line.get("path") == GET_ENTRY and line.get("grpc_status") == 0 for line in lines), lines[-3:]
     secret = metadata[0][1].split()[1]

@@ -358,13 +358,18 @@ def test_a_killed_service_is_restarted_and_the_platform_answers_again(up: Up) ->
 
 
 def test_a_killed_edge_is_restarted_and_the_platform_answers_again(up: Up) -> None:
-    """The edge is Envoy (``serve gateway`` execs it): supervised like every other process."""
+    """The edge is Envoy (``serve gateway`` execs it): supervised like every other process, and its configuration
+    rewritten in the data directory at each start."""
     _eventually(lambda: _answers(up), "the platform to answer", up)
     pid = up.child_pid("envoy --config-path")
     os.kill(pid, signal.SIGKILL)
     _eventually(lambda: "gateway killed by SIGKILL; restarting in" in up.text(), "the restart log line", up)
     _eventually(lambda: _answers(up), "the platform to answer after the restart", up)
-    assert up.child_pid("envoy --config-path") != pid
+    restarted = up.child_pid("envoy --config-path")
+    assert restarted != pid
+    # Every start rewrites the data directory's edge/, instead of leaving one more directory in /tmp.
+    config = Path(f"/proc/{restarted}/cmdline").read_bytes().split(b"\0")
+    assert str(up.data_dir / "edge" / "envoy.json").encode() in config
 
 
 def test_the_embedded_redis_is_restarted(up: Up) -> None:

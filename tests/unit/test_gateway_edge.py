@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
 
 from gateway.edge import OPENAPI_PATH, TRANSCODER_FILTER, render, render_json, sampling_percent
-from gateway.envoy_process import envoy_binary, with_descriptor_set
+from gateway.envoy_process import envoy_binary, with_descriptor_set, write_config
 from gateway.routing import (
     ANONYMOUS_METHODS,
     HEAVY_READS,
@@ -202,6 +203,25 @@ def test_render_out_writes_the_configuration_and_its_descriptor_set(tmp_path: Pa
     refused = subprocess.run([sys.executable, "-m", "gateway", "--out", str(tmp_path)], env=env,
                              capture_output=True, text=True, timeout=60, check=False)
     assert refused.returncode == 2 and "--out goes with --render" in refused.stderr
+
+
+def test_an_edge_given_a_config_directory_rewrites_it_at_every_start(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``govshare up`` restarts a killed edge: each start must not leave another ~0.4 MB directory in /tmp
+    (``run`` becomes Envoy, so nothing is left to remove a temporary one)."""
+    directory = tmp_path / "data" / "edge"
+    monkeypatch.setenv("GOVSHARE_EDGE_CONFIG_DIR", str(directory))
+    first = write_config(SETTINGS)
+    (directory / "envoy.json").chmod(0o644)
+    second = write_config(SETTINGS)
+    assert first == second == directory / "envoy.json"
+    assert {p.name for p in directory.iterdir()} <= {"descriptors.pb", "envoy.json"}
+    assert directory.stat().st_mode & 0o777 == 0o700
+    assert second.stat().st_mode & 0o777 == 0o600
+    monkeypatch.delenv("GOVSHARE_EDGE_CONFIG_DIR")
+    elsewhere = write_config(SETTINGS)
+    assert elsewhere.parent != directory and elsewhere.parent.name.startswith("govshare-edge-")
+    shutil.rmtree(elsewhere.parent)
 
 
 def test_heavy_reads_go_to_their_own_processes_when_a_deployment_has_them(tmp_path: Path) -> None:

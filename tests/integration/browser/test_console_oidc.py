@@ -78,8 +78,7 @@ async def oidc_console(platform, base_settings, idp: Idp) -> AsyncIterator[OidcC
     servers = {**platform.servers, "authorization": authorization}
     targets = {f"{name}_target": f"127.0.0.1:{server.port}" for name, server in servers.items()}
     jwks_port = authorization.component.jwks.port  # type: ignore[attr-defined]
-    edge = await Edge(edge_settings(base_settings, targets, jwks_port),
-                      Path(f"/tmp/govshare-edge-{uuid.uuid4().hex[:8]}"), env={}).start()
+    edge = await Edge(edge_settings(base_settings, targets, jwks_port)).start()
     try:
         app = create_app(console_settings(idp, edge.address))
         async with serving(app) as url:
