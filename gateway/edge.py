@@ -24,6 +24,7 @@ the generated descriptors, so adding a public RPC or service is one line there:
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 import grpc
+from google.protobuf import json_format
 
 from gateway.routing import (
     ANONYMOUS_METHODS,
@@ -45,6 +47,7 @@ from gateway.routing import (
     heavy_read_cluster,
     heavy_read_targets,
 )
+from services.runtime.errors import status_of, unavailable
 from services.runtime.settings import Settings
 from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO
 from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
@@ -471,12 +474,46 @@ def _rest_status(code: grpc.StatusCode, message: str) -> dict[str, object]:
     return {"json_format": {"code": code.value[0], "message": message, "details": []}}
 
 
-def _rest_reply(status: int, code: grpc.StatusCode, message: str) -> dict[str, object]:
+def _rest_reply(when: dict[str, object], code: grpc.StatusCode, message: str) -> dict[str, object]:
     """Envoy's own reply to a REST call: a JSON google.rpc.Status, and its code as ``grpc-status`` so that the
     access log names it (inferred from the HTTP status, 429 would read UNAVAILABLE; see _keep_grpc_status)."""
-    return {"filter": _both(_status_is(status), _REST_CALL), "body_format_override": _rest_status(code, message),
+    return {"filter": _both(when, _REST_CALL), "body_format_override": _rest_status(code, message),
             "headers_to_add": [{"header": {"key": "grpc-status", "value": str(code.value[0])},
                                 "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]}
+
+
+def _replies(when: dict[str, object], code: grpc.StatusCode, message: str,
+             reply_status: int | None = None) -> list[dict[str, object]]:
+    """The same words for a REST caller (a JSON google.rpc.Status) and a gRPC caller (its grpc-message)."""
+    mappers = [_rest_reply(when, code, message), {"filter": when, "body_format_override": _text(message)}]
+    if reply_status is not None:
+        for mapper in mappers:
+            mapper["status_code"] = reply_status
+    return mappers
+
+
+#: Envoy's response flags for a backend it could not reach or that went away before answering (each a 503):
+#: connection failure or termination, retries exhausted, remote reset, no healthy host, circuit breaker open.
+_UPSTREAM_FAILED = {"response_flag_filter": {"flags": ["UF", "UC", "URX", "UR", "UH", "UO"]}}
+_BACKEND_GONE = ("the service that answers this method is unavailable (down or restarting): retry with backoff; "
+                 "a write may have been applied before it went away: read it back before repeating it")
+
+
+def _backend_gone_replies() -> list[dict[str, object]]:
+    """A backend Envoy could not reach: UNAVAILABLE with the ErrorInfo (BACKEND_UNAVAILABLE) and RetryInfo every
+    UNAVAILABLE of the platform carries, in the REST body and in a gRPC caller's grpc-status-details-bin.
+
+    The message is fixed (neither the cluster nor Envoy's reason): a gRPC client library checks that the status
+    in grpc-status-details-bin, rendered here once, has the very message of grpc-message. The access log keeps
+    the cluster, the response flags and Envoy's reason."""
+    status = status_of(unavailable("BACKEND_UNAVAILABLE", _BACKEND_GONE, dependency="service"), "edge")
+    rest = _rest_reply(_UPSTREAM_FAILED, grpc.StatusCode.UNAVAILABLE, _BACKEND_GONE)
+    rest["body_format_override"]["json_format"]["details"] = (  # type: ignore[index]
+        json_format.MessageToDict(status)["details"])
+    details = base64.b64encode(status.SerializeToString()).decode("ascii")
+    return [rest, {"filter": _UPSTREAM_FAILED, "body_format_override": _text(_BACKEND_GONE),
+                   "headers_to_add": [{"header": {"key": "grpc-status-details-bin", "value": details},
+                                       "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]}]
 
 
 def _local_replies(settings: Settings) -> dict[str, object]:
@@ -485,6 +522,8 @@ def _local_replies(settings: Settings) -> dict[str, object]:
     - A token refused: Envoy's words for which failure (missing, verification fails, expired, audiences not
       allowed), then what to do; jwt_authn answers a wrong audience with 403, which is UNAUTHENTICATED here.
     - The rate limit, with its figures (the status is RESOURCE_EXHAUSTED: the filter's own option).
+    - A backend it could not reach, or that went away before answering: what to do, with the details every
+      UNAVAILABLE carries, instead of Envoy's bare "upstream connect error or disconnect/reset before headers".
     - A request that is not a method path at all (HTTP 400) is UNIMPLEMENTED, not INTERNAL, for gRPC clients.
     - A REST caller always gets a JSON google.rpc.Status: for these, and for the transcoder's own refusals (a
       body that is not JSON or has a value of the wrong type, an unknown query parameter: 400; a URL no rule
@@ -493,19 +532,13 @@ def _local_replies(settings: Settings) -> dict[str, object]:
     token = f"bearer token refused: %LOCAL_REPLY_BODY%; {_TOKEN_HINT}"
     rate = (f"rate limit exceeded for this system: {settings.rate_limit_per_second:g} calls per second with bursts "
             f"of {settings.rate_limit_burst} per edge replica; retry with backoff")
-    mappers: list[dict[str, object]] = []
-    for status, code, message, reply_status in (
-            (401, grpc.StatusCode.UNAUTHENTICATED, token, None),
-            (403, grpc.StatusCode.UNAUTHENTICATED, token, 401),
-            (429, grpc.StatusCode.RESOURCE_EXHAUSTED, rate, None)):
-        for mapper in (_rest_reply(status, code, message),
-                       {"filter": _status_is(status), "body_format_override": _text(message)}):
-            if reply_status is not None:
-                mapper["status_code"] = reply_status
-            mappers.append(mapper)
+    mappers = [*_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token),
+               *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401),
+               *_replies(_status_is(429), grpc.StatusCode.RESOURCE_EXHAUSTED, rate),
+               *_backend_gone_replies()]
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
-    mappers += [_rest_reply(status, code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
+    mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     return {"mappers": mappers}
 
 

@@ -243,6 +243,12 @@ def retry_info(seconds: float) -> error_details_pb2.RetryInfo:
 
 def to_status(error: ServiceError, service: str) -> grpc.Status:
     """The grpc.Status (with rich details in trailing metadata) for a ServiceError."""
+    return rpc_status.to_status(status_of(error, service))
+
+
+def status_of(error: ServiceError, service: str) -> status_pb2.Status:
+    """The google.rpc.Status of a ServiceError: its ErrorInfo (domain ``<service>.govshare``), BadRequest and
+    RetryInfo. (The edge renders one into Envoy's own replies, which no Python code sends.)"""
     details: list[any_pb2.Any] = []
     info = error_details_pb2.ErrorInfo(
         reason=error.reason, domain=f"{service}.{DOMAIN_SUFFIX}", metadata=dict(error.metadata)
@@ -262,8 +268,7 @@ def to_status(error: ServiceError, service: str) -> grpc.Status:
         details.append(packed)
     if error.retry_after is not None:
         details.append(_pack(retry_info(error.retry_after)))
-    status = status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
-    return rpc_status.to_status(status)
+    return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
 
 
 def internal_status(service: str, incident: str) -> grpc.Status:

@@ -92,7 +92,7 @@ def _rest(platform, verb: str, path: str, payload: dict | None = None,  # type: 
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         body = json.loads(error.read() or b"{}")
-        if body.get("message") == "no healthy upstream":
+        if any(detail.get("reason") == "BACKEND_UNAVAILABLE" for detail in body.get("details", [])):
             return error.code, {"unhealthy": True}
         return error.code, body
 

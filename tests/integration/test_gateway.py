@@ -25,6 +25,7 @@ import pytest
 import pytest_asyncio
 from envoy_edge import Edge
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -619,6 +620,44 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
 
 
 _UPSTREAM_STATUS_HEADER = "x-govshare-upstream-grpc-status"
+
+
+def _rest_body(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(f"http://{edge.address}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def test_a_backend_gone_is_unavailable_with_the_details_every_unavailable_carries(
+        settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+    """Envoy's own words were "upstream connect error or disconnect/reset before headers. retried and the
+    latest reset reason: remote connection failure" (or "no healthy upstream"), with no ErrorInfo and no
+    RetryInfo, which docs/api.md promises with every UNAVAILABLE. Over gRPC and over REST, a call whose backend
+    went away now gets both, and a message saying what to do, that grpcio-status accepts as the status's own."""
+    gone = await start_server(settings_base, BackendDouble(settings_base))
+    edge = await start_edge(edge_settings(settings_base, gone.port, jwks.port))
+    metadata = bearer(keys, caller())
+    try:
+        await gone.stop(0)
+        async with grpc.aio.insecure_channel(edge.address) as channel:
+            error = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=metadata))
+        status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", dict(metadata))
+    finally:
+        edge.stop()
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert "retry with backoff" in error.details() and "upstream" not in error.details(), error.details()
+    rich = rpc_status.from_call(error)  # raises when the details' code or message differ from the call's
+    assert rich is not None and rich.message == error.details()
+    kinds = {detail.type_url.rsplit(".", 1)[-1] for detail in rich.details}
+    assert kinds == {"ErrorInfo", "RetryInfo"}, kinds
+    assert status == 503 and body["code"] == grpc.StatusCode.UNAVAILABLE.value[0], body
+    assert body["message"] == error.details()
+    info = next(d for d in body["details"] if d["@type"].endswith("ErrorInfo"))  # type: ignore[union-attr]
+    assert (info["reason"], info["domain"]) == ("BACKEND_UNAVAILABLE", "edge.govshare"), body
+    assert any(d["@type"].endswith("RetryInfo") and d["retryDelay"] == "1s" for d in body["details"]), body  # type: ignore[union-attr]
 
 
 # -- fuzz -------------------------------------------------------------------------------------------------------
