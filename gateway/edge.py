@@ -47,7 +47,7 @@ from gateway.routing import (
     heavy_read_cluster,
     heavy_read_targets,
 )
-from services.runtime.errors import status_of, unavailable
+from services.runtime.errors import ServiceError, status_of, unavailable
 from services.runtime.settings import Settings
 from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO
 from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
@@ -315,12 +315,19 @@ def _jwt_authn(table: RoutingTable, jwks_url: str) -> dict[str, object]:
     )}
 
 
+def _fill_interval(settings: Settings) -> float:
+    """Seconds between refills of a system's bucket (what a refused call is told to wait, in its RetryInfo).
+
+    Envoy refills whole tokens at most every 50 ms: one refill a second at rates of one a second or more (the
+    burst covers the second's calls), else one token every 1/rate seconds."""
+    per_second = settings.rate_limit_per_second
+    return 1.0 if per_second >= 1 else 1.0 / per_second
+
+
 def _rate_limit(settings: Settings) -> dict[str, object]:
     """A token bucket per business system (the token's ``sub``); calls without a token share one bucket."""
     per_second = settings.rate_limit_per_second
-    # Envoy refills whole tokens at most every 50 ms: one refill a second at rates of one a second or more (the
-    # burst covers the second's calls), else one token every 1/rate seconds.
-    interval = 1.0 if per_second >= 1 else 1.0 / per_second
+    interval = _fill_interval(settings)
     bucket = {"max_tokens": settings.rate_limit_burst, "tokens_per_fill": max(1, round(per_second * interval)),
               "fill_interval": f"{interval:.3f}s"}
     enabled = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
@@ -499,19 +506,18 @@ _BACKEND_GONE = ("the service that answers this method is unavailable (down or r
                  "a write may have been applied before it went away: read it back before repeating it")
 
 
-def _backend_gone_replies() -> list[dict[str, object]]:
-    """A backend Envoy could not reach: UNAVAILABLE with the ErrorInfo (BACKEND_UNAVAILABLE) and RetryInfo every
-    UNAVAILABLE of the platform carries, in the REST body and in a gRPC caller's grpc-status-details-bin.
+def _rich_replies(when: dict[str, object], error: ServiceError) -> list[dict[str, object]]:
+    """Envoy's own reply as the platform's services answer: ``error``'s ErrorInfo (domain ``edge.govshare``) and
+    RetryInfo, in a REST caller's JSON body and in a gRPC caller's grpc-status-details-bin.
 
-    The message is fixed (neither the cluster nor Envoy's reason): a gRPC client library checks that the status
-    in grpc-status-details-bin, rendered here once, has the very message of grpc-message. The access log keeps
-    the cluster, the response flags and Envoy's reason."""
-    status = status_of(unavailable("BACKEND_UNAVAILABLE", _BACKEND_GONE, dependency="service"), "edge")
-    rest = _rest_reply(_UPSTREAM_FAILED, grpc.StatusCode.UNAVAILABLE, _BACKEND_GONE)
+    Its message is fixed, rendered here once: a gRPC client library checks that the status in
+    grpc-status-details-bin has the very message of grpc-message (so no ``%LOCAL_REPLY_BODY%`` in it)."""
+    status = status_of(error, "edge")
+    rest = _rest_reply(when, error.code, error.message)
     rest["body_format_override"]["json_format"]["details"] = (  # type: ignore[index]
         json_format.MessageToDict(status)["details"])
     details = base64.b64encode(status.SerializeToString()).decode("ascii")
-    return [rest, {"filter": _UPSTREAM_FAILED, "body_format_override": _text(_BACKEND_GONE),
+    return [rest, {"filter": when, "body_format_override": _text(error.message),
                    "headers_to_add": [{"header": {"key": "grpc-status-details-bin", "value": details},
                                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]}]
 
@@ -531,11 +537,13 @@ def _local_replies(settings: Settings) -> dict[str, object]:
     """
     token = f"bearer token refused: %LOCAL_REPLY_BODY%; {_TOKEN_HINT}"
     rate = (f"rate limit exceeded for this system: {settings.rate_limit_per_second:g} calls per second with bursts "
-            f"of {settings.rate_limit_burst} per edge replica; retry with backoff")
+            f"of {settings.rate_limit_burst} per edge replica; retry after the RetryInfo delay, with backoff")
     mappers = [*_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token),
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401),
-               *_replies(_status_is(429), grpc.StatusCode.RESOURCE_EXHAUSTED, rate),
-               *_backend_gone_replies()]
+               *_rich_replies(_status_is(429), ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", rate,
+                                                            retry_after=_fill_interval(settings))),
+               *_rich_replies(_UPSTREAM_FAILED, unavailable("BACKEND_UNAVAILABLE", _BACKEND_GONE,
+                                                            dependency="service"))]
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]

@@ -24,6 +24,7 @@ import jwt
 import pytest
 import pytest_asyncio
 from envoy_edge import Edge
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
@@ -515,6 +516,13 @@ async def test_a_system_over_its_rate_limit_is_resource_exhausted(
                                                      metadata=bearer(keys, who)))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "rate limit" in error.details()
+    # As api.md says: reason RATE_LIMITED, and a RetryInfo of the bucket's refill interval (1/rate here).
+    rich = rpc_status.from_call(error)
+    assert rich is not None
+    info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+    assert [detail.Unpack(info) or detail.Unpack(retry) for detail in rich.details] == [True, True]
+    assert (info.reason, info.domain) == ("RATE_LIMITED", "edge.govshare")
+    assert retry.retry_delay.seconds == 1000
     # Another system has its own bucket.
     await get_entry(limited_channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, other))
 
@@ -605,11 +613,13 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
                                            token)
         anonymous = await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", {})
         await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", token)  # the burst's second call
-        limited = await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", token)
+        limited = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", token)
         unmapped = await asyncio.to_thread(_rest_status, edge, "/v1/noSuchCollection", token)
     finally:
         edge.stop()
     assert [status for status, _ in (rejected, anonymous, limited, unmapped)] == [400, 401, 429, 404]
+    assert [(d["@type"].rsplit(".", 1)[-1], d.get("reason", d.get("retryDelay")))  # type: ignore[union-attr]
+            for d in limited[1]["details"]] == [("ErrorInfo", "RATE_LIMITED"), ("RetryInfo", "100s")], limited
     assert _UPSTREAM_STATUS_HEADER not in {name.lower() for name in rejected[1]}  # the copy stays inside the edge
     logged = sorted((line["http_status"], line["grpc_status"]) for line in _access_log_lines(edge))
     # A URL no rule maps never became a gRPC call: no gRPC status is logged for it.
