@@ -166,9 +166,17 @@ def dependency_failure(error: BaseException) -> tuple[str, BaseException] | None
     acquisition timeout (``TimeoutError``), a refused or reset socket (``OSError``), Redis connection errors
     and timeouts, and an outgoing gRPC call that failed UNAVAILABLE or DEADLINE_EXCEEDED. The error's
     cause and context are looked at too, since cleanup code often raises while handling the real failure.
+
+    Whatever the server answers while a connection is being opened is the database refusing the service, not
+    a fault of the call: e.g. 55000 "database … is not currently accepting connections" (a DBA's ``ALTER
+    DATABASE … ALLOW_CONNECTIONS false`` for maintenance) or a password changed under the service (28P01).
+    The same SQLSTATEs raised by a statement stay INTERNAL: there they are a bug. The warning logged names
+    the server's words, so an operator can tell an outage from a misconfiguration.
     """
     for current in _causes(error):
         if isinstance(current, _POSTGRES_DOWN):
+            return "postgresql", current
+        if isinstance(current, asyncpg.PostgresError) and "asyncpg.connect_utils" in _modules(current):
             return "postgresql", current
         if isinstance(current, asyncpg.exceptions.InterfaceError) and "clos" in str(current):
             return "postgresql", current
@@ -199,18 +207,25 @@ def statement_over_budget(error: BaseException) -> ServiceError | None:
     return None
 
 
+def _modules(error: BaseException) -> list[str]:
+    """The modules ``error``'s traceback went through, outermost first."""
+    modules = []
+    frame = error.__traceback__
+    while frame is not None:
+        modules.append(frame.tb_frame.f_globals.get("__name__", ""))
+        frame = frame.tb_next
+    return modules
+
+
 def _raised_in(error: BaseException) -> str:
     """The client library a socket error came from (a missing unix socket is a FileNotFoundError), by the
     modules its traceback went through; ``network`` when none of them is known."""
     origin = "network"
-    frame = error.__traceback__
-    while frame is not None:
-        module = frame.tb_frame.f_globals.get("__name__", "")
+    for module in _modules(error):
         if module.startswith("asyncpg"):
             origin = "postgresql"
         elif module.startswith("redis"):
             origin = "redis"
-        frame = frame.tb_next
     return origin
 
 

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import grpc
@@ -356,6 +357,34 @@ async def test_an_endpoint_that_does_not_answer_is_not_published(platform, depar
         await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
                                   metadata=platform.person("authority", REVIEWER), timeout=10)
     assert _reason(unserved.value) == "ENDPOINT_DOES_NOT_SERVE"
+
+
+async def test_a_department_database_refusing_connections_is_unavailable_not_internal(  # type: ignore[no-untyped-def]
+        platform, department, embedded) -> None:
+    """A DBA closes the department's database for maintenance (ALLOW_CONNECTIONS false): every new connection
+    fails with SQLSTATE 55000, which the 前置机 answered INTERNAL with a traceback in its log. It is the
+    database refusing, UNAVAILABLE with a RetryInfo; and the 前置机 answers again once it is open."""
+    name = urlsplit(department.database_url).path.lstrip("/")
+    admin = await asyncpg.connect(embedded.database_url)
+    signer = _signer(platform)
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await _lookup(department, signer.metadata(department.endpoint, CLAIMS))
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE, refused.value.details()
+        assert _reason(refused.value) == "DEPENDENCY_UNAVAILABLE"
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    for _ in range(50):
+        try:
+            found = await _lookup(department, signer.metadata(department.endpoint, CLAIMS))
+            break
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error.details()
+            await asyncio.sleep(0.2)
+    assert found.found
 
 
 async def test_bad_keys_sent_to_the_frontproc_are_invalid_arguments(platform, department) -> None:  # type: ignore[no-untyped-def]
