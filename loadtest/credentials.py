@@ -33,6 +33,8 @@ def load_credentials(path: Path | None = None, system: str = DEFAULT_SYSTEM) -> 
         credentials = DemoCredentials.load(path)
     except (json.JSONDecodeError, TypeError) as exc:
         raise CredentialsError(f"{path} is not a demo credentials file: {exc}") from exc
+    except OSError as exc:  # a directory, a file this user may not read
+        raise CredentialsError(f"{path}: {exc.strerror}: give the demo-credentials.json govshare up wrote") from exc
     problems = []
     if not credentials.gateway:
         problems.append("no gateway address")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,20 +47,67 @@ def locust_command(args: argparse.Namespace, extra: list[str]) -> list[str]:
     return [*command, *extra, "ConstantRate" if args.rate else USER_CLASSES[args.scenario]]
 
 
+def _positive(kind: type[int] | type[float]) -> object:
+    """An argparse type: a number above 0 (Locust would take 0 users or a rate of 0 and run nothing, or
+    stop on an error of its own about another option)."""
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not 0 < value < math.inf:
+            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+#: Locust's run-time format (20, 20s, 3m, 2h, 1h20m, 3h30m10s). Not locust.util.timespan: importing anything
+#: of Locust monkey-patches this process with gevent, and this process only starts Locust.
+_TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+
+
+def _duration(text: str) -> str:
+    """Locust's run time, checked here: Locust runs a time of 0 until it is stopped."""
+    if text.isdigit():
+        seconds = int(text)
+    else:
+        parts = _TIMESPAN.fullmatch(text)
+        if parts is None or not any(parts.groups()):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a duration: e.g. 60s, 5m, 1h20m")
+        seconds = sum(int(value or 0) * unit for value, unit in zip(parts.groups(), (3600, 60, 1), strict=True))
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"must be longer than 0, got {text}")
+    return text
+
+
+def _processes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"must be -1 (one per core) or at least 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loadtest.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="mix")
-    parser.add_argument("--users", type=int, default=50, help="concurrent users (channels)")
-    parser.add_argument("--spawn-rate", type=float, default=0.0, help="users started per second (default: all at once)")
-    parser.add_argument("--duration", default="60s", help="Locust run time, e.g. 60s, 5m")
-    parser.add_argument("--rate", type=float, default=0.0,
-                        help="open loop: calls per second in total (the ConstantRate users); default closed loop")
-    parser.add_argument("--pace", type=float, default=0.0, help="closed loop: task runs per second per user")
+    parser.add_argument("--users", type=_positive(int), default=50, help="concurrent users (channels)")
+    parser.add_argument("--spawn-rate", type=_positive(float), default=None,
+                        help="users started per second (default: all at once)")
+    parser.add_argument("--duration", type=_duration, default="60s", help="Locust run time, e.g. 60s, 5m")
+    loop = parser.add_mutually_exclusive_group()
+    loop.add_argument("--rate", type=_positive(float), default=None,
+                      help="open loop: calls per second in total (the ConstantRate users); default closed loop")
+    loop.add_argument("--pace", type=_positive(float), default=None,
+                      help="closed loop: task runs per second per user")
     parser.add_argument("--host", default="", help="gateway HOST:PORT (default: the credentials file's)")
     parser.add_argument("--credentials", type=Path, default=default_path())
     parser.add_argument("--system", default=DEFAULT_SYSTEM, help="demo business system to call as")
-    parser.add_argument("--processes", type=int, default=1, help="Locust processes (-1: one per core)")
+    parser.add_argument("--processes", type=_processes, default=1, help="Locust processes (-1: one per core)")
     parser.add_argument("--name", default="", help="file name prefix of the results")
     parser.add_argument("--out", default=str(RESULTS_DIR), help="directory of the CSV and HTML results")
     return parser

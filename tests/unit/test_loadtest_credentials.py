@@ -59,6 +59,11 @@ def test_a_file_of_another_shape_is_refused(tmp_path: Path, content: str) -> Non
         load_credentials(path)
 
 
+def test_a_directory_is_named_not_a_traceback(tmp_path: Path) -> None:
+    with pytest.raises(CredentialsError, match=r"Is a directory: give the demo-credentials\.json"):
+        load_credentials(tmp_path)
+
+
 def test_default_path_follows_the_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("GOVSHARE_DATA_DIR", raising=False)
     assert default_path() == Path(".govshare") / "demo-credentials.json"

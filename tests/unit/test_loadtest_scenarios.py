@@ -145,6 +145,34 @@ def test_run_with_a_rate_is_open_loop_against_the_given_host(tmp_path: Path) -> 
     assert command[command.index("--host") + 1] == "10.0.0.5:50051"
 
 
+@pytest.mark.parametrize("arguments, says", [
+    (["--users", "0"], "--users: must be more than 0"),
+    (["--users", "many"], "--users: 'many' is not a number"),
+    (["--rate", "0"], "--rate: must be more than 0"),
+    (["--rate", "-5"], "--rate: must be more than 0"),
+    (["--rate", "nan"], "--rate: must be more than 0"),
+    (["--pace", "-1"], "--pace: must be more than 0"),
+    (["--rate", "5", "--pace", "2"], "--pace: not allowed with argument --rate"),
+    (["--spawn-rate", "0"], "--spawn-rate: must be more than 0"),
+    (["--duration", "0s"], "--duration: must be longer than 0"),
+    (["--duration", "abc"], "--duration: 'abc' is not a duration"),
+    (["--processes", "0"], "--processes: must be -1 (one per core) or at least 1"),
+])
+def test_run_refuses_options_locust_would_misread(arguments: list[str], says: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Locust ran a --duration of 0s until stopped, a --rate of 0 or below as a closed loop or one call, and
+    answered --users 0 with an error about --spawn-rate."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(arguments)
+    assert refused.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("duration", ["20", "20s", "3m", "2h", "1h20m", "3h30m10s"])
+def test_run_takes_locusts_durations(duration: str) -> None:
+    assert build_parser().parse_args(["--duration", duration]).duration == duration
+
+
 def test_the_open_loop_window_can_be_longer_than_the_closed_loops() -> None:
     from loadtest.bench import build_parser, options_from
 
