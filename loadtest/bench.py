@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loadtest import workloads
+from loadtest.arguments import non_negative, positive
 from loadtest.cpu import ProcessGroup
 from loadtest.echo import METHOD as ECHO_METHOD
 from loadtest.echo import EchoProcess
@@ -503,33 +504,34 @@ def save(results: dict[str, object]) -> Path:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loadtest.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per phase")
-    parser.add_argument("--open-duration", type=float,
+    parser.add_argument("--duration", type=positive(float), default=10.0, help="measured seconds per phase")
+    parser.add_argument("--open-duration", type=positive(float),
                         help="measured seconds of each open-loop (p99) phase, if not --duration: a p99 is set by "
                              "the slowest 1%% of calls, which come in bursts, so a longer window weighs more of "
                              "them (a miss phase repeats keys once the population is used up: see "
                              "docs/performance.md)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each phase")
-    parser.add_argument("--concurrency", type=int, default=64, help="closed loop: calls in flight")
-    parser.add_argument("--connections", type=int, default=4, help="HTTP/2 connections per generator process")
-    parser.add_argument("--processes", type=int, default=1, help="generator processes")
-    parser.add_argument("--persons", type=int, default=DEFAULT_PERSONS,
+    parser.add_argument("--warmup", type=non_negative(float), default=2.0, help="unmeasured seconds before each phase")
+    parser.add_argument("--concurrency", type=positive(int), default=64, help="closed loop: calls in flight")
+    parser.add_argument("--connections", type=positive(int), default=4, help="HTTP/2 connections per generator process")
+    parser.add_argument("--processes", type=positive(int), default=1, help="generator processes")
+    parser.add_argument("--persons", type=positive(int), default=DEFAULT_PERSONS,
                         help="synthetic persons to seed (10000000 for the large-population run)")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes per platform service")
-    parser.add_argument("--cold-keys", type=int, default=50_000, help="distinct keys for the cache-miss phase")
+    parser.add_argument("--workers", type=positive(int), default=1, help="worker processes per platform service")
+    parser.add_argument("--cold-keys", type=positive(int), default=50_000,
+                        help="distinct keys for the cache-miss phase")
     parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     parser.add_argument("--quick", action="store_true", help="short phases (3 s, 1 s warm-up): a smoke run")
     parser.add_argument("--data-dir", type=Path, help="reuse (or create) this platform data directory; a seeded "
                                                       "one skips seeding (useful for 10 million persons)")
     parser.add_argument("--baseline", type=Path, help="results JSON of a demo-size run to compare p50 with")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (platform logs)")
-    parser.add_argument("--repeat", type=int, default=1, help="run each phase N times and keep the run least "
+    parser.add_argument("--repeat", type=positive(int), default=1, help="run each phase N times and keep the run least "
                                                               "disturbed by unrelated processes")
-    parser.add_argument("--rounds", type=int, default=1,
+    parser.add_argument("--rounds", type=positive(int), default=1,
                         help="run the whole set of phases N times, one after the other, and judge each target by "
                              "the median of its N ratios (each computed within one round): a p99 on a shared "
                              "2-core machine moves 2-4x between runs minutes apart")
-    parser.add_argument("--startup-timeout", type=float, default=3600.0)
+    parser.add_argument("--startup-timeout", type=positive(float), default=3600.0)
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment of the platform's processes (repeatable), e.g. "
                              "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS=0: at 10^8 persons supervision's scheduled "
@@ -542,6 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def options_from(args: argparse.Namespace) -> BenchOptions:
     phases = tuple(phase.strip() for phase in args.only.split(",") if phase.strip())
+    if not phases:
+        raise SystemExit(f"--only: name at least one phase of {', '.join(PHASES)}")
     unknown = sorted(set(phases) - set(PHASES))
     if unknown:
         raise SystemExit(f"--only: unknown phase(s) {', '.join(unknown)}; choose from {', '.join(PHASES)}")

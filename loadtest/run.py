@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+from loadtest.arguments import positive
 from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, default_path, load_credentials
 from loadtest.scenarios import SCENARIOS
 
@@ -45,21 +45,6 @@ def locust_command(args: argparse.Namespace, extra: list[str]) -> list[str]:
     if args.processes != 1:
         command += ["--processes", str(args.processes)]
     return [*command, *extra, "ConstantRate" if args.rate else USER_CLASSES[args.scenario]]
-
-
-def _positive(kind: type[int] | type[float]) -> object:
-    """An argparse type: a number above 0 (Locust would take 0 users or a rate of 0 and run nothing, or
-    stop on an error of its own about another option)."""
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not 0 < value < math.inf:
-            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
-        return value
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
-    return parse
 
 
 #: Locust's run-time format (20, 20s, 3m, 2h, 1h20m, 3h30m10s). Not locust.util.timespan: importing anything
@@ -95,14 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loadtest.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="mix")
-    parser.add_argument("--users", type=_positive(int), default=50, help="concurrent users (channels)")
-    parser.add_argument("--spawn-rate", type=_positive(float), default=None,
+    parser.add_argument("--users", type=positive(int), default=50, help="concurrent users (channels)")
+    parser.add_argument("--spawn-rate", type=positive(float), default=None,
                         help="users started per second (default: all at once)")
     parser.add_argument("--duration", type=_duration, default="60s", help="Locust run time, e.g. 60s, 5m")
     loop = parser.add_mutually_exclusive_group()
-    loop.add_argument("--rate", type=_positive(float), default=None,
+    loop.add_argument("--rate", type=positive(float), default=None,
                       help="open loop: calls per second in total (the ConstantRate users); default closed loop")
-    loop.add_argument("--pace", type=_positive(float), default=None,
+    loop.add_argument("--pace", type=positive(float), default=None,
                       help="closed loop: task runs per second per user")
     parser.add_argument("--host", default="", help="gateway HOST:PORT (default: the credentials file's)")
     parser.add_argument("--credentials", type=Path, default=default_path())

@@ -173,6 +173,35 @@ def test_run_takes_locusts_durations(duration: str) -> None:
     assert build_parser().parse_args(["--duration", duration]).duration == duration
 
 
+@pytest.mark.parametrize("arguments, says", [
+    (["--rounds", "0"], "--rounds: must be more than 0"),
+    (["--duration", "0"], "--duration: must be more than 0"),
+    (["--open-duration", "-5"], "--open-duration: must be more than 0"),
+    (["--concurrency", "0"], "--concurrency: must be more than 0"),
+    (["--warmup", "-1"], "--warmup: must be at least 0"),
+    (["--persons", "inf"], "--persons: 'inf' is not a number"),
+    (["--duration", "inf"], "--duration: must be more than 0"),
+])
+def test_bench_refuses_numbers_that_would_measure_nothing(arguments: list[str], says: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused before the platform starts (minutes at 10^7 persons), not by a division by zero after."""
+    from loadtest.bench import build_parser as bench_parser
+
+    with pytest.raises(SystemExit) as refused:
+        bench_parser().parse_args(arguments)
+    assert refused.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("only", ["", ",", " , "])
+def test_bench_needs_at_least_one_phase(only: str) -> None:
+    from loadtest.bench import build_parser as bench_parser
+    from loadtest.bench import options_from
+
+    with pytest.raises(SystemExit, match="--only: name at least one phase"):
+        options_from(bench_parser().parse_args(["--only", only]))
+
+
 def test_the_open_loop_window_can_be_longer_than_the_closed_loops() -> None:
     from loadtest.bench import build_parser, options_from
 

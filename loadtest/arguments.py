@@ -1,0 +1,34 @@
+"""Checked numbers for the load tools' command lines: argparse types that refuse what would run nothing, or
+run forever, before anything starts (a benchmark starts a whole platform first)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def _number(kind: type[int] | type[float], minimum: float, inclusive: bool) -> Callable[[str], int | float]:
+    bound = f"at least {minimum:g}" if inclusive else f"more than {minimum:g}"
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (value >= minimum if inclusive else value > minimum) or not value < math.inf:
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
+
+
+def positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """A number above 0 (NaN and infinity refused)."""
+    return _number(kind, 0, inclusive=False)
+
+
+def non_negative(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """A number of 0 or more (NaN and infinity refused)."""
+    return _number(kind, 0, inclusive=True)
