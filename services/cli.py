@@ -301,6 +301,31 @@ def _totp(args: argparse.Namespace) -> None:
     print(f"{pyotp.TOTP(account['totp_secret']).now()}    (valid {left} s more; each code signs in once)")
 
 
+def _count(minimum: int) -> object:
+    """An argparse type: a whole number of at least ``minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        return value
+    parse.__name__ = "int"
+    return parse
+
+
+def _port_base(text: str) -> int:
+    """``govshare up --port N``: N to N+11 must all be ports (1-65535); checked here, not by a traceback at bind."""
+    from services.launcher import PORT_BLOCK
+
+    port = _count(1)(text)  # type: ignore[operator]
+    if port + PORT_BLOCK - 1 > 65535:
+        raise argparse.ArgumentTypeError(f"the platform takes ports N to N+{PORT_BLOCK - 1}: N must be at most "
+                                         f"{65536 - PORT_BLOCK}, got {text}")
+    return port
+
+
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=os.environ.get("GOVSHARE_DATA_DIR", ".govshare"),
                         help="data directory of `govshare up` (or GOVSHARE_DATA_DIR; default .govshare)")
@@ -331,10 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = commands.add_parser("up", help="run the whole platform locally")
     _add_data_dir(up)
-    up.add_argument("--port", type=int, default=50051, help="gateway port; services use the next five")
-    up.add_argument("--persons", type=int, default=10_000, help="synthetic persons to load on first start")
+    up.add_argument("--port", type=_port_base, default=50051,
+                    help="gateway port N; the services, console, 前置机, Envoy's admin and the JWKS use N+1 to N+11")
+    up.add_argument("--persons", type=_count(0), default=10_000, help="synthetic persons to load on first start")
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "extranet"), choices=["extranet", "intranet"])
-    up.add_argument("--workers", type=int, default=1, help="worker processes per service")
+    up.add_argument("--workers", type=_count(1), default=1, help="worker processes per service")
     up.add_argument("--heavy-read-processes", action="store_true",
                     help="serve catalog's and query's listings and searches by processes of their own (ports N+10, "
                          "N+11), as separate replicas do in a cluster")
@@ -358,9 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed = commands.add_parser("seed", help="load demo data into a running platform")
     _add_data_dir(seed)
     seed.add_argument("--gateway", default="", help="default: the running platform's, else 127.0.0.1:50051")
-    seed.add_argument("--persons", type=int, default=10_000)
-    seed.add_argument("--entities", type=int, default=2_000)
-    seed.add_argument("--licences", type=int, default=2_000)
+    seed.add_argument("--persons", type=_count(0), default=10_000)
+    seed.add_argument("--entities", type=_count(0), default=2_000)
+    seed.add_argument("--licences", type=_count(0), default=2_000)
     seed.add_argument("--seed", type=int, default=42)
     seed.add_argument("--credentials", default="", help="default: demo-credentials.json in the data directory")
     seed.set_defaults(func=_seed)
@@ -455,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify_trail.add_argument("--wait", action="store_true", help="poll until the job ends; exit 1 unless intact")
     verify_trail.add_argument("--resume-token", default="", help="start from this signed checkpoint (a "
                                                                  "VerifyAuditChain page token)")
-    verify_trail.add_argument("--page-size", type=int, default=0, help="records per page (default 100000)")
+    verify_trail.add_argument("--page-size", type=_count(0), default=0, help="records per page (default 100000)")
     verify_trail.add_argument("--checkpoints", default="", help="an export file you kept (govshare "
                               "export-checkpoints): the job also checks the chains reach its latest checkpoints")
     _add_credential_flags(verify_trail, "authority")

@@ -1,0 +1,35 @@
+"""Numbers on the govshare command line are checked by argparse, before anything starts."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.cli import build_parser
+from services.launcher import PORT_BLOCK
+
+
+@pytest.mark.parametrize("arguments, says", [
+    (["up", "--port", "70000"], "N must be at most"),
+    (["up", "--port", str(65536 - PORT_BLOCK + 1)], "N must be at most"),
+    (["up", "--port", "0"], "must be at least 1"),
+    (["up", "--port", "-1"], "must be at least 1"),
+    (["up", "--port", "http"], "'http' is not a whole number"),
+    (["up", "--persons", "-5"], "must be at least 0"),
+    (["up", "--workers", "0"], "must be at least 1"),
+    (["seed", "--entities", "-1"], "must be at least 0"),
+    (["audit", "verify-trail", "--page-size", "-1"], "must be at least 0"),
+])
+def test_numbers_that_could_not_work_are_refused_with_the_option_named(
+        arguments: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``up --port 70000`` (or a base whose block passes 65535) ended in an OverflowError traceback from the
+    port check; a port of 0 made every service take a random port the edge could not know."""
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(arguments)
+    assert refused.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {arguments[-2]}" in error and says in error, error
+
+
+def test_the_highest_port_base_whose_block_fits_is_taken() -> None:
+    highest = 65536 - PORT_BLOCK
+    assert build_parser().parse_args(["up", "--port", str(highest)]).port == highest
