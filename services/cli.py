@@ -334,7 +334,25 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 def _supervise(args: argparse.Namespace) -> None:
     from services.supervision.schedule import main
 
-    sys.exit(main(args.months))
+    sys.exit(main(args.months, _supervision_environment(args)))
+
+
+def _supervision_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The CronJob's variables (GOVSHARE_SUPERVISION_TARGET, GOVSHARE_INTERNAL_KEY), each else taken from the
+    `govshare up` running on the data directory: its supervision port and the mesh key in its keys.json."""
+    env = dict(os.environ)
+    platform = _platform(args)
+    if platform is None:
+        return env
+    from services.launcher import OFFSETS
+
+    host, _, port = platform.gateway.rpartition(":")
+    if not env.get("GOVSHARE_SUPERVISION_TARGET", "").strip():
+        env["GOVSHARE_SUPERVISION_TARGET"] = f"{host}:{int(port) + OFFSETS['supervision']}"
+    if not env.get("GOVSHARE_INTERNAL_KEY", ""):
+        keys = json.loads((_data_dir(args) / "keys.json").read_text(encoding="utf-8"))
+        env["GOVSHARE_INTERNAL_KEY"] = keys["internal_key"]
+    return env
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -408,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     totp.set_defaults(func=_totp)
 
     supervise = commands.add_parser("supervise", help="compute supervision snapshots (R-SUP-1)")
+    _add_data_dir(supervise)
     supervise.add_argument("--months", default="previous,current",
                            help="comma-separated: previous, current or YYYY-MM (default previous,current)")
     supervise.set_defaults(func=_supervise)

@@ -48,7 +48,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     missing = [name for name, value in (("GOVSHARE_SUPERVISION_TARGET", target), ("GOVSHARE_INTERNAL_KEY", key))
                if not value]
     if missing:
-        raise ValueError(f"set {' and '.join(missing)}")
+        raise ValueError(f"set {' and '.join(missing)}, or run it where a `govshare up` is running (its data "
+                         "directory: --data-dir or GOVSHARE_DATA_DIR)")
     return Settings(component="supervision", supervision_target=target, internal_key=key.encode(),
                     tls_cert=env.get("GOVSHARE_TLS_CERT", ""), tls_key=env.get("GOVSHARE_TLS_KEY", ""),
                     tls_ca=env.get("GOVSHARE_TLS_CA", ""))
@@ -72,10 +73,10 @@ async def compute(settings: Settings, months: list[Month]) -> Computed:
     return done
 
 
-def main(names: str) -> int:
+def main(names: str, env: Mapping[str, str] | None = None) -> int:
     """The command: prints one line per month computed; exit status 1 on the first failure."""
     try:
-        settings = settings_from(os.environ)
+        settings = settings_from(os.environ if env is None else env)
         months = months_named(names, dt.datetime.now(dt.UTC))
     except ValueError as exc:
         print(f"govshare supervise: {exc}")

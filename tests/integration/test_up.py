@@ -189,6 +189,11 @@ def test_up_writes_and_prints_its_connection_and_every_command_reads_it(up: Up) 
     exported = up.shell("govshare export-bundle --out exported.tar.gz")
     assert exported.returncode == 0, exported.stderr
     assert oct((up.workdir / "exported.tar.gz").stat().st_mode & 0o777) == "0o600"
+    # …and so does supervise (the chart's CronJob, which api.md offers on demand): the supervision port and the
+    # mesh key of the running platform, instead of "set GOVSHARE_SUPERVISION_TARGET and GOVSHARE_INTERNAL_KEY".
+    supervised = up.shell("govshare supervise --months current")
+    assert supervised.returncode == 0, supervised.stdout + supervised.stderr
+    assert re.fullmatch(r"\d{4}-\d{2}: \d+ departments, \d+ violations\n", supervised.stdout), supervised.stdout
 
 
 # ---- the documented commands, as printed --------------------------------------------------------------------
