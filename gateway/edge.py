@@ -546,6 +546,9 @@ def _local_replies(settings: Settings) -> dict[str, object]:
                                                             dependency="service"))]
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
+    mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,
+                               f"request headers over {MAX_REQUEST_HEADERS_KIB} KiB, the URL included: send less "
+                               "in headers (a long key or filter belongs in a POST body)"))
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     return {"mappers": mappers}
 

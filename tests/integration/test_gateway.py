@@ -641,6 +641,22 @@ def _rest_body(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, dic
         return error.code, json.loads(error.read())
 
 
+async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: PlatformKeys,
+                                                          channel: grpc.aio.Channel) -> None:
+    """Over REST, Envoy's 431 was a plain-text "Request Header Fields Too Large": it is a JSON google.rpc.Status
+    naming the limit. Over HTTP/2 Envoy ends that connection (GOAWAY): the call fails UNAVAILABLE, never
+    INTERNAL, and the edge serves the next connection."""
+    token = dict(bearer(keys, caller()))
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {**token, "x-big": "x" * 70_000})
+    assert status == 431 and body["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], body
+    assert "request headers over 60 KiB" in str(body["message"]), body
+    async with grpc.aio.insecure_channel(edge.address) as own:
+        error = await failure(get_entry(own)(catalog_pb2.GetEntryRequest(code="x"),
+                                             metadata=(*bearer(keys, caller()), ("x-big", "x" * 70_000))))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+    await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()))
+
+
 async def test_a_backend_gone_is_unavailable_with_the_details_every_unavailable_carries(
         settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """Envoy's own words were "upstream connect error or disconnect/reset before headers. retried and the
