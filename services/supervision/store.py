@@ -77,11 +77,25 @@ class SupervisionStore:
         rows = await self._pool.fetch("SELECT indicator, weight FROM evaluation_weights ORDER BY indicator")
         return {row["indicator"]: row["weight"] for row in rows}
 
-    async def set_weights(self, weights: Mapping[str, float], system_id: str, now: dt.datetime) -> None:
-        await self._pool.executemany(
-            "INSERT INTO evaluation_weights (indicator, weight, update_time, updated_by) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (indicator) DO UPDATE SET weight = EXCLUDED.weight, update_time = EXCLUDED.update_time,"
-            " updated_by = EXCLUDED.updated_by", [(name, value, now, system_id) for name, value in weights.items()])
+    async def set_weights(self, weights: Mapping[str, float], system_id: str,
+                          now: dt.datetime) -> dict[str, float] | None:
+        """Sets ``weights`` (the other indicators keep theirs) and returns every weight; or changes nothing and
+        returns None when every weight would then be 0.
+
+        The check and the write are one transaction holding a lock that two such transactions cannot share, so
+        two administrators changing different weights at once cannot reach all zeros together."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("LOCK TABLE evaluation_weights IN SHARE ROW EXCLUSIVE MODE")
+            rows = await conn.fetch("SELECT indicator, weight FROM evaluation_weights")
+            if not any({**{row["indicator"]: row["weight"] for row in rows}, **weights}.values()):
+                return None
+            await conn.executemany(
+                "INSERT INTO evaluation_weights (indicator, weight, update_time, updated_by) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (indicator) DO UPDATE SET weight = EXCLUDED.weight,"
+                " update_time = EXCLUDED.update_time, updated_by = EXCLUDED.updated_by",
+                [(name, value, now, system_id) for name, value in weights.items()])
+            rows = await conn.fetch("SELECT indicator, weight FROM evaluation_weights ORDER BY indicator")
+        return {row["indicator"]: row["weight"] for row in rows}
 
     async def snapshots_between(self, first: Month, last: Month, department_code: str | None
                                 ) -> dict[Month, dict[str, Figures]]:

@@ -368,6 +368,18 @@ async def test_evaluation_follows_the_authoritys_weights(month_run) -> None:  # 
                                                        timeout=10)).weights
     assert list(after) == list(current)  # nothing was changed
 
+    # Two administrators zeroing different halves at the same moment: one is refused, never both applied.
+    halves = [list(current)[:3], list(current)[3:]]
+    outcomes = await asyncio.gather(*(w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
+        weights=[sup.Weight(indicator=weight.indicator, weight=0) for weight in half]), metadata=w.md("authority"),
+        timeout=10) for half in halves), return_exceptions=True)
+    refusals = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert len(refusals) == 1 and refusals[0].code() == grpc.StatusCode.INVALID_ARGUMENT, outcomes
+    assert any(weight.weight for weight in (await w.supervision.GetEvaluationWeights(
+        sup.GetEvaluationWeightsRequest(), metadata=w.md("authority"), timeout=10)).weights)
+    await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(weights=list(current)),
+                                                metadata=w.md("authority"), timeout=10)
+
     await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
         weights=[sup.Weight(indicator="catalog_on_time", weight=0)]), metadata=w.md("authority"), timeout=10)
     try:
