@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import random
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -145,25 +147,40 @@ def test_run_with_a_rate_is_open_loop_against_the_given_host(tmp_path: Path) -> 
     assert command[command.index("--host") + 1] == "10.0.0.5:50051"
 
 
-@pytest.mark.parametrize("arguments, says", [
-    (["--users", "0"], "--users: must be more than 0"),
-    (["--users", "many"], "--users: 'many' is not a number"),
-    (["--rate", "0"], "--rate: must be more than 0"),
-    (["--rate", "-5"], "--rate: must be more than 0"),
-    (["--rate", "nan"], "--rate: must be more than 0"),
-    (["--pace", "-1"], "--pace: must be more than 0"),
-    (["--rate", "5", "--pace", "2"], "--pace: not allowed with argument --rate"),
-    (["--spawn-rate", "0"], "--spawn-rate: must be more than 0"),
-    (["--duration", "0s"], "--duration: must be longer than 0"),
-    (["--duration", "abc"], "--duration: 'abc' is not a duration"),
-    (["--processes", "0"], "--processes: must be -1 (one per core) or at least 1"),
+def _bench_parser() -> argparse.ArgumentParser:
+    from loadtest.bench import build_parser as bench_parser
+
+    return bench_parser()
+
+
+@pytest.mark.parametrize("parser, arguments, says", [
+    # loadtest.run: Locust ran a --duration of 0s until stopped, a --rate of 0 or below as a closed loop or one
+    # call, and answered --users 0 with an error about --spawn-rate.
+    (build_parser, ["--users", "0"], "--users: must be more than 0"),
+    (build_parser, ["--users", "many"], "--users: 'many' is not a number"),
+    (build_parser, ["--rate", "0"], "--rate: must be more than 0"),
+    (build_parser, ["--rate", "-5"], "--rate: must be more than 0"),
+    (build_parser, ["--rate", "nan"], "--rate: must be more than 0"),
+    (build_parser, ["--pace", "-1"], "--pace: must be more than 0"),
+    (build_parser, ["--rate", "5", "--pace", "2"], "--pace: not allowed with argument --rate"),
+    (build_parser, ["--spawn-rate", "0"], "--spawn-rate: must be more than 0"),
+    (build_parser, ["--duration", "0s"], "--duration: must be longer than 0"),
+    (build_parser, ["--duration", "abc"], "--duration: 'abc' is not a duration"),
+    (build_parser, ["--processes", "0"], "--processes: must be -1 (one per core) or at least 1"),
+    # loadtest.bench: refused before the platform starts (minutes at 10^7 persons), not by a division by zero.
+    (_bench_parser, ["--rounds", "0"], "--rounds: must be more than 0"),
+    (_bench_parser, ["--duration", "0"], "--duration: must be more than 0"),
+    (_bench_parser, ["--open-duration", "-5"], "--open-duration: must be more than 0"),
+    (_bench_parser, ["--concurrency", "0"], "--concurrency: must be more than 0"),
+    (_bench_parser, ["--warmup", "-1"], "--warmup: must be at least 0"),
+    (_bench_parser, ["--persons", "inf"], "--persons: 'inf' is not a number"),
+    (_bench_parser, ["--duration", "inf"], "--duration: must be more than 0"),
 ])
-def test_run_refuses_options_locust_would_misread(arguments: list[str], says: str,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """Locust ran a --duration of 0s until stopped, a --rate of 0 or below as a closed loop or one call, and
-    answered --users 0 with an error about --spawn-rate."""
+def test_the_load_tools_refuse_numbers_that_would_measure_nothing(
+        parser: Callable[[], argparse.ArgumentParser], arguments: list[str], says: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as refused:
-        build_parser().parse_args(arguments)
+        parser().parse_args(arguments)
     assert refused.value.code == 2
     assert says in capsys.readouterr().err
 
@@ -171,26 +188,6 @@ def test_run_refuses_options_locust_would_misread(arguments: list[str], says: st
 @pytest.mark.parametrize("duration", ["20", "20s", "3m", "2h", "1h20m", "3h30m10s"])
 def test_run_takes_locusts_durations(duration: str) -> None:
     assert build_parser().parse_args(["--duration", duration]).duration == duration
-
-
-@pytest.mark.parametrize("arguments, says", [
-    (["--rounds", "0"], "--rounds: must be more than 0"),
-    (["--duration", "0"], "--duration: must be more than 0"),
-    (["--open-duration", "-5"], "--open-duration: must be more than 0"),
-    (["--concurrency", "0"], "--concurrency: must be more than 0"),
-    (["--warmup", "-1"], "--warmup: must be at least 0"),
-    (["--persons", "inf"], "--persons: 'inf' is not a number"),
-    (["--duration", "inf"], "--duration: must be more than 0"),
-])
-def test_bench_refuses_numbers_that_would_measure_nothing(arguments: list[str], says: str,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    """Refused before the platform starts (minutes at 10^7 persons), not by a division by zero after."""
-    from loadtest.bench import build_parser as bench_parser
-
-    with pytest.raises(SystemExit) as refused:
-        bench_parser().parse_args(arguments)
-    assert refused.value.code == 2
-    assert says in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("only", ["", ",", " , "])
