@@ -3,8 +3,9 @@
 ``python -m gateway`` (and ``govshare serve gateway``) renders the configuration
 from the environment's settings into a private directory (``config_directory``)
 and replaces itself with Envoy, so signals (SIGTERM from ``govshare up`` or
-Kubernetes) reach Envoy directly. Hot restart is disabled: several Envoys run side by side on one
-machine (tests, ``govshare up``) and hot restart would make them share memory.
+Kubernetes) reach Envoy directly. Hot restart is disabled: several Envoys run
+side by side on one machine (tests, ``govshare up``) and hot restart would make
+them share memory.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 #: The gateway is Envoy (gateway.envoy_process), not a Python server: `serve gateway` renders and runs it.
@@ -301,7 +302,7 @@ def _totp(args: argparse.Namespace) -> None:
     print(f"{pyotp.TOTP(account['totp_secret']).now()}    (valid {left} s more; each code signs in once)")
 
 
-def _count(minimum: int) -> object:
+def _count(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least ``minimum``."""
     def parse(text: str) -> int:
         try:
@@ -319,7 +320,7 @@ def _port_base(text: str) -> int:
     """``govshare up --port N``: N to N+11 must all be ports (1-65535); checked here, not by a traceback at bind."""
     from services.launcher import PORT_BLOCK
 
-    port = _count(1)(text)  # type: ignore[operator]
+    port = _count(1)(text)
     if port + PORT_BLOCK - 1 > 65535:
         raise argparse.ArgumentTypeError(f"the platform takes ports N to N+{PORT_BLOCK - 1}: N must be at most "
                                          f"{65536 - PORT_BLOCK}, got {text}")
