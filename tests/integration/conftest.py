@@ -8,7 +8,6 @@ runs the very same components as separate processes, and the same Envoy configur
 from __future__ import annotations
 
 import importlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -16,6 +15,7 @@ import grpc
 import pytest
 from caller_metadata import person_of
 from envoy_edge import Edge, edge_settings
+from free_ports import free_port
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from services.demo import DemoCredentials, seed_demo
@@ -69,16 +69,11 @@ class Platform:
         return (("authorization", f"Bearer {token}"),)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 async def start_platform(base: Settings) -> tuple[dict[str, Settings], dict[str, RunningServer]]:
     """Starts the six services in dependency order, each knowing every service's port (as `govshare up` does:
     catalog and foundation deliver administrative events to authorization, which starts after them)."""
-    ports = {name: _free_port() for name in FACTORIES}
+    ports = {name: free_port() for name in FACTORIES}
     targets = {f"{name}_target": f"127.0.0.1:{port}" for name, port in ports.items() if name != "gateway"}
     servers: dict[str, RunningServer] = {}
     settings: dict[str, Settings] = {}

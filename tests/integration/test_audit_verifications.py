@@ -23,6 +23,7 @@ import asyncpg
 import grpc
 import pytest
 import pytest_asyncio
+from free_ports import free_port
 
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from services.client import run_export_checkpoints, run_verify_trail
@@ -34,7 +35,7 @@ from services.runtime.keys import ed25519_private_key
 from services.runtime.server import RunningServer, start_server
 from tests.integration.conftest import Platform
 from tests.integration.test_admin_log import _logged
-from tests.integration.test_drain import ROOT, free_port, service_env
+from tests.integration.test_drain import ROOT, service_env
 
 pytestmark = pytest.mark.integration
 

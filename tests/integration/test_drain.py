@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -24,6 +23,7 @@ import grpc
 import pytest
 import redis.asyncio as aioredis
 from caller_metadata import CallerMetadata
+from free_ports import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from govshare.common.v1 import common_pb2 as common
@@ -44,11 +44,6 @@ HARD_LIMIT_SECONDS = 600
 #: How long the test waits for the process to exit once its calls are done: far below the hard limit.
 EXIT_WAIT_SECONDS = 60
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def service_env(platform: Platform, port: int, **extra: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from caller_metadata import CallerMetadata
+from free_ports import free_port
 from google.protobuf import json_format, timestamp_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given
@@ -56,11 +56,6 @@ GRANTED = ["citizen_id", "name", "insurance_type", "status"]
 #: Bounded polls (never a wall-clock threshold on the path under test).
 POLL_SECONDS = 30.0
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _reason(error: grpc.aio.AioRpcError) -> str:
@@ -114,7 +109,7 @@ async def department(platform, embedded, tmp_path_factory) -> AsyncIterator[Depa
     (work / "platform.pem").write_text(provider_public_keys(platform.settings["query"].provider_signing_key))
     social = platform.credentials.systems["social"]
     (work / "system.secret").write_text(social["secret"])
-    endpoint = f"127.0.0.1:{_free_port()}"
+    endpoint = f"127.0.0.1:{free_port()}"
     (work / "dept.yaml").write_text(dept.config_text("database.url", endpoint, "platform.pem", "access.jsonl",
                                                      platform.gateway, social["system_id"], "system.secret"))
     department = Department(work / "dept.yaml", url, endpoint, work / "access.jsonl")
@@ -336,7 +331,7 @@ async def test_an_endpoint_is_registered_only_by_its_own_department(platform, de
 
 async def test_an_endpoint_that_does_not_answer_is_not_published(platform, department) -> None:  # type: ignore[no-untyped-def]
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
-    entry = dept.social_insurance_entry(f"127.0.0.1:{_free_port()}")
+    entry = dept.social_insurance_entry(f"127.0.0.1:{free_port()}")
     entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
     entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
     await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)

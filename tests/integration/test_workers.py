@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from free_ports import free_port
 
 from services.runtime.keys import PlatformKeys
 
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _workers(parent: int) -> set[int]:
@@ -45,12 +40,12 @@ def _eventually(check: Callable[[], bool], what: str, process: subprocess.Popen,
 @pytest.mark.integration
 def test_a_dead_worker_is_restarted(database_url: str, redis_url: str, keys: PlatformKeys, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
-    env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{_free_port()}",
+    env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{free_port()}",
                 "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
                 "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
                 "GOVSHARE_WORKERS": "2",
                 # Where catalog delivers its administrative events (nothing listens: they wait in its outbox).
-                "GOVSHARE_AUTHORIZATION_TARGET": f"127.0.0.1:{_free_port()}"})
+                "GOVSHARE_AUTHORIZATION_TARGET": f"127.0.0.1:{free_port()}"})
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "catalog"], cwd=ROOT, env=env,
@@ -81,12 +76,12 @@ def test_every_authorization_worker_serves_beside_the_jwks_listener(database_url
     """Workers share the JWKS port as they share the gRPC one: before, the second worker could not bind it and
     retried forever, never serving (so `govshare up --workers 2` never finished seeding)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
-    env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{_free_port()}",
+    env.update({"GOVSHARE_ZONE": "extranet", "GOVSHARE_LISTEN": f"127.0.0.1:{free_port()}",
                 "GOVSHARE_DATABASE_URL": database_url, "GOVSHARE_REDIS_URL": redis_url,
                 "GOVSHARE_INTERNAL_KEY": keys.internal_key, "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
                 "GOVSHARE_TOKEN_PRIVATE_KEY": keys.token_private_key,
-                "GOVSHARE_JWKS_LISTEN": f"127.0.0.1:{_free_port()}", "GOVSHARE_WORKERS": "2",
-                "GOVSHARE_CATALOG_TARGET": f"127.0.0.1:{_free_port()}"})
+                "GOVSHARE_JWKS_LISTEN": f"127.0.0.1:{free_port()}", "GOVSHARE_WORKERS": "2",
+                "GOVSHARE_CATALOG_TARGET": f"127.0.0.1:{free_port()}"})
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "authorization"], cwd=ROOT,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import grpc
 import pytest
+from free_ports import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -59,15 +59,10 @@ async def _health(port: int, service: str = "") -> int:
         return response.status
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 async def test_health_is_not_serving_until_dependencies_are_ready(settings: Settings) -> None:
     component = _Component()
-    port = _free_port()
+    port = free_port()
     starting = asyncio.create_task(start_server(settings.with_overrides(listen=f"127.0.0.1:{port}"), component))
     status = None
     for _ in range(200):  # the server answers health checks while the component waits for its dependencies
@@ -143,7 +138,7 @@ async def test_reflection_lists_the_services_and_can_be_turned_off(settings: Set
 async def test_plaintext_health_listener_for_probes(settings: Settings) -> None:
     component = _Component()
     component.ready.set()
-    health_port = _free_port()
+    health_port = free_port()
     running = await start_server(settings.with_overrides(health_listen=f"127.0.0.1:{health_port}"), component)
     try:
         assert await _health(health_port, SERVICE) == health_pb2.HealthCheckResponse.SERVING
@@ -237,7 +232,7 @@ async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_on
 
     class _DependentComponent(_Component):
         def register(self, server: grpc.aio.Server) -> None:
-            catalog_pb2_grpc.add_CatalogServiceServicer_to_server(_Dependent(_free_port()), server)
+            catalog_pb2_grpc.add_CatalogServiceServicer_to_server(_Dependent(free_port()), server)
 
     component = _DependentComponent()
     component.ready.set()

@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 from console_browser import browser, console_server, context, login_demo, serving, system_session
+from free_ports import free_port
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -74,11 +75,6 @@ async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, cons
     assert answer.status == 404 and "页面不存在" in await answer.text()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def _answers(url: str) -> bool:
     try:
@@ -91,7 +87,7 @@ def _answers(url: str) -> bool:
 async def test_the_console_process_signs_a_person_in(browser, platform):  # type: ignore[no-untyped-def]
     """The console as `govshare up` and the chart start it (``python -m console``, uvicorn's own event loop),
     not inside the test's loop: a channel made before uvicorn's loop runs made every sign-in a 500."""
-    port = _free_port()
+    port = free_port()
     env = {"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{port}", "GOVSHARE_CONSOLE_GATEWAY": platform.gateway,
            "PATH": "/usr/bin:/bin"}
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "console", env=env,
