@@ -31,6 +31,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
+from services.runtime.errors import details_of
 from services.runtime.files import open_private
 
 REGION = "110100"  # 北京市市辖区: every demo department is municipal.
@@ -308,19 +309,27 @@ async def _reset_person(persons: persons_pb2_grpc.PersonServiceStub, department:
 async def person_session(channel: grpc.aio.Channel, credentials: DemoCredentials, username: str) -> tuple:
     """Call metadata with the session token of demo person ``username`` (signed in with password and TOTP).
 
-    A TOTP code is accepted once: when this step's code was already used (the demo signs the same person in
-    twice within 30 seconds, e.g. seeding and then registering the demo 前置机), the next step's code, which
-    the service accepts as clock drift, signs in instead."""
+    A TOTP code is accepted once, and the service takes the next step's code as clock drift. The demo signs the
+    same person in more than once within 30 seconds (seeding, then registering the demo 前置机, and again when
+    `govshare up` is restarted at once): when this step's and the next step's codes were both used, it waits
+    for the step after (at most one period, saying so) instead of failing the start. Each refused code counts
+    toward the account's lock, so it tries these three and no more."""
     account = credentials.accounts[username]
     totp = pyotp.TOTP(str(account["totp_secret"]))
     stub = persons_pb2_grpc.SessionServiceStub(channel)
-    now = time.time()
-    for code in (totp.at(now), totp.at(now + totp.interval)):
+    now, step = time.time(), totp.interval
+    attempts = ((totp.at(now), now), (totp.at(now + step), now), (totp.at(now + 2 * step), now - now % step + step))
+    for code, due in attempts:
+        if due > time.time():
+            print(f"{username}'s authenticator codes were used moments ago: waiting {due - time.time():.0f} s for "
+                  "the next one")
+            await asyncio.sleep(due - time.time() + 0.5)
         try:
             response = await stub.SignIn(persons_pb2.SignInRequest(
                 username=username, password=str(account["password"]), totp_code=code), timeout=30)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+            info, _ = details_of(exc)
+            if exc.code() != grpc.StatusCode.UNAUTHENTICATED or info is None or info.reason != "TOTP_INVALID":
                 raise
             last = exc
             continue

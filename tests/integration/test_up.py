@@ -90,6 +90,52 @@ def test_up_serves_a_query_and_stops_cleanly(tmp_path: Path) -> None:
     assert children.stdout.strip() == ""
 
 
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (an exited one not yet reaped, a zombie, counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def test_a_launcher_killed_outright_takes_its_processes_with_it_and_up_starts_again(tmp_path: Path) -> None:
+    """``kill -9`` (or the OOM killer) on `govshare up` left the services, Envoy, the console, the 前置机 and
+    Redis running unsupervised on the platform's ports: the next `govshare up` stopped at "port … is already in
+    use". They now end with the launcher, and the next `govshare up` on the data directory serves."""
+    base = free_port_base()
+    data_dir = Path(f"/tmp/govshare-up4-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path)
+    second: subprocess.Popen | None = None
+    try:
+        _wait_for_banner(first, tmp_path / "first.log")
+        children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True,
+                                                       text=True, check=False).stdout.split()]
+        assert len(children) >= 8, children  # five services, Envoy, the console, the 前置机, Redis
+        first.kill()
+        first.wait()
+        deadline = time.monotonic() + 60  # a bound on waiting: each drains its calls first
+        while any(_running(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in children if _running(pid)]
+        second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path)
+        _wait_for_banner(second, tmp_path / "second.log")
+        assert _answers(Up(second, data_dir, base, tmp_path / "second.log", tmp_path))
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                _stop(process)
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+
+
 # ---- one platform shared by the tests below ---------------------------------------------------------------
 
 
