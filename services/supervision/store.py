@@ -74,8 +74,7 @@ class SupervisionStore:
                 for row in rows]
 
     async def weights(self) -> dict[str, float]:
-        rows = await self._pool.fetch("SELECT indicator, weight FROM evaluation_weights ORDER BY indicator")
-        return {row["indicator"]: row["weight"] for row in rows}
+        return await _weights(self._pool)
 
     async def set_weights(self, weights: Mapping[str, float], system_id: str,
                           now: dt.datetime) -> dict[str, float] | None:
@@ -86,16 +85,15 @@ class SupervisionStore:
         two administrators changing different weights at once cannot reach all zeros together."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("LOCK TABLE evaluation_weights IN SHARE ROW EXCLUSIVE MODE")
-            rows = await conn.fetch("SELECT indicator, weight FROM evaluation_weights")
-            if not any({**{row["indicator"]: row["weight"] for row in rows}, **weights}.values()):
+            merged = {**await _weights(conn), **weights}
+            if not any(merged.values()):
                 return None
             await conn.executemany(
                 "INSERT INTO evaluation_weights (indicator, weight, update_time, updated_by) VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT (indicator) DO UPDATE SET weight = EXCLUDED.weight,"
                 " update_time = EXCLUDED.update_time, updated_by = EXCLUDED.updated_by",
                 [(name, value, now, system_id) for name, value in weights.items()])
-            rows = await conn.fetch("SELECT indicator, weight FROM evaluation_weights ORDER BY indicator")
-        return {row["indicator"]: row["weight"] for row in rows}
+        return dict(sorted(merged.items()))
 
     async def snapshots_between(self, first: Month, last: Month, department_code: str | None
                                 ) -> dict[Month, dict[str, Figures]]:
@@ -117,3 +115,9 @@ class SupervisionStore:
             " ORDER BY month, department_code, id", first.first_day, last.first_day, department_code)
         return [Violation(row["department_code"], Month.of_date(row["month"]), row["rule"], row["subject"],
                           json.loads(row["evidence"])) for row in rows]
+
+
+async def _weights(db: asyncpg.Pool | asyncpg.Connection) -> dict[str, float]:
+    """Every indicator's weight, by indicator."""
+    rows = await db.fetch("SELECT indicator, weight FROM evaluation_weights ORDER BY indicator")
+    return {row["indicator"]: row["weight"] for row in rows}
