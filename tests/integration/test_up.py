@@ -191,11 +191,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
         _wait_for_banner(process, log)
         yield running
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop(process)
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
