@@ -23,6 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from govshare.catalog.v1 import catalog_pb2
 from services.query.resources import valid_resource_code
 from services.runtime.identifiers import credit_code_error
+from services.runtime.settings import address_problem
 
 #: Key kinds a resource may be keyed by: the platform validates and normalises keys by the same rules.
 KEY_KINDS = {
@@ -162,11 +163,9 @@ class _Reader:
 def _address(reader: _Reader, value: Located | None, name: str) -> None:
     if value is None:
         return
-    host, sep, port = value.value.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        reader.problem(value.line, f"{name} must be host:port, got {value.value!r}")
-    elif not 0 <= int(port) <= 65535:
-        reader.problem(value.line, f"{name}: the port must be between 0 and 65535, got {port}")
+    problem = address_problem(value.value)
+    if problem:
+        reader.problem(value.line, f"{name}: {problem}")
 
 
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:

@@ -367,14 +367,20 @@ def _audit_key_problems(settings: Settings) -> list[str]:
     return problems
 
 
-def _address_problems(name: str, address: str) -> list[str]:
-    """A listening address's mistakes: not host:port, or a port no socket can have (caught here, not at bind)."""
+def address_problem(address: str) -> str | None:
+    """What is wrong with a listening address, or None: not host:port, or a port no socket can have (caught
+    when the settings or the 前置机's configuration are read, not at bind)."""
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit():
-        return [f"{name}={address!r}: expected host:port"]
+        return f"expected host:port, got {address!r}"
     if int(port) > 65535:
-        return [f"{name}={address!r}: the port must be between 0 and 65535"]
-    return []
+        return f"the port must be between 0 and 65535, got {port}"
+    return None
+
+
+def _address_problems(name: str, address: str) -> list[str]:
+    problem = address_problem(address)
+    return [f"{name}={address!r}: {problem}"] if problem else []
 
 
 def validate(settings: Settings) -> list[str]:
