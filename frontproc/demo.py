@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -146,9 +147,13 @@ resources:
 """ if edge else "")
 
 
-async def register(gateway: str, system_id: str, secret: str, authority_metadata: tuple, endpoint: str) -> None:
+async def register(gateway: str, system_id: str, secret: str, authority: Callable[[], Awaitable[tuple]],
+                   endpoint: str) -> None:
     """The department drafts and submits its entry naming its 前置机; the authority publishes it (the catalog
-    checks the 前置机 answers for it first). Does nothing when the entry exists."""
+    checks the 前置机 answers for it first). Does nothing when the entry exists.
+
+    ``authority`` gives the reviewer's call metadata, asked for only when there is an entry to publish: signing
+    a person in uses up an authenticator code, which a restart of `govshare up` has no reason to."""
     async with grpc.aio.insecure_channel(gateway) as channel:
         catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
         metadata = (("authorization", f"Bearer {await issue_token(channel, system_id, secret)}"),)
@@ -161,7 +166,7 @@ async def register(gateway: str, system_id: str, secret: str, authority_metadata
             return
         await catalog.SubmitEntry(cat.SubmitEntryRequest(code=RESOURCE_CODE), metadata=metadata, timeout=10)
         await catalog.ReviewEntry(cat.ReviewEntryRequest(code=RESOURCE_CODE, decision=cat.REVIEW_DECISION_PUBLISH),
-                                  metadata=authority_metadata, timeout=10)
+                                  metadata=await authority(), timeout=10)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -207,6 +212,9 @@ async def register_demo(gateway: str, credentials: DemoCredentials, endpoint: st
     """Registers the demo 前置机's entry as the 人社局, published by the authority's demo 审核员 (a review is a
     person's decision), once."""
     social = credentials.systems["social"]
-    async with grpc.aio.insecure_channel(gateway) as channel:
-        reviewer = await person_session(channel, credentials, "authority.reviewer")
+
+    async def reviewer() -> tuple:
+        async with grpc.aio.insecure_channel(gateway) as channel:
+            return await person_session(channel, credentials, "authority.reviewer")
+
     await register(gateway, social["system_id"], social["secret"], reviewer, endpoint)

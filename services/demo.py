@@ -79,10 +79,16 @@ class DemoCredentials:
     #: The demo persons (issue 12) by username: password, TOTP secret, display name, department key, roles.
     #: `govshare totp <username>` prints an account's current code.
     accounts: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: Sessions of demo persons signed in during this run, by username: (call metadata, expiry as epoch seconds).
+    #: Never saved (a token on disk outlives its purpose); kept so one run signs each person in once, since every
+    #: sign-in uses up an authenticator code the person may be about to type.
+    sessions: dict[str, tuple[tuple, float]] = field(default_factory=dict, repr=False)
 
     def save(self, path: Path) -> None:
+        saved = asdict(self)
+        del saved["sessions"]
         with open_private(path) as out:  # secrets: never readable by others, not even for a moment
-            out.write(json.dumps(asdict(self), ensure_ascii=False, indent=2))
+            out.write(json.dumps(saved, ensure_ascii=False, indent=2))
 
     @classmethod
     def load(cls, path: Path) -> DemoCredentials:
@@ -309,16 +315,21 @@ async def _reset_person(persons: persons_pb2_grpc.PersonServiceStub, department:
 async def person_session(channel: grpc.aio.Channel, credentials: DemoCredentials, username: str) -> tuple:
     """Call metadata with the session token of demo person ``username`` (signed in with password and TOTP).
 
-    A TOTP code is accepted once, and the service takes the next step's code as clock drift. The demo signs the
-    same person in more than once within 30 seconds (seeding, then registering the demo 前置机, and again when
-    `govshare up` is restarted at once): when this step's and the next step's codes were both used, it waits
-    for the step after (at most one period, saying so) instead of failing the start. Each refused code counts
-    toward the account's lock, so it tries these three and no more."""
+    A TOTP code is accepted once, and the service takes one step of clock drift either way. A person who signs
+    in to the console right after `govshare up` types the current code, so the demo signs in with the previous
+    step's code first, and only once per run (the session is kept in ``credentials.sessions`` while it has a
+    minute left). When that code was used too (`govshare up` restarted at once), it takes the current one, then
+    the next, then waits for the step after (saying so) instead of failing the start. Each refused code counts
+    toward the account's lock (five in a row), so it never tries more than four."""
+    held = credentials.sessions.get(username)
+    if held is not None and held[1] > time.time() + 60:
+        return held[0]
     account = credentials.accounts[username]
     totp = pyotp.TOTP(str(account["totp_secret"]))
     stub = persons_pb2_grpc.SessionServiceStub(channel)
     now, step = time.time(), totp.interval
-    attempts = ((totp.at(now), now), (totp.at(now + step), now), (totp.at(now + 2 * step), now - now % step + step))
+    attempts = [(totp.at(now + offset * step), now) for offset in (-1, 0, 1)]
+    attempts.append((totp.at(now + 2 * step), now - now % step + step))
     for code, due in attempts:
         if due > time.time():
             print(f"{username}'s authenticator codes were used moments ago: waiting {due - time.time():.0f} s for "
@@ -333,7 +344,9 @@ async def person_session(channel: grpc.aio.Channel, credentials: DemoCredentials
                 raise
             last = exc
             continue
-        return (("authorization", f"Bearer {response.session.token}"),)
+        metadata = (("authorization", f"Bearer {response.session.token}"),)
+        credentials.sessions[username] = (metadata, response.session.expire_time.ToSeconds())
+        return metadata
     raise last
 
 

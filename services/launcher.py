@@ -268,9 +268,10 @@ def _stop(processes: dict[str, subprocess.Popen]) -> None:
 
 def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Connection, keys: PlatformKeys,
                           credentials_path: Path, processes: dict[str, subprocess.Popen],
-                          supervisor: Supervisor) -> None:
+                          supervisor: Supervisor, sessions: dict[str, tuple[tuple, float]]) -> None:
     """The demo department's 前置机 (市人力资源和社会保障局, 社会保险参保信息) over a database of its own on the same
-    PostgreSQL server, in its own process like any department's, registered in the catalog on first start."""
+    PostgreSQL server, in its own process like any department's, registered in the catalog on first start
+    (with ``sessions``, the persons the seeding signed in, so the reviewer is not signed in a second time)."""
     from frontproc import demo as dept
     from services.demo import DemoCredentials
 
@@ -292,6 +293,7 @@ def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Con
     wait_until_serving(ports["frontproc"], processes["frontproc"])
     supervisor.watch("frontproc", _process_ended(processes, "frontproc"), spawn)
     credentials = DemoCredentials.load(credentials_path)
+    credentials.sessions.update(sessions)
     asyncio.run(dept.register_demo(connection.gateway, credentials, endpoint))
     if dept.RESOURCE_CODE not in credentials.resources.values():
         credentials.resources["社会保险参保信息"] = dept.RESOURCE_CODE
@@ -434,11 +436,13 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
         wait_until_answering(f"http://127.0.0.1:{ports['console']}/healthz", processes["console"])
         supervisor.watch("console", _process_ended(processes, "console"), spawn_console)
         credentials_path = data_dir / "demo-credentials.json"
+        sessions: dict[str, tuple[tuple, float]] = {}
         if not credentials_path.exists():
             print(f"seeding demo data ({persons} persons)…", flush=True)
             credentials = asyncio.run(seed_demo(connection.gateway, connection.database_url, persons=persons))
             credentials.save(credentials_path)
-        _start_demo_frontproc(data_dir, ports, connection, keys, credentials_path, processes, supervisor)
+            sessions = credentials.sessions
+        _start_demo_frontproc(data_dir, ports, connection, keys, credentials_path, processes, supervisor, sessions)
         connection.save()
         _print_banner(connection, credentials_path, started, console_url(ports))
         while not stopping:

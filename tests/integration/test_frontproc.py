@@ -127,9 +127,12 @@ def _query(platform, key: str, items=(), channel=None, system: str = "civil"):  
 async def _registered_and_granted(platform, department: Department) -> None:  # type: ignore[no-untyped-def]
     """Catalog entry with its endpoint (the catalog asks the 前置机 first), application, narrowed approval."""
     social = platform.credentials.systems["social"]
-    await dept.register(platform.gateway, social["system_id"], social["secret"],
-                        platform.person("authority", REVIEWER),
-                        department.endpoint)
+    reviewer = platform.person("authority", REVIEWER)
+
+    async def authority() -> tuple:
+        return reviewer
+
+    await dept.register(platform.gateway, social["system_id"], social["secret"], authority, department.endpoint)
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
     expire = timestamp_pb2.Timestamp()
     expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=90))

@@ -3,6 +3,7 @@ the documented commands run as printed; dead processes and embedded servers rest
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -17,11 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 from stdnum.cn import ric, uscc
 
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
+from services.authorization.person_credentials import TOTP_STEP_SECONDS
 from services.demo import DEMO_PASSWORD, demo_entries
 from services.foundation.synthetic import credit_code_of
 from services.launcher import free_port_base
@@ -107,6 +110,25 @@ def _stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
+def _assert_the_reviewers_current_code_is_free(data_dir: Path) -> None:
+    """A tester who signs in to the console as `authority.reviewer` right after the banner types the code
+    their authenticator shows now. The launcher signs that person in to publish the demo 前置机's entry; it
+    used to take this step's and the next step's codes (seeding, then registering, then again at every
+    restart), and the tester's code was refused as used for up to a minute."""
+    connection = json.loads((data_dir / "connection.json").read_text(encoding="utf-8"))
+
+    async def last_step() -> int:
+        database = await asyncpg.connect(connection["database_url"])
+        try:
+            return await database.fetchval('SELECT totp_last_step FROM "authorization".persons WHERE username = $1',
+                                           "authority.reviewer")
+        finally:
+            await database.close()
+
+    current = int(time.time() // TOTP_STEP_SECONDS)
+    assert asyncio.run(last_step()) < current, "the launcher used authority.reviewer's current code"
+
+
 def test_a_launcher_killed_outright_takes_its_processes_with_it_and_up_starts_again(tmp_path: Path) -> None:
     """``kill -9`` (or the OOM killer) on `govshare up` left the services, Envoy, the console, the 前置机 and
     Redis running unsupervised on the platform's ports: the next `govshare up` stopped at "port … is already in
@@ -117,6 +139,7 @@ def test_a_launcher_killed_outright_takes_its_processes_with_it_and_up_starts_ag
     second: subprocess.Popen | None = None
     try:
         _wait_for_banner(first, tmp_path / "first.log")
+        _assert_the_reviewers_current_code_is_free(data_dir)
         children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(first.pid)], capture_output=True,
                                                        text=True, check=False).stdout.split()]
         assert len(children) >= 8, children  # five services, Envoy, the console, the 前置机, Redis
@@ -128,6 +151,7 @@ def test_a_launcher_killed_outright_takes_its_processes_with_it_and_up_starts_ag
         assert not [pid for pid in children if _running(pid)]
         second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path)
         _wait_for_banner(second, tmp_path / "second.log")
+        _assert_the_reviewers_current_code_is_free(data_dir)
         assert _answers(Up(second, data_dir, base, tmp_path / "second.log", tmp_path))
     finally:
         for process in (first, second):
