@@ -8,18 +8,26 @@ sequence, so the one SystemStates every verifier keeps refuses persons' older to
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 import asyncpg
 
+from govshare.authorization.v1 import persons_pb2
 from services.authorization.store import SERVICE, Store, reset_second
 from services.runtime.admin_events import AdminEvent
-from services.runtime.errors import already_exists
+from services.runtime.errors import already_exists, permission_denied
 from services.runtime.person_secrets import SecretUnreadable, TotpSealer
 from services.runtime.system_states import DISABLED, SystemState
 
 #: The reason a person's tokens were cut (their roles changed, they signed out, their password was reset).
 RESET = "RESET"
+#: Taken by every change an administrator (a person) makes to a person, so that two administrators removing
+#: each other's ADMINISTRATOR role, or disabling each other, at the same moment cannot both succeed.
+ADMINISTRATORS_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-administrators").digest()[:8], "big",
+                                     signed=True)
+#: The role number an administrator holds (govshare.authorization.v1.PersonRole, as stored in ``roles``).
+_ADMINISTRATOR = persons_pb2.PERSON_ROLE_ADMINISTRATOR
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,10 @@ class PersonRecord:
 
 
 _SELECT = ("SELECT p.*, d.authority FROM persons p JOIN departments d ON d.code = p.department_code")
+
+
+#: A changed person and their token state (for the verifiers).
+_Changed = tuple[PersonRecord, tuple[str, SystemState]]
 
 
 def _person(row: asyncpg.Record) -> PersonRecord:
@@ -100,9 +112,13 @@ class PersonStore:
         return [(r["seq"], _person(r)) for r in rows]
 
     async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEvent | None,
-                     cut_tokens: str = "") -> tuple[PersonRecord, tuple[str, SystemState]] | None:
+                     cut_tokens: str = "", administrator: str = "") -> _Changed | None:
         """Applies ``SET assignments`` (parameters from $2) to the person; with ``cut_tokens`` (the reason),
-        their tokens issued until now are refused. None for an unknown id."""
+        their tokens issued until now are refused. None for an unknown id.
+
+        ``administrator``, the person making the change, must still be an enabled ADMINISTRATOR when it is made:
+        their token says they were when it was issued, and another administrator may have taken the role or
+        disabled them since (PERMISSION_DENIED then, and nothing changes)."""
         # Every change takes a new state version, so verifiers apply it (an enable as much as a disable).
         sets = [assignments, "update_time = now()", "state_version = nextval('system_state_version')"]
         params: list[object] = [person_id, *args]
@@ -110,6 +126,8 @@ class PersonStore:
             params += [reset_second(), cut_tokens]
             sets.append(f"not_before = ${len(params) - 1}, not_before_reason = ${len(params)}")
         async with self._store.pool.acquire() as conn, conn.transaction():
+            if administrator:
+                await self._still_administrator(conn, administrator)
             row = await conn.fetchrow(f"UPDATE persons SET {', '.join(sets)} WHERE id = $1 RETURNING *",
                                       *params)
             if row is None:
@@ -117,6 +135,17 @@ class PersonStore:
             if admin is not None:
                 await Store.append_admin(conn, SERVICE, [admin])
             return await self._one(conn, person_id), _state(row)
+
+    @staticmethod
+    async def _still_administrator(conn: asyncpg.Connection, person_id: str) -> None:
+        """Under the lock every administrator's change takes, so the check holds until the change commits."""
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", ADMINISTRATORS_LOCK)
+        if not await conn.fetchval("SELECT NOT disabled AND $2 = ANY(roles) FROM persons WHERE id = $1",
+                                   person_id, _ADMINISTRATOR):
+            raise permission_denied("ADMINISTRATOR_ONLY", "you are no longer an enabled 管理员 (ADMINISTRATOR): "
+                                                          "another administrator changed your account meanwhile, "
+                                                          "and this change was not made",
+                                    required_role="ADMINISTRATOR")
 
     async def seal_secrets(self, sealer: TotpSealer) -> tuple[int, int]:
         """Seals under the sealing key every TOTP secret stored in the clear (before sealing existed) or under an
@@ -139,8 +168,9 @@ class PersonStore:
             sealed += status == "UPDATE 1"
         return sealed, unreadable
 
-    async def disable(self, person_id: str, admin: AdminEvent) -> tuple[PersonRecord, tuple[str, SystemState]] | None:
-        return await self.update(person_id, "disabled = true", (), admin, cut_tokens=DISABLED)
+    async def disable(self, person_id: str, admin: AdminEvent, administrator: str = "") -> _Changed | None:
+        return await self.update(person_id, "disabled = true", (), admin, cut_tokens=DISABLED,
+                                 administrator=administrator)
 
     async def record_failure(self, person_id: str, max_failures: int, lock_seconds: int,
                              admin: AdminEvent) -> PersonRecord:

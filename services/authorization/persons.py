@@ -190,20 +190,22 @@ class Persons:
         roles = tuple(sorted(set(roles)))
         admin = AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),
                                                                       "before": list(role_names(person.roles))})
-        return await self._change(person.id, "roles = $2", (list(roles),), admin, RESET)
+        return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, RESET)
 
     async def disable(self, caller: Caller, person_id: str) -> PersonRecord:
         require_administrator(caller, "disable persons")
         person = await self.find(person_id)
         if person.id == caller.person_id:
             raise invalid_argument([FieldViolation("id", "an administrator cannot disable themselves")])
-        changed = await self._persons.disable(person.id, AdminEvent.by(caller, "person.disable", person.id))
+        changed = await self._persons.disable(person.id, AdminEvent.by(caller, "person.disable", person.id),
+                                              caller.person_id)
         return await self._announce(changed, person_id)
 
     async def enable(self, caller: Caller, person_id: str) -> PersonRecord:
         require_administrator(caller, "enable persons")
         person = await self.find(person_id)
-        return await self._change(person.id, "disabled = false", (), AdminEvent.by(caller, "person.enable", person.id))
+        return await self._change(caller, person.id, "disabled = false", (),
+                                  AdminEvent.by(caller, "person.enable", person.id))
 
     async def reset_password(self, caller: Caller, person_id: str, password: str) -> PersonRecord:
         require_administrator(caller, "reset passwords")
@@ -213,7 +215,7 @@ class Persons:
         # A person who had no local account gets one, and with it a TOTP secret (reset it to see its URI).
         secret = person.totp_secret or self._sealed(person.id, pc.new_totp_secret())
         password_hash = await asyncio.to_thread(pc.hash_password, password)
-        return await self._change(person.id, "password_hash = $2, totp_secret = $3, failed_attempts = 0,"
+        return await self._change(caller, person.id, "password_hash = $2, totp_secret = $3, failed_attempts = 0,"
                                   " lock_until = NULL", (password_hash, secret),
                                   AdminEvent.by(caller, "person.reset_password", person.id), RESET)
 
@@ -224,7 +226,7 @@ class Persons:
             raise invalid_argument([FieldViolation("id", "this person has no local account (OpenID Connect only): "
                                                          "set a password first")])
         secret = pc.new_totp_secret()
-        changed = await self._change(person.id, "totp_secret = $2, totp_last_step = 0",
+        changed = await self._change(caller, person.id, "totp_secret = $2, totp_last_step = 0",
                                      (self._sealed(person.id, secret),),
                                      AdminEvent.by(caller, "person.reset_totp", person.id), RESET)
         return changed, pc.provisioning_uri(secret, changed.username)
@@ -232,12 +234,13 @@ class Persons:
     async def unlock(self, caller: Caller, person_id: str) -> PersonRecord:
         require_administrator(caller, "unlock persons")
         person = await self.find(person_id)
-        return await self._change(person.id, "failed_attempts = 0, lock_until = NULL", (),
+        return await self._change(caller, person.id, "failed_attempts = 0, lock_until = NULL", (),
                                   AdminEvent.by(caller, "person.unlock", person.id))
 
-    async def _change(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEvent,
-                      cut_tokens: str = "") -> PersonRecord:
-        changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens)
+    async def _change(self, caller: Caller, person_id: str, assignments: str, args: tuple[object, ...],
+                      admin: AdminEvent, cut_tokens: str = "") -> PersonRecord:
+        """An administrator's change; a person making it must still be one when it commits (the store checks)."""
+        changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens, caller.person_id)
         return await self._announce(changed, person_id)
 
     async def _announce(self, changed: object, person_id: str) -> PersonRecord:

@@ -329,3 +329,36 @@ async def test_an_administrator_can_neither_disable_themselves_nor_drop_their_ow
     removed = await _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
         id=admin.id, roles=[persons_pb2.PERSON_ROLE_AUDITOR]), metadata=platform.metadata("authority"), timeout=10)
     assert list(removed.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]
+
+
+@pytest.mark.parametrize("change", ["roles", "disable"])
+async def test_two_administrators_removing_each_other_at_once_leave_one_administrator(  # type: ignore[no-untyped-def]
+        platform, change: str) -> None:
+    """Each check passed on its own (neither removes their own role), and both changes used to commit: the
+    platform was left without an administrator. The second now finds its maker no longer one."""
+    first, first_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    second, second_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    sessions = await asyncio.gather(sign_in(platform, first, first_totp), sign_in(platform, second, second_totp))
+
+    def remove(target: persons_pb2.Person, session: persons_pb2.Session):  # type: ignore[no-untyped-def]
+        if change == "roles":
+            return _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+                id=target.id, roles=[persons_pb2.PERSON_ROLE_AUDITOR]), metadata=bearer(session), timeout=10)
+        return _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=target.id),
+                                              metadata=bearer(session), timeout=10)
+
+    results = await asyncio.gather(remove(second, sessions[0]), remove(first, sessions[1]), return_exceptions=True)
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 1, results
+    assert isinstance(refused[0], grpc.aio.AioRpcError), refused
+    # PERMISSION_DENIED when both were in flight together; UNAUTHENTICATED when the first had already cut the
+    # other's token (a change of roles, or disabling, ends the person's sessions).
+    assert refused[0].code() in (grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED), refused[0]
+    if refused[0].code() == grpc.StatusCode.PERMISSION_DENIED:
+        assert "no longer an enabled 管理员" in (refused[0].details() or "")
+    persons = [(await _admin(platform).GetPerson(persons_pb2.GetPersonRequest(id=p.id),
+                                                 metadata=platform.metadata("authority"), timeout=10)).person
+               for p in (first, second)]
+    still = [p for p in persons if persons_pb2.PERSON_ROLE_ADMINISTRATOR in p.roles
+             and p.state == persons_pb2.PERSON_STATE_ACTIVE]
+    assert len(still) == 1, persons
