@@ -343,12 +343,17 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
     if connection.data_dir != (Path.cwd() / ".govshare").resolve():
         print(f"  export GOVSHARE_DATA_DIR={connection.data_dir}")
     print(f"  govshare query 102001/000001 {credit_code_of(0, seed)}    # unconditional; legal_representative masked")
-    print(f"  govshare query 101001/000001 {citizen}    # conditional: the basic items ({', '.join(basic)}) only")
-    print(f"  govshare query 101001/000001 {citizen} --items {','.join(basic)},{restricted}"
-          "    # refused: NOT_GRANTED (needs an approved application)")
-    print(f"  govshare verify 101001/000001 {citizen} name={someone['name']}")
-    print(f"  govshare query 202001/000001 {citizen} --system civil    # from the 人社局's 前置机: refused until "
-          "granted (docs/frontproc.md)")
+    if not data.get("persons"):
+        # Examples by a citizen's ID would all answer RECORD_NOT_FOUND: say why instead of printing them.
+        print("  (no citizens were loaded (--persons 0), so there is no ID number to query by: start on a new data "
+              "directory with --persons 1 or more for the examples by ID number)")
+    else:
+        print(f"  govshare query 101001/000001 {citizen}    # conditional: the basic items ({', '.join(basic)}) only")
+        print(f"  govshare query 101001/000001 {citizen} --items {','.join(basic)},{restricted}"
+              "    # refused: NOT_GRANTED (needs an approved application)")
+        print(f"  govshare verify 101001/000001 {citizen} name={someone['name']}")
+        print(f"  govshare query 202001/000001 {citizen} --system civil    # from the 人社局's 前置机: refused until "
+              "granted (docs/frontproc.md)")
     print("Ctrl-C stops everything.\n", flush=True)
 
 

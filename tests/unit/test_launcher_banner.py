@@ -1,0 +1,43 @@
+"""The banner `govshare up` prints: its example commands must answer on the data it loaded."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from services.connection import Connection
+from services.demo import DemoCredentials
+from services.foundation.synthetic import citizen_id_of, credit_code_of
+from services.launcher import _print_banner
+
+
+def _banner(tmp_path: Path, capsys: pytest.CaptureFixture[str], persons: int) -> str:
+    credentials = DemoCredentials(gateway="127.0.0.1:50051", persons=persons,
+                                  systems={"civil": {"system_id": "sys-0123456789abcdef", "secret": "s",
+                                                     "department": "111101000MB00000072", "name": "市民政局"}},
+                                  resources={"人口基本信息": "101001/000001"})
+    credentials.save(tmp_path / "demo-credentials.json")
+    connection = Connection(data_dir=tmp_path, gateway="127.0.0.1:50051", zone="extranet", pid=os.getpid(),
+                            database_url="postgresql://govshare:pg-pass-9f3@127.0.0.1/govshare")
+    _print_banner(connection, tmp_path / "demo-credentials.json", time.monotonic())
+    return capsys.readouterr().out
+
+
+def test_the_banner_offers_queries_by_a_loaded_citizens_id_number(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    banner = _banner(tmp_path, capsys, persons=10)
+    assert f"govshare query 101001/000001 {citizen_id_of(0, 42)}" in banner
+    assert f"govshare query 102001/000001 {credit_code_of(0, 42)}" in banner
+    assert "pg-pass-9f3" not in banner  # the database URL's password
+
+
+def test_without_citizens_the_banner_says_why_instead_of_queries_that_find_nobody(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare up --persons 0` printed queries by an ID number that no record has (RECORD_NOT_FOUND)."""
+    banner = _banner(tmp_path, capsys, persons=0)
+    assert citizen_id_of(0, 42) not in banner
+    assert "no citizens were loaded (--persons 0)" in banner
+    assert f"govshare query 102001/000001 {credit_code_of(0, 42)}" in banner  # companies are loaded regardless
