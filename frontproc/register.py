@@ -9,6 +9,7 @@ serves the entry (ProviderService.Describe).
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -29,11 +30,28 @@ _EDITABLE = ("name", "summary", "category", "subject", "provider_name", "format_
 def read_entry(path: str) -> cat.Entry:
     """The entry in the JSON file ``path``; ConfigError saying what is wrong with it."""
     try:
-        return json_format.Parse(Path(path).read_text(encoding="utf-8"), cat.Entry())
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the entry ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): save the entry as UTF-8 JSON") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    # json_format takes any JSON value: an array (a list of entries, say) became an empty entry, and the catalog
+    # then listed every field as missing instead of saying what was wrong with the file.
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the entry must be one JSON object (govshare.catalog.v1.Entry), not "
+                          f"{_JSON_KINDS.get(type(document), type(document).__name__)}")
+    try:
+        return json_format.ParseDict(document, cat.Entry())
     except json_format.ParseError as exc:
         raise ConfigError(f"{path}: not a catalog entry: {exc}") from None
+
+
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
 
 
 async def submit(config: FrontprocConfig, entry: cat.Entry) -> cat.Entry:

@@ -183,3 +183,25 @@ def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path:
         parse(text, "dept.yaml")
     assert (f"dept.yaml:{_line_of(text, 'listen: 127.0.0.1:99999')}: listen: the port must be between 0 and 65535, "
             "got 99999") in str(error.value)
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b'[{"code": "202001/000001"}]', "must be one JSON object (govshare.catalog.v1.Entry), not an array"),
+    (b'"202001/000001"', "not a string"),
+    (b"null", "not null"),
+    (b"42", "not a number"),
+    (b'{"code": "202001/000001",}', "not JSON: Expecting property name enclosed in double quotes at line 1 column 26"),
+    (b'{"code": "\xb9\xab\xb0\xb2"}', "not UTF-8 text (byte 10)"),
+    (b'{"colour": "red"}', 'not a catalog entry: Message type "govshare.catalog.v1.Entry" has no field named "colour"'),
+])
+def test_an_entry_file_that_is_not_one_entry_is_refused_saying_what_it_is(tmp_path: Path, content: bytes,
+                                                                           said: str) -> None:
+    """`govshare submit-entry --entry` took a JSON array as an empty entry (the catalog then listed every field
+    as missing), and a GBK-encoded file ended in a traceback."""
+    from frontproc.register import read_entry
+
+    path = tmp_path / "entry.json"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as refused:
+        read_entry(str(path))
+    assert said in str(refused.value) and str(path) in str(refused.value)
