@@ -15,6 +15,7 @@ import secrets
 import urllib.parse
 from typing import Any
 
+import grpc
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -267,10 +268,13 @@ async def systems(console: Console, request: Request, session: Session) -> Respo
             answer, problem = await _call(console, session, directory.DisableSystem,
                                           directory_pb2.DisableSystemRequest(id=system_id))
             done = "已停用业务系统 {}（{}）：它不能再获取令牌，已持有的令牌立即失效。"
-        else:
+        elif action == "enable":
             answer, problem = await _call(console, session, directory.EnableSystem,
                                           directory_pb2.EnableSystemRequest(id=system_id))
             done = "已启用业务系统 {}（{}）：它可以重新获取令牌。"
+        else:  # not a button of the page: any other value used to enable the system
+            return _refused(console, request, Problem("未知的操作，请从业务系统页面重新选择。",
+                                                      code=grpc.StatusCode.INVALID_ARGUMENT))
         if problem:
             return _refused(console, request, problem)
         back = "/systems" + (f"?{request.url.query}" if request.url.query else "")

@@ -167,7 +167,7 @@ async def test_departments_and_systems_are_listed_and_a_system_disabled_and_enab
     await shot(admin, console_server, "56_departments")
     # A system of its own (disabling a demo system would cut the tokens other tests hold).
     name = f"测试系统{int(time.time() * 1000) % 10**8}"
-    await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateSystem(
+    created = await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateSystem(
         directory_pb2.CreateSystemRequest(system=directory_pb2.System(
             name=name, department_code=platform.credentials.systems["civil"]["department"])),
         metadata=platform.metadata("authority"), timeout=10)
@@ -180,6 +180,13 @@ async def test_departments_and_systems_are_listed_and_a_system_disabled_and_enab
     assert f"已停用业务系统 {name}" in await admin.locator(".flash").inner_text()
     await _accessible(admin)
     await shot(admin, console_server, "58_systems")
+    # An action no button sends is refused; it used to enable the system.
+    token = await admin.locator("input[name=csrf_token]").first.get_attribute("value")
+    forged = await admin.request.post("/systems", form={"csrf_token": token or "", "id": created.system.id,
+                                                        "action": "rotate"})
+    assert forged.status == 400 and "未知的操作" in await forged.text()
+    await admin.reload()
+    assert await admin.get_by_role("button", name=f"启用{name}").count() == 1  # still disabled
     await admin.get_by_role("button", name=f"启用{name}").click()
     assert f"已启用业务系统 {name}" in await admin.locator(".flash").inner_text()
     assert await admin.get_by_role("button", name=f"停用{name}").count() == 1
