@@ -15,7 +15,6 @@ import secrets
 import urllib.parse
 from typing import Any
 
-import grpc
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,7 +23,7 @@ from starlette.routing import Route
 from console import forms, labels
 from console.app import Console, login_redirect, signed_in
 from console.errors import Problem
-from console.pages import _call, _done, _expired, _page_token, _refused, _status, _text
+from console.pages import _call, _choice, _done, _expired, _page_token, _refused, _status, _text, _unknown_action
 from console.sessions import Session
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
 
@@ -262,19 +261,18 @@ async def systems(console: Console, request: Request, session: Session) -> Respo
     """Business systems (by department), each with the state change DirectoryService offers."""
     if request.method == "POST":
         form = await request.form()
-        system_id, action = _text(form, "id"), _text(form, "action")
+        system_id, action = _text(form, "id"), _choice(form, "action", "disable", "enable")
         directory = _directory(console)
+        if not action:
+            return _unknown_action(console, request)
         if action == "disable":
             answer, problem = await _call(console, session, directory.DisableSystem,
                                           directory_pb2.DisableSystemRequest(id=system_id))
             done = "已停用业务系统 {}（{}）：它不能再获取令牌，已持有的令牌立即失效。"
-        elif action == "enable":
+        else:
             answer, problem = await _call(console, session, directory.EnableSystem,
                                           directory_pb2.EnableSystemRequest(id=system_id))
             done = "已启用业务系统 {}（{}）：它可以重新获取令牌。"
-        else:  # not a button of the page: any other value used to enable the system
-            return _refused(console, request, Problem("未知的操作，请从业务系统页面重新选择。",
-                                                      code=grpc.StatusCode.INVALID_ARGUMENT))
         if problem:
             return _refused(console, request, problem)
         back = "/systems" + (f"?{request.url.query}" if request.url.query else "")

@@ -112,6 +112,22 @@ def _text(form: FormData, name: str) -> str:
     return str(form.get(name, "")).strip()
 
 
+#: What a page says to a post whose button value is none of its buttons'.
+UNKNOWN_ACTION = "未知的操作，请回到页面，用页面上的按钮重新操作。"
+
+
+def _choice(form: FormData, name: str, *values: str) -> str:
+    """Which of the page's buttons ``name`` was pressed, or "" for none of them (a post no button of the page
+    sends: scripted, forged or from an older page), which the caller refuses instead of taking the value it
+    tests last for granted, as these pages did (any decision but "publish" returned an entry)."""
+    value = _text(form, name)
+    return value if value in values else ""
+
+
+def _unknown_action(console: Console, request: Request) -> Response:
+    return _refused(console, request, Problem(UNKNOWN_ACTION, code=grpc.StatusCode.INVALID_ARGUMENT))
+
+
 def _quota(form: FormData) -> int | None:
     """The quota typed (full-width digits too), None when blank or not a whole number an int64 holds."""
     return forms.number(_text(form, "quota"), forms.INT64_MAX)
@@ -303,7 +319,10 @@ async def draft_submit(console: Console, request: Request, session: Session) -> 
 async def review(console: Console, request: Request, session: Session) -> Response:
     if request.method == "POST":
         form = await request.form()
-        code, decision, reason = _text(form, "code"), _text(form, "decision"), _text(form, "reason")
+        code, reason = _text(form, "code"), _text(form, "reason")
+        decision = _choice(form, "decision", "publish", "return")
+        if not decision:
+            return _unknown_action(console, request)
         if decision == "return" and not reason:
             return await _review_list(console, request, session, {code: "退回时必须填写退回理由，说明需要如何修改。"})
         answer, problem = await _call(console, session, console.services.catalog.ReviewEntry,
@@ -422,7 +441,9 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
     if request.method == "POST":
         form = await request.form()
         target = _text(form, "id")
-        decision, reason = _text(form, "decision"), _text(form, "reason")
+        decision, reason = _choice(form, "decision", "approve", "refuse"), _text(form, "reason")
+        if not decision:
+            return _unknown_action(console, request)
         if decision == "refuse" and not reason:
             errors["reason"] = "拒绝时必须填写理由，理由将告知申请部门。"
         errors |= _quota_error(form, "quota")
@@ -474,7 +495,11 @@ async def coordination(console: Console, request: Request, session: Session) -> 
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form()
-        app_id, grant, reason = _text(form, "id"), _text(form, "decision") == "grant", _text(form, "reason")
+        app_id, reason = _text(form, "id"), _text(form, "reason")
+        decision = _choice(form, "decision", "grant", "refuse")
+        if not decision:
+            return _unknown_action(console, request)
+        grant = decision == "grant"
         if not reason:
             errors["reason"] = "请填写协调意见（理由）。"
         else:
@@ -514,7 +539,9 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form()
-        grant_id, action, reason = _text(form, "id"), _text(form, "action"), _text(form, "reason")
+        grant_id, action, reason = _text(form, "id"), _choice(form, "action", "update", "revoke"), _text(form, "reason")
+        if not action:
+            return _unknown_action(console, request)
         if action == "revoke":
             if not reason:
                 errors["reason"] = "撤销授权时必须填写理由。"
@@ -570,7 +597,9 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
     errors: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form()
-        kind, target = _text(form, "kind"), _text(form, "id")
+        kind, target = _choice(form, "kind", "dispute", "conflict"), _text(form, "id")
+        if not kind:
+            return _unknown_action(console, request)
         if kind == "dispute":
             text = _text(form, "answer")
             if not text:

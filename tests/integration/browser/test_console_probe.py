@@ -51,7 +51,7 @@ async def test_an_odd_quota_is_shown_beside_its_field_not_a_500(context, console
     session = system_session(console_server, platform, "police")
     for odd in ODD_QUOTAS:
         answer = await context.request.post("/grants", headers=_as(session), form={
-            "csrf_token": session.csrf, "id": "g-unknown", "action": "adjust", "quota": odd})
+            "csrf_token": session.csrf, "id": "g-unknown", "action": "update", "quota": odd})
         text = await answer.text()
         assert answer.status == 400, (odd[:20], answer.status, text[:300])
         assert "调用上限请填写" in text
@@ -61,6 +61,26 @@ async def test_an_odd_quota_is_shown_beside_its_field_not_a_500(context, console
     answer = await context.request.post("/disputes", headers=_as(session), form={
         "csrf_token": session.csrf, "kind": "conflict", "id": "²", "note": "x"})
     assert answer.status < 500, (await answer.text())[:300]
+
+
+@pytest.mark.parametrize(("path", "form"), [
+    ("/review", {"code": "101001/000001", "decision": "", "reason": "理由"}),
+    ("/review", {"code": "101001/000001", "decision": "PUBLISH", "reason": "理由"}),
+    ("/replies", {"id": "a-unknown", "decision": "reject", "reason": "理由"}),
+    ("/coordination", {"id": "a-unknown", "decision": "yes", "reason": "理由"}),
+    ("/grants", {"id": "g-unknown", "action": "adjust", "reason": "理由"}),
+    ("/disputes", {"id": "1", "kind": "other", "answer": "已核实"}),
+    ("/systems", {"id": "sys-0000000000000000", "action": "rotate"}),
+])
+async def test_a_post_no_button_of_the_page_sends_is_refused_not_taken_for_one(  # type: ignore[no-untyped-def]
+        context, console_server, platform, path: str, form: dict[str, str]) -> None:
+    """Each page took any decision but its first button's for its second (an entry returned, an application
+    refused, a system enabled) when a post carried no value, or one no button sends."""
+    session = system_session(console_server, platform, "authority")
+    answer = await context.request.post(path, headers=_as(session), form={"csrf_token": session.csrf, **form})
+    text = await answer.text()
+    assert answer.status == 400, (path, answer.status, text[:300])
+    assert "未知的操作" in text
 
 
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
