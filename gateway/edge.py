@@ -303,6 +303,10 @@ def _jwt_authn(table: RoutingTable, jwks_url: str) -> dict[str, object]:
                                                                       "max_interval": "3s"}},
             },
             "forward": True,
+            # The scheme is case-insensitive (RFC 9110 §11.1), and Envoy matches the prefix as written: a client
+            # sending "bearer <token>" was told its token was missing. The backends accept any case already.
+            "from_headers": [{"name": "authorization", "value_prefix": f"{scheme} "}
+                             for scheme in ("Bearer", "bearer", "BEARER")],
             "clock_skew_seconds": LEEWAY_SECONDS,
             # Off unless configured: without it every call pays an EdDSA verification and a JSON parse of the
             # token. A cached token is still checked for expiry on every lookup (Envoy's JwtCache), and every

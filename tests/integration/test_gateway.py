@@ -318,6 +318,18 @@ async def test_a_valid_token_reaches_the_backend_which_verifies_it_again(
     assert reply.entry.provider_department_code == who.department_code
 
 
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER"])
+async def test_the_scheme_is_case_insensitive_as_http_says(channel: grpc.aio.Channel, keys: PlatformKeys,
+                                                           scheme: str) -> None:
+    """RFC 9110 §11.1: a client sending "bearer <token>" was told "Jwt is missing" by the edge (Envoy matches
+    the prefix as written), while every backend took it."""
+    who = caller()
+    token_text = dict(bearer(keys, who))["authorization"].removeprefix("Bearer ")
+    reply = await get_entry(channel)(catalog_pb2.GetEntryRequest(code="101001/000001"),
+                                     metadata=(("authorization", f"{scheme} {token_text}"),))
+    assert reply.entry.name == who.system_id
+
+
 async def test_issue_token_passes_without_a_token(channel: grpc.aio.Channel) -> None:
     stub = token_pb2_grpc.TokenServiceStub(channel)
     reply = await stub.IssueToken(token_pb2.IssueTokenRequest(system_id="sys-1", secret="s"))
