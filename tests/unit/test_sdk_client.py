@@ -398,6 +398,67 @@ def test_purpose_names_map_to_the_proto_enum() -> None:
         Purpose("curiosity")
 
 
+#: Arguments Python lets through that cannot mean anything, and what the client says of each.
+_ODD_ARGUMENTS = [
+    ("query", {"items": "name"}, TypeError, "items must be a list of strings, e.g. ['name'], not one str"),
+    ("query", {"items": ["name", None]}, TypeError, "items[1] must be a str, not NoneType"),
+    ("query", {"key": 110101}, TypeError, "key must be a str, not int"),
+    ("query", {"purpose": "curiosity"}, ValueError, "purpose 'curiosity' is not one of administrative_basis,"),
+    ("query", {"purpose_text": 2026}, TypeError, "purpose_text must be a str, not int"),
+    ("query", {"timeout": 0}, ValueError, "timeout must be a positive, finite number of seconds, not 0"),
+    ("query", {"timeout": float("nan")}, ValueError, "timeout must be a positive, finite number of seconds"),
+    ("batch_query", {"keys": "110101199003077777"}, TypeError, "keys must be a list of strings"),
+    ("verify", {"claims": {"registered_capital": 200}}, TypeError, "claims['registered_capital'] must be a str"),
+    ("verify", {"claims": ["name"]}, TypeError, "claims must be a mapping of item name to claimed value"),
+    ("export", {"items": b"name"}, TypeError, "items must be a list of strings"),
+]
+
+
+def _call_arguments(method: str, odd: dict[str, object]) -> dict[str, object]:
+    arguments: dict[str, object] = {"resource_code": "102001/000001", "purpose": "work_reference"}
+    arguments.update({"query": {"key": "k"}, "batch_query": {"keys": ["k"]}, "verify": {"key": "k", "claims": {}},
+                      "export": {}}[method])
+    return {**arguments, **odd}
+
+
+@pytest.mark.parametrize(("method", "odd", "error", "said"), _ODD_ARGUMENTS)
+def test_arguments_that_cannot_mean_anything_are_refused_before_sending(method: str, odd: dict[str, object],
+                                                                         error: type, said: str) -> None:
+    """``items="name"`` went out as the items n, a, m, e; ``[None]`` and a claim of 200 raised protobuf's "bad
+    argument type for built-in operation"; a timeout of 0 was a DEADLINE_EXCEEDED. Nothing is sent here: the
+    endpoint listens nowhere."""
+    with make_client("127.0.0.1:1") as client, pytest.raises(error) as refused:
+        result = getattr(client, method)(**_call_arguments(method, odd))
+        list(result) if method == "export" else None
+    assert said in str(refused.value)
+
+
+@pytest.mark.parametrize(("method", "odd", "error", "said"), _ODD_ARGUMENTS)
+async def test_the_async_client_refuses_the_same_arguments(method: str, odd: dict[str, object], error: type,
+                                                           said: str) -> None:
+    client = AsyncClient("127.0.0.1:1", "sys-1", "secret", plaintext=True)
+    try:
+        with pytest.raises(error) as refused:
+            call = getattr(client, method)(**_call_arguments(method, odd))
+            if method == "export":
+                async for _ in call:
+                    pass
+            else:
+                await call
+        assert said in str(refused.value)
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize("timeout", [0, -5, float("inf")])
+def test_a_client_default_deadline_that_has_passed_is_refused(timeout: float) -> None:
+    with pytest.raises(ValueError, match="timeout must be a positive"):
+        Client("127.0.0.1:1", "sys-1", "secret", plaintext=True, timeout=timeout)
+    with pytest.raises(ValueError, match=r"timeouts\['/govshare.query.v1.QueryService/Query'\] must be a positive"):
+        Client("127.0.0.1:1", "sys-1", "secret", plaintext=True,
+               timeouts={"/govshare.query.v1.QueryService/Query": timeout})
+
+
 def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("GOVSHARE_ENDPOINT", "GOVSHARE_SYSTEM_ID", "GOVSHARE_SYSTEM_SECRET"):
         monkeypatch.delenv(name, raising=False)

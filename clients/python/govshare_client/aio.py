@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from govshare_client import _requests as build
 from govshare_client._tokens import AsyncTokenSource
 from govshare_client.client import (
     DEFAULT_TIMEOUT,
@@ -24,7 +25,7 @@ from govshare_client.client import (
     connection_settings,
 )
 from govshare_client.errors import GovshareError, Unavailable, error_from_status, from_rpc_error
-from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
+from govshare_client.pb.query.v1 import query_pb2_grpc
 from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
 
 ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
@@ -99,6 +100,7 @@ class AsyncClient:
                  sleep: Callable[[float], Any] = asyncio.sleep) -> None:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
+        timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts)
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random())
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
         if credentials is None:
@@ -118,33 +120,30 @@ class AsyncClient:
     async def query(self, resource_code: str, key: str, items: Sequence[str] | None = None, *,
                     purpose: Purpose | str, purpose_text: str = "",
                     timeout: float | None = None) -> QueryResult:  # noqa: ASYNC109 (the gRPC deadline)
-        request = query_pb2.QueryRequest(resource_code=resource_code, key=key, items=list(items or ()),
-                                         purpose=Purpose(purpose).to_proto(purpose_text))
+        request = build.query_request(resource_code, key, items, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return QueryResult.from_proto(await stub.Query(request, timeout=timeout))
+        return QueryResult.from_proto(await stub.Query(request, timeout=build.timeout_of(timeout)))
 
     async def batch_query(self, resource_code: str, keys: Sequence[str], items: Sequence[str] | None = None, *,
                           purpose: Purpose | str, purpose_text: str = "",
                           timeout: float | None = None) -> BatchQueryResult:  # noqa: ASYNC109 (the gRPC deadline)
-        request = query_pb2.BatchQueryRequest(resource_code=resource_code, keys=list(keys), items=list(items or ()),
-                                              purpose=Purpose(purpose).to_proto(purpose_text))
+        request = build.batch_query_request(resource_code, keys, items, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return BatchQueryResult.from_proto(await stub.BatchQuery(request, timeout=timeout))
+        return BatchQueryResult.from_proto(await stub.BatchQuery(request, timeout=build.timeout_of(timeout)))
 
     async def verify(self, resource_code: str, key: str, claims: Mapping[str, str], *,
                      purpose: Purpose | str = Purpose.DATA_VERIFICATION, purpose_text: str = "",
                      timeout: float | None = None) -> VerifyResult:  # noqa: ASYNC109 (the gRPC deadline)
-        request = query_pb2.VerifyRequest(resource_code=resource_code, key=key, claims=dict(claims),
-                                          purpose=Purpose(purpose).to_proto(purpose_text))
+        request = build.verify_request(resource_code, key, claims, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return VerifyResult.from_proto(await stub.Verify(request, timeout=timeout))
+        return VerifyResult.from_proto(await stub.Verify(request, timeout=build.timeout_of(timeout)))
 
     async def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
                      purpose_text: str = "",
                      timeout: float | None = None) -> AsyncIterator[ExportRow]:  # noqa: ASYNC109 (the gRPC deadline)
         """As :meth:`govshare_client.Client.export`, as an async iterator."""
-        request = query_pb2.ExportRequest(resource_code=resource_code, items=list(items or ()),
-                                          purpose=Purpose(purpose).to_proto(purpose_text))
+        request = build.export_request(resource_code, items, purpose, purpose_text)
+        timeout = build.timeout_of(timeout)
         try:
             async for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
                 for row in page.rows:

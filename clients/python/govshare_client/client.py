@@ -19,9 +19,10 @@ from typing import Any, NamedTuple, TypeVar
 
 import grpc
 
+from govshare_client import _requests as build
 from govshare_client._tokens import TokenSource
 from govshare_client.errors import GovshareError, Unavailable, error_from_status, from_rpc_error
-from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
+from govshare_client.pb.query.v1 import query_pb2_grpc
 from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
 
 #: Deadline of a unary call (all its attempts together) when the caller gives none.
@@ -226,6 +227,7 @@ class Client:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
+        timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts)
         options = list(options)
         if credentials is None:
             self._base = grpc.insecure_channel(endpoint, options=options)
@@ -250,34 +252,33 @@ class Client:
               purpose_text: str = "", timeout: float | None = None) -> QueryResult:
         """One record's granted items (all of them when ``items`` is None), e.g.
         ``client.query("102001/000001", credit_code, purpose="work_reference", purpose_text="案号 2026-001")``."""
-        request = query_pb2.QueryRequest(resource_code=resource_code, key=key, items=list(items or ()),
-                                         purpose=Purpose(purpose).to_proto(purpose_text))
-        return QueryResult.from_proto(self.stub(query_pb2_grpc.QueryServiceStub).Query(request, timeout=timeout))
+        request = build.query_request(resource_code, key, items, purpose, purpose_text)
+        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        return QueryResult.from_proto(stub.Query(request, timeout=build.timeout_of(timeout)))
 
     def batch_query(self, resource_code: str, keys: Sequence[str], items: Sequence[str] | None = None, *,
                     purpose: Purpose | str, purpose_text: str = "",
                     timeout: float | None = None) -> BatchQueryResult:
         """Up to 1000 keys in one call, each answered on its own (a bad key has ``error``, not an exception)."""
-        request = query_pb2.BatchQueryRequest(resource_code=resource_code, keys=list(keys), items=list(items or ()),
-                                              purpose=Purpose(purpose).to_proto(purpose_text))
+        request = build.batch_query_request(resource_code, keys, items, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return BatchQueryResult.from_proto(stub.BatchQuery(request, timeout=timeout))
+        return BatchQueryResult.from_proto(stub.BatchQuery(request, timeout=build.timeout_of(timeout)))
 
     def verify(self, resource_code: str, key: str, claims: Mapping[str, str], *,
                purpose: Purpose | str = Purpose.DATA_VERIFICATION, purpose_text: str = "",
                timeout: float | None = None) -> VerifyResult:
         """Whether each claimed value matches the record (核验): match / mismatch / no_record, never the data."""
-        request = query_pb2.VerifyRequest(resource_code=resource_code, key=key, claims=dict(claims),
-                                          purpose=Purpose(purpose).to_proto(purpose_text))
-        return VerifyResult.from_proto(self.stub(query_pb2_grpc.QueryServiceStub).Verify(request, timeout=timeout))
+        request = build.verify_request(resource_code, key, claims, purpose, purpose_text)
+        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        return VerifyResult.from_proto(stub.Verify(request, timeout=build.timeout_of(timeout)))
 
     def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
                purpose_text: str = "", timeout: float | None = None) -> Iterator[ExportRow]:
         """Every record of a resource your grant lets you download (批量下载), streamed row by row; a refusal
         or a failure mid-stream raises GovshareError. Not retried (rows already read would come again), and
         no deadline unless ``timeout`` is given: a large export rightly takes long."""
-        request = query_pb2.ExportRequest(resource_code=resource_code, items=list(items or ()),
-                                          purpose=Purpose(purpose).to_proto(purpose_text))
+        request = build.export_request(resource_code, items, purpose, purpose_text)
+        timeout = build.timeout_of(timeout)
         try:
             for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
                 for row in page.rows:

@@ -1,0 +1,103 @@
+"""The requests both clients send, built from Python arguments and checked before anything is sent.
+
+A mistake Python would let through is refused here with a ``TypeError`` or ``ValueError`` naming the
+argument, instead of reaching the platform as something else: ``items="name"`` became the four items
+``n``, ``a``, ``m``, ``e``; ``items=[None]`` or a claim of ``5`` raised protobuf's "bad argument type for
+built-in operation"; a timeout of 0 or below was a DEADLINE_EXCEEDED no call could avoid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from govshare_client.pb.common.v1 import common_pb2
+from govshare_client.pb.query.v1 import query_pb2
+from govshare_client.results import Purpose
+
+
+def text(value: str, argument: str) -> str:
+    """A str argument (a resource code, a key); None is "" (the platform then says it is required)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TypeError(f"{argument} must be a str, not {type(value).__name__}")
+    return value
+
+
+def strings(value: Iterable[str] | None, argument: str) -> list[str]:
+    """A list of strings (item names, keys), or TypeError naming the argument and the element at fault."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{argument} must be a list of strings, e.g. [{value!r}], not one {type(value).__name__}")
+    listed = list(value)
+    for index, element in enumerate(listed):
+        if not isinstance(element, str):
+            raise TypeError(f"{argument}[{index}] must be a str, not {type(element).__name__}")
+    return listed
+
+
+def claims_of(claims: Mapping[str, str]) -> dict[str, str]:
+    """Claimed values by item name; each a str, as the record holds it (a number claimed is written as text)."""
+    if not isinstance(claims, Mapping):
+        raise TypeError(f"claims must be a mapping of item name to claimed value, not {type(claims).__name__}")
+    for item, value in claims.items():
+        if not isinstance(item, str):
+            raise TypeError(f"claims: the item name {item!r} must be a str, not {type(item).__name__}")
+        if not isinstance(value, str):
+            raise TypeError(f"claims[{item!r}] must be a str (the value as the record holds it, e.g. "
+                            f"{str(value)!r}), not {type(value).__name__}")
+    return dict(claims)
+
+
+def purpose_of(purpose: Purpose | str, purpose_text: str) -> common_pb2.Purpose:
+    """The declared purpose; ValueError listing the four there are."""
+    try:
+        chosen = Purpose(purpose)
+    except ValueError:
+        choices = ", ".join(p.value for p in Purpose)
+        raise ValueError(f"purpose {purpose!r} is not one of {choices} (or a Purpose)") from None
+    return chosen.to_proto(text(purpose_text, "purpose_text"))
+
+
+def timeout_of(timeout: float | None, argument: str = "timeout") -> float | None:
+    """A deadline in seconds, or None; a deadline that has passed before the call starts is a ValueError."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"{argument} must be a number of seconds, not {type(timeout).__name__}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"{argument} must be a positive, finite number of seconds, not {timeout!r}")
+    return float(timeout)
+
+
+def timeouts_of(timeouts: Mapping[str, float]) -> dict[str, float]:
+    """Per-method deadlines (full method path → seconds), each checked as a timeout."""
+    return {method: timeout_of(seconds, f"timeouts[{method!r}]") for method, seconds in timeouts.items()}  # type: ignore[misc]
+
+
+def query_request(resource_code: str, key: str, items: Iterable[str] | None, purpose: Purpose | str,
+                  purpose_text: str) -> query_pb2.QueryRequest:
+    return query_pb2.QueryRequest(resource_code=text(resource_code, "resource_code"), key=text(key, "key"),
+                                  items=strings(items, "items"),
+                                  purpose=purpose_of(purpose, purpose_text))
+
+
+def batch_query_request(resource_code: str, keys: Iterable[str], items: Iterable[str] | None,
+                        purpose: Purpose | str, purpose_text: str) -> query_pb2.BatchQueryRequest:
+    return query_pb2.BatchQueryRequest(resource_code=text(resource_code, "resource_code"), keys=strings(keys, "keys"),
+                                       items=strings(items, "items"), purpose=purpose_of(purpose, purpose_text))
+
+
+def verify_request(resource_code: str, key: str, claims: Mapping[str, str], purpose: Purpose | str,
+                   purpose_text: str) -> query_pb2.VerifyRequest:
+    return query_pb2.VerifyRequest(resource_code=text(resource_code, "resource_code"), key=text(key, "key"),
+                                   claims=claims_of(claims),
+                                   purpose=purpose_of(purpose, purpose_text))
+
+
+def export_request(resource_code: str, items: Iterable[str] | None, purpose: Purpose | str,
+                   purpose_text: str) -> query_pb2.ExportRequest:
+    return query_pb2.ExportRequest(resource_code=text(resource_code, "resource_code"), items=strings(items, "items"),
+                                   purpose=purpose_of(purpose, purpose_text))
