@@ -236,11 +236,19 @@ def dependency_unavailable(dependency: str) -> ServiceError:
 
 
 def describe(error: BaseException, limit: int = 200) -> str:
-    """One bounded line naming an exception, for a warning without a traceback."""
-    text = str(error).replace("\n", " ")
+    """One bounded line naming an exception, for a warning without a traceback. A failed call is its status
+    and message ("UNAVAILABLE: failed to connect…"): grpc's own text of it is a multi-line dump whose first
+    200 characters said little more than "<AioRpcError of RPC that terminated with"."""
+    if isinstance(error, grpc.RpcError) and callable(getattr(error, "code", None)):
+        code = error.code()  # type: ignore[attr-defined]
+        text = f"{getattr(code, 'name', code)}: {error.details() or ''}"  # type: ignore[attr-defined]
+        name = "gRPC call failed"
+    else:
+        text, name = str(error), type(error).__name__
+    text = text.replace("\n", " ")
     if len(text) > limit:
         text = text[:limit - 1] + "…"
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return f"{name}: {text}" if text else name
 
 
 def _pack(detail: object) -> any_pb2.Any:

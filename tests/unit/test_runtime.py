@@ -429,3 +429,20 @@ def test_a_public_key_setting_given_a_files_path_says_to_give_the_pem_text(tmp_p
         ed25519_public_keys(str(path))
     with pytest.raises(ValueError, match=r"^no PEM public key found$"):
         ed25519_public_keys(str(tmp_path / "no-such.pem"))  # not a file: nothing to suggest
+
+
+def test_a_failed_call_is_described_by_its_status_and_message() -> None:
+    """grpc's text of a failed call is a multi-line dump; the warnings that quote it cut it at 200 characters,
+    which kept "<AioRpcError of RPC that terminated with: status = …" and lost the message."""
+    from services.runtime.errors import describe
+
+    class Failed(grpc.RpcError):
+        def code(self) -> grpc.StatusCode:
+            return grpc.StatusCode.UNAVAILABLE
+
+        def details(self) -> str:
+            return "failed to connect to all addresses"
+
+    assert describe(Failed()) == "gRPC call failed: UNAVAILABLE: failed to connect to all addresses"
+    assert describe(ValueError("two\nlines")) == "ValueError: two lines"
+    assert describe(ValueError("x" * 300)).endswith("…") and len(describe(ValueError("x" * 300))) == 212
