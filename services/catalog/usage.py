@@ -61,8 +61,12 @@ class UsageFeed:
             await self._channel.close()
             self._channel = None
 
-    async def refresh(self) -> int:
-        """One refresh: every resource's count read from query and saved; the number of resources used."""
+    async def refresh(self, wait_for_query: bool = False) -> int:
+        """One refresh: every resource's count read from query and saved; the number of resources used.
+
+        ``wait_for_query``: the first refresh after start waits (up to the call's deadline) for the query
+        service to come up, instead of failing at once: services start in any order, and each start of the
+        platform logged this refresh's failure as a warning."""
         assert self._channel is not None, "start first"
         stub = figures_pb2_grpc.AuditFiguresServiceStub(self._channel)
         counts: dict[str, tuple[int, int]] = {}
@@ -70,7 +74,8 @@ class UsageFeed:
         while True:
             page = await stub.ListResourceUsage(
                 figures_pb2.ListResourceUsageRequest(days=USAGE_DAYS, page_size=PAGE_SIZE, page_token=token),
-                metadata=call_metadata(self._signer, self._identity), timeout=CALL_TIMEOUT_SECONDS)
+                metadata=call_metadata(self._signer, self._identity), timeout=CALL_TIMEOUT_SECONDS,
+                wait_for_ready=wait_for_query)
             for usage in page.usages:
                 counts[usage.resource_code] = (usage.answered_count, usage_bucket(usage.answered_count))
             token = page.next_page_token
@@ -83,9 +88,10 @@ class UsageFeed:
 
     async def _run(self) -> None:
         interval = self._settings.catalog_usage_refresh_seconds
+        first = True
         while True:
             try:
-                used = await self.refresh()
+                used = await self.refresh(wait_for_query=first)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # query down or starting, the database unreachable: the old figures stay
@@ -95,4 +101,5 @@ class UsageFeed:
             else:
                 log.info("resource usage refreshed: %d resources used in the last %d days", used, USAGE_DAYS)
                 delay = interval
+            first = False
             await asyncio.sleep(delay)

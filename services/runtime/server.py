@@ -471,8 +471,10 @@ async def start_server(settings: Settings, component: Component,
         await _say_serving(component, health_servicer)
         readiness = None
     else:
-        log.warning("%s is not ready (the states of business systems are not loaded yet): health says "
-                    "NOT_SERVING until they are", component.name)
+        # Expected while the authorization service starts (any order is allowed); if the states never load,
+        # the loader's own warnings say so once its start-up grace is over.
+        log.info("%s is not ready yet (the states of business systems are not loaded): health says "
+                 "NOT_SERVING until they are", component.name)
         readiness = asyncio.create_task(_serving_once(ready, component, health_servicer), name="readiness")
     return RunningServer(server=server, port=port, component=component, health=health_servicer,
                          health_server=health_server, readiness=readiness)

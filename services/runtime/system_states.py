@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -38,6 +39,9 @@ log = logging.getLogger(__name__)
 
 DISABLED = "DISABLED"
 ROTATED = "ROTATED"
+#: Services start in any order (a chart's pods, `govshare up`'s processes): for this long after start, a load
+#: that fails because the authorization service is not up yet is expected and logged at INFO, not WARNING.
+STARTUP_GRACE_SECONDS = 15.0
 REFRESH_SECONDS = 60.0
 
 
@@ -160,6 +164,7 @@ class SystemStates:
 
     async def _run(self) -> None:
         delay = 0.1
+        started = time.monotonic()
         while True:
             self._wake.clear()
             try:
@@ -170,7 +175,10 @@ class SystemStates:
                 raise
             except Exception as exc:
                 why = exc.code().name if isinstance(exc, grpc.aio.AioRpcError) else type(exc).__name__
-                log.warning("could not load the states of business systems (%s); retrying in %.1fs", why, delay)
+                starting = not self._loaded.is_set() and time.monotonic() - started < STARTUP_GRACE_SECONDS
+                log.log(logging.INFO if starting else logging.WARNING,
+                        "could not load the states of business systems (%s)%s; retrying in %.1fs", why,
+                        ": the authorization service may still be starting" if starting else "", delay)
                 wait, delay = delay, min(delay * 2, 5.0)
                 self._first.set()  # the first attempt is over: whoever waits for it goes on, failing closed
             with contextlib.suppress(TimeoutError):

@@ -307,6 +307,15 @@ def test_the_documented_curl_query_answers_over_rest(up: Up, doc: str) -> None:
     assert answer["provenance"]["providerDepartmentCode"] and answer["auditId"], answer
 
 
+def test_a_clean_start_logs_no_warning(up: Up) -> None:
+    """Services start in any order: each start of the platform logged a dozen warnings while the others were
+    still starting (states of business systems not loaded, usage refresh failed with a gRPC dump), which an
+    operator reads as trouble. Waiting for another service at start is INFO; a warning means something."""
+    before_banner = up.text().split("govshare is up", 1)[0]
+    noisy = [line for line in before_banner.splitlines() if '"level": "WARNING"' in line or '"level": "ERROR"' in line]
+    assert not noisy, "\n".join(noisy)
+
+
 def test_the_banner_prints_the_grpc_address_and_the_rest_base_url(up: Up) -> None:
     banner = up.text()
     assert f"gRPC      127.0.0.1:{up.base}" in banner
