@@ -11,12 +11,15 @@ Each endpoint gets its own guard, so one department's outage never holds another
   again by itself as soon as it answers;
 * availability and latency per endpoint, as Prometheus metrics (``govshare_provider_calls_total`` by
   outcome, ``govshare_provider_call_seconds``); the access log counts the failed queries per provider
-  and resource (``queries.failed``), which supervision reports as data not provided (Art. 24).
+  and resource (``queries.failed``), which supervision reports as data not provided (Art. 24);
+* a log line when an endpoint starts failing (with the cause), when its circuit opens and when it answers
+  again: per change of state, not per call, so an outage of hours is three lines, not one per query.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +28,8 @@ import grpc
 from prometheus_client import Counter, Histogram
 
 from services.runtime.errors import ServiceError
+
+log = logging.getLogger(__name__)
 
 PROVIDER_CALLS = Counter("govshare_provider_calls", "Calls query made to provider endpoints, by outcome",
                          ["target", "outcome"])
@@ -75,8 +80,8 @@ class EndpointGuard:
         async with self._slots:
             try:
                 yield
-            except _EndpointFailure:
-                self._failed()
+            except _EndpointFailure as failure:
+                self._failed(failure)
                 PROVIDER_CALLS.labels(self.target, "failed").inc()
                 raise
             except BaseException:
@@ -84,14 +89,23 @@ class EndpointGuard:
                 raise
             finally:
                 PROVIDER_SECONDS.labels(self.target).observe(self._clock() - started)
+        if self._failures:
+            log.info("provider endpoint %s answers again, after %d failed call%s", self.target, self._failures,
+                     "" if self._failures == 1 else "s")
         self._failures = 0
         self._trial = False
         PROVIDER_CALLS.labels(self.target, "answered").inc()
 
-    def _failed(self) -> None:
+    def _failed(self, failure: Exception) -> None:
         self._failures += 1
         self._trial = False
+        if self._failures == 1:
+            log.warning("provider endpoint %s did not answer (%s); queries of its resources are UNAVAILABLE "
+                        "while it fails", self.target, failure)
         if self._failures >= self._failures_to_open:
+            if self._failures == self._failures_to_open:
+                log.warning("provider endpoint %s failed %d times in a row: not called for %gs at a time, then "
+                            "tried with one call until it answers", self.target, self._failures, self._open_seconds)
             self._open_until = self._clock() + self._open_seconds
 
 

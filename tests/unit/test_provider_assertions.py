@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 import pytest
@@ -110,6 +111,33 @@ async def test_the_circuit_opens_after_consecutive_failures_and_closes_on_a_succ
     assert not guard.open
     async with guard.call():
         pass
+
+
+async def test_an_outage_is_logged_per_change_of_state_not_per_call(caplog: pytest.LogCaptureFixture) -> None:
+    """A 前置机 that stops answering was visible only in metrics: nothing in the query service's log said which
+    department's endpoint failed, or why, or when it came back."""
+    clock = Clock()
+    guard = EndpointGuard("dept.example:7100", concurrency=4, failures_to_open=3, open_seconds=5.0, clock=clock)
+    with caplog.at_level(logging.INFO, logger="services.query.endpoints"):
+        for _ in range(3):
+            await _fail(guard)
+        for _ in range(10):  # rested: refused without a call, and without a line each
+            with pytest.raises(CircuitOpen):
+                async with guard.call():
+                    pass
+        clock.now += 5.1
+        await _fail(guard)  # the trial fails: the circuit opens again, said already
+        clock.now += 5.1
+        async with guard.call():
+            pass
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines == [
+        ("WARNING", "provider endpoint dept.example:7100 did not answer (UNAVAILABLE); queries of its resources are "
+                    "UNAVAILABLE while it fails"),
+        ("WARNING", "provider endpoint dept.example:7100 failed 3 times in a row: not called for 5s at a time, "
+                    "then tried with one call until it answers"),
+        ("INFO", "provider endpoint dept.example:7100 answers again, after 4 failed calls"),
+    ]
 
 
 async def test_a_failed_trial_opens_the_circuit_again() -> None:
