@@ -20,6 +20,15 @@
     govshare report yearly / monthly
                                 the yearly sharing report and the monthly usage feedback, HTML and PDF
 
+A department's 前置机 (docs/frontproc.md):
+
+    govshare frontproc --config FILE [--check]
+                                serve the department's resources from its own database
+    govshare submit-entry --config FILE --entry ENTRY.json
+                                draft and submit the catalog entry naming the 前置机
+    govshare notify-changes --config FILE --resource CODE [--key KEY ...]
+                                tell the platform which records changed (its caches drop them)
+
 Every command except `up` and `serve` finds a platform started by `govshare up` through the
 connection file in its data directory (--data-dir, else GOVSHARE_DATA_DIR, else .govshare);
 GOVSHARE_DATABASE_URL, GOVSHARE_REDIS_URL, GOVSHARE_ZONE and explicit flags take precedence.
