@@ -162,9 +162,15 @@ class _ServerSpans:
         return span, otel_context.attach(trace.set_span_in_context(span, _ROOT))
 
     @staticmethod
+    def current(span: trace.Span) -> object:
+        """Makes ``span`` current again (a stream between two of its replies); returns the detaching token."""
+        return otel_context.attach(trace.set_span_in_context(span, _ROOT))
+
+    @staticmethod
     def end(span: trace.Span, token: object, code: grpc.StatusCode | None = None, details: str = "") -> None:
-        """Ends the span, recording a failure's status code."""
-        otel_context.detach(token)  # type: ignore[arg-type]
+        """Ends the span, recording a failure's status code (``token`` None: the span is not current)."""
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
         if code is not None and code != grpc.StatusCode.OK and span.is_recording():
             span.set_attribute(_STATUS_CODE_ATTRIBUTE, code.value[0])
             span.set_status(Status(StatusCode.ERROR, f"{code.name}: {details}"))
@@ -195,6 +201,10 @@ class _CallMetrics:
         children = self._children.get(code) or self._bind(code)
         children[0].inc()  # type: ignore[attr-defined]
         children[1].observe(time.perf_counter() - started)  # type: ignore[attr-defined]
+
+
+#: What ``anext`` returns once a handler's stream has no more replies.
+_END_OF_STREAM = object()
 
 
 def _aborted_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
@@ -262,7 +272,8 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
         metrics = _CallMetrics(service_name, method_name)
         record = metrics.record
         spans = _ServerSpans(method, service_name, method_name, self._trust_parent)
-        start_span, end_span = spans.start, spans.end
+        start_span, end_span, current = spans.start, spans.end, spans.current
+        detach = otel_context.detach
         failure = self._failure
 
         def parse(request: object) -> object:
@@ -318,8 +329,15 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                 started = time.perf_counter()
                 span, token = start_span(context)
                 try:
-                    async for response in stream_behavior(parse(request), context):
+                    stream = aiter(stream_behavior(parse(request), context))
+                    while (response := await anext(stream, _END_OF_STREAM)) is not _END_OF_STREAM:
+                        # The span is current while the handler runs, not across a yield: grpc closes a stream
+                        # whose caller went away from another context, where this token cannot be reset (each
+                        # cancelled export logged "Failed to detach context" with a traceback).
+                        detach(token)  # type: ignore[arg-type]
+                        token = None
                         yield response
+                        token = current(span)
                 except (asyncio.CancelledError, GeneratorExit):
                     ended(context, span, token, started, grpc.StatusCode.CANCELLED)
                     raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import grpc
 import pytest
@@ -11,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.runtime.errors import FieldViolation, details_of, invalid_argument
 from services.runtime.server import start_server
 from services.runtime.settings import Settings
@@ -260,3 +262,51 @@ async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_on
             assert [r.exc_info is not None for r in caplog.records if r.name == "services.runtime.server"] == [True]
     finally:
         await running.stop(0)
+
+
+class _Streaming(query_pb2_grpc.QueryServiceServicer):
+    """Export: pages until the caller goes away."""
+
+    async def Export(self, request, context):  # type: ignore[no-untyped-def]
+        page = 0
+        while True:
+            page += 1
+            yield query_pb2.ExportResponse(rows=[query_pb2.ExportRow(key=f"k{page}")])
+            await asyncio.sleep(0.001)
+
+
+async def test_a_stream_the_caller_cancels_ends_quietly(settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Each export a caller stopped reading logged an ERROR with a traceback ("Failed to detach context": the
+    stream's span was made current across its yields, and grpc closes a cancelled stream from another
+    context)."""
+
+    class _StreamingComponent(_Component):
+        service_names = ("govshare.query.v1.QueryService",)
+
+        def register(self, server: grpc.aio.Server) -> None:
+            query_pb2_grpc.add_QueryServiceServicer_to_server(_Streaming(), server)
+
+    component = _StreamingComponent()
+    component.ready.set()
+    running = await start_server(settings, component)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            stub = query_pb2_grpc.QueryServiceStub(channel)
+            for _ in range(10):
+                call = stub.Export(query_pb2.ExportRequest(resource_code="102001/000001"))
+                async for _page in call:
+                    break
+                call.cancel()
+            pages = []
+            call = stub.Export(query_pb2.ExportRequest())
+            async for page in call:
+                pages.append(page)
+                if len(pages) == 3:
+                    break
+            call.cancel()
+            assert [p.rows[0].key for p in pages] == ["k1", "k2", "k3"]  # the server still streams
+        await asyncio.sleep(0.2)  # the cancelled streams are closed by the server meanwhile
+    finally:
+        await running.stop(0)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
