@@ -49,6 +49,8 @@ class ConsoleSettings:
     oidc_display_name: str = ""
     #: The IdP's end-session endpoint: signing out of the console also ends the IdP's session when set.
     oidc_logout_url: str = ""
+    #: GOVSHARE_LOG_LEVEL, as every other process reads it.
+    log_level: str = "INFO"
 
     @property
     def oidc_enabled(self) -> bool:
@@ -124,7 +126,11 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
         if path and not os.path.isfile(path):
             problems.append(f"{name}: no such file {path}")
     oidc = _oidc(env, problems)
+    log_level = env.get("GOVSHARE_LOG_LEVEL", "").strip().upper() or ConsoleSettings.log_level
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        problems.append(f"GOVSHARE_LOG_LEVEL={log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
     settings = ConsoleSettings(
+        log_level=log_level,
         listen=listen, gateway=gateway, gateway_ca=gateway_ca,
         session_idle_seconds=_int(env, "GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS", 1800, 60, problems),
         call_timeout_seconds=timeout,

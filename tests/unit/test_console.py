@@ -21,13 +21,17 @@ PERSON = Person(username="police.approver", display_name="李审批", department
 def test_settings_need_the_gateway_and_name_every_problem_at_once() -> None:
     with pytest.raises(ConsoleSettingsError) as bad:
         load_console_settings({"GOVSHARE_CONSOLE_LISTEN": "nowhere", "GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS": "5",
-                               "GOVSHARE_CONSOLE_SECURE_COOKIE": "maybe", "GOVSHARE_CONSOLE_TLS_CERT": "/x.pem"})
+                               "GOVSHARE_CONSOLE_SECURE_COOKIE": "maybe", "GOVSHARE_CONSOLE_TLS_CERT": "/x.pem",
+                               "GOVSHARE_LOG_LEVEL": "verbose"})
     message = str(bad.value)
     for name in ("GOVSHARE_CONSOLE_LISTEN", "GOVSHARE_CONSOLE_GATEWAY", "GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS",
-                 "GOVSHARE_CONSOLE_SECURE_COOKIE", "GOVSHARE_CONSOLE_TLS_KEY"):
+                 "GOVSHARE_CONSOLE_SECURE_COOKIE", "GOVSHARE_CONSOLE_TLS_KEY", "GOVSHARE_LOG_LEVEL='VERBOSE'"):
         assert name in message
     settings = load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"})
     assert settings.secure_cookie and settings.port == 8080 and settings.gateway_ca == ""
+    assert settings.log_level == "INFO"
+    assert load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051",
+                                  "GOVSHARE_LOG_LEVEL": " warning "}).log_level == "WARNING"
 
 
 def test_a_session_ends_when_idle_and_never_outlives_the_persons_token() -> None:

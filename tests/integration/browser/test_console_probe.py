@@ -6,6 +6,7 @@ never a 500 or a bare English line."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import subprocess
@@ -104,14 +105,16 @@ def _answers(url: str) -> bool:
         return False
 
 
-async def test_the_console_process_signs_a_person_in(browser, platform):  # type: ignore[no-untyped-def]
+async def test_the_console_process_signs_a_person_in(browser, platform, tmp_path):  # type: ignore[no-untyped-def]
     """The console as `govshare up` and the chart start it (``python -m console``, uvicorn's own event loop),
     not inside the test's loop: a channel made before uvicorn's loop runs made every sign-in a 500."""
     port = free_port()
     env = {"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{port}", "GOVSHARE_CONSOLE_GATEWAY": platform.gateway,
            "PATH": "/usr/bin:/bin"}
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "console", env=env,
-                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "console.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "console", env=env,
+                                                       stdout=subprocess.DEVNULL, stderr=out)
     try:
         for _ in range(200):
             if await asyncio.to_thread(_answers, f"http://127.0.0.1:{port}/healthz") or process.returncode is not None:
@@ -129,6 +132,11 @@ async def test_the_console_process_signs_a_person_in(browser, platform):  # type
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), 10)
+    # Its log is JSON lines like every other process's (uvicorn's own lines included): it was plain text.
+    lines = log.read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert {entry["component"] for entry in entries} == {"console"}
+    assert any(entry["logger"].startswith("uvicorn") for entry in entries), lines
 
 
 async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
