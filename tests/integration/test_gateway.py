@@ -560,8 +560,24 @@ async def test_calls_are_counted_by_method_and_status(channel: grpc.aio.Channel,
     assert "CatalogService.GetEntry.3:" in stats  # INVALID_ARGUMENT
 
 
+def _log_entries(edge: Edge) -> list[dict]:
+    """Every line Envoy wrote: JSON, its access log's and its own (which name a logger)."""
+    return [json.loads(line) for line in edge.log_text().splitlines() if line.strip()]
+
+
 def _access_log_lines(edge: Edge) -> list[dict]:
-    return [json.loads(line) for line in edge.log_text().splitlines() if line.startswith("{")]
+    return [entry for entry in _log_entries(edge) if "logger" not in entry]
+
+
+async def test_envoys_own_log_is_json_with_the_services_fields(settings_base: Settings, backend: RunningServer,
+                                                                jwks: JwksEndpoint) -> None:
+    """One collector parses every process: Envoy's own lines were its bracketed text."""
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, log_level="DEBUG"))
+    edge.stop()
+    own = [entry for entry in _log_entries(edge) if "logger" in entry]
+    assert own, edge.log_text()[-2000:]
+    assert {entry["component"] for entry in own} == {"gateway"}
+    assert all(entry["logger"].startswith("envoy.") and entry["level"] and "time" in entry for entry in own)
 
 
 async def test_access_logs_are_json_without_tokens(settings_base: Settings, backend: RunningServer,
