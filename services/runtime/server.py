@@ -159,7 +159,7 @@ class _ServerSpans:
                                            record_exception=False, set_status_on_exception=False)
         if span.is_recording():
             span.set_attributes(self._attributes)
-        return span, otel_context.attach(trace.set_span_in_context(span, _ROOT))
+        return span, self.current(span)
 
     @staticmethod
     def current(span: trace.Span) -> object:
