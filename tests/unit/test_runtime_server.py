@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 import pytest
@@ -14,7 +16,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.runtime.errors import FieldViolation, details_of, invalid_argument
-from services.runtime.server import start_server
+from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
 
 SERVICE = "govshare.catalog.v1.CatalogService"
@@ -52,6 +54,27 @@ class _Component:
 @pytest.fixture
 def settings() -> Settings:
     return Settings(component="catalog", internal_key=b"k" * 40, listen="127.0.0.1:0")
+
+
+@contextlib.asynccontextmanager
+async def _serving(settings: Settings, servicer: object, add: Callable[[object, grpc.aio.Server], None] | None = None,
+                   service: str = SERVICE) -> AsyncIterator[RunningServer]:
+    """A ready server whose one servicer is ``servicer`` (registered with ``add``, CatalogService's by default),
+    stopped at the end."""
+
+    class _One(_Component):
+        service_names = (service,)
+
+        def register(self, server: grpc.aio.Server) -> None:
+            (add or catalog_pb2_grpc.add_CatalogServiceServicer_to_server)(servicer, server)
+
+    component = _One()
+    component.ready.set()
+    running = await start_server(settings, component)
+    try:
+        yield running
+    finally:
+        await running.stop(0)
 
 
 async def _health(port: int, service: str = "") -> int:
@@ -158,14 +181,7 @@ async def test_a_request_with_thousands_of_problems_still_gets_its_invalid_argum
             raise invalid_argument([FieldViolation(f"items[{i}].name" + "x" * 500, "y" * 1000)
                                     for i in range(5000)])
 
-    class _NoisyComponent(_Component):
-        def register(self, server: grpc.aio.Server) -> None:
-            catalog_pb2_grpc.add_CatalogServiceServicer_to_server(_Noisy(), server)
-
-    component = _NoisyComponent()
-    component.ready.set()
-    running = await start_server(settings, component)
-    try:
+    async with _serving(settings, _Noisy()) as running:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
             with pytest.raises(grpc.aio.AioRpcError) as bad:
                 await catalog_pb2_grpc.CatalogServiceStub(channel).GetEntry(catalog_pb2.GetEntryRequest(code="x"))
@@ -176,8 +192,6 @@ async def test_a_request_with_thousands_of_problems_still_gets_its_invalid_argum
         listed = len(violations) - 1
         assert violations[-1].description == f"{5000 - listed} more problems not listed"
         assert "more: see the BadRequest details" in bad.value.details()
-    finally:
-        await running.stop(0)
 
 
 def test_the_startup_heap_is_frozen_and_later_garbage_still_collected() -> None:
@@ -232,36 +246,27 @@ async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_on
         settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     from services.runtime.errors import retry_info_of
 
-    class _DependentComponent(_Component):
-        def register(self, server: grpc.aio.Server) -> None:
-            catalog_pb2_grpc.add_CatalogServiceServicer_to_server(_Dependent(free_port()), server)
-
-    component = _DependentComponent()
-    component.ready.set()
-    running = await start_server(settings, component)
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            stub = catalog_pb2_grpc.CatalogServiceStub(channel)
-            for dependency in ("postgresql", "redis", "cleanup"):
-                caplog.clear()
-                with pytest.raises(grpc.aio.AioRpcError) as down:
-                    await stub.GetEntry(catalog_pb2.GetEntryRequest(code=dependency))
-                assert down.value.code() == grpc.StatusCode.UNAVAILABLE, dependency
-                info, _ = details_of(down.value)
-                assert info.reason == "DEPENDENCY_UNAVAILABLE"
-                assert info.metadata["dependency"] == ("redis" if dependency == "redis" else "postgresql")
-                assert retry_info_of(down.value).retry_delay.seconds == 1
-                assert "127.0.0.1" not in down.value.details()
-                [record] = [r for r in caplog.records if r.name == "services.runtime.server"]
-                assert record.levelname == "WARNING" and record.exc_info is None
-            # An InterfaceError that is not about a closed connection is a bug: INTERNAL, with its traceback.
+    async with _serving(settings, _Dependent(free_port())) as running, \
+            grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+        for dependency in ("postgresql", "redis", "cleanup"):
             caplog.clear()
-            with pytest.raises(grpc.aio.AioRpcError) as bug:
-                await stub.GetEntry(catalog_pb2.GetEntryRequest(code="interface"))
-            assert bug.value.code() == grpc.StatusCode.INTERNAL
-            assert [r.exc_info is not None for r in caplog.records if r.name == "services.runtime.server"] == [True]
-    finally:
-        await running.stop(0)
+            with pytest.raises(grpc.aio.AioRpcError) as down:
+                await stub.GetEntry(catalog_pb2.GetEntryRequest(code=dependency))
+            assert down.value.code() == grpc.StatusCode.UNAVAILABLE, dependency
+            info, _ = details_of(down.value)
+            assert info.reason == "DEPENDENCY_UNAVAILABLE"
+            assert info.metadata["dependency"] == ("redis" if dependency == "redis" else "postgresql")
+            assert retry_info_of(down.value).retry_delay.seconds == 1
+            assert "127.0.0.1" not in down.value.details()
+            [record] = [r for r in caplog.records if r.name == "services.runtime.server"]
+            assert record.levelname == "WARNING" and record.exc_info is None
+        # An InterfaceError that is not about a closed connection is a bug: INTERNAL, with its traceback.
+        caplog.clear()
+        with pytest.raises(grpc.aio.AioRpcError) as bug:
+            await stub.GetEntry(catalog_pb2.GetEntryRequest(code="interface"))
+        assert bug.value.code() == grpc.StatusCode.INTERNAL
+        assert [r.exc_info is not None for r in caplog.records if r.name == "services.runtime.server"] == [True]
 
 
 class _Streaming(query_pb2_grpc.QueryServiceServicer):
@@ -280,16 +285,8 @@ async def test_a_stream_the_caller_cancels_ends_quietly(settings: Settings, capl
     stream's span was made current across its yields, and grpc closes a cancelled stream from another
     context)."""
 
-    class _StreamingComponent(_Component):
-        service_names = ("govshare.query.v1.QueryService",)
-
-        def register(self, server: grpc.aio.Server) -> None:
-            query_pb2_grpc.add_QueryServiceServicer_to_server(_Streaming(), server)
-
-    component = _StreamingComponent()
-    component.ready.set()
-    running = await start_server(settings, component)
-    try:
+    async with _serving(settings, _Streaming(), query_pb2_grpc.add_QueryServiceServicer_to_server,
+                        "govshare.query.v1.QueryService") as running:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
             stub = query_pb2_grpc.QueryServiceStub(channel)
             for _ in range(10):
@@ -306,7 +303,5 @@ async def test_a_stream_the_caller_cancels_ends_quietly(settings: Settings, capl
             call.cancel()
             assert [p.rows[0].key for p in pages] == ["k1", "k2", "k3"]  # the server still streams
         await asyncio.sleep(0.2)  # the cancelled streams are closed by the server meanwhile
-    finally:
-        await running.stop(0)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
