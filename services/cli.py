@@ -137,6 +137,13 @@ def _seed(args: argparse.Namespace) -> None:
 
     gateway = args.gateway or _setting(args, "", "gateway") or "127.0.0.1:50051"
     credentials_path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
+    if credentials_path.exists() and not args.again:
+        # Seeding twice makes a second set of demo systems, gives the authority's system a new secret and resets
+        # every demo person's password and TOTP secret: what someone who runs it "to be sure" does not expect.
+        raise SystemExit(f"govshare seed: {credentials_path} exists: this platform has its demo data already "
+                         "(seeding again adds a second set of demo systems and resets every demo person's "
+                         "password and authenticator secret). Pass --again to seed anyway, or --credentials "
+                         "to write the new credentials elsewhere.")
     credentials = _run(args, seed_demo(gateway, _database_url(args), persons=args.persons,
                                         entities=args.entities, licences=args.licences, seed=args.seed))
     credentials.save(credentials_path)
@@ -417,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--licences", type=_count(0), default=2_000)
     seed.add_argument("--seed", type=int, default=42)
     seed.add_argument("--credentials", default="", help="default: demo-credentials.json in the data directory")
+    seed.add_argument("--again", action="store_true",
+                      help="seed although the credentials file exists (a second set of demo systems; every demo "
+                           "person's password and TOTP secret reset)")
     seed.set_defaults(func=_seed)
 
     query = commands.add_parser("query", help="online query (联机查询)")

@@ -33,3 +33,19 @@ def test_numbers_that_could_not_work_are_refused_with_the_option_named(
 def test_the_highest_port_base_whose_block_fits_is_taken() -> None:
     highest = 65536 - PORT_BLOCK
     assert build_parser().parse_args(["up", "--port", str(highest)]).port == highest
+
+
+def test_seeding_a_seeded_platform_again_is_refused_unless_asked(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """`govshare seed` over `govshare up`'s data directory added a second set of demo systems, gave the authority a
+    new secret, reset every demo person's TOTP secret and rewrote the credentials file, silently. Nothing is
+    contacted before the refusal (no platform runs here)."""
+    from services.cli import main
+
+    credentials = tmp_path / "demo-credentials.json"
+    credentials.write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit) as refused:
+        main(["seed", "--credentials", str(credentials), "--gateway", "127.0.0.1:1"])
+    assert "exists: this platform has its demo data already" in str(refused.value.code)
+    assert "--again" in str(refused.value.code)
+    assert credentials.read_text(encoding="utf-8") == "{}"
+    assert build_parser().parse_args(["seed", "--again"]).again
