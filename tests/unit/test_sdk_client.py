@@ -450,6 +450,12 @@ async def test_the_async_client_refuses_the_same_arguments(method: str, odd: dic
         await client.close()
 
 
+def test_a_raw_stubs_deadline_that_has_passed_is_refused_too() -> None:
+    """The check is in the interceptor every call goes through, not only in the convenience methods."""
+    with make_client("127.0.0.1:1") as client, pytest.raises(ValueError, match="timeout must be a positive"):
+        client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry(catalog_pb2.GetEntryRequest(code="x"), timeout=0)
+
+
 @pytest.mark.parametrize("timeout", [0, -5, float("inf")])
 def test_a_client_default_deadline_that_has_passed_is_refused(timeout: float) -> None:
     with pytest.raises(ValueError, match="timeout must be a positive"):

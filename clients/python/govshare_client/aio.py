@@ -86,8 +86,9 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
 
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         assert self._unary.tokens is not None
+        timeout = build.timeout_of(client_call_details.timeout)
         token = await self._unary.tokens.token(self._unary.timeout)
-        return await continuation(_details(client_call_details, token, client_call_details.timeout), request)
+        return await continuation(_details(client_call_details, token, timeout), request)
 
 
 class AsyncClient:
@@ -122,28 +123,27 @@ class AsyncClient:
                     timeout: float | None = None) -> QueryResult:  # noqa: ASYNC109 (the gRPC deadline)
         request = build.query_request(resource_code, key, items, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return QueryResult.from_proto(await stub.Query(request, timeout=build.timeout_of(timeout)))
+        return QueryResult.from_proto(await stub.Query(request, timeout=timeout))
 
     async def batch_query(self, resource_code: str, keys: Sequence[str], items: Sequence[str] | None = None, *,
                           purpose: Purpose | str, purpose_text: str = "",
                           timeout: float | None = None) -> BatchQueryResult:  # noqa: ASYNC109 (the gRPC deadline)
         request = build.batch_query_request(resource_code, keys, items, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return BatchQueryResult.from_proto(await stub.BatchQuery(request, timeout=build.timeout_of(timeout)))
+        return BatchQueryResult.from_proto(await stub.BatchQuery(request, timeout=timeout))
 
     async def verify(self, resource_code: str, key: str, claims: Mapping[str, str], *,
                      purpose: Purpose | str = Purpose.DATA_VERIFICATION, purpose_text: str = "",
                      timeout: float | None = None) -> VerifyResult:  # noqa: ASYNC109 (the gRPC deadline)
         request = build.verify_request(resource_code, key, claims, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return VerifyResult.from_proto(await stub.Verify(request, timeout=build.timeout_of(timeout)))
+        return VerifyResult.from_proto(await stub.Verify(request, timeout=timeout))
 
     async def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
                      purpose_text: str = "",
                      timeout: float | None = None) -> AsyncIterator[ExportRow]:  # noqa: ASYNC109 (the gRPC deadline)
         """As :meth:`govshare_client.Client.export`, as an async iterator."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
-        timeout = build.timeout_of(timeout)
         try:
             async for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
                 for row in page.rows:

@@ -134,7 +134,9 @@ class Attempts:
 
 
 def call_timeout(method: str, given: float | None, default: float, per_method: Mapping[str, float]) -> float:
-    """The deadline of a call: the caller's, else the method's default, else the client's."""
+    """The deadline of a call: the caller's (ValueError when it has passed before the call starts: 0 or below),
+    else the method's default, else the client's."""
+    given = build.timeout_of(given)
     return given if given is not None else per_method.get(method, default)
 
 
@@ -172,8 +174,9 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         """Streams get the token (and the caller's deadline only: an export may rightly take long); they are
         not retried, since rows already delivered would come again. Errors met while iterating are raw
         ``grpc.RpcError``: :func:`govshare_client.errors.from_rpc_error` decodes them."""
+        timeout = build.timeout_of(client_call_details.timeout)
         token = self._tokens.token(self._timeout)
-        return continuation(_with_token(client_call_details, token, client_call_details.timeout), request)
+        return continuation(_with_token(client_call_details, token, timeout), request)
 
     @staticmethod
     def _error_of(outcome: Any) -> GovshareError | None:
@@ -254,7 +257,7 @@ class Client:
         ``client.query("102001/000001", credit_code, purpose="work_reference", purpose_text="案号 2026-001")``."""
         request = build.query_request(resource_code, key, items, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return QueryResult.from_proto(stub.Query(request, timeout=build.timeout_of(timeout)))
+        return QueryResult.from_proto(stub.Query(request, timeout=timeout))
 
     def batch_query(self, resource_code: str, keys: Sequence[str], items: Sequence[str] | None = None, *,
                     purpose: Purpose | str, purpose_text: str = "",
@@ -262,7 +265,7 @@ class Client:
         """Up to 1000 keys in one call, each answered on its own (a bad key has ``error``, not an exception)."""
         request = build.batch_query_request(resource_code, keys, items, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return BatchQueryResult.from_proto(stub.BatchQuery(request, timeout=build.timeout_of(timeout)))
+        return BatchQueryResult.from_proto(stub.BatchQuery(request, timeout=timeout))
 
     def verify(self, resource_code: str, key: str, claims: Mapping[str, str], *,
                purpose: Purpose | str = Purpose.DATA_VERIFICATION, purpose_text: str = "",
@@ -270,7 +273,7 @@ class Client:
         """Whether each claimed value matches the record (核验): match / mismatch / no_record, never the data."""
         request = build.verify_request(resource_code, key, claims, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
-        return VerifyResult.from_proto(stub.Verify(request, timeout=build.timeout_of(timeout)))
+        return VerifyResult.from_proto(stub.Verify(request, timeout=timeout))
 
     def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
                purpose_text: str = "", timeout: float | None = None) -> Iterator[ExportRow]:
@@ -278,7 +281,6 @@ class Client:
         or a failure mid-stream raises GovshareError. Not retried (rows already read would come again), and
         no deadline unless ``timeout`` is given: a large export rightly takes long."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
-        timeout = build.timeout_of(timeout)
         try:
             for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
                 for row in page.rows:
