@@ -44,7 +44,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from loadtest import workloads
-from loadtest.arguments import non_negative, positive
 from loadtest.cpu import ProcessGroup
 from loadtest.echo import METHOD as ECHO_METHOD
 from loadtest.echo import EchoProcess
@@ -57,6 +56,7 @@ from loadtest.platform import Platform
 from loadtest.report import Measurement, checks, cpu_breakdown, median_checks, open_loop_load, table, verdicts
 from loadtest.revocation import Probe, measure_revocation
 from loadtest.scenarios import BATCH_SIZE, HOT_KEYS, ZIPF_EXPONENT
+from services.arguments import non_negative, positive
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PHASES = ("echo", "peer", "peer-edge", "hit", "dept-hit", "miss", "dept-miss", "batch", "revocation")

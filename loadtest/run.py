@@ -18,9 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from loadtest.arguments import positive
 from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, default_path, load_credentials
 from loadtest.scenarios import SCENARIOS
+from services.arguments import positive
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

@@ -320,16 +320,9 @@ def _totp(args: argparse.Namespace) -> None:
 
 def _count(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least ``minimum``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
-        return value
-    parse.__name__ = "int"
-    return parse
+    from services.arguments import at_least
+
+    return at_least(int, minimum)  # type: ignore[return-value]
 
 
 def _port_base(text: str) -> int:

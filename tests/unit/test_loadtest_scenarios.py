@@ -157,7 +157,7 @@ def _bench_parser() -> argparse.ArgumentParser:
     # loadtest.run: Locust ran a --duration of 0s until stopped, a --rate of 0 or below as a closed loop or one
     # call, and answered --users 0 with an error about --spawn-rate.
     (build_parser, ["--users", "0"], "--users: must be more than 0"),
-    (build_parser, ["--users", "many"], "--users: 'many' is not a number"),
+    (build_parser, ["--users", "many"], "--users: 'many' is not a whole number"),
     (build_parser, ["--rate", "0"], "--rate: must be more than 0"),
     (build_parser, ["--rate", "-5"], "--rate: must be more than 0"),
     (build_parser, ["--rate", "nan"], "--rate: must be more than 0"),
@@ -173,7 +173,7 @@ def _bench_parser() -> argparse.ArgumentParser:
     (_bench_parser, ["--open-duration", "-5"], "--open-duration: must be more than 0"),
     (_bench_parser, ["--concurrency", "0"], "--concurrency: must be more than 0"),
     (_bench_parser, ["--warmup", "-1"], "--warmup: must be at least 0"),
-    (_bench_parser, ["--persons", "inf"], "--persons: 'inf' is not a number"),
+    (_bench_parser, ["--persons", "inf"], "--persons: 'inf' is not a whole number"),
     (_bench_parser, ["--duration", "inf"], "--duration: must be more than 0"),
 ])
 def test_the_load_tools_refuse_numbers_that_would_measure_nothing(
@@ -192,11 +192,10 @@ def test_run_takes_locusts_durations(duration: str) -> None:
 
 @pytest.mark.parametrize("only", ["", ",", " , "])
 def test_bench_needs_at_least_one_phase(only: str) -> None:
-    from loadtest.bench import build_parser as bench_parser
     from loadtest.bench import options_from
 
     with pytest.raises(SystemExit, match="--only: name at least one phase"):
-        options_from(bench_parser().parse_args(["--only", only]))
+        options_from(_bench_parser().parse_args(["--only", only]))
 
 
 def test_the_open_loop_window_can_be_longer_than_the_closed_loops() -> None:
