@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -33,6 +34,9 @@ KEY_KINDS = {
     "text": catalog_pb2.IDENTIFIER_KIND_TEXT,
 }
 BACKENDS = ("postgresql",)
+#: The zone a department database's times without a zone are in, unless ``database.time_zone`` says otherwise:
+#: a Chinese department's ``timestamp`` and ``date`` columns hold Beijing time.
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
 DATASET_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 IDENTIFIER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
 ITEM_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
@@ -89,6 +93,8 @@ class FrontprocConfig:
     tls_ca: str
     database_url: str
     backend: str
+    #: The zone of the database's times without a zone (IANA name), and the zone times leave in.
+    time_zone: str
     #: PEM public keys of the platform's provider-assertion signer.
     platform_public_keys: str
     #: The edge (host:port) to tell the platform about changes through, and this department's system there.
@@ -166,6 +172,16 @@ def _address(reader: _Reader, value: Located | None, name: str) -> None:
     problem = address_problem(value.value)
     if problem:
         reader.problem(value.line, f"{name}: {problem}")
+
+
+def _zone(reader: _Reader, value: Located | None) -> None:
+    if value is None:
+        return
+    try:
+        ZoneInfo(value.value)
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.problem(value.line, f"database.time_zone must be a time zone name such as {DEFAULT_TIME_ZONE}, "
+                                   f"got {value.value!r}")
 
 
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
@@ -305,13 +321,15 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     database = reader.mapping(top["database"][1], "database") if "database" in top else {}
     if "database" not in top:
         reader.problem(root, "database is required (url, url_file or url_env)")
-    reader.unknown(database, ("backend", "url", "url_file", "url_env"), "database")
+    reader.unknown(database, ("backend", "url", "url_file", "url_env", "time_zone"), "database")
     backend = reader.text(database, "backend", "database", default="postgresql")
     if backend is not None and backend.value not in BACKENDS:
         reader.problem(backend.line, f"database.backend must be one of {', '.join(BACKENDS)}, got {backend.value!r}")
     database_url = _file_or_value(reader, base, database, "url", "database")
     if "database" in top and not database_url:
         reader.problem(top["database"][0], "database: give url, url_file or url_env")
+    time_zone = reader.text(database, "time_zone", "database", default=DEFAULT_TIME_ZONE)
+    _zone(reader, time_zone)
 
     platform = reader.mapping(top["platform"][1], "platform") if "platform" in top else {}
     if "platform" not in top:
@@ -371,7 +389,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         metrics_host=metrics_host.value if metrics_host else "",
         tls_cert=tls_parts[0].value if tls_parts[0] else "", tls_key=tls_parts[1].value if tls_parts[1] else "",
         tls_ca=tls_parts[2].value if tls_parts[2] else "", database_url=database_url,
-        backend=backend.value if backend else "postgresql", platform_public_keys=public_keys,
+        backend=backend.value if backend else "postgresql",
+        time_zone=time_zone.value if time_zone else DEFAULT_TIME_ZONE, platform_public_keys=public_keys,
         platform_edge=edge.value if edge else "", platform_system_id=system_id.value if system_id else "",
         platform_secret=secret.strip(), access_log=str(base / access_log.value) if access_log else "",
         rate_per_second=per_second, rate_burst=burst, resources=resources)

@@ -2,11 +2,13 @@
 
 Each configured resource becomes a few prepared statements: one key (``$1``), many keys (``= ANY($1)``,
 for a table or view) and key-ordered pages for Export. Values leave as the provider contract wants them:
-strings in canonical form (dates YYYY-MM-DD, timestamps ISO 8601, numbers in decimal), absent when NULL.
+strings in canonical form (dates YYYY-MM-DD, timestamps ISO 8601 with their offset, numbers in decimal),
+absent when NULL. A time without a zone is in the database's zone (``database.time_zone``, Beijing time by
+default): read as UTC, a record a Chinese department updated at 10:00 would say it was true at 18:00.
 
 At start :func:`check_resources` prepares every statement and compares the columns it returns with the
-items' mapping, so an unknown column or SQL the database refuses stops the 前置机 with the configuration
-line at fault, before it serves anything.
+items' mapping, so an unknown column, a column with no text form or SQL the database refuses stops the 前置机
+with the configuration line at fault, before it serves anything.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -58,17 +61,46 @@ def statements(resource: ResourceConfig) -> Statements:
         key_column=key_item_column, as_of_column=as_of)
 
 
-def canonical(value: object) -> str:
-    """A column value as the provider contract carries it."""
+#: Column types whose values have no text form a caller could read (asyncpg gives Python objects whose
+#: ``str`` is Python's own notation: ``b'\\x00'``, ``['a', 'b']``, ``1 day, 2:00:00``); a view or a query can
+#: cast them to one (``encode(photo, 'base64')``, ``array_to_string(tags, ',')``).
+_NO_TEXT_FORM_KINDS = ("array", "composite", "range", "multirange")
+_NO_TEXT_FORM_TYPES = frozenset({"bytea", "interval", "money", "point", "line", "lseg", "box", "path", "polygon",
+                                 "circle", "bit", "varbit", "tsvector", "tsquery", "pg_lsn", "txid_snapshot",
+                                 "pg_snapshot"})
+#: Column types an as-of time can be read from.
+_AS_OF_TYPES = frozenset({"timestamptz", "timestamp", "date"})
+
+
+def canonical(value: object, zone: dt.tzinfo) -> str:
+    """A column value as the provider contract carries it; times without a zone are in ``zone``."""
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        return in_zone(value, zone).isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return format(value, "f")
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        # repr is the shortest text that reads back as the same float; Decimal writes it without an exponent
+        # (0.00001, not 1e-05).
+        return format(decimal.Decimal(repr(value)), "f")
     return str(value)
+
+
+def in_zone(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """``value`` in ``zone``: a time without a zone is taken to be in it, one with a zone is converted."""
+    return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+
+
+def as_of_time(value: object, zone: dt.tzinfo) -> dt.datetime | None:
+    """The as-of column's value as an aware time: a date is the start of that day in ``zone``."""
+    if isinstance(value, dt.datetime):
+        return in_zone(value, zone)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), zone)
+    return None
 
 
 @dataclass(frozen=True)
@@ -84,6 +116,7 @@ class DepartmentStore:
     def __init__(self, config: FrontprocConfig) -> None:
         self._config = config
         self._statements = {name: statements(resource) for name, resource in config.resources.items()}
+        self._zone = ZoneInfo(config.time_zone)
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
@@ -99,13 +132,9 @@ class DepartmentStore:
     def _row(self, dataset: str, record: asyncpg.Record) -> Row:
         resource = self._config.resources[dataset]
         sql = self._statements[dataset]
-        values = {item: canonical(record[column.value]) for item, column in resource.items.items()
+        values = {item: canonical(record[column.value], self._zone) for item, column in resource.items.items()
                   if record[column.value] is not None}
-        as_of = record[sql.as_of_column] if sql.as_of_column else None
-        if isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime):
-            as_of = dt.datetime.combine(as_of, dt.time(), dt.UTC)
-        if isinstance(as_of, dt.datetime) and as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=dt.UTC)
+        as_of = as_of_time(record[sql.as_of_column], self._zone) if sql.as_of_column else None
         return Row(key=values.get(resource.key_item, ""), values=values, as_of=as_of)
 
     async def lookup(self, dataset: str, key: str) -> Row | None:
@@ -137,7 +166,7 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
         sql = statements(resource)
         source = resource.query or resource.table
         assert source is not None
-        returned: set[str] = set()
+        returned: dict[str, asyncpg.types.Type] = {}
         for text in (sql.one, sql.batch, sql.page):
             if not text:
                 continue
@@ -148,16 +177,32 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                                 f"{resource.dataset!r}: the database refuses it: {exc.__class__.__name__}: "
                                 f"{str(exc).splitlines()[0]}")
                 break
-            returned = {attribute.name for attribute in prepared.get_attributes()}
+            returned = {attribute.name: attribute.type for attribute in prepared.get_attributes()}
         else:
-            for item, column in [*resource.items.items(), *(
-                    [("as_of_column", resource.as_of_column)] if resource.as_of_column else [])]:
-                if column.value not in returned:
-                    problems.append(f"{config.path}:{column.line}: resources {resource.dataset!r}: {item} maps to "
-                                    f"column {column.value!r}, which {_source_name(resource)} does not return "
-                                    f"(it has {', '.join(sorted(returned))})")
+            problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
+                            for line, problem in _column_problems(resource, returned))
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _column_problems(resource: ResourceConfig, returned: dict[str, asyncpg.types.Type]) -> list[tuple[int, str]]:
+    """What is wrong with the columns the items and the as-of time map to, given those the SQL returns."""
+    problems: list[tuple[int, str]] = []
+    mapped = [*resource.items.items(), *([("as_of_column", resource.as_of_column)] if resource.as_of_column else [])]
+    for item, column in mapped:
+        kind = returned.get(column.value)
+        if kind is None:
+            problems.append((column.line, f"{item} maps to column {column.value!r}, which {_source_name(resource)} "
+                                          f"does not return (it has {', '.join(sorted(returned))})"))
+        elif item == "as_of_column" and column is resource.as_of_column:
+            if kind.name not in _AS_OF_TYPES:
+                problems.append((column.line, f"as_of_column {column.value!r} is of type {kind.name}: it must be "
+                                              "a timestamp, timestamptz or date"))
+        elif kind.kind in _NO_TEXT_FORM_KINDS or kind.name in _NO_TEXT_FORM_TYPES:
+            problems.append((column.line, f"{item} maps to column {column.value!r} of type {kind.name}, which has "
+                                          "no text form to share: map a view or query column that casts it to "
+                                          "text"))
+    return problems
 
 
 def _source_name(resource: ResourceConfig) -> str:

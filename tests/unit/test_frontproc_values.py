@@ -1,0 +1,117 @@
+"""What leaves the 前置机: a department column's value as text a caller can read, and the record's as-of time.
+
+A department's database is not the platform's: its times may carry no zone (Beijing time, in a Chinese
+department), and its columns may be of any type PostgreSQL has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from frontproc.config import ConfigError, parse
+from frontproc.store import DepartmentStore, check_resources
+from services.runtime.embedded import create_database
+from services.runtime.keys import generate_keys
+from services.runtime.provider_assertions import provider_public_keys
+
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+@pytest.fixture
+async def database_url(embedded) -> str:  # type: ignore[no-untyped-def]
+    url = await create_database(embedded.database_url, f"dept_values_{uuid.uuid4().hex[:8]}")
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute("""
+            CREATE TABLE registry (
+                code text PRIMARY KEY, updated timestamp, updated_tz timestamptz, day date, amount numeric,
+                ratio float8, photo bytea, tags text[], term interval, label text);
+            INSERT INTO registry VALUES ('a', '2026-12-01 10:00:00', '2026-12-01 10:00:00+08', '2026-12-01',
+                12.50, 0.00001, '\\x00ff', '{x,y}', '1 day', 'ok');
+            INSERT INTO registry (code, day) VALUES ('b', '2026-12-01');""")
+    finally:
+        await connection.close()
+    return url
+
+
+def _config(tmp_path: Path, url: str, items: dict[str, str], as_of: str = "updated", zone: str = "") -> str:
+    (tmp_path / "platform.pem").write_text(provider_public_keys(generate_keys().provider_signing_key))
+    mapped = "".join(f"      {item}: {column}\n" for item, column in items.items())
+    return (f"department:\n  code: 91110000600037341L\n"
+            f"database:\n  url: {url}\n" + (f"  time_zone: {zone}\n" if zone else "") +
+            "platform:\n  public_keys_file: platform.pem\n"
+            "resources:\n  - dataset: registry\n    key: {item: code, kind: text}\n    table: registry\n"
+            f"    key_column: code\n    as_of_column: {as_of}\n    items:\n      code: code\n{mapped}")
+
+
+async def _read(tmp_path: Path, text: str, key: str):  # type: ignore[no-untyped-def]
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    connection = await asyncpg.connect(config.database_url)
+    try:
+        await check_resources(config, connection)
+    finally:
+        await connection.close()
+    store = DepartmentStore(config)
+    await store.open()
+    try:
+        return await store.lookup("registry", key)
+    finally:
+        await store.close()
+
+
+async def test_a_time_without_a_zone_is_beijing_time_unless_the_database_says_otherwise(
+        tmp_path: Path, database_url: str) -> None:
+    items = {"updated": "updated", "updated_tz": "updated_tz"}
+    row = await _read(tmp_path, _config(tmp_path, database_url, items), "a")
+    # Read as UTC, the row updated at 10:00 in Beijing would have said it was true at 18:00.
+    assert row.as_of == dt.datetime(2026, 12, 1, 10, tzinfo=BEIJING)
+    assert row.values["updated"] == "2026-12-01T10:00:00+08:00"
+    assert row.values["updated_tz"] == "2026-12-01T10:00:00+08:00"
+
+    row = await _read(tmp_path, _config(tmp_path, database_url, items, zone="UTC"), "a")
+    assert row.as_of == dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
+    assert row.values["updated"] == "2026-12-01T10:00:00+00:00"
+    assert row.values["updated_tz"] == "2026-12-01T02:00:00+00:00"
+
+
+async def test_a_date_as_of_is_the_start_of_that_day_in_the_databases_zone(
+        tmp_path: Path, database_url: str) -> None:
+    row = await _read(tmp_path, _config(tmp_path, database_url, {"day": "day"}, as_of="day"), "b")
+    assert row.as_of == dt.datetime(2026, 12, 1, tzinfo=BEIJING)
+    assert row.values == {"code": "b", "day": "2026-12-01"}  # NULL columns are left out
+
+
+async def test_numbers_leave_in_decimal_without_an_exponent(tmp_path: Path, database_url: str) -> None:
+    row = await _read(tmp_path, _config(tmp_path, database_url, {"amount": "amount", "ratio": "ratio"}), "a")
+    assert row.values["amount"] == "12.50" and row.values["ratio"] == "0.00001"
+
+
+@pytest.mark.parametrize(("column", "kind"), [("photo", "bytea"), ("tags", "text[]"), ("term", "interval")])
+async def test_a_column_with_no_text_form_is_refused_at_check_naming_its_line(
+        tmp_path: Path, database_url: str, column: str, kind: str) -> None:
+    text = _config(tmp_path, database_url, {"extra": column})
+    with pytest.raises(ConfigError) as error:
+        await _read(tmp_path, text, "a")
+    line = next(number for number, content in enumerate(text.splitlines(), 1) if f"extra: {column}" in content)
+    assert f"dept.yaml:{line}: resources 'registry': extra maps to column '{column}' of type {kind}, which has " \
+           "no text form to share" in str(error.value)
+
+
+async def test_an_as_of_column_that_is_not_a_time_is_refused_at_check(tmp_path: Path, database_url: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        await _read(tmp_path, _config(tmp_path, database_url, {}, as_of="label"), "a")
+    assert "as_of_column 'label' is of type text: it must be a timestamp, timestamptz or date" in str(error.value)
+
+
+@pytest.mark.parametrize("zone", ["Beijing", "Asia/Nowhere", "../etc/passwd"])
+def test_a_time_zone_that_does_not_exist_is_refused_naming_its_line(tmp_path: Path, zone: str) -> None:
+    text = _config(tmp_path, "postgresql://nobody@127.0.0.1:1/none", {}, zone=zone)
+    with pytest.raises(ConfigError) as error:
+        parse(text, "dept.yaml")
+    assert f"dept.yaml:5: database.time_zone must be a time zone name such as Asia/Shanghai, got {zone!r}" \
+        in str(error.value)
