@@ -68,6 +68,8 @@ _NO_TEXT_FORM_KINDS = ("array", "composite", "range", "multirange")
 _NO_TEXT_FORM_TYPES = frozenset({"bytea", "interval", "money", "point", "line", "lseg", "box", "path", "polygon",
                                  "circle", "bit", "varbit", "tsvector", "tsquery", "pg_lsn", "txid_snapshot",
                                  "pg_snapshot"})
+#: Parameter types a key (text) can be given as.
+_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext", "unknown"})
 #: Column types an as-of time can be read from.
 _AS_OF_TYPES = frozenset({"timestamptz", "timestamp", "date"})
 
@@ -178,11 +180,22 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                                 f"{str(exc).splitlines()[0]}")
                 break
             returned = {attribute.name: attribute.type for attribute in prepared.get_attributes()}
+            if text == sql.one and (key_type := _key_parameter_problem(prepared)):
+                problems.append(f"{config.path}:{source.line}: resources {resource.dataset!r}: {key_type}")
         else:
             problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
                             for line, problem in _column_problems(resource, returned))
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def _key_parameter_problem(prepared: asyncpg.prepared_stmt.PreparedStatement) -> str:
+    """Why the key's parameter cannot take a key (keys are text), or ""; the database would refuse every call."""
+    parameters = prepared.get_parameters()
+    if parameters and parameters[0].name not in _TEXT_TYPES:
+        return (f"$1 is of type {parameters[0].name}, but keys are text: compare the column as text "
+                "(WHERE column::text = $1)")
+    return ""
 
 
 def _column_problems(resource: ResourceConfig, returned: dict[str, asyncpg.types.Type]) -> list[tuple[int, str]]:

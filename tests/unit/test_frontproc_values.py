@@ -115,3 +115,22 @@ def test_a_time_zone_that_does_not_exist_is_refused_naming_its_line(tmp_path: Pa
         parse(text, "dept.yaml")
     assert f"dept.yaml:5: database.time_zone must be a time zone name such as Asia/Shanghai, got {zone!r}" \
         in str(error.value)
+
+
+async def test_a_query_whose_key_parameter_is_not_text_is_refused_at_check(tmp_path: Path, database_url: str) -> None:
+    # The check prepared it without complaint, and then the database refused every call: keys are text.
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("CREATE TABLE numbered (n int PRIMARY KEY, label text); "
+                                  "INSERT INTO numbered VALUES (42, 'answer')")
+    finally:
+        await connection.close()
+    text = _config(tmp_path, database_url, {}).replace(
+        "    table: registry\n    key_column: code\n    as_of_column: updated\n",
+        "    query: SELECT n::text AS code, label FROM numbered WHERE n = $1\n")
+    with pytest.raises(ConfigError) as error:
+        await _read(tmp_path, text, "42")
+    line = next(number for number, content in enumerate(text.splitlines(), 1) if "query:" in content)
+    assert f"dept.yaml:{line}: resources 'registry': $1 is of type int4, but keys are text" in str(error.value)
+    row = await _read(tmp_path, text.replace("WHERE n = $1", "WHERE n::text = $1"), "42")
+    assert row is not None and row.values == {"code": "42"}
