@@ -15,12 +15,20 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import grpc
 
 from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig
+from services.runtime.errors import ServiceError, dependency_failure, describe
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: One connection attempt's bound, for the check at start and for the pool's connections alike: a host that
 #: drops packets is "does not answer" after this, not after asyncpg's 60 s default (longer than a call's deadline).
@@ -120,6 +128,8 @@ class DepartmentStore:
         self._statements = {name: statements(resource) for name, resource in config.resources.items()}
         self._zone = ZoneInfo(config.time_zone)
         self._pool: asyncpg.Pool | None = None
+        #: Datasets whose statements the database refused last time (logged once per change, not per call).
+        self._refused: set[str] = set()
 
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
@@ -139,16 +149,43 @@ class DepartmentStore:
         as_of = as_of_time(record[sql.as_of_column], self._zone) if sql.as_of_column else None
         return Row(key=values.get(resource.key_item, ""), values=values, as_of=as_of)
 
+    async def _run(self, dataset: str, statement: Awaitable[T]) -> T:
+        """Runs one of ``dataset``'s statements; a refusal by the database is FAILED_PRECONDITION.
+
+        The statements passed the check at start, so a refusal now is the database changed under the 前置机
+        (a table renamed or dropped, a grant revoked): something for the department's DBA, said once in this
+        log with the server's words, not a traceback per call. The platform is told only that the database
+        refuses (it rests the endpoint). A database that does not answer stays UNAVAILABLE (the runtime's).
+        """
+        try:
+            result = await statement
+        except asyncpg.PostgresError as error:
+            if dependency_failure(error) is not None:
+                raise
+            if dataset not in self._refused:
+                self._refused.add(dataset)
+                log.warning("the department database refuses the statements of %s (%s): queries of it fail until "
+                            "it is fixed; govshare frontproc --check says what the configuration needs",
+                            dataset, describe(error))
+            raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "DATABASE_REFUSED",
+                               f"the department database refuses the statements of {dataset}: the 前置机's log "
+                               "says why") from error
+        if dataset in self._refused:
+            self._refused.discard(dataset)
+            log.info("the department database answers the statements of %s again", dataset)
+        return result
+
     async def lookup(self, dataset: str, key: str) -> Row | None:
         assert self._pool is not None
-        record = await self._pool.fetchrow(self._statements[dataset].one, key)
+        record = await self._run(dataset, self._pool.fetchrow(self._statements[dataset].one, key))
         return None if record is None else self._row(dataset, record)
 
     async def batch_lookup(self, dataset: str, keys: list[str]) -> list[Row]:
         assert self._pool is not None
         sql = self._statements[dataset]
         if sql.batch:
-            return [self._row(dataset, record) for record in await self._pool.fetch(sql.batch, keys)]
+            records = await self._run(dataset, self._pool.fetch(sql.batch, keys))
+            return [self._row(dataset, record) for record in records]
         rows = [await self.lookup(dataset, key) for key in keys]
         return [row for row in rows if row is not None]
 
@@ -157,7 +194,7 @@ class DepartmentStore:
 
     async def page(self, dataset: str, after: str, size: int) -> list[Row]:
         assert self._pool is not None
-        records = await self._pool.fetch(self._statements[dataset].page, after, size)
+        records = await self._run(dataset, self._pool.fetch(self._statements[dataset].page, after, size))
         return [self._row(dataset, record) for record in records]
 
 

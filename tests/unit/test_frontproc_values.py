@@ -7,15 +7,18 @@ department), and its columns may be of any type PostgreSQL has.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from pathlib import Path
 
 import asyncpg
+import grpc
 import pytest
 
 from frontproc.config import ConfigError, parse
 from frontproc.store import DepartmentStore, check_resources
 from services.runtime.embedded import create_database
+from services.runtime.errors import ServiceError
 from services.runtime.keys import generate_keys
 from services.runtime.provider_assertions import provider_public_keys
 
@@ -134,3 +137,28 @@ async def test_a_query_whose_key_parameter_is_not_text_is_refused_at_check(tmp_p
     assert f"dept.yaml:{line}: resources 'registry': $1 is of type int4, but keys are text" in str(error.value)
     row = await _read(tmp_path, text.replace("WHERE n = $1", "WHERE n::text = $1"), "42")
     assert row is not None and row.values == {"code": "42"}
+
+
+async def test_a_table_renamed_under_the_frontproc_is_one_warning_and_a_refusal_not_a_traceback_per_call(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    config = parse(_config(tmp_path, database_url, {"label": "label"}), str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    connection = await asyncpg.connect(database_url)
+    try:
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        await connection.execute("ALTER TABLE registry RENAME TO registry_old")
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        for call in (store.lookup("registry", "a"), store.batch_lookup("registry", ["a", "b"]),
+                     store.page("registry", "", 10)):
+            with pytest.raises(ServiceError) as error:
+                await call
+            assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION and error.value.reason == "DATABASE_REFUSED"
+        warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
+        assert len(warnings) == 1 and 'relation "registry" does not exist' in warnings[0].getMessage()
+        await connection.execute("ALTER TABLE registry_old RENAME TO registry")
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        assert "answers the statements of registry again" in caplog.records[-1].getMessage()
+    finally:
+        await connection.close()
+        await store.close()
