@@ -26,7 +26,7 @@ from services.authorization.roles import require_authority, require_service
 from services.runtime import checkpoints, duties, hashchain, pagination
 from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import AUDITOR
-from services.runtime.errors import FieldViolation, invalid_argument
+from services.runtime.errors import FieldViolation, invalid_argument, text_violation
 from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import SERVICE_PREFIX, Caller
 
@@ -157,6 +157,8 @@ class AdminLog:
         problems = pagination.page_size_violations(size)
         if where.actor_department_code and (error := credit_code_error(where.actor_department_code)):
             problems.append(FieldViolation("actor_department_code", error))
+        if where.action and (violation := text_violation("action", where.action, _MAX_TEXT)):
+            problems.append(violation)
         if where.start_time and where.end_time and where.end_time <= where.start_time:
             problems.append(FieldViolation("end_time", "must be after start_time"))
         if problems:

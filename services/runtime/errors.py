@@ -207,6 +207,24 @@ def statement_over_budget(error: BaseException) -> ServiceError | None:
     return None
 
 
+#: What PostgreSQL says of text it cannot hold: 22021 (a NUL character) and 22P05 (no equivalent in its encoding).
+_UNSTORABLE_TEXT = (asyncpg.exceptions.CharacterNotInRepertoireError,
+                    asyncpg.exceptions.UntranslatableCharacterError)
+
+
+def text_not_storable(error: BaseException) -> ServiceError | None:
+    """INVALID_ARGUMENT when ``error`` is PostgreSQL refusing a text the caller sent (a NUL character).
+
+    Text that is stored is checked field by field before it gets there (:func:`text_violation`); this is the
+    net for a field that is not (a listing's filter, say), so the caller is told what to fix, not INTERNAL.
+    """
+    for current in _causes(error):
+        if isinstance(current, _UNSTORABLE_TEXT):
+            return invalid_argument([FieldViolation("request", "a text field contains a NUL character (U+0000), "
+                                                               "which no text field may hold: remove it")])
+    return None
+
+
 def _modules(error: BaseException) -> list[str]:
     """The modules ``error``'s traceback went through, outermost first."""
     modules = []

@@ -46,6 +46,7 @@ from services.runtime.errors import (
     internal_status,
     invalid_argument,
     statement_over_budget,
+    text_not_storable,
     to_status,
 )
 from services.runtime.settings import Settings, SettingsError, load
@@ -253,7 +254,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
         if isinstance(error, NotImplementedError):
             error = ServiceError(grpc.StatusCode.UNIMPLEMENTED, "UNIMPLEMENTED", f"{method} is not implemented")
         if not isinstance(error, ServiceError):
-            error = statement_over_budget(error) or error
+            error = statement_over_budget(error) or text_not_storable(error) or error
         if not isinstance(error, ServiceError):
             down = dependency_failure(error)
             if down is not None:

@@ -223,6 +223,12 @@ async def test_only_the_authority_reads_the_log(platform) -> None:  # type: igno
         await _log(platform).ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(actor_department_code="x"),
                                              metadata=platform.metadata("authority"), timeout=10)
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # A NUL in the action filter reached PostgreSQL, which refused it: INTERNAL.
+    with pytest.raises(grpc.aio.AioRpcError) as nul:
+        await _log(platform).ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action="x\x00"),
+                                             metadata=platform.metadata("authority"), timeout=10)
+    assert nul.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert nul.value.details() == "action: must not contain NUL characters"
 
 
 async def test_the_chain_verifies_and_a_tampered_row_is_reported(platform) -> None:  # type: ignore[no-untyped-def]

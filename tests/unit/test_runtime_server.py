@@ -239,6 +239,9 @@ class _Dependent(_Servicer):
                 raise RuntimeError("cleanup failed too")  # a cleanup error raised while the outage is handled
         if request.code == "interface":
             raise asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
+        if request.code == "nul":
+            # What asyncpg raises when a parameter holds U+0000 (PostgreSQL text cannot).
+            raise asyncpg.exceptions.CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00')
         return await super().GetEntry(request, context)
 
 
@@ -267,6 +270,13 @@ async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_on
             await stub.GetEntry(catalog_pb2.GetEntryRequest(code="interface"))
         assert bug.value.code() == grpc.StatusCode.INTERNAL
         assert [r.exc_info is not None for r in caplog.records if r.name == "services.runtime.server"] == [True]
+        # Text PostgreSQL cannot hold is the caller's to fix, wherever a field escaped its own check.
+        caplog.clear()
+        with pytest.raises(grpc.aio.AioRpcError) as nul:
+            await stub.GetEntry(catalog_pb2.GetEntryRequest(code="nul"))
+        assert nul.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "contains a NUL character (U+0000)" in nul.value.details()
+        assert not [r for r in caplog.records if r.name == "services.runtime.server"]
 
 
 class _Streaming(query_pb2_grpc.QueryServiceServicer):
