@@ -193,6 +193,8 @@ def _verify(args: argparse.Namespace) -> None:
         item, sep, value = claim.partition("=")
         if not sep:
             raise SystemExit(f"claim {claim!r}: expected item=value")
+        if item in claims:
+            raise SystemExit(f"claim {claim!r}: {item} is claimed twice; claim each item once")
         claims[item] = value
     sys.exit(run_verify(*_call_args(args), resource=args.resource, key=args.key, claims=claims,
                         purpose=args.purpose, purpose_text=args.purpose_text))

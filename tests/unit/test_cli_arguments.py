@@ -49,3 +49,18 @@ def test_seeding_a_seeded_platform_again_is_refused_unless_asked(tmp_path, capsy
     assert "--again" in str(refused.value.code)
     assert credentials.read_text(encoding="utf-8") == "{}"
     assert build_parser().parse_args(["seed", "--again"]).again
+
+
+@pytest.mark.parametrize("claims, says", [
+    (["name"], "claim 'name': expected item=value"),
+    (["name=武文辉", "name=王五"], "claim 'name=王五': name is claimed twice; claim each item once"),
+])
+def test_a_verify_claim_that_is_not_one_value_per_item_is_refused_before_any_call(
+        claims: list[str], says: str) -> None:
+    """``verify … name=a name=b`` verified only the last claim, silently. Nothing is contacted before the refusal."""
+    from services.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["verify", "101001/000001", "342322194911060454", *claims, "--gateway", "127.0.0.1:1",
+              "--system-id", "s", "--secret", "x"])
+    assert refused.value.code == says
