@@ -229,6 +229,8 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
 def _key_parameter_problem(prepared: asyncpg.prepared_stmt.PreparedStatement) -> str:
     """Why the key's parameter cannot take a key (keys are text), or ""; the database would refuse every call."""
     parameters = prepared.get_parameters()
+    if len(parameters) > 1:
+        return f"the query takes {len(parameters)} parameters: it is given one, the key ($1)"
     if parameters and parameters[0].name not in _TEXT_TYPES:
         return (f"$1 is of type {parameters[0].name}, but keys are text: compare the column as text "
                 "(WHERE column::text = $1)")

@@ -162,3 +162,12 @@ async def test_a_table_renamed_under_the_frontproc_is_one_warning_and_a_refusal_
     finally:
         await connection.close()
         await store.close()
+
+
+async def test_a_query_with_more_parameters_than_the_key_is_refused_at_check(tmp_path: Path, database_url: str) -> None:
+    text = _config(tmp_path, database_url, {}).replace(
+        "    table: registry\n    key_column: code\n    as_of_column: updated\n",
+        "    query: SELECT code FROM registry WHERE code = $1 AND label = $2\n")
+    with pytest.raises(ConfigError) as error:
+        await _read(tmp_path, text, "a")
+    assert "the query takes 2 parameters: it is given one, the key ($1)" in str(error.value)
