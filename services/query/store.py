@@ -20,8 +20,13 @@ from services.runtime.identity import Caller
 
 log = logging.getLogger(__name__)
 
+# A batch of rows is one statement over an array of the table's own row type (the rows are tuples in its
+# column order, which is COLUMNS): PostgreSQL plans and starts it once, not once per row as executemany's
+# INSERT … VALUES. Measured on the embedded server with the partition's eleven indexes: 72 µs of server CPU
+# a row in batches of 16 against 95, 58 against 82 in batches of 64, client CPU the same; under the cache-hit
+# benchmark, PostgreSQL's CPU per call 0.187 / 0.161 ms against 0.198 / 0.177 (docs/performance.md).
 _INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
-                  f" VALUES ({', '.join(f'${n}' for n in range(1, len(COLUMNS) + 1))})")
+                  f" SELECT {', '.join(COLUMNS)} FROM unnest($1::access_log[])")
 _PARTITION = re.compile(r"access_log_[0-9]{6}")
 _CHECKPOINT_COLUMNS = "chain_id, seq, hash, time, final, key_id, signature"
 _DISPUTE_COLUMNS = ("id, resource_code, key, item, claimed_value, evidence, reporter_department_code, "
@@ -103,7 +108,7 @@ class QueryStore:
             self._audit_connection = await self._pool.acquire()
             statement = self._insert_access = await self._audit_connection.prepare(_INSERT_ACCESS)
         try:
-            await statement.executemany(rows)
+            await statement.fetch(rows)
         except BaseException:
             # The connection's state is unknown (the batch may have half-run): never reuse it.
             await self.release_audit_connection(broken=True)

@@ -344,3 +344,26 @@ async def test_the_migration_sums_the_days_counted_before_it(old_schema: str) ->
             "department_code": "D1", "purpose": "WORK", "answered": 7, "denied": 3}]
     finally:
         await pool.close()
+
+
+async def test_a_batch_is_stored_whole_in_the_tables_column_order(old_schema: str) -> None:
+    """The writer sends a batch as one array of the table's row type, by position: COLUMNS must be the table's
+    column order, and every row of a batch spanning two months lands in its month's partition."""
+    await db.migrate(old_schema, "query")
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    try:
+        order = await pool.fetch("SELECT attname FROM pg_attribute WHERE attrelid = 'access_log'::regclass"
+                                 " AND attnum > 0 AND NOT attisdropped ORDER BY attnum")
+        assert tuple(r["attname"] for r in order) == audit.COLUMNS
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        next_month = dt.datetime.combine(month_start(now.astimezone(CST).date(), 1), dt.time(12), CST)
+        rows = chained([now, now, next_month], "e" * 32)
+        await store.insert_accesses(rows)
+        stored = await pool.fetch(f"SELECT {', '.join(audit.COLUMNS)}, tableoid::regclass::text AS part"
+                                  " FROM access_log WHERE chain_id = $1 ORDER BY seq", "e" * 32)
+        assert [tuple(r[c] for c in audit.COLUMNS) for r in stored] == [tuple(row) for row in rows]
+        assert stored[0]["part"] != stored[-1]["part"]
+    finally:
+        await store.release_audit_connection()
+        await pool.close()
