@@ -375,6 +375,9 @@ def _report(args: argparse.Namespace) -> None:
         raise SystemExit(f"--format: a comma-separated list of {', '.join(FORMATS)}")
     if args.kind == "monthly" and not (args.month and args.department):
         raise SystemExit("govshare report monthly needs --month and --department (the provider)")
+    if args.kind == "yearly" and args.month:
+        raise SystemExit("govshare report yearly covers a whole year: drop --month, or ask for the monthly feedback "
+                         "(govshare report monthly --month M --department CODE)")
     sys.exit(run_report(*_call_args(args), kind=args.kind, year=args.year, month=args.month or 0,
                         department=args.department, formats=formats, out=Path(args.out)))
 

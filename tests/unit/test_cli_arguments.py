@@ -64,3 +64,13 @@ def test_a_verify_claim_that_is_not_one_value_per_item_is_refused_before_any_cal
         main(["verify", "101001/000001", "342322194911060454", *claims, "--gateway", "127.0.0.1:1",
               "--system-id", "s", "--secret", "x"])
     assert refused.value.code == says
+
+
+def test_a_yearly_report_refuses_a_month_it_would_ignore() -> None:
+    """``report yearly --year 2026 --month 3`` wrote the whole year's report as if no month had been given."""
+    from services.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["report", "yearly", "--year", "2026", "--month", "3", "--gateway", "127.0.0.1:1", "--system-id", "s",
+              "--secret", "x"])
+    assert "covers a whole year: drop --month" in str(refused.value.code)
