@@ -115,7 +115,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
                 yield pb.ExportResponse(records=[self._record(row) for row in page])
             if len(page) < size:
                 break
-            after = page[-1].key
+            after = page[-1].cursor
         self._log.write(assertion, "Export", resource.dataset, 0, sent)
 
     async def Describe(self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext) -> pb.DescribeResponse:

@@ -25,6 +25,7 @@ import asyncpg
 import grpc
 
 from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig
+from services.query.keys import UPPER_CASE_KINDS, normalize_key
 from services.runtime.errors import ServiceError, dependency_failure, describe
 
 log = logging.getLogger(__name__)
@@ -115,9 +116,25 @@ def as_of_time(value: object, zone: dt.tzinfo) -> dt.datetime | None:
 
 @dataclass(frozen=True)
 class Row:
+    #: The key as the platform writes it (services.query.keys.normalize_key), which it matches replies by.
     key: str
     values: dict[str, str]
     as_of: dt.datetime | None
+    #: The key as the department's table holds it: where the next page of an export starts.
+    cursor: str = ""
+
+
+def spellings(kind: int, key: str) -> list[str]:
+    """The spellings of a (normalised) key a department's table may hold it in.
+
+    The platform writes a 公民身份号码's check character and a 统一社会信用代码's letters in upper case; many
+    departments' tables keep the ``x`` of the ID number in lower case, and such a row must be found, not
+    answered as absent. Free-text keys are case-sensitive: they are looked up as they are.
+    """
+    if kind not in UPPER_CASE_KINDS:
+        return [key]
+    lower = key.lower()
+    return [key] if lower == key else [key, lower]
 
 
 class DepartmentStore:
@@ -147,7 +164,8 @@ class DepartmentStore:
         values = {item: canonical(record[column.value], self._zone) for item, column in resource.items.items()
                   if record[column.value] is not None}
         as_of = as_of_time(record[sql.as_of_column], self._zone) if sql.as_of_column else None
-        return Row(key=values.get(resource.key_item, ""), values=values, as_of=as_of)
+        stored = values.get(resource.key_item, "")
+        return Row(key=normalize_key(resource.key_kind, stored), values=values, as_of=as_of, cursor=stored)
 
     async def _run(self, dataset: str, statement: Awaitable[T]) -> T:
         """Runs one of ``dataset``'s statements; a refusal by the database is FAILED_PRECONDITION.
@@ -177,17 +195,32 @@ class DepartmentStore:
 
     async def lookup(self, dataset: str, key: str) -> Row | None:
         assert self._pool is not None
-        record = await self._run(dataset, self._pool.fetchrow(self._statements[dataset].one, key))
-        return None if record is None else self._row(dataset, record)
+        sql = self._statements[dataset]
+        variants = spellings(self._config.resources[dataset].key_kind, key)
+        if len(variants) > 1 and sql.batch:
+            rows = await self.batch_lookup(dataset, [key])
+            return rows[0] if rows else None
+        for variant in variants:
+            record = await self._run(dataset, self._pool.fetchrow(sql.one, variant))
+            if record is not None:
+                return self._row(dataset, record)
+        return None
 
     async def batch_lookup(self, dataset: str, keys: list[str]) -> list[Row]:
+        """The rows of ``keys``, one per key (a key held in two spellings answers with the upper-case one)."""
         assert self._pool is not None
         sql = self._statements[dataset]
-        if sql.batch:
-            records = await self._run(dataset, self._pool.fetch(sql.batch, keys))
-            return [self._row(dataset, record) for record in records]
-        rows = [await self.lookup(dataset, key) for key in keys]
-        return [row for row in rows if row is not None]
+        if not sql.batch:
+            rows = [await self.lookup(dataset, key) for key in keys]
+            return [row for row in rows if row is not None]
+        kind = self._config.resources[dataset].key_kind
+        variants = [variant for key in keys for variant in spellings(kind, key)]
+        records = await self._run(dataset, self._pool.fetch(sql.batch, variants))
+        found: dict[str, Row] = {}
+        for row in (self._row(dataset, record) for record in records):
+            if row.key not in found or row.cursor == row.key:
+                found[row.key] = row
+        return list(found.values())
 
     def can_export(self, dataset: str) -> bool:
         return bool(self._statements[dataset].page)

@@ -30,7 +30,7 @@ _VALIDATORS: dict[int, Callable[[str], str | None]] = {
     catalog_pb2.IDENTIFIER_KIND_TEXT: text_key_error,
 }
 # Kinds whose letters are upper case by standard (公民身份号码's X, 统一社会信用代码).
-_UPPER_CASE_KINDS = frozenset({catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE})
+UPPER_CASE_KINDS = frozenset({catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE})
 
 
 def normalize_key(kind: int, value: str) -> str:
@@ -40,7 +40,7 @@ def normalize_key(kind: int, value: str) -> str:
     space): for code kinds those are read as the ASCII characters they stand for (NFKC), so such a key
     finds its record instead of being refused as malformed. ASCII keys, nearly all of them, skip that step.
     """
-    if kind in _UPPER_CASE_KINDS:
+    if kind in UPPER_CASE_KINDS:
         if not value.isascii():
             value = unicodedata.normalize("NFKC", value)
         return value.strip().upper()

@@ -171,3 +171,40 @@ async def test_a_query_with_more_parameters_than_the_key_is_refused_at_check(tmp
     with pytest.raises(ConfigError) as error:
         await _read(tmp_path, text, "a")
     assert "the query takes 2 parameters: it is given one, the key ($1)" in str(error.value)
+
+
+async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp_path: Path, database_url: str) -> None:
+    """Many departments' tables keep the check character of a 公民身份号码 as a lower-case x; the platform asks with
+    an upper-case X (and matches replies by it). Such a row was answered as absent."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("CREATE TABLE people (sfzhm text PRIMARY KEY, xm text); INSERT INTO people VALUES"
+                                 " ('11010519491231002x', '甲'), ('110105198001011000', '乙'),"
+                                 " ('11010519800101106x', '丙')")
+    finally:
+        await connection.close()
+    text = (_config(tmp_path, database_url, {"name": "xm"})
+            .replace("key: {item: code, kind: text}", "key: {item: code, kind: citizen_id}")
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: people\n    key_column: sfzhm\n")
+            .replace("      code: code\n", "      code: sfzhm\n"))
+    row = await _read(tmp_path, text, "11010519491231002X")
+    assert row is not None and row.key == "11010519491231002X" and row.values["name"] == "甲"
+    query = text.replace("    table: people\n    key_column: sfzhm\n",
+                         "    query: SELECT sfzhm, xm FROM people WHERE sfzhm = $1\n")
+    assert (await _read(tmp_path, query, "11010519491231002X")).values["name"] == "甲"
+
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    try:
+        rows = await store.batch_lookup("registry", ["11010519491231002X", "110105198001011000", "110105198001011019"])
+        assert sorted(r.key for r in rows) == ["11010519491231002X", "110105198001011000"]
+        after, keys = "", []
+        while page := await store.page("registry", after, 1):  # as Export walks it, a row a page
+            keys.append(page[0].key)
+            after = page[0].cursor
+            assert len(keys) <= 3, keys  # the old cursor, the upper-case key, came back to the same row forever
+        assert keys == ["11010519491231002X", "110105198001011000", "11010519800101106X"]
+    finally:
+        await store.close()
