@@ -11,11 +11,18 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-if [ -n "$extras" ]; then
-  .venv/bin/python -m pip install --quiet -e ".[$extras]"
-else
-  .venv/bin/python -m pip install --quiet -e .
+# The install is editable, so code changes need no reinstall; only pyproject.toml (dependencies, entry points)
+# does. Installing again when it has not changed cost every `scripts/up` ~7 s and printed setuptools' warning box.
+stamp=".venv/.govshare-installed-${extras:-base}"
+wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  if [ -n "$extras" ]; then
+    .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  else
+    .venv/bin/python -m pip install --quiet -e .
+  fi
+  echo "$wanted" > "$stamp"
 fi
 # The console's browser tests (tests/integration/browser) drive Debian's Chromium through Playwright; no browser
 # is ever downloaded by Playwright. Installed here when missing and we may (root, apt); otherwise said once.
