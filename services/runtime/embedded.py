@@ -22,6 +22,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -42,7 +43,12 @@ class EmbeddedUnavailable(RuntimeError):
 def _require(module: str, what: str, variable: str) -> ModuleType:
     """Imports an embedded server's package, or says how to get it (never a bare ModuleNotFoundError)."""
     try:
-        return importlib.import_module(module)
+        with warnings.catch_warnings():
+            # Without a desktop session (a container, CI, `su`), pgserver's import has platformdirs warn that
+            # XDG_RUNTIME_DIR is unset; it falls back to /tmp/runtime-UID, which serves as well. Every
+            # `scripts/up` printed it, and every test run counted it.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            return importlib.import_module(module)
     except ModuleNotFoundError:
         raise EmbeddedUnavailable(
             f"the embedded {what} needs the 'embedded' extra ({module} is not installed): "
