@@ -77,8 +77,9 @@ _NO_TEXT_FORM_KINDS = ("array", "composite", "range", "multirange")
 _NO_TEXT_FORM_TYPES = frozenset({"bytea", "interval", "money", "point", "line", "lseg", "box", "path", "polygon",
                                  "circle", "bit", "varbit", "tsvector", "tsquery", "pg_lsn", "txid_snapshot",
                                  "pg_snapshot"})
-#: Parameter types a key (text) can be given as.
-_TEXT_TYPES = frozenset({"text", "varchar", "bpchar", "name", "citext", "unknown"})
+#: pg_type.typcategory of the parameter types a key, a Python str, can be sent as: string types (text, varchar,
+#: char, name, citext, domains over them) and enums.
+_KEY_CATEGORIES = frozenset({"S", "E"})
 #: Column types an as-of time can be read from.
 _AS_OF_TYPES = frozenset({"timestamptz", "timestamp", "date"})
 
@@ -250,7 +251,7 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                                 f"{str(exc).splitlines()[0]}")
                 break
             returned = {attribute.name: attribute.type for attribute in prepared.get_attributes()}
-            if text == sql.one and (key_type := _key_parameter_problem(prepared)):
+            if text == sql.one and (key_type := await _key_parameter_problem(connection, prepared)):
                 problems.append(f"{config.path}:{source.line}: resources {resource.dataset!r}: {key_type}")
         else:
             problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
@@ -259,12 +260,15 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
 
-def _key_parameter_problem(prepared: asyncpg.prepared_stmt.PreparedStatement) -> str:
+async def _key_parameter_problem(connection: asyncpg.Connection,
+                                 prepared: asyncpg.prepared_stmt.PreparedStatement) -> str:
     """Why the key's parameter cannot take a key (keys are text), or ""; the database would refuse every call."""
     parameters = prepared.get_parameters()
     if len(parameters) > 1:
         return f"the query takes {len(parameters)} parameters: it is given one, the key ($1)"
-    if parameters and parameters[0].name not in _TEXT_TYPES:
+    category = await connection.fetchval("SELECT typcategory::text FROM pg_type WHERE oid = $1",
+                                         parameters[0].oid) if parameters else "S"
+    if category not in _KEY_CATEGORIES:
         return (f"$1 is of type {parameters[0].name}, but keys are text: compare the column as text "
                 "(WHERE column::text = $1)")
     return ""

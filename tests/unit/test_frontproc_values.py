@@ -137,6 +137,16 @@ async def test_a_query_whose_key_parameter_is_not_text_is_refused_at_check(tmp_p
     assert f"dept.yaml:{line}: resources 'registry': $1 is of type int4, but keys are text" in str(error.value)
     row = await _read(tmp_path, text.replace("WHERE n = $1", "WHERE n::text = $1"), "42")
     assert row is not None and row.values == {"code": "42"}
+    # A key column of an enum type takes text as it is (and a domain over text is text).
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("CREATE TYPE grade AS ENUM ('A', 'B'); CREATE TABLE graded (g grade, label text);"
+                                 " INSERT INTO graded VALUES ('B', 'second')")
+    finally:
+        await connection.close()
+    enum = text.replace("SELECT n::text AS code, label FROM numbered WHERE n = $1",
+                        "SELECT g::text AS code, label FROM graded WHERE g = $1")
+    assert (await _read(tmp_path, enum, "B")).values == {"code": "B"}
 
 
 async def test_a_table_renamed_under_the_frontproc_is_one_warning_and_a_refusal_not_a_traceback_per_call(
