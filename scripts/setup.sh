@@ -14,7 +14,7 @@ fi
 # The install is editable, so code changes need no reinstall; only pyproject.toml (dependencies, entry points)
 # does. Installing again when it has not changed cost every `scripts/up` ~7 s and printed setuptools' warning box.
 stamp=".venv/.govshare-installed-${extras:-base}"
-wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+wanted="$(.venv/bin/python -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   if [ -n "$extras" ]; then
