@@ -256,8 +256,37 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
         else:
             problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
                             for line, problem in _column_problems(resource, returned))
+            if advice := await _key_index_advice(connection, resource):
+                log.warning("%s:%d: resources %r: %s", config.path, resource.table.line,  # type: ignore[union-attr]
+                            resource.dataset, advice)
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """What the table's indexes say against its key column, or "": a warning, not a refusal, since the 前置机
+    answers either way. A view (or a query) has no indexes of its own to look at."""
+    if resource.table is None or resource.key_column is None:
+        return ""
+    relation = await connection.fetchrow(
+        "SELECT c.oid, c.relkind::text AS kind, a.attnum FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
+        " WHERE c.oid = to_regclass($1) AND a.attname = $2", _ident(resource.table.value), resource.key_column.value)
+    if relation is None or relation["kind"] not in ("r", "p"):
+        return ""
+    column = resource.key_column.value
+    indexes = await connection.fetch(
+        "SELECT indisunique AND indnkeyatts = 1 AS unique_key, indkey[0] = $2 AS on_column,"
+        " indexprs IS NOT NULL AS expression, pg_get_indexdef(indexrelid) AS definition"
+        " FROM pg_index WHERE indrelid = $1 AND indpred IS NULL", relation["oid"], relation["attnum"])
+    keyed = [index for index in indexes
+             if index["on_column"] or (index["expression"] and column in index["definition"])]
+    if not keyed:
+        return (f"table {resource.table.value} has no index on its key column {column}: every lookup reads the "
+                f"whole table (CREATE UNIQUE INDEX ON {resource.table.value} (({column}::text)))")
+    if not any(index["unique_key"] for index in keyed):
+        return (f"the key column {column} of {resource.table.value} is not unique: a key held by several rows "
+                "answers with one of them, and a batch download can miss rows that share a key")
+    return ""
 
 
 async def _key_parameter_problem(connection: asyncpg.Connection,

@@ -218,3 +218,29 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
         assert keys == ["11010519491231002X", "110105198001011000", "11010519800101106X"]
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(("ddl", "says"), [
+    ("CREATE TABLE keyed (k text, v text)", "has no index on its key column k: every lookup reads the whole table"),
+    ("CREATE TABLE keyed (k text, v text); CREATE INDEX ON keyed (k)", "the key column k of keyed is not unique"),
+    ("CREATE TABLE keyed (k text PRIMARY KEY, v text)", ""),
+    ("CREATE TABLE keyed (k int, v text); CREATE UNIQUE INDEX ON keyed ((k::text))", ""),
+    ("CREATE TABLE base (k text, v text); CREATE VIEW keyed AS SELECT k, v FROM base", ""),  # a view: nothing to know
+])
+async def test_the_check_warns_of_a_key_column_without_a_unique_index(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, ddl: str, says: str) -> None:
+    """A key without an index made every lookup a scan of the department's table, and a key held by several rows
+    answered with one of them; the 前置机 served either without a word."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(ddl)
+    finally:
+        await connection.close()
+    text = (_config(tmp_path, database_url, {"label": "v"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: keyed\n    key_column: k\n")
+            .replace("      code: code\n", "      code: k\n"))
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    assert await _read(tmp_path, text, "1") is None
+    warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    assert [says in warning for warning in warnings] == ([True] if says else [])
