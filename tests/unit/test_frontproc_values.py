@@ -28,18 +28,23 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 @pytest.fixture
 async def database_url(embedded) -> str:  # type: ignore[no-untyped-def]
     url = await create_database(embedded.database_url, f"dept_values_{uuid.uuid4().hex[:8]}")
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute("""
+    await _execute(url, """
             CREATE TABLE registry (
                 code text PRIMARY KEY, updated timestamp, updated_tz timestamptz, day date, amount numeric,
                 ratio float8, photo bytea, tags text[], term interval, label text);
             INSERT INTO registry VALUES ('a', '2026-12-01 10:00:00', '2026-12-01 10:00:00+08', '2026-12-01',
                 12.50, 0.00001, '\\x00ff', '{x,y}', '1 day', 'ok');
             INSERT INTO registry (code, day) VALUES ('b', '2026-12-01');""")
+    return url
+
+
+async def _execute(url: str, sql: str) -> None:
+    """Runs a department's DDL and data, as its DBA would."""
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(sql)
     finally:
         await connection.close()
-    return url
 
 
 def _config(tmp_path: Path, url: str, items: dict[str, str], as_of: str = "updated", zone: str = "") -> str:
@@ -122,12 +127,8 @@ def test_a_time_zone_that_does_not_exist_is_refused_naming_its_line(tmp_path: Pa
 
 async def test_a_query_whose_key_parameter_is_not_text_is_refused_at_check(tmp_path: Path, database_url: str) -> None:
     # The check prepared it without complaint, and then the database refused every call: keys are text.
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute("CREATE TABLE numbered (n int PRIMARY KEY, label text); "
-                                  "INSERT INTO numbered VALUES (42, 'answer')")
-    finally:
-        await connection.close()
+    await _execute(database_url, "CREATE TABLE numbered (n int PRIMARY KEY, label text); "
+                                 "INSERT INTO numbered VALUES (42, 'answer')")
     text = _config(tmp_path, database_url, {}).replace(
         "    table: registry\n    key_column: code\n    as_of_column: updated\n",
         "    query: SELECT n::text AS code, label FROM numbered WHERE n = $1\n")
@@ -138,12 +139,8 @@ async def test_a_query_whose_key_parameter_is_not_text_is_refused_at_check(tmp_p
     row = await _read(tmp_path, text.replace("WHERE n = $1", "WHERE n::text = $1"), "42")
     assert row is not None and row.values == {"code": "42"}
     # A key column of an enum type takes text as it is (and a domain over text is text).
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute("CREATE TYPE grade AS ENUM ('A', 'B'); CREATE TABLE graded (g grade, label text);"
+    await _execute(database_url, "CREATE TYPE grade AS ENUM ('A', 'B'); CREATE TABLE graded (g grade, label text);"
                                  " INSERT INTO graded VALUES ('B', 'second')")
-    finally:
-        await connection.close()
     enum = text.replace("SELECT n::text AS code, label FROM numbered WHERE n = $1",
                         "SELECT g::text AS code, label FROM graded WHERE g = $1")
     assert (await _read(tmp_path, enum, "B")).values == {"code": "B"}
@@ -186,13 +183,9 @@ async def test_a_query_with_more_parameters_than_the_key_is_refused_at_check(tmp
 async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp_path: Path, database_url: str) -> None:
     """Many departments' tables keep the check character of a 公民身份号码 as a lower-case x; the platform asks with
     an upper-case X (and matches replies by it). Such a row was answered as absent."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute("CREATE TABLE people (sfzhm text PRIMARY KEY, xm text); INSERT INTO people VALUES"
+    await _execute(database_url, "CREATE TABLE people (sfzhm text PRIMARY KEY, xm text); INSERT INTO people VALUES"
                                  " ('11010519491231002x', '甲'), ('110105198001011000', '乙'),"
                                  " ('11010519800101106x', '丙')")
-    finally:
-        await connection.close()
     text = (_config(tmp_path, database_url, {"name": "xm"})
             .replace("key: {item: code, kind: text}", "key: {item: code, kind: citizen_id}")
             .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
@@ -231,11 +224,7 @@ async def test_the_check_warns_of_a_key_column_without_a_unique_index(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, ddl: str, says: str) -> None:
     """A key without an index made every lookup a scan of the department's table, and a key held by several rows
     answered with one of them; the 前置机 served either without a word."""
-    connection = await asyncpg.connect(database_url)
-    try:
-        await connection.execute(ddl)
-    finally:
-        await connection.close()
+    await _execute(database_url, ddl)
     text = (_config(tmp_path, database_url, {"label": "v"})
             .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
                      "    table: keyed\n    key_column: k\n")
