@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
+import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -274,12 +275,14 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
     if relation is None or relation["kind"] not in ("r", "p"):
         return ""
     column = resource.key_column.value
+    # An index is on the key when its first key is the column, or an expression of it (``(k::text)``): its
+    # first key as PostgreSQL writes it names the column as a whole identifier.
     indexes = await connection.fetch(
         "SELECT indisunique AND indnkeyatts = 1 AS unique_key, indkey[0] = $2 AS on_column,"
-        " indexprs IS NOT NULL AS expression, pg_get_indexdef(indexrelid) AS definition"
+        " pg_get_indexdef(indexrelid, 1, true) AS first_key"
         " FROM pg_index WHERE indrelid = $1 AND indpred IS NULL", relation["oid"], relation["attnum"])
-    keyed = [index for index in indexes
-             if index["on_column"] or (index["expression"] and column in index["definition"])]
+    named = re.compile(rf'(?<![\w"])"?{re.escape(column)}"?(?![\w"])')
+    keyed = [index for index in indexes if index["on_column"] or named.search(index["first_key"])]
     if not keyed:
         return (f"table {resource.table.value} has no index on its key column {column}: every lookup reads the "
                 f"whole table (CREATE UNIQUE INDEX ON {resource.table.value} (({column}::text)))")

@@ -218,6 +218,9 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
     ("CREATE TABLE keyed (k text, v text); CREATE INDEX ON keyed (k)", "the key column k of keyed is not unique"),
     ("CREATE TABLE keyed (k text PRIMARY KEY, v text)", ""),
     ("CREATE TABLE keyed (k int, v text); CREATE UNIQUE INDEX ON keyed ((k::text))", ""),
+    # An expression index of another column is no index of the key, whatever its name holds.
+    ("CREATE TABLE keyed (k text, v text); CREATE UNIQUE INDEX keyed_k_idx ON keyed (lower(v))",
+     "has no index on its key column k"),
     ("CREATE TABLE base (k text, v text); CREATE VIEW keyed AS SELECT k, v FROM base", ""),  # a view: nothing to know
 ])
 async def test_the_check_warns_of_a_key_column_without_a_unique_index(
