@@ -126,6 +126,14 @@ class Row:
     cursor: str = ""
 
 
+def _refusal(error: asyncpg.PostgresError) -> str:
+    """The database's refusal for the log. A data exception (SQLSTATE class 22: a value that does not convert,
+    say) quotes the value, which may be a person's data: it is named by its class and code only."""
+    if isinstance(error, asyncpg.DataError):
+        return f"{type(error).__name__}, SQLSTATE {error.sqlstate}"
+    return describe(error)
+
+
 def spellings(kind: int, key: str) -> list[str]:
     """The spellings of a (normalised) key a department's table may hold it in.
 
@@ -186,7 +194,7 @@ class DepartmentStore:
                 self._refused.add(dataset)
                 log.warning("the department database refuses the statements of %s (%s): queries of it fail until "
                             "it is fixed; govshare frontproc --check says what the configuration needs",
-                            dataset, describe(error))
+                            dataset, _refusal(error))
             raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "DATABASE_REFUSED",
                                f"the department database refuses the statements of {dataset}: the 前置机's log "
                                "says why") from error

@@ -236,3 +236,28 @@ async def test_the_check_warns_of_a_key_column_without_a_unique_index(
     assert await _read(tmp_path, text, "1") is None
     warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
     assert [says in warning for warning in warnings] == ([True] if says else [])
+
+
+async def test_a_refusal_quoting_a_value_is_logged_without_it(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A view that stopped converting (a name where a number was) makes PostgreSQL quote the value in its error:
+    the 前置机's warning names the error's class and code, not the value."""
+    await _execute(database_url, "CREATE TABLE raw (k text PRIMARY KEY, v text); INSERT INTO raw VALUES ('a', '12');"
+                                 " CREATE VIEW converted AS SELECT k, v::int AS n FROM raw")
+    text = (_config(tmp_path, database_url, {"n": "n"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: converted\n    key_column: k\n")
+            .replace("      code: code\n", "      code: k\n"))
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    try:
+        assert (await store.lookup("registry", "a")).values["n"] == "12"
+        await _execute(database_url, "UPDATE raw SET v = '张三丰' WHERE k = 'a'")
+        caplog.set_level(logging.WARNING, logger="frontproc.store")
+        with pytest.raises(ServiceError):
+            await store.lookup("registry", "a")
+        [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+        assert "InvalidTextRepresentationError, SQLSTATE 22P02" in warning and "张三丰" not in warning
+    finally:
+        await store.close()
