@@ -391,6 +391,33 @@ def test_an_unreachable_edge_is_unavailable() -> None:
         client.query("c", "k", purpose="work_reference", timeout=5)
 
 
+def test_a_raw_stubs_future_call_answers_like_a_blocking_one(edge: tuple[FakeEdge, str]) -> None:
+    """A future's outcome is a gRPC rendezvous, an RpcError even when the call succeeded: a success must not
+    be raised as a GovshareError with code OK."""
+    fake, address = edge
+    fake.script["GetEntry"] = [fail(code_pb2.NOT_FOUND, "no such entry", "RESOURCE_NOT_FOUND")]
+    with make_client(address) as client:
+        get_entry = client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry
+        with pytest.raises(GovshareError) as missing:
+            get_entry.future(catalog_pb2.GetEntryRequest(code="101001/000001")).result()
+        answer = get_entry.future(catalog_pb2.GetEntryRequest(code="101001/000001")).result(timeout=5)
+    assert missing.value.code == grpc.StatusCode.NOT_FOUND and missing.value.reason == "RESOURCE_NOT_FOUND"
+    assert answer.entry.code == "101001/000001"
+
+
+@pytest.mark.parametrize("call_first", [False, True], ids=["no-token-yet", "token-held"])
+def test_a_closed_client_says_so_not_internal(edge: tuple[FakeEdge, str], call_first: bool) -> None:
+    """A call on a closed Client is the caller's mistake, said by gRPC's own words, not an INTERNAL status
+    ("Exception raised while intercepting the RPC") the platform never sent."""
+    _, address = edge
+    client = make_client(address)
+    if call_first:
+        client.query("c", "k", purpose="work_reference")
+    client.close()
+    with pytest.raises(ValueError, match="closed channel"):
+        client.query("c", "k", purpose="work_reference")
+
+
 def test_purpose_names_map_to_the_proto_enum() -> None:
     assert Purpose("administrative_basis").to_proto("x") == common_pb2.Purpose(
         type=common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="x")

@@ -180,11 +180,19 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
     @staticmethod
     def _error_of(outcome: Any) -> GovshareError | None:
-        if isinstance(outcome, grpc.RpcError):
+        """The call's failure as a GovshareError, None when it succeeded.
+
+        Asked of ``outcome.exception()``, not of the outcome's type: a ``future()`` call's outcome is a gRPC
+        rendezvous, an RpcError even when the call succeeded; and a local failure (a closed Client, a request
+        that does not serialise) comes wrapped as an RpcError whose code is INTERNAL, so it is raised as the
+        exception it is instead of as a platform error the platform never sent.
+        """
+        failure = outcome.exception()
+        if failure is None:
+            return None
+        if isinstance(failure, grpc.RpcError) and failure is outcome:
             return error_from_status(outcome.code(), outcome.details() or "", outcome.trailing_metadata())
-        if outcome.exception() is not None:  # not a status: a local failure (e.g. serialising the request)
-            outcome.result()
-        return None
+        raise failure
 
 
 def _env_flag(name: str) -> bool:
