@@ -492,6 +492,21 @@ def test_a_client_default_deadline_that_has_passed_is_refused(timeout: float) ->
                timeouts={"/govshare.query.v1.QueryService/Query": timeout})
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:50051/", "HTTPS://edge.gov.cn:443"])
+def test_an_endpoint_written_as_a_url_is_refused_naming_host_and_port(url: str,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The REST address `govshare up` prints is a URL; given as the gRPC endpoint it failed every call
+    UNAVAILABLE ("Misformatted domain name") after retrying to the deadline."""
+    host_port = url.split("//")[1].rstrip("/")
+    with pytest.raises(ValueError, match=f"endpoint '{url}' is a URL: give the edge's host:port \\({host_port}\\)"):
+        Client(url, "sys-1", "secret", plaintext=True)
+    monkeypatch.setenv("GOVSHARE_ENDPOINT", url)
+    with pytest.raises(ValueError, match=f"GOVSHARE_ENDPOINT '{url}' is a URL"):
+        Client(None, "sys-1", "secret", plaintext=True)
+    with pytest.raises(ValueError, match=f"GOVSHARE_ENDPOINT '{url}' is a URL"):
+        AsyncClient(None, "sys-1", "secret", plaintext=True)
+
+
 def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("GOVSHARE_ENDPOINT", "GOVSHARE_SYSTEM_ID", "GOVSHARE_SYSTEM_SECRET"):
         monkeypatch.delenv(name, raising=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -199,10 +200,29 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+_URL = re.compile(r"(?i)https?://([^/?#]*)")
+
+
+def endpoint_of(endpoint: str, argument: str) -> str:
+    """The edge's ``host:port``; a URL is a ValueError saying what to give instead.
+
+    `govshare up` prints the REST address (``http://host:port/``) beside the gRPC one, and gRPC would read
+    such a URL as a host name: every call would fail UNAVAILABLE "Misformatted domain name", retried until
+    its deadline, for a setting no retry can mend. TLS is chosen by ``plaintext``, never by a scheme.
+    """
+    url = _URL.match(endpoint)
+    if url is not None:
+        host_port = url.group(1) or "host:port"
+        raise ValueError(f"{argument} {endpoint!r} is a URL: give the edge's host:port ({host_port}); TLS is the "
+                         f"default, plaintext=True or {ENV_PLAINTEXT}=1 turns it off")
+    return endpoint
+
+
 def connection_settings(endpoint: str | None, system_id: str | None, secret: str | None,
                         root_certificates: bytes | None,
                         plaintext: bool | None) -> tuple[str, str, str, grpc.ChannelCredentials | None]:
     """Endpoint, system id, secret and TLS credentials (None: plaintext), the environment filling the gaps."""
+    given_endpoint = bool(endpoint)
     endpoint = endpoint or os.environ.get(ENV_ENDPOINT, "")
     system_id = system_id or os.environ.get(ENV_SYSTEM_ID, "")
     secret = secret or os.environ.get(ENV_SECRET, "")
@@ -210,6 +230,7 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
                if not value]
     if missing:
         raise ValueError(f"govshare client: give endpoint, system_id and secret, or set {', '.join(missing)}")
+    endpoint = endpoint_of(endpoint, "endpoint" if given_endpoint else ENV_ENDPOINT)
     if plaintext is None:
         plaintext = _env_flag(ENV_PLAINTEXT)
     if plaintext:
