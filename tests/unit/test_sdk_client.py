@@ -38,7 +38,7 @@ from govshare_client import (
 from govshare_client._tokens import TokenSource
 from govshare_client.pb.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare_client.pb.common.v1 import common_pb2
-from govshare_client.pb.query.v1 import query_pb2
+from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
 
 Behaviour = Callable[[grpc.ServicerContext], None]
 
@@ -403,6 +403,26 @@ def test_a_raw_stubs_future_call_answers_like_a_blocking_one(edge: tuple[FakeEdg
         answer = get_entry.future(catalog_pb2.GetEntryRequest(code="101001/000001")).result(timeout=5)
     assert missing.value.code == grpc.StatusCode.NOT_FOUND and missing.value.reason == "RESOURCE_NOT_FOUND"
     assert answer.entry.code == "101001/000001"
+
+
+@pytest.mark.parametrize("request_", ["101001/000001", None, {"code": "101001/000001"}])
+async def test_a_raw_stubs_request_that_is_not_a_message_is_a_type_error(edge: tuple[FakeEdge, str],
+                                                                         request_: object) -> None:
+    """Before, the blocking client raised an INTERNAL GovshareError ("Exception serializing request!") and
+    the asyncio client sent an empty request, answered as if every field were missing."""
+    fake, address = edge
+    said = "the request of /govshare.catalog.v1.CatalogService/GetEntry must be a protobuf message"
+    with make_client(address) as client, pytest.raises(TypeError, match=said):
+        client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry(request_)
+    with make_client(address) as client, pytest.raises(TypeError, match=r"the request of .*/Export must be"):
+        next(iter(client.stub(query_pb2_grpc.QueryServiceStub).Export(request_)))
+    async with AsyncClient(address, "sys-1", "s3cret", plaintext=True) as aclient:
+        with pytest.raises(TypeError, match=said):
+            await aclient.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry(request_)
+        with pytest.raises(TypeError, match=r"the request of .*/Export must be"):
+            async for _ in aclient.stub(query_pb2_grpc.QueryServiceStub).Export(request_):
+                pass
+    assert fake.attempts("GetEntry") == []
 
 
 @pytest.mark.parametrize("call_first", [False, True], ids=["no-token-yet", "token-held"])

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+from google.protobuf.message import Message
+
 from govshare_client.pb.common.v1 import common_pb2
 from govshare_client.pb.query.v1 import query_pb2
 from govshare_client.results import Purpose
@@ -59,6 +61,16 @@ def purpose_of(purpose: Purpose | str, purpose_text: str) -> common_pb2.Purpose:
         choices = ", ".join(p.value for p in Purpose)
         raise ValueError(f"purpose {purpose!r} is not one of {choices} (or a Purpose)") from None
     return chosen.to_proto(text(purpose_text, "purpose_text"))
+
+
+def message_of(request: object, method: str) -> Message:
+    """A raw stub's request, which must be a protobuf message: anything else failed as an INTERNAL status
+    ("Exception serializing request!") in the blocking client, and went out as an empty request in the asyncio
+    one, answered as if every field were missing."""
+    if not isinstance(request, Message):
+        raise TypeError(f"the request of {method} must be a protobuf message (from govshare_client.pb), "
+                        f"not {type(request).__name__}")
+    return request
 
 
 def timeout_of(timeout: float | None, argument: str = "timeout") -> float | None:

@@ -51,6 +51,7 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         method = _method_name(client_call_details)
+        build.message_of(request, method)
         if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
             return await continuation(client_call_details, request)
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self.timeout, self._timeouts),
@@ -86,6 +87,7 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
 
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         assert self._unary.tokens is not None
+        build.message_of(request, _method_name(client_call_details))
         timeout = build.timeout_of(client_call_details.timeout)
         token = await self._unary.tokens.token(self._unary.timeout)
         return await continuation(_details(client_call_details, token, timeout), request)

@@ -151,6 +151,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
     def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         method = _method_name(client_call_details)
+        build.message_of(request, method)
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self._timeout, self._timeouts),
                             self._retry, self._rng)
         while True:
@@ -175,6 +176,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         """Streams get the token (and the caller's deadline only: an export may rightly take long); they are
         not retried, since rows already delivered would come again. Errors met while iterating are raw
         ``grpc.RpcError``: :func:`govshare_client.errors.from_rpc_error` decodes them."""
+        build.message_of(request, _method_name(client_call_details))
         timeout = build.timeout_of(client_call_details.timeout)
         token = self._tokens.token(self._timeout)
         return continuation(_with_token(client_call_details, token, timeout), request)
