@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -383,6 +385,32 @@ def test_errors_expose_reason_metadata_and_field_violations(edge: tuple[FakeEdge
     assert limited.value.retry_delay == pytest.approx(1.5)
     assert len(fake.attempts("Query")) == 3  # RESOURCE_EXHAUSTED is the caller's to pace, not retried here
     assert isinstance(denied.value, GovshareError) and isinstance(denied.value, grpc.RpcError)
+
+
+def _raise_invalid_argument(key: str) -> None:
+    """A process pool's task (module level, so it pickles) failing as a client call does."""
+    raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"key: {key} has a wrong check character",
+                          reason="INVALID_ARGUMENT", domain="query.govshare", metadata={"audit_id": "a-9"},
+                          field_violations=[("key", "wrong check character")], retry_delay=None)
+
+
+def test_errors_pickle_whole_so_a_process_pool_hands_them_back() -> None:
+    """A worker's exception is pickled back to the parent: unpickling it failed (the constructor's other
+    arguments were missing), which broke the pool and lost every other task's answer."""
+    error = ResourceExhausted(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", reason="RATE_LIMITED",
+                              metadata={"system": "sys-1"}, retry_delay=1.5)
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is ResourceExhausted and again.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert (again.message, again.reason, again.metadata, again.retry_delay) == (
+        "slow down", "RATE_LIMITED", {"system": "sys-1"}, 1.5)
+    assert str(copy.copy(error)) == str(error)
+    with futures.ProcessPoolExecutor(max_workers=1) as pool:
+        failing, fine = pool.submit(_raise_invalid_argument, "k1"), pool.submit(abs, -1)
+        with pytest.raises(InvalidArgument) as refused:
+            failing.result(timeout=60)
+        assert fine.result(timeout=60) == 1
+    assert refused.value.field_violations == [("key", "wrong check character")]
+    assert refused.value.metadata == {"audit_id": "a-9"} and refused.value.domain == "query.govshare"
 
 
 def test_an_unreachable_edge_is_unavailable() -> None:

@@ -39,6 +39,12 @@ class GovshareError(grpc.RpcError):
         #: Seconds the platform asked to wait before retrying (``RetryInfo``), or None when it did not say.
         self.retry_delay = retry_delay
 
+    def __reduce__(self) -> tuple[type[GovshareError], tuple[grpc.StatusCode, str], dict[str, object]]:
+        """Pickled and copied whole: a worker of a ``ProcessPoolExecutor`` or ``multiprocessing.Pool`` hands its
+        exception back pickled, and the default (the message alone as the constructor's arguments) failed to
+        unpickle, which broke the pool and lost every other task's answer."""
+        return type(self), (self.code, self.message), dict(self.__dict__)
+
     def __str__(self) -> str:
         reason = f" {self.reason}" if self.reason and self.reason != self.code.name else ""
         return f"{self.code.name}{reason}: {self.message}"
