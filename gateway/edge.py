@@ -377,9 +377,12 @@ def _transcoder(table: RoutingTable, descriptor_set: str) -> dict[str, object]:
         print_options={"add_whitespace": False, "always_print_primitive_fields": True,
                        "always_print_enums_as_ints": False, "preserve_proto_field_names": False},
         # A `+` in a query string is a space (form encoding), and a REST URL no rule maps is a 404 at the edge
-        # instead of reaching a backend as a gRPC call it cannot parse.
+        # instead of reaching a backend as a gRPC call it cannot parse. A body that names another object than
+        # its URL (PATCH /v1/entries/A with "code": "B") is a 400: by default the body's value won, and the
+        # call changed the object the body named, not the one in the URL.
         query_param_unescape_plus=True,
-        request_validation_options={"reject_unknown_query_parameters": True, "reject_unknown_method": True},
+        request_validation_options={"reject_unknown_query_parameters": True, "reject_unknown_method": True,
+                                    "reject_binding_body_field_collisions": True},
     )}
 
 

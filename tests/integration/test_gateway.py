@@ -669,6 +669,30 @@ def _rest_body(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, dic
         return error.code, json.loads(error.read())
 
 
+def _rest_send(edge: Edge, verb: str, path: str, body: dict[str, object],
+               headers: dict[str, str]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(f"http://{edge.address}{path}", data=json.dumps(body).encode(), method=verb,
+                                     headers={**headers, "content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def test_a_rest_body_naming_another_object_than_its_url_is_refused(edge: Edge, keys: PlatformKeys) -> None:
+    """PATCH /v1/entries/A with "code": "B" in the body changed B: the body's value overrode the URL's. It is a
+    400 at the edge naming both values; the same value in both places goes through."""
+    token = dict(bearer(keys, caller()))
+    status, body = await asyncio.to_thread(_rest_send, edge, "PATCH", "/v1/entries/101001%2F000001?updateMask=name",
+                                           {"code": "102001/000001", "name": "人口"}, token)
+    assert status == 400 and body["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], body
+    assert '"101001/000001" of the field code is conflicting with the value "102001/000001"' in str(body["message"])
+    status, body = await asyncio.to_thread(_rest_send, edge, "POST", "/v1/entries/101001%2F000001:submit",
+                                           {"code": "101001/000001"}, token)
+    assert status != 400, body
+
+
 async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: PlatformKeys,
                                                           channel: grpc.aio.Channel) -> None:
     """Over REST, Envoy's 431 was a plain-text "Request Header Fields Too Large": it is a JSON google.rpc.Status
