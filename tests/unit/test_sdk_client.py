@@ -301,6 +301,33 @@ def test_a_refused_token_is_not_retried_forever(edge: tuple[FakeEdge, str]) -> N
     assert raised.value.reason == "UNAUTHENTICATED"
 
 
+ROTATED = "this token was issued before the secret of system sys-1 was rotated: request a new one with the new secret"
+
+
+async def test_a_token_refused_for_a_rotated_secret_says_so_when_the_old_secret_fails_too(
+        edge: tuple[FakeEdge, str]) -> None:
+    """The platform refuses the held token saying the secret was rotated; the client renews with the secret it
+    holds, which TokenService refuses. The caller was told only "unknown system or wrong secret": the
+    platform's reason, which says what to do, is now in the error too, first."""
+    fake, address = edge
+    said = f"{ROTATED}; a new token with the secret this client holds was refused too: unknown system or wrong secret"
+    with make_client(address) as client:
+        client.query("c", "k", purpose="work_reference")
+        fake.secret = "rotated"
+        fake.script["Query"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, "UNAUTHENTICATED")]
+        with pytest.raises(Unauthenticated) as raised:
+            client.query("c", "k", purpose="work_reference")
+    assert raised.value.message == said and raised.value.reason == "UNAUTHENTICATED"
+    async with make_async_client(address) as aclient:
+        fake.secret = "s3cret"
+        await aclient.query("c", "k", purpose="work_reference")
+        fake.secret = "rotated"
+        fake.script["Query"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, "UNAUTHENTICATED")]
+        with pytest.raises(Unauthenticated) as araised:
+            await aclient.query("c", "k", purpose="work_reference")
+    assert araised.value.message == said
+
+
 def test_a_wrong_secret_is_unauthenticated_without_calling(edge: tuple[FakeEdge, str]) -> None:
     fake, address = edge
     with Client(address, "sys-1", "wrong", plaintext=True) as client, pytest.raises(Unauthenticated):

@@ -24,7 +24,7 @@ from govshare_client.client import (
     call_timeout,
     connection_settings,
 )
-from govshare_client.errors import GovshareError, Unavailable, error_from_status, from_rpc_error
+from govshare_client.errors import GovshareError, Unauthenticated, Unavailable, error_from_status, from_rpc_error
 from govshare_client.pb.query.v1 import query_pb2_grpc
 from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
 
@@ -66,6 +66,8 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
                     code, await call.details() or "", await call.trailing_metadata())
             except Unavailable as unavailable:
                 token, error = "", unavailable
+            except Unauthenticated as refused:
+                raise attempts.issuance_refused(refused) from None
             if error is None:
                 return call
             step = attempts.after(error, token)

@@ -22,7 +22,7 @@ import grpc
 
 from govshare_client import _requests as build
 from govshare_client._tokens import TokenSource
-from govshare_client.errors import GovshareError, Unavailable, error_from_status, from_rpc_error
+from govshare_client.errors import GovshareError, Unauthenticated, Unavailable, error_from_status, from_rpc_error
 from govshare_client.pb.query.v1 import query_pb2_grpc
 from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
 
@@ -113,7 +113,8 @@ class Attempts:
         self.deadline = time.monotonic() + timeout
         self._retryable = is_idempotent(method)
         self._policy, self._rng = policy, rng
-        self._attempt, self._renewed = 0, False
+        self._attempt = 0
+        self._refused: GovshareError | None = None  # the refusal that made this call renew its token
 
     def start(self) -> float:
         """Counts an attempt; the seconds it has left."""
@@ -122,16 +123,30 @@ class Attempts:
 
     def after(self, error: GovshareError, token: str) -> str | float | None:
         """:data:`RENEW` to repeat at once with a new token, a pause before the next attempt, or None: give up."""
-        if error.code == grpc.StatusCode.UNAUTHENTICATED and token and not self._renewed:
+        if error.code == grpc.StatusCode.UNAUTHENTICATED and token and self._refused is None:
             # Refused at authentication, so not executed: safe to repeat once with a fresh token, whatever the
             # method (the token expired early by the platform's clock, or its signing key was rotated).
-            self._renewed = True
+            self._refused = error
             return RENEW
         if error.code == grpc.StatusCode.UNAVAILABLE and self._retryable and self._attempt < self._policy.max_attempts:
             pause = self._policy.delay(self._attempt, error, self._rng)
             if time.monotonic() + pause < self.deadline:
                 return pause
         return None
+
+
+    def issuance_refused(self, error: Unauthenticated) -> Unauthenticated:
+        """The error to raise when TokenService refuses this client's credentials.
+
+        After the platform refused the held token, its words say why (the system's secret was rotated, the
+        system disabled): they lead, since the issuance's own ("unknown system id or wrong secret") does not
+        say that the secret this client holds is the old one.
+        """
+        if self._refused is None:
+            return error
+        return Unauthenticated(error.code, f"{self._refused.message}; a new token with the secret this client "
+                               f"holds was refused too: {error.message}", reason=self._refused.reason,
+                               domain=self._refused.domain, metadata=self._refused.metadata)
 
 
 def call_timeout(method: str, given: float | None, default: float, per_method: Mapping[str, float]) -> float:
@@ -162,6 +177,8 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
                 error = self._error_of(outcome)
             except Unavailable as unavailable:  # TokenService unreachable: as unavailable as the call itself
                 token, error = "", unavailable
+            except Unauthenticated as refused:  # TokenService refused the credentials: no attempt can succeed
+                raise attempts.issuance_refused(refused) from None
             if error is None:
                 return outcome
             step = attempts.after(error, token)
