@@ -14,12 +14,14 @@ from typing import Any
 
 import grpc
 
+from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from services.query import checkpoints, figures, subjects, verifications
 from services.query.audit import ANSWERED, Access, clean
 from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
+from services.query.keys import normalize_key
 from services.query.resources import valid_resource_code
 from services.query.servicer import _trace_id, purpose_name, purpose_text_violations
 from services.query.store import AccessFilter
@@ -394,7 +396,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                                   context: grpc.aio.ServicerContext) -> audit_pb2.ListSubjectAccessesResponse:
         """The persons' view (services/query/subjects.py): audited like a query, refusals included."""
         deps, caller = self._begin(context)
-        subject = (request.citizen_id or request.credit_code).strip()
+        subject = _subject_of(request)
         access = Access(operation=subjects.LOOKUP, system_id=caller.system_id,
                         department_code=caller.department_code, resource_code="", key=clean(subject, 64), keys=[],
                         items=[], purpose=purpose_name(request.purpose.type), purpose_text=request.purpose.text,
@@ -438,6 +440,13 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                                                  await deps.subjects.withheld_windows())
         token = time_keyset_token(rows[-1]["time"], rows[-1]["id"]) if more and rows else ""
         return rows, token
+
+
+def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> str:
+    """The identifier asked about, read as a query's key is (services/query/keys.py): a portal's form may send
+    what a Chinese input method typed (３４２３…Ｘ, full width), which names the same person as its ASCII form."""
+    kind = catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID if request.citizen_id else catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE
+    return normalize_key(kind, request.citizen_id or request.credit_code)
 
 
 def _subject_access(row: Mapping) -> audit_pb2.SubjectAccess:

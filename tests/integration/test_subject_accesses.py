@@ -212,6 +212,10 @@ async def test_an_entitys_accesses_by_credit_code(world) -> None:  # type: ignor
     assert [(a.id, a.department_code, a.resource_code) for a in seen.accesses] == [
         (answered.audit_id, USER.code, ENTITIES)]
     assert (await parties.lookup("sub_portal", credit_code=entities[1].key)).accesses == []
+    # What a Chinese input method types (full-width forms, a lower-case letter) names the same entity, as in a query.
+    typed = entity.lower().translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})
+    assert [a.id for a in (await parties.lookup("sub_portal", credit_code=f" {typed}\u3000")).accesses] == [
+        answered.audit_id]
 
 
 async def test_only_a_portal_the_authority_named_may_look_and_every_lookup_is_audited(world) -> None:  # type: ignore[no-untyped-def]
