@@ -7,6 +7,7 @@ problem of a request in one INVALID_ARGUMENT.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 import grpc
@@ -126,6 +127,18 @@ def designated_item(dataset: Dataset | None, item: str, violations: list[FieldVi
     return item
 
 
+def _record_key(dataset: Dataset, typed: str) -> str:
+    """The key as the dataset stores it; one a Chinese input method typed (３４２３…Ｘ, full width) is read as
+    the ASCII code it stands for, as a query's key is (services/query/keys.py), when it is not valid as typed."""
+    item = dataset.by_name[dataset.key_item]
+    try:
+        return str(item.parse(typed, china_today()))
+    except ValueProblem:
+        if typed.isascii():
+            raise
+        return str(item.parse(unicodedata.normalize("NFKC", typed).strip(), china_today()))
+
+
 def _version(record: StoredRecord) -> pb.RecordVersion:
     return pb.RecordVersion(values=record.values, source_department_code=record.source_department_code,
                             as_of_time=to_timestamp(record.as_of_time),
@@ -203,7 +216,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
             violations.append(FieldViolation("key", "required"))
         elif dataset is not None:
             try:
-                key = str(dataset.by_name[dataset.key_item].parse(key, china_today()))
+                key = _record_key(dataset, key)
             except ValueProblem as problem:
                 violations.append(FieldViolation("key", str(problem)))
         if violations or dataset is None:

@@ -349,6 +349,8 @@ async def test_history_keeps_every_superseded_version(calls: Calls) -> None:
     assert [dict(v.values) for v in versions] == [moved, record]
     assert versions[0].recorded_time.ToDatetime() >= versions[1].recorded_time.ToDatetime()
     assert len(await calls.history(AUTHORITY, "population", key.lower())) == 2
+    typed = key.translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})  # a Chinese input method's
+    assert len(await calls.history(AUTHORITY, "population", f"{typed}\u3000")) == 2
     reason, _ = await fails(calls.history(CIVIL, "population", key), grpc.StatusCode.PERMISSION_DENIED)
     assert reason == "NOT_AUTHORITATIVE_SOURCE"
     (unknown,) = fresh_persons(1)
