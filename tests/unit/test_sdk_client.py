@@ -610,6 +610,21 @@ class AsyncSleepRecorder:
         await asyncio.sleep(seconds)
 
 
+def test_an_async_client_made_outside_a_running_loop_is_refused_saying_where_to_make_it(
+        edge: tuple[FakeEdge, str]) -> None:
+    """Made at import time and used under asyncio.run, its first call failed with "got Future attached to a
+    different loop" (grpc.aio binds the channel to the loop of its making)."""
+    _, address = edge
+    with pytest.raises(RuntimeError, match="make the AsyncClient inside the event loop that uses it"):
+        make_async_client(address)
+
+    async def made_inside() -> str:
+        async with make_async_client(address) as client:
+            return (await client.query("c", "k", purpose="work_reference")).audit_id
+
+    assert asyncio.run(made_inside()) == "a-1"
+
+
 def make_async_client(address: str, **kwargs) -> AsyncClient:  # type: ignore[no-untyped-def]
     return AsyncClient(address, "sys-1", "s3cret", plaintext=True, **kwargs)
 

@@ -95,6 +95,18 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
         return await continuation(_details(client_call_details, token, timeout), request)
 
 
+def _require_running_loop() -> None:
+    """grpc.aio binds a channel to the event loop running when it is made (or to a default one outside any):
+    an AsyncClient made at import time and used under ``asyncio.run`` failed its first call with "got Future
+    attached to a different loop". Made outside a running loop, it is refused here, saying where to make it."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise RuntimeError("make the AsyncClient inside the event loop that uses it, in a coroutine (`async with "
+                           "AsyncClient() as client:`, or your framework's startup hook): its gRPC channel belongs to "
+                           "the loop running when it is made; outside asyncio, use govshare_client.Client") from None
+
+
 class AsyncClient:
     """The asyncio variant of :class:`govshare_client.Client` (same arguments and environment variables)."""
 
@@ -106,6 +118,7 @@ class AsyncClient:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts)
+        _require_running_loop()
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random())
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
         if credentials is None:
