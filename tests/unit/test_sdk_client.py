@@ -12,6 +12,7 @@ import base64
 import copy
 import json
 import pickle
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -580,6 +581,19 @@ def test_an_endpoint_written_as_a_url_is_refused_naming_host_and_port(url: str,
         Client(None, "sys-1", "secret", plaintext=True)
     with pytest.raises(ValueError, match=f"GOVSHARE_ENDPOINT '{url}' is a URL"):
         AsyncClient(None, "sys-1", "secret", plaintext=True)
+
+
+@pytest.mark.parametrize(("setting", "said"), [
+    ({"initial_backoff": -0.5}, "initial_backoff must be a finite number of at least 0, not -0.5"),
+    ({"max_backoff": float("nan")}, "max_backoff must be a finite number of at least 0, not nan"),
+    ({"multiplier": 0.5}, "multiplier must be a finite number of at least 1, not 0.5"),
+    ({"max_attempts": 0}, "max_attempts must be a whole number of attempts, at least 1, not 0"),
+    ({"max_attempts": 2.5}, "max_attempts must be a whole number of attempts, at least 1, not 2.5"),
+])
+def test_a_retry_policy_that_cannot_work_is_refused_when_made(setting: dict[str, float], said: str) -> None:
+    """A negative backoff was accepted and raised ValueError from time.sleep at the first retry, in an outage."""
+    with pytest.raises(ValueError, match=re.escape(said)):
+        RetryPolicy(**setting)  # type: ignore[arg-type]
 
 
 def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:

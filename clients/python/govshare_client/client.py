@@ -9,6 +9,7 @@ client speaks plain gRPC with ``authorization: Bearer <token>``: whichever edge 
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
@@ -68,6 +69,18 @@ class RetryPolicy:
     initial_backoff: float = 0.1
     max_backoff: float = 5.0
     multiplier: float = 2.0
+
+    def __post_init__(self) -> None:
+        """Refused when made, not in an outage: a negative backoff was a ValueError from ``time.sleep`` at the
+        first retry, and a multiplier below 1 shrank the pauses instead of spacing them out."""
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be a whole number of attempts, at least 1, not {self.max_attempts!r}")
+        for name in ("initial_backoff", "max_backoff", "multiplier"):
+            value = getattr(self, name)
+            lowest = 1.0 if name == "multiplier" else 0.0
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                    math.isfinite(value) and value >= lowest):
+                raise ValueError(f"{name} must be a finite number of at least {lowest:g}, not {value!r}")
 
     def delay(self, attempt: int, error: GovshareError, rng: random.Random) -> float:
         if error.retry_delay is not None:
