@@ -596,6 +596,18 @@ def test_a_retry_policy_that_cannot_work_is_refused_when_made(setting: dict[str,
         RetryPolicy(**setting)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("setting", "said"), [
+    ({"system_id": 123}, "system_id must be a str, not int"),
+    ({"endpoint": ("127.0.0.1", 50051)}, "endpoint must be a str, not tuple"),
+    ({"secret": 42}, "secret must be a str, not int"),
+])
+def test_settings_of_the_wrong_type_are_named(setting: dict[str, object], said: str) -> None:
+    """Before: protobuf's "bad argument type for built-in operation", or re's "expected string"."""
+    arguments: dict[str, object] = {"endpoint": "127.0.0.1:1", "system_id": "sys-1", "secret": "s", **setting}
+    with pytest.raises(TypeError, match=re.escape(said)):
+        Client(**arguments, plaintext=True)  # type: ignore[arg-type]
+
+
 def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("GOVSHARE_ENDPOINT", "GOVSHARE_SYSTEM_ID", "GOVSHARE_SYSTEM_SECRET"):
         monkeypatch.delenv(name, raising=False)

@@ -253,7 +253,14 @@ def endpoint_of(endpoint: str, argument: str) -> str:
 def connection_settings(endpoint: str | None, system_id: str | None, secret: str | None,
                         root_certificates: bytes | None,
                         plaintext: bool | None) -> tuple[str, str, str, grpc.ChannelCredentials | None]:
-    """Endpoint, system id, secret and TLS credentials (None: plaintext), the environment filling the gaps."""
+    """Endpoint, system id, secret and TLS credentials (None: plaintext), the environment filling the gaps.
+
+    Each given one must be a str (a secret read from a file may be its UTF-8 bytes, which protobuf has always
+    taken): a system id of 123 was protobuf's "bad argument type for built-in operation".
+    """
+    endpoint, system_id = build.text(endpoint, "endpoint"), build.text(system_id, "system_id")
+    if not isinstance(secret, bytes):
+        secret = build.text(secret, "secret")
     given_endpoint = bool(endpoint)
     endpoint = endpoint or os.environ.get(ENV_ENDPOINT, "")
     system_id = system_id or os.environ.get(ENV_SYSTEM_ID, "")
