@@ -13,6 +13,7 @@ import copy
 import json
 import pickle
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -240,6 +241,18 @@ def test_every_call_gets_a_default_deadline(edge: tuple[FakeEdge, str]) -> None:
     assert query.time_remaining is not None and 0 < query.time_remaining <= 7.5
     assert batch.time_remaining is not None and 7.5 < batch.time_remaining <= 30.5  # BatchQuery's own default
     assert explicit.time_remaining is not None and 0 < explicit.time_remaining <= 3.5
+
+
+def test_a_deadline_as_good_as_none_is_kept_not_failed_at_once(edge: tuple[FakeEdge, str]) -> None:
+    """grpcio fails a call whose deadline lies centuries ahead with DEADLINE_EXCEEDED before sending it: a
+    timeout of 1e12 seconds (or sys.maxsize) is held to about 31 years instead."""
+    fake, address = edge
+    with make_client(address, timeout=float(sys.maxsize)) as client:
+        client.query("c", "k", purpose="work_reference")
+        client.query("c", "k", purpose="work_reference", timeout=1e12)
+    assert [c.method for c in fake.calls] == ["Query", "Query"]
+    # (the grpc-timeout header holds at most 8 digits: the server sees about three years)
+    assert all(c.time_remaining is not None and c.time_remaining > 1e7 for c in fake.calls)
 
 
 def test_one_token_is_shared_by_many_threads(edge: tuple[FakeEdge, str]) -> None:

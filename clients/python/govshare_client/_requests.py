@@ -73,6 +73,12 @@ def message_of(request: object, method: str) -> Message:
     return request
 
 
+#: The longest deadline given to gRPC (about 31 years): grpcio fails a call at once, DEADLINE_EXCEEDED before
+#: anything is sent, when its deadline lies more than about 300 years ahead, so a caller's "as good as none"
+#: (1e12 seconds, sys.maxsize) is held to this instead.
+MAX_TIMEOUT = 1e9
+
+
 def timeout_of(timeout: float | None, argument: str = "timeout") -> float | None:
     """A deadline in seconds, or None; a deadline that has passed before the call starts is a ValueError."""
     if timeout is None:
@@ -81,7 +87,7 @@ def timeout_of(timeout: float | None, argument: str = "timeout") -> float | None
         raise TypeError(f"{argument} must be a number of seconds, not {type(timeout).__name__}")
     if not (timeout > 0 and math.isfinite(timeout)):
         raise ValueError(f"{argument} must be a positive, finite number of seconds, not {timeout!r}")
-    return float(timeout)
+    return min(float(timeout), MAX_TIMEOUT)
 
 
 def timeouts_of(timeouts: Mapping[str, float]) -> dict[str, float]:
