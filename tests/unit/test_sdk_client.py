@@ -467,10 +467,14 @@ def test_a_raw_stubs_future_call_answers_like_a_blocking_one(edge: tuple[FakeEdg
     fake.script["GetEntry"] = [fail(code_pb2.NOT_FOUND, "no such entry", "RESOURCE_NOT_FOUND")]
     with make_client(address) as client:
         get_entry = client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry
+        failed = get_entry.future(catalog_pb2.GetEntryRequest(code="101001/000001"))
         with pytest.raises(GovshareError) as missing:
-            get_entry.future(catalog_pb2.GetEntryRequest(code="101001/000001")).result()
+            failed.result(timeout=5)  # (grpc's own failed outcome took no timeout keyword: a TypeError)
         answer = get_entry.future(catalog_pb2.GetEntryRequest(code="101001/000001")).result(timeout=5)
     assert missing.value.code == grpc.StatusCode.NOT_FOUND and missing.value.reason == "RESOURCE_NOT_FOUND"
+    # Not gRPC's INTERNAL "Exception raised while intercepting the RPC": the platform's status.
+    assert (failed.code(), failed.details(), failed.exception()) == (
+        grpc.StatusCode.NOT_FOUND, "no such entry", missing.value)
     assert answer.entry.code == "101001/000001"
 
 

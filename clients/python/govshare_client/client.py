@@ -169,6 +169,64 @@ def call_timeout(method: str, given: float | None, default: float, per_method: M
     return given if given is not None else per_method.get(method, default)
 
 
+class _Failed(grpc.RpcError, grpc.Future, grpc.Call):
+    """A unary call that ended in ``error``, as the outcome an interceptor hands back to gRPC.
+
+    Raising the error from the interceptor instead reached a ``future()`` caller as gRPC's own failed outcome:
+    ``code()`` INTERNAL and ``details()`` "Exception raised while intercepting the RPC", and ``result(timeout=5)``
+    a TypeError. The blocking call raises ``error`` all the same (gRPC asks the outcome for its ``result()``).
+    """
+
+    def __init__(self, error: GovshareError) -> None:
+        super().__init__()
+        self._error = error
+
+    def result(self, timeout: float | None = None) -> Any:
+        raise self._error
+
+    def exception(self, timeout: float | None = None) -> GovshareError:
+        return self._error
+
+    def traceback(self, timeout: float | None = None) -> None:
+        return None
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        fn(self)
+
+    def code(self) -> grpc.StatusCode:
+        return self._error.code
+
+    def details(self) -> str:
+        return self._error.message
+
+    def initial_metadata(self) -> None:
+        return None
+
+    def trailing_metadata(self) -> None:
+        return None
+
+    def cancel(self) -> bool:
+        return False
+
+    def cancelled(self) -> bool:
+        return False
+
+    def running(self) -> bool:
+        return False
+
+    def done(self) -> bool:
+        return True
+
+    def is_active(self) -> bool:
+        return False
+
+    def time_remaining(self) -> None:
+        return None
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return False
+
+
 class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     """Token, deadline, retries and error decoding for every call of one Client."""
 
@@ -191,12 +249,14 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
             except Unavailable as unavailable:  # TokenService unreachable: as unavailable as the call itself
                 token, error = "", unavailable
             except Unauthenticated as refused:  # TokenService refused the credentials: no attempt can succeed
-                raise attempts.issuance_refused(refused) from None
+                return _Failed(attempts.issuance_refused(refused))
+            except GovshareError as failed:  # TokenService answered otherwise (out of time, its rate limit)
+                return _Failed(failed)
             if error is None:
                 return outcome
             step = attempts.after(error, token)
             if step is None:
-                raise error
+                return _Failed(error)
             if step == RENEW:
                 self._tokens.invalidate(token)
             else:
