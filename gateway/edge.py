@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -42,6 +43,7 @@ from gateway.routing import (
     HEAVY_READS,
     INTERNAL_SERVICES,
     Backend,
+    Route,
     RoutingTable,
     backend_targets,
     heavy_read_cluster,
@@ -242,6 +244,33 @@ def _openapi_route() -> dict[str, object]:
                 "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}}}
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _parameter_names(field: str) -> list[str]:
+    """The query parameter names the transcoder reads as ``field`` (each segment snake_case or lowerCamelCase)."""
+    names = [""]
+    for segment in field.split("."):
+        names = [f"{name}.{form}" if name else form for name in names for form in dict.fromkeys(
+            (segment, _camel(segment)))]
+    return names
+
+
+def _url_field_in_query(route: Route) -> dict[str, object]:
+    """A REST call naming a URL-bound field again in its query string (``PATCH /v1/entries/A?entry.code=B``) is
+    refused: the transcoder let the parameter win, so the call read or changed B, not the A its URL names."""
+    names = [name for field in route.url_fields for name in _parameter_names(field)]
+    pattern = "|".join(re.escape(name) for name in names)
+    match = {"path": route.method, "headers": [{"name": "x-envoy-original-path", "string_match": {
+        "safe_regex": {"regex": f"[^?]*\\?(?:.*&)?(?:{pattern})(?:[=&].*)?"}}}]}
+    fields = ", ".join(f"{{{field}}}" for field in route.url_fields)
+    return {"match": match, "direct_response": {"status": 400, "body": {"inline_string": (
+        f"a query parameter repeats {fields}, which the URL gives: the URL names the object; drop the "
+        "parameter")}}}
+
+
 def _route(match: dict[str, object], backend: Backend, default_timeout: float,
            cluster: str = "") -> dict[str, object]:
     return {"match": match, "route": {
@@ -269,6 +298,8 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
             continue
         timeout = STREAM_TIMEOUT_SECONDS if route.server_streaming else settings.call_timeout_seconds
         heavy = HEAVY_READS.get(route.method) in heavy_reads
+        if route.url_fields:
+            routes.append(_url_field_in_query(route))
         routes.append(_route({"path": route.method}, route.backend, timeout,
                              heavy_read_cluster(route.backend) if heavy else ""))
     for prefix in (*HEALTH_PREFIXES, *REFLECTION_PREFIXES):

@@ -11,12 +11,15 @@ routed: only platform processes may call them, from inside the mesh.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
+from google.api import annotations_pb2
 from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import MethodDescriptor
 
 # Imported for their side effect: the default descriptor pool learns every govshare service
 # (the routing table reads cardinalities from it, and server reflection lists the public ones).
@@ -113,6 +116,8 @@ class Route:
     backend: Backend
     server_streaming: bool
     anonymous: bool
+    #: The request fields its REST URL binds (``entry.code`` of ``PATCH /v1/entries/{entry.code}``).
+    url_fields: tuple[str, ...] = ()
 
     @property
     def service(self) -> str:
@@ -149,6 +154,22 @@ def heavy_read_cluster(backend: Backend) -> str:
     return f"{backend.value}-heavy-reads"
 
 
+_URL_VARIABLE = re.compile(r"\{([^}=]+)")
+
+
+def url_fields(method: MethodDescriptor) -> tuple[str, ...]:
+    """The request fields the method's ``google.api.http`` rules bind in their URLs, in order, once each."""
+    rule = method.GetOptions().Extensions[annotations_pb2.http]
+    fields: list[str] = []
+    for binding in (rule, *rule.additional_bindings):
+        pattern = binding.WhichOneof("pattern")
+        if pattern is None:
+            continue
+        template = binding.custom.path if pattern == "custom" else getattr(binding, pattern)
+        fields += _URL_VARIABLE.findall(template)
+    return tuple(dict.fromkeys(fields))
+
+
 class RoutingTable:
     """Public methods by full path; everything else gets a refusal that says why."""
 
@@ -169,7 +190,8 @@ class RoutingTable:
                 if method.client_streaming:
                     raise ValueError(f"{path} streams requests, which the edge does not route (gRPC-Web and "
                                      "the REST transcoder cannot carry them)")
-                routes.append(Route(path, backend, method.server_streaming, path in ANONYMOUS_METHODS))
+                routes.append(Route(path, backend, method.server_streaming, path in ANONYMOUS_METHODS,
+                                    url_fields(method)))
         return cls(routes)
 
     def __iter__(self) -> Iterator[Route]:

@@ -693,6 +693,30 @@ async def test_a_rest_body_naming_another_object_than_its_url_is_refused(edge: E
     assert status != 400, body
 
 
+
+async def test_a_rest_query_parameter_repeating_a_url_field_is_refused(edge: Edge, keys: PlatformKeys,
+                                                                      channel: grpc.aio.Channel) -> None:
+    """GET /v1/entries/A?code=B read B, and PATCH /v1/entries/A?entry.code=B changed B: the transcoder let the
+    query parameter override the URL. Refused at the edge, in the field's every spelling; the same call without
+    the parameter, and the method over gRPC, pass."""
+    token = dict(bearer(keys, caller()))
+    refusals = [await asyncio.to_thread(_rest_body, edge, "/v1/entries/101001%2F000001?code=102001%2F000001", token)]
+    for path, body in (("/v1/resources/101001%2F000001:query?resourceCode=102001%2F000001", {"key": "k"}),
+                       ("/v1/resources/101001%2F000001:query?resource_code=102001%2F000001", {"key": "k"}),
+                       ("/v1/entries/101001%2F000001?updateMask=name&entry.code=102001%2F000001", {"name": "人口"})):
+        verb = "PATCH" if "updateMask" in path else "POST"
+        refusals.append(await asyncio.to_thread(_rest_send, edge, verb, path, body, token))
+    for status, answer in refusals:
+        assert status == 400 and answer["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], answer
+        assert "a query parameter repeats {" in str(answer["message"]), answer
+        assert "which the URL gives: the URL names the object; drop the parameter" in str(answer["message"])
+    assert "repeats {entry.code}" in str(refusals[-1][1]["message"])
+    status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries/101001%2F000001", token)
+    assert status == 200 and answer["entry"]["code"] == "101001/000001", answer  # type: ignore[index]
+    entry = await get_entry(channel)(catalog_pb2.GetEntryRequest(code="101001/000001"), metadata=bearer(keys, caller()))
+    assert entry.entry.code == "101001/000001"
+
+
 async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: PlatformKeys,
                                                           channel: grpc.aio.Channel) -> None:
     """Over REST, Envoy's 431 was a plain-text "Request Header Fields Too Large": it is a JSON google.rpc.Status
