@@ -693,7 +693,6 @@ async def test_a_rest_body_naming_another_object_than_its_url_is_refused(edge: E
     assert status != 400, body
 
 
-
 async def test_a_rest_query_parameter_repeating_a_url_field_is_refused(edge: Edge, keys: PlatformKeys,
                                                                       channel: grpc.aio.Channel) -> None:
     """GET /v1/entries/A?code=B read B, and PATCH /v1/entries/A?entry.code=B changed B: the transcoder let the
