@@ -20,6 +20,7 @@ from services.authorization.validation import (
     ITEM_NAME,
     METHODS,
     PURPOSES,
+    TEXT_MAX,
     enum_list_problems,
     item_list_problems,
     resource_code_problem,
@@ -28,7 +29,7 @@ from services.authorization.validation import (
     unique,
 )
 from services.runtime.actors import Actor
-from services.runtime.errors import FieldViolation
+from services.runtime.errors import FieldViolation, reason_violation
 from services.runtime.workdays import add_working_days
 
 SUBMITTED = sharing_pb2.APPLICATION_STATE_SUBMITTED
@@ -158,8 +159,8 @@ def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:
     problems += item_list_problems("application.items", draft.items)
     problems += enum_list_problems("application.purposes", draft.purposes, PURPOSES, "purpose")
     problems += enum_list_problems("application.methods", draft.methods, METHODS, "share method")
-    if error := text_problem(draft.basis, required=True):
-        problems.append(FieldViolation("application.basis", f"{error}: state the legal or duty basis"))
+    if violation := reason_violation("application.basis", draft.basis, TEXT_MAX, "state the legal or duty basis"):
+        problems.append(violation)
     if error := text_problem(draft.purpose_text):
         problems.append(FieldViolation("application.purpose_text", error))
     if draft.requested_expire_time is None:

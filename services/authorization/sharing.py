@@ -26,6 +26,7 @@ from services.authorization.validation import (
     APPLICATION_ID,
     GRANT_ID,
     SYSTEM_ID,
+    TEXT_MAX,
     find_by_id,
     page_after,
     page_of,
@@ -43,6 +44,7 @@ from services.runtime.errors import (
     invalid_argument,
     not_found,
     permission_denied,
+    reason_violation,
 )
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
@@ -300,10 +302,12 @@ class Sharing:
 
     @staticmethod
     def _reason_problems(reason: str, required: bool, why: str = "") -> list[FieldViolation]:
-        error = text_problem(reason, required=required)
-        if error is None:
-            return []
-        return [FieldViolation("reason", f"{error}: {why}" if why and error == "is required" else error)]
+        """A reason's problems; a required one must say something (a refusal of "。" tells nobody why)."""
+        if required:
+            violation = reason_violation("reason", reason, TEXT_MAX, why or "state the reason")
+            return [violation] if violation is not None else []
+        error = text_problem(reason)
+        return [FieldViolation("reason", error)] if error is not None else []
 
     @staticmethod
     def _admin(event: ApplicationEvent, target: str, details: dict[str, object]) -> AdminEvent:

@@ -28,7 +28,7 @@ from services.catalog.model import (
     Zone,
     is_known,
 )
-from services.runtime.errors import FieldViolation, invalid_argument
+from services.runtime.errors import FieldViolation, invalid_argument, says_something
 from services.runtime.identifiers import credit_code_error
 
 #: 信息资源代码: 类 (1 digit, 1-3) 项 (2) 目 (3) optional 细目 (3) "/" sequence (6).
@@ -350,8 +350,9 @@ def check_review(code: str, decision: int, reason: str) -> None:
         report.add("code", problem)
     if decision not in (ReviewDecision.PUBLISH, ReviewDecision.RETURN):
         report.add("decision", "must be PUBLISH or RETURN")
-    if report.text("reason", reason, MAX_LONG_TEXT) and decision == ReviewDecision.RETURN and not reason.strip():
-        report.add("reason", "is required when returning: say what must be reworked")
+    if report.text("reason", reason, MAX_LONG_TEXT) and decision == ReviewDecision.RETURN \
+            and not says_something(reason):
+        report.add("reason", "is required when returning (words, not only punctuation): say what must be reworked")
     if report.violations:
         raise invalid_argument(report.violations)
 

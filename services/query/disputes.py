@@ -20,7 +20,7 @@ from services.query.keys import key_error, normalize_key
 from services.query.resources import Resource
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
-from services.runtime.errors import FieldViolation, text_violation
+from services.runtime.errors import FieldViolation, reason_violation, text_violation
 from services.runtime.identity import Caller
 from services.runtime.workdays import add_working_days
 
@@ -96,7 +96,7 @@ def report_violations(resource: Resource, key: str, item: str, claimed_value: st
 
 
 def answer_violations(answer: str) -> list[FieldViolation]:
-    violation = text_violation("answer", answer, MAX_ANSWER, True)
+    violation = reason_violation("answer", answer, MAX_ANSWER, "say what was checked and what was found")
     return [violation] if violation is not None else []
 
 

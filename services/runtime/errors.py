@@ -8,6 +8,7 @@ so a caller can fix every problem of a request in one round trip.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -29,6 +30,23 @@ class FieldViolation:
 
     field: str
     description: str
+
+
+def says_something(text: str) -> bool:
+    """Whether free text holds a letter or a digit: a refusal, a return or an answer of "。", "-" or a
+    zero-width space is no reason anyone can act on, so where a reason is required it must say something."""
+    return any(unicodedata.category(character)[0] in "LN" for character in text)
+
+
+def reason_violation(field: str, value: str, limit: int, why: str) -> FieldViolation | None:
+    """A reason that is required: bounded, free of NUL, and saying something (``why`` tells what to write)."""
+    if (violation := text_violation(field, value, limit, required=True)) is not None:
+        if violation.description == "is required":
+            violation.description = f"is required: {why}"
+        return violation
+    if not says_something(value):
+        return FieldViolation(field, f"holds no word, only punctuation or symbols: {why}")
+    return None
 
 
 def text_violation(field: str, value: str, limit: int, required: bool = False) -> FieldViolation | None:

@@ -28,7 +28,7 @@ from govshare.authorization.v1 import (
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
-from services.runtime.duties import APPROVER
+from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import service_caller
 
@@ -148,6 +148,49 @@ async def test_refusal_needs_a_reason(platform) -> None:  # type: ignore[no-unty
         metadata=platform.person("police", APPROVER), timeout=10)
     assert refused.application.state == sharing_pb2.APPLICATION_STATE_REFUSED
     assert refused.application.reply_reason == "超出法定职责范围"
+
+
+@pytest.mark.parametrize("empty", ["。", "-", "\u3000\u200b"])
+async def test_a_refusal_or_revocation_of_punctuation_only_is_refused(platform, empty: str) -> None:  # type: ignore[no-untyped-def]
+    """A decision against a department must tell it why: "。" is no reason (R-APP-2), for a refusal, a
+    revocation and the authority's final refusal alike."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+
+    async def submit(resource: str, items: list[str]) -> sharing_pb2.Application:
+        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=sharing_pb2.Application(
+            resource_code=resource, items=items, purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+            basis="工作需要", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
+            metadata=platform.metadata("social"), timeout=10)
+        return submitted.application
+
+    async def invalid(call) -> list[str]:  # type: ignore[no-untyped-def]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        _, bad = details_of(caught.value)
+        return [v.field for v in bad.field_violations] if bad else []
+
+    approver = platform.person("police", APPROVER)
+    application = await submit(POPULATION, ["status"])
+    assert await invalid(sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason=empty),
+        metadata=approver, timeout=10)) == ["reason"]
+    approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=approver, timeout=10)
+    assert await invalid(sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=approved.grant.id, reason=empty),
+                                             metadata=approver, timeout=10)) == ["reason"]
+    grant = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=approved.grant.id),
+                                   metadata=platform.metadata("social"), timeout=10)
+    assert grant.grant.state == sharing_pb2.GRANT_STATE_ACTIVE
+
+    escalated = await submit(NOT_SHARED, [])
+    assert escalated.state == sharing_pb2.APPLICATION_STATE_ESCALATED
+    assert await invalid(sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=escalated.id, grant=False, reason=empty), metadata=platform.person("authority", REVIEWER),
+        timeout=10)) == ["reason"]
 
 
 async def test_not_shared_resource_is_refused(platform) -> None:  # type: ignore[no-untyped-def]

@@ -193,3 +193,12 @@ def test_a_reply_due_in_a_year_without_a_published_calendar_is_marked_provisiona
     beyond = _application_pb(_application(reply_due_time=dt.datetime(2099, 1, 16, 15, 59, 59, tzinfo=dt.UTC)), NOW)
     assert not known.reply_due_time_provisional
     assert beyond.reply_due_time_provisional
+
+
+@pytest.mark.parametrize("basis", ["。", "-", "……", "\u200b", "？！"])
+def test_a_basis_of_punctuation_only_is_no_basis(basis: str) -> None:
+    draft = Draft(applicant_department_code="", resource_code="101001/000001", items=("name",), purposes=(ADMIN,),
+                  basis=basis, requested_expire_time=NOW + dt.timedelta(days=1), methods=(ONLINE,))
+    problems = apps.draft_problems(draft, NOW)
+    assert [p.field for p in problems] == ["application.basis"]
+    assert "state the legal or duty basis" in problems[0].description

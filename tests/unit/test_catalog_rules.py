@@ -14,6 +14,7 @@ from services.catalog.model import (
     EntryFilter,
     FormatClass,
     IdentifierKind,
+    ReviewDecision,
     Secrecy,
     ShareMethod,
     ShareType,
@@ -179,3 +180,11 @@ def test_filters_are_checked() -> None:
         rules.check_filter(EntryFilter(provider_department_code="x", category=7, subject="\x00"))
     assert [v.field for v in caught.value.violations] == [
         "filter.provider_department_code", "filter.category", "filter.subject"]
+
+
+@pytest.mark.parametrize("reason", ["", " ", "。", "--", "\u200b"])
+def test_a_return_must_say_what_to_rework(reason: str) -> None:
+    with pytest.raises(ServiceError) as caught:
+        rules.check_review("101001/000001", ReviewDecision.RETURN, reason)
+    assert [v.field for v in caught.value.violations] == ["reason"]
+    rules.check_review("101001/000001", ReviewDecision.RETURN, "摘要缺少数据来源")

@@ -83,3 +83,9 @@ def test_a_dispute_due_in_a_year_without_a_published_calendar_is_marked_provisio
                          dt.datetime(2099, 1, 5, 9, 0, tzinfo=dt.UTC), 5)
     assert not to_proto(known, known.create_time).due_time_provisional
     assert to_proto(beyond, beyond.create_time).due_time_provisional
+
+
+def test_an_answer_must_say_what_was_found() -> None:
+    assert disputes.answer_violations("已核实，户籍信息无误") == []
+    for answer in ("", "  ", "。", "-", "\u200b\u200b"):
+        assert [v.field for v in disputes.answer_violations(answer)] == ["answer"], answer
