@@ -125,6 +125,10 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
             violations.append(FieldViolation("format", "must be REPORT_FORMAT_HTML or REPORT_FORMAT_PDF"))
         if request.kind not in (supervision_pb2.REPORT_KIND_YEARLY, supervision_pb2.REPORT_KIND_MONTHLY_FEEDBACK):
             violations.append(FieldViolation("kind", "must be REPORT_KIND_YEARLY or REPORT_KIND_MONTHLY_FEEDBACK"))
+        if request.kind == supervision_pb2.REPORT_KIND_YEARLY and request.month:
+            # Ignoring it would hand back the whole year to a caller who asked for one month.
+            violations.append(FieldViolation("month", "a yearly report covers the whole year: leave month unset (0), "
+                                             "or ask for REPORT_KIND_MONTHLY_FEEDBACK"))
         if violations:
             raise invalid_argument(violations)
         if request.kind == supervision_pb2.REPORT_KIND_YEARLY:

@@ -529,6 +529,16 @@ async def test_yearly_report_of_the_platform(month_run) -> None:  # type: ignore
     assert unknown.value.details() == "department '11110100MB9999999X' not found"
 
 
+async def test_a_yearly_report_naming_a_month_is_refused(month_run) -> None:  # type: ignore[no-untyped-def]
+    """A month on a yearly report was ignored: the caller got the whole year back as if it were that month's."""
+    w, month, _ = month_run
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await _report(w, P, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year, month.month, P.code)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad_request = details_of(bad.value)
+    assert [v.field for v in bad_request.field_violations] == ["month"]
+
+
 async def test_monthly_feedback_tells_the_provider_who_used_what(month_run) -> None:  # type: ignore[no-untyped-def]
     w, month, _ = month_run
     html = (await _report(w, P, sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_HTML, month.year, month.month,
