@@ -190,6 +190,15 @@ def entry_problems(draft: Draft, entry: catalog_pb2.Entry) -> list[FieldViolatio
     return problems
 
 
+def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry) -> list[FieldViolation]:
+    """Granted items the resource no longer has: a version published since the application dropped them, and
+    a grant must not name what the catalog does not (the approver narrows the items instead)."""
+    known = set(item_names(entry))
+    return [FieldViolation("items", f"{item} is no longer an item of resource {entry.code} (version {entry.version}): "
+                           "approve only items it has, naming them in items")
+            for item in scope.items if item not in known]
+
+
 def requested_items(draft: Draft, entry: catalog_pb2.Entry) -> tuple[str, ...]:
     """The items applied for; an empty request means every item of the resource."""
     return draft.items or tuple(item_names(entry))

@@ -55,6 +55,7 @@ REFUSE = sharing_pb2.REPLY_DECISION_REFUSE
 ROLES = frozenset(sharing_pb2.ApplicationRole.values())
 Clock = Callable[[], dt.datetime]
 _APPLICATION_STATES = ShortNames(sharing_pb2.ApplicationState)
+_ENTRY_STATES = ShortNames(catalog_pb2.EntryState)
 
 
 def utc_now() -> dt.datetime:
@@ -113,6 +114,17 @@ class Sharing:
         if entry.share_type == common_pb2.SHARE_TYPE_UNCONDITIONAL:
             raise failed_precondition("NO_APPLICATION_NEEDED", f"resource {code} is shared unconditionally "
                                       "(无条件共享): no application is needed, query it directly")
+        return entry
+
+    async def _grantable_entry(self, application: Application) -> catalog_pb2.Entry:
+        """The resource an approval or a coordination grant opens, as the catalog has it now: retired (or gone)
+        since the application was made, its use can no longer be granted, only refused."""
+        code = application.resource_code
+        entry = await self._entries.get(code)
+        if entry is None or entry.state != catalog_pb2.ENTRY_STATE_PUBLISHED:
+            state = "no longer in the catalog" if entry is None else f"{_ENTRY_STATES.name(entry.state)} now"
+            raise failed_precondition("NOT_PUBLISHED", f"resource {code} is {state}: its use can no longer be "
+                                      "granted; refuse the application, saying so")
         return entry
 
     async def _foreign_systems(self, field: str, department_code: str, ids: tuple[str, ...]) -> list[FieldViolation]:
@@ -195,9 +207,11 @@ class Sharing:
                 raise invalid_argument(problems)
             event = self._event(caller, "REFUSED", reason, now)
             return await self._move(application, apps.REFUSED, event, reason)
+        entry = await self._grantable_entry(application)
         scope = apps.narrow(application, terms, now)
-        if problems or scope.problems:
-            raise invalid_argument(problems + scope.problems)
+        problems += scope.problems + apps.scope_entry_problems(scope, entry)
+        if problems:
+            raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=False, granted_by=actor_of(caller))
         event = self._event(caller, "APPROVED", self._approval_note(application, scope, reason), now)
         return await self._move(application, apps.APPROVED, event, reason, grant)
@@ -236,9 +250,11 @@ class Sharing:
             event = self._event(caller, "COORDINATED_REFUSED", reason, now)
             return await self._move(application, apps.COORDINATED_REFUSED, event, reason,
                                     from_states=(apps.ESCALATED,))
+        entry = await self._grantable_entry(application)
         scope = apps.narrow(application, terms, now)
-        if problems or scope.problems:
-            raise invalid_argument(problems + scope.problems)
+        problems += scope.problems + apps.scope_entry_problems(scope, entry)
+        if problems:
+            raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=True, granted_by=actor_of(caller))
         event = self._event(caller, "COORDINATED_GRANTED", self._approval_note(application, scope, reason), now)
         return await self._move(application, apps.COORDINATED_GRANTED, event, reason, grant,

@@ -748,6 +748,48 @@ async def test_a_retired_entry_is_no_longer_granted(env: Env, parties) -> None: 
     assert decision.deny_reason == common.DENY_REASON_NOT_PUBLISHED
 
 
+async def test_an_application_pending_when_its_entry_is_retired_can_only_be_refused(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Approving it made a grant on a retired resource: the provider must refuse it instead (R-CAT-3)."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    await catalog_pb2_grpc.CatalogServiceStub(env.catalog).RetireEntry(
+        cat.RetireEntryRequest(code=entry.code, reason="职责调整"), metadata=env.md(provider), timeout=10)
+    for _ in range(100):  # the catalog's change event reaches authorization's cache asynchronously
+        if not (await env.check(user, entry, "birth_date")).allowed:
+            break
+        await asyncio.sleep(0.05)
+    reason, _, message = await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NOT_PUBLISHED" and "RETIRED" in message
+    refused = await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE, reason="该资源已停止共享")
+    assert refused.application.state == sh.APPLICATION_STATE_REFUSED and not refused.grant.id
+
+
+async def test_an_approval_grants_only_items_the_published_version_has(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """A version published after the application dropped ``address``: approving the request as made granted an
+    item the resource no longer has."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)  # name, birth_date, address
+    stub = catalog_pb2_grpc.CatalogServiceStub(env.catalog)
+    change = cat.Entry(code=entry.code, items=[i for i in entry.items if i.machine_name != "address"])
+    await stub.UpdateEntry(cat.UpdateEntryRequest(entry=change, update_mask=field_mask_pb2.FieldMask(paths=["items"])),
+                           metadata=env.md(provider), timeout=10)
+    await stub.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=env.md(provider), timeout=10)
+    await stub.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                           metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
+    for _ in range(100):  # until authorization's cache holds version 2
+        try:
+            await env.check(user, entry, "address")
+        except grpc.aio.AioRpcError:
+            break
+        await asyncio.sleep(0.05)
+    _, fields, message = await fails(env.reply(provider, application.id), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["items"] and "address is no longer an item" in message
+    approved = await env.reply(provider, application.id, items=["name", "birth_date"])
+    assert list(approved.grant.items) == ["name", "birth_date"]
+
+
 # Fuzz: whatever the request, the service answers with a deliberate status, never INTERNAL/UNKNOWN.
 
 _text = st.one_of(st.text(max_size=40), st.sampled_from(["", " ", "\x00", "101001/000001", "name", "sys-abcd1234",
