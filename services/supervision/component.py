@@ -11,6 +11,7 @@ import grpc
 
 from govshare.supervision.v1 import supervision_pb2_grpc
 from services.runtime import db
+from services.runtime.admin_events import AdminOutbox
 from services.runtime.callers import caller_verifier
 from services.runtime.clients import open_channel
 from services.runtime.errors import ServiceError
@@ -43,6 +44,7 @@ class SupervisionComponent:
         self._channels: list[grpc.aio.Channel] = []
         self._supervision: Supervision | None = None
         self._schedule: asyncio.Task | None = None
+        self._outbox = AdminOutbox(settings, "supervision")
         #: Supervisors call with their bearer token (verified here: the edge's check is not trusted), and the
         #: tokens of disabled systems and rotated secrets are refused here too.
         self._states = SystemStatesWatch(settings, self.name)
@@ -61,7 +63,9 @@ class SupervisionComponent:
                     for name in ("catalog", "authorization", "query", "foundation")}
         self._channels = list(channels.values())
         sources = FigureSources(channels, AssertionSigner(settings.internal_key), service_caller("supervision"))
-        self._supervision = Supervision(SupervisionStore(self._pool, listing=self._pools.listing), sources)
+        self._outbox.start(self._pool)
+        self._supervision = Supervision(SupervisionStore(self._pool, listing=self._pools.listing), sources,
+                                        recorded=self._outbox.notify)
         if settings.supervision_snapshot_seconds > 0:
             self._schedule = asyncio.create_task(self._periodic(settings.supervision_snapshot_seconds))
 
@@ -74,6 +78,7 @@ class SupervisionComponent:
         self._schedule = None
         self._supervision = None
         await self._states.stop()
+        await self._outbox.stop()
         for channel in self._channels:
             await channel.close()
         self._channels = []

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 
 import asyncpg
 
+from services.runtime import admin_events
+from services.runtime.admin_events import AdminEvent
 from services.runtime.figures import FigureRow
 from services.supervision.months import Month
 from services.supervision.snapshot import Figures
@@ -76,10 +78,11 @@ class SupervisionStore:
     async def weights(self) -> dict[str, float]:
         return await _weights(self._pool)
 
-    async def set_weights(self, weights: Mapping[str, float], system_id: str,
-                          now: dt.datetime) -> dict[str, float] | None:
+    async def set_weights(self, weights: Mapping[str, float], system_id: str, now: dt.datetime,
+                          event: AdminEvent) -> dict[str, float] | None:
         """Sets ``weights`` (the other indicators keep theirs) and returns every weight; or changes nothing and
-        returns None when every weight would then be 0.
+        returns None when every weight would then be 0. ``event`` goes to the administrative log's outbox in the
+        same transaction: no change without its entry.
 
         The check and the write are one transaction holding a lock that two such transactions cannot share, so
         two administrators changing different weights at once cannot reach all zeros together."""
@@ -93,6 +96,7 @@ class SupervisionStore:
                 " ON CONFLICT (indicator) DO UPDATE SET weight = EXCLUDED.weight,"
                 " update_time = EXCLUDED.update_time, updated_by = EXCLUDED.updated_by",
                 [(name, value, now, system_id) for name, value in weights.items()])
+            await admin_events.record(conn, event)
         return dict(sorted(merged.items()))
 
     async def snapshots_between(self, first: Month, last: Month, department_code: str | None

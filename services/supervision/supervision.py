@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from services.runtime import duties
+from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import ADMINISTRATOR, REVIEWER
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied, unauthenticated
 from services.runtime.identity import Caller
@@ -72,10 +73,13 @@ def require_own(caller: Caller, department_code: str, action: str) -> None:
 
 class Supervision:
     def __init__(self, store: SupervisionStore, sources: FigureSources,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 recorded: Callable[[], None] = lambda: None) -> None:
+        """``recorded`` is called after a change wrote an administrative event (the outbox relay's notify)."""
         self._store = store
         self._sources = sources
         self._clock = clock
+        self._recorded = recorded
 
     async def compute(self, caller: Caller, month: Month) -> Computed:
         """Gathers the month's figures, keeps them as snapshots and detects its violations (replacing an
@@ -131,11 +135,16 @@ class Supervision:
         violations = _weight_violations(weights)
         if violations:
             raise invalid_argument(violations)
-        updated = await self._store.set_weights(dict(weights), caller.system_id, self._clock())
+        now = self._clock()
+        # Who changed how every department is scored, and to what (R-SEC-3): the weights are numbers, no personal data.
+        event = AdminEvent.by(caller, "supervision.update_weights", "evaluation_weights",
+                              {"weights": dict(weights)}, time=now)
+        updated = await self._store.set_weights(dict(weights), caller.system_id, now, event)
         if updated is None:
             # Every department would score 100 whatever it did: a slip, not a policy.
             raise invalid_argument([FieldViolation("weights", "at least one indicator must weigh more than 0: "
                                                               "with every weight 0 the evaluation measures nothing")])
+        self._recorded()
         return updated
 
     async def yearly_report(self, caller: Caller, year: int, department_code: str) -> Document:

@@ -39,8 +39,9 @@ from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
+from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.authorization.component import create_component as create_authorization
-from services.runtime.duties import APPROVER, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.server import start_server
@@ -416,3 +417,24 @@ async def test_role_and_grant_confidentiality_changes_are_logged_without_their_r
     marked = await _logged(platform, "sharing.grant_confidentiality", grant.id, confidential=True)
     assert marked.actor_department_code == _department(platform, "police")
     assert "在办案件保密" not in marked.details_json
+
+
+async def test_a_change_of_the_evaluation_weights_is_logged_with_who_made_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """The weights decide every department's score (Art. 16-18): the administrator who changed them, and to what,
+    is in the log, as every other decision is (it was not logged at all)."""
+    supervision = supervision_pb2_grpc.SupervisionServiceStub(platform.channel)
+    admin = platform.person("authority", ADMINISTRATOR)
+    before = (await supervision.GetEvaluationWeights(supervision_pb2.GetEvaluationWeightsRequest(),
+                                                     metadata=admin, timeout=10)).weights
+    await supervision.UpdateEvaluationWeights(supervision_pb2.UpdateEvaluationWeightsRequest(
+        weights=[supervision_pb2.Weight(indicator="freshness", weight=13.5)]), metadata=admin, timeout=10)
+    try:
+        entry = await _logged(platform, "supervision.update_weights", "evaluation_weights",
+                              weights={"freshness": 13.5})
+        person = person_of(Caller(_system(platform, "authority"), _department(platform, "authority"),
+                                  authority=True), ADMINISTRATOR)
+        assert (entry.actor_system_id, entry.actor_department_code) == (person.system_id, person.department_code)
+        assert json.loads(entry.details_json)["actor_display_name"] == person.display_name
+    finally:
+        await supervision.UpdateEvaluationWeights(supervision_pb2.UpdateEvaluationWeightsRequest(
+            weights=[w for w in before if w.indicator == "freshness"]), metadata=admin, timeout=10)
