@@ -2,9 +2,9 @@
 
 * ``applications.received`` (provider) / ``applications.made`` (applicant): submitted in the period;
 * of those received: ``applications.replied_on_time`` / ``applications.replied_late`` (the provider's first
-  approval or refusal against the reply deadline), ``applications.unreplied_overdue`` (still unanswered and
-  past due), ``applications.approved``, ``applications.refused`` in total and by ``reason`` (its first 60
-  characters);
+  approval or refusal against the reply deadline), ``applications.unreplied_overdue`` (never answered by the
+  provider and past due: still waiting, or escalated by the applicant once overdue), ``applications.approved``,
+  ``applications.refused`` in total and by ``reason`` (its first 60 characters);
 * ``grants.held`` (holder) / ``grants.given`` (provider): grants active and unexpired at the period's end.
 
 A not-shared request goes to the authority, not to the provider: it counts as received but never as late.
@@ -28,6 +28,14 @@ def reason_label(text: str) -> str:
     return cleaned[:REASON_CHARACTERS] or "（未说明）"
 
 
+def unanswered_by_provider(state: int, reply_due_time: dt.datetime, escalate_time: dt.datetime | None) -> bool:
+    """An application the provider left without a reply (the caller checks that it is past due): still waiting,
+    or taken to the authority after its due time went by. The applicant's escalation ends the wait but not the
+    provider's failure to answer (it was counted neither late nor unanswered). A not-shared request, escalated
+    when it was made, was never the provider's to answer."""
+    return state == SUBMITTED or (escalate_time is not None and escalate_time > reply_due_time)
+
+
 async def department_figures(store: Store, start: dt.datetime, end: dt.datetime,
                              now: dt.datetime) -> list[FigureRow]:
     """Every department's application and grant figures over [start, end)."""
@@ -45,7 +53,8 @@ async def department_figures(store: Store, start: dt.datetime, end: dt.datetime,
                 counts[(provider, "applications.refused", dimension(reason=reason_label(app["reply_note"])))] += 1
             else:
                 counts[(provider, "applications.approved", "")] += 1
-        elif app["state"] == SUBMITTED and app["reply_due_time"] < min(end, now):
+        elif app["reply_due_time"] < min(end, now) and unanswered_by_provider(app["state"], app["reply_due_time"],
+                                                                              app["escalate_time"]):
             counts[(provider, "applications.unreplied_overdue", "")] += 1
     for grant in await store.grants_in_force(min(end, now)):
         counts[(grant["department_code"], "grants.held", "")] += grant["n"]

@@ -42,6 +42,8 @@ from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from services.authorization.bootstrap import bootstrap_authority
 from services.authorization.component import create_component
+from services.authorization.figures import department_figures
+from services.authorization.store import Store
 from services.catalog.component import create_component as create_catalog
 from services.runtime.cache import GRANTS_CHANGED
 from services.runtime.duties import APPROVER, REVIEWER
@@ -702,6 +704,35 @@ async def test_applications_are_listed_by_role_state_and_overdue(env: Env, parti
     escalated = await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=first.id, reason="逾期未答复"),
                                                       metadata=env.md(user), timeout=10)
     assert escalated.application.state == sh.APPLICATION_STATE_ESCALATED and not escalated.application.overdue
+
+
+async def test_an_application_escalated_once_overdue_still_counts_as_unanswered(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Supervision's reply figures (R-SUP-1): the applicant taking an overdue application to the authority ended
+    its wait, and the provider's silence vanished from its figures (neither late nor unanswered)."""
+    provider, user, entry = parties
+    overdue = await env.submit(user, entry)
+    not_shared = await env.submit(user, await env.publish(provider, common.SHARE_TYPE_NOT_SHARED))
+    assert not_shared.state == sh.APPLICATION_STATE_ESCALATED  # the authority's from the start, never late
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
+                           " WHERE id = $1", overdue.id)
+    finally:
+        await conn.close()
+    await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=overdue.id, reason="逾期未答复"),
+                                          metadata=env.md(user), timeout=10)
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+    finally:
+        await store.close()
+    mine = {(row.name, row.dimension): row.value for row in rows if row.department_code == provider.department_code}
+    assert mine[("applications.received", "")] == 2
+    assert mine[("applications.unreplied_overdue", "")] == 1
+    assert ("applications.replied_late", "") not in mine
 
 
 # Check -------------------------------------------------------------------------------------------
