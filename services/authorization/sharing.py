@@ -402,10 +402,22 @@ class Sharing:
     async def _managed_grant(self, caller: Caller, grant_id: str, action: str) -> Grant:
         require_identified(caller)
         grant = await self._find_grant(grant_id)
+        if grant.coordinated and action == "revoke":
+            # The authority's coordination decision (Art. 12) opened it over the provider's refusal or a not-shared
+            # type: the provider revoking it at once would make the decision void, so revoking it is the
+            # authority's (the provider still adjusts its scope as needs change, 003 Art. 11).
+            duties.require_person(caller, REVIEWER, "revoke grants given by a coordination decision")
+            require_authority(caller, f"revoke grant {grant.id}: it was given by the authority's coordination "
+                              "decision (Art. 12), which only the authority undoes; ask the 共享主管部门")
+            return self._active(grant)
         duties.require_person(caller, APPROVER, f"{action} grants", grant.provider_department_code)
         if not caller.authority and caller.department_code != grant.provider_department_code:
             raise permission_denied("NOT_PROVIDER", f"only the provider {grant.provider_department_code} or the "
                                     f"authority may {action} this grant")
+        return self._active(grant)
+
+    @staticmethod
+    def _active(grant: Grant) -> Grant:
         if grant.state != grant_rules.ACTIVE:
             raise failed_precondition("GRANT_REVOKED", f"grant {grant.id} is revoked: a revoked grant is final")
         return grant

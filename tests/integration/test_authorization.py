@@ -531,6 +531,30 @@ async def test_not_shared_goes_to_coordination_and_a_final_refusal_needs_a_reaso
     assert (await env.check(user, entry, "name", "birth_date")).allowed
 
 
+async def test_a_grant_given_by_coordination_is_revoked_only_by_the_authority(env: Env) -> None:
+    """The provider revoked the grant the authority's coordination decision gave over its refusal, at once, and
+    the decision came to nothing (Art. 12); it still adjusts the grant's scope (003 Art. 11)."""
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider, common.SHARE_TYPE_NOT_SHARED)
+    application = await env.submit(user, entry)
+    grant = (await env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
+        id=application.id, grant=True, reason="经协调，予以共享"), metadata=env.md(AUTHORITY_REVIEWER),
+        timeout=10)).grant
+    provider_approver = env.md(person_of(provider, APPROVER))
+    reason, _, _ = await fails(env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="不同意协调结果"),
+                                                       metadata=provider_approver, timeout=10),
+                               grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "ROLE_REQUIRED"
+    adjusted = await env.sharing.UpdateGrant(sh.UpdateGrantRequest(
+        grant=sh.Grant(id=grant.id, quota=50), update_mask=field_mask_pb2.FieldMask(paths=["quota"])),
+        metadata=provider_approver, timeout=10)
+    assert adjusted.grant.state == sh.GRANT_STATE_ACTIVE and adjusted.grant.quota == 50
+    revoked = await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="协调事项已办结"),
+                                            metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
+    assert revoked.grant.state == sh.GRANT_STATE_REVOKED
+    assert revoked.grant.changed_by.id == AUTHORITY_REVIEWER.system_id
+
+
 async def test_unconditional_resources_need_no_application(env: Env) -> None:
     provider, user = await env.department(), await env.department()
     entry = await env.publish(provider, common.SHARE_TYPE_UNCONDITIONAL)
