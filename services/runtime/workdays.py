@@ -4,8 +4,8 @@ Reply deadlines (R-APP-2), catalog update due dates (R-CAT-3) and dispute
 deadlines count working days: weekdays that are not statutory holidays, plus the
 weekend days made working days by 调休. The calendar comes from chinese-calendar,
 which covers the years the State Council has published; beyond them the
-arithmetic falls back to Monday-Friday and says so, since no one can know a
-holiday arrangement before it is announced.
+arithmetic falls back to Monday-Friday less the holidays on dates the law fixes,
+and says so, since no one can know a year's arrangement before it is announced.
 """
 
 from __future__ import annotations
@@ -18,12 +18,29 @@ import chinese_calendar
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
+#: The holidays the law fixes on Gregorian dates (《全国年节及纪念日放假办法》, as revised in 2024): 元旦, 劳动节 and
+#: 国庆节. They are known before any year's arrangement is published, so a provisional deadline skips them.
+FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+
+
 def is_working_day(day: dt.date) -> bool:
-    """True on statutory working days (调休 Saturdays included), Mon-Fri beyond the known calendar."""
+    """True on statutory working days (调休 Saturdays included). Beyond the known calendar: Monday to Friday
+    except the holidays whose dates the law fixes (元旦, 劳动节, 清明, 国庆节); a deadline there was counted onto
+    1 January or 1 October. The lunar festivals (春节, 端午, 中秋) and the 调休 wait for the published arrangement."""
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
-        return day.weekday() < 5
+        return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS and not _qingming(day)
+
+
+def _qingming(day: dt.date) -> bool:
+    """清明 is a solar term: computed, not announced (by chinese-calendar up to 2100; later years never)."""
+    if day.month != 4:
+        return False
+    try:
+        return any(name == "清明" for _, name in chinese_calendar.get_solar_terms(day, day))
+    except NotImplementedError:
+        return False
 
 
 def calendar_covers(day: dt.date) -> bool:

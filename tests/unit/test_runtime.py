@@ -143,6 +143,20 @@ def test_working_days_fall_back_to_weekdays_beyond_the_calendar() -> None:
     assert due.date() == dt.date(2099, 1, 16)
 
 
+def test_beyond_the_calendar_the_holidays_the_law_dates_are_not_working_days() -> None:
+    """chinese-calendar knows no 2027 yet: an application filed on Friday 18 Dec 2026 was due on 1 Jan 2027
+    (元旦), one filed on 17 Sep 2027 on 1 Oct (国庆节)."""
+    assert not workdays.calendar_covers(dt.date(2027, 1, 1))
+    friday = dt.datetime(2026, 12, 18, 23, 59, tzinfo=workdays.CHINA)
+    assert workdays.add_working_days(friday, 10).date() == dt.date(2027, 1, 4)
+    assert workdays.add_working_days(dt.datetime(2027, 9, 17, 10, 0, tzinfo=workdays.CHINA), 10).date() == \
+        dt.date(2027, 10, 4)
+    for holiday in (dt.date(2027, 1, 1), dt.date(2027, 4, 5), dt.date(2028, 5, 2), dt.date(2027, 10, 1)):
+        assert not workdays.is_working_day(holiday), holiday  # 元旦, 清明 (a solar term), 劳动节, 国庆节
+    assert workdays.is_working_day(dt.date(2027, 4, 6)) and workdays.is_working_day(dt.date(2027, 10, 4))
+    assert workdays.is_working_day(dt.date(2101, 4, 5))  # beyond the solar terms chinese-calendar computes
+
+
 @pytest.mark.parametrize(("value", "ok"), [
     ("11010519491231002X", True), ("110105194912310021", False), ("1101051949123100", False),
     ("11010519491331002X", False), ("99010519491231002X", False),
