@@ -238,9 +238,10 @@ def _check_sharing(report: _Report, entry: Entry, prefix: str) -> None:
             seen.add(method)
     if not share_ok:
         return
-    if entry.share_type == ShareType.CONDITIONAL and not entry.share_condition.strip():
+    # Words, not only punctuation: "。" states no condition and cites no law.
+    if entry.share_type == ShareType.CONDITIONAL and not says_something(entry.share_condition):
         report.add(f"{prefix}.share_condition", "a CONDITIONAL resource must state its share condition")
-    if entry.share_type == ShareType.NOT_SHARED and not entry.legal_basis.strip():
+    if entry.share_type == ShareType.NOT_SHARED and not says_something(entry.legal_basis):
         report.add(f"{prefix}.legal_basis", "a NOT_SHARED resource must cite the law, regulation or policy that "
                                             "excludes it from sharing (Art. 10(1))")
     if entry.share_type in (ShareType.UNCONDITIONAL, ShareType.CONDITIONAL) and not entry.share_methods:

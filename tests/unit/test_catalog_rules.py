@@ -89,6 +89,9 @@ def test_share_type_requirements() -> None:
     assert violated(entry(share_type=ShareType.CONDITIONAL, share_condition="仅限民政")) == []
     assert violated(entry(share_type=ShareType.NOT_SHARED, share_methods=[])) == ["entry.legal_basis"]
     assert violated(entry(share_type=ShareType.NOT_SHARED, share_methods=[], legal_basis="某法第十条")) == []
+    # Punctuation alone cites no law and states no condition.
+    assert violated(entry(share_type=ShareType.NOT_SHARED, share_methods=[], legal_basis="。")) == ["entry.legal_basis"]
+    assert violated(entry(share_type=ShareType.CONDITIONAL, share_condition="——")) == ["entry.share_condition"]
     assert violated(entry(share_methods=[])) == ["entry.share_methods"]
     assert violated(entry(share_methods=[ShareMethod.ONLINE_QUERY, ShareMethod.ONLINE_QUERY])) == \
         ["entry.share_methods[1]"]
