@@ -31,6 +31,7 @@ from services.runtime.errors import (
     invalid_argument,
     not_found,
     permission_denied,
+    reason_violation,
 )
 from services.runtime.identity import Caller
 
@@ -115,8 +116,8 @@ class SubjectAccessPolicy:
                 problems.append(FieldViolation("release_time", "must be in the future, at most ten years ahead"))
         elif release_time is not None:
             problems.append(FieldViolation("release_time", "must be unset when lifting confidentiality"))
-        if not reason.strip() or len(reason) > REASON_MAX:
-            problems.append(FieldViolation("reason", f"say why (1 to {REASON_MAX} characters)"))
+        if violation := reason_violation("reason", reason, REASON_MAX, f"say why (1 to {REASON_MAX} characters)"):
+            problems.append(violation)
         if problems:
             raise invalid_argument(problems)
         note = (f"confidential until {release_time.isoformat()}: {reason.strip()}" if confidential

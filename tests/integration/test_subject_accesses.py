@@ -276,3 +276,8 @@ async def test_only_the_provider_or_the_authority_marks_a_grant_confidential(wor
             release_time=_stamp(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))),
             metadata=parties.md("authority", REVIEWER), timeout=10)
     assert [v.field for v in details_of(past.value)[1].field_violations] == ["release_time"]
+    with pytest.raises(grpc.aio.AioRpcError) as no_reason:  # punctuation is no reason (it was taken as one)
+        await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+            grant_id=investigation.id, confidential=True, reason="。", release_time=later),
+            metadata=parties.md("authority", REVIEWER), timeout=10)
+    assert [v.field for v in details_of(no_reason.value)[1].field_violations] == ["reason"]
