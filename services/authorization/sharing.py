@@ -138,9 +138,15 @@ class Sharing:
     def _new_application(self, caller: Caller, draft: Draft, entry: catalog_pb2.Entry,
                          now: dt.datetime) -> Application:
         not_shared = entry.share_type != common_pb2.SHARE_TYPE_CONDITIONAL
+        # The provider's own approvers may not answer their own department's application (OWN_APPLICATION):
+        # left SUBMITTED it could only go overdue, counted against the department; the authority decides it.
+        own = entry.provider_department_code == caller.department_code
         history = [self._event(caller, "SUBMITTED", "", now)]
         if not_shared:
             history.append(self._event(caller, "ESCALATED", "该资源不予共享，已提请共享主管部门协调（第十二条）", now))
+        elif own:
+            history.append(self._event(caller, "ESCALATED", "申请本部门提供的资源，本部门不能自行审批，"
+                                       "已提请共享主管部门协调", now))
         assert draft.requested_expire_time is not None
         return Application(
             id=f"app-{uuid.uuid4().hex}", applicant_department_code=caller.department_code,
@@ -148,7 +154,7 @@ class Sharing:
             system_ids=draft.system_ids, items=apps.requested_items(draft, entry),
             purposes=apps.unique(draft.purposes), purpose_text=draft.purpose_text, basis=draft.basis,
             requested_expire_time=draft.requested_expire_time, methods=apps.unique(draft.methods),
-            quota=draft.quota, state=apps.ESCALATED if not_shared else apps.SUBMITTED,
+            quota=draft.quota, state=apps.ESCALATED if not_shared or own else apps.SUBMITTED,
             reply_due_time=apps.reply_due(now, self._settings.reply_working_days), create_time=now,
             history=tuple(history))
 

@@ -555,6 +555,20 @@ async def test_a_grant_given_by_coordination_is_revoked_only_by_the_authority(en
     assert revoked.grant.changed_by.id == AUTHORITY_REVIEWER.system_id
 
 
+async def test_a_providers_application_for_its_own_resource_goes_to_the_authority(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Its approvers may not answer it (OWN_APPLICATION) and nobody else could: it sat SUBMITTED until overdue,
+    counted against the department; the authority decides it now, as a not-shared request."""
+    provider, _, entry = parties
+    application = await env.submit(provider, entry)
+    assert application.state == sh.APPLICATION_STATE_ESCALATED and not application.overdue
+    assert [e.action for e in application.history] == ["SUBMITTED", "ESCALATED"]
+    granted = await env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
+        id=application.id, grant=True, reason="经协调，准予本部门其他系统使用"), metadata=env.md(AUTHORITY_REVIEWER),
+        timeout=10)
+    assert granted.application.state == sh.APPLICATION_STATE_COORDINATED_GRANTED
+
+
 async def test_unconditional_resources_need_no_application(env: Env) -> None:
     provider, user = await env.department(), await env.department()
     entry = await env.publish(provider, common.SHARE_TYPE_UNCONDITIONAL)
