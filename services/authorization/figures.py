@@ -3,8 +3,8 @@
 * ``applications.received`` (provider) / ``applications.made`` (applicant): submitted in the period;
 * of those received: ``applications.replied_on_time`` / ``applications.replied_late`` (the provider's first
   approval or refusal against the reply deadline), ``applications.unreplied_overdue`` (never answered by the
-  provider and past due: still waiting, or escalated by the applicant once overdue), ``applications.approved``,
-  ``applications.refused`` in total and by ``reason`` (its first 60 characters);
+  provider and past due when counted: still waiting, or escalated by the applicant once overdue),
+  ``applications.approved``, ``applications.refused`` in total and by ``reason`` (its first 60 characters);
 * ``grants.held`` (holder) / ``grants.given`` (provider): grants active and unexpired at the period's end.
 
 A not-shared request goes to the authority, not to the provider: it counts as received but never as late.
@@ -53,8 +53,10 @@ async def department_figures(store: Store, start: dt.datetime, end: dt.datetime,
                 counts[(provider, "applications.refused", dimension(reason=reason_label(app["reply_note"])))] += 1
             else:
                 counts[(provider, "applications.approved", "")] += 1
-        elif app["reply_due_time"] < min(end, now) and unanswered_by_provider(app["state"], app["reply_due_time"],
-                                                                              app["escalate_time"]):
+        elif app["reply_due_time"] < now and unanswered_by_provider(app["state"], app["reply_due_time"],
+                                                                    app["escalate_time"]):
+            # Past due when counted, not at the period's end: one made late in a month falls due in the next,
+            # whose figures count only the applications made in it, so it was never counted unanswered.
             counts[(provider, "applications.unreplied_overdue", "")] += 1
     for grant in await store.grants_in_force(min(end, now)):
         counts[(grant["department_code"], "grants.held", "")] += grant["n"]

@@ -773,6 +773,30 @@ async def test_an_application_escalated_once_overdue_still_counts_as_unanswered(
     assert ("applications.replied_late", "") not in mine
 
 
+async def test_an_application_made_late_in_a_month_and_never_answered_counts_when_it_falls_due(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Made on 28 Nov, due on 14 Dec, never answered: November counted it only if due before its end, December
+    counts only December's applications, so it was never counted against the provider (R-SUP-1)."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    now = dt.datetime.now(dt.UTC)
+    made, due = now - dt.timedelta(days=20), now - dt.timedelta(days=3)
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute('UPDATE "authorization".applications SET create_time = $2, reply_due_time = $3'
+                           " WHERE id = $1", application.id, made, due)
+    finally:
+        await conn.close()
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:  # the period of its making ended before its due time
+        rows = await department_figures(store, made - dt.timedelta(days=1), made + dt.timedelta(days=1), now)
+    finally:
+        await store.close()
+    mine = {(row.name, row.dimension): row.value for row in rows if row.department_code == provider.department_code}
+    assert mine[("applications.unreplied_overdue", "")] == 1
+
+
 # Check -------------------------------------------------------------------------------------------
 
 
