@@ -16,6 +16,7 @@ from services.runtime import duties
 from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import ADMINISTRATOR, REVIEWER
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied, unauthenticated
+from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import Caller
 from services.supervision.document import Document
 from services.supervision.evaluation import INDICATORS, Evaluation, evaluate
@@ -65,6 +66,14 @@ def require_authority(caller: Caller, action: str) -> None:
         raise permission_denied("AUTHORITY_ONLY", f"only the sharing authority (共享主管部门) may {action}")
 
 
+def check_department_code(department_code: str, empty_means: str = "") -> None:
+    """A department is named by its 统一社会信用代码: a malformed one is the caller's slip to fix, not a department
+    that has no violations (an empty list) or that the platform does not know (NOT_FOUND)."""
+    if department_code and (problem := credit_code_error(department_code)):
+        hint = f", or leave it empty for {empty_means}" if empty_means else ""
+        raise invalid_argument([FieldViolation("department_code", f"{problem}{hint}")])
+
+
 def require_own(caller: Caller, department_code: str, action: str) -> None:
     _identified(caller)
     if not caller.authority and caller.department_code != department_code:
@@ -99,6 +108,9 @@ class Supervision:
 
     async def snapshot(self, caller: Caller, department_code: str, month: Month
                        ) -> tuple[Figures, dt.datetime, Evaluation]:
+        if not department_code:
+            raise invalid_argument([FieldViolation("department_code", "name the department whose snapshot to read")])
+        check_department_code(department_code)
         require_own(caller, department_code, "read this snapshot")
         found = await self._store.snapshot(month, department_code)
         if found is None:
@@ -117,6 +129,7 @@ class Supervision:
     async def violations(self, caller: Caller, month: Month, department_code: str,
                          after: tuple[str, str] | None, limit: int) -> list[Violation]:
         _identified(caller)
+        check_department_code(department_code, "every department you may see")
         if not caller.authority:
             if department_code and department_code != caller.department_code:
                 raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
@@ -150,6 +163,7 @@ class Supervision:
     async def yearly_report(self, caller: Caller, year: int, department_code: str) -> Document:
         """The yearly report of a department (itself or the authority) or, with no department, of the platform
         (the authority)."""
+        check_department_code(department_code, "the platform's report")
         if department_code:
             require_own(caller, department_code, "read this department's yearly report")
         else:
@@ -171,6 +185,7 @@ class Supervision:
         """The usage feedback of a month to a provider (itself or the authority)."""
         if not department_code:
             raise invalid_argument([FieldViolation("department_code", "name the provider department")])
+        check_department_code(department_code)
         require_own(caller, department_code, "read this department's usage feedback")
         now = self._clock()
         if month.start > now:

@@ -524,9 +524,9 @@ async def test_yearly_report_of_the_platform(month_run) -> None:  # type: ignore
     assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as unknown:  # the authority may ask of any code: it is named back
         await _report(w, "authority", sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year,
-                      department="11110100MB9999999X")
+                      department="11110100MB9999999Y")
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
-    assert unknown.value.details() == "department '11110100MB9999999X' not found"
+    assert unknown.value.details() == "department '11110100MB9999999Y' not found"
 
 
 async def test_a_yearly_report_naming_a_month_is_refused(month_run) -> None:  # type: ignore[no-untyped-def]
@@ -537,6 +537,35 @@ async def test_a_yearly_report_naming_a_month_is_refused(month_run) -> None:  # 
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     _, bad_request = details_of(bad.value)
     assert [v.field for v in bad_request.field_violations] == ["month"]
+
+
+async def test_a_malformed_department_code_is_the_callers_slip_to_fix(month_run) -> None:  # type: ignore[no-untyped-def]
+    """A department code that is no 统一社会信用代码 was answered as a department without violations (an empty list)
+    or one the platform does not know (NOT_FOUND): the caller learnt nothing of the typo."""
+    w, month, _ = month_run
+    bad = P.code[:-1] + ("0" if P.code[-1] != "0" else "1")  # the check character broken
+    calls = [
+        w.supervision.ListViolations(sup.ListViolationsRequest(year=month.year, month=month.month,
+                                                               department_code=bad), metadata=w.md("authority")),
+        w.supervision.GetSnapshot(sup.GetSnapshotRequest(department_code="x", year=month.year, month=month.month),
+                                  metadata=w.md("authority")),
+        _report(w, "authority", sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year, department=bad),
+        _report(w, "authority", sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_HTML, month.year, month.month,
+                "1234"),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+        _, bad_request = details_of(refused.value)
+        assert [v.field for v in bad_request.field_violations] == ["department_code"]
+    with pytest.raises(grpc.aio.AioRpcError) as unnamed:
+        await w.supervision.GetSnapshot(sup.GetSnapshotRequest(year=month.year, month=month.month),
+                                        metadata=w.md("authority"))
+    assert unnamed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    listed = await w.supervision.ListViolations(sup.ListViolationsRequest(
+        year=month.year, month=month.month, department_code=P.code), metadata=w.md("authority"))
+    assert listed.violations
 
 
 async def test_monthly_feedback_tells_the_provider_who_used_what(month_run) -> None:  # type: ignore[no-untyped-def]
