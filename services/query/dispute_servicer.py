@@ -101,7 +101,12 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         now = dt.datetime.now(dt.UTC)
         dispute = disputes.new_dispute(resource, caller, key, given.item, given.claimed_value, given.evidence, now,
                                        deps.settings.dispute_working_days)
-        await deps.store.insert_dispute(dispute, caller)
+        open_id = await deps.store.insert_dispute(dispute, caller)
+        if open_id is not None:
+            raise ServiceError(grpc.StatusCode.ALREADY_EXISTS, "OPEN_DISPUTE_EXISTS",
+                               f"your department's dispute {open_id} about {given.item} of this record is still open: "
+                               "the provider answers it once; follow it with GetDispute, and report again once it "
+                               "is answered", metadata={"dispute_id": str(open_id)})
         deps.admin_outbox.notify()
         await self._announce(deps, dispute, True)
         return dispute_pb2.ReportDisputeResponse(dispute=to_proto(dispute, now))

@@ -484,9 +484,22 @@ class QueryStore:
 
     # --- disputes -----------------------------------------------------------------------------
 
-    async def insert_dispute(self, d: Dispute, caller: Caller) -> None:
-        """Stores a new dispute and, in the same transaction, its administrative event (outbox)."""
+    async def insert_dispute(self, d: Dispute, caller: Caller) -> uuid.UUID | None:
+        """Stores a new dispute and, in the same transaction, its administrative event (outbox); returns None.
+
+        When the reporting department already has an open dispute about the same item of the same record, stores
+        nothing and returns that dispute's id: the provider answers the item once, and a second report (a retry,
+        a colleague's) would only count twice against it. The lock serialises two such reports sent at once.
+        """
         async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                               "\x1f".join(("dispute", d.resource_code, d.key, d.item, d.reporter_department_code)))
+            open_id = await conn.fetchval(
+                f"SELECT id FROM disputes WHERE resource_code = $1 AND key = $2 AND state = '{OPEN}' AND item = $3"
+                " AND reporter_department_code = $4 LIMIT 1",
+                d.resource_code, d.key, d.item, d.reporter_department_code)
+            if open_id is not None:
+                return open_id
             await conn.execute(
                 f"INSERT INTO disputes ({_DISPUTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
                 " $12, $13, $14, $15, $16, $17, $18)",
@@ -495,6 +508,7 @@ class QueryStore:
                 d.answer_time, d.reporter_display_name, d.answer_system_id, d.answer_display_name,
                 d.answer_department_code)
             await admin_events.record(conn, dispute_event(caller, "dispute.report", d, d.create_time))
+        return None
 
     async def get_dispute(self, dispute_id: uuid.UUID) -> Dispute | None:
         row = await self._pool.fetchrow(f"SELECT {_DISPUTE_COLUMNS} FROM disputes WHERE id = $1", dispute_id)

@@ -561,6 +561,19 @@ async def test_a_dispute_flags_the_record_while_open(mesh: Mesh) -> None:
     assert dispute.due_time.seconds > dispute.create_time.seconds and not dispute.overdue
     assert (await query(mesh, reporter, code, key, ADMIN, ["name"])).provenance.disputed
     assert (await query(mesh, mesh.other, code, key, WORK, ["citizen_id"])).provenance.disputed
+    # The same department reporting the same item of the record again while it is open (a retry, a colleague)
+    # is told of the open one: it counted twice against the provider, which answers the item once.
+    again_reported = [mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=code, key=key, item="name", claimed_value=value)), metadata=mesh.md(reporter), timeout=10)
+        for value in ("张三丰", "张三风")]
+    for duplicate in await asyncio.gather(*(refused(call) for call in again_reported)):
+        assert duplicate.code() == grpc.StatusCode.ALREADY_EXISTS and reason(duplicate) == "OPEN_DISPUTE_EXISTS"
+        assert dispute.id in duplicate.details()
+    other_item = await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=code, key=key, item="citizen_id", claimed_value=key)), metadata=mesh.md(reporter), timeout=10)
+    assert other_item.dispute.id != dispute.id
+    await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=other_item.dispute.id, answer="号码无误"),
+                                      metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
 
     hidden = await refused(mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=dispute.id),
                                                     metadata=mesh.md(mesh.other), timeout=10))
@@ -588,6 +601,10 @@ async def test_a_dispute_flags_the_record_while_open(mesh: Mesh) -> None:
     again = await refused(mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
         id=dispute.id, answer="再答"), metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10))
     assert again.code() == grpc.StatusCode.FAILED_PRECONDITION
+    reopened = await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=code, key=key, item="name", claimed_value="张三丰", evidence="户口簿第3页")),
+        metadata=mesh.md(reporter), timeout=10)
+    assert reopened.dispute.id != dispute.id  # answered: the item may be disputed again
 
 
 async def test_a_corrected_dispute_drops_the_cached_record(mesh: Mesh, redis_client) -> None:  # type: ignore[no-untyped-def]
