@@ -211,10 +211,16 @@ _CATALOG_INPUTS = {"query": "q", "provider_department_code": "provider"}
 
 def _catalog_errors(problem: Problem | None) -> dict[str, str]:
     """Violations beside the catalog's filter inputs (named q and provider, not as the request's fields)."""
+    return _filter_errors(problem, _CATALOG_INPUTS, "filter.")
+
+
+def _filter_errors(problem: Problem | None, inputs: dict[str, str], prefix: str = "") -> dict[str, str]:
+    """A listing's violations keyed by the name of the filter input they concern (``inputs`` maps the request's
+    field to the input where the names differ): the page says "fix the fields as their hints say", so each hint
+    must be beside its input."""
     if problem is None:
         return {}
-    return {_CATALOG_INPUTS.get(name, name): text
-            for name, text in forms.field_errors(problem.fields, "filter.").items()}
+    return {inputs.get(name, name): text for name, text in forms.field_errors(problem.fields, prefix).items()}
 
 
 @signed_in
@@ -668,6 +674,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                        [a.resource_code for a in shown]),
                         accesses=accesses.accesses if accesses else [],
                         next_token=accesses.next_page_token if accesses else "", problem=problem,
+                        errors=_filter_errors(problem, {"resource_code": "resource"}),
                         events=events.events if events else [],
                         events_next=events.next_page_token if events else "",
                         events_problem=events_problem)
@@ -696,7 +703,7 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     return console.page(request, "supervision.html", status=_status_of(problem), title="监督", year=year, month=month,
                         evaluations=evaluations, **names, chart=chart,
                         next_token=answer.next_page_token if answer else "", problem=problem,
-                        indicator_names=labels.INDICATOR)
+                        indicator_names=labels.INDICATOR, errors=_filter_errors(problem, {}))
 
 
 def routes() -> list[Route]:

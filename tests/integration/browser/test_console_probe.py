@@ -205,6 +205,20 @@ async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, conso
     assert f'id="{name}-error"' in text, text[-1500:]
 
 
+@pytest.mark.parametrize(("path", "name"), [("/audit?resource=%3Cb%3E", "resource"),
+                                          ("/supervision?year=1999", "year"), ("/supervision?year=99999", "year")])
+async def test_a_refused_audit_or_supervision_filter_is_shown_beside_its_input(  # type: ignore[no-untyped-def]
+        context, console_server, platform, path, name):
+    """The audit page's resource code and the supervision page's year: the service names the field, the page
+    said "fix the fields as their hints say" and showed no hint beside any input."""
+    session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    answer = await context.request.get(path, headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    assert f'id="{name}-error"' in text and f'aria-describedby="{name}-error"' in text, text[-1500:]
+    assert "<b>" not in text
+
+
 async def test_an_unexpected_error_is_a_chinese_page_and_its_text_stays_out_of_the_logs(context, caplog):  # type: ignore[no-untyped-def]
     """A page that fails for a reason nobody foresaw (an exception quoting what was typed): a Chinese 500 page
     under the CSP, and no log line — the console's nor uvicorn's — carries the exception's text."""
