@@ -506,12 +506,14 @@ async def coordination(console: Console, request: Request, session: Session) -> 
         if not decision:
             return _unknown_action(console, request)
         grant = decision == "grant"
+        expire = forms.end_of_day(_text(form, "expire_date"))
         if not reason:
             errors["reason"] = "请填写协调意见（理由）。"
-        else:
+        if expire is None and _text(form, "expire_date"):  # not dropped: the grant would get the default term
+            errors["expire_time"] = "请按 年-月-日 填写有效期截止日期。"
+        if not errors:
             decision = sharing_pb2.RecordCoordinationDecisionRequest(id=app_id, grant=grant, reason=reason,
                                                                      items=form.getlist("items"))
-            expire = forms.end_of_day(_text(form, "expire_date"))
             if expire is not None:
                 decision.expire_time.CopyFrom(expire)
             _answer, problem = await _call(console, session, console.services.sharing.RecordCoordinationDecision,

@@ -84,6 +84,18 @@ async def test_a_post_no_button_of_the_page_sends_is_refused_not_taken_for_one( 
     assert "未知的操作" in text
 
 
+async def test_a_coordination_decisions_malformed_date_is_refused_not_dropped(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """The coordination form's "有效期至" that is no date was dropped and the decision recorded with the
+    default term (the reply and grant forms refuse it): now it is refused before any call, saying how to write it."""
+    session = system_session(console_server, platform, "authority", roles=("REVIEWER",))
+    answer = await context.request.post("/coordination", headers=_as(session), form={
+        "csrf_token": session.csrf, "id": "a-unknown", "decision": "grant", "reason": "准予",
+        "expire_date": "2026-13-45"})
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    assert "请按 年-月-日 填写有效期截止日期" in text
+
+
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
     session = system_session(console_server, platform, "civil")
     answer = await context.request.get("/no-such-page", headers=_as(session))
