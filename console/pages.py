@@ -79,7 +79,15 @@ def _refused(console: Console, request: Request, problem: Problem) -> Response:
     if problem.fields and message != PAGE_TOKEN_REFUSED:  # this page has no form to show them beside: say them
         message = "提交的内容有误：" + "；".join(problem.fields.values())
     return console.page(request, "refused.html", status=_status(problem), title="操作未完成",
-                        message=message, back=request.url.path)
+                        message=message, back=_BACK.get(request.url.path, request.url.path))
+
+
+#: Where a refusal's "返回" leads from a page about one object or a POST-only action: the list it was reached
+#: from. Its own path again (without the object's id) was another refusal, or a 405 for a POST-only action.
+_BACK = {"/catalog/entry": "/catalog", "/apply": "/catalog", "/drafts/new": "/drafts", "/drafts/edit": "/drafts",
+         "/drafts/submit": "/drafts", "/applications/view": "/applications",
+         "/applications/escalate": "/applications", "/persons/view": "/persons", "/persons/new": "/persons",
+         "/persons/action": "/persons", "/persons/roles": "/persons"}
 
 
 #: The platform's failures, not the person's: the page says the service is temporarily unavailable (503).

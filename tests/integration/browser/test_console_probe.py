@@ -193,6 +193,30 @@ async def test_a_refused_action_without_a_form_says_which_value_is_wrong(context
     assert "提交的内容有误：" in text and "请按字段旁的提示" not in text
 
 
+@pytest.mark.parametrize(("method", "path", "form", "back"), [
+    ("GET", "/applications/view?id=a-unknown", {}, "/applications"),
+    ("GET", "/catalog/entry?code=bad", {}, "/catalog"),
+    ("GET", "/apply?code=bad", {}, "/catalog"),
+    ("GET", "/drafts/edit?code=bad", {}, "/drafts"),
+    ("POST", "/drafts/submit", {"code": "bad"}, "/drafts"),
+    ("POST", "/applications/escalate", {"id": "a-unknown", "reason": "逾期"}, "/applications"),
+    ("POST", "/persons/action", {"id": "p-unknown", "action": "unlock"}, "/persons"),
+])
+async def test_a_refusals_back_link_leads_to_a_page_that_answers(  # type: ignore[no-untyped-def]
+        context, console_server, platform, method, path, form, back):
+    """"返回" on a refusal led to the refused address without its id (another refusal) or, for a POST-only
+    action, to a 405 "wrong request method" page: it leads to the list the object was reached from."""
+    session = system_session(console_server, platform, "authority")
+    if method == "GET":
+        answer = await context.request.get(path, headers=_as(session))
+    else:
+        answer = await context.request.post(path, headers=_as(session), form={"csrf_token": session.csrf, **form})
+    text = await answer.text()
+    assert 400 <= answer.status < 500, (answer.status, text[-600:])
+    assert f'<a href="{back}">返回</a>' in text, text[-600:]
+    assert (await context.request.get(back, headers=_as(session))).status == 200
+
+
 @pytest.mark.parametrize("path", ["/catalog?page_token=garbage", "/review?page_token=%E4%BC%AA",
                                   "/grants?page_token=AAAA", "/audit?page_token=x"])
 async def test_a_garbage_page_token_says_to_start_from_the_first_page(context, console_server, platform, path):  # type: ignore[no-untyped-def]
