@@ -24,6 +24,13 @@ _SENTENCES = {
     grpc.StatusCode.UNAUTHENTICATED: "登录已失效，请重新登录",
 }
 
+#: UNAVAILABLE whose cause is a department's system, not the platform (ErrorInfo.reason): what the person can
+#: do about it, instead of "the platform is temporarily unavailable, retry later".
+DEPARTMENT_UNAVAILABLE = {
+    "ENDPOINT_UNAVAILABLE": "提供部门的前置机接口无法连接，目录未发布：请联系提供部门确认前置机已启动、接口地址无误，"
+                            "或将目录退回请其修改接口地址",
+}
+
 #: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
 PAGE_TOKEN_REFUSED = "分页链接无效或已过期（可能来自另一个列表），请回到列表第一页重新浏览。"
 
@@ -45,7 +52,11 @@ def problem_of(error: grpc.RpcError) -> Problem:
     sentence = _SENTENCES.get(code, "操作未完成，请稍后重试")
     detail = (error.details() or "").strip()  # type: ignore[attr-defined]
     fields = {v.field: v.description for v in bad.field_violations} if bad is not None else {}
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL):
+    reason = info.reason if info else ""
+    if code == grpc.StatusCode.UNAVAILABLE and reason in DEPARTMENT_UNAVAILABLE:
+        sentence = DEPARTMENT_UNAVAILABLE[reason]
+        message = f"{sentence}：{detail}" if detail else sentence
+    elif code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL):
         message = sentence  # the cause is the platform's, not something the person can fix
     elif code == grpc.StatusCode.INVALID_ARGUMENT and any(f.endswith("page_token") for f in fields):
         message = PAGE_TOKEN_REFUSED  # no field to fix on the page: the link itself is stale or from another list
@@ -53,4 +64,4 @@ def problem_of(error: grpc.RpcError) -> Problem:
         message = sentence
     else:
         message = f"{sentence}：{detail}" if detail else sentence
-    return Problem(message=message, fields=fields, code=code, reason=info.reason if info else "")
+    return Problem(message=message, fields=fields, code=code, reason=reason)

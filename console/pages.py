@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from console import charts, forms, labels
 from console.app import Console, day, login_redirect, signed_in, working_days_left
-from console.errors import PAGE_TOKEN_REFUSED, Problem, problem_of
+from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, Problem, problem_of
 from console.sessions import Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
@@ -95,6 +95,8 @@ _PLATFORM_DOWN = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 def _status(problem: Problem) -> int:
+    if problem.reason in DEPARTMENT_UNAVAILABLE:
+        return 502  # a department's system behind the platform did not answer: the platform itself is up
     if problem.code in _PLATFORM_DOWN:
         return 503
     return {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.PERMISSION_DENIED: 403,

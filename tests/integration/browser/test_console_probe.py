@@ -255,6 +255,37 @@ async def test_a_refused_audit_or_supervision_filter_is_shown_beside_its_input( 
     assert "<b>" not in text
 
 
+async def test_publishing_an_entry_whose_endpoint_does_not_answer_says_so_not_that_the_platform_is_down(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The catalog refuses to publish an entry whose department 前置机 does not answer (UNAVAILABLE,
+    ENDPOINT_UNAVAILABLE): the reviewer was told "the platform is temporarily unavailable, retry later" (503),
+    which no retry mends; the page says the department's endpoint does not answer, and which one."""
+    import time
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    target = f"127.0.0.1:{free_port()}"
+    entry = dept.social_insurance_entry(target)
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
+                              timeout=10)
+    token = dict(platform.person("authority", "REVIEWER"))["authorization"].removeprefix("Bearer ")
+    session = console_server.console.sessions.create(
+        Person(username="reviewer", display_name="审核", department_code=platform.credentials.systems[
+            "authority"]["department"], roles=("REVIEWER",)), token, time.time() + 600)
+    answer = await context.request.post("/review", headers=_as(session), form={
+        "csrf_token": session.csrf, "code": entry.code, "decision": "publish"})
+    text = await answer.text()
+    assert answer.status == 502, (answer.status, text[-600:])
+    assert "前置机接口无法连接" in text and target in text and "平台服务暂时不可用" not in text
+
+
 async def test_an_unexpected_error_is_a_chinese_page_and_its_text_stays_out_of_the_logs(context, caplog):  # type: ignore[no-untyped-def]
     """A page that fails for a reason nobody foresaw (an exception quoting what was typed): a Chinese 500 page
     under the CSP, and no log line — the console's nor uvicorn's — carries the exception's text."""
