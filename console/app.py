@@ -170,6 +170,16 @@ def same_secret(sent: str, expected: str) -> bool:
     return hmac.compare_digest(sent.encode(), expected.encode())
 
 
+#: What a form that carries a file is told: no page of the console uploads one.
+NO_FILES = "控制台的表单不接受文件，操作未执行：请回到页面，用页面上的表单填写后重新提交。"
+
+
+def text_only(form: FormData) -> bool:
+    """Whether every value of the form is text: a multipart post may carry a file under any name, which the pages
+    would put in a request field (a TypeError, a 500 page) or show as the upload's repr."""
+    return all(isinstance(value, str) for _, value in form.multi_items())
+
+
 Handler = Callable[[Console, Request, Session], Awaitable[Response]]
 
 
@@ -192,6 +202,8 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             if form is None:
                 return console.page(request, "refused.html", status=403, title="表单已失效",
                                     message="表单缺少有效的安全令牌（CSRF），操作未执行。请返回并刷新页面后重新提交。")
+            if not text_only(form):
+                return console.page(request, "refused.html", status=400, title="请求有误", message=NO_FILES)
         return await handler(console, request, session)
 
     endpoint.__name__ = handler.__name__

@@ -96,6 +96,24 @@ async def test_a_coordination_decisions_malformed_date_is_refused_not_dropped(co
     assert "请按 年-月-日 填写有效期截止日期" in text
 
 
+@pytest.mark.parametrize(("path", "form"), [
+    ("/grants", {"id": "g-unknown", "action": "update"}),
+    ("/replies", {"id": "a-unknown", "decision": "approve"}),
+    ("/drafts/new", {"code": "101001/000099"}),
+])
+async def test_a_form_that_carries_a_file_is_refused_not_a_500(  # type: ignore[no-untyped-def]
+        context, console_server, platform, path: str, form: dict[str, str]) -> None:
+    """A multipart post with a file where a page reads text (the grant's or reply's 信息项, an entry's name): it
+    went into the request's field, a TypeError and a 500 page, or showed as the upload's repr."""
+    session = system_session(console_server, platform, "police")
+    upload = {"name": "a.txt", "mimeType": "text/plain", "buffer": b"citizen_id"}
+    answer = await context.request.post(path, headers=_as(session), multipart={
+        "csrf_token": session.csrf, **form, "items": upload, "name": upload})
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    assert "不接受文件" in text and "UploadFile" not in text
+
+
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
     session = system_session(console_server, platform, "civil")
     answer = await context.request.get("/no-such-page", headers=_as(session))
