@@ -22,6 +22,7 @@ from google.protobuf import timestamp_pb2
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -332,13 +333,15 @@ async def logout(console: Console, request: Request, session: Session) -> Respon
 #: What a person is told when the address or the method is not one of the console's (Starlette's own answers are
 #: a bare English "Not Found" / "Method Not Allowed").
 _HTTP_PROBLEMS = {
+    400: ("请求有误", "提交的表单无法读取（格式不正确或字段过多），操作未执行：请回到页面，用页面上的表单重新提交。"),
     404: ("页面不存在", "没有这个页面：请检查地址，或从上方菜单进入。"),
     405: ("请求方式不正确", "此地址不接受这种请求方式：请从页面上的按钮或表单操作，不要直接输入地址。"),
 }
 
 
 async def http_problem(request: Request, exc: Exception) -> Response:
-    """A Chinese page for the console's own 4xx answers (unknown page, wrong method), not a bare English line."""
+    """A Chinese page for the console's own 4xx answers (unknown page, wrong method, a form body Starlette cannot
+    parse: too many fields, a multipart without its boundary), not a bare English line."""
     console: Console = request.app.state.console
     status = getattr(exc, "status_code", 400)
     title, message = _HTTP_PROBLEMS.get(status, ("请求有误", "请求无法处理：请返回后重新操作。"))
@@ -406,7 +409,7 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders), Middleware(Unexpected),
                                          Middleware(SessionSync, store=sessions)],
                     lifespan=lifespan,
-                    exception_handlers={404: http_problem, 405: http_problem})
+                    exception_handlers={HTTPException: http_problem})
     app.state.console = console
     app.state.oidc_pending = oidc.pending_sign_ins(sessions, clock)
     return app

@@ -114,6 +114,24 @@ async def test_a_form_that_carries_a_file_is_refused_not_a_500(  # type: ignore[
     assert "不接受文件" in text and "UploadFile" not in text
 
 
+@pytest.mark.parametrize(("body", "content_type"), [
+    ("&".join(f"f{n}=x" for n in range(1001)), "application/x-www-form-urlencoded"),
+    ("abc", "multipart/form-data"),
+])
+async def test_a_form_body_that_cannot_be_read_is_a_chinese_page(  # type: ignore[no-untyped-def]
+        context, console_server, platform, body: str, content_type: str) -> None:
+    """More fields than Starlette reads, or a multipart body without its boundary: the answer was Starlette's
+    bare English line ("Too many fields. Maximum number of fields is 1000.", "Missing boundary in multipart.")."""
+    session = system_session(console_server, platform, "police")
+    for path in ("/grants", "/login"):
+        answer = await context.request.post(path, headers={**_as(session), "content-type": content_type},
+                                            data=body)
+        text = await answer.text()
+        assert answer.status == 400, (path, answer.status, text[-600:])
+        assert "提交的表单无法读取" in text and "Maximum" not in text and "boundary" not in text, text[-600:]
+        assert answer.headers["content-type"].startswith("text/html")
+
+
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
     session = system_session(console_server, platform, "civil")
     answer = await context.request.get("/no-such-page", headers=_as(session))
