@@ -103,9 +103,10 @@ def field_errors(fields: dict[str, str], prefix: str = "") -> dict[str, str]:
     for path, description in fields.items():
         name = path.removeprefix(prefix) if prefix else path
         errors.setdefault(name, description)
-        # A violation of a list element also shows beside the list's field (share_methods[0] → share_methods).
+        # A violation of a list element also shows beside the list's field (share_methods[0] → share_methods,
+        # an application's items[2] → items); a field of a row (items[1].name) has an input of its own.
         head = name.split("[", 1)[0]
-        if head != name and not name.startswith("items["):
+        if head != name and "]." not in name:
             errors.setdefault(head, description)
     return errors
 

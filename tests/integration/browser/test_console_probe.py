@@ -11,6 +11,7 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -33,6 +34,15 @@ ODD_QUOTAS = ["²", "①", "-1", "1e3", "9" * 20, "9" * 5000]
 
 def _as(session) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {"cookie": f"{COOKIE}={session.id}"}
+
+
+def _person_session(console_server, platform, system: str, role: str):  # type: ignore[no-untyped-def]
+    """A console session holding the token of a person of demo department ``system`` with ``role`` (for the
+    decisions only a person makes: review, apply)."""
+    token = dict(platform.person(system, role))["authorization"].removeprefix("Bearer ")
+    person = Person(username=f"{system}.{role.lower()}", display_name=role,
+                    department_code=platform.credentials.systems[system]["department"], roles=(role,))
+    return console_server.console.sessions.create(person, token, time.time() + 600)
 
 
 async def test_odd_numbers_in_query_strings_are_ignored_not_a_500(context, console_server, platform):  # type: ignore[no-untyped-def]
@@ -130,6 +140,19 @@ async def test_a_form_body_that_cannot_be_read_is_a_chinese_page(  # type: ignor
         assert answer.status == 400, (path, answer.status, text[-600:])
         assert "提交的表单无法读取" in text and "Maximum" not in text and "boundary" not in text, text[-600:]
         assert answer.headers["content-type"].startswith("text/html")
+
+
+async def test_an_application_for_an_item_the_resource_lacks_says_so_beside_the_items(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A 信息项 the entry no longer has (the page was open while a new version dropped it): the service names
+    application.items[2], the page said "fix the fields as their hints say" and showed no hint anywhere."""
+    session = _person_session(console_server, platform, "social", "APPLICANT")
+    answer = await context.request.post("/apply?code=101001/000001", headers=_as(session), form={
+        "csrf_token": session.csrf, "items": ["citizen_id", "name", "nation"], "purposes": "1",
+        "basis": "《社会救助暂行办法》", "methods": "1"})
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    assert 'id="items-error"' in text and "nation" in text, text[-1500:]
 
 
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
@@ -296,7 +319,6 @@ async def test_publishing_an_entry_whose_endpoint_does_not_answer_says_so_not_th
     """The catalog refuses to publish an entry whose department 前置机 does not answer (UNAVAILABLE,
     ENDPOINT_UNAVAILABLE): the reviewer was told "the platform is temporarily unavailable, retry later" (503),
     which no retry mends; the page says the department's endpoint does not answer, and which one."""
-    import time
     import uuid
 
     from frontproc import demo as dept
@@ -311,10 +333,7 @@ async def test_publishing_an_entry_whose_endpoint_does_not_answer_says_so_not_th
     await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
     await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
                               timeout=10)
-    token = dict(platform.person("authority", "REVIEWER"))["authorization"].removeprefix("Bearer ")
-    session = console_server.console.sessions.create(
-        Person(username="reviewer", display_name="审核", department_code=platform.credentials.systems[
-            "authority"]["department"], roles=("REVIEWER",)), token, time.time() + 600)
+    session = _person_session(console_server, platform, "authority", "REVIEWER")
     answer = await context.request.post("/review", headers=_as(session), form={
         "csrf_token": session.csrf, "code": entry.code, "decision": "publish"})
     text = await answer.text()
