@@ -241,12 +241,14 @@ async def entry(console: Console, request: Request, session: Session) -> Respons
         code=code, version=forms.number(version) or 0))
     if problem:
         return _refused(console, request, problem)
-    versions, _ = await _call(console, session, console.services.catalog.ListEntryVersions,
-                              catalog_pb2.ListEntryVersionsRequest(
-                                  code=code, page_size=console.settings.page_size,
-                                  page_token=request.query_params.get("v_token", "")))
+    # A refused version list is said in its section (it showed no versions: a stale v_token, the catalog down).
+    versions, versions_problem = await _call(console, session, console.services.catalog.ListEntryVersions,
+                                             catalog_pb2.ListEntryVersionsRequest(
+                                                 code=code, page_size=console.settings.page_size,
+                                                 page_token=request.query_params.get("v_token", "")))
     params = {k: v for k, v in request.query_params.items() if k != "v_token"}
-    return console.page(request, "entry.html", title=got.entry.name, entry=got.entry,
+    return console.page(request, "entry.html", status=_status_of(_down(versions_problem)), title=got.entry.name,
+                        entry=got.entry, versions_problem=versions_problem,
                         versions=versions.versions if versions else [],
                         versions_next=versions.next_page_token if versions else "", params=params)
 
@@ -643,11 +645,15 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                                                                   page_token=_page_token(request)))
     if _expired(problem):
         return login_redirect(True)
-    conflicts, _ = await _call(console, session, console.services.foundation.ListConflicts,
-                               foundation_pb2.ListConflictsRequest(page_size=console.settings.page_size,
-                                                                   page_token=request.query_params.get("c_token", "")))
+    # The conflicts' own refusal is said in their section: "no conflicts for you" hid a foundation service that
+    # was down (with a 200) or a stale c_token link.
+    conflicts, conflicts_problem = await _call(
+        console, session, console.services.foundation.ListConflicts,
+        foundation_pb2.ListConflictsRequest(page_size=console.settings.page_size,
+                                            page_token=request.query_params.get("c_token", "")))
     shown = listed.disputes if listed else []
-    return console.page(request, "disputes.html", status=400 if errors else _status_of(problem), title="异议与冲突",
+    status = 400 if errors else _status_of(problem or _down(conflicts_problem))
+    return console.page(request, "disputes.html", status=status, title="异议与冲突",
                         item_names=await _item_names(console, session, [d.resource_code for d in shown]),
                         **await _names(console, session,
                                        [d.reporter_department_code for d in shown]
@@ -658,7 +664,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                         next_token=listed.next_page_token if listed else "",
                         conflicts=conflicts.conflicts if conflicts else [],
                         conflicts_next=conflicts.next_page_token if conflicts else "", errors=errors,
-                        problem=problem)
+                        problem=problem, conflicts_problem=conflicts_problem)
 
 
 # -- 审计 ------------------------------------------------------------------------------------------------------

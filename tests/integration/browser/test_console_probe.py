@@ -288,6 +288,19 @@ async def test_a_garbage_page_token_says_to_start_from_the_first_page(context, c
     assert "分页链接无效或已过期" in text and "请按字段旁的提示" not in text
 
 
+@pytest.mark.parametrize(("path", "nothing"), [("/disputes?c_token=garbage", "没有需要您处理的数据冲突"),
+                                             ("/catalog/entry?code=101001/000001&v_token=garbage", "&amp;version=1\"")])
+async def test_a_second_list_that_is_refused_says_so_not_that_it_is_empty(  # type: ignore[no-untyped-def]
+        context, console_server, platform, path, nothing):
+    """The conflicts under the disputes and an entry's versions: their refusal (a stale page link here; the
+    foundation service or the catalog down alike) was dropped, and the section said there was nothing."""
+    session = system_session(console_server, platform, "authority")
+    answer = await context.request.get(path, headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200, (answer.status, text[-600:])
+    assert "分页链接无效或已过期" in text and nothing not in text, text[-1500:]
+
+
 @pytest.mark.parametrize("query", ["q=" + "人" * 5000, "provider=not-a-credit-code"])
 async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, console_server, platform, query):  # type: ignore[no-untyped-def]
     """The service names filter.provider_department_code or query; the inputs are provider and q: the page said
