@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 import pytest
-from console_browser import browser, console_server, context, login_demo, serving, system_session
+from console_browser import browser, console_server, context, login_demo, open_as, serving, system_session
 from free_ports import free_port
 from starlette.requests import Request
 from starlette.routing import Route
@@ -153,6 +153,35 @@ async def test_an_application_for_an_item_the_resource_lacks_says_so_beside_the_
     text = await answer.text()
     assert answer.status == 400, (answer.status, text[-600:])
     assert 'id="items-error"' in text and "nation" in text, text[-1500:]
+
+
+async def test_an_application_unanswered_past_its_due_day_can_be_escalated(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """R-APP-3: the service escalates a refused application or one unanswered past its due day; the page
+    offered the escalation form for a refused one only, so an applicant the provider never answered could not."""
+    import asyncpg
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+        metadata=platform.person("social", "APPLICANT"), timeout=10)
+    app_id = submitted.application.id
+    conn = await asyncpg.connect(database_url)
+    try:  # time passes: the reply was due yesterday
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\' '
+                           "WHERE id = $1", app_id)
+    finally:
+        await conn.close()
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto(f"/applications/view?id={app_id}")
+    assert "已逾期" in await page.content()
+    await page.get_by_label("提请协调的理由").fill("逾期未答复")
+    await page.get_by_role("button", name="提请共享主管部门协调").click()
+    assert f"已提请共享主管部门协调申请 {app_id}" in await page.locator(".flash").inner_text()
 
 
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
