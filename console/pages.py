@@ -221,13 +221,13 @@ _CATALOG_INPUTS = {"query": "q", "provider_department_code": "provider"}
 
 def _catalog_errors(problem: Problem | None) -> dict[str, str]:
     """Violations beside the catalog's filter inputs (named q and provider, not as the request's fields)."""
-    return _filter_errors(problem, _CATALOG_INPUTS, "filter.")
+    return _input_errors(problem, _CATALOG_INPUTS, "filter.")
 
 
-def _filter_errors(problem: Problem | None, inputs: dict[str, str], prefix: str = "") -> dict[str, str]:
-    """A listing's violations keyed by the name of the filter input they concern (``inputs`` maps the request's
-    field to the input where the names differ): the page says "fix the fields as their hints say", so each hint
-    must be beside its input."""
+def _input_errors(problem: Problem | None, inputs: dict[str, str], prefix: str = "") -> dict[str, str]:
+    """Violations keyed by the name of the input they concern (``inputs`` maps the request's field to the input
+    where the names differ): the page says "fix the fields as their hints say", so each hint must be beside its
+    input."""
     if problem is None:
         return {}
     return {inputs.get(name, name): text for name, text in forms.field_errors(problem.fields, prefix).items()}
@@ -391,7 +391,7 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     if expire is not None:
         application.requested_expire_time.CopyFrom(expire)
     elif _text(form, "expire_date"):
-        errors["requested_expire_time"] = "请按 年-月-日 填写有效期截止日期。"
+        errors["expire_date"] = "请按 年-月-日 填写有效期截止日期。"
     answer = None
     if not errors:
         answer, problem = await _call(console, session, console.services.sharing.SubmitApplication,
@@ -399,7 +399,7 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         if problem and not problem.fields:
             return _refused(console, request, problem)
         if problem:
-            errors = forms.field_errors(problem.fields, "application.")
+            errors = _input_errors(problem, {"requested_expire_time": "expire_date"}, "application.")
     if errors:
         values = {"items": form.getlist("items"), "purposes": form.getlist("purposes"),
                   "methods": form.getlist("methods"), **{k: _text(form, k) for k in
@@ -692,7 +692,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                        [a.resource_code for a in shown]),
                         accesses=accesses.accesses if accesses else [],
                         next_token=accesses.next_page_token if accesses else "", problem=problem,
-                        errors=_filter_errors(problem, {"resource_code": "resource"}),
+                        errors=_input_errors(problem, {"resource_code": "resource"}),
                         events=events.events if events else [],
                         events_next=events.next_page_token if events else "",
                         events_problem=events_problem)
@@ -721,7 +721,7 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     return console.page(request, "supervision.html", status=_status_of(problem), title="监督", year=year, month=month,
                         evaluations=evaluations, **names, chart=chart,
                         next_token=answer.next_page_token if answer else "", problem=problem,
-                        indicator_names=labels.INDICATOR, errors=_filter_errors(problem, {}))
+                        indicator_names=labels.INDICATOR, errors=_input_errors(problem, {}))
 
 
 def routes() -> list[Route]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 import subprocess
 import sys
@@ -182,6 +183,22 @@ async def test_an_application_unanswered_past_its_due_day_can_be_escalated(  # t
     await page.get_by_label("提请协调的理由").fill("逾期未答复")
     await page.get_by_role("button", name="提请共享主管部门协调").click()
     assert f"已提请共享主管部门协调申请 {app_id}" in await page.locator(".flash").inner_text()
+
+
+@pytest.mark.parametrize("expire_date", ["", "2027-02-30"])
+async def test_an_applications_missing_or_malformed_term_is_said_beside_its_input(  # type: ignore[no-untyped-def]
+        context, console_server, platform, expire_date: str) -> None:
+    """The service requires an application's term (requested_expire_time): the input was not marked required
+    and its hint was a loose line under it, not tied to the input (no aria-invalid, no aria-describedby)."""
+    session = _person_session(console_server, platform, "social", "APPLICANT")
+    blank = await context.request.get("/apply?code=101001/000001", headers=_as(session))
+    assert re.search(r'<input id="f-expire_date" name="expire_date" type="date" value="" required', await blank.text())
+    answer = await context.request.post("/apply?code=101001/000001", headers=_as(session), form={
+        "csrf_token": session.csrf, "items": ["citizen_id", "name"], "purposes": "1", "basis": "《社会救助暂行办法》",
+        "methods": "1", "expire_date": expire_date})
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    assert 'aria-invalid="true" aria-describedby="expire_date-error"' in text and 'id="expire_date-error"' in text
 
 
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
