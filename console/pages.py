@@ -255,19 +255,37 @@ async def entry(console: Console, request: Request, session: Session) -> Respons
 
 # -- 编目 ------------------------------------------------------------------------------------------------------
 
+#: The states of the entries being worked on, each listed with its own page token (returned first: they wait
+#: for the department).
+_WORKING = {"r_token": catalog_pb2.ENTRY_STATE_RETURNED, "d_token": catalog_pb2.ENTRY_STATE_DRAFT,
+            "s_token": catalog_pb2.ENTRY_STATE_SUBMITTED}
+
+
 @signed_in
 async def drafts(console: Console, request: Request, session: Session) -> Response:
-    """My department's entries being worked on: drafts, returned and submitted ones."""
-    answer, problem = await _call(console, session, console.services.catalog.ListEntries,
-                                  catalog_pb2.ListEntriesRequest(
-                                      filter=catalog_pb2.EntryFilter(
-                                          provider_department_code=session.person.department_code),
-                                      page_size=console.settings.page_size, page_token=_page_token(request)))
-    if problem:
-        return _refused(console, request, problem)
-    working = [e for e in answer.entries if e.state in (catalog_pb2.ENTRY_STATE_DRAFT, catalog_pb2.ENTRY_STATE_RETURNED,
-                                                        catalog_pb2.ENTRY_STATE_SUBMITTED)]
-    return console.page(request, "drafts.html", title="编目", entries=working, next_token=answer.next_page_token)
+    """My department's entries being worked on: drafts, returned and submitted ones, each state listed by itself.
+
+    Listed without a state, an entry is its current version — the published one once published — so a new draft
+    version of a published entry never showed (nor could be submitted), and a page of published entries showed
+    "no drafts". A later page carries the tokens of the states that have more; a state without one is done."""
+    paging = any(key in request.query_params for key in _WORKING)
+    entries, more = [], {}
+    for key, state in _WORKING.items():
+        token = request.query_params.get(key, "")
+        if paging and not token:
+            continue
+        answer, problem = await _call(console, session, console.services.catalog.ListEntries,
+                                      catalog_pb2.ListEntriesRequest(
+                                          filter=catalog_pb2.EntryFilter(
+                                              provider_department_code=session.person.department_code,
+                                              state=state),
+                                          page_size=console.settings.page_size, page_token=token))
+        if problem:
+            return _refused(console, request, problem)
+        entries += answer.entries
+        if answer.next_page_token:
+            more[key] = answer.next_page_token
+    return console.page(request, "drafts.html", title="编目", entries=entries, more=more)
 
 
 def _entry_form(console: Console, request: Request, values: dict[str, object], editing: str = "",

@@ -201,6 +201,39 @@ async def test_an_applications_missing_or_malformed_term_is_said_beside_its_inpu
     assert 'aria-invalid="true" aria-describedby="expire_date-error"' in text and 'id="expire_date-error"' in text
 
 
+async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """编目 listed the department's entries by their current version — the published one — and kept the drafts:
+    a published entry's new draft version never showed, so its 提交审核 button was nowhere."""
+    import uuid
+
+    from google.protobuf import field_mask_pb2
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    social = platform.metadata("social")
+    entry = dept.social_insurance_entry("")
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=social, timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=social, timeout=10)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=platform.person("authority", "REVIEWER"), timeout=10)
+    entry.name = "社会保险参保信息（第二版）"
+    await catalog.UpdateEntry(cat.UpdateEntryRequest(entry=entry, update_mask=field_mask_pb2.FieldMask(paths=["*"])),
+                              metadata=social, timeout=10)
+    page = await open_as(context, console_server, system_session(console_server, platform, "social"))
+    await page.goto("/drafts")
+    row = page.locator("tr", has_text=entry.code)
+    assert "社会保险参保信息（第二版）" in await row.inner_text() and "草稿" in await row.inner_text()
+    await row.get_by_role("button", name="提交审核").click()
+    assert f"已提交审核：{entry.code}" in await page.locator(".flash").inner_text()
+    assert "待审核" in await page.locator("tr", has_text=entry.code).inner_text()
+
+
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
     session = system_session(console_server, platform, "civil")
     answer = await context.request.get("/no-such-page", headers=_as(session))
