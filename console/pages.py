@@ -318,8 +318,11 @@ async def draft_new(console: Console, request: Request, session: Session) -> Res
 async def draft_edit(console: Console, request: Request, session: Session) -> Response:
     code = request.query_params.get("code", "")
     if request.method == "GET":
+        # The version being worked on (编目 links to it): without one, GetEntry answers the published version,
+        # and a new draft of a published entry was edited from (and saved over with) the published text.
+        version = forms.number(request.query_params.get("version", "")) or 0
         got, problem = await _call(console, session, console.services.catalog.GetEntry,
-                                   catalog_pb2.GetEntryRequest(code=code))
+                                   catalog_pb2.GetEntryRequest(code=code, version=version))
         if problem:
             return _refused(console, request, problem)
         return _entry_form(console, request, forms.form_of_entry(got.entry), editing=code)

@@ -204,7 +204,8 @@ async def test_an_applications_missing_or_malformed_term_is_said_beside_its_inpu
 async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """编目 listed the department's entries by their current version — the published one — and kept the drafts:
-    a published entry's new draft version never showed, so its 提交审核 button was nowhere."""
+    a published entry's new draft version never showed, so its 提交审核 button was nowhere; and 修改 opened the
+    published text, which saving wrote over the draft."""
     import uuid
 
     from google.protobuf import field_mask_pb2
@@ -229,6 +230,9 @@ async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission
     await page.goto("/drafts")
     row = page.locator("tr", has_text=entry.code)
     assert "社会保险参保信息（第二版）" in await row.inner_text() and "草稿" in await row.inner_text()
+    await row.get_by_role("link", name="修改").click()  # the draft's text, not the published version's
+    assert await page.locator("[name=name]").input_value() == "社会保险参保信息（第二版）"
+    await page.goto("/drafts")
     await row.get_by_role("button", name="提交审核").click()
     assert f"已提交审核：{entry.code}" in await page.locator(".flash").inner_text()
     assert "待审核" in await page.locator("tr", has_text=entry.code).inner_text()
