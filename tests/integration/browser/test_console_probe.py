@@ -384,6 +384,23 @@ async def test_a_second_list_that_is_refused_says_so_not_that_it_is_empty(  # ty
     assert "分页链接无效或已过期" in text and nothing not in text, text[-1500:]
 
 
+@pytest.mark.parametrize(("path", "system", "nothing"), [
+    ("/supervision", "police", "还没有评估结果"),
+    ("/catalog?page_token=garbage", "civil", "没有符合条件的资源"),
+    ("/audit?page_token=garbage", "civil", "没有使用记录"),
+    ("/disputes?page_token=garbage", "civil", "没有异议"),
+])
+async def test_a_refused_list_does_not_also_say_it_is_empty(  # type: ignore[no-untyped-def]
+        context, console_server, platform, path, system, nothing):
+    """Beside the refusal ("only the sharing authority may list every department's evaluation", a stale page
+    link) the page also said there was nothing — no evaluation this month, no resource, no record."""
+    session = system_session(console_server, platform, system)
+    answer = await context.request.get(path, headers=_as(session))
+    text = await answer.text()
+    assert answer.status in (400, 403), (answer.status, text[-600:])
+    assert 'class="problem"' in text and nothing not in text, text[-1500:]
+
+
 @pytest.mark.parametrize("query", ["q=" + "人" * 5000, "provider=not-a-credit-code"])
 async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, console_server, platform, query):  # type: ignore[no-untyped-def]
     """The service names filter.provider_department_code or query; the inputs are provider and q: the page said
