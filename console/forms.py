@@ -75,6 +75,14 @@ def entry_from_form(form: FormData, department_code: str, department_name: str) 
     return entry
 
 
+def length_violations(form: FormData) -> dict[str, str]:
+    """The data items' lengths typed that are no length (letters, a sign, beyond an int32), by request field:
+    ``entry_from_form`` reads them as 0, and the item was saved without the length that was typed."""
+    return {f"entry.items[{row}].length": "长度请填写不超过 2147483647 的正整数（不限长度请留空）。"
+            for row in range(ITEM_ROWS)
+            if (typed := _text(form, f"items[{row}].length")) and number(typed) is None}
+
+
 def form_of_entry(entry: catalog_pb2.Entry) -> dict[str, object]:
     """The form's values for an entry (editing a draft, or a refused form shown again)."""
     values: dict[str, object] = {

@@ -295,6 +295,18 @@ def _entry_form(console: Console, request: Request, values: dict[str, object], e
                         errors=forms.field_errors(problem.fields, "entry.") if problem else {})
 
 
+def _typed_wrong(form: FormData) -> tuple[None, Problem] | None:
+    """The entry form's refusal before any call when a length typed is no number (else nothing)."""
+    fields = forms.length_violations(form)
+    if not fields:
+        return None
+    return None, Problem(_INVALID, fields=fields, code=grpc.StatusCode.INVALID_ARGUMENT)
+
+
+#: What a form refused for its fields says above them (the service's sentence for INVALID_ARGUMENT).
+_INVALID = "请按字段旁的提示修改后重新提交。"
+
+
 @signed_in
 async def draft_new(console: Console, request: Request, session: Session) -> Response:
     if request.method == "GET":
@@ -303,8 +315,8 @@ async def draft_new(console: Console, request: Request, session: Session) -> Res
     form = await request.form()
     person = session.person
     new = forms.entry_from_form(form, person.department_code, person.department_name)
-    created, problem = await _call(console, session, console.services.catalog.CreateEntry,
-                                   catalog_pb2.CreateEntryRequest(entry=new))
+    created, problem = _typed_wrong(form) or await _call(console, session, console.services.catalog.CreateEntry,
+                                                          catalog_pb2.CreateEntryRequest(entry=new))
     if problem:
         if _expired(problem):
             return login_redirect(True)
@@ -330,9 +342,9 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
     person = session.person
     changed = forms.entry_from_form(form, person.department_code, person.department_name)
     changed.code = code
-    updated, problem = await _call(console, session, console.services.catalog.UpdateEntry,
-                                   catalog_pb2.UpdateEntryRequest(entry=changed,
-                                                                  update_mask=field_mask_pb2.FieldMask(paths=["*"])))
+    updated, problem = _typed_wrong(form) or await _call(
+        console, session, console.services.catalog.UpdateEntry,
+        catalog_pb2.UpdateEntryRequest(entry=changed, update_mask=field_mask_pb2.FieldMask(paths=["*"])))
     if problem:
         if _expired(problem):
             return login_redirect(True)

@@ -238,6 +238,22 @@ async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission
     assert "待审核" in await page.locator("tr", has_text=entry.code).inner_text()
 
 
+@pytest.mark.parametrize("length", ["十八", "-1", "1e3", "99999999999"])
+async def test_a_data_items_length_that_is_no_number_is_refused_beside_it_not_dropped(  # type: ignore[no-untyped-def]
+        context, console_server, platform, length: str) -> None:
+    """An item's 长度 typed as no whole number was read as 0 and the draft saved without it, silently."""
+    session = system_session(console_server, platform, "police")
+    answer = await context.request.post("/drafts/new", headers=_as(session), form={
+        "csrf_token": session.csrf, "code": "101001/000098", "name": "长度", "category": "1", "subject": "人口",
+        "format_class": "3", "update_cycle": "2", "share_type": "1", "share_methods": "1", "zone": "1",
+        "secrecy": "1", "key_item": "citizen_id", "endpoint.dataset": "length_probe",
+        "items[0].name": "公民身份号码", "items[0].machine_name": "citizen_id", "items[0].data_type": "1",
+        "items[0].length": length, "items[0].basic": "on", "items[0].identifier": "1"})
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    assert 'id="items-0-length-error"' in text and "长度请填写" in text, text[-1500:]
+
+
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
     session = system_session(console_server, platform, "civil")
     answer = await context.request.get("/no-such-page", headers=_as(session))
