@@ -203,7 +203,8 @@ async def start(request: Request) -> Response:
     console: Console = request.app.state.console
     settings = console.settings
     if not settings.oidc_enabled:
-        return Response("统一身份认证登录未启用。", status_code=404, media_type="text/plain; charset=utf-8")
+        # The sign-in page saying so (a bare text line was a dead end): the person signs in with a password.
+        return login_page(console, request, message="统一身份认证登录未启用，请使用用户名和密码登录。", status=404)
     try:
         key, pending = await pending_of(request).start(redirect_uri(console, request))
     except OidcRefused as refused:

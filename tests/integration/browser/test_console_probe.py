@@ -267,6 +267,15 @@ async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, cons
 
 
 
+async def test_single_sign_on_not_enabled_is_said_on_the_sign_in_page(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """/oidc/start on a console without OIDC answered one bare text line (no page, no way on): it is the sign-in
+    page saying to sign in with the password."""
+    answer = await context.request.get("/oidc/start")
+    text = await answer.text()
+    assert answer.status == 404 and answer.headers["content-type"].startswith("text/html"), text[:300]
+    assert "统一身份认证登录未启用" in text and 'name="password"' in text
+
+
 def _answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
