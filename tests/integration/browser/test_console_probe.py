@@ -201,11 +201,8 @@ async def test_an_applications_missing_or_malformed_term_is_said_beside_its_inpu
     assert 'aria-invalid="true" aria-describedby="expire_date-error"' in text and 'id="expire_date-error"' in text
 
 
-async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission(  # type: ignore[no-untyped-def]
-        context, console_server, platform) -> None:
-    """编目 listed the department's entries by their current version — the published one — and kept the drafts:
-    a published entry's new draft version never showed, so its 提交审核 button was nowhere; and 修改 opened the
-    published text, which saving wrote over the draft."""
+async def _published_then_changed(platform):  # type: ignore[no-untyped-def]
+    """A 人社局 entry published, then changed: its new version is a draft named "…（第二版）"."""
     import uuid
 
     from google.protobuf import field_mask_pb2
@@ -226,6 +223,15 @@ async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission
     entry.name = "社会保险参保信息（第二版）"
     await catalog.UpdateEntry(cat.UpdateEntryRequest(entry=entry, update_mask=field_mask_pb2.FieldMask(paths=["*"])),
                               metadata=social, timeout=10)
+    return entry
+
+
+async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """编目 listed the department's entries by their current version — the published one — and kept the drafts:
+    a published entry's new draft version never showed, so its 提交审核 button was nowhere; and 修改 opened the
+    published text, which saving wrote over the draft."""
+    entry = await _published_then_changed(platform)
     page = await open_as(context, console_server, system_session(console_server, platform, "social"))
     await page.goto("/drafts")
     row = page.locator("tr", has_text=entry.code)
@@ -252,6 +258,23 @@ async def test_a_data_items_length_that_is_no_number_is_refused_beside_it_not_dr
     text = await answer.text()
     assert answer.status == 400, (answer.status, text[-600:])
     assert 'id="items-0-length-error"' in text and "长度请填写" in text, text[-1500:]
+
+
+async def test_the_reviewer_opens_the_submitted_version_not_the_published_one(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """审核's 查看全部字段 (and the home page's list) opened the entry's published version: the reviewer read the
+    text in force, not the changed version submitted for review."""
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    entry = await _published_then_changed(platform)
+    await catalog_pb2_grpc.CatalogServiceStub(platform.channel).SubmitEntry(
+        cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"), timeout=10)
+    page = await open_as(context, console_server, _person_session(console_server, platform, "authority", "REVIEWER"))
+    await page.goto("/review")
+    await page.locator("section.card", has_text=entry.code).get_by_role("link", name="查看全部字段").click()
+    assert "（第 2 版，待审核）" in await page.locator("main").inner_text()
+    assert "社会保险参保信息（第二版）" in await page.locator("h1").inner_text()
 
 
 async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, console_server, platform):  # type: ignore[no-untyped-def]
