@@ -106,7 +106,7 @@ POPULATION = Dataset(
         Item("address_region_code", v.region_code, required=False),
         Item("status", v.code(*PERSON_STATUSES)),
     ),
-    record_checks=(v.person_matches_id,),
+    record_checks=(v.person_matches_id, v.regions_in_force("address_region_code")),
 )
 
 LEGAL_ENTITY = Dataset(
@@ -134,7 +134,7 @@ REGION = Dataset(
         Item("level", v.code(*v.REGION_LEVELS)),
         Item("parent_code", v.region_code, required=False),
     ),
-    record_checks=(v.region_hierarchy,),
+    record_checks=(v.region_hierarchy, v.regions_in_force("region_code", "parent_code")),
 )
 
 PLACE = Dataset(
@@ -148,6 +148,7 @@ PLACE = Dataset(
         Item("longitude", v.longitude, NUMERIC),
         Item("latitude", v.latitude, NUMERIC),
     ),
+    record_checks=(v.regions_in_force("region_code"),),
 )
 
 LICENCE = Dataset(

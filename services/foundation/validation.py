@@ -43,7 +43,7 @@ class ValueProblem(ValueError):
 
 
 Parser = Callable[[str, date], object]
-RecordCheck = Callable[[Mapping[str, object]], Iterator[str]]
+RecordCheck = Callable[[Mapping[str, object], date], Iterator[str]]
 
 
 def china_today() -> date:
@@ -197,7 +197,7 @@ latitude = _coordinate(LATITUDE_RANGE, "latitude")
 # ---- record checks: relations between the items of one record ------------------------------------------------------
 
 
-def person_matches_id(values: Mapping[str, object]) -> Iterator[str]:
+def person_matches_id(values: Mapping[str, object], today: date) -> Iterator[str]:
     """Birth date and sex are encoded in the 公民身份号码; a record must agree with its own key."""
     number = values.get("citizen_id")
     if not isinstance(number, str):
@@ -210,10 +210,26 @@ def person_matches_id(values: Mapping[str, object]) -> Iterator[str]:
         yield f"sex: {sex} differs from the sex encoded in citizen_id ({encoded})"
 
 
-def validity_period_ordered(values: Mapping[str, object]) -> Iterator[str]:
+def validity_period_ordered(values: Mapping[str, object], today: date) -> Iterator[str]:
     issued, until = values.get("issue_date"), values.get("valid_until")
     if isinstance(issued, date) and isinstance(until, date) and until < issued:
         yield f"valid_until: {until.isoformat()} is before issue_date {issued.isoformat()}"
+
+
+def regions_in_force(*items: str) -> RecordCheck:
+    """The region codes of a record as it is now (an address, a place, a division) are in force today.
+
+    The parser accepts any code of the table, abolished ones included, so that a record loaded before its
+    region was abolished can still be looked up by its key; a load asserting it now is refused.
+    """
+
+    def check(values: Mapping[str, object], today: date) -> Iterator[str]:
+        for item in items:
+            value = values.get(item)
+            if isinstance(value, str) and (error := identifiers.region_code_retired_error(value, today.year)):
+                yield f"{item}: {error}"
+
+    return check
 
 
 REGION_LEVELS = ("省级", "地级", "县级")
@@ -228,7 +244,7 @@ def region_level_of(code: str) -> str:
     return "县级"
 
 
-def region_hierarchy(values: Mapping[str, object]) -> Iterator[str]:
+def region_hierarchy(values: Mapping[str, object], today: date) -> Iterator[str]:
     """Level follows the code's shape; the parent is the province or prefecture the code lies in."""
     code_value = values.get("region_code")
     if not isinstance(code_value, str):
@@ -284,7 +300,7 @@ def validate_record(dataset: Dataset, raw: Mapping[str, str], today: date | None
         except ValueProblem as problem:
             checked.problems.append(f"{item.name}: {problem}")
     for check in dataset.record_checks:
-        checked.problems.extend(check(checked.values))
+        checked.problems.extend(check(checked.values, today))
     key = checked.values.get(dataset.key_item)
     if isinstance(key, str):
         checked.key = key

@@ -138,6 +138,21 @@ def region_code_error(value: str) -> str | None:
     return None
 
 
+def region_code_retired_error(value: str, year: int) -> str | None:
+    """Why a 行政区划代码 of the table was not in force in ``year``, or None.
+
+    The table keeps abolished codes (崇文区 110103 until 2010) because the 公民身份号码 issued there keep them;
+    a division, an address or a place as it is now must carry a code in force now.
+    """
+    periods = _birth_years_in_force(value)
+    if periods is None or any(first <= year <= last for first, last in periods):
+        return None
+    ended = [last for _first, last in periods if last < year]
+    if ended:
+        return f"行政区划代码 {value} is no longer in force (abolished after {max(ended)})"
+    return f"行政区划代码 {value} is not yet in force in {year}"
+
+
 def text_key_error(value: str) -> str | None:
     """Free-form keys (licence numbers, place codes): non-empty, printable, bounded."""
     if not value.strip():

@@ -118,6 +118,17 @@ def test_region_codes_come_from_the_code_table() -> None:
     only_problem(POPULATION, person(address_region_code="11010"), "address_region_code", "6 digits")
 
 
+def test_region_codes_of_a_record_as_it_is_now_are_in_force() -> None:
+    """崇文区 (110103) was abolished in 2010: an address, a place or a division loaded now cannot be there."""
+    only_problem(POPULATION, person(address_region_code="110103"), "address_region_code", "no longer in force")
+    only_problem(PLACE, place(region_code="110103"), "region_code", "abolished after 2010")
+    only_problem(REGION, {"region_code": "110103", "name": "崇文区", "level": "县级", "parent_code": "110100"},
+                 "region_code", "no longer in force")
+    # A 公民身份号码 issued there before 2010 keeps its code: only the record's current region must be in force.
+    assert validate_record(POPULATION, person(citizen_id=citizen_id("11010319800101001"), birth_date="1980-01-01",
+                                              sex="男"), TODAY).ok
+
+
 def test_status_is_in_its_code_table() -> None:
     only_problem(POPULATION, person(status="活着"), "status", "code table")
     only_problem(LEGAL_ENTITY, entity(status="正常"), "status", "code table")
