@@ -11,6 +11,7 @@ services.runtime.identifiers so that query, catalog and foundation agree on them
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -33,7 +34,7 @@ LATITUDE_RANGE = (Decimal("3"), Decimal("54"))
 # Registered capital is in 万元; a trillion 万元 is far beyond any real entity.
 MAX_AMOUNT = Decimal("1000000000000")
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _AMOUNT = re.compile(r"-?\d{1,16}(\.\d{1,6})?")
 _COORDINATE = re.compile(r"-?\d{1,3}(\.\d{1,8})?")
 
@@ -85,8 +86,17 @@ def _reason(error: str | None) -> None:
         raise ValueProblem(error)
 
 
+def ascii_form(raw: str) -> str:
+    """A code or date typed with a Chinese input method (３４２３…Ｘ, ２０２０－０１－０２) as the ASCII it stands for.
+
+    Queries, verifications and GetRecordHistory read such a key as its ASCII code (services/query/keys.py); a
+    load reads it the same way, so the record is stored under the key those calls look up. ASCII skips the step.
+    """
+    return raw if raw.isascii() else unicodedata.normalize("NFKC", raw).strip()
+
+
 def citizen_id(raw: str, today: date) -> str:
-    value = raw.upper()
+    value = ascii_form(raw).upper()
     error = identifiers.citizen_id_error(value)
     if error is not None:
         raise ValueProblem(_birth_place_problem(value) or error)
@@ -111,14 +121,15 @@ def _birth_place_problem(value: str) -> str | None:
 
 
 def credit_code(raw: str, today: date) -> str:
-    value = raw.upper()
+    value = ascii_form(raw).upper()
     _reason(identifiers.credit_code_error(value))
     return value
 
 
 def region_code(raw: str, today: date) -> str:
-    _reason(identifiers.region_code_error(raw))
-    return raw
+    value = ascii_form(raw)
+    _reason(identifiers.region_code_error(value))
+    return value
 
 
 def text_key(raw: str, today: date) -> str:
@@ -128,13 +139,14 @@ def text_key(raw: str, today: date) -> str:
 
 def holder_id(raw: str, today: date) -> str:
     """A licence holder: a person (公民身份号码) or an organisation (统一社会信用代码)."""
-    value = raw.upper()
+    value = ascii_form(raw).upper()
     if identifiers.citizen_id_error(value) is None or identifiers.credit_code_error(value) is None:
         return value
     raise ValueProblem("must be a valid 公民身份号码 or 统一社会信用代码 (check the check character)")
 
 
 def _date(raw: str) -> date:
+    raw = ascii_form(raw)
     if not _DATE.fullmatch(raw):
         raise ValueProblem(f"{raw!r} is not a date in the form YYYY-MM-DD")
     try:

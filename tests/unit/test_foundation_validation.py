@@ -129,6 +129,22 @@ def test_region_codes_of_a_record_as_it_is_now_are_in_force() -> None:
                                               sex="男"), TODAY).ok
 
 
+def test_codes_and_dates_typed_in_full_width_forms_are_read_as_ascii() -> None:
+    """A Chinese input method's ３４…ｘ and ２０２０－０１－０２ are stored as the ASCII a query looks up."""
+    typed = person(citizen_id="１１０１０５１９４９１２３１００２ｘ", birth_date="１９４９－１２－３１",
+                   address_region_code="１１０１０５")
+    checked = validate_record(POPULATION, typed, TODAY)
+    assert checked.ok, checked.problems
+    assert checked.key == "11010519491231002X"
+    assert (checked.values["birth_date"], checked.values["address_region_code"]) == (date(1949, 12, 31), "110105")
+    checked = validate_record(LICENCE, licence(holder_id="９１１１００００６０００３７３４１ｌ"), TODAY)
+    assert checked.ok and checked.values["holder_id"] == "91110000600037341L"
+    full_width = entity(credit_code="９１１１００００６０００３７３４１Ｌ")
+    assert validate_record(LEGAL_ENTITY, full_width, TODAY).key == "91110000600037341L"
+    # Digits of another script are no date, and are told so rather than "not a real calendar date".
+    only_problem(POPULATION, person(birth_date="١٩٤٩-١٢-٣١"), "birth_date", "not a date in the form YYYY-MM-DD")
+
+
 def test_status_is_in_its_code_table() -> None:
     only_problem(POPULATION, person(status="活着"), "status", "code table")
     only_problem(LEGAL_ENTITY, entity(status="正常"), "status", "code table")
