@@ -164,7 +164,7 @@ LICENCE = Dataset(
         Item("valid_until", v.any_date, DATE, required=False),
         Item("status", v.code(*LICENCE_STATUSES)),
     ),
-    record_checks=(v.validity_period_ordered,),
+    record_checks=(v.validity_period_ordered, v.holder_born_before_issue),
 )
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (POPULATION, LEGAL_ENTITY, REGION, PLACE, LICENCE)}

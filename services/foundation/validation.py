@@ -140,7 +140,12 @@ def text_key(raw: str, today: date) -> str:
 def holder_id(raw: str, today: date) -> str:
     """A licence holder: a person (公民身份号码) or an organisation (统一社会信用代码)."""
     value = ascii_form(raw).upper()
-    if identifiers.citizen_id_error(value) is None or identifiers.credit_code_error(value) is None:
+    if identifiers.citizen_id_error(value) is None:
+        # python-stdnum checks that the birth date is a date, not that it has come: nobody born later holds anything.
+        if (born := identifiers.birth_date_of(value)) > today.isoformat():
+            raise ValueProblem(f"the 公民身份号码's birth date {born} is in the future")
+        return value
+    if identifiers.credit_code_error(value) is None:
         return value
     raise ValueProblem("must be a valid 公民身份号码 or 统一社会信用代码 (check the check character)")
 
@@ -226,6 +231,14 @@ def validity_period_ordered(values: Mapping[str, object], today: date) -> Iterat
     issued, until = values.get("issue_date"), values.get("valid_until")
     if isinstance(issued, date) and isinstance(until, date) and until < issued:
         yield f"valid_until: {until.isoformat()} is before issue_date {issued.isoformat()}"
+
+
+def holder_born_before_issue(values: Mapping[str, object], today: date) -> Iterator[str]:
+    """A licence is issued to a person who was born by then (the birth date is in the 公民身份号码)."""
+    holder, issued = values.get("holder_id"), values.get("issue_date")
+    if (isinstance(holder, str) and isinstance(issued, date) and identifiers.citizen_id_error(holder) is None
+            and (born := identifiers.birth_date_of(holder)) > issued.isoformat()):
+        yield f"issue_date: {issued.isoformat()} is before the holder's birth date {born} (in holder_id)"
 
 
 def regions_in_force(*items: str) -> RecordCheck:

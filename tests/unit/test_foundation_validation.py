@@ -184,6 +184,15 @@ def test_licence_holder_is_a_person_or_an_organisation() -> None:
     only_problem(LICENCE, licence(holder_id="110105194912310021"), "holder_id", "公民身份号码 or 统一社会信用代码")
 
 
+def test_a_person_holding_a_licence_was_born_by_its_issue_date() -> None:
+    """python-stdnum takes a 公民身份号码 born in 2099 as valid; no one born later than its issue holds a licence."""
+    only_problem(LICENCE, licence(holder_id=citizen_id("11010520990101001")), "holder_id",
+                 "birth date 2099-01-01 is in the future")
+    only_problem(LICENCE, licence(holder_id=citizen_id("11010520210101001"), issue_date="2020-01-02"), "issue_date",
+                 "before the holder's birth date 2021-01-01")
+    assert validate_record(LICENCE, licence(holder_id=citizen_id("11010520200102001")), TODAY).ok
+
+
 def test_licence_validity_period() -> None:
     only_problem(LICENCE, licence(valid_until="2019-12-31"), "valid_until", "before issue_date")
     only_problem(LICENCE, licence(issue_date="2025-01-01", valid_until="2035-01-01"), "issue_date", "future")
