@@ -31,18 +31,20 @@ _VALIDATORS: dict[int, Callable[[str], str | None]] = {
 }
 # Kinds whose letters are upper case by standard (公民身份号码's X, 统一社会信用代码).
 UPPER_CASE_KINDS = frozenset({catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE})
+# Kinds that are codes of digits and capitals: a Chinese input method's full-width forms stand for them.
+CODE_KINDS = UPPER_CASE_KINDS | {catalog_pb2.IDENTIFIER_KIND_REGION_CODE}
 
 
 def normalize_key(kind: int, value: str) -> str:
     """The canonical form providers key records by: trimmed, upper case for code kinds.
 
-    A code typed with a Chinese input method often comes in full-width forms (３４２３…Ｘ, a full-width
-    space): for code kinds those are read as the ASCII characters they stand for (NFKC), so such a key
-    finds its record instead of being refused as malformed. ASCII keys, nearly all of them, skip that step.
+    A code typed with a Chinese input method often comes in full-width forms (３４２３…Ｘ, １１０１０５, a
+    full-width space): for code kinds those are read as the ASCII characters they stand for (NFKC), so such a
+    key finds its record instead of being refused as malformed. ASCII keys, nearly all of them, skip that step.
     """
+    if kind in CODE_KINDS and not value.isascii():
+        value = unicodedata.normalize("NFKC", value)
     if kind in UPPER_CASE_KINDS:
-        if not value.isascii():
-            value = unicodedata.normalize("NFKC", value)
         return value.strip().upper()
     return value.strip()
 

@@ -65,6 +65,7 @@ def test_normalisation_trims_and_upper_cases_code_kinds_only() -> None:
     (CITIZEN, "１１０１０５１９４９１２３１００２ｘ", "11010519491231002X"),  # a Chinese IME's full-width forms
     (CITIZEN, "\u3000110105 19491231002x", None),  # an inner space stays: the key is refused, not guessed
     (CREDIT, "９１１１００００６０００３７３４１Ｌ", "91110000600037341L"),
+    (REGION, "１１０１０５", "110105"),  # as a load stores it (services/foundation/validation.py)
     (TEXT, "ＪＹ１１", "ＪＹ１１"),  # free-text keys are the provider's own: kept as typed
 ])
 def test_full_width_codes_are_read_as_the_ascii_they_stand_for(kind: int, typed: str, expected: str | None) -> None:
