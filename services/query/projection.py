@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 
 from govshare.query.v1 import query_pb2
 from services.runtime.masking import Masker
@@ -62,12 +63,25 @@ def same_value(claimed: str, actual: str) -> bool:
     return claimed == actual or normalize_claim(claimed) == normalize_claim(actual)
 
 
-def verify(claims: Mapping[str, str], values: Mapping[str, str] | None) -> dict[str, int]:
+def same_number(claimed: str, actual: str) -> bool:
+    """Whether a claimed number equals the provider's however each is written (200, 200.00, ２００): a desk
+    copies 注册资本 200.00万元 off a licence while the record holds 200."""
+    try:
+        claimed_number, actual_number = Decimal(normalize_claim(claimed)), Decimal(normalize_claim(actual))
+        return claimed_number.is_finite() and actual_number.is_finite() and claimed_number == actual_number
+    except (InvalidOperation, ValueError):
+        return False
+
+
+def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
+           numeric_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
 
+    Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise.
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
         return dict.fromkeys(claims, NO_RECORD)
-    return {item: MATCH if same_value(claimed, values.get(item, "")) else MISMATCH
+    return {item: MATCH if same_value(claimed, actual := values.get(item, ""))
+            or (item in numeric_items and same_number(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

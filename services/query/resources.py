@@ -17,6 +17,10 @@ from govshare.common.v1 import common_pb2
 from services.runtime.catalog_client import CatalogCache
 from services.runtime.errors import ServiceError
 
+# Item data types whose values are numbers: 200, 200.0 and 200.00 are one value of them.
+NUMERIC_TYPES = frozenset({catalog_pb2.DATA_TYPE_NUMERIC, catalog_pb2.DATA_TYPE_CURRENCY, catalog_pb2.DATA_TYPE_DOUBLE,
+                           catalog_pb2.DATA_TYPE_INTEGER, catalog_pb2.DATA_TYPE_FLOAT})
+
 # 信息资源代码: 类 (1) 项 (2) 目 (3) [细目 (3)] "/" sequence (6), e.g. 101001/000001.
 RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
 
@@ -36,6 +40,8 @@ class Resource:
     published: bool
     #: False when this deployment's zone may not serve the entry (R-ZON-2).
     servable_here: bool
+    #: Items the catalog declares numeric (数值型, 货币型, 双精度型, 整型, 浮点型): verified as numbers.
+    numeric_items: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, entry: catalog_pb2.Entry, zone: str, foundation_target: str) -> Resource:
@@ -52,6 +58,7 @@ class Resource:
             target=entry.endpoint.target or foundation_target,
             published=entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED,
             servable_here=zone == "intranet" or not classified,
+            numeric_items=frozenset(item.machine_name for item in entry.items if item.data_type in NUMERIC_TYPES),
         )
 
 

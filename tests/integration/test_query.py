@@ -505,6 +505,16 @@ async def test_verification_answers_match_mismatch_no_record_never_values(mesh: 
     assert dict(nobody.outcomes) == {"name": query_pb2.VERIFY_OUTCOME_NO_RECORD}
 
 
+async def test_verification_compares_a_numeric_item_as_a_number(mesh: Mesh) -> None:
+    """注册资本 (货币型) 100.00 copied off a business licence is the record's 100: 一致, not 不一致."""
+    key = next(iter(mesh.entities))
+    verified = await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=key, claims={"registered_capital": "100.00", "name": "100.00"},
+        purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
+    assert dict(verified.outcomes) == {"registered_capital": query_pb2.VERIFY_OUTCOME_MATCH,
+                                       "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
+
+
 async def test_verification_of_a_person_by_basic_items_and_refusal_beyond(mesh: Mesh) -> None:
     key, record = next((k, r) for k, r in mesh.persons.items() if k.endswith("X"))
     verified = await mesh.query.Verify(query_pb2.VerifyRequest(

@@ -65,3 +65,17 @@ def test_verify_without_record_is_no_record_for_every_claim() -> None:
 
 def test_verify_of_a_value_the_record_lacks_is_a_mismatch() -> None:
     assert verify({"ethnicity": "汉族"}, RECORD) == {"ethnicity": projection.MISMATCH}
+
+
+def test_verify_compares_numeric_items_as_numbers() -> None:
+    """注册资本 200.00 copied off a licence is the record's 200 (一致); a text item keeps comparing as text."""
+    record = {"registered_capital": "200", "longitude": "116.4431", "house_number": "7"}
+    numeric = frozenset({"registered_capital", "longitude"})
+    claims = {"registered_capital": "200.00", "longitude": "１１６.44310", "house_number": "007"}
+    assert verify(claims, record, numeric) == {"registered_capital": MATCH, "longitude": MATCH,
+                                               "house_number": MISMATCH}
+    assert verify({"registered_capital": "200.01"}, record, numeric) == {"registered_capital": MISMATCH}
+    assert verify({"registered_capital": "NaN"}, {"registered_capital": "NaN"}, numeric) == {
+        "registered_capital": MATCH}  # the same text is still the same value
+    assert verify({"registered_capital": "sNaN"}, record, numeric) == {"registered_capital": MISMATCH}
+    assert verify({"registered_capital": "200.00"}, record) == {"registered_capital": MISMATCH}
