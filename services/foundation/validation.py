@@ -172,8 +172,17 @@ def past_date(raw: str, today: date) -> date:
 
 
 def any_date(raw: str, today: date) -> date:
-    """A date that may lie ahead (the end of a validity period)."""
-    return _date(raw)
+    """A date that may lie ahead (the end of a validity period).
+
+    Registries often write a licence without end (长期) as 9999-12-31; here it has no end date, and the
+    refusal says so instead of only calling the date implausible.
+    """
+    try:
+        return _date(raw)
+    except ValueProblem as problem:
+        if _DATE.fullmatch(ascii_form(raw)) and ascii_form(raw) > LATEST_DATE.isoformat():
+            raise ValueProblem(f"{problem}; leave it empty when there is no end date (长期)") from None
+        raise
 
 
 def _decimal(raw: str, pattern: re.Pattern[str], form: str) -> Decimal:

@@ -193,6 +193,12 @@ def test_a_person_holding_a_licence_was_born_by_its_issue_date() -> None:
     assert validate_record(LICENCE, licence(holder_id=citizen_id("11010520200102001")), TODAY).ok
 
 
+def test_a_licence_without_end_is_told_to_leave_valid_until_empty() -> None:
+    """长期 written as 9999-12-31, as many registries do: the reason says how to load it."""
+    only_problem(LICENCE, licence(valid_until="9999-12-31"), "valid_until", "leave it empty when there is no end date")
+    assert validate_record(LICENCE, licence(valid_until=None), TODAY).ok
+
+
 def test_licence_validity_period() -> None:
     only_problem(LICENCE, licence(valid_until="2019-12-31"), "valid_until", "before issue_date")
     only_problem(LICENCE, licence(issue_date="2025-01-01", valid_until="2035-01-01"), "issue_date", "future")
