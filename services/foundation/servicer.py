@@ -22,6 +22,7 @@ from services.foundation.store import Conflict, FoundationStore, StoredRecord
 from services.foundation.validation import ValueProblem, china_today
 from services.runtime import duties
 from services.runtime.actors import actor_pb
+from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import ADMINISTRATOR, DATA_OFFICER
 from services.runtime.errors import (
     FieldViolation,
@@ -147,11 +148,13 @@ def _version(record: StoredRecord) -> pb.RecordVersion:
 
 class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer):
     def __init__(self, verifier: AssertionVerifier, loader: Loader, store: FoundationStore,
-                 registry: SourceRegistry) -> None:
+                 registry: SourceRegistry, recorded: Callable[[], None] = lambda: None) -> None:
+        """``recorded`` is called after a read wrote an administrative event (the outbox relay's notify)."""
         self._verifier = verifier
         self._loader = loader
         self._store = store
         self._registry = registry
+        self._recorded = recorded
 
     async def LoadRecords(self, request: pb.LoadRecordsRequest, context: grpc.aio.ServicerContext
                           ) -> pb.LoadRecordsResponse:
@@ -229,6 +232,11 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         versions = ([current] if current else []) + await self._store.history(dataset.name, key)
         if not versions:
             raise not_found(f"a {dataset.name} record with this key")  # no key in error texts
+        # A person's whole record, unmasked and with its past versions, leaves the platform only with who read it
+        # in the administrative log (R-SEC-3), written before the answer: the dataset and the count, never the key.
+        await self._store.record_admin_event(AdminEvent.by(caller, "foundation.read_history", dataset.name,
+                                                           {"versions": len(versions)}))
+        self._recorded()
         return pb.GetRecordHistoryResponse(versions=[_version(v) for v in versions])
 
     async def ListDatasets(self, request: pb.ListDatasetsRequest, context: grpc.aio.ServicerContext

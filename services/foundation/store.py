@@ -434,6 +434,12 @@ class FoundationStore:
         return [StoredRecord(key, json.loads(r["item_values"]), r["source_department_code"], r["as_of_time"],
                              r["recorded_time"]) for r in rows]
 
+    async def record_admin_event(self, event: AdminEvent) -> None:
+        """An administrative event of an act that changes nothing here (a read of a record's history), in the
+        outbox: the relay takes it to the administrative log like the changes' events."""
+        async with self.pool.acquire() as conn:
+            await admin_events.record(conn, event)
+
     async def authoritative_department(self, dataset: str) -> str | None:
         return await self.pool.fetchval("SELECT authoritative_department_code FROM datasets WHERE name = $1",
                                         dataset)

@@ -41,6 +41,7 @@ from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.authorization.component import create_component as create_authorization
+from services.foundation import synthetic
 from services.runtime.duties import ADMINISTRATOR, APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
@@ -438,3 +439,16 @@ async def test_a_change_of_the_evaluation_weights_is_logged_with_who_made_it(pla
     finally:
         await supervision.UpdateEvaluationWeights(supervision_pb2.UpdateEvaluationWeightsRequest(
             weights=[w for w in before if w.indicator == "freshness"]), metadata=admin, timeout=10)
+
+
+async def test_a_read_of_a_records_history_is_logged_with_who_read_it_and_not_the_key(platform) -> None:  # type: ignore[no-untyped-def]
+    """GetRecordHistory hands the authority or the authoritative source a person's whole record, unmasked, with its
+    past versions: it left no trace anywhere. Each read is now in the log: who, which dataset, how many versions."""
+    person = synthetic.person(1, platform.credentials.seed)  # loaded by the demo
+    foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    read = await foundation.GetRecordHistory(foundation_pb2.GetRecordHistoryRequest(
+        dataset="population", key=person["citizen_id"]), metadata=platform.metadata("authority"), timeout=10)
+    entry = await _logged(platform, "foundation.read_history", "population", versions=len(read.versions))
+    assert (entry.actor_system_id, entry.actor_department_code, entry.service) == (
+        _system(platform, "authority"), _department(platform, "authority"), "foundation")
+    assert person["citizen_id"] not in entry.details_json and person["name"] not in entry.details_json
