@@ -25,7 +25,7 @@ from govshare_client.client import (
     connection_settings,
 )
 from govshare_client.errors import GovshareError, Unauthenticated, Unavailable, error_from_status, from_rpc_error
-from govshare_client.pb.query.v1 import query_pb2_grpc
+from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
 from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
 
 ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
@@ -156,11 +156,15 @@ class AsyncClient:
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
         return VerifyResult.from_proto(await stub.Verify(request, timeout=timeout))
 
-    async def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
-                     purpose_text: str = "",
-                     timeout: float | None = None) -> AsyncIterator[ExportRow]:  # noqa: ASYNC109 (the gRPC deadline)
-        """As :meth:`govshare_client.Client.export`, as an async iterator."""
+    def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
+               purpose_text: str = "", timeout: float | None = None) -> AsyncIterator[ExportRow]:
+        """As :meth:`govshare_client.Client.export`, as an async iterator (``async for row in client.export(…)``);
+        arguments that cannot mean anything raise at the call."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
+        return self._rows(request, timeout)
+
+    async def _rows(self, request: query_pb2.ExportRequest,
+                    timeout: float | None) -> AsyncIterator[ExportRow]:  # noqa: ASYNC109 (the gRPC deadline)
         try:
             async for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
                 for row in page.rows:

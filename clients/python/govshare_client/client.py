@@ -24,7 +24,7 @@ import grpc
 from govshare_client import _requests as build
 from govshare_client._tokens import TokenSource
 from govshare_client.errors import GovshareError, Unauthenticated, Unavailable, error_from_status, from_rpc_error
-from govshare_client.pb.query.v1 import query_pb2_grpc
+from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
 from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
 
 #: Deadline of a unary call (all its attempts together) when the caller gives none.
@@ -407,8 +407,12 @@ class Client:
                purpose_text: str = "", timeout: float | None = None) -> Iterator[ExportRow]:
         """Every record of a resource your grant lets you download (批量下载), streamed row by row; a refusal
         or a failure mid-stream raises GovshareError. Not retried (rows already read would come again), and
-        no deadline unless ``timeout`` is given: a large export rightly takes long."""
+        no deadline unless ``timeout`` is given: a large export rightly takes long. Arguments that cannot mean
+        anything raise here, at the call, not at the first row read."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
+        return self._rows(request, timeout)
+
+    def _rows(self, request: query_pb2.ExportRequest, timeout: float | None) -> Iterator[ExportRow]:
         try:
             for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
                 for row in page.rows:
