@@ -42,6 +42,15 @@ async def test_a_person_signs_in_with_password_and_totp_and_the_session_cookie_i
     await shot(page, console_server, "02_home_approver")
 
 
+async def test_a_totp_code_typed_in_full_width_digits_signs_in(context, platform):  # type: ignore[no-untyped-def]
+    """A Chinese input method types １２３４５６: the service reads it as 123456, but the form's own pattern
+    ([0-9]{6}) stopped the submit in the browser with a bare "match the requested format"."""
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    full_width = totp.now().translate({code: code + 0xFEE0 for code in range(0x30, 0x3A)})
+    page = await login(context, username, PASSWORD, full_width)
+    assert "欢迎" in await page.locator(".flash").inner_text()
+
+
 async def test_a_wrong_password_is_refused_without_saying_whether_the_account_exists(context, platform):  # type: ignore[no-untyped-def]
     username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
     wrong = await login(context, username, "not the password", totp.now())
