@@ -43,8 +43,8 @@ async def test_a_person_signs_in_with_password_and_totp_and_the_session_cookie_i
 
 
 async def test_a_totp_code_typed_in_full_width_digits_signs_in(context, platform):  # type: ignore[no-untyped-def]
-    """A Chinese input method types １２３４５６: the service reads it as 123456, but the form's own pattern
-    ([0-9]{6}) stopped the submit in the browser with a bare "match the requested format"."""
+    """A Chinese input method types １２３４５６: the service reads it as 123456, and the form (novalidate) sends
+    it as typed; its pattern takes full-width digits too, so the field is not styled as invalid meanwhile."""
     username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
     full_width = totp.now().translate({code: code + 0xFEE0 for code in range(0x30, 0x3A)})
     page = await login(context, username, PASSWORD, full_width)
