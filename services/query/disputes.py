@@ -73,8 +73,9 @@ class Dispute:
                                                               self.provider_department_code)
 
     def answerable_by(self, caller: Caller) -> bool:
-        """Only the provider (who answers for the data, Art. 13) or the authority answers."""
-        return caller.authority or caller.department_code == self.provider_department_code
+        """Only the provider answers (it answers for its data, Art. 13; R-DSP-1): the authority sees open and
+        overdue disputes and presses the provider, it does not vouch for another department's records."""
+        return caller.department_code == self.provider_department_code
 
 
 def report_violations(resource: Resource, key: str, item: str, claimed_value: str,

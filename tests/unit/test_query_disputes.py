@@ -49,7 +49,7 @@ def test_visibility_and_who_answers() -> None:
     other, authority = Caller("sys-o", "12100000000000000X"), Caller("sys-a", "11100000000000000X", True)
     assert d.visible_to(reporter) and d.visible_to(provider) and d.visible_to(authority)
     assert not d.visible_to(other)
-    assert d.answerable_by(provider) and d.answerable_by(authority)
+    assert d.answerable_by(provider) and not d.answerable_by(authority)
     assert not d.answerable_by(reporter)
 
 
