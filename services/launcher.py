@@ -32,7 +32,9 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from console.settings import ConsoleSettingsError, load_console_settings
 from services.connection import Connection, DataDirLock, DataDirLocked, public_url
+from services.runtime import settings
 from services.runtime.db import migrate_all
 from services.runtime.embedded import EmbeddedServers, EmbeddedUnavailable
 from services.runtime.files import open_private
@@ -127,6 +129,37 @@ def check_ports_free(ports: dict[str, int], port_base: int) -> None:
                     f"govshare up: port {port} ({component}) is already in use — stop the program listening there "
                     f"or choose other ports with --port N (govshare uses N to N+{max(EXTRA_OFFSETS.values())}; "
                     f"now {port_base})") from None
+
+
+def check_settings(ports: dict[str, int], zone: str, workers: int) -> None:
+    """Stops with one message naming every bad ``GOVSHARE_*`` setting before anything starts: the processes
+    would each refuse it (exit status 2) only once the embedded servers run, one after the other, and a bad
+    metrics base would be reported as the port of one process (base + its offset), not the value set."""
+    problems = _metrics_base_problems()
+    keys = generate_keys()
+    database_url = os.environ.get("GOVSHARE_DATABASE_URL", "") or "postgresql://check@127.0.0.1/check"
+    redis_url = os.environ.get("GOVSHARE_REDIS_URL", "") or "redis://127.0.0.1:6379/0"
+    for component in ORDER:
+        env = service_environment(component, ports, database_url, redis_url, keys, zone, workers)
+        if problems:
+            env.pop("GOVSHARE_METRICS_PORT", None)
+        problems.extend(p for p in settings.problems(component, env) if p not in problems)
+    try:
+        load_console_settings(console_environment(ports, redis_url))
+    except ConsoleSettingsError as exc:
+        problems.append(f"the console: {exc}")
+    if problems:
+        print("govshare up: invalid configuration:\n  - " + "\n  - ".join(problems), file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _metrics_base_problems() -> list[str]:
+    raw = os.environ.get("GOVSHARE_METRICS_PORT", "").strip()
+    highest = max((*OFFSETS.values(), *HEAVY_READ_OFFSETS.values()))
+    if raw and not (raw.isdigit() and int(raw) + highest <= 65535):
+        return [f"GOVSHARE_METRICS_PORT={raw!r}: expected 0 (off) or a base port up to {65535 - highest} "
+                f"(each process takes base + its offset, up to +{highest})"]
+    return []
 
 
 def service_environment(component: str, ports: dict[str, int], database_url: str, redis_url: str,
@@ -380,6 +413,7 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
     ports = {name: port_base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
     ports.update(heavy_reads.ports(port_base))
     check_ports_free(ports, port_base)
+    check_settings(ports, zone, workers)
     database_url = os.environ.get("GOVSHARE_DATABASE_URL", "")
     redis_url = os.environ.get("GOVSHARE_REDIS_URL", "")
     embedded = EmbeddedServers(data_dir)

@@ -17,6 +17,9 @@ from services.runtime.telemetry import tracing_problems
 
 COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation", "supervision")
 ZONES = ("extranet", "intranet")
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
+#: What redis-py's from_url accepts, and the redis+sentinel:// URL the Sentinel settings make of it.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://", f"{redis_target.SCHEME}://")
 
 
 class SettingsError(Exception):
@@ -383,6 +386,19 @@ def _address_problems(name: str, address: str) -> list[str]:
     return [f"{name}={address!r}: {problem}"] if problem else []
 
 
+def _url_problems(settings: Settings) -> list[str]:
+    """A database or Redis URL of another scheme is refused at start, naming its variable (never the URL: it may
+    hold a password), instead of failing at the first connection with the driver's traceback."""
+    problems = []
+    for name, url in (("GOVSHARE_DATABASE_URL", settings.database_url),
+                      ("GOVSHARE_DATABASE_READ_URL", settings.database_read_url)):
+        if url and not url.startswith(DATABASE_SCHEMES):
+            problems.append(f"{name}: expected a postgresql:// URL")
+    if settings.redis_url and not settings.redis_url.startswith(REDIS_SCHEMES):
+        problems.append("GOVSHARE_REDIS_URL: expected a redis://, rediss:// or unix:// URL")
+    return problems
+
+
 def validate(settings: Settings) -> list[str]:
     """Every reason the settings cannot run their component."""
     errors: list[str] = []
@@ -396,6 +412,7 @@ def validate(settings: Settings) -> list[str]:
                                      ("GOVSHARE_EDGE_ADMIN", settings.edge_admin, False)):
         if address or required:
             errors.extend(_address_problems(name, address))
+    errors.extend(_url_problems(settings))
     if settings.jwks_url and not settings.jwks_url.startswith(("http://", "https://")):
         errors.append(f"GOVSHARE_JWKS_URL={settings.jwks_url!r}: expected an http:// or https:// URL")
     if len(settings.internal_key) < 32 and settings.component != "gateway":
@@ -420,13 +437,23 @@ def validate(settings: Settings) -> list[str]:
     return errors
 
 
-def load(component: str, env: Mapping[str, str] | None = None) -> Settings:
-    """Settings for ``component`` from the environment, or SettingsError naming every problem."""
-    env = os.environ if env is None else env
+def _read(component: str, env: Mapping[str, str]) -> tuple[Settings, list[str]]:
     errors: list[str] = []
     settings = Settings(**_parse_env(component, env, errors))  # type: ignore[arg-type]
     errors.extend(validate(settings))
     errors.extend(tracing_problems(env))
+    return settings, errors
+
+
+def problems(component: str, env: Mapping[str, str]) -> list[str]:
+    """Every problem of ``env`` for ``component``: `govshare up` checks all its processes' settings with it
+    before it starts anything."""
+    return _read(component, env)[1]
+
+
+def load(component: str, env: Mapping[str, str] | None = None) -> Settings:
+    """Settings for ``component`` from the environment, or SettingsError naming every problem."""
+    settings, errors = _read(component, os.environ if env is None else env)
     if errors:
         raise SettingsError("invalid configuration:\n  - " + "\n  - ".join(errors))
     return settings

@@ -1,0 +1,67 @@
+"""`govshare up` checks every setting its processes will read before it starts anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.launcher import EXTRA_OFFSETS, OFFSETS, check_settings
+from services.runtime.keys import generate_keys
+from services.runtime.settings import SettingsError, load
+
+PORTS = {name: 52550 + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
+KEY = "k" * 40
+
+
+def _refusal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], **env: str) -> str:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as info:
+        check_settings(PORTS, "extranet", 1)
+    assert info.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_a_redis_url_of_another_scheme_is_named_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """`GOVSHARE_REDIS_URL=foo govshare up` ended in redis-py's ValueError traceback."""
+    err = _refusal(monkeypatch, capsys, GOVSHARE_REDIS_URL="foo")
+    assert "GOVSHARE_REDIS_URL: expected a redis://, rediss:// or unix:// URL" in err
+    assert err.count("GOVSHARE_REDIS_URL") == 1  # once, not once per service
+
+
+def test_a_metrics_base_too_high_is_named_with_the_value_set(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`GOVSHARE_METRICS_PORT=70000`: each service refused its own port ('70001', '70005'…), after the
+    embedded servers had started, and `up` ended with "service on port … exited with status 2"."""
+    err = _refusal(monkeypatch, capsys, GOVSHARE_METRICS_PORT="70000")
+    assert "GOVSHARE_METRICS_PORT='70000'" in err and "70001" not in err
+    assert "GOVSHARE_METRICS_PORT='abc'" in _refusal(monkeypatch, capsys, GOVSHARE_METRICS_PORT="abc")
+
+
+def test_every_problem_of_services_and_console_in_one_message(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    err = _refusal(monkeypatch, capsys, GOVSHARE_LOG_LEVEL="loud", GOVSHARE_MASK_RULES="bad",
+                   GOVSHARE_CONSOLE_PAGE_SIZE="0", GOVSHARE_DATABASE_URL="mysql://u:pw-7f@h/db")
+    assert err.startswith("govshare up: invalid configuration:")
+    for name in ("GOVSHARE_LOG_LEVEL", "GOVSHARE_MASK_RULES", "GOVSHARE_CONSOLE_PAGE_SIZE",
+                 "GOVSHARE_DATABASE_URL: expected a postgresql:// URL"):
+        assert name in err
+    assert "pw-7f" not in err and "Traceback" not in err
+
+
+def test_the_settings_up_gives_by_default_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GOVSHARE_DATABASE_URL", "GOVSHARE_REDIS_URL", "GOVSHARE_METRICS_PORT", "GOVSHARE_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GOVSHARE_METRICS_PORT", "9400")
+    check_settings(PORTS, "intranet", 2)
+
+
+def test_a_served_process_refuses_database_and_redis_urls_of_another_scheme() -> None:
+    env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": "mysql://x/y", "GOVSHARE_REDIS_URL": "http://r",
+           "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key}
+    with pytest.raises(SettingsError) as info:
+        load("catalog", env)
+    assert "GOVSHARE_DATABASE_URL: expected a postgresql:// URL" in str(info.value)
+    assert "GOVSHARE_REDIS_URL: expected" in str(info.value)
+    load("catalog", {**env, "GOVSHARE_DATABASE_URL": "postgres://x/y", "GOVSHARE_REDIS_URL": "unix:///r.sock"})
