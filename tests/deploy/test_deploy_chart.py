@@ -192,3 +192,18 @@ def test_notes_name_the_secrets_to_create(rendered: dict[str, Variant]) -> None:
     for key in ("database-url", "redis-url", "internal-key", "token-private-key", "token-public-key"):
         assert key in notes
     assert "govshare-gateway-tls" in notes
+
+
+def test_a_site_may_set_min_available_without_unsetting_the_default_max_unavailable() -> None:
+    """`components.query.podDisruptionBudget: {minAvailable: 2}` in a site's values was refused ("additional
+    properties 'maxUnavailable' not allowed"): Helm merges the default `maxUnavailable: 1` into it, and the schema
+    allowed only one of the two keys, though the template reads minAvailable first."""
+    pdb = {"podDisruptionBudget": {"minAvailable": 2}}
+    objects = render_chart(user_values(("values-extranet.yaml",), {"components": {"query": pdb},
+                                                                    "heavyReads": {"query": {"enabled": True, **pdb}}}))
+    budgets = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "PodDisruptionBudget"}
+    for name in ("govshare-query", "govshare-query-heavy-reads"):
+        assert budgets[name]["minAvailable"] == 2 and "maxUnavailable" not in budgets[name]
+    assert budgets["govshare-catalog"]["maxUnavailable"] == 1
+    for version in KUBE_VERSIONS:
+        assert _validate_all(objects, version) == []
