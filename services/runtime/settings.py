@@ -247,6 +247,11 @@ _STR_FIELDS = {
     "GOVSHARE_OIDC_USERNAME_CLAIM": "oidc_username_claim",
 }
 
+# The other services' host:port: one without a port, or a port no socket can have, is refused at start (the edge
+# would otherwise render it into Envoy's clusters, and a service would dial it at its first call).
+_TARGETS = ("catalog_target", "authorization_target", "query_target", "foundation_target", "supervision_target",
+            "catalog_heavy_read_target", "query_heavy_read_target")
+
 # What each component cannot start without.
 _REQUIRED = {
     "gateway": ("jwks_url", "catalog_target", "authorization_target", "query_target", "foundation_target"),
@@ -413,6 +418,9 @@ def validate(settings: Settings) -> list[str]:
         if address or required:
             errors.extend(_address_problems(name, address))
     errors.extend(_url_problems(settings))
+    for attr in _TARGETS:
+        if getattr(settings, attr):
+            errors.extend(_address_problems(f"GOVSHARE_{attr.upper()}", getattr(settings, attr)))
     if settings.jwks_url and not settings.jwks_url.startswith(("http://", "https://")):
         errors.append(f"GOVSHARE_JWKS_URL={settings.jwks_url!r}: expected an http:// or https:// URL")
     if len(settings.internal_key) < 32 and settings.component != "gateway":

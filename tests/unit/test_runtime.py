@@ -460,3 +460,17 @@ def test_a_failed_call_is_described_by_its_status_and_message() -> None:
     assert describe(Failed()) == "gRPC call failed: UNAVAILABLE: failed to connect to all addresses"
     assert describe(ValueError("two\nlines")) == "ValueError: two lines"
     assert describe(ValueError("x" * 300)).endswith("…") and len(describe(ValueError("x" * 300))) == 212
+
+
+def test_a_target_without_a_port_or_with_an_impossible_one_is_refused_at_load() -> None:
+    """`GOVSHARE_QUERY_TARGET=query` was taken as is: the edge rendered it into Envoy's clusters, a service dialled
+    it at its first call."""
+    env = {"GOVSHARE_JWKS_URL": "http://a:8081/.well-known/jwks.json", "GOVSHARE_CATALOG_TARGET": "catalog:50051",
+           "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051", "GOVSHARE_QUERY_TARGET": "query",
+           "GOVSHARE_FOUNDATION_TARGET": "foundation:99999", "GOVSHARE_QUERY_HEAVY_READ_TARGET": "q-heavy"}
+    with pytest.raises(SettingsError) as info:
+        load("gateway", env)
+    message = str(info.value)
+    assert "GOVSHARE_QUERY_TARGET='query': expected host:port" in message
+    assert "GOVSHARE_FOUNDATION_TARGET='foundation:99999': the port must be between 0 and 65535" in message
+    assert "GOVSHARE_QUERY_HEAVY_READ_TARGET" in message and "GOVSHARE_CATALOG_TARGET" not in message
