@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"govshare gateway: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.render and args.out is not None:
+        # As `govshare report --out` does: a directory that does not exist yet is made (this user's only), not
+        # reported as "descriptors.pb: No such file or directory".
+        args.out.mkdir(mode=0o700, parents=True, exist_ok=True)
         print(f"govshare gateway: wrote {write_config(settings, args.out)}", file=sys.stderr)
         return
     if args.render:

@@ -283,3 +283,18 @@ def test_a_backend_takes_every_header_the_edge_accepts_and_the_rest_path_again()
     options = dict(SERVER_OPTIONS)
     assert options["grpc.max_metadata_size"] == options["grpc.absolute_max_metadata_size"] == MAX_METADATA_BYTES
     assert _manager(render(SETTINGS))["max_request_headers_kb"] == MAX_REQUEST_HEADERS_KIB
+
+
+def test_render_edge_out_makes_a_directory_that_does_not_exist_yet(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`govshare render-edge --out DIR` with a new DIR ended in "DIR/descriptors.pb: No such file or directory"."""
+    from gateway.__main__ import main
+
+    monkeypatch.setenv("GOVSHARE_JWKS_URL", "http://authorization:8081/.well-known/jwks.json")
+    for service in ("catalog", "authorization", "query", "foundation"):
+        monkeypatch.setenv(f"GOVSHARE_{service.upper()}_TARGET", f"{service}:50051")
+    out = tmp_path / "etc" / "envoy"
+    main(["--render", "--out", str(out)])
+    assert json.loads((out / "envoy.json").read_text())["static_resources"]
+    assert (out / "descriptors.pb").stat().st_size > 0
+    assert out.stat().st_mode & 0o077 == 0
