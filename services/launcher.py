@@ -394,6 +394,9 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, 
                  workers: int = 1, heavy_reads: HeavyReads = HeavyReads()) -> None:
     """Runs the platform in the foreground until interrupted."""
     data_dir = data_dir.resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise SystemExit(f"govshare up: the data directory {data_dir} is a file: give a directory with --data-dir or "
+                         "GOVSHARE_DATA_DIR (it is made if it does not exist)")
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         with DataDirLock(data_dir):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from services.launcher import EXTRA_OFFSETS, OFFSETS, check_settings
+from services.launcher import EXTRA_OFFSETS, OFFSETS, check_settings, run_platform
 from services.runtime.keys import generate_keys
 from services.runtime.settings import SettingsError, load
 
@@ -65,3 +67,13 @@ def test_a_served_process_refuses_database_and_redis_urls_of_another_scheme() ->
     assert "GOVSHARE_DATABASE_URL: expected a postgresql:// URL" in str(info.value)
     assert "GOVSHARE_REDIS_URL: expected" in str(info.value)
     load("catalog", {**env, "GOVSHARE_DATABASE_URL": "postgres://x/y", "GOVSHARE_REDIS_URL": "unix:///r.sock"})
+
+
+def test_a_data_directory_that_is_a_file_is_named(tmp_path: Path) -> None:
+    """`govshare up --data-dir /etc/passwd` said only "/etc/passwd: File exists"."""
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    with pytest.raises(SystemExit) as info:
+        run_platform(taken)
+    assert str(info.value).startswith(f"govshare up: the data directory {taken} is a file")
+    assert taken.read_text() == "mine"
