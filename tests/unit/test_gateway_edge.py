@@ -298,3 +298,22 @@ def test_render_edge_out_makes_a_directory_that_does_not_exist_yet(tmp_path: Pat
     assert json.loads((out / "envoy.json").read_text())["static_resources"]
     assert (out / "descriptors.pb").stat().st_size > 0
     assert out.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("what", ["missing", "directory", "not executable"])
+def test_an_envoy_binary_setting_that_is_no_executable_is_named(what: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """`GOVSHARE_ENVOY_BINARY=/nonexistent` ended the edge in execv's PermissionError traceback."""
+    path = tmp_path / "envoy"
+    if what == "directory":
+        path.mkdir()
+    elif what == "not executable":
+        path.write_text("#!/bin/sh\n")
+        path.chmod(0o644)
+    monkeypatch.setenv("GOVSHARE_ENVOY_BINARY", str(path))
+    with pytest.raises(SystemExit) as info:
+        envoy_binary()
+    assert f"GOVSHARE_ENVOY_BINARY={str(path)!r} is not an executable file" in str(info.value)
+    if what == "not executable":
+        path.chmod(0o755)
+        assert envoy_binary() == str(path)
