@@ -86,7 +86,11 @@ def config_directory() -> Path:
     if not configured:
         return Path(tempfile.mkdtemp(prefix="govshare-edge-"))
     directory = Path(configured)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SystemExit(f"govshare gateway: GOVSHARE_EDGE_CONFIG_DIR={configured!r}: cannot make the directory "
+                         f"({exc.strerror or exc}): give a writable directory, or unset it") from None
     return directory
 
 

@@ -205,6 +205,15 @@ def test_render_out_writes_the_configuration_and_its_descriptor_set(tmp_path: Pa
     assert refused.returncode == 2 and "--out goes with --render" in refused.stderr
 
 
+def test_a_config_directory_that_cannot_be_made_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`GOVSHARE_EDGE_CONFIG_DIR` under a file said only "govshare serve: PATH: Not a directory"."""
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("GOVSHARE_EDGE_CONFIG_DIR", str(tmp_path / "file" / "edge"))
+    with pytest.raises(SystemExit) as info:
+        write_config(SETTINGS)
+    assert str(info.value).startswith(f"govshare gateway: GOVSHARE_EDGE_CONFIG_DIR='{tmp_path}/file/edge': cannot make")
+
+
 def test_an_edge_given_a_config_directory_rewrites_it_at_every_start(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """``govshare up`` restarts a killed edge: each start must not leave another ~0.4 MB directory in /tmp
