@@ -49,7 +49,7 @@ from services.runtime.errors import (
     text_not_storable,
     to_status,
 )
-from services.runtime.settings import Settings, SettingsError, load
+from services.runtime.settings import Settings, SettingsError, load, tls_file_problems
 from services.runtime.tasks import cancel
 
 log = logging.getLogger(__name__)
@@ -569,6 +569,9 @@ def serve(component: str, factory: ComponentFactory) -> None:
     except SettingsError as exc:
         print(f"govshare {component}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    if problems := tls_file_problems(settings):
+        print(f"govshare {component}: invalid configuration:\n  - " + "\n  - ".join(problems), file=sys.stderr)
+        raise SystemExit(2)
     if settings.metrics_port:
         try:
             _start_metrics(settings)

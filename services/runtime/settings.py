@@ -404,6 +404,15 @@ def _url_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def tls_file_problems(settings: Settings) -> list[str]:
+    """The mTLS files a serving process reads at start, each named with its variable when it is not a file (not
+    part of ``validate``: the edge's renderer writes their paths for Envoy without reading them)."""
+    return [f"{name}: no such file {path}"
+            for name, path in (("GOVSHARE_TLS_CERT", settings.tls_cert), ("GOVSHARE_TLS_KEY", settings.tls_key),
+                               ("GOVSHARE_TLS_CA", settings.tls_ca))
+            if path and not os.path.isfile(path)]
+
+
 def validate(settings: Settings) -> list[str]:
     """Every reason the settings cannot run their component."""
     errors: list[str] = []

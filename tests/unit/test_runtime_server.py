@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import grpc
 import pytest
@@ -315,3 +316,25 @@ async def test_a_stream_the_caller_cancels_ends_quietly(settings: Settings, capl
         await asyncio.sleep(0.2)  # the cancelled streams are closed by the server meanwhile
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
+
+
+def test_a_missing_tls_file_stops_the_process_naming_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing mTLS key said only "govshare serve: /etc/govshare/tls/tls.key: No such file or directory"."""
+    from services.runtime.keys import generate_keys
+    from services.runtime.server import serve
+
+    (tmp_path / "tls.crt").write_text("cert")
+    (tmp_path / "ca.crt").write_text("ca")
+    for name, value in {"GOVSHARE_INTERNAL_KEY": "k" * 40, "GOVSHARE_DATABASE_URL": "postgresql://x/y",
+                        "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_AUTHORIZATION_TARGET": "a:50051",
+                        "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key,
+                        "GOVSHARE_TLS_CERT": str(tmp_path / "tls.crt"), "GOVSHARE_TLS_KEY": str(tmp_path / "tls.key"),
+                        "GOVSHARE_TLS_CA": str(tmp_path / "ca.crt"), "GOVSHARE_METRICS_PORT": "0"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as info:
+        serve("foundation", lambda _settings: pytest.fail("the process must not start"))
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"GOVSHARE_TLS_KEY: no such file {tmp_path / 'tls.key'}" in err
+    assert "GOVSHARE_TLS_CERT" not in err and "GOVSHARE_TLS_CA" not in err
