@@ -611,7 +611,6 @@ class Store:
                 histories[row["application_id"]].append(_event(row))
         return histories
 
-
     # Figures for supervision (R-SUP-1)
 
     async def applications_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:

@@ -49,7 +49,6 @@ DOWN = "127.0.0.1:9"  # nothing listens there (Q's draft names it; P's down 前�
 REFUSAL = "申请用途与职责不符"
 
 
-
 def _reason(error: grpc.aio.AioRpcError) -> str:
     info, _ = details_of(error)
     return info.reason if info else ""

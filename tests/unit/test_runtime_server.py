@@ -85,7 +85,6 @@ async def _health(port: int, service: str = "") -> int:
         return response.status
 
 
-
 async def test_health_is_not_serving_until_dependencies_are_ready(settings: Settings) -> None:
     component = _Component()
     port = free_port()

@@ -79,7 +79,6 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
                 await self._sleep(float(step))
 
 
-
 class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
     """Token only (see the sync client): streams are not retried, and errors while iterating are raw. A separate
     object, because a grpc.aio channel files each interceptor under the first call kind it implements."""

@@ -147,7 +147,6 @@ class Attempts:
                 return pause
         return None
 
-
     def issuance_refused(self, error: Unauthenticated) -> Unauthenticated:
         """The error to raise when TokenService refuses this client's credentials.
 

@@ -289,7 +289,6 @@ async def test_an_unknown_page_or_a_wrong_method_is_a_chinese_page(context, cons
     assert answer.status == 404 and "页面不存在" in await answer.text()
 
 
-
 async def test_single_sign_on_not_enabled_is_said_on_the_sign_in_page(context, console_server, platform):  # type: ignore[no-untyped-def]
     """/oidc/start on a console without OIDC answered one bare text line (no page, no way on): it is the sign-in
     page saying to sign in with the password."""
