@@ -6,6 +6,7 @@ Its freshness against the protos is test_protos.py's (gen_protos.py --check cove
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from google.protobuf import descriptor_pool
 from openapi_spec_validator import validate
 
 from gateway.routing import ANONYMOUS_METHODS, INTERNAL_SERVICES, PUBLIC_SERVICES
+from services.catalog.index import rank_key
 
 ROOT = Path(__file__).resolve().parents[2]
 VERBS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -132,3 +134,15 @@ def test_personal_keys_never_travel_in_a_url(document: dict[str, Any]) -> None:
     for _, path, op in _operations(document):
         names = {p["name"].rpartition(".")[2] for p in op.get("parameters", [])}
         assert not names & personal, (path, op["operationId"])
+
+
+def test_the_search_query_states_the_tie_breakers_in_the_order_the_index_ranks(document: dict[str, Any]) -> None:
+    """The contract says what the index does (services/catalog/index.py rank_key, docs/api.md): among equals the
+    most used comes before the most recently published. The document said the reverse, so a client reordering
+    or explaining results from it was wrong."""
+    older_but_used = rank_key(dt.datetime(2020, 1, 6, tzinfo=dt.UTC), 500, "101001/000002")
+    newer_unused = rank_key(dt.datetime(2026, 1, 5, tzinfo=dt.UTC), 0, "101001/000001")
+    assert older_but_used > newer_unused  # descending key order: the used entry first
+    search = document["paths"]["/v1/entries:search"]["get"]
+    text = " ".join(next(p for p in search["parameters"] if p["name"] == "query")["description"].split())
+    assert text.index("the most used") < text.index("the most recently published") < text.index("code order")
