@@ -85,6 +85,7 @@ class Catalog:
 
     async def create(self, caller: Caller, draft: Entry) -> Entry:
         """Drafts version 1 of a new entry in the caller's department."""
+        draft = rules.trimmed(draft)
         lifecycle.require_zone(draft, self._zone)
         rules.require_valid(draft, self._masker.known)
         duties.require_role(caller, DATA_OFFICER, "draft catalog entries", draft.provider_department_code)
@@ -113,7 +114,7 @@ class Catalog:
             duties.require_role(caller, DATA_OFFICER, "edit catalog entries", head.provider_department_code)
             lifecycle.require_provider(caller, head.provider_department_code, head.code)
             edit = lifecycle.edit_of(latest)
-            entry = rules.apply_mask(latest, patch, fields)
+            entry = rules.apply_mask(latest, rules.trimmed(patch), fields)
             lifecycle.require_zone(entry, self._zone)
             rules.require_valid(entry, self._masker.known)
             lifecycle.require_provider(caller, entry.provider_department_code, entry.code)
@@ -274,6 +275,7 @@ class Catalog:
         With a state filter: every visible version in that state, so the authority's review queue
         shows new versions of published entries too.
         """
+        entry_filter = rules.trimmed_filter(entry_filter)
         rules.check_filter(entry_filter)
         size = effective_page_size(page_size)
         request = paging.fingerprint("list", entry_filter)
@@ -293,6 +295,7 @@ class Catalog:
         lists every visible version in that state, not only current ones) by the PostgreSQL path.
         """
         terms = search.parse_query(query)
+        entry_filter = rules.trimmed_filter(entry_filter)
         rules.check_filter(entry_filter)
         size = effective_page_size(page_size)
         if entry_filter.state or self._index is None:
@@ -351,6 +354,7 @@ class Catalog:
         the unpublished ones are named only to whom could read them (their department, the authority), as
         a draft's existence is not revealed to other departments.
         """
+        project_code = project_code.strip()
         rules.check_project_code(project_code)
         entries = await self._store.project_states(project_code, extranet=self._zone != "intranet")
         unpublished = [entry for entry in entries if entry.state != EntryState.PUBLISHED]

@@ -8,6 +8,7 @@ Paths follow the request (``entry.items[1].machine_name``).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
@@ -266,6 +267,30 @@ def _check_placement(report: _Report, entry: Entry, prefix: str) -> None:
             and (not endpoint.target.isprintable() or any(c.isspace() for c in endpoint.target)):
         report.add(f"{prefix}.endpoint.target", "must be a gRPC target such as host:port (no spaces); "
                                                 "empty means the platform's foundation service")
+
+
+#: Text an officer types, trimmed before it is checked and stored: a pasted " 人口" or "智慧政务（一期） " is what
+#: was meant without the spaces, and kept with them a subject was refused as none of the allowed ones, and a
+#: project code or a name matched no filter or GetProjectStatus call written without them.
+TRIMMED_FIELDS = ("name", "summary", "subject", "provider_name", "format_type", "share_condition", "legal_basis",
+                  "open_condition", "project_code")
+
+
+def trimmed(entry: Entry) -> Entry:
+    """``entry`` with its typed text (TRIMMED_FIELDS and the items' names) stripped of surrounding whitespace,
+    full-width spaces included; codes and machine names are checked as sent."""
+    tidy = copy.deepcopy(entry)
+    for name in TRIMMED_FIELDS:
+        setattr(tidy, name, getattr(tidy, name).strip())
+    for item in tidy.items:
+        item.name = item.name.strip()
+    return tidy
+
+
+def trimmed_filter(entry_filter: EntryFilter) -> EntryFilter:
+    """The filter's typed text trimmed as entries' is, so that " 人口" finds what "人口" does."""
+    return dataclasses.replace(entry_filter, subject=entry_filter.subject.strip(),
+                               project_code=entry_filter.project_code.strip())
 
 
 def require_valid(entry: Entry, known_mask_rule: Callable[[str], bool]) -> None:

@@ -610,6 +610,29 @@ async def test_project_status_counts_current_versions(catalog: Client) -> None:
     assert fields == ["project_code"]
 
 
+async def test_typed_text_is_trimmed_so_subjects_projects_and_filters_match(catalog: Client) -> None:
+    """An officer pastes " 人口" or "智慧政务（一期）　": the entry keeps the text without the spaces (full-width
+    ones too). Kept with them, the subject was refused as none of the allowed ones, and the project code matched
+    no GetProjectStatus or filter written without them."""
+    owner = department()
+    project = f"智慧政务（一期）-{_random.randrange(10**9)}"
+    items = list(make_entry(owner.department_code).items)
+    items[1].name = "　姓名 "
+    created = await catalog.create(make_entry(owner.department_code, name="  人口迁移信息　", subject=" 人口",
+                                              summary="迁入迁出登记 ", project_code=f" {project}\u3000",
+                                              items=items))
+    assert (created.name, created.subject, created.summary, created.project_code, created.items[1].name) == \
+        ("人口迁移信息", "人口", "迁入迁出登记", project, "姓名")
+    status = await catalog("GetProjectStatus", pb.GetProjectStatusRequest(project_code=project), owner)
+    assert (status.entry_count, list(status.unpublished_codes)) == (1, [created.code])
+    padded = await catalog("GetProjectStatus", pb.GetProjectStatusRequest(project_code=f"{project} "), owner)
+    assert (padded.project_code, padded.entry_count) == (project, 1)
+    listed = await catalog.list(owner, subject="人口 ", project_code=f"　{project}")
+    assert [e.code for e in listed.entries] == [created.code]
+    updated = await catalog.update(pb.Entry(code=created.code, name=" 人口迁移登记信息 "), ["name"], owner)
+    assert updated.name == "人口迁移登记信息"
+
+
 def _stamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(value)
