@@ -309,8 +309,26 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     for service in table.service_names:
         routes.append(_direct(f"/{service}/", f"{service} has no such method"))
     routes.append(_openapi_route())
+    if settings.cors_origins and settings.descriptor_set:
+        routes.append(_browser_rest_route(settings))
     routes.append(_direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}"))
     return routes
+
+
+#: Where every REST URL starts (the protos' google.api.http rules; tests/unit/test_http_rules.py checks it).
+REST_PREFIX = "/v1/"
+
+
+def _browser_rest_route(settings: Settings) -> dict[str, object]:
+    """A browser's REST call (one with an Origin) gets a route that forwards, as a gRPC-Web call has its method's.
+
+    Envoy's CORS filter acts only on such a route: on the catch-all direct response below, which a REST URL meets
+    before the transcoder maps it, it did nothing, so an allowed origin's preflight was the transcoder's 404 and
+    its calls came back without Access-Control-Allow-Origin (GOVSHARE_CORS_ORIGINS promised REST too). The
+    transcoder then maps the URL to its method, which routes the call again; a URL it cannot map it refuses
+    (404), so this route's cluster sees nothing but a gRPC call misaddressed under REST_PREFIX: UNIMPLEMENTED."""
+    return _route({"prefix": REST_PREFIX, "headers": [{"name": "origin", "present_match": True}]}, EDGE_COMPANION,
+                  settings.call_timeout_seconds)
 
 
 # -- filters -----------------------------------------------------------------------------------------------------

@@ -815,3 +815,45 @@ async def test_cors_admits_the_configured_origins_only(settings_base: Settings, 
         assert "access-control-allow-origin" not in headers
     finally:
         edge.stop()
+
+
+def _browser_rest(address: str, verb: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(f"http://{address}{path}", method=verb, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+async def test_cors_admits_the_configured_origins_to_rest_too(settings_base: Settings, backend: RunningServer,
+                                                              jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+    """GOVSHARE_CORS_ORIGINS admits browsers to REST as to gRPC-Web. A REST URL met Envoy's catch-all direct
+    response before the transcoder mapped it, and the CORS filter ignores such routes: an allowed origin's
+    preflight was the transcoder's 404, and its calls came back without Access-Control-Allow-Origin."""
+    origin = "https://console.example.gov.cn"
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, cors_origins=(origin,)))
+    path = "/v1/entries/101001%2F000001"
+    preflight = {"access-control-request-method": "PATCH",
+                 "access-control-request-headers": "authorization,content-type"}
+    try:
+        allowed = await asyncio.to_thread(_browser_rest, edge.address, "OPTIONS", path, {"origin": origin, **preflight})
+        other = await asyncio.to_thread(_browser_rest, edge.address, "OPTIONS", path,
+                                        {"origin": "https://elsewhere.example", **preflight})
+        token = dict(bearer(keys, caller()))
+        read = await asyncio.to_thread(_browser_rest, edge.address, "GET", path, {"origin": origin, **token})
+        refused = await asyncio.to_thread(_browser_rest, edge.address, "GET", path, {"origin": origin})
+        unmapped = await asyncio.to_thread(_browser_rest, edge.address, "GET", "/v1/noSuchCollection",
+                                           {"origin": origin, **token})
+        plain = await asyncio.to_thread(_browser_rest, edge.address, "GET", path, token)
+    finally:
+        edge.stop()
+    assert allowed[0] == 200 and allowed[1]["access-control-allow-origin"] == origin, allowed
+    assert "PATCH" in allowed[1]["access-control-allow-methods"]
+    assert "access-control-allow-origin" not in other[1], other
+    assert read[0] == 200 and read[1]["access-control-allow-origin"] == origin, read
+    assert json.loads(read[2])["entry"]["code"] == "101001/000001"
+    # The browser may read a refusal's JSON too, and an unknown URL is still the transcoder's 404.
+    assert refused[0] == 401 and refused[1]["access-control-allow-origin"] == origin, refused
+    assert unmapped[0] == 404 and json.loads(unmapped[2])["code"] == grpc.StatusCode.NOT_FOUND.value[0], unmapped
+    assert plain[0] == 200 and "access-control-allow-origin" not in plain[1], plain

@@ -13,6 +13,7 @@ import pytest
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
+from gateway.edge import REST_PREFIX
 from gateway.routing import INTERNAL_SERVICES, PUBLIC_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,3 +134,11 @@ def test_each_rule_binds_real_fields(method: str) -> None:
     elif rule.body != "*":
         request = messages[rpc.input_type.lstrip(".")]
         assert rule.body in {f.name for f in request.field}, f"{method}: body {rule.body}"
+
+
+def test_every_rule_is_under_the_prefix_the_edge_routes_for_browsers() -> None:
+    """The edge gives a browser's REST call under REST_PREFIX a forwarding route so that CORS applies
+    (gateway/edge.py, _browser_rest_route): a rule outside it would be a REST URL browsers cannot call."""
+    outside = [rpc for rpc, rule in _rules().items() if rule is not None
+               and not _verb_and_path(rule)[1].startswith(REST_PREFIX)]
+    assert outside == []
