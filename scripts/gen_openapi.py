@@ -272,6 +272,11 @@ def _path_parameter(builder: SchemaBuilder, request: str, path: str) -> dict[str
             "description": f"{description} {PATH_SEGMENT_NOTE}".strip()}
 
 
+#: A field whose comment starts so is a required query parameter: the service refuses a call without it
+#: (INVALID_ARGUMENT naming it), so a client generated from the document must not treat it as optional.
+REQUIRED_MARK = "Required:"
+
+
 def _query_parameters(builder: SchemaBuilder, message: str, prefix: str, skip: set[str],
                       depth: int) -> Iterator[dict[str, Any]]:
     """Query parameters for the fields not bound to the path or the body (nested messages dotted)."""
@@ -287,6 +292,8 @@ def _query_parameters(builder: SchemaBuilder, message: str, prefix: str, skip: s
         param: dict[str, Any] = {"name": name, "in": "query", "schema": builder.field_schema(fld, message)}
         if "description" in param["schema"]:
             param["description"] = param["schema"].pop("description")
+        if param.get("description", "").startswith(REQUIRED_MARK):
+            param["required"] = True
         if fld.label == FDP.LABEL_REPEATED:
             param["style"], param["explode"] = "form", True
         yield param
