@@ -45,7 +45,16 @@ def split_labels(metadata: Sequence[tuple[str, str]] | None) -> tuple[dict[str, 
 
 
 def grpc_target(host: str) -> str:
-    """``host:port`` from what a load tester may pass as --host (grpc://…, http://…, or bare)."""
+    """``host:port`` from what a load tester may pass as --host (grpc://…, http://…, or bare).
+
+    The port is required: without one gRPC would quietly dial 443, where no gateway listens, and every call of
+    the run would fail UNAVAILABLE."""
+    target = host
     for scheme in ("grpc://", "http://", "https://"):
-        host = host.removeprefix(scheme)
-    return host.rstrip("/")
+        target = target.removeprefix(scheme)
+    target = target.rstrip("/")
+    name, _, port = target.rpartition(":")
+    if not name or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{host!r} is not HOST:PORT: give the gateway's address with its port, "
+                         f"e.g. 127.0.0.1:50051")
+    return target

@@ -90,8 +90,11 @@ class GrpcUser(User):
         if not self.host:
             raise LocustError("no gateway address: pass --host HOST:PORT (or start `govshare up`, whose credentials "
                               "file names it)")
-        self._channel = grpc.intercept_channel(grpc.insecure_channel(grpc_target(self.host)),
-                                               LocustInterceptor(environment))
+        try:
+            target = grpc_target(self.host)
+        except ValueError as exc:  # a host typed into the web UI's form
+            raise LocustError(f"--host {exc}") from None
+        self._channel = grpc.intercept_channel(grpc.insecure_channel(target), LocustInterceptor(environment))
 
     @property
     def channel(self) -> grpc.Channel:

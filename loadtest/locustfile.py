@@ -44,6 +44,7 @@ from locust.exception import StopUser
 
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
 from loadtest import workloads
+from loadtest.call_labels import grpc_target
 from loadtest.credentials import DEFAULT_SYSTEM, bearer, default_path, load_credentials
 from loadtest.grpc_user import DUE_HEADER, EXPECT_HEADER, NAME_HEADER, GrpcUser  # patches grpc for gevent
 from loadtest.scenarios import SCENARIOS, Action, Call, KeySpace, WeightedActions
@@ -101,6 +102,10 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
     credentials = load_credentials(Path(options.credentials), options.system)
     if not environment.host:
         environment.host = credentials.gateway
+    try:
+        grpc_target(environment.host)
+    except ValueError as exc:
+        raise SystemExit(f"govshare: --host {exc}") from None
     GovshareUser.demo = Demo(credentials, options.system)
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from loadtest.call_labels import grpc_target
 from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, default_path, load_credentials
 from loadtest.scenarios import SCENARIOS
 from services.arguments import positive
@@ -76,6 +77,15 @@ def _processes(text: str) -> int:
     return value
 
 
+def _host(text: str) -> str:
+    """The gateway's address, checked here: Locust would start and fail every call."""
+    try:
+        grpc_target(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loadtest.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="open loop: calls per second in total (the ConstantRate users); default closed loop")
     loop.add_argument("--pace", type=positive(float), default=None,
                       help="closed loop: task runs per second per user")
-    parser.add_argument("--host", default="", help="gateway HOST:PORT (default: the credentials file's)")
+    parser.add_argument("--host", type=_host, default=None, help="gateway HOST:PORT (default: the credentials file's)")
     parser.add_argument("--credentials", type=Path, default=default_path())
     parser.add_argument("--system", default=DEFAULT_SYSTEM, help="demo business system to call as")
     parser.add_argument("--processes", type=_processes, default=1, help="Locust processes (-1: one per core)")

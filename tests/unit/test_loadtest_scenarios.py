@@ -125,6 +125,17 @@ def test_host_forms(given: str, target: str) -> None:
     assert grpc_target(given) == target
 
 
+@pytest.mark.parametrize("given", ["127.0.0.1", "gw.example", "grpc://gw.example/", "127.0.0.1:", "gw:https",
+                                   "gw:0", "gw:70000", ":50051"])
+def test_a_host_without_a_usable_port_is_refused(given: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """gRPC would dial port 443 and fail every call of the run UNAVAILABLE."""
+    with pytest.raises(ValueError, match="is not HOST:PORT"):
+        grpc_target(given)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--host", given])
+    assert f"argument --host: {given!r} is not HOST:PORT" in capsys.readouterr().err
+
+
 def test_run_builds_a_headless_locust_command(tmp_path: Path) -> None:
     args = build_parser().parse_args(["--scenario", "hot", "--users", "20", "--duration", "30s",
                                       "--credentials", str(tmp_path / "c.json"), "--out", str(tmp_path),
