@@ -45,7 +45,7 @@ from locust.exception import StopUser
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
 from loadtest import workloads
 from loadtest.call_labels import grpc_target
-from loadtest.credentials import DEFAULT_SYSTEM, bearer, default_path, load_credentials
+from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, bearer, default_path, load_credentials
 from loadtest.grpc_user import DUE_HEADER, EXPECT_HEADER, NAME_HEADER, GrpcUser  # patches grpc for gevent
 from loadtest.scenarios import SCENARIOS, Action, Call, KeySpace, WeightedActions
 from loadtest.schedule import ConstantRate as Schedule
@@ -99,7 +99,10 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
     options = environment.parsed_options
     if options is None:
         return
-    credentials = load_credentials(Path(options.credentials), options.system)
+    try:
+        credentials = load_credentials(Path(options.credentials), options.system)
+    except CredentialsError as exc:  # one line, not Locust's traceback of an event handler
+        raise SystemExit(f"govshare: {exc}") from None
     if not environment.host:
         environment.host = credentials.gateway
     try:

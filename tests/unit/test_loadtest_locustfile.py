@@ -49,3 +49,10 @@ def test_a_host_without_a_port_stops_locust_with_one_line(credentials: Path) -> 
     assert "Traceback" not in result.stderr
     assert "'127.0.0.1' is not HOST:PORT" in result.stderr
     assert requests(result.stderr, "IssueToken") == (0, 0)  # no call went to port 443
+
+
+def test_a_missing_credentials_file_stops_locust_with_one_line(tmp_path: Path) -> None:
+    result = locust(tmp_path / "nope.json", "127.0.0.1:50051")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "nope.json does not exist" in result.stderr
