@@ -53,6 +53,12 @@ from services.demo import DemoCredentials
 
 CALL_TIMEOUT_SECONDS = 10.0
 TOKEN_REFRESH_SECONDS = 1800.0
+#: While IssueToken fails (the platform down or starting), how often it is tried again, all users together.
+TOKEN_RETRY_SECONDS = 1.0
+#: IssueToken failures no retry mends: the credentials are wrong for this platform, and the run stops.
+CREDENTIALS_REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
+                                 grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
+                                 grpc.StatusCode.FAILED_PRECONDITION})
 #: Constant-rate mode: calls one user may have in flight before it stops sending (and falls behind).
 MAX_IN_FLIGHT_PER_USER = 1000
 
@@ -71,27 +77,61 @@ def _arguments(parser) -> None:  # type: ignore[no-untyped-def]
 class Demo:
     """What every user of this process shares: the credentials, the key space, the system's token."""
 
-    def __init__(self, credentials: DemoCredentials, system: str) -> None:
+    def __init__(self, credentials: DemoCredentials, system: str, path: Path | None = None) -> None:
         self.credentials = credentials
+        self.system_name = system
+        self.path = path
         self.system = credentials.systems[system]
         self.keys = KeySpace(credentials.persons, credentials.seed, credentials.resources)
         # Computed before the test starts, so that no user's first calls wait for them.
         _ = self.keys.hot_keys, self.keys.entity_keys, self.keys.verify_pool
         self._metadata: tuple[tuple[str, str], ...] = ()
         self._issued = 0.0
+        self._failed = -TOKEN_RETRY_SECONDS
+        self._logged: set[grpc.StatusCode] = set()
+        #: Why the platform refused the credentials, once it has: no call can be made any more.
+        self.refused = ""
+        self.stopping = False
         self._lock = Semaphore()
 
     def metadata(self, channel: grpc.Channel) -> tuple[tuple[str, str], ...]:
-        """Bearer metadata; the token is issued once per process (reported as "IssueToken") and renewed."""
-        if not self._metadata or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS:
+        """Bearer metadata; the token is issued once per process (reported as "IssueToken") and renewed.
+
+        Empty while no token can be had: a failed IssueToken is reported by the interceptor and logged once
+        (not a traceback per user), and tried again at most every TOKEN_RETRY_SECONDS, so that a run started
+        before the platform, or across its restart, calls as soon as it answers."""
+        if self._stale() and not self.refused and time.monotonic() - self._failed >= TOKEN_RETRY_SECONDS:
             with self._lock:
-                if not self._metadata or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS:
-                    response = token_pb2_grpc.TokenServiceStub(channel).IssueToken(
-                        token_pb2.IssueTokenRequest(system_id=self.system["system_id"],
-                                                    secret=self.system["secret"]),
-                        metadata=((NAME_HEADER, "IssueToken"),), timeout=CALL_TIMEOUT_SECONDS)
-                    self._metadata, self._issued = bearer(response.token), time.monotonic()
+                if self._stale() and not self.refused and time.monotonic() - self._failed >= TOKEN_RETRY_SECONDS:
+                    self._issue(channel)
         return self._metadata
+
+    def _stale(self) -> bool:
+        return not self._metadata or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS
+
+    def _issue(self, channel: grpc.Channel) -> None:
+        try:
+            response = token_pb2_grpc.TokenServiceStub(channel).IssueToken(
+                token_pb2.IssueTokenRequest(system_id=self.system["system_id"], secret=self.system["secret"]),
+                metadata=((NAME_HEADER, "IssueToken"),), timeout=CALL_TIMEOUT_SECONDS)
+        except grpc.RpcError as error:
+            self._failed = time.monotonic()
+            self._token_failed(error)
+            return
+        self._metadata, self._issued = bearer(response.token), time.monotonic()
+
+    def _token_failed(self, error: grpc.RpcError) -> None:
+        """One line per kind of failure: the refusal of the credentials stops the run, others are retried."""
+        code = error.code()
+        if code in CREDENTIALS_REFUSED:
+            self.refused = (f"the platform refused system {self.system_name!r} ({self.system['system_id']}) of "
+                            f"{self.path or 'the credentials file'}: {code.name} {error.details()}; check "
+                            f"--credentials and --system (the file of the `govshare up` you test against)")
+            logging.error("%s", self.refused)
+        elif code not in self._logged:
+            self._logged.add(code)
+            logging.error("IssueToken failed: %s %s; no call is made until the platform issues a token "
+                          "(tried again every %gs)", code.name, error.details(), TOKEN_RETRY_SECONDS)
 
 
 @events.init.add_listener
@@ -109,7 +149,7 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
         grpc_target(environment.host)
     except ValueError as exc:
         raise SystemExit(f"govshare: --host {exc}") from None
-    GovshareUser.demo = Demo(credentials, options.system)
+    GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
 
 
 class GovshareUser(GrpcUser):
@@ -130,7 +170,7 @@ class GovshareUser(GrpcUser):
         pace = self.environment.parsed_options.pace if self.environment.parsed_options else 0
         if pace > 0:
             self.wait_time = partial(constant_throughput(pace), self)  # type: ignore[method-assign]
-        self.demo.metadata(self.channel)  # the token, before the first timed call
+        self.demo.metadata(self.channel)  # the token, before the first timed call (a failure is retried)
 
     @property
     def keys(self) -> KeySpace:
@@ -140,6 +180,10 @@ class GovshareUser(GrpcUser):
     def perform(self, call: Call, due: float | None = None) -> None:
         """Makes the call; the interceptor reports it (a failed call is not an error of the user)."""
         assert self.demo is not None
+        token = self.demo.metadata(self.channel)
+        if not token:
+            self._no_token()
+            return
         labels = [(NAME_HEADER, call.name), (EXPECT_HEADER, call.expect)]
         if due is not None:
             labels.append((DUE_HEADER, repr(due)))
@@ -149,8 +193,19 @@ class GovshareUser(GrpcUser):
                 call.method, request_serializer=type(call.request).SerializeToString,
                 response_deserializer=workloads.RESPONSE_TYPES[call.method].FromString)
         with contextlib.suppress(grpc.RpcError):  # reported by the interceptor already
-            method(call.request, metadata=(*self.demo.metadata(self.channel), *labels),
-                   timeout=CALL_TIMEOUT_SECONDS)
+            method(call.request, metadata=(*token, *labels), timeout=CALL_TIMEOUT_SECONDS)
+
+    def _no_token(self) -> None:
+        """No call without a token: the run is stopped if the credentials were refused, else the user waits for
+        the next try (yielding, so that a closed-loop user does not spin)."""
+        assert self.demo is not None
+        runner = self.environment.runner
+        if self.demo.refused and not self.demo.stopping and runner is not None:
+            self.demo.stopping = True
+            options = self.environment.parsed_options
+            # From another greenlet: stopping kills this user's.
+            gevent.spawn(runner.quit if options is not None and options.headless else runner.stop)
+        gevent.sleep(TOKEN_RETRY_SECONDS)
 
 
 def _task(action: Action) -> Callable[[GovshareUser], None]:

@@ -7,15 +7,50 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
 import pytest
+from free_ports import free_port
 
+from govshare.authorization.v1 import token_pb2
 from loadtest import workloads
 from services.demo import DemoCredentials
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "loadtest" / "locustfile.py"
+
+
+class _Gateway(grpc.GenericRpcHandler):
+    """IssueToken issues a token (or refuses with ``refuse``); any other method answers an empty message."""
+
+    def __init__(self, refuse: grpc.StatusCode | None) -> None:
+        self.refuse = refuse
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        if details.method.endswith("/IssueToken"):
+            return grpc.unary_unary_rpc_method_handler(self._issue)
+        return grpc.unary_unary_rpc_method_handler(lambda request, context: b"")
+
+    def _issue(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        if self.refuse is not None:
+            context.abort(self.refuse, "unknown system id or wrong secret")
+        return token_pb2.IssueTokenResponse(token="t").SerializeToString()
+
+
+@contextmanager
+def gateway(port: int, refuse: grpc.StatusCode | None = None) -> Iterator[None]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[_Gateway(refuse)])
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        yield
+    finally:
+        server.stop(grace=None)
 
 
 @pytest.fixture
@@ -56,3 +91,42 @@ def test_a_missing_credentials_file_stops_locust_with_one_line(tmp_path: Path) -
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "nope.json does not exist" in result.stderr
+
+
+def test_a_platform_down_at_start_is_waited_for(credentials: Path, tmp_path: Path) -> None:
+    """No traceback per user: IssueToken's UNAVAILABLE is counted, logged once, tried again, and the calls start
+    when the gateway comes up."""
+    port = free_port()
+    log = tmp_path / "locust.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(locust_command(credentials, f"127.0.0.1:{port}", "8s"), cwd=ROOT,
+                                   stderr=output, stdout=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while "IssueToken" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.5)  # a retry or two while the gateway is still down
+            with gateway(port):
+                process.wait(timeout=30)
+        finally:
+            process.kill()
+    stderr = log.read_text()
+    assert "Traceback" not in stderr
+    assert stderr.count("IssueToken failed: UNAVAILABLE") == 1
+    issued, failed = requests(stderr, "IssueToken")
+    assert failed >= 2 and issued == failed + 1  # tried again until the token came, then not again
+    calls, failures = requests(stderr, "Query person (hot)")
+    assert calls > 0 and failures == 0
+
+
+def test_refused_credentials_stop_the_run_with_one_line(credentials: Path) -> None:
+    port = free_port()
+    with gateway(port, refuse=grpc.StatusCode.UNAUTHENTICATED):
+        started = time.monotonic()
+        result = locust(credentials, f"127.0.0.1:{port}", "30s")
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"refused system 'social' (sys-abc) of {credentials}: UNAUTHENTICATED" in result.stderr
+    assert elapsed < 20  # stopped, not left idle for its 30 s
+    assert requests(result.stderr, "IssueToken") == (1, 1)
