@@ -150,6 +150,9 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
     except ValueError as exc:
         raise SystemExit(f"govshare: --host {exc}") from None
     GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
+    # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
+    # timer, armed next from the stale clock, would end the run that much early.
+    gevent.get_hub().loop.update_now()
 
 
 class GovshareUser(GrpcUser):

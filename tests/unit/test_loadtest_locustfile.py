@@ -4,6 +4,7 @@ the credentials, and answers every other call with an empty message."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import subprocess
 import sys
@@ -130,3 +131,18 @@ def test_refused_credentials_stop_the_run_with_one_line(credentials: Path) -> No
     assert f"refused system 'social' (sys-abc) of {credentials}: UNAUTHENTICATED" in result.stderr
     assert elapsed < 20  # stopped, not left idle for its 30 s
     assert requests(result.stderr, "IssueToken") == (1, 1)
+
+
+def _logged_at(output: str, message: str) -> dt.datetime:
+    line = next(line for line in output.splitlines() if message in line)
+    return dt.datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
+
+
+def test_the_run_lasts_its_run_time(credentials: Path) -> None:
+    """Computing the keys (seconds) must not be taken off the run: Locust arms its timer right after."""
+    port = free_port()
+    with gateway(port):
+        result = locust(credentials, f"127.0.0.1:{port}", "4s")
+    ran = _logged_at(result.stderr, "--run-time limit reached") - _logged_at(result.stderr, "Run time limit set")
+    assert ran.total_seconds() == pytest.approx(4, abs=0.5)
+    assert requests(result.stderr, "Query person (hot)")[0] > 0
