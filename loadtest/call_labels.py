@@ -26,7 +26,8 @@ class GrpcStatusFailure(Exception):
         self.expected = expected
 
     def __repr__(self) -> str:
-        name = f"{self.status} {self.reason}" if self.reason else self.status
+        # A reason that only repeats the status (UNAUTHENTICATED's) is not said twice.
+        name = f"{self.status} {self.reason}" if self.reason and self.reason != self.status else self.status
         return name if self.expected == "OK" else f"{name} (expected {self.expected})"
 
     __str__ = __repr__

@@ -116,6 +116,7 @@ def test_failures_are_named_by_status() -> None:
     assert repr(GrpcStatusFailure("UNAVAILABLE")) == "UNAVAILABLE"
     assert repr(GrpcStatusFailure("PERMISSION_DENIED", "NOT_GRANTED")) == "PERMISSION_DENIED NOT_GRANTED"
     assert str(GrpcStatusFailure("OK", expected="PERMISSION_DENIED")) == "OK (expected PERMISSION_DENIED)"
+    assert repr(GrpcStatusFailure("UNAUTHENTICATED", "UNAUTHENTICATED")) == "UNAUTHENTICATED"  # said once
 
 
 @pytest.mark.parametrize(("given", "target"), [("127.0.0.1:50051", "127.0.0.1:50051"),
