@@ -49,6 +49,7 @@ from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, bearer, defau
 from loadtest.grpc_user import DUE_HEADER, EXPECT_HEADER, NAME_HEADER, GrpcUser  # patches grpc for gevent
 from loadtest.scenarios import SCENARIOS, Action, Call, KeySpace, WeightedActions
 from loadtest.schedule import ConstantRate as Schedule
+from services.arguments import non_negative
 from services.demo import DemoCredentials
 
 CALL_TIMEOUT_SECONDS = 10.0
@@ -69,8 +70,9 @@ def _arguments(parser) -> None:  # type: ignore[no-untyped-def]
     group.add_argument("--credentials", default=str(default_path()), help="demo credentials file (govshare up)")
     group.add_argument("--system", default=DEFAULT_SYSTEM, help="demo business system to call as")
     group.add_argument("--scenario", default="mix", choices=sorted(SCENARIOS), help="ConstantRate: calls to send")
-    group.add_argument("--rate", type=float, default=0.0, help="ConstantRate: calls per second, all users together")
-    group.add_argument("--pace", type=float, default=0.0,
+    group.add_argument("--rate", type=non_negative(float), default=0.0,
+                       help="ConstantRate: calls per second, all users together")
+    group.add_argument("--pace", type=non_negative(float), default=0.0,
                        help="closed-loop users: task runs per second per user (Locust's constant_throughput)")
 
 
@@ -149,6 +151,8 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
         grpc_target(environment.host)
     except ValueError as exc:
         raise SystemExit(f"govshare: --host {exc}") from None
+    if options.rate <= 0 and environment.user_classes == [ConstantRate]:
+        raise SystemExit("govshare: ConstantRate needs --rate (calls per second, all users together)")
     GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
     # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
     # timer, armed next from the stale clock, would end the run that much early.
@@ -247,18 +251,24 @@ class Mix(GovshareUser):
 class ConstantRate(GovshareUser):
     """Open loop: sends at a fixed rate whatever the server does; latency counts from each call's due time."""
 
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.in_flight = Pool(MAX_IN_FLIGHT_PER_USER)
+        self.rate = 0.0
+
     def on_start(self) -> None:
         super().on_start()
         options = self.environment.parsed_options
-        if options is None or options.rate <= 0:
+        if options is None or options.rate <= 0:  # chosen in the web UI without --rate; the task stops the user
             logging.error("ConstantRate needs --rate (calls per second, all users together)")
-            raise StopUser()
+            return
         self.rate = options.rate / max(1, options.num_users or 1)
         self.next_action = WeightedActions(SCENARIOS[options.scenario])
-        self.in_flight = Pool(MAX_IN_FLIGHT_PER_USER)
 
     @task
     def send_on_schedule(self) -> None:
+        if self.rate <= 0:
+            raise StopUser()  # from a task, Locust ends the user quietly (from on_start, with a traceback)
         # Users start at random phases so that their sends interleave instead of arriving in bursts.
         schedule = Schedule(self.rate, time.perf_counter() + random.random() / self.rate)
         sent = 0

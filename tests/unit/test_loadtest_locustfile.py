@@ -63,14 +63,16 @@ def credentials(tmp_path: Path) -> Path:
     return path
 
 
-def locust_command(credentials: Path, host: str, run_time: str) -> list[str]:
+def locust_command(credentials: Path, host: str, run_time: str, *extra: str) -> list[str]:
+    """Locust's command line; ``extra`` ends with the user class when it is not HotKeys."""
+    user_class = [] if extra and not extra[-1].startswith("-") else ["HotKeys"]
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--users", "2", "--spawn-rate", "2",
-            "--run-time", run_time, "--credentials", str(credentials), "--host", host, "HotKeys"]
+            "--run-time", run_time, "--credentials", str(credentials), "--host", host, *extra, *user_class]
 
 
-def locust(credentials: Path, host: str, run_time: str = "3s") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(locust_command(credentials, host, run_time), cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+def locust(credentials: Path, host: str, run_time: str = "3s", *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(locust_command(credentials, host, run_time, *extra), cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
 
 
 def requests(output: str, name: str) -> tuple[int, int]:
@@ -92,6 +94,21 @@ def test_a_missing_credentials_file_stops_locust_with_one_line(tmp_path: Path) -
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "nope.json does not exist" in result.stderr
+
+
+def test_constant_rate_without_a_rate_stops_with_one_line(credentials: Path) -> None:
+    """It ran its whole time sending nothing, after a traceback per user, and exited 0."""
+    result = locust(credentials, "127.0.0.1:50051", "3s", "ConstantRate")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "ConstantRate needs --rate" in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--rate", "--pace"])
+def test_a_negative_rate_or_pace_is_refused(credentials: Path, option: str) -> None:
+    result = locust(credentials, "127.0.0.1:50051", "3s", option, "-5")
+    assert result.returncode == 2
+    assert f"argument {option}: must be at least 0, got -5" in result.stderr
 
 
 def test_a_platform_down_at_start_is_waited_for(credentials: Path, tmp_path: Path) -> None:
