@@ -4,6 +4,7 @@ the credentials, and answers every other call with an empty message."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 import subprocess
@@ -63,16 +64,15 @@ def credentials(tmp_path: Path) -> Path:
     return path
 
 
-def locust_command(credentials: Path, host: str, run_time: str, *extra: str) -> list[str]:
-    """Locust's command line; ``extra`` ends with the user class when it is not HotKeys."""
-    user_class = [] if extra and not extra[-1].startswith("-") else ["HotKeys"]
+def locust_command(credentials: Path, host: str, run_time: str, *extra: str, user_class: str = "HotKeys") -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--users", "2", "--spawn-rate", "2",
-            "--run-time", run_time, "--credentials", str(credentials), "--host", host, *extra, *user_class]
+            "--run-time", run_time, "--credentials", str(credentials), "--host", host, *extra, user_class]
 
 
-def locust(credentials: Path, host: str, run_time: str = "3s", *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(locust_command(credentials, host, run_time, *extra), cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+def locust(credentials: Path, host: str, run_time: str = "3s", *extra: str,
+           user_class: str = "HotKeys") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(locust_command(credentials, host, run_time, *extra, user_class=user_class), cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
 
 
 def requests(output: str, name: str) -> tuple[int, int]:
@@ -98,7 +98,7 @@ def test_a_missing_credentials_file_stops_locust_with_one_line(tmp_path: Path) -
 
 def test_constant_rate_without_a_rate_stops_with_one_line(credentials: Path) -> None:
     """It ran its whole time sending nothing, after a traceback per user, and exited 0."""
-    result = locust(credentials, "127.0.0.1:50051", "3s", "ConstantRate")
+    result = locust(credentials, "127.0.0.1:50051", "3s", user_class="ConstantRate")
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "ConstantRate needs --rate" in result.stderr
@@ -163,3 +163,15 @@ def test_the_run_lasts_its_run_time(credentials: Path) -> None:
     ran = _logged_at(result.stderr, "--run-time limit reached") - _logged_at(result.stderr, "Run time limit set")
     assert ran.total_seconds() == pytest.approx(4, abs=0.5)
     assert requests(result.stderr, "Query person (hot)")[0] > 0
+
+
+def test_the_csv_files_hold_every_call_the_summary_counts(credentials: Path, tmp_path: Path) -> None:
+    """Locust's writer wrote them every second, not at the end: the last second's calls were missing."""
+    port = free_port()
+    with gateway(port):
+        result = locust(credentials, f"127.0.0.1:{port}", "3s", "--csv", str(tmp_path / "run"))
+    with (tmp_path / "run_stats.csv").open(newline="") as file:
+        counted = {row["Name"]: int(row["Request Count"]) for row in csv.DictReader(file)}
+    calls, _ = requests(result.stderr, "Query person (hot)")
+    assert calls > 0
+    assert counted["Query person (hot)"] == calls
