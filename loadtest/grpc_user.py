@@ -24,7 +24,7 @@ import grpc
 import grpc.experimental.gevent as grpc_gevent
 from locust import User
 from locust.env import Environment
-from locust.exception import LocustError
+from locust.exception import StopTest
 
 from loadtest.call_labels import DUE_HEADER, EXPECT_HEADER, NAME_HEADER, GrpcStatusFailure, grpc_target, split_labels
 from services.runtime.errors import details_of
@@ -88,12 +88,12 @@ class GrpcUser(User):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         if not self.host:
-            raise LocustError("no gateway address: pass --host HOST:PORT (or start `govshare up`, whose credentials "
+            raise StopTest("no gateway address: pass --host HOST:PORT (or start `govshare up`, whose credentials "
                               "file names it)")
         try:
             target = grpc_target(self.host)
-        except ValueError as exc:  # a host typed into the web UI's form
-            raise LocustError(f"--host {exc}") from None
+        except ValueError as exc:  # typed into the web UI's form: Locust logs StopTest's one line and stops the run
+            raise StopTest(f"host {exc}") from None
         self._channel = grpc.intercept_channel(grpc.insecure_channel(target), LocustInterceptor(environment))
 
     @property

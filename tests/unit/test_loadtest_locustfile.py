@@ -89,6 +89,26 @@ def test_a_host_without_a_port_stops_locust_with_one_line(credentials: Path) -> 
     assert requests(result.stderr, "IssueToken") == (0, 0)  # no call went to port 443
 
 
+def test_a_host_typed_without_a_port_in_the_web_ui_stops_the_run() -> None:
+    """The form's host reaches the users only: Locust logs a StopTest's one line (also in the UI's log tab) and
+    stops the run, where a LocustError was a traceback in the terminal and an empty page."""
+    script = """
+from locust.env import Environment
+from locust.exception import StopTest
+from loadtest.grpc_user import GrpcUser
+
+class User(GrpcUser):
+    host = "127.0.0.1"
+
+try:
+    User(Environment(user_classes=[User]))
+except StopTest as stop:
+    print("StopTest:", stop)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert "StopTest: host '127.0.0.1' is not HOST:PORT" in result.stdout, result.stderr
+
+
 def test_a_missing_credentials_file_stops_locust_with_one_line(tmp_path: Path) -> None:
     result = locust(tmp_path / "nope.json", "127.0.0.1:50051")
     assert result.returncode != 0
