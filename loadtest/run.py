@@ -116,7 +116,10 @@ def main(argv: list[str] | None = None) -> None:
         credentials = load_credentials(args.credentials, args.system)
     except CredentialsError as exc:
         raise SystemExit(str(exc)) from None
-    Path(args.out).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file there, a directory this user may not write
+        raise SystemExit(f"--out {args.out}: {exc.strerror}: give a directory for the CSV and HTML results") from None
     command = locust_command(args, argv[split + 1:])
     print(f"locust → {args.host or credentials.gateway}: {' '.join(command[3:])}", flush=True)
     sys.exit(subprocess.call(command))

@@ -137,6 +137,19 @@ def test_a_host_without_a_usable_port_is_refused(given: str, capsys: pytest.Capt
     assert f"argument --host: {given!r} is not HOST:PORT" in capsys.readouterr().err
 
 
+def test_run_names_an_out_directory_it_cannot_make(tmp_path: Path) -> None:
+    from loadtest.run import main
+    from services.demo import DemoCredentials
+
+    credentials = tmp_path / "c.json"
+    DemoCredentials(gateway="127.0.0.1:50051", persons=10, systems={"social": {"system_id": "s", "secret": "x"}}
+                    ).save(credentials)
+    taken = tmp_path / "results"
+    taken.write_text("a file", encoding="utf-8")
+    with pytest.raises(SystemExit, match=f"--out {taken}: File exists: give a directory"):
+        main(["--credentials", str(credentials), "--out", str(taken)])
+
+
 def test_run_builds_a_headless_locust_command(tmp_path: Path) -> None:
     args = build_parser().parse_args(["--scenario", "hot", "--users", "20", "--duration", "30s",
                                       "--credentials", str(tmp_path / "c.json"), "--out", str(tmp_path),
