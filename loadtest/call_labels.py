@@ -33,6 +33,11 @@ class GrpcStatusFailure(Exception):
     __str__ = __repr__
 
 
+def as_expected(expected: str, status: str, reason: str) -> bool:
+    """Whether a call ended as expected: ``expected`` is a status ("OK"), or a status and its ErrorInfo reason."""
+    return expected == (f"{status} {reason}" if " " in expected else status)
+
+
 def split_labels(metadata: Sequence[tuple[str, str]] | None) -> tuple[dict[str, str], list[tuple[str, str]]]:
     """The x-loadtest-* labels of a call, and the metadata that is really sent."""
     labels: dict[str, str] = {}

@@ -26,7 +26,15 @@ from locust import User
 from locust.env import Environment
 from locust.exception import StopTest
 
-from loadtest.call_labels import DUE_HEADER, EXPECT_HEADER, NAME_HEADER, GrpcStatusFailure, grpc_target, split_labels
+from loadtest.call_labels import (
+    DUE_HEADER,
+    EXPECT_HEADER,
+    NAME_HEADER,
+    GrpcStatusFailure,
+    as_expected,
+    grpc_target,
+    split_labels,
+)
 from services.runtime.errors import details_of
 
 __all__ = ["DUE_HEADER", "EXPECT_HEADER", "NAME_HEADER", "GrpcUser", "LocustInterceptor"]
@@ -75,7 +83,7 @@ class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
             response_length=response_length,
             response=call,
             context={"status": status, "reason": reason},
-            exception=None if status == expected else GrpcStatusFailure(status, reason, expected),
+            exception=None if as_expected(expected, status, reason) else GrpcStatusFailure(status, reason, expected),
         )
         return call
 

@@ -37,7 +37,8 @@ class Call:
     request: Message
     #: The name the statistics group it under.
     name: str
-    #: The status that counts as success ("OK", or e.g. "PERMISSION_DENIED" for an expected refusal).
+    #: The status that counts as success: "OK", or for an expected refusal its status and ErrorInfo reason
+    #: ("PERMISSION_DENIED NOT_SHARED"), so that a refusal for another reason (a suspended system…) is a failure.
     expect: str = "OK"
 
 
@@ -130,14 +131,14 @@ def batch_query(keys: KeySpace) -> Call:
 def refused_not_shared(keys: KeySpace) -> Call:
     """不予共享: refused whoever asks (R-SHR-3)."""
     return Call(workloads.QUERY_METHOD, workloads.person_query(keys.hot_person(), resource=keys.not_shared),
-                "Query not-shared resource (refused)", expect="PERMISSION_DENIED")
+                "Query not-shared resource (refused)", expect="PERMISSION_DENIED NOT_SHARED")
 
 
 def refused_conditional(keys: KeySpace) -> Call:
     """Conditional items without a grant: refused (R-SHR-2)."""
     request = workloads.person_query(keys.hot_person(), workloads.CONDITIONAL_PERSON_ITEMS, resource=keys.population)
     return Call(workloads.QUERY_METHOD, request, "Query conditional items, no grant (refused)",
-                expect="PERMISSION_DENIED")
+                expect="PERMISSION_DENIED NOT_GRANTED")
 
 
 Action = Callable[[KeySpace], Call]

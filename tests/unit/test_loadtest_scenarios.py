@@ -20,6 +20,7 @@ from loadtest.call_labels import (
     EXPECT_HEADER,
     NAME_HEADER,
     GrpcStatusFailure,
+    as_expected,
     grpc_target,
     split_labels,
 )
@@ -49,7 +50,7 @@ def test_every_scenario_builds_well_formed_calls(keys: KeySpace) -> None:
             assert workloads.RESPONSE_TYPES[call.method].DESCRIPTOR is descriptor.output_type
             assert call.request.resource_code in RESOURCES.values()
             assert call.request.purpose.type != common_pb2.PURPOSE_TYPE_UNSPECIFIED  # R-USE-1
-            assert call.name and call.expect in ("OK", "PERMISSION_DENIED")
+            assert call.name and call.expect in ("OK", "PERMISSION_DENIED NOT_SHARED", "PERMISSION_DENIED NOT_GRANTED")
 
 
 def test_hot_keys_come_from_the_seeded_population(keys: KeySpace) -> None:
@@ -70,8 +71,9 @@ def test_absent_persons_are_valid_numbers_of_nobody_loaded(keys: KeySpace) -> No
 
 def test_the_mix_holds_refusals_that_succeed_only_when_refused(keys: KeySpace) -> None:
     mix = SCENARIOS["mix"]
-    refusals = [action(keys) for action in mix if action(keys).expect == "PERMISSION_DENIED"]
-    assert {call.request.resource_code for call in refusals} == {"101001/000001", "301001/000001"}
+    refusals = [action(keys) for action in mix if action(keys).expect != "OK"]
+    assert {(call.request.resource_code, call.expect) for call in refusals} == {
+        ("101001/000001", "PERMISSION_DENIED NOT_GRANTED"), ("301001/000001", "PERMISSION_DENIED NOT_SHARED")}
     conditional = refused_conditional(keys)
     assert set(conditional.request.items) - set(workloads.BASIC_PERSON_ITEMS)  # asks beyond the basic items
     refused_share = sum(weight for action, weight in mix.items() if action(keys).expect != "OK") / sum(mix.values())
@@ -110,6 +112,13 @@ def test_labels_are_taken_off_before_the_call_leaves() -> None:
     assert sent == [("authorization", "Bearer t")]
     assert labels == {NAME_HEADER: "Query person (hot)", EXPECT_HEADER: "PERMISSION_DENIED", DUE_HEADER: "12.5"}
     assert split_labels(None) == ({}, [])
+
+
+def test_a_refusal_for_another_reason_than_expected_is_a_failure() -> None:
+    assert as_expected("PERMISSION_DENIED NOT_SHARED", "PERMISSION_DENIED", "NOT_SHARED")
+    assert not as_expected("PERMISSION_DENIED NOT_SHARED", "PERMISSION_DENIED", "SYSTEM_SUSPENDED")
+    assert not as_expected("PERMISSION_DENIED NOT_SHARED", "OK", "")
+    assert as_expected("OK", "OK", "") and not as_expected("OK", "UNAVAILABLE", "")
 
 
 def test_failures_are_named_by_status() -> None:
