@@ -135,8 +135,7 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
             BarChart("按月资源被调用次数", tuple(f"{m.month}月" for m in data.months),
                      tuple(float(monthly[m].total("queries.served")) if m in monthly else 0.0
                            for m in data.months), "次"))
-    shares = {parts["share_type"]: value for parts, value in latest.breakdown("catalog.resources")
-              if "share_type" in parts}
+    shares = _share_types(latest)
     doc.add(Heading("四、共享类型"), Table(("共享类型", "资源数"), tuple(
         (SHARE_TYPES[key], str(shares.get(key, 0))) for key in SHARE_TYPES)),
         BarChart("编目资源共享类型分布", tuple(SHARE_TYPES.values()),
@@ -150,6 +149,15 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
              f"{i.weight:g}") for i in year_eval.indicators), caption=f"年度综合评分：{year_eval.score:.2f}"))
     doc.add(Heading("六、违规情况" if department is None else "五、违规情况"), _violation_table(violations, data))
     return doc
+
+
+def _share_types(figures: Figures) -> dict[str, int]:
+    """Resources by share type, added up: the platform's figures hold one row per department and share type."""
+    shares: dict[str, int] = defaultdict(int)
+    for parts, value in figures.breakdown("catalog.resources"):
+        if "share_type" in parts:
+            shares[parts["share_type"]] += value
+    return shares
 
 
 def _ranking(data: ReportInput) -> tuple[tuple[str, ...], ...]:
