@@ -97,7 +97,7 @@ ADMIN_ACTION = {
     "foundation.resolve_conflict": "处理数据冲突", "foundation.read_history": "查阅记录历史",
     "dispute.report": "提出数据异议", "dispute.corrected": "异议核实：已更正", "dispute.confirmed": "异议核实：无误",
     "audit.verification.start": "发起审计日志校验", "audit.verification.cancel": "取消审计日志校验",
-    "supervision.update_weights": "调整评价指标权重",
+    "supervision.update_weights": "调整评价指标权重", "supervision.compute_snapshots": "计算月度监督快照",
 }
 #: The administrative log's results (an action that failed is logged too: a failed sign-in, with its reason).
 ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TOTP": "失败：动态口令错误"}

@@ -27,8 +27,9 @@ class SupervisionStore:
         self._listing = listing or pool
 
     async def replace_month(self, month: Month, snapshots: Mapping[str, Figures], violations: list[Violation],
-                            now: dt.datetime) -> None:
-        """The month's snapshots and violations, replacing any earlier computation in one transaction."""
+                            now: dt.datetime, event: AdminEvent | None = None) -> None:
+        """The month's snapshots and violations, replacing any earlier computation in one transaction; ``event``
+        (who asked for it) goes to the administrative log's outbox in the same transaction."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-supervision-month'), $1)",
                                month.year * 100 + month.month)
@@ -43,6 +44,8 @@ class SupervisionStore:
                 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 [(v.id, month.first_day, v.department_code, v.rule, v.article, v.subject,
                   json.dumps(v.evidence, ensure_ascii=False, sort_keys=True)) for v in violations])
+            if event is not None:
+                await admin_events.record(conn, event)
 
     async def snapshot(self, month: Month, department_code: str) -> tuple[Figures, dt.datetime] | None:
         row = await self._pool.fetchrow(

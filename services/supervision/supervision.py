@@ -74,6 +74,17 @@ def check_department_code(department_code: str, empty_means: str = "") -> None:
         raise invalid_argument([FieldViolation("department_code", f"{problem}{hint}")])
 
 
+def _compute_event(caller: Caller, month: Month, departments: int, violations: int, now: dt.datetime
+                   ) -> AdminEvent | None:
+    """Who recomputed a month on demand (R-SEC-3): it replaces every department's figures, evaluation and
+    violations of the month. The platform's own schedule (every few minutes under `govshare up`, daily in the
+    chart) is not logged: it would fill the log with the same routine entry."""
+    if caller.is_service:
+        return None
+    return AdminEvent.by(caller, "supervision.compute_snapshots", month.label(),
+                         {"departments": departments, "violations": violations}, time=now)
+
+
 def require_own(caller: Caller, department_code: str, action: str) -> None:
     _identified(caller)
     if not caller.authority and caller.department_code != department_code:
@@ -101,7 +112,10 @@ class Supervision:
         rows = await self._sources.gather(month)
         snapshots = by_department(rows, await self._sources.departments())
         violations = detect(month, snapshots)
-        await self._store.replace_month(month, snapshots, violations, now)
+        await self._store.replace_month(month, snapshots, violations, now,
+                                        _compute_event(caller, month, len(snapshots), len(violations), now))
+        if not caller.is_service:
+            self._recorded()
         log.info("supervision month %s computed: %d departments, %d violations", month.label(), len(snapshots),
                  len(violations))
         return Computed(len(snapshots), len(violations))

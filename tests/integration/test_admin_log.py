@@ -441,6 +441,27 @@ async def test_a_change_of_the_evaluation_weights_is_logged_with_who_made_it(pla
             weights=[w for w in before if w.indicator == "freshness"]), metadata=admin, timeout=10)
 
 
+async def test_a_month_computed_on_demand_is_logged_with_who_asked_and_the_schedule_is_not(platform) -> None:  # type: ignore[no-untyped-def]
+    """ComputeSnapshots replaces a month's figures, evaluations and violations of every department: a 审核员 who
+    recomputed one left no trace in the log. The platform's own schedule (as the CronJob calls it) stays out."""
+    signer = AssertionSigner(platform.settings["supervision"].internal_key)
+    async with grpc.aio.insecure_channel(platform.port("supervision")) as channel:
+        await supervision_pb2_grpc.SupervisionServiceStub(channel).ComputeSnapshots(
+            supervision_pb2.ComputeSnapshotsRequest(year=2025, month=2),
+            metadata=signer.metadata(service_caller("supervision-snapshot")), timeout=60)
+    computed = await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
+        supervision_pb2.ComputeSnapshotsRequest(year=2025, month=1), metadata=platform.person("authority", REVIEWER),
+        timeout=60)
+    entry = await _logged(platform, "supervision.compute_snapshots", "2025-01",
+                          departments=computed.departments, violations=computed.violations)
+    person = person_of(Caller(_system(platform, "authority"), _department(platform, "authority"), authority=True),
+                       REVIEWER)
+    assert (entry.actor_system_id, entry.actor_department_code, entry.service) == (
+        person.system_id, person.department_code, "supervision")
+    assert json.loads(entry.details_json)["actor_display_name"] == person.display_name
+    assert "2025-02" not in [e.target for e in await _events(platform, action="supervision.compute_snapshots")]
+
+
 async def test_a_read_of_a_records_history_is_logged_with_who_read_it_and_not_the_key(platform) -> None:  # type: ignore[no-untyped-def]
     """GetRecordHistory hands the authority or the authoritative source a person's whole record, unmasked, with its
     past versions: it left no trace anywhere. Each read is now in the log: who, which dataset, how many versions."""
