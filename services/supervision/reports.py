@@ -32,6 +32,14 @@ INDICATORS = {"catalog_on_time": "目录更新按时率", "reply_on_time": "申�
               "dispute_on_time": "疑义答复按时率", "availability": "服务可用率", "freshness": "数据更新及时率",
               "purpose_compliance": "按授权用途使用率"}
 PLATFORM = "全平台"
+#: The evidence of a violation (services/supervision/violations.py), in the order a reader follows it.
+EVIDENCE = {"change": "职能变更", "due": "应更新日期", "system": "业务系统", "resource": "资源代码",
+            "dataset": "数据集", "purpose": "用途", "refused_calls": "被拒调用次数", "records": "记录数",
+            "stale_records": "超过更新周期的记录数", "calls": "调用次数", "failed_calls": "失败调用次数",
+            "failure_rate": "失败率", "disputes_unanswered_overdue": "逾期未答复疑义数",
+            "conflicts_open": "未处理冲突数", "conflicts_raised": "本月新增冲突数",
+            "conflicts_resolved": "本月已处理冲突数", "day": "日期",
+            "baseline_daily_calls": "此前28日日均调用次数", "threshold": "判定阈值（次/日）"}
 
 
 @dataclass(frozen=True)
@@ -178,8 +186,23 @@ def _violation_table(violations: list[Violation], data: ReportInput) -> Table | 
         return Paragraph("本期未发现违规情况。")
     return Table(("月份", "部门", "违规类型", "依据", "对象", "证据"), tuple(
         (f"{v.month.month}月", _who(data.names, v.department_code), RULES.get(v.rule, str(v.rule)), v.article,
-         v.subject, "；".join(f"{k}={val}" for k, val in sorted(v.evidence.items())))
+         v.subject, _evidence(v.evidence))
         for v in sorted(violations, key=lambda v: (v.month, v.department_code, v.rule, v.subject))))
+
+
+def _evidence(evidence: Mapping[str, str]) -> str:
+    """The evidence in Chinese, for the authority who reads the report: each figure by its label, a rate as a
+    percentage and a purpose by its name (a key the labels do not know is shown as it is, never dropped)."""
+    order = {key: index for index, key in enumerate(EVIDENCE)}
+    parts = []
+    for key in sorted(evidence, key=lambda k: (order.get(k, len(order)), k)):
+        value = evidence[key]
+        if key == "failure_rate" and value.replace(".", "", 1).isdigit():
+            value = f"{100 * float(value):.1f}%"
+        elif key == "purpose":
+            value = PURPOSES.get(value, value)
+        parts.append(f"{EVIDENCE.get(key, key)}：{value}")
+    return "；".join(parts)
 
 
 def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from govshare.supervision.v1 import supervision_pb2 as sup
 from services.runtime.figures import FigureRow, dimension
 from services.supervision.document import Table
 from services.supervision.months import Month
 from services.supervision.reports import ReportInput, yearly_report
 from services.supervision.snapshot import Figures
+from services.supervision.violations import Violation
 
 MONTH = Month(2026, 3)
 GENERATED = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
@@ -43,3 +45,23 @@ def test_the_platforms_share_types_add_up_every_providers_resources() -> None:
     assert _table_after(blocks, "四、共享类型").rows == (("无条件共享", "4"), ("有条件共享", "3"), ("不予共享", "1"))
     chart = next(block for block in blocks if getattr(block, "title", None) == "编目资源共享类型分布")
     assert chart.values == (4.0, 3.0, 1.0)
+
+
+def test_a_violations_evidence_reads_in_chinese_with_its_rate_as_a_percentage() -> None:
+    """The evidence column showed the detector's keys: "calls=8；failed_calls=3；failure_rate=0.375；…" and
+    "purpose=WORK_REFERENCE" in a report written for the authority in Chinese."""
+    provider, user = "11110100MB00000027", "11110100MB0000007N"
+    violations = [
+        Violation(provider, MONTH, sup.VIOLATION_RULE_DATA_NOT_PROVIDED, "resource:301901/000002:endpoint",
+                  {"resource": "301901/000002", "failed_calls": "3", "calls": "8", "failure_rate": "0.375"}),
+        Violation(user, MONTH, sup.VIOLATION_RULE_PURPOSE_NOT_GRANTED,
+                  "system:sys-1:resource:101001/000001:purpose:WORK_REFERENCE",
+                  {"system": "sys-1", "resource": "101001/000001", "purpose": "WORK_REFERENCE",
+                   "refused_calls": "2"})]
+    data = ReportInput([MONTH], {MONTH: {provider: Figures(provider), user: Figures(user)}}, violations,
+                       {provider: "市公安局", user: "市民政局"}, WEIGHTS, GENERATED)
+    rows = _table_after(yearly_report(2026, None, data).blocks, "六、违规情况").rows
+    assert [row[-1] for row in rows] == [
+        "资源代码：301901/000002；调用次数：8；失败调用次数：3；失败率：37.5%",
+        "业务系统：sys-1；资源代码：101001/000001；用途：工作参考；被拒调用次数：2"]
+    assert [row[2] for row in rows] == ["未向共享平台及时提供共享信息", "超出授权用途使用共享信息"]
