@@ -43,10 +43,13 @@ class Evaluation:
 
     @property
     def score(self) -> float:
-        total = sum(i.weight for i in self.indicators)
-        if not total:
+        """Each weight is taken relative to the largest: the authority may set any weights from 0 to 100, and tiny
+        ones (5e-324) lose their precision when multiplied by a rate, which moved the score (83.33 for 91.67)."""
+        top = max((i.weight for i in self.indicators), default=0.0)
+        if not top:
             return 100.0
-        return round(100.0 * sum(i.weight * i.rate for i in self.indicators) / total, 2)
+        total = sum(i.weight / top for i in self.indicators)
+        return round(100.0 * sum(i.weight / top * i.rate for i in self.indicators) / total, 2)
 
 
 def _fractions(f: Figures) -> dict[str, tuple[int, int]]:

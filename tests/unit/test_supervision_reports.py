@@ -8,6 +8,7 @@ import datetime as dt
 from govshare.supervision.v1 import supervision_pb2 as sup
 from services.runtime.figures import FigureRow, dimension
 from services.supervision.document import Table
+from services.supervision.evaluation import evaluate
 from services.supervision.months import Month
 from services.supervision.reports import ReportInput, yearly_report
 from services.supervision.snapshot import Figures
@@ -65,3 +66,13 @@ def test_a_violations_evidence_reads_in_chinese_with_its_rate_as_a_percentage() 
         "资源代码：301901/000002；调用次数：8；失败调用次数：3；失败率：37.5%",
         "业务系统：sys-1；资源代码：101001/000001；用途：工作参考；被拒调用次数：2"]
     assert [row[2] for row in rows] == ["未向共享平台及时提供共享信息", "超出授权用途使用共享信息"]
+
+
+def test_the_score_is_the_same_under_proportional_weights_however_small() -> None:
+    """Weights of 5e-324 each (allowed: 0-100, not all 0) lost their precision once multiplied by a rate: a
+    department with half its calls failed scored 83.33 instead of the 91.67 it has under equal weights."""
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, "queries.served", "", 4), FigureRow(code, "queries.failed", "", 2)])
+    for weight in (15.0, 1e-300, 5e-324, 100.0):
+        assert evaluate(figures, dict.fromkeys(WEIGHTS, weight), 0).score == 91.67, weight
+    assert evaluate(figures, {**dict.fromkeys(WEIGHTS, 0.0), "availability": 5e-324}, 0).score == 50.0
