@@ -116,6 +116,7 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
         ("调用他部门资源次数", str(total.total("queries.made"))),
         ("收到疑义数据", str(total.total("disputes.received"))),
         ("按时答复疑义", str(total.total("disputes.answered_on_time"))),
+        ("逾期答复疑义", str(total.total("disputes.answered_late"))),
         ("逾期未答复疑义", str(total.total("disputes.unanswered_overdue"))),
         ("发现违规", str(len(violations))),
     )))
@@ -232,6 +233,7 @@ def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document
                 *((f"其中{RESULTS.get(key, key)}", str(value)) for key, value in sorted(by_result.items())),
                 ("收到疑义数据", str(figures.total("disputes.received"))),
                 ("按时答复疑义", str(figures.total("disputes.answered_on_time"))),
+                ("逾期答复疑义", str(figures.total("disputes.answered_late"))),
                 ("逾期未答复疑义", str(figures.total("disputes.unanswered_overdue"))),
             )))
     doc.add(Heading("二、使用明细"), Table(("资源代码", "使用部门", "用途", "已应答", "拒绝", "其他"), tuple(

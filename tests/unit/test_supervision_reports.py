@@ -10,7 +10,7 @@ from services.runtime.figures import FigureRow, dimension
 from services.supervision.document import Table
 from services.supervision.evaluation import evaluate
 from services.supervision.months import Month
-from services.supervision.reports import ReportInput, yearly_report
+from services.supervision.reports import ReportInput, monthly_feedback, yearly_report
 from services.supervision.snapshot import Figures
 from services.supervision.violations import Violation
 
@@ -76,3 +76,16 @@ def test_the_score_is_the_same_under_proportional_weights_however_small() -> Non
     for weight in (15.0, 1e-300, 5e-324, 100.0):
         assert evaluate(figures, dict.fromkeys(WEIGHTS, weight), 0).score == 91.67, weight
     assert evaluate(figures, {**dict.fromkeys(WEIGHTS, 0.0), "availability": 5e-324}, 0).score == 50.0
+
+
+def test_the_disputes_answered_late_are_counted_beside_the_others() -> None:
+    """The yearly report and the monthly feedback listed disputes answered on time and unanswered past due, not
+    those answered late: the year's 1 + 0 did not add up to the 疑义答复 rate's 应办 3 two sections below."""
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("disputes.received", 3), ("disputes.answered_on_time", 1), ("disputes.answered_late", 2))])
+    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, WEIGHTS, GENERATED)
+    yearly = yearly_report(2026, code, data).blocks
+    assert ("疑义答复", "1", "3", "33.3%") in _table_after(yearly, "二、按时率").rows
+    assert ("逾期答复疑义", "2") in _table_after(yearly, "一、总体情况").rows
+    assert ("逾期答复疑义", "2") in _table_after(monthly_feedback(MONTH, code, data).blocks, "一、总体情况").rows
