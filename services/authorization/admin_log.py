@@ -164,7 +164,7 @@ class AdminLog:
         if problems:
             raise invalid_argument(problems)
         limit = pagination.page_size(size)
-        after = pagination.time_keyset_after(token, int)
+        after = pagination.time_keyset_after(token, pagination.bigint_id)
         entries = await self._store.list_admin_events(where, after, limit + 1)
         more = len(entries) > limit
         entries = entries[:limit]
@@ -210,7 +210,8 @@ class AdminLog:
         if problems := pagination.page_size_violations(size):
             raise invalid_argument(problems)
         limit = pagination.page_size(size)
-        found = await self._store.list_admin_checkpoints(pagination.time_keyset_after(token, int), limit + 1)
+        after = pagination.time_keyset_after(token, pagination.bigint_id)
+        found = await self._store.list_admin_checkpoints(after, limit + 1)
         more = len(found) > limit
         found = found[:limit]
         return found, pagination.time_keyset_token(found[-1].time, found[-1].seq) if more else ""

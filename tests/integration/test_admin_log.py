@@ -42,9 +42,10 @@ from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.authorization.component import create_component as create_authorization
 from services.foundation import synthetic
-from services.runtime.duties import ADMINISTRATOR, APPROVER, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPROVER, AUDITOR, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.pagination import encode_token
 from services.runtime.server import start_server
 
 pytestmark = pytest.mark.integration
@@ -439,6 +440,23 @@ async def test_a_change_of_the_evaluation_weights_is_logged_with_who_made_it(pla
     finally:
         await supervision.UpdateEvaluationWeights(supervision_pb2.UpdateEvaluationWeightsRequest(
             weights=[w for w in before if w.indicator == "freshness"]), metadata=admin, timeout=10)
+
+
+@pytest.mark.parametrize("row_id", [2**70, 2**63, -1, True])
+async def test_a_page_token_with_a_sequence_no_row_can_have_is_refused_not_internal(platform, row_id: object) -> None:  # type: ignore[no-untyped-def]
+    """A tampered token's sequence beyond PostgreSQL's bigint reached the driver: INTERNAL "internal error
+    (incident …)" for the auditor's ListAdminEvents and ExportAdminLogCheckpoints."""
+    token = encode_token({"t": "2026-12-01T00:00:00+00:00", "i": row_id})
+    auditor = platform.person("authority", AUDITOR)
+    for call in (_log(platform).ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(page_token=token),
+                                                metadata=auditor, timeout=10),
+                 _log(platform).ExportAdminLogCheckpoints(
+                     admin_log_pb2.ExportAdminLogCheckpointsRequest(page_token=token), metadata=auditor, timeout=10)):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+        _, bad = details_of(refused.value)
+        assert [v.field for v in bad.field_violations] == ["page_token"]
 
 
 async def test_a_month_computed_on_demand_is_logged_with_who_asked_and_the_schedule_is_not(platform) -> None:  # type: ignore[no-untyped-def]
