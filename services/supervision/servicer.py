@@ -11,7 +11,7 @@ from govshare.common.v1 import figures_pb2
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.runtime.callers import CallerVerifier
 from services.runtime.errors import FieldViolation, invalid_argument
-from services.runtime.pagination import decode_token, encode_token, page_size
+from services.runtime.pagination import NOT_ISSUED, decode_token, encode_token, page_size, text_id
 from services.runtime.timestamps import to_timestamp
 from services.supervision.document import Document
 from services.supervision.evaluation import Evaluation
@@ -43,20 +43,22 @@ def _text_after(token: str) -> str:
     position = decode_token(token)
     if position is None:
         return ""
-    after = position.get("d")
-    if not isinstance(after, str):
-        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
-    return after
+    try:
+        return text_id(position.get("d"))
+    except (TypeError, ValueError):
+        raise invalid_argument([FieldViolation("page_token", NOT_ISSUED)]) from None
 
 
 def _violation_after(token: str) -> tuple[str, str] | None:
+    """The (department, violation id) a token resumes after: printable and bounded text, as issued (a lone
+    surrogate, which PostgreSQL cannot take, failed in the driver as INTERNAL)."""
     position = decode_token(token)
     if position is None:
         return None
-    department, row_id = position.get("d"), position.get("i")
-    if not isinstance(department, str) or not isinstance(row_id, str):
-        raise invalid_argument([FieldViolation("page_token", "is not a token returned by a previous call")])
-    return department, row_id
+    try:
+        return text_id(position.get("d")), text_id(position.get("i"))
+    except (TypeError, ValueError):
+        raise invalid_argument([FieldViolation("page_token", NOT_ISSUED)]) from None
 
 
 class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):

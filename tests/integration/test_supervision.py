@@ -36,6 +36,7 @@ from services.foundation.synthetic import citizen_id_of
 from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
+from services.runtime.pagination import encode_token
 from services.runtime.tokens import issue_token
 from services.supervision.months import Month
 
@@ -405,6 +406,22 @@ async def test_evaluations_are_listed_by_keyset_pages(month_run) -> None:  # typ
         await w.supervision.ListEvaluations(sup.ListEvaluationsRequest(year=month.year, month=month.month),
                                             metadata=w.md(U), timeout=10)
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize(("rpc", "position"), [
+    ("ListEvaluations", {"d": "\ud800"}), ("ListEvaluations", {"d": 7}), ("ListEvaluations", {"d": "x" * 200}),
+    ("ListViolations", {"d": "\ud800", "i": "x"}), ("ListViolations", {"d": P.code, "i": "\udfff"}),
+    ("ListViolations", {"d": P.code, "i": 7})])
+async def test_a_tampered_page_token_is_refused_naming_it(month_run, rpc: str, position: dict) -> None:  # type: ignore[no-untyped-def]
+    """A token carrying a lone surrogate (valid JSON, not text PostgreSQL can take) failed in the driver: INTERNAL
+    for the authority's ListEvaluations and ListViolations."""
+    w, month, _ = month_run
+    request = getattr(sup, f"{rpc}Request")(year=month.year, month=month.month, page_token=encode_token(position))
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await getattr(w.supervision, rpc)(request, metadata=w.md("authority"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+    _, bad = details_of(refused.value)
+    assert [v.field for v in bad.field_violations] == ["page_token"]
 
 
 async def test_recomputing_a_month_gives_the_same_figures(month_run) -> None:  # type: ignore[no-untyped-def]
