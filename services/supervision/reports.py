@@ -113,7 +113,7 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
         ("提出共享申请", str(total.total("applications.made"))),
         ("资源被调用次数", str(total.total("queries.served"))),
         ("资源调用失败次数", str(total.total("queries.failed"))),
-        ("调用他部门资源次数", str(total.total("queries.made"))),
+        ("调用共享资源次数", str(total.total("queries.made"))),
         ("收到疑义数据", str(total.total("disputes.received"))),
         ("按时答复疑义", str(total.total("disputes.answered_on_time"))),
         ("逾期答复疑义", str(total.total("disputes.answered_late"))),
@@ -140,7 +140,7 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
             score = f"{evaluate(figures, data.weights, count).score:.2f}"
         trend_rows.append((f"{month.month}月", str(figures.total("queries.served")),
                            str(figures.total("queries.made")), score))
-    doc.add(Table(("月份", "资源被调用次数", "调用他部门资源次数", "评分"), tuple(trend_rows)),
+    doc.add(Table(("月份", "资源被调用次数", "调用共享资源次数", "评分"), tuple(trend_rows)),
             BarChart("按月资源被调用次数", tuple(f"{m.month}月" for m in data.months),
                      tuple(float(monthly[m].total("queries.served")) if m in monthly else 0.0
                            for m in data.months), "次"))

@@ -89,3 +89,15 @@ def test_the_disputes_answered_late_are_counted_beside_the_others() -> None:
     assert ("疑义答复", "1", "3", "33.3%") in _table_after(yearly, "二、按时率").rows
     assert ("逾期答复疑义", "2") in _table_after(yearly, "一、总体情况").rows
     assert ("逾期答复疑义", "2") in _table_after(monthly_feedback(MONTH, code, data).blocks, "一、总体情况").rows
+
+
+def test_calls_made_are_not_said_to_be_of_other_departments_resources() -> None:
+    """queries.made counts every call a department made, to its own resources too (市公安局 querying its 在侦案件
+    resource through the platform): the report called it 调用他部门资源次数 and said so of calls to itself."""
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, "queries.made", "", 1), FigureRow(code, "queries.served", "", 1)])
+    blocks = yearly_report(2026, code, ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"},
+                                                   WEIGHTS, GENERATED)).blocks
+    overall = dict(_table_after(blocks, "一、总体情况").rows)
+    assert overall["调用共享资源次数"] == "1" and "调用他部门资源次数" not in overall
+    assert _table_after(blocks, "三、按月趋势").header == ("月份", "资源被调用次数", "调用共享资源次数", "评分")
