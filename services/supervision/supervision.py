@@ -85,6 +85,13 @@ def _compute_event(caller: Caller, month: Month, departments: int, violations: i
                          {"departments": departments, "violations": violations}, time=now)
 
 
+def require_begun(month: Month, now: dt.datetime) -> None:
+    """A month that has not begun has no figures: said as such, not answered with an empty list (which reads as
+    "no violations", "nobody evaluated") or a snapshot NOT_FOUND as if it were only not computed yet."""
+    if month.start > now:
+        raise invalid_argument([FieldViolation("month", "the month has not begun")])
+
+
 def require_own(caller: Caller, department_code: str, action: str) -> None:
     _identified(caller)
     if not caller.authority and caller.department_code != department_code:
@@ -107,8 +114,7 @@ class Supervision:
         duties.require_role(caller, (REVIEWER, ADMINISTRATOR), "compute supervision snapshots")
         require_authority(caller, "compute supervision snapshots")
         now = self._clock()
-        if month.start > now:
-            raise invalid_argument([FieldViolation("month", "the month has not begun")])
+        require_begun(month, now)
         rows = await self._sources.gather(month)
         snapshots = by_department(rows, await self._sources.departments())
         violations = detect(month, snapshots)
@@ -126,6 +132,7 @@ class Supervision:
             raise invalid_argument([FieldViolation("department_code", "name the department whose snapshot to read")])
         check_department_code(department_code)
         require_own(caller, department_code, "read this snapshot")
+        require_begun(month, self._clock())
         found = await self._store.snapshot(month, department_code)
         if found is None:
             raise not_found(f"a snapshot of {month.label()} for this department", "SNAPSHOT_NOT_FOUND")
@@ -135,6 +142,7 @@ class Supervision:
 
     async def evaluations(self, caller: Caller, month: Month, after: str, limit: int) -> list[Evaluation]:
         require_authority(caller, "list every department's evaluation")
+        require_begun(month, self._clock())
         snapshots = await self._store.snapshots(month, after, limit)
         weights = await self._store.weights()
         counts = await self._store.violation_counts(month, [f.department_code for f in snapshots])
@@ -148,6 +156,7 @@ class Supervision:
             if department_code and department_code != caller.department_code:
                 raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
             department_code = caller.department_code
+        require_begun(month, self._clock())
         return await self._store.violations(month, department_code, after, limit)
 
     async def weights(self, caller: Caller) -> dict[str, float]:
@@ -202,8 +211,7 @@ class Supervision:
         check_department_code(department_code)
         require_own(caller, department_code, "read this department's usage feedback")
         now = self._clock()
-        if month.start > now:
-            raise invalid_argument([FieldViolation("month", "the month has not begun")])
+        require_begun(month, now)
         data = ReportInput([month], await self._store.snapshots_between(month, month, None),
                            await self._store.violations_between(month, month, department_code),
                            await self._sources.departments(), await self._store.weights(), now)

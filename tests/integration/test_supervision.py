@@ -424,6 +424,24 @@ async def test_a_tampered_page_token_is_refused_naming_it(month_run, rpc: str, p
     assert [v.field for v in bad.field_violations] == ["page_token"]
 
 
+async def test_a_month_that_has_not_begun_is_said_so_not_listed_empty(month_run) -> None:  # type: ignore[no-untyped-def]
+    """ComputeSnapshots and GenerateReport refuse a month that has not begun; ListViolations answered an empty
+    list for it (no violations), ListEvaluations too, and GetSnapshot NOT_FOUND as if it were not computed yet."""
+    w, month, _ = month_run
+    ahead = month.next().next()
+    for call in (w.supervision.ListViolations(sup.ListViolationsRequest(year=ahead.year, month=ahead.month),
+                                              metadata=w.md(U), timeout=10),
+                 w.supervision.ListEvaluations(sup.ListEvaluationsRequest(year=ahead.year, month=ahead.month),
+                                               metadata=w.md("authority"), timeout=10),
+                 w.supervision.GetSnapshot(sup.GetSnapshotRequest(
+                     year=ahead.year, month=ahead.month, department_code=P.code), metadata=w.md(P), timeout=10)):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+        _, bad = details_of(refused.value)
+        assert [(v.field, v.description) for v in bad.field_violations] == [("month", "the month has not begun")]
+
+
 async def test_recomputing_a_month_gives_the_same_figures(month_run) -> None:  # type: ignore[no-untyped-def]
     w, month, _ = month_run
     before = {d.key: await _figures(w, month, d) for d in (P, U, Q)}
