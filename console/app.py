@@ -121,7 +121,7 @@ class Console:
         self.names = Names(services)
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-        self.templates.globals.update(labels=labels, when=when, day=day, actor=actor)
+        self.templates.globals.update(labels=labels, when=when, day=day, actor=actor, percent=percent)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -258,6 +258,17 @@ def actor(event: Any) -> str:
 
 def day(ts: timestamp_pb2.Timestamp | None) -> str:
     return when(ts)[:10]
+
+
+def percent(rate: float) -> str:
+    """A rate as a percentage to one decimal, as the reports print it, and never 100% or 0% unless it is: rounded
+    to a whole percent, a service that failed 1 call in 250 read 100%, as one that never failed."""
+    text = f"{100.0 * rate:.1f}"
+    if text == "100.0" and rate < 1:
+        text = "99.9"
+    elif text == "0.0" and rate > 0:
+        text = "0.1"
+    return f"{text}%"
 
 
 def working_days_left(due: timestamp_pb2.Timestamp, today: dt.date | None = None) -> int:

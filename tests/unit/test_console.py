@@ -1,17 +1,20 @@
 """The console's pieces that need no browser: settings validated all at once, sessions that end when idle or
-when the person's token does, and charts that escape what they draw."""
+when the person's token does, charts that escape what they draw, and the supervision page's rates."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from google.protobuf import timestamp_pb2
 
-from console.app import working_days_left
+from console import labels
+from console.app import Console, working_days_left
 from console.charts import bar_chart
 from console.sessions import Person, SessionStore, redis_key, seal, unseal
 from console.settings import ConsoleSettingsError, load_console_settings
+from govshare.supervision.v1 import supervision_pb2
 from services.launcher import console_environment
 from services.runtime.workdays import CHINA
 
@@ -136,3 +139,21 @@ async def test_a_pending_oidc_sign_in_is_taken_once_and_not_after_ten_minutes() 
     key, _late = await pending.start("https://console/oidc/callback")
     now[0] += PENDING_SECONDS + 1
     assert await pending.take(key) is None
+
+
+def test_the_supervision_page_does_not_round_a_rate_up_to_100_percent() -> None:
+    """The indicators were rounded to whole percents: 249 of 250 calls answered showed 100%, as a service that never
+    failed, and a score of 99.96 showed 100.0."""
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, score=99.96, indicators=[
+        supervision_pb2.Indicator(name="dispute_on_time", numerator=2499, denominator=2500, rate=0.9996, weight=15),
+        supervision_pb2.Indicator(name="availability", numerator=249, denominator=250, rate=0.996, weight=15),
+        supervision_pb2.Indicator(name="purpose_compliance", numerator=2, denominator=3, rate=2 / 3, weight=15),
+        supervision_pb2.Indicator(name="freshness", numerator=1, denominator=5000, rate=1 / 5000, weight=15)])
+    page = console.templates.get_template("supervision.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
+        year=2026, month=12, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
+        indicator_names=labels.INDICATOR)
+    cells = re.findall(r"<td>([^<]*)</td>", page)
+    assert cells[1:] == ["99.96", "100.0%", "100.0%", "99.9%", "99.6%", "0.1%", "66.7%", "0"], cells
