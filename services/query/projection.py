@@ -49,6 +49,16 @@ def project(values: Mapping[str, str], plan: Plan, masker: Masker) -> tuple[dict
     return out, masked
 
 
+def key_mask_rule(plan: Plan, key_item: str, catalog_rule: str | None) -> str | None:
+    """The mask rule of an export row's key, which is the key item's value (a 公民身份号码): the key item's rule
+    in the plan when the caller receives that item (None when the grant returns it unmasked), else the catalog's
+    rule for it, so a key never shows more than the item itself would."""
+    for item, rule in plan:
+        if item == key_item:
+            return rule
+    return catalog_rule
+
+
 def normalize_claim(value: str) -> str:
     """The form values are compared in: compatibility-normalised (full-width digits and letters typed
     at a desk become ASCII), trimmed, and with an ID number's check character ``x`` upper case."""

@@ -42,11 +42,15 @@ class Resource:
     servable_here: bool
     #: Items the catalog declares numeric (数值型, 货币型, 双精度型, 整型, 浮点型): verified as numbers.
     numeric_items: frozenset[str] = frozenset()
+    #: The key item's machine name, and its mask rule when the catalog marks it sensitive: an export row's key
+    #: is that item's value, so it is shown as the item would be (services.query.projection.key_mask_rule).
+    key_item: str = ""
+    key_mask: str | None = None
 
     @classmethod
     def of(cls, entry: catalog_pb2.Entry, zone: str, foundation_target: str) -> Resource:
-        key_kind = next((item.identifier for item in entry.items if item.machine_name == entry.key_item),
-                        catalog_pb2.IDENTIFIER_KIND_UNSPECIFIED)
+        key = next((item for item in entry.items if item.machine_name == entry.key_item), None)
+        key_kind = key.identifier if key is not None else catalog_pb2.IDENTIFIER_KIND_UNSPECIFIED
         classified = entry.secrecy == catalog_pb2.SECRECY_CLASSIFIED or entry.zone == common_pb2.ZONE_INTRANET
         return cls(
             entry=entry,
@@ -59,6 +63,8 @@ class Resource:
             published=entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED,
             servable_here=zone == "intranet" or not classified,
             numeric_items=frozenset(item.machine_name for item in entry.items if item.data_type in NUMERIC_TYPES),
+            key_item=entry.key_item,
+            key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
         )
 
 

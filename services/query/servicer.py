@@ -132,10 +132,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         # The export is recorded before any row leaves (its id travels in the initial metadata).
         await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
         masker = deps.masker
+        key_rule = projection.key_mask_rule(decision.plan, resource.key_item, resource.key_mask)
         async for page in deps.providers.export(resource.target, resource.dataset):
             self._verifier.recheck(caller)  # a system disabled or rotated meanwhile gets no further page
             yield query_pb2.ExportResponse(rows=[
-                query_pb2.ExportRow(key=record.key, values=projection.project(record.values, decision.plan, masker)[0],
+                query_pb2.ExportRow(key=record.key if key_rule is None else masker.mask(record.key, key_rule),
+                                    values=projection.project(record.values, decision.plan, masker)[0],
                                     as_of_time=record.as_of_time)
                 for record in page])
 

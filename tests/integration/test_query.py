@@ -545,6 +545,21 @@ async def test_export_streams_projected_masked_rows(mesh: Mesh) -> None:
     assert all(set(row.values) <= {"credit_code", "legal_representative"} for row in rows.values())
 
 
+async def test_an_export_row_key_is_masked_as_the_key_item_is(mesh: Mesh) -> None:
+    """A row's key is the key item's value (公民身份号码): it came back whole beside its masked citizen_id, so an
+    export without a grant listed every ID number of the resource in clear."""
+    user = mesh.department("exporter")
+    for items in ([], ["name"]):
+        call = mesh.query.Export(query_pb2.ExportRequest(resource_code=mesh.codes["population"], items=items,
+                                                         purpose=WORK), metadata=mesh.md(user), timeout=30)
+        rows = [row async for page in call for row in page.rows]
+        assert len(rows) >= len(mesh.persons)
+        assert not {row.key for row in rows} & set(mesh.persons)
+        for row in rows:
+            assert row.key == row.key[:6] + "*" * 8 + row.key[-4:]
+            assert row.values.get("citizen_id", row.key) == row.key
+
+
 async def test_export_needs_the_batch_download_method(mesh: Mesh) -> None:
     call = mesh.query.Export(query_pb2.ExportRequest(resource_code=mesh.codes["credit"], purpose=WORK),
                              metadata=mesh.md(mesh.other), timeout=30)

@@ -35,6 +35,17 @@ def test_project_uses_configured_rules_and_hides_unknown_ones_fully() -> None:
     assert values["name"] == "***"
 
 
+def test_an_export_key_is_masked_as_its_key_item_would_be() -> None:
+    masked = make_plan(["citizen_id", "name"], {"citizen_id": "citizen_id", "name": "name"})
+    unmasked = make_plan(["citizen_id", "name"], {"name": "name"})
+    # The key item returned masked or unmasked: its rule in the plan, whatever the catalog says.
+    assert projection.key_mask_rule(masked, "citizen_id", "citizen_id") == "citizen_id"
+    assert projection.key_mask_rule(unmasked, "citizen_id", "citizen_id") is None
+    # The key item not returned: the catalog's rule for it (none for an item that is not sensitive).
+    assert projection.key_mask_rule(make_plan(["name"], {}), "citizen_id", "citizen_id") == "citizen_id"
+    assert projection.key_mask_rule(make_plan(["name"], {}), "credit_code", None) is None
+
+
 def test_project_skips_items_the_record_lacks() -> None:
     values, masked = project({"name": "李四"}, make_plan(["name", "address"], {"address": "address"}), Masker())
     assert values == {"name": "李四"}
