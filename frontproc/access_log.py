@@ -6,6 +6,11 @@ the calling department, system and purpose, the assertion id, the dataset, the o
 records left, so the department can reconcile its log with the platform's audit (AuditService). Keys are
 not written: they are personal data (ID numbers) and the audit id already ties the line to the platform's
 record of the access.
+
+A refused call (no assertion, a replayed, expired or misdirected one, another signer's, or over the rate limit)
+leaves a line too, with ``outcome`` ``REFUSED``, the gRPC status, the refusal's words and the network peer it
+came from (and, past the assertion check, who the assertion names): a call that reached the 前置机 without the
+platform's assertion is the one the department most needs to see, and it came through no edge that logged it.
 """
 
 from __future__ import annotations
@@ -15,7 +20,17 @@ import json
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
+from services.runtime.errors import ServiceError
 from services.runtime.provider_assertions import VerifiedAssertion
+
+#: The outcome of a line for a refused call.
+REFUSED = "REFUSED"
+#: How much of a refused call's dataset name is written: the caller chose it, and it is not a served dataset.
+MAX_DATASET = 64
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 class AccessLog:
@@ -42,14 +57,28 @@ class AccessLog:
 
     def write(self, assertion: VerifiedAssertion, operation: str, dataset: str, keys: int, records: int,
               outcome: str = "OK") -> None:
+        claims = assertion.claims
+        self._append({"time": _now(), "audit_id": claims.audit_id, "department_code": claims.department_code,
+                      "system_id": claims.system_id, "purpose": claims.purpose, "assertion_id": assertion.jti,
+                      "operation": operation, "dataset": dataset, "keys": keys, "records": records,
+                      "outcome": outcome})
+
+    def refused(self, operation: str, dataset: str, peer: str, error: ServiceError,
+                assertion: VerifiedAssertion | None = None) -> None:
+        """A line for a call refused before it was served: who (the peer; the assertion's names once it is
+        verified), what it asked (operation and dataset, never a key) and why (status and the refusal's words)."""
+        claims = assertion.claims if assertion is not None else None
+        self._append({"time": _now(), "audit_id": claims.audit_id if claims else "",
+                      "department_code": claims.department_code if claims else "",
+                      "system_id": claims.system_id if claims else "", "purpose": claims.purpose if claims else "",
+                      "assertion_id": assertion.jti if assertion is not None else "", "operation": operation,
+                      "dataset": dataset[:MAX_DATASET], "keys": 0, "records": 0, "outcome": REFUSED,
+                      "status": error.code.name, "reason": error.message, "peer": peer})
+
+    def _append(self, line: dict[str, object]) -> None:
         handler = self._handler
         if handler is None:
             return
-        claims = assertion.claims
-        line = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), "audit_id": claims.audit_id,
-                "department_code": claims.department_code, "system_id": claims.system_id,
-                "purpose": claims.purpose, "assertion_id": assertion.jti, "operation": operation,
-                "dataset": dataset, "keys": keys, "records": records, "outcome": outcome}
         # Not handler.emit: logging reports a failed write on stderr and goes on, and an answer must not leave
         # without its line.
         handler.reopenIfNeeded()

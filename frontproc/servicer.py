@@ -4,7 +4,7 @@ Every call is the platform's or nothing: the per-call assertion is verified firs
 platform's public keys, this endpoint as audience, expiry, a jti never seen before), then the rate limit,
 then the request. Keys are normalised and validated by the dataset's key kind with the platform's own rules
 (services.query.keys), so a key the platform would refuse is INVALID_ARGUMENT here too and never reaches
-SQL. Each call served leaves a line in the access log.
+SQL. Each call served leaves a line in the access log, and so does each call refused before it was served.
 """
 
 from __future__ import annotations
@@ -39,9 +39,15 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         self._log = access_log
         self._limit = limit
 
-    def _admit(self, context: grpc.aio.ServicerContext) -> VerifiedAssertion:
-        assertion = self._verifier.verify(context.invocation_metadata())
-        self._limit.take()
+    def _admit(self, context: grpc.aio.ServicerContext, operation: str, dataset: str) -> VerifiedAssertion:
+        """The call's verified assertion within the rate limit; a refusal is written to the access log first."""
+        assertion: VerifiedAssertion | None = None
+        try:
+            assertion = self._verifier.verify(context.invocation_metadata())
+            self._limit.take()
+        except ServiceError as error:
+            self._log.refused(operation, dataset, context.peer() or "", error, assertion)
+            raise
         return assertion
 
     def _resource(self, dataset: str, violations: list[FieldViolation]) -> ResourceConfig | None:
@@ -67,7 +73,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         return record
 
     async def Lookup(self, request: pb.LookupRequest, context: grpc.aio.ServicerContext) -> pb.LookupResponse:
-        assertion = self._admit(context)
+        assertion = self._admit(context, "Lookup", request.dataset)
         violations: list[FieldViolation] = []
         resource = self._resource(request.dataset, violations)
         key = self._key(resource, request.key, "key", violations) if resource is not None else ""
@@ -80,7 +86,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
 
     async def BatchLookup(self, request: pb.BatchLookupRequest, context: grpc.aio.ServicerContext
                           ) -> pb.BatchLookupResponse:
-        assertion = self._admit(context)
+        assertion = self._admit(context, "BatchLookup", request.dataset)
         violations: list[FieldViolation] = []
         resource = self._resource(request.dataset, violations)
         if len(request.keys) > MAX_BATCH_KEYS:
@@ -97,7 +103,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
 
     async def Export(self, request: pb.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[pb.ExportResponse]:
-        assertion = self._admit(context)
+        assertion = self._admit(context, "Export", request.dataset)
         violations: list[FieldViolation] = []
         resource = self._resource(request.dataset, violations)
         violations.extend(page_size_violations(request.page_size))
@@ -119,7 +125,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         self._log.write(assertion, "Export", resource.dataset, 0, sent)
 
     async def Describe(self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext) -> pb.DescribeResponse:
-        self._admit(context)
+        self._admit(context, "Describe", request.dataset)
         resource = self._config.resources.get(request.dataset)
         if resource is None:
             return pb.DescribeResponse(serves=False, department_code=self._config.department_code)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -304,6 +305,26 @@ async def test_the_frontproc_refuses_all_but_a_fresh_platform_assertion_for_itse
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await _lookup(department, metadata)
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, name
+
+
+async def test_each_refused_call_leaves_a_line_in_the_access_log(platform, department) -> None:  # type: ignore[no-untyped-def]
+    """A call without the platform's assertion (or with a replayed one) left no trace anywhere: the access log
+    had lines for served calls only, and no edge stands in front of a 前置机."""
+    before = len(access_log.read(str(department.log_path)))
+    replayed = _signer(platform).metadata(department.endpoint, CLAIMS)
+    await _lookup(department, replayed)
+    for metadata in ((), platform.metadata("civil"), replayed):
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _lookup(department, metadata)
+    lines = access_log.read(str(department.log_path))[before:]
+    refused = [line for line in lines if line["outcome"] == access_log.REFUSED]
+    assert len(refused) == 3
+    for line in refused:
+        assert line["status"] == "UNAUTHENTICATED" and line["operation"] == "Lookup"
+        assert line["dataset"] == dept.DATASET and line["peer"] and line["reason"]
+        assert line["keys"] == 0 and line["records"] == 0
+    assert "replay" in refused[-1]["reason"]
+    assert not any(key in json.dumps(lines) for key in [person["citizen_id"] for person in persons(3)])
 
 
 async def test_an_endpoint_is_registered_only_by_its_own_department(platform, department) -> None:  # type: ignore[no-untyped-def]
