@@ -245,11 +245,18 @@ class Directory:
         found = await self._store.get_credentials(system_id) if SYSTEM_ID.fullmatch(system_id) else None
         stored = found.secret_hash if found is not None else credentials.decoy_hash()
         matches = await asyncio.to_thread(credentials.verify_secret, secret, stored)
-        if found is None or not matches:
+        if found is None:
+            raise unauthenticated(BAD_CREDENTIALS)
+        caller = Caller(found.system.id, found.system.department_code, authority=found.authority)
+        if not matches:
+            # A wrong secret for an existing system is someone trying to be it: logged as a person's wrong password
+            # is (session.sign_in BAD_PASSWORD), so guessing shows in the log. An unknown id names nobody.
+            await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id, result="BAD_SECRET"))
             raise unauthenticated(BAD_CREDENTIALS)
         if found.system.disabled:
+            await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id,
+                                                         result="SYSTEM_DISABLED"))
             raise unauthenticated(f"system {system_id} is disabled: the authority may enable it again")
-        caller = Caller(found.system.id, found.system.department_code, authority=found.authority)
         issued = tokens.issue_token(self._settings.token_private_key, caller, self._settings.token_ttl_seconds,
                                     not_before=found.not_before)
         # Logged before the token is handed out: no token leaves without its entry (the token itself never).

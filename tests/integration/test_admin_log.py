@@ -216,6 +216,30 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
     assert await _events(platform, start_time=future) == []
 
 
+async def test_a_refused_token_request_of_an_existing_system_is_logged_with_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """A wrong secret (and a disabled system's request) left no trace: a person's wrong password is logged, a
+    system's secret could be guessed unseen."""
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    social = _department(platform, "social")
+    created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=social, name="门户核验系统")), metadata=platform.metadata("social"), timeout=10)
+    system_id, secret = created.system.id, created.secret
+    tokens = token_pb2_grpc.TokenServiceStub(platform.channel)
+    for tried in (system_id, f"sys-{uuid.uuid4().hex[:16]}"):  # an existing system, and an id nobody has
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await tokens.IssueToken(token_pb2.IssueTokenRequest(system_id=tried, secret="guessed-secret"), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    await directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
+                                  metadata=platform.metadata("authority"), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await tokens.IssueToken(token_pb2.IssueTokenRequest(system_id=system_id, secret=secret), timeout=10)
+    events = [e for e in await _events(platform, action="token.issue") if e.target == system_id]
+    assert sorted(e.result for e in events) == ["BAD_SECRET", "SYSTEM_DISABLED"]
+    for event in events:
+        assert (event.actor_system_id, event.actor_department_code) == (system_id, social)
+        assert "guessed-secret" not in event.details_json and secret not in event.details_json
+
+
 async def test_only_the_authority_reads_the_log(platform) -> None:  # type: ignore[no-untyped-def]
     for call, request in ((_log(platform).ListAdminEvents, admin_log_pb2.ListAdminEventsRequest()),
                           (_log(platform).VerifyAdminLog, admin_log_pb2.VerifyAdminLogRequest())):
