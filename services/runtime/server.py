@@ -20,13 +20,15 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf import message as protobuf_message
+from google.protobuf.descriptor import FileDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
@@ -456,6 +458,31 @@ async def _start_component(component: Component, attempts: int = 600) -> None:
             await asyncio.sleep(min(0.2 * (attempt + 1), 2.0))
 
 
+def reflection_pool(service_names: Sequence[str]) -> descriptor_pool.DescriptorPool:
+    """A descriptor pool of the files that define ``service_names`` and what they import, nothing else.
+
+    Reflection answers a symbol or a file name from its pool: with the process's default pool, the edge's
+    reflection, which lists only the public services, still described every internal one (AuthorizationService,
+    ProviderService, ...) to whoever asked for it by name."""
+    default = descriptor_pool.Default()
+    pool = descriptor_pool.DescriptorPool()
+    added: set[str] = set()
+
+    def add(file: FileDescriptor) -> None:
+        if file.name in added:
+            return
+        for dependency in file.dependencies:
+            add(dependency)
+        proto = descriptor_pb2.FileDescriptorProto()
+        file.CopyToProto(proto)
+        pool.AddSerializedFile(proto.SerializeToString())
+        added.add(file.name)
+
+    for name in service_names:
+        add(default.FindServiceByName(name).file)
+    return pool
+
+
 async def start_server(settings: Settings, component: Component,
                        extra_interceptors: tuple[grpc.aio.ServerInterceptor, ...] = ()) -> RunningServer:
     """Builds, binds and starts the server; it says SERVING once the component has started."""
@@ -473,8 +500,9 @@ async def start_server(settings: Settings, component: Component,
     if settings.reflection:
         # A component may list more than it serves (``reflected_services``): the one the edge sends reflection to
         # describes every public service.
-        reflected = getattr(component, "reflected_services", component.service_names)
-        reflection.enable_server_reflection((*reflected, reflection.SERVICE_NAME, health.SERVICE_NAME), server)
+        reflected = (*getattr(component, "reflected_services", component.service_names), reflection.SERVICE_NAME,
+                     health.SERVICE_NAME)
+        reflection.enable_server_reflection(reflected, server, pool=reflection_pool(reflected))
     credentials = _credentials(settings)
     port = (server.add_secure_port(settings.listen, credentials) if credentials
             else server.add_insecure_port(settings.listen))

@@ -41,6 +41,23 @@ async def test_reflection_lists_every_public_service_and_nothing_internal(platfo
     assert not listed & INTERNAL_SERVICES
 
 
+async def test_reflection_describes_no_internal_service_asked_for_by_name(platform) -> None:  # type: ignore[no-untyped-def]
+    """Listed or not, an internal service's file (its methods and messages) was given to anyone who named it."""
+    stub = reflection_pb2_grpc.ServerReflectionStub(platform.channel)
+    symbols = [*sorted(INTERNAL_SERVICES), "govshare.authorization.v1.CheckRequest", "govshare.query.v1.QueryService"]
+
+    async def ask() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+        for symbol in symbols:
+            yield reflection_pb2.ServerReflectionRequest(file_containing_symbol=symbol)
+        yield reflection_pb2.ServerReflectionRequest(file_by_filename="govshare/provider/v1/provider.proto")
+
+    replies = [reply async for reply in stub.ServerReflectionInfo(ask(), timeout=10)]
+    *internal, public, by_name = replies
+    for reply in (*internal, by_name):
+        assert reply.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0], reply.original_request
+    assert public.file_descriptor_response.file_descriptor_proto
+
+
 async def test_health_through_the_edge(platform) -> None:  # type: ignore[no-untyped-def]
     reply = await health_pb2_grpc.HealthStub(platform.channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
