@@ -226,6 +226,10 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
             raise invalid_argument(violations)
         authority = await self._store.authoritative_department(dataset.name)
         if not caller.authority and caller.department_code != authority:
+            # An attempt at a person's whole record is evidence too: who tried, on which dataset (never the key).
+            await self._store.record_admin_event(AdminEvent.by(caller, "foundation.read_history", dataset.name,
+                                                               result="NOT_AUTHORITATIVE_SOURCE"))
+            self._recorded()
             raise permission_denied("NOT_AUTHORITATIVE_SOURCE",
                                     f"only the authoritative source of {dataset.name} or the authority sees history")
         current = await self._store.lookup(dataset.name, key)

@@ -515,3 +515,24 @@ async def test_a_read_of_a_records_history_is_logged_with_who_read_it_and_not_th
     assert (entry.actor_system_id, entry.actor_department_code, entry.service) == (
         _system(platform, "authority"), _department(platform, "authority"), "foundation")
     assert person["citizen_id"] not in entry.details_json and person["name"] not in entry.details_json
+
+
+async def test_a_refused_read_of_a_records_history_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """A department that is not the dataset's source asking for a person's whole record was refused without a
+    trace, while every read is logged."""
+    person = synthetic.person(2, platform.credentials.seed)  # loaded by the demo
+    foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await foundation.GetRecordHistory(foundation_pb2.GetRecordHistoryRequest(
+            dataset="population", key=person["citizen_id"]), metadata=platform.metadata("civil"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    while not (entries := [e for e in await _events(platform, action="foundation.read_history")
+                           if e.actor_system_id == _system(platform, "civil")]):
+        assert loop.time() < deadline, "the refused history read is not in the administrative log"
+        await asyncio.sleep(0.05)
+    [entry] = entries
+    assert (entry.target, entry.result, entry.actor_department_code) == (
+        "population", "NOT_AUTHORITATIVE_SOURCE", _department(platform, "civil"))
+    assert person["citizen_id"] not in entry.details_json
