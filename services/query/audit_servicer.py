@@ -261,6 +261,13 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             if len(rows) > limit:
                 rows = rows[:limit]
                 token = time_keyset_token(rows[-1]["time"], rows[-1]["id"])
+            if rows:
+                # The records name whom each access was about (its key): who read them is written before they leave,
+                # as a read of a record's history is (the filters and the count, never a key).
+                await deps.store.record_admin_event(AdminEvent.by(
+                    caller, "audit.list_accesses", request.resource_code or "*",
+                    {"records": len(rows), "department_code": request.department_code}))
+                deps.admin_outbox.notify()
             return audit_pb2.ListAccessesResponse(accesses=[to_proto(row) for row in rows], next_page_token=token)
 
     async def GetUsageSummary(self, request: audit_pb2.GetUsageSummaryRequest, context: grpc.aio.ServicerContext

@@ -233,6 +233,12 @@ class QueryStore:
             "SELECT * FROM audit_verifications WHERE (create_time, id) < ($1, $2)"
             " ORDER BY create_time DESC, id DESC LIMIT $3", *after, limit)
 
+    async def record_admin_event(self, event: admin_events.AdminEvent) -> None:
+        """An administrative event of an act that changes nothing here (a read of the access log), in the outbox:
+        the relay takes it to the administrative log like the disputes' events."""
+        async with self._pool.acquire() as conn:
+            await admin_events.record(conn, event)
+
     async def cancel_verification(self, job_id: uuid.UUID, event: admin_events.AdminEvent) -> asyncpg.Record | None:
         """Cancels a RUNNING job (its runner stops at its next save or lease renewal) and records who did, in one
         transaction; a job that has ended is returned as it is, with no event."""

@@ -38,7 +38,7 @@ from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
-from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.authorization.component import create_component as create_authorization
 from services.foundation import synthetic
@@ -515,6 +515,29 @@ async def test_a_read_of_a_records_history_is_logged_with_who_read_it_and_not_th
     assert (entry.actor_system_id, entry.actor_department_code, entry.service) == (
         _system(platform, "authority"), _department(platform, "authority"), "foundation")
     assert person["citizen_id"] not in entry.details_json and person["name"] not in entry.details_json
+
+
+async def test_a_read_of_the_access_log_is_logged_with_who_read_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """ListAccesses hands out whose records were read (each access's key, a 公民身份号码): it left no trace."""
+    person = synthetic.person(3, platform.credentials.seed)  # loaded by the demo
+    await query_pb2_grpc.QueryServiceStub(platform.channel).Query(query_pb2.QueryRequest(
+        resource_code=POPULATION, key=person["citizen_id"], items=["name"],
+        purpose=common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口受理")),
+        metadata=platform.metadata("civil"), timeout=10)
+    before = {e.id for e in await _events(platform, action="audit.list_accesses")}
+    read = await audit_pb2_grpc.AuditServiceStub(platform.channel).ListAccesses(audit_pb2.ListAccessesRequest(
+        resource_code=POPULATION, page_size=7), metadata=platform.metadata("police"), timeout=10)
+    assert read.accesses
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    while not (new := [e for e in await _events(platform, action="audit.list_accesses") if e.id not in before]):
+        assert loop.time() < deadline, "the read of the access log is not in the administrative log"
+        await asyncio.sleep(0.05)
+    [entry] = new
+    assert (entry.target, json.loads(entry.details_json)["records"]) == (POPULATION, len(read.accesses))
+    assert (entry.actor_system_id, entry.actor_department_code, entry.service) == (
+        _system(platform, "police"), _department(platform, "police"), "query")
+    assert person["citizen_id"] not in entry.details_json
 
 
 async def test_a_refused_read_of_a_records_history_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
