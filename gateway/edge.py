@@ -629,10 +629,31 @@ def _access_log_filter(percent: float) -> dict[str, object] | None:
     return {"or_filter": {"filters": [*failed, *sampled]}}
 
 
+#: A gRPC method's path (``/package.Service/Method``), which is what a routed call's path is by the time it is
+#: logged (the transcoder rewrites a mapped REST URL to it). Any other path is a URL no rule maps, typed by the
+#: caller: it may hold an ID number (``/v1/resources/<ID>/records``), so it is not written.
+METHOD_PATH = r"/[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.[A-Z][A-Za-z0-9]*/[A-Z][A-Za-z0-9]*"
+#: What the log says in place of such a path.
+WITHHELD_PATH = "(not a method: withheld)"
+
+
+def _path_filter(method: bool) -> dict[str, object]:
+    return {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {"regex": METHOD_PATH}},
+                                         "invert_match": not method}}}
+
+
 def _access_log(settings: Settings) -> list[dict[str, object]]:
-    """One JSON line per logged call: no authorization header, no body, no query string (REST keys stay out)."""
+    """One JSON line per logged call: no authorization header, no body, no query string (REST keys stay out), and
+    no path but a method's: two loggers, one per kind of path, as Envoy's formatters cannot rewrite a path."""
+    selection = _access_log_filter(settings.edge_access_log_percent)
+    return [_access_logger(method=True, selection=selection),
+            _access_logger(method=False, selection=selection)]
+
+
+def _access_logger(*, method: bool, selection: dict[str, object] | None) -> dict[str, object]:
     fields = {
-        "time": "%START_TIME%", "method": "%REQ(:METHOD)%", "path": "%REQ_WITHOUT_QUERY(:PATH)%",
+        "time": "%START_TIME%", "method": "%REQ(:METHOD)%",
+        "path": "%REQ_WITHOUT_QUERY(:PATH)%" if method else WITHHELD_PATH,
         "protocol": "%PROTOCOL%", "grpc_status": "%GRPC_STATUS(NUMBER)%", "http_status": "%RESPONSE_CODE%",
         "flags": "%RESPONSE_FLAGS%", "details": "%RESPONSE_CODE_DETAILS%", "duration_ms": "%DURATION%",
         "upstream": "%UPSTREAM_CLUSTER%", "bytes_in": "%BYTES_RECEIVED%", "bytes_out": "%BYTES_SENT%",
@@ -643,10 +664,9 @@ def _access_log(settings: Settings) -> list[dict[str, object]]:
         "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", log_format={"json_format": fields, "formatters": [
             {"name": "envoy.formatter.req_without_query",
              "typed_config": _any("envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery")}]})}
-    selection = _access_log_filter(settings.edge_access_log_percent)
-    if selection is not None:
-        log["filter"] = selection
-    return [log]
+    path = _path_filter(method)
+    log["filter"] = path if selection is None else {"and_filter": {"filters": [selection, path]}}
+    return log
 
 
 def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None) -> dict[str, object]:

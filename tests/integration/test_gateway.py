@@ -30,6 +30,7 @@ from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.edge import WITHHELD_PATH
 from govshare.authorization.v1 import authorization_pb2, token_pb2, token_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.provider.v1 import provider_pb2
@@ -655,6 +656,25 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
                       (401, grpc.StatusCode.UNAUTHENTICATED.value[0]),
                       (404, None),
                       (429, grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])], logged
+
+
+async def test_a_url_no_rule_maps_is_logged_without_its_path_which_may_hold_an_id_number(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+    """A caller who types a wrong URL may put a person's ID number in it (``/v1/resources/<ID>/records``): the log
+    withholds any path that is not a method's, and still logs a method's path, a mapped REST call's included."""
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, edge_access_log_percent=100.0))
+    token = dict(bearer(keys, caller()))
+    citizen_id = "11010519491231002X"
+    try:
+        unmapped = await asyncio.to_thread(_rest_status, edge, f"/v1/resources/{citizen_id}/records", token)
+        digits = await asyncio.to_thread(_rest_status, edge, f"/{citizen_id}/Get", token)
+        mapped = await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", token)
+    finally:
+        edge.stop()
+    assert [unmapped[0], mapped[0]] == [404, 200] and digits[0] != 200
+    assert citizen_id not in edge.log_text()
+    paths = [line["path"] for line in _access_log_lines(edge)]
+    assert paths.count(WITHHELD_PATH) == 2 and GET_ENTRY in paths, paths
 
 
 _UPSTREAM_STATUS_HEADER = "x-govshare-upstream-grpc-status"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
 
-from gateway.edge import OPENAPI_PATH, TRANSCODER_FILTER, render, render_json, sampling_percent
+from gateway.edge import OPENAPI_PATH, TRANSCODER_FILTER, WITHHELD_PATH, render, render_json, sampling_percent
 from gateway.envoy_process import envoy_binary, with_descriptor_set, write_config
 from gateway.routing import (
     ANONYMOUS_METHODS,
@@ -146,24 +147,50 @@ def test_the_edge_samples_by_the_otel_variables(env: dict[str, str], percent: fl
     assert sampling_percent(env) == pytest.approx(percent)
 
 
+def _selection(log: dict) -> dict | None:
+    """A logger's choice of calls, without its choice of path (every logger has one: test_only_a_methods_path...)."""
+    chosen = log["filter"]
+    return chosen["and_filter"]["filters"][0] if "and_filter" in chosen else None
+
+
 def test_the_access_log_keeps_failures_and_a_sample_of_successes() -> None:
-    [log] = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=2.5), {}))["access_log"]
-    failed, http_error, sampled = log["filter"]["or_filter"]["filters"]
+    logs = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=2.5), {}))["access_log"]
+    assert len(logs) == 2 and _selection(logs[0]) == _selection(logs[1])
+    failed, http_error, sampled = _selection(logs[0])["or_filter"]["filters"]
     assert failed == {"grpc_status_filter": {"statuses": ["OK"], "exclude": True}}
     assert http_error["status_code_filter"]["comparison"]["op"] == "GE"
     assert sampled["runtime_filter"]["percent_sampled"] == {"numerator": 25_000, "denominator": "MILLION"}
-    [everything] = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=100.0), {}))["access_log"]
-    assert "filter" not in everything
-    [failures] = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=0.0), {}))["access_log"]
-    assert len(failures["filter"]["or_filter"]["filters"]) == 2
+    everything = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=100.0), {}))["access_log"]
+    assert [_selection(log) for log in everything] == [None, None]
+    failures = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=0.0), {}))["access_log"]
+    assert len(_selection(failures[0])["or_filter"]["filters"]) == 2
     assert Settings().edge_access_log_percent == 1.0
 
 
 def test_no_tokens_or_bodies_in_access_logs() -> None:
-    [log] = _manager(render(SETTINGS, {}))["access_log"]
-    fields = json.dumps(log["typed_config"]["log_format"]["json_format"]).lower()
-    assert "authorization" not in fields and "body" not in fields
-    assert "req_without_query(:path)" in fields
+    for log in _manager(render(SETTINGS, {}))["access_log"]:
+        fields = json.dumps(log["typed_config"]["log_format"]["json_format"]).lower()
+        assert "authorization" not in fields and "body" not in fields
+
+
+def _takes(log: dict, path: str) -> bool:
+    """Whether a logger's path filter takes a call to ``path`` (Envoy's RE2 regexes match the whole value)."""
+    header = log["filter"]["and_filter"]["filters"][1]["header_filter"]["header"]
+    return (re.fullmatch(header["string_match"]["safe_regex"]["regex"], path) is not None) != header["invert_match"]
+
+
+@pytest.mark.parametrize(("path", "method"), [
+    ("/govshare.query.v1.QueryService/Query", True),
+    ("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", True),
+    ("/v1/resources/11010519491231002X/records", False),
+    ("/11010519491231002X/Get", False),
+    ("/govshare.query.v1.QueryService/Query?key=11010519491231002X", False),
+])
+def test_only_a_methods_path_is_logged(path: str, method: bool) -> None:
+    """A URL no rule maps is the caller's text and may hold an ID number: its logger writes no path."""
+    [written] = [log for log in _manager(render(SETTINGS, {}))["access_log"] if _takes(log, path)]
+    logged = written["typed_config"]["log_format"]["json_format"]["path"]
+    assert (logged == "%REQ_WITHOUT_QUERY(:PATH)%") is method and (logged == WITHHELD_PATH) is not method
 
 
 def test_python_m_gateway_render_prints_the_configuration_of_the_environment() -> None:
