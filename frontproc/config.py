@@ -184,6 +184,11 @@ def _zone(reader: _Reader, value: Located | None) -> None:
                                    f"got {value.value!r}")
 
 
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    """Why a file is not read: a data officer's editor may save it in GBK, or a key may come as DER."""
+    return f"is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+
+
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
     """``name`` given inline, or ``name_file`` (relative to the configuration file), or ``name_env``."""
     inline = reader.text(fields, name, where)
@@ -196,7 +201,11 @@ def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: 
             return path.read_text(encoding="utf-8")
         except OSError as exc:
             reader.problem(from_file.line, f"{where}.{name}_file: cannot read {path} ({exc.strerror})")
-            return ""
+        except UnicodeDecodeError as exc:
+            why = ("is not a PEM file: give the key as PEM text (-----BEGIN PUBLIC KEY-----), not DER"
+                   if name == "public_keys" else _not_utf8(exc))
+            reader.problem(from_file.line, f"{where}.{name}_file: {path} {why}")
+        return ""
     from_env = reader.text(fields, f"{name}_env", where)
     if from_env is not None:
         value = os.environ.get(from_env.value, "")
@@ -325,8 +334,10 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     backend = reader.text(database, "backend", "database", default="postgresql")
     if backend is not None and backend.value not in BACKENDS:
         reader.problem(backend.line, f"database.backend must be one of {', '.join(BACKENDS)}, got {backend.value!r}")
+    known = len(reader.problems)
     database_url = _file_or_value(reader, base, database, "url", "database")
-    if "database" in top and not database_url:
+    # A file or variable that cannot be read is reported as such; "give url…" would say it was not given.
+    if "database" in top and not database_url and len(reader.problems) == known:
         reader.problem(top["database"][0], "database: give url, url_file or url_env")
     time_zone = reader.text(database, "time_zone", "database", default=DEFAULT_TIME_ZONE)
     _zone(reader, time_zone)
@@ -336,8 +347,9 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         reader.problem(root, "platform is required (public_keys_file: the platform's provider keys)")
     reader.unknown(platform, ("public_keys", "public_keys_file", "public_keys_env", "edge", "system_id", "secret",
                               "secret_file", "secret_env"), "platform")
+    known = len(reader.problems)
     public_keys = _file_or_value(reader, base, platform, "public_keys", "platform")
-    if "platform" in top:
+    if "platform" in top and len(reader.problems) == known:
         if not public_keys:
             reader.problem(top["platform"][0], "platform: give public_keys, public_keys_file or public_keys_env "
                                                "(the platform's provider-assertion keys)")
@@ -402,4 +414,6 @@ def load(path: str) -> FrontprocConfig:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the configuration ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: the configuration {_not_utf8(exc)}") from None
     return parse(text, path)

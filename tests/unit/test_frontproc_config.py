@@ -205,3 +205,35 @@ def test_an_entry_file_that_is_not_one_entry_is_refused_saying_what_it_is(tmp_pa
     with pytest.raises(ConfigError) as refused:
         read_entry(str(path))
     assert said in str(refused.value) and str(path) in str(refused.value)
+
+
+def test_a_configuration_saved_in_gbk_is_refused_saying_to_save_it_as_utf8(tmp_path: Path) -> None:
+    """A dept.yaml saved by a Chinese Windows editor (GBK) ended in a UnicodeDecodeError traceback."""
+    path = tmp_path / "dept.yaml"
+    path.write_bytes(_valid(tmp_path).encode("gbk"))
+    result = subprocess.run([sys.executable, "-m", "frontproc", "--config", str(path), "--check"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "dept.yaml: the configuration is not UTF-8 text (byte" in result.stderr
+    assert "save it as UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_key_or_url_file_that_is_not_text_is_named_with_its_line(tmp_path: Path) -> None:
+    """A DER public key or a GBK url file ended in a traceback; a file that cannot be read was also reported as
+    not given ("platform: give public_keys, public_keys_file or public_keys_env")."""
+    text = _valid(tmp_path)
+    der = b"\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00" + bytes(range(128, 160))
+    (tmp_path / "platform.pem").write_bytes(der)
+    (tmp_path / "database.url").write_bytes("postgresql://人社@127.0.0.1/hrss".encode("gbk"))
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    message = str(error.value)
+    assert (f"dept.yaml:{_line_of(text, 'public_keys_file:')}: platform.public_keys_file: "
+            f"{tmp_path / 'platform.pem'} is not a PEM file") in message
+    assert f"dept.yaml:{_line_of(text, 'url_file:')}: database.url_file: {tmp_path / 'database.url'} is not UTF-8" \
+        in message
+    (tmp_path / "platform.pem").unlink()
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert "platform.pem (No such file or directory)" in str(error.value)
+    assert "platform: give public_keys" not in str(error.value)
