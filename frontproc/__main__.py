@@ -48,6 +48,10 @@ async def connect(config: FrontprocConfig, wait_seconds: float) -> asyncpg.Conne
     while True:
         try:
             return await asyncpg.connect(config.database_url, timeout=CONNECT_TIMEOUT_SECONDS)
+        except asyncpg.ClientConfigurationError as exc:
+            # A parameter of the URL the driver does not take (``?sslmode=bogus``): the file is to fix.
+            raise ConfigError(f"{config.path}: database: the PostgreSQL driver refuses the URL ({_why(exc)})") \
+                from None
         except _REFUSALS as exc:
             raise DatabaseUnreachable(f"{config.path}: the department database {where} refused the "
                                       f"connection ({_why(exc)})") from None

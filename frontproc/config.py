@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -24,7 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from govshare.catalog.v1 import catalog_pb2
 from services.query.resources import valid_resource_code
 from services.runtime.identifiers import credit_code_error
-from services.runtime.settings import address_problem
+from services.runtime.settings import DATABASE_SCHEMES, address_problem
 
 #: Key kinds a resource may be keyed by: the platform validates and normalises keys by the same rules.
 KEY_KINDS = {
@@ -189,6 +190,18 @@ def _not_utf8(exc: UnicodeDecodeError) -> str:
     return f"is not UTF-8 text (byte {exc.start}): save it as UTF-8"
 
 
+def _database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the department database's URL, or None; the URL itself is not repeated (it may hold
+    a password). asyncpg refuses such a URL only when it connects, with a traceback."""
+    if not url.startswith(DATABASE_SCHEMES):
+        return "expected a postgresql:// URL (postgresql://user:password@host:port/database)"
+    try:
+        _ = urlsplit(url).port  # raises on a port out of range or a broken IPv6 host
+    except ValueError as exc:
+        return f"the postgresql:// URL is not valid ({exc})"
+    return None
+
+
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
     """``name`` given inline, or ``name_file`` (relative to the configuration file), or ``name_env``."""
     inline = reader.text(fields, name, where)
@@ -339,6 +352,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     # A file or variable that cannot be read is reported as such; "give url…" would say it was not given.
     if "database" in top and not database_url and len(reader.problems) == known:
         reader.problem(top["database"][0], "database: give url, url_file or url_env")
+    elif database_url and (problem := _database_url_problem(database_url.strip())):
+        reader.problem(top["database"][0], f"database: {problem}")
     time_zone = reader.text(database, "time_zone", "database", default=DEFAULT_TIME_ZONE)
     _zone(reader, time_zone)
 
@@ -400,7 +415,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         health_listen=health_listen.value if health_listen else "", metrics_port=metrics_port,
         metrics_host=metrics_host.value if metrics_host else "",
         tls_cert=tls_parts[0].value if tls_parts[0] else "", tls_key=tls_parts[1].value if tls_parts[1] else "",
-        tls_ca=tls_parts[2].value if tls_parts[2] else "", database_url=database_url,
+        tls_ca=tls_parts[2].value if tls_parts[2] else "", database_url=database_url.strip(),
         backend=backend.value if backend else "postgresql",
         time_zone=time_zone.value if time_zone else DEFAULT_TIME_ZONE, platform_public_keys=public_keys,
         platform_edge=edge.value if edge else "", platform_system_id=system_id.value if system_id else "",

@@ -237,3 +237,35 @@ def test_a_key_or_url_file_that_is_not_text_is_named_with_its_line(tmp_path: Pat
         parse(text, str(tmp_path / "dept.yaml"))
     assert "platform.pem (No such file or directory)" in str(error.value)
     assert "platform: give public_keys" not in str(error.value)
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("mysql://dept:pw@127.0.0.1/hrss", "database: expected a postgresql:// URL"),
+    ("127.0.0.1:5432/hrss", "database: expected a postgresql:// URL"),
+    ("postgresql://dept:pw@db.example:65536/hrss",
+     "database: the postgresql:// URL is not valid (Port out of range 0-65535)"),
+    ("postgresql://dept:pw@[::1/hrss", "database: the postgresql:// URL is not valid (Invalid IPv6 URL)"),
+])
+def test_a_database_url_that_is_not_postgresql_is_refused_with_its_line(tmp_path: Path, url: str, said: str) -> None:
+    """Such a URL passed the configuration and ended in asyncpg's or urllib's traceback at --check and at start."""
+    text = _valid(tmp_path, url)
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert f"dept.yaml:{_line_of(text, 'database:')}: {said}" in str(error.value)
+    assert "pw" not in str(error.value)
+
+
+def test_a_url_parameter_the_driver_refuses_stops_the_check_as_a_configuration_mistake(tmp_path: Path) -> None:
+    """``?sslmode=bogus`` ended in asyncpg's ClientConfigurationError traceback (exit 1)."""
+    result = _check_process(tmp_path, f"postgresql://dept:pw@127.0.0.1:{_unused_port()}/hrss?sslmode=bogus\n")
+    assert result.returncode == 2, result.stderr
+    assert "database: the PostgreSQL driver refuses the URL (ClientConfigurationError: `sslmode`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_url_file_ending_in_a_newline_is_named_on_one_line(tmp_path: Path) -> None:
+    """``echo URL > database.url`` leaves a newline, which split the message naming the database in two."""
+    port = _unused_port()
+    result = _check_process(tmp_path, f"postgresql://dept@127.0.0.1:{port}/hrss\n")
+    assert result.returncode == 1, result.stderr
+    assert f"postgresql://dept@127.0.0.1:{port}/hrss does not answer" in result.stderr
