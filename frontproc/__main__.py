@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import signal
+import socket
 import sys
 
 import asyncpg
@@ -29,6 +31,58 @@ _REFUSALS = (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecifica
 
 class DatabaseUnreachable(Exception):
     """The department database did not answer, or refused the connection (the message says which, and where)."""
+
+
+class CannotListen(Exception):
+    """An address of the configuration this machine cannot listen on now (the message names the field)."""
+
+
+def listen_problem(address: str) -> str | None:
+    """Why this machine cannot listen on ``address`` (host:port) now, or None.
+
+    gRPC binds with SO_REUSEPORT (the platform's services share a port between workers): a second 前置机 started
+    on the port of one still running shared the platform's calls with it without a word, and a host that is not
+    this machine's or does not resolve ended in gRPC's "Failed to bind" traceback. A plain bind says which.
+    """
+    host, _, port = address.rpartition(":")
+    try:
+        family, kind, proto, _, where = socket.getaddrinfo(host.strip("[]") or None, int(port),
+                                                           type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        return f"cannot listen on {address}: {host} does not resolve ({exc.strerror})"
+    with socket.socket(family, kind, proto) as sock:
+        # As gRPC does: connections of a 前置机 stopped a moment ago, left in TIME_WAIT, do not hold the port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(where)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (f"cannot listen on {address}: the port is in use (a 前置机 still running?): stop the "
+                        "program listening there or choose another port")
+            return f"cannot listen on {address} ({exc.strerror}: is {host} an address of this machine?)"
+    return None
+
+
+def _check_listen(config: FrontprocConfig) -> None:
+    """CannotListen naming the first field whose address cannot be listened on (before anything is started)."""
+    for name, address in (("listen", config.listen), ("health_listen", config.health_listen)):
+        if address and (problem := listen_problem(address)):
+            raise CannotListen(f"{config.path}: {name}: {problem}")
+
+
+def _serve_metrics(config: FrontprocConfig) -> None:
+    """Prometheus /metrics while serving; not for --check, which a data officer runs beside the 前置机 that holds
+    the port (it ended in "Address already in use" there, as did a port another program holds, as a traceback)."""
+    settings = server_settings(config)
+    if not settings.metrics_port:
+        return
+    from services.runtime.server import _start_metrics
+
+    try:
+        _start_metrics(settings)
+    except OSError as exc:
+        raise CannotListen(f"{config.path}: metrics_port: cannot listen on {settings.metrics_address}:"
+                           f"{settings.metrics_port} ({exc.strerror})") from None
 
 
 def _why(error: BaseException) -> str:
@@ -75,6 +129,7 @@ async def check(config: FrontprocConfig, wait_seconds: float = 0.0) -> None:
 
 
 async def run(config: FrontprocConfig) -> None:
+    _check_listen(config)
     await check(config, DATABASE_WAIT_SECONDS)
     running = await start_server(server_settings(config), create_component(config))
     print(f"govshare frontproc: {config.department_name or config.department_code} serving "
@@ -98,11 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"govshare frontproc: {exc}", file=sys.stderr)
         return 2
     telemetry.setup_logging("INFO", "frontproc")
-    settings = server_settings(config)
-    if settings.metrics_port:
-        from services.runtime.server import _start_metrics
-
-        _start_metrics(settings)
     import uvloop
 
     try:
@@ -110,11 +160,12 @@ def main(argv: list[str] | None = None) -> int:
             uvloop.run(check(config))
             print(f"govshare frontproc: {args.config} is valid ({len(config.resources)} resources)")
             return 0
+        _serve_metrics(config)
         uvloop.run(run(config))
     except ConfigError as exc:
         print(f"govshare frontproc: {exc}", file=sys.stderr)
         return 2
-    except DatabaseUnreachable as exc:
+    except (DatabaseUnreachable, CannotListen) as exc:
         print(f"govshare frontproc: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -269,3 +269,55 @@ def test_a_url_file_ending_in_a_newline_is_named_on_one_line(tmp_path: Path) -> 
     result = _check_process(tmp_path, f"postgresql://dept@127.0.0.1:{port}/hrss\n")
     assert result.returncode == 1, result.stderr
     assert f"postgresql://dept@127.0.0.1:{port}/hrss does not answer" in result.stderr
+
+
+def _held_port() -> socket.socket:
+    """A port held the way a running 前置机 holds it (gRPC listens with SO_REUSEPORT)."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    return holder
+
+
+def _frontproc_process(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "frontproc", "--config", str(path), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_second_frontproc_on_the_port_of_a_running_one_stops_saying_so(tmp_path: Path) -> None:
+    """It bound the port beside the first (SO_REUSEPORT) and the platform's calls were shared between the two."""
+    with _held_port() as holder:
+        port = holder.getsockname()[1]
+        path = tmp_path / "dept.yaml"
+        path.write_text(_valid(tmp_path).replace("listen: 127.0.0.1:7100", f"listen: 127.0.0.1:{port}"))
+        result = _frontproc_process(path)
+    assert result.returncode == 1, result.stderr
+    assert f"dept.yaml: listen: cannot listen on 127.0.0.1:{port}: the port is in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_listen_address_not_of_this_machine_stops_naming_it(tmp_path: Path) -> None:
+    """gRPC's "Failed to bind to address" ended in a traceback."""
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path).replace("listen: 127.0.0.1:7100", "listen: 192.0.2.1:7100"))
+    result = _frontproc_process(path)
+    assert result.returncode == 1, result.stderr
+    assert "dept.yaml: listen: cannot listen on 192.0.2.1:7100 (Cannot assign requested address" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_the_check_runs_beside_a_frontproc_that_holds_the_metrics_port(tmp_path: Path,
+                                                                            department_url: str) -> None:
+    """--check started the metrics endpoint too, and ended in "Address already in use" beside the running 前置机;
+    serving with a metrics port another program holds ended in the same traceback."""
+    with _held_port() as holder:
+        port = holder.getsockname()[1]
+        path = tmp_path / "dept.yaml"
+        path.write_text(_valid(tmp_path, department_url) + f"metrics_port: {port}\n")
+        checked = await asyncio.to_thread(_frontproc_process, path, "--check")
+        served = await asyncio.to_thread(_frontproc_process, path)
+    assert checked.returncode == 0, checked.stderr
+    assert served.returncode == 1, served.stderr
+    assert f"dept.yaml: metrics_port: cannot listen on 127.0.0.1:{port} (Address already in use)" in served.stderr
+    assert "Traceback" not in checked.stderr + served.stderr
