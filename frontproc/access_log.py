@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
@@ -84,6 +85,37 @@ class AccessLog:
         handler.reopenIfNeeded()
         handler.stream.write(json.dumps(line, ensure_ascii=False) + "\n")
         handler.stream.flush()
+
+
+def write_problem(path: str) -> str | None:
+    """Why the 前置机 could not write its access log at ``path``, or None; looked at without writing anything.
+
+    Found at start, so that a path the 前置机 cannot write (a directory, a read-only mount such as the
+    configuration's in a container, a directory of another user) stops it with the field's line: the server
+    would otherwise retry opening it forever, saying only "dependencies not ready".
+    """
+    file = Path(path)
+    if file.is_dir():
+        return f"{file} is a directory: give a file name in it"
+    if file.exists():
+        return None if os.access(file, os.W_OK) else f"cannot write {file} ({_denied(file)})"
+    parent = file.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot create {file}: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create {file} in {parent} ({_denied(parent)})"
+    return None
+
+
+def _denied(path: Path) -> str:
+    """Read-only file system or permission denied: what os.access's refusal was."""
+    try:
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return "read-only file system: give a path on a writable volume" if read_only else "permission denied"
 
 
 def read(path: str) -> list[dict]:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from frontproc.access_log import write_problem
 from govshare.catalog.v1 import catalog_pb2
 from services.query.resources import valid_resource_code
 from services.runtime.identifiers import credit_code_error
@@ -339,6 +340,10 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     tls_parts = [reader.text(tls, part, "tls") for part in ("cert", "key", "ca")]
     if any(tls_parts) and not all(tls_parts):
         reader.problem(top["tls"][0], "tls: cert, key and ca go together")
+    tls_files = [str(base / part.value) if part else "" for part in tls_parts]
+    for which, part, file in zip(("cert", "key", "ca"), tls_parts, tls_files, strict=True):
+        if part is not None and not os.path.isfile(file):
+            reader.problem(part.line, f"tls.{which}: no such file {file}")
 
     database = reader.mapping(top["database"][1], "database") if "database" in top else {}
     if "database" not in top:
@@ -381,6 +386,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     secret = _file_or_value(reader, base, platform, "secret", "platform")
 
     access_log = reader.text(top, "access_log", "configuration", default="frontproc-access.jsonl")
+    if access_log is not None and (problem := write_problem(str(base / access_log.value))):
+        reader.problem(max(access_log.line, 1), f"access_log: {problem}")
     limits = reader.mapping(top["rate_limit"][1], "rate_limit") if "rate_limit" in top else {}
     reader.unknown(limits, ("per_second", "burst"), "rate_limit")
     per_second = reader.number(limits, "per_second", "rate_limit", 200.0, 0.001, 1e6)
@@ -414,8 +421,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         else "", listen=listen_value, endpoint=endpoint.value if endpoint else listen_value,
         health_listen=health_listen.value if health_listen else "", metrics_port=metrics_port,
         metrics_host=metrics_host.value if metrics_host else "",
-        tls_cert=tls_parts[0].value if tls_parts[0] else "", tls_key=tls_parts[1].value if tls_parts[1] else "",
-        tls_ca=tls_parts[2].value if tls_parts[2] else "", database_url=database_url.strip(),
+        tls_cert=tls_files[0], tls_key=tls_files[1], tls_ca=tls_files[2], database_url=database_url.strip(),
         backend=backend.value if backend else "postgresql",
         time_zone=time_zone.value if time_zone else DEFAULT_TIME_ZONE, platform_public_keys=public_keys,
         platform_edge=edge.value if edge else "", platform_system_id=system_id.value if system_id else "",

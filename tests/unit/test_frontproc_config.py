@@ -321,3 +321,36 @@ async def test_the_check_runs_beside_a_frontproc_that_holds_the_metrics_port(tmp
     assert served.returncode == 1, served.stderr
     assert f"dept.yaml: metrics_port: cannot listen on 127.0.0.1:{port} (Address already in use)" in served.stderr
     assert "Traceback" not in checked.stderr + served.stderr
+
+
+@pytest.mark.parametrize(("access_log", "said"), [
+    ("logs", "access_log: {tmp}/logs is a directory: give a file name in it"),
+    ("database.url/access.jsonl", "access_log: cannot create {tmp}/database.url/access.jsonl: {tmp}/database.url is "
+                                  "not a directory"),
+])
+def test_an_access_log_the_frontproc_cannot_write_is_refused_with_its_line(tmp_path: Path, access_log: str,
+                                                                           said: str) -> None:
+    """--check said the file was valid, and the 前置机 then retried opening the log forever ("dependencies not
+    ready"), never serving."""
+    (tmp_path / "logs").mkdir()
+    text = _valid(tmp_path).replace("access_log: access.jsonl", f"access_log: {access_log}")
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert f"dept.yaml:{_line_of(text, 'access_log:')}: {said.format(tmp=tmp_path)}" in str(error.value)
+
+
+def test_tls_files_are_relative_to_the_configuration_file_and_must_exist(tmp_path: Path) -> None:
+    """The docs say relative file names are relative to the configuration file; the tls files were read relative
+    to the working directory, and a missing one stopped the 前置机 with only "b: No such file or directory"."""
+    (tmp_path / "certs").mkdir()
+    for name in ("server.crt", "server.key", "ca.crt"):
+        (tmp_path / "certs" / name).write_text("-----BEGIN CERTIFICATE-----\n")
+    text = _valid(tmp_path) + "tls:\n  cert: certs/server.crt\n  key: certs/server.key\n  ca: certs/ca.crt\n"
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    assert (config.tls_cert, config.tls_key, config.tls_ca) == tuple(
+        str(tmp_path / "certs" / name) for name in ("server.crt", "server.key", "ca.crt"))
+    missing = text.replace("key: certs/server.key", "key: certs/server.pem")
+    with pytest.raises(ConfigError) as error:
+        parse(missing, str(tmp_path / "dept.yaml"))
+    assert (f"dept.yaml:{_line_of(missing, 'key: certs/server.pem')}: tls.key: no such file "
+            f"{tmp_path / 'certs' / 'server.pem'}") in str(error.value)
