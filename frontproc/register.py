@@ -54,6 +54,36 @@ _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a num
                type(None): "null"}
 
 
+def endpoint_problems(config: FrontprocConfig, entry: cat.Entry) -> list[str]:
+    """What the catalog's check at publication (ProviderService.Describe) would find wrong between the entry and
+    this 前置机, said now to the data officer who can fix it.
+
+    Found only at publication, these came back to the authority's reviewer as ENDPOINT_DOES_NOT_SERVE,
+    ENDPOINT_MISSES_ITEMS or ENDPOINT_OF_ANOTHER_DEPARTMENT, with the entry already submitted (and not editable
+    until returned); an endpoint.target other than this 前置机's ``endpoint`` makes every call's assertion be
+    refused here (it is bound to the target), which the reviewer saw as an endpoint that does not answer.
+    """
+    if not entry.HasField("endpoint"):
+        return []
+    target, dataset = entry.endpoint.target, entry.endpoint.dataset
+    problems = []
+    if target != config.endpoint:
+        problems.append(f"the entry's endpoint.target {target!r} is not this 前置机's endpoint {config.endpoint!r}: "
+                        f"the platform's assertions are bound to the target, so every call would be refused; set "
+                        f"`endpoint: {target}` in {config.path}, or correct the entry")
+    if entry.provider_department_code and entry.provider_department_code != config.department_code:
+        problems.append(f"the entry's provider_department_code {entry.provider_department_code} is not this "
+                        f"前置机's department.code {config.department_code}")
+    resource = config.resources.get(dataset)
+    if resource is None:
+        problems.append(f"the entry's endpoint.dataset {dataset!r} is not served by {config.path} (it serves "
+                        f"{', '.join(config.resources)})")
+    elif missing := [item.machine_name for item in entry.items if item.machine_name not in resource.items]:
+        problems.append(f"items {', '.join(missing)} of the entry are not mapped in {config.path}'s resource "
+                        f"{dataset!r} (it maps {', '.join(resource.items)})")
+    return problems
+
+
 async def submit(config: FrontprocConfig, entry: cat.Entry) -> cat.Entry:
     """Creates the entry (or updates the department's draft of it), then submits it; returns what the catalog
     holds."""
@@ -83,6 +113,9 @@ def main(config_path: str, entry_path: str) -> int:
     try:
         config = load(config_path)
         entry = read_entry(entry_path)
+        if problems := endpoint_problems(config, entry):
+            raise ConfigError(f"{entry_path}: the catalog would not publish it, as this 前置机 does not serve it:\n  - "
+                              + "\n  - ".join(problems))
         submitted = asyncio.run(submit(config, entry))
     except ConfigError as exc:
         print(f"govshare submit-entry: {exc}", file=sys.stderr)

@@ -354,3 +354,30 @@ def test_tls_files_are_relative_to_the_configuration_file_and_must_exist(tmp_pat
         parse(missing, str(tmp_path / "dept.yaml"))
     assert (f"dept.yaml:{_line_of(missing, 'key: certs/server.pem')}: tls.key: no such file "
             f"{tmp_path / 'certs' / 'server.pem'}") in str(error.value)
+
+
+def test_submit_entry_refuses_an_entry_this_frontproc_does_not_serve(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """The entry went to review as it was: the catalog's check at publication then told the authority's reviewer
+    (ENDPOINT_DOES_NOT_SERVE, ENDPOINT_MISSES_ITEMS, or an endpoint that does not answer, its assertions bound to
+    another target) what only the data officer could fix, with the entry no longer editable."""
+    from google.protobuf import json_format
+
+    from frontproc.register import endpoint_problems, main
+
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path))
+    config = parse(path.read_text(), str(path))
+    assert endpoint_problems(config, dept.social_insurance_entry("127.0.0.1:7100")) == []
+    entry = dept.social_insurance_entry("fqj.rsj.example.gov.cn:7100")
+    entry.items.add(machine_name="photo", name="照片")
+    (tmp_path / "entry.json").write_text(json_format.MessageToJson(entry))
+    assert main(str(path), str(tmp_path / "entry.json")) == 2
+    said = capsys.readouterr().err
+    assert ("the entry's endpoint.target 'fqj.rsj.example.gov.cn:7100' is not this 前置机's endpoint '127.0.0.1:7100'"
+            f": the platform's assertions are bound to the target, so every call would be refused; set `endpoint: "
+            f"fqj.rsj.example.gov.cn:7100` in {path}") in said
+    assert f"items photo of the entry are not mapped in {path}'s resource 'social_insurance'" in said
+    entry.endpoint.dataset = "dibao"
+    assert endpoint_problems(config, entry)[-1].startswith(f"the entry's endpoint.dataset 'dibao' is not served by "
+                                                           f"{path} (it serves social_insurance)")
