@@ -9,7 +9,8 @@ SQL. Each call served leaves a line in the access log, and so does each call ref
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import grpc
 
@@ -50,6 +51,18 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
             raise
         return assertion
 
+    @contextlib.contextmanager
+    def _unreadable_logged(self, assertion: VerifiedAssertion, operation: str, dataset: str,
+                           keys: int) -> Iterator[None]:
+        """A record the database cannot send leaves a line (outcome RECORD_UNREADABLE): its audit id is how the
+        department finds the row, the key not being in the log."""
+        try:
+            yield
+        except ServiceError as error:
+            if error.reason == "RECORD_UNREADABLE":
+                self._log.write(assertion, operation, dataset, keys, 0, outcome=error.reason)
+            raise
+
     def _resource(self, dataset: str, violations: list[FieldViolation]) -> ResourceConfig | None:
         resource = self._config.resources.get(dataset)
         if resource is None:
@@ -79,7 +92,8 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         key = self._key(resource, request.key, "key", violations) if resource is not None else ""
         if violations or resource is None:
             raise invalid_argument(violations)
-        row = await self._store.lookup(resource.dataset, key)
+        with self._unreadable_logged(assertion, "Lookup", resource.dataset, 1):
+            row = await self._store.lookup(resource.dataset, key)
         self._log.write(assertion, "Lookup", resource.dataset, 1, 0 if row is None else 1)
         return pb.LookupResponse(found=False) if row is None else pb.LookupResponse(found=True,
                                                                                     record=self._record(row))
@@ -97,7 +111,8 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         if violations or resource is None:
             raise invalid_argument(violations)
         unique = list(dict.fromkeys(keys))
-        rows = await self._store.batch_lookup(resource.dataset, unique) if unique else []
+        with self._unreadable_logged(assertion, "BatchLookup", resource.dataset, len(unique)):
+            rows = await self._store.batch_lookup(resource.dataset, unique) if unique else []
         self._log.write(assertion, "BatchLookup", resource.dataset, len(unique), len(rows))
         return pb.BatchLookupResponse(records=[self._record(row) for row in rows])
 
@@ -115,7 +130,8 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         size = min(request.page_size or DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
         after, sent = "", 0
         while True:
-            page = await self._store.page(resource.dataset, after, size)
+            with self._unreadable_logged(assertion, "Export", resource.dataset, 0):
+                page = await self._store.page(resource.dataset, after, size)
             if page:
                 sent += len(page)
                 yield pb.ExportResponse(records=[self._record(row) for row in page])

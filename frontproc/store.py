@@ -134,6 +134,30 @@ def _refusal(error: asyncpg.PostgresError) -> str:
     return describe(error)
 
 
+#: What a data exception met while reading rows means for the department's DBA, by SQLSTATE.
+_DATA_HINTS = {
+    "22021": "text not valid in the database's encoding (GBK bytes in a SQL_ASCII database, say): convert the "
+             "row's text, or share a view that converts it",
+}
+
+
+def _unreadable(dataset: str, error: asyncpg.DataError) -> ServiceError:
+    """A row the database cannot send (SQLSTATE class 22): that record's problem, not the statements'.
+
+    It was reported as the database refusing the statements of the dataset, with --check to run (which finds
+    the statements valid); the row is for the DBA to fix. The key is not logged (personal data): the access
+    log's line of the call, outcome RECORD_UNREADABLE, names the platform's audit id of the access, whose
+    record names it.
+    """
+    hint = _DATA_HINTS.get(error.sqlstate or "", "a value that does not convert: fix the row or the view")
+    log.warning("a row of %s holds a value the department database cannot send (%s): %s; the access log's line "
+                "with outcome RECORD_UNREADABLE names the platform's audit id of the access", dataset,
+                _refusal(error), hint)
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                        f"a record of {dataset} holds a value the department database cannot send: the 前置机's log "
+                        "says why")
+
+
 def spellings(kind: int, key: str) -> list[str]:
     """The spellings of a (normalised) key a department's table may hold it in.
 
@@ -187,6 +211,8 @@ class DepartmentStore:
         """
         try:
             result = await statement
+        except asyncpg.DataError as error:
+            raise _unreadable(dataset, error) from error
         except asyncpg.PostgresError as error:
             if dependency_failure(error) is not None:
                 raise

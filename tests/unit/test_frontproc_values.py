@@ -10,17 +10,27 @@ import datetime as dt
 import logging
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import asyncpg
 import grpc
 import pytest
 
+from frontproc.access_log import AccessLog, read
 from frontproc.config import ConfigError, parse
+from frontproc.limits import RateLimit
+from frontproc.servicer import FrontprocServicer
 from frontproc.store import DepartmentStore, check_resources
+from govshare.provider.v1 import provider_pb2
 from services.runtime.embedded import create_database
 from services.runtime.errors import ServiceError
 from services.runtime.keys import generate_keys
-from services.runtime.provider_assertions import provider_public_keys
+from services.runtime.provider_assertions import (
+    AccessClaims,
+    ProviderAssertionSigner,
+    ProviderAssertionVerifier,
+    provider_public_keys,
+)
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 
@@ -259,5 +269,44 @@ async def test_a_refusal_quoting_a_value_is_logged_without_it(
             await store.lookup("registry", "a")
         [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
         assert "InvalidTextRepresentationError, SQLSTATE 22P02" in warning and "张三丰" not in warning
+    finally:
+        await store.close()
+
+
+async def test_a_row_the_database_cannot_send_is_that_records_problem_not_a_refusal_of_the_statements(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A data exception on one row (here a view's cast; GBK bytes in a SQL_ASCII database are another) was
+    reported as the database refusing the dataset's statements, with --check to run, which finds them valid."""
+    await _execute(database_url, "CREATE VIEW registry_numbers AS SELECT code, label::int AS number FROM registry")
+    text = _config(tmp_path, database_url, {"number": "number"}).replace(
+        "    table: registry\n    key_column: code\n    as_of_column: updated\n",
+        "    table: registry_numbers\n    key_column: code\n")
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    try:
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        with pytest.raises(ServiceError) as error:
+            await store.lookup("registry", "a")
+        assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION and error.value.reason == "RECORD_UNREADABLE"
+        warning = caplog.records[-1].getMessage()
+        assert "a row of registry holds a value the department database cannot send (" \
+               "InvalidTextRepresentationError, SQLSTATE 22P02)" in warning
+        assert "refuses the statements" not in warning and "ok" not in warning
+        assert (await store.lookup("registry", "b")).values == {"code": "b"}
+        assert "answers the statements" not in caplog.records[-1].getMessage()
+        # The call leaves its line, whose audit id is how the department finds the row (keys are not logged).
+        keys = generate_keys()
+        access_log = AccessLog(str(tmp_path / "access.jsonl"))
+        access_log.open()
+        servicer = FrontprocServicer(config, ProviderAssertionVerifier(
+            provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
+        assertion = ProviderAssertionSigner(keys.provider_signing_key).metadata("fqj", AccessClaims(audit_id="a-1"))
+        with pytest.raises(ServiceError):
+            await servicer.Lookup(provider_pb2.LookupRequest(dataset="registry", key="a"),
+                                  SimpleNamespace(invocation_metadata=lambda: assertion))
+        access_log.close()
+        lines = read(str(tmp_path / "access.jsonl"))
+        assert [(line["audit_id"], line["outcome"]) for line in lines] == [("a-1", "RECORD_UNREADABLE")]
     finally:
         await store.close()
