@@ -68,7 +68,7 @@ class ChangeWatcher:
             key = normalize_key(resource.key_kind, key)
             if key_error(resource.key_kind, key) is not None:
                 # Named by channel only: the payload may be personal data.
-                log.warning("a notice on %s carries no valid key of %s: ignored", resource.watch_channel, code)
+                log.warning("a notice on %s carries no valid key of %s: ignored", resource.watch_channel.value, code)
                 return
         keys = self._pending.get(code, set())
         if key is ALL or keys is None:

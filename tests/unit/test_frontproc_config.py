@@ -381,3 +381,18 @@ def test_submit_entry_refuses_an_entry_this_frontproc_does_not_serve(tmp_path: P
     entry.endpoint.dataset = "dibao"
     assert endpoint_problems(config, entry)[-1].startswith(f"the entry's endpoint.dataset 'dibao' is not served by "
                                                            f"{path} (it serves social_insurance)")
+
+
+def test_a_notice_without_a_valid_key_is_named_by_its_channel(tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """The warning named the channel as "Located(value='si_changed', line=31)", the configuration's internals."""
+    from frontproc.watch import ChangeWatcher
+
+    (tmp_path / "system.secret").write_text("s3cret")
+    text = dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl", "127.0.0.1:50051",
+                            "sys-1", "system.secret")
+    _valid(tmp_path)
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    watcher = ChangeWatcher(config, lambda code, keys: None)  # type: ignore[arg-type,return-value]
+    watcher._heard(None, 0, "si_changed", "not-an-id-number")
+    assert caplog.records[-1].getMessage() == "a notice on si_changed carries no valid key of 202001/000001: ignored"
