@@ -64,6 +64,12 @@ def ed25519_public_keys(pem: str) -> list[Ed25519PublicKey]:
     """Every Ed25519 public key in ``pem`` (one or more PEM blocks); ValueError for anything else."""
     blocks = re.findall(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", pem, flags=re.S)
     if not blocks:
+        if "PRIVATE KEY-----" in pem:
+            # A 前置机 given the platform's signing key instead of provider-public.pem said only "no PEM public
+            # key found", as if the file were empty.
+            raise ValueError("this is a private key: give the public key (its public half, such as "
+                             "provider-public.pem, -----BEGIN PUBLIC KEY-----); a private key does not leave "
+                             "where it signs")
         if "\n" not in pem.strip() and os.path.isfile(pem.strip()):
             # `govshare up` writes its keys as files; settings carry the PEM text (a Secret's value, not a path).
             raise ValueError("no PEM public key found: the value is a file's path; give the PEM text itself, "

@@ -396,3 +396,15 @@ def test_a_notice_without_a_valid_key_is_named_by_its_channel(tmp_path: Path,
     watcher = ChangeWatcher(config, lambda code, keys: None)  # type: ignore[arg-type,return-value]
     watcher._heard(None, 0, "si_changed", "not-an-id-number")
     assert caplog.records[-1].getMessage() == "a notice on si_changed carries no valid key of 202001/000001: ignored"
+
+
+def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_path: Path) -> None:
+    """The signing key itself in platform.pem (the wrong file handed over) was "no PEM public key found"."""
+    from services.runtime.keys import generate_keys
+
+    text = _valid(tmp_path)
+    (tmp_path / "platform.pem").write_text(generate_keys().provider_signing_key)
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert (f"dept.yaml:{_line_of(text, 'platform:')}: platform.public_keys: this is a private key: give the public "
+            "key (its public half, such as provider-public.pem") in str(error.value)
