@@ -10,6 +10,8 @@ SQL. Each call served leaves a line in the access log, and so does each call ref
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import grpc
@@ -26,7 +28,20 @@ from services.runtime.pagination import page_size_violations
 from services.runtime.provider_assertions import ProviderAssertionVerifier, VerifiedAssertion
 from services.runtime.timestamps import to_timestamp
 
+log = logging.getLogger(__name__)
 MAX_BATCH_KEYS = 1000
+#: A refused assertion is logged at most this often per reason (callers other than the platform may insist).
+REFUSAL_LOG_INTERVAL_SECONDS = 60.0
+#: What the data officer does about a refusal that comes from the platform's own calls.
+_REFUSAL_ADVICE = {
+    "platform assertion is signed by a key this endpoint does not trust":
+        "if the platform calls so, platform.public_keys (platform.pem) is not the platform's provider public key: ask "
+        "its operator for provider-public.pem (during a key rotation, both keys in one file)",
+    "platform assertion is for another endpoint":
+        "if the platform calls so, set `endpoint` in the configuration to the target the catalog entry registers",
+    "platform assertion has expired":
+        "if the platform calls so, this machine's clock is off: synchronise it (NTP)",
+}
 DEFAULT_EXPORT_PAGE = 500
 MAX_EXPORT_PAGE = 5000
 
@@ -39,17 +54,36 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         self._store = store
         self._log = access_log
         self._limit = limit
+        self._refusals_said: dict[str, float] = {}
 
     def _admit(self, context: grpc.aio.ServicerContext, operation: str, dataset: str) -> VerifiedAssertion:
-        """The call's verified assertion within the rate limit; a refusal is written to the access log first."""
+        """The call's verified assertion within the rate limit; a refusal is written to the access log first, and
+        a refused assertion to the department's log too (``_say_refused``)."""
         assertion: VerifiedAssertion | None = None
         try:
             assertion = self._verifier.verify(context.invocation_metadata())
             self._limit.take()
         except ServiceError as error:
             self._log.refused(operation, dataset, context.peer() or "", error, assertion)
+            if assertion is None:
+                self._say_refused(error.message)
             raise
         return assertion
+
+    def _say_refused(self, why: str) -> None:
+        """A refused assertion in the department's log, each reason at most once a minute (anyone may call).
+
+        The caller was told, but the caller is the platform: when it is refused for a configuration to fix here
+        (platform.pem not the platform's key, ``endpoint`` not the registered target, a clock far off), the data
+        officer saw only the platform report the 前置机 as not answering, and nothing in this log.
+        """
+        now = time.monotonic()
+        if now - self._refusals_said.get(why, -REFUSAL_LOG_INTERVAL_SECONDS) < REFUSAL_LOG_INTERVAL_SECONDS:
+            return
+        self._refusals_said[why] = now
+        advice = next((advice for start, advice in _REFUSAL_ADVICE.items() if why.startswith(start)),
+                      "a call not from the platform is refused so")
+        log.warning("a call was refused (UNAUTHENTICATED): %s; %s", why, advice)
 
     @contextlib.contextmanager
     def _unreadable_logged(self, assertion: VerifiedAssertion, operation: str, dataset: str,

@@ -146,6 +146,11 @@ class ProviderAssertionVerifier:
         except jwt.ExpiredSignatureError:
             raise unauthenticated("platform assertion has expired") from None
         except jwt.InvalidAudienceError:
-            raise unauthenticated("platform assertion is for another endpoint (audience)") from None
+            # The signature is the platform's: the target it names is what the catalog entry registers, which the
+            # department's ``endpoint`` must be for its 前置机 to take the platform's calls.
+            named = jwt.decode(token, key, algorithms=[ALGORITHM], options={"verify_aud": False,
+                                                                            "verify_exp": False}).get("aud")
+            raise unauthenticated(f"platform assertion is for another endpoint (audience): it names {named!r}, "
+                                  f"this endpoint is {self._audience!r}") from None
         except jwt.InvalidTokenError as exc:
             raise unauthenticated(f"platform assertion is invalid ({type(exc).__name__})") from None
