@@ -203,6 +203,11 @@ def _database_url_problem(url: str) -> str | None:
     return None
 
 
+def _unusable_name(name: str) -> str:
+    """What is wrong with a file name the system refuses outright (a NUL character: open() raises ValueError)."""
+    return f"{name!r} is not a usable file name (it holds a NUL character)"
+
+
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
     """``name`` given inline, or ``name_file`` (relative to the configuration file), or ``name_env``."""
     inline = reader.text(fields, name, where)
@@ -210,12 +215,16 @@ def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: 
         return inline.value
     from_file = reader.text(fields, f"{name}_file", where)
     if from_file is not None:
-        path = (base / from_file.value).resolve()
+        path = base / from_file.value
         try:
+            path = path.resolve()
             return path.read_text(encoding="utf-8")
         except OSError as exc:
             reader.problem(from_file.line, f"{where}.{name}_file: cannot read {path} ({exc.strerror})")
-        except UnicodeDecodeError as exc:
+        except ValueError as exc:
+            if not isinstance(exc, UnicodeDecodeError):
+                reader.problem(from_file.line, f"{where}.{name}_file: {_unusable_name(from_file.value)}")
+                return ""
             why = ("is not a PEM file: give the key as PEM text (-----BEGIN PUBLIC KEY-----), not DER"
                    if name == "public_keys" else _not_utf8(exc))
             reader.problem(from_file.line, f"{where}.{name}_file: {path} {why}")
@@ -386,7 +395,9 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     secret = _file_or_value(reader, base, platform, "secret", "platform")
 
     access_log = reader.text(top, "access_log", "configuration", default="frontproc-access.jsonl")
-    if access_log is not None and (problem := write_problem(str(base / access_log.value))):
+    if access_log is not None and "\0" in access_log.value:
+        reader.problem(access_log.line, f"access_log: {_unusable_name(access_log.value)}")
+    elif access_log is not None and (problem := write_problem(str(base / access_log.value))):
         reader.problem(max(access_log.line, 1), f"access_log: {problem}")
     limits = reader.mapping(top["rate_limit"][1], "rate_limit") if "rate_limit" in top else {}
     reader.unknown(limits, ("per_second", "burst"), "rate_limit")

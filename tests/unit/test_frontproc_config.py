@@ -408,3 +408,16 @@ def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_pat
         parse(text, str(tmp_path / "dept.yaml"))
     assert (f"dept.yaml:{_line_of(text, 'platform:')}: platform.public_keys: this is a private key: give the public "
             "key (its public half, such as provider-public.pem") in str(error.value)
+
+
+@pytest.mark.parametrize(("field", "said"), [
+    ("url_file: database.url", "database.url_file: 'a\\x00b' is not a usable file name (it holds a NUL character)"),
+    ("access_log: access.jsonl", "access_log: 'a\\x00b' is not a usable file name (it holds a NUL character)"),
+])
+def test_a_file_name_holding_a_nul_character_is_refused_with_its_line(tmp_path: Path, field: str, said: str) -> None:
+    """url_file ended in "ValueError: embedded null byte"; access_log passed, and opening it failed at start."""
+    name = field.split(":")[0]
+    text = _valid(tmp_path).replace(field, f'{name}: "a\\0b"')
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert f"dept.yaml:{_line_of(text, name + ':')}: {said}" in str(error.value)
