@@ -285,6 +285,14 @@ def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
             items[name] = Located(value_node.value, value_node.start_mark.line + 1)
         if key_item is not None and items and key_item.value not in items:
             reader.problem(key_item.line, f"{where}.key.item {key_item.value!r} is not one of the items")
+        elif (key_item is not None and table is not None and key_column is not None
+              and items[key_item.value].value != key_column.value):
+            # A record is looked up by key_column and answered under its key item's value, which the platform
+            # matches it by: mapped to another column, a batch's records matched no key (every one absent).
+            mapped = items[key_item.value]
+            reader.problem(mapped.line, f"{where}.items.{key_item.value} maps the key item to column "
+                                        f"{mapped.value!r}, but key_column is {key_column.value!r}: map it to "
+                                        f"{key_column.value}")
     as_of = reader.text(fields, "as_of_column", where)
     if as_of is not None and IDENTIFIER_PATTERN.fullmatch(as_of.value) is None:
         reader.problem(as_of.line, f"{where}.as_of_column must be a column name")

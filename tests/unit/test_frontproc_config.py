@@ -421,3 +421,13 @@ def test_a_file_name_holding_a_nul_character_is_refused_with_its_line(tmp_path: 
     with pytest.raises(ConfigError) as error:
         parse(text, str(tmp_path / "dept.yaml"))
     assert f"dept.yaml:{_line_of(text, name + ':')}: {said}" in str(error.value)
+
+
+def test_a_key_item_mapped_to_another_column_than_the_key_column_is_refused(tmp_path: Path) -> None:
+    """Records were looked up by key_column and answered under the key item's column (here the name), which the
+    platform matches replies by: every record of a batch came back matching no key, as if absent."""
+    text = _valid(tmp_path).replace("      citizen_id: sfzhm\n", "      citizen_id: xm\n")
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert (f"dept.yaml:{_line_of(text, 'citizen_id: xm')}: resources[0].items.citizen_id maps the key item to "
+            "column 'xm', but key_column is 'sfzhm': map it to sfzhm") in str(error.value)
