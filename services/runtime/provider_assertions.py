@@ -98,6 +98,10 @@ class ProviderAssertionVerifier:
         self._audience = audience
         self._clock = clock
         self._seen: OrderedDict[str, int] = OrderedDict()
+        #: Assertions issued before this verifier existed are refused: the ids seen before a restart are gone,
+        #: so one captured then could otherwise be used again for the rest of its life (the leeway allows for
+        #: clocks a little apart; the platform signs a new assertion for every call, retries included).
+        self._since = int(clock()) - LEEWAY_SECONDS
 
     def verify(self, metadata) -> VerifiedAssertion:
         """The verified assertion of a call, or ServiceError(UNAUTHENTICATED) saying what is wrong."""
@@ -115,6 +119,8 @@ class ProviderAssertionVerifier:
         self._forget_expired(now)
         if jti in self._seen:
             raise unauthenticated("platform assertion was already used (replay refused)")
+        if int(claims["iat"]) < self._since:
+            raise unauthenticated("platform assertion was issued before this endpoint started (replay refused)")
         expires = int(claims["exp"])
         self._seen[jti] = expires + LEEWAY_SECONDS
         if len(self._seen) > MAX_SEEN:

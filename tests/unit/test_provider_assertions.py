@@ -17,6 +17,7 @@ from services.runtime.errors import ServiceError
 from services.runtime.keys import generate_keys
 from services.runtime.provider_assertions import (
     CURRENT_ACCESS,
+    LEEWAY_SECONDS,
     AccessClaims,
     ProviderAssertionSigner,
     ProviderAssertionVerifier,
@@ -100,6 +101,18 @@ def test_seen_ids_are_forgotten_once_their_assertion_expired() -> None:
     now[0] += 10 ** 10  # far later: the id (and its expired assertion) is of no use any more
     verifier._forget_expired(int(now[0]))
     assert not verifier._seen
+
+
+def test_an_assertion_issued_before_the_frontproc_restarted_is_refused() -> None:
+    """The ids seen are held in memory: after a restart, an assertion captured before it was taken again for the
+    rest of its life (30 s). One issued before the 前置机 started (beyond the clocks' leeway) is now refused."""
+    import time
+
+    metadata = ProviderAssertionSigner(KEY).metadata(ENDPOINT, CLAIMS)
+    assert _verifier().verify(metadata).claims == CLAIMS
+    restarted = _verifier(clock=lambda: time.time() + LEEWAY_SECONDS + 2)  # started 7 s after the assertion
+    assert _refused(restarted, metadata) == ("platform assertion was issued before this endpoint started (replay "
+                                             "refused)")
 
 
 class Clock:
