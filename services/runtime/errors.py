@@ -198,6 +198,11 @@ def dependency_failure(error: BaseException) -> tuple[str, BaseException] | None
             return "postgresql", current
         if isinstance(current, asyncpg.exceptions.InterfaceError) and "clos" in str(current):
             return "postgresql", current
+        if isinstance(current, asyncpg.exceptions.InternalClientError) and "cannot switch to state" in str(current):
+            # A pooled connection the server ended (pg_terminate_backend, a DBA closing the database) while
+            # asyncpg was still reading the server's FATAL message: the next statement on it finds the protocol
+            # busy ("cannot switch to state 12; another operation (2) is in progress"). The pool replaces it.
+            return "postgresql", current
         if isinstance(current, _REDIS_DOWN):
             return "redis", current
         if isinstance(current, grpc.aio.AioRpcError) and current.code() in _CHANNEL_DOWN:

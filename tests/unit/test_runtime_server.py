@@ -237,6 +237,10 @@ class _Dependent(_Servicer):
                 await asyncpg.connect(f"postgresql://u@127.0.0.1:{self._port}/db", timeout=5)
             finally:
                 raise RuntimeError("cleanup failed too")  # a cleanup error raised while the outage is handled
+        if request.code == "terminated":
+            # What a statement on a pooled connection the server has just terminated may meet (asyncpg).
+            raise asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in "
+                                                         "progress")
         if request.code == "interface":
             raise asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
         if request.code == "nul":
@@ -252,7 +256,7 @@ async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_on
     async with _serving(settings, _Dependent(free_port())) as running, \
             grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
         stub = catalog_pb2_grpc.CatalogServiceStub(channel)
-        for dependency in ("postgresql", "redis", "cleanup"):
+        for dependency in ("postgresql", "redis", "cleanup", "terminated"):
             caplog.clear()
             with pytest.raises(grpc.aio.AioRpcError) as down:
                 await stub.GetEntry(catalog_pb2.GetEntryRequest(code=dependency))
