@@ -281,9 +281,13 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
             try:
                 prepared = await connection.prepare(text)
             except asyncpg.PostgresError as exc:
-                problems.append(f"{config.path}:{_line_of(resource, exc, source.line)}: resources "
-                                f"{resource.dataset!r}: the database refuses it: {exc.__class__.__name__}: "
-                                f"{str(exc).splitlines()[0]}")
+                if unknown := await _unknown_columns(connection, resource, exc):
+                    problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
+                                    for line, problem in unknown)
+                else:
+                    problems.append(f"{config.path}:{_line_of(resource, exc, source.line)}: resources "
+                                    f"{resource.dataset!r}: the database refuses it: {exc.__class__.__name__}: "
+                                    f"{str(exc).splitlines()[0]}")
                 break
             returned = {attribute.name: attribute.type for attribute in prepared.get_attributes()}
             if text == sql.one and (key_type := await _key_parameter_problem(connection, prepared)):
@@ -358,6 +362,24 @@ def _column_problems(resource: ResourceConfig, returned: dict[str, asyncpg.types
                                           "no text form to share: map a view or query column that casts it to "
                                           "text"))
     return problems
+
+
+async def _unknown_columns(connection: asyncpg.Connection, resource: ResourceConfig,
+                           error: asyncpg.PostgresError) -> list[tuple[int, str]]:
+    """Every mapped column a table does not have, each with the columns it has (as docs/frontproc.md shows), when
+    the database refused a table's statement for an unknown column; [] otherwise. The server names only the first
+    unknown column ("column "danwei" does not exist"), and not the ones there are to choose from."""
+    if resource.table is None or not isinstance(error, asyncpg.UndefinedColumnError):
+        return []
+    try:
+        columns = await connection.prepare(f"SELECT * FROM {_ident(resource.table.value)}")
+    except asyncpg.PostgresError:
+        return []
+    returned = {attribute.name: attribute.type for attribute in columns.get_attributes()}
+    return [*_column_problems(resource, returned),
+            *([(resource.key_column.line, f"key_column {resource.key_column.value!r} is not a column of table "
+                                          f"{resource.table.value} (it has {', '.join(sorted(returned))})")]
+              if resource.key_column is not None and resource.key_column.value not in returned else [])]
 
 
 def _source_name(resource: ResourceConfig) -> str:

@@ -94,6 +94,20 @@ async def test_an_unknown_column_names_the_line_of_its_item(tmp_path: Path, depa
     assert "danwei" in str(error.value)
 
 
+async def test_unknown_columns_of_a_table_are_each_named_as_the_docs_show(tmp_path: Path, department_url: str) -> None:
+    """docs/frontproc.md shows the columns the table has; the check said only the server's words about the first
+    unknown one ("the database refuses it: UndefinedColumnError: column "danwei" does not exist")."""
+    text = _valid(tmp_path, department_url).replace("employer: cbdw", "employer: danwei").replace(
+        "name: xm", "name: xingming")
+    with pytest.raises(ConfigError) as error:
+        await _check(text, str(tmp_path / "dept.yaml"), department_url)
+    has = "(it has cbdw, cbrq, cbzt, gxsj, jfjs, sfzhm, xm, xz)"
+    assert (f"dept.yaml:{_line_of(text, 'employer: danwei')}: resources 'social_insurance': employer maps to column "
+            f"'danwei', which table si_enrolment does not return {has}") in str(error.value)
+    assert (f"dept.yaml:{_line_of(text, 'name: xingming')}: resources 'social_insurance': name maps to column "
+            f"'xingming', which table si_enrolment does not return {has}") in str(error.value)
+
+
 async def test_sql_the_database_refuses_names_the_line_of_the_query(tmp_path: Path, department_url: str) -> None:
     text = _valid(tmp_path, department_url).replace(
         "    table: si_enrolment\n    key_column: sfzhm\n",
