@@ -220,9 +220,10 @@ def test_the_rendered_configuration_fits_the_release_and_envoy_accepts_it(  # ty
     limit = next(f["typed_config"] for f in manager["http_filters"]
                  if f["name"] == "envoy.filters.http.local_ratelimit")
     assert limit["token_bucket"]["max_tokens"] == effective["edge"]["rateLimitBurst"]
-    [access_log] = manager["access_log"]
-    sampled = access_log["filter"]["or_filter"]["filters"][-1]["runtime_filter"]["percent_sampled"]
-    assert sampled["numerator"] == round(float(effective["edge"]["accessLogPercent"]) * 10_000)
+    for access_log in manager["access_log"]:  # one logger for methods' paths, one that withholds other paths
+        selection = access_log["filter"]["and_filter"]["filters"][0]
+        sampled = selection["or_filter"]["filters"][-1]["runtime_filter"]["percent_sampled"]
+        assert sampled["numerator"] == round(float(effective["edge"]["accessLogPercent"]) * 10_000)
     origins = [m["exact"] for m in manager["route_config"]["virtual_hosts"][0].get("typed_per_filter_config", {}).get(
         "envoy.filters.http.cors", {}).get("allow_origin_string_match", [])]
     assert origins == effective["edge"]["corsOrigins"]
