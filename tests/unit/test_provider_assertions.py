@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from pathlib import Path
 
 import grpc
 import pytest
@@ -58,24 +60,31 @@ def test_expired_foreign_and_misdirected_assertions_are_refused() -> None:
 
 
 async def test_the_frontproc_logs_why_the_platform_s_calls_are_refused_once_a_minute(
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
     """A 前置机 whose ``endpoint`` is not the registered target (or whose platform.pem is not the platform's key)
     refused every call of the platform and said nothing: its data officer saw only the platform report it as not
     answering. The refusal now names both endpoints, and the log says what to fix, at most once a minute."""
     from types import SimpleNamespace
 
+    from frontproc.access_log import AccessLog
     from frontproc.limits import RateLimit
     from frontproc.servicer import FrontprocServicer
 
-    servicer = FrontprocServicer(None, _verifier(), None, None, RateLimit(10, 10))  # type: ignore[arg-type]
+    access_log = AccessLog(str(tmp_path / "access.jsonl"))
+    access_log.open()
+    servicer = FrontprocServicer(None, _verifier(), None, access_log, RateLimit(10, 10))  # type: ignore[arg-type]
     caplog.set_level(logging.WARNING, logger="frontproc.servicer")
     for _ in range(2):
         metadata = ProviderAssertionSigner(KEY).metadata("fqj.rsj.example.gov.cn:7100", CLAIMS)
         with pytest.raises(ServiceError) as error:
             await servicer.Lookup(provider_pb2.LookupRequest(dataset="d", key="k"),
-                                  SimpleNamespace(invocation_metadata=lambda metadata=metadata: metadata))
+                                  SimpleNamespace(invocation_metadata=lambda metadata=metadata: metadata,
+                                                  peer=lambda: "ipv4:127.0.0.1:7100"))
         assert error.value.message == ("platform assertion is for another endpoint (audience): it names "
                                        f"'fqj.rsj.example.gov.cn:7100', this endpoint is '{ENDPOINT}'")
+    access_log.close()
+    assert [json.loads(line)["outcome"] for line in (tmp_path / "access.jsonl").read_text().splitlines()] == [
+        "REFUSED", "REFUSED"]  # each refusal in the access log, the department's log said once
     said = [record.getMessage() for record in caplog.records]
     assert len(said) == 1 and said[0].endswith("set `endpoint` in the configuration to the target the catalog entry "
                                                "registers")
