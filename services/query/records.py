@@ -43,7 +43,7 @@ from services.query.redis_reads import RedisReader
 from services.runtime.batching import KeyBatcher
 from services.runtime.cache import RecordInvalidator, record_cache_key
 from services.runtime.clients import call_metadata, open_channel, trace_metadata
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, details_of
 from services.runtime.identity import AssertionSigner, Caller
 from services.runtime.provider_assertions import ProviderAssertionSigner
 from services.runtime.settings import Settings
@@ -85,6 +85,26 @@ def _provider_unavailable(target: str, exc: grpc.aio.AioRpcError) -> ServiceErro
 
 #: Answers of a provider that are about the request, not the endpoint's health (they never open its circuit).
 _ANSWERS = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNIMPLEMENTED)
+#: The value of a key whose row the provider's database cannot send (its 前置机 answers FAILED_PRECONDITION
+#: RECORD_UNREADABLE, docs/frontproc.md): that record's answer, never cached, never held in process.
+UNREADABLE: Any = object()
+
+
+def unreadable(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether a provider's refusal is about one row its database cannot send, not about the endpoint: such a
+    row would otherwise rest the endpoint for every caller, and fail every batch that holds its key."""
+    if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+        return False
+    info, _ = details_of(exc)
+    return info is not None and info.reason == "RECORD_UNREADABLE"
+
+
+def record_unreadable() -> ServiceError:
+    """What a caller is told of a record its provider's database cannot send (the query servicer names the
+    department and the resource): the row is the department's to fix; asking again will not help until then."""
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                        "the provider department's database holds this record but cannot send it (a value not "
+                        "valid in its encoding, say): the department must fix the row")
 
 
 class ProviderClients:
@@ -150,41 +170,52 @@ class ProviderClients:
                     return await getattr(self._stub(target), method)(
                         request, timeout=self._settings.provider_timeout_seconds, metadata=self._metadata(target))
                 except grpc.aio.AioRpcError as exc:
-                    if exc.code() in _ANSWERS:
+                    if exc.code() in _ANSWERS or unreadable(exc):
                         raise
                     raise EndpointDown(exc) from exc
         except EndpointDown as down:
             raise down.error from None
 
     async def lookup(self, target: str, dataset: str, key: str) -> Record | None:
+        """The record of ``key`` (None when absent, UNREADABLE when its database cannot send it)."""
         try:
             response = await self._unary(target, "Lookup", provider_pb2.LookupRequest(dataset=dataset, key=key))
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None
+            if unreadable(exc):
+                return UNREADABLE
             raise _provider_unavailable(target, exc) from exc
         return response.record if response.found else None
 
     async def batch_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
+        """The records of ``keys``; a batch holding a row the database cannot send is asked key by key, so only
+        that key is UNREADABLE and the others answer."""
         try:
             return await self._batch_lookup(target, dataset, keys)
         except grpc.aio.AioRpcError as exc:
-            raise _provider_unavailable(target, exc) from exc
+            if not unreadable(exc):
+                raise _provider_unavailable(target, exc) from exc
+        return await self._key_by_key(target, dataset, keys)
 
     async def collapsed_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
         """The records of the misses of concurrent queries: Lookup for a lone key, else one BatchLookup.
 
         Each key must come out as it would from its own Lookup, whatever the others: a batch the provider
         refuses as a whole (INVALID_ARGUMENT, NOT_FOUND, UNIMPLEMENTED — one key it does not accept must not
-        make the others absent) is asked again key by key."""
+        make the others absent — or RECORD_UNREADABLE: one row its database cannot send) is asked again key by
+        key."""
         if len(keys) == 1:
             record = await self.lookup(target, dataset, keys[0])
             return {} if record is None else {keys[0]: record}
         try:
             return await self._batch_lookup(target, dataset, keys)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() not in _REFUSED_AS_A_WHOLE:
+            if exc.code() not in _REFUSED_AS_A_WHOLE and not unreadable(exc):
                 raise _provider_unavailable(target, exc) from exc
+        return await self._key_by_key(target, dataset, keys)
+
+    async def _key_by_key(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
         found = await asyncio.gather(*(self.lookup(target, dataset, key) for key in keys))
         return {key: record for key, record in zip(keys, found, strict=True) if record is not None}
 
@@ -327,11 +358,14 @@ class RecordCache:
                 return record
         _MISS.inc()
         # One entry per key (singleflight), one provider call per batch of keys (the batcher).
-        return await self._flight.do(name, lambda: self._misses.get((target, dataset), key))
+        record = await self._flight.do(name, lambda: self._misses.get((target, dataset), key))
+        if record is UNREADABLE:
+            raise record_unreadable()
+        return record
 
     async def get_many(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record | None]:
         """Records of distinct ``keys``: those held in process, one MGET for the rest, then one BatchLookup
-        for the misses."""
+        for the misses (a key whose row the provider's database cannot send maps to UNREADABLE)."""
         found, wanted = _partition(keys, [self._local.get(dataset, key) for key in keys], MISSING)
         if found:
             _LOCAL_HIT.inc(len(found))
@@ -396,9 +430,11 @@ class RecordCache:
         generation, server = self._generation(dataset), self._reader.server_id
         records = await (fetch or self._providers.batch_lookup)(target, dataset, keys)
         result: dict[str, Record | None] = {key: records.get(key) for key in keys}
+        # An unreadable row is asked again next time (the department may have fixed it): never cached.
+        readable = {key: record for key, record in result.items() if record is not UNREADABLE}
         if self._ttl and generation == self._generation(dataset):
-            await self._store(server, {cache_key(dataset, key): record for key, record in result.items()})
-        self._hold(generation, dataset, result)
+            await self._store(server, {cache_key(dataset, key): record for key, record in readable.items()})
+        self._hold(generation, dataset, readable)
         return result
 
     async def _store(self, server: bytes, records: Mapping[str, Record | None]) -> None:

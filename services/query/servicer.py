@@ -24,6 +24,7 @@ from services.query.audit import Access, clean
 from services.query.decisions import Decision
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error, normalize_key
+from services.query.records import UNREADABLE
 from services.query.resources import Resource, valid_resource_code
 from services.runtime.enums import ShortNames
 from services.runtime.errors import (
@@ -103,6 +104,14 @@ def _name_the_provider(error: ServiceError, access: Access) -> None:
     does not provide, Art. 24), never by its address (an internal one, which callers are not told)."""
     error.message = (f"the provider department {access.provider_department_code} does not answer for resource "
                      f"{clean(access.resource_code, 64)}: try again later")
+
+
+def _unreadable_message(access: Access) -> str:
+    """A record the provider's database cannot send: whose it is to fix, and that retrying will not help (the
+    message names no key, as RECORD_NOT_FOUND's does not)."""
+    return (f"the provider department {access.provider_department_code} holds a record of "
+            f"{clean(access.resource_code, 64)} for this key that its database cannot send (a value not valid in "
+            "its encoding, say): the department must fix the row; other records answer")
 
 
 class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
@@ -229,10 +238,16 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                                       calls=len(valid))
         records = await deps.records.get_many(resource.target, resource.dataset, valid) if valid else {}
         response = query_pb2.BatchQueryResponse()
+        unreadable = _unreadable_message(access)
+        errors = [error or (unreadable if records.get(key) is UNREADABLE else None)
+                  for key, error in zip(keys, errors, strict=True)]
         masked = self._fill_batch(deps, resource, decision, request.keys, keys, errors, records, response.results)
         response.masked_items.extend(_masked_in_plan_order(decision, masked))
-        found = any(record is not None for record in records.values())
-        access.result = audit.ANSWERED if found else audit.NOT_FOUND if valid else audit.INVALID
+        found = any(record is not None and record is not UNREADABLE for record in records.values())
+        # A batch whose only records could not be sent was not answered: FAILED, as a Query of one of them is.
+        failed = not found and any(record is UNREADABLE for record in records.values())
+        access.result = (audit.ANSWERED if found else audit.FAILED if failed else audit.NOT_FOUND if valid
+                         else audit.INVALID)
         return response
 
     @staticmethod
@@ -376,6 +391,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         except Exception as error:
             if isinstance(error, ServiceError) and error.reason == "PROVIDER_UNAVAILABLE":
                 _name_the_provider(error, access)
+            elif isinstance(error, ServiceError) and error.reason == "RECORD_UNREADABLE":
+                error.message = _unreadable_message(access)
             access.fail(error)
             await deps.audit.record(access)
             if isinstance(error, ServiceError):

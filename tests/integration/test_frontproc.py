@@ -7,6 +7,7 @@ its own on the embedded PostgreSQL; the platform is the session's (services in p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -260,6 +261,57 @@ async def test_a_department_shares_through_its_frontproc_end_to_end(platform, de
             if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def _unreadable_row(department: Department, key: str) -> AsyncIterator[None]:
+    """The department's table behind a view whose cast fails on ``key``'s row only (SQLSTATE 22P02, a data
+    exception the 前置机 answers RECORD_UNREADABLE); the table is put back on leaving."""
+    connection = await asyncpg.connect(department.database_url)
+    try:
+        await connection.execute(f"ALTER TABLE {dept.TABLE} RENAME TO {dept.TABLE}_raw")
+        await connection.execute(
+            f"CREATE VIEW {dept.TABLE} AS SELECT sfzhm, xm, xz, CASE WHEN sfzhm = '{key}' THEN cbzt::int::text "
+            f"ELSE cbzt END AS cbzt, cbrq, cbdw, jfjs, gxsj FROM {dept.TABLE}_raw")
+        yield
+    finally:
+        await connection.execute(f"DROP VIEW IF EXISTS {dept.TABLE}")
+        await connection.execute(f"ALTER TABLE IF EXISTS {dept.TABLE}_raw RENAME TO {dept.TABLE}")
+        await connection.close()
+
+
+async def test_a_row_the_department_database_cannot_send_is_that_records_answer_only(  # type: ignore[no-untyped-def]
+        platform, department) -> None:
+    """One row the 前置机's database cannot send (FAILED_PRECONDITION RECORD_UNREADABLE) counted as the endpoint
+    failing: queried a few times, it rested the endpoint for every caller (PROVIDER_UNAVAILABLE), and a
+    BatchQuery holding its key failed whole. It is that record's FAILED_PRECONDITION, naming the department and
+    the resource, audited FAILED; the batch answers its other keys; the endpoint stays in use."""
+    people = list(persons(50))[10:14]
+    bad, good = people[0]["citizen_id"], [person["citizen_id"] for person in people[1:]]
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    breaker = platform.settings["query"].provider_breaker_failures
+    async with _unreadable_row(department, bad):
+        for _ in range(breaker + 2):
+            with pytest.raises(grpc.aio.AioRpcError) as unreadable:
+                await _query(platform, bad)
+            assert unreadable.value.code() == grpc.StatusCode.FAILED_PRECONDITION, unreadable.value.details()
+            assert _reason(unreadable.value) == "RECORD_UNREADABLE"
+        message = unreadable.value.details()
+        assert dept.SOCIAL.code in message and dept.RESOURCE_CODE in message and bad not in message
+        audit_id = details_of(unreadable.value)[0].metadata["audit_id"]
+        assert await _audit_result(platform, audit_id) == "FAILED"
+        assert [line["outcome"] for line in access_log.read(str(department.log_path))
+                if line["audit_id"] == audit_id] == ["RECORD_UNREADABLE"]
+        assert (await _query(platform, good[0])).values["citizen_id"]  # the endpoint was not rested
+        batch = await stub.BatchQuery(query_pb2.BatchQueryRequest(
+            resource_code=dept.RESOURCE_CODE, keys=[good[1], bad, good[2]], purpose=ADMIN),
+            metadata=platform.metadata("civil"), timeout=10)
+    assert [(result.found, bool(result.error)) for result in batch.results] == [(True, False), (False, True),
+                                                                               (True, False)]
+    assert dept.RESOURCE_CODE in batch.results[1].error and bad not in batch.results[1].error
+    assert await _audit_result(platform, batch.audit_id) == "ANSWERED"
+    # The DBA fixes the row: it answers (nothing of the failure was cached).
+    assert (await _query(platform, bad)).values["citizen_id"]
 
 
 def _stub(department: Department) -> provider_pb2_grpc.ProviderServiceStub:

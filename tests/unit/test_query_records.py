@@ -22,10 +22,10 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
-from services.query.records import MISSING, LocalRecords, ProviderClients, RecordCache, cache_key
+from services.query.records import MISSING, UNREADABLE, LocalRecords, ProviderClients, RecordCache, cache_key
 from services.query.redis_reads import SERVER_ID_LENGTH, RedisReader
 from services.runtime.cache import RECORDS_CHANGED
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, to_status
 from services.runtime.identity import ASSERTION_HEADER, AssertionSigner, service_caller
 from services.runtime.provider_assertions import (
     ProviderAssertionSigner,
@@ -74,7 +74,16 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         self.batch_entered = asyncio.Event()
         self.fail_batches = 0
         self.refused_keys: set[str] = set()
+        # Rows the department's database cannot send: a call naming one is FAILED_PRECONDITION RECORD_UNREADABLE,
+        # as the 前置机 answers it (frontproc/store.py).
+        self.unreadable_keys: set[str] = set()
         self.batch_traceparents: list[str] = []
+
+    async def refuse_unreadable(self, context, keys) -> None:  # type: ignore[no-untyped-def]
+        if self.unreadable_keys.intersection(keys):
+            await context.abort_with_status(to_status(ServiceError(
+                grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                "a record of the dataset holds a value the department database cannot send"), "frontproc"))
 
     async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
         self.callers.append(self.verifier.from_context(context).system_id)
@@ -83,6 +92,7 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         await asyncio.sleep(0.01)
         if self.gate is not None:
             await self.gate.wait()
+        await self.refuse_unreadable(context, [request.key])
         record = self.records.get(request.key)
         return provider_pb2.LookupResponse(found=record is not None, record=record)
 
@@ -98,6 +108,7 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
             await context.abort(grpc.StatusCode.INTERNAL, "the department's database is gone")
         if self.refused_keys.intersection(request.keys):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "keys: not a key of this dataset")
+        await self.refuse_unreadable(context, request.keys)
         return provider_pb2.BatchLookupResponse(records=[self.records[k] for k in request.keys if k in self.records])
 
 
@@ -642,6 +653,53 @@ async def test_a_batch_refused_as_a_whole_is_asked_key_by_key(records: RecordCac
         provider.refused_keys = set()
     assert found[0].values["name"] == "good" and found[1] is None and found[2] is None
     assert calls_since(provider, lookups, batches) == (3, [["G1", "BAD", "G2"]])
+
+
+async def test_a_row_the_database_cannot_send_fails_its_key_only_and_never_rests_the_endpoint(
+        records: RecordCache, endpoint, redis_client, base_settings: Settings) -> None:
+    """The 前置机's RECORD_UNREADABLE is about one row: asked for more times than it takes to open the circuit, it
+    is that key's FAILED_PRECONDITION each time (not PROVIDER_UNAVAILABLE), the endpoint answers other keys, and
+    nothing is cached for the row (the department may fix it)."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["U1"] = record("U1", "bad")
+    provider.records["R1"] = record("R1", "good")
+    provider.unreadable_keys = {"U1"}
+    try:
+        for _ in range(base_settings.provider_breaker_failures + 2):
+            with pytest.raises(ServiceError) as failure:
+                await records.get(target, dataset, "U1")
+            assert failure.value.code == grpc.StatusCode.FAILED_PRECONDITION
+            assert failure.value.reason == "RECORD_UNREADABLE" and "U1" not in failure.value.message
+        assert not records._providers._guard(target).open
+        assert (await records.get(target, dataset, "R1")).values["name"] == "good"
+        assert await redis_client.get(cache_key(dataset, "U1")) is None
+    finally:
+        provider.unreadable_keys = set()
+
+
+async def test_a_batch_holding_an_unreadable_row_answers_its_other_keys(records: RecordCache, endpoint,
+                                                                        redis_client) -> None:
+    """The 前置机 refuses the whole BatchLookup for one row it cannot send: the batch is asked key by key, the
+    row's key alone comes back UNREADABLE (uncached), the others as they are."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["B1"] = record("B1", "one")
+    provider.records["BU"] = record("BU", "bad")
+    provider.unreadable_keys = {"BU"}
+    try:
+        found = await records.get_many(target, dataset, ["B1", "BU", "B2"])
+        collapsed = await asyncio.gather(*(records.get(target, dataset, key) for key in ("B1", "BU", "B3")),
+                                         return_exceptions=True)
+    finally:
+        provider.unreadable_keys = set()
+    assert found["B1"].values["name"] == "one" and found["BU"] is UNREADABLE and found["B2"] is None
+    assert await redis_client.get(cache_key(dataset, "BU")) is None
+    assert await redis_client.get(cache_key(dataset, "B1")) is not None
+    assert collapsed[0].values["name"] == "one" and collapsed[2] is None
+    assert isinstance(collapsed[1], ServiceError) and collapsed[1].reason == "RECORD_UNREADABLE"
+    assert not records._providers._guard(target).open
+    assert (await records.get(target, dataset, "BU")).values["name"] == "bad"  # fixed: read again
 
 
 def in_trace(trace_id: int, work: Awaitable[T]) -> asyncio.Task[T]:
