@@ -233,6 +233,8 @@ class ProviderClients:
             async for page in call:
                 yield list(page.records)
         except grpc.aio.AioRpcError as exc:
+            if unreadable(exc):
+                raise record_unreadable() from exc
             raise _provider_unavailable(target, exc) from exc
         finally:
             call.cancel()

@@ -106,12 +106,25 @@ def _name_the_provider(error: ServiceError, access: Access) -> None:
                      f"{clean(access.resource_code, 64)}: try again later")
 
 
-def _unreadable_message(access: Access) -> str:
+def _unreadable_message(access: Access, which: str = " for this key") -> str:
     """A record the provider's database cannot send: whose it is to fix, and that retrying will not help (the
     message names no key, as RECORD_NOT_FOUND's does not)."""
     return (f"the provider department {access.provider_department_code} holds a record of "
-            f"{clean(access.resource_code, 64)} for this key that its database cannot send (a value not valid in "
+            f"{clean(access.resource_code, 64)}{which} that its database cannot send (a value not valid in "
             "its encoding, say): the department must fix the row; other records answer")
+
+
+def _export_stopped(error: ServiceError, access: Access, sent: int) -> None:
+    """An export the provider stopped after it was recorded: the caller is told who stopped it and how far it got,
+    as a failed query is (never the endpoint's internal address), with the export's audit id."""
+    if error.reason == "PROVIDER_UNAVAILABLE":
+        _name_the_provider(error, access)
+    elif error.reason == "RECORD_UNREADABLE":
+        error.message = _unreadable_message(access, which="")
+    else:
+        return
+    error.message += f" (the export stopped after {sent} rows)"
+    error.metadata = {**error.metadata, "audit_id": access.id}
 
 
 class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
@@ -142,13 +155,19 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
         masker = deps.masker
         key_rule = projection.key_mask_rule(decision.plan, resource.key_item, resource.key_mask)
-        async for page in deps.providers.export(resource.target, resource.dataset):
-            self._verifier.recheck(caller)  # a system disabled or rotated meanwhile gets no further page
-            yield query_pb2.ExportResponse(rows=[
-                query_pb2.ExportRow(key=record.key if key_rule is None else masker.mask(record.key, key_rule),
-                                    values=projection.project(record.values, decision.plan, masker)[0],
-                                    as_of_time=record.as_of_time)
-                for record in page])
+        sent = 0
+        try:
+            async for page in deps.providers.export(resource.target, resource.dataset):
+                self._verifier.recheck(caller)  # a system disabled or rotated meanwhile gets no further page
+                yield query_pb2.ExportResponse(rows=[
+                    query_pb2.ExportRow(key=record.key if key_rule is None else masker.mask(record.key, key_rule),
+                                        values=projection.project(record.values, decision.plan, masker)[0],
+                                        as_of_time=record.as_of_time)
+                    for record in page])
+                sent += len(page)
+        except ServiceError as error:
+            _export_stopped(error, access, sent)
+            raise
 
     async def NotifyRecordsChanged(self, request: query_pb2.NotifyRecordsChangedRequest,
                                    context: grpc.aio.ServicerContext) -> query_pb2.NotifyRecordsChangedResponse:

@@ -568,6 +568,25 @@ async def test_export_needs_the_batch_download_method(mesh: Mesh) -> None:
     assert reason(refusal) == "METHOD_NOT_GRANTED"
 
 
+async def test_an_export_its_provider_cannot_serve_names_the_department_not_its_address(
+        base_settings: Settings, embedded: EmbeddedServers) -> None:
+    """The provider stops answering once the export is recorded: the caller was told "the provider endpoint
+    127.0.0.1:… could not be reached", an internal address (a failed Query names the department and the
+    resource), with no audit id. Now it is told as a failed Query is, how far the export got, and its audit id."""
+    async with running_mesh(base_settings, embedded) as world:
+        await world.servers["foundation"].stop(0)
+        call = world.query.Export(query_pb2.ExportRequest(resource_code=world.codes["entities"], purpose=WORK),
+                                  metadata=world.md(world.other), timeout=30)
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            [row async for page in call for row in page.rows]
+        audit_id = dict(await call.initial_metadata()).get("x-govshare-audit-id")
+    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE and reason(failure.value) == "PROVIDER_UNAVAILABLE"
+    message = failure.value.details()
+    assert world.market.department_code in message and world.codes["entities"] in message, message
+    assert "127.0.0.1" not in message and "after 0 rows" in message
+    assert audit_id and audit_id_of(failure.value) == audit_id
+
+
 # --- disputes ---------------------------------------------------------------------------------
 
 async def test_a_dispute_flags_the_record_while_open(mesh: Mesh) -> None:

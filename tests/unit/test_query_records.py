@@ -96,6 +96,13 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         record = self.records.get(request.key)
         return provider_pb2.LookupResponse(found=record is not None, record=record)
 
+    async def Export(self, request, context):  # type: ignore[no-untyped-def]
+        """One page per record, in key order; a row in unreadable_keys stops the export as the 前置机 does."""
+        self.verifier.from_context(context)
+        for key in sorted(self.records):
+            await self.refuse_unreadable(context, [key])
+            yield provider_pb2.ExportResponse(records=[self.records[key]])
+
     async def BatchLookup(self, request, context):  # type: ignore[no-untyped-def]
         self.callers.append(self.verifier.from_context(context).system_id)
         self.batch_lookups.append(list(request.keys))
@@ -700,6 +707,23 @@ async def test_a_batch_holding_an_unreadable_row_answers_its_other_keys(records:
     assert isinstance(collapsed[1], ServiceError) and collapsed[1].reason == "RECORD_UNREADABLE"
     assert not records._providers._guard(target).open
     assert (await records.get(target, dataset, "BU")).values["name"] == "bad"  # fixed: read again
+
+
+async def test_an_export_stopped_by_an_unreadable_row_says_so(records: RecordCache, endpoint) -> None:
+    """A page holding a row the database cannot send ends the export RECORD_UNREADABLE, not PROVIDER_UNAVAILABLE
+    'could not be reached', after the pages before it."""
+    target, provider = endpoint
+    saved, provider.records = provider.records, {"X1": record("X1"), "X2": record("X2")}
+    provider.unreadable_keys = {"X2"}
+    pages: list[list[provider_pb2.Record]] = []
+    try:
+        with pytest.raises(ServiceError) as failure:
+            async for page in records._providers.export(target, "ds"):
+                pages.append(page)
+    finally:
+        provider.records, provider.unreadable_keys = saved, set()
+    assert [[r.key for r in page] for page in pages] == [["X1"]]
+    assert failure.value.code == grpc.StatusCode.FAILED_PRECONDITION and failure.value.reason == "RECORD_UNREADABLE"
 
 
 def in_trace(trace_id: int, work: Awaitable[T]) -> asyncio.Task[T]:
