@@ -58,6 +58,7 @@ MAX_NEGATIVE_TTL_SECONDS = 30
 EXPORT_TIMEOUT_SECONDS = 3600.0
 EXPORT_PAGE_SIZE = 500
 OUTAGE_LOG_INTERVAL_SECONDS = 10.0
+MISFILED_LOG_INTERVAL_SECONDS = 60.0
 #: Keys per BatchLookup of collapsed misses (the provider contract allows 1,000; a smaller batch returns sooner).
 MISS_BATCH_MAX = 256
 #: What a provider answers when it refuses a batch as a whole (a key it does not accept, an unknown dataset,
@@ -127,6 +128,8 @@ class ProviderClients:
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, provider_pb2_grpc.ProviderServiceStub] = {}
         self._guards: dict[str, EndpointGuard] = {}
+        #: When each (endpoint, dataset) last had a misfiled answer logged (at most once a minute each).
+        self._misfiled_logged: dict[tuple[str, str], float] = {}
 
     def _stub(self, target: str) -> provider_pb2_grpc.ProviderServiceStub:
         stub = self._stubs.get(target)
@@ -186,7 +189,12 @@ class ProviderClients:
             if unreadable(exc):
                 return UNREADABLE
             raise _provider_unavailable(target, exc) from exc
-        return response.record if response.found else None
+        if not response.found:
+            return None
+        if response.record.key != key:
+            self._misfiled(target, dataset, 1)
+            return None
+        return response.record
 
     async def batch_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
         """The records of ``keys``; a batch holding a row the database cannot send is asked key by key, so only
@@ -222,7 +230,27 @@ class ProviderClients:
     async def _batch_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
         response = await self._unary(target, "BatchLookup",
                                      provider_pb2.BatchLookupRequest(dataset=dataset, keys=keys))
-        return {record.key: record for record in response.records}
+        asked = set(keys)
+        records: dict[str, Record] = {}
+        for record in response.records:
+            if record.key in asked and record.key not in records:
+                records[record.key] = record
+        if len(records) < len(response.records):
+            self._misfiled(target, dataset, len(response.records) - len(records))
+        return records
+
+    def _misfiled(self, target: str, dataset: str, count: int) -> None:
+        """A provider answered records under keys it was not asked for (or one key twice): a 前置机 whose key
+        mapping is wrong. Such a record is no answer for the key asked (it was served as that person's record);
+        the operators are told which endpoint and dataset, never the keys (personal data)."""
+        now = time.monotonic()
+        if now - self._misfiled_logged.get((target, dataset), -MISFILED_LOG_INTERVAL_SECONDS) < \
+                MISFILED_LOG_INTERVAL_SECONDS:
+            return
+        self._misfiled_logged[(target, dataset)] = now
+        log.warning("provider endpoint %s answered %d record%s of %s under a key it was not asked for, or twice: "
+                    "not served (its key mapping is wrong; the department's 前置机 configuration must map the "
+                    "key item to the table's key column)", target, count, "" if count == 1 else "s", dataset)
 
     async def export(self, target: str, dataset: str) -> AsyncIterator[list[Record]]:
         """Pages of every current record of ``dataset``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import SimpleNamespace
@@ -77,6 +78,8 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         # Rows the department's database cannot send: a call naming one is FAILED_PRECONDITION RECORD_UNREADABLE,
         # as the 前置机 answers it (frontproc/store.py).
         self.unreadable_keys: set[str] = set()
+        # A wrongly mapped 前置机: asked for a key of misfiled, it answers the record of the key it maps to.
+        self.misfiled: dict[str, str] = {}
         self.batch_traceparents: list[str] = []
 
     async def refuse_unreadable(self, context, keys) -> None:  # type: ignore[no-untyped-def]
@@ -93,7 +96,7 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         if self.gate is not None:
             await self.gate.wait()
         await self.refuse_unreadable(context, [request.key])
-        record = self.records.get(request.key)
+        record = self.records.get(self.misfiled.get(request.key, request.key))
         return provider_pb2.LookupResponse(found=record is not None, record=record)
 
     async def Export(self, request, context):  # type: ignore[no-untyped-def]
@@ -116,7 +119,8 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         if self.refused_keys.intersection(request.keys):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "keys: not a key of this dataset")
         await self.refuse_unreadable(context, request.keys)
-        return provider_pb2.BatchLookupResponse(records=[self.records[k] for k in request.keys if k in self.records])
+        keys = [self.misfiled.get(k, k) for k in request.keys]
+        return provider_pb2.BatchLookupResponse(records=[self.records[k] for k in keys if k in self.records])
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -724,6 +728,29 @@ async def test_an_export_stopped_by_an_unreadable_row_says_so(records: RecordCac
         provider.records, provider.unreadable_keys = saved, set()
     assert [[r.key for r in page] for page in pages] == [["X1"]]
     assert failure.value.code == grpc.StatusCode.FAILED_PRECONDITION and failure.value.reason == "RECORD_UNREADABLE"
+
+
+async def test_a_record_answered_under_another_key_is_not_served_as_the_one_asked(
+        records: RecordCache, endpoint, caplog: pytest.LogCaptureFixture) -> None:
+    """A 前置机 mapping the key item to the wrong column answers another person's record: a Lookup served it as
+    the record of the key asked (a BatchLookup dropped it, so the same key answered differently alone and in a
+    batch). Neither serves it, and the log names the endpoint and the dataset, never a key."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    provider.records["OTHER1"] = record("OTHER1", "李四")
+    provider.records["OK1"] = record("OK1", "ok")
+    provider.misfiled = {"ASKED1": "OTHER1", "ASKED2": "OTHER1", "DUP": "OK1"}
+    caplog.set_level(logging.WARNING, logger="services.query.records")
+    try:
+        alone = await records.get(target, dataset, "ASKED1")
+        batch = await records.get_many(target, dataset, ["ASKED2", "OK1", "DUP"])
+    finally:
+        provider.misfiled = {}
+    assert alone is None
+    assert batch["ASKED2"] is None and batch["DUP"] is None and batch["OK1"].values["name"] == "ok"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and target in warnings[0] and dataset in warnings[0]
+    assert "OTHER1" not in warnings[0] and "ASKED1" not in warnings[0]
 
 
 def in_trace(trace_id: int, work: Awaitable[T]) -> asyncio.Task[T]:
