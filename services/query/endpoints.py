@@ -84,11 +84,19 @@ class EndpointGuard:
                 self._failed(failure)
                 PROVIDER_CALLS.labels(self.target, "failed").inc()
                 raise
+            except grpc.aio.AioRpcError:
+                # The endpoint answered, about the request (a key it refuses, a row it cannot send): it is up, so
+                # a trial that got such an answer closes the circuit as a success does.
+                self._answered()
+                raise
             except BaseException:
                 self._trial = False
                 raise
             finally:
                 PROVIDER_SECONDS.labels(self.target).observe(self._clock() - started)
+        self._answered()
+
+    def _answered(self) -> None:
         if self._failures:
             log.info("provider endpoint %s answers again, after %d failed call%s", self.target, self._failures,
                      "" if self._failures == 1 else "s")

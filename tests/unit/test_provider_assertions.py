@@ -208,6 +208,23 @@ async def test_answers_about_the_request_never_open_the_circuit() -> None:
         pass
 
 
+async def test_a_trial_the_endpoint_answers_about_the_request_closes_the_circuit() -> None:
+    """A trial call refused for its own key (INVALID_ARGUMENT, a row the database cannot send) got an answer: the
+    endpoint is up. The circuit stayed half open, so calls made together were refused "rested" one trial at a
+    time."""
+    clock = Clock()
+    guard = EndpointGuard("dept:5", concurrency=4, failures_to_open=2, open_seconds=5.0, clock=clock)
+    await _fail(guard)
+    await _fail(guard)
+    clock.now += 5.1
+    with pytest.raises(grpc.aio.AioRpcError):
+        async with guard.call():
+            raise grpc.aio.AioRpcError(grpc.StatusCode.INVALID_ARGUMENT, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                       "key: not a key of this dataset")
+    async with guard.call(), guard.call():  # the second is made while the first is out
+        pass
+
+
 async def test_concurrency_to_one_endpoint_is_bounded() -> None:
     guard = EndpointGuard("dept:4", concurrency=2, failures_to_open=5, open_seconds=5.0)
     inside, most, release = 0, 0, asyncio.Event()
