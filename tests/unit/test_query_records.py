@@ -713,6 +713,26 @@ async def test_a_batch_holding_an_unreadable_row_answers_its_other_keys(records:
     assert (await records.get(target, dataset, "BU")).values["name"] == "bad"  # fixed: read again
 
 
+async def test_a_large_batch_is_split_in_halves_around_an_unreadable_row(records: RecordCache, endpoint) -> None:
+    """Asked key by key, a 64-key batch with one unreadable row cost 64 Lookups of the department's rate limit (a
+    1,000-key BatchQuery, 1,000): in halves, about 2·log2(64) calls."""
+    target, provider = endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    keys = [f"H{index:02d}" for index in range(64)]
+    for key in keys:
+        provider.records[key] = record(key, key)
+    provider.unreadable_keys = {"H37"}
+    lookups, batches = provider.lookups, len(provider.batch_lookups)
+    try:
+        found = await records.get_many(target, dataset, keys)
+    finally:
+        provider.unreadable_keys = set()
+    assert found["H37"] is UNREADABLE
+    assert [found[key].values["name"] for key in keys if key != "H37"] == [key for key in keys if key != "H37"]
+    single, batched = calls_since(provider, lookups, batches)
+    assert single + len(batched) <= 13, (single, batched)
+
+
 async def test_an_export_stopped_by_an_unreadable_row_says_so(records: RecordCache, endpoint) -> None:
     """A page holding a row the database cannot send ends the export RECORD_UNREADABLE, not PROVIDER_UNAVAILABLE
     'could not be reached', after the pages before it."""
