@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from services.runtime import person_secrets, redis_target
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
+from services.runtime.masking import Masker
 from services.runtime.telemetry import tracing_problems
 
 COMPONENTS = ("gateway", "catalog", "authorization", "query", "foundation", "supervision")
@@ -293,6 +294,11 @@ def _parse_mask_rules(raw: str, errors: list[str]) -> dict[str, str]:
         name, sep, pattern = part.partition("=")
         if not sep or not name.strip():
             errors.append(f"GOVSHARE_MASK_RULES: {part!r} is not name=pattern")
+            continue
+        try:  # the pattern is checked here, not by query's Masker at start (a traceback, restarted forever by up)
+            Masker({name.strip(): pattern.strip()})
+        except ValueError as exc:
+            errors.append(f"GOVSHARE_MASK_RULES: {exc}")
             continue
         rules[name.strip()] = pattern.strip()
     return rules

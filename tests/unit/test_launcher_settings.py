@@ -8,7 +8,7 @@ import pytest
 
 from services.launcher import EXTRA_OFFSETS, OFFSETS, check_settings, run_platform
 from services.runtime.keys import generate_keys
-from services.runtime.settings import SettingsError, load
+from services.runtime.settings import SettingsError, load, problems
 
 PORTS = {name: 52550 + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
 KEY = "k" * 40
@@ -77,3 +77,13 @@ def test_a_data_directory_that_is_a_file_is_named(tmp_path: Path) -> None:
         run_platform(taken)
     assert str(info.value).startswith(f"govshare up: the data directory {taken} is a file")
     assert taken.read_text() == "mine"
+
+
+def test_a_mask_rule_with_a_bad_pattern_is_named_at_start(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """`GOVSHARE_MASK_RULES='name=abc' govshare up` passed the check; the query (and catalog) process then died
+    at start in the Masker's ValueError traceback and `up` restarted it forever."""
+    err = _refusal(monkeypatch, capsys, GOVSHARE_MASK_RULES="phone=3,2;name=abc")
+    assert "GOVSHARE_MASK_RULES: mask rule name='abc': expected 'head,tail' or 'full'" in err
+    assert "phone" not in err and "Traceback" not in err
+    assert any("name='1,x'" in problem for problem in problems("query", {"GOVSHARE_MASK_RULES": "name=1,x"}))
