@@ -5,10 +5,13 @@ Like every govshare process it validates all of them at start and stops with one
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from services.runtime.settings import address_problem
 
 
 class ConsoleSettingsError(Exception):
@@ -99,17 +102,20 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
     env = os.environ if env is None else env
     problems: list[str] = []
     listen = env.get("GOVSHARE_CONSOLE_LISTEN", "").strip() or ConsoleSettings.listen
-    if ":" not in listen or not listen.rsplit(":", 1)[1].isdigit():
-        problems.append(f"GOVSHARE_CONSOLE_LISTEN must be host:port (got {listen!r})")
+    # The services' check (services.runtime.settings): uvicorn took a port over 65535 modulo 65536 and said it
+    # ran on the port it was given.
+    if problem := address_problem(listen):
+        problems.append(f"GOVSHARE_CONSOLE_LISTEN must be host:port: {problem}")
     gateway = env.get("GOVSHARE_CONSOLE_GATEWAY", "").strip()
-    if not gateway or ":" not in gateway:
-        problems.append("GOVSHARE_CONSOLE_GATEWAY must be the edge's host:port (e.g. 127.0.0.1:50051)")
+    if not gateway or address_problem(gateway):
+        problems.append(f"GOVSHARE_CONSOLE_GATEWAY must be the edge's host:port (e.g. 127.0.0.1:50051), got "
+                        f"{gateway!r}")
     timeout_raw = env.get("GOVSHARE_CALL_TIMEOUT_SECONDS", "").strip()
     timeout = ConsoleSettings.call_timeout_seconds
     if timeout_raw:
         try:
             timeout = float(timeout_raw)
-            if timeout <= 0:
+            if not (timeout > 0 and math.isfinite(timeout)):  # nan and inf are floats too
                 raise ValueError
         except ValueError:
             problems.append(f"GOVSHARE_CALL_TIMEOUT_SECONDS must be a positive number (got {timeout_raw!r})")

@@ -157,3 +157,17 @@ def test_the_supervision_page_does_not_round_a_rate_up_to_100_percent() -> None:
         indicator_names=labels.INDICATOR)
     cells = re.findall(r"<td>([^<]*)</td>", page)
     assert cells[1:] == ["99.96", "100.0%", "100.0%", "99.9%", "99.6%", "0.1%", "66.7%", "0"], cells
+
+
+def test_a_listen_port_over_65535_a_gateway_without_port_and_a_nan_timeout_are_refused() -> None:
+    """GOVSHARE_CONSOLE_LISTEN=127.0.0.1:99999 started a console that said it ran on port 99999 and listened on
+    34463 (uvicorn takes the port modulo 65536); a gateway 'edge:' and a timeout 'nan' were accepted."""
+    with pytest.raises(ConsoleSettingsError) as bad:
+        load_console_settings({"GOVSHARE_CONSOLE_LISTEN": "127.0.0.1:99999", "GOVSHARE_CONSOLE_GATEWAY": "edge:",
+                               "GOVSHARE_CALL_TIMEOUT_SECONDS": "nan"})
+    message = str(bad.value)
+    assert "GOVSHARE_CONSOLE_LISTEN must be host:port: the port must be between 0 and 65535, got 99999" in message
+    assert "GOVSHARE_CONSOLE_GATEWAY must be the edge's host:port (e.g. 127.0.0.1:50051), got 'edge:'" in message
+    assert "GOVSHARE_CALL_TIMEOUT_SECONDS must be a positive number (got 'nan')" in message
+    settings = load_console_settings({"GOVSHARE_CONSOLE_LISTEN": "[::1]:8443", "GOVSHARE_CONSOLE_GATEWAY": "edge:443"})
+    assert settings.port == 8443 and settings.gateway == "edge:443"
