@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from services.runtime.pagination import MAX_PAGE_SIZE
 from services.runtime.settings import address_problem
 
 
@@ -68,12 +69,15 @@ class ConsoleSettings:
         return int(self.listen.rsplit(":", 1)[1])
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, problems: list[str]) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, low: int, problems: list[str],
+         high: int = 2**31 - 1) -> int:
+    """A whole number in [low, high]; the default bound is what a protobuf int32 holds (a page size over it
+    failed every list page), and isdecimal, not isdigit, which also passes '²' that int() refuses."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < low:
-        problems.append(f"{name} must be a whole number ≥ {low} (got {raw!r})")
+    if not raw.isdecimal() or not low <= int(raw) <= high:
+        problems.append(f"{name} must be a whole number from {low} to {high} (got {raw!r})")
         return default
     return int(raw)
 
@@ -140,7 +144,7 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
         listen=listen, gateway=gateway, gateway_ca=gateway_ca,
         session_idle_seconds=_int(env, "GOVSHARE_CONSOLE_SESSION_IDLE_SECONDS", 1800, 60, problems),
         call_timeout_seconds=timeout,
-        page_size=_int(env, "GOVSHARE_CONSOLE_PAGE_SIZE", 20, 1, problems),
+        page_size=_int(env, "GOVSHARE_CONSOLE_PAGE_SIZE", 20, 1, problems, MAX_PAGE_SIZE),
         deadline_warning_working_days=_int(env, "GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS", 2, 0, problems),
         secure_cookie=secure_raw != "false", tls_cert=tls_cert, tls_key=tls_key,
         redis_url=env.get("GOVSHARE_CONSOLE_REDIS_URL", "").strip() or env.get("GOVSHARE_REDIS_URL", "").strip(),

@@ -171,3 +171,14 @@ def test_a_listen_port_over_65535_a_gateway_without_port_and_a_nan_timeout_are_r
     assert "GOVSHARE_CALL_TIMEOUT_SECONDS must be a positive number (got 'nan')" in message
     settings = load_console_settings({"GOVSHARE_CONSOLE_LISTEN": "[::1]:8443", "GOVSHARE_CONSOLE_GATEWAY": "edge:443"})
     assert settings.port == 8443 and settings.gateway == "edge:443"
+
+
+def test_a_page_size_beyond_the_platforms_largest_page_is_refused() -> None:
+    """GOVSHARE_CONSOLE_PAGE_SIZE=99999999999 was accepted and every list page failed (protobuf's 'Value out of
+    range' for an int32); '²' passed isdigit and ended in int()'s ValueError traceback."""
+    for raw in ("99999999999", "1001", "²"):
+        with pytest.raises(ConsoleSettingsError) as bad:
+            load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "edge:443", "GOVSHARE_CONSOLE_PAGE_SIZE": raw})
+        assert f"GOVSHARE_CONSOLE_PAGE_SIZE must be a whole number from 1 to 1000 (got {raw!r})" in str(bad.value)
+    assert load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "edge:443",
+                                  "GOVSHARE_CONSOLE_PAGE_SIZE": "1000"}).page_size == 1000
