@@ -381,6 +381,30 @@ def _audit_key_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _token_key_problems(settings: Settings) -> list[str]:
+    """The token keys are read when a service is built: a value that is no Ed25519 PEM key ended there in a
+    ValueError traceback (exit 1), and a signing key whose public half no service trusts signed tokens every
+    service refused."""
+    problems = []
+    public = []
+    if settings.token_public_key:
+        try:
+            public = ed25519_public_keys(settings.token_public_key)
+        except ValueError as exc:
+            problems.append(f"GOVSHARE_TOKEN_PUBLIC_KEY: {exc}")
+    if settings.token_private_key:
+        try:
+            signing = ed25519_private_key(settings.token_private_key).public_key()
+        except ValueError as exc:
+            problems.append(f"GOVSHARE_TOKEN_PRIVATE_KEY: {exc} (tokens are signed with EdDSA)")
+        else:
+            if public and not any(signing.public_bytes_raw() == key.public_bytes_raw() for key in public):
+                problems.append("GOVSHARE_TOKEN_PRIVATE_KEY: its public half is not among GOVSHARE_TOKEN_PUBLIC_KEY's "
+                                "keys, so every service would refuse the tokens it signs (list the new public key "
+                                "there, beside the previous one during a rotation)")
+    return problems
+
+
 def address_problem(address: str) -> str | None:
     """What is wrong with a listening address, or None: not host:port, or a port no socket can have (caught
     when the settings or the 前置机's configuration are read, not at bind)."""
@@ -446,6 +470,7 @@ def validate(settings: Settings) -> list[str]:
     if any(tls_parts) and not all(tls_parts):
         errors.append("GOVSHARE_TLS_CERT, GOVSHARE_TLS_KEY and GOVSHARE_TLS_CA must be set together")
     errors.extend(_audit_key_problems(settings))
+    errors.extend(_token_key_problems(settings))
     errors.extend(person_secrets.key_problems(settings.person_secret_key))
     if settings.oidc_issuer and not (settings.oidc_jwks_url.startswith(("http://", "https://"))
                                      and settings.oidc_audience and settings.oidc_username_claim):

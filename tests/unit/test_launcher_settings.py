@@ -87,3 +87,22 @@ def test_a_mask_rule_with_a_bad_pattern_is_named_at_start(monkeypatch: pytest.Mo
     assert "GOVSHARE_MASK_RULES: mask rule name='abc': expected 'head,tail' or 'full'" in err
     assert "phone" not in err and "Traceback" not in err
     assert any("name='1,x'" in problem for problem in problems("query", {"GOVSHARE_MASK_RULES": "name=1,x"}))
+
+
+def test_token_keys_that_are_not_ed25519_pem_or_do_not_match_are_named_at_start() -> None:
+    """`GOVSHARE_TOKEN_PUBLIC_KEY=garbage govshare serve catalog` passed the settings and died building the
+    service in a 'ValueError: no PEM public key found' traceback (exit 1, not 2); a signing key whose public half
+    was not listed started an authorization service whose tokens every service refused."""
+    keys, other = generate_keys(), generate_keys()
+    env = {"GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": "postgresql://x/y",
+           "GOVSHARE_REDIS_URL": "redis://r", "GOVSHARE_AUTHORIZATION_TARGET": "authorization:50051",
+           "GOVSHARE_CATALOG_TARGET": "catalog:50051", "GOVSHARE_TOKEN_PUBLIC_KEY": "garbage",
+           "GOVSHARE_TOKEN_PRIVATE_KEY": "garbage"}
+    with pytest.raises(SettingsError) as info:
+        load("authorization", env)
+    assert "GOVSHARE_TOKEN_PUBLIC_KEY: no PEM public key found" in str(info.value)
+    assert "GOVSHARE_TOKEN_PRIVATE_KEY: not a PEM private key" in str(info.value)
+    env |= {"GOVSHARE_TOKEN_PRIVATE_KEY": keys.token_private_key, "GOVSHARE_TOKEN_PUBLIC_KEY": other.token_public_key}
+    with pytest.raises(SettingsError, match="its public half is not among GOVSHARE_TOKEN_PUBLIC_KEY's keys"):
+        load("authorization", env)
+    load("authorization", {**env, "GOVSHARE_TOKEN_PUBLIC_KEY": other.token_public_key + keys.token_public_key})
