@@ -280,7 +280,9 @@ def _parse_number(name: str, raw: str, kind: type, low: float, high: float, erro
     try:
         value = kind(raw)
     except ValueError:
-        errors.append(f"{name}={raw!r}: expected a {kind.__name__}")
+        # 'expected a int' told an operator nothing of the range; name the kind and the bounds in plain words.
+        what = "a whole number" if kind is int else "a number"
+        errors.append(f"{name}={raw!r}: expected {what} between {low} and {high}")
         return kind(low)
     if not low <= value <= high:
         errors.append(f"{name}={raw!r}: must be between {low} and {high}")

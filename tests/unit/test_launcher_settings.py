@@ -106,3 +106,10 @@ def test_token_keys_that_are_not_ed25519_pem_or_do_not_match_are_named_at_start(
     with pytest.raises(SettingsError, match="its public half is not among GOVSHARE_TOKEN_PUBLIC_KEY's keys"):
         load("authorization", env)
     load("authorization", {**env, "GOVSHARE_TOKEN_PUBLIC_KEY": other.token_public_key + keys.token_public_key})
+
+
+def test_a_number_setting_that_is_not_a_number_says_what_is_expected() -> None:
+    """`GOVSHARE_WORKERS=1e3` said "expected a int", and a float setting "expected a float"."""
+    found = problems("query", {"GOVSHARE_WORKERS": "1e3", "GOVSHARE_AUDIT_LINGER_MS": "3ms"})
+    assert "GOVSHARE_WORKERS='1e3': expected a whole number between 1 and 64" in found
+    assert "GOVSHARE_AUDIT_LINGER_MS='3ms': expected a number between 0.0 and 1000.0" in found
