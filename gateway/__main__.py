@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from gateway.edge import render_json
 from gateway.envoy_process import run, write_config
-from services.runtime.settings import SettingsError, load
+from services.runtime.settings import Settings, SettingsError, load, tls_file_problems
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,7 +36,21 @@ def main(argv: list[str] | None = None) -> None:
     if args.render:
         sys.stdout.write(render_json(settings))
         return
+    if problems := _file_problems(settings):
+        print("govshare gateway: invalid configuration:\n  - " + "\n  - ".join(problems), file=sys.stderr)
+        raise SystemExit(2)
     run(settings)
+
+
+def _file_problems(settings: Settings) -> list[str]:
+    """The files Envoy is about to read, each named with its variable when it is not a file, as the services
+    name theirs: Envoy said only "Invalid path: /etc/…" and exited 1. Not checked when rendering: the chart's
+    init container writes the paths of files only the Envoy container mounts."""
+    problems = tls_file_problems(settings)
+    if settings.descriptor_set and not os.path.isfile(settings.descriptor_set):
+        problems.append(f"GOVSHARE_DESCRIPTOR_SET: no such file {settings.descriptor_set} (unset it: the edge "
+                        "builds one from the generated code)")
+    return problems
 
 
 if __name__ == "__main__":

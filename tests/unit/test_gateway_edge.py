@@ -353,3 +353,29 @@ def test_an_envoy_binary_setting_that_is_no_executable_is_named(what: str, tmp_p
     if what == "not executable":
         path.chmod(0o755)
         assert envoy_binary() == str(path)
+
+
+def test_the_edge_names_a_tls_file_or_descriptor_set_that_is_not_a_file(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`govshare serve gateway` with GOVSHARE_TLS_CA or GOVSHARE_DESCRIPTOR_SET naming no file started Envoy,
+    which said only "Invalid path: /tmp/…" and exited 1; docs/configuration.md promises the variable named."""
+    from gateway.__main__ import main
+
+    monkeypatch.setenv("GOVSHARE_JWKS_URL", "http://authorization:8081/.well-known/jwks.json")
+    for service in ("catalog", "authorization", "query", "foundation"):
+        monkeypatch.setenv(f"GOVSHARE_{service.upper()}_TARGET", f"{service}:50051")
+    monkeypatch.setattr("gateway.__main__.run", lambda settings: pytest.fail("Envoy was started"))
+    cert = tmp_path / "tls.crt"
+    cert.write_text("cert")
+    monkeypatch.setenv("GOVSHARE_TLS_CERT", str(cert))
+    monkeypatch.setenv("GOVSHARE_TLS_KEY", str(cert))
+    monkeypatch.setenv("GOVSHARE_TLS_CA", str(tmp_path / "ca.crt"))
+    monkeypatch.setenv("GOVSHARE_DESCRIPTOR_SET", str(tmp_path / "descriptors.pb"))
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"GOVSHARE_TLS_CA: no such file {tmp_path / 'ca.crt'}" in err
+    assert f"GOVSHARE_DESCRIPTOR_SET: no such file {tmp_path / 'descriptors.pb'}" in err
+    assert "GOVSHARE_TLS_CERT" not in err
