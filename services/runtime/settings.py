@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from services.runtime import person_secrets, redis_target
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
@@ -436,6 +437,23 @@ def _url_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _origin_problems(origins: tuple[str, ...]) -> list[str]:
+    """Each CORS origin as a browser sends it in Origin (scheme://host[:port]): the edge matches it exactly, so a
+    bare host name, a trailing slash or '*' admitted no browser at all, without a word."""
+    problems = []
+    for origin in origins:
+        try:
+            parts = urlsplit(origin)
+            parts.port  # noqa: B018  (raises ValueError for a port out of range)
+        except ValueError:
+            parts = None
+        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path
+                or parts.query or parts.fragment or parts.username or parts.password):
+            problems.append(f"GOVSHARE_CORS_ORIGINS: {origin!r} is not an origin: give scheme://host[:port] as "
+                            "browsers send it, without a path or a trailing slash (https://console.example.gov.cn)")
+    return problems
+
+
 def tls_file_problems(settings: Settings) -> list[str]:
     """The mTLS files a serving process reads at start, each named with its variable when it is not a file (not
     part of ``validate``: the edge's renderer writes their paths for Envoy without reading them)."""
@@ -459,6 +477,7 @@ def validate(settings: Settings) -> list[str]:
         if address or required:
             errors.extend(_address_problems(name, address))
     errors.extend(_url_problems(settings))
+    errors.extend(_origin_problems(settings.cors_origins))
     for attr in _TARGETS:
         if getattr(settings, attr):
             errors.extend(_address_problems(f"GOVSHARE_{attr.upper()}", getattr(settings, attr)))

@@ -113,3 +113,13 @@ def test_a_number_setting_that_is_not_a_number_says_what_is_expected() -> None:
     found = problems("query", {"GOVSHARE_WORKERS": "1e3", "GOVSHARE_AUDIT_LINGER_MS": "3ms"})
     assert "GOVSHARE_WORKERS='1e3': expected a whole number between 1 and 64" in found
     assert "GOVSHARE_AUDIT_LINGER_MS='3ms': expected a number between 0.0 and 1000.0" in found
+
+
+def test_a_cors_origin_a_browser_never_sends_is_named() -> None:
+    """`GOVSHARE_CORS_ORIGINS=console.example.gov.cn` (or with a trailing slash, or '*') was accepted and the edge,
+    which matches the Origin header exactly, then admitted no browser, without a word."""
+    raw = "console.example.gov.cn, https://console.example.gov.cn/, *, https://ok.example.gov.cn:8443"
+    found = problems("gateway", {"GOVSHARE_CORS_ORIGINS": raw})
+    for bad in ("console.example.gov.cn", "https://console.example.gov.cn/", "*"):
+        assert any(problem.startswith(f"GOVSHARE_CORS_ORIGINS: {bad!r} is not an origin") for problem in found)
+    assert not any("ok.example" in problem for problem in found)
