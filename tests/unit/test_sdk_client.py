@@ -628,6 +628,27 @@ def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
         Client()
 
 
+@pytest.mark.parametrize(("env", "said"), [
+    ({"GOVSHARE_PLAINTEXT": "y"}, "GOVSHARE_PLAINTEXT='y': expected 1 (no TLS: a platform on your own machine) or 0"),
+    ({"GOVSHARE_ROOT_CA": "/nonexistent/ca.pem"},
+     "GOVSHARE_ROOT_CA='/nonexistent/ca.pem': No such file or directory; give the PEM file of the CA"),
+    ({"GOVSHARE_ROOT_CA": __file__}, "holds no PEM certificate"),
+])
+def test_a_wrong_plaintext_or_root_ca_setting_is_named(env: dict[str, str], said: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOVSHARE_PLAINTEXT=y silently meant TLS (every call UNAVAILABLE in a handshake error, retried to its
+    deadline); a GOVSHARE_ROOT_CA that is no file was a bare FileNotFoundError, one without a certificate failed
+    every call in the handshake."""
+    monkeypatch.delenv("GOVSHARE_PLAINTEXT", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=re.escape(said)):
+        Client("127.0.0.1:1", "sys-1", "s")
+    monkeypatch.setenv("GOVSHARE_PLAINTEXT", "off")
+    if "GOVSHARE_ROOT_CA" not in env:
+        Client("127.0.0.1:1", "sys-1", "s").close()
+
+
 def test_settings_come_from_the_environment(edge: tuple[FakeEdge, str], monkeypatch: pytest.MonkeyPatch) -> None:
     fake, address = edge
     monkeypatch.setenv("GOVSHARE_ENDPOINT", address)

@@ -288,7 +288,30 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
 
 def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+    """A yes/no variable; any other value is a ValueError naming it (``GOVSHARE_PLAINTEXT=y`` meant TLS, and
+    every call then failed UNAVAILABLE in a TLS handshake error, retried to its deadline)."""
+    raw = os.environ.get(name, "")
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"", "0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"govshare client: {name}={raw!r}: expected 1 (no TLS: a platform on your own machine) or 0")
+
+
+def _root_certificates(path: str) -> bytes:
+    """The CA file ``GOVSHARE_ROOT_CA`` names, or a ValueError naming the variable: a missing file was a bare
+    FileNotFoundError, and a file without a PEM certificate failed every call in the TLS handshake."""
+    try:
+        with open(path, "rb") as file:
+            pem = file.read()
+    except OSError as exc:
+        raise ValueError(f"govshare client: {ENV_ROOT_CA}={path!r}: {exc.strerror or exc}; give the PEM file of "
+                         f"the CA that signed the edge's certificate") from None
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise ValueError(f"govshare client: {ENV_ROOT_CA}={path!r} holds no PEM certificate (-----BEGIN "
+                         f"CERTIFICATE-----): give the CA that signed the edge's certificate")
+    return pem
 
 
 _URL = re.compile(r"(?i)https?://([^/?#]*)")
@@ -334,8 +357,7 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
     if plaintext:
         return endpoint, system_id, secret, None
     if root_certificates is None and os.environ.get(ENV_ROOT_CA):
-        with open(os.environ[ENV_ROOT_CA], "rb") as file:
-            root_certificates = file.read()
+        root_certificates = _root_certificates(os.environ[ENV_ROOT_CA])
     return endpoint, system_id, secret, grpc.ssl_channel_credentials(root_certificates)
 
 
