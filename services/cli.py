@@ -174,6 +174,12 @@ def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
         system_id, secret = system_id or system["system_id"], secret or system["secret"]
     if not gateway:
         raise SystemExit(f"no gateway: pass --gateway, or run `govshare up` on {_data_dir(args)}")
+    from services.runtime.settings import address_problem
+
+    if problem := address_problem(gateway):
+        # The banner prints the REST base URL beside the gRPC address: given as --gateway it was gRPC's
+        # UNAVAILABLE "Misformatted domain name", as if the platform were down.
+        raise SystemExit(f"--gateway: {problem}: give the edge's gRPC host:port (e.g. 127.0.0.1:50051), not a URL")
     return gateway, system_id, secret
 
 

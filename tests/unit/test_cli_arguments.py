@@ -74,3 +74,16 @@ def test_a_yearly_report_refuses_a_month_it_would_ignore() -> None:
         main(["report", "yearly", "--year", "2026", "--month", "3", "--gateway", "127.0.0.1:1", "--system-id", "s",
               "--secret", "x"])
     assert "covers a whole year: drop --month" in str(refused.value.code)
+
+
+@pytest.mark.parametrize("gateway", ["http://127.0.0.1:50051/", "127.0.0.1", "127.0.0.1:99999"])
+def test_a_gateway_that_is_not_host_port_is_refused_before_any_call(gateway: str) -> None:
+    """``query … --gateway http://127.0.0.1:50051/`` (the REST base URL the banner prints) answered UNAVAILABLE
+    "Misformatted domain name" as if the platform were down. Nothing is contacted before the refusal."""
+    from services.cli import main
+
+    with pytest.raises(SystemExit) as refused:
+        main(["query", "102001/000001", "924103023250193249", "--gateway", gateway, "--system-id", "sys-1",
+              "--secret", "s"])
+    said = str(refused.value.code)
+    assert said.startswith("--gateway: ") and "give the edge's gRPC host:port (e.g. 127.0.0.1:50051)" in said
