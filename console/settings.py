@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from services.runtime.pagination import MAX_PAGE_SIZE
-from services.runtime.settings import address_problem
+from services.runtime.settings import REDIS_SCHEMES, address_problem
 
 
 class ConsoleSettingsError(Exception):
@@ -101,6 +101,14 @@ def _oidc(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
     return values
 
 
+def _redis_url(env: Mapping[str, str]) -> tuple[str, str]:
+    """The sessions' Redis URL and the variable it came from: GOVSHARE_CONSOLE_REDIS_URL, else GOVSHARE_REDIS_URL."""
+    for name in ("GOVSHARE_CONSOLE_REDIS_URL", "GOVSHARE_REDIS_URL"):
+        if url := env.get(name, "").strip():
+            return url, name
+    return "", ""
+
+
 def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettings:
     """Settings from ``env`` (default: the process environment), or ConsoleSettingsError naming every problem."""
     env = os.environ if env is None else env
@@ -139,6 +147,10 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
     log_level = env.get("GOVSHARE_LOG_LEVEL", "").strip().upper() or ConsoleSettings.log_level
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(f"GOVSHARE_LOG_LEVEL={log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
+    redis_url, redis_name = _redis_url(env)
+    if redis_url and not redis_url.startswith(REDIS_SCHEMES):
+        # Named, never shown (it may hold a password): redis-py's ValueError traceback stopped the console at start.
+        problems.append(f"{redis_name}: expected a redis://, rediss:// or unix:// URL")
     settings = ConsoleSettings(
         log_level=log_level,
         listen=listen, gateway=gateway, gateway_ca=gateway_ca,
@@ -147,7 +159,7 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
         page_size=_int(env, "GOVSHARE_CONSOLE_PAGE_SIZE", 20, 1, problems, MAX_PAGE_SIZE),
         deadline_warning_working_days=_int(env, "GOVSHARE_CONSOLE_DEADLINE_WARNING_DAYS", 2, 0, problems),
         secure_cookie=secure_raw != "false", tls_cert=tls_cert, tls_key=tls_key,
-        redis_url=env.get("GOVSHARE_CONSOLE_REDIS_URL", "").strip() or env.get("GOVSHARE_REDIS_URL", "").strip(),
+        redis_url=redis_url,
         **oidc)
     if problems:
         raise ConsoleSettingsError("; ".join(problems))

@@ -182,3 +182,17 @@ def test_a_page_size_beyond_the_platforms_largest_page_is_refused() -> None:
         assert f"GOVSHARE_CONSOLE_PAGE_SIZE must be a whole number from 1 to 1000 (got {raw!r})" in str(bad.value)
     assert load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "edge:443",
                                   "GOVSHARE_CONSOLE_PAGE_SIZE": "1000"}).page_size == 1000
+
+
+def test_a_redis_url_of_another_scheme_is_named_not_shown() -> None:
+    """GOVSHARE_CONSOLE_REDIS_URL=foo passed the settings (and `govshare up`'s check) and the console died at start
+    in redis-py's ValueError traceback."""
+    with pytest.raises(ConsoleSettingsError) as bad:
+        load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "edge:443",
+                               "GOVSHARE_CONSOLE_REDIS_URL": "http://console:pw-9c@redis:6379"})
+    assert "GOVSHARE_CONSOLE_REDIS_URL: expected a redis://, rediss:// or unix:// URL" in str(bad.value)
+    assert "pw-9c" not in str(bad.value)
+    with pytest.raises(ConsoleSettingsError, match="GOVSHARE_REDIS_URL: expected"):
+        load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "edge:443", "GOVSHARE_REDIS_URL": "foo"})
+    assert load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "edge:443",
+                                  "GOVSHARE_REDIS_URL": "unix:///r.sock"}).redis_url == "unix:///r.sock"
