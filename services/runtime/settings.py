@@ -454,6 +454,20 @@ def _origin_problems(origins: tuple[str, ...]) -> list[str]:
     return problems
 
 
+def _archive_dir_problems(directory: str) -> list[str]:
+    """Where the query service archives expired months, checked at start: a file or a read-only directory there
+    failed each hourly pass with only "archiving expired access log months failed (FileExistsError)" in the log,
+    and the expired months stayed online, past the retention the law sets."""
+    if not directory or not os.path.exists(directory):
+        return []  # made at the first archive (with its parents)
+    if not os.path.isdir(directory):
+        return [f"GOVSHARE_AUDIT_ARCHIVE_DIR={directory!r}: is a file, not a directory"]
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return [f"GOVSHARE_AUDIT_ARCHIVE_DIR={directory!r}: this process cannot write there (uid {os.getuid()}): "
+                "give the query pods a writable volume"]
+    return []
+
+
 def tls_file_problems(settings: Settings) -> list[str]:
     """The mTLS files a serving process reads at start, each named with its variable when it is not a file (not
     part of ``validate``: the edge's renderer writes their paths for Envoy without reading them)."""
@@ -500,6 +514,8 @@ def validate(settings: Settings) -> list[str]:
     if settings.audit_retention_months and not settings.audit_archive_dir:
         errors.append("GOVSHARE_AUDIT_RETENTION_MONTHS is set: GOVSHARE_AUDIT_ARCHIVE_DIR must say where archived "
                       "months go")
+    if settings.audit_retention_months and settings.component == "query":
+        errors.extend(_archive_dir_problems(settings.audit_archive_dir))
     for attr in _REQUIRED.get(settings.component, ()):
         if not getattr(settings, attr):
             errors.append(f"GOVSHARE_{attr.upper()}: required by the {settings.component} service")

@@ -123,3 +123,14 @@ def test_a_cors_origin_a_browser_never_sends_is_named() -> None:
     for bad in ("console.example.gov.cn", "https://console.example.gov.cn/", "*"):
         assert any(problem.startswith(f"GOVSHARE_CORS_ORIGINS: {bad!r} is not an origin") for problem in found)
     assert not any("ok.example" in problem for problem in found)
+
+
+def test_an_audit_archive_dir_that_is_a_file_is_named_at_start(tmp_path: Path) -> None:
+    """GOVSHARE_AUDIT_ARCHIVE_DIR naming a file started the query service; each hourly pass then logged only
+    "archiving expired access log months failed (FileExistsError)" and the expired months stayed online."""
+    taken = tmp_path / "archive"
+    taken.write_text("not a directory")
+    env = {"GOVSHARE_AUDIT_RETENTION_MONTHS": "12", "GOVSHARE_AUDIT_ARCHIVE_DIR": str(taken)}
+    assert f"GOVSHARE_AUDIT_ARCHIVE_DIR={str(taken)!r}: is a file, not a directory" in problems("query", env)
+    env["GOVSHARE_AUDIT_ARCHIVE_DIR"] = str(tmp_path / "new" / "archive")  # made at the first archive
+    assert not [p for p in problems("query", env) if "ARCHIVE" in p]
