@@ -511,6 +511,10 @@ def validate(settings: Settings) -> list[str]:
                                      and settings.oidc_audience and settings.oidc_username_claim):
         errors.append("GOVSHARE_OIDC_ISSUER is set: GOVSHARE_OIDC_JWKS_URL (an http(s) URL), GOVSHARE_OIDC_AUDIENCE "
                       "and GOVSHARE_OIDC_USERNAME_CLAIM must be set too")
+    if not settings.oidc_issuer and (settings.oidc_jwks_url or settings.oidc_audience):
+        # "Set together": without the issuer OpenID Connect sign-in was silently off.
+        errors.append("GOVSHARE_OIDC_JWKS_URL or GOVSHARE_OIDC_AUDIENCE is set without GOVSHARE_OIDC_ISSUER: set the "
+                      "IdP's issuer too for OpenID Connect sign-in, or unset them")
     if settings.audit_retention_months and not settings.audit_archive_dir:
         errors.append("GOVSHARE_AUDIT_RETENTION_MONTHS is set: GOVSHARE_AUDIT_ARCHIVE_DIR must say where archived "
                       "months go")

@@ -134,3 +134,14 @@ def test_an_audit_archive_dir_that_is_a_file_is_named_at_start(tmp_path: Path) -
     assert f"GOVSHARE_AUDIT_ARCHIVE_DIR={str(taken)!r}: is a file, not a directory" in problems("query", env)
     env["GOVSHARE_AUDIT_ARCHIVE_DIR"] = str(tmp_path / "new" / "archive")  # made at the first archive
     assert not [p for p in problems("query", env) if "ARCHIVE" in p]
+
+
+def test_oidc_settings_without_the_issuer_are_refused_not_ignored() -> None:
+    """GOVSHARE_OIDC_JWKS_URL and GOVSHARE_OIDC_AUDIENCE without GOVSHARE_OIDC_ISSUER (docs: "set together") left
+    OpenID Connect sign-in silently off."""
+    env = {"GOVSHARE_OIDC_JWKS_URL": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs",
+           "GOVSHARE_OIDC_AUDIENCE": "govshare-console"}
+    assert any(p.startswith("GOVSHARE_OIDC_JWKS_URL or GOVSHARE_OIDC_AUDIENCE is set without GOVSHARE_OIDC_ISSUER")
+               for p in problems("authorization", env))
+    env["GOVSHARE_OIDC_ISSUER"] = "https://sso.example.gov.cn/realms/gov"
+    assert not [p for p in problems("authorization", env) if "OIDC" in p]
