@@ -398,7 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=_port_base, default=50051,
                     help="gateway port N; the services, console, 前置机, Envoy's admin and the JWKS use N+1 to N+11")
     up.add_argument("--persons", type=_count(0), default=10_000, help="synthetic persons to load on first start")
-    up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "extranet"), choices=["extranet", "intranet"])
+    # GOVSHARE_ZONE as every process reads it (trimmed, any case): 'Intranet' reached the banner and connection.json.
+    up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "").strip().lower() or "extranet",
+                    choices=["extranet", "intranet"])
     up.add_argument("--workers", type=_count(1), default=1, help="worker processes per service")
     up.add_argument("--heavy-read-processes", action="store_true",
                     help="serve catalog's and query's listings and searches by processes of their own (ports N+10, "

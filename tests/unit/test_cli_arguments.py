@@ -87,3 +87,12 @@ def test_a_gateway_that_is_not_host_port_is_refused_before_any_call(gateway: str
               "--secret", "s"])
     said = str(refused.value.code)
     assert said.startswith("--gateway: ") and "give the edge's gRPC host:port (e.g. 127.0.0.1:50051)" in said
+
+
+def test_up_takes_the_zone_from_the_environment_as_the_services_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOVSHARE_ZONE=Intranet started `govshare up` with the zone 'Intranet' in its banner and connection.json
+    (the services lower-case it; `--zone Intranet` is refused)."""
+    monkeypatch.setenv("GOVSHARE_ZONE", " Intranet ")
+    assert build_parser().parse_args(["up"]).zone == "intranet"
+    monkeypatch.setenv("GOVSHARE_ZONE", "")
+    assert build_parser().parse_args(["up"]).zone == "extranet"
