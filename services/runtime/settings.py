@@ -424,6 +424,20 @@ def _address_problems(name: str, address: str) -> list[str]:
     return [f"{name}={address!r}: {problem}"] if problem else []
 
 
+def _health_port_problems(settings: Settings) -> list[str]:
+    """The health-only listener on the gRPC port itself: gRPC binds both with SO_REUSEPORT, so the kernel shared
+    the port's connections between them and a share of every client's calls met a server serving only health
+    (UNIMPLEMENTED), with no error at start."""
+    if address_problem(settings.listen) or not settings.health_listen or address_problem(settings.health_listen):
+        return []
+    port = settings.listen.rpartition(":")[2]
+    if int(port) and settings.health_listen.rpartition(":")[2].lstrip("0") == port.lstrip("0"):
+        return [f"GOVSHARE_HEALTH_LISTEN={settings.health_listen!r}: give it a port of its own, not "
+                f"GOVSHARE_LISTEN's ({port}): both would take the port's calls, and the health-only listener "
+                "answers nothing else"]
+    return []
+
+
 def _url_problems(settings: Settings) -> list[str]:
     """A database or Redis URL of another scheme is refused at start, naming its variable (never the URL: it may
     hold a password), instead of failing at the first connection with the driver's traceback."""
@@ -491,6 +505,7 @@ def validate(settings: Settings) -> list[str]:
         if address or required:
             errors.extend(_address_problems(name, address))
     errors.extend(_url_problems(settings))
+    errors.extend(_health_port_problems(settings))
     errors.extend(_origin_problems(settings.cors_origins))
     for attr in _TARGETS:
         if getattr(settings, attr):

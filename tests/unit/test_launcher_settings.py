@@ -145,3 +145,13 @@ def test_oidc_settings_without_the_issuer_are_refused_not_ignored() -> None:
                for p in problems("authorization", env))
     env["GOVSHARE_OIDC_ISSUER"] = "https://sso.example.gov.cn/realms/gov"
     assert not [p for p in problems("authorization", env) if "OIDC" in p]
+
+
+def test_a_health_listener_on_the_grpc_port_is_refused() -> None:
+    """GOVSHARE_HEALTH_LISTEN=0.0.0.0:50051 beside GOVSHARE_LISTEN=0.0.0.0:50051 started: gRPC bound both with
+    SO_REUSEPORT and part of the clients' calls reached the health-only server (UNIMPLEMENTED)."""
+    env = {"GOVSHARE_LISTEN": "0.0.0.0:50051", "GOVSHARE_HEALTH_LISTEN": "127.0.0.1:50051"}
+    assert any(p.startswith("GOVSHARE_HEALTH_LISTEN='127.0.0.1:50051': give it a port of its own, not "
+                            "GOVSHARE_LISTEN's (50051)") for p in problems("catalog", env))
+    env["GOVSHARE_HEALTH_LISTEN"] = "0.0.0.0:50052"
+    assert not [p for p in problems("catalog", env) if "HEALTH" in p]
