@@ -30,6 +30,8 @@ from services.runtime.identity import Caller
 ACTIVE = sharing_pb2.GRANT_STATE_ACTIVE
 REVOKED = sharing_pb2.GRANT_STATE_REVOKED
 STATES = frozenset((ACTIVE, REVOKED))
+#: The step a revocation leaves in the grant's history (its time is when the grant stopped letting its holder in).
+REVOKED_EVENT = "GRANT_REVOKED"
 UPDATABLE = ("items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "system_ids")
 
 

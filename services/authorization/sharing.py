@@ -395,7 +395,7 @@ class Sharing:
         grant = await self._managed_grant(caller, grant_id, "revoke")
         if problems := self._reason_problems(reason, required=True, why="say why the grant is revoked"):
             raise invalid_argument(problems)
-        event = self._event(caller, "GRANT_REVOKED", reason, self.now())
+        event = self._event(caller, grant_rules.REVOKED_EVENT, reason, self.now())
         admin = self._admin(event, grant.id, self._grant_details(grant, {}))
         return await self._changed(grant, await self._store.update_grant(grant.id, {}, event, revoke_reason=reason,
                                                                          admin=admin))

@@ -25,7 +25,7 @@ from govshare.authorization.v1 import sharing_pb2
 from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
-from services.authorization.grants import UPDATABLE, Grant
+from services.authorization.grants import REVOKED_EVENT, UPDATABLE, Grant
 from services.runtime import db, hashchain, pagination
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
@@ -656,15 +656,20 @@ class Store:
                                   limit: int) -> list[asyncpg.Record]:
         """Up to ``limit`` confidential grants not yet released, soonest released first after the position
         (release_time, id), with the period they let their holder in (until the expiry, or until the
-        revocation for a revoked one). The partial index on (release_time, id) of confidential grants
-        (authorization 008) starts the walk at the later of now and the position."""
+        revocation for a revoked one). The revocation's time is its step in the grant's history, not the
+        grant's update_time: marking a revoked grant confidential (or changing its release) moves update_time,
+        and would withhold the accesses its department made after the revocation, under another grant. The
+        partial index on (release_time, id) of confidential grants (authorization 008) starts the walk at the
+        later of now and the position."""
         start_time, start_id = after if after is not None else (now, "")
         return await self.fetch_current(
             "SELECT id, department_code, system_ids, resource_code, create_time AS start_time,"
-            " CASE WHEN state = $2 THEN least(expire_time, update_time) ELSE expire_time END AS end_time,"
+            " CASE WHEN state = $2 THEN least(expire_time, coalesce((SELECT min(e.time) FROM application_events e"
+            " WHERE e.application_id = grants.application_id AND e.action = $6), update_time))"
+            " ELSE expire_time END AS end_time,"
             " release_time FROM grants WHERE confidential AND release_time > $1"
             " AND (release_time, id) > ($3, $4) ORDER BY release_time, id LIMIT $5",
-            now, sharing_pb2.GRANT_STATE_REVOKED, start_time, start_id, limit)
+            now, sharing_pb2.GRANT_STATE_REVOKED, start_time, start_id, limit, REVOKED_EVENT)
 
     async def grant_role(self, system_id: str, role: int, granted_by: str, now: dt.datetime,
                          admin: AdminEvent | None = None) -> asyncpg.Record:

@@ -281,3 +281,25 @@ async def test_only_the_provider_or_the_authority_marks_a_grant_confidential(wor
             grant_id=investigation.id, confidential=True, reason="。", release_time=later),
             metadata=parties.md("authority", REVIEWER), timeout=10)
     assert [v.field for v in details_of(no_reason.value)[1].field_violations] == ["reason"]
+
+
+async def test_a_revoked_confidential_grant_withholds_nothing_after_its_revocation(world) -> None:  # type: ignore[no-untyped-def]
+    parties, people, _, _ = world
+    person = people[2].key
+    # A second investigation grant, confidential, then revoked; the investigator keeps its other grant.
+    closed = await parties.granted("sub_investigator")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+        grant_id=closed.id, confidential=True, release_time=_stamp(later), reason="在办案件"),
+        metadata=parties.md("sub_provider", APPROVER), timeout=10)
+    await parties.sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=closed.id, reason="案件办结"),
+                                      metadata=parties.md("sub_provider", APPROVER), timeout=10)
+    # After the revocation, an access under the investigator's other grant, which is not confidential now.
+    answered = await parties.query.Query(query_pb2.QueryRequest(resource_code=PEOPLE, key=person, purpose=ADMIN),
+                                         metadata=parties.md("sub_investigator"), timeout=10)
+    # The revoked grant's release moved later: its window still ends at the revocation (its update_time moved).
+    await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+        grant_id=closed.id, confidential=True, release_time=_stamp(later + dt.timedelta(days=30)),
+        reason="案件移送"), metadata=parties.md("sub_provider", APPROVER), timeout=10)
+    seen = await parties.lookup("sub_portal", citizen_id=person)
+    assert answered.audit_id in [a.id for a in seen.accesses]
