@@ -32,6 +32,8 @@ REVOKED = sharing_pb2.GRANT_STATE_REVOKED
 STATES = frozenset((ACTIVE, REVOKED))
 #: The step a revocation leaves in the grant's history (its time is when the grant stopped letting its holder in).
 REVOKED_EVENT = "GRANT_REVOKED"
+#: The step a change leaves in the grant's history; its note names the changed fields ("changed quota, system_ids").
+UPDATED_EVENT = "GRANT_UPDATED"
 UPDATABLE = ("items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "system_ids")
 
 

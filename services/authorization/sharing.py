@@ -385,7 +385,7 @@ class Sharing:
         if problems:
             raise invalid_argument(problems)
         note = "changed " + ", ".join(sorted(changed))
-        event = self._event(caller, "GRANT_UPDATED", note, now)
+        event = self._event(caller, grant_rules.UPDATED_EVENT, note, now)
         admin = self._admin(event, grant.id, self._grant_details(grant, changed))
         updated = await self._store.update_grant(grant.id, changed, event, admin=admin)
         return await self._changed(grant, updated)

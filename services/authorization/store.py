@@ -25,7 +25,7 @@ from govshare.authorization.v1 import sharing_pb2
 from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
-from services.authorization.grants import REVOKED_EVENT, UPDATABLE, Grant
+from services.authorization.grants import REVOKED_EVENT, UPDATABLE, UPDATED_EVENT, Grant
 from services.runtime import db, hashchain, pagination
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
@@ -660,16 +660,22 @@ class Store:
         grant's update_time: marking a revoked grant confidential (or changing its release) moves update_time,
         and would withhold the accesses its department made after the revocation, under another grant. The
         partial index on (release_time, id) of confidential grants (authorization 008) starts the walk at the
-        later of now and the position."""
+        later of now and the position.
+
+        A grant whose named systems were ever changed withholds its department's accesses from every system:
+        the systems it named before are not kept, and an access one of them made under it must stay withheld
+        (narrowing the grant would otherwise show the person an investigation's reads)."""
         start_time, start_id = after if after is not None else (now, "")
         return await self.fetch_current(
-            "SELECT id, department_code, system_ids, resource_code, create_time AS start_time,"
+            "SELECT id, department_code, CASE WHEN EXISTS (SELECT 1 FROM application_events e"
+            " WHERE e.application_id = grants.application_id AND e.action = $7 AND e.note LIKE '%system_ids%')"
+            " THEN '{}'::text[] ELSE system_ids END AS system_ids, resource_code, create_time AS start_time,"
             " CASE WHEN state = $2 THEN least(expire_time, coalesce((SELECT min(e.time) FROM application_events e"
             " WHERE e.application_id = grants.application_id AND e.action = $6), update_time))"
             " ELSE expire_time END AS end_time,"
             " release_time FROM grants WHERE confidential AND release_time > $1"
             " AND (release_time, id) > ($3, $4) ORDER BY release_time, id LIMIT $5",
-            now, sharing_pb2.GRANT_STATE_REVOKED, start_time, start_id, limit, REVOKED_EVENT)
+            now, sharing_pb2.GRANT_STATE_REVOKED, start_time, start_id, limit, REVOKED_EVENT, UPDATED_EVENT)
 
     async def grant_role(self, system_id: str, role: int, granted_by: str, now: dt.datetime,
                          admin: AdminEvent | None = None) -> asyncpg.Record:

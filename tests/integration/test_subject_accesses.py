@@ -11,7 +11,7 @@ import grpc
 import pytest
 from caller_metadata import person_of
 from front_end import foundation_records, front_end, own_records
-from google.protobuf import timestamp_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from govshare.authorization.v1 import (
     directory_pb2,
@@ -303,3 +303,23 @@ async def test_a_revoked_confidential_grant_withholds_nothing_after_its_revocati
         reason="案件移送"), metadata=parties.md("sub_provider", APPROVER), timeout=10)
     seen = await parties.lookup("sub_portal", citizen_id=person)
     assert answered.audit_id in [a.id for a in seen.accesses]
+
+
+async def test_a_confidential_grant_narrowed_to_other_systems_still_withholds_what_it_covered(world) -> None:  # type: ignore[no-untyped-def]
+    parties, people, _, _ = world
+    person = people[1].key
+    await parties.system(INVESTIGATOR, "sub_investigator_desk")
+    secret = await parties.granted("sub_investigator")  # every system of the department
+    await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+        grant_id=secret.id, confidential=True, release_time=_stamp(dt.datetime.now(dt.UTC) + dt.timedelta(days=30)),
+        reason="在办案件"), metadata=parties.md("sub_provider", APPROVER), timeout=10)
+    answered = await parties.query.Query(query_pb2.QueryRequest(resource_code=PEOPLE, key=person,
+                                                                purpose=INVESTIGATION),
+                                         metadata=parties.md("sub_investigator"), timeout=10)
+    assert answered.audit_id not in [a.id for a in (await parties.lookup("sub_portal", citizen_id=person)).accesses]
+    # The provider narrows the grant to the department's other system: what it covered stays withheld.
+    await parties.sharing.UpdateGrant(sharing_pb2.UpdateGrantRequest(
+        grant=sharing_pb2.Grant(id=secret.id, system_ids=[parties.systems["sub_investigator_desk"]]),
+        update_mask=field_mask_pb2.FieldMask(paths=["system_ids"])),
+        metadata=parties.md("sub_provider", APPROVER), timeout=10)
+    assert answered.audit_id not in [a.id for a in (await parties.lookup("sub_portal", citizen_id=person)).accesses]
