@@ -5,7 +5,9 @@ and answers (corrected at the source, or confirmed as is) within the configured
 working days. While any dispute about a record is open, every query answer for
 that record says so (R-DSP-2): each query process keeps the set of disputed
 records in memory, loaded at start and kept current by DISPUTES_CHANGED events,
-so flagging costs no round trip.
+so flagging costs no round trip. A record is flagged whichever resource it is read through: a dispute
+reported through one resource flags the same record (the same dataset at the same provider endpoint) read
+through another (a theme resource over a foundation dataset).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from services.query.keys import key_error, normalize_key
@@ -125,6 +127,8 @@ class OpenDisputes:
 
     def __init__(self) -> None:
         self._open: set[tuple[str, str]] = set()
+        #: The same records by key: the resources through which each key is disputed.
+        self._by_key: dict[str, set[str]] = {}
         # Events that arrive while a snapshot loads are replayed over it, so none is lost.
         self._loading: list[tuple[str, str, bool]] | None = None
 
@@ -141,6 +145,9 @@ class OpenDisputes:
         """Replaces the set by a snapshot read after :meth:`begin_load`, then replays events since."""
         replay, self._loading = self._loading or [], None
         self._open = set(snapshot)
+        self._by_key = {}
+        for resource_code, key in self._open:
+            self._by_key.setdefault(key, set()).add(resource_code)
         for resource_code, key, is_open in replay:
             self.mark(resource_code, key, is_open)
 
@@ -152,11 +159,44 @@ class OpenDisputes:
             self._loading.append((resource_code, key, is_open))
         if is_open:
             self._open.add((resource_code, key))
+            self._by_key.setdefault(key, set()).add(resource_code)
         else:
             self._open.discard((resource_code, key))
+            codes = self._by_key.get(key)
+            if codes is not None:
+                codes.discard(resource_code)
+                if not codes:
+                    del self._by_key[key]
+
+    def resources_of(self, key: str) -> frozenset[str]:
+        """The resources through which the record keyed ``key`` has an open dispute."""
+        return frozenset(self._by_key.get(key, ()))
 
     def on_event(self, payload: Mapping) -> None:
         """Handler for DISPUTES_CHANGED ({"resource_code", "key", "open"})."""
         resource_code, key = payload.get("resource_code"), payload.get("key")
         if isinstance(resource_code, str) and isinstance(key, str):
             self.mark(resource_code, key, bool(payload.get("open")))
+
+
+async def disputed_keys(open_disputes: OpenDisputes, resolve: Callable[[str], Awaitable[Resource | None]],
+                        resource: Resource, keys: Iterable[str]) -> set[str]:
+    """The keys whose record read through ``resource`` has an open dispute: reported through this resource, or
+    through another over the same dataset at the same endpoint (it is the same record; R-DSP-2 flags the record,
+    not one resource's view of it). ``resolve`` is the catalog's cached lookup of a resource code."""
+    flagged: set[str] = set()
+    for key in keys:
+        codes = open_disputes.resources_of(key)
+        if not codes:
+            continue
+        if resource.code in codes:
+            flagged.add(key)
+            continue
+        if not resource.dataset:
+            continue
+        for code in codes:
+            other = await resolve(code)
+            if other is not None and (other.target, other.dataset) == (resource.target, resource.dataset):
+                flagged.add(key)
+                break
+    return flagged

@@ -19,7 +19,7 @@ from opentelemetry import trace
 from govshare.common.v1 import common_pb2
 from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
-from services.query import audit, projection
+from services.query import audit, disputes, projection
 from services.query.audit import Access, clean
 from services.query.decisions import Decision
 from services.query.deps import Dependencies, DependentServicer
@@ -235,7 +235,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         values, masked = projection.project(record.values, decision.plan, deps.masker)
         access.result = audit.ANSWERED
         return query_pb2.QueryResponse(values=values, masked_items=masked,
-                                       provenance=self._provenance(deps, resource, key, record))
+                                       provenance=await self._provenance(deps, resource, key, record))
 
     async def _batch_query(self, deps: Dependencies, caller: Caller, request: query_pb2.BatchQueryRequest,
                            access: Access) -> query_pb2.BatchQueryResponse:
@@ -260,7 +260,11 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         unreadable = _unreadable_message(access)
         errors = [error or (unreadable if records.get(key) is UNREADABLE else None)
                   for key, error in zip(keys, errors, strict=True)]
-        masked = self._fill_batch(deps, resource, decision, request.keys, keys, errors, records, response.results)
+        disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource,
+                                                [key for key, record in records.items()
+                                                 if record is not None and record is not UNREADABLE])
+        masked = self._fill_batch(deps, resource, decision, request.keys, keys, errors, records, disputed,
+                                  response.results)
         response.masked_items.extend(_masked_in_plan_order(decision, masked))
         found = any(record is not None and record is not UNREADABLE for record in records.values())
         # A batch whose only records could not be sent was not answered: FAILED, as a Query of one of them is.
@@ -272,11 +276,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
     @staticmethod
     def _fill_batch(deps: Dependencies, resource: Resource, decision: Decision, given_keys: Sequence[str],
                     keys: list[str], errors: list[str | None], records: Mapping[str, provider_pb2.Record | None],
-                    results: Any) -> set[str]:
+                    disputed: set[str], results: Any) -> set[str]:
         """Adds one result per requested key, built in place in the reply (a batch is up to 1,000 of them:
-        constructing each result and copying it into the reply doubled the work); returns the items masked."""
+        constructing each result and copying it into the reply doubled the work); returns the items masked.
+        ``disputed``: the keys whose record has an open dispute (disputes.disputed_keys)."""
         plan, masker, project = decision.plan, deps.masker, projection.project
-        provider, code, disputes = resource.provider_department_code, resource.code, deps.open_disputes
+        provider = resource.provider_department_code
         masked: set[str] = set()
         for given, key, error in zip(given_keys, keys, errors, strict=True):
             result = results.add()
@@ -294,7 +299,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             provenance = result.provenance
             provenance.provider_department_code = provider
             provenance.as_of_time.CopyFrom(record.as_of_time)
-            if (code, key) in disputes:
+            if key in disputed:
                 provenance.disputed = True
         return masked
 
@@ -324,7 +329,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         record = await deps.records.get(resource.target, resource.dataset, key)
         outcomes = projection.verify(claims, record.values if record is not None else None, resource.numeric_items)
         access.result = audit.ANSWERED if record is not None else audit.NOT_FOUND
-        return query_pb2.VerifyResponse(outcomes=outcomes, provenance=self._provenance(deps, resource, key, record))
+        return query_pb2.VerifyResponse(outcomes=outcomes,
+                                        provenance=await self._provenance(deps, resource, key, record))
 
     async def _prepare_export(self, deps: Dependencies, caller: Caller, request: query_pb2.ExportRequest,
                               access: Access) -> tuple[Resource, Decision]:
@@ -380,11 +386,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         return decision
 
     @staticmethod
-    def _provenance(deps: Dependencies, resource: Resource, key: str,
-                    record: provider_pb2.Record | None) -> common_pb2.Provenance:
+    async def _provenance(deps: Dependencies, resource: Resource, key: str,
+                          record: provider_pb2.Record | None) -> common_pb2.Provenance:
+        disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource, (key,))
         return common_pb2.Provenance(provider_department_code=resource.provider_department_code,
                                      as_of_time=record.as_of_time if record is not None else None,
-                                     disputed=(resource.code, key) in deps.open_disputes)
+                                     disputed=key in disputed)
 
     # --- audit --------------------------------------------------------------------------------
 

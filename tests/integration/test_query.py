@@ -668,6 +668,26 @@ async def test_a_corrected_dispute_drops_the_cached_record(mesh: Mesh, redis_cli
     assert [d.id for d in listed.disputes] == [reported.dispute.id]
 
 
+async def test_a_dispute_flags_the_record_through_every_resource_over_its_dataset(mesh: Mesh) -> None:
+    key = list(mesh.entities)[3]
+    entities, credit = mesh.codes["entities"], mesh.codes["credit"]  # both over legal_entity
+    reported = await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=entities, key=key, item="name", claimed_value="某某有限公司")), metadata=mesh.md(mesh.other),
+        timeout=10)
+    assert (await query(mesh, mesh.user, entities, key)).provenance.disputed
+    assert (await query(mesh, mesh.user, credit, key)).provenance.disputed
+    batch = await mesh.query.BatchQuery(query_pb2.BatchQueryRequest(
+        resource_code=credit, keys=[key, list(mesh.entities)[2]], purpose=WORK), metadata=mesh.md(mesh.user),
+        timeout=10)
+    assert [r.provenance.disputed for r in batch.results] == [True, False]
+    verified = await mesh.query.Verify(query_pb2.VerifyRequest(resource_code=credit, key=key, claims={"name": "x"},
+                                                               purpose=CHECK), metadata=mesh.md(mesh.user), timeout=10)
+    assert verified.provenance.disputed
+    await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=reported.dispute.id, answer="登记名称无误"),
+                                      metadata=mesh.md(person_of(mesh.market, APPROVER)), timeout=10)
+    assert not (await query(mesh, mesh.user, credit, key)).provenance.disputed
+
+
 async def test_a_dispute_report_is_validated(mesh: Mesh) -> None:
     bad = await refused(mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
         resource_code=mesh.codes["population"], key="123", item="height")), metadata=mesh.md(mesh.user), timeout=10))
