@@ -690,6 +690,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                         item_names=await _item_names(console, session, [d.resource_code for d in shown]),
                         **await _names(console, session,
                                        [d.reporter_department_code for d in shown]
+                                       + [d.provider_department_code for d in shown]
                                        + [c.other_source_department_code for c in
                                           (conflicts.conflicts if conflicts else [])],
                                        [d.resource_code for d in shown]),

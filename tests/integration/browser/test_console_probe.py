@@ -24,6 +24,8 @@ from starlette.routing import Route
 from console.app import create_app
 from console.sessions import COOKIE, Person
 from console.settings import ConsoleSettings
+from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
+from services.foundation.synthetic import citizen_id_of
 
 pytestmark = pytest.mark.integration
 
@@ -521,3 +523,23 @@ async def test_an_unexpected_error_is_a_chinese_page_and_its_text_stays_out_of_t
         assert [r for r in caplog.records if r.name == "govshare.console" and "ValueError" in r.getMessage()]
         logged = "\n".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
         assert citizen_id not in logged
+
+
+async def test_a_dispute_is_answered_from_the_providers_page_only(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """The reporter's approver saw an answer form on its own report, which the service could only refuse."""
+    reported = await dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(
+        dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+            resource_code="101001/000001", key=citizen_id_of(7, platform.credentials.seed), item="name",
+            claimed_value="李小红", evidence="户口簿原件")),
+        metadata=platform.metadata("social"), timeout=10)
+    dispute_id = reported.dispute.id
+    pages = {}
+    for system in ("social", "police"):
+        session = _person_session(console_server, platform, system, "APPROVER")
+        answer = await context.request.get("/disputes", headers=_as(session))
+        assert answer.status == 200
+        text = await answer.text()
+        pages[system] = text[text.index(f"异议 {dispute_id}"):].split("</section>", 1)[0]
+    assert "答复异议" not in pages["social"] and "待提供部门" in pages["social"]
+    assert "市公安局" in pages["social"]
+    assert "答复异议" in pages["police"]
