@@ -22,7 +22,7 @@ from services.query.keys import key_error, normalize_key
 from services.query.resources import Resource
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
-from services.runtime.errors import FieldViolation, reason_violation, text_violation
+from services.runtime.errors import FieldViolation, ServiceError, reason_violation, text_violation
 from services.runtime.identity import Caller
 from services.runtime.workdays import add_working_days
 
@@ -195,7 +195,10 @@ async def disputed_keys(open_disputes: OpenDisputes, resolve: Callable[[str], Aw
         if not resource.dataset:
             continue
         for code in codes:
-            other = await resolve(code)
+            try:
+                other = await resolve(code)
+            except ServiceError:  # the catalog unreachable for another resource: answer, flagged by this one only
+                continue
             if other is not None and (other.target, other.dataset) == (resource.target, resource.dataset):
                 flagged.add(key)
                 break

@@ -9,6 +9,7 @@ from govshare.common.v1 import common_pb2
 from services.query import disputes
 from services.query.disputes import OpenDisputes, new_dispute, report_violations
 from services.query.resources import Resource
+from services.runtime.errors import unavailable
 from services.runtime.identity import Caller
 
 PROVIDER = "11100000000013127D"
@@ -71,6 +72,35 @@ def test_events_during_a_reload_are_replayed_over_the_snapshot() -> None:
     flags.finish_load([("R", "closed-meanwhile"), ("R", "old")])
     assert ("R", "closed-meanwhile") not in flags
     assert ("R", "opened-meanwhile") in flags and ("R", "old") in flags
+
+
+def _over(code: str, dataset: str, target: str = "") -> Resource:
+    entry = catalog_pb2.Entry(code=code, provider_department_code=PROVIDER, key_item="credit_code",
+                              endpoint=catalog_pb2.ProviderEndpoint(dataset=dataset, target=target))
+    return Resource.of(entry, "extranet", "foundation:1")
+
+
+async def test_a_record_is_flagged_through_every_resource_over_its_dataset() -> None:
+    views = {r.code: r for r in (_over("102001/000001", "legal_entity"), _over("201001/000001", "legal_entity"),
+                                 _over("109001/000001", "other"), _over("110001/000001", "legal_entity", "fp:1"))}
+
+    async def resolve(code: str) -> Resource | None:
+        if code == "999999/000001":
+            raise unavailable("CATALOG_UNAVAILABLE", "down")
+        return views.get(code)
+
+    flags = OpenDisputes()
+    flags.finish_load([("102001/000001", "K"), ("999999/000001", "L")])  # after a reload, as after an event
+
+    async def flagged(code: str) -> set[str]:
+        return await disputes.disputed_keys(flags, resolve, views[code], ["K", "L", "M"])
+
+    assert await flagged("102001/000001") == {"K"}
+    assert await flagged("201001/000001") == {"K"}  # the same dataset at the same endpoint: the same record
+    assert await flagged("109001/000001") == set()  # another dataset
+    assert await flagged("110001/000001") == set()  # the same dataset name at another endpoint
+    flags.mark("102001/000001", "K", False)
+    assert await flagged("201001/000001") == set() and flags.resources_of("K") == frozenset()
 
 
 def test_a_dispute_due_in_a_year_without_a_published_calendar_is_marked_provisional() -> None:
