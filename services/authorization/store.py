@@ -671,7 +671,8 @@ class Store:
             " WHERE e.application_id = grants.application_id AND e.action = $7 AND e.note LIKE '%system_ids%')"
             " THEN '{}'::text[] ELSE system_ids END AS system_ids, resource_code, create_time AS start_time,"
             " CASE WHEN state = $2 THEN least(expire_time, coalesce((SELECT min(e.time) FROM application_events e"
-            " WHERE e.application_id = grants.application_id AND e.action = $6), update_time))"
+            " WHERE e.application_id = grants.application_id AND e.action = $6 AND e.time >= grants.create_time),"
+            " update_time))"
             " ELSE expire_time END AS end_time,"
             " release_time FROM grants WHERE confidential AND release_time > $1"
             " AND (release_time, id) > ($3, $4) ORDER BY release_time, id LIMIT $5",
