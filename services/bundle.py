@@ -54,6 +54,7 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 CHUNK = 256 * 1024
 EXTRANET_ZONE = 1  # govshare.common.v1.Zone.ZONE_EXTRANET
+INTRANET_ZONE = 2  # govshare.common.v1.Zone.ZONE_INTRANET
 CLASSIFIED = 2  # govshare.catalog.v1.Secrecy.SECRECY_CLASSIFIED
 PUBLIC_STATES = (3, 5, 6)  # PUBLISHED, RETIRED, SUPERSEDED
 
@@ -261,9 +262,23 @@ async def _upsert(conn: asyncpg.Connection, table: Table, source: IO[bytes], exp
         raise BundleError(f"{table.file} does not match the manifest's digest (unreadable COPY data)") from None
     if digest.hexdigest() != expected["sha256"] or int(status.split()[-1]) != expected["rows"]:
         raise BundleError(f"{table.file} does not match the manifest's digest")
+    if table.file == "catalog.entries.copy":
+        await _refuse_intranet_own_entries(conn, staging)
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in table.key) or None
     conflict = f'ON CONFLICT ({", ".join(table.key)}) ' + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
     await conn.execute(f'INSERT INTO {table.qualified} ({listed}) SELECT {listed} FROM "{staging}" {conflict}')
+
+
+async def _refuse_intranet_own_entries(conn: asyncpg.Connection, staging: str) -> None:
+    """Refuses a bundle carrying a code the intranet holds as its own (intranet-zone or classified) resource:
+    the upsert would silently replace that resource's versions with the extranet's, declassifying it."""
+    clashes = [r["code"] for r in await conn.fetch(
+        f'SELECT DISTINCT v.code FROM "{staging}" s JOIN catalog.entry_versions v USING (code) '
+        f"WHERE v.zone = {INTRANET_ZONE} OR v.secrecy = {CLASSIFIED} ORDER BY v.code LIMIT 10")]
+    if clashes:
+        raise BundleError(f"the bundle carries resource code(s) {', '.join(clashes)} that this intranet holds as its "
+                          "own (intranet-zone or classified) resource: importing would overwrite it with the "
+                          "extranet's; a resource code must be unique across both platforms (re-code one of them)")
 
 
 async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: str,

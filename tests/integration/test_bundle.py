@@ -207,6 +207,24 @@ async def test_a_bundle_older_than_the_last_imported_is_refused(
     await import_bundle(target, newer, zone="intranet", trusted_keys=TRUSTED)
 
 
+async def test_a_bundle_never_overwrites_the_intranets_own_classified_resource(
+        embedded, bundle: Path) -> None:  # type: ignore[no-untyped-def]
+    target = await _fresh_database(embedded, "govshare_intranet")
+    await import_bundle(target, bundle, zone="intranet", trusted_keys=TRUSTED)
+    code = demo_entries()[0].code
+    conn = await asyncpg.connect(target)
+    try:
+        # The intranet's own classified resource under a code the extranet also uses.
+        await conn.execute("UPDATE catalog.entry_versions SET zone = 2, secrecy = 2, name = '涉密资源' WHERE code = $1",
+                           code)
+        with pytest.raises(BundleError, match=f"{code}.*holds as its own"):
+            await import_bundle(target, bundle, zone="intranet", trusted_keys=TRUSTED)
+        rows = await conn.fetch("SELECT zone, secrecy, name FROM catalog.entry_versions WHERE code = $1", code)
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [(2, 2, "涉密资源")]  # left as the intranet holds it, not declassified
+
+
 def _cli_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     return {**env, **settings}
