@@ -293,9 +293,10 @@ async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: 
         raise BundleError("no trusted bundle keys: set GOVSHARE_BUNDLE_TRUSTED_KEYS to the extranet platform's "
                           "bundle-signing public key")
     conn = await asyncpg.connect(database_url)
+    verified: list[dict] = []  # the manifest, once its signature checked
     try:
         with tarfile.open(path, "r|gz") as archive:
-            manifest = _verified_manifest(archive, trusted)
+            verified.append(manifest := _verified_manifest(archive, trusted))
             await _import_files(conn, archive, manifest)
     except FileNotFoundError:
         raise BundleError(f"{path} does not exist") from None
@@ -304,7 +305,12 @@ async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: 
     except PermissionError:
         raise BundleError(f"{path} cannot be read by this user") from None
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise BundleError(f"{path.name} is not a readable bundle (truncated or corrupted): {exc}") from None
+        reason = f"{path.name} is not a readable bundle (truncated or corrupted): {exc}"
+        await _record_refusal(conn, path, verified, reason)
+        raise BundleError(reason) from None
+    except BundleError as exc:
+        await _record_refusal(conn, path, verified, str(exc))
+        raise
     finally:
         await conn.close()
     announced = await _announce(redis_url) if redis_url else False
@@ -334,6 +340,18 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
             await _upsert(conn, tables[member.name], archive.extractfile(member), expected)  # type: ignore[arg-type]
         if missing := set(manifest["files"]) - seen:
             raise BundleError(f"{', '.join(sorted(missing))}: missing from the bundle")
+
+
+async def _record_refusal(conn: asyncpg.Connection, path: Path, verified: Sequence[dict], reason: str) -> None:
+    """Writes a refused bundle to the administrative log (result REFUSED): a forged, altered or replayed bundle
+    at the gate is a security event, and the import's own record rolled back with it."""
+    manifest = verified[0] if verified else {}
+    details = {"file": path.name, "reason": reason[:500]}
+    if manifest:
+        details |= {"created": manifest["created"], "key_id": manifest["_key_id"]}
+    await admin_events.record(conn, AdminEvent(
+        action="bundle.import", target=manifest.get("_sha256", path.name), actor_system_id=IMPORT_ACTOR,
+        actor_department_code="", details=details, result="REFUSED"), schema="catalog")
 
 
 async def _record_import(conn: asyncpg.Connection, manifest: dict) -> None:

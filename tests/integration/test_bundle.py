@@ -225,6 +225,30 @@ async def test_a_bundle_never_overwrites_the_intranets_own_classified_resource(
     assert [tuple(r) for r in rows] == [(2, 2, "涉密资源")]  # left as the intranet holds it, not declassified
 
 
+async def test_a_refused_bundle_is_in_the_administrative_log(
+        platform, embedded, bundle: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = await _fresh_database(embedded, "govshare_intranet")
+    with pytest.raises(BundleError, match="not signed by a trusted key"):
+        await import_bundle(target, _redigested(bundle, tmp_path), zone="intranet", trusted_keys=TRUSTED)
+    with pytest.raises(BundleError, match="truncated or corrupted"):
+        await import_bundle(target, _truncated(bundle, tmp_path), zone="intranet", trusted_keys=TRUSTED)
+    newer = tmp_path / "newer.tar.gz"
+    await export_bundle(platform.settings["catalog"].database_url, newer, zone="extranet", signing_key_pem=SIGNING_KEY)
+    await import_bundle(target, newer, zone="intranet", trusted_keys=TRUSTED)
+    with pytest.raises(BundleError, match="before the newest one imported"):
+        await import_bundle(target, bundle, zone="intranet", trusted_keys=TRUSTED)
+    conn = await asyncpg.connect(target)
+    try:
+        rows = await conn.fetch("SELECT target, result, details FROM catalog.admin_outbox "
+                                "WHERE action = 'bundle.import' ORDER BY id")
+    finally:
+        await conn.close()
+    assert [(r["result"], json.loads(r["details"])["file"] if r["result"] != "OK" else "") for r in rows] == [
+        ("REFUSED", "redigested.tar.gz"), ("REFUSED", "truncated.tar.gz"), ("OK", ""), ("REFUSED", "bundle.tar.gz")]
+    assert rows[0]["target"] == "redigested.tar.gz"  # unverified: named by its file, never trusted data
+    assert len(rows[3]["target"]) == 64 and "before the newest one imported" in json.loads(rows[3]["details"])["reason"]
+
+
 def _cli_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     return {**env, **settings}
