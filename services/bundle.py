@@ -159,8 +159,28 @@ async def export_bundle(database_url: str, out: Path, zone: str, signing_key_pem
         signature = json.dumps({"algorithm": "Ed25519", "key_id": _key_id(key.public_key()),
                                 "signature": base64.b64encode(key.sign(manifest)).decode()}).encode()
         _write_archive(out, manifest, signature, [(name, Path(spool) / name) for name in files])
+    await _record_export(database_url, out, hashlib.sha256(manifest).hexdigest(), _key_id(key.public_key()), files)
     return {"bundle": str(out), "key_id": _key_id(key.public_key()),
             "rows": {name: meta["rows"] for name, meta in files.items()}}
+
+
+#: Who the extranet's administrative log names for an export.
+EXPORT_ACTOR = "cli:govshare-export-bundle"
+
+
+async def _record_export(database_url: str, out: Path, manifest_sha256: str, key_id: str,
+                         files: dict[str, dict]) -> None:
+    """Writes the export to the extranet's administrative log (``bundle.export``, target the manifest digest the
+    intranet's ``bundle.import`` names): the bundle carries every person's foundation record out of the
+    platform, so who wrote which bundle must be on record as the import is."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await admin_events.record(conn, AdminEvent(
+            action="bundle.export", target=manifest_sha256, actor_system_id=EXPORT_ACTOR, actor_department_code="",
+            details={"file": out.name, "key_id": key_id, "rows": {n: m["rows"] for n, m in files.items()}}),
+            schema="catalog")  # relayed by the extranet catalog service
+    finally:
+        await conn.close()
 
 
 async def _spool_table(conn: asyncpg.Connection, table: Table, path: Path) -> dict:

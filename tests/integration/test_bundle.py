@@ -249,6 +249,24 @@ async def test_a_refused_bundle_is_in_the_administrative_log(
     assert len(rows[3]["target"]) == 64 and "before the newest one imported" in json.loads(rows[3]["details"])["reason"]
 
 
+async def test_an_export_is_in_the_extranets_administrative_log(platform, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = platform.settings["catalog"].database_url
+    out = tmp_path / "logged.tar.gz"
+    await export_bundle(url, out, zone="extranet", signing_key_pem=SIGNING_KEY)
+    with tarfile.open(out, "r:gz") as archive:
+        digest = hashlib.sha256(archive.extractfile("manifest.json").read()).hexdigest()  # type: ignore[union-attr]
+    conn = await asyncpg.connect(url)
+    try:  # relayed from the outbox to the log: either holds it
+        rows = await conn.fetch(
+            "SELECT actor_system_id, details FROM catalog.admin_outbox WHERE action = 'bundle.export' AND target = $1 "
+            "UNION ALL SELECT actor_system_id, details::text FROM \"authorization\".admin_log "
+            "WHERE action = 'bundle.export' AND target = $1", digest)
+    finally:
+        await conn.close()
+    assert len(rows) == 1 and rows[0]["actor_system_id"] == "cli:govshare-export-bundle"
+    assert json.loads(rows[0]["details"])["file"] == "logged.tar.gz"
+
+
 def _cli_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     return {**env, **settings}
