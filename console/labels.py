@@ -85,7 +85,7 @@ ADMIN_ACTION = {
     "directory.create_system": "新建业务系统", "directory.disable_system": "停用业务系统",
     "directory.enable_system": "启用业务系统", "directory.rotate_system_secret": "更换业务系统密钥",
     "roles.grant_system_role": "授予业务系统角色", "roles.revoke_system_role": "收回业务系统角色",
-    "token.issue": "签发令牌", "bundle.import": "导入外网同步包",
+    "token.issue": "签发令牌", "bundle.import": "导入外网同步包", "bundle.export": "导出外网同步包",
     "catalog.report_mandate_change": "报告职能调整",
     "person.create": "新建人员", "person.set_roles": "调整人员角色", "person.disable": "停用人员",
     "person.enable": "启用人员", "person.reset_password": "重置密码", "person.reset_totp": "重置动态口令",
@@ -100,4 +100,5 @@ ADMIN_ACTION = {
     "supervision.update_weights": "调整评价指标权重", "supervision.compute_snapshots": "计算月度监督快照",
 }
 #: The administrative log's results (an action that failed is logged too: a failed sign-in, with its reason).
-ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TOTP": "失败：动态口令错误"}
+ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TOTP": "失败：动态口令错误",
+                "REFUSED": "失败：已拒绝"}

@@ -61,6 +61,12 @@ def test_a_long_chart_label_is_cut_and_kept_whole_in_its_title() -> None:
     assert f"<title>{name}: 80.0</title>" in svg and ">市人力资源和社会保障局综…</text>" in svg
 
 
+def test_the_bundles_log_entries_have_labels() -> None:
+    # services/bundle.py logs exports on the extranet and refused imports on the intranet.
+    assert labels.ADMIN_ACTION["bundle.export"] == "导出外网同步包"
+    assert labels.ADMIN_RESULT["REFUSED"] == "失败：已拒绝"
+
+
 def test_charts_escape_their_labels_and_clamp_their_bars() -> None:
     svg = bar_chart([("<script>", 150.0), ("部门", -3.0)], maximum=100, title="得分 & 排名")
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "得分 &amp; 排名" in svg
