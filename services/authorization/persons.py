@@ -94,6 +94,17 @@ def _role_problems(roles: tuple[int, ...], authority: bool, field: str) -> list[
     return problems
 
 
+def _refuse_own_reset(caller: Caller, person: PersonRecord, what: str) -> None:
+    """An administrator resets no credential of their own: ChangePassword asks the current password and a TOTP
+    code, a reset asks neither, so whoever held an administrator's session token for a moment could otherwise
+    set a new password and TOTP secret and keep the account. Another administrator (or the authority's system)
+    must."""
+    if person.id == caller.person_id:
+        raise invalid_argument([FieldViolation("id", f"an administrator cannot reset their own {what}: change "
+                                                     "your password with ChangePassword (it asks the current one "
+                                                     "and a TOTP code); another administrator must reset it")])
+
+
 class Persons:
     """The PersonService workflows."""
 
@@ -212,6 +223,7 @@ class Persons:
         if error := pc.password_problem(password):
             raise invalid_argument([FieldViolation("password", error)])
         person = await self.find(person_id)
+        _refuse_own_reset(caller, person, "password")
         # A person who had no local account gets one, and with it a TOTP secret (reset it to see its URI).
         secret = person.totp_secret or self._sealed(person.id, pc.new_totp_secret())
         password_hash = await asyncio.to_thread(pc.hash_password, password)
@@ -222,6 +234,7 @@ class Persons:
     async def reset_totp(self, caller: Caller, person_id: str) -> tuple[PersonRecord, str]:
         require_administrator(caller, "reset TOTP secrets")
         person = await self.find(person_id)
+        _refuse_own_reset(caller, person, "TOTP secret")
         if not person.password_hash:
             raise invalid_argument([FieldViolation("id", "this person has no local account (OpenID Connect only): "
                                                          "set a password first")])

@@ -331,6 +331,28 @@ async def test_an_administrator_can_neither_disable_themselves_nor_drop_their_ow
     assert list(removed.person.roles) == [persons_pb2.PERSON_ROLE_AUDITOR]
 
 
+async def test_an_administrator_cannot_reset_their_own_password_or_totp(platform) -> None:  # type: ignore[no-untyped-def]
+    """A reset asks neither the current password nor a TOTP code (ChangePassword asks both): an administrator's
+    session token alone used to set a new password and mint a new TOTP secret, keeping the account for good."""
+    admin, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    session = await sign_in(platform, admin, totp)
+    for call, request in (
+            (_admin(platform).ResetPersonPassword, persons_pb2.ResetPersonPasswordRequest(
+                id=admin.id, password="a taken-over password")),
+            (_admin(platform).ResetPersonTotp, persons_pb2.ResetPersonTotpRequest(id=admin.id))):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call(request, metadata=bearer(session), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, request
+        assert "another administrator must" in (refused.value.details() or "")
+    # Nothing changed: a reset ends the person's sessions, and this one still works.
+    await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=bearer(session),
+                                               timeout=10)
+    # Another administrator (here the authority's system) still may.
+    reset = await _admin(platform).ResetPersonTotp(persons_pb2.ResetPersonTotpRequest(id=admin.id),
+                                                   metadata=platform.metadata("authority"), timeout=10)
+    assert reset.totp_provisioning_uri.startswith("otpauth://")
+
+
 @pytest.mark.parametrize("change", ["roles", "disable"])
 async def test_two_administrators_removing_each_other_at_once_leave_one_administrator(  # type: ignore[no-untyped-def]
         platform, change: str) -> None:
