@@ -216,12 +216,21 @@ def _chosen_roles(form: FormData) -> list[int]:
     return sorted({_number(str(r)) for r in form.getlist("roles")} - {0})
 
 
+def _unknown_roles(form: FormData) -> list[str]:
+    """Submitted role values that are none of the roles offered: dropped, the person would silently have been
+    left with the others (none at all, when it was the only one)."""
+    return [str(r) for r in form.getlist("roles") if _number(str(r)) not in ROLE_OPTIONS]
+
+
 @signed_in
 async def person_roles(console: Console, request: Request, session: Session) -> Response:
     """Changing roles takes two steps: the page says what changes (and that the person is signed out), then
     SetPersonRoles once confirmed."""
     form = await request.form()
     person_id, roles = _text(form, "id"), _chosen_roles(form)
+    if unknown := _unknown_roles(form):
+        return await _person_page(console, request, session, person_id,
+                                  {"roles": f"未知的角色：{'、'.join(unknown)[:100]}，请在列表中勾选。"}, status=400)
     if _text(form, "confirmed") != "yes":
         got, problem = await _call(console, session, _persons(console).GetPerson,
                                    persons_pb2.GetPersonRequest(id=person_id))

@@ -16,7 +16,14 @@ import pytest
 from console_browser import axe_violations, browser, console_server, context, create_person, dump, login, shot
 from google.protobuf import timestamp_pb2
 
-from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, sharing_pb2, sharing_pb2_grpc
+from govshare.authorization.v1 import (
+    directory_pb2,
+    directory_pb2_grpc,
+    persons_pb2,
+    persons_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+)
 from govshare.common.v1 import common_pb2
 from services.runtime.duties import APPLICANT
 
@@ -190,6 +197,29 @@ async def test_departments_and_systems_are_listed_and_a_system_disabled_and_enab
     await admin.get_by_role("button", name=f"启用{name}").click()
     assert f"已启用业务系统 {name}" in await admin.locator(".flash").inner_text()
     assert await admin.get_by_role("button", name=f"停用{name}").count() == 1
+
+
+async def test_a_role_value_the_console_does_not_offer_is_refused_not_dropped(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """The role form's values were read as numbers and anything else dropped: a value no checkbox sends (or too
+    large for a role) confirmed the change with the other roles, leaving the person with none."""
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    stub = persons_pb2_grpc.PersonServiceStub(platform.channel)
+    target = (await stub.CreatePerson(persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+        username=f"u{time.time_ns() % 10**10}", display_name="某审批", roles=[persons_pb2.PERSON_ROLE_APPROVER],
+        department_code=platform.credentials.systems["civil"]["department"])),
+        metadata=platform.metadata("authority"), timeout=10)).person
+    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
+    await admin.goto(f"/persons/view?id={target.id}")
+    token = await admin.locator("input[name=csrf_token]").first.get_attribute("value")
+    for value in ("99999999999", "审批人"):
+        forged = await admin.request.post("/persons/roles", form={"csrf_token": token or "", "id": target.id,
+                                                                  "roles": value, "confirmed": "yes"})
+        assert forged.status == 400, value
+        assert "未知的角色" in await forged.text()
+    kept = await stub.GetPerson(persons_pb2.GetPersonRequest(id=target.id), metadata=platform.metadata("authority"),
+                                timeout=10)
+    assert list(kept.person.roles) == [persons_pb2.PERSON_ROLE_APPROVER]
 
 
 async def test_a_refused_person_form_says_beside_each_field_what_to_fix(context, console_server, platform):  # type: ignore[no-untyped-def]
