@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -56,6 +57,9 @@ _SELECT = ("SELECT p.*, d.authority FROM persons p JOIN departments d ON d.code 
 
 #: A changed person and their token state (for the verifiers).
 _Changed = tuple[PersonRecord, tuple[str, SystemState]]
+
+#: A change's administrative log entry, or how to write it from the person as they were just before the change.
+AdminEntry = AdminEvent | Callable[[PersonRecord], AdminEvent] | None
 
 
 def _person(row: asyncpg.Record) -> PersonRecord:
@@ -111,10 +115,14 @@ class PersonStore:
             department_code, after or 0, limit, role, disabled)
         return [(r["seq"], _person(r)) for r in rows]
 
-    async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEvent | None,
+    async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEntry,
                      cut_tokens: str = "", administrator: str = "") -> _Changed | None:
         """Applies ``SET assignments`` (parameters from $2) to the person; with ``cut_tokens`` (the reason),
         their tokens issued until now are refused. None for an unknown id.
+
+        ``admin`` may be a function of the person as they are just before the change (read under the row's lock):
+        an entry saying what was there before (the roles replaced) is then true even when two administrators
+        change the same person at once; read before the transaction, it named the roles the other one replaced.
 
         ``administrator``, the person making the change, must still be an enabled ADMINISTRATOR when it is made:
         their token says they were when it was issued, and another administrator may have taken the role or
@@ -128,6 +136,11 @@ class PersonStore:
         async with self._store.pool.acquire() as conn, conn.transaction():
             if administrator:
                 await self._still_administrator(conn, administrator)
+            if callable(admin):
+                before = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1 FOR UPDATE OF p", person_id)
+                if before is None:
+                    return None
+                admin = admin(_person(before))
             row = await conn.fetchrow(f"UPDATE persons SET {', '.join(sets)} WHERE id = $1 RETURNING *",
                                       *params)
             if row is None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from govshare.authorization.v1 import persons_pb2
 from services.authorization import person_credentials as pc
-from services.authorization.person_store import RESET, PersonRecord, PersonStore
+from services.authorization.person_store import RESET, AdminEntry, PersonRecord, PersonStore
 from services.authorization.roles import require_identified
 from services.authorization.validation import department_code_problem, find_by_id, name_problem, page_after, page_of
 from services.runtime import pagination
@@ -199,8 +199,12 @@ class Persons:
         if problems:
             raise invalid_argument(problems)
         roles = tuple(sorted(set(roles)))
-        admin = AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),
-                                                                      "before": list(role_names(person.roles))})
+
+        def admin(before: PersonRecord) -> AdminEvent:
+            """The roles replaced as the change finds them: another administrator may have changed them meanwhile."""
+            return AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),
+                                                                         "before": list(role_names(before.roles))})
+
         return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, RESET)
 
     async def disable(self, caller: Caller, person_id: str) -> PersonRecord:
@@ -251,7 +255,7 @@ class Persons:
                                   AdminEvent.by(caller, "person.unlock", person.id))
 
     async def _change(self, caller: Caller, person_id: str, assignments: str, args: tuple[object, ...],
-                      admin: AdminEvent, cut_tokens: str = "") -> PersonRecord:
+                      admin: AdminEntry, cut_tokens: str = "") -> PersonRecord:
         """An administrator's change; a person making it must still be one when it commits (the store checks)."""
         changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens, caller.person_id)
         return await self._announce(changed, person_id)

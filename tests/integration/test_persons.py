@@ -7,6 +7,7 @@ through without a token and verifies person tokens against the JWKS like systems
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -15,7 +16,14 @@ import grpc
 import pyotp
 import pytest
 
-from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
+from govshare.authorization.v1 import (
+    admin_log_pb2,
+    admin_log_pb2_grpc,
+    directory_pb2,
+    directory_pb2_grpc,
+    persons_pb2,
+    persons_pb2_grpc,
+)
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.authorization.persons import NewPerson, Persons
 from services.runtime import person_secrets
@@ -351,6 +359,33 @@ async def test_an_administrator_cannot_reset_their_own_password_or_totp(platform
     reset = await _admin(platform).ResetPersonTotp(persons_pb2.ResetPersonTotpRequest(id=admin.id),
                                                    metadata=platform.metadata("authority"), timeout=10)
     assert reset.totp_provisioning_uri.startswith("otpauth://")
+
+
+async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """The roles 'before' were read ahead of the change's transaction: of two administrators changing the same
+    person at once, the second's log entry named the roles the first had already replaced."""
+    component = platform.servers["authorization"].component
+    person, _ = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    authority = platform.credentials.systems["authority"]
+    caller = Caller(authority["system_id"], authority["department"], authority=True)
+    other = Persons(component._store, component._person_store, component._events, sealer=None)
+
+    class Interleaved(Persons):
+        async def find(self, person_id: str):  # type: ignore[no-untyped-def]
+            found = await super().find(person_id)
+            # The other administrator's change commits between this one's read and its write.
+            await other.set_roles(caller, person_id, (persons_pb2.PERSON_ROLE_APPROVER,))
+            return found
+
+    interleaved = Interleaved(component._store, component._person_store, component._events, sealer=None)
+    await interleaved.set_roles(caller, person.id, (persons_pb2.PERSON_ROLE_DATA_OFFICER,))
+    page = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="person.set_roles", page_size=100),
+        metadata=platform.metadata("authority"), timeout=10)
+    logged = [json.loads(e.details_json) for e in page.events if e.target == person.id]  # newest first
+    assert [(d["before"], d["roles"]) for d in logged] == [(["APPROVER"], ["DATA_OFFICER"]),
+                                                          (["APPLICANT"], ["APPROVER"])]
 
 
 @pytest.mark.parametrize("change", ["roles", "disable"])
