@@ -197,7 +197,7 @@ def verification_to_proto(row: Mapping[str, Any]) -> audit_pb2.AuditVerification
         forged_checkpoints=row["forged_checkpoints"], chains_checked=row["chains_checked"],
         first_bad_chain_id=first_chain, first_bad_id=row["first_bad_id"],
         first_bad_sequence=row["first_bad_seq"],
-        detail=row["detail"] or (f"{row['chains_checked']} chain checks intact" if done else ""),
+        detail=row["detail"] or (f"{row['chains_checked']} chains intact" if done else ""),
         create_time=to_timestamp(row["create_time"]), update_time=to_timestamp(row["update_time"]),
         creator_system_id=row["creator_system_id"], cancel_system_id=row["cancel_system_id"], pages=row["pages"],
         held_checkpoints=row["held_checkpoints"])

@@ -66,6 +66,14 @@ async def verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[
     return None
 
 
+def chains_new(reports: list[checkpoints.ChainReport], position: tuple[str, int] | None) -> int:
+    """The chains a page judged that no earlier page of its job counted: a page resumes within the chain the
+    previous one ended in, and that chain, judged again, is still one chain (the job's chains_checked counts
+    chains, not pages times chains)."""
+    carried = position is not None and bool(reports) and reports[0].chain_id == position[0]
+    return len(reports) - carried
+
+
 class VerificationRunner:
     """Runs this process's share of the verification jobs, one at a time, in the background."""
 
@@ -122,7 +130,7 @@ class VerificationRunner:
         position = (job["position_chain_id"], job["position_seq"]) if job["position_chain_id"] else None
         held = await self._store.verification_checkpoints(job_id) if job["held_checkpoints"] else []
         pages = asyncio.create_task(self._pages(job_id, position, job["records_per_page"],
-                                                bool(job["first_bad_chain_id"]), held))
+                                                bool(job["first_bad_chain_id"]), held, job["pages"] > 0))
         try:
             while not pages.done():
                 done, _ = await asyncio.wait({pages}, timeout=self.lease_seconds / 3)
@@ -138,13 +146,16 @@ class VerificationRunner:
             pages.result()  # a page's error, if any, for the caller to log
 
     async def _pages(self, job_id: uuid.UUID, position: tuple[str, int] | None, budget: int,
-                     broken_already: bool, held: list[checkpoints.Checkpoint]) -> None:
+                     broken_already: bool, held: list[checkpoints.Checkpoint], continued: bool) -> None:
+        """``continued``: an earlier page of this job ended at ``position``, so it counted that chain already."""
         while True:
             auditor = checkpoints.ChainAuditor(self._verifier)
             resume_at = await verify_page(auditor, checkpoints.with_held(
                 self._store.chain_entries(after=position, background=True), held_ahead(held, position)),
                 budget, self._verifier)
             page = await self._page_figures(auditor, resume_at, broken_already)
+            page["chains"] = chains_new(auditor.reports, position if continued else None)
+            continued = True
             broken_already = broken_already or bool(page["first_bad_chain_id"])
             if not await self._store.save_verification_page(job_id, self.owner, self.lease_seconds, page):
                 return  # cancelled, or another process holds it now

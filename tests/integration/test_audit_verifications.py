@@ -174,6 +174,19 @@ async def test_a_verification_runs_in_the_background_to_done_with_progress_risin
     assert started.actor_system_id == platform.credentials.systems["authority"]["system_id"]
 
 
+async def test_a_paged_job_counts_each_chain_once(platform: Platform, seeded: list[tuple]) -> None:
+    # The module's chain spans a dozen pages; each page resumed inside it and counted it again (chainsChecked 12
+    # for one chain), so an auditor comparing the count with the platform's restarts was misled.
+    stub = stub_at(platform.channel)
+    whole = await stub.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(page_size=1_000_000),
+                                        metadata=platform.metadata("authority"), timeout=60)
+    assert not whole.next_page_token and whole.chains_checked >= 1
+    finished = await poll(platform, (await start(stub, platform.metadata("authority"))).id, done)
+    assert finished.pages >= CHAIN_RECORDS // PAGE
+    assert finished.chains_checked == whole.chains_checked, (finished.chains_checked, whole.chains_checked)
+    assert finished.detail == f"{whole.chains_checked} chains intact"
+
+
 async def test_a_tampered_record_is_found_with_its_position(platform: Platform, seeded: list[tuple]) -> None:
     async with database(platform) as conn, tampered(conn, 137):
         job = await start(stub_at(platform.channel), platform.metadata("authority"))
