@@ -25,7 +25,7 @@ from services.query.keys import normalize_key
 from services.query.resources import valid_resource_code
 from services.query.servicer import _trace_id, purpose_name, purpose_text_violations
 from services.query.store import AccessFilter
-from services.query.verifications import held_ahead, verify_page
+from services.query.verifications import forged_detail, held_ahead, verify_page
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent
 from services.runtime.admission import HeavyReadGate
@@ -307,7 +307,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         first_bad = next((r.first_bad_id for r in bad if r.first_bad_id), "")
         problems = [r.detail for r in bad[:3]]
         if auditor.forged:
-            problems.append(f"{len(auditor.forged)} checkpoints fail their signature")
+            problems.append(forged_detail(auditor.forged))
         detail = "; ".join(problems) or f"{len(reports)} chains intact"
         return audit_pb2.VerifyAuditChainResponse(
             intact=not bad and not auditor.forged, records_checked=auditor.records_checked,

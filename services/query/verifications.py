@@ -74,6 +74,20 @@ def chains_new(reports: list[checkpoints.ChainReport], position: tuple[str, int]
     return len(reports) - carried
 
 
+def forged_detail(forged: list[checkpoints.Forged]) -> str:
+    """Says how many checkpoints fail their signature and which is the first, and why: a job keeps no list of
+    them, so its detail is all that tells the auditor where to look."""
+    first = forged[0]
+    return (f"{len(forged)} checkpoints fail their signature; the first: chain {first.checkpoint.chain_id[:64]}"
+            f" {first.checkpoint.describe()} ({first.reason})")
+
+
+def _forged_chain(forged: list[checkpoints.Forged]) -> str:
+    """The first forged checkpoint's chain as the job's first_bad_chain_id ("-" when it is no chain id)."""
+    chain_id = forged[0].checkpoint.chain_id if forged else ""
+    return chain_id if 0 < len(chain_id) <= 64 else "-"
+
+
 class VerificationRunner:
     """Runs this process's share of the verification jobs, one at a time, in the background."""
 
@@ -179,14 +193,15 @@ class VerificationRunner:
             first_bad_seq = (await self._store.record_seq(first.chain_id, first.first_bad_id)
                              if first.first_bad_id else first.last_seq)
         elif auditor.forged and not broken_already:
-            detail = f"{len(auditor.forged)} checkpoints fail their signature"
+            detail, first_bad_seq = forged_detail(auditor.forged), auditor.forged[0].checkpoint.seq
         page: dict[str, object] = {
             "chain_id": resume_at[0] if resume_at else None, "seq": resume_at[1] if resume_at else None,
             "records": auditor.records_checked, "chains": len(reports), "problems": len(bad),
             "forged": len(auditor.forged), "first_bad_id": first.first_bad_id if first else "",
             "first_bad_seq": first_bad_seq, "detail": detail,
-            # Forged checkpoints alone break no chain: "-" marks that the job has found its first problem.
-            "first_bad_chain_id": first.chain_id if first else ("-" if detail else ""), "result": ""}
+            # Forged checkpoints alone break no chain: the first one's chain (or "-") marks the first problem.
+            "first_bad_chain_id": first.chain_id if first else (_forged_chain(auditor.forged) if detail else ""),
+            "result": ""}
         if resume_at is None:
             page["result"] = BROKEN if broken_already or bad or auditor.forged else INTACT
         return page

@@ -197,6 +197,24 @@ async def test_a_tampered_record_is_found_with_its_position(platform: Platform, 
     assert "137" in finished.detail
 
 
+async def test_a_forged_checkpoint_is_named_by_its_chain_and_sequence(platform: Platform, seeded: list[tuple]) -> None:
+    # The job said only '1 checkpoints fail their signature': nothing told the auditor which one.
+    async with database(platform) as conn:
+        signed = await conn.fetchval("SELECT hash FROM audit_checkpoints WHERE chain_id = $1 AND seq = 100", CHAIN_ID)
+        await conn.execute("UPDATE audit_checkpoints SET hash = $2 WHERE chain_id = $1 AND seq = 100",
+                           CHAIN_ID, "0" * 64)
+        try:
+            finished = await poll(platform, (await start(stub_at(platform.channel),
+                                                         platform.metadata("authority"))).id, done)
+        finally:
+            await conn.execute("UPDATE audit_checkpoints SET hash = $2 WHERE chain_id = $1 AND seq = 100",
+                               CHAIN_ID, signed)
+    assert finished.result == audit_pb2.AUDIT_VERIFICATION_RESULT_BROKEN and finished.forged_checkpoints == 1
+    assert finished.first_bad_chain_id == CHAIN_ID and finished.first_bad_sequence == 100
+    assert f"chain {CHAIN_ID} checkpoint of record 100" in finished.detail, finished.detail
+    assert "the signature does not match" in finished.detail
+
+
 async def test_a_job_resumes_from_its_saved_position_after_its_process_is_killed(
         platform: Platform, seeded: list[tuple], tmp_path: Path) -> None:
     async with query_subprocess(platform, tmp_path / "first.log") as (process, port):
