@@ -97,6 +97,7 @@ ADMIN_ACTION = {
     "foundation.resolve_conflict": "处理数据冲突", "foundation.read_history": "查阅记录历史",
     "dispute.report": "提出数据异议", "dispute.corrected": "异议核实：已更正", "dispute.confirmed": "异议核实：无误",
     "audit.verification.start": "发起审计日志校验", "audit.verification.cancel": "取消审计日志校验",
+    "audit.verify_chain": "校验审计日志（一页）",
     "supervision.update_weights": "调整评价指标权重", "supervision.compute_snapshots": "计算月度监督快照",
 }
 #: The administrative log's results (an action that failed is logged too: a failed sign-in, with its reason).

@@ -309,6 +309,11 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         if auditor.forged:
             problems.append(forged_detail(auditor.forged))
         detail = "; ".join(problems) or f"{len(reports)} chains intact"
+        # Who checked the trail, from where and what they were told, is itself on record, as a job's start is.
+        await deps.store.record_admin_event(AdminEvent.by(
+            caller, "audit.verify_chain", f"{after[0]}/{after[1]}" if after else "*",
+            {"page_size": budget, "records": auditor.records_checked, "intact": not bad and not auditor.forged}))
+        deps.admin_outbox.notify()
         return audit_pb2.VerifyAuditChainResponse(
             intact=not bad and not auditor.forged, records_checked=auditor.records_checked,
             first_bad_id=first_bad, detail=detail, chains=[_chain_to_proto(r) for r in listed],

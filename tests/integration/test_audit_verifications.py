@@ -32,6 +32,7 @@ from services.query.audit import COLUMNS, GENESIS, chain_hash
 from services.query.checkpoints import CheckpointSigner, Head
 from services.query.component import create_component
 from services.runtime.keys import ed25519_private_key
+from services.runtime.pagination import encode_token
 from services.runtime.server import RunningServer, start_server
 from tests.integration.conftest import Platform
 from tests.integration.test_admin_log import _logged
@@ -185,6 +186,18 @@ async def test_a_paged_job_counts_each_chain_once(platform: Platform, seeded: li
     assert finished.pages >= CHAIN_RECORDS // PAGE
     assert finished.chains_checked == whole.chains_checked, (finished.chains_checked, whole.chains_checked)
     assert finished.detail == f"{whole.chains_checked} chains intact"
+
+
+async def test_a_verify_audit_chain_page_is_in_the_administrative_log(platform: Platform, seeded: list[tuple]) -> None:
+    # Only jobs were logged: an auditor (or anyone holding the authority's credentials) could page through the
+    # trail with VerifyAuditChain and leave no trace of having checked it.
+    token = encode_token({"c": CHAIN_ID, "s": 100})
+    page = await stub_at(platform.channel).VerifyAuditChain(
+        audit_pb2.VerifyAuditChainRequest(page_size=PAGE, page_token=token), metadata=platform.metadata("authority"),
+        timeout=60)
+    logged = await _logged(platform, "audit.verify_chain", f"{CHAIN_ID}/100", page_size=PAGE,
+                           records=page.records_checked, intact=page.intact)
+    assert logged.actor_system_id == platform.credentials.systems["authority"]["system_id"]
 
 
 async def test_a_tampered_record_is_found_with_its_position(platform: Platform, seeded: list[tuple]) -> None:
