@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -213,8 +214,9 @@ def run_verify_archive(path: Path, public_key_paths: list[Path]) -> int:
     except (OSError, ValueError) as exc:
         print(f"verify-archive: public key: {exc}", file=sys.stderr)
         return 2
+    named = path.name.removesuffix(".jsonl") if re.fullmatch(r"access_log_\d{6}\.jsonl", path.name) else ""
     with path.open("rb") as lines:
-        rows, problems = verify_file(lines, keys)
+        rows, problems = verify_file(lines, keys, named)
     for problem in problems:
         print(problem, file=sys.stderr)
     print(json.dumps({"records": rows, "problems": len(problems)}))

@@ -87,9 +87,14 @@ async def write_file(path: Path, partition: str, start: dt.datetime, end: dt.dat
     return Written(path, count, digest.hexdigest(), heads)
 
 
-def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey]) -> tuple[int, list[str]]:
+def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey], named: str = ""
+                ) -> tuple[int, list[str]]:
     """Checks an archive offline: signed by a trusted key, unaltered, and every record's chain intact within the
-    file. Returns the number of records and every problem (none: the archive is good)."""
+    file. Returns the number of records and every problem (none: the archive is good).
+
+    ``named``: the partition the file's name says it holds (access_log_YYYYMM.jsonl). The signature covers the
+    partition inside the file, not its name, so two months' files swapped (or one copied over another) each
+    verify; the auditor checking "January" must be told the file holds another month."""
     keys = {key_id(key): key for key in public_keys}
     digest, rows, problems = hashlib.sha256(), 0, []
     partition, trailer = "", None
@@ -114,6 +119,9 @@ def verify_file(lines: Iterable[bytes], public_keys: Iterable[Ed25519PublicKey])
         problem = _check_row(data, heads)
         if problem:
             problems.append(f"line {number}: {problem}")
+    if named and partition != named:
+        problems.append(f"the file is named for {named} but holds {partition or 'no partition'}"
+                        " (renamed or swapped with another month's file)")
     if trailer is None:
         return rows, [*problems, "no trailer: the file was cut short"]
     try:

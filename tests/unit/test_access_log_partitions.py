@@ -214,6 +214,16 @@ async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_c
         other = tmp_path / "other.pub.pem"
         other.write_text(public_pem(Ed25519PrivateKey.generate().public_key()), encoding="utf-8")
         assert run_verify_archive(file, [other]) == 1
+        # January's file put in place of February's: its signature holds (it covers the month inside, not the
+        # name), so it verified as February's.
+        swapped = tmp_path / "swapped" / "access_log_202502.jsonl"
+        swapped.parent.mkdir()
+        swapped.write_bytes(file.read_bytes())
+        assert run_verify_archive(swapped, [public]) == 1
+        with swapped.open("rb") as lines:
+            assert verify_file(lines, [key.public_key()], "access_log_202502") == (3, [
+                "the file is named for access_log_202502 but holds access_log_202501"
+                " (renamed or swapped with another month's file)"])
 
         # Online, the rest of the spanning chain verifies from the head signed at archiving; the chain that
         # ended in January is not called vanished.
