@@ -122,6 +122,9 @@ def dispute_event(caller: Caller, action: str, d: Dispute, time: dt.datetime) ->
         "provider_department_code": d.provider_department_code}), time=time)
 
 
+_NO_RESOURCES: frozenset[str] = frozenset()
+
+
 class OpenDisputes:
     """The records (resource code, key) with at least one open dispute."""
 
@@ -169,8 +172,10 @@ class OpenDisputes:
                     del self._by_key[key]
 
     def resources_of(self, key: str) -> frozenset[str]:
-        """The resources through which the record keyed ``key`` has an open dispute."""
-        return frozenset(self._by_key.get(key, ()))
+        """The resources through which the record keyed ``key`` has an open dispute: a copy, since events may
+        change the set while a caller awaits the catalog; none (no copy made) for almost every key."""
+        codes = self._by_key.get(key)
+        return frozenset(codes) if codes else _NO_RESOURCES
 
     def on_event(self, payload: Mapping) -> None:
         """Handler for DISPUTES_CHANGED ({"resource_code", "key", "open"})."""

@@ -691,7 +691,7 @@ async def test_a_row_the_database_cannot_send_fails_its_key_only_and_never_rests
 
 async def test_a_batch_holding_an_unreadable_row_answers_its_other_keys(records: RecordCache, endpoint,
                                                                         redis_client) -> None:
-    """The 前置机 refuses the whole BatchLookup for one row it cannot send: the batch is asked key by key, the
+    """The 前置机 refuses the whole BatchLookup for one row it cannot send: the batch is asked again in halves, the
     row's key alone comes back UNREADABLE (uncached), the others as they are."""
     target, provider = endpoint
     dataset = f"ds-{uuid.uuid4().hex[:8]}"
