@@ -313,10 +313,10 @@ async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: 
         raise BundleError("no trusted bundle keys: set GOVSHARE_BUNDLE_TRUSTED_KEYS to the extranet platform's "
                           "bundle-signing public key")
     conn = await asyncpg.connect(database_url)
-    verified: list[dict] = []  # the manifest, once its signature checked
+    manifest: dict = {}  # once its signature is checked
     try:
         with tarfile.open(path, "r|gz") as archive:
-            verified.append(manifest := _verified_manifest(archive, trusted))
+            manifest = _verified_manifest(archive, trusted)
             await _import_files(conn, archive, manifest)
     except FileNotFoundError:
         raise BundleError(f"{path} does not exist") from None
@@ -326,10 +326,10 @@ async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: 
         raise BundleError(f"{path} cannot be read by this user") from None
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         reason = f"{path.name} is not a readable bundle (truncated or corrupted): {exc}"
-        await _record_refusal(conn, path, verified, reason)
+        await _record_refusal(conn, path, manifest, reason)
         raise BundleError(reason) from None
     except BundleError as exc:
-        await _record_refusal(conn, path, verified, str(exc))
+        await _record_refusal(conn, path, manifest, str(exc))
         raise
     finally:
         await conn.close()
@@ -362,10 +362,10 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
             raise BundleError(f"{', '.join(sorted(missing))}: missing from the bundle")
 
 
-async def _record_refusal(conn: asyncpg.Connection, path: Path, verified: Sequence[dict], reason: str) -> None:
+async def _record_refusal(conn: asyncpg.Connection, path: Path, manifest: dict, reason: str) -> None:
     """Writes a refused bundle to the administrative log (result REFUSED): a forged, altered or replayed bundle
-    at the gate is a security event, and the import's own record rolled back with it."""
-    manifest = verified[0] if verified else {}
+    at the gate is a security event, and the import's own record rolled back with it. ``manifest`` is empty when
+    the refusal came before its signature was checked."""
     details = {"file": path.name, "reason": reason[:500]}
     if manifest:
         details |= {"created": manifest["created"], "key_id": manifest["_key_id"]}
