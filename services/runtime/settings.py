@@ -430,8 +430,8 @@ def _health_port_problems(settings: Settings) -> list[str]:
     (UNIMPLEMENTED), with no error at start."""
     if address_problem(settings.listen) or not settings.health_listen or address_problem(settings.health_listen):
         return []
-    port = settings.listen.rpartition(":")[2]
-    if int(port) and settings.health_listen.rpartition(":")[2].lstrip("0") == port.lstrip("0"):
+    port = int(settings.listen.rpartition(":")[2])
+    if port and int(settings.health_listen.rpartition(":")[2]) == port:
         return [f"GOVSHARE_HEALTH_LISTEN={settings.health_listen!r}: give it a port of its own, not "
                 f"GOVSHARE_LISTEN's ({port}): both would take the port's calls, and the health-only listener "
                 "answers nothing else"]
