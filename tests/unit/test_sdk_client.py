@@ -153,6 +153,11 @@ class FakeEdge:
         return query_pb2.VerifyResponse(outcomes={"name": query_pb2.VERIFY_OUTCOME_MATCH,
                                                   "sex": query_pb2.VERIFY_OUTCOME_MISMATCH})
 
+    def export(self, request, context):  # type: ignore[no-untyped-def]
+        self._enter("Export", context)
+        for keys in (["k1", "k2"], ["k3"]):
+            yield query_pb2.ExportResponse(rows=[query_pb2.ExportRow(key=k, values={"name": k}) for k in keys])
+
     def get_entry(self, request, context):  # type: ignore[no-untyped-def]
         self._enter("GetEntry", context)
         return catalog_pb2.GetEntryResponse(entry=catalog_pb2.Entry(code=request.code))
@@ -173,7 +178,10 @@ class FakeEdge:
             grpc.method_handlers_generic_handler("govshare.query.v1.QueryService", {
                 "Query": unary(self.query, query_pb2.QueryRequest, query_pb2.QueryResponse),
                 "BatchQuery": unary(self.batch_query, query_pb2.BatchQueryRequest, query_pb2.BatchQueryResponse),
-                "Verify": unary(self.verify, query_pb2.VerifyRequest, query_pb2.VerifyResponse)}),
+                "Verify": unary(self.verify, query_pb2.VerifyRequest, query_pb2.VerifyResponse),
+                "Export": grpc.unary_stream_rpc_method_handler(
+                    self.export, request_deserializer=query_pb2.ExportRequest.FromString,
+                    response_serializer=query_pb2.ExportResponse.SerializeToString)}),
             grpc.method_handlers_generic_handler("govshare.catalog.v1.CatalogService", {
                 "GetEntry": unary(self.get_entry, catalog_pb2.GetEntryRequest, catalog_pb2.GetEntryResponse),
                 "CreateEntry": unary(self.create_entry, catalog_pb2.CreateEntryRequest,
@@ -315,6 +323,35 @@ def test_a_refused_token_is_not_retried_forever(edge: tuple[FakeEdge, str]) -> N
     assert raised.value.reason == "UNAUTHENTICATED"
 
 
+async def test_an_export_refused_for_its_token_is_renewed_once_and_later_exports_use_the_new_one(
+        edge: tuple[FakeEdge, str]) -> None:
+    """The platform refuses the held token (expired early by its clock, a rotated signing key): the export was
+    raised UNAUTHENTICATED and the refused token kept, so every later export failed the same way until the
+    token's renewal time (48 minutes for an hour's token). Refused before its first row, it was not executed:
+    it is repeated once with a new token, as a unary call is."""
+    fake, address = edge
+    with make_client(address) as client:
+        client.query("c", "k", purpose="work_reference")
+        fake.refused_tokens.add(fake.issued[0])
+        first = [row.key for row in client.export("102001/000001", purpose="work_reference")]
+        second = [row.key for row in client.export("102001/000001", purpose="work_reference")]
+        fake.refuse_every_token = True
+        with pytest.raises(Unauthenticated):
+            list(client.export("102001/000001", purpose="work_reference"))
+    assert first == second == ["k1", "k2", "k3"]
+    assert len(fake.issued) == 3
+    assert [c.token for c in fake.attempts("Export")] == [fake.issued[0], fake.issued[1], fake.issued[1],
+                                                           fake.issued[1], fake.issued[2]]
+    fake.refuse_every_token, fake.issued, fake.calls = False, [], []
+    async with make_async_client(address) as aclient:
+        await aclient.query("c", "k", purpose="work_reference")
+        fake.refused_tokens.add(fake.issued[0])
+        afirst = [row.key async for row in aclient.export("102001/000001", purpose="work_reference")]
+        asecond = [row.key async for row in aclient.export("102001/000001", purpose="work_reference")]
+    assert afirst == asecond == ["k1", "k2", "k3"]
+    assert [c.token for c in fake.attempts("Export")] == [fake.issued[0], fake.issued[1], fake.issued[1]]
+
+
 ROTATED = "this token was issued before the secret of system sys-1 was rotated: request a new one with the new secret"
 
 
@@ -331,7 +368,14 @@ async def test_a_token_refused_for_a_rotated_secret_says_so_when_the_old_secret_
         fake.script["Query"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, "UNAUTHENTICATED")]
         with pytest.raises(Unauthenticated) as raised:
             client.query("c", "k", purpose="work_reference")
+        fake.secret = "s3cret"
+        client.query("c", "k", purpose="work_reference")
+        fake.secret = "rotated"
+        fake.script["Export"] = [fail(code_pb2.UNAUTHENTICATED, ROTATED, "UNAUTHENTICATED")]
+        with pytest.raises(Unauthenticated) as exported:
+            list(client.export("c", purpose="work_reference"))
     assert raised.value.message == said and raised.value.reason == "UNAUTHENTICATED"
+    assert exported.value.message == said
     async with make_async_client(address) as aclient:
         fake.secret = "s3cret"
         await aclient.query("c", "k", purpose="work_reference")

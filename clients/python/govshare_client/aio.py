@@ -23,6 +23,7 @@ from govshare_client.client import (
     RetryPolicy,
     call_timeout,
     connection_settings,
+    refused_twice,
 )
 from govshare_client.errors import GovshareError, Unauthenticated, Unavailable, error_from_status, from_rpc_error
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
@@ -126,6 +127,7 @@ class AsyncClient:
             self.channel = grpc.aio.secure_channel(endpoint, credentials, options=list(options),
                                                    interceptors=interceptors)
         interceptor.tokens = self._tokens = AsyncTokenSource(self.channel, system_id, secret)
+        self._timeout = timeout
         self._stubs: dict[Any, Any] = {}
 
     def stub(self, stub_class: Callable[[grpc.aio.Channel], Stub]) -> Stub:
@@ -164,12 +166,27 @@ class AsyncClient:
 
     async def _rows(self, request: query_pb2.ExportRequest,
                     timeout: float | None) -> AsyncIterator[ExportRow]:  # noqa: ASYNC109 (the gRPC deadline)
-        try:
-            async for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
-                for row in page.rows:
-                    yield ExportRow.from_proto(row)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        """As the sync client's: refused at authentication before its first page, repeated once with a new
+        token (the refused one was kept, and every later export failed UNAUTHENTICATED too)."""
+        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        refused: GovshareError | None = None
+        while True:
+            started = False
+            try:
+                token = await self._tokens.token(self._timeout)  # the token the interceptor sends
+                async for page in stub.Export(request, timeout=timeout):
+                    started = True
+                    for row in page.rows:
+                        yield ExportRow.from_proto(row)
+                return
+            except Unauthenticated as issuance:  # TokenService refused the secret this client holds
+                raise issuance if refused is None else refused_twice(refused, issuance) from None
+            except grpc.RpcError as error:
+                failure = from_rpc_error(error)
+            if failure.code != grpc.StatusCode.UNAUTHENTICATED or started or refused is not None:
+                raise failure from None
+            self._tokens.invalidate(token)
+            refused = failure
 
     async def close(self) -> None:
         await self.channel.close()

@@ -154,11 +154,14 @@ class Attempts:
         system disabled): they lead, since the issuance's own ("unknown system id or wrong secret") does not
         say that the secret this client holds is the old one.
         """
-        if self._refused is None:
-            return error
-        return Unauthenticated(error.code, f"{self._refused.message}; a new token with the secret this client "
-                               f"holds was refused too: {error.message}", reason=self._refused.reason,
-                               domain=self._refused.domain, metadata=self._refused.metadata)
+        return error if self._refused is None else refused_twice(self._refused, error)
+
+
+def refused_twice(refused: GovshareError, error: Unauthenticated) -> Unauthenticated:
+    """The platform's refusal of the held token (``refused``), followed by TokenService's of the secret."""
+    return Unauthenticated(error.code, f"{refused.message}; a new token with the secret this client holds was "
+                           f"refused too: {error.message}", reason=refused.reason, domain=refused.domain,
+                           metadata=refused.metadata)
 
 
 def call_timeout(method: str, given: float | None, default: float, per_method: Mapping[str, float]) -> float:
@@ -386,6 +389,7 @@ class Client:
         else:
             self._base = grpc.secure_channel(endpoint, credentials, options=options)
         self._tokens = TokenSource(self._base, system_id, secret)
+        self._timeout = timeout
         interceptor = _Interceptor(self._tokens, timeout, timeouts, retry or RetryPolicy(), sleep,
                                    random.Random())
         self.channel: grpc.Channel = grpc.intercept_channel(self._base, interceptor)
@@ -434,12 +438,28 @@ class Client:
         return self._rows(request, timeout)
 
     def _rows(self, request: query_pb2.ExportRequest, timeout: float | None) -> Iterator[ExportRow]:
-        try:
-            for page in self.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=timeout):
-                for row in page.rows:
-                    yield ExportRow.from_proto(row)
-        except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+        """The export's rows; a stream refused at authentication before its first page is repeated once with a
+        new token, as a unary call is. Before, the refused token was kept, so every later export failed
+        UNAUTHENTICATED too until the token's renewal time (up to 48 minutes for an hour's token)."""
+        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        refused: GovshareError | None = None
+        while True:
+            started = False
+            try:
+                token = self._tokens.token(self._timeout)  # the token the interceptor sends
+                for page in stub.Export(request, timeout=timeout):
+                    started = True
+                    for row in page.rows:
+                        yield ExportRow.from_proto(row)
+                return
+            except Unauthenticated as issuance:  # TokenService refused the secret this client holds
+                raise issuance if refused is None else refused_twice(refused, issuance) from None
+            except grpc.RpcError as error:
+                failure = from_rpc_error(error)
+            if failure.code != grpc.StatusCode.UNAUTHENTICATED or started or refused is not None:
+                raise failure from None
+            self._tokens.invalidate(token)
+            refused = failure
 
     def close(self) -> None:
         self._base.close()
