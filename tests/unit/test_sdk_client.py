@@ -575,6 +575,13 @@ _ODD_ARGUMENTS = [
     ("verify", {"claims": {"registered_capital": 200}}, TypeError, "claims['registered_capital'] must be a str"),
     ("verify", {"claims": ["name"]}, TypeError, "claims must be a mapping of item name to claimed value"),
     ("export", {"items": b"name"}, TypeError, "items must be a list of strings"),
+    # Text decoded from bytes that were not UTF-8 (a GBK file read with errors="surrogateescape", a command-line
+    # argument): protobuf's bare UnicodeEncodeError named no argument.
+    ("query", {"key": "3423\udcb3"}, ValueError, "key holds '\\udcb3' at position 4, not a character"),
+    ("query", {"purpose_text": "\udcd5\udcc5"}, ValueError, "purpose_text holds '\\udcd5' at position 0"),
+    ("batch_query", {"keys": ["k", "\udcb3"]}, ValueError, "keys[1] holds '\\udcb3' at position 0"),
+    ("verify", {"claims": {"name": "\udcd5\udcc5"}}, ValueError, "claims['name'] holds '\\udcd5' at position 0"),
+    ("export", {"resource_code": "\udcb3"}, ValueError, "resource_code holds '\\udcb3' at position 0"),
 ]
 
 

@@ -24,6 +24,18 @@ def text(value: str, argument: str) -> str:
         return ""
     if not isinstance(value, str):
         raise TypeError(f"{argument} must be a str, not {type(value).__name__}")
+    return encodable(value, argument)
+
+
+def encodable(value: str, argument: str) -> str:
+    """``value``, which must be valid Unicode: a lone surrogate (bytes that were not UTF-8, e.g. a GBK file read
+    with ``errors="surrogateescape"``, or such a command-line argument) was protobuf's bare UnicodeEncodeError,
+    naming no argument."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{argument} holds {value[exc.start]!r} at position {exc.start}, not a character: text "
+                         f"decoded from bytes that were not UTF-8 (GBK?); decode it with its own encoding") from None
     return value
 
 
@@ -37,6 +49,7 @@ def strings(value: Iterable[str] | None, argument: str) -> list[str]:
     for index, element in enumerate(listed):
         if not isinstance(element, str):
             raise TypeError(f"{argument}[{index}] must be a str, not {type(element).__name__}")
+        encodable(element, f"{argument}[{index}]")
     return listed
 
 
@@ -50,6 +63,8 @@ def claims_of(claims: Mapping[str, str]) -> dict[str, str]:
         if not isinstance(value, str):
             raise TypeError(f"claims[{item!r}] must be a str (the value as the record holds it, e.g. "
                             f"{str(value)!r}), not {type(value).__name__}")
+        encodable(item, "claims: an item name")
+        encodable(value, f"claims[{item!r}]")
     return dict(claims)
 
 
