@@ -272,12 +272,21 @@ def _url_field_in_query(route: Route) -> dict[str, object]:
 
 
 def _route(match: dict[str, object], backend: Backend, default_timeout: float,
-           cluster: str = "") -> dict[str, object]:
+           cluster: str = "", streaming: bool = False) -> dict[str, object]:
+    """A route to ``backend``; a unary call ends at the client's deadline (``grpc-timeout``) or the default.
+
+    A server stream (``Export``) ends at the client's deadline by the client's and the backend's own timers,
+    which end it with DEADLINE_EXCEEDED; the edge only caps it at ``default_timeout``. When the edge also timed
+    the client's deadline, its timer often fired first, after the first rows had gone out, and Envoy could then
+    only reset the stream: the client read INTERNAL "RST_STREAM with error code 2" instead of DEADLINE_EXCEEDED.
+    """
+    duration: dict[str, object] = {"max_stream_duration": _seconds(default_timeout)}
+    if not streaming:
+        duration["grpc_timeout_header_max"] = _seconds(MAX_DEADLINE_SECONDS)
     return {"match": match, "route": {
         "cluster": cluster or backend.value,
         "timeout": "0s",
-        "max_stream_duration": {"max_stream_duration": _seconds(default_timeout),
-                                "grpc_timeout_header_max": _seconds(MAX_DEADLINE_SECONDS)},
+        "max_stream_duration": duration,
         "retry_policy": {"retry_on": "reset-before-request,connect-failure", "num_retries": 1},
     }}
 
@@ -301,7 +310,7 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         if route.url_fields:
             routes.append(_url_field_in_query(route))
         routes.append(_route({"path": route.method}, route.backend, timeout,
-                             heavy_read_cluster(route.backend) if heavy else ""))
+                             heavy_read_cluster(route.backend) if heavy else "", route.server_streaming))
     for prefix in (*HEALTH_PREFIXES, *REFLECTION_PREFIXES):
         routes.append(_route({"prefix": prefix, "grpc": {}}, EDGE_COMPANION, STREAM_TIMEOUT_SECONDS))
     for service in sorted(INTERNAL_SERVICES):

@@ -494,6 +494,27 @@ async def test_an_expired_deadline_cancels_the_backend_call(
     await asyncio.wait_for(probe.cancelled.wait(), timeout=10)
 
 
+async def test_a_streams_deadline_passing_after_its_first_rows_is_deadline_exceeded_not_internal(
+        channel: grpc.aio.Channel, keys: PlatformKeys, backend: RunningServer) -> None:
+    """The edge timed a stream's deadline too, and when its timer fired first, after rows had gone out, it could
+    only reset the stream: the client read INTERNAL "RST_STREAM with error code 2" (one export in a few). The
+    race is the client's and the edge's timers, so it is run a number of times."""
+    probe = backend.component.probe  # type: ignore[attr-defined]
+    codes = []
+    for _ in range(12):
+        probe.reset()
+        stream = query_pb2_grpc.QueryServiceStub(channel).Export(
+            query_pb2.ExportRequest(resource_code="r", items=["a", HANG_ITEM]), metadata=bearer(keys, caller()),
+            timeout=0.3)
+        first = await stream.read()
+        assert [row.key for row in first.rows] == ["a"]
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stream.read()
+        codes.append(raised.value.code())
+        await asyncio.wait_for(probe.cancelled.wait(), timeout=10)
+    assert set(codes) == {grpc.StatusCode.DEADLINE_EXCEEDED}, codes
+
+
 async def test_a_client_giving_up_cancels_the_backend_call(
         channel: grpc.aio.Channel, keys: PlatformKeys, backend: RunningServer) -> None:
     probe = backend.component.probe  # type: ignore[attr-defined]

@@ -65,6 +65,22 @@ def test_every_public_method_is_routed_to_its_backend_and_nothing_else() -> None
     assert not any(path.startswith(tuple(f"/{service}/" for service in INTERNAL_SERVICES)) for path in routed)
 
 
+def test_the_edge_times_a_unary_calls_deadline_and_leaves_a_streams_to_the_client_and_backend() -> None:
+    """A stream's rows may already have gone out when the client's deadline passes: the edge, timing it too,
+    could then only reset the stream, and the client often read INTERNAL "RST_STREAM with error code 2" instead
+    of DEADLINE_EXCEEDED. A stream is only capped at the edge (STREAM_TIMEOUT_SECONDS)."""
+    routes = _manager(render(SETTINGS, {}))["route_config"]["virtual_hosts"][0]["routes"]
+    durations = {route["match"]["path"]: route["route"]["max_stream_duration"] for route in routes
+                 if "path" in route["match"] and "route" in route}
+    table = RoutingTable.from_descriptors()
+    streams = {route.method for route in table if route.server_streaming}
+    assert "/govshare.query.v1.QueryService/Export" in streams
+    for method in streams:
+        assert durations[method] == {"max_stream_duration": "3600s"}, method
+    for method in durations.keys() - streams:
+        assert durations[method]["grpc_timeout_header_max"] == "3600s", method
+
+
 def test_without_a_supervision_target_its_service_answers_unavailable_and_the_rest_is_routed(
         tmp_path: Path) -> None:
     settings = SETTINGS.with_overrides(supervision_target="")
