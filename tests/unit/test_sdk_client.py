@@ -631,6 +631,27 @@ def test_a_client_default_deadline_that_has_passed_is_refused(timeout: float) ->
                timeouts={"/govshare.query.v1.QueryService/Query": timeout})
 
 
+@pytest.mark.parametrize("method", ["BatchQuery", "QueryService/BatchQuery", "govshare.query.v1.QueryService.Query"])
+async def test_a_per_method_deadline_not_named_by_its_method_path_is_refused(method: str) -> None:
+    """``timeouts={"BatchQuery": 120}`` was accepted and never used: no call's method is called that."""
+    said = f"timeouts: '{method}' is not a method path: give /package.Service/Method"
+    with pytest.raises(ValueError, match=re.escape(said)):
+        Client("127.0.0.1:1", "sys-1", "secret", plaintext=True, timeouts={method: 120})
+    with pytest.raises(ValueError, match=re.escape(said)):
+        AsyncClient("127.0.0.1:1", "sys-1", "secret", plaintext=True, timeouts={method: 120})
+
+
+def test_a_per_method_deadline_keeps_the_other_methods_defaults(edge: tuple[FakeEdge, str]) -> None:
+    """Giving Query's deadline dropped BatchQuery's own 30 s: a batch of 1000 keys then had the client's 10 s."""
+    fake, address = edge
+    with make_client(address, timeouts={"/govshare.query.v1.QueryService/Query": 3.0}) as client:
+        client.query("c", "k", purpose="work_reference")
+        client.batch_query("c", ["k"], purpose="work_reference")
+    query, batch = fake.calls
+    assert query.time_remaining is not None and 0 < query.time_remaining <= 3.5
+    assert batch.time_remaining is not None and 10.5 < batch.time_remaining <= 30.5
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:50051/", "HTTPS://edge.gov.cn:443"])
 def test_an_endpoint_written_as_a_url_is_refused_naming_host_and_port(url: str,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:

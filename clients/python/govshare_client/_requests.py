@@ -9,6 +9,7 @@ built-in operation"; a timeout of 0 or below was a DEADLINE_EXCEEDED no call cou
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 
 from google.protobuf.message import Message
@@ -105,9 +106,25 @@ def timeout_of(timeout: float | None, argument: str = "timeout") -> float | None
     return min(float(timeout), MAX_TIMEOUT)
 
 
-def timeouts_of(timeouts: Mapping[str, float]) -> dict[str, float]:
-    """Per-method deadlines (full method path → seconds), each checked as a timeout."""
-    return {method: timeout_of(seconds, f"timeouts[{method!r}]") for method, seconds in timeouts.items()}  # type: ignore[misc]
+#: A full method path, as gRPC names the method of a call: ``/govshare.query.v1.QueryService/BatchQuery``.
+_METHOD_PATH = re.compile(r"/[A-Za-z_][\w.]*\.[A-Za-z_]\w*/[A-Za-z_]\w*")
+
+
+def timeouts_of(timeouts: Mapping[str, float], defaults: Mapping[str, float]) -> dict[str, float]:
+    """Per-method deadlines (full method path → seconds) over ``defaults``, each checked as a timeout.
+
+    A key that is not a full method path is a ValueError: ``{"BatchQuery": 120}`` was silently never used, as no
+    call's method is called that. The methods not given keep their defaults (``BatchQuery``'s 30 s was lost to
+    the client's 10 s when another method's deadline was given).
+    """
+    if not isinstance(timeouts, Mapping):
+        raise TypeError(f"timeouts must be a mapping of method path to seconds, not {type(timeouts).__name__}")
+    for method in timeouts:
+        if not (isinstance(method, str) and _METHOD_PATH.fullmatch(method)):
+            raise ValueError(f"timeouts: {method!r} is not a method path: give /package.Service/Method, e.g. "
+                             f"'/govshare.query.v1.QueryService/BatchQuery'")
+    merged = {**defaults, **timeouts}
+    return {method: timeout_of(seconds, f"timeouts[{method!r}]") for method, seconds in merged.items()}  # type: ignore[misc]
 
 
 def query_request(resource_code: str, key: str, items: Iterable[str] | None, purpose: Purpose | str,

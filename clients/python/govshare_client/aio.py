@@ -117,7 +117,7 @@ class AsyncClient:
                  sleep: Callable[[float], Any] = asyncio.sleep) -> None:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
-        timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts)
+        timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
         _require_running_loop()
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random())
         interceptors = [interceptor, _StreamInterceptor(interceptor)]

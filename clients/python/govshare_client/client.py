@@ -382,7 +382,7 @@ class Client:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
-        timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts)
+        timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
         options = list(options)
         if credentials is None:
             self._base = grpc.insecure_channel(endpoint, options=options)
