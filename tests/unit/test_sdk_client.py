@@ -652,7 +652,9 @@ def test_a_per_method_deadline_keeps_the_other_methods_defaults(edge: tuple[Fake
     assert batch.time_remaining is not None and 10.5 < batch.time_remaining <= 30.5
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:50051/", "HTTPS://edge.gov.cn:443"])
+@pytest.mark.parametrize("url", ["http://127.0.0.1:50051/", "HTTPS://edge.gov.cn:443",
+                                 # as other gRPC tools write an address (grpcurl-like, OpenTelemetry's)
+                                 "grpc://127.0.0.1:50051", "grpcs://edge.gov.cn:443"])
 def test_an_endpoint_written_as_a_url_is_refused_naming_host_and_port(url: str,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """The REST address `govshare up` prints is a URL; given as the gRPC endpoint it failed every call

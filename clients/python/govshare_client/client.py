@@ -317,7 +317,7 @@ def _root_certificates(path: str) -> bytes:
     return pem
 
 
-_URL = re.compile(r"(?i)https?://([^/?#]*)")
+_URL = re.compile(r"(?i)(?:https?|grpcs?)://([^/?#]*)")
 
 
 def endpoint_of(endpoint: str, argument: str) -> str:
@@ -325,7 +325,9 @@ def endpoint_of(endpoint: str, argument: str) -> str:
 
     `govshare up` prints the REST address (``http://host:port/``) beside the gRPC one, and gRPC would read
     such a URL as a host name: every call would fail UNAVAILABLE "Misformatted domain name", retried until
-    its deadline, for a setting no retry can mend. TLS is chosen by ``plaintext``, never by a scheme.
+    its deadline, for a setting no retry can mend; so would ``grpc://`` and ``grpcs://``, as other gRPC tools
+    write an address. TLS is chosen by ``plaintext``, never by a scheme (gRPC's own targets, ``dns:///…``,
+    ``unix:…``, are left to gRPC).
     """
     url = _URL.match(endpoint)
     if url is not None:
