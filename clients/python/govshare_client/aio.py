@@ -16,6 +16,7 @@ import grpc
 from govshare_client import _requests as build
 from govshare_client._tokens import AsyncTokenSource
 from govshare_client.client import (
+    CHANNEL_OPTIONS,
     DEFAULT_TIMEOUT,
     DEFAULT_TIMEOUTS,
     RENEW,
@@ -121,10 +122,11 @@ class AsyncClient:
         _require_running_loop()
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random())
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
+        options = [*CHANNEL_OPTIONS, *options]
         if credentials is None:
-            self.channel = grpc.aio.insecure_channel(endpoint, options=list(options), interceptors=interceptors)
+            self.channel = grpc.aio.insecure_channel(endpoint, options=options, interceptors=interceptors)
         else:
-            self.channel = grpc.aio.secure_channel(endpoint, credentials, options=list(options),
+            self.channel = grpc.aio.secure_channel(endpoint, credentials, options=options,
                                                    interceptors=interceptors)
         interceptor.tokens = self._tokens = AsyncTokenSource(self.channel, system_id, secret)
         self._timeout = timeout

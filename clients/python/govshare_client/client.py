@@ -41,6 +41,12 @@ IDEMPOTENT_METHODS = frozenset({
 })
 IDEMPOTENT_PREFIXES = ("Get", "List", "Search")
 
+#: Channel options given before the caller's (``options=``, which win). gRPC waits longer and longer between
+#: attempts to reconnect (up to 120 s), and fails every call at once meanwhile: after a platform restart of a
+#: minute, a client kept failing UNAVAILABLE for a quarter of a minute more. Capped, it reconnects within a
+#: second of the edge's return, at the cost of one connection attempt a second while it is away.
+CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_reconnect_backoff_ms", 1000),)
+
 ENV_ENDPOINT = "GOVSHARE_ENDPOINT"
 ENV_SYSTEM_ID = "GOVSHARE_SYSTEM_ID"
 ENV_SECRET = "GOVSHARE_SYSTEM_SECRET"
@@ -385,7 +391,7 @@ class Client:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
-        options = list(options)
+        options = [*CHANNEL_OPTIONS, *options]
         if credentials is None:
             self._base = grpc.insecure_channel(endpoint, options=options)
         else:
