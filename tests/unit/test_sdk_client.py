@@ -877,11 +877,25 @@ def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -
             assert client.query("c", "k", purpose="work_reference").values == {"name": "某某公司"}
         monkeypatch.delenv("GOVSHARE_ROOT_CA")
         quick = RetryPolicy(max_attempts=1)
-        with Client(f"localhost:{port}", "sys-1", "s3cret", retry=quick) as client, pytest.raises(Unavailable):
+        with Client(f"localhost:{port}", "sys-1", "s3cret", retry=quick) as client, \
+                pytest.raises(Unavailable) as untrusted:
             client.query("c", "k", purpose="work_reference", timeout=5)  # the system roots do not know edge-ca
+        assert "give root_certificates= or set GOVSHARE_ROOT_CA to the PEM file of the CA" in untrusted.value.message
         with Client(f"localhost:{port}", "sys-1", "s3cret", plaintext=True, retry=quick) as client, \
                 pytest.raises(Unavailable):
             client.query("c", "k", purpose="work_reference", timeout=5)
         assert len(fake.issued) == 1  # the secret went only over the verified connection
     finally:
         server.stop(0)
+
+
+def test_tls_against_a_plaintext_edge_says_to_turn_it_off(edge: tuple[FakeEdge, str]) -> None:
+    """TLS is the default and `govshare up`'s edge is plaintext: the client said only "Tls handshake failed
+    (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: … WRONG_VERSION_NUMBER", not which setting to change."""
+    fake, address = edge
+    with Client(address, "sys-1", "s3cret", retry=RetryPolicy(max_attempts=1)) as client, \
+            pytest.raises(Unavailable) as raised:
+        client.query("c", "k", purpose="work_reference", timeout=5)
+    assert raised.value.message.endswith("(the edge does not speak TLS: for a platform on your own machine give "
+                                         "plaintext=True or set GOVSHARE_PLAINTEXT=1)")
+    assert fake.issued == []

@@ -114,6 +114,27 @@ def _status_of(trailers: Sequence[tuple[str, str | bytes]] | None) -> status_pb2
     return None
 
 
+#: A failed connection's words (OpenSSL's) that do not say which setting to change, and what to change.
+_CONNECTION_HINTS = (
+    ("WRONG_VERSION_NUMBER", "the edge does not speak TLS: for a platform on your own machine give plaintext=True "
+                             "or set GOVSHARE_PLAINTEXT=1"),
+    ("CERTIFICATE_VERIFY_FAILED", "this client does not trust the edge's certificate: give root_certificates= or "
+                                  "set GOVSHARE_ROOT_CA to the PEM file of the CA that signed it"),
+)
+
+
+def _with_hint(code: grpc.StatusCode, message: str) -> str:
+    """``message``, followed by what to change when it is a TLS handshake that failed for a client setting (a
+    client left on TLS, its default, against `govshare up`'s plaintext edge read only "Tls handshake failed …
+    WRONG_VERSION_NUMBER")."""
+    if code != grpc.StatusCode.UNAVAILABLE:
+        return message
+    for words, hint in _CONNECTION_HINTS:
+        if words in message:
+            return f"{message} ({hint})"
+    return message
+
+
 def error_from_status(code: grpc.StatusCode, message: str,
                       trailers: Sequence[tuple[str, str | bytes]] | None) -> GovshareError:
     """The exception for a status code, its message and the call's trailing metadata."""
@@ -136,8 +157,8 @@ def error_from_status(code: grpc.StatusCode, message: str,
             detail.Unpack(retry)
             retry_delay = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
     cls = _CLASSES.get(code, GovshareError)
-    return cls(code, message, reason=reason, domain=domain, metadata=metadata, field_violations=violations,
-               retry_delay=retry_delay)
+    return cls(code, _with_hint(code, message), reason=reason, domain=domain, metadata=metadata,
+               field_violations=violations, retry_delay=retry_delay)
 
 
 def from_rpc_error(error: grpc.RpcError) -> GovshareError:
