@@ -754,6 +754,22 @@ def test_a_wrong_plaintext_or_root_ca_setting_is_named(env: dict[str, str], said
         Client("127.0.0.1:1", "sys-1", "s").close()
 
 
+def test_settings_read_from_files_with_their_newline_still_work(edge: tuple[FakeEdge, str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A secret read from a file (a mounted Kubernetes secret, ``open(...).read()``) ends with a newline: it was
+    refused as "unknown system id or wrong secret", and an endpoint with a space was a "Misformatted domain
+    name", retried to the deadline. None of them can hold whitespace."""
+    fake, address = edge
+    with Client(f" {address}\n", "sys-1\n", b"s3cret\n", plaintext=True) as client:
+        assert client.query("c", "k", purpose="work_reference").audit_id == "a-1"
+    monkeypatch.setenv("GOVSHARE_ENDPOINT", f"{address} ")
+    monkeypatch.setenv("GOVSHARE_SYSTEM_ID", " sys-1")
+    monkeypatch.setenv("GOVSHARE_SYSTEM_SECRET", "s3cret\r\n")
+    with Client(plaintext=True) as client:
+        assert client.query("c", "k", purpose="work_reference").audit_id == "a-1"
+    assert len(fake.issued) == 2
+
+
 def test_settings_come_from_the_environment(edge: tuple[FakeEdge, str], monkeypatch: pytest.MonkeyPatch) -> None:
     fake, address = edge
     monkeypatch.setenv("GOVSHARE_ENDPOINT", address)

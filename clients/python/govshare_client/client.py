@@ -355,9 +355,11 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
     if not isinstance(secret, bytes):
         secret = build.text(secret, "secret")
     given_endpoint = bool(endpoint)
-    endpoint = endpoint or os.environ.get(ENV_ENDPOINT, "")
-    system_id = system_id or os.environ.get(ENV_SYSTEM_ID, "")
-    secret = secret or os.environ.get(ENV_SECRET, "")
+    # Stripped: none holds whitespace, and a value read from a file (a mounted Kubernetes secret, a .env line)
+    # often ends with a newline, which made the secret "wrong" and the endpoint a "Misformatted domain name".
+    endpoint = (endpoint or os.environ.get(ENV_ENDPOINT, "")).strip()
+    system_id = (system_id or os.environ.get(ENV_SYSTEM_ID, "")).strip()
+    secret = (secret or os.environ.get(ENV_SECRET, "")).strip()
     missing = [name for name, value in ((ENV_ENDPOINT, endpoint), (ENV_SYSTEM_ID, system_id), (ENV_SECRET, secret))
                if not value]
     if missing:
