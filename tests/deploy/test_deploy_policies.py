@@ -421,7 +421,7 @@ def test_each_process_gets_only_the_secrets_it_needs(rendered: dict[str, Variant
         if component == "authorization":
             expected |= {"GOVSHARE_TOKEN_PRIVATE_KEY", "GOVSHARE_PERSON_SECRET_KEY"}
         if component == "query":
-            expected.add("GOVSHARE_AUDIT_SIGNING_KEY")
+            expected |= {"GOVSHARE_AUDIT_SIGNING_KEY", "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS"}
         if component in ("query", "catalog"):
             expected.add("GOVSHARE_PROVIDER_SIGNING_KEY")
         assert secrets == expected, component
@@ -439,6 +439,29 @@ def test_the_provider_signing_key_is_optional(rendered: dict[str, Variant]) -> N
         ref = env_of(_govshare_container(rendered["extranet"], component))["GOVSHARE_PROVIDER_SIGNING_KEY"]
         assert ref["valueFrom"]["secretKeyRef"] == {"name": "govshare-secrets", "key": "provider-signing-key",
                                                     "optional": True}
+
+
+def test_query_reads_the_retired_audit_keys_from_the_secret_the_guide_names(rendered: dict[str, Variant]) -> None:
+    """docs/deploy.md's audit-key rotation put the old public key in `components.query.extraEnv`, which the
+    schema refuses (a *_KEY* name, a PEM value): after a rotation the chart left query no way to verify the old
+    checkpoints, and the audit verification reported them as forged. The key now comes from the Secret, optional
+    until the first rotation, to query and its heavy-read replicas only."""
+    with pytest.raises(helm.HelmError):
+        render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {"extraEnv": {
+            "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": "-----BEGIN PUBLIC KEY-----"}}}}))
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "`audit-retired-public-keys`" in guide and "`secrets.auditRetiredPublicKeys`" in guide
+    assert "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS` (`components.query.extraEnv`)" not in guide
+    variant = render_chart(user_values(("values-extranet.yaml",), {"heavyReads": {"query": {"enabled": True}}}))
+    expected = {"name": "govshare-secrets", "key": "audit-retired-public-keys", "optional": True}
+    for obj, spec in workloads(variant):
+        for container in containers(spec):
+            ref = env_of(container).get("GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS")
+            if obj["kind"] == "Deployment" and obj["metadata"]["name"] in (f"{RELEASE}-query",
+                                                                          f"{RELEASE}-query-heavy-reads"):
+                assert ref is not None and ref["valueFrom"]["secretKeyRef"] == expected, _name(obj)
+            else:
+                assert ref is None, _name(obj)
 
 
 def test_the_person_secret_key_is_optional_and_only_authorization_holds_it(rendered: dict[str, Variant]) -> None:
