@@ -23,6 +23,8 @@ from chart_harness import (
     user_values,
 )
 
+from services.runtime import settings
+
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_lint_strict_passes(name: str) -> None:
@@ -147,6 +149,26 @@ def test_schema_refuses(case: str) -> None:
     file, overrides = INVALID_VALUES[case]
     with pytest.raises(helm.HelmError):
         render_chart(user_values((file,), overrides))
+
+
+@pytest.mark.parametrize("origin", [
+    "https://console.example.gov.cn", "http://localhost:8080", "https://[::1]:8443",
+    "https://console.example.gov.cn/", "https://console.example.gov.cn/app", "https://console.example.gov.cn?x=1",
+    "https://user@console.example.gov.cn", "https://*.example.gov.cn/", "https://console.example.gov.cn:99999",
+])
+def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> None:
+    """The schema took any "https://…" without a comma, so `https://console.example.gov.cn/` (a trailing slash)
+    rendered, and the gateway's init container (`govshare render-edge`) refused it at every start: no gateway pod
+    came up, and `helm install --wait` only timed out. The chart now refuses at render what the edge refuses."""
+    edge_problems = [p for p in settings.problems("gateway", {"GOVSHARE_LISTEN": "0.0.0.0:50051",
+                                                               "GOVSHARE_CORS_ORIGINS": origin})
+                     if "GOVSHARE_CORS_ORIGINS" in p]
+    values = user_values(("values-extranet.yaml",), {"edge": {"corsOrigins": [origin]}})
+    if edge_problems:
+        with pytest.raises(helm.HelmError, match=r"/edge/corsOrigins/0"):
+            render_chart(values)
+    else:
+        assert render_chart(values)
 
 
 @pytest.mark.parametrize(("overrides", "path"), [
