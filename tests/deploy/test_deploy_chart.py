@@ -171,6 +171,29 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
         assert render_chart(values)
 
 
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"ports": {"health": 50051}}, r"ports\.health \(50051\) is ports\.grpc too"),
+    ({"ports": {"metrics": 50051}}, r"ports\.metrics \(50051\) is ports\.grpc too"),
+    ({"ports": {"jwks": 9464}}, r"ports\.jwks \(9464\) is ports\.metrics too"),
+    ({"ports": {"jwks": 50052}}, r"ports\.jwks \(50052\) is ports\.health too"),
+    ({"edge": {"adminPort": 9464}}, r"edge\.adminPort \(9464\) is ports\.metrics too"),
+])
+def test_two_listeners_on_one_port_are_refused_naming_them(overrides: dict, message: str) -> None:
+    """Each port was valid alone, so `ports.health: 50051` rendered and every service then refused to start
+    (its settings refuse the health listener on the gRPC port), and `ports.metrics: 50051` rendered pods whose
+    second bind failed: `helm install --wait` only timed out. The chart now says which values clash."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-intranet.yaml",), overrides))
+
+
+def test_moved_ports_render_when_they_stay_apart() -> None:
+    objects = render_chart(user_values(("values-intranet.yaml",), {"ports": {"grpc": 6000, "health": 6001},
+                                                                    "edge": {"adminPort": 6002}}))
+    query = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-query"))
+    ports = {p["name"]: p["containerPort"] for p in query["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert ports == {"grpc": 6000, "metrics": 9464, "health": 6001}
+
+
 @pytest.mark.parametrize(("overrides", "path"), [
     ({"components": {"query": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}}, "components.query"),
     ({"heavyReads": {"catalog": {"enabled": True, "autoscaling": {"minReplicas": 7, "maxReplicas": 6}}}},

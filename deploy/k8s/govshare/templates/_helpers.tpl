@@ -461,3 +461,26 @@ limit: the API server would refuse the workload mid-install ("must be less than 
 {{- end -}}
 {{- toYaml $resources -}}
 {{- end -}}
+
+{{/*
+Refuses two listeners of one pod on the same port, naming the values: the services listen on ports.grpc,
+ports.metrics, ports.health and (authorization) ports.jwks, Envoy on ports.grpc, ports.metrics and
+edge.adminPort. Each is a valid port alone, so the schema took them, and the pods then failed at start (the
+health listener on the gRPC port is refused by the settings; a second bind of a port fails).
+*/}}
+{{- define "govshare.checkPorts" -}}
+{{- $ports := .Values.ports -}}
+{{- $seen := dict -}}
+{{- range $name := list "grpc" "metrics" "health" "jwks" -}}
+{{- $port := toString (get $ports $name) -}}
+{{- with get $seen $port -}}
+{{- fail (printf "ports.%s (%s) is ports.%s too: each listener of a service needs a port of its own" $name $port .) -}}
+{{- end -}}
+{{- $_ := set $seen $port $name -}}
+{{- end -}}
+{{- range $name := list "grpc" "metrics" -}}
+{{- if eq (toString $.Values.edge.adminPort) (toString (get $ports $name)) -}}
+{{- fail (printf "edge.adminPort (%v) is ports.%s too: Envoy's admin listener needs a port of its own in the gateway pod" $.Values.edge.adminPort $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
