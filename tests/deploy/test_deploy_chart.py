@@ -171,6 +171,42 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
         assert render_chart(values)
 
 
+@pytest.mark.parametrize(("file", "overrides", "path"), [
+    ("values-extranet.yaml", {"supervisionSnapshot": {"schedule": "every day"}}, "/supervisionSnapshot/schedule"),
+    ("values-extranet.yaml", {"supervisionSnapshot": {"schedule": "TZ=UTC 30 1 * * *"}},
+     "/supervisionSnapshot/schedule"),
+    ("values-extranet.yaml", {"sync": {"export": {"schedule": "0 1 * * * *"}}}, "/sync/export/schedule"),
+    ("values-intranet.yaml", {"sync": {"import": {"schedule": "*/15 * * *x"}}}, "/sync/import/schedule"),
+    ("values-extranet.yaml", {"supervisionSnapshot": {"timeZone": "+08:00"}}, "/supervisionSnapshot/timeZone"),
+    ("values-intranet.yaml", {"sync": {"timeZone": "Asia Shanghai"}}, "/sync/timeZone"),
+    ("values-extranet.yaml", {"networkPolicy": {"providerEndpoints": [{"cidr": "10.30.0.0", "ports": [50051]}]}},
+     "/networkPolicy/providerEndpoints/0/cidr"),
+    ("values-extranet.yaml", {"networkPolicy": {"providerEndpoints": [{"cidr": "10.30.0.0/33", "ports": [7100]}]}},
+     "/networkPolicy/providerEndpoints/0/cidr"),
+    ("values-extranet.yaml", {"oidc": {"issuer": "https://sso.example.gov.cn/realms/gov",
+                                       "jwksUrl": "https://sso.example.gov.cn/realms/gov/certs", "audience": "console",
+                                       "networkPolicyTo": [{"cidr": "sso.example.gov.cn", "ports": [443]}]}},
+     "/oidc/networkPolicyTo/0/cidr"),
+])
+def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_them(
+        file: str, overrides: dict, path: str) -> None:
+    """A CronJob schedule, a time zone and a NetworkPolicy ipBlock were any string: `helm install` created part of
+    the release and then the API server refused the CronJob ("unparseable schedule", "unknown time zone") or the
+    NetworkPolicy ("must be a valid CIDR"), leaving a failed release behind. The schema now names the value."""
+    with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
+        render_chart(user_values((file,), overrides))
+
+
+def test_valid_schedules_time_zones_and_address_blocks_render() -> None:
+    objects = render_chart(user_values(("values-intranet.yaml",), {
+        "supervisionSnapshot": {"schedule": "@daily", "timeZone": "UTC"},
+        "sync": {"import": {"schedule": "*/15 8-18 ? * MON-FRI"}, "timeZone": "America/Argentina/Buenos_Aires"},
+        "networkPolicy": {"providerEndpoints": [{"cidr": "10.30.0.0/16", "ports": [7100]},
+                                                {"cidr": "2001:db8::/32", "ports": [7100]}]}}))
+    schedules = {o["metadata"]["name"]: o["spec"]["schedule"] for o in objects if o["kind"] == "CronJob"}
+    assert schedules == {"govshare-supervision-snapshot": "@daily", "govshare-import-bundle": "*/15 8-18 ? * MON-FRI"}
+
+
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"ports": {"health": 50051}}, r"ports\.health \(50051\) is ports\.grpc too"),
     ({"ports": {"metrics": 50051}}, r"ports\.metrics \(50051\) is ports\.grpc too"),
