@@ -342,9 +342,19 @@ def test_authorization_signs_persons_in_through_the_configured_oidc_provider() -
     assert to_idp in policies[f"{RELEASE}-authorization"]["spec"]["egress"]
     assert not any(to_idp in p["spec"].get("egress", []) for name, p in policies.items()
                    if name != f"{RELEASE}-authorization")
-    # Without an issuer, nothing of it is rendered (the default).
-    plain = render_chart(user_values(("values-extranet.yaml",), {"oidc": {**oidc, "issuer": ""}}))
+    # Without an issuer (the default), nothing of it is rendered.
+    plain = render_chart(user_values(("values-extranet.yaml",), {}))
     assert not any("GOVSHARE_OIDC_ISSUER" in env_of(c) for _, spec in workloads(plain) for c in containers(spec))
+
+
+@pytest.mark.parametrize("name", ["jwksUrl", "audience", "networkPolicyTo"])
+def test_oidc_values_without_an_issuer_are_refused_naming_them(name: str) -> None:
+    """`oidc.jwksUrl` (or the audience, or the IdP's address) without `oidc.issuer` rendered a release in which
+    OpenID Connect sign-in was silently off, the half-configuration the services' own settings refuse at start."""
+    oidc = {"jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs",
+            "audience": "govshare-console", "networkPolicyTo": [{"cidr": "10.40.0.10/32", "ports": [443]}]}
+    with pytest.raises(helm.HelmError, match=rf"oidc\.{name} is set without oidc\.issuer"):
+        render_chart(user_values(("values-extranet.yaml",), {"oidc": {name: oidc[name]}}))
 
 
 def test_query_may_reach_provider_endpoints_outside(rendered: dict[str, Variant]) -> None:

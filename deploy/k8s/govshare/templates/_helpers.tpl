@@ -484,3 +484,20 @@ health listener on the gRPC port is refused by the settings; a second bind of a 
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Refuses OpenID Connect values without oidc.issuer, naming them: the chart gives authorization its OIDC settings
+(and the egress to the IdP) only with an issuer, so oidc.jwksUrl, oidc.audience or oidc.networkPolicyTo alone
+rendered a release in which OpenID Connect sign-in was silently off (the services' own settings refuse that
+half-configuration at start, docs/configuration.md).
+*/}}
+{{- define "govshare.checkOidc" -}}
+{{- $oidc := .Values.oidc -}}
+{{- if not $oidc.issuer -}}
+{{- range $name := list "jwksUrl" "audience" "networkPolicyTo" -}}
+{{- if get $oidc $name -}}
+{{- fail (printf "oidc.%s is set without oidc.issuer: set the IdP's issuer too for OpenID Connect sign-in, or unset oidc.%s" $name $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
