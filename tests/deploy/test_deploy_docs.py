@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import yaml
-from chart_harness import CHART, COMPONENTS, REPO
+from chart_harness import CHART, COMPONENTS, REPO, VARIANTS, pod_spec, render_chart
 
 DOC = REPO / "docs" / "deploy.md"
 
@@ -41,3 +41,18 @@ def test_sizing_table_matches_the_defaults() -> None:
         row = next(line for line in text.splitlines() if line.startswith(f"| {name} | {spec['workers']} |"))
         assert f"| {scaling['minReplicas']}–{scaling['maxReplicas']} |" in row, name
         assert f"| {scaling['targetCPUUtilizationPercentage']} % |" in row, name
+
+
+def test_the_guide_creates_every_tls_secret_the_pods_mount_without_cert_manager() -> None:
+    """Without cert-manager (the intranet variant here) the guide's commands are all an operator runs before
+    `helm install`. Its loop created the six components' Secrets only, and the console's pod, which mounts
+    `govshare-console-tls` for the mesh CA, stayed in ContainerCreating ("secret not found")."""
+    text = DOC.read_text(encoding="utf-8")
+    created = set(re.findall(r"secret generic (govshare-[\w-]+-tls)", text))
+    for names in re.findall(r"for c in ([\w ]+); do\n\s+svc=govshare-\$c", text):
+        created |= {f"govshare-{c}-tls" for c in names.split()}
+    variant = VARIANTS["intranet"]
+    mounted = {volume["secret"]["secretName"]
+               for obj in render_chart(variant.values, variant.api_versions) if obj["kind"] == "Deployment"
+               for volume in (pod_spec(obj) or {}).get("volumes", []) if "secret" in volume}
+    assert mounted and mounted <= created, mounted - created
