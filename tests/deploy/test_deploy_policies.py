@@ -750,3 +750,31 @@ def test_supervision_snapshots_are_scheduled_and_reach_only_supervision(variant:
     # The replicas leave the schedule to the CronJob.
     supervision = env_of(_govshare_container(variant, "supervision"))
     assert supervision["GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS"]["value"] == "0"
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"heavyReads": {"catalog": {"enabled": True}, "query": {"enabled": True}}},
+    {"zone": "intranet", "sync": {"export": {"enabled": False}, "import": {"enabled": True}}},
+])
+def test_the_trial_database_and_redis_admit_exactly_the_pods_that_use_them(
+        rendered: dict[str, Variant], overrides: dict[str, Any]) -> None:
+    """The trial PostgreSQL and Redis admitted fixed lists of components: supervision (and the heavy-read
+    replicas) could not reach either, the console could not reach Redis for its sessions, nor the intranet's
+    import job to announce what it imported, while the gateway (Envoy, no Redis) was admitted. Now each admits
+    the pods that read its URL, and no other."""
+    objects = rendered["extranet-trial"].objects if not overrides else render_chart(
+        user_values(rendered["extranet-trial"].files, {**rendered["extranet-trial"].overrides, **overrides}))
+    policies = {o["metadata"]["name"]: o for o in objects if o["kind"] == "NetworkPolicy"}
+    for server, variable in (("postgresql", "GOVSHARE_DATABASE_URL"), ("redis", "GOVSHARE_REDIS_URL")):
+        (rule,) = policies[f"{RELEASE}-{server}"]["spec"]["ingress"]
+        checked = 0
+        for obj, spec in workloads(objects):
+            labels = pod_labels(obj)
+            if labels.get("app.kubernetes.io/component") in ("postgresql", "redis"):
+                continue
+            uses = any(variable in env_of(c) for c in containers(spec))
+            admitted = any(selector_matches(peer["podSelector"], labels) for peer in rule["from"])
+            assert admitted == uses, f"{_name(obj)} reads {variable}: {uses}, admitted by {server}: {admitted}"
+            checked += uses
+        assert checked >= 5, server
