@@ -778,3 +778,17 @@ def test_the_trial_database_and_redis_admit_exactly_the_pods_that_use_them(
             assert admitted == uses, f"{_name(obj)} reads {variable}: {uses}, admitted by {server}: {admitted}"
             checked += uses
         assert checked >= 5, server
+
+
+def test_every_deployment_of_several_replicas_survives_a_node_drain(variant: Variant) -> None:
+    """The console ran `console.replicas` (2) pods with no PodDisruptionBudget and no spread: both could share a
+    node, and a `kubectl drain` evicted them together, signing everyone out of the console at once."""
+    budgets = variant.of_kind("PodDisruptionBudget")
+    for obj in variant.of_kind("Deployment"):
+        if obj["spec"].get("replicas", 2) < 2:
+            continue  # the trial's single Redis
+        labels = pod_labels(obj)
+        assert any(selector_matches(b["spec"]["selector"], labels) for b in budgets), _name(obj)
+        spread = obj["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
+        assert {c["topologyKey"] for c in spread} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}, \
+            _name(obj)
