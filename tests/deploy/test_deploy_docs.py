@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -56,3 +57,22 @@ def test_the_guide_creates_every_tls_secret_the_pods_mount_without_cert_manager(
                for obj in render_chart(variant.values, variant.api_versions) if obj["kind"] == "Deployment"
                for volume in (pod_spec(obj) or {}).get("volumes", []) if "secret" in volume}
     assert mounted and mounted <= created, mounted - created
+
+
+def test_the_guides_frontproc_runs_the_image_it_built_with_a_writable_access_log() -> None:
+    """The 前置机 command ran `registry.example.gov.cn/govshare:0.1.0`, an image the guide never built (it pushes
+    `…/govshare/govshare:0.1.0`), and mounted only the read-only configuration, though the text above it says the
+    access log must go to a writable volume (`/var/log/frontproc/…`) or the 前置机 stops at start."""
+    text = DOC.read_text(encoding="utf-8")
+    (built,) = set(re.findall(r"docker build -f deploy/k8s/Dockerfile -t (\S+) \.", text))
+    section = text[text.index("## A department's 前置机"):text.index("## Sizing and scaling")]
+    (log_dir,) = set(re.findall(r"access_log: (/[\w/.-]+)/[\w.-]+`", section))
+    run = re.search(r"kubectl -n \S+ run frontproc --image=(\S+) .*?--overrides='(\{.*?\})'", section, re.S)
+    assert run is not None
+    pod = json.loads(run.group(2))
+    (container,) = pod["spec"]["containers"]
+    assert run.group(1) == container["image"] == built
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert log_dir in mounts and not mounts[log_dir].get("readOnly"), mounts
+    assert "projected" not in volumes[mounts[log_dir]["name"]]
