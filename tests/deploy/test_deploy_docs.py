@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import yaml
-from chart_harness import CHART, COMPONENTS, REPO, VARIANTS, pod_spec, render_chart
+from chart_harness import CHART, COMPONENTS, REPO, VARIANTS, containers, pod_spec, render_chart, user_values, workloads
 
 DOC = REPO / "docs" / "deploy.md"
 
@@ -76,3 +77,37 @@ def test_the_guides_frontproc_runs_the_image_it_built_with_a_writable_access_log
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
     assert log_dir in mounts and not mounts[log_dir].get("readOnly"), mounts
     assert "projected" not in volumes[mounts[log_dir]["name"]]
+
+
+def _set_values(command: str) -> dict:
+    """`--set a.b=c` of a helm command line as values (booleans as booleans, like helm)."""
+    values: dict = {}
+    for path, raw in re.findall(r"--set ([\w.]+)=(\S+)", command):
+        *parents, leaf = path.split(".")
+        node = values
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = {"true": True, "false": False}.get(raw, raw)
+    return values
+
+
+def test_the_trial_install_renders_nothing_helm_wait_would_wait_for_forever() -> None:
+    """The trial command (extranet values, `--wait`) rendered the nightly export's exchange volume, a PVC no pod
+    mounts until 01:00 (a WaitForFirstConsumer storage class never binds it, and Helm waits for PVCs to bind),
+    and a LoadBalancer Service (Helm waits for its address; a trial cluster often has no LoadBalancer): the
+    install hung and failed at the timeout. The export job would also have failed every night for want of
+    `bundle-signing-key`, which the trial's Secret does not hold."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Trial installs"):text.index("## A department's 前置机")]
+    command = re.search(r"helm upgrade --install govshare deploy/k8s/govshare .*?--wait", section, re.S)
+    assert command is not None
+    files = tuple(Path(f).name for f in re.findall(r"-f (deploy/k8s/govshare/\S+)", command.group(0)))
+    objects = render_chart(user_values(files, _set_values(command.group(0))))
+    assert not [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
+    assert not [o for o in objects if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer"]
+    secrets = {e["valueFrom"]["secretKeyRef"]["key"] for _, spec in workloads(objects) for c in containers(spec)
+               for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})
+               and e["valueFrom"]["secretKeyRef"]["name"] == "govshare-secrets"
+               and not e["valueFrom"]["secretKeyRef"].get("optional")}
+    assert secrets == {"internal-key", "token-private-key", "token-public-key", "audit-signing-key"}
+    assert all(f"`{key}`" in section for key in secrets)
