@@ -111,3 +111,17 @@ def test_the_trial_install_renders_nothing_helm_wait_would_wait_for_forever() ->
                and not e["valueFrom"]["secretKeyRef"].get("optional")}
     assert secrets == {"internal-key", "token-private-key", "token-public-key", "audit-signing-key"}
     assert all(f"`{key}`" in section for key in secrets)
+
+
+def test_the_guide_says_to_restart_within_the_renewal_window_it_names() -> None:
+    """The processes read their mTLS certificate at start only (services/runtime/server.py, clients.py; Envoy's
+    static TLS files), so cert-manager's renewal reached the Secret and not the processes: 90 days after a pod
+    started, every call between the services failed. The guide gave no step; it now says to restart within the
+    window between renewal and expiry, and the days it names are the chart's."""
+    text = DOC.read_text(encoding="utf-8")
+    cert_manager = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))["mtls"]["certManager"]
+    days = int(cert_manager["duration"].rstrip("h")) // 24
+    window = int(cert_manager["renewBefore"].rstrip("h")) // 24
+    assert f"P-256, {days} days, renewed {window} days before expiry" in text
+    assert f"Restart the Deployments within the {window} days between a renewal" in text
+    assert "kubectl -n govshare rollout restart deployment -l app.kubernetes.io/instance=govshare" in text
