@@ -7,7 +7,19 @@ import re
 from pathlib import Path
 
 import yaml
-from chart_harness import CHART, COMPONENTS, REPO, VARIANTS, containers, pod_spec, render_chart, user_values, workloads
+from chart_harness import (
+    CALLERS,
+    CALLS,
+    CHART,
+    COMPONENTS,
+    REPO,
+    VARIANTS,
+    containers,
+    pod_spec,
+    render_chart,
+    user_values,
+    workloads,
+)
 
 DOC = REPO / "docs" / "deploy.md"
 
@@ -125,3 +137,20 @@ def test_the_guide_says_to_restart_within_the_renewal_window_it_names() -> None:
     assert f"P-256, {days} days, renewed {window} days before expiry" in text
     assert f"Restart the Deployments within the {window} days between a renewal" in text
     assert "kubectl -n govshare rollout restart deployment -l app.kubernetes.io/instance=govshare" in text
+
+
+def test_the_guides_call_table_is_the_charts() -> None:
+    """The table of who may call whom said query is called by the gateway and supervision only and that catalog
+    calls authorization alone, while the chart (and the code) has catalog call query for the use counts and the
+    departments' 前置机 for the endpoint check: an operator writing firewall rules from it cut both."""
+    text = DOC.read_text(encoding="utf-8")
+    rows = {name: (callers, callees)
+            for name, callers, callees in re.findall(r"^  \| (\w+) \| (.*?) \| (.*?) \|$", text, re.M)}
+    for component in COMPONENTS:
+        callers, callees = rows[component]
+        named_callees = {c for c in COMPONENTS if re.search(rf"(?<![\w-]){c}(?![\w-])", callees)}
+        assert named_callees == CALLS[component], component
+        if component != "gateway":
+            named_callers = {c for c in COMPONENTS if re.search(rf"(?<![\w-]){c}(?![\w-])", callers)}
+            assert named_callers == CALLERS[component] - {"supervision-snapshot"}, component
+        assert ("providerEndpoints" in callees) == (component in ("query", "catalog")), component
