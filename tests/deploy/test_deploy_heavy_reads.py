@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import pytest
 from chart_harness import (
     CALLS,
@@ -175,3 +176,21 @@ def test_the_edge_routes_the_heavy_reads_to_the_services_when_disabled(disabled:
     for method, backend in HEAVY_READS.items():
         assert routes[method] == backend.value, method
     assert not [name for name in _clusters(config) if "heavy" in name]
+
+
+def test_heavy_read_replicas_may_reach_the_read_replica_the_site_names() -> None:
+    """With `database.networkPolicyTo` naming the primary (as docs/deploy.md's site values do) and `readReplica`
+    on, the heavy-read replicas' NetworkPolicy let them reach the primary only: their listing and search pools,
+    which read GOVSHARE_DATABASE_READ_URL, could not connect. The replica's peers now go to those replicas alone,
+    and without them the chart says which value to set."""
+    primary, replica = [{"ipBlock": {"cidr": "10.0.5.10/32"}}], [{"ipBlock": {"cidr": "10.0.5.11/32"}}]
+    values = {"heavyReads": {"query": {"enabled": True, "readReplica": True}, "catalog": {"enabled": True}},
+              "database": {"networkPolicyTo": primary}}
+    with pytest.raises(helm.HelmError, match=r"heavyReads\.query\.readReplica: .*database\.readReplicaNetworkPolicyTo"):
+        render_chart(user_values(("values-extranet.yaml",), values))
+    values["database"]["readReplicaNetworkPolicyTo"] = replica
+    objects = render_chart(user_values(("values-extranet.yaml",), values))
+    to_replica = {"ports": [{"protocol": "TCP", "port": 5432}], "to": replica}
+    for policy in (o for o in objects if o["kind"] == "NetworkPolicy"):
+        allowed = to_replica in policy["spec"].get("egress", [])
+        assert allowed == (policy["metadata"]["name"] == "govshare-query-heavy-reads"), policy["metadata"]["name"]
