@@ -222,6 +222,18 @@ def test_two_listeners_on_one_port_are_refused_naming_them(overrides: dict, mess
         render_chart(user_values(("values-intranet.yaml",), overrides))
 
 
+@pytest.mark.parametrize(("duration", "renew_before"), [("24h", "48h"), ("2160h", "2160h")])
+def test_a_renewal_window_as_long_as_the_certificate_is_refused_naming_both(duration: str, renew_before: str) -> None:
+    """cert-manager's webhook refuses a Certificate whose renewBefore is not shorter than its duration, in the
+    middle of `helm install`; the chart now says which values to fix."""
+    times = {"mtls": {"certManager": {"duration": duration, "renewBefore": renew_before}}}
+    with pytest.raises(helm.HelmError, match=r"mtls\.certManager\.renewBefore \(\d+h\) must be shorter than "
+                                             r"mtls\.certManager\.duration"):
+        render_chart(user_values(("values-intranet.yaml",), times), ("cert-manager.io/v1",))
+    # Without cert-manager they are not used, and not checked.
+    assert render_chart(user_values(("values-intranet.yaml",), times))
+
+
 def test_moved_ports_render_when_they_stay_apart() -> None:
     objects = render_chart(user_values(("values-intranet.yaml",), {"ports": {"grpc": 6000, "health": 6001},
                                                                     "edge": {"adminPort": 6002}}))

@@ -501,3 +501,14 @@ half-configuration at start, docs/configuration.md).
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Refuses mTLS certificate times cert-manager refuses (its webhook, in the middle of `helm install`): a renewal
+window (renewBefore) as long as the certificate's whole life (duration) or longer.
+*/}}
+{{- define "govshare.checkCertificateTimes" -}}
+{{- $cm := .Values.mtls.certManager -}}
+{{- if ge (int (trimSuffix "h" $cm.renewBefore)) (int (trimSuffix "h" $cm.duration)) -}}
+{{- fail (printf "mtls.certManager.renewBefore (%s) must be shorter than mtls.certManager.duration (%s): cert-manager refuses the Certificates otherwise" $cm.renewBefore $cm.duration) -}}
+{{- end -}}
+{{- end -}}
