@@ -792,3 +792,32 @@ def test_every_deployment_of_several_replicas_survives_a_node_drain(variant: Var
         spread = obj["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
         assert {c["topologyKey"] for c in spread} == {"kubernetes.io/hostname", "topology.kubernetes.io/zone"}, \
             _name(obj)
+
+
+def test_a_retention_archives_to_a_volume_every_query_pod_mounts() -> None:
+    """The access log's retention (GOVSHARE_AUDIT_RETENTION_MONTHS) needs a directory the query processes write
+    the archived months to, and the chart gave them a read-only root filesystem and nothing else: set through
+    extraEnv, the first hourly archive failed (read-only file system) and the expired months stayed online.
+    Now `audit.retentionMonths` comes with the claim the query pods mount, and without one the render stops."""
+    with pytest.raises(helm.HelmError, match=r"/audit/archive/existingClaim"):
+        render_chart(user_values(("values-extranet.yaml",), {"audit": {"retentionMonths": 36}}))
+    with pytest.raises(helm.HelmError):
+        render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {"extraEnv": {
+            "GOVSHARE_AUDIT_RETENTION_MONTHS": 36, "GOVSHARE_AUDIT_ARCHIVE_DIR": "/var/lib/archive"}}}}))
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "audit": {"retentionMonths": 36, "archive": {"existingClaim": "govshare-audit-archive"}},
+        "heavyReads": {"query": {"enabled": True}}}))
+    archiving = set()
+    for obj, spec in workloads(objects):
+        for container in containers(spec):
+            env = env_of(container)
+            if "GOVSHARE_AUDIT_RETENTION_MONTHS" not in env:
+                continue
+            archiving.add(obj["metadata"]["name"])
+            assert env["GOVSHARE_AUDIT_RETENTION_MONTHS"]["value"] == "36"
+            directory = env["GOVSHARE_AUDIT_ARCHIVE_DIR"]["value"]
+            (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == directory]
+            assert not mount.get("readOnly")
+            (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+            assert volume["persistentVolumeClaim"] == {"claimName": "govshare-audit-archive"}
+    assert archiving == {f"{RELEASE}-query", f"{RELEASE}-query-heavy-reads"}
