@@ -18,9 +18,12 @@ from chart_harness import (
     RENDER_KUBE_VERSION,
     VARIANTS,
     Variant,
+    containers,
+    env_of,
     render_chart,
     render_notes,
     user_values,
+    workloads,
 )
 
 from services.runtime import settings
@@ -300,3 +303,37 @@ def test_a_site_may_set_min_available_without_unsetting_the_default_max_unavaila
     assert budgets["govshare-catalog"]["maxUnavailable"] == 1
     for version in KUBE_VERSIONS:
         assert _validate_all(objects, version) == []
+
+
+#: Variables the chart sets on some containers that a site may still tune through extraEnv where the chart does
+#: not set them: the services' drain (the chart sets it for the edge only), the heavy-read share (set only with a
+#: read replica), the replicas' own snapshots (set only while the CronJob runs them).
+TUNABLE_WHERE_UNSET = {"GOVSHARE_DRAIN_GRACE_SECONDS", "GOVSHARE_HEAVY_READ_SHARE",
+                       "GOVSHARE_SUPERVISION_SNAPSHOT_SECONDS"}
+
+
+def test_extra_env_cannot_set_again_what_the_chart_sets(rendered: dict[str, Variant]) -> None:
+    """`config.extraEnv` / `components.<name>.extraEnv` / `console.extraEnv` refused only some of the variables
+    the chart sets itself: GOVSHARE_RATE_LIMIT_PER_SECOND, GOVSHARE_CORS_ORIGINS, GOVSHARE_SUPERVISION_TARGET,
+    GOVSHARE_OIDC_ISSUER, GOVSHARE_CONSOLE_GATEWAY… rendered a second definition in the same container, which
+    silently beat the values knob (the last definition wins) and made Helm's upgrade patches of the env list
+    unreliable. Every variable the chart sets, with a values knob of its own, is now refused there."""
+    wide = user_values(("values-intranet.yaml",), {
+        "heavyReads": {"catalog": {"enabled": True}, "query": {"enabled": True, "readReplica": True}},
+        "edge": {"corsOrigins": ["https://console.example.gov.cn"]},
+        "oidc": {"issuer": "https://sso.example.gov.cn/realms/gov", "audience": "govshare-console",
+                 "jwksUrl": "https://sso.example.gov.cn/realms/gov/protocol/openid-connect/certs"},
+        "console": {"oidc": {"authorizeUrl": "https://sso.example.gov.cn/auth", "displayName": "省统一身份认证平台",
+                             "tokenUrl": "https://sso.example.gov.cn/token"}},
+        "audit": {"retentionMonths": 36, "archive": {"existingClaim": "govshare-audit-archive"}}})
+    objects = [o for v in rendered.values() for o in v.objects] + render_chart(wide)
+    names = {name for _, spec in workloads(objects) for c in containers(spec) for name in env_of(c)
+             if not c["image"].startswith("docker.io/library/")}  # the trial's PostgreSQL and Redis
+    assert "GOVSHARE_RATE_LIMIT_PER_SECOND" in names and "GOVSHARE_CONSOLE_GATEWAY" in names
+    with helm.Chart.load(CHART) as chart:
+        for name in sorted(names - TUNABLE_WHERE_UNSET):
+            for values in ({"config": {"extraEnv": {name: "1"}}}, {"console": {"extraEnv": {name: "1"}}}):
+                with pytest.raises(helm.HelmError):
+                    chart.validate_schema(values)
+        for name in TUNABLE_WHERE_UNSET:
+            chart.validate_schema({"components": {"query": {"extraEnv": {name: "1"}}}})
