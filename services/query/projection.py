@@ -83,15 +83,24 @@ def same_number(claimed: str, actual: str) -> bool:
         return False
 
 
+def same_code(claimed: str, actual: str) -> bool:
+    """Whether a claimed 公民身份号码 or 统一社会信用代码 is the provider's in any case: their letters are upper
+    case by standard, and a desk types them as the keyboard is set (the key ``…190c`` finds the record too)."""
+    return same_value(claimed.upper(), actual.upper())
+
+
 def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
-           numeric_items: frozenset[str] = frozenset()) -> dict[str, int]:
+           numeric_items: frozenset[str] = frozenset(),
+           upper_case_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
 
-    Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise.
+    Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise;
+    items in ``upper_case_items`` (codes upper case by standard) match in either case.
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
         return dict.fromkeys(claims, NO_RECORD)
     return {item: MATCH if same_value(claimed, actual := values.get(item, ""))
-            or (item in numeric_items and same_number(claimed, actual)) else MISMATCH
+            or (item in numeric_items and same_number(claimed, actual))
+            or (item in upper_case_items and same_code(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

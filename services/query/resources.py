@@ -14,6 +14,7 @@ import grpc
 
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
+from services.query.keys import UPPER_CASE_KINDS
 from services.runtime.catalog_client import CatalogCache
 from services.runtime.errors import ServiceError
 
@@ -42,6 +43,9 @@ class Resource:
     servable_here: bool
     #: Items the catalog declares numeric (数值型, 货币型, 双精度型, 整型, 浮点型): verified as numbers.
     numeric_items: frozenset[str] = frozenset()
+    #: Items the catalog marks as 公民身份号码 or 统一社会信用代码: upper case by standard, so a claimed
+    #: ``91451402024600190c`` is the record's ``91451402024600190C`` (as the same key finds the record).
+    upper_case_items: frozenset[str] = frozenset()
     #: The key item's machine name, and its mask rule when the catalog marks it sensitive: an export row's key
     #: is that item's value, so it is shown as the item would be (services.query.projection.key_mask_rule).
     key_item: str = ""
@@ -63,6 +67,8 @@ class Resource:
             published=entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED,
             servable_here=zone == "intranet" or not classified,
             numeric_items=frozenset(item.machine_name for item in entry.items if item.data_type in NUMERIC_TYPES),
+            upper_case_items=frozenset(item.machine_name for item in entry.items
+                                       if item.identifier in UPPER_CASE_KINDS),
             key_item=entry.key_item,
             key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
         )

@@ -515,6 +515,24 @@ async def test_verification_compares_a_numeric_item_as_a_number(mesh: Mesh) -> N
                                        "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
 
 
+async def test_verification_of_a_credit_code_in_lower_case_is_a_match(mesh: Mesh) -> None:
+    """A desk types 统一社会信用代码 ``…MB…`` as ``…mb…``: the key finds the record, and the claim of the same code
+    is 一致, not 不一致 (its letters are upper case by standard); another code is still 不一致."""
+    key = next(iter(mesh.entities))
+    assert key != key.lower()
+    verified = await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=key.lower(), claims={"credit_code": f" {key.lower()} "},
+        purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
+    assert dict(verified.outcomes) == {"credit_code": query_pb2.VERIFY_OUTCOME_MATCH}
+    other = next(k for k in mesh.entities if k != key)
+    verified = await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=key,
+        claims={"credit_code": other.lower(), "name": "测试科技有限公司"}, purpose=CHECK),
+        metadata=mesh.md(mesh.other), timeout=10)
+    assert dict(verified.outcomes) == {"credit_code": query_pb2.VERIFY_OUTCOME_MISMATCH,
+                                       "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
+
+
 async def test_verification_of_a_person_by_basic_items_and_refusal_beyond(mesh: Mesh) -> None:
     key, record = next((k, r) for k, r in mesh.persons.items() if k.endswith("X"))
     verified = await mesh.query.Verify(query_pb2.VerifyRequest(

@@ -90,3 +90,15 @@ def test_verify_compares_numeric_items_as_numbers() -> None:
         "registered_capital": MATCH}  # the same text is still the same value
     assert verify({"registered_capital": "sNaN"}, record, numeric) == {"registered_capital": MISMATCH}
     assert verify({"registered_capital": "200.00"}, record) == {"registered_capital": MISMATCH}
+
+
+def test_verify_compares_code_items_in_either_case() -> None:
+    """A 统一社会信用代码 typed in lower case is the record's code; a name keeps comparing as typed."""
+    record = {"credit_code": "91451402024600190C", "holder_id": "92370102124739907Y", "name": "Acme"}
+    codes = frozenset({"credit_code", "holder_id"})
+    claims = {"credit_code": "91451402024600190c", "holder_id": " ９２３７０１０２１２４７３９９０７ｙ", "name": "ACME"}
+    assert verify(claims, record, upper_case_items=codes) == {"credit_code": MATCH, "holder_id": MATCH,
+                                                              "name": MISMATCH}
+    assert verify({"credit_code": "91451402024600190d"}, record, upper_case_items=codes) == {
+        "credit_code": MISMATCH}
+    assert verify({"credit_code": "91451402024600190c"}, record) == {"credit_code": MISMATCH}
