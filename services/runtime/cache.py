@@ -82,6 +82,8 @@ class RecordInvalidator:
         # Invalidations taken out of _pending and being applied now (not done until Redis has answered).
         self._applying = 0
         self._retry: asyncio.Task | None = None
+        # Invalidations whose caller was cancelled, running on to the end (see _apply_to_the_end).
+        self._finishing: set[asyncio.Task] = set()
 
     def attach(self, client: aioredis.Redis | None) -> None:
         self._client = client
@@ -98,14 +100,26 @@ class RecordInvalidator:
         if not keys or self._client is None:
             return
         self._add(dataset, set(keys))
-        await self._apply()
+        await self._apply_to_the_end()
 
     async def dataset_changed(self, dataset: str) -> None:
         """After a bulk load: every cached record of the dataset may be stale."""
         if self._client is None:
             return
         self._add(dataset, _ALL)
-        await self._apply()
+        await self._apply_to_the_end()
+
+    async def _apply_to_the_end(self) -> None:
+        """Applies the pending invalidations even if the caller is cancelled meanwhile.
+
+        The change is committed before its invalidation starts: a load whose client hung up (or whose deadline
+        ran out) just then still changed the records, and a cancelled delete had already taken its keys out of
+        the pending ones, so readers were served the old record until the cache TTL.
+        """
+        task = asyncio.ensure_future(self._apply())
+        self._finishing.add(task)
+        task.add_done_callback(self._finishing.discard)
+        await asyncio.shield(task)
 
     def _add(self, dataset: str, keys: set[str] | None) -> None:
         if dataset in self._pending:

@@ -474,3 +474,61 @@ def test_a_target_without_a_port_or_with_an_impossible_one_is_refused_at_load() 
     assert "GOVSHARE_QUERY_TARGET='query': expected host:port" in message
     assert "GOVSHARE_FOUNDATION_TARGET='foundation:99999': the port must be between 0 and 65535" in message
     assert "GOVSHARE_QUERY_HEAVY_READ_TARGET" in message and "GOVSHARE_CATALOG_TARGET" not in message
+
+
+class _SlowPipeline:
+    """A Redis pipeline whose execute waits for ``release``: the moment a cancellation may arrive."""
+
+    def __init__(self, redis: _SlowRedis) -> None:
+        self._redis = redis
+        self._queued: list[str] = []
+
+    async def __aenter__(self) -> _SlowPipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def delete(self, *names: str) -> None:
+        self._queued += names
+
+    async def execute(self) -> None:
+        self._redis.executing.set()
+        await self._redis.release.wait()
+        self._redis.deleted += self._queued
+
+
+class _SlowRedis:
+    def __init__(self) -> None:
+        self.executing, self.release = asyncio.Event(), asyncio.Event()
+        self.deleted: list[str] = []
+        self.published: list[tuple[str, str]] = []
+
+    def pipeline(self, transaction: bool = True) -> _SlowPipeline:
+        return _SlowPipeline(self)
+
+    async def publish(self, channel: str, message: str) -> None:
+        self.published.append((channel, message))
+
+
+async def test_an_invalidation_whose_caller_is_cancelled_still_deletes_and_announces() -> None:
+    """A load commits, then invalidates its records: a client that hangs up just then cancels the call, and the
+    cached records must still go (they were kept until the cache TTL, the change being committed)."""
+    from services.runtime.cache import RECORDS_CHANGED, RecordInvalidator, record_cache_key
+
+    redis = _SlowRedis()
+    invalidator = RecordInvalidator(retry_seconds=0.01)
+    invalidator.attach(redis)  # type: ignore[arg-type]
+    call = asyncio.create_task(invalidator.records_changed("population", ["11010519491231002X"]))
+    await asyncio.wait_for(redis.executing.wait(), 5)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    redis.release.set()
+    for _ in range(100):
+        if redis.published:
+            break
+        await asyncio.sleep(0.01)
+    assert redis.deleted == [record_cache_key("population", "11010519491231002X")]
+    assert [channel for channel, _ in redis.published] == [RECORDS_CHANGED]
+    assert invalidator.pending == 0
