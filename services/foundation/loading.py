@@ -37,7 +37,7 @@ from services.runtime import admin_events, duties
 from services.runtime.actors import actor_of
 from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import DATA_OFFICER
-from services.runtime.errors import failed_precondition, not_found, permission_denied
+from services.runtime.errors import ServiceError, failed_precondition, not_found, permission_denied
 from services.runtime.identity import Caller
 
 MAX_RECORDS = 5000
@@ -123,11 +123,22 @@ def compare(dataset: Dataset, designation: Designation, record: StoredRecord, ot
     return differ, agree
 
 
-async def _log(tx: Transaction, caller: Caller | None, action: str, target: str, details: dict[str, object]) -> None:
+async def _log(tx: Transaction, caller: Caller | None, action: str, target: str, details: dict[str, object],
+               result: str = admin_events.OK) -> None:
     """An administrative event, in the outbox, in the action's transaction (a caller-less load is not logged:
     only the platform's own seeding loads without one)."""
     if caller is not None:
-        await admin_events.record(tx.conn, AdminEvent.by(caller, action, target, details))
+        await admin_events.record(tx.conn, AdminEvent.by(caller, action, target, details, result))
+
+
+def _load_refusal(designation: Designation, source: str) -> ServiceError | None:
+    """Why ``source`` may not load now (NOT_A_SOURCE, NO_AUTHORITATIVE_SOURCE), or None: returned, not raised,
+    so the refusal is logged in the transaction that found it instead of rolling back with it."""
+    try:
+        designation.check_load(source)
+    except ServiceError as refusal:
+        return refusal
+    return None
 
 
 def plan_conflicts(found: Iterable[Disagreement], agreeing: Iterable[tuple[str, str, str]],
@@ -161,14 +172,15 @@ class Loader:
                    caller: Caller | None = None) -> LoadOutcome:
         """Loads as ``source``, which the authority must have registered (NOT_A_SOURCE otherwise), into a
         dataset it gave an authoritative source (NO_AUTHORITATIVE_SOURCE otherwise). The load (counts only)
-        goes to the administrative log as ``caller``'s, in the load's transaction."""
+        goes to the administrative log as ``caller``'s, in the load's transaction; a refused one too, with the
+        refusal's reason as its result."""
         now = now or datetime.now(UTC)
         good, rejected = check_rows(dataset, rows, now)
         outcome = LoadOutcome(rejected=rejected)
         async with self._store.transaction() as tx:
             designation = await tx.lock_designation(dataset.name)
-            designation.check_load(source)
-            if good:
+            refusal = _load_refusal(designation, source)
+            if refusal is None and good:
                 if source == designation.authority:
                     accepted, refused = await self._load_authoritative(tx, dataset, designation, source, good, now)
                     outcome.changed_keys = [g.key for g in accepted]
@@ -178,10 +190,16 @@ class Loader:
                 outcome.conflicts = await _cross_check(tx, dataset, designation, source, [g.key for g in accepted])
                 outcome.accepted = len(accepted)
                 outcome.rejected = sorted([*rejected, *refused], key=lambda r: r.index)
-            await _log(tx, caller, "foundation.load_records", dataset.name,
-                       {"source_department_code": source, "accepted": outcome.accepted,
-                        "rejected": len(outcome.rejected), "conflicts": outcome.conflicts})
+            if refusal is None:
+                await _log(tx, caller, "foundation.load_records", dataset.name,
+                           {"source_department_code": source, "accepted": outcome.accepted,
+                            "rejected": len(outcome.rejected), "conflicts": outcome.conflicts})
+            else:  # an attempt to write a foundation dataset is evidence too: who tried, as which source, how many
+                await _log(tx, caller, "foundation.load_records", dataset.name,
+                           {"source_department_code": source, "records": len(rows)}, refusal.reason)
         self._recorded()
+        if refusal is not None:
+            raise refusal
         if good:
             await self._invalidator.records_changed(dataset.name, outcome.changed_keys)
         return outcome

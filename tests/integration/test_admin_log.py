@@ -187,8 +187,10 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
         ("catalog.publish", code, ("authority", REVIEWER)),
         ("foundation.load_records", "population", "police"),
     ]
+    # This load's entry among the platform's other loads of population (refused ones are logged too).
+    this_load = {"source_department_code": _department(platform, "police"), "accepted": 0, "rejected": 1}
     for action, target, actor in expected:
-        event = await _logged(platform, action, target)
+        event = await _logged(platform, action, target, **(this_load if action == "foundation.load_records" else {}))
         if actor is None:  # a token is issued to the system that proved its secret
             assert (event.actor_system_id, event.actor_department_code) == (system_id, social)
         elif isinstance(actor, tuple):  # a person's decision (issue 12): their id, their name in the details
@@ -205,7 +207,7 @@ async def test_every_administrative_action_is_logged_with_its_actor(platform) ->
     assert (await _logged(platform, "catalog.publish", code)).service == "catalog"
     registered = await _logged(platform, "foundation.register_source", "licence", department_code=social)
     assert (registered.actor_department_code, registered.service) == (authority, "foundation")
-    load = json.loads((await _logged(platform, "foundation.load_records", "population")).details_json)
+    load = json.loads((await _logged(platform, "foundation.load_records", "population", **this_load)).details_json)
     assert load["rejected"] >= 1 and "123" not in json.dumps(load)
 
     # Filters: by actor department and by time.
@@ -558,4 +560,28 @@ async def test_a_refused_read_of_a_records_history_is_logged_with_who_tried(plat
     [entry] = entries
     assert (entry.target, entry.result, entry.actor_department_code) == (
         "population", "NOT_AUTHORITATIVE_SOURCE", _department(platform, "civil"))
+    assert person["citizen_id"] not in entry.details_json
+
+
+async def test_a_refused_load_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """A department that is not a registered source writing the population database was refused without a trace
+    (the refusal rolled back with the load's log entry), while every load is logged."""
+    person = synthetic.person(3, platform.credentials.seed)
+    foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await foundation.LoadRecords(foundation_pb2.LoadRecordsRequest(dataset="population", records=[
+            foundation_pb2.RecordInput(values={**person, "name": "冒名顶替"})] * 2),
+            metadata=platform.metadata("social"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    while not (entries := [e for e in await _events(platform, action="foundation.load_records")
+                           if e.actor_system_id == _system(platform, "social") and e.result != "OK"]):
+        assert loop.time() < deadline, "the refused load is not in the administrative log"
+        await asyncio.sleep(0.05)
+    [entry] = entries
+    assert (entry.target, entry.result, entry.actor_department_code) == (
+        "population", "NOT_A_SOURCE", _department(platform, "social"))
+    assert json.loads(entry.details_json) == {"source_department_code": _department(platform, "social"),
+                                              "records": 2}
     assert person["citizen_id"] not in entry.details_json
