@@ -67,6 +67,13 @@ def test_the_bundles_log_entries_have_labels() -> None:
     assert labels.ADMIN_RESULT["REFUSED"] == "失败：已拒绝"
 
 
+def test_the_foundation_refusals_log_entries_have_labels() -> None:
+    # services/foundation logs refused loads and refused history reads with the refusal's reason as result.
+    assert labels.ADMIN_RESULT["NOT_A_SOURCE"] == "失败：非登记的数据来源"
+    assert labels.ADMIN_RESULT["NO_AUTHORITATIVE_SOURCE"] == "失败：未指定权威来源"
+    assert labels.ADMIN_RESULT["NOT_AUTHORITATIVE_SOURCE"] == "失败：非权威来源"
+
+
 def test_charts_escape_their_labels_and_clamp_their_bars() -> None:
     svg = bar_chart([("<script>", 150.0), ("部门", -3.0)], maximum=100, title="得分 & 排名")
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "得分 &amp; 排名" in svg
