@@ -7,8 +7,10 @@ granted items.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from govshare.query.v1 import query_pb2
@@ -20,6 +22,10 @@ Plan = tuple[tuple[str, str | None], ...]
 MATCH = query_pb2.VERIFY_OUTCOME_MATCH
 MISMATCH = query_pb2.VERIFY_OUTCOME_MISMATCH
 NO_RECORD = query_pb2.VERIFY_OUTCOME_NO_RECORD
+# The ways a date is written at a desk: 2009-08-30 (the record's), 2009/8/30, 2009.08.30, 20090830, and
+# 2009年8月30日 as a business licence or an ID card prints it.
+_DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
+               re.compile(r"(\d{4})(\d{2})(\d{2})"))
 
 
 def make_plan(allowed_items: Iterable[str], masks: Mapping[str, str]) -> Plan:
@@ -83,6 +89,26 @@ def same_number(claimed: str, actual: str) -> bool:
         return False
 
 
+def date_of(value: str) -> date | None:
+    """The date ``value`` writes in one of the desk's forms (blanks and full-width digits allowed), else None."""
+    text = "".join(normalize_claim(value).split())
+    for form in _DATE_FORMS:
+        if (found := form.fullmatch(text)) is not None:
+            year, month, day = (int(part) for part in found.groups() if part.isdigit())
+            try:
+                return date(year, month, day)
+            except ValueError:
+                return None
+    return None
+
+
+def same_date(claimed: str, actual: str) -> bool:
+    """Whether a claimed date is the provider's however each is written: a desk copies 成立日期 2009年8月30日 off
+    a licence, or 出生 1949年11月6日 off an ID card, while the record holds 2009-08-30."""
+    claimed_date = date_of(claimed)
+    return claimed_date is not None and claimed_date == date_of(actual)
+
+
 def same_code(claimed: str, actual: str) -> bool:
     """Whether a claimed 公民身份号码 or 统一社会信用代码 is the provider's in any case: their letters are upper
     case by standard, and a desk types them as the keyboard is set (the key ``…190c`` finds the record too)."""
@@ -91,10 +117,12 @@ def same_code(claimed: str, actual: str) -> bool:
 
 def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            numeric_items: frozenset[str] = frozenset(),
-           upper_case_items: frozenset[str] = frozenset()) -> dict[str, int]:
+           upper_case_items: frozenset[str] = frozenset(),
+           date_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
 
-    Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise;
+    Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise,
+    and those in ``date_items`` (its date type) the same date written otherwise;
     items in ``upper_case_items`` (codes upper case by standard) match in either case.
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
@@ -102,5 +130,6 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
         return dict.fromkeys(claims, NO_RECORD)
     return {item: MATCH if same_value(claimed, actual := values.get(item, ""))
             or (item in numeric_items and same_number(claimed, actual))
-            or (item in upper_case_items and same_code(claimed, actual)) else MISMATCH
+            or (item in upper_case_items and same_code(claimed, actual))
+            or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

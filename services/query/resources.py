@@ -46,6 +46,8 @@ class Resource:
     #: Items the catalog marks as 公民身份号码 or 统一社会信用代码: upper case by standard, so a claimed
     #: ``91451402024600190c`` is the record's ``91451402024600190C`` (as the same key finds the record).
     upper_case_items: frozenset[str] = frozenset()
+    #: Items the catalog declares dates (日期型): verified as dates (2009年8月30日 is the record's 2009-08-30).
+    date_items: frozenset[str] = frozenset()
     #: The key item's machine name, and its mask rule when the catalog marks it sensitive: an export row's key
     #: is that item's value, so it is shown as the item would be (services.query.projection.key_mask_rule).
     key_item: str = ""
@@ -69,6 +71,8 @@ class Resource:
             numeric_items=frozenset(item.machine_name for item in entry.items if item.data_type in NUMERIC_TYPES),
             upper_case_items=frozenset(item.machine_name for item in entry.items
                                        if item.identifier in UPPER_CASE_KINDS),
+            date_items=frozenset(item.machine_name for item in entry.items
+                                 if item.data_type == catalog_pb2.DATA_TYPE_DATE),
             key_item=entry.key_item,
             key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
         )

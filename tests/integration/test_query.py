@@ -515,6 +515,22 @@ async def test_verification_compares_a_numeric_item_as_a_number(mesh: Mesh) -> N
                                        "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
 
 
+async def test_verification_compares_a_date_item_as_a_date(mesh: Mesh) -> None:
+    """成立日期 copied off a business licence as 2010年5月20日 is the record's 2010-05-20: 一致, not 不一致; another
+    date, or a text item holding the same characters, is still 不一致."""
+    key = next(iter(mesh.entities))
+    for written in ("2010年5月20日", "2010/05/20", "20100520", " ２０１０年０５月２０日 "):
+        verified = await mesh.query.Verify(query_pb2.VerifyRequest(
+            resource_code=mesh.codes["entities"], key=key, claims={"established_date": written},
+            purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
+        assert dict(verified.outcomes) == {"established_date": query_pb2.VERIFY_OUTCOME_MATCH}, written
+    verified = await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=key, claims={"established_date": "2010年5月21日", "name": "20100520"},
+        purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
+    assert dict(verified.outcomes) == {"established_date": query_pb2.VERIFY_OUTCOME_MISMATCH,
+                                       "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
+
+
 async def test_verification_of_a_credit_code_in_lower_case_is_a_match(mesh: Mesh) -> None:
     """A desk types 统一社会信用代码 ``…MB…`` as ``…mb…``: the key finds the record, and the claim of the same code
     is 一致, not 不一致 (its letters are upper case by standard); another code is still 不一致."""

@@ -102,3 +102,16 @@ def test_verify_compares_code_items_in_either_case() -> None:
     assert verify({"credit_code": "91451402024600190d"}, record, upper_case_items=codes) == {
         "credit_code": MISMATCH}
     assert verify({"credit_code": "91451402024600190c"}, record) == {"credit_code": MISMATCH}
+
+
+def test_verify_compares_date_items_as_dates() -> None:
+    """出生 1949年11月6日 read off an ID card is the record's 1949-11-06; an impossible or other date is not."""
+    record = {"birth_date": "1949-11-06", "name": "1949-11-06"}
+    dates = frozenset({"birth_date"})
+    for written in ("1949年11月6日", "1949 年 11 月 06 日", "1949/11/6", "1949.11.06", "19491106",
+                    "１９４９－１１－０６"):
+        assert verify({"birth_date": written}, record, date_items=dates) == {"birth_date": MATCH}, written
+    for written in ("1949年11月7日", "1949-11/06", "1949-02-30", "194911", "1949年11月6"):
+        assert verify({"birth_date": written}, record, date_items=dates) == {"birth_date": MISMATCH}, written
+    assert verify({"name": "19491106"}, record, date_items=dates) == {"name": MISMATCH}
+    assert verify({"birth_date": "19491106"}, record) == {"birth_date": MISMATCH}
