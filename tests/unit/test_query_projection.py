@@ -115,3 +115,14 @@ def test_verify_compares_date_items_as_dates() -> None:
         assert verify({"birth_date": written}, record, date_items=dates) == {"birth_date": MISMATCH}, written
     assert verify({"name": "19491106"}, record, date_items=dates) == {"name": MISMATCH}
     assert verify({"birth_date": "19491106"}, record) == {"birth_date": MISMATCH}
+
+
+def test_verify_reads_every_middle_dot_of_a_name_as_the_separator() -> None:
+    """买买提·艾力 typed with a bullet, a katakana or half-width middle dot is the record's name; a name without
+    the separator, or with another character there, is not."""
+    record = {"name": "买买提·艾力"}
+    for written in ("买买提•艾力", "买买提・艾力", "买买提･艾力", "买买提‧艾力", "买买提·艾力 "):
+        assert verify({"name": written}, record) == {"name": MATCH}, written
+    for written in ("买买提艾力", "买买提-艾力", "买买提.艾力"):
+        assert verify({"name": written}, record) == {"name": MISMATCH}, written
+    assert verify({"name": "买买提·艾力"}, {"name": "买买提・艾力"}) == {"name": MATCH}
