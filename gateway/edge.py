@@ -50,6 +50,7 @@ from gateway.routing import (
     heavy_read_targets,
 )
 from services.runtime.errors import ServiceError, status_of, unavailable
+from services.runtime.server import MAX_MESSAGE_BYTES
 from services.runtime.settings import Settings
 from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO
 from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
@@ -223,6 +224,8 @@ def _direct(prefix: str, message: str, status: int = 404) -> dict[str, object]:
 #: Where the edge serves the REST API's OpenAPI document (GET, no token): the file generated from the protos.
 OPENAPI_PATH = "/openapi.yaml"
 TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"
+#: A gRPC message's frame: a compressed flag and a 4-byte length.
+GRPC_FRAME_HEADER_BYTES = 5
 
 
 @cache
@@ -439,6 +442,11 @@ def _transcoder(table: RoutingTable, descriptor_set: str) -> dict[str, object]:
         # its URL (PATCH /v1/entries/A with "code": "B") is a 400: by default the body's value won, and the
         # call changed the object the body named, not the one in the URL.
         query_param_unescape_plus=True,
+        # The transcoder holds a reply whole to write it as JSON, by default only up to the connection's 1 MiB
+        # buffer: a LoadRecords of 2,000 rows under a file's Chinese column headers (every row rejected, with its
+        # reasons) answered HTTP 500 INTERNAL, its good rows loaded all the same. A reply may be as large as
+        # any message (and its gRPC frame).
+        max_response_body_size=MAX_MESSAGE_BYTES + GRPC_FRAME_HEADER_BYTES,
         request_validation_options={"reject_unknown_query_parameters": True, "reject_unknown_method": True,
                                     "reject_binding_body_field_collisions": True},
     )}

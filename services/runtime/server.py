@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 #: (8 KiB soft, 16 KiB hard) a search URL of 9 KB the edge had accepted failed in the backend as
 #: RESOURCE_EXHAUSTED (HTTP 429, read as a rate limit) instead of reaching the check that names the field.
 MAX_METADATA_BYTES = 128 * 1024
+#: The largest message a server takes (a LoadRecords of 5,000 long 法人单位 is refused above it, docs/api.md); the
+#: edge converts replies up to this size to JSON (gateway/edge.py).
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
 # Keepalive and connection age let Kubernetes rebalance long-lived HTTP/2 connections.
 SERVER_OPTIONS = [
@@ -70,7 +73,7 @@ SERVER_OPTIONS = [
     ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
     ("grpc.max_connection_age_ms", 300_000),
     ("grpc.max_connection_age_grace_ms", 30_000),
-    ("grpc.max_receive_message_length", 8 * 1024 * 1024),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_metadata_size", MAX_METADATA_BYTES),
     ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
     ("grpc.so_reuseport", 1),
