@@ -234,6 +234,24 @@ async def test_a_load_keeps_the_good_records_and_names_every_bad_one(calls: Call
     assert not (await calls.lookup("population", bad_sex["citizen_id"])).found
 
 
+async def test_a_file_under_chinese_column_headers_is_rejected_row_by_row_in_a_reply_a_client_takes(
+        calls: Calls) -> None:
+    """5,000 rows (the most a call takes) keyed 公民身份号码, 姓名, … instead of the items' names: every row is
+    rejected, naming its unknown items, in a reply under a gRPC client's default 4 MiB (it was 5.8 MB, and the
+    client got RESOURCE_EXHAUSTED instead of the report)."""
+    headers = {"citizen_id": "公民身份号码", "name": "姓名", "sex": "性别", "ethnicity": "民族",
+               "birth_date": "出生日期", "address": "住址", "address_region_code": "住址行政区划代码",
+               "status": "人口状态"}
+    people = fresh_persons(5000)
+    response = await calls.load(POLICE, "population", rows(*({headers[i]: v for i, v in p.items() if i in headers}
+                                                             for p in people)))
+    assert response.accepted == 0 and len(response.rejected) == 5000
+    reasons = list(response.rejected[4999].reasons)
+    assert reasons[0].startswith("人口状态: unknown item (this dataset has citizen_id, name, ")
+    assert "公民身份号码: unknown item" in reasons and "citizen_id: required" in reasons
+    assert response.ByteSize() < 4 * 1024 * 1024
+
+
 async def test_a_non_authoritative_source_never_overwrites_and_its_disagreements_become_conflicts(
         calls: Calls) -> None:
     (record,) = fresh_persons(1)
