@@ -320,6 +320,7 @@ class CheckedRecord:
 def validate_record(dataset: Dataset, raw: Mapping[str, str], today: date | None = None) -> CheckedRecord:
     """Parses and checks one row, collecting every problem (``item: reason``)."""
     today = today or china_today()
+    raw = _without_byte_order_mark(raw)
     checked = CheckedRecord(key=_shown(str(raw.get(dataset.key_item, ""))))
     # The dataset's items are named once a row: a file under other column headers (公民身份号码, 姓名, …) has every
     # row rejected, and naming them for each header made 5,000 rows' reasons larger than a gRPC client takes (4 MiB).
@@ -342,6 +343,25 @@ def validate_record(dataset: Dataset, raw: Mapping[str, str], today: date | None
     if isinstance(key, str):
         checked.key = key
     return checked
+
+
+BYTE_ORDER_MARK = "\ufeff"
+
+
+def _without_byte_order_mark(raw: Mapping[str, str]) -> Mapping[str, str]:
+    """The row with a byte order mark dropped from the start of its item names and values.
+
+    Excel saves "CSV UTF-8" with one, and a file read as plain UTF-8 keeps it in front of its first column's
+    header: every row of a 10^5-row file was rejected for an unknown item ``\ufeffcitizen_id`` and a missing
+    ``citizen_id``. The mark is never part of a name or a value.
+    """
+    if not any(name.startswith(BYTE_ORDER_MARK) or value.startswith(BYTE_ORDER_MARK) for name, value in raw.items()):
+        return raw
+    read: dict[str, str] = {}
+    for name, value in raw.items():
+        bare = name.lstrip(BYTE_ORDER_MARK)
+        read[bare if bare not in raw else name] = value.lstrip(BYTE_ORDER_MARK)
+    return read
 
 
 def _shown(name: str) -> str:

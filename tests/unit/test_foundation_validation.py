@@ -157,6 +157,19 @@ def test_required_items_and_unknown_items() -> None:
     only_problem(POPULATION, {**person(), "phone": "13800000000"}, "phone", "unknown item")
 
 
+def test_a_byte_order_mark_before_the_first_header_or_value_is_not_read() -> None:
+    """A "CSV UTF-8" file from Excel read as plain UTF-8: its first column is ``\ufeffcitizen_id`` (or, without a
+    header row, its first value starts with the mark); the row is the record all the same."""
+    record = person()
+    marked = {("\ufeff" + name if name == "citizen_id" else name): value for name, value in record.items()}
+    checked = validate_record(POPULATION, marked, TODAY)
+    assert checked.ok, checked.problems
+    assert checked.key == "11010519491231002X" and checked.values["name"] == "张三"
+    assert validate_record(POPULATION, person(citizen_id="\ufeff11010519491231002X"), TODAY).ok
+    # The mark elsewhere in a value is still not printable text.
+    only_problem(POPULATION, person(name="张\ufeff三"), "name", "printable")
+
+
 def test_text_must_be_printable_and_bounded() -> None:
     only_problem(POPULATION, person(name="张\x00三"), "name", "printable")
     only_problem(POPULATION, person(name="张" * 65), "name", "at most 64")
