@@ -19,12 +19,27 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, ValidationError
 MAX_TEXT_KEY = 64
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _CHECK_CHARACTERS = frozenset("0123456789X")
+# An 18-digit code a spreadsheet kept as a number and wrote in scientific notation (3.42322E+17).
+_SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?E\+[0-9]{1,2}", re.IGNORECASE)
+
+
+def _length_error(name: str, value: str) -> str:
+    """Why a code is not 18 characters long, with what most likely made it so in a department's file."""
+    error = f"{name} must have 18 characters, got {len(value)}"
+    if _SCIENTIFIC.fullmatch(value):
+        return (f"{error}: it was written as a number in scientific notation, as a spreadsheet shows an 18-digit "
+                "number (keep the code as text: in a file, format its column as text and export it again)")
+    if value[:1] in ("'", "`") and len(value) == 19:
+        return f"{error}: remove the {value[0]} before it (a spreadsheet's mark for text)"
+    if name == "公民身份号码" and len(value) == 15 and value.isdigit():
+        return f"{error}: a first-generation 15-digit number is given in its 18-digit form"
+    return error
 
 
 def citizen_id_error(value: str) -> str | None:
     """Why ``value`` is not a valid 公民身份号码 (GB 11643), or None."""
     if len(value) != 18:
-        return f"公民身份号码 must have 18 characters, got {len(value)}"
+        return _length_error("公民身份号码", value)
     if not _ASCII_DIGITS.fullmatch(value[:17]) or value[17] not in _CHECK_CHARACTERS:
         # Checked here, before python-stdnum, which strips blanks and hyphens first.
         return "公民身份号码 must be 17 digits followed by a digit or X"
@@ -96,7 +111,7 @@ def _is_date(yyyymmdd: str) -> bool:
 def credit_code_error(value: str) -> str | None:
     """Why ``value`` is not a valid 统一社会信用代码 (GB 32100), or None."""
     if len(value) != 18:
-        return f"统一社会信用代码 must have 18 characters, got {len(value)}"
+        return _length_error("统一社会信用代码", value)
     try:
         uscc.validate(value)
     except InvalidChecksum:

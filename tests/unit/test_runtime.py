@@ -182,6 +182,17 @@ def test_citizen_id_errors_say_which_part_is_wrong() -> None:
     assert "region code" in identifiers.citizen_id_error(body + ric.calc_check_digit(body + "0"))
 
 
+def test_a_code_of_the_wrong_length_says_what_in_a_spreadsheet_made_it_so() -> None:
+    """A department's export: an 18-digit number shown as 3.42322E+17, a text mark left in front, an old
+    15-digit 公民身份号码; each reason says what to do, not only the length."""
+    assert "scientific notation" in identifiers.citizen_id_error("3.42322E+17")
+    assert "scientific notation" in identifiers.credit_code_error("9.24103E+17")
+    assert "remove the '" in identifiers.citizen_id_error("'11010519491231002X")
+    assert "18-digit form" in identifiers.citizen_id_error("110105491231002")
+    assert identifiers.citizen_id_error("1101054912310").endswith("got 13")
+    assert "18-digit form" not in identifiers.credit_code_error("911100006000373")
+
+
 def test_region_codes_come_from_the_code_table() -> None:
     assert identifiers.region_code_error("110105") is None
     assert identifiers.region_name("110105") == "北京市朝阳区"
