@@ -126,3 +126,12 @@ def test_verify_reads_every_middle_dot_of_a_name_as_the_separator() -> None:
     for written in ("买买提艾力", "买买提-艾力", "买买提.艾力"):
         assert verify({"name": written}, record) == {"name": MISMATCH}, written
     assert verify({"name": "买买提·艾力"}, {"name": "买买提・艾力"}) == {"name": MATCH}
+
+
+def test_verify_reads_a_chinese_name_without_the_blanks_typed_between_its_characters() -> None:
+    """武 文辉 (or with a full-width space) typed at a desk is the record's 武文辉; a Latin name keeps its blank."""
+    record = {"name": "武文辉", "rare": "𠮷田", "dotted": "买买提·艾力", "latin": "John Smith"}
+    for claims in ({"name": "武 文辉"}, {"name": "武\u3000文\u3000辉"}, {"rare": "𠮷 田"}, {"dotted": "买买提 · 艾力"}):
+        assert set(verify(claims, record).values()) == {MATCH}, claims
+    for claims in ({"name": "武文"}, {"name": "武 文 辉 辉"}, {"latin": "JohnSmith"}, {"latin": "John Smit h"}):
+        assert set(verify(claims, record).values()) == {MISMATCH}, claims
