@@ -579,6 +579,34 @@ _BACKEND_GONE = ("the service that answers this method is unavailable (down or r
                  "a write may have been applied before it went away: read it back before repeating it")
 
 
+def _backend_gone(backend: Backend) -> str:
+    """The words for a backend that is down, naming it: an operator reading a caller's report, or the caller
+    deciding whether to wait, learns which service went away (the query service, not "the service")."""
+    return _BACKEND_GONE.replace("the service that answers this method", f"the {backend.value} service", 1)
+
+
+def _path_in_packages(packages: set[str]) -> dict[str, object]:
+    """A filter on the method path's package (``/govshare.query.v1.``): by prefix, as a regex over a backend's
+    service names exceeds RE2's program size Envoy accepts (authorization serves seven)."""
+    filters = [{"header_filter": {"header": {"name": ":path", "string_match": {"prefix": f"/{package}."}}}}
+               for package in sorted(packages)]
+    return filters[0] if len(filters) == 1 else {"or_filter": {"filters": filters}}
+
+
+def _backend_gone_replies(table: RoutingTable) -> list[dict[str, object]]:
+    """One BACKEND_UNAVAILABLE per backend, chosen by the method's path (a REST call's too: the transcoder has
+    rewritten it to the method's by then), its message and ``metadata.dependency`` naming the backend; then the
+    unnamed one, for the paths no backend's services cover (health and reflection)."""
+    replies: list[dict[str, object]] = []
+    for backend in sorted({route.backend for route in table}):
+        path = _path_in_packages({name.rpartition(".")[0] for name in table.service_names
+                                  if table.backend(name) == backend})
+        replies += _rich_replies(_both(_UPSTREAM_FAILED, path),
+                                 unavailable("BACKEND_UNAVAILABLE", _backend_gone(backend), dependency=backend.value))
+    return replies + _rich_replies(_UPSTREAM_FAILED, unavailable("BACKEND_UNAVAILABLE", _BACKEND_GONE,
+                                                                  dependency="service"))
+
+
 def _rich_replies(when: dict[str, object], error: ServiceError) -> list[dict[str, object]]:
     """Envoy's own reply as the platform's services answer: ``error``'s ErrorInfo (domain ``edge.govshare``) and
     RetryInfo, in a REST caller's JSON body and in a gRPC caller's grpc-status-details-bin.
@@ -595,14 +623,15 @@ def _rich_replies(when: dict[str, object], error: ServiceError) -> list[dict[str
                                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]}]
 
 
-def _local_replies(settings: Settings) -> dict[str, object]:
+def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]:
     """What a call Envoy refuses itself is told (its grpc-message, or the REST body's message).
 
     - A token refused: Envoy's words for which failure (missing, verification fails, expired, audiences not
       allowed), then what to do; jwt_authn answers a wrong audience with 403, which is UNAUTHENTICATED here.
     - The rate limit, with its figures (the status is RESOURCE_EXHAUSTED: the filter's own option).
-    - A backend it could not reach, or that went away before answering: what to do, with the details every
-      UNAVAILABLE carries, instead of Envoy's bare "upstream connect error or disconnect/reset before headers".
+    - A backend it could not reach, or that went away before answering: which one and what to do, with the
+      details every UNAVAILABLE carries, instead of Envoy's bare "upstream connect error or disconnect/reset
+      before headers".
     - A request that is not a method path at all (HTTP 400) is UNIMPLEMENTED, not INTERNAL, for gRPC clients.
     - A REST caller always gets a JSON google.rpc.Status: for these, and for the transcoder's own refusals (a
       body that is not JSON or has a value of the wrong type, an unknown query parameter: 400; a URL no rule
@@ -615,8 +644,7 @@ def _local_replies(settings: Settings) -> dict[str, object]:
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401),
                *_rich_replies(_status_is(429), ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", rate,
                                                             retry_after=_fill_interval(settings))),
-               *_rich_replies(_UPSTREAM_FAILED, unavailable("BACKEND_UNAVAILABLE", _BACKEND_GONE,
-                                                            dependency="service"))]
+               *_backend_gone_replies(table)]
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
     mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -702,7 +730,7 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
                       # Envoy's default (4 KiB) is for error bodies; the OpenAPI document is ~190 KB.
                       "max_direct_response_body_size_bytes": len(openapi_document().encode()) + 65536},
         http_filters=_http_filters(table, settings),
-        local_reply_config=_local_replies(settings),
+        local_reply_config=_local_replies(table, settings),
         access_log=_access_log(settings),
         http2_protocol_options={"max_concurrent_streams": 1024},
         common_http_protocol_options={"idle_timeout": "300s", "max_connection_duration": "300s",

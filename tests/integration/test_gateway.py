@@ -802,6 +802,36 @@ async def test_a_backend_gone_is_unavailable_with_the_details_every_unavailable_
     assert any(d["@type"].endswith("RetryInfo") and d["retryDelay"] == "1s" for d in body["details"]), body  # type: ignore[union-attr]
 
 
+
+async def test_a_backend_gone_is_named_in_the_message_and_the_error_info(
+        settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+    """An operator breaking one process at a time saw every caller told only "the service that answers this
+    method is unavailable", whichever it was: a Query whose query service was down read as GetEntry's would with
+    catalog down. The message and ErrorInfo's ``dependency`` now name the backend (REST too), still in a status
+    grpcio-status accepts as the call's own."""
+    gone = await start_server(settings_base, BackendDouble(settings_base))
+    edge = await start_edge(edge_settings(settings_base, gone.port, jwks.port))
+    metadata = bearer(keys, caller())
+    try:
+        await gone.stop(0)
+        async with grpc.aio.insecure_channel(edge.address) as channel:
+            catalog = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=metadata))
+            query = await failure(query_pb2_grpc.QueryServiceStub(channel).Query(
+                query_pb2.QueryRequest(resource_code="x", key="k"), metadata=metadata))
+        status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", dict(metadata))
+    finally:
+        edge.stop()
+    for error, backend in ((catalog, "catalog"), (query, "query")):
+        assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+        assert error.details().startswith(f"the {backend} service is unavailable (down or restarting)"), error
+        rich = rpc_status.from_call(error)  # raises when the details' code or message differ from the call's
+        assert rich is not None and rich.message == error.details()
+        info, _ = details_of(error)
+        assert info is not None and (info.reason, info.metadata["dependency"]) == ("BACKEND_UNAVAILABLE", backend)
+    assert status == 503 and body["message"] == catalog.details(), body
+    info = next(d for d in body["details"] if d["@type"].endswith("ErrorInfo"))  # type: ignore[union-attr]
+    assert info["metadata"] == {"dependency": "catalog"}, body
+
 # -- fuzz -------------------------------------------------------------------------------------------------------
 
 _PATH_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=30)
