@@ -267,6 +267,8 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                 log.warning("%s: %s unavailable (%s)", method, dependency, describe(cause))
                 error = dependency_unavailable(dependency)
         if isinstance(error, ServiceError):
+            if error.code == grpc.StatusCode.UNAVAILABLE:
+                telemetry.UNAVAILABLE.labels(error.reason, error.metadata.get("dependency", "")).inc()
             return error.code, to_status(error, self._component)
         incident = uuid.uuid4().hex[:12]
         log.exception("unexpected error in %s (incident %s)", method, incident)

@@ -54,6 +54,12 @@ LOOP_LAG = Histogram("govshare_event_loop_lag_seconds", "How late the event loop
 #: How often the loop's lateness is sampled: 20 wake-ups a second cost ~0.1 % of a core.
 LOOP_LAG_INTERVAL_SECONDS = 0.05
 READY = Gauge("govshare_ready", "1 when the process serves, 0 while starting or draining")
+#: What the UNAVAILABLE calls were refused for: their ErrorInfo reason (AUDIT_UNAVAILABLE, PROVIDER_UNAVAILABLE,
+#: STARTING…) and, for DEPENDENCY_UNAVAILABLE, the dependency (postgresql, redis, service, network). The rpc
+#: counts say how many calls failed, not that the audit trail cannot be written or that Redis is down. Both label
+#: sets are the platform's own constants, never a caller's words.
+UNAVAILABLE = Counter("govshare_unavailable_total", "Calls answered UNAVAILABLE, by reason and dependency down",
+                      ["reason", "dependency"])
 
 _configured = False
 

@@ -13,10 +13,11 @@ import pytest
 from free_ports import free_port
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client import REGISTRY
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
-from services.runtime.errors import FieldViolation, details_of, invalid_argument
+from services.runtime.errors import FieldViolation, details_of, invalid_argument, unavailable
 from services.runtime.server import RunningServer, start_server
 from services.runtime.settings import Settings
 
@@ -241,12 +242,18 @@ class _Dependent(_Servicer):
             # What a statement on a pooled connection the server has just terminated may meet (asyncpg).
             raise asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in "
                                                          "progress")
+        if request.code == "audit":
+            raise unavailable("AUDIT_UNAVAILABLE", "the access could not be recorded, so it was not answered")
         if request.code == "interface":
             raise asyncpg.InterfaceError("cannot perform operation: another operation is in progress")
         if request.code == "nul":
             # What asyncpg raises when a parameter holds U+0000 (PostgreSQL text cannot).
             raise asyncpg.exceptions.CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00')
         return await super().GetEntry(request, context)
+
+
+def _unavailable_count(reason: str, dependency: str) -> float:
+    return REGISTRY.get_sample_value("govshare_unavailable_total", {"reason": reason, "dependency": dependency}) or 0.0
 
 
 async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_one_log_line(
@@ -257,17 +264,26 @@ async def test_a_dependency_that_is_down_is_unavailable_with_a_retry_hint_and_on
             grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
         stub = catalog_pb2_grpc.CatalogServiceStub(channel)
         for dependency in ("postgresql", "redis", "cleanup", "terminated"):
+            named = "redis" if dependency == "redis" else "postgresql"
+            before = _unavailable_count("DEPENDENCY_UNAVAILABLE", named)
             caplog.clear()
             with pytest.raises(grpc.aio.AioRpcError) as down:
                 await stub.GetEntry(catalog_pb2.GetEntryRequest(code=dependency))
             assert down.value.code() == grpc.StatusCode.UNAVAILABLE, dependency
             info, _ = details_of(down.value)
             assert info.reason == "DEPENDENCY_UNAVAILABLE"
-            assert info.metadata["dependency"] == ("redis" if dependency == "redis" else "postgresql")
+            assert info.metadata["dependency"] == named
+            # The metrics say what is down, not only that calls failed.
+            assert _unavailable_count("DEPENDENCY_UNAVAILABLE", named) == before + 1, dependency
             assert retry_info_of(down.value).retry_delay.seconds == 1
             assert "127.0.0.1" not in down.value.details()
             [record] = [r for r in caplog.records if r.name == "services.runtime.server"]
             assert record.levelname == "WARNING" and record.exc_info is None
+        # A service's own UNAVAILABLE is counted by its reason (the audit trail cannot be written, here).
+        before = _unavailable_count("AUDIT_UNAVAILABLE", "")
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.GetEntry(catalog_pb2.GetEntryRequest(code="audit"))
+        assert _unavailable_count("AUDIT_UNAVAILABLE", "") == before + 1
         # An InterfaceError that is not about a closed connection is a bug: INTERNAL, with its traceback.
         caplog.clear()
         with pytest.raises(grpc.aio.AioRpcError) as bug:
