@@ -192,7 +192,9 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         console: Console = request.app.state.console
         session, expired = console.session_of(request)
         if session is None:
-            return login_redirect(expired)
+            # A cookie whose session the store no longer holds was a sign-in that ended without a sign-out (the
+            # embedded Redis restarted empty, an in-memory store's console restarted): said, like an expiry.
+            return login_redirect(expired or bool(request.cookies.get(COOKIE)))
         request.scope["console.session"] = session
         if session.token_expires_at - console.sessions.now() < REFRESH_BEFORE_SECONDS \
                 and not await console.refresh(session):

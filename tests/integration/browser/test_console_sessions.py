@@ -85,7 +85,7 @@ async def test_without_redis_a_session_stays_in_its_own_console(browser, platfor
             await page.wait_for_load_state()
             assert "欢迎" in await page.locator(".flash").inner_text()
             await page.goto(f"{second}/grants")
-            assert page.url.endswith("/login")
+            assert page.url.endswith("/login?expired=1")  # as a restarted console's person is told
             await page.goto(f"{first}/grants")
             assert page.url.endswith("/grants")
     finally:
@@ -116,4 +116,35 @@ async def test_a_session_store_out_of_reach_is_said_plainly_not_as_an_error(brow
             assert response.status == 503
             assert response.headers["content-security-policy"].startswith("default-src 'none'")
     finally:
+        await context.close()
+
+
+async def test_a_session_lost_with_redis_sends_the_person_to_sign_in_saying_why(browser, platform):  # type: ignore[no-untyped-def]
+    """`govshare up`'s embedded Redis keeps nothing across a restart (a cache and an event bus), so killing it
+    ended every console session; the next page was the bare sign-in page, a silent sign-out. It now says the
+    sign-in has ended, as after an expiry."""
+    redis_url = platform.settings["authorization"].redis_url
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER, password=PASSWORD)
+    context = await browser.new_context(locale="zh-CN")
+    client = aioredis.from_url(redis_url)
+    try:
+        others = {k async for k in client.scan_iter(match=f"{REDIS_PREFIX}*")}
+        async with running_console(platform.gateway, redis_url) as url:
+            page = await context.new_page()
+            await page.goto(f"{url}/login")
+            await page.get_by_label("用户名").fill(username)
+            await page.get_by_label("密码").fill(PASSWORD)
+            await page.get_by_label("动态口令").fill(totp.now())
+            await page.get_by_label("动态口令").press("Enter")
+            await page.wait_for_load_state()
+            assert "欢迎" in await page.locator(".flash").inner_text(), await page.content()
+            # What a restarted Redis holds of this session: nothing (other tests' sessions are left alone).
+            ours = {k async for k in client.scan_iter(match=f"{REDIS_PREFIX}*")} - others
+            assert ours
+            await client.delete(*ours)
+            await page.goto(f"{url}/grants")
+            assert page.url.endswith("/login?expired=1"), page.url
+            assert await page.get_by_role("alert").inner_text() == "登录已过期，请重新登录。"
+    finally:
+        await client.aclose()
         await context.close()
