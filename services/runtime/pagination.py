@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextvars
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -16,6 +17,12 @@ _NOT_OURS = NOT_ISSUED
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+
+#: The listing (``Service/Method``) the current call serves, set by the server for every call. Its tokens name
+#: it, so one listing's token is refused by another instead of resuming it at whatever position the other
+#: listing makes of it (ListSystems took ListPersons' token and answered a page, silently skipping rows).
+LISTING: contextvars.ContextVar[str] = contextvars.ContextVar("page_token_listing", default="")
+_LISTING_KEY = "l"
 
 
 def page_size_violations(requested: int, field: str = "page_size") -> list[FieldViolation]:
@@ -32,7 +39,10 @@ def page_size(requested: int, field: str = "page_size") -> int:
 
 
 def encode_token(position: dict) -> str:
-    """A token that resumes listing after ``position`` (e.g. the last row's sort key)."""
+    """A token that resumes listing after ``position`` (e.g. the last row's sort key), naming the listing that
+    issued it when a call is being served."""
+    if listing := LISTING.get():
+        position = {_LISTING_KEY: listing, **position}
     return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode()
 
 
@@ -46,6 +56,11 @@ def decode_token(token: str, field: str = "page_token") -> dict | None:
         raise invalid_argument([FieldViolation(field, _NOT_OURS)]) from None
     if not isinstance(position, dict):
         raise invalid_argument([FieldViolation(field, _NOT_OURS)])
+    issuer, listing = position.pop(_LISTING_KEY, None), LISTING.get()
+    # A token naming no listing was made outside a call (or before tokens named theirs): it is read as before.
+    if issuer is not None and listing and issuer != listing:
+        raise invalid_argument([FieldViolation(field, f"is a page token of {str(issuer)[:80]}, not of {listing}: "
+                                                      f"pass the next_page_token that {listing} returned")])
     return position
 
 

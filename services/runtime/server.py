@@ -51,6 +51,7 @@ from services.runtime.errors import (
     text_not_storable,
     to_status,
 )
+from services.runtime.pagination import LISTING
 from services.runtime.settings import Settings, SettingsError, load, tls_file_problems
 from services.runtime.tasks import cancel
 
@@ -276,6 +277,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         service_name, _, method_name = method.lstrip("/").rpartition("/")
+        listing = f"{service_name.rpartition('.')[2]}/{method_name}"
         decode = handler.request_deserializer
         metrics = _CallMetrics(service_name, method_name)
         record = metrics.record
@@ -314,6 +316,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             async def unary_unary(request, context):  # type: ignore[no-untyped-def]
                 started = time.perf_counter()
                 span, token = start_span(context)
+                LISTING.set(listing)  # the call's own context: the page tokens it issues and reads are this listing's
                 try:
                     response = await behavior(parse(request), context)
                 except asyncio.CancelledError:
@@ -336,6 +339,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             async def unary_stream(request, context):  # type: ignore[no-untyped-def]
                 started = time.perf_counter()
                 span, token = start_span(context)
+                LISTING.set(listing)
                 try:
                     stream = aiter(stream_behavior(parse(request), context))
                     while (response := await anext(stream, _END_OF_STREAM)) is not _END_OF_STREAM:

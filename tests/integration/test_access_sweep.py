@@ -21,7 +21,14 @@ from google.protobuf import field_mask_pb2, timestamp_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, sharing_pb2, sharing_pb2_grpc
+from govshare.authorization.v1 import (
+    admin_log_pb2,
+    admin_log_pb2_grpc,
+    directory_pb2,
+    directory_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+)
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
@@ -415,6 +422,36 @@ async def test_tampered_page_tokens_never_fail_internally(platform, method: str,
         await call(request_type(page_token=_token(position)), metadata=platform.metadata(system), timeout=10)
     except grpc.aio.AioRpcError as error:
         assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), (position, error.details())
+
+
+_SOURCES = {
+    "ListDepartments": (directory_pb2_grpc.DirectoryServiceStub, directory_pb2.ListDepartmentsRequest),
+    "ListAdminEvents": (admin_log_pb2_grpc.AdminLogServiceStub, admin_log_pb2.ListAdminEventsRequest),
+}
+
+
+@pytest.mark.parametrize("source", sorted(_SOURCES))
+async def test_a_page_token_of_another_listing_is_refused_naming_it(platform, source: str) -> None:  # type: ignore[no-untyped-def]
+    """A listing took another listing's token as its own: ListSystems resumed after the department code that
+    ListDepartments' token held, ListAccesses after the time and sequence of an administrative event, and
+    answered a page (skipping rows) instead of saying the token was not its."""
+    md = platform.metadata("authority")
+    stub_type, request_type = _SOURCES[source]
+    page = await getattr(stub_type(platform.channel), source)(request_type(page_size=1), metadata=md, timeout=10)
+    assert page.next_page_token
+    for method, (target_stub, target_request) in sorted(_LISTINGS.items()):
+        if method == source:
+            continue
+        call = getattr(target_stub(platform.channel), method)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call(target_request(page_token=page.next_page_token), metadata=md, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (method, caught.value.details())
+        _, bad = details_of(caught.value)
+        assert [v.field for v in bad.field_violations] == ["page_token"], method
+        assert f"is a page token of {stub_type.__name__.removesuffix('Stub')}/{source}" in caught.value.details()
+    # The listing's own token still resumes it.
+    await getattr(stub_type(platform.channel), source)(request_type(page_size=1, page_token=page.next_page_token),
+                                                       metadata=md, timeout=10)
 
 
 # Every read RPC with every field drawn from what breaks databases: NUL, huge text, extreme numbers, unknown enums --
