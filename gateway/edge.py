@@ -221,6 +221,21 @@ def _direct(prefix: str, message: str, status: int = 404) -> dict[str, object]:
     return {"match": {"prefix": prefix}, "direct_response": {"status": status, "body": {"inline_string": message}}}
 
 
+def _grpc_call_not_posted() -> dict[str, object]:
+    """A gRPC or gRPC-Web call sent with another HTTP method than POST is answered here, UNIMPLEMENTED saying so.
+
+    Routed, it reached a backend that reset it: a GET or a PUT came back UNAVAILABLE "the service that answers
+    this method is unavailable (down or restarting)" with a RetryInfo (so clients retried it), a DELETE INTERNAL
+    "Error parsing ':method' metadata". A REST call is a POST by the time it is routed (the transcoder makes it
+    one), and a CORS preflight carries no gRPC content type, so neither matches."""
+    route = _direct("/", "a gRPC call is an HTTP POST: send this method with POST (a REST call's verb and URL are "
+                         "in protos/govshare/openapi.yaml)")
+    route["match"]["headers"] = [  # type: ignore[index]
+        {"name": ":method", "string_match": {"exact": "POST"}, "invert_match": True},
+        {"name": "content-type", "string_match": {"prefix": "application/grpc"}}]
+    return route
+
+
 #: Where the edge serves the REST API's OpenAPI document (GET, no token): the file generated from the protos.
 OPENAPI_PATH = "/openapi.yaml"
 TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"
@@ -295,7 +310,7 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float,
 
 
 def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
-    routes: list[dict[str, object]] = []
+    routes: list[dict[str, object]] = [_grpc_call_not_posted()]
     deployed = backend_targets(settings)
     heavy_reads = heavy_read_targets(settings)
     for backend in sorted({route.backend for route in table} - deployed.keys()):

@@ -773,6 +773,35 @@ async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: Pl
     await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()))
 
 
+def _grpc_web(edge: Edge, verb: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    """A gRPC-Web call over HTTP/1.1 with any HTTP method: its status and headers (where a trailers-only answer
+    puts grpc-status and grpc-message)."""
+    request = urllib.request.Request(f"http://{edge.address}{path}", data=body or None, method=verb,
+                                     headers={**headers, "content-type": "application/grpc-web+proto"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+            return response.status, {k.lower(): v for k, v in response.headers.items()}
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}
+
+
+@pytest.mark.parametrize("verb", ["GET", "PUT", "DELETE", "PATCH"])
+async def test_a_grpc_call_not_sent_as_a_post_is_unimplemented_saying_so(edge: Edge, keys: PlatformKeys,
+                                                                          verb: str) -> None:
+    """A gRPC(-Web) call sent with GET or PUT reached the backend, which reset it: UNAVAILABLE "the service that
+    answers this method is unavailable (down or restarting)" with a RetryInfo, so clients retried a call that
+    could never work (DELETE: INTERNAL "Error parsing ':method' metadata"). The edge now says to POST it."""
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    _, headers = await asyncio.to_thread(_grpc_web, edge, verb, path, frame + request, token)
+    assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0]), headers
+    assert "a gRPC call is an HTTP POST" in headers.get("grpc-message", ""), headers
+    _, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request, token)
+    assert headers.get("grpc-status") not in (str(grpc.StatusCode.UNIMPLEMENTED.value[0]),
+                                              str(grpc.StatusCode.UNAVAILABLE.value[0])), headers
+
+
 async def test_a_backend_gone_is_unavailable_with_the_details_every_unavailable_carries(
         settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """Envoy's own words were "upstream connect error or disconnect/reset before headers. retried and the
