@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 
 from services.catalog.model import (
@@ -106,6 +107,23 @@ class _Report:
             return False
         return True
 
+    def name(self, path: str, value: str, required: bool = False) -> bool:
+        """A name shown wherever the entry is (the catalog, search, the console, reports): besides :meth:`text`,
+        no control or invisible formatting character (a zero-width space, a right-to-left override that shows
+        the rest reversed), and, when required, a letter or a digit: a name of nothing but such characters was
+        published as a blank line in the catalog."""
+        if not self.text(path, value, MAX_NAME, required):
+            return False
+        hidden = next((i for i, c in enumerate(value) if unicodedata.category(c) in ("Cc", "Cf")), None)
+        if hidden is not None:
+            self.add(path, f"must not contain control or invisible formatting characters (U+{ord(value[hidden]):04X} "
+                           f"at position {hidden}): type the name as it is to be shown")
+            return False
+        if required and not says_something(value):
+            self.add(path, "holds no letter or digit: give the name as it is to be shown")
+            return False
+        return True
+
     def enum(self, path: str, enum: type, value: int, required: bool = True) -> bool:
         if value == 0:
             if required:
@@ -145,14 +163,14 @@ def _check_identity(report: _Report, entry: Entry, prefix: str) -> None:
 
 
 def _check_description(report: _Report, entry: Entry, prefix: str) -> None:
-    report.text(f"{prefix}.name", entry.name, MAX_NAME, required=True)
+    report.name(f"{prefix}.name", entry.name, required=True)
     report.text(f"{prefix}.summary", entry.summary, MAX_SUMMARY)
     if report.text(f"{prefix}.provider_department_code", entry.provider_department_code, MAX_SHORT_TEXT,
                    required=True):
         problem = credit_code_error(entry.provider_department_code)
         if problem is not None:
             report.add(f"{prefix}.provider_department_code", problem)
-    report.text(f"{prefix}.provider_name", entry.provider_name, MAX_NAME)
+    report.name(f"{prefix}.provider_name", entry.provider_name)
     report.enum(f"{prefix}.format_class", FormatClass, entry.format_class)
     report.text(f"{prefix}.format_type", entry.format_type, MAX_SHORT_TEXT)
     report.enum(f"{prefix}.update_cycle", UpdateCycle, entry.update_cycle)
@@ -188,7 +206,7 @@ def _check_items(report: _Report, entry: Entry, prefix: str, known_mask_rule: Ca
     machine_names = {item.machine_name for item in entry.items}
     for index, item in enumerate(entry.items):
         path = f"{prefix}.items[{index}]"
-        report.text(f"{path}.name", item.name, MAX_NAME, required=True)
+        report.name(f"{path}.name", item.name, required=True)
         if report.text(f"{path}.machine_name", item.machine_name, MAX_SHORT_TEXT, required=True):
             if MACHINE_NAME_PATTERN.fullmatch(item.machine_name) is None:
                 report.add(f"{path}.machine_name", "must be lower_snake_case (a-z, 0-9 and single underscores, "

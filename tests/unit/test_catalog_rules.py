@@ -137,6 +137,28 @@ def test_text_never_carries_nul_characters() -> None:
         ["entry.name", "entry.related_codes[0]", "entry.legal_basis"]
 
 
+@pytest.mark.parametrize("name", ["\u200b", "\u200f\u202e", "人口\u202e息信", "人口\n基础信息", "\x1b[31m人口"])
+def test_names_hold_no_control_or_invisible_characters(name: str) -> None:
+    """An entry or item name of nothing but a zero-width space or bidi marks was accepted (it is not blank to
+    str.strip) and published as an empty line in the catalog; a right-to-left override showed the rest of the
+    name reversed."""
+    assert violated(entry(name=name, provider_name=name)) == ["entry.name", "entry.provider_name"]
+    items = [DataItem(name=name, machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
+                      mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID)]
+    assert violated(entry(items=items)) == ["entry.items[0].name"]
+    assert "invisible" in rules.validate_entry(entry(name=name), known)[0].description
+
+
+@pytest.mark.parametrize("name", ["-", "。", "（）"])
+def test_a_required_name_holds_a_letter_or_a_digit(name: str) -> None:
+    assert violated(entry(name=name)) == ["entry.name"]
+
+
+@pytest.mark.parametrize("name", ["人口基础信息", "人口　基础信息", "A股上市公司（2026）", "法人单位·基本信息"])
+def test_names_as_people_type_them_are_valid(name: str) -> None:
+    assert violated(entry(name=name, provider_name=name)) == []
+
+
 def test_patterns_match_whole_values() -> None:
     trailing = entry(items=[DataItem(name="号码", machine_name="citizen_id\n", data_type=DataType.CHARACTER,
                                      length=18, identifier=IdentifierKind.CITIZEN_ID)], key_item="citizen_id\n",
