@@ -221,6 +221,32 @@ def _direct(prefix: str, message: str, status: int = 404) -> dict[str, object]:
     return {"match": {"prefix": prefix}, "direct_response": {"status": status, "body": {"inline_string": message}}}
 
 
+#: A gRPC deadline as the protocol writes it (PROTOCOL-HTTP2.md, Timeout): 1 to 8 digits and a unit.
+GRPC_TIMEOUT_PATTERN = "[0-9]{1,8}[HMSmun]"
+
+
+def _grpc_timeout_malformed() -> dict[str, object]:
+    """A gRPC(-Web) call whose ``grpc-timeout`` header is not a deadline is INVALID_ARGUMENT, saying how to write one.
+
+    Envoy ignores a header it cannot read and forwarded it, and the backend's gRPC library failed the call as
+    INTERNAL "Error parsing 'grpc-timeout' metadata". gRPC's own clients write the header right; a gRPC-Web or
+    hand-made call sets it itself. The answer is written as a backend's trailers-only one: the status Envoy
+    derives from an HTTP one for its own replies is never INVALID_ARGUMENT (and a gRPC-Web call's is derived
+    after any header this route adds), whereas a gRPC answer passes through as it is."""
+    message = ("grpc-timeout: not a deadline: write 1 to 8 digits and a unit, H, M, S, m (milliseconds), u or n "
+               "(e.g. 2500m for 2.5 s)")
+    headers = {"content-type": "application/grpc", "grpc-status": str(grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+               "grpc-message": message}
+    return {"match": {"prefix": "/", "headers": [
+                {"name": "content-type", "string_match": {"prefix": "application/grpc"}},
+                {"name": "grpc-timeout", "string_match": {"safe_regex": {"regex": GRPC_TIMEOUT_PATTERN}},
+                 "invert_match": True}]},
+            "direct_response": {"status": 200},
+            "response_headers_to_add": [{"header": {"key": key, "value": value},
+                                         "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+                                        for key, value in headers.items()]}
+
+
 def _grpc_call_not_posted() -> dict[str, object]:
     """A gRPC or gRPC-Web call sent with another HTTP method than POST is answered here, UNIMPLEMENTED saying so.
 
@@ -310,7 +336,7 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float,
 
 
 def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
-    routes: list[dict[str, object]] = [_grpc_call_not_posted()]
+    routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed()]
     deployed = backend_targets(settings)
     heavy_reads = heavy_read_targets(settings)
     for backend in sorted({route.backend for route in table} - deployed.keys()):

@@ -802,6 +802,22 @@ async def test_a_grpc_call_not_sent_as_a_post_is_unimplemented_saying_so(edge: E
                                               str(grpc.StatusCode.UNAVAILABLE.value[0])), headers
 
 
+@pytest.mark.parametrize("deadline", ["garbage", "5", "123456789S", "-1S", "1.5S", "10s", "5 S"])
+async def test_a_malformed_grpc_timeout_is_invalid_argument_saying_how_to_write_one(edge: Edge, keys: PlatformKeys,
+                                                                                    deadline: str) -> None:
+    """Envoy forwarded a grpc-timeout it could not read, and the backend's gRPC library failed the call as
+    INTERNAL "Error parsing 'grpc-timeout' metadata"."""
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    _, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request,
+                                         {**token, "grpc-timeout": deadline})
+    assert headers.get("grpc-status") == str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
+    assert "grpc-timeout: not a deadline" in headers.get("grpc-message", ""), headers
+    _, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request,
+                                         {**token, "grpc-timeout": "2500m"})
+    assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
+
+
 async def test_a_backend_gone_is_unavailable_with_the_details_every_unavailable_carries(
         settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """Envoy's own words were "upstream connect error or disconnect/reset before headers. retried and the
