@@ -225,26 +225,46 @@ def _direct(prefix: str, message: str, status: int = 404) -> dict[str, object]:
 GRPC_TIMEOUT_PATTERN = "[0-9]{1,8}[HMSmun]"
 
 
-def _grpc_timeout_malformed() -> dict[str, object]:
-    """A gRPC(-Web) call whose ``grpc-timeout`` header is not a deadline is INVALID_ARGUMENT, saying how to write one.
-
-    Envoy ignores a header it cannot read and forwarded it, and the backend's gRPC library failed the call as
-    INTERNAL "Error parsing 'grpc-timeout' metadata". gRPC's own clients write the header right; a gRPC-Web or
-    hand-made call sets it itself. The answer is written as a backend's trailers-only one: the status Envoy
-    derives from an HTTP one for its own replies is never INVALID_ARGUMENT (and a gRPC-Web call's is derived
-    after any header this route adds), whereas a gRPC answer passes through as it is."""
-    message = ("grpc-timeout: not a deadline: write 1 to 8 digits and a unit, H, M, S, m (milliseconds), u or n "
-               "(e.g. 2500m for 2.5 s)")
-    headers = {"content-type": "application/grpc", "grpc-status": str(grpc.StatusCode.INVALID_ARGUMENT.value[0]),
-               "grpc-message": message}
+def _grpc_refusal(headers: list[dict[str, object]], code: grpc.StatusCode, message: str) -> dict[str, object]:
+    """A route answering a gRPC(-Web) call that matches ``headers`` with ``code`` and ``message``, written as a
+    backend's trailers-only answer: the status Envoy derives from an HTTP one for its own replies is never
+    INVALID_ARGUMENT (and a gRPC-Web call's is derived after any header a route adds), whereas a gRPC answer
+    passes through as it is. A REST call (which the transcoder made a gRPC one) is left to the transcoder."""
+    reply = {"content-type": "application/grpc", "grpc-status": str(code.value[0]), "grpc-message": message}
     return {"match": {"prefix": "/", "headers": [
                 {"name": "content-type", "string_match": {"prefix": "application/grpc"}},
-                {"name": "grpc-timeout", "string_match": {"safe_regex": {"regex": GRPC_TIMEOUT_PATTERN}},
-                 "invert_match": True}]},
+                {"name": "x-envoy-original-path", "present_match": True, "invert_match": True}, *headers]},
             "direct_response": {"status": 200},
             "response_headers_to_add": [{"header": {"key": key, "value": value},
                                          "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
-                                        for key, value in headers.items()]}
+                                        for key, value in reply.items()]}
+
+
+def _grpc_timeout_malformed() -> dict[str, object]:
+    """A call whose ``grpc-timeout`` header is not a deadline is INVALID_ARGUMENT, saying how to write one.
+
+    Envoy ignores a header it cannot read and forwarded it, and the backend's gRPC library failed the call as
+    INTERNAL "Error parsing 'grpc-timeout' metadata". gRPC's own clients write the header right; a gRPC-Web or
+    hand-made call sets it itself."""
+    return _grpc_refusal(
+        [{"name": "grpc-timeout", "string_match": {"safe_regex": {"regex": GRPC_TIMEOUT_PATTERN}},
+          "invert_match": True}],
+        grpc.StatusCode.INVALID_ARGUMENT, "grpc-timeout: not a deadline: write 1 to 8 digits and a unit, H, M, S, m "
+                                          "(milliseconds), u or n (e.g. 2500m for 2.5 s)")
+
+
+def _grpc_call_without_message() -> dict[str, object]:
+    """A call whose body is shorter than a message's 5-byte frame header is INVALID_ARGUMENT, saying so.
+
+    The backend's gRPC library never answers a unary call that ends without a whole message: an empty body
+    (``curl --data-binary ''``) hung until the deadline, or the edge's 5 s, and then came back "downstream
+    duration timeout" (over gRPC-Web UNAVAILABLE, which clients retry). Its length is known only when the
+    client sends it (HTTP/1.1, curl); a body cut inside a longer frame still runs to the deadline."""
+    return _grpc_refusal(
+        [{"name": "content-length", "string_match": {"safe_regex": {"regex": "0*[0-4]"}}}],
+        grpc.StatusCode.INVALID_ARGUMENT, "the request holds no message: a gRPC call's body is one message, framed "
+                                          "as 1 flag byte, a 4-byte big-endian length and the serialized message "
+                                          "(5 bytes 00 00 00 00 00 for an empty one)")
 
 
 def _grpc_call_not_posted() -> dict[str, object]:
@@ -336,7 +356,8 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float,
 
 
 def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
-    routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed()]
+    routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(),
+                                       _grpc_call_without_message()]
     deployed = backend_targets(settings)
     heavy_reads = heavy_read_targets(settings)
     for backend in sorted({route.backend for route in table} - deployed.keys()):

@@ -818,6 +818,21 @@ async def test_a_malformed_grpc_timeout_is_invalid_argument_saying_how_to_write_
     assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
 
 
+@pytest.mark.parametrize("body", [b"", b"\x00", b"\x00\x00\x00\x00"])
+async def test_a_call_without_a_whole_message_frame_is_refused_at_once(edge: Edge, keys: PlatformKeys,
+                                                                       body: bytes) -> None:
+    """The backend's gRPC library never answers a unary call that ends without a message: an empty gRPC-Web
+    body hung for the edge's 5 s and came back UNAVAILABLE "downstream duration timeout"."""
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    started = time.monotonic()
+    _, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, body, token)
+    assert headers.get("grpc-status") == str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
+    assert "the request holds no message" in headers.get("grpc-message", ""), headers
+    assert time.monotonic() - started < 2
+    _, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, b"\x00" * 5, token)
+    assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
+
+
 async def test_a_backend_gone_is_unavailable_with_the_details_every_unavailable_carries(
         settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """Envoy's own words were "upstream connect error or disconnect/reset before headers. retried and the
