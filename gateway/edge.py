@@ -685,6 +685,14 @@ def _rich_replies(when: dict[str, object], error: ServiceError) -> list[dict[str
                                        "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]}]
 
 
+#: A request with two authorization headers (Envoy reads them as one, joined by a comma, which no token holds): the
+#: refusal named a part of the joined text, "Jwt signature is an invalid Base64url encoded", not the second header.
+_SEVERAL_AUTHORIZATIONS = {"header_filter": {"header": {"name": "authorization",
+                                                        "string_match": {"contains": ","}}}}
+_SEVERAL_AUTHORIZATIONS_REFUSED = ("bearer token refused: the call has more than one authorization header (or a "
+                                   f"comma in it); {_TOKEN_HINT}, once")
+
+
 def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]:
     """What a call Envoy refuses itself is told (its grpc-message, or the REST body's message).
 
@@ -702,7 +710,9 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     token = f"bearer token refused: %LOCAL_REPLY_BODY%; {_TOKEN_HINT}"
     rate = (f"rate limit exceeded for this system: {settings.rate_limit_per_second:g} calls per second with bursts "
             f"of {settings.rate_limit_burst} per edge replica; retry after the RetryInfo delay, with backoff")
-    mappers = [*_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token),
+    mappers = [*_replies(_both(_status_is(401), _SEVERAL_AUTHORIZATIONS), grpc.StatusCode.UNAUTHENTICATED,
+                         _SEVERAL_AUTHORIZATIONS_REFUSED),
+               *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token),
                *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401),
                *_rich_replies(_status_is(429), ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", rate,
                                                             retry_after=_fill_interval(settings))),

@@ -310,6 +310,20 @@ async def test_garbage_in_place_of_a_token_is_unauthenticated(channel: grpc.aio.
     assert "bearer token refused" in await refusal(channel, (("authorization", header),))
 
 
+async def test_two_authorization_headers_are_refused_saying_so(channel: grpc.aio.Channel, keys: PlatformKeys,
+                                                                edge: Edge) -> None:
+    """Envoy joins two authorization headers with a comma: the refusal said "Jwt signature is an invalid Base64url
+    encoded" (or "Jwt header ..."), naming a part of the joined text instead of the second header."""
+    valid = ("authorization", f"Bearer {token(keys, caller())}")
+    other = ("authorization", "Bearer abc")
+    for metadata in ((valid, other), (other, valid), (valid, valid)):
+        assert "more than one authorization header" in await refusal(channel, metadata)
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x",
+                                           {"authorization": f"{valid[1]},{valid[1]}"})
+    assert status == 401 and "more than one authorization header" in str(body["message"]), body
+    assert "more than one" not in await refusal(channel, (("authorization", "Bearer not.a.jwt"),))
+
+
 async def test_a_valid_token_reaches_the_backend_which_verifies_it_again(
         channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
     who = caller()
