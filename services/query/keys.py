@@ -64,4 +64,16 @@ def _cached_key_error(kind: int, value: str) -> str | None:
     # Check digits cost microseconds; hot keys (the same citizen at many desks) are validated once.
     if not value:
         return "must not be empty"
+    if kind in CODE_KINDS and (hidden := _hidden_character(value)) is not None:
+        return hidden
     return _VALIDATORS.get(kind, text_key_error)(value)
+
+
+def _hidden_character(value: str) -> str | None:
+    """A code copied from a web page or a document may carry a character nobody sees (a zero-width space, a
+    direction mark): its refusal said "must have 18 characters, got 19" of a key that shows 18, so it names it."""
+    for position, character in enumerate(value):
+        if unicodedata.category(character) in ("Cc", "Cf"):
+            return (f"holds an invisible character, U+{ord(character):04X}, at position {position} (copied from a "
+                    "document or a web page?): type the key again")
+    return None

@@ -75,3 +75,16 @@ def test_full_width_codes_are_read_as_the_ascii_they_stand_for(kind: int, typed:
     else:
         assert normalized == expected
         assert key_error(kind, normalized) is None or kind == TEXT
+
+
+@pytest.mark.parametrize(("kind", "typed", "shown"), [
+    (CITIZEN, "\u200f11010519491231002X", "U+200F, at position 0"),
+    (CREDIT, "911100006000\u200b37341L", "U+200B, at position 12"),
+    (REGION, "\ufeff110105", "U+FEFF, at position 0"),
+    (CITIZEN, "1101051949123\x00002X", "U+0000, at position 13"),
+])
+def test_an_invisible_character_in_a_code_is_named(kind: int, typed: str, shown: str) -> None:
+    """A direction mark or zero-width space copied with a key was refused as "must have 18 characters, got 19"
+    of a key that shows 18 characters."""
+    problem = key_error(kind, normalize_key(kind, typed))
+    assert problem is not None and "invisible character" in problem and shown in problem, problem
