@@ -693,6 +693,11 @@ _SEVERAL_AUTHORIZATIONS_REFUSED = ("bearer token refused: the call has more than
                                    f"comma in it); {_TOKEN_HINT}, once")
 
 
+#: A call that ran past its deadline at the edge (the route's max_stream_duration, or the client's grpc-timeout): the
+#: edge's only 504 (no route has a request timeout; it sets no response flag, only the details max_duration_timeout).
+_DEADLINE_PASSED = _status_is(504)
+
+
 def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]:
     """What a call Envoy refuses itself is told (its grpc-message, or the REST body's message).
 
@@ -717,6 +722,11 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                *_rich_replies(_status_is(429), ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", rate,
                                                             retry_after=_fill_interval(settings))),
                *_backend_gone_replies(table)]
+    # Envoy's own words were "downstream duration timeout" (first, since a REST caller's 504 is mapped below).
+    mappers[:0] = _replies(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, (
+        "the call ran past its deadline: the grpc-timeout it was sent with, else the edge's limit "
+        f"({settings.call_timeout_seconds:g} s for a call, {STREAM_TIMEOUT_SECONDS} s for a stream); give it a longer "
+        f"grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later"))
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
     mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -529,6 +529,20 @@ async def test_a_streams_deadline_passing_after_its_first_rows_is_deadline_excee
     assert set(codes) == {grpc.StatusCode.DEADLINE_EXCEEDED}, codes
 
 
+async def test_a_call_past_the_edges_limit_says_which_deadline_passed(channel: grpc.aio.Channel, keys: PlatformKeys,
+                                                                       edge: Edge) -> None:
+    """A call without a deadline that ran past the edge's limit was told "downstream duration timeout"."""
+    error = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code=HANGING_CODE),
+                                             metadata=bearer(keys, caller())))
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "the call ran past its deadline" in (error.details() or ""), error.details()
+    assert "5 s for a call" in (error.details() or ""), error.details()
+    status, body = await asyncio.to_thread(_rest_body, edge, f"/v1/entries/{HANGING_CODE.replace('/', '%2F')}",
+                                           dict(bearer(keys, caller())))
+    assert status == 504 and body["code"] == grpc.StatusCode.DEADLINE_EXCEEDED.value[0], body
+    assert "the call ran past its deadline" in str(body["message"]), body
+
+
 async def test_a_client_giving_up_cancels_the_backend_call(
         channel: grpc.aio.Channel, keys: PlatformKeys, backend: RunningServer) -> None:
     probe = backend.component.probe  # type: ignore[attr-defined]
