@@ -51,8 +51,13 @@ MAX_TERMS = 10
 
 
 def normalize(text: str) -> str:
-    """The form text is matched in: NFKC (full-width → half-width) and case-folded."""
-    return unicodedata.normalize("NFKC", text).casefold()
+    """The form text is matched in: NFKC (full-width → half-width), case-folded, and without the format
+    characters nobody sees typing or reading (a zero-width space, a direction mark): one copied with a query
+    (人口\u200b) found nothing, and a query of nothing else was a search instead of a refusal."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if folded.isascii():
+        return folded
+    return "".join(character for character in folded if unicodedata.category(character) != "Cf")
 
 
 def grams(text: str) -> set[str]:

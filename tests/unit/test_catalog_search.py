@@ -20,7 +20,14 @@ def test_queries_split_on_any_whitespace_and_are_normalised() -> None:
     assert search.parse_query(" 人口\u3000基础  ＧＩＳ 人口 ") == ["人口", "基础", "gis"]
 
 
-@pytest.mark.parametrize("query", ["", "   ", "\x00", "字" * 201, " ".join("abcdefghijk")])
+def test_invisible_characters_are_neither_matched_nor_searched_for() -> None:
+    """A zero-width space or direction mark copied with a query made it find nothing."""
+    assert search.parse_query("人口\u200b \u200f基础\ufeff") == ["人口", "基础"]
+    assert search.document_of("人口\u200b基础信息", "").name == "人口基础信息"
+    assert search.spans("人口\u200b基础", ["口基"]) == [(1, 4)]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\x00", "字" * 201, " ".join("abcdefghijk"), "\u200b", "\u200e \u200f"])
 def test_unusable_queries_are_invalid(query: str) -> None:
     with pytest.raises(ServiceError) as caught:
         search.parse_query(query)
