@@ -30,7 +30,7 @@ from services.authorization.validation import (
 )
 from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation, reason_violation
-from services.runtime.workdays import add_working_days
+from services.runtime.workdays import add_working_days, end_problem
 
 SUBMITTED = sharing_pb2.APPLICATION_STATE_SUBMITTED
 APPROVED = sharing_pb2.APPLICATION_STATE_APPROVED
@@ -168,6 +168,8 @@ def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:
             problems.append(FieldViolation("application.requested_expire_time", "is required"))
     elif draft.requested_expire_time <= now:
         problems.append(FieldViolation("application.requested_expire_time", "must be in the future"))
+    elif error := end_problem(draft.requested_expire_time):
+        problems.append(FieldViolation("application.requested_expire_time", error))
     if draft.quota < 0:
         problems.append(FieldViolation("application.quota", "must not be negative (0 means unlimited)"))
     return problems
@@ -225,6 +227,8 @@ def narrow(application: Application, terms: Terms, now: dt.datetime) -> Scope:
     elif expire_time <= now:
         problems.append(FieldViolation("expire_time", "is already past: refuse instead, the applicant "
                                        "may apply again"))
+    elif error := end_problem(expire_time):
+        problems.append(FieldViolation("expire_time", error))
     quota = terms.quota or application.quota
     if terms.quota < 0:
         problems.append(FieldViolation("quota", "must not be negative (0 keeps the request's)"))

@@ -26,6 +26,7 @@ from services.authorization.validation import (
 from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation
 from services.runtime.identity import Caller
+from services.runtime.workdays import end_problem
 
 ACTIVE = sharing_pb2.GRANT_STATE_ACTIVE
 REVOKED = sharing_pb2.GRANT_STATE_REVOKED
@@ -136,6 +137,8 @@ def changes(grant: Grant, update: GrantUpdate, entry: catalog_pb2.Entry | None,
                 problems.append(FieldViolation("grant.expire_time", "is required"))
         elif update.expire_time <= now:
             problems.append(FieldViolation("grant.expire_time", "must be in the future; revoke the grant instead"))
+        elif error := end_problem(update.expire_time):
+            problems.append(FieldViolation("grant.expire_time", error))
         changed["expire_time"] = update.expire_time
     if update.touches("quota"):
         if update.quota < 0:

@@ -16,11 +16,22 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 CHINA = ZoneInfo("Asia/Shanghai")
+#: The last instant a Beijing date can name (9999-12-31 23:59:59 Beijing, 15:59:59 UTC): a later end of a grant is a
+#: valid protobuf time but no date anyone can be shown, and converting it to Beijing time overflows.
+LATEST_BEIJING = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=CHINA)
 
 
 #: The holidays the law fixes on Gregorian dates (《全国年节及纪念日放假办法》, as revised in 2024): 元旦, 劳动节 and
 #: 国庆节. They are known before any year's arrangement is published, so a provisional deadline skips them.
 FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+
+
+def end_problem(end: dt.datetime) -> str | None:
+    """Why ``end`` cannot be the end of a term (an application's, a grant's), or None: it must be a time Beijing's
+    calendar can show, so the history, the console and the reports can say until when."""
+    if end > LATEST_BEIJING:
+        return "must be at most 9999-12-31 23:59:59 Beijing time (9999-12-31T15:59:59Z)"
+    return None
 
 
 def is_working_day(day: dt.date) -> bool:

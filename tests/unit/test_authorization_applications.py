@@ -3,6 +3,7 @@ only (never widening), the draft checks and grant adjustments (R-APP-1, R-APP-2,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -202,3 +203,24 @@ def test_a_basis_of_punctuation_only_is_no_basis(basis: str) -> None:
     problems = apps.draft_problems(draft, NOW)
     assert [p.field for p in problems] == ["application.basis"]
     assert "state the legal or duty basis" in problems[0].description
+
+
+#: One second past 9999-12-31 23:59:59 Beijing time: a valid protobuf time that no Beijing date can show.
+PAST_BEIJING = dt.datetime(9999, 12, 31, 16, 0, tzinfo=dt.UTC)
+
+
+def test_a_term_beijing_time_cannot_show_is_refused_where_it_is_set() -> None:
+    """An end after 9999-12-31 23:59:59 Beijing time (16:00 UTC and later) was taken: the approval narrowing
+    to it wrote its date into the history and failed INTERNAL (OverflowError), and the console's pages that show
+    such a grant or application answered 500."""
+    draft = Draft(applicant_department_code="", resource_code="101001/000001", items=("name",), purposes=(ADMIN,),
+                  basis="《社会救助暂行办法》", requested_expire_time=PAST_BEIJING, methods=(ONLINE,))
+    assert [p.field for p in apps.draft_problems(draft, NOW)] == ["application.requested_expire_time"]
+    application = _application(requested_expire_time=dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC))
+    scope = apps.narrow(application, Terms(expire_time=PAST_BEIJING), NOW)
+    assert [p.field for p in scope.problems] == ["expire_time"]
+    assert "9999-12-31 23:59:59 Beijing time" in scope.problems[0].description
+    _, problems = changes(_grant(), GrantUpdate(paths=("expire_time",), expire_time=PAST_BEIJING), _entry(), NOW)
+    assert [p.field for p in problems] == ["grant.expire_time"]
+    last = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=CHINA)  # the console's 有效期至 9999-12-31
+    assert not apps.draft_problems(dataclasses.replace(draft, requested_expire_time=last), NOW)
