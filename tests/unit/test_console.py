@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from console import labels
-from console.app import Console, working_days_left
+from console.app import Console, day, when, working_days_left
 from console.charts import bar_chart
 from console.sessions import Person, SessionStore, redis_key, seal, unseal
 from console.settings import ConsoleSettingsError, load_console_settings
@@ -92,6 +92,17 @@ def test_working_days_left_follow_the_statutory_calendar() -> None:
     assert working_days_left(due("2026-10-08"), today) == 1  # the holiday does not count
     assert working_days_left(due("2026-10-10"), today) == 3  # 10-08, 10-09 and the 调休 Saturday
     assert working_days_left(due("2026-09-28"), today) == -2  # two working days late
+
+
+def test_a_time_past_the_last_beijing_date_is_shown_in_utc_not_a_failed_page() -> None:
+    """A grant ending 9999-12-31T20:00:00Z (taken before the services refused it) made /grants, the reply and
+    coordination lists and the application's page answer 500 for everyone who could see it (OverflowError)."""
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(dt.datetime(9999, 12, 31, 20, 0, tzinfo=dt.UTC))
+    assert when(stamp) == "9999-12-31 20:00 UTC"
+    assert day(stamp) == "9999-12-31"
+    stamp.FromDatetime(dt.datetime(2027, 6, 30, 16, 0, tzinfo=dt.UTC))
+    assert when(stamp) == "2027-07-01 00:00"  # Beijing time as before
 
 
 def test_sessions_go_to_the_consoles_own_redis_url_else_the_platforms_else_memory() -> None:
