@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 import grpc
-from google.protobuf import field_mask_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -148,6 +148,25 @@ def _quota_error(form: FormData, field: str) -> dict[str, str]:
     if _text(form, "quota") and _quota(form) is None:
         return {field: "调用上限请填写不超过 9223372036854775807 的非负整数（0 表示不限）。"}
     return {}
+
+
+#: What a page says to a 有效期至 that is no date.
+MALFORMED_END = "请按 年-月-日 填写有效期截止日期。"
+
+
+def _changed_end(form: FormData) -> tuple[timestamp_pb2.Timestamp | None, bool]:
+    """The end a decision form's 有效期至 sets (23:59:59 Beijing time of its date), and whether it is malformed.
+
+    The form shows the request's (or the grant's) own end by its date, and that end may be any time of the day
+    (a system applying through the API says 00:00 UTC): sent back as the day's 23:59:59 it was later than
+    requested, so an untouched reply or coordination form was refused as a widening and saving a grant's quota
+    lengthened it. The date the form was shown with (``expire_date_shown``) therefore sends nothing, keeping
+    the end as it is."""
+    text = _text(form, "expire_date")
+    if not text or text == _text(form, "expire_date_shown"):
+        return None, False
+    end = forms.end_of_day(text)
+    return end, end is None
 
 
 # -- 首页 ------------------------------------------------------------------------------------------------------
@@ -424,7 +443,7 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     if expire is not None:
         application.requested_expire_time.CopyFrom(expire)
     elif _text(form, "expire_date"):
-        errors["expire_date"] = "请按 年-月-日 填写有效期截止日期。"
+        errors["expire_date"] = MALFORMED_END
     answer = None
     if not errors:
         answer, problem = await _call(console, session, console.services.sharing.SubmitApplication,
@@ -502,11 +521,11 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
             id=target, reason=reason, items=form.getlist("items"),
             decision=sharing_pb2.REPLY_DECISION_APPROVE if decision == "approve" else sharing_pb2.REPLY_DECISION_REFUSE,
             quota=_quota(form) or 0)
-        expire = forms.end_of_day(_text(form, "expire_date"))
+        expire, malformed = _changed_end(form)
         if expire is not None:
             reply.expire_time.CopyFrom(expire)
-        elif _text(form, "expire_date"):
-            errors["expire_time"] = "请按 年-月-日 填写有效期截止日期。"
+        elif malformed:
+            errors["expire_time"] = MALFORMED_END
         if not errors:
             answer, problem = await _call(console, session, console.services.sharing.ReplyApplication, reply)
             if problem and not problem.fields:
@@ -551,11 +570,11 @@ async def coordination(console: Console, request: Request, session: Session) -> 
         if not decision:
             return _unknown_action(console, request)
         grant = decision == "grant"
-        expire = forms.end_of_day(_text(form, "expire_date"))
+        expire, malformed = _changed_end(form)
         if not reason:
             errors["reason"] = "请填写协调意见（理由）。"
-        if expire is None and _text(form, "expire_date"):  # not dropped: the grant would get the default term
-            errors["expire_time"] = "请按 年-月-日 填写有效期截止日期。"
+        if malformed:  # not dropped: the grant would get the default term
+            errors["expire_time"] = MALFORMED_END
         if not errors:
             decision = sharing_pb2.RecordCoordinationDecisionRequest(id=app_id, grant=grant, reason=reason,
                                                                      items=form.getlist("items"))
@@ -613,12 +632,12 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
             errors = _quota_error(form, "quota")
             if (quota := _quota(form)) is not None:
                 patch.quota, paths = quota, [*paths, "quota"]
-            expire = forms.end_of_day(_text(form, "expire_date"))
+            expire, malformed = _changed_end(form)
             if expire is not None:
                 patch.expire_time.CopyFrom(expire)
                 paths.append("expire_time")
-            elif _text(form, "expire_date"):
-                errors["expire_time"] = "请按 年-月-日 填写有效期截止日期。"
+            elif malformed:
+                errors["expire_time"] = MALFORMED_END
             answer, problem = (None, None) if errors else await _call(
                 console, session, console.services.sharing.UpdateGrant,
                 sharing_pb2.UpdateGrantRequest(grant=patch, update_mask=field_mask_pb2.FieldMask(paths=paths)))

@@ -6,6 +6,7 @@ never a 500 or a bare English line."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import re
@@ -543,3 +544,60 @@ async def test_a_dispute_is_answered_from_the_providers_page_only(context, conso
     assert "答复异议" not in pages["social"] and "待提供部门" in pages["social"]
     assert "市公安局" in pages["social"]
     assert "答复异议" in pages["police"]
+
+
+async def test_untouched_end_dates_keep_the_requested_or_granted_end(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """A system applies through the API for a term ending at 00:00 UTC. The reply and coordination forms show
+    that end by its date and sent it back as 23:59:59 Beijing time of that date, later than requested: pressing
+    同意 or 准予共享 without touching the date was refused ("is later than requested"). Saving a grant's new quota
+    likewise moved its end to the end of that day. Now the date as shown keeps the end as it is."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    end = (dt.datetime.now(dt.UTC) + dt.timedelta(days=200)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    async def submitted() -> str:
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                              purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=100)
+        application.requested_expire_time.FromDatetime(end)
+        answer = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                 metadata=platform.metadata("social"), timeout=10)
+        return answer.application.id
+
+    async def grant_of(app_id: str) -> sharing_pb2.Grant:
+        got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
+                                           metadata=platform.metadata("social"), timeout=10)
+        assert got.application.grant_id, got.application
+        return (await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=got.application.grant_id),
+                                       metadata=platform.metadata("social"), timeout=10)).grant
+
+    approved, coordinated = await submitted(), await submitted()
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=coordinated, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="暂不具备条件"),
+        metadata=platform.person("police", "APPROVER"), timeout=10)
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=coordinated, reason="业务确需"),
+                                      metadata=platform.metadata("social"), timeout=10)
+
+    approver = await open_as(context, console_server, _person_session(console_server, platform, "police", "APPROVER"))
+    await approver.goto("/replies")
+    await approver.locator("section", has_text=approved).get_by_role("button", name="同意").click()
+    assert f"已同意申请 {approved}" in await approver.locator(".flash").inner_text(), await approver.content()
+    grant = await grant_of(approved)
+    assert grant.expire_time.ToDatetime(tzinfo=dt.UTC) == end
+
+    await approver.goto("/grants")
+    card = approver.locator("section", has_text=grant.id)
+    await card.get_by_label("调用上限").fill("50")
+    await card.get_by_role("button", name="保存调整").click()
+    assert f"已调整授权 {grant.id}" in await approver.locator(".flash").inner_text(), await approver.content()
+    adjusted = await grant_of(approved)
+    assert adjusted.quota == 50 and adjusted.expire_time.ToDatetime(tzinfo=dt.UTC) == end
+
+    reviewer = await open_as(context, console_server,
+                             _person_session(console_server, platform, "authority", "REVIEWER"))
+    await reviewer.goto("/coordination")
+    card = reviewer.locator("section", has_text=coordinated)
+    await card.get_by_label("协调意见").fill("业务确需，准予")
+    await card.get_by_role("button", name="准予共享").click()
+    assert f"申请 {coordinated} 准予共享" in await reviewer.locator(".flash").inner_text(), await reviewer.content()
+    assert (await grant_of(coordinated)).expire_time.ToDatetime(tzinfo=dt.UTC) == end
