@@ -21,7 +21,7 @@ from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.query import audit, disputes, projection
 from services.query.audit import Access, clean
-from services.query.decisions import Decision
+from services.query.decisions import Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error, normalize_key
 from services.query.records import UNREADABLE
@@ -114,6 +114,12 @@ def _unreadable_message(access: Access, which: str = " for this key") -> str:
             "its encoding, say): the department must fix the row; other records answer")
 
 
+def _decision_key(caller: Caller, resource: Resource, purpose: int, items: tuple[str, ...],
+                  method: int) -> DecisionKey:
+    """The question an access's decision answers (its key in the decision cache)."""
+    return (caller.system_id, caller.department_code, resource.code, purpose, items, method)
+
+
 def _export_stopped(error: ServiceError, access: Access, sent: int) -> None:
     """An export the provider stopped after it was recorded: the caller is told who stopped it and how far it got,
     as a failed query is (never the endpoint's internal address), with the export's audit id."""
@@ -150,15 +156,16 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         access = self._access(caller, "Export", request.resource_code, request.purpose, key="",
                               items=list(request.items))
         _serving(deps, access)
-        resource, decision = await self._audited(deps, access, self._prepare_export(deps, caller, request, access))
+        resource, key = await self._audited(deps, access, self._prepare_export(deps, caller, request, access))
         # The export is recorded before any row leaves (its id travels in the initial metadata).
         await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
         masker = deps.masker
-        key_rule = projection.key_mask_rule(decision.plan, resource.key_item, resource.key_mask)
         sent = 0
         try:
             async for page in deps.providers.export(resource.target, resource.dataset):
                 self._verifier.recheck(caller)  # a system disabled or rotated meanwhile gets no further page
+                decision = await self._still_allowed(deps, key, sent)
+                key_rule = projection.key_mask_rule(decision.plan, resource.key_item, resource.key_mask)
                 yield query_pb2.ExportResponse(rows=[
                     query_pb2.ExportRow(key=record.key if key_rule is None else masker.mask(record.key, key_rule),
                                         values=projection.project(record.values, decision.plan, masker)[0],
@@ -334,15 +341,28 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                                         provenance=await self._provenance(deps, resource, key, record))
 
     async def _prepare_export(self, deps: Dependencies, caller: Caller, request: query_pb2.ExportRequest,
-                              access: Access) -> tuple[Resource, Decision]:
+                              access: Access) -> tuple[Resource, DecisionKey]:
+        """The resource to export and the question its decision answers, once the export is allowed (its quota
+        counted once)."""
         violations = _purpose_violations(request.purpose)
         resource = await self._resource(deps, request.resource_code, violations, access)
         items = _items(request.items, resource, violations)
         if violations:
             raise invalid_argument(violations)
-        decision = await self._decide(deps, caller, resource, request.purpose.type, items, BATCH_DOWNLOAD, access)
+        await self._decide(deps, caller, resource, request.purpose.type, items, BATCH_DOWNLOAD, access)
         access.result = audit.ANSWERED
-        return resource, decision
+        return resource, _decision_key(caller, resource, request.purpose.type, items, BATCH_DOWNLOAD)
+
+    @staticmethod
+    async def _still_allowed(deps: Dependencies, key: DecisionKey, sent: int) -> Decision:
+        """The export's decision asked again before each page, as every query asks it (a dict lookup until a grant
+        change event or the decision's expiry drops it): a download under way must not outlive its grant, revoked
+        or expired meanwhile (R-APP-4: a revocation takes effect at once), and a narrowed grant narrows the rest."""
+        decision = await deps.decisions.get(key)
+        if not decision.allowed:
+            raise permission_denied(decision.deny_reason, f"{decision.message or 'access denied'} (the export "
+                                    f"stopped after {sent} rows)")
+        return decision
 
     async def _resource(self, deps: Dependencies, code: str, violations: list[FieldViolation],
                         access: Access) -> Resource:
@@ -372,8 +392,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             raise permission_denied("NOT_PUBLISHED", f"{resource.code} is not published in the catalog")
         if not resource.servable_here:
             raise permission_denied("WRONG_ZONE", f"{resource.code} is not served on this network (R-ZON-2)")
-        decision = await deps.decisions.get(
-            (caller.system_id, caller.department_code, resource.code, purpose, items, method))
+        decision = await deps.decisions.get(_decision_key(caller, resource, purpose, items, method))
         if not decision.allowed:
             raise permission_denied(decision.deny_reason, decision.message or f"access to {resource.code} denied")
         allowed = decision.allowed_items

@@ -9,19 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 
 import grpc
 import pytest
 from stdnum.cn import uscc
 
-from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, token_pb2, token_pb2_grpc
+from govshare.authorization.v1 import (
+    directory_pb2,
+    directory_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+    token_pb2,
+    token_pb2_grpc,
+)
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
-from services.runtime.duties import REVIEWER
+from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, service_caller
 
@@ -213,8 +221,10 @@ class GatedProvider(provider_pb2_grpc.ProviderServiceServicer):
         yield provider_pb2.ExportResponse(records=[provider_pb2.Record(key="row-2", values={"card_no": "A2"})])
 
 
-async def _gated_entry(platform, endpoint: str) -> str:  # type: ignore[no-untyped-def]
-    """A published, unconditional, downloadable entry of the social department read from ``endpoint``."""
+async def _gated_entry(platform, endpoint: str,  # type: ignore[no-untyped-def]
+                       share_type: int = common.SHARE_TYPE_UNCONDITIONAL) -> str:
+    """A published, downloadable entry of the social department read from ``endpoint`` (unconditional unless
+    ``share_type`` says otherwise)."""
     code = f"2{random.randrange(100):02d}{random.randrange(1000):03d}/{random.randrange(10**6):06d}"
     entry = cat.Entry(
         code=code, name="社会保障卡发放信息", summary="社会保障卡的发放批次", category=cat.CATEGORY_THEME,
@@ -222,7 +232,8 @@ async def _gated_entry(platform, endpoint: str) -> str:  # type: ignore[no-untyp
         provider_name="人社局", format_class=cat.FORMAT_CLASS_DATABASE, format_type="JSON",
         items=[cat.DataItem(name="卡号", machine_name="card_no", data_type=cat.DATA_TYPE_CHARACTER, length=20,
                             identifier=cat.IDENTIFIER_KIND_TEXT)],
-        key_item="card_no", share_type=common.SHARE_TYPE_UNCONDITIONAL,
+        key_item="card_no", share_type=share_type,
+        share_condition="" if share_type == common.SHARE_TYPE_UNCONDITIONAL else "用于社会救助对象核验",
         share_methods=[common.SHARE_METHOD_ONLINE_QUERY, common.SHARE_METHOD_BATCH_DOWNLOAD],
         update_cycle=cat.UPDATE_CYCLE_DAILY, zone=common.ZONE_EXTRANET, secrecy=cat.SECRECY_NON_CLASSIFIED,
         endpoint=cat.ProviderEndpoint(target=endpoint, dataset="cards"))
@@ -258,6 +269,53 @@ async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) 
                 assert [row.key for row in rest.rows] != ["row-2"], "the disabled system got the next page"
         assert stopped.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert "disabled" in stopped.value.details()
+    finally:
+        provider.gate.set()
+        await server.stop(0)
+
+
+async def test_a_download_under_way_stops_when_its_grant_is_revoked(platform) -> None:  # type: ignore[no-untyped-def]
+    """R-APP-4: a revocation takes effect at once. A batch download asked its decision once, when it began, so
+    the 民政局's system went on receiving the 人社局's conditional resource page after page once its grant was
+    revoked; now each page asks the decision again and the download ends PERMISSION_DENIED, REVOKED."""
+    provider = GatedProvider(platform.credentials.systems["social"]["department"])
+    server = grpc.aio.server()
+    provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        code = await _gated_entry(platform, f"127.0.0.1:{port}", common.SHARE_TYPE_CONDITIONAL)
+        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+        application = sharing_pb2.Application(
+            resource_code=code, purposes=[WORK.type], basis="《社会救助暂行办法》第十一条",
+            methods=[common.SHARE_METHOD_BATCH_DOWNLOAD])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                    metadata=platform.metadata("civil"), timeout=10)
+        approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+            metadata=platform.person("social", APPROVER), timeout=10)
+
+        def export() -> grpc.aio.UnaryStreamCall:
+            return query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+                query_pb2.ExportRequest(resource_code=code, purpose=WORK), metadata=platform.metadata("civil"),
+                timeout=30)
+
+        stream = export()
+        first = await stream.read()
+        assert [row.key for row in first.rows] == ["row-1"]
+
+        await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=approved.grant.id, reason="救助对象核验已结束"),
+                                  metadata=platform.person("social", APPROVER), timeout=10)
+        await _refused_soon(lambda: export().read())  # a new download is refused: every replica knows by now
+        provider.gate.set()
+        with pytest.raises(grpc.aio.AioRpcError) as stopped:
+            while (rest := await stream.read()) is not grpc.aio.EOF:
+                assert [row.key for row in rest.rows] != ["row-2"], "the revoked grant's holder got the next page"
+        assert stopped.value.code() == grpc.StatusCode.PERMISSION_DENIED, stopped.value.details()
+        info, _ = details_of(stopped.value)
+        assert info is not None and info.reason == "REVOKED"
+        assert "stopped after 1 rows" in stopped.value.details()
     finally:
         provider.gate.set()
         await server.stop(0)
