@@ -227,7 +227,7 @@ def navigation(session: Session | None) -> list[tuple[str, str]]:
     wanted = [
         ("/drafts", "编目", {"DATA_OFFICER"}), ("/review", "审核", {"REVIEWER"}),
         ("/applications", "申请", {"APPLICANT"}), ("/replies", "答复", {"APPROVER"}),
-        ("/coordination", "协调", {"REVIEWER"}), ("/grants", "授权", {"APPROVER", "APPLICANT", "AUDITOR"}),
+        ("/coordination", "协调", {"REVIEWER"}), ("/grants", "授权", {"APPROVER", "APPLICANT", "AUDITOR", "REVIEWER"}),
         ("/disputes", "异议与冲突", {"APPROVER", "REVIEWER", "AUDITOR"}),
         ("/audit", "审计", {"AUDITOR", "APPROVER", "DATA_OFFICER"}),
         ("/supervision", "监督", {"AUDITOR", "REVIEWER", "ADMINISTRATOR"}),

@@ -30,10 +30,11 @@ MAX_ENTRIES = 4096
 
 @dataclass(frozen=True)
 class Resource:
-    """A resource's name and its data items' Chinese names by machine name."""
+    """A resource's name, its data items' Chinese names by machine name, and its provider's department code."""
 
     name: str = ""
     items: dict[str, str] = field(default_factory=dict)
+    provider: str = ""
 
 
 class _Expiring:
@@ -105,7 +106,7 @@ class Names:
         except grpc.aio.AioRpcError:
             return Resource()
         entry = reply.entry
-        resource = Resource(entry.name, {i.machine_name: i.name for i in entry.items})
+        resource = Resource(entry.name, {i.machine_name: i.name for i in entry.items}, entry.provider_department_code)
         if entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED:
             self._resources.put(code, resource)
         return resource

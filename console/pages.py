@@ -21,7 +21,7 @@ from starlette.routing import Route
 from console import charts, forms, labels
 from console.app import Console, day, login_redirect, signed_in, working_days_left
 from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, Problem, problem_of
-from console.sessions import Session
+from console.sessions import Person, Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
@@ -655,11 +655,34 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                                                                 page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
+    resources = await console.names.resources(session.token, [g.resource_code for g in answer.grants])
+    now = dt.datetime.now(dt.UTC)
     return console.page(request, "grants.html", status=400 if errors else 200, title="授权",
                         **await _names(console, session, [g.department_code for g in answer.grants],
                                        [g.resource_code for g in answer.grants]),
                         names=await _item_names(console, session, [g.resource_code for g in answer.grants]),
+                        actions={g.id: _grant_actions(session.person, g, resources[g.resource_code].provider)
+                                 for g in answer.grants},
+                        expired={g.id for g in answer.grants if g.expire_time.ToDatetime(tzinfo=dt.UTC) <= now},
                         grants=answer.grants, next_token=answer.next_page_token, errors=errors)
+
+
+def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> tuple[bool, bool]:
+    """Whether the page offers ``person`` 保存调整 and 撤销授权 on ``grant`` (display only: the service decides
+    again). As docs/api.md's separation of duties says: the provider's 审批人 adjusts and revokes; a grant the
+    authority's coordination decision gave (granted by a person outside the provider) only the authority's
+    审核员 revokes; the holder's persons and the auditors read it. Both forms were on every grant for everyone,
+    and each refused what it offered. A session without roles (a system's) is offered both, as every page
+    offers it everything and lets the service refuse."""
+    roles = set(person.roles)
+    if grant.state != sharing_pb2.GRANT_STATE_ACTIVE:
+        return False, False
+    if not roles:
+        return True, True
+    granted_by = grant.granted_by.department_code
+    coordinated = bool(provider and granted_by and granted_by != provider)
+    provider_approver = "APPROVER" in roles and (not provider or person.department_code == provider)
+    return provider_approver, (provider_approver and not coordinated) or ("REVIEWER" in roles and coordinated)
 
 
 # -- 异议与冲突 --------------------------------------------------------------------------------------------------

@@ -601,3 +601,59 @@ async def test_untouched_end_dates_keep_the_requested_or_granted_end(context, co
     await card.get_by_role("button", name="准予共享").click()
     assert f"申请 {coordinated} 准予共享" in await reviewer.locator(".flash").inner_text(), await reviewer.content()
     assert (await grant_of(coordinated)).expire_time.ToDatetime(tzinfo=dt.UTC) == end
+
+
+async def test_the_grants_page_offers_each_person_only_what_they_may_do(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """Every grant carried 保存调整 and 撤销授权 for everyone who could see it: the holder's 申请人 and 审批人, the
+    auditors, and the provider's 审批人 on a grant the authority's coordination gave, and the service refused
+    each of them. Now the provider's 审批人 adjusts and revokes its own grants, the authority's 审核员 (who now
+    has the page in the menu) revokes a coordinated one, and an expired grant says 已过期, not 有效."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    approver = platform.person("police", "APPROVER")
+
+    async def submitted(seconds: int) -> str:
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                              purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+        application.requested_expire_time.FromSeconds(int(time.time()) + seconds)
+        answer = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                 metadata=platform.metadata("social"), timeout=10)
+        return answer.application.id
+
+    replied = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=await submitted(365 * 86400), decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=approver, timeout=10)
+    approved = replied.grant.id
+    replied = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=await submitted(5), decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=approver, timeout=10)
+    expired, expire_time = replied.grant.id, replied.grant.expire_time.ToSeconds()
+    refused = await submitted(365 * 86400)
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=refused, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="暂不具备条件"), metadata=approver, timeout=10)
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=refused, reason="业务确需"),
+                                      metadata=platform.metadata("social"), timeout=10)
+    decided = await sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=refused, grant=True, reason="准予"), metadata=platform.person("authority", "REVIEWER"), timeout=10)
+    coordinated = decided.grant.id
+    await asyncio.sleep(max(0.0, expire_time - time.time()) + 0.5)  # the short grant's end passes
+
+    async def cards(system: str, role: str) -> dict[str, str]:
+        answer = await context.request.get("/grants", headers=_as(_person_session(console_server, platform,
+                                                                                   system, role)))
+        assert answer.status == 200, (system, role, answer.status)
+        text = await answer.text()
+        return {grant: text[text.index(f"授权 {grant}"):].split("</section>", 1)[0]
+                for grant in (approved, expired, coordinated)}
+
+    def offers(card: str) -> tuple[bool, bool]:
+        return "保存调整" in card, "撤销授权</button>" in card
+
+    police = await cards("police", "APPROVER")
+    assert offers(police[approved]) == (True, True)
+    assert offers(police[coordinated]) == (True, False)  # adjusts it, the authority revokes it
+    assert "已过期" in police[expired] and offers(police[expired]) == (True, True)  # it may still be renewed
+    for system, role in (("social", "APPLICANT"), ("social", "APPROVER"), ("authority", "AUDITOR")):
+        assert {offers(card) for card in (await cards(system, role)).values()} == {(False, False)}, (system, role)
+    reviewer = await cards("authority", "REVIEWER")
+    assert offers(reviewer[approved]) == (False, False)
+    assert offers(reviewer[coordinated]) == (False, True)
