@@ -459,7 +459,8 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         return console.page(request, "apply.html", status=400, title="申请使用", entry=got.entry, values=values,
                             errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"))
     created = answer.application
-    return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)} "
+    provisional = "（暂定：当年节假日安排尚未公布）" if created.reply_due_time_provisional else ""
+    return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)}{provisional} "
                           "前答复。", f"/applications/view?id={created.id}")
 
 

@@ -657,3 +657,35 @@ async def test_the_grants_page_offers_each_person_only_what_they_may_do(context,
     reviewer = await cards("authority", "REVIEWER")
     assert offers(reviewer[approved]) == (False, False)
     assert offers(reviewer[coordinated]) == (False, True)
+
+
+async def test_a_reply_due_in_a_year_without_its_holiday_arrangement_says_it_is_provisional(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """An application made after mid-December falls due in January, in a year whose 春节 and 调休 are not yet in
+    the calendar: the service says reply_due_time_provisional, and the home page said （暂定）, but the applicant's
+    list and page and the provider's 答复 page showed the date as if it were certain."""
+    import asyncpg
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                metadata=platform.metadata("social"), timeout=10)
+    app_id = submitted.application.id
+    conn = await asyncpg.connect(database_url)
+    try:  # counted Monday to Friday: a year chinese-calendar does not cover
+        await conn.execute("UPDATE \"authorization\".applications SET reply_due_time = "
+                           "'2099-01-16 23:59:59+08' WHERE id = $1", app_id)
+    finally:
+        await conn.close()
+    applicant = _as(_person_session(console_server, platform, "social", "APPLICANT"))
+    listed = await (await context.request.get("/applications", headers=applicant)).text()
+    assert "2099-01-16（暂定）" in listed[listed.index(app_id):].split("</tr>", 1)[0]
+    shown = await (await context.request.get(f"/applications/view?id={app_id}", headers=applicant)).text()
+    assert "2099-01-16（暂定：2099 年节假日安排尚未公布" in shown
+    replies = await (await context.request.get("/replies", headers=_as(
+        _person_session(console_server, platform, "police", "APPROVER")))).text()
+    assert "答复期限 2099-01-16（暂定）" in replies[replies.index(f"申请 {app_id}"):].split("</section>", 1)[0]
