@@ -121,7 +121,7 @@ class Console:
         self.names = Names(services)
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-        self.templates.globals.update(labels=labels, when=when, day=day, actor=actor, percent=percent)
+        self.templates.globals.update(labels=labels, when=when, day=day, actor=actor, percent=percent, calls=calls)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -266,6 +266,11 @@ def actor(event: Any) -> str:
 
 def day(ts: timestamp_pb2.Timestamp | None) -> str:
     return when(ts)[:10]
+
+
+def calls(quota: int) -> str:
+    """A call quota as people read it: 0 is no limit (docs/api.md: "0 means unlimited"), not "0 次"."""
+    return f"{quota} 次" if quota else "不限"
 
 
 def percent(rate: float) -> str:

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from console import charts, forms, labels
-from console.app import Console, day, login_redirect, signed_in, working_days_left
+from console.app import Console, calls, day, login_redirect, signed_in, working_days_left
 from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, Problem, problem_of
 from console.sessions import Person, Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
@@ -539,7 +539,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                     names = await _item_names(console, session, [grant.resource_code])
                     message = (f"已同意申请 {target}：授权 {grant.id}，"
                                f"信息项 {_named(names, grant.resource_code, grant.items)}，"
-                               f"有效期至 {day(grant.expire_time)}，调用上限 {grant.quota} 次。")
+                               f"有效期至 {day(grant.expire_time)}，调用上限 {calls(grant.quota)}。")
                 else:
                     message = f"已拒绝申请 {target}，理由已告知申请部门。"
                 return _done(session, message, "/replies")
@@ -650,7 +650,7 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 names = await _item_names(console, session, [answer.grant.resource_code])
                 return _done(session, f"已调整授权 {grant_id}：信息项 "
                                       f"{_named(names, answer.grant.resource_code, answer.grant.items)}，"
-                                      f"调用上限 {answer.grant.quota} 次。", "/grants")
+                                      f"调用上限 {calls(answer.grant.quota)}。", "/grants")
     answer, problem = await _call(console, session, console.services.sharing.ListGrants,
                                   sharing_pb2.ListGrantsRequest(page_size=console.settings.page_size,
                                                                 page_token=_page_token(request)))

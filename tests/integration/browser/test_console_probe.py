@@ -689,3 +689,29 @@ async def test_a_reply_due_in_a_year_without_its_holiday_arrangement_says_it_is_
     replies = await (await context.request.get("/replies", headers=_as(
         _person_session(console_server, platform, "police", "APPROVER")))).text()
     assert "答复期限 2099-01-16（暂定）" in replies[replies.index(f"申请 {app_id}"):].split("</section>", 1)[0]
+
+
+async def test_an_unlimited_quota_reads_unlimited_not_zero_calls(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """A quota of 0 means no limit (docs/api.md), yet the application's page said "/ 0", the grant "调用上限 0" and
+    the approval's confirmation "调用上限 0 次": to the people reading them, no call at all."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=0)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                metadata=platform.metadata("social"), timeout=10)
+    app_id = submitted.application.id
+    shown = await (await context.request.get(f"/applications/view?id={app_id}", headers=_as(
+        _person_session(console_server, platform, "social", "APPLICANT")))).text()
+    assert re.search(r"<dt>期限 / 次数</dt><dd>[0-9-]+ / 不限</dd>", shown), shown[-2000:]
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    page = await open_as(context, console_server, approver)
+    await page.goto("/replies")
+    await page.locator("section", has_text=app_id).get_by_role("button", name="同意").click()
+    flash = await page.locator(".flash").inner_text()
+    assert f"已同意申请 {app_id}" in flash and "调用上限 不限" in flash and "0 次" not in flash, flash
+    grant_id = flash.split("授权 ")[1].split("，")[0]
+    await page.goto("/grants")
+    assert "调用上限 不限" in await page.locator("section", has_text=grant_id).inner_text()
