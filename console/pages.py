@@ -517,6 +517,8 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
             return _unknown_action(console, request)
         if decision == "refuse" and not reason:
             errors["reason"] = "拒绝时必须填写理由，理由将告知申请部门。"
+        if decision == "approve" and not form.getlist("items"):  # the service reads no items as "all requested"
+            errors["items"] = "请至少勾选一个同意的信息项；都不同意请填写理由后点击“拒绝”。"
         errors |= _quota_error(form, "quota")
         reply = sharing_pb2.ReplyApplicationRequest(
             id=target, reason=reason, items=form.getlist("items"),
@@ -574,6 +576,8 @@ async def coordination(console: Console, request: Request, session: Session) -> 
         expire, malformed = _changed_end(form)
         if not reason:
             errors["reason"] = "请填写协调意见（理由）。"
+        if grant and not form.getlist("items"):  # the service reads no items as "all requested"
+            errors["items"] = "请至少勾选一个准予的信息项；都不准予请点击“不予共享”。"
         if malformed:  # not dropped: the grant would get the default term
             errors["expire_time"] = MALFORMED_END
         if not errors:

@@ -715,3 +715,47 @@ async def test_an_unlimited_quota_reads_unlimited_not_zero_calls(context, consol
     grant_id = flash.split("授权 ")[1].split("，")[0]
     await page.goto("/grants")
     assert "调用上限 不限" in await page.locator("section", has_text=grant_id).inner_text()
+
+
+async def test_approving_with_every_item_unchecked_is_refused_not_taken_for_all(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The service reads an approval's empty item list as "as requested": an approver who unchecked every 信息项
+    and pressed 同意 (or a reviewer 准予共享) granted every requested item. Now the page asks for at least one."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+
+    async def submitted() -> str:
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                              purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        answer = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                 metadata=platform.metadata("social"), timeout=10)
+        return answer.application.id
+
+    async def state(app_id: str) -> int:
+        got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
+                                           metadata=platform.metadata("social"), timeout=10)
+        return got.application.state
+
+    replied, escalated = await submitted(), await submitted()
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=escalated, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="暂不具备条件"),
+        metadata=platform.person("police", "APPROVER"), timeout=10)
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=escalated, reason="业务确需"),
+                                      metadata=platform.metadata("social"), timeout=10)
+    for system, role, path, app_id, button, says in (
+            ("police", "APPROVER", "/replies", replied, "同意", "请至少勾选一个同意的信息项"),
+            ("authority", "REVIEWER", "/coordination", escalated, "准予共享", "请至少勾选一个准予的信息项")):
+        page = await open_as(context, console_server, _person_session(console_server, platform, system, role))
+        await page.goto(path)
+        card = page.locator("section", has_text=app_id)
+        for box in await card.locator("input[name=items]").all():
+            await box.uncheck()
+        if path == "/coordination":
+            await card.get_by_label("协调意见").fill("准予")
+        await card.get_by_role("button", name=button).click()
+        assert says in await page.locator("main").inner_text(), await page.content()
+        await page.close()
+    assert await state(replied) == sharing_pb2.APPLICATION_STATE_SUBMITTED
+    assert await state(escalated) == sharing_pb2.APPLICATION_STATE_ESCALATED
