@@ -459,6 +459,11 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         return console.page(request, "apply.html", status=400, title="申请使用", entry=got.entry, values=values,
                             errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"))
     created = answer.application
+    if created.state == sharing_pb2.APPLICATION_STATE_ESCALATED:
+        # A not-shared resource, or one the applicant's own department provides: the authority decides it, and the
+        # provider never answers (its approvers may not), so no reply is to be awaited by any date.
+        return _done(session, f"已提交申请 {created.id}（{code}）：{created.history[-1].note}。提供部门不答复此申请，"
+                              "请等待共享主管部门的协调决定。", f"/applications/view?id={created.id}")
     provisional = "（暂定：当年节假日安排尚未公布）" if created.reply_due_time_provisional else ""
     return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)}{provisional} "
                           "前答复。", f"/applications/view?id={created.id}")

@@ -759,3 +759,19 @@ async def test_approving_with_every_item_unchecked_is_refused_not_taken_for_all(
         await page.close()
     assert await state(replied) == sharing_pb2.APPLICATION_STATE_SUBMITTED
     assert await state(escalated) == sharing_pb2.APPLICATION_STATE_ESCALATED
+
+
+async def test_applying_for_a_not_shared_resource_says_it_went_to_the_authority(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A not-shared resource's application goes straight to the authority (ESCALATED): the confirmation said the
+    provider would answer by its due day, which the provider never does."""
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto("/apply?code=301001/000001")
+    await page.get_by_label("行政依据").check()
+    await page.locator("[name=basis]").fill("《社会救助暂行办法》")
+    await page.get_by_label("联机查询").check()
+    await page.locator("[name=expire_date]").fill((dt.date.today() + dt.timedelta(days=90)).isoformat())
+    await page.get_by_role("button", name="提交申请").click()
+    flash = await page.locator(".flash").inner_text()
+    assert "已提请共享主管部门协调" in flash and "请等待共享主管部门的协调决定" in flash, flash
+    assert "提供部门应在" not in flash
