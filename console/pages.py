@@ -173,9 +173,12 @@ def _changed_end(form: FormData) -> tuple[timestamp_pb2.Timestamp | None, bool]:
 
 @signed_in
 async def home(console: Console, request: Request, session: Session) -> Response:
-    """What waits for me: replies due (red when ≤ N working days), entries to review, disputes, conflicts."""
+    """What waits for me: replies due (red when ≤ N working days), entries to review, escalated applications to
+    coordinate (the authority's 审核员), disputes, conflicts."""
     s = console.services
     size = console.settings.page_size
+    roles = set(session.person.roles)
+    show_reviews = not roles or "REVIEWER" in roles
     replies, p1 = await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
         role=sharing_pb2.APPLICATION_ROLE_PROVIDER, state=sharing_pb2.APPLICATION_STATE_SUBMITTED, page_size=size))
     reviews, p2 = await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
@@ -184,19 +187,23 @@ async def home(console: Console, request: Request, session: Session) -> Response
         state=dispute_pb2.DISPUTE_STATE_OPEN, page_size=size))
     conflicts, p4 = await _call(console, session, s.foundation.ListConflicts, foundation_pb2.ListConflictsRequest(
         state=foundation_pb2.CONFLICT_STATE_OPEN, page_size=size))
+    escalated, p5 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
+        state=sharing_pb2.APPLICATION_STATE_ESCALATED, page_size=size)) if show_reviews else (None, None))
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
-    down = _down(p1, p2, p3, p4)
+    down = _down(p1, p2, p3, p4, p5)
     if _expired(p1):
         return login_redirect(True)
-    roles = set(session.person.roles)
-    show_reviews = not roles or "REVIEWER" in roles
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
+    coordinate = list(escalated.applications) if escalated else []
     shown_disputes = disputes.disputes if disputes else []
-    names = await _names(console, session, [a.applicant_department_code for a, _ in due],
-                         [a.resource_code for a, _ in due] + [d.resource_code for d in shown_disputes])
+    names = await _names(console, session, [a.applicant_department_code for a, _ in due] +
+                         [c for a in coordinate for c in (a.applicant_department_code, a.provider_department_code)],
+                         [a.resource_code for a, _ in due] + [a.resource_code for a in coordinate] +
+                         [d.resource_code for d in shown_disputes])
     return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
+                        show_coordination=show_reviews, coordinate=coordinate,
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
 
 

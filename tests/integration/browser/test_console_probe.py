@@ -775,3 +775,26 @@ async def test_applying_for_a_not_shared_resource_says_it_went_to_the_authority(
     flash = await page.locator(".flash").inner_text()
     assert "已提请共享主管部门协调" in flash and "请等待共享主管部门的协调决定" in flash, flash
     assert "提供部门应在" not in flash
+
+
+async def test_the_reviewers_home_page_lists_the_applications_awaiting_coordination(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """首页 is "what waits for me": the authority's 审核员 saw entries to review but not the escalated applications
+    only they decide (a refused one the applicant escalated, a not-shared request), and the approvers' home
+    page shows no such list."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    application = sharing_pb2.Application(resource_code="301001/000001", purposes=[1], basis="《社会救助暂行办法》",
+                                          methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    submitted = await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
+        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
+        timeout=10)
+    app_id = submitted.application.id
+    reviewer = await (await context.request.get("/", headers=_as(
+        _person_session(console_server, platform, "authority", "REVIEWER")))).text()
+    listed = reviewer[reviewer.index("待协调的申请"):].split("</section>", 1)[0]
+    assert app_id in listed and "去协调" in listed, listed
+    approver = await (await context.request.get("/", headers=_as(
+        _person_session(console_server, platform, "police", "APPROVER")))).text()
+    assert "待协调的申请" not in approver
