@@ -105,17 +105,23 @@ def _any(type_name: str, **fields: object) -> dict[str, object]:
 # -- clusters ----------------------------------------------------------------------------------------------------
 
 
-def _upstream_tls(settings: Settings, sni: str) -> dict[str, object] | None:
-    """mTLS to the backends (the chart's mesh identity): the edge presents its certificate, checks theirs."""
+def _upstream_tls(settings: Settings, sni: str, *, http2: bool) -> dict[str, object] | None:
+    """mTLS to the backends (the chart's mesh identity): the edge presents its certificate, checks theirs.
+
+    An HTTP/2 (gRPC) backend is offered ALPN ``h2``: a gRPC server closes a TLS connection that negotiated no
+    protocol, and Envoy offered none, so under mTLS every backend failed its health checks (``failed_active_hc``)
+    and was called only in Envoy's panic mode, a draining or NOT_SERVING one too."""
     if not settings.tls_enabled:
         return None
+    common: dict[str, object] = {
+        "tls_certificates": [{"certificate_chain": {"filename": settings.tls_cert},
+                              "private_key": {"filename": settings.tls_key}}],
+        "validation_context": {"trusted_ca": {"filename": settings.tls_ca}},
+    }
+    if http2:
+        common["alpn_protocols"] = ["h2"]
     return {"name": "envoy.transport_sockets.tls", "typed_config": {
-        "@type": f"{_TLS}.UpstreamTlsContext", "sni": sni,
-        "common_tls_context": {
-            "tls_certificates": [{"certificate_chain": {"filename": settings.tls_cert},
-                                  "private_key": {"filename": settings.tls_key}}],
-            "validation_context": {"trusted_ca": {"filename": settings.tls_ca}},
-        }}}
+        "@type": f"{_TLS}.UpstreamTlsContext", "sni": sni, "common_tls_context": common}}
 
 
 def _cluster(name: str, address: Address, *, http2: bool, tls: dict[str, object] | None,
@@ -155,7 +161,7 @@ def _backend_clusters(settings: Settings) -> list[dict[str, object]]:
     targets += [(heavy_read_cluster(backend), target) for backend, target in heavy_read_targets(settings).items()]
     for name, target in targets:
         address = Address.parse(target)
-        clusters.append(_cluster(name, address, http2=True, tls=_upstream_tls(settings, address.host),
+        clusters.append(_cluster(name, address, http2=True, tls=_upstream_tls(settings, address.host, http2=True),
                                  health_checked=True))
     return clusters
 
@@ -163,7 +169,7 @@ def _backend_clusters(settings: Settings) -> list[dict[str, object]]:
 def _jwks_cluster(url: str, settings: Settings) -> dict[str, object]:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    tls = _upstream_tls(settings, parts.hostname or "") if parts.scheme == "https" else None
+    tls = _upstream_tls(settings, parts.hostname or "", http2=False) if parts.scheme == "https" else None
     return _cluster(_JWKS_CLUSTER, Address(parts.hostname or "127.0.0.1", port), http2=False, tls=tls)
 
 

@@ -11,18 +11,28 @@ tested elsewhere (test_sharing_cycle, test_edge_platform).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import ipaddress
 import json
+import os
 import secrets
+import shutil
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 import jwt
 import pytest
 import pytest_asyncio
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from envoy_edge import Edge
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -1016,3 +1026,112 @@ async def test_cors_admits_the_configured_origins_to_rest_too(settings_base: Set
     assert refused[0] == 401 and refused[1]["access-control-allow-origin"] == origin, refused
     assert unmapped[0] == 404 and json.loads(unmapped[2])["code"] == grpc.StatusCode.NOT_FOUND.value[0], unmapped
     assert plain[0] == 200 and "access-control-allow-origin" not in plain[1], plain
+
+
+# -- mTLS: the chart's mesh identity at the edge ------------------------------------------------------------------
+
+
+def _certificate(common: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
+                 signer: ec.EllipticCurvePrivateKey, *, ca: bool) -> x509.Certificate:
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+    now = dt.datetime.now(dt.UTC)
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer if not ca else subject)
+               .public_key(key.public_key()).serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if not ca:
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+    return builder.sign(signer, hashes.SHA256())
+
+
+def _pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+class MountedSecret:
+    """A directory as the kubelet keeps a mounted Secret: ``tls.crt`` → ``..data/tls.crt``, ``..data`` → a dated
+    directory; an update writes a new dated directory and renames a new ``..data`` link over the old one."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir()
+        self.generation = 0
+
+    def write(self, files: dict[str, bytes]) -> None:
+        self.generation += 1
+        dated = self.directory / f"..2026_12_02_00_00_{self.generation:02d}"
+        dated.mkdir()
+        for name, content in files.items():
+            (dated / name).write_bytes(content)
+        link = self.directory / "..data_tmp"
+        link.symlink_to(dated.name)
+        old = os.readlink(self.directory / "..data") if (self.directory / "..data").is_symlink() else None
+        os.rename(link, self.directory / "..data")
+        for name in files:
+            if not (self.directory / name).is_symlink():
+                (self.directory / name).symlink_to(f"..data/{name}")
+        if old is not None:
+            shutil.rmtree(self.directory / old)
+
+    def path(self, name: str) -> str:
+        return str(self.directory / name)
+
+
+@dataclass
+class Mesh:
+    """A mesh CA, a backend serving mTLS with its certificate, and the edge's certificate files (as mounted)."""
+
+    ca: x509.Certificate
+    ca_key: ec.EllipticCurvePrivateKey
+    backend: RunningServer
+    secret: MountedSecret
+
+    def issue(self, common: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        return _certificate(common, key, self.ca.subject, self.ca_key, ca=False), key
+
+    def mount(self, certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+        self.secret.write({"tls.crt": _pem(certificate), "tls.key": _key_pem(key), "ca.crt": _pem(self.ca)})
+
+    def edge_settings(self, settings_base: Settings, jwks: JwksEndpoint) -> Settings:
+        return edge_settings(settings_base, self.backend.port, jwks.port, tls_cert=self.secret.path("tls.crt"),
+                             tls_key=self.secret.path("tls.key"), tls_ca=self.secret.path("ca.crt"))
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        return grpc.ssl_channel_credentials(root_certificates=_pem(self.ca))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def mesh(settings_base: Settings, tmp_path: Path) -> AsyncIterator[Mesh]:
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate("govshare-ca", ca_key, x509.Name([]), ca_key, ca=True)
+    backend_key = ec.generate_private_key(ec.SECP256R1())
+    backend_files = MountedSecret(tmp_path / "backend-tls")
+    backend_files.write({"tls.crt": _pem(_certificate("backend", backend_key, ca.subject, ca_key, ca=False)),
+                         "tls.key": _key_pem(backend_key), "ca.crt": _pem(ca)})
+    backend = await start_server(settings_base.with_overrides(
+        tls_cert=backend_files.path("tls.crt"), tls_key=backend_files.path("tls.key"),
+        tls_ca=backend_files.path("ca.crt")), BackendDouble(settings_base))
+    yield Mesh(ca, ca_key, backend, MountedSecret(tmp_path / "edge-tls"))
+    await backend.stop(0)
+
+
+async def test_under_mtls_the_backends_pass_the_edges_health_checks(
+        settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys, mesh: Mesh) -> None:
+    """The chart's mTLS: a gRPC server closed the edge's health-check connections (no ALPN), so every backend
+    was ``failed_active_hc`` and called only in Envoy's panic mode. start() waits for every backend healthy."""
+    mesh.mount(*mesh.issue("edge"))
+    edge = await start_edge(mesh.edge_settings(settings_base, jwks))
+    try:
+        assert "failed_active_hc" not in edge.admin_get("/clusters")
+        async with grpc.aio.secure_channel(edge.address, mesh.credentials()) as channel:
+            await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()),
+                                     timeout=10)
+    finally:
+        edge.stop()

@@ -395,3 +395,14 @@ def test_the_edge_names_a_tls_file_or_descriptor_set_that_is_not_a_file(tmp_path
     assert f"GOVSHARE_TLS_CA: no such file {tmp_path / 'ca.crt'}" in err
     assert f"GOVSHARE_DESCRIPTOR_SET: no such file {tmp_path / 'descriptors.pb'}" in err
     assert "GOVSHARE_TLS_CERT" not in err
+
+
+def test_under_mtls_grpc_backends_are_offered_h2_and_the_jwks_is_not() -> None:
+    """A gRPC server closes a TLS connection that negotiated no protocol: the edge's health checks failed."""
+    settings = SETTINGS.with_overrides(tls_cert="/tls/tls.crt", tls_key="/tls/tls.key", tls_ca="/tls/ca.crt",
+                                       jwks_url="https://authorization:8081/.well-known/jwks.json")
+    clusters = {c["name"]: c for c in render(settings, {})["static_resources"]["clusters"]}
+    for backend in Backend:
+        context = clusters[backend.value]["transport_socket"]["typed_config"]["common_tls_context"]
+        assert context["alpn_protocols"] == ["h2"]
+    assert "alpn_protocols" not in clusters["jwks"]["transport_socket"]["typed_config"]["common_tls_context"]
