@@ -18,7 +18,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="print Envoy's bootstrap (JSON, valid YAML) for the GOVSHARE_* settings and exit")
     parser.add_argument("--out", metavar="DIR", type=Path,
                         help="with --render: write envoy.json (and the transcoder's descriptors.pb, unless "
-                             "GOVSHARE_DESCRIPTOR_SET names one) into DIR instead (the chart's init container)")
+                             "GOVSHARE_DESCRIPTOR_SET names one, and with GOVSHARE_TLS_* the SDS files naming the "
+                             "certificates) into DIR instead (the chart's init container)")
     args = parser.parse_args(argv)
     if args.out is not None and not args.render:
         parser.error("--out goes with --render")
@@ -34,6 +35,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"govshare gateway: wrote {write_config(settings, args.out)}", file=sys.stderr)
         return
     if args.render:
+        if settings.tls_enabled:
+            # The certificates are SDS resources in files of their own (Envoy re-reads them on renewal), which a
+            # printed bootstrap cannot carry.
+            print("govshare gateway: with GOVSHARE_TLS_CERT/KEY/CA set the configuration is several files "
+                  "(envoy.json and the SDS files naming the certificates): add --out DIR", file=sys.stderr)
+            raise SystemExit(2)
         sys.stdout.write(render_json(settings))
         return
     if problems := _file_problems(settings):

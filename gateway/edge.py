@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import grpc
@@ -105,18 +106,59 @@ def _any(type_name: str, **fields: object) -> dict[str, object]:
 # -- clusters ----------------------------------------------------------------------------------------------------
 
 
-def _upstream_tls(settings: Settings, sni: str, *, http2: bool) -> dict[str, object] | None:
-    """mTLS to the backends (the chart's mesh identity): the edge presents its certificate, checks theirs.
+#: Envoy's names for the mesh identity it reads by SDS: the edge's certificate and key, and the CA that signs the
+#: backends'. Each is a file-based SDS resource of its own (:data:`SECRET_FILES`), written beside envoy.json.
+CERTIFICATE_SECRET = "mesh_certificate"
+TRUSTED_CA_SECRET = "mesh_ca"
+SECRET_FILES = {CERTIFICATE_SECRET: "sds-certificate.json", TRUSTED_CA_SECRET: "sds-ca.json"}
+
+
+def _watched_directory(*paths: str) -> dict[str, object]:
+    """Where Envoy watches for a renewal of ``paths``: their directory. The kubelet renews a mounted Secret by
+    renaming its ``..data`` link there (``tls.crt`` is a link through it, never written itself), and Envoy then
+    reads the files again. Files in different directories: none named, Envoy watches each file's own."""
+    directories = {os.path.dirname(path) for path in paths}
+    if len(directories) != 1 or "" in directories:
+        return {}
+    return {"watched_directory": {"path": directories.pop()}}
+
+
+def secret_resources(settings: Settings) -> dict[str, dict[str, object]]:
+    """The SDS resource files (file name -> content) that point Envoy at the mesh certificate, key and CA.
+
+    Envoy keeps a certificate named in its bootstrap (``filename``) until it restarts, so a renewed one
+    (cert-manager renews 15 days before expiry) went unseen and every call to the backends failed once the
+    first expired. A secret Envoy reads by SDS from files is read again when its directory changes: from then on
+    each new connection, to clients and to the backends, presents and checks the renewed files."""
+    certificate = {"certificate_chain": {"filename": settings.tls_cert},
+                   "private_key": {"filename": settings.tls_key},
+                   **_watched_directory(settings.tls_cert, settings.tls_key)}
+    ca = {"trusted_ca": {"filename": settings.tls_ca}, **_watched_directory(settings.tls_ca)}
+    secrets = {CERTIFICATE_SECRET: {"tls_certificate": certificate}, TRUSTED_CA_SECRET: {"validation_context": ca}}
+    return {SECRET_FILES[name]: {"resources": [{"@type": f"{_TLS}.Secret", "name": name, **secret}]}
+            for name, secret in secrets.items()}
+
+
+def _sds(name: str, directory: Path) -> dict[str, object]:
+    """The secret ``name``, read from its file in ``directory`` (beside envoy.json; absolute, as Envoy reads it
+    whatever its working directory)."""
+    return {"name": name, "sds_config": {"resource_api_version": "V3", "path_config_source": {
+        "path": str(directory.absolute() / SECRET_FILES[name])}}}
+
+
+def _upstream_tls(settings: Settings, sni: str, secrets: Path | None, *, http2: bool) -> dict[str, object] | None:
+    """mTLS to the backends (the chart's mesh identity): the edge presents its certificate, checks theirs
+    (both read by SDS from ``secrets``, so renewed ones are used without a restart).
 
     An HTTP/2 (gRPC) backend is offered ALPN ``h2``: a gRPC server closes a TLS connection that negotiated no
     protocol, and Envoy offered none, so under mTLS every backend failed its health checks (``failed_active_hc``)
     and was called only in Envoy's panic mode, a draining or NOT_SERVING one too."""
     if not settings.tls_enabled:
         return None
+    assert secrets is not None  # render() refuses TLS without a directory for the secrets
     common: dict[str, object] = {
-        "tls_certificates": [{"certificate_chain": {"filename": settings.tls_cert},
-                              "private_key": {"filename": settings.tls_key}}],
-        "validation_context": {"trusted_ca": {"filename": settings.tls_ca}},
+        "tls_certificate_sds_secret_configs": [_sds(CERTIFICATE_SECRET, secrets)],
+        "validation_context_sds_secret_config": _sds(TRUSTED_CA_SECRET, secrets),
     }
     if http2:
         common["alpn_protocols"] = ["h2"]
@@ -155,21 +197,21 @@ def _cluster(name: str, address: Address, *, http2: bool, tls: dict[str, object]
     return cluster
 
 
-def _backend_clusters(settings: Settings) -> list[dict[str, object]]:
+def _backend_clusters(settings: Settings, secrets: Path | None) -> list[dict[str, object]]:
     clusters = []
     targets = [(backend.value, target) for backend, target in backend_targets(settings).items()]
     targets += [(heavy_read_cluster(backend), target) for backend, target in heavy_read_targets(settings).items()]
     for name, target in targets:
         address = Address.parse(target)
-        clusters.append(_cluster(name, address, http2=True, tls=_upstream_tls(settings, address.host, http2=True),
-                                 health_checked=True))
+        tls = _upstream_tls(settings, address.host, secrets, http2=True)
+        clusters.append(_cluster(name, address, http2=True, tls=tls, health_checked=True))
     return clusters
 
 
-def _jwks_cluster(url: str, settings: Settings) -> dict[str, object]:
+def _jwks_cluster(url: str, settings: Settings, secrets: Path | None) -> dict[str, object]:
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    tls = _upstream_tls(settings, parts.hostname or "", http2=False) if parts.scheme == "https" else None
+    tls = _upstream_tls(settings, parts.hostname or "", secrets, http2=False) if parts.scheme == "https" else None
     return _cluster(_JWKS_CLUSTER, Address(parts.hostname or "127.0.0.1", port), http2=False, tls=tls)
 
 
@@ -802,7 +844,8 @@ def _access_logger(*, method: bool, selection: dict[str, object] | None) -> dict
     return log
 
 
-def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None) -> dict[str, object]:
+def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None,
+                   secrets: Path | None) -> dict[str, object]:
     virtual_host: dict[str, object] = {"name": "public", "domains": ["*"], "routes": _routes(table, settings)}
     if settings.cors_origins:
         virtual_host["typed_per_filter_config"] = {"envoy.filters.http.cors": _cors_policy(settings.cors_origins)}
@@ -832,11 +875,11 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
     chain: dict[str, object] = {"filters": [{"name": "envoy.filters.network.http_connection_manager",
                                              "typed_config": manager}]}
     if settings.tls_enabled:
+        assert secrets is not None  # render() refuses TLS without a directory for the secrets
         # Clients authenticate with their token; a client certificate is optional at the edge.
         chain["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": {
             "@type": f"{_TLS}.DownstreamTlsContext", "common_tls_context": {
-                "tls_certificates": [{"certificate_chain": {"filename": settings.tls_cert},
-                                      "private_key": {"filename": settings.tls_key}}],
+                "tls_certificate_sds_secret_configs": [_sds(CERTIFICATE_SECRET, secrets)],
                 "alpn_protocols": ["h2", "http/1.1"]}}}
     return {"name": "edge", "address": Address.parse(settings.listen).socket(), "filter_chains": [chain],
             "enable_reuse_port": False}
@@ -861,18 +904,22 @@ def _ops_listener(settings: Settings) -> dict[str, object]:
                                             "typed_config": manager}]}]}
 
 
-def render(settings: Settings, env: Mapping[str, str] | None = None,
-           table: RoutingTable | None = None) -> dict[str, object]:
-    """The Envoy v3 bootstrap for ``settings`` (component ``gateway``) and the ``OTEL_*`` variables in ``env``."""
+def render(settings: Settings, env: Mapping[str, str] | None = None, table: RoutingTable | None = None,
+           secrets: Path | None = None) -> dict[str, object]:
+    """The Envoy v3 bootstrap for ``settings`` (component ``gateway``) and the ``OTEL_*`` variables in ``env``.
+
+    With TLS, ``secrets`` is the directory of the SDS files (:func:`secret_resources`) the bootstrap names."""
+    if settings.tls_enabled and secrets is None:
+        raise ValueError("with TLS the bootstrap names its certificates' SDS files: pass their directory")
     env = os.environ if env is None else env
     table = table or RoutingTable.from_descriptors()
     tracing, trace_cluster = _tracing(env)
     admin = Address.parse(settings.edge_admin)
-    clusters = [*_backend_clusters(settings), _jwks_cluster(settings.jwks_url, settings),
+    clusters = [*_backend_clusters(settings, secrets), _jwks_cluster(settings.jwks_url, settings, secrets),
                 _cluster(_ADMIN_CLUSTER, admin, http2=False, tls=None)]
     if trace_cluster is not None:
         clusters.append(trace_cluster)
-    listeners = [_edge_listener(table, settings, tracing)]
+    listeners = [_edge_listener(table, settings, tracing, secrets)]
     if settings.metrics_port:
         listeners.append(_ops_listener(settings))
     return {
@@ -890,6 +937,6 @@ def render(settings: Settings, env: Mapping[str, str] | None = None,
     }
 
 
-def render_json(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+def render_json(settings: Settings, env: Mapping[str, str] | None = None, secrets: Path | None = None) -> str:
     """The bootstrap as JSON (which is YAML too): what ``python -m gateway --render`` prints."""
-    return json.dumps(render(settings, env), indent=2, sort_keys=True) + "\n"
+    return json.dumps(render(settings, env, secrets=secrets), indent=2, sort_keys=True) + "\n"

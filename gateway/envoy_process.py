@@ -10,14 +10,16 @@ them share memory.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from gateway.descriptors import descriptor_set
-from gateway.edge import render_json
+from gateway.edge import render_json, secret_resources
 from services.runtime.settings import Settings
 
 
@@ -94,16 +96,25 @@ def config_directory() -> Path:
     return directory
 
 
-def write_config(settings: Settings, directory: Path | None = None) -> Path:
-    """The rendered bootstrap (and the descriptor set it names) in a directory only this user can read."""
+def write_config(settings: Settings, directory: Path | None = None,
+                 env: Mapping[str, str] | None = None) -> Path:
+    """The rendered bootstrap (and the descriptor set and, with TLS, the SDS files it names) in a directory only
+    this user can read."""
     directory = directory or config_directory()
     settings = with_descriptor_set(settings, directory)
+    if settings.tls_enabled:
+        for name, resource in secret_resources(settings).items():
+            _write_private(directory / name, json.dumps(resource, indent=2, sort_keys=True) + "\n")
     path = directory / "envoy.json"
+    _write_private(path, render_json(settings, env, secrets=directory))
+    return path
+
+
+def _write_private(path: Path, text: str) -> None:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(descriptor, 0o600)  # a file an earlier start left keeps its mode through O_TRUNC
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(render_json(settings))
-    return path
+        out.write(text)
 
 
 def run(settings: Settings) -> None:

@@ -126,16 +126,19 @@ def test_the_trial_install_renders_nothing_helm_wait_would_wait_for_forever() ->
 
 
 def test_the_guide_says_to_restart_within_the_renewal_window_it_names() -> None:
-    """The processes read their mTLS certificate at start only (services/runtime/server.py, clients.py; Envoy's
-    static TLS files), so cert-manager's renewal reached the Secret and not the processes: 90 days after a pod
-    started, every call between the services failed. The guide gave no step; it now says to restart within the
-    window between renewal and expiry, and the days it names are the chart's."""
+    """The services read their mTLS certificate at start only (services/runtime/server.py, clients.py), so
+    cert-manager's renewal reached the Secret and not the processes: 90 days after a pod started, every call
+    between the services failed. The guide gave no step; it now says to restart them within the window between
+    renewal and expiry, and the days it names are the chart's. The edge needs none: Envoy reads its certificate
+    by file-based SDS and reloads it (tests/integration/test_gateway.py), and the guide says so."""
     text = DOC.read_text(encoding="utf-8")
     cert_manager = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))["mtls"]["certManager"]
     days = int(cert_manager["duration"].rstrip("h")) // 24
     window = int(cert_manager["renewBefore"].rstrip("h")) // 24
     assert f"P-256, {days} days, renewed {window} days before expiry" in text
-    assert f"Restart the Deployments within the {window} days between a renewal" in text
+    flat = " ".join(text.split())  # the phrases as read, whatever the line breaks
+    assert f"restart their Deployments within the {window} days between a renewal" in flat
+    assert "The **edge** (Envoy) reloads them on its own" in flat and "The gateway Deployment needs no restart" in flat
     assert "kubectl -n govshare rollout restart deployment -l app.kubernetes.io/instance=govshare" in text
 
 

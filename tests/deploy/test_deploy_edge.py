@@ -92,7 +92,7 @@ def _run_init_container(render: dict[str, Any], tmp_path: Path) -> tuple[dict[st
     out.mkdir()
     tls = tmp_path / "tls"
     tls.mkdir()
-    paths = {CONFIG_DIR: str(out), **_self_signed(tls)}
+    paths = {CONFIG_DIR: str(out), **_self_signed(tls), TLS_DIR: str(tls)}
     env = _plain_env(render)
     env.update({name: paths.get(value, value) for name, value in env.items()})
     env.update({"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
@@ -101,10 +101,35 @@ def _run_init_container(render: dict[str, Any], tmp_path: Path) -> tuple[dict[st
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     written = out / "envoy.json"
-    text = written.read_text(encoding="utf-8")
+    return _as_in_the_pod(written, paths), written, paths
+
+
+def _as_in_the_pod(path: Path, paths: dict[str, str]) -> Any:
+    """A file the renderer wrote, read with the temporary paths mapped back to the pod's."""
+    text = path.read_text(encoding="utf-8")
     for pod_path, temporary in paths.items():
         text = text.replace(temporary, pod_path)
-    return json.loads(text), written, paths
+    return json.loads(text)
+
+
+def _secret_files(config: dict[str, Any], written: Path, paths: dict[str, str]) -> dict[str, Any]:
+    """The SDS files the configuration names (pod path -> content), each read from where the renderer wrote it."""
+    found: dict[str, Any] = {}
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            if "path_config_source" in value:
+                pod_path = value["path_config_source"]["path"]
+                assert pod_path.startswith(f"{CONFIG_DIR}/"), pod_path  # in the emptyDir Envoy reads
+                found[pod_path] = _as_in_the_pod(written.parent / Path(pod_path).name, paths)
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(config)
+    return found
 
 
 def _clusters(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -170,7 +195,7 @@ def test_the_rendered_configuration_fits_the_release_and_envoy_accepts_it(  # ty
         case, tmp_path: Path) -> None:
     objects, effective = case
     _spec, render, envoy = _gateway(objects)
-    config, written, _paths = _run_init_container(render, tmp_path)
+    config, written, paths = _run_init_container(render, tmp_path)
     ports = {p["name"]: p["containerPort"] for p in envoy["ports"]}
 
     # The edge listens where the Service sends clients, probes and scrapes reach the ops listener.
@@ -199,16 +224,23 @@ def test_the_rendered_configuration_fits_the_release_and_envoy_accepts_it(  # ty
     jwks_uri = jwt["providers"]["govshare"]["remote_jwks"]["http_uri"]["uri"]
     assert urlsplit(jwks_uri).port == port
 
-    # mTLS: the files Envoy reads are the mounted Secret's; the JWKS is fetched over TLS too.
+    # mTLS: the files Envoy reads are the mounted Secret's, by SDS from files in the emptyDir that watch the
+    # Secret's directory (the kubelet renews it by swapping ..data: Envoy then reads the renewed certificate);
+    # the JWKS is fetched over TLS too.
     mtls = effective["mtls"]["enabled"]
-    tls_files = {f for f in _files(config) if f.startswith(TLS_DIR)}
+    secrets = _secret_files(config, written, paths)
+    assert not {f for f in _files(config) if f.startswith(TLS_DIR)}  # none named in the bootstrap itself
+    tls_files = {f for f in _files(secrets) if f.startswith(TLS_DIR)}
     if mtls:
         assert tls_files == {f"{TLS_DIR}/tls.crt", f"{TLS_DIR}/tls.key", f"{TLS_DIR}/ca.crt"}
+        resources = [r for content in secrets.values() for r in content["resources"]]
+        assert {(r.get("tls_certificate") or r["validation_context"])["watched_directory"]["path"]
+                for r in resources} == {TLS_DIR}
         assert any(m["name"] == "tls" and m["mountPath"] == TLS_DIR for m in envoy["volumeMounts"])
         assert all("transport_socket" in clusters[name] for name in ("catalog", "query", "jwks"))
         assert jwks_uri.startswith("https://")
     else:
-        assert not tls_files and not any("transport_socket" in c for c in clusters.values())
+        assert not secrets and not any("transport_socket" in c for c in clusters.values())
         assert jwks_uri.startswith("http://")
 
     # Telemetry, rate limit and CORS follow the values.

@@ -15,8 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.edge import render_json
-from gateway.envoy_process import envoy_arguments, with_descriptor_set
+from gateway.envoy_process import envoy_arguments, with_descriptor_set, write_config
 from services.runtime.settings import Settings
 
 READY_TIMEOUT = 60.0
@@ -47,9 +46,8 @@ class Edge:
         """Starts Envoy and waits until it serves and every backend passed its health check (the event loop
         keeps running meanwhile: backends in this process answer Envoy's health checks)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        config = self.workdir / "envoy.json"
         self.settings = with_descriptor_set(self.settings, self.workdir)
-        config.write_text(render_json(self.settings, self.env), encoding="utf-8")
+        config = write_config(self.settings, self.workdir, self.env)  # with TLS, the SDS files beside it
         admin_file = self.workdir / "admin-address"
         admin_file.unlink(missing_ok=True)
         arguments = [*envoy_arguments(config, self.settings), "--admin-address-path", str(admin_file)]

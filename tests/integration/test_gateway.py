@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -1133,5 +1134,44 @@ async def test_under_mtls_the_backends_pass_the_edges_health_checks(
         async with grpc.aio.secure_channel(edge.address, mesh.credentials()) as channel:
             await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()),
                                      timeout=10)
+    finally:
+        edge.stop()
+
+
+def _served_certificate(address: str) -> x509.Certificate:
+    """The certificate the edge presents on a new TLS connection (not verified: only compared)."""
+    host, port = address.rsplit(":", 1)
+    return x509.load_pem_x509_certificate(ssl.get_server_certificate((host, int(port)), timeout=5).encode())
+
+
+async def test_the_edge_uses_a_renewed_certificate_without_a_restart(
+        settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys, mesh: Mesh) -> None:
+    """cert-manager renews the mesh certificate in its Secret and the kubelet swaps the mounted files; Envoy
+    kept the certificate it started with (static ``filename``s) until a restart, so about 90 days after an edge
+    started every call to the backends failed. Now a new connection gets the renewed one within seconds, from
+    the same Envoy, and the backends' clusters present it too."""
+    certificate_a, key_a = mesh.issue("edge-a")
+    certificate_b, key_b = mesh.issue("edge-b")
+    mesh.mount(certificate_a, key_a)
+    edge = await start_edge(mesh.edge_settings(settings_base, jwks))
+    request = catalog_pb2.GetEntryRequest(code="x")
+    try:
+        served = await asyncio.to_thread(_served_certificate, edge.address)
+        assert served.serial_number == certificate_a.serial_number
+
+        mesh.mount(certificate_b, key_b)  # a new dated directory, ..data renamed onto it, the old one removed
+        for _ in range(50):  # up to 10 s
+            served = await asyncio.to_thread(_served_certificate, edge.address)
+            if served.serial_number == certificate_b.serial_number:
+                break
+            await asyncio.sleep(0.2)
+        assert served.serial_number == certificate_b.serial_number, "the edge still presents the old certificate"
+        assert edge.process is not None and edge.process.poll() is None  # the same Envoy: no restart
+        # Every TLS context, the backends' clusters' included, holds the renewed certificate; calls go on.
+        contexts = json.loads(edge.admin_get("/certs"))["certificates"]
+        serials = {int(chain["serial_number"], 16) for context in contexts for chain in context["cert_chain"]}
+        assert serials == {certificate_b.serial_number}
+        async with grpc.aio.secure_channel(edge.address, mesh.credentials()) as channel:
+            await get_entry(channel)(request, metadata=bearer(keys, caller()), timeout=10)
     finally:
         edge.stop()

@@ -401,8 +401,94 @@ def test_under_mtls_grpc_backends_are_offered_h2_and_the_jwks_is_not() -> None:
     """A gRPC server closes a TLS connection that negotiated no protocol: the edge's health checks failed."""
     settings = SETTINGS.with_overrides(tls_cert="/tls/tls.crt", tls_key="/tls/tls.key", tls_ca="/tls/ca.crt",
                                        jwks_url="https://authorization:8081/.well-known/jwks.json")
-    clusters = {c["name"]: c for c in render(settings, {})["static_resources"]["clusters"]}
+    clusters = {c["name"]: c for c in render(settings, {}, secrets=Path("/etc/envoy"))["static_resources"][
+        "clusters"]}
     for backend in Backend:
         context = clusters[backend.value]["transport_socket"]["typed_config"]["common_tls_context"]
         assert context["alpn_protocols"] == ["h2"]
     assert "alpn_protocols" not in clusters["jwks"]["transport_socket"]["typed_config"]["common_tls_context"]
+
+
+def _mounted_secret(directory: Path) -> Settings:
+    """Settings naming certificate files as the chart mounts them (links through ``..data``), with a real
+    certificate and key so that Envoy can load them."""
+    dated = directory / "..2026_12_02"
+    dated.mkdir(parents=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(dated / "tls.key"), "-out", str(dated / "tls.crt"), "-subj", "/CN=gateway",
+                    "-days", "1"], check=True, capture_output=True, timeout=60)
+    shutil.copy(dated / "tls.crt", dated / "ca.crt")
+    (directory / "..data").symlink_to(dated.name)
+    for name in ("tls.crt", "tls.key", "ca.crt"):
+        (directory / name).symlink_to(f"..data/{name}")
+    return SETTINGS.with_overrides(tls_cert=str(directory / "tls.crt"), tls_key=str(directory / "tls.key"),
+                                   tls_ca=str(directory / "ca.crt"), descriptor_set="",
+                                   jwks_url="https://authorization:8081/.well-known/jwks.json")
+
+
+def _tls_contexts(value: object) -> list[dict]:
+    """Every common_tls_context in the configuration."""
+    if isinstance(value, dict):
+        found = [value["common_tls_context"]] if "common_tls_context" in value else []
+        return found + [context for item in value.values() for context in _tls_contexts(item)]
+    if isinstance(value, list):
+        return [context for item in value for context in _tls_contexts(item)]
+    return []
+
+
+def test_the_certificates_are_read_by_sds_from_files_watching_the_secrets_directory(tmp_path: Path) -> None:
+    """Static ``filename``s were read once: Envoy kept a renewed certificate's predecessor until it restarted,
+    and every call to the backends failed once that expired. Every TLS context (the listener, each backend, the
+    JWKS) now names SDS resources in files beside envoy.json, and those name the mounted files and watch their
+    directory, where the kubelet swaps ``..data`` on renewal; Envoy accepts what is written."""
+    settings = _mounted_secret(tmp_path / "tls")
+    out = tmp_path / "out"
+    out.mkdir()
+    config_path = write_config(settings, out, {})
+    config = json.loads(config_path.read_text())
+    assert str(tmp_path / "tls") not in config_path.read_text()  # no certificate named in the bootstrap itself
+    contexts = _tls_contexts(config)
+    assert len(contexts) == len(Backend) + 2  # the edge listener, each backend, the JWKS
+    sources = set()
+    for context in contexts:
+        assert "tls_certificates" not in context and "validation_context" not in context
+        for secret in [*context["tls_certificate_sds_secret_configs"],
+                       *filter(None, [context.get("validation_context_sds_secret_config")])]:
+            sources.add((secret["name"], secret["sds_config"]["path_config_source"]["path"]))
+    assert sources == {("mesh_certificate", str(out / "sds-certificate.json")), ("mesh_ca", str(out / "sds-ca.json"))}
+    [certificate] = json.loads((out / "sds-certificate.json").read_text())["resources"]
+    assert certificate["name"] == "mesh_certificate"
+    assert certificate["tls_certificate"] == {
+        "certificate_chain": {"filename": settings.tls_cert}, "private_key": {"filename": settings.tls_key},
+        "watched_directory": {"path": str(tmp_path / "tls")}}
+    [ca] = json.loads((out / "sds-ca.json").read_text())["resources"]
+    assert ca["validation_context"] == {"trusted_ca": {"filename": settings.tls_ca},
+                                        "watched_directory": {"path": str(tmp_path / "tls")}}
+    assert all((out / name).stat().st_mode & 0o777 == 0o600 for name in ("sds-certificate.json", "sds-ca.json"))
+    done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(config_path), "--disable-hot-restart"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_without_tls_no_secret_files_are_written(tmp_path: Path) -> None:
+    """`govshare up` runs without TLS: its configuration is envoy.json (and the descriptor set) as before."""
+    write_config(SETTINGS.with_overrides(descriptor_set=""), tmp_path, {})
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["descriptors.pb", "envoy.json"]
+
+
+def test_printing_a_tls_configuration_asks_for_a_directory(monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """With TLS the configuration is several files (the SDS ones): `govshare render-edge` without --out says so
+    instead of printing a bootstrap that names files nobody wrote."""
+    from gateway.__main__ import main
+
+    monkeypatch.setenv("GOVSHARE_JWKS_URL", "http://authorization:8081/.well-known/jwks.json")
+    for service in ("catalog", "authorization", "query", "foundation"):
+        monkeypatch.setenv(f"GOVSHARE_{service.upper()}_TARGET", f"{service}:50051")
+    for variable in ("GOVSHARE_TLS_CERT", "GOVSHARE_TLS_KEY", "GOVSHARE_TLS_CA"):
+        monkeypatch.setenv(variable, "/etc/govshare/tls/x")
+    with pytest.raises(SystemExit) as info:
+        main(["--render"])
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    assert "--out DIR" in captured.err and not captured.out
