@@ -60,7 +60,9 @@ class Edge:
                 self.port = self._listener_port("edge")
                 return self
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"envoy not ready in {READY_TIMEOUT}s:\n{self.log.read_text()[-4000:]}")
+        log = self.log.read_text()[-4000:]
+        self.stop()  # the test fails here, before any teardown that would stop it: no Envoy left running
+        raise RuntimeError(f"envoy not ready in {READY_TIMEOUT}s:\n{log}")
 
     def _spawn(self, arguments: list[str]) -> subprocess.Popen:
         with self.log.open("ab") as log:
