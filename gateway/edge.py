@@ -344,13 +344,21 @@ def openapi_document() -> str:
     return resources.files("govshare").joinpath("openapi.yaml").read_text(encoding="utf-8")
 
 
-def _openapi_route() -> dict[str, object]:
+def _openapi_route(settings: Settings) -> dict[str, object]:
     """The document inlined into the configuration: the chart's Envoy runs the official image, which holds no
-    govshare files, and the document changes only with the protos (that is, with a new configuration)."""
+    govshare files, and the document changes only with the protos (that is, with a new configuration).
+
+    Envoy's CORS filter skips direct responses, so where browsers are admitted (GOVSHARE_CORS_ORIGINS) the route
+    says itself that any page may read the document: it is public, served without a token, and holds nothing a
+    caller's credentials would unlock, so ``*`` admits no more than a curl does (a Swagger UI on an allowed
+    origin could not load it before)."""
+    headers = [("content-type", "application/yaml; charset=utf-8")]
+    if settings.cors_origins:
+        headers.append(("access-control-allow-origin", "*"))
     return {"match": {"path": OPENAPI_PATH, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
             "direct_response": {"status": 200, "body": {"inline_string": openapi_document()}},
-            "response_headers_to_add": [{"header": {"key": "content-type", "value": "application/yaml; charset=utf-8"},
-                                         "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}],
+            "response_headers_to_add": [{"header": {"key": key, "value": value},
+                                         "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"} for key, value in headers],
             # The transcoder refuses paths that name no RPC (reject_unknown_method); this one is the edge's own.
             "typed_per_filter_config": {TRANSCODER_FILTER: {
                 "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}}}
@@ -430,7 +438,7 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         routes.append(_direct(f"/{service}/", f"{service} is internal and not served by the edge"))
     for service in table.service_names:
         routes.append(_direct(f"/{service}/", f"{service} has no such method"))
-    routes.append(_openapi_route())
+    routes.append(_openapi_route(settings))
     if settings.cors_origins and settings.descriptor_set:
         routes.append(_browser_rest_route(settings))
     routes.append(_direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}"))

@@ -1016,8 +1016,11 @@ async def test_cors_admits_the_configured_origins_to_rest_too(settings_base: Set
         unmapped = await asyncio.to_thread(_browser_rest, edge.address, "GET", "/v1/noSuchCollection",
                                            {"origin": origin, **token})
         plain = await asyncio.to_thread(_browser_rest, edge.address, "GET", path, token)
+        document = await asyncio.to_thread(_browser_rest, edge.address, "GET", "/openapi.yaml", {"origin": origin})
     finally:
         edge.stop()
+    # The public document a Swagger UI on an allowed origin loads: a direct response, which the CORS filter skips.
+    assert document[0] == 200 and document[1]["access-control-allow-origin"] == "*", document[:2]
     assert allowed[0] == 200 and allowed[1]["access-control-allow-origin"] == origin, allowed
     assert "PATCH" in allowed[1]["access-control-allow-methods"]
     assert "access-control-allow-origin" not in other[1], other

@@ -319,6 +319,12 @@ def test_the_edge_answers_get_openapi_yaml_itself_with_the_generated_document() 
     assert served["direct_response"]["body"]["inline_string"] == (
         ROOT / "protos" / "govshare" / "openapi.yaml").read_text(encoding="utf-8")
     assert served["typed_per_filter_config"][TRANSCODER_FILTER]["disabled"] is True
+    # Cross-origin reads only where the operator admits browsers (the integration test reads it through Envoy).
+    assert {"key": "access-control-allow-origin", "value": "*"} in [
+        added["header"] for added in served["response_headers_to_add"]]
+    closed = _manager(render(SETTINGS.with_overrides(cors_origins=()), {}))["route_config"]["virtual_hosts"][0]
+    [private] = [route for route in closed["routes"] if route["match"].get("path") == OPENAPI_PATH]
+    assert "access-control-allow-origin" not in {added["header"]["key"] for added in private["response_headers_to_add"]}
     assert routes.index(served) < len(routes) - 1 and routes[-1]["match"] == {"prefix": "/"}
     limit = manager["route_config"]["max_direct_response_body_size_bytes"]
     assert limit >= len(served["direct_response"]["body"]["inline_string"].encode())
