@@ -11,6 +11,8 @@ A refused call (no assertion, a replayed, expired or misdirected one, another si
 leaves a line too, with ``outcome`` ``REFUSED``, the gRPC status, the refusal's words and the network peer it
 came from (and, past the assertion check, who the assertion names): a call that reached the 前置机 without the
 platform's assertion is the one the department most needs to see, and it came through no edge that logged it.
+A refusal before the assertion was verified is written at most once a second for each peer host, status and kind
+of refusal (``RefusalThrottle``): the refusals in between are counted in the next line's ``suppressed``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
@@ -28,10 +34,77 @@ from services.runtime.provider_assertions import VerifiedAssertion
 REFUSED = "REFUSED"
 #: How much of a refused call's dataset name is written: the caller chose it, and it is not a served dataset.
 MAX_DATASET = 64
+#: An unverified refused call of one peer host, status and kind is written at most once in this many seconds.
+REFUSAL_WINDOW_SECONDS = 1.0
+#: How many (peer host, status, kind) a throttle follows at once; beyond it, like refusals share one count.
+MAX_REFUSAL_KEYS = 4096
+#: The key the refusals share while the throttle follows MAX_REFUSAL_KEYS others.
+_OVERFLOW = ("(many peers)", "", "")
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def _host(peer: str) -> str:
+    """``ipv4:10.0.0.9`` of gRPC's ``ipv4:10.0.0.9:51000``: a flood opens a connection per call, each its own port."""
+    return peer.rsplit(":", 1)[0] if peer.count(":") > 1 else peer
+
+
+def _kind(reason: str) -> str:
+    """A refusal's words before their details (``platform assertion is for another endpoint`` of ``... (audience):
+    it names 'x'``): the details may be the caller's, and one kind is one line a second."""
+    return re.split(r"[:(]", reason, maxsplit=1)[0].strip()[:MAX_DATASET]
+
+
+@dataclass
+class _Seen:
+    written_at: float
+    suppressed: int = 0
+
+
+class RefusalThrottle:
+    """Which unverified refusals get a line of their own: one a second per (peer host, status, kind), the rest
+    counted.
+
+    Anyone who can reach a 前置机 could make it write a line per call sent without a valid assertion, before any
+    rate limit applies (the limit is taken after the assertion is verified), and fill its disk. The key has no
+    caller-chosen text (a dataset, or the endpoint an assertion names, would make every call a new key: the kind
+    is the refusal's words before any such detail, ``_kind``), and at most
+    MAX_REFUSAL_KEYS are followed, so the lines written are bounded by the peers, not the calls. A call whose
+    assertion was verified (refused over the rate limit) is the platform's, each with its own audit id, and is
+    always written.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._seen: dict[tuple[str, str, str], _Seen] = {}
+
+    def admit(self, key: tuple[str, str, str]) -> int | None:
+        """None when this refusal is only counted; else how many like it were not written since the last line."""
+        now = self._clock()
+        if key not in self._seen and len(self._seen) >= MAX_REFUSAL_KEYS:
+            self._forget_quiet(now)
+            if len(self._seen) >= MAX_REFUSAL_KEYS:
+                key = _OVERFLOW
+        seen = self._seen.get(key)
+        if seen is not None and now - seen.written_at < REFUSAL_WINDOW_SECONDS:
+            seen.suppressed += 1
+            return None
+        self._seen[key] = _Seen(now)
+        return seen.suppressed if seen is not None else 0
+
+    def pending(self) -> list[tuple[tuple[str, str, str], int]]:
+        """The counts not yet written (at close), and forget everything."""
+        counts = [(key, seen.suppressed) for key, seen in self._seen.items() if seen.suppressed]
+        self._seen.clear()
+        return counts
+
+    def _forget_quiet(self, now: float) -> None:
+        """Keys whose second has passed with nothing counted: their next refusal is written as a new one."""
+        for key in [key for key, seen in self._seen.items()
+                    if not seen.suppressed and now - seen.written_at >= REFUSAL_WINDOW_SECONDS]:
+            del self._seen[key]
 
 
 class AccessLog:
@@ -43,15 +116,22 @@ class AccessLog:
     went to the archive; written to a removed one, they were lost.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, throttle: RefusalThrottle | None = None) -> None:
         self._path = Path(path)
         self._handler: WatchedFileHandler | None = None
+        self._throttle = throttle or RefusalThrottle()
 
     def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._handler = WatchedFileHandler(self._path, encoding="utf-8")
 
     def close(self) -> None:
+        """Writes the refusals counted and not yet written (a flood's last second), then closes the file."""
+        for (host, status, kind), count in self._throttle.pending():
+            self._append({"time": _now(), "audit_id": "", "department_code": "", "system_id": "",
+                          "purpose": "", "assertion_id": "", "operation": "", "dataset": "", "keys": 0,
+                          "records": 0, "outcome": REFUSED, "status": status, "peer": host, "suppressed": count,
+                          "reason": f"{kind}: refusals not written one by one before the 前置机 stopped"})
         if self._handler is not None:
             self._handler.close()
             self._handler = None
@@ -67,14 +147,24 @@ class AccessLog:
     def refused(self, operation: str, dataset: str, peer: str, error: ServiceError,
                 assertion: VerifiedAssertion | None = None) -> None:
         """A line for a call refused before it was served: who (the peer; the assertion's names once it is
-        verified), what it asked (operation and dataset, never a key) and why (status and the refusal's words)."""
+        verified), what it asked (operation and dataset, never a key) and why (status and the refusal's words).
+
+        Without a verified assertion, at most one a second per peer host, status and kind of refusal;
+        ``suppressed`` counts the like refusals since that key's last line that were not written."""
         claims = assertion.claims if assertion is not None else None
-        self._append({"time": _now(), "audit_id": claims.audit_id if claims else "",
-                      "department_code": claims.department_code if claims else "",
-                      "system_id": claims.system_id if claims else "", "purpose": claims.purpose if claims else "",
-                      "assertion_id": assertion.jti if assertion is not None else "", "operation": operation,
-                      "dataset": dataset[:MAX_DATASET], "keys": 0, "records": 0, "outcome": REFUSED,
-                      "status": error.code.name, "reason": error.message, "peer": peer})
+        suppressed = 0 if claims else self._throttle.admit((_host(peer), error.code.name, _kind(error.message)))
+        if suppressed is None:
+            return
+        line: dict[str, object] = {
+            "time": _now(), "audit_id": claims.audit_id if claims else "",
+            "department_code": claims.department_code if claims else "",
+            "system_id": claims.system_id if claims else "", "purpose": claims.purpose if claims else "",
+            "assertion_id": assertion.jti if assertion is not None else "", "operation": operation,
+            "dataset": dataset[:MAX_DATASET], "keys": 0, "records": 0, "outcome": REFUSED,
+            "status": error.code.name, "reason": error.message, "peer": peer}
+        if suppressed:
+            line["suppressed"] = suppressed
+        self._append(line)
 
     def _append(self, line: dict[str, object]) -> None:
         handler = self._handler

@@ -370,7 +370,9 @@ async def test_each_refused_call_leaves_a_line_in_the_access_log(platform, depar
             await _lookup(department, metadata)
     lines = access_log.read(str(department.log_path))[before:]
     refused = [line for line in lines if line["outcome"] == access_log.REFUSED]
-    assert len(refused) == 3
+    # No assertion and a system's token (no assertion either) are one kind from one host within a second: the
+    # second is counted, not written (access_log.RefusalThrottle), and reported with that kind's next line.
+    assert len(refused) == 2 and "no platform assertion" in refused[0]["reason"]
     for line in refused:
         assert line["status"] == "UNAUTHENTICATED" and line["operation"] == "Lookup"
         assert line["dataset"] == dept.DATASET and line["peer"] and line["reason"]

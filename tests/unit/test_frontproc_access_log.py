@@ -6,7 +6,7 @@ from pathlib import Path
 
 import grpc
 
-from frontproc.access_log import REFUSED, AccessLog, read
+from frontproc.access_log import MAX_REFUSAL_KEYS, REFUSAL_WINDOW_SECONDS, REFUSED, AccessLog, RefusalThrottle, read
 from services.runtime.errors import ServiceError, unauthenticated
 from services.runtime.provider_assertions import AccessClaims, VerifiedAssertion
 
@@ -56,3 +56,59 @@ def test_a_refused_call_is_written_with_who_and_why(tmp_path: Path) -> None:
         assert len(second["dataset"]) == 64
     finally:
         log.close()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_flood_of_unauthenticated_calls_writes_a_line_a_second_per_peer_with_the_rest_counted(tmp_path: Path) -> None:
+    """Anyone who can reach a 前置机 made it write a line per call sent without an assertion, before any rate limit
+    applies: a flood filled its disk. Now one line a second per peer host and status, the rest counted, and the
+    platform's own refusals (a verified assertion over the rate limit, each with its audit id) all written."""
+    path = tmp_path / "access.jsonl"
+    clock = _Clock()
+    log = AccessLog(str(path), RefusalThrottle(clock))
+    log.open()
+    missing = unauthenticated("missing platform assertion")
+    try:
+        for port in range(10_000):  # a connection per call: each its own port, one host
+            log.refused("Lookup", f"dataset-{port}", f"ipv4:10.0.0.9:{port + 1024}", missing)
+        log.refused("Lookup", "social_insurance", "ipv4:10.0.0.7:40000", missing)
+        for endpoint in ("a:1", "b:2"):  # another kind is a line of its own; the endpoint named is no new kind
+            log.refused("Lookup", "social_insurance", "ipv4:10.0.0.9:7", unauthenticated(
+                f"platform assertion is for another endpoint (audience): it names {endpoint!r}"))
+        for n in range(3):
+            log.refused("Lookup", "social_insurance", "ipv4:10.0.0.8:52000",
+                        ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", "at most 1 call per second"),
+                        _served(f"a-{n}"))
+        clock.now += REFUSAL_WINDOW_SECONDS
+        log.refused("Export", "social_insurance", "ipv4:10.0.0.9:9", missing)
+        log.refused("Export", "social_insurance", "ipv4:10.0.0.9:10", missing)
+    finally:
+        log.close()
+    lines = read(str(path))
+    flood = [line for line in lines if line["peer"].startswith("ipv4:10.0.0.9") and "missing" in line["reason"]]
+    assert [line.get("suppressed", 0) for line in flood] == [0, 9_999, 1], flood
+    assert flood[1]["operation"] == "Export" and flood[2]["peer"] == "ipv4:10.0.0.9"
+    assert [line["peer"] for line in lines].count("ipv4:10.0.0.7:40000") == 1
+    assert [line["audit_id"] for line in lines if line["status"] == "RESOURCE_EXHAUSTED"] == ["a-0", "a-1", "a-2"]
+    [audience, unwritten] = [line for line in lines if "another endpoint" in line["reason"]]
+    assert audience.get("suppressed", 0) == 0 and unwritten["suppressed"] == 1 and unwritten["peer"] == "ipv4:10.0.0.9"
+    assert len(lines) == 9
+
+
+def test_the_throttle_follows_a_bounded_number_of_peers() -> None:
+    """Many peers at once share one count rather than growing the throttle without bound."""
+    clock = _Clock()
+    throttle = RefusalThrottle(clock)
+    admitted = [throttle.admit((f"ipv4:10.{n >> 16}.{(n >> 8) & 255}.{n & 255}", "UNAUTHENTICATED", "missing"))
+                for n in range(MAX_REFUSAL_KEYS + 50)]
+    assert admitted.count(0) == MAX_REFUSAL_KEYS + 1 and admitted.count(None) == 49
+    clock.now += REFUSAL_WINDOW_SECONDS
+    assert throttle.admit(("ipv4:10.9.9.9", "UNAUTHENTICATED", "missing")) == 0  # the quiet keys are forgotten
+    assert ("(many peers)", "", "") in dict(throttle.pending())
