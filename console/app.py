@@ -35,6 +35,7 @@ from console.backend import Services
 from console.names import Names
 from console.sessions import COOKIE, RedisSessionStore, Session, SessionStore, SessionSync
 from console.settings import ConsoleSettings
+from govshare.supervision.v1 import supervision_pb2
 from services.runtime.workdays import CHINA, is_working_day
 
 HERE = Path(__file__).parent
@@ -121,7 +122,8 @@ class Console:
         self.names = Names(services)
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-        self.templates.globals.update(labels=labels, when=when, day=day, actor=actor, percent=percent, calls=calls)
+        self.templates.globals.update(labels=labels, when=when, day=day, actor=actor, percent=percent, calls=calls,
+                                      indicator_rate=indicator_rate)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -282,6 +284,14 @@ def percent(rate: float) -> str:
     elif text == "0.0" and rate > 0:
         text = "0.1"
     return f"{text}%"
+
+
+def indicator_rate(indicator: supervision_pb2.Indicator | None) -> str:
+    """An indicator's rate, or "—" when nothing was due (0 of 0): the evaluation counts that as fully met, so as
+    not to mark a department down for it, but "100.0%" told the authority that 0 of 0 replies were on time."""
+    if indicator is None or not indicator.denominator:
+        return "—"
+    return percent(indicator.rate)
 
 
 def working_days_left(due: timestamp_pb2.Timestamp, today: dt.date | None = None) -> int:

@@ -22,7 +22,7 @@ def to_svg(chart: BarChart) -> str:
              f'<text x="{WIDTH / 2}" y="20" text-anchor="middle" font-size="15">{escape(chart.title)}</text>',
              f'<line x1="{LEFT}" y1="{TOP + inner_h}" x2="{WIDTH - RIGHT}" y2="{TOP + inner_h}" stroke="#444"/>']
     for index, (label, value) in enumerate(zip(chart.labels, chart.values, strict=True)):
-        height = inner_h * min(value / chart.scale, 1.0)
+        height = inner_h * chart.share(value)
         x = LEFT + index * slot + (slot - bar) / 2
         y = TOP + inner_h - height
         parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{height:.1f}" fill="{COLOR}"/>')

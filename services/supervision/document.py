@@ -28,20 +28,28 @@ class Table:
 
 @dataclass(frozen=True)
 class BarChart:
-    """Vertical bars, one per label; ``unit`` follows each value (e.g. "%" or "次")."""
+    """Vertical bars, one per label; ``unit`` follows each value (e.g. "%" or "次"). A value of None is a bar with
+    nothing to show (a rate of 0 of 0): no bar, labelled "—"."""
 
     title: str
     labels: tuple[str, ...]
-    values: tuple[float, ...]
+    values: tuple[float | None, ...]
     unit: str = ""
     maximum: float | None = None
 
     @property
     def scale(self) -> float:
-        top = self.maximum if self.maximum is not None else max(self.values, default=0.0)
+        top = self.maximum if self.maximum is not None else max(
+            (value for value in self.values if value is not None), default=0.0)
         return top if top > 0 else 1.0
 
-    def value_label(self, value: float) -> str:
+    def share(self, value: float | None) -> float:
+        """The bar's height as a share of the chart's."""
+        return 0.0 if value is None else min(value / self.scale, 1.0)
+
+    def value_label(self, value: float | None) -> str:
+        if value is None:
+            return "—"
         text = f"{value:.1f}" if self.unit == "%" else f"{value:,.0f}"
         return f"{text}{self.unit}"
 

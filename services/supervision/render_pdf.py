@@ -47,7 +47,7 @@ def _chart(pdf: _Pdf, chart: BarChart) -> None:
     bar = slot * 0.6
     pdf.set_font(FONT, size=7)
     for index, (label, value) in enumerate(zip(chart.labels, chart.values, strict=True)):
-        h = (height - 8) * min(value / chart.scale, 1.0)
+        h = (height - 8) * chart.share(value)
         x = left + index * slot + (slot - bar) / 2
         if h > 0:
             # The bar colour in a local context: a fill colour left set would fill the next table's rows.

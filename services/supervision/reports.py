@@ -64,12 +64,14 @@ def _sum(snapshots: Mapping[str, Figures], department: str | None) -> Figures:
     return total
 
 
-def _rate(numerator: int, denominator: int) -> float:
-    return 100.0 * numerator / denominator if denominator else 100.0
+def _rate(numerator: int, denominator: int) -> float | None:
+    """None when nothing was due: the evaluation counts 0 of 0 as met, but a report printing 100.0% for it told
+    the authority that replies had been made on time."""
+    return 100.0 * numerator / denominator if denominator else None
 
 
 def _percent(numerator: int, denominator: int) -> str:
-    return f"{_rate(numerator, denominator):.1f}%" if denominator else "—"
+    return f"{100.0 * numerator / denominator:.1f}%" if denominator else "—"
 
 
 def _who(names: Mapping[str, str], code: str) -> str:
@@ -154,8 +156,9 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
     else:
         year_eval = evaluate(total, data.weights, len(violations))
         doc.add(Heading("（附）年度评价指标"), Table(("指标", "完成", "应完成", "比率", "权重"), tuple(
-            (INDICATORS.get(i.name, i.name), str(i.numerator), str(i.denominator), f"{100 * i.rate:.1f}%",
-             f"{i.weight:g}") for i in year_eval.indicators), caption=f"年度综合评分：{year_eval.score:.2f}"))
+            (INDICATORS.get(i.name, i.name), str(i.numerator), str(i.denominator), _percent(i.numerator, i.denominator),
+             f"{i.weight:g}") for i in year_eval.indicators),
+            caption=f"年度综合评分：{year_eval.score:.2f}（“—”为无应办事项，不扣分）"))
     doc.add(Heading("六、违规情况" if department is None else "五、违规情况"), _violation_table(violations, data))
     return doc
 

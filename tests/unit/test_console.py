@@ -167,20 +167,23 @@ async def test_a_pending_oidc_sign_in_is_taken_once_and_not_after_ten_minutes() 
 
 def test_the_supervision_page_does_not_round_a_rate_up_to_100_percent() -> None:
     """The indicators were rounded to whole percents: 249 of 250 calls answered showed 100%, as a service that never
-    failed, and a score of 99.96 showed 100.0."""
+    failed, and a score of 99.96 showed 100.0; and 0 of 0 replies due showed 100.0% on time."""
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
     evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, score=99.96, indicators=[
         supervision_pb2.Indicator(name="dispute_on_time", numerator=2499, denominator=2500, rate=0.9996, weight=15),
         supervision_pb2.Indicator(name="availability", numerator=249, denominator=250, rate=0.996, weight=15),
         supervision_pb2.Indicator(name="purpose_compliance", numerator=2, denominator=3, rate=2 / 3, weight=15),
-        supervision_pb2.Indicator(name="freshness", numerator=1, denominator=5000, rate=1 / 5000, weight=15)])
+        supervision_pb2.Indicator(name="freshness", numerator=1, denominator=5000, rate=1 / 5000, weight=15),
+        supervision_pb2.Indicator(name="reply_on_time", numerator=0, denominator=0, rate=1, weight=15)])
     page = console.templates.get_template("supervision.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
         year=2026, month=12, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
         indicator_names=labels.INDICATOR)
     cells = re.findall(r"<td>([^<]*)</td>", page)
-    assert cells[1:] == ["99.96", "100.0%", "100.0%", "99.9%", "99.6%", "0.1%", "66.7%", "0"], cells
+    # Nothing due (0 of 0, or no such indicator) is "—", not the 100.0% the score counts it as.
+    assert cells[1:] == ["99.96", "—", "—", "99.9%", "99.6%", "0.1%", "66.7%", "0"], cells
+    assert "“—”：本月无应办事项，不扣分。" in page
 
 
 def test_a_listen_port_over_65535_a_gateway_without_port_and_a_nan_timeout_are_refused() -> None:

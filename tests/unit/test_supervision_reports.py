@@ -101,3 +101,22 @@ def test_calls_made_are_not_said_to_be_of_other_departments_resources() -> None:
     overall = dict(_table_after(blocks, "一、总体情况").rows)
     assert overall["调用共享资源次数"] == "1" and "调用他部门资源次数" not in overall
     assert _table_after(blocks, "三、按月趋势").header == ("月份", "资源被调用次数", "调用共享资源次数", "评分")
+
+
+def test_a_rate_of_nothing_due_reads_as_a_dash_not_as_100_percent() -> None:
+    """A department with no application or dispute due read "100.0%" on time in the yearly report's annex, and the
+    按时率 chart drew a full bar labelled 100.0% for it: 0 of 0 is not 100 % on time (the score still counts it as
+    met, which the annex's caption says)."""
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, name, "", value) for name, value in (
+        ("disputes.received", 2), ("disputes.answered_on_time", 1), ("disputes.answered_late", 1))])
+    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, WEIGHTS, GENERATED)
+    blocks = yearly_report(2026, code, data).blocks
+    annex = _table_after(blocks, "（附）年度评价指标")
+    rates = {row[0]: row[3] for row in annex.rows}
+    assert rates["申请答复按时率"] == "—" and rates["疑义答复按时率"] == "50.0%", annex.rows
+    assert "“—”为无应办事项，不扣分" in (annex.caption or "")
+    chart = next(block for block in blocks if getattr(block, "title", None) == "按时率")
+    assert chart.values == (None, None, 50.0)
+    assert [chart.value_label(value) for value in chart.values] == ["—", "—", "50.0%"]
+    assert chart.share(None) == 0.0 and chart.share(50.0) == 0.5
