@@ -15,6 +15,7 @@ import secrets
 import urllib.parse
 from typing import Any
 
+import grpc
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -227,7 +228,7 @@ async def person_roles(console: Console, request: Request, session: Session) -> 
     """Changing roles takes two steps: the page says what changes (and that the person is signed out), then
     SetPersonRoles once confirmed."""
     form = await request.form()
-    person_id, roles = _text(form, "id"), _chosen_roles(form)
+    person_id, roles, etag = _text(form, "id"), _chosen_roles(form), _text(form, "etag")
     if unknown := _unknown_roles(form):
         return await _person_page(console, request, session, person_id,
                                   {"roles": f"未知的角色：{'、'.join(unknown)[:100]}，请在列表中勾选。"}, status=400)
@@ -236,12 +237,16 @@ async def person_roles(console: Console, request: Request, session: Session) -> 
                                    persons_pb2.GetPersonRequest(id=person_id))
         if problem:
             return _refused(console, request, problem)
+        if etag and got.person.etag != etag:
+            return await _roles_changed_meanwhile(console, request, session, person_id)
         after = persons_pb2.Person(roles=roles)
         return console.page(request, "person_roles.html", title="确认修改角色", p=got.person,
-                            before=role_labels(got.person), after=role_labels(after), roles=roles)
+                            before=role_labels(got.person), after=role_labels(after), roles=roles, etag=etag)
     answer, problem = await _call(console, session, _persons(console).SetPersonRoles,
-                                  persons_pb2.SetPersonRolesRequest(id=person_id, roles=roles))
+                                  persons_pb2.SetPersonRolesRequest(id=person_id, roles=roles, etag=etag))
     if problem:
+        if problem.code == grpc.StatusCode.ABORTED and problem.reason == "ETAG_MISMATCH":
+            return await _roles_changed_meanwhile(console, request, session, person_id)
         if problem.fields and not _expired(problem):
             return await _person_page(console, request, session, person_id,
                                       {"roles": "；".join(problem.fields.values())}, status=_status(problem))
@@ -249,6 +254,13 @@ async def person_roles(console: Console, request: Request, session: Session) -> 
     now = "、".join(role_labels(answer.person)) or "无角色"
     return _done(session, f"已将 {answer.person.display_name} 的角色改为：{now}。其现有登录已失效，需重新登录。",
                  f"/persons/view?id={urllib.parse.quote(person_id)}")
+
+
+async def _roles_changed_meanwhile(console: Console, request: Request, session: Session, person_id: str) -> Response:
+    """Another administrator changed the roles after this form was filled in: the person's page again, with the
+    roles as they are now, rather than replacing that change with a choice made before it."""
+    message = "此人的角色已被其他管理员修改（上方为当前角色），本次修改未生效。请核对后重新勾选并提交。"
+    return await _person_page(console, request, session, person_id, {"roles": message}, status=409)
 
 
 # -- 部门与业务系统 ------------------------------------------------------------------------------------------------

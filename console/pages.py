@@ -100,7 +100,7 @@ def _status(problem: Problem) -> int:
     if problem.code in _PLATFORM_DOWN:
         return 503
     return {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.PERMISSION_DENIED: 403,
-            grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.FAILED_PRECONDITION: 409,
+            grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.FAILED_PRECONDITION: 409, grpc.StatusCode.ABORTED: 409,
             }.get(problem.code, 400)  # type: ignore[arg-type]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import asyncpg
@@ -50,6 +50,16 @@ class PersonRecord:
     authority: bool
     create_time: dt.datetime
     seq: int = 0
+
+    @property
+    def etag(self) -> str:
+        """Of the roles: what an administrator's change of them must have read (the roles, not a row version, so
+        that a change of something else — a password reset, a failed sign-in — does not refuse it)."""
+        return roles_etag(self.roles)
+
+
+def roles_etag(roles: Iterable[int]) -> str:
+    return hashlib.sha256(",".join(str(role) for role in sorted(set(roles))).encode()).hexdigest()[:16]
 
 
 _SELECT = ("SELECT p.*, d.authority FROM persons p JOIN departments d ON d.code = p.department_code")

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import grpc
+
 from govshare.authorization.v1 import persons_pb2
 from services.authorization import person_credentials as pc
 from services.authorization.person_store import RESET, AdminEntry, PersonRecord, PersonStore
@@ -32,6 +34,7 @@ from services.runtime.duties import (
 )
 from services.runtime.errors import (
     FieldViolation,
+    ServiceError,
     failed_precondition,
     invalid_argument,
     not_found,
@@ -188,7 +191,10 @@ class Persons:
         rows = await self._persons.list(department_code or None, page_after(token, int), limit + 1, role, disabled)
         return page_of(rows, limit)
 
-    async def set_roles(self, caller: Caller, person_id: str, roles: tuple[int, ...]) -> PersonRecord:
+    async def set_roles(self, caller: Caller, person_id: str, roles: tuple[int, ...], etag: str = "") -> PersonRecord:
+        """Replaces the person's roles; with ``etag`` (Person.etag as the caller read it), only if they are still
+        the roles read: two administrators editing one person at once, the second silently replaced the first's
+        change with a form filled in before it."""
         require_administrator(caller, "set persons' roles")
         person = await self.find(person_id)
         problems = _role_problems(roles, person.authority, "roles")
@@ -202,6 +208,11 @@ class Persons:
 
         def admin(before: PersonRecord) -> AdminEvent:
             """The roles replaced as the change finds them: another administrator may have changed them meanwhile."""
+            if etag and before.etag != etag:
+                raise ServiceError(grpc.StatusCode.ABORTED, "ETAG_MISMATCH", (
+                    f"person {person.username}'s roles were changed by another administrator since you read them "
+                    f"(now: {', '.join(role_names(before.roles)) or 'none'}): nothing was changed; read the person "
+                    "again and redo your change"))
             return AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),
                                                                          "before": list(role_names(before.roles))})
 

@@ -27,7 +27,7 @@ def person_pb(person: PersonRecord) -> persons_pb2.Person:
         department_code=person.department_code, roles=sorted(person.roles),
         state=persons_pb2.PERSON_STATE_DISABLED if person.disabled else persons_pb2.PERSON_STATE_ACTIVE,
         lock_expire_time=to_timestamp(person.lock_until) if locked else None,
-        local_account=bool(person.password_hash), create_time=to_timestamp(person.create_time))
+        local_account=bool(person.password_hash), create_time=to_timestamp(person.create_time), etag=person.etag)
 
 
 def _session_pb(issued: tokens.IssuedToken, session_end: int, person: PersonRecord) -> persons_pb2.Session:
@@ -111,7 +111,7 @@ class PersonServicer(persons_pb2_grpc.PersonServiceServicer):
     async def SetPersonRoles(self, request: persons_pb2.SetPersonRolesRequest, context: Context
                              ) -> persons_pb2.SetPersonRolesResponse:
         person = await self._persons.set_roles(self._verifier.from_context(context), request.id,
-                                               tuple(request.roles))
+                                               tuple(request.roles), request.etag)
         return persons_pb2.SetPersonRolesResponse(person=person_pb(person))
 
     async def DisablePerson(self, request: persons_pb2.DisablePersonRequest, context: Context

@@ -388,6 +388,39 @@ async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrat
                                                           (["APPLICANT"], ["APPROVER"])]
 
 
+async def test_a_role_change_made_over_another_administrators_is_refused_when_it_sends_the_etag_it_read(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """Two administrators editing one person: the second's form, filled in before the first's change, silently
+    replaced it (the console's 修改角色 sent no version). With Person.etag sent back, it is ABORTED and nothing
+    changes; without one (an older client), the change is made as before."""
+    admin = _admin(platform)
+    metadata = platform.metadata("authority")
+    person, _ = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    read = (await admin.GetPerson(persons_pb2.GetPersonRequest(id=person.id), metadata=metadata, timeout=10)).person
+    assert read.etag and read.etag == person.etag
+    first = await admin.SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=person.id, roles=[persons_pb2.PERSON_ROLE_APPROVER], etag=read.etag), metadata=metadata, timeout=10)
+    assert first.person.etag != read.etag
+    with pytest.raises(grpc.aio.AioRpcError) as stale:
+        await admin.SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+            id=person.id, roles=[persons_pb2.PERSON_ROLE_DATA_OFFICER], etag=read.etag), metadata=metadata, timeout=10)
+    assert stale.value.code() == grpc.StatusCode.ABORTED, stale.value.details()
+    info, _ = details_of(stale.value)
+    assert info is not None and info.reason == "ETAG_MISMATCH"
+    assert "changed by another administrator" in stale.value.details() and "APPROVER" in stale.value.details()
+    now = (await admin.GetPerson(persons_pb2.GetPersonRequest(id=person.id), metadata=metadata, timeout=10)).person
+    assert list(now.roles) == [persons_pb2.PERSON_ROLE_APPROVER] and now.etag == first.person.etag
+    # The etag is of the roles: a change of something else (here, a disable and an enable) does not refuse it.
+    await admin.DisablePerson(persons_pb2.DisablePersonRequest(id=person.id), metadata=metadata, timeout=10)
+    await admin.EnablePerson(persons_pb2.EnablePersonRequest(id=person.id), metadata=metadata, timeout=10)
+    current = await admin.SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=person.id, roles=[persons_pb2.PERSON_ROLE_DATA_OFFICER], etag=now.etag), metadata=metadata, timeout=10)
+    assert list(current.person.roles) == [persons_pb2.PERSON_ROLE_DATA_OFFICER]
+    unchecked = await admin.SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+        id=person.id, roles=[persons_pb2.PERSON_ROLE_APPLICANT]), metadata=metadata, timeout=10)
+    assert list(unchecked.person.roles) == [persons_pb2.PERSON_ROLE_APPLICANT]
+
+
 @pytest.mark.parametrize("change", ["roles", "disable"])
 async def test_two_administrators_removing_each_other_at_once_leave_one_administrator(  # type: ignore[no-untyped-def]
         platform, change: str) -> None:

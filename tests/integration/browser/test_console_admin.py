@@ -222,6 +222,45 @@ async def test_a_role_value_the_console_does_not_offer_is_refused_not_dropped(co
     assert list(kept.person.roles) == [persons_pb2.PERSON_ROLE_APPROVER]
 
 
+async def test_a_role_change_over_another_administrators_is_refused_with_the_roles_as_they_are_now(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """修改角色 sent no version: of two administrators with the same person's page open, the second replaced the
+    first's change with a choice made before it. The form now carries the person's etag: at the confirmation step,
+    or at the change itself, a change made meanwhile sends the administrator back to the page (409), roles as now."""
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    stub = persons_pb2_grpc.PersonServiceStub(platform.channel)
+    target = (await stub.CreatePerson(persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+        username=f"u{time.time_ns() % 10**10}", display_name="某审批", roles=[persons_pb2.PERSON_ROLE_APPROVER],
+        department_code=platform.credentials.systems["civil"]["department"])),
+        metadata=platform.metadata("authority"), timeout=10)).person
+
+    async def meanwhile(role: int) -> None:
+        await stub.SetPersonRoles(persons_pb2.SetPersonRolesRequest(id=target.id, roles=[role]),
+                                  metadata=platform.metadata("authority"), timeout=10)
+
+    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
+    await admin.goto(f"/persons/view?id={target.id}")
+    await admin.get_by_label("申请人").check()
+    await meanwhile(persons_pb2.PERSON_ROLE_DATA_OFFICER)  # before the confirmation step
+    async with admin.expect_response("**/persons/roles") as answer:
+        await admin.get_by_role("button", name="下一步：确认修改").click()
+    assert (await answer.value).status == 409
+    assert "已被其他管理员修改" in await admin.locator("#roles-error").inner_text()
+    assert await admin.get_by_label("编目员").is_checked() and not await admin.get_by_label("审批人").is_checked()
+    await admin.get_by_label("申请人").check()
+    await admin.get_by_role("button", name="下一步：确认修改").click()
+    await meanwhile(persons_pb2.PERSON_ROLE_APPROVER)  # between the confirmation step and the change
+    async with admin.expect_response("**/persons/roles") as answer:
+        await admin.get_by_role("button", name="确认修改角色").click()
+    assert (await answer.value).status == 409
+    assert "本次修改未生效" in await admin.locator("#roles-error").inner_text()
+    kept = await stub.GetPerson(persons_pb2.GetPersonRequest(id=target.id), metadata=platform.metadata("authority"),
+                                timeout=10)
+    assert list(kept.person.roles) == [persons_pb2.PERSON_ROLE_APPROVER]
+    await _accessible(admin)
+
+
 async def test_a_refused_person_form_says_beside_each_field_what_to_fix(context, console_server, platform):  # type: ignore[no-untyped-def]
     admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
                                                  password=PASSWORD)

@@ -38,7 +38,7 @@ PERSON_STATE_ACTIVE: PersonState
 PERSON_STATE_DISABLED: PersonState
 
 class Person(_message.Message):
-    __slots__ = ("id", "username", "display_name", "department_code", "roles", "state", "lock_expire_time", "local_account", "create_time")
+    __slots__ = ("id", "username", "display_name", "department_code", "roles", "state", "lock_expire_time", "local_account", "create_time", "etag")
     ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class Person(_message.Message):
     LOCK_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
     LOCAL_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
     id: str
     username: str
     display_name: str
@@ -57,7 +58,8 @@ class Person(_message.Message):
     lock_expire_time: _timestamp_pb2.Timestamp
     local_account: bool
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., department_code: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[PersonRole, str]]] = ..., state: _Optional[_Union[PersonState, str]] = ..., lock_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., local_account: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    etag: str
+    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., department_code: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[PersonRole, str]]] = ..., state: _Optional[_Union[PersonState, str]] = ..., lock_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., local_account: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class Session(_message.Message):
     __slots__ = ("token", "expire_time", "session_expire_time", "person")
@@ -192,12 +194,14 @@ class ListPersonsResponse(_message.Message):
     def __init__(self, persons: _Optional[_Iterable[_Union[Person, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class SetPersonRolesRequest(_message.Message):
-    __slots__ = ("id", "roles")
+    __slots__ = ("id", "roles", "etag")
     ID_FIELD_NUMBER: _ClassVar[int]
     ROLES_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
     id: str
     roles: _containers.RepeatedScalarFieldContainer[PersonRole]
-    def __init__(self, id: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[PersonRole, str]]] = ...) -> None: ...
+    etag: str
+    def __init__(self, id: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[PersonRole, str]]] = ..., etag: _Optional[str] = ...) -> None: ...
 
 class SetPersonRolesResponse(_message.Message):
     __slots__ = ("person",)
