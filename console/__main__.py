@@ -28,9 +28,16 @@ def main() -> None:
     # catalog searches are still the person's business: keep access lines out.
     # A factory, called by uvicorn inside the event loop it serves on: the app's gRPC channel belongs to the loop
     # it is made in, and one made here (before uvicorn's loop exists) failed every call, the sign-in first.
-    uvicorn.run(lambda: create_app(settings), factory=True, host=settings.host, port=settings.port, access_log=False,
-                ssl_certfile=settings.tls_cert or None, ssl_keyfile=settings.tls_key or None,
-                proxy_headers=False, server_header=False, log_config=None, log_level=settings.log_level.lower())
+    # The server is made here, not by uvicorn.run, so that a renewed certificate can stop it as SIGTERM would
+    # (should_exit): the container then starts the console again with the new files (exit status 0).
+    server = uvicorn.Server(uvicorn.Config(
+        lambda: create_app(settings, restart=lambda: setattr(server, "should_exit", True)), factory=True,
+        host=settings.host, port=settings.port, access_log=False, ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None, proxy_headers=False, server_header=False, log_config=None,
+        log_level=settings.log_level.lower()))
+    server.run()
+    if not server.started:
+        raise SystemExit(3)  # uvicorn.run's exit status when the server could not start (a port in use)
 
 
 if __name__ == "__main__":

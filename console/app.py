@@ -7,6 +7,7 @@ else — no inline script, no inline style, no other origin, no framing.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hmac
@@ -36,6 +37,8 @@ from console.names import Names
 from console.sessions import COOKIE, RedisSessionStore, Session, SessionStore, SessionSync
 from console.settings import ConsoleSettings
 from govshare.supervision.v1 import supervision_pb2
+from services.runtime import tls_renewal
+from services.runtime.tasks import cancel
 from services.runtime.workdays import CHINA, is_working_day
 
 HERE = Path(__file__).parent
@@ -416,8 +419,20 @@ def session_store(settings: ConsoleSettings, clock: Callable[[], float] = time.t
     return RedisSessionStore(create_client(settings.redis_url), settings.session_idle_seconds, clock)
 
 
-def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time) -> Starlette:
-    """The console as an ASGI application (uvicorn serves it; tests start it on port 0)."""
+def _restart_when_renewed(settings: ConsoleSettings, restart: Callable[[], None] | None) -> asyncio.Task[None] | None:
+    """uvicorn reads the console's certificate once: on a renewal ``restart`` stops the console as SIGTERM would
+    (uvicorn finishes the requests under way) and its container starts again with the new files
+    (services.runtime.tls_renewal)."""
+    if not settings.tls_cert or restart is None:
+        return None
+    files = tls_renewal.TlsFiles(settings.tls_cert, settings.tls_key, settings.gateway_ca)
+    return asyncio.create_task(tls_renewal.restart_when_renewed(files, restart, "console"), name="tls-renewal")
+
+
+def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time,
+               restart: Callable[[], None] | None = None) -> Starlette:
+    """The console as an ASGI application (uvicorn serves it; tests start it on port 0). ``restart`` stops the
+    server that serves it: called when its TLS certificate is renewed."""
     from console import oidc, pages
 
     services = Services(settings.gateway, settings.call_timeout_seconds, settings.gateway_ca)
@@ -436,7 +451,10 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        renewal = _restart_when_renewed(settings, restart)
         yield
+        if renewal is not None:
+            await cancel(renewal)
         await services.close()
         await sessions.close()
 

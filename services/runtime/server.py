@@ -38,7 +38,7 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.status import Status, StatusCode
 
-from services.runtime import telemetry
+from services.runtime import telemetry, tls_renewal
 from services.runtime.errors import (
     FieldViolation,
     ServiceError,
@@ -583,7 +583,13 @@ async def _run(settings: Settings, factory: ComponentFactory) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Renewed mTLS files are read by a new process: this one drains and exits as on SIGTERM (tls_renewal).
+    renewal = asyncio.create_task(tls_renewal.restart_when_renewed(
+        tls_renewal.TlsFiles.of(settings), stop.set, settings.component), name="tls-renewal") \
+        if settings.tls_enabled else None
     await stop.wait()
+    if renewal is not None:
+        await cancel(renewal)
     log.info("%s draining: NOT_SERVING, taking calls for %gs more, then finishing those received "
              "(at most %gs)", settings.component, settings.drain_grace_seconds, settings.drain_timeout_seconds)
     await running.stop(settings.drain_timeout_seconds, notice=settings.drain_grace_seconds)

@@ -3,7 +3,15 @@ from the mesh's CA; the gateway takes TLS clients without one, since they authen
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -14,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from govshare.catalog.v1 import catalog_pb2  # noqa: F401  (the service _Component names: health and reflection)
 from services.runtime.clients import open_channel
 from services.runtime.server import start_server
 from services.runtime.settings import Settings
@@ -54,9 +63,12 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     stranger = _write(folder, "stranger", _certificate("localhost", stranger_key, other_ca.subject, other_key,
                                                        ca=False), stranger_key)
+    renewed_key = ec.generate_private_key(ec.SECP256R1())
     return {
         "ca": str(ca_path),
         "ca_pem": ca_path.read_bytes(),
+        "renewed": _write(folder, "renewed", _certificate("localhost", renewed_key, ca.subject, ca_key, ca=False),
+                          renewed_key),
         "stranger_pem": tuple(Path(p).read_bytes() for p in stranger),
         "service": _write(folder, "service", _certificate("localhost", service_key, ca.subject, ca_key, ca=False),
                           service_key),
@@ -126,3 +138,119 @@ async def test_the_gateway_takes_tls_clients_without_a_certificate(pki: dict) ->
             assert await _check(channel) == health_pb2.HealthCheckResponse.SERVING
     finally:
         await running.stop(0)
+
+
+#: A service process as `govshare serve` runs it (``_worker``: uvloop, signals, the drain), with a component that
+#: needs no database, and the renewal checked every 0.2 s and not spread.
+_SERVE = """
+import sys
+from govshare.catalog.v1 import catalog_pb2
+from services.runtime import server, tls_renewal
+from services.runtime.settings import Settings
+tls_renewal.CHECK_SECONDS, tls_renewal.SPREAD_SECONDS = 0.2, 0.0
+class Component:
+    name = "catalog"
+    service_names = ("govshare.catalog.v1.CatalogService",)
+    def register(self, server): pass
+    async def start(self): pass
+    async def stop(self): pass
+cert, key, ca, port = sys.argv[1:]
+server._worker(Settings(component="catalog", internal_key=b"k" * 40, listen=f"localhost:{port}", tls_cert=cert,
+                        tls_key=key, tls_ca=ca, drain_grace_seconds=0, drain_timeout_seconds=2),
+               lambda settings: Component())
+"""
+
+
+def _swap(folder: Path, cert: str, key: str) -> None:
+    """What the kubelet does with a renewed Secret: a new directory of files, then the ``..data`` link swapped."""
+    new = folder / f"..{time.time_ns()}"
+    new.mkdir()
+    shutil.copy(cert, new / "tls.crt")
+    shutil.copy(key, new / "tls.key")
+    link = folder / "..data_tmp"
+    link.symlink_to(new.name)
+    os.replace(link, folder / "..data")
+
+
+async def test_a_service_restarts_itself_on_a_renewed_certificate_and_not_on_a_broken_one(
+        pki: dict, tmp_path: Path, unused_tcp_port: int) -> None:
+    """A service read its certificate once, at start: cert-manager renewed it and the kubelet swapped the files,
+    and the process kept the old one until it expired, when every call between services failed. Now a renewal
+    drains the process and it exits (its container, or its parent's worker supervision, starts it again with the
+    new files); files that do not load (here a key not of the certificate) leave it serving as it was."""
+    mounted = tmp_path / "tls"
+    mounted.mkdir()
+    _swap(mounted, *pki["service"])
+    for name in ("tls.crt", "tls.key"):
+        (mounted / name).symlink_to(f"..data/{name}")
+    settings = _settings(pki, "catalog")
+    process = await asyncio.to_thread(
+        subprocess.Popen, [sys.executable, "-c", _SERVE, str(mounted / "tls.crt"), str(mounted / "tls.key"), pki["ca"],
+                           str(unused_tcp_port)], stderr=subprocess.PIPE, text=True)
+    try:
+        async with open_channel(f"localhost:{unused_tcp_port}", settings) as channel:
+            for _ in range(100):
+                try:
+                    if await _check(channel) == health_pb2.HealthCheckResponse.SERVING:
+                        break
+                except grpc.aio.AioRpcError:
+                    await asyncio.sleep(0.1)
+            _swap(mounted, pki["service"][0], pki["renewed"][1])  # the renewed key beside the old certificate
+            await asyncio.sleep(1.0)
+            assert process.poll() is None
+            assert await _check(channel) == health_pb2.HealthCheckResponse.SERVING
+        _swap(mounted, *pki["renewed"])
+        exit_code = await asyncio.to_thread(process.wait, 15)
+    finally:
+        process.kill()
+        log = process.stderr.read() if process.stderr else ""
+    assert exit_code == 0, log
+    assert "do not load" in log and "still serving with the certificate read at start" in log
+    assert "the TLS certificate was renewed: restarting in 0 s" in log and "catalog stopped" in log
+
+
+_CONSOLE = """
+from services.runtime import tls_renewal
+tls_renewal.CHECK_SECONDS, tls_renewal.SPREAD_SECONDS = 0.2, 0.0
+from console.__main__ import main
+main()
+"""
+
+
+def _https_ok(port: int, ca: str) -> bool:
+    context = ssl.create_default_context(cafile=ca)
+    try:
+        with urllib.request.urlopen(f"https://localhost:{port}/healthz", context=context, timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+async def test_the_console_restarts_itself_on_a_renewed_certificate(pki: dict, tmp_path: Path,
+                                                                  unused_tcp_port: int) -> None:
+    """uvicorn read the console's certificate once: after a renewal browsers were served the old one until it
+    expired. Now the console stops as on SIGTERM (exit 0) and its container starts it again with the new files."""
+    mounted = tmp_path / "tls"
+    mounted.mkdir()
+    _swap(mounted, *pki["service"])
+    for name in ("tls.crt", "tls.key"):
+        (mounted / name).symlink_to(f"..data/{name}")
+    env = {**os.environ, "GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{unused_tcp_port}",
+           "GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:1", "GOVSHARE_CONSOLE_TLS_CERT": str(mounted / "tls.crt"),
+           "GOVSHARE_CONSOLE_TLS_KEY": str(mounted / "tls.key")}
+    process = await asyncio.to_thread(subprocess.Popen, [sys.executable, "-c", _CONSOLE], env=env,
+                                      stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            if await asyncio.to_thread(_https_ok, unused_tcp_port, pki["ca"]):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the console did not serve HTTPS")
+        _swap(mounted, *pki["renewed"])
+        exit_code = await asyncio.to_thread(process.wait, 15)
+    finally:
+        process.kill()
+        log = process.stderr.read() if process.stderr else ""
+    assert exit_code == 0, log
+    assert "console: the TLS certificate was renewed" in log
