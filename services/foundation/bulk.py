@@ -50,10 +50,13 @@ LOAD_ORDER = ("region", "place", "population", "legal_entity", "licence")
 
 
 class BulkLoadError(Exception):
-    """Some records were rejected; the good ones were loaded all the same."""
+    """Some records were rejected; the good ones were loaded all the same.
+
+    The message names each record by its position, never by its key: a key is an ID number, and the message is
+    what ends up printed or logged (the keys are in ``rejected`` for the caller that needs them)."""
 
     def __init__(self, dataset: str, loaded: int, rejected: list[Rejection]) -> None:
-        shown = "; ".join(f"#{r.index} {r.key}: {', '.join(r.reasons)}" for r in rejected[:5])
+        shown = "; ".join(f"#{r.index}: {', '.join(r.reasons)}" for r in rejected[:5])
         more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
         super().__init__(f"{dataset}: loaded {loaded}, rejected {len(rejected)}: {shown}{more}")
         self.dataset = dataset
@@ -147,17 +150,17 @@ class _Rows:
     def batch(self, records: Iterator[dict], size: int, start: int) -> _Batch:
         chunk = list(islice(records, size))
         batch = _Batch(consumed=len(chunk))
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # key → the record's position: a reason names the record, not the ID number
         key_item = self._dataset.key_item
         for offset, record in enumerate(chunk):
             if self._validate:
                 checked = validate_record(self._dataset, record, self._today)
-                problems = checked.problems or ([f"{key_item}: {checked.key} repeats an earlier record of its batch"]
+                problems = checked.problems or ([f"{key_item}: repeats record #{seen[checked.key]} of its batch"]
                                                 if checked.key in seen else [])
                 if problems:
                     batch.rejected.append(Rejection(start + offset, checked.key, tuple(problems)))
                     continue
-                seen.add(checked.key)
+                seen[checked.key] = start + offset
                 values = checked.values
                 batch.rows.append(tuple(values.get(name) for name, _ in self._converters) + self._tail)
             else:

@@ -736,6 +736,9 @@ async def test_copy_dataset_reports_bad_records_after_loading_the_good_ones(call
         await copy_dataset(pool, "population", POLICE.department_code, [good, bad, good])
     assert caught.value.loaded == 1
     assert [(r.index, r.key) for r in caught.value.rejected] == [(1, bad["citizen_id"]), (2, good["citizen_id"])]
+    # The message is what gets printed or logged: records by position, no ID number.
+    assert "#1: " in str(caught.value) and bad["citizen_id"] not in str(caught.value)
+    assert good["citizen_id"] not in str(caught.value)
     assert (await calls.lookup("population", good["citizen_id"])).found
 
 
