@@ -125,20 +125,21 @@ def test_the_trial_install_renders_nothing_helm_wait_would_wait_for_forever() ->
     assert all(f"`{key}`" in section for key in secrets)
 
 
-def test_the_guide_says_to_restart_within_the_renewal_window_it_names() -> None:
-    """The services read their mTLS certificate at start only (services/runtime/server.py, clients.py), so
-    cert-manager's renewal reached the Secret and not the processes: 90 days after a pod started, every call
-    between the services failed. The guide gave no step; it now says to restart them within the window between
-    renewal and expiry, and the days it names are the chart's. The edge needs none: Envoy reads its certificate
-    by file-based SDS and reloads it (tests/integration/test_gateway.py), and the guide says so."""
+def test_the_guide_says_what_happens_after_a_renewal_within_the_window_it_names() -> None:
+    """The services read their mTLS certificate at start only, so cert-manager's renewal reached the Secret and not
+    the processes: 90 days after a pod started, every call between the services failed. Envoy now reloads its
+    certificate by file-based SDS (tests/integration/test_gateway.py) and the services and the console restart
+    themselves on new files (services/runtime/tls_renewal.py, tests/unit/test_runtime_tls.py); the guide says so,
+    with the chart's days, and keeps the command that uses a renewal at once."""
     text = DOC.read_text(encoding="utf-8")
     cert_manager = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))["mtls"]["certManager"]
     days = int(cert_manager["duration"].rstrip("h")) // 24
     window = int(cert_manager["renewBefore"].rstrip("h")) // 24
     assert f"P-256, {days} days, renewed {window} days before expiry" in text
     flat = " ".join(text.split())  # the phrases as read, whatever the line breaks
-    assert f"restart their Deployments within the {window} days between a renewal" in flat
+    assert "**After a renewal** nothing is to be done" in flat
     assert "The **edge** (Envoy) reloads them on its own" in flat and "The gateway Deployment needs no restart" in flat
+    assert "each restarts itself" in flat and "a random time up to 10 minutes" in flat
     assert "kubectl -n govshare rollout restart deployment -l app.kubernetes.io/instance=govshare" in text
 
 
