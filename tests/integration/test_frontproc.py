@@ -59,7 +59,6 @@ GRANTED = ["citizen_id", "name", "insurance_type", "status"]
 POLL_SECONDS = 30.0
 
 
-
 def _reason(error: grpc.aio.AioRpcError) -> str:
     info, _ = details_of(error)
     return info.reason if info else ""

@@ -901,7 +901,6 @@ async def test_a_backend_gone_is_unavailable_with_the_details_every_unavailable_
     assert any(d["@type"].endswith("RetryInfo") and d["retryDelay"] == "1s" for d in body["details"]), body  # type: ignore[union-attr]
 
 
-
 async def test_a_backend_gone_is_named_in_the_message_and_the_error_info(
         settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
     """An operator breaking one process at a time saw every caller told only "the service that answers this
