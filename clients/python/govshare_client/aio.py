@@ -25,6 +25,7 @@ from govshare_client.client import (
     call_timeout,
     connection_settings,
     refused_twice,
+    renews_export,
 )
 from govshare_client.errors import GovshareError, Unauthenticated, Unavailable, error_from_status, from_rpc_error
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
@@ -185,7 +186,7 @@ class AsyncClient:
                 raise issuance if refused is None else refused_twice(refused, issuance) from None
             except grpc.RpcError as error:
                 failure = from_rpc_error(error)
-            if failure.code != grpc.StatusCode.UNAUTHENTICATED or started or refused is not None:
+            if not renews_export(failure, started, refused):
                 raise failure from None
             self._tokens.invalidate(token)
             refused = failure

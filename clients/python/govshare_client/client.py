@@ -170,6 +170,12 @@ def refused_twice(refused: GovshareError, error: Unauthenticated) -> Unauthentic
                            metadata=refused.metadata)
 
 
+def renews_export(failure: GovshareError, started: bool, refused: GovshareError | None) -> bool:
+    """Whether an export's failure is answered by one new token and a second try (both clients' ``_rows``): the
+    platform refused the token before the first page, and this export has not been refused once already."""
+    return failure.code == grpc.StatusCode.UNAUTHENTICATED and not started and refused is None
+
+
 def call_timeout(method: str, given: float | None, default: float, per_method: Mapping[str, float]) -> float:
     """The deadline of a call: the caller's (ValueError when it has passed before the call starts: 0 or below),
     else the method's default, else the client's."""
@@ -466,7 +472,7 @@ class Client:
                 raise issuance if refused is None else refused_twice(refused, issuance) from None
             except grpc.RpcError as error:
                 failure = from_rpc_error(error)
-            if failure.code != grpc.StatusCode.UNAUTHENTICATED or started or refused is not None:
+            if not renews_export(failure, started, refused):
                 raise failure from None
             self._tokens.invalidate(token)
             refused = failure
