@@ -199,16 +199,21 @@ async def test_departments_and_systems_are_listed_and_a_system_disabled_and_enab
     assert await admin.get_by_role("button", name=f"停用{name}").count() == 1
 
 
+async def _civil_approver(stub: persons_pb2_grpc.PersonServiceStub, platform) -> persons_pb2.Person:  # type: ignore[no-untyped-def]
+    """A 审批人 of the civil affairs department, created by the authority's system: whose roles a test changes."""
+    return (await stub.CreatePerson(persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+        username=f"u{time.time_ns() % 10**10}", display_name="某审批", roles=[persons_pb2.PERSON_ROLE_APPROVER],
+        department_code=platform.credentials.systems["civil"]["department"])),
+        metadata=platform.metadata("authority"), timeout=10)).person
+
+
 async def test_a_role_value_the_console_does_not_offer_is_refused_not_dropped(context, console_server, platform):  # type: ignore[no-untyped-def]
     """The role form's values were read as numbers and anything else dropped: a value no checkbox sends (or too
     large for a role) confirmed the change with the other roles, leaving the person with none."""
     admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
                                                  password=PASSWORD)
     stub = persons_pb2_grpc.PersonServiceStub(platform.channel)
-    target = (await stub.CreatePerson(persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
-        username=f"u{time.time_ns() % 10**10}", display_name="某审批", roles=[persons_pb2.PERSON_ROLE_APPROVER],
-        department_code=platform.credentials.systems["civil"]["department"])),
-        metadata=platform.metadata("authority"), timeout=10)).person
+    target = await _civil_approver(stub, platform)
     admin = await login(context, admin_name, PASSWORD, admin_totp.now())
     await admin.goto(f"/persons/view?id={target.id}")
     token = await admin.locator("input[name=csrf_token]").first.get_attribute("value")
@@ -230,10 +235,7 @@ async def test_a_role_change_over_another_administrators_is_refused_with_the_rol
     admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
                                                  password=PASSWORD)
     stub = persons_pb2_grpc.PersonServiceStub(platform.channel)
-    target = (await stub.CreatePerson(persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
-        username=f"u{time.time_ns() % 10**10}", display_name="某审批", roles=[persons_pb2.PERSON_ROLE_APPROVER],
-        department_code=platform.credentials.systems["civil"]["department"])),
-        metadata=platform.metadata("authority"), timeout=10)).person
+    target = await _civil_approver(stub, platform)
 
     async def meanwhile(role: int) -> None:
         await stub.SetPersonRoles(persons_pb2.SetPersonRolesRequest(id=target.id, roles=[role]),
