@@ -432,7 +432,8 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
             routes.append(_url_field_in_query(route))
         routes.append(_route({"path": route.method}, route.backend, timeout,
                              heavy_read_cluster(route.backend) if heavy else "", route.server_streaming))
-    for prefix in (*HEALTH_PREFIXES, *REFLECTION_PREFIXES):
+    routes += _health_routes(table, deployed)
+    for prefix in REFLECTION_PREFIXES:
         routes.append(_route({"prefix": prefix, "grpc": {}}, EDGE_COMPANION, STREAM_TIMEOUT_SECONDS))
     for service in sorted(INTERNAL_SERVICES):
         routes.append(_direct(f"/{service}/", f"{service} is internal and not served by the edge"))
@@ -443,6 +444,51 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         routes.append(_browser_rest_route(settings))
     routes.append(_direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}"))
     return routes
+
+
+#: Set by the edge's health script (never by a client: every client-sent ``x-govshare-*`` header is removed first).
+_HEALTH_BACKEND_HEADER = "x-govshare-health-backend"
+_LUA = "envoy.filters.http.lua"
+
+
+def _hosted_elsewhere(table: RoutingTable, deployed: Mapping[Backend, str]) -> dict[str, Backend]:
+    """The public services whose health a backend other than the companion answers, by service name."""
+    return {service: table.backend(service) for service in table.service_names
+            if table.backend(service) != EDGE_COMPANION and table.backend(service) in deployed}
+
+
+def _health_routes(table: RoutingTable, deployed: Mapping[Backend, str]) -> list[dict[str, object]]:
+    """Health through the edge answered by the backend that hosts the service asked about.
+
+    ``Check(service="govshare.query.v1.QueryService")`` went to the companion, which hosts no such service and
+    said NOT_FOUND while the query service was serving. The service is named in the message, so the health
+    route runs :func:`_health_script` (enabled on this route only), which names the hosting backend in a header;
+    Envoy then routes again and the call meets the route for that backend, listed first."""
+    routes = [_route({"prefix": prefix, "grpc": {}, "headers": [
+        {"name": _HEALTH_BACKEND_HEADER, "string_match": {"exact": backend.value}}]}, backend, STREAM_TIMEOUT_SECONDS)
+        for backend in sorted(set(_hosted_elsewhere(table, deployed).values())) for prefix in HEALTH_PREFIXES]
+    script = {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "config": _any(
+        "envoy.extensions.filters.http.lua.v3.LuaPerRoute",
+        source_code={"inline_string": _health_script(_hosted_elsewhere(table, deployed))})}
+    for prefix in HEALTH_PREFIXES:
+        route = _route({"prefix": prefix, "grpc": {}}, EDGE_COMPANION, STREAM_TIMEOUT_SECONDS)
+        route["typed_per_filter_config"] = {_LUA: script}
+        routes.append(route)
+    return routes
+
+
+def _health_script(backends: Mapping[str, Backend]) -> str:
+    """gateway/health_backend.lua, after the table it reads: which backend hosts each service."""
+    entries = "".join(f"  [{json.dumps(service)}] = {json.dumps(backend.value)},\n"
+                      for service, backend in sorted(backends.items()))
+    return (f"local HEADER = {json.dumps(_HEALTH_BACKEND_HEADER)}\nlocal BACKENDS = {{\n{entries}}}\n\n"
+            + resources.files("gateway").joinpath("health_backend.lua").read_text(encoding="utf-8"))
+
+
+def _health_filter() -> dict[str, object]:
+    """The Lua filter, off on every route but health's (which sets its script): no other call pays for it."""
+    return {"name": _LUA, "disabled": True, "typed_config": _any(
+        "envoy.extensions.filters.http.lua.v3.Lua", default_source_code={"inline_string": ""})}
 
 
 #: Where every REST URL starts (the protos' google.api.http rules; tests/unit/test_http_rules.py checks it).
@@ -593,7 +639,7 @@ def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, obj
         # around it keep a backend's gRPC status on the REST reply (see _keep_grpc_status).
         outer, inner = _keep_grpc_status()
         filters += [outer, _transcoder(table, settings.descriptor_set), inner]
-    filters += [_jwt_authn(table, settings.jwks_url), _rate_limit(settings), _grpc_stats(table),
+    filters += [_jwt_authn(table, settings.jwks_url), _rate_limit(settings), _grpc_stats(table), _health_filter(),
                 {"name": "envoy.filters.http.router",
                  "typed_config": _any("envoy.extensions.filters.http.router.v3.Router",
                                       suppress_envoy_headers=True)}]

@@ -63,6 +63,43 @@ async def test_health_through_the_edge(platform) -> None:  # type: ignore[no-unt
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+async def test_health_of_each_public_service_is_answered_by_the_backend_hosting_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """Every call for a named service went to the edge's companion (authorization), which hosts no QueryService
+    and said NOT_FOUND while the query service served. Now the hosting backend answers: when query says
+    NOT_SERVING for QueryService, so does the edge, while the companion's own services stay SERVING."""
+    health = health_pb2_grpc.HealthStub(platform.channel)
+
+    async def status(service: str, *metadata: tuple[str, str]) -> int:
+        reply = await health.Check(health_pb2.HealthCheckRequest(service=service), metadata=metadata, timeout=10)
+        return reply.status
+
+    for service in PUBLIC_SERVICES:
+        assert await status(service) == health_pb2.HealthCheckResponse.SERVING, service
+    query = platform.servers["query"].health
+    await query.set("govshare.query.v1.QueryService", health_pb2.HealthCheckResponse.NOT_SERVING)
+    try:
+        assert await status("govshare.query.v1.QueryService") == health_pb2.HealthCheckResponse.NOT_SERVING
+        watch = health.Watch(health_pb2.HealthCheckRequest(service="govshare.query.v1.QueryService"), timeout=10)
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        watch.cancel()
+        # The header the edge routes on is its own: a client's is removed before the script sets it.
+        assert await status("govshare.authorization.v1.TokenService", ("x-govshare-health-backend", "query")) \
+            == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await query.set("govshare.query.v1.QueryService", health_pb2.HealthCheckResponse.SERVING)
+
+
+@pytest.mark.parametrize("service", ["govshare.provider.v1.ProviderService", "no.such.Service"])
+async def test_health_of_an_internal_or_unknown_service_is_not_found_saying_what_to_ask(  # type: ignore[no-untyped-def]
+        platform, service: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await health_pb2_grpc.HealthStub(platform.channel).Check(health_pb2.HealthCheckRequest(service=service),
+                                                                 timeout=10)
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert f"no service named {service!r}" in raised.value.details()
+    assert "server reflection" in raised.value.details()
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:

@@ -116,6 +116,24 @@ def test_a_service_added_to_the_table_is_routed_authenticated_counted_and_transc
     assert "grpc.health.v1.Health" in _filter(config, "envoy.filters.http.grpc_json_transcoder")["services"]
 
 
+def test_health_is_routed_by_the_service_asked_about_and_no_other_call_runs_the_script() -> None:
+    """The Lua filter is off by default and set on the health route alone, so a Query never pays for it; the
+    routes it sends calls on to come first and name every backend but the companion."""
+    config = render(SETTINGS, {})
+    lua = next(item for item in _manager(config)["http_filters"] if item["name"] == "envoy.filters.http.lua")
+    assert lua["disabled"] is True
+    routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
+    scripted = [route for route in routes if "envoy.filters.http.lua" in route.get("typed_per_filter_config", {})]
+    assert [route["match"]["prefix"] for route in scripted] == ["/grpc.health.v1.Health/"]
+    script = scripted[0]["typed_per_filter_config"]["envoy.filters.http.lua"]["config"]["source_code"]
+    assert '["govshare.query.v1.QueryService"] = "query"' in script["inline_string"]
+    assert "govshare.authorization.v1.TokenService" not in script["inline_string"]
+    by_header = {route["match"]["headers"][0]["string_match"]["exact"]: route["route"]["cluster"]
+                 for route in routes[:routes.index(scripted[0])]
+                 if route["match"].get("prefix") == "/grpc.health.v1.Health/"}
+    assert by_header == {backend.value: backend.value for backend in Backend if backend != Backend.AUTHORIZATION}
+
+
 def test_only_the_anonymous_methods_pass_without_a_token() -> None:
     rules = _filter(render(SETTINGS, {}), "envoy.filters.http.jwt_authn")["rules"]
     assert {rule["match"]["path"] for rule in rules if "requires" not in rule} == set(ANONYMOUS_METHODS)
