@@ -446,6 +446,9 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     return routes
 
 
+#: A gRPC or gRPC-Web call. Envoy's own ``grpc`` matcher knows only ``application/grpc``, and the route is chosen
+#: before the gRPC-Web filter rewrites the content type, so a browser's health check met the catch-all (404).
+_GRPC_OR_GRPC_WEB = {"name": "content-type", "string_match": {"prefix": "application/grpc"}}
 #: Set by the edge's health script (never by a client: every client-sent ``x-govshare-*`` header is removed first).
 _HEALTH_BACKEND_HEADER = "x-govshare-health-backend"
 _LUA = "envoy.filters.http.lua"
@@ -464,14 +467,14 @@ def _health_routes(table: RoutingTable, deployed: Mapping[Backend, str]) -> list
     said NOT_FOUND while the query service was serving. The service is named in the message, so the health
     route runs :func:`_health_script` (enabled on this route only), which names the hosting backend in a header;
     Envoy then routes again and the call meets the route for that backend, listed first."""
-    routes = [_route({"prefix": prefix, "grpc": {}, "headers": [
-        {"name": _HEALTH_BACKEND_HEADER, "string_match": {"exact": backend.value}}]}, backend, STREAM_TIMEOUT_SECONDS)
+    routes = [_route({"prefix": prefix, "headers": [_GRPC_OR_GRPC_WEB, {
+        "name": _HEALTH_BACKEND_HEADER, "string_match": {"exact": backend.value}}]}, backend, STREAM_TIMEOUT_SECONDS)
         for backend in sorted(set(_hosted_elsewhere(table, deployed).values())) for prefix in HEALTH_PREFIXES]
     script = {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "config": _any(
         "envoy.extensions.filters.http.lua.v3.LuaPerRoute",
         source_code={"inline_string": _health_script(_hosted_elsewhere(table, deployed))})}
     for prefix in HEALTH_PREFIXES:
-        route = _route({"prefix": prefix, "grpc": {}}, EDGE_COMPANION, STREAM_TIMEOUT_SECONDS)
+        route = _route({"prefix": prefix, "headers": [_GRPC_OR_GRPC_WEB]}, EDGE_COMPANION, STREAM_TIMEOUT_SECONDS)
         route["typed_per_filter_config"] = {_LUA: script}
         routes.append(route)
     return routes

@@ -133,6 +133,20 @@ async def test_a_grpc_web_call(platform) -> None:  # type: ignore[no-untyped-def
     assert "grpc-status:0" in trailers.replace(" ", "")
 
 
+@pytest.mark.parametrize("service", ["", "govshare.query.v1.QueryService"])
+async def test_a_browsers_health_check_is_answered(platform, service: str) -> None:  # type: ignore[no-untyped-def]
+    """The health route matched gRPC's content type only, and the route is chosen before the gRPC-Web filter
+    rewrites it: a gRPC-Web health check met the catch-all, 404 "unknown service"."""
+    message = health_pb2.HealthCheckRequest(service=service).SerializeToString()
+    status, _, body = await asyncio.to_thread(
+        _post, f"http://{platform.gateway}/grpc.health.v1.Health/Check", struct.pack(">BI", 0, len(message)) + message,
+        {"content-type": "application/grpc-web+proto", "x-grpc-web": "1"})
+    assert status == 200
+    frames = _frames(body)
+    reply = health_pb2.HealthCheckResponse.FromString(next(data for flags, data in frames if flags == 0))
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
 def _rest(platform, verb: str, path: str, payload: dict | None = None,  # type: ignore[no-untyped-def]
           system: str | None = "social") -> tuple[int, dict]:
     """One REST/JSON call at the URL the RPC's google.api.http rule gives (protos/govshare/openapi.yaml)."""

@@ -128,7 +128,7 @@ def test_health_is_routed_by_the_service_asked_about_and_no_other_call_runs_the_
     script = scripted[0]["typed_per_filter_config"]["envoy.filters.http.lua"]["config"]["source_code"]
     assert '["govshare.query.v1.QueryService"] = "query"' in script["inline_string"]
     assert "govshare.authorization.v1.TokenService" not in script["inline_string"]
-    by_header = {route["match"]["headers"][0]["string_match"]["exact"]: route["route"]["cluster"]
+    by_header = {route["match"]["headers"][-1]["string_match"]["exact"]: route["route"]["cluster"]
                  for route in routes[:routes.index(scripted[0])]
                  if route["match"].get("prefix") == "/grpc.health.v1.Health/"}
     assert by_header == {backend.value: backend.value for backend in Backend if backend != Backend.AUTHORIZATION}
