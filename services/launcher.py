@@ -8,7 +8,8 @@ run in production (`govshare serve <component>`), waits until each reports SERVI
 on the standard health service, seeds the demo on first start, writes where
 everything is to the connection file the CLI reads (services/connection.py),
 prints it, keeps every process and embedded server running (a dead one is
-restarted with backoff, as Kubernetes does in a cluster), and stops everything
+restarted with backoff, as Kubernetes does in a cluster, and a hung one, which
+answers no health check for a minute, is killed and restarted), and stops everything
 cleanly on Ctrl-C.
 """
 
@@ -40,7 +41,14 @@ from services.runtime.embedded import EmbeddedDidNotStart, EmbeddedServers, Embe
 from services.runtime.files import open_private
 from services.runtime.keys import PlatformKeys, bundle_public_key, generate_keys, private_pem
 from services.runtime.provider_assertions import provider_public_keys
-from services.runtime.supervision import Supervisor, child_setup, describe_exit
+from services.runtime.supervision import (
+    PROBE_TIMEOUT_SECONDS,
+    Liveness,
+    Supervisor,
+    child_setup,
+    describe_exit,
+    ended_or_hung,
+)
 
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
 OFFSETS = {"gateway": 0, "catalog": 1, "authorization": 2, "query": 3, "foundation": 4, "supervision": 5}
@@ -287,6 +295,46 @@ def _process_ended(processes: dict[str, subprocess.Popen], name: str) -> Callabl
     return ended
 
 
+def _grpc_probe(port: int) -> Callable[[], bool]:
+    """Any answer of the standard health service, NOT_SERVING included (starting, draining), is a live process."""
+    def probe() -> bool:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=PROBE_TIMEOUT_SECONDS)
+        return True
+    return probe
+
+
+def _http_probe(url: str) -> Callable[[], bool]:
+    """Any HTTP answer (Envoy's /ready says 503 while it starts or drains) is a live process."""
+    import urllib.error
+    import urllib.request
+
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS):
+                return True
+        except urllib.error.HTTPError:
+            return True
+    return probe
+
+
+def _keep_alive(supervisor: Supervisor, processes: dict[str, subprocess.Popen], name: str,
+                probe: Callable[[], bool], spawn: Callable[[], None]) -> None:
+    """Restarts ``name`` when it dies, and when it stops answering ``probe`` (killed first: hung, it would
+    never drain)."""
+    liveness = Liveness(probe)
+
+    def kill() -> None:
+        processes[name].kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            processes[name].wait(5)
+
+    def restart() -> None:
+        spawn()
+        liveness.restarted()
+    supervisor.watch(name, ended_or_hung(_process_ended(processes, name), liveness, kill), restart)
+
+
 def _stop(processes: dict[str, subprocess.Popen]) -> None:
     for process in processes.values():
         if process.poll() is None:
@@ -324,7 +372,7 @@ def _start_demo_frontproc(data_dir: Path, ports: dict[str, int], connection: Con
 
     spawn()
     wait_until_serving(ports["frontproc"], processes["frontproc"])
-    supervisor.watch("frontproc", _process_ended(processes, "frontproc"), spawn)
+    _keep_alive(supervisor, processes, "frontproc", _grpc_probe(ports["frontproc"]), spawn)
     credentials = DemoCredentials.load(credentials_path)
     credentials.sessions.update(sessions)
     asyncio.run(dept.register_demo(connection.gateway, credentials, endpoint))
@@ -466,7 +514,9 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
                 spawn(component)
             for component in group:
                 wait_until_serving(ports[component], processes[component])
-                supervisor.watch(component, _process_ended(processes, component), lambda c=component: spawn(c))
+                probe = (_http_probe(f"http://127.0.0.1:{ports['edge admin']}/ready") if component == "gateway"
+                         else _grpc_probe(ports[component]))
+                _keep_alive(supervisor, processes, component, probe, lambda c=component: spawn(c))
         # The console last: it only calls the edge (as the person signed in), and holds no key or database URL
         # (Redis for its sessions only).
         def spawn_console() -> None:
@@ -476,7 +526,8 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
 
         spawn_console()
         wait_until_answering(f"http://127.0.0.1:{ports['console']}/healthz", processes["console"])
-        supervisor.watch("console", _process_ended(processes, "console"), spawn_console)
+        _keep_alive(supervisor, processes, "console", _http_probe(f"http://127.0.0.1:{ports['console']}/healthz"),
+                    spawn_console)
         credentials_path = data_dir / "demo-credentials.json"
         sessions: dict[str, tuple[tuple, float]] = {}
         if not credentials_path.exists():

@@ -1,6 +1,7 @@
 """Keeping processes alive: notice a death, restart with backoff, say so.
 
-`govshare up` watches its service processes and embedded servers with it (Kubernetes' job in a cluster), and
+`govshare up` watches its service processes and embedded servers with it (Kubernetes' job in a cluster: a dead
+process restarted, and a hung one, which answers no health check, killed and restarted), and
 a service running several workers watches them with it, so one dead worker does not leave the service
 silently running on fewer.
 """
@@ -12,6 +13,7 @@ import ctypes
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,6 +74,58 @@ def describe_exit(status: int) -> str:
         except ValueError:
             return f"killed by signal {-status}"
     return f"exited with status {status}"
+
+
+#: A process alive but answering none of its health checks for this long is hung (an event loop blocked, a
+#: process stopped with SIGSTOP or in a debugger): it is killed and restarted, as a liveness probe does in a
+#: cluster. Long, so that a process merely slow under load (health answered behind queued calls) is never
+#: taken for hung; probes every PROBE_SECONDS, each given PROBE_TIMEOUT_SECONDS.
+HUNG_SECONDS = 60.0
+PROBE_SECONDS = 10.0
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
+class Liveness:
+    """When a process last answered a health check, probed from a thread of its own: a hung process must not
+    hang the launcher's loop, which restarts everything else."""
+
+    def __init__(self, probe: Callable[[], bool], interval: float = PROBE_SECONDS) -> None:
+        self._probe = probe
+        self._interval = interval
+        self._answered = time.monotonic()
+        self._stopped = threading.Event()
+        threading.Thread(target=self._run, name="liveness", daemon=True).start()
+
+    def restarted(self) -> None:
+        """A new process gets the full HUNG_SECONDS before its silence counts (it may still be starting)."""
+        self._answered = time.monotonic()
+
+    def silent_for(self, now: float) -> float:
+        return now - self._answered
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                answered = self._probe()
+            except Exception:  # a probe that fails in any way is a probe not answered
+                answered = False
+            if answered:
+                self._answered = time.monotonic()
+
+
+def ended_or_hung(ended: Callable[[], str | None], liveness: Liveness, kill: Callable[[], None],
+                  hung_after: float = HUNG_SECONDS) -> Callable[[], str | None]:
+    """A Watched.ended that also ends (kills) a process that stopped answering its health checks."""
+    def check() -> str | None:
+        how = ended()
+        if how is not None or liveness.silent_for(time.monotonic()) < hung_after:
+            return how
+        kill()
+        return f"answered no health check for {hung_after:.0f}s (hung): killed"
+    return check
 
 
 @dataclass

@@ -437,6 +437,24 @@ def test_a_killed_service_is_restarted_and_the_platform_answers_again(up: Up) ->
     assert "query restarted" in up.text()
 
 
+def test_a_hung_service_is_killed_and_restarted(up: Up) -> None:
+    """A process alive but answering nothing (SIGSTOP here; a blocked event loop alike) was left as it was, and
+    every query waited on it until its deadline, for as long as `govshare up` ran. Now a minute of unanswered
+    health checks gets it killed and restarted, as a liveness probe would in a cluster."""
+    _eventually(lambda: _answers(up), "the platform to answer", up)
+    pid = up.child_pid("services.cli serve foundation")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        _eventually(lambda: "foundation answered no health check for 60s (hung): killed; restarting in" in up.text(),
+                    "the hung process to be killed", up, timeout=180)
+        _eventually(lambda: _answers(up), "the platform to answer after the restart", up)
+        assert up.child_pid("services.cli serve foundation") != pid
+        assert not _running(pid)
+    finally:
+        if _running(pid):
+            os.kill(pid, signal.SIGCONT)
+
+
 def test_a_killed_edge_is_restarted_and_the_platform_answers_again(up: Up) -> None:
     """The edge is Envoy (``serve gateway`` execs it): supervised like every other process, and its configuration
     rewritten in the data directory at each start."""
