@@ -391,6 +391,20 @@ def _url_field_in_query(route: Route) -> dict[str, object]:
         "parameter")}}}
 
 
+def _query_string_refused(route: Route) -> dict[str, object]:
+    """A REST call whose every field goes in the JSON body (``body: "*"``) is refused with a query string.
+
+    The transcoder read a query parameter as the field it names all the same, so ``POST
+    /v1/resources/X:query?key=<公民身份号码>`` answered the query and ``POST /v1/tokens?secret=…`` issued a token:
+    an ID number or a secret in a URL, which proxies and browsers keep, though openapi.yaml declares no query
+    parameter for these calls and docs/api.md says personal data never travels in one."""
+    match = {"path": route.method, "headers": [{"name": "x-envoy-original-path", "string_match": {
+        "safe_regex": {"regex": "[^?]*\\?.+"}}}]}
+    return {"match": match, "direct_response": {"status": 400, "body": {"inline_string": (
+        "this call takes no query parameter: every field goes in the JSON body (a record key, a claimed value "
+        "or a secret never travels in a URL); move the parameters into the body")}}}
+
+
 def _route(match: dict[str, object], backend: Backend, default_timeout: float,
            cluster: str = "", streaming: bool = False) -> dict[str, object]:
     """A route to ``backend``; a unary call ends at the client's deadline (``grpc-timeout``) or the default.
@@ -428,7 +442,9 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
             continue
         timeout = STREAM_TIMEOUT_SECONDS if route.server_streaming else settings.call_timeout_seconds
         heavy = HEAVY_READS.get(route.method) in heavy_reads
-        if route.url_fields:
+        if route.body_takes_every_field:
+            routes.append(_query_string_refused(route))
+        elif route.url_fields:
             routes.append(_url_field_in_query(route))
         routes.append(_route({"path": route.method}, route.backend, timeout,
                              heavy_read_cluster(route.backend) if heavy else "", route.server_streaming))

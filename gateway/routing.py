@@ -109,6 +109,15 @@ _TARGET_SETTINGS = {
 
 
 @dataclass(frozen=True, slots=True)
+class HttpRule:
+    """One ``google.api.http`` rule of a method: ``POST /v1/resources/{resource_code}:query`` with body ``*``."""
+
+    verb: str
+    template: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """Where one public method goes and how its replies flow."""
 
@@ -118,6 +127,14 @@ class Route:
     anonymous: bool
     #: The request fields its REST URL binds (``entry.code`` of ``PATCH /v1/entries/{entry.code}``).
     url_fields: tuple[str, ...] = ()
+    #: Its REST operations (``google.api.http`` rules), each a verb, a URL template and the body field.
+    http_rules: tuple[HttpRule, ...] = ()
+
+    @property
+    def body_takes_every_field(self) -> bool:
+        """Whether its REST call carries every field the URL does not in the JSON body (``body: "*"``), so a
+        query string holds nothing it reads."""
+        return bool(self.http_rules) and all(rule.body == "*" for rule in self.http_rules)
 
     @property
     def service(self) -> str:
@@ -157,16 +174,24 @@ def heavy_read_cluster(backend: Backend) -> str:
 _URL_VARIABLE = re.compile(r"\{([^}=]+)")
 
 
-def url_fields(method: MethodDescriptor) -> tuple[str, ...]:
-    """The request fields the method's ``google.api.http`` rules bind in their URLs, in order, once each."""
+def http_rules(method: MethodDescriptor) -> tuple[HttpRule, ...]:
+    """The method's ``google.api.http`` rules (its additional bindings included), as verb, template and body."""
     rule = method.GetOptions().Extensions[annotations_pb2.http]
-    fields: list[str] = []
+    rules = []
     for binding in (rule, *rule.additional_bindings):
         pattern = binding.WhichOneof("pattern")
         if pattern is None:
             continue
-        template = binding.custom.path if pattern == "custom" else getattr(binding, pattern)
-        fields += _URL_VARIABLE.findall(template)
+        if pattern == "custom":
+            rules.append(HttpRule(binding.custom.kind.upper(), binding.custom.path, binding.body))
+        else:
+            rules.append(HttpRule(pattern.upper(), getattr(binding, pattern), binding.body))
+    return tuple(rules)
+
+
+def url_fields(method: MethodDescriptor) -> tuple[str, ...]:
+    """The request fields the method's ``google.api.http`` rules bind in their URLs, in order, once each."""
+    fields = [field for rule in http_rules(method) for field in _URL_VARIABLE.findall(rule.template)]
     return tuple(dict.fromkeys(fields))
 
 
@@ -191,7 +216,7 @@ class RoutingTable:
                     raise ValueError(f"{path} streams requests, which the edge does not route (gRPC-Web and "
                                      "the REST transcoder cannot carry them)")
                 routes.append(Route(path, backend, method.server_streaming, path in ANONYMOUS_METHODS,
-                                    url_fields(method)))
+                                    url_fields(method), http_rules(method)))
         return cls(routes)
 
     def __iter__(self) -> Iterator[Route]:
