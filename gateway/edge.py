@@ -355,7 +355,8 @@ def _openapi_route(settings: Settings) -> dict[str, object]:
     headers = [("content-type", "application/yaml; charset=utf-8")]
     if settings.cors_origins:
         headers.append(("access-control-allow-origin", "*"))
-    return {"match": {"path": OPENAPI_PATH, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
+    methods = {"safe_regex": {"regex": "GET|HEAD"}}
+    return {"match": {"path": OPENAPI_PATH, "headers": [{"name": ":method", "string_match": methods}]},
             "direct_response": {"status": 200, "body": {"inline_string": openapi_document()}},
             "response_headers_to_add": [{"header": {"key": key, "value": value},
                                          "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"} for key, value in headers],
@@ -853,8 +854,50 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,
                                f"request headers over {MAX_REQUEST_HEADERS_KIB} KiB, the URL included: send less "
                                "in headers (a long key or filter belongs in a POST body)"))
+    mappers += _method_not_allowed(table)
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     return {"mappers": mappers}
+
+
+def _url_pattern(template: str) -> str:
+    """A regex of the request paths (query string included) a REST URL template maps: each variable one segment,
+    as the transcoder reads it (a code's ``/`` is ``%2F``), and no ``:`` in it, where a custom verb starts."""
+    parts = re.split(r"\{[^}]*\}", template)
+    return "[^/?:]+".join(re.escape(part) for part in parts) + "(\\?.*)?"
+
+
+def _rest_urls(table: RoutingTable) -> dict[str, tuple[str, list[str]]]:
+    """Each REST URL's pattern -> a template naming it and the HTTP methods it takes (the document's own GET
+    included): two rules on one URL (``GET /v1/entries/{code}``, ``PATCH /v1/entries/{entry.code}``) share one."""
+    urls: dict[str, tuple[str, list[str]]] = {_url_pattern(OPENAPI_PATH): (OPENAPI_PATH, ["GET", "HEAD"])}
+    for route in table:
+        for rule in route.http_rules:
+            verbs = urls.setdefault(_url_pattern(rule.template), (rule.template, []))[1]
+            if rule.verb not in verbs:
+                verbs.append(rule.verb)
+    return urls
+
+
+def _method_not_allowed(table: RoutingTable) -> list[dict[str, object]]:
+    """A REST URL sent with another HTTP method than its rule's is 405 naming the method to use, with ``Allow``.
+
+    The transcoder finds no rule for the pair and answered 404 "Could not resolve <URL> to a method": a GET on
+    ``/v1/resources/X:query`` read as a wrong URL, though only the verb was wrong."""
+    mappers: list[dict[str, object]] = []
+    for pattern, (template, verbs) in _rest_urls(table).items():
+        allowed = ", ".join(verbs)
+        when = _both(_status_is(404), {"header_filter": {"header": {
+            "name": ":path", "string_match": {"safe_regex": {"regex": pattern}}}}}, {"header_filter": {"header": {
+                "name": ":method", "string_match": {"safe_regex": {"regex": "|".join(verbs)}},
+                "invert_match": True}}})
+        mapper = _rest_reply(when, grpc.StatusCode.UNIMPLEMENTED, (
+            f"{template} takes {' or '.join(verbs)}, not %REQ(:METHOD)%: send it so (each operation's method "
+            f"and URL are in {OPENAPI_PATH})"))
+        mapper["status_code"] = 405
+        mapper["headers_to_add"].append({"header": {"key": "allow", "value": allowed},  # type: ignore[attr-defined]
+                                         "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"})
+        mappers.append(mapper)
+    return mappers
 
 
 def _access_log_filter(percent: float) -> dict[str, object] | None:

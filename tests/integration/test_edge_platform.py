@@ -308,7 +308,7 @@ async def test_a_rest_url_no_rule_maps_is_not_found_at_the_edge(platform) -> Non
 
 async def test_the_openapi_document_is_served_without_a_token(platform) -> None:  # type: ignore[no-untyped-def]
     """GET /openapi.yaml answers the committed document (so a Java or .NET team points its generator at the
-    platform); any other verb on it is refused, and gRPC routing is unchanged."""
+    platform); any other verb on it is refused (405), and gRPC routing is unchanged."""
     def get() -> tuple[int, str, str]:
         with urllib.request.urlopen(f"http://{platform.gateway}/openapi.yaml", timeout=10) as answer:
             return answer.status, answer.headers["content-type"], answer.read().decode()
@@ -317,4 +317,4 @@ async def test_the_openapi_document_is_served_without_a_token(platform) -> None:
     assert status == 200 and content_type.startswith("application/yaml")
     assert body == (ROOT / "protos" / "govshare" / "openapi.yaml").read_text(encoding="utf-8")
     assert "QueryService_Query" in body
-    assert await asyncio.to_thread(_raw_status, platform, "POST", "/openapi.yaml") == 404
+    assert await asyncio.to_thread(_raw_status, platform, "POST", "/openapi.yaml") == 405

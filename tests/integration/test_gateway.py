@@ -828,6 +828,41 @@ async def test_a_call_taking_its_fields_in_the_body_refuses_a_query_string(edge:
     assert status == 200 and answer["token"] == "none|sys-1", answer
 
 
+def _rest_raw(edge: Edge, verb: str, path: str, body: bytes = b"",
+              headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(f"http://{edge.address}{path}", data=body or None, method=verb,
+                                     headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+async def test_a_rest_url_sent_with_another_method_is_405_naming_the_method_it_takes(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """GET on /v1/resources/X:query (a POST) was 404 "Could not resolve … to a method", as if the URL were wrong:
+    it is 405 with Allow and a JSON google.rpc.Status naming the URL's methods. A URL no rule has stays 404; the
+    OpenAPI document answers HEAD as GET does."""
+    token = dict(bearer(keys, caller()))
+    cases = [("GET", "/v1/resources/101001%2F000001:query", "POST"),
+             ("PUT", "/v1/entries", "POST, GET"),
+             ("DELETE", "/v1/entries/101001%2F000001", "GET, PATCH"),
+             ("GET", "/v1/entries/101001%2F000001:submit?x=1", "POST"),
+             ("POST", "/openapi.yaml", "GET, HEAD")]
+    for verb, path, allowed in cases:
+        status, headers, body = await asyncio.to_thread(_rest_raw, edge, verb, path, b"{}" if verb != "GET" else b"",
+                                                        {**token, "content-type": "application/json"})
+        answer = json.loads(body)
+        assert (status, headers.get("allow")) == (405, allowed), (verb, path, status, headers, body)
+        assert answer["code"] == grpc.StatusCode.UNIMPLEMENTED.value[0], answer
+        assert f"takes {allowed.replace(', ', ' or ')}, not {verb}: send it so" in answer["message"], answer
+    status, _, body = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entrys", b"", token)
+    assert status == 404 and json.loads(body)["code"] == grpc.StatusCode.NOT_FOUND.value[0], body
+    status, headers, _ = await asyncio.to_thread(_rest_raw, edge, "HEAD", "/openapi.yaml")
+    assert status == 200 and headers["content-type"].startswith("application/yaml"), (status, headers)
+
+
 async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: PlatformKeys,
                                                           channel: grpc.aio.Channel) -> None:
     """Over REST, Envoy's 431 was a plain-text "Request Header Fields Too Large": it is a JSON google.rpc.Status

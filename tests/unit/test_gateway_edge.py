@@ -328,12 +328,12 @@ def test_heavy_reads_go_to_their_own_processes_when_a_deployment_has_them(tmp_pa
 
 
 def test_the_edge_answers_get_openapi_yaml_itself_with_the_generated_document() -> None:
-    """The document is inlined (the chart's Envoy image holds no govshare files), served to GET only, past the
-    transcoder (which refuses paths naming no RPC), before the catch-all refusal, and fits Envoy's body limit."""
+    """The document is inlined (the chart's Envoy image holds no govshare files), served to GET and HEAD only, past
+    the transcoder (which refuses paths naming no RPC), before the catch-all refusal, and fits Envoy's body limit."""
     manager = _manager(render(SETTINGS, {}))
     routes = manager["route_config"]["virtual_hosts"][0]["routes"]
     [served] = [route for route in routes if route["match"].get("path") == OPENAPI_PATH]
-    assert served["match"]["headers"] == [{"name": ":method", "string_match": {"exact": "GET"}}]
+    assert served["match"]["headers"] == [{"name": ":method", "string_match": {"safe_regex": {"regex": "GET|HEAD"}}}]
     assert served["direct_response"]["body"]["inline_string"] == (
         ROOT / "protos" / "govshare" / "openapi.yaml").read_text(encoding="utf-8")
     assert served["typed_per_filter_config"][TRANSCODER_FILTER]["disabled"] is True
