@@ -980,6 +980,9 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
         local_reply_config=_local_replies(table, settings),
         access_log=_access_log(settings),
         http2_protocol_options={"max_concurrent_streams": 1024},
+        # An HTTP/1.0 request (nginx's proxy_pass by default, older HTTP libraries) was refused with Envoy's
+        # plain-text "426 Upgrade Required": a REST call is one request and one answer, which 1.0 carries.
+        http_protocol_options={"accept_http_10": True},
         common_http_protocol_options={"idle_timeout": "300s", "max_connection_duration": "300s",
                                       "headers_with_underscores_action": "REJECT_REQUEST"},
         stream_idle_timeout="3600s",

@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import ssl
 import time
 import urllib.error
@@ -861,6 +862,27 @@ async def test_a_rest_url_sent_with_another_method_is_405_naming_the_method_it_t
     assert status == 404 and json.loads(body)["code"] == grpc.StatusCode.NOT_FOUND.value[0], body
     status, headers, _ = await asyncio.to_thread(_rest_raw, edge, "HEAD", "/openapi.yaml")
     assert status == 200 and headers["content-type"].startswith("application/yaml"), (status, headers)
+
+
+def _http_10(edge: Edge, request: bytes) -> bytes:
+    """One HTTP/1.0 exchange over a raw socket: the answer, read until the edge closes the connection."""
+    host, port = edge.address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+async def test_an_http_1_0_rest_call_is_answered(edge: Edge) -> None:
+    """An HTTP/1.0 request (nginx's proxy_pass by default) was Envoy's plain-text "426 Upgrade Required"."""
+    body = json.dumps({"systemId": "sys-1", "secret": "s3cret"}).encode()
+    answer = await asyncio.to_thread(_http_10, edge, b"POST /v1/tokens HTTP/1.0\r\nHost: edge\r\ncontent-type: "
+                                     b"application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200"), answer
+    assert json.loads(content)["token"] == "none|sys-1", answer
 
 
 async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: PlatformKeys,
