@@ -854,9 +854,27 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,
                                f"request headers over {MAX_REQUEST_HEADERS_KIB} KiB, the URL included: send less "
                                "in headers (a long key or filter belongs in a POST body)"))
+    mappers.append(_compressed_body_reply())
     mappers += _method_not_allowed(table)
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     return {"mappers": mappers}
+
+
+#: A request body sent compressed: the transcoder parses the bytes as they come, and answered gzip's with
+#: "Encountered non UTF-8 code points" and the compressed bytes, never naming the encoding.
+_COMPRESSED_BODY = {"header_filter": {"header": {"name": "content-encoding", "string_match": {
+    "exact": "identity", "ignore_case": True}, "invert_match": True}}}
+
+
+def _compressed_body_reply() -> dict[str, object]:
+    """A REST body the transcoder could not read because it came compressed is 415, naming the encoding and what to
+    send instead. (A body in another charset is not told so: the transcoder has replaced the content type, and
+    its charset with it, by the time it refuses the body; its words name UTF-8.)"""
+    reply = _rest_reply(_both(_status_is(400), _COMPRESSED_BODY), grpc.StatusCode.INVALID_ARGUMENT, (
+        "the body is compressed (content-encoding: %REQ(content-encoding)%), which the edge does not undo: send "
+        "the JSON body uncompressed, without content-encoding"))
+    reply["status_code"] = 415
+    return reply
 
 
 def _url_pattern(template: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
 import ipaddress
 import json
 import os
@@ -883,6 +884,23 @@ async def test_an_http_1_0_rest_call_is_answered(edge: Edge) -> None:
     head, _, content = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.0 200"), answer
     assert json.loads(content)["token"] == "none|sys-1", answer
+
+
+async def test_a_compressed_rest_body_is_415_saying_to_send_it_uncompressed(edge: Edge) -> None:
+    """A gzip body (content-encoding: gzip) was 400 "Encountered non UTF-8 code points" followed by the compressed
+    bytes, never naming the encoding: it is 415 saying so and what to send instead. The same body uncompressed,
+    and one that says content-encoding: identity, pass."""
+    text = json.dumps({"systemId": "市民政局", "secret": "s3cret"}, ensure_ascii=False).encode()
+    status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", gzip.compress(text),
+                                              {"content-type": "application/json", "content-encoding": "gzip"})
+    answer = json.loads(body)
+    assert status == 415 and answer["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], body
+    assert answer["message"] == ("the body is compressed (content-encoding: gzip), which the edge does not undo: "
+                                 "send the JSON body uncompressed, without content-encoding"), answer
+    for headers in ({}, {"content-encoding": "identity"}):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", text,
+                                                  {"content-type": "application/json", **headers})
+        assert status == 200 and json.loads(body)["token"] == "none|市民政局", body
 
 
 async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: PlatformKeys,
