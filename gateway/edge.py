@@ -1000,7 +1000,10 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
         http2_protocol_options={"max_concurrent_streams": 1024},
         # An HTTP/1.0 request (nginx's proxy_pass by default, older HTTP libraries) was refused with Envoy's
         # plain-text "426 Upgrade Required": a REST call is one request and one answer, which 1.0 carries.
-        http_protocol_options={"accept_http_10": True},
+        # Trailers: a REST Export the backend ends with an error after its first rows has sent its 200 and a
+        # JSON array that the transcoder closes all the same; only the trailers (grpc-status, grpc-message) tell
+        # the client it was cut short, and HTTP/1.1 dropped them unless enabled.
+        http_protocol_options={"accept_http_10": True, "enable_trailers": True},
         common_http_protocol_options={"idle_timeout": "300s", "max_connection_duration": "300s",
                                       "headers_with_underscores_action": "REJECT_REQUEST"},
         stream_idle_timeout="3600s",

@@ -244,7 +244,10 @@ def operation(builder: SchemaBuilder, service: str, method: descriptor_pb2.Metho
     description = "OK"
     if method.server_streaming:
         answer = {"type": "array", "items": answer}
-        description = "OK: the stream's messages, as one JSON array written as they come"
+        description = ("OK: the stream's messages, as one JSON array written as they come, then the stream's "
+                       "status as HTTP trailers (grpc-status, grpc-message, grpc-status-details-bin): a grpc-status "
+                       "other than 0 means the stream stopped there, the array holding only the messages sent "
+                       "before")
     op["responses"] = {
         "200": {"description": description, "content": {"application/json": {"schema": answer}}},
         "default": {"description": "An error: the gRPC status as JSON, with its details",

@@ -903,6 +903,43 @@ async def test_a_compressed_rest_body_is_415_saying_to_send_it_uncompressed(edge
         assert status == 200 and json.loads(body)["token"] == "none|市民政局", body
 
 
+def _rest_export_raw(edge: Edge, items: list[str], authorization: str) -> tuple[bytes, bytes, dict[str, str]]:
+    """A REST Export over HTTP/1.1 on a raw socket: the head, the body (chunks joined) and the trailers."""
+    body = json.dumps({"items": items}).encode()
+    request = (f"POST /v1/resources/x:export HTTP/1.1\r\nhost: edge\r\nauthorization: {authorization}\r\n"
+               f"content-type: application/json\r\nconnection: close\r\ncontent-length: {len(body)}\r\n\r\n")
+    host, port = edge.address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request.encode() + body)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    content = b""
+    while True:
+        size, _, rest = rest.partition(b"\r\n")
+        if int(size, 16) == 0:
+            break
+        content, rest = content + rest[:int(size, 16)], rest[int(size, 16) + 2:]
+    trailers = dict(line.split(": ", 1) for line in rest.decode().split("\r\n") if ": " in line)
+    return head, content, trailers
+
+
+async def test_a_rest_export_cut_short_ends_with_its_status_in_the_trailers(edge: Edge, keys: PlatformKeys) -> None:
+    """A REST Export the backend ends with an error after its first rows was a 200 whose body, a well-closed JSON
+    array of the rows sent, looked like the whole export: the error was dropped (HTTP/1.1 carried no trailers).
+    The answer now ends with the stream's grpc-status, grpc-message and details as HTTP trailers (a complete
+    export: grpc-status 0), which .NET's TrailingHeaders and OkHttp's trailers() read."""
+    authorization = dict(bearer(keys, caller()))["authorization"]
+    head, content, trailers = await asyncio.to_thread(_rest_export_raw, edge, ["a", FAIL_ITEM], authorization)
+    assert head.startswith(b"HTTP/1.1 200") and [row["rows"][0]["key"] for row in json.loads(content)] == ["a"]
+    assert trailers["grpc-status"] == str(grpc.StatusCode.FAILED_PRECONDITION.value[0]), (head, trailers)
+    assert trailers["grpc-message"] == "the test backend stopped mid-stream", trailers
+    assert "grpc-status-details-bin" in trailers, trailers
+    head, content, trailers = await asyncio.to_thread(_rest_export_raw, edge, ["a", "b"], authorization)
+    assert len(json.loads(content)) == 2 and trailers["grpc-status"] == "0", (head, content, trailers)
+
+
 async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: PlatformKeys,
                                                           channel: grpc.aio.Channel) -> None:
     """Over REST, Envoy's 431 was a plain-text "Request Header Fields Too Large": it is a JSON google.rpc.Status
