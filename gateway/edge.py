@@ -849,6 +849,12 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
         "the call ran past its deadline: the grpc-timeout it was sent with, else the edge's limit "
         f"({settings.call_timeout_seconds:g} s for a call, {STREAM_TIMEOUT_SECONDS} s for a stream); give it a longer "
         f"grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later"))
+    # Envoy answers 408 when the deadline passes before the request has arrived whole (a body shorter than its
+    # content-length, or trickling): its plain-text "downstream duration timeout", also to a REST caller.
+    mappers += _replies(_status_is(408), grpc.StatusCode.DEADLINE_EXCEEDED, (
+        "the request did not arrive whole before its deadline (the grpc-timeout it was sent with, else the edge's "
+        f"{settings.call_timeout_seconds:g} s): its body was shorter than its content-length says, or came too "
+        "slowly; send the whole body at once"))
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
     mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,

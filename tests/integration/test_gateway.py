@@ -866,7 +866,8 @@ async def test_a_rest_url_sent_with_another_method_is_405_naming_the_method_it_t
 
 
 def _http_10(edge: Edge, request: bytes) -> bytes:
-    """One HTTP/1.0 exchange over a raw socket: the answer, read until the edge closes the connection."""
+    """One exchange over a raw socket (HTTP/1.0, or a request the edge answers by closing): the answer, read
+    until the edge closes the connection."""
     host, port = edge.address.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as connection:
         connection.sendall(request)
@@ -938,6 +939,22 @@ async def test_a_rest_export_cut_short_ends_with_its_status_in_the_trailers(edge
     assert "grpc-status-details-bin" in trailers, trailers
     head, content, trailers = await asyncio.to_thread(_rest_export_raw, edge, ["a", "b"], authorization)
     assert len(json.loads(content)) == 2 and trailers["grpc-status"] == "0", (head, content, trailers)
+
+
+async def test_a_rest_body_shorter_than_its_content_length_is_told_so_as_json(edge: Edge, keys: PlatformKeys) -> None:
+    """A body that never arrives whole (content-length 100, 8 bytes sent) was answered at the edge's deadline with
+    a plain-text 408 "downstream duration timeout": it is a JSON google.rpc.Status, DEADLINE_EXCEEDED, saying the
+    request did not arrive whole."""
+    authorization = dict(bearer(keys, caller()))["authorization"]
+    request = (f"POST /v1/entries/x:submit HTTP/1.1\r\nhost: edge\r\nauthorization: {authorization}\r\n"
+               "content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"code\":").encode()
+    answer = await asyncio.to_thread(_http_10, edge, request)  # read until the edge closes the connection
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408") and b"application/json" in head, answer
+    status = json.loads(content)
+    assert status["code"] == grpc.StatusCode.DEADLINE_EXCEEDED.value[0], status
+    assert status["message"].startswith("the request did not arrive whole before its deadline (the grpc-timeout it "
+                                        "was sent with, else the edge's 5 s): its body was shorter"), status
 
 
 async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: PlatformKeys,
