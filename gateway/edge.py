@@ -1009,7 +1009,9 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
         # Trailers: a REST Export the backend ends with an error after its first rows has sent its 200 and a
         # JSON array that the transcoder closes all the same; only the trailers (grpc-status, grpc-message) tell
         # the client it was cut short, and HTTP/1.1 dropped them unless enabled.
-        http_protocol_options={"accept_http_10": True, "enable_trailers": True},
+        # HTTP/1.0 needs no Host header: such a request was 400 with an empty message.
+        http_protocol_options={"accept_http_10": True, "default_host_for_http_10": "govshare-edge",
+                               "enable_trailers": True},
         common_http_protocol_options={"idle_timeout": "300s", "max_connection_duration": "300s",
                                       "headers_with_underscores_action": "REJECT_REQUEST"},
         stream_idle_timeout="3600s",
