@@ -860,6 +860,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,
                                f"request headers over {MAX_REQUEST_HEADERS_KIB} KiB, the URL included: send less "
                                "in headers (a long key or filter belongs in a POST body)"))
+    mappers += _malformed_request_replies()
     mappers.append(_compressed_body_reply())
     mappers += _method_not_allowed(table)
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
@@ -881,6 +882,38 @@ def _compressed_body_reply() -> dict[str, object]:
         "the JSON body uncompressed, without content-encoding"))
     reply["status_code"] = 415
     return reply
+
+
+def _details_start(prefixes: tuple[str, ...]) -> dict[str, object]:
+    """A filter on why Envoy answered itself (its response code details), which no other filter reads: a CEL
+    expression, evaluated only for Envoy's own replies."""
+    expression = " || ".join(f"response.code_details.startsWith('{prefix}')" for prefix in prefixes)
+    return {"extension_filter": {"name": "envoy.access_loggers.extension_filters.cel", "typed_config": _any(
+        "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter", expression=expression)}}
+
+
+#: Requests Envoy's HTTP codec refuses before any filter sees them, answered "Bad Request" (or an empty message,
+#: or a plain-text "501 Not Implemented") that named nothing to fix: the reason each is refused, and what to send.
+_MALFORMED_REQUESTS = (
+    (("http1.unexpected_underscore", "http2.unexpected_underscore"), 400,
+     "a request header's name holds an underscore, which the edge refuses (proxies drop or merge such headers): "
+     "write it with hyphens (x-request-id, not x_request_id)"),
+    (("missing_host_header",), 400, "the request has no Host header, which HTTP/1.1 requires: send one"),
+    (("http1.codec_error",), 400,
+     "the request is not valid HTTP/1.1 (a header line without a colon, or a character a method or a header may "
+     "not hold): check what the client sends"),
+    (("http1.invalid_transfer_encoding",), 501,
+     "the request's transfer-encoding is not one the edge reads: send the body as it is, with content-length, or "
+     "with transfer-encoding: chunked alone"),
+)
+
+
+def _malformed_request_replies() -> list[dict[str, object]]:
+    replies = []
+    for prefixes, status, message in _MALFORMED_REQUESTS:
+        replies += _replies(_both(_status_is(status), _details_start(prefixes)), grpc.StatusCode.INVALID_ARGUMENT,
+                            message, reply_status=400)
+    return replies
 
 
 def _url_pattern(template: str) -> str:

@@ -961,6 +961,32 @@ async def test_a_rest_body_shorter_than_its_content_length_is_told_so_as_json(ed
                                         "was sent with, else the edge's 5 s): its body was shorter"), status
 
 
+@pytest.mark.parametrize(("request_bytes", "message"), [
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nx_request_id: 1\r\nconnection: close\r\n\r\n",
+     "a request header's name holds an underscore, which the edge refuses (proxies drop or merge such headers): "
+     "write it with hyphens (x-request-id, not x_request_id)"),
+    (b"GET /v1/entries/x HTTP/1.1\r\nconnection: close\r\n\r\n",
+     "the request has no Host header, which HTTP/1.1 requires: send one"),
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nno colon here\r\nconnection: close\r\n\r\n",
+     "the request is not valid HTTP/1.1 (a header line without a colon, or a character a method or a header may "
+     "not hold): check what the client sends"),
+    (b"POST /v1/tokens HTTP/1.1\r\nhost: edge\r\ntransfer-encoding: gzip, chunked\r\nconnection: close\r\n\r\n"
+     b"0\r\n\r\n",
+     "the request's transfer-encoding is not one the edge reads: send the body as it is, with content-length, or "
+     "with transfer-encoding: chunked alone"),
+])
+async def test_a_request_envoys_http_codec_refuses_is_told_what_to_fix(edge: Edge, request_bytes: bytes,
+                                                                        message: str) -> None:
+    """A header named with an underscore, an HTTP/1.1 request without Host, a header line without a colon or a
+    transfer-encoding other than chunked was "Bad Request", an empty message or a plain-text "501 Not
+    Implemented": each is a 400 JSON google.rpc.Status saying what is wrong and what to send."""
+    answer = await asyncio.to_thread(_http_10, edge, request_bytes)
+    head, _, content = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, answer
+    assert json.loads(content) == {"code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "details": [],
+                                   "message": message}, answer
+
+
 async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: PlatformKeys,
                                                           channel: grpc.aio.Channel) -> None:
     """Over REST, Envoy's 431 was a plain-text "Request Header Fields Too Large": it is a JSON google.rpc.Status
