@@ -198,7 +198,8 @@ class Catalog:
         return latest.version, latest.endpoint.target, latest.endpoint.dataset
 
     async def retire(self, caller: Caller, code: str, reason: str) -> Entry:
-        """Closes an entry: its published version and any version in progress become RETIRED."""
+        """Closes an entry: its published version and any version in progress become RETIRED; an entry never
+        published is withdrawn the same way (its draft, returned or submitted version becomes RETIRED)."""
         rules.check_code(code)
         rules.check_reason(reason)
         now = _now()
@@ -208,7 +209,8 @@ class Catalog:
             lifecycle.require_provider(caller, head.provider_department_code, code)
             published = await tx.version(code, head.public_version) if head.public_version else None
             target = published or latest
-            lifecycle.require_state(target, "retired", lifecycle.RETIRABLE)
+            lifecycle.require_state(target, "retired",
+                                    lifecycle.RETIRABLE if published else lifecycle.RETIRABLE_UNPUBLISHED)
             entry = await self._transition(tx, target, EntryState.RETIRED, now)
             await tx.retire_pending(code, now)
             await tx.add_event(entry, "retire", caller, now, reason.strip())

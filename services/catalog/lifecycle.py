@@ -28,6 +28,9 @@ EDITABLE = (EntryState.DRAFT, EntryState.RETURNED)
 SUBMITTABLE = (EntryState.DRAFT, EntryState.RETURNED)
 REVIEWABLE = (EntryState.SUBMITTED,)
 RETIRABLE = (EntryState.PUBLISHED,)
+#: An entry never published is withdrawn by retiring its one version: a draft a department no longer means to
+#: publish (or one in review, or returned) otherwise stayed in its catalog and its reviewers' queue for good.
+RETIRABLE_UNPUBLISHED = (EntryState.DRAFT, EntryState.SUBMITTED, EntryState.RETURNED)
 
 
 class Edit(Enum):

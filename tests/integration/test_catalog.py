@@ -210,6 +210,24 @@ async def test_lifecycle_versions_supersede_and_retire(catalog: Client) -> None:
     assert reason == "INVALID_STATE" and "RETIRED" in message
 
 
+@pytest.mark.parametrize("submitted", [False, True])
+async def test_an_entry_never_published_is_withdrawn_by_retiring_it(catalog: Client, submitted: bool) -> None:
+    """RetireEntry accepted only a published entry: a draft the department no longer meant to publish (or one
+    waiting in review) could never leave its catalog or the reviewers' queue."""
+    owner, reader = department(), department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    if submitted:
+        await catalog.submit(draft.code, owner)
+    retired = (await catalog("RetireEntry", pb.RetireEntryRequest(code=draft.code, reason="不再编目"), owner)).entry
+    assert (retired.version, retired.state) == (1, pb.ENTRY_STATE_RETIRED)
+    assert not retired.HasField("publish_time")
+    assert (await catalog.get(draft.code, owner)).state == pb.ENTRY_STATE_RETIRED
+    await fails(catalog.get(draft.code, reader), grpc.StatusCode.NOT_FOUND)  # never public, as before
+    reason, _, message = await fails(catalog.submit(draft.code, owner), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "INVALID_STATE" and "RETIRED" in message
+    await fails(catalog.review(draft.code), grpc.StatusCode.FAILED_PRECONDITION)
+
+
 async def test_publishing_first_version_only_for_submitted(catalog: Client) -> None:
     owner = department()
     draft = await catalog.create(make_entry(owner.department_code))

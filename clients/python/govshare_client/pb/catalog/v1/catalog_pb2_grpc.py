@@ -151,7 +151,8 @@ class CatalogServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RetireEntry(self, request, context):
-        """Retires a published entry; it stays readable for audit.
+        """Retires a published entry; it stays readable for audit. An entry never published (a draft, in review or
+        returned) is withdrawn the same way.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
