@@ -9,7 +9,9 @@ The lifecycle of one entry version::
 Published versions are never overwritten: editing a published entry drafts version
 n+1 while version n stays the one everybody reads, until n+1 is published and n
 becomes SUPERSEDED. Retiring closes the whole entry: the published version and any
-version still in progress become RETIRED and stay readable for audit.
+version still in progress become RETIRED and stay readable for audit. An entry never
+published is withdrawn the same way: its one version, draft, submitted or returned,
+becomes RETIRED.
 """
 
 from __future__ import annotations
