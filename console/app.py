@@ -39,7 +39,7 @@ from console.settings import ConsoleSettings
 from govshare.supervision.v1 import supervision_pb2
 from services.runtime import tls_renewal
 from services.runtime.tasks import cancel
-from services.runtime.workdays import CHINA, is_working_day
+from services.runtime.workdays import CHINA, is_working_day, last_day_in_force, term_end_text
 
 HERE = Path(__file__).parent
 #: Scripts, styles, images, forms and connections: the console's own origin only; never framed.
@@ -125,8 +125,8 @@ class Console:
         self.names = Names(services)
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-        self.templates.globals.update(labels=labels, when=when, day=day, actor=actor, percent=percent, calls=calls,
-                                      indicator_rate=indicator_rate)
+        self.templates.globals.update(labels=labels, when=when, day=day, until=until, until_day=until_day,
+                                      actor=actor, percent=percent, calls=calls, indicator_rate=indicator_rate)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -271,6 +271,28 @@ def actor(event: Any) -> str:
 
 def day(ts: timestamp_pb2.Timestamp | None) -> str:
     return when(ts)[:10]
+
+
+def until(ts: timestamp_pb2.Timestamp | None) -> str:
+    """A term's end (有效期至, 期限) as the services' history says it: the last day in force, or the time to the
+    second when it ends within a day. ``day`` showed an end at midnight Beijing (2027-01-01T00:00:00+08:00) as
+    2027-01-01, a day on which the grant serves nothing. An end without a Beijing date is shown as ``when`` does."""
+    if ts is None or (ts.seconds == 0 and ts.nanos == 0):
+        return ""
+    try:
+        return term_end_text(ts.ToDatetime(tzinfo=dt.UTC))
+    except OverflowError:
+        return day(ts)
+
+
+def until_day(ts: timestamp_pb2.Timestamp | None) -> str:
+    """The date a 有效期至 input shows for a term's end: its last day in force (see ``until``)."""
+    if ts is None or (ts.seconds == 0 and ts.nanos == 0):
+        return ""
+    try:
+        return last_day_in_force(ts.ToDatetime(tzinfo=dt.UTC)).isoformat()
+    except OverflowError:
+        return day(ts)
 
 
 def calls(quota: int) -> str:

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from console import charts, forms, labels
-from console.app import Console, calls, day, login_redirect, signed_in, working_days_left
+from console.app import Console, calls, day, login_redirect, signed_in, until, working_days_left
 from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, Problem, problem_of
 from console.sessions import Person, Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
@@ -553,7 +553,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                     names = await _item_names(console, session, [grant.resource_code])
                     message = (f"已同意申请 {target}：授权 {grant.id}，"
                                f"信息项 {_named(names, grant.resource_code, grant.items)}，"
-                               f"有效期至 {day(grant.expire_time)}，调用上限 {calls(grant.quota)}。")
+                               f"有效期至 {until(grant.expire_time)}，调用上限 {calls(grant.quota)}。")
                 else:
                     message = f"已拒绝申请 {target}，理由已告知申请部门。"
                 return _done(session, message, "/replies")

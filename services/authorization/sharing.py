@@ -48,7 +48,7 @@ from services.runtime.errors import (
 )
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
-from services.runtime.workdays import CHINA
+from services.runtime.workdays import term_end_text
 
 APPROVE = sharing_pb2.REPLY_DECISION_APPROVE
 REFUSE = sharing_pb2.REPLY_DECISION_REFUSE
@@ -302,7 +302,7 @@ class Sharing:
         if scope.purposes != application.purposes:
             narrowed.append("用途 " + "、".join(common_pb2.PurposeType.Name(p) for p in scope.purposes))
         if scope.expire_time != application.requested_expire_time:
-            narrowed.append(f"期限至 {scope.expire_time.astimezone(CHINA).date().isoformat()}")
+            narrowed.append(f"期限至 {term_end_text(scope.expire_time)}")
         if scope.quota != application.quota:
             narrowed.append(f"调用上限 {scope.quota}")
         if scope.unmasked_items:

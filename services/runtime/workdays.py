@@ -34,6 +34,23 @@ def end_problem(end: dt.datetime) -> str | None:
     return None
 
 
+def last_day_in_force(end: dt.datetime) -> dt.date:
+    """The last Beijing date on which a term ending at ``end`` is in force (a grant is live while its end is
+    later than now): an end at midnight Beijing (``2027-01-01T00:00:00+08:00``, i.e. ``2026-12-31T16:00:00Z``, as a
+    system applying through the API writes it) serves nothing on that date, so its last day is the one before."""
+    return (end - dt.timedelta(microseconds=1)).astimezone(CHINA).date()
+
+
+def term_end_text(end: dt.datetime) -> str:
+    """A term's end as 有效期至 reads it: the last day in force when the end closes a Beijing day (23:59:59, as the
+    console sets it, or the next midnight), else the date and time to the second — the date alone would promise the
+    whole day. The history, the console and its confirmations all say it this way, so they agree."""
+    local = end.astimezone(CHINA)
+    if local.time() >= dt.time(23, 59, 59) or local.time() == dt.time(0):
+        return last_day_in_force(end).isoformat()
+    return local.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def is_working_day(day: dt.date) -> bool:
     """True on statutory working days (调休 Saturdays included). Beyond the known calendar: Monday to Friday
     except the holidays whose dates the law fixes (元旦, 劳动节, 清明, 国庆节); a deadline there was counted onto

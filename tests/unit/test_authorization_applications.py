@@ -13,6 +13,7 @@ from govshare.common.v1 import common_pb2 as common
 from services.authorization import applications as apps
 from services.authorization.applications import Application, Draft, Terms
 from services.authorization.grants import Grant, GrantUpdate, changes
+from services.authorization.sharing import Sharing
 from services.runtime.workdays import CHINA
 
 ONLINE = common.SHARE_METHOD_ONLINE_QUERY
@@ -224,3 +225,16 @@ def test_a_term_beijing_time_cannot_show_is_refused_where_it_is_set() -> None:
     assert [p.field for p in problems] == ["grant.expire_time"]
     last = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=CHINA)  # the console's 有效期至 9999-12-31
     assert not apps.draft_problems(dataclasses.replace(draft, requested_expire_time=last), NOW)
+
+
+def test_the_approval_note_names_the_last_day_a_narrowed_term_is_in_force() -> None:
+    """An approval narrowing the end to 2027-01-01T00:00:00+08:00 (2026-12-31T16:00:00Z) noted "期限至 2027-01-01":
+    the grant serves nothing on 1 January. An end within a day is noted to the second."""
+    application = _application(requested_expire_time=_end_of(2027, 6, 30))
+    midnight = dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC)
+    note = Sharing._approval_note(application, apps.narrow(application, Terms(expire_time=midnight), NOW), "")
+    assert note == "同意范围有调整：期限至 2026-12-31"
+    console_end = apps.narrow(application, Terms(expire_time=_end_of(2026, 12, 31)), NOW)
+    assert Sharing._approval_note(application, console_end, "") == "同意范围有调整：期限至 2026-12-31"
+    morning = apps.narrow(application, Terms(expire_time=_beijing(2027, 1, 4)), NOW)
+    assert Sharing._approval_note(application, morning, "") == "同意范围有调整：期限至 2027-01-04 10:00:00"

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from console import labels
-from console.app import Console, day, when, working_days_left
+from console.app import Console, day, until, until_day, when, working_days_left
 from console.charts import bar_chart
 from console.sessions import Person, SessionStore, redis_key, seal, unseal
 from console.settings import ConsoleSettingsError, load_console_settings
@@ -223,3 +223,23 @@ def test_a_redis_url_of_another_scheme_is_named_not_shown() -> None:
         load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "edge:443", "GOVSHARE_REDIS_URL": "foo"})
     assert load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "edge:443",
                                   "GOVSHARE_REDIS_URL": "unix:///r.sock"}).redis_url == "unix:///r.sock"
+
+
+def test_a_terms_end_shows_its_last_day_in_force() -> None:
+    """有效期至 of a grant ending 2027-01-01T00:00:00+08:00 (2026-12-31T16:00:00Z, as a system applying through the
+    API writes it) read 2027-01-01 on /grants, the application's page and the reply's confirmation, and the forms'
+    date inputs offered 2027-01-01: on that day every call is refused EXPIRED."""
+    def stamp(moment: dt.datetime) -> timestamp_pb2.Timestamp:
+        value = timestamp_pb2.Timestamp()
+        value.FromDatetime(moment)
+        return value
+
+    midnight = stamp(dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC))
+    assert (until(midnight), until_day(midnight)) == ("2026-12-31", "2026-12-31")
+    end_of_day = stamp(dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=CHINA))  # what the console's forms set
+    assert (until(end_of_day), until_day(end_of_day)) == ("2026-12-31", "2026-12-31")
+    morning = stamp(dt.datetime(2027, 1, 1, 2, 0, 0, tzinfo=dt.UTC))  # 10:00 Beijing: part of the day only
+    assert (until(morning), until_day(morning)) == ("2027-01-01 10:00:00", "2027-01-01")
+    assert until(None) == until_day(timestamp_pb2.Timestamp()) == ""
+    past = stamp(dt.datetime(9999, 12, 31, 20, 0, tzinfo=dt.UTC))  # no Beijing date: as `when` shows it
+    assert (until(past), until_day(past)) == ("9999-12-31", "9999-12-31")
