@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.supervision.document import BarChart, Document, Heading, Paragraph, Table
 from services.supervision.evaluation import evaluate
@@ -52,6 +52,13 @@ class ReportInput:
     names: Mapping[str, str]
     weights: Mapping[str, float]
     generated: dt.datetime
+    #: When each month's snapshots were computed: a month computed before it ended holds its figures until then.
+    computed: Mapping[Month, dt.datetime] = field(default_factory=dict)
+
+    def partial(self, month: Month) -> dt.datetime | None:
+        """When ``month``'s figures stop, if its snapshots were computed before the month ended (else None)."""
+        computed = self.computed.get(month)
+        return computed if computed is not None and computed < month.end else None
 
 
 def _sum(snapshots: Mapping[str, Figures], department: str | None) -> Figures:
@@ -82,11 +89,37 @@ def _missing(data: ReportInput) -> list[Month]:
     return [m for m in data.months if m not in data.snapshots]
 
 
+def _beijing(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(CST):%Y-%m-%d %H:%M}"
+
+
+def _partial_note(data: ReportInput) -> Paragraph | None:
+    """Which months' figures stop before the month's end: a report of a period not over (this month, this year)
+    read as if the period were complete, its counts final and its resources those of the year's end."""
+    partial = [(m, at) for m in data.months if m in data.snapshots and (at := data.partial(m)) is not None]
+    if not partial:
+        return None
+    return Paragraph("以下月份的监督快照计算时该月尚未结束，其数据截至计算时间，为阶段性数据："
+                     + "、".join(f"{m.month}月（截至{_beijing(at)}，北京时间）" for m, at in partial) + "。")
+
+
+def _resources_label(year: int, months: list[Month], data: ReportInput) -> str:
+    """What 编目资源数 counts: the catalog's resources when the latest month's snapshot was computed. That is the
+    year's end only when December's snapshot was computed once December was over."""
+    if not months:
+        return "编目资源数（年末）"
+    latest = max(months)
+    if latest == Month(year, 12) and data.partial(latest) is None and latest.end <= data.generated:
+        return "编目资源数（年末）"
+    at = data.partial(latest)
+    return f"编目资源数（截至{_beijing(at)}）" if at is not None else f"编目资源数（{latest.month}月末）"
+
+
 def yearly_report(year: int, department: str | None, data: ReportInput) -> Document:
     """The yearly sharing report of ``department`` (None: the platform)."""
     subject = PLATFORM if department is None else _who(data.names, department)
     doc = Document(f"{year}年度政务信息资源共享情况报告", f"报告对象：{subject}　生成时间："
-                   f"{data.generated.astimezone(CST):%Y-%m-%d %H:%M}（北京时间）",
+                   f"{_beijing(data.generated)}（北京时间）",
                    file_stem=f"yearly-{year}-{department or 'platform'}")
     monthly = {m: _sum(data.snapshots[m], department) for m in data.months if m in data.snapshots}
     year_rows = [row for f in monthly.values() for row in f.rows]
@@ -95,15 +128,19 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
     violations = [v for v in data.violations if department is None or v.department_code == department]
     doc.add(Paragraph("本报告依据《政务信息资源共享管理暂行办法》（国发〔2016〕51号）第十六条至第十八条，"
                       "由共享平台按月监督快照自动生成，数据均来自平台自身记录。"))
+    if Month(year, 12).end > data.generated:
+        doc.add(Paragraph(f"{year}年度尚未结束，本报告为阶段性报告，年度结束后应重新生成。"))
     if missing := _missing(data):
         doc.add(Paragraph("以下月份尚无监督快照，未计入本报告：" + "、".join(f"{m.month}月" for m in missing) + "。"))
+    if note := _partial_note(data):
+        doc.add(note)
     due = total.total("catalog.updates_due")
     replies = (total.total("applications.replied_on_time") + total.total("applications.replied_late")
                + total.total("applications.unreplied_overdue"))
     answers = (total.total("disputes.answered_on_time") + total.total("disputes.answered_late")
                + total.total("disputes.unanswered_overdue"))
     doc.add(Heading("一、总体情况"), Table(("指标", "数值"), (
-        ("编目资源数（年末）", str(latest.total("catalog.resources"))),
+        (_resources_label(year, list(monthly), data), str(latest.total("catalog.resources"))),
         ("应更新目录（职能变更）", str(due)),
         ("按时更新目录", str(total.total("catalog.updates_on_time"))),
         ("逾期未更新目录", str(total.total("catalog.updates_overdue"))),
@@ -211,7 +248,7 @@ def _evidence(evidence: Mapping[str, str]) -> str:
 
 def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document:
     """The usage feedback of ``month`` to the provider department (003 Art. 35)."""
-    generated = f"{data.generated.astimezone(CST):%Y-%m-%d %H:%M}"
+    generated = _beijing(data.generated)
     doc = Document(f"{month.year}年{month.month}月共享信息使用情况反馈",
                    f"致：{_who(data.names, provider)}　生成时间：{generated}（北京时间）",
                    file_stem=f"feedback-{month.label()}-{provider}")
@@ -220,6 +257,9 @@ def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document
         doc.add(Paragraph(f"{month.year}年{month.month}月尚无监督快照，无法生成反馈。"))
         return doc
     figures = snapshots.get(provider, Figures(provider))
+    if (at := data.partial(month)) is not None:
+        doc.add(Paragraph(f"{month.year}年{month.month}月尚未结束（监督快照计算于{_beijing(at)}，北京时间）："
+                          "以下为截至该时间的阶段性数据，月度结束后应重新生成。"))
     usage: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_department: dict[str, int] = defaultdict(int)
     by_purpose: dict[str, int] = defaultdict(int)

@@ -115,6 +115,14 @@ class SupervisionStore:
                 row["department_code"], row["figures"])
         return found
 
+    async def compute_times(self, first: Month, last: Month) -> dict[Month, dt.datetime]:
+        """When each of the months first..last that has snapshots was computed (the earliest of its departments'):
+        a report says which of its months were computed before they ended."""
+        rows = await self._pool.fetch(
+            "SELECT month, min(compute_time) AS computed FROM snapshots WHERE month >= $1 AND month <= $2"
+            " GROUP BY month ORDER BY month", first.first_day, last.first_day)
+        return {Month.of_date(row["month"]): row["computed"] for row in rows}
+
     async def violations_between(self, first: Month, last: Month, department_code: str | None) -> list[Violation]:
         rows = await self._pool.fetch(
             "SELECT month, department_code, rule, subject, evidence::text AS evidence FROM violations"

@@ -199,7 +199,8 @@ class Supervision:
         department = department_code or None
         data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department),
                            await self._store.violations_between(months[0], months[-1], department),
-                           await self._sources.departments(), await self._store.weights(), now)
+                           await self._sources.departments(), await self._store.weights(), now,
+                           await self._store.compute_times(months[0], months[-1]))
         if department is not None and department not in data.names:
             raise not_found(f"department {department[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return yearly_report(year, department, data)
@@ -214,7 +215,8 @@ class Supervision:
         require_begun(month, now)
         data = ReportInput([month], await self._store.snapshots_between(month, month, None),
                            await self._store.violations_between(month, month, department_code),
-                           await self._sources.departments(), await self._store.weights(), now)
+                           await self._sources.departments(), await self._store.weights(), now,
+                           await self._store.compute_times(month, month))
         if department_code not in data.names:
             raise not_found(f"department {department_code[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return monthly_feedback(month, department_code, data)

@@ -7,9 +7,9 @@ import datetime as dt
 
 from govshare.supervision.v1 import supervision_pb2 as sup
 from services.runtime.figures import FigureRow, dimension
-from services.supervision.document import Table
+from services.supervision.document import Paragraph, Table
 from services.supervision.evaluation import evaluate
-from services.supervision.months import Month
+from services.supervision.months import CST, Month
 from services.supervision.reports import ReportInput, monthly_feedback, yearly_report
 from services.supervision.snapshot import Figures
 from services.supervision.violations import Violation
@@ -42,7 +42,7 @@ def test_the_platforms_share_types_add_up_every_providers_resources() -> None:
                  "11110100MB0000006K": _resources("11110100MB0000006K", CONDITIONAL=1)}
     data = ReportInput([MONTH], {MONTH: snapshots}, [], {}, WEIGHTS, GENERATED)
     blocks = yearly_report(2026, None, data).blocks
-    assert ("编目资源数（年末）", "8") in _table_after(blocks, "一、总体情况").rows
+    assert ("编目资源数（3月末）", "8") in _table_after(blocks, "一、总体情况").rows  # 2026 is not over
     assert _table_after(blocks, "四、共享类型").rows == (("无条件共享", "4"), ("有条件共享", "3"), ("不予共享", "1"))
     chart = next(block for block in blocks if getattr(block, "title", None) == "编目资源共享类型分布")
     assert chart.values == (4.0, 3.0, 1.0)
@@ -120,3 +120,38 @@ def test_a_rate_of_nothing_due_reads_as_a_dash_not_as_100_percent() -> None:
     assert chart.values == (None, None, 50.0)
     assert [chart.value_label(value) for value in chart.values] == ["—", "—", "50.0%"]
     assert chart.share(None) == 0.0 and chart.share(50.0) == 0.5
+
+
+def _paragraphs(blocks: list) -> list[str]:
+    return [block.text for block in blocks if isinstance(block, Paragraph)]
+
+
+def test_a_report_of_a_period_not_over_says_so_and_until_when_its_figures_run() -> None:
+    """On 2026-12-02 the yearly report of 2026 and December's feedback read as final: nothing said the year and
+    the month were not over, December's figures were those of its snapshot (14:35 that day), and the catalog's
+    resources were called 编目资源数（年末）."""
+    code, november, december = "11110100MB00000027", Month(2026, 11), Month(2026, 12)
+    figures = Figures(code, [FigureRow(code, "catalog.resources", "", 5), FigureRow(code, "queries.served", "", 3)])
+    computed = {november: dt.datetime(2026, 12, 1, 1, 30, tzinfo=CST),
+                december: dt.datetime(2026, 12, 2, 14, 35, tzinfo=CST)}
+    months = [Month(2026, m) for m in range(1, 13)]
+    data = ReportInput(months, {november: {code: figures}, december: {code: figures}}, [], {code: "市公安局"},
+                       WEIGHTS, dt.datetime(2026, 12, 2, 14, 40, tzinfo=CST), computed)
+    blocks = yearly_report(2026, code, data).blocks
+    notes = _paragraphs(blocks)
+    assert "2026年度尚未结束，本报告为阶段性报告，年度结束后应重新生成。" in notes
+    assert any("12月（截至2026-12-02 14:35，北京时间）" in note and "11月" not in note for note in notes
+               if note.startswith("以下月份的监督快照计算时该月尚未结束")), notes
+    assert ("编目资源数（截至2026-12-02 14:35）", "5") in _table_after(blocks, "一、总体情况").rows
+    feedback = monthly_feedback(december, code, data).blocks
+    assert ("2026年12月尚未结束（监督快照计算于2026-12-02 14:35，北京时间）：以下为截至该时间的阶段性数据，"
+            "月度结束后应重新生成。") in _paragraphs(feedback)
+    assert not any("尚未结束" in note for note in _paragraphs(monthly_feedback(november, code, data).blocks))
+
+    # The year over and December computed after its end (the schedule's run on 1 January): final, as before.
+    done = ReportInput(months, {november: {code: figures}, december: {code: figures}}, [], {code: "市公安局"},
+                       WEIGHTS, dt.datetime(2027, 1, 5, 9, 0, tzinfo=CST),
+                       {**computed, december: dt.datetime(2027, 1, 1, 1, 30, tzinfo=CST)})
+    blocks = yearly_report(2026, code, done).blocks
+    assert not any("尚未结束" in note for note in _paragraphs(blocks))
+    assert ("编目资源数（年末）", "5") in _table_after(blocks, "一、总体情况").rows
