@@ -181,7 +181,7 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
                            str(figures.total("queries.made")), score))
     doc.add(Table(("月份", "资源被调用次数", "调用共享资源次数", "评分"), tuple(trend_rows)),
             BarChart("按月资源被调用次数", tuple(f"{m.month}月" for m in data.months),
-                     tuple(float(monthly[m].total("queries.served")) if m in monthly else 0.0
+                     tuple(float(monthly[m].total("queries.served")) if m in monthly else None
                            for m in data.months), "次"))
     shares = _share_types(latest)
     doc.add(Heading("四、共享类型"), Table(("共享类型", "资源数"), tuple(

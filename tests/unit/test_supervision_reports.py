@@ -155,3 +155,17 @@ def test_a_report_of_a_period_not_over_says_so_and_until_when_its_figures_run() 
     blocks = yearly_report(2026, code, done).blocks
     assert not any("尚未结束" in note for note in _paragraphs(blocks))
     assert ("编目资源数（年末）", "5") in _table_after(blocks, "一、总体情况").rows
+
+
+def test_a_month_without_a_snapshot_has_no_bar_in_the_trend_as_it_has_no_figures_in_its_table() -> None:
+    """The 按月趋势 table said "—" for January to October (no snapshot, not counted) and its chart drew them as
+    "0次": the report said two different things of the same months."""
+    code, december = "11110100MB00000027", Month(2026, 12)
+    figures = Figures(code, [FigureRow(code, "queries.served", "", 3)])
+    data = ReportInput([Month(2026, 11), december], {december: {code: figures}}, [], {code: "市公安局"}, WEIGHTS,
+                       dt.datetime(2027, 1, 5, tzinfo=CST))
+    blocks = yearly_report(2026, code, data).blocks
+    assert _table_after(blocks, "三、按月趋势").rows[0][:3] == ("11月", "—", "—")
+    chart = next(block for block in blocks if getattr(block, "title", None) == "按月资源被调用次数")
+    assert chart.values == (None, 3.0)
+    assert [chart.value_label(value) for value in chart.values] == ["—", "3次"]
