@@ -29,6 +29,7 @@ from govshare.foundation.v1 import foundation_pb2
 from govshare.query.v1 import audit_pb2, dispute_pb2
 from govshare.supervision.v1 import supervision_pb2
 from services.runtime.workdays import CHINA
+from services.supervision.months import MAX_YEAR, MIN_YEAR
 
 log = logging.getLogger("govshare.console")
 
@@ -793,6 +794,19 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
 
 # -- 监督 ------------------------------------------------------------------------------------------------------
 
+def _period_problem(year: int, month: int, today: dt.date) -> Problem | None:
+    """The 监督 page's year and month said wrong, in Chinese beside the field, before any call: the service's
+    "must be between 2000 and 2100" and "the month has not begun" were shown as they are, in English."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        fields = {"year": f"年份须在 {MIN_YEAR} 至 {MAX_YEAR} 之间。"}
+    elif (year, month) > (today.year, today.month):
+        fields = {"month": f"{year}年{month}月尚未开始（今天是 {today.year}年{today.month}月{today.day}日，北京时间），"
+                           "还没有数据。"}
+    else:
+        return None
+    return Problem(_INVALID, fields=fields, code=grpc.StatusCode.INVALID_ARGUMENT)
+
+
 @signed_in
 async def supervision(console: Console, request: Request, session: Session) -> Response:
     today = dt.datetime.now(CHINA).date()
@@ -800,10 +814,12 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     year = forms.number(year_raw) or today.year
     month = forms.number(month_raw) or 0
     month = month if 1 <= month <= 12 else today.month
-    answer, problem = await _call(console, session, console.services.supervision.ListEvaluations,
-                                  supervision_pb2.ListEvaluationsRequest(year=year, month=month,
-                                                                         page_size=console.settings.page_size,
-                                                                         page_token=_page_token(request)))
+    answer, problem = None, _period_problem(year, month, today)
+    if problem is None:
+        answer, problem = await _call(console, session, console.services.supervision.ListEvaluations,
+                                      supervision_pb2.ListEvaluationsRequest(year=year, month=month,
+                                                                             page_size=console.settings.page_size,
+                                                                             page_token=_page_token(request)))
     if _expired(problem):
         return login_redirect(True)
     evaluations = list(answer.evaluations) if answer else []
@@ -813,6 +829,7 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     chart = charts.bar_chart(bars, maximum=100, title=f"{year}年{month}月各部门综合得分") if evaluations else ""
     return console.page(request, "supervision.html", status=_status_of(problem), title="监督", year=year, month=month,
                         evaluations=evaluations, **names, chart=chart,
+                        in_progress=(year, month) == (today.year, today.month),
                         next_token=answer.next_page_token if answer else "", problem=problem,
                         indicator_names=labels.INDICATOR, errors=_input_errors(problem, {}))
 

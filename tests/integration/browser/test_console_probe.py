@@ -26,6 +26,7 @@ from console.app import create_app
 from console.sessions import COOKIE, Person
 from console.settings import ConsoleSettings
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
+from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.foundation.synthetic import citizen_id_of
 
 pytestmark = pytest.mark.integration
@@ -475,6 +476,34 @@ async def test_a_refused_audit_or_supervision_filter_is_shown_beside_its_input( 
     assert answer.status == 400, (answer.status, text[-600:])
     assert f'id="{name}-error"' in text and f'aria-describedby="{name}-error"' in text, text[-1500:]
     assert "<b>" not in text
+
+
+async def test_the_supervision_pages_month_is_said_in_chinese_and_the_month_in_progress_as_such(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A month not begun and a year out of range read "the month has not begun" and "must be between 2000 and 2100"
+    beside the inputs, in English; the month in progress showed its scores as if final."""
+    from services.runtime.workdays import CHINA
+
+    session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    today = dt.datetime.now(CHINA).date()
+    coming = (today.replace(day=28) + dt.timedelta(days=7)).replace(day=1)
+    answer = await context.request.get(f"/supervision?year={coming.year}&month={coming.month}", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    assert f"{coming.year}年{coming.month}月尚未开始" in text and 'id="month-error"' in text, text[-1500:]
+    assert "has not begun" not in text
+    answer = await context.request.get("/supervision?year=1999", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 400 and "年份须在 2000 至 2100 之间" in text and "must be between" not in text, text[-1500:]
+    await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
+        supervision_pb2.ComputeSnapshotsRequest(year=today.year, month=today.month),
+        metadata=platform.metadata("authority"), timeout=60)
+    answer = await context.request.get(f"/supervision?year={today.year}&month={today.month}", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200 and f"{today.year}年{today.month}月尚未结束" in text, text[-1500:]
+    last = today.replace(day=1) - dt.timedelta(days=1)
+    answer = await context.request.get(f"/supervision?year={last.year}&month={last.month}", headers=_as(session))
+    assert "尚未结束" not in await answer.text()
 
 
 async def test_publishing_an_entry_whose_endpoint_does_not_answer_says_so_not_that_the_platform_is_down(  # type: ignore[no-untyped-def]
