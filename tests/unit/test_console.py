@@ -99,10 +99,10 @@ def test_a_time_past_the_last_beijing_date_is_shown_in_utc_not_a_failed_page() -
     coordination lists and the application's page answer 500 for everyone who could see it (OverflowError)."""
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(dt.datetime(9999, 12, 31, 20, 0, tzinfo=dt.UTC))
-    assert when(stamp) == "9999-12-31 20:00 UTC"
+    assert when(stamp) == "9999-12-31 20:00:00 UTC"
     assert day(stamp) == "9999-12-31"
     stamp.FromDatetime(dt.datetime(2027, 6, 30, 16, 0, tzinfo=dt.UTC))
-    assert when(stamp) == "2027-07-01 00:00"  # Beijing time as before
+    assert when(stamp) == "2027-07-01 00:00:00"  # Beijing time as before
 
 
 def test_sessions_go_to_the_consoles_own_redis_url_else_the_platforms_else_memory() -> None:
@@ -243,3 +243,12 @@ def test_a_terms_end_shows_its_last_day_in_force() -> None:
     assert until(None) == until_day(timestamp_pb2.Timestamp()) == ""
     past = stamp(dt.datetime(9999, 12, 31, 20, 0, tzinfo=dt.UTC))  # no Beijing date: as `when` shows it
     assert (until(past), until_day(past)) == ("9999-12-31", "9999-12-31")
+
+
+def test_a_time_is_shown_to_the_second() -> None:
+    """Accesses a second apart (14:35:07 and 14:35:08) both read 14:35 on 审计, and a sign-in lock ending at
+    14:50:37 said 锁定至 14:50: the person was refused for 37 seconds after the time shown."""
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(dt.datetime(2026, 12, 2, 6, 50, 37, 400_000, tzinfo=dt.UTC))
+    assert when(stamp) == "2026-12-02 14:50:37"
+    assert day(stamp) == "2026-12-02"
