@@ -720,6 +720,32 @@ async def test_a_reply_due_in_a_year_without_its_holiday_arrangement_says_it_is_
     assert "答复期限 2099-01-16（暂定）" in replies[replies.index(f"申请 {app_id}"):].split("</section>", 1)[0]
 
 
+async def test_a_dispute_due_in_a_year_without_its_holiday_arrangement_says_it_is_provisional(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """A dispute reported after mid-December is due in January, counted Monday to Friday: the service says
+    due_time_provisional, as it does of a reply deadline, but 异议与冲突 and the home page showed the date as
+    certain (the reply deadlines said （暂定）)."""
+    import asyncpg
+
+    reported = await dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(
+        dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+            resource_code="101001/000001", key=citizen_id_of(9, platform.credentials.seed), item="name",
+            claimed_value="李小红", evidence="户口簿原件")),
+        metadata=platform.metadata("social"), timeout=10)
+    dispute_id = reported.dispute.id
+    conn = await asyncpg.connect(database_url)
+    try:  # counted Monday to Friday: a year chinese-calendar does not cover
+        await conn.execute("UPDATE query.disputes SET due_time = '2099-01-16 23:59:59+08' WHERE id = $1", dispute_id)
+    finally:
+        await conn.close()
+    provider = _as(_person_session(console_server, platform, "police", "APPROVER"))
+    listed = await (await context.request.get("/disputes", headers=provider)).text()
+    card = listed[listed.index(f"异议 {dispute_id}"):].split("</section>", 1)[0]
+    assert "期限 2099-01-16（暂定：2099 年节假日安排尚未公布" in card, card
+    home = await (await context.request.get("/", headers=provider)).text()
+    assert "期限 2099-01-16（暂定）" in home[home.index(dispute_id):].split("</li>", 1)[0]
+
+
 async def test_an_unlimited_quota_reads_unlimited_not_zero_calls(context, console_server, platform):  # type: ignore[no-untyped-def]
     """A quota of 0 means no limit (docs/api.md), yet the application's page said "/ 0", the grant "调用上限 0" and
     the approval's confirmation "调用上限 0 次": to the people reading them, no call at all."""
