@@ -257,9 +257,12 @@ def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document
         doc.add(Paragraph(f"{month.year}年{month.month}月尚无监督快照，无法生成反馈。"))
         return doc
     figures = snapshots.get(provider, Figures(provider))
-    if (at := data.partial(month)) is not None:
+    if (at := data.partial(month)) is not None and month.end > data.generated:
         doc.add(Paragraph(f"{month.year}年{month.month}月尚未结束（监督快照计算于{_beijing(at)}，北京时间）："
                           "以下为截至该时间的阶段性数据，月度结束后应重新生成。"))
+    elif at is not None:
+        doc.add(Paragraph(f"本月监督快照计算于{_beijing(at)}（北京时间），早于月末：以下为截至该时间的数据，"
+                          "重新计算该月后再生成可得全月数据。"))
     usage: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     by_department: dict[str, int] = defaultdict(int)
     by_purpose: dict[str, int] = defaultdict(int)

@@ -156,6 +156,16 @@ def test_a_report_of_a_period_not_over_says_so_and_until_when_its_figures_run() 
     assert not any("尚未结束" in note for note in _paragraphs(blocks))
     assert ("编目资源数（年末）", "5") in _table_after(blocks, "一、总体情况").rows
 
+    # December over, but its snapshots not computed again since 2 December: not "not over", yet not the whole month.
+    stale = ReportInput(months, {december: {code: figures}}, [], {code: "市公安局"}, WEIGHTS,
+                        dt.datetime(2027, 1, 5, 9, 0, tzinfo=CST), computed)
+    notes = _paragraphs(monthly_feedback(december, code, stale).blocks)
+    assert ("本月监督快照计算于2026-12-02 14:35（北京时间），早于月末：以下为截至该时间的数据，"
+            "重新计算该月后再生成可得全月数据。") in notes
+    assert not any("尚未结束" in note for note in notes)
+    blocks = yearly_report(2026, code, stale).blocks
+    assert ("编目资源数（截至2026-12-02 14:35）", "5") in _table_after(blocks, "一、总体情况").rows
+
 
 def test_a_month_without_a_snapshot_has_no_bar_in_the_trend_as_it_has_no_figures_in_its_table() -> None:
     """The 按月趋势 table said "—" for January to October (no snapshot, not counted) and its chart drew them as
