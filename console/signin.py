@@ -8,6 +8,7 @@ person should do (wrong password, locked, missing or wrong TOTP code).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from dataclasses import dataclass
 
 import grpc
@@ -15,6 +16,7 @@ import grpc
 from console.sessions import Person
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
 from services.runtime.errors import details_of
+from services.runtime.workdays import CHINA
 
 #: Refusal reasons of SignIn (ErrorInfo.reason) and what the person reads.
 SIGN_IN_MESSAGES = {
@@ -114,12 +116,27 @@ async def sign_out(channel: grpc.aio.Channel, token: str, deadline: float) -> No
                            timeout=deadline)
 
 
+def _beijing(text: str) -> str:
+    """The service's lock end (ISO 8601, UTC) in Beijing time to the second, or "" when it is not one: "请稍后再试"
+    left a locked person guessing when "later" was (the service says it, to the second)."""
+    try:
+        until = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return ""
+    if until.tzinfo is None:
+        return ""
+    return until.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
     code = error.code()
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return SignInRefused("登录服务暂时不可用，请稍后重试。")
     info, bad = details_of(error)
     reason = info.reason if info else ""
+    if reason == "ACCOUNT_LOCKED" and (until := _beijing(info.metadata.get("lock_expire_time", ""))):
+        return SignInRefused(f"连续登录失败次数过多，账号已被临时锁定至 {until}（北京时间），届时可再试，"
+                             "或联系管理员解锁。")
     if reason in SIGN_IN_MESSAGES:
         field = "totp_code" if reason.startswith("TOTP") else ""
         return SignInRefused(SIGN_IN_MESSAGES[reason], field)

@@ -6,6 +6,8 @@ keep the session safe."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from console.app import create_app
 from console.sessions import COOKIE, Person
 from console.settings import ConsoleSettings
 from govshare.authorization.v1 import persons_pb2
+from services.runtime.workdays import CHINA
 
 pytestmark = pytest.mark.integration
 PASSWORD = "correct horse battery"
@@ -73,7 +76,13 @@ async def test_repeated_failures_lock_the_account_and_the_page_says_so(context, 
     for _ in range(platform.settings["authorization"].signin_max_failures):
         await login(context, username, "wrong", totp.now())
     page = await login(context, username, PASSWORD, totp.now())  # even the right password now
-    assert "账号已被临时锁定" in await page.get_by_role("alert").inner_text()
+    alert = await page.get_by_role("alert").inner_text()
+    # Until when, in Beijing time to the second (it said only "请稍后再试": the service names the time).
+    until = re.search(r"账号已被临时锁定至 (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})（北京时间）", alert)
+    assert until is not None, alert
+    lock = platform.settings["authorization"].signin_lock_seconds
+    ends = dt.datetime.strptime(until.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
+    assert abs((ends - dt.datetime.now(CHINA)).total_seconds() - lock) < 30, (alert, lock)
     await shot(page, console_server, "04_login_locked")
 
 
