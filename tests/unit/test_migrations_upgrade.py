@@ -1,0 +1,90 @@
+"""Upgrading an installation in place: migrations that were edited after some installations had applied them
+(catalog 007, query 008 and 011 gained tables and a column) are made up for by later ones, so such an
+installation ends with the same schema as a new one, and the runner does not warn about the earlier texts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+
+import asyncpg
+import pytest
+
+from services.query import figures
+from services.query.store import AccessFilter, QueryStore
+from services.runtime import db
+from services.runtime.embedded import EmbeddedServers, create_database
+
+#: The tables query 008 and 011 gained after they were first released, and the sha256 of their texts before.
+ADDED_TO_QUERY = ("access_archives", "access_archived_chains", "access_usage_monthly", "access_usage_months",
+                  "access_usage_hourly", "access_usage_hours")
+EARLIER_QUERY = {"008_access_log_partitions.sql": "4562eaaa384d51ac5b6efee66a1fc32047e7a3430b1532e05c5e465ad1bb8ae6",
+                 "011_audit_verifications.sql": "5419a9f0d2d980bc94ae6781b25392465887183842b187ae902a5b8e692a030c"}
+EARLIER_CATALOG_007 = "d26f9eef9613af4a97e46a998961c86fcc2fc470c4855d91e973cb1e6452c14c"
+
+
+async def as_applied_earlier(url: str, schema: str, checksums: dict[str, str], sql: str) -> None:
+    """Makes the schema what an installation has that applied the earlier texts: ``sql`` takes away what was added
+    to them later, and their recorded checksums are those of the earlier texts."""
+    conn = await asyncpg.connect(url, server_settings={"search_path": schema})
+    try:
+        await conn.execute(sql)
+        for name, checksum in checksums.items():
+            await conn.execute("UPDATE schema_migrations SET checksum = $2 WHERE name = $1", name, checksum)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def database(embedded: EmbeddedServers) -> str:
+    return await create_database(embedded.database_url, f"govshare_upgrade_{uuid.uuid4().hex[:8]}")
+
+
+async def test_an_installation_that_applied_the_earlier_query_008_and_011_gets_their_later_tables(
+        database: str, caplog: pytest.LogCaptureFixture) -> None:
+    await db.migrate(database, "query", before="012")
+    await as_applied_earlier(database, "query", EARLIER_QUERY, f"DROP TABLE {', '.join(ADDED_TO_QUERY)}")
+    with caplog.at_level(logging.WARNING, logger="services.runtime.db"):
+        applied = await db.migrate(database, "query")
+    assert applied and all(name > "012" for name in applied)
+    assert not [r for r in caplog.records if "changed after it was applied" in r.getMessage()]
+    pool = await db.create_pool(database, "query")
+    try:
+        for table in ADDED_TO_QUERY:
+            assert await pool.fetchval("SELECT to_regclass($1)", f"query.{table}") is not None, table
+        now = dt.datetime.now(figures.CST)
+        # The usage summary reads the hourly and monthly sums: it failed with UndefinedTable (and the query
+        # service did not start: its upkeep rolls the hours up) on such an installation.
+        assert await figures.usage_summary(QueryStore(pool), AccessFilter(start=now - dt.timedelta(days=40)),
+                                           now) == []
+    finally:
+        await pool.close()
+    assert await db.migrate(database, "query") == []
+
+
+async def test_an_installation_that_applied_the_earlier_catalog_007_gets_the_current_version_column(
+        database: str, caplog: pytest.LogCaptureFixture) -> None:
+    await db.migrate(database, "catalog", before="008")
+    await as_applied_earlier(database, "catalog", {"007_listing_indexes.sql": EARLIER_CATALOG_007},
+                             "ALTER TABLE entries DROP COLUMN current_version")
+    with caplog.at_level(logging.WARNING, logger="services.runtime.db"):
+        await db.migrate(database, "catalog")
+    assert not [r for r in caplog.records if "changed after it was applied" in r.getMessage()]
+    conn = await asyncpg.connect(database)
+    try:
+        generated = await conn.fetchval(
+            "SELECT generation_expression FROM information_schema.columns"
+            " WHERE table_schema = 'catalog' AND table_name = 'entries' AND column_name = 'current_version'")
+    finally:
+        await conn.close()
+    assert generated == "COALESCE(public_version, latest_version)"
+
+
+async def test_a_changed_migration_that_no_later_one_makes_up_for_is_still_reported(
+        database: str, caplog: pytest.LogCaptureFixture) -> None:
+    await db.migrate(database, "query")
+    await as_applied_earlier(database, "query", {"011_audit_verifications.sql": "0" * 64}, "SELECT 1")
+    with caplog.at_level(logging.WARNING, logger="services.runtime.db"):
+        assert await db.migrate(database, "query") == []
+    assert [r for r in caplog.records if "query/011_audit_verifications.sql changed" in r.getMessage()]
