@@ -106,6 +106,13 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
     A data directory from before audit checkpoints or signed bundles gets those keys added, keeping the others.
     """
     stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    unknown = sorted(set(stored) - {field.name for field in dataclasses.fields(PlatformKeys)})
+    if unknown:
+        # Written by a newer govshare: starting would fail on them, and writing the file back without them would
+        # lose keys that data of the newer release is sealed or signed with.
+        raise SystemExit(f"govshare up: {path} holds keys this version of govshare does not know "
+                         f"({', '.join(unknown)}): the data directory was used by a newer govshare. Start that "
+                         "version again; going back to an older one on the same data directory is not supported.")
     keys = PlatformKeys(**stored) if stored else generate_keys()
     for name in ("audit_signing_key", "bundle_signing_key", "provider_signing_key"):
         if not getattr(keys, name):

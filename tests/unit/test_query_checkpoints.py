@@ -287,6 +287,17 @@ def private_pem_of(key: ec.EllipticCurvePrivateKey) -> str:
                              serialization.NoEncryption()).decode()
 
 
+def test_an_older_govshare_up_refuses_the_key_file_of_a_newer_one_and_leaves_it_as_it_is(tmp_path: Path) -> None:
+    """A downgrade on the same data directory: a key this version does not know was a TypeError traceback."""
+    path = tmp_path / "keys.json"
+    written = json.dumps({**generate_keys().__dict__, "future_signing_key": "kept"})
+    path.write_text(written)
+    with pytest.raises(SystemExit, match=r"keys\.json holds keys this version of govshare does not know "
+                                         r"\(future_signing_key\): the data directory was used by a newer govshare"):
+        launcher.load_or_create_keys(path)
+    assert path.read_text() == written
+
+
 def test_govshare_up_gives_the_audit_key_to_query_only_and_adds_it_to_old_key_files(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     old = generate_keys()
