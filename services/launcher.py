@@ -478,10 +478,15 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
     processes: dict[str, subprocess.Popen] = {}
     connection = Connection(data_dir=data_dir, gateway=f"127.0.0.1:{ports['gateway']}", zone=zone, pid=os.getpid())
     stopping = False
+    starting = True
 
     def interrupt(_signum: int, _frame: object) -> None:
+        # While starting, the launcher waits minutes at a time (a service not ready, up to READY_TIMEOUT each; the
+        # seeding): a signal that only set the flag was obeyed once the banner was printed. It stops at once now.
         nonlocal stopping
         stopping = True
+        if starting:
+            raise SystemExit("govshare up: interrupted while starting")
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
@@ -545,10 +550,12 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
         _start_demo_frontproc(data_dir, ports, connection, keys, credentials_path, processes, supervisor, sessions)
         connection.save()
         _print_banner(connection, credentials_path, started, console_url(ports))
+        starting = False
         while not stopping:
             supervisor.tick(time.monotonic())
             time.sleep(0.3)
     finally:
+        starting = False  # a second signal while stopping does not cut the stop short
         print("stopping…", flush=True)
         connection.remove()
         _stop(processes)

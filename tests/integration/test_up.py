@@ -160,6 +160,37 @@ def test_a_launcher_killed_outright_takes_its_processes_with_it_and_up_starts_ag
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
+def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Path) -> None:
+    """`kill -INT` on the launcher alone (a service manager, `pkill -INT -f 'up --port N'`) while it waited for its
+    services: the signal only set a flag, read once the platform was up, so it went on starting (a service that
+    never got ready held it for READY_TIMEOUT) and stopped after printing its banner."""
+    base = free_port_base()
+    data_dir = Path(f"/tmp/govshare-up5-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    log = tmp_path / "up.log"
+    process = _start_up(data_dir, base, log, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while "serving on port" not in log.read_text(encoding="utf-8", errors="replace"):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text(encoding="utf-8")[-3000:]
+            time.sleep(0.1)
+        children = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                                                       text=True, check=False).stdout.split()]
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        text = log.read_text(encoding="utf-8", errors="replace")
+        assert "Ctrl-C stops everything" not in text and "seeding demo data" not in text
+        assert "govshare up: interrupted while starting" in text and "Traceback" not in text
+        assert process.returncode != 0
+        deadline = time.monotonic() + 60
+        while any(_running(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in children if _running(pid)]
+    finally:
+        if process.poll() is None:
+            _stop(process)
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+
+
 # ---- one platform shared by the tests below ---------------------------------------------------------------
 
 
