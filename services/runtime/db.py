@@ -162,11 +162,24 @@ async def migrate(url: str, schema: str, before: str = "") -> list[str]:
                     )
                 applied.append(path.name)
                 log.info("applied migration %s/%s", schema, path.name)
+            _report_newer(schema, done, before)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", lock_id)
     finally:
         await conn.close()
     return applied
+
+
+def _report_newer(schema: str, done: dict[str, str], before: str) -> None:
+    """Warns when the schema holds migrations this code does not have: a newer release migrated the database and
+    this older one was started on it (a rollback, or two versions side by side). It runs, as the expand-first
+    rule allows (docs/deploy.md, "Upgrade and rollback"), but the operator reading its log should know."""
+    known = {path.name for path in migration_files(schema)}
+    newer = sorted(name for name in done if name not in known)
+    if newer and not before:
+        log.warning("the %s schema has migrations this version of govshare does not have (%s): a newer version "
+                    "migrated the database; this one runs on it only as far as those changes are expand-only "
+                    "(docs/deploy.md, Upgrade and rollback)", schema, ", ".join(newer))
 
 
 async def migrate_all(url: str) -> dict[str, list[str]]:

@@ -88,3 +88,16 @@ async def test_a_changed_migration_that_no_later_one_makes_up_for_is_still_repor
     with caplog.at_level(logging.WARNING, logger="services.runtime.db"):
         assert await db.migrate(database, "query") == []
     assert [r for r in caplog.records if "query/011_audit_verifications.sql changed" in r.getMessage()]
+
+
+async def test_an_older_version_on_a_database_a_newer_one_migrated_says_so(
+        database: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A rollback: the migrations the older code does not have were passed over in silence."""
+    await db.migrate(database, "query")
+    await as_applied_earlier(database, "query", {}, "INSERT INTO schema_migrations (name, checksum)"
+                                                    " VALUES ('999_from_a_newer_release.sql', 'x')")
+    with caplog.at_level(logging.WARNING, logger="services.runtime.db"):
+        assert await db.migrate(database, "query") == []
+    (warning,) = [r.getMessage() for r in caplog.records if "newer version" in r.getMessage()]
+    assert "the query schema has migrations this version of govshare does not have (999_from_a_newer_release.sql)" \
+        in warning
