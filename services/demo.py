@@ -292,6 +292,19 @@ async def seed_persons(channel: grpc.aio.Channel, credentials: DemoCredentials, 
             "roles": [persons_pb2.PersonRole.Name(r).removeprefix("PERSON_ROLE_") for r in person.roles]}
 
 
+async def add_missing_persons(gateway: str, credentials: DemoCredentials) -> bool:
+    """Creates the demo persons a data directory's credentials lack (written by a `govshare up` from before the demo
+    had persons), as the authority's system; returns whether it did. Without them the demo 前置机's registration,
+    which the reviewer signs, stopped the upgraded platform's start with a KeyError."""
+    if all(person.username in credentials.accounts for person in DEMO_PERSONS):
+        return False
+    authority = credentials.systems[AUTHORITY.key]
+    async with grpc.aio.insecure_channel(gateway) as channel:
+        token = await issue_token(channel, str(authority["system_id"]), str(authority["secret"]))
+        await seed_persons(channel, credentials, (("authorization", f"Bearer {token}"),))
+    return True
+
+
 async def _reset_person(persons: persons_pb2_grpc.PersonServiceStub, department: str, username: str,
                         metadata: tuple) -> str:
     """An existing demo person gets DEMO_PASSWORD and a new TOTP secret again; its provisioning URI."""

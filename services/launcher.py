@@ -465,7 +465,7 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, 
 def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers: int,
                 heavy_reads: HeavyReads = HeavyReads()) -> None:
     """The platform's life, while this process holds the data directory's lock."""
-    from services.demo import seed_demo
+    from services.demo import DemoCredentials, add_missing_persons, seed_demo
 
     started = time.monotonic()
     ports = {name: port_base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
@@ -547,6 +547,12 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
             credentials = asyncio.run(seed_demo(connection.gateway, connection.database_url, persons=persons))
             credentials.save(credentials_path)
             sessions = credentials.sessions
+        else:
+            credentials = DemoCredentials.load(credentials_path)
+            if asyncio.run(add_missing_persons(connection.gateway, credentials)):
+                print(f"added the demo persons to {credentials_path}", flush=True)
+                credentials.save(credentials_path)
+                sessions = credentials.sessions
         _start_demo_frontproc(data_dir, ports, connection, keys, credentials_path, processes, supervisor, sessions)
         connection.save()
         _print_banner(connection, credentials_path, started, console_url(ports))

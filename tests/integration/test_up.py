@@ -191,6 +191,33 @@ def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Pat
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
+def test_up_on_a_data_directory_from_before_the_demo_persons_adds_them(tmp_path: Path) -> None:
+    """A data directory of a `govshare up` from before the demo had persons (its demo-credentials.json has no
+    accounts): the upgraded launcher stopped with a KeyError traceback while registering the demo 前置机 (the
+    reviewer signs it). It now creates the demo persons, writes them to the file, and starts."""
+    base = free_port_base()
+    data_dir = Path(f"/tmp/govshare-up6-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path)
+    second: subprocess.Popen | None = None
+    try:
+        _wait_for_banner(first, tmp_path / "first.log")
+        _stop(first)
+        path = data_dir / "demo-credentials.json"
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        del earlier["accounts"]
+        path.write_text(json.dumps(earlier, ensure_ascii=False), encoding="utf-8")
+        second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path)
+        text = _wait_for_banner(second, tmp_path / "second.log")
+        assert f"added the demo persons to {path}" in text and "Traceback" not in text
+        accounts = json.loads(path.read_text(encoding="utf-8"))["accounts"]
+        assert {"authority.reviewer", "social.applicant"} <= set(accounts)
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                _stop(process)
+        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+
+
 # ---- one platform shared by the tests below ---------------------------------------------------------------
 
 
