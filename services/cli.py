@@ -561,6 +561,12 @@ def main(argv: list[str] | None = None) -> None:
         # Python would report the pipe again when it flushes stdout at exit; point stdout at nothing first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a tool ended by a closed pipe
+    except KeyboardInterrupt:
+        # Ctrl-C on a long command (`govshare migrate` of a large schema, an export): one line, not a traceback;
+        # a migration cut short is rolled back whole and applied on the next run.
+        command = " ".join(part for part in (args.command, getattr(args, "audit_command", None)) if part)
+        print(f"govshare {command}: interrupted", file=sys.stderr)
+        sys.exit(130)  # 128 + SIGINT, what a shell reports for a tool ended by Ctrl-C
     except OSError as exc:
         if exc.filename is None:  # not about a file the user named (a connection, say): the traceback helps
             raise
