@@ -8,6 +8,7 @@ instead of discovering settings one crash at a time.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
@@ -453,19 +454,53 @@ def _url_problems(settings: Settings) -> list[str]:
 
 def _origin_problems(origins: tuple[str, ...]) -> list[str]:
     """Each CORS origin as a browser sends it in Origin (scheme://host[:port]): the edge matches it exactly, so a
-    bare host name, a trailing slash or '*' admitted no browser at all, without a word."""
+    bare host name, a trailing slash or '*' admitted no browser at all, without a word. So did an origin a
+    browser writes otherwise (an upper-case host, the scheme's own port, a Chinese domain name, which browsers send
+    in its xn-- form) or never (a wildcard host): the message names the form a browser sends, when there is one."""
     problems = []
     for origin in origins:
-        try:
-            parts = urlsplit(origin)
-            parts.port  # noqa: B018  (raises ValueError for a port out of range)
-        except ValueError:
-            parts = None
-        if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.path
-                or parts.query or parts.fragment or parts.username or parts.password):
+        canonical = _browser_origin(origin)
+        if canonical is None:
             problems.append(f"GOVSHARE_CORS_ORIGINS: {origin!r} is not an origin: give scheme://host[:port] as "
                             "browsers send it, without a path or a trailing slash (https://console.example.gov.cn)")
+        elif "*" in origin:
+            problems.append(f"GOVSHARE_CORS_ORIGINS: {origin!r}: a wildcard matches no browser's origin (the edge "
+                            "compares each exactly): list every origin, comma-separated")
+        elif canonical != origin:
+            problems.append(f"GOVSHARE_CORS_ORIGINS: {origin!r} is not how a browser sends this origin: give "
+                            f"{canonical!r}")
     return problems
+
+
+#: The ports browsers leave out of an origin (the scheme's own).
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: A host name as a browser serializes it (lower case, ASCII: a Chinese name in its xn-- form), or a wildcard.
+_HOST_NAME = re.compile(r"[a-z0-9_*]([a-z0-9_*-]*[a-z0-9_*])?(\.[a-z0-9_*]([a-z0-9_*-]*[a-z0-9_*])?)*")
+
+
+def _browser_origin(origin: str) -> str | None:
+    """``origin`` as a browser writes it in its Origin header (RFC 6454 serialization), or None if it is no
+    http(s) origin at all."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if (parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname or parts.path or parts.query
+            or parts.fragment or parts.username or parts.password or "?" in origin or "#" in origin
+            or parts.netloc.endswith(":")):
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if ":" in host:  # an IPv6 address, in brackets
+        host = f"[{host}]"
+    else:
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+        if not _HOST_NAME.fullmatch(host):
+            return None
+    return f"{scheme}://{host}" + ("" if port in (None, _DEFAULT_PORTS[scheme]) else f":{port}")
 
 
 def _archive_dir_problems(directory: str) -> list[str]:

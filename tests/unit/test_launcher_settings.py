@@ -125,6 +125,24 @@ def test_a_cors_origin_a_browser_never_sends_is_named() -> None:
     assert not any("ok.example" in problem for problem in found)
 
 
+def test_a_cors_origin_a_browser_writes_otherwise_names_the_form_it_sends() -> None:
+    """An upper-case host, the scheme's own port, a Chinese domain name or a wildcard host passed the check, and the
+    edge, which compares the Origin header exactly, admitted no browser: browsers send the host in lower case and
+    in its xn-- form, leave out :443 and :80, and never send '*'."""
+    raw = ("https://Console.Example.gov.cn, https://console.example.gov.cn:443, http://intranet.example:80, "
+           "https://例子.中国, https://*.example.gov.cn, https://ok.example.gov.cn:8443, http://[::1]:8080, "
+           "https://ok_2.example.gov.cn")
+    found = problems("gateway", {"GOVSHARE_CORS_ORIGINS": raw})
+    for bad, form in (("https://Console.Example.gov.cn", "https://console.example.gov.cn"),
+                      ("https://console.example.gov.cn:443", "https://console.example.gov.cn"),
+                      ("http://intranet.example:80", "http://intranet.example"),
+                      ("https://例子.中国", "https://xn--fsqu00a.xn--fiqs8s")):
+        assert f"GOVSHARE_CORS_ORIGINS: {bad!r} is not how a browser sends this origin: give {form!r}" in found, found
+    assert any(problem.startswith("GOVSHARE_CORS_ORIGINS: 'https://*.example.gov.cn': a wildcard matches no")
+               for problem in found), found
+    assert not any("ok" in problem or "::1" in problem for problem in found), found
+
+
 def test_an_audit_archive_dir_that_is_a_file_is_named_at_start(tmp_path: Path) -> None:
     """GOVSHARE_AUDIT_ARCHIVE_DIR naming a file started the query service; each hourly pass then logged only
     "archiving expired access log months failed (FileExistsError)" and the expired months stayed online."""
