@@ -333,6 +333,8 @@ def _grpc_call_not_posted() -> dict[str, object]:
 #: Where the edge serves the REST API's OpenAPI document (GET, no token): the file generated from the protos.
 OPENAPI_PATH = "/openapi.yaml"
 TRANSCODER_FILTER = "envoy.filters.http.grpc_json_transcoder"
+JWT_FILTER = "envoy.filters.http.jwt_authn"
+RATE_LIMIT_FILTER = "envoy.filters.http.local_ratelimit"
 #: A gRPC message's frame: a compressed flag and a 4-byte length.
 GRPC_FRAME_HEADER_BYTES = 5
 
@@ -460,7 +462,65 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     if settings.cors_origins and settings.descriptor_set:
         routes.append(_browser_rest_route(settings))
     routes.append(_direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}"))
-    return routes
+    return _for_browsers(routes, settings.cors_origins) if settings.cors_origins else routes
+
+
+#: What a page may read of a cross-origin answer besides the CORS-safelisted headers: a gRPC-Web client reads a
+#: trailers-only answer's status, message and rich details (ErrorInfo, BadRequest, RetryInfo) from these headers.
+CORS_EXPOSED_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin"
+CORS_ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+CORS_ALLOWED_HEADERS = "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, traceparent"
+CORS_MAX_AGE_SECONDS = "600"
+
+
+def _allowed_origin(origins: tuple[str, ...]) -> dict[str, object]:
+    """A header matcher for a request from one of ``origins`` (exactly, as the CORS filter compares them)."""
+    return {"name": "origin", "string_match": {"safe_regex": {"regex": "|".join(re.escape(o) for o in origins)}}}
+
+
+def _for_browsers(routes: list[dict[str, object]], origins: tuple[str, ...]) -> list[dict[str, object]]:
+    """The edge's own answers (direct responses) marked for the allowed origins, as the CORS filter marks the rest.
+
+    Envoy's CORS filter skips a route that does not forward, so every refusal the edge writes itself — a
+    malformed ``grpc-timeout``, a body without a message, a method that is not a POST, an unknown method or
+    service — reached an allowed page without Access-Control-Allow-Origin: the browser hid it, and the page saw
+    only "Failed to fetch" instead of the status and the message saying what to fix; the preflight of an unknown
+    method was a 404, so the browser never sent the call. Each such route gets a twin, first, for a request
+    from an allowed origin, with the headers the CORS filter would add; the edge answers the allowed origins'
+    preflights itself, on every path, as the CORS filter does on the routes that forward."""
+    origin = _allowed_origin(origins)
+    marks = {"access-control-allow-origin": "%REQ(origin)%", "access-control-expose-headers": CORS_EXPOSED_HEADERS,
+             "vary": "origin"}
+    preflight = {"match": {"prefix": "/", "headers": [
+                     {"name": ":method", "string_match": {"exact": "OPTIONS"}}, origin,
+                     {"name": "access-control-request-method", "present_match": True}]},
+                 "direct_response": {"status": 200},
+                 "response_headers_to_add": _headers({
+                     "access-control-allow-origin": "%REQ(origin)%", "access-control-allow-methods":
+                     CORS_ALLOWED_METHODS, "access-control-allow-headers": CORS_ALLOWED_HEADERS,
+                     "access-control-expose-headers": CORS_EXPOSED_HEADERS, "access-control-max-age":
+                     CORS_MAX_AGE_SECONDS, "vary": "origin"}),
+                 # As the CORS filter answers it, before the transcoder (which refuses a path that names no RPC, a
+                 # REST URL's too), the token check (a preflight carries none) and the rate limit.
+                 "typed_per_filter_config": {name: {
+                     "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}
+                     for name in (TRANSCODER_FILTER, JWT_FILTER, RATE_LIMIT_FILTER)}}
+    marked: list[dict[str, object]] = [preflight]
+    for route in routes:
+        added = {header["header"]["key"] for header in route.get("response_headers_to_add", [])}  # type: ignore[attr-defined,index]
+        if "direct_response" in route and "access-control-allow-origin" not in added:
+            twin = {**route, "match": {**route["match"],  # type: ignore[dict-item]
+                                       "headers": [*route["match"].get("headers", []), origin]},  # type: ignore[attr-defined]
+                    "response_headers_to_add": [*route.get("response_headers_to_add", []),  # type: ignore[misc]
+                                                *_headers(marks)]}
+            marked.append(twin)
+        marked.append(route)
+    return marked
+
+
+def _headers(values: Mapping[str, str]) -> list[dict[str, object]]:
+    return [{"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            for key, value in values.items()]
 
 
 #: A gRPC or gRPC-Web call. Envoy's own ``grpc`` matcher knows only ``application/grpc``, and the route is chosen
@@ -534,7 +594,7 @@ def _jwt_authn(table: RoutingTable, jwks_url: str) -> dict[str, object]:
     rules: list[dict[str, object]] = [{"match": {"path": method}} for method in sorted(ANONYMOUS_METHODS)]
     rules += [{"match": {"prefix": f"/{service}/"}, "requires": {"provider_name": JWT_PROVIDER}}
               for service in table.service_names]
-    return {"name": "envoy.filters.http.jwt_authn", "typed_config": _any(
+    return {"name": JWT_FILTER, "typed_config": _any(
         "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
         providers={JWT_PROVIDER: {
             "issuer": ISSUER,
@@ -580,7 +640,7 @@ def _rate_limit(settings: Settings) -> dict[str, object]:
     bucket = {"max_tokens": settings.rate_limit_burst, "tokens_per_fill": max(1, round(per_second * interval)),
               "fill_interval": f"{interval:.3f}s"}
     enabled = {"default_value": {"numerator": 100, "denominator": "HUNDRED"}}
-    return {"name": "envoy.filters.http.local_ratelimit", "typed_config": _any(
+    return {"name": RATE_LIMIT_FILTER, "typed_config": _any(
         "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
         stat_prefix="per_system",
         token_bucket=bucket,
@@ -640,10 +700,10 @@ def _cors_policy(origins: tuple[str, ...]) -> dict[str, object]:
     return _any(
         "envoy.extensions.filters.http.cors.v3.CorsPolicy",
         allow_origin_string_match=[{"exact": origin} for origin in origins],
-        allow_methods="GET, POST, PUT, PATCH, DELETE, OPTIONS",
-        allow_headers="authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, traceparent",
-        expose_headers="grpc-status, grpc-message, grpc-status-details-bin",
-        max_age="600",
+        allow_methods=CORS_ALLOWED_METHODS,
+        allow_headers=CORS_ALLOWED_HEADERS,
+        expose_headers=CORS_EXPOSED_HEADERS,
+        max_age=CORS_MAX_AGE_SECONDS,
     )
 
 
