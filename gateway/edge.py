@@ -862,9 +862,22 @@ def _rich_replies(when: dict[str, object], error: ServiceError) -> list[dict[str
     rest["body_format_override"]["json_format"]["details"] = (  # type: ignore[index]
         json_format.MessageToDict(status)["details"])
     details = base64.b64encode(status.SerializeToString()).decode("ascii")
-    return [rest, {"filter": when, "body_format_override": _text(error.message),
-                   "headers_to_add": [{"header": {"key": "grpc-status-details-bin", "value": details},
-                                       "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]}]
+    return [rest, _grpc_reply(when, error.code, error.message, {"grpc-status-details-bin": details})]
+
+
+def _grpc_reply(when: dict[str, object], code: grpc.StatusCode, message: str,
+                headers: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Envoy's own reply to a gRPC or gRPC-Web call as a trailers-only answer written out (HTTP 200, no body, the
+    status and ``message`` as headers), for a fixed ``message`` (no ``%`` in it: a header's value is a format).
+
+    The gRPC-Web filter reads a reply with a body and no gRPC content type as a plain HTTP error and derives its
+    status from the HTTP one, overwriting any other: a browser's call past its deadline (504) or over the rate
+    limit (429) was UNAVAILABLE, which clients retry at once, where a gRPC call was DEADLINE_EXCEEDED or
+    RESOURCE_EXHAUSTED."""
+    written = {"grpc-status": str(code.value[0]), "grpc-message": message, **(headers or {})}
+    return {"filter": when, "status_code": 200, "body_format_override": _text(""),
+            "headers_to_add": [{"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+                               for key, value in written.items()]}
 
 
 #: A request with two authorization headers (Envoy reads them as one, joined by a comma, which no token holds): the
@@ -905,16 +918,18 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                                                             retry_after=_fill_interval(settings))),
                *_backend_gone_replies(table)]
     # Envoy's own words were "downstream duration timeout" (first, since a REST caller's 504 is mapped below).
-    mappers[:0] = _replies(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, (
-        "the call ran past its deadline: the grpc-timeout it was sent with, else the edge's limit "
-        f"({settings.call_timeout_seconds:g} s for a call, {STREAM_TIMEOUT_SECONDS} s for a stream); give it a longer "
-        f"grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later"))
+    deadline = ("the call ran past its deadline: the grpc-timeout it was sent with, else the edge's limit "
+                f"({settings.call_timeout_seconds:g} s for a call, {STREAM_TIMEOUT_SECONDS} s for a stream); give it a "
+                f"longer grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later")
+    mappers[:0] = [_rest_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline),
+                   _grpc_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline)]
     # Envoy answers 408 when the deadline passes before the request has arrived whole (a body shorter than its
     # content-length, or trickling): its plain-text "downstream duration timeout", also to a REST caller.
-    mappers += _replies(_status_is(408), grpc.StatusCode.DEADLINE_EXCEEDED, (
-        "the request did not arrive whole before its deadline (the grpc-timeout it was sent with, else the edge's "
-        f"{settings.call_timeout_seconds:g} s): its body was shorter than its content-length says, or came too "
-        "slowly; send the whole body at once"))
+    incomplete = ("the request did not arrive whole before its deadline (the grpc-timeout it was sent with, else the "
+                  f"edge's {settings.call_timeout_seconds:g} s): its body was shorter than its content-length says, or "
+                  "came too slowly; send the whole body at once")
+    mappers += [_rest_reply(_status_is(408), grpc.StatusCode.DEADLINE_EXCEEDED, incomplete),
+                _grpc_reply(_status_is(408), grpc.StatusCode.DEADLINE_EXCEEDED, incomplete)]
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
     mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,

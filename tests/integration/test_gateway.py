@@ -11,6 +11,7 @@ tested elsewhere (test_sharing_cycle, test_edge_platform).
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import gzip
 import ipaddress
@@ -37,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from envoy_edge import Edge
-from google.rpc import error_details_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
@@ -1014,6 +1015,31 @@ def _grpc_web(edge: Edge, verb: str, path: str, body: bytes, headers: dict[str, 
             return response.status, {k.lower(): v for k, v in response.headers.items()}
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}
+
+
+async def test_a_grpc_web_call_gets_the_status_a_grpc_call_gets_for_the_edges_own_refusals(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+    """A gRPC-Web call (a browser page's) past its grpc-timeout was UNAVAILABLE, with the words of a deadline,
+    and one over the rate limit UNAVAILABLE too, without its RetryInfo: the gRPC-Web filter derived the status
+    from the HTTP one of the edge's reply (504, 429), where a gRPC call got DEADLINE_EXCEEDED and
+    RESOURCE_EXHAUSTED. A client retries UNAVAILABLE at once, which is wrong for both."""
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, rate_limit_per_second=0.001,
+                                          rate_limit_burst=2))
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code=HANGING_CODE).SerializeToString()).to_bytes(
+        4, "big")
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    try:
+        _, late = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request,
+                                          {**token, "grpc-timeout": "200m"})
+        await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request, {**token, "grpc-timeout": "1m"})
+        _, limited = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request, token)
+    finally:
+        edge.stop()
+    assert late.get("grpc-status") == str(grpc.StatusCode.DEADLINE_EXCEEDED.value[0]), late
+    assert limited.get("grpc-status") == str(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]), limited
+    assert "rate limit exceeded" in limited.get("grpc-message", ""), limited
+    details = status_pb2.Status.FromString(base64.b64decode(limited["grpc-status-details-bin"] + "=="))
+    assert details.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], details
 
 
 @pytest.mark.parametrize("verb", ["GET", "PUT", "DELETE", "PATCH"])
