@@ -453,7 +453,8 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
                              heavy_read_cluster(route.backend) if heavy else "", route.server_streaming))
     routes += _health_routes(table, deployed)
     for prefix in REFLECTION_PREFIXES:
-        routes.append(_route({"prefix": prefix, "grpc": {}}, EDGE_COMPANION, STREAM_TIMEOUT_SECONDS))
+        routes.append(_route({"prefix": prefix, "headers": [_GRPC_OR_GRPC_WEB]}, EDGE_COMPANION,
+                             STREAM_TIMEOUT_SECONDS))
     for service in sorted(INTERNAL_SERVICES):
         routes.append(_direct(f"/{service}/", f"{service} is internal and not served by the edge"))
     for service in table.service_names:

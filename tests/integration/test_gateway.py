@@ -454,6 +454,16 @@ async def test_health_reports_serving(channel: grpc.aio.Channel) -> None:
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+def _grpc_web_body(edge: Edge, path: str, body: bytes) -> tuple[dict[str, str], bytes]:
+    request = urllib.request.Request(f"http://{edge.address}{path}", data=body, method="POST",
+                                     headers={"content-type": "application/grpc-web+proto", "x-grpc-web": "1"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
 # -- errors, streaming, deadlines --------------------------------------------------------------------------------
 
 
