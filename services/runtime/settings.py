@@ -460,7 +460,13 @@ def _origin_problems(origins: tuple[str, ...]) -> list[str]:
     problems = []
     for origin in origins:
         canonical = _browser_origin(origin)
-        if canonical is None:
+        if origin == "*":
+            problems.append("GOVSHARE_CORS_ORIGINS: '*' would admit every site's pages (the edge does not allow it): "
+                            "list the origins allowed, comma-separated")
+        elif origin.lower() == "null":
+            problems.append("GOVSHARE_CORS_ORIGINS: 'null' is the origin of every file:// page and sandboxed frame, "
+                            "any site's included: serve the page from an http(s) origin and list that")
+        elif canonical is None:
             problems.append(f"GOVSHARE_CORS_ORIGINS: {origin!r} is not an origin: give scheme://host[:port] as "
                             "browsers send it, without a path or a trailing slash (https://console.example.gov.cn)")
         elif "*" in origin:

@@ -120,8 +120,9 @@ def test_a_cors_origin_a_browser_never_sends_is_named() -> None:
     which matches the Origin header exactly, then admitted no browser, without a word."""
     raw = "console.example.gov.cn, https://console.example.gov.cn/, *, https://ok.example.gov.cn:8443"
     found = problems("gateway", {"GOVSHARE_CORS_ORIGINS": raw})
-    for bad in ("console.example.gov.cn", "https://console.example.gov.cn/", "*"):
+    for bad in ("console.example.gov.cn", "https://console.example.gov.cn/"):
         assert any(problem.startswith(f"GOVSHARE_CORS_ORIGINS: {bad!r} is not an origin") for problem in found)
+    assert any(problem.startswith("GOVSHARE_CORS_ORIGINS: '*' would admit every site's pages") for problem in found)
     assert not any("ok.example" in problem for problem in found)
 
 
@@ -131,7 +132,7 @@ def test_a_cors_origin_a_browser_writes_otherwise_names_the_form_it_sends() -> N
     in its xn-- form, leave out :443 and :80, and never send '*'."""
     raw = ("https://Console.Example.gov.cn, https://console.example.gov.cn:443, http://intranet.example:80, "
            "https://例子.中国, https://*.example.gov.cn, https://ok.example.gov.cn:8443, http://[::1]:8080, "
-           "https://ok_2.example.gov.cn")
+           "https://ok_2.example.gov.cn, null")
     found = problems("gateway", {"GOVSHARE_CORS_ORIGINS": raw})
     for bad, form in (("https://Console.Example.gov.cn", "https://console.example.gov.cn"),
                       ("https://console.example.gov.cn:443", "https://console.example.gov.cn"),
@@ -139,6 +140,9 @@ def test_a_cors_origin_a_browser_writes_otherwise_names_the_form_it_sends() -> N
                       ("https://例子.中国", "https://xn--fsqu00a.xn--fiqs8s")):
         assert f"GOVSHARE_CORS_ORIGINS: {bad!r} is not how a browser sends this origin: give {form!r}" in found, found
     assert any(problem.startswith("GOVSHARE_CORS_ORIGINS: 'https://*.example.gov.cn': a wildcard matches no")
+               for problem in found), found
+    # A file:// page's Origin: admitting it admits every such page.
+    assert any(problem.startswith("GOVSHARE_CORS_ORIGINS: 'null' is the origin of every file:// page")
                for problem in found), found
     assert not any("ok" in problem or "::1" in problem for problem in found), found
 
