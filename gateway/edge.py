@@ -940,6 +940,8 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append(_compressed_body_reply())
     mappers += _method_not_allowed(table)
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
+    if settings.cors_origins:
+        mappers = _replies_for_browsers(mappers, settings.cors_origins)
     return {"mappers": mappers}
 
 
@@ -1031,6 +1033,24 @@ def _method_not_allowed(table: RoutingTable) -> list[dict[str, object]]:
                                          "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"})
         mappers.append(mapper)
     return mappers
+
+
+def _replies_for_browsers(mappers: list[dict[str, object]], origins: tuple[str, ...]) -> list[dict[str, object]]:
+    """Each mapper with a twin, first, for a request from an allowed origin, adding the CORS headers.
+
+    The CORS filter marks the edge's own reply only on a route that forwards: a call without a token (or over the
+    rate limit) to a path the edge answers itself, such as an unknown method, came back to an allowed page
+    without Access-Control-Allow-Origin, and the page saw "Failed to fetch" instead of UNAUTHENTICATED saying
+    what to send. (Only the first matching mapper applies, hence a twin per mapper.)"""
+    allowed = {"header_filter": {"header": _allowed_origin(origins)}}
+    marks = _headers({"access-control-allow-origin": "%REQ(origin)%",
+                      "access-control-expose-headers": CORS_EXPOSED_HEADERS, "vary": "origin"})
+    twins: list[dict[str, object]] = []
+    for mapper in mappers:
+        twins.append({**mapper, "filter": _both(mapper["filter"], allowed),  # type: ignore[arg-type]
+                      "headers_to_add": [*mapper.get("headers_to_add", []), *marks]})  # type: ignore[misc]
+        twins.append(mapper)
+    return twins
 
 
 def _access_log_filter(percent: float) -> dict[str, object] | None:

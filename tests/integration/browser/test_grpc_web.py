@@ -108,6 +108,9 @@ async def test_a_page_of_an_allowed_origin_reads_the_edges_own_refusals(browser,
     assert unknown["status"] == 12 and "has no such method" in unknown["message"], unknown
     service = await _call(browser, allowed, base + "/govshare.nope.v1.Nope/Get", good, token)
     assert service["status"] == 12 and "unknown service" in service["message"], service
+    # Refused before the route's answer (no token): the token check's reply, marked too.
+    tokenless = await _call(browser, allowed, base + "/govshare.query.v1.QueryService/Nope", good, {})
+    assert tokenless["status"] == 16 and "Jwt is missing" in tokenless["message"], tokenless
 
     # Another origin reads nothing, neither an answer nor a refusal.
     for headers in (token, {**token, "grpc-timeout": "10s"}):
