@@ -965,11 +965,15 @@ async def test_a_rest_body_shorter_than_its_content_length_is_told_so_as_json(ed
                "content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"code\":").encode()
     answer = await asyncio.to_thread(_http_10, edge, request)  # read until the edge closes the connection
     head, _, content = answer.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 408") and b"application/json" in head, answer
+    # The backend holds the same deadline (the edge passes it on with the call's headers), and on a loaded machine
+    # its timer may end the call first: 504 and gRPC's own "Deadline Exceeded". Either way a JSON status,
+    # DEADLINE_EXCEEDED; the edge's words when its timer ended it.
+    assert head.startswith((b"HTTP/1.1 408", b"HTTP/1.1 504")) and b"application/json" in head, answer
     status = json.loads(content)
     assert status["code"] == grpc.StatusCode.DEADLINE_EXCEEDED.value[0], status
-    assert status["message"].startswith("the request did not arrive whole before its deadline (the grpc-timeout it "
-                                        "was sent with, else the edge's 5 s): its body was shorter"), status
+    if head.startswith(b"HTTP/1.1 408"):
+        assert status["message"].startswith("the request did not arrive whole before its deadline (the grpc-timeout "
+                                            "it was sent with, else the edge's 5 s): its body was shorter"), status
 
 
 @pytest.mark.parametrize(("request_bytes", "message"), [
