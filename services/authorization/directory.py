@@ -80,6 +80,18 @@ class Credentials:
     not_before: int = 0
 
 
+def _refusal(verified: Credentials, held: Credentials | None) -> tuple[str, str]:
+    """Why a token may not be issued to a system whose secret matched ``verified`` now that its credentials
+    are ``held``: the administrative log's result and the caller's message, both empty when it may."""
+    system_id = verified.system.id
+    if held is None or held.secret_hash != verified.secret_hash:
+        return "SECRET_ROTATED", (f"the secret of system {system_id} was rotated while this token was being "
+                                  "issued: ask for a token with the new secret")
+    if held.system.disabled:
+        return "SYSTEM_DISABLED", f"system {system_id} is disabled: the authority may enable it again"
+    return "", ""
+
+
 def department_problems(department: Department, prefix: str = "department") -> list[FieldViolation]:
     """Every reason ``department`` cannot be registered."""
     problems: list[FieldViolation] = []
@@ -253,12 +265,17 @@ class Directory:
             # is (session.sign_in BAD_PASSWORD), so guessing shows in the log. An unknown id names nobody.
             await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id, result="BAD_SECRET"))
             raise unauthenticated(BAD_CREDENTIALS)
-        if found.system.disabled:
-            await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id,
-                                                         result="SYSTEM_DISABLED"))
-            raise unauthenticated(f"system {system_id} is disabled: the authority may enable it again")
-        issued = tokens.issue_token(self._settings.token_private_key, caller, self._settings.token_ttl_seconds,
-                                    not_before=found.not_before)
+        async with self._store.held_credentials(system_id) as held:
+            # The secret was verified against the hash read before; a rotation or a disable may have committed
+            # since. Checked again, and the token made, under the row's lock (Store.held_credentials): a token of
+            # the old secret would otherwise carry an ``iat`` after the rotation and stay valid.
+            result, message = _refusal(found, held)
+            if held is not None and not result:
+                issued = tokens.issue_token(self._settings.token_private_key, caller,
+                                            self._settings.token_ttl_seconds, not_before=held.not_before)
+        if result:
+            await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id, result=result))
+            raise unauthenticated(message)
         # Logged before the token is handed out: no token leaves without its entry (the token itself never).
         await self._store.record_admin(AdminEvent.by(caller, "token.issue", caller.system_id,
                                                      {"expire_time": int(issued.expires_at)}))

@@ -11,6 +11,7 @@ change committed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -62,6 +63,14 @@ def reset_second() -> int:
     """The "not before" of a reset now: the next whole second, so that every token issued up to now
     (``iat`` is whole seconds) is earlier, and tokens issued after it get ``iat`` = this value."""
     return int(time.time()) + 1
+
+
+_CREDENTIALS = ("SELECT s.*, d.authority FROM systems s JOIN departments d ON d.code = s.department_code"
+                " WHERE s.id = $1")
+
+
+def _credentials(row: asyncpg.Record) -> Credentials:
+    return Credentials(_system(row), row["secret_hash"], row["authority"], row["not_before"])
 
 
 def _log_entry(row: asyncpg.Record) -> LogEntry:
@@ -263,10 +272,20 @@ class Store:
         return system.id
 
     async def get_credentials(self, system_id: str) -> Credentials | None:
-        row = await self.pool.fetchrow(
-            "SELECT s.*, d.authority FROM systems s JOIN departments d ON d.code = s.department_code"
-            " WHERE s.id = $1", system_id)
-        return Credentials(_system(row), row["secret_hash"], row["authority"], row["not_before"]) if row else None
+        row = await self.pool.fetchrow(_CREDENTIALS, system_id)
+        return _credentials(row) if row else None
+
+    @contextlib.asynccontextmanager
+    async def held_credentials(self, system_id: str) -> AsyncIterator[Credentials | None]:
+        """The system's credentials as they are now, under a share lock of its row held until the block ends.
+
+        A token made inside the block is consistent with them: a rotation or a disable (which lock the row
+        before taking their "not before") either committed before the read, and the block sees the new secret
+        or the disable, or waits for the block's end and takes a "not before" later than the token's ``iat``.
+        Checked once the slow secret verification is over: the row is not held during it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(f"{_CREDENTIALS} FOR SHARE OF s", system_id)
+            yield _credentials(row) if row else None
 
     async def list_systems(self, department_code: str | None, after: int | None,
                            limit: int) -> list[tuple[int, System]]:
@@ -285,12 +304,13 @@ class Store:
                          admin: AdminEvent) -> tuple[str, SystemState] | None:
         """Replaces the secret; tokens issued before now are refused from now on. None for an unknown id."""
         async with self.pool.acquire() as conn, conn.transaction():
+            # The row first, then the time: a token issued meanwhile (held_credentials) gets an earlier ``iat``.
+            if not await conn.fetchval("SELECT true FROM systems WHERE id = $1 FOR UPDATE", system_id):
+                return None
             row = await conn.fetchrow(
                 "UPDATE systems SET secret_hash = $2, update_time = now(), not_before = $3, not_before_reason = $4,"
                 " state_version = nextval('system_state_version') WHERE id = $1 RETURNING *",
                 system_id, secret_hash, reset_second(), ROTATED)
-            if row is None:
-                return None
             await self.append_admin(conn, SERVICE, [admin])
         return _system_state(row)
 
@@ -307,7 +327,8 @@ class Store:
             if found is None:
                 return None
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"system:{found['department_code']}")
-            disabled = await conn.fetchval("SELECT disabled FROM systems WHERE id = $1", system_id)
+            # The row before the time, as set_secret does.
+            disabled = await conn.fetchval("SELECT disabled FROM systems WHERE id = $1 FOR UPDATE", system_id)
             if found["authority"] and not disabled:
                 others = await conn.fetchval(
                     "SELECT count(*) FROM systems WHERE department_code = $1 AND NOT disabled AND id <> $2",

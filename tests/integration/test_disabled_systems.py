@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
@@ -17,6 +18,8 @@ import pytest
 from stdnum.cn import uscc
 
 from govshare.authorization.v1 import (
+    admin_log_pb2,
+    admin_log_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
     sharing_pb2,
@@ -157,6 +160,43 @@ async def test_a_token_issued_before_rotation_is_refused_and_the_new_secret_work
 
     await _refused_everywhere(platform, token, "rotated")
     await _works(platform, await _token(platform, system_id, rotated.secret))
+
+
+async def test_a_rotation_while_the_old_secret_is_being_checked_leaves_no_token_of_it(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """IssueToken checks the secret (slowly, scrypt) against the hash it read; the secret is rotated meanwhile.
+    The token was made after the rotation's "not before" and was valid for its whole life, though its caller
+    held only the secret the rotation had just replaced (a leaked one, usually): now it is refused, and logged."""
+    from services.authorization import credentials
+
+    system_id, secret, _ = await _new_system(platform)
+    checking, rotated = threading.Event(), threading.Event()
+    verify = credentials.verify_secret
+
+    def slow_verify(given: str, stored: str) -> bool:
+        matches = verify(given, stored)
+        if given == secret:
+            checking.set()
+            rotated.wait(10)
+            time.sleep(1.05 - time.time() % 1)  # into the next second: past the rotation's "not before"
+        return matches
+
+    monkeypatch.setattr(credentials, "verify_secret", slow_verify)
+    issuing = asyncio.ensure_future(_token(platform, system_id, secret))
+    assert await asyncio.to_thread(checking.wait, 10)
+    await _directory(platform).RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system_id),
+                                                  metadata=platform.metadata("authority"), timeout=10)
+    rotated.set()
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        token = await issuing
+        await _through_gateway(platform, token)  # (before the fix: answered)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "rotated while this token was being issued" in refused.value.details()
+
+    events = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="token.issue", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)
+    assert [e.result for e in events.events if e.target == system_id] == ["SECRET_ROTATED"]
 
 
 async def test_enable_restores_new_tokens_but_not_those_from_before_the_disable(platform) -> None:  # type: ignore[no-untyped-def]
