@@ -25,6 +25,7 @@ SIGN_IN_MESSAGES = {
     "TOTP_REQUIRED": "请输入动态口令（身份验证器应用中的 6 位数字）。",
     "TOTP_INVALID": "动态口令不正确、已过期或已使用过，请输入身份验证器当前显示的 6 位数字。",
     "ACCOUNT_DISABLED": "账号已被停用，请联系管理员。",
+    "CREDENTIALS_CHANGED": "登录过程中密码或动态口令已被重置，请使用新的密码或动态口令重新登录。",
 }
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
@@ -27,6 +28,7 @@ RESET = "RESET"
 #: each other's ADMINISTRATOR role, or disabling each other, at the same moment cannot both succeed.
 ADMINISTRATORS_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-administrators").digest()[:8], "big",
                                      signed=True)
+_Issued = TypeVar("_Issued")
 #: The role number an administrator holds (govshare.authorization.v1.PersonRole, as stored in ``roles``).
 _ADMINISTRATOR = persons_pb2.PERSON_ROLE_ADMINISTRATOR
 
@@ -140,16 +142,18 @@ class PersonStore:
         # Every change takes a new state version, so verifiers apply it (an enable as much as a disable).
         sets = [assignments, "update_time = now()", "state_version = nextval('system_state_version')"]
         params: list[object] = [person_id, *args]
-        if cut_tokens:
-            params += [reset_second(), cut_tokens]
-            sets.append(f"not_before = ${len(params) - 1}, not_before_reason = ${len(params)}")
         async with self._store.pool.acquire() as conn, conn.transaction():
             if administrator:
                 await self._still_administrator(conn, administrator)
+            before = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1 FOR UPDATE OF p", person_id)
+            if before is None:
+                return None
+            if cut_tokens:
+                # Taken under the row's lock: a sign-in making its token (record_success) has either finished,
+                # with an earlier ``iat``, or waits and sees this change.
+                params += [reset_second(), cut_tokens]
+                sets.append(f"not_before = ${len(params) - 1}, not_before_reason = ${len(params)}")
             if callable(admin):
-                before = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1 FOR UPDATE OF p", person_id)
-                if before is None:
-                    return None
                 admin = admin(_person(before))
             row = await conn.fetchrow(f"UPDATE persons SET {', '.join(sets)} WHERE id = $1 RETURNING *",
                                       *params)
@@ -212,16 +216,26 @@ class PersonStore:
                 result="LOCKED")])
             return person
 
-    async def record_success(self, person_id: str, totp_step: int, admin: AdminEvent) -> bool:
-        """Resets the failure count and keeps ``totp_step``; False when that step (or a later one) was already
-        used (a replayed code: concurrent sign-ins with one code, only one wins)."""
+    async def record_success(self, person_id: str, totp_step: int, admin: AdminEvent,
+                             issue: Callable[[PersonRecord], _Issued]) -> _Issued | None:
+        """Resets the failure count, keeps ``totp_step`` and returns what ``issue`` makes of the person as they
+        are now; None when that step (or a later one) was already used (a replayed code: concurrent sign-ins
+        with one code, only one wins).
+
+        ``issue`` runs under the row's lock this update takes, so a change that cuts the person's tokens (roles
+        replaced, password reset, account disabled), which takes the lock before its "not before", was either
+        made before (``issue`` sees it, and may refuse by raising: nothing is recorded then) or waits and
+        refuses the token. Read before the slow password check, the person's roles went into a token that
+        outlived their removal."""
         async with self._store.pool.acquire() as conn, conn.transaction():
             done = await conn.fetchval(
                 "UPDATE persons SET failed_attempts = 0, lock_until = NULL, totp_last_step = $2"
                 " WHERE id = $1 AND totp_last_step < $2 RETURNING true", person_id, totp_step)
-            if done:
-                await Store.append_admin(conn, SERVICE, [admin])
-            return bool(done)
+            if not done:
+                return None
+            issued = issue(await self._one(conn, person_id))
+            await Store.append_admin(conn, SERVICE, [admin])
+            return issued
 
     async def states(self) -> list[tuple[str, SystemState]]:
         """Every person whose tokens are restricted (disabled, or cut at least once)."""

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The password or the TOTP secret the sign-in checked was replaced before its token was made.
+CREDENTIALS_CHANGED = "CREDENTIALS_CHANGED"
 BAD_CREDENTIALS = ("unknown username or wrong password (an account of the province's identity provider signs in "
                    "there, not with a password here)")
 
@@ -88,11 +90,27 @@ class Sessions:
             raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
         step = pc.totp_step(self._totp_secret(person), totp_code, person.totp_last_step)
         signed_in = AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "password"})
-        if step is None or not await self._persons.record_success(person.id, step, signed_in):
+
+        def issue(now: PersonRecord) -> tuple[tokens.IssuedToken, int, PersonRecord]:
+            """The token of the person as they are now (their roles now), if what was checked is still theirs."""
+            if (now.password_hash, now.totp_secret) != (person.password_hash, person.totp_secret):
+                raise _refused(CREDENTIALS_CHANGED, "your password or authenticator was reset while you were "
+                                                    "signing in: sign in again with the new one")
+            self._refuse_unusable(now)
+            return (*self._issue(now), now)
+
+        try:
+            issued = None if step is None else await self._persons.record_success(person.id, step, signed_in, issue)
+        except ServiceError as refused:
+            if refused.reason == CREDENTIALS_CHANGED:  # the old password (or code) was right: evidence, logged
+                await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.sign_in", person.id,
+                                                               result=CREDENTIALS_CHANGED))
+            raise
+        if issued is None:
             await self._fail(person, "BAD_TOTP")
             raise _refused("TOTP_INVALID", "the authenticator code is wrong, expired or already used: enter the "
                                            "current code")
-        return (*self._issue(person), person)
+        return issued
 
     async def exchange_oidc(self, id_token: str) -> tuple[tokens.IssuedToken, int, PersonRecord]:
         if not id_token:

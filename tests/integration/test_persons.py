@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import grpc
+import jwt
 import pyotp
 import pytest
 
@@ -231,6 +234,65 @@ async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(pl
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await sign_in(platform, person, totp)
     assert _reason(refused.value) == "ACCOUNT_DISABLED"
+
+
+async def _signing_in_while(platform, monkeypatch, person: persons_pb2.Person, totp: pyotp.TOTP,  # type: ignore[no-untyped-def]
+                           change: Callable[[], Awaitable[object]]) -> persons_pb2.Session:
+    """Signs ``person`` in, making ``change`` while their password is being checked (the slow step), and
+    finishing the sign-in in the next second: past the "not before" the change gave the person's tokens."""
+    from services.authorization import person_credentials
+
+    checking, changed = threading.Event(), threading.Event()
+    verify = person_credentials.verify_password
+
+    def slow_verify(password: str, stored: str) -> bool:
+        matches = verify(password, stored)
+        checking.set()
+        changed.wait(10)
+        time.sleep(1.05 - time.time() % 1)
+        return matches
+
+    monkeypatch.setattr(person_credentials, "verify_password", slow_verify)
+    signing_in = asyncio.ensure_future(sign_in(platform, person, totp))
+    assert await asyncio.to_thread(checking.wait, 10)
+    await change()
+    changed.set()
+    return await signing_in
+
+
+async def test_a_role_removed_while_the_person_signs_in_is_not_in_their_new_token(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """The sign-in read the person (their roles) before the slow password check; the roles it then put in the
+    token outlived their removal meanwhile, for the token's whole life. The token has the roles as they are."""
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPROVER,
+                                       persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await _signing_in_while(platform, monkeypatch, person, totp, lambda: _admin(platform).SetPersonRoles(
+        persons_pb2.SetPersonRolesRequest(id=person.id, roles=[persons_pb2.PERSON_ROLE_APPLICANT]),
+        metadata=platform.metadata("authority"), timeout=10))
+    assert list(session.person.roles) == [persons_pb2.PERSON_ROLE_APPLICANT]
+    claims = jwt.decode(session.token, options={"verify_signature": False})
+    assert claims["roles"] == ["APPLICANT"]
+    current = await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(),
+                                                         metadata=bearer(session), timeout=10)
+    assert list(current.person.roles) == [persons_pb2.PERSON_ROLE_APPLICANT]
+
+
+async def test_a_password_reset_while_the_person_signs_in_with_the_old_one_refuses_the_sign_in(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPLICANT)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        session = await _signing_in_while(
+            platform, monkeypatch, person, totp, lambda: _admin(platform).ResetPersonPassword(
+                persons_pb2.ResetPersonPasswordRequest(id=person.id, password="a brand new password"),
+                metadata=platform.metadata("authority"), timeout=10))
+        await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(),  # (before: answered)
+                                                   metadata=bearer(session), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert _reason(refused.value) == "CREDENTIALS_CHANGED", refused.value.details()
+    events = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="session.sign_in", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)
+    assert [e.result for e in events.events if e.target == person.id] == ["CREDENTIALS_CHANGED"]
 
 
 async def test_totp_secrets_are_sealed_at_rest_and_clear_ones_are_sealed_at_start(platform) -> None:  # type: ignore[no-untyped-def]
