@@ -103,6 +103,10 @@ ADMIN_ACTION = {
 #: The administrative log's results (an action that failed is logged too: a failed sign-in, with its reason).
 ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TOTP": "失败：动态口令错误",
                 "REFUSED": "失败：已拒绝",
+                # A token or a sign-in refused because the secret, password or TOTP it was checked with was
+                # replaced meanwhile (services/authorization: directory.issue_token, sessions.sign_in).
+                "SECRET_ROTATED": "失败：密钥已在签发期间轮换",
+                "CREDENTIALS_CHANGED": "失败：密码或动态口令已在登录期间重置",
                 # services/foundation: a refused load, a refused read of a record's history.
                 "NOT_A_SOURCE": "失败：非登记的数据来源", "NO_AUTHORITATIVE_SOURCE": "失败：未指定权威来源",
                 "NOT_AUTHORITATIVE_SOURCE": "失败：非权威来源"}

@@ -67,6 +67,11 @@ def test_the_bundles_log_entries_have_labels() -> None:
     assert labels.ADMIN_RESULT["REFUSED"] == "失败：已拒绝"
 
 
+def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:
+    assert labels.ADMIN_RESULT["SECRET_ROTATED"] == "失败：密钥已在签发期间轮换"
+    assert labels.ADMIN_RESULT["CREDENTIALS_CHANGED"] == "失败：密码或动态口令已在登录期间重置"
+
+
 def test_the_foundation_refusals_log_entries_have_labels() -> None:
     # services/foundation logs refused loads and refused history reads with the refusal's reason as result.
     assert labels.ADMIN_RESULT["NOT_A_SOURCE"] == "失败：非登记的数据来源"
