@@ -17,6 +17,7 @@ _SENTENCES = {
     grpc.StatusCode.PERMISSION_DENIED: "您的角色或部门无权执行此操作",
     grpc.StatusCode.NOT_FOUND: "未找到要操作的对象，它可能已被删除或您无权查看",
     grpc.StatusCode.FAILED_PRECONDITION: "当前状态不允许此操作",
+    grpc.StatusCode.ABORTED: "该记录已被他人修改，本次修改未生效，请重新打开后再修改",
     grpc.StatusCode.ALREADY_EXISTS: "已存在相同的记录，请换一个代码或名称",
     grpc.StatusCode.RESOURCE_EXHAUSTED: "请求过于频繁，请稍候再试",
     grpc.StatusCode.UNAVAILABLE: "平台服务暂时不可用，您的操作未完成，请稍后重试",

@@ -94,6 +94,8 @@ def form_of_entry(entry: catalog_pb2.Entry) -> dict[str, object]:
         "update_cycle": entry.update_cycle, "related_codes": ", ".join(entry.related_codes), "zone": entry.zone,
         "secrecy": entry.secrecy, "project_code": entry.project_code, "endpoint.target": entry.endpoint.target,
         "endpoint.dataset": entry.endpoint.dataset,
+        # The version as read: saving it over a change made meanwhile (by another officer) is refused (409).
+        "etag": entry.etag,
     }
     for row in range(ITEM_ROWS):
         item = entry.items[row] if row < len(entry.items) else catalog_pb2.DataItem()

@@ -368,7 +368,7 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
     form = await request.form()
     person = session.person
     changed = forms.entry_from_form(form, person.department_code, person.department_name)
-    changed.code = code
+    changed.code, changed.etag = code, _text(form, "etag")
     updated, problem = _typed_wrong(form) or await _call(
         console, session, console.services.catalog.UpdateEntry,
         catalog_pb2.UpdateEntryRequest(entry=changed, update_mask=field_mask_pb2.FieldMask(paths=["*"])))

@@ -104,8 +104,12 @@ class Catalog:
         await self._announce(entry.code)
         return entry
 
-    async def update(self, caller: Caller, patch: Entry, paths: list[str]) -> Entry:
-        """Edits a draft or returned version in place; a published one gets a new draft version."""
+    async def update(self, caller: Caller, patch: Entry, paths: list[str], etag: str = "") -> Entry:
+        """Edits a draft or returned version in place; a published one gets a new draft version.
+
+        With ``etag`` (Entry.etag of the version the caller edited), only if that is still the latest version as
+        read: two people editing one entry at once, the second's form (every field, from the console) silently
+        replaced the first's saved change."""
         fields = rules.mask_paths(paths)
         rules.check_code(patch.code, "entry.code")
         now = _now()
@@ -113,6 +117,7 @@ class Catalog:
             head, latest = await self._lock(tx, caller, patch.code)
             duties.require_role(caller, DATA_OFFICER, "edit catalog entries", head.provider_department_code)
             lifecycle.require_provider(caller, head.provider_department_code, head.code)
+            lifecycle.require_etag(latest, etag)
             edit = lifecycle.edit_of(latest)
             entry = rules.apply_mask(latest, rules.trimmed(patch), fields)
             lifecycle.require_zone(entry, self._zone)

@@ -62,6 +62,15 @@ def edit_of(latest: Entry) -> Edit:
     raise wrong_state(latest, "updated", (*EDITABLE, EntryState.PUBLISHED))
 
 
+def require_etag(latest: Entry, etag: str) -> None:
+    """ABORTED ETAG_MISMATCH when ``etag`` is given and is not the latest version's (changed since it was read)."""
+    if etag and etag != latest.etag:
+        raise ServiceError(grpc.StatusCode.ABORTED, "ETAG_MISMATCH", (
+            f"entry {latest.code} was changed since you read it (now version {latest.version}, "
+            f"{label(EntryState, latest.state)}, last changed {latest.update_time:%Y-%m-%d %H:%M:%S}): nothing was "
+            "changed; read the entry again and redo your edit"))
+
+
 def require_state(entry: Entry, action: str, allowed: tuple[EntryState, ...]) -> None:
     if entry.state not in allowed:
         raise wrong_state(entry, action, allowed)

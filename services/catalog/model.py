@@ -10,6 +10,7 @@ a field violation instead of failing on conversion.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -194,6 +195,12 @@ class Entry:
     #: Who submitted this version, and who published or returned it (issue 12).
     submitted_by: Actor = field(default_factory=Actor)
     reviewed_by: Actor = field(default_factory=Actor)
+
+    @property
+    def etag(self) -> str:
+        """Of this version as it is now: every write of a version (edit, submit, review) moves its update_time."""
+        stamp = self.update_time.isoformat() if self.update_time is not None else ""
+        return hashlib.sha256(f"{self.code}:{self.version}:{stamp}".encode()).hexdigest()[:16]
 
     @property
     def restricted(self) -> bool:

@@ -67,7 +67,8 @@ UPDATABLE_FIELDS = (
     "project_code",
 )
 UPDATABLE_NESTED = {"endpoint.target", "endpoint.dataset"}
-OUTPUT_ONLY_FIELDS = ("code", "state", "version", "publish_time", "return_reason", "create_time", "update_time")
+OUTPUT_ONLY_FIELDS = ("code", "state", "version", "publish_time", "return_reason", "create_time", "update_time",
+                      "etag")
 
 
 def code_error(code: str) -> str | None:

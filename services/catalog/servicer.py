@@ -52,7 +52,7 @@ def entry_to_proto(entry: Entry) -> catalog_pb2.Entry:
         if entry.endpoint.dataset else None,
         project_code=entry.project_code, return_reason=entry.return_reason,
         create_time=to_timestamp(entry.create_time), update_time=to_timestamp(entry.update_time),
-        submitted_by=actor_pb(entry.submitted_by), reviewed_by=actor_pb(entry.reviewed_by),
+        submitted_by=actor_pb(entry.submitted_by), reviewed_by=actor_pb(entry.reviewed_by), etag=entry.etag,
     )
 
 
@@ -123,7 +123,8 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def UpdateEntry(self, request: catalog_pb2.UpdateEntryRequest,
                           context: grpc.aio.ServicerContext) -> catalog_pb2.UpdateEntryResponse:
         caller = self._verifier.from_context(context)
-        entry = await self._catalog().update(caller, entry_from_proto(request.entry), list(request.update_mask.paths))
+        entry = await self._catalog().update(caller, entry_from_proto(request.entry), list(request.update_mask.paths),
+                                             etag=request.entry.etag)
         return catalog_pb2.UpdateEntryResponse(entry=entry_to_proto(entry))
 
     async def SubmitEntry(self, request: catalog_pb2.SubmitEntryRequest,

@@ -461,6 +461,36 @@ async def test_departments_catalog_only_their_own_resources(catalog: Client) -> 
     assert reason == "ROLE_REQUIRED"
 
 
+async def test_an_edit_made_over_another_persons_with_the_etag_read_is_refused(catalog: Client) -> None:
+    """Two officers with the same draft open: the second's form (every field, mask "*", as the console sends it)
+    silently replaced the first's saved change. With the etag read, the second edit is ABORTED and changes nothing;
+    without one, an edit is made as before."""
+    owner = department()
+    draft = await catalog.create(make_entry(owner.department_code))
+    read = await catalog.get(draft.code, owner)
+    assert read.etag and read.etag == draft.etag
+    first, second = pb.Entry(), pb.Entry()
+    first.CopyFrom(read)
+    second.CopyFrom(read)
+    first.name, second.summary = "人口基础信息（甲改）", "乙改的摘要"
+    saved = await catalog.update(first, ["*"], owner)
+    assert saved.etag != read.etag
+    reason, _, message = await fails(catalog.update(second, ["*"], owner), grpc.StatusCode.ABORTED)
+    assert reason == "ETAG_MISMATCH" and "read the entry again" in message
+    kept = await catalog.get(draft.code, owner)
+    assert (kept.name, kept.summary, kept.etag) == ("人口基础信息（甲改）", read.summary, saved.etag)
+    # A submit moves the etag too: an edit read before it is refused, even where the state would allow it.
+    submitted = await catalog.submit(draft.code, owner)
+    returned = await catalog.review(draft.code, pb.REVIEW_DECISION_RETURN, "请补充摘要")
+    assert len({saved.etag, submitted.etag, returned.etag}) == 3
+    await fails(catalog.update(kept, ["summary"], owner), grpc.StatusCode.ABORTED)
+    second.etag = ""
+    assert (await catalog.update(second, ["summary"], owner)).summary == "乙改的摘要"
+    _, fields, _ = await fails(catalog.update(pb.Entry(code=draft.code), ["etag"], owner),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["update_mask.paths[0]"]
+
+
 async def test_drafts_are_seen_by_their_department_and_the_authority_only(catalog: Client) -> None:
     owner, other = department(), department()
     draft = await catalog.create(make_entry(owner.department_code))

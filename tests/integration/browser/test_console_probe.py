@@ -248,6 +248,35 @@ async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission
     assert "待审核" in await page.locator("tr", has_text=entry.code).inner_text()
 
 
+async def test_a_draft_saved_over_another_officers_change_is_refused_not_overwritten(  # type: ignore[no-untyped-def]
+        browser, context, console_server, platform) -> None:
+    """修改 sends every field: of two officers with the same draft open, the second's 保存 silently put back what
+    the first had just changed. The form carries the version's etag: the second save is refused (409), saying so."""
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    entry = await _published_then_changed(platform)
+    other = await browser.new_context(base_url=console_server.url, locale="zh-CN")
+    try:
+        first = await open_as(context, console_server, system_session(console_server, platform, "social"))
+        second = await open_as(other, console_server, system_session(console_server, platform, "social"))
+        for page in (first, second):
+            await page.goto(f"/drafts/edit?code={entry.code}&version=2")
+        await first.locator("[name=name]").fill("社会保险参保信息（甲改）")
+        await first.get_by_role("button", name="保存").click()
+        assert "已保存" in await first.locator(".flash").inner_text()
+        await second.locator("[name=summary]").fill("乙改的摘要")
+        async with second.expect_response(lambda r: "/drafts/edit" in r.url and r.request.method == "POST") as answer:
+            await second.get_by_role("button", name="保存").click()
+        assert (await answer.value).status == 409
+        assert "已被他人修改" in await second.locator("main").inner_text()
+    finally:
+        await other.close()
+    kept = await catalog_pb2_grpc.CatalogServiceStub(platform.channel).GetEntry(
+        cat.GetEntryRequest(code=entry.code, version=2), metadata=platform.metadata("social"), timeout=10)
+    assert (kept.entry.name, kept.entry.summary) == ("社会保险参保信息（甲改）", entry.summary)
+
+
 @pytest.mark.parametrize("length", ["十八", "-1", "1e3", "99999999999"])
 async def test_a_data_items_length_that_is_no_number_is_refused_beside_it_not_dropped(  # type: ignore[no-untyped-def]
         context, console_server, platform, length: str) -> None:
