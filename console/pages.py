@@ -102,6 +102,9 @@ def _status(problem: Problem) -> int:
         return 503
     return {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.PERMISSION_DENIED: 403,
             grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.FAILED_PRECONDITION: 409, grpc.StatusCode.ABORTED: 409,
+            # Taken by someone else (two people creating one code or username at once): a conflict, as the
+            # REST edge answers it, not a form to correct.
+            grpc.StatusCode.ALREADY_EXISTS: 409,
             }.get(problem.code, 400)  # type: ignore[arg-type]
 
 

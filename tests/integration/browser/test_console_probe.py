@@ -277,6 +277,26 @@ async def test_a_draft_saved_over_another_officers_change_is_refused_not_overwri
     assert (kept.entry.name, kept.entry.summary) == ("社会保险参保信息（甲改）", entry.summary)
 
 
+async def test_a_new_draft_whose_code_another_officer_took_meanwhile_is_a_conflict(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """Two officers saving a new draft with one code at once: the second's answer was 400, as if the form were
+    wrong; the code is taken (ALREADY_EXISTS), a conflict: 409, as the REST edge answers it."""
+    import uuid
+
+    session = system_session(console_server, platform, "police")
+    form = {"csrf_token": session.csrf, "code": f"101001/{uuid.uuid4().int % 10**6:06d}", "name": "重复代码",
+            "category": "1", "subject": "人口", "format_class": "3", "update_cycle": "2", "share_type": "1",
+            "share_methods": "1", "zone": "1", "secrecy": "1", "key_item": "citizen_id",
+            "endpoint.dataset": f"dup_{uuid.uuid4().hex[:8]}", "items[0].name": "公民身份号码",
+            "items[0].machine_name": "citizen_id", "items[0].data_type": "1", "items[0].length": "18",
+            "items[0].basic": "on", "items[0].identifier": "1"}
+    answers = await asyncio.gather(*(context.request.post("/drafts/new", headers=_as(session), form=form,
+                                                          max_redirects=0) for _ in range(2)))
+    assert sorted(a.status for a in answers) == [303, 409], [(a.status, (await a.text())[-600:]) for a in answers]
+    refused = next(a for a in answers if a.status == 409)
+    assert "已存在相同的记录" in await refused.text()
+
+
 @pytest.mark.parametrize("length", ["十八", "-1", "1e3", "99999999999"])
 async def test_a_data_items_length_that_is_no_number_is_refused_beside_it_not_dropped(  # type: ignore[no-untyped-def]
         context, console_server, platform, length: str) -> None:
