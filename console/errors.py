@@ -6,6 +6,7 @@ sentence that tells the person what to do and keeps each field violation beside 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import grpc
@@ -36,6 +37,67 @@ DEPARTMENT_UNAVAILABLE = {
 PAGE_TOKEN_REFUSED = "分页链接无效或已过期（可能来自另一个列表），请回到列表第一页重新浏览。"
 
 
+#: The services' field violations (services/runtime/errors.py, services/catalog/rules.py, the authorization
+#: service's checks) are written in English for developers; what a person is shown beside a field is this Chinese
+#: sentence instead, the first pattern that matches the whole description.
+_FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re.DOTALL), text) for
+                                                                  pattern, text in (
+    (r"(?:is )?required(?:: one of .*)?", "此项必填，请选择或填写。"),
+    (r"is required: .*", "此项必填，请填写。"),
+    (r"must be at most (\d+) characters, got (\d+)",
+     r"不能超过 \1 个字（含空格和标点），现为 \2 个字，请删减后重新提交。"),
+    (r"must be at most (\d+) characters", r"不能超过 \1 个字，请删减后重新提交。"),
+    (r"must not contain (?:the )?NUL characters?", "含有不可见的空字符（NUL），请删去后重新填写。"),
+    (r"must not contain control characters", "含有不可见的控制字符，请删去后重新填写。"),
+    (r"must not contain control or invisible formatting characters \(U\+([0-9A-F]+) at position (\d+)\).*",
+     r"含有不可见的控制或格式字符（U+\1），请按要显示的样子重新输入。"),
+    (r"holds no word, only punctuation or symbols.*", "只有标点或符号，请用文字写明。"),
+    (r"holds no letter or digit.*", "没有文字或数字，请填写要显示的名称。"),
+    (r"unknown value \d+: expected one of .*", "不是可选的值，请从列表中选择。"),
+    (r"must not be negative.*", "不能为负数。"),
+    (r"must be in the future.*", "必须是今天以后的日期。"),
+    (r"is already past.*", "已经过去，请填写今天以后的日期。"),
+    (r"is later than requested.*", "不能晚于申请的期限。"),
+    (r"is above the requested (\d+).*", r"不能超过申请的 \1 次。"),
+    (r"(.+) is listed twice", r"“\1”重复了，请只填写一次。"),
+    (r"at least one (?:data )?item is required.*", "请至少填写（勾选）一个信息项。"),
+    (r"(.+) is not an item of (?:resource )?.*", r"“\1”不是该资源的信息项。"),
+    (r"must be lower_snake_case.*", "英文名只能用小写字母、数字和单个下划线，并以字母开头。"),
+    (r"(.+) is already used by .*\[(\d+)\]", r"英文名 \1 与另一行重复，请改用不同的英文名。"),
+    (r".+ is not the machine name of any item", "查询键须填写下方某个信息项的英文名。"),
+    (r"the key item .+ must set identifier.*", "查询键信息项须选择键类型。"),
+    (r"a \w+ item needs a length above 0", "此数据类型须填写大于 0 的长度。"),
+    (r"is set on the key item only", "键类型只在查询键信息项上选择。"),
+    (r"a CONDITIONAL resource must state its share condition", "有条件共享的资源必须填写共享条件。"),
+    (r"a NOT_SHARED resource must cite .*", "不予共享的资源必须写明所依据的法律、行政法规或政策。"),
+    (r"a \w+ resource must offer at least one share method", "请至少选择一种共享方式。"),
+    (r"a CLASSIFIED resource must be in zone INTRANET", "涉密资源只能部署在政务内网。"),
+    (r"a CLASSIFIED resource cannot be open to the public", "涉密资源不能向社会开放。"),
+    (r"a \w+ resource's subject must be one of (.+)", r"类目须为以下之一：\1。"),
+    (r"the 类 digit .*", "代码的首位（类）与所选的信息资源分类不一致。"),
+    (r"must be letters, digits, '_', '\.' or '-'", "只能包含字母、数字、“_”、“.”或“-”。"),
+    (r"must be a gRPC target .*", "请填写 host:port 形式的地址（不含空格）；留空表示平台基础库。"),
+    (r"an entry cannot be related to itself", "不能关联目录自身。"),
+    (r"the resource is not shared by this method", "该资源不提供这种共享方式。"),
+    (r"must be at least (\d+) characters", r"不能少于 \1 个字符。"),
+    (r"must be 3-64 characters of a-z 0-9 .*", "用户名须为 3-64 位小写字母、数字或“. _ -”，以字母或数字开头。"),
+    (r"REVIEWER and ADMINISTRATOR are the authority's roles only", "审核员、管理员只能是共享主管部门的人员。"),
+    (r"must contain only printable characters", "含有不可打印的字符，请删去后重新填写。"),
+    (r"must be a 信息资源代码 like .*", "须为信息资源代码，如 101001/000001。"),
+    (r"an ADMINISTRATOR holds no deciding role.*", "管理员不能同时担任编目员、审批人、申请人或审核员（职责分离）。"),
+))
+
+
+def field_sentence(description: str) -> str:
+    """A service's field violation as the person is told it beside the field: in Chinese, the service's own words
+    kept after it only when no sentence of the console matches (they name what to fix, better than nothing)."""
+    text = description.strip()
+    for pattern, sentence in _FIELD_SENTENCES:
+        if pattern.fullmatch(text):
+            return pattern.sub(sentence, text)
+    return f"此项不符合要求，请修改后重新提交（平台说明：{text}）。" if text else "此项不符合要求，请修改后重新提交。"
+
+
 @dataclass
 class Problem:
     """A refused action: one sentence for the page and, for bad input, a message per form field."""
@@ -52,7 +114,7 @@ def problem_of(error: grpc.RpcError) -> Problem:
     info, bad = details_of(error)
     sentence = _SENTENCES.get(code, "操作未完成，请稍后重试")
     detail = (error.details() or "").strip()  # type: ignore[attr-defined]
-    fields = {v.field: v.description for v in bad.field_violations} if bad is not None else {}
+    fields = {v.field: field_sentence(v.description) for v in bad.field_violations} if bad is not None else {}
     reason = info.reason if info else ""
     if code == grpc.StatusCode.UNAVAILABLE and reason in DEPARTMENT_UNAVAILABLE:
         sentence = DEPARTMENT_UNAVAILABLE[reason]

@@ -278,7 +278,7 @@ async def test_a_refused_person_form_says_beside_each_field_what_to_fix(context,
     assert "请按字段旁的提示修改" in await admin.get_by_role("alert").first.inner_text()
     assert await admin.get_by_label("用户名").get_attribute("aria-invalid") == "true"
     assert "3-64" in await admin.locator("#username-error").inner_text()
-    assert "authority" in await admin.locator("#roles-error").inner_text()
+    assert "共享主管部门" in await admin.locator("#roles-error").inner_text()
     assert await admin.get_by_label("显示名称").input_value() == "错误示例"  # what was typed is kept
     assert await admin.get_by_label("审核员").is_checked()
     await _accessible(admin)

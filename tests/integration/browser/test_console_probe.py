@@ -902,3 +902,27 @@ async def test_the_reviewers_home_page_lists_the_applications_awaiting_coordinat
     approver = await (await context.request.get("/", headers=_as(
         _person_session(console_server, platform, "police", "APPROVER")))).text()
     assert "待协调的申请" not in approver
+
+
+async def test_the_services_reasons_are_shown_beside_their_fields_in_chinese(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The services word their field violations in English for developers ("must be at most 100 characters, got
+    10000", "is required: one of …"); the console showed those words beside the fields of a Chinese form. Each
+    now reads as a Chinese sentence, what was typed is kept (and shown as text), and the page is a 400."""
+    session = system_session(console_server, platform, "police")
+    answer = await context.request.post("/drafts/new", headers=_as(session), form={
+        "csrf_token": session.csrf, "code": "101001/000097", "name": "名" * 10000, "category": "1",
+        "subject": "人口", "summary": "<script>alert(1)</script>\t粘贴的\n两行", "share_type": "1",
+        "share_methods": "1", "zone": "1", "secrecy": "1", "key_item": "citizen_id",
+        "endpoint.dataset": "chinese_probe", "items[0].name": "。", "items[0].machine_name": "citizen_id",
+        "items[0].data_type": "1", "items[0].length": "18", "items[0].basic": "on"})
+    text = await answer.text()
+    assert answer.status == 400, (answer.status, text[-600:])
+    errors = dict(re.findall(r'<span class="field-error" id="([^"]+)-error">([^<]*)</span>', text))
+    assert errors["name"].startswith("不能超过 100 个字"), errors
+    assert errors["format_class"] == errors["update_cycle"] == "此项必填，请选择或填写。", errors
+    assert errors["items-0-name"] == "没有文字或数字，请填写要显示的名称。", errors
+    assert errors["key_item"] == "查询键信息项须选择键类型。", errors
+    assert not [e for e in errors.values() if re.search(r"[A-Za-z]{4,}", e)], errors
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
+    assert "名" * 10000 in text  # the name typed is kept to be shortened, not lost

@@ -92,7 +92,7 @@ async def test_the_sharing_cycle_is_done_by_persons_in_the_console(browser, cons
         await officer.get_by_role("button", name="保存草稿").click()
         # The key item's identifier kind was not chosen: only the catalog service knows that rule.
         assert await officer.get_by_role("alert").count() == 1
-        assert "identifier" in await officer.locator("#entry-form").inner_text()
+        assert "查询键信息项须选择键类型" in await officer.locator("#entry-form").inner_text()
         await shot(officer, console_server, "11_draft_server_violation")
         await officer.locator("#entry-form [name='items[0].identifier']").select_option("1")
         await officer.get_by_role("button", name="保存草稿").click()
