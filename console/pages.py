@@ -126,6 +126,13 @@ def _text(form: FormData, name: str) -> str:
     return str(form.get(name, "")).strip()
 
 
+def _typed(form: FormData, *names: str) -> dict[str, Any]:
+    """What was typed in a decision form (its text fields ``names`` and the 信息项 checked), to show that form
+    again as it was sent when the decision is refused: the lists' forms are drawn from the objects' own values, so
+    a refused reply or coordination decision came back with the reason typed gone and every item checked again."""
+    return {name: str(form.get(name, "")) for name in names} | {"items": form.getlist("items")}
+
+
 #: What a page says to a post whose button value is none of its buttons'.
 UNKNOWN_ACTION = "未知的操作，请回到页面，用页面上的按钮重新操作。"
 
@@ -404,8 +411,10 @@ async def review(console: Console, request: Request, session: Session) -> Respon
         decision = _choice(form, "decision", "publish", "return")
         if not decision:
             return _unknown_action(console, request)
+        typed = {code: str(form.get("reason", ""))}
         if decision == "return" and not reason:
-            return await _review_list(console, request, session, {code: "退回时必须填写退回理由，说明需要如何修改。"})
+            return await _review_list(console, request, session, {code: "退回时必须填写退回理由，说明需要如何修改。"},
+                                      typed)
         answer, problem = await _call(console, session, console.services.catalog.ReviewEntry,
                                       catalog_pb2.ReviewEntryRequest(
                                           code=code, reason=reason,
@@ -413,14 +422,17 @@ async def review(console: Console, request: Request, session: Session) -> Respon
                                           else catalog_pb2.REVIEW_DECISION_RETURN))
         if problem:
             if problem.fields:
-                return await _review_list(console, request, session, {code: "；".join(problem.fields.values())})
+                return await _review_list(console, request, session, {code: "；".join(problem.fields.values())},
+                                          typed)
             return _refused(console, request, problem)
         done = "已发布" if decision == "publish" else f"已退回（理由：{reason}）"
         return _done(session, f"{done}：{code}《{answer.entry.name}》。", "/review")
     return await _review_list(console, request, session, {})
 
 
-async def _review_list(console: Console, request: Request, session: Session, errors: dict[str, str]) -> Response:
+async def _review_list(console: Console, request: Request, session: Session, errors: dict[str, str],
+                       typed: dict[str, str] | None = None) -> Response:
+    """The entries to review; ``errors`` and ``typed`` (the reason typed) by the entry's code."""
     answer, problem = await _call(console, session, console.services.catalog.ListEntries,
                                   catalog_pb2.ListEntriesRequest(
                                       filter=catalog_pb2.EntryFilter(state=catalog_pb2.ENTRY_STATE_SUBMITTED),
@@ -428,7 +440,7 @@ async def _review_list(console: Console, request: Request, session: Session, err
     if problem:
         return _refused(console, request, problem)
     return console.page(request, "review.html", status=400 if errors else 200, title="审核",
-                        entries=answer.entries, next_token=answer.next_page_token, errors=errors)
+                        entries=answer.entries, next_token=answer.next_page_token, errors=errors, typed=typed or {})
 
 
 # -- 申请 ------------------------------------------------------------------------------------------------------
@@ -496,12 +508,19 @@ async def applications(console: Console, request: Request, session: Session) -> 
 
 @signed_in
 async def application_view(console: Console, request: Request, session: Session) -> Response:
+    return await _application_page(console, request, session, request.query_params.get("id", ""))
+
+
+async def _application_page(console: Console, request: Request, session: Session, app_id: str,
+                            errors: dict[str, str] | None = None, typed: dict[str, Any] | None = None) -> Response:
+    """An application and its history; a refused escalation shows its reason as typed, its error beside it."""
     got, problem = await _call(console, session, console.services.sharing.GetApplication,
-                               sharing_pb2.GetApplicationRequest(id=request.query_params.get("id", "")))
+                               sharing_pb2.GetApplicationRequest(id=app_id))
     if problem:
         return _refused(console, request, problem)
     a = got.application
-    return console.page(request, "application.html", title="申请详情", application=a,
+    return console.page(request, "application.html", status=400 if errors else 200, title="申请详情", application=a,
+                        errors=errors or {}, typed=typed or {},
                         names=await _item_names(console, session, [a.resource_code]),
                         **await _names(console, session, [a.applicant_department_code, a.provider_department_code,
                                                           *(h.actor_department_code for h in a.history)],
@@ -514,6 +533,9 @@ async def escalate(console: Console, request: Request, session: Session) -> Resp
     app_id, reason = _text(form, "id"), _text(form, "reason")
     _answer, problem = await _call(console, session, console.services.sharing.EscalateApplication,
                                    sharing_pb2.EscalateApplicationRequest(id=app_id, reason=reason))
+    if problem and problem.fields and set(problem.fields) <= {"reason"}:
+        return await _application_page(console, request, session, app_id, forms.field_errors(problem.fields),
+                                        _typed(form, "reason"))
     if problem:
         return _refused(console, request, problem)
     return _done(session, f"已提请共享主管部门协调申请 {app_id}。", f"/applications/view?id={app_id}")
@@ -524,10 +546,10 @@ async def escalate(console: Console, request: Request, session: Session) -> Resp
 @signed_in
 async def replies(console: Console, request: Request, session: Session) -> Response:
     errors: dict[str, str] = {}
-    target = ""
+    target, typed = "", {}
     if request.method == "POST":
         form = await request.form()
-        target = _text(form, "id")
+        target, typed = _text(form, "id"), _typed(form, "reason", "quota", "expire_date")
         decision, reason = _choice(form, "decision", "approve", "refuse"), _text(form, "reason")
         if not decision:
             return _unknown_action(console, request)
@@ -550,7 +572,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
             if problem and not problem.fields:
                 return _refused(console, request, problem)
             if problem:
-                errors = dict(problem.fields)
+                errors = forms.field_errors(problem.fields)
             else:
                 if decision == "approve":
                     grant = answer.grant
@@ -574,7 +596,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                         names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
                         applications=[(a, working_days_left(a.reply_due_time)) for a in answer.applications],
                         warn=console.settings.deadline_warning_working_days,
-                        next_token=answer.next_page_token, errors=errors, target=target)
+                        next_token=answer.next_page_token, errors=errors, target=target, typed=typed)
 
 
 # -- 协调 ------------------------------------------------------------------------------------------------------
@@ -582,9 +604,10 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
 @signed_in
 async def coordination(console: Console, request: Request, session: Session) -> Response:
     errors: dict[str, str] = {}
+    app_id, typed = "", {}
     if request.method == "POST":
         form = await request.form()
-        app_id, reason = _text(form, "id"), _text(form, "reason")
+        app_id, reason, typed = _text(form, "id"), _text(form, "reason"), _typed(form, "reason", "expire_date")
         decision = _choice(form, "decision", "grant", "refuse")
         if not decision:
             return _unknown_action(console, request)
@@ -606,7 +629,7 @@ async def coordination(console: Console, request: Request, session: Session) -> 
             if problem and not problem.fields:
                 return _refused(console, request, problem)
             if problem:
-                errors = dict(problem.fields)
+                errors = forms.field_errors(problem.fields)
             else:
                 return _done(session, f"已记录协调决定：申请 {app_id} {'准予' if grant else '不予'}共享。",
                              "/coordination")
@@ -622,7 +645,8 @@ async def coordination(console: Console, request: Request, session: Session) -> 
                                         for c in (a.applicant_department_code, a.provider_department_code)],
                                        [a.resource_code for a in answer.applications]),
                         names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
-                        applications=answer.applications, next_token=answer.next_page_token, errors=errors)
+                        applications=answer.applications, next_token=answer.next_page_token, errors=errors,
+                        target=app_id, typed=typed)
 
 
 # -- 授权 ------------------------------------------------------------------------------------------------------
@@ -630,9 +654,11 @@ async def coordination(console: Console, request: Request, session: Session) -> 
 @signed_in
 async def grants(console: Console, request: Request, session: Session) -> Response:
     errors: dict[str, str] = {}
+    grant_id, typed = "", {}
     if request.method == "POST":
         form = await request.form()
         grant_id, action, reason = _text(form, "id"), _choice(form, "action", "update", "revoke"), _text(form, "reason")
+        typed = _typed(form, "action", "reason", "quota", "expire_date")
         if not action:
             return _unknown_action(console, request)
         if action == "revoke":
@@ -644,7 +670,7 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 if problem and not problem.fields:
                     return _refused(console, request, problem)
                 if problem:
-                    errors = dict(problem.fields)
+                    errors = forms.field_errors(problem.fields)
                 else:
                     return _done(session, f"已撤销授权 {grant_id}，立即生效：对方系统的查询将被拒绝。", "/grants")
         else:
@@ -685,7 +711,8 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                         actions={g.id: _grant_actions(session.person, g, resources[g.resource_code].provider)
                                  for g in answer.grants},
                         expired={g.id for g in answer.grants if g.expire_time.ToDatetime(tzinfo=dt.UTC) <= now},
-                        grants=answer.grants, next_token=answer.next_page_token, errors=errors)
+                        grants=answer.grants, next_token=answer.next_page_token, errors=errors, target=grant_id,
+                        typed=typed)
 
 
 def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> tuple[bool, bool]:
@@ -711,9 +738,11 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> t
 @signed_in
 async def disputes(console: Console, request: Request, session: Session) -> Response:
     errors: dict[str, str] = {}
+    kind, target, typed = "", "", {}
     if request.method == "POST":
         form = await request.form()
         kind, target = _choice(form, "kind", "dispute", "conflict"), _text(form, "id")
+        typed = _typed(form, "corrected", "answer", "adopt", "note")
         if not kind:
             return _unknown_action(console, request)
         if kind == "dispute":
@@ -724,18 +753,24 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                 _a, problem = await _call(console, session, console.services.disputes.AnswerDispute,
                                           dispute_pb2.AnswerDisputeRequest(
                                               id=target, corrected=_text(form, "corrected") == "yes", answer=text))
-                if problem:
+                if problem and not problem.fields:
                     return _refused(console, request, problem)
-                return _done(session, f"已答复异议 {target}。", "/disputes")
+                if problem:
+                    errors = forms.field_errors(problem.fields)
+                else:
+                    return _done(session, f"已答复异议 {target}。", "/disputes")
         else:
             _a, problem = await _call(console, session, console.services.foundation.ResolveConflict,
                                       foundation_pb2.ResolveConflictRequest(
                                           id=forms.number(target, forms.INT64_MAX) or 0,
                                           adopt_other_value=_text(form, "adopt") == "yes",
                                           note=_text(form, "note")))
-            if problem:
+            if problem and not problem.fields:
                 return _refused(console, request, problem)
-            return _done(session, f"已处理冲突 {target}。", "/disputes")
+            if problem:
+                errors = forms.field_errors(problem.fields)
+            else:
+                return _done(session, f"已处理冲突 {target}。", "/disputes")
     listed, problem = await _call(console, session, console.services.disputes.ListDisputes,
                                   dispute_pb2.ListDisputesRequest(page_size=console.settings.page_size,
                                                                   page_token=_page_token(request)))
@@ -761,7 +796,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                         next_token=listed.next_page_token if listed else "",
                         conflicts=conflicts.conflicts if conflicts else [],
                         conflicts_next=conflicts.next_page_token if conflicts else "", errors=errors,
-                        problem=problem, conflicts_problem=conflicts_problem)
+                        problem=problem, conflicts_problem=conflicts_problem, kind=kind, target=target, typed=typed)
 
 
 # -- 审计 ------------------------------------------------------------------------------------------------------

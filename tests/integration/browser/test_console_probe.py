@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -926,3 +927,87 @@ async def test_the_services_reasons_are_shown_beside_their_fields_in_chinese(  #
     assert not [e for e in errors.values() if re.search(r"[A-Za-z]{4,}", e)], errors
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
     assert "名" * 10000 in text  # the name typed is kept to be shortened, not lost
+
+
+def _card(text: str, marker: str) -> str:
+    """The card (section) of a list page that names ``marker``."""
+    return text[text.index(marker):].split("</section>", 1)[0]
+
+
+async def _post(context, path: str, session, form: dict[str, object]):  # type: ignore[no-untyped-def]
+    """``form`` posted as a browser does, a list as the same name repeated (checkboxes)."""
+    headers = {**_as(session), "content-type": "application/x-www-form-urlencoded"}
+    return await context.request.post(path, headers=headers,
+                                      data=urllib.parse.urlencode({"csrf_token": session.csrf, **form}, doseq=True))
+
+
+async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """A refused reply, coordination decision, escalation, grant change or dispute answer showed its form drawn
+    from the object again: the reason typed (here over the services' 2,000 characters) was gone, every item was
+    checked again and the quota and date typed were replaced. Each now comes back as it was sent, the error
+    beside its field."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=500)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    replied, refused = [(await sharing.SubmitApplication(
+        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
+        timeout=10)).application.id for _ in range(2)]
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=refused, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="暂不具备条件"),
+        metadata=platform.person("police", "APPROVER"), timeout=10)
+    long_reason = "<b>理由</b>\t粘贴\n" + "很" * 2100
+    escaped = "&lt;b&gt;理由&lt;/b&gt;\t粘贴\n" + "很" * 2100
+
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    answer = await _post(context, "/replies", approver, {
+        "id": replied, "decision": "approve", "items": ["citizen_id", "sex"],
+        "quota": "一千", "expire_date": "2030-01-01", "expire_date_shown": "x", "reason": "按申请同意"})
+    card = _card(await answer.text(), f"申请 {replied}")
+    assert answer.status == 400 and 'id="quota-error"' in card, card
+    assert 'value="一千"' in card and 'value="2030-01-01"' in card and ">按申请同意</textarea>" in card, card
+    assert re.search(r'value="name"(?! checked)>', card) and re.search(r'value="sex" checked>', card), card
+    answer = await _post(context, "/replies", approver, {"id": replied, "decision": "refuse", "reason": long_reason})
+    card = _card(await answer.text(), f"申请 {replied}")
+    assert answer.status == 400 and f">{escaped}</textarea>" in card, card[-800:]
+    assert re.search(r'id="reason-error">不能超过 2000 个字', card), card[-800:]
+
+    applicant = _person_session(console_server, platform, "social", "APPLICANT")
+    answer = await _post(context, "/applications/escalate", applicant, {"id": refused, "reason": long_reason})
+    text = await answer.text()
+    assert answer.status == 400 and f">{escaped}</textarea>" in text, text[-800:]
+    assert re.search(r'id="reason-error">不能超过 2000 个字', text), text[-800:]
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=refused, reason="业务确需"),
+                                      metadata=platform.metadata("social"), timeout=10)
+
+    reviewer = _person_session(console_server, platform, "authority", "REVIEWER")
+    answer = await _post(context, "/coordination", reviewer, {
+        "id": refused, "decision": "grant", "items": ["name"],
+        "expire_date": "2030-01-01", "expire_date_shown": "x", "reason": long_reason})
+    card = _card(await answer.text(), f"申请 {refused}")
+    assert answer.status == 400 and f">{escaped}</textarea>" in card, card[-800:]
+    assert re.search(r'id="reason-error">不能超过 2000 个字', card), card[-800:]
+    assert re.search(r'value="citizen_id"(?! checked)>', card) and re.search(r'value="name" checked>', card), card
+
+    approved = await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=replied, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["citizen_id", "name"]),
+        metadata=platform.person("police", "APPROVER"), timeout=10)
+    grant_id = approved.grant.id
+    answer = await _post(context, "/grants", approver, {"id": grant_id, "action": "revoke", "reason": long_reason})
+    card = _card(await answer.text(), f"授权 {grant_id}")
+    assert answer.status == 400 and 'id="reason-error">不能超过 2000 个字' in card, card[-800:]
+    assert f'name="reason" required value="{escaped}"' in card, card[-800:]
+
+    reported = await dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(
+        dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+            resource_code="101001/000001", key=citizen_id_of(9, platform.credentials.seed), item="name",
+            claimed_value="李小红", evidence="户口簿原件")),
+        metadata=platform.metadata("social"), timeout=10)
+    dispute_id = reported.dispute.id
+    answer = await _post(context, "/disputes", approver, {"kind": "dispute", "id": dispute_id, "corrected": "yes",
+                                                          "answer": "已核实" * 1400})
+    card = _card(await answer.text(), f"异议 {dispute_id}")
+    assert answer.status == 400 and 'id="answer-error">不能超过 4000 个字' in card, card[-800:]
+    assert f">{'已核实' * 1400}</textarea>" in card and 'value="yes" checked' in card, card[-800:]
