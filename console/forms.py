@@ -7,6 +7,7 @@ comes back filled in, with each server violation beside its field (violation pat
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from google.protobuf import timestamp_pb2
 from starlette.datastructures import FormData
@@ -21,16 +22,22 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 #: Full-width digits (０-９, what a Chinese input method types) to ASCII.
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+#: Digits grouped by three with commas (ASCII or full-width), as documents write large numbers: 1,000 and 10，000.
+_GROUPED = re.compile(r"[0-9]{1,3}(?:[,，][0-9]{3})+")
 
 
 def number(raw: object, maximum: int = INT32_MAX) -> int | None:
     """A non-negative whole number typed in a form or a query string, or None when it is not one.
 
-    Full-width digits (typed with a Chinese input method) count as digits; anything else that ``str.isdigit``
-    accepts but ``int`` does not (superscripts, circled digits), a sign, or a value the protobuf field cannot
-    hold is None — ``int()`` on them would raise, and the protobuf constructor too, which was a 500 page.
+    Full-width digits (typed with a Chinese input method) count as digits, and so do thousands separators in
+    their places ("10,000", "10，000": a quota copied from a document was refused as no number); anything else that
+    ``str.isdigit`` accepts but ``int`` does not (superscripts, circled digits), a sign, or a value the protobuf
+    field cannot hold is None — ``int()`` on them would raise, and the protobuf constructor too, which was a 500
+    page.
     """
     text = str(raw).strip().translate(_FULL_WIDTH)
+    if _GROUPED.fullmatch(text):
+        text = text.replace(",", "").replace("，", "")
     if not text or not text.isascii() or not text.isdigit() or len(text) > len(str(maximum)):
         return None
     value = int(text)

@@ -257,3 +257,15 @@ def test_a_time_is_shown_to_the_second() -> None:
     stamp.FromDatetime(dt.datetime(2026, 12, 2, 6, 50, 37, 400_000, tzinfo=dt.UTC))
     assert when(stamp) == "2026-12-02 14:50:37"
     assert day(stamp) == "2026-12-02"
+
+
+def test_a_number_typed_with_thousands_separators_is_that_number() -> None:
+    """A quota copied from a document ("10,000", "10，000" with a Chinese input method) was refused as no number;
+    digits grouped otherwise ("1,5", "1,00") are still no number, and the limits still hold."""
+    from console.forms import INT64_MAX, number
+
+    assert number("10,000", INT64_MAX) == number("10，000", INT64_MAX) == number("１０，０００", INT64_MAX) == 10000
+    assert number("12,345,678", INT64_MAX) == 12345678
+    assert number("9,223,372,036,854,775,807", INT64_MAX) == INT64_MAX
+    for odd in ("1,5", "1,00", ",000", "1,000,", "1,,000", "-1,000", "9,223,372,036,854,775,808", "2,147,483,648"):
+        assert number(odd) is None, odd
