@@ -1,6 +1,25 @@
-// govshare console: checks the catalog form's R-CAT-1 fields as you type (the catalog service checks them
-// again and its answer is shown beside the fields). No inline script anywhere: this file is the only one.
+// govshare console: sends each form once per page view, and checks the catalog form's R-CAT-1 fields as you
+// type (the catalog service checks them again and its answer is shown beside the fields). No inline script
+// anywhere: this file is the only one.
 "use strict";
+(function () {
+  // A double click on a form's button posted it twice (two applications, the second reply refused as already
+  // answered): once a form is on its way, another submit of it is dropped. A checked form the page stopped (the
+  // catalog form's own listener, which runs first) is not on its way. A page the back button brings back from
+  // the browser's cache may be sent again, as a person going back means to.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || String(form.method).toLowerCase() !== "post") { return; }
+    if (form.getAttribute("data-sent")) { event.preventDefault(); return; }
+    form.setAttribute("data-sent", "1");
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-sent]"), function (form) {
+      form.removeAttribute("data-sent");
+    });
+  });
+})();
 (function () {
   var form = document.getElementById("entry-form");
   if (!form) { return; }

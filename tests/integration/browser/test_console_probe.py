@@ -6,6 +6,7 @@ never a 500 or a bare English line."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -1011,3 +1012,51 @@ async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_se
     card = _card(await answer.text(), f"异议 {dispute_id}")
     assert answer.status == 400 and 'id="answer-error">不能超过 4000 个字' in card, card[-800:]
     assert f">{'已核实' * 1400}</textarea>" in card and 'value="yes" checked' in card, card[-800:]
+
+
+async def test_a_double_click_on_submit_sends_the_form_once(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """A double click on 提交申请 (as many people click every button) while the answer was slow to come posted
+    the form twice: two applications, the provider asked twice. The console's script now sends a form once per
+    page view."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    async def count() -> int:
+        listed = await sharing_pb2_grpc.SharingServiceStub(platform.channel).ListApplications(
+            sharing_pb2.ListApplicationsRequest(role=sharing_pb2.APPLICATION_ROLE_APPLICANT, page_size=500),
+            metadata=platform.metadata("social"), timeout=10)
+        return sum(1 for a in listed.applications if a.purpose_text == purpose)
+
+    purpose = f"双击测试 {time.time_ns()}"
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto("/apply?code=101001/000001")
+    await page.get_by_label("行政依据").check()
+    await page.locator("[name=purpose_text]").fill(purpose)
+    await page.locator("[name=basis]").fill("《社会救助暂行办法》")
+    await page.get_by_label("联机查询").check()
+    await page.locator("[name=expire_date]").fill((dt.date.today() + dt.timedelta(days=90)).isoformat())
+    sent = []
+
+    async def slow_network(route):  # type: ignore[no-untyped-def]
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        sent.append(route.request.method)
+        answer = await route.fetch(max_redirects=0)  # the console has the post
+        await asyncio.sleep(0.5)  # and its answer takes a while to come back, as on a busy network
+        with contextlib.suppress(Exception):  # the browser may have dropped this post for another by now
+            await route.fulfill(response=answer)
+
+    await page.route(lambda url: "/apply" in url, slow_network)
+    button = page.get_by_role("button", name="提交申请")
+    await button.scroll_into_view_if_needed()
+    box = await button.bounding_box()
+    await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    await asyncio.sleep(0.15)  # a person's second click, while the first post is on its way
+    await page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for _ in range(100):  # (the second post, when sent, aborts the first page's navigation: no wait_for_url)
+        if "/applications/view" in page.url:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1)
+    assert "/applications/view" in page.url, page.url
+    assert await count() == 1, sent
