@@ -199,7 +199,10 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if session is None:
             # A cookie whose session the store no longer holds was a sign-in that ended without a sign-out (the
             # embedded Redis restarted empty, an in-memory store's console restarted): said, like an expiry.
-            return login_redirect(expired or bool(request.cookies.get(COOKIE)))
+            ended = expired or bool(request.cookies.get(COOKIE))
+            if ended and request.method == "POST":
+                return await ended_post(console, request)
+            return login_redirect(ended)
         request.scope["console.session"] = session
         if session.token_expires_at - console.sessions.now() < REFRESH_BEFORE_SECONDS \
                 and not await console.refresh(session):
@@ -216,6 +219,29 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
     endpoint.__name__ = handler.__name__
     return endpoint
+
+
+#: A form's inputs that hold no text the person typed (tokens, the object's id, buttons, boxes and choices).
+_NOT_TYPED = frozenset({"csrf_token", "id", "code", "decision", "action", "kind", "expire_date_shown", "items",
+                        "purposes", "methods", "share_methods", "roles", "corrected", "adopt", "local", "password",
+                        "category", "format_class", "update_cycle", "share_type", "zone", "secrecy",
+                        "open_to_public"})
+#: What the sign-in page says to a form sent after the sign-in ended.
+ENDED_POST = "登录已过期，您刚才提交的操作未执行。您填写的内容列在下方，请先复制保存，重新登录后回到该页面重新提交。"
+
+
+async def ended_post(console: Console, request: Request) -> Response:
+    """The sign-in page for a form sent after its session ended (left open past the idle time, the console's
+    sessions lost), with the text that was typed in it, to copy: redirected to sign in, the post and the
+    reason, answer or description written in it were gone."""
+    try:
+        form = await request.form()
+    except HTTPException:  # a body Starlette cannot read: nothing to keep
+        return login_redirect(True)
+    kept = [value for name, value in form.multi_items()
+            if isinstance(value, str) and name not in _NOT_TYPED and not name.endswith(
+                ("_shown", ".data_type", ".identifier", ".basic", ".sensitive")) and value.strip()]
+    return login_page(console, request, message=ENDED_POST, status=401, kept=kept)
 
 
 def login_redirect(expired: bool) -> RedirectResponse:
@@ -338,11 +364,12 @@ async def login_form(request: Request) -> Response:
 
 
 def login_page(console: Console, request: Request, message: str = "", field: str = "", username: str = "",
-               status: int = 200) -> Response:
+               status: int = 200, kept: list[str] | None = None) -> Response:
+    """The sign-in page; ``kept``: what was typed in a form sent after the sign-in ended, shown to be copied."""
     nonce = secrets.token_urlsafe(24)
     response = console.page(request, "login.html", status=status, title="登录", login_csrf=nonce, message=message,
                             field=field, username=username, oidc=console.settings.oidc_enabled,
-                            oidc_name=console.settings.oidc_display_name)
+                            oidc_name=console.settings.oidc_display_name, kept=kept or [])
     response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, secure=console.settings.secure_cookie,
                         samesite="strict", path="/login")
     return response

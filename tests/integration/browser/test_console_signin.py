@@ -156,3 +156,26 @@ async def test_a_platform_out_of_reach_is_said_plainly_not_as_a_wrong_password(b
 @dataclass
 class ConsoleAt:
     url: str
+
+
+async def test_a_form_sent_after_the_session_expired_keeps_what_was_typed(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """A form left open past the session's idle time and then sent was answered with a redirect to sign in: the
+    purpose and basis typed were gone. The sign-in page now says the action was not done and shows the text
+    typed (as text), to copy before signing in again."""
+    page = await open_as(context, console_server, system_session(console_server, platform, "social"))
+    await page.goto("/apply?code=101001/000001")
+    purpose = "<script>document.title='x'</script>窗口受理\t2026-001\n第二行"
+    await page.locator("[name=purpose_text]").fill(purpose)
+    await page.locator("[name=basis]").fill("《社会救助暂行办法》第十条")
+    console_server.clock.offset += console_server.console.settings.session_idle_seconds + 1
+    try:
+        async with page.expect_response(lambda r: "/apply" in r.url and r.request.method == "POST") as answer:
+            await page.get_by_role("button", name="提交申请").click()
+    finally:
+        console_server.clock.offset = 0
+    assert (await answer.value).status == 401
+    assert "操作未执行" in await page.get_by_role("alert").inner_text()
+    kept = [await box.input_value() for box in await page.get_by_role("textbox", name="未提交的内容").all()]
+    assert purpose in kept and "《社会救助暂行办法》第十条" in kept, kept
+    assert await page.title() != "x"
+    assert await page.get_by_label("用户名").count() == 1
