@@ -1,8 +1,8 @@
 """The console's web application: Starlette, Jinja2 templates, security headers, sessions and CSRF.
 
-Every page is rendered on the server; the only script is /static/console.js (the catalog form's checks as you
-type), so the Content-Security-Policy allows scripts, styles and images from the console itself and nothing
-else — no inline script, no inline style, no other origin, no framing.
+Every page is rendered on the server; the only script is /static/console.js (each form sent once, the catalog
+form's checks as you type), so the Content-Security-Policy allows scripts, styles and images from the console
+itself and nothing else — no inline script, no inline style, no other origin, no framing.
 """
 
 from __future__ import annotations
