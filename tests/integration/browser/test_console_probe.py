@@ -1003,7 +1003,7 @@ async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_se
 
     reported = await dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(
         dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
-            resource_code="101001/000001", key=citizen_id_of(9, platform.credentials.seed), item="name",
+            resource_code="101001/000001", key=citizen_id_of(13, platform.credentials.seed), item="name",
             claimed_value="李小红", evidence="户口簿原件")),
         metadata=platform.metadata("social"), timeout=10)
     dispute_id = reported.dispute.id
