@@ -43,8 +43,6 @@ class SignInRefused(Exception):
         self.field = field
 
 
-
-
 def role_names(person_pb) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
     """The person's roles as enum names without their prefix (``DATA_OFFICER``…)."""
     field = person_pb.DESCRIPTOR.fields_by_name.get("roles")

@@ -134,7 +134,6 @@ def require_zone(entry: Entry, deployment_zone: str) -> None:
             metadata={"code": entry.code, "deployment_zone": deployment_zone})
 
 
-
 def require_own_endpoint(entry: Entry, readers: Iterable[EndpointReader]) -> None:
     """No entry reads another provider's dataset through another endpoint, nor another department's 前置机.
 
