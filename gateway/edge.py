@@ -283,9 +283,7 @@ def _grpc_refusal(headers: list[dict[str, object]], code: grpc.StatusCode, messa
                 {"name": "content-type", "string_match": {"prefix": "application/grpc"}},
                 {"name": "x-envoy-original-path", "present_match": True, "invert_match": True}, *headers]},
             "direct_response": {"status": 200},
-            "response_headers_to_add": [{"header": {"key": key, "value": value},
-                                         "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
-                                        for key, value in reply.items()]}
+            "response_headers_to_add": _headers(reply)}
 
 
 def _grpc_timeout_malformed() -> dict[str, object]:
@@ -354,14 +352,13 @@ def _openapi_route(settings: Settings) -> dict[str, object]:
     says itself that any page may read the document: it is public, served without a token, and holds nothing a
     caller's credentials would unlock, so ``*`` admits no more than a curl does (a Swagger UI on an allowed
     origin could not load it before)."""
-    headers = [("content-type", "application/yaml; charset=utf-8")]
+    headers = {"content-type": "application/yaml; charset=utf-8"}
     if settings.cors_origins:
-        headers.append(("access-control-allow-origin", "*"))
+        headers["access-control-allow-origin"] = "*"
     methods = {"safe_regex": {"regex": "GET|HEAD"}}
     return {"match": {"path": OPENAPI_PATH, "headers": [{"name": ":method", "string_match": methods}]},
             "direct_response": {"status": 200, "body": {"inline_string": openapi_document()}},
-            "response_headers_to_add": [{"header": {"key": key, "value": value},
-                                         "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"} for key, value in headers],
+            "response_headers_to_add": _headers(headers),
             # The transcoder refuses paths that name no RPC (reject_unknown_method); this one is the edge's own.
             "typed_per_filter_config": {TRANSCODER_FILTER: {
                 "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}}}
@@ -545,12 +542,12 @@ def _health_routes(table: RoutingTable, deployed: Mapping[Backend, str]) -> list
     said NOT_FOUND while the query service was serving. The service is named in the message, so the health
     route runs :func:`_health_script` (enabled on this route only), which names the hosting backend in a header;
     Envoy then routes again and the call meets the route for that backend, listed first."""
+    hosts = _hosted_elsewhere(table, deployed)
     routes = [_route({"prefix": prefix, "headers": [_GRPC_OR_GRPC_WEB, {
         "name": _HEALTH_BACKEND_HEADER, "string_match": {"exact": backend.value}}]}, backend, STREAM_TIMEOUT_SECONDS)
-        for backend in sorted(set(_hosted_elsewhere(table, deployed).values())) for prefix in HEALTH_PREFIXES]
+        for backend in sorted(set(hosts.values())) for prefix in HEALTH_PREFIXES]
     script = {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "config": _any(
-        "envoy.extensions.filters.http.lua.v3.LuaPerRoute",
-        source_code={"inline_string": _health_script(_hosted_elsewhere(table, deployed))})}
+        "envoy.extensions.filters.http.lua.v3.LuaPerRoute", source_code={"inline_string": _health_script(hosts)})}
     for prefix in HEALTH_PREFIXES:
         route = _route({"prefix": prefix, "headers": [_GRPC_OR_GRPC_WEB]}, EDGE_COMPANION, STREAM_TIMEOUT_SECONDS)
         route["typed_per_filter_config"] = {_LUA: script}
@@ -803,8 +800,7 @@ def _rest_reply(when: dict[str, object], code: grpc.StatusCode, message: str) ->
     """Envoy's own reply to a REST call: a JSON google.rpc.Status, and its code as ``grpc-status`` so that the
     access log names it (inferred from the HTTP status, 429 would read UNAVAILABLE; see _keep_grpc_status)."""
     return {"filter": _both(when, _REST_CALL), "body_format_override": _rest_status(code, message),
-            "headers_to_add": [{"header": {"key": "grpc-status", "value": str(code.value[0])},
-                                "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}]}
+            "headers_to_add": _headers({"grpc-status": str(code.value[0])})}
 
 
 def _replies(when: dict[str, object], code: grpc.StatusCode, message: str,
@@ -876,9 +872,7 @@ def _grpc_reply(when: dict[str, object], code: grpc.StatusCode, message: str,
     limit (429) was UNAVAILABLE, which clients retry at once, where a gRPC call was DEADLINE_EXCEEDED or
     RESOURCE_EXHAUSTED."""
     written = {"grpc-status": str(code.value[0]), "grpc-message": message, **(headers or {})}
-    return {"filter": when, "status_code": 200, "body_format_override": _text(""),
-            "headers_to_add": [{"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
-                               for key, value in written.items()]}
+    return {"filter": when, "status_code": 200, "body_format_override": _text(""), "headers_to_add": _headers(written)}
 
 
 #: A request with two authorization headers (Envoy reads them as one, joined by a comma, which no token holds): the
@@ -1029,8 +1023,7 @@ def _method_not_allowed(table: RoutingTable) -> list[dict[str, object]]:
             f"{template} takes {' or '.join(verbs)}, not %REQ(:METHOD)%: send it so (each operation's method "
             f"and URL are in {OPENAPI_PATH})"))
         mapper["status_code"] = 405
-        mapper["headers_to_add"].append({"header": {"key": "allow", "value": allowed},  # type: ignore[attr-defined]
-                                         "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"})
+        mapper["headers_to_add"] += _headers({"allow": allowed})  # type: ignore[operator]
         mappers.append(mapper)
     return mappers
 

@@ -125,10 +125,15 @@ class Route:
     backend: Backend
     server_streaming: bool
     anonymous: bool
-    #: The request fields its REST URL binds (``entry.code`` of ``PATCH /v1/entries/{entry.code}``).
-    url_fields: tuple[str, ...] = ()
     #: Its REST operations (``google.api.http`` rules), each a verb, a URL template and the body field.
     http_rules: tuple[HttpRule, ...] = ()
+
+    @property
+    def url_fields(self) -> tuple[str, ...]:
+        """The request fields its REST URLs bind (``entry.code`` of ``PATCH /v1/entries/{entry.code}``), in
+        order, once each."""
+        fields = [field for rule in self.http_rules for field in _URL_VARIABLE.findall(rule.template)]
+        return tuple(dict.fromkeys(fields))
 
     @property
     def body_takes_every_field(self) -> bool:
@@ -189,12 +194,6 @@ def http_rules(method: MethodDescriptor) -> tuple[HttpRule, ...]:
     return tuple(rules)
 
 
-def url_fields(method: MethodDescriptor) -> tuple[str, ...]:
-    """The request fields the method's ``google.api.http`` rules bind in their URLs, in order, once each."""
-    fields = [field for rule in http_rules(method) for field in _URL_VARIABLE.findall(rule.template)]
-    return tuple(dict.fromkeys(fields))
-
-
 class RoutingTable:
     """Public methods by full path; everything else gets a refusal that says why."""
 
@@ -216,7 +215,7 @@ class RoutingTable:
                     raise ValueError(f"{path} streams requests, which the edge does not route (gRPC-Web and "
                                      "the REST transcoder cannot carry them)")
                 routes.append(Route(path, backend, method.server_streaming, path in ANONYMOUS_METHODS,
-                                    url_fields(method), http_rules(method)))
+                                    http_rules(method)))
         return cls(routes)
 
     def __iter__(self) -> Iterator[Route]:
