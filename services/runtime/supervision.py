@@ -93,7 +93,7 @@ class Liveness:
         self._probe = probe
         self._interval = interval
         self._answered = time.monotonic()
-        self._stopped = threading.Event()
+        # A daemon: it probes for as long as the launcher lives, and ends with it.
         threading.Thread(target=self._run, name="liveness", daemon=True).start()
 
     def restarted(self) -> None:
@@ -103,11 +103,9 @@ class Liveness:
     def silent_for(self, now: float) -> float:
         return now - self._answered
 
-    def stop(self) -> None:
-        self._stopped.set()
-
     def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
+        while True:
+            time.sleep(self._interval)
             try:
                 answered = self._probe()
             except Exception:  # a probe that fails in any way is a probe not answered
