@@ -78,7 +78,8 @@ def _rate(numerator: int, denominator: int) -> float | None:
 
 
 def _percent(numerator: int, denominator: int) -> str:
-    return f"{100.0 * numerator / denominator:.1f}%" if denominator else "—"
+    rate = _rate(numerator, denominator)
+    return "—" if rate is None else f"{rate:.1f}%"
 
 
 def _who(names: Mapping[str, str], code: str) -> str:
