@@ -606,14 +606,20 @@ async def test_an_unexpected_error_is_a_chinese_page_and_its_text_stays_out_of_t
         assert citizen_id not in logged
 
 
-async def test_a_dispute_is_answered_from_the_providers_page_only(context, console_server, platform):  # type: ignore[no-untyped-def]
-    """The reporter's approver saw an answer form on its own report, which the service could only refuse."""
+async def _report_name_dispute(platform, citizen: int) -> str:  # type: ignore[no-untyped-def]
+    """社保's dispute of a citizen's name in 人口基础信息 (each test its own citizen: one dispute per record stays
+    open until answered); its id."""
     reported = await dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(
         dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
-            resource_code="101001/000001", key=citizen_id_of(7, platform.credentials.seed), item="name",
+            resource_code="101001/000001", key=citizen_id_of(citizen, platform.credentials.seed), item="name",
             claimed_value="李小红", evidence="户口簿原件")),
         metadata=platform.metadata("social"), timeout=10)
-    dispute_id = reported.dispute.id
+    return reported.dispute.id
+
+
+async def test_a_dispute_is_answered_from_the_providers_page_only(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """The reporter's approver saw an answer form on its own report, which the service could only refuse."""
+    dispute_id = await _report_name_dispute(platform, 7)
     pages = {}
     for system in ("social", "police"):
         session = _person_session(console_server, platform, system, "APPROVER")
@@ -778,12 +784,7 @@ async def test_a_dispute_due_in_a_year_without_its_holiday_arrangement_says_it_i
     certain (the reply deadlines said （暂定）)."""
     import asyncpg
 
-    reported = await dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(
-        dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
-            resource_code="101001/000001", key=citizen_id_of(9, platform.credentials.seed), item="name",
-            claimed_value="李小红", evidence="户口簿原件")),
-        metadata=platform.metadata("social"), timeout=10)
-    dispute_id = reported.dispute.id
+    dispute_id = await _report_name_dispute(platform, 9)
     conn = await asyncpg.connect(database_url)
     try:  # counted Monday to Friday: a year chinese-calendar does not cover
         await conn.execute("UPDATE query.disputes SET due_time = '2099-01-16 23:59:59+08' WHERE id = $1", dispute_id)
@@ -1001,12 +1002,7 @@ async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_se
     assert answer.status == 400 and 'id="reason-error">不能超过 2000 个字' in card, card[-800:]
     assert f'name="reason" required value="{escaped}"' in card, card[-800:]
 
-    reported = await dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(
-        dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
-            resource_code="101001/000001", key=citizen_id_of(13, platform.credentials.seed), item="name",
-            claimed_value="李小红", evidence="户口簿原件")),
-        metadata=platform.metadata("social"), timeout=10)
-    dispute_id = reported.dispute.id
+    dispute_id = await _report_name_dispute(platform, 13)
     answer = await _post(context, "/disputes", approver, {"kind": "dispute", "id": dispute_id, "corrected": "yes",
                                                           "answer": "已核实" * 1400})
     card = _card(await answer.text(), f"异议 {dispute_id}")
