@@ -33,6 +33,11 @@ DEPARTMENT_UNAVAILABLE = {
                             "或将目录退回请其修改接口地址",
 }
 
+#: Refusals whose reason (ErrorInfo.reason) says more than their status code: what the person can do.
+REASON_SENTENCES = {
+    "REQUEST_ID_REUSED": "此申请表已经提交过，之后改动的内容不会再作为新申请提交；如需另行申请，请重新打开申请页面填写",
+}
+
 #: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
 PAGE_TOKEN_REFUSED = "分页链接无效或已过期（可能来自另一个列表），请回到列表第一页重新浏览。"
 
@@ -116,7 +121,10 @@ def problem_of(error: grpc.RpcError) -> Problem:
     detail = (error.details() or "").strip()  # type: ignore[attr-defined]
     fields = {v.field: field_sentence(v.description) for v in bad.field_violations} if bad is not None else {}
     reason = info.reason if info else ""
-    if code == grpc.StatusCode.UNAVAILABLE and reason in DEPARTMENT_UNAVAILABLE:
+    if reason in REASON_SENTENCES:
+        sentence = REASON_SENTENCES[reason]
+        message = f"{sentence}：{detail}" if detail else sentence
+    elif code == grpc.StatusCode.UNAVAILABLE and reason in DEPARTMENT_UNAVAILABLE:
         sentence = DEPARTMENT_UNAVAILABLE[reason]
         message = f"{sentence}：{detail}" if detail else sentence
     elif code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.INTERNAL):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from typing import Any
 
 import grpc
@@ -453,7 +454,10 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     if problem:
         return _refused(console, request, problem)
     if request.method == "GET":
-        return console.page(request, "apply.html", title="申请使用", entry=got.entry, values={}, problem=None)
+        # One request_id per form shown: the form posted twice (a double click, the back button, a retry after a
+        # lost reply) returns the application the first post made instead of applying twice.
+        return console.page(request, "apply.html", title="申请使用", entry=got.entry,
+                            values={"request_id": str(uuid.uuid4())}, problem=None)
     form = await request.form()
     application = sharing_pb2.Application(
         resource_code=code, items=form.getlist("items"),
@@ -470,7 +474,8 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     answer = None
     if not errors:
         answer, problem = await _call(console, session, console.services.sharing.SubmitApplication,
-                                      sharing_pb2.SubmitApplicationRequest(application=application))
+                                      sharing_pb2.SubmitApplicationRequest(application=application,
+                                                                           request_id=_text(form, "request_id")))
         if problem and not problem.fields:
             return _refused(console, request, problem)
         if problem:
@@ -478,7 +483,8 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     if errors:
         values = {"items": form.getlist("items"), "purposes": form.getlist("purposes"),
                   "methods": form.getlist("methods"), **{k: _text(form, k) for k in
-                                                         ("purpose_text", "basis", "quota", "expire_date")}}
+                                                         ("purpose_text", "basis", "quota", "expire_date",
+                                                          "request_id")}}
         return console.page(request, "apply.html", status=400, title="申请使用", entry=got.entry, values=values,
                             errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"))
     created = answer.application

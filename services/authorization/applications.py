@@ -76,6 +76,10 @@ class Draft:
     methods: tuple[int, ...] = ()
     quota: int = 0
     problems: tuple[FieldViolation, ...] = ()
+    # The caller's idempotency key (AIP-155) and a digest of the application as sent: a repeat is recognised
+    # by the key, and told apart from a different application under the same key by the digest.
+    request_id: str = ""
+    fingerprint: bytes = b""
 
 
 @dataclass(frozen=True)

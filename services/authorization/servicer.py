@@ -7,6 +7,7 @@ then decide what that caller may do.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import grpc
@@ -32,6 +33,7 @@ from services.authorization.directory import Department, Directory, System
 from services.authorization.grants import Grant, GrantUpdate
 from services.authorization.sharing import Sharing
 from services.authorization.subject_access import SubjectAccessPolicy
+from services.authorization.validation import request_id_problem
 from services.runtime import checkpoints
 from services.runtime.actors import actor_pb
 from services.runtime.admin_events import AdminEvent
@@ -174,14 +176,19 @@ def _grant_pb(grant: Grant) -> sharing_pb2.Grant:
         changed_by=actor_pb(grant.changed_by))
 
 
-def _draft(application: sharing_pb2.Application) -> Draft:
+def _draft(request: sharing_pb2.SubmitApplicationRequest) -> Draft:
+    application = request.application
     problems: list[FieldViolation] = []
     expire = _time(application, "requested_expire_time", "application.requested_expire_time", problems)
+    if error := request_id_problem(request.request_id):
+        problems.append(FieldViolation("request_id", error))
     return Draft(applicant_department_code=application.applicant_department_code,
                  resource_code=application.resource_code.strip(), system_ids=tuple(application.system_ids),
                  items=tuple(application.items), purposes=tuple(application.purposes),
                  purpose_text=application.purpose_text, basis=application.basis, requested_expire_time=expire,
-                 methods=tuple(application.methods), quota=application.quota, problems=tuple(problems))
+                 methods=tuple(application.methods), quota=application.quota, problems=tuple(problems),
+                 request_id=request.request_id.lower(),
+                 fingerprint=hashlib.sha256(application.SerializeToString(deterministic=True)).digest())
 
 
 class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
@@ -197,7 +204,7 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
     async def SubmitApplication(self, request: sharing_pb2.SubmitApplicationRequest, context: Context
                                 ) -> sharing_pb2.SubmitApplicationResponse:
         caller = self._verifier.from_context(context)
-        application = await self._sharing.submit(caller, _draft(request.application))
+        application = await self._sharing.submit(caller, _draft(request))
         return sharing_pb2.SubmitApplicationResponse(application=self._application(application))
 
     async def GetApplication(self, request: sharing_pb2.GetApplicationRequest, context: Context

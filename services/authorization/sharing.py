@@ -11,6 +11,8 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 
+import grpc
+
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
@@ -40,6 +42,7 @@ from services.runtime.duties import APPLICANT, APPROVER, REVIEWER
 from services.runtime.enums import ShortNames
 from services.runtime.errors import (
     FieldViolation,
+    ServiceError,
     failed_precondition,
     invalid_argument,
     not_found,
@@ -83,6 +86,8 @@ class Sharing:
         if not caller.department_code:
             raise permission_denied("DEPARTMENT_ONLY", "applications are made by a department's business system")
         duties.require_role(caller, APPLICANT, "apply for resources")
+        if draft.request_id and not draft.problems and (earlier := await self._repeated(caller, draft)):
+            return earlier
         now = self.now()
         problems = apps.draft_problems(draft, now)
         if draft.applicant_department_code not in ("", caller.department_code):
@@ -99,8 +104,29 @@ class Sharing:
         details = {"resource_code": application.resource_code,
                    "provider_department_code": application.provider_department_code,
                    "items": len(application.items)}
-        return await self._store.insert_application(
-            application, admin=[self._admin(event, application.id, details) for event in application.history])
+        stored = await self._store.insert_application(
+            application, admin=[self._admin(event, application.id, details) for event in application.history],
+            request=(draft.request_id, draft.fingerprint) if draft.request_id else None)
+        if stored is not None:
+            return stored
+        # A request with the same request_id was stored between the check above and this insert.
+        earlier = await self._repeated(caller, draft)
+        if earlier is None:
+            raise RuntimeError("an application's request_id conflicted, yet no application holds it")
+        return earlier
+
+    async def _repeated(self, caller: Caller, draft: Draft) -> Application | None:
+        """The application an earlier request with the draft's request_id made, when the draft is that request
+        sent again: a retry after a lost reply, or the console's form posted twice, must not apply twice."""
+        found = await self._store.application_by_request(caller.department_code, draft.request_id)
+        if found is None:
+            return None
+        application, fingerprint = found
+        if fingerprint != draft.fingerprint:
+            raise ServiceError(grpc.StatusCode.ALREADY_EXISTS, "REQUEST_ID_REUSED",
+                               f"request_id {draft.request_id} was already used for application {application.id}, "
+                               "which asked for something else: make a new request_id for a new application")
+        return application
 
     async def _published_entry(self, code: str) -> catalog_pb2.Entry:
         entry = await self._entries.get(code)

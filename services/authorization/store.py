@@ -461,24 +461,44 @@ class Store:
 
     # Applications
 
-    async def insert_application(self, application: Application, admin: Sequence[AdminEvent] = ()) -> Application:
-        """Stores a new application with its history and, in the same transaction, its ``admin`` log entries."""
+    async def insert_application(self, application: Application, admin: Sequence[AdminEvent] = (),
+                                 request: tuple[str, bytes] | None = None) -> Application | None:
+        """Stores a new application with its history and, in the same transaction, its ``admin`` log entries.
+        ``request`` is the caller's request_id and the digest of what it sent: None when that request_id is
+        already the department's (a repeat that arrived together with the first), and nothing is stored."""
+        request_id, fingerprint = request or (None, None)
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(
+            inserted = await conn.fetchval(
                 "INSERT INTO applications (id, applicant_department_code, provider_department_code, resource_code,"
                 " system_ids, items, purposes, purpose_text, basis, requested_expire_time, methods, quota, state,"
-                " reply_due_time, create_time, update_time)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
+                " reply_due_time, create_time, update_time, request_id, request_fingerprint)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17)"
+                " ON CONFLICT (applicant_department_code, request_id) WHERE request_id IS NOT NULL DO NOTHING"
+                " RETURNING true",
                 application.id, application.applicant_department_code, application.provider_department_code,
                 application.resource_code, list(application.system_ids), list(application.items),
                 list(application.purposes), application.purpose_text, application.basis,
                 application.requested_expire_time, list(application.methods), application.quota, application.state,
-                application.reply_due_time, application.create_time)
+                application.reply_due_time, application.create_time, request_id, fingerprint)
+            if not inserted:
+                return None
             for event in application.history:
                 await self._insert_event(conn, application.id, event)
             if admin:
                 await self.append_admin(conn, SERVICE, admin)
         return application
+
+    async def application_by_request(self, department_code: str,
+                                     request_id: str) -> tuple[Application, bytes] | None:
+        """The department's application made by the request with ``request_id``, and that request's digest."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"SELECT {_APPLICATION_COLUMNS}, request_fingerprint FROM applications"
+                " WHERE applicant_department_code = $1 AND request_id = $2", department_code, request_id)
+            if row is None:
+                return None
+            history = (await self._histories(conn, [row["id"]]))[row["id"]]
+            return _application(row, history), bytes(row["request_fingerprint"])
 
     async def get_application(self, application_id: str) -> Application | None:
         async with self.pool.acquire() as conn:

@@ -23,6 +23,8 @@ SYSTEM_ID = re.compile(r"sys-[0-9a-z]{4,64}")
 APPLICATION_ID = re.compile(r"app-[0-9a-f]{32}")
 GRANT_ID = re.compile(r"grt-[0-9a-f]{32}")
 ITEM_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# AIP-155's request_id: a UUID in its canonical text form, any version, either case.
+REQUEST_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 NAME_MAX = 200
 TEXT_MAX = 2000
@@ -53,6 +55,15 @@ def name_problem(value: str, limit: int = NAME_MAX) -> str | None:
         return f"must be at most {limit} characters"
     if not value.isprintable():
         return "must contain only printable characters"
+    return None
+
+
+def request_id_problem(value: str) -> str | None:
+    """An idempotency key is optional; given, it must be a UUID, so that keys of different callers cannot meet by
+    chance (a counter or a date would)."""
+    if value and not REQUEST_ID.fullmatch(value):
+        return (f"must be a UUID such as 0f8e4c2a-5b7d-4e1f-9a3c-2d6b8e0f1a4c (got {shown(value)}), "
+                "or empty; make a new one for each application")
     return None
 
 

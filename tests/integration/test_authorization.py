@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import random
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -158,7 +159,7 @@ class Env:
                                           metadata=self.md(AUTHORITY_REVIEWER), timeout=10)
         return response.entry
 
-    async def submit(self, user: Caller, entry: cat.Entry, **fields: object) -> sh.Application:
+    async def submit(self, user: Caller, entry: cat.Entry, request_id: str = "", **fields: object) -> sh.Application:
         application = sh.Application(resource_code=entry.code, items=["name", "birth_date", "address"],
                                      purposes=[ADMIN], purpose_text="低保资格审核",
                                      basis="《社会救助暂行办法》第十一条",
@@ -172,8 +173,9 @@ class Env:
                 getattr(application, name).CopyFrom(value)
             else:
                 setattr(application, name, value)
-        response = await self.sharing.SubmitApplication(sh.SubmitApplicationRequest(application=application),
-                                                        metadata=self.md(user), timeout=10)
+        response = await self.sharing.SubmitApplication(
+            sh.SubmitApplicationRequest(application=application, request_id=request_id), metadata=self.md(user),
+            timeout=10)
         return response.application
 
     async def reply(self, caller: Caller, application_id: str, **fields: object) -> sh.ReplyApplicationResponse:
@@ -679,6 +681,48 @@ async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None
     _, fields, _ = await fails(env.sharing.UpdateGrant(bad, metadata=env.md(approver(provider)), timeout=10),
                                grpc.StatusCode.INVALID_ARGUMENT)
     assert set(fields) == {"grant.items[0]", "grant.expire_time", "update_mask.paths[2]"}
+
+
+async def _applications_for(env: Env, user: Caller, entry: cat.Entry) -> list[sh.Application]:
+    listed = await env.sharing.ListApplications(sh.ListApplicationsRequest(
+        role=sh.APPLICATION_ROLE_APPLICANT, page_size=1000), metadata=env.md(user), timeout=10)
+    return [a for a in listed.applications if a.resource_code == entry.code]
+
+
+async def test_a_request_sent_again_with_its_request_id_applies_once(env: Env) -> None:
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider)
+    # A repeat is the same request sent again: the same bytes, the same expiry.
+    expire = timestamp(dt.timedelta(days=90))
+
+    async def submit(caller: Caller, entry: cat.Entry, request_id: str = "") -> sh.Application:
+        return await env.submit(caller, entry, request_id=request_id, requested_expire_time=expire)
+
+    key = str(uuid.uuid4())
+    first = await submit(user, entry, request_id=key)
+    again = await submit(user, entry, request_id=key.upper())  # a UUID is the same in either case
+    assert again.id == first.id and again.create_time == first.create_time
+    racing = str(uuid.uuid4())
+    racers = {a.id for a in await asyncio.gather(*(submit(user, entry, request_id=racing) for _ in range(6)))}
+    assert len(racers) == 1, "requests racing with one request_id made one application"
+    assert {a.id for a in await _applications_for(env, user, entry)} == {first.id, *racers}
+    # Without a request_id every request is a new application, as before.
+    assert (await submit(user, entry)).id not in {first.id, *racers}
+    # The key is the department's own: another department's same key is its own application.
+    other = await env.department()
+    assert (await submit(other, entry, request_id=key)).id != first.id
+
+
+async def test_a_request_id_used_again_for_a_different_application_is_already_exists(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    _, user, entry = parties
+    key = str(uuid.uuid4())
+    made = await env.submit(user, entry, request_id=key)
+    reason, _, message = await fails(env.submit(user, entry, request_id=key, purpose_text="另一项业务"),
+                                     grpc.StatusCode.ALREADY_EXISTS)
+    assert reason == "REQUEST_ID_REUSED" and made.id in message and "new request_id" in message
+    _, fields, message = await fails(env.submit(user, entry, request_id="1"), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["request_id"] and "UUID" in message
 
 
 async def test_grants_and_applications_are_seen_by_the_parties_only(env: Env, parties) -> None:  # type: ignore[no-untyped-def]

@@ -4,11 +4,13 @@ from a browser, and REST/JSON from curl-like clients, one call per public servic
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import struct
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -206,6 +208,22 @@ async def test_a_rest_reply_over_a_mebibyte_is_transcoded(platform) -> None:  # 
     assert body["accepted"] == 0 and len(body["rejected"]) == 2000
     assert body["rejected"][1999]["index"] == 1999
     assert "公民身份号码: unknown item" in " ".join(body["rejected"][0]["reasons"])
+
+
+async def test_an_application_sent_again_over_rest_with_its_request_id_is_made_once(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """AIP-155's request_id is the query parameter requestId over REST: a Java system's HTTP client that repeats
+    a POST whose reply it lost gets the first application back, not a second one."""
+    expire = (dt.datetime.now(dt.UTC) + dt.timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    application = {"resourceCode": "101001/000001", "items": ["citizen_id", "name"],
+                   "purposes": ["PURPOSE_TYPE_ADMINISTRATIVE_BASIS"], "basis": "《社会救助暂行办法》",
+                   "methods": ["SHARE_METHOD_ONLINE_QUERY"], "requestedExpireTime": expire}
+    path = f"/v1/applications?requestId={uuid.uuid4()}"
+    made = [await asyncio.to_thread(_rest, platform, "POST", path, application) for _ in range(2)]
+    assert [status for status, _ in made] == [200, 200], made
+    assert made[0][1]["application"]["id"] == made[1][1]["application"]["id"], "the repeat made a second one"
+    status, body = await asyncio.to_thread(_rest, platform, "POST", path, {**application, "purposeText": "另一项"})
+    assert status == 409 and body["details"][0]["reason"] == "REQUEST_ID_REUSED", body
 
 
 async def test_role_service_over_rest(platform) -> None:  # type: ignore[no-untyped-def]

@@ -41,6 +41,7 @@ from govshare_client import (
     VerifyOutcome,
 )
 from govshare_client._tokens import TokenSource
+from govshare_client.pb.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 from govshare_client.pb.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare_client.pb.common.v1 import common_pb2
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
@@ -167,6 +168,10 @@ class FakeEdge:
         self._enter("CreateEntry", context)
         return catalog_pb2.CreateEntryResponse(entry=request.entry)
 
+    def submit_application(self, request, context):  # type: ignore[no-untyped-def]
+        self._enter("SubmitApplication", context)
+        return sharing_pb2.SubmitApplicationResponse(application=request.application)
+
     def handlers(self) -> list[grpc.GenericRpcHandler]:
         from govshare_client.pb.authorization.v1 import token_pb2
 
@@ -187,6 +192,9 @@ class FakeEdge:
                 "GetEntry": unary(self.get_entry, catalog_pb2.GetEntryRequest, catalog_pb2.GetEntryResponse),
                 "CreateEntry": unary(self.create_entry, catalog_pb2.CreateEntryRequest,
                                      catalog_pb2.CreateEntryResponse)}),
+            grpc.method_handlers_generic_handler("govshare.authorization.v1.SharingService", {
+                "SubmitApplication": unary(self.submit_application, sharing_pb2.SubmitApplicationRequest,
+                                           sharing_pb2.SubmitApplicationResponse)}),
         ]
 
     def attempts(self, method: str) -> list[Call]:
@@ -426,6 +434,23 @@ def test_unavailable_is_never_retried_on_a_non_idempotent_call(edge: tuple[FakeE
         client.stub(catalog_pb2_grpc.CatalogServiceStub).CreateEntry(
             catalog_pb2.CreateEntryRequest(entry=catalog_pb2.Entry(code="1/1")))
     assert len(fake.attempts("CreateEntry")) == 1
+
+
+def test_a_request_carrying_a_request_id_is_retried_after_unavailable(edge: tuple[FakeEdge, str]) -> None:
+    """AIP-155: the platform answers a repeated request_id with what the first attempt made, so a submission
+    that carries one is as safe to repeat as a read; one without is still tried once."""
+    fake, address = edge
+    fake.script["SubmitApplication"] = [unavailable(), unavailable()]
+    application = sharing_pb2.Application(resource_code="101001/000001")
+    with make_client(address, sleep=SleepRecorder()) as client:
+        stub = client.stub(sharing_pb2_grpc.SharingServiceStub)
+        stub.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=application, request_id="0f8e4c2a-5b7d-4e1f-9a3c-2d6b8e0f1a4c"))
+        assert len(fake.attempts("SubmitApplication")) == 3
+        fake.script["SubmitApplication"] = [unavailable()]
+        with pytest.raises(Unavailable):
+            stub.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application))
+    assert len(fake.attempts("SubmitApplication")) == 4
 
 
 def test_retry_info_sets_the_pause(edge: tuple[FakeEdge, str]) -> None:

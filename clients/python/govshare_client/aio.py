@@ -58,7 +58,7 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
         if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
             return await continuation(client_call_details, request)
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self.timeout, self._timeouts),
-                            self._retry, self._rng)
+                            self._retry, self._rng, request)
         while True:
             remaining = attempts.start()
             try:

@@ -56,9 +56,12 @@ ENV_PLAINTEXT = "GOVSHARE_PLAINTEXT"
 Stub = TypeVar("Stub")
 
 
-def is_idempotent(method: str) -> bool:
-    """Whether ``method`` (``/package.Service/Method``) may be retried after UNAVAILABLE."""
-    return method in IDEMPOTENT_METHODS or method.rpartition("/")[2].startswith(IDEMPOTENT_PREFIXES)
+def is_idempotent(method: str, request: object = None) -> bool:
+    """Whether ``method`` (``/package.Service/Method``) may be retried after UNAVAILABLE: a read, or a request
+    that carries a ``request_id`` (AIP-155: the platform answers its repeat with what the first attempt made,
+    such as ``SubmitApplicationRequest``)."""
+    return (method in IDEMPOTENT_METHODS or method.rpartition("/")[2].startswith(IDEMPOTENT_PREFIXES)
+            or bool(getattr(request, "request_id", "")))
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,10 @@ class Attempts:
     """The attempts of one unary call under one deadline: what to do after each failure (shared by the sync
     and the asyncio client, so both follow the same rules)."""
 
-    def __init__(self, method: str, timeout: float, policy: RetryPolicy, rng: random.Random) -> None:
+    def __init__(self, method: str, timeout: float, policy: RetryPolicy, rng: random.Random,
+                 request: object = None) -> None:
         self.deadline = time.monotonic() + timeout
-        self._retryable = is_idempotent(method)
+        self._retryable = is_idempotent(method, request)
         self._policy, self._rng = policy, rng
         self._attempt = 0
         self._refused: GovshareError | None = None  # the refusal that made this call renew its token
@@ -253,7 +257,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         method = _method_name(client_call_details)
         build.message_of(request, method)
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self._timeout, self._timeouts),
-                            self._retry, self._rng)
+                            self._retry, self._rng, request)
         while True:
             remaining = attempts.start()
             try:

@@ -154,8 +154,8 @@ async def test_an_application_for_an_item_the_resource_lacks_says_so_beside_the_
     """A 信息项 the entry no longer has (the page was open while a new version dropped it): the service names
     application.items[2], the page said "fix the fields as their hints say" and showed no hint anywhere."""
     session = _person_session(console_server, platform, "social", "APPLICANT")
-    answer = await context.request.post("/apply?code=101001/000001", headers=_as(session), form={
-        "csrf_token": session.csrf, "items": ["citizen_id", "name", "nation"], "purposes": "1",
+    answer = await _post(context, "/apply?code=101001/000001", session, {
+        "items": ["citizen_id", "name", "nation"], "purposes": "1",
         "basis": "《社会救助暂行办法》", "methods": "1"})
     text = await answer.text()
     assert answer.status == 400, (answer.status, text[-600:])
@@ -189,6 +189,28 @@ async def test_an_application_unanswered_past_its_due_day_can_be_escalated(  # t
     await page.get_by_label("提请协调的理由").fill("逾期未答复")
     await page.get_by_role("button", name="提请共享主管部门协调").click()
     assert f"已提请共享主管部门协调申请 {app_id}" in await page.locator(".flash").inner_text()
+
+
+async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """A double click, the back button or a retry after a lost reply posted the same form again, and each post
+    made another application for the provider to answer. Each form shown carries its own request_id now."""
+    session = _person_session(console_server, platform, "social", "APPLICANT")
+    blank = await (await context.request.get("/apply?code=101001/000001", headers=_as(session))).text()
+    request_id = re.search(r'<input type="hidden" name="request_id" value="([0-9a-f-]{36})">', blank).group(1)
+    form = {"items": ["citizen_id", "name"], "purposes": "1", "basis": "《社会救助暂行办法》", "methods": "1",
+            "expire_date": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+            "request_id": request_id}
+    made = [await _post(context, "/apply?code=101001/000001", session, form, max_redirects=0) for _ in range(2)]
+    assert [answer.status for answer in made] == [303, 303], [(await answer.text())[-800:] for answer in made]
+    assert made[0].headers["location"] == made[1].headers["location"], "the second post made a second application"
+    # Back to the form already sent, changed, and sent again: not a second application, and said so in Chinese.
+    changed = await _post(context, "/apply?code=101001/000001", session, {**form, "purpose_text": "另一项业务"},
+                          max_redirects=0)
+    text = await changed.text()
+    assert changed.status >= 400 and "此申请表已经提交过" in text, (changed.status, text[-800:])
+    again = await (await context.request.get("/apply?code=101001/000001", headers=_as(session))).text()
+    assert request_id not in again, "every form shown gets its own request_id"
 
 
 @pytest.mark.parametrize("expire_date", ["", "2027-02-30"])
@@ -936,10 +958,11 @@ def _card(text: str, marker: str) -> str:
     return text[text.index(marker):].split("</section>", 1)[0]
 
 
-async def _post(context, path: str, session, form: dict[str, object]):  # type: ignore[no-untyped-def]
-    """``form`` posted as a browser does, a list as the same name repeated (checkboxes)."""
+async def _post(context, path: str, session, form: dict[str, object], **options):  # type: ignore[no-untyped-def]
+    """``form`` posted as a browser does, a list as the same name repeated (checkboxes); Playwright's own
+    ``form=`` sends a list as its Python text."""
     headers = {**_as(session), "content-type": "application/x-www-form-urlencoded"}
-    return await context.request.post(path, headers=headers,
+    return await context.request.post(path, headers=headers, **options,
                                       data=urllib.parse.urlencode({"csrf_token": session.csrf, **form}, doseq=True))
 
 

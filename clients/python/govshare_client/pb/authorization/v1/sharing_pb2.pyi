@@ -164,10 +164,12 @@ class Grant(_message.Message):
     def __init__(self, id: _Optional[str] = ..., application_id: _Optional[str] = ..., department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., unmasked_items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[GrantState, str]] = ..., revoke_reason: _Optional[str] = ..., policy_version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., confidential: _Optional[bool] = ..., release_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., granted_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., changed_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ...) -> None: ...
 
 class SubmitApplicationRequest(_message.Message):
-    __slots__ = ("application",)
+    __slots__ = ("application", "request_id")
     APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     application: Application
-    def __init__(self, application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, application: _Optional[_Union[Application, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class SubmitApplicationResponse(_message.Message):
     __slots__ = ("application",)
