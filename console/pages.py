@@ -680,7 +680,8 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 else:
                     return _done(session, f"已撤销授权 {grant_id}，立即生效：对方系统的查询将被拒绝。", "/grants")
         else:
-            patch = sharing_pb2.Grant(id=grant_id, items=form.getlist("items"))
+            # The grant as this page showed it: an adjustment saved meanwhile by another person is not overwritten.
+            patch = sharing_pb2.Grant(id=grant_id, items=form.getlist("items"), etag=_text(form, "etag"))
             paths = ["items"]
             errors = _quota_error(form, "quota")
             if (quota := _quota(form)) is not None:

@@ -9,7 +9,10 @@ within what the catalog entry offers; a revoked grant is final.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
+
+import grpc
 
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
@@ -24,7 +27,7 @@ from services.authorization.validation import (
     unique,
 )
 from services.runtime.actors import Actor
-from services.runtime.errors import FieldViolation
+from services.runtime.errors import FieldViolation, ServiceError
 from services.runtime.identity import Caller
 from services.runtime.workdays import end_problem
 
@@ -65,6 +68,11 @@ class Grant:
     granted_by: Actor = field(default_factory=Actor)
     changed_by: Actor = field(default_factory=Actor)
 
+    @property
+    def etag(self) -> str:
+        """Of the grant as it is now: every change of a grant gives it a new policy version."""
+        return hashlib.sha256(f"{self.id}:{self.policy_version}".encode()).hexdigest()[:16]
+
     def live(self, now: dt.datetime) -> bool:
         return self.state == ACTIVE and self.expire_time > now
 
@@ -89,9 +97,23 @@ class GrantUpdate:
     expire_time: dt.datetime | None = None
     quota: int = 0
     problems: tuple[FieldViolation, ...] = ()
+    #: Grant.etag as the caller read the grant: when given, the change is made only over that state of it.
+    etag: str = ""
 
     def touches(self, *names: str) -> bool:
         return any(name in self.paths for name in names)
+
+
+def require_etag(grant: Grant, etag: str) -> None:
+    """ABORTED ETAG_MISMATCH when ``etag`` is given and is not the grant's now (changed since it was read)."""
+    if etag and etag != grant.etag:
+        raise etag_mismatch(grant)
+
+
+def etag_mismatch(grant: Grant) -> ServiceError:
+    return ServiceError(grpc.StatusCode.ABORTED, "ETAG_MISMATCH", (
+        f"grant {grant.id} was changed since you read it (now at policy version {grant.policy_version}): nothing "
+        "was changed; read the grant again and redo your adjustment"))
 
 
 def mask_problems(update: GrantUpdate) -> list[FieldViolation]:

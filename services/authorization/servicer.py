@@ -173,7 +173,7 @@ def _grant_pb(grant: Grant) -> sharing_pb2.Grant:
         revoke_reason=grant.revoke_reason, policy_version=grant.policy_version,
         create_time=to_timestamp(grant.create_time), confidential=grant.confidential,
         release_time=to_timestamp(grant.release_time), granted_by=actor_pb(grant.granted_by),
-        changed_by=actor_pb(grant.changed_by))
+        changed_by=actor_pb(grant.changed_by), etag=grant.etag)
 
 
 def _draft(request: sharing_pb2.SubmitApplicationRequest) -> Draft:
@@ -268,7 +268,7 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
             paths=tuple(request.update_mask.paths), system_ids=tuple(given.system_ids), items=tuple(given.items),
             unmasked_items=tuple(given.unmasked_items), purposes=tuple(given.purposes),
             methods=tuple(given.methods), expire_time=_time(given, "expire_time", "grant.expire_time", problems),
-            quota=given.quota, problems=tuple(problems))
+            quota=given.quota, problems=tuple(problems), etag=given.etag)
         grant = await self._sharing.update_grant(caller, given.id, update)
         return sharing_pb2.UpdateGrantResponse(grant=_grant_pb(grant))
 

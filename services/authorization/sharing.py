@@ -400,6 +400,7 @@ class Sharing:
     async def update_grant(self, caller: Caller, grant_id: str, update: GrantUpdate) -> Grant:
         """The provider adjusts a grant's scope (003 Art. 11), within what the resource offers."""
         grant = await self._managed_grant(caller, grant_id, "adjust")
+        grant_rules.require_etag(grant, update.etag)
         needs_entry = update.touches("items", "methods")
         entry = await self._entries.get(grant.resource_code) if needs_entry else None
         if needs_entry and entry is None:
@@ -413,7 +414,11 @@ class Sharing:
         note = "changed " + ", ".join(sorted(changed))
         event = self._event(caller, grant_rules.UPDATED_EVENT, note, now)
         admin = self._admin(event, grant.id, self._grant_details(grant, changed))
-        updated = await self._store.update_grant(grant.id, changed, event, admin=admin)
+        updated = await self._store.update_grant(grant.id, changed, event, admin=admin,
+                                                 version=grant.policy_version if update.etag else None)
+        if updated is None and update.etag and (now_grant := await self._find_grant(grant.id)).state == \
+                grant_rules.ACTIVE:
+            raise grant_rules.etag_mismatch(now_grant)  # adjusted by someone else since it was read above
         return await self._changed(grant, updated)
 
     async def revoke_grant(self, caller: Caller, grant_id: str, reason: str) -> Grant:

@@ -564,9 +564,10 @@ class Store:
         return [(r["seq"], _grant(r)) for r in rows]
 
     async def update_grant(self, grant_id: str, changes: dict[str, object], event: ApplicationEvent,
-                           revoke_reason: str | None = None, admin: AdminEvent | None = None) -> Grant | None:
+                           revoke_reason: str | None = None, admin: AdminEvent | None = None,
+                           version: int | None = None) -> Grant | None:
         """Changes an active grant (or revokes it, with ``revoke_reason``) under a new policy version;
-        None when the grant is no longer active."""
+        None when the grant is no longer active or, given ``version``, no longer at that policy version."""
         columns = sorted(changes)
         if not set(columns) <= _UPDATABLE_GRANT_COLUMNS:
             raise ValueError(f"not updatable: {set(columns) - _UPDATABLE_GRANT_COLUMNS}")
@@ -574,7 +575,7 @@ class Store:
         assignments = "".join(f", {column} = ${index}" for index, column in enumerate(columns, start=5))
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                version = await self._bump_version(conn)
+                new_version = await self._bump_version(conn)
                 actor = event.actor
                 row = await conn.fetchrow(
                     "UPDATE grants SET policy_version = $2, update_time = $3,"
@@ -582,9 +583,10 @@ class Store:
                     f" revoke_reason = COALESCE($4, revoke_reason){assignments},"
                     f" changed_by_id = ${len(values) + 5}, changed_by_name = ${len(values) + 6},"
                     f" changed_by_department_code = ${len(values) + 7}"
-                    f" WHERE id = $1 AND state = 1 RETURNING {_GRANT_COLUMNS}",
-                    grant_id, version, event.time, revoke_reason, *values, actor.id, actor.display_name,
-                    actor.department_code)
+                    f" WHERE id = $1 AND state = 1 AND (${len(values) + 8}::bigint IS NULL"
+                    f" OR policy_version = ${len(values) + 8}) RETURNING {_GRANT_COLUMNS}",
+                    grant_id, new_version, event.time, revoke_reason, *values, actor.id, actor.display_name,
+                    actor.department_code, version)
                 if row is None:
                     raise _Conflict
                 await self._insert_event(conn, row["application_id"], event)

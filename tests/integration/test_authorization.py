@@ -683,6 +683,30 @@ async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None
     assert set(fields) == {"grant.items[0]", "grant.expire_time", "update_mask.paths[2]"}
 
 
+async def test_an_adjustment_made_over_another_persons_is_refused_with_its_etag(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """Two approvers open the same grant; the second to save replaced the first's adjustment without a word.
+    With Grant.etag sent back, the second is ABORTED and nothing of it is saved."""
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry)
+    assert grant.etag
+
+    async def adjust(quota: int, etag: str) -> sh.Grant:
+        request = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, quota=quota, etag=etag),
+                                        update_mask=field_mask_pb2.FieldMask(paths=["quota"]))
+        return (await env.sharing.UpdateGrant(request, metadata=env.md(approver(provider)), timeout=10)).grant
+
+    first = await adjust(10, grant.etag)
+    assert first.quota == 10 and first.etag != grant.etag
+    reason, _, message = await fails(adjust(20, grant.etag), grpc.StatusCode.ABORTED)
+    assert reason == "ETAG_MISMATCH" and "changed since you read it" in message
+    got = await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(provider), timeout=10)
+    assert got.grant.quota == 10 and got.grant.etag == first.etag
+    racing = await asyncio.gather(adjust(30, first.etag), adjust(40, first.etag), return_exceptions=True)
+    assert sum(isinstance(outcome, sh.Grant) for outcome in racing) == 1, racing
+    assert (await adjust(50, "")).quota == 50, "without an etag the adjustment is made, as before"
+
+
 async def _applications_for(env: Env, user: Caller, entry: cat.Entry) -> list[sh.Application]:
     listed = await env.sharing.ListApplications(sh.ListApplicationsRequest(
         role=sh.APPLICATION_ROLE_APPLICANT, page_size=1000), metadata=env.md(user), timeout=10)

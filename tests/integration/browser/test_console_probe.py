@@ -966,6 +966,40 @@ async def _post(context, path: str, session, form: dict[str, object], **options)
                                       data=urllib.parse.urlencode({"csrf_token": session.csrf, **form}, doseq=True))
 
 
+async def test_a_grant_adjusted_meanwhile_by_another_approver_is_not_overwritten(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """Two approvers with the 授权 page open: the second to save replaced the first's adjustment, each told it was
+    saved. The form carries the grant's etag now; the second is refused, saying the grant was changed."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=500)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    made = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                           metadata=platform.metadata("social"), timeout=10)
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=made.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=platform.person("police", "APPROVER"), timeout=10)).grant
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    page = await (await context.request.get(f"/grants?id={grant.id}", headers=_as(approver))).text()
+    etag = re.search(r'name="etag" value="([0-9a-f]+)"', _card(page, f"授权 {grant.id}")).group(1)
+    day = re.search(r'name="expire_date_shown" value="([0-9-]+)"', _card(page, f"授权 {grant.id}")).group(1)
+
+    def form(quota: str) -> dict[str, object]:
+        return {"id": grant.id, "action": "update", "etag": etag, "items": ["citizen_id", "name"], "quota": quota,
+                "expire_date": day, "expire_date_shown": day}
+
+    first = await _post(context, "/grants", approver, form("100"), max_redirects=0)
+    assert first.status == 303, (await first.text())[-800:]
+    second = await _post(context, "/grants", approver, form("200"))
+    text = await second.text()
+    assert second.status == 409 and "已被他人修改" in text, (second.status, text[-800:])
+    now = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=platform.metadata("police"),
+                                 timeout=10)
+    assert now.grant.quota == 100
+
+
 async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_server, platform):  # type: ignore[no-untyped-def]
     """A refused reply, coordination decision, escalation, grant change or dispute answer showed its form drawn
     from the object again: the reason typed (here over the services' 2,000 characters) was gone, every item was
