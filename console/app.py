@@ -126,7 +126,8 @@ class Console:
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.templates.globals.update(labels=labels, when=when, day=day, until=until, until_day=until_day,
-                                      actor=actor, percent=percent, calls=calls, indicator_rate=indicator_rate)
+                                      actor=actor, percent=percent, calls=calls, indicator_rate=indicator_rate,
+                                      source=source)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -294,6 +295,18 @@ def actor(event: Any) -> str:
         details = {}
     name = details.get("actor_display_name", "") if isinstance(details, dict) else ""
     return f"{name}（{event.actor_system_id}）" if name else event.actor_system_id
+
+
+def source(endpoint: Any) -> str:
+    """Where query reads an entry's records (shown to its provider and the authority, as the services return it).
+
+    The authority's review is what decides which department may catalog a dataset of the platform's foundation
+    service (services/catalog/lifecycle.py ``require_own_endpoint``): without this line a reviewer published an
+    entry of one department reading another's foundation dataset (人口, ``population``) under its own, looser
+    share terms without being shown that it did."""
+    if endpoint.target:
+        return f"部门前置机 {endpoint.target} · 数据集 {endpoint.dataset}"
+    return f"平台基础库 · 数据集 {endpoint.dataset}（基础库数据：发布后按本目录的共享条件提供）"
 
 
 def day(ts: timestamp_pb2.Timestamp | None) -> str:

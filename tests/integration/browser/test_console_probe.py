@@ -1113,3 +1113,47 @@ async def test_a_double_click_on_submit_sends_the_form_once(context, console_ser
     await asyncio.sleep(1)
     assert "/applications/view" in page.url, page.url
     assert await count() == 1, sent
+
+
+async def test_the_reviewer_is_shown_which_dataset_an_entry_in_review_reads(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """A department may catalog an entry over a foundation dataset of another department (the 市场监管局 over
+    人口, ``population``, with every item basic and unconditionally shared); the authority's review is what stops
+    it (services/catalog/lifecycle.py ``require_own_endpoint``). Neither 审核 nor the entry's page showed the
+    reviewer where the entry reads its records, so it was published, and every department read the 公安局's
+    conditional items through it. Both pages say it now; a department that is neither provider nor authority
+    still sees no endpoint (the services withhold it)."""
+    import uuid
+
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    population = (await catalog.GetEntry(cat.GetEntryRequest(code="101001/000001"),
+                                         metadata=platform.metadata("police"), timeout=10)).entry
+    entry = cat.Entry()
+    entry.CopyFrom(population)
+    for name in ("state", "version", "publish_time", "create_time", "update_time", "submitted_by", "reviewed_by",
+                 "etag", "provider_name"):
+        entry.ClearField(name)
+    entry.code = f"299{uuid.uuid4().int % 1000:03d}/{uuid.uuid4().int % 10**6:06d}"
+    entry.name, entry.category, entry.subject = "市场主体相关人员信息", cat.CATEGORY_THEME, "信用体系"
+    entry.provider_department_code = platform.credentials.systems["market"]["department"]
+    for item in entry.items:
+        item.basic = True
+    assert entry.endpoint.dataset == "population" and not entry.endpoint.target
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("market"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("market"),
+                              timeout=10)
+
+    reviewer = _person_session(console_server, platform, "authority", "REVIEWER")
+    queue = await (await context.request.get("/review", headers=_as(reviewer))).text()
+    card = queue[queue.index(entry.code):]
+    card = card[:card.index("</section>")]
+    assert "数据来源：平台基础库 · 数据集 population" in card, card
+    shown = await (await context.request.get(f"/catalog/entry?code={urllib.parse.quote(entry.code)}&version=1",
+                                             headers=_as(reviewer))).text()
+    assert "<dt>数据来源</dt><dd>平台基础库 · 数据集 population" in shown, shown[-2000:]
+
+    civil = system_session(console_server, platform, "civil")
+    published = await (await context.request.get("/catalog/entry?code=101001/000001", headers=_as(civil))).text()
+    assert "人口基本信息" in published and "数据来源" not in published and "population" not in published
