@@ -24,6 +24,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import grpc
@@ -55,6 +56,35 @@ def _refused(reason: str, message: str, **metadata: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.UNAUTHENTICATED, reason, message, metadata=metadata)
 
 
+class DecoyLocks:
+    """Failures and locks of the usernames no local account signs in with (unknown, or an OIDC-only person's).
+
+    A real account locks after ``GOVSHARE_SIGNIN_MAX_FAILURES`` failures and then answers ACCOUNT_LOCKED; a name
+    without an account answered BAD_CREDENTIALS for ever, so five wrong passwords told anyone which usernames
+    exist. These names lock the same way, in this process's memory (nothing to keep: no account is at stake),
+    at most ``max_names`` of them, the least recently failed forgotten first. Per process: behind several
+    authorization replicas a name locks once one replica has counted its failures, up to replicas × the limit
+    in all (a shared count would put sign-in on Redis, which is a cache here, never a dependency of it)."""
+
+    def __init__(self, max_names: int = 100_000) -> None:
+        self._max = max_names
+        #: name -> (failures in a row, end of the lock as epoch seconds or 0)
+        self._names: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def locked_until(self, name: str) -> dt.datetime | None:
+        _, until = self._names.get(name, (0, 0.0))
+        return dt.datetime.fromtimestamp(until, dt.UTC) if until > time.time() else None
+
+    def fail(self, name: str, max_failures: int, lock_seconds: int) -> None:
+        failures, until = self._names.pop(name, (0, 0.0))
+        failures += 1
+        if failures >= max_failures:  # as person_store.record_failure: the count starts again under the lock
+            failures, until = 0, time.time() + lock_seconds
+        self._names[name] = (failures, until)
+        while len(self._names) > self._max:
+            self._names.popitem(last=False)
+
+
 class Sessions:
     """The SessionService workflows."""
 
@@ -66,6 +96,7 @@ class Sessions:
         self._events = events
         self._settings = settings
         self._oidc = oidc
+        self._decoys = DecoyLocks()
 
     async def sign_in(self, username: str, password: str, totp_code: str) -> tuple[tokens.IssuedToken, int,
                                                                                    PersonRecord]:
@@ -75,12 +106,16 @@ class Sessions:
             raise invalid_argument(problems)
         name = username.strip().lower()
         person = await self._persons.by_username(name) if pc.USERNAME.fullmatch(name) else None
-        if person is not None:
-            self._refuse_locked(person)  # nothing is checked while locked: guessing gains nothing
-        stored = person.password_hash if person is not None and person.password_hash else pc.decoy_password_hash()
+        local = person is not None and bool(person.password_hash)
+        # Nothing is checked while locked: guessing gains nothing. A name without a local account locks as
+        # one does, so the lock does not say which usernames exist.
+        self._refuse_locked(person.lock_until if person is not None and local else self._decoys.locked_until(name))
+        stored = person.password_hash if person is not None and local else pc.decoy_password_hash()
         matches = await asyncio.to_thread(pc.verify_password, password, stored)
         # Unknown, OIDC-only (no password) and wrong password: one answer, so usernames cannot be enumerated.
-        if person is None or not person.password_hash:
+        if person is None or not local:
+            if pc.USERNAME.fullmatch(name):  # another name can have no account, as anyone can tell
+                self._decoys.fail(name, self._settings.signin_max_failures, self._settings.signin_lock_seconds)
             raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
         if not matches:
             await self._fail(person, "BAD_PASSWORD")
@@ -198,12 +233,12 @@ class Sessions:
     def _refuse_unusable(self, person: PersonRecord) -> None:
         if person.disabled:
             raise _refused("ACCOUNT_DISABLED", "this account is disabled: ask the authority's administrator")
-        self._refuse_locked(person)
+        self._refuse_locked(person.lock_until)
 
     @staticmethod
-    def _refuse_locked(person: PersonRecord) -> None:
-        if person.lock_until is not None and person.lock_until > dt.datetime.now(dt.UTC):
-            until = person.lock_until.astimezone(dt.UTC).isoformat(timespec="seconds")
+    def _refuse_locked(lock_until: dt.datetime | None) -> None:
+        if lock_until is not None and lock_until > dt.datetime.now(dt.UTC):
+            until = lock_until.astimezone(dt.UTC).isoformat(timespec="seconds")
             raise _refused("ACCOUNT_LOCKED", f"too many failed sign-ins: this account is locked until {until} "
                                              "(or until the administrator unlocks it)", lock_expire_time=until)
 

@@ -118,6 +118,31 @@ async def test_sign_in_failures_say_what_to_do_and_lock_the_account(platform) ->
     assert (await sign_in(platform, person, totp)).token
 
 
+
+async def test_an_unknown_username_locks_as_an_account_does(platform) -> None:  # type: ignore[no-untyped-def]
+    """Five wrong passwords locked a real account (ACCOUNT_LOCKED, even with the right password) while an unknown
+    username answered BAD_CREDENTIALS for ever: anyone could tell which usernames exist, five calls each. Both
+    lock now, after the same failures, with the same answer."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    unknown = f"u{uuid.uuid4().hex[:10]}"
+    sessions = _sessions(platform)
+
+    async def refused(username: str, password: str) -> tuple[str, str, dict[str, str]]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await sessions.SignIn(persons_pb2.SignInRequest(username=username, password=password,
+                                                            totp_code=totp.now()), timeout=10)
+        info, _ = details_of(caught.value)
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        return (info.reason if info else ""), caught.value.details() or "", dict(info.metadata) if info else {}
+
+    for _ in range(5):  # the default GOVSHARE_SIGNIN_MAX_FAILURES
+        assert (await refused(person.username, "wrong password!"))[0] == "BAD_CREDENTIALS"
+        assert (await refused(unknown, "wrong password!"))[0] == "BAD_CREDENTIALS"
+    real, decoy = await refused(person.username, PASSWORD), await refused(unknown.upper(), PASSWORD)
+    assert real[0] == decoy[0] == "ACCOUNT_LOCKED", (real, decoy)
+    assert set(real[2]) == set(decoy[2]) == {"lock_expire_time"}
+    assert real[1].split(" until ")[0] == decoy[1].split(" until ")[0]
+
 async def test_a_totp_code_is_accepted_once(platform) -> None:  # type: ignore[no-untyped-def]
     person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
     code = totp.now()
