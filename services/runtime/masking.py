@@ -50,6 +50,9 @@ class Masker:
             return "*" * len(value)
         head, tail = spec
         if head + tail >= len(value):
-            # Too short to show anything safely: keep at most the first character.
-            return value[:1] + "*" * (len(value) - 1)
+            # Too short to show anything safely: keep at most the first character, and only when the rule keeps
+            # a head and something is left to hide (a one-character name such as 王 kept its "first character"
+            # and went out whole, listed as masked).
+            shown = 1 if head and len(value) > 1 else 0
+            return value[:shown] + "*" * (len(value) - shown)
         return value[:head] + "*" * (len(value) - head - tail) + (value[len(value) - tail:] if tail else "")

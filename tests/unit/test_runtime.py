@@ -116,6 +116,10 @@ def test_expired_assertion_is_refused() -> None:
     ("abc", "no-such-rule", "***"),
     ("ab", "citizen_id", "a*"),
     ("", "name", ""),
+    # Values no longer than what the rule keeps: never shown whole, a one-character name included.
+    ("王", "name", "*"),
+    ("7", "phone", "*"),
+    ("1234567", "phone", "1******"),
 ])
 def test_masking_rules(value: str, rule: str, expected: str) -> None:
     assert Masker().mask(value, rule) == expected
@@ -123,6 +127,8 @@ def test_masking_rules(value: str, rule: str, expected: str) -> None:
 
 def test_mask_rules_are_configurable() -> None:
     assert Masker({"phone": "0,4"}).mask("13812345678", "phone") == "*******5678"
+    # A rule that keeps no head shows no head of a value too short for its tail.
+    assert Masker({"phone": "0,4"}).mask("1234", "phone") == "****"
     with pytest.raises(ValueError, match="expected"):
         Masker({"phone": "three"})
 
