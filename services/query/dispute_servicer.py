@@ -145,7 +145,8 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
                          ) -> dispute_pb2.GetDisputeResponse:
         deps, caller = self._begin(context)
         dispute = await self._visible(deps, caller, _dispute_id(request.id))
-        return dispute_pb2.GetDisputeResponse(dispute=to_proto(dispute, dt.datetime.now(dt.UTC)))
+        shown = await self._seen_by(deps, caller, dispute)
+        return dispute_pb2.GetDisputeResponse(dispute=to_proto(shown, dt.datetime.now(dt.UTC)))
 
     async def ListDisputes(self, request: dispute_pb2.ListDisputesRequest, context: grpc.aio.ServicerContext
                            ) -> dispute_pb2.ListDisputesResponse:
@@ -168,7 +169,8 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         if len(found) > limit:
             found = found[:limit]
             token = time_keyset_token(found[-1].create_time, found[-1].id)
-        return dispute_pb2.ListDisputesResponse(disputes=[to_proto(d, now) for d in found], next_page_token=token)
+        shown = [await self._seen_by(deps, caller, d) for d in found]
+        return dispute_pb2.ListDisputesResponse(disputes=[to_proto(d, now) for d in shown], next_page_token=token)
 
     @staticmethod
     async def _require_user(deps: Dependencies, caller: Caller, resource: Resource, item: str) -> None:
@@ -188,6 +190,13 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
                 if decision.deny_reason in _WHOLE_RESOURCE_DENIALS:
                     raise _not_a_user(resource, item)
         raise _not_a_user(resource, item)
+
+    @staticmethod
+    async def _seen_by(deps: Dependencies, caller: Caller, dispute: Dispute) -> Dispute:
+        """``dispute`` as the caller may see it (disputes.seen_by); its entry only when the caller oversees."""
+        if caller.department_code in (dispute.reporter_department_code, dispute.provider_department_code):
+            return dispute
+        return disputes.seen_by(dispute, caller, await deps.resources.get(dispute.resource_code), deps.masker)
 
     @staticmethod
     async def _visible(deps: Dependencies, caller: Caller, dispute_id: uuid.UUID) -> Dispute:

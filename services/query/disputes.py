@@ -24,6 +24,7 @@ from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, ServiceError, reason_violation, text_violation
 from services.runtime.identity import Caller
+from services.runtime.masking import Masker
 from services.runtime.workdays import add_working_days
 
 OPEN = "OPEN"
@@ -78,6 +79,31 @@ class Dispute:
         """Only the provider answers (it answers for its data, Art. 13; R-DSP-1): the authority sees open and
         overdue disputes and presses the provider, it does not vouch for another department's records."""
         return caller.department_code == self.provider_department_code
+
+
+def seen_by(d: Dispute, caller: Caller, resource: Resource | None, masker: Masker) -> Dispute:
+    """The dispute as ``caller`` may see it (R-SEC-4, R-USE-2: the minimum).
+
+    The reporter's department wrote the key and the value, and the provider's holds the record: they see it
+    whole. The authority sees every dispute to oversee it (open, overdue, answered on time: R-DSP-1) and needs
+    neither the person's number nor the value: it saw them whole, unaudited, where a query of the same record
+    answers it masked. Now the key and the claimed value are masked by the catalog's rules (the key item's when
+    it is sensitive, the disputed item's when it is), everything when the entry is unknown, and the free text
+    that may quote them (evidence, answer) is withheld.
+    """
+    if caller.department_code in (d.reporter_department_code, d.provider_department_code):
+        return d
+    key_rule: str | None = "full"
+    value_rule: str | None = "full"
+    if resource is not None:
+        key_rule = resource.key_mask
+        item = next((i for i in resource.entry.items if i.machine_name == d.item), None)
+        if item is not None:
+            value_rule = (item.mask_rule or "full") if item.sensitive else None
+    return dataclasses.replace(
+        d, key=masker.mask(d.key, key_rule) if key_rule else d.key,
+        claimed_value=masker.mask(d.claimed_value, value_rule) if value_rule else d.claimed_value,
+        evidence="", answer="")
 
 
 def report_violations(resource: Resource, key: str, item: str, claimed_value: str,

@@ -685,6 +685,36 @@ async def test_a_dispute_flags_the_record_while_open(mesh: Mesh) -> None:
     assert reopened.dispute.id != dispute.id  # answered: the item may be disputed again
 
 
+async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values(mesh: Mesh) -> None:
+    """The authority oversees every dispute; it got the record's 公民身份号码, the claimed name, the evidence and
+    the provider's answer whole, unaudited, where a query of the same record answers it masked. It now sees them
+    masked by the catalog's rules, without the free text; the reporter and the provider still see them whole."""
+    key = list(mesh.persons)[4]
+    code = mesh.codes["population"]
+    reporter = mesh.department("overseen")
+    await query(mesh, reporter, code, key, ADMIN, ["name"])  # the reporter reads the item it disputes
+    reported = await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=code, key=key, item="name", claimed_value="欧阳娜娜", evidence="户口簿第2页：欧阳娜娜")),
+        metadata=mesh.md(reporter), timeout=10)
+    await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
+        id=reported.dispute.id, corrected=True, answer="已更正为欧阳娜娜"),
+        metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+    got = (await mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=reported.dispute.id),
+                                          metadata=mesh.md(mesh.authority), timeout=10)).dispute
+    listed = await mesh.disputes.ListDisputes(dispute_pb2.ListDisputesRequest(page_size=1000),
+                                              metadata=mesh.md(mesh.authority), timeout=10)
+    for seen in (got, next(d for d in listed.disputes if d.id == reported.dispute.id)):
+        assert seen.key == key[:6] + "*" * 8 + key[-4:] and seen.claimed_value == "欧***"
+        assert seen.evidence == "" and seen.answer == ""
+        assert seen.state == dispute_pb2.DISPUTE_STATE_CORRECTED and seen.item == "name"
+        assert seen.answered_by.display_name == "测试审批人"
+    for party in (reporter, mesh.provider):
+        whole = (await mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=reported.dispute.id),
+                                                metadata=mesh.md(party), timeout=10)).dispute
+        assert (whole.key, whole.claimed_value, whole.evidence, whole.answer) == (
+            key, "欧阳娜娜", "户口簿第2页：欧阳娜娜", "已更正为欧阳娜娜")
+
+
 async def test_a_corrected_dispute_drops_the_cached_record(mesh: Mesh, redis_client) -> None:  # type: ignore[no-untyped-def]
     key = list(mesh.persons)[3]
     code = mesh.codes["population"]

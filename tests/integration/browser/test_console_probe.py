@@ -654,6 +654,26 @@ async def test_a_dispute_is_answered_from_the_providers_page_only(context, conso
     assert "答复异议" in pages["police"]
 
 
+async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The authority's persons (its 审计员 too) read every citizen's 公民身份号码, the claimed name and the evidence
+    on 异议与冲突, where a query of the record shows the authority both masked. Now the card shows them masked
+    and says the free text is the reporter's and the provider's alone; the provider's page still shows them."""
+    dispute_id = await _report_name_dispute(platform, 11)
+    key = citizen_id_of(11, platform.credentials.seed)
+    cards = {}
+    for system, role in (("authority", "AUDITOR"), ("police", "APPROVER")):
+        answer = await context.request.get("/disputes", headers=_as(_person_session(console_server, platform,
+                                                                                    system, role)))
+        assert answer.status == 200
+        text = await answer.text()
+        cards[system] = text[text.index(f"异议 {dispute_id}"):].split("</section>", 1)[0]
+    assert key not in cards["authority"] and f"{key[:6]}{'*' * 8}{key[-4:]}" in cards["authority"]
+    assert "李小红" not in cards["authority"] and "户口簿原件" not in cards["authority"]
+    assert "李**" in cards["authority"] and "仅报告部门和提供部门可见" in cards["authority"]
+    assert key in cards["police"] and "李小红" in cards["police"] and "户口簿原件" in cards["police"]
+
+
 async def test_untouched_end_dates_keep_the_requested_or_granted_end(context, console_server, platform):  # type: ignore[no-untyped-def]
     """A system applies through the API for a term ending at 00:00 UTC. The reply and coordination forms show
     that end by its date and sent it back as 23:59:59 Beijing time of that date, later than requested: pressing
