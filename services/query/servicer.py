@@ -166,10 +166,14 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 self._verifier.recheck(caller)  # a system disabled or rotated meanwhile gets no further page
                 decision = await self._still_allowed(deps, key, sent)
                 key_rule = projection.key_mask_rule(decision.plan, resource.key_item, resource.key_mask)
+                # A downloaded record under an open dispute says so, as a query answer does (R-DSP-2): the rows
+                # of a batch download went out unflagged, the value in doubt used as any other.
+                disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource,
+                                                        (record.key for record in page))
                 yield query_pb2.ExportResponse(rows=[
                     query_pb2.ExportRow(key=record.key if key_rule is None else masker.mask(record.key, key_rule),
                                         values=projection.project(record.values, decision.plan, masker)[0],
-                                        as_of_time=record.as_of_time)
+                                        as_of_time=record.as_of_time, disputed=record.key in disputed)
                     for record in page])
                 sent += len(page)
         except ServiceError as error:

@@ -594,6 +594,30 @@ async def test_an_export_row_key_is_masked_as_the_key_item_is(mesh: Mesh) -> Non
             assert row.values.get("citizen_id", row.key) == row.key
 
 
+async def test_an_export_row_says_its_record_is_disputed(mesh: Mesh) -> None:
+    """R-DSP-2: while a dispute is open, answers for the record say so. A query's provenance did; an export's
+    rows carried no such mark, so a batch download used the value in doubt as any other. Now the row of a
+    disputed record is flagged, the others are not, and the flag goes once the dispute is answered."""
+    key = list(mesh.persons)[5]
+    code = mesh.codes["population"]
+    user = mesh.department("downloader")
+
+    async def flags() -> dict[str, bool]:
+        call = mesh.query.Export(query_pb2.ExportRequest(resource_code=code, items=["citizen_id", "name"],
+                                                         purpose=WORK), metadata=mesh.md(user), timeout=30)
+        masked = {k[:6] + "*" * 8 + k[-4:]: k for k in mesh.persons}
+        return {masked[row.key]: row.disputed async for page in call for row in page.rows if row.key in masked}
+
+    reported = await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=code, key=key, item="name", claimed_value="赵六和", evidence="户口簿")),
+        metadata=mesh.md(user), timeout=10)
+    during = await flags()
+    assert during[key] and not during[next(iter(mesh.persons))]
+    await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(id=reported.dispute.id, answer="姓名无误"),
+                                      metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+    assert not (await flags())[key]
+
+
 async def test_export_needs_the_batch_download_method(mesh: Mesh) -> None:
     call = mesh.query.Export(query_pb2.ExportRequest(resource_code=mesh.codes["credit"], purpose=WORK),
                              metadata=mesh.md(mesh.other), timeout=30)

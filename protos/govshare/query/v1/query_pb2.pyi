@@ -166,7 +166,7 @@ class ExportResponse(_message.Message):
     def __init__(self, rows: _Optional[_Iterable[_Union[ExportRow, _Mapping]]] = ...) -> None: ...
 
 class ExportRow(_message.Message):
-    __slots__ = ("key", "values", "as_of_time")
+    __slots__ = ("key", "values", "as_of_time", "disputed")
     class ValuesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -177,7 +177,9 @@ class ExportRow(_message.Message):
     KEY_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     AS_OF_TIME_FIELD_NUMBER: _ClassVar[int]
+    DISPUTED_FIELD_NUMBER: _ClassVar[int]
     key: str
     values: _containers.ScalarMap[str, str]
     as_of_time: _timestamp_pb2.Timestamp
-    def __init__(self, key: _Optional[str] = ..., values: _Optional[_Mapping[str, str]] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    disputed: bool
+    def __init__(self, key: _Optional[str] = ..., values: _Optional[_Mapping[str, str]] = ..., as_of_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disputed: _Optional[bool] = ...) -> None: ...
