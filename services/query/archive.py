@@ -34,6 +34,7 @@ from services.query.checkpoints import CheckpointSigner
 from services.query.figures import CST
 from services.query.store import QueryStore
 from services.runtime.checkpoints import Head, key_id
+from services.runtime.files import open_private
 
 FORMAT = "govshare.audit.archive.v1"
 
@@ -65,7 +66,9 @@ async def write_file(path: Path, partition: str, start: dt.datetime, end: dt.dat
     it is on disk)."""
     digest, count, heads = hashlib.sha256(), 0, {}
     partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as out:
+    # Owner-only from the moment it exists: every line names whom an access was about (a 公民身份号码) and who
+    # read the record; opened as any file, it took the umask's mode (0644), readable by anyone on the machine.
+    with open_private(partial, "wb") as out:
         header = json.dumps({"format": FORMAT, "partition": partition, "from": start.isoformat(),
                              "to": end.isoformat()}, separators=(",", ":")).encode() + b"\n"
         digest.update(header)

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.client import run_verify_archive
 from services.query import audit, figures
-from services.query.archive import verify_file
+from services.query.archive import verify_file, write_file
 from services.query.audit import GENESIS, ChainChecker, chain_hash
 from services.query.checkpoints import INTACT, ChainAuditor, CheckpointSigner, CheckpointVerifier, Head, public_pem
 from services.query.partitions import MONTHS_AHEAD, PartitionKeeper, Retention, month_start
@@ -168,6 +168,24 @@ async def test_the_usage_summary_reads_whole_days_from_the_daily_counts(old_sche
 
 
 # --- retention: archive a month as a signed file, verify it offline, drop it --------------------------------
+
+
+async def test_an_archived_month_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """Each line of an archive names whom an access was about (its key, a 公民身份号码) and who read the record:
+    the file was written with the umask's mode (0644), readable by every account on the machine."""
+    january = dt.datetime(2025, 1, 10, tzinfo=CST)
+    rows = [dict(zip(audit.COLUMNS, row, strict=True)) for row in chained([january], "a" * 32)]
+
+    async def stream() -> AsyncIterator[dict]:
+        for row in rows:
+            yield row
+
+    path = tmp_path / "access_log_202501.jsonl"
+    written = await write_file(path, "access_log_202501", january, january + dt.timedelta(days=31), stream(),
+                               Ed25519PrivateKey.generate())
+    assert written.rows == 1
+    assert path.stat().st_mode & 0o777 == 0o600
+
 
 async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_chain_still_verifies(
         old_schema: str, tmp_path: Path) -> None:
