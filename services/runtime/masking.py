@@ -42,7 +42,13 @@ class Masker:
         return name in self._rules
 
     def mask(self, value: str, rule: str) -> str:
-        """``value`` masked by ``rule``; the length is kept so formats stay recognisable."""
+        """``value`` masked by ``rule``; the length is kept so formats stay recognisable.
+
+        The rule applies to the value without the blanks around it: a department database's CHAR(n) column
+        sends 王 padded to n characters, and the rule's "first character" of ``王`` plus padding was the whole
+        name with the padding masked after it (the blanks carry nothing, so they are dropped).
+        """
+        value = value.strip()
         if not value:
             return value
         spec = self._rules.get(rule)

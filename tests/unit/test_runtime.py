@@ -120,6 +120,11 @@ def test_expired_assertion_is_refused() -> None:
     ("王", "name", "*"),
     ("7", "phone", "*"),
     ("1234567", "phone", "1******"),
+    # A CHAR(n) column's padding is no part of the value: the rule applies to what it pads.
+    ("王" + " " * 19, "name", "*"),
+    ("王五" + " " * 18, "name", "王*"),
+    ("13812345678    ", "phone", "138****5678"),
+    ("   ", "name", ""),
 ])
 def test_masking_rules(value: str, rule: str, expected: str) -> None:
     assert Masker().mask(value, rule) == expected
