@@ -1066,28 +1066,38 @@ def _access_log_filter(percent: float) -> dict[str, object] | None:
     return {"or_filter": {"filters": [*failed, *sampled]}}
 
 
-#: A gRPC method's path (``/package.Service/Method``), which is what a routed call's path is by the time it is
-#: logged (the transcoder rewrites a mapped REST URL to it). Any other path is a URL no rule maps, typed by the
-#: caller: it may hold an ID number (``/v1/resources/<ID>/records``), so it is not written.
-METHOD_PATH = r"/[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.[A-Z][A-Za-z0-9]*/[A-Z][A-Za-z0-9]*"
-#: What the log says in place of such a path.
+#: The largest compiled regex the edge accepts (Envoy's runtime key re2.max_program_size.error_level).
+RE2_MAX_PROGRAM_SIZE = 8192
+#: What the log says in place of a path that is not a method the edge knows.
 WITHHELD_PATH = "(not a method: withheld)"
 
 
-def _path_filter(method: bool) -> dict[str, object]:
-    return {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {"regex": METHOD_PATH}},
-                                         "invert_match": not method}}}
+def method_paths(table: RoutingTable) -> str:
+    """A regex of the paths the access log writes: the table's methods and the standard health and reflection
+    methods, which is what a routed call's path is by the time it is logged (the transcoder rewrites a mapped
+    REST URL to its method). Any other path was typed by the caller, a URL no rule maps or a method no service
+    has, and may hold an ID number (``/v1/resources/<ID>/records``, ``/govshare.query.v1.QueryService/<ID>``):
+    it is not written. Exact paths, not a pattern of a method's shape, which such a method name also has."""
+    paths = [route.method for route in table]
+    paths += [f"{prefix}{name}" for prefix in HEALTH_PREFIXES for name in ("Check", "Watch")]
+    paths += [f"{prefix}ServerReflectionInfo" for prefix in REFLECTION_PREFIXES]
+    return "|".join(re.escape(path) for path in paths)
 
 
-def _access_log(settings: Settings) -> list[dict[str, object]]:
+def _path_filter(table: RoutingTable, method: bool) -> dict[str, object]:
+    return {"header_filter": {"header": {"name": ":path", "string_match": {"safe_regex": {
+        "regex": method_paths(table)}}, "invert_match": not method}}}
+
+
+def _access_log(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     """One JSON line per logged call: no authorization header, no body, no query string (REST keys stay out), and
     no path but a method's: two loggers, one per kind of path, as Envoy's formatters cannot rewrite a path."""
     selection = _access_log_filter(settings.edge_access_log_percent)
-    return [_access_logger(method=True, selection=selection),
-            _access_logger(method=False, selection=selection)]
+    return [_access_logger(table, method=True, selection=selection),
+            _access_logger(table, method=False, selection=selection)]
 
 
-def _access_logger(*, method: bool, selection: dict[str, object] | None) -> dict[str, object]:
+def _access_logger(table: RoutingTable, *, method: bool, selection: dict[str, object] | None) -> dict[str, object]:
     fields = {
         "time": "%START_TIME%", "method": "%REQ(:METHOD)%",
         "path": "%REQ_WITHOUT_QUERY(:PATH)%" if method else WITHHELD_PATH,
@@ -1101,7 +1111,7 @@ def _access_logger(*, method: bool, selection: dict[str, object] | None) -> dict
         "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", log_format={"json_format": fields, "formatters": [
             {"name": "envoy.formatter.req_without_query",
              "typed_config": _any("envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery")}]})}
-    path = _path_filter(method)
+    path = _path_filter(table, method)
     log["filter"] = path if selection is None else {"and_filter": {"filters": [selection, path]}}
     return log
 
@@ -1124,7 +1134,7 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
                       "max_direct_response_body_size_bytes": len(openapi_document().encode()) + 65536},
         http_filters=_http_filters(table, settings),
         local_reply_config=_local_replies(table, settings),
-        access_log=_access_log(settings),
+        access_log=_access_log(table, settings),
         http2_protocol_options={"max_concurrent_streams": 1024},
         # An HTTP/1.0 request (nginx's proxy_pass by default, older HTTP libraries) was refused with Envoy's
         # plain-text "426 Upgrade Required": a REST call is one request and one answer, which 1.0 carries.
@@ -1204,6 +1214,10 @@ def render(settings: Settings, env: Mapping[str, str] | None = None, table: Rout
                 "@type": "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3."
                          "DownstreamConnectionsConfig",
                 "max_active_downstream_connections": 50_000}}]},
+        # Envoy refuses a regex whose compiled program is over 100 by default; the access log's list of the
+        # method paths it writes (method_paths) is one of ~2,000, matched only on the calls it logs.
+        "layered_runtime": {"layers": [{"name": "static", "static_layer": {
+            "re2.max_program_size.error_level": RE2_MAX_PROGRAM_SIZE}}]},
     }
 
 
