@@ -1,41 +1,94 @@
 """Masking of personal information in query answers (R-SEC-4).
 
 A rule is a pattern ``head,tail`` (keep that many leading and trailing
-characters, mask the rest with ``*``) or ``full``. Catalog items name their rule;
-operators can redefine or add rules with ``GOVSHARE_MASK_RULES``
-(``name=head,tail;name=full``) without a code change.
+characters, mask the rest with ``*``), ``division`` (keep the administrative
+divisions an address starts with, mask the rest) or ``full``. Catalog items name
+their rule; operators can redefine or add rules with ``GOVSHARE_MASK_RULES``
+(``name=head,tail;name=division;name=full``) without a code change.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from functools import cache
+
+from stdnum import numdb
 
 DEFAULT_RULES: dict[str, str] = {
     "citizen_id": "6,4",  # 110105********002X
     "credit_code": "8,4",
     "name": "1,0",  # 张**
     "phone": "3,4",  # 138****1234
-    "address": "6,0",  # keeps the district, hides the street and number
+    "address": "division",  # 北京市朝阳区********: the divisions, not the street, number or building
     "licence_number": "4,4",
     "full": "full",
 }
+
+
+DIVISION = "division"
+#: An address names at most a province, a prefecture and a county before its street.
+_DIVISION_LEVELS = 3
+_SPAN = re.compile(r"\[[^\]]*\]")
+_PROVINCE_SUFFIXES = re.compile(r"(?:省|市|特别行政区|壮族自治区|回族自治区|维吾尔自治区|自治区)$")
+
+
+@cache
+def division_names() -> frozenset[str]:
+    """The names of China's administrative divisions, current and former (python-stdnum's table, as the ID
+    numbers' birth places), with a province's short form (北京, 新疆) as addresses are often written."""
+    names: set[str] = set()
+    for _length, _province, _high, props, children in numdb.get("cn/loc").prefixes:
+        provinces = {_SPAN.sub("", name) for name in props["province"].split(",")}
+        names |= provinces | {_PROVINCE_SUFFIXES.sub("", name) for name in provinces}
+        for _clength, _rest, _chigh, child, _ in children:
+            if "county" in child:
+                names |= {_SPAN.sub("", name) for name in child["county"].split(",")}
+    return frozenset(name for name in names if len(name) >= 2)
+
+
+def division_prefix(address: str) -> int:
+    """How many characters of ``address`` are the division names it starts with (北京市朝阳区…: 6), longest
+    name first; 0 when it starts with none (a street, a building, a division the table does not know)."""
+    names, sizes = division_names(), _name_sizes()
+    position = 0
+    for _ in range(_DIVISION_LEVELS):
+        for size in sizes.get(address[position:position + 1], ()):
+            if address[position:position + size] in names:
+                position += size
+                break
+        else:
+            break
+    return position
+
+
+@cache
+def _name_sizes() -> dict[str, tuple[int, ...]]:
+    """By first character, the lengths of the division names it starts, longest first: at most 8 set lookups a
+    level instead of one per possible length (timeit on this machine: ~5× a name's mask, 4× less than before)."""
+    sizes: dict[str, set[int]] = {}
+    for name in division_names():
+        sizes.setdefault(name[0], set()).add(len(name))
+    return {first: tuple(sorted(lengths, reverse=True)) for first, lengths in sizes.items()}
 
 
 class Masker:
     """Applies named rules; unknown names fall back to ``full`` (never leak by a typo)."""
 
     def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
-        self._rules: dict[str, tuple[int, int] | None] = {}
+        self._rules: dict[str, tuple[int, int] | str | None] = {}
         for name, pattern in {**DEFAULT_RULES, **(overrides or {})}.items():
             self._rules[name] = self._parse(name, pattern)
 
     @staticmethod
-    def _parse(name: str, pattern: str) -> tuple[int, int] | None:
+    def _parse(name: str, pattern: str) -> tuple[int, int] | str | None:
         if pattern == "full":
             return None
+        if pattern == DIVISION:
+            return DIVISION
         head, sep, tail = pattern.partition(",")
         if not sep or not head.strip().isdigit() or not tail.strip().isdigit():
-            raise ValueError(f"mask rule {name}={pattern!r}: expected 'head,tail' or 'full'")
+            raise ValueError(f"mask rule {name}={pattern!r}: expected 'head,tail', 'division' or 'full'")
         return int(head), int(tail)
 
     def known(self, name: str) -> bool:
@@ -54,6 +107,11 @@ class Masker:
         spec = self._rules.get(rule)
         if spec is None:
             return "*" * len(value)
+        if spec == DIVISION:
+            # Never the whole address: one that is only division names shows none of them.
+            kept = division_prefix(value)
+            kept = kept if kept < len(value) else 0
+            return value[:kept] + "*" * (len(value) - kept)
         head, tail = spec
         if head + tail >= len(value):
             # Too short to show anything safely: keep at most the first character, and only when the rule keeps

@@ -84,7 +84,7 @@ def test_a_mask_rule_with_a_bad_pattern_is_named_at_start(monkeypatch: pytest.Mo
     """`GOVSHARE_MASK_RULES='name=abc' govshare up` passed the check; the query (and catalog) process then died
     at start in the Masker's ValueError traceback and `up` restarted it forever."""
     err = _refusal(monkeypatch, capsys, GOVSHARE_MASK_RULES="phone=3,2;name=abc")
-    assert "GOVSHARE_MASK_RULES: mask rule name='abc': expected 'head,tail' or 'full'" in err
+    assert "GOVSHARE_MASK_RULES: mask rule name='abc': expected 'head,tail', 'division' or 'full'" in err
     assert "phone" not in err and "Traceback" not in err
     assert any("name='1,x'" in problem for problem in problems("query", {"GOVSHARE_MASK_RULES": "name=1,x"}))
 

@@ -112,6 +112,14 @@ def test_expired_assertion_is_refused() -> None:
     ("张三丰", "name", "张**"),
     ("13812345678", "phone", "138****5678"),
     ("北京市朝阳区某街1号", "address", "北京市朝阳区****"),
+    # An address shows the divisions it starts with, never its street, number or building: one with no division
+    # in front showed its street and number ("the first six characters").
+    ("建国路88号院3号楼2单元501室", "address", "*" * 17),
+    ("朝阳区建国路88号院3号楼", "address", "朝阳区" + "*" * 10),
+    ("新疆维吾尔自治区乌鲁木齐市天山区解放路1号", "address", "新疆维吾尔自治区乌鲁木齐市天山区" + "*" * 5),
+    ("北京朝阳区建国路1号", "address", "北京朝阳区*****"),
+    ("人民路区政府大院", "address", "*" * 8),
+    ("北京市", "address", "***"),
     ("abc", "full", "***"),
     ("abc", "no-such-rule", "***"),
     ("ab", "citizen_id", "a*"),
@@ -136,6 +144,8 @@ def test_mask_rules_are_configurable() -> None:
     assert Masker({"phone": "0,4"}).mask("1234", "phone") == "****"
     with pytest.raises(ValueError, match="expected"):
         Masker({"phone": "three"})
+    assert Masker({"address": "6,0"}).mask("建国路88号院3号楼", "address") == "建国路88号****"
+    assert Masker({"workplace": "division"}).mask("上海市浦东新区世纪大道1号", "workplace") == "上海市浦东新区******"
 
 
 def test_working_days_skip_national_day_and_count_adjusted_saturday() -> None:
