@@ -113,7 +113,10 @@ async def department_figures(store: QueryStore, start: dt.datetime, end: dt.date
             counts[(provider, "disputes.answered_on_time" if timely else "disputes.answered_late", "")] += 1
             if row["state"] == CORRECTED:
                 counts[(provider, "disputes.corrected", "")] += 1
-        elif row["state"] == OPEN and row["due_time"] < min(end, now):
+        elif row["state"] == OPEN and row["due_time"] < now:
+            # Past due when counted, not at the period's end (as applications.unreplied_overdue): one reported late
+            # in a month falls due in the next, whose figures count only the disputes reported in it, so it was
+            # never counted unanswered against the provider.
             counts[(provider, "disputes.unanswered_overdue", "")] += 1
             counts[(provider, "disputes.unanswered_overdue", dimension(resource=row["resource_code"]))] += 1
     return [FigureRow(department, name, dim, value) for (department, name, dim), value in counts.items()]

@@ -75,3 +75,26 @@ def test_whole_days_are_beijing_midnights_that_ended_an_hour_ago() -> None:
     first, last = figures.whole_days(MONTH.start, MONTH.end, now)  # type: ignore[misc]
     assert first == MONTH.start and last == dt.datetime(2026, 3, 10, tzinfo=figures.CST)
     assert figures.whole_days(MONTH.start, MONTH.start + dt.timedelta(hours=23), now) is None
+
+
+async def test_a_dispute_reported_late_in_a_month_and_never_answered_counts_when_it_falls_due(
+        store: QueryStore) -> None:
+    """Reported on 28 March, due on 10 April, never answered: March counted it only if due before its end, April
+    counts only April's disputes, so it was never counted against the provider (R-SUP-1, R-DSP-1)."""
+    made, due = MONTH.start + dt.timedelta(days=27), MONTH.end + dt.timedelta(days=9)
+    provider, reporter = "11110100MB0000998R", "11110100MB0000999T"
+    await store._pool.execute(
+        "INSERT INTO disputes (id, resource_code, key, item, claimed_value, evidence, reporter_department_code,"
+        " reporter_system_id, provider_department_code, state, create_time, due_time)"
+        " VALUES ($1, '301998/000001', 'k', 'name', 'v', 'e', $2, 'sys-r', $3, 'OPEN', $4, $5)",
+        uuid.uuid4(), reporter, provider, made, due)
+
+    def mine(found: list) -> dict[tuple[str, str], int]:
+        return {(f.name, f.dimension): f.value for f in found if f.department_code == provider}
+
+    # While it is not due yet it is only received; once past due (March recomputed in April), it counts.
+    before = mine(await figures.department_figures(store, MONTH.start, MONTH.end, now=due - dt.timedelta(hours=1)))
+    assert before[("disputes.received", "")] == 1 and ("disputes.unanswered_overdue", "") not in before
+    after = mine(await figures.department_figures(store, MONTH.start, MONTH.end, now=due + dt.timedelta(hours=1)))
+    assert after[("disputes.unanswered_overdue", "")] == 1
+    assert after[("disputes.unanswered_overdue", "resource=301998/000001")] == 1
