@@ -135,6 +135,7 @@ class Supervision:
         require_begun(month, self._clock())
         found = await self._store.snapshot(month, department_code)
         if found is None:
+            await self._require_known(department_code)
             raise not_found(f"a snapshot of {month.label()} for this department", "SNAPSHOT_NOT_FOUND")
         figures, computed = found
         counts = await self._store.violation_counts(month, [department_code])
@@ -157,7 +158,16 @@ class Supervision:
                 raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
             department_code = caller.department_code
         require_begun(month, self._clock())
+        if department_code and caller.authority:
+            await self._require_known(department_code)
         return await self._store.violations(month, department_code, after, limit)
+
+    async def _require_known(self, department_code: str) -> None:
+        """A well-formed code of no department (a slip of one character that keeps the check digit right) is
+        NOT_FOUND naming the department, as the reports say it: an empty list of violations read as "this
+        department broke no rule", and SNAPSHOT_NOT_FOUND as "its month is not computed yet"."""
+        if department_code not in await self._sources.departments():
+            raise not_found(f"department {department_code[:64]!r}", "DEPARTMENT_NOT_FOUND")
 
     async def weights(self, caller: Caller) -> dict[str, float]:
         _identified(caller)

@@ -602,6 +602,32 @@ async def test_a_malformed_department_code_is_the_callers_slip_to_fix(month_run)
     assert listed.violations
 
 
+async def test_a_department_the_platform_does_not_know_is_not_found_not_an_empty_list(  # type: ignore[no-untyped-def]
+        month_run) -> None:
+    """A well-formed code of no department (the check character right) listed no violations, as a department that
+    broke no rule, and its snapshot was SNAPSHOT_NOT_FOUND, as if the month were not computed yet; the yearly
+    report of the same code said DEPARTMENT_NOT_FOUND."""
+    w, month, _ = month_run
+    unknown = "11110100MB9999999Y"
+    calls = [
+        w.supervision.ListViolations(sup.ListViolationsRequest(year=month.year, month=month.month,
+                                                               department_code=unknown), metadata=w.md("authority")),
+        w.supervision.GetSnapshot(sup.GetSnapshotRequest(department_code=unknown, year=month.year, month=month.month),
+                                  metadata=w.md("authority")),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.NOT_FOUND, refused.value.details()
+        assert _reason(refused.value) == "DEPARTMENT_NOT_FOUND"
+        assert refused.value.details() == f"department '{unknown}' not found"
+    # A known department's month not computed yet is still said so.
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await w.supervision.GetSnapshot(sup.GetSnapshotRequest(department_code=P.code, year=2001, month=1),
+                                        metadata=w.md("authority"))
+    assert _reason(missing.value) == "SNAPSHOT_NOT_FOUND"
+
+
 async def test_monthly_feedback_tells_the_provider_who_used_what(month_run) -> None:  # type: ignore[no-untyped-def]
     w, month, _ = month_run
     html = (await _report(w, P, sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_HTML, month.year, month.month,
