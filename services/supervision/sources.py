@@ -8,6 +8,7 @@ a department with no activity still gets its (empty) snapshot.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -108,17 +109,25 @@ class FigureSources:
                                                                            cycles=cycles)))
         return catalog + sharing + audit + foundation
 
-    async def departments(self) -> dict[str, str]:
-        """Every department's name by code (the authority's included), from the directory."""
-        names: dict[str, str] = {}
+    async def _all_departments(self) -> list[directory_pb2.Department]:
+        """Every department (the authority's included), from the directory."""
+        found: list[directory_pb2.Department] = []
         token = ""
         while True:
             page = await self._call("authorization", self._directory.ListDepartments,
                                     directory_pb2.ListDepartmentsRequest(page_size=1000, page_token=token))
-            names.update((d.code, d.name) for d in page.departments)
+            found.extend(page.departments)
             token = page.next_page_token
             if not token:
-                return names
+                return found
+
+    async def departments(self) -> dict[str, str]:
+        """Every department's name by code (the authority's included), from the directory."""
+        return {d.code: d.name for d in await self._all_departments()}
+
+    async def created(self) -> dict[str, dt.datetime]:
+        """When each department joined the platform, by code: a month before that is none of its months."""
+        return {d.code: d.create_time.ToDatetime(dt.UTC) for d in await self._all_departments()}
 
 
 def _rows(response: Any) -> list[FigureRow]:

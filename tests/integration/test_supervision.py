@@ -628,6 +628,32 @@ async def test_a_department_the_platform_does_not_know_is_not_found_not_an_empty
     assert _reason(missing.value) == "SNAPSHOT_NOT_FOUND"
 
 
+async def test_a_department_created_after_a_month_has_no_part_in_it(month_run) -> None:  # type: ignore[no-untyped-def]
+    """The schedule recomputes last month all through this one: a department created this month was listed in
+    last month's evaluations with 100 (nothing was due of it), which raised its mean in the yearly ranking."""
+    w, month, _ = month_run
+    newcomer = DemoDepartment("sup_new", "测试新设局", "新设系统", 904)
+    await w.directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=newcomer.code, name=newcomer.name, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+        region_code=REGION)), metadata=w.md("authority"), timeout=10)
+    previous = month.previous()
+    await w.supervision.ComputeSnapshots(sup.ComputeSnapshotsRequest(year=previous.year, month=previous.month),
+                                         metadata=w.md("authority"), timeout=120)
+    listed = await w.supervision.ListEvaluations(sup.ListEvaluationsRequest(
+        year=previous.year, month=previous.month, page_size=1000), metadata=w.md("authority"), timeout=10)
+    assert newcomer.code not in [e.department_code for e in listed.evaluations]
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await w.supervision.GetSnapshot(sup.GetSnapshotRequest(
+            department_code=newcomer.code, year=previous.year, month=previous.month), metadata=w.md("authority"))
+    assert _reason(missing.value) == "SNAPSHOT_NOT_FOUND"
+    # Its own month, the one it was created in, is evaluated (an empty snapshot: no activity yet).
+    await w.supervision.ComputeSnapshots(sup.ComputeSnapshotsRequest(year=month.year, month=month.month),
+                                         metadata=w.md("authority"), timeout=120)
+    snapshot = await w.supervision.GetSnapshot(sup.GetSnapshotRequest(
+        department_code=newcomer.code, year=month.year, month=month.month), metadata=w.md("authority"), timeout=10)
+    assert snapshot.snapshot.department_code == newcomer.code
+
+
 async def test_monthly_feedback_tells_the_provider_who_used_what(month_run) -> None:  # type: ignore[no-untyped-def]
     w, month, _ = month_run
     html = (await _report(w, P, sup.REPORT_KIND_MONTHLY_FEEDBACK, sup.REPORT_FORMAT_HTML, month.year, month.month,
