@@ -32,6 +32,9 @@ INDICATORS = {"catalog_on_time": "目录更新按时率", "reply_on_time": "申�
               "dispute_on_time": "疑义答复按时率", "availability": "服务可用率", "freshness": "数据更新及时率",
               "purpose_compliance": "按授权用途使用率"}
 PLATFORM = "全平台"
+#: Figures that count what a department holds at the month's computation (its datasets' records), not what
+#: happened in the month: a year's figure is its latest month's, never the months added up.
+STOCKS = ("datasets.records", "datasets.stale_records")
 #: The evidence of a violation (services/supervision/violations.py), in the order a reader follows it.
 EVIDENCE = {"change": "职能变更", "due": "应更新日期", "system": "业务系统", "resource": "资源代码",
             "dataset": "数据集", "purpose": "用途", "refused_calls": "被拒调用次数", "records": "记录数",
@@ -192,10 +195,15 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
     if department is None:
         doc.add(Heading("五、部门评价"), Table(("部门", "平均评分", "违规数"), _ranking(data)))
     else:
-        year_eval = evaluate(total, data.weights, len(violations))
+        # Records held are a stock, not a flow: added up over the months they were counted once a month (10,000
+        # records read 30,000 after three months). The year's freshness is that of the latest month's records.
+        year_eval = evaluate(Figures(department, [r for r in year_rows if r.name not in STOCKS]
+                                     + [r for r in latest.rows if r.name in STOCKS]), data.weights, len(violations))
+        as_of = f"（{max(monthly).month}月）" if monthly else ""
         doc.add(Heading("（附）年度评价指标"), Table(("指标", "完成", "应完成", "比率", "权重"), tuple(
-            (INDICATORS.get(i.name, i.name), str(i.numerator), str(i.denominator), _percent(i.numerator, i.denominator),
-             f"{i.weight:g}") for i in year_eval.indicators),
+            (INDICATORS.get(i.name, i.name) + (as_of if i.name == "freshness" else ""), str(i.numerator),
+             str(i.denominator), _percent(i.numerator, i.denominator), f"{i.weight:g}")
+            for i in year_eval.indicators),
             caption=f"年度综合评分：{year_eval.score:.2f}（“—”为无应办事项，不扣分）"))
     doc.add(Heading("六、违规情况" if department is None else "五、违规情况"), _violation_table(violations, data))
     return doc

@@ -122,6 +122,22 @@ def test_a_rate_of_nothing_due_reads_as_a_dash_not_as_100_percent() -> None:
     assert chart.share(None) == 0.0 and chart.share(50.0) == 0.5
 
 
+def test_the_years_freshness_counts_the_records_held_not_the_months_added_up() -> None:
+    """A source holding 10,000 records, 200 of them stale in March and none in April, read 数据更新及时率 19,800 of
+    20,000 in its yearly report: the records held were added up over the months as if they were calls."""
+    code = "11110100MB00000027"
+    april = MONTH.next()
+
+    def held(stale: int) -> Figures:
+        return Figures(code, [FigureRow(code, "datasets.records", dimension(dataset="population"), 10_000),
+                              FigureRow(code, "datasets.stale_records", dimension(dataset="population"), stale)])
+
+    data = ReportInput([MONTH, april], {MONTH: {code: held(200)}, april: {code: held(0)}}, [], {code: "市公安局"},
+                       WEIGHTS, dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    annex = _table_after(yearly_report(2026, code, data).blocks, "（附）年度评价指标")
+    assert ("数据更新及时率（4月）", "10000", "10000", "100.0%", "15") in annex.rows, annex.rows
+
+
 def _paragraphs(blocks: list) -> list[str]:
     return [block.text for block in blocks if isinstance(block, Paragraph)]
 
