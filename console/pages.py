@@ -839,11 +839,15 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
 
 # -- 监督 ------------------------------------------------------------------------------------------------------
 
-def _period_problem(year: int, month: int, today: dt.date) -> Problem | None:
+def _period_problem(year: int | None, month: int | None, today: dt.date) -> Problem | None:
     """The 监督 page's year and month said wrong, in Chinese beside the field, before any call: the service's
-    "must be between 2000 and 2100" and "the month has not begun" were shown as they are, in English."""
-    if not MIN_YEAR <= year <= MAX_YEAR:
+    "must be between 2000 and 2100" and "the month has not begun" were shown as they are, in English. A month
+    that is none (13, 0, "②") or a year that is no number was replaced by the current one without a word, so the
+    supervisor read this month's scores as those of the month they had typed."""
+    if year is None or not MIN_YEAR <= year <= MAX_YEAR:
         fields = {"year": f"年份须在 {MIN_YEAR} 至 {MAX_YEAR} 之间。"}
+    elif month is None or not 1 <= month <= 12:
+        fields = {"month": "月份须为 1 至 12 之间的整数。"}
     elif (year, month) > (today.year, today.month):
         fields = {"month": f"{year}年{month}月尚未开始（今天是 {today.year}年{today.month}月{today.day}日，北京时间），"
                            "还没有数据。"}
@@ -856,13 +860,15 @@ def _period_problem(year: int, month: int, today: dt.date) -> Problem | None:
 async def supervision(console: Console, request: Request, session: Session) -> Response:
     today = dt.datetime.now(CHINA).date()
     year_raw, month_raw = request.query_params.get("year", ""), request.query_params.get("month", "")
-    year = forms.number(year_raw) or today.year
-    month = forms.number(month_raw) or 0
-    month = month if 1 <= month <= 12 else today.month
-    answer, problem = None, _period_problem(year, month, today)
-    if problem is None:
+    typed_year = forms.number(year_raw) if year_raw.strip() else today.year
+    typed_month = forms.number(month_raw) if month_raw.strip() else today.month
+    answer, problem = None, _period_problem(typed_year, typed_month, today)
+    # The inputs keep what was typed (cut short) when it is no year or month, beside its hint.
+    year = typed_year if typed_year is not None else year_raw.strip()[:16]
+    month = typed_month if typed_month is not None else month_raw.strip()[:16]
+    if problem is None and typed_year is not None and typed_month is not None:
         answer, problem = await _call(console, session, console.services.supervision.ListEvaluations,
-                                      supervision_pb2.ListEvaluationsRequest(year=year, month=month,
+                                      supervision_pb2.ListEvaluationsRequest(year=typed_year, month=typed_month,
                                                                              page_size=console.settings.page_size,
                                                                              page_token=_page_token(request)))
     if _expired(problem):

@@ -56,10 +56,12 @@ async def test_odd_numbers_in_query_strings_are_ignored_not_a_500(context, conso
     session = system_session(console_server, platform, "authority")
     for odd in ODD_NUMBERS:
         for path in (f"/catalog?category={odd}", f"/catalog?zone={odd}&update_cycle={odd}",
-                     f"/catalog/entry?code=101001/000001&version={odd}", f"/supervision?year={odd}&month={odd}",
-                     f"/persons?role={odd}"):
+                     f"/catalog/entry?code=101001/000001&version={odd}", f"/persons?role={odd}"):
             answer = await context.request.get(path, headers=_as(session))
             assert answer.status == 200, (path[:80], answer.status, (await answer.text())[:300])
+        # A period is what the supervisor asks to see: one that is none is said so beside the year, not replaced.
+        answer = await context.request.get(f"/supervision?year={odd}&month={odd}", headers=_as(session))
+        assert answer.status == 400 and 'id="year-error"' in await answer.text(), (odd[:20], answer.status)
     # Full-width digits typed with a Chinese input method mean the digits they show.
     answer = await context.request.get("/catalog/entry?code=101001/000001&version=１", headers=_as(session))
     assert answer.status == 200 and "人口基本信息" in await answer.text()
@@ -538,7 +540,10 @@ async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, conso
 
 
 @pytest.mark.parametrize(("path", "name"), [("/audit?resource=%3Cb%3E", "resource"),
-                                          ("/supervision?year=1999", "year"), ("/supervision?year=99999", "year")])
+                                          ("/supervision?year=1999", "year"), ("/supervision?year=99999", "year"),
+                                          ("/supervision?year=2026&month=13", "month"),
+                                          ("/supervision?year=2026&month=0", "month"),
+                                          ("/supervision?year=abc&month=1", "year")])
 async def test_a_refused_audit_or_supervision_filter_is_shown_beside_its_input(  # type: ignore[no-untyped-def]
         context, console_server, platform, path, name):
     """The audit page's resource code and the supervision page's year: the service names the field, the page
