@@ -28,6 +28,7 @@ import grpc
 from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig
 from services.query.keys import UPPER_CASE_KINDS, normalize_key
 from services.runtime.errors import ServiceError, dependency_failure, describe
+from services.runtime.server import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,6 +36,9 @@ T = TypeVar("T")
 #: One connection attempt's bound, for the check at start and for the pool's connections alike: a host that
 #: drops packets is "does not answer" after this, not after asyncpg's 60 s default (longer than a call's deadline).
 CONNECT_TIMEOUT_SECONDS = 5.0
+#: The most a record's values may weigh (UTF-8): the platform answers a query in one message of at most
+#: MAX_MESSAGE_BYTES, and the reply needs room for its envelope (provenance, masks, audit id) beside them.
+MAX_RECORD_BYTES = MAX_MESSAGE_BYTES - 64 * 1024
 
 
 def _ident(name: str) -> str:
@@ -158,6 +162,21 @@ def _unreadable(dataset: str, error: asyncpg.DataError) -> ServiceError:
                         "says why")
 
 
+def _too_large(dataset: str, resource: ResourceConfig, values: dict[str, str], size: int) -> ServiceError:
+    """A row larger than any reply of the platform may be: that record's problem (RECORD_UNREADABLE), not the
+    endpoint's. Sent as it was, it passed the query service and the edge as gRPC, then answered a REST caller
+    HTTP 500 INTERNAL (the edge cannot transcode a reply over the message limit) and a gRPC caller a transport
+    error; the department's log said nothing. The log names the largest column and sizes, never the value."""
+    item = max(values, key=lambda name: len(values[name].encode()))
+    column = resource.items[item].value
+    log.warning("a row of %s holds %s bytes, more than the %s a record may hold (one reply of the platform): its "
+                "column %s (item %s) holds %s bytes; share a view that shortens it (left(%s, 2000)); the access "
+                "log's line with outcome RECORD_UNREADABLE names the platform's audit id of the access", dataset,
+                f"{size:,}", f"{MAX_RECORD_BYTES:,}", column, item, f"{len(values[item].encode()):,}", column)
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                        f"a record of {dataset} is larger than a reply may be: the 前置机's log says why")
+
+
 def spellings(kind: int, key: str) -> list[str]:
     """The spellings of a (normalised) key a department's table may hold it in.
 
@@ -197,6 +216,9 @@ class DepartmentStore:
         sql = self._statements[dataset]
         values = {item: canonical(record[column.value], self._zone) for item, column in resource.items.items()
                   if record[column.value] is not None}
+        size = sum(len(item.encode()) + len(value.encode()) for item, value in values.items())
+        if size > MAX_RECORD_BYTES:
+            raise _too_large(dataset, resource, values, size)
         as_of = as_of_time(record[sql.as_of_column], self._zone) if sql.as_of_column else None
         stored = values.get(resource.key_item, "")
         return Row(key=normalize_key(resource.key_kind, stored), values=values, as_of=as_of, cursor=stored)

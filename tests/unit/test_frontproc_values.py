@@ -310,3 +310,28 @@ async def test_a_row_the_database_cannot_send_is_that_records_problem_not_a_refu
         assert [(line["audit_id"], line["outcome"]) for line in lines] == [("a-1", "RECORD_UNREADABLE")]
     finally:
         await store.close()
+
+
+async def test_a_row_larger_than_a_reply_may_be_is_that_records_problem_named_in_the_log(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A department column holding more text than a reply of the platform may carry (a scanned document pasted
+    into a remarks column, a runaway concatenation) left as it was: it answered a REST caller HTTP 500 INTERNAL at
+    the edge and a gRPC caller a transport error, and nothing in the 前置机's log. It is that record's
+    RECORD_UNREADABLE, the log naming the column and its size (not its value); the other rows answer."""
+    await _execute(database_url, "UPDATE registry SET label = repeat('很长的单位名称', 400000) WHERE code = 'a'")
+    config = parse(_config(tmp_path, database_url, {"label": "label", "day": "day"}), str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    try:
+        caplog.set_level(logging.WARNING, logger="frontproc.store")
+        for read_row in (lambda: store.lookup("registry", "a"), lambda: store.batch_lookup("registry", ["a", "b"])):
+            with pytest.raises(ServiceError) as error:
+                await read_row()
+            assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION,
+                                                              "RECORD_UNREADABLE")
+        warning = caplog.records[-1].getMessage()
+        assert "a row of registry holds 8,400," in warning and "column label (item label) holds 8,400,000 bytes" \
+            in warning and "很长" not in warning
+        assert (await store.lookup("registry", "b")).values == {"code": "b", "day": "2026-12-01"}
+    finally:
+        await store.close()
