@@ -175,6 +175,21 @@ def test_text_must_be_printable_and_bounded() -> None:
     only_problem(POPULATION, person(name="张" * 65), "name", "at most 64")
 
 
+def test_a_character_that_is_not_printable_is_named_with_its_position() -> None:
+    """A full-width space (U+3000) in an address typed with a Chinese input method, a no-break space copied from
+    a web page, a tab from a spreadsheet cell: "must contain only printable characters" alone named no character
+    the data officer could see. The reason names which, where, and what to write instead (not the value)."""
+    only_problem(POPULATION, person(address="北京市\u3000朝阳区"), "address",
+                 "character 4 is U+3000 (IDEOGRAPHIC SPACE): write an ordinary space, or none")
+    only_problem(POPULATION, person(address="北京市朝阳区\u00a0人民路"), "address",
+                 "character 7 is U+00A0 (NO-BREAK SPACE): write an ordinary space, or none")
+    only_problem(POPULATION, person(name="张\t三"), "name", "character 2 is U+0009 (a control character): a line "
+                                                          "break or tab is not allowed here")
+    [problem] = problems(POPULATION, person(name="张\x00三"))
+    assert problem == "name: must contain only printable characters: character 2 is U+0000 (a control character): " \
+                      "remove it" and "张" not in problem
+
+
 def test_credit_code_check_character() -> None:
     wrong = "91110000600037341" + ("A" if uscc.calc_check_digit("91110000600037341") != "A" else "B")
     only_problem(LEGAL_ENTITY, entity(credit_code=wrong), "credit_code", "check character")
