@@ -218,7 +218,10 @@ def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: 
         path = base / from_file.value
         try:
             path = path.resolve()
-            return path.read_text(encoding="utf-8")
+            # utf-8-sig: a file saved by Windows Notepad as UTF-8 starts with a byte order mark, which is not part
+            # of the URL, key or secret (a secret read with it was "wrong" at the platform, the check saying
+            # nothing; a URL read with it was "expected a postgresql:// URL").
+            return path.read_text(encoding="utf-8-sig")
         except OSError as exc:
             reader.problem(from_file.line, f"{where}.{name}_file: cannot read {path} ({exc.strerror})")
         except ValueError as exc:

@@ -30,7 +30,9 @@ _EDITABLE = ("name", "summary", "category", "subject", "provider_name", "format_
 def read_entry(path: str) -> cat.Entry:
     """The entry in the JSON file ``path``; ConfigError saying what is wrong with it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: Windows Notepad's UTF-8 starts the file with a byte order mark, which json refuses
+        # ("Unexpected UTF-8 BOM").
+        text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the entry ({exc.strerror})") from None
     except UnicodeDecodeError as exc:

@@ -221,6 +221,27 @@ def test_an_entry_file_that_is_not_one_entry_is_refused_saying_what_it_is(tmp_pa
     assert said in str(refused.value) and str(path) in str(refused.value)
 
 
+def test_files_saved_with_a_byte_order_mark_are_read_as_their_text(tmp_path: Path) -> None:
+    """Windows Notepad saves UTF-8 with a byte order mark. A secret_file so saved passed --check and was refused by
+    the platform ("unknown system id or wrong secret") at every change notice; a url_file was "expected a
+    postgresql:// URL"; an entry file was "not JSON: Unexpected UTF-8 BOM". The mark is not part of the text."""
+    from frontproc.register import read_entry
+
+    _valid(tmp_path)
+    pem = (tmp_path / "platform.pem").read_text()
+    for name, content in (("database.url", "postgresql://hrss@db.example:5432/hrss\n"), ("platform.pem", pem),
+                          ("system.secret", "s3cret-of-the-system\n")):
+        (tmp_path / name).write_bytes(b"\xef\xbb\xbf" + content.encode())
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    assert config.database_url == "postgresql://hrss@db.example:5432/hrss"
+    assert config.platform_secret == "s3cret-of-the-system"
+    assert config.platform_public_keys.startswith("-----BEGIN PUBLIC KEY-----")
+    entry = tmp_path / "entry.json"
+    entry.write_bytes(b"\xef\xbb\xbf" + '{"code": "202001/000001", "name": "社会保险参保信息"}'.encode())
+    assert read_entry(str(entry)).name == "社会保险参保信息"
+
+
 def test_a_configuration_saved_in_gbk_is_refused_saying_to_save_it_as_utf8(tmp_path: Path) -> None:
     """A dept.yaml saved by a Chinese Windows editor (GBK) ended in a UnicodeDecodeError traceback."""
     path = tmp_path / "dept.yaml"
