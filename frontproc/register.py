@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 
 import grpc
-from google.protobuf import field_mask_pb2, json_format
+from google.protobuf import descriptor_pool, field_mask_pb2, json_format
 
 from frontproc.config import ConfigError, FrontprocConfig, load
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
@@ -49,7 +50,24 @@ def read_entry(path: str) -> cat.Entry:
     try:
         return json_format.ParseDict(document, cat.Entry())
     except json_format.ParseError as exc:
-        raise ConfigError(f"{path}: not a catalog entry: {exc}") from None
+        raise ConfigError(f"{path}: not a catalog entry: {exc}{_enum_choices(str(exc))}") from None
+
+
+_INVALID_ENUM = re.compile(r"Invalid enum value (?P<value>.*) for enum type (?P<type>[\w.]+)")
+
+
+def _enum_choices(message: str) -> str:
+    """The values an enum field takes, when ``message`` (json_format's) refuses one: it named only the enum's type
+    (``Invalid enum value 有条件共享 for enum type govshare.common.v1.ShareType``), and the data officer who wrote
+    the share type in words, or UPDATE_CYCLE_MONTH for UPDATE_CYCLE_MONTHLY, had to find the proto to fix it."""
+    match = _INVALID_ENUM.search(message)
+    if match is None:
+        return ""
+    try:
+        enum = descriptor_pool.Default().FindEnumTypeByName(match["type"])
+    except KeyError:
+        return ""
+    return f" (write one of {', '.join(value.name for value in enum.values if value.number != 0)})"
 
 
 _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",

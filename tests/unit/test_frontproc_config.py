@@ -207,6 +207,12 @@ def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path:
     (b'{"code": "202001/000001",}', "not JSON: Expecting property name enclosed in double quotes at line 1 column 26"),
     (b'{"code": "\xb9\xab\xb0\xb2"}', "not UTF-8 text (byte 10)"),
     (b'{"colour": "red"}', 'not a catalog entry: Message type "govshare.catalog.v1.Entry" has no field named "colour"'),
+    # An enum written in words, or nearly right: the values it takes are named (they were not).
+    ('{"shareType": "有条件共享"}'.encode(),
+     "Invalid enum value 有条件共享 for enum type govshare.common.v1.ShareType at Entry.shareType. (write one of "
+     "SHARE_TYPE_UNCONDITIONAL, SHARE_TYPE_CONDITIONAL, SHARE_TYPE_NOT_SHARED)"),
+    (b'{"updateCycle": "UPDATE_CYCLE_MONTH"}', "(write one of UPDATE_CYCLE_REALTIME, UPDATE_CYCLE_DAILY, "),
+    (b'{"items": [{"dataType": "DATA_TYPE_STRING"}]}', "(write one of DATA_TYPE_CHARACTER, DATA_TYPE_NUMERIC, "),
 ])
 def test_an_entry_file_that_is_not_one_entry_is_refused_saying_what_it_is(tmp_path: Path, content: bytes,
                                                                            said: str) -> None:
