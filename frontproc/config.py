@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from frontproc.access_log import write_problem
@@ -203,6 +206,42 @@ def _database_url_problem(url: str) -> str | None:
     return None
 
 
+def _tls_problems(cert: str, key: str, ca: str) -> list[tuple[str, str]]:
+    """What is wrong with the contents of the mTLS files: (field, problem) pairs.
+
+    gRPC reads them only when the server binds, and refuses them there as "Failed to bind to address …" (a
+    traceback, under C-core lines about an invalid private key): the 前置机 passed --check and then stopped at
+    start as if its port were taken, for a key that is not the certificate's, a file given in the wrong field,
+    or a CA file that holds no certificate.
+    """
+    problems: list[tuple[str, str]] = []
+    certificate = public = None
+    try:
+        certificate = x509.load_pem_x509_certificates(Path(cert).read_bytes())[0]
+    except ValueError:
+        problems.append(("cert", f"{cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"))
+    try:
+        public = serialization.load_pem_private_key(Path(key).read_bytes(), password=None).public_key()
+    except TypeError:
+        problems.append(("key", f"{key} is encrypted with a passphrase: give the key unencrypted (mode 0600)"))
+    except (ValueError, UnsupportedAlgorithm):
+        problems.append(("key", f"{key} holds no PEM private key (-----BEGIN PRIVATE KEY-----)"))
+    if certificate is not None and public is not None and _public_bytes(certificate.public_key()) != \
+            _public_bytes(public):
+        problems.append(("key", f"{key} is not the private key of the certificate {cert}: give the key it was "
+                                "issued for"))
+    try:
+        x509.load_pem_x509_certificates(Path(ca).read_bytes())
+    except ValueError:
+        problems.append(("ca", f"{ca} holds no PEM certificate: give the certificate of the platform's CA"))
+    return problems
+
+
+def _public_bytes(key: object) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER,  # type: ignore[attr-defined]
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def _unusable_name(name: str) -> str:
     """What is wrong with a file name the system refuses outright (a NUL character: open() raises ValueError)."""
     return f"{name!r} is not a usable file name (it holds a NUL character)"
@@ -364,6 +403,10 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     for which, part, file in zip(("cert", "key", "ca"), tls_parts, tls_files, strict=True):
         if part is not None and not os.path.isfile(file):
             reader.problem(part.line, f"tls.{which}: no such file {file}")
+    if all(tls_parts) and all(os.path.isfile(file) for file in tls_files):
+        lines = dict(zip(("cert", "key", "ca"), (part.line for part in tls_parts if part), strict=True))
+        for which, problem in _tls_problems(*tls_files):
+            reader.problem(lines[which], f"tls.{which}: {problem}")
 
     database = reader.mapping(top["database"][1], "database") if "database" in top else {}
     if "database" not in top:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import socket
 import subprocess
 import sys
@@ -12,6 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from frontproc import demo as dept
 from frontproc.config import ConfigError, parse
@@ -380,12 +385,27 @@ def test_an_access_log_the_frontproc_cannot_write_is_refused_with_its_line(tmp_p
     assert f"dept.yaml:{_line_of(text, 'access_log:')}: {said.format(tmp=tmp_path)}" in str(error.value)
 
 
+def _tls_files(folder: Path, *names: str) -> None:
+    """A self-signed certificate and its key for each name (``NAME.crt``, ``NAME.key``), as an operator's CA
+    would issue them."""
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = dt.datetime.now(dt.UTC)
+        certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                       .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                       .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+                       .sign(key, hashes.SHA256()))
+        (folder / f"{name}.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+        (folder / f"{name}.key").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
 def test_tls_files_are_relative_to_the_configuration_file_and_must_exist(tmp_path: Path) -> None:
     """The docs say relative file names are relative to the configuration file; the tls files were read relative
     to the working directory, and a missing one stopped the 前置机 with only "b: No such file or directory"."""
-    (tmp_path / "certs").mkdir()
-    for name in ("server.crt", "server.key", "ca.crt"):
-        (tmp_path / "certs" / name).write_text("-----BEGIN CERTIFICATE-----\n")
+    _tls_files(tmp_path / "certs", "server", "ca")
     text = _valid(tmp_path) + "tls:\n  cert: certs/server.crt\n  key: certs/server.key\n  ca: certs/ca.crt\n"
     config = parse(text, str(tmp_path / "dept.yaml"))
     assert (config.tls_cert, config.tls_key, config.tls_ca) == tuple(
@@ -395,6 +415,28 @@ def test_tls_files_are_relative_to_the_configuration_file_and_must_exist(tmp_pat
         parse(missing, str(tmp_path / "dept.yaml"))
     assert (f"dept.yaml:{_line_of(missing, 'key: certs/server.pem')}: tls.key: no such file "
             f"{tmp_path / 'certs' / 'server.pem'}") in str(error.value)
+
+
+@pytest.mark.parametrize(("cert", "key", "ca", "said"), [
+    ("server.crt", "other.key", "ca.crt", "tls.key: {d}/other.key is not the private key of the certificate "
+                                          "{d}/server.crt: give the key it was issued for"),
+    ("server.key", "server.crt", "ca.crt", "tls.cert: {d}/server.key holds no PEM certificate"),
+    ("server.key", "server.crt", "ca.crt", "tls.key: {d}/server.crt holds no PEM private key"),
+    ("server.crt", "server.key", "ca.key", "tls.ca: {d}/ca.key holds no PEM certificate: give the certificate of "
+                                           "the platform's CA"),
+])
+def test_tls_files_that_do_not_go_together_are_refused_by_the_check_naming_the_field(
+        tmp_path: Path, cert: str, key: str, ca: str, said: str) -> None:
+    """A key that is not the certificate's, or files given in each other's fields, passed --check; at start gRPC
+    refused them while binding, and the 前置机 ended in a traceback saying "Failed to bind to address
+    127.0.0.1:7100", as if its port were taken."""
+    _tls_files(tmp_path / "certs", "server", "other", "ca")
+    text = _valid(tmp_path) + f"tls:\n  cert: certs/{cert}\n  key: certs/{key}\n  ca: certs/{ca}\n"
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    field = said.split(":")[0].split(".")[1]
+    line = _line_of(text, f"  {field}: certs/")
+    assert f"dept.yaml:{line}: {said.format(d=tmp_path / 'certs')}" in str(error.value)
 
 
 def test_submit_entry_refuses_an_entry_this_frontproc_does_not_serve(tmp_path: Path,
