@@ -29,6 +29,7 @@ from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig
 from services.query.keys import UPPER_CASE_KINDS, normalize_key
 from services.runtime.errors import ServiceError, dependency_failure, describe
 from services.runtime.server import MAX_MESSAGE_BYTES
+from services.runtime.timestamps import MAX_SECONDS, MIN_SECONDS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,7 +93,10 @@ _AS_OF_TYPES = frozenset({"timestamptz", "timestamp", "date"})
 def canonical(value: object, zone: dt.tzinfo) -> str:
     """A column value as the provider contract carries it; times without a zone are in ``zone``."""
     if isinstance(value, dt.datetime):
-        return in_zone(value, zone).isoformat()
+        try:
+            return in_zone(value, zone).isoformat()
+        except OverflowError:  # a time within hours of year 9999's end, beyond it in ``zone``: left in its own
+            return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -111,13 +115,28 @@ def in_zone(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
 
 
+#: What asyncpg reads PostgreSQL's 'infinity' and '-infinity' as (a timestamptz's too, without a zone).
+_INFINITIES = frozenset({dt.datetime.max, dt.datetime.min, dt.date.max, dt.date.min})
+
+
 def as_of_time(value: object, zone: dt.tzinfo) -> dt.datetime | None:
-    """The as-of column's value as an aware time: a date is the start of that day in ``zone``."""
+    """The as-of column's value as an aware time: a date is the start of that day in ``zone``.
+
+    ValueError for 'infinity', '-infinity' or a time a Timestamp cannot hold (before year 1 in UTC): no time
+    the record was true at. '-infinity' ended the call in an OverflowError (INTERNAL: the platform took the
+    endpoint for one that does not answer), 'infinity' said the record was true as of 9999-12-31.
+    """
+    if value in _INFINITIES:
+        raise ValueError("infinity or -infinity")
     if isinstance(value, dt.datetime):
-        return in_zone(value, zone)
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time(), zone)
-    return None
+        moment = in_zone(value, zone)
+    elif isinstance(value, dt.date):
+        moment = dt.datetime.combine(value, dt.time(), zone)
+    else:
+        return None
+    if not MIN_SECONDS <= moment.timestamp() <= MAX_SECONDS:
+        raise ValueError("a time before year 1 or after year 9999")
+    return moment
 
 
 @dataclass(frozen=True)
@@ -219,7 +238,16 @@ class DepartmentStore:
         size = sum(len(item.encode()) + len(value.encode()) for item, value in values.items())
         if size > MAX_RECORD_BYTES:
             raise _too_large(dataset, resource, values, size)
-        as_of = as_of_time(record[sql.as_of_column], self._zone) if sql.as_of_column else None
+        try:
+            as_of = as_of_time(record[sql.as_of_column], self._zone) if sql.as_of_column else None
+        except (ValueError, OverflowError) as exc:
+            log.warning("a row of %s holds no time in its as_of_column %s (%s): the platform cannot say as of when "
+                        "the record was true; set the row's %s; the access log's line with outcome RECORD_UNREADABLE "
+                        "names the platform's audit id of the access", dataset, sql.as_of_column, exc,
+                        sql.as_of_column)
+            raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                               f"a record of {dataset} holds no time in its as-of column: the 前置机's log says "
+                               "why") from None
         stored = values.get(resource.key_item, "")
         return Row(key=normalize_key(resource.key_kind, stored), values=values, as_of=as_of, cursor=stored)
 

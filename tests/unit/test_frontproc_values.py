@@ -335,3 +335,40 @@ async def test_a_row_larger_than_a_reply_may_be_is_that_records_problem_named_in
         assert (await store.lookup("registry", "b")).values == {"code": "b", "day": "2026-12-01"}
     finally:
         await store.close()
+
+
+async def test_an_as_of_column_holding_infinity_is_that_records_problem_not_an_internal_error(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """PostgreSQL's '-infinity' (a department's "since ever") in the as-of column ended the call in an
+    OverflowError: INTERNAL, which the platform took for an endpoint that does not answer (PROVIDER_UNAVAILABLE,
+    resting it for every caller); 'infinity' said the record was true as of 9999-12-31. Either is that record's
+    RECORD_UNREADABLE, the log naming the column; such values of an item leave as text without failing."""
+    await _execute(database_url, """
+        INSERT INTO registry (code, updated, updated_tz, day) VALUES
+            ('past', '-infinity', '-infinity', '-infinity'), ('future', 'infinity', 'infinity', 'infinity'),
+            ('edge', '2026-12-01 10:00', '9999-12-31 20:00+00', '2026-12-01');""")
+    for as_of in ("updated", "updated_tz"):
+        config = parse(_config(tmp_path, database_url, {"updated": "updated", "updated_tz": "updated_tz"}, as_of),
+                       str(tmp_path / "dept.yaml"))
+        store = DepartmentStore(config)
+        await store.open()
+        try:
+            caplog.set_level(logging.WARNING, logger="frontproc.store")
+            for key in ("past", "future"):
+                with pytest.raises(ServiceError) as error:
+                    await store.lookup("registry", key)
+                assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION,
+                                                                  "RECORD_UNREADABLE")
+                assert f"a row of registry holds no time in its as_of_column {as_of} (infinity or -infinity)" \
+                    in caplog.records[-1].getMessage()
+        finally:
+            await store.close()
+    config = parse(_config(tmp_path, database_url, {"updated_tz": "updated_tz", "day": "day"}, "day"),
+                   str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    try:
+        # 20:00 UTC on the last day of year 9999 is beyond it in Beijing: the value leaves in its own offset.
+        assert (await store.lookup("registry", "edge")).values["updated_tz"] == "9999-12-31T20:00:00+00:00"
+    finally:
+        await store.close()
