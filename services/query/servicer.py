@@ -38,8 +38,12 @@ from services.runtime.errors import (
 )
 from services.runtime.identity import Caller
 from services.runtime.provider_assertions import CURRENT_ACCESS, AccessClaims
+from services.runtime.server import MAX_MESSAGE_BYTES
 
 MAX_BATCH_KEYS = 1000
+#: The largest BatchQuery reply: one message (the edge transcodes no more to JSON, clients take no more), less
+#: room for the audit id set after the step.
+MAX_BATCH_REPLY_BYTES = MAX_MESSAGE_BYTES - 1024
 AUDIT_ID_HEADER = "x-govshare-audit-id"
 
 ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
@@ -49,6 +53,24 @@ _PURPOSES = ShortNames(common_pb2.PurposeType)
 R = TypeVar("R")
 Q = TypeVar("Q", query_pb2.QueryRequest, query_pb2.BatchQueryRequest, query_pb2.VerifyRequest)
 A = TypeVar("A", query_pb2.QueryResponse, query_pb2.BatchQueryResponse, query_pb2.VerifyResponse)
+
+
+def _within_one_reply(response: query_pb2.BatchQueryResponse, keys: int) -> None:
+    """RESOURCE_EXHAUSTED REPLY_TOO_LARGE when the batch's answer exceeds one message, saying how many keys fit.
+
+    A department's records may be large (a 前置机 shares long text columns): 200 keys of records of ~100 KB left
+    as a 20 MB reply, which a REST caller got as HTTP 500 INTERNAL from the edge ("Response not transcoded
+    because the transcoder's internal buffer size exceeds the configured limit") and a gRPC client as a
+    transport error, after the call was audited ANSWERED. It is now refused, audited so, naming the remedy.
+    """
+    size = response.ByteSize()
+    if size <= MAX_BATCH_REPLY_BYTES:
+        return
+    fit = max(1, keys * MAX_BATCH_REPLY_BYTES // size)
+    raise ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "REPLY_TOO_LARGE",
+                       f"the answer to these {keys} keys would be {size / 2 ** 20:.1f} MiB, more than one reply "
+                       f"carries ({MAX_MESSAGE_BYTES // 2 ** 20} MiB): ask for fewer keys per call (about {fit} "
+                       "fit), or for fewer items")
 
 
 def purpose_name(value: int) -> str:
@@ -277,6 +299,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         masked = self._fill_batch(deps, resource, decision, request.keys, keys, errors, records, disputed,
                                   response.results)
         response.masked_items.extend(_masked_in_plan_order(decision, masked))
+        _within_one_reply(response, len(request.keys))
         found = any(record is not None and record is not UNREADABLE for record in records.values())
         # A batch whose only records could not be sent was not answered: FAILED, as a Query of one of them is.
         failed = not found and any(record is UNREADABLE for record in records.values())

@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -311,6 +313,56 @@ async def test_a_row_the_department_database_cannot_send_is_that_records_answer_
     assert await _audit_result(platform, batch.audit_id) == "ANSWERED"
     # The DBA fixes the row: it answers (nothing of the failure was cached).
     assert (await _query(platform, bad)).values["citizen_id"]
+
+
+def _rest_post(platform, path: str, body: dict) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    """A REST call through the edge as the demo 民政局 system: HTTP status and JSON body."""
+    request = urllib.request.Request(f"http://{platform.gateway}{path}", data=json.dumps(body).encode(),
+                                     method="POST", headers={"content-type": "application/json",
+                                                             "authorization": platform.metadata("civil")[0][1]})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def test_a_batch_whose_answer_exceeds_one_reply_is_refused_saying_how_many_keys_fit(  # type: ignore[no-untyped-def]
+        platform, department) -> None:
+    """A department's long text columns (each record well within what a 前置机 sends) made a BatchQuery's answer
+    larger than one message: REST callers got HTTP 500 INTERNAL from the edge ("Response not transcoded…"), gRPC
+    clients a transport error, and the call was audited ANSWERED. It is RESOURCE_EXHAUSTED REPLY_TOO_LARGE,
+    audited so, saying how many keys fit; that many are answered."""
+    keys = [person["citizen_id"] for person in list(persons(50))[30:50]]
+    connection = await asyncpg.connect(department.database_url)
+    try:
+        before = await connection.fetch(f"SELECT sfzhm, xz FROM {dept.TABLE} WHERE sfzhm = ANY($1)", keys)
+        # ~540 KB of a granted item per record: 20 records are ~10.8 MB.
+        await connection.execute(f"UPDATE {dept.TABLE} SET xz = repeat('城镇职工基本养老保险', 18000) "
+                                 "WHERE sfzhm = ANY($1)", keys)
+        stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.BatchQuery(query_pb2.BatchQueryRequest(resource_code=dept.RESOURCE_CODE, keys=keys,
+                                                              purpose=ADMIN),
+                                  metadata=platform.metadata("civil"), timeout=30)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.value.details()
+        assert _reason(refused.value) == "REPLY_TOO_LARGE"
+        assert "ask for fewer keys per call (about 15 fit)" in refused.value.details()
+        assert await _audit_result(platform, details_of(refused.value)[0].metadata["audit_id"]) != "ANSWERED"
+        body = {"keys": keys, "purpose": {"type": "PURPOSE_TYPE_ADMINISTRATIVE_BASIS", "text": ADMIN.text}}
+        status, answer = await asyncio.to_thread(
+            _rest_post, platform, f"/v1/resources/{dept.RESOURCE_CODE.replace('/', '%2F')}:batchQuery", body)
+        assert status == 429 and "about 15 fit" in answer["message"], (status, answer)
+        # Fewer keys are answered (7: this test's channel, as gRPC clients by default, takes replies up to 4 MiB).
+        fitting = await stub.BatchQuery(query_pb2.BatchQueryRequest(resource_code=dept.RESOURCE_CODE, keys=keys[:7],
+                                                                    purpose=ADMIN),
+                                        metadata=platform.metadata("civil"), timeout=30)
+        assert [result.found for result in fitting.results] == [True] * 7
+    finally:
+        await connection.executemany(f"UPDATE {dept.TABLE} SET xz = $2 WHERE sfzhm = $1",
+                                     [(row["sfzhm"], row["xz"]) for row in before])
+        await connection.close()
+        await notify(load_config(str(department.config_path)), dept.RESOURCE_CODE, keys)
 
 
 def _stub(department: Department) -> provider_pb2_grpc.ProviderServiceStub:
