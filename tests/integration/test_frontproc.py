@@ -44,6 +44,7 @@ from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
+from services.client import run_query
 from services.foundation.synthetic import persons
 from services.query.component import create_component as create_query
 from services.runtime.duties import APPROVER, REVIEWER
@@ -363,6 +364,29 @@ async def test_a_batch_whose_answer_exceeds_one_reply_is_refused_saying_how_many
                                      [(row["sfzhm"], row["xz"]) for row in before])
         await connection.close()
         await notify(load_config(str(department.config_path)), dept.RESOURCE_CODE, keys)
+
+
+async def test_govshare_query_prints_a_record_larger_than_grpcs_default_reply(  # type: ignore[no-untyped-def]
+        platform, department, capsys) -> None:
+    """`govshare query` of a 前置机's record of ~5 MB (within the 8 MiB a reply of the platform may be) ended in
+    RESOURCE_EXHAUSTED "Received message larger than max (… vs. 4194304)": its channel kept gRPC's default."""
+    key = list(persons(50))[29]["citizen_id"]
+    connection = await asyncpg.connect(department.database_url)
+    try:
+        before = await connection.fetchval(f"SELECT xz FROM {dept.TABLE} WHERE sfzhm = $1", key)
+        await connection.execute(
+            f"UPDATE {dept.TABLE} SET xz = repeat('城镇职工基本养老保险', 170000) WHERE sfzhm = $1", key)
+        civil = platform.credentials.systems["civil"]
+        status = await asyncio.to_thread(
+            run_query, platform.gateway, civil["system_id"], civil["secret"], resource=dept.RESOURCE_CODE, key=key,
+            items=["insurance_type"], purpose="administrative_basis", purpose_text=ADMIN.text)
+        printed = capsys.readouterr()
+        assert status == 0, printed.err[:500]
+        assert len(json.loads(printed.out)["values"]["insurance_type"]) == 10 * 170000
+    finally:
+        await connection.execute(f"UPDATE {dept.TABLE} SET xz = $2 WHERE sfzhm = $1", key, before)
+        await connection.close()
+        await notify(load_config(str(department.config_path)), dept.RESOURCE_CODE, [key])
 
 
 def _stub(department: Department) -> provider_pb2_grpc.ProviderServiceStub:
