@@ -339,7 +339,7 @@ def validate_record(dataset: Dataset, raw: Mapping[str, str], today: date | None
     # row rejected, and naming them for each header made 5,000 rows' reasons larger than a gRPC client takes (4 MiB).
     for position, name in enumerate(sorted(set(raw) - dataset.item_names)):
         known = f" (this dataset has {', '.join(dataset.item_order)})" if position == 0 else ""
-        checked.problems.append(f"{_shown(name)}: unknown item{known}")
+        checked.problems.append(f"{_shown_name(name)}: unknown item{_meant(name, dataset.item_names)}{known}")
     for item in dataset.items:
         value = raw.get(item.name, "").strip()
         if not value:
@@ -375,6 +375,21 @@ def _without_byte_order_mark(raw: Mapping[str, str]) -> Mapping[str, str]:
         bare = name.lstrip(BYTE_ORDER_MARK)
         read[bare if bare not in raw else name] = value.lstrip(BYTE_ORDER_MARK)
     return read
+
+
+def _shown_name(name: str) -> str:
+    """An unknown item's name as given, quoted when blanks around it would not show (``'citizen_id ': …``)."""
+    return repr(_shown(name)) if name != name.strip() else _shown(name)
+
+
+def _meant(name: str, items: frozenset[str] | set[str]) -> str:
+    """The item an unknown name stands for but for blanks around it or capitals (a spreadsheet's column header
+    ``citizen_id `` or ``Name``), as a hint: the reason read "citizen_id : unknown item" and "citizen_id:
+    required" side by side, and the data officer could not see what differed."""
+    bare = name.strip().lower()
+    if bare != name and bare in items:
+        return f": did you mean {bare}? (item names are read exactly: lower case, no blanks around them)"
+    return ""
 
 
 def _shown(name: str) -> str:

@@ -170,6 +170,21 @@ def test_a_byte_order_mark_before_the_first_header_or_value_is_not_read() -> Non
     only_problem(POPULATION, person(name="张\ufeff三"), "name", "printable")
 
 
+def test_an_item_name_with_blanks_around_it_or_capitals_is_named_with_the_item_it_stands_for() -> None:
+    """A spreadsheet's column headers ``citizen_id `` and ``Name``: the reasons read "citizen_id : unknown item"
+    beside "citizen_id: required", and nothing said what differed. The name is quoted when blanks around it would
+    not show, and the item it stands for is named."""
+    record = person()
+    headers = {("citizen_id " if name == "citizen_id" else "Name" if name == "name" else name): value
+               for name, value in record.items()}
+    found = problems(POPULATION, headers)
+    assert "'citizen_id ': unknown item: did you mean citizen_id? (item names are read exactly: lower case, no " \
+           "blanks around them)" in found
+    assert any(problem.startswith("Name: unknown item: did you mean name? ") for problem in found), found
+    only_problem(POPULATION, {**person(), "phone": "13800000000"}, "phone", "unknown item")
+    assert "did you mean" not in problems(POPULATION, {**person(), "phone": "1"})[0]
+
+
 def test_text_must_be_printable_and_bounded() -> None:
     only_problem(POPULATION, person(name="张\x00三"), "name", "printable")
     only_problem(POPULATION, person(name="张" * 65), "name", "at most 64")
