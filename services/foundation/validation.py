@@ -84,11 +84,16 @@ def _unprintable(raw: str) -> str:
 def code(*allowed: str) -> Parser:
     """A value from a code table."""
     choices = frozenset(allowed)
-    shown = "/".join(allowed) if len(allowed) <= 8 else f"one of the {len(allowed)} codes of its table"
+    shown = "/".join(allowed) if len(allowed) <= 8 else \
+        f"one of the {len(allowed)} codes of its table, such as {', '.join(allowed[:3])}"
 
     def parse(raw: str, today: date) -> str:
         if raw not in choices:
-            raise ValueProblem(f"{raw!r} is not in its code table (expected {shown})")
+            # A short form of a code (汉 for 汉族, 蒙古 for 蒙古族) is named: "expected one of the 56 codes of its
+            # table" alone did not say in what form the table writes them.
+            meant = [choice for choice in allowed if raw and choice.startswith(raw)]
+            hint = f": did you mean {'/'.join(meant)}?" if 0 < len(meant) <= 3 else ""
+            raise ValueProblem(f"{raw!r} is not in its code table{hint} (expected {shown})")
         return raw
 
     return parse

@@ -107,6 +107,16 @@ def test_sex_must_match_the_parity_of_the_sequence() -> None:
     only_problem(POPULATION, person(sex="M"), "sex", "code table")
 
 
+def test_a_code_given_in_a_short_form_is_named_in_the_tables_form() -> None:
+    """汉 for 汉族: the reason said only "expected one of the 56 codes of its table", not how the table writes
+    them."""
+    only_problem(POPULATION, person(ethnicity="汉"), "ethnicity", "'汉' is not in its code table: did you mean 汉族? "
+                                                              "(expected one of the 56 codes of its table, such as "
+                                                              "汉族, 蒙古族, 回族)")
+    only_problem(POPULATION, person(ethnicity="X"), "ethnicity", "'X' is not in its code table (expected one of the "
+                                                             "56 codes of its table, such as 汉族, 蒙古族, 回族)")
+
+
 def test_ethnicity_is_one_of_the_56() -> None:
     assert len(set(ETHNICITIES)) == 56
     assert all(validate_record(POPULATION, person(ethnicity=e), TODAY).ok for e in ETHNICITIES)
