@@ -345,11 +345,38 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
         else:
             problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
                             for line, problem in _column_problems(resource, returned))
-            if advice := await _key_index_advice(connection, resource):
-                log.warning("%s:%d: resources %r: %s", config.path, resource.table.line,  # type: ignore[union-attr]
-                            resource.dataset, advice)
+            for advice in (await _key_index_advice(connection, resource), await _key_spelling_advice(connection,
+                                                                                                  resource)):
+                if advice:
+                    log.warning("%s:%d: resources %r: %s", config.path,
+                                resource.table.line, resource.dataset, advice)  # type: ignore[union-attr]
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+async def _key_spelling_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when the table holds a key the platform can never ask for, or "": one with blanks around it (a
+    fixed-width import into a varchar), or, for a code kind, in full-width characters. The platform asks for keys
+    trimmed and in ASCII (services.query.keys.normalize_key), so such a row was answered as absent — 库无 to a
+    verification of a person the department does hold — without a word. The table is read until the first such
+    key (its whole key column when there is none), at the check and at start only."""
+    if resource.table is None or resource.key_column is None:
+        return ""
+    column = f"{_ident(resource.key_column.value)}::text"
+    codes = resource.key_kind in UPPER_CASE_KINDS or resource.key_kind_name == "region_code"
+    wide = f" OR {column} ~ '[^[:ascii:]]'" if codes else ""
+    try:
+        found = await connection.fetchval(
+            f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE {column} <> btrim({column}, "
+            f"E' \\t\\r\\n\u3000'){wide})")
+    except asyncpg.PostgresError:
+        return ""
+    if not found:
+        return ""
+    how = " or in full-width characters" if codes else ""
+    return (f"table {resource.table.value} holds keys in {resource.key_column.value} with blanks around them{how}: "
+            "the platform asks for keys trimmed and in ASCII, so those rows are answered as absent; fix the rows, "
+            f"or share a view whose key column is normalised (btrim({resource.key_column.value}))")
 
 
 async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:

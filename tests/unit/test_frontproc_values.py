@@ -372,3 +372,30 @@ async def test_an_as_of_column_holding_infinity_is_that_records_problem_not_an_i
         assert (await store.lookup("registry", "edge")).values["updated_tz"] == "9999-12-31T20:00:00+00:00"
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(("key", "kind"), [("Q17 ", "text"), ("\u3000Q17", "text"),
+                                           ("３３０３２７１９９５１１０４２９６０", "citizen_id")])
+async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, key: str, kind: str) -> None:
+    """A key kept with blanks around it (a fixed-width import into a varchar) or in full-width digits: the platform
+    asks for keys trimmed and in ASCII, so the row was answered as absent (库无 to a verification of a person the
+    department holds), and nothing said so. The check warns, naming the table and the column; a clean table
+    gets no such warning (test_the_check_warns_of_a_key_column_without_a_unique_index)."""
+    await _execute(database_url, f"CREATE TABLE spelled (k text PRIMARY KEY, v text); "
+                                 f"INSERT INTO spelled VALUES ('{key}', 'x'), ('b', 'y')")
+    text = (_config(tmp_path, database_url, {"label": "v"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: spelled\n    key_column: k\n")
+            .replace("      code: code\n", "      code: k\n")
+            .replace("kind: text", f"kind: {kind}"))
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    connection = await asyncpg.connect(config.database_url)
+    try:
+        await check_resources(config, connection)
+    finally:
+        await connection.close()
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    assert "table spelled holds keys in k with blanks around them" in warning and "answered as absent" in warning
+    assert key.strip() not in warning
