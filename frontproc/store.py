@@ -235,9 +235,12 @@ class DepartmentStore:
         sql = self._statements[dataset]
         values = {item: canonical(record[column.value], self._zone) for item, column in resource.items.items()
                   if record[column.value] is not None}
-        size = sum(len(item.encode()) + len(value.encode()) for item, value in values.items())
-        if size > MAX_RECORD_BYTES:
-            raise _too_large(dataset, resource, values, size)
+        # Characters first (a character is at most 4 bytes in UTF-8): nearly every row is measured without
+        # encoding anything.
+        if 4 * sum(len(item) + len(value) for item, value in values.items()) > MAX_RECORD_BYTES:
+            size = sum(len(item.encode()) + len(value.encode()) for item, value in values.items())
+            if size > MAX_RECORD_BYTES:
+                raise _too_large(dataset, resource, values, size)
         try:
             as_of = as_of_time(record[sql.as_of_column], self._zone) if sql.as_of_column else None
         except (ValueError, OverflowError) as exc:
