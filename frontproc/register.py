@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 from google.protobuf import descriptor_pool, field_mask_pb2, json_format
 
-from frontproc.config import ConfigError, FrontprocConfig, load
+from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig, load
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
@@ -98,10 +98,33 @@ def endpoint_problems(config: FrontprocConfig, entry: cat.Entry) -> list[str]:
     if resource is None:
         problems.append(f"the entry's endpoint.dataset {dataset!r} is not served by {config.path} (it serves "
                         f"{', '.join(config.resources)})")
-    elif missing := [item.machine_name for item in entry.items if item.machine_name not in resource.items]:
-        problems.append(f"items {', '.join(missing)} of the entry are not mapped in {config.path}'s resource "
-                        f"{dataset!r} (it maps {', '.join(resource.items)})")
+    else:
+        if missing := [item.machine_name for item in entry.items if item.machine_name not in resource.items]:
+            problems.append(f"items {', '.join(missing)} of the entry are not mapped in {config.path}'s resource "
+                            f"{dataset!r} (it maps {', '.join(resource.items)})")
+        problems.extend(_key_problems(config, entry, resource))
     return problems
+
+
+def _key_problems(config: FrontprocConfig, entry: cat.Entry, resource: ResourceConfig) -> list[str]:
+    """What differs between the entry's key and the one the 前置机 looks records up by.
+
+    Nothing compared them, here or at publication (Describe names the items, not the key): an entry keyed by
+    another item than ``key.item`` was published, and the platform asked the 前置机 for records by values of that
+    item, which it looked up in its key column — INVALID_ARGUMENT, or a record of another key; a key item of
+    another identifier kind than ``key.kind`` had its keys checked by other rules on either side.
+    """
+    if entry.key_item and entry.key_item != resource.key_item:
+        return [f"the entry's key_item {entry.key_item!r} is not the item {config.path}'s resource "
+                f"{resource.dataset!r} looks records up by (key.item: {resource.key_item}): the platform would ask "
+                f"for records by {entry.key_item}; make them the same"]
+    key = next((item for item in entry.items if item.machine_name == resource.key_item), None)
+    if key is not None and key.identifier and key.identifier != resource.key_kind:
+        kind = cat.IdentifierKind.Name(key.identifier).removeprefix("IDENTIFIER_KIND_").lower()
+        return [f"the entry's key item {resource.key_item} is of identifier kind {kind}, but {config.path}'s "
+                f"resource {resource.dataset!r} checks keys as {resource.key_kind_name} (key.kind): make them the "
+                "same"]
+    return []
 
 
 async def submit(config: FrontprocConfig, entry: cat.Entry) -> cat.Entry:

@@ -466,6 +466,29 @@ def test_submit_entry_refuses_an_entry_this_frontproc_does_not_serve(tmp_path: P
                                                            f"{path} (it serves social_insurance)")
 
 
+def test_submit_entry_refuses_an_entry_keyed_otherwise_than_the_frontproc(tmp_path: Path) -> None:
+    """Nothing compared the entry's key with the 前置机's: an entry keyed by another item, or by a key item of
+    another identifier kind, was submitted and published, and the platform asked the 前置机 for records by
+    values it looked up in another column, or checked by other rules."""
+    from frontproc.register import endpoint_problems
+    from govshare.catalog.v1 import catalog_pb2 as cat
+
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path))
+    config = parse(path.read_text(), str(path))
+    entry = dept.social_insurance_entry("127.0.0.1:7100")
+    entry.key_item = "name"
+    assert endpoint_problems(config, entry) == [
+        f"the entry's key_item 'name' is not the item {path}'s resource 'social_insurance' looks records up by "
+        "(key.item: citizen_id): the platform would ask for records by name; make them the same"]
+    entry = dept.social_insurance_entry("127.0.0.1:7100")
+    next(item for item in entry.items if item.machine_name == "citizen_id").identifier = \
+        cat.IDENTIFIER_KIND_CREDIT_CODE
+    assert endpoint_problems(config, entry) == [
+        f"the entry's key item citizen_id is of identifier kind credit_code, but {path}'s resource "
+        "'social_insurance' checks keys as citizen_id (key.kind): make them the same"]
+
+
 def test_a_notice_without_a_valid_key_is_named_by_its_channel(tmp_path: Path,
                                                              caplog: pytest.LogCaptureFixture) -> None:
     """The warning named the channel as "Located(value='si_changed', line=31)", the configuration's internals."""
