@@ -172,8 +172,17 @@ class FakeEdge:
         self._enter("SubmitApplication", context)
         return sharing_pb2.SubmitApplicationResponse(application=request.application)
 
+    def sign_in(self, request, context):  # type: ignore[no-untyped-def]
+        """SessionService.SignIn as the platform answers a wrong password: the system's token is good, the
+        person's password is not (each such attempt counts toward locking the account)."""
+        from govshare_client.pb.authorization.v1 import persons_pb2
+
+        self._enter("SignIn", context)
+        fail(code_pb2.UNAUTHENTICATED, "unknown username or wrong password", "BAD_CREDENTIALS")(context)
+        return persons_pb2.SignInResponse()
+
     def handlers(self) -> list[grpc.GenericRpcHandler]:
-        from govshare_client.pb.authorization.v1 import token_pb2
+        from govshare_client.pb.authorization.v1 import persons_pb2, token_pb2
 
         def unary(fn, request_type, response_type):  # type: ignore[no-untyped-def]
             return grpc.unary_unary_rpc_method_handler(fn, request_deserializer=request_type.FromString,
@@ -188,6 +197,8 @@ class FakeEdge:
                 "Export": grpc.unary_stream_rpc_method_handler(
                     self.export, request_deserializer=query_pb2.ExportRequest.FromString,
                     response_serializer=query_pb2.ExportResponse.SerializeToString)}),
+            grpc.method_handlers_generic_handler("govshare.authorization.v1.SessionService", {
+                "SignIn": unary(self.sign_in, persons_pb2.SignInRequest, persons_pb2.SignInResponse)}),
             grpc.method_handlers_generic_handler("govshare.catalog.v1.CatalogService", {
                 "GetEntry": unary(self.get_entry, catalog_pb2.GetEntryRequest, catalog_pb2.GetEntryResponse),
                 "CreateEntry": unary(self.create_entry, catalog_pb2.CreateEntryRequest,
@@ -330,6 +341,26 @@ def test_a_refused_token_is_not_retried_forever(edge: tuple[FakeEdge, str]) -> N
         client.query("c", "k", purpose="work_reference")
     assert len(fake.attempts("Query")) == 2
     assert raised.value.reason == "UNAUTHENTICATED"
+
+
+async def test_a_refusal_of_something_else_than_the_token_is_not_repeated_with_a_new_one(
+        edge: tuple[FakeEdge, str]) -> None:
+    """SignIn refuses a wrong password UNAUTHENTICATED (BAD_CREDENTIALS) while the system's token is good: the
+    client took every UNAUTHENTICATED for a refused token, so it dropped a valid token, issued another and sent
+    the wrong password again, and a person was locked out after three wrong passwords instead of five."""
+    from govshare_client.pb.authorization.v1 import persons_pb2, persons_pb2_grpc
+
+    fake, address = edge
+    wrong = persons_pb2.SignInRequest(username="zhang.san", password="wrong", totp_code="123456")
+    with make_client(address) as client, pytest.raises(Unauthenticated) as raised:
+        client.stub(persons_pb2_grpc.SessionServiceStub).SignIn(wrong)
+    assert raised.value.reason == "BAD_CREDENTIALS"
+    async with make_async_client(address) as aclient:
+        with pytest.raises(Unauthenticated) as araised:
+            await aclient.stub(persons_pb2_grpc.SessionServiceStub).SignIn(wrong)
+    assert araised.value.reason == "BAD_CREDENTIALS"
+    assert len(fake.attempts("SignIn")) == 2  # one each, not two each
+    assert len(fake.issued) == 2  # one token per client: the good one was not dropped
 
 
 async def test_an_export_refused_for_its_token_is_renewed_once_and_later_exports_use_the_new_one(

@@ -126,6 +126,18 @@ def _method_name(details: grpc.ClientCallDetails) -> str:
 
 RENEW = "renew"
 
+#: The ``reason`` of an UNAUTHENTICATED that refuses the bearer token itself: ``UNAUTHENTICATED`` from a service
+#: (expired, signed by a key no longer published, of a system since disabled or whose secret was rotated) and none
+#: at all from the edge's own token check. Any other reason refuses something the request carries — SignIn's
+#: ``BAD_CREDENTIALS`` or ``TOTP_INVALID``, ExchangeOidcToken's ``OIDC_TOKEN_INVALID`` —, which a new token does not
+#: change: repeating such a call counted a person's wrong password twice (locked after three tries, not five).
+TOKEN_REFUSALS = frozenset({"", "UNAUTHENTICATED"})
+
+
+def refuses_the_token(error: GovshareError) -> bool:
+    """Whether ``error`` is the platform refusing the token this client sent (a new one may be accepted)."""
+    return error.code == grpc.StatusCode.UNAUTHENTICATED and error.reason in TOKEN_REFUSALS
+
 
 class Attempts:
     """The attempts of one unary call under one deadline: what to do after each failure (shared by the sync
@@ -146,7 +158,7 @@ class Attempts:
 
     def after(self, error: GovshareError, token: str) -> str | float | None:
         """:data:`RENEW` to repeat at once with a new token, a pause before the next attempt, or None: give up."""
-        if error.code == grpc.StatusCode.UNAUTHENTICATED and token and self._refused is None:
+        if refuses_the_token(error) and token and self._refused is None:
             # Refused at authentication, so not executed: safe to repeat once with a fresh token, whatever the
             # method (the token expired early by the platform's clock, or its signing key was rotated).
             self._refused = error
@@ -177,7 +189,7 @@ def refused_twice(refused: GovshareError, error: Unauthenticated) -> Unauthentic
 def renews_export(failure: GovshareError, started: bool, refused: GovshareError | None) -> bool:
     """Whether an export's failure is answered by one new token and a second try (both clients' ``_rows``): the
     platform refused the token before the first page, and this export has not been refused once already."""
-    return failure.code == grpc.StatusCode.UNAUTHENTICATED and not started and refused is None
+    return refuses_the_token(failure) and not started and refused is None
 
 
 def call_timeout(method: str, given: float | None, default: float, per_method: Mapping[str, float]) -> float:
