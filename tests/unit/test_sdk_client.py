@@ -30,6 +30,7 @@ from grpc_status import rpc_status
 from govshare_client import (
     AsyncClient,
     Client,
+    DeadlineExceeded,
     GovshareError,
     InvalidArgument,
     PermissionDenied,
@@ -321,6 +322,59 @@ def test_a_token_due_for_renewal_serves_until_expiry_while_the_platform_is_unrea
             tokens.token(5)
         assert tokens.token(5) != first  # the platform is back
     assert len(fake.issued) == 2
+
+
+def _hanging_issuance(fake: FakeEdge) -> tuple[threading.Event, threading.Event]:
+    """IssueToken hangs until the second event is set (a TokenService whose database stopped answering); the
+    first is set once the client's issuance has arrived."""
+    arrived, release = threading.Event(), threading.Event()
+
+    def hang(context: grpc.ServicerContext) -> None:
+        arrived.set()
+        release.wait(30)
+
+    fake.script["IssueToken"] = [hang]
+    return arrived, release
+
+
+def test_a_call_waiting_for_another_calls_token_stops_at_its_own_deadline(edge: tuple[FakeEdge, str]) -> None:
+    """While one thread's IssueToken hung, every other thread of the client waited for it without a bound and
+    then made its own attempt, whatever its deadline: with a 1 s timeout, the fifth of five calls returned after
+    5 s (a web service's pool of threads, each with 10 s, after minutes). A call's deadline now covers that wait."""
+    fake, address = edge
+    arrived, release = _hanging_issuance(fake)
+    safety = threading.Timer(10, release.set)  # the old client waited for the first issuance, whatever the test
+    safety.start()
+    with make_client(address) as client, futures.ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(client.query, "c", "k", purpose="work_reference", timeout=30)
+        assert arrived.wait(10)
+        try:
+            with pytest.raises(DeadlineExceeded) as raised:
+                client.query("c", "k", purpose="work_reference", timeout=0.2)
+        finally:
+            release.set()
+            safety.cancel()
+        assert first.result().values == {"name": "某某公司"}  # the issuance under way was not disturbed
+    assert "waiting for TokenService.IssueToken" in raised.value.message
+    assert len(fake.attempts("Query")) == 1  # the late call was never sent, with or without a token
+
+
+async def test_an_async_call_waiting_for_another_tasks_token_stops_at_its_own_deadline(
+        edge: tuple[FakeEdge, str]) -> None:
+    """The asyncio client waited on its token lock without a bound too."""
+    fake, address = edge
+    arrived, release = _hanging_issuance(fake)
+    async with make_async_client(address) as client:
+        first = asyncio.ensure_future(client.query("c", "k", purpose="work_reference", timeout=30))
+        assert await asyncio.to_thread(arrived.wait, 10)
+        late = asyncio.ensure_future(client.query("c", "k", purpose="work_reference", timeout=0.2))
+        try:
+            done, _ = await asyncio.wait({late}, timeout=10)
+        finally:
+            release.set()
+        assert late in done and isinstance(late.exception(), DeadlineExceeded)
+        assert (await first).values == {"name": "某某公司"}
+    assert "waiting for TokenService.IssueToken" in late.exception().message  # type: ignore[union-attr]
 
 
 def test_an_expired_token_is_renewed_once_and_the_call_retried(edge: tuple[FakeEdge, str]) -> None:

@@ -34,6 +34,13 @@ def _lifetime(token: str, expire_time: float, now: float) -> float:
         return expire_time - now
 
 
+def _no_token_in_time(timeout: float) -> DeadlineExceeded:
+    """The error of a call whose deadline passed while another call was getting the token it needs."""
+    return DeadlineExceeded(grpc.StatusCode.DEADLINE_EXCEEDED,
+                            f"no token within the call's deadline ({timeout:.3g} s): another call of this client "
+                            f"is still waiting for TokenService.IssueToken")
+
+
 class TokenSource:
     """Thread-safe: many threads share one token, and only one of them renews it when it is due.
 
@@ -53,18 +60,25 @@ class TokenSource:
         self._expires_at = 0.0
 
     def token(self, timeout: float) -> str:
-        """The current token, first issuing a new one if none is held or the held one is due for renewal."""
+        """The current token, first issuing a new one if none is held or the held one is due for renewal.
+
+        ``timeout`` is the caller's whole budget, the wait for another thread's issuance included: waiting
+        without a bound, a call with a 1 s deadline returned after 5 s when four others were queued before it
+        on a TokenService that did not answer (each issuance taking its caller's whole deadline in turn).
+        """
+        started = time.monotonic()
         token, now = self._token, self._clock()
         if token and now < self._renew_at:
             return token
         if not self._lock.acquire(blocking=False):
             if token and now < self._expires_at:
                 return token  # another thread is renewing; this token is still good
-            self._lock.acquire()
+            if not self._lock.acquire(timeout=max(timeout, 0.0)):
+                raise _no_token_in_time(timeout)
         try:
             if self._token and self._clock() < self._renew_at:
                 return self._token
-            return self._renew(timeout)
+            return self._renew(timeout - (time.monotonic() - started))
         finally:
             self._lock.release()
 
@@ -116,15 +130,22 @@ class AsyncTokenSource:
             return token
         if self._lock.locked() and token and now < self._expires_at:
             return token
-        async with self._lock:
+        started = time.monotonic()
+        try:  # the wait for another task's issuance counts against this call's budget (see TokenSource.token)
+            await asyncio.wait_for(self._lock.acquire(), max(budget, 0.0))
+        except TimeoutError:
+            raise _no_token_in_time(budget) from None
+        try:
             if self._token and self._clock() < self._renew_at:
                 return self._token
             try:
-                return await self._issue(budget)
+                return await self._issue(budget - (time.monotonic() - started))
             except (Unavailable, DeadlineExceeded):
                 if self._token and self._clock() < self._expires_at:
                     return self._token
                 raise
+        finally:
+            self._lock.release()
 
     def invalidate(self, token: str) -> None:
         if self._token == token:
