@@ -583,6 +583,21 @@ def test_errors_expose_reason_metadata_and_field_violations(edge: tuple[FakeEdge
     assert isinstance(denied.value, GovshareError) and isinstance(denied.value, grpc.RpcError)
 
 
+def test_an_edit_over_another_change_raises_aborted(edge: tuple[FakeEdge, str]) -> None:
+    """UpdateEntry and SetPersonRoles with a stale etag are ABORTED (ETAG_MISMATCH): read again and redo. The
+    SDK had a class for every other status the platform documents, so this one came as a bare GovshareError
+    that a business system could not catch on its own."""
+    from govshare_client import Aborted
+
+    fake, address = edge
+    fake.script["CreateEntry"] = [fail(code_pb2.ABORTED, "entry 1/1 was changed since you read it", "ETAG_MISMATCH")]
+    with make_client(address) as client, pytest.raises(Aborted) as raised:
+        client.stub(catalog_pb2_grpc.CatalogServiceStub).CreateEntry(
+            catalog_pb2.CreateEntryRequest(entry=catalog_pb2.Entry(code="1/1")))
+    assert raised.value.reason == "ETAG_MISMATCH" and raised.value.code == grpc.StatusCode.ABORTED
+    assert len(fake.attempts("CreateEntry")) == 1
+
+
 def _raise_invalid_argument(key: str) -> None:
     """A process pool's task (module level, so it pickles) failing as a client call does."""
     raise InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, f"key: {key} has a wrong check character",

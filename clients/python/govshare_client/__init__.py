@@ -8,6 +8,7 @@
 from govshare_client.aio import AsyncClient
 from govshare_client.client import Client, RetryPolicy, is_idempotent
 from govshare_client.errors import (
+    Aborted,
     AlreadyExists,
     DeadlineExceeded,
     FailedPrecondition,
@@ -32,6 +33,7 @@ from govshare_client.results import (
 )
 
 __all__ = [
+    "Aborted",
     "AlreadyExists",
     "AsyncClient",
     "BatchItem",

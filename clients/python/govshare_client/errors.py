@@ -77,6 +77,11 @@ class FailedPrecondition(GovshareError):
     """The object is not in a state that allows the call."""
 
 
+class Aborted(GovshareError):
+    """Another change came first: ``reason`` ``ETAG_MISMATCH`` when the object changed since it was read (an
+    ``UpdateEntry`` with its ``etag``): read it again and redo the change."""
+
+
 class ResourceExhausted(GovshareError):
     """Rate limit or quota: wait ``retry_delay`` seconds when given."""
 
@@ -96,6 +101,7 @@ _CLASSES: dict[grpc.StatusCode, type[GovshareError]] = {
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
+    grpc.StatusCode.ABORTED: Aborted,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
