@@ -377,6 +377,24 @@ async def test_an_async_call_waiting_for_another_tasks_token_stops_at_its_own_de
     assert "waiting for TokenService.IssueToken" in late.exception().message  # type: ignore[union-attr]
 
 
+def test_a_renewal_over_the_rate_limit_keeps_the_held_token_until_it_expires(edge: tuple[FakeEdge, str]) -> None:
+    """Every IssueToken shares one rate-limit bucket at the edge, whatever the system: a renewal refused
+    RESOURCE_EXHAUSTED failed the call, though the held token had minutes left."""
+    fake, address = edge
+    now = [1000.0]
+    with grpc.insecure_channel(address) as channel:
+        tokens = TokenSource(channel, "sys-1", "s3cret", clock=lambda: now[0])
+        first = tokens.token(5)
+        fake.script["IssueToken"] = [fail(code_pb2.RESOURCE_EXHAUSTED, "rate limited", "RATE_LIMITED",
+                                          retry_after=1.0)] * 2
+        now[0] += 0.9 * 3600  # due for renewal, valid for six more minutes
+        assert tokens.token(5) == first
+        now[0] += 0.11 * 3600  # expired: nothing to fall back on, the refusal is the caller's
+        with pytest.raises(ResourceExhausted):
+            tokens.token(5)
+    assert fake.issued == [first]
+
+
 def test_an_expired_token_is_renewed_once_and_the_call_retried(edge: tuple[FakeEdge, str]) -> None:
     fake, address = edge
     with make_client(address) as client:

@@ -11,13 +11,18 @@ from collections.abc import Callable
 
 import grpc
 
-from govshare_client.errors import DeadlineExceeded, Unavailable, from_rpc_error
+from govshare_client.errors import DeadlineExceeded, ResourceExhausted, Unavailable, from_rpc_error
 from govshare_client.pb.authorization.v1 import token_pb2, token_pb2_grpc
 
 #: Renew when less than this share of a token's lifetime is left (an hour's token: after 48 minutes), so a
 #: call never leaves with a token that expires on the way, and a briefly unreachable TokenService has minutes
 #: of slack before any call needs a new token.
 RENEW_AT_REMAINING = 0.2
+
+#: Failures of a renewal after which the held token serves on while it has not expired: TokenService down or
+#: slow, or over the edge's rate limit — which all IssueToken calls share, whatever the system, so another
+#: system's burst of issuances failed this client's calls while its token had minutes left.
+_RENEWAL_CAN_WAIT = (Unavailable, DeadlineExceeded, ResourceExhausted)
 
 
 def _lifetime(token: str, expire_time: float, now: float) -> float:
@@ -92,7 +97,7 @@ class TokenSource:
     def _renew(self, timeout: float) -> str:
         try:
             return self._issue(timeout)
-        except (Unavailable, DeadlineExceeded):
+        except _RENEWAL_CAN_WAIT:
             if self._token and self._clock() < self._expires_at:
                 return self._token
             raise
@@ -140,7 +145,7 @@ class AsyncTokenSource:
                 return self._token
             try:
                 return await self._issue(budget - (time.monotonic() - started))
-            except (Unavailable, DeadlineExceeded):
+            except _RENEWAL_CAN_WAIT:
                 if self._token and self._clock() < self._expires_at:
                     return self._token
                 raise
