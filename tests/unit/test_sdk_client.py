@@ -108,6 +108,8 @@ class FakeEdge:
     script: dict[str, list[Behaviour]] = field(default_factory=dict)
     refused_tokens: set[str] = field(default_factory=set)
     refuse_every_token: bool = False
+    #: Values a query answers besides its usual ones (to make a reply as large as a test needs).
+    extra_values: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def issue(self, request, context):  # type: ignore[no-untyped-def]
@@ -139,8 +141,8 @@ class FakeEdge:
 
     def query(self, request, context):  # type: ignore[no-untyped-def]
         self._enter("Query", context)
-        response = query_pb2.QueryResponse(values={"name": "某某公司"}, masked_items=["legal_representative"],
-                                           audit_id="a-1")
+        response = query_pb2.QueryResponse(values={"name": "某某公司", **self.extra_values},
+                                           masked_items=["legal_representative"], audit_id="a-1")
         response.provenance.provider_department_code = "11110100MB0000003X"
         response.provenance.as_of_time.FromSeconds(1_700_000_000)
         return response
@@ -575,6 +577,18 @@ def test_no_retry_is_started_that_the_deadline_would_cut(edge: tuple[FakeEdge, s
         client.query("c", "k", purpose="work_reference", timeout=2)
     assert sleep.pauses == [] and len(fake.attempts("Query")) == 1
     assert raised.value.retry_delay == pytest.approx(30)
+
+
+async def test_a_reply_larger_than_grpcs_default_4_mib_is_received(edge: tuple[FakeEdge, str]) -> None:
+    """The platform's messages go up to 8 MiB (a BatchQuery of 1000 records of 5 KB): the client refused any
+    reply over gRPC's default 4 MiB as RESOURCE_EXHAUSTED, after the platform had answered (and audited) it."""
+    fake, address = edge
+    fake.extra_values["business_scope"] = "经营范围" * (5 * 1024 * 1024 // 12)  # 5 MiB in UTF-8
+    with make_client(address) as client:
+        answer = client.query("c", "k", purpose="work_reference")
+    async with make_async_client(address) as aclient:
+        aanswer = await aclient.query("c", "k", purpose="work_reference")
+    assert answer.values["business_scope"] == aanswer.values["business_scope"] == fake.extra_values["business_scope"]
 
 
 def test_errors_expose_reason_metadata_and_field_violations(edge: tuple[FakeEdge, str]) -> None:

@@ -45,7 +45,12 @@ IDEMPOTENT_PREFIXES = ("Get", "List", "Search")
 #: attempts to reconnect (up to 120 s), and fails every call at once meanwhile: after a platform restart of a
 #: minute, a client kept failing UNAVAILABLE for a quarter of a minute more. Capped, it reconnects within a
 #: second of the edge's return, at the cost of one connection attempt a second while it is away.
-CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_reconnect_backoff_ms", 1000),)
+#: Replies are taken up to 64 MiB, as the platform's own clients take them: gRPC's default of 4 MiB failed a
+#: reply the platform had answered in full (a BatchQuery of 1000 records of about 5 KB each, the platform's
+#: messages being up to 8 MiB) with RESOURCE_EXHAUSTED "Received message larger than max", which reads as the
+#: rate limit, after the call had been made, audited and counted against the grant's quota.
+CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_reconnect_backoff_ms", 1000),
+                                                ("grpc.max_receive_message_length", 64 * 1024 * 1024))
 
 ENV_ENDPOINT = "GOVSHARE_ENDPOINT"
 ENV_SYSTEM_ID = "GOVSHARE_SYSTEM_ID"
