@@ -7,7 +7,9 @@ worker thread (``asyncio.to_thread``) while the loop keeps serving.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from govshare_client import (
     AsyncClient,
     Client,
+    GovshareError,
     InvalidArgument,
     PermissionDenied,
     Purpose,
@@ -151,3 +154,35 @@ async def test_the_async_client_queries_and_is_refused_alike(platform) -> None: 
             await client.query(POPULATION, citizen_id_of(0), ["birth_date"], purpose="administrative_basis")
     assert answer.values == {"name": entity(0)["name"]}
     assert refused.value.reason == "NOT_GRANTED"
+
+
+def _docs_error_snippet() -> str:
+    """docs/api.md's example of catching the SDK's errors (the Python block that starts with their import)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    match = re.search(r"```python\n(from govshare_client import InvalidArgument, PermissionDenied\n.*?)```", text,
+                      re.DOTALL)
+    assert match, "docs/api.md has no block catching PermissionDenied and InvalidArgument"
+    return match.group(1)
+
+
+async def test_the_docs_error_example_meets_the_refusals_its_comments_name(platform) -> None:  # type: ignore[no-untyped-def]
+    """The example says its query is refused NOT_GRANTED without a grant, and INVALID_ARGUMENT on ``key`` for a
+    wrong check character. Asked without items, the query was answered instead (the basic items of a
+    conditional resource are shared with every department): its PermissionDenied branch could not be reached."""
+    snippet = _docs_error_snippet().replace("...", "raise")  # each branch hands back what it caught
+
+    def run(key: str) -> Callable[[Client], GovshareError | None]:
+        def caught(client: Client) -> GovshareError | None:
+            try:
+                exec(snippet, {"client": client, "key": key})  # the documentation's own code
+            except GovshareError as error:
+                return error
+            return None
+        return caught
+
+    valid = citizen_id_of(0)
+    refused = await _with_client(platform, run(valid))  # SYSTEM has no grant for population data
+    bad = await _with_client(platform, run(valid[:-1] + ("1" if valid[-1] != "1" else "2")))
+    assert isinstance(refused, PermissionDenied) and refused.reason == "NOT_GRANTED"
+    assert isinstance(bad, InvalidArgument) and bad.field_violations[0][0] == "key"
+    assert "check character" in bad.field_violations[0][1]
