@@ -397,6 +397,30 @@ def test_a_renewal_over_the_rate_limit_keeps_the_held_token_until_it_expires(edg
     assert fake.issued == [first]
 
 
+async def test_the_time_a_renewal_takes_counts_against_the_calls_deadline(edge: tuple[FakeEdge, str]) -> None:
+    """The call was sent with the budget it had before its token was renewed: a renewal that took 1 s of a
+    1.5 s timeout left the call 1.5 s more (with TokenService hung, a call took twice its deadline)."""
+    fake, address = edge
+
+    def slow(context: grpc.ServicerContext) -> None:
+        time.sleep(1.0)
+
+    with make_client(address) as client:
+        client.query("c", "k", purpose="work_reference")
+        fake.script["IssueToken"] = [slow]
+        client._tokens._renew_at = 0.0  # due for renewal (80 % of its lifetime gone), still valid
+        client.query("c", "k", purpose="work_reference", timeout=1.5)
+    async with make_async_client(address) as aclient:
+        await aclient.query("c", "k", purpose="work_reference")
+        fake.script["IssueToken"] = [slow]
+        aclient._tokens._renew_at = 0.0
+        await aclient.query("c", "k", purpose="work_reference", timeout=1.5)
+    renewed = [fake.attempts("Query")[1], fake.attempts("Query")[3]]
+    # what was left of the 1.5 s after the 1 s renewal (gRPC's timeout header rounds it up a little)
+    assert all(c.time_remaining is not None and c.time_remaining < 1.0 for c in renewed), renewed
+    assert len(fake.issued) == 4
+
+
 def test_an_expired_token_is_renewed_once_and_the_call_retried(edge: tuple[FakeEdge, str]) -> None:
     fake, address = edge
     with make_client(address) as client:

@@ -63,7 +63,7 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
             remaining = attempts.start()
             try:
                 token = await self.tokens.token(remaining)
-                call = await continuation(_details(client_call_details, token, remaining), request)
+                call = await continuation(_details(client_call_details, token, attempts.left()), request)
                 code = await call.code()
                 error = None if code == grpc.StatusCode.OK else error_from_status(
                     code, await call.details() or "", await call.trailing_metadata())

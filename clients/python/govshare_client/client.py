@@ -161,6 +161,12 @@ class Attempts:
         self._attempt += 1
         return self.deadline - time.monotonic()
 
+    def left(self) -> float:
+        """The seconds left to send the attempt with, once its token is in hand: getting it (a renewal, which
+        may wait for TokenService up to the whole budget) counts against the deadline, or a call with a 2 s
+        timeout could take 4 s. Never 0 or below, which gRPC takes as no deadline: a moment, and it expires."""
+        return max(self.deadline - time.monotonic(), 0.001)
+
     def after(self, error: GovshareError, token: str) -> str | float | None:
         """:data:`RENEW` to repeat at once with a new token, a pause before the next attempt, or None: give up."""
         if refuses_the_token(error) and token and self._refused is None:
@@ -279,7 +285,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
             remaining = attempts.start()
             try:
                 token = self._tokens.token(remaining)
-                outcome = continuation(_with_token(client_call_details, token, remaining), request)
+                outcome = continuation(_with_token(client_call_details, token, attempts.left()), request)
                 error = self._error_of(outcome)
             except Unavailable as unavailable:  # TokenService unreachable: as unavailable as the call itself
                 token, error = "", unavailable
