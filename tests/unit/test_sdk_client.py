@@ -408,17 +408,45 @@ async def test_the_time_a_renewal_takes_counts_against_the_calls_deadline(edge: 
     with make_client(address) as client:
         client.query("c", "k", purpose="work_reference")
         fake.script["IssueToken"] = [slow]
-        client._tokens._renew_at = 0.0  # due for renewal (80 % of its lifetime gone), still valid
+        client._tokens._renew_at = client._tokens._expires_at = 0.0  # expired: no call goes without a new one
         client.query("c", "k", purpose="work_reference", timeout=1.5)
     async with make_async_client(address) as aclient:
         await aclient.query("c", "k", purpose="work_reference")
         fake.script["IssueToken"] = [slow]
-        aclient._tokens._renew_at = 0.0
+        aclient._tokens._renew_at = aclient._tokens._expires_at = 0.0
         await aclient.query("c", "k", purpose="work_reference", timeout=1.5)
     renewed = [fake.attempts("Query")[1], fake.attempts("Query")[3]]
     # what was left of the 1.5 s after the 1 s renewal (gRPC's timeout header rounds it up a little)
     assert all(c.time_remaining is not None and c.time_remaining < 1.0 for c in renewed), renewed
     assert len(fake.issued) == 4
+
+
+async def test_a_renewal_that_hangs_does_not_cost_a_call_holding_a_valid_token_its_deadline(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A renewal is due at 80 % of the token's lifetime, and optional until it expires. Against a TokenService
+    that hung, the renewing call waited its whole budget for it and then had no time left for itself
+    (DEADLINE_EXCEEDED with a valid token in hand), and the next call tried again, one after the other."""
+    fake, address = edge
+    release = threading.Event()
+    try:
+        with make_client(address) as client:
+            client.query("c", "k", purpose="work_reference")
+            arrived, release = _hanging_issuance(fake)
+            client._tokens._renew_at = 0.0  # due for renewal, valid for a while yet
+            assert client.query("c", "k", purpose="work_reference", timeout=5).values == {"name": "某某公司"}
+            client.query("c", "k", purpose="work_reference", timeout=5)  # no second renewal attempt at once
+        assert arrived.is_set()
+        async with make_async_client(address) as aclient:
+            await aclient.query("c", "k", purpose="work_reference")
+            fake.script["IssueToken"] = [lambda context: release.wait(30)]
+            aclient._tokens._renew_at = 0.0
+            assert (await aclient.query("c", "k", purpose="work_reference", timeout=5)).values == {"name": "某某公司"}
+            await aclient.query("c", "k", purpose="work_reference", timeout=5)
+        issued = list(fake.issued)  # (the hung issuances, released below, add theirs after the calls)
+    finally:
+        release.set()
+    assert len(issued) == 2  # each client's first token; the hung renewals gave none
+    assert len(fake.attempts("Query")) == 6
 
 
 def test_an_expired_token_is_renewed_once_and_the_call_retried(edge: tuple[FakeEdge, str]) -> None:

@@ -23,6 +23,13 @@ RENEW_AT_REMAINING = 0.2
 #: slow, or over the edge's rate limit — which all IssueToken calls share, whatever the system, so another
 #: system's burst of issuances failed this client's calls while its token had minutes left.
 _RENEWAL_CAN_WAIT = (Unavailable, DeadlineExceeded, ResourceExhausted)
+#: While the held token is still valid, a renewal waits for TokenService at most this long of the call's budget,
+#: and after one that failed the next is tried no sooner than RENEWAL_RETRY seconds later. A renewal is optional
+#: until the token expires: waiting the whole budget for a TokenService that hung (its database stopped) cost the
+#: renewing call its deadline although it held a valid token, and the next caller then tried again, so one call
+#: after the other failed for nothing for as long as the outage lasted.
+RENEWAL_PATIENCE = 1.0
+RENEWAL_RETRY = 5.0
 
 
 def _lifetime(token: str, expire_time: float, now: float) -> float:
@@ -95,10 +102,12 @@ class TokenSource:
                 self._token, self._renew_at, self._expires_at = "", 0.0, 0.0
 
     def _renew(self, timeout: float) -> str:
+        optional = bool(self._token) and self._clock() < self._expires_at
         try:
-            return self._issue(timeout)
+            return self._issue(min(timeout, RENEWAL_PATIENCE) if optional else timeout)
         except _RENEWAL_CAN_WAIT:
             if self._token and self._clock() < self._expires_at:
+                self._renew_at = min(self._clock() + RENEWAL_RETRY, self._expires_at)
                 return self._token
             raise
 
@@ -143,10 +152,13 @@ class AsyncTokenSource:
         try:
             if self._token and self._clock() < self._renew_at:
                 return self._token
+            budget -= time.monotonic() - started
+            optional = bool(self._token) and self._clock() < self._expires_at  # see RENEWAL_PATIENCE
             try:
-                return await self._issue(budget - (time.monotonic() - started))
+                return await self._issue(min(budget, RENEWAL_PATIENCE) if optional else budget)
             except _RENEWAL_CAN_WAIT:
                 if self._token and self._clock() < self._expires_at:
+                    self._renew_at = min(self._clock() + RENEWAL_RETRY, self._expires_at)
                     return self._token
                 raise
         finally:
