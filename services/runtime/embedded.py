@@ -16,6 +16,7 @@ by its data directory.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import shutil
@@ -88,6 +89,7 @@ class EmbeddedServers:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if pgserver is not None:
             pgdata = self.data_dir / "pg"
+            _forget_dead_holders(pgdata)
             self._pg = _start_postgres(lambda: pgserver.get_server(str(pgdata), cleanup_mode="stop"), pgdata)
             self.database_url = self._pg.get_uri()
             log.info("embedded PostgreSQL at %s", self.data_dir / "pg")
@@ -159,6 +161,35 @@ class EmbeddedServers:
                 _terminate(self._redis)
                 raise EmbeddedDidNotStart(f"the embedded Redis did not start (its log: {log_file})")
             time.sleep(0.05)
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """Drops the processes that died without letting go of the server from pgserver's list of its holders.
+
+    pgserver stops PostgreSQL when the last process that started or reused it exits, and counts them in
+    ``.handle_pids.json``. A `govshare up` killed outright (``kill -9``, the OOM killer) never removed itself: the
+    next one reused the running server, and its Ctrl-C left PostgreSQL running because a holder was still listed,
+    as did every later stop on that data directory."""
+    path = pgdata / ".handle_pids.json"
+    try:
+        holders = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # none yet (a new data directory), or not pgserver's list: leave it to pgserver
+    if not isinstance(holders, list):
+        return
+    alive = [pid for pid in holders if isinstance(pid, int) and _alive(pid)]
+    if alive != holders:
+        path.write_text(json.dumps(alive), encoding="utf-8")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _start_postgres(start: Callable[[], T], pgdata: Path) -> T:

@@ -75,3 +75,47 @@ def test_a_postgresql_that_cannot_restart_is_one_line_too(caplog: pytest.LogCapt
     finally:
         servers.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_postgresql_left_by_a_launcher_killed_outright_stops_with_the_next_one() -> None:
+    """pgserver stops its server when the last process that started or reused it exits, counting them in the data
+    directory's ``.handle_pids.json``. A `govshare up` killed outright (``kill -9``, the OOM killer) stayed listed
+    there for ever: the next `govshare up` reused the running server as it should, but its Ctrl-C then left
+    PostgreSQL running (another "holder" was still listed), and so did every later one. The dead holder is now
+    forgotten when the server is reused, so the stop after it stops PostgreSQL."""
+    data_dir = Path(f"/tmp/govshare-embedded-k{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from services.runtime.embedded import EmbeddedServers; "
+         "EmbeddedServers(Path(sys.argv[1])).start(redis=False); print('started', flush=True); time.sleep(600)",
+         str(data_dir)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    servers: EmbeddedServers | None = None
+    pid = 0
+    try:
+        assert launcher.stdout is not None and launcher.stdout.readline().strip() == "started"
+        launcher.kill()  # its PostgreSQL is pg_ctl's daemon, not its child: it goes on running
+        launcher.wait()
+        servers = EmbeddedServers(data_dir).start(redis=False)
+        pid = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+        servers.stop()
+        servers = None
+        deadline = time.monotonic() + 10  # pg_ctl's wait ends when the pid file goes, a moment before the process
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(pid), "the embedded PostgreSQL outlived the launcher that stopped it"
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+        if servers is not None:
+            servers.stop()
+        if pid and _running(pid):
+            os.kill(pid, 9)
+        shutil.rmtree(data_dir, ignore_errors=True)
