@@ -401,7 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     # GOVSHARE_ZONE as every process reads it (trimmed, any case): 'Intranet' reached the banner and connection.json.
     up.add_argument("--zone", default=os.environ.get("GOVSHARE_ZONE", "").strip().lower() or "extranet",
                     choices=["extranet", "intranet"])
-    up.add_argument("--workers", type=_count(1), default=1, help="worker processes per service")
+    up.add_argument("--workers", type=_count(1), default=None,
+                    help="worker processes per service (default: GOVSHARE_WORKERS, else 1)")
     up.add_argument("--heavy-read-processes", action="store_true",
                     help="serve catalog's and query's listings and searches by processes of their own (ports N+10, "
                          "N+11), as separate replicas do in a cluster")

@@ -146,7 +146,7 @@ def check_ports_free(ports: dict[str, int], port_base: int) -> None:
                     f"now {port_base})") from None
 
 
-def check_settings(ports: dict[str, int], zone: str, workers: int) -> None:
+def check_settings(ports: dict[str, int], zone: str, workers: int | None) -> None:
     """Stops with one message naming every bad ``GOVSHARE_*`` setting before anything starts: the processes
     would each refuse it (exit status 2) only once the embedded servers run, one after the other, and a bad
     metrics base would be reported as the port of one process (base + its offset), not the value set."""
@@ -178,8 +178,12 @@ def _metrics_base_problems() -> list[str]:
 
 
 def service_environment(component: str, ports: dict[str, int], database_url: str, redis_url: str,
-                        keys: PlatformKeys, zone: str, workers: int) -> dict[str, str]:
-    """The environment one service process gets (what the Helm chart sets in a cluster)."""
+                        keys: PlatformKeys, zone: str, workers: int | None) -> dict[str, str]:
+    """The environment one service process gets (what the Helm chart sets in a cluster).
+
+    ``workers`` is `govshare up --workers`; None (the flag not given) leaves ``GOVSHARE_WORKERS`` as set, for the
+    service to use and check: the launcher wrote 1 over it, so a value set there was ignored, a typo'd one
+    included."""
     env = dict(os.environ)
     env.update({
         "GOVSHARE_ZONE": zone,
@@ -188,10 +192,11 @@ def service_environment(component: str, ports: dict[str, int], database_url: str
         "GOVSHARE_REDIS_URL": redis_url,
         "GOVSHARE_INTERNAL_KEY": keys.internal_key,
         "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
-        "GOVSHARE_WORKERS": str(workers),
         "OTEL_SERVICE_NAME": f"govshare-{component}",
         **{f"GOVSHARE_{name.upper()}_TARGET": f"127.0.0.1:{ports[name]}" for name in OFFSETS if name != "gateway"},
     })
+    if workers is not None:
+        env["GOVSHARE_WORKERS"] = str(workers)
     if component == "authorization":
         env["GOVSHARE_TOKEN_PRIVATE_KEY"] = keys.token_private_key
         env["GOVSHARE_JWKS_LISTEN"] = f"127.0.0.1:{ports['jwks']}"
@@ -446,7 +451,7 @@ def _print_banner(connection: Connection, credentials_path: Path, started: float
 
 
 def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, zone: str = "extranet",
-                 workers: int = 1, heavy_reads: HeavyReads = HeavyReads()) -> None:
+                 workers: int | None = None, heavy_reads: HeavyReads = HeavyReads()) -> None:
     """Runs the platform in the foreground until interrupted."""
     data_dir = data_dir.resolve()
     if data_dir.exists() and not data_dir.is_dir():
@@ -462,7 +467,7 @@ def run_platform(data_dir: Path, port_base: int = 50051, persons: int = 10_000, 
         raise SystemExit(f"govshare up: {exc}") from None
 
 
-def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers: int,
+def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers: int | None,
                 heavy_reads: HeavyReads = HeavyReads()) -> None:
     """The platform's life, while this process holds the data directory's lock."""
     from services.demo import DemoCredentials, add_missing_persons, seed_demo

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.launcher import EXTRA_OFFSETS, OFFSETS, check_settings, run_platform
+from services.cli import build_parser
+from services.launcher import EXTRA_OFFSETS, OFFSETS, check_settings, run_platform, service_environment
 from services.runtime.keys import generate_keys
 from services.runtime.settings import SettingsError, load, problems
 
@@ -177,3 +178,24 @@ def test_a_health_listener_on_the_grpc_port_is_refused() -> None:
                             "GOVSHARE_LISTEN's (50051)") for p in problems("catalog", env))
     env["GOVSHARE_HEALTH_LISTEN"] = "0.0.0.0:50052"
     assert not [p for p in problems("catalog", env) if "HEALTH" in p]
+
+
+def test_govshare_workers_is_read_and_checked_by_up(monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`GOVSHARE_WORKERS=abc govshare up` started as if nothing were wrong, and `GOVSHARE_WORKERS=2` ran one worker
+    per service: the launcher wrote its own `--workers` (1 by default) over the variable in every process's
+    environment, so the variable was neither used nor checked. Without `--workers` it is now both; the flag, when
+    given, still wins."""
+    keys = generate_keys()
+    monkeypatch.setenv("GOVSHARE_WORKERS", "abc")
+    with pytest.raises(SystemExit) as info:
+        check_settings(PORTS, "extranet", None)
+    assert info.value.code == 2
+    assert "GOVSHARE_WORKERS='abc': expected a whole number between 1 and 64" in capsys.readouterr().err
+    monkeypatch.setenv("GOVSHARE_WORKERS", "2")
+    check_settings(PORTS, "extranet", None)
+    assert service_environment("query", PORTS, "postgresql://x/y", "redis://r", keys, "extranet",
+                               None)["GOVSHARE_WORKERS"] == "2"
+    assert service_environment("query", PORTS, "postgresql://x/y", "redis://r", keys, "extranet",
+                               3)["GOVSHARE_WORKERS"] == "3"
+    assert build_parser().parse_args(["up"]).workers is None
