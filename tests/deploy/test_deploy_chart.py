@@ -290,6 +290,24 @@ def test_notes_name_the_secrets_to_create(rendered: dict[str, Variant]) -> None:
     assert "govshare-gateway-tls" in notes
 
 
+
+def test_notes_name_each_secret_entry_under_the_secret_it_is_read_from() -> None:
+    """docs/deploy.md lets an entry live in its own Secret (`--set secrets.databaseUrl.name=pg-credentials,
+    secrets.databaseUrl.key=url`); the notes still listed every key under `secrets.existingSecret`
+    ("govshare-secrets: url, redis-url, …"), telling the operator to put a `url` key in govshare-secrets, which no
+    pod reads, and not naming pg-credentials at all."""
+    values = user_values(("values-extranet.yaml",), {"secrets": {"databaseUrl": {"name": "pg-credentials",
+                                                                                  "key": "url"}}})
+    objects = render_chart(values)
+    read_from = {(ref["name"], ref["key"]) for obj, spec in workloads(objects) for container in containers(spec)
+                 for entry in container.get("env", []) if (ref := entry.get("valueFrom", {}).get("secretKeyRef"))}
+    assert ("pg-credentials", "url") in read_from and ("govshare-secrets", "url") not in read_from
+    lines = {line.strip().partition(": ")[0]: line.strip().partition(": ")[2].split(", ")
+             for line in render_notes(values).splitlines() if line.startswith("  ") and ": " in line}
+    assert lines["pg-credentials"] == ["url"]
+    assert "url" not in lines["govshare-secrets"] and "database-url" not in lines["govshare-secrets"]
+    assert lines["govshare-secrets"][:2] == ["redis-url", "internal-key"]
+
 def test_a_site_may_set_min_available_without_unsetting_the_default_max_unavailable() -> None:
     """`components.query.podDisruptionBudget: {minAvailable: 2}` in a site's values was refused ("additional
     properties 'maxUnavailable' not allowed"): Helm merges the default `maxUnavailable: 1` into it, and the schema
