@@ -43,6 +43,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.edge import WITHHELD_PATH
 from govshare.authorization.v1 import authorization_pb2, token_pb2, token_pb2_grpc
@@ -643,6 +644,25 @@ async def test_calls_are_counted_by_method_and_status(channel: grpc.aio.Channel,
     stats = await asyncio.to_thread(edge.admin_get, "/stats?filter=grpc.*GetEntry")
     assert "CatalogService.GetEntry.0:" in stats  # OK
     assert "CatalogService.GetEntry.3:" in stats  # INVALID_ARGUMENT
+
+
+async def test_prometheus_labels_name_the_service_method_and_status(channel: grpc.aio.Channel, keys: PlatformKeys,
+                                                                    edge: Edge) -> None:
+    """Envoy's default tag extraction reads a gRPC service name without dots: for
+    `cluster.catalog.grpc.govshare.catalog.v1.CatalogService.GetEntry.0` the edge's /metrics said
+    `envoy_cluster_grpc_v1_CatalogService_GetEntry_0{envoy_grpc_bridge_service="govshare",
+    envoy_grpc_bridge_method="catalog"}`: a metric name per method and status, and labels naming neither, so no
+    query could sum calls by method or status. The edge now extracts `grpc_service`, `grpc_method` and
+    `grpc_status` itself."""
+    await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()))
+    await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code=FAILING_CODE), metadata=bearer(keys, caller())))
+    text = await asyncio.to_thread(edge.admin_get, "/stats/prometheus")
+    calls = {(sample.labels.get("grpc_service"), sample.labels.get("grpc_method"), sample.labels.get("grpc_status"))
+             for family in text_string_to_metric_families(text) for sample in family.samples
+             if family.name == "envoy_cluster_grpc" and "grpc_status" in sample.labels}  # `_total` is a counter's
+    for status in ("0", "3"):  # OK, INVALID_ARGUMENT
+        assert ("govshare.catalog.v1.CatalogService", "GetEntry", status) in calls, calls
+    assert "CatalogService_GetEntry" not in text
 
 
 def _log_entries(edge: Edge) -> list[dict]:
