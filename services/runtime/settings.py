@@ -425,6 +425,22 @@ def _address_problems(name: str, address: str) -> list[str]:
     return [f"{name}={address!r}: {problem}"] if problem else []
 
 
+def _metrics_host_problems(settings: Settings) -> list[str]:
+    """The host the metrics endpoint binds, when it is on: a name that is no host name (an empty label, "a..b")
+    ended every service in a UnicodeError traceback from the bind, which `govshare up` restarted; one that merely
+    does not resolve is said in one line at bind (server.serve)."""
+    if not settings.metrics_port:
+        return []
+    host = settings.metrics_address
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        name, value = (("GOVSHARE_METRICS_HOST", settings.metrics_host) if settings.metrics_host
+                       else ("GOVSHARE_LISTEN", settings.listen))
+        return [f"{name}={value!r}: not a host name or IP address (the metrics endpoint binds {host!r})"]
+    return []
+
+
 def _health_port_problems(settings: Settings) -> list[str]:
     """The health-only listener on the gRPC port itself: gRPC binds both with SO_REUSEPORT, so the kernel shared
     the port's connections between them and a share of every client's calls met a server serving only health
@@ -547,6 +563,7 @@ def validate(settings: Settings) -> list[str]:
             errors.extend(_address_problems(name, address))
     errors.extend(_url_problems(settings))
     errors.extend(_health_port_problems(settings))
+    errors.extend(_metrics_host_problems(settings))
     errors.extend(_origin_problems(settings.cors_origins))
     for attr in _TARGETS:
         if getattr(settings, attr):

@@ -199,3 +199,19 @@ def test_govshare_workers_is_read_and_checked_by_up(monkeypatch: pytest.MonkeyPa
     assert service_environment("query", PORTS, "postgresql://x/y", "redis://r", keys, "extranet",
                                3)["GOVSHARE_WORKERS"] == "3"
     assert build_parser().parse_args(["up"]).workers is None
+
+
+def test_a_metrics_host_that_is_no_host_name_is_refused_at_start() -> None:
+    """`GOVSHARE_METRICS_HOST=not..a..host` (a doubled dot) ended every service in a UnicodeError traceback from the
+    metrics server's bind ("label empty or too long"), restarted by `govshare up`; an address that merely does not
+    resolve was already one line. Now the settings name the variable, and GOVSHARE_LISTEN's host when it stands in
+    for it."""
+    env = {"GOVSHARE_METRICS_PORT": "9464", "GOVSHARE_METRICS_HOST": "not..a..host"}
+    assert any(p.startswith("GOVSHARE_METRICS_HOST='not..a..host': not a host name or IP address")
+               for p in problems("catalog", env))
+    env = {"GOVSHARE_METRICS_PORT": "9464", "GOVSHARE_LISTEN": "not..a..host:50051"}
+    assert any(p.startswith("GOVSHARE_LISTEN='not..a..host:50051': not a host name or IP address")
+               for p in problems("catalog", env))
+    for host in ("0.0.0.0", "::", "localhost", "metrics.example.gov.cn"):
+        assert not [p for p in problems("catalog", {"GOVSHARE_METRICS_PORT": "9464", "GOVSHARE_METRICS_HOST": host})
+                    if "HOST" in p], host
