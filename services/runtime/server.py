@@ -12,6 +12,7 @@ a graceful drain on SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import multiprocessing
@@ -20,7 +21,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -453,11 +454,27 @@ def _credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
+class ListenError(RuntimeError):
+    """A listen address gRPC could not bind; the message names its variable."""
+
+
+@contextlib.contextmanager
+def _binding(address: str, variable: str) -> Iterator[None]:
+    """grpc's bind failure (an address of another host, a port no process may take) was a RuntimeError traceback,
+    "Failed to bind to address …; set GRPC_VERBOSITY=debug", naming no setting."""
+    try:
+        yield
+    except RuntimeError:
+        raise ListenError(f"cannot listen on {address} ({variable}): gRPC could not bind it (an address that is not "
+                          "this host's, or a port this process may not take)") from None
+
+
 async def _start_health_server(address: str, servicer: DrainingHealthServicer) -> grpc.aio.Server:
     """A plaintext listener with only the health service: kubelet gRPC probes cannot present certificates."""
     server = grpc.aio.server(options=SERVER_OPTIONS)
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    server.add_insecure_port(address)
+    with _binding(address, "GOVSHARE_HEALTH_LISTEN"):
+        server.add_insecure_port(address)
     await server.start()
     return server
 
@@ -521,11 +538,16 @@ async def start_server(settings: Settings, component: Component,
                      health.SERVICE_NAME)
         reflection.enable_server_reflection(reflected, server, pool=reflection_pool(reflected))
     credentials = _credentials(settings)
-    port = (server.add_secure_port(settings.listen, credentials) if credentials
-            else server.add_insecure_port(settings.listen))
+    with _binding(settings.listen, "GOVSHARE_LISTEN"):
+        port = (server.add_secure_port(settings.listen, credentials) if credentials
+                else server.add_insecure_port(settings.listen))
     await server.start()
-    health_server = await _start_health_server(settings.health_listen, health_servicer) \
-        if settings.health_listen else None
+    try:
+        health_server = await _start_health_server(settings.health_listen, health_servicer) \
+            if settings.health_listen else None
+    except ListenError:
+        await server.stop(None)  # else the started server is collected after the loop closed, with a traceback
+        raise
     await _start_component(component)
     log.info("%s serving on port %d (zone %s)", component.name, port, settings.zone)
     ready = asyncio.ensure_future(_until_ready(component))
@@ -610,7 +632,11 @@ def _worker(settings: Settings, factory: ComponentFactory) -> None:
 
     telemetry.setup_logging(settings.log_level, settings.component)
     telemetry.setup_tracing(settings.component)
-    uvloop.run(_run(settings, factory))
+    try:
+        uvloop.run(_run(settings, factory))
+    except ListenError as exc:
+        print(f"govshare {settings.component}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def serve(component: str, factory: ComponentFactory) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from services.launcher import EXTRA_OFFSETS, OFFSETS, check_settings, run_platfo
 from services.runtime.keys import generate_keys
 from services.runtime.settings import SettingsError, load, problems
 
+ROOT = Path(__file__).resolve().parents[2]
 PORTS = {name: 52550 + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
 KEY = "k" * 40
 
@@ -215,3 +219,18 @@ def test_a_metrics_host_that_is_no_host_name_is_refused_at_start() -> None:
     for host in ("0.0.0.0", "::", "localhost", "metrics.example.gov.cn"):
         assert not [p for p in problems("catalog", {"GOVSHARE_METRICS_PORT": "9464", "GOVSHARE_METRICS_HOST": host})
                     if "HOST" in p], host
+
+
+@pytest.mark.parametrize("variable", ["GOVSHARE_LISTEN", "GOVSHARE_HEALTH_LISTEN"])
+def test_a_listen_address_the_process_cannot_bind_is_one_line(variable: str) -> None:
+    """`govshare serve` on an address of another host (192.0.2.1 is TEST-NET-1, never a local address) ended in
+    grpc's RuntimeError traceback, "Failed to bind to address …; set GRPC_VERBOSITY=debug", naming no variable."""
+    env = {**os.environ, "GOVSHARE_INTERNAL_KEY": KEY, "GOVSHARE_DATABASE_URL": "postgresql://x@127.0.0.1:1/x",
+           "GOVSHARE_REDIS_URL": "redis://127.0.0.1:1", "GOVSHARE_AUTHORIZATION_TARGET": "127.0.0.1:1",
+           "GOVSHARE_TOKEN_PUBLIC_KEY": generate_keys().token_public_key, "GOVSHARE_LISTEN": "127.0.0.1:0",
+           variable: "192.0.2.1:0"}
+    done = subprocess.run([sys.executable, "-m", "services.cli", "serve", "catalog"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"govshare catalog: cannot listen on 192.0.2.1:0 ({variable})" in done.stderr, done.stderr
