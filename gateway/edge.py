@@ -666,7 +666,8 @@ def _rate_limit(settings: Settings) -> dict[str, object]:
 _GRPC_STATS_TAGS = [
     {"tag_name": "grpc_service", "regex": r"^cluster\.[^.]+\.grpc\.((.+)\.)[^.]+\.[^.]+$"},
     {"tag_name": "grpc_method", "regex": r"^cluster\.[^.]+\.grpc\..+\.(([^.]+)\.)[^.]+$"},
-    {"tag_name": "grpc_status", "regex": r"^cluster\.[^.]+\.grpc\..+(\.(\d+))$"},
+    # also the counters of the methods not allow-listed (health, reflection): cluster.<cluster>.grpc.<status>
+    {"tag_name": "grpc_status", "regex": r"^cluster\.[^.]+\.grpc(?:\..+)?(\.(\d+))$"},
 ]
 
 

@@ -656,6 +656,7 @@ async def test_prometheus_labels_name_the_service_method_and_status(channel: grp
     `grpc_status` itself."""
     await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()))
     await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code=FAILING_CODE), metadata=bearer(keys, caller())))
+    await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())  # a method not allow-listed
     text = await asyncio.to_thread(edge.admin_get, "/stats/prometheus")
     calls = {(sample.labels.get("grpc_service"), sample.labels.get("grpc_method"), sample.labels.get("grpc_status"))
              for family in text_string_to_metric_families(text) for sample in family.samples
@@ -663,6 +664,7 @@ async def test_prometheus_labels_name_the_service_method_and_status(channel: grp
     for status in ("0", "3"):  # OK, INVALID_ARGUMENT
         assert ("govshare.catalog.v1.CatalogService", "GetEntry", status) in calls, calls
     assert "CatalogService_GetEntry" not in text
+    assert "envoy_cluster_grpc_0{" not in text  # the status of the others is a label too
 
 
 def _log_entries(edge: Edge) -> list[dict]:
