@@ -161,7 +161,8 @@ class FakeEdge:
     def export(self, request, context):  # type: ignore[no-untyped-def]
         self._enter("Export", context)
         for keys in (["k1", "k2"], ["k3"]):
-            yield query_pb2.ExportResponse(rows=[query_pb2.ExportRow(key=k, values={"name": k}) for k in keys])
+            yield query_pb2.ExportResponse(rows=[query_pb2.ExportRow(key=k, values={"name": k}, disputed=k == "k3")
+                                                 for k in keys])
 
     def get_entry(self, request, context):  # type: ignore[no-untyped-def]
         self._enter("GetEntry", context)
@@ -499,7 +500,9 @@ async def test_an_export_refused_for_its_token_is_renewed_once_and_later_exports
     with make_client(address) as client:
         client.query("c", "k", purpose="work_reference")
         fake.refused_tokens.add(fake.issued[0])
-        first = [row.key for row in client.export("102001/000001", purpose="work_reference")]
+        rows = list(client.export("102001/000001", purpose="work_reference"))
+        first = [row.key for row in rows]
+        assert [row.disputed for row in rows] == [False, False, True], "an export row says its record is disputed"
         second = [row.key for row in client.export("102001/000001", purpose="work_reference")]
         fake.refuse_every_token = True
         with pytest.raises(Unauthenticated):

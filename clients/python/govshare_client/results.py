@@ -88,16 +88,18 @@ class BatchQueryResult:
 
 @dataclass(frozen=True)
 class ExportRow:
-    """One record of a batch download (部门批量下载): its key, granted items (masked by rule) and as-of time."""
+    """One record of a batch download (部门批量下载): its key, granted items (masked by rule), as-of time, and
+    whether the record is under an open dispute (an 异议 a user reported; its values may be corrected)."""
 
     key: str
     values: dict[str, str]
     as_of_time: dt.datetime | None
+    disputed: bool = False
 
     @classmethod
     def from_proto(cls, message: query_pb2.ExportRow) -> ExportRow:
         as_of = message.as_of_time.ToDatetime(tzinfo=dt.UTC) if message.HasField("as_of_time") else None
-        return cls(message.key, dict(message.values), as_of)
+        return cls(message.key, dict(message.values), as_of, message.disputed)
 
 
 @dataclass(frozen=True)
