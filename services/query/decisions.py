@@ -57,6 +57,8 @@ class Decision:
     quota: int
     #: time.monotonic() after which the decision must be asked again.
     expires: float
+    #: When denied ITEM_NOT_GRANTED: the items asked for that no grant holds (a program narrows its request by them).
+    denied_items: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, proto: authorization_pb2.Decision, requested: tuple[str, ...], max_ttl: float,
@@ -81,6 +83,7 @@ class Decision:
             grant_id=proto.grant_id,
             quota=proto.quota,
             expires=now + ttl,
+            denied_items=() if proto.allowed else tuple(proto.denied_items),
         )
 
 

@@ -73,6 +73,13 @@ def _within_one_reply(response: query_pb2.BatchQueryResponse, keys: int) -> None
                        "fit), or for fewer items")
 
 
+def _denied(items: Iterable[str]) -> dict[str, str]:
+    """ErrorInfo metadata naming the items no grant holds (``denied_items``, comma-separated): the message says
+    them to a person, this to a program that narrows its request."""
+    joined = ",".join(items)
+    return {"denied_items": joined} if joined else {}
+
+
 def purpose_name(value: int) -> str:
     """The PurposeType name without prefix, as the audit trail stores it."""
     return _PURPOSES.name(value)
@@ -421,11 +428,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             raise permission_denied("WRONG_ZONE", f"{resource.code} is not served on this network (R-ZON-2)")
         decision = await deps.decisions.get(_decision_key(caller, resource, purpose, items, method))
         if not decision.allowed:
-            raise permission_denied(decision.deny_reason, decision.message or f"access to {resource.code} denied")
+            raise permission_denied(decision.deny_reason, decision.message or f"access to {resource.code} denied",
+                                    **_denied(decision.denied_items))
         allowed = decision.allowed_items
         missing = [item for item in required if item not in allowed]
         if missing:
-            raise permission_denied("ITEM_NOT_GRANTED", f"not granted: {', '.join(missing)}")
+            raise permission_denied("ITEM_NOT_GRANTED", f"not granted: {', '.join(missing)}", **_denied(missing))
         if decision.quota > 0 and calls > 0 and not await deps.quotas.consume(decision.grant_id, decision.quota,
                                                                                 calls):
             raise permission_denied("QUOTA_EXHAUSTED", f"the call quota of grant {decision.grant_id} is used up")

@@ -310,8 +310,10 @@ async def test_conditional_resource_cycle_refuse_approve_narrow_purpose_revoke(m
     assert set(everything.values) == set(narrowed)
     assert set(everything.masked_items) == {"citizen_id", "name"}
 
-    item_refusal = await refused(query(mesh, user, code, key, ADMIN, ["address"]))
+    item_refusal = await refused(query(mesh, user, code, key, ADMIN, ["birth_date", "address"]))
     assert reason(item_refusal) == "ITEM_NOT_GRANTED"
+    # Which items no grant holds, for a program to narrow its request by (the message says it to a person).
+    assert details_of(item_refusal)[0].metadata["denied_items"] == "address"
     purpose_refusal = await refused(query(mesh, user, code, key, WORK, ["birth_date"]))
     assert reason(purpose_refusal) == "PURPOSE_NOT_GRANTED"
 
