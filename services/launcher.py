@@ -347,7 +347,53 @@ def _keep_alive(supervisor: Supervisor, processes: dict[str, subprocess.Popen], 
     supervisor.watch(name, ended_or_hung(_process_ended(processes, name), liveness, kill), restart)
 
 
-def _stop(processes: dict[str, subprocess.Popen]) -> None:
+#: How long the edge must carry no call, once draining, before ``govshare up`` stops it.
+EDGE_QUIET_SECONDS = 0.5
+
+
+def _drain_grace() -> float:
+    """The edge's drain period, as its Envoy was started with (``GOVSHARE_DRAIN_GRACE_SECONDS``, checked with the
+    other settings before anything started)."""
+    return float(os.environ.get("GOVSHARE_DRAIN_GRACE_SECONDS") or settings.Settings.drain_grace_seconds)
+
+
+def _drain_edge(admin: str, grace: float) -> None:
+    """Lets the calls the edge carries finish before it is stopped: Envoy ends them at SIGTERM, and a stop under
+    load answered some callers with a closed connection instead of their reply.
+
+    The edge's listeners drain (``drain_listeners?graceful``: HTTP/2 connections get GOAWAY, HTTP/1 answers
+    ``Connection: close``, for ``grace`` seconds, Envoy's --drain-time-s) and then close; what is still in
+    flight then has up to ``grace`` seconds more. It ends as soon as the edge has carried no call for
+    EDGE_QUIET_SECONDS (at once, for an idle platform). The services behind it are stopped only after."""
+    import urllib.request
+
+    def active() -> int:
+        url = f"http://{admin}/stats?filter=^http%5C.edge%5C.downstream_rq_active$"
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS) as answer:
+            return sum(int(line.rpartition(":")[2]) for line in answer.read().decode().splitlines() if ":" in line)
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(f"http://{admin}/drain_listeners?graceful", method="POST"),
+                               timeout=PROBE_TIMEOUT_SECONDS).close()
+        deadline, quiet_since = time.monotonic() + 2 * grace, None
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            quiet_since = (quiet_since or now) if not active() else None
+            if quiet_since is not None and now - quiet_since >= EDGE_QUIET_SECONDS:
+                return
+            time.sleep(0.1)
+    except (OSError, ValueError):
+        return  # the edge is not answering (gone, hung): SIGTERM it as before
+
+
+def _stop(processes: dict[str, subprocess.Popen], edge_admin: str = "", grace: float = 0.0) -> None:
+    """Stops the edge first, once its calls are done (``edge_admin``), then every other process."""
+    edge = processes.get("gateway")
+    if edge_admin and edge is not None and edge.poll() is None:
+        _drain_edge(edge_admin, grace)
+        edge.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            edge.wait(grace + 5)
     for process in processes.values():
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -569,5 +615,5 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
         starting = False  # a second signal while stopping does not cut the stop short
         print("stopping…", flush=True)
         connection.remove()
-        _stop(processes)
+        _stop(processes, f"127.0.0.1:{ports['edge admin']}", _drain_grace())
         embedded.stop()

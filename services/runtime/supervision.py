@@ -46,7 +46,11 @@ _PRCTL = _prctl()
 
 def child_setup(nice: int = 0) -> Callable[[], None]:
     """What a supervised child runs between fork and exec (``preexec_fn``): it gets SIGTERM when this process
-    dies, and runs at ``nice``.
+    dies, runs at ``nice``, and in a process group of its own.
+
+    The group: Ctrl-C in a terminal signals the whole foreground group at once, so Envoy ended the calls it
+    carried while the services drained theirs, and the embedded Redis stopped under them. In its own group a
+    child is signalled by the launcher only, which stops the edge first, once its calls are done.
 
     A launcher killed outright (``kill -9``, the OOM killer) used to leave its services, Envoy, the console and
     the embedded Redis running without a supervisor and holding the platform's ports, so the next
@@ -57,6 +61,8 @@ def child_setup(nice: int = 0) -> Callable[[], None]:
     parent, prctl = os.getpid(), _PRCTL
 
     def setup() -> None:
+        if os.getpgrp() != os.getpid():  # not already a group's leader (start_new_session=True made it one)
+            os.setpgid(0, 0)
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
             if os.getppid() != parent:  # the launcher died before the line above took effect

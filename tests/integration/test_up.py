@@ -4,6 +4,7 @@ the documented commands run as printed; dead processes and embedded servers rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -24,6 +26,8 @@ import pytest
 from stdnum.cn import ric, uscc
 
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
+from govshare.common.v1 import common_pb2
+from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.authorization.person_credentials import TOTP_STEP_SECONDS
 from services.demo import DEMO_PASSWORD, demo_entries
 from services.foundation.synthetic import credit_code_of
@@ -46,7 +50,55 @@ def _wait_for_banner(process: subprocess.Popen, log: Path, timeout: float = 180)
     pytest.fail("govshare up did not come up in time:\n" + log.read_text(encoding="utf-8")[-3000:])
 
 
+def _queries(base: int, token: str, outcomes: list[str], done: threading.Event) -> None:
+    """gRPC queries through the edge on one channel until the edge refuses to connect; what each call came to:
+    ``ok``, ``refused`` (never sent: the channel found no edge to connect to) or ``cut`` with its status (sent,
+    and its answer lost or refused by a process that was stopping)."""
+    request = query_pb2.QueryRequest(resource_code="102001/000001", key=credit_code_of(0), items=["credit_code"],
+                                     purpose=common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE,
+                                                                text="Ctrl-C"))
+    metadata = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(f"127.0.0.1:{base}") as channel:
+        stub = query_pb2_grpc.QueryServiceStub(channel)
+        while not done.is_set():
+            try:
+                stub.Query(request, metadata=metadata, timeout=30)
+                outcomes.append("ok")
+            except grpc.RpcError as error:
+                details = error.details() or ""
+                if error.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in details:
+                    outcomes.append("refused")
+                    return
+                outcomes.append(f"cut: {error.code().name} {details[:120]}")
+
+
+def _ctrl_c_under_load(process: subprocess.Popen, base: int, data_dir: Path) -> list[str]:
+    """Ctrl-C (SIGINT to the terminal's whole process group) while four callers query through the edge over
+    gRPC; what each of their calls came to."""
+    system = json.loads((data_dir / "demo-credentials.json").read_text())["systems"]["civil"]
+    issue = urllib.request.Request(f"http://127.0.0.1:{base}/v1/tokens", json.dumps(
+        {"systemId": system["system_id"], "secret": system["secret"]}).encode(), {"content-type": "application/json"})
+    with urllib.request.urlopen(issue, timeout=30) as answer:
+        token = json.loads(answer.read())["token"]
+    outcomes: list[str] = []
+    done = threading.Event()
+    callers = [threading.Thread(target=_queries, args=(base, token, outcomes, done)) for _ in range(4)]
+    for caller in callers:
+        caller.start()
+    try:
+        time.sleep(2)
+        os.killpg(process.pid, signal.SIGINT)
+        for caller in callers:
+            caller.join(timeout=60)
+    finally:
+        done.set()
+    return outcomes
+
+
 def test_up_serves_a_query_and_stops_cleanly(tmp_path: Path) -> None:
+    """…and Ctrl-C under load lets every call in flight finish. Ctrl-C signals the terminal's whole process
+    group: Envoy ended the calls it carried at once (a caller read a closed connection) while the services
+    drained theirs. The launcher alone takes the signal now, drains the edge first, then stops the services."""
     base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
@@ -54,7 +106,9 @@ def test_up_serves_a_query_and_stops_cleanly(tmp_path: Path) -> None:
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(base),
-             "--persons", "200"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
+             "--persons", "200"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)  # the foreground process group of its own a newcomer's shell gives it
+    outcomes: list[str] = []
     try:
         banner = _wait_for_banner(process, log)
         assert f"gateway at 127.0.0.1:{base}" in banner
@@ -80,14 +134,18 @@ def test_up_serves_a_query_and_stops_cleanly(tmp_path: Path) -> None:
         secrets = json.loads(credentials.read_text())["systems"]
         text = log.read_text(encoding="utf-8")
         assert not any(system["secret"] in text for system in secrets.values())
+        outcomes = _ctrl_c_under_load(process, base, data_dir)
     finally:
-        process.send_signal(signal.SIGINT)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
             raise
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+    failed = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
+    assert outcomes.count("ok") > 0 and not failed, (failed[:5], outcomes.count("ok"))
     assert process.returncode == 0, log.read_text(encoding="utf-8")[-2000:]
     children = subprocess.run(["pgrep", "-f", f"--data-dir {data_dir}"], capture_output=True, text=True, check=False)
     assert children.stdout.strip() == ""
