@@ -31,6 +31,8 @@ async def bootstrap_authority(database_url: str, department_code: str, name: str
     secret (the old one stops working) and is enabled again. Bad input raises ServiceError
     (INVALID_ARGUMENT) listing every problem.
     """
+    # Stored as checked: without the spaces around them (validation.name_problem).
+    name, system_name = name.strip(), system_name.strip()
     department = Department(code=department_code, name=name, level=_BOOTSTRAP_LEVEL, region_code=region_code,
                             authority=True)
     problems = department_problems(department, prefix="authority")

@@ -9,6 +9,7 @@ otherwise fail inside the database and surface as INTERNAL.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TypeVar
 
@@ -48,14 +49,29 @@ def text_problem(value: str, limit: int = TEXT_MAX, required: bool = False) -> s
 
 
 def name_problem(value: str, limit: int = NAME_MAX) -> str | None:
-    """Display names: required, bounded, printable."""
-    if not value.strip():
+    """Display names: required, bounded, printable, as they are stored: without the spaces around them (a
+    full-width 　 a Chinese input method or a copied table cell leaves after a name included, as an ASCII space
+    is). Every caller stores ``value.strip()``."""
+    value = value.strip()
+    if not value:
         return "is required"
     if len(value) > limit:
         return f"must be at most {limit} characters"
     if not value.isprintable():
-        return "must contain only printable characters"
+        return f"must contain only printable characters: {unprintable(value)}"
     return None
+
+
+def unprintable(value: str) -> str:
+    """Which character of ``value`` is not printable, where, and what to do: a full-width space inside a name or
+    a zero-width space copied from a web page cannot be seen, and "must contain only printable characters" alone
+    left the administrator looking for it. The value itself is not quoted (it may be a person's name)."""
+    position, char = next((index, char) for index, char in enumerate(value, 1) if not char.isprintable())
+    category = unicodedata.category(char)
+    name = unicodedata.name(char, "a control character" if category == "Cc" else category)
+    advice = ("write an ordinary space, or none" if category == "Zs"
+              else "a line break or tab is not allowed here" if char in "\t\n\r\v\f" else "remove it")
+    return f"character {position} is U+{ord(char):04X} ({name}): {advice}"
 
 
 def request_id_problem(value: str) -> str | None:

@@ -8,6 +8,7 @@ import pytest
 from services.authorization.validation import (
     SYSTEM_ID,
     find_by_id,
+    name_problem,
     page_after,
     page_of,
     shown,
@@ -78,3 +79,20 @@ def test_text_cannot_hold_nul_and_is_bounded() -> None:
     assert text_problem("x" * 2001) is not None
     assert text_problem(" ", required=True) == "is required"
     assert text_problem("依据") is None
+
+
+@pytest.mark.parametrize("name", ["张三\u3000", "\u3000张三", " 张三 ", "买买提·艾力", "市公安局 人口信息系统"])
+def test_a_name_is_checked_as_it_is_stored_without_the_spaces_around_it(name: str) -> None:
+    """A person's display name (or a system's, a department's) is stored stripped, so a full-width space a Chinese
+    input method leaves after it is trimmed as an ASCII one is, not refused as "not printable"."""
+    assert name_problem(name) is None
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("张\u3000三", "character 2 is U+3000 (IDEOGRAPHIC SPACE): write an ordinary space, or none"),
+    ("张\u200b三", "character 2 is U+200B (ZERO WIDTH SPACE): remove it"),
+    ("张三\n李四", "character 3 is U+000A (a control character): a line break or tab is not allowed here"),
+])
+def test_an_unprintable_character_inside_a_name_is_named_with_its_place(name: str, said: str) -> None:
+    assert name_problem(name) == f"must contain only printable characters: {said}"
+    assert name_problem("\u3000") == "is required"

@@ -12,6 +12,7 @@ from google.protobuf import timestamp_pb2
 from console import labels
 from console.app import Console, day, until, until_day, when, working_days_left
 from console.charts import bar_chart
+from console.errors import field_sentence
 from console.sessions import Person, SessionStore, redis_key, seal, unseal
 from console.settings import ConsoleSettingsError, load_console_settings
 from govshare.supervision.v1 import supervision_pb2
@@ -269,3 +270,11 @@ def test_a_number_typed_with_thousands_separators_is_that_number() -> None:
     assert number("9,223,372,036,854,775,807", INT64_MAX) == INT64_MAX
     for odd in ("1,5", "1,00", ",000", "1,000,", "1,,000", "-1,000", "9,223,372,036,854,775,808", "2,147,483,648"):
         assert number(odd) is None, odd
+
+
+def test_an_unprintable_character_in_a_name_is_named_to_the_administrator_in_chinese() -> None:
+    full_width = "must contain only printable characters: character 2 is U+3000 (IDEOGRAPHIC SPACE): write an " \
+                 "ordinary space, or none"
+    assert field_sentence(full_width) == "第 2 个字符是特殊空格（U+3000，如全角空格），请改为普通空格或删去。"
+    zero_width = "must contain only printable characters: character 5 is U+200B (ZERO WIDTH SPACE): remove it"
+    assert field_sentence(zero_width) == "第 5 个字符（U+200B）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"
