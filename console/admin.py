@@ -41,11 +41,15 @@ _READABLE = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679"
 DEPARTMENT_CHOICES = 200
 
 
-def initial_password() -> str:
+def initial_password(username: str = "") -> str:
     """A strong first password (20 random readable characters in groups of five, ~112 bits): the
-    administrator passes it on, the person changes it (ChangePassword)."""
-    raw = "".join(secrets.choice(_READABLE) for _ in range(20))
-    return "-".join(raw[i:i + 5] for i in range(0, 20, 5))
+    administrator passes it on, the person changes it (ChangePassword). Never one holding ``username``, which
+    the service refuses (a short username may turn up among random letters by chance)."""
+    while True:
+        raw = "".join(secrets.choice(_READABLE) for _ in range(20))
+        password = "-".join(raw[i:i + 5] for i in range(0, 20, 5))
+        if not username or username.lower() not in password.lower():
+            return password
 
 
 def totp_secret(uri: str) -> str:
@@ -121,7 +125,7 @@ async def person_new(console: Console, request: Request, session: Session) -> Re
     form = await request.form()
     values: dict[str, Any] = {k: _text(form, k) for k in ("username", "display_name", "department_code", "local")}
     values["roles"] = [_number(str(r)) for r in form.getlist("roles")]
-    password = initial_password() if values["local"] == "yes" else ""
+    password = initial_password(values["username"].strip()) if values["local"] == "yes" else ""
     created, problem = await _call(console, session, _persons(console).CreatePerson, persons_pb2.CreatePersonRequest(
         person=persons_pb2.Person(username=values["username"], display_name=values["display_name"],
                                   department_code=values["department_code"], roles=values["roles"]),

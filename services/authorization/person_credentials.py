@@ -27,6 +27,8 @@ from services.runtime.identity import PERSON_PREFIX
 #: short enough that hashing cannot be used to burn CPU.
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256
+#: Different characters a password must use: twelve of one character (or a two-character pattern) are no secret.
+PASSWORD_MIN_DISTINCT = 5
 TOTP_ISSUER = "govshare"
 TOTP_STEP_SECONDS = 30
 TOTP_DIGITS = 6
@@ -45,14 +47,23 @@ def new_person_id() -> str:
     return PERSON_PREFIX + secrets.token_hex(8)
 
 
-def password_problem(password: str) -> str | None:
-    """Why ``password`` cannot be set, or None."""
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why ``password`` cannot be set for the person ``username``, or None.
+
+    Beyond the length, what NIST SP 800-63B (5.1.1.2) has a verifier refuse because a guesser tries it first:
+    repetitive characters (twelve spaces, ``aaaaaaaaaaaa``, ``abababababab`` passed the length alone) and the
+    account's own username (``zhang.san.2026`` for ``zhang.san``)."""
     if len(password) < PASSWORD_MIN:
         return f"must be at least {PASSWORD_MIN} characters"
     if len(password) > PASSWORD_MAX:
         return f"must be at most {PASSWORD_MAX} characters"
     if "\x00" in password:
         return "must not contain NUL characters"
+    if len(set(password)) < PASSWORD_MIN_DISTINCT:
+        return (f"must use at least {PASSWORD_MIN_DISTINCT} different characters (a repeated character or pattern, "
+                "such as aaaaaaaaaaaa, is guessed first)")
+    if username and username.lower() in password.lower():
+        return "must not contain the username (it is guessed first)"
     return None
 
 

@@ -141,7 +141,7 @@ class Persons:
             problems.append(FieldViolation("person.display_name", error))
         if error := department_code_problem(new.department_code):
             problems.append(FieldViolation("person.department_code", error))
-        if new.password and (error := pc.password_problem(new.password)):
+        if new.password and (error := pc.password_problem(new.password, username)):
             problems.append(FieldViolation("password", error))
         department = None if problems else await self._store.get_department(new.department_code)
         if not problems and department is None:
@@ -235,9 +235,9 @@ class Persons:
 
     async def reset_password(self, caller: Caller, person_id: str, password: str) -> PersonRecord:
         require_administrator(caller, "reset passwords")
-        if error := pc.password_problem(password):
-            raise invalid_argument([FieldViolation("password", error)])
         person = await self.find(person_id)
+        if error := pc.password_problem(password, person.username):
+            raise invalid_argument([FieldViolation("password", error)])
         _refuse_own_reset(caller, person, "password")
         # A person who had no local account gets one, and with it a TOTP secret (reset it to see its URI).
         secret = person.totp_secret or self._sealed(person.id, pc.new_totp_secret())

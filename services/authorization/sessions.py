@@ -189,7 +189,7 @@ class Sessions:
                                                            "platform password: change your password there")
         problems = [FieldViolation(n, "is required") for n, v in (("current_password", current_password),
                                                                     ("totp_code", totp_code)) if not v]
-        if error := pc.password_problem(new_password):
+        if error := pc.password_problem(new_password, person.username):
             problems.append(FieldViolation("new_password", error))
         if problems:
             raise invalid_argument(problems)

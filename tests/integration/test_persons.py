@@ -448,6 +448,34 @@ async def test_an_administrator_cannot_reset_their_own_password_or_totp(platform
     assert reset.totp_provisioning_uri.startswith("otpauth://")
 
 
+async def test_a_repeated_character_or_the_username_is_refused_as_a_password_everywhere_one_is_set(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """Twelve spaces, aaaaaaaaaaaa or the username itself passed the length check alone, at creation, at a reset
+    and at a person's own change."""
+    person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    calls = (
+        (_admin(platform).CreatePerson, persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+            username="zhang.weak", display_name="张弱", department_code=person.department_code,
+            roles=[persons_pb2.PERSON_ROLE_APPLICANT]), password="zhang.weak2026"), platform.metadata("authority"),
+         "password"),
+        (_admin(platform).ResetPersonPassword, persons_pb2.ResetPersonPasswordRequest(id=person.id, password=" " * 12),
+         platform.metadata("authority"), "password"),
+        (_sessions(platform).ChangePassword, persons_pb2.ChangePasswordRequest(
+            current_password=PASSWORD, new_password=f"{person.username.upper()}!", totp_code="000000"),
+         bearer(session), "new_password"),
+    )
+    for call, request, metadata, field in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call(request, metadata=metadata, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, request
+        _, bad = details_of(refused.value)
+        assert bad is not None and [v.field for v in bad.field_violations] == [field], bad
+    # Nothing was set: a reset or a change would have ended this session.
+    await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=bearer(session),
+                                               timeout=10)
+
+
 async def test_a_role_change_logs_the_roles_it_replaced_when_another_administrator_changed_them_meanwhile(  # type: ignore[no-untyped-def]
         platform) -> None:
     """The roles 'before' were read ahead of the change's transaction: of two administrators changing the same

@@ -1,0 +1,33 @@
+"""Persons' passwords (services/authorization/person_credentials.py): what a guesser tries first is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.admin import initial_password
+from services.authorization import person_credentials as pc
+
+
+@pytest.mark.parametrize("password", [" " * 12, "a" * 12, "ab" * 6, "1231231231231", "１１１１１１１１１１１１"])
+def test_a_repeated_character_or_pattern_is_no_password(password: str) -> None:
+    problem = pc.password_problem(password, "zhang.san")
+    assert problem is not None and problem.startswith("must use at least 5 different characters"), problem
+
+
+@pytest.mark.parametrize("password", ["zhang.san2026!", "ZHANG.SAN-pass-word", "my name is Zhang.San"])
+def test_a_password_holding_the_username_is_refused(password: str) -> None:
+    assert pc.password_problem(password, "zhang.san") == "must not contain the username (it is guessed first)"
+
+
+@pytest.mark.parametrize("password", ["correct horse battery", "govshare-demo-2026", "123412341234x"])
+def test_a_long_varied_password_of_someone_else_is_accepted(password: str) -> None:
+    assert pc.password_problem(password, "zhang.san") is None
+
+
+def test_the_consoles_initial_password_never_holds_a_short_username() -> None:
+    """The console makes a first password for a new account; a username of three letters could turn up among its
+    twenty random ones, and the service would refuse the account."""
+    for _ in range(2000):
+        password = initial_password("ace")
+        assert "ace" not in password.lower()
+        assert pc.password_problem(password, "ace") is None
