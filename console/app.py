@@ -225,6 +225,7 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 #: A form's inputs that hold no text the person typed (tokens, the object's id, buttons, boxes and choices).
 _NOT_TYPED = frozenset({"csrf_token", "id", "code", "decision", "action", "kind", "expire_date_shown", "items",
                         "purposes", "methods", "share_methods", "roles", "corrected", "adopt", "local", "password",
+                        "current_password", "new_password", "new_password_again", "totp_code",
                         "category", "format_class", "update_cycle", "share_type", "zone", "secrecy",
                         "open_to_public"})
 #: What the sign-in page says to a form sent after the sign-in ended.
@@ -373,6 +374,10 @@ def working_days_left(due: timestamp_pb2.Timestamp, today: dt.date | None = None
 async def login_form(request: Request) -> Response:
     console: Console = request.app.state.console
     message = "登录已过期，请重新登录。" if request.query_params.get("expired") else ""
+    if request.query_params.get("password_changed"):
+        from console.password import CHANGED
+
+        message = CHANGED
     return login_page(console, request, message=message)
 
 
@@ -496,7 +501,7 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
                restart: Callable[[], None] | None = None) -> Starlette:
     """The console as an ASGI application (uvicorn serves it; tests start it on port 0). ``restart`` stops the
     server that serves it: called when its TLS certificate is renewed."""
-    from console import oidc, pages
+    from console import oidc, pages, password
 
     services = Services(settings.gateway, settings.call_timeout_seconds, settings.gateway_ca)
     sessions = session_store(settings, clock)
@@ -509,6 +514,7 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
         Route("/fonts/NotoSansSC-Regular.otf", font, methods=["GET"]),
         *pages.routes(),
         *oidc.routes(),
+        *password.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

@@ -179,3 +179,45 @@ async def test_a_form_sent_after_the_session_expired_keeps_what_was_typed(contex
     assert purpose in kept and "《社会救助暂行办法》第十条" in kept, kept
     assert await page.title() != "x"
     assert await page.get_by_label("用户名").count() == 1
+
+
+async def test_a_person_changes_their_own_password_and_signs_in_again_with_it(context, console_server,  # type: ignore[no-untyped-def]
+                                                                             platform):
+    """The administrator hands a new account's first password over and asks the person to change it after the
+    first sign-in: the console had no page to do it. 修改密码 asks the current password, the new one twice and a
+    TOTP code, says what is wrong beside the field (never showing what was typed again), and ends the sessions."""
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    page = await login(context, username, PASSWORD, totp.now())
+    await page.locator(".who").get_by_role("link", name="修改密码").click()
+    await page.wait_for_url("**/password")
+
+    async def change(current: str, new: str, again: str, code: str) -> None:
+        await page.locator("#f-current_password").fill(current)
+        await page.locator("#f-new_password").fill(new)
+        await page.locator("#f-new_password_again").fill(again)
+        await page.locator("#f-totp_code").fill(code)
+        await page.get_by_role("button", name="修改密码").click()
+        await page.wait_for_load_state()
+
+    await change(PASSWORD, "a new long password", "a new long passw0rd", totp.now())
+    assert "两次输入的新密码不一致" in await page.locator("#new_password_again-error").inner_text()
+    await change("not the password", "a new long password", "a new long password", totp.now())
+    assert "当前密码不正确" in await page.locator("#current_password-error").inner_text()
+    assert await page.locator("#f-current_password").input_value() == ""  # nothing typed is shown again
+    assert "not the password" not in await page.content()
+    await change(PASSWORD, "aaaaaaaaaaaa", "aaaaaaaaaaaa", totp.now())
+    assert "至少要用 5 个不同的字符" in await page.locator("#new_password-error").inner_text()
+
+    # The sign-in used this step's code (a code counts once): the next step's, as the authenticator shows it a
+    # moment later (the service allows that drift).
+    await change(PASSWORD, "a new long password", "a new long password", totp.at(time.time() + 30))
+    assert page.url.endswith("/login?password_changed=1"), page.url
+    assert "密码已修改" in await page.locator("main").inner_text()
+    await page.goto("/")
+    assert page.url.endswith("/login"), page.url  # this session ended with the others
+    # A code after the one the change used: the next step's once this one has passed.
+    await asyncio.sleep(30 - time.time() % 30 + 1)
+    old = await login(context, username, PASSWORD, totp.at(time.time() + 30))
+    assert "用户名或密码不正确" in await old.locator("main").inner_text()
+    new = await login(context, username, "a new long password", totp.at(time.time() + 30))
+    assert "欢迎" in await new.locator(".flash").inner_text(), await new.content()

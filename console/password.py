@@ -1,0 +1,78 @@
+"""修改密码: a person with a local account replaces their own password (SessionService.ChangePassword).
+
+The administrator hands a new account's first password over (console/admin.py shows it once and asks the person
+to change it after the first sign-in), and a reset the same way: without this page the person had no way in the
+console to put a password only they know in its place. ChangePassword asks the current password and a TOTP code,
+and ends every session of the person, this one too: the person signs in again with the new password. A person
+signed in through the IdP has no platform password: the page says to change it there.
+
+What is typed here is never shown again (the form comes back empty), nor put in a session, a URL or a log line.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from console.app import COOKIE, Console, signed_in
+from console.errors import Problem
+from console.pages import _call, _expired, _refused, _status
+from console.sessions import Session
+from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
+
+FIELDS = ("current_password", "new_password", "new_password_again", "totp_code")
+#: ChangePassword's refusals about what was typed: beside the field (its UNAUTHENTICATED is no ended session).
+TYPED_WRONG = {
+    "BAD_CREDENTIALS": ("current_password", "当前密码不正确，请重新输入。"),
+    "TOTP_INVALID": ("totp_code", "动态口令不正确、已过期或已使用过，请输入身份验证器当前显示的 6 位数字。"),
+}
+OIDC_ONLY = "您通过统一身份认证登录，本平台没有您的密码：请在统一身份认证平台修改密码。"
+#: What the sign-in page says after a change (console.app.login_form, ``?password_changed=1``).
+CHANGED = ("密码已修改。为安全起见，您在各处的登录都已结束：请用新密码重新登录"
+           "（动态口令请等身份验证器显示下一个 6 位数字）。")
+
+
+def _form(console: Console, request: Request, errors: dict[str, str] | None = None, status: int = 200) -> Response:
+    return console.page(request, "password.html", status=status, title="修改密码", errors=errors or {})
+
+
+@signed_in
+async def password(console: Console, request: Request, session: Session) -> Response:
+    if session.method == "oidc":
+        return console.page(request, "refused.html", status=409, title="修改密码", message=OIDC_ONLY, back="/")
+    if request.method == "GET":
+        return _form(console, request)
+    form = await request.form()
+    typed = {name: str(form.get(name, "")) for name in FIELDS}
+    errors = {name: "此项必填，请填写。" for name in FIELDS if not typed[name].strip()}
+    if not errors and typed["new_password"] != typed["new_password_again"]:
+        errors["new_password_again"] = "两次输入的新密码不一致，请重新输入。"
+    if errors:
+        return _form(console, request, errors, 400)
+    stub = persons_pb2_grpc.SessionServiceStub(console.services.channel)
+    _, problem = await _call(console, session, stub.ChangePassword, persons_pb2.ChangePasswordRequest(
+        current_password=typed["current_password"], new_password=typed["new_password"],
+        totp_code=typed["totp_code"].strip()))
+    if problem is not None:
+        return _refusal(console, request, problem)
+    # The platform ended every session of the person, this one's token too: the console's session ends with it.
+    console.sessions.end(session.id)
+    response = RedirectResponse("/login?password_changed=1", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _refusal(console: Console, request: Request, problem: Problem) -> Response:
+    if problem.reason in TYPED_WRONG:
+        field, sentence = TYPED_WRONG[problem.reason]
+        return _form(console, request, {field: sentence}, 400)
+    if problem.reason == "NO_LOCAL_PASSWORD":
+        return console.page(request, "refused.html", status=409, title="修改密码", message=OIDC_ONLY, back="/")
+    if problem.fields and not _expired(problem):
+        return _form(console, request, problem.fields, _status(problem))
+    return _refused(console, request, problem)
+
+
+def routes() -> list[Route]:
+    return [Route("/password", password, methods=["GET", "POST"])]
