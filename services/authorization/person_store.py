@@ -18,7 +18,7 @@ import asyncpg
 from govshare.authorization.v1 import persons_pb2
 from services.authorization.store import SERVICE, Store, reset_second
 from services.runtime.admin_events import AdminEvent
-from services.runtime.errors import already_exists, permission_denied
+from services.runtime.errors import already_exists, failed_precondition, permission_denied
 from services.runtime.person_secrets import SecretUnreadable, TotpSealer
 from services.runtime.system_states import DISABLED, SystemState
 
@@ -128,7 +128,8 @@ class PersonStore:
         return [(r["seq"], _person(r)) for r in rows]
 
     async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEntry,
-                     cut_tokens: str = "", administrator: str = "") -> _Changed | None:
+                     cut_tokens: str = "", administrator: str = "", ends_administrator: bool = False
+                     ) -> _Changed | None:
         """Applies ``SET assignments`` (parameters from $2) to the person; with ``cut_tokens`` (the reason),
         their tokens issued until now are refused. None for an unknown id.
 
@@ -138,16 +139,23 @@ class PersonStore:
 
         ``administrator``, the person making the change, must still be an enabled ADMINISTRATOR when it is made:
         their token says they were when it was issued, and another administrator may have taken the role or
-        disabled them since (PERMISSION_DENIED then, and nothing changes)."""
+        disabled them since (PERMISSION_DENIED then, and nothing changes).
+
+        ``ends_administrator``: the change leaves the person no enabled ADMINISTRATOR (disabled, or the role
+        taken away); refused (FAILED_PRECONDITION LAST_ADMINISTRATOR) when they are the last enabled one."""
         # Every change takes a new state version, so verifiers apply it (an enable as much as a disable).
         sets = [assignments, "update_time = now()", "state_version = nextval('system_state_version')"]
         params: list[object] = [person_id, *args]
         async with self._store.pool.acquire() as conn, conn.transaction():
+            if administrator or ends_administrator:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", ADMINISTRATORS_LOCK)
             if administrator:
                 await self._still_administrator(conn, administrator)
             before = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1 FOR UPDATE OF p", person_id)
             if before is None:
                 return None
+            if ends_administrator:
+                await self._not_last_administrator(conn, _person(before))
             if cut_tokens:
                 # Taken under the row's lock: a sign-in making its token (record_success) has either finished,
                 # with an earlier ``iat``, or waits and sees this change.
@@ -164,9 +172,23 @@ class PersonStore:
             return await self._one(conn, person_id), _state(row)
 
     @staticmethod
+    async def _not_last_administrator(conn: asyncpg.Connection, before: PersonRecord) -> None:
+        """Under the administrators' lock: an administrator's own slip was already refused (they can neither disable
+        themselves nor drop their own role), but the authority's system (provisioning) or a second administrator
+        could still disable or demote the last enabled one, leaving no person to administer persons."""
+        if before.disabled or _ADMINISTRATOR not in before.roles:
+            return
+        others = await conn.fetchval("SELECT count(*) FROM persons WHERE id <> $1 AND NOT disabled AND $2 = ANY(roles)",
+                                     before.id, _ADMINISTRATOR)
+        if not others:
+            raise failed_precondition("LAST_ADMINISTRATOR", (
+                f"person {before.username} is the platform's last enabled 管理员 (ADMINISTRATOR): create or enable "
+                "another administrator first"))
+
+    @staticmethod
     async def _still_administrator(conn: asyncpg.Connection, person_id: str) -> None:
-        """Under the lock every administrator's change takes, so the check holds until the change commits."""
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", ADMINISTRATORS_LOCK)
+        """Under the lock every administrator's change takes (``update``), so the check holds until the change
+        commits."""
         if not await conn.fetchval("SELECT NOT disabled AND $2 = ANY(roles) FROM persons WHERE id = $1",
                                    person_id, _ADMINISTRATOR):
             raise permission_denied("ADMINISTRATOR_ONLY", "you are no longer an enabled 管理员 (ADMINISTRATOR): "
@@ -197,7 +219,7 @@ class PersonStore:
 
     async def disable(self, person_id: str, admin: AdminEvent, administrator: str = "") -> _Changed | None:
         return await self.update(person_id, "disabled = true", (), admin, cut_tokens=DISABLED,
-                                 administrator=administrator)
+                                 administrator=administrator, ends_administrator=True)
 
     async def record_failure(self, person_id: str, max_failures: int, lock_seconds: int,
                              admin: AdminEvent) -> PersonRecord:

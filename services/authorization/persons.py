@@ -216,7 +216,8 @@ class Persons:
             return AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),
                                                                          "before": list(role_names(before.roles))})
 
-        return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, RESET)
+        return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, RESET,
+                                  ends_administrator=ADMINISTRATOR not in role_names(roles))
 
     async def disable(self, caller: Caller, person_id: str) -> PersonRecord:
         require_administrator(caller, "disable persons")
@@ -266,9 +267,11 @@ class Persons:
                                   AdminEvent.by(caller, "person.unlock", person.id))
 
     async def _change(self, caller: Caller, person_id: str, assignments: str, args: tuple[object, ...],
-                      admin: AdminEntry, cut_tokens: str = "") -> PersonRecord:
-        """An administrator's change; a person making it must still be one when it commits (the store checks)."""
-        changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens, caller.person_id)
+                      admin: AdminEntry, cut_tokens: str = "", ends_administrator: bool = False) -> PersonRecord:
+        """An administrator's change; a person making it must still be one when it commits, and the last enabled
+        administrator is not left without the role (the store checks both)."""
+        changed = await self._persons.update(person_id, assignments, args, admin, cut_tokens, caller.person_id,
+                                             ends_administrator)
         return await self._announce(changed, person_id)
 
     async def _announce(self, changed: object, person_id: str) -> PersonRecord:

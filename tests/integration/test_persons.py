@@ -28,8 +28,13 @@ from govshare.authorization.v1 import (
     persons_pb2_grpc,
 )
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from services.authorization.directory import Department
+from services.authorization.person_store import PersonStore
 from services.authorization.persons import NewPerson, Persons
-from services.runtime import person_secrets
+from services.authorization.policy_events import PolicyEvents
+from services.authorization.store import Store
+from services.runtime import db, person_secrets
+from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import ServiceError, details_of
 from services.runtime.identity import Caller
 
@@ -567,3 +572,40 @@ async def test_two_administrators_removing_each_other_at_once_leave_one_administ
     still = [p for p in persons if persons_pb2.PERSON_ROLE_ADMINISTRATOR in p.roles
              and p.state == persons_pb2.PERSON_STATE_ACTIVE]
     assert len(still) == 1, persons
+
+
+async def test_the_last_enabled_administrator_is_neither_disabled_nor_demoted(  # type: ignore[no-untyped-def]
+        embedded: EmbeddedServers, base_settings) -> None:
+    """An administrator cannot disable or demote themselves, but the authority's system (provisioning) or a second
+    administrator could disable or demote the last enabled one, leaving nobody to administer persons in the
+    console. On a database of its own, so that the other tests' administrators do not count."""
+    url = await create_database(embedded.database_url, f"govshare_admins_{uuid.uuid4().hex[:8]}")
+    await db.migrate(url, "authorization")
+    store, events = Store(), PolicyEvents()
+    await store.open(url, min_size=1, max_size=2)
+    await events.open(base_settings.redis_url)
+    try:
+        authority = "11110100MB00000014"
+        level = directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL
+        await store.ensure_authority(Department(authority, "市大数据管理局", level, "110100"))
+        persons = Persons(store, PersonStore(store), events, sealer=None)
+        system = Caller("sys-00000000000000aa", authority, authority=True)
+        first, second = [(await persons.create(system, NewPerson(
+            username=f"admin{n}", display_name=f"管理{n}", department_code=authority,
+            roles=(persons_pb2.PERSON_ROLE_ADMINISTRATOR,), password="")))[0] for n in (1, 2)]
+        await persons.disable(system, first.id)
+        for change in (persons.disable(system, second.id),
+                       persons.set_roles(system, second.id, (persons_pb2.PERSON_ROLE_AUDITOR,))):
+            with pytest.raises(ServiceError) as refused:
+                await change
+            assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+            assert refused.value.reason == "LAST_ADMINISTRATOR" and "admin2" in refused.value.message
+        kept = await persons.find(second.id)
+        assert not kept.disabled and persons_pb2.PERSON_ROLE_ADMINISTRATOR in kept.roles
+        # Another enabled administrator first, and then it may.
+        await persons.enable(system, first.id)
+        assert (await persons.set_roles(system, second.id, (persons_pb2.PERSON_ROLE_AUDITOR,))).roles == (
+            persons_pb2.PERSON_ROLE_AUDITOR,)
+    finally:
+        await events.close()
+        await store.close()
