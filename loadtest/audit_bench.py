@@ -177,7 +177,7 @@ async def run(admin_url: str, count: int, interval: int, samples: int, archive_d
         await store.release_audit_connection()
         signed = [signer.sign(Head(chain_id, seq, chain[seq - 1][-1]), now, False) for seq in (interval, 2 * interval)]
         await store.insert_checkpoints(signed)
-        auditor = ChainAuditor(CheckpointVerifier([key.public_key()]))
+        auditor = ChainAuditor(CheckpointVerifier([key.public_key()]), resumable={(chain_id, interval)})
         verified, stopped = await _timed(verifications.verify_page(
             auditor, with_held(store.chain_entries(after=(chain_id, interval)), []), interval,
             CheckpointVerifier([key.public_key()])))

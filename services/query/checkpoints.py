@@ -10,7 +10,7 @@ sequence,hash,time,final]`` (docs/api.md).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -60,7 +60,10 @@ class CheckpointVerifier(_shared.CheckpointVerifier):
 
 
 class ChainAuditor(_shared.ChainAuditor):
-    """Judges the access log's chains (rows checked by the access log's own hashing)."""
+    """Judges the access log's chains (rows checked by the access log's own hashing). ``resumable``: the heads a
+    chain may resume after without its earlier records (QueryStore.archive_anchors, and where an earlier page
+    ended); by default none, so a chain missing its first records is broken."""
 
-    def __init__(self, verifier: _shared.CheckpointVerifier) -> None:
-        super().__init__(verifier, ChainChecker())
+    def __init__(self, verifier: _shared.CheckpointVerifier,
+                 resumable: Container[tuple[str, int]] = frozenset()) -> None:
+        super().__init__(verifier, ChainChecker(), resumable)

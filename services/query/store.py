@@ -457,6 +457,10 @@ class QueryStore:
                 [_checkpoint_row(c) for c in anchors])
             await conn.execute("INSERT INTO access_archives (partition, file, rows, sha256, archive_time)"
                                " VALUES ($1, $2, $3, $4, $5)", name, file, rows, sha256, now)
+            # The heads the rest of each chain resumes from: only these stand for records that are gone.
+            await conn.executemany(
+                "INSERT INTO access_archive_anchors (chain_id, seq, partition) VALUES ($1, $2, $3)"
+                " ON CONFLICT DO NOTHING", [(c.chain_id, c.seq, name) for c in anchors])
             # A chain with no record after the partition ended in it: verification must not call it vanished.
             await conn.executemany(
                 "INSERT INTO access_archived_chains (chain_id, last_seq, last_hash, partition)"
@@ -467,6 +471,13 @@ class QueryStore:
                 [(c.chain_id, c.seq, c.hash, name) for c in anchors])
             await conn.execute(f"ALTER TABLE access_log DETACH PARTITION {name}")
             await conn.execute(f"DROP TABLE {name}")
+
+    async def archive_anchors(self, background: bool = False) -> set[tuple[str, int]]:
+        """The (chain id, sequence) of every head an archive signed in place of the records it dropped: the only
+        signed heads a chain whose first records are missing may resume from (ChainAuditor ``resumable``)."""
+        pool = self._listing if background else self._pool
+        return {(row["chain_id"], row["seq"]) for row in await pool.fetch(
+            "SELECT chain_id, seq FROM access_archive_anchors")}
 
     async def partitions(self) -> list[str]:
         """The access log's partitions (access_log_YYYYMM), oldest first."""

@@ -47,6 +47,12 @@ def held_ahead(held: list[checkpoints.Checkpoint], position: tuple[str, int] | N
     return [c for c in held if position is None or (c.chain_id, c.seq) >= position]
 
 
+def resumable_heads(anchors: set[tuple[str, int]], position: tuple[str, int] | None) -> set[tuple[str, int]]:
+    """The signed heads a page may resume a chain after without its earlier records: those an archive signed for
+    the records it dropped (QueryStore.archive_anchors), and the one the previous page ended on."""
+    return anchors | {position} if position is not None else anchors
+
+
 async def verify_page(auditor: checkpoints.ChainAuditor, entries: AsyncIterator[checkpoints.Entry], budget: int,
                       verifier: checkpoints.CheckpointVerifier) -> tuple[str, int] | None:
     """Feeds ``entries`` to ``auditor`` until ``budget`` records are checked and a valid checkpoint of the chain
@@ -163,7 +169,8 @@ class VerificationRunner:
                      broken_already: bool, held: list[checkpoints.Checkpoint], continued: bool) -> None:
         """``continued``: an earlier page of this job ended at ``position``, so it counted that chain already."""
         while True:
-            auditor = checkpoints.ChainAuditor(self._verifier)
+            auditor = checkpoints.ChainAuditor(self._verifier, resumable_heads(
+                await self._store.archive_anchors(background=True), position))
             resume_at = await verify_page(auditor, checkpoints.with_held(
                 self._store.chain_entries(after=position, background=True), held_ahead(held, position)),
                 budget, self._verifier)

@@ -34,7 +34,7 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -207,11 +207,18 @@ class ChainAuditor:
     checkpoint of the same sequence.
 
     Checkpoints whose signature fails are reported as forged and otherwise ignored: they prove nothing.
+
+    ``resumable``: the (chain id, sequence) of the signed heads a chain may resume after when its earlier records
+    are not among the rows (where an earlier page of the verification ended, and the heads an archive signed
+    for the records it dropped); None: any signed head. A periodic checkpoint is no such head: deleting a
+    chain's first records up to one must be reported, not read as an archive.
     """
 
-    def __init__(self, verifier: CheckpointVerifier, rows: RowChecker) -> None:
+    def __init__(self, verifier: CheckpointVerifier, rows: RowChecker,
+                 resumable: Container[tuple[str, int]] | None = None) -> None:
         self._verifier = verifier
         self._rows = rows
+        self._resumable = resumable
         self.reports: list[ChainReport] = []
         self.forged: list[Forged] = []
         self._current: ChainReport | None = None
@@ -244,14 +251,15 @@ class ChainAuditor:
 
     def _start_after_checkpoints(self, report: ChainReport, row: Mapping[str, object]) -> None:
         """The chain's first record follows checkpoints: if the last of them signs the record just before it,
-        with the hash it links to, the chain resumes there (an earlier page verified what came before, or
-        those months were archived: docs/architecture.md); otherwise they are judged as usual (the records
-        before are missing)."""
+        with the hash it links to, and is a head the chain may resume from (``resumable``), the chain resumes
+        there (an earlier page verified what came before, or those months were archived: docs/architecture.md);
+        otherwise they are judged as usual (the records before are missing)."""
         before, report._before = report._before, []
         anchor = before[-1]
         resume = getattr(self._rows, "resume", None)
         if resume is not None and not anchor.final and anchor.seq == int(row["seq"]) - 1 \
-                and anchor.hash == row["prev_hash"]:  # type: ignore[call-overload]
+                and anchor.hash == row["prev_hash"] and (  # type: ignore[call-overload]
+                    self._resumable is None or (anchor.chain_id, anchor.seq) in self._resumable):
             resume(report.chain_id, anchor.seq, anchor.hash)
             report.matched, report.resumed_after, report._highest = anchor, anchor.seq, anchor
             return

@@ -332,17 +332,27 @@ async def refused_verification(platform, token: str) -> grpc.StatusCode:  # type
 async def test_a_chain_whose_first_records_were_archived_verifies_from_the_signed_head_before_the_gap(
         platform) -> None:  # type: ignore[no-untyped-def]
     """Dropping an old month removes the first records of the chains that span it: what remains verifies from the
-    checkpoint signed at the last archived record; without that checkpoint, the gap is reported."""
+    checkpoint signed at the last archived record; without that checkpoint, the gap is reported. The same records
+    deleted with no archive are reported too: a periodic checkpoint is not an archive's (it verified INTACT)."""
     async with second_query(platform) as server, database(platform) as conn:
         ids = await answer(platform, server, 3)
         (anchor,) = await server.component.checkpoint()  # type: ignore[attr-defined]
         ids += await answer(platform, server, 2)
         chain_id = await chain_of(conn, ids[0])
         async with deleted(conn, "access_log", "chain_id = $1 AND seq <= 3", chain_id):
-            resumed = chain(await verify(platform), chain_id)
-            async with deleted(conn, "audit_checkpoints", "chain_id = $1 AND seq = 3", chain_id):
-                unanchored = chain(await verify(platform, held=[]), chain_id)
+            erased = chain(await verify(platform), chain_id)
+            # As the archive registers the head it signed for the records it dropped (QueryStore).
+            await conn.execute("INSERT INTO access_archive_anchors (chain_id, seq, partition) VALUES ($1, 3, $2)",
+                               chain_id, "access_log_202501")
+            try:
+                resumed = chain(await verify(platform), chain_id)
+                async with deleted(conn, "audit_checkpoints", "chain_id = $1 AND seq = 3", chain_id):
+                    unanchored = chain(await verify(platform, held=[]), chain_id)
+            finally:
+                await conn.execute("DELETE FROM access_archive_anchors WHERE chain_id = $1", chain_id)
     assert anchor.seq == 3
+    assert (erased.state, erased.first_bad_id) == (audit_pb2.CHAIN_STATE_BROKEN, ids[3])
+    assert "expected record 1, found 4" in erased.detail
     assert (resumed.state, resumed.records, resumed.last_sequence, resumed.unsigned_records) == (
         audit_pb2.CHAIN_STATE_INTACT, 2, 5, 2)
     assert resumed.last_matching_checkpoint.sequence == 3

@@ -245,7 +245,8 @@ async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_c
 
         # Online, the rest of the spanning chain verifies from the head signed at archiving; the chain that
         # ended in January is not called vanished.
-        auditor = ChainAuditor(verifier)
+        assert await store.archive_anchors() == {("a" * 32, 2), ("b" * 32, 1)}
+        auditor = ChainAuditor(verifier, await store.archive_anchors())
         async for row, checkpoint in store.chain_entries():
             if row is not None:
                 auditor.row(row)
@@ -258,6 +259,37 @@ async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_c
         assert not auditor.forged
     finally:
         await pool.close()
+
+
+async def test_deleting_a_chains_first_records_up_to_a_checkpoint_is_no_archive(old_schema: str) -> None:
+    """Only a head an archive signed stands for records that are gone: deleting a chain's first records up to one
+    of its periodic checkpoints, with no month ever archived, verified INTACT ("3 records, signed up to ...")."""
+    await db.migrate(old_schema, "query")
+    key = Ed25519PrivateKey.generate()
+    signer = CheckpointSigner(key)
+    verifier = CheckpointVerifier([key.public_key()])
+    now = dt.datetime.now(CST)
+    rows = chained([now - dt.timedelta(minutes=5 - n) for n in range(5)], "d" * 32)
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    try:
+        await store.ensure_partition(now.date())
+        await store.insert_accesses(rows)
+        await store.release_audit_connection()
+        await store.insert_checkpoints([signer.sign(Head("d" * 32, seq, rows[seq - 1][-1]), now, False)
+                                        for seq in (2, 5)])
+        await pool.execute("DELETE FROM access_log WHERE chain_id = $1 AND seq <= 2", "d" * 32)
+        auditor = ChainAuditor(verifier)  # no month archived: no head stands for missing records
+        async for row, checkpoint in store.chain_entries():
+            if row is not None:
+                auditor.row(row)
+            if checkpoint is not None:
+                auditor.checkpoint(checkpoint)
+        (report,) = auditor.finish()
+    finally:
+        await pool.close()
+    assert (report.state, report.first_bad_id) == ("BROKEN", rows[2][0])
+    assert "expected record 1, found 3" in report.detail
 
 
 async def test_the_usage_summary_reads_whole_months_from_the_monthly_sums(old_schema: str) -> None:
