@@ -45,6 +45,8 @@ MAX_BATCH_KEYS = 1000
 #: room for the audit id set after the step.
 MAX_BATCH_REPLY_BYTES = MAX_MESSAGE_BYTES - 1024
 AUDIT_ID_HEADER = "x-govshare-audit-id"
+#: The deny reason of a call refused because its system was disabled or its secret rotated (DenyReason).
+REVOKED_CREDENTIALS = "CREDENTIALS_REVOKED"
 
 ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
 BATCH_DOWNLOAD = common_pb2.SHARE_METHOD_BATCH_DOWNLOAD
@@ -181,9 +183,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
 
     async def Export(self, request: query_pb2.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[query_pb2.ExportResponse]:
-        deps, caller = self._begin(context)
-        access = self._access(caller, "Export", request.resource_code, request.purpose, key="",
-                              items=list(request.items))
+        deps, caller, access = await self._admitted(context, "Export", request, key="", items=list(request.items))
         _serving(deps, access)
         resource, key = await self._audited(deps, access, self._prepare_export(deps, caller, request, access))
         # The export is recorded before any row leaves (its id travels in the initial metadata).
@@ -245,9 +245,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                       step: Callable[[Dependencies, Caller, Q, Access], Awaitable[A]], key: str, items: list[str],
                       keys: list[str] | None = None) -> A:
         """A unary call: authenticate, run ``step`` audited, and reply citing the audit record."""
-        deps, caller = self._begin(context)
-        access = self._access(caller, operation, request.resource_code, request.purpose, key=key, items=items,
-                              keys=keys)
+        deps, caller, access = await self._admitted(context, operation, request, key=key, items=items, keys=keys)
         _serving(deps, access)
         response = await self._audited(deps, access, step(deps, caller, request, access))
         response.audit_id = access.id
@@ -451,6 +449,30 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                                      disputed=disputed)
 
     # --- audit --------------------------------------------------------------------------------
+
+    async def _admitted(self, context: grpc.aio.ServicerContext, operation: str,
+                        request: Q | query_pb2.ExportRequest, key: str, items: list[str],
+                        keys: list[str] | None = None) -> tuple[Dependencies, Caller, Access]:
+        """The verified caller and its access record, once its system may call: a token of a disabled system, or
+        one older than its system's secret rotation, names who tried (its signature verifies) and is refused
+        UNAUTHENTICATED as before, but audited first (DENIED, CREDENTIALS_REVOKED): the attempts of a system
+        the authority shut off, with a token it still held, left no record at all."""
+        caller = self._verifier.from_context(context, check=False)
+        deps = self.deps
+        if deps is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "STARTING", "the query service is starting")
+        access = self._access(caller, operation, request.resource_code, request.purpose, key=key, items=items,
+                              keys=keys)
+        try:
+            self._verifier.recheck(caller)
+        except ServiceError as error:
+            if error.code != grpc.StatusCode.UNAUTHENTICATED:
+                raise
+            access.result, access.deny_reason = audit.DENIED, REVOKED_CREDENTIALS
+            await deps.audit.record(access)
+            error.metadata = {**error.metadata, "audit_id": access.id}
+            raise
+        return deps, caller, access
 
     @staticmethod
     def _access(caller: Caller, operation: str, resource_code: str, purpose: common_pb2.Purpose, key: str,

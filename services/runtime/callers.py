@@ -60,8 +60,9 @@ class CallerVerifier(AssertionVerifier):
         #: rotation, is refused even when it is cached.
         self._tokens = TokenVerifier(token_public_keys, check=check)
 
-    def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Caller:
-        """The caller of a request, or ServiceError(UNAUTHENTICATED) saying what is wrong."""
+    def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None, check: bool = True) -> Caller:
+        """The caller of a request, or ServiceError(UNAUTHENTICATED) saying what is wrong (``check`` False: its
+        system's state is left to a ``recheck``, AssertionVerifier.caller)."""
         authorization: str | None = None
         identity_headers = False
         for key, value in metadata or ():
@@ -73,10 +74,10 @@ class CallerVerifier(AssertionVerifier):
             if identity_headers:
                 raise unauthenticated("x-govshare-* identity entries beside a bearer token are refused: "
                                       "send the token alone")
-            return self._tokens.verify(bearer_token(authorization))
+            return self._tokens.verify(bearer_token(authorization), check)
         if not identity_headers:
             raise unauthenticated(MISSING_TOKEN)
-        caller = super().caller(metadata)
+        caller = super().caller(metadata, check)
         if not caller.is_service:
             raise unauthenticated("a business system's identity comes with its bearer token, not with "
                                   f"{ASSERTION_HEADER}/{SIGNATURE_HEADER} entries")

@@ -31,7 +31,7 @@ from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
-from govshare.query.v1 import query_pb2, query_pb2_grpc
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
 from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, service_caller
@@ -148,6 +148,28 @@ async def test_a_token_issued_before_disable_is_refused_at_the_gateway_and_at_qu
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await _token(platform, system_id, secret)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_disabled_systems_attempt_with_a_token_it_still_holds_is_audited(platform) -> None:  # type: ignore[no-untyped-def]
+    """R-SEC-3: the refusal names who tried, what and why, in the access log (it left no record anywhere)."""
+    system_id, secret, department = await _new_system(platform)
+    token = await _token(platform, system_id, secret)
+    await _works(platform, token)
+    await _directory(platform).DisableSystem(directory_pb2.DisableSystemRequest(id=system_id),
+                                             metadata=platform.metadata("authority"), timeout=10)
+
+    refused = await _refused_soon(lambda: _through_gateway(platform, token))
+    assert refused.code() == grpc.StatusCode.UNAUTHENTICATED and "disabled" in refused.details()
+    info, _ = details_of(refused)
+    assert info is not None and info.metadata["audit_id"]
+    listed = await audit_pb2_grpc.AuditServiceStub(platform.channel).ListAccesses(
+        audit_pb2.ListAccessesRequest(department_code=department, page_size=100),
+        metadata=platform.metadata("authority"), timeout=10)
+    (record,) = [a for a in listed.accesses if a.id == info.metadata["audit_id"]]
+    assert (record.system_id, record.operation, record.resource_code, record.key, record.result,
+            record.deny_reason) == (system_id, "Query", ENTITIES, await _credit_code(platform),
+                                    audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_CREDENTIALS_REVOKED)
+    assert record.purpose == WORK.type and record.purpose_text == WORK.text
 
 
 async def test_a_token_issued_before_rotation_is_refused_and_the_new_secret_works_at_once(platform) -> None:  # type: ignore[no-untyped-def]

@@ -52,6 +52,7 @@ class DenyReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DENY_REASON_REVOKED: _ClassVar[DenyReason]
     DENY_REASON_NOT_PUBLISHED: _ClassVar[DenyReason]
     DENY_REASON_SYSTEM_NOT_GRANTED: _ClassVar[DenyReason]
+    DENY_REASON_CREDENTIALS_REVOKED: _ClassVar[DenyReason]
 SHARE_TYPE_UNSPECIFIED: ShareType
 SHARE_TYPE_UNCONDITIONAL: ShareType
 SHARE_TYPE_CONDITIONAL: ShareType
@@ -81,6 +82,7 @@ DENY_REASON_METHOD_NOT_GRANTED: DenyReason
 DENY_REASON_REVOKED: DenyReason
 DENY_REASON_NOT_PUBLISHED: DenyReason
 DENY_REASON_SYSTEM_NOT_GRANTED: DenyReason
+DENY_REASON_CREDENTIALS_REVOKED: DenyReason
 
 class Purpose(_message.Message):
     __slots__ = ("type", "text")
