@@ -240,6 +240,14 @@ class Sharing:
             event = self._event(caller, "REFUSED", reason, now)
             return await self._move(application, apps.REFUSED, event, reason)
         entry = await self._grantable_entry(application)
+        if entry.share_type == common_pb2.SHARE_TYPE_NOT_SHARED:
+            # Made not-shared (不予共享) since the application: a provider's grant is not read for such a resource
+            # (only a coordination decision opens it, Art. 12), so approving made an "approved" application and an
+            # active grant under which every query was refused NOT_SHARED.
+            raise failed_precondition("NOT_SHARED_NOW", f"resource {entry.code} is not shared (不予共享) since "
+                                      f"version {entry.version}: a provider's approval cannot open it; refuse the "
+                                      "application, saying so (the applicant may then ask the authority to "
+                                      "coordinate)")
         scope = apps.narrow(application, terms, now)
         problems += scope.problems + apps.scope_entry_problems(scope, entry)
         if problems:

@@ -926,6 +926,36 @@ async def test_an_application_pending_when_its_entry_is_retired_can_only_be_refu
     assert refused.application.state == sh.APPLICATION_STATE_REFUSED and not refused.grant.id
 
 
+async def test_an_application_pending_when_its_entry_becomes_not_shared_can_only_be_refused(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """A version published after the application made the resource 不予共享: the provider's approval still made an
+    APPROVED application and an ACTIVE grant, yet every query under it was refused NOT_SHARED (only a coordination
+    decision opens a not-shared resource). The approval is refused; a refusal goes through and can be escalated."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    stub = catalog_pb2_grpc.CatalogServiceStub(env.catalog)
+    change = cat.Entry(code=entry.code, share_type=common.SHARE_TYPE_NOT_SHARED,
+                       legal_basis="《中华人民共和国保守国家秘密法》")
+    await stub.UpdateEntry(cat.UpdateEntryRequest(entry=change, update_mask=field_mask_pb2.FieldMask(
+        paths=["share_type", "legal_basis"])), metadata=env.md(provider), timeout=10)
+    await stub.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=env.md(provider), timeout=10)
+    await stub.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                           metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
+    for _ in range(100):  # until authorization's cache holds the not-shared version
+        decision = await env.check(user, entry, "birth_date")
+        if decision.deny_reason == common.DENY_REASON_NOT_SHARED:
+            break
+        await asyncio.sleep(0.05)
+    reason, _, message = await fails(env.reply(provider, application.id), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NOT_SHARED_NOW" and "不予共享" in message, message
+    got = await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                           timeout=10)
+    assert got.application.state == sh.APPLICATION_STATE_SUBMITTED and not got.application.grant_id
+    refused = await env.reply(provider, application.id, decision=sh.REPLY_DECISION_REFUSE,
+                              reason="该资源已调整为不予共享")
+    assert refused.application.state == sh.APPLICATION_STATE_REFUSED and not refused.grant.id
+
+
 async def test_an_approval_grants_only_items_the_published_version_has(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """A version published after the application dropped ``address``: approving the request as made granted an
