@@ -613,7 +613,8 @@ async def coordination(console: Console, request: Request, session: Session) -> 
     app_id, typed = "", {}
     if request.method == "POST":
         form = await request.form()
-        app_id, reason, typed = _text(form, "id"), _text(form, "reason"), _typed(form, "reason", "expire_date")
+        app_id, reason = _text(form, "id"), _text(form, "reason")
+        typed = _typed(form, "reason", "expire_date", "quota")
         decision = _choice(form, "decision", "grant", "refuse")
         if not decision:
             return _unknown_action(console, request)
@@ -625,9 +626,11 @@ async def coordination(console: Console, request: Request, session: Session) -> 
             errors["items"] = "请至少勾选一个准予的信息项；都不准予请点击“不予共享”。"
         if malformed:  # not dropped: the grant would get the default term
             errors["expire_time"] = MALFORMED_END
+        errors |= _quota_error(form, "quota")
         if not errors:
             decision = sharing_pb2.RecordCoordinationDecisionRequest(id=app_id, grant=grant, reason=reason,
-                                                                     items=form.getlist("items"))
+                                                                     items=form.getlist("items"),
+                                                                     quota=_quota(form) or 0)
             if expire is not None:
                 decision.expire_time.CopyFrom(expire)
             _answer, problem = await _call(console, session, console.services.sharing.RecordCoordinationDecision,
@@ -645,6 +648,7 @@ async def coordination(console: Console, request: Request, session: Session) -> 
                                       page_size=console.settings.page_size, page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
+    roles = set(session.person.roles)
     return console.page(request, "coordination.html", status=400 if errors else 200, title="协调",
                         **await _names(console, session,
                                        [c for a in answer.applications
@@ -652,7 +656,17 @@ async def coordination(console: Console, request: Request, session: Session) -> 
                                        [a.resource_code for a in answer.applications]),
                         names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
                         applications=answer.applications, next_token=answer.next_page_token, errors=errors,
-                        target=app_id, typed=typed)
+                        target=app_id, typed=typed, escalations={a.id: _escalation(a) for a in answer.applications},
+                        # Display only (the service decides again): the authority's 审核员 records the decision; the
+                        # departments' persons reaching this page see their escalated applications, not forms
+                        # every button of which was refused. A session without roles (a system's) is offered it.
+                        may_decide=not roles or "REVIEWER" in roles)
+
+
+def _escalation(application: sharing_pb2.Application) -> sharing_pb2.ApplicationEvent | None:
+    """The step that took ``application`` to the authority (the applicant's reason, or a not-shared or own
+    resource's request noted so): what the 审核员 coordinates on, which the page did not show."""
+    return next((h for h in reversed(application.history) if h.action == "ESCALATED"), None)
 
 
 # -- 授权 ------------------------------------------------------------------------------------------------------

@@ -991,6 +991,44 @@ async def _post(context, path: str, session, form: dict[str, object], **options)
                                       data=urllib.parse.urlencode({"csrf_token": session.csrf, **form}, doseq=True))
 
 
+async def test_the_coordination_page_shows_why_it_was_escalated_and_offers_its_form_to_the_reviewer_only(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """协调 showed the provider's refusal reason only: not the applicant's reason for escalating (what the 审核员
+    decides on), nor what was asked; it had no 调用次数上限, so a coordination grant always carried the quota asked
+    for; and it offered its 准予共享/不予共享 form to every person reaching it by URL (the provider's 审批人 saw
+    their department's escalated applications with buttons the service refused)."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=1000)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                              metadata=platform.metadata("social"), timeout=10)).application.id
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="暂不具备条件"),
+        metadata=platform.person("police", "APPROVER"), timeout=10)
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(
+        id=app_id, reason="低保审核须核对性别<b>急需</b>"), metadata=platform.metadata("social"), timeout=10)
+
+    reviewer = _person_session(console_server, platform, "authority", "REVIEWER")
+    card = _card(await (await context.request.get("/coordination", headers=_as(reviewer))).text(), app_id)
+    assert "暂不具备条件" in card and "低保审核须核对性别&lt;b&gt;急需&lt;/b&gt;" in card, card
+    assert "《社会救助暂行办法》" in card and "1000 次" in card and 'name="quota"' in card, card
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    card = _card(await (await context.request.get("/coordination", headers=_as(approver))).text(), app_id)
+    assert 'name="decision"' not in card and "由共享主管部门的审核员作出" in card, card
+
+    answer = await _post(context, "/coordination", reviewer, {
+        "id": app_id, "decision": "grant", "items": ["citizen_id", "name", "sex"], "reason": "准予", "quota": "２00"})
+    assert answer.status == 200, (answer.status, (await answer.text())[-600:])
+    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
+                                       metadata=platform.metadata("social"), timeout=10)
+    grant = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=got.application.grant_id),
+                                   metadata=platform.metadata("social"), timeout=10)
+    assert grant.grant.quota == 200
+
+
 async def test_a_grant_adjusted_meanwhile_by_another_approver_is_not_overwritten(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """Two approvers with the 授权 page open: the second to save replaced the first's adjustment, each told it was
