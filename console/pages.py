@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from console import charts, forms, labels
-from console.app import Console, calls, day, login_redirect, signed_in, until, working_days_left
+from console.app import Console, calls, day, login_redirect, signed_in, until, when, working_days_left
 from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, Problem, problem_of
 from console.sessions import Person, Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
@@ -117,6 +117,35 @@ def _status_of(problem: Problem | None) -> int:
 def _down(*problems: Problem | None) -> Problem | None:
     """The first of several calls' problems that is the platform being down (the home page's lists)."""
     return next((p for p in problems if p is not None and p.code in _PLATFORM_DOWN), None)
+
+
+#: A step on an application refused because it is no longer where the page showed it (services/authorization
+#: sharing.py): another 审批人 or 审核员 answered it meanwhile, or the applicant escalated it.
+_ANSWERED_MEANWHILE = frozenset({"WRONG_STATE", "STATE_CHANGED"})
+_DECISIONS = frozenset({"APPROVED", "REFUSED", "ESCALATED", "COORDINATED_GRANTED", "COORDINATED_REFUSED"})
+
+
+async def _answered_meanwhile(console: Console, session: Session, app_id: str, problem: Problem,
+                              what: str) -> Problem:
+    """``problem`` as the person who pressed the button needs it when someone else decided the application first:
+    what it is now, by whom and when (two approvers with 答复 open, the second was told in English that
+    "application app-… is APPROVED: it cannot be replied to now"). Any other refusal is returned as it is."""
+    if problem.reason not in _ANSWERED_MEANWHILE:
+        return problem
+    got, other = await _call(console, session, console.services.sharing.GetApplication,
+                             sharing_pb2.GetApplicationRequest(id=app_id))
+    a = got.application if other is None else None
+    # The step that moved it (a grant's later adjustments are in its history too).
+    step = next((h for h in reversed(a.history) if h.action in _DECISIONS), None) if a is not None else None
+    if a is None or step is None:
+        return problem
+    departments = await console.names.departments(session.token, [step.actor_department_code])
+    by = step.actor_display_name or step.actor_system_id
+    department = departments.get(step.actor_department_code, step.actor_department_code)
+    return Problem(f"申请 {a.id} 已由 {by}（{department}）于 {when(step.time)} "
+                   f"{labels.APPLICATION_EVENT.get(step.action, step.action)}，现为“"
+                   f"{labels.APPLICATION_STATE.get(a.state, '')}”：您的{what}未提交。请打开申请查看办理过程。",
+                   code=problem.code, reason=problem.reason)
 
 
 def _page_token(request: Request) -> str:
@@ -576,7 +605,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
         if not errors:
             answer, problem = await _call(console, session, console.services.sharing.ReplyApplication, reply)
             if problem and not problem.fields:
-                return _refused(console, request, problem)
+                return _refused(console, request, await _answered_meanwhile(console, session, target, problem, "答复"))
             if problem:
                 errors = forms.field_errors(problem.fields)
             else:
@@ -636,7 +665,8 @@ async def coordination(console: Console, request: Request, session: Session) -> 
             _answer, problem = await _call(console, session, console.services.sharing.RecordCoordinationDecision,
                                            decision)
             if problem and not problem.fields:
-                return _refused(console, request, problem)
+                return _refused(console, request,
+                                await _answered_meanwhile(console, session, app_id, problem, "协调决定"))
             if problem:
                 errors = forms.field_errors(problem.fields)
             else:

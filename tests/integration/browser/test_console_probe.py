@@ -1020,13 +1020,43 @@ async def test_the_coordination_page_shows_why_it_was_escalated_and_offers_its_f
     assert 'name="decision"' not in card and "由共享主管部门的审核员作出" in card, card
 
     answer = await _post(context, "/coordination", reviewer, {
-        "id": app_id, "decision": "grant", "items": ["citizen_id", "name", "sex"], "reason": "准予", "quota": "２00"})
-    assert answer.status == 200, (answer.status, (await answer.text())[-600:])
+        "id": app_id, "decision": "grant", "items": ["citizen_id", "name", "sex"], "reason": "准予", "quota": "２00"},
+        max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
     got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
                                        metadata=platform.metadata("social"), timeout=10)
     grant = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=got.application.grant_id),
                                    metadata=platform.metadata("social"), timeout=10)
     assert grant.grant.quota == 200
+
+
+async def test_a_reply_to_an_application_another_approver_answered_meanwhile_says_who_and_how(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """Two approvers with 答复 open on one application: the first approves, the second's refusal was a page saying
+    "当前状态不允许此操作：application app-… is APPROVED: it cannot be replied to now". It says in Chinese who
+    answered it, when and how, and that this reply was not sent; nothing changes."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                              metadata=platform.metadata("social"), timeout=10)).application.id
+    first = _person_session(console_server, platform, "police", "APPROVER")
+    second = _person_session(console_server, platform, "police", "APPROVER")
+    answer = await _post(context, "/replies", first, {"id": app_id, "decision": "approve",
+                                                      "items": ["citizen_id", "name", "sex"]}, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    answer = await _post(context, "/replies", second, {"id": app_id, "decision": "refuse", "reason": "不符合条件"})
+    text = await answer.text()
+    main = text[text.index("<main"):]
+    assert answer.status == 409, (answer.status, main[:600])
+    assert f"申请 {app_id} 已由" in main and "同意共享申请" in main and "您的答复未提交" in main, main[:600]
+    assert "cannot be replied" not in main, main[:600]
+    got = await sharing.GetApplication(sharing_pb2.GetApplicationRequest(id=app_id),
+                                       metadata=platform.metadata("social"), timeout=10)
+    assert got.application.state == sharing_pb2.APPLICATION_STATE_APPROVED
 
 
 async def test_a_grant_adjusted_meanwhile_by_another_approver_is_not_overwritten(  # type: ignore[no-untyped-def]
