@@ -18,7 +18,9 @@ from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
 from services.authorization.entries import item_names, offered_methods
 from services.authorization.validation import (
+    METHOD_LABELS,
     METHODS,
+    PURPOSE_LABELS,
     PURPOSES,
     enum_list_problems,
     item_list_problems,
@@ -29,16 +31,33 @@ from services.authorization.validation import (
 from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation, ServiceError
 from services.runtime.identity import Caller
-from services.runtime.workdays import end_problem
+from services.runtime.workdays import end_problem, term_end_text
 
 ACTIVE = sharing_pb2.GRANT_STATE_ACTIVE
 REVOKED = sharing_pb2.GRANT_STATE_REVOKED
 STATES = frozenset((ACTIVE, REVOKED))
 #: The step a revocation leaves in the grant's history (its time is when the grant stopped letting its holder in).
 REVOKED_EVENT = "GRANT_REVOKED"
-#: The step a change leaves in the grant's history; its note names the changed fields ("changed quota, system_ids").
+#: The step a change leaves in the grant's history; its note says what the changed fields are now (change_note).
 UPDATED_EVENT = "GRANT_UPDATED"
 UPDATABLE = ("items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "system_ids")
+
+
+def change_note(changed: dict[str, object]) -> str:
+    """A grant change as its application's history says it to both departments' staff, in Chinese, with the new
+    values (items by machine name, as the approval's note names them): it read "changed expire_time, quota", the
+    fields' English names, on the application's page of the console."""
+    def names(values: object, labels: dict[int, str] | None = None, empty: str = "无") -> str:
+        texts = [labels.get(v, str(v)) if labels is not None else str(v) for v in values]  # type: ignore[attr-defined]
+        return "、".join(texts) or empty
+
+    said = {"items": lambda v: f"信息项 {names(v)}", "unmasked_items": lambda v: f"不脱敏 {names(v)}",
+            "purposes": lambda v: f"用途 {names(v, PURPOSE_LABELS)}",
+            "methods": lambda v: f"使用方式 {names(v, METHOD_LABELS)}",
+            "expire_time": lambda v: f"期限至 {term_end_text(v)}",  # type: ignore[arg-type]
+            "quota": lambda v: f"调用上限 {v or '不限'}",
+            "system_ids": lambda v: f"业务系统 {names(v, empty='本部门全部系统')}"}
+    return "授权范围调整为：" + "；".join(said[name](changed[name]) for name in UPDATABLE if name in changed)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from services.authorization.store import ApplicationFilter, GrantFilter, Store
 from services.authorization.validation import (
     APPLICATION_ID,
     GRANT_ID,
+    PURPOSE_LABELS,
     SYSTEM_ID,
     TEXT_MAX,
     find_by_id,
@@ -329,12 +330,13 @@ class Sharing:
     @staticmethod
     def _approval_note(application: Application, scope: apps.Scope, reason: str) -> str:
         """What the approval changed from the request, for the history (read by the departments' staff, in
-        Chinese; items and purposes by their codes, as the application names them)."""
+        Chinese; items by their machine names, as the application names them, purposes by their Chinese names:
+        "PURPOSE_TYPE_WORK_REFERENCE" is no word of theirs)."""
         narrowed = []
         if scope.items != application.items:
             narrowed.append(f"信息项 {'、'.join(scope.items)}")
         if scope.purposes != application.purposes:
-            narrowed.append("用途 " + "、".join(common_pb2.PurposeType.Name(p) for p in scope.purposes))
+            narrowed.append("用途 " + "、".join(PURPOSE_LABELS.get(p, str(p)) for p in scope.purposes))
         if scope.expire_time != application.requested_expire_time:
             narrowed.append(f"期限至 {term_end_text(scope.expire_time)}")
         if scope.quota != application.quota:
@@ -419,7 +421,7 @@ class Sharing:
             problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
         if problems:
             raise invalid_argument(problems)
-        note = "changed " + ", ".join(sorted(changed))
+        note = grant_rules.change_note(changed)
         event = self._event(caller, grant_rules.UPDATED_EVENT, note, now)
         admin = self._admin(event, grant.id, self._grant_details(grant, changed))
         updated = await self._store.update_grant(grant.id, changed, event, admin=admin,

@@ -35,6 +35,15 @@ T = TypeVar("T")
 
 PURPOSES = frozenset(v for v in common_pb2.PurposeType.values() if v != common_pb2.PURPOSE_TYPE_UNSPECIFIED)
 METHODS = frozenset(v for v in common_pb2.ShareMethod.values() if v != common_pb2.SHARE_METHOD_UNSPECIFIED)
+#: Purposes and share methods as an application's history says them to the departments' staff (Art. 12, R-USE-1).
+PURPOSE_LABELS = {common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS: "行政依据",
+                  common_pb2.PURPOSE_TYPE_WORK_REFERENCE: "工作参考",
+                  common_pb2.PURPOSE_TYPE_DATA_VERIFICATION: "数据校核",
+                  common_pb2.PURPOSE_TYPE_BUSINESS_COLLABORATION: "业务协同"}
+METHOD_LABELS = {common_pb2.SHARE_METHOD_ONLINE_QUERY: "联机查询",
+                 common_pb2.SHARE_METHOD_SYSTEM_INTEGRATION: "系统对接",
+                 common_pb2.SHARE_METHOD_FRONT_END_EXCHANGE: "前置机共享",
+                 common_pb2.SHARE_METHOD_BATCH_DOWNLOAD: "部门批量下载"}
 
 
 def shown(value: str, limit: int = 40) -> str:

@@ -12,7 +12,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.common.v1 import common_pb2 as common
 from services.authorization import applications as apps
 from services.authorization.applications import Application, Draft, Terms
-from services.authorization.grants import Grant, GrantUpdate, changes
+from services.authorization.grants import Grant, GrantUpdate, change_note, changes
 from services.authorization.sharing import Sharing
 from services.runtime.workdays import CHINA
 
@@ -238,3 +238,17 @@ def test_the_approval_note_names_the_last_day_a_narrowed_term_is_in_force() -> N
     assert Sharing._approval_note(application, console_end, "") == "同意范围有调整：期限至 2026-12-31"
     morning = apps.narrow(application, Terms(expire_time=_beijing(2027, 1, 4)), NOW)
     assert Sharing._approval_note(application, morning, "") == "同意范围有调整：期限至 2027-01-04 10:00:00"
+
+
+def test_the_history_says_narrowed_purposes_and_grant_changes_in_chinese() -> None:
+    """An approval narrowing the purposes noted "用途 PURPOSE_TYPE_ADMINISTRATIVE_BASIS", and a grant's adjustment
+    "changed expire_time, quota": the application's history on the console, read by both departments' staff."""
+    application = _application()
+    scope = apps.narrow(application, Terms(purposes=(ADMIN,)), NOW)
+    assert Sharing._approval_note(application, scope, "") == "同意范围有调整：用途 行政依据"
+    end = dt.datetime(2027, 3, 31, 23, 59, 59, tzinfo=CHINA)
+    changed, problems = changes(_grant(), GrantUpdate(paths=("quota", "expire_time", "methods"), quota=200,
+                                                      expire_time=end, methods=(ONLINE,)), _entry(), NOW)
+    assert not problems
+    assert change_note(changed) == "授权范围调整为：使用方式 联机查询；期限至 2027-03-31；调用上限 200"
+    assert change_note({"quota": 0, "system_ids": ()}) == "授权范围调整为：调用上限 不限；业务系统 本部门全部系统"
