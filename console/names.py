@@ -30,11 +30,14 @@ MAX_ENTRIES = 4096
 
 @dataclass(frozen=True)
 class Resource:
-    """A resource's name, its data items' Chinese names by machine name, and its provider's department code."""
+    """A resource's name, its data items' Chinese names by machine name, its provider's department code, and its
+    share type and state as the catalog has them now (a grant's page says when they leave the grant unusable)."""
 
     name: str = ""
     items: dict[str, str] = field(default_factory=dict)
     provider: str = ""
+    share_type: int = 0
+    state: int = 0
 
 
 class _Expiring:
@@ -106,7 +109,8 @@ class Names:
         except grpc.aio.AioRpcError:
             return Resource()
         entry = reply.entry
-        resource = Resource(entry.name, {i.machine_name: i.name for i in entry.items}, entry.provider_department_code)
+        resource = Resource(entry.name, {i.machine_name: i.name for i in entry.items}, entry.provider_department_code,
+                            entry.share_type, entry.state)
         if entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED:
             self._resources.put(code, resource)
         return resource

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from console import charts, forms, labels
 from console.app import Console, calls, day, login_redirect, signed_in, until, when, working_days_left
 from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, Problem, problem_of
+from console.names import Resource
 from console.sessions import Person, Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
@@ -762,8 +763,26 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                         actions={g.id: _grant_actions(session.person, g, resources[g.resource_code].provider)
                                  for g in answer.grants},
                         expired={g.id for g in answer.grants if g.expire_time.ToDatetime(tzinfo=dt.UTC) <= now},
+                        unusable={g.id: why for g in answer.grants
+                                  if (why := unusable_grant(g, resources[g.resource_code]))},
                         grants=answer.grants, next_token=answer.next_page_token, errors=errors, target=grant_id,
                         typed=typed)
+
+
+def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
+    """Why an active grant lets nothing through now although it is in force, or "": its resource was made
+    不予共享 since (only a grant the authority's coordination gave opens such a resource: the provider's is not
+    read) or retired. /grants said 有效 of it while every query under it was refused NOT_SHARED or NOT_PUBLISHED."""
+    if grant.state != sharing_pb2.GRANT_STATE_ACTIVE:
+        return ""
+    if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
+        return "该资源目录已撤销，此授权不能再使用。"
+    coordinated = bool(resource.provider and grant.granted_by.department_code
+                       and grant.granted_by.department_code != resource.provider)
+    if resource.share_type == common_pb2.SHARE_TYPE_NOT_SHARED and not coordinated:
+        return ("该资源已调整为不予共享，提供部门的授权不再生效，查询将被拒绝；确需使用的，"
+                "请重新申请，由共享主管部门协调。")
+    return ""
 
 
 def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> tuple[bool, bool]:

@@ -278,3 +278,32 @@ def test_an_unprintable_character_in_a_name_is_named_to_the_administrator_in_chi
     assert field_sentence(full_width) == "第 2 个字符是特殊空格（U+3000，如全角空格），请改为普通空格或删去。"
     zero_width = "must contain only printable characters: character 5 is U+200B (ZERO WIDTH SPACE): remove it"
     assert field_sentence(zero_width) == "第 5 个字符（U+200B）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"
+
+
+def test_a_grant_its_resource_no_longer_lets_through_is_said_unusable() -> None:
+    """A conditional resource made 不予共享 (or retired) after a provider's grant: /grants said 有效 of it while
+    every query under it was refused NOT_SHARED (NOT_PUBLISHED). A grant the authority's coordination gave still
+    opens a not-shared resource, and an expired or revoked grant is said so already."""
+    from console.names import Resource
+    from console.pages import unusable_grant
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.catalog.v1 import catalog_pb2
+    from govshare.common.v1 import common_pb2
+
+    provider, authority = "11110100MB0000006K", "11110100MB00000014"
+    by_provider = sharing_pb2.Grant(id="grt-1", state=sharing_pb2.GRANT_STATE_ACTIVE,
+                                    granted_by={"id": "psn-1", "department_code": provider})
+    by_authority = sharing_pb2.Grant(id="grt-2", state=sharing_pb2.GRANT_STATE_ACTIVE,
+                                     granted_by={"id": "psn-2", "department_code": authority})
+    published = catalog_pb2.ENTRY_STATE_PUBLISHED
+    not_shared = Resource("社会保险参保信息", {}, provider, common_pb2.SHARE_TYPE_NOT_SHARED, published)
+    conditional = Resource("社会保险参保信息", {}, provider, common_pb2.SHARE_TYPE_CONDITIONAL, published)
+    retired = Resource("社会保险参保信息", {}, provider, common_pb2.SHARE_TYPE_CONDITIONAL,
+                       catalog_pb2.ENTRY_STATE_RETIRED)
+    assert "不予共享" in unusable_grant(by_provider, not_shared)
+    assert unusable_grant(by_authority, not_shared) == ""
+    assert unusable_grant(by_provider, conditional) == ""
+    assert "已撤销" in unusable_grant(by_provider, retired)
+    revoked = sharing_pb2.Grant(id="grt-3", state=sharing_pb2.GRANT_STATE_REVOKED,
+                                granted_by={"id": "psn-1", "department_code": provider})
+    assert unusable_grant(revoked, not_shared) == ""
