@@ -231,21 +231,27 @@ async def home(console: Console, request: Request, session: Session) -> Response
         state=foundation_pb2.CONFLICT_STATE_OPEN, page_size=size))
     escalated, p5 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
         state=sharing_pb2.APPLICATION_STATE_ESCALATED, page_size=size)) if show_reviews else (None, None))
+    # R-APP-2: overdue replies are visible to the authority, which steps in when a provider is late (every
+    # department's, as the authority lists them); its home page listed none, only the figures on 监督 counted them.
+    late, p6 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
+        overdue_only=True, page_size=size)) if show_reviews else (None, None))
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
-    down = _down(p1, p2, p3, p4, p5)
+    down = _down(p1, p2, p3, p4, p5, p6)
     if _expired(p1):
         return login_redirect(True)
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
     coordinate = list(escalated.applications) if escalated else []
+    overdue = [(a, working_days_left(a.reply_due_time)) for a in (late.applications if late else [])]
     shown_disputes = disputes.disputes if disputes else []
     names = await _names(console, session, [a.applicant_department_code for a, _ in due] +
-                         [c for a in coordinate for c in (a.applicant_department_code, a.provider_department_code)],
+                         [c for a in coordinate for c in (a.applicant_department_code, a.provider_department_code)] +
+                         [c for a, _ in overdue for c in (a.applicant_department_code, a.provider_department_code)],
                          [a.resource_code for a, _ in due] + [a.resource_code for a in coordinate] +
-                         [d.resource_code for d in shown_disputes])
+                         [a.resource_code for a, _ in overdue] + [d.resource_code for d in shown_disputes])
     return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
-                        show_coordination=show_reviews, coordinate=coordinate,
+                        show_coordination=show_reviews, coordinate=coordinate, overdue=overdue,
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
 
 

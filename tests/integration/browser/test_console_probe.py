@@ -954,6 +954,36 @@ async def test_the_reviewers_home_page_lists_the_applications_awaiting_coordinat
     assert "待协调的申请" not in approver
 
 
+async def test_the_reviewers_home_page_lists_the_applications_left_unanswered_past_their_due_day(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """R-APP-2: overdue replies are visible to the authority, which steps in when a provider is late. The
+    console's home page of the authority's 审核员 listed none (only 监督's figures counted them); an approver's
+    home page has no such list (its own late ones are red in 待答复的申请)."""
+    import asyncpg
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
+        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
+        timeout=10)).application.id
+    conn = await asyncpg.connect(database_url)
+    try:  # time passes: the reply was due a week ago
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'7 days\' '
+                           "WHERE id = $1", app_id)
+    finally:
+        await conn.close()
+    reviewer = await (await context.request.get("/", headers=_as(
+        _person_session(console_server, platform, "authority", "REVIEWER")))).text()
+    listed = reviewer[reviewer.index("逾期未答复的申请"):].split("</section>", 1)[0]
+    assert app_id in listed and "已逾期" in listed and "市公安局" in listed, listed
+    approver = await (await context.request.get("/", headers=_as(
+        _person_session(console_server, platform, "police", "APPROVER")))).text()
+    assert "逾期未答复的申请" not in approver
+
+
 async def test_the_services_reasons_are_shown_beside_their_fields_in_chinese(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """The services word their field violations in English for developers ("must be at most 100 characters, got
