@@ -561,8 +561,13 @@ async def _application_page(console: Console, request: Request, session: Session
     if problem:
         return _refused(console, request, problem)
     a = got.application
+    roles = set(session.person.roles)
     return console.page(request, "application.html", status=400 if errors else 200, title="申请详情", application=a,
                         errors=errors or {}, typed=typed or {},
+                        # Display only (the service decides again): the applicant department's 申请人 escalates; the
+                        # provider's 审批人 and the authority reading a refused application were offered the form too.
+                        may_escalate=(not roles or "APPLICANT" in roles)
+                        and session.person.department_code == a.applicant_department_code,
                         names=await _item_names(console, session, [a.resource_code]),
                         **await _names(console, session, [a.applicant_department_code, a.provider_department_code,
                                                           *(h.actor_department_code for h in a.history)],

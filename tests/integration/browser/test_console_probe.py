@@ -193,6 +193,30 @@ async def test_an_application_unanswered_past_its_due_day_can_be_escalated(  # t
     assert f"已提请共享主管部门协调申请 {app_id}" in await page.locator(".flash").inner_text()
 
 
+async def test_a_refused_applications_page_offers_the_escalation_to_the_applicant_only(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A refused application's page offered 提请共享主管部门协调 to whoever opened it: the provider's 审批人 who
+    refused it and the authority's 审核员 were shown the applicant's form, every press of which was refused."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                              metadata=platform.metadata("social"), timeout=10)).application.id
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="暂不具备条件"),
+        metadata=platform.person("police", "APPROVER"), timeout=10)
+    for system, role, offered in (("social", "APPLICANT", True), ("police", "APPROVER", False),
+                                  ("authority", "REVIEWER", False)):
+        answer = await context.request.get(f"/applications/view?id={app_id}", headers=_as(
+            _person_session(console_server, platform, system, role)))
+        text = await answer.text()
+        assert answer.status == 200 and "暂不具备条件" in text, (role, answer.status)
+        assert ('action="/applications/escalate"' in text) == offered, (role, text[text.index("<main"):][-800:])
+
+
 async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """A double click, the back button or a retry after a lost reply posted the same form again, and each post
