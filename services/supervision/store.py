@@ -44,8 +44,16 @@ class SupervisionStore:
                 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 [(v.id, month.first_day, v.department_code, v.rule, v.article, v.subject,
                   json.dumps(v.evidence, ensure_ascii=False, sort_keys=True)) for v in violations])
+            await conn.execute(
+                "INSERT INTO computed_months (month, compute_time) VALUES ($1, $2)"
+                " ON CONFLICT (month) DO UPDATE SET compute_time = excluded.compute_time", month.first_day, now)
             if event is not None:
                 await admin_events.record(conn, event)
+
+    async def computed(self, month: Month) -> bool:
+        """Whether the month's figures were ever gathered (with or without departments to gather them of)."""
+        return bool(await self._pool.fetchval("SELECT EXISTS (SELECT 1 FROM computed_months WHERE month = $1)",
+                                              month.first_day))
 
     async def snapshot(self, month: Month, department_code: str) -> tuple[Figures, dt.datetime] | None:
         row = await self._pool.fetchrow(

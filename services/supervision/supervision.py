@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import ADMINISTRATOR, REVIEWER
-from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied, unauthenticated
+from services.runtime.errors import (
+    FieldViolation,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    permission_denied,
+    unauthenticated,
+)
 from services.runtime.identifiers import credit_code_error
 from services.runtime.identity import Caller
 from services.supervision.document import Document
@@ -150,6 +157,7 @@ class Supervision:
     async def evaluations(self, caller: Caller, month: Month, after: str, limit: int) -> list[Evaluation]:
         require_authority(caller, "list every department's evaluation")
         require_begun(month, self._clock())
+        await self._require_computed(month)
         snapshots = await self._store.snapshots(month, after, limit)
         weights = await self._store.weights()
         counts = await self._store.violation_counts(month, [f.department_code for f in snapshots])
@@ -166,7 +174,16 @@ class Supervision:
         require_begun(month, self._clock())
         if department_code and caller.authority:
             await self._require_known(department_code)
+        await self._require_computed(month)
         return await self._store.violations(month, department_code, after, limit)
+
+    async def _require_computed(self, month: Month) -> None:
+        """A month whose figures were never gathered (before the schedule ran, or a month from before the platform)
+        is said to be so: its empty lists would read as "no violations" and "nobody evaluated"."""
+        if not await self._store.computed(month):
+            label = month.label()
+            raise failed_precondition("MONTH_NOT_COMPUTED", f"{label} has not been computed yet: ComputeSnapshots"
+                                      f" for it, or `govshare supervise --months {label}`, gathers its figures")
 
     async def _require_known(self, department_code: str) -> None:
         """A well-formed code of no department (a slip of one character that keeps the check digit right) is

@@ -442,6 +442,26 @@ async def test_a_month_that_has_not_begun_is_said_so_not_listed_empty(month_run)
         assert [(v.field, v.description) for v in bad.field_violations] == [("month", "the month has not begun")]
 
 
+async def test_a_month_never_computed_is_said_so_not_listed_empty(month_run) -> None:  # type: ignore[no-untyped-def]
+    """A past month the schedule never computed (here one from before the platform) answered ListViolations and
+    ListEvaluations with empty lists, which read as "no violations" and "nobody evaluated"; it is
+    FAILED_PRECONDITION MONTH_NOT_COMPUTED naming the month and how to compute it."""
+    w, _, _ = month_run
+    never = Month(2001, 3)
+    for call in (w.supervision.ListViolations(sup.ListViolationsRequest(year=never.year, month=never.month),
+                                              metadata=w.md(U), timeout=10),
+                 w.supervision.ListViolations(sup.ListViolationsRequest(year=never.year, month=never.month,
+                                                                        department_code=P.code),
+                                              metadata=w.md("authority"), timeout=10),
+                 w.supervision.ListEvaluations(sup.ListEvaluationsRequest(year=never.year, month=never.month),
+                                               metadata=w.md("authority"), timeout=10)):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION, refused.value.details()
+        assert _reason(refused.value) == "MONTH_NOT_COMPUTED"
+        assert "2001-03" in refused.value.details() and "govshare supervise --months 2001-03" in refused.value.details()
+
+
 async def test_recomputing_a_month_gives_the_same_figures(month_run) -> None:  # type: ignore[no-untyped-def]
     w, month, _ = month_run
     before = {d.key: await _figures(w, month, d) for d in (P, U, Q)}
