@@ -38,8 +38,6 @@ REASON_SENTENCES = {
     "REQUEST_ID_REUSED": "此申请表已经提交过，之后改动的内容不会再作为新申请提交；如需另行申请，请重新打开申请页面填写",
     "NOT_SHARED_NOW": "该资源在申请后已调整为不予共享，提供部门不能再同意此申请：请填写理由后点击“拒绝”，"
                       "申请部门可提请共享主管部门协调",
-    "MONTH_NOT_COMPUTED": "该月的监督数据尚未计算，暂无评估结果和违规记录（不是“无违规”）；平台每日定时计算上月和本月，"
-                          "更早的月份请联系平台运维执行 govshare supervise --months 年-月",
 }
 
 #: A page token the service refused (garbage, forged, expired or from another list): what the person can do.

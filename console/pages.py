@@ -947,6 +947,8 @@ async def supervision(console: Console, request: Request, session: Session) -> R
                                                                              page_token=_page_token(request)))
     if _expired(problem):
         return login_redirect(True)
+    if problem is not None and problem.reason == "MONTH_NOT_COMPUTED":
+        problem = None  # the page says the month has no evaluation yet (每月数据统计后生成): not a refusal
     evaluations = list(answer.evaluations) if answer else []
     names = await _names(console, session, [e.department_code for e in evaluations])
     # Bars labelled by the department's name (its code's last six characters when the name is not known).

@@ -597,6 +597,10 @@ async def test_the_supervision_pages_month_is_said_in_chinese_and_the_month_in_p
     answer = await context.request.get("/supervision?year=1999", headers=_as(session))
     text = await answer.text()
     assert answer.status == 400 and "年份须在 2000 至 2100 之间" in text and "must be between" not in text, text[-1500:]
+    # A month never computed (the service refuses its empty lists) reads as a month without evaluations yet.
+    answer = await context.request.get("/supervision?year=2001&month=3", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200 and "2001年3月还没有评估结果" in text and 'class="problem"' not in text, text[-1500:]
     await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
         supervision_pb2.ComputeSnapshotsRequest(year=today.year, month=today.month),
         metadata=platform.metadata("authority"), timeout=60)
