@@ -1010,6 +1010,9 @@ async def test_a_rest_body_shorter_than_its_content_length_is_told_so_as_json(ed
     (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nno colon here\r\nconnection: close\r\n\r\n",
      "the request is not valid HTTP/1.1 (a header line without a colon, or a character a method or a header may "
      "not hold): check what the client sends"),
+    (b"QUERY /v1/datasets HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n",
+     "the request uses HTTP's QUERY method without a content-type, which the edge refuses; no operation takes "
+     "QUERY: send the method /openapi.yaml gives the URL (GET, POST or PATCH)"),
     (b"POST /v1/tokens HTTP/1.1\r\nhost: edge\r\ntransfer-encoding: gzip, chunked\r\nconnection: close\r\n\r\n"
      b"0\r\n\r\n",
      "the request's transfer-encoding is not one the edge reads: send the body as it is, with content-length, or "
@@ -1017,9 +1020,10 @@ async def test_a_rest_body_shorter_than_its_content_length_is_told_so_as_json(ed
 ])
 async def test_a_request_envoys_http_codec_refuses_is_told_what_to_fix(edge: Edge, request_bytes: bytes,
                                                                         message: str) -> None:
-    """A header named with an underscore, an HTTP/1.1 request without Host, a header line without a colon or a
-    transfer-encoding other than chunked was "Bad Request", an empty message or a plain-text "501 Not
-    Implemented": each is a 400 JSON google.rpc.Status saying what is wrong and what to send."""
+    """A header named with an underscore, an HTTP/1.1 request without Host, a header line without a colon, a
+    QUERY request without a content-type (an empty message, found by schemathesis) or a transfer-encoding other
+    than chunked was "Bad Request", an empty message or a plain-text "501 Not Implemented": each is a 400 JSON
+    google.rpc.Status saying what is wrong and what to send."""
     answer = await asyncio.to_thread(_http_10, edge, request_bytes)
     head, _, content = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, answer
