@@ -275,6 +275,22 @@ def _path_parameter(builder: SchemaBuilder, request: str, path: str) -> dict[str
             "description": f"{description} {PATH_SEGMENT_NOTE}".strip()}
 
 
+#: The request field a path parameter fills, where the parameter is named after another operation's field on
+#: the same URL (``code`` of ``PATCH /v1/entries/{code}`` fills ``entry.code``).
+FIELD_EXTENSION = "x-request-field"
+
+
+def _name_path_parameters(op: dict[str, Any], fields: list[str], names: list[str]) -> None:
+    """Names ``op``'s path parameters as the URL it is written under does (``fields`` in the rule's order, and
+    the URL's ``names`` in the same order); a renamed one says which request field it fills."""
+    renamed = {fld: name for fld, name in zip(fields, names, strict=True) if fld != name}
+    for param in op.get("parameters", []):
+        if param["in"] == "path" and param["name"] in renamed:
+            fld, param["name"] = param["name"], renamed[param["name"]]
+            param[FIELD_EXTENSION] = fld
+            param["description"] = f"The request's `{fld}`. {param.get('description', '')}".strip()
+
+
 #: A field whose comment starts so is a required query parameter: the service refuses a call without it
 #: (INVALID_ARGUMENT naming it), so a client generated from the document must not treat it as optional.
 REQUIRED_MARK = "Required:"
@@ -310,6 +326,10 @@ def render(descriptor_set: bytes) -> str:
         catalog.add_file(file, with_services=file.package.startswith("govshare."))
     builder = SchemaBuilder(catalog)
     paths: dict[str, dict[str, Any]] = {}
+    #: Each URL's shape (its variables unnamed) -> the path it is written as: OpenAPI holds two templated paths
+    #: that differ only in their variables' names (`/v1/entries/{code}`, `/v1/entries/{entry.code}`) to be
+    #: one path, and a document with both invalid.
+    shapes: dict[str, str] = {}
     tags = []
     for service, descriptor in catalog.services:
         bound = [(m, m.options.Extensions[annotations_pb2.http]) for m in descriptor.method
@@ -321,7 +341,10 @@ def render(descriptor_set: bytes) -> str:
         for method, rule in bound:
             binding = Binding.of(rule)
             url = _VARIABLE.sub(lambda m: "{" + m.group(1) + "}", binding.template)
-            paths.setdefault(url, {})[binding.verb] = operation(builder, service, method, binding)
+            op = operation(builder, service, method, binding)
+            url = shapes.setdefault(_VARIABLE.sub("{}", binding.template), url)
+            _name_path_parameters(op, binding.path_fields, _VARIABLE.findall(url))
+            paths.setdefault(url, {})[binding.verb] = op
     for name in ERROR_TYPES:
         builder.ref(name)
     builder.components["google.rpc.Status"]["properties"]["details"]["items"] = {"anyOf": [

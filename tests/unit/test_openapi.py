@@ -7,6 +7,7 @@ Its freshness against the protos is test_protos.py's (gen_protos.py --check cove
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,23 @@ def _schema(document: dict[str, Any], name: str) -> dict[str, Any]:
 def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
     validate(document)
     assert document["openapi"].startswith("3.")
+
+
+def test_no_two_paths_differ_only_in_their_variables_names(document: dict[str, Any]) -> None:
+    """OpenAPI holds templated paths of the same hierarchy to be identical, whatever their variables are named,
+    and a document with two such paths invalid: `/v1/entries/{code}` (GET) beside `/v1/entries/{entry.code}`
+    (PATCH), and `/v1/grants/{id}` beside `/v1/grants/{grant.id}`, made schemathesis refuse UpdateEntry and
+    UpdateGrant ("Ensure that the definition complies with the OpenAPI specification") and test neither. Each
+    URL is one path; a parameter named after another operation's field says the field it fills."""
+    shapes = Counter(re.sub(r"\{[^}]*\}", "{}", path) for path in document["paths"])
+    assert [shape for shape, count in shapes.items() if count > 1] == []
+    update = document["paths"]["/v1/entries/{code}"]["patch"]
+    assert update["operationId"] == "CatalogService_UpdateEntry"
+    code = next(p for p in update["parameters"] if p["in"] == "path")
+    assert (code["name"], code["x-request-field"]) == ("code", "entry.code")
+    grant = document["paths"]["/v1/grants/{id}"]
+    assert (grant["get"]["operationId"], grant["patch"]["operationId"]) == ("SharingService_GetGrant",
+                                                                            "SharingService_UpdateGrant")
 
 
 def test_the_validator_refuses_a_broken_document(document: dict[str, Any]) -> None:
@@ -127,7 +145,7 @@ def test_reads_take_their_filters_as_query_parameters(document: dict[str, Any]) 
     names = {p["name"] for p in op["parameters"] if p["in"] == "query"}
     assert {"filter.category", "filter.providerDepartmentCode", "pageSize", "pageToken"} <= names
     assert "requestBody" not in op
-    update = document["paths"]["/v1/entries/{entry.code}"]["patch"]
+    update = document["paths"]["/v1/entries/{code}"]["patch"]
     assert [p["name"] for p in update["parameters"] if p["in"] == "query"] == ["updateMask"]
 
 
