@@ -68,6 +68,18 @@ def test_no_two_paths_differ_only_in_their_variables_names(document: dict[str, A
                                                                             "SharingService_UpdateGrant")
 
 
+def test_a_page_size_is_documented_as_never_negative(document: dict[str, Any]) -> None:
+    """Every listing refuses a negative page size (INVALID_ARGUMENT "page_size: must not be negative", services/
+    runtime/pagination.py), but the document gave pageSize as any int32: schemathesis's schema-valid
+    `pageSize=-2147483648` was refused on every listing. It says `minimum: 0`, in query parameters and bodies."""
+    sizes = [p["schema"] for _, _, op in _operations(document) for p in op.get("parameters", [])
+             if p["name"] == "pageSize"]
+    sizes += [schema["properties"]["pageSize"] for schema in document["components"]["schemas"].values()
+              if "pageSize" in schema.get("properties", {})]
+    assert len(sizes) > 20
+    assert all(size.get("minimum") == 0 and size["type"] == "integer" for size in sizes), sizes
+
+
 def test_the_validator_refuses_a_broken_document(document: dict[str, Any]) -> None:
     """The validation above is real: an operation naming a path parameter its URL lacks is refused."""
     broken = yaml.safe_load(yaml.safe_dump(document))
