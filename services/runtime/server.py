@@ -29,7 +29,8 @@ from typing import Protocol
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf import message as protobuf_message
-from google.protobuf.descriptor import FileDescriptor
+from google.protobuf.descriptor import Descriptor, FileDescriptor
+from google.protobuf.internal.decoder import _DecodeVarint as _decode_varint
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import context as otel_context
@@ -215,6 +216,43 @@ class _CallMetrics:
 _END_OF_STREAM = object()
 
 
+def bad_utf8_field(message_type: Descriptor, data: bytes, prefix: str = "") -> str | None:
+    """The path (``entry.items[1].name``) of the first string field of ``data`` that is not valid UTF-8, read off
+    the wire by ``message_type``; None when there is none or the bytes are not readable that far.
+
+    protobuf's parser refuses such a message saying only "String field had bad UTF-8", which names nothing a
+    client could fix (a text field its code filled from a GBK file, a byte array sent as a string)."""
+    seen: dict[int, int] = {}
+    position = 0
+    try:
+        while position < len(data):
+            key, position = _decode_varint(data, position)
+            number, wire_type = key >> 3, key & 7
+            if wire_type == 0:
+                _, position = _decode_varint(data, position)
+            elif wire_type in (1, 5):
+                position += 8 if wire_type == 1 else 4
+            elif wire_type == 2:
+                length, position = _decode_varint(data, position)
+                chunk, position = data[position:position + length], position + length
+                fld = message_type.fields_by_number.get(number)
+                if fld is None:
+                    continue
+                index = seen[number] = seen.get(number, -1) + 1
+                path = f"{prefix}{fld.name}" + (f"[{index}]" if fld.is_repeated else "")
+                if fld.type == fld.TYPE_STRING:
+                    chunk.decode("utf-8")
+                elif fld.type == fld.TYPE_MESSAGE and (found := bad_utf8_field(fld.message_type, chunk, path + ".")):
+                    return found
+            else:
+                return None  # groups: not in any proto3 message
+    except UnicodeDecodeError:
+        return path
+    except (protobuf_message.DecodeError, IndexError):
+        return None
+    return None
+
+
 def _aborted_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode | None:
     """The status a handler ended the call with by aborting itself."""
     code = context.code()
@@ -293,8 +331,11 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             try:
                 return decode(request)
             except (protobuf_message.DecodeError, ValueError, TypeError) as exc:
-                raise invalid_argument([FieldViolation("request", f"not a valid protobuf message: {exc}")],
-                                       reason="MALFORMED_REQUEST") from exc
+                message_type = getattr(getattr(decode, "__self__", None), "DESCRIPTOR", None)
+                where = bad_utf8_field(message_type, request) if message_type is not None else None
+                violation = FieldViolation(where, "is not valid UTF-8: send the text encoded as UTF-8") if where \
+                    else FieldViolation("request", f"not a valid protobuf message: {exc}")
+                raise invalid_argument([violation], reason="MALFORMED_REQUEST") from exc
 
         def ended(context: grpc.aio.ServicerContext, span: trace.Span, token: object, started: float,
                   default: grpc.StatusCode) -> None:

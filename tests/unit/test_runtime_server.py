@@ -138,6 +138,34 @@ async def test_rich_errors_malformed_requests_and_internal_errors(settings: Sett
         await running.stop(0)
 
 
+async def test_a_string_field_that_is_not_utf8_is_named(settings: Settings) -> None:
+    """A request whose text is not UTF-8 (a field filled from a GBK file, bytes sent as a string) was refused with
+    protobuf's own words only, "request: not a valid protobuf message: Error parsing message with type
+    'govshare.catalog.v1.CreateEntryRequest': String field had bad UTF-8", naming no field to fix. The violation
+    names the field, nested and indexed (entry.items[1].name), as a field check does."""
+    component = _Component()
+    component.ready.set()
+    running = await start_server(settings, component)
+    items = [catalog_pb2.DataItem(name="a"), catalog_pb2.DataItem(name="b")]
+    entry = catalog_pb2.Entry(code="101001/000001", items=items)
+    good = catalog_pb2.CreateEntryRequest(entry=entry).SerializeToString()
+    bad = good.replace(b"\x0a\x01b", b"\x0a\x01\xff")  # items[1].name (DataItem field 1): one byte, not UTF-8
+    assert bad != good
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as malformed:
+                await channel.unary_unary(f"/{SERVICE}/CreateEntry")(bad)
+            assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            info, request = details_of(malformed.value)
+            assert info is not None and info.reason == "MALFORMED_REQUEST"
+            assert request is not None and [(v.field, v.description) for v in request.field_violations] == [
+                ("entry.items[1].name", "is not valid UTF-8: send the text encoded as UTF-8")]
+            assert malformed.value.details() == (
+                "entry.items[1].name: is not valid UTF-8: send the text encoded as UTF-8")
+    finally:
+        await running.stop(0)
+
+
 async def test_reflection_lists_the_services_and_can_be_turned_off(settings: Settings) -> None:
     for enabled in (True, False):
         component = _Component()
