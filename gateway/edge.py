@@ -405,6 +405,20 @@ def _query_string_refused(route: Route) -> dict[str, object]:
         "or a secret never travels in a URL); move the parameters into the body")}}}
 
 
+def _query_parameter_without_value(route: Route) -> dict[str, object]:
+    """A REST call with a query parameter that has no ``=`` (``?overdueOnly``, ``?pagesize``) or no name
+    (``?=5``) is refused, naming what to write.
+
+    The transcoder skipped such a parameter without a word, though it refuses an unknown or misspelt one with a
+    value: ``GET /v1/applications?overdueOnly`` listed every application, not the overdue ones, and
+    ``?pagesize`` (for ``pageSize``) passed where ``?pagesize=5`` is a 400."""
+    match = {"path": route.method, "headers": [{"name": "x-envoy-original-path", "string_match": {
+        "safe_regex": {"regex": "[^?]*\\?(?:[^&]*&)*(?:[^=&]+|=[^&]*)(?:&.*)?"}}}]}
+    return {"match": match, "direct_response": {"status": 400, "body": {"inline_string": (
+        "a query parameter has no value or no name (?overdueOnly, ?=5): write each as name=value "
+        "(overdueOnly=true), with the names /openapi.yaml gives")}}}
+
+
 def _route(match: dict[str, object], backend: Backend, default_timeout: float,
            cluster: str = "", streaming: bool = False) -> dict[str, object]:
     """A route to ``backend``; a unary call ends at the client's deadline (``grpc-timeout``) or the default.
@@ -444,8 +458,10 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         heavy = HEAVY_READS.get(route.method) in heavy_reads
         if route.body_takes_every_field:
             routes.append(_query_string_refused(route))
-        elif route.url_fields:
-            routes.append(_url_field_in_query(route))
+        elif route.http_rules:
+            routes.append(_query_parameter_without_value(route))
+            if route.url_fields:
+                routes.append(_url_field_in_query(route))
         routes.append(_route({"path": route.method}, route.backend, timeout,
                              heavy_read_cluster(route.backend) if heavy else "", route.server_streaming))
     routes += _health_routes(table, deployed)

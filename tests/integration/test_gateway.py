@@ -822,6 +822,24 @@ async def test_a_rest_body_naming_another_object_than_its_url_is_refused(edge: E
     assert status != 400, body
 
 
+async def test_a_rest_query_parameter_without_a_value_or_a_name_is_refused(edge: Edge, keys: PlatformKeys) -> None:
+    """The transcoder skipped a query parameter without "=" or without a name, silently, though it refuses an
+    unknown one with a value: GET /v1/applications?overdueOnly listed every application, not the overdue ones,
+    and ?pagesize passed where ?pagesize=5 is a 400. Each is refused naming what to write; parameters with
+    values (a page token's "=" padding included) and empty segments ("&&", a trailing "&") pass."""
+    token = dict(bearer(keys, caller()))
+    for path in ("/v1/entries?pagesize", "/v1/entries?=5", "/v1/entries?pageSize=5&overdue",
+                 "/v1/entries/101001%2F000001?version", "/v1/entries/101001%2F000001?version=1&=2"):
+        status, answer = await asyncio.to_thread(_rest_body, edge, path, token)
+        assert status == 400 and answer["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], (path, answer)
+        assert answer["message"] == ("a query parameter has no value or no name (?overdueOnly, ?=5): write each as "
+                                     "name=value (overdueOnly=true), with the names /openapi.yaml gives"), answer
+    for path in ("/v1/entries/101001%2F000001?version=1", "/v1/entries/101001%2F000001?version=1&&",
+                 "/v1/entries/101001%2F000001?", "/v1/entries/101001%2F000001"):
+        status, answer = await asyncio.to_thread(_rest_body, edge, path, token)
+        assert status == 200 and answer["entry"]["code"] == "101001/000001", (path, answer)  # type: ignore[index]
+
+
 async def test_a_rest_query_parameter_repeating_a_url_field_is_refused(edge: Edge, keys: PlatformKeys,
                                                                       channel: grpc.aio.Channel) -> None:
     """GET /v1/entries/A?code=B read B, and PATCH /v1/entries/A?entry.code=B changed B: the transcoder let the
