@@ -89,7 +89,9 @@ def provisional(due: dt.datetime) -> bool:
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
     """The end of the ``days``-th working day after ``start`` (Beijing time), as an aware datetime.
 
-    The day of submission does not count (Art. 12: "10个工作日内予以答复" counts from the next day).
+    The day of submission does not count (Art. 12: "10个工作日内予以答复" counts from the next day). The end is the
+    day's last microsecond (what PostgreSQL and datetime hold), not 23:59:59: a reply at 23:59:59.5 on its due day
+    is on time, and `now > due` reads late only once the day is over.
     """
     local = start.astimezone(CHINA).date()
     counted = 0
@@ -97,4 +99,4 @@ def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
         local += dt.timedelta(days=1)
         if is_working_day(local):
             counted += 1
-    return dt.datetime.combine(local, dt.time(23, 59, 59), tzinfo=CHINA)
+    return dt.datetime.combine(local, dt.time.max, tzinfo=CHINA)

@@ -28,7 +28,7 @@ def _beijing(year: int, month: int, day: int, hour: int = 10) -> dt.datetime:
 
 
 def _end_of(year: int, month: int, day: int) -> dt.datetime:
-    return dt.datetime(year, month, day, 23, 59, 59, tzinfo=CHINA)
+    return dt.datetime.combine(dt.date(year, month, day), dt.time.max, tzinfo=CHINA)
 
 
 # Reply deadlines (R-APP-2): 10 working days, not counting the day of submission, on the statutory calendar.
@@ -52,6 +52,15 @@ def test_due_date_from_a_submission_during_the_holiday() -> None:
 
 def test_due_date_is_configurable() -> None:
     assert apps.reply_due(_beijing(2026, 9, 29), 15) == _end_of(2026, 10, 26)
+
+
+def test_a_reply_in_the_last_second_of_its_due_day_is_on_time() -> None:
+    """The deadline was 23:59:59.000 of the due day: a reply at 23:59:59.5 was overdue and counted late."""
+    due = apps.reply_due(_beijing(2026, 9, 29), 10)
+    last_second = dt.datetime(2026, 10, 19, 23, 59, 59, 500_000, tzinfo=CHINA)
+    assert last_second <= due < dt.datetime(2026, 10, 20, tzinfo=CHINA)
+    application = dataclasses.replace(_application(), reply_due_time=due)
+    assert not application.overdue(last_second) and application.overdue(dt.datetime(2026, 10, 20, tzinfo=CHINA))
 
 
 def test_due_date_uses_the_beijing_day_of_a_late_utc_submission() -> None:
