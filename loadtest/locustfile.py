@@ -25,8 +25,9 @@ default ``.govshare/demo-credentials.json``); keys are computed from the synthet
 
 from __future__ import annotations
 
-import contextlib
+import base64
 import csv
+import json
 import logging
 import random
 import time
@@ -56,7 +57,11 @@ from services.arguments import non_negative
 from services.demo import DemoCredentials
 
 CALL_TIMEOUT_SECONDS = 10.0
+#: The longest a token is kept: renewed after this long even when the platform issues it for longer.
 TOKEN_REFRESH_SECONDS = 1800.0
+#: Renewed once this share of its lifetime (IssueTokenResponse.expire_time) has passed: a platform may issue
+#: tokens for as little as a minute (GOVSHARE_TOKEN_TTL_SECONDS), and a run must not outlive its token.
+TOKEN_RENEW_AT_SHARE = 0.8
 #: While IssueToken fails (the platform down or starting), how often it is tried again, all users together.
 TOKEN_RETRY_SECONDS = 1.0
 #: IssueToken failures no retry mends: the credentials are wrong for this platform, and the run stops.
@@ -79,6 +84,20 @@ def _arguments(parser) -> None:  # type: ignore[no-untyped-def]
                        help="closed-loop users: task runs per second per user (Locust's constant_throughput)")
 
 
+def token_lifetime(response: token_pb2.IssueTokenResponse) -> float:
+    """Seconds an issued token is valid for: its ``exp`` less its ``iat`` (both the platform's clock, so a load
+    generator whose clock is off still renews in time), else its expire_time less now, else the longest kept."""
+    try:
+        payload = response.token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return max(0.0, float(claims["exp"]) - float(claims["iat"]))
+    except (IndexError, ValueError, KeyError, TypeError):
+        pass
+    if response.HasField("expire_time"):
+        return max(0.0, response.expire_time.ToSeconds() - time.time())
+    return TOKEN_REFRESH_SECONDS
+
+
 class Demo:
     """What every user of this process shares: the credentials, the key space, the system's token."""
 
@@ -91,7 +110,7 @@ class Demo:
         # Computed before the test starts, so that no user's first calls wait for them.
         _ = self.keys.hot_keys, self.keys.entity_keys, self.keys.verify_pool
         self._metadata: tuple[tuple[str, str], ...] = ()
-        self._issued = 0.0
+        self._renew_at = 0.0
         self._failed = -TOKEN_RETRY_SECONDS
         self._logged: set[grpc.StatusCode] = set()
         #: Why the platform refused the credentials, once it has: no call can be made any more.
@@ -100,7 +119,8 @@ class Demo:
         self._lock = Semaphore()
 
     def metadata(self, channel: grpc.Channel) -> tuple[tuple[str, str], ...]:
-        """Bearer metadata; the token is issued once per process (reported as "IssueToken") and renewed.
+        """Bearer metadata; the token is issued once per process (reported as "IssueToken") and renewed when
+        80% of its lifetime has passed (at most after TOKEN_REFRESH_SECONDS), or after a call refused it.
 
         Empty while no token can be had: a failed IssueToken is reported by the interceptor and logged once
         (not a traceback per user), and tried again at most every TOKEN_RETRY_SECONDS, so that a run started
@@ -112,7 +132,14 @@ class Demo:
         return self._metadata
 
     def _stale(self) -> bool:
-        return not self._metadata or time.monotonic() - self._issued > TOKEN_REFRESH_SECONDS
+        return not self._metadata or time.monotonic() >= self._renew_at
+
+    def refused_token(self, metadata: tuple[tuple[str, str], ...]) -> None:
+        """A call sent with ``metadata`` was refused UNAUTHENTICATED (the token expired early, the platform
+        restarted with new keys): the next call renews it, instead of every call failing until its renewal time.
+        The refused token is still sent until a new one comes, so that each call is still made and counted."""
+        if metadata and metadata == self._metadata:
+            self._renew_at = 0.0
 
     def _issue(self, channel: grpc.Channel) -> None:
         try:
@@ -123,7 +150,8 @@ class Demo:
             self._failed = time.monotonic()
             self._token_failed(error)
             return
-        self._metadata, self._issued = bearer(response.token), time.monotonic()
+        keep = min(TOKEN_REFRESH_SECONDS, token_lifetime(response) * TOKEN_RENEW_AT_SHARE)
+        self._metadata, self._renew_at = bearer(response.token), time.monotonic() + keep
 
     def _token_failed(self, error: grpc.RpcError) -> None:
         """One line per kind of failure: the refusal of the credentials stops the run, others are retried."""
@@ -217,8 +245,11 @@ class GovshareUser(GrpcUser):
             method = self._methods[call.method] = self.channel.unary_unary(
                 call.method, request_serializer=type(call.request).SerializeToString,
                 response_deserializer=workloads.RESPONSE_TYPES[call.method].FromString)
-        with contextlib.suppress(grpc.RpcError):  # reported by the interceptor already
+        try:
             method(call.request, metadata=(*token, *labels), timeout=CALL_TIMEOUT_SECONDS)
+        except grpc.RpcError as error:  # reported by the interceptor already
+            if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+                self.demo.refused_token(token)
 
     def _no_token(self) -> None:
         """No call without a token: the run is stopped if the credentials were refused, else the user waits for

@@ -9,6 +9,7 @@ import datetime as dt
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent import futures
@@ -18,6 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 from free_ports import free_port
+from google.protobuf import timestamp_pb2
 
 from govshare.authorization.v1 import token_pb2
 from loadtest import workloads
@@ -195,3 +197,69 @@ def test_the_csv_files_hold_every_call_the_summary_counts(credentials: Path, tmp
     calls, _ = requests(result.stderr, "Query person (hot)")
     assert calls > 0
     assert counted["Query person (hot)"] == calls
+
+
+class _ExpiringTokens(grpc.GenericRpcHandler):
+    """Issues numbered tokens valid for ``lifetime`` seconds (stated in expire_time, as the platform does) and
+    refuses a call whose token has expired, or has been revoked (``revoke_after`` calls made with it), with
+    UNAUTHENTICATED. Only the first token is revoked."""
+
+    def __init__(self, lifetime: float, revoke_after: int = 0) -> None:
+        self.lifetime = lifetime
+        self.revoke_after = revoke_after
+        self.expires: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        if details.method.endswith("/IssueToken"):
+            return grpc.unary_unary_rpc_method_handler(self._issue)
+        return grpc.unary_unary_rpc_method_handler(self._answer)
+
+    def _issue(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        with self.lock:
+            token = f"t{len(self.expires) + 1}"
+            self.expires[token] = time.time() + self.lifetime
+        expire = timestamp_pb2.Timestamp()
+        expire.FromSeconds(int(self.expires[token]))
+        return token_pb2.IssueTokenResponse(token=token, expire_time=expire).SerializeToString()
+
+    def _answer(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        token = dict(context.invocation_metadata()).get("authorization", "").removeprefix("Bearer ")
+        with self.lock:
+            self.calls[token] = self.calls.get(token, 0) + 1
+            revoked = token == "t1" and self.revoke_after and self.calls[token] > self.revoke_after
+        if token not in self.expires or time.time() >= self.expires[token] or revoked:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "bearer token has expired: renew it")
+        return b""
+
+
+def _run_against(handler: grpc.GenericRpcHandler, credentials: Path, run_time: str) -> str:
+    port = free_port()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handler])
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        return locust(credentials, f"127.0.0.1:{port}", run_time).stderr
+    finally:
+        server.stop(grace=None)
+
+
+def test_a_token_is_renewed_before_the_platform_s_lifetime_ends(credentials: Path) -> None:
+    """It was renewed every 30 minutes whatever the platform issued it for (GOVSHARE_TOKEN_TTL_SECONDS goes down
+    to a minute): once it expired, every call of the run failed UNAUTHENTICATED."""
+    handler = _ExpiringTokens(lifetime=3)
+    stderr = _run_against(handler, credentials, "8s")
+    assert len(handler.expires) >= 2, stderr
+    calls, failures = requests(stderr, "Query person (hot)")
+    assert calls > 0 and failures == 0, stderr
+
+
+def test_a_token_the_platform_refuses_is_renewed_at_once(credentials: Path) -> None:
+    """A token refused before its time (revoked, the platform restarted with new keys) was sent until its
+    renewal time 30 minutes later: the calls that met the refusal count as failures, the next ones renew it."""
+    handler = _ExpiringTokens(lifetime=3600, revoke_after=50)
+    stderr = _run_against(handler, credentials, "5s")
+    assert len(handler.expires) == 2, stderr
+    calls, failures = requests(stderr, "Query person (hot)")
+    assert calls > 150 and 0 < failures < 10, stderr
