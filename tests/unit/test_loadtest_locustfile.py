@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import re
 import subprocess
 import sys
@@ -263,3 +264,44 @@ def test_a_token_the_platform_refuses_is_renewed_at_once(credentials: Path) -> N
     assert len(handler.expires) == 2, stderr
     calls, failures = requests(stderr, "Query person (hot)")
     assert calls > 150 and 0 < failures < 10, stderr
+
+
+class _HalfDown(grpc.GenericRpcHandler):
+    """Issues a token; answers every other call after ``delay`` seconds and fails the others at once, UNAVAILABLE
+    (a service killed behind the edge)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.calls = itertools.count()
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        if details.method.endswith("/IssueToken"):
+            return grpc.unary_unary_rpc_method_handler(
+                lambda request, context: token_pb2.IssueTokenResponse(token="t").SerializeToString())
+        return grpc.unary_unary_rpc_method_handler(self._answer)
+
+    def _answer(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        if next(self.calls) % 2:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "no healthy upstream")
+        time.sleep(self.delay)
+        return b""
+
+
+def test_fast_failures_do_not_pull_the_response_times_down(credentials: Path, tmp_path: Path) -> None:
+    """Every failed call's time went into the response times: half the calls refused UNAVAILABLE in a millisecond
+    halved the median of a platform whose answers all took 50 ms. They are counted, as failures, not timed."""
+    port = free_port()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[_HalfDown(0.05)])
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        result = locust(credentials, f"127.0.0.1:{port}", "3s", "--csv", str(tmp_path / "run"))
+    finally:
+        server.stop(grace=None)
+    with (tmp_path / "run_stats.csv").open(newline="") as file:
+        row = next(row for row in csv.DictReader(file) if row["Name"] == "Query person (hot)")
+    calls, failures = int(row["Request Count"]), int(row["Failure Count"])
+    assert calls > 0 and failures >= calls // 2 - 2, result.stderr  # every failure counted
+    assert float(row["Min Response Time"]) >= 50, result.stderr
+    assert float(row["50%"]) >= 50, result.stderr
+    assert "UNAVAILABLE" in result.stderr
