@@ -68,6 +68,24 @@ TOKEN_RETRY_SECONDS = 1.0
 CREDENTIALS_REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
                                  grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                                  grpc.StatusCode.FAILED_PRECONDITION})
+#: Constant-rate mode: the status of a call that was due but not sent, for want of a token.
+NOT_SENT = "NOT_SENT"
+
+
+class CallNotSent(Exception):
+    """A constant-rate call that was due but not sent: no token (IssueToken fails, or refused the credentials)."""
+
+    def __init__(self, refused: str = "") -> None:
+        super().__init__(refused)
+        self.refused = refused
+
+    def __repr__(self) -> str:
+        why = "the credentials were refused" if self.refused else "IssueToken fails"
+        return f"{NOT_SENT}: no token ({why})"
+
+    __str__ = __repr__
+
+
 #: Constant-rate mode: calls one user may have in flight before it stops sending (and falls behind).
 MAX_IN_FLIGHT_PER_USER = 1000
 
@@ -235,6 +253,8 @@ class GovshareUser(GrpcUser):
         assert self.demo is not None
         token = self.demo.metadata(self.channel)
         if not token:
+            if due is not None:
+                self._not_sent(call)
             self._no_token()
             return
         labels = [(NAME_HEADER, call.name), (EXPECT_HEADER, call.expect)]
@@ -250,6 +270,14 @@ class GovshareUser(GrpcUser):
         except grpc.RpcError as error:  # reported by the interceptor already
             if error.code() == grpc.StatusCode.UNAUTHENTICATED:
                 self.demo.refused_token(token)
+
+    def _not_sent(self, call: Call) -> None:
+        """Open loop: a call due now that cannot be made (no token) is a failure of its own name, not a call that
+        never was: a run that sent a fraction of its --rate must say so in its failures, not only in a lower
+        req/s beside IssueToken's one failure a second."""
+        self.environment.events.request.fire(
+            request_type="grpc", name=call.name, response_time=None, response_length=0, response=None,
+            context={"status": NOT_SENT}, exception=CallNotSent(self.demo.refused if self.demo else ""))
 
     def _no_token(self) -> None:
         """No call without a token: the run is stopped if the credentials were refused, else the user waits for
