@@ -1,4 +1,6 @@
-"""How a call tells the Locust interceptor its statistics name, the status it expects and when it was due.
+"""How a call tells the Locust interceptor its statistics name, the status it expects and when it was due (the
+time its response time counts from: open loop, its scheduled time; closed loop, when the user began it, getting
+its token included).
 
 Three ``x-loadtest-*`` metadata entries ride with the call from the user to its
 channel's interceptor, which reads and removes them before the call leaves the

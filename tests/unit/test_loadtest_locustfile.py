@@ -205,9 +205,10 @@ class _ExpiringTokens(grpc.GenericRpcHandler):
     refuses a call whose token has expired, or has been revoked (``revoke_after`` calls made with it), with
     UNAUTHENTICATED. Only the first token is revoked."""
 
-    def __init__(self, lifetime: float, revoke_after: int = 0) -> None:
+    def __init__(self, lifetime: float, revoke_after: int = 0, issue_delay: float = 0.0) -> None:
         self.lifetime = lifetime
         self.revoke_after = revoke_after
+        self.issue_delay = issue_delay
         self.expires: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -218,6 +219,7 @@ class _ExpiringTokens(grpc.GenericRpcHandler):
         return grpc.unary_unary_rpc_method_handler(self._answer)
 
     def _issue(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        time.sleep(self.issue_delay)
         with self.lock:
             token = f"t{len(self.expires) + 1}"
             self.expires[token] = time.time() + self.lifetime
@@ -235,13 +237,13 @@ class _ExpiringTokens(grpc.GenericRpcHandler):
         return b""
 
 
-def _run_against(handler: grpc.GenericRpcHandler, credentials: Path, run_time: str) -> str:
+def _run_against(handler: grpc.GenericRpcHandler, credentials: Path, run_time: str, *extra: str) -> str:
     port = free_port()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[handler])
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     try:
-        return locust(credentials, f"127.0.0.1:{port}", run_time).stderr
+        return locust(credentials, f"127.0.0.1:{port}", run_time, *extra).stderr
     finally:
         server.stop(grace=None)
 
@@ -318,3 +320,15 @@ def test_constant_rate_counts_the_calls_it_could_not_send(credentials: Path) -> 
     calls, failures = requests(result.stderr, "Query person (hot)")
     assert calls > 0 and failures == calls, result.stderr
     assert "NOT_SENT: no token (IssueToken fails)" in result.stderr
+
+
+def test_a_call_that_waits_for_its_token_is_timed_with_the_wait(credentials: Path, tmp_path: Path) -> None:
+    """Closed loop: a call was timed from when it left, after the user had renewed the token (or waited while
+    another user renewed it), so a TokenService taking half a second showed in no query's time."""
+    handler = _ExpiringTokens(lifetime=3, issue_delay=0.5)
+    stderr = _run_against(handler, credentials, "5s", "--csv", str(tmp_path / "run"))
+    assert len(handler.expires) >= 2, stderr  # renewed during the run, not only before it
+    with (tmp_path / "run_stats.csv").open(newline="") as file:
+        row = next(row for row in csv.DictReader(file) if row["Name"] == "Query person (hot)")
+    assert int(row["Failure Count"]) == 0, stderr
+    assert float(row["Max Response Time"]) >= 500, stderr
