@@ -129,6 +129,8 @@ class Demo:
         _ = self.keys.hot_keys, self.keys.entity_keys, self.keys.verify_pool
         self._metadata: tuple[tuple[str, str], ...] = ()
         self._renew_at = 0.0
+        #: When the last renewal a refusal asked for was due (they are at least TOKEN_RETRY_SECONDS apart).
+        self._refusal_renewal = -TOKEN_RETRY_SECONDS
         self._failed = -TOKEN_RETRY_SECONDS
         self._logged: set[grpc.StatusCode] = set()
         #: Why the platform refused the credentials, once it has: no call can be made any more.
@@ -155,9 +157,15 @@ class Demo:
     def refused_token(self, metadata: tuple[tuple[str, str], ...]) -> None:
         """A call sent with ``metadata`` was refused UNAUTHENTICATED (the token expired early, the platform
         restarted with new keys): the next call renews it, instead of every call failing until its renewal time.
-        The refused token is still sent until a new one comes, so that each call is still made and counted."""
+        The refused token is still sent until a new one comes, so that each call is still made and counted.
+        Renewals for refusals are TOKEN_RETRY_SECONDS apart at least: when every new token is refused too (the
+        edge trusts another key), renewing on every refused call sent the platform an IssueToken per call, and all
+        IssueToken calls share one rate-limit bucket, every system's."""
         if metadata and metadata == self._metadata:
-            self._renew_at = 0.0
+            now = time.monotonic()
+            if self._renew_at > now:
+                self._refusal_renewal = max(now, self._refusal_renewal + TOKEN_RETRY_SECONDS)
+                self._renew_at = min(self._renew_at, self._refusal_renewal)
 
     def _issue(self, channel: grpc.Channel) -> None:
         try:

@@ -205,8 +205,10 @@ class _ExpiringTokens(grpc.GenericRpcHandler):
     refuses a call whose token has expired, or has been revoked (``revoke_after`` calls made with it), with
     UNAUTHENTICATED. Only the first token is revoked."""
 
-    def __init__(self, lifetime: float, revoke_after: int = 0, issue_delay: float = 0.0) -> None:
+    def __init__(self, lifetime: float, revoke_after: int = 0, issue_delay: float = 0.0,
+                 refuse_all: bool = False) -> None:
         self.lifetime = lifetime
+        self.refuse_all = refuse_all
         self.revoke_after = revoke_after
         self.issue_delay = issue_delay
         self.expires: dict[str, float] = {}
@@ -232,7 +234,7 @@ class _ExpiringTokens(grpc.GenericRpcHandler):
         with self.lock:
             self.calls[token] = self.calls.get(token, 0) + 1
             revoked = token == "t1" and self.revoke_after and self.calls[token] > self.revoke_after
-        if token not in self.expires or time.time() >= self.expires[token] or revoked:
+        if token not in self.expires or time.time() >= self.expires[token] or revoked or self.refuse_all:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "bearer token has expired: renew it")
         return b""
 
@@ -332,3 +334,14 @@ def test_a_call_that_waits_for_its_token_is_timed_with_the_wait(credentials: Pat
         row = next(row for row in csv.DictReader(file) if row["Name"] == "Query person (hot)")
     assert int(row["Failure Count"]) == 0, stderr
     assert float(row["Max Response Time"]) >= 500, stderr
+
+
+def test_tokens_refused_as_soon_as_issued_are_not_renewed_on_every_call(credentials: Path) -> None:
+    """A token the edge refuses however new (it trusts another signing key): the harness renewed it after every
+    refused call, an IssueToken per call into the bucket all systems' IssueToken calls share. At most one a
+    second now; the calls still count as failures."""
+    handler = _ExpiringTokens(lifetime=3600, refuse_all=True)
+    stderr = _run_against(handler, credentials, "4s")
+    calls, failures = requests(stderr, "Query person (hot)")
+    assert calls > 0 and failures == calls, stderr
+    assert len(handler.expires) <= 7, stderr  # one at the start, then one a second at most (4 s and the ramp)
