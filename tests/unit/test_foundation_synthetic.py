@@ -8,7 +8,7 @@ import pytest
 
 from services.foundation import synthetic
 from services.foundation.datasets import DATASETS
-from services.foundation.validation import validate_record
+from services.foundation.validation import region_level_of, validate_record
 from services.runtime import identifiers
 
 COUNT = 3000
@@ -89,6 +89,15 @@ def test_regions_cover_the_table_with_parents_first() -> None:
     assert len(provinces) == 34
     assert {"region_code": "110105", "name": "朝阳区", "level": "县级", "parent_code": "110100"} in regions
     assert len([r for r in regions if r["level"] == "县级"]) > 2500
+
+
+def test_the_birth_places_of_each_year_are_the_counties_in_force_that_year() -> None:
+    """Made in one pass (for speed): the same codes, in the same order, as filtering the table year by year, so
+    the synthetic persons (and the keys a load test computes for them) stay what they were."""
+    for year in range(synthetic.BIRTH_START.year, synthetic.REFERENCE_DAY.year + 1):
+        expected = tuple(code for code, d in synthetic.divisions().items()
+                         if region_level_of(code) == "县级" and d.in_force(year))
+        assert synthetic._birth_places(year) == expected, year
 
 
 def test_birth_places_were_in_force_in_the_birth_year() -> None:
