@@ -40,7 +40,7 @@ import gevent
 import grpc
 from gevent.lock import Semaphore
 from gevent.pool import Pool
-from locust import constant, constant_throughput, events, task
+from locust import constant, constant_throughput, events, runners, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
@@ -57,6 +57,10 @@ from services.arguments import non_negative
 from services.demo import DemoCredentials
 
 CALL_TIMEOUT_SECONDS = 10.0
+#: Heartbeats a --processes run's master waits before it counts a worker missing (Locust's default: 3, one a
+#: second). Each worker computes the demo's keys in its init event, after it has connected, holding its event loop
+#: for seconds (4-5 s on two busy cores): at 3 the master dropped every worker and ended the run with no call made.
+runners.HEARTBEAT_LIVENESS = 60
 #: The longest a token is kept: renewed after this long even when the platform issues it for longer.
 TOKEN_REFRESH_SECONDS = 1800.0
 #: Renewed once this share of its lifetime (IssueTokenResponse.expire_time) has passed: a platform may issue
@@ -212,9 +216,20 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
         raise SystemExit("govshare: ConstantRate needs --rate (calls per second, all users together)")
     GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
     environment.events.quit.add_listener(partial(_write_final_csv, environment))  # the quit event names no environment
+    environment.events.quitting.add_listener(_no_call_is_a_failed_run)
     # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
     # timer, armed next from the stale clock, would end the run that much early.
     gevent.get_hub().loop.update_now()
+
+
+def _no_call_is_a_failed_run(environment: Environment, **_kwargs: object) -> None:
+    """A run that made no call measured nothing: it exits 1 saying so (it exited 0 with an empty table, e.g. when
+    every worker of a --processes run went missing), so a script never takes it for a clean run."""
+    if isinstance(environment.runner, WorkerRunner) or environment.stats.total.num_requests:
+        return
+    logging.error("govshare: the run made no call: nothing was measured (see the messages above: workers missing, "
+                  "the platform out of reach, a --run-time too short to start the users)")
+    environment.process_exit_code = 1
 
 
 def _write_final_csv(environment: Environment, **_kwargs: object) -> None:

@@ -345,3 +345,25 @@ def test_tokens_refused_as_soon_as_issued_are_not_renewed_on_every_call(credenti
     calls, failures = requests(stderr, "Query person (hot)")
     assert calls > 0 and failures == calls, stderr
     assert len(handler.expires) <= 7, stderr  # one at the start, then one a second at most (4 s and the ramp)
+
+
+def test_a_run_in_several_processes_makes_its_calls(credentials: Path) -> None:
+    """docs/performance.md's `--processes -1`: each worker computes the demo's keys after connecting, its event loop
+    held for seconds, and the master, counting it missing after 3 s without a heartbeat, ended the run with no call
+    made (and exit status 0)."""
+    port = free_port()
+    with gateway(port):
+        result = subprocess.run(locust_command(credentials, f"127.0.0.1:{port}", "4s", "--processes", "2"), cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+    assert "went missing" not in result.stderr, result.stderr[-2000:]
+    assert requests(result.stderr, "Query person (hot)")[0] > 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_run_that_made_no_call_exits_1_saying_so(credentials: Path) -> None:
+    """An empty table and exit status 0 read as a clean run to a script."""
+    port = free_port()
+    with gateway(port):
+        result = locust(credentials, f"127.0.0.1:{port}", "2s", "--users", "0")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "the run made no call" in result.stderr
