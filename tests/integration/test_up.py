@@ -95,62 +95,6 @@ def _ctrl_c_under_load(process: subprocess.Popen, base: int, data_dir: Path) -> 
     return outcomes
 
 
-def test_up_serves_a_query_and_stops_cleanly(tmp_path: Path) -> None:
-    """…and Ctrl-C under load lets every call in flight finish. Ctrl-C signals the terminal's whole process
-    group: Envoy ended the calls it carried at once (a caller read a closed connection) while the services
-    drained theirs. The launcher alone takes the signal now, drains the edge first, then stops the services."""
-    base = free_port_base()
-    data_dir = Path(f"/tmp/govshare-up-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
-    log = tmp_path / "up.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(base),
-             "--persons", "200"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)  # the foreground process group of its own a newcomer's shell gives it
-    outcomes: list[str] = []
-    try:
-        banner = _wait_for_banner(process, log)
-        assert f"gateway at 127.0.0.1:{base}" in banner
-        credentials = data_dir / "demo-credentials.json"
-        assert oct(credentials.stat().st_mode & 0o777) == "0o600"
-        assert (data_dir / "keys.json").stat().st_mode & 0o077 == 0
-        query = subprocess.run(
-            [sys.executable, "-m", "services.cli", "query", "102001/000001", credit_code_of(0),
-             "--items", "credit_code,name,legal_representative", "--credentials", str(credentials)],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
-        assert query.returncode == 0, query.stderr
-        answer = json.loads(query.stdout)
-        assert answer["values"]["credit_code"] == credit_code_of(0)
-        assert answer["maskedItems"] == ["legal_representative"]
-
-        refused = subprocess.run(
-            [sys.executable, "-m", "services.cli", "query", "101001/000001", "110105194912310021",
-             "--credentials", str(credentials)], cwd=tmp_path, env=env, capture_output=True, text=True,
-            timeout=60, check=False)
-        assert refused.returncode == 1
-        assert json.loads(refused.stderr)["violations"][0]["field"] == "key"
-        # No secret reaches the log.
-        secrets = json.loads(credentials.read_text())["systems"]
-        text = log.read_text(encoding="utf-8")
-        assert not any(system["secret"] in text for system in secrets.values())
-        outcomes = _ctrl_c_under_load(process, base, data_dir)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
-    failed = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
-    assert outcomes.count("ok") > 0 and not failed, (failed[:5], outcomes.count("ok"))
-    assert process.returncode == 0, log.read_text(encoding="utf-8")[-2000:]
-    children = subprocess.run(["pgrep", "-f", f"--data-dir {data_dir}"], capture_output=True, text=True, check=False)
-    assert children.stdout.strip() == ""
-
-
 def _running(pid: int) -> bool:
     """Whether ``pid`` is a live process (an exited one not yet reaped, a zombie, counts as gone)."""
     try:
@@ -187,14 +131,24 @@ def _assert_the_reviewers_current_code_is_free(data_dir: Path) -> None:
     assert asyncio.run(last_step()) < current, "the launcher used authority.reviewer's current code"
 
 
-def test_a_launcher_killed_outright_takes_its_processes_with_it_and_up_starts_again(tmp_path: Path) -> None:
-    """``kill -9`` (or the OOM killer) on `govshare up` left the services, Envoy, the console, the 前置机 and
-    Redis running unsupervised on the platform's ports: the next `govshare up` stopped at "port … is already in
-    use". They now end with the launcher, and the next `govshare up` on the data directory serves."""
+def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(tmp_path: Path) -> None:
+    """Two `govshare up` on one data directory (each start costs tens of seconds, so one test follows it through):
+
+    * ``kill -9`` (or the OOM killer) on the first launcher left the services, Envoy, the console, the 前置机 and
+      Redis running unsupervised on the platform's ports: the next `govshare up` stopped at "port … is already in
+      use". They now end with the launcher, and the next `govshare up` on the data directory serves.
+    * A data directory from before the demo had persons (its demo-credentials.json has no accounts): the upgraded
+      launcher stopped with a KeyError traceback while registering the demo 前置机 (the reviewer signs it). It
+      now creates the demo persons, writes them to the file, and starts.
+    * The second serves the README's query and stops cleanly, and Ctrl-C under load lets every call in flight
+      finish. Ctrl-C signals the terminal's whole process group: Envoy ended the calls it carried at once (a
+      caller read a closed connection) while the services drained theirs. The launcher alone takes the signal
+      now, drains the edge first, then stops the services."""
     base = free_port_base()
     data_dir = Path(f"/tmp/govshare-up4-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
     first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path)
     second: subprocess.Popen | None = None
+    outcomes: list[str] = []
     try:
         _wait_for_banner(first, tmp_path / "first.log")
         _assert_the_reviewers_current_code_is_free(data_dir)
@@ -207,15 +161,62 @@ def test_a_launcher_killed_outright_takes_its_processes_with_it_and_up_starts_ag
         while any(_running(pid) for pid in children) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [pid for pid in children if _running(pid)]
-        second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path)
-        _wait_for_banner(second, tmp_path / "second.log")
+
+        credentials = data_dir / "demo-credentials.json"
+        earlier = json.loads(credentials.read_text(encoding="utf-8"))
+        del earlier["accounts"]
+        credentials.write_text(json.dumps(earlier, ensure_ascii=False), encoding="utf-8")
+        # The foreground process group of its own a newcomer's shell gives it.
+        second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path, new_session=True)
+        banner = _wait_for_banner(second, tmp_path / "second.log")
+        assert f"added the demo persons to {credentials}" in banner and "Traceback" not in banner
+        assert {"authority.reviewer", "social.applicant"} <= set(json.loads(credentials.read_text())["accounts"])
+        assert f"gateway at 127.0.0.1:{base}" in banner
         _assert_the_reviewers_current_code_is_free(data_dir)
-        assert _answers(Up(second, data_dir, base, tmp_path / "second.log", tmp_path))
+        assert oct(credentials.stat().st_mode & 0o777) == "0o600"
+        assert (data_dir / "keys.json").stat().st_mode & 0o077 == 0
+        _query_as_the_readme_does(credentials, tmp_path)
+        # No secret reaches the log.
+        secrets = json.loads(credentials.read_text())["systems"]
+        text = (tmp_path / "second.log").read_text(encoding="utf-8")
+        assert not any(system["secret"] in text for system in secrets.values())
+        outcomes = _ctrl_c_under_load(second, base, data_dir)
     finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                _stop(process)
+        if first.poll() is None:
+            _stop(first)
+        if second is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(second.pid, signal.SIGINT)
+            try:
+                second.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                second.kill()
+                raise
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+    failed = [outcome for outcome in outcomes if outcome not in ("ok", "refused")]
+    assert outcomes.count("ok") > 0 and not failed, (failed[:5], outcomes.count("ok"))
+    assert second.returncode == 0, (tmp_path / "second.log").read_text(encoding="utf-8")[-2000:]
+    left = subprocess.run(["pgrep", "-f", f"--data-dir {data_dir}"], capture_output=True, text=True, check=False)
+    assert left.stdout.strip() == ""
+
+
+def _query_as_the_readme_does(credentials: Path, workdir: Path) -> None:
+    """`govshare query` answers a granted query (masked by rule) and names the bad field of a refused one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    query = subprocess.run(
+        [sys.executable, "-m", "services.cli", "query", "102001/000001", credit_code_of(0),
+         "--items", "credit_code,name,legal_representative", "--credentials", str(credentials)],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert query.returncode == 0, query.stderr
+    answer = json.loads(query.stdout)
+    assert answer["values"]["credit_code"] == credit_code_of(0)
+    assert answer["maskedItems"] == ["legal_representative"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "services.cli", "query", "101001/000001", "110105194912310021",
+         "--credentials", str(credentials)], cwd=workdir, env=env, capture_output=True, text=True,
+        timeout=60, check=False)
+    assert refused.returncode == 1
+    assert json.loads(refused.stderr)["violations"][0]["field"] == "key"
 
 
 def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Path) -> None:
@@ -246,33 +247,6 @@ def test_a_sigint_to_the_launcher_while_it_starts_stops_it_at_once(tmp_path: Pat
     finally:
         if process.poll() is None:
             _stop(process)
-        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
-
-
-def test_up_on_a_data_directory_from_before_the_demo_persons_adds_them(tmp_path: Path) -> None:
-    """A data directory of a `govshare up` from before the demo had persons (its demo-credentials.json has no
-    accounts): the upgraded launcher stopped with a KeyError traceback while registering the demo 前置机 (the
-    reviewer signs it). It now creates the demo persons, writes them to the file, and starts."""
-    base = free_port_base()
-    data_dir = Path(f"/tmp/govshare-up6-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
-    first = _start_up(data_dir, base, tmp_path / "first.log", tmp_path)
-    second: subprocess.Popen | None = None
-    try:
-        _wait_for_banner(first, tmp_path / "first.log")
-        _stop(first)
-        path = data_dir / "demo-credentials.json"
-        earlier = json.loads(path.read_text(encoding="utf-8"))
-        del earlier["accounts"]
-        path.write_text(json.dumps(earlier, ensure_ascii=False), encoding="utf-8")
-        second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path)
-        text = _wait_for_banner(second, tmp_path / "second.log")
-        assert f"added the demo persons to {path}" in text and "Traceback" not in text
-        accounts = json.loads(path.read_text(encoding="utf-8"))["accounts"]
-        assert {"authority.reviewer", "social.applicant"} <= set(accounts)
-    finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                _stop(process)
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
@@ -311,12 +285,13 @@ class Up:
         return int(found[0])
 
 
-def _start_up(data_dir: Path, base: int, log: Path, workdir: Path) -> subprocess.Popen:
+def _start_up(data_dir: Path, base: int, log: Path, workdir: Path, new_session: bool = False) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
     with log.open("w") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(base),
-             "--persons", "200"], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+             "--persons", "200"], cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=new_session)
 
 
 @pytest.fixture(scope="module")
