@@ -27,11 +27,11 @@ from pathlib import Path
 import grpc
 import pytest
 from free_ports import free_port
+from metrics_scrape import scrape
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from prometheus_client.parser import text_string_to_metric_families
 
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
-from services.launcher import free_port_base, wait_until_serving
+from services.launcher import wait_until_serving
 from services.runtime.identity import Caller
 from services.runtime.keys import PlatformKeys
 from services.runtime.tokens import issue_token
@@ -106,14 +106,6 @@ def get_entries(gw: Gateway, codes: list[str], *extra: tuple[str, str]) -> list[
 
 
 # -- metrics ----------------------------------------------------------------------------------------------------
-
-def scrape(host: str, port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """The samples of a Prometheus endpoint, by name and labels."""
-    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
-
 
 def rpc_samples(samples: dict, name: str, code: str) -> float:
     labels = (("code", code), ("method", "GetEntry"), ("service", "govshare.catalog.v1.CatalogService"))
@@ -310,41 +302,3 @@ def _test_otlp_over_grpc_by_default(platform: Platform, keys: PlatformKeys) -> N
     finally:
         server.stop(0)
     assert span_names(collector.received) == [GET_ENTRY]
-
-
-# -- govshare up -------------------------------------------------------------------------------------------------
-
-
-def test_govshare_up_gives_every_process_its_own_metrics_port(tmp_path: Path) -> None:
-    base, metrics = free_port_base(start=21000), free_port_base(start=26000)
-    data_dir = Path(f"/tmp/govshare-metrics-{os.getpid()}")  # short: PostgreSQL's socket path has a length limit
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOVSHARE_", "OTEL_"))}
-    env.update({"GOVSHARE_METRICS_PORT": str(metrics), "GOVSHARE_DRAIN_GRACE_SECONDS": "0"})
-    log = tmp_path / "up.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(base),
-             "--persons", "50"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(1800):
-            text = log.read_text(encoding="utf-8", errors="replace")
-            if "Ctrl-C stops everything" in text or process.poll() is not None:
-                break
-            threading.Event().wait(0.1)
-        assert process.poll() is None, log.read_text()[-3000:]
-        services = range(metrics + 1, metrics + 5)  # catalog, authorization, query, foundation
-        ready = {port: scrape("127.0.0.1", port).get(("govshare_ready", ())) for port in services}
-        assert ready == dict.fromkeys(services, 1.0)
-        # The edge (Envoy) serves its own Prometheus stats on the base port, per-method gRPC counts among them.
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as response:
-            edge = response.read().decode()
-        assert "envoy_cluster_upstream_rq_total" in edge
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=90)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            subprocess.run(["rm", "-rf", str(data_dir)], check=False)
-    assert process.returncode == 0, log.read_text()[-3000:]

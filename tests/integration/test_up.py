@@ -23,6 +23,7 @@ from pathlib import Path
 import asyncpg
 import grpc
 import pytest
+from metrics_scrape import scrape
 from stdnum.cn import ric, uscc
 
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
@@ -166,8 +167,10 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
         earlier = json.loads(credentials.read_text(encoding="utf-8"))
         del earlier["accounts"]
         credentials.write_text(json.dumps(earlier, ensure_ascii=False), encoding="utf-8")
-        # The foreground process group of its own a newcomer's shell gives it.
-        second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path, new_session=True)
+        # The foreground process group of its own a newcomer's shell gives it; metrics on, as an operator sets them.
+        metrics = free_port_base(start=26000)
+        second = _start_up(data_dir, base, tmp_path / "second.log", tmp_path, new_session=True,
+                           env={"GOVSHARE_METRICS_PORT": str(metrics)})
         banner = _wait_for_banner(second, tmp_path / "second.log")
         assert f"added the demo persons to {credentials}" in banner and "Traceback" not in banner
         assert {"authority.reviewer", "social.applicant"} <= set(json.loads(credentials.read_text())["accounts"])
@@ -176,6 +179,13 @@ def test_a_data_directorys_life_kill_9_an_upgrade_queries_and_ctrl_c_under_load(
         assert oct(credentials.stat().st_mode & 0o777) == "0o600"
         assert (data_dir / "keys.json").stat().st_mode & 0o077 == 0
         _query_as_the_readme_does(credentials, tmp_path)
+        # Every process has its own metrics port: the edge (Envoy) its stats on the base port, per-method gRPC
+        # counts among them, and catalog, authorization, query and foundation theirs on the next four.
+        services = range(metrics + 1, metrics + 5)
+        assert {port: scrape("127.0.0.1", port).get(("govshare_ready", ())) for port in services} == dict.fromkeys(
+            services, 1.0)
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=10) as response:
+            assert "envoy_cluster_upstream_rq_total" in response.read().decode()
         # No secret reaches the log.
         secrets = json.loads(credentials.read_text())["systems"]
         text = (tmp_path / "second.log").read_text(encoding="utf-8")
@@ -285,8 +295,9 @@ class Up:
         return int(found[0])
 
 
-def _start_up(data_dir: Path, base: int, log: Path, workdir: Path, new_session: bool = False) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+def _start_up(data_dir: Path, base: int, log: Path, workdir: Path, new_session: bool = False,
+              env: dict[str, str] | None = None) -> subprocess.Popen:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}, **(env or {})}
     with log.open("w") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "services.cli", "up", "--data-dir", str(data_dir), "--port", str(base),
