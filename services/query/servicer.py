@@ -257,14 +257,13 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                      access: Access) -> query_pb2.QueryResponse:
         violations = _purpose_violations(request.purpose)
         resource = await self._resource(deps, request.resource_code, violations, access)
-        key = normalize_key(resource.key_kind, request.key)
+        key = access.key = normalize_key(resource.key_kind, request.key)  # a refusal is listed as its person's too
         problem = key_error(resource.key_kind, key)
         if problem is not None:
             violations.append(FieldViolation("key", problem))
         items = _items(request.items, resource, violations)
         if violations:
             raise invalid_argument(violations)
-        access.key = key
         decision = await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access)
         record = await deps.records.get(resource.target, resource.dataset, key)
         if record is None:
@@ -284,13 +283,14 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} keys per call"))
         resource = await self._resource(deps, request.resource_code, violations, access)
         items = _items(request.items, resource, violations)
+        kind = resource.key_kind
+        # Recorded as read before any refusal: the persons' view finds a refused batch by its keys as typed
+        # (blank-padded, full width) as it finds an answered one.
+        keys = access.keys = [normalize_key(kind, key) for key in request.keys]
         if violations:
             raise invalid_argument(violations)
-        kind = resource.key_kind
-        keys = [normalize_key(kind, key) for key in request.keys]
         errors = [key_error(kind, key) for key in keys]
         valid = list(dict.fromkeys(key for key, error in zip(keys, errors, strict=True) if error is None))
-        access.keys = keys
         decision = await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
                                       calls=len(valid))
         records = await deps.records.get_many(resource.target, resource.dataset, valid) if valid else {}
@@ -348,7 +348,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if not request.claims:
             violations.append(FieldViolation("claims", "claim at least one item value"))
         resource = await self._resource(deps, request.resource_code, violations, access)
-        key = normalize_key(resource.key_kind, request.key)
+        key = access.key = normalize_key(resource.key_kind, request.key)  # a refusal is listed as its person's too
         problem = key_error(resource.key_kind, key)
         if problem is not None:
             violations.append(FieldViolation("key", problem))
@@ -361,7 +361,6 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 violations.append(FieldViolation(field, "claim a non-empty value"))
         if violations:
             raise invalid_argument(violations)
-        access.key = key
         items = tuple(sorted(claims))
         await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
                            required=items)

@@ -323,3 +323,31 @@ async def test_a_confidential_grant_narrowed_to_other_systems_still_withholds_wh
         update_mask=field_mask_pb2.FieldMask(paths=["system_ids"])),
         metadata=parties.md("sub_provider", APPROVER), timeout=10)
     assert answered.audit_id not in [a.id for a in (await parties.lookup("sub_portal", citizen_id=person)).accesses]
+
+
+async def test_a_refused_call_is_listed_whatever_form_its_key_was_typed_in(world) -> None:  # type: ignore[no-untyped-def]
+    """A call refused for bad input is the person's as an answered one is, its key read the same way: one typed
+    blank-padded or in full-width forms (an input method's) was recorded as typed and missing from the view,
+    while the same call with the ASCII key was listed."""
+    parties, people, _, _ = world
+    person = people[1].key
+    typed = " " + person[:6].translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)}) + person[6:] + "\u3000"
+    no_purpose = common.Purpose()
+    refused = []
+    for call in (parties.query.Query(query_pb2.QueryRequest(resource_code=PEOPLE, key=typed, purpose=no_purpose),
+                                     metadata=parties.md("sub_user"), timeout=10),
+                 parties.query.Verify(query_pb2.VerifyRequest(resource_code=PEOPLE, key=typed, claims={"name": "王"},
+                                                              purpose=no_purpose),
+                                      metadata=parties.md("sub_user"), timeout=10),
+                 parties.query.BatchQuery(query_pb2.BatchQueryRequest(resource_code=PEOPLE, keys=[typed],
+                                                                      purpose=no_purpose),
+                                          metadata=parties.md("sub_user"), timeout=10)):
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await call
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        info, _ = details_of(error.value)
+        refused.append(info.metadata["audit_id"])
+    listed = {a.id: a for a in (await parties.lookup("sub_portal", citizen_id=person)).accesses}
+    assert [(listed[i].operation, listed[i].result) for i in refused if i in listed] == [
+        ("Query", audit_pb2.ACCESS_RESULT_INVALID), ("Verify", audit_pb2.ACCESS_RESULT_INVALID),
+        ("BatchQuery", audit_pb2.ACCESS_RESULT_INVALID)]
