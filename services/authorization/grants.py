@@ -41,6 +41,11 @@ REVOKED_EVENT = "GRANT_REVOKED"
 #: The step a change leaves in the grant's history; its note says what the changed fields are now (change_note).
 UPDATED_EVENT = "GRANT_UPDATED"
 UPDATABLE = ("items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "system_ids")
+#: How a change step's note names a change of the grant's systems: "业务系统 …" since the notes are in Chinese,
+#: "system_ids" in the English notes written before. The persons' view reads them (Store.confidential_grants): a
+#: grant whose systems changed withholds its department's accesses from every system.
+SYSTEMS_NOTE = "业务系统 "
+SYSTEMS_NOTE_PATTERNS = ("%system_ids%", f"%{SYSTEMS_NOTE}%")
 
 
 def change_note(changed: dict[str, object]) -> str:
@@ -56,7 +61,7 @@ def change_note(changed: dict[str, object]) -> str:
             "methods": lambda v: f"使用方式 {names(v, METHOD_LABELS)}",
             "expire_time": lambda v: f"期限至 {term_end_text(v)}",  # type: ignore[arg-type]
             "quota": lambda v: f"调用上限 {v or '不限'}",
-            "system_ids": lambda v: f"业务系统 {names(v, empty='本部门全部系统')}"}
+            "system_ids": lambda v: f"{SYSTEMS_NOTE}{names(v, empty='本部门全部系统')}"}
     return "授权范围调整为：" + "；".join(said[name](changed[name]) for name in UPDATABLE if name in changed)
 
 

@@ -26,7 +26,7 @@ from govshare.authorization.v1 import sharing_pb2
 from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
-from services.authorization.grants import REVOKED_EVENT, UPDATABLE, UPDATED_EVENT, Grant
+from services.authorization.grants import REVOKED_EVENT, SYSTEMS_NOTE_PATTERNS, UPDATABLE, UPDATED_EVENT, Grant
 from services.runtime import db, hashchain, pagination
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
@@ -711,7 +711,7 @@ class Store:
         start_time, start_id = after if after is not None else (now, "")
         return await self.fetch_current(
             "SELECT id, department_code, CASE WHEN EXISTS (SELECT 1 FROM application_events e"
-            " WHERE e.application_id = grants.application_id AND e.action = $7 AND e.note LIKE '%system_ids%')"
+            " WHERE e.application_id = grants.application_id AND e.action = $7 AND e.note LIKE ANY($8::text[]))"
             " THEN '{}'::text[] ELSE system_ids END AS system_ids, resource_code, create_time AS start_time,"
             " CASE WHEN state = $2 THEN least(expire_time, coalesce((SELECT min(e.time) FROM application_events e"
             " WHERE e.application_id = grants.application_id AND e.action = $6 AND e.time >= grants.create_time),"
@@ -719,7 +719,8 @@ class Store:
             " ELSE expire_time END AS end_time,"
             " release_time FROM grants WHERE confidential AND release_time > $1"
             " AND (release_time, id) > ($3, $4) ORDER BY release_time, id LIMIT $5",
-            now, sharing_pb2.GRANT_STATE_REVOKED, start_time, start_id, limit, REVOKED_EVENT, UPDATED_EVENT)
+            now, sharing_pb2.GRANT_STATE_REVOKED, start_time, start_id, limit, REVOKED_EVENT, UPDATED_EVENT,
+            list(SYSTEMS_NOTE_PATTERNS))
 
     async def grant_role(self, system_id: str, role: int, granted_by: str, now: dt.datetime,
                          admin: AdminEvent | None = None) -> asyncpg.Record:
