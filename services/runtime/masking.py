@@ -49,17 +49,40 @@ def division_names() -> frozenset[str]:
 
 def division_prefix(address: str) -> int:
     """How many characters of ``address`` are the division names it starts with (北京市朝阳区…: 6), longest
-    name first; 0 when it starts with none (a street, a building, a division the table does not know)."""
-    names, sizes = division_names(), _name_sizes()
-    position = 0
-    for _ in range(_DIVISION_LEVELS):
+    name first; 0 when it starts with none (a street, a building, a division the table does not know).
+
+    A province's short form (北京, 西藏) is a division only where a province is written, first, and before the
+    next division's name (北京朝阳区…): streets are named after provinces in most cities (西藏中路, 北京路,
+    吉林大路), and read as divisions they showed the street's name (上海市黄浦区西藏******)."""
+    names, short, sizes = division_names(), _short_forms(), _name_sizes()
+    position = levels = 0
+    starts_short = False
+    for level in range(_DIVISION_LEVELS):
         for size in sizes.get(address[position:position + 1], ()):
-            if address[position:position + size] in names:
+            name = address[position:position + size]
+            if name in names and (level == 0 or name not in short):
+                starts_short = starts_short or (level == 0 and name in short)
                 position += size
+                levels += 1
                 break
         else:
             break
-    return position
+    return 0 if starts_short and levels == 1 else position
+
+
+@cache
+def _short_forms() -> frozenset[str]:
+    """The provinces' short forms (北京, 新疆) that are no division's full name."""
+    full: set[str] = set()
+    provinces: set[str] = set()
+    for _length, _province, _high, props, children in numdb.get("cn/loc").prefixes:
+        provinces |= {_SPAN.sub("", name) for name in props["province"].split(",")}
+        for _clength, _rest, _chigh, child, _ in children:
+            if "county" in child:
+                full |= {_SPAN.sub("", name) for name in child["county"].split(",")}
+    full |= provinces
+    return frozenset(short for short in (_PROVINCE_SUFFIXES.sub("", name) for name in provinces)
+                     if short not in full and len(short) >= 2)
 
 
 @cache

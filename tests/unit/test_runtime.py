@@ -120,6 +120,13 @@ def test_expired_assertion_is_refused() -> None:
     ("北京朝阳区建国路1号", "address", "北京朝阳区*****"),
     ("人民路区政府大院", "address", "*" * 8),
     ("北京市", "address", "***"),
+    # A street named after a province (西藏中路, 北京路, in most cities) is no division: its name showed after the
+    # divisions (上海市黄浦区西藏******), or alone. A province's short form is one only first, before a division.
+    ("上海市黄浦区西藏中路120号", "address", "上海市黄浦区" + "*" * 8),
+    ("上海市西藏中路120号", "address", "上海市" + "*" * 8),
+    ("北京路5号3栋", "address", "*" * 7),
+    ("吉林大路1号", "address", "*" * 6),
+    ("新疆乌鲁木齐市天山区解放路1号", "address", "新疆乌鲁木齐市天山区" + "*" * 5),
     ("abc", "full", "***"),
     ("abc", "no-such-rule", "***"),
     ("ab", "citizen_id", "a*"),
