@@ -58,7 +58,13 @@ WATCH_CHANNEL = "si_changed"
 _TRIGGER = f"""
 CREATE OR REPLACE FUNCTION si_enrolment_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('{WATCH_CHANNEL}', COALESCE(NEW.sfzhm, OLD.sfzhm));
+    -- Both keys of an UPDATE that changes the key: the old one no longer has this row (a corrected 身份证号).
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM pg_notify('{WATCH_CHANNEL}', OLD.sfzhm);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        PERFORM pg_notify('{WATCH_CHANNEL}', NEW.sfzhm);
+    END IF;
     RETURN NULL;
 END $$;
 DROP TRIGGER IF EXISTS si_enrolment_changed ON {TABLE};

@@ -265,6 +265,32 @@ async def test_a_department_shares_through_its_frontproc_end_to_end(platform, de
             await asyncio.sleep(0.2)
 
 
+async def test_a_row_whose_key_the_department_corrects_leaves_its_old_key_at_once(  # type: ignore[no-untyped-def]
+        platform, department) -> None:
+    """The demo trigger (docs/frontproc.md's) announced only NEW's key: an UPDATE correcting a row's 公民身份号码
+    told the platform of the new key, and the old one kept answering with the moved row from the platform's copy
+    until the cache's TTL (300 s). Both keys are announced; the old one is 库无 (NOT_FOUND) within the poll."""
+    old = list(persons(50))[30]["citizen_id"]
+    new = list(persons(60))[55]["citizen_id"]
+    assert (await _query(platform, old)).values["citizen_id"]  # now cached
+    connection = await asyncpg.connect(department.database_url)
+    try:
+        await connection.execute(f"UPDATE {dept.TABLE} SET sfzhm = $2 WHERE sfzhm = $1", old, new)
+        deadline = time.monotonic() + POLL_SECONDS
+        while True:
+            try:
+                await _query(platform, old)
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.NOT_FOUND, exc.details()
+                break
+            assert time.monotonic() < deadline, "the old key still answers with the row that moved to another key"
+            await asyncio.sleep(0.2)
+        assert (await _query(platform, new)).values["citizen_id"]
+    finally:
+        await connection.execute(f"UPDATE {dept.TABLE} SET sfzhm = $1 WHERE sfzhm = $2", old, new)
+        await connection.close()
+
+
 @contextlib.asynccontextmanager
 async def _unreadable_row(department: Department, key: str) -> AsyncIterator[None]:
     """The department's table behind a view whose cast fails on ``key``'s row only (SQLSTATE 22P02, a data
