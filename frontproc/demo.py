@@ -58,6 +58,11 @@ WATCH_CHANNEL = "si_changed"
 _TRIGGER = f"""
 CREATE OR REPLACE FUNCTION si_enrolment_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- TRUNCATE (a nightly reload) fires no row trigger: an empty payload says every record may have changed.
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM pg_notify('{WATCH_CHANNEL}', '');
+        RETURN NULL;
+    END IF;
     -- Both keys of an UPDATE that changes the key: the old one no longer has this row (a corrected 身份证号).
     IF TG_OP <> 'INSERT' THEN
         PERFORM pg_notify('{WATCH_CHANNEL}', OLD.sfzhm);
@@ -70,6 +75,9 @@ END $$;
 DROP TRIGGER IF EXISTS si_enrolment_changed ON {TABLE};
 CREATE TRIGGER si_enrolment_changed AFTER INSERT OR UPDATE OR DELETE ON {TABLE}
     FOR EACH ROW EXECUTE FUNCTION si_enrolment_changed();
+DROP TRIGGER IF EXISTS si_enrolment_truncated ON {TABLE};
+CREATE TRIGGER si_enrolment_truncated AFTER TRUNCATE ON {TABLE}
+    FOR EACH STATEMENT EXECUTE FUNCTION si_enrolment_changed();
 """
 _INSURANCE = ("城镇职工基本养老保险", "城乡居民基本养老保险", "职工基本医疗保险", "失业保险")
 _EMPLOYERS = ("北京市某科技有限公司", "北京市某商贸有限公司", "北京市某区人民医院", "北京市某中学", None)

@@ -291,6 +291,34 @@ async def test_a_row_whose_key_the_department_corrects_leaves_its_old_key_at_onc
         await connection.close()
 
 
+async def test_a_table_reloaded_with_truncate_leaves_no_row_it_dropped_answering(  # type: ignore[no-untyped-def]
+        platform, department) -> None:
+    """A nightly reload (TRUNCATE, then the rows again) fires no row trigger for the rows it leaves out: with the
+    demo trigger (docs/frontproc.md's) alone the platform kept answering such a row from its copy until the
+    cache's TTL. The statement trigger on TRUNCATE announces the whole resource; the row is 库无 within the poll."""
+    dropped = list(persons(50))[31]["citizen_id"]
+    assert (await _query(platform, dropped)).values["citizen_id"]  # now cached
+    connection = await asyncpg.connect(department.database_url)
+    try:
+        row = await connection.fetchrow(f"SELECT * FROM {dept.TABLE} WHERE sfzhm = $1", dropped)
+        async with connection.transaction():
+            others = await connection.fetch(f"SELECT * FROM {dept.TABLE} WHERE sfzhm <> $1", dropped)
+            await connection.execute(f"TRUNCATE {dept.TABLE}")
+            await connection.copy_records_to_table(dept.TABLE, records=[tuple(other) for other in others])
+        deadline = time.monotonic() + POLL_SECONDS
+        while True:
+            try:
+                await _query(platform, dropped)
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.NOT_FOUND, exc.details()
+                break
+            assert time.monotonic() < deadline, "a row the reload left out still answers from the platform's copy"
+            await asyncio.sleep(0.2)
+    finally:
+        await connection.copy_records_to_table(dept.TABLE, records=[tuple(row)])
+        await connection.close()
+
+
 @contextlib.asynccontextmanager
 async def _unreadable_row(department: Department, key: str) -> AsyncIterator[None]:
     """The department's table behind a view whose cast fails on ``key``'s row only (SQLSTATE 22P02, a data
