@@ -70,7 +70,9 @@ _PENDING = sorted(int(state) for state in PENDING_STATES)
 # by retirement is RETIRED without ever having been published.
 _PUBLISHED_ONCE = "(v.state = ANY({states}::smallint[]) AND v.publish_time IS NOT NULL)"
 # Actions that show a department keeping its catalog current (R-CAT-3 due dates).
-CATALOG_WORK = ("create", "update", "submit")
+#: What counts as updating a department's catalog after a mandate change (R-CAT-3): retiring an entry is one, since
+#: a duty transferred away leaves the department nothing to create, only resources to withdraw.
+CATALOG_WORK = ("create", "update", "submit", "retire")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Each rule reads only figures the owning services gave (services/*/figures.py) an
 The rules (docs/api.md states them for the departments):
 
 * CATALOG_NOT_UPDATED — Art. 24(1), Art. 8: a mandate change whose due date fell in the month with no
-  catalog work (create, update, submit) by the department between the change and the due date.
+  catalog work (create, update, submit, retire) by the department between the change and the due date.
 * DATA_NOT_PROVIDED — Art. 24(2): (a) a published resource served by the platform's foundation endpoint
   whose dataset holds no record; (b) a resource whose calls failed at least :data:`MIN_FAILED` times and
   at least :data:`MAX_FAILURE_RATE` of its calls in the month (the endpoint was down or unusable).

@@ -13,6 +13,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 
+import asyncpg
 import grpc
 import pytest
 import pytest_asyncio
@@ -721,6 +722,34 @@ async def test_overdue_catalog_updates(catalog: Client, base_settings: Settings)
     bad = pb.ReportMandateChangeRequest(department_code="123", description="")
     _, fields, _ = await fails(catalog("ReportMandateChange", bad, AUTHORITY), grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["department_code", "description"]
+
+
+async def test_retiring_entries_after_a_mandate_change_is_the_update_it_asked_for(  # type: ignore[no-untyped-def]
+        catalog: Client, base_settings: Settings) -> None:
+    """A department whose duty was transferred away updates its catalog by retiring what it no longer holds:
+    only create, update and submit counted as catalog work, so it stayed overdue (and a CATALOG_NOT_UPDATED
+    violation) however promptly it retired its entries."""
+    leaving = department()
+    entry = await catalog.create(make_entry(leaving.department_code))
+    await catalog.submit(entry.code, leaving)
+    await catalog.review(entry.code)
+    connection = await asyncpg.connect(base_settings.database_url)
+    try:  # catalogued long before the change
+        await connection.execute("UPDATE catalog.entry_events SET time = time - interval '400 days' "
+                                 "WHERE provider_department_code = $1", leaving.department_code)
+    finally:
+        await connection.close()
+    await catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+        department_code=leaving.department_code, description="机构改革：职能划出",
+        change_time=_stamp(dt.datetime.now(dt.UTC) - dt.timedelta(days=60))), leaving)
+
+    async def overdue() -> set[str]:
+        updates = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(page_size=1000), AUTHORITY)).updates
+        return {update.department_code for update in updates}
+
+    assert leaving.department_code in await overdue()
+    await catalog("RetireEntry", pb.RetireEntryRequest(code=entry.code, reason="职能划出，不再提供"), leaving)
+    assert leaving.department_code not in await overdue()
 
 
 async def test_every_state_change_is_announced(catalog: Client, redis_client) -> None:  # type: ignore[no-untyped-def]
