@@ -79,9 +79,15 @@ cache_key = record_cache_key
 FetchRecords = Callable[[str, str, list[str]], Awaitable[dict[str, Record]]]
 
 
-def _provider_unavailable(target: str, exc: grpc.aio.AioRpcError) -> ServiceError:
+#: ServiceError.metadata key set on PROVIDER_UNAVAILABLE when the endpoint that failed is the platform's own
+#: foundation service, not a department's 前置机 (the query servicer words the caller's message by it).
+PLATFORM_ENDPOINT = "platform_endpoint"
+
+
+def _provider_unavailable(target: str, exc: grpc.aio.AioRpcError, in_mesh: bool = False) -> ServiceError:
     return ServiceError(grpc.StatusCode.UNAVAILABLE, "PROVIDER_UNAVAILABLE",
-                        f"the provider endpoint {target} could not be reached ({exc.code().name})")
+                        f"the provider endpoint {target} could not be reached ({exc.code().name})",
+                        metadata={PLATFORM_ENDPOINT: "foundation"} if in_mesh else {})
 
 
 #: Answers of a provider that are about the request, not the endpoint's health (they never open its circuit).
@@ -188,7 +194,7 @@ class ProviderClients:
                 return None
             if unreadable(exc):
                 return UNREADABLE
-            raise _provider_unavailable(target, exc) from exc
+            raise _provider_unavailable(target, exc, self._in_mesh(target)) from exc
         if not response.found:
             return None
         if response.record.key != key:
@@ -203,7 +209,7 @@ class ProviderClients:
             return await self._batch_lookup(target, dataset, keys)
         except grpc.aio.AioRpcError as exc:
             if not unreadable(exc):
-                raise _provider_unavailable(target, exc) from exc
+                raise _provider_unavailable(target, exc, self._in_mesh(target)) from exc
         return await self._in_halves(target, dataset, keys)
 
     async def collapsed_lookup(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
@@ -222,7 +228,7 @@ class ProviderClients:
             if unreadable(exc):
                 return await self._in_halves(target, dataset, keys)
             if exc.code() not in _REFUSED_AS_A_WHOLE:
-                raise _provider_unavailable(target, exc) from exc
+                raise _provider_unavailable(target, exc, self._in_mesh(target)) from exc
         return await self._key_by_key(target, dataset, keys)
 
     async def _in_halves(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record]:
@@ -279,7 +285,7 @@ class ProviderClients:
         except grpc.aio.AioRpcError as exc:
             if unreadable(exc):
                 raise record_unreadable() from exc
-            raise _provider_unavailable(target, exc) from exc
+            raise _provider_unavailable(target, exc, self._in_mesh(target)) from exc
         finally:
             call.cancel()
 

@@ -24,7 +24,7 @@ from services.query.audit import Access, clean
 from services.query.decisions import Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error, normalize_key
-from services.query.records import UNREADABLE
+from services.query.records import PLATFORM_ENDPOINT, UNREADABLE
 from services.query.resources import Resource, valid_resource_code
 from services.runtime.enums import ShortNames
 from services.runtime.errors import (
@@ -132,7 +132,16 @@ def _serving(deps: Dependencies, access: Access) -> None:
 
 def _name_the_provider(error: ServiceError, access: Access) -> None:
     """A provider endpoint that does not answer is named by its department and resource (the caller learns who
-    does not provide, Art. 24), never by its address (an internal one, which callers are not told)."""
+    does not provide, Art. 24), never by its address (an internal one, which callers are not told). When it is
+    the platform's own foundation service, the platform is named: the department runs no endpoint for it, and
+    a caller told that the department "does not answer" would chase a department that can do nothing."""
+    metadata = dict(error.metadata)
+    if metadata.pop(PLATFORM_ENDPOINT, ""):
+        error.metadata = metadata
+        error.message = (f"the platform's foundation data service does not answer for resource "
+                         f"{clean(access.resource_code, 64)} (of provider department "
+                         f"{access.provider_department_code}): try again later")
+        return
     error.message = (f"the provider department {access.provider_department_code} does not answer for resource "
                      f"{clean(access.resource_code, 64)}: try again later")
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import datetime as dt
 import json
 import logging
 import uuid
@@ -23,8 +25,10 @@ from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
+from services.query.audit import Access
 from services.query.records import MISSING, UNREADABLE, LocalRecords, ProviderClients, RecordCache, cache_key
 from services.query.redis_reads import SERVER_ID_LENGTH, RedisReader
+from services.query.servicer import _name_the_provider
 from services.runtime.cache import RECORDS_CHANGED
 from services.runtime.errors import ServiceError, to_status
 from services.runtime.identity import ASSERTION_HEADER, AssertionSigner, service_caller
@@ -798,3 +802,31 @@ async def test_a_batch_is_traced_in_the_request_that_asked_first(records: Record
         await asyncio.gather(opener, *waiters)
     assert provider.batch_lookups[-1] == ["T1", "T2"]
     assert provider.batch_traceparents[-1].split("-")[1] == f"{0xA1:032x}"
+
+
+async def test_the_platforms_own_foundation_service_down_is_not_blamed_on_the_department(
+        base_settings: Settings) -> None:
+    """With the foundation service down, a query of a foundation resource (法人单位基本信息) was told "the provider
+    department 11110100MB0000003A does not answer": the department runs no endpoint for it and could do nothing.
+    The platform's service is named; a department's 前置机 that does not answer is still the department's."""
+    foundation = "127.0.0.1:1"
+    settings = dataclasses.replace(base_settings, foundation_target=foundation, call_timeout_seconds=2)
+    clients = ProviderClients(settings, AssertionSigner(settings.internal_key), service_caller("query"),
+                              ProviderAssertionSigner(settings.provider_signing_key))
+    access = Access(operation="Query", system_id="sys", department_code="D", resource_code="102001/000001", key="K",
+                    keys=[], items=[], purpose="", purpose_text="", trace_id="", time=dt.datetime.now(dt.UTC),
+                    provider_department_code="11110100MB0000003A")
+    try:
+        failures = []
+        for target in (foundation, "127.0.0.2:1"):
+            with pytest.raises(ServiceError) as failure:
+                await clients.lookup(target, "legal_entity", "K")
+            assert failure.value.reason == "PROVIDER_UNAVAILABLE"
+            _name_the_provider(failure.value, access)
+            failures.append(failure.value)
+    finally:
+        await clients.close()
+    platform, department = failures
+    assert "foundation data service does not answer" in platform.message and "102001/000001" in platform.message
+    assert "127.0.0.1" not in platform.message and not platform.metadata
+    assert department.message.startswith("the provider department 11110100MB0000003A does not answer")
