@@ -37,7 +37,14 @@ from services.runtime import admin_events, duties
 from services.runtime.actors import actor_of
 from services.runtime.admin_events import AdminEvent
 from services.runtime.duties import DATA_OFFICER
-from services.runtime.errors import ServiceError, failed_precondition, not_found, permission_denied
+from services.runtime.errors import (
+    FieldViolation,
+    ServiceError,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    permission_denied,
+)
 from services.runtime.identity import Caller
 
 MAX_RECORDS = 5000
@@ -180,6 +187,12 @@ class Loader:
         async with self._store.transaction() as tx:
             designation = await tx.lock_designation(dataset.name)
             refusal = _load_refusal(designation, source)
+            if refusal is None and not rows:
+                # Nothing to load is a mistake, not a load: over REST a misspelled "records" is dropped by the
+                # transcoder, and the empty load answered 200 {"accepted": 0} as if the file had been taken.
+                raise invalid_argument([FieldViolation(
+                    "records", "no records to load: send at least one (over HTTP/JSON the body's list is "
+                    "\"records\", each {\"values\": {item: value}}; a field of another name is dropped, not refused)")])
             if refusal is None and good:
                 if source == designation.authority:
                     accepted, refused = await self._load_authoritative(tx, dataset, designation, source, good, now)

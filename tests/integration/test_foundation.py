@@ -797,6 +797,10 @@ async def test_bad_requests_name_every_field(calls: Calls, signer: CallerMetadat
     reason, _ = await fails(calls.load(POLICE, "population", [], source=CIVIL.department_code),
                             grpc.StatusCode.PERMISSION_DENIED)
     assert reason == "NOT_YOUR_DEPARTMENT"
+    # A source loading nothing (over REST: a misspelled "records", dropped by the transcoder) is told so; it was
+    # answered {"accepted": 0} as if its file had been taken.
+    _, fields = await fails(calls.load(POLICE, "population", []), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"records"}
 
     _, fields = await fails(calls.admin.ListConflicts(
         pb.ListConflictsRequest(dataset="people", state=9, page_size=-1, page_token="!!"),
