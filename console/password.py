@@ -11,6 +11,8 @@ What is typed here is never shown again (the form comes back empty), nor put in 
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -19,6 +21,7 @@ from console.app import COOKIE, Console, signed_in
 from console.errors import Problem
 from console.pages import _call, _expired, _refused, _status
 from console.sessions import Session
+from console.signin import _beijing
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 
 FIELDS = ("current_password", "new_password", "new_password_again", "totp_code")
@@ -27,6 +30,10 @@ TYPED_WRONG = {
     "BAD_CREDENTIALS": ("current_password", "当前密码不正确，请重新输入。"),
     "TOTP_INVALID": ("totp_code", "动态口令不正确、已过期或已使用过，请输入身份验证器当前显示的 6 位数字。"),
 }
+#: ChangePassword refused while the account is locked (too many wrong passwords or codes, here or at sign-in):
+#: nothing is checked until the lock ends, as at sign-in. Its UNAUTHENTICATED is no ended session either.
+LOCKED = "连续输入错误次数过多，账号已被临时锁定{until}，锁定期间不能修改密码：请届时再试，或联系管理员解锁。"
+_LOCK_END = re.compile(r"locked until (\S+)")
 OIDC_ONLY = "您通过统一身份认证登录，本平台没有您的密码：请在统一身份认证平台修改密码。"
 #: What the sign-in page says after a change (console.app.login_form, ``?password_changed=1``).
 CHANGED = ("密码已修改。为安全起见，您在各处的登录都已结束：请用新密码重新登录"
@@ -67,6 +74,11 @@ def _refusal(console: Console, request: Request, problem: Problem) -> Response:
     if problem.reason in TYPED_WRONG:
         field, sentence = TYPED_WRONG[problem.reason]
         return _form(console, request, {field: sentence}, 400)
+    if problem.reason == "ACCOUNT_LOCKED":
+        end = _LOCK_END.search(problem.message)
+        until = _beijing(end.group(1)) if end else ""
+        return console.page(request, "refused.html", status=403, title="修改密码",
+                            message=LOCKED.format(until=f"至 {until}（北京时间）" if until else ""), back="/")
     if problem.reason == "NO_LOCAL_PASSWORD":
         return console.page(request, "refused.html", status=409, title="修改密码", message=OIDC_ONLY, back="/")
     if problem.fields and not _expired(problem):

@@ -187,6 +187,9 @@ class Sessions:
             # Said plainly (the caller is this person: nothing to enumerate) and not counted as a failed attempt.
             raise failed_precondition("NO_LOCAL_PASSWORD", "you sign in through the identity provider and have no "
                                                            "platform password: change your password there")
+        # Locked as at sign-in, nothing is checked: the current password's answer (BAD_CREDENTIALS, or TOTP_INVALID
+        # once it is right) would otherwise go on telling whoever holds the session, the lock notwithstanding.
+        self._refuse_locked(person.lock_until)
         problems = [FieldViolation(n, "is required") for n, v in (("current_password", current_password),
                                                                     ("totp_code", totp_code)) if not v]
         if error := pc.password_problem(new_password, person.username):

@@ -609,3 +609,29 @@ async def test_the_last_enabled_administrator_is_neither_disabled_nor_demoted(  
     finally:
         await events.close()
         await store.close()
+
+
+async def test_change_password_checks_nothing_while_the_account_is_locked(platform) -> None:  # type: ignore[no-untyped-def]
+    """ChangePassword counted a wrong current password toward the lock but never looked at the lock: whoever held a
+    person's session (a browser left signed in) went on guessing after the fifth failure, and the right password
+    answered TOTP_INVALID instead of BAD_CREDENTIALS, so the page told them when they had found it. Locked, it is
+    ACCOUNT_LOCKED whatever is typed, as at sign-in."""
+    person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+
+    async def change(current: str) -> tuple[str, str]:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+                current_password=current, new_password="a new long password", totp_code="000000"),
+                metadata=bearer(session), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        return _reason(refused.value), refused.value.details() or ""
+
+    for _ in range(5):  # the default GOVSHARE_SIGNIN_MAX_FAILURES
+        assert (await change("wrong password!"))[0] == "BAD_CREDENTIALS"
+    reason, message = await change(PASSWORD)
+    assert reason == "ACCOUNT_LOCKED" and "locked until" in message, (reason, message)
+    assert (await change("wrong password!"))[0] == "ACCOUNT_LOCKED"
+    # The session itself still serves: the lock stops the guessing, not the person's work.
+    await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=bearer(session),
+                                               timeout=10)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from console import labels
+from console import labels, password
 from console.app import Console, day, until, until_day, when, working_days_left
 from console.charts import bar_chart
-from console.errors import field_sentence
+from console.errors import Problem, field_sentence
 from console.sessions import Person, SessionStore, redis_key, seal, unseal
 from console.settings import ConsoleSettingsError, load_console_settings
 from govshare.supervision.v1 import supervision_pb2
@@ -307,3 +308,19 @@ def test_a_grant_its_resource_no_longer_lets_through_is_said_unusable() -> None:
     revoked = sharing_pb2.Grant(id="grt-3", state=sharing_pb2.GRANT_STATE_REVOKED,
                                 granted_by={"id": "psn-1", "department_code": provider})
     assert unusable_grant(revoked, not_shared) == ""
+
+
+def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
+    """ChangePassword's ACCOUNT_LOCKED is UNAUTHENTICATED, which the console's pages read as an ended session: the
+    修改密码 page sent a locked person to the sign-in page saying 登录已过期 while their session went on."""
+    shown: list[tuple[str, int, str]] = []
+
+    class Shown:
+        def page(self, request: object, template: str, *, status: int, message: str = "", **_: object) -> None:
+            shown.append((template, status, message))
+
+    password._refusal(Shown(), None, Problem(  # type: ignore[arg-type]
+        message="登录已失效，请重新登录：too many failed sign-ins: this account is locked until "
+                "2026-12-02T07:35:05+00:00 (or until the administrator unlocks it)",
+        code=grpc.StatusCode.UNAUTHENTICATED, reason="ACCOUNT_LOCKED"))
+    assert shown == [("refused.html", 403, password.LOCKED.format(until="至 2026-12-02 15:35:05（北京时间）"))]
