@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: The administrative log's action of a person's own password change, its failures included.
+CHANGE_PASSWORD = "session.change_password"
 #: The password or the TOTP secret the sign-in checked was replaced before its token was made.
 CREDENTIALS_CHANGED = "CREDENTIALS_CHANGED"
 BAD_CREDENTIALS = ("unknown username or wrong password (an account of the province's identity provider signs in "
@@ -197,17 +199,17 @@ class Sessions:
         if problems:
             raise invalid_argument(problems)
         if not await asyncio.to_thread(pc.verify_password, current_password, person.password_hash):
-            await self._fail(person, "BAD_PASSWORD")
+            await self._fail(person, "BAD_PASSWORD", CHANGE_PASSWORD)
             raise _refused("BAD_CREDENTIALS", "the current password is wrong")
         step = pc.totp_step(self._totp_secret(person), totp_code, person.totp_last_step)
         if step is None:
-            await self._fail(person, "BAD_TOTP")
+            await self._fail(person, "BAD_TOTP", CHANGE_PASSWORD)
             raise _refused("TOTP_INVALID", "the authenticator code is wrong, expired or already used")
         password_hash = await asyncio.to_thread(pc.hash_password, new_password)
         # The other sessions end; this one too (the console signs in again with the new password).
         changed = await self._persons.update(person.id, "password_hash = $2, totp_last_step = $3",
                                              (password_hash, step),
-                                             AdminEvent.by(caller, "session.change_password", person.id), RESET)
+                                             AdminEvent.by(caller, CHANGE_PASSWORD, person.id), RESET)
         if changed is not None:
             await self._events.system_changed(*changed[1])
 
@@ -245,10 +247,12 @@ class Sessions:
             raise _refused("ACCOUNT_LOCKED", f"too many failed sign-ins: this account is locked until {until} "
                                              "(or until the administrator unlocks it)", lock_expire_time=until)
 
-    async def _fail(self, person: PersonRecord, result: str) -> None:
+    async def _fail(self, person: PersonRecord, result: str, action: str = "session.sign_in") -> None:
+        """Counts a failure toward the lock, logged under the action it was made in (a sign-in, or a signed-in
+        person's password change: an auditor tracing guesses must know whether they came with a session)."""
         await self._persons.record_failure(
             person.id, self._settings.signin_max_failures, self._settings.signin_lock_seconds,
-            AdminEvent.by(caller_of(person), "session.sign_in", person.id, result=result))
+            AdminEvent.by(caller_of(person), action, person.id, result=result))
 
     def _issue(self, person: PersonRecord, session_end: int = 0) -> tuple[tokens.IssuedToken, int]:
         """A token for ``person`` (and the session's absolute end, epoch seconds)."""

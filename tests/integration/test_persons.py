@@ -635,3 +635,26 @@ async def test_change_password_checks_nothing_while_the_account_is_locked(platfo
     # The session itself still serves: the lock stops the guessing, not the person's work.
     await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=bearer(session),
                                                timeout=10)
+
+
+async def test_a_failed_password_change_is_logged_as_one_not_as_a_sign_in(platform) -> None:  # type: ignore[no-untyped-def]
+    """A wrong current password or code given to ChangePassword was written to the administrative log as a failed
+    sign-in (session.sign_in BAD_PASSWORD): an auditor tracing guesses looked at the sign-in page for someone who
+    held a signed-in session and was guessing on 修改密码."""
+    person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    wrong_code = "000000" if totp.now() != "000000" else "111111"
+    for current in ("wrong password!", PASSWORD):
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+                current_password=current, new_password="a new long password", totp_code=wrong_code),
+                metadata=bearer(session), timeout=10)
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+
+    async def results(action: str) -> list[str]:
+        events = await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action=action, page_size=1000),
+                                           metadata=platform.metadata("authority"), timeout=10)
+        return sorted(e.result for e in events.events if e.target == person.id)
+
+    assert await results("session.change_password") == ["BAD_PASSWORD", "BAD_TOTP"]
+    assert await results("session.sign_in") == ["OK"]
