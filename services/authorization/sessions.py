@@ -206,9 +206,10 @@ class Sessions:
             await self._fail(person, "BAD_TOTP", CHANGE_PASSWORD)
             raise _refused("TOTP_INVALID", "the authenticator code is wrong, expired or already used")
         password_hash = await asyncio.to_thread(pc.hash_password, new_password)
-        # The other sessions end; this one too (the console signs in again with the new password).
-        changed = await self._persons.update(person.id, "password_hash = $2, totp_last_step = $3",
-                                             (password_hash, step),
+        # The other sessions end; this one too (the console signs in again with the new password). Both factors
+        # were just proved, as at a sign-in: the failures before count no more (a sign-in's success clears them).
+        changed = await self._persons.update(person.id, "password_hash = $2, totp_last_step = $3, failed_attempts = 0,"
+                                             " lock_until = NULL", (password_hash, step),
                                              AdminEvent.by(caller, CHANGE_PASSWORD, person.id), RESET)
         if changed is not None:
             await self._events.system_changed(*changed[1])

@@ -658,3 +658,25 @@ async def test_a_failed_password_change_is_logged_as_one_not_as_a_sign_in(platfo
 
     assert await results("session.change_password") == ["BAD_PASSWORD", "BAD_TOTP"]
     assert await results("session.sign_in") == ["OK"]
+
+
+async def test_a_password_change_clears_the_failures_before_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """The failures counted before a successful ChangePassword (both factors proved, as at a sign-in, whose success
+    clears them) stayed: four mistyped current passwords, then the change, and the first mistyped new password at
+    the next sign-in locked the account."""
+    person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    for _ in range(4):  # one short of the default GOVSHARE_SIGNIN_MAX_FAILURES
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+                current_password="wrong password!", new_password="a new long password", totp_code="000000"),
+                metadata=bearer(session), timeout=10)
+    # The sign-in used this step's code: the next step's, as the authenticator shows it a moment later.
+    await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password=PASSWORD, new_password="a new long password", totp_code=totp.at(time.time() + 30)),
+        metadata=bearer(session), timeout=10)
+    for _ in range(2):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+                username=person.username, password="a new long passw0rd", totp_code=""), timeout=10)
+        assert _reason(refused.value) == "BAD_CREDENTIALS", refused.value.details()
