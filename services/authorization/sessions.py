@@ -21,10 +21,12 @@ password, the code and the token never are.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import grpc
@@ -87,6 +89,33 @@ class DecoyLocks:
             self._names.popitem(last=False)
 
 
+class OneAtATime:
+    """The password checks of one username, one at a time in this process.
+
+    The lock was read before the slow password check and the failure counted after it: sixteen guesses sent at
+    once were all checked (fifteen BAD_CREDENTIALS and, for the right one, TOTP_REQUIRED, with the limit at five),
+    so a burst per lock period guessed as many passwords as it held calls. In turn, each check reads the lock the
+    checks before it left. Per process, as ``DecoyLocks``: behind several authorization replicas (or workers) a
+    burst gets up to their number × the limit checked."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(name, (asyncio.Lock(), 0))
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]
+            else:
+                self._locks[name] = (lock, users - 1)
+
+
 class Sessions:
     """The SessionService workflows."""
 
@@ -99,6 +128,7 @@ class Sessions:
         self._settings = settings
         self._oidc = oidc
         self._decoys = DecoyLocks()
+        self._checks = OneAtATime()
 
     async def sign_in(self, username: str, password: str, totp_code: str) -> tuple[tokens.IssuedToken, int,
                                                                                    PersonRecord]:
@@ -107,6 +137,11 @@ class Sessions:
         if problems:
             raise invalid_argument(problems)
         name = username.strip().lower()
+        async with self._checks.hold(name):  # a burst of guesses is checked in turn, each seeing the lock
+            return await self._sign_in(name, password, totp_code)
+
+    async def _sign_in(self, name: str, password: str, totp_code: str) -> tuple[tokens.IssuedToken, int,
+                                                                                PersonRecord]:
         person = await self._persons.by_username(name) if pc.USERNAME.fullmatch(name) else None
         local = person is not None and bool(person.password_hash)
         # Nothing is checked while locked: guessing gains nothing. A name without a local account locks as
@@ -184,6 +219,11 @@ class Sessions:
 
     async def change_password(self, caller: Caller, current_password: str, new_password: str,
                               totp_code: str) -> None:
+        async with self._checks.hold((await self._current(caller)).username):  # in turn with its sign-ins
+            await self._change_password(caller, current_password, new_password, totp_code)
+
+    async def _change_password(self, caller: Caller, current_password: str, new_password: str,
+                               totp_code: str) -> None:
         person = await self._current(caller)
         if not person.password_hash:
             # Said plainly (the caller is this person: nothing to enumerate) and not counted as a failed attempt.

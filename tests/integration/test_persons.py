@@ -680,3 +680,23 @@ async def test_a_password_change_clears_the_failures_before_it(platform) -> None
             await _sessions(platform).SignIn(persons_pb2.SignInRequest(
                 username=person.username, password="a new long passw0rd", totp_code=""), timeout=10)
         assert _reason(refused.value) == "BAD_CREDENTIALS", refused.value.details()
+
+
+async def test_guesses_sent_at_once_are_checked_against_the_lock_in_turn(platform) -> None:  # type: ignore[no-untyped-def]
+    """The lock was read before the slow password check and the failure counted after it: sixteen guesses sent at
+    once were all checked (fifteen BAD_CREDENTIALS, and TOTP_REQUIRED for the right password among them) where
+    five lock the account, so a burst per lock period tried as many passwords as it held calls. Now the fifth
+    failure locks it for the guesses still waiting, and a username without an account answers the same."""
+    person, _ = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    sessions = _sessions(platform)
+
+    async def reason(username: str, password: str) -> str:
+        try:
+            await sessions.SignIn(persons_pb2.SignInRequest(username=username, password=password), timeout=30)
+        except grpc.aio.AioRpcError as refused:
+            return _reason(refused)
+        return "OK"
+
+    for username in (person.username, f"u{uuid.uuid4().hex[:10]}"):
+        answers = await asyncio.gather(*(reason(username, f"wrong password {i}!") for i in range(8)))
+        assert sorted(answers) == ["ACCOUNT_LOCKED"] * 3 + ["BAD_CREDENTIALS"] * 5, (username, answers)
