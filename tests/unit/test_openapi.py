@@ -18,6 +18,8 @@ from google.protobuf import descriptor_pool
 from openapi_spec_validator import validate
 
 from gateway.routing import ANONYMOUS_METHODS, INTERNAL_SERVICES, PUBLIC_SERVICES
+from services.authorization.grants import GrantUpdate
+from services.authorization.grants import mask_problems as grant_mask_problems
 from services.catalog.index import rank_key
 from services.catalog.rules import mask_paths
 from services.catalog.search import parse_query
@@ -183,15 +185,18 @@ def test_the_search_query_states_the_tie_breakers_in_the_order_the_index_ranks(d
 
 def test_query_parameters_the_services_refuse_to_go_without_are_required(document: dict[str, Any]) -> None:
     """A Java or .NET client generated from the document made them optional: a search without ``query``, an
-    update without ``updateMask`` and a month's supervision figures without ``year`` and ``month`` are refused
+    update without ``updateMask`` (an entry's or a grant's: UpdateGrant's was optional in the document while the
+    service refuses it) and a month's supervision figures without ``year`` and ``month`` are refused
     (INVALID_ARGUMENT naming them), so the document says they are required, and no other query parameter is."""
     with pytest.raises(ServiceError, match="is required"):
         parse_query("")
     with pytest.raises(ServiceError, match="is required"):
         mask_paths([])
+    assert [problem.field for problem in grant_mask_problems(GrantUpdate(paths=()))] == ["update_mask"]
     required = sorted((op["operationId"], p["name"]) for _, _, op in _operations(document)
                       for p in op.get("parameters", []) if p["in"] == "query" and p.get("required"))
     assert required == [("CatalogService_SearchEntries", "query"), ("CatalogService_UpdateEntry", "updateMask"),
+                        ("SharingService_UpdateGrant", "updateMask"),
                         ("SupervisionService_GetSnapshot", "month"), ("SupervisionService_GetSnapshot", "year"),
                         ("SupervisionService_ListEvaluations", "month"), ("SupervisionService_ListEvaluations", "year"),
                         ("SupervisionService_ListViolations", "month"), ("SupervisionService_ListViolations", "year")]
