@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -480,8 +481,9 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
 
 
 #: What a page may read of a cross-origin answer besides the CORS-safelisted headers: a gRPC-Web client reads a
-#: trailers-only answer's status, message and rich details (ErrorInfo, BadRequest, RetryInfo) from these headers.
-CORS_EXPOSED_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin"
+#: trailers-only answer's status, message and rich details (ErrorInfo, BadRequest, RetryInfo) from these headers,
+#: a REST page the edge's Retry-After (on its 429 and 503) and a 405's Allow.
+CORS_EXPOSED_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin, retry-after, allow"
 CORS_ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_ALLOWED_HEADERS = "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, traceparent"
 CORS_MAX_AGE_SECONDS = "600"
@@ -889,6 +891,12 @@ def _rich_replies(when: dict[str, object], error: ServiceError) -> list[dict[str
     rest = _rest_reply(when, error.code, error.message)
     rest["body_format_override"]["json_format"]["details"] = (  # type: ignore[index]
         json_format.MessageToDict(status)["details"])
+    if error.retry_after is not None:
+        # The RetryInfo's delay as HTTP says it too: Java's and .NET's HTTP clients and their retry policies
+        # (Spring Retry, Resilience4j, Polly, Microsoft.Extensions.Http.Resilience) read Retry-After, not a detail
+        # in the JSON body, and retried a 429 at once. Whole seconds (RFC 9110), never less than the RetryInfo.
+        rest["headers_to_add"] = [*rest["headers_to_add"],  # type: ignore[misc]
+                                  *_headers({"retry-after": str(max(1, math.ceil(error.retry_after)))})]
     details = base64.b64encode(status.SerializeToString()).decode("ascii")
     return [rest, _grpc_reply(when, error.code, error.message, {"grpc-status-details-bin": details})]
 

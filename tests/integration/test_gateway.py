@@ -748,11 +748,15 @@ async def test_a_rest_call_is_logged_with_its_grpc_status_not_one_guessed_from_h
                                            token)
         anonymous = await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", {})
         await asyncio.to_thread(_rest_status, edge, "/v1/entries/x", token)  # the burst's second call
-        limited = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", token)
+        limited_status, limited_headers, limited_body = await asyncio.to_thread(
+            _rest_answer, edge, "/v1/entries/x", token)
+        limited = limited_status, limited_body
         unmapped = await asyncio.to_thread(_rest_status, edge, "/v1/noSuchCollection", token)
     finally:
         edge.stop()
     assert [status for status, _ in (rejected, anonymous, limited, unmapped)] == [400, 401, 429, 404]
+    # The RetryInfo's delay in Retry-After too, which HTTP clients' retry policies read (not the JSON body).
+    assert {name.lower(): value for name, value in limited_headers.items()}.get("retry-after") == "100"
     assert [(d["@type"].rsplit(".", 1)[-1], d.get("reason", d.get("retryDelay")))  # type: ignore[union-attr]
             for d in limited[1]["details"]] == [("ErrorInfo", "RATE_LIMITED"), ("RetryInfo", "100s")], limited
     assert _UPSTREAM_STATUS_HEADER not in {name.lower() for name in rejected[1]}  # the copy stays inside the edge
@@ -796,6 +800,15 @@ def _rest_body(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, dic
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def _rest_answer(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], dict[str, object]]:
+    request = urllib.request.Request(f"http://{edge.address}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
 
 
 def _rest_send(edge: Edge, verb: str, path: str, body: dict[str, object],

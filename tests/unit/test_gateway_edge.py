@@ -164,6 +164,32 @@ def test_the_rate_limit_follows_the_settings_and_answers_resource_exhausted() ->
     assert bucket["tokens_per_fill"] / float(bucket["fill_interval"].rstrip("s")) == pytest.approx(50)
 
 
+def _rest_replies_with_reason(config: dict, reason: str) -> list[dict]:
+    """The edge's own REST replies (JSON google.rpc.Status bodies) whose ErrorInfo has ``reason``."""
+    return [mapper for mapper in _manager(config)["local_reply_config"]["mappers"]
+            if any(detail.get("reason") == reason for detail in
+                   mapper.get("body_format_override", {}).get("json_format", {}).get("details", []))]
+
+
+@pytest.mark.parametrize("per_second, retry_after", [(50, "1"), (0.4, "3")])
+def test_a_rest_caller_over_the_rate_limit_is_told_when_to_retry_in_retry_after(
+        per_second: float, retry_after: str) -> None:
+    """The 429's RetryInfo was only in the JSON body: Java's and .NET's HTTP clients and retry policies read the
+    Retry-After header, and retried at once. Every 429 of the edge's (an allowed origin's too) carries the
+    RetryInfo's delay there, in whole seconds rounded up, and so does its 503 for a backend gone; a page may
+    read it (exposed to CORS)."""
+    config = render(SETTINGS.with_overrides(rate_limit_per_second=per_second), {})
+    limited = _rest_replies_with_reason(config, "RATE_LIMITED")
+    gone = _rest_replies_with_reason(config, "BACKEND_UNAVAILABLE")
+    assert len(limited) == 2 and gone  # an allowed origin's twin and the rest
+    exposed = set()
+    for mapper in limited + gone:
+        headers = {item["header"]["key"]: item["header"]["value"] for item in mapper["headers_to_add"]}
+        assert headers["retry-after"] == (retry_after if mapper in limited else "1"), mapper
+        exposed.update(headers.get("access-control-expose-headers", "").split(", "))
+    assert "retry-after" in exposed
+
+
 def test_admin_stays_on_localhost_and_probes_use_the_ops_listener() -> None:
     config = render(SETTINGS, {})
     assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
