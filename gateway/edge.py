@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import grpc
@@ -65,6 +66,16 @@ JWKS_CACHE_SECONDS = 300
 STREAM_TIMEOUT_SECONDS = 3600
 #: The longest client deadline the edge honours.
 MAX_DEADLINE_SECONDS = 3600
+#: How long a report may take to render when its caller set no deadline: what ``govshare report`` waits
+#: (services/supervision/report_client.py's TIMEOUT_SECONDS).
+REPORT_TIMEOUT_SECONDS = 120
+#: Unary methods that may take longer than a call's default deadline, and how long a call of theirs without a
+#: client deadline may run: the demo platform's yearly report as PDF took 2 to 3 s to render here, and over 5 s
+#: once on a busy machine, so a REST caller (which sends no grpc-timeout) got 504 DEADLINE_EXCEEDED from
+#: ``POST /v1/reports:generate`` where ``govshare report`` (which waits REPORT_TIMEOUT_SECONDS) got the report.
+LONG_CALL_TIMEOUT_SECONDS: Mapping[str, float] = MappingProxyType({
+    "/govshare.supervision.v1.SupervisionService/GenerateReport": REPORT_TIMEOUT_SECONDS,
+})
 #: Request headers the edge accepts (Envoy's default, stated): a REST URL up to about this size reaches its
 #: backend, whose metadata limit (services.runtime.server.MAX_METADATA_BYTES) takes it twice over.
 MAX_REQUEST_HEADERS_KIB = 60
@@ -455,7 +466,8 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     for route in table:  # by exact path: a method the table does not list never reaches a backend
         if route.backend not in deployed:
             continue
-        timeout = STREAM_TIMEOUT_SECONDS if route.server_streaming else settings.call_timeout_seconds
+        timeout = (STREAM_TIMEOUT_SECONDS if route.server_streaming else
+                   max(settings.call_timeout_seconds, LONG_CALL_TIMEOUT_SECONDS.get(route.method, 0.0)))
         heavy = HEAVY_READS.get(route.method) in heavy_reads
         if route.body_takes_every_field:
             routes.append(_query_string_refused(route))
@@ -953,7 +965,8 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                *_backend_gone_replies(table)]
     # Envoy's own words were "downstream duration timeout" (first, since a REST caller's 504 is mapped below).
     deadline = ("the call ran past its deadline: the grpc-timeout it was sent with, else the edge's limit "
-                f"({settings.call_timeout_seconds:g} s for a call, {STREAM_TIMEOUT_SECONDS} s for a stream); give it a "
+                f"({settings.call_timeout_seconds:g} s for a call, {REPORT_TIMEOUT_SECONDS:g} s for a report, "
+                f"{STREAM_TIMEOUT_SECONDS} s for a stream); give it a "
                 f"longer grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later")
     mappers[:0] = [_rest_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline),
                    _grpc_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline)]

@@ -22,6 +22,7 @@ from gateway.routing import (
     RoutingTable,
 )
 from services.runtime.settings import Settings
+from services.supervision import report_client
 
 SETTINGS = Settings(component="gateway", listen="0.0.0.0:50051", catalog_target="catalog:50051",
                     authorization_target="authorization:50051", query_target="query:50051",
@@ -79,6 +80,21 @@ def test_the_edge_times_a_unary_calls_deadline_and_leaves_a_streams_to_the_clien
         assert durations[method] == {"max_stream_duration": "3600s"}, method
     for method in durations.keys() - streams:
         assert durations[method]["grpc_timeout_header_max"] == "3600s", method
+
+
+def test_a_report_without_a_client_deadline_may_take_as_long_as_govshare_report_waits() -> None:
+    """A yearly report as PDF takes seconds to render (2 to 3 s for the demo platform here, once over 5 s on a busy
+    machine): a REST caller, which sends no grpc-timeout, got 504 DEADLINE_EXCEEDED from POST /v1/reports:generate
+    after the edge's 5 s, where
+    ``govshare report`` waits 120 s. GenerateReport's route allows what the command waits; every other unary
+    call keeps the edge's default."""
+    routes = _manager(render(SETTINGS, {}))["route_config"]["virtual_hosts"][0]["routes"]
+    durations = {route["match"]["path"]: route["route"]["max_stream_duration"]["max_stream_duration"]
+                 for route in routes if "path" in route["match"] and "route" in route}
+    report = "/govshare.supervision.v1.SupervisionService/GenerateReport"
+    assert durations[report] == f"{report_client.TIMEOUT_SECONDS}s"
+    streams = {route.method for route in RoutingTable.from_descriptors() if route.server_streaming}
+    assert {durations[method] for method in durations.keys() - streams - {report}} == {"5s"}
 
 
 def test_without_a_supervision_target_its_service_answers_unavailable_and_the_rest_is_routed(
