@@ -494,8 +494,9 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
 
 #: What a page may read of a cross-origin answer besides the CORS-safelisted headers: a gRPC-Web client reads a
 #: trailers-only answer's status, message and rich details (ErrorInfo, BadRequest, RetryInfo) from these headers,
-#: a REST page the edge's Retry-After (on its 429 and 503) and a 405's Allow.
-CORS_EXPOSED_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin, retry-after, allow"
+#: a REST page the edge's Retry-After (on its 429 and 503) and a 405's Allow, and either the audit id of a batch
+#: download (Export), which only its initial metadata carries (services/query/servicer.py's AUDIT_ID_HEADER).
+CORS_EXPOSED_HEADERS = "grpc-status, grpc-message, grpc-status-details-bin, retry-after, allow, x-govshare-audit-id"
 CORS_ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 CORS_ALLOWED_HEADERS = "authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, traceparent"
 CORS_MAX_AGE_SECONDS = "600"

@@ -21,6 +21,7 @@ from gateway.routing import (
     Backend,
     RoutingTable,
 )
+from services.query.servicer import AUDIT_ID_HEADER
 from services.runtime.settings import Settings
 from services.supervision import report_client
 
@@ -204,6 +205,18 @@ def test_a_rest_caller_over_the_rate_limit_is_told_when_to_retry_in_retry_after(
         assert headers["retry-after"] == (retry_after if mapper in limited else "1"), mapper
         exposed.update(headers.get("access-control-expose-headers", "").split(", "))
     assert "retry-after" in exposed
+
+
+def test_a_page_may_read_the_audit_id_of_its_batch_download() -> None:
+    """An Export's audit id is in its answer's headers only (its rows carry none), and a page of an allowed origin
+    could not read it: the header was not in Access-Control-Expose-Headers, on the preflight nor the answer."""
+    config = render(SETTINGS, {})
+    routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
+    exposed = [value for route in routes if "response_headers_to_add" in route
+               for value in [{item["header"]["key"]: item["header"]["value"]
+                              for item in route["response_headers_to_add"]}.get("access-control-expose-headers")]
+               if value]
+    assert exposed and all(AUDIT_ID_HEADER in value.split(", ") for value in exposed)
 
 
 def test_admin_stays_on_localhost_and_probes_use_the_ops_listener() -> None:
