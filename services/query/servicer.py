@@ -217,6 +217,9 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         except ServiceError as error:
             _export_stopped(error, access, sent)
             raise
+        # Whole: said in the body too, for REST clients that cannot read the trailers' grpc-status (the transcoder
+        # closes the JSON array as cleanly after a failure as after the last row).
+        yield query_pb2.ExportResponse(complete=True, row_count=sent)
 
     async def NotifyRecordsChanged(self, request: query_pb2.NotifyRecordsChangedRequest,
                                    context: grpc.aio.ServicerContext) -> query_pb2.NotifyRecordsChangedResponse:

@@ -571,9 +571,14 @@ async def test_export_streams_projected_masked_rows(mesh: Mesh) -> None:
     call = mesh.query.Export(query_pb2.ExportRequest(
         resource_code=mesh.codes["entities"], items=["credit_code", "legal_representative"], purpose=WORK),
         metadata=mesh.md(mesh.other), timeout=30)
-    rows = {row.key: row async for page in call for row in page.rows}
+    pages = [page async for page in call]
+    rows = {row.key: row for page in pages for row in page.rows}
     audit_id = dict(await call.initial_metadata()).get("x-govshare-audit-id")
     assert audit_id
+    # The body says the export is whole (a REST client may not see the trailers' grpc-status): the last message
+    # only, with the number of rows sent.
+    assert [page.complete for page in pages] == [False] * (len(pages) - 1) + [True]
+    assert pages[-1].row_count == sum(len(page.rows) for page in pages) and not pages[-1].rows
     assert set(mesh.entities) <= set(rows)
     for key in mesh.entities:
         assert dict(rows[key].values) == {"credit_code": key, "legal_representative": "欧***"}
