@@ -25,6 +25,7 @@ import grpc
 from services.catalog.model import Endpoint, EndpointReader, Entry, EntryState, label
 from services.runtime.errors import ServiceError, not_found, permission_denied
 from services.runtime.identity import Caller
+from services.runtime.workdays import CHINA
 
 EDITABLE = (EntryState.DRAFT, EntryState.RETURNED)
 SUBMITTABLE = (EntryState.DRAFT, EntryState.RETURNED)
@@ -65,10 +66,14 @@ def edit_of(latest: Entry) -> Edit:
 def require_etag(latest: Entry, etag: str) -> None:
     """ABORTED ETAG_MISMATCH when ``etag`` is given and is not the latest version's (changed since it was read)."""
     if etag and etag != latest.etag:
+        # When, in Beijing time and saying so: the officers reading it (the console shows the message) are there,
+        # and the bare UTC time it showed read eight hours early.
+        changed = ("" if latest.update_time is None else
+                   f", last changed {latest.update_time.astimezone(CHINA):%Y-%m-%d %H:%M:%S} Beijing time")
         raise ServiceError(grpc.StatusCode.ABORTED, "ETAG_MISMATCH", (
             f"entry {latest.code} was changed since you read it (now version {latest.version}, "
-            f"{label(EntryState, latest.state)}, last changed {latest.update_time:%Y-%m-%d %H:%M:%S}): nothing was "
-            "changed; read the entry again and redo your edit"))
+            f"{label(EntryState, latest.state)}{changed}): nothing was changed; read the entry again and redo your "
+            "edit"))
 
 
 def require_state(entry: Entry, action: str, allowed: tuple[EntryState, ...]) -> None:

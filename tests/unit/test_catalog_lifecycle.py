@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+
 import grpc
 import pytest
 
@@ -32,6 +35,18 @@ def test_entries_under_review_or_closed_cannot_be_edited(state: EntryState) -> N
     error = caught.value
     assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "INVALID_STATE")
     assert state.name in error.message and error.metadata["state"] == state.name
+
+
+def test_an_etag_mismatch_says_when_the_entry_changed_in_beijing_time() -> None:
+    """The message showed the stored UTC time bare ("last changed 2026-12-02 15:21:05" for a change at 23:21
+    Beijing), which an officer in Beijing, reading it in the console's 409, took for the local time."""
+    latest = dataclasses.replace(at(EntryState.DRAFT),
+                                 update_time=dt.datetime(2026, 12, 2, 15, 21, 5, 123, tzinfo=dt.UTC))
+    with pytest.raises(ServiceError) as caught:
+        lifecycle.require_etag(latest, "old")
+    assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.ABORTED, "ETAG_MISMATCH")
+    assert "last changed 2026-12-02 23:21:05 Beijing time" in caught.value.message, caught.value.message
+    lifecycle.require_etag(latest, latest.etag)
 
 
 def test_require_state_names_the_current_state() -> None:
