@@ -89,8 +89,9 @@ _JWKS_CLUSTER = "jwks"
 _TRACE_CLUSTER = "opentelemetry"
 _RATIO_SAMPLERS = frozenset({"traceidratio", "parentbased_traceidratio"})
 _TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3"
+#: What to do about a refused token, for gRPC and REST callers alike (a REST caller knows IssueToken by its URL).
 _TOKEN_HINT = ("send 'authorization: Bearer <token>' obtained from "
-               "govshare.authorization.v1.TokenService/IssueToken")
+               "govshare.authorization.v1.TokenService/IssueToken (over REST: POST /v1/tokens)")
 
 
 @dataclass(frozen=True)

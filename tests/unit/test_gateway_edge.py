@@ -219,6 +219,15 @@ def test_a_page_may_read_the_audit_id_of_its_batch_download() -> None:
     assert exposed and all(AUDIT_ID_HEADER in value.split(", ") for value in exposed)
 
 
+def test_a_rest_caller_without_a_token_is_told_the_url_that_issues_one() -> None:
+    """The 401 named only the gRPC method (TokenService/IssueToken), which a REST caller finds nowhere in
+    /openapi.yaml; it names POST /v1/tokens beside it."""
+    mappers = _manager(render(SETTINGS, {}))["local_reply_config"]["mappers"]
+    refusals = [mapper["body_format_override"]["json_format"]["message"] for mapper in mappers
+                if mapper.get("body_format_override", {}).get("json_format", {}).get("code") == 16]
+    assert refusals and all("POST /v1/tokens" in message for message in refusals), refusals
+
+
 def test_admin_stays_on_localhost_and_probes_use_the_ops_listener() -> None:
     config = render(SETTINGS, {})
     assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
