@@ -400,6 +400,9 @@ async def test_every_listing_past_its_budget_is_failed_precondition(platform: ob
     metadata = _metadata(platform, rpc)
     holder = await asyncpg.connect(database_url)
     try:
+        if _PLATFORM_LISTINGS[rpc][0] == "supervision":  # a month never computed is refused before any listing
+            await holder.execute("INSERT INTO supervision.computed_months (month, compute_time) VALUES"
+                                 " ('2026-01-01', now()) ON CONFLICT (month) DO NOTHING")
         async with holder.transaction():
             schema, table = _PLATFORM_LISTINGS[rpc][4].split(".")
             await holder.execute(f'LOCK TABLE "{schema}".{table} IN ACCESS EXCLUSIVE MODE')
@@ -465,6 +468,8 @@ async def _fill_supervision(conn: asyncpg.Connection, tag: str) -> None:
     codes = [f"{tag[:10]}{i:08d}" for i in range(ROWS)]
     await conn.copy_records_to_table("snapshots", schema_name="supervision", columns=[
         "month", "department_code", "figures", "compute_time"], records=[(month, c, "[]", now) for c in codes])
+    await conn.execute("INSERT INTO supervision.computed_months (month, compute_time) VALUES ($1, $2)"
+                       " ON CONFLICT (month) DO NOTHING", month, now)  # as ComputeSnapshots marks a month
     await conn.copy_records_to_table("violations", schema_name="supervision", columns=[
         "id", "month", "department_code", "rule", "article", "subject", "evidence"],
         records=[(Violation(c, Month(2001, 1), 1, "", {}).id, month, c, 1, "第二十四条", "", "{}") for c in codes])
