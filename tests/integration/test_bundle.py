@@ -256,11 +256,12 @@ async def test_an_export_is_in_the_extranets_administrative_log(platform, tmp_pa
     with tarfile.open(out, "r:gz") as archive:
         digest = hashlib.sha256(archive.extractfile("manifest.json").read()).hexdigest()  # type: ignore[union-attr]
     conn = await asyncpg.connect(url)
-    try:  # relayed from the outbox to the log: either holds it
+    try:  # relayed from the outbox to the log: either holds it, both while the relay is between its two steps
         rows = await conn.fetch(
-            "SELECT actor_system_id, details FROM catalog.admin_outbox WHERE action = 'bundle.export' AND target = $1 "
-            "UNION ALL SELECT actor_system_id, details::text FROM \"authorization\".admin_log "
-            "WHERE action = 'bundle.export' AND target = $1", digest)
+            "SELECT DISTINCT ON (event_id) actor_system_id, details FROM (SELECT event_id, actor_system_id, details"
+            " FROM catalog.admin_outbox WHERE action = 'bundle.export' AND target = $1 UNION ALL SELECT event_id,"
+            " actor_system_id, details::text FROM \"authorization\".admin_log WHERE action = 'bundle.export'"
+            " AND target = $1) AS logged", digest)
     finally:
         await conn.close()
     assert len(rows) == 1 and rows[0]["actor_system_id"] == "cli:govshare-export-bundle"
