@@ -56,6 +56,17 @@ INVALID = "INVALID"
 #: The platform could not answer (a dependency failed, the call was cancelled, or a bug).
 FAILED = "FAILED"
 
+# Why a FAILED call failed, kept in the row's reason column (``deny_reason``, a DENIED row's refusal reason) so
+# that supervision counts against a provider only the failures that were its own (services.query.figures).
+# Besides these, a ServiceError's own reason is kept (PROVIDER_UNAVAILABLE, RECORD_UNREADABLE,
+# AUTHORIZATION_UNAVAILABLE, ...).
+#: The platform's own foundation data service did not answer (the department runs no endpoint for it).
+FOUNDATION_UNAVAILABLE = "FOUNDATION_UNAVAILABLE"
+#: The caller went away, or its deadline passed, before the answer.
+CANCELLED = "CANCELLED"
+#: An error that is not a ServiceError: a bug.
+INTERNAL = "INTERNAL"
+
 # Column order of a stored row; every column but the last two is covered by the hash.
 COLUMNS = ("id", "chain_id", "seq", "time", "system_id", "department_code", "resource_code",
            "provider_department_code", "operation", "items", "key", "keys", "purpose", "purpose_text",
@@ -111,13 +122,17 @@ class Access:
     future: asyncio.Future | None = field(default=None, repr=False)
 
     def fail(self, error: BaseException) -> None:
-        """Records the outcome of a call that ended with ``error``."""
+        """Records the outcome of a call that ended with ``error``: a refusal's reason, and a failure's cause."""
         if isinstance(error, ServiceError):
             self.result = _RESULT_OF_CODE.get(error.code, FAILED)
-            if self.result == DENIED:
+            if self.result in (DENIED, FAILED):
                 self.deny_reason = error.reason
         else:
-            self.result = FAILED
+            self.result, self.deny_reason = FAILED, INTERNAL
+
+    def cancelled(self) -> None:
+        """Records a call its caller went away from (or whose deadline passed) before the answer."""
+        self.result, self.deny_reason = FAILED, CANCELLED
 
 
 def canonical(values: Sequence[object]) -> bytes:

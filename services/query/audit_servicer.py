@@ -18,7 +18,7 @@ from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from services.query import checkpoints, figures, subjects, verifications
-from services.query.audit import ANSWERED, Access, clean
+from services.query.audit import ANSWERED, DENIED, FAILED, Access, clean
 from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import normalize_key
@@ -74,8 +74,10 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
         department_code=row["department_code"], resource_code=row["resource_code"],
         provider_department_code=row["provider_department_code"], operation=row["operation"],
         items=row["items"], key=row["key"], purpose=_PURPOSES.value(row["purpose"]),
-        purpose_text=row["purpose_text"], result=_RESULTS.value(row["result"]),
-        deny_reason=_DENY_REASONS.value(row["deny_reason"]), trace_id=row["trace_id"])
+        purpose_text=row["purpose_text"], result=_RESULTS.value(row["result"]), trace_id=row["trace_id"],
+        # One column holds a refusal's reason and a failure's cause (services.query.audit).
+        deny_reason=_DENY_REASONS.value(row["deny_reason"]) if row["result"] == DENIED else 0,
+        failure_reason=row["deny_reason"] if row["result"] == FAILED else "")
 
 
 def _time(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequest, field: str,

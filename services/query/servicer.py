@@ -130,20 +130,23 @@ def _serving(deps: Dependencies, access: Access) -> None:
                                     purpose=access.purpose, audit_id=access.id))
 
 
-def _name_the_provider(error: ServiceError, access: Access) -> None:
+def _name_the_provider(error: ServiceError, access: Access) -> bool:
     """A provider endpoint that does not answer is named by its department and resource (the caller learns who
     does not provide, Art. 24), never by its address (an internal one, which callers are not told). When it is
     the platform's own foundation service, the platform is named: the department runs no endpoint for it, and
-    a caller told that the department "does not answer" would chase a department that can do nothing."""
+    a caller told that the department "does not answer" would chase a department that can do nothing.
+    True when it is the platform's service (the access record keeps that cause, which supervision does not count
+    against the department)."""
     metadata = dict(error.metadata)
     if metadata.pop(PLATFORM_ENDPOINT, ""):
         error.metadata = metadata
         error.message = (f"the platform's foundation data service does not answer for resource "
                          f"{clean(access.resource_code, 64)} (of provider department "
                          f"{access.provider_department_code}): try again later")
-        return
+        return True
     error.message = (f"the provider department {access.provider_department_code} does not answer for resource "
                      f"{clean(access.resource_code, 64)}: try again later")
+    return False
 
 
 def _unreadable_message(access: Access, which: str = " for this key") -> str:
@@ -322,6 +325,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         failed = not found and any(record is UNREADABLE for record in records.values())
         access.result = (audit.ANSWERED if found else audit.FAILED if failed else audit.NOT_FOUND if valid
                          else audit.INVALID)
+        if failed:
+            access.deny_reason = "RECORD_UNREADABLE"
         return response
 
     @staticmethod
@@ -501,15 +506,18 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             result = await work
         except asyncio.CancelledError:
             # The caller went away: still record the call, without waiting for it.
-            access.result = audit.FAILED
+            access.cancelled()
             deps.audit.submit_detached(access)
             raise
         except Exception as error:
+            platform = False
             if isinstance(error, ServiceError) and error.reason == "PROVIDER_UNAVAILABLE":
-                _name_the_provider(error, access)
+                platform = _name_the_provider(error, access)
             elif isinstance(error, ServiceError) and error.reason == "RECORD_UNREADABLE":
                 error.message = _unreadable_message(access)
             access.fail(error)
+            if platform:
+                access.deny_reason = audit.FOUNDATION_UNAVAILABLE
             await deps.audit.record(access)
             if isinstance(error, ServiceError):
                 # Refusals cite their audit record too (ErrorInfo.metadata["audit_id"]).

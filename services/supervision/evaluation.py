@@ -7,7 +7,8 @@ not asked to do); the score is 100 × the weighted mean of the rates, with the w
 * ``catalog_on_time``: catalog updates after mandate changes made by their due date;
 * ``reply_on_time``: applications received that were answered by their deadline (unanswered past it count late);
 * ``dispute_on_time``: disputes against its data answered by their deadline;
-* ``availability``: calls to its resources the platform could answer (not ``FAILED``);
+* ``availability``: calls to its resources not ``FAILED`` through its own fault (``queries.failed``: a failure of
+  the platform's foundation service or of a caller is ``queries.failed_other``, not held against it);
 * ``freshness``: records of the datasets it is the authoritative source of that are within their update cycle;
 * ``purpose_compliance``: its calls not refused for a purpose its grants do not hold.
 """

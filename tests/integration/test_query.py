@@ -637,7 +637,9 @@ async def test_an_export_its_provider_cannot_serve_names_the_department_not_its_
         base_settings: Settings, embedded: EmbeddedServers) -> None:
     """The provider stops answering once the export is recorded: the caller was told "the provider endpoint
     127.0.0.1:… could not be reached", an internal address (a failed Query names the department and the
-    resource), with no audit id. Now it is told as a failed Query is, how far the export got, and its audit id."""
+    resource), with no audit id. Now it is told as a failed Query is, how far the export got, and its audit id.
+    A Query then failing the same way is audited FAILED with its cause, the platform's foundation service (not
+    the department's: supervision does not count it against the department's availability)."""
     async with running_mesh(base_settings, embedded) as world:
         await world.servers["foundation"].stop(0)
         call = world.query.Export(query_pb2.ExportRequest(resource_code=world.codes["entities"], purpose=WORK),
@@ -645,6 +647,15 @@ async def test_an_export_its_provider_cannot_serve_names_the_department_not_its_
         with pytest.raises(grpc.aio.AioRpcError) as failure:
             [row async for page in call for row in page.rows]
         audit_id = dict(await call.initial_metadata()).get("x-govshare-audit-id")
+        with pytest.raises(grpc.aio.AioRpcError) as queried:
+            await world.query.Query(query_pb2.QueryRequest(resource_code=world.codes["entities"],
+                                                           key=next(iter(world.entities)), purpose=WORK),
+                                    metadata=world.md(world.other), timeout=30)
+        listed = await world.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+            department_code=world.other.department_code), metadata=world.md(world.authority), timeout=10)
+    record = next(r for r in listed.accesses if r.id == audit_id_of(queried.value))
+    assert record.result == audit_pb2.ACCESS_RESULT_FAILED and record.failure_reason == "FOUNDATION_UNAVAILABLE"
+    assert not record.deny_reason
     assert failure.value.code() == grpc.StatusCode.UNAVAILABLE and reason(failure.value) == "PROVIDER_UNAVAILABLE"
     message = failure.value.details()
     assert world.market.department_code in message and world.codes["entities"] in message, message

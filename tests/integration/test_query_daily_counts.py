@@ -15,6 +15,7 @@ import pytest
 
 from loadtest.supervision_rows import Shape, insert, rows
 from services.query import figures
+from services.query.audit import COLUMNS
 from services.query.store import QueryStore
 from services.runtime import db
 from services.runtime.embedded import create_database
@@ -98,3 +99,33 @@ async def test_a_dispute_reported_late_in_a_month_and_never_answered_counts_when
     after = mine(await figures.department_figures(store, MONTH.start, MONTH.end, now=due + dt.timedelta(hours=1)))
     assert after[("disputes.unanswered_overdue", "")] == 1
     assert after[("disputes.unanswered_overdue", "resource=301998/000001")] == 1
+
+
+async def test_a_failure_counts_against_the_provider_only_when_it_was_the_providers(store: QueryStore) -> None:
+    """Every FAILED call counted as the provider's failure (availability, DATA_NOT_PROVIDED): the platform's own
+    foundation service down, or callers that gave up, marked the department down for what it could not help.
+    The record keeps the cause; only its 前置机 not answering and its database not sending a record count, as do
+    records from before causes were kept; the rest is ``queries.failed_other`` by reason."""
+    month = Month(2026, 6)
+    template = next(rows(1, month.start + dt.timedelta(days=2), month.start + dt.timedelta(days=3)))
+    result, reason = COLUMNS.index("result"), COLUMNS.index("deny_reason")
+    causes = {"PROVIDER_UNAVAILABLE": 2, "RECORD_UNREADABLE": 1, "": 1, "FOUNDATION_UNAVAILABLE": 4,
+              "CANCELLED": 3, "AUTHORIZATION_UNAVAILABLE": 1, "INTERNAL": 1}
+    written = []
+    for cause, n in causes.items():
+        for _ in range(n):
+            row = list(template)
+            row[0], row[COLUMNS.index("provider_department_code")] = uuid.uuid4().hex, "fail_p"
+            row[result], row[reason] = "FAILED", cause
+            written.append(tuple(row))
+    async with store._pool.acquire() as conn:
+        await insert(conn, iter(written))
+    for now in (month.start + dt.timedelta(days=2), month.end + dt.timedelta(days=2)):  # from the log, then the days
+        mine = {(f.name, f.dimension): f.value
+                for f in await figures.department_figures(store, month.start, month.end, now=now)
+                if f.department_code == "fail_p"}
+        assert mine[("queries.served", "")] == 13
+        assert mine[("queries.failed", "")] == 4, mine
+        assert mine[("queries.failed_other", "")] == 9
+        assert mine[("queries.failed_other", "reason=FOUNDATION_UNAVAILABLE")] == 4
+        assert mine[("queries.failed_other", "reason=CANCELLED")] == 3
