@@ -191,30 +191,50 @@ def sex_of(citizen_id: str) -> str:
 
 # --- personal identifiers in free text (logs) -----------------------------------------------------------------------
 
-# 18 characters that could be a 公民身份号码 (17 digits and a check character, x forgiven) or a 统一社会信用代码
-# (its alphabet, positions 3-8 digits), not inside a longer run of digits or capitals.
-_IDENTIFIER_CANDIDATE = re.compile(
-    r"(?<![0-9A-Z])(?:[0-9]{17}[0-9Xx]|[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10})(?![0-9A-Z])")
+# What could be a 公民身份号码 or a 统一社会信用代码 in free text, not inside a longer run of digits or letters. A
+# 公民身份号码 is 17 digits and a check character, its birth date at 7-14, optionally typed in groups of 6, 8 and 4
+# (a space or a hyphen between them); its check character is not required to be right, nor its region to exist: a
+# mistyped number is still a person's. A 统一社会信用代码 is its alphabet (either case), positions 3-8 digits, with a
+# right check character (without one the pattern matches too much that is not a code).
+_CITIZEN_CANDIDATE = r"[0-9]{6}([ -]?)(?:19|20)[0-9]{6}\1[0-9]{3}[0-9Xx]"
+_CREDIT_CANDIDATE = r"[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{10}"
+_IDENTIFIER_CANDIDATE = re.compile(rf"(?<![0-9A-Za-z])(?:{_CITIZEN_CANDIDATE}|{_CREDIT_CANDIDATE})(?![0-9A-Za-z])")
 REDACTED = "[redacted]"
+# Full-width digits, letters, space and hyphen (a key typed on a Chinese keyboard) read as their ASCII forms: one
+# character for one, so a match's place in the folded text is its place in the original.
+_FOLD_WIDTH = {**{0xFF10 + n: 0x30 + n for n in range(10)}, **{0xFF21 + n: 0x41 + n for n in range(26)},
+               **{0xFF41 + n: 0x61 + n for n in range(26)}, 0x3000: 0x20, 0xFF0D: 0x2D}
 
 
-def _looks_like_citizen_id(candidate: str) -> bool:
-    """A right check character over a real birth date: the region is not required, so that synthetic and
-    outdated numbers count too (what must not be logged is any number a person could be traced by)."""
-    number = candidate.upper()
-    return (_ASCII_DIGITS.fullmatch(number[:17]) is not None and _is_date(number[6:14])
-            and ric.calc_check_digit(number) == number[17])
+def _is_identifier(candidate: str) -> bool:
+    """A birth date that exists, or a 统一社会信用代码 whose check character python-stdnum confirms."""
+    compact = candidate.replace(" ", "").replace("-", "").upper()
+    return (compact[:17].isdigit() and compact[6:8] in ("19", "20") and _is_date(compact[6:14])) \
+        or uscc.is_valid(compact)
+
+
+def _identifier_spans(text: str) -> list[tuple[int, int]]:
+    folded = text.translate(_FOLD_WIDTH)
+    return [match.span() for match in _IDENTIFIER_CANDIDATE.finditer(folded) if _is_identifier(match[0])]
 
 
 def personal_identifiers(text: str) -> list[str]:
-    """The 公民身份号码 and 统一社会信用代码 in ``text`` (check characters verified by python-stdnum)."""
-    return [match for match in _IDENTIFIER_CANDIDATE.findall(text)
-            if _looks_like_citizen_id(match) or uscc.is_valid(match)]
+    """The 公民身份号码 and 统一社会信用代码 in ``text``, as written there."""
+    if len(text) < 18:
+        return []
+    return [text[start:end] for start, end in _identifier_spans(text)]
 
 
 def redact_identifiers(text: str) -> str:
     """``text`` with every 公民身份号码 and 统一社会信用代码 replaced by ``[redacted]``."""
     if len(text) < 18:
         return text
-    return _IDENTIFIER_CANDIDATE.sub(
-        lambda m: REDACTED if _looks_like_citizen_id(m[0]) or uscc.is_valid(m[0]) else m[0], text)
+    spans = _identifier_spans(text)
+    if not spans:
+        return text
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [text[last:start], REDACTED]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)

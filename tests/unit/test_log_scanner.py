@@ -39,6 +39,20 @@ def test_every_demo_key_is_found_and_redacted() -> None:
     assert personal_identifiers(f"key={lower}") == [lower]
 
 
+def test_every_form_a_number_is_typed_in_is_found_and_redacted() -> None:
+    """Only an 18-character run with a right check character was redacted: a number mistyped in its last digit
+    (a person's all the same), typed in groups, in full width from a Chinese keyboard, or a credit code in lower
+    case went to the log whole."""
+    key, code = DEMO_KEYS[3], DEMO_KEYS[-2]
+    wrong_check = key[:17] + ("1" if key[17] != "1" else "2")
+    full_width = key.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})
+    for written in (wrong_check, f"{key[:6]} {key[6:14]} {key[14:]}", f"{key[:6]}-{key[6:14]}-{key[14:]}",
+                    full_width, code.lower()):
+        line = f"could not read the record of {written} (DataError)"
+        assert personal_identifiers(line) == [written]
+        assert redact_identifiers(line) == "could not read the record of [redacted] (DataError)"
+
+
 def test_lines_without_identifiers_are_left_alone() -> None:
     for line in CLEAN:
         assert personal_identifiers(line) == []
