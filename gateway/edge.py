@@ -664,7 +664,9 @@ def _fill_interval(settings: Settings) -> float:
 
 
 def _rate_limit(settings: Settings) -> dict[str, object]:
-    """A token bucket per business system (the token's ``sub``); calls without a token share one bucket."""
+    """A token bucket per business system (the token's ``sub``), and one per client address for calls without a
+    token (IssueToken, SignIn): in one bucket shared by every caller, one client sending IssueToken in a loop
+    left every other system unable to renew its token."""
     per_second = settings.rate_limit_per_second
     interval = _fill_interval(settings)
     bucket = {"max_tokens": settings.rate_limit_burst, "tokens_per_fill": max(1, round(per_second * interval)),
@@ -677,13 +679,19 @@ def _rate_limit(settings: Settings) -> dict[str, object]:
         filter_enabled={**enabled, "runtime_key": "per_system_rate_limit_enabled"},
         filter_enforced={**enabled, "runtime_key": "per_system_rate_limit_enforced"},
         rate_limited_as_resource_exhausted=True,
-        # A system's calls take from its own bucket only; the shared default bucket is for calls without a token.
+        # A call takes from its own bucket only (its system's, or its address's when it carries no token).
         always_consume_default_token_bucket=False,
-        descriptors=[{"entries": [{"key": "system"}], "token_bucket": bucket}],
+        descriptors=[{"entries": [{"key": "system"}], "token_bucket": bucket},
+                     {"entries": [{"key": "anonymous", "value": "true"}, {"key": "remote_address"}],
+                      "token_bucket": bucket}],
         rate_limits=[{"actions": [{"metadata": {
             "descriptor_key": "system", "source": "DYNAMIC",
             "metadata_key": {"key": "envoy.filters.http.jwt_authn", "path": [{"key": JWT_PAYLOAD}, {"key": "sub"}]},
-        }}]}],
+        }}]}, {"actions": [
+            # No bearer token: then the client's address (the connection's peer: use_remote_address).
+            {"header_value_match": {"descriptor_key": "anonymous", "descriptor_value": "true", "expect_match": False,
+                                    "headers": [{"name": "authorization", "present_match": True}]}},
+            {"remote_address": {}}]}],
         max_dynamic_descriptors=100_000,
     )}
 

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import datetime as dt
 import gzip
+import http.client
 import ipaddress
 import json
 import os
@@ -1114,6 +1115,40 @@ async def test_a_grpc_web_call_gets_the_status_a_grpc_call_gets_for_the_edges_ow
     assert "rate limit exceeded" in limited.get("grpc-message", ""), limited
     details = status_pb2.Status.FromString(base64.b64decode(limited["grpc-status-details-bin"] + "=="))
     assert details.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], details
+
+
+def _grpc_web_from(edge: Edge, source: str, path: str, headers: dict[str, str]) -> str:
+    """The grpc-status of an empty gRPC-Web call to ``path`` sent from the local address ``source``."""
+    host, port = edge.address.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10, source_address=(source, 0))
+    try:
+        connection.request("POST", path, body=b"\x00\x00\x00\x00\x00",
+                           headers={**headers, "content-type": "application/grpc-web+proto"})
+        response = connection.getresponse()
+        response.read()
+        return response.getheader("grpc-status") or ""
+    finally:
+        connection.close()
+
+
+async def test_calls_without_a_token_are_limited_per_client_address_not_in_one_bucket_for_all(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+    """Calls without a token (IssueToken, SignIn) shared one bucket: one client calling IssueToken in a loop left
+    every business system unable to get or renew its token. Each client address has its own now; a system with a
+    token keeps its own bucket."""
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, rate_limit_per_second=0.001,
+                                          rate_limit_burst=2))
+    path = "/govshare.authorization.v1.TokenService/IssueToken"
+    limited = str(grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
+    try:
+        flood = [await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", path, {}) for _ in range(3)]
+        other = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.2", path, {})
+        with_token = await asyncio.to_thread(_grpc_web_from, edge, "127.0.0.1", "/govshare.catalog.v1.CatalogService/"
+                                             "GetEntry", dict(bearer(keys, caller())))
+    finally:
+        edge.stop()
+    assert flood[:2] != [limited, limited] and flood[2] == limited, flood
+    assert other != limited and with_token != limited, (other, with_token)
 
 
 @pytest.mark.parametrize("verb", ["GET", "PUT", "DELETE", "PATCH"])
