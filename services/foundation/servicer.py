@@ -46,8 +46,8 @@ def _collect(violations: list[FieldViolation], check: Callable[[], object]) -> o
     try:
         return check()
     except ServiceError as error:
-        if error.code != grpc.StatusCode.INVALID_ARGUMENT:
-            raise
+        if error.code != grpc.StatusCode.INVALID_ARGUMENT or error.reason != "INVALID_ARGUMENT":
+            raise  # its own reason (a page token of other filters) says what to do
         violations.extend(error.violations)
         return None
 

@@ -167,9 +167,14 @@ def _checkpoint_after(token: str) -> tuple[dt.datetime, str, int] | None:
     return time, chain_id, seq
 
 
+#: The listing a job's resume token names: StartAuditVerification takes it, or a VerifyAuditChain page token.
+VERIFY_LISTING = "AuditService/VerifyAuditChain"
+
+
 def _verify_after(token: str, field: str = "page_token") -> tuple[str, int] | None:
-    """The (chain id, checkpoint sequence) a verification page token resumes from."""
-    position = decode_token(token, field)
+    """The (chain id, checkpoint sequence) a verification page token (or, as ``resume_token``, a job's resume
+    token) resumes from."""
+    position = decode_token(token, field, VERIFY_LISTING if field == "resume_token" else None)
     if position is None:
         return None
     chain_id, seq = position.get("c"), position.get("s")
@@ -180,7 +185,7 @@ def _verify_after(token: str, field: str = "page_token") -> tuple[str, int] | No
 
 
 def _verification_token(chain_id: str | None, seq: int | None) -> str:
-    return encode_token({"c": chain_id, "s": seq}) if chain_id else ""
+    return encode_token({"c": chain_id, "s": seq}, VERIFY_LISTING) if chain_id else ""
 
 
 def verification_to_proto(row: Mapping[str, Any]) -> audit_pb2.AuditVerification:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import contextvars
 import datetime as dt
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from services.runtime.errors import FieldViolation, invalid_argument
 
@@ -18,11 +21,59 @@ _NOT_OURS = NOT_ISSUED
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
-#: The listing (``Service/Method``) the current call serves, set by the server for every call. Its tokens name
-#: it, so one listing's token is refused by another instead of resuming it at whatever position the other
-#: listing makes of it (ListSystems took ListPersons' token and answered a page, silently skipping rows).
-LISTING: contextvars.ContextVar[str] = contextvars.ContextVar("page_token_listing", default="")
+#: What a token is bound to and signed with: a call's listing (``Service/Method``), and the key of the platform.
+@dataclass(frozen=True, slots=True)
+class TokenScope:
+    """The listing a server method serves and the key its tokens are signed with (one per method, built once)."""
+
+    listing: str
+    key: bytes
+
+
+#: The call being served (its scope and its request), set by the server for every call. Its tokens name its
+#: listing, so one listing's token is refused by another instead of resuming it at whatever position the other
+#: listing makes of it (ListSystems took ListPersons' token and answered a page, silently skipping rows); they
+#: are bound to the request's filters and order, so a token used with other filters is refused instead of
+#: answering a page of the old listing; and they are signed, so an edited token is refused before its position
+#: is read.
+CALL: contextvars.ContextVar[tuple[TokenScope, Any] | None] = contextvars.ContextVar("page_token_call", default=None)
 _LISTING_KEY = "l"
+_BINDING_KEY = "b"
+#: The request fields a token does not depend on (AIP-158: a caller may change the page size between pages).
+_UNBOUND_FIELDS = ("page_size", "page_token")
+_MAC_BYTES = 16
+OTHER_REQUEST = "belongs to a request with other filters or order: start again without a page token"
+
+
+def token_key(internal_key: bytes) -> bytes:
+    """The key page tokens are signed with, derived from the platform's internal key (the same in every replica of
+    every service, so any replica resumes another's token; rotating it ends the listings under way)."""
+    return hmac.new(internal_key, b"govshare page tokens v1", hashlib.sha256).digest()
+
+
+def serving(scope: TokenScope, request: object) -> contextvars.Token:
+    """Makes ``request`` of ``scope`` the call the tokens issued and read from here on belong to."""
+    return CALL.set((scope, request))
+
+
+def _binding(key: bytes, request: object) -> str:
+    """A digest of what a listing depends on: the request without its page size and token. Keyed, since tokens
+    travel in URLs and logs and a request may hold a 公民身份号码 (ListSubjectAccesses): a plain hash of so few
+    possible values would give it back to whoever tried them all."""
+    descriptor = getattr(request, "DESCRIPTOR", None)
+    if descriptor is None:
+        return ""
+    bound = type(request)()
+    bound.CopyFrom(request)  # type: ignore[attr-defined]
+    for name in _UNBOUND_FIELDS:
+        if name in descriptor.fields_by_name:
+            bound.ClearField(name)
+    return hmac.new(key, bound.SerializeToString(deterministic=True), hashlib.sha256).hexdigest()[:16]
+
+
+def _mac(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()[:_MAC_BYTES]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def page_size_violations(requested: int, field: str = "page_size") -> list[FieldViolation]:
@@ -38,29 +89,51 @@ def page_size(requested: int, field: str = "page_size") -> int:
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
-def encode_token(position: dict) -> str:
-    """A token that resumes listing after ``position`` (e.g. the last row's sort key), naming the listing that
-    issued it when a call is being served."""
-    if listing := LISTING.get():
-        position = {_LISTING_KEY: listing, **position}
+def encode_token(position: dict, listing: str | None = None) -> str:
+    """A token that resumes listing after ``position`` (e.g. the last row's sort key). Issued in a call, it names
+    the call's listing (or ``listing``, for a token another method reads, such as a job's resume token), is bound
+    to the call's request (not when ``listing`` is given) and is signed."""
+    call = CALL.get()
+    if call is None:
+        return _b64(position)
+    scope, request = call
+    header = {_LISTING_KEY: listing} if listing else {_LISTING_KEY: scope.listing,
+                                                      _BINDING_KEY: _binding(scope.key, request)}
+    payload = _b64({**header, **position})
+    return f"{payload}.{_mac(scope.key, payload)}"
+
+
+def _b64(position: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(position, separators=(",", ":")).encode()).decode()
 
 
-def decode_token(token: str, field: str = "page_token") -> dict | None:
-    """The position a token encodes; None for the first page; INVALID_ARGUMENT for garbage."""
+def decode_token(token: str, field: str = "page_token", listing: str | None = None) -> dict | None:
+    """The position a token encodes; None for the first page; INVALID_ARGUMENT for a token this listing did not
+    issue (garbage, edited, another listing's, or ``listing``'s when given) or issued for other filters."""
     if not token:
         return None
+    call = CALL.get()
+    payload = token
+    if call is not None:
+        payload, _, mac = token.rpartition(".")
+        if not payload or not hmac.compare_digest(mac.encode(), _mac(call[0].key, payload).encode()):
+            raise invalid_argument([FieldViolation(field, _NOT_OURS)])
     try:
-        position = json.loads(base64.urlsafe_b64decode(token.encode()))
+        position = json.loads(base64.urlsafe_b64decode(payload.encode()))
     except (ValueError, UnicodeDecodeError):
         raise invalid_argument([FieldViolation(field, _NOT_OURS)]) from None
     if not isinstance(position, dict):
         raise invalid_argument([FieldViolation(field, _NOT_OURS)])
-    issuer, listing = position.pop(_LISTING_KEY, None), LISTING.get()
-    # A token naming no listing was made outside a call (or before tokens named theirs): it is read as before.
-    if issuer is not None and listing and issuer != listing:
-        raise invalid_argument([FieldViolation(field, f"is a page token of {str(issuer)[:80]}, not of {listing}: "
-                                                      f"pass the next_page_token that {listing} returned")])
+    issuer, binding = position.pop(_LISTING_KEY, None), position.pop(_BINDING_KEY, None)
+    if call is None:  # outside a call (tests, tools): read as it is
+        return position
+    scope, request = call
+    expected = listing or scope.listing
+    if issuer != expected:
+        raise invalid_argument([FieldViolation(field, f"is a page token of {str(issuer)[:80]}, not of {expected}: "
+                                                      f"pass the next_page_token that {expected} returned")])
+    if listing is None and binding != _binding(scope.key, request):
+        raise invalid_argument([FieldViolation(field, OTHER_REQUEST)], reason="PAGE_TOKEN_MISMATCH")
     return position
 
 

@@ -53,7 +53,7 @@ from services.runtime.errors import (
     text_not_storable,
     to_status,
 )
-from services.runtime.pagination import LISTING
+from services.runtime.pagination import TokenScope, serving, token_key
 from services.runtime.settings import Settings, SettingsError, load, tls_file_problems
 from services.runtime.tasks import cancel
 
@@ -265,8 +265,9 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps ServiceError to rich statuses and a dependency that is down to UNAVAILABLE, decodes requests so
     malformed bytes are INVALID_ARGUMENT, makes each call's trace span and counts and times every call."""
 
-    def __init__(self, component: str, trust_parent: bool = True) -> None:
+    def __init__(self, component: str, trust_parent: bool = True, internal_key: bytes = b"") -> None:
         self._component = component
+        self._token_key = token_key(internal_key)
         self._trust_parent = trust_parent
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
         # Calls to methods nobody serves (UNIMPLEMENTED, and the gateway's refusals of internal or unknown
@@ -316,7 +317,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         service_name, _, method_name = method.lstrip("/").rpartition("/")
-        listing = f"{service_name.rpartition('.')[2]}/{method_name}"
+        scope = TokenScope(f"{service_name.rpartition('.')[2]}/{method_name}", self._token_key)
         decode = handler.request_deserializer
         metrics = _CallMetrics(service_name, method_name)
         record = metrics.record
@@ -358,9 +359,10 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             async def unary_unary(request, context):  # type: ignore[no-untyped-def]
                 started = time.perf_counter()
                 span, token = start_span(context)
-                LISTING.set(listing)  # the call's own context: the page tokens it issues and reads are this listing's
                 try:
-                    response = await behavior(parse(request), context)
+                    message = parse(request)
+                    serving(scope, message)  # the call's own context: the page tokens it issues and reads are its
+                    response = await behavior(message, context)
                 except asyncio.CancelledError:
                     ended(context, span, token, started, grpc.StatusCode.CANCELLED)
                     raise
@@ -381,9 +383,10 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             async def unary_stream(request, context):  # type: ignore[no-untyped-def]
                 started = time.perf_counter()
                 span, token = start_span(context)
-                LISTING.set(listing)
                 try:
-                    stream = aiter(stream_behavior(parse(request), context))
+                    message = parse(request)
+                    serving(scope, message)
+                    stream = aiter(stream_behavior(message, context))
                     while (response := await anext(stream, _END_OF_STREAM)) is not _END_OF_STREAM:
                         # The span is current while the handler runs, not across a yield: grpc closes a stream
                         # whose caller went away from another context, where this token cannot be reset (each
@@ -564,7 +567,8 @@ async def start_server(settings: Settings, component: Component,
     # The edge (the gateway) does not let a client's trace context decide sampling (see _ServerSpans).
     edge = bool(getattr(component, "edge", False))
     server = grpc.aio.server(
-        interceptors=[*extra_interceptors, _ErrorInterceptor(component.name, trust_parent=not edge)],
+        interceptors=[*extra_interceptors, _ErrorInterceptor(component.name, trust_parent=not edge,
+                                                                internal_key=settings.internal_key)],
         options=SERVER_OPTIONS,
     )
     component.register(server)

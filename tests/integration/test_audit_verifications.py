@@ -32,7 +32,7 @@ from services.query.audit import COLUMNS, GENESIS, chain_hash
 from services.query.checkpoints import CheckpointSigner, Head
 from services.query.component import create_component
 from services.runtime.keys import ed25519_private_key
-from services.runtime.pagination import encode_token
+from services.runtime.pagination import TokenScope, encode_token, serving, token_key
 from services.runtime.server import RunningServer, start_server
 from tests.integration.conftest import Platform
 from tests.integration.test_admin_log import _logged
@@ -191,10 +191,16 @@ async def test_a_paged_job_counts_each_chain_once(platform: Platform, seeded: li
 async def test_a_verify_audit_chain_page_is_in_the_administrative_log(platform: Platform, seeded: list[tuple]) -> None:
     # Only jobs were logged: an auditor (or anyone holding the authority's credentials) could page through the
     # trail with VerifyAuditChain and leave no trace of having checked it.
-    token = encode_token({"c": CHAIN_ID, "s": 100})
-    page = await stub_at(platform.channel).VerifyAuditChain(
-        audit_pb2.VerifyAuditChainRequest(page_size=PAGE, page_token=token), metadata=platform.metadata("authority"),
-        timeout=60)
+    request = audit_pb2.VerifyAuditChainRequest(page_size=PAGE)
+    # A token resuming at that checkpoint, as VerifyAuditChain issues it (signed, bound to the request).
+    issued = serving(TokenScope("AuditService/VerifyAuditChain", token_key(platform.settings["query"].internal_key)),
+                     request)
+    try:
+        request.page_token = encode_token({"c": CHAIN_ID, "s": 100})
+    finally:
+        issued.var.reset(issued)
+    page = await stub_at(platform.channel).VerifyAuditChain(request, metadata=platform.metadata("authority"),
+                                                            timeout=60)
     logged = await _logged(platform, "audit.verify_chain", f"{CHAIN_ID}/100", page_size=PAGE,
                            records=page.records_checked, intact=page.intact)
     assert logged.actor_system_id == platform.credentials.systems["authority"]["system_id"]
