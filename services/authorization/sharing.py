@@ -409,7 +409,7 @@ class Sharing:
 
     async def update_grant(self, caller: Caller, grant_id: str, update: GrantUpdate) -> Grant:
         """The provider adjusts a grant's scope (003 Art. 11), within what the resource offers."""
-        grant = await self._managed_grant(caller, grant_id, "adjust")
+        grant = await self._managed_grant(caller, grant_id, "adjust", "grant.id")
         grant_rules.require_etag(grant, update.etag)
         needs_entry = update.touches("items", "methods")
         entry = await self._entries.get(grant.resource_code) if needs_entry else None
@@ -446,9 +446,9 @@ class Sharing:
         return {"resource_code": grant.resource_code, "department_code": grant.department_code,
                 "changed": sorted(changed)}
 
-    async def _managed_grant(self, caller: Caller, grant_id: str, action: str) -> Grant:
+    async def _managed_grant(self, caller: Caller, grant_id: str, action: str, field: str = "id") -> Grant:
         require_identified(caller)
-        grant = await self._find_grant(grant_id)
+        grant = await self._find_grant(grant_id, field)
         if grant.coordinated and action == "revoke":
             # The authority's coordination decision (Art. 12) opened it over the provider's refusal or a not-shared
             # type: the provider revoking it at once would make the decision void, so revoking it is the
@@ -475,6 +475,6 @@ class Sharing:
         await self._events.grant_changed(after)
         return after
 
-    async def _find_grant(self, grant_id: str) -> Grant:
-        return await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant")
+    async def _find_grant(self, grant_id: str, field: str = "id") -> Grant:
+        return await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant", field)
 

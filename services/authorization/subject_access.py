@@ -47,7 +47,7 @@ class SubjectAccessPolicy:
         self._now = now
 
     async def _system(self, system_id: str) -> object:
-        return await find_by_id(system_id, SYSTEM_ID, self._store.get_system, "system")
+        return await find_by_id(system_id, SYSTEM_ID, self._store.get_system, "system", "system_id")
 
     @staticmethod
     def _role(role: int) -> None:
@@ -98,7 +98,7 @@ class SubjectAccessPolicy:
                                   release_time: dt.datetime | None, reason: str) -> Grant:
         """The provider or the authority marks a grant confidential until ``release_time``, or lifts it."""
         require_identified(caller)
-        grant = await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant")
+        grant = await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant", "grant_id")
         if not grant.visible_to(caller):
             raise not_found(f"grant {grant_id}")
         if not caller.authority and caller.department_code != grant.provider_department_code:

@@ -183,12 +183,16 @@ def page_of(rows: Sequence[tuple[object, T]], limit: int) -> tuple[list[T], str]
 
 
 async def find_by_id(value: str, shape: re.Pattern[str], lookup: Callable[[str], Awaitable[T | None]],
-                     what: str) -> T:
-    """The record with id ``value``: an empty id is INVALID_ARGUMENT; a malformed one (which never reaches
-    the database) and an unknown one are NOT_FOUND."""
+                     what: str, field: str = "id") -> T:
+    """The record with id ``value``: an empty id, or one that cannot be an id at all (it never reaches the
+    database), is INVALID_ARGUMENT naming ``field`` (a caller who sent a name or a code where the id goes is told
+    so, not that it does not exist); a well-formed id of no record is NOT_FOUND."""
     if not value:
-        raise invalid_argument([FieldViolation("id", "is required")])
-    found = await lookup(value) if shape.fullmatch(value) else None
+        raise invalid_argument([FieldViolation(field, "is required")])
+    if not shape.fullmatch(value):
+        raise invalid_argument([FieldViolation(field, f"{shown(value)} is not a well-formed {what} id: pass the id "
+                                                      f"the platform returned (it begins {shape.pattern[:4]!r})")])
+    found = await lookup(value)
     if found is None:
         raise not_found(f"{what} {shown(value)}")
     return found

@@ -61,10 +61,14 @@ async def test_ids_are_required_well_formed_and_known() -> None:
         await find_by_id("", SYSTEM_ID, lookup, "system")
     assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [v.field for v in error.value.violations] == ["id"]
-    for unknown in ("sys-0000ffff", "robert'); DROP TABLE systems;--"):
-        with pytest.raises(ServiceError) as error:
-            await find_by_id(unknown, SYSTEM_ID, lookup, "system")
-        assert error.value.code == grpc.StatusCode.NOT_FOUND and "system" in error.value.message
+    with pytest.raises(ServiceError) as error:
+        await find_by_id("sys-0000ffff", SYSTEM_ID, lookup, "system")
+    assert error.value.code == grpc.StatusCode.NOT_FOUND and "system" in error.value.message
+    # An id that cannot be one is bad input naming the field (it was NOT_FOUND, as if the record were gone).
+    with pytest.raises(ServiceError) as error:
+        await find_by_id("robert'); DROP TABLE systems;--", SYSTEM_ID, lookup, "system", "system_id")
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v.field for v in error.value.violations] == ["system_id"]
     # A malformed id never reaches the lookup (nor the database behind it).
     assert looked_up == ["sys-abcd1234", "sys-0000ffff"]
 
