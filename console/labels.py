@@ -43,7 +43,8 @@ APPLICATION_STATE = {
     sharing_pb2.APPLICATION_STATE_REFUSED: "已拒绝", sharing_pb2.APPLICATION_STATE_ESCALATED: "已提请协调",
     sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED: "协调后准予",
     sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED: "协调后不予"}
-GRANT_STATE = {sharing_pb2.GRANT_STATE_ACTIVE: "有效", sharing_pb2.GRANT_STATE_REVOKED: "已撤销"}
+GRANT_STATE = {sharing_pb2.GRANT_STATE_ACTIVE: "有效", sharing_pb2.GRANT_STATE_REVOKED: "已撤销",
+               sharing_pb2.GRANT_STATE_EXPIRED: "已过期"}
 DISPUTE_STATE = {dispute_pb2.DISPUTE_STATE_OPEN: "待核实", dispute_pb2.DISPUTE_STATE_CORRECTED: "已更正",
                  dispute_pb2.DISPUTE_STATE_CONFIRMED: "经核实无误"}
 LEVEL = {directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL: "国家级", directory_pb2.ADMINISTRATIVE_LEVEL_PROVINCIAL: "省级",

@@ -766,14 +766,12 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
     if problem:
         return _refused(console, request, problem)
     resources = await console.names.resources(session.token, [g.resource_code for g in answer.grants])
-    now = dt.datetime.now(dt.UTC)
     return console.page(request, "grants.html", status=400 if errors else 200, title="授权",
                         **await _names(console, session, [g.department_code for g in answer.grants],
                                        [g.resource_code for g in answer.grants]),
                         names=await _item_names(console, session, [g.resource_code for g in answer.grants]),
                         actions={g.id: _grant_actions(session.person, g, resources[g.resource_code].provider)
                                  for g in answer.grants},
-                        expired={g.id for g in answer.grants if g.expire_time.ToDatetime(tzinfo=dt.UTC) <= now},
                         unusable={g.id: why for g in answer.grants
                                   if (why := unusable_grant(g, resources[g.resource_code]))},
                         grants=answer.grants, next_token=answer.next_page_token, errors=errors, target=grant_id,
@@ -784,7 +782,7 @@ def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:
     """Why an active grant lets nothing through now although it is in force, or "": its resource was made
     不予共享 since (only a grant the authority's coordination gave opens such a resource: the provider's is not
     read) or retired. /grants said 有效 of it while every query under it was refused NOT_SHARED or NOT_PUBLISHED."""
-    if grant.state != sharing_pb2.GRANT_STATE_ACTIVE:
+    if grant.state != sharing_pb2.GRANT_STATE_ACTIVE:  # an expired or revoked one is said so by its state
         return ""
     if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
         return "该资源目录已撤销，此授权不能再使用。"
@@ -804,7 +802,8 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> t
     and each refused what it offered. A session without roles (a system's) is offered both, as every page
     offers it everything and lets the service refuse."""
     roles = set(person.roles)
-    if grant.state != sharing_pb2.GRANT_STATE_ACTIVE:
+    # An expired grant may still be extended (its expire_time adjusted) or revoked.
+    if grant.state not in (sharing_pb2.GRANT_STATE_ACTIVE, sharing_pb2.GRANT_STATE_EXPIRED):
         return False, False
     if not roles:
         return True, True

@@ -25,6 +25,7 @@ from govshare.authorization.v1 import (
     token_pb2,
     token_pb2_grpc,
 )
+from services.authorization import grants
 from services.authorization.admin_log import CHAIN_ID, AdminLog, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, Draft, Terms
 from services.authorization.authorizer import Authorizer
@@ -164,12 +165,14 @@ def _application_pb(application: Application, now: dt.datetime) -> sharing_pb2.A
         replied_by=actor_pb(application.replied_by), coordinated_by=actor_pb(application.coordinated_by))
 
 
-def _grant_pb(grant: Grant) -> sharing_pb2.Grant:
+def _grant_pb(grant: Grant, now: dt.datetime) -> sharing_pb2.Grant:
+    """``now``: a grant past its expiry is EXPIRED, however it is stored (grants.state_now)."""
     return sharing_pb2.Grant(
         id=grant.id, application_id=grant.application_id, department_code=grant.department_code,
         system_ids=grant.system_ids, resource_code=grant.resource_code, items=grant.items,
         unmasked_items=grant.unmasked_items, purposes=grant.purposes, methods=grant.methods,
-        expire_time=to_timestamp(grant.expire_time), quota=grant.quota, state=grant.state,
+        expire_time=to_timestamp(grant.expire_time), quota=grant.quota,
+        state=grants.state_now(grant.state, grant.expire_time, now),
         revoke_reason=grant.revoke_reason, policy_version=grant.policy_version,
         create_time=to_timestamp(grant.create_time), confidential=grant.confidential,
         release_time=to_timestamp(grant.release_time), granted_by=actor_pb(grant.granted_by),
@@ -231,7 +234,7 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
                       purposes=tuple(request.purposes), problems=tuple(problems))
         application, grant = await self._sharing.reply(caller, request.id, request.decision, request.reason, terms)
         return sharing_pb2.ReplyApplicationResponse(application=self._application(application),
-                                                    grant=_grant_pb(grant) if grant else None)
+                                                    grant=_grant_pb(grant, self._sharing.now()) if grant else None)
 
     async def EscalateApplication(self, request: sharing_pb2.EscalateApplicationRequest, context: Context
                                   ) -> sharing_pb2.EscalateApplicationResponse:
@@ -247,18 +250,21 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
                       quota=request.quota, problems=tuple(problems))
         application, grant = await self._sharing.coordinate(caller, request.id, request.grant, request.reason, terms)
         return sharing_pb2.RecordCoordinationDecisionResponse(application=self._application(application),
-                                                              grant=_grant_pb(grant) if grant else None)
+                                                              grant=_grant_pb(grant, self._sharing.now())
+                                                              if grant else None)
 
     async def GetGrant(self, request: sharing_pb2.GetGrantRequest, context: Context) -> sharing_pb2.GetGrantResponse:
         caller = self._verifier.from_context(context)
-        return sharing_pb2.GetGrantResponse(grant=_grant_pb(await self._sharing.get_grant(caller, request.id)))
+        grant = await self._sharing.get_grant(caller, request.id)
+        return sharing_pb2.GetGrantResponse(grant=_grant_pb(grant, self._sharing.now()))
 
     async def ListGrants(self, request: sharing_pb2.ListGrantsRequest, context: Context
                          ) -> sharing_pb2.ListGrantsResponse:
         caller = self._verifier.from_context(context)
         found, token = await self._sharing.list_grants(caller, request.resource_code.strip(), request.state,
                                                        request.page_size, request.page_token)
-        return sharing_pb2.ListGrantsResponse(grants=[_grant_pb(g) for g in found], next_page_token=token)
+        now = self._sharing.now()
+        return sharing_pb2.ListGrantsResponse(grants=[_grant_pb(g, now) for g in found], next_page_token=token)
 
     async def UpdateGrant(self, request: sharing_pb2.UpdateGrantRequest, context: Context
                           ) -> sharing_pb2.UpdateGrantResponse:
@@ -270,13 +276,13 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
             methods=tuple(given.methods), expire_time=_time(given, "expire_time", "grant.expire_time", problems),
             quota=given.quota, problems=tuple(problems), etag=given.etag)
         grant = await self._sharing.update_grant(caller, given.id, update)
-        return sharing_pb2.UpdateGrantResponse(grant=_grant_pb(grant))
+        return sharing_pb2.UpdateGrantResponse(grant=_grant_pb(grant, self._sharing.now()))
 
     async def RevokeGrant(self, request: sharing_pb2.RevokeGrantRequest, context: Context
                           ) -> sharing_pb2.RevokeGrantResponse:
         caller = self._verifier.from_context(context)
         grant = await self._sharing.revoke_grant(caller, request.id, request.reason)
-        return sharing_pb2.RevokeGrantResponse(grant=_grant_pb(grant))
+        return sharing_pb2.RevokeGrantResponse(grant=_grant_pb(grant, self._sharing.now()))
 
     async def SetGrantConfidentiality(self, request: sharing_pb2.SetGrantConfidentialityRequest, context: Context
                                       ) -> sharing_pb2.SetGrantConfidentialityResponse:
@@ -290,7 +296,7 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
             raise invalid_argument(violations)
         grant = await self._subject_access.set_confidentiality(caller, request.grant_id, request.confidential,
                                                                release, request.reason)
-        return sharing_pb2.SetGrantConfidentialityResponse(grant=_grant_pb(grant))
+        return sharing_pb2.SetGrantConfidentialityResponse(grant=_grant_pb(grant, self._sharing.now()))
 
 
 # Check

@@ -399,12 +399,12 @@ class Sharing:
         if resource_code and (error := resource_code_problem(resource_code)):
             problems.append(FieldViolation("resource_code", error))
         if state and state not in grant_rules.STATES:
-            problems.append(FieldViolation("state", "must be ACTIVE, REVOKED or unset"))
+            problems.append(FieldViolation("state", "must be ACTIVE, EXPIRED, REVOKED or unset"))
         if problems:
             raise invalid_argument(problems)
         limit = pagination.page_size(size)
         where = GrantFilter(visible_to=None if caller.authority else caller.department_code,
-                            resource_code=resource_code or None, state=state or None)
+                            resource_code=resource_code or None, state=state or None, now=self._clock())
         return page_of(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
 
     async def update_grant(self, caller: Caller, grant_id: str, update: GrantUpdate) -> Grant:

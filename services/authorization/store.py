@@ -26,7 +26,15 @@ from govshare.authorization.v1 import sharing_pb2
 from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent
 from services.authorization.directory import Credentials, Department, System
-from services.authorization.grants import REVOKED_EVENT, SYSTEMS_NOTE_PATTERNS, UPDATABLE, UPDATED_EVENT, Grant
+from services.authorization.grants import (
+    ACTIVE,
+    EXPIRED,
+    REVOKED_EVENT,
+    SYSTEMS_NOTE_PATTERNS,
+    UPDATABLE,
+    UPDATED_EVENT,
+    Grant,
+)
 from services.runtime import db, hashchain, pagination
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
@@ -52,6 +60,8 @@ _GRANT_COLUMNS = (
 )
 # Columns an UpdateGrant may set (names never come from the request itself).
 _UPDATABLE_GRANT_COLUMNS = frozenset(UPDATABLE)
+#: An expired grant is stored ACTIVE (its expiry is a time, not a change): the state it is listed under is read so.
+_STORED_GRANT_STATE = {EXPIRED: ACTIVE}
 # One lock id for the administrative log's head: appends are serialised so the chain never forks.
 ADMIN_LOG_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-admin-log").digest()[:8], "big", signed=True)
 SERVICE = "authorization"
@@ -107,7 +117,9 @@ class ApplicationFilter:
 class GrantFilter:
     visible_to: str | None = None
     resource_code: str | None = None
+    #: ACTIVE: stored active and not expired at ``now``; EXPIRED: stored active and expired at ``now``.
     state: int | None = None
+    now: dt.datetime | None = None
 
 
 def _department(row: asyncpg.Record) -> Department:
@@ -559,8 +571,10 @@ class Store:
             f"SELECT {_GRANT_COLUMNS} FROM grants"
             " WHERE ($1::text IS NULL OR department_code = $1 OR provider_department_code = $1)"
             " AND ($2::text IS NULL OR resource_code = $2) AND ($3::smallint IS NULL OR state = $3)"
-            " AND ($4::bigint IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5",
-            where.visible_to, where.resource_code, where.state, after, limit)
+            " AND ($4::bigint IS NULL OR seq < $4)"
+            " AND ($6::timestamptz IS NULL OR (expire_time > $6) = $7) ORDER BY seq DESC LIMIT $5",
+            where.visible_to, where.resource_code, _STORED_GRANT_STATE.get(where.state, where.state), after, limit,
+            where.now if where.state in (ACTIVE, EXPIRED) else None, where.state == ACTIVE)
         return [(r["seq"], _grant(r)) for r in rows]
 
     async def update_grant(self, grant_id: str, changes: dict[str, object], event: ApplicationEvent,

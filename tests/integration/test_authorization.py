@@ -683,6 +683,34 @@ async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None
     assert set(fields) == {"grant.items[0]", "grant.expire_time", "update_mask.paths[2]"}
 
 
+async def test_a_grant_past_its_expiry_is_expired_not_active_and_can_be_extended(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """A grant past its expire_time was listed GRANT_STATE_ACTIVE (and found by ListGrants' ACTIVE filter) while
+    every query under it was refused EXPIRED: a system took a grant that lets nothing through for one in force.
+    It is EXPIRED, listed under that state only, and its provider's extension makes it ACTIVE again."""
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry)
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute("UPDATE \"authorization\".grants SET expire_time = now() - interval '1 minute'"
+                           " WHERE id = $1", grant.id)
+    finally:
+        await conn.close()
+
+    async def listed(state: int) -> set[str]:
+        request = sh.ListGrantsRequest(resource_code=entry.code, state=state)
+        return {g.id for g in (await env.sharing.ListGrants(request, metadata=env.md(user), timeout=10)).grants}
+
+    got = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(user), timeout=10)).grant
+    assert got.state == sh.GRANT_STATE_EXPIRED
+    assert grant.id in await listed(sh.GRANT_STATE_EXPIRED) and grant.id not in await listed(sh.GRANT_STATE_ACTIVE)
+    extend = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=30))),
+                                   update_mask=field_mask_pb2.FieldMask(paths=["expire_time"]))
+    extended = (await env.sharing.UpdateGrant(extend, metadata=env.md(approver(provider)), timeout=10)).grant
+    assert extended.state == sh.GRANT_STATE_ACTIVE
+    assert grant.id in await listed(sh.GRANT_STATE_ACTIVE) and grant.id not in await listed(sh.GRANT_STATE_EXPIRED)
+
+
 async def test_an_adjustment_made_over_another_persons_is_refused_with_its_etag(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """Two approvers open the same grant; the second to save replaced the first's adjustment without a word.

@@ -28,6 +28,7 @@ class GrantState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     GRANT_STATE_UNSPECIFIED: _ClassVar[GrantState]
     GRANT_STATE_ACTIVE: _ClassVar[GrantState]
     GRANT_STATE_REVOKED: _ClassVar[GrantState]
+    GRANT_STATE_EXPIRED: _ClassVar[GrantState]
 
 class ApplicationRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -50,6 +51,7 @@ APPLICATION_STATE_COORDINATED_REFUSED: ApplicationState
 GRANT_STATE_UNSPECIFIED: GrantState
 GRANT_STATE_ACTIVE: GrantState
 GRANT_STATE_REVOKED: GrantState
+GRANT_STATE_EXPIRED: GrantState
 APPLICATION_ROLE_UNSPECIFIED: ApplicationRole
 APPLICATION_ROLE_APPLICANT: ApplicationRole
 APPLICATION_ROLE_PROVIDER: ApplicationRole
