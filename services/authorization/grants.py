@@ -38,12 +38,6 @@ REVOKED = sharing_pb2.GRANT_STATE_REVOKED
 #: What a grant that is stored ACTIVE is called once its expire_time has passed (never stored: it is read so).
 EXPIRED = sharing_pb2.GRANT_STATE_EXPIRED
 STATES = frozenset((ACTIVE, REVOKED, EXPIRED))
-
-
-def state_now(state: int, expire_time: dt.datetime, now: dt.datetime) -> int:
-    """The state a grant is in at ``now``: an active one past its expiry is EXPIRED (listed ACTIVE, a caller
-    took a grant that lets nothing through for one in force)."""
-    return EXPIRED if state == ACTIVE and expire_time <= now else state
 #: The step a revocation leaves in the grant's history (its time is when the grant stopped letting its holder in).
 REVOKED_EVENT = "GRANT_REVOKED"
 #: The step a change leaves in the grant's history; its note says what the changed fields are now (change_note).
@@ -110,6 +104,11 @@ class Grant:
 
     def expired(self, now: dt.datetime) -> bool:
         return self.state == ACTIVE and self.expire_time <= now
+
+    def state_at(self, now: dt.datetime) -> int:
+        """The state it is in at ``now``: an active grant past its expiry is EXPIRED (listed ACTIVE, a caller took
+        a grant that lets nothing through for one in force)."""
+        return EXPIRED if self.expired(now) else self.state
 
     def visible_to(self, caller: Caller) -> bool:
         """The grantee, the provider and the authority see a grant."""

@@ -25,7 +25,6 @@ from govshare.authorization.v1 import (
     token_pb2,
     token_pb2_grpc,
 )
-from services.authorization import grants
 from services.authorization.admin_log import CHAIN_ID, AdminLog, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, Draft, Terms
 from services.authorization.authorizer import Authorizer
@@ -166,13 +165,13 @@ def _application_pb(application: Application, now: dt.datetime) -> sharing_pb2.A
 
 
 def _grant_pb(grant: Grant, now: dt.datetime) -> sharing_pb2.Grant:
-    """``now``: a grant past its expiry is EXPIRED, however it is stored (grants.state_now)."""
+    """``now``: a grant past its expiry is EXPIRED, however it is stored (Grant.state_at)."""
     return sharing_pb2.Grant(
         id=grant.id, application_id=grant.application_id, department_code=grant.department_code,
         system_ids=grant.system_ids, resource_code=grant.resource_code, items=grant.items,
         unmasked_items=grant.unmasked_items, purposes=grant.purposes, methods=grant.methods,
         expire_time=to_timestamp(grant.expire_time), quota=grant.quota,
-        state=grants.state_now(grant.state, grant.expire_time, now),
+        state=grant.state_at(now),
         revoke_reason=grant.revoke_reason, policy_version=grant.policy_version,
         create_time=to_timestamp(grant.create_time), confidential=grant.confidential,
         release_time=to_timestamp(grant.release_time), granted_by=actor_pb(grant.granted_by),
