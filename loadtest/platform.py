@@ -168,19 +168,19 @@ class Platform:
         return bearer(issue_token_locally(private_key, self.caller(system), 3600).token)
 
     async def flush_record_cache(self, dataset: str) -> int:
-        """Deletes the cached records of ``dataset`` and announces it as a provider would (RECORDS_CHANGED for
-        the whole dataset, which empties the query processes' in-process tier), so the next queries take the
-        miss path."""
+        """Deletes the cached records of ``dataset`` at every endpoint and announces it (RECORDS_CHANGED for the
+        whole dataset, naming no endpoint: every endpoint's, which empties the query processes' in-process tier),
+        so the next queries take the miss path."""
         import redis.asyncio as aioredis
 
-        from services.runtime.cache import RECORDS_CHANGED, publish
+        from services.runtime.cache import RECORD_KEY_PREFIX, RECORDS_CHANGED, publish
 
         assert self.embedded is not None
         client = aioredis.from_url(self.embedded.redis_url)
         deleted = 0
         try:
             batch: list[bytes] = []
-            async for name in client.scan_iter(match=f"rec:{dataset}:*", count=5000):
+            async for name in client.scan_iter(match=f"{RECORD_KEY_PREFIX}*:{dataset}:*", count=5000):
                 batch.append(name)
                 if len(batch) >= 5000:
                     deleted += await client.unlink(*batch)

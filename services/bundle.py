@@ -394,7 +394,7 @@ async def _record_import(conn: asyncpg.Connection, manifest: dict) -> None:
 async def _announce(redis_url: str) -> bool:
     """Drops every cached copy of what the import may have changed, in Redis and in every service process;
     False if Redis did not take it (the imported data then shows once the caches expire)."""
-    from services.runtime.cache import CATALOG_CHANGED, RecordInvalidator, create_client, publish
+    from services.runtime.cache import CATALOG_CHANGED, FOUNDATION_ENDPOINT, RecordInvalidator, create_client, publish
 
     client = create_client(redis_url)
     invalidator = RecordInvalidator()
@@ -402,7 +402,7 @@ async def _announce(redis_url: str) -> bool:
     try:
         for table in TABLES:
             if table.schema == "foundation" and table.name != "datasets":
-                await invalidator.dataset_changed(table.name)
+                await invalidator.dataset_changed(FOUNDATION_ENDPOINT, table.name)
         if invalidator.pending:
             return False
         await publish(client, CATALOG_CHANGED, {})  # no code: every entry may have changed

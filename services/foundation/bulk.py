@@ -38,7 +38,7 @@ import asyncpg
 
 from services.foundation import synthetic
 from services.foundation.datasets import DATASETS, DATE, NUMERIC, Dataset
-from services.foundation.invalidation import RecordInvalidator
+from services.foundation.invalidation import FOUNDATION_ENDPOINT, RecordInvalidator
 from services.foundation.loading import Rejection
 from services.foundation.store import Transaction
 from services.foundation.validation import china_today, validate_record
@@ -271,7 +271,7 @@ async def load_synthetic(database_url: str, source_department_code: str | Mappin
     the dataset's authoritative source, designated by the authority beforehand (as services/demo.py does
     through DesignateAuthoritativeSource), or the load stops with PermissionError. Places
     default to one per hundred persons (at least 100). With ``redis_url``, cached records of the
-    loaded datasets are dropped and RECORDS_CHANGED ({"dataset", "all": true}) is published.
+    loaded datasets are dropped and RECORDS_CHANGED ({"endpoint": "", "dataset", "all": true}) is published.
     ``progress`` gets each dataset's progress (copy_dataset), e.g. a :class:`ProgressPrinter`.
     """
     sources = ({name: source_department_code for name in LOAD_ORDER} if isinstance(source_department_code, str)
@@ -310,7 +310,7 @@ async def _invalidate(redis_url: str, datasets: list[str]) -> None:
     invalidator.attach(client)
     try:
         for name in datasets:
-            await invalidator.dataset_changed(name)
+            await invalidator.dataset_changed(FOUNDATION_ENDPOINT, name)
     finally:
         invalidator.attach(None)  # a one-shot command: what Redis did not take now is left to the cache TTL
         await client.aclose()

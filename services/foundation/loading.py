@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.foundation.datasets import DATASETS, Dataset
-from services.foundation.invalidation import RecordInvalidator
+from services.foundation.invalidation import FOUNDATION_ENDPOINT, RecordInvalidator
 from services.foundation.sources import Designation
 from services.foundation.store import (
     ADOPT_OTHER,
@@ -214,7 +214,7 @@ class Loader:
         if refusal is not None:
             raise refusal
         if good:
-            await self._invalidator.records_changed(dataset.name, outcome.changed_keys)
+            await self._invalidator.records_changed(FOUNDATION_ENDPOINT, dataset.name, outcome.changed_keys)
         return outcome
 
     async def _load_authoritative(self, tx: Transaction, dataset: Dataset, designation: Designation, source: str,
@@ -339,7 +339,7 @@ class Loader:
                         "other_source_department_code": conflict.other_source_department_code})
         self._recorded()
         if adopt_other_value:
-            await self._invalidator.records_changed(conflict.dataset, [conflict.key])
+            await self._invalidator.records_changed(FOUNDATION_ENDPOINT, conflict.dataset, [conflict.key])
         return result
 
     async def _adopt(self, tx: Transaction, conflict: Conflict, now: datetime) -> None:

@@ -137,7 +137,7 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         if request.corrected:
             resource = await deps.resources.get(dispute.resource_code)
             if resource is not None and resource.dataset:
-                await deps.records.forget(resource.dataset, [dispute.key])
+                await deps.records.forget(resource.target, resource.dataset, [dispute.key])
         await self._announce(deps, dispute, still_open)
         return dispute_pb2.AnswerDisputeResponse(dispute=to_proto(dispute, now))
 

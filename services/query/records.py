@@ -1,7 +1,7 @@
 """Records: the Redis record cache in front of the provider endpoints.
 
 A record is read from the process's own short-lived copy of what it read last
-(:class:`LocalRecords`), then from Redis (``rec:{dataset}:{key}``, a serialized
+(:class:`LocalRecords`), then from Redis (``rec2:{endpoint}:{dataset}:{key}``, a serialized
 govshare.provider.v1.Record, through the pipelined reader of redis_reads.py) and,
 on a miss, from the provider endpoint named by the catalog entry through the
 standard ProviderService contract, then cached with a TTL. Concurrent misses on one
@@ -13,6 +13,13 @@ cached briefly as an empty value (a real record always has a key, so it never
 serializes to nothing). Providers delete the keys of records they change and
 publish RECORDS_CHANGED, which drops the in-process copies of every replica; a
 change event during a read keeps what was read, maybe older, out of both caches.
+
+Every cache identity holds the provider endpoint as well as the dataset: the Redis key, the
+in-process copy, the singleflight name, the batcher lane, the change generation and the
+invalidation (two departments' 前置机, or one department's two, may serve datasets of the same
+name with different rows; each resource answers its own endpoint's). Each (endpoint, dataset)
+has its Redis key prefix computed once (:meth:`RecordCache._prefix`), which also names it in
+process. Entries of the format without the endpoint (``rec:{dataset}:{key}``) are never read.
 
 A cached value is valid only on the Redis server process that it was written to:
 each value starts with that server's id (from its run_id, see redis_reads.py), and
@@ -41,7 +48,7 @@ from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.query.endpoints import EndpointDown, EndpointGuard
 from services.query.redis_reads import RedisReader
 from services.runtime.batching import KeyBatcher
-from services.runtime.cache import RecordInvalidator, record_cache_key
+from services.runtime.cache import FOUNDATION_ENDPOINT, RecordInvalidator, record_cache_key, record_key_prefix
 from services.runtime.clients import call_metadata, open_channel, trace_metadata
 from services.runtime.errors import ServiceError, details_of
 from services.runtime.identity import AssertionSigner, Caller
@@ -150,6 +157,11 @@ class ProviderClients:
 
     def _in_mesh(self, target: str) -> bool:
         return not target or target == self._foundation
+
+    def cache_endpoint(self, target: str) -> str:
+        """The endpoint's name in record cache keys and change notices: FOUNDATION_ENDPOINT for the foundation
+        service (an entry's empty target and GOVSHARE_FOUNDATION_TARGET reach the same records), else the target."""
+        return FOUNDATION_ENDPOINT if self._in_mesh(target) else target
 
     def _metadata(self, target: str) -> tuple[tuple[str, str], ...]:
         if self._in_mesh(target):
@@ -312,10 +324,12 @@ class LocalRecords:
     """The records this process read last, kept for a moment: a hot key's next query skips the Redis round
     trip and the parse (on the cache-hit path that round trip is a cross-process wake-up each way).
 
-    Held decoded, absences included, keyed by (dataset, key). An entry leaves when a change event names it or
-    its dataset, when the event stream was interrupted (:meth:`clear`), ``ttl_seconds`` after it was read at
-    the latest (a lost event costs no more staleness than that), or as the least recently used once
-    ``capacity`` is reached. A hit does not extend the entry's life.
+    Held decoded, absences included, keyed by (source, key), the source being the Redis key prefix of the
+    endpoint's dataset (RecordCache._prefix: one string per endpoint and dataset, so a key of another endpoint's
+    dataset of the same name is another entry). An entry leaves when a change event names it or its source,
+    when the event stream was interrupted (:meth:`clear`), ``ttl_seconds`` after it was read at the latest (a
+    lost event costs no more staleness than that), or as the least recently used once ``capacity`` is reached.
+    A hit does not extend the entry's life.
     """
 
     __slots__ = ("_capacity", "_clock", "_entries", "_ttl")
@@ -330,9 +344,9 @@ class LocalRecords:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, dataset: str, key: str) -> Any:
+    def get(self, source: str, key: str) -> Any:
         """The record (None for a known absence), or MISSING."""
-        name = (dataset, key)
+        name = (source, key)
         entry = self._entries.get(name)
         if entry is None:
             return MISSING
@@ -342,21 +356,21 @@ class LocalRecords:
         self._entries.move_to_end(name)
         return entry[1]
 
-    def put(self, dataset: str, key: str, record: Record | None) -> None:
+    def put(self, source: str, key: str, record: Record | None) -> None:
         if not self._capacity:
             return
-        name = (dataset, key)
+        name = (source, key)
         self._entries[name] = (self._clock() + self._ttl, record)
         self._entries.move_to_end(name)
         while len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
 
-    def drop(self, dataset: str, keys: Iterable[str]) -> None:
+    def drop(self, source: str, keys: Iterable[str]) -> None:
         for key in keys:
-            self._entries.pop((dataset, key), None)
+            self._entries.pop((source, key), None)
 
-    def drop_dataset(self, dataset: str) -> None:
-        for name in [name for name in self._entries if name[0] == dataset]:
+    def drop_source(self, source: str) -> None:
+        for name in [name for name in self._entries if name[0] == source]:
             del self._entries[name]
 
     def clear(self) -> None:
@@ -364,7 +378,7 @@ class LocalRecords:
 
 
 class RecordCache:
-    """Records by (dataset, key): in process, then Redis, then the provider endpoint."""
+    """Records by (endpoint, dataset, key): in process, then Redis, then the provider endpoint."""
 
     def __init__(self, reader: RedisReader, redis: aioredis.Redis, providers: ProviderClients,
                  ttl_seconds: int, local: LocalRecords | None = None, miss_batch_max: int = MISS_BATCH_MAX) -> None:
@@ -377,7 +391,9 @@ class RecordCache:
         self._flight: SingleFlight[Record | None] = SingleFlight()
         # Misses of concurrent queries, per (endpoint, dataset): one BatchLookup per batch.
         self._misses: KeyBatcher[Record] = KeyBatcher(self._fetch_collapsed, max_batch=miss_batch_max)
-        # Bumped by change events (per dataset) and reconnections (all): a fetch that saw a bump
+        # target -> dataset -> Redis key prefix (record_key_prefix of its cache endpoint): computed once each.
+        self._prefixes: dict[str, dict[str, str]] = {}
+        # Bumped by change events (per source, i.e. prefix) and reconnections (all): a fetch that saw a bump
         # does not cache its result, which may predate the change.
         self._generations: dict[str, int] = {}
         self._epoch = 0
@@ -388,15 +404,27 @@ class RecordCache:
         self._invalidator = RecordInvalidator()
         self._invalidator.attach(redis)
 
+    def _prefix(self, target: str, dataset: str) -> str:
+        """The Redis key prefix of the endpoint's dataset, which also names it in process (see the module)."""
+        by_dataset = self._prefixes.get(target)
+        if by_dataset is not None:
+            prefix = by_dataset.get(dataset)
+            if prefix is not None:
+                return prefix
+        prefix = record_key_prefix(self._providers.cache_endpoint(target), dataset)
+        self._prefixes.setdefault(target, {})[dataset] = prefix
+        return prefix
+
     async def get(self, target: str, dataset: str, key: str) -> Record | None:
         """The record, or None when the provider has none."""
-        held = self._local.get(dataset, key)
+        source = self._prefix(target, dataset)
+        held = self._local.get(source, key)
         if held is not MISSING:
             _LOCAL_HIT.inc()
             return held
         _LOCAL_MISS.inc()
-        generation = self._generation(dataset)
-        name = cache_key(dataset, key)
+        generation = self._generation(source)
+        name = source + key
         try:
             data = await self._reader.get(name)
         except RedisError as exc:
@@ -406,7 +434,7 @@ class RecordCache:
             record = self._decode(data, self._reader.server_id)
             if record is not _UNUSABLE:
                 _HIT.inc()
-                self._hold(generation, dataset, {key: record})
+                self._hold(generation, source, {key: record})
                 return record
         _MISS.inc()
         # One entry per key (singleflight), one provider call per batch of keys (the batcher).
@@ -418,15 +446,16 @@ class RecordCache:
     async def get_many(self, target: str, dataset: str, keys: list[str]) -> dict[str, Record | None]:
         """Records of distinct ``keys``: those held in process, one MGET for the rest, then one BatchLookup
         for the misses (a key whose row the provider's database cannot send maps to UNREADABLE)."""
-        found, wanted = _partition(keys, [self._local.get(dataset, key) for key in keys], MISSING)
+        source = self._prefix(target, dataset)
+        found, wanted = _partition(keys, [self._local.get(source, key) for key in keys], MISSING)
         if found:
             _LOCAL_HIT.inc(len(found))
         if not wanted:
             return found
         _LOCAL_MISS.inc(len(wanted))
-        generation = self._generation(dataset)
+        generation = self._generation(source)
         try:
-            cached = await self._reader.mget([cache_key(dataset, key) for key in wanted])
+            cached = await self._reader.mget([source + key for key in wanted])
         except RedisError as exc:
             self._outage(exc)
             cached = [None] * len(wanted)
@@ -435,19 +464,19 @@ class RecordCache:
                                            for data in cached], _UNUSABLE)
         if read:
             _HIT.inc(len(read))
-            self._hold(generation, dataset, read)
+            self._hold(generation, source, read)
             found.update(read)
         if misses:
             _MISS.inc(len(misses))
             found.update(await self._fetch_many(target, dataset, misses))
         return found
 
-    def _hold(self, generation: tuple[int, int], dataset: str, records: Mapping[str, Record | None]) -> None:
+    def _hold(self, generation: tuple[int, int], source: str, records: Mapping[str, Record | None]) -> None:
         """Keeps what was read in process, unless a change event arrived while it was being read (or the event
         subscription is down)."""
-        if self._holding and generation == self._generation(dataset):
+        if self._holding and generation == self._generation(source):
             for key, record in records.items():
-                self._local.put(dataset, key, record)
+                self._local.put(source, key, record)
 
     def _outage(self, exc: Exception) -> None:
         """Notes a Redis failure (at most every few seconds: during an outage every query has one)."""
@@ -479,14 +508,15 @@ class RecordCache:
                           fetch: FetchRecords | None = None) -> dict[str, Record | None]:
         """Records of ``keys`` from the provider, cached under the generation and Redis server current before the
         provider was asked (a change event or a new server meanwhile keeps them out of both caches)."""
-        generation, server = self._generation(dataset), self._reader.server_id
+        source = self._prefix(target, dataset)
+        generation, server = self._generation(source), self._reader.server_id
         records = await (fetch or self._providers.batch_lookup)(target, dataset, keys)
         result: dict[str, Record | None] = {key: records.get(key) for key in keys}
         # An unreadable row is asked again next time (the department may have fixed it): never cached.
         readable = {key: record for key, record in result.items() if record is not UNREADABLE}
-        if self._ttl and generation == self._generation(dataset):
-            await self._store(server, {cache_key(dataset, key): record for key, record in readable.items()})
-        self._hold(generation, dataset, readable)
+        if self._ttl and generation == self._generation(source):
+            await self._store(server, {source + key: record for key, record in readable.items()})
+        self._hold(generation, source, readable)
         return result
 
     async def _store(self, server: bytes, records: Mapping[str, Record | None]) -> None:
@@ -501,44 +531,56 @@ class RecordCache:
         except RedisError as exc:
             self._outage(exc)
 
-    async def forget(self, dataset: str, keys: Iterable[str]) -> None:
-        """Drops cached records here, in Redis and in every other replica (e.g. after a dispute was answered
-        with a correction)."""
+    async def forget(self, target: str, dataset: str, keys: Iterable[str]) -> None:
+        """Drops the endpoint's cached records here, in Redis and in every other replica (e.g. after a dispute
+        was answered with a correction); another endpoint's dataset of the same name keeps its own."""
         keys = list(keys)
-        self._bump(dataset)
-        self._local.drop(dataset, keys)
+        source = self._prefix(target, dataset)
+        self._bump(source)
+        self._local.drop(source, keys)
         # Retried until Redis takes it, should it be down now.
-        await self._invalidator.records_changed(dataset, keys)
+        await self._invalidator.records_changed(self._providers.cache_endpoint(target), dataset, keys)
 
-    async def forget_dataset(self, dataset: str) -> None:
-        """Drops every cached record of ``dataset`` here, in Redis and in every other replica (a provider
-        department said all its records may have changed)."""
-        self._bump(dataset)
-        self._local.drop_dataset(dataset)
-        await self._invalidator.dataset_changed(dataset)
+    async def forget_dataset(self, target: str, dataset: str) -> None:
+        """Drops every cached record of the endpoint's ``dataset`` here, in Redis and in every other replica (a
+        provider department said all its records may have changed)."""
+        source = self._prefix(target, dataset)
+        self._bump(source)
+        self._local.drop_source(source)
+        await self._invalidator.dataset_changed(self._providers.cache_endpoint(target), dataset)
 
     def close(self) -> None:
         """Stops retrying pending invalidations (the process is stopping)."""
         self._invalidator.attach(None)
 
-    def _generation(self, dataset: str) -> tuple[int, int]:
-        return self._epoch, self._generations.get(dataset, 0)
+    def _generation(self, source: str) -> tuple[int, int]:
+        return self._epoch, self._generations.get(source, 0)
 
-    def _bump(self, dataset: str) -> None:
-        self._generations[dataset] = self._generations.get(dataset, 0) + 1
+    def _bump(self, source: str) -> None:
+        self._generations[source] = self._generations.get(source, 0) + 1
+
+    def _sources_of(self, payload: Mapping) -> list[str]:
+        """The sources a RECORDS_CHANGED notice is about: its endpoint's dataset, or, for a notice naming no
+        endpoint (a publisher of the release before), the dataset at every endpoint this process has read it
+        from (a source never read holds nothing, and has no read in flight)."""
+        dataset = payload.get("dataset")
+        if not isinstance(dataset, str):
+            return []
+        endpoint = payload.get("endpoint")
+        if isinstance(endpoint, str):
+            return [record_key_prefix(endpoint, dataset)]
+        return [by_dataset[dataset] for by_dataset in self._prefixes.values() if dataset in by_dataset]
 
     def on_records_changed(self, payload: Mapping) -> None:
         """Handler for RECORDS_CHANGED (the provider has already deleted the keys in Redis): drops the
         records it names from this process, or the whole dataset when it names none."""
-        dataset = payload.get("dataset")
-        if not isinstance(dataset, str):
-            return
-        self._bump(dataset)
         keys = payload.get("keys")
-        if isinstance(keys, list) and not payload.get("all"):
-            self._local.drop(dataset, (key for key in keys if isinstance(key, str)))
-        else:
-            self._local.drop_dataset(dataset)
+        for source in self._sources_of(payload):
+            self._bump(source)
+            if isinstance(keys, list) and not payload.get("all"):
+                self._local.drop(source, (key for key in keys if isinstance(key, str)))
+            else:
+                self._local.drop_source(source)
 
     def resync(self) -> None:
         """After a reconnection events may have been lost: nothing held in process is trusted, and

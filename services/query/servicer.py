@@ -250,10 +250,10 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if violations:
             raise invalid_argument(violations)
         if request.all_records:
-            await deps.records.forget_dataset(resource.dataset)
+            await deps.records.forget_dataset(resource.target, resource.dataset)
             return query_pb2.NotifyRecordsChangedResponse()
         unique = list(dict.fromkeys(keys))
-        await deps.records.forget(resource.dataset, unique)
+        await deps.records.forget(resource.target, resource.dataset, unique)
         return query_pb2.NotifyRecordsChangedResponse(keys_dropped=len(unique))
 
     async def _answer(self, context: grpc.aio.ServicerContext, operation: str, request: Q,

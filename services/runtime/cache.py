@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import quote
 
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
@@ -24,7 +25,9 @@ log = logging.getLogger(__name__)
 # Channels (one place, so publishers and subscribers cannot drift apart).
 CATALOG_CHANGED = "govshare.catalog.changed"  # {"code": ...}
 GRANTS_CHANGED = "govshare.grants.changed"  # {"department_code": ..., "resource_code": ..., "policy_version": ...}
-RECORDS_CHANGED = "govshare.records.changed"  # {"dataset": ..., "keys": [...]} or {"dataset": ..., "all": true}
+# {"endpoint": ..., "dataset": ..., "keys": [...]} or {"endpoint": ..., "dataset": ..., "all": true}; a notice
+# without "endpoint" (from a process older than the endpoint in the cache's names) is about every endpoint's dataset.
+RECORDS_CHANGED = "govshare.records.changed"
 DISPUTES_CHANGED = "govshare.disputes.changed"  # {"resource_code": ..., "key": ..., "open": bool}
 # {"system_id": ..., "disabled": bool, "not_before": epoch seconds, "reason": "DISABLED"|"ROTATED", "version": ...}
 SYSTEMS_CHANGED = "govshare.systems.changed"
@@ -32,7 +35,15 @@ SYSTEMS_CHANGED = "govshare.systems.changed"
 Handler = Callable[[dict], Awaitable[None] | None]
 
 # Record cache entries: query caches provider records under these names; whoever changes a record deletes them.
-RECORD_KEY_PREFIX = "rec:"
+# The provider endpoint is part of the name: two 前置机 may serve datasets of the same name, with different rows.
+RECORD_KEY_PREFIX = "rec2:"
+#: The names before the endpoint was part of them (``rec:{dataset}:{key}``): never read any more (an entry left
+#: from before the upgrade may hold another endpoint's record), still deleted with the new ones, so a query
+#: process of the previous release, while a rolling upgrade runs, serves no changed record from them.
+LEGACY_RECORD_KEY_PREFIX = "rec:"
+#: The endpoint of the platform's own foundation service in cache names and notices (a catalog entry names it
+#: with an empty target, query reaches it at GOVSHARE_FOUNDATION_TARGET: one endpoint, one name).
+FOUNDATION_ENDPOINT = ""
 INVALIDATION_RETRY_SECONDS = 1.0
 #: How long a sentinel may take to say where the primary is.
 SENTINEL_TIMEOUT_SECONDS = 1.0
@@ -42,9 +53,22 @@ DELETE_CHUNK = 1000
 _ALL: None = None  # a pending invalidation of a whole dataset
 
 
-def record_cache_key(dataset: str, key: str) -> str:
-    """The Redis key query caches a provider record under."""
-    return f"{RECORD_KEY_PREFIX}{dataset}:{key}"
+def record_key_prefix(endpoint: str, dataset: str) -> str:
+    """What the Redis keys of the cached records of ``dataset`` at ``endpoint`` start with.
+
+    The endpoint is percent-encoded: a target holds ':' (host:port) and may hold glob characters ('[' of an
+    IPv6 address), so encoded it can neither run into the dataset nor widen a SCAN pattern to another endpoint's
+    records (dataset names are letters, digits, '_', '.' and '-', services/catalog/rules.py)."""
+    return f"{RECORD_KEY_PREFIX}{quote(endpoint, safe='')}:{dataset}:"
+
+
+def record_cache_key(endpoint: str, dataset: str, key: str) -> str:
+    """The Redis key query caches a provider record under (callers on the hot path keep the prefix instead)."""
+    return record_key_prefix(endpoint, dataset) + key
+
+
+def _legacy_record_cache_key(dataset: str, key: str) -> str:
+    return f"{LEGACY_RECORD_KEY_PREFIX}{dataset}:{key}"
 
 
 def create_client(url: str) -> aioredis.Redis:
@@ -64,8 +88,15 @@ async def publish(client: aioredis.Redis, channel: str, payload: dict) -> None:
     await client.publish(channel, json.dumps(payload, ensure_ascii=False))
 
 
+#: An endpoint's dataset: what an invalidation is about.
+Source = tuple[str, str]
+
+
 class RecordInvalidator:
     """Deletes cached records and publishes RECORDS_CHANGED; the client is attached at start.
+
+    Every invalidation names the provider endpoint (FOUNDATION_ENDPOINT for the foundation service) and the
+    dataset: another endpoint's dataset of the same name keeps its records.
 
     An invalidation that Redis cannot take now (it is down, or out of reach) is kept and retried
     every second until it can, so no process serves the old record once Redis is back. (Should Redis
@@ -77,8 +108,8 @@ class RecordInvalidator:
     def __init__(self, retry_seconds: float = INVALIDATION_RETRY_SECONDS) -> None:
         self._client: aioredis.Redis | None = None
         self._retry_seconds = retry_seconds
-        # dataset -> keys still to invalidate, or _ALL for the whole dataset.
-        self._pending: dict[str, set[str] | None] = {}
+        # (endpoint, dataset) -> keys still to invalidate, or _ALL for the whole dataset.
+        self._pending: dict[Source, set[str] | None] = {}
         # Invalidations taken out of _pending and being applied now (not done until Redis has answered).
         self._applying = 0
         self._retry: asyncio.Task | None = None
@@ -96,17 +127,17 @@ class RecordInvalidator:
         """Invalidations not done yet: datasets waiting for a retry, and those being applied now."""
         return len(self._pending) + self._applying
 
-    async def records_changed(self, dataset: str, keys: Sequence[str]) -> None:
+    async def records_changed(self, endpoint: str, dataset: str, keys: Sequence[str]) -> None:
         if not keys or self._client is None:
             return
-        self._add(dataset, set(keys))
+        self._add((endpoint, dataset), set(keys))
         await self._apply_to_the_end()
 
-    async def dataset_changed(self, dataset: str) -> None:
-        """After a bulk load: every cached record of the dataset may be stale."""
+    async def dataset_changed(self, endpoint: str, dataset: str) -> None:
+        """After a bulk load: every cached record of the endpoint's dataset may be stale."""
         if self._client is None:
             return
-        self._add(dataset, _ALL)
+        self._add((endpoint, dataset), _ALL)
         await self._apply_to_the_end()
 
     async def _apply_to_the_end(self) -> None:
@@ -121,44 +152,47 @@ class RecordInvalidator:
         task.add_done_callback(self._finishing.discard)
         await asyncio.shield(task)
 
-    def _add(self, dataset: str, keys: set[str] | None) -> None:
-        if dataset in self._pending:
-            held = self._pending[dataset]
+    def _add(self, source: Source, keys: set[str] | None) -> None:
+        if source in self._pending:
+            held = self._pending[source]
             keys = _ALL if held is _ALL or keys is _ALL else held | keys
         if keys is not _ALL and len(keys) > MAX_PENDING_KEYS:
             keys = _ALL
-        self._pending[dataset] = keys
+        self._pending[source] = keys
 
     async def _apply(self) -> bool:
         """Applies every pending invalidation it can; True when none is left (else a retry is scheduled)."""
-        for dataset in list(self._pending):
+        for source in list(self._pending):
             client = self._client
-            if client is None or dataset not in self._pending:
+            if client is None or source not in self._pending:
                 continue
-            keys = self._pending.pop(dataset)
+            keys = self._pending.pop(source)
+            endpoint, dataset = source
             self._applying += 1
             try:
                 if keys is _ALL:
-                    await self._delete_dataset(client, dataset)
-                    await publish(client, RECORDS_CHANGED, {"dataset": dataset, "all": True})
+                    await self._delete_dataset(client, endpoint, dataset)
+                    await publish(client, RECORDS_CHANGED, {"endpoint": endpoint, "dataset": dataset, "all": True})
                 else:
-                    await self._delete(client, dataset, sorted(keys))
-                    await publish(client, RECORDS_CHANGED, {"dataset": dataset, "keys": sorted(keys)})
+                    await self._delete(client, endpoint, dataset, sorted(keys))
+                    await publish(client, RECORDS_CHANGED,
+                                  {"endpoint": endpoint, "dataset": dataset, "keys": sorted(keys)})
             except (RedisError, OSError) as exc:
-                self._add(dataset, keys)
-                self._schedule_retry(dataset, keys, exc)
+                self._add(source, keys)
+                self._schedule_retry(source, keys, exc)
                 return False
             finally:
                 self._applying -= 1
         return not self._pending
 
-    def _schedule_retry(self, dataset: str, keys: set[str] | None, exc: Exception) -> None:
+    def _schedule_retry(self, source: Source, keys: set[str] | None, exc: Exception) -> None:
         if self._retry is not None and not self._retry.done():
             return  # the retry task is running (this may be it)
         what = "every" if keys is _ALL else str(len(keys or ()))
-        # Counts and dataset names only: the keys are people's and entities' numbers.
-        log.error("could not invalidate %s cached %s records (%s); retrying until Redis answers", what, dataset,
-                  type(exc).__name__)
+        # Counts, endpoints and dataset names only: the keys are people's and entities' numbers.
+        endpoint, dataset = source
+        log.error("could not invalidate %s cached %s records of %s (%s); retrying until Redis answers", what,
+                  dataset, endpoint or "the foundation service", type(exc).__name__)
         self._retry = asyncio.create_task(self._retry_until_done(), name="record-invalidation-retry")
 
     async def _retry_until_done(self) -> None:
@@ -169,16 +203,25 @@ class RecordInvalidator:
                 return
 
     @staticmethod
-    async def _delete(client: aioredis.Redis, dataset: str, keys: list[str]) -> None:
+    async def _delete(client: aioredis.Redis, endpoint: str, dataset: str, keys: list[str]) -> None:
+        prefix = record_key_prefix(endpoint, dataset)
         async with client.pipeline(transaction=False) as pipe:
             for start in range(0, len(keys), DELETE_CHUNK):
-                pipe.delete(*(record_cache_key(dataset, key) for key in keys[start:start + DELETE_CHUNK]))
+                chunk = keys[start:start + DELETE_CHUNK]
+                pipe.delete(*(prefix + key for key in chunk),
+                            *(_legacy_record_cache_key(dataset, key) for key in chunk))
             await pipe.execute()
 
     @staticmethod
-    async def _delete_dataset(client: aioredis.Redis, dataset: str) -> None:
+    async def _delete_dataset(client: aioredis.Redis, endpoint: str, dataset: str) -> None:
+        """Deletes the endpoint's entries of the dataset, and the old-format ones, in one SCAN (a SCAN walks the
+        whole keyspace whatever its pattern): the pattern takes the dataset at any endpoint, the prefixes keep
+        the others' entries."""
+        mine = (record_key_prefix(endpoint, dataset).encode(), _legacy_record_cache_key(dataset, "").encode())
         batch: list[bytes] = []
-        async for name in client.scan_iter(match=record_cache_key(dataset, "*"), count=1000):
+        async for name in client.scan_iter(match=f"rec*:{dataset}:*", count=1000):
+            if not (name if isinstance(name, bytes) else name.encode()).startswith(mine):
+                continue
             batch.append(name)
             if len(batch) >= DELETE_CHUNK:
                 await client.delete(*batch)

@@ -30,6 +30,7 @@ from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.foundation.synthetic import credit_code_of
 from services.launcher import wait_until_serving
+from services.runtime.cache import FOUNDATION_ENDPOINT, record_cache_key
 from services.runtime.clients import call_metadata
 from services.runtime.identity import Caller
 from tests.integration.conftest import Platform
@@ -125,7 +126,8 @@ async def test_sigterm_finishes_every_received_call_and_exits_once_they_are_done
     caller = Caller(system["system_id"], system["department"])
     signer = CallerMetadata.of(platform.settings["query"])
     keys = [credit_code_of(i) for i in range(150, 190)]
-    await redis_client.delete(*[f"rec:legal_entity:{key}" for key in keys])  # every lookup goes to the provider
+    # Every lookup goes to the provider.
+    await redis_client.delete(*[record_cache_key(FOUNDATION_ENDPOINT, "legal_entity", key) for key in keys])
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = query_pb2_grpc.QueryServiceStub(channel)

@@ -22,7 +22,7 @@ from govshare.common.v1 import common_pb2 as common
 from loadtest.fast_persons import FastPersons, seed_population
 from services.demo import POPULATION_ITEMS
 from services.foundation.bulk import copy_dataset
-from services.runtime.cache import RecordInvalidator, create_client
+from services.runtime.cache import FOUNDATION_ENDPOINT, RecordInvalidator, create_client
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.settings import Settings
 from tests.integration.test_query import ONLINE, WORK, Mesh, entry, publish, query, running_mesh
@@ -100,7 +100,7 @@ async def test_a_fast_seeded_person_is_stored_and_answered_as_the_bulk_loader_lo
     invalidator = RecordInvalidator()
     invalidator.attach(client)
     try:
-        await invalidator.dataset_changed("population")
+        await invalidator.dataset_changed(FOUNDATION_ENDPOINT, "population")
     finally:
         invalidator.attach(None)
         await client.aclose()

@@ -35,7 +35,7 @@ from services.foundation.bulk import BulkLoadError, LoadProgress, ProgressPrinte
 from services.foundation.component import create_component
 from services.foundation.datasets import DATASETS
 from services.runtime import db
-from services.runtime.cache import RECORDS_CHANGED
+from services.runtime.cache import FOUNDATION_ENDPOINT, RECORDS_CHANGED, record_cache_key
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller, service_caller
@@ -676,7 +676,7 @@ async def test_a_load_drops_cached_records_and_announces_the_change(calls: Calls
                                                                     redis_client: aioredis.Redis) -> None:
     (record,) = fresh_persons(1)
     key = record["citizen_id"]
-    cache_key = f"rec:population:{key}"
+    cache_key = record_cache_key(FOUNDATION_ENDPOINT, "population", key)
     await calls.load(POLICE, "population", rows(record))
     await redis_client.set(cache_key, b"stale")
     async with redis_client.pubsub() as pubsub:
@@ -688,7 +688,7 @@ async def test_a_load_drops_cached_records_and_announces_the_change(calls: Calls
         await calls.load(POLICE, "population", rows(changed))
         assert await redis_client.exists(cache_key) == 0
         event = await _next_event(pubsub, key)
-    assert event["dataset"] == "population" and key in event["keys"]
+    assert event["endpoint"] == FOUNDATION_ENDPOINT and event["dataset"] == "population" and key in event["keys"]
 
 
 async def _next_event(pubsub: aioredis.client.PubSub, key: str) -> dict:

@@ -319,6 +319,97 @@ async def test_a_table_reloaded_with_truncate_leaves_no_row_it_dropped_answering
         await connection.close()
 
 
+async def _set_insurance_type(department: Department, key: str, value: str) -> None:
+    connection = await asyncpg.connect(department.database_url)
+    try:
+        await connection.execute(f"UPDATE {dept.TABLE} SET xz = $2, gxsj = now() WHERE sfzhm = $1", key, value)
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def _second_frontproc(platform, embedded, work: Path) -> AsyncIterator[tuple[Department, str]]:  # type: ignore[no-untyped-def]
+    """The 人社局's second 前置机 (its own database, the same table and dataset name) behind an entry of its own,
+    published and granted to the 民政局 as the first; the entry is retired and the 前置机 stopped on leaving."""
+    url = await create_database(embedded.database_url, f"dept_hrss2_{uuid.uuid4().hex[:8]}")
+    await dept.prepare_database(url, count=5)
+    (work / "database.url").write_text(url)
+    (work / "platform.pem").write_text(provider_public_keys(platform.settings["query"].provider_signing_key))
+    endpoint = f"127.0.0.1:{free_port()}"
+    (work / "dept.yaml").write_text(dept.config_text("database.url", endpoint, "platform.pem", "access.jsonl"))
+    second = Department(work / "dept.yaml", url, endpoint, work / "access.jsonl")
+    await asyncio.to_thread(second.start)
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = dept.social_insurance_entry(endpoint)
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    try:
+        await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"),
+                                  timeout=10)
+        await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
+                                  timeout=10)
+        await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                                  metadata=platform.person("authority", REVIEWER), timeout=10)
+        sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+        expire = timestamp_pb2.Timestamp()
+        expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=90))
+        submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=sharing_pb2.Application(
+                resource_code=entry.code, items=GRANTED, purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS],
+                purpose_text="低保资格审核", basis="《社会救助暂行办法》第十一条", requested_expire_time=expire,
+                methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=1000)), metadata=platform.metadata("civil"),
+            timeout=10)
+        await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=GRANTED),
+            metadata=platform.person("social", APPROVER), timeout=10)
+        yield second, entry.code
+    finally:
+        with contextlib.suppress(grpc.aio.AioRpcError):
+            await catalog.RetireEntry(cat.RetireEntryRequest(code=entry.code, reason="前置机合并"),
+                                      metadata=platform.metadata("social"), timeout=10)
+        await asyncio.to_thread(second.stop)
+
+
+async def test_two_frontprocs_serving_a_dataset_of_one_name_each_answer_their_own_rows(  # type: ignore[no-untyped-def]
+        platform, department, embedded, tmp_path) -> None:
+    """A department's two 前置机 (say, two districts' databases) serve the dataset social_insurance under two
+    entries. Query cached records by dataset and key only: the entry read second answered the first 前置机's row
+    (audited as its own), and a change notice for one endpoint dropped the other's record too, or left it. Each
+    resource now answers its own 前置机's row, before and after either announces a change."""
+    key = next(iter(persons(1)))["citizen_id"]
+    first_value = (await _query(platform, key)).values["insurance_type"]  # cached from the first 前置机
+    notices = query_pb2_grpc.QueryServiceStub(platform.channel)
+    async with _second_frontproc(platform, embedded, tmp_path) as (second, code):
+        second_value = "失业保险" if first_value != "失业保险" else "职工基本医疗保险"
+        await _set_insurance_type(second, key, second_value)
+
+        async def answers() -> tuple[str, str]:
+            other = query_pb2_grpc.QueryServiceStub(platform.channel)
+            answered = await other.Query(query_pb2.QueryRequest(resource_code=code, key=key, purpose=ADMIN),
+                                         metadata=platform.metadata("civil"), timeout=10)
+            return (await _query(platform, key)).values["insurance_type"], answered.values["insurance_type"]
+
+        assert await answers() == (first_value, second_value)
+        assert await answers() == (first_value, second_value)  # both now cached
+
+        # The second 前置机's row changes and it says so: the first's cached record stays, and is not asked for.
+        asked_first = len(access_log.read(str(department.log_path)))
+        changed = "城乡居民基本养老保险" if second_value != "城乡居民基本养老保险" else "城镇职工基本养老保险"
+        await _set_insurance_type(second, key, changed)
+        await notices.NotifyRecordsChanged(query_pb2.NotifyRecordsChangedRequest(resource_code=code, keys=[key]),
+                                           metadata=platform.metadata("social"), timeout=10)
+        assert await answers() == (first_value, changed)
+        assert len(access_log.read(str(department.log_path))) == asked_first
+        # The first's, for its whole resource: the first is read again, the second keeps its own.
+        await _set_insurance_type(department, key, second_value)
+        try:
+            await notices.NotifyRecordsChanged(query_pb2.NotifyRecordsChangedRequest(
+                resource_code=dept.RESOURCE_CODE, all_records=True), metadata=platform.metadata("social"),
+                timeout=10)
+            assert await answers() == (second_value, changed)
+        finally:
+            await _set_insurance_type(department, key, first_value)
+
+
 @contextlib.asynccontextmanager
 async def _unreadable_row(department: Department, key: str) -> AsyncIterator[None]:
     """The department's table behind a view whose cast fails on ``key``'s row only (SQLSTATE 22P02, a data

@@ -48,6 +48,7 @@ from services.demo import ENTITY_ITEMS, POPULATION_ITEMS
 from services.foundation.component import create_component as create_foundation
 from services.query.component import create_component as create_query
 from services.runtime import db
+from services.runtime.cache import FOUNDATION_ENDPOINT, record_cache_key
 from services.runtime.duties import APPROVER, REVIEWER
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of
@@ -761,14 +762,14 @@ async def test_a_corrected_dispute_drops_the_cached_record(mesh: Mesh, redis_cli
     key = list(mesh.persons)[3]
     code = mesh.codes["population"]
     await query(mesh, mesh.user, code, key, ADMIN, ["name"])
-    assert await redis_client.exists(f"rec:population:{key}")
+    assert await redis_client.exists(record_cache_key(FOUNDATION_ENDPOINT, "population", key))
     reported = await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
         resource_code=code, key=key, item="name", claimed_value="李四")), metadata=mesh.md(mesh.user), timeout=10)
     answered = await mesh.disputes.AnswerDispute(dispute_pb2.AnswerDisputeRequest(
         id=reported.dispute.id, corrected=True, answer="已在源头更正"),
         metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
     assert answered.dispute.state == dispute_pb2.DISPUTE_STATE_CORRECTED
-    assert not await redis_client.exists(f"rec:population:{key}")
+    assert not await redis_client.exists(record_cache_key(FOUNDATION_ENDPOINT, "population", key))
     listed = await mesh.disputes.ListDisputes(dispute_pb2.ListDisputesRequest(
         state=dispute_pb2.DISPUTE_STATE_CORRECTED, page_size=1), metadata=mesh.md(mesh.user), timeout=10)
     assert [d.id for d in listed.disputes] == [reported.dispute.id]

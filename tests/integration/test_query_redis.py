@@ -42,7 +42,7 @@ from govshare.authorization.v1 import sharing_pb2
 from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import dispute_pb2
 from services.query.redis_reads import RedisReader
-from services.runtime.cache import RecordInvalidator, record_cache_key
+from services.runtime.cache import FOUNDATION_ENDPOINT, RecordInvalidator, record_cache_key
 from services.runtime.duties import APPROVER
 from services.runtime.embedded import EmbeddedServers
 from services.runtime.settings import Settings
@@ -144,10 +144,10 @@ async def test_a_record_changed_while_redis_was_down_is_not_served_from_its_snap
         for _ in range(50):
             first = await query(mesh, mesh.user, code, key, ADMIN, ["name"])
             assert first.values["name"][0] == before["name"][0] != "欧"
-            if await client.exists(record_cache_key("population", key)):
+            if await client.exists(record_cache_key(FOUNDATION_ENDPOINT, "population", key)):
                 break
             await asyncio.sleep(0.1)
-        assert await client.exists(record_cache_key("population", key))
+        assert await client.exists(record_cache_key(FOUNDATION_ENDPOINT, "population", key))
     finally:
         await client.aclose()
     await redis.save()  # the snapshot holds the record as it was
@@ -196,10 +196,10 @@ async def test_an_invalidation_redis_could_not_take_is_applied_once_it_answers( 
     invalidator = RecordInvalidator(retry_seconds=POLL_INTERVAL_SECONDS)
     invalidator.attach(client)
     try:
-        await client.set(record_cache_key(dataset, key), b"old")
+        await client.set(record_cache_key(FOUNDATION_ENDPOINT, dataset, key), b"old")
         await redis.save()
         await redis.stop()
-        await invalidator.records_changed(dataset, [key])
+        await invalidator.records_changed(FOUNDATION_ENDPOINT, dataset, [key])
         assert invalidator.pending == 1
         await redis.start()
         for _ in range(POLL_ATTEMPTS):
@@ -207,7 +207,7 @@ async def test_an_invalidation_redis_could_not_take_is_applied_once_it_answers( 
                 break
             await asyncio.sleep(POLL_INTERVAL_SECONDS)
         assert invalidator.pending == 0
-        assert not await client.exists(record_cache_key(dataset, key))
+        assert not await client.exists(record_cache_key(FOUNDATION_ENDPOINT, dataset, key))
     finally:
         invalidator.attach(None)
         await client.aclose()

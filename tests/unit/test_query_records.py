@@ -127,16 +127,32 @@ class DepartmentProvider(provider_pb2_grpc.ProviderServiceServicer):
         return provider_pb2.BatchLookupResponse(records=[self.records[k] for k in keys if k in self.records])
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def endpoint(base_settings: Settings) -> AsyncIterator[tuple[str, DepartmentProvider]]:
-    provider = DepartmentProvider(PlatformAssertions(provider_public_keys(base_settings.provider_signing_key)))
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[str, DepartmentProvider]]:
+    """A DepartmentProvider on a port of its own: its target and the provider."""
+    provider = DepartmentProvider(PlatformAssertions(provider_public_keys(settings.provider_signing_key)))
     server = grpc.aio.server()
     provider_pb2_grpc.add_ProviderServiceServicer_to_server(provider, server)
     port = server.add_insecure_port("127.0.0.1:0")
     provider.verifier.bind(f"127.0.0.1:{port}")
     await server.start()
-    yield f"127.0.0.1:{port}", provider
-    await server.stop(0)
+    try:
+        yield f"127.0.0.1:{port}", provider
+    finally:
+        await server.stop(0)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def endpoint(base_settings: Settings) -> AsyncIterator[tuple[str, DepartmentProvider]]:
+    async with serving(base_settings) as served:
+        yield served
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def second_endpoint(base_settings: Settings) -> AsyncIterator[tuple[str, DepartmentProvider]]:
+    """Another 前置机 (another department's, or the same department's second one)."""
+    async with serving(base_settings) as served:
+        yield served
 
 
 @pytest.fixture
@@ -183,9 +199,9 @@ async def test_a_miss_asks_the_provider_once_and_caches(records: RecordCache, en
     assert all(r is not None and r.values["name"] == "张三" for r in found)
     assert provider.lookups == before + 1
     assert provider.callers[-1] == "platform" and provider.verifier.mesh_assertions == 0
-    assert await redis_client.get(cache_key(dataset, key)) == await on_server(redis_client,
+    assert await redis_client.get(cache_key(target, dataset, key)) == await on_server(redis_client,
                                                                               record(key).SerializeToString())
-    assert 0 < await redis_client.ttl(cache_key(dataset, key)) <= 60
+    assert 0 < await redis_client.ttl(cache_key(target, dataset, key)) <= 60
     assert (await records.get(target, dataset, key)) == record(key)
     assert provider.lookups == before + 1
 
@@ -197,15 +213,15 @@ async def test_absence_is_cached_briefly(records: RecordCache, endpoint, redis_c
     assert await records.get(target, dataset, "nobody") is None
     assert await records.get(target, dataset, "nobody") is None
     assert provider.lookups == before + 1
-    assert await redis_client.get(cache_key(dataset, "nobody")) == await on_server(redis_client, b"")
-    assert 0 < await redis_client.ttl(cache_key(dataset, "nobody")) <= 30
+    assert await redis_client.get(cache_key(target, dataset, "nobody")) == await on_server(redis_client, b"")
+    assert 0 < await redis_client.ttl(cache_key(target, dataset, "nobody")) <= 30
 
 
 async def test_an_unreadable_cached_value_is_a_miss(records: RecordCache, endpoint, redis_client) -> None:
     target, provider = endpoint
     dataset = f"ds-{uuid.uuid4().hex[:8]}"
     provider.records["K2"] = record("K2", "李四")
-    await redis_client.set(cache_key(dataset, "K2"), await on_server(redis_client, b"\xff\xff not a record"))
+    await redis_client.set(cache_key(target, dataset, "K2"), await on_server(redis_client, b"\xff\xff not a record"))
     assert (await records.get(target, dataset, "K2")).values["name"] == "李四"
 
 
@@ -215,7 +231,7 @@ async def test_a_batch_is_one_mget_and_one_batch_lookup_for_the_misses(records: 
     dataset = f"ds-{uuid.uuid4().hex[:8]}"
     for key in ("A", "B", "C"):
         provider.records[key] = record(key, key)
-    await redis_client.set(cache_key(dataset, "A"),
+    await redis_client.set(cache_key(target, dataset, "A"),
                            await on_server(redis_client, record("A", "cached").SerializeToString()))
     before = len(provider.batch_lookups)
     found = await records.get_many(target, dataset, ["A", "B", "C", "Z"])
@@ -237,13 +253,13 @@ async def test_a_change_event_during_a_fetch_keeps_the_result_out_of_the_cache(r
     try:
         pending = asyncio.create_task(records.get(target, dataset, "K3"))
         await provider.entered.wait()  # the provider is answering
-        records.on_records_changed({"dataset": dataset, "keys": ["K3"]})
+        records.on_records_changed({"endpoint": target, "dataset": dataset, "keys": ["K3"]})
         provider.gate.set()
         assert (await pending) is not None
     finally:
         provider.gate.set()
         provider.gate = None
-    assert await redis_client.get(cache_key(dataset, "K3")) is None
+    assert await redis_client.get(cache_key(target, dataset, "K3")) is None
 
 
 async def test_a_value_written_on_another_redis_server_is_a_miss(records: RecordCache, endpoint,
@@ -254,14 +270,14 @@ async def test_a_value_written_on_another_redis_server_is_a_miss(records: Record
     dataset = f"ds-{uuid.uuid4().hex[:8]}"
     for key in ("S1", "S2"):
         provider.records[key] = record(key, "current")
-        await redis_client.set(cache_key(dataset, key), b"0ld5erv3" + record(key, "stale").SerializeToString())
-    await redis_client.set(cache_key(dataset, "S3"), b"0ld5erv3")  # an old absence
+        await redis_client.set(cache_key(target, dataset, key), b"0ld5erv3" + record(key, "stale").SerializeToString())
+    await redis_client.set(cache_key(target, dataset, "S3"), b"0ld5erv3")  # an old absence
     provider.records["S3"] = record("S3", "current")
     assert (await records.get(target, dataset, "S1")).values["name"] == "current"
     found = await records.get_many(target, dataset, ["S2", "S3"])
     assert {key: r.values["name"] for key, r in found.items()} == {"S2": "current", "S3": "current"}
     # Read through again, they are cached for this server.
-    assert await redis_client.get(cache_key(dataset, "S2")) == await on_server(
+    assert await redis_client.get(cache_key(target, dataset, "S2")) == await on_server(
         redis_client, record("S2", "current").SerializeToString())
 
 
@@ -362,11 +378,11 @@ async def test_a_hot_record_is_answered_in_process_until_a_change_event_names_it
     provider.records["H1"] = record("H1", "赵六")
     assert (await held.get(target, dataset, "H1")).values["name"] == "赵六"
     provider.records["H1"] = record("H1", "赵六六")
-    await redis_client.delete(cache_key(dataset, "H1"))  # without an event: this process still holds it
+    await redis_client.delete(cache_key(target, dataset, "H1"))  # without an event: this process still holds it
     before = provider.lookups
     assert (await held.get(target, dataset, "H1")).values["name"] == "赵六"
     assert provider.lookups == before
-    held.on_records_changed({"dataset": dataset, "keys": ["H1"]})
+    held.on_records_changed({"endpoint": target, "dataset": dataset, "keys": ["H1"]})
     assert (await held.get(target, dataset, "H1")).values["name"] == "赵六六"
     assert provider.lookups == before + 1
 
@@ -378,12 +394,12 @@ async def test_a_dataset_wide_change_and_a_resubscription_drop_what_is_held(held
     provider.records["D1"] = record("D1", "old")
     for dataset in (changed, other):
         await held.get(target, dataset, "D1")
-        await redis_client.delete(cache_key(dataset, "D1"))
+        await redis_client.delete(cache_key(target, dataset, "D1"))
     provider.records["D1"] = record("D1", "new")
-    held.on_records_changed({"dataset": changed, "all": True})
+    held.on_records_changed({"endpoint": target, "dataset": changed, "all": True})
     assert (await held.get(target, changed, "D1")).values["name"] == "new"
     assert (await held.get(target, other, "D1")).values["name"] == "old"
-    await redis_client.delete(cache_key(other, "D1"))
+    await redis_client.delete(cache_key(target, other, "D1"))
     held.resync()
     assert (await held.get(target, other, "D1")).values["name"] == "new"
 
@@ -392,19 +408,20 @@ async def test_a_change_event_during_a_redis_read_keeps_the_record_out_of_the_pr
         held: RecordCache, endpoint, redis_client, monkeypatch: pytest.MonkeyPatch) -> None:
     target, _provider = endpoint
     dataset = f"ds-{uuid.uuid4().hex[:8]}"
-    await redis_client.set(cache_key(dataset, "R1"),
+    await redis_client.set(cache_key(target, dataset, "R1"),
                            await on_server(redis_client, record("R1", "before").SerializeToString()))
     read = held._reader.get
 
     async def read_then_change(name: str) -> bytes | None:
         data = await read(name)
-        held.on_records_changed({"dataset": dataset, "keys": ["R1"]})  # arrives while the reply is on its way
+        # Arrives while the reply is on its way.
+        held.on_records_changed({"endpoint": target, "dataset": dataset, "keys": ["R1"]})
         return data
 
     monkeypatch.setattr(held._reader, "get", read_then_change)
     assert (await held.get(target, dataset, "R1")).values["name"] == "before"
     monkeypatch.undo()
-    await redis_client.set(cache_key(dataset, "R1"),
+    await redis_client.set(cache_key(target, dataset, "R1"),
                            await on_server(redis_client, record("R1", "after").SerializeToString()))
     assert (await held.get(target, dataset, "R1")).values["name"] == "after"
 
@@ -416,8 +433,8 @@ async def test_a_batch_takes_held_records_and_reads_only_the_rest(held: RecordCa
     for key in ("A", "B"):
         provider.records[key] = record(key, key)
     first = await held.get_many(target, dataset, ["A", "B", "Z"])
-    await redis_client.delete(*(cache_key(dataset, key) for key in ("A", "B", "Z")))
-    await redis_client.set(cache_key(dataset, "C"),
+    await redis_client.delete(*(cache_key(target, dataset, key) for key in ("A", "B", "Z")))
+    await redis_client.set(cache_key(target, dataset, "C"),
                            await on_server(redis_client, record("C", "cached C").SerializeToString()))
     before = len(provider.batch_lookups)
     again = await held.get_many(target, dataset, ["A", "B", "Z", "C"])
@@ -435,16 +452,69 @@ async def test_forgetting_a_record_tells_every_replica(held: RecordCache, endpoi
     await pubsub.subscribe(RECORDS_CHANGED)
     try:
         await pubsub.get_message(timeout=1.0)  # the subscription's confirmation
-        await held.forget(dataset, ["F1"])
+        await held.forget(target, dataset, ["F1"])
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=5.0)
     finally:
         await pubsub.unsubscribe()
         await pubsub.aclose()
-    assert message is not None and json.loads(message["data"]) == {"dataset": dataset, "keys": ["F1"]}
-    assert await redis_client.get(cache_key(dataset, "F1")) is None
+    assert message is not None
+    assert json.loads(message["data"]) == {"endpoint": target, "dataset": dataset, "keys": ["F1"]}
+    assert await redis_client.get(cache_key(target, dataset, "F1")) is None
     before = provider.lookups
     await held.get(target, dataset, "F1")
     assert provider.lookups == before + 1
+
+
+async def test_two_endpoints_serving_a_dataset_of_one_name_each_answer_their_own_rows(
+        held: RecordCache, records: RecordCache, endpoint, second_endpoint, redis_client) -> None:
+    """The record cache named its entries by dataset and key only (Redis, in process, singleflight, invalidation):
+    two 前置机 serving a dataset of the same name answered each other's records, whichever was read first, and a
+    change notice of one dropped, or kept, the other's. Every cache identity now holds the endpoint."""
+    (first, one), (second, two) = endpoint, second_endpoint
+    dataset = f"ds-{uuid.uuid4().hex[:8]}"
+    for key in ("K", "C", "L"):
+        one.records[key], two.records[key] = record(key, "甲"), record(key, "乙")
+    assert (await held.get(first, dataset, "K")).values["name"] == "甲"
+    assert (await held.get(second, dataset, "K")).values["name"] == "乙"  # in process
+    assert (await held.get_many(second, dataset, ["K"]))["K"].values["name"] == "乙"
+    assert (await records.get(first, dataset, "K")).values["name"] == "甲"  # from Redis
+    assert (await records.get_many(second, dataset, ["K"]))["K"].values["name"] == "乙"
+    # Concurrent misses of one key at the two endpoints: two flights, two lanes.
+    assert [found.values["name"] for found in await asyncio.gather(
+        records.get(first, dataset, "C"), records.get(second, dataset, "C"))] == ["甲", "乙"]
+
+    # The second endpoint's change notice: the second answers its new row, the first its own, unasked.
+    two.records["K"] = record("K", "乙二")
+    asked = one.lookups + len(one.batch_lookups)
+    await held.forget(second, dataset, ["K"])
+    assert (await held.get(second, dataset, "K")).values["name"] == "乙二"
+    assert (await records.get(second, dataset, "K")).values["name"] == "乙二"
+    assert (await held.get(first, dataset, "K")).values["name"] == "甲"
+    assert (await records.get(first, dataset, "K")).values["name"] == "甲"
+    assert one.lookups + len(one.batch_lookups) == asked
+    # And the first's, for the whole dataset, as a replica hears it: the first is read again, the second kept.
+    one.records["K"] = record("K", "甲二")
+    await redis_client.set(f"rec:{dataset}:K", b"an entry of the release before")
+    await held.forget_dataset(first, dataset)
+    assert await redis_client.exists(cache_key(second, dataset, "K"))  # the second's entry stays
+    assert not await redis_client.exists(cache_key(first, dataset, "K"), f"rec:{dataset}:K")
+    records.on_records_changed({"endpoint": first, "dataset": dataset, "all": True})
+    assert (await records.get(first, dataset, "K")).values["name"] == "甲二"
+    assert (await held.get(first, dataset, "K")).values["name"] == "甲二"
+    assert (await held.get(second, dataset, "K")).values["name"] == "乙二"
+    # A notice naming no endpoint (a process of the release before) is about the dataset at every endpoint.
+    for provider, name in ((one, "甲三"), (two, "乙三")):
+        provider.records["K"] = record("K", name)
+    await redis_client.delete(cache_key(first, dataset, "K"), cache_key(second, dataset, "K"))
+    held.on_records_changed({"dataset": dataset, "keys": ["K"]})
+    assert [(await held.get(target, dataset, "K")).values["name"] for target in (first, second)] == ["甲三", "乙三"]
+
+    # An entry of the format before the endpoint was in the name is never read, and is deleted with the new one.
+    legacy = f"rec:{dataset}:L"
+    await redis_client.set(legacy, await on_server(redis_client, record("L", "丙").SerializeToString()))
+    assert (await records.get(second, dataset, "L")).values["name"] == "乙"
+    await records.forget(second, dataset, ["L"])
+    assert await redis_client.get(legacy) is None
 
 
 # --- concurrent misses collapse into BatchLookups -----------------------------------------------------------------
@@ -537,10 +607,10 @@ async def test_misses_queued_behind_a_call_leave_as_one_batch_lookup(records: Re
         [f"name {key}" for key in keys[:30]] + [None] * 10)
     assert found[:40] == found[40:]
     # Stored as a lone miss stores them: tagged with the Redis server's id, absences as an empty value.
-    assert await redis_client.get(cache_key(dataset, "M00")) == await on_server(
+    assert await redis_client.get(cache_key(target, dataset, "M00")) == await on_server(
         redis_client, record("M00", "name M00").SerializeToString())
-    assert await redis_client.get(cache_key(dataset, "M39")) == await on_server(redis_client, b"")
-    assert 0 < await redis_client.ttl(cache_key(dataset, "M39")) <= 30
+    assert await redis_client.get(cache_key(target, dataset, "M39")) == await on_server(redis_client, b"")
+    assert 0 < await redis_client.ttl(cache_key(target, dataset, "M39")) <= 30
     assert await asyncio.gather(*(records.get(target, dataset, key) for key in keys)) == found[:40]
     assert calls_since(provider, lookups, batches) == (1, sent)
 
@@ -638,12 +708,12 @@ async def test_a_change_event_during_a_batch_keeps_its_records_out_of_the_cache(
         opener, pending = await queue_behind_a_lone_miss(held, provider, target, dataset, ["E1", "E2"])
         provider.gate.set()
         await asyncio.wait_for(provider.batch_entered.wait(), 10)  # E1, E2 are out
-        held.on_records_changed({"dataset": dataset, "keys": ["E1"]})
+        held.on_records_changed({"endpoint": target, "dataset": dataset, "keys": ["E1"]})
         provider.batch_gate.set()
         assert all(r is not None for r in await asyncio.gather(*pending))
         await opener
-    assert await redis_client.get(cache_key(dataset, "E1")) is None
-    assert await redis_client.get(cache_key(dataset, "E2")) is None
+    assert await redis_client.get(cache_key(target, dataset, "E1")) is None
+    assert await redis_client.get(cache_key(target, dataset, "E2")) is None
     for key in ("E1", "E2"):
         provider.records[key] = record(key, "after")
     assert [r.values["name"] for r in await asyncio.gather(*(held.get(target, dataset, key) for key in ("E1", "E2")))
@@ -688,7 +758,7 @@ async def test_a_row_the_database_cannot_send_fails_its_key_only_and_never_rests
             assert failure.value.reason == "RECORD_UNREADABLE" and "U1" not in failure.value.message
         assert not records._providers._guard(target).open
         assert (await records.get(target, dataset, "R1")).values["name"] == "good"
-        assert await redis_client.get(cache_key(dataset, "U1")) is None
+        assert await redis_client.get(cache_key(target, dataset, "U1")) is None
     finally:
         provider.unreadable_keys = set()
 
@@ -709,8 +779,8 @@ async def test_a_batch_holding_an_unreadable_row_answers_its_other_keys(records:
     finally:
         provider.unreadable_keys = set()
     assert found["B1"].values["name"] == "one" and found["BU"] is UNREADABLE and found["B2"] is None
-    assert await redis_client.get(cache_key(dataset, "BU")) is None
-    assert await redis_client.get(cache_key(dataset, "B1")) is not None
+    assert await redis_client.get(cache_key(target, dataset, "BU")) is None
+    assert await redis_client.get(cache_key(target, dataset, "B1")) is not None
     assert collapsed[0].values["name"] == "one" and collapsed[2] is None
     assert isinstance(collapsed[1], ServiceError) and collapsed[1].reason == "RECORD_UNREADABLE"
     assert not records._providers._guard(target).open

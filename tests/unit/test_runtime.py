@@ -577,12 +577,12 @@ class _SlowRedis:
 async def test_an_invalidation_whose_caller_is_cancelled_still_deletes_and_announces() -> None:
     """A load commits, then invalidates its records: a client that hangs up just then cancels the call, and the
     cached records must still go (they were kept until the cache TTL, the change being committed)."""
-    from services.runtime.cache import RECORDS_CHANGED, RecordInvalidator, record_cache_key
+    from services.runtime.cache import FOUNDATION_ENDPOINT, RECORDS_CHANGED, RecordInvalidator, record_cache_key
 
     redis = _SlowRedis()
     invalidator = RecordInvalidator(retry_seconds=0.01)
     invalidator.attach(redis)  # type: ignore[arg-type]
-    call = asyncio.create_task(invalidator.records_changed("population", ["11010519491231002X"]))
+    call = asyncio.create_task(invalidator.records_changed(FOUNDATION_ENDPOINT, "population", ["11010519491231002X"]))
     await asyncio.wait_for(redis.executing.wait(), 5)
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -592,6 +592,8 @@ async def test_an_invalidation_whose_caller_is_cancelled_still_deletes_and_annou
         if redis.published:
             break
         await asyncio.sleep(0.01)
-    assert redis.deleted == [record_cache_key("population", "11010519491231002X")]
+    # The entry, and the one a query process of the release before would read (a rolling upgrade).
+    assert redis.deleted == [record_cache_key(FOUNDATION_ENDPOINT, "population", "11010519491231002X"),
+                             "rec:population:11010519491231002X"]
     assert [channel for channel, _ in redis.published] == [RECORDS_CHANGED]
     assert invalidator.pending == 0
