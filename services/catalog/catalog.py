@@ -70,8 +70,10 @@ class Catalog:
 
     def __init__(self, store: CatalogStore, notify: Notify, zone: str, masker: Masker,
                  update_working_days: int, endpoints: EndpointChecker | None = None,
-                 index: IndexKeeper | None = None) -> None:
+                 index: IndexKeeper | None = None, foundation_target: str = "") -> None:
         self._store = store
+        #: The foundation service's address (GOVSHARE_FOUNDATION_TARGET): an entry naming it reads the foundation.
+        self._foundation_target = foundation_target
         #: Checks a department endpoint answers for its entry before publishing (None: not checked).
         self._endpoints = endpoints
         #: The replica's search index (None: every search takes the PostgreSQL path).
@@ -151,7 +153,7 @@ class Catalog:
             lifecycle.require_state(latest, "submitted", lifecycle.SUBMITTABLE)
             # Rules (e.g. configured mask rules) may have changed since the draft was written.
             rules.require_valid(latest, self._masker.known)
-            lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
+            await self._require_own_endpoint(tx, latest)
             entry = await self._transition(tx, latest, EntryState.SUBMITTED, now, return_reason="",
                                            submitted_by=actor_of(caller), reviewed_by=Actor())
             await tx.add_event(entry, "submit", caller, now)
@@ -177,7 +179,7 @@ class Catalog:
                 await tx.add_event(entry, "return", caller, now, reason.strip())
             else:
                 # Checked again here: another provider's entry on the dataset may have been published since.
-                lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
+                await self._require_own_endpoint(tx, latest)
                 await self._supersede(tx, head, now)
                 entry = await self._transition(tx, latest, EntryState.PUBLISHED, now, publish_time=now,
                                                reviewed_by=actor_of(caller))
@@ -186,6 +188,10 @@ class Catalog:
                 await tx.add_event(entry, "publish", caller, now)
         await self._announce(code)
         return entry
+
+    async def _require_own_endpoint(self, tx: CatalogTransaction, entry: Entry) -> None:
+        readers = await tx.endpoint_readers(entry.endpoint.dataset, entry.code)
+        lifecycle.require_own_endpoint(entry, readers, self._foundation_target)
 
     async def _check_endpoint(self, caller: Caller, code: str) -> tuple[int, str, str] | None:
         """Before publishing: the submitted version's department endpoint answers and serves it (no transaction
@@ -198,7 +204,7 @@ class Catalog:
             return None  # the transaction says why it cannot be reviewed, or there is nothing to ask
         async with self._store.transaction() as tx:
             # The catalog's own rule first (it holds whatever the endpoint answers); checked again under the lock.
-            lifecycle.require_own_endpoint(latest, await tx.endpoint_readers(latest.endpoint.dataset, code))
+            await self._require_own_endpoint(tx, latest)
         await self._endpoints.check(latest, caller.department_code)
         return latest.version, latest.endpoint.target, latest.endpoint.dataset
 

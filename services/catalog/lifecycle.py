@@ -139,28 +139,36 @@ def require_zone(entry: Entry, deployment_zone: str) -> None:
             metadata={"code": entry.code, "deployment_zone": deployment_zone})
 
 
-def require_own_endpoint(entry: Entry, readers: Iterable[EndpointReader]) -> None:
-    """No entry reads another provider's dataset through another endpoint, nor another department's 前置机.
+def require_own_endpoint(entry: Entry, readers: Iterable[EndpointReader], foundation_target: str = "") -> None:
+    """No entry reads another department's 前置机, nor another provider's foundation dataset by an address of its own.
 
-    Query caches records by dataset name whatever endpoint an entry names, so an entry reading a dataset
-    from another endpoint than another provider's entries (its own 前置机, or the foundation service's
-    address spelled out) would answer with their cached records under its own share terms, and its endpoint
-    would fill the cache they answer from. Behind a department's 前置机 is that department's data
-    ("谁提供，谁负责", Art. 13), so no other provider's entry reads it even at the same address. A provider's
-    own entries may differ in target (it moves its 前置机 one entry at a time). The platform's foundation
-    service (the empty target) serves datasets whose sources the authority designates; which department
-    catalogs them is the authority's review. ``readers`` are the other published entries reading the dataset.
+    Behind a department's 前置机 is that department's data ("谁提供，谁负责", Art. 13), so no other provider's entry
+    reads it even at the same address. Departments may name datasets alike at their own 前置机 (two districts'
+    social_insurance): query caches records by endpoint, dataset and key (services/runtime/cache.py), so each
+    entry reads, and caches, its own endpoint's. The platform's foundation service (the empty target) serves
+    datasets whose sources the authority designates; several providers may catalog one, which is the authority's
+    review to check, but not through the foundation's address spelled out (``foundation_target``: the same
+    records, past that review). A provider's own entries may differ in target (it moves its 前置机 one entry at a
+    time). ``readers`` are the other published entries reading the dataset.
     """
+    mine = _endpoint_of(entry.endpoint.target, foundation_target)
     for other in readers:
         if other.provider_department_code == entry.provider_department_code:
             continue
-        if other.target != entry.endpoint.target or other.target:
-            raise ServiceError(
-                grpc.StatusCode.FAILED_PRECONDITION, "ENDPOINT_IN_USE",
-                f"dataset {entry.endpoint.dataset!r} is already read by published entry {other.code} of department "
-                f"{other.provider_department_code}: another provider's dataset is read from no other endpoint, and "
-                "a department's 前置机 by that department only; name your endpoint's own dataset",
-                metadata={"code": entry.code, "dataset": entry.endpoint.dataset, "published_code": other.code})
+        if _endpoint_of(other.target, foundation_target) != mine or not (other.target or entry.endpoint.target):
+            continue
+        raise ServiceError(
+            grpc.StatusCode.FAILED_PRECONDITION, "ENDPOINT_IN_USE",
+            f"dataset {entry.endpoint.dataset!r} of endpoint {entry.endpoint.target or '(the foundation service)'} "
+            f"is already read by published entry {other.code} of department {other.provider_department_code}: a "
+            "department's 前置机 is read by that department only, and a foundation dataset through the empty "
+            "target; name your own 前置机's dataset",
+            metadata={"code": entry.code, "dataset": entry.endpoint.dataset, "published_code": other.code})
+
+
+def _endpoint_of(target: str, foundation_target: str) -> str:
+    """The endpoint a target reaches: "" for the foundation service, however it is named."""
+    return "" if not target or target == foundation_target else target
 
 
 def require_servable(entry: Entry, deployment_zone: str) -> None:
