@@ -38,7 +38,8 @@ class FrontprocComponent:
         self._config = config
         self.store = DepartmentStore(config)
         self.access_log = AccessLog(config.access_log)
-        verifier = ProviderAssertionVerifier(config.platform_public_keys, audience=config.endpoint)
+        verifier = ProviderAssertionVerifier(config.platform_public_keys, audience=config.endpoint,
+                                             keys_file=config.platform_public_keys_file)
         self._servicer = FrontprocServicer(config, verifier, self.store, self.access_log,
                                            RateLimit(config.rate_per_second, config.rate_burst))
         self.watcher = ChangeWatcher(config, lambda code, keys: notify(config, code, keys))

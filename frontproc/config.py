@@ -110,6 +110,9 @@ class FrontprocConfig:
     rate_per_second: float
     rate_burst: int
     resources: dict[str, ResourceConfig] = field(default_factory=dict)
+    #: The file platform_public_keys came from (public_keys_file), read again when it changes (a key rotation);
+    #: empty for keys given inline or in the environment.
+    platform_public_keys_file: str = ""
 
 
 class _Reader:
@@ -432,6 +435,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
                               "secret_file", "secret_env"), "platform")
     known = len(reader.problems)
     public_keys = _file_or_value(reader, base, platform, "public_keys", "platform")
+    keys_file = reader.text(platform, "public_keys_file", "platform") if "public_keys" not in platform else None
     if "platform" in top and len(reader.problems) == known:
         if not public_keys:
             reader.problem(top["platform"][0], "platform: give public_keys, public_keys_file or public_keys_env "
@@ -491,7 +495,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         time_zone=time_zone.value if time_zone else DEFAULT_TIME_ZONE, platform_public_keys=public_keys,
         platform_edge=edge.value if edge else "", platform_system_id=system_id.value if system_id else "",
         platform_secret=secret.strip(), access_log=str(base / access_log.value) if access_log else "",
-        rate_per_second=per_second, rate_burst=burst, resources=resources)
+        rate_per_second=per_second, rate_burst=burst, resources=resources,
+        platform_public_keys_file=str((base / keys_file.value).resolve()) if keys_file else "")
 
 
 def load(path: str) -> FrontprocConfig:

@@ -36,7 +36,8 @@ REFUSAL_LOG_INTERVAL_SECONDS = 60.0
 _REFUSAL_ADVICE = {
     "platform assertion is signed by a key this endpoint does not trust":
         "if the platform calls so, platform.public_keys (platform.pem) is not the platform's provider public key: ask "
-        "its operator for provider-public.pem (during a key rotation, both keys in one file)",
+        "its operator for provider-public.pem (during a key rotation, both keys in one file: a changed "
+        "public_keys_file is read again within a second, with no restart)",
     "platform assertion is for another endpoint":
         "if the platform calls so, set `endpoint` in the configuration to the target the catalog entry registers",
     "platform assertion has expired":

@@ -16,6 +16,8 @@ it has already seen until that assertion has expired, so a captured assertion ca
 from __future__ import annotations
 
 import contextvars
+import logging
+import os
 import time
 import uuid
 from collections import OrderedDict
@@ -34,6 +36,10 @@ TTL_SECONDS = 30
 LEEWAY_SECONDS = 5
 #: Seen ids kept at most (each for its assertion's life): a flood cannot exhaust memory.
 MAX_SEEN = 1_000_000
+#: How often, at most, a verifier looks whether its keys file (a 前置机's platform.pem) changed.
+KEYS_FILE_CHECK_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +99,15 @@ def provider_jwks(public_keys_pem: str) -> dict[str, list[dict[str, str]]]:
 class ProviderAssertionVerifier:
     """Verifies the platform's assertions at one endpoint: signature, issuer, audience, expiry, no replay."""
 
-    def __init__(self, public_keys_pem: str, audience: str, clock=time.time) -> None:
+    def __init__(self, public_keys_pem: str, audience: str, clock=time.time, keys_file: str = "") -> None:
         self._keys = {key_id(key): key for key in ed25519_public_keys(public_keys_pem)}
+        #: The file the keys were read from (a 前置机's platform.pem), read again once it changes: a department
+        #: adds the platform's new key, or drops the retired one, without restarting (a 前置机 that kept the keys
+        #: it started with refused every call once the platform signed with its new key, and went on trusting a
+        #: retired one).
+        self._keys_file = keys_file
+        self._keys_stamp = _file_stamp(keys_file) if keys_file else None
+        self._keys_checked = time.monotonic()
         self._audience = audience
         self._clock = clock
         self._seen: OrderedDict[str, int] = OrderedDict()
@@ -105,6 +118,8 @@ class ProviderAssertionVerifier:
 
     def verify(self, metadata) -> VerifiedAssertion:
         """The verified assertion of a call, or ServiceError(UNAUTHENTICATED) saying what is wrong."""
+        if self._keys_file:
+            self._reread_keys()
         token = None
         for key, value in metadata or ():
             if key == ASSERTION_HEADER:
@@ -128,6 +143,29 @@ class ProviderAssertionVerifier:
         access = AccessClaims(department_code=str(claims.get("dept", "")), system_id=str(claims.get("sub", "")),
                               purpose=str(claims.get("purpose", "")), audit_id=str(claims.get("audit_id", "")))
         return VerifiedAssertion(jti=jti, claims=access, expires_at=expires)
+
+    def _reread_keys(self) -> None:
+        """Trusts the keys of the keys file once it changed (looked at most every KEYS_FILE_CHECK_SECONDS: one
+        stat). A file that cannot be used (half written, a wrong key) leaves the keys trusted so far, saying so."""
+        now = time.monotonic()
+        if now - self._keys_checked < KEYS_FILE_CHECK_SECONDS:
+            return
+        self._keys_checked = now
+        stamp = _file_stamp(self._keys_file)
+        if stamp == self._keys_stamp:
+            return
+        self._keys_stamp = stamp
+        try:
+            with open(self._keys_file, encoding="utf-8-sig") as file:
+                keys = {key_id(key): key for key in ed25519_public_keys(file.read())}
+        except (OSError, ValueError) as exc:
+            log.error("the platform's keys file %s changed but cannot be used (%s): the %d key(s) trusted so far "
+                      "stay trusted until it is fixed", self._keys_file, exc, len(self._keys))
+            return
+        if keys.keys() != self._keys.keys():
+            log.info("the platform's keys file %s changed: trusting %s now (was %s)", self._keys_file,
+                     ", ".join(sorted(keys)), ", ".join(sorted(self._keys)))
+        self._keys = keys
 
     def _forget_expired(self, now: int) -> None:
         """Ids leave once their assertion has expired (an expired assertion is refused anyway). Assertions
@@ -160,3 +198,12 @@ class ProviderAssertionVerifier:
                                   f"this endpoint is {self._audience!r}") from None
         except jwt.InvalidTokenError as exc:
             raise unauthenticated(f"platform assertion is invalid ({type(exc).__name__})") from None
+
+
+def _file_stamp(path: str) -> tuple[int, int, int] | None:
+    """What tells a changed file (a ConfigMap's swapped link included: stat follows it), None when unreadable."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns, status.st_size

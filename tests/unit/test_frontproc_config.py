@@ -248,6 +248,7 @@ def test_files_saved_with_a_byte_order_mark_are_read_as_their_text(tmp_path: Pat
     assert config.database_url == "postgresql://hrss@db.example:5432/hrss"
     assert config.platform_secret == "s3cret-of-the-system"
     assert config.platform_public_keys.startswith("-----BEGIN PUBLIC KEY-----")
+    assert config.platform_public_keys_file == str((tmp_path / "platform.pem").resolve())  # read again on change
     entry = tmp_path / "entry.json"
     entry.write_bytes(b"\xef\xbb\xbf" + '{"code": "202001/000001", "name": "社会保险参保信息"}'.encode())
     assert read_entry(str(entry)).name == "社会保险参保信息"

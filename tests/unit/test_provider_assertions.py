@@ -15,6 +15,7 @@ from govshare.provider.v1 import provider_pb2
 from services.catalog.endpoints import _require_serves
 from services.catalog.model import DataItem, Endpoint, Entry
 from services.query.endpoints import CircuitOpen, EndpointDown, EndpointGuard
+from services.runtime import provider_assertions
 from services.runtime.errors import ServiceError
 from services.runtime.keys import generate_keys
 from services.runtime.provider_assertions import (
@@ -47,6 +48,30 @@ def test_a_fresh_assertion_names_the_access_and_is_accepted_once() -> None:
     verified = verifier.verify(metadata)
     assert verified.claims == CLAIMS and verified.jti
     assert "replay" in _refused(verifier, metadata)
+
+
+def test_a_changed_keys_file_is_trusted_without_a_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """A 前置机 read platform.pem once, at start. A department that added the platform's new key beside the old
+    one, as a rotation asks (docs/deploy.md), still refused every call signed with it, an outage from the moment
+    the platform switched until someone restarted the 前置机; one that dropped the retired key went on trusting it.
+    The file is read again once it changes (a stat at most every second); an unusable one changes nothing."""
+    monkeypatch.setattr(provider_assertions, "KEYS_FILE_CHECK_SECONDS", 0.0)
+    new = generate_keys().provider_signing_key
+    pem = tmp_path / "platform.pem"
+    pem.write_text(provider_public_keys(KEY))
+    verifier = ProviderAssertionVerifier(pem.read_text(), ENDPOINT, keys_file=str(pem))
+    assert "does not trust" in _refused(verifier, ProviderAssertionSigner(new).metadata(ENDPOINT, CLAIMS))
+    pem.write_text(provider_public_keys(KEY) + provider_public_keys(new))  # during the rotation: both
+    for key in (new, KEY):
+        assert verifier.verify(ProviderAssertionSigner(key).metadata(ENDPOINT, CLAIMS)).claims == CLAIMS
+    pem.write_text("-----BEGIN PUBLIC KEY-----\nhalf written")
+    with caplog.at_level(logging.ERROR, logger=provider_assertions.__name__):
+        assert verifier.verify(ProviderAssertionSigner(new).metadata(ENDPOINT, CLAIMS)).claims == CLAIMS
+    assert "cannot be used" in caplog.text and "stay trusted" in caplog.text
+    pem.write_text(provider_public_keys(new))  # the retired key dropped
+    assert "does not trust" in _refused(verifier, ProviderAssertionSigner(KEY).metadata(ENDPOINT, CLAIMS))
+    assert verifier.verify(ProviderAssertionSigner(new).metadata(ENDPOINT, CLAIMS)).claims == CLAIMS
 
 
 def test_expired_foreign_and_misdirected_assertions_are_refused() -> None:
