@@ -15,9 +15,11 @@ import asyncpg
 from frontproc.component import create_component, server_settings
 from frontproc.config import ConfigError, FrontprocConfig, load
 from frontproc.store import CONNECT_TIMEOUT_SECONDS, check_resources
+from frontproc.tls import RenewingCertificate
 from services.connection import public_url
 from services.runtime import telemetry
 from services.runtime.server import start_server
+from services.runtime.tls_renewal import TlsFiles
 
 log = logging.getLogger("frontproc")
 
@@ -131,7 +133,9 @@ async def check(config: FrontprocConfig, wait_seconds: float = 0.0) -> None:
 async def run(config: FrontprocConfig) -> None:
     _check_listen(config)
     await check(config, DATABASE_WAIT_SECONDS)
-    running = await start_server(server_settings(config), create_component(config))
+    settings = server_settings(config)
+    renewing = RenewingCertificate(TlsFiles.of(settings)).credentials() if settings.tls_enabled else None
+    running = await start_server(settings, create_component(config), credentials=renewing)
     print(f"govshare frontproc: {config.department_name or config.department_code} serving "
           f"{', '.join(config.resources)} on port {running.port}", flush=True)
     stop = asyncio.Event()

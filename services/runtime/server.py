@@ -562,8 +562,10 @@ def reflection_pool(service_names: Sequence[str]) -> descriptor_pool.DescriptorP
 
 
 async def start_server(settings: Settings, component: Component,
-                       extra_interceptors: tuple[grpc.aio.ServerInterceptor, ...] = ()) -> RunningServer:
-    """Builds, binds and starts the server; it says SERVING once the component has started."""
+                       extra_interceptors: tuple[grpc.aio.ServerInterceptor, ...] = (),
+                       credentials: grpc.ServerCredentials | None = None) -> RunningServer:
+    """Builds, binds and starts the server; it says SERVING once the component has started. ``credentials``
+    replace those of the settings' TLS files (the 前置机's follow renewals: frontproc/tls.py)."""
     # The edge (the gateway) does not let a client's trace context decide sampling (see _ServerSpans).
     edge = bool(getattr(component, "edge", False))
     server = grpc.aio.server(
@@ -582,7 +584,7 @@ async def start_server(settings: Settings, component: Component,
         reflected = (*getattr(component, "reflected_services", component.service_names), reflection.SERVICE_NAME,
                      health.SERVICE_NAME)
         reflection.enable_server_reflection(reflected, server, pool=reflection_pool(reflected))
-    credentials = _credentials(settings)
+    credentials = credentials or _credentials(settings)
     with _binding(settings.listen, "GOVSHARE_LISTEN"):
         port = (server.add_secure_port(settings.listen, credentials) if credentials
                 else server.add_insecure_port(settings.listen))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -254,3 +256,52 @@ async def test_the_console_restarts_itself_on_a_renewed_certificate(pki: dict, t
         log = process.stderr.read() if process.stderr else ""
     assert exit_code == 0, log
     assert "console: the TLS certificate was renewed" in log
+
+
+def _serial(certificate_file: str) -> int:
+    return x509.load_pem_x509_certificate(Path(certificate_file).read_bytes()).serial_number
+
+
+def _served_serial(port: int, pki: dict) -> int:
+    """The serial number of the certificate a new connection is shown (connecting with a certificate of the CA)."""
+    context = ssl.create_default_context(cafile=pki["ca"])
+    context.load_cert_chain(*pki["service"])
+    context.set_alpn_protocols(["h2"])
+    with socket.create_connection(("localhost", port)) as raw, context.wrap_socket(raw, server_hostname="localhost") \
+            as connection:
+        certificate = connection.getpeercert(binary_form=True)
+    assert certificate is not None
+    return x509.load_der_x509_certificate(certificate).serial_number
+
+
+async def test_the_frontproc_serves_a_renewed_certificate_without_restarting(
+        pki: dict, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A 前置机 read its certificate once, at start: a department that renewed it (the files swapped, as the kubelet
+    or a rename into place does) kept presenting the old one, and from its expiry every platform call failed the
+    handshake, until someone restarted the 前置机 (nothing restarts a 前置机 that exits: it runs where its department
+    runs it). A new connection now gets the renewed certificate; files that do not load change nothing."""
+    from frontproc.tls import RenewingCertificate
+    from services.runtime.tls_renewal import TlsFiles
+
+    mounted = tmp_path / "tls"
+    mounted.mkdir()
+    _swap(mounted, *pki["service"])
+    for name in ("tls.crt", "tls.key"):
+        (mounted / name).symlink_to(f"..data/{name}")
+    files = TlsFiles(str(mounted / "tls.crt"), str(mounted / "tls.key"), pki["ca"])
+    settings = Settings(component="frontproc", listen="localhost:0", tls_cert=files.cert, tls_key=files.key,
+                        tls_ca=files.ca)
+    running = await start_server(settings, _Component(), credentials=RenewingCertificate(files).credentials())
+    serial_of = {name: _serial(pki[name][0]) for name in ("service", "renewed")}
+    try:
+        assert await asyncio.to_thread(_served_serial, running.port, pki) == serial_of["service"]
+        _swap(mounted, pki["service"][0], pki["renewed"][1])  # the renewed key beside the old certificate
+        with caplog.at_level(logging.ERROR, logger="frontproc.tls"):
+            assert await asyncio.to_thread(_served_serial, running.port, pki) == serial_of["service"]
+        assert "do not load" in caplog.text
+        _swap(mounted, *pki["renewed"])
+        assert await asyncio.to_thread(_served_serial, running.port, pki) == serial_of["renewed"]
+        async with open_channel(f"localhost:{running.port}", _settings(pki, "catalog")) as channel:  # the platform
+            assert await _check(channel) == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        await running.stop(0)
