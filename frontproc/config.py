@@ -113,6 +113,9 @@ class FrontprocConfig:
     #: The file platform_public_keys came from (public_keys_file), read again when it changes (a key rotation);
     #: empty for keys given inline or in the environment.
     platform_public_keys_file: str = ""
+    #: The file platform_secret came from (secret_file), read again at each notice (a rotated secret); empty for
+    #: a secret given inline or in the environment.
+    platform_secret_file: str = ""
 
 
 class _Reader:
@@ -451,6 +454,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     _address(reader, edge, "platform.edge")
     system_id = reader.text(platform, "system_id", "platform")
     secret = _file_or_value(reader, base, platform, "secret", "platform")
+    secret_file = reader.text(platform, "secret_file", "platform") if "secret" not in platform else None
 
     access_log = reader.text(top, "access_log", "configuration", default="frontproc-access.jsonl")
     if access_log is not None and "\0" in access_log.value:
@@ -496,7 +500,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         platform_edge=edge.value if edge else "", platform_system_id=system_id.value if system_id else "",
         platform_secret=secret.strip(), access_log=str(base / access_log.value) if access_log else "",
         rate_per_second=per_second, rate_burst=burst, resources=resources,
-        platform_public_keys_file=str((base / keys_file.value).resolve()) if keys_file else "")
+        platform_public_keys_file=str((base / keys_file.value).resolve()) if keys_file else "",
+        platform_secret_file=str((base / secret_file.value).resolve()) if secret_file else "")
 
 
 def load(path: str) -> FrontprocConfig:

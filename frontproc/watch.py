@@ -25,11 +25,13 @@ log = logging.getLogger(__name__)
 #: How long notices are gathered before one call per resource.
 FLUSH_SECONDS = 0.2
 RETRY_SECONDS = 2.0
+#: A notice refused for the system's secret (rotated, say) is sent again this often: the secret file is read again
+#: for each attempt, so it goes through once the department has written the current secret there.
+CREDENTIALS_RETRY_SECONDS = 30.0
 MAX_KEYS_PER_NOTICE = 1000
 ALL = None
 #: Refusals that a second attempt would get again (a configuration to fix, not an outage).
-_FINAL = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED,
-          grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.FAILED_PRECONDITION)
+_FINAL = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.FAILED_PRECONDITION)
 
 #: (resource code, keys — empty for all) -> keys dropped; frontproc.notify.notify bound to the configuration.
 Send = Callable[[str, Sequence[str]], Awaitable[int]]
@@ -131,11 +133,19 @@ class ChangeWatcher:
                         log.error("the platform refused a change notice for %s (%s): %s", code, exc.code().name,
                                   exc.details())
                         continue
+                    if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                        # Dropped, the changed records were answered from the platform's copies until they expired.
+                        log.error("the platform refused a change notice for %s (UNAUTHENTICATED): %s; write the "
+                                  "current secret of system %s to %s: the notice is sent again every %g s", code,
+                                  exc.details(), self._config.platform_system_id,
+                                  self._config.platform_secret_file or "platform.secret", CREDENTIALS_RETRY_SECONDS)
+                        self._requeue(code, keys, CREDENTIALS_RETRY_SECONDS)
+                        continue
                     log.warning("the platform did not take a change notice for %s (%s); sending it again", code,
                                 exc.code().name)
                     self._requeue(code, keys)
 
-    def _requeue(self, code: str, keys: set[str] | None) -> None:
+    def _requeue(self, code: str, keys: set[str] | None, delay: float = RETRY_SECONDS) -> None:
         current = self._pending.get(code, set())
         self._pending[code] = None if keys is None or current is None else current | keys
-        asyncio.get_running_loop().call_later(RETRY_SECONDS, self._wake.set)
+        asyncio.get_running_loop().call_later(delay, self._wake.set)

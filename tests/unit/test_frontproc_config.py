@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import grpc
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -503,6 +504,46 @@ def test_a_notice_without_a_valid_key_is_named_by_its_channel(tmp_path: Path,
     watcher = ChangeWatcher(config, lambda code, keys: None)  # type: ignore[arg-type,return-value]
     watcher._heard(None, 0, "si_changed", "not-an-id-number")
     assert caplog.records[-1].getMessage() == "a notice on si_changed carries no valid key of 202001/000001: ignored"
+
+
+async def test_a_rotated_secret_written_to_its_file_carries_the_next_notice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 前置机 read platform.secret_file once, at start. After the department rotated its system's secret
+    (RotateSystemSecret) and wrote the new one to the file, every change notice went out with the old secret,
+    was refused UNAUTHENTICATED and dropped: the platform answered the changed records from its copies until they
+    expired, and only a restart helped. The file is read for each notice, and a notice so refused is sent again."""
+    from frontproc import watch
+    from frontproc.notify import platform_secret
+
+    (tmp_path / "system.secret").write_text("the-old-secret")
+    _valid(tmp_path)
+    config = parse(dept.config_text("database.url", "127.0.0.1:7100", "platform.pem", "access.jsonl",
+                                    "127.0.0.1:50051", "sys-1", "system.secret"), str(tmp_path / "dept.yaml"))
+    monkeypatch.setattr(watch, "FLUSH_SECONDS", 0.0)
+    monkeypatch.setattr(watch, "CREDENTIALS_RETRY_SECONDS", 0.01)
+    sent: list[tuple[str, list[str], str]] = []
+    refused, taken = asyncio.Event(), asyncio.Event()
+
+    async def send(code: str, keys: list[str]) -> int:
+        sent.append((code, list(keys), platform_secret(config)))
+        if sent[-1][2] != "the-new-secret":
+            refused.set()
+            raise grpc.aio.AioRpcError(grpc.StatusCode.UNAUTHENTICATED, grpc.aio.Metadata(), grpc.aio.Metadata(),
+                                       "unknown system id or wrong secret")
+        taken.set()
+        return len(keys)
+
+    watcher = watch.ChangeWatcher(config, send)  # type: ignore[arg-type]
+    flusher = asyncio.create_task(watcher._flush_forever())
+    try:
+        watcher._heard(None, 0, "si_changed", "342322194911060454")
+        await asyncio.wait_for(refused.wait(), 10)
+        (tmp_path / "system.secret").write_text("the-new-secret\n")
+        await asyncio.wait_for(taken.wait(), 10)
+    finally:
+        flusher.cancel()
+    assert sent[0] == (dept.RESOURCE_CODE, ["342322194911060454"], "the-old-secret")
+    assert sent[-1] == (dept.RESOURCE_CODE, ["342322194911060454"], "the-new-secret")
 
 
 def test_a_private_key_given_as_the_platform_public_key_is_named_as_such(tmp_path: Path) -> None:
