@@ -12,6 +12,7 @@ The ``database.backend`` field leaves room for other databases; ``postgresql`` i
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from dataclasses import dataclass, field
@@ -232,6 +233,8 @@ def _tls_problems(cert: str, key: str, ca: str) -> list[tuple[str, str]]:
         problems.append(("key", f"{key} is encrypted with a passphrase: give the key unencrypted (mode 0600)"))
     except (ValueError, UnsupportedAlgorithm):
         problems.append(("key", f"{key} holds no PEM private key (-----BEGIN PRIVATE KEY-----)"))
+    if certificate is not None and (problem := _validity_problem(cert, certificate)):
+        problems.append(("cert", problem))
     if certificate is not None and public is not None and _public_bytes(certificate.public_key()) != \
             _public_bytes(public):
         problems.append(("key", f"{key} is not the private key of the certificate {cert}: give the key it was "
@@ -241,6 +244,22 @@ def _tls_problems(cert: str, key: str, ca: str) -> list[tuple[str, str]]:
     except ValueError:
         problems.append(("ca", f"{ca} holds no PEM certificate: give the certificate of the platform's CA"))
     return problems
+
+
+def _validity_problem(path: str, certificate: x509.Certificate) -> str | None:
+    """Why the certificate cannot be served today: expired, or not valid yet. The 前置机 started with it all the
+    same, said it was serving, and every platform call failed its handshake: the platform saw a department that
+    does not answer, the 前置机's own log said nothing."""
+    now = dt.datetime.now(dt.UTC)
+    beijing = ZoneInfo(DEFAULT_TIME_ZONE)
+    if certificate.not_valid_after_utc < now:
+        until = certificate.not_valid_after_utc.astimezone(beijing).strftime("%Y-%m-%d %H:%M")
+        return (f"{path} expired on {until} Beijing time: the platform refuses it; renew it (the platform's CA "
+                "issues it) and give the renewed files")
+    if certificate.not_valid_before_utc > now:
+        since = certificate.not_valid_before_utc.astimezone(beijing).strftime("%Y-%m-%d %H:%M")
+        return f"{path} is not valid before {since} Beijing time: is this machine's clock right (NTP)?"
+    return None
 
 
 def _public_bytes(key: object) -> bytes:

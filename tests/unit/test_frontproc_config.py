@@ -387,9 +387,9 @@ def test_an_access_log_the_frontproc_cannot_write_is_refused_with_its_line(tmp_p
     assert f"dept.yaml:{_line_of(text, 'access_log:')}: {said.format(tmp=tmp_path)}" in str(error.value)
 
 
-def _tls_files(folder: Path, *names: str) -> None:
+def _tls_files(folder: Path, *names: str, valid_from_days: int = -1, valid_to_days: int = 30) -> None:
     """A self-signed certificate and its key for each name (``NAME.crt``, ``NAME.key``), as an operator's CA
-    would issue them."""
+    would issue them (valid from and to so many days from now)."""
     folder.mkdir(exist_ok=True)
     for name in names:
         key = ec.generate_private_key(ec.SECP256R1())
@@ -397,7 +397,8 @@ def _tls_files(folder: Path, *names: str) -> None:
         now = dt.datetime.now(dt.UTC)
         certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
                        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                       .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+                       .not_valid_before(now + dt.timedelta(days=valid_from_days))
+                       .not_valid_after(now + dt.timedelta(days=valid_to_days))
                        .sign(key, hashes.SHA256()))
         (folder / f"{name}.crt").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         (folder / f"{name}.key").write_bytes(key.private_bytes(
@@ -439,6 +440,22 @@ def test_tls_files_that_do_not_go_together_are_refused_by_the_check_naming_the_f
     field = said.split(":")[0].split(".")[1]
     line = _line_of(text, f"  {field}: certs/")
     assert f"dept.yaml:{line}: {said.format(d=tmp_path / 'certs')}" in str(error.value)
+
+
+@pytest.mark.parametrize(("valid_from", "valid_to", "said"), [
+    (-90, -1, "expired on 20"), (1, 90, "is not valid before 20")])
+def test_a_certificate_that_cannot_be_served_today_is_refused_by_the_check(
+        tmp_path: Path, valid_from: int, valid_to: int, said: str) -> None:
+    """An expired certificate passed --check and the 前置机 said it was serving; every platform call then failed
+    its TLS handshake, the platform reporting a department that does not answer and the 前置机's log silent."""
+    _tls_files(tmp_path / "certs", "ca")
+    _tls_files(tmp_path / "certs", "server", valid_from_days=valid_from, valid_to_days=valid_to)
+    text = _valid(tmp_path) + "tls:\n  cert: certs/server.crt\n  key: certs/server.key\n  ca: certs/ca.crt\n"
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert f"dept.yaml:{_line_of(text, 'cert: certs/')}: tls.cert: {tmp_path / 'certs' / 'server.crt'} {said}" \
+        in str(error.value)
+    assert "Beijing time" in str(error.value)
 
 
 def test_submit_entry_refuses_an_entry_this_frontproc_does_not_serve(tmp_path: Path,
