@@ -11,6 +11,9 @@ also runs a department 前置机 built on the server package), so the SDK must n
 no option for a Python package prefix, so the ``govshare.`` imports of the generated code are rewritten.
 The descriptors themselves are unchanged (same proto file names and packages): the two copies register
 identical files in protobuf's default pool, which accepts an identical file twice.
+
+protoc types the messages (``*_pb2.pyi``) but not the stubs: ``scripts/typed_stubs.py`` writes a
+``*_pb2_grpc.pyi`` for each public service, and each stub's ``…AsyncStub`` twin for the asyncio client.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gen_protos import GENERATED_SUFFIXES, generate
+import typed_stubs  # the sibling script: a script's own folder is first on sys.path
+from gen_protos import DESCRIPTOR_SET, GENERATED_SUFFIXES, generate
+from google.protobuf import descriptor_pb2
 
 ROOT = Path(__file__).resolve().parent.parent
 SDK_PB = ROOT / "clients" / "python" / "govshare_client" / "pb"
@@ -63,13 +68,19 @@ def render(out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         generated = Path(tmp)
         generate(generated)
+        descriptors = descriptor_pb2.FileDescriptorSet.FromString((generated / DESCRIPTOR_SET.name).read_bytes())
         for path in sorted(generated.rglob("*")):
             relative = path.relative_to(generated)
             if not path.name.endswith(GENERATED_SUFFIXES) or _is_internal(relative):
                 continue
             target = out / relative.relative_to("govshare")
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(rewrite(path.read_text(encoding="utf-8")), encoding="utf-8")
+            text = rewrite(path.read_text(encoding="utf-8"))
+            if path.name.endswith("_pb2_grpc.py"):
+                text += typed_stubs.async_aliases(descriptors, str(relative).removesuffix("_pb2_grpc.py") + ".proto")
+            target.write_text(text, encoding="utf-8")
+        for name, text in typed_stubs.render(descriptors, PACKAGE, INTERNAL_PROTOS).items():
+            (out / name.removeprefix("govshare/")).write_text(text, encoding="utf-8")
     (out / "__init__.py").write_text('"""Typed messages and stubs generated from the public protos (do not edit)."""\n',
                                      encoding="utf-8")
     for folder in sorted(p for p in out.rglob("*") if p.is_dir()):

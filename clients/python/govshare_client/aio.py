@@ -134,7 +134,11 @@ class AsyncClient:
         self._stubs: dict[Any, Any] = {}
 
     def stub(self, stub_class: Callable[[grpc.aio.Channel], Stub]) -> Stub:
-        """A raw stub whose calls carry the token, the default deadline and the retries, and raise GovshareError."""
+        """A raw stub whose calls carry the token, the default deadline and the retries, and raise GovshareError.
+
+        Give the stub's ``…AsyncStub`` name (``catalog_pb2_grpc.CatalogServiceAsyncStub``): the same class as
+        ``…Stub``, typed for asyncio, so a type checker knows ``await stub.GetEntry(request)`` is a
+        ``GetEntryResponse``; under the ``…Stub`` name it takes the calls for blocking ones."""
         if stub_class not in self._stubs:
             self._stubs[stub_class] = stub_class(self.channel)
         return self._stubs[stub_class]  # type: ignore[no-any-return]
@@ -143,21 +147,21 @@ class AsyncClient:
                     purpose: Purpose | str, purpose_text: str = "",
                     timeout: float | None = None) -> QueryResult:  # noqa: ASYNC109 (the gRPC deadline)
         request = build.query_request(resource_code, key, items, purpose, purpose_text)
-        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         return QueryResult.from_proto(await stub.Query(request, timeout=timeout))
 
     async def batch_query(self, resource_code: str, keys: Sequence[str], items: Sequence[str] | None = None, *,
                           purpose: Purpose | str, purpose_text: str = "",
                           timeout: float | None = None) -> BatchQueryResult:  # noqa: ASYNC109 (the gRPC deadline)
         request = build.batch_query_request(resource_code, keys, items, purpose, purpose_text)
-        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         return BatchQueryResult.from_proto(await stub.BatchQuery(request, timeout=timeout))
 
     async def verify(self, resource_code: str, key: str, claims: Mapping[str, str], *,
                      purpose: Purpose | str = Purpose.DATA_VERIFICATION, purpose_text: str = "",
                      timeout: float | None = None) -> VerifyResult:  # noqa: ASYNC109 (the gRPC deadline)
         request = build.verify_request(resource_code, key, claims, purpose, purpose_text)
-        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         return VerifyResult.from_proto(await stub.Verify(request, timeout=timeout))
 
     def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
@@ -171,7 +175,7 @@ class AsyncClient:
                     timeout: float | None) -> AsyncIterator[ExportRow]:  # noqa: ASYNC109 (the gRPC deadline)
         """As the sync client's: refused at authentication before its first page, repeated once with a new
         token (the refused one was kept, and every later export failed UNAUTHENTICATED too)."""
-        stub = self.stub(query_pb2_grpc.QueryServiceStub)
+        stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         refused: GovshareError | None = None
         while True:
             started = False

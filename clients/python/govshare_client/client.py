@@ -441,7 +441,8 @@ class Client:
 
     def stub(self, stub_class: Callable[[grpc.Channel], Stub]) -> Stub:
         """A raw stub (e.g. ``catalog_pb2_grpc.CatalogServiceStub`` from ``govshare_client.pb``) whose blocking
-        calls carry the token, the default deadline and the retries, and raise GovshareError."""
+        calls carry the token, the default deadline and the retries, and raise GovshareError. Typed: each method
+        takes its request message and answers its response message (see :mod:`govshare_client.calls`)."""
         with self._lock:
             if stub_class not in self._stubs:
                 self._stubs[stub_class] = stub_class(self.channel)  # type: ignore[index]

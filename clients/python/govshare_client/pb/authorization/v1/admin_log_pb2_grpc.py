@@ -193,3 +193,7 @@ class AdminLogService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+AdminLogServiceAsyncStub = AdminLogServiceStub

@@ -450,3 +450,7 @@ class DirectoryService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+DirectoryServiceAsyncStub = DirectoryServiceStub

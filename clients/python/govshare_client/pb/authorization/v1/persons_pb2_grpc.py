@@ -771,3 +771,8 @@ class PersonService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+SessionServiceAsyncStub = SessionServiceStub
+PersonServiceAsyncStub = PersonServiceStub

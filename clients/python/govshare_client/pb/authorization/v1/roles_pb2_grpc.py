@@ -189,3 +189,7 @@ class RoleService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+RoleServiceAsyncStub = RoleServiceStub

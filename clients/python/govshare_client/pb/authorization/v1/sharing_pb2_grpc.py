@@ -537,3 +537,7 @@ class SharingService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+SharingServiceAsyncStub = SharingServiceStub

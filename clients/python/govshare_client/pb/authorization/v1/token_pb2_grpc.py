@@ -101,3 +101,7 @@ class TokenService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+TokenServiceAsyncStub = TokenServiceStub

@@ -585,3 +585,7 @@ class CatalogService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+CatalogServiceAsyncStub = CatalogServiceStub

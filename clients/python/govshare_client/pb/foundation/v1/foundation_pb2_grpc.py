@@ -407,3 +407,7 @@ class FoundationAdminService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+FoundationAdminServiceAsyncStub = FoundationAdminServiceStub

@@ -459,3 +459,7 @@ class AuditService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+AuditServiceAsyncStub = AuditServiceStub

@@ -230,3 +230,7 @@ class DisputeService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+DisputeServiceAsyncStub = DisputeServiceStub

@@ -274,3 +274,7 @@ class QueryService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+QueryServiceAsyncStub = QueryServiceStub

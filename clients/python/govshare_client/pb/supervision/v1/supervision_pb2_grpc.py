@@ -371,3 +371,7 @@ class SupervisionService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+# Typed for grpc.aio channels in the .pyi (govshare_client.calls): the same class.
+SupervisionServiceAsyncStub = SupervisionServiceStub
