@@ -765,6 +765,40 @@ def test_a_raw_stubs_future_call_answers_like_a_blocking_one(edge: tuple[FakeEdg
     assert answer.entry.code == "101001/000001"
 
 
+def slow(seconds: float) -> Behaviour:
+    """A behaviour answering only after ``seconds`` (a platform under load)."""
+    return lambda context: time.sleep(seconds)
+
+
+def test_a_raw_stubs_future_call_returns_at_once_retries_in_the_background_and_cancels(
+        edge: tuple[FakeEdge, str]) -> None:
+    """``future()`` waited for the whole call, retries included, before returning: futures meant to run side by
+    side ran one after the other (two slow calls took twice as long), and none could be cancelled."""
+    fake, address = edge
+    fake.script["GetEntry"] = [slow(0.4), unavailable(), slow(0.4)]
+    recorder = SleepRecorder()
+    with make_client(address, sleep=recorder) as client:
+        client.query("c", "k", purpose="work_reference")  # the token is in hand
+        get_entry = client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry
+        started = time.monotonic()
+        first = get_entry.future(catalog_pb2.GetEntryRequest(code="101001/000001"))
+        retried = get_entry.future(catalog_pb2.GetEntryRequest(code="102001/000001"))
+        returned = time.monotonic() - started
+        assert not retried.done()
+        answers = [first.result(timeout=5).entry.code, retried.result(timeout=5).entry.code]
+        both = time.monotonic() - started
+        attempts = len(fake.attempts("GetEntry"))
+        fake.script["GetEntry"] = [slow(2)]
+        cancelled = get_entry.future(catalog_pb2.GetEntryRequest(code="101001/000001"))
+        assert cancelled.cancel() and cancelled.cancelled() and cancelled.done()
+        with pytest.raises(grpc.FutureCancelledError):
+            cancelled.result(timeout=1)
+    assert returned < 0.2, returned
+    assert answers == ["101001/000001", "102001/000001"]
+    assert both < 0.75, both  # side by side: 0.4 s each, not 0.8 s one after the other
+    assert attempts == 3 and len(recorder.pauses) == 1  # the UNAVAILABLE one was retried
+
+
 @pytest.mark.parametrize("request_", ["101001/000001", None, {"code": "101001/000001"}])
 async def test_a_raw_stubs_request_that_is_not_a_message_is_a_type_error(edge: tuple[FakeEdge, str],
                                                                          request_: object) -> None:

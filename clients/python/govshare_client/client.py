@@ -218,14 +218,14 @@ class _Failed(grpc.RpcError, grpc.Future, grpc.Call):
     a TypeError. The blocking call raises ``error`` all the same (gRPC asks the outcome for its ``result()``).
     """
 
-    def __init__(self, error: GovshareError) -> None:
+    def __init__(self, error: Exception) -> None:
         super().__init__()
         self._error = error
 
     def result(self, timeout: float | None = None) -> Any:
         raise self._error
 
-    def exception(self, timeout: float | None = None) -> GovshareError:
+    def exception(self, timeout: float | None = None) -> Exception:
         return self._error
 
     def traceback(self, timeout: float | None = None) -> None:
@@ -235,10 +235,10 @@ class _Failed(grpc.RpcError, grpc.Future, grpc.Call):
         fn(self)
 
     def code(self) -> grpc.StatusCode:
-        return self._error.code
+        return self._error.code if isinstance(self._error, GovshareError) else grpc.StatusCode.UNKNOWN
 
     def details(self) -> str:
-        return self._error.message
+        return self._error.message if isinstance(self._error, GovshareError) else str(self._error)
 
     def initial_metadata(self) -> None:
         return None
@@ -268,6 +268,154 @@ class _Failed(grpc.RpcError, grpc.Future, grpc.Call):
         return False
 
 
+class _Unary(NamedTuple):
+    """One unary call as the interceptor got it: what each of its attempts is made from."""
+
+    continuation: Callable[[Any, Any], Any]
+    details: grpc.ClientCallDetails
+    request: Any
+    attempts: Attempts
+
+
+class _Background(grpc.RpcError, grpc.Future, grpc.Call):
+    """A raw stub's ``future()`` call: it returns at once, and its attempts go on in the background.
+
+    Each attempt's end is handled in gRPC's callback thread; a retry after a pause (or a renewed token) is made
+    from a thread of its own, so no gRPC thread sleeps. ``cancel()`` stops the attempt under way and any to come.
+    """
+
+    def __init__(self, interceptor: _Interceptor, call: _Unary, outcome: Any, token: str) -> None:
+        super().__init__()
+        self._interceptor, self._call = interceptor, call
+        self._lock = threading.Condition()
+        self._current = outcome
+        self._final: Any = None  # the settled outcome: answered, or a _Failed
+        self._cancelled = False
+        self._callbacks: list[Callable[[Any], None]] = []
+        outcome.add_done_callback(lambda ended: self._ended(ended, token))
+
+    def follow(self, outcome: Any, token: str) -> None:
+        """The next attempt, under way."""
+        with self._lock:
+            self._current = outcome
+            if self._cancelled:
+                outcome.cancel()
+                return
+        outcome.add_done_callback(lambda ended: self._ended(ended, token))
+
+    def _ended(self, outcome: Any, token: str) -> None:
+        if self.cancelled():
+            return
+        try:
+            error = self._interceptor.error_of(outcome)
+        except Exception:  # a local failure (a closed Client): the outcome raises it as it is
+            self._settle(outcome)
+            return
+        if error is None:
+            self._settle(outcome)
+            return
+        step = self._interceptor.next_step(self._call, error, token)
+        if step is None:
+            self._settle(_Failed(error))
+            return
+        threading.Thread(target=self._again, args=(step,), daemon=True, name="govshare-retry").start()
+
+    def _again(self, pause: float) -> None:
+        self._interceptor.pause(pause)
+        if self.cancelled():
+            return
+        try:
+            outcome = self._interceptor.attempt(self._call, self)
+        except Exception as failure:  # handed to whoever waits for the result
+            outcome = _Failed(failure)
+        if outcome is not self:
+            self._settle(outcome)
+
+    def _settle(self, final: Any) -> None:
+        with self._lock:
+            if self._final is not None or self._cancelled:
+                return
+            self._final = final
+            self._lock.notify_all()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback(self)
+
+    def _settled(self, timeout: float | None) -> Any:
+        """The settled outcome, waiting up to ``timeout``; FutureCancelledError once cancelled."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._final is not None or self._cancelled, timeout):
+                raise grpc.FutureTimeoutError()
+            if self._cancelled:
+                raise grpc.FutureCancelledError()
+            return self._final
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._settled(timeout).result()
+
+    def exception(self, timeout: float | None = None) -> Exception | None:
+        failure: Exception | None = self._settled(timeout).exception()
+        return failure
+
+    def traceback(self, timeout: float | None = None) -> Any:
+        return self._settled(timeout).traceback()
+
+    def add_done_callback(self, fn: Callable[[Any], None]) -> None:
+        with self._lock:
+            if self._final is None and not self._cancelled:
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def cancel(self) -> bool:
+        with self._lock:
+            if self._final is not None or self._cancelled:
+                return False
+            self._cancelled = True
+            self._lock.notify_all()
+            current, callbacks, self._callbacks = self._current, self._callbacks, []
+        current.cancel()
+        for callback in callbacks:
+            callback(self)
+        return True
+
+    def cancelled(self) -> bool:
+        with self._lock:
+            return self._cancelled
+
+    def running(self) -> bool:
+        return not self.done()
+
+    def done(self) -> bool:
+        with self._lock:
+            return self._final is not None or self._cancelled
+
+    def is_active(self) -> bool:
+        return not self.done()
+
+    def time_remaining(self) -> float:
+        return max(self._call.attempts.deadline - time.monotonic(), 0.0)
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        with self._lock:
+            if self._final is not None or self._cancelled:
+                return False
+            self._callbacks.append(lambda _: callback())
+            return True
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.CANCELLED if self.cancelled() else self._settled(None).code()
+
+    def details(self) -> str:
+        return "Locally cancelled by application!" if self.cancelled() else self._settled(None).details()
+
+    def initial_metadata(self) -> Any:
+        return None if self.cancelled() else self._settled(None).initial_metadata()
+
+    def trailing_metadata(self) -> Any:
+        return None if self.cancelled() else self._settled(None).trailing_metadata()
+
+
 class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     """Token, deadline, retries and error decoding for every call of one Client."""
 
@@ -281,27 +429,51 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         build.message_of(request, method)
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self._timeout, self._timeouts),
                             self._retry, self._rng, request)
+        return self.attempt(_Unary(continuation, client_call_details, request, attempts))
+
+    def attempt(self, call: _Unary, background: _Background | None = None) -> Any:
+        """Makes ``call``'s attempts until one is answered or it fails for good, and hands back that outcome.
+
+        An attempt still under way is a ``future()`` call (whose continuation does not wait for the answer):
+        it is handed back as a :class:`_Background` future that makes the next attempts itself when one fails.
+        Waiting here instead made ``future()`` block for the whole call, so futures meant to run side by side
+        ran one after the other, and none could be cancelled.
+        """
         while True:
-            remaining = attempts.start()
+            remaining = call.attempts.start()
             try:
                 token = self._tokens.token(remaining)
-                outcome = continuation(_with_token(client_call_details, token, attempts.left()), request)
-                error = self._error_of(outcome)
+                outcome = call.continuation(_with_token(call.details, token, call.attempts.left()), call.request)
+                if not outcome.done():
+                    if background is None:
+                        return _Background(self, call, outcome, token)
+                    background.follow(outcome, token)
+                    return background
+                error = self.error_of(outcome)
             except Unavailable as unavailable:  # TokenService unreachable: as unavailable as the call itself
                 token, error = "", unavailable
             except Unauthenticated as refused:  # TokenService refused the credentials: no attempt can succeed
-                return _Failed(attempts.issuance_refused(refused))
+                return _Failed(call.attempts.issuance_refused(refused))
             except GovshareError as failed:  # TokenService answered otherwise (out of time, its rate limit)
                 return _Failed(failed)
             if error is None:
                 return outcome
-            step = attempts.after(error, token)
+            step = self.next_step(call, error, token)
             if step is None:
                 return _Failed(error)
-            if step == RENEW:
-                self._tokens.invalidate(token)
-            else:
-                self._sleep(float(step))
+            self.pause(step)
+
+    def next_step(self, call: _Unary, error: GovshareError, token: str) -> float | None:
+        """After a failed attempt, the pause before the next one (0 to repeat it with a new token), or None."""
+        step = call.attempts.after(error, token)
+        if step == RENEW:
+            self._tokens.invalidate(token)
+            return 0.0
+        return None if step is None else float(step)
+
+    def pause(self, seconds: float) -> None:
+        if seconds > 0:
+            self._sleep(seconds)
 
     def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         """Streams get the token (and the caller's deadline only: an export may rightly take long); they are
@@ -313,7 +485,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         return continuation(_with_token(client_call_details, token, timeout), request)
 
     @staticmethod
-    def _error_of(outcome: Any) -> GovshareError | None:
+    def error_of(outcome: Any) -> GovshareError | None:
         """The call's failure as a GovshareError, None when it succeeded.
 
         Asked of ``outcome.exception()``, not of the outcome's type: a ``future()`` call's outcome is a gRPC
