@@ -95,6 +95,7 @@ class Call:
     token: str
     time_remaining: float | None
     at: float
+    request_id: str = ""
 
 
 @dataclass
@@ -129,10 +130,10 @@ class FakeEdge:
         response.expire_time.FromSeconds(int(time.time() + self.lifetime))
         return response
 
-    def _enter(self, method: str, context: grpc.ServicerContext) -> None:
+    def _enter(self, method: str, context: grpc.ServicerContext, request_id: str = "") -> None:
         token = dict(context.invocation_metadata()).get("authorization", "").removeprefix("Bearer ")
         with self.lock:
-            self.calls.append(Call(method, token, context.time_remaining(), time.monotonic()))
+            self.calls.append(Call(method, token, context.time_remaining(), time.monotonic(), request_id))
             behaviour = self.script.get(method, []).pop(0) if self.script.get(method) else None
         if self.refuse_every_token or token in self.refused_tokens or token not in self.issued:
             fail(code_pb2.UNAUTHENTICATED, "bearer token has expired", "UNAUTHENTICATED")(context)
@@ -173,7 +174,7 @@ class FakeEdge:
         return catalog_pb2.CreateEntryResponse(entry=request.entry)
 
     def submit_application(self, request, context):  # type: ignore[no-untyped-def]
-        self._enter("SubmitApplication", context)
+        self._enter("SubmitApplication", context, request.request_id)
         return sharing_pb2.SubmitApplicationResponse(application=request.application)
 
     def sign_in(self, request, context):  # type: ignore[no-untyped-def]
@@ -598,7 +599,7 @@ def test_unavailable_is_never_retried_on_a_non_idempotent_call(edge: tuple[FakeE
 
 def test_a_request_carrying_a_request_id_is_retried_after_unavailable(edge: tuple[FakeEdge, str]) -> None:
     """AIP-155: the platform answers a repeated request_id with what the first attempt made, so a submission
-    that carries one is as safe to repeat as a read; one without is still tried once."""
+    that carries one is as safe to repeat as a read."""
     fake, address = edge
     fake.script["SubmitApplication"] = [unavailable(), unavailable()]
     application = sharing_pb2.Application(resource_code="101001/000001")
@@ -606,11 +607,31 @@ def test_a_request_carrying_a_request_id_is_retried_after_unavailable(edge: tupl
         stub = client.stub(sharing_pb2_grpc.SharingServiceStub)
         stub.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
             application=application, request_id="0f8e4c2a-5b7d-4e1f-9a3c-2d6b8e0f1a4c"))
-        assert len(fake.attempts("SubmitApplication")) == 3
-        fake.script["SubmitApplication"] = [unavailable()]
-        with pytest.raises(Unavailable):
-            stub.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application))
-    assert len(fake.attempts("SubmitApplication")) == 4
+    assert [c.request_id for c in fake.attempts("SubmitApplication")] == ["0f8e4c2a-5b7d-4e1f-9a3c-2d6b8e0f1a4c"] * 3
+
+
+async def test_a_request_whose_request_id_is_left_empty_gets_one_the_same_on_every_attempt(
+        edge: tuple[FakeEdge, str]) -> None:
+    """An empty request_id left a SubmitApplication whose reply was lost to an outage raised UNAVAILABLE untried:
+    the caller could not know whether it was made, and submitting again gave the provider two applications. As
+    AIP-155 asks of client libraries, the client fills it (one UUID per call, kept across its attempts)."""
+    fake, address = edge
+    fake.script["SubmitApplication"] = [unavailable(), unavailable()]
+    request = sharing_pb2.SubmitApplicationRequest(application=sharing_pb2.Application(resource_code="101001/000001"))
+    with make_client(address, sleep=SleepRecorder()) as client:
+        client.stub(sharing_pb2_grpc.SharingServiceStub).SubmitApplication(request)
+        client.stub(sharing_pb2_grpc.SharingServiceStub).SubmitApplication(request)
+    async with AsyncClient(address, "sys-1", "s3cret", plaintext=True, sleep=_no_pause) as aclient:
+        await aclient.stub(sharing_pb2_grpc.SharingServiceAsyncStub).SubmitApplication(request)
+    keys = [c.request_id for c in fake.attempts("SubmitApplication")]
+    assert len(keys) == 5 and keys[0] and keys[0] == keys[1] == keys[2]  # retried, under one key
+    assert len({keys[0], keys[3], keys[4]}) == 3  # each call a key of its own
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", keys[0])
+    assert request.request_id == ""  # the caller's message is left as it was
+
+
+async def _no_pause(seconds: float) -> None:
+    """The asyncio client's sleep, without the wait."""
 
 
 def test_retry_info_sets_the_pause(edge: tuple[FakeEdge, str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 
 from google.protobuf.message import Message
@@ -87,6 +88,25 @@ def message_of(request: object, method: str) -> Message:
         raise TypeError(f"the request of {method} must be a protobuf message (from govshare_client.pb), "
                         f"not {type(request).__name__}")
     return request
+
+
+def with_request_id(request: Message) -> Message:
+    """``request``, given an idempotency key (AIP-155) when it has a ``request_id`` field left empty.
+
+    The key is what makes a repeat safe: the platform answers it with what the first attempt made. Left empty
+    (it is optional, and only the docs asked for it), a ``SubmitApplication`` whose reply was lost to an outage
+    was raised ``UNAVAILABLE`` untried, and the caller, not knowing whether it had been made, submitted it again
+    and the provider got two applications to answer. As AIP-155 asks of client libraries, the client fills it
+    with a UUID of its own, once per call, so every attempt of the call carries the same key. The caller's
+    message is left as it was.
+    """
+    field = request.DESCRIPTOR.fields_by_name.get("request_id")
+    if field is None or field.type != field.TYPE_STRING or request.request_id:  # type: ignore[attr-defined]
+        return request
+    keyed = type(request)()
+    keyed.CopyFrom(request)
+    keyed.request_id = str(uuid.uuid4())  # type: ignore[attr-defined]
+    return keyed
 
 
 #: The longest deadline given to gRPC (about 31 years): grpcio fails a call at once, DEADLINE_EXCEEDED before

@@ -54,7 +54,7 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         method = _method_name(client_call_details)
-        build.message_of(request, method)
+        request = build.with_request_id(build.message_of(request, method))
         if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
             return await continuation(client_call_details, request)
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self.timeout, self._timeouts),

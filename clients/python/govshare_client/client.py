@@ -426,7 +426,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
     def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         method = _method_name(client_call_details)
-        build.message_of(request, method)
+        request = build.with_request_id(build.message_of(request, method))
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self._timeout, self._timeouts),
                             self._retry, self._rng, request)
         return self.attempt(_Unary(continuation, client_call_details, request, attempts))
