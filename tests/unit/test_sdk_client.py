@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
@@ -1019,6 +1020,20 @@ def test_a_wrong_plaintext_or_root_ca_setting_is_named(env: dict[str, str], said
     monkeypatch.setenv("GOVSHARE_PLAINTEXT", "off")
     if "GOVSHARE_ROOT_CA" not in env:
         Client("127.0.0.1:1", "sys-1", "s").close()
+
+
+@pytest.mark.parametrize(("given", "error", "said"), [
+    (b"\x30\x82\x01\x0a", ValueError, "root_certificates holds no PEM certificate"),  # a DER file's bytes
+    ("/etc/govshare/ca.pem", TypeError, "root_certificates must be the PEM file's bytes (open(path, 'rb').read())"),
+    (Path(__file__), TypeError, "root_certificates must be the PEM file's bytes, not "),
+])
+def test_a_root_certificates_argument_that_holds_no_pem_is_named(given: object, error: type[Exception],
+                                                                 said: str) -> None:
+    """As GOVSHARE_ROOT_CA is checked: bytes without a certificate were taken, and every call failed UNAVAILABLE
+    "Failed to create security handshaker", retried to its deadline; a path given as a str was gRPC's "expected
+    certificate to be bytes", naming no argument."""
+    with pytest.raises(error, match=re.escape(said)):
+        Client("127.0.0.1:1", "sys-1", "s", root_certificates=given)  # type: ignore[arg-type]
 
 
 def test_settings_read_from_files_with_their_newline_still_work(edge: tuple[FakeEdge, str],

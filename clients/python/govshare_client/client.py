@@ -522,9 +522,25 @@ def _root_certificates(path: str) -> bytes:
     except OSError as exc:
         raise ValueError(f"govshare client: {ENV_ROOT_CA}={path!r}: {exc.strerror or exc}; give the PEM file of "
                          f"the CA that signed the edge's certificate") from None
+    return pem_of(pem, f"{ENV_ROOT_CA}={path!r}")
+
+
+def pem_of(pem: object, source: str) -> bytes:
+    """``pem``, which must be bytes holding a PEM certificate; ``source`` names where it came from.
+
+    Given as ``root_certificates=``, bytes that held no certificate (a DER file, the wrong file) were taken as
+    they were, and every call then failed UNAVAILABLE "Failed to create security handshaker", retried until its
+    deadline; a str (the file's path, as ``GOVSHARE_ROOT_CA`` takes it, or the PEM as text) was gRPC's
+    "expected certificate to be bytes", naming no argument.
+    """
+    if isinstance(pem, str):
+        raise TypeError(f"govshare client: {source} must be the PEM file's bytes (open(path, 'rb').read()), not a "
+                        f"str; or set {ENV_ROOT_CA} to the file's path")
+    if not isinstance(pem, bytes):
+        raise TypeError(f"govshare client: {source} must be the PEM file's bytes, not {type(pem).__name__}")
     if b"-----BEGIN CERTIFICATE-----" not in pem:
-        raise ValueError(f"govshare client: {ENV_ROOT_CA}={path!r} holds no PEM certificate (-----BEGIN "
-                         f"CERTIFICATE-----): give the CA that signed the edge's certificate")
+        raise ValueError(f"govshare client: {source} holds no PEM certificate (-----BEGIN CERTIFICATE-----): give "
+                         f"the CA that signed the edge's certificate")
     return pem
 
 
@@ -574,7 +590,9 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
         plaintext = _env_flag(ENV_PLAINTEXT)
     if plaintext:
         return endpoint, system_id, secret, None
-    if root_certificates is None and os.environ.get(ENV_ROOT_CA):
+    if root_certificates is not None:
+        root_certificates = pem_of(root_certificates, "root_certificates")
+    elif os.environ.get(ENV_ROOT_CA):
         root_certificates = _root_certificates(os.environ[ENV_ROOT_CA])
     return endpoint, system_id, secret, grpc.ssl_channel_credentials(root_certificates)
 
