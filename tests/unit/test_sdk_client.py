@@ -1197,3 +1197,22 @@ def test_tls_against_a_plaintext_edge_says_to_turn_it_off(edge: tuple[FakeEdge, 
     assert raised.value.message.endswith("(the edge does not speak TLS: for a platform on your own machine give "
                                          "plaintext=True or set GOVSHARE_PLAINTEXT=1)")
     assert fake.issued == []
+
+
+def test_every_public_call_of_the_sdk_says_what_it_does() -> None:
+    """``help(AsyncClient.query)``, ``help(Client.close)``, ``help(QueryResult.from_proto)`` showed only a
+    signature: every public class and method the package exports has a docstring."""
+    import inspect
+
+    import govshare_client
+
+    undocumented = []
+    for name in govshare_client.__all__:
+        exported = getattr(govshare_client, name)
+        if not inspect.getdoc(exported):
+            undocumented.append(name)
+        if inspect.isclass(exported) and not issubclass(exported, BaseException):
+            undocumented += [f"{name}.{member}" for member, value in vars(exported).items()
+                             if not member.startswith("_") and callable(getattr(exported, member))
+                             and not inspect.getdoc(getattr(exported, member))]
+    assert undocumented == []

@@ -146,6 +146,7 @@ class AsyncClient:
     async def query(self, resource_code: str, key: str, items: Sequence[str] | None = None, *,
                     purpose: Purpose | str, purpose_text: str = "",
                     timeout: float | None = None) -> QueryResult:  # noqa: ASYNC109 (the gRPC deadline)
+        """One record's granted items (all of them when ``items`` is None), as :meth:`govshare_client.Client.query`."""
         request = build.query_request(resource_code, key, items, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         return QueryResult.from_proto(await stub.Query(request, timeout=timeout))
@@ -153,6 +154,7 @@ class AsyncClient:
     async def batch_query(self, resource_code: str, keys: Sequence[str], items: Sequence[str] | None = None, *,
                           purpose: Purpose | str, purpose_text: str = "",
                           timeout: float | None = None) -> BatchQueryResult:  # noqa: ASYNC109 (the gRPC deadline)
+        """Up to 1000 keys in one call, each answered on its own, as :meth:`govshare_client.Client.batch_query`."""
         request = build.batch_query_request(resource_code, keys, items, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         return BatchQueryResult.from_proto(await stub.BatchQuery(request, timeout=timeout))
@@ -160,6 +162,7 @@ class AsyncClient:
     async def verify(self, resource_code: str, key: str, claims: Mapping[str, str], *,
                      purpose: Purpose | str = Purpose.DATA_VERIFICATION, purpose_text: str = "",
                      timeout: float | None = None) -> VerifyResult:  # noqa: ASYNC109 (the gRPC deadline)
+        """Whether each claimed value matches the record (核验), as :meth:`govshare_client.Client.verify`."""
         request = build.verify_request(resource_code, key, claims, purpose, purpose_text)
         stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         return VerifyResult.from_proto(await stub.Verify(request, timeout=timeout))
@@ -196,6 +199,7 @@ class AsyncClient:
             refused = failure
 
     async def close(self) -> None:
+        """Closes the connection: calls still under way end CANCELLED."""
         await self.channel.close()
 
     async def __aenter__(self) -> AsyncClient:

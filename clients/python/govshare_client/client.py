@@ -97,6 +97,7 @@ class RetryPolicy:
                 raise ValueError(f"{name} must be a finite number of at least {lowest:g}, not {value!r}")
 
     def delay(self, attempt: int, error: GovshareError, rng: random.Random) -> float:
+        """The pause after failed attempt ``attempt`` (from 1): the platform's ``retry_delay``, else jittered."""
         if error.retry_delay is not None:
             return error.retry_delay
         return rng.uniform(0, min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1)))
@@ -696,6 +697,7 @@ class Client:
             refused = failure
 
     def close(self) -> None:
+        """Closes the connection: calls still under way end CANCELLED, and later calls raise ValueError."""
         self._base.close()
 
     def __enter__(self) -> Client:

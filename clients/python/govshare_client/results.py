@@ -19,6 +19,7 @@ class Purpose(StrEnum):
     BUSINESS_COLLABORATION = "business_collaboration"  # 业务协同
 
     def to_proto(self, text: str = "") -> common_pb2.Purpose:
+        """The ``Purpose`` message a raw stub's request carries, with ``text`` (the case or matter number)."""
         return common_pb2.Purpose(type=common_pb2.PurposeType.Value(f"PURPOSE_TYPE_{self.name}"), text=text)
 
 
@@ -41,6 +42,7 @@ class Provenance:
 
     @classmethod
     def from_proto(cls, message: common_pb2.Provenance) -> Provenance:
+        """Made from the platform's ``Provenance`` message, as a raw stub answers it."""
         as_of = message.as_of_time.ToDatetime(tzinfo=dt.UTC) if message.HasField("as_of_time") else None
         return cls(message.provider_department_code, as_of, message.disputed)
 
@@ -56,6 +58,7 @@ class QueryResult:
 
     @classmethod
     def from_proto(cls, message: query_pb2.QueryResponse) -> QueryResult:
+        """Made from the platform's ``QueryResponse`` message, as a raw stub answers it."""
         return cls(dict(message.values), list(message.masked_items), Provenance.from_proto(message.provenance),
                    message.audit_id)
 
@@ -81,6 +84,7 @@ class BatchQueryResult:
 
     @classmethod
     def from_proto(cls, message: query_pb2.BatchQueryResponse) -> BatchQueryResult:
+        """Made from the platform's ``BatchQueryResponse`` message, as a raw stub answers it."""
         items = [BatchItem(r.key, r.found, dict(r.values), Provenance.from_proto(r.provenance), r.error)
                  for r in message.results]
         return cls(items, list(message.masked_items), message.audit_id)
@@ -98,6 +102,7 @@ class ExportRow:
 
     @classmethod
     def from_proto(cls, message: query_pb2.ExportRow) -> ExportRow:
+        """Made from the platform's ``ExportRow`` message, as a raw stub answers it."""
         as_of = message.as_of_time.ToDatetime(tzinfo=dt.UTC) if message.HasField("as_of_time") else None
         return cls(message.key, dict(message.values), as_of, message.disputed)
 
@@ -112,6 +117,7 @@ class VerifyResult:
 
     @classmethod
     def from_proto(cls, message: query_pb2.VerifyResponse) -> VerifyResult:
+        """Made from the platform's ``VerifyResponse`` message, as a raw stub answers it."""
         outcomes = {item: VerifyOutcome(query_pb2.VerifyOutcome.Name(value).removeprefix("VERIFY_OUTCOME_").lower())
                     for item, value in message.outcomes.items()}
         return cls(outcomes, Provenance.from_proto(message.provenance), message.audit_id)
