@@ -881,6 +881,10 @@ _ODD_ARGUMENTS = [
     ("batch_query", {"keys": ["k", "\udcb3"]}, ValueError, "keys[1] holds '\\udcb3' at position 0"),
     ("verify", {"claims": {"name": "\udcd5\udcc5"}}, ValueError, "claims['name'] holds '\\udcd5' at position 0"),
     ("export", {"resource_code": "\udcb3"}, ValueError, "resource_code holds '\\udcb3' at position 0"),
+    # Asked for no items, the platform answers every item the grant allows (an empty list is "all" on the wire).
+    ("query", {"items": []}, ValueError, "items is empty, which the platform reads as every item your grant"),
+    ("batch_query", {"items": ()}, ValueError, "items is empty"),
+    ("export", {"items": iter([])}, ValueError, "items is empty"),
 ]
 
 

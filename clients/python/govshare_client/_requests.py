@@ -55,6 +55,20 @@ def strings(value: Iterable[str] | None, argument: str) -> list[str]:
     return listed
 
 
+def item_names(items: Iterable[str] | None) -> list[str]:
+    """The items asked for; None asks for every item the grant allows, and so does an empty list on the wire.
+
+    An empty list is refused: asked for nothing (say, the items wanted that a grant covers, when it covers none
+    of them), a query was answered with every item the grant allows: personal data the system never meant to
+    read.
+    """
+    names = strings(items, "items")
+    if items is not None and not names:
+        raise ValueError("items is empty, which the platform reads as every item your grant allows: give the items "
+                         "you need, or items=None for all of them")
+    return names
+
+
 def claims_of(claims: Mapping[str, str]) -> dict[str, str]:
     """Claimed values by item name; each a str, as the record holds it (a number claimed is written as text)."""
     if not isinstance(claims, Mapping):
@@ -150,14 +164,14 @@ def timeouts_of(timeouts: Mapping[str, float], defaults: Mapping[str, float]) ->
 def query_request(resource_code: str, key: str, items: Iterable[str] | None, purpose: Purpose | str,
                   purpose_text: str) -> query_pb2.QueryRequest:
     return query_pb2.QueryRequest(resource_code=text(resource_code, "resource_code"), key=text(key, "key"),
-                                  items=strings(items, "items"),
+                                  items=item_names(items),
                                   purpose=purpose_of(purpose, purpose_text))
 
 
 def batch_query_request(resource_code: str, keys: Iterable[str], items: Iterable[str] | None,
                         purpose: Purpose | str, purpose_text: str) -> query_pb2.BatchQueryRequest:
     return query_pb2.BatchQueryRequest(resource_code=text(resource_code, "resource_code"), keys=strings(keys, "keys"),
-                                       items=strings(items, "items"), purpose=purpose_of(purpose, purpose_text))
+                                       items=item_names(items), purpose=purpose_of(purpose, purpose_text))
 
 
 def verify_request(resource_code: str, key: str, claims: Mapping[str, str], purpose: Purpose | str,
@@ -169,5 +183,5 @@ def verify_request(resource_code: str, key: str, claims: Mapping[str, str], purp
 
 def export_request(resource_code: str, items: Iterable[str] | None, purpose: Purpose | str,
                    purpose_text: str) -> query_pb2.ExportRequest:
-    return query_pb2.ExportRequest(resource_code=text(resource_code, "resource_code"), items=strings(items, "items"),
+    return query_pb2.ExportRequest(resource_code=text(resource_code, "resource_code"), items=item_names(items),
                                    purpose=purpose_of(purpose, purpose_text))
