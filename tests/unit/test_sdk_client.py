@@ -821,6 +821,26 @@ def test_a_raw_stubs_future_call_returns_at_once_retries_in_the_background_and_c
     assert attempts == 3 and len(recorder.pauses) == 1  # the UNAVAILABLE one was retried
 
 
+def test_a_future_call_with_the_edge_away_returns_at_once_and_retries_in_the_background() -> None:
+    """With no edge to connect to, gRPC fails an attempt before ``future()`` returns, and the pauses between the
+    retries were slept in the caller's thread: ``future()`` blocked for all of them."""
+    pauses: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        time.sleep(0.2)
+
+    with make_client("127.0.0.1:1", sleep=sleep) as client:  # nothing listens there
+        started = time.monotonic()
+        pending = client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry.future(
+            catalog_pb2.GetEntryRequest(code="101001/000001"), timeout=5)
+        returned = time.monotonic() - started
+        with pytest.raises(Unavailable):
+            pending.result(timeout=5)
+    assert returned < 0.15, returned
+    assert len(pauses) == 3  # retried all the same: four attempts
+
+
 @pytest.mark.parametrize("request_", ["101001/000001", None, {"code": "101001/000001"}])
 async def test_a_raw_stubs_request_that_is_not_a_message_is_a_type_error(edge: tuple[FakeEdge, str],
                                                                          request_: object) -> None:

@@ -279,13 +279,17 @@ class _Unary(NamedTuple):
 
 
 class _Background(grpc.RpcError, grpc.Future, grpc.Call):
-    """A raw stub's ``future()`` call: it returns at once, and its attempts go on in the background.
+    """A call whose attempts go on in the background: a raw stub's ``future()`` call, handed back at once, and
+    any call whose next attempt must wait a pause (a blocking call then waits for this future's result).
 
     Each attempt's end is handled in gRPC's callback thread; a retry after a pause (or a renewed token) is made
-    from a thread of its own, so no gRPC thread sleeps. ``cancel()`` stops the attempt under way and any to come.
+    from a thread of its own, so neither gRPC's thread nor a future()'s caller sleeps. ``cancel()`` stops the
+    attempt under way and any to come.
     """
 
-    def __init__(self, interceptor: _Interceptor, call: _Unary, outcome: Any, token: str) -> None:
+    def __init__(self, interceptor: _Interceptor, call: _Unary, outcome: Any, token: str,
+                 pause: float = 0.0) -> None:
+        """Follows ``outcome``, the attempt under way; or, when it is None, makes the next one after ``pause``."""
         super().__init__()
         self._interceptor, self._call = interceptor, call
         self._lock = threading.Condition()
@@ -293,7 +297,10 @@ class _Background(grpc.RpcError, grpc.Future, grpc.Call):
         self._final: Any = None  # the settled outcome: answered, or a _Failed
         self._cancelled = False
         self._callbacks: list[Callable[[Any], None]] = []
-        outcome.add_done_callback(lambda ended: self._ended(ended, token))
+        if outcome is None:
+            self._retry(pause)
+        else:
+            outcome.add_done_callback(lambda ended: self._ended(ended, token))
 
     def follow(self, outcome: Any, token: str) -> None:
         """The next attempt, under way."""
@@ -319,7 +326,10 @@ class _Background(grpc.RpcError, grpc.Future, grpc.Call):
         if step is None:
             self._settle(_Failed(error))
             return
-        threading.Thread(target=self._again, args=(step,), daemon=True, name="govshare-retry").start()
+        self._retry(step)
+
+    def _retry(self, pause: float) -> None:
+        threading.Thread(target=self._again, args=(pause,), daemon=True, name="govshare-retry").start()
 
     def _again(self, pause: float) -> None:
         self._interceptor.pause(pause)
@@ -375,7 +385,8 @@ class _Background(grpc.RpcError, grpc.Future, grpc.Call):
             self._cancelled = True
             self._lock.notify_all()
             current, callbacks, self._callbacks = self._current, self._callbacks, []
-        current.cancel()
+        if current is not None:
+            current.cancel()
         for callback in callbacks:
             callback(self)
         return True
@@ -462,6 +473,10 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
             step = self.next_step(call, error, token)
             if step is None:
                 return _Failed(error)
+            if background is None and step > 0:
+                # The pause is not taken here: a future() call whose attempt failed at once (the edge away: gRPC
+                # fails a call without a connection before it returns) would sleep in the caller's thread.
+                return _Background(self, call, None, token, pause=step)
             self.pause(step)
 
     def next_step(self, call: _Unary, error: GovshareError, token: str) -> float | None:
