@@ -488,8 +488,9 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         routes.append(_direct(f"/{service}/", f"{service} has no such method"))
     routes.append(_openapi_route(settings))
     if settings.cors_origins and settings.descriptor_set:
-        routes.append(_browser_rest_route(settings))
-    routes.append(_direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}"))
+        routes.append(_with_rest_replies(_browser_rest_route(settings)))
+    unknown = _direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}")
+    routes.append(_with_rest_replies(unknown) if settings.descriptor_set else unknown)
     return _for_browsers(routes, settings.cors_origins) if settings.cors_origins else routes
 
 
@@ -593,6 +594,43 @@ def _health_script(backends: Mapping[str, Backend]) -> str:
                       for service, backend in sorted(backends.items()))
     return (f"local HEADER = {json.dumps(_HEALTH_BACKEND_HEADER)}\nlocal BACKENDS = {{\n{entries}}}\n\n"
             + resources.files("gateway").joinpath("health_backend.lua").read_text(encoding="utf-8"))
+
+
+#: The REST replies' script (gateway/rest_replies.lua): a filter of its own, off but on the routes a REST URL meets.
+REST_REPLIES_FILTER = "govshare.rest_replies"
+#: What a REST caller whose message is over the services' limit is told (413); {size} is the message's size.
+MESSAGE_TOO_LARGE = (
+    f"the request is over the {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB ({MAX_MESSAGE_BYTES:,} bytes) a call's "
+    "message may be ({size} bytes): it is refused whatever it holds, so sending it again fails the same way; send "
+    "less per call (a LoadRecords of long records in calls of 2,000, a BatchQuery with fewer keys)")
+
+
+def _rest_replies_script() -> str:
+    """gateway/rest_replies.lua, after the names and words it uses."""
+    values = {"LIMIT_BYTES": str(MAX_MESSAGE_BYTES), "TOO_LARGE": MESSAGE_TOO_LARGE}
+    prelude = "".join(f"local {name} = {json.dumps(value, ensure_ascii=False)}\n" for name, value in values.items())
+    return prelude + "\n" + resources.files("gateway").joinpath("rest_replies.lua").read_text(encoding="utf-8")
+
+
+def _rest_replies_filter() -> dict[str, object]:
+    """The script's filter, before the transcoder (whose refusals it rewrites), off unless a route enables it: a
+    gRPC call never runs it. The script is the filter's own, not a route's: the filter reads a route's script
+    again for the reply, from the route the call has then, the method's (where the transcoder routed it again)."""
+    script = {"inline_string": _rest_replies_script()}
+    return {"name": REST_REPLIES_FILTER, "disabled": True, "typed_config": _any(
+        "envoy.extensions.filters.http.lua.v3.Lua", default_source_code=script,
+        source_codes={REST_REPLIES_FILTER: script})}
+
+
+def _with_rest_replies(route: dict[str, object]) -> dict[str, object]:
+    """``route`` (one a REST URL meets before the transcoder maps it) with the REST replies' script on: Envoy
+    decides which filters run from the route a request first meets (a route enables a filter with a
+    configuration, here the script by its name)."""
+    enabled = {"@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "config": _any(
+        "envoy.extensions.filters.http.lua.v3.LuaPerRoute", name=REST_REPLIES_FILTER)}
+    route["typed_per_filter_config"] = {**route.get("typed_per_filter_config", {}),  # type: ignore[dict-item]
+                                        REST_REPLIES_FILTER: enabled}
+    return route
 
 
 def _health_filter() -> dict[str, object]:
@@ -771,7 +809,7 @@ def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, obj
         # Before authentication, so what follows sees the gRPC method a REST call maps to; the status mutations
         # around it keep a backend's gRPC status on the REST reply (see _keep_grpc_status).
         outer, inner = _keep_grpc_status()
-        filters += [outer, _transcoder(table, settings.descriptor_set), inner]
+        filters += [_rest_replies_filter(), outer, _transcoder(table, settings.descriptor_set), inner]
     filters += [_jwt_authn(table, settings.jwks_url), _rate_limit(settings), _grpc_stats(table), _health_filter(),
                 {"name": "envoy.filters.http.router",
                  "typed_config": _any("envoy.extensions.filters.http.router.v3.Router",

@@ -56,7 +56,7 @@ from services.runtime.callers import CallerVerifier, caller_verifier
 from services.runtime.errors import FieldViolation, details_of, failed_precondition, invalid_argument
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.keys import PlatformKeys, ed25519_private_key, generate_keys
-from services.runtime.server import RunningServer, start_server
+from services.runtime.server import MAX_MESSAGE_BYTES, RunningServer, start_server
 from services.runtime.settings import Settings
 from services.runtime.tokens import ALGORITHM, AUDIENCE, ISSUER, LEEWAY_SECONDS, issue_token, key_id
 
@@ -974,6 +974,26 @@ async def test_a_compressed_rest_body_is_415_saying_to_send_it_uncompressed(edge
         status, _, body = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", text,
                                                   {"content-type": "application/json", **headers})
         assert status == 200 and json.loads(body)["token"] == "none|市民政局", body
+
+
+async def test_a_message_over_the_limit_is_413_over_rest_and_resource_exhausted_over_grpc(
+        edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
+    """A REST body over the services' 8 MiB was the backend's RESOURCE_EXHAUSTED as HTTP 429, which REST clients'
+    retry policies resend (the same body, refused the same way): it is 413, a JSON google.rpc.Status saying the
+    limit and what to do, with an ErrorInfo. A gRPC caller keeps gRPC's RESOURCE_EXHAUSTED naming the limit."""
+    body = json.dumps({"systemId": "x" * MAX_MESSAGE_BYTES, "secret": "s3cret"}).encode()
+    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body,
+                                                       {"content-type": "application/json"})
+    answer = json.loads(content)
+    assert status == 413 and headers["content-type"] == "application/json", (status, headers, content[:300])
+    assert answer["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], answer
+    assert answer["message"].startswith("the request is over the 8 MiB (8,388,608 bytes) a call's message may be ("
+                                        f"{MAX_MESSAGE_BYTES + 13} bytes): it is refused whatever it holds"), answer
+    assert answer["details"] == [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "MESSAGE_TOO_LARGE",
+                                  "domain": "edge.govshare", "metadata": {"limit_bytes": str(MAX_MESSAGE_BYTES)}}]
+    error = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x" * MAX_MESSAGE_BYTES),
+                                             metadata=bearer(keys, caller())))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and str(MAX_MESSAGE_BYTES) in error.details(), error
 
 
 def _rest_export_raw(edge: Edge, items: list[str], authorization: str) -> tuple[bytes, bytes, dict[str, str]]:

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
 
-from gateway.edge import OPENAPI_PATH, TRANSCODER_FILTER, WITHHELD_PATH, render, render_json, sampling_percent
+from gateway.edge import (
+    OPENAPI_PATH,
+    REST_REPLIES_FILTER,
+    TRANSCODER_FILTER,
+    WITHHELD_PATH,
+    render,
+    render_json,
+    sampling_percent,
+)
 from gateway.envoy_process import envoy_binary, with_descriptor_set, write_config
 from gateway.routing import (
     ANONYMOUS_METHODS,
@@ -150,6 +158,22 @@ def test_health_is_routed_by_the_service_asked_about_and_no_other_call_runs_the_
                  for route in routes[:routes.index(scripted[0])]
                  if route["match"].get("prefix") == "/grpc.health.v1.Health/"}
     assert by_header == {backend.value: backend.value for backend in Backend if backend != Backend.AUTHORIZATION}
+
+
+def test_the_rest_replies_script_runs_on_rest_calls_only() -> None:
+    """The REST replies' script (413 for a message over the limit) is off by default and on only for the routes a
+    REST URL meets before the transcoder maps it (the catch-all, and the browsers' REST route with its twin): no
+    gRPC method's route enables it, so a gRPC call never pays for it."""
+    config = render(SETTINGS, {})
+    names = [item["name"] for item in _manager(config)["http_filters"]]
+    script = next(item for item in _manager(config)["http_filters"] if item["name"] == REST_REPLIES_FILTER)
+    assert script["disabled"] is True and names.index(REST_REPLIES_FILTER) < names.index(TRANSCODER_FILTER)
+    routes = _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
+    enabled = [route for route in routes if REST_REPLIES_FILTER in route.get("typed_per_filter_config", {})]
+    assert {route["match"]["prefix"] for route in enabled} == {"/", "/v1/"}
+    assert not [route for route in enabled if "path" in route["match"] or ("route" in route
+                and route["route"]["cluster"] != Backend.AUTHORIZATION.value)]
+    assert "MESSAGE_TOO_LARGE" in script["typed_config"]["default_source_code"]["inline_string"]
 
 
 def test_only_the_anonymous_methods_pass_without_a_token() -> None:
