@@ -598,6 +598,8 @@ def _health_script(backends: Mapping[str, Backend]) -> str:
 
 #: The REST replies' script (gateway/rest_replies.lua): a filter of its own, off but on the routes a REST URL meets.
 REST_REPLIES_FILTER = "govshare.rest_replies"
+#: Set by a local reply mapper on a body the transcoder refused, for the script, which removes it (a response header).
+_TRANSCODE_FAILURE_HEADER = "x-govshare-transcode-failure"
 #: What a REST caller whose message is over the services' limit is told (413); {size} is the message's size.
 MESSAGE_TOO_LARGE = (
     f"the request is over the {MAX_MESSAGE_BYTES // (1024 * 1024)} MiB ({MAX_MESSAGE_BYTES:,} bytes) a call's "
@@ -607,7 +609,8 @@ MESSAGE_TOO_LARGE = (
 
 def _rest_replies_script() -> str:
     """gateway/rest_replies.lua, after the names and words it uses."""
-    values = {"LIMIT_BYTES": str(MAX_MESSAGE_BYTES), "TOO_LARGE": MESSAGE_TOO_LARGE}
+    values = {"MARKER": _TRANSCODE_FAILURE_HEADER, "LIMIT_BYTES": str(MAX_MESSAGE_BYTES),
+              "TOO_LARGE": MESSAGE_TOO_LARGE}
     prelude = "".join(f"local {name} = {json.dumps(value, ensure_ascii=False)}\n" for name, value in values.items())
     return prelude + "\n" + resources.files("gateway").joinpath("rest_replies.lua").read_text(encoding="utf-8")
 
@@ -1032,6 +1035,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                                "in headers (a long key or filter belongs in a POST body)"))
     mappers += _malformed_request_replies()
     mappers.append(_compressed_body_reply())
+    mappers.append(_transcode_failure_reply())
     mappers += _method_not_allowed(table)
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     if settings.cors_origins:
@@ -1053,6 +1057,19 @@ def _compressed_body_reply() -> dict[str, object]:
         "the body is compressed (content-encoding: %REQ(content-encoding)%), which the edge does not undo: send "
         "the JSON body uncompressed, without content-encoding"))
     reply["status_code"] = 415
+    return reply
+
+
+def _transcode_failure_reply() -> dict[str, object]:
+    """A REST body (or query parameter) the transcoder refused: its words, as text and marked, for the REST
+    replies' script (gateway/rest_replies.lua) to write as a google.rpc.Status without the caller's values, which
+    the parser quoted ("Expected , or } after key:value pair." and the body around the fault; "key: invalid value
+    342322194911060454 for type TYPE_STRING"). A local reply's format cannot cut its text, so the script does."""
+    reply = _rest_reply(_both(_status_is(400), _details_start(
+        ("grpc_json_transcode_failure", "early_grpc_json_transcode_failure"))),
+                        grpc.StatusCode.INVALID_ARGUMENT, "%LOCAL_REPLY_BODY%")
+    reply["body_format_override"] = _text("%LOCAL_REPLY_BODY%")
+    reply["headers_to_add"] += _headers({_TRANSCODE_FAILURE_HEADER: "1"})  # type: ignore[operator]
     return reply
 
 

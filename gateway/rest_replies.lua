@@ -1,7 +1,12 @@
--- The edge's words to a REST caller where Envoy's own would mislead a client (gateway.edge._rest_replies_filter).
--- Runs on REST calls only: it is enabled on the routes a REST URL meets before the transcoder maps it, never on a
--- gRPC method's. LIMIT_BYTES and TOO_LARGE are prepended by the renderer.
+-- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
+-- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
+-- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES and TOO_LARGE are prepended by the renderer.
 --
+-- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
+--   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
+--   342322194911060454 for type TYPE_STRING"), and a caller's proxies and logs kept them. The local reply mapper
+--   hands those words over as text, marked; this keeps what is wrong and where (the reason, the field), not the
+--   caller's values, and writes the google.rpc.Status every REST error is.
 -- - A message over the services' limit: the backend's gRPC library refuses it RESOURCE_EXHAUSTED, which the
 --   transcoder answers 429, and REST clients' retry policies resend a 429 (after Retry-After, or at once). It is
 --   413, saying the limit and what to do.
@@ -23,6 +28,64 @@ local function status_body(code, message, reason)
   return '{"code":' .. code .. ',"message":' .. json_string(message) .. ',"details":' .. details .. '}'
 end
 
+local TYPES = {
+  TYPE_STRING = "a JSON string", TYPE_BOOL = "true or false", TYPE_DOUBLE = "a number", TYPE_FLOAT = "a number",
+  TYPE_INT32 = "a 32-bit integer", TYPE_INT64 = "a 64-bit integer (a number or a string of digits)",
+  TYPE_UINT32 = "a 32-bit unsigned integer", TYPE_UINT64 = "a 64-bit unsigned integer",
+  TYPE_BYTES = "base64", TYPE_ENUM = "one of the enum's names",
+}
+
+local function expected(type_name)
+  local known = TYPES[type_name]
+  if known ~= nil then
+    return known
+  end
+  local message = type_name:match("^type%.googleapis%.com/(.+)$") or type_name
+  if message == "google.protobuf.Timestamp" then
+    return "an RFC 3339 time (2026-03-01T08:00:00Z)"
+  elseif message == "google.protobuf.Duration" then
+    return "a duration in seconds (30s)"
+  elseif message == "google.protobuf.FieldMask" then
+    return "comma-separated field names"
+  end
+  return "a valid " .. message .. " as /openapi.yaml writes it"
+end
+
+-- The parser's words without the caller's text: the reason, and the last field named before the fault.
+local function syntax_error(text)
+  local reason, context, caret = text:match("^(.-)\n(.-)\n( *)%^$")
+  if reason == nil then
+    return nil
+  end
+  local before = context:sub(1, #caret)
+  local field
+  for name in before:gmatch('"([%a_][%w_]*)"%s*:') do
+    field = name
+  end
+  local where = ""
+  if field ~= nil then
+    where = ', after the field "' .. field .. '"'
+  end
+  return "the body is not valid JSON: " .. reason:gsub("%.$", "") .. where
+      .. " (the edge does not repeat the body's text); send the body as RFC 8259 JSON in UTF-8"
+end
+
+-- "<field>: invalid value <the caller's value> for type <type>", without the value.
+local function type_error(text)
+  local field, value, type_name = text:match("^(.-): invalid value (.-) for type (%S+)$")
+  if field == nil then
+    return nil
+  end
+  if field == "" and value:match("^Starting an object on a scalar field") then
+    return type_name .. ": an object where a single value goes"
+  end
+  return field .. ": not " .. expected(type_name) .. " (the edge does not repeat the value)"
+end
+
+local function parse_failure(text)
+  return syntax_error(text) or type_error(text) or text:match("^[^\n]*")
+end
+
 local function replace_body(handle, status, body)
   local headers = handle:headers()
   headers:replace(":status", status)
@@ -35,7 +98,12 @@ end
 function envoy_on_response(handle)
   local headers = handle:headers()
   local status = headers:get(":status")
-  if status == "429" and headers:get("grpc-status") == "8" then
+  if headers:get(MARKER) ~= nil then
+    headers:remove(MARKER)
+    local body = handle:body()
+    local text = body and body:getBytes(0, body:length()) or ""
+    replace_body(handle, status, status_body(3, parse_failure(text)))
+  elseif status == "429" and headers:get("grpc-status") == "8" then
     local body = handle:body()
     local size = body and body:getBytes(0, body:length()):match("Received message larger than max %((%d+) vs%.")
     if size ~= nil then

@@ -996,6 +996,50 @@ async def test_a_message_over_the_limit_is_413_over_rest_and_resource_exhausted_
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and str(MAX_MESSAGE_BYTES) in error.details(), error
 
 
+SECRET = "s3cret-342322194911060454"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (f'{{"systemId": "sys-1", "secret": {SECRET}}}',
+     'the body is not valid JSON: Unexpected token, after the field "secret" (the edge does not repeat the body\'s '
+     "text); send the body as RFC 8259 JSON in UTF-8"),
+    (f"systemId=sys-1&secret={SECRET}",
+     "the body is not valid JSON: Unexpected token (the edge does not repeat the body's text); send the body as "
+     "RFC 8259 JSON in UTF-8"),
+    (f'{{"systemId": "sys-1", "secret": "{SECRET}"',
+     "the body is not valid JSON: Unexpected end of string. Expected , or } after key:value pair (the edge does not "
+     "repeat the body's text); send the body as RFC 8259 JSON in UTF-8"),
+    (f'{{"systemId": {SECRET.split("-")[1]}}}', "system_id: not a JSON string (the edge does not repeat the value)"),
+    (f'{{"systemId": {{"id": "{SECRET}"}}}}', "system_id: an object where a single value goes"),
+])
+async def test_a_rest_body_the_transcoder_cannot_read_is_refused_without_its_values(edge: Edge, body: str,
+                                                                                   message: str) -> None:
+    """The transcoder's words for a body it could not read quoted the body around the fault ("...\"secret\":
+    s3cret-…}" and a caret) or the value it refused ("invalid value 342322194911060454 for type TYPE_STRING"): a
+    secret or an ID number came back in the error, into the caller's logs and proxies. The refusal says what is
+    wrong and where, without the caller's text."""
+    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body.encode(),
+                                                       {"content-type": "application/json"})
+    assert status == 400 and headers["content-type"] == "application/json", (status, headers, content)
+    assert json.loads(content) == {"code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "message": message,
+                                   "details": []}, content
+    assert b"342322194911060454" not in content and "x-govshare-transcode-failure" not in headers
+
+
+async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_value(edge: Edge,
+                                                                                    keys: PlatformKeys) -> None:
+    """``?pageSize=<an ID number>x`` came back "page_size: invalid value \"…\" for type TYPE_INT32"."""
+    status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?pageSize=342322194911060454x",
+                                             dict(bearer(keys, caller())))
+    assert (status, answer) == (400, {"code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "details": [], "message":
+                                      "page_size: not a 32-bit integer (the edge does not repeat the value)"})
+    status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?filter.category=342322194911060454",
+                                             dict(bearer(keys, caller())))
+    assert status == 400 and answer["message"] == (
+        "filter.category: not a valid govshare.catalog.v1.Category as /openapi.yaml writes it (the edge does not "
+        "repeat the value)"), answer
+
+
 def _rest_export_raw(edge: Edge, items: list[str], authorization: str) -> tuple[bytes, bytes, dict[str, str]]:
     """A REST Export over HTTP/1.1 on a raw socket: the head, the body (chunks joined) and the trailers."""
     body = json.dumps({"items": items}).encode()
