@@ -432,6 +432,23 @@ def _query_parameter_without_value(route: Route) -> dict[str, object]:
         "(overdueOnly=true), with the names /openapi.yaml gives")}}}
 
 
+def _query_parameter_repeated(route: Route) -> dict[str, object]:
+    """A REST call giving a query parameter that holds one value more than once (``?pageSize=1&pageSize=2``, or
+    ``?page_size=1&pageSize=2``) is refused, naming the parameters that take one value.
+
+    The transcoder kept one of the values without a word, so a client that built its URL from two sources (a
+    default and the user's choice) got a page, or a month, it did not know it had asked for. A list (a repeated
+    field, ``items``) takes a parameter per value, as before."""
+    names = ["|".join(re.escape(name) for name in _parameter_names(field)) for field in route.single_query_fields]
+    repeated = "|".join(f"(?:{spelling})=[^&]*&(?:.*&)?(?:{spelling})" for spelling in names)
+    match = {"path": route.method, "headers": [{"name": "x-envoy-original-path", "string_match": {
+        "safe_regex": {"regex": f"[^?]*\\?(?:.*&)?(?:{repeated})(?:[=&].*)?"}}}]}
+    fields = [".".join(map(_camel, field.split("."))) for field in route.single_query_fields]
+    takes = f"{fields[0]} takes one value" if len(fields) == 1 else f"{', '.join(fields)} take one value each"
+    return {"match": match, "direct_response": {"status": 400, "body": {"inline_string": (
+        f"a query parameter is given more than once, which only a list may be: {takes}; send it once")}}}
+
+
 def _route(match: dict[str, object], backend: Backend, default_timeout: float,
            cluster: str = "", streaming: bool = False) -> dict[str, object]:
     """A route to ``backend``; a unary call ends at the client's deadline (``grpc-timeout``) or the default.
@@ -474,6 +491,8 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
             routes.append(_query_string_refused(route))
         elif route.http_rules:
             routes.append(_query_parameter_without_value(route))
+            if route.single_query_fields:
+                routes.append(_query_parameter_repeated(route))
             if route.url_fields:
                 routes.append(_url_field_in_query(route))
         routes.append(_route({"path": route.method}, route.backend, timeout,

@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pool
-from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.descriptor import Descriptor, MethodDescriptor
 
 # Imported for their side effect: the default descriptor pool learns every govshare service
 # (the routing table reads cardinalities from it, and server reflection lists the public ones).
@@ -127,6 +127,8 @@ class Route:
     anonymous: bool
     #: Its REST operations (``google.api.http`` rules), each a verb, a URL template and the body field.
     http_rules: tuple[HttpRule, ...] = ()
+    #: The request fields a REST query string may set that hold one value (not a list), dotted (``filter.category``).
+    single_query_fields: tuple[str, ...] = ()
 
     @property
     def url_fields(self) -> tuple[str, ...]:
@@ -194,6 +196,36 @@ def http_rules(method: MethodDescriptor) -> tuple[HttpRule, ...]:
     return tuple(rules)
 
 
+#: Messages the transcoder reads from one query parameter's text (a time, a duration, a mask, a wrapped scalar).
+_SCALAR_MESSAGES = frozenset({"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask",
+                              *(f"google.protobuf.{kind}Value" for kind in (
+                                  "Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes"))})
+
+
+def _single_fields(message: Descriptor, prefix: str = "", depth: int = 0) -> list[str]:
+    """The dotted paths of ``message``'s fields that hold one value, through its nested messages (a few deep)."""
+    paths: list[str] = []
+    for field in message.fields:
+        if field.is_repeated:
+            continue
+        path = f"{prefix}{field.name}"
+        if field.message_type is None or field.message_type.full_name in _SCALAR_MESSAGES:
+            paths.append(path)
+        elif depth < 3:
+            paths += _single_fields(field.message_type, f"{path}.", depth + 1)
+    return paths
+
+
+def single_query_fields(method: MethodDescriptor, rules: tuple[HttpRule, ...]) -> tuple[str, ...]:
+    """The fields of ``method``'s request a query string may set once: not bound by a URL, not in the body."""
+    if not rules or all(rule.body == "*" for rule in rules):
+        return ()
+    bound = {field for rule in rules for field in _URL_VARIABLE.findall(rule.template)}
+    bound |= {rule.body for rule in rules if rule.body}
+    return tuple(path for path in _single_fields(method.input_type)
+                 if not any(path == field or path.startswith(f"{field}.") for field in bound))
+
+
 class RoutingTable:
     """Public methods by full path; everything else gets a refusal that says why."""
 
@@ -214,8 +246,9 @@ class RoutingTable:
                 if method.client_streaming:
                     raise ValueError(f"{path} streams requests, which the edge does not route (gRPC-Web and "
                                      "the REST transcoder cannot carry them)")
-                routes.append(Route(path, backend, method.server_streaming, path in ANONYMOUS_METHODS,
-                                    http_rules(method)))
+                rules = http_rules(method)
+                routes.append(Route(path, backend, method.server_streaming, path in ANONYMOUS_METHODS, rules,
+                                    single_query_fields(method, rules)))
         return cls(routes)
 
     def __iter__(self) -> Iterator[Route]:

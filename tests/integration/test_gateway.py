@@ -876,6 +876,26 @@ async def test_a_rest_query_parameter_repeating_a_url_field_is_refused(edge: Edg
     assert entry.entry.code == "101001/000001"
 
 
+async def test_a_rest_query_parameter_given_twice_is_refused_unless_it_is_a_list(edge: Edge,
+                                                                                keys: PlatformKeys) -> None:
+    """GET /v1/entries?pageSize=1&pageSize=2 answered a page of one of them, without a word: a client building its
+    URL from a default and a user's choice did not know which it got. A parameter that holds one value, given twice
+    in any spelling, is refused naming the parameters that take one value; different parameters pass."""
+    token = dict(bearer(keys, caller()))
+    for path in ("/v1/entries?pageSize=1&pageSize=2", "/v1/entries?page_size=1&pageToken=t&pageSize=2",
+                 "/v1/entries?filter.category=CATEGORY_THEME&filter.category=CATEGORY_FOUNDATION",
+                 "/v1/entries/101001%2F000001?version=1&version=2"):
+        status, answer = await asyncio.to_thread(_rest_body, edge, path, token)
+        assert status == 400 and answer["code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0], (path, answer)
+        assert str(answer["message"]).startswith("a query parameter is given more than once, which only a list may "
+                                                 "be: "), answer
+    assert answer["message"] == ("a query parameter is given more than once, which only a list may be: version "
+                                 "takes one value; send it once"), answer
+    for path in ("/v1/entries?pageSize=1&pageToken=pageSize", "/v1/entries/101001%2F000001?version=2"):
+        status, answer = await asyncio.to_thread(_rest_body, edge, path, token)
+        assert status == 200, (path, answer)
+
+
 async def test_a_call_taking_its_fields_in_the_body_refuses_a_query_string(edge: Edge, keys: PlatformKeys) -> None:
     """POST /v1/resources/X:query?key=<ID number> answered the query and POST /v1/tokens?secret=… issued a token:
     the transcoder read the parameter as the field it names, though openapi.yaml declares no query parameter there

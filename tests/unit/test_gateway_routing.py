@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
+from gateway.edge import openapi_document
 from gateway.routing import (
     INTERNAL_SERVICES,
     PUBLIC_SERVICES,
@@ -107,3 +109,24 @@ def test_supervision_is_routed_and_the_figures_services_are_not() -> None:
                     "govshare.foundation.v1.FoundationFiguresService"):
         assert table.get(f"/{service}/ListDepartmentFigures") is None
         assert service in INTERNAL_SERVICES
+
+
+
+def _camel_path(field: str) -> str:
+    return ".".join(part.split("_")[0] + "".join(w.title() for w in part.split("_")[1:]) for part in field.split("."))
+
+
+def test_the_single_valued_query_fields_are_the_documents_query_parameters(table: RoutingTable) -> None:
+    """What the edge refuses given twice (gateway.edge) is each query parameter /openapi.yaml documents for the
+    operation, and nothing else: the same fields, found in the descriptors (no list among them today)."""
+    documented: dict[str, set[str]] = {}
+    for item in yaml.safe_load(openapi_document())["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "operationId" in operation:
+                documented.setdefault(operation["operationId"], set()).update(
+                    p["name"] for p in operation.get("parameters", [])
+                    if p["in"] == "query" and p["schema"].get("type") != "array")
+    for route in table:
+        if route.http_rules:
+            operation = f"{route.service.rpartition('.')[2]}_{route.name}"
+            assert {_camel_path(field) for field in route.single_query_fields} == documented[operation], operation
