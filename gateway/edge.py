@@ -626,19 +626,28 @@ MESSAGE_TOO_LARGE = (
     "less per call (a LoadRecords of long records in calls of 2,000, a BatchQuery with fewer keys)")
 
 
-def _rest_replies_script() -> str:
-    """gateway/rest_replies.lua, after the names and words it uses."""
+def _lua_url_pattern(template: str) -> str:
+    """A Lua pattern of the paths (without the query string) a REST URL template maps, as _url_pattern's regex."""
+    parts = [re.sub(r"(\W)", r"%\1", part) for part in re.split(r"\{[^}]*\}", template)]
+    return "^" + "[^/?:]+".join(parts) + "$"
+
+
+def _rest_replies_script(table: RoutingTable) -> str:
+    """gateway/rest_replies.lua, after the names, words and URLs it uses."""
     values = {"MARKER": _TRANSCODE_FAILURE_HEADER, "LIMIT_BYTES": str(MAX_MESSAGE_BYTES),
               "TOO_LARGE": MESSAGE_TOO_LARGE}
     prelude = "".join(f"local {name} = {json.dumps(value, ensure_ascii=False)}\n" for name, value in values.items())
+    gets = sorted({_lua_url_pattern(rule.template) for route in table for rule in route.http_rules
+                   if rule.verb == "GET"})
+    prelude += "local GET_URLS = {\n" + "".join(f"  {json.dumps(pattern)},\n" for pattern in gets) + "}\n"
     return prelude + "\n" + resources.files("gateway").joinpath("rest_replies.lua").read_text(encoding="utf-8")
 
 
-def _rest_replies_filter() -> dict[str, object]:
+def _rest_replies_filter(table: RoutingTable) -> dict[str, object]:
     """The script's filter, before the transcoder (whose refusals it rewrites), off unless a route enables it: a
     gRPC call never runs it. The script is the filter's own, not a route's: the filter reads a route's script
     again for the reply, from the route the call has then, the method's (where the transcoder routed it again)."""
-    script = {"inline_string": _rest_replies_script()}
+    script = {"inline_string": _rest_replies_script(table)}
     return {"name": REST_REPLIES_FILTER, "disabled": True, "typed_config": _any(
         "envoy.extensions.filters.http.lua.v3.Lua", default_source_code=script,
         source_codes={REST_REPLIES_FILTER: script})}
@@ -831,7 +840,7 @@ def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, obj
         # Before authentication, so what follows sees the gRPC method a REST call maps to; the status mutations
         # around it keep a backend's gRPC status on the REST reply (see _keep_grpc_status).
         outer, inner = _keep_grpc_status()
-        filters += [_rest_replies_filter(), outer, _transcoder(table, settings.descriptor_set), inner]
+        filters += [_rest_replies_filter(table), outer, _transcoder(table, settings.descriptor_set), inner]
     filters += [_jwt_authn(table, settings.jwks_url), _rate_limit(settings), _grpc_stats(table), _health_filter(),
                 {"name": "envoy.filters.http.router",
                  "typed_config": _any("envoy.extensions.filters.http.router.v3.Router",
@@ -1143,8 +1152,9 @@ def _rest_urls(table: RoutingTable) -> dict[str, tuple[str, list[str]]]:
     for route in table:
         for rule in route.http_rules:
             verbs = urls.setdefault(_url_pattern(rule.template), (rule.template, []))[1]
-            if rule.verb not in verbs:
-                verbs.append(rule.verb)
+            for verb in (rule.verb, "HEAD") if rule.verb == "GET" else (rule.verb,):
+                if verb not in verbs:
+                    verbs.append(verb)
     return urls
 
 

@@ -1,6 +1,7 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
--- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES and TOO_LARGE are prepended by the renderer.
+-- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, TOO_LARGE and GET_URLS are prepended by
+-- the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
 --   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
@@ -109,5 +110,26 @@ function envoy_on_response(handle)
     if size ~= nil then
       replace_body(handle, "413", status_body(8, TOO_LARGE:gsub("{size}", size), "MESSAGE_TOO_LARGE"))
     end
+  end
+end
+
+-- HEAD is GET without the body (RFC 9110 9.3.2), and the transcoder knows no rule for it: a HEAD on a GET URL was
+-- 405. On a URL a GET rule maps (GET_URLS: Lua patterns of the path, the renderer's) it goes on as the GET, and
+-- Envoy still answers it as HEAD: the GET's status and headers, content-length included, and no body. Elsewhere it
+-- stays a HEAD, refused 405 naming the methods the URL takes.
+local function maps_a_get(path)
+  local bare = path:match("^[^?]*")
+  for _, pattern in ipairs(GET_URLS) do
+    if bare:match(pattern) then
+      return true
+    end
+  end
+  return false
+end
+
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  if headers:get(":method") == "HEAD" and maps_a_get(headers:get(":path")) then
+    headers:replace(":method", "GET")
   end
 end

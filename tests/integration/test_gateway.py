@@ -936,8 +936,8 @@ async def test_a_rest_url_sent_with_another_method_is_405_naming_the_method_it_t
     OpenAPI document answers HEAD as GET does."""
     token = dict(bearer(keys, caller()))
     cases = [("GET", "/v1/resources/101001%2F000001:query", "POST"),
-             ("PUT", "/v1/entries", "POST, GET"),
-             ("DELETE", "/v1/entries/101001%2F000001", "GET, PATCH"),
+             ("PUT", "/v1/entries", "POST, GET, HEAD"),
+             ("DELETE", "/v1/entries/101001%2F000001", "GET, HEAD, PATCH"),
              ("GET", "/v1/entries/101001%2F000001:submit?x=1", "POST"),
              ("POST", "/openapi.yaml", "GET, HEAD")]
     for verb, path, allowed in cases:
@@ -951,6 +951,27 @@ async def test_a_rest_url_sent_with_another_method_is_405_naming_the_method_it_t
     assert status == 404 and json.loads(body)["code"] == grpc.StatusCode.NOT_FOUND.value[0], body
     status, headers, _ = await asyncio.to_thread(_rest_raw, edge, "HEAD", "/openapi.yaml")
     assert status == 200 and headers["content-type"].startswith("application/yaml"), (status, headers)
+
+
+async def test_head_on_a_rest_url_that_takes_get_answers_as_get_without_the_body(edge: Edge,
+                                                                                 keys: PlatformKeys) -> None:
+    """HEAD on GET /v1/entries/{code} was 405 (the transcoder has no rule for HEAD), though HTTP has every GET URL
+    answer HEAD (RFC 9110 9.3.2) and clients use it to check that a resource exists. It answers as the GET does,
+    status and headers, content-length included, without the body; HEAD on a URL with no GET stays 405."""
+    token = dict(bearer(keys, caller()))
+    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "HEAD", "/v1/entries/101001%2F000001", b"",
+                                                       token)
+    assert (status, headers["content-type"], content) == (200, "application/json", b""), (status, headers)
+    assert int(headers["content-length"]) > 0, headers
+    # (the double's entry holds the call's remaining time, so compare an answer that does not change: its refusal)
+    path = "/v1/entries/" + FAILING_CODE.replace("/", "%2F")
+    got, got_headers, body = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"", token)
+    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "HEAD", path, b"", token)
+    assert (status, content) == (got, b"") and got == 400, (status, headers, content)
+    assert headers["content-length"] == got_headers["content-length"] == str(len(body)), (headers, got_headers)
+    status, headers, _ = await asyncio.to_thread(_rest_raw, edge, "HEAD", "/v1/resources/101001%2F000001:query",
+                                                 b"", token)
+    assert (status, headers.get("allow")) == (405, "POST"), (status, headers)
 
 
 def _http_10(edge: Edge, request: bytes) -> bytes:
