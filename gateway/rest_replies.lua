@@ -83,8 +83,18 @@ local function type_error(text)
   return field .. ": not " .. expected(type_name) .. " (the edge does not repeat the value)"
 end
 
+-- The converter's words for a body that is JSON but not the request's shape, which name no field (": Root element
+-- must be a message."): what to send instead.
+local SHAPES = {
+  ["Root element must be a message."] = "the body is not a JSON object: send the request's fields as one object, "
+      .. "{\"name\": value, ...}, not an array, a string or null (/openapi.yaml gives each call's body)",
+  ["Proto field is not repeating, cannot start list."] = "a list ([...]) where a single value goes: send the "
+      .. "field's one value (/openapi.yaml gives each field's type)",
+}
+
 local function parse_failure(text)
-  return syntax_error(text) or type_error(text) or text:match("^[^\n]*")
+  local unnamed = text:match("^: (.*)$")
+  return syntax_error(text) or type_error(text) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
 end
 
 local function replace_body(handle, status, body)

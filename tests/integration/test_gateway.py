@@ -1067,6 +1067,22 @@ async def test_a_rest_body_the_transcoder_cannot_read_is_refused_without_its_val
     assert b"342322194911060454" not in content and "x-govshare-transcode-failure" not in headers
 
 
+@pytest.mark.parametrize("body", ["[]", "null", '"s3cret"', "42"])
+async def test_a_rest_body_that_is_json_but_not_an_object_is_told_to_send_one(edge: Edge, body: str) -> None:
+    """A JSON array, string, number or null as the body was ": Root element must be a message.": an empty field
+    name and a protobuf word. It says the body must be one object of the request's fields."""
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body.encode(),
+                                                 {"content-type": "application/json"})
+    assert (status, json.loads(content)) == (400, {
+        "code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "details": [], "message": (
+            'the body is not a JSON object: send the request\'s fields as one object, {"name": value, ...}, not an '
+            "array, a string or null (/openapi.yaml gives each call's body)")}), content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens",
+                                                 b'{"systemId": ["sys-1"], "secret": "s"}',
+                                                 {"content-type": "application/json"})
+    assert status == 400 and json.loads(content)["message"].startswith("a list ([...]) where a single value goes")
+
+
 async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_value(edge: Edge,
                                                                                     keys: PlatformKeys) -> None:
     """``?pageSize=<an ID number>x`` came back "page_size: invalid value \"…\" for type TYPE_INT32"."""
