@@ -1065,6 +1065,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append(_compressed_body_reply())
     mappers.append(_transcode_failure_reply())
     mappers += _method_not_allowed(table)
+    mappers.append(_unmapped_url_reply())
     mappers += [_rest_reply(_status_is(status), code, "%LOCAL_REPLY_BODY%") for status, code in _REST_CODES.items()]
     if settings.cors_origins:
         mappers = _replies_for_browsers(mappers, settings.cors_origins)
@@ -1099,6 +1100,18 @@ def _transcode_failure_reply() -> dict[str, object]:
     reply["body_format_override"] = _text("%LOCAL_REPLY_BODY%")
     reply["headers_to_add"] += _headers({_TRANSCODE_FAILURE_HEADER: "1"})  # type: ignore[operator]
     return reply
+
+
+def _unmapped_url_reply() -> dict[str, object]:
+    """A REST URL no rule maps (and no rule maps with another method: that is 405) is 404 saying where the URLs are,
+    without the URL: the transcoder's "Could not resolve /v1/resources/<an ID number>/records to a method" sent the
+    caller's path back into its logs and proxies, as the edge's own access log never writes it (WITHHELD_PATH)."""
+    return _rest_reply(_both(_status_is(404), _details_start(("early_grpc_json_transcode_failure",
+                                                              "grpc_json_transcode_failure"))),
+                       grpc.StatusCode.NOT_FOUND, (
+        f"no operation has this URL (the edge does not repeat it): each operation's method and URL are in "
+        f"{OPENAPI_PATH}; a resource code is one path segment, its / written %%2F "
+        "(/v1/resources/101001%%2F000001:query)"))
 
 
 def _details_start(prefixes: tuple[str, ...]) -> dict[str, object]:

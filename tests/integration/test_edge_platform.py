@@ -282,7 +282,7 @@ def _raw(platform, verb: str, path: str, body: bytes | None = None,  # type: ign
     ("POST", QUERY_URL, b'{"key": 123}', 400, grpc.StatusCode.INVALID_ARGUMENT, "key: not a JSON string"),
     ("POST", QUERY_URL, b"[1, 2]", 400, grpc.StatusCode.INVALID_ARGUMENT, ""),
     ("GET", "/v1/entries?pagesize=3", None, 400, grpc.StatusCode.INVALID_ARGUMENT, '"pagesize"'),
-    ("GET", "/v1/noSuchCollection", None, 404, grpc.StatusCode.NOT_FOUND, "/v1/noSuchCollection"),
+    ("GET", "/v1/noSuchCollection", None, 404, grpc.StatusCode.NOT_FOUND, "no operation has this URL"),
 ])
 async def test_a_rest_request_the_edge_cannot_transcode_gets_a_json_status_saying_why(  # type: ignore[no-untyped-def]
         platform, verb: str, path: str, body: bytes | None, status: int, code: grpc.StatusCode, words: str) -> None:

@@ -974,6 +974,19 @@ async def test_head_on_a_rest_url_that_takes_get_answers_as_get_without_the_body
     assert (status, headers.get("allow")) == (405, "POST"), (status, headers)
 
 
+async def test_a_rest_url_no_rule_maps_is_404_without_the_url(edge: Edge, keys: PlatformKeys) -> None:
+    """The transcoder's 404 was "Could not resolve /v1/resources/<an ID number>/records to a method.": the caller's
+    path, which the edge's access log withholds for that reason, came back in the error. It says where the URLs are
+    and how a resource code is written, without the URL."""
+    for path in ("/v1/resources/342322194911060454/records", "/v1/resources/101001/000001:query", "/v2/entries"):
+        status, _, body = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"", dict(bearer(keys, caller())))
+        assert (status, json.loads(body)) == (404, {
+            "code": grpc.StatusCode.NOT_FOUND.value[0], "details": [], "message": (
+                "no operation has this URL (the edge does not repeat it): each operation's method and URL are in "
+                "/openapi.yaml; a resource code is one path segment, its / written %2F "
+                "(/v1/resources/101001%2F000001:query)")}), (path, body)
+
+
 def _http_10(edge: Edge, request: bytes) -> bytes:
     """One exchange over a raw socket (HTTP/1.0, or a request the edge answers by closing): the answer, read
     until the edge closes the connection."""
