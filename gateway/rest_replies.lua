@@ -92,9 +92,25 @@ local SHAPES = {
       .. "field's one value (/openapi.yaml gives each field's type)",
 }
 
+-- "Could not find field \"<the caller's name>\" in the type \"<message>\".": an unknown query parameter (or a body
+-- field the URL binds), named when its name has a field's shape, not when it may be anything else (an ID number).
+local function unknown_field(text)
+  local name = text:match('^Could not find field "(.-)" in the type ".-"%.$')
+  if name == nil then
+    return nil
+  end
+  local named = "a query parameter"
+  if name:match("^[%a_][%w_]*$") and #name <= 64 then
+    named = 'the query parameter "' .. name .. '"'
+  end
+  return named .. " is not one this call takes (the edge repeats only a name a field may have): its "
+      .. "parameters are in /openapi.yaml, nested fields dotted (filter.category)"
+end
+
 local function parse_failure(text)
   local unnamed = text:match("^: (.*)$")
-  return syntax_error(text) or type_error(text) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
+  return syntax_error(text) or type_error(text) or unknown_field(text) or (unnamed and SHAPES[unnamed])
+      or text:match("^[^\n]*")
 end
 
 local function replace_body(handle, status, body)

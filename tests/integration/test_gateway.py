@@ -1096,6 +1096,19 @@ async def test_a_rest_body_that_is_json_but_not_an_object_is_told_to_send_one(ed
     assert status == 400 and json.loads(content)["message"].startswith("a list ([...]) where a single value goes")
 
 
+async def test_an_unknown_rest_query_parameter_is_named_only_when_it_has_a_fields_shape(edge: Edge,
+                                                                                     keys: PlatformKeys) -> None:
+    """An unknown parameter was 'Could not find field "<its name>" in the type "…ListEntriesRequest".': a name
+    that is an ID number (?342322194911060454=1, a client writing a key where a name goes) came back as it was."""
+    token = dict(bearer(keys, caller()))
+    status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?342322194911060454=1", token)
+    assert (status, answer["message"]) == (400, (
+        "a query parameter is not one this call takes (the edge repeats only a name a field may have): its "
+        "parameters are in /openapi.yaml, nested fields dotted (filter.category)")), answer
+    status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?pagesize=5", token)
+    assert status == 400 and str(answer["message"]).startswith('the query parameter "pagesize" is not one'), answer
+
+
 async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_value(edge: Edge,
                                                                                     keys: PlatformKeys) -> None:
     """``?pageSize=<an ID number>x`` came back "page_size: invalid value \"…\" for type TYPE_INT32"."""
