@@ -10,7 +10,8 @@
 --   caller's values, and writes the google.rpc.Status every REST error is.
 -- - A message over the services' limit: the backend's gRPC library refuses it RESOURCE_EXHAUSTED, which the
 --   transcoder answers 429, and REST clients' retry policies resend a 429 (after Retry-After, or at once). It is
---   413, saying the limit and what to do.
+--   413, saying the limit and what to do; so is a BatchQuery whose answer would not fit one reply
+--   (REPLY_TOO_LARGE, which says how many keys fit), its words kept.
 
 local function json_string(text)
   local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
@@ -132,9 +133,13 @@ function envoy_on_response(handle)
     replace_body(handle, status, status_body(3, parse_failure(text)))
   elseif status == "429" and headers:get("grpc-status") == "8" then
     local body = handle:body()
-    local size = body and body:getBytes(0, body:length()):match("Received message larger than max %((%d+) vs%.")
+    local text = body and body:getBytes(0, body:length()) or ""
+    local size = text:match("Received message larger than max %((%d+) vs%.")
     if size ~= nil then
       replace_body(handle, "413", status_body(8, TOO_LARGE:gsub("{size}", size), "MESSAGE_TOO_LARGE"))
+    elseif text:find('"reason":"REPLY_TOO_LARGE"', 1, true) then
+      -- A BatchQuery asking for more than one reply carries: the same call gets the same answer, so not a 429.
+      handle:headers():replace(":status", "413")
     end
   end
 end

@@ -498,7 +498,7 @@ async def test_a_batch_whose_answer_exceeds_one_reply_is_refused_saying_how_many
         body = {"keys": keys, "purpose": {"type": "PURPOSE_TYPE_ADMINISTRATIVE_BASIS", "text": ADMIN.text}}
         status, answer = await asyncio.to_thread(
             _rest_post, platform, f"/v1/resources/{dept.RESOURCE_CODE.replace('/', '%2F')}:batchQuery", body)
-        assert status == 429 and "about 15 fit" in answer["message"], (status, answer)
+        assert status == 413 and "about 15 fit" in answer["message"], (status, answer)
         # Fewer keys are answered (7: this test's channel, as gRPC clients by default, takes replies up to 4 MiB).
         fitting = await stub.BatchQuery(query_pb2.BatchQueryRequest(resource_code=dept.RESOURCE_CODE, keys=keys[:7],
                                                                     purpose=ADMIN),

@@ -53,7 +53,7 @@ from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.authorization.jwks_endpoint import JwksEndpoint
 from services.runtime.callers import CallerVerifier, caller_verifier
-from services.runtime.errors import FieldViolation, details_of, failed_precondition, invalid_argument
+from services.runtime.errors import FieldViolation, ServiceError, details_of, failed_precondition, invalid_argument
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.keys import PlatformKeys, ed25519_private_key, generate_keys
 from services.runtime.server import MAX_MESSAGE_BYTES, RunningServer, start_server
@@ -70,6 +70,7 @@ EXPORT = "/govshare.query.v1.QueryService/Export"
 ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
 FAILING_CODE = "test/reject"
 HANGING_CODE = "test/hang"
+TOO_LARGE_CODE = "test/too-large"
 FAIL_ITEM = "fail-here"
 HANG_ITEM = "hang-here"
 
@@ -110,6 +111,9 @@ class EchoCatalog(catalog_pb2_grpc.CatalogServiceServicer):
         if request.code == FAILING_CODE:
             raise invalid_argument([FieldViolation("code", "is rejected by the test backend"),
                                     FieldViolation("version", "must be positive")], reason="TEST_REJECTED")
+        if request.code == TOO_LARGE_CODE:
+            raise ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "REPLY_TOO_LARGE",
+                               "the answer would be 9.0 MiB, more than one reply carries: ask for less")
         if request.code == HANGING_CODE:
             await self._probe.hang()
         remaining = context.time_remaining()
@@ -1048,6 +1052,23 @@ async def test_a_message_over_the_limit_is_413_over_rest_and_resource_exhausted_
     error = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x" * MAX_MESSAGE_BYTES),
                                              metadata=bearer(keys, caller())))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and str(MAX_MESSAGE_BYTES) in error.details(), error
+
+
+async def test_an_answer_too_large_for_one_reply_is_413_over_rest_not_a_429_to_retry(
+        edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
+    """A BatchQuery whose answer would not fit one reply is RESOURCE_EXHAUSTED REPLY_TOO_LARGE, "not retried: the
+    same call gets the same answer" (docs/api.md), yet REST answered it 429, which retry policies resend. It is 413
+    over REST, its words and details kept; gRPC callers keep RESOURCE_EXHAUSTED."""
+    path = "/v1/entries/" + TOO_LARGE_CODE.replace("/", "%2F")
+    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"",
+                                                       dict(bearer(keys, caller())))
+    answer = json.loads(content)
+    assert status == 413 and answer["code"] == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], (status, answer)
+    assert answer["message"].endswith("ask for less") and "retry-after" not in headers, (answer, headers)
+    assert answer["details"][0]["reason"] == "REPLY_TOO_LARGE", answer
+    error = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code=TOO_LARGE_CODE),
+                                             metadata=bearer(keys, caller())))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
 
 
 SECRET = "s3cret-342322194911060454"
