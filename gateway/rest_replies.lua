@@ -122,6 +122,15 @@ local function replace_body(handle, status, body)
   handle:body():setBytes(body)
 end
 
+-- A service's own 429 or 503 says when to retry in its RetryInfo, in the JSON body, which Java's and .NET's retry
+-- policies do not read: they read Retry-After (whole seconds, RFC 9110), as the edge's own 429 and 503 send it.
+local function retry_after(handle, text)
+  local delay = tonumber(text:match('"@type":"type%.googleapis%.com/google%.rpc%.RetryInfo","retryDelay":"([%d%.]+)s"'))
+  if delay ~= nil then
+    handle:headers():replace("retry-after", tostring(math.max(1, math.ceil(delay))))
+  end
+end
+
 -- (A headers object is stale once the body has been read: read them again after handle:body().)
 function envoy_on_response(handle)
   local headers = handle:headers()
@@ -131,15 +140,17 @@ function envoy_on_response(handle)
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
     replace_body(handle, status, status_body(3, parse_failure(text)))
-  elseif status == "429" and headers:get("grpc-status") == "8" then
+  elseif (status == "429" or status == "503") and headers:get("retry-after") == nil then
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
     local size = text:match("Received message larger than max %((%d+) vs%.")
-    if size ~= nil then
+    if status == "429" and size ~= nil then
       replace_body(handle, "413", status_body(8, TOO_LARGE:gsub("{size}", size), "MESSAGE_TOO_LARGE"))
-    elseif text:find('"reason":"REPLY_TOO_LARGE"', 1, true) then
+    elseif status == "429" and text:find('"reason":"REPLY_TOO_LARGE"', 1, true) then
       -- A BatchQuery asking for more than one reply carries: the same call gets the same answer, so not a 429.
       handle:headers():replace(":status", "413")
+    else
+      retry_after(handle, text)
     end
   end
 end

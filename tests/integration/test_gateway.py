@@ -53,7 +53,14 @@ from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.authorization.jwks_endpoint import JwksEndpoint
 from services.runtime.callers import CallerVerifier, caller_verifier
-from services.runtime.errors import FieldViolation, ServiceError, details_of, failed_precondition, invalid_argument
+from services.runtime.errors import (
+    FieldViolation,
+    ServiceError,
+    details_of,
+    failed_precondition,
+    invalid_argument,
+    unavailable,
+)
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.keys import PlatformKeys, ed25519_private_key, generate_keys
 from services.runtime.server import MAX_MESSAGE_BYTES, RunningServer, start_server
@@ -71,6 +78,7 @@ ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
 FAILING_CODE = "test/reject"
 HANGING_CODE = "test/hang"
 TOO_LARGE_CODE = "test/too-large"
+UNAVAILABLE_CODE = "test/unavailable"
 FAIL_ITEM = "fail-here"
 HANG_ITEM = "hang-here"
 
@@ -114,6 +122,8 @@ class EchoCatalog(catalog_pb2_grpc.CatalogServiceServicer):
         if request.code == TOO_LARGE_CODE:
             raise ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "REPLY_TOO_LARGE",
                                "the answer would be 9.0 MiB, more than one reply carries: ask for less")
+        if request.code == UNAVAILABLE_CODE:
+            raise unavailable("DEPENDENCY_UNAVAILABLE", "postgresql is unavailable", retry_after=1.5)
         if request.code == HANGING_CODE:
             await self._probe.hang()
         remaining = context.time_remaining()
@@ -1069,6 +1079,19 @@ async def test_an_answer_too_large_for_one_reply_is_413_over_rest_not_a_429_to_r
     error = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code=TOO_LARGE_CODE),
                                              metadata=bearer(keys, caller())))
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
+
+
+async def test_a_services_own_retry_delay_is_also_retry_after_over_rest(edge: Edge, keys: PlatformKeys) -> None:
+    """A service's UNAVAILABLE (a database down) carried when to retry only in its RetryInfo, in the JSON body,
+    which Java's and .NET's retry policies do not read; they read Retry-After, which the edge's own 429 and 503
+    send. The same delay is Retry-After, in whole seconds rounded up, the body unchanged."""
+    path = "/v1/entries/" + UNAVAILABLE_CODE.replace("/", "%2F")
+    status, headers, content = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"",
+                                                       dict(bearer(keys, caller())))
+    answer = json.loads(content)
+    assert (status, headers.get("retry-after")) == (503, "2"), (status, headers, answer)
+    assert {detail["@type"].rpartition(".")[2]: detail for detail in answer["details"]}["RetryInfo"] == {
+        "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "1.500s"}, answer
 
 
 SECRET = "s3cret-342322194911060454"
