@@ -44,7 +44,7 @@ local function expected(type_name)
   end
   local message = type_name:match("^type%.googleapis%.com/(.+)$") or type_name
   if message == "google.protobuf.Timestamp" then
-    return "an RFC 3339 time (2026-03-01T08:00:00Z)"
+    return "an RFC 3339 time (2026-03-01T08:00:00Z; in a URL an offset's + is written %2B, a + being a space)"
   elseif message == "google.protobuf.Duration" then
     return "a duration in seconds (30s)"
   elseif message == "google.protobuf.FieldMask" then

@@ -1160,6 +1160,11 @@ async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_v
                                              dict(bearer(keys, caller())))
     assert (status, answer) == (400, {"code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "details": [], "message":
                                       "page_size: not a 32-bit integer (the edge does not repeat the value)"})
+    status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/adminEvents?startTime=2026-01-01T08:00:00+08:00",
+                                             dict(bearer(keys, caller())))
+    assert status == 400 and answer["message"] == (
+        "start_time: not an RFC 3339 time (2026-03-01T08:00:00Z; in a URL an offset's + is written %2B, a + being a "
+        "space) (the edge does not repeat the value)"), answer
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?filter.category=342322194911060454",
                                              dict(bearer(keys, caller())))
     assert status == 400 and answer["message"] == (
