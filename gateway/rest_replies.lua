@@ -21,13 +21,26 @@ local function json_string(text)
   return '"' .. escaped .. '"'
 end
 
-local function status_body(code, message, reason)
-  local details = "[]"
-  if reason ~= nil then
-    details = '[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":' .. json_string(reason)
-        .. ',"domain":"edge.govshare","metadata":{"limit_bytes":"' .. LIMIT_BYTES .. '"}}]'
+local function error_info(reason, metadata)
+  return '{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":' .. json_string(reason)
+      .. ',"domain":"edge.govshare","metadata":' .. metadata .. '}'
+end
+
+local function status_body(code, message, details)
+  return '{"code":' .. code .. ',"message":' .. json_string(message) .. ',"details":[' .. (details or "") .. ']}'
+end
+
+-- A refusal naming a field ("key: not a JSON string …") carries it as the services' do: an ErrorInfo and a
+-- google.rpc.BadRequest with the field and what is wrong with it, which clients map onto their form's fields.
+local function invalid_argument(message)
+  local field, description = message:match('^([%w_%.%[%]"]+): (.+)$')
+  if field == nil then
+    return status_body(3, message)
   end
-  return '{"code":' .. code .. ',"message":' .. json_string(message) .. ',"details":' .. details .. '}'
+  local violation = '{"field":' .. json_string(field) .. ',"description":' .. json_string(description)
+      .. ',"reason":""}'
+  return status_body(3, message, error_info("INVALID_ARGUMENT", "{}")
+      .. ',{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[' .. violation .. ']}')
 end
 
 local TYPES = {
@@ -139,13 +152,14 @@ function envoy_on_response(handle)
     headers:remove(MARKER)
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
-    replace_body(handle, status, status_body(3, parse_failure(text)))
+    replace_body(handle, status, invalid_argument(parse_failure(text)))
   elseif (status == "429" or status == "503") and headers:get("retry-after") == nil then
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
     local size = text:match("Received message larger than max %((%d+) vs%.")
     if status == "429" and size ~= nil then
-      replace_body(handle, "413", status_body(8, TOO_LARGE:gsub("{size}", size), "MESSAGE_TOO_LARGE"))
+      replace_body(handle, "413", status_body(8, TOO_LARGE:gsub("{size}", size),
+          error_info("MESSAGE_TOO_LARGE", '{"limit_bytes":"' .. LIMIT_BYTES .. '"}')))
     elseif status == "429" and text:find('"reason":"REPLY_TOO_LARGE"', 1, true) then
       -- A BatchQuery asking for more than one reply carries: the same call gets the same answer, so not a 429.
       handle:headers():replace(":status", "413")
