@@ -15,7 +15,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,9 @@ class Console:
         html = self.templates.get_template(template).render(
             request=request, session=session, person=session.person if session else None,
             csrf=session.csrf if session else "", flash=flash, errors=context.pop("errors", {}),
-            nav=navigation(session), current=request.url.path, **context)
+            nav=navigation(session), current=request.url.path,
+            may=lambda path, method="GET": may(session, path, method),
+            holds=lambda *roles: holds(session, roles), **context)
         return HTMLResponse(html, status_code=status)
 
     def set_cookie(self, response: Response, session_id: str) -> None:
@@ -191,8 +194,9 @@ Handler = Callable[[Console, Request, Session], Awaitable[Response]]
 
 
 def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """A route that needs a live session (else the sign-in page, saying the session expired if it did) and, for
-    POST, the session's CSRF token (else 403 saying to reload the page)."""
+    """A route that needs a live session (else the sign-in page, saying the session expired if it did), for
+    POST the session's CSRF token (else 403 saying to reload the page), and a role its page (``PAGES``) lets use
+    (else 403 saying which roles it needs and whom to ask)."""
 
     async def endpoint(request: Request) -> Response:
         console: Console = request.app.state.console
@@ -216,6 +220,8 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                                     message="表单缺少有效的安全令牌（CSRF），操作未执行。请返回并刷新页面后重新提交。")
             if not text_only(form):
                 return console.page(request, "refused.html", status=400, title="请求有误", message=NO_FILES)
+        if (refused := _refused_page(console, request, session)) is not None:
+            return refused
         return await handler(console, request, session)
 
     endpoint.__name__ = handler.__name__
@@ -250,25 +256,92 @@ def login_redirect(expired: bool) -> RedirectResponse:
     return RedirectResponse("/login?expired=1" if expired else "/login", status_code=303)
 
 
+@dataclass(frozen=True)
+class Use:
+    """Who may use a page: persons holding one of ``roles`` open it, those holding one of ``send`` (when it is
+    narrower) also send its forms; ``what`` is what the page is for, said to a person who may not use it."""
+
+    roles: frozenset[str]
+    what: str
+    send: frozenset[str] | None = None
+
+
+_OFFICER = Use(frozenset({"DATA_OFFICER"}), "部门编目员编写、修改和提交本部门的资源目录")
+_ADMIN = Use(frozenset({"ADMINISTRATOR"}), "共享主管部门的管理员管理人员、部门和业务系统")
+#: The pages that need a role, by path (display and a first refusal: every service checks the roles again). A page
+#: showed its forms to anyone who typed its address — /drafts/new to an 审计员, /persons/new to a 申请人 —, and the
+#: form filled in was then refused in the service's English. Pages not listed (首页, 目录, an application's page,
+#: 修改密码) are anyone's: what they show is the service's answer for the person.
+PAGES: dict[str, Use] = {
+    "/drafts": _OFFICER, "/drafts/new": _OFFICER, "/drafts/edit": _OFFICER, "/drafts/submit": _OFFICER,
+    "/review": Use(frozenset({"REVIEWER"}), "共享主管部门的审核员审核各部门提交的目录"),
+    "/apply": Use(frozenset({"APPLICANT"}), "部门申请人申请使用其他部门的资源"),
+    "/applications": Use(frozenset({"APPLICANT"}), "部门申请人查看本部门提出的申请"),
+    "/applications/escalate": Use(frozenset({"APPLICANT"}), "申请部门的申请人提请共享主管部门协调"),
+    "/replies": Use(frozenset({"APPROVER"}), "提供部门的审批人答复其他部门的申请"),
+    # The provider's 审批人 and the auditors follow an escalated application; the authority's 审核员 decides it.
+    "/coordination": Use(frozenset({"REVIEWER", "APPROVER", "AUDITOR"}), "共享主管部门的审核员协调提请的申请",
+                         send=frozenset({"REVIEWER"})),
+    "/grants": Use(frozenset({"APPROVER", "APPLICANT", "AUDITOR", "REVIEWER"}), "查看、调整和撤销授权",
+                   send=frozenset({"APPROVER", "REVIEWER"})),
+    # The provider's 审批人 answers disputes, the authoritative source's 编目员 resolves conflicts.
+    "/disputes": Use(frozenset({"APPROVER", "REVIEWER", "AUDITOR", "DATA_OFFICER"}), "处理数据异议和数据冲突",
+                     send=frozenset({"APPROVER", "DATA_OFFICER"})),
+    "/audit": Use(frozenset({"AUDITOR", "APPROVER", "DATA_OFFICER"}), "查看本部门资源的使用记录和管理日志"),
+    "/supervision": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "查看各部门的监督评估结果"),
+    "/persons": _ADMIN, "/persons/new": _ADMIN, "/persons/view": _ADMIN, "/persons/action": _ADMIN,
+    "/persons/roles": _ADMIN, "/departments": _ADMIN, "/systems": _ADMIN,
+}
+#: The menu, in order: each entry is shown to the persons who may open its page.
+MENU = [("/drafts", "编目"), ("/review", "审核"), ("/applications", "申请"), ("/replies", "答复"),
+        ("/coordination", "协调"), ("/grants", "授权"), ("/disputes", "异议与冲突"), ("/audit", "审计"),
+        ("/supervision", "监督"), ("/persons", "人员"), ("/departments", "部门"), ("/systems", "业务系统")]
+
+
+def holds(session: Session | None, roles: Iterable[str]) -> bool:
+    """Whether the session's person holds one of ``roles``; a session without roles (a system's token) holds them
+    all: every page offers it everything and lets the services refuse."""
+    if session is None:
+        return False
+    return not session.person.roles or bool(set(session.person.roles) & set(roles))
+
+
+def may(session: Session | None, path: str, method: str = "GET") -> bool:
+    """Whether the session's person may open the page at ``path`` (``method`` POST: send its forms)."""
+    use = PAGES.get(path)
+    if use is None:
+        return session is not None
+    return holds(session, use.send if method == "POST" and use.send is not None else use.roles)
+
+
+def role_list(roles: Iterable[str]) -> str:
+    """Roles in Chinese, as a person reads them (“编目员或审批人”)."""
+    return "或".join(labels.ROLE.get(r, r) for r in sorted(roles, key=list(labels.ROLE).index)) or "无"
+
+
+def not_yours(console: Console, request: Request, session: Session, roles: Iterable[str], what: str) -> Response:
+    """The page a person gets for a page or a form their roles do not let them use: what it is for, the roles it
+    needs, theirs, and whom to ask (403; nothing is sent to a service)."""
+    held = "、".join(labels.ROLE.get(r, r) for r in session.person.roles)
+    message = (f"此功能供{what}使用，需要{role_list(roles)}角色；您当前的角色（{held}）无权使用，操作未执行。"
+               "如工作需要，请联系共享主管部门的管理员调整您的角色。")
+    return console.page(request, "refused.html", status=403, title="无权使用此功能", message=message)
+
+
+def _refused_page(console: Console, request: Request, session: Session) -> Response | None:
+    """``not_yours`` for a request whose page the person may not use, else None."""
+    path, method = request.url.path, request.method
+    if may(session, path, method):
+        return None
+    use = PAGES[path]
+    return not_yours(console, request, session, use.send if method == "POST" and use.send else use.roles, use.what)
+
+
 def navigation(session: Session | None) -> list[tuple[str, str]]:
     """The menu for the person's roles (display only: each service checks the person's rights again)."""
     if session is None:
         return []
-    roles = set(session.person.roles)
-    everyone = not roles  # a token without roles: show everything and let the services refuse
-    menu = [("/", "首页"), ("/catalog", "目录")]
-    wanted = [
-        ("/drafts", "编目", {"DATA_OFFICER"}), ("/review", "审核", {"REVIEWER"}),
-        ("/applications", "申请", {"APPLICANT"}), ("/replies", "答复", {"APPROVER"}),
-        ("/coordination", "协调", {"REVIEWER"}), ("/grants", "授权", {"APPROVER", "APPLICANT", "AUDITOR", "REVIEWER"}),
-        ("/disputes", "异议与冲突", {"APPROVER", "REVIEWER", "AUDITOR"}),
-        ("/audit", "审计", {"AUDITOR", "APPROVER", "DATA_OFFICER"}),
-        ("/supervision", "监督", {"AUDITOR", "REVIEWER", "ADMINISTRATOR"}),
-        ("/persons", "人员", {"ADMINISTRATOR"}), ("/departments", "部门", {"ADMINISTRATOR"}),
-        ("/systems", "业务系统", {"ADMINISTRATOR"}),
-    ]
-    menu += [(path, name) for path, name, need in wanted if everyone or roles & need]
-    return menu
+    return [("/", "首页"), ("/catalog", "目录")] + [(path, name) for path, name in MENU if may(session, path)]
 
 
 # -- template helpers ------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from console import charts, forms, labels
-from console.app import Console, calls, day, login_redirect, signed_in, until, when, working_days_left
+from console.app import Console, calls, day, holds, login_redirect, not_yours, signed_in, until, when, working_days_left
 from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, Problem, problem_of
 from console.names import Resource
 from console.sessions import Person, Session
@@ -815,6 +815,12 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> t
 
 # -- 异议与冲突 --------------------------------------------------------------------------------------------------
 
+#: Who answers each of 异议与冲突's forms: the provider's 审批人 a dispute, the authoritative source's 编目员 a
+#: conflict (services/query/dispute_servicer.py, services/foundation/loading.py).
+_RESOLVES = {"dispute": (("APPROVER",), "提供部门的审批人答复数据异议"),
+             "conflict": (("DATA_OFFICER",), "权威来源部门的编目员解决数据冲突")}
+
+
 @signed_in
 async def disputes(console: Console, request: Request, session: Session) -> Response:
     errors: dict[str, str] = {}
@@ -825,6 +831,8 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
         typed = _typed(form, "corrected", "answer", "adopt", "note")
         if not kind:
             return _unknown_action(console, request)
+        if not holds(session, _RESOLVES[kind][0]):
+            return not_yours(console, request, session, *_RESOLVES[kind])
         if kind == "dispute":
             text = _text(form, "answer")
             if not text:

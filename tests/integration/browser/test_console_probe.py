@@ -463,7 +463,7 @@ async def test_pages_say_the_platform_is_temporarily_unavailable(context, platfo
         async with serving(app) as url:
             session = app.state.console.sessions.create(
                 Person(username="probe", display_name="探测", department_code="11110100MB00000027",
-                       roles=("REVIEWER", "AUDITOR")), "a-token", 4_000_000_000.0)
+                       roles=("DATA_OFFICER", "REVIEWER", "AUDITOR")), "a-token", 4_000_000_000.0)
             for path in ("/", "/catalog", "/catalog?q=人口", "/drafts", "/review", "/audit", "/disputes",
                          "/supervision"):
                 answer = await context.request.get(url + path, headers=_as(session))
