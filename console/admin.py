@@ -22,9 +22,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from console import forms, labels
-from console.app import Console, login_redirect, signed_in
+from console.app import Console, signed_in
 from console.errors import Problem
-from console.pages import _call, _choice, _done, _expired, _page_token, _refused, _status, _text, _unknown_action
+from console.pages import (
+    _call,
+    _choice,
+    _done,
+    _ended,
+    _expired,
+    _page_token,
+    _refused,
+    _status,
+    _text,
+    _unknown_action,
+)
 from console.sessions import Session
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
 
@@ -96,7 +107,7 @@ async def persons(console: Console, request: Request, session: Session) -> Respo
         department_code=department, role=_number(role), state=_number(state),
         page_size=console.settings.page_size, page_token=_page_token(request)))
     if _expired(problem):
-        return login_redirect(True)
+        return _ended(problem)
     rows = list(listed.persons) if listed else []
     names = await console.names.departments(session.token, [p.department_code for p in rows])
     choices = await _departments(console, session) if not problem else {}
@@ -132,7 +143,7 @@ async def person_new(console: Console, request: Request, session: Session) -> Re
         password=password))
     if problem:
         if _expired(problem):
-            return login_redirect(True)
+            return _ended(problem)
         return _person_form(console, request, departments, values, problem, _status(problem))
     person = created.person
     names = await console.names.departments(session.token, [person.department_code])
@@ -275,7 +286,7 @@ async def departments(console: Console, request: Request, session: Session) -> R
                                   directory_pb2.ListDepartmentsRequest(page_size=console.settings.page_size,
                                                                        page_token=_page_token(request)))
     if _expired(problem):
-        return login_redirect(True)
+        return _ended(problem)
     return console.page(request, "departments.html", status=_status(problem) if problem else 200, title="部门",
                         departments=listed.departments if listed else [], problem=problem,
                         next_token=listed.next_page_token if listed else "")
@@ -306,7 +317,7 @@ async def systems(console: Console, request: Request, session: Session) -> Respo
     listed, problem = await _call(console, session, _directory(console).ListSystems, directory_pb2.ListSystemsRequest(
         department_code=department, page_size=console.settings.page_size, page_token=_page_token(request)))
     if _expired(problem):
-        return login_redirect(True)
+        return _ended(problem)
     rows = list(listed.systems) if listed else []
     return console.page(request, "systems.html", status=_status(problem) if problem else 200, title="业务系统",
                         systems=rows, names=await console.names.departments(session.token,

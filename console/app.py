@@ -150,15 +150,17 @@ class Console:
         response.set_cookie(COOKIE, session_id, httponly=True, secure=self.settings.secure_cookie,
                             samesite="strict", path="/")
 
-    async def refresh(self, session: Session) -> bool:
-        """Swaps the session's token for a fresh one (RefreshSession); False when the platform ended it."""
-        from console.signin import refresh
+    async def refresh(self, session: Session) -> str | None:
+        """Swaps the session's token for a fresh one (RefreshSession): None, or why the platform ended the session
+        (the reason of its refusal, see ``login_redirect``)."""
+        from console.signin import SessionEnded, refresh
 
-        renewed = await refresh(self.services.channel, session.token, self.settings.call_timeout_seconds)
-        if renewed is None:
-            return False
+        try:
+            renewed = await refresh(self.services.channel, session.token, self.settings.call_timeout_seconds)
+        except SessionEnded as ended:
+            return ended.reason
         session.token, session.token_expires_at = renewed.token, renewed.expires_at
-        return True
+        return None
 
     # -- sessions and CSRF -------------------------------------------------------------------------------------
 
@@ -210,9 +212,9 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return login_redirect(ended)
         request.scope["console.session"] = session
         if session.token_expires_at - console.sessions.now() < REFRESH_BEFORE_SECONDS \
-                and not await console.refresh(session):
+                and (ended := await console.refresh(session)) is not None:
             console.sessions.end(session.id)
-            return login_redirect(True)
+            return login_redirect(True, ended)
         if request.method == "POST":
             form = await console.checked_form(request, session)
             if form is None:
@@ -252,8 +254,26 @@ async def ended_post(console: Console, request: Request) -> Response:
     return login_page(console, request, message=ENDED_POST, status=401, kept=kept)
 
 
-def login_redirect(expired: bool) -> RedirectResponse:
-    return RedirectResponse("/login?expired=1" if expired else "/login", status_code=303)
+#: Why a sign-in ended, by the reason the platform refused its token with (services.runtime.system_states): the
+#: sign-in page's ``ended`` parameter. Any other reason (the token expired, signed out elsewhere) is an expiry.
+ENDED_BY = {"PERSON_DISABLED": "disabled", "ACCOUNT_DISABLED": "disabled", "ROLES_CHANGED": "roles"}
+#: What the sign-in page says for each: a disabled person was told 登录已过期, signed in again and only then read
+#: that the account was disabled, without whom to ask; a person whose roles changed thought their session timed out.
+ENDED_MESSAGES = {
+    "disabled": "您的账号已被停用，当前登录已失效，您刚才的操作未执行。如需继续使用，请联系共享主管部门的管理员"
+                "（人员管理）核实并启用账号。",
+    "roles": "您的角色已被管理员调整，当前登录已失效，您刚才的操作未执行。请重新登录，按调整后的角色继续使用。",
+}
+EXPIRED = "登录已过期，请重新登录。"
+
+
+def login_redirect(expired: bool, reason: str = "") -> RedirectResponse:
+    """To the sign-in page; ``expired``: saying the sign-in ended, and why when the platform's ``reason`` says it
+    (the account disabled, the roles changed)."""
+    if not expired:
+        return RedirectResponse("/login", status_code=303)
+    ended = ENDED_BY.get(reason)
+    return RedirectResponse(f"/login?ended={ended}" if ended else "/login?expired=1", status_code=303)
 
 
 @dataclass(frozen=True)
@@ -446,7 +466,8 @@ def working_days_left(due: timestamp_pb2.Timestamp, today: dt.date | None = None
 
 async def login_form(request: Request) -> Response:
     console: Console = request.app.state.console
-    message = "登录已过期，请重新登录。" if request.query_params.get("expired") else ""
+    ended = request.query_params.get("ended", "")
+    message = ENDED_MESSAGES.get(ended) or (EXPIRED if request.query_params.get("expired") or ended else "")
     if request.query_params.get("password_changed"):
         from console.password import CHANGED
 

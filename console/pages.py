@@ -69,6 +69,12 @@ def _expired(problem: Problem | None) -> bool:
     return problem is not None and problem.code == grpc.StatusCode.UNAUTHENTICATED
 
 
+def _ended(problem: Problem | None) -> RedirectResponse:
+    """To the sign-in page, saying why the platform refused the person's token (the account disabled, the roles
+    changed), or that the sign-in expired."""
+    return login_redirect(True, problem.reason if problem is not None else "")
+
+
 def _done(session: Session, message: str, to: str) -> RedirectResponse:
     """Post/redirect/get: the next page shows what was done, once."""
     session.flash = message
@@ -77,7 +83,7 @@ def _done(session: Session, message: str, to: str) -> RedirectResponse:
 
 def _refused(console: Console, request: Request, problem: Problem) -> Response:
     if _expired(problem):
-        return login_redirect(True)
+        return _ended(problem)
     message = problem.message
     if problem.fields and message != PAGE_TOKEN_REFUSED:  # this page has no form to show them beside: say them
         message = "提交的内容有误：" + "；".join(problem.fields.values())
@@ -238,7 +244,7 @@ async def home(console: Console, request: Request, session: Session) -> Response
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
     down = _down(p1, p2, p3, p4, p5, p6)
     if _expired(p1):
-        return login_redirect(True)
+        return _ended(p1)
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
     coordinate = list(escalated.applications) if escalated else []
     overdue = [(a, working_days_left(a.reply_due_time)) for a in (late.applications if late else [])]
@@ -281,7 +287,7 @@ async def catalog(console: Console, request: Request, session: Session) -> Respo
                                                                      page_size=console.settings.page_size,
                                                                      page_token=_page_token(request)))
     if _expired(problem):
-        return login_redirect(True)
+        return _ended(problem)
     params = {k: v for k, v in request.query_params.items() if k != "page_token"}
     return console.page(request, "catalog.html", status=_status_of(problem), title="目录",
                         entries=answer.entries if answer else [],
@@ -393,7 +399,7 @@ async def draft_new(console: Console, request: Request, session: Session) -> Res
                                                           catalog_pb2.CreateEntryRequest(entry=new))
     if problem:
         if _expired(problem):
-            return login_redirect(True)
+            return _ended(problem)
         return _entry_form(console, request, dict(form.multi_items()) | {"share_methods": form.getlist(
             "share_methods")}, problem=problem, status=_status(problem))
     return _done(session, f"已保存草稿 {created.entry.code}《{created.entry.name}》。检查无误后点击“提交审核”。",
@@ -421,7 +427,7 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
         catalog_pb2.UpdateEntryRequest(entry=changed, update_mask=field_mask_pb2.FieldMask(paths=["*"])))
     if problem:
         if _expired(problem):
-            return login_redirect(True)
+            return _ended(problem)
         values = dict(form.multi_items()) | {"share_methods": form.getlist("share_methods"), "code": code}
         return _entry_form(console, request, values, editing=code, problem=problem, status=_status(problem))
     return _done(session, f"已保存 {updated.entry.code}《{updated.entry.name}》的修改。", "/drafts")
@@ -863,7 +869,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                                   dispute_pb2.ListDisputesRequest(page_size=console.settings.page_size,
                                                                   page_token=_page_token(request)))
     if _expired(problem):
-        return login_redirect(True)
+        return _ended(problem)
     # The conflicts' own refusal is said in their section: "no conflicts for you" hid a foundation service that
     # was down (with a 200) or a stale c_token link.
     conflicts, conflicts_problem = await _call(
@@ -898,7 +904,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                                                   page_size=console.settings.page_size,
                                                                   page_token=_page_token(request)))
     if _expired(problem):
-        return login_redirect(True)
+        return _ended(problem)
     events, events_problem = await _call(console, session, console.services.admin_log.ListAdminEvents,
                                          admin_log_pb2.ListAdminEventsRequest(
                                              page_size=console.settings.page_size,
@@ -953,7 +959,7 @@ async def supervision(console: Console, request: Request, session: Session) -> R
                                                                              page_size=console.settings.page_size,
                                                                              page_token=_page_token(request)))
     if _expired(problem):
-        return login_redirect(True)
+        return _ended(problem)
     if problem is not None and problem.reason == "MONTH_NOT_COMPUTED":
         problem = None  # the page says the month has no evaluation yet (每月数据统计后生成): not a refusal
     evaluations = list(answer.evaluations) if answer else []

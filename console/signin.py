@@ -96,14 +96,23 @@ def _signed_in(session: persons_pb2.Session) -> SignedIn:
         token=session.token, expires_at=float(session.expire_time.ToSeconds()))
 
 
-async def refresh(channel: grpc.aio.Channel, token: str, deadline: float) -> SignedIn | None:
-    """A new token for the session ``token`` belongs to, or None when the platform ended the session."""
+class SessionEnded(Exception):
+    """The platform did not renew the session; ``reason``: its refusal's (PERSON_DISABLED, ROLES_CHANGED…)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def refresh(channel: grpc.aio.Channel, token: str, deadline: float) -> SignedIn:
+    """A new token for the session ``token`` belongs to, or SessionEnded saying why the platform did not give it."""
     stub = persons_pb2_grpc.SessionServiceStub(channel)
     try:
         reply = await stub.RefreshSession(persons_pb2.RefreshSessionRequest(),
                                           metadata=(("authorization", f"Bearer {token}"),), timeout=deadline)
-    except grpc.aio.AioRpcError:
-        return None
+    except grpc.aio.AioRpcError as error:
+        info, _ = details_of(error)
+        raise SessionEnded(info.reason if info else "") from None
     return _signed_in(reply.session)
 
 

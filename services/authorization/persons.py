@@ -42,6 +42,7 @@ from services.runtime.errors import (
 )
 from services.runtime.identity import Caller
 from services.runtime.person_secrets import TotpSealer
+from services.runtime.system_states import ROLES_CHANGED
 
 if TYPE_CHECKING:
     from services.authorization.policy_events import PolicyEvents
@@ -216,7 +217,7 @@ class Persons:
             return AdminEvent.by(caller, "person.set_roles", person.id, {"roles": list(role_names(roles)),
                                                                          "before": list(role_names(before.roles))})
 
-        return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, RESET,
+        return await self._change(caller, person.id, "roles = $2", (list(roles),), admin, ROLES_CHANGED,
                                   ends_administrator=ADMINISTRATOR not in role_names(roles))
 
     async def disable(self, caller: Caller, person_id: str) -> PersonRecord:

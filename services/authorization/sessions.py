@@ -41,6 +41,7 @@ from services.runtime.errors import FieldViolation, ServiceError, failed_precond
 from services.runtime.identity import Caller
 from services.runtime.person_secrets import SecretUnreadable, TotpSealer
 from services.runtime.settings import Settings
+from services.runtime.system_states import ROLES_CHANGED
 
 if TYPE_CHECKING:
     from services.authorization.persons import Persons
@@ -204,7 +205,7 @@ class Sessions:
         person = await self._current(caller)
         self._refuse_unusable(person)
         if caller.roles != caller_of(person).roles:
-            raise _refused("SESSION_EXPIRED", "your roles changed: sign in again")
+            raise _refused(ROLES_CHANGED, "your roles changed: sign in again to act with the new ones")
         return (*self._issue(person, session_end), person)
 
     async def sign_out(self, caller: Caller) -> None:

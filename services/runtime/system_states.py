@@ -61,19 +61,37 @@ Loader = Callable[[], Awaitable[Iterable[tuple[str, SystemState]]]]
 Listener = Callable[[str], None]
 
 
-def _refused_message(system_id: str, state: SystemState) -> str:
+#: Why a person's token is refused (ErrorInfo.reason), so that the console can tell them: their account was
+#: disabled, their roles changed (sign in again to act with the new ones), or the session ended otherwise (signed
+#: out, password or TOTP reset). Each was UNAUTHENTICATED "UNAUTHENTICATED", and the console said 登录已过期 to a
+#: person whose account had been disabled, who signed in again and was then told only that the account was.
+PERSON_DISABLED = "PERSON_DISABLED"
+ROLES_CHANGED = "ROLES_CHANGED"
+SESSION_ENDED = "SESSION_ENDED"
+
+
+def _refusal(system_id: str, state: SystemState) -> ServiceError:
+    """UNAUTHENTICATED for a token ``state`` no longer accepts: a system's says ``UNAUTHENTICATED`` (a new token
+    may be accepted: the SDK asks for one), a person's why their session ended."""
     if system_id.startswith(PERSON_PREFIX):
         if state.disabled:
-            return f"person {system_id} was disabled: their sessions are no longer accepted"
-        return ("this session ended (signed out, or the person's roles or password changed): sign in again "
-                "with SessionService.SignIn")
+            return ServiceError(grpc.StatusCode.UNAUTHENTICATED, PERSON_DISABLED,
+                                f"person {system_id} was disabled: their sessions are no longer accepted; the "
+                                "authority's administrator may enable them again")
+        if state.reason == ROLES_CHANGED:
+            return ServiceError(grpc.StatusCode.UNAUTHENTICATED, ROLES_CHANGED,
+                                "this session ended: the person's roles were changed; sign in again with "
+                                "SessionService.SignIn to act with the new roles")
+        return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SESSION_ENDED,
+                            "this session ended (signed out, or the person's password or TOTP was reset): sign in "
+                            "again with SessionService.SignIn")
     if state.disabled:
-        return f"system {system_id} was disabled: its tokens are no longer accepted"
+        return unauthenticated(f"system {system_id} was disabled: its tokens are no longer accepted")
     if state.reason == DISABLED:
-        return (f"this token was issued before system {system_id} was disabled: request a new one with "
-                "TokenService.IssueToken")
-    return (f"this token was issued before the secret of system {system_id} was rotated: request a new one "
-            "with TokenService.IssueToken and the new secret")
+        return unauthenticated(f"this token was issued before system {system_id} was disabled: request a new one "
+                               "with TokenService.IssueToken")
+    return unauthenticated(f"this token was issued before the secret of system {system_id} was rotated: request a "
+                           "new one with TokenService.IssueToken and the new secret")
 
 
 class SystemStates:
@@ -101,7 +119,7 @@ class SystemStates:
                                "the states of business systems are not loaded yet; retry shortly")
         state = self._states.get(caller.system_id)
         if state is not None and (state.disabled or caller.issued_at < state.not_before):
-            raise unauthenticated(_refused_message(caller.system_id, state))
+            raise _refusal(caller.system_id, state)
 
     # -- keeping current ------------------------------------------------------------------------------------
 

@@ -251,6 +251,7 @@ async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(pl
     with pytest.raises(grpc.aio.AioRpcError) as stale:
         await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
     assert stale.value.code() == grpc.StatusCode.UNAUTHENTICATED  # the old token carried the old roles
+    assert _reason(stale.value) == "ROLES_CHANGED"  # said so (the console tells the person, not 登录已过期)
 
     # A fresh session has the new roles; disabling the person refuses it at once, and sign-in says why.
     await asyncio.sleep(totp.interval - time.time() % totp.interval + 0.1)  # a TOTP code signs in once
@@ -261,6 +262,7 @@ async def test_disabling_a_person_or_changing_their_roles_ends_their_sessions(pl
     with pytest.raises(grpc.aio.AioRpcError) as disabled:
         await _sessions(platform).GetCurrentPerson(current, metadata=bearer(session), timeout=10)
     assert disabled.value.code() == grpc.StatusCode.UNAUTHENTICATED and "disabled" in (disabled.value.details() or "")
+    assert _reason(disabled.value) == "PERSON_DISABLED"
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await sign_in(platform, person, totp)
     assert _reason(refused.value) == "ACCOUNT_DISABLED"

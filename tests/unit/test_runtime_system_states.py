@@ -11,9 +11,17 @@ import pytest
 
 from services.runtime import hashchain
 from services.runtime.errors import ServiceError
-from services.runtime.identity import AssertionSigner, AssertionVerifier, Caller, service_caller
+from services.runtime.identity import PERSON_PREFIX, AssertionSigner, AssertionVerifier, Caller, service_caller
 from services.runtime.keys import generate_keys
-from services.runtime.system_states import DISABLED, ROTATED, SystemState, SystemStates
+from services.runtime.system_states import (
+    DISABLED,
+    PERSON_DISABLED,
+    ROLES_CHANGED,
+    ROTATED,
+    SESSION_ENDED,
+    SystemState,
+    SystemStates,
+)
 from services.runtime.tokens import TokenVerifier, issue_token
 
 KEY = b"k" * 32
@@ -46,6 +54,22 @@ async def test_tokens_older_than_the_reset_are_refused_newer_ones_pass() -> None
     assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
     holder.check(Caller("sys-1", "D1", issued_at=1000))
     holder.check(Caller("sys-2", "D1", issued_at=1))  # an unrestricted system
+
+
+async def test_a_persons_refused_token_says_why_their_session_ended() -> None:
+    """The console tells a disabled person, or one whose roles changed, just that (it said 登录已过期)."""
+    holder = await _loaded((f"{PERSON_PREFIX}p1", SystemState(True, 1000, DISABLED, 1)),
+                           (f"{PERSON_PREFIX}p2", SystemState(False, 1000, ROLES_CHANGED, 1)),
+                           (f"{PERSON_PREFIX}p3", SystemState(False, 1000, "RESET", 1)),
+                           ("sys-1", SystemState(True, 1000, DISABLED, 1)))
+    reasons = []
+    for system_id in (f"{PERSON_PREFIX}p1", f"{PERSON_PREFIX}p2", f"{PERSON_PREFIX}p3", "sys-1"):
+        with pytest.raises(ServiceError) as refused:
+            holder.check(Caller(system_id, "D1", issued_at=999))
+        assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
+        reasons.append(refused.value.reason)
+    # A system's stays UNAUTHENTICATED: the SDK asks for a new token on it.
+    assert reasons == [PERSON_DISABLED, ROLES_CHANGED, SESSION_ENDED, "UNAUTHENTICATED"]
 
 
 async def test_a_disabled_system_is_refused_whatever_its_token_and_an_older_event_never_wins() -> None:

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import pytest
-from console_browser import browser, console_server, context, login_demo, open_as, system_session
+from console_browser import browser, console_server, context, create_person, login, login_demo, open_as, system_session
+
+from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 
 pytestmark = pytest.mark.integration
 
@@ -42,3 +44,26 @@ async def test_a_persons_menu_and_links_follow_their_roles_and_a_form_posted_aro
     posted = await page.request.post("/drafts/new", form={"csrf_token": csrf, "name": "审计员的目录"})
     assert posted.status == 403 and "编目员" in await posted.text()
 
+
+@pytest.mark.parametrize(("change", "said"), [("disable", "已被停用"), ("roles", "角色已被管理员调整")])
+async def test_a_person_disabled_or_re_roled_mid_session_is_told_so_not_that_it_expired(  # type: ignore[no-untyped-def]
+        context, console_server, platform, change, said):
+    username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER)
+    page = await login(context, username, "correct horse battery", totp.now())
+    assert await page.locator(".flash").count() == 1, await page.content()
+    stub, authority = persons_pb2_grpc.PersonServiceStub(platform.channel), platform.metadata("authority")
+    found = await stub.ListPersons(persons_pb2.ListPersonsRequest(
+        department_code=platform.credentials.systems["police"]["department"],
+        role=persons_pb2.PERSON_ROLE_APPROVER, page_size=100), metadata=authority, timeout=10)
+    person_id = next(p.id for p in found.persons if p.username == username)
+    if change == "disable":
+        await stub.DisablePerson(persons_pb2.DisablePersonRequest(id=person_id), metadata=authority, timeout=10)
+    else:
+        await stub.SetPersonRoles(persons_pb2.SetPersonRolesRequest(id=person_id, roles=[
+            persons_pb2.PERSON_ROLE_AUDITOR]), metadata=authority, timeout=10)
+    await page.goto("/grants")
+    assert "/login?ended=" in page.url, page.url
+    text = await page.locator("main").inner_text()
+    assert said in text and "登录已过期" not in text, text
+    if change == "disable":
+        assert "联系共享主管部门的管理员" in text
