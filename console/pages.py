@@ -895,6 +895,27 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
 
 # -- 审计 ------------------------------------------------------------------------------------------------------
 
+#: What 审计 says in place of the administrative log to a person who may not read it (the service's refusal was
+#: shown as it is: "您的角色或部门无权执行此操作：only a 审计员 (AUDITOR) may read the administrative log (you hold
+#: 审批人 (APPROVER))", to every 审批人 and 编目员 on their own 审计 page).
+ADMIN_LOG_AUDITORS_ONLY = "管理操作日志仅供共享主管部门的审计员查阅；本部门资源的使用情况见上方的使用记录。"
+
+
+async def _admin_events(console: Console, request: Request, session: Session) -> tuple[Any, Problem | None]:
+    """The administrative log's page for the authority's 审计员 (services/authorization/admin_log.py: nobody else
+    reads it), else no call and a sentence saying whose it is."""
+    auditors_only = Problem(ADMIN_LOG_AUDITORS_ONLY, code=grpc.StatusCode.PERMISSION_DENIED)
+    if not holds(session, ("AUDITOR",)):
+        return None, auditors_only
+    events, problem = await _call(console, session, console.services.admin_log.ListAdminEvents,
+                                  admin_log_pb2.ListAdminEventsRequest(
+                                      page_size=console.settings.page_size,
+                                      page_token=request.query_params.get("e_token", "")))
+    if problem is not None and problem.code == grpc.StatusCode.PERMISSION_DENIED:
+        return None, auditors_only  # a department's own 审计员: the log is the authority's
+    return events, problem
+
+
 @signed_in
 async def audit(console: Console, request: Request, session: Session) -> Response:
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
@@ -905,10 +926,7 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                                                   page_token=_page_token(request)))
     if _expired(problem):
         return _ended(problem)
-    events, events_problem = await _call(console, session, console.services.admin_log.ListAdminEvents,
-                                         admin_log_pb2.ListAdminEventsRequest(
-                                             page_size=console.settings.page_size,
-                                             page_token=request.query_params.get("e_token", "")))
+    events, events_problem = await _admin_events(console, request, session)
     shown = accesses.accesses if accesses else []
     return console.page(request, "audit.html", status=_status_of(problem), title="审计", resource=resource,
                         item_names=await _item_names(console, session, [a.resource_code for a in shown]),

@@ -67,3 +67,12 @@ async def test_a_person_disabled_or_re_roled_mid_session_is_told_so_not_that_it_
     assert said in text and "登录已过期" not in text, text
     if change == "disable":
         assert "联系共享主管部门的管理员" in text
+
+
+async def test_an_approvers_audit_page_says_whose_the_administrative_log_is_in_chinese(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    page = await open_as(context, console_server, system_session(console_server, platform, "police", ("APPROVER",)))
+    response = await page.goto("/audit")
+    assert response.status == 200
+    text = await page.locator("main").inner_text()
+    assert "管理操作日志仅供共享主管部门的审计员查阅" in text and "only a" not in text, text
