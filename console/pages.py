@@ -225,16 +225,21 @@ async def home(console: Console, request: Request, session: Session) -> Response
     coordinate (the authority's 审核员), disputes, conflicts."""
     s = console.services
     size = console.settings.page_size
-    roles = set(session.person.roles)
-    show_reviews = not roles or "REVIEWER" in roles
-    replies, p1 = await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
+    # Each list to the roles that act on it (as PAGES says): a 审批人 read 待审核的目录 and 待解决的数据冲突, an
+    # 申请人 or a 管理员 four lists that were never theirs, each "没有…", as if checked and empty.
+    show_replies, show_reviews = holds(session, ("APPROVER",)), holds(session, ("REVIEWER",))
+    show_disputes = holds(session, ("APPROVER", "REVIEWER", "AUDITOR"))
+    show_conflicts = holds(session, ("DATA_OFFICER", "REVIEWER", "AUDITOR"))
+    replies, p1 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
         role=sharing_pb2.APPLICATION_ROLE_PROVIDER, state=sharing_pb2.APPLICATION_STATE_SUBMITTED, page_size=size))
-    reviews, p2 = await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
+        if show_replies else (None, None))
+    reviews, p2 = (await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
         filter=catalog_pb2.EntryFilter(state=catalog_pb2.ENTRY_STATE_SUBMITTED), page_size=size))
-    disputes, p3 = await _call(console, session, s.disputes.ListDisputes, dispute_pb2.ListDisputesRequest(
-        state=dispute_pb2.DISPUTE_STATE_OPEN, page_size=size))
-    conflicts, p4 = await _call(console, session, s.foundation.ListConflicts, foundation_pb2.ListConflictsRequest(
-        state=foundation_pb2.CONFLICT_STATE_OPEN, page_size=size))
+        if show_reviews else (None, None))
+    disputes, p3 = (await _call(console, session, s.disputes.ListDisputes, dispute_pb2.ListDisputesRequest(
+        state=dispute_pb2.DISPUTE_STATE_OPEN, page_size=size)) if show_disputes else (None, None))
+    conflicts, p4 = (await _call(console, session, s.foundation.ListConflicts, foundation_pb2.ListConflictsRequest(
+        state=foundation_pb2.CONFLICT_STATE_OPEN, page_size=size)) if show_conflicts else (None, None))
     escalated, p5 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
         state=sharing_pb2.APPLICATION_STATE_ESCALATED, page_size=size)) if show_reviews else (None, None))
     # R-APP-2: overdue replies are visible to the authority, which steps in when a provider is late (every
@@ -243,8 +248,8 @@ async def home(console: Console, request: Request, session: Session) -> Response
         overdue_only=True, page_size=size)) if show_reviews else (None, None))
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
     down = _down(p1, p2, p3, p4, p5, p6)
-    if _expired(p1):
-        return _ended(p1)
+    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6) if _expired(p)), None)) is not None:
+        return _ended(ended)
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
     coordinate = list(escalated.applications) if escalated else []
     overdue = [(a, working_days_left(a.reply_due_time)) for a in (late.applications if late else [])]
@@ -258,6 +263,8 @@ async def home(console: Console, request: Request, session: Session) -> Response
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
                         show_coordination=show_reviews, coordinate=coordinate, overdue=overdue,
+                        show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
+                        show_conflicts=show_conflicts,
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
 
 

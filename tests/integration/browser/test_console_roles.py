@@ -76,3 +76,16 @@ async def test_an_approvers_audit_page_says_whose_the_administrative_log_is_in_c
     assert response.status == 200
     text = await page.locator("main").inner_text()
     assert "管理操作日志仅供共享主管部门的审计员查阅" in text and "only a" not in text, text
+
+
+@pytest.mark.parametrize(("role", "system", "shown", "hidden"), [
+    ("APPROVER", "police", ["待答复的申请", "待处理的异议"], ["待审核的目录", "待解决的数据冲突"]),
+    ("DATA_OFFICER", "police", ["待解决的数据冲突"], ["待答复的申请", "待审核的目录", "待处理的异议"]),
+    ("APPLICANT", "police", ["没有需要在首页处理的待办事项", "申请使用"], ["待答复的申请", "待审核的目录"]),
+])
+async def test_the_home_page_lists_what_the_persons_roles_act_on(context, console_server, platform, role, system,  # type: ignore[no-untyped-def]
+                                                                  shown, hidden):
+    page = await open_as(context, console_server, system_session(console_server, platform, system, (role,)))
+    await page.goto("/")
+    text = await page.locator("main").inner_text()
+    assert all(s in text for s in shown) and not any(h in text for h in hidden), text
