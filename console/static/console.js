@@ -1,6 +1,6 @@
-// govshare console: sends each form once per page view, and checks the catalog form's R-CAT-1 fields as you
-// type (the catalog service checks them again and its answer is shown beside the fields). No inline script
-// anywhere: this file is the only one.
+// govshare console: sends each form once per page view, asks before an action that cannot be taken back, and
+// checks the catalog form's R-CAT-1 fields as you type (the catalog service checks them again and its answer is
+// shown beside the fields). No inline script anywhere: this file is the only one.
 "use strict";
 (function () {
   // A double click on a form's button posted it twice (two applications, the second reply refused as already
@@ -11,6 +11,10 @@
     var form = event.target;
     if (event.defaultPrevented || String(form.method).toLowerCase() !== "post") { return; }
     if (form.getAttribute("data-sent")) { event.preventDefault(); return; }
+    // An action that cannot be taken back (停用, 重置, 撤销授权) asks first, naming what it ends: one click
+    // disabled a person or a department's business system. Cancelled, the form is not on its way.
+    var question = event.submitter && event.submitter.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); return; }
     form.setAttribute("data-sent", "1");
   });
   window.addEventListener("pageshow", function (event) {

@@ -144,6 +144,19 @@ async def axe_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
+def confirming(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """Accepts the page's confirmation dialogs from now on, keeping what each asked: Playwright cancels a dialog
+    nobody answers, and console.js asks before an action that cannot be taken back (停用, 重置, 撤销授权)."""
+    asked: list[str] = []
+
+    async def accept(dialog) -> None:  # type: ignore[no-untyped-def]
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", accept)
+    return asked
+
+
 async def shot(page, console_server: RunningConsole, name: str) -> None:  # type: ignore[no-untyped-def]
     await page.screenshot(path=str(console_server.screenshots / f"{name}.png"), full_page=True)
 

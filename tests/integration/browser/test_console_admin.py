@@ -13,7 +13,17 @@ import time
 
 import pyotp
 import pytest
-from console_browser import axe_violations, browser, console_server, context, create_person, dump, login, shot
+from console_browser import (
+    axe_violations,
+    browser,
+    confirming,
+    console_server,
+    context,
+    create_person,
+    dump,
+    login,
+    shot,
+)
 from google.protobuf import timestamp_pb2
 
 from govshare.authorization.v1 import (
@@ -118,7 +128,11 @@ async def test_the_administrator_creates_locks_unlocks_re_roles_and_disables_a_p
         assert "的角色改为：审批人、申请人" in await admin.locator(".flash").inner_text()
 
         # -- disabled: the person's sign-in is refused plainly ------------------------------------------------
+        await admin.get_by_role("button", name="停用").click()  # asked first; cancelled, nothing is done
+        assert "正常" in await admin.locator(".facts").inner_text()
+        asked = confirming(admin)
         await admin.get_by_role("button", name="停用").click()
+        assert asked == [f"确定停用 陈审批（{username}）？停用后此人不能再登录，现有登录立即失效。"]
         assert f"已停用 陈审批（{username}）" in await admin.locator(".flash").inner_text()
         assert "已停用" in await admin.locator(".facts").inner_text()
         refused = await login(person_ctx, username, password)
@@ -149,6 +163,7 @@ async def test_password_and_totp_resets_show_the_new_secret_once(context, consol
         await admin.get_by_role("link", name="下一页").click()
     await admin.get_by_role("link", name=f"测试{target[-4:]}").click()
     view = admin.url
+    confirming(admin)
     await admin.get_by_role("button", name="重置密码").click()
     new_password = await admin.locator("#initial-password").inner_text()
     assert "已重置" in await admin.locator(".flash").inner_text() and new_password != PASSWORD
@@ -183,6 +198,7 @@ async def test_departments_and_systems_are_listed_and_a_system_disabled_and_enab
         await admin.get_by_role("link", name="下一页").click()
     assert "低保审核系统" in await admin.locator("tbody").inner_text() or "page_token" in admin.url
     assert "市民政局" in await admin.locator("tbody").inner_text()
+    confirming(admin)
     await admin.get_by_role("button", name=f"停用{name}").click()
     assert f"已停用业务系统 {name}" in await admin.locator(".flash").inner_text()
     await _accessible(admin)

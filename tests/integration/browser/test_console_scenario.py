@@ -15,7 +15,7 @@ import secrets
 
 import grpc
 import pytest
-from console_browser import browser, console_server, context, login_demo, shot
+from console_browser import browser, confirming, console_server, context, login_demo, shot
 
 from console import labels
 from govshare.common.v1 import common_pb2
@@ -182,7 +182,9 @@ async def test_the_sharing_cycle_is_done_by_persons_in_the_console(browser, cons
         await approver.goto("/grants")
         card = approver.locator("section", has_text=code)
         await card.get_by_label("撤销理由").fill("业务已办结")
+        asked = confirming(approver)
         await card.get_by_role("button", name="撤销授权").click()
+        assert len(asked) == 1 and "撤销后不能恢复" in asked[0]
         assert "已撤销授权" in await approver.locator(".flash").inner_text()
         await shot(approver, console_server, "19_grant_revoked")
         with pytest.raises(grpc.aio.AioRpcError) as revoked:
