@@ -99,6 +99,9 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
     (r"must contain only printable characters", "含有不可打印的字符，请删去后重新填写。"),
     (r"must be a 信息资源代码 like .*", "须为信息资源代码，如 101001/000001。"),
     (r"an ADMINISTRATOR holds no deciding role.*", "管理员不能同时担任编目员、审批人、申请人或审核员（职责分离）。"),
+    (r"an administrator cannot disable themselves", "管理员不能停用自己的账号，请由另一位管理员操作。"),
+    (r"an administrator cannot remove their own ADMINISTRATOR role.*",
+     "管理员不能取消自己的管理员角色，请由另一位管理员操作。"),
 ))
 
 

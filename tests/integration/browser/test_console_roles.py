@@ -89,3 +89,19 @@ async def test_the_home_page_lists_what_the_persons_roles_act_on(context, consol
     await page.goto("/")
     text = await page.locator("main").inner_text()
     assert all(s in text for s in shown) and not any(h in text for h in hidden), text
+
+
+async def test_an_administrator_is_not_offered_to_disable_themselves_and_is_told_why_in_chinese(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    username, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    page = await login(context, username, "correct horse battery", totp.now())
+    found = await persons_pb2_grpc.PersonServiceStub(platform.channel).ListPersons(persons_pb2.ListPersonsRequest(
+        role=persons_pb2.PERSON_ROLE_ADMINISTRATOR, page_size=100), metadata=platform.metadata("authority"), timeout=10)
+    me = next(p.id for p in found.persons if p.username == username)
+    await page.goto(f"/persons/view?id={me}")
+    assert await page.get_by_role("button", name="停用").count() == 0
+    assert "不能停用自己的账号" in await page.locator("main").inner_text()
+    csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value")
+    posted = await page.request.post("/persons/action", form={"csrf_token": csrf, "id": me, "action": "disable"})
+    assert posted.status == 400 and "管理员不能停用自己的账号" in await posted.text()
+    assert "cannot disable" not in await posted.text()
