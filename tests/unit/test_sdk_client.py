@@ -579,6 +579,18 @@ def test_unavailable_is_retried_on_idempotent_calls_with_jittered_backoff(edge: 
     assert 0 <= sleep.pauses[0] <= 0.05 and 0 <= sleep.pauses[1] <= 0.1 and 0 <= sleep.pauses[2] <= 0.05
 
 
+def test_the_default_retries_wait_out_an_edge_away_for_seconds(edge: tuple[FakeEdge, str]) -> None:
+    """Four attempts, 0.1 s doubling, gave up about 0.4 s into an outage: a query made while the edge restarted
+    (a few seconds) failed although its deadline was 10 s. Now up to eight attempts, pauses capped at 2 s."""
+    fake, address = edge
+    fake.script["Query"] = [unavailable()] * 6
+    sleep = SleepRecorder()
+    with make_client(address, sleep=sleep) as client:
+        assert client.query("c", "k", purpose="work_reference").values == {"name": "某某公司"}
+    assert len(fake.attempts("Query")) == 7 and len(sleep.pauses) == 6
+    assert all(0 <= pause <= min(2.0, 0.1 * 2 ** n) for n, pause in enumerate(sleep.pauses)), sleep.pauses
+
+
 def test_retries_stop_after_max_attempts(edge: tuple[FakeEdge, str]) -> None:
     fake, address = edge
     fake.script["Verify"] = [unavailable()] * 10
@@ -838,7 +850,7 @@ def test_a_future_call_with_the_edge_away_returns_at_once_and_retries_in_the_bac
         with pytest.raises(Unavailable):
             pending.result(timeout=5)
     assert returned < 0.15, returned
-    assert len(pauses) == 3  # retried all the same: four attempts
+    assert len(pauses) == 7  # retried all the same: eight attempts
 
 
 @pytest.mark.parametrize("request_", ["101001/000001", None, {"code": "101001/000001"}])
