@@ -60,5 +60,6 @@ def main(config_path: str, resource_code: str, keys: Sequence[str]) -> int:
     except grpc.aio.AioRpcError as exc:
         print(f"govshare notify-changes: the platform refused: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
-    print(f"the platform dropped {'every record' if not keys else f'{dropped} records'} of {resource_code}")
+    print(f"the platform dropped {'every record' if not keys else f'{dropped} record' + 's' * (dropped != 1)} "
+          f"of {resource_code}")
     return 0

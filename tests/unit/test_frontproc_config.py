@@ -596,3 +596,17 @@ def test_a_key_item_mapped_to_another_column_than_the_key_column_is_refused(tmp_
         parse(text, str(tmp_path / "dept.yaml"))
     assert (f"dept.yaml:{_line_of(text, 'citizen_id: xm')}: resources[0].items.citizen_id maps the key item to "
             "column 'xm', but key_column is 'sfzhm': map it to sfzhm") in str(error.value)
+
+
+@pytest.mark.parametrize(("dropped", "said"), [(1, "dropped 1 record of"), (2, "dropped 2 records of")])
+def test_notify_changes_says_how_many_records_in_words_that_agree(monkeypatch, capsys, dropped, said) -> None:  # type: ignore[no-untyped-def]
+    """`govshare notify-changes … KEY` printed "the platform dropped 1 records"."""
+    from frontproc import notify
+
+    async def answered(config: object, resource_code: str, keys: object) -> int:
+        return dropped
+
+    monkeypatch.setattr(notify, "load", lambda path: object())
+    monkeypatch.setattr(notify, "notify", answered)
+    assert notify.main("frontproc.toml", "202001/000001", ["k"] * dropped) == 0
+    assert capsys.readouterr().out == f"the platform {said} 202001/000001\n"
