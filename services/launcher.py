@@ -48,6 +48,10 @@ from services.runtime.supervision import (
     child_setup,
     describe_exit,
     ended_or_hung,
+    hung_seconds,
+    hung_seconds_problem,
+    probe_interval,
+    probe_timeout,
 )
 
 ORDER = ("catalog", "foundation", "authorization", "query", "supervision", "gateway")
@@ -151,6 +155,8 @@ def check_settings(ports: dict[str, int], zone: str, workers: int | None) -> Non
     would each refuse it (exit status 2) only once the embedded servers run, one after the other, and a bad
     metrics base would be reported as the port of one process (base + its offset), not the value set."""
     problems = _metrics_base_problems()
+    if hung := hung_seconds_problem(os.environ):
+        problems.append(hung)
     keys = generate_keys()
     database_url = os.environ.get("GOVSHARE_DATABASE_URL", "") or "postgresql://check@127.0.0.1/check"
     redis_url = os.environ.get("GOVSHARE_REDIS_URL", "") or "redis://127.0.0.1:6379/0"
@@ -309,9 +315,11 @@ def _process_ended(processes: dict[str, subprocess.Popen], name: str) -> Callabl
 
 def _grpc_probe(port: int) -> Callable[[], bool]:
     """Any answer of the standard health service, NOT_SERVING included (starting, draining), is a live process."""
+    timeout = probe_timeout(hung_seconds(os.environ))
+
     def probe() -> bool:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=PROBE_TIMEOUT_SECONDS)
+            health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
         return True
     return probe
 
@@ -320,10 +328,11 @@ def _http_probe(url: str) -> Callable[[], bool]:
     """Any HTTP answer (Envoy's /ready says 503 while it starts or drains) is a live process."""
     import urllib.error
     import urllib.request
+    timeout = probe_timeout(hung_seconds(os.environ))
 
     def probe() -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS):
+            with urllib.request.urlopen(url, timeout=timeout):
                 return True
         except urllib.error.HTTPError:
             return True
@@ -333,8 +342,9 @@ def _http_probe(url: str) -> Callable[[], bool]:
 def _keep_alive(supervisor: Supervisor, processes: dict[str, subprocess.Popen], name: str,
                 probe: Callable[[], bool], spawn: Callable[[], None]) -> None:
     """Restarts ``name`` when it dies, and when it stops answering ``probe`` (killed first: hung, it would
-    never drain)."""
-    liveness = Liveness(probe)
+    never drain), for GOVSHARE_HUNG_SECONDS."""
+    hung_after = hung_seconds(os.environ)
+    liveness = Liveness(probe, probe_interval(hung_after))
 
     def kill() -> None:
         processes[name].kill()
@@ -344,7 +354,7 @@ def _keep_alive(supervisor: Supervisor, processes: dict[str, subprocess.Popen], 
     def restart() -> None:
         spawn()
         liveness.restarted()
-    supervisor.watch(name, ended_or_hung(_process_ended(processes, name), liveness, kill), restart)
+    supervisor.watch(name, ended_or_hung(_process_ended(processes, name), liveness, kill, hung_after), restart)
 
 
 #: How long the edge must carry no call, once draining, before ``govshare up`` stops it.

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 
@@ -84,11 +84,48 @@ def describe_exit(status: int) -> str:
 
 #: A process alive but answering none of its health checks for this long is hung (an event loop blocked, a
 #: process stopped with SIGSTOP or in a debugger): it is killed and restarted, as a liveness probe does in a
-#: cluster. Long, so that a process merely slow under load (health answered behind queued calls) is never
-#: taken for hung; probes every PROBE_SECONDS, each given PROBE_TIMEOUT_SECONDS.
+#: cluster. Long by default, so that a process merely slow under load (health answered behind queued calls) is
+#: never taken for hung; ``GOVSHARE_HUNG_SECONDS`` sets it (hung_seconds). Probes every PROBE_SECONDS, each
+#: given PROBE_TIMEOUT_SECONDS, or more often for a shorter setting (probe_interval).
 HUNG_SECONDS = 60.0
+HUNG_SECONDS_VARIABLE = "GOVSHARE_HUNG_SECONDS"
+#: The settings accepted: below a few seconds a process busy with one long call would be taken for hung.
+HUNG_SECONDS_MIN, HUNG_SECONDS_MAX = 5.0, 3600.0
 PROBE_SECONDS = 10.0
 PROBE_TIMEOUT_SECONDS = 5.0
+#: Probes within one hung period at least: a single late answer must not get a live process killed.
+PROBES_PER_HUNG_PERIOD = 4
+
+
+def hung_seconds_problem(env: Mapping[str, str]) -> str | None:
+    """What is wrong with ``GOVSHARE_HUNG_SECONDS``, or None (checked by `govshare up` before it starts)."""
+    raw = env.get(HUNG_SECONDS_VARIABLE, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not HUNG_SECONDS_MIN <= value <= HUNG_SECONDS_MAX:
+        return (f"{HUNG_SECONDS_VARIABLE}={raw!r}: expected a number of seconds between {HUNG_SECONDS_MIN:g} and "
+                f"{HUNG_SECONDS_MAX:g} (how long a process may answer no health check before it is restarted)")
+    return None
+
+
+def hung_seconds(env: Mapping[str, str]) -> float:
+    """``GOVSHARE_HUNG_SECONDS`` (already checked by hung_seconds_problem), else HUNG_SECONDS."""
+    raw = env.get(HUNG_SECONDS_VARIABLE, "").strip()
+    return float(raw) if raw else HUNG_SECONDS
+
+
+def probe_interval(hung_after: float) -> float:
+    """How often to probe: every PROBE_SECONDS, or often enough for PROBES_PER_HUNG_PERIOD probes."""
+    return min(PROBE_SECONDS, hung_after / PROBES_PER_HUNG_PERIOD)
+
+
+def probe_timeout(hung_after: float) -> float:
+    """How long one probe waits: PROBE_TIMEOUT_SECONDS, at most one probe interval (so probes do not pile up)."""
+    return min(PROBE_TIMEOUT_SECONDS, probe_interval(hung_after))
 
 
 class Liveness:
@@ -103,7 +140,7 @@ class Liveness:
         threading.Thread(target=self._run, name="liveness", daemon=True).start()
 
     def restarted(self) -> None:
-        """A new process gets the full HUNG_SECONDS before its silence counts (it may still be starting)."""
+        """A new process gets the full hung period before its silence counts (it may still be starting)."""
         self._answered = time.monotonic()
 
     def silent_for(self, now: float) -> float:

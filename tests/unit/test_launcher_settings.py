@@ -45,6 +45,15 @@ def test_a_metrics_base_too_high_is_named_with_the_value_set(monkeypatch: pytest
     assert "GOVSHARE_METRICS_PORT='abc'" in _refusal(monkeypatch, capsys, GOVSHARE_METRICS_PORT="abc")
 
 
+def test_a_hung_period_that_is_no_number_of_seconds_is_named(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """GOVSHARE_HUNG_SECONDS: a value that would restart every process at its first slow answer (or never) is
+    refused before anything starts."""
+    for raw in ("abc", "1", "0"):
+        assert f"GOVSHARE_HUNG_SECONDS={raw!r}: expected a number of seconds between 5 and 3600" in _refusal(
+            monkeypatch, capsys, GOVSHARE_HUNG_SECONDS=raw)
+
+
 def test_every_problem_of_services_and_console_in_one_message(monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     err = _refusal(monkeypatch, capsys, GOVSHARE_LOG_LEVEL="loud", GOVSHARE_MASK_RULES="bad",
