@@ -134,9 +134,9 @@ def load_or_create_keys(path: Path) -> PlatformKeys:
     return keys
 
 
-def check_ports_free(ports: dict[str, int], port_base: int) -> None:
-    """Stops with one line naming the first port another program holds (before anything is started)."""
-    for component, port in sorted(ports.items(), key=lambda item: item[1]):
+def _first_taken(ports: dict[str, int]) -> tuple[str, int] | None:
+    """The first of ``ports`` (by number) another program holds, with its name, or None."""
+    for name, port in sorted(ports.items(), key=lambda item: item[1]):
         with socket.socket() as sock:
             # As the servers will (gRPC sets it): connections of a platform stopped a moment ago, left in
             # TIME_WAIT, do not count as taken; a listening socket does.
@@ -144,10 +144,45 @@ def check_ports_free(ports: dict[str, int], port_base: int) -> None:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
-                raise SystemExit(
-                    f"govshare up: port {port} ({component}) is already in use — stop the program listening there "
-                    f"or choose other ports with --port N (govshare uses N to N+{max(EXTRA_OFFSETS.values())}; "
-                    f"now {port_base})") from None
+                return name, port
+    return None
+
+
+def check_ports_free(ports: dict[str, int], port_base: int) -> None:
+    """Stops with one line naming the first port another program holds, and the setting that moves it (before
+    anything is started): ``--port`` for the platform's own ports, ``GOVSHARE_METRICS_PORT`` for the metrics
+    endpoints.
+
+    The message said "govshare uses N to N+9" whatever it used: with --heavy-read-processes it takes N+10 and
+    N+11 too, so someone moving the block by that advice could land on a taken port again. And the metrics
+    ports were not checked at all: a taken one stopped its service at start, over and over, with "service on
+    port … exited" and nothing naming GOVSHARE_METRICS_PORT."""
+    if (taken := _first_taken(ports)) is not None:
+        name, port = taken
+        raise SystemExit(
+            f"govshare up: port {port} ({name}) is already in use — stop the program listening there or choose "
+            f"other ports with --port N (govshare uses N to N+{max(ports.values()) - port_base}; now {port_base})")
+    metrics = _metrics_ports(ports, port_base)
+    if metrics and (taken := _first_taken(metrics)) is not None:
+        name, port = taken
+        base = int(os.environ["GOVSHARE_METRICS_PORT"])
+        raise SystemExit(
+            f"govshare up: port {port} ({name}) is already in use — stop the program listening there or choose "
+            f"another base with GOVSHARE_METRICS_PORT=B (the services' metrics take B to "
+            f"B+{max(metrics.values()) - base}; now {base})")
+
+
+def _metrics_ports(ports: dict[str, int], port_base: int) -> dict[str, int]:
+    """The metrics port each service process of ``ports`` will bind (GOVSHARE_METRICS_PORT; empty when it is
+    off, or not a base check_settings accepts: it says so)."""
+    if _metrics_base_problems():
+        return {}
+    offsets = {**OFFSETS, **{name: ports[name] - port_base for name in ports if name.endswith(" heavy reads")}}
+    metrics = {}
+    for name, offset in offsets.items():
+        if port := metrics_environment(name.removesuffix(" heavy reads"), offset).get("GOVSHARE_METRICS_PORT"):
+            metrics[f"{name} metrics"] = int(port)
+    return metrics
 
 
 def check_settings(ports: dict[str, int], zone: str, workers: int | None) -> None:

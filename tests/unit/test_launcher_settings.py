@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,17 @@ from pathlib import Path
 import pytest
 
 from services.cli import build_parser
-from services.launcher import EXTRA_OFFSETS, OFFSETS, check_settings, run_platform, service_environment
+from services.launcher import (
+    EXTRA_OFFSETS,
+    OFFSETS,
+    PORT_BLOCK,
+    HeavyReads,
+    check_ports_free,
+    check_settings,
+    free_port_base,
+    run_platform,
+    service_environment,
+)
 from services.runtime.keys import generate_keys
 from services.runtime.settings import SettingsError, load, problems
 
@@ -243,3 +254,36 @@ def test_a_listen_address_the_process_cannot_bind_is_one_line(variable: str) -> 
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert f"govshare catalog: cannot listen on 192.0.2.1:0 ({variable})" in done.stderr, done.stderr
+
+
+def _taken(port: int, ports: dict[str, int], base: int) -> str:
+    """check_ports_free's refusal while ``port`` is held by another listener."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        with pytest.raises(SystemExit) as info:
+            check_ports_free(ports, base)
+    return str(info.value.code)
+
+
+def test_a_taken_heavy_read_port_names_the_whole_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With --heavy-read-processes the block is N to N+11: the message said N+9, whatever was used."""
+    monkeypatch.delenv("GOVSHARE_METRICS_PORT", raising=False)
+    base = free_port_base()
+    ports = {name: base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
+    ports.update(HeavyReads(processes=True).ports(base))
+    message = _taken(base + 11, ports, base)
+    assert f"port {base + 11} (query heavy reads) is already in use" in message
+    assert f"--port N (govshare uses N to N+{PORT_BLOCK - 1}; now {base})" in message
+
+
+def test_a_taken_metrics_port_is_named_with_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GOVSHARE_METRICS_PORT=B gives each service B + its offset: a taken one stopped that service at every start,
+    and `up` restarted it forever, without naming the port or the setting."""
+    base = free_port_base()
+    metrics = free_port_base(start=base + PORT_BLOCK)
+    monkeypatch.setenv("GOVSHARE_METRICS_PORT", str(metrics))
+    ports = {name: base + offset for name, offset in (*OFFSETS.items(), *EXTRA_OFFSETS.items())}
+    message = _taken(metrics + OFFSETS["query"], ports, base)
+    assert f"port {metrics + 3} (query metrics) is already in use" in message
+    assert f"GOVSHARE_METRICS_PORT=B (the services' metrics take B to B+5; now {metrics})" in message
