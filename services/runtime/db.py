@@ -121,6 +121,39 @@ async def create_work_pools(settings: Settings, schema: str, online_max_size: in
     return WorkPools(online, listing, search)
 
 
+class DatabaseProbe:
+    """Whether the database answers, on a connection of its own: what a service's readiness follows.
+
+    Not the service's pools: a pool busy with calls under load would read as a database down (the check would
+    queue behind them), and a probe must see the server, not the service's own traffic. The connection is
+    opened on first use and after every failure (a failed or timed-out check leaves it in an unknown state)."""
+
+    def __init__(self, url: str, schema: str) -> None:
+        self._url = url
+        self._schema = schema
+        self._connection: asyncpg.Connection | None = None
+
+    async def problem(self, within: float) -> BaseException | None:
+        """None when the database answered ``SELECT 1`` within ``within`` seconds, else why it did not."""
+        try:
+            async with asyncio.timeout(within):
+                if self._connection is None or self._connection.is_closed():
+                    self._connection = await asyncpg.connect(
+                        dsn=self._url, timeout=within,
+                        server_settings={"application_name": f"govshare-{self._schema}-readiness"})
+                await self._connection.fetchval("SELECT 1")
+        except Exception as exc:  # any failure is the database not answering; the caller says which
+            self.close()
+            return exc
+        return None
+
+    def close(self) -> None:
+        """Drops the connection without waiting on the server (which may be the one not answering)."""
+        if self._connection is not None:
+            self._connection.terminate()
+            self._connection = None
+
+
 def migration_files(schema: str) -> list[Path]:
     """The service's migration files in the order they apply."""
     folder = _MIGRATIONS_ROOT / schema / "migrations"

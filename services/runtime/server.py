@@ -40,7 +40,7 @@ from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.status import Status, StatusCode
 
-from services.runtime import telemetry, tls_renewal
+from services.runtime import db, telemetry, tls_renewal
 from services.runtime.errors import (
     FieldViolation,
     ServiceError,
@@ -83,6 +83,17 @@ SERVER_OPTIONS = [
 ]
 #: How long a draining server lets the calls it has received finish (GOVSHARE_DRAIN_TIMEOUT_SECONDS).
 DRAIN_TIMEOUT_SECONDS = 20.0
+#: The health service name a liveness probe asks about (the chart's probes.liveness.service): SERVING for as long
+#: as the process answers at all. The server's own status ("", and each service's) is readiness and follows the
+#: database (watch_database): a liveness probe asking about it would have every pod restarted during a database
+#: outage, which no restart mends.
+LIVENESS_SERVICE = "liveness"
+#: Readiness follows the database: SELECT 1 every DATABASE_CHECK_SECONDS, each given DATABASE_CHECK_TIMEOUT_SECONDS;
+#: DATABASE_CHECK_FAILURES in a row say NOT_SERVING (one slow answer under load does not), the first answer
+#: SERVING again.
+DATABASE_CHECK_SECONDS = 2.0
+DATABASE_CHECK_TIMEOUT_SECONDS = 2.0
+DATABASE_CHECK_FAILURES = 3
 
 
 class Component(Protocol):
@@ -578,6 +589,7 @@ async def start_server(settings: Settings, component: Component,
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *component.service_names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    await health_servicer.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
     if settings.reflection:
         # A component may list more than it serves (``reflected_services``): the one the edge sends reflection to
         # describes every public service.
@@ -599,16 +611,18 @@ async def start_server(settings: Settings, component: Component,
     log.info("%s serving on port %d (zone %s)", component.name, port, settings.zone)
     ready = asyncio.ensure_future(_until_ready(component))
     await asyncio.wait({ready}, timeout=0.05)  # a ready component's wait ends in a turn or two of the loop
+    probe = db.DatabaseProbe(settings.database_url, component.name) if settings.database_url else None
     if ready.done():
         ready.result()
         await _say_serving(component, health_servicer)
-        readiness = None
+        readiness = asyncio.create_task(watch_database(probe, component, health_servicer), name="readiness") \
+            if probe is not None else None
     else:
         # Expected while the authorization service starts (any order is allowed); if the states never load,
         # the loader's own warnings say so once its start-up grace is over.
         log.info("%s is not ready yet (the states of business systems are not loaded): health says "
                  "NOT_SERVING until they are", component.name)
-        readiness = asyncio.create_task(_serving_once(ready, component, health_servicer), name="readiness")
+        readiness = asyncio.create_task(_serving_once(ready, component, health_servicer, probe), name="readiness")
     return RunningServer(server=server, port=port, component=component, health=health_servicer,
                          health_server=health_server, readiness=readiness)
 
@@ -619,21 +633,57 @@ async def _until_ready(component: Component) -> None:
         await until_ready()
 
 
-async def _say_serving(component: Component, health_servicer: DrainingHealthServicer) -> None:
+async def _say_serving(component: Component, health_servicer: DrainingHealthServicer,
+                       status: int = health_pb2.HealthCheckResponse.SERVING) -> None:
     for name in ("", *component.service_names):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    telemetry.READY.set(1)
+        await health_servicer.set(name, status)
+    telemetry.READY.set(1 if status == health_pb2.HealthCheckResponse.SERVING else 0)
 
 
-async def _serving_once(ready: asyncio.Future, component: Component,
-                        health_servicer: DrainingHealthServicer) -> None:
-    """Health turns SERVING when a component that was not ready at start becomes ready."""
+async def _serving_once(ready: asyncio.Future, component: Component, health_servicer: DrainingHealthServicer,
+                        probe: db.DatabaseProbe | None) -> None:
+    """Health turns SERVING when a component that was not ready at start becomes ready (and then follows the
+    database)."""
     try:
         await ready
     finally:
         ready.cancel()  # when the server stops first
     await _say_serving(component, health_servicer)
     log.info("%s is ready: health says SERVING", component.name)
+    if probe is not None:
+        await watch_database(probe, component, health_servicer)
+
+
+async def watch_database(probe: db.DatabaseProbe, component: Component, health_servicer: DrainingHealthServicer,
+                         interval: float = DATABASE_CHECK_SECONDS, within: float = DATABASE_CHECK_TIMEOUT_SECONDS,
+                         failures: int = DATABASE_CHECK_FAILURES) -> None:
+    """Keeps health NOT_SERVING while the database does not answer, SERVING again once it does (until cancelled,
+    when the server drains).
+
+    Health said SERVING through a database outage: the readiness probes and the edge's health checks kept
+    sending calls to a process that could only refuse them, and an operator reading health saw nothing wrong.
+    Now ``failures`` checks failed in a row (not one slow answer) turn it NOT_SERVING, with one warning naming
+    the database's error; the first answer turns it SERVING again. Envoy's panic threshold still routes to a
+    cluster that is all NOT_SERVING, so callers meet UNAVAILABLE naming the dependency, not "no healthy upstream";
+    liveness asks about LIVENESS_SERVICE, which this leaves SERVING."""
+    failed = 0
+    try:
+        while True:
+            await asyncio.sleep(interval)
+            problem = await probe.problem(within)
+            if problem is None:
+                if failed >= failures:
+                    await _say_serving(component, health_servicer)
+                    log.info("%s: postgresql answers again: health says SERVING", component.name)
+                failed = 0
+                continue
+            failed += 1
+            if failed == failures:
+                await _say_serving(component, health_servicer, health_pb2.HealthCheckResponse.NOT_SERVING)
+                log.warning("%s: postgresql did not answer %d checks in a row (%s): health says NOT_SERVING until "
+                            "it does", component.name, failures, describe(problem))
+    finally:
+        probe.close()
 
 
 ComponentFactory = Callable[[Settings], Component]

@@ -23,6 +23,7 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import descriptor, descriptor_pool, message_factory, timestamp_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +37,7 @@ from services.runtime import db
 from services.runtime.duties import REVIEWER
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of, retry_info_of
+from services.runtime.server import LIVENESS_SERVICE
 from services.runtime.settings import Settings
 from tests.integration.conftest import Platform, SpanCollector, start_edge, start_platform
 
@@ -257,6 +259,21 @@ async def recovered(platform: Platform, request: query_pb2.QueryRequest) -> quer
     raise AssertionError("the platform did not recover once its dependency was back")
 
 
+async def health_becomes(platform: Platform, component: str, status: int, bound: float = 30.0) -> None:
+    """Watches (bounded) until ``component``'s health (its readiness: the whole server) says ``status``."""
+    async with asyncio.timeout(bound), grpc.aio.insecure_channel(platform.port(component)) as channel:
+        async for reply in health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest()):
+            if reply.status == status:
+                return
+
+
+async def liveness(platform: Platform, component: str) -> int:
+    async with grpc.aio.insecure_channel(platform.port(component)) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=LIVENESS_SERVICE), timeout=5)
+        return reply.status
+
+
 def _ask(key: str) -> query_pb2.QueryRequest:
     return query_pb2.QueryRequest(resource_code="102001/000001", key=key, items=["credit_code"],
                                   purpose=common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="outage"))
@@ -282,11 +299,17 @@ async def test_a_postgresql_outage_is_unavailable_everywhere_and_the_platform_re
         audit_failures = [r.getMessage() for r in caplog.records if r.name == "services.query.audit"]
         assert audit_failures
         assert not [m for m in audit_failures if "terminate" in m or "released" in m], audit_failures
+        # Readiness says the truth (it said SERVING throughout); liveness does not (no restart mends this).
+        for component in ("catalog", "query"):
+            await health_becomes(platform, component, health_pb2.HealthCheckResponse.NOT_SERVING)
+            assert await liveness(platform, component) == health_pb2.HealthCheckResponse.SERVING
     finally:
         pg_start(outage.embedded._pg)
 
     answer = await recovered(platform, _ask(credit_code_of(3)))
     assert answer.values["credit_code"] == credit_code_of(3) and answer.audit_id
+    for component in ("catalog", "query"):
+        await health_becomes(platform, component, health_pb2.HealthCheckResponse.SERVING)
 
 
 async def test_a_redis_outage_is_never_internal_and_the_platform_recovers(

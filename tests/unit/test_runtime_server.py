@@ -18,7 +18,13 @@ from prometheus_client import REGISTRY
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.runtime.errors import FieldViolation, details_of, invalid_argument, unavailable
-from services.runtime.server import RunningServer, start_server
+from services.runtime.server import (
+    LIVENESS_SERVICE,
+    DrainingHealthServicer,
+    RunningServer,
+    start_server,
+    watch_database,
+)
 from services.runtime.settings import Settings
 
 SERVICE = "govshare.catalog.v1.CatalogService"
@@ -84,6 +90,46 @@ async def _health(port: int, service: str = "") -> int:
         response = await health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=service), timeout=5)
         return response.status
+
+
+class _Database:
+    """A DatabaseProbe answering as told in advance (None: answered; an exception: did not), which notes the
+    readiness health said before each check."""
+
+    def __init__(self, health: DrainingHealthServicer, answers: list[BaseException | None]) -> None:
+        self._health = health
+        self._answers = answers
+        self.seen: list[int] = []
+        self.done = asyncio.Event()
+
+    async def problem(self, within: float) -> BaseException | None:
+        self.seen.append((await self._health.Check(health_pb2.HealthCheckRequest(), None)).status)
+        if not self._answers:
+            self.done.set()
+            await asyncio.Event().wait()  # until the watch is cancelled
+        return self._answers.pop(0)
+
+    def close(self) -> None:
+        pass
+
+
+async def test_readiness_follows_the_database_without_flapping_on_one_slow_answer() -> None:
+    """Health said SERVING through a database outage. Now three failed checks in a row say NOT_SERVING, one or
+    two do not (a slow answer under load), and the first answer after says SERVING again; liveness stays
+    SERVING throughout (a database outage is not mended by a restart)."""
+    health = DrainingHealthServicer()
+    component = _Component()
+    for name in ("", SERVICE, LIVENESS_SERVICE):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    down = ConnectionRefusedError("connection refused")
+    database = _Database(health, [down, None, down, down, None, down, down, down, down, None])
+    watch = asyncio.create_task(watch_database(database, component, health, interval=0))  # type: ignore[arg-type]
+    await asyncio.wait_for(database.done.wait(), 10)
+    watch.cancel()
+    serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+    assert database.seen == [serving] * 8 + [not_serving, not_serving, serving]
+    live = await health.Check(health_pb2.HealthCheckRequest(service=LIVENESS_SERVICE), None)
+    assert live.status == serving
 
 
 async def test_health_is_not_serving_until_dependencies_are_ready(settings: Settings) -> None:
