@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from gateway.descriptors import descriptor_set_problems
 from gateway.edge import render_json
 from gateway.envoy_process import run, write_config
 from services.runtime.settings import Settings, SettingsError, load, tls_file_problems
@@ -54,9 +54,8 @@ def _file_problems(settings: Settings) -> list[str]:
     name theirs: Envoy said only "Invalid path: /etc/…" and exited 1. Not checked when rendering: the chart's
     init container writes the paths of files only the Envoy container mounts."""
     problems = tls_file_problems(settings)
-    if settings.descriptor_set and not os.path.isfile(settings.descriptor_set):
-        problems.append(f"GOVSHARE_DESCRIPTOR_SET: no such file {settings.descriptor_set} (unset it: the edge "
-                        "builds one from the generated code)")
+    if settings.descriptor_set:
+        problems.extend(descriptor_set_problems(settings.descriptor_set))
     return problems
 
 

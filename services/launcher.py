@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from console.settings import ConsoleSettingsError, load_console_settings
+from gateway.descriptors import descriptor_set_problems
 from services.connection import Connection, DataDirLock, DataDirLocked, public_url
 from services.runtime import settings
 from services.runtime.db import migrate_all
@@ -192,6 +193,8 @@ def check_settings(ports: dict[str, int], zone: str, workers: int | None) -> Non
     problems = _metrics_base_problems()
     if hung := hung_seconds_problem(os.environ):
         problems.append(hung)
+    if descriptors := os.environ.get("GOVSHARE_DESCRIPTOR_SET", "").strip():
+        problems.extend(descriptor_set_problems(descriptors))  # the edge would stop on it, restarted forever
     keys = generate_keys()
     database_url = os.environ.get("GOVSHARE_DATABASE_URL", "") or "postgresql://check@127.0.0.1/check"
     redis_url = os.environ.get("GOVSHARE_REDIS_URL", "") or "redis://127.0.0.1:6379/0"

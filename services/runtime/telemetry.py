@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Mapping
 from importlib.metadata import entry_points
+from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -93,9 +94,45 @@ def exporter_names(env: Mapping[str, str]) -> list[str]:
     return names
 
 
+_ENDPOINT_VARIABLES = (("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+                       ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"))
+
+
+def _endpoint_problems(env: Mapping[str, str]) -> list[str]:
+    """The OTLP endpoints, each named with its variable when no exporter could send there.
+
+    They were not checked: a typo'd scheme, a port out of range or a URL without a host started every service
+    as if tracing were on, and the exporter failed on a background thread at every batch (or never said a word,
+    the spans dropped), while the edge's renderer stopped on the port with a ValueError traceback. The
+    http/protobuf exporter needs a scheme; the gRPC one takes host:port too (as the edge does)."""
+    problems = []
+    for name, protocol_name in _ENDPOINT_VARIABLES:
+        endpoint = env.get(name, "").strip()
+        if not endpoint:
+            continue
+        protocol = env.get(protocol_name, "").strip() or _otlp_protocol(env)
+        parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if "://" in endpoint and parts.scheme not in ("http", "https"):
+            what = f"the scheme must be http or https, not {parts.scheme!r}"
+        elif "://" not in endpoint and protocol == "http/protobuf":
+            what = "the http/protobuf exporter needs a URL (http:// or https://)"
+        elif not parts.hostname:
+            what = "no host"
+        elif port == -1:
+            what = "the port must be a number between 0 and 65535"
+        else:
+            continue
+        problems.append(f"{name}={endpoint!r}: {what} (e.g. http://otel-collector:4317)")
+    return problems
+
+
 def tracing_problems(env: Mapping[str, str]) -> list[str]:
     """Every reason the ``OTEL_*`` tracing variables cannot be followed (checked with the settings at start)."""
-    problems = []
+    problems = _endpoint_problems(env)
     for name in _PROTOCOL_VARIABLES:
         protocol = env.get(name, "").strip()
         if protocol and protocol not in OTLP_EXPORTERS:

@@ -510,6 +510,30 @@ def test_the_edge_names_a_tls_file_or_descriptor_set_that_is_not_a_file(tmp_path
     assert "GOVSHARE_TLS_CERT" not in err
 
 
+def test_a_descriptor_set_that_is_not_one_is_named_before_envoy_starts(tmp_path: Path) -> None:
+    """Any file but a missing one started Envoy, which stopped with "transcoding_filter: Unable to parse proto
+    descriptor" (or could not find a service in it), naming no setting."""
+    from gateway.descriptors import descriptor_set, descriptor_set_problems
+
+    yaml = tmp_path / "openapi.yaml"
+    yaml.write_text("openapi: 3.0.3\ninfo: {title: govshare}\n")
+    assert descriptor_set_problems(str(yaml)) == [
+        f"GOVSHARE_DESCRIPTOR_SET: {yaml} is not a protobuf descriptor set (a serialised FileDescriptorSet, as "
+        "`buf build -o` or `protoc --include_imports --descriptor_set_out` write) (unset it: the edge builds one "
+        "from the generated code)"]
+    partial = tmp_path / "catalog.pb"
+    partial.write_bytes(descriptor_set(("govshare.catalog.v1.CatalogService",)))
+    (problem,) = descriptor_set_problems(str(partial))
+    assert problem.startswith(f"GOVSHARE_DESCRIPTOR_SET: {partial} does not describe govshare.authorization.v1.")
+    assert "more, which the edge transcodes" in problem
+    assert descriptor_set_problems(str(tmp_path)) == [
+        f"GOVSHARE_DESCRIPTOR_SET: cannot read {tmp_path} (Is a directory) (unset it: the edge builds one from the "
+        "generated code)"]
+    whole = tmp_path / "descriptors.pb"
+    whole.write_bytes(descriptor_set())
+    assert descriptor_set_problems(str(whole)) == []
+
+
 def test_under_mtls_grpc_backends_are_offered_h2_and_the_jwks_is_not() -> None:
     """A gRPC server closes a TLS connection that negotiated no protocol: the edge's health checks failed."""
     settings = SETTINGS.with_overrides(tls_cert="/tls/tls.crt", tls_key="/tls/tls.key", tls_ca="/tls/ca.crt",

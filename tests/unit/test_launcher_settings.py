@@ -65,6 +65,29 @@ def test_a_hung_period_that_is_no_number_of_seconds_is_named(monkeypatch: pytest
             monkeypatch, capsys, GOVSHARE_HUNG_SECONDS=raw)
 
 
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "htp://collector:4317", "the scheme must be http or https, not 'htp'"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:431700", "the port must be a number between 0 and 65535"),
+    ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://:4317", "no host"),
+])
+def test_an_otlp_endpoint_no_exporter_can_reach_is_named(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str], variable: str,
+                                                         value: str, expected: str) -> None:
+    """A typo'd OTLP endpoint started every service as if tracing were on: the exporter failed on a background
+    thread at each batch, the spans were lost, and the edge's renderer stopped on the port with a traceback."""
+    err = _refusal(monkeypatch, capsys, **{variable: value})
+    assert f"{variable}={value!r}: {expected} (e.g. http://otel-collector:4317)" in err
+    assert err.count(variable) == 1 and "Traceback" not in err
+
+
+def test_a_descriptor_set_that_is_not_one_stops_up_before_anything_starts(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The edge found it only once the embedded servers and every service ran, and was restarted forever."""
+    (tmp_path / "api.yaml").write_text("openapi: 3.0.3\n")
+    err = _refusal(monkeypatch, capsys, GOVSHARE_DESCRIPTOR_SET=str(tmp_path / "api.yaml"))
+    assert f"GOVSHARE_DESCRIPTOR_SET: {tmp_path / 'api.yaml'} is not a protobuf descriptor set" in err
+
+
 def test_every_problem_of_services_and_console_in_one_message(monkeypatch: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     err = _refusal(monkeypatch, capsys, GOVSHARE_LOG_LEVEL="loud", GOVSHARE_MASK_RULES="bad",
