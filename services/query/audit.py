@@ -46,6 +46,9 @@ from services.runtime.errors import ServiceError
 from services.runtime.telemetry import AUDIT_BATCH, AUDIT_WAIT
 
 log = logging.getLogger(__name__)
+#: A Query call that ran out of time awaiting its record's durability waited on the writer's statement
+#: (services.runtime.errors.waiting_on): PostgreSQL.
+WAITS_ON = "postgresql"
 
 GENESIS = "0" * 64
 

@@ -8,6 +8,7 @@ so a caller can fix every problem of a request in one round trip.
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -267,6 +268,36 @@ def _raised_in(error: BaseException) -> str:
             origin = "postgresql"
         elif module.startswith("redis"):
             origin = "redis"
+    return origin
+
+
+#: A module whose coroutines wait on a dependency without its client library's frames under them (the query
+#: service's audit trail: a call awaits a future the writer's statement resolves) says which in this global.
+WAITS_ON = "WAITS_ON"
+
+
+def waiting_on(task: asyncio.Task) -> str | None:
+    """The dependency (``postgresql``, ``redis``) ``task`` is suspended waiting on, by the modules of the coroutines
+    it is suspended in (following the tasks it awaits), innermost known one first; None when none is known (its
+    own work, a call to another service, which has its own deadline)."""
+    origin = None
+    awaited: object = task.get_coro()
+    for _ in range(256):  # a chain of awaits is finite; the bound only keeps a cycle from looping forever
+        if isinstance(awaited, asyncio.Task):
+            awaited = awaited.get_coro()
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None) \
+            or getattr(awaited, "ag_frame", None)
+        if frame is None:
+            break
+        module = frame.f_globals.get("__name__", "")
+        if module.startswith("asyncpg"):
+            origin = "postgresql"
+        elif module.startswith("redis"):
+            origin = "redis"
+        elif frame.f_globals.get(WAITS_ON):
+            origin = frame.f_globals[WAITS_ON]
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None) \
+            or getattr(awaited, "ag_await", None)
     return origin
 
 

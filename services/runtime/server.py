@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -52,6 +52,7 @@ from services.runtime.errors import (
     statement_over_budget,
     text_not_storable,
     to_status,
+    waiting_on,
 )
 from services.runtime.pagination import TokenScope, serving, token_key
 from services.runtime.settings import Settings, SettingsError, load, tls_file_problems
@@ -276,10 +277,12 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
     """Maps ServiceError to rich statuses and a dependency that is down to UNAVAILABLE, decodes requests so
     malformed bytes are INVALID_ARGUMENT, makes each call's trace span and counts and times every call."""
 
-    def __init__(self, component: str, trust_parent: bool = True, internal_key: bytes = b"") -> None:
+    def __init__(self, component: str, trust_parent: bool = True, internal_key: bytes = b"",
+                 dependency_wait: float = Settings.dependency_wait_seconds) -> None:
         self._component = component
         self._token_key = token_key(internal_key)
         self._trust_parent = trust_parent
+        self._dependency_wait = dependency_wait
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
         # Calls to methods nobody serves (UNIMPLEMENTED, and the gateway's refusals of internal or unknown
         # methods) are counted under one label set: callers choose those names, so labelling by them would
@@ -366,6 +369,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
 
         if handler.unary_unary is not None:
             behavior = handler.unary_unary
+            limit = self._dependency_wait
 
             async def unary_unary(request, context):  # type: ignore[no-untyped-def]
                 started = time.perf_counter()
@@ -373,7 +377,8 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                 try:
                     message = parse(request)
                     serving(scope, message)  # the call's own context: the page tokens it issues and reads are its
-                    response = await behavior(message, context)
+                    # (set before _bounded's task is made: the task runs in a copy of this context)
+                    response = await _bounded(behavior(message, context), _answer_within(context, limit), method)
                 except asyncio.CancelledError:
                     ended(context, span, token, started, grpc.StatusCode.CANCELLED)
                     raise
@@ -420,6 +425,65 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
             return grpc.unary_stream_rpc_method_handler(
                 unary_stream, request_deserializer=None, response_serializer=handler.response_serializer)
         return handler
+
+
+#: How long before the caller's deadline a call that ran out of time is answered (at most this, and a tenth of
+#: the time the caller gave): the answer must reach the caller before its own timer turns it DEADLINE_EXCEEDED.
+ANSWER_MARGIN_SECONDS = 0.5
+
+
+def _answer_within(context: grpc.aio.ServicerContext, limit: float) -> float:
+    """How long a unary call may wait on a dependency: ``limit`` (GOVSHARE_DEPENDENCY_WAIT_SECONDS), and never past
+    the caller's deadline less a margin to answer in."""
+    remaining = context.time_remaining()
+    if remaining is None:
+        return limit
+    return max(0.0, min(limit, remaining - min(ANSWER_MARGIN_SECONDS, remaining / 10)))
+
+
+#: Handlers that ran out of time, cancelled and finishing their cleanup after the call was answered (a reference
+#: keeps each task alive until it ends).
+_OUTLASTED: set[asyncio.Task] = set()
+
+
+async def _bounded(handling: Coroutine[object, object, object], bound: float, method: str) -> object:
+    """Runs a unary handler; one still waiting on PostgreSQL or Redis after ``bound`` seconds is answered
+    UNAVAILABLE naming it, without waiting for the handler any longer.
+
+    A call waiting on PostgreSQL or Redis that accepts connections but never answers (a stopped or wedged
+    server, a full disk, a network that drops packets) waited for the caller's deadline, with no word of why:
+    DEADLINE_EXCEEDED, which reads as the service being slow. Now it is UNAVAILABLE naming the dependency, as when
+    it is down, a moment before the caller's deadline (or at the service's own limit, when the caller gives more).
+    A handler busy with anything else (its own work, a call to another service, which has its own deadline) runs
+    on as before, until it ends or the caller's deadline does (the edge then says which deadline passed). The
+    handler runs in a task of its own so that the answer does not wait for its cancellation: cancelled, a
+    statement's cleanup asks the hung server to cancel it and waits (asyncpg: up to its command timeout)."""
+    task = asyncio.ensure_future(handling)
+    try:
+        try:
+            async with asyncio.timeout(bound) as budget:
+                return await asyncio.shield(task)
+        except TimeoutError:
+            if not budget.expired():
+                raise  # the handler's own
+        dependency = waiting_on(task)
+        if dependency is None:
+            return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()  # the caller went away (or its deadline passed): so does its handler
+        raise
+    task.cancel()
+    _OUTLASTED.add(task)
+    task.add_done_callback(_forget_outlasted)
+    log.warning("%s: %s did not answer within %.1fs (hung): answered UNAVAILABLE", method, dependency, bound)
+    raise dependency_unavailable(dependency)
+
+
+def _forget_outlasted(task: asyncio.Task) -> None:
+    """Drops a cancelled handler once it ended, and its outcome: its caller was answered already."""
+    _OUTLASTED.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved, or asyncio logs "exception was never retrieved"
 
 
 class DrainingHealthServicer(health.aio.HealthServicer):
@@ -581,7 +645,8 @@ async def start_server(settings: Settings, component: Component,
     edge = bool(getattr(component, "edge", False))
     server = grpc.aio.server(
         interceptors=[*extra_interceptors, _ErrorInterceptor(component.name, trust_parent=not edge,
-                                                                internal_key=settings.internal_key)],
+                                                                internal_key=settings.internal_key,
+                                                                dependency_wait=settings.dependency_wait_seconds)],
         options=SERVER_OPTIONS,
     )
     component.register(server)

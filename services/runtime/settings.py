@@ -107,6 +107,9 @@ class Settings:
     #: Where archived months' files go (query only; required when audit_retention_months is set).
     audit_archive_dir: str = ""
     call_timeout_seconds: float = 5.0
+    #: How long a unary call may wait on PostgreSQL or Redis (a server that accepts connections but never answers),
+    #: and never past the caller's deadline: then it is UNAVAILABLE naming it (services/runtime/server.py _bounded).
+    dependency_wait_seconds: float = 30.0
     #: After SIGTERM: NOT_SERVING, then this long still taking calls while load balancers notice.
     drain_grace_seconds: float = 5.0
     #: Then at most this long for the calls received to finish before they are cancelled.
@@ -210,6 +213,7 @@ _FLOAT_FIELDS = {
     "GOVSHARE_AUDIT_FLUSH_MS": ("audit_flush_ms", 0.0, 1000.0),
     "GOVSHARE_AUDIT_LINGER_MS": ("audit_linger_ms", 0.0, 1000.0),
     "GOVSHARE_CALL_TIMEOUT_SECONDS": ("call_timeout_seconds", 0.05, 600.0),
+    "GOVSHARE_DEPENDENCY_WAIT_SECONDS": ("dependency_wait_seconds", 0.5, 3600.0),
     "GOVSHARE_DRAIN_GRACE_SECONDS": ("drain_grace_seconds", 0.0, 300.0),
     "GOVSHARE_DRAIN_TIMEOUT_SECONDS": ("drain_timeout_seconds", 0.0, 3600.0),
     "GOVSHARE_PROVIDER_TIMEOUT_SECONDS": ("provider_timeout_seconds", 0.05, 600.0),

@@ -11,12 +11,15 @@ a redis-server stopped and started again on the same socket.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +70,23 @@ def pg_start(server: object) -> None:
     """Starts it again on the same data directory and socket."""
     with server._lock:  # type: ignore[attr-defined]
         server.ensure_postgres_running()  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def pg_hung(server: object) -> Iterator[None]:
+    """PostgreSQL accepting connections and answering nothing (a wedged server, a full disk): its postmaster and
+    every backend stopped with SIGSTOP, continued at the end."""
+    pgdata = Path(server.pgdata)  # type: ignore[attr-defined]
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False)
+    pids = [postmaster, *map(int, children.stdout.split())]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
 
 
 class RedisServer:
@@ -354,3 +374,29 @@ async def _failure(call: object) -> grpc.aio.AioRpcError:
     except grpc.aio.AioRpcError as error:
         return error
     raise AssertionError("the call succeeded")
+
+
+async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_deadline(outage: Outage) -> None:
+    """PostgreSQL accepting connections and never answering: calls waited until the caller's deadline and ended
+    DEADLINE_EXCEEDED, which reads as a slow service, not as its database gone. Now the service answers
+    UNAVAILABLE naming postgresql a moment before that deadline (or at its own limit)."""
+    platform = outage.platform
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    await recovered(platform, _ask(credit_code_of(7)))
+    with pg_hung(outage.embedded._pg):
+        started = time.monotonic()
+        listing = await _failure(catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=5),
+                                                     metadata=platform.metadata("civil"), timeout=4))
+        assert time.monotonic() - started < 4
+        # The query path waits on the foundation service (itself waiting on the database) and on its audit record.
+        started = time.monotonic()
+        queried = await _failure(query_pb2_grpc.QueryServiceStub(platform.channel).Query(
+            _ask(credit_code_of(8)), metadata=platform.metadata("civil"), timeout=10))
+        assert time.monotonic() - started < 10
+        for failure in (listing, queried):
+            assert failure.code() == grpc.StatusCode.UNAVAILABLE, failure
+            info, _ = details_of(failure)
+            assert info is not None and info.reason == "DEPENDENCY_UNAVAILABLE", failure
+            assert info.metadata["dependency"] == "postgresql", failure
+    answer = await recovered(platform, _ask(credit_code_of(9)))
+    assert answer.values["credit_code"] == credit_code_of(9) and answer.audit_id

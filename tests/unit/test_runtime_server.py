@@ -431,3 +431,58 @@ def test_a_missing_tls_file_stops_the_process_naming_its_variable(tmp_path: Path
     err = capsys.readouterr().err
     assert f"GOVSHARE_TLS_KEY: no such file {tmp_path / 'tls.key'}" in err
     assert "GOVSHARE_TLS_CERT" not in err and "GOVSHARE_TLS_CA" not in err
+
+
+class _HangingServicer(catalog_pb2_grpc.CatalogServiceServicer):
+    """GetEntry waits on what its code names, at ``port`` (a server that accepts connections and never answers):
+    'postgresql' connecting, 'redis' reading a key, 'work' on nothing but itself."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+
+    async def GetEntry(self, request, context):  # type: ignore[no-untyped-def]
+        import asyncpg
+        import redis.asyncio
+
+        if request.code == "postgresql":
+            await asyncpg.connect(f"postgresql://govshare@127.0.0.1:{self._port}/govshare", timeout=60)
+        elif request.code == "redis":
+            await redis.asyncio.Redis(host="127.0.0.1", port=self._port).get("record")
+        else:
+            await asyncio.sleep(60)
+        return catalog_pb2.GetEntryResponse()
+
+
+async def test_a_hung_dependency_is_unavailable_naming_it_before_the_callers_deadline(settings: Settings) -> None:
+    """PostgreSQL or Redis accepting the connection and never answering: the call waited until the caller's deadline
+    and ended DEADLINE_EXCEEDED (or, with a long deadline, for as long as the client libraries' own minute). Now it
+    is UNAVAILABLE naming the dependency, at the service's own limit (GOVSHARE_DEPENDENCY_WAIT_SECONDS) or a moment
+    before the caller's deadline, whichever comes first; a handler busy with anything else is left to its deadline."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)  # and never a byte back
+
+    silent = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    async with _serving(settings.with_overrides(dependency_wait_seconds=1.0), _HangingServicer(port)) as running, \
+            grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+        stub = catalog_pb2_grpc.CatalogServiceStub(channel)
+        for code, deadline, within in (("postgresql", 30.0, 5.0), ("redis", 30.0, 5.0), ("redis", 0.8, 0.8)):
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(grpc.aio.AioRpcError) as hung:
+                await stub.GetEntry(catalog_pb2.GetEntryRequest(code=code), timeout=deadline)
+            assert asyncio.get_running_loop().time() - started < within
+            assert hung.value.code() == grpc.StatusCode.UNAVAILABLE, (code, deadline, hung.value)
+            info, _ = details_of(hung.value)
+            assert info is not None and info.reason == "DEPENDENCY_UNAVAILABLE" and info.metadata["dependency"] == code
+            assert f"({code}) is unavailable" in (hung.value.details() or "")
+        # A handler busy with its own work runs on, as before, until the caller's deadline ends it.
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(grpc.aio.AioRpcError) as busy:
+            await stub.GetEntry(catalog_pb2.GetEntryRequest(code="work"), timeout=2)
+        assert busy.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert asyncio.get_running_loop().time() - started >= 1.9
+    silent.close()
+    for writer in connections:
+        writer.close()
