@@ -745,8 +745,9 @@ async def watch_database(probe: db.DatabaseProbe, component: Component, health_s
             failed += 1
             if failed == failures:
                 await _say_serving(component, health_servicer, health_pb2.HealthCheckResponse.NOT_SERVING)
+                why = f"no answer within {within:g}s" if isinstance(problem, TimeoutError) else describe(problem)
                 log.warning("%s: postgresql did not answer %d checks in a row (%s): health says NOT_SERVING until "
-                            "it does", component.name, failures, describe(problem))
+                            "it does", component.name, failures, why)
     finally:
         probe.close()
 

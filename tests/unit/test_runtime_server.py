@@ -113,6 +113,19 @@ class _Database:
         pass
 
 
+async def test_a_database_that_does_not_answer_is_said_so(caplog: pytest.LogCaptureFixture) -> None:
+    """A hung database's checks time out: the warning said "(TimeoutError)", which names no time and reads as a
+    bug; it says how long each check waited."""
+    health = DrainingHealthServicer()
+    database = _Database(health, [TimeoutError()] * 3)
+    watch = asyncio.create_task(watch_database(database, _Component(), health, interval=0,  # type: ignore[arg-type]
+                                               within=2.0))
+    await asyncio.wait_for(database.done.wait(), 10)
+    watch.cancel()
+    assert "catalog: postgresql did not answer 3 checks in a row (no answer within 2s): health says NOT_SERVING" \
+        in caplog.text
+
+
 async def test_readiness_follows_the_database_without_flapping_on_one_slow_answer() -> None:
     """Health said SERVING through a database outage. Now three failed checks in a row say NOT_SERVING, one or
     two do not (a slow answer under load), and the first answer after says SERVING again; liveness stays
