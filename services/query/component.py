@@ -83,6 +83,11 @@ class QueryComponent:
         audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
         figures_pb2.DESCRIPTOR.services_by_name["AuditFiguresService"].full_name,
     )
+    #: The query path's unary methods reach PostgreSQL and Redis only through futures other tasks resolve (the
+    #: audit writer's, the pipelined Redis reader's): cancelled, they end at once, so their time limit needs no
+    #: task of its own per call (services.runtime.server._bounded_in_task).
+    cancel_at_once = frozenset(f"/{query_pb2.DESCRIPTOR.services_by_name['QueryService'].full_name}/{name}"
+                               for name in ("Query", "BatchQuery", "Verify"))
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings

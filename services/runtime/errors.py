@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -276,12 +276,12 @@ def _raised_in(error: BaseException) -> str:
 WAITS_ON = "WAITS_ON"
 
 
-def waiting_on(task: asyncio.Task) -> str | None:
+def waiting_on(task: asyncio.Task | Coroutine[object, object, object]) -> str | None:
     """The dependency (``postgresql``, ``redis``) ``task`` is suspended waiting on, by the modules of the coroutines
     it is suspended in (following the tasks it awaits), innermost known one first; None when none is known (its
     own work, a call to another service, which has its own deadline)."""
     origin = None
-    awaited: object = task.get_coro()
+    awaited: object = task.get_coro() if isinstance(task, asyncio.Task) else task
     for _ in range(256):  # a chain of awaits is finite; the bound only keeps a cycle from looping forever
         if isinstance(awaited, asyncio.Task):
             awaited = awaited.get_coro()

@@ -66,7 +66,8 @@ def settings() -> Settings:
 
 @contextlib.asynccontextmanager
 async def _serving(settings: Settings, servicer: object, add: Callable[[object, grpc.aio.Server], None] | None = None,
-                   service: str = SERVICE) -> AsyncIterator[RunningServer]:
+                   service: str = SERVICE,
+                   cancel_at_once: frozenset[str] = frozenset()) -> AsyncIterator[RunningServer]:
     """A ready server whose one servicer is ``servicer`` (registered with ``add``, CatalogService's by default),
     stopped at the end."""
 
@@ -77,6 +78,7 @@ async def _serving(settings: Settings, servicer: object, add: Callable[[object, 
             (add or catalog_pb2_grpc.add_CatalogServiceServicer_to_server)(servicer, server)
 
     component = _One()
+    component.cancel_at_once = cancel_at_once  # type: ignore[attr-defined]
     component.ready.set()
     running = await start_server(settings, component)
     try:
@@ -466,11 +468,15 @@ class _HangingServicer(catalog_pb2_grpc.CatalogServiceServicer):
         return catalog_pb2.GetEntryResponse()
 
 
-async def test_a_hung_dependency_is_unavailable_naming_it_before_the_callers_deadline(settings: Settings) -> None:
+@pytest.mark.parametrize("in_task", [False, True], ids=["task-per-call", "cancel-at-once"])
+async def test_a_hung_dependency_is_unavailable_naming_it_before_the_callers_deadline(settings: Settings,
+                                                                                      in_task: bool) -> None:
     """PostgreSQL or Redis accepting the connection and never answering: the call waited until the caller's deadline
     and ended DEADLINE_EXCEEDED (or, with a long deadline, for as long as the client libraries' own minute). Now it
     is UNAVAILABLE naming the dependency, at the service's own limit (GOVSHARE_DEPENDENCY_WAIT_SECONDS) or a moment
-    before the caller's deadline, whichever comes first; a handler busy with anything else is left to its deadline."""
+    before the caller's deadline, whichever comes first; a handler busy with anything else is left to its deadline.
+    The same for a method a component lists as cancel_at_once (the query path's), whose limit is a timer in the
+    call's own task instead of a task per call."""
     connections: list[asyncio.StreamWriter] = []
 
     async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -478,7 +484,9 @@ async def test_a_hung_dependency_is_unavailable_naming_it_before_the_callers_dea
 
     silent = await asyncio.start_server(accept, "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
-    async with _serving(settings.with_overrides(dependency_wait_seconds=1.0), _HangingServicer(port)) as running, \
+    lean = frozenset({f"/{SERVICE}/GetEntry"}) if in_task else frozenset()
+    async with _serving(settings.with_overrides(dependency_wait_seconds=1.0), _HangingServicer(port),
+                        cancel_at_once=lean) as running, \
             grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
         stub = catalog_pb2_grpc.CatalogServiceStub(channel)
         for code, deadline, within in (("postgresql", 30.0, 5.0), ("redis", 30.0, 5.0), ("redis", 0.8, 0.8)):
