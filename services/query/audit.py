@@ -318,8 +318,9 @@ class AuditWriter:
             await self._write_batch(rows)
         except Exception as exc:
             # The error's class and SQLSTATE only: a driver's message may quote a value of the rows (a key).
-            log.error("audit write of %d records failed (%s %s); starting a new chain", len(batch),
-                      type(exc).__name__, getattr(exc, "sqlstate", "") or "")
+            sqlstate = getattr(exc, "sqlstate", "") or ""
+            log.error("audit write of %d records failed (%s%s); starting a new chain", len(batch),
+                      type(exc).__name__, f" {sqlstate}" if sqlstate else "")
             self._new_chain()
             error = ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
                                  "the access could not be recorded, so it was not answered")

@@ -101,8 +101,13 @@ class QueryStore:
     async def insert_accesses(self, rows: list[Row]) -> None:
         """Appends a batch of chained access rows, atomically (one pipeline, one implicit transaction).
 
-        Called by the single audit writer only, which owns the connection it uses.
+        Called by the single audit writer only, which owns the connection it uses. A connection the server closed
+        while it was idle (PostgreSQL restarted, or an administrator ended the session) is replaced before the
+        batch is sent: nothing was sent on it, so the batch is not lost (the first queries after a restart were
+        refused AUDIT_UNAVAILABLE and the chain was broken off for it).
         """
+        if self.audit_connection_lost():
+            await self.release_audit_connection(broken=True)
         statement = self._insert_access
         if statement is None:
             self._audit_connection = await self._pool.acquire()
@@ -113,6 +118,16 @@ class QueryStore:
             # The connection's state is unknown (the batch may have half-run): never reuse it.
             await self.release_audit_connection(broken=True)
             raise
+
+    def audit_connection_lost(self) -> bool:
+        """Whether the audit connection is held but closed: asyncpg gives a pooled connection it lost back to the
+        pool by itself, after which the object refuses even is_closed()."""
+        if self._audit_connection is None:
+            return False
+        try:
+            return self._audit_connection.is_closed()
+        except asyncpg.InterfaceError:
+            return True
 
     async def release_audit_connection(self, broken: bool = False) -> None:
         """Gives the audit connection back to the pool, closing it first if ``broken``.

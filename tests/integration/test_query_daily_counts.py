@@ -7,6 +7,7 @@ counted once into access_daily, then read from there, and every figure is the sa
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 
@@ -129,3 +130,24 @@ async def test_a_failure_counts_against_the_provider_only_when_it_was_the_provid
         assert mine[("queries.failed_other", "")] == 9
         assert mine[("queries.failed_other", "reason=FOUNDATION_UNAVAILABLE")] == 4
         assert mine[("queries.failed_other", "reason=CANCELLED")] == 3
+
+
+async def test_an_audit_connection_the_server_closed_while_idle_is_replaced_before_a_batch(
+        store: QueryStore) -> None:
+    """After PostgreSQL restarted, the audit writer's own connection was dead: its next batch failed at once
+    (InterfaceError), the calls waiting on it were refused AUDIT_UNAVAILABLE and the chain was broken off, though
+    nothing had been sent. A connection closed while idle is replaced first, and the batch is written."""
+    month = Month(2026, 7)  # a month of its own: the figures tests count theirs
+    first, second = (tuple([uuid.uuid4().hex, *row[1:]]) for row in rows(2, month.start, month.end))
+    await store._pool.execute("SELECT query.access_log_partition($1)", month.first_day)
+    await store.insert_accesses([first])
+    pid = store._audit_connection.get_server_pid()
+    await store._pool.execute("SELECT pg_terminate_backend($1)", pid)
+    for _ in range(500):  # the client learns of the closed socket on the loop's next read
+        if store.audit_connection_lost():
+            break
+        await asyncio.sleep(0.01)
+    await store.insert_accesses([second])
+    assert await store._pool.fetchval("SELECT count(*) FROM access_log WHERE id = ANY($1::text[])",
+                                      [first[0], second[0]]) == 2
+    await store.release_audit_connection()
