@@ -29,7 +29,6 @@ from services.runtime.errors import (
     FieldViolation,
     failed_precondition,
     invalid_argument,
-    not_found,
     permission_denied,
     reason_violation,
 )
@@ -99,8 +98,8 @@ class SubjectAccessPolicy:
         """The provider or the authority marks a grant confidential until ``release_time``, or lifts it."""
         require_identified(caller)
         grant = await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant", "grant_id")
-        if not grant.visible_to(caller):
-            raise not_found(f"grant {grant_id}")
+        if not grant.visible_to(caller):  # as GetGrant says of it: NOT_FOUND here told the grant from a typo apart
+            raise permission_denied("NOT_INVOLVED", "only the grantee, the provider and the authority see a grant")
         if not caller.authority and caller.department_code != grant.provider_department_code:
             raise permission_denied("NOT_PROVIDER", "only the provider or the authority may mark a grant confidential")
         # A person: the provider's approver, or the authority's reviewer (an investigation it coordinates).

@@ -270,6 +270,13 @@ async def test_only_the_provider_or_the_authority_marks_a_grant_confidential(wor
             grant_id=investigation.id, confidential=True, release_time=later, reason="x"),
             metadata=parties.md("sub_investigator", APPROVER), timeout=10)
     assert holder.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # A department with no part in the grant is told what GetGrant tells it (it was NOT_FOUND here).
+    with pytest.raises(grpc.aio.AioRpcError) as stranger:
+        await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+            grant_id=investigation.id, confidential=True, release_time=later, reason="x"),
+            metadata=parties.md("sub_portal", APPROVER), timeout=10)
+    assert stranger.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert details_of(stranger.value)[0].reason == "NOT_INVOLVED"
     with pytest.raises(grpc.aio.AioRpcError) as past:
         await parties.sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
             grant_id=investigation.id, confidential=True, reason="x",
