@@ -34,7 +34,9 @@ class SessionServiceStub:
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
     TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
-    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service.
+    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
+    person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
+    (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).
     """
 
     def __init__(self, channel):
@@ -84,7 +86,9 @@ class SessionServiceServicer:
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
     TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
-    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service.
+    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
+    person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
+    (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).
     """
 
     def SignIn(self, request, context):
@@ -179,7 +183,9 @@ class SessionService:
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
     TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
-    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service.
+    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
+    person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
+    (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).
     """
 
     @staticmethod

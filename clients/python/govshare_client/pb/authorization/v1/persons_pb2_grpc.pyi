@@ -21,7 +21,9 @@ class SessionServiceStub:
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
     TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
-    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service.
+    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
+    person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
+    (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).
     """
     def __init__(self, channel: grpc.Channel) -> None: ...
 
@@ -48,7 +50,9 @@ class SessionServiceAsyncStub:
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
     TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
-    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service.
+    an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
+    person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
+    (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).
     """
     def __init__(self, channel: grpc.aio.Channel) -> None: ...
 
