@@ -279,7 +279,7 @@ async def test_a_cancelled_caller_still_gets_its_record(pool: asyncpg.Pool) -> N
     assert len(await stored_chain(pool, writer.chain_id)) == 2
 
 
-async def test_a_dropped_database_connection_fails_one_batch_then_recovers(pool: asyncpg.Pool) -> None:
+async def test_a_dropped_database_connection_fails_at_most_one_batch_then_recovers(pool: asyncpg.Pool) -> None:
     async with running_writer(QueryStore(pool), flush_ms=1.0, batch_max=100) as writer:
         await writer.record(access(1))
         first_chain = writer.chain_id
@@ -287,12 +287,19 @@ async def test_a_dropped_database_connection_fails_one_batch_then_recovers(pool:
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle'"
             " AND query LIKE 'INSERT INTO access_log%' ORDER BY backend_start DESC LIMIT 1")
         await pool.execute("SELECT pg_terminate_backend($1)", writer_pid)
-        with pytest.raises(ServiceError):
+        try:
             await writer.record(access(2))
+            failed = False  # the loss was seen before the batch: it went out on a new connection (8991efb)
+        except ServiceError:
+            failed = True  # the loss was seen only by the write: that batch failed, and the chain was broken off
         await writer.record(access(3))
-    assert writer.chain_id != first_chain
     assert first_problem([dict(row) for row in await stored_chain(pool, first_chain)]) is None
-    assert [row["seq"] for row in await stored_chain(pool, writer.chain_id)] == [1]
+    if failed:
+        assert writer.chain_id != first_chain
+        assert [row["seq"] for row in await stored_chain(pool, writer.chain_id)] == [1]
+    else:
+        assert writer.chain_id == first_chain
+        assert [row["seq"] for row in await stored_chain(pool, first_chain)] == [1, 2, 3]
 
 
 def test_every_result_the_trail_stores_has_its_own_value_in_the_contract() -> None:
