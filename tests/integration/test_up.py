@@ -289,12 +289,17 @@ class Up:
         return subprocess.run(["bash", "-c", command], cwd=self.workdir, env=self.env, capture_output=True,
                               text=True, timeout=timeout, check=False)
 
-    def child_pid(self, pattern: str) -> int:
-        """The pid of the launcher's child process whose command line matches ``pattern``."""
+    def child_pids(self, pattern: str) -> list[int]:
+        """The pids of the launcher's child processes whose command lines match ``pattern``."""
         found = subprocess.run(["pgrep", "-P", str(self.process.pid), "-f", pattern], capture_output=True,
                                text=True, check=False).stdout.split()
+        return [int(pid) for pid in found]
+
+    def child_pid(self, pattern: str) -> int:
+        """The pid of the launcher's one child process whose command line matches ``pattern``."""
+        found = self.child_pids(pattern)
         assert len(found) == 1, f"expected one child matching {pattern!r}, found {found}"
-        return int(found[0])
+        return found[0]
 
 
 def _start_up(data_dir: Path, base: int, log: Path, workdir: Path, new_session: bool = False,
@@ -554,6 +559,10 @@ def test_a_hung_service_is_killed_and_restarted(up: Up) -> None:
     try:
         killed = f"foundation answered no health check for {HUNG_SECONDS}s (hung): killed; restarting in"
         _eventually(lambda: killed in up.text(), "the hung process to be killed", up, timeout=HUNG_SECONDS * 4)
+        # The query may answer from the record cache before foundation is back (CI saw no foundation child at all
+        # right after an answer), so wait for the new process itself, then for an answer.
+        _eventually(lambda: up.child_pids("services.cli serve foundation") not in ([], [pid]),
+                    "a new foundation process", up)
         _eventually(lambda: _answers(up), "the platform to answer after the restart", up)
         assert up.child_pid("services.cli serve foundation") != pid
         assert not _running(pid)
