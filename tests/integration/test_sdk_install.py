@@ -59,12 +59,39 @@ def _clean_env() -> dict[str, str]:
 async def fresh_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new virtualenv with ``pip install clients/python`` and nothing else (pip's cache is used)."""
     base = tmp_path_factory.mktemp("sdk-venv")
-    source = base / "govshare-client"  # a copy, so the build leaves nothing behind in the worktree
-    shutil.copytree(SDK, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    return await _venv_with(base, _sdk_copy(base))
+
+
+#: The type checker a business system would run (pinned: its verdicts change between releases).
+MYPY = "mypy==2.4.1"
+#: A business system's code using a query's result and a raw stub's answer; TYPO_PROGRAM misspells one field of
+#: each, as a developer would, which a checker must catch before it fails at run time.
+TYPED_PROGRAM = """\
+from govshare_client import Client
+from govshare_client.pb.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
+
+def describe(client: Client) -> str:
+    answer = client.query("102001/000001", "924103023250193249", items=["name"], purpose="work_reference")
+    entry = client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry(catalog_pb2.GetEntryRequest(code="x"))
+    return entry.entry.name + answer.audit_id
+"""
+TYPO_PROGRAM = TYPED_PROGRAM.replace("entry.entry.name", "entry.entry.nmae").replace(".audit_id\n", ".audit_idd\n")
+
+
+async def _venv_with(base: Path, *requirements: str | Path) -> Path:
+    """A new virtualenv under ``base`` holding only ``requirements`` (pip's cache is used); its python."""
     await _run(sys.executable, "-m", "venv", base / "venv", env=_clean_env())
     python = base / "venv" / "bin" / "python"
-    await _run(python, "-m", "pip", "install", "--quiet", source, env=_clean_env())
+    await _run(python, "-m", "pip", "install", "--quiet", *requirements, env=_clean_env())
     return python
+
+
+def _sdk_copy(base: Path) -> Path:
+    """A copy of the SDK's source, so the build leaves nothing behind in the worktree."""
+    source = base / "govshare-client"
+    shutil.copytree(SDK, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    return source
 
 
 def test_the_docs_snippet_is_the_example_and_under_ten_lines() -> None:
@@ -96,3 +123,21 @@ async def test_the_example_and_the_docs_snippet_run_as_printed(platform, fresh_p
         out = await _run(fresh_python, script, env=env, limit=120)
         assert company["name"] in out and company["status"] in out
         assert platform.credentials.systems["market"]["department"] in out
+
+
+async def test_the_typing_extra_has_a_checker_catch_misspelt_fields(tmp_path: Path) -> None:
+    """The README says the stubs are typed for mypy; without types for protobuf every message field was ``Any``
+    and a misspelt one passed the checker. ``pip install 'govshare-client[typing]'`` brings them: the program
+    checks clean under ``mypy --strict``, and the same program with a field misspelt in a raw stub's answer and in
+    the client's own result fails on both."""
+    python = await _venv_with(tmp_path, f"{_sdk_copy(tmp_path)}[typing]", MYPY)
+    (tmp_path / "good.py").write_text(TYPED_PROGRAM, encoding="utf-8")
+    (tmp_path / "typo.py").write_text(TYPO_PROGRAM, encoding="utf-8")
+    mypy = (python, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", tmp_path / "mypy-cache")
+    assert "Success: no issues found" in await _run(*mypy, tmp_path / "good.py", env=_clean_env())
+    process = await asyncio.create_subprocess_exec(*map(str, (*mypy, tmp_path / "typo.py")), env=_clean_env(),
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out = (await asyncio.wait_for(process.communicate(), 300))[0].decode()
+    assert process.returncode == 1, out
+    assert '"Entry" has no attribute "nmae"' in out
+    assert '"QueryResult" has no attribute "audit_idd"' in out
