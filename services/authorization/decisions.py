@@ -215,9 +215,18 @@ class _Decider:
                            f"your department has no grant for conditional resource {self.code}: {APPLY}")
 
     def refuse(self, reason: int, basic: frozenset[str], message: str) -> Decision:
-        """A denial, except that a request for "everything I may have" still gets the basic items."""
-        if self.request.items or not basic:
+        """A denial, except that a request for "everything I may have" still gets the basic items.
+
+        A request naming items is refused for those beyond the basic ones, and the message names them: asked for
+        citizen_id, name and sex, a caller told only "your department has no grant" could not tell that the basic
+        two need none, and read the refusal as covering them."""
+        if not basic:
             return self.deny(reason, message)
+        if self.request.items:
+            beyond = tuple(item for item in self.request.items if item not in basic)
+            basics = ", ".join(i for i in item_names(self.entry) if i in basic)
+            return self.deny(reason, f"items {', '.join(beyond)} of resource {self.code} need a grant (only its "
+                                     f"basic items {basics} are shared without one); {message}", denied=beyond)
         allowed = tuple(i for i in item_names(self.entry) if i in basic)
         others = tuple(i for i in item_names(self.entry) if i not in basic)
         return self.allow(allowed, None, denied=others,

@@ -172,6 +172,21 @@ def test_conditional_without_grant_is_not_granted_and_says_how_to_apply() -> Non
     assert decision.denied_items == ("birth_date",)
 
 
+def test_a_refusal_of_basic_and_other_items_names_the_items_that_need_a_grant() -> None:
+    """Asked for two basic items and one other, the refusal said only "your department has no grant" and listed
+    all three as denied: the caller could not tell that the basic two need no grant."""
+    decision = _decide(_entry(), [], _request("citizen_id", "name", "birth_date"))
+    _denied(decision, common.DENY_REASON_NOT_GRANTED)
+    assert decision.denied_items == ("birth_date",)
+    assert decision.message.startswith(f"items birth_date of resource {CODE} need a grant (only its basic items "
+                                       "citizen_id, name are shared without one); your department has no grant")
+    assert "SubmitApplication" in decision.message
+    expired = _decide(_entry(), [_grant(expire_time=NOW - dt.timedelta(days=1))],
+                      _request("name", "phone", "status"))
+    _denied(expired, common.DENY_REASON_EXPIRED)
+    assert expired.denied_items == ("phone", "status") and "items phone, status of resource" in expired.message
+
+
 def test_empty_request_without_grant_gets_only_the_basic_items() -> None:
     decision = _decide(_entry(), [], _request())
     assert decision.allowed and decision.allowed_items == ("citizen_id", "name")
