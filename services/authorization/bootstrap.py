@@ -19,8 +19,20 @@ from services.runtime import db
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import FieldViolation, invalid_argument
 
-_BOOTSTRAP_LEVEL = directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL
 SEED_ACTOR = "cli:govshare-seed"
+
+
+def region_level(region_code: str) -> int:
+    """The administrative level of a 行政区划代码 (GB/T 2260): 100000 the nation, XX0000 a province (直辖市 too),
+    XXXX00 a prefecture-level city, any other a county. The authority was registered NATIONAL whatever its region:
+    the demo's 市大数据管理局 of 110100 was listed as a national department in the directory and its reports."""
+    if region_code == "100000":
+        return directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL
+    if region_code.endswith("0000"):
+        return directory_pb2.ADMINISTRATIVE_LEVEL_PROVINCIAL
+    if region_code.endswith("00"):
+        return directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL
+    return directory_pb2.ADMINISTRATIVE_LEVEL_COUNTY
 
 
 async def bootstrap_authority(database_url: str, department_code: str, name: str, region_code: str,
@@ -33,7 +45,7 @@ async def bootstrap_authority(database_url: str, department_code: str, name: str
     """
     # Stored as checked: without the spaces around them (validation.name_problem).
     name, system_name = name.strip(), system_name.strip()
-    department = Department(code=department_code, name=name, level=_BOOTSTRAP_LEVEL, region_code=region_code,
+    department = Department(code=department_code, name=name, level=region_level(region_code), region_code=region_code,
                             authority=True)
     problems = department_problems(department, prefix="authority")
     if error := name_problem(system_name):

@@ -393,6 +393,8 @@ async def test_bootstrap_authority_is_idempotent_and_yields_an_authority_token(e
     department = await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
                                                    metadata=env.md(caller), timeout=10)
     assert department.department.authority
+    # Of its region's level (110100: a city), not NATIONAL whatever the region.
+    assert department.department.level == directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL
 
 
 async def test_bootstrap_is_in_the_administrative_log(env: Env) -> None:
