@@ -10,11 +10,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import dockerfile
 import pytest
 from chart_harness import DOCKERFILE, DOCKERIGNORE, REPO
+from setuptools import find_packages
 
 BUILD_TOOLS = re.compile(
     r"\b(gcc|g\+\+|cc|make|build-essential|clang|cargo|rustc|git|curl|wget|apt-get install|pip install)\b"
@@ -100,13 +102,30 @@ def test_hadolint_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _packaged_trees() -> set[str]:
+    """The top-level directories holding the packages `pip install .` installs (pyproject's packages.find)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    find = project["tool"]["setuptools"]["packages"]["find"]
+    trees = set()
+    for where in find["where"]:
+        for package in find_packages(where=str(REPO / where), include=find["include"]):
+            top = package.split(".")[0]
+            trees.add(top if where == "." else where.strip("/").split("/")[0])
+    return trees
+
+
 def test_dockerignore_keeps_the_context_to_the_package() -> None:
     lines = [line.strip() for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()]
     patterns = [line for line in lines if line and not line.startswith("#")]
     assert patterns[0] == "*", "an allow-list: everything is excluded first"
     allowed = {p[1:].rstrip("/") for p in patterns if p.startswith("!")}
-    # What `pip install .` needs: the project file and the four packages.
-    assert {"pyproject.toml", "services", "gateway", "protos", "loadtest"} <= allowed
+    # What `pip install .` needs: the project file and every package it installs. A package left out of the
+    # context is not an error of the build: pip installs the rest, and the process that imports it fails at start
+    # (the chart's `serve console`, a department's `frontproc`).
+    assert "pyproject.toml" in allowed
+    packaged = _packaged_trees()
+    assert {"services", "gateway", "protos", "console", "frontproc"} <= packaged
+    assert packaged <= allowed, f"packages outside the build context: {sorted(packaged - allowed)}"
     for never in (".git", ".venv", "tests", "deploy", "docs"):
         assert never not in allowed
     for secret in ("**/.env", "**/*.pem", "**/*.key"):
