@@ -190,6 +190,19 @@ def test_a_cors_origin_renders_only_when_the_edge_accepts_it(origin: str) -> Non
                                        "jwksUrl": "https://sso.example.gov.cn/realms/gov/certs", "audience": "console",
                                        "networkPolicyTo": [{"cidr": "sso.example.gov.cn", "ports": [443]}]}},
      "/oidc/networkPolicyTo/0/cidr"),
+    # NetworkPolicy peers and the LoadBalancer's source ranges take address blocks too (the Service: "must be a list
+    # of IP ranges"); a peer in providerEndpoints' {cidr, ports} form is no peer.
+    ("values-extranet.yaml", {"exposure": {"loadBalancer": {"sourceRanges": ["10.100.0.0"]}}},
+     "/exposure/loadBalancer/sourceRanges/0"),
+    ("values-extranet.yaml", {"database": {"networkPolicyTo": [{"ipBlock": {"cidr": "10.0.5.10"}}]}},
+     "/database/networkPolicyTo/0/ipBlock/cidr"),
+    ("values-extranet.yaml", {"redis": {"networkPolicyTo": [{"cidr": "10.0.5.20/32", "ports": [6379]}]}},
+     "/redis/networkPolicyTo/0"),
+    ("values-extranet.yaml", {"exposure": {"allowFrom": [{"ipBlock": {"cidr": "10.100.0.0/16",
+                                                                       "except": ["10.100.1.1"]}}]}},
+     "/exposure/allowFrom/0/ipBlock/except/0"),
+    ("values-intranet.yaml", {"console": {"allowFrom": [{"ipBlock": {"cidr": "any"}}]}},
+     "/console/allowFrom/0/ipBlock/cidr"),
 ])
 def test_values_the_api_server_would_refuse_mid_install_fail_the_render_naming_them(
         file: str, overrides: dict, path: str) -> None:
@@ -208,6 +221,17 @@ def test_valid_schedules_time_zones_and_address_blocks_render() -> None:
                                                 {"cidr": "2001:db8::/32", "ports": [7100]}]}}))
     schedules = {o["metadata"]["name"]: o["spec"]["schedule"] for o in objects if o["kind"] == "CronJob"}
     assert schedules == {"govshare-supervision-snapshot": "@daily", "govshare-import-bundle": "*/15 8-18 ? * MON-FRI"}
+
+
+def test_valid_peers_and_source_ranges_render() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "exposure": {"loadBalancer": {"sourceRanges": ["10.100.0.0/16", "2001:db8::/32"]},
+                     "allowFrom": [{"ipBlock": {"cidr": "10.100.0.0/16", "except": ["10.100.1.0/24"]}}]},
+        "database": {"networkPolicyTo": [{"ipBlock": {"cidr": "10.0.5.10/32"}}]},
+        "redis": {"networkPolicyTo": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "redis"}},
+                                       "podSelector": {"matchLabels": {"app": "redis"}}}]}}))
+    gateway = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "govshare-gateway")
+    assert gateway["spec"]["loadBalancerSourceRanges"] == ["10.100.0.0/16", "2001:db8::/32"]
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
