@@ -223,6 +223,34 @@ def test_valid_schedules_time_zones_and_address_blocks_render() -> None:
     assert schedules == {"govshare-supervision-snapshot": "@daily", "govshare-import-bundle": "*/15 8-18 ? * MON-FRI"}
 
 
+@pytest.mark.parametrize(("overrides", "path"), [
+    ({"secrets": {"databaseUrl": {"name": "PG_Credentials", "key": "url"}}}, "/secrets/databaseUrl/name"),
+    ({"secrets": {"databaseUrl": {"name": "pg-credentials", "key": "url/primary"}}}, "/secrets/databaseUrl/key"),
+    ({"secrets": {"existingSecret": "govshare secrets"}}, "/secrets/existingSecret"),
+    ({"secrets": {"tokenPublicKey": {"name": "", "key": "token public key"}}}, "/secrets/tokenPublicKey/key"),
+    ({"console": {"redisUrl": {"name": "Console-Redis", "key": "url"}}}, "/console/redisUrl/name"),
+    ({"console": {"redisUrl": {"name": "console-redis", "key": "redis url"}}}, "/console/redisUrl/key"),
+])
+def test_a_secret_reference_kubernetes_refuses_fails_the_render_naming_it(overrides: dict, path: str) -> None:
+    """An operator's own Secret (a DBA team's `PG_Credentials`, a key `url/primary`) is named in every pod's
+    secretKeyRef; the API server refuses a name that is not a DNS subdomain and a key outside [-._a-zA-Z0-9], so
+    such a value rendered and the release failed mid-install, at the migration hook's Job first."""
+    with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
+def test_secrets_of_their_own_render_in_the_pods() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "secrets": {"existingSecret": "govshare.keys-2026", "databaseUrl": {"name": "pg-credentials", "key": "url"},
+                    "redisUrl": {"name": "redis.acl", "key": "REDIS_URL"}},
+        "console": {"redisUrl": {"name": "console-redis", "key": "console_url"}}}))
+    query = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "govshare-query")
+    env = {e["name"]: e for e in query["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["GOVSHARE_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg-credentials", "key": "url"}
+    assert env["GOVSHARE_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "redis.acl", "key": "REDIS_URL"}
+    assert env["GOVSHARE_INTERNAL_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "govshare.keys-2026"
+
+
 def test_valid_peers_and_source_ranges_render() -> None:
     objects = render_chart(user_values(("values-extranet.yaml",), {
         "exposure": {"loadBalancer": {"sourceRanges": ["10.100.0.0/16", "2001:db8::/32"]},
