@@ -251,6 +251,40 @@ def test_secrets_of_their_own_render_in_the_pods() -> None:
     assert env["GOVSHARE_INTERNAL_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "govshare.keys-2026"
 
 
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"components": {"query": {"podLabels": {"app.kubernetes.io/component": "query-blue"}}}},
+     r"components\.query\.podLabels: app\.kubernetes\.io/component is a label the chart sets \(here query;"),
+    ({"heavyReads": {"catalog": {"enabled": True, "podLabels": {"app.kubernetes.io/instance": "govshare-2"}}}},
+     r"heavyReads\.catalog\.podLabels: app\.kubernetes\.io/instance is a label the chart sets"),
+    ({"components": {"gateway": {"podLabels": {"govshare.gov.cn/zone": "dmz"}}}},
+     r"components\.gateway\.podLabels: govshare\.gov\.cn/zone is a label the chart sets \(here extranet;"),
+])
+def test_a_pod_label_of_the_charts_own_fails_the_render_naming_it(overrides: dict, message: str) -> None:
+    """podLabels were added after the chart's labels: the same key twice in the pod template, the later value
+    winning, so the Deployment's selector no longer matched its pods (refused mid-install) or the pods left their
+    Service, NetworkPolicies and PDB."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
+@pytest.mark.parametrize(("labels", "path"), [
+    ({"team": "数据组"}, "/components/query/podLabels/team"),
+    ({"team": "x" * 64}, "/components/query/podLabels/team"),
+])
+def test_a_pod_label_value_kubernetes_refuses_fails_the_render(labels: dict, path: str) -> None:
+    with pytest.raises(helm.HelmError, match=rf"at '{path}'"):
+        render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {"podLabels": labels}}}))
+
+
+def test_pod_labels_of_the_sites_own_render() -> None:
+    labels = {"team": "data-ops", "example.gov.cn/cost-centre": "C_01", "sidecar.istio.io/inject": "false"}
+    objects = render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {"podLabels": labels}}}))
+    query = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "govshare-query")
+    pod_labels = query["spec"]["template"]["metadata"]["labels"]
+    assert labels.items() <= pod_labels.items()
+    assert query["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
 def test_valid_peers_and_source_ranges_render() -> None:
     objects = render_chart(user_values(("values-extranet.yaml",), {
         "exposure": {"loadBalancer": {"sourceRanges": ["10.100.0.0/16", "2001:db8::/32"]},

@@ -512,3 +512,18 @@ window (renewBefore) as long as the certificate's whole life (duration) or longe
 {{- fail (printf "mtls.certManager.renewBefore (%s) must be shorter than mtls.certManager.duration (%s): cert-manager refuses the Certificates otherwise" $cm.renewBefore $cm.duration) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Refuses a pod label of a component's own values (`podLabels`) that is one of the chart's labels, naming it: the
+pod template then held the key twice, the later value won, and the Deployment's selector no longer matched its
+pods (the API server refused it mid-install), or the pods left their Service, NetworkPolicies and
+PodDisruptionBudget. Call with (dict "ctx" (dict "root" $ "component" "query") "labels" $c.podLabels "path" "...").
+*/}}
+{{- define "govshare.checkPodLabels" -}}
+{{- $own := include "govshare.labels" .ctx | fromYaml -}}
+{{- range $key, $value := .labels -}}
+{{- if hasKey $own $key -}}
+{{- fail (printf "%s: %s is a label the chart sets (here %s; its app.kubernetes.io/name, instance and component select the pods for their Service, NetworkPolicies and PodDisruptionBudget): choose another key" $.path $key (get $own $key)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
