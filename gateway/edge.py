@@ -243,8 +243,30 @@ def sampling_percent(env: Mapping[str, str]) -> float:
     return float(env.get("OTEL_TRACES_SAMPLER_ARG", DEFAULT_SAMPLING_RATIO)) * 100
 
 
+#: Where the official Envoy image (and Debian, under ``govshare up``) keeps the system's trusted CAs: an ``https``
+#: OTLP endpoint is verified against them unless ``OTEL_EXPORTER_OTLP_(TRACES_)CERTIFICATE`` names a CA file.
+SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def _collector_tls(env: Mapping[str, str], host: str, *, http2: bool) -> dict[str, object]:
+    """TLS to an ``https`` OTLP collector, as the services' exporters speak it: the collector's certificate checked
+    for ``host`` against the CA file the OpenTelemetry variables name, else the system's trusted CAs (the mesh
+    CA is not the collector's). gRPC is offered ALPN ``h2``, which gRPC servers require over TLS."""
+    ca = (env.get("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE") or env.get("OTEL_EXPORTER_OTLP_CERTIFICATE")
+          or SYSTEM_CA_FILE).strip()
+    common: dict[str, object] = {"validation_context": {
+        "trusted_ca": {"filename": ca},
+        "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": host}}]}}
+    if http2:
+        common["alpn_protocols"] = ["h2"]
+    return {"name": "envoy.transport_sockets.tls", "typed_config": {
+        "@type": f"{_TLS}.UpstreamTlsContext", "sni": host, "common_tls_context": common}}
+
+
 def _tracing(env: Mapping[str, str]) -> tuple[dict[str, object] | None, dict[str, object] | None]:
-    """The HCM's tracing block and the collector's cluster, when ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` is set."""
+    """The HCM's tracing block and the collector's cluster, when ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` is set.
+    An ``https`` endpoint is reached over TLS, as the services reach it (a plaintext connection to a TLS
+    collector lost every span the edge made, without a word)."""
     endpoint = (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "").strip()
     exporters = env.get("OTEL_TRACES_EXPORTER", "otlp").strip()
     if not endpoint or "otlp" not in exporters:
@@ -253,8 +275,11 @@ def _tracing(env: Mapping[str, str]) -> tuple[dict[str, object] | None, dict[str
     protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
                 or "grpc").strip()
     http = protocol == "http/protobuf"
+    secure = parts.scheme == "https"
     port = parts.port or (4318 if http else 4317)
-    cluster = _cluster(_TRACE_CLUSTER, Address(parts.hostname or "127.0.0.1", port), http2=not http, tls=None)
+    host = parts.hostname or "127.0.0.1"
+    tls = _collector_tls(env, host, http2=not http) if secure else None
+    cluster = _cluster(_TRACE_CLUSTER, Address(host, port), http2=not http, tls=tls)
     service = env.get("OTEL_SERVICE_NAME", "govshare-edge")
     if http:
         # As the SDK reads them: the signal-specific endpoint is the full URL, the generic one gets /v1/traces.

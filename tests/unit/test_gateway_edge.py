@@ -270,6 +270,45 @@ def test_the_edge_samples_by_the_otel_variables(env: dict[str, str], percent: fl
     assert sampling_percent(env) == pytest.approx(percent)
 
 
+def _trace_cluster(config: dict) -> dict:
+    return next(c for c in config["static_resources"]["clusters"] if c["name"] == "opentelemetry")
+
+
+@pytest.mark.parametrize(("env", "alpn"), [
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel.example.gov.cn:4317"}, ["h2"]),
+    ({"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel.example.gov.cn:4318",
+      "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, None),
+])
+def test_an_https_collector_is_reached_over_tls_as_the_services_reach_it(env: dict[str, str], alpn: list | None,
+                                                                         tmp_path: Path) -> None:
+    """The services' exporters speak TLS to an https:// OTLP endpoint; the edge's cluster had no transport socket,
+    so it spoke plaintext to the TLS collector and every span the edge made was lost, without a word."""
+    config = render(SETTINGS, env)
+    tls = _trace_cluster(config)["transport_socket"]["typed_config"]
+    assert tls["sni"] == "otel.example.gov.cn"
+    common = tls["common_tls_context"]
+    assert common["validation_context"]["trusted_ca"] == {"filename": "/etc/ssl/certs/ca-certificates.crt"}
+    assert common["validation_context"]["match_typed_subject_alt_names"] == [
+        {"san_type": "DNS", "matcher": {"exact": "otel.example.gov.cn"}}]
+    assert common.get("alpn_protocols") == alpn
+    path = tmp_path / "envoy.json"
+    path.write_text(render_json(with_descriptor_set(SETTINGS.with_overrides(descriptor_set=""), tmp_path), env))
+    done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_an_https_collectors_ca_is_the_one_the_otel_variables_name() -> None:
+    config = render(SETTINGS, {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel:4317",
+                               "OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/otel/ca.crt"})
+    tls = _trace_cluster(config)["transport_socket"]["typed_config"]
+    assert tls["common_tls_context"]["validation_context"]["trusted_ca"] == {"filename": "/etc/otel/ca.crt"}
+
+
+def test_an_http_collector_stays_plaintext() -> None:
+    assert "transport_socket" not in _trace_cluster(render(SETTINGS, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317"}))
+
+
 def _selection(log: dict) -> dict | None:
     """A logger's choice of calls, without its choice of path (every logger has one: test_only_a_methods_path...)."""
     chosen = log["filter"]
