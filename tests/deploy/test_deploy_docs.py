@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from chart_harness import (
     CALLERS,
@@ -70,6 +73,33 @@ def test_the_guide_creates_every_tls_secret_the_pods_mount_without_cert_manager(
                for obj in render_chart(variant.values, variant.api_versions) if obj["kind"] == "Deployment"
                for volume in (pod_spec(obj) or {}).get("volumes", []) if "secret" in volume}
     assert mounted and mounted <= created, mounted - created
+
+
+@pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("bash")), reason="needs openssl and bash")
+def test_the_guides_certificate_loop_gives_the_gateway_the_names_clients_dial(tmp_path: Path) -> None:
+    """Without cert-manager (the extranet's default: mtls.provider auto on a cluster without it) the guide's loop
+    is what issues the gateway's certificate, and it named the Services only: a business system dialling
+    govshare.extranet.example.gov.cn through the LoadBalancer found a certificate for govshare-gateway.* and every
+    call failed the TLS name check, though the guide said exposure.hosts "go into the gateway's certificate". The
+    loop is run here as printed (openssl for real, kubectl recorded) against a throw-away CA."""
+    text = DOC.read_text(encoding="utf-8")
+    (loop,) = [block for block in re.findall(r"```sh\n(.*?)```", text, re.S) if "for c in gateway" in block]
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=test mesh CA", "-days", "1"],
+                   cwd=tmp_path, capture_output=True, check=True, timeout=60)
+    script = 'set -eu\nkubectl() { echo "$*" >> kubectl.log; }\n' + loop
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    hosts = VARIANTS["extranet"].effective["exposure"]["hosts"]
+    for component in ("gateway", "query"):
+        shown = subprocess.run(["openssl", "x509", "-in", f"{component}.crt", "-noout", "-ext", "subjectAltName"],
+                               cwd=tmp_path, capture_output=True, text=True, check=True, timeout=60).stdout
+        names = set(re.findall(r"DNS:([\w.-]+)", shown))
+        service = f"govshare-{component}"
+        assert {service, f"{service}.govshare.svc.cluster.local"} <= names
+        assert (set(hosts) <= names) == (component == "gateway"), names
+    assert "create secret generic govshare-gateway-tls" in (tmp_path / "kubectl.log").read_text()
 
 
 def test_the_guides_frontproc_runs_the_image_it_built_with_a_writable_access_log() -> None:
