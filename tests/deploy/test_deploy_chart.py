@@ -285,6 +285,20 @@ def test_pod_labels_of_the_sites_own_render() -> None:
     assert query["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
 
 
+def test_a_load_balancer_the_gateways_policy_admits_no_client_of_fails_the_render() -> None:
+    """The intranet variant admits the ingress controller's pods only (exposure.allowFrom); an operator switching the
+    intranet to a LoadBalancer (exposure.type) got a release whose load balancer had an address and whose every
+    connection the gateway's NetworkPolicy dropped: clients from outside the cluster come by address, and no pod
+    peer matches them."""
+    with pytest.raises(helm.HelmError, match=r"exposure\.allowFrom admits pods only, but exposure\.type LoadBalancer"):
+        render_chart(user_values(("values-intranet.yaml",), {"exposure": {"type": "LoadBalancer"}}))
+    for allow_from in ([], [{"ipBlock": {"cidr": "10.20.0.0/16"}}]):
+        objects = render_chart(user_values(("values-intranet.yaml",), {
+            "exposure": {"type": "LoadBalancer", "allowFrom": allow_from}}))
+        (policy,) = [o for o in objects if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "govshare-gateway"]
+        assert [p for p in policy["spec"]["ingress"][0].get("from", []) if "ipBlock" in p] == allow_from
+
+
 def test_valid_peers_and_source_ranges_render() -> None:
     objects = render_chart(user_values(("values-extranet.yaml",), {
         "exposure": {"loadBalancer": {"sourceRanges": ["10.100.0.0/16", "2001:db8::/32"]},

@@ -527,3 +527,24 @@ PodDisruptionBudget. Call with (dict "ctx" (dict "root" $ "component" "query") "
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Refuses a LoadBalancer whose clients the gateway's NetworkPolicy cannot admit: exposure.allowFrom listing pods only
+(podSelector/namespaceSelector peers, as the intranet variant's ingress controller) while exposure.type is
+LoadBalancer. A load balancer's clients come from outside the cluster, by address, and no pod peer matches them:
+the release installed, the load balancer got its address, and every connection was dropped at the gateway.
+*/}}
+{{- define "govshare.checkExposure" -}}
+{{- $exposure := .Values.exposure -}}
+{{- if and (eq $exposure.type "LoadBalancer") $exposure.allowFrom -}}
+{{- $addresses := list -}}
+{{- range $peer := $exposure.allowFrom -}}
+{{- if hasKey $peer "ipBlock" -}}
+{{- $addresses = append $addresses $peer.ipBlock.cidr -}}
+{{- end -}}
+{{- end -}}
+{{- if not $addresses -}}
+{{- fail "exposure.allowFrom admits pods only, but exposure.type LoadBalancer brings clients from outside the cluster, whom no podSelector or namespaceSelector matches: list their address blocks ({ipBlock: {cidr: 10.100.0.0/16}}), or set exposure.allowFrom to [] (exposure.loadBalancer.sourceRanges still restricts them)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
