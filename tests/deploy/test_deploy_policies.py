@@ -821,3 +821,28 @@ def test_a_retention_archives_to_a_volume_every_query_pod_mounts() -> None:
             (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
             assert volume["persistentVolumeClaim"] == {"claimName": "govshare-audit-archive"}
     assert archiving == {f"{RELEASE}-query", f"{RELEASE}-query-heavy-reads"}
+
+
+def test_every_pod_can_be_placed_on_the_nodes_set_aside_for_govshare() -> None:
+    """On a cluster whose nodes for govshare are tainted and labelled, the components took nodeSelector and
+    tolerations but the console's values were refused (`console.nodeSelector` not allowed) and the Jobs had none:
+    the console never scheduled, and the migration hook's Job stayed Pending until `helm install` timed out."""
+    placement = {
+        "nodeSelector": {"example.gov.cn/pool": "govshare"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "govshare", "effect": "NoSchedule"}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "example.gov.cn/zone", "operator": "In", "values": ["a", "b"]}]}]}}},
+        "priorityClassName": "govshare-high",
+    }
+    overrides: dict[str, Any] = {
+        "components": {c: placement for c in COMPONENTS},
+        "heavyReads": {"catalog": {"enabled": True, **placement}, "query": {"enabled": True, **placement}},
+        "console": placement,
+        "jobs": placement,
+    }
+    for file in ("values-extranet.yaml", "values-intranet.yaml"):
+        objects = render_chart(user_values((file,), overrides))
+        placed = list(workloads(objects))
+        assert {o["kind"] for o, _ in placed} == {"Deployment", "Job", "CronJob"}
+        for obj, spec in placed:
+            assert {key: spec.get(key) for key in placement} == placement, _name(obj)

@@ -548,3 +548,25 @@ the release installed, the load balancer got its address, and every connection w
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Where a pod runs: nodeSelector, tolerations, affinity and priorityClassName from a values map that has them
+(components.<name>, heavyReads.<service>, console, jobs). Indented for a pod spec's keys by the caller.
+*/}}
+{{- define "govshare.placement" -}}
+{{- with .priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
