@@ -390,6 +390,23 @@ def test_notes_name_the_secrets_to_create(rendered: dict[str, Variant]) -> None:
     assert "govshare-gateway-tls" in notes
 
 
+def test_notes_say_what_each_tls_secret_holds_without_cert_manager() -> None:
+    """The notes listed every TLS Secret, then "(tls.crt, tls.key, ca.crt)" after "govshare-console-tls (ca.crt
+    only)", and said nothing of the names clients dial: an operator issuing the certificates by hand (no
+    cert-manager, the extranet's LoadBalancer) gave the gateway the Service's names only, and every business
+    system failed the TLS name check."""
+    notes = render_notes(user_values(("values-extranet.yaml",)))
+    lines = [line.strip() for line in notes.splitlines()]
+    (listed,) = [line for line in lines if line.startswith("mTLS without cert-manager, each with tls.crt, tls.key and "
+                                                            "ca.crt: ")]
+    assert "console" not in listed and "govshare-gateway-tls" in listed
+    assert "govshare-gateway-tls: its certificate also names the hosts clients dial, govshare.extranet.example.gov.cn" \
+        in lines
+    assert "govshare-console-tls: ca.crt only" in lines
+    intranet = render_notes(user_values(("values-intranet.yaml",)))  # the Ingress presents the public certificate
+    assert "hosts clients dial" not in intranet and "govshare-ingress-client-tls" in intranet
+
+
 
 def test_notes_name_each_secret_entry_under_the_secret_it_is_read_from() -> None:
     """docs/deploy.md lets an entry live in its own Secret (`--set secrets.databaseUrl.name=pg-credentials,

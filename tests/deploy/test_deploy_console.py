@@ -106,7 +106,7 @@ def test_the_notes_say_where_the_console_is(rendered: dict[str, Variant]) -> Non
     notes = render_notes(rendered["extranet"].values)
     assert f"Service {RELEASE}-console, port 8080" in notes
     assert "Sessions are in Redis" in notes and "no sessionAffinity needed" in notes
-    assert f"{RELEASE}-console-tls (ca.crt only)" in notes  # mTLS from Secrets: the console's CA file too
+    assert f"{RELEASE}-console-tls: ca.crt only" in notes  # mTLS from Secrets: the console's CA file too
     with_host = render_notes(user_values(("values-extranet.yaml",), {
         "exposure": {"type": "Ingress", "hosts": ["share.example.gov.cn"], "ingress": {"tlsSecretName": "s"}},
         "console": {"hosts": ["console.example.gov.cn"], "tlsSecretName": "c"}}))
