@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 import grpc
 from google.protobuf import json_format
+from opentelemetry.util.re import parse_env_headers
 
 from gateway.routing import (
     ANONYMOUS_METHODS,
@@ -263,6 +264,14 @@ def _collector_tls(env: Mapping[str, str], host: str, *, http2: bool) -> dict[st
         "@type": f"{_TLS}.UpstreamTlsContext", "sni": host, "common_tls_context": common}}
 
 
+def _collector_headers(env: Mapping[str, str]) -> Mapping[str, str]:
+    """The headers the services' exporters send the collector (``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS``, read as the
+    SDK reads them: ``key=value`` pairs, comma separated, values URL-encoded), so that a collector that asks for a
+    credential gets it from the edge too, not only from the services."""
+    raw = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or ""
+    return parse_env_headers(raw, liberal=True) if raw.strip() else {}
+
+
 def _tracing(env: Mapping[str, str]) -> tuple[dict[str, object] | None, dict[str, object] | None]:
     """The HCM's tracing block and the collector's cluster, when ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` is set.
     An ``https`` endpoint is reached over TLS, as the services reach it (a plaintext connection to a TLS
@@ -281,13 +290,21 @@ def _tracing(env: Mapping[str, str]) -> tuple[dict[str, object] | None, dict[str
     tls = _collector_tls(env, host, http2=not http) if secure else None
     cluster = _cluster(_TRACE_CLUSTER, Address(host, port), http2=not http, tls=tls)
     service = env.get("OTEL_SERVICE_NAME", "govshare-edge")
+    headers = _collector_headers(env)
     if http:
         # As the SDK reads them: the signal-specific endpoint is the full URL, the generic one gets /v1/traces.
         path = parts.path if env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") else f"{parts.path.rstrip('/')}/v1/traces"
-        exporter: dict[str, object] = {"http_service": {"http_uri": {
-            "uri": f"{parts.scheme}://{parts.netloc}{path}", "cluster": _TRACE_CLUSTER, "timeout": "1s"}}}
+        http_service: dict[str, object] = {"http_uri": {
+            "uri": f"{parts.scheme}://{parts.netloc}{path}", "cluster": _TRACE_CLUSTER, "timeout": "1s"}}
+        if headers:
+            http_service["request_headers_to_add"] = [{"header": {"key": key, "value": value}}
+                                                      for key, value in headers.items()]
+        exporter: dict[str, object] = {"http_service": http_service}
     else:
-        exporter = {"grpc_service": {"envoy_grpc": {"cluster_name": _TRACE_CLUSTER}, "timeout": "1s"}}
+        grpc_service: dict[str, object] = {"envoy_grpc": {"cluster_name": _TRACE_CLUSTER}, "timeout": "1s"}
+        if headers:
+            grpc_service["initial_metadata"] = [{"key": key, "value": value} for key, value in headers.items()]
+        exporter = {"grpc_service": grpc_service}
     tracing = {
         "random_sampling": {"value": sampling_percent(env)},
         "client_sampling": {"value": 0},

@@ -305,6 +305,27 @@ def test_an_https_collectors_ca_is_the_one_the_otel_variables_name() -> None:
     assert tls["common_tls_context"]["validation_context"]["trusted_ca"] == {"filename": "/etc/otel/ca.crt"}
 
 
+def _trace_exporter(config: dict) -> dict:
+    manager = _manager(config)
+    return manager["tracing"]["provider"]["typed_config"]
+
+
+def test_the_edge_sends_the_collector_the_headers_the_services_send() -> None:
+    """OTEL_EXPORTER_OTLP_HEADERS (a collector's credential, docs/configuration.md) reached the services' exporters
+    only: the edge sent its spans without it, and a collector that asks for one refused every span of the edge,
+    the root of every trace."""
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel:4317",
+           "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Basic%20Z292c2hhcmU6cw==,x-tenant=gov"}
+    grpc_service = _trace_exporter(render(SETTINGS, env))["grpc_service"]
+    assert grpc_service["initial_metadata"] == [{"key": "authorization", "value": "Basic Z292c2hhcmU6cw=="},
+                                                {"key": "x-tenant", "value": "gov"}]
+    http = _trace_exporter(render(SETTINGS, {**env, "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                                             "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "api-key=k1"}))["http_service"]
+    assert http["request_headers_to_add"] == [{"header": {"key": "api-key", "value": "k1"}}]
+    assert "initial_metadata" not in _trace_exporter(render(SETTINGS, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317"}))[
+        "grpc_service"]
+
+
 def test_an_http_collector_stays_plaintext() -> None:
     assert "transport_socket" not in _trace_cluster(render(SETTINGS, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317"}))
 
