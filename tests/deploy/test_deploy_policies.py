@@ -26,6 +26,7 @@ from chart_harness import (
     pod_labels,
     pod_spec,
     render_chart,
+    render_notes,
     selector_matches,
     user_values,
     workloads,
@@ -846,3 +847,27 @@ def test_every_pod_can_be_placed_on_the_nodes_set_aside_for_govshare() -> None:
         assert {o["kind"] for o, _ in placed} == {"Deployment", "Job", "CronJob"}
         for obj, spec in placed:
             assert {key: spec.get(key) for key in placement} == placement, _name(obj)
+
+
+def test_the_collectors_credential_comes_from_a_secret_to_every_process_that_exports() -> None:
+    """docs/configuration.md has OTEL_EXPORTER_OTLP_HEADERS carry a collector's credential, and the chart's only way
+    to set it was config.extraEnv, which the schema took (no URL, KEY or SECRET in the name): the credential went
+    into every pod's spec in plain text, and into `helm get values`. It now comes from a Secret key
+    (telemetry.otlpHeaders), and extraEnv refuses *HEADERS names."""
+    for extra in ({"config": {"extraEnv": {"OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Basic%20Z292"}}},
+                  {"components": {"query": {"extraEnv": {"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "api-key=k1"}}}}):
+        with pytest.raises(helm.HelmError, match="HEADERS"):
+            render_chart(user_values(("values-extranet.yaml",), extra))
+    values = user_values(("values-extranet.yaml",), {"telemetry": {
+        "otlpEndpoint": "https://otel.example.gov.cn:4317", "otlpHeaders": {"name": "otel-auth", "key": "headers"}}})
+    exporting = 0
+    for obj, spec in workloads(render_chart(values)):
+        for container in containers(spec):
+            env = env_of(container)
+            if "OTEL_EXPORTER_OTLP_ENDPOINT" in env:
+                exporting += 1
+                assert env["OTEL_EXPORTER_OTLP_HEADERS"] == {"name": "OTEL_EXPORTER_OTLP_HEADERS", "valueFrom": {
+                    "secretKeyRef": {"name": "otel-auth", "key": "headers"}}}, _name(obj)
+    assert exporting == 9  # the edge's renderer, the five services, the migration, snapshot and export Jobs
+    notes = render_notes(values)
+    assert "  otel-auth: headers" in notes.splitlines()

@@ -326,6 +326,12 @@ secretKeyRef:
   value: parentbased_traceidratio
 - name: OTEL_TRACES_SAMPLER_ARG
   value: {{ $v.telemetry.samplerRatio | toString | quote }}
+{{- with $v.telemetry.otlpHeaders }}{{ if .key }}
+# The collector's credential (a Secret key, never a value of the chart's).
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    {{- include "govshare.secretRef" (dict "root" $.root "ref" .) | nindent 4 }}
+{{- end }}{{ end }}
 {{- else }}
 - name: OTEL_SDK_DISABLED
   value: "true"
