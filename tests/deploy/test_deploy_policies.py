@@ -643,6 +643,30 @@ def test_migrations_run_as_a_hook_before_install_and_upgrade(zone_variant: Varia
     assert int(account["metadata"]["annotations"]["helm.sh/hook-weight"]) < int(annotations["helm.sh/hook-weight"])
 
 
+def test_the_migration_hook_brings_its_own_network_policy(variant: Variant) -> None:
+    """A pre-install hook runs before any object of the release exists, the NetworkPolicies included: in a
+    namespace whose baseline policy denies all traffic (a default-deny every hardened cluster has), the migration
+    Job reached neither DNS nor PostgreSQL, failed its retries, and the first `helm install` failed. Its policy is
+    now a hook of the same phases, created before it, and lets out what migrations need: DNS and PostgreSQL."""
+    job = variant.get("Job", f"{RELEASE}-migrate")
+    job_hook = job["metadata"]["annotations"]
+    covering = [p for p in variant.of_kind("NetworkPolicy") if selector_matches(p["spec"]["podSelector"],
+                                                                               pod_labels(job))]
+    hooks = [p for p in covering if "helm.sh/hook" in p["metadata"].get("annotations", {})]
+    assert [p["metadata"]["name"] for p in covering] == [f"{RELEASE}-migrate"] and hooks == covering
+    (policy,) = hooks
+    annotations = policy["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == job_hook["helm.sh/hook"]
+    assert int(annotations["helm.sh/hook-weight"]) < int(job_hook["helm.sh/hook-weight"])
+    assert annotations["helm.sh/hook-delete-policy"] == job_hook["helm.sh/hook-delete-policy"]
+    assert policy["spec"]["ingress"] == []
+    ports = {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    database_port = 5432 if variant.effective["trial"]["enabled"] else variant.effective["database"]["port"]
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", database_port)} | (
+        {("TCP", variant.effective["networkPolicy"]["otlpPort"])} if variant.effective["telemetry"]["otlpEndpoint"]
+        else set())
+
+
 def test_trial_migrations_wait_for_the_bundled_database(rendered: dict[str, Variant]) -> None:
     job = rendered["extranet-trial"].get("Job", f"{RELEASE}-migrate")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
