@@ -310,6 +310,22 @@ def test_valid_peers_and_source_ranges_render() -> None:
     assert gateway["spec"]["loadBalancerSourceRanges"] == ["10.100.0.0/16", "2001:db8::/32"]
 
 
+@pytest.mark.parametrize(("overrides", "path"), [
+    ({"ports": {"grpc": 443}}, "/ports/grpc"),
+    ({"ports": {"metrics": 80}}, "/ports/metrics"),
+    ({"ports": {"health": 52}}, "/ports/health"),
+    ({"ports": {"jwks": 443}}, "/ports/jwks"),
+    ({"edge": {"adminPort": 901}}, "/edge/adminPort"),
+])
+def test_a_privileged_port_fails_the_render_naming_it(overrides: dict, path: str) -> None:
+    """Every container runs as UID 10001 with all capabilities dropped (no NET_BIND_SERVICE): ports.grpc 443 (for
+    clients to dial the usual port) rendered, and Envoy and every service failed to bind it at start, in a crash
+    loop, on runtimes that keep the kernel's unprivileged-port floor. The console's port was already refused below
+    1024; the others now are too."""
+    with pytest.raises(helm.HelmError, match=rf"at '{path}': minimum"):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"ports": {"health": 50051}}, r"ports\.health \(50051\) is ports\.grpc too"),
     ({"ports": {"metrics": 50051}}, r"ports\.metrics \(50051\) is ports\.grpc too"),
