@@ -895,3 +895,33 @@ def test_the_collectors_credential_comes_from_a_secret_to_every_process_that_exp
     assert exporting == 9  # the edge's renderer, the five services, the migration, snapshot and export Jobs
     notes = render_notes(values)
     assert "  otel-auth: headers" in notes.splitlines()
+
+
+def test_a_collectors_private_ca_reaches_every_process_that_exports() -> None:
+    """An https collector with a certificate from the site's own CA (the intranet has no other) could not be used:
+    the services' exporters and Envoy checked it against the system's CAs, nothing let a CA file into the pods
+    (config.extraEnv could name OTEL_EXPORTER_OTLP_CERTIFICATE, no volume held it), and every span was refused at
+    the handshake, without a word. telemetry.otlpCa mounts a Secret key as the CA wherever spans are exported."""
+    values = user_values(("values-intranet.yaml",), {"telemetry": {
+        "otlpEndpoint": "https://otel.intranet.example.gov.cn:4317", "otlpCa": {"name": "otel-ca", "key": "ca.pem"}}})
+    checked = 0
+    for obj, spec in workloads(render_chart(values)):
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        for container in containers(spec):
+            env = env_of(container)
+            mounts = {m["name"]: m for m in container.get("volumeMounts", [])}
+            reads_config = container["name"] == "render-edge"  # writes the path into envoy.json; Envoy reads it
+            if "OTEL_EXPORTER_OTLP_ENDPOINT" not in env and container["name"] != "envoy":
+                assert "otlp-ca" not in mounts, _name(obj)
+                continue
+            checked += 1
+            if container["name"] != "envoy":
+                assert env["OTEL_EXPORTER_OTLP_CERTIFICATE"]["value"] == "/etc/govshare/otlp/ca.crt", _name(obj)
+            if not reads_config:
+                assert mounts["otlp-ca"] == {"name": "otlp-ca", "mountPath": "/etc/govshare/otlp", "readOnly": True}
+                assert volumes["otlp-ca"]["secret"]["secretName"] == "otel-ca"
+                assert volumes["otlp-ca"]["secret"]["items"] == [{"key": "ca.pem", "path": "ca.crt"}]
+    assert checked == 10  # render-edge and Envoy, the five services, the migration, snapshot and import Jobs
+    with pytest.raises(helm.HelmError, match="OTEL_EXPORTER_OTLP_CERTIFICATE"):
+        render_chart(user_values(("values-intranet.yaml",), {
+            "config": {"extraEnv": {"OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/ssl/ca.pem"}}}))

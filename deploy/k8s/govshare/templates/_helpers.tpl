@@ -326,6 +326,11 @@ secretKeyRef:
   value: parentbased_traceidratio
 - name: OTEL_TRACES_SAMPLER_ARG
   value: {{ $v.telemetry.samplerRatio | toString | quote }}
+{{- if include "govshare.otlpCa" .root }}
+# The CA the collector's certificate is checked against (an https endpoint), from telemetry.otlpCa.
+- name: OTEL_EXPORTER_OTLP_CERTIFICATE
+  value: /etc/govshare/otlp/ca.crt
+{{- end }}
 {{- with $v.telemetry.otlpHeaders }}{{ if .key }}
 # The collector's credential (a Secret key, never a value of the chart's).
 - name: OTEL_EXPORTER_OTLP_HEADERS
@@ -574,5 +579,34 @@ tolerations:
 {{- with .affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+"true" when the processes check an https OTLP collector against a CA of the site's (telemetry.otlpCa: a Secret key
+holding the PEM), mounted at /etc/govshare/otlp/ca.crt in every container that exports (Envoy included) and named
+by OTEL_EXPORTER_OTLP_CERTIFICATE; else "": the system's CAs (a collector with a certificate from a public CA).
+*/}}
+{{- define "govshare.otlpCa" -}}
+{{- if and .Values.telemetry.otlpEndpoint .Values.telemetry.otlpCa.key -}}true{{- end -}}
+{{- end -}}
+
+{{- define "govshare.otlpCaMount" -}}
+{{- if include "govshare.otlpCa" . }}
+- name: otlp-ca
+  mountPath: /etc/govshare/otlp
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.otlpCaVolume" -}}
+{{- if include "govshare.otlpCa" . }}
+- name: otlp-ca
+  secret:
+    secretName: {{ default .Values.secrets.existingSecret .Values.telemetry.otlpCa.name }}
+    items:
+      - key: {{ .Values.telemetry.otlpCa.key }}
+        path: ca.crt
+    defaultMode: 0444
 {{- end }}
 {{- end -}}
