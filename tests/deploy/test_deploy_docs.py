@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -100,6 +101,42 @@ def test_the_guides_certificate_loop_gives_the_gateway_the_names_clients_dial(tm
         assert {service, f"{service}.govshare.svc.cluster.local"} <= names
         assert (set(hosts) <= names) == (component == "gateway"), names
     assert "create secret generic govshare-gateway-tls" in (tmp_path / "kubectl.log").read_text()
+
+
+@pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("bash") and shutil.which("shred")),
+                    reason="needs openssl, bash and shred")
+def test_the_guides_secret_commands_run_in_order_as_printed(tmp_path: Path) -> None:
+    """The sync's keys were added with `kubectl create secret generic govshare-secrets ... --from-file=…  # with
+    the keys above`: a literal "...", a second create of a Secret that exists ("already exists"), and "the keys
+    above" shredded by the block before. The guide's blocks of "Secrets to create first" now run in order as
+    printed (openssl for real, kubectl recorded), each key reaching govshare-secrets once, from the file it names."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("## Secrets to create first"):text.index("| key in `govshare-secrets` |")]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) == 3 and not any(re.search(r"\s\.\.\.(\s|$)", block) for block in blocks)
+    recorder = 'kubectl() { printf "%s\\0" "$@" >> kubectl.args; printf "\\n" >> kubectl.args; }\n'
+    # The intranet has bundle-public.pem from the extranet, carried through the gate: run the blocks in one place.
+    script = "set -eu\n" + recorder + "\n".join(blocks)
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    calls = [line.split("\0")[:-1] for line in (tmp_path / "kubectl.args").read_text().split("\n") if line]
+    stored: dict[str, str] = {}
+    created = 0
+    for args in calls:
+        if args[2:6] == ["create", "secret", "generic", "govshare-secrets"]:
+            created += 1
+            for arg in args[6:]:  # --from-literal=KEY=VALUE, --from-file=KEY=PATH
+                stored[arg.split("=", 2)[1]] = "(created)"
+        elif args[2:5] == ["patch", "secret", "govshare-secrets"]:
+            patch = json.loads(args[args.index("-p") + 1])
+            for key, value in patch["data"].items():
+                assert key not in stored, key
+                stored[key] = base64.b64decode(value).decode()
+    assert created == 1
+    assert stored["bundle-signing-key"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert stored["bundle-trusted-keys"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert not (tmp_path / "bundle-signing.pem").exists()  # shredded once stored
 
 
 def test_the_guides_frontproc_runs_the_image_it_built_with_a_writable_access_log() -> None:
