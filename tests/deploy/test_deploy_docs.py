@@ -70,10 +70,16 @@ def test_the_guide_creates_every_tls_secret_the_pods_mount_without_cert_manager(
     for names in re.findall(r"for c in ([\w ]+); do\n\s+svc=govshare-\$c", text):
         created |= {f"govshare-{c}-tls" for c in names.split()}
     variant = VARIANTS["intranet"]
+    objects = render_chart(variant.values, variant.api_versions)
     mounted = {volume["secret"]["secretName"]
-               for obj in render_chart(variant.values, variant.api_versions) if obj["kind"] == "Deployment"
+               for obj in objects if obj["kind"] == "Deployment"
                for volume in (pod_spec(obj) or {}).get("volumes", []) if "secret" in volume}
     assert mounted and mounted <= created, mounted - created
+    # The intranet's Ingress controller presents a client certificate to the gateway, from a Secret the guide named
+    # without a command to make it.
+    presented = {o["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-ssl-secret"].split("/")[1]
+                 for o in objects if o["kind"] == "Ingress" and o["metadata"]["name"] == "govshare-gateway"}
+    assert presented == {"govshare-ingress-client-tls"} and presented <= created
 
 
 @pytest.mark.skipif(not (shutil.which("openssl") and shutil.which("bash")), reason="needs openssl and bash")
