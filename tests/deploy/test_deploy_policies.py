@@ -925,3 +925,16 @@ def test_a_collectors_private_ca_reaches_every_process_that_exports() -> None:
     with pytest.raises(helm.HelmError, match="OTEL_EXPORTER_OTLP_CERTIFICATE"):
         render_chart(user_values(("values-intranet.yaml",), {
             "config": {"extraEnv": {"OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/ssl/ca.pem"}}}))
+
+
+def test_every_pod_pulls_with_the_releases_pull_secrets() -> None:
+    """An air-gapped trial (the intranet's evaluation) mirrors postgres and redis into the registry that holds the
+    govshare image (trial.*.image.repository), behind the same credentials: the trial's PostgreSQL and Redis pods
+    had no imagePullSecrets, and stayed in ImagePullBackOff while every other pod pulled."""
+    values = user_values(("values-intranet.yaml",), {
+        "imagePullSecrets": [{"name": "registry-pull"}], "trial": {"enabled": True},
+        "mtls": {"enabled": False}})
+    pods = list(workloads(render_chart(values)))
+    assert {o["metadata"]["name"] for o, _ in pods} >= {"govshare-postgresql", "govshare-redis", "govshare-query"}
+    for obj, spec in pods:
+        assert spec.get("imagePullSecrets") == [{"name": "registry-pull"}], _name(obj)
