@@ -151,3 +151,19 @@ def test_the_consoles_oidc_needs_the_platform_to_verify_its_tokens() -> None:
     with pytest.raises(helm.HelmError, match=r"needs oidc\.issuer"):
         render_chart(user_values(("values-extranet.yaml",), {"console": {"oidc": {
             "authorizeUrl": f"{REALM}/auth", "tokenUrl": f"{REALM}/token", "clientId": "govshare-console"}}}))
+
+
+def test_the_consoles_hosts_get_their_ingress_on_the_extranet_too() -> None:
+    """console.hosts rendered an Ingress only with exposure.type Ingress: on the extranet, whose gateway is a
+    LoadBalancer, an operator's console.hosts and tlsSecretName were ignored without a word, and the console had no
+    address but a port-forward."""
+    values = user_values(("values-extranet.yaml",), {
+        "console": {"hosts": ["console.extranet.example.gov.cn"], "tlsSecretName": "console-public-tls"}})
+    objects = render_chart(values)
+    (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
+    assert ingress["metadata"]["name"] == f"{RELEASE}-console"
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["spec"]["tls"] == [{"hosts": ["console.extranet.example.gov.cn"],
+                                       "secretName": "console-public-tls"}]
+    assert "https://console.extranet.example.gov.cn/" in render_notes(values)
+    assert not [o for o in render_chart(user_values(("values-extranet.yaml",))) if o["kind"] == "Ingress"]
