@@ -30,6 +30,7 @@ import csv
 import json
 import logging
 import random
+import signal
 import time
 from collections.abc import Callable
 from functools import partial
@@ -215,11 +216,22 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
     if options.rate <= 0 and environment.user_classes == [ConstantRate]:
         raise SystemExit("govshare: ConstantRate needs --rate (calls per second, all users together)")
     GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
+    _ctrl_c_stops_the_run()
     environment.events.quit.add_listener(partial(_write_final_csv, environment))  # the quit event names no environment
     environment.events.quitting.add_listener(_no_call_is_a_failed_run)
     # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
     # timer, armed next from the stale clock, would end the run that much early.
     gevent.get_hub().loop.update_now()
+
+
+def _ctrl_c_stops_the_run() -> None:
+    """Ctrl-C is raised in Locust's main greenlet, which stops the run (its users, summary and files), wherever
+    the process was when it came. Python raises KeyboardInterrupt in the greenlet running at that moment, and
+    Locust's console table printer catches it and ends: a Ctrl-C that came while the table printed (half of them, a
+    run printing to a pipe) was lost, and the run went on, its table no longer printed, until a second Ctrl-C."""
+    hub = gevent.get_hub()
+    main = hub.parent  # the greenlet that runs Locust's main(), waiting on its runner
+    gevent.signal_handler(signal.SIGINT, lambda: hub.loop.run_callback(main.throw, KeyboardInterrupt))
 
 
 def _no_call_is_a_failed_run(environment: Environment, **_kwargs: object) -> None:

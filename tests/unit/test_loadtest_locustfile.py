@@ -367,3 +367,32 @@ def test_a_run_that_made_no_call_exits_1_saying_so(credentials: Path) -> None:
         result = locust(credentials, f"127.0.0.1:{port}", "2s", "--users", "0")
     assert result.returncode == 1, result.stderr[-2000:]
     assert "the run made no call" in result.stderr
+
+
+def test_ctrl_c_reaches_locusts_main_greenlet_wherever_it_comes() -> None:
+    """Python raises KeyboardInterrupt in whichever greenlet runs when the signal comes, and Locust's table printer
+    catches it and ends: a Ctrl-C that came while the table printed was lost and the run went on. Here a greenlet
+    that swallows it, as the printer does, is running when it comes; Locust's main greenlet must still get it."""
+    script = """
+import os, signal, gevent
+from loadtest import locustfile
+
+locustfile._ctrl_c_stops_the_run()
+
+def printer():  # as locust.stats.stats_printer
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100_000):
+            pass
+    except KeyboardInterrupt:
+        print("swallowed by the printer")
+
+gevent.spawn(printer)
+try:
+    gevent.sleep(5)
+    print("main: not stopped")
+except KeyboardInterrupt:
+    print("main: stopped")
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stdout.splitlines() == ["main: stopped"], result.stdout + result.stderr[-2000:]
