@@ -7,6 +7,9 @@
 reads the demo credentials (``.govshare/demo-credentials.json`` of a local ``govshare up`` unless
 ``--credentials``), runs Locust headless with the harness in loadtest/locustfile.py, and writes Locust's
 CSV statistics and HTML report to loadtest/results/<name>*. Arguments after ``--`` go to Locust as is.
+
+Ctrl-C, or SIGTERM (or SIGHUP) to this process, stops the run as Ctrl-C stops Locust: it stops its users, prints
+its summary and writes its files, and this process waits for it and exits with its status.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 
 from loadtest.call_labels import grpc_target
 from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, default_path, load_credentials
@@ -86,6 +91,44 @@ def _host(text: str) -> str:
     return text
 
 
+class _Locust:
+    """Locust as this process's child, stopped with it.
+
+    A SIGTERM (or SIGHUP) to this process is passed on as SIGTERM, once: this process ended on it and Locust ran on,
+    an orphan loading the platform to the end of its --duration. Ctrl-C is not passed on: the terminal sends it to
+    the whole process group, Locust included, and a second one would break into its shutdown; this process only
+    waits (so a SIGINT sent to this process alone does not stop the run: send SIGTERM). Python's KeyboardInterrupt
+    printed a traceback here and killed Locust a quarter of a second into its shutdown, before its final summary
+    and files."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.command = command
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = False
+
+    def _stop(self, _signal: int, _frame: FrameType | None) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+
+    def run(self) -> int:
+        """Locust's exit status (128 + the signal's number if a signal ended it)."""
+        # Handlers, not SIG_IGN, so that Locust starts with the default dispositions (an ignored signal is inherited).
+        handlers = {signal.SIGINT: lambda _signal, _frame: None, signal.SIGTERM: self._stop, signal.SIGHUP: self._stop}
+        previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
+        try:
+            self.process = subprocess.Popen(self.command)
+            if self.stopping:  # a signal came while it started
+                self.process.terminate()
+            status = self.process.wait()
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+        return 128 - status if status < 0 else status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m loadtest.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--out {args.out}: {exc.strerror}: give a directory for the CSV and HTML results") from None
     command = locust_command(args, argv[split + 1:])
     print(f"locust → {args.host or credentials.gateway}: {' '.join(command[3:])}", flush=True)
-    sys.exit(subprocess.call(command))
+    sys.exit(_Locust(command).run())
 
 
 if __name__ == "__main__":

@@ -4,10 +4,13 @@ the credentials, and answers every other call with an empty message."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import itertools
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -396,3 +399,45 @@ except KeyboardInterrupt:
 """
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.splitlines() == ["main: stopped"], result.stdout + result.stderr[-2000:]
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_stopping_loadtest_run_stops_locust_with_its_results(credentials: Path, tmp_path: Path, stop: str) -> None:
+    """SIGTERM ended loadtest.run alone: Locust, orphaned, went on loading the platform to the end of its --duration.
+    Ctrl-C (the terminal's, to the process group) printed run.py's KeyboardInterrupt traceback, and Python killed
+    Locust a quarter of a second into its shutdown. Either now stops Locust as Ctrl-C does, and waits for it."""
+    port = free_port()
+    command = [sys.executable, "-m", "loadtest.run", "--credentials", str(credentials), "--host", f"127.0.0.1:{port}",
+               "--users", "1", "--duration", "60s", "--scenario", "hot", "--out", str(tmp_path), "--name", "run"]
+    children: list[int] = []
+    with gateway(port):
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)  # a process group of its own, as a terminal's job
+        try:
+            assert process.stdout is not None
+            lines = []
+            for line in process.stdout:  # Locust prints its table every 2 s
+                lines.append(line)
+                if re.search(r"Query person \(hot\)\s+[1-9]", line):
+                    break
+            children = _children(process.pid)
+            assert children, "".join(lines)
+            if stop == "ctrl-c":
+                os.killpg(process.pid, signal.SIGINT)
+            else:
+                process.terminate()
+            output = "".join(lines) + process.communicate(timeout=20)[0]
+        finally:
+            process.kill()
+            for child in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
+    assert process.returncode == 0, output[-2000:]
+    assert "Traceback" not in output
+    assert not [child for child in children if Path(f"/proc/{child}").exists()]
+    with (tmp_path / "run_stats.csv").open(newline="") as file:
+        assert int(next(row for row in csv.DictReader(file) if row["Name"] == "Query person (hot)")["Request Count"])
