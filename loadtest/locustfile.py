@@ -26,12 +26,14 @@ default ``.govshare/demo-credentials.json``); keys are computed from the synthet
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import json
 import logging
 import random
 import signal
 import time
+from argparse import Namespace
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -44,6 +46,7 @@ from gevent.pool import Pool
 from locust import constant, constant_throughput, events, runners, task
 from locust.env import Environment
 from locust.exception import StopUser
+from locust.html import get_html_report, process_html_filename
 from locust.runners import WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
@@ -217,7 +220,7 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
         raise SystemExit("govshare: ConstantRate needs --rate (calls per second, all users together)")
     GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
     _ctrl_c_stops_the_run()
-    environment.events.quit.add_listener(partial(_write_final_csv, environment))  # the quit event names no environment
+    environment.events.quit.add_listener(partial(_write_final_files, environment))  # quit names no environment
     environment.events.quitting.add_listener(_no_call_is_a_failed_run)
     # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
     # timer, armed next from the stale clock, would end the run that much early.
@@ -244,18 +247,42 @@ def _no_call_is_a_failed_run(environment: Environment, **_kwargs: object) -> Non
     environment.process_exit_code = 1
 
 
-def _write_final_csv(environment: Environment, **_kwargs: object) -> None:
+def _write_final_files(environment: Environment, **_kwargs: object) -> None:
+    """The CSV and HTML files from the final statistics, as the process quits (the master's, when distributed)."""
+    options = environment.parsed_options
+    if options is None or isinstance(environment.runner, WorkerRunner):
+        return
+    _write_final_csv(environment, options)
+    _write_html_if_missing(environment, options)
+
+
+def _write_final_csv(environment: Environment, options: Namespace) -> None:
     """Locust's CSV writer writes every second and not once more at the end, so a headless run's _stats.csv,
     _failures.csv and _exceptions.csv missed the calls of its last second (6% of a 15 s run) that its printed
     summary and HTML report count; they are written again from the final statistics before Locust exits."""
-    prefix = getattr(environment.parsed_options, "csv_prefix", None)
-    if not prefix or isinstance(environment.runner, WorkerRunner):
+    prefix = getattr(options, "csv_prefix", None)
+    if not prefix:
         return
     rows = StatsCSV(environment, PERCENTILES_TO_REPORT)
     for suffix, write in (("_stats.csv", rows.requests_csv), ("_failures.csv", rows.failures_csv),
                           ("_exceptions.csv", rows.exceptions_csv)):
         with open(f"{prefix}{suffix}", "w") as file:  # as Locust opens them (its csv rows end in CRLF)
             write(csv.writer(file))
+
+
+def _write_html_if_missing(environment: Environment, options: Namespace) -> None:
+    """The --html report, when Locust has not written it for this run: it writes it after its main loop ends (the
+    run time, Ctrl-C) but not when SIGTERM stops it (how loadtest.run stops it, and a CI job's cancel), so a run
+    stopped that way left no report, or the previous run's under the same name."""
+    if not getattr(options, "html_file", None):
+        return
+    process_html_filename(options)  # the {u}, {r}, {t} of its name, as Locust fills them in
+    path = Path(options.html_file)
+    with contextlib.suppress(OSError):
+        if path.stat().st_mtime >= environment.stats.start_time:
+            return  # Locust wrote it
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(get_html_report(environment, show_download_link=False), encoding="utf-8")
 
 
 class GovshareUser(GrpcUser):

@@ -439,5 +439,28 @@ def test_stopping_loadtest_run_stops_locust_with_its_results(credentials: Path, 
     assert process.returncode == 0, output[-2000:]
     assert "Traceback" not in output
     assert not [child for child in children if Path(f"/proc/{child}").exists()]
+    assert "Query person (hot)" in (tmp_path / "run.html").read_text()
     with (tmp_path / "run_stats.csv").open(newline="") as file:
         assert int(next(row for row in csv.DictReader(file) if row["Name"] == "Query person (hot)")["Request Count"])
+
+
+def test_a_run_stopped_by_sigterm_writes_its_html_report(credentials: Path, tmp_path: Path) -> None:
+    """Locust writes --html after its main loop ends, not when SIGTERM stops it (as loadtest.run and a cancelled CI
+    job stop it): such a run left its CSV files and no report."""
+    port = free_port()
+    report = tmp_path / "run.html"
+    report.write_text("a previous run's report")
+    with gateway(port):
+        process = subprocess.Popen(locust_command(credentials, f"127.0.0.1:{port}", "60s", "--html", str(report)),
+                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:
+                if re.search(r"Query person \(hot\)\s+[1-9]", line):
+                    break
+            process.terminate()
+            stderr = process.communicate(timeout=20)[1]
+        finally:
+            process.kill()
+    assert process.returncode == 0, stderr[-2000:]
+    assert "Query person (hot)" in report.read_text()
