@@ -35,6 +35,20 @@ class GrpcStatusFailure(Exception):
     __str__ = __repr__
 
 
+#: The status of a call still in flight when its user was stopped for good (the run's end, after the calls in flight
+#: were waited for): sent, and never answered.
+NOT_ANSWERED = "NOT_ANSWERED"
+
+
+class CallNotAnswered(Exception):
+    """A call cut off by the end of the run (or its user's) with no answer: a failure, not a call that never was."""
+
+    def __repr__(self) -> str:
+        return f"{NOT_ANSWERED}: in flight when the run stopped"
+
+    __str__ = __repr__
+
+
 def as_expected(expected: str, status: str, reason: str) -> bool:
     """Whether a call ended as expected: ``expected`` is a status ("OK"), or a status and its ErrorInfo reason."""
     return expected == (f"{status} {reason}" if " " in expected else status)

@@ -8,7 +8,9 @@ a failure named by its gRPC status (with the ErrorInfo reason, e.g.
 ``PERMISSION_DENIED NOT_SHARED``), so Locust's failure table counts calls by
 status. The response times are those of the calls that ended as expected (and
 of calls that ran out their deadline): a failed call's time is left out
-(``TIMED_FAILURES``), so fast refusals cannot pull the percentiles down.
+(``TIMED_FAILURES``), so fast refusals cannot pull the percentiles down. A call
+still in flight when its user is killed (the end of a run whose stop timeout is
+over) is a failure too, ``NOT_ANSWERED``.
 
 Calls carry their statistics name, the status they expect and (constant-rate
 mode) the time they were due in three ``x-loadtest-*`` metadata entries that the
@@ -24,6 +26,7 @@ from typing import Any
 
 import grpc
 import grpc.experimental.gevent as grpc_gevent
+from gevent import GreenletExit
 from locust import User
 from locust.env import Environment
 from locust.exception import StopTest
@@ -32,6 +35,8 @@ from loadtest.call_labels import (
     DUE_HEADER,
     EXPECT_HEADER,
     NAME_HEADER,
+    NOT_ANSWERED,
+    CallNotAnswered,
     GrpcStatusFailure,
     as_expected,
     grpc_target,
@@ -80,16 +85,21 @@ class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
                                client_call_details.credentials, client_call_details.wait_for_ready,
                                client_call_details.compression)
         started = float(labels[DUE_HEADER]) if DUE_HEADER in labels else time.perf_counter()
-        call = continuation(details, request)
-        status, reason = status_of(call)  # waits (cooperatively) for the call to end
+        method = client_call_details.method
+        name = labels.get(NAME_HEADER) or (method.decode() if isinstance(method, bytes) else method)
+        try:
+            call = continuation(details, request)
+            status, reason = status_of(call)  # waits (cooperatively) for the call to end
+        except GreenletExit:  # its user was killed: the call was sent and is not answered
+            self._not_answered(name, started)
+            raise
         expected = labels.get(EXPECT_HEADER, "OK")
         response_length = call.result().ByteSize() if status == "OK" else 0
-        method = client_call_details.method
         failed = not as_expected(expected, status, reason)
         elapsed = (time.perf_counter() - started) * 1000
         self.env.events.request.fire(
             request_type="grpc",
-            name=labels.get(NAME_HEADER) or (method.decode() if isinstance(method, bytes) else method),
+            name=name,
             response_time=None if failed and status not in TIMED_FAILURES else elapsed,
             response_length=response_length,
             response=call,
@@ -97,6 +107,15 @@ class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
             exception=GrpcStatusFailure(status, reason, expected) if failed else None,
         )
         return call
+
+    def _not_answered(self, name: str, started: float) -> None:
+        """A call cut off in flight, when its user was stopped for good (Locust kills the users at the run's end,
+        once the calls in flight have had ``--stop-timeout``): counted as a failure, untimed, not dropped — the calls
+        a platform hung on at the end of a run were its only sign of it, and the run read as a clean one."""
+        elapsed = (time.perf_counter() - started) * 1000
+        self.env.events.request.fire(
+            request_type="grpc", name=name, response_time=None, response_length=0, response=None,
+            context={"status": NOT_ANSWERED, "elapsed_ms": elapsed}, exception=CallNotAnswered())
 
 
 class GrpcUser(User):

@@ -21,6 +21,10 @@ while the server keeps up, but a user whose call runs late skips sends, so queue
 
 Credentials and keys come from the demo credentials file `govshare up` writes (``--credentials``,
 default ``.govshare/demo-credentials.json``); keys are computed from the synthetic generator's seed.
+
+A run that ends (its run time, Ctrl-C, SIGTERM) sends no call more and waits for the calls in flight, up to their
+deadline (``--stop-timeout`` is at least ``STOP_TIMEOUT_SECONDS``): every call sent is counted with its outcome, and
+one cut off after that is a failure, ``NOT_ANSWERED``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from locust.exception import StopUser
 from locust.html import get_html_report, process_html_filename
 from locust.runners import WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+from locust.user.task import LOCUST_STATE_STOPPING
 
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
 from loadtest import workloads
@@ -61,6 +66,10 @@ from services.arguments import non_negative
 from services.demo import DemoCredentials
 
 CALL_TIMEOUT_SECONDS = 10.0
+#: How long a stopped run waits for the calls in flight (Locust's --stop-timeout, at least): their deadline, and a
+#: second. Locust's default, 0, killed the users at once and their calls in flight were never counted: the calls a
+#: hung platform held at the end of a run were dropped, and the run read as a clean one.
+STOP_TIMEOUT_SECONDS = CALL_TIMEOUT_SECONDS + 1.0
 #: Heartbeats a --processes run's master waits before it counts a worker missing (Locust's default: 3, one a
 #: second). Each worker computes the demo's keys in its init event, after it has connected, holding its event loop
 #: for seconds (4-5 s on two busy cores): at 3 the master dropped every worker and ended the run with no call made.
@@ -220,6 +229,8 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
         raise SystemExit("govshare: ConstantRate needs --rate (calls per second, all users together)")
     GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
     _ctrl_c_stops_the_run()
+    # Distributed, the master sends its own to the workers.
+    environment.stop_timeout = max(environment.stop_timeout or 0.0, STOP_TIMEOUT_SECONDS)
     environment.events.quit.add_listener(partial(_write_final_files, environment))  # quit names no environment
     environment.events.quitting.add_listener(_no_call_is_a_failed_run)
     # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
@@ -412,13 +423,15 @@ class ConstantRate(GovshareUser):
         # Users start at random phases so that their sends interleave instead of arriving in bursts.
         schedule = Schedule(self.rate, time.perf_counter() + random.random() / self.rate)
         sent = 0
-        while True:
+        while self._state != LOCUST_STATE_STOPPING:  # asked to stop: no call more, the calls sent are waited for
             for _ in range(schedule.due(time.perf_counter()) - sent):
                 due = schedule.send_time(sent)
                 sent += 1
                 self.in_flight.spawn(self.perform, self.next_action()(self.keys), due)  # waits while full
             gevent.sleep(max(0.0, schedule.send_time(sent) - time.perf_counter()))
+        self.in_flight.join()  # within the stop timeout: after it, Locust kills the user, and on_stop the calls
+        raise StopUser()
 
     def on_stop(self) -> None:
-        self.in_flight.kill()
+        self.in_flight.kill()  # each call cut off is counted NOT_ANSWERED
         super().on_stop()

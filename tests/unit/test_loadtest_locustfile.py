@@ -464,3 +464,70 @@ def test_a_run_stopped_by_sigterm_writes_its_html_report(credentials: Path, tmp_
             process.kill()
     assert process.returncode == 0, stderr[-2000:]
     assert "Query person (hot)" in report.read_text()
+
+
+class _Slow(grpc.GenericRpcHandler):
+    """Issues a token; answers every other call after ``delay`` seconds, counting the calls it was sent."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.received = 0
+        self.lock = threading.Lock()
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        if details.method.endswith("/IssueToken"):
+            return grpc.unary_unary_rpc_method_handler(
+                lambda request, context: token_pb2.IssueTokenResponse(token="t").SerializeToString())
+        return grpc.unary_unary_rpc_method_handler(self._answer)
+
+    def _answer(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        with self.lock:
+            self.received += 1
+        time.sleep(self.delay)
+        return b""
+
+
+@pytest.mark.parametrize("loop", ["closed", "open"])
+def test_the_calls_in_flight_when_the_run_ends_are_counted(credentials: Path, tmp_path: Path, loop: str) -> None:
+    """Locust killed the users at the run's end and their calls in flight were never counted: a platform that hung
+    in a run's last seconds showed no failure at all. Each call sent now has its outcome in the statistics."""
+    handler = _Slow(2.0)  # a call of each user is in flight at the end of the 3 s
+    port = free_port()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), handlers=[handler])
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    extra = ("--rate", "4", "--scenario", "hot") if loop == "open" else ()
+    try:
+        result = locust(credentials, f"127.0.0.1:{port}", "3s", "--csv", str(tmp_path / "run"), *extra,
+                        user_class="ConstantRate" if loop == "open" else "HotKeys")
+    finally:
+        server.stop(grace=None)
+    with (tmp_path / "run_stats.csv").open(newline="") as file:
+        row = next(row for row in csv.DictReader(file) if row["Name"] == "Query person (hot)")
+    assert handler.received > 0, result.stderr[-2000:]
+    assert int(row["Request Count"]) == handler.received, result.stderr[-2000:]
+    assert int(row["Failure Count"]) == 0, result.stderr[-2000:]
+
+
+def test_a_call_cut_off_in_flight_is_a_failure() -> None:
+    """A call still in flight when Locust kills its user (the stop timeout over: the platform hangs) is counted as a
+    failure, NOT_ANSWERED, not dropped."""
+    script = """
+import gevent
+from locust.env import Environment
+from loadtest.grpc_user import LocustInterceptor
+
+environment = Environment()
+fired = []
+environment.events.request.add_listener(lambda **event: fired.append(event))
+details = type("Details", (), {"method": "/govshare.query.v1.QueryService/Query", "timeout": 10, "metadata": [
+    ("x-loadtest-name", "Query person (hot)")], "credentials": None, "wait_for_ready": None, "compression": None})()
+call = gevent.spawn(LocustInterceptor(environment).intercept_unary_unary, lambda *args: gevent.sleep(60), details, b"")
+gevent.sleep(0.1)
+call.kill()
+[event] = fired
+print(event["name"], event["response_time"], repr(event["exception"]))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "Query person (hot) None NOT_ANSWERED: in flight when the run stopped", \
+        result.stderr[-2000:]
