@@ -1,8 +1,8 @@
-"""How a call tells the Locust interceptor its statistics name, the status it expects and when it was due (the
-time its response time counts from: open loop, its scheduled time; closed loop, when the user began it, getting
-its token included).
+"""How a call tells the Locust interceptor its statistics name, the status it expects, what its reply must hold and
+when it was due (the time its response time counts from: open loop, its scheduled time; closed loop, when the user
+began it, getting its token included).
 
-Three ``x-loadtest-*`` metadata entries ride with the call from the user to its
+``x-loadtest-*`` metadata entries ride with the call from the user to its
 channel's interceptor, which reads and removes them before the call leaves the
 process. Kept apart from the Locust glue (which patches grpc for gevent on
 import) so that it can be tested anywhere.
@@ -11,11 +11,20 @@ import) so that it can be tested anywhere.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from govshare.query.v1 import query_pb2
 
 NAME_HEADER = "x-loadtest-name"
 EXPECT_HEADER = "x-loadtest-expect"
 DUE_HEADER = "x-loadtest-due"
-_LABELS = (NAME_HEADER, EXPECT_HEADER, DUE_HEADER)
+#: What an answered call's reply must hold (``answer_problem``'s checks), when its status alone does not say.
+ANSWER_HEADER = "x-loadtest-answer"
+_LABELS = (NAME_HEADER, EXPECT_HEADER, DUE_HEADER, ANSWER_HEADER)
+#: Checks of a reply: every key of a batch found (they are the seeded population's), or a verification's outcome
+#: for the claimed name ("verify:MATCH", "verify:MISMATCH", "verify:NO_RECORD").
+EVERY_KEY_FOUND = "found"
+VERIFY_CHECK = "verify:"
 
 
 class GrpcStatusFailure(Exception):
@@ -47,6 +56,35 @@ class CallNotAnswered(Exception):
         return f"{NOT_ANSWERED}: in flight when the run stopped"
 
     __str__ = __repr__
+
+
+class WrongAnswer(Exception):
+    """An answered call whose reply is not the one its keys and claims call for: a failure, as a refused one."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+    def __repr__(self) -> str:
+        return f"WRONG_ANSWER: {self.problem}"
+
+    __str__ = __repr__
+
+
+def answer_problem(check: str, request: Any, reply: Any) -> str:
+    """What is wrong with an answered call's ``reply`` by its ``check`` ('' when nothing is, or there is no check).
+
+    A BatchQuery answers OK whatever it finds, and a Verify answers 库无 for a key nobody holds: a platform (or a
+    credentials file of another seed or population) that found none of the keys was a clean run, while the same
+    keys' Query calls failed NOT_FOUND. The words stay few, so that Locust's failure table groups them."""
+    if check == EVERY_KEY_FOUND:
+        answered = {result.key for result in reply.results if result.found and not result.error}
+        return "" if answered >= set(request.keys) else "keys of the seeded population not found"
+    if check.startswith(VERIFY_CHECK):
+        expected = check.removeprefix(VERIFY_CHECK)
+        outcome = query_pb2.VerifyOutcome.Name(reply.outcomes.get("name", 0)).removeprefix("VERIFY_OUTCOME_")
+        return "" if outcome == expected else f"name {outcome}, expected {expected}"
+    return ""
 
 
 def as_expected(expected: str, status: str, reason: str) -> bool:

@@ -6,14 +6,16 @@ interceptor reports every call to Locust through ``environment.events.request``
 — its response time, its response size, and, when it did not end as expected,
 a failure named by its gRPC status (with the ErrorInfo reason, e.g.
 ``PERMISSION_DENIED NOT_SHARED``), so Locust's failure table counts calls by
-status. The response times are those of the calls that ended as expected (and
-of calls that ran out their deadline): a failed call's time is left out
+status; an answered call whose reply is not what its keys call for (a batch's
+keys not found, a verification's wrong outcome) is a failure ``WRONG_ANSWER``.
+The response times are those of the calls that ended as expected (and of calls
+that ran out their deadline): a failed call's time is left out
 (``TIMED_FAILURES``), so fast refusals cannot pull the percentiles down. A call
 still in flight when its user is killed (the end of a run whose stop timeout is
 over) is a failure too, ``NOT_ANSWERED``.
 
-Calls carry their statistics name, the status they expect and (constant-rate
-mode) the time they were due in three ``x-loadtest-*`` metadata entries that the
+Calls carry their statistics name, the status they expect, what their reply must
+hold and the time they were due in ``x-loadtest-*`` metadata entries that the
 interceptor reads and removes before the call leaves the process.
 """
 
@@ -32,19 +34,22 @@ from locust.env import Environment
 from locust.exception import StopTest
 
 from loadtest.call_labels import (
+    ANSWER_HEADER,
     DUE_HEADER,
     EXPECT_HEADER,
     NAME_HEADER,
     NOT_ANSWERED,
     CallNotAnswered,
     GrpcStatusFailure,
+    WrongAnswer,
+    answer_problem,
     as_expected,
     grpc_target,
     split_labels,
 )
 from services.runtime.errors import details_of
 
-__all__ = ["DUE_HEADER", "EXPECT_HEADER", "NAME_HEADER", "GrpcUser", "LocustInterceptor"]
+__all__ = ["ANSWER_HEADER", "DUE_HEADER", "EXPECT_HEADER", "NAME_HEADER", "GrpcUser", "LocustInterceptor"]
 
 # Patch grpc so that blocking calls yield to other greenlets instead of blocking the process.
 grpc_gevent.init_gevent()
@@ -93,18 +98,21 @@ class LocustInterceptor(grpc.UnaryUnaryClientInterceptor):
         except GreenletExit:  # its user was killed: the call was sent and is not answered
             self._not_answered(name, started)
             raise
-        expected = labels.get(EXPECT_HEADER, "OK")
-        response_length = call.result().ByteSize() if status == "OK" else 0
-        failed = not as_expected(expected, status, reason)
         elapsed = (time.perf_counter() - started) * 1000
+        expected = labels.get(EXPECT_HEADER, "OK")
+        failure: Exception | None = None
+        if not as_expected(expected, status, reason):
+            failure = GrpcStatusFailure(status, reason, expected)
+        elif status == "OK" and (problem := answer_problem(labels.get(ANSWER_HEADER, ""), request, call.result())):
+            failure = WrongAnswer(problem)
         self.env.events.request.fire(
             request_type="grpc",
             name=name,
-            response_time=None if failed and status not in TIMED_FAILURES else elapsed,
-            response_length=response_length,
+            response_time=None if failure is not None and status not in TIMED_FAILURES else elapsed,
+            response_length=call.result().ByteSize() if status == "OK" else 0,
             response=call,
             context={"status": status, "reason": reason, "elapsed_ms": elapsed},
-            exception=GrpcStatusFailure(status, reason, expected) if failed else None,
+            exception=failure,
         )
         return call
 

@@ -59,7 +59,13 @@ from govshare.authorization.v1 import token_pb2, token_pb2_grpc
 from loadtest import workloads
 from loadtest.call_labels import grpc_target
 from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, bearer, default_path, load_credentials
-from loadtest.grpc_user import DUE_HEADER, EXPECT_HEADER, NAME_HEADER, GrpcUser  # patches grpc for gevent
+from loadtest.grpc_user import (  # patches grpc for gevent
+    ANSWER_HEADER,
+    DUE_HEADER,
+    EXPECT_HEADER,
+    NAME_HEADER,
+    GrpcUser,
+)
 from loadtest.scenarios import SCENARIOS, Action, Call, KeySpace, WeightedActions
 from loadtest.schedule import ConstantRate as Schedule
 from services.arguments import non_negative
@@ -334,6 +340,8 @@ class GovshareUser(GrpcUser):
             self._no_token()
             return
         labels = [(NAME_HEADER, call.name), (EXPECT_HEADER, call.expect), (DUE_HEADER, repr(started))]
+        if call.answer:
+            labels.append((ANSWER_HEADER, call.answer))
         method = self._methods.get(call.method)
         if method is None:
             method = self._methods[call.method] = self.channel.unary_unary(

@@ -19,6 +19,7 @@ from functools import cached_property
 from google.protobuf.message import Message
 
 from loadtest import workloads
+from loadtest.call_labels import EVERY_KEY_FOUND, VERIFY_CHECK
 from loadtest.keys import UniformSampler, ZipfSampler, citizen_ids, credit_codes, spread
 
 HOT_KEYS = 1000
@@ -40,6 +41,9 @@ class Call:
     #: The status that counts as success: "OK", or for an expected refusal its status and ErrorInfo reason
     #: ("PERMISSION_DENIED NOT_SHARED"), so that a refusal for another reason (a suspended system…) is a failure.
     expect: str = "OK"
+    #: What the reply of an answered call must hold (call_labels.answer_problem): every key found, a verification's
+    #: outcome; "" when its status says it all.
+    answer: str = ""
 
 
 class KeySpace:
@@ -113,19 +117,20 @@ def verify_name(keys: KeySpace) -> Call:
     """Mostly true claims (一致), some wrong names (不一致), some absent persons (库无)."""
     roll = keys.rng.random()
     if roll < 0.05:
-        key, name = keys.absent_person(), "张三"
+        key, name, outcome = keys.absent_person(), "张三", "NO_RECORD"
     else:
         key, name = keys.verify_pool[keys.rng.randrange(len(keys.verify_pool))]
+        outcome = "MATCH"
         if roll < 0.25:
-            name = name[:-1] + ("伟" if name[-1] != "伟" else "芳")
+            name, outcome = name[:-1] + ("伟" if name[-1] != "伟" else "芳"), "MISMATCH"
     return Call(workloads.VERIFY_METHOD, workloads.name_verification(key, name, resource=keys.population),
-                "Verify name")
+                "Verify name", answer=VERIFY_CHECK + outcome)
 
 
 def batch_query(keys: KeySpace) -> Call:
     batch = [keys.cold_person() for _ in range(BATCH_SIZE)]
     return Call(workloads.BATCH_QUERY_METHOD, workloads.person_batch(batch, resource=keys.population),
-                f"BatchQuery ({BATCH_SIZE} keys)")
+                f"BatchQuery ({BATCH_SIZE} keys)", answer=EVERY_KEY_FOUND)
 
 
 def refused_not_shared(keys: KeySpace) -> Call:

@@ -531,3 +531,14 @@ print(event["name"], event["response_time"], repr(event["exception"]))
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "Query person (hot) None NOT_ANSWERED: in flight when the run stopped", \
         result.stderr[-2000:]
+
+
+def test_a_batch_answered_without_its_keys_is_a_failure(credentials: Path) -> None:
+    """The stand-in answers every BatchQuery OK with no result: none of its 100 keys found. That counted as a
+    success (only the status was read), where each of those keys' Query fails NOT_FOUND."""
+    port = free_port()
+    with gateway(port):
+        result = locust(credentials, f"127.0.0.1:{port}", "2s", user_class="Batch")
+    calls, failures = requests(result.stderr, "BatchQuery (100 keys)")
+    assert calls > 0 and failures == calls, result.stderr[-2000:]
+    assert "WRONG_ANSWER: keys of the seeded population not found" in result.stderr

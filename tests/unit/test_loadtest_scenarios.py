@@ -14,12 +14,15 @@ from google.protobuf import descriptor_pool
 from stdnum.cn import ric, uscc
 
 from govshare.common.v1 import common_pb2
+from govshare.query.v1 import query_pb2
 from loadtest import workloads
 from loadtest.call_labels import (
     DUE_HEADER,
     EXPECT_HEADER,
     NAME_HEADER,
     GrpcStatusFailure,
+    WrongAnswer,
+    answer_problem,
     as_expected,
     grpc_target,
     split_labels,
@@ -89,6 +92,36 @@ def test_verification_claims_are_mostly_true_some_wrong_some_absent(keys: KeySpa
         outcomes["absent" if request.key not in true_names else
                  "match" if true_names[request.key] == claimed else "mismatch"] += 1
     assert outcomes["match"] > outcomes["mismatch"] > outcomes["absent"] > 0
+
+
+def test_a_verification_expects_the_outcome_its_claim_calls_for(keys: KeySpace) -> None:
+    """A Verify is answered OK whatever it finds: a platform (or credentials of another population) that held none
+    of the keys answered 库无 to every claim, and the run counted no failure."""
+    true_names = dict(keys.verify_pool)
+    for _ in range(200):
+        call = verify_name(keys)
+        request = call.request
+        expected = ("NO_RECORD" if request.key not in true_names else
+                    "MATCH" if true_names[request.key] == request.claims["name"] else "MISMATCH")
+        reply = query_pb2.VerifyResponse(outcomes={"name": query_pb2.VerifyOutcome.Value(f"VERIFY_OUTCOME_{expected}")})
+        assert answer_problem(call.answer, request, reply) == ""
+        if expected != "NO_RECORD":
+            absent = query_pb2.VerifyResponse(outcomes={"name": query_pb2.VERIFY_OUTCOME_NO_RECORD})
+            assert answer_problem(call.answer, request, absent) == f"name NO_RECORD, expected {expected}"
+
+
+def test_a_batch_expects_every_key_found(keys: KeySpace) -> None:
+    """A BatchQuery is answered OK with found: false for keys nobody holds; the batch's keys are the seeded
+    population's, so one not found is a wrong answer (the same key's Query fails NOT_FOUND)."""
+    call = batch_query(keys)
+    found = [query_pb2.BatchQueryResult(key=key, found=True) for key in call.request.keys]
+    assert answer_problem(call.answer, call.request, query_pb2.BatchQueryResponse(results=found)) == ""
+    for wrong in ([*found[:-1], query_pb2.BatchQueryResult(key=found[-1].key, found=False)],
+                  [*found[:-1], query_pb2.BatchQueryResult(key=found[-1].key, found=True, error="invalid key")],
+                  found[:-1], []):
+        problem = answer_problem(call.answer, call.request, query_pb2.BatchQueryResponse(results=wrong))
+        assert problem == "keys of the seeded population not found"
+    assert repr(WrongAnswer(problem)) == "WRONG_ANSWER: keys of the seeded population not found"
 
 
 def test_batches_hold_one_hundred_keys(keys: KeySpace) -> None:
