@@ -52,6 +52,7 @@ from google.protobuf import timestamp_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from loadtest.platform import Platform
 from loadtest.supervision_rows import Shape, department_code, insert, rows
+from services.arguments import positive
 from services.query import archive, figures, verifications
 from services.query.audit import GENESIS, chain_hash
 from services.query.checkpoints import ChainAuditor, CheckpointSigner, CheckpointVerifier, Head, with_held
@@ -312,14 +313,31 @@ async def _call_edge(platform: Platform, samples: int, start: dt.datetime, end: 
         result["usage_summary_rows_year"] = len((await calls["usage_summary"]["authority_year"]()).rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--interval", type=int, default=2_000, help="records in one checkpoint interval")
-    parser.add_argument("--samples", type=int, default=40)
+def build_parser() -> argparse.ArgumentParser:
+    """Numbers that would measure nothing are refused here, before PostgreSQL starts and the rows load (minutes):
+    0 rows divided the per-row figures by zero, 0 samples took the median of nothing, an interval of 0 had no record
+    to sign a checkpoint at, each a traceback after the load."""
+    parser = argparse.ArgumentParser(prog="python -m loadtest.audit_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=positive(int), default=1_000_000)
+    parser.add_argument("--interval", type=positive(int), default=2_000, help="records in one checkpoint interval")
+    parser.add_argument("--samples", type=positive(int), default=40)
     parser.add_argument("--edge", action="store_true", help="through the edge of a real `govshare up`")
     parser.add_argument("--data-dir", type=Path, help="with --edge: keep (or reuse) the platform's data directory")
-    args = parser.parse_args()
+    return parser
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.data_dir is not None and not args.edge:  # it was ignored: the rows went to a temporary directory
+        parser.error("--data-dir keeps the platform of --edge; without --edge the rows go to a temporary database "
+                     "(or GOVSHARE_DATABASE_URL's)")
+    return args
+
+
+def main() -> None:
+    args = parse_arguments()
     external = os.environ.get("GOVSHARE_DATABASE_URL", "")
     with tempfile.TemporaryDirectory(prefix="govshare-audit-bench-") as tmp:
         if args.edge:

@@ -27,6 +27,7 @@ import asyncpg
 
 from loadtest.audit_bench import _ms
 from loadtest.supervision_rows import Shape, insert, rows
+from services.arguments import positive
 from services.query import figures as new_figures
 from services.query.store import AccessFilter, QueryStore
 from services.runtime import db
@@ -101,12 +102,28 @@ async def run(url: str, count: int, samples: int, tree: Path) -> dict[str, objec
         await pool.close()
 
 
+def _checkout(text: str) -> Path:
+    """A checkout holding the two files compared, checked before PostgreSQL starts and the rows load (a path
+    mistyped was a FileNotFoundError traceback after them)."""
+    tree = Path(text)
+    missing = [name for name in ("store.py", "figures.py") if not (tree / "services" / "query" / name).is_file()]
+    if missing:
+        raise argparse.ArgumentTypeError(f"{text} holds no services/query/{' or '.join(missing)}: give a checkout "
+                                         f"of govshare (git worktree add /tmp/old <commit>)")
+    return tree
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.summary_ab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--old-tree", type=_checkout, required=True, help="the checkout to compare with")
+    parser.add_argument("--rows", type=positive(int), default=1_000_000)
+    parser.add_argument("--samples", type=positive(int), default=60)
+    return parser
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--old-tree", type=Path, required=True, help="the checkout to compare with")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--samples", type=int, default=60)
-    args = parser.parse_args()
+    args = build_parser().parse_args()
     with tempfile.TemporaryDirectory(prefix="govshare-summary-ab-") as tmp:
         servers = EmbeddedServers(Path(tmp) / "servers").start(redis=False)
         try:

@@ -295,3 +295,46 @@ def test_every_benchmark_command_the_docs_print_parses() -> None:
         assert bench.phases, command
     rounds = options_from(build_parser().parse_args(["--only", "peer,peer-edge,hit", "--rounds", "3"]))
     assert rounds.rounds == 3 and rounds.phases == ("peer", "peer-edge", "hit")
+
+
+def test_every_load_tool_command_capacity_md_prints_parses() -> None:
+    """docs/capacity.md's `python -m loadtest.…` commands are what an engineer copies to redo a figure: each names
+    real options of its tool (audit_bench and summary_ab took any int, and summary_ab any path, until they failed
+    after loading the rows)."""
+    import re
+    import shlex
+
+    from loadtest import audit_bench, bench, summary_ab
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "capacity.md").read_text(encoding="utf-8")
+    commands = re.findall(r"python -m loadtest\.(\w+)([^`]*)`", doc)
+    assert {tool for tool, _ in commands} == {"bench", "audit_bench", "summary_ab"}
+    for tool, rest in commands:
+        # <a checkout of …>: this one stands in; --rows N: the prose's own number
+        words = ["1000" if word == "N" else word for word in shlex.split(re.sub(r"<[^>]*>", str(root), rest))]
+        if tool == "bench":
+            assert bench.options_from(bench.build_parser().parse_args(words)).phases
+        elif tool == "audit_bench":
+            assert audit_bench.parse_arguments(words).rows > 0
+        else:
+            assert summary_ab.build_parser().parse_args(words).samples > 0
+
+
+@pytest.mark.parametrize(("tool", "argv", "message"), [
+    ("audit_bench", ["--rows", "0"], "argument --rows: must be more than 0, got 0"),
+    ("audit_bench", ["--samples", "-1"], "argument --samples: must be more than 0, got -1"),
+    ("audit_bench", ["--interval", "0"], "argument --interval: must be more than 0, got 0"),
+    ("audit_bench", ["--data-dir", "/tmp/x"], "--data-dir keeps the platform of --edge"),
+    ("summary_ab", ["--old-tree", "/nonexistent", "--rows", "10"], "/nonexistent holds no services/query/store.py"),
+    ("summary_ab", ["--old-tree", ".", "--samples", "0"], "argument --samples: must be more than 0, got 0"),
+])
+def test_the_audit_tools_refuse_what_would_fail_after_loading_the_rows(
+        tool: str, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from loadtest import audit_bench, summary_ab
+
+    parse = audit_bench.parse_arguments if tool == "audit_bench" else summary_ab.build_parser().parse_args
+    with pytest.raises(SystemExit) as exit_:
+        parse(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
