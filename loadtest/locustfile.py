@@ -233,6 +233,8 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
         raise SystemExit(f"govshare: --host {exc}") from None
     if options.rate <= 0 and environment.user_classes == [ConstantRate]:
         raise SystemExit("govshare: ConstantRate needs --rate (calls per second, all users together)")
+    if problem := _user_classes_problem(options):
+        raise SystemExit(f"govshare: {problem}")
     GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
     _ctrl_c_stops_the_run()
     # Distributed, the master sends its own to the workers.
@@ -242,6 +244,21 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
     # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
     # timer, armed next from the stale clock, would end the run that much early.
     gevent.get_hub().loop.update_now()
+
+
+def _user_classes_problem(options: Namespace) -> str:
+    """Why the user classes named cannot run what the options ask for ('' if they can). Locust runs every class of
+    the file when none is named: the five scenarios and ConstantRate at once, a blend no scenario describes (and,
+    without --rate, a sixth of the users idle); and the closed-loop classes ignored --rate, so a run meant to be
+    open loop at a rate was a closed loop, its queue hidden, without a word."""
+    named = list(getattr(options, "user_classes", None) or [])
+    if not named and not getattr(options, "class_picker", False):
+        return ("name the user class to run: HotKeys, ColdKeys, Verify, Batch or Mix (closed loop), or ConstantRate "
+                "with --rate (open loop); without one Locust runs them all at once")
+    if options.rate > 0 and named and ConstantRate.__name__ not in named:
+        return (f"--rate is the open loop's: name ConstantRate with it ({', '.join(named)} would ignore it and run "
+                f"a closed loop), or drop --rate")
+    return ""
 
 
 def _ctrl_c_stops_the_run() -> None:

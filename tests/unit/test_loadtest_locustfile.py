@@ -542,3 +542,19 @@ def test_a_batch_answered_without_its_keys_is_a_failure(credentials: Path) -> No
     calls, failures = requests(result.stderr, "BatchQuery (100 keys)")
     assert calls > 0 and failures == calls, result.stderr[-2000:]
     assert "WRONG_ANSWER: keys of the seeded population not found" in result.stderr
+
+
+@pytest.mark.parametrize(("classes", "extra", "message"), [
+    ((), (), "name the user class to run: HotKeys"),
+    (("Mix",), ("--rate", "50"), "--rate is the open loop's: name ConstantRate with it (Mix would ignore it"),
+])
+def test_user_classes_that_cannot_run_what_is_asked_stop_with_one_line(
+        credentials: Path, classes: tuple[str, ...], extra: tuple[str, ...], message: str) -> None:
+    """No class named: Locust ran all six at once (a blend no scenario describes); --rate with a closed-loop class:
+    ignored, the run a closed loop without a word."""
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--users", "2", "--run-time", "2s",
+               "--credentials", str(credentials), "--host", "127.0.0.1:1", *extra, *classes]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
