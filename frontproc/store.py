@@ -110,6 +110,17 @@ def canonical(value: object, zone: dt.tzinfo) -> str:
     return str(value)
 
 
+async def read_as_text_form(connection: asyncpg.Connection) -> None:
+    """Makes ``connection`` read a char(n) value as PostgreSQL's own text form of it (``xm::text``): without the
+    blanks that pad it to n characters. asyncpg gives them, and a table migrated from Oracle or DB2 (char(10) for a
+    name, char(18) for a 公民身份号码) shared '张三        ' and a key its export paged past as 'A1          '."""
+    await connection.set_type_codec("bpchar", schema="pg_catalog", encoder=str, decoder=_unpadded, format="text")
+
+
+def _unpadded(value: str) -> str:
+    return value.rstrip(" ")
+
+
 def in_zone(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     """``value`` in ``zone``: a time without a zone is taken to be in it, one with a zone is converted."""
     return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
@@ -223,7 +234,8 @@ class DepartmentStore:
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
         self._pool = await asyncpg.create_pool(self._config.database_url, min_size=1, max_size=10,
-                                               command_timeout=10, timeout=CONNECT_TIMEOUT_SECONDS)
+                                               command_timeout=10, timeout=CONNECT_TIMEOUT_SECONDS,
+                                               init=read_as_text_form)
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -399,3 +399,28 @@ async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
     [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
     assert "table spelled holds keys in k with blanks around them" in warning and "answered as absent" in warning
     assert key.strip() not in warning
+
+
+async def test_a_fixed_length_column_leaves_without_the_blanks_that_pad_it(tmp_path: Path, database_url: str) -> None:
+    """A char(n) column (common in tables migrated from Oracle or DB2) holds its values padded with blanks to n
+    characters, blanks PostgreSQL's own text form drops (xm::text): the 前置机 shared '张三        ', which callers
+    compared and displayed as it came. A varchar keeps its blanks, as PostgreSQL does."""
+    await _execute(database_url, "CREATE TABLE fixed (bh char(12) PRIMARY KEY, xm char(10), mz varchar(10));"
+                                 " INSERT INTO fixed VALUES ('A1', '张三', '汉  '), ('B2', 'x', NULL)")
+    text = (_config(tmp_path, database_url, {"name": "xm", "nation": "mz"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: fixed\n    key_column: bh\n")
+            .replace("      code: code\n", "      code: bh\n"))
+    row = await _read(tmp_path, text, "A1")
+    assert row is not None and row.values == {"code": "A1", "name": "张三", "nation": "汉  "}
+    query = text.replace("    table: fixed\n    key_column: bh\n",
+                         "    query: SELECT bh, xm, mz FROM fixed WHERE bh = $1\n")
+    assert (await _read(tmp_path, query, "A1")).values["name"] == "张三"
+
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        page = await store.page("registry", "", 10)
+        assert [(row.key, row.cursor, row.values["name"]) for row in page] == [("A1", "A1", "张三"), ("B2", "B2", "x")]
+    finally:
+        await store.close()
