@@ -19,7 +19,6 @@ import logging
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -32,7 +31,6 @@ from services.runtime.server import MAX_MESSAGE_BYTES
 from services.runtime.timestamps import MAX_SECONDS, MIN_SECONDS
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: One connection attempt's bound, for the check at start and for the pool's connections alike: a host that
 #: drops packets is "does not answer" after this, not after asyncpg's 60 s default (longer than a call's deadline).
@@ -83,6 +81,19 @@ _NO_TEXT_FORM_KINDS = ("array", "composite", "range", "multirange")
 _NO_TEXT_FORM_TYPES = frozenset({"bytea", "interval", "money", "point", "line", "lseg", "box", "path", "polygon",
                                  "circle", "bit", "varbit", "tsvector", "tsquery", "pg_lsn", "txid_snapshot",
                                  "pg_snapshot"})
+#: What asyncpg reads the column types above as: their ``str`` is Python's notation, which the check at start keeps
+#: from being shared; a column altered to such a type while the 前置机 serves is found by its values.
+_NO_TEXT_FORM_VALUES = (bytes, list, tuple, dt.timedelta, asyncpg.Record, asyncpg.types.Range,
+                        asyncpg.types.BitString, asyncpg.types.Path)
+
+
+def _python_kind(value: object) -> str:
+    """What a value of no text form is, in the database's words, for the log (never the value: personal data)."""
+    kinds = {bytes: "bytea", list: "an array", dt.timedelta: "an interval", asyncpg.Record: "a composite type",
+             asyncpg.types.Range: "a range", asyncpg.types.BitString: "a bit string"}
+    return next((kind for python, kind in kinds.items() if isinstance(value, python)), "a geometric type")
+
+
 #: pg_type.typcategory of the parameter types a key, a Python str, can be sent as: string types (text, varchar,
 #: char, name, citext, domains over them) and enums.
 _KEY_CATEGORIES = frozenset({"S", "E"})
@@ -245,6 +256,10 @@ class DepartmentStore:
     def _row(self, dataset: str, record: asyncpg.Record) -> Row:
         resource = self._config.resources[dataset]
         sql = self._statements[dataset]
+        for item, column in resource.items.items():
+            if isinstance(record[column.value], _NO_TEXT_FORM_VALUES):
+                raise self._refuse(dataset, f"column {column.value} ({item}) of {dataset} no longer has a text form "
+                                            f"(it holds {_python_kind(record[column.value])}: its type was altered?)")
         values = {item: canonical(record[column.value], self._zone) for item, column in resource.items.items()
                   if record[column.value] is not None}
         # Characters first (a character is at most 4 bytes in UTF-8): nearly every row is measured without
@@ -266,13 +281,16 @@ class DepartmentStore:
         stored = values.get(resource.key_item, "")
         return Row(key=normalize_key(resource.key_kind, stored), values=values, as_of=as_of, cursor=stored)
 
-    async def _run(self, dataset: str, statement: Awaitable[T]) -> T:
-        """Runs one of ``dataset``'s statements; a refusal by the database is FAILED_PRECONDITION.
+    async def _run(self, dataset: str, statement: Awaitable[asyncpg.Record | list[asyncpg.Record] | None]
+                   ) -> list[Row]:
+        """Runs one of ``dataset``'s statements and reads its rows; a refusal by the database is
+        FAILED_PRECONDITION.
 
         The statements passed the check at start, so a refusal now is the database changed under the 前置机
-        (a table renamed or dropped, a grant revoked): something for the department's DBA, said once in this
-        log with the server's words, not a traceback per call. The platform is told only that the database
-        refuses (it rests the endpoint). A database that does not answer stays UNAVAILABLE (the runtime's).
+        (a table renamed or dropped, a grant revoked, a column's type altered to one with no text form):
+        something for the department's DBA, said once in this log with the server's words, not a traceback per
+        call. The platform is told only that the database refuses (it rests the endpoint). A database that does
+        not answer stays UNAVAILABLE (the runtime's).
         """
         try:
             result = await statement
@@ -281,18 +299,23 @@ class DepartmentStore:
         except asyncpg.PostgresError as error:
             if dependency_failure(error) is not None:
                 raise
-            if dataset not in self._refused:
-                self._refused.add(dataset)
-                log.warning("the department database refuses the statements of %s (%s): queries of it fail until "
-                            "it is fixed; govshare frontproc --check says what the configuration needs",
-                            dataset, _refusal(error))
-            raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "DATABASE_REFUSED",
-                               f"the department database refuses the statements of {dataset}: the 前置机's log "
-                               "says why") from error
+            raise self._refuse(dataset, f"the department database refuses the statements of {dataset} "
+                                        f"({_refusal(error)})") from error
+        records = result if isinstance(result, list) else [] if result is None else [result]
+        rows = [self._row(dataset, record) for record in records]
         if dataset in self._refused:
             self._refused.discard(dataset)
             log.info("the department database answers the statements of %s again", dataset)
-        return result
+        return rows
+
+    def _refuse(self, dataset: str, why: str) -> ServiceError:
+        """DATABASE_REFUSED for ``dataset``, said in the log once until its statements answer again."""
+        if dataset not in self._refused:
+            self._refused.add(dataset)
+            log.warning("%s: queries of it fail until it is fixed; govshare frontproc --check says what the "
+                        "configuration needs", why)
+        return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "DATABASE_REFUSED",
+                            f"the department database refuses the statements of {dataset}: the 前置机's log says why")
 
     async def lookup(self, dataset: str, key: str) -> Row | None:
         assert self._pool is not None
@@ -302,9 +325,8 @@ class DepartmentStore:
             rows = await self.batch_lookup(dataset, [key])
             return rows[0] if rows else None
         for variant in variants:
-            record = await self._run(dataset, self._pool.fetchrow(sql.one, variant))
-            if record is not None:
-                return self._row(dataset, record)
+            if rows := await self._run(dataset, self._pool.fetchrow(sql.one, variant)):
+                return rows[0]
         return None
 
     async def batch_lookup(self, dataset: str, keys: list[str]) -> list[Row]:
@@ -316,9 +338,8 @@ class DepartmentStore:
             return [row for row in rows if row is not None]
         kind = self._config.resources[dataset].key_kind
         variants = [variant for key in keys for variant in spellings(kind, key)]
-        records = await self._run(dataset, self._pool.fetch(sql.batch, variants))
         found: dict[str, Row] = {}
-        for row in (self._row(dataset, record) for record in records):
+        for row in await self._run(dataset, self._pool.fetch(sql.batch, variants)):
             if row.key not in found or row.cursor == row.key:
                 found[row.key] = row
         return list(found.values())
@@ -328,8 +349,7 @@ class DepartmentStore:
 
     async def page(self, dataset: str, after: str, size: int) -> list[Row]:
         assert self._pool is not None
-        records = await self._run(dataset, self._pool.fetch(self._statements[dataset].page, after, size))
-        return [self._row(dataset, record) for record in records]
+        return await self._run(dataset, self._pool.fetch(self._statements[dataset].page, after, size))
 
 
 async def check_resources(config: FrontprocConfig, connection: asyncpg.Connection) -> None:

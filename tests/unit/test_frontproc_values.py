@@ -181,6 +181,35 @@ async def test_a_table_renamed_under_the_frontproc_is_one_warning_and_a_refusal_
         await store.close()
 
 
+@pytest.mark.parametrize(("altered", "holds"), [("bytea USING label::bytea", "bytea"),
+                                              ("text[] USING ARRAY[label]", "an array"),
+                                              ("interval USING '1 day'", "an interval")])
+async def test_a_column_altered_under_the_frontproc_to_a_type_with_no_text_form_is_refused_not_shared(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, altered: str, holds: str) -> None:
+    """The check at start refuses a column with no text form; altered to one while the 前置机 served (ALTER TABLE …
+    TYPE bytea), its values left in Python's notation ("b'ok'", "['ok']", "1 day, 0:00:00") as the record's."""
+    config = parse(_config(tmp_path, database_url, {"label": "label"}), str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    try:
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        await _execute(database_url, f"ALTER TABLE registry ALTER COLUMN label TYPE {altered}")
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        for call in (store.lookup("registry", "a"), store.batch_lookup("registry", ["a", "b"]),
+                     store.page("registry", "", 10)):
+            with pytest.raises(ServiceError) as error:
+                await call
+            assert error.value.code == grpc.StatusCode.FAILED_PRECONDITION and error.value.reason == "DATABASE_REFUSED"
+        warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
+        assert len(warnings) == 1 and f"column label (label) of registry no longer has a text form (it holds " \
+                                      f"{holds}" in warnings[0], warnings
+        await _execute(database_url, "ALTER TABLE registry ALTER COLUMN label TYPE text USING 'ok'")
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        assert "answers the statements of registry again" in caplog.records[-1].getMessage()
+    finally:
+        await store.close()
+
+
 async def test_a_query_with_more_parameters_than_the_key_is_refused_at_check(tmp_path: Path, database_url: str) -> None:
     text = _config(tmp_path, database_url, {}).replace(
         "    table: registry\n    key_column: code\n    as_of_column: updated\n",
