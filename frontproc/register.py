@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -127,9 +128,50 @@ def _key_problems(config: FrontprocConfig, entry: cat.Entry, resource: ResourceC
     return []
 
 
-async def submit(config: FrontprocConfig, entry: cat.Entry) -> cat.Entry:
-    """Creates the entry (or updates the department's draft of it), then submits it; returns what the catalog
-    holds."""
+class UnderReview(Exception):
+    """The entry's latest version is under review with other contents than the file: the catalog takes no change
+    until the authority publishes or returns it."""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What the catalog holds of the entry after ``submit``, and whether this run submitted it (False: the file
+    was already published or submitted as it is)."""
+
+    entry: cat.Entry
+    now: bool
+
+
+def _same(held: cat.Entry, entry: cat.Entry) -> bool:
+    """Whether the catalog's version holds what the file says, field by field of what a department edits."""
+    return all(getattr(held, name) == getattr(entry, name) for name in _EDITABLE)
+
+
+async def _latest(catalog: catalog_pb2_grpc.CatalogServiceStub, code: str,
+                  metadata: tuple[tuple[str, str], ...]) -> cat.Entry | None:
+    """The entry's newest version the department sees (its draft or the one under review included), or None."""
+    latest, token = None, ""
+    try:
+        while True:
+            page = await catalog.ListEntryVersions(cat.ListEntryVersionsRequest(
+                code=code, page_size=1000, page_token=token), metadata=metadata, timeout=10)
+            latest = page.versions[-1] if page.versions else latest
+            if not (token := page.next_page_token):
+                return latest
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:
+            raise
+        return None
+
+
+async def submit(config: FrontprocConfig, entry: cat.Entry) -> Submitted:
+    """Creates the entry (or updates the department's draft of it), then submits it; what the catalog holds.
+
+    Run again with the file unchanged (a rerun of the deployment script, a retry after a lost answer), it made a
+    published entry a new version for the authority to review, identical to the one it had published, and was
+    refused FAILED_PRECONDITION for a version already under review: an entry published or submitted as the file
+    has it is left as it is. A file changed while its entry is under review is UnderReview.
+    """
     if not (config.platform_edge and config.platform_system_id and config.platform_secret):
         raise ConfigError(f"{config.path}: platform.edge, platform.system_id and platform.secret (or secret_file) "
                           "are needed to submit an entry")
@@ -139,17 +181,26 @@ async def submit(config: FrontprocConfig, entry: cat.Entry) -> cat.Entry:
             timeout=10)
         metadata = (("authorization", f"Bearer {issued.token}"),)
         catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
-        try:
+        held = await _latest(catalog, entry.code, metadata)
+        if held is not None and held.state in _AS_FILED and _same(held, entry):
+            return Submitted(held, now=False)
+        if held is not None and held.state == cat.ENTRY_STATE_SUBMITTED:
+            raise UnderReview(f"{entry.code} version {held.version} is under review with other contents than the "
+                              "file: the catalog takes a change once the authority has published or returned it; "
+                              "run this again then")
+        if held is None:
             await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=metadata, timeout=10)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:
-                raise
+        else:
             await catalog.UpdateEntry(cat.UpdateEntryRequest(
                 entry=entry, update_mask=field_mask_pb2.FieldMask(paths=list(_EDITABLE))), metadata=metadata,
                 timeout=10)
         submitted = await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=metadata,
                                               timeout=10)
-    return submitted.entry
+    return Submitted(submitted.entry, now=True)
+
+
+#: States in which an entry the file describes as it is needs nothing more from the department.
+_AS_FILED = (cat.ENTRY_STATE_PUBLISHED, cat.ENTRY_STATE_SUBMITTED)
 
 
 def main(config_path: str, entry_path: str) -> int:
@@ -163,9 +214,17 @@ def main(config_path: str, entry_path: str) -> int:
     except ConfigError as exc:
         print(f"govshare submit-entry: {exc}", file=sys.stderr)
         return 2
+    except UnderReview as exc:
+        print(f"govshare submit-entry: {exc}", file=sys.stderr)
+        return 1
     except grpc.aio.AioRpcError as exc:
         print(f"govshare submit-entry: the catalog refused: {exc.code().name}: {exc.details()}", file=sys.stderr)
         return 1
-    print(f"{submitted.code} version {submitted.version} submitted: the authority reviews it, and the catalog asks "
-          f"{submitted.endpoint.target} whether it serves {submitted.endpoint.dataset} before publishing")
+    held = submitted.entry
+    if not submitted.now:
+        state = "published" if held.state == cat.ENTRY_STATE_PUBLISHED else "under review"
+        print(f"{held.code} version {held.version} is {state} as {entry_path} has it: nothing submitted")
+        return 0
+    print(f"{held.code} version {held.version} submitted: the authority reviews it, and the catalog asks "
+          f"{held.endpoint.target} whether it serves {held.endpoint.dataset} before publishing")
     return 0

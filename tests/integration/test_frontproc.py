@@ -756,3 +756,40 @@ async def test_a_department_submits_its_entry_from_a_file_without_code(platform,
                                           metadata=platform.person("authority", REVIEWER), timeout=10)
     assert published.entry.state == cat.ENTRY_STATE_PUBLISHED
     assert published.entry.endpoint.target == department.endpoint
+
+
+async def test_submitting_an_entry_again_as_the_file_has_it_submits_nothing(  # type: ignore[no-untyped-def]
+        platform, department, tmp_path, capsys) -> None:
+    """A rerun of `govshare submit-entry` (a deployment script run again, a retry after a lost answer) made a
+    published entry a new version, identical, for the authority to review again, and was refused
+    FAILED_PRECONDITION ("only DRAFT or RETURNED or PUBLISHED entries can be updated") while a version was under
+    review. An entry published or under review as the file has it is left as it is; a changed file says that the
+    version under review must be published or returned first."""
+    from frontproc.register import main as submit_entry
+
+    entry = dept.social_insurance_entry(department.endpoint)
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    path, changed = tmp_path / "entry.json", tmp_path / "changed.json"
+    path.write_text(json_format.MessageToJson(entry, ensure_ascii=False), encoding="utf-8")
+    entry.summary += "（修订）"
+    changed.write_text(json_format.MessageToJson(entry, ensure_ascii=False), encoding="utf-8")
+
+    async def run(file: Path) -> tuple[int, str]:
+        code = await asyncio.to_thread(submit_entry, str(department.config_path), str(file))
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    code, said = await run(path)
+    assert code == 0 and f"{entry.code} version 1 submitted" in said, said
+    assert await run(path) == (0, f"{entry.code} version 1 is under review as {path} has it: nothing submitted\n")
+    code, said = await run(changed)
+    assert code == 1 and f"{entry.code} version 1 is under review with other contents than the file" in said, said
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=platform.person("authority", REVIEWER), timeout=10)
+    assert await run(path) == (0, f"{entry.code} version 1 is published as {path} has it: nothing submitted\n")
+    versions = await catalog.ListEntryVersions(cat.ListEntryVersionsRequest(code=entry.code),
+                                               metadata=platform.metadata("social"), timeout=10)
+    assert [(version.version, version.state) for version in versions.versions] == [(1, cat.ENTRY_STATE_PUBLISHED)]
+    code, said = await run(changed)
+    assert code == 0 and f"{entry.code} version 2 submitted" in said, said
