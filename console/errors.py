@@ -35,6 +35,9 @@ DEPARTMENT_UNAVAILABLE = {
 
 #: Refusals whose reason (ErrorInfo.reason) says more than their status code: what the person can do.
 REASON_SENTENCES = {
+    "ENDPOINT_REFUSES_PLATFORM": "提供部门的前置机拒绝了平台的调用，目录未发布：请提供部门核对前置机配置的平台公钥"
+                                 "（platform.pem）和接口地址（endpoint）与登记的是否一致、服务器时间是否准确，"
+                                 "或将目录退回请其修改",
     "REQUEST_ID_REUSED": "此申请表已经提交过，之后改动的内容不会再作为新申请提交；如需另行申请，请重新打开申请页面填写",
     "NOT_SHARED_NOW": "该资源在申请后已调整为不予共享，提供部门不能再同意此申请：请填写理由后点击“拒绝”，"
                       "申请部门可提请共享主管部门协调",

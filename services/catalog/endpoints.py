@@ -16,7 +16,7 @@ import grpc
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from services.catalog.model import Entry
 from services.runtime.clients import open_channel
-from services.runtime.errors import failed_precondition, unavailable
+from services.runtime.errors import ServiceError, failed_precondition, unavailable
 from services.runtime.provider_assertions import AccessClaims, ProviderAssertionSigner
 from services.runtime.settings import Settings
 
@@ -47,11 +47,35 @@ class EndpointChecker:
                 provider_pb2.DescribeRequest(dataset=entry.endpoint.dataset), timeout=CHECK_TIMEOUT_SECONDS,
                 metadata=self._signer.metadata(target, claims))
         except grpc.aio.AioRpcError as exc:
-            raise unavailable("ENDPOINT_UNAVAILABLE", f"the endpoint {target} of {entry.code} does not answer "
-                                                      f"({exc.code().name}): it is not published") from None
+            raise _unanswered(entry, exc) from None
         finally:
             await channel.close()
         _require_serves(entry, response)
+
+
+#: The most of a 前置机's own words a refusal repeats (they come from the department's machine, not the platform).
+_REFUSAL_WORDS = 200
+
+
+def _unanswered(entry: Entry, error: grpc.aio.AioRpcError) -> ServiceError:
+    """Why the endpoint gave no answer to the check: it refused the platform's assertion, or did not answer.
+
+    A 前置机 that refuses the assertion answers (UNAUTHENTICATED): its platform.pem is not the platform's key, its
+    ``endpoint`` is not the target the entry registers (another name of the same machine), or its clock is off.
+    Told "does not answer", UNAVAILABLE, the reviewer and the department looked for a 前置机 down or an address
+    mistyped, and waited to retry; the fix is the 前置机's configuration, named with the 前置机's own reason.
+    """
+    target = entry.endpoint.target
+    if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+        why = " ".join((error.details() or "").split())[:_REFUSAL_WORDS]
+        return failed_precondition(
+            "ENDPOINT_REFUSES_PLATFORM",
+            f"the endpoint {target} of {entry.code} refused the platform's call ({why}): the provider department's "
+            f"前置机 is to trust the platform's provider public key (platform.public_keys, provider-public.pem) and "
+            f"to be registered by its `endpoint` ({target}), its clock right; its log says which: it is not "
+            "published")
+    return unavailable("ENDPOINT_UNAVAILABLE", f"the endpoint {target} of {entry.code} does not answer "
+                                               f"({error.code().name}): it is not published")
 
 
 def _require_serves(entry: Entry, response: provider_pb2.DescribeResponse) -> None:

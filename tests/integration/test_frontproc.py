@@ -654,6 +654,32 @@ async def test_an_endpoint_that_does_not_answer_is_not_published(platform, depar
     assert _reason(unserved.value) == "ENDPOINT_DOES_NOT_SERVE"
 
 
+async def test_an_endpoint_refusing_the_platforms_assertion_is_not_published_saying_so(  # type: ignore[no-untyped-def]
+        platform, department) -> None:
+    """A department registers its 前置机 by another name than the one its `endpoint` says (localhost for 127.0.0.1,
+    its DNS name): the 前置机 answers the catalog's check, refusing the assertion bound to that name. The reviewer
+    was told the endpoint "does not answer (UNAUTHENTICATED)", UNAVAILABLE (the console: 无法连接, make sure the
+    前置机 is started), though it answered: the fix is the 前置机's configuration, which the refusal now names."""
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = dept.social_insurance_entry(department.endpoint.replace("127.0.0.1", "localhost"))
+    entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("social"),
+                              timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                                  metadata=platform.person("authority", REVIEWER), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert _reason(refused.value) == "ENDPOINT_REFUSES_PLATFORM"
+    assert f"the endpoint {entry.endpoint.target} of {entry.code} refused the platform's call (platform assertion " \
+           "is for another endpoint" in refused.value.details()
+    assert "platform.public_keys" in refused.value.details() and "`endpoint`" in refused.value.details()
+    # The console's reviewer reads it in Chinese, not as a 前置机 that cannot be reached.
+    from console.errors import problem_of
+
+    assert problem_of(refused.value).message.startswith("提供部门的前置机拒绝了平台的调用，目录未发布")
+
+
 async def test_a_department_database_refusing_connections_is_unavailable_not_internal(  # type: ignore[no-untyped-def]
         platform, department, embedded) -> None:
     """A DBA closes the department's database for maintenance (ALLOW_CONNECTIONS false): every new connection
