@@ -279,7 +279,13 @@ class DepartmentStore:
                                f"a record of {dataset} holds no time in its as-of column: the 前置机's log says "
                                "why") from None
         stored = values.get(resource.key_item, "")
-        return Row(key=normalize_key(resource.key_kind, stored), values=values, as_of=as_of, cursor=stored)
+        key = normalize_key(resource.key_kind, stored)
+        if stored:
+            # The key item's value is the key, as the platform writes it: a table keeping an ID number's x in
+            # lower case answered the caller who asked for …002X with citizen_id …002x, another person to any
+            # system comparing the two as text.
+            values[resource.key_item] = key
+        return Row(key=key, values=values, as_of=as_of, cursor=stored)
 
     async def _run(self, dataset: str, statement: Awaitable[asyncpg.Record | list[asyncpg.Record] | None]
                    ) -> list[Row]:

@@ -232,6 +232,9 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
             .replace("      code: code\n", "      code: sfzhm\n"))
     row = await _read(tmp_path, text, "11010519491231002X")
     assert row is not None and row.key == "11010519491231002X" and row.values["name"] == "甲"
+    # The key item's value is the key, as the platform writes it (the caller asked for ...002X, and was answered
+    # citizen_id ...002x, its own systems comparing the two as different persons).
+    assert row.values["code"] == "11010519491231002X"
     query = text.replace("    table: people\n    key_column: sfzhm\n",
                          "    query: SELECT sfzhm, xm FROM people WHERE sfzhm = $1\n")
     assert (await _read(tmp_path, query, "11010519491231002X")).values["name"] == "甲"
@@ -242,6 +245,7 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
     try:
         rows = await store.batch_lookup("registry", ["11010519491231002X", "110105198001011000", "110105198001011019"])
         assert sorted(r.key for r in rows) == ["11010519491231002X", "110105198001011000"]
+        assert sorted(r.values["code"] for r in rows) == ["11010519491231002X", "110105198001011000"]
         after, keys = "", []
         while page := await store.page("registry", after, 1):  # as Export walks it, a row a page
             keys.append(page[0].key)
