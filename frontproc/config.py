@@ -343,16 +343,22 @@ def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
     if "items" not in fields:
         reader.problem(node, f"{where}: items is required (item machine name: column)")
     else:
-        for name, (key_node, value_node) in reader.mapping(fields["items"][1], f"{where}.items").items():
+        listed = reader.mapping(fields["items"][1], f"{where}.items")
+        if not listed and isinstance(fields["items"][1], MappingNode):
+            key_named = f" (the key item {key_item.value} among them)" if key_item is not None else ""
+            reader.problem(fields["items"][1], f"{where}.items must map at least one item to its column{key_named}")
+        for name, (key_node, value_node) in listed.items():
             if ITEM_PATTERN.fullmatch(name) is None:
                 reader.problem(key_node, f"{where}.items: {name!r} is not an item machine name")
             if not isinstance(value_node, ScalarNode) or IDENTIFIER_PATTERN.fullmatch(value_node.value) is None:
                 reader.problem(value_node, f"{where}.items.{name} must be a column name")
                 continue
             items[name] = Located(value_node.value, value_node.start_mark.line + 1)
-        if key_item is not None and items and key_item.value not in items:
+        # Judged against the items listed, not those whose column was valid: a key item whose column is refused
+        # above is not also "not one of the items", and one with no valid column to compare ended in a KeyError.
+        if key_item is not None and listed and key_item.value not in listed:
             reader.problem(key_item.line, f"{where}.key.item {key_item.value!r} is not one of the items")
-        elif (key_item is not None and table is not None and key_column is not None
+        elif (key_item is not None and table is not None and key_column is not None and key_item.value in items
               and items[key_item.value].value != key_column.value):
             # A record is looked up by key_column and answered under its key item's value, which the platform
             # matches it by: mapped to another column, a batch's records matched no key (every one absent).

@@ -610,3 +610,24 @@ def test_notify_changes_says_how_many_records_in_words_that_agree(monkeypatch, c
     monkeypatch.setattr(notify, "notify", answered)
     assert notify.main("frontproc.toml", "202001/000001", ["k"] * dropped) == 0
     assert capsys.readouterr().out == f"the platform {said} 202001/000001\n"
+
+
+_ITEMS = ("    items:\n      citizen_id: sfzhm\n      name: xm\n      insurance_type: xz\n      status: cbzt\n"
+          "      enrolment_date: cbrq\n      employer: cbdw\n      contribution_base: jfjs\n")
+
+
+@pytest.mark.parametrize(("items", "said"), [
+    ("    items: {}\n", "resources[0].items must map at least one item to its column (the key item citizen_id among "
+                      "them)"),
+    ("    items:\n      citizen_id: [sfzhm]\n", "resources[0].items.citizen_id must be a column name"),
+])
+def test_items_that_map_no_column_are_refused_with_their_line_not_a_traceback(tmp_path: Path, items: str,
+                                                                              said: str) -> None:
+    """An items mapping left empty, or whose every column was refused (a list given for a column), ended the check
+    in a KeyError traceback (the key item looked up among the columns mapped)."""
+    text = _valid(tmp_path).replace(_ITEMS, items)
+    assert text != _valid(tmp_path)
+    with pytest.raises(ConfigError) as error:
+        parse(text, str(tmp_path / "dept.yaml"))
+    assert f"dept.yaml:{_line_of(text, items.splitlines()[-1].strip())}: {said}" in str(error.value)
+    assert "is not one of the items" not in str(error.value)
