@@ -44,7 +44,12 @@ BACKENDS = ("postgresql",)
 #: a Chinese department's ``timestamp`` and ``date`` columns hold Beijing time.
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
 DATASET_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-IDENTIFIER_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?")
+#: One part of a name as the database has it: the 前置机 always writes names within double quotes, in which
+#: PostgreSQL takes any character but the quote itself (a Chinese column name, 身份证号; "Ming Cheng"); '.' separates
+#: a table's schema, and a control character is no one's name.
+NAME_PART = re.compile(r'[^".\x00-\x1f\x7f]+')
+#: PostgreSQL's longest name (NAMEDATALEN - 1), in bytes: a longer one is cut, and names another column.
+NAME_BYTES = 63
 ITEM_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 
@@ -178,6 +183,13 @@ class _Reader:
         return value
 
 
+def is_name(value: str, qualified: bool = False) -> bool:
+    """Whether ``value`` can be a name in the department database (``schema.name`` when ``qualified``)."""
+    parts = value.split(".") if qualified else [value]
+    return len(parts) <= 2 and all(NAME_PART.fullmatch(part) is not None and len(part.encode()) <= NAME_BYTES
+                                   for part in parts)
+
+
 def _address(reader: _Reader, value: Located | None, name: str) -> None:
     if value is None:
         return
@@ -305,6 +317,10 @@ def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: 
     return ""
 
 
+#: What a name may be, said with the refusal of one that cannot.
+_AS_NAMED = f" (as the database names it, at most {NAME_BYTES} bytes, without \" or '.')"
+
+
 def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
     where = f"resources[{index}]"
     fields = reader.mapping(node, where)
@@ -331,12 +347,12 @@ def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
         reader.problem(node, f"{where}: give either table (a table or view, with key_column) or query (SQL with "
                              "$1 for the key)")
     if table is not None:
-        if IDENTIFIER_PATTERN.fullmatch(table.value) is None:
-            reader.problem(table.line, f"{where}.table must be a table or view name (schema.name allowed)")
+        if not is_name(table.value, qualified=True):
+            reader.problem(table.line, f"{where}.table must be a table or view name (schema.name allowed){_AS_NAMED}")
         if key_column is None:
             reader.problem(table.line, f"{where}: key_column is required with table")
-    if key_column is not None and IDENTIFIER_PATTERN.fullmatch(key_column.value) is None:
-        reader.problem(key_column.line, f"{where}.key_column must be a column name")
+    if key_column is not None and not is_name(key_column.value):
+        reader.problem(key_column.line, f"{where}.key_column must be a column name{_AS_NAMED}")
     if query is not None and "$1" not in query.value:
         reader.problem(query.line, f"{where}.query must use $1 for the key")
     items: dict[str, Located] = {}
@@ -350,8 +366,8 @@ def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
         for name, (key_node, value_node) in listed.items():
             if ITEM_PATTERN.fullmatch(name) is None:
                 reader.problem(key_node, f"{where}.items: {name!r} is not an item machine name")
-            if not isinstance(value_node, ScalarNode) or IDENTIFIER_PATTERN.fullmatch(value_node.value) is None:
-                reader.problem(value_node, f"{where}.items.{name} must be a column name")
+            if not isinstance(value_node, ScalarNode) or not is_name(value_node.value):
+                reader.problem(value_node, f"{where}.items.{name} must be a column name{_AS_NAMED}")
                 continue
             items[name] = Located(value_node.value, value_node.start_mark.line + 1)
         # Judged against the items listed, not those whose column was valid: a key item whose column is refused
@@ -367,11 +383,11 @@ def _resource(reader: _Reader, node: Node, index: int) -> ResourceConfig | None:
                                         f"{mapped.value!r}, but key_column is {key_column.value!r}: map it to "
                                         f"{key_column.value}")
     as_of = reader.text(fields, "as_of_column", where)
-    if as_of is not None and IDENTIFIER_PATTERN.fullmatch(as_of.value) is None:
-        reader.problem(as_of.line, f"{where}.as_of_column must be a column name")
+    if as_of is not None and not is_name(as_of.value):
+        reader.problem(as_of.line, f"{where}.as_of_column must be a column name{_AS_NAMED}")
     watch = reader.text(fields, "watch_channel", where)
     code = reader.text(fields, "resource_code", where)
-    if watch is not None and IDENTIFIER_PATTERN.fullmatch(watch.value) is None:
+    if watch is not None and not is_name(watch.value):
         reader.problem(watch.line, f"{where}.watch_channel must be a PostgreSQL channel name")
     if watch is not None and code is None:
         reader.problem(watch.line, f"{where}: watch_channel needs resource_code (the catalog code to tell of)")

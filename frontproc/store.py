@@ -441,7 +441,7 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
     keyed = [index for index in indexes if index["on_column"] or named.search(index["first_key"])]
     if not keyed:
         return (f"table {resource.table.value} has no index on its key column {column}: every lookup reads the "
-                f"whole table (CREATE UNIQUE INDEX ON {resource.table.value} (({column}::text)))")
+                f"whole table (CREATE UNIQUE INDEX ON {_ident(resource.table.value)} (({_ident(column)}::text)))")
     if not any(index["unique_key"] for index in keyed):
         return (f"the key column {column} of {resource.table.value} is not unique: a key held by several rows "
                 "answers with one of them, and a batch download can miss rows that share a key")

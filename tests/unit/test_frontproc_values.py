@@ -457,3 +457,25 @@ async def test_a_fixed_length_column_leaves_without_the_blanks_that_pad_it(tmp_p
         assert [(row.key, row.cursor, row.values["name"]) for row in page] == [("A1", "A1", "张三"), ("B2", "B2", "x")]
     finally:
         await store.close()
+
+
+async def test_a_table_whose_names_are_chinese_or_quoted_is_shared_as_named(tmp_path: Path, database_url: str) -> None:
+    """A Chinese department's tables often name their columns in Chinese (身份证号, 姓名), or were created with
+    quoted names holding capitals or blanks ("Ming Cheng"); PostgreSQL takes them all. The configuration
+    refused every such name ("resources[0].items.name must be a column name"): the table could not be shared
+    without a view renaming each column."""
+    await _execute(database_url, 'CREATE TABLE "人员 Info" (身份证号 text PRIMARY KEY, 姓名 text, "Ming Cheng" text,'
+                                 ' 更新时间 timestamp); INSERT INTO "人员 Info" VALUES (\'a\', \'张三\', \'x y\','
+                                 " '2026-12-01 10:00:00')")
+    text = (_config(tmp_path, database_url, {"name": "姓名", "title": "Ming Cheng"}, as_of="更新时间")
+            .replace("    table: registry\n    key_column: code\n", "    table: 人员 Info\n    key_column: 身份证号\n")
+            .replace("      code: code\n", "      code: 身份证号\n"))
+    row = await _read(tmp_path, text, "a")
+    assert row is not None and row.values == {"code": "a", "name": "张三", "title": "x y"}
+    assert row.as_of == dt.datetime(2026, 12, 1, 10, tzinfo=BEIJING)
+    # A name the database cannot have is still refused with its line: a double quote, or more than 63 bytes.
+    for bad in ('a"b', "长" * 22):
+        broken = text.replace("name: 姓名", f"name: '{bad}'")
+        with pytest.raises(ConfigError) as error:
+            parse(broken, str(tmp_path / "dept.yaml"))
+        assert "resources[0].items.name must be a column name" in str(error.value)
