@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.check:
             uvloop.run(check(config))
-            print(f"govshare frontproc: {args.config} is valid ({len(config.resources)} resources)")
+            count = len(config.resources)
+            print(f"govshare frontproc: {args.config} is valid ({count} resource{'s' * (count != 1)})")
             return 0
         _serve_metrics(config)
         uvloop.run(run(config))

@@ -194,7 +194,8 @@ async def test_check_names_a_refusal_waiting_cannot_fix(tmp_path: Path, embedded
 async def test_check_passes_on_a_database_that_answers(tmp_path: Path, department_url: str) -> None:
     result = await asyncio.to_thread(_check_process, tmp_path, department_url)
     assert result.returncode == 0, result.stderr
-    assert "is valid" in result.stdout
+    # One resource is "1 resource" ("1 resources" before), as notify-changes says "1 record".
+    assert result.stdout == f"govshare frontproc: {tmp_path / 'dept.yaml'} is valid (1 resource)\n"
 
 
 def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path: Path) -> None:
