@@ -256,6 +256,10 @@ class DepartmentStore:
     def _row(self, dataset: str, record: asyncpg.Record) -> Row:
         resource = self._config.resources[dataset]
         sql = self._statements[dataset]
+        if sql.as_of_column and not isinstance(record[sql.as_of_column], dt.date | None):
+            # Read as no time at all, the record was said to be true as of the read: a stale row passed for fresh.
+            raise self._refuse(dataset, f"the as_of_column {sql.as_of_column} of {dataset} no longer holds times (it "
+                                        "is not a timestamp, timestamptz or date: its type was altered?)")
         for item, column in resource.items.items():
             if isinstance(record[column.value], _NO_TEXT_FORM_VALUES):
                 raise self._refuse(dataset, f"column {column.value} ({item}) of {dataset} no longer has a text form "

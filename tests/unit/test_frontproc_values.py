@@ -210,6 +210,24 @@ async def test_a_column_altered_under_the_frontproc_to_a_type_with_no_text_form_
         await store.close()
 
 
+async def test_an_as_of_column_altered_under_the_frontproc_to_text_is_refused_not_read_as_now(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The check at start refuses an as-of column that is not a time; altered to text while the 前置机 served, its
+    value was read as no time at all and the record said true as of the moment of the read, however old."""
+    store = DepartmentStore(parse(_config(tmp_path, database_url, {"label": "label"}), str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        assert (await store.lookup("registry", "a")).as_of == dt.datetime(2026, 12, 1, 10, tzinfo=BEIJING)
+        await _execute(database_url, "ALTER TABLE registry ALTER COLUMN updated TYPE text")
+        caplog.set_level(logging.WARNING, logger="frontproc.store")
+        with pytest.raises(ServiceError) as error:
+            await store.lookup("registry", "a")
+        assert error.value.reason == "DATABASE_REFUSED"
+        assert "the as_of_column updated of registry no longer holds times" in caplog.records[-1].getMessage()
+    finally:
+        await store.close()
+
+
 async def test_a_query_with_more_parameters_than_the_key_is_refused_at_check(tmp_path: Path, database_url: str) -> None:
     text = _config(tmp_path, database_url, {}).replace(
         "    table: registry\n    key_column: code\n    as_of_column: updated\n",
