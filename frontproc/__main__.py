@@ -14,7 +14,7 @@ import asyncpg
 
 from frontproc.component import create_component, server_settings
 from frontproc.config import ConfigError, FrontprocConfig, load
-from frontproc.store import CONNECT_TIMEOUT_SECONDS, check_resources
+from frontproc.store import CONNECT_TIMEOUT_SECONDS, CheckTimeout, check_resources
 from frontproc.tls import RenewingCertificate
 from services.connection import public_url
 from services.runtime import telemetry
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"govshare frontproc: {exc}", file=sys.stderr)
         return 2
-    except (DatabaseUnreachable, CannotListen) as exc:
+    except (DatabaseUnreachable, CannotListen, CheckTimeout) as exc:
         print(f"govshare frontproc: {exc}", file=sys.stderr)
         return 1
     return 0

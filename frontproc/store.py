@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 #: One connection attempt's bound, for the check at start and for the pool's connections alike: a host that
 #: drops packets is "does not answer" after this, not after asyncpg's 60 s default (longer than a call's deadline).
 CONNECT_TIMEOUT_SECONDS = 5.0
+#: How long one statement may take before the database is taken for one that does not answer: the pool's bound
+#: on every call, and the check's on preparing each statement.
+STATEMENT_TIMEOUT_SECONDS = 10.0
 #: The most a record's values may weigh (UTF-8): the platform answers a query in one message of at most
 #: MAX_MESSAGE_BYTES, and the reply needs room for its envelope (provenance, masks, audit id) beside them.
 MAX_RECORD_BYTES = MAX_MESSAGE_BYTES - 64 * 1024
@@ -245,8 +248,8 @@ class DepartmentStore:
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
         self._pool = await asyncpg.create_pool(self._config.database_url, min_size=1, max_size=10,
-                                               command_timeout=10, timeout=CONNECT_TIMEOUT_SECONDS,
-                                               init=read_as_text_form)
+                                               command_timeout=STATEMENT_TIMEOUT_SECONDS,
+                                               timeout=CONNECT_TIMEOUT_SECONDS, init=read_as_text_form)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -362,8 +365,17 @@ class DepartmentStore:
         return await self._run(dataset, self._pool.fetch(self._statements[dataset].page, after, size))
 
 
+class CheckTimeout(Exception):
+    """The database did not prepare a resource's statements in time (the message names the resource's line)."""
+
+
 async def check_resources(config: FrontprocConfig, connection: asyncpg.Connection) -> None:
-    """Prepares every resource's statements; ConfigError naming the line of each problem."""
+    """Prepares every resource's statements; ConfigError naming the line of each problem, CheckTimeout when the
+    database does not prepare one in time.
+
+    Preparing waits for the table's lock: a table locked by a DBA (ALTER TABLE, VACUUM FULL, a reload holding
+    its transaction open) held --check, and the start, in silence for as long as the lock lasted.
+    """
     problems: list[str] = []
     for resource in config.resources.values():
         sql = statements(resource)
@@ -374,7 +386,13 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
             if not text:
                 continue
             try:
-                prepared = await connection.prepare(text)
+                prepared = await connection.prepare(text, timeout=STATEMENT_TIMEOUT_SECONDS)
+            except TimeoutError:
+                raise CheckTimeout(
+                    f"{config.path}:{source.line}: resources {resource.dataset!r}: the department database did not "
+                    f"prepare its statements within {STATEMENT_TIMEOUT_SECONDS:g} s: is {_source_name(resource)} "
+                    "locked (an ALTER TABLE, a VACUUM FULL, a reload in a transaction left open)? Try again once "
+                    "it is done") from None
             except asyncpg.PostgresError as exc:
                 if unknown := await _unknown_columns(connection, resource, exc):
                     problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
@@ -494,8 +512,9 @@ async def _unknown_columns(connection: asyncpg.Connection, resource: ResourceCon
     if resource.table is None or not isinstance(error, asyncpg.UndefinedColumnError):
         return []
     try:
-        columns = await connection.prepare(f"SELECT * FROM {_ident(resource.table.value)}")
-    except asyncpg.PostgresError:
+        columns = await connection.prepare(f"SELECT * FROM {_ident(resource.table.value)}",
+                                           timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
         return []
     returned = {attribute.name: attribute.type for attribute in columns.get_attributes()}
     return [*_column_problems(resource, returned),

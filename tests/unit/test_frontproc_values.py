@@ -497,3 +497,28 @@ async def test_a_table_whose_names_are_chinese_or_quoted_is_shared_as_named(tmp_
         with pytest.raises(ConfigError) as error:
             parse(broken, str(tmp_path / "dept.yaml"))
         assert "resources[0].items.name must be a column name" in str(error.value)
+
+
+async def test_a_table_locked_during_the_check_is_said_not_waited_for_in_silence(
+        tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DBA's ALTER TABLE or VACUUM FULL (or a reload left in an open transaction) holds the table's lock:
+    preparing the resource's statements waited for it, and `govshare frontproc --check` (and the start) hung
+    without a word for as long as the lock lasted."""
+    from frontproc import store
+
+    monkeypatch.setattr(store, "STATEMENT_TIMEOUT_SECONDS", 0.5)
+    text = _config(tmp_path, database_url, {"label": "label"})
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    holder, checker = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE registry IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(store.CheckTimeout) as error:
+                await check_resources(config, checker)
+        line = next(number for number, content in enumerate(text.splitlines(), 1) if "table: registry" in content)
+        assert f"dept.yaml:{line}: resources 'registry': the department database did not prepare its statements " \
+               "within 0.5 s: is table registry locked" in str(error.value)
+        await check_resources(config, checker)  # the lock released, the check passes
+    finally:
+        await holder.close()
+        await checker.close()
