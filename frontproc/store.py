@@ -124,6 +124,18 @@ def canonical(value: object, zone: dt.tzinfo) -> str:
     return str(value)
 
 
+def _preferred(row: Row) -> tuple[bool, float, tuple[tuple[str, str], ...]]:
+    """The rank of a row among those holding its key (the highest answers it): the one holding the key as the
+    platform writes it (…X before …x), then the one true the latest (as_of_column), then the greatest values.
+
+    A key held by several rows (a table without a unique key) answered a Lookup with the first row the database
+    returned and a BatchLookup with the last: Query and BatchQuery of one person gave two records, either of which
+    could change from one call to the next. The last criterion only makes the choice the same every time.
+    """
+    return row.cursor == row.key, row.as_of.timestamp() if row.as_of else float("-inf"), \
+        tuple(sorted(row.values.items()))
+
+
 async def read_as_text_form(connection: asyncpg.Connection) -> None:
     """Makes ``connection`` read a char(n) value as PostgreSQL's own text form of it (``xm::text``): without the
     blanks that pad it to n characters. asyncpg gives them, and a table migrated from Oracle or DB2 (char(10) for a
@@ -333,17 +345,17 @@ class DepartmentStore:
     async def lookup(self, dataset: str, key: str) -> Row | None:
         assert self._pool is not None
         sql = self._statements[dataset]
-        variants = spellings(self._config.resources[dataset].key_kind, key)
-        if len(variants) > 1 and sql.batch:
+        if sql.batch:
+            # One rule for the row that answers a key held by several (_preferred), asked alone or in a batch.
             rows = await self.batch_lookup(dataset, [key])
             return rows[0] if rows else None
-        for variant in variants:
+        for variant in spellings(self._config.resources[dataset].key_kind, key):
             if rows := await self._run(dataset, self._pool.fetchrow(sql.one, variant)):
                 return rows[0]
         return None
 
     async def batch_lookup(self, dataset: str, keys: list[str]) -> list[Row]:
-        """The rows of ``keys``, one per key (a key held in two spellings answers with the upper-case one)."""
+        """The rows of ``keys``, one per key: of several rows holding a key, the one ``_preferred`` names."""
         assert self._pool is not None
         sql = self._statements[dataset]
         if not sql.batch:
@@ -353,7 +365,8 @@ class DepartmentStore:
         variants = [variant for key in keys for variant in spellings(kind, key)]
         found: dict[str, Row] = {}
         for row in await self._run(dataset, self._pool.fetch(sql.batch, variants)):
-            if row.key not in found or row.cursor == row.key:
+            held = found.get(row.key)
+            if held is None or _preferred(row) > _preferred(held):
                 found[row.key] = row
         return list(found.values())
 

@@ -522,3 +522,26 @@ async def test_a_table_locked_during_the_check_is_said_not_waited_for_in_silence
     finally:
         await holder.close()
         await checker.close()
+
+
+async def test_a_key_held_by_several_rows_answers_with_the_latest_alone_or_in_a_batch(
+        tmp_path: Path, database_url: str) -> None:
+    """A table without a unique key (the check warns of it) may hold a person twice. A Lookup answered with the first
+    row the database returned and a BatchLookup with the last: Query and BatchQuery of one person gave two
+    records. Both now answer with the row true the latest, and without an as-of time with the same row each time."""
+    await _execute(database_url, "CREATE TABLE twice (k text, v text, t timestamp); INSERT INTO twice VALUES"
+                                 " ('a', 'old', '2026-01-01'), ('a', 'new', '2026-06-01'),"
+                                 " ('a', 'older', '2025-01-01'), ('b', 'x', NULL), ('b', 'y', NULL)")
+    text = (_config(tmp_path, database_url, {"label": "v"}, as_of="t")
+            .replace("    table: registry\n    key_column: code\n", "    table: twice\n    key_column: k\n")
+            .replace("      code: code\n", "      code: k\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        assert (await store.lookup("registry", "a")).values["label"] == "new"
+        assert [row.values["label"] for row in await store.batch_lookup("registry", ["a"])] == ["new"]
+        alone = (await store.lookup("registry", "b")).values["label"]
+        assert [row.values["label"] for row in await store.batch_lookup("registry", ["b", "a"])
+                if row.key == "b"] == [alone]
+    finally:
+        await store.close()
