@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent
-from services.runtime.duties import ADMINISTRATOR, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, AUDITOR, REVIEWER
 from services.runtime.errors import (
     FieldViolation,
     failed_precondition,
@@ -36,6 +36,10 @@ from services.supervision.violations import Violation, detect
 
 log = logging.getLogger(__name__)
 MAX_WEIGHT = 100.0
+#: The authority's persons who read every department's figures, evaluations, violations and reports: its 审计员,
+#: 审核员 and 管理员 (the console's 监督 page is theirs). Its 申请人, 编目员 or 审批人 act for the authority as one
+#: department among others, and see its own figures only, as any department's do.
+SUPERVISING_ROLES = (AUDITOR, REVIEWER, ADMINISTRATOR)
 
 
 def _weight_violations(weights: Sequence[tuple[str, float]]) -> list[FieldViolation]:
@@ -73,6 +77,13 @@ def require_authority(caller: Caller, action: str) -> None:
         raise permission_denied("AUTHORITY_ONLY", f"only the sharing authority (共享主管部门) may {action}")
 
 
+def require_supervising(caller: Caller, action: str) -> None:
+    """The authority reading other departments' supervision: a person needs one of :data:`SUPERVISING_ROLES` (a
+    business system of the authority keeps its department's rights, as everywhere)."""
+    require_authority(caller, action)
+    duties.require_role(caller, SUPERVISING_ROLES, action)
+
+
 def check_department_code(department_code: str, empty_means: str = "") -> None:
     """A department is named by its 统一社会信用代码: a malformed one is the caller's slip to fix, not a department
     that has no violations (an empty list) or that the platform does not know (NOT_FOUND)."""
@@ -100,9 +111,13 @@ def require_begun(month: Month, now: dt.datetime) -> None:
 
 
 def require_own(caller: Caller, department_code: str, action: str) -> None:
+    """The department itself (any of its persons), or the authority's supervising persons and systems."""
     _identified(caller)
-    if not caller.authority and caller.department_code != department_code:
+    if caller.department_code == department_code:
+        return
+    if not caller.authority:
         raise permission_denied("NOT_YOUR_DEPARTMENT", f"only the department itself or the authority may {action}")
+    duties.require_role(caller, SUPERVISING_ROLES, action)
 
 
 class Supervision:
@@ -155,7 +170,7 @@ class Supervision:
         return figures, computed, evaluate(figures, await self._store.weights(), counts.get(department_code, 0))
 
     async def evaluations(self, caller: Caller, month: Month, after: str, limit: int) -> list[Evaluation]:
-        require_authority(caller, "list every department's evaluation")
+        require_supervising(caller, "list every department's evaluation")
         require_begun(month, self._clock())
         await self._require_computed(month)
         snapshots = await self._store.snapshots(month, after, limit)
@@ -167,10 +182,13 @@ class Supervision:
                          after: tuple[str, str] | None, limit: int) -> list[Violation]:
         _identified(caller)
         check_department_code(department_code, "every department you may see")
-        if not caller.authority:
-            if department_code and department_code != caller.department_code:
-                raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
-            department_code = caller.department_code
+        if department_code != caller.department_code:
+            if not caller.authority:
+                if department_code:
+                    raise permission_denied("NOT_YOUR_DEPARTMENT", "a department sees only its own violations")
+                department_code = caller.department_code
+            else:
+                require_supervising(caller, "list other departments' violations")
         require_begun(month, self._clock())
         if department_code and caller.authority:
             await self._require_known(department_code)
@@ -223,7 +241,7 @@ class Supervision:
         if department_code:
             require_own(caller, department_code, "read this department's yearly report")
         else:
-            require_authority(caller, "read the platform's yearly report")
+            require_supervising(caller, "read the platform's yearly report")
         months = [Month(year, m) for m in range(1, 13)]
         now = self._clock()
         months = [m for m in months if m.start <= now]

@@ -33,7 +33,7 @@ from govshare.supervision.v1 import supervision_pb2 as sup
 from govshare.supervision.v1 import supervision_pb2_grpc
 from services.demo import POPULATION_ITEMS, REGION, DemoDepartment, _entry
 from services.foundation.synthetic import citizen_id_of
-from services.runtime.duties import APPROVER, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.pagination import encode_token
@@ -486,6 +486,34 @@ async def test_only_the_authority_computes_and_departments_read_their_own(month_
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     _, bad_request = details_of(bad.value)
     assert [v.field for v in bad_request.field_violations] == ["month"]
+
+
+async def test_the_authoritys_persons_without_a_supervising_role_see_no_other_department(  # type: ignore[no-untyped-def]
+        month_run) -> None:
+    """Supervision is the authority's 审计员, 审核员 and 管理员's: its 申请人 or 编目员 (the authority is a department
+    that applies and catalogs too) read every department's scores, violations and reports through the API."""
+    w, month, _ = month_run
+    period = {"year": month.year, "month": month.month}
+    reads = [("ListEvaluations", sup.ListEvaluationsRequest(**period)),
+             ("ListViolations", sup.ListViolationsRequest(**period)),
+             ("ListViolations", sup.ListViolationsRequest(department_code=P.code, **period)),
+             ("GetSnapshot", sup.GetSnapshotRequest(department_code=P.code, **period)),
+             ("GenerateReport", sup.GenerateReportRequest(kind=sup.REPORT_KIND_YEARLY, year=month.year,
+                                                          format=sup.REPORT_FORMAT_HTML)),
+             ("GenerateReport", sup.GenerateReportRequest(kind=sup.REPORT_KIND_MONTHLY_FEEDBACK, department_code=P.code,
+                                                          format=sup.REPORT_FORMAT_HTML, **period))]
+    for role in (APPLICANT, DATA_OFFICER):
+        for method, request in reads:
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await getattr(w.supervision, method)(request, metadata=w.md("authority", role), timeout=30)
+            assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, (role, method)
+            assert _reason(refused.value) == "ROLE_REQUIRED"
+    for role in (AUDITOR, REVIEWER, ADMINISTRATOR):
+        for method, request in reads[:4]:
+            await getattr(w.supervision, method)(request, metadata=w.md("authority", role), timeout=30)
+    # The department's own figures stay open to any of its persons.
+    await w.supervision.GetSnapshot(sup.GetSnapshotRequest(department_code=P.code, **period),
+                                    metadata=w.md(P, DATA_OFFICER), timeout=10)
 
 
 async def test_figures_services_are_internal(month_run) -> None:  # type: ignore[no-untyped-def]
