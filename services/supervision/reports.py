@@ -93,6 +93,15 @@ def _missing(data: ReportInput) -> list[Month]:
     return [m for m in data.months if m not in data.snapshots]
 
 
+def _before_joining(data: ReportInput, department: str | None) -> list[Month]:
+    """The months computed without ``department``: every department that existed in a month has its snapshot (empty
+    if it did nothing), so one left out had not joined the platform when the month was computed. Counted as an empty
+    snapshot, such a month read as 0 calls and a score of 100.00 in the department's trend."""
+    if department is None:
+        return []
+    return [m for m in data.months if m in data.snapshots and department not in data.snapshots[m]]
+
+
 def _beijing(moment: dt.datetime) -> str:
     return f"{moment.astimezone(CST):%Y-%m-%d %H:%M}"
 
@@ -125,7 +134,8 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
     doc = Document(f"{year}年度政务信息资源共享情况报告", f"报告对象：{subject}　生成时间："
                    f"{_beijing(data.generated)}（北京时间）",
                    file_stem=f"yearly-{year}-{department or 'platform'}")
-    monthly = {m: _sum(data.snapshots[m], department) for m in data.months if m in data.snapshots}
+    absent = _before_joining(data, department)
+    monthly = {m: _sum(data.snapshots[m], department) for m in data.months if m in data.snapshots and m not in absent}
     year_rows = [row for f in monthly.values() for row in f.rows]
     total = Figures(department or "", year_rows)
     latest = monthly[max(monthly)] if monthly else Figures(department or "")
@@ -136,6 +146,9 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
         doc.add(Paragraph(f"{year}年度尚未结束，本报告为阶段性报告，年度结束后应重新生成。"))
     if missing := _missing(data):
         doc.add(Paragraph("以下月份尚无监督快照，未计入本报告：" + "、".join(f"{m.month}月" for m in missing) + "。"))
+    if absent:
+        doc.add(Paragraph("以下月份计算监督快照时该部门尚未加入共享平台，无该部门数据，未计入本报告："
+                          + "、".join(f"{m.month}月" for m in absent) + "。"))
     if note := _partial_note(data):
         doc.add(note)
     due = total.total("catalog.updates_due")
@@ -265,7 +278,10 @@ def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document
     if snapshots is None:
         doc.add(Paragraph(f"{month.year}年{month.month}月尚无监督快照，无法生成反馈。"))
         return doc
-    figures = snapshots.get(provider, Figures(provider))
+    if provider not in snapshots:
+        doc.add(Paragraph(f"计算{month.year}年{month.month}月监督快照时贵单位尚未加入共享平台，本月无贵单位数据。"))
+        return doc
+    figures = snapshots[provider]
     if (at := data.partial(month)) is not None and month.end > data.generated:
         doc.add(Paragraph(f"{month.year}年{month.month}月尚未结束（监督快照计算于{_beijing(at)}，北京时间）："
                           "以下为截至该时间的阶段性数据，月度结束后应重新生成。"))

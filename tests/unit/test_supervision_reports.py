@@ -195,3 +195,23 @@ def test_a_month_without_a_snapshot_has_no_bar_in_the_trend_as_it_has_no_figures
     chart = next(block for block in blocks if getattr(block, "title", None) == "按月资源被调用次数")
     assert chart.values == (None, 3.0)
     assert [chart.value_label(value) for value in chart.values] == ["—", "3次"]
+
+
+def test_a_department_has_no_figures_or_score_in_the_months_before_it_joined() -> None:
+    """A department that joined in December (November computed with the others, not with it) read in its yearly
+    report's trend as 0 calls and a score of 100.00 for November, and its November feedback said no resource of it
+    had been called, as if it had served the platform then."""
+    code, other, november, december = "11110100MB00000027", "11110100MB0000003A", Month(2026, 11), Month(2026, 12)
+    figures = Figures(code, [FigureRow(code, "queries.served", "", 3)])
+    data = ReportInput([november, december], {november: {other: Figures(other)}, december: {code: figures}}, [],
+                       {code: "市公安局", other: "市市场监督管理局"}, WEIGHTS, dt.datetime(2027, 1, 5, tzinfo=CST))
+    blocks = yearly_report(2026, code, data).blocks
+    assert _table_after(blocks, "三、按月趋势").rows[0] == ("11月", "—", "—", "—")
+    chart = next(block for block in blocks if getattr(block, "title", None) == "按月资源被调用次数")
+    assert chart.values == (None, 3.0)
+    assert "以下月份计算监督快照时该部门尚未加入共享平台，无该部门数据，未计入本报告：11月。" in _paragraphs(blocks)
+    # The platform's report is of every department that existed: November is no month without a snapshot.
+    assert not any("11月" in text for text in _paragraphs(yearly_report(2026, None, data).blocks))
+    feedback = monthly_feedback(november, code, data).blocks
+    assert _paragraphs(feedback) == ["计算2026年11月监督快照时贵单位尚未加入共享平台，本月无贵单位数据。"]
+    assert not any(isinstance(block, Table) for block in feedback)
