@@ -968,6 +968,19 @@ def _period_problem(year: int | None, month: int | None, today: dt.date) -> Prob
     return Problem(_INVALID, fields=fields, code=grpc.StatusCode.INVALID_ARGUMENT)
 
 
+async def _own_evaluation(console: Console, session: Session, year: int, month: int
+                          ) -> tuple[list[supervision_pb2.Evaluation], Problem | None]:
+    """A department's own evaluation of the month, for its persons: the menu offers 监督 to every 审计员, and every
+    department's list is the authority's alone, so a department's 审计员 was shown only 您的角色或部门无权执行此操作.
+    A month not computed yet is no refusal (the page says there is no evaluation yet)."""
+    answer, problem = await _call(console, session, console.services.supervision.GetSnapshot,
+                                  supervision_pb2.GetSnapshotRequest(department_code=session.person.department_code,
+                                                                     year=year, month=month))
+    if problem is not None and problem.reason == "SNAPSHOT_NOT_FOUND":
+        return [], None
+    return ([answer.snapshot.evaluation] if answer else []), problem
+
+
 @signed_in
 async def supervision(console: Console, request: Request, session: Session) -> Response:
     today = dt.datetime.now(CHINA).date()
@@ -983,17 +996,21 @@ async def supervision(console: Console, request: Request, session: Session) -> R
                                       supervision_pb2.ListEvaluationsRequest(year=typed_year, month=typed_month,
                                                                              page_size=console.settings.page_size,
                                                                              page_token=_page_token(request)))
+    evaluations = list(answer.evaluations) if answer else []
+    own = problem is not None and problem.reason == "AUTHORITY_ONLY" and typed_year is not None \
+        and typed_month is not None
+    if own:
+        evaluations, problem = await _own_evaluation(console, session, typed_year, typed_month)
     if _expired(problem):
         return _ended(problem)
     if problem is not None and problem.reason == "MONTH_NOT_COMPUTED":
         problem = None  # the page says the month has no evaluation yet (每月数据统计后生成): not a refusal
-    evaluations = list(answer.evaluations) if answer else []
     names = await _names(console, session, [e.department_code for e in evaluations])
     # Bars labelled by the department's name (its code's last six characters when the name is not known).
     bars = [(names["dept_names"].get(e.department_code) or e.department_code[-6:], e.score) for e in evaluations]
     chart = charts.bar_chart(bars, maximum=100, title=f"{year}年{month}月各部门综合得分") if evaluations else ""
     return console.page(request, "supervision.html", status=_status_of(problem), title="监督", year=year, month=month,
-                        evaluations=evaluations, **names, chart=chart,
+                        evaluations=evaluations, own=own, **names, chart=chart,
                         in_progress=(year, month) == (today.year, today.month),
                         next_token=answer.next_page_token if answer else "", problem=problem,
                         indicator_names=labels.INDICATOR, errors=_input_errors(problem, {}))

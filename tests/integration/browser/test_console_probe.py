@@ -30,6 +30,7 @@ from console.settings import ConsoleSettings
 from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.foundation.synthetic import citizen_id_of
+from services.runtime.workdays import CHINA
 
 pytestmark = pytest.mark.integration
 
@@ -535,7 +536,6 @@ async def test_a_second_list_that_is_refused_says_so_not_that_it_is_empty(  # ty
 
 
 @pytest.mark.parametrize(("path", "system", "nothing"), [
-    ("/supervision", "police", "还没有评估结果"),
     ("/catalog?page_token=garbage", "civil", "没有符合条件的资源"),
     ("/audit?page_token=garbage", "civil", "没有使用记录"),
     ("/disputes?page_token=garbage", "civil", "没有异议"),
@@ -549,6 +549,24 @@ async def test_a_refused_list_does_not_also_say_it_is_empty(  # type: ignore[no-
     text = await answer.text()
     assert answer.status in (400, 403), (answer.status, text[-600:])
     assert 'class="problem"' in text and nothing not in text, text[-1500:]
+
+
+async def test_a_departments_auditor_sees_its_own_evaluation_on_the_supervision_page(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The menu offers 监督 to every 审计员, and every department's list is the authority's: a department's 审计员
+    opening it was told only 您的角色或部门无权执行此操作. It now shows the department's own evaluation, and no
+    other's."""
+    today = dt.datetime.now(CHINA).date()
+    await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
+        supervision_pb2.ComputeSnapshotsRequest(year=today.year, month=today.month),
+        metadata=platform.metadata("authority"), timeout=60)
+    session = system_session(console_server, platform, "police", roles=("AUDITOR",))
+    answer = await context.request.get(f"/supervision?year={today.year}&month={today.month}", headers=_as(session))
+    text = await answer.text()
+    assert answer.status == 200, (answer.status, text[-600:])
+    assert 'class="problem"' not in text and "此处为本部门的评估结果" in text, text[-1500:]
+    rows = re.findall(r"<tr><td>(.*?)</td>", text.split("<tbody>", 1)[1])
+    assert rows == ["市公安局"], rows
 
 
 @pytest.mark.parametrize("query", ["q=" + "人" * 5000, "provider=not-a-credit-code"])
@@ -584,8 +602,6 @@ async def test_the_supervision_pages_month_is_said_in_chinese_and_the_month_in_p
         context, console_server, platform):
     """A month not begun and a year out of range read "the month has not begun" and "must be between 2000 and 2100"
     beside the inputs, in English; the month in progress showed its scores as if final."""
-    from services.runtime.workdays import CHINA
-
     session = system_session(console_server, platform, "authority", roles=("AUDITOR",))
     today = dt.datetime.now(CHINA).date()
     coming = (today.replace(day=28) + dt.timedelta(days=7)).replace(day=1)
