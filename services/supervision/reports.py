@@ -57,6 +57,8 @@ class ReportInput:
     generated: dt.datetime
     #: When each month's snapshots were computed: a month computed before it ended holds its figures until then.
     computed: Mapping[Month, dt.datetime] = field(default_factory=dict)
+    #: Business systems' names by id (the system a violation is about).
+    systems: Mapping[str, str] = field(default_factory=dict)
 
     def partial(self, month: Month) -> dt.datetime | None:
         """When ``month``'s figures stop, if its snapshots were computed before the month ended (else None)."""
@@ -249,13 +251,14 @@ def _violation_table(violations: list[Violation], data: ReportInput) -> Table | 
         return Paragraph("本期未发现违规情况。")
     return Table(("月份", "部门", "违规类型", "依据", "对象", "证据"), tuple(
         (f"{v.month.month}月", _who(data.names, v.department_code), RULES.get(v.rule, str(v.rule)), v.article,
-         v.subject, _evidence(v.evidence))
+         v.subject, _evidence(v.evidence, data.systems))
         for v in sorted(violations, key=lambda v: (v.month, v.department_code, v.rule, v.subject))))
 
 
-def _evidence(evidence: Mapping[str, str]) -> str:
+def _evidence(evidence: Mapping[str, str], systems: Mapping[str, str]) -> str:
     """The evidence in Chinese, for the authority who reads the report: each figure by its label, a rate as a
-    percentage and a purpose by its name (a key the labels do not know is shown as it is, never dropped)."""
+    percentage, a purpose by its name and a system by its name beside its id (a key the labels do not know is
+    shown as it is, never dropped)."""
     order = {key: index for index, key in enumerate(EVIDENCE)}
     parts = []
     for key in sorted(evidence, key=lambda k: (order.get(k, len(order)), k)):
@@ -264,6 +267,8 @@ def _evidence(evidence: Mapping[str, str]) -> str:
             value = f"{100 * float(value):.1f}%"
         elif key == "purpose":
             value = PURPOSES.get(value, value)
+        elif key == "system" and systems.get(value):
+            value = f"{systems[value]}（{value}）"
         parts.append(f"{EVIDENCE.get(key, key)}：{value}")
     return "；".join(parts)
 

@@ -121,6 +121,19 @@ class FigureSources:
             if not token:
                 return found
 
+    async def systems(self) -> dict[str, str]:
+        """Every business system's name by id, from the directory: the reports name the system a violation is
+        about (its id alone, sys-…, tells the reader nothing)."""
+        found: dict[str, str] = {}
+        token = ""
+        while True:
+            page = await self._call("authorization", self._directory.ListSystems,
+                                    directory_pb2.ListSystemsRequest(page_size=1000, page_token=token))
+            found.update((s.id, s.name) for s in page.systems)
+            token = page.next_page_token
+            if not token:
+                return found
+
     async def departments(self) -> dict[str, str]:
         """Every department's name by code (the authority's included), from the directory."""
         return {d.code: d.name for d in await self._all_departments()}

@@ -251,7 +251,8 @@ class Supervision:
         data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department),
                            await self._store.violations_between(months[0], months[-1], department),
                            await self._sources.departments(), await self._store.weights(), now,
-                           await self._store.compute_times(months[0], months[-1]))
+                           await self._store.compute_times(months[0], months[-1]),
+                           await self._sources.systems())
         if department is not None and department not in data.names:
             raise not_found(f"department {department[:64]!r}", "DEPARTMENT_NOT_FOUND")
         return yearly_report(year, department, data)

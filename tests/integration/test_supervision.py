@@ -592,6 +592,13 @@ async def test_yearly_report_of_a_department_in_html_and_pdf(month_run) -> None:
     assert any(font.endswith("NotoSansSC") or "NotoSansSC" in font for font in _pdf_fonts(pdf.content))
 
 
+async def test_a_reports_violation_names_the_business_system(month_run) -> None:  # type: ignore[no-untyped-def]
+    w, month, _ = month_run
+    page = (await _report(w, U, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_HTML, month.year,
+                          department=U.code)).content.decode("utf-8")
+    assert f"业务系统：{U.system_name}（{w.systems[U.key]}）" in page
+
+
 async def test_yearly_report_of_the_platform(month_run) -> None:  # type: ignore[no-untyped-def]
     w, month, _ = month_run
     pdf = await _report(w, "authority", sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_PDF, month.year)

@@ -215,3 +215,15 @@ def test_a_department_has_no_figures_or_score_in_the_months_before_it_joined() -
     feedback = monthly_feedback(november, code, data).blocks
     assert _paragraphs(feedback) == ["计算2026年11月监督快照时贵单位尚未加入共享平台，本月无贵单位数据。"]
     assert not any(isinstance(block, Table) for block in feedback)
+
+
+def test_a_violation_names_its_business_system_not_only_its_id() -> None:
+    """The evidence of a use beyond purpose said 业务系统：sys-5c1f…: an id the authority reading the report cannot
+    tell one system from another by. The system's name comes first, its id beside it; an unknown id stays."""
+    user = "11110100MB0000007N"
+    violations = [Violation(user, MONTH, sup.VIOLATION_RULE_PURPOSE_NOT_GRANTED, f"system:{system}", {"system": system})
+                  for system in ("sys-5c1f", "sys-gone")]
+    data = ReportInput([MONTH], {MONTH: {user: Figures(user)}}, violations, {user: "市民政局"}, WEIGHTS, GENERATED,
+                       systems={"sys-5c1f": "低保审核系统"})
+    rows = _table_after(yearly_report(2026, user, data).blocks, "五、违规情况").rows
+    assert [row[-1] for row in rows] == ["业务系统：低保审核系统（sys-5c1f）", "业务系统：sys-gone"]
