@@ -45,6 +45,14 @@ EVIDENCE = {"change": "职能变更", "due": "应更新日期", "system": "业�
             "baseline_daily_calls": "此前28日日均调用次数", "threshold": "判定阈值（次/日）"}
 
 
+#: The parts of a violation's subject (services/supervision/violations.py: "resource:<code>:endpoint",
+#: "system:<id>:resource:<code>:purpose:<purpose>", "mandate_change:<id>", "dataset:<name>", "conflicts"): a name
+#: followed by its value, or a word alone.
+SUBJECT_NAMES = {"mandate_change": "职能变更", "resource": "资源", "dataset": "数据集", "system": "业务系统",
+                 "purpose": "用途"}
+SUBJECT_WORDS = {"endpoint": "服务接口", "disputes": "疑义数据", "conflicts": "数据冲突"}
+
+
 @dataclass(frozen=True)
 class ReportInput:
     """What a report is made of: the months' snapshots (by department), their violations, names, weights."""
@@ -251,8 +259,30 @@ def _violation_table(violations: list[Violation], data: ReportInput) -> Table | 
         return Paragraph("本期未发现违规情况。")
     return Table(("月份", "部门", "违规类型", "依据", "对象", "证据"), tuple(
         (f"{v.month.month}月", _who(data.names, v.department_code), RULES.get(v.rule, str(v.rule)), v.article,
-         v.subject, _evidence(v.evidence, data.systems))
+         _subject(v.subject, data.systems), _evidence(v.evidence, data.systems))
         for v in sorted(violations, key=lambda v: (v.month, v.department_code, v.rule, v.subject))))
+
+
+def _subject(subject: str, systems: Mapping[str, str]) -> str:
+    """What a violation is about, in Chinese (资源：301901/000002；服务接口): the report printed the detector's key,
+    resource:301901/000002:endpoint or system:sys-…:resource:…:purpose:WORK_REFERENCE. A part it does not know is
+    kept as it is."""
+    parts, tokens = [], subject.split(":")
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token in SUBJECT_NAMES and index + 1 < len(tokens):
+            value = tokens[index + 1]
+            if token == "purpose":
+                value = PURPOSES.get(value, value)
+            elif token == "system" and systems.get(value):
+                value = f"{systems[value]}（{value}）"
+            parts.append(f"{SUBJECT_NAMES[token]}：{value}")
+            index += 2
+        else:
+            parts.append(SUBJECT_WORDS.get(token, token))
+            index += 1
+    return "；".join(parts)
 
 
 def _evidence(evidence: Mapping[str, str], systems: Mapping[str, str]) -> str:

@@ -577,7 +577,7 @@ async def test_yearly_report_of_a_department_in_html_and_pdf(month_run) -> None:
                      "<td>资源调用失败次数</td><td class=\"n\">3</td>", "<td>收到共享申请</td><td class=\"n\">3</td>",
                      "<td>逾期未更新目录</td><td class=\"n\">1</td>", "<svg", "按月资源被调用次数",
                      "<td>有条件共享</td><td class=\"n\">1</td>", "未按要求更新政务信息资源目录",
-                     "未向共享平台及时提供共享信息", f"resource:{R2}:endpoint"):
+                     "未向共享平台及时提供共享信息", f"资源：{R2}；服务接口"):
         assert expected in page, expected
 
     pdf = await _report(w, P, sup.REPORT_KIND_YEARLY, sup.REPORT_FORMAT_PDF, month.year, department=P.code)

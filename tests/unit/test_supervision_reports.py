@@ -227,3 +227,20 @@ def test_a_violation_names_its_business_system_not_only_its_id() -> None:
                        systems={"sys-5c1f": "低保审核系统"})
     rows = _table_after(yearly_report(2026, user, data).blocks, "五、违规情况").rows
     assert [row[-1] for row in rows] == ["业务系统：低保审核系统（sys-5c1f）", "业务系统：sys-gone"]
+
+
+def test_what_a_violation_is_about_reads_in_chinese() -> None:
+    """The 对象 column printed the detector's keys: resource:301901/000002:endpoint, dataset:place, conflicts,
+    system:sys-1:resource:101001/000001:purpose:WORK_REFERENCE."""
+    code = "11110100MB00000027"
+    subjects = ["conflicts", "dataset:place", "mandate_change:5f0c", "resource:301901/000002",
+                "resource:301901/000002:disputes", "resource:301901/000002:endpoint",
+                "system:sys-1:resource:101001/000001:purpose:WORK_REFERENCE", "system:sys-2"]
+    violations = [Violation(code, MONTH, sup.VIOLATION_RULE_DATA_UNUSABLE, subject) for subject in subjects]
+    data = ReportInput([MONTH], {MONTH: {code: Figures(code)}}, violations, {code: "市公安局"}, WEIGHTS, GENERATED,
+                       systems={"sys-1": "审核系统"})
+    rows = _table_after(yearly_report(2026, code, data).blocks, "五、违规情况").rows
+    assert [row[4] for row in rows] == [
+        "数据冲突", "数据集：place", "职能变更：5f0c", "资源：301901/000002", "资源：301901/000002；疑义数据",
+        "资源：301901/000002；服务接口", "业务系统：审核系统（sys-1）；资源：101001/000001；用途：工作参考",
+        "业务系统：sys-2"]
