@@ -35,6 +35,11 @@ class _Pdf(FPDF):
 
 def _chart(pdf: _Pdf, chart: BarChart) -> None:
     width, height = pdf.epw, 60.0
+    pdf.set_font(FONT, size=7)
+    slot = width / max(len(chart.values), 1)
+    if any(pdf.get_string_width(label) > slot for label in chart.labels):
+        _rows_chart(pdf, chart)
+        return
     if pdf.will_page_break(height + 16):
         pdf.add_page()
     pdf.set_font(FONT, size=11)
@@ -58,6 +63,39 @@ def _chart(pdf: _Pdf, chart: BarChart) -> None:
         pdf.set_xy(x - 4, base + 1)
         pdf.cell(bar + 8, 4, label, align="C")
     pdf.set_y(base + 8)
+
+
+def _fitted(pdf: _Pdf, label: str, width: float) -> str:
+    """``label`` cut with "…" to fit ``width`` in the current font (whole when it fits)."""
+    if pdf.get_string_width(label) <= width:
+        return label
+    while label and pdf.get_string_width(label + "…") > width:
+        label = label[:-1]
+    return label + "…"
+
+
+def _rows_chart(pdf: _Pdf, chart: BarChart) -> None:
+    """The chart as one row per label (as the HTML's, services/supervision/charts.py): labels too long for a column
+    of their own were printed over each other."""
+    row, label_width = 6.0, 55.0
+    span = pdf.epw - label_width - 22
+    pdf.set_font(FONT, size=11)
+    if pdf.will_page_break(8 + 2 * row):
+        pdf.add_page()
+    pdf.cell(0, 8, chart.title, align="C", new_x="LMARGIN", new_y="NEXT")
+    for label, value in zip(chart.labels, chart.values, strict=True):
+        if pdf.will_page_break(row):
+            pdf.add_page()
+        left, top = pdf.l_margin, pdf.get_y()
+        pdf.set_font(FONT, size=8)
+        pdf.cell(label_width, row, _fitted(pdf, label, label_width - 2), align="R")
+        bar = span * chart.share(value)
+        if bar > 0:
+            with pdf.local_context(fill_color=BAR_RGB):
+                pdf.rect(left + label_width + 2, top + 1, bar, row - 2, style="F")
+        pdf.set_xy(left + label_width + 4 + bar, top)
+        pdf.cell(20, row, chart.value_label(value), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
 
 
 def _table(pdf: _Pdf, table: Table) -> None:
