@@ -7,8 +7,10 @@ not asked to do); the score is 100 × the weighted mean of the rates, with the w
 * ``catalog_on_time``: catalog updates after mandate changes made by their due date;
 * ``reply_on_time``: applications received that were answered by their deadline (unanswered past it count late);
 * ``dispute_on_time``: disputes against its data answered by their deadline;
-* ``availability``: calls to its resources not ``FAILED`` through its own fault (``queries.failed``: a failure of
-  the platform's foundation service or of a caller is ``queries.failed_other``, not held against it);
+* ``availability``: of the calls that needed its service, those it answered (a record or none) rather than
+  ``FAILED`` through its own fault (``queries.failed``: a failure of the platform's foundation service or of a
+  caller is ``queries.failed_other``, not held against it); calls the platform refused (DENIED) or found invalid
+  never reached it and count neither way;
 * ``freshness``: records of the datasets it is the authoritative source of that are within their update cycle;
 * ``purpose_compliance``: its calls not refused for a purpose its grants do not hold.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.supervision.snapshot import Figures
+from services.supervision.snapshot import Figures, provider_answers
 
 INDICATORS = ("catalog_on_time", "reply_on_time", "dispute_on_time", "availability", "freshness",
               "purpose_compliance")
@@ -59,7 +61,7 @@ def _fractions(f: Figures) -> dict[str, tuple[int, int]]:
                    + f.total("applications.unreplied_overdue"))
     disputes_due = (f.total("disputes.answered_on_time") + f.total("disputes.answered_late")
                     + f.total("disputes.unanswered_overdue"))
-    served, made = f.total("queries.served"), f.total("queries.made")
+    answered, failed, made = sum(provider_answers(f).values()), f.total("queries.failed"), f.total("queries.made")
     records = sum(v for _, v in f.breakdown("datasets.records"))
     stale = sum(v for _, v in f.breakdown("datasets.stale_records"))
     beyond = sum(v for _, v in f.breakdown("queries.purpose_not_granted"))
@@ -67,7 +69,7 @@ def _fractions(f: Figures) -> dict[str, tuple[int, int]]:
         "catalog_on_time": (f.total("catalog.updates_on_time"), f.total("catalog.updates_due")),
         "reply_on_time": (f.total("applications.replied_on_time"), replies_due),
         "dispute_on_time": (f.total("disputes.answered_on_time"), disputes_due),
-        "availability": (served - f.total("queries.failed"), served),
+        "availability": (answered, answered + failed),
         "freshness": (records - stale, records),
         "purpose_compliance": (made - beyond, made),
     }

@@ -26,6 +26,22 @@ class Figures:
                 yield parse_dimension(row.dimension), row.value
 
 
+#: Results of calls the provider's service gave (a record, or that it holds none): a call refused by the platform
+#: (DENIED: no grant, a purpose not granted) or an invalid request never reached it, and a failure is counted apart.
+PROVIDER_ANSWERS = frozenset({"ANSWERED", "NOT_FOUND"})
+
+
+def provider_answers(figures: Figures) -> dict[str, int]:
+    """Calls the provider's service answered, by resource (from ``queries.served_to``): what its availability and
+    its failure rate are measured against. Counting every call to its resources, refusals included, let callers'
+    refused calls dilute its failures: 10 calls of 10 failed read as 95 % available beside 190 refused."""
+    answered: dict[str, int] = defaultdict(int)
+    for parts, value in figures.breakdown("queries.served_to"):
+        if parts.get("result") in PROVIDER_ANSWERS:
+            answered[parts["resource"]] += value
+    return dict(answered)
+
+
 def by_department(rows: Iterable[FigureRow], departments: Iterable[str]) -> dict[str, Figures]:
     """Rows grouped by department, sorted; every listed department present, even with no figure."""
     grouped: dict[str, list[FigureRow]] = defaultdict(list)

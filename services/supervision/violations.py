@@ -7,7 +7,8 @@ The rules (docs/api.md states them for the departments):
   catalog work (create, update, submit, retire) by the department between the change and the due date.
 * DATA_NOT_PROVIDED — Art. 24(2): (a) a published resource served by the platform's foundation endpoint
   whose dataset holds no record; (b) a resource whose calls failed at least :data:`MIN_FAILED` times and
-  at least :data:`MAX_FAILURE_RATE` of its calls in the month (the endpoint was down or unusable).
+  at least :data:`MAX_FAILURE_RATE` of the month's calls that needed the provider (answered or failed; refused
+  and invalid calls never reached it) (the endpoint was down or unusable).
 * DATA_UNUSABLE — Art. 24(3), 003 Art. 11: (a) a dataset with records older than the update cycle its
   resources declare (DOMAIN R-USE-3); (b) disputes about a resource left unanswered past their deadline;
   (c) conflicts between sources left open: at least :data:`MIN_OPEN_CONFLICTS` open at the month's end, more
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 from govshare.supervision.v1 import supervision_pb2
 from services.supervision.months import Month
-from services.supervision.snapshot import Figures
+from services.supervision.snapshot import Figures, provider_answers
 
 ARTICLE_24 = "国发〔2016〕51号 第二十四条"
 ARTICLES = {
@@ -94,11 +95,9 @@ def _data_not_provided(month: Month, f: Figures, dataset_records: dict[str, int]
             found.append(Violation(f.department_code, month, supervision_pb2.VIOLATION_RULE_DATA_NOT_PROVIDED,
                                    f"resource:{parts['resource']}",
                                    {"resource": parts["resource"], "dataset": parts["dataset"], "records": "0"}))
-    served: dict[str, int] = defaultdict(int)
-    for parts, value in f.breakdown("queries.served"):
-        served[parts["resource"]] += value
+    answered = provider_answers(f)
     for parts, failed in f.breakdown("queries.failed"):
-        calls = served.get(parts["resource"], 0)
+        calls = answered.get(parts["resource"], 0) + failed
         if failed >= MIN_FAILED and calls and failed / calls >= MAX_FAILURE_RATE:
             found.append(Violation(f.department_code, month, supervision_pb2.VIOLATION_RULE_DATA_NOT_PROVIDED,
                                    f"resource:{parts['resource']}:endpoint",

@@ -332,9 +332,9 @@ async def test_evaluation_follows_the_authoritys_weights(month_run) -> None:  # 
     evaluation = (await w.supervision.GetSnapshot(request, metadata=w.md(P), timeout=10)).snapshot.evaluation
     rates = {i.name: (i.numerator, i.denominator) for i in evaluation.indicators}
     assert rates == {"catalog_on_time": (0, 1), "reply_on_time": (1, 3), "dispute_on_time": (1, 2),
-                     "availability": (5, 8), "freshness": (0, 0), "purpose_compliance": (0, 0)}
+                     "availability": (3, 6), "freshness": (0, 0), "purpose_compliance": (0, 0)}
     assert evaluation.violations == 3
-    assert evaluation.score == pytest.approx(round((20 * 0 + 20 / 3 + 15 * 0.5 + 15 * 0.625 + 15 + 15), 2))
+    assert evaluation.score == pytest.approx(round((20 * 0 + 20 / 3 + 15 * 0.5 + 15 * 0.5 + 15 + 15), 2))
 
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
@@ -384,7 +384,7 @@ async def test_evaluation_follows_the_authoritys_weights(month_run) -> None:  # 
         weights=[sup.Weight(indicator="catalog_on_time", weight=0)]), metadata=w.md("authority"), timeout=10)
     try:
         reweighted = (await w.supervision.GetSnapshot(request, metadata=w.md(P), timeout=10)).snapshot.evaluation
-        assert reweighted.score == pytest.approx(round(100 * (20 / 3 + 7.5 + 9.375 + 15 + 15) / 80, 2))
+        assert reweighted.score == pytest.approx(round(100 * (20 / 3 + 7.5 + 7.5 + 15 + 15) / 80, 2))
     finally:
         await w.supervision.UpdateEvaluationWeights(sup.UpdateEvaluationWeightsRequest(
             weights=[sup.Weight(indicator="catalog_on_time", weight=20)]), metadata=w.md("authority"), timeout=10)

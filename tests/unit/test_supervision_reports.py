@@ -72,7 +72,9 @@ def test_the_score_is_the_same_under_proportional_weights_however_small() -> Non
     """Weights of 5e-324 each (allowed: 0-100, not all 0) lost their precision once multiplied by a rate: a
     department with half its calls failed scored 83.33 instead of the 91.67 it has under equal weights."""
     code = "11110100MB00000027"
-    figures = Figures(code, [FigureRow(code, "queries.served", "", 4), FigureRow(code, "queries.failed", "", 2)])
+    figures = Figures(code, [FigureRow(code, "queries.served", "", 4), FigureRow(code, "queries.failed", "", 2),
+                             FigureRow(code, "queries.served_to", dimension(department=code, purpose="WORK_REFERENCE",
+                                                                            resource="r", result="ANSWERED"), 2)])
     for weight in (15.0, 1e-300, 5e-324, 100.0):
         assert evaluate(figures, dict.fromkeys(WEIGHTS, weight), 0).score == 91.67, weight
     assert evaluate(figures, {**dict.fromkeys(WEIGHTS, 0.0), "availability": 5e-324}, 0).score == 50.0

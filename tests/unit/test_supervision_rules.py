@@ -6,6 +6,7 @@ import datetime as dt
 
 from govshare.supervision.v1 import supervision_pb2 as sup
 from services.runtime.figures import FigureRow, dimension
+from services.supervision.evaluation import evaluate
 from services.supervision.months import Month
 from services.supervision.snapshot import by_department
 from services.supervision.violations import BURST_FLOOR, detect
@@ -51,12 +52,34 @@ def test_a_foundation_resource_whose_dataset_is_empty_is_not_provided() -> None:
     assert found.evidence == {"resource": "105001/1", "dataset": "licence", "records": "0"}
 
 
+def _calls(resource: str, **by_result: int) -> list[FigureRow]:
+    """A resource's calls as the query service counts them: served in total, served_to by result, failed."""
+    rows = [FigureRow(DEPT, "queries.served", dimension(purpose="WORK_REFERENCE", resource=resource),
+                      sum(by_result.values()))]
+    rows += [FigureRow(DEPT, "queries.served_to", dimension(department="user", purpose="WORK_REFERENCE",
+                                                             resource=resource, result=result), n)
+             for result, n in by_result.items()]
+    if by_result.get("FAILED"):
+        rows += [FigureRow(DEPT, "queries.failed", "", by_result["FAILED"]),
+                 FigureRow(DEPT, "queries.failed", dimension(resource=resource), by_result["FAILED"])]
+    return rows
+
+
 def test_failures_under_the_threshold_are_not_flagged() -> None:
-    rows = [FigureRow(DEPT, "queries.served", dimension(purpose="WORK_REFERENCE", resource="r"), 100),
-            FigureRow(DEPT, "queries.failed", dimension(resource="r"), 4),
-            FigureRow(DEPT, "queries.served", dimension(purpose="WORK_REFERENCE", resource="s"), 2),
-            FigureRow(DEPT, "queries.failed", dimension(resource="s"), 2)]
+    rows = _calls("r", ANSWERED=90, NOT_FOUND=6, FAILED=4) + _calls("s", FAILED=2)
     assert detect(MONTH, by_department(rows, [DEPT])) == []
+
+
+def test_calls_refused_by_the_platform_do_not_dilute_the_providers_failures() -> None:
+    """Every call to the resource failed at its 前置机, but 200 calls the platform refused (no grant) counted as calls
+    it served: 10 failed of 210 read as 4.8 %, under the threshold, and its availability as 95 %."""
+    figures = by_department(_calls("r", DENIED=200, INVALID=5, FAILED=10), [DEPT])
+    (found,) = detect(MONTH, figures)
+    assert (found.rule, found.evidence) == (sup.VIOLATION_RULE_DATA_NOT_PROVIDED, {
+        "resource": "r", "failed_calls": "10", "calls": "10", "failure_rate": "1.000"})
+    availability = next(i for i in evaluate(figures[DEPT], {"availability": 1.0}, 1).indicators
+                        if i.name == "availability")
+    assert (availability.numerator, availability.denominator) == (0, 10)
 
 
 def test_violation_ids_are_stable_across_recomputations() -> None:
