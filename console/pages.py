@@ -32,6 +32,7 @@ from govshare.query.v1 import audit_pb2, dispute_pb2
 from govshare.supervision.v1 import supervision_pb2
 from services.runtime.workdays import CHINA
 from services.supervision.months import MAX_YEAR, MIN_YEAR
+from services.supervision.reports import RULES, evidence_text, subject_text
 
 log = logging.getLogger("govshare.console")
 
@@ -1005,15 +1006,43 @@ async def supervision(console: Console, request: Request, session: Session) -> R
         return _ended(problem)
     if problem is not None and problem.reason == "MONTH_NOT_COMPUTED":
         problem = None  # the page says the month has no evaluation yet (每月数据统计后生成): not a refusal
-    names = await _names(console, session, [e.department_code for e in evaluations])
+    violations, violations_problem = await _violations(console, session, request, evaluations)
+    listed = list(violations.violations) if violations else []
+    names = await _names(console, session, [e.department_code for e in evaluations]
+                         + [v.department_code for v in listed])
     # Bars labelled by the department's name (its code's last six characters when the name is not known).
     bars = [(names["dept_names"].get(e.department_code) or e.department_code[-6:], e.score) for e in evaluations]
     chart = charts.bar_chart(bars, maximum=100, title=f"{year}年{month}月各部门综合得分") if evaluations else ""
-    return console.page(request, "supervision.html", status=_status_of(problem), title="监督", year=year, month=month,
+    return console.page(request, "supervision.html", status=_status_of(problem or _down(violations_problem)),
+                        title="监督", year=year, month=month,
                         evaluations=evaluations, own=own, **names, chart=chart,
                         in_progress=(year, month) == (today.year, today.month),
                         next_token=answer.next_page_token if answer else "", problem=problem,
-                        indicator_names=labels.INDICATOR, errors=_input_errors(problem, {}))
+                        indicator_names=labels.INDICATOR, errors=_input_errors(problem, {}),
+                        violations=[_violation_row(v) for v in listed],
+                        violations_next=violations.next_page_token if violations else "",
+                        violations_problem=violations_problem)
+
+
+async def _violations(console: Console, session: Session, request: Request, evaluations: list[Any]
+                      ) -> tuple[Any, Problem | None]:
+    """The month's violations (Art. 24) under its evaluations, each with its article and evidence: the page showed
+    only how many each department had, and where they were said was the yearly report alone. The authority sees
+    every department's, a department its own (the service decides); only asked once the month has evaluations."""
+    if not evaluations:
+        return None, None
+    first = evaluations[0]
+    return await _call(console, session, console.services.supervision.ListViolations,
+                       supervision_pb2.ListViolationsRequest(year=first.year, month=first.month,
+                                                             page_size=console.settings.page_size,
+                                                             page_token=request.query_params.get("v_token", "")))
+
+
+def _violation_row(violation: supervision_pb2.Violation) -> dict[str, str]:
+    """A violation as the yearly report says it: its rule, article, subject and evidence in Chinese."""
+    return {"department_code": violation.department_code, "rule": RULES.get(violation.rule, str(violation.rule)),
+            "article": violation.article, "subject": subject_text(violation.subject, {}),
+            "evidence": evidence_text(violation.evidence, {})}
 
 
 def routes() -> list[Route]:

@@ -259,11 +259,11 @@ def _violation_table(violations: list[Violation], data: ReportInput) -> Table | 
         return Paragraph("本期未发现违规情况。")
     return Table(("月份", "部门", "违规类型", "依据", "对象", "证据"), tuple(
         (f"{v.month.month}月", _who(data.names, v.department_code), RULES.get(v.rule, str(v.rule)), v.article,
-         _subject(v.subject, data.systems), _evidence(v.evidence, data.systems))
+         subject_text(v.subject, data.systems), evidence_text(v.evidence, data.systems))
         for v in sorted(violations, key=lambda v: (v.month, v.department_code, v.rule, v.subject))))
 
 
-def _subject(subject: str, systems: Mapping[str, str]) -> str:
+def subject_text(subject: str, systems: Mapping[str, str]) -> str:
     """What a violation is about, in Chinese (资源：301901/000002；服务接口): the report printed the detector's key,
     resource:301901/000002:endpoint or system:sys-…:resource:…:purpose:WORK_REFERENCE. A part it does not know is
     kept as it is."""
@@ -285,7 +285,7 @@ def _subject(subject: str, systems: Mapping[str, str]) -> str:
     return "；".join(parts)
 
 
-def _evidence(evidence: Mapping[str, str], systems: Mapping[str, str]) -> str:
+def evidence_text(evidence: Mapping[str, str], systems: Mapping[str, str]) -> str:
     """The evidence in Chinese, for the authority who reads the report: each figure by its label, a rate as a
     percentage, a purpose by its name and a system by its name beside its id (a key the labels do not know is
     shown as it is, never dropped)."""

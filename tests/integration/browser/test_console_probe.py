@@ -569,6 +569,53 @@ async def test_a_departments_auditor_sees_its_own_evaluation_on_the_supervision_
     assert rows == ["市公安局"], rows
 
 
+async def test_the_supervision_page_lists_the_months_violations_in_chinese(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """The page showed how many violations each department had, and nowhere which: the authority had to generate
+    the yearly report to read one. Each is listed with its rule, article, subject and evidence in Chinese; a
+    department sees its own."""
+    import asyncpg
+
+    from services.supervision.months import Month
+    from services.supervision.violations import ARTICLES, Violation
+
+    today = dt.datetime.now(CHINA).date()
+    stub = supervision_pb2_grpc.SupervisionServiceStub(platform.channel)
+    compute = supervision_pb2.ComputeSnapshotsRequest(year=today.year, month=today.month)
+    await stub.ComputeSnapshots(compute, metadata=platform.metadata("authority"), timeout=60)
+    police, market = (platform.credentials.systems[s]["department"] for s in ("police", "market"))
+    month = Month(today.year, today.month)
+    found = [Violation(police, month, supervision_pb2.VIOLATION_RULE_DATA_NOT_PROVIDED,
+                       "resource:101001/000001:endpoint",
+                       {"resource": "101001/000001", "failed_calls": "3", "calls": "4", "failure_rate": "0.750"}),
+             Violation(market, month, supervision_pb2.VIOLATION_RULE_PURPOSE_NOT_GRANTED,
+                       "system:sys-1:resource:101001/000001:purpose:WORK_REFERENCE",
+                       {"system": "sys-1", "resource": "101001/000001", "purpose": "WORK_REFERENCE",
+                        "refused_calls": "2"})]
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.executemany(
+            "INSERT INTO supervision.violations (id, month, department_code, rule, article, subject, evidence)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [(v.id, month.first_day, v.department_code, v.rule, ARTICLES[v.rule], v.subject, json.dumps(v.evidence))
+             for v in found])
+        period = f"/supervision?year={today.year}&month={today.month}"
+        text = await (await context.request.get(period, headers=_as(system_session(
+            console_server, platform, "authority", roles=("AUDITOR",))))).text()
+        listed = text.split("<h2>违规情况</h2>", 1)[1]
+        for expected in ("市公安局", "未向共享平台及时提供共享信息", "资源：101001/000001；服务接口",
+                         "资源代码：101001/000001；调用次数：4；失败调用次数：3；失败率：75.0%", "市市场监督管理局",
+                         "超出授权用途使用共享信息", "用途：工作参考"):
+            assert expected in listed, (expected, listed[:2000])
+        own = await (await context.request.get(period, headers=_as(system_session(
+            console_server, platform, "police", roles=("AUDITOR",))))).text()
+        own_listed = own.split("<h2>违规情况</h2>", 1)[1]
+        assert "未向共享平台及时提供共享信息" in own_listed and "超出授权用途使用共享信息" not in own_listed
+    finally:
+        await conn.close()
+        await stub.ComputeSnapshots(compute, metadata=platform.metadata("authority"), timeout=60)
+
+
 @pytest.mark.parametrize("query", ["q=" + "人" * 5000, "provider=not-a-credit-code"])
 async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, console_server, platform, query):  # type: ignore[no-untyped-def]
     """The service names filter.provider_department_code or query; the inputs are provider and q: the page said
