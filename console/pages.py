@@ -1024,6 +1024,32 @@ async def supervision(console: Console, request: Request, session: Session) -> R
                         violations_problem=violations_problem)
 
 
+#: The reports the 监督 page offers (kind in the link → ReportKind, format → ReportFormat).
+_REPORT_KINDS = {"yearly": supervision_pb2.REPORT_KIND_YEARLY, "monthly": supervision_pb2.REPORT_KIND_MONTHLY_FEEDBACK}
+_REPORT_FORMATS = {"html": supervision_pb2.REPORT_FORMAT_HTML, "pdf": supervision_pb2.REPORT_FORMAT_PDF}
+
+
+@signed_in
+async def supervision_report(console: Console, request: Request, session: Session) -> Response:
+    """A report (R-SUP-2) as a download: the yearly report (the platform's, or a department's) or a month's usage
+    feedback, HTML or PDF. The reports were to be had from the API or `govshare report` only: a supervisor at the
+    console read the month's scores and could not take the report the rules ask for (Art. 18) with them."""
+    params = request.query_params
+    year, month = forms.number(params.get("year", "")), forms.number(params.get("month", "") or "0")
+    kind, report_format = _REPORT_KINDS.get(params.get("kind", "")), _REPORT_FORMATS.get(params.get("format", ""))
+    if year is None or month is None or kind is None or report_format is None:
+        return console.page(request, "refused.html", status=400, title="请求有误", back="/supervision",
+                            message="报告链接不完整或有误，请从“监督”页面的报告链接下载。")
+    answer, problem = await _call(console, session, console.services.supervision.GenerateReport,
+                                  supervision_pb2.GenerateReportRequest(
+                                      kind=kind, year=year, month=month if kind != _REPORT_KINDS["yearly"] else 0,
+                                      department_code=params.get("department", ""), format=report_format))
+    if problem is not None:
+        return _refused(console, request, problem)
+    return Response(answer.content, media_type=answer.content_type,
+                    headers={"Content-Disposition": f'attachment; filename="{answer.file_name}"'})
+
+
 async def _violations(console: Console, session: Session, request: Request, evaluations: list[Any]
                       ) -> tuple[Any, Problem | None]:
     """The month's violations (Art. 24) under its evaluations, each with its article and evidence: the page showed
@@ -1067,4 +1093,5 @@ def routes() -> list[Route]:
         Route("/disputes", disputes, methods=["GET", "POST"]),
         Route("/audit", audit, methods=["GET"]),
         Route("/supervision", supervision, methods=["GET"]),
+        Route("/supervision/report", supervision_report, methods=["GET"]),
     ]

@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from html import unescape
 
 import pytest
 from console_browser import browser, console_server, context, login_demo, open_as, serving, system_session
@@ -614,6 +615,39 @@ async def test_the_supervision_page_lists_the_months_violations_in_chinese(  # t
     finally:
         await conn.close()
         await stub.ComputeSnapshots(compute, metadata=platform.metadata("authority"), timeout=60)
+
+
+async def test_the_supervision_page_offers_the_reports_as_downloads(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The yearly report (Art. 18) and the monthly feedback came from the API or `govshare report` only: a
+    supervisor at the console could read the month's scores but not take the report away. The page links them,
+    the platform's for the authority, a department's own for it; another department's is refused."""
+    today = dt.datetime.now(CHINA).date()
+    await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
+        supervision_pb2.ComputeSnapshotsRequest(year=today.year, month=today.month),
+        metadata=platform.metadata("authority"), timeout=60)
+    period = f"/supervision?year={today.year}&month={today.month}"
+    authority = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    page = await (await context.request.get(period, headers=_as(authority))).text()
+    links = [unescape(link) for link in re.findall(r'href="(/supervision/report\?[^"]+)"', page)]
+    assert links == [f"/supervision/report?kind=yearly&year={today.year}&format={f}" for f in ("html", "pdf")]
+    answer = await context.request.get(links[1], headers=_as(authority))
+    assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["content-disposition"] == f'attachment; filename="yearly-{today.year}-platform.pdf"'
+    assert (await answer.body()).startswith(b"%PDF-")
+
+    police = platform.credentials.systems["police"]["department"]
+    own = system_session(console_server, platform, "police", roles=("AUDITOR",))
+    page = await (await context.request.get(period, headers=_as(own))).text()
+    links = [unescape(link) for link in re.findall(r'href="(/supervision/report\?[^"]+)"', page)]
+    assert len(links) == 4 and all(f"department={police}" in link for link in links), links
+    feedback = await context.request.get(links[2], headers=_as(own))
+    assert feedback.status == 200 and "共享信息使用情况反馈" in await feedback.text()
+    other = await context.request.get(f"/supervision/report?kind=yearly&year={today.year}&format=html",
+                                      headers=_as(own))
+    assert other.status == 403
+    broken = await context.request.get("/supervision/report?kind=weekly&year=2026&format=html", headers=_as(own))
+    assert broken.status == 400 and "报告链接不完整或有误" in await broken.text()
 
 
 @pytest.mark.parametrize("query", ["q=" + "人" * 5000, "provider=not-a-credit-code"])
