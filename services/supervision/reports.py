@@ -100,7 +100,14 @@ def _who(names: Mapping[str, str], code: str) -> str:
 
 
 def _missing(data: ReportInput) -> list[Month]:
-    return [m for m in data.months if m not in data.snapshots]
+    """The months never computed (their figures were never gathered)."""
+    return [m for m in data.months if m not in data.snapshots and m not in data.computed]
+
+
+def _without_departments(data: ReportInput) -> list[Month]:
+    """The months computed while no department had joined the platform (before it was set up): said "尚无监督快照",
+    they read as months still to be computed."""
+    return [m for m in data.months if m not in data.snapshots and m in data.computed]
 
 
 def _before_joining(data: ReportInput, department: str | None) -> list[Month]:
@@ -109,7 +116,8 @@ def _before_joining(data: ReportInput, department: str | None) -> list[Month]:
     snapshot, such a month read as 0 calls and a score of 100.00 in the department's trend."""
     if department is None:
         return []
-    return [m for m in data.months if m in data.snapshots and department not in data.snapshots[m]]
+    return [m for m in data.months if (m in data.snapshots and department not in data.snapshots[m])
+            or (m not in data.snapshots and m in data.computed)]
 
 
 def _beijing(moment: dt.datetime) -> str:
@@ -159,6 +167,9 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
     if absent:
         doc.add(Paragraph("以下月份计算监督快照时该部门尚未加入共享平台，无该部门数据，未计入本报告："
                           + "、".join(f"{m.month}月" for m in absent) + "。"))
+    if department is None and (empty := _without_departments(data)):
+        doc.add(Paragraph("以下月份计算监督快照时共享平台尚无部门，无数据："
+                          + "、".join(f"{m.month}月" for m in empty) + "。"))
     if note := _partial_note(data):
         doc.add(note)
     due = total.total("catalog.updates_due")
@@ -310,10 +321,10 @@ def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document
                    f"致：{_who(data.names, provider)}　生成时间：{generated}（北京时间）",
                    file_stem=f"feedback-{month.label()}-{provider}")
     snapshots = data.snapshots.get(month)
-    if snapshots is None:
+    if snapshots is None and month not in data.computed:
         doc.add(Paragraph(f"{month.year}年{month.month}月尚无监督快照，无法生成反馈。"))
         return doc
-    if provider not in snapshots:
+    if snapshots is None or provider not in snapshots:
         doc.add(Paragraph(f"计算{month.year}年{month.month}月监督快照时贵单位尚未加入共享平台，本月无贵单位数据。"))
         return doc
     figures = snapshots[provider]

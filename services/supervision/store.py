@@ -124,11 +124,12 @@ class SupervisionStore:
         return found
 
     async def compute_times(self, first: Month, last: Month) -> dict[Month, dt.datetime]:
-        """When each of the months first..last that has snapshots was computed (the earliest of its departments'):
-        a report says which of its months were computed before they ended."""
+        """When each of the months first..last was computed, those computed while no department existed included: a
+        report says which of its months were computed before they ended, and tells a month never computed from one
+        that had no department to count."""
         rows = await self._pool.fetch(
-            "SELECT month, min(compute_time) AS computed FROM snapshots WHERE month >= $1 AND month <= $2"
-            " GROUP BY month ORDER BY month", first.first_day, last.first_day)
+            "SELECT month, compute_time AS computed FROM computed_months WHERE month >= $1 AND month <= $2"
+            " ORDER BY month", first.first_day, last.first_day)
         return {Month.of_date(row["month"]): row["computed"] for row in rows}
 
     async def violations_between(self, first: Month, last: Month, department_code: str | None) -> list[Violation]:

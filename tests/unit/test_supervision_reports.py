@@ -246,3 +246,21 @@ def test_what_a_violation_is_about_reads_in_chinese() -> None:
         "数据冲突", "数据集：place", "职能变更：5f0c", "资源：301901/000002", "资源：301901/000002；疑义数据",
         "资源：301901/000002；服务接口", "业务系统：审核系统（sys-1）；资源：101001/000001；用途：工作参考",
         "业务系统：sys-2"]
+
+
+def test_a_month_computed_before_any_department_joined_is_not_said_to_await_its_snapshot() -> None:
+    """The platform set up in December: November, computed by the schedule with no department to count, was listed
+    among the months 尚无监督快照 (not computed yet), in the platform's report and each department's."""
+    code, october, november, december = "11110100MB00000027", Month(2026, 10), Month(2026, 11), Month(2026, 12)
+    at = dt.datetime(2027, 1, 2, tzinfo=CST)
+    data = ReportInput([october, november, december], {december: {code: Figures(code)}}, [], {code: "市公安局"},
+                       WEIGHTS, dt.datetime(2027, 1, 5, tzinfo=CST), {november: at, december: at})
+    platform = _paragraphs(yearly_report(2026, None, data).blocks)
+    assert "以下月份尚无监督快照，未计入本报告：10月。" in platform
+    assert "以下月份计算监督快照时共享平台尚无部门，无数据：11月。" in platform
+    department = _paragraphs(yearly_report(2026, code, data).blocks)
+    assert "以下月份尚无监督快照，未计入本报告：10月。" in department
+    assert "以下月份计算监督快照时该部门尚未加入共享平台，无该部门数据，未计入本报告：11月。" in department
+    assert _paragraphs(monthly_feedback(november, code, data).blocks) == [
+        "计算2026年11月监督快照时贵单位尚未加入共享平台，本月无贵单位数据。"]
+    assert _paragraphs(monthly_feedback(october, code, data).blocks) == ["2026年10月尚无监督快照，无法生成反馈。"]
