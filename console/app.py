@@ -310,6 +310,7 @@ PAGES: dict[str, Use] = {
     "/audit": Use(frozenset({"AUDITOR", "APPROVER", "DATA_OFFICER"}), "查看本部门资源的使用记录和管理日志"),
     "/supervision": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "查看各部门的监督评估结果"),
     "/supervision/report": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "下载监督报告"),
+    "/supervision/export": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "导出监督评估结果和违规情况"),
     "/persons": _ADMIN, "/persons/new": _ADMIN, "/persons/view": _ADMIN, "/persons/action": _ADMIN,
     "/persons/roles": _ADMIN, "/departments": _ADMIN, "/systems": _ADMIN,
 }

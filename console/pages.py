@@ -20,8 +20,21 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from console import charts, forms, labels
-from console.app import Console, calls, day, holds, login_redirect, not_yours, signed_in, until, when, working_days_left
+from console.app import (
+    Console,
+    calls,
+    day,
+    holds,
+    indicator_rate,
+    login_redirect,
+    not_yours,
+    signed_in,
+    until,
+    when,
+    working_days_left,
+)
 from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, Problem, problem_of
+from console.export import csv_bytes
 from console.names import Resource
 from console.sessions import Person, Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
@@ -1050,6 +1063,73 @@ async def supervision_report(console: Console, request: Request, session: Sessio
                     headers={"Content-Disposition": f'attachment; filename="{answer.file_name}"'})
 
 
+@signed_in
+async def supervision_export(console: Console, request: Request, session: Session) -> Response:
+    """The month's evaluations or violations, every page, as a CSV file for Excel (console/export.py: a byte order
+    mark, Chinese headers, names never read as formulas): the page showed them a page at a time, and a supervisor
+    who wanted them in a spreadsheet copied them off the screen."""
+    params = request.query_params
+    year, month = forms.number(params.get("year", "")), forms.number(params.get("month", ""))
+    what = params.get("what", "")
+    problem = _period_problem(year, month, dt.datetime.now(CHINA).date())
+    if problem is not None or what not in ("evaluations", "violations") or year is None or month is None:
+        return console.page(request, "refused.html", status=400, title="请求有误", back="/supervision",
+                            message="导出链接不完整或有误，请从“监督”页面的导出链接下载。")
+    if what == "evaluations":
+        header, rows, problem = await _evaluation_table(console, session, year, month)
+    else:
+        header, rows, problem = await _violation_table(console, session, year, month)
+    if problem is not None:
+        return _refused(console, request, problem)
+    return Response(csv_bytes(header, rows), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{what}-{year}-{month:02d}.csv"'})
+
+
+async def _every_page(console: Console, session: Session, method: Any, request: Any, field: str
+                      ) -> tuple[list[Any], Problem | None]:
+    """Every item of a listing, page after page (the service's largest pages)."""
+    found: list[Any] = []
+    while True:
+        answer, problem = await _call(console, session, method, request)
+        if problem is not None:
+            return found, problem
+        found.extend(getattr(answer, field))
+        if not answer.next_page_token:
+            return found, None
+        request.page_token = answer.next_page_token
+
+
+async def _evaluation_table(console: Console, session: Session, year: int, month: int
+                            ) -> tuple[list[str], list[list[object]], Problem | None]:
+    evaluations, problem = await _every_page(
+        console, session, console.services.supervision.ListEvaluations,
+        supervision_pb2.ListEvaluationsRequest(year=year, month=month, page_size=1000), "evaluations")
+    if problem is not None and problem.reason == "AUTHORITY_ONLY":
+        evaluations, problem = await _own_evaluation(console, session, year, month)
+    names = await console.names.departments(session.token, [e.department_code for e in evaluations])
+    header = ["部门代码", "部门名称", "综合得分", *labels.INDICATOR.values(), "违规数"]
+    rows: list[list[object]] = []
+    for e in evaluations:
+        found = {i.name: i for i in e.indicators}
+        rows.append([e.department_code, names.get(e.department_code, ""), f"{e.score:.2f}",
+                     *(indicator_rate(found.get(name)) for name in labels.INDICATOR), e.violations])
+    return header, rows, problem
+
+
+async def _violation_table(console: Console, session: Session, year: int, month: int
+                           ) -> tuple[list[str], list[list[object]], Problem | None]:
+    violations, problem = await _every_page(
+        console, session, console.services.supervision.ListViolations,
+        supervision_pb2.ListViolationsRequest(year=year, month=month, page_size=1000), "violations")
+    names = await console.names.departments(session.token, [v.department_code for v in violations])
+    header = ["部门代码", "部门名称", "违规类型", "依据", "对象", "证据"]
+    rows: list[list[object]] = [
+        [v.department_code, names.get(v.department_code, ""), *(_violation_row(v)[key] for key in
+                                                               ("rule", "article", "subject", "evidence"))]
+        for v in violations]
+    return header, rows, problem
+
+
 async def _violations(console: Console, session: Session, request: Request, evaluations: list[Any]
                       ) -> tuple[Any, Problem | None]:
     """The month's violations (Art. 24) under its evaluations, each with its article and evidence: the page showed
@@ -1094,4 +1174,5 @@ def routes() -> list[Route]:
         Route("/audit", audit, methods=["GET"]),
         Route("/supervision", supervision, methods=["GET"]),
         Route("/supervision/report", supervision_report, methods=["GET"]),
+        Route("/supervision/export", supervision_export, methods=["GET"]),
     ]

@@ -650,6 +650,47 @@ async def test_the_supervision_page_offers_the_reports_as_downloads(  # type: ig
     assert broken.status == 400 and "报告链接不完整或有误" in await broken.text()
 
 
+async def test_the_months_evaluations_and_violations_export_as_csv_for_excel(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The page showed them a page at a time: a supervisor who wanted them in a spreadsheet copied them off the
+    screen. Both export whole, with Chinese headers, as UTF-8 with the byte order mark Excel needs."""
+    import csv
+    import io
+
+    today = dt.datetime.now(CHINA).date()
+    await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ComputeSnapshots(
+        supervision_pb2.ComputeSnapshotsRequest(year=today.year, month=today.month),
+        metadata=platform.metadata("authority"), timeout=60)
+    authority = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    page = await (await context.request.get(f"/supervision?year={today.year}&month={today.month}",
+                                            headers=_as(authority))).text()
+    links = [unescape(link) for link in re.findall(r'href="(/supervision/export\?[^"]+)"', page)]
+    assert links == [f"/supervision/export?what={what}&year={today.year}&month={today.month}"
+                     for what in ("evaluations", "violations")]
+    answer = await context.request.get(links[0], headers=_as(authority))
+    assert answer.status == 200 and answer.headers["content-type"] == "text/csv; charset=utf-8"
+    assert answer.headers["content-disposition"] == \
+        f'attachment; filename="evaluations-{today.year}-{today.month:02d}.csv"'
+    body = await answer.body()
+    assert body.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["部门代码", "部门名称", "综合得分"] and rows[0][-1] == "违规数"
+    police = platform.credentials.systems["police"]["department"]
+    assert [police, "市公安局"] in [row[:2] for row in rows[1:]]
+    listed = (await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ListEvaluations(
+        supervision_pb2.ListEvaluationsRequest(year=today.year, month=today.month, page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).evaluations
+    assert [row[0] for row in rows[1:]] == [e.department_code for e in listed]
+    violations = await context.request.get(links[1], headers=_as(authority))
+    assert violations.status == 200
+    header = next(csv.reader(io.StringIO((await violations.body()).decode("utf-8-sig"))))
+    assert header == ["部门代码", "部门名称", "违规类型", "依据", "对象", "证据"]
+    own = await context.request.get(links[0], headers=_as(system_session(console_server, platform, "police",
+                                                                         roles=("AUDITOR",))))
+    own_rows = list(csv.reader(io.StringIO((await own.body()).decode("utf-8-sig"))))
+    assert [row[0] for row in own_rows[1:]] == [police]
+
+
 @pytest.mark.parametrize("query", ["q=" + "人" * 5000, "provider=not-a-credit-code"])
 async def test_a_refused_catalog_filter_is_shown_beside_its_input(context, console_server, platform, query):  # type: ignore[no-untyped-def]
     """The service names filter.provider_department_code or query; the inputs are provider and q: the page said
