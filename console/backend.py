@@ -42,9 +42,12 @@ class Services:
         self.foundation = foundation_pb2_grpc.FoundationAdminServiceStub(self.channel)
         self.supervision = supervision_pb2_grpc.SupervisionServiceStub(self.channel)
 
-    async def call(self, token: str, method: Callable[..., Awaitable[Response]], request: Any) -> Response:
-        """``method(request)`` as the person whose ``token`` this is."""
-        return await method(request, metadata=(("authorization", f"Bearer {token}"),), timeout=self.timeout)
+    async def call(self, token: str, method: Callable[..., Awaitable[Response]], request: Any,
+                   wait_seconds: float = 0.0) -> Response:
+        """``method(request)`` as the person whose ``token`` this is, waiting the console's call timeout or
+        ``wait_seconds`` if longer (a report takes seconds to render)."""
+        return await method(request, metadata=(("authorization", f"Bearer {token}"),),
+                            timeout=max(self.timeout, wait_seconds))
 
     async def close(self) -> None:
         await self.channel.close()

@@ -45,15 +45,17 @@ from govshare.query.v1 import audit_pb2, dispute_pb2
 from govshare.supervision.v1 import supervision_pb2
 from services.runtime.workdays import CHINA
 from services.supervision.months import MAX_YEAR, MIN_YEAR
+from services.supervision.report_client import TIMEOUT_SECONDS as REPORT_TIMEOUT_SECONDS
 from services.supervision.reports import RULES, evidence_text, subject_text
 
 log = logging.getLogger("govshare.console")
 
 
-async def _call(console: Console, session: Session, method: Any, request: Any) -> tuple[Any, Problem | None]:
+async def _call(console: Console, session: Session, method: Any, request: Any, wait_seconds: float = 0.0
+                ) -> tuple[Any, Problem | None]:
     """The answer, or the Problem the service refused it with (never raises for a gRPC error)."""
     try:
-        return await console.services.call(session.token, method, request), None
+        return await console.services.call(session.token, method, request, wait_seconds), None
     except grpc.aio.AioRpcError as error:
         problem = problem_of(error)
         log.info("call refused: %s %s", method._method.decode() if hasattr(method, "_method") else "", error.code())
@@ -1056,7 +1058,8 @@ async def supervision_report(console: Console, request: Request, session: Sessio
     answer, problem = await _call(console, session, console.services.supervision.GenerateReport,
                                   supervision_pb2.GenerateReportRequest(
                                       kind=kind, year=year, month=month if kind != _REPORT_KINDS["yearly"] else 0,
-                                      department_code=params.get("department", ""), format=report_format))
+                                      department_code=params.get("department", ""), format=report_format),
+                                  REPORT_TIMEOUT_SECONDS)
     if problem is not None:
         return _refused(console, request, problem)
     return Response(answer.content, media_type=answer.content_type,
