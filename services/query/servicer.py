@@ -47,6 +47,15 @@ MAX_BATCH_REPLY_BYTES = MAX_MESSAGE_BYTES - 1024
 AUDIT_ID_HEADER = "x-govshare-audit-id"
 #: The deny reason of a call refused because its system was disabled or its secret rotated (DenyReason).
 REVOKED_CREDENTIALS = "CREDENTIALS_REVOKED"
+#: A person's token on a call that reads records (DenyReason SYSTEM_REQUIRED). A department's grants are for its
+#: business systems (DOMAIN §1: every call is made by a system on behalf of its department); a person's roles
+#: (services.runtime.duties) are decisions and reads of the platform's own records, none of them a citizen's.
+#: Without it any signed-in person, the authority's 管理员 or 审计员 included, read citizens' records through
+#: their department's grants from a console session, outside every business system's own controls.
+SYSTEM_REQUIRED = "SYSTEM_REQUIRED"
+SYSTEM_REQUIRED_MESSAGE = ("records are read by a department's business systems, not with a person's session token: "
+                           "call through your department's business system (its token from "
+                           "TokenService.IssueToken)")
 
 ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
 BATCH_DOWNLOAD = common_pb2.SHARE_METHOD_BATCH_DOWNLOAD
@@ -433,6 +442,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                       items: tuple[str, ...], method: int, access: Access, calls: int = 1,
                       required: Iterable[str] = ()) -> Decision:
         """The allowing decision for this access, or PERMISSION_DENIED saying why (R-SEC-2)."""
+        if caller.is_person:
+            raise permission_denied(SYSTEM_REQUIRED, SYSTEM_REQUIRED_MESSAGE)
         if not caller.department_code:
             raise permission_denied("NOT_GRANTED", "data is shared with departments: call through the business "
                                                    "system of one")

@@ -35,9 +35,9 @@ from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from services.demo import POPULATION_ITEMS
-from services.runtime.duties import REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPLICANT, AUDITOR, REVIEWER
 from services.runtime.errors import details_of
-from tests.integration.test_sharing_cycle import NOT_SHARED, POPULATION, WORK, _keys
+from tests.integration.test_sharing_cycle import ENTITIES, NOT_SHARED, POPULATION, WORK, _keys
 
 pytestmark = pytest.mark.integration
 
@@ -527,3 +527,56 @@ async def test_read_rpcs_with_awkward_fields_never_fail_internally(platform, pat
         await call(request, metadata=platform.metadata(system), timeout=10)
     except grpc.aio.AioRpcError as error:
         assert error.code() not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN), (request, error.details())
+
+
+async def _refused_to_person(platform, call, person_id: str, provider: str, resource: str) -> None:  # type: ignore[no-untyped-def]
+    """``call`` is refused PERMISSION_DENIED SYSTEM_REQUIRED and its attempt is in the audit, naming the person."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        result = call()
+        if hasattr(result, "__aiter__"):
+            async for _ in result:
+                pass
+        else:
+            await result
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, caught.value.details()
+    info, _ = details_of(caught.value)
+    assert info is not None and info.reason == "SYSTEM_REQUIRED", caught.value.details()
+    assert "business system" in caught.value.details()
+    audit_id = info.metadata["audit_id"]
+    listed = await audit_pb2_grpc.AuditServiceStub(platform.channel).ListAccesses(
+        audit_pb2.ListAccessesRequest(resource_code=resource, page_size=50), metadata=platform.metadata(provider),
+        timeout=10)
+    record = next(a for a in listed.accesses if a.id == audit_id)
+    assert record.system_id == person_id
+    assert record.result == audit_pb2.ACCESS_RESULT_DENIED
+    assert record.deny_reason == common.DENY_REASON_SYSTEM_REQUIRED
+
+
+@pytest.mark.parametrize(("department", "role", "resource", "provider"), [
+    ("police", APPLICANT, POPULATION, "police"),  # a 申请人 reading their own department's foundation records
+    ("authority", ADMINISTRATOR, ENTITIES, "market"),  # the 管理员, who holds no deciding role
+    ("authority", AUDITOR, POPULATION, "police"),  # the 审计员, who reads the audit, not citizens' records
+])
+async def test_a_persons_session_reads_no_records(platform, department: str, role: str, resource: str,  # type: ignore[no-untyped-def]
+                                                  provider: str) -> None:
+    """Query, BatchQuery, Verify and Export are a department's business systems' calls (DOMAIN §1): a person's
+    console session token was answered like one, so any signed-in person (the authority's 管理员 and 审计员
+    included) read citizens' records, masked or not as the department's grants said, outside every business
+    system's controls. Each is refused SYSTEM_REQUIRED, the attempt audited with the person's id."""
+    metadata = platform.person(department, role)
+    person_id = json.loads(base64.urlsafe_b64decode(metadata[0][1].split(".")[1] + "==="))["sub"]
+    key = (await _keys(platform, "population" if resource == POPULATION else "legal_entity", 1))[0].key
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    calls = [
+        lambda: query.Query(query_pb2.QueryRequest(resource_code=resource, key=key, purpose=WORK),
+                            metadata=metadata, timeout=10),
+        lambda: query.BatchQuery(query_pb2.BatchQueryRequest(resource_code=resource, keys=[key], purpose=WORK),
+                                 metadata=metadata, timeout=10),
+        lambda: query.Verify(query_pb2.VerifyRequest(resource_code=resource, key=key, claims={"name": "王小明"},
+                                                     purpose=WORK), metadata=metadata, timeout=10),
+    ]
+    if resource == ENTITIES:  # offered for batch download
+        calls.append(lambda: query.Export(query_pb2.ExportRequest(resource_code=resource, purpose=WORK),
+                                          metadata=metadata, timeout=10))
+    for call in calls:
+        await _refused_to_person(platform, call, person_id, provider, resource)
