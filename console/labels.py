@@ -110,4 +110,6 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 "CREDENTIALS_CHANGED": "失败：密码或动态口令已在登录期间重置",
                 # services/foundation: a refused load, a refused read of a record's history.
                 "NOT_A_SOURCE": "失败：非登记的数据来源", "NO_AUTHORITATIVE_SOURCE": "失败：未指定权威来源",
-                "NOT_AUTHORITATIVE_SOURCE": "失败：非权威来源"}
+                "NOT_AUTHORITATIVE_SOURCE": "失败：非权威来源",
+                # A person whose roles do not allow the action (services/runtime/duties.py), e.g. a history read.
+                "ROLE_REQUIRED": "失败：角色无此权限"}

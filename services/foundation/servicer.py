@@ -23,7 +23,7 @@ from services.foundation.validation import ValueProblem, china_today
 from services.runtime import duties
 from services.runtime.actors import actor_pb
 from services.runtime.admin_events import AdminEvent
-from services.runtime.duties import ADMINISTRATOR, DATA_OFFICER
+from services.runtime.duties import ADMINISTRATOR, APPROVER, DATA_OFFICER, REVIEWER
 from services.runtime.errors import (
     FieldViolation,
     ServiceError,
@@ -57,6 +57,28 @@ def identified(caller: Caller) -> Caller:
     if not caller.department_code and not caller.is_service:
         raise unauthenticated("a bearer token is required: get one with TokenService.IssueToken")
     return caller
+
+
+#: The persons who may read a record's history: the source's 编目员, who loads the records and resolves their
+#: conflicts, and its 审批人, who answers the disputes about them; at the authority, also its 审核员, who
+#: coordinates. A person's other roles (申请人, 审计员, 管理员) decide nothing about a record's values.
+HISTORY_READERS = (DATA_OFFICER, APPROVER, REVIEWER)
+
+
+def _history_refusal(caller: Caller, authoritative: str | None, dataset: str) -> ServiceError | None:
+    """Why ``caller`` may not read a record's whole history (every version, unmasked), or None.
+
+    The department check alone let every person of the source or of the authority read it, whatever their
+    roles: a 申请人 of the 公安局, the authority's 管理员 or 审计员 read any citizen's full record from a
+    console session."""
+    if not caller.authority and caller.department_code != authoritative:
+        return permission_denied("NOT_AUTHORITATIVE_SOURCE",
+                                 f"only the authoritative source of {dataset} or the authority sees history")
+    try:
+        duties.require_role(caller, HISTORY_READERS, f"read the history of a {dataset} record")
+    except ServiceError as error:
+        return error
+    return None
 
 
 def source_department(caller: Caller, requested: str, violations: list[FieldViolation]) -> str:
@@ -225,13 +247,12 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         if violations or dataset is None:
             raise invalid_argument(violations)
         authority = await self._store.authoritative_department(dataset.name)
-        if not caller.authority and caller.department_code != authority:
+        if (refusal := _history_refusal(caller, authority, dataset.name)) is not None:
             # An attempt at a person's whole record is evidence too: who tried, on which dataset (never the key).
             await self._store.record_admin_event(AdminEvent.by(caller, "foundation.read_history", dataset.name,
-                                                               result="NOT_AUTHORITATIVE_SOURCE"))
+                                                               result=refusal.reason))
             self._recorded()
-            raise permission_denied("NOT_AUTHORITATIVE_SOURCE",
-                                    f"only the authoritative source of {dataset.name} or the authority sees history")
+            raise refusal
         current = await self._store.lookup(dataset.name, key)
         versions = ([current] if current else []) + await self._store.history(dataset.name, key)
         if not versions:

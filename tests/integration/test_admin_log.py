@@ -42,7 +42,7 @@ from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.authorization.component import create_component as create_authorization
 from services.foundation import synthetic
-from services.runtime.duties import ADMINISTRATOR, APPROVER, AUDITOR, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.pagination import encode_token
@@ -561,6 +561,35 @@ async def test_a_refused_read_of_a_records_history_is_logged_with_who_tried(plat
     assert (entry.target, entry.result, entry.actor_department_code) == (
         "population", "NOT_AUTHORITATIVE_SOURCE", _department(platform, "civil"))
     assert person["citizen_id"] not in entry.details_json
+
+
+async def test_a_records_history_is_read_by_the_persons_who_decide_about_it(platform) -> None:  # type: ignore[no-untyped-def]
+    """GetRecordHistory checked the department only: every person of the source or of the authority read a
+    citizen's whole record, unmasked, with its past versions, whatever their roles (the 公安局's 申请人, the
+    authority's 管理员 and 审计员). Only the source's 编目员 and 审批人 and the authority's 审核员 read it now; a
+    refused person is logged with the role that was needed (ROLE_REQUIRED)."""
+    person = synthetic.person(4, platform.credentials.seed)  # loaded by the demo
+    foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    request = foundation_pb2.GetRecordHistoryRequest(dataset="population", key=person["citizen_id"])
+    for department, role in (("police", DATA_OFFICER), ("police", APPROVER), ("authority", REVIEWER)):
+        read = await foundation.GetRecordHistory(request, metadata=platform.person(department, role), timeout=10)
+        assert read.versions[0].values["citizen_id"] == person["citizen_id"]
+    refused = [("police", APPLICANT), ("authority", ADMINISTRATOR), ("authority", AUDITOR)]
+    for department, role in refused:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await foundation.GetRecordHistory(request, metadata=platform.person(department, role), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, (role, caught.value.details())
+        info, _ = details_of(caught.value)
+        assert info is not None and info.reason == "ROLE_REQUIRED"
+        assert "编目员 (DATA_OFFICER)" in caught.value.details()
+    ids = {_person(platform, department, role).system_id for department, role in refused}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    while len(entries := [e for e in await _events(platform, action="foundation.read_history")
+                          if e.actor_system_id in ids]) < len(ids):
+        assert loop.time() < deadline, "a refused history read is not in the administrative log"
+        await asyncio.sleep(0.05)
+    assert {(e.actor_system_id, e.result) for e in entries} == {(i, "ROLE_REQUIRED") for i in ids}
 
 
 async def test_a_refused_load_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
