@@ -35,7 +35,7 @@ from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2, foundation_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc, query_pb2, query_pb2_grpc
 from services.demo import POPULATION_ITEMS
-from services.runtime.duties import ADMINISTRATOR, APPLICANT, AUDITOR, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
 from tests.integration.test_sharing_cycle import ENTITIES, NOT_SHARED, POPULATION, WORK, _keys
 
@@ -580,3 +580,20 @@ async def test_a_persons_session_reads_no_records(platform, department: str, rol
                                           metadata=metadata, timeout=10))
     for call in calls:
         await _refused_to_person(platform, call, person_id, provider, resource)
+
+
+async def test_only_the_providers_data_officer_says_its_records_changed(platform) -> None:  # type: ignore[no-untyped-def]
+    """NotifyRecordsChanged drops the named records (all_records: the whole dataset) from every replica's cache:
+    it checked the department only, so any person of the provider (its 申请人, its 审批人) emptied the cache of
+    its resources at will. Of the provider's persons, its 编目员 (who loads the data) sends it; systems (the
+    前置机's) as before."""
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    key = (await _keys(platform, "population", 1))[0].key
+    request = query_pb2.NotifyRecordsChangedRequest(resource_code=POPULATION, keys=[key])
+    for role in (APPLICANT, APPROVER):
+        reason, _ = await _fails(query.NotifyRecordsChanged(request, metadata=platform.person("police", role),
+                                                            timeout=10), grpc.StatusCode.PERMISSION_DENIED)
+        assert reason == "ROLE_REQUIRED"
+    for metadata in (platform.person("police", DATA_OFFICER), platform.metadata("police")):
+        answer = await query.NotifyRecordsChanged(request, metadata=metadata, timeout=10)
+        assert answer.keys_dropped == 1
