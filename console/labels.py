@@ -112,4 +112,8 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 "NOT_A_SOURCE": "失败：非登记的数据来源", "NO_AUTHORITATIVE_SOURCE": "失败：未指定权威来源",
                 "NOT_AUTHORITATIVE_SOURCE": "失败：非权威来源",
                 # A person whose roles do not allow the action (services/runtime/duties.py), e.g. a history read.
-                "ROLE_REQUIRED": "失败：角色无此权限"}
+                "ROLE_REQUIRED": "失败：角色无此权限",
+                # services/authorization/sharing.py: a reply or a grant change refused (who tried is the actor).
+                "PERSON_REQUIRED": "失败：须由人员决定", "NOT_YOUR_DEPARTMENT": "失败：非本部门事项",
+                "NOT_PROVIDER": "失败：非提供部门", "OWN_APPLICATION": "失败：不得答复本部门申请",
+                "AUTHORITY_ONLY": "失败：仅限共享主管部门"}

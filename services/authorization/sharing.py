@@ -7,9 +7,10 @@ announces grant changes so that the query path applies them at once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
@@ -222,13 +223,15 @@ class Sharing:
         """The provider approves (possibly narrowing) or refuses with a reason (R-APP-2)."""
         require_identified(caller)
         application = await self._find_application(application_id)
-        duties.require_person(caller, APPROVER, "reply to applications", application.provider_department_code)
-        if not caller.authority and caller.department_code != application.provider_department_code:
-            raise permission_denied("NOT_PROVIDER", f"only the provider {application.provider_department_code} or "
-                                    "the authority may reply to this application")
-        if caller.department_code == application.applicant_department_code:
-            raise permission_denied("OWN_APPLICATION", "nobody approves or refuses an application made by their own "
-                                    "department (separation of duties)")
+        step = "sharing.approved" if decision == APPROVE else "sharing.refused"
+        async with self._refusal_logged(caller, step, application.id):
+            duties.require_person(caller, APPROVER, "reply to applications", application.provider_department_code)
+            if not caller.authority and caller.department_code != application.provider_department_code:
+                raise permission_denied("NOT_PROVIDER", f"only the provider {application.provider_department_code} "
+                                        "or the authority may reply to this application")
+            if caller.department_code == application.applicant_department_code:
+                raise permission_denied("OWN_APPLICATION", "nobody approves or refuses an application made by their "
+                                        "own department (separation of duties)")
         self._expect_state(application, (apps.SUBMITTED,), "replied to")
         problems: list[FieldViolation] = []
         if decision not in (APPROVE, REFUSE):
@@ -449,19 +452,37 @@ class Sharing:
     async def _managed_grant(self, caller: Caller, grant_id: str, action: str, field: str = "id") -> Grant:
         require_identified(caller)
         grant = await self._find_grant(grant_id, field)
-        if grant.coordinated and action == "revoke":
-            # The authority's coordination decision (Art. 12) opened it over the provider's refusal or a not-shared
-            # type: the provider revoking it at once would make the decision void, so revoking it is the
-            # authority's (the provider still adjusts its scope as needs change, 003 Art. 11).
-            duties.require_person(caller, REVIEWER, "revoke grants given by a coordination decision")
-            require_authority(caller, f"revoke grant {grant.id}: it was given by the authority's coordination "
-                              "decision (Art. 12), which only the authority undoes; ask the 共享主管部门")
-            return self._active(grant)
-        duties.require_person(caller, APPROVER, f"{action} grants", grant.provider_department_code)
-        if not caller.authority and caller.department_code != grant.provider_department_code:
-            raise permission_denied("NOT_PROVIDER", f"only the provider {grant.provider_department_code} or the "
-                                    f"authority may {action} this grant")
+        step = grant_rules.REVOKED_EVENT if action == "revoke" else grant_rules.UPDATED_EVENT
+        async with self._refusal_logged(caller, f"sharing.{step.lower()}", grant.id):
+            if grant.coordinated and action == "revoke":
+                # The authority's coordination decision (Art. 12) opened it over the provider's refusal or a
+                # not-shared type: the provider revoking it at once would make the decision void, so revoking it
+                # is the authority's (the provider still adjusts its scope as needs change, 003 Art. 11).
+                duties.require_person(caller, REVIEWER, "revoke grants given by a coordination decision")
+                require_authority(caller, f"revoke grant {grant.id}: it was given by the authority's coordination "
+                                  "decision (Art. 12), which only the authority undoes; ask the 共享主管部门")
+                return self._active(grant)
+            duties.require_person(caller, APPROVER, f"{action} grants", grant.provider_department_code)
+            if not caller.authority and caller.department_code != grant.provider_department_code:
+                raise permission_denied("NOT_PROVIDER", f"only the provider {grant.provider_department_code} or the "
+                                        f"authority may {action} this grant")
         return self._active(grant)
+
+    @contextlib.asynccontextmanager
+    async def _refusal_logged(self, caller: Caller, action: str, target: str) -> AsyncIterator[None]:
+        """Logs a decision refused inside the block (PERMISSION_DENIED) as ``action`` on ``target`` with the
+        refusal's reason as its result, then lets the refusal go on.
+
+        The log held every decision taken and none refused: a system's token, a 申请人 or another department's
+        审批人 trying to revoke, adjust or answer for a department left no trace, though a refused sign-in, load
+        or history read does (R-SEC-3: every decision, who and its result). Only found objects get here, so the
+        target is a real id, never text the caller made up."""
+        try:
+            yield
+        except ServiceError as error:
+            if error.code == grpc.StatusCode.PERMISSION_DENIED:
+                await self._store.record_admin(AdminEvent.by(caller, action, target, result=error.reason))
+            raise
 
     @staticmethod
     def _active(grant: Grant) -> Grant:

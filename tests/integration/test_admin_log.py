@@ -592,6 +592,49 @@ async def test_a_records_history_is_read_by_the_persons_who_decide_about_it(plat
     assert {(e.actor_system_id, e.result) for e in entries} == {(i, "ROLE_REQUIRED") for i in ids}
 
 
+async def _refused(call: object) -> None:
+    """Awaits a call that must be refused PERMISSION_DENIED."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, caught.value.details()
+
+
+async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """Every reply, adjustment and revocation taken was logged, none refused: a business system's token, a
+    申请人 or another department's 审批人 trying to answer an application or revoke a grant left no trace.
+    Each refusal is now an entry of the step it tried, its reason as the result."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code=POPULATION, items=["citizen_id", "name", "birth_date"],
+            purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS], purpose_text="证照核发",
+            basis="《电子证照管理办法》", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
+        metadata=platform.metadata("services"), timeout=10)).application
+    reply = sharing_pb2.ReplyApplicationRequest(id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE)
+    other_approver = _person(platform, "social", APPROVER).system_id
+    await _refused(sharing.ReplyApplication(reply, metadata=platform.person("social", APPROVER), timeout=10))
+    grant = (await sharing.ReplyApplication(reply, metadata=platform.person("police", APPROVER), timeout=10)).grant
+    revoke = sharing_pb2.RevokeGrantRequest(id=grant.id, reason="试点结束")
+    await _refused(sharing.RevokeGrant(revoke, metadata=platform.metadata("police"), timeout=10))
+    await _refused(sharing.RevokeGrant(revoke, metadata=platform.person("police", APPLICANT), timeout=10))
+    await _refused(sharing.UpdateGrant(sharing_pb2.UpdateGrantRequest(
+        grant=sharing_pb2.Grant(id=grant.id, quota=1), update_mask=field_mask_pb2.FieldMask(paths=["quota"])),
+        metadata=platform.person("social", APPROVER), timeout=10))
+    for action, target, actor, result in [
+        ("sharing.approved", application.id, other_approver, "NOT_YOUR_DEPARTMENT"),
+        ("sharing.grant_revoked", grant.id, _system(platform, "police"), "PERSON_REQUIRED"),
+        ("sharing.grant_revoked", grant.id, _person(platform, "police", APPLICANT).system_id, "ROLE_REQUIRED"),
+        ("sharing.grant_updated", grant.id, other_approver, "NOT_YOUR_DEPARTMENT"),
+    ]:
+        entries = [e for e in await _events(platform, action=action) if e.target == target and e.result == result]
+        assert [e.actor_system_id for e in entries] == [actor], (action, result)
+    assert grant.state == sharing_pb2.GRANT_STATE_ACTIVE  # nothing refused changed it
+    assert (await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=platform.metadata("police"),
+                                   timeout=10)).grant.quota == grant.quota
+
+
 async def test_a_refused_load_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
     """A department that is not a registered source writing the population database was refused without a trace
     (the refusal rolled back with the load's log entry), while every load is logged."""
