@@ -67,6 +67,23 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@contextlib.asynccontextmanager
+async def refusals_logged(store: Store, caller: Caller, action: str, target: str) -> AsyncIterator[None]:
+    """Logs a decision refused inside the block (PERMISSION_DENIED) as ``action`` on ``target`` with the
+    refusal's reason as its result, then lets the refusal go on.
+
+    The log held every decision taken and none refused: a system's token, a 申请人 or another department's
+    审批人 trying to revoke, adjust or answer for a department left no trace, though a refused sign-in, load or
+    history read does (R-SEC-3: every decision, who and its result). Callers enter it once the application or
+    grant is found, so the target is a real id, never text the caller made up."""
+    try:
+        yield
+    except ServiceError as error:
+        if error.code == grpc.StatusCode.PERMISSION_DENIED:
+            await store.record_admin(AdminEvent.by(caller, action, target, result=error.reason))
+        raise
+
+
 class Sharing:
     def __init__(self, store: Store, entries: EntryLookup, events: PolicyEvents, settings: Settings,
                  clock: Clock = utc_now) -> None:
@@ -224,7 +241,7 @@ class Sharing:
         require_identified(caller)
         application = await self._find_application(application_id)
         step = "sharing.approved" if decision == APPROVE else "sharing.refused"
-        async with self._refusal_logged(caller, step, application.id):
+        async with refusals_logged(self._store, caller, step, application.id):
             duties.require_person(caller, APPROVER, "reply to applications", application.provider_department_code)
             if not caller.authority and caller.department_code != application.provider_department_code:
                 raise permission_denied("NOT_PROVIDER", f"only the provider {application.provider_department_code} "
@@ -453,7 +470,7 @@ class Sharing:
         require_identified(caller)
         grant = await self._find_grant(grant_id, field)
         step = grant_rules.REVOKED_EVENT if action == "revoke" else grant_rules.UPDATED_EVENT
-        async with self._refusal_logged(caller, f"sharing.{step.lower()}", grant.id):
+        async with refusals_logged(self._store, caller, f"sharing.{step.lower()}", grant.id):
             if grant.coordinated and action == "revoke":
                 # The authority's coordination decision (Art. 12) opened it over the provider's refusal or a
                 # not-shared type: the provider revoking it at once would make the decision void, so revoking it
@@ -467,22 +484,6 @@ class Sharing:
                 raise permission_denied("NOT_PROVIDER", f"only the provider {grant.provider_department_code} or the "
                                         f"authority may {action} this grant")
         return self._active(grant)
-
-    @contextlib.asynccontextmanager
-    async def _refusal_logged(self, caller: Caller, action: str, target: str) -> AsyncIterator[None]:
-        """Logs a decision refused inside the block (PERMISSION_DENIED) as ``action`` on ``target`` with the
-        refusal's reason as its result, then lets the refusal go on.
-
-        The log held every decision taken and none refused: a system's token, a 申请人 or another department's
-        审批人 trying to revoke, adjust or answer for a department left no trace, though a refused sign-in, load
-        or history read does (R-SEC-3: every decision, who and its result). Only found objects get here, so the
-        target is a real id, never text the caller made up."""
-        try:
-            yield
-        except ServiceError as error:
-            if error.code == grpc.StatusCode.PERMISSION_DENIED:
-                await self._store.record_admin(AdminEvent.by(caller, action, target, result=error.reason))
-            raise
 
     @staticmethod
     def _active(grant: Grant) -> Grant:

@@ -20,6 +20,7 @@ from govshare.authorization.v1 import roles_pb2
 from services.authorization.applications import ApplicationEvent
 from services.authorization.grants import Grant
 from services.authorization.roles import require_authority, require_department, require_identified, require_service
+from services.authorization.sharing import refusals_logged
 from services.authorization.store import Store
 from services.authorization.validation import GRANT_ID, SYSTEM_ID, find_by_id
 from services.runtime import duties, pagination
@@ -98,14 +99,18 @@ class SubjectAccessPolicy:
         """The provider or the authority marks a grant confidential until ``release_time``, or lifts it."""
         require_identified(caller)
         grant = await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant", "grant_id")
-        if not grant.visible_to(caller):  # as GetGrant says of it: NOT_FOUND here told the grant from a typo apart
-            raise permission_denied("NOT_INVOLVED", "only the grantee, the provider and the authority see a grant")
-        if not caller.authority and caller.department_code != grant.provider_department_code:
-            raise permission_denied("NOT_PROVIDER", "only the provider or the authority may mark a grant confidential")
-        # A person: the provider's approver, or the authority's reviewer (an investigation it coordinates).
-        duties.require_person(caller, (APPROVER, REVIEWER), "change a grant's confidentiality")
-        if caller.is_person and not caller.has_role(REVIEWER):
-            duties.require_role(caller, APPROVER, "change a grant's confidentiality", grant.provider_department_code)
+        async with refusals_logged(self._store, caller, "sharing.grant_confidentiality", grant.id):
+            if not grant.visible_to(caller):  # as GetGrant says: NOT_FOUND here told the grant from a typo apart
+                raise permission_denied("NOT_INVOLVED", "only the grantee, the provider and the authority see a "
+                                        "grant")
+            if not caller.authority and caller.department_code != grant.provider_department_code:
+                raise permission_denied("NOT_PROVIDER", "only the provider or the authority may mark a grant "
+                                        "confidential")
+            # A person: the provider's approver, or the authority's reviewer (an investigation it coordinates).
+            duties.require_person(caller, (APPROVER, REVIEWER), "change a grant's confidentiality")
+            if caller.is_person and not caller.has_role(REVIEWER):
+                duties.require_role(caller, APPROVER, "change a grant's confidentiality",
+                                    grant.provider_department_code)
         now = self._now()
         problems = []
         if confidential:

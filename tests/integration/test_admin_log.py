@@ -600,8 +600,9 @@ async def _refused(call: object) -> None:
 
 
 async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
-    """Every reply, adjustment and revocation taken was logged, none refused: a business system's token, a
-    申请人 or another department's 审批人 trying to answer an application or revoke a grant left no trace.
+    """Every reply, adjustment, revocation and confidentiality change taken was logged, none refused: a business
+    system's token, a 申请人 or another department's 审批人 trying to answer an application or revoke a grant left
+    no trace.
     Each refusal is now an entry of the step it tried, its reason as the result."""
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
     expire = timestamp_pb2.Timestamp()
@@ -622,11 +623,18 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
     await _refused(sharing.UpdateGrant(sharing_pb2.UpdateGrantRequest(
         grant=sharing_pb2.Grant(id=grant.id, quota=1), update_mask=field_mask_pb2.FieldMask(paths=["quota"])),
         metadata=platform.person("social", APPROVER), timeout=10))
+    release = timestamp_pb2.Timestamp()
+    release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
+    await _refused(sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
+        grant_id=grant.id, confidential=True, release_time=release, reason="在办案件"),
+        metadata=platform.person("police", APPLICANT), timeout=10))
     for action, target, actor, result in [
         ("sharing.approved", application.id, other_approver, "NOT_YOUR_DEPARTMENT"),
         ("sharing.grant_revoked", grant.id, _system(platform, "police"), "PERSON_REQUIRED"),
         ("sharing.grant_revoked", grant.id, _person(platform, "police", APPLICANT).system_id, "ROLE_REQUIRED"),
         ("sharing.grant_updated", grant.id, other_approver, "NOT_YOUR_DEPARTMENT"),
+        ("sharing.grant_confidentiality", grant.id, _person(platform, "police", APPLICANT).system_id,
+         "ROLE_REQUIRED"),
     ]:
         entries = [e for e in await _events(platform, action=action) if e.target == target and e.result == result]
         assert [e.actor_system_id for e in entries] == [actor], (action, result)
