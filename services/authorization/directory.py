@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,7 @@ from services.authorization.validation import (
     page_of,
 )
 from services.runtime import duties, pagination, tokens
-from services.runtime.admin_events import AdminEvent
+from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.duties import ADMINISTRATOR
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, unauthenticated
 from services.runtime.identifiers import credit_code_error, region_code_error
@@ -184,10 +185,11 @@ class Directory:
 
     async def rotate_secret(self, caller: Caller, system_id: str) -> str:
         require_identified(caller)
-        # The role first: whoever may not rotate secrets learns nothing of which system ids exist.
-        duties.require_role(caller, ADMINISTRATOR, "rotate systems' secrets")
-        system = await self._find_system(system_id)
-        require_department(caller, system.department_code, "rotate this system's secret")
+        async with self._refusals_logged(caller, "directory.rotate_system_secret", system_id):
+            # The role first: whoever may not rotate secrets learns nothing of which system ids exist.
+            duties.require_role(caller, ADMINISTRATOR, "rotate systems' secrets")
+            system = await self._find_system(system_id)
+            require_department(caller, system.department_code, "rotate this system's secret")
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
         # Never a lock-out: the new secret goes back to the caller, who can get a token with it at once.
@@ -199,12 +201,18 @@ class Directory:
         await self._events.system_changed(*state)
         return secret
 
+    def _refusals_logged(self, caller: Caller, action: str, system_id: str) -> AbstractAsyncContextManager[None]:
+        """Logs a refusal of ``action`` on the system (its id when it has an id's form), as a refused token is."""
+        return refusals_logged(self._store.record_admin, caller, action,
+                               system_id if SYSTEM_ID.fullmatch(system_id) else "")
+
     async def disable_system(self, caller: Caller, system_id: str) -> System:
         """Disables a system: no new tokens, and every verifier refuses the tokens it holds (via the event)."""
         require_identified(caller)
-        duties.require_role(caller, ADMINISTRATOR, "disable systems")  # before the lookup, as above
-        system = await self._find_system(system_id)
-        require_department(caller, system.department_code, "disable this system")
+        async with self._refusals_logged(caller, "directory.disable_system", system_id):
+            duties.require_role(caller, ADMINISTRATOR, "disable systems")  # before the lookup, as above
+            system = await self._find_system(system_id)
+            require_department(caller, system.department_code, "disable this system")
         admin = AdminEvent.by(caller, "directory.disable_system", system.id,
                               {"department_code": system.department_code})
         changed = await self._store.disable_system(system.id, admin)
@@ -215,8 +223,9 @@ class Directory:
 
     async def enable_system(self, caller: Caller, system_id: str) -> System:
         """Enables a disabled system again (authority only): new tokens; older ones stay refused."""
-        duties.require_role(caller, ADMINISTRATOR, "enable systems")
-        require_authority(caller, "enable systems")
+        async with self._refusals_logged(caller, "directory.enable_system", system_id):
+            duties.require_role(caller, ADMINISTRATOR, "enable systems")
+            require_authority(caller, "enable systems")
         system = await self._find_system(system_id)
         admin = AdminEvent.by(caller, "directory.enable_system", system.id,
                               {"department_code": system.department_code})

@@ -22,7 +22,7 @@ from services.authorization.person_store import RESET, AdminEntry, PersonRecord,
 from services.authorization.roles import require_identified
 from services.authorization.validation import department_code_problem, find_by_id, name_problem, page_after, page_of
 from services.runtime import pagination
-from services.runtime.admin_events import AdminEvent
+from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.duties import (
     ADMINISTRATOR,
     APPLICANT,
@@ -132,7 +132,7 @@ class Persons:
         return self._require_sealer().seal(person_id, secret)
 
     async def create(self, caller: Caller, new: NewPerson) -> tuple[PersonRecord, str]:
-        require_administrator(caller, "create persons")
+        await self._administrator(caller, "create persons", "person.create", "")
         username = new.username.strip().lower()
         problems = []
         if not pc.USERNAME.fullmatch(username):
@@ -171,6 +171,13 @@ class Persons:
         require_administrator(caller, "read persons")
         return await self.find(person_id)
 
+    async def _administrator(self, caller: Caller, what: str, action: str, person_id: str) -> None:
+        """require_administrator, a refusal logged as ``action`` on the person (their id when it has an id's form;
+        checked before the lookup, so that who may not change persons learns nothing of which ids exist)."""
+        target = person_id if pc.PERSON_ID.fullmatch(person_id) else ""
+        async with refusals_logged(self._persons.record_admin, caller, action, target):
+            require_administrator(caller, what)
+
     async def find(self, person_id: str) -> PersonRecord:
         return await find_by_id(person_id, pc.PERSON_ID, self._persons.get, "person")
 
@@ -196,7 +203,7 @@ class Persons:
         """Replaces the person's roles; with ``etag`` (Person.etag as the caller read it), only if they are still
         the roles read: two administrators editing one person at once, the second silently replaced the first's
         change with a form filled in before it."""
-        require_administrator(caller, "set persons' roles")
+        await self._administrator(caller, "set persons' roles", "person.set_roles", person_id)
         person = await self.find(person_id)
         problems = _role_problems(roles, person.authority, "roles")
         if person.id == caller.person_id and ADMINISTRATOR not in role_names(roles):
@@ -221,7 +228,7 @@ class Persons:
                                   ends_administrator=ADMINISTRATOR not in role_names(roles))
 
     async def disable(self, caller: Caller, person_id: str) -> PersonRecord:
-        require_administrator(caller, "disable persons")
+        await self._administrator(caller, "disable persons", "person.disable", person_id)
         person = await self.find(person_id)
         if person.id == caller.person_id:
             raise invalid_argument([FieldViolation("id", "an administrator cannot disable themselves")])
@@ -230,13 +237,13 @@ class Persons:
         return await self._announce(changed, person_id)
 
     async def enable(self, caller: Caller, person_id: str) -> PersonRecord:
-        require_administrator(caller, "enable persons")
+        await self._administrator(caller, "enable persons", "person.enable", person_id)
         person = await self.find(person_id)
         return await self._change(caller, person.id, "disabled = false", (),
                                   AdminEvent.by(caller, "person.enable", person.id))
 
     async def reset_password(self, caller: Caller, person_id: str, password: str) -> PersonRecord:
-        require_administrator(caller, "reset passwords")
+        await self._administrator(caller, "reset passwords", "person.reset_password", person_id)
         person = await self.find(person_id)
         if error := pc.password_problem(password, person.username):
             raise invalid_argument([FieldViolation("password", error)])
@@ -249,7 +256,7 @@ class Persons:
                                   AdminEvent.by(caller, "person.reset_password", person.id), RESET)
 
     async def reset_totp(self, caller: Caller, person_id: str) -> tuple[PersonRecord, str]:
-        require_administrator(caller, "reset TOTP secrets")
+        await self._administrator(caller, "reset TOTP secrets", "person.reset_totp", person_id)
         person = await self.find(person_id)
         _refuse_own_reset(caller, person, "TOTP secret")
         if not person.password_hash:
@@ -262,7 +269,7 @@ class Persons:
         return changed, pc.provisioning_uri(secret, changed.username)
 
     async def unlock(self, caller: Caller, person_id: str) -> PersonRecord:
-        require_administrator(caller, "unlock persons")
+        await self._administrator(caller, "unlock persons", "person.unlock", person_id)
         person = await self.find(person_id)
         return await self._change(caller, person.id, "failed_attempts = 0, lock_until = NULL", (),
                                   AdminEvent.by(caller, "person.unlock", person.id))

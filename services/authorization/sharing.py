@@ -7,10 +7,9 @@ announces grant changes so that the query path applies them at once.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import grpc
 
@@ -39,7 +38,7 @@ from services.authorization.validation import (
 )
 from services.runtime import duties, pagination
 from services.runtime.actors import Actor, actor_of
-from services.runtime.admin_events import ACTOR_DISPLAY_NAME, AdminEvent
+from services.runtime.admin_events import ACTOR_DISPLAY_NAME, AdminEvent, refusals_logged
 from services.runtime.duties import APPLICANT, APPROVER, REVIEWER
 from services.runtime.enums import ShortNames
 from services.runtime.errors import (
@@ -66,22 +65,6 @@ _ENTRY_STATES = ShortNames(catalog_pb2.EntryState)
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
-
-@contextlib.asynccontextmanager
-async def refusals_logged(store: Store, caller: Caller, action: str, target: str) -> AsyncIterator[None]:
-    """Logs a decision refused inside the block (PERMISSION_DENIED) as ``action`` on ``target`` with the
-    refusal's reason as its result, then lets the refusal go on.
-
-    The log held every decision taken and none refused: a system's token, a 申请人 or another department's
-    审批人 trying to revoke, adjust or answer for a department left no trace, though a refused sign-in, load or
-    history read does (R-SEC-3: every decision, who and its result). Callers enter it once the application or
-    grant is found, so the target is a real id, never text the caller made up."""
-    try:
-        yield
-    except ServiceError as error:
-        if error.code == grpc.StatusCode.PERMISSION_DENIED:
-            await store.record_admin(AdminEvent.by(caller, action, target, result=error.reason))
-        raise
 
 
 class Sharing:
@@ -241,7 +224,7 @@ class Sharing:
         require_identified(caller)
         application = await self._find_application(application_id)
         step = "sharing.approved" if decision == APPROVE else "sharing.refused"
-        async with refusals_logged(self._store, caller, step, application.id):
+        async with refusals_logged(self._store.record_admin, caller, step, application.id):
             duties.require_person(caller, APPROVER, "reply to applications", application.provider_department_code)
             if not caller.authority and caller.department_code != application.provider_department_code:
                 raise permission_denied("NOT_PROVIDER", f"only the provider {application.provider_department_code} "
@@ -470,7 +453,7 @@ class Sharing:
         require_identified(caller)
         grant = await self._find_grant(grant_id, field)
         step = grant_rules.REVOKED_EVENT if action == "revoke" else grant_rules.UPDATED_EVENT
-        async with refusals_logged(self._store, caller, f"sharing.{step.lower()}", grant.id):
+        async with refusals_logged(self._store.record_admin, caller, f"sharing.{step.lower()}", grant.id):
             if grant.coordinated and action == "revoke":
                 # The authority's coordination decision (Art. 12) opened it over the provider's refusal or a
                 # not-shared type: the provider revoking it at once would make the decision void, so revoking it

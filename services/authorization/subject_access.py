@@ -20,11 +20,10 @@ from govshare.authorization.v1 import roles_pb2
 from services.authorization.applications import ApplicationEvent
 from services.authorization.grants import Grant
 from services.authorization.roles import require_authority, require_department, require_identified, require_service
-from services.authorization.sharing import refusals_logged
 from services.authorization.store import Store
 from services.authorization.validation import GRANT_ID, SYSTEM_ID, find_by_id
 from services.runtime import duties, pagination
-from services.runtime.admin_events import AdminEvent
+from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.duties import ADMINISTRATOR, APPROVER, REVIEWER
 from services.runtime.errors import (
     FieldViolation,
@@ -99,7 +98,7 @@ class SubjectAccessPolicy:
         """The provider or the authority marks a grant confidential until ``release_time``, or lifts it."""
         require_identified(caller)
         grant = await find_by_id(grant_id, GRANT_ID, self._store.get_grant, "grant", "grant_id")
-        async with refusals_logged(self._store, caller, "sharing.grant_confidentiality", grant.id):
+        async with refusals_logged(self._store.record_admin, caller, "sharing.grant_confidentiality", grant.id):
             if not grant.visible_to(caller):  # as GetGrant says: NOT_FOUND here told the grant from a typo apart
                 raise permission_denied("NOT_INVOLVED", "only the grantee, the provider and the authority see a "
                                         "grant")

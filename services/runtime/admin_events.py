@@ -31,7 +31,7 @@ import datetime as dt
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -39,6 +39,7 @@ import grpc
 
 from govshare.authorization.v1 import admin_log_pb2, authorization_pb2, authorization_pb2_grpc
 from services.runtime.clients import call_metadata, open_channel
+from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.settings import Settings
 from services.runtime.tasks import cancel
@@ -91,6 +92,25 @@ class AdminEvent:
     def details_json(self) -> str:
         """The details as canonical JSON (sorted keys, compact), the form the log stores and hashes."""
         return _ENCODE(dict(self.details))
+
+
+@contextlib.asynccontextmanager
+async def refusals_logged(record_event: Callable[[AdminEvent], Awaitable[None]], caller: Caller, action: str,
+                          target: str) -> AsyncIterator[None]:
+    """Logs an action refused inside the block (PERMISSION_DENIED) as ``action`` on ``target`` by ``caller``, the
+    refusal's reason as its result (``record_event`` appends it), then lets the refusal go on.
+
+    The log held every decision and administrative change taken and none refused: a business system's token, a
+    申请人 or another department's 审批人 answering for a department, a non-administrator resetting a person's
+    password, left no trace, though a refused sign-in, token, load or history read does (R-SEC-3: every decision,
+    who and its result). ``target`` must be an id the service checked (found, or of an id's form), never text
+    the caller made up."""
+    try:
+        yield
+    except ServiceError as error:
+        if error.code == grpc.StatusCode.PERMISSION_DENIED:
+            await record_event(AdminEvent.by(caller, action, target, result=error.reason))
+        raise
 
 
 def event_pb(event: AdminEvent) -> admin_log_pb2.AdminEvent:

@@ -26,6 +26,8 @@ from govshare.authorization.v1 import (
     authorization_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
+    persons_pb2,
+    persons_pb2_grpc,
     roles_pb2,
     roles_pb2_grpc,
     sharing_pb2,
@@ -641,6 +643,34 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
     assert grant.state == sharing_pb2.GRANT_STATE_ACTIVE  # nothing refused changed it
     assert (await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=platform.metadata("police"),
                                    timeout=10)).grant.quota == grant.quota
+
+
+async def test_a_refused_administrative_change_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """A department's system disabling another department's system, a 审批人 rotating a secret or resetting a
+    person's password or disabling them: refused, and in no log, though every change made is. Each refusal is an
+    entry of the change it tried, on the system or person it named (an id's form only: nobody else's text)."""
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    persons = persons_pb2_grpc.PersonServiceStub(platform.channel)
+    police_system = _system(platform, "police")
+    approver = _person(platform, "police", APPROVER).system_id
+    target = _person(platform, "police", APPLICANT).system_id
+    await _refused(directory.DisableSystem(directory_pb2.DisableSystemRequest(id=police_system),
+                                           metadata=platform.metadata("civil"), timeout=10))
+    await _refused(directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=police_system),
+                                                metadata=platform.person("police", APPROVER), timeout=10))
+    await _refused(persons.ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
+        id=target, password="换一个足够长的新密码2026"), metadata=platform.person("police", APPROVER), timeout=10))
+    await _refused(persons.DisablePerson(persons_pb2.DisablePersonRequest(id="psn-<script>"),
+                                         metadata=platform.person("police", APPROVER), timeout=10))
+    for action, target_id, actor, result in [
+        ("directory.disable_system", police_system, _system(platform, "civil"), "NOT_YOUR_DEPARTMENT"),
+        ("directory.rotate_system_secret", police_system, approver, "ROLE_REQUIRED"),
+        ("person.reset_password", target, approver, "ADMINISTRATOR_ONLY"),
+        ("person.disable", "", approver, "ADMINISTRATOR_ONLY"),  # not an id: not repeated
+    ]:
+        entries = [e for e in await _events(platform, action=action)
+                   if e.target == target_id and e.result == result and e.actor_system_id == actor]
+        assert len(entries) == 1, (action, result)
 
 
 async def test_a_refused_load_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
