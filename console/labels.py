@@ -118,4 +118,4 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 "NOT_PROVIDER": "失败：非提供部门", "OWN_APPLICATION": "失败：不得答复本部门申请",
                 "AUTHORITY_ONLY": "失败：仅限共享主管部门", "NOT_INVOLVED": "失败：非相关部门",
                 # services/authorization: a change of persons or systems refused to a non-administrator.
-                "ADMINISTRATOR_ONLY": "失败：仅限管理员"}
+                "ADMINISTRATOR_ONLY": "失败：仅限管理员", "NOT_APPLICANT": "失败：非申请部门"}

@@ -264,9 +264,10 @@ class Sharing:
         """The applicant takes a refused (or unanswered, overdue) application to the authority (R-APP-3)."""
         require_identified(caller)
         application = await self._find_application(application_id)
-        if caller.department_code != application.applicant_department_code:
-            raise permission_denied("NOT_APPLICANT", "only the applicant may escalate an application")
-        duties.require_role(caller, APPLICANT, "escalate applications")
+        async with refusals_logged(self._store.record_admin, caller, "sharing.escalated", application.id):
+            if caller.department_code != application.applicant_department_code:
+                raise permission_denied("NOT_APPLICANT", "only the applicant may escalate an application")
+            duties.require_role(caller, APPLICANT, "escalate applications")
         now = self.now()
         if not (application.state == apps.REFUSED or application.overdue(now)):
             raise failed_precondition("NOT_ESCALATABLE", f"application {application.id} is "
@@ -282,8 +283,12 @@ class Sharing:
     async def coordinate(self, caller: Caller, application_id: str, grant_access: bool, reason: str,
                          terms: Terms) -> tuple[Application, Grant | None]:
         """The authority's coordination decision on an escalated application (Art. 12)."""
-        duties.require_person(caller, REVIEWER, "record coordination decisions")
-        require_authority(caller, "record coordination decisions")
+        step = "sharing.coordinated_granted" if grant_access else "sharing.coordinated_refused"
+        # Checked before the lookup (nobody else learns which ids exist): the target is the id if it has the form.
+        target = application_id if APPLICATION_ID.fullmatch(application_id) else ""
+        async with refusals_logged(self._store.record_admin, caller, step, target):
+            duties.require_person(caller, REVIEWER, "record coordination decisions")
+            require_authority(caller, "record coordination decisions")
         application = await self._find_application(application_id)
         self._expect_state(application, (apps.ESCALATED,), "coordinated")
         now = self.now()

@@ -625,6 +625,10 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
     await _refused(sharing.UpdateGrant(sharing_pb2.UpdateGrantRequest(
         grant=sharing_pb2.Grant(id=grant.id, quota=1), update_mask=field_mask_pb2.FieldMask(paths=["quota"])),
         metadata=platform.person("social", APPROVER), timeout=10))
+    await _refused(sharing.RecordCoordinationDecision(sharing_pb2.RecordCoordinationDecisionRequest(
+        id=application.id, grant=True), metadata=platform.person("police", APPROVER), timeout=10))
+    await _refused(sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=application.id),
+                                               metadata=platform.metadata("police"), timeout=10))
     release = timestamp_pb2.Timestamp()
     release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
     await _refused(sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
@@ -637,6 +641,9 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
         ("sharing.grant_updated", grant.id, other_approver, "NOT_YOUR_DEPARTMENT"),
         ("sharing.grant_confidentiality", grant.id, _person(platform, "police", APPLICANT).system_id,
          "ROLE_REQUIRED"),
+        ("sharing.coordinated_granted", application.id, _person(platform, "police", APPROVER).system_id,
+         "ROLE_REQUIRED"),
+        ("sharing.escalated", application.id, _system(platform, "police"), "NOT_APPLICANT"),
     ]:
         entries = [e for e in await _events(platform, action=action) if e.target == target and e.result == result]
         assert [e.actor_system_id for e in entries] == [actor], (action, result)
