@@ -350,6 +350,12 @@ class CatalogStore:
         return [ProjectEntry(row["code"], row["state"], row["provider_department_code"], row["public"])
                 for row in rows]
 
+    async def record_admin(self, event: AdminEvent) -> None:
+        """Writes one administrative event to the outbox in a transaction of its own (a refused step, whose
+        own transaction rolled back)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await admin_events.record(conn, event)
+
     async def add_mandate_change(self, change: MandateChange, caller: Caller, now: dt.datetime) -> None:
         """Records the change and, in the same transaction, its administrative event (dates only: the
         description is free text and stays out of the log)."""

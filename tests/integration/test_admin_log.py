@@ -680,6 +680,27 @@ async def test_a_refused_administrative_change_is_logged_with_who_tried(platform
         assert len(entries) == 1, (action, result)
 
 
+async def test_a_refused_catalog_step_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """A 审批人 retiring their department's entry, a 编目员 publishing one: refused, and in no log, though every
+    catalog step taken is. Each refusal is relayed from the catalog's outbox as the step it tried."""
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    await _refused(catalog.RetireEntry(cat.RetireEntryRequest(code=POPULATION, reason="职能调整"),
+                                       metadata=platform.person("police", APPROVER), timeout=10))
+    await _refused(catalog.ReviewEntry(cat.ReviewEntryRequest(code=POPULATION, decision=cat.REVIEW_DECISION_PUBLISH),
+                                       metadata=platform.person("police", DATA_OFFICER), timeout=10))
+    loop = asyncio.get_running_loop()
+    for action, actor in (("catalog.retire", _person(platform, "police", APPROVER).system_id),
+                          ("catalog.publish", _person(platform, "police", DATA_OFFICER).system_id)):
+        deadline = loop.time() + DELIVERY_SECONDS
+        while not (entries := [e for e in await _events(platform, action=action)
+                               if e.target == POPULATION and e.actor_system_id == actor]):
+            assert loop.time() < deadline, f"the refused {action} is not in the administrative log"
+            await asyncio.sleep(0.05)
+        assert [e.result for e in entries] == ["ROLE_REQUIRED"]
+    assert (await catalog.GetEntry(cat.GetEntryRequest(code=POPULATION), metadata=platform.metadata("civil"),
+                                   timeout=10)).entry.state == cat.ENTRY_STATE_PUBLISHED
+
+
 async def test_a_refused_load_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
     """A department that is not a registered source writing the population database was refused without a trace
     (the refusal rolled back with the load's log entry), while every load is logged."""
