@@ -18,6 +18,7 @@ from services.query.keys import normalize_key
 from services.query.resources import Resource, valid_resource_code
 from services.runtime import duties
 from services.runtime.actors import actor_pb
+from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.cache import DISPUTES_CHANGED, publish
 from services.runtime.duties import APPLICANT, APPROVER
 from services.runtime.errors import (
@@ -122,9 +123,18 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         if violations:
             raise invalid_argument(violations)
         dispute = await self._visible(deps, caller, dispute_id)
-        duties.require_person(caller, APPROVER, "answer disputes", dispute.provider_department_code)
-        if not dispute.answerable_by(caller):
-            raise permission_denied("NOT_PROVIDER", "only the providing department answers a dispute")
+        step = "dispute.corrected" if request.corrected else "dispute.confirmed"
+
+        async def record(event: AdminEvent) -> None:
+            await deps.store.record_admin_event(event)
+            deps.admin_outbox.notify()
+
+        # A refused answer (a 申请人, a system's token, a department not the provider) is logged as the step it
+        # tried, as every answer given is: it left no trace (R-SEC-3).
+        async with refusals_logged(record, caller, step, str(dispute.id)):
+            duties.require_person(caller, APPROVER, "answer disputes", dispute.provider_department_code)
+            if not dispute.answerable_by(caller):
+                raise permission_denied("NOT_PROVIDER", "only the providing department answers a dispute")
         if dispute.state != disputes.OPEN:
             raise failed_precondition("DISPUTE_CLOSED", f"dispute {dispute_id} was already answered")
         now = dt.datetime.now(dt.UTC)

@@ -701,6 +701,27 @@ async def test_a_refused_catalog_step_is_logged_with_who_tried(platform) -> None
                                    timeout=10)).entry.state == cat.ENTRY_STATE_PUBLISHED
 
 
+async def test_a_refused_dispute_answer_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """The reporter's system or the provider's 申请人 answering a dispute: refused, and in no log, though every
+    answer given is (dispute.confirmed, dispute.corrected)."""
+    person = synthetic.person(5, platform.credentials.seed)  # loaded by the demo
+    stub = dispute_pb2_grpc.DisputeServiceStub(platform.channel)
+    dispute = (await stub.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=POPULATION, key=person["citizen_id"], item="name", claimed_value="王小明", evidence="户口簿")),
+        metadata=platform.metadata("civil"), timeout=10)).dispute
+    answer = dispute_pb2.AnswerDisputeRequest(id=dispute.id, corrected=False, answer="经核实无误")
+    await _refused(stub.AnswerDispute(answer, metadata=platform.metadata("civil"), timeout=10))
+    await _refused(stub.AnswerDispute(answer, metadata=platform.person("police", APPLICANT), timeout=10))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    expected = {(_system(platform, "civil"), "PERSON_REQUIRED"),
+                (_person(platform, "police", APPLICANT).system_id, "ROLE_REQUIRED")}
+    while (found := {(e.actor_system_id, e.result) for e in await _events(platform, action="dispute.confirmed")
+                     if e.target == dispute.id}) != expected:
+        assert loop.time() < deadline, f"refused answers logged: {found}"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_refused_load_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
     """A department that is not a registered source writing the population database was refused without a trace
     (the refusal rolled back with the load's log entry), while every load is logged."""
