@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 import grpc
 
 from govshare.foundation.v1 import foundation_pb2 as pb
 from govshare.foundation.v1 import foundation_pb2_grpc
-from services.foundation.datasets import Dataset, find_dataset
+from services.foundation.datasets import DATASETS, Dataset, find_dataset
 from services.foundation.loading import MAX_RECORDS, Loader, LoadRow
 from services.foundation.registry import SourceRegistry
 from services.foundation.sources import DatasetSources, sees_authoritative_value
@@ -22,7 +23,7 @@ from services.foundation.store import Conflict, FoundationStore, StoredRecord
 from services.foundation.validation import ValueProblem, china_today
 from services.runtime import duties
 from services.runtime.actors import actor_pb
-from services.runtime.admin_events import AdminEvent
+from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.duties import ADMINISTRATOR, APPROVER, DATA_OFFICER, REVIEWER
 from services.runtime.errors import (
     FieldViolation,
@@ -178,10 +179,22 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         self._registry = registry
         self._recorded = recorded
 
+    def _refusals_logged(self, caller: Caller, action: str, dataset: str) -> AbstractAsyncContextManager[None]:
+        """Logs a refusal (PERMISSION_DENIED) of ``action`` on the dataset (its name when it is one), as a refused
+        load of a department that is not a source is: a 审批人 loading data, or another department than the
+        authority registering or designating a source, left no trace (R-SEC-3)."""
+
+        async def record(event: AdminEvent) -> None:
+            await self._store.record_admin_event(event)
+            self._recorded()
+
+        return refusals_logged(record, caller, action, dataset if dataset in DATASETS else "")
+
     async def LoadRecords(self, request: pb.LoadRecordsRequest, context: grpc.aio.ServicerContext
                           ) -> pb.LoadRecordsResponse:
         caller = identified(self._verifier.from_context(context))
-        duties.require_role(caller, DATA_OFFICER, "load data")
+        async with self._refusals_logged(caller, "foundation.load_records", request.dataset):
+            duties.require_role(caller, DATA_OFFICER, "load data")
         violations: list[FieldViolation] = []
         dataset = find_dataset(request.dataset, violations)
         if len(request.records) > MAX_RECORDS:
@@ -275,28 +288,31 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
     async def RegisterSource(self, request: pb.RegisterSourceRequest, context: grpc.aio.ServicerContext
                              ) -> pb.RegisterSourceResponse:
         caller = identified(self._verifier.from_context(context))
-        duties.require_role(caller, ADMINISTRATOR, "register sources")
-        violations: list[FieldViolation] = []
-        dataset = find_dataset(request.dataset, violations)
-        department = designated_department(request.department_code, violations)
-        if violations or dataset is None:
-            raise invalid_argument(violations)
-        return pb.RegisterSourceResponse(sources=sources_message(
-            await self._registry.register(caller, dataset, department)))
+        async with self._refusals_logged(caller, "foundation.register_source", request.dataset):
+            duties.require_role(caller, ADMINISTRATOR, "register sources")
+            violations: list[FieldViolation] = []
+            dataset = find_dataset(request.dataset, violations)
+            department = designated_department(request.department_code, violations)
+            if violations or dataset is None:
+                raise invalid_argument(violations)
+            registered = await self._registry.register(caller, dataset, department)
+        return pb.RegisterSourceResponse(sources=sources_message(registered))
 
     async def DesignateAuthoritativeSource(self, request: pb.DesignateAuthoritativeSourceRequest,
                                            context: grpc.aio.ServicerContext
                                            ) -> pb.DesignateAuthoritativeSourceResponse:
         caller = identified(self._verifier.from_context(context))
-        duties.require_role(caller, ADMINISTRATOR, "designate authoritative sources")
-        violations: list[FieldViolation] = []
-        dataset = find_dataset(request.dataset, violations)
-        item = designated_item(dataset, request.item, violations)
-        department = designated_department(request.department_code, violations)
-        if violations or dataset is None:
-            raise invalid_argument(violations)
-        return pb.DesignateAuthoritativeSourceResponse(sources=sources_message(
-            await self._registry.designate(caller, dataset, item, department)))
+        action = "foundation.designate_item_source" if request.item else "foundation.designate_source"
+        async with self._refusals_logged(caller, action, request.dataset):
+            duties.require_role(caller, ADMINISTRATOR, "designate authoritative sources")
+            violations: list[FieldViolation] = []
+            dataset = find_dataset(request.dataset, violations)
+            item = designated_item(dataset, request.item, violations)
+            department = designated_department(request.department_code, violations)
+            if violations or dataset is None:
+                raise invalid_argument(violations)
+            designated = await self._registry.designate(caller, dataset, item, department)
+        return pb.DesignateAuthoritativeSourceResponse(sources=sources_message(designated))
 
     async def ListSources(self, request: pb.ListSourcesRequest, context: grpc.aio.ServicerContext
                           ) -> pb.ListSourcesResponse:

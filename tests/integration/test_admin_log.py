@@ -722,6 +722,35 @@ async def test_a_refused_dispute_answer_is_logged_with_who_tried(platform) -> No
         await asyncio.sleep(0.05)
 
 
+async def test_a_refused_source_change_or_load_by_role_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """A 审批人 loading data (ROLE_REQUIRED) or a department's system registering a source (AUTHORITY_ONLY):
+    refused and in no log, while a load refused to a department that is no source is logged."""
+    foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    person = synthetic.person(6, platform.credentials.seed)
+    await _refused(foundation.LoadRecords(foundation_pb2.LoadRecordsRequest(
+        dataset="population", records=[foundation_pb2.RecordInput(values=person)]),
+        metadata=platform.person("police", APPROVER), timeout=10))
+    await _refused(foundation.RegisterSource(foundation_pb2.RegisterSourceRequest(
+        dataset="licence", department_code=_department(platform, "civil")), metadata=platform.metadata("civil"),
+        timeout=10))
+    await _refused(foundation.DesignateAuthoritativeSource(foundation_pb2.DesignateAuthoritativeSourceRequest(
+        dataset="no such <dataset>", department_code=_department(platform, "civil")),
+        metadata=platform.person("police", APPROVER), timeout=10))
+    loop = asyncio.get_running_loop()
+    for action, target, actor, result in [
+        ("foundation.load_records", "population", _person(platform, "police", APPROVER).system_id, "ROLE_REQUIRED"),
+        ("foundation.register_source", "licence", _system(platform, "civil"), "AUTHORITY_ONLY"),
+        ("foundation.designate_source", "", _person(platform, "police", APPROVER).system_id, "ROLE_REQUIRED"),
+    ]:
+        deadline = loop.time() + DELIVERY_SECONDS
+        while not (entries := [e for e in await _events(platform, action=action)
+                               if e.actor_system_id == actor and e.result == result]):
+            assert loop.time() < deadline, f"the refused {action} is not in the administrative log"
+            await asyncio.sleep(0.05)
+        assert [e.target for e in entries] == [target]
+        assert person["citizen_id"] not in entries[0].details_json
+
+
 async def test_a_refused_load_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
     """A department that is not a registered source writing the population database was refused without a trace
     (the refusal rolled back with the load's log entry), while every load is logged."""
