@@ -86,11 +86,13 @@ class Catalog:
         self._update_working_days = update_working_days
 
     # Writes -----------------------------------------------------------------------------------
+
     def _refusals_logged(self, caller: Caller, action: str, code: str) -> AbstractAsyncContextManager[None]:
         """Logs a refusal (PERMISSION_DENIED) of ``action`` on the entry, once its transaction is over, as the
-        step it tried: a 审批人 or another department submitting, editing or retiring an entry, or anyone but the
-        authority's 审核员 reviewing it, left no trace, while every step taken is logged (R-SEC-3). The code is
-        the target only when it has a code's form (review is refused before the code is checked)."""
+        step it tried: a 审批人 or another department drafting, submitting, editing or retiring an entry, or
+        anyone but the authority's 审核员 reviewing it, left no trace, while every step taken is logged
+        (R-SEC-3). The code is the target only when it has a code's form (review is refused before the code is
+        checked)."""
         return refusals_logged(self._store.record_admin, caller, action, code if rules.code_error(code) is None else "")
 
 
@@ -99,9 +101,10 @@ class Catalog:
         draft = rules.trimmed(draft)
         lifecycle.require_zone(draft, self._zone)
         rules.require_valid(draft, self._masker.known)
-        duties.require_role(caller, DATA_OFFICER, "draft catalog entries", draft.provider_department_code)
-        lifecycle.require_provider(caller, draft.provider_department_code, draft.code)
-        lifecycle.require_endpoint_owner(caller, draft, None)
+        async with self._refusals_logged(caller, "catalog.create", draft.code):
+            duties.require_role(caller, DATA_OFFICER, "draft catalog entries", draft.provider_department_code)
+            lifecycle.require_provider(caller, draft.provider_department_code, draft.code)
+            lifecycle.require_endpoint_owner(caller, draft, None)
         now = _now()
         entry = copy.deepcopy(draft)
         entry.state, entry.version, entry.publish_time, entry.return_reason = EntryState.DRAFT, 1, None, ""
@@ -245,9 +248,11 @@ class Catalog:
         now = _now()
         change_time = change_time or now
         rules.check_mandate_change(department_code, description, change_time, now)
-        duties.require_role(caller, DATA_OFFICER, "report a mandate change", department_code)
-        if not caller.authority and caller.department_code != department_code:
-            lifecycle.require_authority(caller, "report a mandate change of another department")
+        # The department code was checked above: the refused report's target, as an accepted one's.
+        async with refusals_logged(self._store.record_admin, caller, "catalog.report_mandate_change", department_code):
+            duties.require_role(caller, DATA_OFFICER, "report a mandate change", department_code)
+            if not caller.authority and caller.department_code != department_code:
+                lifecycle.require_authority(caller, "report a mandate change of another department")
         due = add_working_days(change_time, self._update_working_days)
         change = MandateChange(department_code, description.strip(), change_time, due.astimezone(dt.UTC))
         await self._store.add_mandate_change(change, caller, now)

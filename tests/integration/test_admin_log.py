@@ -681,19 +681,29 @@ async def test_a_refused_administrative_change_is_logged_with_who_tried(platform
 
 
 async def test_a_refused_catalog_step_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
-    """A 审批人 retiring their department's entry, a 编目员 publishing one: refused, and in no log, though every
-    catalog step taken is. Each refusal is relayed from the catalog's outbox as the step it tried."""
+    """A 审批人 drafting or retiring their department's entry or reporting its mandate change, a 编目员 publishing
+    one: refused, and in no log, though every catalog step taken is. Each refusal is relayed from the catalog's
+    outbox as the step it tried."""
     catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
     await _refused(catalog.RetireEntry(cat.RetireEntryRequest(code=POPULATION, reason="职能调整"),
                                        metadata=platform.person("police", APPROVER), timeout=10))
     await _refused(catalog.ReviewEntry(cat.ReviewEntryRequest(code=POPULATION, decision=cat.REVIEW_DECISION_PUBLISH),
                                        metadata=platform.person("police", DATA_OFFICER), timeout=10))
+    draft = _entry(_department(platform, "police"))
+    await _refused(catalog.CreateEntry(cat.CreateEntryRequest(entry=draft),
+                                       metadata=platform.person("police", APPROVER), timeout=10))
+    police = _department(platform, "police")
+    await _refused(catalog.ReportMandateChange(cat.ReportMandateChangeRequest(
+        department_code=police, description="机构改革"), metadata=platform.person("police", APPROVER), timeout=10))
+    approver = _person(platform, "police", APPROVER).system_id
     loop = asyncio.get_running_loop()
-    for action, actor in (("catalog.retire", _person(platform, "police", APPROVER).system_id),
-                          ("catalog.publish", _person(platform, "police", DATA_OFFICER).system_id)):
+    for action, target, actor in (("catalog.retire", POPULATION, approver),
+                                  ("catalog.publish", POPULATION, _person(platform, "police", DATA_OFFICER).system_id),
+                                  ("catalog.create", draft.code, approver),
+                                  ("catalog.report_mandate_change", police, approver)):
         deadline = loop.time() + DELIVERY_SECONDS
         while not (entries := [e for e in await _events(platform, action=action)
-                               if e.target == POPULATION and e.actor_system_id == actor]):
+                               if e.target == target and e.actor_system_id == actor]):
             assert loop.time() < deadline, f"the refused {action} is not in the administrative log"
             await asyncio.sleep(0.05)
         assert [e.result for e in entries] == ["ROLE_REQUIRED"]
