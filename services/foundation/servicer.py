@@ -179,16 +179,18 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         self._registry = registry
         self._recorded = recorded
 
-    def _refusals_logged(self, caller: Caller, action: str, dataset: str) -> AbstractAsyncContextManager[None]:
-        """Logs a refusal (PERMISSION_DENIED) of ``action`` on the dataset (its name when it is one), as a refused
-        load of a department that is not a source is: a 审批人 loading data, or another department than the
-        authority registering or designating a source, left no trace (R-SEC-3)."""
+    def _refusals_logged(self, caller: Caller, action: str, target: str) -> AbstractAsyncContextManager[None]:
+        """Logs a refusal (PERMISSION_DENIED) of ``action`` on ``target`` (a dataset's name only when it is one),
+        as a refused load of a department that is not a source is: a 审批人 loading data, another department than
+        the authority registering or designating a source, the other source resolving a conflict, left no trace
+        (R-SEC-3)."""
 
         async def record(event: AdminEvent) -> None:
             await self._store.record_admin_event(event)
             self._recorded()
 
-        return refusals_logged(record, caller, action, dataset if dataset in DATASETS else "")
+        known = target in DATASETS or target.startswith("conflict/")
+        return refusals_logged(record, caller, action, target if known else "")
 
     async def LoadRecords(self, request: pb.LoadRecordsRequest, context: grpc.aio.ServicerContext
                           ) -> pb.LoadRecordsResponse:
@@ -240,7 +242,10 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
             violations.append(FieldViolation("note", "must not contain control characters"))
         if violations:
             raise invalid_argument(violations)
-        conflict = await self._loader.resolve(caller, request.id, request.adopt_other_value, request.note.strip())
+        # A refusal comes only for a conflict the caller may see (others are NOT_FOUND): its id is the target.
+        async with self._refusals_logged(caller, "foundation.resolve_conflict", f"conflict/{request.id}"):
+            conflict = await self._loader.resolve(caller, request.id, request.adopt_other_value,
+                                                  request.note.strip())
         return pb.ResolveConflictResponse(conflict=conflict_message(conflict, caller))
 
     async def GetRecordHistory(self, request: pb.GetRecordHistoryRequest, context: grpc.aio.ServicerContext

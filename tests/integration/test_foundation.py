@@ -277,7 +277,7 @@ async def test_a_non_authoritative_source_never_overwrites_and_its_disagreements
     assert len(await calls.conflicts(AUTHORITY, key=record["citizen_id"])) == 2  # updated, not duplicated
 
 
-async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls) -> None:
+async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls, pool: asyncpg.Pool) -> None:
     (record,) = fresh_persons(1)
     key = record["citizen_id"]
     await calls.load(POLICE, "population", rows(record))
@@ -299,6 +299,14 @@ async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls) -> None:
 
     reason, _ = await fails(calls.resolve(AUTHORITY, by_item["name"].id, False), grpc.StatusCode.PERMISSION_DENIED)
     assert reason == "NOT_AUTHORITATIVE_SOURCE"  # the authority designates sources, it does not pick values
+    # Both refusals are in the administrative log's outbox, with who tried (they left no trace before).
+    refused = await pool.fetch(
+        "SELECT target, actor_department_code, result FROM admin_outbox WHERE action = 'foundation.resolve_conflict'"
+        " AND result <> 'OK' AND target = ANY($1::text[]) ORDER BY id",
+        [f"conflict/{by_item['address'].id}", f"conflict/{by_item['name'].id}"])
+    assert [tuple(r) for r in refused] == [
+        (f"conflict/{by_item['address'].id}", CIVIL.department_code, "NOT_AUTHORITATIVE_SOURCE"),
+        (f"conflict/{by_item['name'].id}", AUTHORITY.department_code, "NOT_AUTHORITATIVE_SOURCE")]
     kept = await calls.resolve(POLICE, by_item["name"].id, adopt=False, note="以户籍底册为准")
     assert kept.resolution == "KEEP_AUTHORITATIVE_VALUE: 以户籍底册为准"
     assert (kept.authoritative_value, kept.authoritative_department_code) == (record["name"], POLICE.department_code)
