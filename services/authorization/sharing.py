@@ -87,7 +87,10 @@ class Sharing:
         require_identified(caller)
         if not caller.department_code:
             raise permission_denied("DEPARTMENT_ONLY", "applications are made by a department's business system")
-        duties.require_role(caller, APPLICANT, "apply for resources")
+        # A person without the 申请人 role applying is logged (no application exists: no target), as a refused
+        # reply is.
+        async with refusals_logged(self._store.record_admin, caller, "sharing.submitted", ""):
+            duties.require_role(caller, APPLICANT, "apply for resources")
         if draft.request_id and not draft.problems and (earlier := await self._repeated(caller, draft)):
             return earlier
         now = self.now()

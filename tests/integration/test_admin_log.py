@@ -615,6 +615,8 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
             purposes=[common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS], purpose_text="证照核发",
             basis="《电子证照管理办法》", requested_expire_time=expire, methods=[common.SHARE_METHOD_ONLINE_QUERY])),
         metadata=platform.metadata("services"), timeout=10)).application
+    await _refused(sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                             metadata=platform.person("social", APPROVER), timeout=10))
     reply = sharing_pb2.ReplyApplicationRequest(id=application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE)
     other_approver = _person(platform, "social", APPROVER).system_id
     await _refused(sharing.ReplyApplication(reply, metadata=platform.person("social", APPROVER), timeout=10))
@@ -635,6 +637,7 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
         grant_id=grant.id, confidential=True, release_time=release, reason="在办案件"),
         metadata=platform.person("police", APPLICANT), timeout=10))
     for action, target, actor, result in [
+        ("sharing.submitted", "", other_approver, "ROLE_REQUIRED"),
         ("sharing.approved", application.id, other_approver, "NOT_YOUR_DEPARTMENT"),
         ("sharing.grant_revoked", grant.id, _system(platform, "police"), "PERSON_REQUIRED"),
         ("sharing.grant_revoked", grant.id, _person(platform, "police", APPLICANT).system_id, "ROLE_REQUIRED"),
