@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -33,7 +34,7 @@ from console.app import (
     when,
     working_days_left,
 )
-from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, Problem, problem_of
+from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, REASON_SENTENCES, Problem, problem_of
 from console.export import csv_bytes
 from console.names import Resource
 from console.sessions import Person, Session
@@ -518,6 +519,12 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
                                catalog_pb2.GetEntryRequest(code=code))
     if problem:
         return _refused(console, request, problem)
+    if got.entry.share_type == common_pb2.SHARE_TYPE_UNCONDITIONAL:
+        # The service refuses every application for it (NO_APPLICATION_NEEDED): the form was shown and filled in,
+        # then refused in English after "当前状态不允许此操作".
+        return console.page(request, "refused.html", status=409, title="无需申请",
+                            message=REASON_SENTENCES["NO_APPLICATION_NEEDED"] + "。",
+                            back=f"/catalog/entry?code={urllib.parse.quote(code, safe='')}")
     if request.method == "GET":
         # One request_id per form shown: the form posted twice (a double click, the back button, a retry after a
         # lost reply) returns the application the first post made instead of applying twice.

@@ -1125,6 +1125,28 @@ async def test_applying_for_a_not_shared_resource_says_it_went_to_the_authority(
     assert "提供部门应在" not in flash
 
 
+async def test_an_unconditional_resource_is_not_offered_an_application_and_a_not_shared_one_is(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """An unconditional (无条件共享) resource's page offered 申请使用 and its whole form, every submission of which
+    the service refused NO_APPLICATION_NEEDED, shown as "当前状态不允许此操作：resource … is shared
+    unconditionally …" in English; a not-shared one, whose application goes to the authority (R-APP-3), had no
+    way to the form but its URL."""
+    session = _person_session(console_server, platform, "social", "APPLICANT")
+    entry = await (await context.request.get("/catalog/entry?code=102001/000001", headers=_as(session))).text()
+    assert "无需申请" in entry and 'href="/apply?' not in entry, entry[entry.index("<main"):][:1500]
+    for method in ("GET", "POST"):
+        answer = (await context.request.get("/apply?code=102001/000001", headers=_as(session)) if method == "GET"
+                  else await _post(context, "/apply?code=102001/000001", session, {
+                      "items": ["name"], "purposes": "1", "basis": "《社会救助暂行办法》", "methods": "1",
+                      "expire_date": (dt.date.today() + dt.timedelta(days=90)).isoformat()}))
+        text = await answer.text()
+        main = text[text.index("<main"):]
+        assert answer.status == 409 and "无条件共享，无需申请" in main, (method, answer.status, main[:800])
+        assert "提交申请" not in main and "shared unconditionally" not in main, main[:800]
+    not_shared = await (await context.request.get("/catalog/entry?code=301001/000001", headers=_as(session))).text()
+    assert 'href="/apply?code=301001/000001"' in not_shared and "直接提交共享主管部门协调" in not_shared
+
+
 async def test_the_reviewers_home_page_lists_the_applications_awaiting_coordination(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """首页 is "what waits for me": the authority's 审核员 saw entries to review but not the escalated applications
