@@ -539,6 +539,8 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         quota=_quota(form) or 0)
     expire = forms.end_of_day(_text(form, "expire_date"))
     errors: dict[str, str] = _quota_error(form, "quota")
+    if not application.items:  # the service reads no items as "every item of the resource", sensitive ones too
+        errors["items"] = "请勾选需要使用的信息项（按最小必要原则，只勾选业务确需的）。"
     if expire is not None:
         application.requested_expire_time.CopyFrom(expire)
     elif _text(form, "expire_date"):

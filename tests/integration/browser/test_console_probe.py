@@ -257,6 +257,27 @@ async def test_an_applications_missing_or_malformed_term_is_said_beside_its_inpu
     assert 'aria-invalid="true" aria-describedby="expire_date-error"' in text and 'id="expire_date-error"' in text
 
 
+async def test_an_application_with_no_item_checked_is_refused_beside_the_items_not_made_for_every_item(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """申请的信息项 with no box checked was sent as no items, which the service reads as every item of the resource:
+    an applicant who forgot to tick them applied for all of 人口基本信息 (住址, 民族, … the sensitive ones too),
+    against the minimum-necessary rule, and the provider was asked to grant it all."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    session = _person_session(console_server, platform, "social", "APPLICANT")
+    purpose = f"未勾选信息项 {time.time_ns()}"
+    answer = await _post(context, "/apply?code=101001/000001", session, {
+        "purposes": "1", "purpose_text": purpose, "basis": "《社会救助暂行办法》", "methods": "1",
+        "expire_date": (dt.date.today() + dt.timedelta(days=90)).isoformat()}, max_redirects=0)
+    text = await answer.text()
+    assert answer.status == 400 and 'id="items-error"' in text and "请勾选需要使用的信息项" in text, (
+        answer.status, text[-800:])
+    listed = await sharing_pb2_grpc.SharingServiceStub(platform.channel).ListApplications(
+        sharing_pb2.ListApplicationsRequest(role=sharing_pb2.APPLICATION_ROLE_APPLICANT, page_size=500),
+        metadata=platform.metadata("social"), timeout=10)
+    assert not [a.id for a in listed.applications if a.purpose_text == purpose]
+
+
 async def _published_then_changed(platform):  # type: ignore[no-untyped-def]
     """A 人社局 entry published, then changed: its new version is a draft named "…（第二版）"."""
     import uuid
@@ -1115,6 +1136,7 @@ async def test_applying_for_a_not_shared_resource_says_it_went_to_the_authority(
     provider would answer by its due day, which the provider never does."""
     page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
     await page.goto("/apply?code=301001/000001")
+    await page.locator("[name=items][value=name]").check()
     await page.get_by_label("行政依据").check()
     await page.locator("[name=basis]").fill("《社会救助暂行办法》")
     await page.get_by_label("联机查询").check()
@@ -1421,6 +1443,7 @@ async def test_a_double_click_on_submit_sends_the_form_once(context, console_ser
     purpose = f"双击测试 {time.time_ns()}"
     page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
     await page.goto("/apply?code=101001/000001")
+    await page.get_by_label("性别").check()
     await page.get_by_label("行政依据").check()
     await page.locator("[name=purpose_text]").fill(purpose)
     await page.locator("[name=basis]").fill("《社会救助暂行办法》")
