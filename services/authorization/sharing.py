@@ -276,8 +276,14 @@ class Sharing:
             raise failed_precondition("NOT_ESCALATABLE", f"application {application.id} is "
                                       f"{self._state_name(application.state)}: only refused applications, or ones "
                                       "unanswered past their due time, can be escalated")
-        if problems := self._reason_problems(reason, required=False):
+        # A refusal states its reason (R-APP-2); asking the authority to overrule it must answer that reason, or the
+        # 审核员 coordinates on the provider's word alone. An application left unanswered is its own ground.
+        refused = application.state == apps.REFUSED
+        if problems := self._reason_problems(reason, required=refused, why="when escalating a refusal, say why the "
+                                             "authority should grant what the provider refused"):
             raise invalid_argument(problems)
+        if not refused and not reason.strip():
+            reason = f"提供部门逾期未答复（答复期限 {term_end_text(application.reply_due_time)}）"
         event = self._event(caller, "ESCALATED", reason, now)
         moved, _ = await self._move(application, apps.ESCALATED, event, None,
                                     from_states=(apps.REFUSED, apps.SUBMITTED))

@@ -500,6 +500,36 @@ async def test_refusal_needs_a_reason_then_escalation_and_coordination(env: Env,
                 grpc.StatusCode.FAILED_PRECONDITION)
 
 
+async def test_escalating_a_refusal_says_why_and_an_overdue_one_says_it_was_unanswered(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """A refusal must state its reason (R-APP-2, 国发〔2016〕51号); its escalation was taken with no reason at all,
+    so the 审核员 coordinated on the provider's word alone (the console's form marks the reason required, the
+    service did not). An application left unanswered is its own ground: its step says so when no reason is given."""
+    provider, user, entry = parties
+    refused = await env.submit(user, entry)
+    await env.reply(provider, refused.id, decision=sh.REPLY_DECISION_REFUSE, reason="超出法定职责范围")
+    for empty in ("", "  ", "。"):
+        _, fields, message = await fails(env.sharing.EscalateApplication(
+            sh.EscalateApplicationRequest(id=refused.id, reason=empty), metadata=env.md(user), timeout=10),
+            grpc.StatusCode.INVALID_ARGUMENT)
+        assert fields == ["reason"] and "why the authority should grant" in message, (empty, message)
+    escalated = await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(
+        id=refused.id, reason="低保审核为法定职责"), metadata=env.md(user), timeout=10)
+    assert escalated.application.history[-1].note == "低保审核为法定职责"
+
+    unanswered = await env.submit(user, entry)
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:  # Time passes: its reply was due yesterday.
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
+                           " WHERE id = $1", unanswered.id)
+    finally:
+        await conn.close()
+    escalated = await env.sharing.EscalateApplication(sh.EscalateApplicationRequest(id=unanswered.id),
+                                                      metadata=env.md(user), timeout=10)
+    assert escalated.application.state == sh.APPLICATION_STATE_ESCALATED
+    assert escalated.application.history[-1].note.startswith("提供部门逾期未答复（答复期限 ")
+
+
 async def test_only_refused_applications_are_escalated(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
     _, user, entry = parties
     application = await env.submit(user, entry)
