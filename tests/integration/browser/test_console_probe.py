@@ -1169,6 +1169,37 @@ async def test_an_unconditional_resource_is_not_offered_an_application_and_a_not
     assert 'href="/apply?code=301001/000001"' in not_shared and "直接提交共享主管部门协调" in not_shared
 
 
+async def test_an_applications_methods_and_systems_are_shown_to_whom_decides_it(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """What an application asks includes how the data is used (联机查询 or 部门批量下载, a whole dataset) and which
+    of the department's systems may use it; neither 答复, 申请详情 nor 授权 showed either, so an approver approved a
+    batch download not knowing it was asked for, and a grant's holder could not see which use it allows."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    system_id = platform.credentials.systems["social"]["system_id"]
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1, 4],
+                                          system_ids=[system_id])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                              metadata=platform.metadata("social"), timeout=10)).application.id
+    shown = f"联机查询、部门批量下载 · 限定业务系统 {system_id}"
+    replies = await (await context.request.get("/replies", headers=_as(
+        _person_session(console_server, platform, "police", "APPROVER")))).text()
+    card = replies[replies.index(app_id):].split("</section>", 1)[0]
+    assert f"使用方式 {shown}" in card, card[:1200]
+    page = await (await context.request.get(f"/applications/view?id={app_id}", headers=_as(
+        _person_session(console_server, platform, "social", "APPLICANT")))).text()
+    assert shown in page, page[page.index("<main"):][:1500]
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_APPROVE, items=["sex"]),
+        metadata=platform.person("police", "APPROVER"), timeout=10)).grant
+    grants = await (await context.request.get("/grants", headers=_as(
+        _person_session(console_server, platform, "social", "APPLICANT")))).text()
+    assert f"使用方式 {shown}" in grants[grants.index(grant.id):].split("</section>", 1)[0]
+
+
 async def test_the_reviewers_home_page_lists_the_applications_awaiting_coordination(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """首页 is "what waits for me": the authority's 审核员 saw entries to review but not the escalated applications
