@@ -42,7 +42,8 @@ APPLICATION_STATE = {
     sharing_pb2.APPLICATION_STATE_SUBMITTED: "待答复", sharing_pb2.APPLICATION_STATE_APPROVED: "已同意",
     sharing_pb2.APPLICATION_STATE_REFUSED: "已拒绝", sharing_pb2.APPLICATION_STATE_ESCALATED: "已提请协调",
     sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED: "协调后准予",
-    sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED: "协调后不予"}
+    sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED: "协调后不予",
+    sharing_pb2.APPLICATION_STATE_WITHDRAWN: "已撤回"}
 GRANT_STATE = {sharing_pb2.GRANT_STATE_ACTIVE: "有效", sharing_pb2.GRANT_STATE_REVOKED: "已撤销",
                sharing_pb2.GRANT_STATE_EXPIRED: "已过期"}
 DISPUTE_STATE = {dispute_pb2.DISPUTE_STATE_OPEN: "待核实", dispute_pb2.DISPUTE_STATE_CORRECTED: "已更正",
@@ -72,7 +73,8 @@ OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验"
 #: The steps of an application's history (sharing.proto ApplicationEvent.action).
 APPLICATION_EVENT = {"SUBMITTED": "提交共享申请", "APPROVED": "同意共享申请", "REFUSED": "拒绝共享申请",
                      "ESCALATED": "提请协调", "COORDINATED_GRANTED": "协调后准予共享",
-                     "COORDINATED_REFUSED": "协调后不予共享", "GRANT_UPDATED": "调整授权", "GRANT_REVOKED": "撤销授权"}
+                     "COORDINATED_REFUSED": "协调后不予共享", "GRANT_UPDATED": "调整授权", "GRANT_REVOKED": "撤销授权",
+                     "WITHDRAWN": "撤回申请"}
 
 #: The administrative log's actions, as the services record them (``<service>.<action>``). An action missing here
 #: is shown by its code: the log is the evidence, so nothing in it is ever hidden behind a label.

@@ -112,7 +112,8 @@ def _refused(console: Console, request: Request, problem: Problem) -> Response:
 #: from. Its own path again (without the object's id) was another refusal, or a 405 for a POST-only action.
 _BACK = {"/catalog/entry": "/catalog", "/apply": "/catalog", "/drafts/new": "/drafts", "/drafts/edit": "/drafts",
          "/drafts/submit": "/drafts", "/applications/view": "/applications",
-         "/applications/escalate": "/applications", "/persons/view": "/persons", "/persons/new": "/persons",
+         "/applications/escalate": "/applications", "/applications/withdraw": "/applications",
+         "/persons/view": "/persons", "/persons/new": "/persons",
          "/persons/action": "/persons", "/persons/roles": "/persons"}
 
 
@@ -145,8 +146,9 @@ def _down(*problems: Problem | None) -> Problem | None:
 
 #: A step on an application refused because it is no longer where the page showed it (services/authorization
 #: sharing.py): another 审批人 or 审核员 answered it meanwhile, or the applicant escalated it.
-_ANSWERED_MEANWHILE = frozenset({"WRONG_STATE", "STATE_CHANGED"})
-_DECISIONS = frozenset({"APPROVED", "REFUSED", "ESCALATED", "COORDINATED_GRANTED", "COORDINATED_REFUSED"})
+_ANSWERED_MEANWHILE = frozenset({"WRONG_STATE", "STATE_CHANGED", "NOT_WITHDRAWABLE"})
+_DECISIONS = frozenset({"APPROVED", "REFUSED", "ESCALATED", "COORDINATED_GRANTED", "COORDINATED_REFUSED",
+                        "WITHDRAWN"})
 
 
 async def _answered_meanwhile(console: Console, session: Session, app_id: str, problem: Problem,
@@ -624,6 +626,18 @@ async def escalate(console: Console, request: Request, session: Session) -> Resp
     if problem:
         return _refused(console, request, problem)
     return _done(session, f"已提请共享主管部门协调申请 {app_id}。", f"/applications/view?id={app_id}")
+
+
+@signed_in
+async def withdraw(console: Console, request: Request, session: Session) -> Response:
+    form = await request.form()
+    app_id, reason = _text(form, "id"), _text(form, "reason")
+    _answer, problem = await _call(console, session, console.services.sharing.WithdrawApplication,
+                                   sharing_pb2.WithdrawApplicationRequest(id=app_id, reason=reason))
+    if problem:
+        return _refused(console, request, await _answered_meanwhile(console, session, app_id, problem, "撤回"))
+    return _done(session, f"已撤回申请 {app_id}：提供部门和共享主管部门不再办理。如需修改申请内容，请重新申请。",
+                 f"/applications/view?id={app_id}")
 
 
 # -- 答复 ------------------------------------------------------------------------------------------------------
@@ -1179,6 +1193,7 @@ def routes() -> list[Route]:
         Route("/applications", applications, methods=["GET"]),
         Route("/applications/view", application_view, methods=["GET"]),
         Route("/applications/escalate", escalate, methods=["POST"]),
+        Route("/applications/withdraw", withdraw, methods=["POST"]),
         Route("/replies", replies, methods=["GET", "POST"]),
         Route("/coordination", coordination, methods=["GET", "POST"]),
         Route("/grants", grants, methods=["GET", "POST"]),

@@ -2,7 +2,8 @@
 
 An application moves SUBMITTED → APPROVED | REFUSED by the provider; a refused
 one (or a not-shared request, which starts there) is ESCALATED to the authority,
-whose coordination decision ends it COORDINATED_GRANTED or COORDINATED_REFUSED.
+whose coordination decision ends it COORDINATED_GRANTED or COORDINATED_REFUSED. Until
+someone decides it (SUBMITTED or ESCALATED), the applicant may end it WITHDRAWN.
 An approval may narrow the request (fewer items or purposes, a shorter period, a
 lower quota) but never widen it. This module holds the pure rules; the
 workflow that stores and announces them is services.authorization.sharing.
@@ -38,6 +39,9 @@ REFUSED = sharing_pb2.APPLICATION_STATE_REFUSED
 ESCALATED = sharing_pb2.APPLICATION_STATE_ESCALATED
 COORDINATED_GRANTED = sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED
 COORDINATED_REFUSED = sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
+WITHDRAWN = sharing_pb2.APPLICATION_STATE_WITHDRAWN
+#: The states in which nobody has decided an application yet, so its applicant may still withdraw it.
+UNDECIDED = (SUBMITTED, ESCALATED)
 #: The history's steps that are the provider's reply, and the authority's coordination decision.
 REPLIES = frozenset({"APPROVED", "REFUSED"})
 COORDINATIONS = frozenset({"COORDINATED_GRANTED", "COORDINATED_REFUSED"})

@@ -241,6 +241,12 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
         application = await self._sharing.escalate(caller, request.id, request.reason)
         return sharing_pb2.EscalateApplicationResponse(application=self._application(application))
 
+    async def WithdrawApplication(self, request: sharing_pb2.WithdrawApplicationRequest, context: Context
+                                  ) -> sharing_pb2.WithdrawApplicationResponse:
+        caller = self._verifier.from_context(context)
+        application = await self._sharing.withdraw(caller, request.id, request.reason)
+        return sharing_pb2.WithdrawApplicationResponse(application=self._application(application))
+
     async def RecordCoordinationDecision(self, request: sharing_pb2.RecordCoordinationDecisionRequest,
                                          context: Context) -> sharing_pb2.RecordCoordinationDecisionResponse:
         caller = self._verifier.from_context(context)

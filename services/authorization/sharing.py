@@ -289,6 +289,26 @@ class Sharing:
                                     from_states=(apps.REFUSED, apps.SUBMITTED))
         return moved
 
+    async def withdraw(self, caller: Caller, application_id: str, reason: str) -> Application:
+        """The applicant ends an application nobody has decided yet: one made by mistake (the wrong items, the wrong
+        resource) or no longer needed was left for the provider to refuse or to let fall overdue, counted against
+        it, and an application cannot be edited: it is withdrawn and made again."""
+        require_identified(caller)
+        application = await self._find_application(application_id)
+        if caller.department_code != application.applicant_department_code:
+            raise permission_denied("NOT_APPLICANT", "only the applicant may withdraw an application")
+        duties.require_role(caller, APPLICANT, "withdraw applications")
+        if application.state not in apps.UNDECIDED:
+            raise failed_precondition("NOT_WITHDRAWABLE", f"application {application.id} is "
+                                      f"{self._state_name(application.state)}: only an application nobody has "
+                                      "decided yet (SUBMITTED or ESCALATED) can be withdrawn; a grant it gave ends "
+                                      "by revocation")
+        if problems := self._reason_problems(reason, required=False):
+            raise invalid_argument(problems)
+        event = self._event(caller, "WITHDRAWN", reason, self.now())
+        moved, _ = await self._move(application, apps.WITHDRAWN, event, None, from_states=apps.UNDECIDED)
+        return moved
+
     async def coordinate(self, caller: Caller, application_id: str, grant_access: bool, reason: str,
                          terms: Terms) -> tuple[Application, Grant | None]:
         """The authority's coordination decision on an escalated application (Art. 12)."""
@@ -327,8 +347,8 @@ class Sharing:
                                                  "applicant_department_code": application.applicant_department_code,
                                                  "grant_id": grant.id if grant else ""}))
         if moved is None:
-            raise failed_precondition("STATE_CHANGED", f"application {application.id} was answered meanwhile: "
-                                      "read it again")
+            raise failed_precondition("STATE_CHANGED", f"application {application.id} was decided or withdrawn "
+                                      "meanwhile: read it again")
         if moved[1] is not None:
             await self._events.grant_changed(moved[1])
         return moved

@@ -672,12 +672,13 @@ class Store:
 
     async def applications_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Applications submitted in [start, end) with the time of the provider's reply (NULL if none yet),
-        for a refusal its reason, and the time of the first escalation (NULL if none)."""
+        for a refusal its reason, and the time the applicant first took it from the provider, escalating or
+        withdrawing it (NULL if never)."""
         return await self.pool.fetch(
             "SELECT a.applicant_department_code, a.provider_department_code, a.state, a.reply_due_time, "
             " r.time AS reply_time, r.action AS reply_action, r.note AS reply_note, "
             " (SELECT min(x.time) FROM application_events x WHERE x.application_id = a.id"
-            "   AND x.action = 'ESCALATED') AS escalate_time "
+            "   AND x.action IN ('ESCALATED', 'WITHDRAWN')) AS escalate_time "
             "FROM applications a LEFT JOIN LATERAL (SELECT e.time, e.action, e.note FROM application_events e "
             "  WHERE e.application_id = a.id AND e.action IN ('APPROVED', 'REFUSED') ORDER BY e.id LIMIT 1) r "
             "  ON true "

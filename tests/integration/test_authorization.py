@@ -530,6 +530,65 @@ async def test_escalating_a_refusal_says_why_and_an_overdue_one_says_it_was_unan
     assert escalated.application.history[-1].note.startswith("提供部门逾期未答复（答复期限 ")
 
 
+async def test_the_applicant_withdraws_an_application_nobody_has_decided(env: Env) -> None:
+    """An application made by mistake (the wrong items, the wrong resource) or no longer needed could not be ended:
+    it cannot be edited, so the applicant applied again and the provider was left to refuse the first or let it
+    fall overdue, counted against it. The applicant now withdraws it while it is undecided (SUBMITTED, or ESCALATED
+    and not yet coordinated); then nobody can decide it, and one withdrawn after its due day still counts as
+    unanswered by the provider."""
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider)
+    mistaken, late, decided = [await env.submit(user, entry) for _ in range(3)]
+    withdraw = sh.WithdrawApplicationRequest(id=mistaken.id, reason="信息项勾选有误，重新申请")
+    reason, _, _ = await fails(env.sharing.WithdrawApplication(withdraw, metadata=env.md(approver(provider)),
+                                                               timeout=10), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_APPLICANT"
+    withdrawn = (await env.sharing.WithdrawApplication(withdraw, metadata=env.md(user), timeout=10)).application
+    assert withdrawn.state == sh.APPLICATION_STATE_WITHDRAWN and not withdrawn.overdue
+    assert [(e.action, e.note) for e in withdrawn.history][-1] == ("WITHDRAWN", "信息项勾选有误，重新申请")
+    reason, _, _ = await fails(env.reply(provider, mistaken.id), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "WRONG_STATE"
+    reason, _, _ = await fails(env.sharing.WithdrawApplication(withdraw, metadata=env.md(user), timeout=10),
+                               grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NOT_WITHDRAWABLE"
+    await env.reply(provider, decided.id)
+    reason, _, message = await fails(env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=decided.id),
+                                                                     metadata=env.md(user), timeout=10),
+                                     grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "NOT_WITHDRAWABLE" and "revocation" in message
+    logged = await admin_log_pb2_grpc.AdminLogServiceStub(env.auth).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="sharing.withdrawn", actor_department_code=user.department_code),
+        metadata=env.md(AUTHORITY), timeout=10)
+    assert [e.target for e in logged.events] == [mistaken.id]
+
+    # A not-shared request waits for the authority: withdrawn, it can no longer be coordinated.
+    not_shared = await env.submit(user, await env.publish(provider, common.SHARE_TYPE_NOT_SHARED))
+    await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=not_shared.id), metadata=env.md(user),
+                                          timeout=10)
+    await fails(env.sharing.RecordCoordinationDecision(sh.RecordCoordinationDecisionRequest(
+        id=not_shared.id, grant=True, reason="经协调，予以共享"), metadata=env.md(AUTHORITY_REVIEWER), timeout=10),
+        grpc.StatusCode.FAILED_PRECONDITION)
+
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:  # Time passes: the second application's reply was due yesterday, then it is withdrawn.
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\''
+                           " WHERE id = $1", late.id)
+    finally:
+        await conn.close()
+    await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=late.id), metadata=env.md(user),
+                                          timeout=10)
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        rows = await department_figures(store, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now)
+    finally:
+        await store.close()
+    mine = {(row.name, row.dimension): row.value for row in rows if row.department_code == provider.department_code}
+    assert mine[("applications.received", "")] == 4
+    assert mine[("applications.unreplied_overdue", "")] == 1  # the late one; not the one withdrawn in time
+
+
 async def test_only_refused_applications_are_escalated(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
     _, user, entry = parties
     application = await env.submit(user, entry)

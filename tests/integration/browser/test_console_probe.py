@@ -219,6 +219,36 @@ async def test_a_refused_applications_page_offers_the_escalation_to_the_applican
         assert ('action="/applications/escalate"' in text) == offered, (role, text[text.index("<main"):][-800:])
 
 
+async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """An application made by mistake could neither be edited nor withdrawn: it waited on 答复 for the provider
+    to refuse it or let it fall overdue. Its page now offers 撤回申请 to the applicant (asking first), and the
+    withdrawn application leaves the provider's list."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
+        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
+        timeout=10)).application.id
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    shown = await (await context.request.get(f"/applications/view?id={app_id}", headers=_as(approver))).text()
+    assert 'action="/applications/withdraw"' not in shown
+    page = await open_as(context, console_server, _person_session(console_server, platform, "social", "APPLICANT"))
+    await page.goto(f"/applications/view?id={app_id}")
+    await page.get_by_label("撤回理由（可不填）").fill("信息项勾选有误")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="撤回申请").click()
+    await page.wait_for_url(f"**/applications/view?id={app_id}")
+    assert f"已撤回申请 {app_id}" in await page.locator(".flash").inner_text()
+    main = await page.locator("main").inner_text()
+    assert "已撤回" in main and "撤回申请 · " in main and "信息项勾选有误" in main, main
+    assert await page.get_by_role("button", name="撤回申请").count() == 0
+    replies = await (await context.request.get("/replies", headers=_as(approver))).text()
+    assert app_id not in replies
+
+
 async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """A double click, the back button or a retry after a lost reply posted the same form again, and each post

@@ -22,6 +22,7 @@ class ApplicationState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     APPLICATION_STATE_ESCALATED: _ClassVar[ApplicationState]
     APPLICATION_STATE_COORDINATED_GRANTED: _ClassVar[ApplicationState]
     APPLICATION_STATE_COORDINATED_REFUSED: _ClassVar[ApplicationState]
+    APPLICATION_STATE_WITHDRAWN: _ClassVar[ApplicationState]
 
 class GrantState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -48,6 +49,7 @@ APPLICATION_STATE_REFUSED: ApplicationState
 APPLICATION_STATE_ESCALATED: ApplicationState
 APPLICATION_STATE_COORDINATED_GRANTED: ApplicationState
 APPLICATION_STATE_COORDINATED_REFUSED: ApplicationState
+APPLICATION_STATE_WITHDRAWN: ApplicationState
 GRANT_STATE_UNSPECIFIED: GrantState
 GRANT_STATE_ACTIVE: GrantState
 GRANT_STATE_REVOKED: GrantState
@@ -252,6 +254,20 @@ class EscalateApplicationRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class EscalateApplicationResponse(_message.Message):
+    __slots__ = ("application",)
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    application: Application
+    def __init__(self, application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
+
+class WithdrawApplicationRequest(_message.Message):
+    __slots__ = ("id", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class WithdrawApplicationResponse(_message.Message):
     __slots__ = ("application",)
     APPLICATION_FIELD_NUMBER: _ClassVar[int]
     application: Application

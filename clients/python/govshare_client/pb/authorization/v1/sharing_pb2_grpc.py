@@ -60,6 +60,11 @@ class SharingServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.EscalateApplicationRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.EscalateApplicationResponse.FromString,
                 _registered_method=True)
+        self.WithdrawApplication = channel.unary_unary(
+                '/govshare.authorization.v1.SharingService/WithdrawApplication',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.WithdrawApplicationRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.WithdrawApplicationResponse.FromString,
+                _registered_method=True)
         self.RecordCoordinationDecision = channel.unary_unary(
                 '/govshare.authorization.v1.SharingService/RecordCoordinationDecision',
                 request_serializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.RecordCoordinationDecisionRequest.SerializeToString,
@@ -125,6 +130,15 @@ class SharingServiceServicer:
 
     def EscalateApplication(self, request, context):
         """The applicant escalates a refused or not-shared request to the authority.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawApplication(self, request, context):
+        """The applicant withdraws an application nobody has decided yet (SUBMITTED, or ESCALATED and not yet
+        coordinated): one made by mistake, or no longer needed, is ended instead of being left for the provider or the
+        authority to answer (or to fall overdue). To change what was asked, withdraw it and apply again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -198,6 +212,11 @@ def add_SharingServiceServicer_to_server(servicer, server):
                     servicer.EscalateApplication,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.EscalateApplicationRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.EscalateApplicationResponse.SerializeToString,
+            ),
+            'WithdrawApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawApplication,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.WithdrawApplicationRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_sharing__pb2.WithdrawApplicationResponse.SerializeToString,
             ),
             'RecordCoordinationDecision': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordCoordinationDecision,
@@ -366,6 +385,33 @@ class SharingService:
             '/govshare.authorization.v1.SharingService/EscalateApplication',
             govshare_dot_authorization_dot_v1_dot_sharing__pb2.EscalateApplicationRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_sharing__pb2.EscalateApplicationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.SharingService/WithdrawApplication',
+            govshare_dot_authorization_dot_v1_dot_sharing__pb2.WithdrawApplicationRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_sharing__pb2.WithdrawApplicationResponse.FromString,
             options,
             channel_credentials,
             insecure,

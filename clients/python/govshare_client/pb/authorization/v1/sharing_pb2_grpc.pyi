@@ -25,6 +25,11 @@ class SharingServiceStub:
     """The provider approves (possibly narrowing) or refuses with a reason."""
     EscalateApplication: calls.UnaryUnary[_govshare_client_pb_authorization_v1_sharing_pb2.EscalateApplicationRequest, _govshare_client_pb_authorization_v1_sharing_pb2.EscalateApplicationResponse]
     """The applicant escalates a refused or not-shared request to the authority."""
+    WithdrawApplication: calls.UnaryUnary[_govshare_client_pb_authorization_v1_sharing_pb2.WithdrawApplicationRequest, _govshare_client_pb_authorization_v1_sharing_pb2.WithdrawApplicationResponse]
+    """The applicant withdraws an application nobody has decided yet (SUBMITTED, or ESCALATED and not yet
+    coordinated): one made by mistake, or no longer needed, is ended instead of being left for the provider or the
+    authority to answer (or to fall overdue). To change what was asked, withdraw it and apply again.
+    """
     RecordCoordinationDecision: calls.UnaryUnary[_govshare_client_pb_authorization_v1_sharing_pb2.RecordCoordinationDecisionRequest, _govshare_client_pb_authorization_v1_sharing_pb2.RecordCoordinationDecisionResponse]
     """The authority records a coordination decision (grant or final refusal) (Art. 12)."""
     GetGrant: calls.UnaryUnary[_govshare_client_pb_authorization_v1_sharing_pb2.GetGrantRequest, _govshare_client_pb_authorization_v1_sharing_pb2.GetGrantResponse]
@@ -52,6 +57,11 @@ class SharingServiceAsyncStub:
     """The provider approves (possibly narrowing) or refuses with a reason."""
     EscalateApplication: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_sharing_pb2.EscalateApplicationRequest, _govshare_client_pb_authorization_v1_sharing_pb2.EscalateApplicationResponse]
     """The applicant escalates a refused or not-shared request to the authority."""
+    WithdrawApplication: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_sharing_pb2.WithdrawApplicationRequest, _govshare_client_pb_authorization_v1_sharing_pb2.WithdrawApplicationResponse]
+    """The applicant withdraws an application nobody has decided yet (SUBMITTED, or ESCALATED and not yet
+    coordinated): one made by mistake, or no longer needed, is ended instead of being left for the provider or the
+    authority to answer (or to fall overdue). To change what was asked, withdraw it and apply again.
+    """
     RecordCoordinationDecision: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_sharing_pb2.RecordCoordinationDecisionRequest, _govshare_client_pb_authorization_v1_sharing_pb2.RecordCoordinationDecisionResponse]
     """The authority records a coordination decision (grant or final refusal) (Art. 12)."""
     GetGrant: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_sharing_pb2.GetGrantRequest, _govshare_client_pb_authorization_v1_sharing_pb2.GetGrantResponse]
@@ -72,6 +82,7 @@ class SharingServiceServicer:
     def ListApplications(self, request: _govshare_client_pb_authorization_v1_sharing_pb2.ListApplicationsRequest, context: Any) -> Any: ...
     def ReplyApplication(self, request: _govshare_client_pb_authorization_v1_sharing_pb2.ReplyApplicationRequest, context: Any) -> Any: ...
     def EscalateApplication(self, request: _govshare_client_pb_authorization_v1_sharing_pb2.EscalateApplicationRequest, context: Any) -> Any: ...
+    def WithdrawApplication(self, request: _govshare_client_pb_authorization_v1_sharing_pb2.WithdrawApplicationRequest, context: Any) -> Any: ...
     def RecordCoordinationDecision(self, request: _govshare_client_pb_authorization_v1_sharing_pb2.RecordCoordinationDecisionRequest, context: Any) -> Any: ...
     def GetGrant(self, request: _govshare_client_pb_authorization_v1_sharing_pb2.GetGrantRequest, context: Any) -> Any: ...
     def ListGrants(self, request: _govshare_client_pb_authorization_v1_sharing_pb2.ListGrantsRequest, context: Any) -> Any: ...
@@ -89,6 +100,7 @@ class SharingService:
     ListApplications: Any
     ReplyApplication: Any
     EscalateApplication: Any
+    WithdrawApplication: Any
     RecordCoordinationDecision: Any
     GetGrant: Any
     ListGrants: Any
