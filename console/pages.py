@@ -265,23 +265,33 @@ async def home(console: Console, request: Request, session: Session) -> Response
     # department's, as the authority lists them); its home page listed none, only the figures on 监督 counted them.
     late, p6 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
         overdue_only=True, page_size=size)) if show_reviews else (None, None))
+    # The applicant's own left unanswered past their due day: theirs to escalate (R-APP-3) or withdraw, which
+    # nothing told them (their home page said nothing waited for them; 我的申请 marked them among all the others).
+    show_mine = holds(session, ("APPLICANT",))
+    mine, p7 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
+        role=sharing_pb2.APPLICATION_ROLE_APPLICANT, overdue_only=True, page_size=size))
+        if show_mine else (None, None))
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
-    down = _down(p1, p2, p3, p4, p5, p6)
-    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6) if _expired(p)), None)) is not None:
+    down = _down(p1, p2, p3, p4, p5, p6, p7)
+    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7) if _expired(p)), None)) is not None:
         return _ended(ended)
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
     coordinate = list(escalated.applications) if escalated else []
     overdue = [(a, working_days_left(a.reply_due_time)) for a in (late.applications if late else [])]
+    unanswered = [(a, working_days_left(a.reply_due_time)) for a in (mine.applications if mine else [])]
     shown_disputes = disputes.disputes if disputes else []
     names = await _names(console, session, [a.applicant_department_code for a, _ in due] +
                          [c for a in coordinate for c in (a.applicant_department_code, a.provider_department_code)] +
-                         [c for a, _ in overdue for c in (a.applicant_department_code, a.provider_department_code)],
+                         [c for a, _ in overdue for c in (a.applicant_department_code, a.provider_department_code)] +
+                         [a.provider_department_code for a, _ in unanswered],
                          [a.resource_code for a, _ in due] + [a.resource_code for a in coordinate] +
-                         [a.resource_code for a, _ in overdue] + [d.resource_code for d in shown_disputes])
+                         [a.resource_code for a, _ in overdue] + [d.resource_code for d in shown_disputes] +
+                         [a.resource_code for a, _ in unanswered])
     return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
                         show_coordination=show_reviews, coordinate=coordinate, overdue=overdue,
+                        show_mine=show_mine, unanswered=unanswered,
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
                         show_conflicts=show_conflicts,
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])

@@ -1283,6 +1283,38 @@ async def test_the_reviewers_home_page_lists_the_applications_left_unanswered_pa
     assert "逾期未答复的申请" not in approver
 
 
+async def test_the_applicants_home_page_lists_its_applications_left_unanswered_past_their_due_day(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """R-APP-3: an application the provider leaves unanswered past its due day is the applicant's to escalate (or
+    to withdraw); the applicant's home page said nothing waited for them, and 我的申请 marked it among all the
+    others. Another department's late applications are not theirs."""
+    import asyncpg
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    ours, theirs = [(await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                     metadata=platform.metadata(system), timeout=10)).application.id
+                    for system in ("social", "civil")]
+    conn = await asyncpg.connect(database_url)
+    try:  # time passes: both replies were due a week ago
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'7 days\' '
+                           "WHERE id = ANY($1::text[])", [ours, theirs])
+    finally:
+        await conn.close()
+    home = await (await context.request.get("/", headers=_as(
+        _person_session(console_server, platform, "social", "APPLICANT")))).text()
+    listed = home[home.index("逾期未获答复的申请"):].split("</section>", 1)[0]
+    assert f'href="/applications/view?id={ours}"' in listed and "已逾期" in listed and "市公安局" in listed, listed
+    assert theirs not in listed and "提请共享主管部门协调" in listed
+    approver = await (await context.request.get("/", headers=_as(
+        _person_session(console_server, platform, "police", "APPROVER")))).text()
+    assert "逾期未获答复的申请" not in approver
+
+
 async def test_the_services_reasons_are_shown_beside_their_fields_in_chinese(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """The services word their field violations in English for developers ("must be at most 100 characters, got
