@@ -103,8 +103,10 @@ class Application:
     state: int
     reply_due_time: dt.datetime
     create_time: dt.datetime
+    #: The provider's reply's reason, and the authority's coordination decision's (each its own).
     reply_reason: str = ""
     grant_id: str = ""
+    coordination_reason: str = ""
     history: tuple[ApplicationEvent, ...] = ()
 
     def overdue(self, now: dt.datetime) -> bool:

@@ -155,6 +155,7 @@ def _application_pb(application: Application, now: dt.datetime) -> sharing_pb2.A
         requested_expire_time=to_timestamp(application.requested_expire_time), methods=application.methods,
         quota=application.quota, state=application.state, reply_due_time=to_timestamp(application.reply_due_time),
         overdue=application.overdue(now), reply_reason=application.reply_reason, grant_id=application.grant_id,
+        coordination_reason=application.coordination_reason,
         history=[sharing_pb2.ApplicationEvent(action=e.action, actor_department_code=e.actor_department_code,
                                               actor_system_id=e.actor_system_id, note=e.note,
                                               time=to_timestamp(e.time), actor_display_name=e.actor_display_name)

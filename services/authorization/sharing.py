@@ -326,8 +326,9 @@ class Sharing:
             if problems:
                 raise invalid_argument(problems)
             event = self._event(caller, "COORDINATED_REFUSED", reason, now)
-            return await self._move(application, apps.COORDINATED_REFUSED, event, reason,
-                                    from_states=(apps.ESCALATED,))
+            # The reason is the authority's: the provider's reply keeps its own (reply_reason).
+            return await self._move(application, apps.COORDINATED_REFUSED, event, None,
+                                    from_states=(apps.ESCALATED,), coordination_reason=reason)
         entry = await self._grantable_entry(application)
         scope = apps.narrow(application, terms, now)
         problems += scope.problems + apps.scope_entry_problems(scope, entry)
@@ -335,13 +336,14 @@ class Sharing:
             raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=True, granted_by=actor_of(caller))
         event = self._event(caller, "COORDINATED_GRANTED", self._approval_note(application, scope, reason), now)
-        return await self._move(application, apps.COORDINATED_GRANTED, event, reason, grant,
-                                from_states=(apps.ESCALATED,))
+        return await self._move(application, apps.COORDINATED_GRANTED, event, None, grant,
+                                from_states=(apps.ESCALATED,), coordination_reason=reason)
 
     async def _move(self, application: Application, state: int, event: ApplicationEvent, reason: str | None,
-                    grant: Grant | None = None, from_states: tuple[int, ...] = (apps.SUBMITTED,)
-                    ) -> tuple[Application, Grant | None]:
+                    grant: Grant | None = None, from_states: tuple[int, ...] = (apps.SUBMITTED,),
+                    coordination_reason: str | None = None) -> tuple[Application, Grant | None]:
         moved = await self._store.transition(application.id, from_states, state, event, reason, grant,
+                                             coordination_reason=coordination_reason,
                                              admin=self._admin(event, application.id, {
                                                  "resource_code": application.resource_code,
                                                  "applicant_department_code": application.applicant_department_code,

@@ -50,7 +50,7 @@ POLICY_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-policy").di
 _APPLICATION_COLUMNS = (
     "seq, id, applicant_department_code, provider_department_code, resource_code, system_ids, items, purposes,"
     " purpose_text, basis, requested_expire_time, methods, quota, state, reply_due_time, create_time,"
-    " reply_reason, grant_id"
+    " reply_reason, grant_id, coordination_reason"
 )
 _GRANT_COLUMNS = (
     "seq, id, application_id, department_code, provider_department_code, resource_code, system_ids, items,"
@@ -146,7 +146,7 @@ def _application(row: asyncpg.Record, history: Sequence[ApplicationEvent] = ()) 
         purpose_text=row["purpose_text"], basis=row["basis"], requested_expire_time=row["requested_expire_time"],
         methods=tuple(row["methods"]), quota=row["quota"], state=row["state"], reply_due_time=row["reply_due_time"],
         create_time=row["create_time"], reply_reason=row["reply_reason"], grant_id=row["grant_id"],
-        history=tuple(history))
+        coordination_reason=row["coordination_reason"], history=tuple(history))
 
 
 def _grant(row: asyncpg.Record) -> Grant:
@@ -539,17 +539,21 @@ class Store:
 
     async def transition(self, application_id: str, from_states: Sequence[int], state: int, event: ApplicationEvent,
                          reply_reason: str | None = None, grant: Grant | None = None,
-                         admin: AdminEvent | None = None) -> tuple[Application, Grant | None] | None:
-        """Moves an application on (creating its grant, if any) unless another reply got there first."""
+                         admin: AdminEvent | None = None, coordination_reason: str | None = None
+                         ) -> tuple[Application, Grant | None] | None:
+        """Moves an application on (creating its grant, if any) unless another reply got there first; a reason
+        given is kept as the provider's reply's or the authority's coordination decision's."""
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 if grant is not None:
                     grant = await self._insert_grant(conn, grant)
                 row = await conn.fetchrow(
                     "UPDATE applications SET state = $3, reply_reason = COALESCE($4, reply_reason),"
-                    " grant_id = COALESCE($5, grant_id), update_time = $6"
+                    " grant_id = COALESCE($5, grant_id), update_time = $6,"
+                    " coordination_reason = COALESCE($7, coordination_reason)"
                     f" WHERE id = $1 AND state = ANY($2::smallint[]) RETURNING {_APPLICATION_COLUMNS}",
-                    application_id, list(from_states), state, reply_reason, grant.id if grant else None, event.time)
+                    application_id, list(from_states), state, reply_reason, grant.id if grant else None, event.time,
+                    coordination_reason)
                 if row is None:
                     raise _Conflict
                 await self._insert_event(conn, application_id, event)

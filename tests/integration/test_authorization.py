@@ -495,6 +495,10 @@ async def test_refusal_needs_a_reason_then_escalation_and_coordination(env: Env,
     assert [e.action for e in coordinated.application.history] == [
         "SUBMITTED", "REFUSED", "ESCALATED", "COORDINATED_GRANTED"]
     assert coordinated.application.history[1].note == "超出法定职责范围"
+    # Each decision keeps its own reason: the authority's was written over the provider's reply_reason, and the
+    # console showed it as the provider's 答复理由 beside the provider's 答复人.
+    assert coordinated.application.reply_reason == "超出法定职责范围"
+    assert coordinated.application.coordination_reason == "经协调，予以共享"
     assert (await env.check(user, entry, "birth_date")).allowed
     await fails(env.sharing.RecordCoordinationDecision(decide, metadata=env.md(AUTHORITY_REVIEWER), timeout=10),
                 grpc.StatusCode.FAILED_PRECONDITION)
@@ -615,6 +619,7 @@ async def test_not_shared_goes_to_coordination_and_a_final_refusal_needs_a_reaso
     final.reason = "涉及侦查秘密，不予共享"
     done = await env.sharing.RecordCoordinationDecision(final, metadata=env.md(AUTHORITY_REVIEWER), timeout=10)
     assert done.application.state == sh.APPLICATION_STATE_COORDINATED_REFUSED and not done.HasField("grant")
+    assert (done.application.reply_reason, done.application.coordination_reason) == ("", "涉及侦查秘密，不予共享")
     assert not (await env.check(user, entry, "name")).allowed
 
     second = await env.submit(user, entry)

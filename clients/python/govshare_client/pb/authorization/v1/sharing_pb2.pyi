@@ -78,7 +78,7 @@ class ApplicationEvent(_message.Message):
     def __init__(self, action: _Optional[str] = ..., actor_department_code: _Optional[str] = ..., actor_system_id: _Optional[str] = ..., note: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., actor_display_name: _Optional[str] = ...) -> None: ...
 
 class Application(_message.Message):
-    __slots__ = ("id", "applicant_department_code", "system_ids", "resource_code", "provider_department_code", "items", "purposes", "purpose_text", "basis", "requested_expire_time", "methods", "quota", "state", "reply_due_time", "overdue", "reply_reason", "grant_id", "history", "create_time", "reply_due_time_provisional", "replied_by", "coordinated_by")
+    __slots__ = ("id", "applicant_department_code", "system_ids", "resource_code", "provider_department_code", "items", "purposes", "purpose_text", "basis", "requested_expire_time", "methods", "quota", "state", "reply_due_time", "overdue", "reply_reason", "grant_id", "history", "create_time", "reply_due_time_provisional", "replied_by", "coordinated_by", "coordination_reason")
     ID_FIELD_NUMBER: _ClassVar[int]
     APPLICANT_DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     SYSTEM_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +101,7 @@ class Application(_message.Message):
     REPLY_DUE_TIME_PROVISIONAL_FIELD_NUMBER: _ClassVar[int]
     REPLIED_BY_FIELD_NUMBER: _ClassVar[int]
     COORDINATED_BY_FIELD_NUMBER: _ClassVar[int]
+    COORDINATION_REASON_FIELD_NUMBER: _ClassVar[int]
     id: str
     applicant_department_code: str
     system_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -123,7 +124,8 @@ class Application(_message.Message):
     reply_due_time_provisional: bool
     replied_by: _common_pb2.Actor
     coordinated_by: _common_pb2.Actor
-    def __init__(self, id: _Optional[str] = ..., applicant_department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., purpose_text: _Optional[str] = ..., basis: _Optional[str] = ..., requested_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[ApplicationState, str]] = ..., reply_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., reply_reason: _Optional[str] = ..., grant_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[ApplicationEvent, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reply_due_time_provisional: _Optional[bool] = ..., replied_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., coordinated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ...) -> None: ...
+    coordination_reason: str
+    def __init__(self, id: _Optional[str] = ..., applicant_department_code: _Optional[str] = ..., system_ids: _Optional[_Iterable[str]] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., purposes: _Optional[_Iterable[_Union[_common_pb2.PurposeType, str]]] = ..., purpose_text: _Optional[str] = ..., basis: _Optional[str] = ..., requested_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., methods: _Optional[_Iterable[_Union[_common_pb2.ShareMethod, str]]] = ..., quota: _Optional[int] = ..., state: _Optional[_Union[ApplicationState, str]] = ..., reply_due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., overdue: _Optional[bool] = ..., reply_reason: _Optional[str] = ..., grant_id: _Optional[str] = ..., history: _Optional[_Iterable[_Union[ApplicationEvent, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reply_due_time_provisional: _Optional[bool] = ..., replied_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., coordinated_by: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., coordination_reason: _Optional[str] = ...) -> None: ...
 
 class Grant(_message.Message):
     __slots__ = ("id", "application_id", "department_code", "system_ids", "resource_code", "items", "unmasked_items", "purposes", "methods", "expire_time", "quota", "state", "revoke_reason", "policy_version", "create_time", "confidential", "release_time", "granted_by", "changed_by", "etag")
