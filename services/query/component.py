@@ -232,7 +232,7 @@ class QueryComponent:
         if deps is None:
             return
         deps.resources.invalidate()
-        deps.decisions.invalidate()
+        deps.decisions.resync()
         deps.records.resync()
         self._states.resync()
         if self._reload is not None and not self._reload.done():
@@ -247,7 +247,7 @@ class QueryComponent:
             return
         deps.records.suspend()
         deps.resources.invalidate()
-        deps.decisions.invalidate()
+        deps.decisions.suspend()
 
     @staticmethod
     async def _reload_open_disputes(deps: Dependencies) -> None:

@@ -3,9 +3,9 @@
 A decision answers "may system S of department D read items I of resource R for
 purpose P by method M?" and carries its own expiry, so the hot path asks the
 authorization service only on a miss (concurrent identical misses share one
-call). Grant and catalog change events drop the affected decisions at once; the
-expiry (capped by ``decision_ttl_seconds``) bounds staleness should an event be
-lost.
+call). Grant and catalog change events drop the affected decisions at once; while
+the subscription to them is broken nothing is kept; the expiry (capped by
+``decision_ttl_seconds``) bounds staleness should an event be lost otherwise.
 """
 
 from __future__ import annotations
@@ -126,6 +126,9 @@ class DecisionCache:
         self._flight: SingleFlight[Decision] = SingleFlight()
         # Bumped by every invalidation, so that an answer fetched before it is not cached after it.
         self._generation = 0
+        # False while the event subscription is broken (suspend, until resync): a revocation made then is not heard,
+        # so no decision is kept, and each call asks again.
+        self._holding = True
 
     async def get(self, key: DecisionKey) -> Decision:
         decision = self._decisions.get(key)
@@ -139,7 +142,7 @@ class DecisionCache:
         generation = self._generation
         proto = await self._check(key)
         decision = Decision.of(proto, key[4], self._max_ttl, self._clock(), self._wall())
-        if generation == self._generation and decision.expires > self._clock():
+        if self._holding and generation == self._generation and decision.expires > self._clock():
             if len(self._decisions) >= self._max_entries:
                 self._evict()
             self._decisions[key] = decision
@@ -165,6 +168,18 @@ class DecisionCache:
                   and (not system_id or key[0] == system_id)]
         for key in doomed:
             del self._decisions[key]
+
+    def suspend(self) -> None:
+        """The event subscription broke: a grant revoked (or narrowed) until it is back would not be heard, and a
+        decision kept meanwhile would let its holder in for up to its TTL after the revocation (R-APP-4: at once).
+        Nothing is kept until ``resync``."""
+        self._holding = False
+        self.invalidate()
+
+    def resync(self) -> None:
+        """Subscribed again: what was kept is dropped (events may have been missed) and decisions are kept again."""
+        self.invalidate()
+        self._holding = True
 
     def on_grants_changed(self, payload: Mapping) -> None:
         """Handler for GRANTS_CHANGED: the department's decisions on the resource are stale."""

@@ -190,3 +190,21 @@ async def test_a_system_state_change_drops_that_systems_decisions_only() -> None
     await decisions.get(other)  # type: ignore[arg-type]
     await decisions.get(key())
     assert [k[0] for k in authority.calls] == ["sys-1", "sys-2", "sys-1"]
+
+
+async def test_while_the_event_subscription_is_broken_no_decision_is_kept() -> None:
+    """R-APP-4: a revocation takes effect at once. With the subscription to grant events broken (Redis away), the
+    cache dropped its decisions once and then kept new ones for their TTL: a grant revoked meanwhile went on letting
+    its holder in until then, its event never heard. Until the subscription is back, every call asks again."""
+    authority, clock = Authority(), Clock()
+    decisions = cache(authority, clock)
+    await decisions.get(key())
+    decisions.suspend()
+    await decisions.get(key())
+    authority.allowed = False  # revoked while no event can arrive
+    assert not (await decisions.get(key())).allowed
+    assert len(authority.calls) == 3 and len(decisions) == 0
+    decisions.resync()  # subscribed again: decisions are kept again
+    await decisions.get(key())
+    await decisions.get(key())
+    assert len(authority.calls) == 4
