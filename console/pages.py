@@ -145,8 +145,9 @@ def _down(*problems: Problem | None) -> Problem | None:
 
 
 #: A step on an application refused because it is no longer where the page showed it (services/authorization
-#: sharing.py): another 审批人 or 审核员 answered it meanwhile, or the applicant escalated it.
-_ANSWERED_MEANWHILE = frozenset({"WRONG_STATE", "STATE_CHANGED", "NOT_WITHDRAWABLE"})
+#: sharing.py): another 审批人 or 审核员 answered it meanwhile, or the applicant escalated or withdrew it (and, for
+#: the applicant's own steps, the provider answered it or a colleague escalated it first).
+_ANSWERED_MEANWHILE = frozenset({"WRONG_STATE", "STATE_CHANGED", "NOT_WITHDRAWABLE", "NOT_ESCALATABLE"})
 _DECISIONS = frozenset({"APPROVED", "REFUSED", "ESCALATED", "COORDINATED_GRANTED", "COORDINATED_REFUSED",
                         "WITHDRAWN"})
 
@@ -634,7 +635,7 @@ async def escalate(console: Console, request: Request, session: Session) -> Resp
         return await _application_page(console, request, session, app_id, forms.field_errors(problem.fields),
                                         _typed(form, "reason"))
     if problem:
-        return _refused(console, request, problem)
+        return _refused(console, request, await _answered_meanwhile(console, session, app_id, problem, "提请协调"))
     return _done(session, f"已提请共享主管部门协调申请 {app_id}。", f"/applications/view?id={app_id}")
 
 

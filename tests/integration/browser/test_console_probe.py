@@ -249,6 +249,40 @@ async def test_the_applicant_withdraws_an_undecided_application_from_its_page(  
     assert app_id not in replies
 
 
+async def test_an_escalation_of_an_application_answered_meanwhile_says_who_answered_it(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """The applicant opened an application left unanswered past its due day and pressed 提请共享主管部门协调 after the
+    provider had answered it late: the page said "当前状态不允许此操作：application app-… is APPROVED: only refused
+    applications, or ones unanswered past their due time, can be escalated", in English, not who answered it."""
+    import asyncpg
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                              metadata=platform.metadata("social"), timeout=10)).application.id
+    conn = await asyncpg.connect(database_url)
+    try:  # time passes: the reply was due yesterday
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'1 day\' '
+                           "WHERE id = $1", app_id)
+    finally:
+        await conn.close()
+    session = _person_session(console_server, platform, "social", "APPLICANT")
+    shown = await (await context.request.get(f"/applications/view?id={app_id}", headers=_as(session))).text()
+    assert 'action="/applications/escalate"' in shown
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=app_id, decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=platform.person("police", "APPROVER"),
+        timeout=10)
+    answer = await _post(context, "/applications/escalate", session, {"id": app_id, "reason": "逾期未答复"})
+    text = await answer.text()
+    main = text[text.index("<main"):]
+    assert answer.status == 409 and "同意共享申请" in main and "现为“已同意”" in main, main[:800]
+    assert "is APPROVED" not in main
+
+
 async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """A double click, the back button or a retry after a lost reply posted the same form again, and each post
