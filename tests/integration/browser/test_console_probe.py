@@ -283,6 +283,33 @@ async def test_an_escalation_of_an_application_answered_meanwhile_says_who_answe
     assert "is APPROVED" not in main
 
 
+async def test_an_unlimited_quota_is_not_offered_as_zero_calls_on_the_reply_form(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """d8e37b3 made a quota of 0 read 不限 wherever it is shown, but the 答复 form's 调用次数上限 input still came
+    filled with 0 for an application asking no limit: an approver read that the applicant had asked for no call at
+    all. It is now empty, saying 不限; a limited request's number is there as before."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    made = []
+    for quota in (0, 1000):
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                              purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=quota)
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        made.append((await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                     metadata=platform.metadata("social"), timeout=10)).application.id)
+    session = _person_session(console_server, platform, "police", "APPROVER")
+    replies = await (await context.request.get("/replies", headers=_as(session))).text()
+    cards = {app_id: replies[replies.index(app_id):].split("</section>", 1)[0] for app_id in made}
+    assert re.search(r'name="quota" inputmode="numeric" placeholder="不限" value=""', cards[made[0]]), cards[made[0]]
+    assert re.search(r'name="quota" [^>]*value="1000"', cards[made[1]]), cards[made[1]]
+    answer = await _post(context, "/replies", session, {"id": made[0], "decision": "approve",
+                                                          "items": ["name", "sex"], "quota": ""}, max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    after = await (await context.request.get(answer.headers["location"], headers=_as(session))).text()
+    assert f"已同意申请 {made[0]}" in after and "调用上限 不限" in after
+
+
 async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no-untyped-def]
         context, console_server, platform) -> None:
     """A double click, the back button or a retry after a lost reply posted the same form again, and each post
