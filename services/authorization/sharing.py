@@ -295,9 +295,10 @@ class Sharing:
         it, and an application cannot be edited: it is withdrawn and made again."""
         require_identified(caller)
         application = await self._find_application(application_id)
-        if caller.department_code != application.applicant_department_code:
-            raise permission_denied("NOT_APPLICANT", "only the applicant may withdraw an application")
-        duties.require_role(caller, APPLICANT, "withdraw applications")
+        async with refusals_logged(self._store.record_admin, caller, "sharing.withdrawn", application.id):
+            if caller.department_code != application.applicant_department_code:
+                raise permission_denied("NOT_APPLICANT", "only the applicant may withdraw an application")
+            duties.require_role(caller, APPLICANT, "withdraw applications")
         if application.state not in apps.UNDECIDED:
             raise failed_precondition("NOT_WITHDRAWABLE", f"application {application.id} is "
                                       f"{self._state_name(application.state)}: only an application nobody has "

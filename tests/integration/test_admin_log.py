@@ -631,6 +631,8 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
         id=application.id, grant=True), metadata=platform.person("police", APPROVER), timeout=10))
     await _refused(sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=application.id),
                                                metadata=platform.metadata("police"), timeout=10))
+    await _refused(sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=application.id),
+                                               metadata=platform.metadata("police"), timeout=10))
     release = timestamp_pb2.Timestamp()
     release.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=7))
     await _refused(sharing.SetGrantConfidentiality(sharing_pb2.SetGrantConfidentialityRequest(
@@ -647,6 +649,7 @@ async def test_a_refused_grant_decision_is_logged_with_who_tried(platform) -> No
         ("sharing.coordinated_granted", application.id, _person(platform, "police", APPROVER).system_id,
          "ROLE_REQUIRED"),
         ("sharing.escalated", application.id, _system(platform, "police"), "NOT_APPLICANT"),
+        ("sharing.withdrawn", application.id, _system(platform, "police"), "NOT_APPLICANT"),
     ]:
         entries = [e for e in await _events(platform, action=action) if e.target == target and e.result == result]
         assert [e.actor_system_id for e in entries] == [actor], (action, result)
