@@ -359,7 +359,10 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
             seen.add(member.name)
             await _upsert(conn, tables[member.name], archive.extractfile(member), expected)  # type: ignore[arg-type]
         if missing := set(manifest["files"]) - seen:
-            raise BundleError(f"{', '.join(sorted(missing))}: missing from the bundle")
+            # A bundle cut off at a member's boundary reads as a shorter archive, not as a broken one (tarfile's
+            # stream mode ends at the short header): the signed manifest is what shows the rest never came.
+            raise BundleError(f"{', '.join(sorted(missing))}: missing from the bundle (it is truncated or was "
+                              "repacked after it was signed): copy the bundle again, checking its .sha256")
 
 
 async def _record_refusal(conn: asyncpg.Connection, path: Path, manifest: dict, reason: str) -> None:
