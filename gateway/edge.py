@@ -38,7 +38,7 @@ from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import descriptor_pool, json_format
 from opentelemetry.util.re import parse_env_headers
 
 from gateway.routing import (
@@ -50,6 +50,7 @@ from gateway.routing import (
     Route,
     RoutingTable,
     backend_targets,
+    body_fields,
     heavy_read_cluster,
     heavy_read_targets,
 )
@@ -548,8 +549,8 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     for service in table.service_names:
         routes.append(_direct(f"/{service}/", f"{service} has no such method"))
     routes.append(_openapi_route(settings))
-    if settings.cors_origins and settings.descriptor_set:
-        routes.append(_with_rest_replies(_browser_rest_route(settings)))
+    if settings.descriptor_set:
+        routes.append(_with_rest_replies(_rest_route(settings)))
     unknown = _direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}")
     routes.append(_with_rest_replies(unknown) if settings.descriptor_set else unknown)
     return _for_browsers(routes, settings.cors_origins) if settings.cors_origins else routes
@@ -668,6 +669,11 @@ MESSAGE_TOO_LARGE = (
     "less per call (a LoadRecords of long records in calls of 2,000, a BatchQuery with fewer keys)")
 
 
+#: The largest REST body the edge checks, and holds to check (its JSON may be up to twice its message): a larger
+#: one, whose message is over the services' limit whatever it holds, goes on to be refused 413 as such.
+BODY_CHECK_BYTES = 2 * MAX_MESSAGE_BYTES
+
+
 def _lua_url_pattern(template: str) -> str:
     """A Lua pattern of the paths (without the query string) a REST URL template maps, as _url_pattern's regex."""
     parts = [re.sub(r"(\W)", r"%\1", part) for part in re.split(r"\{[^}]*\}", template)]
@@ -677,12 +683,35 @@ def _lua_url_pattern(template: str) -> str:
 def _rest_replies_script(table: RoutingTable) -> str:
     """gateway/rest_replies.lua, after the names, words and URLs it uses."""
     values = {"MARKER": _TRANSCODE_FAILURE_HEADER, "LIMIT_BYTES": str(MAX_MESSAGE_BYTES),
+              "CHECK_BYTES": str(BODY_CHECK_BYTES),
               "TOO_LARGE": MESSAGE_TOO_LARGE}
     prelude = "".join(f"local {name} = {json.dumps(value, ensure_ascii=False)}\n" for name, value in values.items())
     gets = sorted({_lua_url_pattern(rule.template) for route in table for rule in route.http_rules
                    if rule.verb == "GET"})
     prelude += "local GET_URLS = {\n" + "".join(f"  {json.dumps(pattern)},\n" for pattern in gets) + "}\n"
+    prelude += _body_schema(table)
     return prelude + "\n" + resources.files("gateway").joinpath("rest_replies.lua").read_text(encoding="utf-8")
+
+
+def _lua_table(entries: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"[{json.dumps(key)}] = {json.dumps(value)}" for key, value in entries.items()) + "}"
+
+
+def _body_schema(table: RoutingTable) -> str:
+    """The script's tables for checking a REST body's field names: BODY_RULES (each URL's verb, Lua pattern and
+    body message), FIELDS (the names each message takes, :func:`gateway.routing.body_fields`) and FIELD_NAMES
+    (its lowerCamelCase names in order, for the refusal to list)."""
+    rules = sorted({(rule.verb, _lua_url_pattern(rule.template), rule.body_message) for route in table
+                    for rule in route.http_rules if rule.body_message})
+    fields = body_fields(table)
+    pool = descriptor_pool.Default()
+    names = {name: ", ".join(field.json_name for field in pool.FindMessageTypeByName(name).fields)
+             for name in fields}
+    return ("local BODY_RULES = {\n" + "".join(f"  {{{json.dumps(verb)}, {json.dumps(pattern)}, {json.dumps(name)}}},\n"
+                                               for verb, pattern, name in rules) + "}\n"
+            + "local FIELDS = {\n" + "".join(f"  [{json.dumps(name)}] = {_lua_table(kinds)},\n"
+                                             for name, kinds in fields.items()) + "}\n"
+            + "local FIELD_NAMES = " + _lua_table(names) + "\n")
 
 
 def _rest_replies_filter(table: RoutingTable) -> dict[str, object]:
@@ -716,16 +745,19 @@ def _health_filter() -> dict[str, object]:
 REST_PREFIX = "/v1/"
 
 
-def _browser_rest_route(settings: Settings) -> dict[str, object]:
-    """A browser's REST call (one with an Origin) gets a route that forwards, as a gRPC-Web call has its method's.
+def _rest_route(settings: Settings) -> dict[str, object]:
+    """A REST call gets a route that forwards, as a gRPC call has its method's, not the catch-all direct response.
 
-    Envoy's CORS filter acts only on such a route: on the catch-all direct response below, which a REST URL meets
-    before the transcoder maps it, it did nothing, so an allowed origin's preflight was the transcoder's 404 and
-    its calls came back without Access-Control-Allow-Origin (GOVSHARE_CORS_ORIGINS promised REST too). The
+    Envoy's CORS filter acts only on such a route: on the catch-all, which a REST URL meets before the transcoder
+    maps it, it did nothing, so an allowed origin's preflight was the transcoder's 404 and its calls came back
+    without Access-Control-Allow-Origin (GOVSHARE_CORS_ORIGINS promised REST too). And a route's buffer limit
+    holds only on a route that forwards: the REST replies' script holds a body whole to check its field names,
+    which a direct response's route left at the connection's 1 MiB (a larger body was Envoy's own 413). The
     transcoder then maps the URL to its method, which routes the call again; a URL it cannot map it refuses
     (404), so this route's cluster sees nothing but a gRPC call misaddressed under REST_PREFIX: UNIMPLEMENTED."""
-    return _route({"prefix": REST_PREFIX, "headers": [{"name": "origin", "present_match": True}]}, EDGE_COMPANION,
-                  settings.call_timeout_seconds)
+    route = _route({"prefix": REST_PREFIX}, EDGE_COMPANION, settings.call_timeout_seconds)
+    route["request_body_buffer_limit"] = str(BODY_CHECK_BYTES)
+    return route
 
 
 # -- filters -----------------------------------------------------------------------------------------------------
@@ -1105,6 +1137,7 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                                "in headers (a long key or filter belongs in a POST body)"))
     mappers += _malformed_request_replies()
     mappers.append(_compressed_body_reply())
+    mappers.append(_body_check_reply())
     mappers.append(_transcode_failure_reply())
     mappers += _method_not_allowed(table)
     mappers.append(_unmapped_url_reply())
@@ -1129,6 +1162,13 @@ def _compressed_body_reply() -> dict[str, object]:
         "the JSON body uncompressed, without content-encoding"))
     reply["status_code"] = 415
     return reply
+
+
+def _body_check_reply() -> dict[str, object]:
+    """The REST replies' script's refusal of a body field its message does not have: the JSON google.rpc.Status
+    it wrote, with its details (ErrorInfo, BadRequest), kept as it is."""
+    return {"filter": _both(_details_start(("lua_response",)), _REST_CALL), "body_format_override": {
+        **_text("%LOCAL_REPLY_BODY%"), "content_type": "application/json"}}
 
 
 def _transcode_failure_reply() -> dict[str, object]:

@@ -1,7 +1,7 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
--- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, TOO_LARGE and GET_URLS are prepended by
--- the renderer.
+-- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, GET_URLS,
+-- BODY_RULES, FIELDS and FIELD_NAMES are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
 --   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
@@ -12,6 +12,9 @@
 --   transcoder answers 429, and REST clients' retry policies resend a 429 (after Retry-After, or at once). It is
 --   413, saying the limit and what to do; so is a BatchQuery whose answer would not fit one reply
 --   (REPLY_TOO_LARGE, which says how many keys fit), its words kept.
+-- - A body naming a field its message does not have ("itmes" for "items", "purpose": {"txet": ...}): the
+--   transcoder drops it without a word (the proto3 JSON mapping, which it has no option to make strict), and the
+--   call answered another question than the one asked. It is refused before it is transcoded, naming the field.
 
 local function json_string(text)
   local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
@@ -183,9 +186,212 @@ local function maps_a_get(path)
   return false
 end
 
+
+-- A body's field names, checked against its message's (FIELDS: each name's kind, "" for a value not looked into,
+-- a message's full name, or "map:" and its values' kind). The walk reads the JSON only as far as it must: values
+-- are skipped, not decoded. A body it cannot read is left to the transcoder, which says what is wrong with it.
+local UNREADABLE = {}
+local ESCAPES = { ['"'] = '"', ['\\'] = '\\', ['/'] = '/', b = '\b', f = '\f', n = '\n', r = '\r', t = '\t' }
+
+local function utf8_char(code)
+  if code < 0x80 then
+    return string.char(code)
+  elseif code < 0x800 then
+    return string.char(0xC0 + math.floor(code / 0x40), 0x80 + code % 0x40)
+  elseif code < 0x10000 then
+    return string.char(0xE0 + math.floor(code / 0x1000), 0x80 + math.floor(code / 0x40) % 0x40, 0x80 + code % 0x40)
+  end
+  return string.char(0xF0 + math.floor(code / 0x40000), 0x80 + math.floor(code / 0x1000) % 0x40,
+      0x80 + math.floor(code / 0x40) % 0x40, 0x80 + code % 0x40)
+end
+
+local function skip_space(text, pos)
+  return text:find("[^ \t\r\n]", pos) or #text + 1
+end
+
+-- A name as the transcoder reads it (its escapes decoded: "\u0069tems" is items), and the position after it.
+local function read_name(text, pos)
+  local parts, i = {}, pos + 1
+  while true do
+    local stop = text:find('["\\]', i)
+    if stop == nil then
+      error(UNREADABLE)
+    end
+    parts[#parts + 1] = text:sub(i, stop - 1)
+    if text:byte(stop) == 34 then
+      return table.concat(parts), stop + 1
+    end
+    local kind = text:sub(stop + 1, stop + 1)
+    if kind == "u" then
+      local code = tonumber(text:sub(stop + 2, stop + 5), 16)
+      if code == nil then
+        error(UNREADABLE)
+      end
+      i = stop + 6
+      local low = text:sub(i, i + 1) == "\\u" and tonumber(text:sub(i + 2, i + 5), 16)
+      if code >= 0xD800 and code <= 0xDBFF and low and low >= 0xDC00 and low <= 0xDFFF then
+        code, i = 0x10000 + (code - 0xD800) * 0x400 + (low - 0xDC00), i + 6
+      end
+      parts[#parts + 1] = utf8_char(code)
+    elseif ESCAPES[kind] ~= nil then
+      parts[#parts + 1], i = ESCAPES[kind], stop + 2
+    else
+      error(UNREADABLE)
+    end
+  end
+end
+
+local function skip_string(text, pos)
+  local i = pos + 1
+  while true do
+    local stop = text:find('["\\]', i)
+    if stop == nil then
+      error(UNREADABLE)
+    elseif text:byte(stop) == 34 then
+      return stop + 1
+    end
+    i = stop + 2
+  end
+end
+
+local walk_value
+
+-- An object of ``kind`` (a message's full name, "map:..." or nil: not looked into) at pos; the position after it.
+local function walk_object(text, pos, kind, path)
+  local fields, values
+  if kind ~= nil and kind:sub(1, 4) == "map:" then
+    values = kind:sub(5)
+  elseif kind ~= nil then
+    fields = FIELDS[kind]
+  end
+  pos = skip_space(text, pos + 1)
+  if text:byte(pos) == 125 then
+    return pos + 1
+  end
+  while true do
+    if text:byte(pos) ~= 34 then
+      error(UNREADABLE)
+    end
+    local name, child, child_path
+    name, pos = read_name(text, pos)
+    pos = skip_space(text, pos)
+    if text:byte(pos) ~= 58 then
+      error(UNREADABLE)
+    end
+    if fields ~= nil then
+      child = fields[name]
+      if child == nil then
+        error({ name = name, path = path, message = kind })
+      end
+      child_path = path == "" and name or path .. "." .. name
+    elseif values ~= nil then
+      child, child_path = values, path .. "[…]"
+    end
+    pos = skip_space(text, walk_value(text, pos + 1, child, child_path))
+    local next_byte = text:byte(pos)
+    if next_byte == 125 then
+      return pos + 1
+    elseif next_byte ~= 44 then
+      error(UNREADABLE)
+    end
+    pos = skip_space(text, pos + 1)
+  end
+end
+
+local function walk_array(text, pos, kind, path)
+  if kind == "" or kind == "map:" then
+    kind = nil
+  end
+  pos = skip_space(text, pos + 1)
+  if text:byte(pos) == 93 then
+    return pos + 1
+  end
+  local index = 0
+  while true do
+    pos = skip_space(text, walk_value(text, pos, kind, kind and path .. "[" .. index .. "]"))
+    local next_byte = text:byte(pos)
+    if next_byte == 93 then
+      return pos + 1
+    elseif next_byte ~= 44 then
+      error(UNREADABLE)
+    end
+    pos, index = pos + 1, index + 1
+  end
+end
+
+walk_value = function(text, pos, kind, path)
+  if kind == "" or kind == "map:" then
+    kind = nil
+  end
+  pos = skip_space(text, pos)
+  local first = text:byte(pos)
+  if first == 123 then
+    return walk_object(text, pos, kind, path)
+  elseif first == 91 then
+    return walk_array(text, pos, kind, path)
+  elseif first == 34 then
+    return skip_string(text, pos)
+  elseif first == nil then
+    error(UNREADABLE)
+  end
+  return text:find("[,%]}%s]", pos) or #text + 1
+end
+
+-- The body message of the REST rule a request meets (BODY_RULES: verb, Lua pattern of the path, message), or nil.
+local function body_message(method, path)
+  local bare = path:match("^[^?]*")
+  for _, rule in ipairs(BODY_RULES) do
+    if rule[1] == method and bare:match(rule[2]) then
+      return rule[3]
+    end
+  end
+  return nil
+end
+
+-- The refusal of a body naming a field its message does not have, or nil. A name is repeated only when it has a
+-- field's shape (a body may hold an ID number where a name goes).
+local function unknown_field(text, message)
+  if text:byte(skip_space(text, 1)) ~= 123 then
+    return nil
+  end
+  local ok, found = pcall(walk_value, text, 1, message, "")
+  if ok or type(found) ~= "table" or found.name == nil then
+    return nil
+  end
+  local short = found.message:match("[^.]+$")
+  local known = "its fields are " .. FIELD_NAMES[found.message] .. " (/openapi.yaml gives every call's body)"
+  if found.name:match("^[%a_][%w_]*$") and #found.name <= 64 then
+    local field = found.path == "" and found.name or found.path .. "." .. found.name
+    return field .. ": not a field of " .. short .. ", and the transcoder would drop it without a word: check "
+        .. "its spelling; " .. known
+  end
+  return (found.path == "" and "body" or found.path) .. ": holds a name that is not a field of " .. short
+      .. " (the edge repeats only a name a field may have): " .. known
+end
+
+local function check_body(handle, headers)
+  local message = body_message(headers:get(":method"), headers:get(":path"))
+  local length = tonumber(headers:get("content-length") or "0")
+  if message == nil or length > tonumber(CHECK_BYTES) or headers:get("content-encoding") ~= nil then
+    return
+  end
+  local body = handle:body()
+  if body == nil or body:length() == 0 then
+    return
+  end
+  local refusal = unknown_field(body:getBytes(0, body:length()), message)
+  if refusal ~= nil then
+    handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
+        invalid_argument(refusal))
+  end
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
-  if headers:get(":method") == "HEAD" and maps_a_get(headers:get(":path")) then
+  local method = headers:get(":method")
+  if method == "HEAD" and maps_a_get(headers:get(":path")) then
     headers:replace(":method", "GET")
+  elseif method == "POST" or method == "PATCH" or method == "PUT" then
+    check_body(handle, headers)
   end
 end

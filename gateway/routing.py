@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 from google.api import annotations_pb2
 from google.protobuf import descriptor_pool
-from google.protobuf.descriptor import Descriptor, MethodDescriptor
+from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
 
 # Imported for their side effect: the default descriptor pool learns every govshare service
 # (the routing table reads cardinalities from it, and server reflection lists the public ones).
@@ -115,6 +115,8 @@ class HttpRule:
     verb: str
     template: str
     body: str
+    #: The full name of the message its JSON body is (the request's for ``*``, the body field's), or "" for none.
+    body_message: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,14 @@ def heavy_read_cluster(backend: Backend) -> str:
 _URL_VARIABLE = re.compile(r"\{([^}=]+)")
 
 
+def _body_message(method: MethodDescriptor, body: str) -> str:
+    """The full name of the message a rule's JSON body is: the request for ``*``, the named field's message."""
+    if body == "*":
+        return method.input_type.full_name
+    field = method.input_type.fields_by_name.get(body) if body else None
+    return field.message_type.full_name if field is not None and field.message_type is not None else ""
+
+
 def http_rules(method: MethodDescriptor) -> tuple[HttpRule, ...]:
     """The method's ``google.api.http`` rules (its additional bindings included), as verb, template and body."""
     rule = method.GetOptions().Extensions[annotations_pb2.http]
@@ -189,10 +199,9 @@ def http_rules(method: MethodDescriptor) -> tuple[HttpRule, ...]:
         pattern = binding.WhichOneof("pattern")
         if pattern is None:
             continue
-        if pattern == "custom":
-            rules.append(HttpRule(binding.custom.kind.upper(), binding.custom.path, binding.body))
-        else:
-            rules.append(HttpRule(pattern.upper(), getattr(binding, pattern), binding.body))
+        verb, template = ((binding.custom.kind.upper(), binding.custom.path) if pattern == "custom" else
+                          (pattern.upper(), getattr(binding, pattern)))
+        rules.append(HttpRule(verb, template, binding.body, _body_message(method, binding.body)))
     return tuple(rules)
 
 
@@ -214,6 +223,48 @@ def _single_fields(message: Descriptor, prefix: str = "", depth: int = 0) -> lis
         elif depth < 3:
             paths += _single_fields(field.message_type, f"{path}.", depth + 1)
     return paths
+
+
+#: Messages whose JSON is not an object of their fields (a time, a mask, a wrapped scalar; a Struct or a Value, any
+#: JSON; an Any, its @type and its message's fields): a body's names are not checked inside them.
+_OPAQUE_MESSAGES = _SCALAR_MESSAGES | frozenset({"google.protobuf.Struct", "google.protobuf.Value",
+                                                 "google.protobuf.ListValue", "google.protobuf.Any"})
+
+
+def _field_kind(field: FieldDescriptor) -> str:
+    """What a body field's JSON value is checked as: a message's full name (its names checked), ``map:`` and its
+    values' kind (the keys are the caller's), or "" (a scalar, an enum or an opaque message: not looked into)."""
+    message = field.message_type
+    if message is None or message.full_name in _OPAQUE_MESSAGES:
+        return ""
+    if message.GetOptions().map_entry:
+        return "map:" + _field_kind(message.fields_by_name["value"])
+    return message.full_name
+
+
+def body_fields(table: Iterable[Route], pool: descriptor_pool.DescriptorPool | None = None,
+                ) -> dict[str, dict[str, str]]:
+    """The JSON names each message a REST body may hold takes (the lowerCamelCase name and the proto name, as
+    the transcoder reads both), each with its value's kind (:func:`_field_kind`), for every body message and
+    the messages inside it.
+
+    The transcoder drops a body's unknown field without a word (the proto3 JSON mapping, which it has no option
+    to make strict), so the edge checks the names against these before it transcodes."""
+    pool = pool or descriptor_pool.Default()
+    pending = [rule.body_message for route in table for rule in route.http_rules if rule.body_message]
+    fields: dict[str, dict[str, str]] = {}
+    while pending:
+        name = pending.pop()
+        if name in fields:
+            continue
+        message = pool.FindMessageTypeByName(name)
+        fields[name] = {}
+        for field in message.fields:
+            kind = _field_kind(field)
+            fields[name].update(dict.fromkeys((field.json_name, field.name), kind))
+            if kind.removeprefix("map:"):
+                pending.append(kind.removeprefix("map:"))
+    return dict(sorted(fields.items()))
 
 
 def single_query_fields(method: MethodDescriptor, rules: tuple[HttpRule, ...]) -> tuple[str, ...]:

@@ -1160,6 +1160,62 @@ async def test_an_unknown_rest_query_parameter_is_named_only_when_it_has_a_field
     assert status == 400 and str(answer["message"]).startswith('the query parameter "pagesize" is not one'), answer
 
 
+def _unknown_body_field(field: str, description: str) -> dict[str, object]:
+    return {"code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "message": f"{field}: {description}", "details": [
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "INVALID_ARGUMENT", "domain": "edge.govshare",
+         "metadata": {}},
+        {"@type": "type.googleapis.com/google.rpc.BadRequest",
+         "fieldViolations": [{"field": field, "description": description, "reason": ""}]}]}
+
+
+async def test_a_rest_body_naming_a_field_its_message_does_not_have_is_refused_naming_it(edge: Edge,
+                                                                                      keys: PlatformKeys) -> None:
+    """The transcoder dropped a body's unknown field without a word: {"itmes": [...]} asked a query for every item
+    the grant allows, {"purpose": {"txet": ...}} for no purpose text. Each is 400 naming the field (a BadRequest, as
+    the services' refusals), nested fields and list elements by their path, a name that may be an ID number not
+    repeated; names the transcoder reads (camelCase, proto names, escapes), a map's keys and any value pass."""
+    token = dict(bearer(keys, caller()))
+    query = "/v1/resources/101001%2F000001:query"
+    refused = [
+        ("POST", "/v1/tokens", '{"systemId": "sys-1", "secert": "s"}', "secert",
+         "not a field of IssueTokenRequest, and the transcoder would drop it without a word: check its spelling; its "
+         "fields are systemId, secret (/openapi.yaml gives every call's body)"),
+        ("POST", query, '{"key": "k", "purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "txet": "x"}}',
+         "purpose.txet", "not a field of Purpose, and the transcoder would drop it without a word: check its "
+         "spelling; its fields are type, text (/openapi.yaml gives every call's body)"),
+        ("POST", "/v1/datasets/population/records:load",
+         '{"records": [{"values": {"name": "x"}}, {"values": {}, "asOf": "2026-01-01T00:00:00Z"}]}',
+         "records[1].asOf", "not a field of RecordInput, and the transcoder would drop it without a word: check its "
+         "spelling; its fields are values, asOfTime (/openapi.yaml gives every call's body)"),
+        ("PATCH", "/v1/entries/101001%2F000001?updateMask=name", '{"name": "人口", "nmae": "x"}', "nmae",
+         "not a field of Entry, and the transcoder would drop it without a word: check its spelling; its fields are "),
+        ("POST", query, '{"key": "k", "342322194911060454": "x"}', "body",
+         "holds a name that is not a field of QueryRequest (the edge repeats only a name a field may have): its "
+         "fields are resourceCode, key, items, purpose (/openapi.yaml gives every call's body)"),
+    ]
+    for verb, path, body, field, description in refused:
+        status, headers, content = await asyncio.to_thread(_rest_raw, edge, verb, path, body.encode(),
+                                                           {**token, "content-type": "application/json"})
+        answer = json.loads(content)
+        assert (status, headers["content-type"]) == (400, "application/json"), (path, status, content)
+        if description.endswith("are "):  # an Entry's fields are many: their list is checked to start with the first
+            assert answer["message"].startswith(f"{field}: {description}code, "), answer
+            continue
+        assert answer == _unknown_body_field(field, description), answer
+        assert b"342322194911060454" not in content
+    passed = [
+        ("POST", "/v1/tokens", '{"system_id": "sys-1", "\\u0073ecret": "s"}'),
+        ("POST", query, '{"resource_code": "101001/000001", "key": "k", "items": ["a", "b"], "purpose": '
+                        '{"type": 1, "text": "} \\"txet\\": {"}}'),
+        ("POST", "/v1/datasets/population/records:load",
+         '{"records": [{"values": {"anything": "x", "itmes": "y"}, "as_of_time": "2026-01-01T00:00:00Z"}]}'),
+    ]
+    for verb, path, body in passed:
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, verb, path, body.encode(),
+                                                     {**token, "content-type": "application/json"})
+        assert status != 400, (path, body, content)
+
+
 async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_value(edge: Edge,
                                                                                     keys: PlatformKeys) -> None:
     """``?pageSize=<an ID number>x`` came back "page_size: invalid value \"…\" for type TYPE_INT32"."""

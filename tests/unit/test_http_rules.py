@@ -138,7 +138,7 @@ def test_each_rule_binds_real_fields(method: str) -> None:
 
 def test_every_rule_is_under_the_prefix_the_edge_routes_for_browsers() -> None:
     """The edge gives a browser's REST call under REST_PREFIX a forwarding route so that CORS applies
-    (gateway/edge.py, _browser_rest_route): a rule outside it would be a REST URL browsers cannot call."""
+    (gateway/edge.py, _rest_route): a rule outside it would be a REST URL browsers cannot call."""
     outside = [rpc for rpc, rule in _rules().items() if rule is not None
                and not _verb_and_path(rule)[1].startswith(REST_PREFIX)]
     assert outside == []
