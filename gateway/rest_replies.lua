@@ -35,8 +35,11 @@ end
 
 -- A refusal naming a field ("key: not a JSON string …") carries it as the services' do: an ErrorInfo and a
 -- google.rpc.BadRequest with the field and what is wrong with it, which clients map onto their form's fields.
-local function invalid_argument(message)
-  local field, description = message:match('^([%w_%.%[%]"]+): (.+)$')
+-- (``field`` and ``description`` when the message does not start with the field: an unknown query parameter's.)
+local function invalid_argument(message, field, description)
+  if field == nil then
+    field, description = message:match('^([%w_%.%[%]"]+): (.+)$')
+  end
   if field == nil then
     return status_body(3, message)
   end
@@ -110,24 +113,30 @@ local SHAPES = {
 }
 
 -- "Could not find field \"<the caller's name>\" in the type \"<message>\".": an unknown query parameter (or a body
--- field the URL binds), named when its name has a field's shape, not when it may be anything else (an ID number).
-local function unknown_field(text)
+-- field the URL binds), named when its name has a field's shape, not when it may be anything else (an ID number);
+-- a named one is also the BadRequest's field, as a service names a field it refuses.
+local function unknown_parameter(text)
   local name = text:match('^Could not find field "(.-)" in the type ".-"%.$')
   if name == nil then
     return nil
   end
-  local named = "a query parameter"
+  local named, field = "a query parameter", nil
   if name:match("^[%a_][%w_]*$") and #name <= 64 then
-    named = 'the query parameter "' .. name .. '"'
+    named, field = 'the query parameter "' .. name .. '"', name
   end
-  return named .. " is not one this call takes (the edge repeats only a name a field may have): its "
+  local message = named .. " is not one this call takes (the edge repeats only a name a field may have): its "
       .. "parameters are in /openapi.yaml, nested fields dotted (filter.category)"
+  return message, field, field and "not a query parameter this call takes: its parameters are in /openapi.yaml"
 end
 
+-- The refusal's message, and the field and what is wrong with it when the message does not start with them.
 local function parse_failure(text)
   local unnamed = text:match("^: (.*)$")
-  return syntax_error(text) or type_error(text) or unknown_field(text) or (unnamed and SHAPES[unnamed])
-      or text:match("^[^\n]*")
+  local message, field, description = unknown_parameter(text)
+  if message ~= nil then
+    return message, field, description
+  end
+  return syntax_error(text) or type_error(text) or (unnamed and SHAPES[unnamed]) or text:match("^[^\n]*")
 end
 
 local function replace_body(handle, status, body)
@@ -350,7 +359,7 @@ end
 
 -- The refusal of a body naming a field its message does not have, or nil. A name is repeated only when it has a
 -- field's shape (a body may hold an ID number where a name goes).
-local function unknown_field(text, message)
+local function unknown_body_field(text, message)
   if text:byte(skip_space(text, 1)) ~= 123 then
     return nil
   end
@@ -379,7 +388,7 @@ local function check_body(handle, headers)
   if body == nil or body:length() == 0 then
     return
   end
-  local refusal = unknown_field(body:getBytes(0, body:length()), message)
+  local refusal = unknown_body_field(body:getBytes(0, body:length()), message)
   if refusal ~= nil then
     handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
         invalid_argument(refusal))

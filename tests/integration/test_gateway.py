@@ -1150,14 +1150,23 @@ async def test_a_rest_body_that_is_json_but_not_an_object_is_told_to_send_one(ed
 async def test_an_unknown_rest_query_parameter_is_named_only_when_it_has_a_fields_shape(edge: Edge,
                                                                                      keys: PlatformKeys) -> None:
     """An unknown parameter was 'Could not find field "<its name>" in the type "…ListEntriesRequest".': a name
-    that is an ID number (?342322194911060454=1, a client writing a key where a name goes) came back as it was."""
+    that is an ID number (?342322194911060454=1, a client writing a key where a name goes) came back as it was.
+    A name with a field's shape is the BadRequest's field, as a service names a field it refuses."""
     token = dict(bearer(keys, caller()))
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?342322194911060454=1", token)
     assert (status, answer["message"]) == (400, (
         "a query parameter is not one this call takes (the edge repeats only a name a field may have): its "
         "parameters are in /openapi.yaml, nested fields dotted (filter.category)")), answer
+    assert answer["details"] == [], answer
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?pagesize=5", token)
     assert status == 400 and str(answer["message"]).startswith('the query parameter "pagesize" is not one'), answer
+    # Named, it is the BadRequest's field too, as a service's refusal names a field (details were empty).
+    assert answer["details"] == [
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "INVALID_ARGUMENT", "domain": "edge.govshare",
+         "metadata": {}},
+        {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [{
+            "field": "pagesize", "description": "not a query parameter this call takes: its parameters are in "
+            "/openapi.yaml", "reason": ""}]}], answer
 
 
 def _unknown_body_field(field: str, description: str) -> dict[str, object]:
