@@ -163,6 +163,11 @@ class FakeEdge:
     def export(self, request, context):  # type: ignore[no-untyped-def]
         self._enter("Export", context)
         for keys in (["k1", "k2"], ["k3"]):
+            if keys == ["k3"]:  # after the first page: ``script["Export midway"]`` fails the stream there
+                with self.lock:
+                    midway = self.script.get("Export midway", []).pop(0) if self.script.get("Export midway") else None
+                if midway is not None:
+                    midway(context)
             yield query_pb2.ExportResponse(rows=[query_pb2.ExportRow(key=k, values={"name": k}, disputed=k == "k3")
                                                  for k in keys])
 
@@ -702,6 +707,46 @@ def test_errors_expose_reason_metadata_and_field_violations(edge: tuple[FakeEdge
     assert limited.value.retry_delay == pytest.approx(1.5)
     assert len(fake.attempts("Query")) == 3  # RESOURCE_EXHAUSTED is the caller's to pace, not retried here
     assert isinstance(denied.value, GovshareError) and isinstance(denied.value, grpc.RpcError)
+
+
+async def test_a_raw_stubs_stream_raises_the_typed_errors_a_unary_call_raises(edge: tuple[FakeEdge, str]) -> None:
+    """A raw stub's Export failing (refused before its first page, or cut on the way) raised gRPC's raw error,
+    whose reason and field violations the caller had to decode itself with from_rpc_error, while every unary
+    call raises the typed GovshareError. Streams raise the same, sync and async; the call's own methods remain."""
+    fake, address = edge
+    request = query_pb2.ExportRequest(resource_code="c", purpose=common_pb2.Purpose(
+        type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE))
+    refusal = fail(code_pb2.INVALID_ARGUMENT, "items[0]: not an item", "INVALID_ARGUMENT",
+                   violations=(("items[0]", "not an item"),))
+    midway = fail(code_pb2.UNAVAILABLE, "provider gone", "PROVIDER_UNAVAILABLE", retry_after=2.0)
+    with make_client(address) as client:
+        stub = client.stub(query_pb2_grpc.QueryServiceStub)
+        fake.script["Export"] = [refusal]
+        with pytest.raises(InvalidArgument) as invalid:
+            list(stub.Export(request))
+        fake.script["Export midway"] = [midway]
+        stream = stub.Export(request)
+        first = next(stream)
+        with pytest.raises(Unavailable) as cut:
+            next(stream)
+        assert stream.code() == grpc.StatusCode.UNAVAILABLE
+    assert invalid.value.field_violations == [("items[0]", "not an item")]
+    assert [row.key for row in first.rows] == ["k1", "k2"]
+    assert (cut.value.reason, cut.value.retry_delay) == ("PROVIDER_UNAVAILABLE", 2.0)
+    async with make_async_client(address) as aclient:
+        astub = aclient.stub(query_pb2_grpc.QueryServiceAsyncStub)
+        fake.script["Export"] = [refusal]
+        with pytest.raises(InvalidArgument) as ainvalid:
+            [page async for page in astub.Export(request)]
+        fake.script["Export midway"] = [midway]
+        call = astub.Export(request)
+        pages = []
+        with pytest.raises(Unavailable) as acut:
+            async for page in call:
+                pages.append(page)
+        assert await call.code() == grpc.StatusCode.UNAVAILABLE
+    assert ainvalid.value.field_violations == [("items[0]", "not an item")]
+    assert len(pages) == 1 and acut.value.reason == "PROVIDER_UNAVAILABLE"
 
 
 def test_an_edit_over_another_change_raises_aborted(edge: tuple[FakeEdge, str]) -> None:

@@ -82,9 +82,21 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
                 await self._sleep(float(step))
 
 
+async def _typed(call: Any) -> AsyncIterator[Any]:
+    """A stream's responses, its failure (before its first message or on the way) raised as the GovshareError a
+    unary call raises, not as gRPC's raw AioRpcError (grpc.aio keeps the call's other methods, ``code()``,
+    ``cancel()``…, the stream's own)."""
+    try:
+        async for response in call:
+            yield response
+    except grpc.RpcError as error:
+        raise from_rpc_error(error) from None
+
+
 class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
-    """Token only (see the sync client): streams are not retried, and errors while iterating are raw. A separate
-    object, because a grpc.aio channel files each interceptor under the first call kind it implements."""
+    """Token only (see the sync client): streams are not retried; a failure met while iterating is raised as the
+    GovshareError a unary call raises. A separate object, because a grpc.aio channel files each interceptor under
+    the first call kind it implements."""
 
     def __init__(self, unary: _Interceptor) -> None:
         self._unary = unary
@@ -94,7 +106,7 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
         build.message_of(request, _method_name(client_call_details))
         timeout = build.timeout_of(client_call_details.timeout)
         token = await self._unary.tokens.token(self._unary.timeout)
-        return await continuation(_details(client_call_details, token, timeout), request)
+        return _typed(await continuation(_details(client_call_details, token, timeout), request))
 
 
 def _require_running_loop() -> None:
@@ -184,13 +196,14 @@ class AsyncClient:
             started = False
             try:
                 token = await self._tokens.token(self._timeout)  # the token the interceptor sends
+            except Unauthenticated as issuance:  # TokenService refused the secret this client holds
+                raise issuance if refused is None else refused_twice(refused, issuance) from None
+            try:
                 async for page in stub.Export(request, timeout=timeout):
                     started = True
                     for row in page.rows:
                         yield ExportRow.from_proto(row)
                 return
-            except Unauthenticated as issuance:  # TokenService refused the secret this client holds
-                raise issuance if refused is None else refused_twice(refused, issuance) from None
             except grpc.RpcError as error:
                 failure = from_rpc_error(error)
             if not renews_export(failure, started, refused):

@@ -433,6 +433,28 @@ class _Background(grpc.RpcError, grpc.Future, grpc.Call):
         return None if self.cancelled() else self._settled(None).trailing_metadata()
 
 
+class _TypedStream:
+    """A raw stub's server stream (``Export``) whose failure, before its first message or on the way, is raised
+    as the GovshareError a unary call raises (``reason``, ``field_violations``, ``retry_delay``…), not as gRPC's
+    raw error, whose details a caller had to decode itself (``from_rpc_error``). The call's other methods
+    (``cancel()``, ``code()``, ``initial_metadata()``, ``trailing_metadata()``…) are the stream's own."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def __iter__(self) -> _TypedStream:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._call)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._call, name)
+
+
 class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     """Token, deadline, retries and error decoding for every call of one Client."""
 
@@ -498,12 +520,12 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
 
     def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         """Streams get the token (and the caller's deadline only: an export may rightly take long); they are
-        not retried, since rows already delivered would come again. Errors met while iterating are raw
-        ``grpc.RpcError``: :func:`govshare_client.errors.from_rpc_error` decodes them."""
+        not retried, since rows already delivered would come again. A failure met while iterating is raised as
+        the GovshareError a unary call raises (:class:`_TypedStream`)."""
         build.message_of(request, _method_name(client_call_details))
         timeout = build.timeout_of(client_call_details.timeout)
         token = self._tokens.token(self._timeout)
-        return continuation(_with_token(client_call_details, token, timeout), request)
+        return _TypedStream(continuation(_with_token(client_call_details, token, timeout), request))
 
     @staticmethod
     def error_of(outcome: Any) -> GovshareError | None:
@@ -702,13 +724,14 @@ class Client:
             started = False
             try:
                 token = self._tokens.token(self._timeout)  # the token the interceptor sends
+            except Unauthenticated as issuance:  # TokenService refused the secret this client holds
+                raise issuance if refused is None else refused_twice(refused, issuance) from None
+            try:
                 for page in stub.Export(request, timeout=timeout):
                     started = True
                     for row in page.rows:
                         yield ExportRow.from_proto(row)
                 return
-            except Unauthenticated as issuance:  # TokenService refused the secret this client holds
-                raise issuance if refused is None else refused_twice(refused, issuance) from None
             except grpc.RpcError as error:
                 failure = from_rpc_error(error)
             if not renews_export(failure, started, refused):
