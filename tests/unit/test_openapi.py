@@ -200,3 +200,31 @@ def test_query_parameters_the_services_refuse_to_go_without_are_required(documen
                         ("SupervisionService_GetSnapshot", "month"), ("SupervisionService_GetSnapshot", "year"),
                         ("SupervisionService_ListEvaluations", "month"), ("SupervisionService_ListEvaluations", "year"),
                         ("SupervisionService_ListViolations", "month"), ("SupervisionService_ListViolations", "year")]
+
+
+def _documented_urls() -> set[tuple[str, str]]:
+    """The verbs and URLs of docs/api.md's table of REST operations (``| RPC | HTTP |``), each path's variables
+    written ``{}``; a `` `:verb` `` after a URL is that URL's custom method ``verb``."""
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    table = text[text.index("| RPC | HTTP |"):].split("\n\n", 1)[0]
+    urls: set[tuple[str, str]] = set()
+    for row in table.splitlines()[2:]:
+        verb = path = ""
+        for written in re.findall(r"`([^`]+)`", row.split("|")[2]):
+            if match := re.fullmatch(r"(GET|POST|PATCH|PUT|DELETE) (/\S+)", written):
+                verb, path = match[1], match[2].split("?")[0]
+            elif written.startswith(":") and path:
+                path = path.rpartition(":")[0] + written
+            else:
+                continue
+            urls.add((verb, re.sub(r"\{[^}]*\}", "{}", path)))
+    return urls
+
+
+def test_the_rest_table_of_docs_api_lists_every_operation_and_no_other(document: dict[str, Any]) -> None:
+    """docs/api.md's table of REST URLs is where an integrator reads which URL each service takes: it left out
+    SessionService (signing in), PersonService and the audit verification jobs, so a Java or .NET caller reading
+    it found no way to sign a person in over REST."""
+    operations = {(verb.upper(), re.sub(r"\{[^}]*\}", "{}", path)) for verb, path, _ in _operations(document)}
+    documented = _documented_urls()
+    assert sorted(operations - documented) == [] and sorted(documented - operations) == []
