@@ -12,9 +12,10 @@
 --   transcoder answers 429, and REST clients' retry policies resend a 429 (after Retry-After, or at once). It is
 --   413, saying the limit and what to do; so is a BatchQuery whose answer would not fit one reply
 --   (REPLY_TOO_LARGE, which says how many keys fit), its words kept.
--- - A body naming a field its message does not have ("itmes" for "items", "purpose": {"txet": ...}): the
---   transcoder drops it without a word (the proto3 JSON mapping, which it has no option to make strict), and the
---   call answered another question than the one asked. It is refused before it is transcoded, naming the field.
+-- - A body naming a field its message does not have ("itmes" for "items", "purpose": {"txet": ...}), or one field
+--   twice: the transcoder drops the one and keeps one value of the other without a word (the proto3 JSON mapping,
+--   which it has no option to make strict), and the call answered another question than the one asked. It is
+--   refused before it is transcoded, naming the field.
 
 local function json_string(text)
   local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
@@ -277,6 +278,7 @@ local function walk_object(text, pos, kind, path)
   if text:byte(pos) == 125 then
     return pos + 1
   end
+  local seen = {}
   while true do
     if text:byte(pos) ~= 34 then
       error(UNREADABLE)
@@ -292,8 +294,14 @@ local function walk_object(text, pos, kind, path)
       if child == nil then
         error({ name = name, path = path, message = kind })
       end
+      -- One field, whichever of its names (resourceCode, resource_code) is used.
+      local field = (name:gsub("_(%w)", string.upper))
+      if seen[field] ~= nil then
+        error({ twice = seen[field], name = name, path = path })
+      end
+      seen[field] = name
       child_path = path == "" and name or path .. "." .. name
-    elseif values ~= nil then
+    elseif values ~= nil then  -- (a map's key given twice the transcoder refuses itself)
       child, child_path = values, path .. "[…]"
     end
     pos = skip_space(text, walk_value(text, pos + 1, child, child_path))
@@ -359,13 +367,25 @@ end
 
 -- The refusal of a body naming a field its message does not have, or nil. A name is repeated only when it has a
 -- field's shape (a body may hold an ID number where a name goes).
-local function unknown_body_field(text, message)
+-- A field given twice in one object ({"items": [...], "items": [...]}, or as items and its proto name): the
+-- transcoder kept one of the values without a word.
+local function given_twice(found)
+  local field = found.path == "" and found.name or found.path .. "." .. found.name
+  local names = found.twice == found.name and "" or " (as " .. found.twice .. " and " .. found.name .. ")"
+  return field .. ": given twice in one object" .. names .. ": the transcoder would keep one of the values "
+      .. "without a word; give it once"
+end
+
+-- The refusal of a body naming a field its message does not have, or one field twice, or nil.
+local function body_refusal(text, message)
   if text:byte(skip_space(text, 1)) ~= 123 then
     return nil
   end
   local ok, found = pcall(walk_value, text, 1, message, "")
-  if ok or type(found) ~= "table" or found.name == nil then
+  if ok or type(found) ~= "table" or found.path == nil then
     return nil
+  elseif found.twice ~= nil then
+    return given_twice(found)
   end
   local short = found.message:match("[^.]+$")
   local known = "its fields are " .. FIELD_NAMES[found.message] .. " (/openapi.yaml gives every call's body)"
@@ -388,7 +408,7 @@ local function check_body(handle, headers)
   if body == nil or body:length() == 0 then
     return
   end
-  local refusal = unknown_body_field(body:getBytes(0, body:length()), message)
+  local refusal = body_refusal(body:getBytes(0, body:length()), message)
   if refusal ~= nil then
     handle:respond({ [":status"] = "400", ["content-type"] = "application/json", ["grpc-status"] = "3" },
         invalid_argument(refusal))

@@ -1225,6 +1225,32 @@ async def test_a_rest_body_naming_a_field_its_message_does_not_have_is_refused_n
         assert status != 400, (path, body, content)
 
 
+async def test_a_rest_body_giving_a_field_twice_is_refused_naming_it(edge: Edge, keys: PlatformKeys) -> None:
+    """{"items": ["name"], "items": ["status"]}, or resourceCode beside resource_code, was transcoded with one of
+    the values, silently: the caller did not know which question was answered. Each is 400 naming the field (by
+    both names when they differ); one name per field passes, and a map's key given twice is the transcoder's
+    own refusal, as before."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    query = "/v1/resources/101001%2F000001:query"
+    purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": "x"}'
+    twice = ": the transcoder would keep one of the values without a word; give it once"
+    for body, field, description in [
+            (f'{{"key": "k", "items": ["name"], {purpose}, "items": ["status"]}}', "items",
+             "given twice in one object" + twice),
+            (f'{{"resource_code": "101001/000001", "key": "k", "resourceCode": "101001/000001", {purpose}}}',
+             "resourceCode", "given twice in one object (as resource_code and resourceCode)" + twice),
+            ('{"key": "k", "purpose": {"type": 1, "text": "x", "text": "y"}}', "purpose.text",
+             "given twice in one object" + twice)]:
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, body.encode(), token)
+        assert (status, json.loads(content)) == (400, _unknown_body_field(field, description)), content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", query, (
+        f'{{"resource_code": "101001/000001", "key": "k", "items": ["name"], {purpose}}}').encode(), token)
+    assert status != 400, content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/datasets/population/records:load",
+                                                 b'{"records": [{"values": {"name": "a", "name": "b"}}]}', token)
+    assert status == 400 and "Repeated map key" in json.loads(content)["message"], content
+
+
 async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_value(edge: Edge,
                                                                                     keys: PlatformKeys) -> None:
     """``?pageSize=<an ID number>x`` came back "page_size: invalid value \"…\" for type TYPE_INT32"."""
