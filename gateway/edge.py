@@ -325,6 +325,16 @@ def _direct(prefix: str, message: str, status: int = 404) -> dict[str, object]:
     return {"match": {"prefix": prefix}, "direct_response": {"status": status, "body": {"inline_string": message}}}
 
 
+def _answered_here(prefix: str, message: str, status: int = 404) -> list[dict[str, object]]:
+    """:func:`_direct`, first as a gRPC(-Web) call's trailers-only answer (HTTP 200, UNIMPLEMENTED or UNAVAILABLE and
+    ``message`` as headers): a gRPC-Web call got the HTTP 404 or 503, which grpc-web's and Connect's clients read as
+    "Http response at 400 or 500 level", NOT_FOUND, without the words (an unknown method, an internal service)."""
+    code = grpc.StatusCode.UNAVAILABLE if status == 503 else grpc.StatusCode.UNIMPLEMENTED
+    answer = _grpc_refusal([], code, message)
+    answer["match"]["prefix"] = prefix  # type: ignore[index]
+    return [answer, _direct(prefix, message, status)]
+
+
 #: A gRPC deadline as the protocol writes it (PROTOCOL-HTTP2.md, Timeout): 1 to 8 digits and a unit.
 GRPC_TIMEOUT_PATTERN = "[0-9]{1,8}[HMSmun]"
 
@@ -522,8 +532,8 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         # UNAVAILABLE saying so, and everything else is served.
         for service in table.service_names:
             if table.backend(service) == backend:
-                routes.append(_direct(f"/{service}/", f"{service} is not deployed here (GOVSHARE_"
-                                      f"{backend.value.upper()}_TARGET is not set)", status=503))
+                routes += _answered_here(f"/{service}/", f"{service} is not deployed here (GOVSHARE_"
+                                         f"{backend.value.upper()}_TARGET is not set)", status=503)
     for route in table:  # by exact path: a method the table does not list never reaches a backend
         if route.backend not in deployed:
             continue
@@ -545,13 +555,14 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         routes.append(_route({"prefix": prefix, "headers": [_GRPC_OR_GRPC_WEB]}, EDGE_COMPANION,
                              STREAM_TIMEOUT_SECONDS))
     for service in sorted(INTERNAL_SERVICES):
-        routes.append(_direct(f"/{service}/", f"{service} is internal and not served by the edge"))
+        routes += _answered_here(f"/{service}/", f"{service} is internal and not served by the edge")
     for service in table.service_names:
-        routes.append(_direct(f"/{service}/", f"{service} has no such method"))
+        routes += _answered_here(f"/{service}/", f"{service} has no such method")
     routes.append(_openapi_route(settings))
     if settings.descriptor_set:
         routes.append(_with_rest_replies(_rest_route(settings)))
-    unknown = _direct("/", f"unknown service: the edge serves {', '.join(table.service_names)}")
+    *grpc_unknown, unknown = _answered_here("/", f"unknown service: the edge serves {', '.join(table.service_names)}")
+    routes += grpc_unknown
     routes.append(_with_rest_replies(unknown) if settings.descriptor_set else unknown)
     return _for_browsers(routes, settings.cors_origins) if settings.cors_origins else routes
 
@@ -1003,12 +1014,46 @@ def _rest_reply(when: dict[str, object], code: grpc.StatusCode, message: str) ->
 
 def _replies(when: dict[str, object], code: grpc.StatusCode, message: str,
              reply_status: int | None = None) -> list[dict[str, object]]:
-    """The same words for a REST caller (a JSON google.rpc.Status) and a gRPC caller (its grpc-message)."""
-    mappers = [_rest_reply(when, code, message), {"filter": when, "body_format_override": _text(message)}]
+    """The same words for a REST caller (a JSON google.rpc.Status) and a gRPC caller (its grpc-message): for a
+    fixed message, a trailers-only answer (:func:`_grpc_reply`), which a gRPC-Web client reads whole, where it
+    read an HTTP 4xx as "Http response at 400 or 500 level", without the words."""
+    rest = _rest_reply(when, code, message)
     if reply_status is not None:
-        for mapper in mappers:
-            mapper["status_code"] = reply_status
-    return mappers
+        rest["status_code"] = reply_status
+    if "%" not in message:
+        return [rest, _grpc_reply(when, code, message)]
+    grpc_text: dict[str, object] = {"filter": when, "body_format_override": _text(message)}
+    if reply_status is not None:
+        grpc_text["status_code"] = reply_status
+    return [rest, grpc_text]
+
+
+#: The words jwt_authn refuses a token with (its response code details, spaces as underscores): a gRPC(-Web)
+#: caller is told each as a trailers-only answer (:func:`_token_replies`). Others keep the HTTP 401.
+JWT_FAILURES = (
+    "Jwt is missing", "Jwt is expired", "Jwt not yet valid", "Jwt verification fails",
+    "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
+    "Audiences in Jwt are not allowed", "Jwt issuer is not configured",
+    "Jwks doesn't have key to match kid or alg from Jwt", "Jwt header is an invalid Base64url encoded",
+    "Jwt payload is an invalid Base64url encoded", "Jwt signature is an invalid Base64url encoded",
+    "Jwt header is an invalid JSON", "Jwt payload is an invalid JSON", "Jwt header [alg] is not supported",
+)
+
+
+def _token_replies(token: str) -> list[dict[str, object]]:
+    """A refused token's answer to a gRPC(-Web) call, one per known refusal: a trailers-only answer with its words
+    (``token`` with the refusal in place of %LOCAL_REPLY_BODY%, which a header cannot hold). A gRPC-Web call got
+    HTTP 401 with the words in grpc-message, which grpc-web's and Connect's clients drop for "Http response at 400
+    or 500 level"; a gRPC call keeps the answer it had."""
+    replies = []
+    for failure in JWT_FAILURES:
+        details = "jwt_authn_access_denied{" + failure.replace(" ", "_") + "}"
+        when = {"extension_filter": {"name": "envoy.access_loggers.extension_filters.cel", "typed_config": _any(
+            "envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+            expression=f"response.code_details == {json.dumps(details)}")}}
+        replies.append(_grpc_reply(when, grpc.StatusCode.UNAUTHENTICATED,
+                                   token.replace("%LOCAL_REPLY_BODY%", failure)))
+    return replies
 
 
 #: Envoy's response flags for a backend it could not reach or that went away before answering (each a 503):
@@ -1111,8 +1156,12 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
             f"of {settings.rate_limit_burst} per edge replica; retry after the RetryInfo delay, with backoff")
     mappers = [*_replies(_both(_status_is(401), _SEVERAL_AUTHORIZATIONS), grpc.StatusCode.UNAUTHENTICATED,
                          _SEVERAL_AUTHORIZATIONS_REFUSED),
-               *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token),
-               *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401),
+               # A REST caller's first (its JSON body holds any refusal's words), then a gRPC(-Web) caller's.
+               *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token)[:1],
+               *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401)[:1],
+               *_token_replies(token),
+               *_replies(_status_is(401), grpc.StatusCode.UNAUTHENTICATED, token)[1:],
+               *_replies(_status_is(403), grpc.StatusCode.UNAUTHENTICATED, token, reply_status=401)[1:],
                *_rich_replies(_status_is(429), ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", rate,
                                                             retry_after=_fill_interval(settings))),
                *_backend_gone_replies(table)]

@@ -1411,6 +1411,34 @@ async def test_a_grpc_web_call_gets_the_status_a_grpc_call_gets_for_the_edges_ow
     assert details.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], details
 
 
+async def test_a_grpc_web_call_refused_at_the_edge_is_a_trailers_only_answer_with_its_words(
+        edge: Edge, keys: PlatformKeys) -> None:
+    """A gRPC-Web call without a token, with an expired one, to a method that does not exist or to an internal
+    service was answered HTTP 401 or 404 with grpc-status and grpc-message as headers: grpc-web's and Connect's
+    browser clients read any 4xx as "Http response at 400 or 500 level" (a 404 as NOT_FOUND, not UNIMPLEMENTED)
+    and drop the words saying what to send. Each is HTTP 200 with the status and the words, as a gRPC call gets."""
+    frame = b"\x00\x00\x00\x00\x00"
+    expired = token(keys, caller(), exp=int(time.time()) - 60)
+    hint = "send 'authorization: Bearer <token>' obtained from govshare.authorization.v1.TokenService/IssueToken"
+    cases = [
+        ("/govshare.catalog.v1.CatalogService/GetEntry", {}, grpc.StatusCode.UNAUTHENTICATED,
+         f"bearer token refused: Jwt is missing; {hint}"),
+        ("/govshare.catalog.v1.CatalogService/GetEntry", {"authorization": f"Bearer {expired}"},
+         grpc.StatusCode.UNAUTHENTICATED, f"bearer token refused: Jwt is expired; {hint}"),
+        ("/govshare.catalog.v1.CatalogService/Nope", dict(bearer(keys, caller())), grpc.StatusCode.UNIMPLEMENTED,
+         "govshare.catalog.v1.CatalogService has no such method"),
+        ("/govshare.authorization.v1.AuthorizationService/Check", dict(bearer(keys, caller())),
+         grpc.StatusCode.UNIMPLEMENTED, "govshare.authorization.v1.AuthorizationService is internal and not served "
+         "by the edge"),
+    ]
+    for path, headers, code, message in cases:
+        status, answer = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame, headers)
+        assert (status, answer.get("grpc-status")) == (200, str(code.value[0])), (path, status, answer)
+        assert answer.get("grpc-message", "").startswith(message), (path, answer)
+    status, answer, body = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries")  # REST keeps its 401
+    assert status == 401 and json.loads(body)["message"].startswith("bearer token refused: Jwt is missing"), body
+
+
 def _grpc_web_from(edge: Edge, source: str, path: str, headers: dict[str, str]) -> str:
     """The grpc-status of an empty gRPC-Web call to ``path`` sent from the local address ``source``."""
     host, port = edge.address.rsplit(":", 1)
