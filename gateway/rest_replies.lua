@@ -17,6 +17,9 @@
 --   which it has no option to make strict), and the call answered another question than the one asked. It is
 --   refused before it is transcoded, naming the field.
 
+-- Where a REST call's query parameter names are kept for its reply (the stream's dynamic metadata; never logged).
+local METADATA = "govshare.rest_replies"
+
 local function json_string(text)
   local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
   local escaped = text:gsub('[%c"\\]', function(c)
@@ -116,13 +119,25 @@ local SHAPES = {
 -- "Could not find field \"<the caller's name>\" in the type \"<message>\".": an unknown query parameter (or a body
 -- field the URL binds), named when its name has a field's shape, not when it may be anything else (an ID number);
 -- a named one is also the BadRequest's field, as a service names a field it refuses.
-local function unknown_parameter(text)
+-- The transcoder names a nested parameter's last segment ("categry" of ?filter.categry=...): ``names`` (the query
+-- string's parameter names, kept by envoy_on_request) gives it whole.
+local function as_sent(name, names)
+  for sent in (names or ""):gmatch("[^&]+") do
+    if sent == name or sent:sub(-#name - 1) == "." .. name then
+      return sent
+    end
+  end
+  return name
+end
+
+local function unknown_parameter(text, names)
   local name = text:match('^Could not find field "(.-)" in the type ".-"%.$')
   if name == nil then
     return nil
   end
+  name = as_sent(name, names)
   local named, field = "a query parameter", nil
-  if name:match("^[%a_][%w_]*$") and #name <= 64 then
+  if name:match("^[%a_][%w_%.]*$") and #name <= 64 then
     named, field = 'the query parameter "' .. name .. '"', name
   end
   local message = named .. " is not one this call takes (the edge repeats only a name a field may have): its "
@@ -131,9 +146,9 @@ local function unknown_parameter(text)
 end
 
 -- The refusal's message, and the field and what is wrong with it when the message does not start with them.
-local function parse_failure(text)
+local function parse_failure(text, names)
   local unnamed = text:match("^: (.*)$")
-  local message, field, description = unknown_parameter(text)
+  local message, field, description = unknown_parameter(text, names)
   if message ~= nil then
     return message, field, description
   end
@@ -165,7 +180,8 @@ function envoy_on_response(handle)
     headers:remove(MARKER)
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
-    replace_body(handle, status, invalid_argument(parse_failure(text)))
+    local kept = handle:streamInfo():dynamicMetadata():get(METADATA)
+    replace_body(handle, status, invalid_argument(parse_failure(text, kept and kept.parameters)))
   elseif (status == "429" or status == "503") and headers:get("retry-after") == nil then
     local body = handle:body()
     local text = body and body:getBytes(0, body:length()) or ""
@@ -415,9 +431,22 @@ local function check_body(handle, headers)
   end
 end
 
+-- The query string's parameter names (not their values), for a refusal naming one (as_sent).
+local function keep_parameter_names(handle, path)
+  local query = path:match("%?(.+)$")
+  if query ~= nil then
+    local names = {}
+    for parameter in query:gmatch("[^&]+") do  -- (one pass: a pattern searching for "name=" backtracks per value)
+      names[#names + 1] = parameter:match("^[^=]*")
+    end
+    handle:streamInfo():dynamicMetadata():set(METADATA, "parameters", table.concat(names, "&"))
+  end
+end
+
 function envoy_on_request(handle)
   local headers = handle:headers()
   local method = headers:get(":method")
+  keep_parameter_names(handle, headers:get(":path"))
   if method == "HEAD" and maps_a_get(headers:get(":path")) then
     headers:replace(":method", "GET")
   elseif method == "POST" or method == "PATCH" or method == "PUT" then

@@ -1167,6 +1167,10 @@ async def test_an_unknown_rest_query_parameter_is_named_only_when_it_has_a_field
         {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [{
             "field": "pagesize", "description": "not a query parameter this call takes: its parameters are in "
             "/openapi.yaml", "reason": ""}]}], answer
+    # A nested one is named as it was sent (the transcoder's words name its last segment only, "categry").
+    status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?pageSize=2&filter.categry=X", token)
+    assert status == 400 and str(answer["message"]).startswith('the query parameter "filter.categry" is not one')
+    assert answer["details"][1]["fieldViolations"][0]["field"] == "filter.categry", answer  # type: ignore[index]
 
 
 def _unknown_body_field(field: str, description: str) -> dict[str, object]:
