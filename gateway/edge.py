@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 import grpc
 from google.protobuf import descriptor_pool, json_format
+from google.rpc import status_pb2
 from opentelemetry.util.re import parse_env_headers
 
 from gateway.routing import (
@@ -344,7 +345,8 @@ def _grpc_refusal(headers: list[dict[str, object]], code: grpc.StatusCode, messa
     backend's trailers-only answer: the status Envoy derives from an HTTP one for its own replies is never
     INVALID_ARGUMENT (and a gRPC-Web call's is derived after any header a route adds), whereas a gRPC answer
     passes through as it is. A REST call (which the transcoder made a gRPC one) is left to the transcoder."""
-    reply = {"content-type": "application/grpc", "grpc-status": str(code.value[0]), "grpc-message": message}
+    reply = {"content-type": "application/grpc", "grpc-status": str(code.value[0]), "grpc-message": message,
+             "grpc-status-details-bin": _details_bin(_edge_status(code, message))}
     return {"match": {"prefix": "/", "headers": [
                 {"name": "content-type", "string_match": {"prefix": "application/grpc"}},
                 {"name": "x-envoy-original-path", "present_match": True, "invert_match": True}, *headers]},
@@ -1000,9 +1002,22 @@ def _both(*filters: dict[str, object]) -> dict[str, object]:
     return {"and_filter": {"filters": list(filters)}}
 
 
+def _edge_status(code: grpc.StatusCode, message: str) -> status_pb2.Status:
+    """The google.rpc.Status of an edge's own refusal: with the ErrorInfo every service's refusal carries (reason
+    the code's name, domain ``edge.govshare``), so that a caller reading ``details[].reason`` finds one."""
+    return status_of(ServiceError(code, code.name, message), "edge")
+
+
 def _rest_status(code: grpc.StatusCode, message: str) -> dict[str, object]:
-    """A JSON google.rpc.Status body, as the transcoder writes a backend's error."""
-    return {"json_format": {"code": code.value[0], "message": message, "details": []}}
+    """A JSON google.rpc.Status body, as the transcoder writes a backend's error, with its ErrorInfo (the edge's
+    refusals had ``"details": []``: a client branching on the reason, as docs/api.md tells it to, found none)."""
+    return {"json_format": {"code": code.value[0], "message": message,
+                            "details": _json_details(_edge_status(code, message))}}
+
+
+def _json_details(status: status_pb2.Status) -> list[object]:
+    """A Status's details as the transcoder writes a service's (an empty ErrorInfo metadata as ``{}``)."""
+    return json_format.MessageToDict(status, always_print_fields_with_no_presence=True)["details"]  # type: ignore[no-any-return]
 
 
 def _rest_reply(when: dict[str, object], code: grpc.StatusCode, message: str) -> dict[str, object]:
@@ -1099,16 +1114,14 @@ def _rich_replies(when: dict[str, object], error: ServiceError) -> list[dict[str
     grpc-status-details-bin has the very message of grpc-message (so no ``%LOCAL_REPLY_BODY%`` in it)."""
     status = status_of(error, "edge")
     rest = _rest_reply(when, error.code, error.message)
-    rest["body_format_override"]["json_format"]["details"] = (  # type: ignore[index]
-        json_format.MessageToDict(status)["details"])
+    rest["body_format_override"]["json_format"]["details"] = _json_details(status)  # type: ignore[index]
     if error.retry_after is not None:
         # The RetryInfo's delay as HTTP says it too: Java's and .NET's HTTP clients and their retry policies
         # (Spring Retry, Resilience4j, Polly, Microsoft.Extensions.Http.Resilience) read Retry-After, not a detail
         # in the JSON body, and retried a 429 at once. Whole seconds (RFC 9110), never less than the RetryInfo.
         rest["headers_to_add"] = [*rest["headers_to_add"],  # type: ignore[misc]
                                   *_headers({"retry-after": str(max(1, math.ceil(error.retry_after)))})]
-    details = base64.b64encode(status.SerializeToString()).decode("ascii")
-    return [rest, _grpc_reply(when, error.code, error.message, {"grpc-status-details-bin": details})]
+    return [rest, _grpc_reply(when, error.code, error.message, {"grpc-status-details-bin": _details_bin(status)})]
 
 
 def _grpc_reply(when: dict[str, object], code: grpc.StatusCode, message: str,
@@ -1120,8 +1133,14 @@ def _grpc_reply(when: dict[str, object], code: grpc.StatusCode, message: str,
     status from the HTTP one, overwriting any other: a browser's call past its deadline (504) or over the rate
     limit (429) was UNAVAILABLE, which clients retry at once, where a gRPC call was DEADLINE_EXCEEDED or
     RESOURCE_EXHAUSTED."""
-    written = {"grpc-status": str(code.value[0]), "grpc-message": message, **(headers or {})}
+    written = {"grpc-status": str(code.value[0]), "grpc-message": message,
+               "grpc-status-details-bin": _details_bin(_edge_status(code, message)), **(headers or {})}
     return {"filter": when, "status_code": 200, "body_format_override": _text(""), "headers_to_add": _headers(written)}
+
+
+def _details_bin(status: status_pb2.Status) -> str:
+    """A google.rpc.Status as grpc-status-details-bin carries it (base64)."""
+    return base64.b64encode(status.SerializeToString()).decode("ascii")
 
 
 #: A request with two authorization headers (Envoy reads them as one, joined by a comma, which no token holds): the

@@ -45,7 +45,7 @@ local function invalid_argument(message, field, description)
     field, description = message:match('^([%w_%.%[%]"]+): (.+)$')
   end
   if field == nil then
-    return status_body(3, message)
+    return status_body(3, message, error_info("INVALID_ARGUMENT", "{}"))
   end
   local violation = '{"field":' .. json_string(field) .. ',"description":' .. json_string(description)
       .. ',"reason":""}'

@@ -805,6 +805,12 @@ async def test_a_url_no_rule_maps_is_logged_without_its_path_which_may_hold_an_i
     assert paths.count(WITHHELD_PATH) == 3 and GET_ENTRY in paths, paths
 
 
+def _edge_info(reason: str) -> dict[str, object]:
+    """The ErrorInfo of an edge's own refusal."""
+    return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "edge.govshare",
+            "metadata": {}}
+
+
 _UPSTREAM_STATUS_HEADER = "x-govshare-upstream-grpc-status"
 
 
@@ -995,7 +1001,7 @@ async def test_a_rest_url_no_rule_maps_is_404_without_the_url(edge: Edge, keys: 
     for path in ("/v1/resources/342322194911060454/records", "/v1/resources/101001/000001:query", "/v2/entries"):
         status, _, body = await asyncio.to_thread(_rest_raw, edge, "GET", path, b"", dict(bearer(keys, caller())))
         assert (status, json.loads(body)) == (404, {
-            "code": grpc.StatusCode.NOT_FOUND.value[0], "details": [], "message": (
+            "code": grpc.StatusCode.NOT_FOUND.value[0], "details": [_edge_info("NOT_FOUND")], "message": (
                 "no operation has this URL (the edge does not repeat it): each operation's method and URL are in "
                 "/openapi.yaml; a resource code is one path segment, its / written %2F "
                 "(/v1/resources/101001%2F000001:query)")}), (path, body)
@@ -1124,7 +1130,7 @@ async def test_a_rest_body_the_transcoder_cannot_read_is_refused_without_its_val
     assert b"342322194911060454" not in content and "x-govshare-transcode-failure" not in headers
     # A refusal naming a field carries it as the services' do (ErrorInfo, BadRequest); the others name none.
     field, _, description = message.partition(": ")
-    assert answer["details"] == ([] if " " in field else [
+    assert answer["details"] == ([_edge_info("INVALID_ARGUMENT")] if " " in field else [
         {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "INVALID_ARGUMENT", "domain": "edge.govshare",
          "metadata": {}},
         {"@type": "type.googleapis.com/google.rpc.BadRequest",
@@ -1138,7 +1144,7 @@ async def test_a_rest_body_that_is_json_but_not_an_object_is_told_to_send_one(ed
     status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens", body.encode(),
                                                  {"content-type": "application/json"})
     assert (status, json.loads(content)) == (400, {
-        "code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "details": [], "message": (
+        "code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "details": [_edge_info("INVALID_ARGUMENT")], "message": (
             'the body is not a JSON object: send the request\'s fields as one object, {"name": value, ...}, not an '
             "array, a string or null (/openapi.yaml gives each call's body)")}), content
     status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/tokens",
@@ -1157,7 +1163,7 @@ async def test_an_unknown_rest_query_parameter_is_named_only_when_it_has_a_field
     assert (status, answer["message"]) == (400, (
         "a query parameter is not one this call takes (the edge repeats only a name a field may have): its "
         "parameters are in /openapi.yaml, nested fields dotted (filter.category)")), answer
-    assert answer["details"] == [], answer
+    assert answer["details"] == [_edge_info("INVALID_ARGUMENT")], answer
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?pagesize=5", token)
     assert status == 400 and str(answer["message"]).startswith('the query parameter "pagesize" is not one'), answer
     # Named, it is the BadRequest's field too, as a service's refusal names a field (details were empty).
@@ -1357,7 +1363,8 @@ async def test_a_request_envoys_http_codec_refuses_is_told_what_to_fix(edge: Edg
     answer = await asyncio.to_thread(_http_10, edge, request_bytes)
     head, _, content = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head, answer
-    assert json.loads(content) == {"code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "details": [],
+    assert json.loads(content) == {"code": grpc.StatusCode.INVALID_ARGUMENT.value[0], "details": [
+                                   _edge_info("INVALID_ARGUMENT")],
                                    "message": message}, answer
 
 
@@ -1441,6 +1448,26 @@ async def test_a_grpc_web_call_refused_at_the_edge_is_a_trailers_only_answer_wit
         assert answer.get("grpc-message", "").startswith(message), (path, answer)
     status, answer, body = await asyncio.to_thread(_rest_raw, edge, "GET", "/v1/entries")  # REST keeps its 401
     assert status == 401 and json.loads(body)["message"].startswith("bearer token refused: Jwt is missing"), body
+
+
+async def test_the_edges_own_refusals_carry_an_error_info_as_the_services_do(
+        edge: Edge, keys: PlatformKeys, channel: grpc.aio.Channel) -> None:
+    """A REST call without a token, with a verb its URL does not take, or to no URL, and a gRPC call to a method
+    that does not exist, were answered with "details": [] (no grpc-status-details-bin over gRPC): a client
+    branching on the ErrorInfo's reason, as docs/api.md tells it to (and the SDK's GovshareError.reason), found
+    none. Each carries an ErrorInfo, its reason the code's name, its domain edge.govshare."""
+    for verb, path, status, reason in [("GET", "/v1/entries", 401, "UNAUTHENTICATED"),
+                                       ("DELETE", "/v1/entries", 405, "UNIMPLEMENTED"),
+                                       ("GET", "/v1/nothing", 404, "NOT_FOUND")]:
+        got, _, content = await asyncio.to_thread(_rest_raw, edge, verb, path)
+        assert (got, json.loads(content)["details"]) == (status, [_edge_info(reason)]), (path, content)
+    error = await failure(channel.unary_unary("/govshare.catalog.v1.CatalogService/Nope")(
+        b"", metadata=bearer(keys, caller())))
+    details = dict(error.trailing_metadata() or ()).get("grpc-status-details-bin")
+    info = error_details_pb2.ErrorInfo()
+    status_pb2.Status.FromString(details).details[0].Unpack(info)  # type: ignore[arg-type]
+    assert (error.code(), info.reason, info.domain) == (grpc.StatusCode.UNIMPLEMENTED, "UNIMPLEMENTED",
+                                                       "edge.govshare"), error
 
 
 def _grpc_web_from(edge: Edge, source: str, path: str, headers: dict[str, str]) -> str:
