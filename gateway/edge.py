@@ -54,6 +54,7 @@ from gateway.routing import (
     body_fields,
     heavy_read_cluster,
     heavy_read_targets,
+    request_enums,
 )
 from services.runtime.errors import ServiceError, status_of, unavailable
 from services.runtime.server import MAX_MESSAGE_BYTES
@@ -703,6 +704,8 @@ def _rest_replies_script(table: RoutingTable) -> str:
                    if rule.verb == "GET"})
     prelude += "local GET_URLS = {\n" + "".join(f"  {json.dumps(pattern)},\n" for pattern in gets) + "}\n"
     prelude += _body_schema(table)
+    enums = {name: ", ".join(values) for name, values in request_enums(table).items()}
+    prelude += "local ENUM_NAMES = " + _lua_table(enums) + "\n"
     return prelude + "\n" + resources.files("gateway").joinpath("rest_replies.lua").read_text(encoding="utf-8")
 
 

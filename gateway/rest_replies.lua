@@ -1,7 +1,7 @@
 -- The edge's words to a REST caller where Envoy's own would leak the request or mislead a client
 -- (gateway.edge._rest_replies_filter). Runs on REST calls only: it is enabled on the routes a REST URL meets before
 -- the transcoder maps it, never on a gRPC method's. MARKER, LIMIT_BYTES, CHECK_BYTES, TOO_LARGE, GET_URLS,
--- BODY_RULES, FIELDS and FIELD_NAMES are prepended by the renderer.
+-- BODY_RULES, FIELDS, FIELD_NAMES and ENUM_NAMES are prepended by the renderer.
 --
 -- - A body the transcoder could not read (not JSON, a value of the wrong type): its parser's words quoted the
 --   body around the fault ("...\"secret\": 12345SECRET}\n ^") and the value it refused ("key: invalid value
@@ -72,6 +72,8 @@ local function expected(type_name)
     return "a duration in seconds (30s)"
   elseif message == "google.protobuf.FieldMask" then
     return "comma-separated field names"
+  elseif ENUM_NAMES[message] ~= nil then
+    return "one of " .. ENUM_NAMES[message] .. " (or its number)"
   end
   return "a valid " .. message .. " as /openapi.yaml writes it"
 end

@@ -267,6 +267,26 @@ def body_fields(table: Iterable[Route], pool: descriptor_pool.DescriptorPool | N
     return dict(sorted(fields.items()))
 
 
+def request_enums(table: Iterable[Route], pool: descriptor_pool.DescriptorPool | None = None) -> dict[str, list[str]]:
+    """The names of every enum a public method's request holds (in its messages, however deep), by the enum's full
+    name, the unspecified value (number 0) left out: what a REST caller may write for one."""
+    pool = pool or descriptor_pool.Default()
+    pending = [pool.FindMethodByName(route.method[1:].replace("/", ".")).input_type for route in table]
+    seen: set[str] = set()
+    enums: dict[str, list[str]] = {}
+    while pending:
+        message = pending.pop()
+        if message.full_name in seen:
+            continue
+        seen.add(message.full_name)
+        for field in message.fields:
+            if field.enum_type is not None:
+                enums[field.enum_type.full_name] = [value.name for value in field.enum_type.values if value.number]
+            elif field.message_type is not None:
+                pending.append(field.message_type)
+    return dict(sorted(enums.items()))
+
+
 def single_query_fields(method: MethodDescriptor, rules: tuple[HttpRule, ...]) -> tuple[str, ...]:
     """The fields of ``method``'s request a query string may set once: not bound by a URL, not in the body."""
     if not rules or all(rule.body == "*" for rule in rules):

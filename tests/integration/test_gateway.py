@@ -1275,9 +1275,15 @@ async def test_a_rest_query_parameter_of_the_wrong_type_is_refused_without_its_v
         "space) (the edge does not repeat the value)"), answer
     status, answer = await asyncio.to_thread(_rest_body, edge, "/v1/entries?filter.category=342322194911060454",
                                              dict(bearer(keys, caller())))
+    # An enum says the names it takes (it said "not a valid govshare.catalog.v1.Category as /openapi.yaml writes it").
     assert status == 400 and answer["message"] == (
-        "filter.category: not a valid govshare.catalog.v1.Category as /openapi.yaml writes it (the edge does not "
-        "repeat the value)"), answer
+        "filter.category: not one of CATEGORY_FOUNDATION, CATEGORY_THEME, CATEGORY_DEPARTMENT (or its number) (the "
+        "edge does not repeat the value)"), answer
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/resources/101001%2F000001:query", (
+        b'{"key": "k", "purpose": {"type": "WORK_REFERENCE"}}'), {**dict(bearer(keys, caller())),
+                                                                  "content-type": "application/json"})
+    assert status == 400 and json.loads(content)["message"].startswith(
+        "purpose.type: not one of PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, "), content
 
 
 def _rest_export_raw(edge: Edge, items: list[str], authorization: str) -> tuple[bytes, bytes, dict[str, str]]:
