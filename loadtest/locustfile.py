@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import csv
 import json
 import logging
 import random
@@ -41,10 +40,11 @@ from argparse import Namespace
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import gevent
 import grpc
+import locust.stats
 from gevent.lock import Semaphore
 from gevent.pool import Pool
 from locust import constant, constant_throughput, events, runners, task
@@ -52,7 +52,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.html import get_html_report, process_html_filename
 from locust.runners import WorkerRunner
-from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+from locust.stats import StatsCSVFileWriter
 from locust.user.task import LOCUST_STATE_STOPPING
 
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
@@ -282,26 +282,66 @@ def _no_call_is_a_failed_run(environment: Environment, **_kwargs: object) -> Non
 
 
 def _write_final_files(environment: Environment, **_kwargs: object) -> None:
-    """The CSV and HTML files from the final statistics, as the process quits (the master's, when distributed)."""
+    """The HTML report, when Locust has not written it, as the process quits (the master's, when distributed). The
+    CSV files are written once more by Locust's writer as it closes them (FinalStatsCSVWriter)."""
     options = environment.parsed_options
     if options is None or isinstance(environment.runner, WorkerRunner):
         return
-    _write_final_csv(environment, options)
     _write_html_if_missing(environment, options)
 
 
-def _write_final_csv(environment: Environment, options: Namespace) -> None:
-    """Locust's CSV writer writes every second and not once more at the end, so a headless run's _stats.csv,
-    _failures.csv and _exceptions.csv missed the calls of its last second (6% of a 15 s run) that its printed
-    summary and HTML report count; they are written again from the final statistics before Locust exits."""
-    prefix = getattr(options, "csv_prefix", None)
-    if not prefix:
-        return
-    rows = StatsCSV(environment, PERCENTILES_TO_REPORT)
-    for suffix, write in (("_stats.csv", rows.requests_csv), ("_failures.csv", rows.failures_csv),
-                          ("_exceptions.csv", rows.exceptions_csv)):
-        with open(f"{prefix}{suffix}", "w") as file:  # as Locust opens them (its csv rows end in CRLF)
-            write(csv.writer(file))
+class FinalStatsCSVWriter(StatsCSVFileWriter):
+    """Locust's CSV writer (``--csv``), whose files end on the final statistics, the ones Locust prints.
+
+    Locust writes the files once a second, and not once more at the end: _stats.csv, _failures.csv and
+    _exceptions.csv missed the calls of the run's last second that the printed summary and the HTML report count,
+    and the last row of _stats_history.csv lagged as far behind the final totals (2,654 calls of a 6 s mix whose
+    summary counted 2,658). As Locust closes the files (after the summary, however the run ended: its run time,
+    Ctrl-C, SIGTERM), the three tables are written anew from the final statistics, and the history ends on a row of
+    the final totals: the one-second row of that same second is replaced, so a second still has one row."""
+
+    #: The second of the last history rows written and where they start in the file (None: none written yet).
+    _last_rows: tuple[int, int] | None = None
+
+    def _stats_history_data_rows(self, csv_writer: Any, now: float) -> None:
+        self._last_rows = (int(now), self.stats_history_csv_filehandle.tell())
+        super()._stats_history_data_rows(csv_writer, now)
+
+    def close_files(self) -> None:
+        self._write_tables()
+        self._write_final_history()
+        super().close_files()
+
+    def _write_tables(self) -> None:
+        """_stats.csv, _failures.csv and _exceptions.csv, whole, as the writer's pass writes them each second."""
+        for file, writer, columns, write in (
+                (self.requests_csv_filehandle, self.requests_csv_writer, self.requests_csv_columns,
+                 self._requests_data_rows),
+                (self.failures_csv_filehandle, self.failures_csv_writer, self.failures_columns,
+                 self._failures_data_rows),
+                (self.exceptions_csv_filehandle, self.exceptions_csv_writer, self.exceptions_columns,
+                 self._exceptions_data_rows)):
+            file.seek(0)
+            writer.writerow(columns)
+            write(writer)
+            file.truncate()
+
+    def _write_final_history(self) -> None:
+        """The history's last rows: the final totals, in place of the rows of the same second if there are any."""
+        now = time.time()
+        file = self.stats_history_csv_filehandle
+        if self._last_rows is None:  # closed before the writer's first pass: not even the header
+            file.seek(0)
+            file.truncate()
+            self.stats_history_csv_writer.writerow(self.stats_history_csv_columns)
+        elif self._last_rows[0] == int(now):
+            file.seek(self._last_rows[1])
+            file.truncate()
+        self._stats_history_data_rows(self.stats_history_csv_writer, now)
+
+
+#: Locust's main() makes its CSV writer from this name, after it has imported the locustfile.
+locust.stats.StatsCSVFileWriter = FinalStatsCSVWriter  # type: ignore[misc]
 
 
 def _write_html_if_missing(environment: Environment, options: Namespace) -> None:

@@ -8,6 +8,10 @@ reads the demo credentials (``.govshare/demo-credentials.json`` of a local ``gov
 ``--credentials``), runs Locust headless with the harness in loadtest/locustfile.py, and writes Locust's
 CSV statistics and HTML report to loadtest/results/<name>*. Arguments after ``--`` go to Locust as is.
 
+The files end on the figures Locust prints at the end: ``<name>_stats.csv`` and ``_failures.csv`` hold its final
+table and failures by status, ``_stats_history.csv`` a row a second (the calls so far, and the rate and
+percentiles of the last seconds) whose last row is the final totals, and ``<name>.html`` the report.
+
 Ctrl-C, or SIGTERM (or SIGHUP) to this process, stops the run as Ctrl-C stops Locust: it stops its users, prints
 its summary and writes its files, and this process waits for it and exits with its status.
 """

@@ -192,7 +192,8 @@ def test_the_run_lasts_its_run_time(credentials: Path) -> None:
 
 
 def test_the_csv_files_hold_every_call_the_summary_counts(credentials: Path, tmp_path: Path) -> None:
-    """Locust's writer wrote them every second, not at the end: the last second's calls were missing."""
+    """Locust's writer wrote them every second, not at the end: the last second's calls were missing from the
+    tables, and the last row of the history lagged as far behind the totals printed."""
     port = free_port()
     with gateway(port):
         result = locust(credentials, f"127.0.0.1:{port}", "3s", "--csv", str(tmp_path / "run"))
@@ -201,6 +202,11 @@ def test_the_csv_files_hold_every_call_the_summary_counts(credentials: Path, tmp
     calls, _ = requests(result.stderr, "Query person (hot)")
     assert calls > 0
     assert counted["Query person (hot)"] == calls
+    with (tmp_path / "run_stats_history.csv").open(newline="") as file:
+        history = [row for row in csv.DictReader(file) if row["Name"] == "Aggregated"]
+    assert int(history[-1]["Total Request Count"]) == counted["Aggregated"] == calls + 1  # and IssueToken
+    seconds = [int(row["Timestamp"]) for row in history]
+    assert seconds == sorted(set(seconds))  # one row a second still
 
 
 class _ExpiringTokens(grpc.GenericRpcHandler):
