@@ -4,7 +4,9 @@
     python -m loadtest.run --scenario hot --host 10.0.0.5:50051 --credentials creds.json
     locust -f loadtest/locustfile.py Mix --host 127.0.0.1:50051               (Locust's web UI)
 
-User classes (closed loop: each user sends its next call when the previous one has ended):
+User classes (closed loop: each user sends its next call when the previous one has ended; after a refusal that
+asks it to wait — a RetryInfo, UNAVAILABLE, RESOURCE_EXHAUSTED — once it has waited, as the SDK waits:
+loadtest/backoff.py; the refusal is counted as a failure, and the pauses are summed in one line at the end):
 
 * ``HotKeys``   Query of basic person items, Zipf-distributed over 1,000 persons (mostly cache hits)
 * ``ColdKeys``  Query of basic person items, uniform over the whole population (mostly misses)
@@ -30,6 +32,7 @@ one cut off after that is a failure, ``NOT_ANSWERED``.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import json
 import logging
@@ -47,7 +50,7 @@ import grpc
 import locust.stats
 from gevent.lock import Semaphore
 from gevent.pool import Pool
-from locust import constant, constant_throughput, events, runners, task
+from locust import constant_throughput, events, runners, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.html import get_html_report, process_html_filename
@@ -57,6 +60,7 @@ from locust.user.task import LOCUST_STATE_STOPPING
 
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
 from loadtest import workloads
+from loadtest.backoff import Backoff
 from loadtest.call_labels import grpc_target
 from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, bearer, default_path, load_credentials
 from loadtest.grpc_user import (  # patches grpc for gevent
@@ -70,6 +74,7 @@ from loadtest.scenarios import SCENARIOS, Action, Call, KeySpace, WeightedAction
 from loadtest.schedule import ConstantRate as Schedule
 from services.arguments import non_negative
 from services.demo import DemoCredentials
+from services.runtime.errors import retry_info_of
 
 CALL_TIMEOUT_SECONDS = 10.0
 #: How long a stopped run waits for the calls in flight (Locust's --stop-timeout, at least): their deadline, and a
@@ -160,6 +165,9 @@ class Demo:
         self.refused = ""
         self.stopping = False
         self._lock = Semaphore()
+        #: Closed loop: the pauses the platform's refusals asked for, by status, and their seconds in all.
+        self.pauses: collections.Counter[str] = collections.Counter()
+        self.paused_seconds = 0.0
 
     def metadata(self, channel: grpc.Channel) -> tuple[tuple[str, str], ...]:
         """Bearer metadata; the token is issued once per process (reported as "IssueToken") and renewed when
@@ -241,6 +249,7 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
     environment.stop_timeout = max(environment.stop_timeout or 0.0, STOP_TIMEOUT_SECONDS)
     environment.events.quit.add_listener(partial(_write_final_files, environment))  # quit names no environment
     environment.events.quitting.add_listener(_no_call_is_a_failed_run)
+    environment.events.quitting.add_listener(_report_pauses)
     # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
     # timer, armed next from the stale clock, would end the run that much early.
     gevent.get_hub().loop.update_now()
@@ -279,6 +288,20 @@ def _no_call_is_a_failed_run(environment: Environment, **_kwargs: object) -> Non
     logging.error("govshare: the run made no call: nothing was measured (see the messages above: workers missing, "
                   "the platform out of reach, a --run-time too short to start the users)")
     environment.process_exit_code = 1
+
+
+def _report_pauses(environment: Environment, **_kwargs: object) -> None:
+    """One line saying how often closed-loop users waited before calling again because the platform asked them to
+    (each process its own): the refusals themselves are in the failures, the pauses only here, and they lower the
+    run's req/s, which is then not the platform's capacity."""
+    demo = GovshareUser.demo
+    if demo is None or not demo.pauses:
+        return
+    statuses = ", ".join(f"{status} {count:,}" for status, count in demo.pauses.most_common())
+    logging.warning("govshare: closed-loop users paused %s times before calling again, %.1f s in all, as the "
+                    "platform's refusals asked (their RetryInfo, else the SDK's backoff): %s; each refusal is "
+                    "counted as a failure, and the req/s is not the platform's capacity",
+                    f"{demo.pauses.total():,}", demo.paused_seconds, statuses)
 
 
 def _write_final_files(environment: Environment, **_kwargs: object) -> None:
@@ -363,20 +386,28 @@ class GovshareUser(GrpcUser):
     """A business system calling the platform: one channel, the process's token, the demo's keys."""
 
     abstract = True
-    wait_time = constant(0)
     demo: ClassVar[Demo | None] = None
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         # One callable per method, made on first use (not one per call).
         self._methods: dict[str, grpc.UnaryUnaryMultiCallable] = {}
+        self.backoff = Backoff()
+        #: --pace's Locust constant_throughput, else None (no wait between calls).
+        self._pacing: Callable[[GovshareUser], float] | None = None
+
+    def wait_time(self) -> float:  # type: ignore[override]
+        """Closed loop, between a call and the next: the pause the platform asked for after refusing the call
+        (Backoff: a user refused at once resent at once, a storm measuring the refusal path), or --pace's."""
+        paced = self._pacing(self) if self._pacing is not None else 0.0
+        return max(paced, self.backoff.take())
 
     def on_start(self) -> None:
         if self.demo is None:
             raise RuntimeError("the demo credentials were not loaded (run through locust with this locustfile)")
         pace = self.environment.parsed_options.pace if self.environment.parsed_options else 0
         if pace > 0:
-            self.wait_time = partial(constant_throughput(pace), self)  # type: ignore[method-assign]
+            self._pacing = constant_throughput(pace)
         self.demo.metadata(self.channel)  # the token, before the first timed call (a failure is retried)
 
     @property
@@ -404,11 +435,25 @@ class GovshareUser(GrpcUser):
             method = self._methods[call.method] = self.channel.unary_unary(
                 call.method, request_serializer=type(call.request).SerializeToString,
                 response_deserializer=workloads.RESPONSE_TYPES[call.method].FromString)
+        error: grpc.RpcError | None = None
         try:
             method(call.request, metadata=(*token, *labels), timeout=CALL_TIMEOUT_SECONDS)
-        except grpc.RpcError as error:  # reported by the interceptor already
+        except grpc.RpcError as failed:  # reported by the interceptor already
+            error = failed
             if error.code() == grpc.StatusCode.UNAUTHENTICATED:
                 self.demo.refused_token(token)
+        if due is None:  # closed loop (the open loop sends on its schedule whatever the answers)
+            self._back_off(error)
+
+    def _back_off(self, error: grpc.RpcError | None) -> None:
+        """The pause before this user's next call, if the platform's answer asked for one."""
+        assert self.demo is not None
+        retry = retry_info_of(error) if error is not None else None
+        delay = retry.retry_delay.ToTimedelta().total_seconds() if retry is not None else None
+        code = error.code() if error is not None else None
+        if pause := self.backoff.after(code, delay):
+            self.demo.pauses[code.name if code is not None else "?"] += 1
+            self.demo.paused_seconds += pause
 
     def _not_sent(self, call: Call) -> None:
         """Open loop: a call due now that cannot be made (no token) is a failure of its own name, not a call that

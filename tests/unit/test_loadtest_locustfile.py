@@ -28,6 +28,7 @@ from google.protobuf import timestamp_pb2
 from govshare.authorization.v1 import token_pb2
 from loadtest import workloads
 from services.demo import DemoCredentials
+from services.runtime.errors import ServiceError, to_status
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "loadtest" / "locustfile.py"
@@ -318,6 +319,39 @@ def test_fast_failures_do_not_pull_the_response_times_down(credentials: Path, tm
     assert float(row["Min Response Time"]) >= 50, result.stderr
     assert float(row["50%"]) >= 50, result.stderr
     assert "UNAVAILABLE" in result.stderr
+
+
+class _RateLimited(grpc.GenericRpcHandler):
+    """Issues a token and refuses every other call at once, RESOURCE_EXHAUSTED RATE_LIMITED with a RetryInfo of
+    ``retry_after`` seconds, as the edge refuses a system over its rate."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.status = to_status(ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", "rate limit exceeded",
+                                             retry_after=retry_after), "edge")
+        self.calls = itertools.count()
+
+    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        if details.method.endswith("/IssueToken"):
+            return grpc.unary_unary_rpc_method_handler(
+                lambda request, context: token_pb2.IssueTokenResponse(token="t").SerializeToString())
+        return grpc.unary_unary_rpc_method_handler(self._refuse)
+
+    def _refuse(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        next(self.calls)
+        context.abort_with_status(self.status)
+        return b""
+
+
+def test_a_closed_loop_user_waits_as_the_platform_s_refusal_asks(credentials: Path) -> None:
+    """Refused at once, a user resent at once: thousands of refusals a second, the storm measuring the refusal
+    path. It waits the RetryInfo's delay, as a business system with the SDK does, and each refusal is counted."""
+    handler = _RateLimited(retry_after=0.5)
+    stderr = _run_against(handler, credentials, "3s")
+    calls, failures = requests(stderr, "Query person (hot)")
+    assert 2 <= calls <= 2 * (3 / 0.5 + 2), stderr  # 2 users, one call every half second each
+    assert failures == calls == next(handler.calls)
+    assert "RESOURCE_EXHAUSTED RATE_LIMITED" in stderr
+    assert re.search(r"closed-loop users paused \d+ times", stderr), stderr
 
 
 def test_constant_rate_counts_the_calls_it_could_not_send(credentials: Path) -> None:
