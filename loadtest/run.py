@@ -13,17 +13,21 @@ table and failures by status, ``_stats_history.csv`` a row a second (the calls s
 percentiles of the last seconds) whose last row is the final totals, and ``<name>.html`` the report.
 
 Ctrl-C, or SIGTERM (or SIGHUP) to this process, stops the run as Ctrl-C stops Locust: it stops its users, prints
-its summary and writes its files, and this process waits for it and exits with its status.
+its summary and writes its files, and this process waits for it and exits with its status. If this process is
+killed (SIGKILL), Locust is sent SIGTERM and stops the same way (on Linux).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime as dt
+import os
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -95,6 +99,28 @@ def _host(text: str) -> str:
     return text
 
 
+#: Linux's prctl option that has the kernel send the calling process a signal when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _stopped_with_parent() -> Callable[[], None] | None:
+    """What Locust runs before it starts (Popen's preexec_fn) so that it is sent SIGTERM when this process dies, by
+    whatever signal: a SIGKILL (kill -9, the OOM killer, a supervisor's last resort), which this process cannot pass
+    on, left Locust an orphan loading the platform to the end of its --duration. SIGTERM stops it as Ctrl-C does,
+    with its summary and files. None where the kernel has no such option (not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    parent = os.getpid()
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def arrange() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # died before the option was set: the signal would never come
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
+
+
 class _Locust:
     """Locust as this process's child, stopped with it.
 
@@ -123,7 +149,7 @@ class _Locust:
         handlers = {signal.SIGINT: lambda _signal, _frame: None, signal.SIGTERM: self._stop, signal.SIGHUP: self._stop}
         previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
         try:
-            self.process = subprocess.Popen(self.command)
+            self.process = subprocess.Popen(self.command, preexec_fn=_stopped_with_parent())
             if self.stopping:  # a signal came while it started
                 self.process.terminate()
             status = self.process.wait()
