@@ -101,15 +101,15 @@ NOT_SENT = "NOT_SENT"
 
 
 class CallNotSent(Exception):
-    """A constant-rate call that was due but not sent: no token (IssueToken fails, or refused the credentials)."""
+    """A constant-rate call that was due but not sent: no token (IssueToken fails, refused the credentials, or is
+    not served at the address)."""
 
-    def __init__(self, refused: str = "") -> None:
-        super().__init__(refused)
-        self.refused = refused
+    def __init__(self, why: str = "IssueToken fails") -> None:
+        super().__init__(why)
+        self.why = why
 
     def __repr__(self) -> str:
-        why = "the credentials were refused" if self.refused else "IssueToken fails"
-        return f"{NOT_SENT}: no token ({why})"
+        return f"{NOT_SENT}: no token ({self.why})"
 
     __str__ = __repr__
 
@@ -161,8 +161,10 @@ class Demo:
         self._refusal_renewal = -TOKEN_RETRY_SECONDS
         self._failed = -TOKEN_RETRY_SECONDS
         self._logged: set[grpc.StatusCode] = set()
-        #: Why the platform refused the credentials, once it has: no call can be made any more.
+        #: Why no token can be had, once IssueToken has said so (the credentials refused, the address no gateway):
+        #: no call can be made any more, and the run stops. ``not_sent`` is its few words for a NOT_SENT failure.
         self.refused = ""
+        self.not_sent = "IssueToken fails"
         self.stopping = False
         self._lock = Semaphore()
         #: Closed loop: the pauses the platform's refusals asked for, by status, and their seconds in all.
@@ -211,12 +213,22 @@ class Demo:
         self._metadata, self._renew_at = bearer(response.token), time.monotonic() + keep
 
     def _token_failed(self, error: grpc.RpcError) -> None:
-        """One line per kind of failure: the refusal of the credentials stops the run, others are retried."""
+        """One line per kind of failure: the refusal of the credentials, or an address that serves no IssueToken,
+        stops the run; others (the platform down or starting) are retried."""
         code = error.code()
         if code in CREDENTIALS_REFUSED:
             self.refused = (f"the platform refused system {self.system_name!r} ({self.system['system_id']}) of "
                             f"{self.path or 'the credentials file'}: {code.name} {error.details()}; check "
                             f"--credentials and --system (the file of the `govshare up` you test against)")
+            self.not_sent = "the credentials were refused"
+            logging.error("%s", self.refused)
+        elif code == grpc.StatusCode.UNIMPLEMENTED:
+            # A gRPC server without TokenService (a service's own port) or an HTTP/2 server that is no gRPC one
+            # (Envoy's admin): retrying it every second left the run making no call for its whole --run-time.
+            self.refused = (f"the address called serves no IssueToken: {code.name} {error.details()}; give --host "
+                            f"the platform's gateway (the port `govshare up` prints, the gateway of "
+                            f"{self.path or 'the credentials file'}), not a service's port or another server")
+            self.not_sent = "the address is no gateway"
             logging.error("%s", self.refused)
         elif code not in self._logged:
             self._logged.add(code)
@@ -461,7 +473,7 @@ class GovshareUser(GrpcUser):
         req/s beside IssueToken's one failure a second."""
         self.environment.events.request.fire(
             request_type="grpc", name=call.name, response_time=None, response_length=0, response=None,
-            context={"status": NOT_SENT}, exception=CallNotSent(self.demo.refused if self.demo else ""))
+            context={"status": NOT_SENT}, exception=CallNotSent(self.demo.not_sent if self.demo else "no credentials"))
 
     def _no_token(self) -> None:
         """No call without a token: the run is stopped if the credentials were refused, else the user waits for

@@ -177,6 +177,26 @@ def test_refused_credentials_stop_the_run_with_one_line(credentials: Path) -> No
     assert requests(result.stderr, "IssueToken") == (1, 1)
 
 
+def test_an_address_that_serves_no_issue_token_stops_the_run_with_one_line(credentials: Path) -> None:
+    """A service's own port or another server answers IssueToken UNIMPLEMENTED: it was tried again every second, and
+    the run went on to its end making no call, as if the platform were only starting."""
+    port = free_port()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))  # no service: every method UNIMPLEMENTED
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        started = time.monotonic()
+        result = locust(credentials, f"127.0.0.1:{port}", "30s")
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop(grace=None)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "the address called serves no IssueToken: UNIMPLEMENTED" in result.stderr
+    assert elapsed < 20
+    assert requests(result.stderr, "IssueToken") == (1, 1)
+
+
 def _logged_at(output: str, message: str) -> dt.datetime:
     line = next(line for line in output.splitlines() if message in line)
     return dt.datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
