@@ -293,12 +293,16 @@ def _ctrl_c_stops_the_run() -> None:
 
 
 def _no_call_is_a_failed_run(environment: Environment, **_kwargs: object) -> None:
-    """A run that made no call measured nothing: it exits 1 saying so (it exited 0 with an empty table, e.g. when
-    every worker of a --processes run went missing), so a script never takes it for a clean run."""
-    if isinstance(environment.runner, WorkerRunner) or environment.stats.total.num_requests:
+    """A run that made no call of its scenario measured nothing: it exits 1 saying so (it exited 0 with an empty
+    table, e.g. when every worker of a --processes run went missing, or with IssueToken's one call alone, e.g. a
+    --rate too low for any call to fall due within the run time), so a script never takes it for a clean run."""
+    tokens = environment.stats.entries.get(("IssueToken", "grpc"))  # not .get(), which would add the row
+    if isinstance(environment.runner, WorkerRunner) or (
+            environment.stats.total.num_requests > (tokens.num_requests if tokens is not None else 0)):
         return
     logging.error("govshare: the run made no call: nothing was measured (see the messages above: workers missing, "
-                  "the platform out of reach, a --run-time too short to start the users)")
+                  "the platform out of reach, a --run-time too short to start the users, or a --rate too low for a "
+                  "call to fall due in it)")
     environment.process_exit_code = 1
 
 

@@ -423,11 +423,14 @@ def test_a_run_in_several_processes_makes_its_calls(credentials: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def test_a_run_that_made_no_call_exits_1_saying_so(credentials: Path) -> None:
-    """An empty table and exit status 0 read as a clean run to a script."""
+@pytest.mark.parametrize(("extra", "user_class"), [(("--users", "0"), "HotKeys"),
+                                                   (("--rate", "0.001"), "ConstantRate")])
+def test_a_run_that_made_no_call_exits_1_saying_so(credentials: Path, extra: tuple[str, ...], user_class: str) -> None:
+    """An empty table and exit status 0 read as a clean run to a script; so did IssueToken's one call alone (no call
+    of a rate of one in 1,000 s falls due in 2 s)."""
     port = free_port()
     with gateway(port):
-        result = locust(credentials, f"127.0.0.1:{port}", "2s", "--users", "0")
+        result = locust(credentials, f"127.0.0.1:{port}", "2s", *extra, user_class=user_class)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "the run made no call" in result.stderr
 
