@@ -48,6 +48,7 @@ from typing import Any, ClassVar
 import gevent
 import grpc
 import locust.stats
+from gevent.event import Event
 from gevent.lock import Semaphore
 from gevent.pool import Pool
 from locust import constant_throughput, events, runners, task
@@ -56,7 +57,6 @@ from locust.exception import StopUser
 from locust.html import get_html_report, process_html_filename
 from locust.runners import WorkerRunner
 from locust.stats import StatsCSVFileWriter
-from locust.user.task import LOCUST_STATE_STOPPING
 
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
 from loadtest import workloads
@@ -532,6 +532,8 @@ class ConstantRate(GovshareUser):
         super().__init__(environment)
         self.in_flight = Pool(MAX_IN_FLIGHT_PER_USER)
         self.rate = 0.0
+        #: Set when the run asks this user to stop: its wait for the next call's time ends then, not at that time.
+        self.stop_asked = Event()
 
     def on_start(self) -> None:
         super().on_start()
@@ -549,14 +551,21 @@ class ConstantRate(GovshareUser):
         # Users start at random phases so that their sends interleave instead of arriving in bursts.
         schedule = Schedule(self.rate, time.perf_counter() + random.random() / self.rate)
         sent = 0
-        while self._state != LOCUST_STATE_STOPPING:  # asked to stop: no call more, the calls sent are waited for
+        while not self.stop_asked.is_set():  # asked to stop: no call more, the calls sent are waited for
             for _ in range(schedule.due(time.perf_counter()) - sent):
                 due = schedule.send_time(sent)
                 sent += 1
                 self.in_flight.spawn(self.perform, self.next_action()(self.keys), due)  # waits while full
-            gevent.sleep(max(0.0, schedule.send_time(sent) - time.perf_counter()))
+            self.stop_asked.wait(max(0.0, schedule.send_time(sent) - time.perf_counter()))
         self.in_flight.join()  # within the stop timeout: after it, Locust kills the user, and on_stop the calls
         raise StopUser()
+
+    def stop(self, force: bool = False) -> bool:
+        """Locust asks the user to stop (its state STOPPING, while the task runs): the wait for the next call's time
+        ends at once. A user waiting for it slept on to that time (1 / its share of --rate: 100 s at --rate 0.02 for
+        2 users), so the run outlived its run time by the whole stop timeout, and then its users were killed."""
+        self.stop_asked.set()
+        return bool(super().stop(force))
 
     def on_stop(self) -> None:
         self.in_flight.kill()  # each call cut off is counted NOT_ANSWERED

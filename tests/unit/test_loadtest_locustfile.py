@@ -435,6 +435,17 @@ def test_a_run_that_made_no_call_exits_1_saying_so(credentials: Path, extra: tup
     assert "the run made no call" in result.stderr
 
 
+def test_an_open_loop_run_at_a_low_rate_ends_at_its_run_time(credentials: Path) -> None:
+    """A ConstantRate user slept until its next call was due (100 s at 0.01 calls/s) whatever the run's end: the run
+    waited out its 11 s stop timeout, then killed the users."""
+    port = free_port()
+    with gateway(port):
+        result = locust(credentials, f"127.0.0.1:{port}", "2s", "--rate", "0.02", user_class="ConstantRate")
+    stopping = _logged_at(result.stderr, "Shutting down") - _logged_at(result.stderr, "--run-time limit reached")
+    assert stopping.total_seconds() < 2, result.stderr[-2000:]
+    assert "Not all users finished" not in result.stderr
+
+
 def test_ctrl_c_reaches_locusts_main_greenlet_wherever_it_comes() -> None:
     """Python raises KeyboardInterrupt in whichever greenlet runs when the signal comes, and Locust's table printer
     catches it and ends: a Ctrl-C that came while the table printed was lost and the run went on. Here a greenlet
