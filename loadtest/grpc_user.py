@@ -29,6 +29,9 @@ from typing import Any
 import grpc
 import grpc.experimental.gevent as grpc_gevent
 from gevent import GreenletExit
+from google.protobuf.message import DecodeError, Message
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 from locust import User
 from locust.env import Environment
 from locust.exception import StopTest
@@ -47,7 +50,6 @@ from loadtest.call_labels import (
     grpc_target,
     split_labels,
 )
-from services.runtime.errors import details_of
 
 __all__ = ["ANSWER_HEADER", "DUE_HEADER", "EXPECT_HEADER", "NAME_HEADER", "GrpcUser", "LocustInterceptor"]
 
@@ -61,13 +63,40 @@ class _CallDetails(collections.namedtuple(
     pass
 
 
+def rich_status(call: Any) -> status_pb2.Status | None:
+    """The google.rpc.Status a failed call carried, if any and if readable. grpc_status raises ValueError when its code
+    or message is not the call's (a proxy on the way that rewrote grpc-message, or answered for the platform), and a
+    DecodeError when it is no Status: the interceptor and the user then raised too, and the call was reported as a
+    user's exception, not as a failed call with its status. Such a call is known by its status code alone."""
+    try:
+        return rpc_status.from_call(call)  # type: ignore[no-any-return]
+    except (ValueError, DecodeError):
+        return None
+
+
+def _detail(status: status_pb2.Status | None, kind: type[Message]) -> Any:
+    """The first detail of type ``kind`` a status carries, or None."""
+    for detail in status.details if status is not None else ():
+        if detail.Is(kind.DESCRIPTOR):
+            found = kind()
+            detail.Unpack(found)
+            return found
+    return None
+
+
 def status_of(call: Any) -> tuple[str, str]:
     """The call's status name and, for a failure, the ErrorInfo reason the server gave."""
     code = call.code()
     if code == grpc.StatusCode.OK:
         return "OK", ""
-    info, _ = details_of(call)
+    info = _detail(rich_status(call), error_details_pb2.ErrorInfo)
     return code.name, info.reason if info is not None else ""
+
+
+def retry_delay_of(call: Any) -> float | None:
+    """The seconds a failed call's google.rpc.RetryInfo asks to wait before calling again, or None."""
+    retry = _detail(rich_status(call), error_details_pb2.RetryInfo)
+    return retry.retry_delay.ToTimedelta().total_seconds() if retry is not None else None
 
 
 #: Failures whose time is a latency the caller waited through (the call's deadline), kept in the response times.

@@ -69,12 +69,12 @@ from loadtest.grpc_user import (  # patches grpc for gevent
     EXPECT_HEADER,
     NAME_HEADER,
     GrpcUser,
+    retry_delay_of,
 )
 from loadtest.scenarios import SCENARIOS, Action, Call, KeySpace, WeightedActions
 from loadtest.schedule import ConstantRate as Schedule
 from services.arguments import non_negative
 from services.demo import DemoCredentials
-from services.runtime.errors import retry_info_of
 
 CALL_TIMEOUT_SECONDS = 10.0
 #: How long a stopped run waits for the calls in flight (Locust's --stop-timeout, at least): their deadline, and a
@@ -464,10 +464,8 @@ class GovshareUser(GrpcUser):
     def _back_off(self, error: grpc.RpcError | None) -> None:
         """The pause before this user's next call, if the platform's answer asked for one."""
         assert self.demo is not None
-        retry = retry_info_of(error) if error is not None else None
-        delay = retry.retry_delay.ToTimedelta().total_seconds() if retry is not None else None
         code = error.code() if error is not None else None
-        if pause := self.backoff.after(code, delay):
+        if pause := self.backoff.after(code, retry_delay_of(error) if error is not None else None):
             self.demo.pauses[code.name if code is not None else "?"] += 1
             self.demo.paused_seconds += pause
 

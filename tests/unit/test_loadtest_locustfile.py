@@ -345,9 +345,11 @@ class _RateLimited(grpc.GenericRpcHandler):
     """Issues a token and refuses every other call at once, RESOURCE_EXHAUSTED RATE_LIMITED with a RetryInfo of
     ``retry_after`` seconds, as the edge refuses a system over its rate."""
 
-    def __init__(self, retry_after: float) -> None:
+    def __init__(self, retry_after: float, rewritten: bool = False) -> None:
         self.status = to_status(ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", "rate limit exceeded",
                                              retry_after=retry_after), "edge")
+        if rewritten:  # the message rewritten on the way, the details not: they no longer match
+            self.status = self.status._replace(details="rate limited by the proxy")
         self.calls = itertools.count()
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
@@ -372,6 +374,17 @@ def test_a_closed_loop_user_waits_as_the_platform_s_refusal_asks(credentials: Pa
     assert failures == calls == next(handler.calls)
     assert "RESOURCE_EXHAUSTED RATE_LIMITED" in stderr
     assert re.search(r"closed-loop users paused \d+ times", stderr), stderr
+
+
+def test_a_refusal_whose_details_do_not_match_its_status_is_counted(credentials: Path) -> None:
+    """grpc_status raises ValueError when a call's rich status is not its own (a proxy rewrote grpc-message): the
+    interceptor raised it, and every such call was a user's exception, none a failed call with its status."""
+    handler = _RateLimited(retry_after=0.5, rewritten=True)
+    stderr = _run_against(handler, credentials, "3s")
+    calls, failures = requests(stderr, "Query person (hot)")
+    assert calls > 0 and failures == calls == next(handler.calls), stderr
+    assert "Traceback" not in stderr and "ValueError" not in stderr
+    assert re.search(r"\d+\s+grpc Query person \(hot\): RESOURCE_EXHAUSTED\s*$", stderr, re.MULTILINE), stderr
 
 
 def test_constant_rate_counts_the_calls_it_could_not_send(credentials: Path) -> None:
