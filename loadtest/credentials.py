@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -31,10 +30,39 @@ def load_credentials(path: Path | None = None, system: str = DEFAULT_SYSTEM) -> 
                                f"(it writes the file), or pass --credentials")
     try:
         credentials = DemoCredentials.load(path)
-    except (json.JSONDecodeError, TypeError) as exc:
+    except UnicodeDecodeError as exc:  # before ValueError, which it is
+        raise CredentialsError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8, as "
+                               f"govshare up writes it") from exc
+    except (ValueError, TypeError) as exc:  # not JSON, or not an object of DemoCredentials' fields
         raise CredentialsError(f"{path} is not a demo credentials file: {exc}") from exc
     except OSError as exc:  # a directory, a file this user may not read
         raise CredentialsError(f"{path}: {exc.strerror}: give the demo-credentials.json govshare up wrote") from exc
+    problems = _shape_problems(credentials) or _missing(credentials, system)
+    if problems:
+        raise CredentialsError(f"{path}: " + "; ".join(problems))
+    return credentials
+
+
+def _shape_problems(credentials: DemoCredentials) -> list[str]:
+    """Fields of another type than govshare up writes: a file edited by hand (a quoted number, a system given as its
+    id alone) ended in an AttributeError or TypeError traceback, not a line naming the field."""
+    problems = [f"{name} is not {kind}" for name, value, kind in (
+        ("gateway", credentials.gateway, "a HOST:PORT string"),
+        ("persons", credentials.persons, "a whole number"),
+        ("seed", credentials.seed, "a whole number"),
+    ) if not isinstance(value, str if name == "gateway" else int) or isinstance(value, bool)]
+    if not isinstance(credentials.systems, dict):
+        problems.append("systems is not an object of systems by name")
+    else:
+        problems += [f"system {name!r} is not an object with system_id and secret"
+                     for name, entry in credentials.systems.items() if not isinstance(entry, dict)]
+    if not isinstance(credentials.resources, dict):
+        problems.append("resources is not an object of resource codes by title")
+    return problems
+
+
+def _missing(credentials: DemoCredentials, system: str) -> list[str]:
+    """What a well-formed file lacks for a run as ``system``."""
     problems = []
     if not credentials.gateway:
         problems.append("no gateway address")
@@ -45,9 +73,7 @@ def load_credentials(path: Path | None = None, system: str = DEFAULT_SYSTEM) -> 
         problems.append(f"system {system!r} lacks its id or secret")
     if credentials.persons < 1:
         problems.append("no seeded persons")
-    if problems:
-        raise CredentialsError(f"{path}: " + "; ".join(problems))
-    return credentials
+    return problems
 
 
 def bearer(token: str) -> tuple[tuple[str, str], ...]:

@@ -73,3 +73,24 @@ def test_default_path_follows_the_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_
 
 def test_bearer_metadata() -> None:
     assert bearer("t0k") == (("authorization", "Bearer t0k"),)
+
+
+def test_a_file_not_in_utf_8_is_named_so(tmp_path: Path) -> None:
+    """Saved as UTF-16 (Windows Notepad's "Unicode"): a UnicodeDecodeError traceback."""
+    path = tmp_path / "c.json"
+    path.write_bytes(json.dumps({"gateway": "127.0.0.1:50051"}).encode("utf-16"))
+    with pytest.raises(CredentialsError, match=r"is not UTF-8 text .* save it as UTF-8"):
+        load_credentials(path)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"systems": {"social": "sys-abc"}}, "system 'social' is not an object with system_id and secret"),
+    ({"persons": "10000"}, "persons is not a whole number"),
+    ({"seed": None}, "seed is not a whole number"),
+    ({"gateway": 50051}, "gateway is not a HOST:PORT string"),
+    ({"systems": ["social"]}, "systems is not an object of systems by name"),
+])
+def test_a_field_of_another_type_is_named(tmp_path: Path, changes: dict[str, object], message: str) -> None:
+    """A file edited by hand: an AttributeError or TypeError traceback, not the field."""
+    with pytest.raises(CredentialsError, match=message):
+        load_credentials(write_demo(tmp_path / "c.json", **changes))
