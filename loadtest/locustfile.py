@@ -411,6 +411,23 @@ class GovshareUser(GrpcUser):
         self.backoff = Backoff()
         #: --pace's Locust constant_throughput, else None (no wait between calls).
         self._pacing: Callable[[GovshareUser], float] | None = None
+        #: Set when the run asks this user to stop (``stop``): no call is started after it.
+        self.stop_asked = Event()
+
+    def stop(self, force: bool = False) -> bool:
+        """Locust asks the user to stop: its state STOPPING while a task runs, or, while it waits between calls, a
+        kill thrown into it at the event loop's next turn. Two things went wrong between that and the user:
+
+        * open loop, the wait for the next call's time did not end: a user whose share of --rate was low slept on
+          to that time (1 / rate: 100 s at --rate 0.02 for 2 users), and the run outlived its run time by the whole
+          stop timeout, its users then killed;
+        * closed loop, a wait that ended in that same turn (a pause the platform asked for, as long as the run's
+          remaining time) let the user start its next call before the kill came, and the kill cut it off: a
+          failure NOT_ANSWERED that no platform caused, sometimes before the call had even left.
+
+        ``stop_asked`` ends the first wait at once, and no call starts once it is set (``perform``)."""
+        self.stop_asked.set()
+        return bool(super().stop(force))
 
     def wait_time(self) -> float:  # type: ignore[override]
         """Closed loop, between a call and the next: the pause the platform asked for after refusing the call
@@ -434,6 +451,8 @@ class GovshareUser(GrpcUser):
     def perform(self, call: Call, due: float | None = None) -> None:
         """Makes the call; the interceptor reports it (a failed call is not an error of the user)."""
         assert self.demo is not None
+        if due is None and self.stop_asked.is_set():  # closed loop, asked to stop (the open loop's due calls go)
+            raise StopUser()
         # Timed from here, not from when the call leaves: a call that renews the token, or waits while another
         # user renews it, took that long for the caller too (open loop: from when it was due).
         started = due if due is not None else time.perf_counter()
@@ -530,8 +549,6 @@ class ConstantRate(GovshareUser):
         super().__init__(environment)
         self.in_flight = Pool(MAX_IN_FLIGHT_PER_USER)
         self.rate = 0.0
-        #: Set when the run asks this user to stop: its wait for the next call's time ends then, not at that time.
-        self.stop_asked = Event()
 
     def on_start(self) -> None:
         super().on_start()
@@ -557,13 +574,6 @@ class ConstantRate(GovshareUser):
             self.stop_asked.wait(max(0.0, schedule.send_time(sent) - time.perf_counter()))
         self.in_flight.join()  # within the stop timeout: after it, Locust kills the user, and on_stop the calls
         raise StopUser()
-
-    def stop(self, force: bool = False) -> bool:
-        """Locust asks the user to stop (its state STOPPING, while the task runs): the wait for the next call's time
-        ends at once. A user waiting for it slept on to that time (1 / its share of --rate: 100 s at --rate 0.02 for
-        2 users), so the run outlived its run time by the whole stop timeout, and then its users were killed."""
-        self.stop_asked.set()
-        return bool(super().stop(force))
 
     def on_stop(self) -> None:
         self.in_flight.kill()  # each call cut off is counted NOT_ANSWERED

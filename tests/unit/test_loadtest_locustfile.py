@@ -371,8 +371,9 @@ def test_a_closed_loop_user_waits_as_the_platform_s_refusal_asks(credentials: Pa
     stderr = _run_against(handler, credentials, "3s")
     calls, failures = requests(stderr, "Query person (hot)")
     assert 2 <= calls <= 2 * (3 / 0.5 + 2), stderr  # 2 users, one call every half second each
-    assert failures == calls == next(handler.calls)
+    assert failures == calls == next(handler.calls), stderr
     assert "RESOURCE_EXHAUSTED RATE_LIMITED" in stderr
+    assert "NOT_ANSWERED" not in stderr  # the run's end, as long as the pauses, cut no call off
     assert re.search(r"closed-loop users paused \d+ times", stderr), stderr
 
 
