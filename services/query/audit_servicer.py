@@ -27,9 +27,9 @@ from services.query.servicer import _trace_id, purpose_name, purpose_text_violat
 from services.query.store import AccessFilter
 from services.query.verifications import forged_detail, held_ahead, resumable_heads, verify_page
 from services.runtime import duties
-from services.runtime.admin_events import AdminEvent
+from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.admission import HeavyReadGate
-from services.runtime.duties import AUDITOR
+from services.runtime.duties import APPROVER, AUDITOR, DATA_OFFICER
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied
 from services.runtime.identifiers import citizen_id_error, credit_code_error
@@ -60,6 +60,12 @@ MAX_TOKEN_CHAIN_ID = 64
 #: Records one VerifyAuditChain call checks by default, and at most (a page ends at the next signed checkpoint):
 #: about a second of work at the default, where one call over 10^7 records ran 188 s and failed.
 VERIFY_PAGE_RECORDS = 100_000
+#: The persons who read a department's access log (each access's key is whom it was about, a 公民身份号码): its
+#: 审计员, whose work it is; its 审批人, who answers for the grants the accesses used and revokes one misused
+#: (R-USE-4); its 编目员, who keeps the resources read (the console's 审计 page is theirs). A 申请人 (who asks
+#: for others' data), the authority's 审核员 (who decides escalations) or 管理员 (who administers) has no use for
+#: whose records were read.
+ACCESS_READERS = (AUDITOR, APPROVER, DATA_OFFICER)
 MAX_VERIFY_PAGE_RECORDS = 1_000_000
 _JOB_STATES = {verifications.RUNNING: audit_pb2.AUDIT_VERIFICATION_STATE_RUNNING,
                verifications.DONE: audit_pb2.AUDIT_VERIFICATION_STATE_DONE,
@@ -260,7 +266,16 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
         after = time_keyset_after(request.page_token, text_id)
-        scope = AccessFilter(provider=self._provider_scope(caller), resource_code=request.resource_code,
+
+        async def record(event: AdminEvent) -> None:
+            await deps.store.record_admin_event(event)
+            deps.admin_outbox.notify()
+
+        provider = self._provider_scope(caller)
+        # A refused read is logged as the read it tried, as each page read is (its filter checked above).
+        async with refusals_logged(record, caller, "audit.list_accesses", request.resource_code or "*"):
+            duties.require_role(caller, ACCESS_READERS, "read a department's access log")
+        scope = AccessFilter(provider=provider, resource_code=request.resource_code,
                              department_code=request.department_code, start=start, end=end)
         async with self._heavy.admitted():
             rows = await deps.store.list_accesses(scope, after, limit + 1)

@@ -544,6 +544,35 @@ async def test_a_read_of_the_access_log_is_logged_with_who_read_it(platform) -> 
     assert person["citizen_id"] not in entry.details_json
 
 
+async def test_the_access_log_is_read_by_the_persons_whose_work_it_is(platform) -> None:  # type: ignore[no-untyped-def]
+    """ListAccesses checked the department only: every person of a provider (its 申请人 too) and of the authority
+    (its 管理员 and 审核员) read whose records were read, each access's key a 公民身份号码. A department's (or the
+    authority's) 审计员, 审批人 and 编目员 read it now; anyone else is refused ROLE_REQUIRED naming the roles, and
+    the refusal is logged as the read it tried."""
+    audit = audit_pb2_grpc.AuditServiceStub(platform.channel)
+    request = audit_pb2.ListAccessesRequest(resource_code=POPULATION, page_size=1)
+    for department, role in (("police", AUDITOR), ("police", APPROVER), ("police", DATA_OFFICER),
+                             ("authority", AUDITOR)):
+        await audit.ListAccesses(request, metadata=platform.person(department, role), timeout=10)
+    refused = [("police", APPLICANT), ("authority", ADMINISTRATOR), ("authority", REVIEWER)]
+    for department, role in refused:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await audit.ListAccesses(request, metadata=platform.person(department, role), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, (role, caught.value.details())
+        info, _ = details_of(caught.value)
+        assert info is not None and info.reason == "ROLE_REQUIRED"
+        assert "审计员 (AUDITOR)" in caught.value.details() and "审批人 (APPROVER)" in caught.value.details()
+    ids = {_person(platform, department, role).system_id for department, role in refused}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    while len(entries := [e for e in await _events(platform, action="audit.list_accesses")
+                          if e.actor_system_id in ids]) < len(ids):
+        assert loop.time() < deadline, "a refused read of the access log is not in the administrative log"
+        await asyncio.sleep(0.05)
+    assert {(e.actor_system_id, e.target, e.result) for e in entries} == {(i, POPULATION, "ROLE_REQUIRED")
+                                                                          for i in ids}
+
+
 async def test_a_refused_read_of_a_records_history_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
     """A department that is not the dataset's source asking for a person's whole record was refused without a
     trace, while every read is logged."""
