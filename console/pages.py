@@ -929,10 +929,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
         return _ended(problem)
     # The conflicts' own refusal is said in their section: "no conflicts for you" hid a foundation service that
     # was down (with a 200) or a stale c_token link.
-    conflicts, conflicts_problem = await _call(
-        console, session, console.services.foundation.ListConflicts,
-        foundation_pb2.ListConflictsRequest(page_size=console.settings.page_size,
-                                            page_token=request.query_params.get("c_token", "")))
+    conflicts, conflicts_problem = await _conflicts(console, request, session)
     shown = listed.disputes if listed else []
     status = 400 if errors else _status_of(problem or _down(conflicts_problem))
     return console.page(request, "disputes.html", status=status, title="异议与冲突",
@@ -948,6 +945,23 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                         conflicts=conflicts.conflicts if conflicts else [],
                         conflicts_next=conflicts.next_page_token if conflicts else "", errors=errors,
                         problem=problem, conflicts_problem=conflicts_problem, kind=kind, target=target, typed=typed)
+
+
+#: What 异议与冲突 says in place of the conflicts to a person who may not read them (services/foundation/servicer.py
+#: CONFLICT_READERS): each names a record and shows its values, unmasked.
+CONFLICTS_DECIDERS_ONLY = ("数据冲突仅供来源部门的编目员、审批人和共享主管部门的审核员查阅（冲突含记录的原始值）；"
+                           "您的角色无需处理数据冲突。")
+CONFLICT_READERS = ("DATA_OFFICER", "APPROVER", "REVIEWER")
+
+
+async def _conflicts(console: Console, request: Request, session: Session) -> tuple[Any, Problem | None]:
+    """The page of conflicts for a person who may read them, else no call and a sentence saying whose they are
+    (the service's refusal in English was shown to an 审计员 otherwise)."""
+    if not holds(session, CONFLICT_READERS):
+        return None, Problem(CONFLICTS_DECIDERS_ONLY, code=grpc.StatusCode.PERMISSION_DENIED)
+    return await _call(console, session, console.services.foundation.ListConflicts,
+                       foundation_pb2.ListConflictsRequest(page_size=console.settings.page_size,
+                                                           page_token=request.query_params.get("c_token", "")))
 
 
 # -- 审计 ------------------------------------------------------------------------------------------------------

@@ -64,6 +64,9 @@ def identified(caller: Caller) -> Caller:
 #: conflicts, and its 审批人, who answers the disputes about them; at the authority, also its 审核员, who
 #: coordinates. A person's other roles (申请人, 审计员, 管理员) decide nothing about a record's values.
 HISTORY_READERS = (DATA_OFFICER, APPROVER, REVIEWER)
+#: The persons who read conflicts (each names a record by its key and shows its values, unmasked): those who read
+#: its history, for the same reasons (the 编目员 resolves them).
+CONFLICT_READERS = HISTORY_READERS
 
 
 def _history_refusal(caller: Caller, authoritative: str | None, dataset: str) -> ServiceError | None:
@@ -223,6 +226,10 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
             violations.append(FieldViolation("page_token", "is not a token returned by a previous call"))
         if violations or not isinstance(size, int) or not isinstance(after, int):
             raise invalid_argument(violations)
+        # A refused read is logged, as a refused read of a record's history is (the dataset's name only when it is
+        # one: checked above).
+        async with self._refusals_logged(caller, "foundation.list_conflicts", request.dataset):
+            duties.require_role(caller, CONFLICT_READERS, "read conflicts between sources")
         viewer = None if caller.authority else caller.department_code
         conflicts = await self._store.list_conflicts(dataset.name if dataset else None, request.state or None,
                                                      after, size + 1, viewer)

@@ -573,6 +573,33 @@ async def test_the_access_log_is_read_by_the_persons_whose_work_it_is(platform) 
                                                                           for i in ids}
 
 
+async def test_conflicts_are_read_by_the_persons_who_decide_about_records(platform) -> None:  # type: ignore[no-untyped-def]
+    """ListConflicts checked the department only: a source's 申请人 or 审计员, the authority's 管理员 and 审计员 read
+    every conflict (a record's key and its values, unmasked), which GetRecordHistory refuses them. The persons
+    who read a record's history read its conflicts now; anyone else is refused ROLE_REQUIRED and logged."""
+    foundation = foundation_pb2_grpc.FoundationAdminServiceStub(platform.channel)
+    request = foundation_pb2.ListConflictsRequest(dataset="population", page_size=1)
+    for department, role in (("police", DATA_OFFICER), ("police", APPROVER), ("authority", REVIEWER)):
+        await foundation.ListConflicts(request, metadata=platform.person(department, role), timeout=10)
+    refused = [("police", APPLICANT), ("police", AUDITOR), ("authority", ADMINISTRATOR), ("authority", AUDITOR)]
+    for department, role in refused:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await foundation.ListConflicts(request, metadata=platform.person(department, role), timeout=10)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, (role, caught.value.details())
+        info, _ = details_of(caught.value)
+        assert info is not None and info.reason == "ROLE_REQUIRED"
+        assert "编目员 (DATA_OFFICER)" in caught.value.details()
+    ids = {_person(platform, department, role).system_id for department, role in refused}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    while len(entries := [e for e in await _events(platform, action="foundation.list_conflicts")
+                          if e.actor_system_id in ids]) < len(ids):
+        assert loop.time() < deadline, "a refused read of the conflicts is not in the administrative log"
+        await asyncio.sleep(0.05)
+    assert {(e.actor_system_id, e.target, e.result) for e in entries} == {(i, "population", "ROLE_REQUIRED")
+                                                                          for i in ids}
+
+
 async def test_a_refused_read_of_a_records_history_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
     """A department that is not the dataset's source asking for a person's whole record was refused without a
     trace, while every read is logged."""

@@ -986,6 +986,10 @@ async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values
     assert "李小红" not in cards["authority"] and "户口簿原件" not in cards["authority"]
     assert "李**" in cards["authority"] and "仅报告部门和提供部门可见" in cards["authority"]
     assert key in cards["police"] and "李小红" in cards["police"] and "户口簿原件" in cards["police"]
+    # The conflicts are not the auditor's (ListConflicts refuses them): the page says whose they are, in Chinese.
+    auditors = await (await context.request.get("/disputes", headers=_as(_person_session(
+        console_server, platform, "authority", "AUDITOR")))).text()
+    assert "数据冲突仅供来源部门的编目员、审批人和共享主管部门的审核员查阅" in auditors and "only a" not in auditors
 
 
 async def test_untouched_end_dates_keep_the_requested_or_granted_end(context, console_server, platform):  # type: ignore[no-untyped-def]
