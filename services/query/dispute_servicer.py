@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 import grpc
 from redis.exceptions import RedisError
@@ -85,20 +86,13 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         deps, caller = self._begin(context)
         if not caller.department_code:
             raise permission_denied("NO_DEPARTMENT", "disputes are reported by a department's system")
-        duties.require_role(caller, APPLICANT, "report disputed data")
         given = request.dispute
-        if not valid_resource_code(given.resource_code):
-            raise invalid_argument([FieldViolation("dispute.resource_code", "give the code of a published resource")])
-        resource = await deps.resources.get(given.resource_code)
-        if resource is None:
-            raise not_found(f"resource {given.resource_code}", reason="RESOURCE_NOT_FOUND")
-        if not resource.published:
-            raise failed_precondition("NOT_PUBLISHED", f"{resource.code} is not published in the catalog")
-        key = normalize_key(resource.key_kind, given.key)
-        violations = disputes.report_violations(resource, key, given.item, given.claimed_value, given.evidence)
-        if violations:
-            raise invalid_argument(violations)
-        await self._require_user(deps, caller, resource, given.item)
+        # A refused report (a person who is not a 申请人, a department that may not read the item) is logged as the
+        # step it tried, as every report made is (R-SEC-3): on the resource when its code has a code's form, never
+        # the key, the value or the evidence.
+        target = given.resource_code if valid_resource_code(given.resource_code) else ""
+        async with refusals_logged(self._recorder(deps), caller, "dispute.report", target):
+            resource, key = await self._reportable(deps, caller, given)
         now = dt.datetime.now(dt.UTC)
         dispute = disputes.new_dispute(resource, caller, key, given.item, given.claimed_value, given.evidence, now,
                                        deps.settings.dispute_working_days)
@@ -124,14 +118,9 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             raise invalid_argument(violations)
         dispute = await self._visible(deps, caller, dispute_id)
         step = "dispute.corrected" if request.corrected else "dispute.confirmed"
-
-        async def record(event: AdminEvent) -> None:
-            await deps.store.record_admin_event(event)
-            deps.admin_outbox.notify()
-
         # A refused answer (a 申请人, a system's token, a department not the provider) is logged as the step it
         # tried, as every answer given is: it left no trace (R-SEC-3).
-        async with refusals_logged(record, caller, step, str(dispute.id)):
+        async with refusals_logged(self._recorder(deps), caller, step, str(dispute.id)):
             duties.require_person(caller, APPROVER, "answer disputes", dispute.provider_department_code)
             if not dispute.answerable_by(caller):
                 raise permission_denied("NOT_PROVIDER", "only the providing department answers a dispute")
@@ -181,6 +170,35 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             token = time_keyset_token(found[-1].create_time, found[-1].id)
         shown = [await self._seen_by(deps, caller, d) for d in found]
         return dispute_pb2.ListDisputesResponse(disputes=[to_proto(d, now) for d in shown], next_page_token=token)
+
+    @staticmethod
+    def _recorder(deps: Dependencies) -> Callable[[AdminEvent], Awaitable[None]]:
+        """Writes a refused step's event to the outbox and wakes the relay (refusals_logged's record)."""
+
+        async def record(event: AdminEvent) -> None:
+            await deps.store.record_admin_event(event)
+            deps.admin_outbox.notify()
+
+        return record
+
+    async def _reportable(self, deps: Dependencies, caller: Caller, given: dispute_pb2.Dispute
+                          ) -> tuple[Resource, str]:
+        """The resource a report names and the record's key, normalized; the refusal of a report the caller may
+        not make (role, published resource, valid fields, a user of the item)."""
+        duties.require_role(caller, APPLICANT, "report disputed data")
+        if not valid_resource_code(given.resource_code):
+            raise invalid_argument([FieldViolation("dispute.resource_code", "give the code of a published resource")])
+        resource = await deps.resources.get(given.resource_code)
+        if resource is None:
+            raise not_found(f"resource {given.resource_code}", reason="RESOURCE_NOT_FOUND")
+        if not resource.published:
+            raise failed_precondition("NOT_PUBLISHED", f"{resource.code} is not published in the catalog")
+        key = normalize_key(resource.key_kind, given.key)
+        violations = disputes.report_violations(resource, key, given.item, given.claimed_value, given.evidence)
+        if violations:
+            raise invalid_argument(violations)
+        await self._require_user(deps, caller, resource, given.item)
+        return resource, key
 
     @staticmethod
     async def _require_user(deps: Dependencies, caller: Caller, resource: Resource, item: str) -> None:

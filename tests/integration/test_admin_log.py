@@ -53,6 +53,7 @@ from services.runtime.server import start_server
 pytestmark = pytest.mark.integration
 
 POPULATION = "101001/000001"
+NOT_SHARED = "301001/000001"  # 不予共享
 ENTITIES = "102001/000001"  # unconditional: every department queries, and may dispute, its basic items
 #: The relays deliver at once after a commit; the poll allows a loaded test machine some slack.
 DELIVERY_SECONDS = 10.0
@@ -792,6 +793,29 @@ async def test_a_refused_dispute_answer_is_logged_with_who_tried(platform) -> No
                      if e.target == dispute.id}) != expected:
         assert loop.time() < deadline, f"refused answers logged: {found}"
         await asyncio.sleep(0.05)
+
+
+async def test_a_refused_dispute_report_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """A 审批人 reporting a dispute (ROLE_REQUIRED) or a department that may not read the record (NOT_A_USER): refused
+    without a trace, while every report made is logged (dispute.report). Each refusal is an entry on the resource,
+    without the key, the claimed value or the evidence."""
+    person = synthetic.person(8, platform.credentials.seed)  # loaded by the demo
+    stub = dispute_pb2_grpc.DisputeServiceStub(platform.channel)
+    report = dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=POPULATION, key=person["citizen_id"], item="name", claimed_value="王大明", evidence="户口簿"))
+    await _refused(stub.ReportDispute(report, metadata=platform.person("civil", APPROVER), timeout=10))
+    report.dispute.resource_code = NOT_SHARED  # nobody reads it without a coordination decision
+    await _refused(stub.ReportDispute(report, metadata=platform.metadata("social"), timeout=10))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    expected = {(_person(platform, "civil", APPROVER).system_id, POPULATION, "ROLE_REQUIRED"),
+                (_system(platform, "social"), NOT_SHARED, "NOT_A_USER")}
+    while not expected <= (found := {(e.actor_system_id, e.target, e.result)
+                                     for e in await _events(platform, action="dispute.report") if e.result != "OK"}):
+        assert loop.time() < deadline, f"refused reports logged: {found}"
+        await asyncio.sleep(0.05)
+    for entry in await _events(platform, action="dispute.report"):
+        assert person["citizen_id"] not in entry.details_json and "王大明" not in entry.details_json
 
 
 async def test_a_refused_source_change_or_load_by_role_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
