@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from services.authorization.roles import require_authority, require_service
 from services.runtime import checkpoints, duties, hashchain, pagination
-from services.runtime.admin_events import AdminEvent
+from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.duties import AUDITOR
 from services.runtime.errors import FieldViolation, invalid_argument, text_violation
 from services.runtime.identifiers import credit_code_error
@@ -143,6 +143,14 @@ class AdminLog:
         self.signer = signer
         self._verifier = verifier
 
+    async def _require_auditor(self, caller: Caller, action: str, what: str) -> None:
+        """The authority's 审计员 only; a refusal is itself an entry (``action`` on the log, the reason as its
+        result): a department's system or person probing the authority's log left no trace, while every refused
+        decision and history read does (R-SEC-3)."""
+        async with refusals_logged(self._store.record_admin, caller, action, "admin_log"):
+            duties.require_role(caller, AUDITOR, what)
+            require_authority(caller, what)
+
     async def append(self, caller: Caller, events: Sequence[AdminEvent]) -> int:
         """Appends a service's delivered events; how many were new (a redelivery appends none)."""
         require_service(caller)
@@ -152,8 +160,7 @@ class AdminLog:
 
     async def list(self, caller: Caller, where: AdminLogFilter, size: int,
                    token: str) -> tuple[list[LogEntry], str]:
-        duties.require_role(caller, AUDITOR, "read the administrative log")
-        require_authority(caller, "read the administrative log")
+        await self._require_auditor(caller, "admin_log.list", "read the administrative log")
         problems = pagination.page_size_violations(size)
         if where.actor_department_code and (error := credit_code_error(where.actor_department_code)):
             problems.append(FieldViolation("actor_department_code", error))
@@ -176,8 +183,7 @@ class AdminLog:
         auditor's own copies, so deleted ones still count; ``problems``: what is wrong with them, refused after
         the caller is known to be the authority): a changed or inserted row breaks it; rows cut from
         its end (or all of them) are reported as truncation (vanishing) naming the last checkpoint it matches."""
-        duties.require_role(caller, AUDITOR, "verify the administrative log")
-        require_authority(caller, "verify the administrative log")
+        await self._require_auditor(caller, "admin_log.verify", "verify the administrative log")
         held, problems = list(held), list(problems)
         if len(held) > MAX_HELD_CHECKPOINTS:
             problems.append(FieldViolation("checkpoints", f"at most {MAX_HELD_CHECKPOINTS} per verification"))
@@ -205,8 +211,8 @@ class AdminLog:
     async def export_checkpoints(self, caller: Caller, size: int,
                                  token: str) -> tuple[list[checkpoints.Checkpoint], str]:
         """The log's signed checkpoints, oldest first, for the authority to keep off the platform."""
-        duties.require_role(caller, AUDITOR, "export the administrative log's checkpoints")
-        require_authority(caller, "export the administrative log's checkpoints")
+        await self._require_auditor(caller, "admin_log.export_checkpoints",
+                                    "export the administrative log's checkpoints")
         if problems := pagination.page_size_violations(size):
             raise invalid_argument(problems)
         limit = pagination.page_size(size)

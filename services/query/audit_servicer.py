@@ -230,11 +230,18 @@ def _uuid_of(value: object) -> uuid.UUID:
     return uuid.UUID(str(value))
 
 
-def _require_auditor(caller: Caller, what: str) -> None:
-    """Verification is the authority's auditors' (as VerifyAuditChain)."""
-    duties.require_role(caller, AUDITOR, what)
-    if not caller.authority:
-        raise permission_denied("NOT_AUTHORITY", "only the authority verifies the audit trail")
+async def _require_auditor(deps: Dependencies, caller: Caller, action: str, what: str) -> None:
+    """Verification is the authority's auditors' (as VerifyAuditChain). A refusal is an entry of ``action`` on the
+    audit trail, the reason as its result: a department probing the authority's verification left no trace."""
+
+    async def record(event: AdminEvent) -> None:
+        await deps.store.record_admin_event(event)
+        deps.admin_outbox.notify()
+
+    async with refusals_logged(record, caller, action, "audit_trail"):
+        duties.require_role(caller, AUDITOR, what)
+        if not caller.authority:
+            raise permission_denied("NOT_AUTHORITY", f"only the authority may {what}")
 
 
 class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
@@ -313,7 +320,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
     async def VerifyAuditChain(self, request: audit_pb2.VerifyAuditChainRequest,
                                context: grpc.aio.ServicerContext) -> audit_pb2.VerifyAuditChainResponse:
         deps, caller = self._begin(context)
-        _require_auditor(caller, "verify the audit trail")
+        await _require_auditor(deps, caller, "audit.verify_chain", "verify the audit trail")
         held = _held_checkpoints(request)
         if request.page_size < 0:
             raise invalid_argument([FieldViolation("page_size", "must not be negative")])
@@ -350,7 +357,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                                      context: grpc.aio.ServicerContext
                                      ) -> audit_pb2.StartAuditVerificationResponse:
         deps, caller = self._begin(context)
-        _require_auditor(caller, "verify the audit trail")
+        await _require_auditor(deps, caller, "audit.verification.start", "verify the audit trail")
         held = _held_checkpoints(request)
         if request.page_size < 0:
             raise invalid_argument([FieldViolation("page_size", "must not be negative")])
@@ -373,7 +380,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
     async def GetAuditVerification(self, request: audit_pb2.GetAuditVerificationRequest,
                                    context: grpc.aio.ServicerContext) -> audit_pb2.GetAuditVerificationResponse:
         deps, caller = self._begin(context)
-        _require_auditor(caller, "read the audit verifications")
+        await _require_auditor(deps, caller, "audit.verification.read", "read the audit verifications")
         row = await deps.store.get_verification(_verification_id(request.id))
         if row is None:
             raise not_found("audit verification")
@@ -383,7 +390,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                                      context: grpc.aio.ServicerContext
                                      ) -> audit_pb2.ListAuditVerificationsResponse:
         deps, caller = self._begin(context)
-        _require_auditor(caller, "read the audit verifications")
+        await _require_auditor(deps, caller, "audit.verification.read", "read the audit verifications")
         violations = page_size_violations(request.page_size)
         if violations:
             raise invalid_argument(violations)
@@ -400,7 +407,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                                       context: grpc.aio.ServicerContext
                                       ) -> audit_pb2.CancelAuditVerificationResponse:
         deps, caller = self._begin(context)
-        _require_auditor(caller, "cancel an audit verification")
+        await _require_auditor(deps, caller, "audit.verification.cancel", "cancel an audit verification")
         job_id = _verification_id(request.id)
         row = await deps.store.cancel_verification(job_id, AdminEvent.by(caller, "audit.verification.cancel",
                                                                          str(job_id)))
@@ -412,9 +419,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
     async def ExportAuditCheckpoints(self, request: audit_pb2.ExportAuditCheckpointsRequest,
                                      context: grpc.aio.ServicerContext) -> audit_pb2.ExportAuditCheckpointsResponse:
         deps, caller = self._begin(context)
-        duties.require_role(caller, AUDITOR, "export the audit checkpoints")
-        if not caller.authority:
-            raise permission_denied("NOT_AUTHORITY", "only the authority exports the audit checkpoints")
+        await _require_auditor(deps, caller, "audit.export_checkpoints", "export the audit checkpoints")
         limit = page_size(request.page_size)
         rows = await deps.store.list_checkpoints(_checkpoint_after(request.page_token), limit + 1)
         token = ""

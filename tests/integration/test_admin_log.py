@@ -263,6 +263,40 @@ async def test_only_the_authority_reads_the_log(platform) -> None:  # type: igno
     assert nul.value.details() == "action: must not contain NUL characters"
 
 
+async def test_a_refused_read_of_the_audit_trail_or_the_log_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """A department's system reading the authority's administrative log, its 审计员 verifying the access audit or
+    exporting its checkpoints, the authority's 审批人 listing the verification jobs: refused without a trace, while
+    a refused history read or decision is logged. Each refusal is an entry on the log or the trail it tried."""
+    audit = audit_pb2_grpc.AuditServiceStub(platform.channel)
+    police_auditor = _person(platform, "police", AUDITOR).system_id
+    authority_approver = _person(platform, "authority", APPROVER).system_id
+    await _refused(_log(platform).ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(),
+                                                  metadata=platform.metadata("civil"), timeout=10))
+    await _refused(_log(platform).ExportAdminLogCheckpoints(admin_log_pb2.ExportAdminLogCheckpointsRequest(),
+                                                            metadata=platform.person("civil", AUDITOR), timeout=10))
+    await _refused(audit.VerifyAuditChain(audit_pb2.VerifyAuditChainRequest(),
+                                          metadata=platform.person("police", AUDITOR), timeout=10))
+    await _refused(audit.ExportAuditCheckpoints(audit_pb2.ExportAuditCheckpointsRequest(),
+                                                metadata=platform.person("police", AUDITOR), timeout=10))
+    await _refused(audit.ListAuditVerifications(audit_pb2.ListAuditVerificationsRequest(),
+                                                metadata=platform.person("authority", APPROVER), timeout=10))
+    loop = asyncio.get_running_loop()
+    for action, target, actor, result in [
+        ("admin_log.list", "admin_log", _system(platform, "civil"), "AUTHORITY_ONLY"),
+        ("admin_log.export_checkpoints", "admin_log", _person(platform, "civil", AUDITOR).system_id,
+         "AUTHORITY_ONLY"),
+        ("audit.verify_chain", "audit_trail", police_auditor, "NOT_AUTHORITY"),
+        ("audit.export_checkpoints", "audit_trail", police_auditor, "NOT_AUTHORITY"),
+        ("audit.verification.read", "audit_trail", authority_approver, "ROLE_REQUIRED"),
+    ]:
+        deadline = loop.time() + DELIVERY_SECONDS
+        while not (entries := [e for e in await _events(platform, action=action)
+                               if e.actor_system_id == actor and e.result == result]):
+            assert loop.time() < deadline, f"the refused {action} is not in the administrative log"
+            await asyncio.sleep(0.05)
+        assert [e.target for e in entries] == [target]
+
+
 async def test_the_chain_verifies_and_a_tampered_row_is_reported(platform) -> None:  # type: ignore[no-untyped-def]
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     created = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
