@@ -111,6 +111,19 @@ def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int, not_befo
     return IssuedToken(token, float(expires))
 
 
+def _claim(claims: dict[str, object], name: str, kind: type[object], default: object, what: str) -> object:
+    """The claim ``name`` when it is a ``kind`` (``default`` when absent), else UNAUTHENTICATED naming it.
+
+    A claim was read with bool() and str(): an ``authority`` of "false" or 1 counted as the authority's rights,
+    a ``dept`` of 123 became department "123". Only the platform signs tokens, so such a token is a signing
+    mistake or a stolen key: it is refused, saying which claim is malformed, never guessed at."""
+    value = claims.get(name, default)
+    # bool is an int: a claim of true must not pass as a number, nor 1 as a boolean.
+    if type(value) is not kind:
+        raise unauthenticated(f"bearer token is invalid (its {name} claim is not {what})")
+    return value
+
+
 def _person_claims(subject: str, claims: dict[str, object]) -> dict[str, object]:
     """A person's display name and roles from their token's claims (nothing for a system's token)."""
     if not subject.startswith(PERSON_PREFIX):
@@ -118,7 +131,7 @@ def _person_claims(subject: str, claims: dict[str, object]) -> dict[str, object]
     roles = claims.get("roles")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise unauthenticated("bearer token is invalid (a person's roles are not a list of names)")
-    return {"display_name": str(claims.get("name", "")), "roles": tuple(roles)}
+    return {"display_name": _claim(claims, "name", str, "", "a string"), "roles": tuple(roles)}
 
 
 def _expired(token: str) -> ServiceError:
@@ -166,12 +179,12 @@ class TokenVerifier:
             raise unauthenticated("bearer token is invalid (iat is not a number of seconds)") from None
         if issued_at > now + IAT_LEEWAY_SECONDS:
             raise unauthenticated("bearer token is invalid (issued in the future)")
-        subject = str(claims["sub"])
+        subject = str(_claim(claims, "sub", str, "", "a string"))
         if subject.startswith(SERVICE_PREFIX):
             raise unauthenticated("bearer token is invalid (a token never names a platform service)")
-        caller = Caller(system_id=subject, department_code=str(claims.get("dept", "")),
-                        authority=bool(claims.get("authority", False)), issued_at=issued_at,
-                        **_person_claims(subject, claims))
+        caller = Caller(system_id=subject, department_code=str(_claim(claims, "dept", str, "", "a string")),
+                        authority=_claim(claims, "authority", bool, False, "a boolean") is True,
+                        issued_at=issued_at, **_person_claims(subject, claims))
         if len(self._cache) >= self._max:
             self._cache.clear()
         self._cache[token] = (float(claims["exp"]) + LEEWAY_SECONDS, caller)

@@ -163,3 +163,36 @@ async def test_a_resync_after_reconnecting_loads_what_a_lost_event_would_have_sa
                 await asyncio.sleep(0.01)
     finally:
         await holder.stop()
+
+
+@pytest.mark.parametrize(("claim", "value", "what"), [
+    ("authority", "false", "authority claim is not a boolean"),
+    ("authority", 1, "authority claim is not a boolean"),
+    ("authority", "true", "authority claim is not a boolean"),
+    ("dept", 91110000, "dept claim is not a string"),
+])
+def test_a_claim_of_the_wrong_type_is_refused_naming_it(claim: str, value: object, what: str) -> None:
+    """The authority claim was read with bool(): a token whose claim was the string "false" (or 1) carried the
+    authority's rights, and a numeric dept became a department code. Each is UNAUTHENTICATED naming the claim."""
+    import jwt
+
+    from services.runtime.keys import ed25519_private_key
+    from services.runtime.tokens import ALGORITHM, AUDIENCE, ISSUER
+
+    keys = generate_keys()
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "sys-1", "dept": "D1", "authority": False,
+              "iat": int(time.time()), "exp": int(time.time()) + 60, claim: value}
+    token = jwt.encode(claims, ed25519_private_key(keys.token_private_key), algorithm=ALGORITHM)
+    with pytest.raises(ServiceError) as refused:
+        TokenVerifier(keys.token_public_key).verify(token)
+    assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert what in refused.value.message
+
+
+def test_a_boolean_authority_claim_is_read_as_it_is() -> None:
+    keys = generate_keys()
+    caller = Caller("sys-1", "D1", authority=True)
+    verifier = TokenVerifier(keys.token_public_key)
+    assert verifier.verify(issue_token(keys.token_private_key, caller, 60).token).authority is True
+    plain = Caller("sys-2", "D1")
+    assert verifier.verify(issue_token(keys.token_private_key, plain, 60).token).authority is False
