@@ -204,10 +204,12 @@ def _check_items(report: _Report, entry: Entry, prefix: str, known_mask_rule: Ca
         report.add(f"{prefix}.items", f"at most {MAX_ITEMS} data items")
         return
     first_index: dict[str, int] = {}
+    first_named: dict[str, int] = {}
     machine_names = {item.machine_name for item in entry.items}
     for index, item in enumerate(entry.items):
         path = f"{prefix}.items[{index}]"
-        report.name(f"{path}.name", item.name, required=True)
+        if report.name(f"{path}.name", item.name, required=True):
+            _check_item_name(report, prefix, index, item.name, first_named)
         if report.text(f"{path}.machine_name", item.machine_name, MAX_SHORT_TEXT, required=True):
             if MACHINE_NAME_PATTERN.fullmatch(item.machine_name) is None:
                 report.add(f"{path}.machine_name", "must be lower_snake_case (a-z, 0-9 and single underscores, "
@@ -230,6 +232,26 @@ def _check_items(report: _Report, entry: Entry, prefix: str, known_mask_rule: Ca
             report.add(f"{path}.identifier", "is set on the key item only")
     if entry.items:
         _check_key_item(report, entry, prefix)
+
+
+def _shown_alike(name: str) -> str:
+    """The form in which two item names read the same to a person: NFKC (a full-width ｎａｍｅ, a Kangxi radical ⼈
+    for 人), case-folded, without spaces (a 全角 space, a trailing blank)."""
+    return "".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def _check_item_name(report: _Report, prefix: str, index: int, name: str, first_named: dict[str, int]) -> None:
+    """An item's name is unique in its entry as a person reads it. Applicants tick items, approvers grant them and
+    auditors read them by these names (the console, the reply form, a grant's scope): two items named 姓名, or 姓名
+    and 姓名 written with a look-alike, could not be told apart, and the one granted might be the sensitive one."""
+    shown = _shown_alike(name)
+    if shown in first_named:
+        other = first_named[shown]
+        report.add(f"{prefix}.items[{index}].name", f"reads as the name of {prefix}.items[{other}]: give each item a "
+                                                    "name of its own, as applicants and approvers choose items by "
+                                                    "name")
+    else:
+        first_named[shown] = index
 
 
 def _check_key_item(report: _Report, entry: Entry, prefix: str) -> None:

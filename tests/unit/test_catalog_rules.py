@@ -213,3 +213,18 @@ def test_a_return_must_say_what_to_rework(reason: str) -> None:
         rules.check_review("101001/000001", ReviewDecision.RETURN, reason)
     assert [v.field for v in caught.value.violations] == ["reason"]
     rules.check_review("101001/000001", ReviewDecision.RETURN, "摘要缺少数据来源")
+
+
+@pytest.mark.parametrize(("first", "second"), [("公民身份号码", "公民身份号码"), ("公民身份号码", "公民身份号码 "),
+                                               ("公民身份号码", "公民身份　号码"), ("人员编号", "\u2f08员编号"),
+                                               ("ID号", "ｉｄ号")])
+def test_two_items_do_not_read_as_the_same_name(first: str, second: str) -> None:
+    """Two items of an entry could share a name (or differ by a space, a full-width letter, or a Kangxi radical
+    drawn like the ideograph: ⼈ for 人): the console's apply and reply forms listed both alike, and an approver
+    could not tell which one a grant gave."""
+    items = [DataItem(name=first, machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
+                      mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID),
+             DataItem(name=second, machine_name="citizen_id_2", data_type=DataType.CHARACTER, length=18)]
+    violations = rules.validate_entry(entry(items=items), known)
+    assert [v.field for v in violations] == ["entry.items[1].name"]
+    assert "entry.items[0]" in violations[0].description
