@@ -168,7 +168,9 @@ class Persons:
         return created, pc.provisioning_uri(secret, username) if secret else ""
 
     async def get(self, caller: Caller, person_id: str) -> PersonRecord:
-        require_administrator(caller, "read persons")
+        # A refused read is logged as a refused change is: a person's account (name, username, roles, state) is
+        # the administrators' to read, and who else tried is evidence (R-SEC-3).
+        await self._administrator(caller, "read persons", "person.read", person_id)
         return await self.find(person_id)
 
     async def _administrator(self, caller: Caller, what: str, action: str, person_id: str) -> None:
@@ -184,7 +186,7 @@ class Persons:
     async def list(self, caller: Caller, department_code: str, size: int, token: str, role: int = 0,
                    state: int = persons_pb2.PERSON_STATE_UNSPECIFIED) -> tuple[list[PersonRecord], str]:
         """A page of persons, filtered by department, role and state (the console's 人员 list)."""
-        require_administrator(caller, "list persons")
+        await self._administrator(caller, "list persons", "person.list", "")
         problems = []
         if department_code and (error := department_code_problem(department_code)):
             problems.append(FieldViolation("department_code", error))

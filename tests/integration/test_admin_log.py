@@ -777,6 +777,22 @@ async def test_a_refused_administrative_change_is_logged_with_who_tried(platform
         assert len(entries) == 1, (action, result)
 
 
+async def test_a_refused_read_of_persons_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """A 审批人 reading a colleague's account or listing every person (names, usernames, roles, states): refused
+    without a trace, while a refused change of a person is logged. Each refusal is an entry, on the person read
+    when the id has an id's form."""
+    persons = persons_pb2_grpc.PersonServiceStub(platform.channel)
+    approver = _person(platform, "police", APPROVER).system_id
+    target = _person(platform, "police", APPLICANT).system_id
+    await _refused(persons.GetPerson(persons_pb2.GetPersonRequest(id=target),
+                                     metadata=platform.person("police", APPROVER), timeout=10))
+    await _refused(persons.ListPersons(persons_pb2.ListPersonsRequest(),
+                                       metadata=platform.person("police", APPROVER), timeout=10))
+    for action, target_id in (("person.read", target), ("person.list", "")):
+        entries = [e for e in await _events(platform, action=action) if e.actor_system_id == approver]
+        assert [(e.target, e.result) for e in entries] == [(target_id, "ADMINISTRATOR_ONLY")], action
+
+
 async def test_a_refused_catalog_step_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
     """A 审批人 drafting or retiring their department's entry or reporting its mandate change, a 编目员 publishing
     one: refused, and in no log, though every catalog step taken is. Each refusal is relayed from the catalog's
