@@ -284,7 +284,8 @@ async def home(console: Console, request: Request, session: Session) -> Response
     names = await _names(console, session, [a.applicant_department_code for a, _ in due] +
                          [c for a in coordinate for c in (a.applicant_department_code, a.provider_department_code)] +
                          [c for a, _ in overdue for c in (a.applicant_department_code, a.provider_department_code)] +
-                         [a.provider_department_code for a, _ in unanswered],
+                         [a.provider_department_code for a, _ in unanswered] +
+                         [e.provider_department_code for e in (reviews.entries if reviews and show_reviews else [])],
                          [a.resource_code for a, _ in due] + [a.resource_code for a in coordinate] +
                          [a.resource_code for a, _ in overdue] + [d.resource_code for d in shown_disputes] +
                          [a.resource_code for a, _ in unanswered])
@@ -326,8 +327,10 @@ async def catalog(console: Console, request: Request, session: Session) -> Respo
     if _expired(problem):
         return _ended(problem)
     params = {k: v for k, v in request.query_params.items() if k != "page_token"}
+    shown = answer.entries if answer else []
     return console.page(request, "catalog.html", status=_status_of(problem), title="目录",
-                        entries=answer.entries if answer else [],
+                        **await _names(console, session, [e.provider_department_code for e in shown]),
+                        entries=shown,
                         next_token=answer.next_page_token if answer else "", params=params, q=q,
                         problem=problem, errors=_catalog_errors(problem))
 
@@ -366,6 +369,7 @@ async def entry(console: Console, request: Request, session: Session) -> Respons
     params = {k: v for k, v in request.query_params.items() if k != "v_token"}
     return console.page(request, "entry.html", status=_status_of(_down(versions_problem)), title=got.entry.name,
                         entry=got.entry, versions_problem=versions_problem,
+                        **await _names(console, session, [got.entry.provider_department_code]),
                         versions=versions.versions if versions else [],
                         versions_next=versions.next_page_token if versions else "", params=params)
 
@@ -520,6 +524,7 @@ async def _review_list(console: Console, request: Request, session: Session, err
     if problem:
         return _refused(console, request, problem)
     return console.page(request, "review.html", status=400 if errors else 200, title="审核",
+                        **await _names(console, session, [e.provider_department_code for e in answer.entries]),
                         entries=answer.entries, next_token=answer.next_page_token, errors=errors, typed=typed or {})
 
 
@@ -542,7 +547,8 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
         # One request_id per form shown: the form posted twice (a double click, the back button, a retry after a
         # lost reply) returns the application the first post made instead of applying twice.
         return console.page(request, "apply.html", title="申请使用", entry=got.entry,
-                            values={"request_id": str(uuid.uuid4())}, problem=None)
+                            values={"request_id": str(uuid.uuid4())}, problem=None,
+                            **await _names(console, session, [got.entry.provider_department_code]))
     form = await request.form()
     application = sharing_pb2.Application(
         resource_code=code, items=form.getlist("items"),
@@ -573,7 +579,8 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
                                                          ("purpose_text", "basis", "quota", "expire_date",
                                                           "request_id")}}
         return console.page(request, "apply.html", status=400, title="申请使用", entry=got.entry, values=values,
-                            errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"))
+                            errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"),
+                            **await _names(console, session, [got.entry.provider_department_code]))
     created = answer.application
     if created.state == sharing_pb2.APPLICATION_STATE_ESCALATED:
         # A not-shared resource, or one the applicant's own department provides: the authority decides it, and the

@@ -1680,3 +1680,37 @@ async def test_the_reviewer_is_shown_which_dataset_an_entry_in_review_reads(cont
     civil = system_session(console_server, platform, "civil")
     published = await (await context.request.get("/catalog/entry?code=101001/000001", headers=_as(civil))).text()
     assert "人口基本信息" in published and "数据来源" not in published and "population" not in published
+
+
+async def test_an_entrys_provider_is_the_department_directorys_name_not_the_typed_one(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """provider_name is the provider's own typed text: the 市场监管局 submitted an entry 人口基本信息 whose
+    provider_name read 市公安局, and 审核, the entry's page and (once published) the catalog showed 市公安局 as its
+    provider, the reviewer and every applicant deceived about whose 前置机 would receive their keys. The pages now
+    show the directory's name of provider_department_code, and a typed name that differs beside it."""
+    import uuid
+
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = cat.Entry()
+    entry.CopyFrom((await catalog.GetEntry(cat.GetEntryRequest(code="102001/000001"),
+                                           metadata=platform.metadata("market"), timeout=10)).entry)
+    for name in ("state", "version", "publish_time", "create_time", "update_time", "submitted_by", "reviewed_by",
+                 "etag"):
+        entry.ClearField(name)
+    entry.code = f"298{uuid.uuid4().int % 1000:03d}/{uuid.uuid4().int % 10**6:06d}"
+    entry.name, entry.category, entry.subject = "人口基本信息", cat.CATEGORY_THEME, "信用体系"
+    entry.provider_name = "市公安局"
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("market"), timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=platform.metadata("market"),
+                              timeout=10)
+    reviewer = _person_session(console_server, platform, "authority", "REVIEWER")
+    queue = await (await context.request.get("/review", headers=_as(reviewer))).text()
+    card = queue[queue.index(entry.code):]
+    card = card[:card.index("</section>")]
+    shown = await (await context.request.get(f"/catalog/entry?code={urllib.parse.quote(entry.code)}&version=1",
+                                             headers=_as(reviewer))).text()
+    for page in (card, shown):
+        assert "市市场监督管理局（填报名称“市公安局”与部门名录不符）" in page, page[-2000:]
