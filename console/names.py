@@ -69,6 +69,7 @@ class Names:
         self._services = services
         self._departments = _Expiring(ttl, size, clock)
         self._resources = _Expiring(ttl, size, clock)
+        self._authorities = _Expiring(ttl, size, clock)
         #: Calls made to the services (what the cache saves is visible in tests).
         self.lookups = 0
 
@@ -81,6 +82,15 @@ class Names:
                 cached = await self._department(token, code)
             names[code] = str(cached)
         return names
+
+    async def is_authority(self, token: str, code: str) -> bool | None:
+        """Whether department ``code`` is the sharing authority, None when the directory does not say: a page
+        need not ask a service for what only the authority is answered (each refusal is logged)."""
+        cached = self._authorities.get(code)
+        if cached is None:
+            await self._department(token, code)
+            cached = self._authorities.get(code)
+        return cached if isinstance(cached, bool) else None
 
     async def resources(self, token: str, codes: Iterable[str]) -> dict[str, Resource]:
         """Resource code → its name and items' names, for each of ``codes``."""
@@ -99,6 +109,7 @@ class Names:
         except grpc.aio.AioRpcError:
             return ""  # not cached: the next page asks again
         self._departments.put(code, reply.department.name)
+        self._authorities.put(code, reply.department.authority)
         return reply.department.name
 
     async def _resource(self, token: str, code: str) -> Resource:

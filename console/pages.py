@@ -987,6 +987,9 @@ async def _admin_events(console: Console, request: Request, session: Session) ->
     auditors_only = Problem(ADMIN_LOG_AUDITORS_ONLY, code=grpc.StatusCode.PERMISSION_DENIED)
     if not holds(session, ("AUDITOR",)):
         return None, auditors_only
+    # A department's 审计员 is not asked for: the refusal (AUTHORITY_ONLY) went to the log at every visit.
+    if await console.names.is_authority(session.token, session.person.department_code) is False:
+        return None, auditors_only
     events, problem = await _call(console, session, console.services.admin_log.ListAdminEvents,
                                   admin_log_pb2.ListAdminEventsRequest(
                                       page_size=console.settings.page_size,

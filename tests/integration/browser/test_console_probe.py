@@ -1714,3 +1714,24 @@ async def test_an_entrys_provider_is_the_department_directorys_name_not_the_type
                                              headers=_as(reviewer))).text()
     for page in (card, shown):
         assert "市市场监督管理局（填报名称“市公安局”与部门名录不符）" in page, page[-2000:]
+
+
+async def test_a_departments_auditors_audit_page_does_not_ask_for_the_administrative_log(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The 审计 page asked for the administrative log for every 审计员, and a department's was refused
+    AUTHORITY_ONLY: since refused reads of the log are logged, each visit of a department's 审计员 wrote a refusal
+    to it. The page now knows the department is not the authority and says whose the log is without asking."""
+    from caller_metadata import person_of
+
+    from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc
+    from services.runtime.identity import Caller
+
+    police = platform.credentials.systems["police"]
+    auditor = person_of(Caller(police["system_id"], police["department"]), "AUDITOR").system_id
+    answer = await context.request.get("/audit", headers=_as(_person_session(console_server, platform, "police",
+                                                                               "AUDITOR")))
+    assert answer.status == 200 and "管理操作日志仅供共享主管部门的审计员查阅" in await answer.text()
+    listed = await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="admin_log.list", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)
+    assert auditor not in {e.actor_system_id for e in listed.events}
