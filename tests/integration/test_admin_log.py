@@ -294,7 +294,7 @@ async def test_a_refused_read_of_the_audit_trail_or_the_log_is_logged_with_who_t
                                if e.actor_system_id == actor and e.result == result]):
             assert loop.time() < deadline, f"the refused {action} is not in the administrative log"
             await asyncio.sleep(0.05)
-        assert [e.target for e in entries] == [target]
+        assert {e.target for e in entries} == {target}  # other tests may be refused the same way too
 
 
 async def test_the_chain_verifies_and_a_tampered_row_is_reported(platform) -> None:  # type: ignore[no-untyped-def]
@@ -600,12 +600,13 @@ async def test_the_access_log_is_read_by_the_persons_whose_work_it_is(platform) 
     ids = {_person(platform, department, role).system_id for department, role in refused}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DELIVERY_SECONDS
-    while len(entries := [e for e in await _events(platform, action="audit.list_accesses")
-                          if e.actor_system_id in ids]) < len(ids):
+    while len({(e.actor_system_id, e.result) for e in await _events(platform, action="audit.list_accesses")
+               if e.actor_system_id in ids and e.target == POPULATION}) < len(ids):
         assert loop.time() < deadline, "a refused read of the access log is not in the administrative log"
         await asyncio.sleep(0.05)
-    assert {(e.actor_system_id, e.target, e.result) for e in entries} == {(i, POPULATION, "ROLE_REQUIRED")
-                                                                          for i in ids}
+    entries = [e for e in await _events(platform, action="audit.list_accesses")
+               if e.actor_system_id in ids and e.target == POPULATION]
+    assert {(e.actor_system_id, e.result) for e in entries} == {(i, "ROLE_REQUIRED") for i in ids}
 
 
 async def test_conflicts_are_read_by_the_persons_who_decide_about_records(platform) -> None:  # type: ignore[no-untyped-def]
@@ -627,12 +628,13 @@ async def test_conflicts_are_read_by_the_persons_who_decide_about_records(platfo
     ids = {_person(platform, department, role).system_id for department, role in refused}
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DELIVERY_SECONDS
-    while len(entries := [e for e in await _events(platform, action="foundation.list_conflicts")
-                          if e.actor_system_id in ids]) < len(ids):
+    while len({(e.actor_system_id, e.result) for e in await _events(platform, action="foundation.list_conflicts")
+               if e.actor_system_id in ids and e.target == "population"}) < len(ids):
         assert loop.time() < deadline, "a refused read of the conflicts is not in the administrative log"
         await asyncio.sleep(0.05)
-    assert {(e.actor_system_id, e.target, e.result) for e in entries} == {(i, "population", "ROLE_REQUIRED")
-                                                                          for i in ids}
+    entries = [e for e in await _events(platform, action="foundation.list_conflicts")
+               if e.actor_system_id in ids and e.target == "population"]
+    assert {(e.actor_system_id, e.result) for e in entries} == {(i, "ROLE_REQUIRED") for i in ids}
 
 
 async def test_a_refused_read_of_a_records_history_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
@@ -789,8 +791,9 @@ async def test_a_refused_read_of_persons_is_logged_with_who_tried(platform) -> N
     await _refused(persons.ListPersons(persons_pb2.ListPersonsRequest(),
                                        metadata=platform.person("police", APPROVER), timeout=10))
     for action, target_id in (("person.read", target), ("person.list", "")):
-        entries = [e for e in await _events(platform, action=action) if e.actor_system_id == approver]
-        assert [(e.target, e.result) for e in entries] == [(target_id, "ADMINISTRATOR_ONLY")], action
+        entries = [e for e in await _events(platform, action=action)
+                   if e.actor_system_id == approver and e.target == target_id]
+        assert entries and {e.result for e in entries} == {"ADMINISTRATOR_ONLY"}, action
 
 
 async def test_a_refused_catalog_step_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
