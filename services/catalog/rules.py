@@ -86,6 +86,18 @@ def code_category(code: str) -> int:
     return int(code[0])
 
 
+def _stand_in_ideograph(value: str) -> tuple[int, str] | None:
+    """The first character of ``value`` drawn like a Han character it is not (a Kangxi radical ⼈ for 人, a
+    compatibility ideograph), with the character it stands for, or None. Such a name reads as another entry's
+    (⼈口基本信息 beside 人口基本信息) while no text typed with an input method matches it byte for byte."""
+    for index, character in enumerate(value):
+        standard = unicodedata.normalize("NFKC", character)
+        if standard != character and len(standard) == 1 \
+                and unicodedata.name(standard, "").startswith("CJK UNIFIED IDEOGRAPH"):
+            return index, standard
+    return None
+
+
 class _Report:
     """Collects violations; text checks are shared so no field escapes the basic ones."""
 
@@ -119,6 +131,11 @@ class _Report:
         if hidden is not None:
             self.add(path, f"must not contain control or invisible formatting characters (U+{ord(value[hidden]):04X} "
                            f"at position {hidden}): type the name as it is to be shown")
+            return False
+        if (stand_in := _stand_in_ideograph(value)) is not None:
+            index, standard = stand_in
+            self.add(path, f"U+{ord(value[index]):04X} at position {index} is a radical or compatibility form drawn "
+                           f"like {standard} (U+{ord(standard):04X}): write {standard}")
             return False
         if required and not says_something(value):
             self.add(path, "holds no letter or digit: give the name as it is to be shown")

@@ -216,15 +216,22 @@ def test_a_return_must_say_what_to_rework(reason: str) -> None:
 
 
 @pytest.mark.parametrize(("first", "second"), [("公民身份号码", "公民身份号码"), ("公民身份号码", "公民身份号码 "),
-                                               ("公民身份号码", "公民身份　号码"), ("人员编号", "\u2f08员编号"),
+                                               ("公民身份号码", "公民身份　号码"), ("邮箱Email", "邮箱ＥＭＡＩＬ"),
                                                ("ID号", "ｉｄ号")])
 def test_two_items_do_not_read_as_the_same_name(first: str, second: str) -> None:
-    """Two items of an entry could share a name (or differ by a space, a full-width letter, or a Kangxi radical
-    drawn like the ideograph: ⼈ for 人): the console's apply and reply forms listed both alike, and an approver
-    could not tell which one a grant gave."""
+    """Two items of an entry could share a name (or differ by a space, letter case or a full-width letter): the
+    console's apply and reply forms listed both alike, and an approver could not tell which one a grant gave."""
     items = [DataItem(name=first, machine_name="citizen_id", data_type=DataType.CHARACTER, length=18,
                       mask_rule="citizen_id", identifier=IdentifierKind.CITIZEN_ID),
              DataItem(name=second, machine_name="citizen_id_2", data_type=DataType.CHARACTER, length=18)]
     violations = rules.validate_entry(entry(items=items), known)
     assert [v.field for v in violations] == ["entry.items[1].name"]
     assert "entry.items[0]" in violations[0].description
+
+
+@pytest.mark.parametrize("name", ["\u2f08口基础信息", "人口基础信\u2f2f", "\uf900口"])
+def test_names_hold_no_radical_drawn_like_a_han_character(name: str) -> None:
+    """A name written with a Kangxi radical or a compatibility ideograph (⼈口基础信息, ⼈ U+2F08 for 人) read as
+    another entry's name in the catalog and on 审核, and matched no name typed with an input method."""
+    assert violated(entry(name=name, provider_name=name)) == ["entry.name", "entry.provider_name"]
+    assert "drawn like" in rules.validate_entry(entry(name=name), known)[0].description
