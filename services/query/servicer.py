@@ -27,6 +27,7 @@ from services.query.keys import key_error, normalize_key
 from services.query.records import PLATFORM_ENDPOINT, UNREADABLE
 from services.query.resources import Resource, valid_resource_code
 from services.runtime import duties
+from services.runtime.admin_events import AdminEvent, refusals_logged
 from services.runtime.enums import ShortNames
 from services.runtime.errors import (
     FieldViolation,
@@ -249,13 +250,22 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         scratch = Access(operation="", system_id="", department_code="", resource_code="", key="", keys=[],
                          items=[], purpose="", purpose_text="", trace_id="", time=dt.datetime.now(dt.UTC))
         resource = await self._resource(deps, request.resource_code, violations, scratch)
-        if not caller.department_code or caller.department_code != resource.provider_department_code:
-            raise permission_denied("NOT_PROVIDER", f"only the provider department of {resource.code} may say its "
-                                                    "records changed")
-        # Of the provider's persons, its 编目员, who loads the data: a notice drops the records from every
-        # replica's cache (all_records a whole dataset), which the department's 申请人 or 审批人 could do at will.
-        duties.require_role(caller, duties.DATA_OFFICER, f"say that records of {resource.code} changed",
-                            resource.provider_department_code)
+
+        async def record(event: AdminEvent) -> None:
+            await deps.store.record_admin_event(event)
+            deps.admin_outbox.notify()
+
+        # A refused notice (another department, a person who is not the provider's 编目员) is logged with who sent
+        # it: it would have dropped another department's records from every replica (R-SEC-3).
+        async with refusals_logged(record, caller, "query.notify_records_changed", resource.code):
+            if not caller.department_code or caller.department_code != resource.provider_department_code:
+                raise permission_denied("NOT_PROVIDER", f"only the provider department of {resource.code} may say "
+                                                        "its records changed")
+            # Of the provider's persons, its 编目员, who loads the data: a notice drops the records from every
+            # replica's cache (all_records a whole dataset), which the department's 申请人 or 审批人 could do at
+            # will.
+            duties.require_role(caller, duties.DATA_OFFICER, f"say that records of {resource.code} changed",
+                                resource.provider_department_code)
         keys = [normalize_key(resource.key_kind, key) for key in request.keys[:MAX_BATCH_KEYS]]
         for index, key in enumerate(keys):
             problem = key_error(resource.key_kind, key)

@@ -871,6 +871,28 @@ async def test_a_refused_dispute_report_is_logged_with_who_tried(platform) -> No
         assert person["citizen_id"] not in entry.details_json and "王大明" not in entry.details_json
 
 
+async def test_a_refused_change_notice_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
+    """Another department's system, or the provider's 审批人, saying that records of 人口基本信息 changed (which drops
+    them from every replica's cache): refused NOT_PROVIDER or ROLE_REQUIRED without a trace. Each is now an entry on
+    the resource, without the keys named."""
+    person = synthetic.person(9, platform.credentials.seed)
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    notice = query_pb2.NotifyRecordsChangedRequest(resource_code=POPULATION, keys=[person["citizen_id"]])
+    await _refused(query.NotifyRecordsChanged(notice, metadata=platform.metadata("civil"), timeout=10))
+    await _refused(query.NotifyRecordsChanged(notice, metadata=platform.person("police", APPROVER), timeout=10))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DELIVERY_SECONDS
+    expected = {(_system(platform, "civil"), "NOT_PROVIDER"),
+                (_person(platform, "police", APPROVER).system_id, "ROLE_REQUIRED")}
+    while not expected <= (found := {(e.actor_system_id, e.result)
+                                     for e in await _events(platform, action="query.notify_records_changed")
+                                     if e.target == POPULATION}):
+        assert loop.time() < deadline, f"refused notices logged: {found}"
+        await asyncio.sleep(0.05)
+    for entry in await _events(platform, action="query.notify_records_changed"):
+        assert person["citizen_id"] not in entry.details_json
+
+
 async def test_a_refused_source_change_or_load_by_role_is_logged_with_who_tried(platform) -> None:  # type: ignore[no-untyped-def]
     """A 审批人 loading data (ROLE_REQUIRED) or a department's system registering a source (AUTHORITY_ONLY):
     refused and in no log, while a load refused to a department that is no source is logged."""
