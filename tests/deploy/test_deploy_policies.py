@@ -199,6 +199,26 @@ def test_replicas_are_fixed_when_autoscaling_is_off() -> None:
     assert catalog["spec"]["replicas"] == 4
 
 
+@pytest.mark.parametrize(("overrides", "path"), [
+    ({"components": {"query": {"replicas": 5}}}, "components.query"),
+    ({"heavyReads": {"catalog": {"enabled": True, "replicas": 3}}}, "heavyReads.catalog"),
+])
+def test_replicas_beside_an_enabled_autoscaler_are_refused_saying_which_wins(overrides: dict, path: str) -> None:
+    """`components.query.replicas: 5` with the autoscaler on (the default) rendered a Deployment with no replica
+    count and an HPA of 3 to 20: the site's 5 was dropped without a word and the query service ran on 3 pods. The
+    render now stops naming the value and saying the autoscaler sets the count."""
+    with pytest.raises(helm.HelmError, match=rf"{path}\.replicas \(\d+\) is not used while {path}\.autoscaling"
+                                             r"\.enabled is true: the HorizontalPodAutoscaler sets the replica count"):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
+def test_without_an_autoscaler_or_replicas_a_component_runs_its_minimum() -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "components": {"query": {"autoscaling": {"enabled": False}}}}))
+    (query,) = [o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == f"{RELEASE}-query"]
+    assert query["spec"]["replicas"] == 3
+
+
 def test_workers_follow_values(rendered: dict[str, Variant]) -> None:
     variant = rendered["extranet"]
     values = variant.effective["components"]

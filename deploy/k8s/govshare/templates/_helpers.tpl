@@ -540,6 +540,20 @@ PodDisruptionBudget. Call with (dict "ctx" (dict "root" $ "component" "query") "
 {{- end -}}
 
 {{/*
+The fixed replica count of a component without an autoscaler: its `replicas`, else `autoscaling.minReplicas`.
+Refuses `replicas` beside `autoscaling.enabled: true`, naming which wins: the Deployment then has no replica count
+(the HorizontalPodAutoscaler keeps it between minReplicas and maxReplicas), so a site's `replicas: 5` was dropped
+without a word and the component ran on minReplicas. Call with (dict "c" $c "path" "components.query").
+*/}}
+{{- define "govshare.replicas" -}}
+{{- $scaling := .c.autoscaling -}}
+{{- if and $scaling.enabled (not (kindIs "invalid" .c.replicas)) -}}
+{{- fail (printf "%s.replicas (%v) is not used while %s.autoscaling.enabled is true: the HorizontalPodAutoscaler sets the replica count, between autoscaling.minReplicas (%v) and autoscaling.maxReplicas (%v). Set those instead, or set autoscaling.enabled false to run exactly %v replicas" .path .c.replicas .path $scaling.minReplicas $scaling.maxReplicas .c.replicas) -}}
+{{- end -}}
+{{- if kindIs "invalid" .c.replicas -}}{{ $scaling.minReplicas }}{{- else -}}{{ .c.replicas }}{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses a LoadBalancer whose clients the gateway's NetworkPolicy cannot admit: exposure.allowFrom listing pods only
 (podSelector/namespaceSelector peers, as the intranet variant's ingress controller) while exposure.type is
 LoadBalancer. A load balancer's clients come from outside the cluster, by address, and no pod peer matches them:
