@@ -445,12 +445,13 @@ def test_a_site_may_set_min_available_without_unsetting_the_default_max_unavaila
     """`components.query.podDisruptionBudget: {minAvailable: 2}` in a site's values was refused ("additional
     properties 'maxUnavailable' not allowed"): Helm merges the default `maxUnavailable: 1` into it, and the schema
     allowed only one of the two keys, though the template reads minAvailable first."""
-    pdb = {"podDisruptionBudget": {"minAvailable": 2}}
-    objects = render_chart(user_values(("values-extranet.yaml",), {"components": {"query": pdb},
-                                                                    "heavyReads": {"query": {"enabled": True, **pdb}}}))
+    # Each below the component's fewest replicas (query 3, its heavy reads 2): one of every replica is refused.
+    objects = render_chart(user_values(("values-extranet.yaml",), {
+        "components": {"query": {"podDisruptionBudget": {"minAvailable": 2}}},
+        "heavyReads": {"query": {"enabled": True, "podDisruptionBudget": {"minAvailable": 1}}}}))
     budgets = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "PodDisruptionBudget"}
-    for name in ("govshare-query", "govshare-query-heavy-reads"):
-        assert budgets[name]["minAvailable"] == 2 and "maxUnavailable" not in budgets[name]
+    for name, available in (("govshare-query", 2), ("govshare-query-heavy-reads", 1)):
+        assert budgets[name]["minAvailable"] == available and "maxUnavailable" not in budgets[name]
     assert budgets["govshare-catalog"]["maxUnavailable"] == 1
     for version in KUBE_VERSIONS:
         assert _validate_all(objects, version) == []

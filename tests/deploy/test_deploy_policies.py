@@ -212,6 +212,45 @@ def test_replicas_beside_an_enabled_autoscaler_are_refused_saying_which_wins(ove
         render_chart(user_values(("values-extranet.yaml",), overrides))
 
 
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"components": {"query": {"podDisruptionBudget": {"maxUnavailable": 0}}}},
+     r"components\.query\.podDisruptionBudget\.maxUnavailable \(0\) lets no pod go: every eviction would be refused"),
+    ({"components": {"gateway": {"podDisruptionBudget": {"maxUnavailable": "0%"}}}},
+     r"components\.gateway\.podDisruptionBudget\.maxUnavailable \(0%\) lets no pod go"),
+    ({"components": {"query": {"podDisruptionBudget": {"minAvailable": 3}}}},
+     r"components\.query\.podDisruptionBudget\.minAvailable \(3\) keeps all 3 pods the component runs at its "
+     r"fewest \(autoscaling\.minReplicas\) available: every eviction would be refused"),
+    ({"components": {"catalog": {"podDisruptionBudget": {"minAvailable": "90%"}}}},
+     r"components\.catalog\.podDisruptionBudget\.minAvailable \(90%\) keeps all 2 pods"),
+    ({"components": {"catalog": {"autoscaling": {"enabled": False}, "replicas": 2,
+                                 "podDisruptionBudget": {"minAvailable": 4}}}},
+     r"components\.catalog\.podDisruptionBudget\.minAvailable \(4\) asks for 4 available pods, more than the 2 the "
+     r"component runs at its fewest \(replicas\): it can never be met"),
+    ({"heavyReads": {"query": {"enabled": True, "podDisruptionBudget": {"minAvailable": "100%"}}}},
+     r"heavyReads\.query\.podDisruptionBudget\.minAvailable \(100%\) keeps all 2 pods"),
+])
+def test_a_disruption_budget_that_lets_no_pod_be_evicted_is_refused_naming_it(overrides: dict, message: str) -> None:
+    """maxUnavailable 0, or a minAvailable of every replica (or more than there are), rendered without a word, and
+    every kubectl drain, node upgrade and cluster-autoscaler scale-down then waited on those pods until it timed
+    out. The render stops naming the value and the replica count it was measured against."""
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+
+
+@pytest.mark.parametrize("budget", [{"minAvailable": 2}, {"minAvailable": "50%"}, {"maxUnavailable": "10%"}])
+def test_a_disruption_budget_that_lets_a_pod_go_renders(budget: dict) -> None:
+    objects = render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {
+        "podDisruptionBudget": budget}}}))
+    (pdb,) = [o for o in objects if o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"] == f"{RELEASE}-query"]
+    assert {key: pdb["spec"][key] for key in budget} == budget
+
+
+def test_a_disruption_budget_that_is_no_number_is_refused_by_the_schema() -> None:
+    with pytest.raises(helm.HelmError, match=r"podDisruptionBudget/maxUnavailable"):
+        render_chart(user_values(("values-extranet.yaml",), {"components": {"query": {
+            "podDisruptionBudget": {"maxUnavailable": "one"}}}}))
+
+
 def test_without_an_autoscaler_or_replicas_a_component_runs_its_minimum() -> None:
     objects = render_chart(user_values(("values-extranet.yaml",), {
         "components": {"query": {"autoscaling": {"enabled": False}}}}))

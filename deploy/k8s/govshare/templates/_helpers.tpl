@@ -554,6 +554,39 @@ without a word and the component ran on minReplicas. Call with (dict "c" $c "pat
 {{- end -}}
 
 {{/*
+Refuses a PodDisruptionBudget that lets no pod of the component be evicted at its fewest replicas (its `floor`:
+autoscaling.minReplicas, or the fixed count), naming the value: `maxUnavailable: 0` (or 0%), or a `minAvailable` of
+every replica or more (3, 100%, 90% of 2 rounds up to 2). Such a budget rendered without a word, and then every
+`kubectl drain`, node upgrade and cluster-autoscaler scale-down waited on those pods until it timed out. Percentages
+round up, as the disruption controller rounds them. Call with (dict "c" $c "path" "components.query" "floor" 3).
+*/}}
+{{- define "govshare.checkDisruptionBudget" -}}
+{{- $pdb := .c.podDisruptionBudget -}}
+{{- $n := int .floor -}}
+{{- $fewest := ternary "autoscaling.minReplicas" "replicas" (.c.autoscaling.enabled | default false) -}}
+{{- $blocks := "every eviction would be refused: kubectl drain, node upgrades and cluster-autoscaler scale-downs wait on these pods until they time out" -}}
+{{- if and (hasKey $pdb "minAvailable") (not (kindIs "invalid" $pdb.minAvailable)) -}}
+{{- $value := $pdb.minAvailable -}}
+{{- $needed := 0 -}}
+{{- if kindIs "string" $value -}}
+{{- $needed = div (add (mul (int (trimSuffix "%" $value)) $n) 99) 100 -}}
+{{- else -}}
+{{- $needed = int $value -}}
+{{- end -}}
+{{- if gt $needed $n -}}
+{{- fail (printf "%s.podDisruptionBudget.minAvailable (%v) asks for %d available pods, more than the %d the component runs at its fewest (%s): it can never be met, so %s. Use maxUnavailable: 1 (and minAvailable: null), or a minAvailable below %d" .path $value $needed $n $fewest $blocks $n) -}}
+{{- else if eq $needed $n -}}
+{{- fail (printf "%s.podDisruptionBudget.minAvailable (%v) keeps all %d pods the component runs at its fewest (%s) available: %s. Use maxUnavailable: 1 (and minAvailable: null), or a minAvailable below %d" .path $value $n $fewest $blocks $n) -}}
+{{- end -}}
+{{- else -}}
+{{- $value := $pdb.maxUnavailable -}}
+{{- if eq (int (trimSuffix "%" (toString $value))) 0 -}}
+{{- fail (printf "%s.podDisruptionBudget.maxUnavailable (%v) lets no pod go: %s. Use maxUnavailable: 1 (rolling updates are not limited by it: they add pods before removing any)" .path $value $blocks) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses a LoadBalancer whose clients the gateway's NetworkPolicy cannot admit: exposure.allowFrom listing pods only
 (podSelector/namespaceSelector peers, as the intranet variant's ingress controller) while exposure.type is
 LoadBalancer. A load balancer's clients come from outside the cluster, by address, and no pod peer matches them:
