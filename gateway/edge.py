@@ -59,7 +59,7 @@ from gateway.routing import (
 from services.runtime.errors import ServiceError, status_of, unavailable
 from services.runtime.server import MAX_MESSAGE_BYTES
 from services.runtime.settings import Settings
-from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO
+from services.runtime.telemetry import DEFAULT_SAMPLING_RATIO, collector_port
 from services.runtime.tokens import AUDIENCE, ISSUER, LEEWAY_SECONDS
 
 JWT_PROVIDER = "govshare"
@@ -288,7 +288,7 @@ def _tracing(env: Mapping[str, str]) -> tuple[dict[str, object] | None, dict[str
                 or "grpc").strip()
     http = protocol == "http/protobuf"
     secure = parts.scheme == "https"
-    port = parts.port or (4318 if http else 4317)
+    port = collector_port(endpoint, protocol)
     host = parts.hostname or "127.0.0.1"
     tls = _collector_tls(env, host, http2=not http) if secure else None
     cluster = _cluster(_TRACE_CLUSTER, Address(host, port), http2=not http, tls=tls)

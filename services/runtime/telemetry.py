@@ -94,6 +94,21 @@ def exporter_names(env: Mapping[str, str]) -> list[str]:
     return names
 
 
+def collector_port(endpoint: str, protocol: str) -> int:
+    """The port an OTLP endpoint is reached on, as the services' exporters reach it; the edge uses the same.
+
+    An endpoint that names its port is reached there. One that does not: the http/protobuf exporter takes it as the
+    URL it is (80 for http, 443 for https), and the gRPC exporter hands gRPC the host alone, which dials 443. The
+    edge dialled the OTLP ports instead (4318, 4317), so with one endpoint the edge's spans and the services' went
+    to two different ports, one of them nobody's. ``ValueError`` for a port that is no number in range."""
+    parts = urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
+    if parts.port is not None:
+        return parts.port
+    if protocol == "http/protobuf":
+        return 443 if parts.scheme == "https" else 80
+    return 443
+
+
 _ENDPOINT_VARIABLES = (("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
                        ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"))
 

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from grpc_health.v1 import health_pb2  # noqa: F401  (the pool learns grpc.health.v1.Health)
@@ -324,6 +325,30 @@ def test_the_edge_sends_the_collector_the_headers_the_services_send() -> None:
     assert http["request_headers_to_add"] == [{"header": {"key": "api-key", "value": "k1"}}]
     assert "initial_metadata" not in _trace_exporter(render(SETTINGS, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317"}))[
         "grpc_service"]
+
+
+@pytest.mark.parametrize(("endpoint", "protocol", "port"), [
+    ("http://otel-collector.observability.svc", "http/protobuf", 80),
+    ("https://otel.example.gov.cn", "http/protobuf", 443),
+    ("http://otel-collector.observability.svc:4318", "http/protobuf", 4318),
+    ("http://otel-collector.observability.svc", "grpc", 443),
+    ("https://otel.example.gov.cn", "grpc", 443),
+    ("otel-collector:4317", "grpc", 4317),
+])
+def test_the_edge_reaches_the_collector_on_the_port_the_services_do(endpoint: str, protocol: str, port: int,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one OTEL_EXPORTER_OTLP_ENDPOINT naming no port, the services' exporters dialled the URL's port (80 or
+    443; gRPC, which is handed the host alone, 443) and the edge 4318 or 4317: the edge's spans, the root of every
+    trace, and the services' went to two ports, one of them nobody's. They dial one now, the SDK's."""
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": protocol}
+    address = _trace_cluster(render(SETTINGS, env))["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+    assert address["endpoint"]["address"]["socket_address"]["port_value"] == port
+    if protocol == "http/protobuf":  # the SDK's own reading of the same variable
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        sent_to = urlsplit(OTLPSpanExporter()._endpoint)
+        assert (sent_to.port or {"http": 80, "https": 443}[sent_to.scheme]) == port
 
 
 def test_an_http_collector_stays_plaintext() -> None:
