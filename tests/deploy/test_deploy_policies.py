@@ -32,6 +32,8 @@ from chart_harness import (
     workloads,
 )
 
+from services.runtime.telemetry import collector_port
+
 GRPC_PORT = 50051
 HEALTH_PORT = 50052
 METRICS_PORT = 9464
@@ -722,8 +724,9 @@ def test_the_migration_hook_brings_its_own_network_policy(variant: Variant) -> N
     ports = {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
     database_port = 5432 if variant.effective["trial"]["enabled"] else variant.effective["database"]["port"]
     assert ports == {("UDP", 53), ("TCP", 53), ("TCP", database_port)} | (
-        {("TCP", variant.effective["networkPolicy"]["otlpPort"])} if variant.effective["telemetry"]["otlpEndpoint"]
-        else set())
+        {("TCP", collector_port(variant.effective["telemetry"]["otlpEndpoint"],
+                                variant.effective["telemetry"]["otlpProtocol"]))}
+        if variant.effective["telemetry"]["otlpEndpoint"] else set())
 
 
 def test_trial_migrations_wait_for_the_bundled_database(rendered: dict[str, Variant]) -> None:
@@ -777,6 +780,33 @@ def test_targets_name_services_that_exist(variant: Variant, component: str) -> N
         assert host == f"{RELEASE}-{callee}.{NAMESPACE}.svc.cluster.local"
         assert int(port) == GRPC_PORT
         variant.component("Service", callee)
+
+
+@pytest.mark.parametrize(("telemetry", "port"), [
+    ({"otlpEndpoint": "http://otel-collector.observability.svc:4318", "otlpProtocol": "http/protobuf"}, 4318),
+    ({"otlpEndpoint": "https://otel.example.gov.cn/", "otlpProtocol": "http/protobuf"}, 443),
+    ({"otlpEndpoint": "http://otel-collector.observability.svc", "otlpProtocol": "http/protobuf"}, 80),
+    ({"otlpEndpoint": "http://otel-collector.observability.svc:4317", "otlpProtocol": "grpc"}, 4317),
+])
+def test_every_pod_that_exports_may_reach_the_collector_on_the_endpoints_port(telemetry: dict, port: int) -> None:
+    """The pods' egress to the collector was networkPolicy.otlpPort, 4317 whatever telemetry.otlpEndpoint said: a
+    site switching to http/protobuf (a collector on 4318, or behind an https ingress on 443) had every span of every
+    process, the edge's included, dropped by the NetworkPolicies, without a word. The port is now the endpoint's, as
+    the exporters read it (services.runtime.telemetry.collector_port); networkPolicy.otlpPort still overrides it."""
+    assert collector_port(telemetry["otlpEndpoint"], telemetry["otlpProtocol"]) == port
+    for overrides, expected in (({}, port), ({"networkPolicy": {"otlpPort": 14317}}, 14317)):
+        objects = render_chart(user_values(("values-extranet.yaml",), {"telemetry": telemetry, **overrides}))
+        policies = [o for o in objects if o["kind"] == "NetworkPolicy"]
+        exporting = 0
+        for obj, spec in workloads(objects):
+            if not any("OTEL_EXPORTER_OTLP_ENDPOINT" in env_of(c) for c in containers(spec)):
+                continue
+            exporting += 1
+            ports = {p["port"] for policy in policies if selector_matches(policy["spec"]["podSelector"],
+                                                                          pod_labels(obj))
+                     for rule in policy["spec"].get("egress", []) for p in rule.get("ports", [])}
+            assert expected in ports, (_name(obj), ports)
+        assert exporting >= 7
 
 
 @pytest.mark.parametrize("component", COMPONENTS)

@@ -391,6 +391,22 @@ imagePullSecrets:
 {{- end -}}
 {{- end -}}
 
+{{/*
+The port the pods reach the OTLP collector on, for their egress: networkPolicy.otlpPort when a site sets it (a
+collector Service whose targetPort differs), else the port of telemetry.otlpEndpoint as the exporters read it
+(services.runtime.telemetry.collector_port): the one the URL names, else 80 for an http/protobuf http:// URL and 443
+otherwise (https, and gRPC's default). A fixed 4317 let no http/protobuf span out to a collector on 4318.
+*/}}
+{{- define "govshare.otlpPort" -}}
+{{- $endpoint := .Values.telemetry.otlpEndpoint -}}
+{{- $named := regexReplaceAll "^[a-z]+://([^/?#]*).*$" $endpoint "${1}" | regexFind ":[0-9]+$" | trimPrefix ":" -}}
+{{- if not (kindIs "invalid" .Values.networkPolicy.otlpPort) -}}{{ .Values.networkPolicy.otlpPort }}
+{{- else if $named -}}{{ $named }}
+{{- else if and (eq .Values.telemetry.otlpProtocol "http/protobuf") (hasPrefix "http://" $endpoint) -}}80
+{{- else -}}443
+{{- end -}}
+{{- end -}}
+
 {{/* NetworkPolicy egress rules shared by every govshare pod: DNS and the OTLP collector. */}}
 {{- define "govshare.egressBase" -}}
 - to:
@@ -403,7 +419,7 @@ imagePullSecrets:
 {{- if .Values.telemetry.otlpEndpoint }}
 - ports:
     - protocol: TCP
-      port: {{ .Values.networkPolicy.otlpPort }}
+      port: {{ include "govshare.otlpPort" . }}
   {{- with .Values.networkPolicy.otlpTo }}
   to:
     {{- toYaml . | nindent 4 }}
