@@ -205,9 +205,13 @@ def _cluster(name: str, address: Address, *, http2: bool, tls: dict[str, object]
         # while others of its cluster serve. Envoy's default panic threshold (50 %) stays: when most of a
         # cluster looks unhealthy — one process under `govshare up`, or health checks timing out on a loaded
         # machine — calls still go to it rather than all failing "no healthy upstream" (a draining process keeps
-        # serving through its grace period). Three failures, each allowed 3 s, before a host is taken out.
-        cluster["health_checks"] = [{"timeout": "3s", "interval": "2s", "no_traffic_interval": "5s",
-                                     "unhealthy_threshold": 3, "healthy_threshold": 1,
+        # serving through its grace period). A NOT_SERVING answer (its database gone, services.runtime.server
+        # watch_database) takes a host out at once, so it is asked every second: every 2 s it was seen up to 2 s
+        # late. A host that does not answer (killed, hung) is taken out after two failed checks, each allowed 2 s;
+        # three 2 s apart left a killed backend in the rotation for 6 s. A check is one in-memory answer, so a
+        # cluster no call has used yet is asked as often (every 5 s, it was seen late when its first calls came).
+        cluster["health_checks"] = [{"timeout": "2s", "interval": "1s", "no_traffic_interval": "1s",
+                                     "unhealthy_threshold": 2, "healthy_threshold": 1,
                                      "grpc_health_check": {}}]
     if tls is not None:
         cluster["transport_socket"] = tls

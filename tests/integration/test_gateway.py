@@ -1615,6 +1615,30 @@ async def test_a_backend_gone_is_named_in_the_message_and_the_error_info(
     info = next(d for d in body["details"] if d["@type"].endswith("ErrorInfo"))  # type: ignore[union-attr]
     assert info["metadata"] == {"dependency": "catalog"}, body
 
+
+async def _catalog_health(edge: Edge) -> str:
+    clusters = await asyncio.to_thread(edge.admin_get, "/clusters")
+    return next(line for line in clusters.splitlines() if line.startswith("catalog::") and "::health_flags::" in line)
+
+
+async def test_the_edge_takes_a_killed_backend_out_within_two_seconds(
+        settings_base: Settings, jwks: JwksEndpoint) -> None:
+    """The edge checked its backends every 2 s and took one out after three failed checks: a killed backend
+    stayed in the rotation 4 to 6 s (one no call had used yet, checked every 5 s, up to 10 s), its share of the
+    calls failing meanwhile. It is asked every second and out after two failures."""
+    gone = await start_server(settings_base, BackendDouble(settings_base))
+    edge = await start_edge(edge_settings(settings_base, gone.port, jwks.port))
+    try:
+        started = time.monotonic()
+        await gone.stop(0)
+        while "failed_active_hc" not in await _catalog_health(edge):
+            assert time.monotonic() - started < 10, "the edge never took the killed backend out"
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - started < 3.5  # 4 to 6 s before (10 to 15 s for a cluster no call had used)
+    finally:
+        edge.stop()
+
+
 # -- fuzz -------------------------------------------------------------------------------------------------------
 
 _PATH_TEXT = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=30)
