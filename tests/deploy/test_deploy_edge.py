@@ -209,13 +209,14 @@ def test_the_rendered_configuration_fits_the_release_and_envoy_accepts_it(  # ty
     assert {envoy["readinessProbe"]["httpGet"]["path"], "/metrics"} <= ops_paths
     assert config["admin"]["address"]["socket_address"]["address"] == "127.0.0.1"
 
-    # Every backend cluster is a Service of this release on its gRPC port; the JWKS is authorization's listener.
+    # Every backend cluster is a headless Service of this release (its pods) on its gRPC port; the JWKS is
+    # authorization's listener.
     clusters = _clusters(config)
     suffix = f".{NAMESPACE}.svc.{effective['clusterDomain']}"
     for backend in ("catalog", "authorization", "query", "foundation", "supervision"):
         host, port = _address(clusters[backend])
-        assert host == f"{RELEASE}-{backend}{suffix}"
-        assert port == _service_ports(objects, f"{RELEASE}-{backend}")["grpc"]
+        assert host == f"{RELEASE}-{backend}-pods{suffix}"
+        assert port == _service_ports(objects, f"{RELEASE}-{backend}-pods")["grpc"]
     host, port = _address(clusters["jwks"])
     assert (host, port) == (f"{RELEASE}-authorization{suffix}", _service_ports(objects, f"{RELEASE}-authorization")[
         "jwks"])

@@ -145,13 +145,13 @@ def test_the_edge_routes_the_heavy_reads_to_their_replicas_when_enabled(enabled:
     env = env_of(render)
     for service in SERVICES:
         assert env[f"GOVSHARE_{service.upper()}_HEAVY_READ_TARGET"]["value"] == (
-            f"{RELEASE}-{service}-heavy-reads{SUFFIX}:50051")
+            f"{RELEASE}-{service}-heavy-reads-pods{SUFFIX}:50051")
     config, _written, _paths = _run_init_container(render, tmp_path)
     routes, clusters = _routes(config), _clusters(config)
     for method, backend in HEAVY_READS.items():
         assert routes[method] == f"{backend.value}-heavy-reads", method
     for service in SERVICES:
-        assert _address(clusters[f"{service}-heavy-reads"]) == (f"{RELEASE}-{service}-heavy-reads{SUFFIX}", 50051)
+        assert _address(clusters[f"{service}-heavy-reads"]) == (f"{RELEASE}-{service}-heavy-reads-pods{SUFFIX}", 50051)
         assert "transport_socket" in clusters[f"{service}-heavy-reads"]  # mTLS as to the service itself
     # Everything else still goes to the services' own replicas (the Query path among them).
     assert routes["/govshare.query.v1.QueryService/Query"] == "query"

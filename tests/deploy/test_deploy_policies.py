@@ -790,9 +790,31 @@ def test_targets_name_services_that_exist(variant: Variant, component: str) -> N
     assert targets == {f"GOVSHARE_{c.upper()}_TARGET" for c in CALLS[component]}
     for callee in CALLS[component]:
         host, port = env[f"GOVSHARE_{callee.upper()}_TARGET"]["value"].rsplit(":", 1)
-        assert host == f"{RELEASE}-{callee}.{NAMESPACE}.svc.cluster.local"
+        # The edge calls each pod (the headless "-pods" Service); the services call the Service.
+        service = f"{callee}-pods" if component == "gateway" else callee
+        assert host == f"{RELEASE}-{service}.{NAMESPACE}.svc.cluster.local"
         assert int(port) == GRPC_PORT
-        variant.component("Service", callee)
+        variant.component("Service", service)
+
+
+def test_the_edge_balances_each_call_across_every_pod(variant: Variant) -> None:
+    """The edge (Envoy) called each backend through its Service's virtual IP: one upstream host, a few long-lived
+    HTTP/2 connections per edge pod (one per worker), each kept on one pod by kube-proxy for its 5 minutes. With 2
+    edge pods of 2 workers, at most 4 of the query service's up to 20 replicas received calls: the HPA scaled out
+    pods that stood idle while the others ran hot. The edge's targets are now headless Services, one upstream host
+    per ready pod, balanced call by call and health-checked one by one."""
+    gateway = variant.component("Deployment", "gateway")
+    (render,) = gateway["spec"]["template"]["spec"]["initContainers"]
+    targets = {name: entry["value"] for name, entry in env_of(render).items() if name.endswith("_TARGET")}
+    assert {f"GOVSHARE_{c.upper()}_TARGET" for c in CALLS["gateway"]} <= set(targets)
+    for name, target in targets.items():
+        host, port = target.rsplit(":", 1)
+        service = variant.get("Service", host.split(".")[0])
+        assert service["spec"]["clusterIP"] == "None", name
+        assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(int(port), "grpc")], name
+        selected = [d for d in variant.of_kind("Deployment") if selector_matches(
+            {"matchLabels": service["spec"]["selector"]}, pod_labels(d))]
+        assert [d["metadata"]["name"] for d in selected] == [host.split(".")[0].removesuffix("-pods")], name
 
 
 @pytest.mark.parametrize(("telemetry", "port"), [

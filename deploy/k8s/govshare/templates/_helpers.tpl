@@ -236,6 +236,11 @@ Call with (dict "root" $ "component" "gateway"). */}}
 {{- printf "%s.%s.svc.%s:%d" (include "govshare.componentName" .) .root.Release.Namespace .root.Values.clusterDomain (int .root.Values.ports.grpc) -}}
 {{- end -}}
 
+{{/* The headless Service of a component ("<name>-pods"): its ready pods by address, which the edge balances over. */}}
+{{- define "govshare.podsTarget" -}}
+{{- printf "%s-pods.%s.svc.%s:%d" (include "govshare.componentName" .) .root.Release.Namespace .root.Values.clusterDomain (int .root.Values.ports.grpc) -}}
+{{- end -}}
+
 {{/* Which mTLS provider is in effect: "cert-manager", "secret" or "" (mTLS off). */}}
 {{- define "govshare.mtlsProvider" -}}
 {{- if .Values.mtls.enabled -}}
