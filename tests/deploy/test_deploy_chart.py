@@ -424,6 +424,18 @@ def test_notes_say_what_each_tls_secret_holds_without_cert_manager() -> None:
 
 
 
+def test_notes_warn_of_a_load_balancer_open_to_every_address() -> None:
+    """values-extranet.yaml leaves exposure.loadBalancer.sourceRanges and exposure.allowFrom empty (each site names
+    its departments' ranges), and an operator who installed it as it is got a gateway taking connections from any
+    address of the network, with nothing said. The notes now warn, until either restricts it."""
+    warning = "WARNING: exposure.loadBalancer.sourceRanges and exposure.allowFrom are both empty"
+    assert warning in render_notes(user_values(("values-extranet.yaml",)))
+    for restricted in ({"exposure": {"loadBalancer": {"sourceRanges": ["10.100.0.0/16"]}}},
+                       {"exposure": {"allowFrom": [{"ipBlock": {"cidr": "10.100.0.0/16"}}]}}):
+        assert warning not in render_notes(user_values(("values-extranet.yaml",), restricted))
+    assert warning not in render_notes(user_values(("values-intranet.yaml",)))
+
+
 def test_notes_name_each_secret_entry_under_the_secret_it_is_read_from() -> None:
     """docs/deploy.md lets an entry live in its own Secret (`--set secrets.databaseUrl.name=pg-credentials,
     secrets.databaseUrl.key=url`); the notes still listed every key under `secrets.existingSecret`
