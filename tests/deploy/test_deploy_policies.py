@@ -32,6 +32,8 @@ from chart_harness import (
     workloads,
 )
 
+from gateway.edge import MAX_DEADLINE_SECONDS
+from services.runtime.server import MAX_MESSAGE_BYTES
 from services.runtime.telemetry import collector_port
 
 GRPC_PORT = 50051
@@ -305,6 +307,27 @@ def test_intranet_exposes_the_gateway_through_a_grpc_ingress(rendered: dict[str,
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPCS"
     assert ingress["spec"]["tls"][0]["secretName"]
     assert variant.component("Service", "gateway")["spec"]["type"] == "ClusterIP"
+
+
+def test_the_intranets_ingress_passes_what_the_edge_takes(rendered: dict[str, Variant]) -> None:
+    """ingress-nginx's defaults stood in front of the edge: a request body of at most 1 MiB (a LoadRecords or
+    BatchQuery of a few MiB, under the services' 8 MiB message limit, was refused 413 by the controller, which a
+    gRPC client reads as an unexplained INTERNAL) and 60 s between reads (a yearly report rendering for up to
+    120 s, or a download stream pausing longer, was cut 504), where the edge allows a call up to an hour. A site's
+    own value of one of them replaces the chart's, once."""
+    (ingress,) = rendered["intranet"].of_kind("Ingress")
+    annotations = ingress["metadata"]["annotations"]
+    size = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert size.endswith("m") and int(size[:-1]) * 1024 * 1024 >= MAX_MESSAGE_BYTES + 5  # the gRPC frame's header
+    for timeout in ("proxy-read-timeout", "proxy-send-timeout"):
+        assert int(annotations[f"nginx.ingress.kubernetes.io/{timeout}"]) >= MAX_DEADLINE_SECONDS
+    site = {"exposure": {"ingress": {"annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "16m",
+                                                     "example.gov.cn/team": "ops"}}}}
+    objects = render_chart(user_values(("values-intranet.yaml",), site))
+    (ingress,) = [o for o in objects if o["kind"] == "Ingress"]
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "16m"
+    assert ingress["metadata"]["annotations"]["example.gov.cn/team"] == "ops"
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPCS"
 
 
 # ---- network policies ----------------------------------------------------------------
