@@ -25,6 +25,11 @@ from chart_harness import (
     workloads,
 )
 
+from gateway.edge import JWKS_CACHE_SECONDS
+from services.runtime.identity import Caller
+from services.runtime.keys import generate_keys
+from services.runtime.tokens import TokenVerifier, issue_token, jwks
+
 DOC = REPO / "docs" / "deploy.md"
 
 
@@ -231,3 +236,27 @@ def test_the_guides_call_table_is_the_charts() -> None:
             named_callers = {c for c in COMPONENTS if re.search(rf"(?<![\w-]){c}(?![\w-])", callers)}
             assert named_callers == CALLERS[component] - {"supervision-snapshot"}, component
         assert ("providerEndpoints" in callees) == (component in ("query", "catalog")), component
+
+
+def test_the_guides_token_key_rotation_keeps_every_token_verifying() -> None:
+    """The guide said to rotate token-private-key and token-public-key together, "tokens signed with the old key
+    stop verifying": followed, every call failed for minutes (services restarted one by one verified the new
+    authorization pods' tokens with the old key, the edge kept its JWKS 5 minutes, issued tokens lived an hour).
+    It now publishes the new public key beside the old one first, for as long as the edge caches the JWKS, then
+    signs with the new key, then drops the old one after a token lifetime; and two keys do both verify."""
+    text = DOC.read_text(encoding="utf-8")
+    assert "stop verifying" not in text
+    steps = re.search(r"The token keys in three steps.*?\(3\)[^\n]*", text, flags=re.S)
+    assert steps is not None
+    rotation = steps.group(0)
+    assert rotation.index("`token-public-key`") < rotation.index("`token-private-key`")
+    wait = re.search(r"wait (\d+) minutes", rotation)
+    assert wait is not None and int(wait.group(1)) * 60 >= JWKS_CACHE_SECONDS
+    assert "`GOVSHARE_TOKEN_TTL_SECONDS`" in rotation
+    old, new = generate_keys(), generate_keys()
+    both = old.token_public_key + new.token_public_key
+    assert len(jwks(both)["keys"]) == 2
+    caller = Caller("sys-1", "310000000001")
+    for signer in (old, new):
+        assert TokenVerifier(both).verify(issue_token(signer.token_private_key, caller, 600).token).system_id == "sys-1"
+
