@@ -33,7 +33,7 @@ from chart_harness import (
 )
 
 from gateway.edge import MAX_DEADLINE_SECONDS
-from services.runtime.server import MAX_MESSAGE_BYTES
+from services.runtime.server import LIVENESS_SERVICE, MAX_MESSAGE_BYTES
 from services.runtime.telemetry import collector_port
 
 GRPC_PORT = 50051
@@ -110,6 +110,21 @@ def test_every_deployment_has_probes(variant: Variant) -> None:
         for container in obj["spec"]["template"]["spec"]["containers"]:
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 assert probe in container, f"{_name(obj)} has no {probe}"
+
+
+@pytest.mark.parametrize("component", SERVICES)
+def test_a_pod_waiting_for_its_database_is_not_killed_by_its_startup_probe(variant: Variant, component: str) -> None:
+    """A service waits for PostgreSQL and the business systems' states as long as they take (_start_component,
+    about 20 minutes), answering health NOT_SERVING meanwhile; the startup probe asked that whole-server status, so
+    every pod started during an outage longer than its 2 minutes (a cluster's cold start, a database failover or
+    crash recovery) was killed, and the pods came back in CrashLoopBackOff up to 5 minutes after the database did.
+    The startup probe asks what liveness asks, whether the process answers; readiness still asks the whole server."""
+    container = _govshare_container(variant, component)
+    liveness = variant.effective["probes"]["liveness"]["service"]
+    assert liveness == LIVENESS_SERVICE
+    assert container["startupProbe"]["grpc"].get("service") == liveness
+    assert container["livenessProbe"]["grpc"].get("service") == liveness
+    assert container["readinessProbe"]["grpc"].get("service", "") == ""
 
 
 @pytest.mark.parametrize("component", SERVICES)
