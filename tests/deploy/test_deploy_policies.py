@@ -34,6 +34,7 @@ from chart_harness import (
 
 from gateway.edge import MAX_DEADLINE_SECONDS
 from services.runtime.server import LIVENESS_SERVICE, MAX_MESSAGE_BYTES
+from services.runtime.settings import Settings
 from services.runtime.telemetry import collector_port
 
 GRPC_PORT = 50051
@@ -110,6 +111,27 @@ def test_every_deployment_has_probes(variant: Variant) -> None:
         for container in obj["spec"]["template"]["spec"]["containers"]:
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 assert probe in container, f"{_name(obj)} has no {probe}"
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"terminationGracePeriodSeconds": 20},
+     r"terminationGracePeriodSeconds \(20\) does not cover how components\.catalog stops: 5 s taking calls after it "
+     r"says NOT_SERVING \(GOVSHARE_DRAIN_GRACE_SECONDS\) and up to 20 s for those received to finish"),
+    ({"components": {"query": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": 40}}}},
+     r"terminationGracePeriodSeconds \(30\) does not cover how components\.query stops: 5 s .* up to 40 s"),
+    ({"edge": {"preStopSleepSeconds": 45}},
+     r"edge\.preStopSleepSeconds \(45\) is not shorter than terminationGracePeriodSeconds \(30\)"),
+])
+def test_a_grace_period_shorter_than_a_pods_drain_is_refused(overrides: dict, message: str) -> None:
+    """terminationGracePeriodSeconds (the schema took 5 and up) and edge.preStopSleepSeconds (up to 60) were never
+    compared with how a pod stops: a grace of 20 s beside the services' 5 s of grace and 20 s for calls to finish, or a
+    preStop sleep of 45 s beside the grace's 30, had the kubelet kill every pod in the middle of its drain, each rolling
+    update and node drain cutting the calls in flight. The render stops, naming what does not fit."""
+    assert (Settings().drain_grace_seconds, Settings().drain_timeout_seconds) == (5.0, 20.0)  # the chart's defaults
+    with pytest.raises(helm.HelmError, match=message):
+        render_chart(user_values(("values-extranet.yaml",), overrides))
+    shorter = {"terminationGracePeriodSeconds": 20, "config": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": "10"}}}
+    render_chart(user_values(("values-extranet.yaml",), shorter))
 
 
 @pytest.mark.parametrize("component", SERVICES)

@@ -608,6 +608,32 @@ round up, as the disruption controller rounds them. Call with (dict "c" $c "path
 {{- end -}}
 
 {{/*
+Refuses a terminationGracePeriodSeconds that does not cover how a component stops, naming both: the edge's preStop
+sleep (edge.preStopSleepSeconds), or a service's drain, GOVSHARE_DRAIN_GRACE_SECONDS taking calls after it says
+NOT_SERVING then up to GOVSHARE_DRAIN_TIMEOUT_SECONDS for those received to finish (5 and 20 by default, as
+services/runtime/settings.py has them; config.extraEnv or the component's extraEnv may change them). The schema
+took a grace of 10 s, or a preStop sleep of 45 s beside the default 30: the kubelet then killed the pods in the middle
+of their drain, every rolling update and node drain cutting the calls in flight.
+Call with (dict "root" $ "c" $c "path" "components.query" "gateway" false).
+*/}}
+{{- define "govshare.checkTermination" -}}
+{{- $grace := int .root.Values.terminationGracePeriodSeconds -}}
+{{- if .gateway -}}
+{{- $sleep := int .root.Values.edge.preStopSleepSeconds -}}
+{{- if ge $sleep $grace -}}
+{{- fail (printf "edge.preStopSleepSeconds (%d) is not shorter than terminationGracePeriodSeconds (%d): the kubelet would kill Envoy before its sleep ends, with calls in flight. Raise terminationGracePeriodSeconds above it" $sleep $grace) -}}
+{{- end -}}
+{{- else -}}
+{{- $env := merge (dict) (default (dict) .c.extraEnv) (default (dict) .root.Values.config.extraEnv) -}}
+{{- $taking := float64 (default 5 (get $env "GOVSHARE_DRAIN_GRACE_SECONDS")) -}}
+{{- $finishing := float64 (default 20 (get $env "GOVSHARE_DRAIN_TIMEOUT_SECONDS")) -}}
+{{- if ge (addf $taking $finishing) (float64 $grace) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) does not cover how %s stops: %g s taking calls after it says NOT_SERVING (GOVSHARE_DRAIN_GRACE_SECONDS) and up to %g s for those received to finish (GOVSHARE_DRAIN_TIMEOUT_SECONDS); the kubelet would kill it with calls in flight. Raise terminationGracePeriodSeconds above %g, or lower those" $grace .path $taking $finishing (addf $taking $finishing)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Refuses a LoadBalancer whose clients the gateway's NetworkPolicy cannot admit: exposure.allowFrom listing pods only
 (podSelector/namespaceSelector peers, as the intranet variant's ingress controller) while exposure.type is
 LoadBalancer. A load balancer's clients come from outside the cluster, by address, and no pod peer matches them:
