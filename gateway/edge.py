@@ -213,6 +213,9 @@ def _cluster(name: str, address: Address, *, http2: bool, tls: dict[str, object]
         cluster["health_checks"] = [{"timeout": "2s", "interval": "1s", "no_traffic_interval": "1s",
                                      "unhealthy_threshold": 2, "healthy_threshold": 1,
                                      "grpc_health_check": {}}]
+        # A host that appears later (a new pod in the chart's headless Service, which lists pods before they are
+        # ready) gets calls only once a health check said SERVING, not from the moment DNS names it.
+        cluster["common_lb_config"] = {"ignore_new_hosts_until_first_hc": True}
     if tls is not None:
         cluster["transport_socket"] = tls
     return cluster

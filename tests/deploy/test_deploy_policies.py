@@ -857,6 +857,20 @@ def test_targets_name_services_that_exist(variant: Variant, component: str) -> N
         variant.component("Service", service)
 
 
+def test_with_every_pod_not_serving_the_edge_still_reaches_them_to_name_the_dependency(variant: Variant) -> None:
+    """deploy.md promises that during a database outage Envoy's panic threshold still routes calls to the NOT_SERVING
+    pods, so callers are told DEPENDENCY_UNAVAILABLE naming postgresql. In a cluster the readiness probes took every
+    such pod out of its Service first: the edge found no pod at all and said only that the service was unavailable
+    (down or restarting). The edge's headless Services list not-ready pods too; its own health checks, every second,
+    keep calls from a NOT_SERVING pod while another serves."""
+    gateway = variant.component("Deployment", "gateway")
+    (render,) = gateway["spec"]["template"]["spec"]["initContainers"]
+    for name, entry in env_of(render).items():
+        if name.endswith("_TARGET"):
+            service = variant.get("Service", entry["value"].split(".")[0])
+            assert service["spec"]["publishNotReadyAddresses"] is True, name
+
+
 def test_the_edge_balances_each_call_across_every_pod(variant: Variant) -> None:
     """The edge (Envoy) called each backend through its Service's virtual IP: one upstream host, a few long-lived
     HTTP/2 connections per edge pod (one per worker), each kept on one pod by kube-proxy for its 5 minutes. With 2

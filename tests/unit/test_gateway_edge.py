@@ -351,6 +351,17 @@ def test_the_edge_reaches_the_collector_on_the_port_the_services_do(endpoint: st
         assert (sent_to.port or {"http": 80, "https": 443}[sent_to.scheme]) == port
 
 
+def test_a_backend_host_that_appears_later_gets_calls_once_it_said_serving() -> None:
+    """The chart's headless Services list a backend's pods before they are ready (so that with every pod NOT_SERVING
+    the edge still reaches them and callers are told the dependency): a pod still starting would have had calls
+    from the moment DNS named it. Each health-checked cluster now leaves a new host out until its first check."""
+    clusters = render(SETTINGS, {})["static_resources"]["clusters"]
+    checked = [c for c in clusters if "health_checks" in c]
+    assert len(checked) >= 5
+    for cluster in checked:
+        assert cluster["common_lb_config"] == {"ignore_new_hosts_until_first_hc": True}, cluster["name"]
+
+
 def test_an_http_collector_stays_plaintext() -> None:
     assert "transport_socket" not in _trace_cluster(render(SETTINGS, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317"}))
 
