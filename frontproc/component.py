@@ -42,7 +42,7 @@ class FrontprocComponent:
                                              keys_file=config.platform_public_keys_file)
         self._servicer = FrontprocServicer(config, verifier, self.store, self.access_log,
                                            RateLimit(config.rate_per_second, config.rate_burst))
-        self.watcher = ChangeWatcher(config, lambda code, keys: notify(config, code, keys))
+        self.watcher = ChangeWatcher(config, lambda code, keys: notify(config, code, keys), self.store.connector)
 
     def register(self, server: grpc.aio.Server) -> None:
         provider_pb2_grpc.add_ProviderServiceServicer_to_server(self._servicer, server)

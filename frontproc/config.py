@@ -122,6 +122,9 @@ class FrontprocConfig:
     #: The file platform_secret came from (secret_file), read again at each notice (a rotated secret); empty for
     #: a secret given inline or in the environment.
     platform_secret_file: str = ""
+    #: The file database_url came from (url_file), read again when connecting fails (a rotated password); empty
+    #: for a URL given inline or in the environment.
+    database_url_file: str = ""
 
 
 class _Reader:
@@ -469,6 +472,7 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         reader.problem(top["database"][0], "database: give url, url_file or url_env")
     elif database_url and (problem := _database_url_problem(database_url.strip())):
         reader.problem(top["database"][0], f"database: {problem}")
+    url_file = reader.text(database, "url_file", "database") if "url" not in database else None
     time_zone = reader.text(database, "time_zone", "database", default=DEFAULT_TIME_ZONE)
     _zone(reader, time_zone)
 
@@ -542,7 +546,24 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
         platform_secret=secret.strip(), access_log=str(base / access_log.value) if access_log else "",
         rate_per_second=per_second, rate_burst=burst, resources=resources,
         platform_public_keys_file=str((base / keys_file.value).resolve()) if keys_file else "",
-        platform_secret_file=str((base / secret_file.value).resolve()) if secret_file else "")
+        platform_secret_file=str((base / secret_file.value).resolve()) if secret_file else "",
+        database_url_file=str((base / url_file.value).resolve()) if url_file else "")
+
+
+def database_url_now(config: FrontprocConfig) -> str | None:
+    """The URL database.url_file holds now, or None: no url_file, or one that cannot be read or holds no
+    postgresql:// URL (a file being rewritten, say), which leaves the URL in use as it is.
+
+    The file (a mounted Secret, often) was read once, at start: after the department's DBA rotated the account's
+    password and wrote the new URL there, every connection the 前置机 opened (its pool replacing one, the watch
+    connection coming back after the database restarted) was refused until someone restarted it."""
+    if not config.database_url_file:
+        return None
+    try:
+        url = Path(config.database_url_file).read_text(encoding="utf-8-sig").strip()
+    except (OSError, ValueError):
+        return None
+    return url if url and _database_url_problem(url) is None else None
 
 
 def load(path: str) -> FrontprocConfig:

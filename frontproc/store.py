@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import grpc
 
-from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig
+from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig, database_url_now
+from services.connection import public_url
 from services.query.keys import UPPER_CASE_KINDS, normalize_key
 from services.runtime.errors import ServiceError, dependency_failure, describe
 from services.runtime.server import MAX_MESSAGE_BYTES
@@ -246,11 +247,40 @@ def spellings(kind: int, key: str) -> list[str]:
     return [key] if lower == key else [key, lower]
 
 
+#: What connecting may fail with: the database refusing (a password, a user), not answering, or the driver.
+_CONNECT_FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class DatabaseConnector:
+    """Opens connections to the department database with the URL that last connected; when connecting fails, with
+    the one database.url_file holds now if it is another (a password the DBA rotated, the new URL written to the
+    file), which is then kept. The connections already open stay as they are."""
+
+    def __init__(self, config: FrontprocConfig) -> None:
+        self._config = config
+        self.url = config.database_url
+
+    async def connect(self, *_dsn: object, **options: object) -> asyncpg.Connection:
+        """A connection (``options`` as asyncpg.connect takes them; a pool's ``dsn`` is ignored)."""
+        try:
+            return await asyncpg.connect(self.url, **options)  # type: ignore[arg-type]
+        except _CONNECT_FAILURES:
+            fresh = database_url_now(self._config)
+            if fresh is None or fresh == self.url:
+                raise
+        connection = await asyncpg.connect(fresh, **options)  # type: ignore[arg-type]
+        self.url = fresh
+        log.info("connected to the department database with the URL %s now holds (%s): the one read before "
+                 "no longer connects", self._config.database_url_file, public_url(fresh))
+        return connection
+
+
 class DepartmentStore:
     """The department database, read only through the configured statements."""
 
     def __init__(self, config: FrontprocConfig) -> None:
         self._config = config
+        self.connector = DatabaseConnector(config)
         self._statements = {name: statements(resource) for name, resource in config.resources.items()}
         self._zone = ZoneInfo(config.time_zone)
         self._pool: asyncpg.Pool | None = None
@@ -259,7 +289,7 @@ class DepartmentStore:
 
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
-        self._pool = await asyncpg.create_pool(self._config.database_url, min_size=1, max_size=10,
+        self._pool = await asyncpg.create_pool(min_size=1, max_size=10, connect=self.connector.connect,
                                                command_timeout=STATEMENT_TIMEOUT_SECONDS,
                                                timeout=CONNECT_TIMEOUT_SECONDS, init=read_as_text_form)
 

@@ -18,6 +18,7 @@ import asyncpg
 import grpc
 
 from frontproc.config import FrontprocConfig, ResourceConfig
+from frontproc.store import CONNECT_TIMEOUT_SECONDS, DatabaseConnector
 from services.query.keys import key_error, normalize_key
 from services.runtime.tasks import cancel
 
@@ -38,9 +39,11 @@ Send = Callable[[str, Sequence[str]], Awaitable[int]]
 
 
 class ChangeWatcher:
-    def __init__(self, config: FrontprocConfig, send: Send) -> None:
+    def __init__(self, config: FrontprocConfig, send: Send, connector: DatabaseConnector | None = None) -> None:
         self._config = config
         self._send = send
+        #: The store's, so that a URL read again from database.url_file serves both.
+        self._connector = connector or DatabaseConnector(config)
         self._watched = {resource.watch_channel.value: resource for resource in config.resources.values()
                          if resource.watch_channel is not None}
         self._pending: dict[str, set[str] | None] = {}
@@ -95,7 +98,7 @@ class ChangeWatcher:
     async def _listen(self) -> None:
         """Listens until the connection is lost; announces every watched resource once listening (what changed
         while nobody listened is not known)."""
-        connection = await asyncpg.connect(self._config.database_url)
+        connection = await self._connector.connect(timeout=CONNECT_TIMEOUT_SECONDS)
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _c: lost.set())
         try:

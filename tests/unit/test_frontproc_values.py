@@ -11,6 +11,7 @@ import logging
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import grpc
@@ -545,3 +546,33 @@ async def test_a_key_held_by_several_rows_answers_with_the_latest_alone_or_in_a_
                 if row.key == "b"] == [alone]
     finally:
         await store.close()
+
+
+async def test_a_url_file_rewritten_after_a_credential_rotation_serves_the_next_connection(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """database.url_file (a mounted Secret, say) was read once, at start: once the DBA had rotated the account's
+    credential and written the new URL to the file, every connection the running 前置机 opened (its pool
+    replacing one, after the database restarted) was refused until someone restarted it. Here the account is
+    renamed (the embedded database trusts local connections, so a new password would not be asked for)."""
+    old, new = f"dept_{uuid.uuid4().hex[:8]}", f"dept_{uuid.uuid4().hex[:8]}"
+    await _execute(database_url, f"CREATE ROLE {old} LOGIN; GRANT SELECT ON registry TO {old}")
+    parts = urlsplit(database_url)
+    url_of = lambda user: urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))  # noqa: E731
+    (tmp_path / "database.url").write_text(url_of(old) + "\n")
+    text = _config(tmp_path, database_url, {"label": "label"}).replace(f"  url: {database_url}\n",
+                                                                        "  url_file: database.url\n")
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    store = DepartmentStore(config)
+    await store.open()
+    try:
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        await _execute(database_url, f"ALTER ROLE {old} RENAME TO {new}")
+        (tmp_path / "database.url").write_text(url_of(new) + "\n")
+        await store._pool.expire_connections()  # type: ignore[union-attr]  # as after a restart of the database
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+        assert any(f"with the URL {tmp_path / 'database.url'} now holds" in record.getMessage()
+                   for record in caplog.records)
+    finally:
+        await store.close()
+        await _execute(database_url, f"DROP OWNED BY {new}; DROP ROLE {new}")
