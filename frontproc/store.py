@@ -28,6 +28,7 @@ from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig, datab
 from services.connection import public_url
 from services.query.keys import UPPER_CASE_KINDS, normalize_key
 from services.runtime.errors import ServiceError, dependency_failure, describe
+from services.runtime.masking import Masker
 from services.runtime.server import MAX_MESSAGE_BYTES
 from services.runtime.timestamps import MAX_SECONDS, MIN_SECONDS
 
@@ -504,13 +505,62 @@ async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceCo
         " FROM pg_index WHERE indrelid = $1 AND indpred IS NULL", relation["oid"], relation["attnum"])
     named = re.compile(rf'(?<![\w"])"?{re.escape(column)}"?(?![\w"])')
     keyed = [index for index in indexes if index["on_column"] or named.search(index["first_key"])]
-    if not keyed:
-        return (f"table {resource.table.value} has no index on its key column {column}: every lookup reads the "
-                f"whole table (CREATE UNIQUE INDEX ON {_ident(resource.table.value)} (({_ident(column)}::text)))")
-    if not any(index["unique_key"] for index in keyed):
-        return (f"the key column {column} of {resource.table.value} is not unique: a key held by several rows "
-                "answers with one of them, and a batch download can miss rows that share a key")
-    return ""
+    if any(index["unique_key"] for index in keyed):
+        return ""
+    table = resource.table.value
+    unique_index = f"CREATE UNIQUE INDEX ON {_ident(table)} (({_ident(column)}::text))"
+    duplicates = await _duplicate_keys(connection, resource)
+    if not keyed and not duplicates:
+        return (f"table {table} has no index on its key column {column}: every lookup reads the whole table "
+                f"({unique_index})")
+    said = (f"table {table} has no index on its key column {column}: every lookup reads the whole table; and "
+            if not keyed else f"the key column {column} of {table} is not unique: ")
+    if not duplicates:
+        return (f"{said}a key held by several rows would answer with one of them, and a batch download could miss "
+                f"rows that share a key; no key is held by several rows now: {unique_index} keeps it so")
+    newest = f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else ""
+    return (f"{said}{duplicates}: a key held by several rows answers with one of them (the one true the latest by "
+            "as_of_column), and a batch download can miss rows that share a key. A unique index cannot be created "
+            f"while they are there (the database would refuse it, quoting a key): keep one row per key, or share "
+            f"a view that does (SELECT DISTINCT ON ({_ident(column)}::text) * FROM {_ident(table)} ORDER BY "
+            f"{_ident(column)}::text{newest}), then {unique_index}"
+            + ("" if keyed else f"; until then CREATE INDEX ON {_ident(table)} (({_ident(column)}::text)) makes "
+                                "lookups fast"))
+
+
+#: How many of the keys held by several rows the check shows, masked, for the DBA to look for.
+DUPLICATE_EXAMPLES = 3
+#: How a key is masked in the check's words (services.runtime.masking's rules): the DBA finds the row by the
+#: ends of the key without the log holding a person's number. A region code is public.
+_EXAMPLE_MASKS = {"citizen_id": "citizen_id", "credit_code": "credit_code", "text": "licence_number"}
+
+
+async def _duplicate_keys(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """How many keys the table holds in several rows, in how many rows, with a few examples masked, or "" when
+    there are none (or the table takes too long to count).
+
+    The check advised CREATE UNIQUE INDEX on such a table, which the database refuses with "could not create
+    unique index … Key (sfzhm)=(342322194911060454) is duplicated": one key at a time, in full, and nothing
+    said how many more there were."""
+    assert resource.table is not None and resource.key_column is not None
+    key = f"{_ident(resource.key_column.value)}::text"
+    try:
+        found = await connection.fetch(
+            f"SELECT key, held, count(*) OVER () AS keys, sum(held) OVER () AS rows FROM (SELECT {key} AS key, "
+            f"count(*) AS held FROM {_ident(resource.table.value)} WHERE {key} IS NOT NULL GROUP BY 1 "
+            "HAVING count(*) > 1) AS duplicated ORDER BY held DESC, key LIMIT $1", DUPLICATE_EXAMPLES,
+            timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    if not found:
+        return ""
+    masker, rule = Masker(), _EXAMPLE_MASKS.get(resource.key_kind_name)
+    examples = ", ".join(f"{masker.mask(row['key'], rule) if rule else row['key']} in {row['held']} rows"
+                         for row in found)
+    keys, rows = found[0]["keys"], found[0]["rows"]
+    more = ", …" if keys > len(found) else ""
+    return (f"{keys:,} key{'s are each' if keys != 1 else ' is'} held by several rows ({rows:,} rows in all; "
+            f"{examples}{more})")
 
 
 async def _key_parameter_problem(connection: asyncpg.Connection,

@@ -300,6 +300,39 @@ async def test_the_check_warns_of_a_key_column_without_a_unique_index(
     assert [says in warning for warning in warnings] == ([True] if says else [])
 
 
+@pytest.mark.parametrize("index", ["", "CREATE INDEX ON dup (sfzhm);"])
+async def test_the_unique_index_advice_on_a_table_holding_a_key_twice_says_which_masked_and_what_to_do(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, index: str) -> None:
+    """The check advised CREATE UNIQUE INDEX on a table holding keys in several rows: the DBA ran it and the
+    database refused it ("could not create unique index … Key (sfzhm)=(342322194911060454) is duplicated"), one
+    person's number in full at a time, nothing saying how many more. The check now says how many keys, in how
+    many rows, a few of them masked, and what to do first."""
+    await _execute(database_url, f"CREATE TABLE dup (sfzhm text, xm text, gxsj timestamp); {index}"
+                                 "INSERT INTO dup VALUES ('342322194911060454', '甲', '2026-01-01'),"
+                                 " ('342322194911060454', '乙', '2026-02-01'), ('342322194911060454', '丙', NULL),"
+                                 " ('11010519491231002X', '丁', NULL), ('11010519491231002X', '戊', NULL),"
+                                 " ('110105198001011000', '己', NULL)")
+    text = (_config(tmp_path, database_url, {"name": "xm"}, as_of="gxsj")
+            .replace("    table: registry\n    key_column: code\n", "    table: dup\n    key_column: sfzhm\n")
+            .replace("      code: code\n", "      citizen_id: sfzhm\n")
+            .replace("key: {item: code, kind: text}", "key: {item: citizen_id, kind: citizen_id}"))
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    connection = await asyncpg.connect(config.database_url)
+    try:
+        await check_resources(config, connection)
+    finally:
+        await connection.close()
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    assert "2 keys are each held by several rows (5 rows in all; 342322********0454 in 3 rows, " \
+           "110105********002X in 2 rows)" in warning
+    assert "A unique index cannot be created while they are there" in warning
+    assert 'share a view that does (SELECT DISTINCT ON ("sfzhm"::text) * FROM "dup" ORDER BY "sfzhm"::text, ' \
+           '"gxsj" DESC), then CREATE UNIQUE INDEX ON "dup" (("sfzhm"::text))' in warning
+    assert ("until then CREATE INDEX" in warning) == (not index)
+    assert "342322194911060454" not in warning and "11010519491231002X" not in warning
+
+
 async def test_a_refusal_quoting_a_value_is_logged_without_it(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A view that stopped converting (a name where a number was) makes PostgreSQL quote the value in its error:
