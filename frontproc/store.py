@@ -141,21 +141,72 @@ def _preferred(row: Row) -> tuple[bool, float, tuple[tuple[str, str], ...]]:
 async def read_as_text_form(connection: asyncpg.Connection) -> None:
     """Makes ``connection`` read a char(n) value as PostgreSQL's own text form of it (``xm::text``): without the
     blanks that pad it to n characters. asyncpg gives them, and a table migrated from Oracle or DB2 (char(10) for a
-    name, char(18) for a 公民身份号码) shared '张三        ' and a key its export paged past as 'A1          '."""
+    name, char(18) for a 公民身份号码) shared '张三        ' and a key its export paged past as 'A1          '.
+
+    Dates and timestamps are read so that 'infinity' and '-infinity' are told from real days (:data:`ENDLESS`):
+    asyncpg reads them as 9999-12-31 and 0001-01-01, which a date a department really holds may be."""
     await connection.set_type_codec("bpchar", schema="pg_catalog", encoder=str, decoder=_unpadded, format="text")
+    for name, (encoder, decoder) in _TIME_CODECS.items():
+        await connection.set_type_codec(name, schema="pg_catalog", encoder=encoder, decoder=decoder, format="tuple")
 
 
 def _unpadded(value: str) -> str:
     return value.rstrip(" ")
 
 
+class Endless:
+    """PostgreSQL's 'infinity' or '-infinity' in a date or timestamp column: no day at all."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+#: What a date or timestamp column's 'infinity' and '-infinity' are read as (read_as_text_form).
+ENDLESS = (Endless("infinity"), Endless("-infinity"))
+#: PostgreSQL's binary forms count days (a date) or microseconds (a timestamp) from 2000-01-01, with the type's
+#: largest and smallest number for 'infinity' and '-infinity'.
+_EPOCH_DAY = dt.date(2000, 1, 1).toordinal()
+_EPOCH = dt.datetime(2000, 1, 1)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=dt.UTC)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _endless(number: int, bits: int) -> Endless | None:
+    return ENDLESS[0] if number == 2 ** (bits - 1) - 1 else ENDLESS[1] if number == -(2 ** (bits - 1)) else None
+
+
+def _date(value: tuple[int]) -> dt.date | Endless:
+    return _endless(value[0], 32) or dt.date.fromordinal(_EPOCH_DAY + value[0])
+
+
+def _timestamp(value: tuple[int]) -> dt.datetime | Endless:
+    return _endless(value[0], 64) or _EPOCH + value[0] * _MICROSECOND
+
+
+def _timestamptz(value: tuple[int]) -> dt.datetime | Endless:
+    return _endless(value[0], 64) or _EPOCH_UTC + value[0] * _MICROSECOND
+
+
+def _date_number(value: dt.date) -> tuple[int]:
+    return (value.toordinal() - _EPOCH_DAY,)
+
+
+def _timestamp_number(value: dt.datetime) -> tuple[int]:
+    return ((value - (_EPOCH if value.tzinfo is None else _EPOCH_UTC)) // _MICROSECOND,)
+
+
+_TIME_CODECS = {"date": (_date_number, _date), "timestamp": (_timestamp_number, _timestamp),
+                "timestamptz": (_timestamp_number, _timestamptz)}
+
+
 def in_zone(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     """``value`` in ``zone``: a time without a zone is taken to be in it, one with a zone is converted."""
     return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
-
-
-#: What asyncpg reads PostgreSQL's 'infinity' and '-infinity' as (a timestamptz's too, without a zone).
-_INFINITIES = frozenset({dt.datetime.max, dt.datetime.min, dt.date.max, dt.date.min})
 
 
 def as_of_time(value: object, zone: dt.tzinfo) -> dt.datetime | None:
@@ -165,7 +216,7 @@ def as_of_time(value: object, zone: dt.tzinfo) -> dt.datetime | None:
     the record was true at. '-infinity' ended the call in an OverflowError (INTERNAL: the platform took the
     endpoint for one that does not answer), 'infinity' said the record was true as of 9999-12-31.
     """
-    if value in _INFINITIES:
+    if isinstance(value, Endless):
         raise ValueError("infinity or -infinity")
     if isinstance(value, dt.datetime):
         moment = in_zone(value, zone)
@@ -302,7 +353,7 @@ class DepartmentStore:
     def _row(self, dataset: str, record: asyncpg.Record) -> Row:
         resource = self._config.resources[dataset]
         sql = self._statements[dataset]
-        if sql.as_of_column and not isinstance(record[sql.as_of_column], dt.date | None):
+        if sql.as_of_column and not isinstance(record[sql.as_of_column], dt.date | Endless | None):
             # Read as no time at all, the record was said to be true as of the read: a stale row passed for fresh.
             raise self._refuse(dataset, f"the as_of_column {sql.as_of_column} of {dataset} no longer holds times (it "
                                         "is not a timestamp, timestamptz or date: its type was altered?)")
@@ -310,8 +361,12 @@ class DepartmentStore:
             if isinstance(record[column.value], _NO_TEXT_FORM_VALUES):
                 raise self._refuse(dataset, f"column {column.value} ({item}) of {dataset} no longer has a text form "
                                             f"(it holds {_python_kind(record[column.value])}: its type was altered?)")
+        # NULL is no value; so are 'infinity' and '-infinity' (a 有效期至 of 长期, a date "since ever"), as the
+        # platform keeps a date without end (services.foundation.validation.any_date): read as 9999-12-31 and
+        # 0001-01-01 (a timestamp's as 9999-12-31T23:59:59.999999+08:00), they were dates nobody could tell from
+        # one a department really holds, and 9999-12-31 one the platform refuses to load.
         values = {item: canonical(record[column.value], self._zone) for item, column in resource.items.items()
-                  if record[column.value] is not None}
+                  if record[column.value] is not None and not isinstance(record[column.value], Endless)}
         # Characters first (a character is at most 4 bytes in UTF-8): nearly every row is measured without
         # encoding anything.
         if 4 * sum(len(item) + len(value) for item, value in values.items()) > MAX_RECORD_BYTES:

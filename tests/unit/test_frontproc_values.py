@@ -427,7 +427,7 @@ async def test_an_as_of_column_holding_infinity_is_that_records_problem_not_an_i
     """PostgreSQL's '-infinity' (a department's "since ever") in the as-of column ended the call in an
     OverflowError: INTERNAL, which the platform took for an endpoint that does not answer (PROVIDER_UNAVAILABLE,
     resting it for every caller); 'infinity' said the record was true as of 9999-12-31. Either is that record's
-    RECORD_UNREADABLE, the log naming the column; such values of an item leave as text without failing."""
+    RECORD_UNREADABLE, the log naming the column; such values of an item are left out (the next test)."""
     await _execute(database_url, """
         INSERT INTO registry (code, updated, updated_tz, day) VALUES
             ('past', '-infinity', '-infinity', '-infinity'), ('future', 'infinity', 'infinity', 'infinity'),
@@ -457,6 +457,37 @@ async def test_an_as_of_column_holding_infinity_is_that_records_problem_not_an_i
         assert (await store.lookup("registry", "edge")).values["updated_tz"] == "9999-12-31T20:00:00+00:00"
     finally:
         await store.close()
+
+
+async def test_an_endless_date_or_time_is_no_value_and_a_real_last_day_stays_alike_alone_in_a_batch_or_a_page(
+        tmp_path: Path, database_url: str) -> None:
+    """'infinity' (a 有效期至 of 长期) and '-infinity' left as 9999-12-31 and 0001-01-01 (a timestamp's as
+    9999-12-31T23:59:59.999999+08:00): days nobody could tell from those a department really holds, 9999-12-31
+    one the platform refuses to load (it keeps a date without end as no date). They are left out now, as NULL is,
+    whether asked alone, in a batch, a page or through a query; a table's real 9999-12-31 stays."""
+    await _execute(database_url, """
+        INSERT INTO registry (code, updated, updated_tz, day, label) VALUES
+            ('open', 'infinity', 'infinity', 'infinity', 'x'), ('ever', '-infinity', '-infinity', '-infinity', 'y'),
+            ('last', '9999-12-31 10:00', '1970-01-01 00:00+00', '9999-12-31', 'z');""")
+    text = _config(tmp_path, database_url, {"updated": "updated", "updated_tz": "updated_tz", "day": "day",
+                                            "label": "label"}, as_of="amount")
+    text = text.replace("    as_of_column: amount\n", "")
+    query = text.replace("    table: registry\n    key_column: code\n",
+                         "    query: SELECT code, updated, updated_tz, day, label FROM registry WHERE code = $1\n")
+    expected = {"open": {"code": "open", "label": "x"}, "ever": {"code": "ever", "label": "y"},
+                "last": {"code": "last", "label": "z", "updated": "9999-12-31T10:00:00+08:00",
+                         "updated_tz": "1970-01-01T08:00:00+08:00", "day": "9999-12-31"}}
+    for configured in (text, query):
+        store = DepartmentStore(parse(configured, str(tmp_path / "dept.yaml")))
+        await store.open()
+        try:
+            for key, values in expected.items():
+                assert (await store.lookup("registry", key)).values == values
+            assert {row.key: row.values for row in await store.batch_lookup("registry", list(expected))} == expected
+            if store.can_export("registry"):
+                assert {row.key: row.values for row in await store.page("registry", "b", 10)} == expected
+        finally:
+            await store.close()
 
 
 @pytest.mark.parametrize(("key", "kind"), [("Q17 ", "text"), ("\u3000Q17", "text"),
