@@ -180,16 +180,30 @@ def _endless(number: int, bits: int) -> Endless | None:
     return ENDLESS[0] if number == 2 ** (bits - 1) - 1 else ENDLESS[1] if number == -(2 ** (bits - 1)) else None
 
 
+#: What a date or timestamp Python cannot hold is read as (a year past 9999, 20260-03-01 typed for 2026-03-01; a day
+#: before year 1): asyncpg's own codecs raised, and the call ended INTERNAL.
+OUT_OF_RANGE = Endless("a day before year 1 or after year 9999")
+
+
 def _date(value: tuple[int]) -> dt.date | Endless:
-    return _endless(value[0], 32) or dt.date.fromordinal(_EPOCH_DAY + value[0])
+    try:
+        return _endless(value[0], 32) or dt.date.fromordinal(_EPOCH_DAY + value[0])
+    except (ValueError, OverflowError):
+        return OUT_OF_RANGE
 
 
 def _timestamp(value: tuple[int]) -> dt.datetime | Endless:
-    return _endless(value[0], 64) or _EPOCH + value[0] * _MICROSECOND
+    try:
+        return _endless(value[0], 64) or _EPOCH + value[0] * _MICROSECOND
+    except OverflowError:
+        return OUT_OF_RANGE
 
 
 def _timestamptz(value: tuple[int]) -> dt.datetime | Endless:
-    return _endless(value[0], 64) or _EPOCH_UTC + value[0] * _MICROSECOND
+    try:
+        return _endless(value[0], 64) or _EPOCH_UTC + value[0] * _MICROSECOND
+    except OverflowError:
+        return OUT_OF_RANGE
 
 
 def _date_number(value: dt.date) -> tuple[int]:
@@ -216,6 +230,8 @@ def as_of_time(value: object, zone: dt.tzinfo) -> dt.datetime | None:
     the record was true at. '-infinity' ended the call in an OverflowError (INTERNAL: the platform took the
     endpoint for one that does not answer), 'infinity' said the record was true as of 9999-12-31.
     """
+    if value is OUT_OF_RANGE:
+        raise ValueError("a time before year 1 or after year 9999")
     if isinstance(value, Endless):
         raise ValueError("infinity or -infinity")
     if isinstance(value, dt.datetime):
@@ -284,6 +300,19 @@ def _too_large(dataset: str, resource: ResourceConfig, values: dict[str, str], s
                 f"{size:,}", f"{MAX_RECORD_BYTES:,}", column, item, f"{len(values[item].encode()):,}", column)
     return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
                         f"a record of {dataset} is larger than a reply may be: the 前置机's log says why")
+
+
+def _beyond_dates(dataset: str, resource: ResourceConfig, item: str) -> ServiceError:
+    """A row holding a date or timestamp no date can write (a year typed with a digit too many, 20260-03-01; a day
+    BC): that record's problem (RECORD_UNREADABLE), not the endpoint's. asyncpg's codec raised on it, the call
+    ended INTERNAL and the platform rested the endpoint for every caller; the log names the column, not the
+    value."""
+    column = resource.items[item].value
+    log.warning("a row of %s holds in its column %s (item %s) a day before year 1 or after year 9999, which no "
+                "date can write (a year typed with a digit too many?): fix the row; the access log's line with "
+                "outcome RECORD_UNREADABLE names the platform's audit id of the access", dataset, column, item)
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                        f"a record of {dataset} holds a date no date can write: the 前置机's log says why")
 
 
 def spellings(kind: int, key: str) -> list[str]:
@@ -365,6 +394,9 @@ class DepartmentStore:
         # platform keeps a date without end (services.foundation.validation.any_date): read as 9999-12-31 and
         # 0001-01-01 (a timestamp's as 9999-12-31T23:59:59.999999+08:00), they were dates nobody could tell from
         # one a department really holds, and 9999-12-31 one the platform refuses to load.
+        if beyond := next((item for item, column in resource.items.items() if record[column.value] is OUT_OF_RANGE),
+                          None):
+            raise _beyond_dates(dataset, resource, beyond)
         values = {item: canonical(record[column.value], self._zone) for item, column in resource.items.items()
                   if record[column.value] is not None and not isinstance(record[column.value], Endless)}
         # Characters first (a character is at most 4 bytes in UTF-8): nearly every row is measured without

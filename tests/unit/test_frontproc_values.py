@@ -490,6 +490,37 @@ async def test_an_endless_date_or_time_is_no_value_and_a_real_last_day_stays_ali
             await store.close()
 
 
+async def test_a_day_no_date_can_write_is_that_records_problem_not_an_internal_error(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A year typed with a digit too many (20260-03-01) or a day BC is a date PostgreSQL keeps and Python cannot:
+    asyncpg's codec raised ValueError or OverflowError, the call ended INTERNAL, and the platform rested the
+    department's endpoint for every caller. It is that record's RECORD_UNREADABLE now, the log naming the column
+    (never the value), the other records answered."""
+    await _execute(database_url, """
+        INSERT INTO registry (code, updated, updated_tz, day, label) VALUES
+            ('typo', '2026-03-01', '2026-03-01 10:00+08', '20260-03-01', 'x'),
+            ('late', '2026-03-01', '10000-01-01 00:00+00', '2026-03-01', 'y'),
+            ('bc', '0044-03-15 BC', '2026-03-01 10:00+08', '2026-03-01', 'z');""")
+    items = {"updated_tz": "updated_tz", "day": "day", "label": "label"}
+    store = DepartmentStore(parse(_config(tmp_path, database_url, items), str(tmp_path / "dept.yaml")))
+    await store.open()
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    try:
+        for key, column in (("typo", "day"), ("late", "updated_tz"), ("bc", "updated")):
+            for read in (store.lookup("registry", key), store.batch_lookup("registry", [key, "a"])):
+                with pytest.raises(ServiceError) as error:
+                    await read
+                assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION,
+                                                                  "RECORD_UNREADABLE")
+                said = caplog.records[-1].getMessage()
+                assert (f"in its column {column} (item {column}) a day before year 1 or after year 9999" in said
+                        if column != "updated" else "holds no time in its as_of_column updated (a time before "
+                        "year 1 or after year 9999)" in said), said
+        assert (await store.lookup("registry", "a")).values["label"] == "ok"
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize(("key", "kind"), [("Q17 ", "text"), ("\u3000Q17", "text"),
                                            ("３３０３２７１９９５１１０４２９６０", "citizen_id")])
 async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
