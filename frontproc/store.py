@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
+import math
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -104,6 +105,18 @@ def _python_kind(value: object) -> str:
 _KEY_CATEGORIES = frozenset({"S", "E"})
 #: Column types an as-of time can be read from.
 _AS_OF_TYPES = frozenset({"timestamptz", "timestamp", "date"})
+
+
+def _no_value(value: object) -> bool:
+    """Whether a column's value leaves the record out of it: NULL, a day's 'infinity' or '-infinity' (Endless), and
+    a number's 'NaN', 'Infinity' or '-Infinity' (numeric, float8, real), no number a caller could read: shared as
+    "NaN" and "Infinity", they broke the contract's "numbers in decimal" (a Java caller's new BigDecimal("NaN")
+    throws, and a 数值型 item is one to add up)."""
+    if value is None or isinstance(value, Endless):
+        return True
+    if isinstance(value, decimal.Decimal):
+        return not value.is_finite()
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 def canonical(value: object, zone: dt.tzinfo) -> str:
@@ -398,7 +411,7 @@ class DepartmentStore:
                           None):
             raise _beyond_dates(dataset, resource, beyond)
         values = {item: canonical(record[column.value], self._zone) for item, column in resource.items.items()
-                  if record[column.value] is not None and not isinstance(record[column.value], Endless)}
+                  if not _no_value(record[column.value])}
         # Characters first (a character is at most 4 bytes in UTF-8): nearly every row is measured without
         # encoding anything.
         if 4 * sum(len(item) + len(value) for item, value in values.items()) > MAX_RECORD_BYTES:

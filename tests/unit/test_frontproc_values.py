@@ -110,6 +110,18 @@ async def test_numbers_leave_in_decimal_without_an_exponent(tmp_path: Path, data
     assert row.values["amount"] == "12.50" and row.values["ratio"] == "0.00001"
 
 
+@pytest.mark.parametrize(("amount", "ratio"), [("NaN", "NaN"), ("Infinity", "-Infinity"), ("-Infinity", "Infinity")])
+async def test_a_number_that_is_no_number_is_no_value(tmp_path: Path, database_url: str, amount: str,
+                                                      ratio: str) -> None:
+    """A numeric's 'NaN' (PostgreSQL's "not computed"), or a float's or numeric's ±Infinity, left as "NaN" and
+    "Infinity": no number in decimal as the contract says numbers leave (a Java caller's new BigDecimal("NaN")
+    throws). Such a value is left out as NULL is."""
+    await _execute(database_url, f"INSERT INTO registry (code, amount, ratio, label) VALUES ('n', '{amount}', "
+                                 f"'{ratio}', 'x')")
+    text = _config(tmp_path, database_url, {"amount": "amount", "ratio": "ratio", "label": "label"})
+    assert (await _read(tmp_path, text, "n")).values == {"code": "n", "label": "x"}
+
+
 @pytest.mark.parametrize(("column", "kind"), [("photo", "bytea"), ("tags", "text[]"), ("term", "interval")])
 async def test_a_column_with_no_text_form_is_refused_at_check_naming_its_line(
         tmp_path: Path, database_url: str, column: str, kind: str) -> None:
