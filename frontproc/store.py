@@ -526,6 +526,7 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
         source = resource.query or resource.table
         assert source is not None
         returned: dict[str, asyncpg.types.Type] = {}
+        readable = True
         for text in (sql.one, sql.batch, sql.page):
             if not text:
                 continue
@@ -549,9 +550,12 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
             returned = {attribute.name: attribute.type for attribute in prepared.get_attributes()}
             if text == sql.one and (key_type := await _key_parameter_problem(connection, prepared)):
                 problems.append(f"{config.path}:{source.line}: resources {resource.dataset!r}: {key_type}")
+                readable = False
         else:
             problems.extend(f"{config.path}:{line}: resources {resource.dataset!r}: {problem}"
                             for line, problem in _column_problems(resource, returned))
+            if readable and (denied := await _privilege_problem(connection, sql.one)):
+                problems.append(f"{config.path}:{source.line}: resources {resource.dataset!r}: {denied}")
             for advice in (await _key_index_advice(connection, resource), await _key_spelling_advice(connection,
                                                                                                   resource)):
                 if advice:
@@ -559,6 +563,24 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                                 resource.table.line, resource.dataset, advice)  # type: ignore[union-attr]
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+async def _privilege_problem(connection: asyncpg.Connection, sql: str) -> str:
+    """Why the database account may not run ``sql``, or "".
+
+    PostgreSQL checks privileges when a statement runs, not when it is prepared: a table the account was never
+    granted SELECT on (created after GRANT SELECT ON ALL TABLES IN SCHEMA, say) passed --check, the 前置机 said it
+    was serving, and every call was DATABASE_REFUSED "permission denied". EXPLAIN checks them without reading a
+    row."""
+    try:
+        await connection.fetch(f"EXPLAIN {sql}", "", timeout=STATEMENT_TIMEOUT_SECONDS)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        user = await connection.fetchval("SELECT current_user")
+        return (f"the database account {user} may not read it ({type(exc).__name__}: {str(exc).splitlines()[0]}): "
+                f"grant it SELECT on what the database names (GRANT SELECT ON … TO {user})")
+    except (asyncpg.PostgresError, TimeoutError):
+        pass  # not the check's to judge: the statements were prepared
+    return ""
 
 
 async def _key_spelling_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:

@@ -655,6 +655,44 @@ async def test_a_key_held_by_several_rows_answers_with_the_latest_alone_or_in_a_
         await store.close()
 
 
+def _as_user(url: str, user: str) -> str:
+    """``url`` connecting as ``user`` (the embedded database trusts local connections: no password)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))
+
+
+async def test_a_table_the_account_may_not_read_is_refused_by_the_check_not_at_every_call(
+        tmp_path: Path, database_url: str) -> None:
+    """PostgreSQL checks privileges when a statement runs, not when it is prepared: a table the department's
+    account was never granted SELECT on (created after its GRANT SELECT ON ALL TABLES IN SCHEMA) passed --check,
+    the 前置机 said it was serving, and every call was DATABASE_REFUSED "permission denied for table"."""
+    reader = f"dept_{uuid.uuid4().hex[:8]}"
+    await _execute(database_url, f"CREATE ROLE {reader} LOGIN; GRANT SELECT ON registry TO {reader}; "
+                                 "CREATE TABLE hidden (k text PRIMARY KEY, v text)")
+    text = _config(tmp_path, _as_user(database_url, reader), {"label": "label"})
+    hidden_table = (text.replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                                 "    table: hidden\n    key_column: k\n")
+                    .replace("code: code", "code: k").replace("label: label", "label: v"))
+    hidden_query = text.replace("    table: registry\n    key_column: code\n",
+                                "    query: SELECT * FROM hidden h JOIN registry r ON r.code = h.k WHERE h.k = $1\n")
+    for granted, refused in ((text, None), (hidden_table, "table: hidden"), (hidden_query, "query: ")):
+        config = parse(granted, str(tmp_path / "dept.yaml"))
+        connection = await asyncpg.connect(config.database_url)
+        try:
+            if refused is None:
+                await check_resources(config, connection)
+                continue
+            with pytest.raises(ConfigError) as error:
+                await check_resources(config, connection)
+        finally:
+            await connection.close()
+        line = next(number for number, content in enumerate(granted.splitlines(), 1) if refused in content)
+        assert f"dept.yaml:{line}: resources 'registry': the database account {reader} may not read it " \
+               "(InsufficientPrivilegeError: permission denied for table hidden): grant it SELECT on what the " \
+               f"database names (GRANT SELECT ON … TO {reader})" in str(error.value)
+    await _execute(database_url, f"DROP OWNED BY {reader}; DROP ROLE {reader}")
+
+
 async def test_a_url_file_rewritten_after_a_credential_rotation_serves_the_next_connection(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """database.url_file (a mounted Secret, say) was read once, at start: once the DBA had rotated the account's
@@ -663,8 +701,7 @@ async def test_a_url_file_rewritten_after_a_credential_rotation_serves_the_next_
     renamed (the embedded database trusts local connections, so a new password would not be asked for)."""
     old, new = f"dept_{uuid.uuid4().hex[:8]}", f"dept_{uuid.uuid4().hex[:8]}"
     await _execute(database_url, f"CREATE ROLE {old} LOGIN; GRANT SELECT ON registry TO {old}")
-    parts = urlsplit(database_url)
-    url_of = lambda user: urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))  # noqa: E731
+    url_of = lambda user: _as_user(database_url, user)  # noqa: E731
     (tmp_path / "database.url").write_text(url_of(old) + "\n")
     text = _config(tmp_path, database_url, {"label": "label"}).replace(f"  url: {database_url}\n",
                                                                         "  url_file: database.url\n")
