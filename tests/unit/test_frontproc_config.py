@@ -294,6 +294,11 @@ def test_a_key_or_url_file_that_is_not_text_is_named_with_its_line(tmp_path: Pat
     ("postgresql://dept:pw@db.example:65536/hrss",
      "database: the postgresql:// URL is not valid (Port out of range 0-65535)"),
     ("postgresql://dept:pw@[::1/hrss", "database: the postgresql:// URL is not valid (Invalid IPv6 URL)"),
+    # A generated password holding a character the URL reserves, written as it is: the driver looked for another
+    # host ("does not answer"), or sent another password ("password authentication failed").
+    *[(f"postgresql://dept:{password}@db.example:5432/hrss{query}", "database: the user or password holds a "
+       "character a URL reserves") for password, query in (("pw@1", ""), ("pw/1", ""), ("pw#1", ""), ("pw%zz", ""),
+                                                            ("pw?1", ""), ("pw@1", "?host=/run/postgresql"))],
 ])
 def test_a_database_url_that_is_not_postgresql_is_refused_with_its_line(tmp_path: Path, url: str, said: str) -> None:
     """Such a URL passed the configuration and ended in asyncpg's or urllib's traceback at --check and at start."""
@@ -302,6 +307,13 @@ def test_a_database_url_that_is_not_postgresql_is_refused_with_its_line(tmp_path
         parse(text, str(tmp_path / "dept.yaml"))
     assert f"dept.yaml:{_line_of(text, 'database:')}: {said}" in str(error.value)
     assert "pw" not in str(error.value)
+
+
+@pytest.mark.parametrize("url", ["postgresql://dept:p%40ss%2F%25@db.example:5432/hrss",
+                                 "postgresql://dept@/hrss?host=/run/postgresql", "postgresql:///hrss",
+                                 "postgresql://dept:pw@db.example/hrss?options=-c%20search_path%3Dmz"])
+def test_a_url_whose_credentials_are_percent_encoded_is_taken(tmp_path: Path, url: str) -> None:
+    assert parse(_valid(tmp_path, url), str(tmp_path / "dept.yaml")).database_url == url
 
 
 def test_a_url_parameter_the_driver_refuses_stops_the_check_as_a_configuration_mistake(tmp_path: Path) -> None:
