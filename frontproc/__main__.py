@@ -91,6 +91,11 @@ def _why(error: BaseException) -> str:
     """The reason in a line, without the URL's password (asyncpg's messages name host, port, user, database)."""
     if isinstance(error, TimeoutError):
         return f"no answer within {CONNECT_TIMEOUT_SECONDS:g} s"
+    if isinstance(error, FileNotFoundError):
+        # A socket URL (host=/run/postgresql): "FileNotFoundError: [Errno 2] No such file or directory" read as a
+        # file of the configuration missing.
+        return ("no PostgreSQL socket there: the URL's host=<directory> and port name a server's socket "
+                "(.s.PGSQL.<port>), and none is in it (is the server started, the directory and port right?)")
     text = " ".join(str(error).split())[:200]
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

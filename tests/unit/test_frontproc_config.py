@@ -182,6 +182,18 @@ def test_check_says_at_once_that_the_department_database_does_not_answer(tmp_pat
     assert "Traceback" not in result.stderr
 
 
+def test_check_says_a_socket_the_database_does_not_listen_on_is_no_server_not_a_missing_file(tmp_path: Path) -> None:
+    """A 前置机 beside its database connects through its socket (host=/run/postgresql); with the server stopped,
+    or the directory or port wrong, it said "does not answer (FileNotFoundError: [Errno 2] No such file or
+    directory)", a file of its configuration missing to the officer reading it."""
+    result = _check_process(tmp_path, f"postgresql://dept@/hrss?host={tmp_path}&port=5999")
+    assert result.returncode == 1, result.stderr
+    said = result.stderr
+    assert f"postgresql://dept@/hrss?host={tmp_path}&port=5999 does not answer (no PostgreSQL socket there: the " \
+           "URL's host=<directory> and port name a server's socket (.s.PGSQL.<port>), and none is in it" in said
+    assert "FileNotFoundError" not in result.stderr
+
+
 async def test_check_names_a_refusal_waiting_cannot_fix(tmp_path: Path, embedded) -> None:  # type: ignore[no-untyped-def]
     """A database that does not exist (or a wrong password) is reported as refused, with the server's reason."""
     missing = urlunsplit(urlsplit(embedded.database_url)._replace(path=f"/no_such_{uuid.uuid4().hex[:8]}"))
