@@ -292,6 +292,17 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
     ("CREATE TABLE keyed (k text, v text); CREATE INDEX ON keyed (k)", "the key column k of keyed is not unique"),
     ("CREATE TABLE keyed (k text PRIMARY KEY, v text)", ""),
     ("CREATE TABLE keyed (k int, v text); CREATE UNIQUE INDEX ON keyed ((k::text))", ""),
+    # Lookups compare the key as text (k::text = ANY($1)): a primary key on an integer or a char(n) column (a
+    # 公民身份号码 kept as char(18)) cannot serve them, and every lookup read the whole table without a word.
+    ("CREATE TABLE keyed (k int PRIMARY KEY, v text)", "keyed's unique index on its key column k cannot serve "
+     "lookups, which compare the column as text"),
+    ("CREATE TABLE keyed (k char(18) PRIMARY KEY, v text)", "every lookup reads the whole table (CREATE UNIQUE INDEX"),
+    ("CREATE TABLE keyed (k char(18), v text); CREATE INDEX ON keyed (k)",
+     "keyed's index on its key column k cannot serve lookups, which compare the column as text (k::text): every "
+     "lookup reads the whole table (CREATE UNIQUE INDEX"),
+    ("CREATE TABLE keyed (k varchar(18) PRIMARY KEY, v text)", ""),
+    # An index holding every column read can be read whole instead of the table: no lookup by key either.
+    ("CREATE TABLE keyed (k int PRIMARY KEY, v text); CREATE INDEX ON keyed (k, v)", "cannot serve lookups"),
     # An expression index of another column is no index of the key, whatever its name holds.
     ("CREATE TABLE keyed (k text, v text); CREATE UNIQUE INDEX keyed_k_idx ON keyed (lower(v))",
      "has no index on its key column k"),
