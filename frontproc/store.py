@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import grpc
 
-from frontproc.config import ConfigError, FrontprocConfig, ResourceConfig, database_url_now
+from frontproc.config import KEY_KINDS, ConfigError, FrontprocConfig, ResourceConfig, database_url_now
 from services.connection import public_url
-from services.query.keys import UPPER_CASE_KINDS, normalize_key
+from services.query.keys import UPPER_CASE_KINDS, key_error, normalize_key
 from services.runtime.errors import ServiceError, dependency_failure, describe
 from services.runtime.masking import Masker
 from services.runtime.server import MAX_MESSAGE_BYTES
@@ -556,8 +556,9 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                             for line, problem in _column_problems(resource, returned))
             if readable and (denied := await _privilege_problem(connection, sql.one)):
                 problems.append(f"{config.path}:{source.line}: resources {resource.dataset!r}: {denied}")
-            for advice in (await _key_index_advice(connection, resource), await _key_spelling_advice(connection,
-                                                                                                  resource)):
+            for advice in (await _key_index_advice(connection, resource),
+                           await _key_spelling_advice(connection, resource),
+                           await _key_kind_advice(connection, resource)):
                 if advice:
                     log.warning("%s:%d: resources %r: %s", config.path,
                                 resource.table.line, resource.dataset, advice)  # type: ignore[union-attr]
@@ -606,6 +607,44 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
     return (f"table {resource.table.value} holds keys in {resource.key_column.value} with blanks around them{how}: "
             "the platform asks for keys trimmed and in ASCII, so those rows are answered as absent; fix the rows, "
             f"or share a view whose key column is normalised (btrim({resource.key_column.value}))")
+
+
+#: How many of a table's keys the check reads to see whether they are keys of the configured kind.
+KIND_SAMPLE = 200
+
+
+async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when keys the table holds are not valid keys of ``key.kind``, or "".
+
+    The platform asks only for valid keys of the kind (a 公民身份号码 with its check character, …): a resource
+    configured with another kind than its table holds (citizen_id for a table keyed by 证照编号, or by old
+    15-digit ID numbers) answered every lookup as absent (库无), and rows holding a mistyped key were never
+    found, the check saying nothing. The first KIND_SAMPLE keys are read (the check and the start only); the
+    examples are masked, never written in full.
+    """
+    if resource.table is None or resource.key_column is None:
+        return ""
+    column = f"{_ident(resource.key_column.value)}::text"
+    try:
+        keys = await connection.fetch(f"SELECT {column} AS key FROM {_ident(resource.table.value)} WHERE {column} "
+                                      "IS NOT NULL LIMIT $1", KIND_SAMPLE, timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    invalid = [(row["key"], problem) for row in keys if (problem := key_error(
+        resource.key_kind, normalize_key(resource.key_kind, row["key"])))]
+    if not invalid:
+        return ""
+    rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
+    example, problem = invalid[0]
+    shown = Masker().mask(example, rule) if rule else example
+    read = f"{len(keys)} key{'s' * (len(keys) != 1)} read from {resource.key_column.value}"
+    if len(invalid) == len(keys):
+        return (f"none of the {read} (the first rows of {resource.table.value}) is a valid {resource.key_kind_name} "
+                f"key ({shown}: {problem}): the platform asks only for valid ones, so every lookup is answered as "
+                f"absent; is key.kind right ({', '.join(KEY_KINDS)})?")
+    return (f"{len(invalid)} of the {read} (the first rows of {resource.table.value}) are not valid "
+            f"{resource.key_kind_name} keys ({shown}: {problem}): the platform never asks for them, so those rows "
+            "are answered as absent; fix the rows")
 
 
 async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:

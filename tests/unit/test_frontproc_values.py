@@ -566,9 +566,48 @@ async def test_the_check_warns_of_keys_the_platform_can_never_ask_for(
         await check_resources(config, connection)
     finally:
         await connection.close()
-    [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    # (the row keyed 'b' is no 公民身份号码: the citizen_id case is also told so, by the next test's warning)
+    [warning] = [record.getMessage() for record in caplog.records
+                 if record.name == "frontproc.store" and "with blanks around them" in record.getMessage()]
     assert "table spelled holds keys in k with blanks around them" in warning and "answered as absent" in warning
     assert key.strip() not in warning
+
+
+@pytest.mark.parametrize(("keys", "kind", "says"), [
+    # A table keyed by 证照编号 configured as citizen_id: every lookup was 库无, the check silent.
+    (["ZZ2026000001", "ZZ2026000002"], "citizen_id", "none of the 2 keys read from k (the first rows of kinds) is "
+     "a valid citizen_id key (ZZ2026**0001: 公民身份号码 must have 18 characters, got 12): the platform asks "
+     "only for valid ones, so every lookup is answered as absent; is key.kind right"),
+    # One mistyped 公民身份号码 (its check character) among good ones: that person was never found.
+    (["342322194911060454", "342322194911060455", "11010519491231002x"], "citizen_id",
+     "1 of the 3 keys read from k (the first rows of kinds) are not valid citizen_id keys (342322********0455: "),
+    (["342322194911060454", "11010519491231002x"], "citizen_id", ""),
+    (["91110000600037341L"], "credit_code", ""),
+    (["ZZ2026000001"], "text", ""),
+])
+async def test_the_check_warns_of_keys_that_are_not_of_the_configured_kind(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, keys: list[str], kind: str,
+        says: str) -> None:
+    """The platform asks only for valid keys of the resource's kind: a kind other than the table holds answered
+    every lookup as absent, and a row holding a mistyped key was never found; the check said nothing. It reads
+    the first keys of the table and says so, the key shown masked."""
+    rows = ", ".join(f"('{key}', 'x')" for key in keys)
+    await _execute(database_url, f"CREATE TABLE kinds (k text PRIMARY KEY, v text); INSERT INTO kinds VALUES {rows}")
+    text = (_config(tmp_path, database_url, {"label": "v"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: kinds\n    key_column: k\n")
+            .replace("      code: code\n", "      code: k\n")
+            .replace("kind: text", f"kind: {kind}"))
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    config = parse(text, str(tmp_path / "dept.yaml"))
+    connection = await asyncpg.connect(config.database_url)
+    try:
+        await check_resources(config, connection)
+    finally:
+        await connection.close()
+    warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    assert [says in warning for warning in warnings] == ([True] if says else []), warnings
+    assert not any(key in warning for key in keys if kind != "text" for warning in warnings)
 
 
 async def test_a_fixed_length_column_leaves_without_the_blanks_that_pad_it(tmp_path: Path, database_url: str) -> None:
