@@ -151,6 +151,15 @@ async def run(config: FrontprocConfig) -> None:
     await running.stop(5.0)
 
 
+def _plain_lines() -> None:
+    """--check's warnings as lines an officer reads and copies from, not the log's JSON.
+
+    In JSON, the advice's SQL came with every quote escaped (CREATE UNIQUE INDEX ON \\"mz\\".\\"dibao\\" …):
+    pasted into psql as printed, it failed. The log's filters (personal numbers redacted) stay."""
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter("govshare frontproc: %(levelname)s: %(message)s"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="govshare frontproc", description="Run a department's 前置机.")
     parser.add_argument("--config", required=True, help="the configuration file (YAML, see docs/frontproc.md)")
@@ -162,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"govshare frontproc: {exc}", file=sys.stderr)
         return 2
     telemetry.setup_logging("INFO", "frontproc")
+    if args.check:
+        _plain_lines()
     import uvloop
 
     try:

@@ -210,6 +210,26 @@ async def test_check_passes_on_a_database_that_answers(tmp_path: Path, departmen
     assert result.stdout == f"govshare frontproc: {tmp_path / 'dept.yaml'} is valid (1 resource)\n"
 
 
+async def test_the_checks_warnings_are_lines_to_read_with_sql_to_copy(tmp_path: Path, department_url: str) -> None:
+    """--check printed its advice as the service log's JSON lines: the SQL to run came with every quote escaped
+    (CREATE UNIQUE INDEX ON \\"si_enrolment\\" …), and failed pasted into psql as printed."""
+    connection = await asyncpg.connect(department_url)
+    try:
+        await connection.execute("CREATE TABLE bare AS SELECT * FROM si_enrolment")
+    finally:
+        await connection.close()
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path, department_url).replace("table: si_enrolment", "table: bare"))
+    result = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "frontproc", "--config", str(path),
+                                                      "--check"], cwd=ROOT, capture_output=True, text=True,
+                                     timeout=120)
+    assert result.returncode == 0, result.stderr
+    line = _line_of(path.read_text(), "table: bare")
+    assert f"govshare frontproc: WARNING: {path}:{line}: resources 'social_insurance': table bare has no index on " \
+           "its key column sfzhm: every lookup reads the whole table " \
+           '(CREATE UNIQUE INDEX ON "bare" (("sfzhm"::text)))\n' in result.stderr
+
+
 def test_a_port_no_socket_can_have_is_refused_by_the_check_not_at_bind(tmp_path: Path) -> None:
     text = _valid(tmp_path).replace("listen: 127.0.0.1:7100", "listen: 127.0.0.1:99999")
     with pytest.raises(ConfigError) as error:
