@@ -277,9 +277,12 @@ def _refusal(error: asyncpg.PostgresError) -> str:
 
 
 #: What a data exception met while reading rows means for the department's DBA, by SQLSTATE.
+#: The view column that reads GBK text kept in a SQL_ASCII database as UTF-8 (convert_from(xm, 'GBK') there gives
+#: the same bytes back: the database's own encoding is SQL_ASCII, "no conversion").
+GBK_IN_SQL_ASCII = "convert_from(convert(convert_to(xm, 'SQL_ASCII'), 'GBK', 'UTF8'), 'SQL_ASCII') AS xm"
 _DATA_HINTS = {
     "22021": "text not valid in the database's encoding (GBK bytes in a SQL_ASCII database, say): convert the "
-             "row's text, or share a view that converts it",
+             f"row's text, or share a view that converts it (GBK in a SQL_ASCII database: {GBK_IN_SQL_ASCII})",
 }
 
 
@@ -521,6 +524,8 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
     its transaction open) held --check, and the start, in silence for as long as the lock lasted.
     """
     problems: list[str] = []
+    if advice := await _encoding_advice(connection):
+        log.warning("%s: database: %s", config.path, advice)
     for resource in config.resources.values():
         sql = statements(resource)
         source = resource.query or resource.table
@@ -611,6 +616,21 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
 
 #: How many of a table's keys the check reads to see whether they are keys of the configured kind.
 KIND_SAMPLE = 200
+
+
+async def _encoding_advice(connection: asyncpg.Connection) -> str:
+    """A warning when the database's encoding is SQL_ASCII, or "".
+
+    Such a database (common among older Chinese departments' systems) keeps text as bytes without saying in
+    what encoding: a row holding GBK text passed the check and could not be sent (RECORD_UNREADABLE, a batch
+    download stopping at it), and the advice to "share a view that converts it" met PostgreSQL's convert_from(xm,
+    'GBK'), which there gives the same bytes back."""
+    if await connection.fetchval("SHOW server_encoding") != "SQL_ASCII":
+        return ""
+    return ("the department database's encoding is SQL_ASCII: it keeps text as bytes without saying in what "
+            "encoding, and a row whose text is not UTF-8 (GBK, in most such databases) cannot be sent: that "
+            "record is RECORD_UNREADABLE and a batch download stops at it. Share views whose text columns holding "
+            f"GBK are converted: {GBK_IN_SQL_ASCII}")
 
 
 async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:

@@ -420,6 +420,34 @@ async def test_a_row_the_database_cannot_send_is_that_records_problem_not_a_refu
         await store.close()
 
 
+async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gbk_text(
+        tmp_path: Path, embedded, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+    """A SQL_ASCII database (older departments' systems) keeping names in GBK passed the check; each such row was
+    RECORD_UNREADABLE, a batch download stopped at the first, and the advice to share a view converting the text
+    met convert_from(xm, 'GBK'), which in such a database gives the same bytes back. The check says so, with the
+    view column that does read it."""
+    from frontproc.store import GBK_IN_SQL_ASCII
+
+    name = f"dept_ascii_{uuid.uuid4().hex[:8]}"
+    await _execute(embedded.database_url, f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+                                          "TEMPLATE template0")
+    url = urlunsplit(urlsplit(embedded.database_url)._replace(path=f"/{name}"))
+    await _execute(url, "CREATE TABLE people (code text PRIMARY KEY, xm text); INSERT INTO people VALUES "
+                        "('a', convert_from('\\xd5c5c8fd'::bytea, 'SQL_ASCII'))")  # 张三 in GBK
+    text = (_config(tmp_path, url, {"name": "xm"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: people\n    key_column: code\n"))
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    with pytest.raises(ServiceError):
+        await _read(tmp_path, text, "a")  # the check passes, the row cannot be sent
+    warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    assert any("dept.yaml: database: the department database's encoding is SQL_ASCII" in warning
+               and GBK_IN_SQL_ASCII in warning for warning in warnings), warnings
+    await _execute(url, f"CREATE VIEW people_utf8 AS SELECT code, {GBK_IN_SQL_ASCII} FROM people")
+    row = await _read(tmp_path, text.replace("table: people", "table: people_utf8"), "a")
+    assert row is not None and row.values["name"] == "张三"
+
+
 async def test_a_row_larger_than_a_reply_may_be_is_that_records_problem_named_in_the_log(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
     """A department column holding more text than a reply of the platform may carry (a scanned document pasted
