@@ -10,13 +10,14 @@ from pathlib import Path
 import grpc
 import pytest
 
+from console.errors import REASON_SENTENCES, problem_of
 from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.provider.v1 import provider_pb2
 from services.catalog.endpoints import _require_serves
 from services.catalog.model import DataItem, Endpoint, Entry
 from services.query.endpoints import CircuitOpen, EndpointDown, EndpointGuard
 from services.runtime import provider_assertions
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, to_status
 from services.runtime.keys import generate_keys
 from services.runtime.provider_assertions import (
     CURRENT_ACCESS,
@@ -289,5 +290,11 @@ def test_the_catalog_publishes_only_what_the_endpoint_serves(answer, reason) -> 
     with pytest.raises(ServiceError) as refused:
         _require_serves(_entry(), answer)
     assert refused.value.reason == reason
+    # The console's reviewer is told in Chinese what the provider department is to fix, not "当前状态不允许此操作"
+    # (the entry's state allows publishing: its 前置机 does not serve it as registered).
+    status = to_status(refused.value, "catalog")
+    said = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+        *status.trailing_metadata), status.details)).message
+    assert said.startswith(REASON_SENTENCES[reason]) and "目录未发布" in said and "当前状态不允许" not in said
     _require_serves(_entry(), provider_pb2.DescribeResponse(serves=True, department_code="11110100MB0000006K",
                                                             items=["citizen_id", "status", "other"]))
