@@ -669,14 +669,17 @@ async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceCon
 
 async def _key_index_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
     """What the table's indexes say against its key column, or "": a warning, not a refusal, since the 前置机
-    answers either way. A view (or a query) has no indexes of its own to look at."""
+    answers either way. A view has no indexes of its own to look at: of it, only whether it returns several rows
+    for a key (a query resource is not looked at)."""
     if resource.table is None or resource.key_column is None:
         return ""
     relation = await connection.fetchrow(
         "SELECT c.oid, c.relkind::text AS kind, a.attnum FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid"
         " WHERE c.oid = to_regclass($1) AND a.attname = $2", _ident(resource.table.value), resource.key_column.value)
-    if relation is None or relation["kind"] not in ("r", "p"):
+    if relation is None:
         return ""
+    if relation["kind"] not in ("r", "p"):
+        return await _view_duplicates_advice(connection, resource)
     column = resource.key_column.value
     # An index is on the key when its first key is the column, or an expression of it (``(k::text)``): its
     # first key as PostgreSQL writes it names the column as a whole identifier.
@@ -731,6 +734,24 @@ async def _lookups_use_an_index(connection: asyncpg.Connection, resource: Resour
     except (asyncpg.PostgresError, TimeoutError):
         return True
     return '"Index Cond"' in str(plan)
+
+
+async def _view_duplicates_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when a view (or a materialized or foreign table) returns several rows for a key, or "".
+
+    A view has no index to look at, and the check said nothing of it; but a view joining a person to their
+    addresses, or to every year's 补助, returns a person several times: the key answered with one of the rows
+    and a batch download missed rows that share a key, as for a table without a unique key (f6473e9)."""
+    assert resource.table is not None and resource.key_column is not None
+    duplicates = await _duplicate_keys(connection, resource)
+    if not duplicates:
+        return ""
+    column, newest = _ident(resource.key_column.value), (
+        f", {_ident(resource.as_of_column.value)} DESC" if resource.as_of_column else "")
+    return (f"{resource.table.value} returns several rows for a key: {duplicates}; a key held by several rows "
+            "answers with one of them (the one true the latest by as_of_column), and a batch download can miss rows "
+            "that share a key: make it return one row per key "
+            f"(SELECT DISTINCT ON ({column}::text) … ORDER BY {column}::text{newest})")
 
 
 #: How many of the keys held by several rows the check shows, masked, for the DBA to look for.

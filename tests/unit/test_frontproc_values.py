@@ -306,7 +306,12 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
     # An expression index of another column is no index of the key, whatever its name holds.
     ("CREATE TABLE keyed (k text, v text); CREATE UNIQUE INDEX keyed_k_idx ON keyed (lower(v))",
      "has no index on its key column k"),
-    ("CREATE TABLE base (k text, v text); CREATE VIEW keyed AS SELECT k, v FROM base", ""),  # a view: nothing to know
+    ("CREATE TABLE base (k text, v text); CREATE VIEW keyed AS SELECT k, v FROM base", ""),  # a view: one row a key
+    # A view joining a person to their addresses returns them twice: said as of a table without a unique key.
+    ("CREATE TABLE base (k text, v text); INSERT INTO base VALUES ('A-2026-000001', '1'), ('A-2026-000001', '2'),"
+     " ('B', '3'); CREATE VIEW keyed AS SELECT k, v FROM base", "keyed returns "
+     "several rows for a key: 1 key is held by several rows (2 rows in all; A-20*****0001 in 2 rows); a key held by "
+     'several rows answers with one of them'),
 ])
 async def test_the_check_warns_of_a_key_column_without_a_unique_index(
         tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, ddl: str, says: str) -> None:
