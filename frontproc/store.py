@@ -563,7 +563,8 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
                 problems.append(f"{config.path}:{source.line}: resources {resource.dataset!r}: {denied}")
             for advice in (await _key_index_advice(connection, resource),
                            await _key_spelling_advice(connection, resource),
-                           await _key_kind_advice(connection, resource)):
+                           await _key_kind_advice(connection, resource),
+                           await _as_of_advice(connection, resource)):
                 if advice:
                     log.warning("%s:%d: resources %r: %s", config.path,
                                 resource.table.line, resource.dataset, advice)  # type: ignore[union-attr]
@@ -631,6 +632,28 @@ async def _encoding_advice(connection: asyncpg.Connection) -> str:
             "encoding, and a row whose text is not UTF-8 (GBK, in most such databases) cannot be sent: that "
             "record is RECORD_UNREADABLE and a batch download stops at it. Share views whose text columns holding "
             f"GBK are converted: {GBK_IN_SQL_ASCII}")
+
+
+async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
+    """A warning when rows of the table hold no as_of_column value, or "".
+
+    A NULL as-of time is no time at all, and the record is answered as true as of the moment of the read (as a
+    resource without as_of_column is): a row nobody dated — loaded before the column was added, say — passes
+    for fresh in the platform's provenance, and the check said nothing. The table is read until the first such
+    row (the check and the start only)."""
+    if resource.table is None or resource.as_of_column is None:
+        return ""
+    column = _ident(resource.as_of_column.value)
+    try:
+        found = await connection.fetchval(f"SELECT EXISTS (SELECT 1 FROM {_ident(resource.table.value)} WHERE "
+                                          f"{column} IS NULL)", timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    if not found:
+        return ""
+    return (f"rows of {resource.table.value} hold no as_of_column value ({resource.as_of_column.value} IS NULL): "
+            "they are answered as true as of the moment of the read, however old they are; set it (the time each "
+            "row was last true, or loaded)")
 
 
 async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:

@@ -351,7 +351,8 @@ async def test_the_unique_index_advice_on_a_table_holding_a_key_twice_says_which
         await check_resources(config, connection)
     finally:
         await connection.close()
-    [warning] = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+    [warning] = [record.getMessage() for record in caplog.records
+                 if record.name == "frontproc.store" and "several rows" in record.getMessage()]
     assert "2 keys are each held by several rows (5 rows in all; 342322********0454 in 3 rows, " \
            "110105********002X in 2 rows)" in warning
     assert "A unique index cannot be created while they are there" in warning
@@ -641,6 +642,24 @@ async def test_the_check_warns_of_keys_that_are_not_of_the_configured_kind(
     warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
     assert [says in warning for warning in warnings] == ([True] if says else []), warnings
     assert not any(key in warning for key in keys if kind != "text" for warning in warnings)
+
+
+async def test_the_check_warns_of_rows_whose_as_of_time_is_null(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A row whose as_of_column is NULL (loaded before the column was added, say) is answered as true as of the
+    moment of the read, however old: it passed for fresh in the platform's provenance, the check silent."""
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    for updated, says in (("'2026-12-01 10:00'", False), ("NULL", True)):
+        await _execute(database_url, "DROP TABLE IF EXISTS dated; CREATE TABLE dated (k text PRIMARY KEY, t timestamp);"
+                                     f" INSERT INTO dated VALUES ('a', '2026-12-01 10:00'), ('b', {updated})")
+        text = (_config(tmp_path, database_url, {}, as_of="t")
+                .replace("    table: registry\n    key_column: code\n", "    table: dated\n    key_column: k\n")
+                .replace("      code: code\n", "      code: k\n"))
+        caplog.clear()
+        assert (await _read(tmp_path, text, "a")).as_of == dt.datetime(2026, 12, 1, 10, tzinfo=BEIJING)
+        warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+        assert [("rows of dated hold no as_of_column value (t IS NULL): they are answered as true as of the "
+                 "moment of the read") in warning for warning in warnings] == ([True] if says else [])
 
 
 async def test_a_fixed_length_column_leaves_without_the_blanks_that_pad_it(tmp_path: Path, database_url: str) -> None:
