@@ -383,6 +383,8 @@ class DepartmentStore:
         self._pool: asyncpg.Pool | None = None
         #: Datasets whose statements the database refused last time (logged once per change, not per call).
         self._refused: set[str] = set()
+        #: Datasets whose last statement outran STATEMENT_TIMEOUT_SECONDS (logged once per change, not per call).
+        self._slow: set[str] = set()
 
     async def open(self) -> None:
         """Connects (raises while the database does not answer; the server retries)."""
@@ -453,6 +455,9 @@ class DepartmentStore:
         """
         try:
             result = await statement
+        except TimeoutError:
+            self._say_slow(dataset)
+            raise
         except asyncpg.DataError as error:
             raise _unreadable(dataset, error) from error
         except asyncpg.PostgresError as error:
@@ -465,7 +470,24 @@ class DepartmentStore:
         if dataset in self._refused:
             self._refused.discard(dataset)
             log.info("the department database answers the statements of %s again", dataset)
+        if dataset in self._slow:
+            self._slow.discard(dataset)
+            log.info("the department database answers the statements of %s in time again", dataset)
         return rows
+
+    def _say_slow(self, dataset: str) -> None:
+        """Says once, until they answer in time again, that ``dataset``'s statements outrun their bound.
+
+        The call stays UNAVAILABLE (the platform got no answer), but the log said only "postgresql unavailable
+        (TimeoutError)": the officer looked for a database that was down while it answered everything else, a
+        slow view or a table read whole for want of an index being the cause."""
+        if dataset not in self._slow:
+            self._slow.add(dataset)
+            log.warning("a statement of %s got no answer within %g s (the bound on each): the department database "
+                        "is slow to answer it — a table read whole for want of an index (govshare frontproc --check "
+                        "says so), a slow view, a lock held by a reload — or does not answer at all; the platform is "
+                        "told the 前置机 does not answer (UNAVAILABLE) and rests it", dataset,
+                        STATEMENT_TIMEOUT_SECONDS)
 
     def _refuse(self, dataset: str, why: str) -> ServiceError:
         """DATABASE_REFUSED for ``dataset``, said in the log once until its statements answer again."""

@@ -734,6 +734,36 @@ async def test_a_table_locked_during_the_check_is_said_not_waited_for_in_silence
         await checker.close()
 
 
+async def test_a_statement_outrunning_its_bound_is_said_to_be_slow_not_only_a_database_down(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A view slower than the statements' bound (or a table read whole for want of an index) left the officer
+    "postgresql unavailable (TimeoutError)" in the log, a database down while it answered everything else. The
+    call stays UNAVAILABLE (a TimeoutError, the runtime's), and the log says once what may be slow."""
+    from frontproc import store
+
+    monkeypatch.setattr(store, "STATEMENT_TIMEOUT_SECONDS", 0.5)
+    await _execute(database_url, "CREATE VIEW slow AS SELECT code, label FROM registry, pg_sleep(1)")
+    text = (_config(tmp_path, database_url, {"label": "label"})
+            .replace("    table: registry\n    key_column: code\n    as_of_column: updated\n",
+                     "    table: slow\n    key_column: code\n"))
+    department = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await department.open()
+    caplog.set_level(logging.INFO, logger="frontproc.store")
+    try:
+        for _ in range(2):
+            with pytest.raises(TimeoutError):
+                await department.lookup("registry", "a")
+        said = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
+        assert len(said) == 1 and "a statement of registry got no answer within 0.5 s (the bound on each): the " \
+            "department database is slow to answer it — a table read whole for want of an index" in said[0]
+        await _execute(database_url, "CREATE OR REPLACE VIEW slow AS SELECT code, label FROM registry")
+        assert (await department.lookup("registry", "a")).values["label"] == "ok"
+        assert caplog.records[-1].getMessage() == "the department database answers the statements of registry in " \
+                                                  "time again"
+    finally:
+        await department.close()
+
+
 async def test_a_key_held_by_several_rows_answers_with_the_latest_alone_or_in_a_batch(
         tmp_path: Path, database_url: str) -> None:
     """A table without a unique key (the check warns of it) may hold a person twice. A Lookup answered with the first
