@@ -276,10 +276,10 @@ def _refusal(error: asyncpg.PostgresError) -> str:
     return describe(error)
 
 
-#: What a data exception met while reading rows means for the department's DBA, by SQLSTATE.
 #: The view column that reads GBK text kept in a SQL_ASCII database as UTF-8 (convert_from(xm, 'GBK') there gives
 #: the same bytes back: the database's own encoding is SQL_ASCII, "no conversion").
 GBK_IN_SQL_ASCII = "convert_from(convert(convert_to(xm, 'SQL_ASCII'), 'GBK', 'UTF8'), 'SQL_ASCII') AS xm"
+#: What a data exception met while reading rows means for the department's DBA, by SQLSTATE.
 _DATA_HINTS = {
     "22021": "text not valid in the database's encoding (GBK bytes in a SQL_ASCII database, say): convert the "
              f"row's text, or share a view that converts it (GBK in a SQL_ASCII database: {GBK_IN_SQL_ASCII})",
@@ -408,13 +408,13 @@ class DepartmentStore:
             if isinstance(record[column.value], _NO_TEXT_FORM_VALUES):
                 raise self._refuse(dataset, f"column {column.value} ({item}) of {dataset} no longer has a text form "
                                             f"(it holds {_python_kind(record[column.value])}: its type was altered?)")
+        if beyond := next((item for item, column in resource.items.items() if record[column.value] is OUT_OF_RANGE),
+                          None):
+            raise _beyond_dates(dataset, resource, beyond)
         # NULL is no value; so are 'infinity' and '-infinity' (a 有效期至 of 长期, a date "since ever"), as the
         # platform keeps a date without end (services.foundation.validation.any_date): read as 9999-12-31 and
         # 0001-01-01 (a timestamp's as 9999-12-31T23:59:59.999999+08:00), they were dates nobody could tell from
         # one a department really holds, and 9999-12-31 one the platform refuses to load.
-        if beyond := next((item for item, column in resource.items.items() if record[column.value] is OUT_OF_RANGE),
-                          None):
-            raise _beyond_dates(dataset, resource, beyond)
         values = {item: canonical(record[column.value], self._zone) for item, column in resource.items.items()
                   if not _no_value(record[column.value])}
         # Characters first (a character is at most 4 bytes in UTF-8): nearly every row is measured without
@@ -637,10 +637,6 @@ async def _key_spelling_advice(connection: asyncpg.Connection, resource: Resourc
             f"or share a view whose key column is normalised (btrim({resource.key_column.value}))")
 
 
-#: How many of a table's keys the check reads to see whether they are keys of the configured kind.
-KIND_SAMPLE = 200
-
-
 async def _encoding_advice(connection: asyncpg.Connection) -> str:
     """A warning when the database's encoding is SQL_ASCII, or "".
 
@@ -676,6 +672,10 @@ async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig
     return (f"rows of {resource.table.value} hold no as_of_column value ({resource.as_of_column.value} IS NULL): "
             "they are answered as true as of the moment of the read, however old they are; set it (the time each "
             "row was last true, or loaded)")
+
+
+#: How many of a table's keys the check reads to see whether they are keys of the configured kind.
+KIND_SAMPLE = 200
 
 
 async def _key_kind_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
