@@ -139,9 +139,10 @@ RENEW = "renew"
 
 #: The ``reason`` of an UNAUTHENTICATED that refuses the bearer token itself: ``UNAUTHENTICATED`` from a service
 #: (expired, signed by a key no longer published, of a system since disabled or whose secret was rotated) or from
-#: the edge's own token check (none at all from an edge before its refusals carried an ErrorInfo). Any other reason refuses something the request carries — SignIn's
-#: ``BAD_CREDENTIALS`` or ``TOTP_INVALID``, ExchangeOidcToken's ``OIDC_TOKEN_INVALID`` —, which a new token does not
-#: change: repeating such a call counted a person's wrong password twice (locked after three tries, not five).
+#: the edge's own token check (none at all from an edge before its refusals carried an ErrorInfo). Any other
+#: reason refuses something the request carries — SignIn's ``BAD_CREDENTIALS`` or ``TOTP_INVALID``,
+#: ExchangeOidcToken's ``OIDC_TOKEN_INVALID`` —, which a new token does not change: repeating such a call counted a
+#: person's wrong password twice (locked after three tries, not five).
 TOKEN_REFUSALS = frozenset({"", "UNAUTHENTICATED"})
 
 
