@@ -300,6 +300,7 @@ PAGES: dict[str, Use] = {
     "/applications/escalate": Use(frozenset({"APPLICANT"}), "申请部门的申请人提请共享主管部门协调"),
     "/applications/withdraw": Use(frozenset({"APPLICANT"}), "申请部门的申请人撤回尚未办结的申请"),
     "/replies": Use(frozenset({"APPROVER"}), "提供部门的审批人答复其他部门的申请"),
+    "/replies/decided": Use(frozenset({"APPROVER"}), "提供部门的审批人查看本部门已办理的申请"),
     # The provider's 审批人 and the auditors follow an escalated application; the authority's 审核员 decides it.
     "/coordination": Use(frozenset({"REVIEWER", "APPROVER", "AUDITOR"}), "共享主管部门的审核员协调提请的申请",
                          send=frozenset({"REVIEWER"})),

@@ -718,6 +718,49 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                         next_token=answer.next_page_token, errors=errors, target=target, typed=typed)
 
 
+#: The 已办理 page's state filter (the query string's ``state``): "" is every application the department received.
+DECIDED_STATES = {"approved": sharing_pb2.APPLICATION_STATE_APPROVED, "refused": sharing_pb2.APPLICATION_STATE_REFUSED,
+                  "escalated": sharing_pb2.APPLICATION_STATE_ESCALATED,
+                  "coordinated_granted": sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED,
+                  "coordinated_refused": sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED,
+                  "withdrawn": sharing_pb2.APPLICATION_STATE_WITHDRAWN,
+                  "submitted": sharing_pb2.APPLICATION_STATE_SUBMITTED}
+
+
+@signed_in
+async def replies_decided(console: Console, request: Request, session: Session) -> Response:
+    """The provider's applications already dealt with, newest first, by state: who decided each (the 审批人, the
+    authority coordinating, the applicant withdrawing), when and why. 答复 lists only those waiting, so once an
+    application was answered the 审批人 could not find it again to say what was decided, by whom, on what grounds."""
+    state = request.query_params.get("state", "")
+    if state not in DECIDED_STATES and state != "":
+        return console.page(request, "decided.html", status=400, title="已办理的申请", state=state, rows=[],
+                            states=DECIDED_STATES, next_token="", problem=None,
+                            errors={"state": "请从列表中选择办理状态。"})
+    answer, problem = await _call(console, session, console.services.sharing.ListApplications,
+                                  sharing_pb2.ListApplicationsRequest(
+                                      role=sharing_pb2.APPLICATION_ROLE_PROVIDER, state=DECIDED_STATES.get(state, 0),
+                                      page_size=console.settings.page_size, page_token=_page_token(request)))
+    if _expired(problem):
+        return _ended(problem)
+    shown = list(answer.applications) if answer else []
+    rows = [(a, _decisions(a)) for a in shown]
+    return console.page(request, "decided.html", status=_status_of(problem), title="已办理的申请", state=state,
+                        states=DECIDED_STATES, rows=rows, problem=problem,
+                        next_token=answer.next_page_token if answer else "",
+                        **await _names(console, session,
+                                       [a.applicant_department_code for a in shown]
+                                       + [step.actor_department_code for _, steps in rows for step in steps],
+                                       [a.resource_code for a in shown]))
+
+
+def _decisions(application: sharing_pb2.Application) -> list[sharing_pb2.ApplicationEvent]:
+    """The steps that decided ``application``, in order (the provider's reply, the escalation, the authority's
+    decision, a withdrawal; none while it waits for its reply): a refusal coordinated later is still the
+    provider's, by whom and why."""
+    return [h for h in application.history if h.action in _DECISIONS]
+
+
 # -- 协调 ------------------------------------------------------------------------------------------------------
 
 @signed_in
@@ -1232,6 +1275,7 @@ def routes() -> list[Route]:
         Route("/applications/escalate", escalate, methods=["POST"]),
         Route("/applications/withdraw", withdraw, methods=["POST"]),
         Route("/replies", replies, methods=["GET", "POST"]),
+        Route("/replies/decided", replies_decided, methods=["GET"]),
         Route("/coordination", coordination, methods=["GET", "POST"]),
         Route("/grants", grants, methods=["GET", "POST"]),
         Route("/disputes", disputes, methods=["GET", "POST"]),

@@ -1735,3 +1735,48 @@ async def test_a_departments_auditors_audit_page_does_not_ask_for_the_administra
         admin_log_pb2.ListAdminEventsRequest(action="admin_log.list", page_size=1000),
         metadata=platform.metadata("authority"), timeout=10)
     assert auditor not in {e.actor_system_id for e in listed.events}
+
+
+async def test_the_approver_finds_the_applications_already_dealt_with_by_state(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """答复 lists only the applications waiting for a reply: once one was refused, approved or withdrawn, the
+    provider's 审批人 had no page to find it again and say who decided it, when and on what grounds. 已办理的申请
+    lists them, newest first, filtered by state, each with its deciding step."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    made = []
+    for _ in range(2):
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+                                              purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        made.append((await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                     metadata=platform.metadata("social"), timeout=10)).application.id)
+    refused, withdrawn = made
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=refused, decision=sharing_pb2.REPLY_DECISION_REFUSE, reason="用途与履职依据不符，请补充依据后重新申请"),
+        metadata=platform.person("police", "APPROVER"), timeout=10)
+    await sharing.EscalateApplication(sharing_pb2.EscalateApplicationRequest(id=refused, reason="我局负有审核职责"),
+                                      metadata=platform.person("social", "APPLICANT"), timeout=10)
+    await sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=withdrawn, reason="勾选有误"),
+                                      metadata=platform.person("social", "APPLICANT"), timeout=10)
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    assert 'href="/replies/decided"' in await (await context.request.get("/replies", headers=_as(approver))).text()
+    page = await open_as(context, console_server, approver)
+    await page.goto("/replies/decided")
+    await page.get_by_label("办理状态").select_option(label="已提请协调")
+    await page.get_by_role("button", name="查询").click()
+    await page.wait_for_url("**/replies/decided?state=escalated")
+    row = await page.locator("tr", has_text=refused).inner_text()  # the provider's refusal, then the escalation
+    assert re.search(r"拒绝共享申请 · .*（市公安局） · .* · 用途与履职依据不符.*\n+"
+                     r"提请协调 · .* · 我局负有审核职责", row), row
+    assert await page.locator("tr", has_text=withdrawn).count() == 0
+    listed = await (await context.request.get("/replies/decided?state=withdrawn", headers=_as(approver))).text()
+    row = listed[listed.index(f">{withdrawn}<"):].split("</tr>", 1)[0]
+    assert "已撤回" in row and "撤回申请" in row and "勾选有误" in row and refused not in listed, row
+    every = await (await context.request.get("/replies/decided", headers=_as(approver))).text()
+    assert refused in every and withdrawn in every
+    wrong = await context.request.get("/replies/decided?state=bogus", headers=_as(approver))
+    assert wrong.status == 400 and "请从列表中选择办理状态" in await wrong.text()
+    applicant = _person_session(console_server, platform, "social", "APPLICANT")
+    assert (await context.request.get("/replies/decided", headers=_as(applicant))).status == 403
