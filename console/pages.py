@@ -35,7 +35,6 @@ from console.app import (
     working_days_left,
 )
 from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, REASON_SENTENCES, Problem, problem_of
-from console.export import csv_bytes
 from console.names import Resource
 from console.sessions import Person, Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
@@ -44,6 +43,7 @@ from govshare.common.v1 import common_pb2
 from govshare.foundation.v1 import foundation_pb2
 from govshare.query.v1 import audit_pb2, dispute_pb2
 from govshare.supervision.v1 import supervision_pb2
+from services.runtime.excel_csv import csv_bytes
 from services.runtime.workdays import CHINA
 from services.supervision.months import MAX_YEAR, MIN_YEAR
 from services.supervision.report_client import TIMEOUT_SECONDS as REPORT_TIMEOUT_SECONDS
@@ -1144,14 +1144,16 @@ async def supervision(console: Console, request: Request, session: Session) -> R
 
 #: The reports the 监督 page offers (kind in the link → ReportKind, format → ReportFormat).
 _REPORT_KINDS = {"yearly": supervision_pb2.REPORT_KIND_YEARLY, "monthly": supervision_pb2.REPORT_KIND_MONTHLY_FEEDBACK}
-_REPORT_FORMATS = {"html": supervision_pb2.REPORT_FORMAT_HTML, "pdf": supervision_pb2.REPORT_FORMAT_PDF}
+_REPORT_FORMATS = {"html": supervision_pb2.REPORT_FORMAT_HTML, "pdf": supervision_pb2.REPORT_FORMAT_PDF,
+                   "csv": supervision_pb2.REPORT_FORMAT_CSV}
 
 
 @signed_in
 async def supervision_report(console: Console, request: Request, session: Session) -> Response:
     """A report (R-SUP-2) as a download: the yearly report (the platform's, or a department's) or a month's usage
-    feedback, HTML or PDF. The reports were to be had from the API or `govshare report` only: a supervisor at the
-    console read the month's scores and could not take the report the rules ask for (Art. 18) with them."""
+    feedback, HTML, PDF or CSV for Excel. The reports were to be had from the API or `govshare report` only: a
+    supervisor at the console read the month's scores and could not take the report the rules ask for (Art. 18)
+    with them."""
     params = request.query_params
     year, month = forms.number(params.get("year", "")), forms.number(params.get("month", "") or "0")
     kind, report_format = _REPORT_KINDS.get(params.get("kind", "")), _REPORT_FORMATS.get(params.get("format", ""))
@@ -1171,9 +1173,9 @@ async def supervision_report(console: Console, request: Request, session: Sessio
 
 @signed_in
 async def supervision_export(console: Console, request: Request, session: Session) -> Response:
-    """The month's evaluations or violations, every page, as a CSV file for Excel (console/export.py: a byte order
-    mark, Chinese headers, names never read as formulas): the page showed them a page at a time, and a supervisor
-    who wanted them in a spreadsheet copied them off the screen."""
+    """The month's evaluations or violations, every page, as a CSV file for Excel (services/runtime/excel_csv.py: a
+    byte order mark, Chinese headers, names never read as formulas): the page showed them a page at a time, and a
+    supervisor who wanted them in a spreadsheet copied them off the screen."""
     params = request.query_params
     year, month = forms.number(params.get("year", "")), forms.number(params.get("month", ""))
     what = params.get("what", "")

@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--month", type=int, default=0, help="monthly feedback: the month (1-12)")
     report.add_argument("--department", default="",
                         help="department code (yearly: omit for the whole platform; monthly: the provider)")
-    report.add_argument("--format", default="html,pdf", help="html, pdf or both (default html,pdf)")
+    report.add_argument("--format", default="html,pdf", help="html, pdf, csv, comma-separated (default html,pdf)")
     report.add_argument("--out", default="reports", help="directory to write the files to")
     _add_credential_flags(report, "authority")
     report.set_defaults(func=_report)

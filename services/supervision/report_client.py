@@ -14,7 +14,8 @@ from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.client import issue_token, print_error
 
 KINDS = {"yearly": supervision_pb2.REPORT_KIND_YEARLY, "monthly": supervision_pb2.REPORT_KIND_MONTHLY_FEEDBACK}
-FORMATS = {"html": supervision_pb2.REPORT_FORMAT_HTML, "pdf": supervision_pb2.REPORT_FORMAT_PDF}
+FORMATS = {"html": supervision_pb2.REPORT_FORMAT_HTML, "pdf": supervision_pb2.REPORT_FORMAT_PDF,
+           "csv": supervision_pb2.REPORT_FORMAT_CSV}
 TIMEOUT_SECONDS = 120
 
 

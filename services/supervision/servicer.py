@@ -16,6 +16,7 @@ from services.runtime.timestamps import to_timestamp
 from services.supervision.document import Document
 from services.supervision.evaluation import Evaluation
 from services.supervision.months import Month, month_of
+from services.supervision.render_csv import render_csv
 from services.supervision.render_html import render_html
 from services.supervision.render_pdf import render_pdf
 from services.supervision.supervision import Supervision
@@ -123,8 +124,9 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
                              ) -> supervision_pb2.GenerateReportResponse:
         caller = self._verifier.from_context(context)
         violations = []
-        if request.format not in (supervision_pb2.REPORT_FORMAT_HTML, supervision_pb2.REPORT_FORMAT_PDF):
-            violations.append(FieldViolation("format", "must be REPORT_FORMAT_HTML or REPORT_FORMAT_PDF"))
+        if request.format not in _RENDERERS:
+            violations.append(FieldViolation("format", "must be REPORT_FORMAT_HTML, REPORT_FORMAT_PDF or "
+                                             "REPORT_FORMAT_CSV"))
         if request.kind not in (supervision_pb2.REPORT_KIND_YEARLY, supervision_pb2.REPORT_KIND_MONTHLY_FEEDBACK):
             violations.append(FieldViolation("kind", "must be REPORT_KIND_YEARLY or REPORT_KIND_MONTHLY_FEEDBACK"))
         if request.kind == supervision_pb2.REPORT_KIND_YEARLY and request.month:
@@ -142,13 +144,18 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
         return await _rendered(document, request.format)
 
 
+#: Each format's renderer, content type and file extension.
+_RENDERERS: dict[int, tuple[Callable[[Document], bytes], str, str]] = {
+    supervision_pb2.REPORT_FORMAT_HTML: (render_html, "text/html; charset=utf-8", "html"),
+    supervision_pb2.REPORT_FORMAT_PDF: (render_pdf, "application/pdf", "pdf"),
+    supervision_pb2.REPORT_FORMAT_CSV: (render_csv, "text/csv; charset=utf-8", "csv"),
+}
+
+
 async def _rendered(document: Document, report_format: int) -> supervision_pb2.GenerateReportResponse:
     """The document in the format asked for; the PDF is laid out in a thread (it takes tens of milliseconds
     to a second, which the event loop should not wait through)."""
-    if report_format == supervision_pb2.REPORT_FORMAT_PDF:
-        content = await asyncio.to_thread(render_pdf, document)
-        return supervision_pb2.GenerateReportResponse(content=content, content_type="application/pdf",
-                                                      file_name=f"{document.file_stem}.pdf")
-    return supervision_pb2.GenerateReportResponse(content=render_html(document),
-                                                  content_type="text/html; charset=utf-8",
-                                                  file_name=f"{document.file_stem}.html")
+    render, content_type, extension = _RENDERERS[report_format]
+    content = await asyncio.to_thread(render, document) if render is render_pdf else render(document)
+    return supervision_pb2.GenerateReportResponse(content=content, content_type=content_type,
+                                                  file_name=f"{document.file_stem}.{extension}")

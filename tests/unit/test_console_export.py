@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from console.export import csv_bytes
+from services.runtime.excel_csv import csv_bytes
 
 
 def test_excel_reads_the_chinese_and_no_name_becomes_a_formula() -> None:

@@ -264,3 +264,30 @@ def test_a_month_computed_before_any_department_joined_is_not_said_to_await_its_
     assert _paragraphs(monthly_feedback(november, code, data).blocks) == [
         "计算2026年11月监督快照时贵单位尚未加入共享平台，本月无贵单位数据。"]
     assert _paragraphs(monthly_feedback(october, code, data).blocks) == ["2026年10月尚无监督快照，无法生成反馈。"]
+
+
+def test_a_report_as_csv_holds_its_tables_for_excel() -> None:
+    """GenerateReport offered HTML and PDF only: a supervisor comparing departments in a spreadsheet copied the
+    report's tables out cell by cell. The CSV holds the title, every table after its heading and a chart's values,
+    UTF-8 with a byte order mark, CRLF lines, and a department's name that begins with = is no formula."""
+    import csv
+    import io
+
+    from services.supervision.render_csv import render_csv
+
+    provider, user = "11110100MB00000027", "11110100MB0000007N"
+    violations = [Violation(provider, MONTH, sup.VIOLATION_RULE_DATA_NOT_PROVIDED, "resource:301901/000002:endpoint",
+                            {"resource": "301901/000002", "failed_calls": "3", "calls": "8", "failure_rate": "0.375"})]
+    data = ReportInput([MONTH], {MONTH: {provider: _resources(provider, CONDITIONAL=1), user: Figures(user)}},
+                       violations, {provider: "=市公安局", user: "市民政局"}, WEIGHTS, GENERATED)
+    document = yearly_report(2026, None, data)
+    content = render_csv(document)
+    assert content.startswith(b"\xef\xbb\xbf") and b"\r\n" in content and b"\n" not in content.replace(b"\r\n", b"")
+    lines = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert lines[0] == [document.title]
+    table = _table_after(document.blocks, "六、违规情况")
+    at = lines.index(["六、违规情况"])
+    assert lines[at + 1] == list(table.header)
+    assert lines[at + 2][-1] == "资源代码：301901/000002；调用次数：8；失败调用次数：3；失败率：37.5%"
+    assert lines[at + 2][1] == "'=市公安局（11110100MB00000027）"
+    assert ["编目资源共享类型分布"] in lines and ["有条件共享", "1"] in lines

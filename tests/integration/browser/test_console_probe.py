@@ -745,18 +745,23 @@ async def test_the_supervision_page_offers_the_reports_as_downloads(  # type: ig
     authority = system_session(console_server, platform, "authority", roles=("AUDITOR",))
     page = await (await context.request.get(period, headers=_as(authority))).text()
     links = [unescape(link) for link in re.findall(r'href="(/supervision/report\?[^"]+)"', page)]
-    assert links == [f"/supervision/report?kind=yearly&year={today.year}&format={f}" for f in ("html", "pdf")]
+    assert links == [f"/supervision/report?kind=yearly&year={today.year}&format={f}" for f in ("html", "pdf", "csv")]
     answer = await context.request.get(links[1], headers=_as(authority))
     assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
     assert answer.headers["content-disposition"] == f'attachment; filename="yearly-{today.year}-platform.pdf"'
     assert (await answer.body()).startswith(b"%PDF-")
+    table = await context.request.get(links[2], headers=_as(authority))  # for Excel: a byte order mark, CRLF
+    assert table.status == 200 and table.headers["content-type"] == "text/csv; charset=utf-8"
+    assert table.headers["content-disposition"] == f'attachment; filename="yearly-{today.year}-platform.csv"'
+    body = await table.body()
+    assert body.startswith(b"\xef\xbb\xbf") and "一、总体情况\r\n".encode() in body
 
     police = platform.credentials.systems["police"]["department"]
     own = system_session(console_server, platform, "police", roles=("AUDITOR",))
     page = await (await context.request.get(period, headers=_as(own))).text()
     links = [unescape(link) for link in re.findall(r'href="(/supervision/report\?[^"]+)"', page)]
-    assert len(links) == 4 and all(f"department={police}" in link for link in links), links
-    feedback = await context.request.get(links[2], headers=_as(own))
+    assert len(links) == 6 and all(f"department={police}" in link for link in links), links
+    feedback = await context.request.get(links[3], headers=_as(own))
     assert feedback.status == 200 and "共享信息使用情况反馈" in await feedback.text()
     other = await context.request.get(f"/supervision/report?kind=yearly&year={today.year}&format=html",
                                       headers=_as(own))

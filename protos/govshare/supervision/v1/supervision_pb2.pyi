@@ -32,6 +32,7 @@ class ReportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     REPORT_FORMAT_UNSPECIFIED: _ClassVar[ReportFormat]
     REPORT_FORMAT_HTML: _ClassVar[ReportFormat]
     REPORT_FORMAT_PDF: _ClassVar[ReportFormat]
+    REPORT_FORMAT_CSV: _ClassVar[ReportFormat]
 VIOLATION_RULE_UNSPECIFIED: ViolationRule
 VIOLATION_RULE_CATALOG_NOT_UPDATED: ViolationRule
 VIOLATION_RULE_DATA_NOT_PROVIDED: ViolationRule
@@ -44,6 +45,7 @@ REPORT_KIND_MONTHLY_FEEDBACK: ReportKind
 REPORT_FORMAT_UNSPECIFIED: ReportFormat
 REPORT_FORMAT_HTML: ReportFormat
 REPORT_FORMAT_PDF: ReportFormat
+REPORT_FORMAT_CSV: ReportFormat
 
 class Indicator(_message.Message):
     __slots__ = ("name", "numerator", "denominator", "rate", "weight")

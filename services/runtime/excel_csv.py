@@ -1,4 +1,4 @@
-"""Tables as CSV files a supervisor opens in Excel (the 监督 page's evaluations and violations of a month).
+"""Tables as CSV files a supervisor opens in Excel (the console's 监督 exports, the supervision reports' CSV).
 
 Excel opens a .csv by double-click in the machine's ANSI code page (GBK on a Chinese Windows) unless the file starts
 with a UTF-8 byte order mark: without it every Chinese header and name is mojibake. A cell that begins with = + - @
@@ -27,8 +27,13 @@ def cell(value: object) -> str:
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     """The table as CSV (CRLF lines, RFC 4180), UTF-8 with a byte order mark so Excel reads its Chinese."""
+    return lines_bytes([header, *rows])
+
+
+def lines_bytes(lines: Iterable[Sequence[object]]) -> bytes:
+    """Lines of any width (a report's titles, tables and blank lines between them) as ``csv_bytes`` writes a
+    table: CRLF, every cell made safe, UTF-8 with a byte order mark."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([cell(h) for h in header])
-    writer.writerows([cell(value) for value in row] for row in rows)
+    writer.writerows([cell(value) for value in line] for line in lines)
     return out.getvalue().encode("utf-8-sig")
