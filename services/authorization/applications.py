@@ -31,7 +31,7 @@ from services.authorization.validation import (
 )
 from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation, reason_violation
-from services.runtime.workdays import add_working_days, end_problem
+from services.runtime.workdays import add_working_days, end_problem, provisional, working_days_between
 
 SUBMITTED = sharing_pb2.APPLICATION_STATE_SUBMITTED
 APPROVED = sharing_pb2.APPLICATION_STATE_APPROVED
@@ -108,6 +108,9 @@ class Application:
     grant_id: str = ""
     coordination_reason: str = ""
     history: tuple[ApplicationEvent, ...] = ()
+    #: The working days ``reply_due_time`` was counted with, kept so that a deadline counted without its year's
+    #: calendar is counted again once the calendar has it (``recounted_due``); None when not kept.
+    reply_working_days: int | None = None
 
     def overdue(self, now: dt.datetime) -> bool:
         """Unanswered past the reply deadline (computed when read, so it is never stale)."""
@@ -158,6 +161,30 @@ class Scope:
 def reply_due(submitted: dt.datetime, working_days: int) -> dt.datetime:
     """The provider's reply deadline: ``working_days`` statutory working days after submission (R-APP-2)."""
     return add_working_days(submitted, working_days)
+
+
+@dataclass(frozen=True)
+class StoredDue:
+    """A reply deadline as stored: counted ``working_days`` after ``create_time`` (None: stored before the count
+    was kept), and whether its year's calendar was unknown then (None: not known)."""
+
+    application_id: str
+    create_time: dt.datetime
+    reply_due_time: dt.datetime
+    working_days: int | None
+
+
+def recounted_due(stored: StoredDue) -> tuple[dt.datetime, int | None, bool]:
+    """The deadline counted again on the calendar as it is now, the working days counted and whether it is still
+    provisional. A deadline in a year chinese-calendar did not cover was counted Monday to Friday; once a release
+    covering that year is installed, the same count of working days ends elsewhere (春节, 调休)."""
+    days = stored.working_days
+    if days is None:  # stored before the count was kept
+        if not provisional(stored.reply_due_time):  # nothing says it was counted without its year: it stands
+            return stored.reply_due_time, None, False
+        days = working_days_between(stored.create_time, stored.reply_due_time)  # as counted, the year still unknown
+    due = reply_due(stored.create_time, days)
+    return due, days, provisional(due)
 
 
 def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:

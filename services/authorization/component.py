@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 
+import chinese_calendar
 import grpc
 
 from gateway.routing import PUBLIC_SERVICES
@@ -136,6 +137,9 @@ class AuthorizationComponent:
         await self._events.open(self._settings.redis_url)
         await self._entries.open()
         await self._states.start(self._store.all_system_states)
+        if moved := await self._sharing.correct_provisional_dues():
+            log.info("reply deadlines: %d counted without their year's holiday calendar counted again on the "
+                        "calendar installed now (chinese-calendar %s)", moved, chinese_calendar.__version__)
         # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
         await asyncio.to_thread(credentials.decoy_hash)
         await asyncio.to_thread(person_credentials.decoy_password_hash)

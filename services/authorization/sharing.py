@@ -187,7 +187,17 @@ class Sharing:
             requested_expire_time=draft.requested_expire_time, methods=apps.unique(draft.methods),
             quota=draft.quota, state=apps.ESCALATED if not_shared or own else apps.SUBMITTED,
             reply_due_time=apps.reply_due(now, self._settings.reply_working_days), create_time=now,
-            history=tuple(history))
+            history=tuple(history), reply_working_days=self._settings.reply_working_days)
+
+    async def correct_provisional_dues(self) -> int:
+        """Counts again every reply deadline counted without its year's statutory calendar (or stored before it
+        was known whether it was), on the calendar installed now; returns how many moved. Run at start: a new
+        chinese-calendar release comes with a new build, and until then a provisional deadline is the best count
+        there is (the API and the console say （暂定）)."""
+        dues = [(stored, *apps.recounted_due(stored)) for stored in await self._store.provisional_reply_dues()]
+        if dues:
+            await self._store.set_reply_dues(dues)
+        return sum(1 for stored, due, _days, _still in dues if due != stored.reply_due_time)
 
     async def get_application(self, caller: Caller, application_id: str) -> Application:
         require_identified(caller)

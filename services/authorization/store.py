@@ -24,7 +24,7 @@ import grpc
 
 from govshare.authorization.v1 import sharing_pb2
 from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
-from services.authorization.applications import Application, ApplicationEvent
+from services.authorization.applications import Application, ApplicationEvent, StoredDue
 from services.authorization.directory import Credentials, Department, System
 from services.authorization.grants import (
     ACTIVE,
@@ -42,6 +42,7 @@ from services.runtime.checkpoints import Checkpoint, Entry, Head
 from services.runtime.errors import ServiceError, already_exists, failed_precondition
 from services.runtime.settings import Settings
 from services.runtime.system_states import DISABLED, ROTATED, SystemState
+from services.runtime.workdays import provisional
 
 SCHEMA = "authorization"
 # One lock id for "the policy state": grant writers take it exclusively, Check shares it.
@@ -483,15 +484,17 @@ class Store:
             inserted = await conn.fetchval(
                 "INSERT INTO applications (id, applicant_department_code, provider_department_code, resource_code,"
                 " system_ids, items, purposes, purpose_text, basis, requested_expire_time, methods, quota, state,"
-                " reply_due_time, create_time, update_time, request_id, request_fingerprint)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17)"
+                " reply_due_time, create_time, update_time, request_id, request_fingerprint, reply_working_days,"
+                " reply_due_provisional)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15, $16, $17, $18, $19)"
                 " ON CONFLICT (applicant_department_code, request_id) WHERE request_id IS NOT NULL DO NOTHING"
                 " RETURNING true",
                 application.id, application.applicant_department_code, application.provider_department_code,
                 application.resource_code, list(application.system_ids), list(application.items),
                 list(application.purposes), application.purpose_text, application.basis,
                 application.requested_expire_time, list(application.methods), application.quota, application.state,
-                application.reply_due_time, application.create_time, request_id, fingerprint)
+                application.reply_due_time, application.create_time, request_id, fingerprint,
+                application.reply_working_days, provisional(application.reply_due_time))
             if not inserted:
                 return None
             for event in application.history:
@@ -536,6 +539,23 @@ class Store:
                 where.applicant, where.provider, where.either, where.state, where.overdue_at, after, limit)
             histories = await self._histories(conn, [r["id"] for r in rows])
         return [(r["seq"], _application(r, histories[r["id"]])) for r in rows]
+
+    async def provisional_reply_dues(self) -> list[StoredDue]:
+        """The reply deadlines counted without their year's calendar, or not known to have been (stored before
+        migration 011)."""
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch("SELECT id, create_time, reply_due_time, reply_working_days FROM applications"
+                                    " WHERE reply_due_provisional IS NOT FALSE")
+        return [StoredDue(r["id"], r["create_time"], r["reply_due_time"], r["reply_working_days"]) for r in rows]
+
+    async def set_reply_dues(self, dues: Sequence[tuple[StoredDue, dt.datetime, int | None, bool]]) -> None:
+        """Each stored deadline replaced by the one counted again, with its count and whether it is still
+        provisional; one that changed meanwhile (another replica counted it first) is left as it is."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                "UPDATE applications SET reply_due_time = $3, reply_working_days = $4, reply_due_provisional = $5"
+                " WHERE id = $1 AND reply_due_time = $2",
+                [(stored.application_id, stored.reply_due_time, due, days, still) for stored, due, days, still in dues])
 
     async def transition(self, application_id: str, from_states: Sequence[int], state: int, event: ApplicationEvent,
                          reply_reason: str | None = None, grant: Grant | None = None,

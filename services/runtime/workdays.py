@@ -86,6 +86,13 @@ def provisional(due: dt.datetime) -> bool:
     return not calendar_covers(due.astimezone(CHINA).date())
 
 
+def working_days_between(start: dt.datetime, end: dt.datetime) -> int:
+    """How many working days ``add_working_days`` counts from ``start`` to ``end`` on the calendar as it is now:
+    the number a deadline stored without it was counted with (its inverse while the calendar is unchanged)."""
+    first, last = start.astimezone(CHINA).date(), end.astimezone(CHINA).date()
+    return sum(1 for n in range(1, (last - first).days + 1) if is_working_day(first + dt.timedelta(n)))
+
+
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
     """The end of the ``days``-th working day after ``start`` (Beijing time), as an aware datetime.
 

@@ -1172,3 +1172,60 @@ async def test_fuzz_reply_application(env: Env, parties, decision: int, reason: 
         request.expire_time.CopyFrom(expire)
     status = await _status(env.sharing.ReplyApplication(request, metadata=env.md(provider), timeout=10))
     assert status in _SAFE
+
+
+async def test_a_provisional_reply_deadline_is_counted_again_once_the_calendar_has_its_year(  # type: ignore[no-untyped-def]
+        env: Env, parties, monkeypatch) -> None:
+    """An application made on Friday 18 Dec 2099 is due ten working days later in 2100, a year chinese-calendar
+    does not cover: counted Monday to Friday, due Monday 4 Jan, and provisional. The deadline was stored so and
+    never counted again: once a release that knows 2100's arrangement (here 1-7 Jan off) is installed, the
+    application still said 4 Jan (due 8 Jan on that calendar), no longer provisional, and supervision held the
+    provider to it. At start the
+    service now counts such deadlines again, the ones stored before their count was kept too."""
+    import chinese_calendar
+
+    from services.authorization.sharing import Sharing
+    from services.authorization.store import Store
+    from services.runtime import workdays
+
+    _, user, entry = parties
+    kept, legacy, certain = [await env.submit(user, entry) for _ in range(3)]
+    made = dt.datetime(2099, 12, 18, 10, 0, tzinfo=workdays.CHINA)
+    counted = workdays.add_working_days(made, 10)
+    assert counted.date() == dt.date(2100, 1, 4) and workdays.provisional(counted)
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:  # as submitted on 18 Dec 2099: one with its count kept, one stored before counts were
+        await conn.execute('UPDATE "authorization".applications SET create_time = $2, reply_due_time = $3,'
+                           " reply_due_provisional = true WHERE id = $1", kept.id, made, counted)
+        await conn.execute('UPDATE "authorization".applications SET create_time = $2, reply_due_time = $3,'
+                           " reply_working_days = NULL, reply_due_provisional = NULL WHERE id = $1",
+                           legacy.id, made, counted)
+    finally:
+        await conn.close()
+    store = Store()
+    await store.open(env.settings.database_url, min_size=1, max_size=2)
+    sharing = Sharing(store, None, None, env.settings)  # type: ignore[arg-type]
+    try:
+        assert await sharing.correct_provisional_dues() == 0  # 2100 still unknown: nothing moves
+        real = chinese_calendar.is_workday
+
+        def published(day: dt.date) -> bool:  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
+            if day.year < 2099:
+                return real(day)
+            if day.year > 2100:
+                raise NotImplementedError
+            return day.weekday() < 5 and not (day.year == 2100 and day.month == 1 and day.day <= 7)
+
+        monkeypatch.setattr(chinese_calendar, "is_workday", published)
+        assert await sharing.correct_provisional_dues() == 2
+        assert await sharing.correct_provisional_dues() == 0
+    finally:
+        await store.close()
+    for application in (kept, legacy):
+        got = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=application.id), metadata=env.md(user),
+                                                timeout=10)).application
+        due = got.reply_due_time.ToDatetime(tzinfo=dt.UTC).astimezone(workdays.CHINA)
+        assert due.date() == dt.date(2100, 1, 8) and not got.reply_due_time_provisional, (application.id, due)
+    untouched = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=certain.id), metadata=env.md(user),
+                                                  timeout=10)).application
+    assert untouched.reply_due_time == certain.reply_due_time
