@@ -53,16 +53,36 @@ REASON_SENTENCES = {
                       "申请部门可提请共享主管部门协调",
 }
 
+#: What a NOT_FOUND names (services/runtime/errors.not_found: "<what> <id> not found"), in Chinese.
+_NOT_FOUND = re.compile(r"(application|grant|system|catalog entry|department|resource|person|dispute|conflict) "
+                        r"['\"]?(.*?)['\"]?( version (\d+))? not found", re.DOTALL)
+_OBJECTS = {"application": "申请", "grant": "授权", "system": "业务系统", "catalog entry": "目录", "department": "部门",
+            "resource": "资源", "person": "人员", "dispute": "异议", "conflict": "数据冲突"}
+
+
+def not_found_text(detail: str) -> str:
+    """A NOT_FOUND's object in Chinese ("申请 app-…", "目录 101001/000001（第 2 版）"): the page said
+    "未找到要操作的对象…：application 'app-…' not found", the service's English after the Chinese sentence. A text of
+    another form is kept as it is (it still names what was looked for)."""
+    found = _NOT_FOUND.fullmatch(detail)
+    if found is None:
+        return detail
+    version = f"（第 {found.group(4)} 版）" if found.group(4) else ""
+    return f"{_OBJECTS[found.group(1)]} {found.group(2)}{version}"
+
+
 #: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
 PAGE_TOKEN_REFUSED = "分页链接无效或已过期（可能来自另一个列表），请回到列表第一页重新浏览。"
 
 
+#: What a person is told of a required field left empty.
+REQUIRED = "此项必填，请选择或填写。"
 #: The services' field violations (services/runtime/errors.py, services/catalog/rules.py, the authorization
 #: service's checks) are written in English for developers; what a person is shown beside a field is this Chinese
 #: sentence instead, the first pattern that matches the whole description.
 _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re.DOTALL), text) for
                                                                   pattern, text in (
-    (r"(?:is )?required(?:: one of .*)?", "此项必填，请选择或填写。"),
+    (r"(?:is )?required(?:: one of .*)?", REQUIRED),
     (r"is required: .*", "此项必填，请填写。"),
     (r"must be at most (\d+) characters, got (\d+)",
      r"不能超过 \1 个字（含空格和标点），现为 \2 个字，请删减后重新提交。"),
@@ -111,6 +131,22 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
      r"第 \1 个字符（U+\2）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"),
     (r"must contain only printable characters", "含有不可打印的字符，请删去后重新填写。"),
     (r"must be a 信息资源代码 like .*", "须为信息资源代码，如 101001/000001。"),
+    (r"must be the classification \(.*\), '/', and a 6-digit sequence, e\.g\. 101001/000001",
+     "须为信息资源代码（类 1 位、项 2 位、目 3 位、可选细目 3 位，加“/”和 6 位顺序号），如 101001/000001。"),
+    # An id that cannot be one (services/authorization/validation.find_by_id): typed, or a link cut short.
+    (r"['\"](.*)['\"] is not a well-formed [\w ]+ id: pass the id the platform returned \(it begins '(.+)'\)",
+     r"“\1”不是平台给出的编号（编号以 \2 开头）：请从列表中打开，或核对后重新填写。"),
+    (r"(统一社会信用代码|公民身份号码) must have 18 characters, got (\d+): it was written as a number in scientific .*",
+     r"\1被写成了科学计数法（电子表格把 18 位数字当作数值）：请把该列设为文本后重新导出。"),
+    (r"(统一社会信用代码|公民身份号码) must have 18 characters, got 19: remove the (.) before it.*",
+     r"\1前面多了一个 \2（电子表格的文本标记），请删去。"),
+    (r"公民身份号码 must have 18 characters, got 15: a first-generation .*",
+     "这是 15 位的第一代公民身份号码，请填写其 18 位号码。"),
+    (r"(统一社会信用代码|公民身份号码) must have 18 characters, got (\d+)",
+     r"\1应为 18 位，现为 \2 位，请核对后重新填写。"),
+    (r"(统一社会信用代码|公民身份号码) has an invalid check character", r"\1的校验位不正确，请核对后重新填写。"),
+    (r"统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY",
+     "统一社会信用代码只能由数字和大写字母（不含 I、O、S、V、Z）组成，请核对后重新填写。"),
     (r"an ADMINISTRATOR holds no deciding role.*", "管理员不能同时担任编目员、审批人、申请人或审核员（职责分离）。"),
     (r"an administrator cannot disable themselves", "管理员不能停用自己的账号，请由另一位管理员操作。"),
     (r"an administrator cannot remove their own ADMINISTRATOR role.*",
@@ -158,6 +194,8 @@ def problem_of(error: grpc.RpcError) -> Problem:
         message = PAGE_TOKEN_REFUSED  # no field to fix on the page: the link itself is stale or from another list
     elif code == grpc.StatusCode.INVALID_ARGUMENT and fields:
         message = sentence
+    elif code == grpc.StatusCode.NOT_FOUND and detail:
+        message = f"{sentence}：{not_found_text(detail)}"
     else:
         message = f"{sentence}：{detail}" if detail else sentence
     return Problem(message=message, fields=fields, code=code, reason=reason)

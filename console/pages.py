@@ -34,7 +34,14 @@ from console.app import (
     when,
     working_days_left,
 )
-from console.errors import DEPARTMENT_UNAVAILABLE, PAGE_TOKEN_REFUSED, REASON_SENTENCES, Problem, problem_of
+from console.errors import (
+    DEPARTMENT_UNAVAILABLE,
+    PAGE_TOKEN_REFUSED,
+    REASON_SENTENCES,
+    REQUIRED,
+    Problem,
+    problem_of,
+)
 from console.names import Resource
 from console.sessions import Person, Session
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
@@ -102,10 +109,25 @@ def _refused(console: Console, request: Request, problem: Problem) -> Response:
     if _expired(problem):
         return _ended(problem)
     message = problem.message
-    if problem.fields and message != PAGE_TOKEN_REFUSED:  # this page has no form to show them beside: say them
+    if problem.fields and message != PAGE_TOKEN_REFUSED and request.method == "GET":
+        message = _link_problem(problem.fields)
+    elif problem.fields and message != PAGE_TOKEN_REFUSED:  # this page has no form to show them beside: say them
         message = "提交的内容有误：" + "；".join(problem.fields.values())
     return console.page(request, "refused.html", status=_status(problem), title="操作未完成",
                         message=message, back=_BACK.get(request.url.path, request.url.path))
+
+
+#: What a page's address names (its query string), as a refused link's page says it.
+_LINK_FIELDS = {"id": "编号", "code": "资源代码", "resource_code": "资源代码", "department_code": "部门代码"}
+
+
+def _link_problem(fields: dict[str, str]) -> str:
+    """A refused address (an id or a code missing from it or not one: a link cut short, a bookmark, a typed URL):
+    which part, and to open it again from its list. It said "提交的内容有误：此项必填，请选择或填写。", as if a form
+    had been sent, without saying which 此项."""
+    parts = [f"缺少{_LINK_FIELDS.get(name, '参数')}。" if sentence == REQUIRED else
+             f"{_LINK_FIELDS.get(name, '参数')}有误：{sentence}" for name, sentence in fields.items()]
+    return "打开的链接不完整或有误，请回到列表重新打开：" + "".join(parts)
 
 
 #: Where a refusal's "返回" leads from a page about one object or a POST-only action: the list it was reached

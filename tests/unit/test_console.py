@@ -324,3 +324,27 @@ def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
                 "2026-12-02T07:35:05+00:00 (or until the administrator unlocks it)",
         code=grpc.StatusCode.UNAUTHENTICATED, reason="ACCOUNT_LOCKED"))
     assert shown == [("refused.html", 403, password.LOCKED.format(until="至 2026-12-02 15:35:05（北京时间）"))]
+
+
+def test_ids_codes_and_not_found_objects_are_said_in_chinese() -> None:
+    """A link cut short, a bookmark or a typed address showed the service's English after the Chinese sentence:
+    "…（平台说明：'bad' is not a well-formed application id: …）", "…（平台说明：统一社会信用代码 has an invalid
+    check character）", "未找到要操作的对象…：application 'app-…' not found"."""
+    from console.errors import not_found_text
+
+    malformed = "'bad' is not a well-formed application id: pass the id the platform returned (it begins 'app-')"
+    assert field_sentence(malformed) == \
+        "“bad”不是平台给出的编号（编号以 app- 开头）：请从列表中打开，或核对后重新填写。"
+    assert field_sentence("统一社会信用代码 has an invalid check character") == \
+        "统一社会信用代码的校验位不正确，请核对后重新填写。"
+    assert field_sentence("统一社会信用代码 must have 18 characters, got 1") == \
+        "统一社会信用代码应为 18 位，现为 1 位，请核对后重新填写。"
+    assert field_sentence("公民身份号码 must have 18 characters, got 19: remove the ' before it (a spreadsheet's mark "
+                          "for text)") == "公民身份号码前面多了一个 '（电子表格的文本标记），请删去。"
+    assert field_sentence("must be the classification (类 1 digit 1-3, 项 2 digits, 目 3 digits, optional 细目 3 "
+                          "digits), '/', and a 6-digit sequence, e.g. 101001/000001").startswith("须为信息资源代码（")
+    assert not_found_text("application 'app-0123' not found") == "申请 app-0123"
+    assert not_found_text("catalog entry 101001/000001 version 3 not found") == "目录 101001/000001（第 3 版）"
+    assert not_found_text("department '11110100MB9999999Y' not found") == "部门 11110100MB9999999Y"
+    assert not_found_text("a snapshot of 2026-11 for this department not found") == \
+        "a snapshot of 2026-11 for this department not found"  # no object of the list: as the service said it

@@ -1785,3 +1785,31 @@ async def test_the_approver_finds_the_applications_already_dealt_with_by_state( 
     assert wrong.status == 400 and "请从列表中选择办理状态" in await wrong.text()
     applicant = _person_session(console_server, platform, "social", "APPLICANT")
     assert (await context.request.get("/replies/decided", headers=_as(applicant))).status == 403
+
+
+async def test_a_refused_link_says_what_is_wrong_with_it_in_chinese(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A link cut short, a bookmark or a typed address: the page said "提交的内容有误：此项必填，请选择或填写。" of
+    an address with no id (no form was sent, no 此项 shown), and quoted the service's English for one that is no id
+    ("'bad' is not a well-formed application id: …"), no application ("application 'app-…' not found") or no
+    department code ("统一社会信用代码 has an invalid check character")."""
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+
+    async def main(path: str, status: int) -> str:
+        answer = await context.request.get(path, headers=_as(approver))
+        text = await answer.text()
+        shown = unescape(re.sub(r"<[^>]+>", " ", text[text.index("<main"):]))
+        assert answer.status == status, (answer.status, shown[:600])
+        return shown
+
+    assert "打开的链接不完整或有误，请回到列表重新打开：缺少编号。" in await main("/applications/view", 400)
+    shown = await main("/applications/view?id=bad", 400)
+    assert "编号有误：“bad”不是平台给出的编号（编号以 app- 开头）" in shown and "well-formed" not in shown, shown[:600]
+    missing = "app-" + "0" * 32
+    shown = await main(f"/applications/view?id={missing}", 404)
+    assert f"未找到要操作的对象，它可能已被删除或您无权查看：申请 {missing}" in shown and "not found" not in shown
+    shown = await main("/catalog/entry?code=999999/999999", 400)
+    assert "资源代码有误：须为信息资源代码" in shown and "classification" not in shown, shown[:600]
+    admin = system_session(console_server, platform, "authority", roles=("ADMINISTRATOR",))
+    listed = await (await context.request.get("/systems?department=11110100MB00000099", headers=_as(admin))).text()
+    assert "统一社会信用代码的校验位不正确" in listed and "check character" not in listed
