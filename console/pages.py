@@ -57,6 +57,9 @@ from services.supervision.report_client import TIMEOUT_SECONDS as REPORT_TIMEOUT
 from services.supervision.reports import RULES, evidence_text, subject_text
 
 log = logging.getLogger("govshare.console")
+#: ListApplications' order for the lists of applications waiting for someone: the one waiting longest first (newest
+#: first, a provider with more waiting than a page holds found the most urgent on the last page).
+BY_DUE = "reply_due_time"
 
 
 async def _call(console: Console, session: Session, method: Any, request: Any, wait_seconds: float = 0.0
@@ -275,7 +278,8 @@ async def home(console: Console, request: Request, session: Session) -> Response
     # for them, was refused, and the refusal went to the administrative log at every visit.
     show_conflicts = holds(session, ("DATA_OFFICER", "REVIEWER"))
     replies, p1 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
-        role=sharing_pb2.APPLICATION_ROLE_PROVIDER, state=sharing_pb2.APPLICATION_STATE_SUBMITTED, page_size=size))
+        role=sharing_pb2.APPLICATION_ROLE_PROVIDER, state=sharing_pb2.APPLICATION_STATE_SUBMITTED, page_size=size,
+        order_by=BY_DUE))
         if show_replies else (None, None))
     reviews, p2 = (await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
         filter=catalog_pb2.EntryFilter(state=catalog_pb2.ENTRY_STATE_SUBMITTED), page_size=size))
@@ -289,12 +293,12 @@ async def home(console: Console, request: Request, session: Session) -> Response
     # R-APP-2: overdue replies are visible to the authority, which steps in when a provider is late (every
     # department's, as the authority lists them); its home page listed none, only the figures on 监督 counted them.
     late, p6 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
-        overdue_only=True, page_size=size)) if show_reviews else (None, None))
+        overdue_only=True, page_size=size, order_by=BY_DUE)) if show_reviews else (None, None))
     # The applicant's own left unanswered past their due day: theirs to escalate (R-APP-3) or withdraw, which
     # nothing told them (their home page said nothing waited for them; 我的申请 marked them among all the others).
     show_mine = holds(session, ("APPLICANT",))
     mine, p7 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
-        role=sharing_pb2.APPLICATION_ROLE_APPLICANT, overdue_only=True, page_size=size))
+        role=sharing_pb2.APPLICATION_ROLE_APPLICANT, overdue_only=True, page_size=size, order_by=BY_DUE))
         if show_mine else (None, None))
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
     down = _down(p1, p2, p3, p4, p5, p6, p7)
@@ -727,7 +731,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
     answer, problem = await _call(console, session, console.services.sharing.ListApplications,
                                   sharing_pb2.ListApplicationsRequest(
                                       role=sharing_pb2.APPLICATION_ROLE_PROVIDER,
-                                      state=sharing_pb2.APPLICATION_STATE_SUBMITTED,
+                                      state=sharing_pb2.APPLICATION_STATE_SUBMITTED, order_by=BY_DUE,
                                       page_size=console.settings.page_size, page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)

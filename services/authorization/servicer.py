@@ -221,7 +221,7 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
         caller = self._verifier.from_context(context)
         found, token = await self._sharing.list_applications(caller, request.role, request.state,
                                                              request.overdue_only, request.page_size,
-                                                             request.page_token)
+                                                             request.page_token, request.order_by)
         return sharing_pb2.ListApplicationsResponse(applications=[self._application(a) for a in found],
                                                     next_page_token=token)
 

@@ -67,6 +67,10 @@ def utc_now() -> dt.datetime:
 
 
 
+#: ListApplications' order_by for the earliest reply deadline first.
+BY_DUE = "reply_due_time"
+
+
 class Sharing:
     def __init__(self, store: Store, entries: EntryLookup, events: PolicyEvents, settings: Settings,
                  clock: Clock = utc_now) -> None:
@@ -208,17 +212,26 @@ class Sharing:
         return application
 
     async def list_applications(self, caller: Caller, role: int, state: int, overdue_only: bool, size: int,
-                                token: str) -> tuple[list[Application], str]:
+                                token: str, order_by: str = "") -> tuple[list[Application], str]:
+        """Newest first, or by reply deadline (``order_by`` "reply_due_time"): newest first, a provider with more
+        applications waiting than a page holds found the ones waiting longest, the most urgent, on the last page."""
         require_identified(caller)
         problems = []
         if role not in ROLES:
             problems.append(FieldViolation("role", "must be APPLICANT, PROVIDER or unset"))
         if state and state not in apps.STATES:
             problems.append(FieldViolation("state", "is not an application state"))
+        if order_by not in ("", BY_DUE):
+            problems.append(FieldViolation("order_by", f"must be empty (newest first) or {BY_DUE!r}"))
         if problems:
             raise invalid_argument(problems)
         limit = pagination.page_size(size)
         where = self._application_filter(caller, role, state or None, self.now() if overdue_only else None)
+        if order_by == BY_DUE:
+            rows = await self._store.list_applications_by_due(
+                where, pagination.time_keyset_after(token, pagination.bigint_id), limit + 1)
+            more = len(rows) > limit
+            return [a for _, a in rows[:limit]], pagination.time_keyset_token(*rows[limit - 1][0]) if more else ""
         return page_of(await self._store.list_applications(where, page_after(token, int), limit + 1), limit)
 
     @staticmethod

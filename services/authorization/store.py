@@ -540,6 +540,24 @@ class Store:
             histories = await self._histories(conn, [r["id"] for r in rows])
         return [(r["seq"], _application(r, histories[r["id"]])) for r in rows]
 
+    async def list_applications_by_due(self, where: ApplicationFilter, after: tuple[dt.datetime, int] | None,
+                                       limit: int) -> list[tuple[tuple[dt.datetime, int], Application]]:
+        """Earliest reply deadline first (then the earlier made), resuming after (deadline, sequence number)."""
+        due, seq = after if after is not None else (None, None)
+        async with self.listing.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_APPLICATION_COLUMNS} FROM applications"
+                " WHERE ($1::text IS NULL OR applicant_department_code = $1)"
+                " AND ($2::text IS NULL OR provider_department_code = $2)"
+                " AND ($3::text IS NULL OR applicant_department_code = $3 OR provider_department_code = $3)"
+                " AND ($4::smallint IS NULL OR state = $4)"
+                " AND ($5::timestamptz IS NULL OR (state = 1 AND reply_due_time < $5))"
+                " AND ($6::timestamptz IS NULL OR (reply_due_time, seq) > ($6, $7::bigint))"
+                " ORDER BY reply_due_time, seq LIMIT $8",
+                where.applicant, where.provider, where.either, where.state, where.overdue_at, due, seq, limit)
+            histories = await self._histories(conn, [r["id"] for r in rows])
+        return [((r["reply_due_time"], r["seq"]), _application(r, histories[r["id"]])) for r in rows]
+
     async def provisional_reply_dues(self) -> list[StoredDue]:
         """The reply deadlines counted without their year's calendar, or not known to have been (stored before
         migration 011)."""

@@ -1229,3 +1229,40 @@ async def test_a_provisional_reply_deadline_is_counted_again_once_the_calendar_h
     untouched = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=certain.id), metadata=env.md(user),
                                                   timeout=10)).application
     assert untouched.reply_due_time == certain.reply_due_time
+
+
+async def test_applications_list_by_reply_deadline_earliest_first(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """ListApplications listed newest first only: a provider with more applications waiting than a page holds
+    found the ones waiting longest, due first, on the last page (and the console's 答复 and home page showed the
+    newest). order_by "reply_due_time" lists the earliest deadline first, paged; any other order is refused."""
+    provider, user, entry = parties
+    made = [await env.submit(user, entry) for _ in range(3)]
+    now = dt.datetime.now(dt.UTC)
+    dues = {made[0].id: now + dt.timedelta(days=30), made[1].id: now - dt.timedelta(days=400),
+            made[2].id: now - dt.timedelta(days=399)}
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        for app_id, due in dues.items():
+            await conn.execute('UPDATE "authorization".applications SET reply_due_time = $2 WHERE id = $1',
+                               app_id, due)
+    finally:
+        await conn.close()
+    request = sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_PROVIDER, state=sh.APPLICATION_STATE_SUBMITTED,
+                                         order_by="reply_due_time", page_size=2)
+    first = await env.sharing.ListApplications(request, metadata=env.md(provider), timeout=10)
+    assert [a.id for a in first.applications] == [made[1].id, made[2].id] and first.next_page_token
+    request.page_token = first.next_page_token
+    listed = []
+    while request.page_token:
+        page = await env.sharing.ListApplications(request, metadata=env.md(provider), timeout=10)
+        listed += [a.id for a in page.applications]
+        request.page_token = page.next_page_token
+    assert made[0].id in listed and made[1].id not in listed and made[2].id not in listed
+    newest = await env.sharing.ListApplications(sh.ListApplicationsRequest(role=sh.APPLICATION_ROLE_PROVIDER,
+                                                                           page_size=1),
+                                                metadata=env.md(provider), timeout=10)
+    assert [a.id for a in newest.applications] == [made[2].id]  # the default order is unchanged
+    _, fields, _ = await fails(env.sharing.ListApplications(sh.ListApplicationsRequest(order_by="create_time"),
+                                                            metadata=env.md(provider), timeout=10),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert "order_by" in fields, fields

@@ -1813,3 +1813,33 @@ async def test_a_refused_link_says_what_is_wrong_with_it_in_chinese(  # type: ig
     admin = system_session(console_server, platform, "authority", roles=("ADMINISTRATOR",))
     listed = await (await context.request.get("/systems?department=11110100MB00000099", headers=_as(admin))).text()
     assert "统一社会信用代码的校验位不正确" in listed and "check character" not in listed
+
+
+async def test_the_replies_page_lists_the_application_waiting_longest_first(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """答复 and the home page listed the newest applications first: with more waiting than a page holds, the
+    approver found the ones due soonest (or already late) on the last page, and the home page never showed them."""
+    import asyncpg
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    made = []
+    for _ in range(2):
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+                                              purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        made.append((await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                     metadata=platform.metadata("social"), timeout=10)).application.id)
+    conn = await asyncpg.connect(database_url)
+    try:  # the first made has waited longest: due long ago
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() - interval \'60 days\' '
+                           "WHERE id = $1", made[0])
+    finally:
+        await conn.close()
+    approver = _as(_person_session(console_server, platform, "police", "APPROVER"))
+    replies = await (await context.request.get("/replies", headers=approver)).text()
+    first = re.search(r'<h2 id="a-1">申请 (app-[0-9a-f]+)', replies)
+    assert first is not None and first.group(1) == made[0], replies[replies.index("<main"):][:800]
+    home = await (await context.request.get("/", headers=approver)).text()
+    assert made[0] in home and (made[1] not in home or home.index(made[0]) < home.index(made[1]))

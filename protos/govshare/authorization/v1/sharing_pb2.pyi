@@ -198,18 +198,20 @@ class GetApplicationResponse(_message.Message):
     def __init__(self, application: _Optional[_Union[Application, _Mapping]] = ...) -> None: ...
 
 class ListApplicationsRequest(_message.Message):
-    __slots__ = ("role", "state", "overdue_only", "page_size", "page_token")
+    __slots__ = ("role", "state", "overdue_only", "page_size", "page_token", "order_by")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
     role: ApplicationRole
     state: ApplicationState
     overdue_only: bool
     page_size: int
     page_token: str
-    def __init__(self, role: _Optional[_Union[ApplicationRole, str]] = ..., state: _Optional[_Union[ApplicationState, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    order_by: str
+    def __init__(self, role: _Optional[_Union[ApplicationRole, str]] = ..., state: _Optional[_Union[ApplicationState, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., order_by: _Optional[str] = ...) -> None: ...
 
 class ListApplicationsResponse(_message.Message):
     __slots__ = ("applications", "next_page_token")
