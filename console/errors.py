@@ -7,10 +7,12 @@ sentence that tells the person what to do and keeps each field violation beside 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import grpc
 
+from console.labels import ROLE
 from services.runtime.errors import details_of
 
 _SENTENCES = {
@@ -69,6 +71,37 @@ def not_found_text(detail: str) -> str:
         return detail
     version = f"（第 {found.group(4)} 版）" if found.group(4) else ""
     return f"{_OBJECTS[found.group(1)]} {found.group(2)}{version}"
+
+
+#: A PERMISSION_DENIED by its reason, said whole in Chinese (the services' text after the sentence was English:
+#: "您的角色或部门无权执行此操作：only the applicant, the provider and the authority see an application").
+_DENIED = {
+    "NOT_INVOLVED": "此事项与您的部门无关：只有申请部门、提供部门和共享主管部门可以查看和办理。",
+    "NOT_PROVIDER": "此事项须由资源的提供部门（或共享主管部门）办理，您的部门不是提供部门。",
+    "NOT_APPLICANT": "此事项须由提出申请的部门办理，您的部门不是申请部门。",
+    "OWN_APPLICATION": "本部门提出的申请不能由本部门审批（职责分离），已由共享主管部门协调。",
+    "AUTHORITY_ONLY": "此操作仅限共享主管部门。",
+    "NOT_AUTHORITY": "此操作仅限共享主管部门。",
+    "ADMINISTRATOR_ONLY": "此操作仅限共享主管部门的管理员。",
+    "PERSON_REQUIRED": "此决定须由人员登录控制台后作出，业务系统的令牌不能办理。",
+}
+#: What a person whose role may not do something can do about it.
+_ASK_ADMIN = "如工作需要，请联系共享主管部门的管理员调整您的角色。"
+
+
+def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str) -> str | None:
+    """A PERMISSION_DENIED in Chinese, from its reason and ErrorInfo metadata (the role required, the department
+    whose matter it is: services/runtime/duties.py); None for a reason the console has no sentence for."""
+    roles = "或".join(ROLE.get(r, r) for r in metadata.get("required_role", "").split(",") if r) or "相应角色的人员"
+    if reason == "ROLE_REQUIRED" and detail.startswith("only the authority's"):
+        return f"此操作须由共享主管部门的{roles}办理。"
+    if reason == "ROLE_REQUIRED":
+        return f"此操作须由{roles}办理，您当前的角色无权办理。{_ASK_ADMIN}"
+    if reason == "NOT_YOUR_DEPARTMENT":
+        department = metadata.get("department_code", "")
+        whose = f"部门 {department}" if department else "其他部门"
+        return f"此事项属于{whose}，须由该部门的{roles}办理，您的部门无权办理。"
+    return _DENIED.get(reason)
 
 
 #: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
@@ -182,7 +215,10 @@ def problem_of(error: grpc.RpcError) -> Problem:
     detail = (error.details() or "").strip()  # type: ignore[attr-defined]
     fields = {v.field: field_sentence(v.description) for v in bad.field_violations} if bad is not None else {}
     reason = info.reason if info else ""
-    if reason in REASON_SENTENCES:
+    if code == grpc.StatusCode.PERMISSION_DENIED and (denied := denied_sentence(
+            reason, info.metadata if info else {}, detail)) is not None:
+        message = denied
+    elif reason in REASON_SENTENCES:
         sentence = REASON_SENTENCES[reason]
         message = f"{sentence}：{detail}" if detail else sentence
     elif code == grpc.StatusCode.UNAVAILABLE and reason in DEPARTMENT_UNAVAILABLE:

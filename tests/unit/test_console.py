@@ -348,3 +348,19 @@ def test_ids_codes_and_not_found_objects_are_said_in_chinese() -> None:
     assert not_found_text("department '11110100MB9999999Y' not found") == "部门 11110100MB9999999Y"
     assert not_found_text("a snapshot of 2026-11 for this department not found") == \
         "a snapshot of 2026-11 for this department not found"  # no object of the list: as the service said it
+
+
+def test_a_refusal_for_the_role_or_the_department_is_said_in_chinese() -> None:
+    """A PERMISSION_DENIED was the Chinese sentence followed by the service's English ("…：only a 审批人 (APPROVER)
+    may reply to applications (you hold 申请人 (APPLICANT))"): it is said whole in Chinese from its reason and
+    metadata; a reason the console has no sentence for keeps the service's words."""
+    from console.errors import denied_sentence
+
+    assert denied_sentence("ROLE_REQUIRED", {"required_role": "APPROVER"}, "only a 审批人 (APPROVER) may reply") == \
+        "此操作须由审批人办理，您当前的角色无权办理。如工作需要，请联系共享主管部门的管理员调整您的角色。"
+    assert denied_sentence("ROLE_REQUIRED", {"required_role": "REVIEWER"}, "only the authority's 审核员 (REVIEWER) "
+                           "may coordinate") == "此操作须由共享主管部门的审核员办理。"
+    assert denied_sentence("NOT_YOUR_DEPARTMENT", {"required_role": "APPROVER", "department_code": "X"}, "") == \
+        "此事项属于部门 X，须由该部门的审批人办理，您的部门无权办理。"
+    assert denied_sentence("NOT_INVOLVED", {}, "").startswith("此事项与您的部门无关")
+    assert denied_sentence("QUOTA_EXHAUSTED", {}, "") is None

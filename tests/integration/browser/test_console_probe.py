@@ -1843,3 +1843,31 @@ async def test_the_replies_page_lists_the_application_waiting_longest_first(  # 
     assert first is not None and first.group(1) == made[0], replies[replies.index("<main"):][:800]
     home = await (await context.request.get("/", headers=approver)).text()
     assert made[0] in home and (made[1] not in home or home.index(made[0]) < home.index(made[1]))
+
+
+async def test_a_refusal_for_the_department_or_the_role_is_said_in_chinese(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """An approver opening, from a link passed on, an application between two other departments read
+    "您的角色或部门无权执行此操作：only the applicant, the provider and the authority see an application", and one
+    answering it "…：only a 审批人 (APPROVER) of department 11110100MB0000005G may reply to applications"."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    application = sharing_pb2.Application(resource_code="105001/000001", items=["licence_number", "licence_type"],
+                                          purposes=[1], basis="《政务服务法》", methods=[1])
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    app_id = (await sharing_pb2_grpc.SharingServiceStub(platform.channel).SubmitApplication(
+        sharing_pb2.SubmitApplicationRequest(application=application), metadata=platform.metadata("social"),
+        timeout=10)).application.id
+    services = platform.credentials.systems["services"]["department"]
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+
+    async def main(answer) -> str:  # type: ignore[no-untyped-def]
+        text = await answer.text()
+        return unescape(re.sub(r"<[^>]+>", " ", text[text.index("<main"):]))
+
+    shown = await main(await context.request.get(f"/applications/view?id={app_id}", headers=_as(approver)))
+    assert "此事项与您的部门无关：只有申请部门、提供部门和共享主管部门可以查看和办理。" in shown, shown[:600]
+    shown = await main(await _post(context, "/replies", approver, {"id": app_id, "decision": "refuse",
+                                                                    "reason": "不符合条件"}))
+    assert f"此事项属于部门 {services}，须由该部门的审批人办理，您的部门无权办理。" in shown, shown[:600]
+    assert "only" not in shown and "may reply" not in shown
