@@ -121,7 +121,8 @@ def _refused(console: Console, request: Request, problem: Problem) -> Response:
 
 
 #: What a page's address names (its query string), as a refused link's page says it.
-_LINK_FIELDS = {"id": "编号", "code": "资源代码", "resource_code": "资源代码", "department_code": "部门代码"}
+_LINK_FIELDS = {"id": "编号", "code": "资源代码", "resource_code": "资源代码", "department_code": "部门代码",
+                "year": "年份", "month": "月份"}
 
 
 def _link_problem(fields: dict[str, str]) -> str:
@@ -130,7 +131,7 @@ def _link_problem(fields: dict[str, str]) -> str:
     had been sent, without saying which 此项."""
     parts = [f"缺少{_LINK_FIELDS.get(name, '参数')}。" if sentence == REQUIRED else
              f"{_LINK_FIELDS.get(name, '参数')}有误：{sentence}" for name, sentence in fields.items()]
-    return "打开的链接不完整或有误，请回到列表重新打开：" + "".join(parts)
+    return "打开的链接不完整或有误，请从列表或页面上的链接重新打开：" + "".join(parts)
 
 
 #: Where a refusal's "返回" leads from a page about one object or a POST-only action: the list it was reached
@@ -139,6 +140,7 @@ _BACK = {"/catalog/entry": "/catalog", "/apply": "/catalog", "/drafts/new": "/dr
          "/drafts/submit": "/drafts", "/applications/view": "/applications",
          "/applications/escalate": "/applications", "/applications/withdraw": "/applications",
          "/persons/view": "/persons", "/persons/new": "/persons",
+         "/supervision/report": "/supervision", "/supervision/export": "/supervision",
          "/persons/action": "/persons", "/persons/roles": "/persons"}
 
 
@@ -1213,6 +1215,9 @@ async def supervision_export(console: Console, request: Request, session: Sessio
         header, rows, problem = await _evaluation_table(console, session, year, month)
     else:
         header, rows, problem = await _violation_table(console, session, year, month)
+    if problem is not None and problem.reason == "MONTH_NOT_COMPUTED":  # a bookmark, a typed address
+        problem = Problem(f"{year}年{month}月还没有评估结果（每月数据统计后生成），没有可导出的内容。",
+                          code=problem.code, reason=problem.reason)
     if problem is not None:
         return _refused(console, request, problem)
     return Response(csv_bytes(header, rows), media_type="text/csv; charset=utf-8",

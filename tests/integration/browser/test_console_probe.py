@@ -1802,7 +1802,7 @@ async def test_a_refused_link_says_what_is_wrong_with_it_in_chinese(  # type: ig
         assert answer.status == status, (answer.status, shown[:600])
         return shown
 
-    assert "打开的链接不完整或有误，请回到列表重新打开：缺少编号。" in await main("/applications/view", 400)
+    assert "打开的链接不完整或有误，请从列表或页面上的链接重新打开：缺少编号。" in await main("/applications/view", 400)
     shown = await main("/applications/view?id=bad", 400)
     assert "编号有误：“bad”不是平台给出的编号（编号以 app- 开头）" in shown and "well-formed" not in shown, shown[:600]
     missing = "app-" + "0" * 32
@@ -1871,3 +1871,28 @@ async def test_a_refusal_for_the_department_or_the_role_is_said_in_chinese(  # t
                                                                     "reason": "不符合条件"}))
     assert f"此事项属于部门 {services}，须由该部门的审批人办理，您的部门无权办理。" in shown, shown[:600]
     assert "only" not in shown and "may reply" not in shown
+
+
+async def test_a_report_or_export_link_that_is_wrong_says_why_in_chinese(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A report or export link edited, bookmarked or typed: the page said '提交的内容有误：此项不符合要求，请修改后
+    重新提交（平台说明：the year has not begun）' (or 'must be between 2000 and 2100', 'name the provider department',
+    '统一社会信用代码 has an invalid check character, or leave it empty …'), an export of a month never computed
+    '当前状态不允许此操作：2001-01 has not been computed yet: ComputeSnapshots …', and 返回 led to the link itself."""
+    authority = system_session(console_server, platform, "authority", roles=("AUDITOR",))
+    next_year = dt.datetime.now(CHINA).year + 1
+    cases = [(f"/supervision/report?kind=yearly&year={next_year}&format=csv", 400,
+              "年份有误：该年尚未开始，还没有数据。"),
+             ("/supervision/report?kind=yearly&year=1999&format=html", 400, "年份有误：须在 2000 至 2100 之间。"),
+             ("/supervision/report?kind=monthly&year=2026&month=1&format=csv", 400, "部门代码有误：请指明部门"),
+             ("/supervision/report?kind=yearly&year=2026&format=csv&department=11110100MB00000099", 400,
+              "部门代码有误：统一社会信用代码的校验位不正确"),
+             ("/supervision/export?what=evaluations&year=2001&month=1", 409,
+              "2001年1月还没有评估结果（每月数据统计后生成），没有可导出的内容。")]
+    for path, status, said in cases:
+        answer = await context.request.get(path, headers=_as(authority))
+        text = await answer.text()
+        shown = unescape(re.sub(r"<[^>]+>", " ", text[text.index("<main"):]))
+        assert answer.status == status and said in shown, (path, answer.status, shown[:600])
+        assert not re.search(r"[a-z]{3,} [a-z]{3,}", shown), (path, shown[:600])  # no English sentence
+        assert '<a href="/supervision">返回</a>' in text, (path, text[-400:])
