@@ -31,7 +31,7 @@ from services.authorization.validation import (
 )
 from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation, reason_violation
-from services.runtime.workdays import add_working_days, end_problem, provisional, working_days_between
+from services.runtime.workdays import add_working_days, end_problem, recount
 
 SUBMITTED = sharing_pb2.APPLICATION_STATE_SUBMITTED
 APPROVED = sharing_pb2.APPLICATION_STATE_APPROVED
@@ -175,16 +175,9 @@ class StoredDue:
 
 
 def recounted_due(stored: StoredDue) -> tuple[dt.datetime, int | None, bool]:
-    """The deadline counted again on the calendar as it is now, the working days counted and whether it is still
-    provisional. A deadline in a year chinese-calendar did not cover was counted Monday to Friday; once a release
-    covering that year is installed, the same count of working days ends elsewhere (春节, 调休)."""
-    days = stored.working_days
-    if days is None:  # stored before the count was kept
-        if not provisional(stored.reply_due_time):  # nothing says it was counted without its year: it stands
-            return stored.reply_due_time, None, False
-        days = working_days_between(stored.create_time, stored.reply_due_time)  # as counted, the year still unknown
-    due = reply_due(stored.create_time, days)
-    return due, days, provisional(due)
+    """The reply deadline counted again on the calendar as it is now (workdays.recount), its count and whether it
+    is still provisional."""
+    return recount(stored.create_time, stored.reply_due_time, stored.working_days)
 
 
 def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:

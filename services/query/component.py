@@ -150,6 +150,9 @@ class QueryComponent:
             if settings.provider_signing_key else None
         providers = ProviderClients(settings, signer, identity, provider_signer)
         store = QueryStore(self._pool, listing=self._pools.listing, search=self._pools.search)
+        if moved := await store.correct_provisional_dues():
+            log.info("dispute deadlines: %d counted without their year's holiday calendar counted again on the "
+                     "calendar installed now", moved)
         writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max,
                              settings.audit_linger_ms)
         deps = Dependencies(

@@ -57,6 +57,9 @@ class Dispute:
     answer_system_id: str = ""
     answer_display_name: str = ""
     answer_department_code: str = ""
+    #: The working days ``due_time`` was counted with, so that a deadline counted without its year's calendar is
+    #: counted again once the calendar has it (workdays.recount); None when not kept.
+    due_working_days: int | None = None
 
     @property
     def reported_by(self) -> Actor:
@@ -137,7 +140,7 @@ def new_dispute(resource: Resource, caller: Caller, key: str, item: str, claimed
         claimed_value=claimed_value, evidence=evidence, reporter_department_code=caller.department_code,
         reporter_system_id=caller.system_id, provider_department_code=resource.provider_department_code,
         state=OPEN, answer="", create_time=now, due_time=add_working_days(now, working_days), answer_time=None,
-        reporter_display_name=caller.display_name)
+        reporter_display_name=caller.display_name, due_working_days=working_days)
 
 
 def dispute_event(caller: Caller, action: str, d: Dispute, time: dt.datetime) -> AdminEvent:

@@ -17,6 +17,7 @@ from services.query.disputes import OPEN, Dispute, dispute_event
 from services.runtime import admin_events
 from services.runtime.errors import describe
 from services.runtime.identity import Caller
+from services.runtime.workdays import provisional, recount
 
 log = logging.getLogger(__name__)
 
@@ -533,14 +534,28 @@ class QueryStore:
             if open_id is not None:
                 return open_id
             await conn.execute(
-                f"INSERT INTO disputes ({_DISPUTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-                " $12, $13, $14, $15, $16, $17, $18)",
+                f"INSERT INTO disputes ({_DISPUTE_COLUMNS}, due_working_days, due_provisional) VALUES ($1, $2, $3,"
+                " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
                 d.id, d.resource_code, d.key, d.item, d.claimed_value, d.evidence, d.reporter_department_code,
                 d.reporter_system_id, d.provider_department_code, d.state, d.answer, d.create_time, d.due_time,
                 d.answer_time, d.reporter_display_name, d.answer_system_id, d.answer_display_name,
-                d.answer_department_code)
+                d.answer_department_code, d.due_working_days, provisional(d.due_time))
             await admin_events.record(conn, dispute_event(caller, "dispute.report", d, d.create_time))
         return None
+
+    async def correct_provisional_dues(self) -> int:
+        """Counts again every dispute deadline counted without its year's statutory calendar (or stored before it
+        was known whether it was: migration 016) on the calendar installed now (workdays.recount); returns how
+        many moved. One that changed meanwhile (another worker counted it first) is left as it is."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch("SELECT id, create_time, due_time, due_working_days FROM disputes"
+                                    " WHERE due_provisional IS NOT FALSE")
+            dues = [(r["id"], r["due_time"], *recount(r["create_time"], r["due_time"], r["due_working_days"]))
+                    for r in rows]
+            if dues:
+                await conn.executemany("UPDATE disputes SET due_time = $3, due_working_days = $4, due_provisional = $5"
+                                       " WHERE id = $1 AND due_time = $2", dues)
+        return sum(1 for _, was, due, _, _ in dues if due != was)
 
     async def get_dispute(self, dispute_id: uuid.UUID) -> Dispute | None:
         row = await self._pool.fetchrow(f"SELECT {_DISPUTE_COLUMNS} FROM disputes WHERE id = $1", dispute_id)

@@ -93,6 +93,20 @@ def working_days_between(start: dt.datetime, end: dt.datetime) -> int:
     return sum(1 for n in range(1, (last - first).days + 1) if is_working_day(first + dt.timedelta(n)))
 
 
+def recount(start: dt.datetime, due: dt.datetime, working_days: int | None) -> tuple[dt.datetime, int | None, bool]:
+    """A stored deadline counted ``working_days`` after ``start`` (None: stored before the count was kept), counted
+    again on the calendar installed now: the deadline, the count and whether it is still provisional. A deadline in
+    a year chinese-calendar did not cover was counted Monday to Friday; once a release covering that year is
+    installed, the same count ends elsewhere (春节, 调休). One stored without its count stands unless it is still
+    provisional (then the count it was made with is taken from it, to count it again later)."""
+    if working_days is None:
+        if not provisional(due):  # nothing says it was counted without its year
+            return due, None, False
+        working_days = working_days_between(start, due)
+    recounted = add_working_days(start, working_days)
+    return recounted, working_days, provisional(recounted)
+
+
 def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
     """The end of the ``days``-th working day after ``start`` (Beijing time), as an aware datetime.
 

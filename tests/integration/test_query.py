@@ -975,3 +975,51 @@ async def test_fuzzed_dispute_and_audit_requests_never_fail_internally(mesh: Mes
             # ALREADY_EXISTS: a valid report drawn twice while the first is open (OPEN_DISPUTE_EXISTS).
             assert error.code() in EXPECTED_CODES | {grpc.StatusCode.FAILED_PRECONDITION,
                                                      grpc.StatusCode.ALREADY_EXISTS}, (error.code(), error.details())
+
+
+async def test_a_provisional_dispute_deadline_is_counted_again_once_the_calendar_has_its_year(  # type: ignore[no-untyped-def]
+        mesh: Mesh, monkeypatch) -> None:
+    """A dispute reported on Friday 25 Dec 2099 is due five working days later in 2100, a year chinese-calendar does
+    not cover: counted Monday to Friday (less 元旦), due Monday 4 Jan, provisional. It was stored so and never
+    counted again: with a calendar that knows 2100 (here 1-7 Jan off) the dispute still said 4 Jan, no longer
+    provisional, and was overdue from the 5th. The query service now counts such deadlines again at start (due 8
+    Jan)."""
+    import chinese_calendar
+
+    from services.query.store import QueryStore
+    from services.runtime import workdays
+
+    key = next(iter(mesh.persons))  # a department of its own reports it
+    reporter = mesh.department("recounted")
+    await query(mesh, reporter, mesh.codes["population"], key, ADMIN, ["name"])
+    reported = await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=mesh.codes["population"], key=key, item="name", claimed_value="张三丰", evidence="户口簿")),
+        metadata=mesh.md(reporter), timeout=10)
+    made = dt.datetime(2099, 12, 25, 10, 0, tzinfo=workdays.CHINA)
+    counted = workdays.add_working_days(made, 5)
+    assert counted.date() == dt.date(2100, 1, 4) and workdays.provisional(counted)
+    pool = await asyncpg.create_pool(mesh.settings.database_url, min_size=1, max_size=2,
+                                     server_settings={"search_path": "query"})
+    try:
+        await pool.execute("UPDATE disputes SET create_time = $2, due_time = $3, due_working_days = 5,"
+                           " due_provisional = true WHERE id = $1", uuid.UUID(reported.dispute.id), made, counted)
+        store = QueryStore(pool)
+        assert await store.correct_provisional_dues() == 0  # 2100 still unknown: nothing moves
+        real = chinese_calendar.is_workday
+
+        def published(day: dt.date) -> bool:  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
+            if day.year < 2099:
+                return real(day)
+            if day.year > 2100:
+                raise NotImplementedError
+            return day.weekday() < 5 and not (day.year == 2100 and day.month == 1 and day.day <= 7)
+
+        monkeypatch.setattr(chinese_calendar, "is_workday", published)
+        assert await store.correct_provisional_dues() == 1
+        assert await store.correct_provisional_dues() == 0
+    finally:
+        await pool.close()
+    got = (await mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=reported.dispute.id),
+                                          metadata=mesh.md(reporter), timeout=10)).dispute
+    due = got.due_time.ToDatetime(tzinfo=dt.UTC).astimezone(workdays.CHINA)
+    assert due.date() == dt.date(2100, 1, 8) and not got.due_time_provisional, due
