@@ -859,7 +859,7 @@ def _escalation(application: sharing_pb2.Application) -> sharing_pb2.Application
 @signed_in
 async def grants(console: Console, request: Request, session: Session) -> Response:
     errors: dict[str, str] = {}
-    grant_id, typed = "", {}
+    grant_id, typed, conflict = "", {}, False
     if request.method == "POST":
         form = await request.form()
         grant_id, action, reason = _text(form, "id"), _choice(form, "action", "update", "revoke"), _text(form, "reason")
@@ -894,6 +894,9 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
             answer, problem = (None, None) if errors else await _call(
                 console, session, console.services.sharing.UpdateGrant,
                 sharing_pb2.UpdateGrantRequest(grant=patch, update_mask=field_mask_pb2.FieldMask(paths=paths)))
+            if problem is not None and problem.reason == "ETAG_MISMATCH":
+                errors, typed, problem = {"etag": await _grant_changed_meanwhile(console, session, grant_id)}, {}, None
+                conflict = True
             if problem and not problem.fields:
                 return _refused(console, request, problem)
             if problem:
@@ -909,7 +912,7 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
     if problem:
         return _refused(console, request, problem)
     resources = await console.names.resources(session.token, [g.resource_code for g in answer.grants])
-    return console.page(request, "grants.html", status=400 if errors else 200, title="授权",
+    return console.page(request, "grants.html", status=409 if conflict else 400 if errors else 200, title="授权",
                         **await _names(console, session, [g.department_code for g in answer.grants],
                                        [g.resource_code for g in answer.grants]),
                         names=await _item_names(console, session, [g.resource_code for g in answer.grants]),
@@ -919,6 +922,22 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                                   if (why := unusable_grant(g, resources[g.resource_code]))},
                         grants=answer.grants, next_token=answer.next_page_token, errors=errors, target=grant_id,
                         typed=typed)
+
+
+async def _grant_changed_meanwhile(console: Console, session: Session, grant_id: str) -> str:
+    """What the approver is told when another person adjusted the grant after the page was shown (ETAG_MISMATCH):
+    who, and that the form now shows the grant as it is. The page said "该记录已被他人修改…：grant grt-… was changed
+    since you read it (now at policy version 6): nothing was changed; read the grant again and redo your
+    adjustment", in English, on a page of its own."""
+    got, _problem = await _call(console, session, console.services.sharing.GetGrant,
+                                sharing_pb2.GetGrantRequest(id=grant_id))
+    by = got.grant.changed_by if got is not None else None
+    if by is None or not by.id:
+        return "您打开页面后，授权已被他人调整，您的调整未保存：下方已是最新内容，请核对后重新调整。"
+    department = (await console.names.departments(session.token, [by.department_code])).get(by.department_code,
+                                                                                              by.department_code)
+    return (f"您打开页面后，授权已由 {by.display_name or by.id}（{department}）调整，您的调整未保存："
+            "下方已是最新内容，请核对后重新调整。")
 
 
 def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:

@@ -1496,7 +1496,9 @@ async def test_a_reply_to_an_application_another_approver_answered_meanwhile_say
 async def test_a_grant_adjusted_meanwhile_by_another_approver_is_not_overwritten(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """Two approvers with the 授权 page open: the second to save replaced the first's adjustment, each told it was
-    saved. The form carries the grant's etag now; the second is refused, saying the grant was changed."""
+    saved. The form carries the grant's etag now; the second is refused, saying who changed the grant (it said so
+    in English: "grant grt-… was changed since you read it (now at policy version 2): nothing was changed; …", on a
+    page of its own), and the page shows the grant as it is now to adjust again."""
     from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 
     sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
@@ -1521,7 +1523,10 @@ async def test_a_grant_adjusted_meanwhile_by_another_approver_is_not_overwritten
     assert first.status == 303, (await first.text())[-800:]
     second = await _post(context, "/grants", approver, form("200"))
     text = await second.text()
-    assert second.status == 409 and "已被他人修改" in text, (second.status, text[-800:])
+    assert second.status == 409 and "您打开页面后，授权已由 测试审批人（市公安局）调整，您的调整未保存" in text, \
+        (second.status, text[-800:])
+    assert "was changed since" not in text
+    assert re.search(r'name="quota" [^>]*value="100"', _card(text, f"授权 {grant.id}"))  # as it is now
     now = await sharing.GetGrant(sharing_pb2.GetGrantRequest(id=grant.id), metadata=platform.metadata("police"),
                                  timeout=10)
     assert now.grant.quota == 100
