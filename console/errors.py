@@ -104,6 +104,19 @@ def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str) -> st
     return _DENIED.get(reason)
 
 
+#: Reasons whose sentence says all the person needs: the service's English is not added after it (a reused
+#: request_id read "此申请表已经提交过…：request_id … was already used for application app-…, which asked for
+#: something else: make a new request_id for a new application"); the application it names is kept.
+SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW"})
+_APPLICATION_ID = re.compile(r"\bapplication (app-[0-9a-f]+)")
+
+
+def _application_named(detail: str) -> str:
+    """"（已提交的申请：app-…）" when the service's text names an application, else ""."""
+    found = _APPLICATION_ID.search(detail)
+    return f"（已提交的申请：{found.group(1)}）" if found else ""
+
+
 #: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
 PAGE_TOKEN_REFUSED = "分页链接无效或已过期（可能来自另一个列表），请回到列表第一页重新浏览。"
 
@@ -224,6 +237,8 @@ def problem_of(error: grpc.RpcError) -> Problem:
     if code == grpc.StatusCode.PERMISSION_DENIED and (denied := denied_sentence(
             reason, info.metadata if info else {}, detail)) is not None:
         message = denied
+    elif reason in SAID_WHOLE:
+        message = f"{REASON_SENTENCES[reason]}{_application_named(detail)}。"
     elif reason in REASON_SENTENCES:
         sentence = REASON_SENTENCES[reason]
         message = f"{sentence}：{detail}" if detail else sentence

@@ -328,6 +328,8 @@ async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no
                           max_redirects=0)
     text = await changed.text()
     assert changed.status >= 400 and "此申请表已经提交过" in text, (changed.status, text[-800:])
+    first = made[0].headers["location"].rsplit("=", 1)[-1]  # the application the form made, named in Chinese
+    assert f"（已提交的申请：{first}）。" in text and "was already used" not in text, text[-800:]
     again = await (await context.request.get("/apply?code=101001/000001", headers=_as(session))).text()
     assert request_id not in again, "every form shown gets its own request_id"
 
