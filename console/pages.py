@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import urllib.parse
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -200,6 +201,37 @@ async def _answered_meanwhile(console: Console, session: Session, app_id: str, p
                    f"{labels.APPLICATION_EVENT.get(step.action, step.action)}，现为“"
                    f"{labels.APPLICATION_STATE.get(a.state, '')}”：您的{what}未提交。请打开申请查看办理过程。",
                    code=problem.code, reason=problem.reason)
+
+
+Fetch = Callable[[Console, Session, str], Awaitable[Any]]
+
+
+async def _with_target(console: Console, session: Session, listed: list[Any], target: str, fetch: Fetch
+                       ) -> list[Any]:
+    """A list page shown again after a decision on ``target`` was refused beside its fields: ``target`` first when
+    the page's list does not hold it. The form posts to the list's first page, so a reply to an application on a
+    later page (or one the first page no longer holds) came back without its card, its reason typed and its error
+    nowhere to be seen."""
+    if not target or any(item.id == target for item in listed):
+        return listed
+    found = await fetch(console, session, target)
+    return [found, *listed] if found is not None else listed
+
+
+def _pending_application(state: int) -> Fetch:
+    """The application ``target`` while it is in ``state`` (else None: decided meanwhile, no form to show)."""
+
+    async def fetch(console: Console, session: Session, target: str) -> Any:
+        got, _problem = await _call(console, session, console.services.sharing.GetApplication,
+                                    sharing_pb2.GetApplicationRequest(id=target))
+        return got.application if got is not None and got.application.state == state else None
+    return fetch
+
+
+async def _grant_of(console: Console, session: Session, target: str) -> Any:
+    got, _problem = await _call(console, session, console.services.sharing.GetGrant,
+                                sharing_pb2.GetGrantRequest(id=target))
+    return got.grant if got is not None else None
 
 
 def _page_token(request: Request) -> str:
@@ -737,11 +769,13 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                                       page_size=console.settings.page_size, page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
+    shown = await _with_target(console, session, list(answer.applications), target if errors else "",
+                               _pending_application(sharing_pb2.APPLICATION_STATE_SUBMITTED))
     return console.page(request, "replies.html", status=400 if errors else 200, title="答复",
-                        **await _names(console, session, [a.applicant_department_code for a in answer.applications],
-                                       [a.resource_code for a in answer.applications]),
-                        names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
-                        applications=[(a, working_days_left(a.reply_due_time)) for a in answer.applications],
+                        **await _names(console, session, [a.applicant_department_code for a in shown],
+                                       [a.resource_code for a in shown]),
+                        names=await _item_names(console, session, [a.resource_code for a in shown]),
+                        applications=[(a, working_days_left(a.reply_due_time)) for a in shown],
                         warn=console.settings.deadline_warning_working_days,
                         next_token=answer.next_page_token, errors=errors, target=target, typed=typed)
 
@@ -834,14 +868,16 @@ async def coordination(console: Console, request: Request, session: Session) -> 
     if problem:
         return _refused(console, request, problem)
     roles = set(session.person.roles)
+    shown = await _with_target(console, session, list(answer.applications), app_id if errors else "",
+                               _pending_application(sharing_pb2.APPLICATION_STATE_ESCALATED))
     return console.page(request, "coordination.html", status=400 if errors else 200, title="协调",
                         **await _names(console, session,
-                                       [c for a in answer.applications
-                                        for c in (a.applicant_department_code, a.provider_department_code)],
-                                       [a.resource_code for a in answer.applications]),
-                        names=await _item_names(console, session, [a.resource_code for a in answer.applications]),
-                        applications=answer.applications, next_token=answer.next_page_token, errors=errors,
-                        target=app_id, typed=typed, escalations={a.id: _escalation(a) for a in answer.applications},
+                                       [c for a in shown for c in (a.applicant_department_code,
+                                                                    a.provider_department_code)],
+                                       [a.resource_code for a in shown]),
+                        names=await _item_names(console, session, [a.resource_code for a in shown]),
+                        applications=shown, next_token=answer.next_page_token, errors=errors,
+                        target=app_id, typed=typed, escalations={a.id: _escalation(a) for a in shown},
                         # Display only (the service decides again): the authority's 审核员 records the decision; the
                         # departments' persons reaching this page see their escalated applications, not forms
                         # every button of which was refused. A session without roles (a system's) is offered it.
@@ -911,16 +947,17 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                                                                 page_token=_page_token(request)))
     if problem:
         return _refused(console, request, problem)
-    resources = await console.names.resources(session.token, [g.resource_code for g in answer.grants])
+    shown = await _with_target(console, session, list(answer.grants), grant_id if errors else "", _grant_of)
+    resources = await console.names.resources(session.token, [g.resource_code for g in shown])
     return console.page(request, "grants.html", status=409 if conflict else 400 if errors else 200, title="授权",
-                        **await _names(console, session, [g.department_code for g in answer.grants],
-                                       [g.resource_code for g in answer.grants]),
-                        names=await _item_names(console, session, [g.resource_code for g in answer.grants]),
+                        **await _names(console, session, [g.department_code for g in shown],
+                                       [g.resource_code for g in shown]),
+                        names=await _item_names(console, session, [g.resource_code for g in shown]),
                         actions={g.id: _grant_actions(session.person, g, resources[g.resource_code].provider)
-                                 for g in answer.grants},
-                        unusable={g.id: why for g in answer.grants
+                                 for g in shown},
+                        unusable={g.id: why for g in shown
                                   if (why := unusable_grant(g, resources[g.resource_code]))},
-                        grants=answer.grants, next_token=answer.next_page_token, errors=errors, target=grant_id,
+                        grants=shown, next_token=answer.next_page_token, errors=errors, target=grant_id,
                         typed=typed)
 
 

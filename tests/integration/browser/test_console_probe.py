@@ -1558,12 +1558,12 @@ async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_se
     answer = await _post(context, "/replies", approver, {
         "id": replied, "decision": "approve", "items": ["citizen_id", "sex"],
         "quota": "一千", "expire_date": "2030-01-01", "expire_date_shown": "x", "reason": "按申请同意"})
-    card = _card(await answer.text(), f"申请 {replied}")
+    card = _card(await answer.text(), f"申请 {replied} ·")
     assert answer.status == 400 and 'id="quota-error"' in card, card
     assert 'value="一千"' in card and 'value="2030-01-01"' in card and ">按申请同意</textarea>" in card, card
     assert re.search(r'value="name"(?! checked)>', card) and re.search(r'value="sex" checked>', card), card
     answer = await _post(context, "/replies", approver, {"id": replied, "decision": "refuse", "reason": long_reason})
-    card = _card(await answer.text(), f"申请 {replied}")
+    card = _card(await answer.text(), f"申请 {replied} ·")
     assert answer.status == 400 and f">{escaped}</textarea>" in card, card[-800:]
     assert re.search(r'id="reason-error">不能超过 2000 个字', card), card[-800:]
 
@@ -1579,7 +1579,7 @@ async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_se
     answer = await _post(context, "/coordination", reviewer, {
         "id": refused, "decision": "grant", "items": ["name"],
         "expire_date": "2030-01-01", "expire_date_shown": "x", "reason": long_reason})
-    card = _card(await answer.text(), f"申请 {refused}")
+    card = _card(await answer.text(), f"申请 {refused} ·")
     assert answer.status == 400 and f">{escaped}</textarea>" in card, card[-800:]
     assert re.search(r'id="reason-error">不能超过 2000 个字', card), card[-800:]
     assert re.search(r'value="citizen_id"(?! checked)>', card) and re.search(r'value="name" checked>', card), card
@@ -1589,7 +1589,7 @@ async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_se
         metadata=platform.person("police", "APPROVER"), timeout=10)
     grant_id = approved.grant.id
     answer = await _post(context, "/grants", approver, {"id": grant_id, "action": "revoke", "reason": long_reason})
-    card = _card(await answer.text(), f"授权 {grant_id}")
+    card = _card(await answer.text(), f"授权 {grant_id} ·")
     assert answer.status == 400 and 'id="reason-error">不能超过 2000 个字' in card, card[-800:]
     assert f'name="reason" required value="{escaped}"' in card, card[-800:]
 
@@ -1903,3 +1903,38 @@ async def test_a_report_or_export_link_that_is_wrong_says_why_in_chinese(  # typ
         assert answer.status == status and said in shown, (path, answer.status, shown[:600])
         assert not re.search(r"[a-z]{3,} [a-z]{3,}", shown), (path, shown[:600])  # no English sentence
         assert '<a href="/supervision">返回</a>' in text, (path, text[-400:])
+
+
+async def test_a_refused_reply_to_an_application_beyond_the_first_page_comes_back_with_its_form(  # type: ignore[no-untyped-def]
+        context, console_server, platform, database_url):
+    """The reply form posts to 答复's first page: a reply refused beside its fields (no reason for a refusal) to an
+    application on a later page came back as the first page, without that application's card, so the error and
+    the reason typed were nowhere to be seen. The refused application's card now heads the page."""
+    import asyncpg
+
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    made = []
+    for _ in range(console_server.console.settings.page_size + 1):
+        application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name"],
+                                              purposes=[1], basis="《社会救助暂行办法》", methods=[1])
+        application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+        made.append((await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                     metadata=platform.metadata("social"), timeout=10)).application.id)
+    late = made[-1]
+    conn = await asyncpg.connect(database_url)
+    try:  # due last of all: on the last page
+        await conn.execute('UPDATE "authorization".applications SET reply_due_time = now() + interval \'3 years\' '
+                           "WHERE id = $1", late)
+    finally:
+        await conn.close()
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    first = await (await context.request.get("/replies", headers=_as(approver))).text()
+    assert late not in first
+    answer = await _post(context, "/replies", approver, {"id": late, "decision": "refuse", "reason": "",
+                                                          "items": ["citizen_id"]})
+    text = await answer.text()
+    assert answer.status == 400 and f"申请 {late} 未答复" in text, text[-800:]
+    card = _card(text, f'<h2 id="a-1">申请 {late}')
+    assert 'id="reason-error">拒绝时必须填写理由' in card, card[-800:]
