@@ -16,6 +16,7 @@ import grpc
 
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
+from services.authorization.applications import Application
 from services.authorization.entries import item_names, offered_methods
 from services.authorization.validation import (
     METHOD_LABELS,
@@ -201,6 +202,30 @@ def changes(grant: Grant, update: GrantUpdate, entry: catalog_pb2.Entry | None,
         problems += system_id_problems("grant.system_ids", update.system_ids)
         changed["system_ids"] = update.system_ids
     return changed, problems
+
+
+def beyond_request(changed: dict[str, object], application: Application) -> list[FieldViolation]:
+    """What an adjustment gives beyond the application the grant answers: items, purposes, methods or systems
+    the user department never asked for.
+
+    An approval may only narrow the request (applications.narrow), but an adjustment was bounded by the resource
+    alone: a provider could approve two items and then widen the grant to items, purposes or methods the applicant
+    never asked for nor justified (R-APP-1), and the same way undo the authority's coordination decision on a
+    grant it gave. A new need is a new application; the term and the quota stay adjustable as needs change."""
+    asked: dict[str, tuple[object, ...]] = {"items": application.items, "purposes": application.purposes,
+                                            "methods": application.methods, "system_ids": application.system_ids}
+    what = {"items": "item", "purposes": "purpose", "methods": "share method", "system_ids": "system"}
+    problems = []
+    for name, requested in asked.items():
+        values = changed.get(name)
+        if values is None or not requested:  # an application naming no method or system asked for any of them
+            continue
+        problems += [FieldViolation(f"grant.{name}[{index}]",
+                                    f"the {what[name]} {value} was not requested by application {application.id}: an "
+                                    "adjustment, like an approval, stays within what was applied for (a new need "
+                                    "is a new application)")
+                     for index, value in enumerate(values) if value not in requested]  # type: ignore[attr-defined]
+    return problems
 
 
 def _method_problems(methods: tuple[int, ...], entry: catalog_pb2.Entry | None) -> list[FieldViolation]:

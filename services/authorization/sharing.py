@@ -480,6 +480,8 @@ class Sharing:
             raise not_found(f"resource {grant.resource_code}")
         now = self.now()
         changed, problems = grant_rules.changes(grant, update, entry, now)
+        if changed.keys() & {"items", "purposes", "methods", "system_ids"}:
+            problems += grant_rules.beyond_request(changed, await self._find_application(grant.application_id))
         if "system_ids" in changed:
             problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
         if problems:

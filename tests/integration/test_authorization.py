@@ -755,7 +755,8 @@ async def test_revocation_bumps_the_policy_version_and_is_announced(env: Env, pa
 
 async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None:  # type: ignore[no-untyped-def]
     provider, user, entry = parties
-    grant = await env.grant(provider, user, entry)
+    grant = await env.grant(provider, user, entry, items=["name", "birth_date", "address", "status"],
+                            methods=[ONLINE, DOWNLOAD])
     change = sh.Grant(id=grant.id, items=["name", "address", "status"], unmasked_items=["name"], quota=3,
                       methods=[ONLINE, DOWNLOAD])
     mask = field_mask_pb2.FieldMask(paths=["items", "unmasked_items", "quota", "methods"])
@@ -777,6 +778,29 @@ async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None
     _, fields, _ = await fails(env.sharing.UpdateGrant(bad, metadata=env.md(approver(provider)), timeout=10),
                                grpc.StatusCode.INVALID_ARGUMENT)
     assert set(fields) == {"grant.items[0]", "grant.expire_time", "update_mask.paths[2]"}
+
+
+async def test_an_adjustment_gives_nothing_the_application_did_not_ask_for(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An approval may only narrow the request, but an adjustment was bounded by the resource alone: the provider
+    approved name, birth_date and address for online queries and administrative use, then widened the grant to
+    status, to batch download and to another purpose, none of them applied for. Each is refused, naming it, and
+    the grant is left as it was; narrowing within the request is still an adjustment."""
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry)
+    wider = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, items=["name", "status"], methods=[ONLINE, DOWNLOAD],
+                                                 purposes=[ADMIN, WORK]),
+                                  update_mask=field_mask_pb2.FieldMask(paths=["items", "methods", "purposes"]))
+    _, fields, message = await fails(env.sharing.UpdateGrant(wider, metadata=env.md(approver(provider)), timeout=10),
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    assert set(fields) == {"grant.items[1]", "grant.methods[1]", "grant.purposes[1]"}, fields
+    assert "was not requested" in message
+    got = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(provider), timeout=10)).grant
+    assert list(got.items) == list(grant.items) and got.policy_version == grant.policy_version
+    narrower = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, items=["name", "address"]),
+                                     update_mask=field_mask_pb2.FieldMask(paths=["items"]))
+    adjusted = (await env.sharing.UpdateGrant(narrower, metadata=env.md(approver(provider)), timeout=10)).grant
+    assert list(adjusted.items) == ["name", "address"]
 
 
 async def test_a_grant_past_its_expiry_is_expired_not_active_and_can_be_extended(  # type: ignore[no-untyped-def]
