@@ -14,6 +14,10 @@ from urllib.parse import urlsplit
 from services.runtime.pagination import MAX_PAGE_SIZE
 from services.runtime.settings import REDIS_SCHEMES, address_problem
 
+#: The platform-wide settings the console reads besides its own GOVSHARE_CONSOLE_* (docs/configuration.md):
+#: `govshare up` passes these on to it, and no other (it holds no key, no database URL).
+SHARED_SETTINGS = ("GOVSHARE_CALL_TIMEOUT_SECONDS", "GOVSHARE_LOG_LEVEL")
+
 
 class ConsoleSettingsError(Exception):
     """The environment does not describe a runnable console."""

@@ -33,7 +33,7 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from console.settings import ConsoleSettingsError, load_console_settings
+from console.settings import SHARED_SETTINGS, ConsoleSettingsError, load_console_settings
 from gateway.descriptors import descriptor_set_problems
 from services.connection import Connection, DataDirLock, DataDirLocked, public_url
 from services.runtime import settings
@@ -270,9 +270,10 @@ def metrics_environment(component: str, offset: int | None = None) -> dict[str, 
 
 def console_environment(ports: dict[str, int], redis_url: str = "") -> dict[str, str]:
     """The console's environment: where it listens, the edge it calls as the signed-in person and the Redis
-    its sessions live in (so a console the supervisor restarts keeps everyone signed in). Nothing else: it
-    gets no key and no database (it could not act as anyone but the person signed in)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_")}
+    its sessions live in (so a console the supervisor restarts keeps everyone signed in), and the platform's
+    settings it reads too (its log level, its call timeout: SHARED_SETTINGS). Nothing else: it gets no key and no
+    database (it could not act as anyone but the person signed in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOVSHARE_") or k in SHARED_SETTINGS}
     env.update({"GOVSHARE_CONSOLE_LISTEN": f"127.0.0.1:{ports['console']}",
                 "GOVSHARE_CONSOLE_GATEWAY": f"127.0.0.1:{ports['gateway']}"})
     if redis_url:

@@ -15,7 +15,7 @@ from console.app import Console, day, until, until_day, when, working_days_left
 from console.charts import bar_chart
 from console.errors import Problem, field_sentence
 from console.sessions import Person, SessionStore, redis_key, seal, unseal
-from console.settings import ConsoleSettingsError, load_console_settings
+from console.settings import SHARED_SETTINGS, ConsoleSettingsError, load_console_settings
 from govshare.supervision.v1 import supervision_pb2
 from services.launcher import console_environment
 from services.runtime.workdays import CHINA
@@ -121,7 +121,23 @@ def test_sessions_go_to_the_consoles_own_redis_url_else_the_platforms_else_memor
                                  ).redis_url == "redis://console@r:6379/1"
     env = console_environment({"console": 8080, "gateway": 50051}, "unix:///tmp/redis.sock")
     assert env["GOVSHARE_CONSOLE_REDIS_URL"] == "unix:///tmp/redis.sock"
-    assert not [k for k in env if k.startswith("GOVSHARE_") and not k.startswith("GOVSHARE_CONSOLE_")]
+    assert not [k for k in env
+                if k.startswith("GOVSHARE_") and not k.startswith("GOVSHARE_CONSOLE_") and k not in SHARED_SETTINGS]
+
+
+def test_govshare_up_gives_the_console_the_platform_settings_it_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/configuration.md has the console read GOVSHARE_LOG_LEVEL and GOVSHARE_CALL_TIMEOUT_SECONDS, as every
+    process does; under `govshare up` it got neither (console_environment kept only GOVSHARE_CONSOLE_*): with
+    GOVSHARE_LOG_LEVEL=DEBUG every service logged at DEBUG and the console at INFO, and a longer call timeout set
+    for a loaded machine left the console's pages at 5 s. No other platform setting (a key, a database URL)
+    reaches it."""
+    monkeypatch.setenv("GOVSHARE_LOG_LEVEL", "debug")
+    monkeypatch.setenv("GOVSHARE_CALL_TIMEOUT_SECONDS", "12")
+    monkeypatch.setenv("GOVSHARE_INTERNAL_KEY", "k" * 40)
+    env = console_environment({"console": 8080, "gateway": 50051})
+    settings = load_console_settings(env)
+    assert (settings.log_level, settings.call_timeout_seconds) == ("DEBUG", 12.0)
+    assert "GOVSHARE_INTERNAL_KEY" not in env
 
 
 def test_a_sealed_session_opens_only_with_its_own_id() -> None:
