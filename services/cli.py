@@ -161,7 +161,12 @@ def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
     """Gateway address and system credentials: flags, else the running platform and its demo credentials."""
     gateway, system_id, secret = args.gateway, args.system_id, args.secret
     gateway = gateway or _setting(args, "", "gateway")
-    if not (system_id and secret):
+    if bool(system_id) != bool(secret):
+        # A secret is one system's: paired with the demo system's id (GOVSHARE_SYSTEM_SECRET exported for the SDK,
+        # its id not read) every call was UNAUTHENTICATED "unknown system id or wrong secret".
+        raise SystemExit("a secret without its system id: pass --system-id too (or GOVSHARE_SYSTEM_ID)" if secret
+                         else "a system id without its secret: pass --secret too (or GOVSHARE_SYSTEM_SECRET)")
+    if not system_id:
         path = Path(args.credentials or _data_dir(args) / "demo-credentials.json")
         if not path.exists():
             raise SystemExit(f"no credentials: pass --gateway, --system-id and --secret, or run `govshare up` "
@@ -171,7 +176,7 @@ def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
         if system is None:
             raise SystemExit(f"unknown demo system {args.system!r}: one of {', '.join(data['systems'])}")
         gateway = gateway or data["gateway"]
-        system_id, secret = system_id or system["system_id"], secret or system["secret"]
+        system_id, secret = system["system_id"], system["secret"]
     if not gateway:
         raise SystemExit(f"no gateway: pass --gateway, or run `govshare up` on {_data_dir(args)}")
     from services.runtime.settings import address_problem
@@ -300,8 +305,9 @@ def _add_call_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_credential_flags(parser: argparse.ArgumentParser, system: str) -> None:
     parser.add_argument("--gateway", default="")
-    parser.add_argument("--system-id", default="")
-    parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", ""),
+    parser.add_argument("--system-id", default=os.environ.get("GOVSHARE_SYSTEM_ID", "").strip(),
+                        help="business system id (or GOVSHARE_SYSTEM_ID), with its --secret")
+    parser.add_argument("--secret", default=os.environ.get("GOVSHARE_SYSTEM_SECRET", "").strip(),
                         help="system secret (or GOVSHARE_SYSTEM_SECRET)")
     parser.add_argument("--system", default=system, help="demo system to call as (with the credentials file)")
     parser.add_argument("--credentials", default="", help="demo credentials file (default: in the data directory)")

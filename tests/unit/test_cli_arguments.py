@@ -96,3 +96,32 @@ def test_up_takes_the_zone_from_the_environment_as_the_services_do(monkeypatch: 
     assert build_parser().parse_args(["up"]).zone == "intranet"
     monkeypatch.setenv("GOVSHARE_ZONE", "")
     assert build_parser().parse_args(["up"]).zone == "extranet"
+
+
+def _demo_credentials(directory) -> None:  # type: ignore[no-untyped-def]
+    (directory / "demo-credentials.json").write_text(
+        '{"gateway": "127.0.0.1:1", "systems": {"social": {"system_id": "sys-demo", "secret": "demo-secret"}}}',
+        encoding="utf-8")
+
+
+def test_the_sdks_credential_variables_are_taken_as_a_pair(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """docs/api.md has a developer export GOVSHARE_SYSTEM_ID and GOVSHARE_SYSTEM_SECRET for the SDK; the command
+    read the secret alone and paired it with the demo 人社局 system's id, so README's `govshare query …` answered
+    UNAUTHENTICATED "unknown system id or wrong secret" (reproduced on `govshare up` with 民政局's pair
+    exported). Both are read now, and half a pair is refused naming what is missing."""
+    from services.cli import _call_args
+
+    _demo_credentials(tmp_path)
+    monkeypatch.setenv("GOVSHARE_SYSTEM_ID", "sys-mine")
+    monkeypatch.setenv("GOVSHARE_SYSTEM_SECRET", "my-secret")
+    args = build_parser().parse_args(["query", "102001/000001", "k", "--data-dir", str(tmp_path),
+                                      "--gateway", "127.0.0.1:2"])
+    assert _call_args(args) == ("127.0.0.1:2", "sys-mine", "my-secret")
+    monkeypatch.delenv("GOVSHARE_SYSTEM_ID")
+    args = build_parser().parse_args(["query", "102001/000001", "k", "--data-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as refused:
+        _call_args(args)
+    assert str(refused.value.code).startswith("a secret without its system id")
+    monkeypatch.delenv("GOVSHARE_SYSTEM_SECRET")
+    args = build_parser().parse_args(["query", "102001/000001", "k", "--data-dir", str(tmp_path)])
+    assert _call_args(args) == ("127.0.0.1:1", "sys-demo", "demo-secret")  # neither: the demo system, as before
