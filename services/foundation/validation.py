@@ -35,8 +35,9 @@ LATITUDE_RANGE = (Decimal("3"), Decimal("54"))
 MAX_AMOUNT = Decimal("1000000000000")
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_AMOUNT = re.compile(r"-?\d{1,16}(\.\d{1,6})?")
-_COORDINATE = re.compile(r"-?\d{1,3}(\.\d{1,8})?")
+# ASCII digits only: Python's \d is any script's digit, and Decimal reads them all (an Arabic-Indic ٣ as 3).
+_AMOUNT = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,6})?")
+_COORDINATE = re.compile(r"-?[0-9]{1,3}(\.[0-9]{1,8})?")
 
 
 class ValueProblem(ValueError):
@@ -204,9 +205,12 @@ def any_date(raw: str, today: date) -> date:
 
 
 def _decimal(raw: str, pattern: re.Pattern[str], form: str) -> Decimal:
-    if not pattern.fullmatch(raw):
+    """A number in ASCII digits, or typed in full width (１００．５) as dates and codes may be: ``\\d`` took the
+    full-width digits but not the full-width point, and digits of any other script as the number they stand for."""
+    value = ascii_form(raw)
+    if not pattern.fullmatch(value):
         raise ValueProblem(f"{raw!r} is not a decimal number ({form})")
-    return canonical_decimal(Decimal(raw))
+    return canonical_decimal(Decimal(value))
 
 
 def canonical_decimal(value: Decimal) -> Decimal:

@@ -232,6 +232,18 @@ def test_registered_capital_is_a_non_negative_decimal(capital: str) -> None:
     only_problem(LEGAL_ENTITY, entity(registered_capital=capital), "registered_capital", "")
 
 
+def test_numbers_typed_in_full_width_are_read_as_ascii_and_digits_of_other_scripts_are_refused() -> None:
+    """A Chinese input method's １００．５ is the 100.5 it stands for, as its dates and codes are; digits of another
+    script (٣, Arabic-Indic) are no amount, as they are no date, not a silent 3."""
+    capital = validate_record(LEGAL_ENTITY, entity(registered_capital="１００．５"), TODAY)
+    assert capital.ok, capital.problems
+    assert LEGAL_ENTITY.canonical(capital.values)["registered_capital"] == "100.5"
+    spot = validate_record(PLACE, place(longitude="１１６．４４３１", latitude="３９．９２１９"), TODAY)
+    assert spot.ok and PLACE.canonical(spot.values)["longitude"] == "116.4431", spot.problems
+    only_problem(LEGAL_ENTITY, entity(registered_capital="٣"), "registered_capital", "not a decimal number")
+    only_problem(PLACE, place(latitude="٣٩.٩"), "latitude", "not a decimal number")
+
+
 def test_licence_holder_is_a_person_or_an_organisation() -> None:
     assert validate_record(LICENCE, licence(holder_id="11010519491231002X"), TODAY).ok
     only_problem(LICENCE, licence(holder_id="110105194912310021"), "holder_id", "公民身份号码 or 统一社会信用代码")
