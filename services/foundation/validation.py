@@ -63,23 +63,10 @@ def text(max_length: int = 200) -> Parser:
         if len(raw) > max_length:
             raise ValueProblem(f"must be at most {max_length} characters")
         if not raw.isprintable():
-            raise ValueProblem(f"must contain only printable characters: {_unprintable(raw)}")
+            raise ValueProblem(f"must contain only printable characters: {identifiers.unprintable(raw)}")
         return raw
 
     return parse
-
-
-def _unprintable(raw: str) -> str:
-    """Which character of ``raw`` is not printable, where and what to do: a full-width space (U+3000) or a
-    no-break space copied from a web page or a spreadsheet looks like a space, and "must contain only printable
-    characters" alone left the data officer looking for a character they could not see. The value itself is
-    not quoted (it may be a person's name)."""
-    position, char = next((index, char) for index, char in enumerate(raw, 1) if not char.isprintable())
-    category = unicodedata.category(char)
-    name = unicodedata.name(char, "a control character" if category == "Cc" else category)
-    advice = ": write an ordinary space, or none" if category == "Zs" else \
-        ": a line break or tab is not allowed here" if char in "\t\n\r\v\f" else ": remove it"
-    return f"character {position} is U+{ord(char):04X} ({name}){advice}"
 
 
 def code(*allowed: str) -> Parser:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from functools import lru_cache
 
 from stdnum import numdb
@@ -175,8 +176,21 @@ def text_key_error(value: str) -> str | None:
     if len(value) > MAX_TEXT_KEY:
         return f"must be at most {MAX_TEXT_KEY} characters"
     if not value.isprintable():
-        return "must contain only printable characters"
+        return f"must contain only printable characters: {unprintable(value)}"
     return None
+
+
+def unprintable(value: str) -> str:
+    """Which character of ``value`` is not printable, where and what to do: a full-width space (U+3000) or a
+    no-break space copied from a web page or a spreadsheet looks like a space, and "must contain only printable
+    characters" alone left the data officer looking for a character they could not see. The value itself is
+    not quoted (it may be a person's name)."""
+    position, char = next((index, char) for index, char in enumerate(value, 1) if not char.isprintable())
+    category = unicodedata.category(char)
+    name = unicodedata.name(char, "a control character" if category == "Cc" else category)
+    advice = ": write an ordinary space, or none" if category == "Zs" else \
+        ": a line break or tab is not allowed here" if char in "\t\n\r\v\f" else ": remove it"
+    return f"character {position} is U+{ord(char):04X} ({name}){advice}"
 
 
 def birth_date_of(citizen_id: str) -> str:

@@ -215,6 +215,17 @@ def test_a_character_that_is_not_printable_is_named_with_its_position() -> None:
                       "remove it" and "张" not in problem
 
 
+def test_a_key_character_that_is_not_printable_is_named_with_its_position() -> None:
+    """A licence or place number copied from a web page with a no-break space, or from a spreadsheet with a tab:
+    its key was refused with "must contain only printable characters" alone, where the record's other items
+    name the character."""
+    only_problem(LICENCE, licence(licence_number="YYZZ\u00a02020000001"), "licence_number",
+                 "must contain only printable characters: character 5 is U+00A0 (NO-BREAK SPACE): write an "
+                 "ordinary space, or none")
+    only_problem(PLACE, place(place_code="110105DZ\u200b00000001"), "place_code",
+                 "character 9 is U+200B (ZERO WIDTH SPACE): remove it")
+
+
 def test_credit_code_check_character() -> None:
     wrong = "91110000600037341" + ("A" if uscc.calc_check_digit("91110000600037341") != "A" else "B")
     only_problem(LEGAL_ENTITY, entity(credit_code=wrong), "credit_code", "check character")
