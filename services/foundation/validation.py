@@ -34,6 +34,8 @@ LATITUDE_RANGE = (Decimal("3"), Decimal("54"))
 # Registered capital is in 万元; a trillion 万元 is far beyond any real entity.
 MAX_AMOUNT = Decimal("1000000000000")
 
+# How a registry's column writes a validity without end (长期有效, 永久, 无固定期限): said to be left empty.
+ENDLESS_WORDS = ("长期", "永久", "无期限", "无固定期限")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # ASCII digits only: Python's \d is any script's digit, and Decimal reads them all (an Arabic-Indic ٣ as 3).
 _AMOUNT = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,6})?")
@@ -180,13 +182,14 @@ def past_date(raw: str, today: date) -> date:
 def any_date(raw: str, today: date) -> date:
     """A date that may lie ahead (the end of a validity period).
 
-    Registries often write a licence without end (长期) as 9999-12-31; here it has no end date, and the
-    refusal says so instead of only calling the date implausible.
+    Registries often write a licence without end (长期) as 9999-12-31, or as the word itself; here it has no end
+    date, and the refusal says so instead of only calling the value implausible or no date.
     """
     try:
         return _date(raw)
     except ValueProblem as problem:
-        if _DATE.fullmatch(ascii_form(raw)) and ascii_form(raw) > LATEST_DATE.isoformat():
+        far = _DATE.fullmatch(ascii_form(raw)) and ascii_form(raw) > LATEST_DATE.isoformat()
+        if far or any(word in raw for word in ENDLESS_WORDS):
             raise ValueProblem(f"{problem}; leave it empty when there is no end date (长期)") from None
         raise
 

@@ -272,6 +272,9 @@ def test_a_person_holding_a_licence_was_born_by_its_issue_date() -> None:
 def test_a_licence_without_end_is_told_to_leave_valid_until_empty() -> None:
     """长期 written as 9999-12-31, as many registries do: the reason says how to load it."""
     only_problem(LICENCE, licence(valid_until="9999-12-31"), "valid_until", "leave it empty when there is no end date")
+    # Or written as the word itself, in the registry's own column (长期, 长期有效, 永久).
+    for endless in ("长期", "长期有效", "永久"):
+        only_problem(LICENCE, licence(valid_until=endless), "valid_until", "leave it empty when there is no end date")
     assert validate_record(LICENCE, licence(valid_until=None), TODAY).ok
 
 
