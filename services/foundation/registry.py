@@ -35,7 +35,8 @@ class SourceRegistry:
         """Makes ``department_code`` the authoritative source of ``dataset`` or (``item`` set) of one item.
 
         The department becomes a registered source if it was not one. Designating the department that
-        already is authoritative changes nothing and records nothing.
+        already is authoritative changes nothing and records nothing. The conflicts it raised on the items it is
+        now the source of are closed (SOURCE_DESIGNATED); its values become the record's at its next load.
         """
         require_authority(caller, "designates authoritative sources")
         async with self._store.transaction() as tx:
@@ -44,6 +45,13 @@ class SourceRegistry:
             await tx.register_source(dataset.name, department_code, caller)
             if previous != department_code:
                 await tx.designate(dataset.name, item, department_code, previous, caller)
+                # What it asserted against the former source's values is now the item's value to decide, not a
+                # disagreement: left open, nobody could resolve it and supervision counted it as left open.
+                owned = [item] if item else [i.name for i in dataset.non_key_items
+                                             if designation.item_authorities.get(i.name, department_code)
+                                             == department_code]
+                await tx.close_conflicts_raised_by(dataset.name, owned, department_code,
+                                                   caller.department_code or caller.system_id)
         self._recorded()
         return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE, fresh=True)
 

@@ -47,6 +47,8 @@ OPEN, RESOLVED = 1, 2  # govshare.foundation.v1.ConflictState
 KEEP_AUTHORITATIVE = "KEEP_AUTHORITATIVE_VALUE"
 ADOPT_OTHER = "ADOPT_OTHER_VALUE"
 VALUES_AGREE = "VALUES_AGREE"
+#: The source that raised the conflict became the item's authoritative source: it has nobody to disagree with.
+SOURCE_DESIGNATED = "SOURCE_DESIGNATED"
 # Below this planner estimate a table is counted exactly (cheap); above, the estimate is close enough.
 EXACT_COUNT_BELOW = 100_000
 MAX_HISTORY = 1000
@@ -352,6 +354,14 @@ class Transaction:
             f"WHERE id = $1 RETURNING {_CONFLICT_COLUMNS}", conflict_id, resolution, resolved_by, actor.id,
             actor.display_name, actor.department_code)
         return _conflict(row)
+
+    async def close_conflicts_raised_by(self, dataset: str, items: Sequence[str], department_code: str,
+                                        resolved_by: str) -> None:
+        """Closes the open conflicts ``department_code`` raised on ``items``, which it is now the source of."""
+        await self.conn.execute(
+            f"UPDATE conflicts SET state = {RESOLVED}, resolution = '{SOURCE_DESIGNATED}', resolved_by = $4, "
+            f"resolve_time = now() WHERE dataset = $1 AND state = {OPEN} AND other_source_department_code = $2 "
+            "AND item = ANY($3::text[])", dataset, department_code, list(items), resolved_by)
 
     async def item_changed(self, dataset: str, key: str, item: str, value: str, resolved_by: str) -> None:
         """After an adoption: other open conflicts on the item now compare against the new value."""

@@ -607,6 +607,30 @@ async def test_a_new_designation_takes_over_and_the_former_source_becomes_a_cros
         await calls.designate(AUTHORITY, "place", RESOURCES)
 
 
+async def test_a_source_designated_authoritative_no_longer_disagrees_with_itself(calls: Calls) -> None:
+    """A conflict a source raised is closed when the authority designates that source for the item: it is then
+    the item's authoritative source and has nobody to disagree with. Left open, nobody could decide it (the former
+    source may not; the new one would be asked to keep or adopt its own value), no later load closed it, and it
+    counted as a conflict left open in the month's supervision."""
+    place = synthetic.place(next(_indexes), SEED)
+    key = place["place_code"]
+    await calls.register(AUTHORITY, "place", SERVICES)
+    await calls.load(RESOURCES, "place", rows(place))
+    moved = {**place, "address": place["address"] + "（新址）", "kind": "地块" if place["kind"] == "地址" else "地址"}
+    assert (await calls.load(SERVICES, "place", rows(moved))).conflicts == 2
+    await calls.designate(AUTHORITY, "place", SERVICES, item="kind")
+    try:
+        (kind,) = [c for c in await calls.conflicts(AUTHORITY, "place", state=0, key=key) if c.item == "kind"]
+        assert (kind.state, kind.resolution) == (pb.CONFLICT_STATE_RESOLVED, "SOURCE_DESIGNATED"), kind
+        (address,) = await calls.conflicts(AUTHORITY, "place", key=key)  # the dataset's source still decides this
+        assert address.item == "address"
+        await calls.designate(AUTHORITY, "place", SERVICES)
+        assert not await calls.conflicts(AUTHORITY, "place", key=key)
+    finally:
+        await calls.designate(AUTHORITY, "place", RESOURCES)
+        await calls.designate(AUTHORITY, "place", RESOURCES, item="kind")
+
+
 async def test_the_demo_designates_its_sources_and_the_gateway_serves_the_new_rpcs(platform) -> None:  # type: ignore[no-untyped-def]
     """Through the gateway, on the seeded platform: the authority designated the demo's sources, and a
     department that is not a source cannot load a dummy row for an existing person."""
