@@ -78,6 +78,9 @@ def code(*allowed: str) -> Parser:
         f"one of the {len(allowed)} codes of its table, such as {', '.join(allowed[:3])}"
 
     def parse(raw: str, today: date) -> str:
+        # A code copied out of a PDF may hold a Kangxi radical (⼥ U+2F25 for 女), or be typed in full width: the
+        # same glyph as a code of the table, another code point. Read as what it stands for, as other codes are.
+        raw = ascii_form(raw)
         if raw not in choices:
             # A short form of a code (汉 for 汉族, 蒙古 for 蒙古族) is named: "expected one of the 56 codes of its
             # table" alone did not say in what form the table writes them.
@@ -95,7 +98,8 @@ def _reason(error: str | None) -> None:
 
 
 def ascii_form(raw: str) -> str:
-    """A code or date typed with a Chinese input method (３４２３…Ｘ, ２０２０－０１－０２) as the ASCII it stands for.
+    """A code or date typed with a Chinese input method (３４２３…Ｘ, ２０２０－０１－０２) as the ASCII it stands
+    for, and a Kangxi radical (⼥ U+2F25) as the character it looks like (女): NFKC.
 
     Queries, verifications and GetRecordHistory read such a key as its ASCII code (services/query/keys.py); a
     load reads it the same way, so the record is stored under the key those calls look up. ASCII skips the step.

@@ -117,6 +117,16 @@ def test_a_code_given_in_a_short_form_is_named_in_the_tables_form() -> None:
                                                              "56 codes of its table, such as 汉族, 蒙古族, 回族)")
 
 
+def test_a_code_holding_a_kangxi_radical_is_read_as_the_character_it_looks_like() -> None:
+    """Text copied out of a PDF (a 户籍 register's export, a scanned form's text layer) often holds the Kangxi radical
+    ⼥ (U+2F25) for 女 or ⽩ (U+2F69) for 白: the same glyph, another code point. '⼥' was refused as not in its code
+    table (expected 男/女), which the data officer could not see any difference in; it is read as the character it
+    stands for (NFKC), as a full-width code is."""
+    checked = validate_record(POPULATION, person(sex="\u2f25", ethnicity="\u2f69族"), TODAY)
+    assert checked.ok, checked.problems
+    assert (checked.values["sex"], checked.values["ethnicity"]) == ("女", "白族")
+
+
 def test_ethnicity_is_one_of_the_56() -> None:
     assert len(set(ETHNICITIES)) == 56
     assert all(validate_record(POPULATION, person(ethnicity=e), TODAY).ok for e in ETHNICITIES)
