@@ -25,6 +25,8 @@ ETHNICITIES = (
 )  # GB/T 3304, the 56 民族
 SEXES = ("男", "女")
 PERSON_STATUSES = ("正常", "死亡", "迁出", "注销")
+#: A person no longer registered here: their 户籍地址 is the last one they had.
+PERSON_CLOSED_STATUSES = ("死亡", "迁出", "注销")
 ENTITY_STATUSES = ("存续", "在业", "吊销", "注销", "迁出")
 LICENCE_STATUSES = ("有效", "注销", "过期")
 PLACE_KINDS = ("地址", "地块")
@@ -106,7 +108,7 @@ POPULATION = Dataset(
         Item("address_region_code", v.region_code, required=False),
         Item("status", v.code(*PERSON_STATUSES)),
     ),
-    record_checks=(v.person_matches_id, v.regions_in_force("address_region_code")),
+    record_checks=(v.person_matches_id, v.regions_in_force("address_region_code", closed=PERSON_CLOSED_STATUSES)),
 )
 
 LEGAL_ENTITY = Dataset(

@@ -266,14 +266,18 @@ def holder_born_before_issue(values: Mapping[str, object], today: date) -> Itera
         yield f"issue_date: {issued.isoformat()} is before the holder's birth date {born} (in holder_id)"
 
 
-def regions_in_force(*items: str) -> RecordCheck:
+def regions_in_force(*items: str, closed: tuple[str, ...] = ()) -> RecordCheck:
     """The region codes of a record as it is now (an address, a place, a division) are in force today.
 
     The parser accepts any code of the table, abolished ones included, so that a record loaded before its
-    region was abolished can still be looked up by its key; a load asserting it now is refused.
+    region was abolished can still be looked up by its key; a load asserting it now is refused. A record whose
+    status is one of ``closed`` (a person who died, moved out or was struck off) is not as it is now: its
+    address is the last one it had, which no later change of the divisions rewrites.
     """
 
     def check(values: Mapping[str, object], today: date) -> Iterator[str]:
+        if values.get("status") in closed:
+            return
         for item in items:
             value = values.get(item)
             if isinstance(value, str) and (error := identifiers.region_code_retired_error(value, today.year)):

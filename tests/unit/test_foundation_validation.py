@@ -133,6 +133,17 @@ def test_ethnicity_is_one_of_the_56() -> None:
     only_problem(POPULATION, person(ethnicity="汉"), "ethnicity", "code table")
 
 
+def test_a_person_no_longer_registered_keeps_the_region_of_their_last_address() -> None:
+    """A person who died in 崇文区 in 2005, or whose 户口 moved out or was cancelled there, keeps that 户籍地址 and its
+    code 110103: no later register changes it. Refusing it as no longer in force (abolished 2010) refused every such
+    record of the population database (the register's deceased and departed, loaded as they are), or made the
+    source drop or invent the code. A person registered now (正常) must still live in a region in force."""
+    for status in ("死亡", "迁出", "注销"):
+        assert validate_record(POPULATION, person(address_region_code="110103", status=status), TODAY).ok, status
+    only_problem(POPULATION, person(address_region_code="110103", status="正常"), "address_region_code",
+                 "no longer in force")
+
+
 def test_region_codes_come_from_the_code_table() -> None:
     only_problem(POPULATION, person(address_region_code="110199"), "address_region_code", "GB/T 2260")
     only_problem(POPULATION, person(address_region_code="11010"), "address_region_code", "6 digits")
