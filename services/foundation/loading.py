@@ -221,8 +221,8 @@ class Loader:
                                   good: list[_Good], now: datetime) -> tuple[list[_Good], list[Rejection]]:
         """The dataset's source writes the records; items designated to another source keep that source's value."""
         current = await tx.current_records(dataset.name, [g.key for g in good])
-        fresh, refused = _split_stale(good, {key: record.as_of_time for key, record in current.items()})
         overridden = designation.overridden_items()
+        fresh, refused = _split_stale(good, await _own_times(tx, dataset, source, current, bool(overridden)))
         if overridden:
             fresh, unfit = await self._overlay_item_sources(tx, dataset, source, fresh, overridden, now)
             refused += unfit
@@ -356,6 +356,23 @@ class Loader:
                 f"adopting {conflict.other_value!r} would make the record invalid: {'; '.join(checked.problems)}")
         await tx.write_history(dataset.name, [record])
         await tx.upsert_records(dataset.name, [checked.values], record.source_department_code, [now], [now])
+
+
+async def _own_times(tx: Transaction, dataset: Dataset, source: str, current: Mapping[str, StoredRecord],
+                     overridden: bool) -> dict[str, datetime]:
+    """How recent the dataset's source's own values of these records are, which its load must not be older than.
+
+    A record's as_of_time is that of the latest assertion that changed it, an item source's too: compared with
+    it, the dataset's source's load extracted before an item source's later one was refused whole as stale,
+    though it was newer than anything the dataset's source had loaded (its corrections of every other item with
+    it). Where items have sources of their own, the dataset's source's values are kept with its own time
+    (_overlay_item_sources), which is then the one compared; a record it has no kept values of yet is compared
+    with the record's time, as before.
+    """
+    stored = {key: record.as_of_time for key, record in current.items()}
+    if overridden:
+        stored.update(await tx.own_source_times(dataset.name, source, list(current)))
+    return stored
 
 
 def _split_stale(good: list[_Good], stored: Mapping[str, datetime]) -> tuple[list[_Good], list[Rejection]]:

@@ -574,6 +574,27 @@ async def test_an_item_designated_to_its_own_source_takes_that_sources_value(cal
     assert [(c.item, c.other_source_department_code) for c in left] == [("address", SOCIAL.department_code)]
 
 
+async def test_an_item_sources_load_does_not_make_the_dataset_sources_next_load_stale(calls: Calls) -> None:
+    """Each source's values are as old as its own last load says. The item source's load (status, as of an hour
+    ago) moved the whole record's as_of_time to its own, so the dataset's source's next load, extracted two hours
+    ago and newer than everything it had loaded, was refused whole: "as_of_time: … is older than the stored
+    values", its corrections of every other item with it."""
+    await calls.designate(AUTHORITY, "legal_entity", SOCIAL, item="status")
+    now = datetime.now(UTC)
+    entity = {**synthetic.entity(next(_indexes), SEED), "status": "存续"}
+    key = entity["credit_code"]
+    assert (await calls.load(MARKET, "legal_entity", rows(entity, as_of=now - timedelta(hours=3)))).accepted == 1
+    revoked = {**entity, "status": "吊销"}
+    assert (await calls.load(SOCIAL, "legal_entity", rows(revoked, as_of=now - timedelta(hours=1)))).accepted == 1
+    renamed = {**entity, "name": entity["name"] + "（更名）"}
+    loaded = await calls.load(MARKET, "legal_entity", rows(renamed, as_of=now - timedelta(hours=2)))
+    assert (loaded.accepted, list(loaded.rejected)) == (1, []), loaded
+    current = (await calls.lookup("legal_entity", key)).record
+    assert (current.values["name"], current.values["status"]) == (renamed["name"], "吊销")
+    stale = await calls.load(SOCIAL, "legal_entity", rows(entity, as_of=now - timedelta(hours=2)))
+    assert "older than the stored values" in stale.rejected[0].reasons[0]  # its own clock still counts
+
+
 async def test_an_item_source_that_loads_first_sets_the_item_once_the_record_exists(calls: Calls) -> None:
     await calls.designate(AUTHORITY, "legal_entity", SOCIAL, item="status")
     entity = {**synthetic.entity(next(_indexes), SEED), "status": "在业"}
