@@ -36,6 +36,8 @@ MAX_AMOUNT = Decimal("1000000000000")
 
 # How a registry's column writes a validity without end (长期有效, 永久, 无固定期限): said to be left empty.
 ENDLESS_WORDS = ("长期", "永久", "无期限", "无固定期限")
+# Digits only (an X last): a holder_id so written is a 公民身份号码, whatever is wrong with it.
+_PERSONAL_SHAPE = re.compile(r"[0-9]{6,17}[0-9X]")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # ASCII digits only: Python's \d is any script's digit, and Decimal reads them all (an Arabic-Indic ٣ as 3).
 _AMOUNT = re.compile(r"-?[0-9]{1,16}(\.[0-9]{1,6})?")
@@ -157,9 +159,12 @@ def holder_id(raw: str, today: date) -> str:
         if (born := identifiers.birth_date_of(value)) > today.isoformat():
             raise ValueProblem(f"the 公民身份号码's birth date {born} is in the future")
         return value
-    if identifiers.credit_code_error(value) is None:
+    if (organisation := identifiers.credit_code_error(value)) is None:
         return value
-    raise ValueProblem("must be a valid 公民身份号码 or 统一社会信用代码 (check the check character)")
+    # The reason of the identifier it looks like: "check the check character" was said of a 15-digit ID number too.
+    looks_personal = _PERSONAL_SHAPE.fullmatch(value) is not None
+    reason = identifiers.citizen_id_error(value) if looks_personal else organisation
+    raise ValueProblem(f"must be a valid 公民身份号码 or 统一社会信用代码 ({reason})")
 
 
 def _date(raw: str) -> date:

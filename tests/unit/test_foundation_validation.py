@@ -281,6 +281,17 @@ def test_licence_holder_is_a_person_or_an_organisation() -> None:
     only_problem(LICENCE, licence(holder_id="110105194912310021"), "holder_id", "公民身份号码 or 统一社会信用代码")
 
 
+def test_a_licence_holder_that_is_neither_says_what_is_wrong_with_it() -> None:
+    """"(check the check character)" was said of every bad holder_id, a first-generation 15-digit ID number and a
+    code cut short included: the reason is now the one of the identifier the value looks like."""
+    only_problem(LICENCE, licence(holder_id="110105491231002"), "holder_id", "its 18-digit form")
+    only_problem(LICENCE, licence(holder_id="110105194912310021"), "holder_id",
+                 "(公民身份号码 has an invalid check character)")
+    only_problem(LICENCE, licence(holder_id="91110000600037341A"), "holder_id",
+                 "(统一社会信用代码 has an invalid check character)")
+    only_problem(LICENCE, licence(holder_id="9111000060003734"), "holder_id", "must have 18 characters, got 16")
+
+
 def test_a_person_holding_a_licence_was_born_by_its_issue_date() -> None:
     """python-stdnum takes a 公民身份号码 born in 2099 as valid; no one born later than its issue holds a licence."""
     only_problem(LICENCE, licence(holder_id=citizen_id("11010520990101001")), "holder_id",
