@@ -85,8 +85,10 @@ def code(*allowed: str) -> Parser:
         raw = ascii_form(raw)
         if raw not in choices:
             # A short form of a code (汉 for 汉族, 蒙古 for 蒙古族) is named: "expected one of the 56 codes of its
-            # table" alone did not say in what form the table writes them.
-            meant = [choice for choice in allowed if raw and choice.startswith(raw)]
+            # table" alone did not say in what form the table writes them. So is a long one beginning with a
+            # code (存续（在营、开业、在册）, as the enterprise credit publicity system writes 存续; 女性).
+            meant = [choice for choice in allowed if raw and choice.startswith(raw)] or \
+                [choice for choice in allowed if raw.startswith(choice)]
             hint = f": did you mean {'/'.join(meant)}?" if 0 < len(meant) <= 3 else ""
             raise ValueProblem(f"{raw!r} is not in its code table{hint} (expected {shown})")
         return raw

@@ -117,6 +117,14 @@ def test_a_code_given_in_a_short_form_is_named_in_the_tables_form() -> None:
                                                              "56 codes of its table, such as 汉族, 蒙古族, 回族)")
 
 
+def test_a_code_given_in_a_long_form_is_named_in_the_tables_form() -> None:
+    """The 登记状态 of the national enterprise credit publicity system is written 存续（在营、开业、在册）, and a
+    licence registry writes 有效期内: the table's code begins the value, and the reason now names it."""
+    only_problem(LEGAL_ENTITY, entity(status="存续（在营、开业、在册）"), "status", "did you mean 存续?")
+    only_problem(LICENCE, licence(status="有效期内"), "status", "did you mean 有效?")
+    only_problem(POPULATION, person(sex="女性"), "sex", "did you mean 女?")
+
+
 def test_a_code_holding_a_kangxi_radical_is_read_as_the_character_it_looks_like() -> None:
     """Text copied out of a PDF (a 户籍 register's export, a scanned form's text layer) often holds the Kangxi radical
     ⼥ (U+2F25) for 女 or ⽩ (U+2F69) for 白: the same glyph, another code point. '⼥' was refused as not in its code
