@@ -34,6 +34,7 @@ from services.runtime.errors import (
     ServiceError,
     failed_precondition,
     invalid_argument,
+    invisible_character,
     not_found,
     permission_denied,
     text_violation,
@@ -115,8 +116,13 @@ def _purpose_violations(purpose: common_pb2.Purpose, field: str = "purpose.type"
 
 def purpose_text_violations(text: str) -> list[FieldViolation]:
     """The declared purpose's text is evidence in the audit record, which keeps ``audit.MAX_TEXT`` characters:
-    a longer one is refused rather than cut, so what the caller declared is what the record holds."""
+    a longer one is refused rather than cut, so what the caller declared is what the record holds. It is shown as
+    one line (the console's access list, its CSV, the persons' view, a terminal), so a character nobody sees there
+    (a line break, an escape sequence, a right-to-left override that turns the line around) is refused too.
+    At most 256 characters are read: a constant-time check on the query path."""
     violation = text_violation("purpose.text", text, audit.MAX_TEXT)
+    if violation is None and (problem := invisible_character(text)) is not None:
+        violation = FieldViolation("purpose.text", f"must be one line of visible text: {problem}")
     return [violation] if violation is not None else []
 
 

@@ -62,6 +62,28 @@ def text_violation(field: str, value: str, limit: int, required: bool = False) -
     return None
 
 
+#: Unicode categories of characters nobody sees in a line of text: controls (a line break, a tab, an escape),
+#: formatting characters (a zero-width space, a right-to-left override) and the line and paragraph separators.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def invisible_character(text: str) -> str | None:
+    """Where ``text`` holds a character nobody sees in one line (a line break, a tab, an escape, a zero-width space,
+    a right-to-left override), which and what to do; None when it holds none. A full-width space is visible and
+    taken. The text itself is not quoted (it may name a person). ``str.isprintable`` answers most texts at C speed;
+    only one it refuses (a full-width space is not "printable" to it) is read character by character."""
+    if text.isprintable():
+        return None
+    for position, character in enumerate(text, 1):
+        category = unicodedata.category(character)
+        if category in _INVISIBLE_CATEGORIES:
+            name = unicodedata.name(character, "a control character" if category == "Cc" else category)
+            breaks = character in "\t\n\r\v\f\x85" or category in ("Zl", "Zp")
+            advice = "write it on one line" if breaks else "remove it"
+            return f"character {position} is U+{ord(character):04X} ({name}): {advice}"
+    return None
+
+
 @dataclass
 class ServiceError(Exception):
     """An expected failure with the status, reason and message the caller should see."""
