@@ -83,6 +83,13 @@ LONG_CALL_TIMEOUT_SECONDS: Mapping[str, float] = MappingProxyType({
 #: Request headers the edge accepts (Envoy's default, stated): a REST URL up to about this size reaches its
 #: backend, whose metadata limit (services.runtime.server.MAX_METADATA_BYTES) takes it twice over.
 MAX_REQUEST_HEADERS_KIB = 60
+#: Request headers the edge accepts by count, gRPC's own (:path, te, content-type, grpc-timeout, user-agent,
+#: authorization) included. Envoy's default, 100, reset a call carrying some 92 metadata entries of a few KiB in
+#: all (gRPC: INTERNAL "RST_STREAM with error code 2", without a word; REST: the 431 naming the size limit it was
+#: within); a business system's tracing baggage and correlation headers come near it. Beyond this count Envoy still
+#: resets the call so, which docs/api.md says. The backend's metadata limit takes this many too (gRPC counts
+#: 32 bytes more per header: services.runtime.server.MAX_METADATA_BYTES).
+MAX_REQUEST_HEADERS = 1000
 #: Verified tokens each Envoy worker remembers (LRU): a business system holds one token at a time, renewed
 #: before expiry, so this covers every active system with room for overlapping renewals.
 JWT_CACHE_SIZE = 10_000
@@ -1211,7 +1218,8 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
     mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,
-                               f"request headers over {MAX_REQUEST_HEADERS_KIB} KiB, the URL included: send less "
+                               f"request headers over {MAX_REQUEST_HEADERS_KIB} KiB, the URL included, or more than "
+                               f"{MAX_REQUEST_HEADERS} of them: send less "
                                "in headers (a long key or filter belongs in a POST body)"))
     mappers += _malformed_request_replies()
     mappers.append(_compressed_body_reply())
@@ -1469,7 +1477,8 @@ def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, o
         http_protocol_options={"accept_http_10": True, "default_host_for_http_10": "govshare-edge",
                                "enable_trailers": True},
         common_http_protocol_options={"idle_timeout": "300s", "max_connection_duration": "300s",
-                                      "headers_with_underscores_action": "REJECT_REQUEST"},
+                                      "headers_with_underscores_action": "REJECT_REQUEST",
+                                      "max_headers_count": MAX_REQUEST_HEADERS},
         stream_idle_timeout="3600s",
         request_headers_timeout="10s",
         max_request_headers_kb=MAX_REQUEST_HEADERS_KIB,

@@ -64,7 +64,9 @@ log = logging.getLogger(__name__)
 #: gateway/edge.py) and forwards a REST call's path again in ``x-envoy-original-path``: with gRPC's own limits
 #: (8 KiB soft, 16 KiB hard) a search URL of 9 KB the edge had accepted failed in the backend as
 #: RESOURCE_EXHAUSTED (HTTP 429, read as a rate limit) instead of reaching the check that names the field.
-MAX_METADATA_BYTES = 128 * 1024
+#: gRPC counts each header 32 bytes more than its name and value, and the edge takes up to 1,000 headers
+#: (gateway.edge.MAX_REQUEST_HEADERS): twice 60 KiB and 1,000 x 32 bytes are within 256 KiB.
+MAX_METADATA_BYTES = 256 * 1024
 #: The largest message a server takes (a LoadRecords of 5,000 long 法人单位 is refused above it, docs/api.md); the
 #: edge converts replies up to this size to JSON (gateway/edge.py).
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024

@@ -1390,6 +1390,26 @@ async def test_headers_over_the_limit_are_refused_saying_so(edge: Edge, keys: Pl
     await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()))
 
 
+async def test_many_headers_within_the_size_limit_reach_the_service(edge: Edge, keys: PlatformKeys,
+                                                                   channel: grpc.aio.Channel) -> None:
+    """Envoy takes 100 request headers by default, counting gRPC's own (:path, te, content-type, grpc-timeout,
+    user-agent, authorization…): a business system sending some 92 metadata entries (its tracing baggage, its own
+    correlation headers), a few KiB in all, had its call reset at the edge, INTERNAL 'Received RST_STREAM with
+    error code 2', and a REST call the 431 that names the 60 KiB size limit it was far within. As many headers as
+    the documented count reach the service, over gRPC and over REST."""
+    from gateway.edge import MAX_REQUEST_HEADERS
+
+    many = tuple((f"x-correlation-{index}", "v") for index in range(MAX_REQUEST_HEADERS - 20))
+    token = bearer(keys, caller())
+    answered = await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=(*token, *many))
+    assert answered.entry.code == "x", answered
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {**dict(token), **dict(many)})
+    assert status == 200, body
+    too_many = {f"x-correlation-{index}": "v" for index in range(MAX_REQUEST_HEADERS + 1)}
+    status, body = await asyncio.to_thread(_rest_body, edge, "/v1/entries/x", {**dict(token), **too_many})
+    assert status == 431 and f"or more than {MAX_REQUEST_HEADERS} of them" in str(body["message"]), body
+
+
 def _grpc_web(edge: Edge, verb: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
     """A gRPC-Web call over HTTP/1.1 with any HTTP method: its status and headers (where a trailers-only answer
     puts grpc-status and grpc-message)."""
