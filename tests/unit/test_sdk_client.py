@@ -596,6 +596,26 @@ def test_the_default_retries_wait_out_an_edge_away_for_seconds(edge: tuple[FakeE
     assert all(0 <= pause <= min(2.0, 0.1 * 2 ** n) for n, pause in enumerate(sleep.pauses)), sleep.pauses
 
 
+def test_an_edge_closing_the_connection_over_the_headers_is_not_retried_and_says_so(
+        edge: tuple[FakeEdge, str]) -> None:
+    """Metadata over the edge's 60 KiB makes Envoy close the connection with HTTP/2's COMPRESSION_ERROR, which gRPC
+    reports as UNAVAILABLE '… GOAWAY received; Error code: 9; …' (seen against govshare up, each attempt a second
+    long): the client retried it, sent the same headers eight times and raised, at the end of the 10 s deadline,
+    DEADLINE_EXCEEDED 'Deadline Exceeded', saying nothing of the headers. It is raised at once, saying what to do;
+    any other UNAVAILABLE is still retried."""
+    fake, address = edge
+    goaway = ("Stream removed (recvmsg:Connection reset by peer (104) (GOAWAY received; Error code: 9; Debug Text: "
+              "))")
+    fake.script["Query"] = [fail(code_pb2.UNAVAILABLE, goaway)] * 3
+    sleep = SleepRecorder()
+    with make_client(address, sleep=sleep) as client, pytest.raises(Unavailable) as raised:
+        client.query("c", "k", purpose="work_reference")
+    assert len(fake.attempts("Query")) == 1 and sleep.pauses == []
+    assert raised.value.message == (f"{goaway} (the edge closed the connection over this call's request headers, "
+                                    "more than it takes (60 KiB, the metadata and the token included): sending them "
+                                    "again fails the same way; send less in metadata)")
+
+
 def test_retries_stop_after_max_attempts(edge: tuple[FakeEdge, str]) -> None:
     fake, address = edge
     fake.script["Verify"] = [unavailable()] * 10

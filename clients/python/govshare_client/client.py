@@ -23,7 +23,14 @@ import grpc
 
 from govshare_client import _requests as build
 from govshare_client._tokens import TokenSource
-from govshare_client.errors import GovshareError, Unauthenticated, Unavailable, error_from_status, from_rpc_error
+from govshare_client.errors import (
+    GovshareError,
+    Unauthenticated,
+    Unavailable,
+    error_from_status,
+    from_rpc_error,
+    refused_for_its_headers,
+)
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
 from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
 
@@ -181,7 +188,8 @@ class Attempts:
             # method (the token expired early by the platform's clock, or its signing key was rotated).
             self._refused = error
             return RENEW
-        if error.code == grpc.StatusCode.UNAVAILABLE and self._retryable and self._attempt < self._policy.max_attempts:
+        if (error.code == grpc.StatusCode.UNAVAILABLE and self._retryable and self._attempt < self._policy.max_attempts
+                and not refused_for_its_headers(error)):
             pause = self._policy.delay(self._attempt, error, self._rng)
             if time.monotonic() + pause < self.deadline:
                 return pause

@@ -120,8 +120,16 @@ def _status_of(trailers: Sequence[tuple[str, str | bytes]] | None) -> status_pb2
     return None
 
 
-#: A failed connection's words (OpenSSL's) that do not say which setting to change, and what to change.
+#: gRPC's words when the server closed the connection with HTTP/2's COMPRESSION_ERROR (9): the edge does so to a
+#: request whose headers are more than it takes (60 KiB, docs/api.md). It is about this request, not the network:
+#: sent again, it is refused again.
+HEADERS_REFUSED = "GOAWAY received; Error code: 9;"
+
+#: A failed connection's words (OpenSSL's, gRPC's) that do not say which setting to change, and what to change.
 _CONNECTION_HINTS = (
+    (HEADERS_REFUSED, "the edge closed the connection over this call's request headers, more than it takes (60 KiB, "
+                      "the metadata and the token included): sending them again fails the same way; send less "
+                      "in metadata"),
     ("WRONG_VERSION_NUMBER", "the edge does not speak TLS: for a platform on your own machine give plaintext=True "
                              "or set GOVSHARE_PLAINTEXT=1"),
     ("CERTIFICATE_VERIFY_FAILED", "this client does not trust the edge's certificate: give root_certificates= or "
@@ -139,6 +147,13 @@ def _with_hint(code: grpc.StatusCode, message: str) -> str:
         if words in message:
             return f"{message} ({hint})"
     return message
+
+
+def refused_for_its_headers(error: GovshareError) -> bool:
+    """Whether the edge closed the connection over the request's headers (:data:`HEADERS_REFUSED`): an
+    UNAVAILABLE that no retry mends, which a client retrying it to its deadline turned into a DEADLINE_EXCEEDED
+    saying nothing of the headers."""
+    return error.code == grpc.StatusCode.UNAVAILABLE and HEADERS_REFUSED in error.message
 
 
 def error_from_status(code: grpc.StatusCode, message: str,
