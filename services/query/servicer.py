@@ -94,6 +94,24 @@ def _denied(items: Iterable[str]) -> dict[str, str]:
     return {"denied_items": joined} if joined else {}
 
 
+async def _quota_exhausted(deps: Dependencies, decision: Decision, calls: int) -> ServiceError:
+    """QUOTA_EXHAUSTED saying how much of the grant's quota is left and what to do. "is used up" alone told a
+    BatchQuery of 100 keys, refused with 40 calls left, that nothing was; and no refusal said that a quota
+    counts over the grant's whole term (it never resets) nor who may raise it. Read on the refusal only: the
+    counted path pays nothing more."""
+    left = max(decision.quota - await deps.store.quota_used(decision.grant_id), 0)
+    quota = (f"grant {decision.grant_id} allows {decision.quota} calls in all (a BatchQuery counts each of its "
+             "keys; the quota counts over the grant's whole term and does not reset)")
+    raise_it = ("ask the provider department to raise the quota (SharingService.UpdateGrant), or apply again "
+                "(SharingService.SubmitApplication)")
+    if left:
+        message = (f"this call counts {calls} {'key' if calls == 1 else 'keys'} and {quota} with {left} left: "
+                   f"ask for at most {left} {'key' if left == 1 else 'keys'}, or {raise_it}")
+    else:
+        message = f"{quota} and every one is used: {raise_it}"
+    return permission_denied("QUOTA_EXHAUSTED", message, quota=str(decision.quota), quota_left=str(left))
+
+
 def purpose_name(value: int) -> str:
     """The PurposeType name without prefix, as the audit trail stores it."""
     return _PURPOSES.name(value)
@@ -482,7 +500,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             raise permission_denied("ITEM_NOT_GRANTED", f"not granted: {', '.join(missing)}", **_denied(missing))
         if decision.quota > 0 and calls > 0 and not await deps.quotas.consume(decision.grant_id, decision.quota,
                                                                                 calls):
-            raise permission_denied("QUOTA_EXHAUSTED", f"the call quota of grant {decision.grant_id} is used up")
+            raise await _quota_exhausted(deps, decision, calls)
         access.items = allowed
         return decision
 

@@ -340,10 +340,23 @@ async def test_a_grant_quota_is_counted_and_enforced(mesh: Mesh) -> None:
     await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
         id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
         metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
-    for _ in range(2):
-        await query(mesh, user, code, key, WORK, ["birth_date"])
+    await query(mesh, user, code, key, WORK, ["birth_date"])
+    # A BatchQuery counts each key: two keys with one call left are refused saying one is left, not "used up".
+    batch = await refused(mesh.query.BatchQuery(query_pb2.BatchQueryRequest(
+        resource_code=code, keys=list(mesh.persons)[1:3], items=["birth_date"], purpose=WORK),
+        metadata=mesh.md(user), timeout=10))
+    assert reason(batch) == "QUOTA_EXHAUSTED"
+    grant = details_of(batch)[0].metadata
+    assert (grant["quota"], grant["quota_left"]) == ("2", "1")
+    assert "this call counts 2 keys and grant " in str(batch.details())
+    assert "allows 2 calls in all (a BatchQuery counts each of its keys; the quota counts over the grant's whole " \
+           "term and does not reset) with 1 left: ask for at most 1 key, or ask the provider department to raise " \
+           "the quota (SharingService.UpdateGrant)" in str(batch.details())
+    await query(mesh, user, code, key, WORK, ["birth_date"])
     exhausted = await refused(query(mesh, user, code, key, WORK, ["birth_date"]))
     assert reason(exhausted) == "QUOTA_EXHAUSTED"
+    assert details_of(exhausted)[0].metadata["quota_left"] == "0"
+    assert "and every one is used: ask the provider department to raise the quota" in str(exhausted.details())
 
 
 async def test_not_shared_resource_is_refused(mesh: Mesh) -> None:
