@@ -442,13 +442,28 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
 ANSWER_MARGIN_SECONDS = 0.5
 
 
+#: The least a dependency is waited for before it is called hung (UNAVAILABLE naming it) for want of the caller's
+#: time: a healthy PostgreSQL or Redis answers within milliseconds, or tens of them under load.
+HUNG_AFTER_SECONDS = 0.5
+
+
 def _answer_within(context: grpc.aio.ServicerContext, limit: float) -> float:
     """How long a unary call may wait on a dependency: ``limit`` (GOVSHARE_DEPENDENCY_WAIT_SECONDS), and never past
-    the caller's deadline less a margin to answer in."""
+    the caller's deadline less a margin to answer in. A caller's deadline leaving less than HUNG_AFTER_SECONDS
+    says nothing of the dependency: a Query sent with a 20 ms or 150 ms deadline, still waiting for its audit
+    record's write (a few ms) when that margin came, was answered UNAVAILABLE "a dependency of the service
+    (postgresql) is unavailable; retry with backoff" — a healthy database blamed, and the SDK retrying it — where
+    its own deadline had passed. The limit is then past the caller's deadline, which ends the call first:
+    DEADLINE_EXCEEDED, audited as a call whose caller went away. Constant time, on every unary call."""
     remaining = context.time_remaining()
     if remaining is None:
         return limit
-    return max(0.0, min(limit, remaining - min(ANSWER_MARGIN_SECONDS, remaining / 10)))
+    before_deadline = remaining - min(ANSWER_MARGIN_SECONDS, remaining / 10)
+    if before_deadline >= limit:
+        return limit
+    if before_deadline < HUNG_AFTER_SECONDS:
+        return max(remaining, 0.0) + ANSWER_MARGIN_SECONDS
+    return before_deadline
 
 
 #: Handlers that ran out of time, cancelled and finishing their cleanup after the call was answered (a reference

@@ -500,6 +500,13 @@ async def test_a_hung_dependency_is_unavailable_naming_it_before_the_callers_dea
             info, _ = details_of(hung.value)
             assert info is not None and info.reason == "DEPENDENCY_UNAVAILABLE" and info.metadata["dependency"] == code
             assert f"({code}) is unavailable" in (hung.value.details() or "")
+        # A deadline too short to judge a dependency by (a Query sent with 150 ms, waiting for its audit write
+        # when the margin before it came): the caller's deadline ends it, DEADLINE_EXCEEDED, not UNAVAILABLE
+        # blaming the database.
+        for code in ("postgresql", "redis"):
+            with pytest.raises(grpc.aio.AioRpcError) as short:
+                await stub.GetEntry(catalog_pb2.GetEntryRequest(code=code), timeout=0.15)
+            assert short.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, (code, short.value)
         # A handler busy with its own work runs on, as before, until the caller's deadline ends it.
         started = asyncio.get_running_loop().time()
         with pytest.raises(grpc.aio.AioRpcError) as busy:
