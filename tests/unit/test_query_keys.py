@@ -88,3 +88,21 @@ def test_an_invisible_character_in_a_code_is_named(kind: int, typed: str, shown:
     of a key that shows 18 characters."""
     problem = key_error(kind, normalize_key(kind, typed))
     assert problem is not None and "invisible character" in problem and shown in problem, problem
+
+
+@pytest.mark.parametrize(("kind", "typed", "said"), [
+    (CITIZEN, "342322 19491106 0454", "holds a space after its first 6 characters: give the code without spaces, "
+                                      "18 characters in one piece"),
+    (CITIZEN, "３４２３２２　１９４９１１０６０４５４", "holds a space after its first 6 characters"),
+    (CREDIT, "9111 0000 6000 3734 1L", "holds a space after its first 4 characters"),
+    (REGION, "110 105", "holds a space after its first 3 characters"),
+])
+def test_a_code_written_in_groups_is_refused_naming_the_space(kind: int, typed: str, said: str) -> None:
+    """A 公民身份号码 copied from a form that prints it in groups was refused "must have 18 characters, got 20"
+    of a key whose 18 digits were all there."""
+    problem = key_error(kind, normalize_key(kind, typed))
+    assert problem is not None and problem.startswith(said), problem
+
+
+def test_a_text_key_keeps_its_inner_spaces() -> None:
+    assert key_error(TEXT, normalize_key(TEXT, "京A 12345")) is None
