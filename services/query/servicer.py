@@ -63,6 +63,9 @@ SYSTEM_REQUIRED_MESSAGE = ("records are read by a department's business systems,
 ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
 BATCH_DOWNLOAD = common_pb2.SHARE_METHOD_BATCH_DOWNLOAD
 _PURPOSES = ShortNames(common_pb2.PurposeType)
+#: The purpose classes a refusal lists (R-USE-1: 行政依据, 工作参考, 数据校核, 业务协同), as the proto names them.
+_PURPOSE_CHOICES = ", ".join(name for name, value in common_pb2.PurposeType.items()
+                             if value != common_pb2.PURPOSE_TYPE_UNSPECIFIED)
 
 R = TypeVar("R")
 Q = TypeVar("Q", query_pb2.QueryRequest, query_pb2.BatchQueryRequest, query_pb2.VerifyRequest)
@@ -126,9 +129,11 @@ def _purpose_violations(purpose: common_pb2.Purpose, field: str = "purpose.type"
     """R-USE-1: every use declares one of the purpose classes, and its free text as the audit keeps it."""
     violations = purpose_text_violations(purpose.text)
     if purpose.type == common_pb2.PURPOSE_TYPE_UNSPECIFIED:
-        return [FieldViolation(field, "declare the purpose of this use (R-USE-1)"), *violations]
+        return [FieldViolation(field, f"declare the purpose of this use (R-USE-1): one of {_PURPOSE_CHOICES}"),
+                *violations]
     if not _PURPOSES.known(purpose.type):
-        return [FieldViolation(field, f"unknown purpose type {purpose.type}"), *violations]
+        return [FieldViolation(field, f"unknown purpose type {purpose.type}: declare one of {_PURPOSE_CHOICES}"),
+                *violations]
     return violations
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.query.servicer import purpose_text_violations
+from govshare.common.v1 import common_pb2
+from services.query.servicer import _purpose_violations, purpose_text_violations
 
 
 @pytest.mark.parametrize("text", ["", "窗口受理 2026-001", "低保审核　2026-0001", "依" * 256, "Case #12 (复核)"])
@@ -27,3 +28,16 @@ def test_a_purpose_text_holding_a_character_nobody_sees_is_refused_naming_it(tex
     [violation] = purpose_text_violations(text)
     assert violation.field == "purpose.text"
     assert violation.description == f"must be one line of visible text: {said}"
+
+
+@pytest.mark.parametrize(("purpose_type", "said"), [
+    (common_pb2.PURPOSE_TYPE_UNSPECIFIED, "declare the purpose of this use (R-USE-1): one of "),
+    (99, "unknown purpose type 99: declare one of "),
+])
+def test_a_purpose_class_missing_or_unknown_is_refused_listing_the_classes(purpose_type: int, said: str) -> None:
+    """A gRPC caller without the enum at hand (a number from a newer or older proto, or none) read "unknown purpose
+    type 99" or "declare the purpose of this use", and had to find the four classes in the proto."""
+    [violation] = _purpose_violations(common_pb2.Purpose(type=purpose_type, text="窗口受理"))
+    assert violation.field == "purpose.type"
+    assert violation.description == (f"{said}PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, "
+                                     "PURPOSE_TYPE_DATA_VERIFICATION, PURPOSE_TYPE_BUSINESS_COLLABORATION")
