@@ -423,14 +423,17 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if problem is not None:
             violations.append(FieldViolation("key", problem))
         claims = dict(request.claims)
+        refused_claims: list[FieldViolation] = []
         for item, value in claims.items():
             field = f'claims["{clean(item, 64)}"]'
             if item not in resource.items:
-                violations.append(FieldViolation(field, f"{clean(item, 64)!r} is not an item of {resource.code}"))
+                refused_claims.append(FieldViolation(field, f"{clean(item, 64)!r} is not an item of {resource.code}"))
             elif not value.strip():
-                violations.append(FieldViolation(field, "claim a non-empty value"))
-        if violations:
-            raise invalid_argument(violations)
+                refused_claims.append(FieldViolation(field, "claim a non-empty value"))
+        if violations or refused_claims:
+            # By item name: a map's order is none (each process its own), so the same request was refused with
+            # its claims in another order, and another 24 of them named, at every call. Sorted on refusal only.
+            raise invalid_argument([*violations, *sorted(refused_claims, key=lambda violation: violation.field)])
         items = tuple(sorted(claims))
         await self._decide(deps, caller, resource, request.purpose.type, items, ONLINE_QUERY, access,
                            required=items)

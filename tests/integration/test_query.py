@@ -399,6 +399,18 @@ async def test_a_purpose_text_the_audit_record_cannot_hold_whole_is_refused_not_
     assert fields(nul) == {"purpose.text"}
 
 
+async def test_a_verify_refusing_claims_names_them_in_one_order_every_time(mesh: Mesh) -> None:
+    """Claims are a map, which has no order (each process iterates it its own way): a Verify claiming 30 items the
+    resource does not have was refused naming its claims in another order at every call, and which 24 the trailer
+    held changed with it. They are named by item name."""
+    claims = {f"item{index:02d}": "x" for index in random.sample(range(30), 30)}
+    refusal = await refused(mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["population"], key=next(iter(mesh.persons)), claims=claims, purpose=CHECK),
+        metadata=mesh.md(mesh.user), timeout=10))
+    named = [violation.field for violation in details_of(refusal)[1].field_violations]
+    assert named == sorted(named) and named[0] == 'claims["item00"]', named
+
+
 async def test_a_known_prefecture_with_an_unknown_county_is_invalid_not_internal(mesh: Mesh) -> None:
     """python-stdnum fails with KeyError('county') on 110199…: the caller must hear which field to fix."""
     unknown_county = "110199199001011232"
