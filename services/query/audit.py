@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from services.runtime.checkpoints import Head
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, dependency_failure
 from services.runtime.telemetry import AUDIT_BATCH, AUDIT_WAIT
 
 log = logging.getLogger(__name__)
@@ -195,6 +195,22 @@ class ChainChecker:
 WriteBatch = Callable[[list[Row]], Awaitable[None]]
 
 
+def _not_recorded(error: BaseException) -> ServiceError:
+    """What the calls of a batch that could not be written are told: AUDIT_UNAVAILABLE, naming PostgreSQL (in the
+    message and metadata.dependency, as DEPENDENCY_UNAVAILABLE does) when the write failed because it is down or
+    refuses connections. A caller (and the govshare_unavailable_total metric) read only "the access could not be
+    recorded" while PostgreSQL refused every new connection ("too many clients") or was stopped, though the same
+    outage, met by a lookup, is named postgresql."""
+    down = dependency_failure(error)
+    if down is None:
+        return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
+                            "the access could not be recorded, so it was not answered")
+    dependency = down[0]
+    return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
+                        f"the access could not be recorded, so it was not answered: the audit trail's database "
+                        f"({dependency}) is unavailable; retry with backoff", metadata={"dependency": dependency})
+
+
 def _consume(future: asyncio.Future) -> None:
     """Retrieves a detached future's outcome (the writer has logged any failure)."""
     if not future.cancelled():
@@ -322,8 +338,7 @@ class AuditWriter:
             log.error("audit write of %d records failed (%s%s); starting a new chain", len(batch),
                       type(exc).__name__, f" {sqlstate}" if sqlstate else "")
             self._new_chain()
-            error = ServiceError(grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE",
-                                 "the access could not be recorded, so it was not answered")
+            error = _not_recorded(exc)
             for access in batch:
                 if access.future is not None and not access.future.done():
                     access.future.set_exception(error)

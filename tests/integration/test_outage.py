@@ -454,3 +454,26 @@ async def test_a_hung_postgresql_is_unavailable_naming_it_before_the_callers_dea
             assert info.metadata["dependency"] == "postgresql", failure
     answer = await recovered(platform, _ask(credit_code_of(9)))
     assert answer.values["credit_code"] == credit_code_of(9) and answer.audit_id
+
+
+async def test_an_access_postgresql_cannot_record_is_refused_naming_it(outage: Outage) -> None:
+    """A query answerable from the caches (its decision and record) while PostgreSQL is stopped meets the outage only
+    at its audit record: it was refused AUDIT_UNAVAILABLE "the access could not be recorded", naming nothing, so a
+    caller (and the govshare_unavailable_total metric) could not tell the database down from a fault of the audit
+    trail, where a lookup meeting the same outage names postgresql."""
+    platform = outage.platform
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    await recovered(platform, _ask(credit_code_of(12)))  # its decision and its record are now cached
+    pg_stop(outage.embedded._pg)
+    try:
+        refused = await _failure(query.Query(_ask(credit_code_of(12)), metadata=platform.metadata("civil"),
+                                             timeout=10))
+    finally:
+        pg_start(outage.embedded._pg)
+    assert refused.code() == grpc.StatusCode.UNAVAILABLE, refused
+    info, _ = details_of(refused)
+    assert info is not None and info.reason == "AUDIT_UNAVAILABLE", refused
+    assert info.metadata["dependency"] == "postgresql", refused
+    assert "postgresql" in refused.details(), refused
+    answer = await recovered(platform, _ask(credit_code_of(12)))
+    assert answer.audit_id
