@@ -293,6 +293,16 @@ class AuditWriter:
             return
         future.add_done_callback(_consume)
 
+    def withdraw(self, access: Access) -> bool:
+        """Marks ``access`` not answered (FAILED, CANCELLED) while it still waits in the queue, when the call waiting
+        on it ended before its answer left (its deadline, or the bound on a slow PostgreSQL answered it UNAVAILABLE).
+        Its record had said ANSWERED, with the items it would have released, though the caller got none of them.
+        An access already in the batch being written keeps its result: its row may be durable already."""
+        if not any(queued is access for queued in self._pending):
+            return False
+        access.cancelled()
+        return True
+
     async def record(self, access: Access) -> str:
         """Writes ``access`` and returns its id; UNAVAILABLE when it could not be made durable."""
         started = time.perf_counter()

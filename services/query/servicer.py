@@ -581,5 +581,10 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 # Refusals cite their audit record too (ErrorInfo.metadata["audit_id"]).
                 error.metadata = {**error.metadata, "audit_id": access.id}
             raise
-        await deps.audit.record(access)
+        try:
+            await deps.audit.record(access)
+        except asyncio.CancelledError:
+            # Ended while its record waited (a PostgreSQL slow to take it): the record says it was not answered.
+            deps.audit.withdraw(access)
+            raise
         return result

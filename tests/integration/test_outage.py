@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import grpc
 import pytest
 from google.protobuf import descriptor, descriptor_pool, message_factory, timestamp_pb2
@@ -477,3 +478,46 @@ async def test_an_access_postgresql_cannot_record_is_refused_naming_it(outage: O
     assert "postgresql" in refused.details(), refused
     answer = await recovered(platform, _ask(credit_code_of(12)))
     assert answer.audit_id
+
+
+async def _audit_write_blocked(database_url: str) -> None:
+    """Polls (bounded) until a statement waits for a lock: the audit writer's batch, held by the test's LOCK."""
+    async with asyncio.timeout(10):
+        watcher = await asyncpg.connect(database_url)
+        try:
+            while True:
+                if await watcher.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"):
+                    return
+                await asyncio.sleep(0.02)
+        finally:
+            await watcher.close()
+
+
+async def test_a_query_refused_while_its_record_waited_is_not_recorded_as_answered(outage: Outage) -> None:
+    """PostgreSQL slow to take the audit records (the access log locked: a long migration, a DBA's LOCK TABLE): a
+    query whose record waited behind the batch being written was answered UNAVAILABLE postgresql at its bound, as it
+    should, yet its record was then written ANSWERED, with the items it would have released: the trail (and the
+    person whose accesses it lists) said data left that never did. A record still queued is now FAILED CANCELLED;
+    the one already being written may be durable and keeps its result."""
+    platform = outage.platform
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    await recovered(platform, _ask(credit_code_of(13)))
+    locker = await asyncpg.connect(platform.settings["query"].database_url)
+    try:
+        since = await locker.fetchval("SELECT now()")
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute("LOCK TABLE query.access_log IN ACCESS EXCLUSIVE MODE")
+        first = asyncio.ensure_future(_failure(query.Query(
+            _ask(credit_code_of(13)), metadata=platform.metadata("civil"), timeout=3)))
+        await _audit_write_blocked(platform.settings["query"].database_url)  # the second record queues behind it
+        second = await _failure(query.Query(_ask(credit_code_of(14)), metadata=platform.metadata("civil"), timeout=3))
+        for refused in (await first, second):
+            assert refused.code() == grpc.StatusCode.UNAVAILABLE, refused
+        await transaction.rollback()
+        await recovered(platform, _ask(credit_code_of(15)))
+        rows = await locker.fetch("SELECT result, deny_reason FROM query.access_log WHERE time >= $1 ORDER BY time",
+                                  since)
+    finally:
+        await locker.close()
+    assert [tuple(row) for row in rows[:2]] == [("ANSWERED", ""), ("FAILED", "CANCELLED")], rows
