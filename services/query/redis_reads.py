@@ -249,7 +249,11 @@ class RedisReader:
                         lambda: _Pipeline(self._timeout), host, options.get("port", 6379), ssl=context,
                         server_hostname=host if context is not None else None)
                 server_id = await self._handshake(pipeline)
-        except (OSError, TimeoutError, ResponseError) as exc:
+        except TimeoutError as exc:
+            # Its text is empty: the log said "record cache unavailable (cannot connect to Redis ())" of a Redis
+            # that accepted the connection and answered nothing (stopped, wedged).
+            raise RedisConnectionError(f"cannot connect to Redis (no answer within {self._timeout:g} s)") from exc
+        except (OSError, ResponseError) as exc:
             raise RedisConnectionError(f"cannot connect to Redis ({exc})") from exc
         return pipeline, server_id
 

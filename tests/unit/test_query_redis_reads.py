@@ -118,6 +118,25 @@ async def test_a_server_that_does_not_answer_times_out() -> None:
         server.close()
 
 
+async def test_a_server_that_does_not_answer_the_handshake_is_said_so() -> None:
+    """A Redis stopped with SIGSTOP accepts connections and answers nothing: the query's log said "record cache
+    unavailable (cannot connect to Redis ())", the timeout's empty text."""
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(4096):
+            pass
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader = RedisReader(f"redis://127.0.0.1:{port}/0", timeout=0.2)
+    try:
+        with pytest.raises(RedisConnectionError) as raised:
+            await reader.get("anything")
+        assert str(raised.value) == "cannot connect to Redis (no answer within 0.2 s)"
+    finally:
+        await reader.close()
+        server.close()
+
+
 async def test_an_unreachable_server_fails_fast() -> None:
     reader = RedisReader("redis://127.0.0.1:1/0", timeout=0.5)
     for _ in range(3):
