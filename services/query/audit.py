@@ -345,8 +345,9 @@ class AuditWriter:
         except Exception as exc:
             # The error's class and SQLSTATE only: a driver's message may quote a value of the rows (a key).
             sqlstate = getattr(exc, "sqlstate", "") or ""
-            log.error("audit write of %d records failed (%s%s); starting a new chain", len(batch),
-                      type(exc).__name__, f" {sqlstate}" if sqlstate else "")
+            records = f"{len(batch)} record" + ("" if len(batch) == 1 else "s")
+            log.error("audit write of %s failed (%s%s); starting a new chain", records, type(exc).__name__,
+                      f" {sqlstate}" if sqlstate else "")
             self._new_chain()
             error = _not_recorded(exc)
             for access in batch:

@@ -232,7 +232,8 @@ async def test_a_tampered_row_fails_verification_in_the_database(pool: asyncpg.P
     assert first_problem([dict(row) for row in await stored_chain(pool, writer.chain_id)]) is None
 
 
-async def test_a_failed_write_fails_its_callers_and_starts_a_new_chain(pool: asyncpg.Pool) -> None:
+async def test_a_failed_write_fails_its_callers_and_starts_a_new_chain(
+        pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture) -> None:
     store = QueryStore(pool)
     failing = True
 
@@ -246,6 +247,8 @@ async def test_a_failed_write_fails_its_callers_and_starts_a_new_chain(pool: asy
         with pytest.raises(ServiceError) as failure:
             await writer.record(access(1))
         assert failure.value.code == grpc.StatusCode.UNAVAILABLE
+        # One record is "1 record" (the log said "audit write of 1 records failed" at every call of an outage).
+        assert "audit write of 1 record failed (ConnectionError); starting a new chain" in caplog.messages
         failing = False
         await writer.record(access(2))
         await writer.record(access(3))
