@@ -178,12 +178,14 @@ class Catalog:
         async with self._refusals_logged(caller, step, code):
             duties.require_person(caller, REVIEWER, "review catalog entries")
             lifecycle.require_authority(caller, "review catalog entries")
+            await self._require_other_reviewer(caller, code)
         rules.check_review(code, decision, reason)
         checked = await self._check_endpoint(caller, code) if decision != ReviewDecision.RETURN else None
         now = _now()
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
             lifecycle.require_state(latest, "reviewed", lifecycle.REVIEWABLE)
+            lifecycle.require_other_reviewer(caller, latest)
             if checked is not None and checked != (latest.version, latest.endpoint.target, latest.endpoint.dataset):
                 raise failed_precondition("CHANGED_DURING_REVIEW", f"{code} changed while its endpoint was checked: "
                                                                    "review it again")
@@ -202,6 +204,16 @@ class Catalog:
                 await tx.add_event(entry, "publish", caller, now)
         await self._announce(code)
         return entry
+
+    async def _require_other_reviewer(self, caller: Caller, code: str) -> None:
+        """Refuses (logged) the submitter's own review before anything else is checked or asked of the 前置机;
+        checked again under the entry's lock."""
+        if rules.code_error(code) is not None:
+            return  # check_review says what is wrong with it
+        head = await self._store.head(code)
+        latest = await self._store.version(code, head.latest_version) if head is not None else None
+        if latest is not None and latest.state == EntryState.SUBMITTED:
+            lifecycle.require_other_reviewer(caller, latest)
 
     async def _require_own_endpoint(self, tx: CatalogTransaction, entry: Entry) -> None:
         readers = await tx.endpoint_readers(entry.endpoint.dataset, entry.code)

@@ -124,6 +124,17 @@ def require_endpoint_owner(caller: Caller, entry: Entry, before: Entry | None) -
         f"{entry.code or '(new)'}", code=entry.code, department_code=entry.provider_department_code)
 
 
+def require_other_reviewer(caller: Caller, entry: Entry) -> None:
+    """The person who submitted a version does not review it (separation of duties: four eyes on what is
+    published). The authority's persons may hold 编目员 and 审核员 together, to catalog the authority's own
+    resources; without this one person submitted an entry and published it alone."""
+    if caller.is_person and entry.submitted_by.id == caller.person_id:
+        raise permission_denied("OWN_SUBMISSION",
+                                f"{entry.code} version {entry.version} was submitted by you: another 审核员 "
+                                "(REVIEWER) of the authority must review it (separation of duties)",
+                                code=entry.code)
+
+
 def require_authority(caller: Caller, action: str) -> None:
     if not caller.authority:
         raise permission_denied("NOT_AUTHORITY", f"only the sharing authority (共享主管部门) may {action}")
