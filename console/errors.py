@@ -37,6 +37,8 @@ DEPARTMENT_UNAVAILABLE = {
 
 #: Refusals whose reason (ErrorInfo.reason) says more than their status code: what the person can do.
 REASON_SENTENCES = {
+    "OWN_ESCALATION": "这一申请是您本人提出或提请协调的，不能由您作出协调决定（职责分离）：请由共享主管部门的"
+                      "另一位审核员决定",
     "OWN_SUBMISSION": "这一版本是您本人提交的，不能由您审核（职责分离）：请由共享主管部门的另一位审核员发布或退回",
     "ENDPOINT_REFUSES_PLATFORM": "提供部门的前置机拒绝了平台的调用，目录未发布：请提供部门核对前置机配置的平台公钥"
                                  "（platform.pem）和接口地址（endpoint）与登记的是否一致、服务器时间是否准确，"

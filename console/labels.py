@@ -118,7 +118,7 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 # services/authorization/sharing.py: a reply or a grant change refused (who tried is the actor).
                 "PERSON_REQUIRED": "失败：须由人员决定", "NOT_YOUR_DEPARTMENT": "失败：非本部门事项",
                 "NOT_PROVIDER": "失败：非提供部门", "OWN_APPLICATION": "失败：不得答复本部门申请",
-                "OWN_SUBMISSION": "失败：不得审核本人提交的目录",
+                "OWN_SUBMISSION": "失败：不得审核本人提交的目录", "OWN_ESCALATION": "失败：不得协调本人提出的申请",
                 "AUTHORITY_ONLY": "失败：仅限共享主管部门", "NOT_INVOLVED": "失败：非相关部门",
                 # services/authorization: a change of persons or systems refused to a non-administrator.
                 "ADMINISTRATOR_ONLY": "失败：仅限管理员", "NOT_APPLICANT": "失败：非申请部门"}

@@ -45,6 +45,8 @@ UNDECIDED = (SUBMITTED, ESCALATED)
 #: The history's steps that are the provider's reply, and the authority's coordination decision.
 REPLIES = frozenset({"APPROVED", "REFUSED"})
 COORDINATIONS = frozenset({"COORDINATED_GRANTED", "COORDINATED_REFUSED"})
+#: The applicant's steps asking for access: whoever took one does not coordinate the application.
+REQUESTS = frozenset({"SUBMITTED", "ESCALATED"})
 STATES = frozenset(v for v in sharing_pb2.ApplicationState.values() if v != sharing_pb2.APPLICATION_STATE_UNSPECIFIED)
 
 

@@ -343,6 +343,8 @@ class Sharing:
             duties.require_person(caller, REVIEWER, "record coordination decisions")
             require_authority(caller, "record coordination decisions")
         application = await self._find_application(application_id)
+        async with refusals_logged(self._store.record_admin, caller, step, application.id):
+            self._refuse_own_escalation(caller, application)
         self._expect_state(application, (apps.ESCALATED,), "coordinated")
         now = self.now()
         problems = self._reason_problems(reason, required=not grant_access, why="a final refusal must say why")
@@ -362,6 +364,19 @@ class Sharing:
         event = self._event(caller, "COORDINATED_GRANTED", self._approval_note(application, scope, reason), now)
         return await self._move(application, apps.COORDINATED_GRANTED, event, None, grant,
                                 from_states=(apps.ESCALATED,), coordination_reason=reason)
+
+    @staticmethod
+    def _refuse_own_escalation(caller: Caller, application: Application) -> None:
+        """The person who made or escalated an application does not decide it (separation of duties, as
+        OWN_APPLICATION for a provider's 审批人): the authority's persons may hold 申请人 and 审核员 together, and
+        one of them applied for what a department refused or does not share and granted it to themselves."""
+        mine = [e.action for e in application.history if caller.is_person and e.actor_system_id == caller.person_id
+                and e.action in apps.REQUESTS]
+        if mine:
+            raise permission_denied("OWN_ESCALATION", f"you {'escalated' if 'ESCALATED' in mine else 'made'} "
+                                    f"application {application.id}: another 审核员 (REVIEWER) of the authority must "
+                                    "record its coordination decision (separation of duties)",
+                                    application_id=application.id)
 
     async def _move(self, application: Application, state: int, event: ApplicationEvent, reason: str | None,
                     grant: Grant | None = None, from_states: tuple[int, ...] = (apps.SUBMITTED,),

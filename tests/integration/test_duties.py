@@ -253,6 +253,22 @@ async def test_who_may_not_manage_systems_learns_nothing_of_which_system_ids_exi
                                                        metadata=person, timeout=10), ADMINISTRATOR)
 
 
+async def _refusals_of(platform, person: Caller, count: int) -> list[admin_log_pb2.AdminEvent]:  # type: ignore[no-untyped-def]
+    """The administrative log's refusals of ``person`` once it holds ``count`` of them (the services' relays
+    deliver at once after a commit; 10 s of slack for a loaded machine), as the authority's 审计员 reads them."""
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        events = (await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(
+            actor_department_code=person.department_code, page_size=1000),
+            metadata=platform.person("authority", AUDITOR), timeout=10)).events
+        found = [e for e in events if e.actor_system_id == person.system_id and e.result != "OK"]
+        if len(found) >= count or loop.time() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
 async def test_nobody_reviews_the_entry_they_submitted(platform) -> None:  # type: ignore[no-untyped-def]
     """The authority's person holding 编目员 and 审核员 (the roles may be held together) submits an entry of the
     authority's own: they may not publish or return it themselves (OWN_SUBMISSION, in the administrative log);
@@ -278,20 +294,41 @@ async def test_nobody_reviews_the_entry_they_submitted(platform) -> None:  # typ
         info, _ = details_of(caught.value)
         assert info is not None and info.reason == "OWN_SUBMISSION", caught.value.details()
         assert "another 审核员" in (caught.value.details() or "")
-    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10  # the catalog's relay delivers at once after a commit; slack for a loaded machine
-    while True:
-        events = (await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(
-            actor_department_code=authority["department"], page_size=1000),
-            metadata=platform.person("authority", AUDITOR), timeout=10)).events
-        refused = [e for e in events if e.actor_system_id == both.system_id and e.result == "OWN_SUBMISSION"]
-        if len(refused) == 2 or loop.time() > deadline:
-            break
-        await asyncio.sleep(0.05)
+    refused = await _refusals_of(platform, both, 2)
     assert sorted((e.action, e.target) for e in refused) == [("catalog.publish", entry.code),
                                                              ("catalog.return", entry.code)]
     returned = await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_RETURN,
                                                                 reason="请补充摘要"),
                                          metadata=platform.person("authority", REVIEWER), timeout=10)
     assert returned.entry.state == cat.ENTRY_STATE_RETURNED
+
+
+async def test_nobody_coordinates_the_application_they_made(platform) -> None:  # type: ignore[no-untyped-def]
+    """The authority's person holding 申请人 and 审核员 applies for a resource not shared (escalated at once): they may
+    not record the coordination decision on it themselves (OWN_ESCALATION, in the administrative log); another
+    审核员 may."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    authority = platform.credentials.systems["authority"]
+    both = Caller("psn-app1icant0reviewer", authority["department"], authority=True, display_name="申请兼审核",
+                  roles=(APPLICANT, REVIEWER))
+    metadata = (("authorization",
+                 f"Bearer {issue_token(platform.settings['authorization'].token_private_key, both, 600).token}"),)
+    draft = _application(["citizen_id"])
+    draft.resource_code = "301001/000001"  # 不予共享
+    application = (await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=draft),
+                                                   metadata=metadata, timeout=10)).application
+    assert application.state == sharing_pb2.APPLICATION_STATE_ESCALATED
+    decide = sharing_pb2.RecordCoordinationDecisionRequest(id=application.id, grant=True, reason="专项整治需要")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await sharing.RecordCoordinationDecision(decide, metadata=metadata, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, caught.value.details()
+    info, _ = details_of(caught.value)
+    assert info is not None and info.reason == "OWN_ESCALATION", caught.value.details()
+    assert "another 审核员" in (caught.value.details() or "")
+    refused = await _refusals_of(platform, both, 1)
+    assert [(e.action, e.target, e.result) for e in refused] == [("sharing.coordinated_granted", application.id,
+                                                                  "OWN_ESCALATION")]
+    decide.grant, decide.reason = False, "涉密，不予共享"
+    decided = await sharing.RecordCoordinationDecision(decide, metadata=platform.person("authority", REVIEWER),
+                                                       timeout=10)
+    assert decided.application.state == sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED
