@@ -14,8 +14,8 @@ the answer never tells which usernames exist. The reasons:
 An OIDC-only person (no local password) gets BAD_CREDENTIALS too: the answer to a password never tells which
 usernames exist.
 
-Every sign-in, failed or not (when the username exists), is written to the administrative log; the
-password, the code and the token never are.
+Every sign-in, failed or not (when the username exists), is written to the administrative log, one refused
+for a disabled or locked account too; the password, the code and the token never are.
 """
 
 from __future__ import annotations
@@ -147,7 +147,11 @@ class Sessions:
         local = person is not None and bool(person.password_hash)
         # Nothing is checked while locked: guessing gains nothing. A name without a local account locks as
         # one does, so the lock does not say which usernames exist.
-        self._refuse_locked(person.lock_until if person is not None and local else self._decoys.locked_until(name))
+        if person is not None and local:
+            async with self._refusal_logged(person, "password"):
+                self._refuse_locked(person.lock_until)
+        else:
+            self._refuse_locked(self._decoys.locked_until(name))
         stored = person.password_hash if person is not None and local else pc.decoy_password_hash()
         matches = await asyncio.to_thread(pc.verify_password, password, stored)
         # Unknown, OIDC-only (no password) and wrong password: one answer, so usernames cannot be enumerated.
@@ -158,7 +162,8 @@ class Sessions:
         if not matches:
             await self._fail(person, "BAD_PASSWORD")
             raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
-        self._refuse_unusable(person)  # disabled: said only to who knows the password
+        async with self._refusal_logged(person, "password"):
+            self._refuse_unusable(person)  # disabled: said only to who knows the password
         if not totp_code.strip():
             raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
         step = pc.totp_step(self._totp_secret(person), totp_code, person.totp_last_step)
@@ -196,7 +201,8 @@ class Sessions:
         if person is None:
             raise _refused("UNKNOWN_PERSON", "the identity provider's account has no person on this platform: "
                                              "ask the authority's administrator to create it")
-        self._refuse_unusable(person)
+        async with self._refusal_logged(person, "oidc"):
+            self._refuse_unusable(person)
         await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.sign_in", person.id,
                                                        {"method": "oidc"}))
         return (*self._issue(person), person)
@@ -288,6 +294,18 @@ class Sessions:
             until = lock_until.astimezone(dt.UTC).isoformat(timespec="seconds")
             raise _refused("ACCOUNT_LOCKED", f"too many failed sign-ins: this account is locked until {until} "
                                              "(or until the administrator unlocks it)", lock_expire_time=until)
+
+    @contextlib.asynccontextmanager
+    async def _refusal_logged(self, person: PersonRecord, method: str) -> AsyncIterator[None]:
+        """Logs a sign-in of ``person`` refused inside the block (ACCOUNT_DISABLED, ACCOUNT_LOCKED) as a failed
+        sign-in, not counted toward the lock: a disabled person (who left, or was suspended) trying their password,
+        or someone going on guessing a locked account's, is evidence as much as a wrong password is."""
+        try:
+            yield
+        except ServiceError as refused:
+            await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.sign_in", person.id,
+                                                           {"method": method}, result=refused.reason))
+            raise
 
     async def _fail(self, person: PersonRecord, result: str, action: str = "session.sign_in") -> None:
         """Counts a failure toward the lock, logged under the action it was made in (a sign-in, or a signed-in

@@ -702,3 +702,25 @@ async def test_guesses_sent_at_once_are_checked_against_the_lock_in_turn(platfor
     for username in (person.username, f"u{uuid.uuid4().hex[:10]}"):
         answers = await asyncio.gather(*(reason(username, f"wrong password {i}!") for i in range(8)))
         assert sorted(answers) == ["ACCOUNT_LOCKED"] * 3 + ["BAD_CREDENTIALS"] * 5, (username, answers)
+
+
+async def test_a_sign_in_refused_for_a_disabled_or_locked_account_is_logged(platform) -> None:  # type: ignore[no-untyped-def]
+    """A disabled person (a departed officer) signing in with their right password, or anyone going on guessing a
+    locked account's password, was refused without a trace, though every other sign-in of an existing username is
+    logged: each is now a session.sign_in entry on the person, the refusal's reason as its result."""
+    disabled, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    await _admin(platform).DisablePerson(persons_pb2.DisablePersonRequest(id=disabled.id),
+                                         metadata=platform.metadata("authority"), timeout=10)
+    locked, _ = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    attempts = [(disabled, PASSWORD)] + [(locked, "wrong password!")] * 6  # five lock it (the default)
+    for person, password in attempts:
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+                username=person.username, password=password, totp_code=totp.now()), timeout=10)
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="session.sign_in", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    assert [e.result for e in events if e.target == disabled.id] == ["ACCOUNT_DISABLED"]
+    # (the fifth failure is the session.lock entry)
+    assert sorted(e.result for e in events if e.target == locked.id) == ["ACCOUNT_LOCKED"] + ["BAD_PASSWORD"] * 4
+    assert all(e.actor_system_id == e.target for e in events if e.target in (disabled.id, locked.id))
