@@ -19,6 +19,7 @@ import jwt
 import pyotp
 import pytest
 
+from console.errors import field_sentence
 from govshare.authorization.v1 import (
     admin_log_pb2,
     admin_log_pb2_grpc,
@@ -724,3 +725,25 @@ async def test_a_sign_in_refused_for_a_disabled_or_locked_account_is_logged(plat
     # (the fifth failure is the session.lock entry)
     assert sorted(e.result for e in events if e.target == locked.id) == ["ACCOUNT_LOCKED"] + ["BAD_PASSWORD"] * 4
     assert all(e.actor_system_id == e.target for e in events if e.target in (disabled.id, locked.id))
+
+
+async def test_a_password_change_to_the_same_password_is_refused(platform) -> None:  # type: ignore[no-untyped-def]
+    """ChangePassword took the current password again as the new one: a person told to replace the first password
+    the administrator handed over 'changed' it and the administrator still knew it. It is INVALID_ARGUMENT on
+    new_password now, before anything is checked (both are the caller's own input: nothing is told), and counts
+    no failure."""
+    person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+            current_password=PASSWORD, new_password=PASSWORD, totp_code=totp.at(time.time() + 30)),
+            metadata=bearer(session), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, refused.value.details()
+    _, bad = details_of(refused.value)
+    assert bad is not None and [(v.field, v.description) for v in bad.field_violations] == [
+        ("new_password", "must differ from the current password")]
+    assert field_sentence(bad.field_violations[0].description) == "新密码不能与当前密码相同。"  # the console's words
+    # The code was not used up: the change with a new password takes it.
+    await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password=PASSWORD, new_password="a new long password", totp_code=totp.at(time.time() + 30)),
+        metadata=bearer(session), timeout=10)
