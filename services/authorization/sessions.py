@@ -209,7 +209,9 @@ class Sessions:
 
     async def refresh(self, caller: Caller, session_end: int) -> tuple[tokens.IssuedToken, int, PersonRecord]:
         person = await self._current(caller)
-        self._refuse_unusable(person)
+        # Disabled ends the session; locked does not: the lock stops guessing at sign-in, and this person proved
+        # both factors. Refused here, anyone who knew the username ended an officer's session by mistyping.
+        self._refuse_disabled(person)
         if caller.roles != caller_of(person).roles:
             raise _refused(ROLES_CHANGED, "your roles changed: sign in again to act with the new ones")
         return (*self._issue(person, session_end), person)
@@ -288,9 +290,13 @@ class Sessions:
         return await self._directory.find(caller.person_id)
 
     def _refuse_unusable(self, person: PersonRecord) -> None:
+        self._refuse_disabled(person)
+        self._refuse_locked(person.lock_until)
+
+    @staticmethod
+    def _refuse_disabled(person: PersonRecord) -> None:
         if person.disabled:
             raise _refused("ACCOUNT_DISABLED", "this account is disabled: ask the authority's administrator")
-        self._refuse_locked(person.lock_until)
 
     @staticmethod
     def _refuse_locked(lock_until: dt.datetime | None) -> None:
