@@ -265,7 +265,10 @@ class Persons:
             raise invalid_argument([FieldViolation("id", "this person has no local account (OpenID Connect only): "
                                                          "set a password first")])
         secret = pc.new_totp_secret()
-        changed = await self._change(caller, person.id, "totp_secret = $2, totp_last_step = 0",
+        # As a password reset: the failures were made with the lost authenticator (a person who lost it locks
+        # the account trying codes), and the new secret's first sign-in must not meet their lock.
+        changed = await self._change(caller, person.id, "totp_secret = $2, totp_last_step = 0, failed_attempts = 0,"
+                                     " lock_until = NULL",
                                      (self._sealed(person.id, secret),),
                                      AdminEvent.by(caller, "person.reset_totp", person.id), RESET)
         return changed, pc.provisioning_uri(secret, changed.username)

@@ -769,3 +769,20 @@ async def test_a_lock_by_someone_elses_guesses_does_not_end_a_signed_in_session(
         await _sessions(platform).RefreshSession(persons_pb2.RefreshSessionRequest(), metadata=bearer(renewed),
                                                  timeout=10)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_a_totp_reset_unlocks_the_account_as_a_password_reset_does(platform) -> None:  # type: ignore[no-untyped-def]
+    """A person who lost their authenticator locks the account trying codes, and asks the administrator: the
+    new TOTP secret came back and the sign-in with its first code was still ACCOUNT_LOCKED for up to the lock
+    period (ResetPersonPassword clears the failures; ResetPersonTotp did not), unless the administrator also knew
+    to UnlockPerson. A TOTP reset now clears them too."""
+    person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    wrong = "000000" if totp.now() != "000000" else "111111"
+    for _ in range(5):  # the default GOVSHARE_SIGNIN_MAX_FAILURES
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+                username=person.username, password=PASSWORD, totp_code=wrong), timeout=10)
+    reset = await _admin(platform).ResetPersonTotp(persons_pb2.ResetPersonTotpRequest(id=person.id),
+                                                   metadata=platform.metadata("authority"), timeout=10)
+    assert not reset.person.HasField("lock_expire_time")
+    assert (await sign_in(platform, person, pyotp.parse_uri(reset.totp_provisioning_uri))).token
