@@ -185,7 +185,7 @@ class Catalog:
         async with self._store.transaction() as tx:
             head, latest = await self._lock(tx, caller, code)
             lifecycle.require_state(latest, "reviewed", lifecycle.REVIEWABLE)
-            lifecycle.require_other_reviewer(caller, latest)
+            lifecycle.require_other_reviewer(caller, latest, await tx.version_authors(code, latest.version))
             if checked is not None and checked != (latest.version, latest.endpoint.target, latest.endpoint.dataset):
                 raise failed_precondition("CHANGED_DURING_REVIEW", f"{code} changed while its endpoint was checked: "
                                                                    "review it again")
@@ -213,7 +213,9 @@ class Catalog:
         head = await self._store.head(code)
         latest = await self._store.version(code, head.latest_version) if head is not None else None
         if latest is not None and latest.state == EntryState.SUBMITTED:
-            lifecycle.require_other_reviewer(caller, latest)
+            async with self._store.transaction() as tx:
+                authors = await tx.version_authors(code, latest.version)
+            lifecycle.require_other_reviewer(caller, latest, authors)
 
     async def _require_own_endpoint(self, tx: CatalogTransaction, entry: Entry) -> None:
         readers = await tx.endpoint_readers(entry.endpoint.dataset, entry.code)

@@ -124,14 +124,14 @@ def require_endpoint_owner(caller: Caller, entry: Entry, before: Entry | None) -
         f"{entry.code or '(new)'}", code=entry.code, department_code=entry.provider_department_code)
 
 
-def require_other_reviewer(caller: Caller, entry: Entry) -> None:
-    """The person who submitted a version does not review it (separation of duties: four eyes on what is
-    published). The authority's persons may hold 编目员 and 审核员 together, to catalog the authority's own
-    resources; without this one person submitted an entry and published it alone."""
-    if caller.is_person and entry.submitted_by.id == caller.person_id:
+def require_other_reviewer(caller: Caller, entry: Entry, authors: frozenset[str]) -> None:
+    """The person who drafted, edited or submitted a version (``authors``) does not review it (separation of
+    duties: four eyes on what is published). The authority's persons may hold 编目员 and 审核员 together, to
+    catalog the authority's own resources; without this one person wrote an entry and published it alone."""
+    if caller.is_person and (entry.submitted_by.id == caller.person_id or caller.person_id in authors):
         raise permission_denied("OWN_SUBMISSION",
-                                f"{entry.code} version {entry.version} was submitted by you: another 审核员 "
-                                "(REVIEWER) of the authority must review it (separation of duties)",
+                                f"{entry.code} version {entry.version} was drafted, edited or submitted by you: "
+                                "another 审核员 (REVIEWER) of the authority must review it (separation of duties)",
                                 code=entry.code)
 
 

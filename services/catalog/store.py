@@ -41,6 +41,8 @@ from services.runtime.identity import Caller
 
 #: Entry history steps that are administrative actions (the administrative log, via the outbox).
 ADMIN_ACTIONS = frozenset({"create", "update", "submit", "publish", "return", "retire"})
+#: The steps that make a version what it is: whoever took one does not review it.
+AUTHORING = frozenset({"create", "update", "submit"})
 
 # The decisions' persons (migration 005): (id, display name, department) of the submitter and of the reviewer.
 _ACTOR_COLUMNS = ("submitted_by_id", "submitted_by_name", "submitted_by_department_code", "reviewed_by_id",
@@ -438,6 +440,13 @@ class CatalogTransaction:
     async def update_version(self, entry: Entry, document: Document) -> None:
         values = dict(zip(_WRITE_COLUMNS, _row(entry, document), strict=True))
         await self._conn.execute(_UPDATE, entry.code, entry.version, *(values[c] for c in _MUTABLE_COLUMNS))
+
+    async def version_authors(self, code: str, version: int) -> frozenset[str]:
+        """Who drafted, edited or submitted ``version`` of the entry (their system or person ids)."""
+        rows = await self._conn.fetch(
+            "SELECT DISTINCT actor_system_id FROM entry_events WHERE code = $1 AND version = $2"
+            " AND action = ANY($3::text[])", code, version, list(AUTHORING))
+        return frozenset(row["actor_system_id"] for row in rows)
 
     async def endpoint_readers(self, dataset: str, code: str) -> list[EndpointReader]:
         """The other published entries reading ``dataset``, with the dataset name locked until commit, so

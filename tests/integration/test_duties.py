@@ -301,6 +301,17 @@ async def test_nobody_reviews_the_entry_they_submitted(platform) -> None:  # typ
                                                                 reason="请补充摘要"),
                                          metadata=platform.person("authority", REVIEWER), timeout=10)
     assert returned.entry.state == cat.ENTRY_STATE_RETURNED
+    # Reworked by the same person and submitted by another 编目员: still their own work, not theirs to review.
+    await catalog.UpdateEntry(cat.UpdateEntryRequest(entry=cat.Entry(code=entry.code, summary="共享平台接入单位信息"),
+                                                     update_mask=field_mask_pb2.FieldMask(paths=["summary"])),
+                              metadata=metadata, timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=entry.code),
+                              metadata=platform.person("authority", DATA_OFFICER), timeout=10)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await catalog.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                                  metadata=metadata, timeout=10)
+    info, _ = details_of(caught.value)
+    assert info is not None and info.reason == "OWN_SUBMISSION", caught.value.details()
 
 
 async def test_nobody_coordinates_the_application_they_made(platform) -> None:  # type: ignore[no-untyped-def]
