@@ -167,6 +167,16 @@ def _actor(row: asyncpg.Record, prefix: str) -> Actor:
     return Actor(row.get(f"{prefix}_id", ""), row.get(f"{prefix}_name", ""), row.get(f"{prefix}_department_code", ""))
 
 
+#: ApplicationFilter's conditions, $1-$5: applicant, provider, either side, state, overdue at (both orders of
+#: ListApplications page over the same filter).
+_APPLICATION_FILTER = (
+    "WHERE ($1::text IS NULL OR applicant_department_code = $1)"
+    " AND ($2::text IS NULL OR provider_department_code = $2)"
+    " AND ($3::text IS NULL OR applicant_department_code = $3 OR provider_department_code = $3)"
+    " AND ($4::smallint IS NULL OR state = $4)"
+    " AND ($5::timestamptz IS NULL OR (state = 1 AND reply_due_time < $5))")
+
+
 class Store:
     """The service's tables; open() attaches the pool when the component starts."""
 
@@ -528,12 +538,7 @@ class Store:
         """Newest first, resuming below sequence number ``after``."""
         async with self.listing.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT {_APPLICATION_COLUMNS} FROM applications"
-                " WHERE ($1::text IS NULL OR applicant_department_code = $1)"
-                " AND ($2::text IS NULL OR provider_department_code = $2)"
-                " AND ($3::text IS NULL OR applicant_department_code = $3 OR provider_department_code = $3)"
-                " AND ($4::smallint IS NULL OR state = $4)"
-                " AND ($5::timestamptz IS NULL OR (state = 1 AND reply_due_time < $5))"
+                f"SELECT {_APPLICATION_COLUMNS} FROM applications {_APPLICATION_FILTER}"
                 " AND ($6::bigint IS NULL OR seq < $6)"
                 " ORDER BY seq DESC LIMIT $7",
                 where.applicant, where.provider, where.either, where.state, where.overdue_at, after, limit)
@@ -546,12 +551,7 @@ class Store:
         due, seq = after if after is not None else (None, None)
         async with self.listing.acquire() as conn:
             rows = await conn.fetch(
-                f"SELECT {_APPLICATION_COLUMNS} FROM applications"
-                " WHERE ($1::text IS NULL OR applicant_department_code = $1)"
-                " AND ($2::text IS NULL OR provider_department_code = $2)"
-                " AND ($3::text IS NULL OR applicant_department_code = $3 OR provider_department_code = $3)"
-                " AND ($4::smallint IS NULL OR state = $4)"
-                " AND ($5::timestamptz IS NULL OR (state = 1 AND reply_due_time < $5))"
+                f"SELECT {_APPLICATION_COLUMNS} FROM applications {_APPLICATION_FILTER}"
                 " AND ($6::timestamptz IS NULL OR (reply_due_time, seq) > ($6, $7::bigint))"
                 " ORDER BY reply_due_time, seq LIMIT $8",
                 where.applicant, where.provider, where.either, where.state, where.overdue_at, due, seq, limit)
