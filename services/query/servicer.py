@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import grpc
 from opentelemetry import trace
 
+from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from govshare.provider.v1 import provider_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
@@ -62,6 +63,8 @@ SYSTEM_REQUIRED_MESSAGE = ("records are read by a department's business systems,
 
 ONLINE_QUERY = common_pb2.SHARE_METHOD_ONLINE_QUERY
 BATCH_DOWNLOAD = common_pb2.SHARE_METHOD_BATCH_DOWNLOAD
+#: The keys that name a person or an entity, whose exports the persons' view lists.
+SUBJECT_KINDS = frozenset({catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE})
 _PURPOSES = ShortNames(common_pb2.PurposeType)
 #: The purpose classes a refusal lists (R-USE-1: 行政依据, 工作参考, 数据校核, 业务协同), as the proto names them.
 _PURPOSE_CHOICES = ", ".join(name for name, value in common_pb2.PurposeType.items()
@@ -216,6 +219,15 @@ def _export_stopped(error: ServiceError, access: Access, sent: int) -> None:
     error.metadata = {**error.metadata, "audit_id": access.id}
 
 
+async def _record_export_keys(deps: Dependencies, access: Access, resource: Resource, page: Sequence[Any]) -> None:
+    """Before a page leaves, whose records it holds, when they are a person's or an entity's: the persons' view
+    lists the export among the accesses to each (ListSubjectAccesses). A page whose keys cannot be written is
+    not sent, as an access that cannot be recorded is not answered."""
+    if resource.key_kind in SUBJECT_KINDS and page:
+        await deps.store.record_export_keys(access.id, access.time,
+                                            [normalize_key(resource.key_kind, record.key) for record in page])
+
+
 class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
     # --- the four RPCs ------------------------------------------------------------------------
 
@@ -251,6 +263,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 # of a batch download went out unflagged, the value in doubt used as any other.
                 disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource,
                                                         (record.key for record in page))
+                await _record_export_keys(deps, access, resource, page)
                 yield query_pb2.ExportResponse(rows=[
                     query_pb2.ExportRow(key=record.key if key_rule is None else masker.mask(record.key, key_rule),
                                         values=projection.project(record.values, decision.plan, masker)[0],

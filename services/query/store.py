@@ -81,6 +81,11 @@ def _dispute(row: asyncpg.Record) -> Dispute:
     return Dispute(**dict(row))
 
 
+#: What the persons' view reads of an access (ListSubjectAccesses).
+_SUBJECT_COLUMNS = ("id, time, system_id, department_code, resource_code, provider_department_code, operation,"
+                    " items, purpose, purpose_text, result")
+
+
 class QueryStore:
     def __init__(self, pool: asyncpg.Pool, listing: asyncpg.Pool | None = None,
                  search: asyncpg.Pool | None = None) -> None:
@@ -485,6 +490,9 @@ class QueryStore:
                 " ON CONFLICT (chain_id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash,"
                 " partition = excluded.partition",
                 [(c.chain_id, c.seq, c.hash, name) for c in anchors])
+            # The keys its exports sent go with it: the persons' view has nothing to join them to any more.
+            await conn.execute(f"DELETE FROM access_export_keys e USING {name} p WHERE p.operation = 'Export'"
+                               " AND e.access_id = p.id AND e.time = p.time")
             await conn.execute(f"ALTER TABLE access_log DETACH PARTITION {name}")
             await conn.execute(f"DROP TABLE {name}")
 
@@ -639,16 +647,27 @@ class QueryStore:
 
     async def subject_accesses(self, keys: list[str], start: dt.datetime | None, end: dt.datetime | None,
                                after: tuple[dt.datetime, str] | None, limit: int) -> list[asyncpg.Record]:
-        """Accesses whose key (or one of whose batch keys) is one of ``keys``, newest first, lookups excluded."""
+        """Accesses whose key (or one of whose batch keys, or one of the keys an export sent) is one of ``keys``,
+        newest first, lookups excluded. Each branch is one index range (the key, the batch keys' GIN, the export
+        keys'), merged and cut to ``limit``."""
         last_time, last_id = after if after is not None else (None, "")
+        window = (" AND ($2::timestamptz IS NULL OR {t} >= $2) AND ($3::timestamptz IS NULL OR {t} < $3)"
+                  " AND ($4::timestamptz IS NULL OR ({t}, {i}) < ($4, $5))")
         return await self._listing.fetch(
-            "SELECT id, time, system_id, department_code, resource_code, provider_department_code, operation,"
-            " items, purpose, purpose_text, result FROM access_log"
+            f"SELECT {_SUBJECT_COLUMNS} FROM access_log"
             " WHERE (key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"
-            " AND operation <> 'SubjectLookup'"
-            " AND ($2::timestamptz IS NULL OR time >= $2) AND ($3::timestamptz IS NULL OR time < $3)"
-            " AND ($4::timestamptz IS NULL OR (time, id) < ($4, $5))"
+            " AND operation <> 'SubjectLookup'" + window.format(t="time", i="id") +
+            " UNION ALL SELECT " + ", ".join(f"a.{c}" for c in _SUBJECT_COLUMNS.split(", ")) +
+            " FROM access_export_keys e JOIN access_log a ON a.id = e.access_id AND a.time = e.time"
+            " WHERE e.key = ANY($1::text[])" + window.format(t="e.time", i="e.access_id") +
             " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)
+
+    async def record_export_keys(self, access_id: str, time: dt.datetime, keys: list[str]) -> None:
+        """The keys of a page an export is about to send, so that the persons' view lists the export among the
+        accesses to each of them (migration 017). Written before the page leaves, as the export's record is."""
+        await self._pool.execute(
+            "INSERT INTO access_export_keys (access_id, time, key) SELECT $1, $2, k FROM unnest($3::text[]) k"
+            " ON CONFLICT DO NOTHING", access_id, time, keys)
 
     # --- daily counts for supervision (whole past days, rolled up once) ----------------------------
 

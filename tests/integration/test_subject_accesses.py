@@ -107,7 +107,9 @@ async def world(platform):  # type: ignore[no-untyped-def]
     entities = own_records(await foundation_records(platform, "legal_entity", 2), "credit_code",
                            [credit_code_of(9_100_000 + n) for n in range(2)])
     served = [item.machine_name for item in (*POPULATION_ITEMS, *ENTITY_ITEMS)]
-    async with front_end(people + entities, PROVIDER.code, served) as endpoint:
+    # The entities' resource is exported (a front end exports all it holds): it has a front end of its own.
+    async with front_end(people, PROVIDER.code, served) as endpoint, \
+            front_end(entities, PROVIDER.code, served) as entity_endpoint:
         parties = Parties(platform)
         for department in (PORTAL, PROVIDER, USER, INVESTIGATOR):
             await parties.directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(
@@ -123,9 +125,12 @@ async def world(platform):  # type: ignore[no-untyped-def]
         for code, name, items, dataset, share in (
                 (PEOPLE, "测试人口信息", POPULATION_ITEMS, "sub_people", common.SHARE_TYPE_CONDITIONAL),
                 (ENTITIES, "测试法人信息", ENTITY_ITEMS, "sub_entities", common.SHARE_TYPE_UNCONDITIONAL)):
+            methods = [common.SHARE_METHOD_ONLINE_QUERY]
+            if share == common.SHARE_TYPE_UNCONDITIONAL:  # exported by test_an_export_is_listed_for_each_record_it_sent
+                methods.append(common.SHARE_METHOD_BATCH_DOWNLOAD)
             entry = _entry(code, name, "测试用。", cat.CATEGORY_DEPARTMENT, "测试", PROVIDER, items, dataset, share,
-                           [common.SHARE_METHOD_ONLINE_QUERY], condition="经提供部门同意")
-            entry.endpoint.target = endpoint
+                           methods, condition="经提供部门同意")
+            entry.endpoint.target = entity_endpoint if code == ENTITIES else endpoint
             await parties.catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=parties.md("sub_provider"),
                                               timeout=10)
             await parties.catalog.SubmitEntry(cat.SubmitEntryRequest(code=code), metadata=parties.md("sub_provider"),
@@ -211,7 +216,9 @@ async def test_an_entitys_accesses_by_credit_code(world) -> None:  # type: ignor
     seen = await parties.lookup("sub_portal", credit_code=entity)
     assert [(a.id, a.department_code, a.resource_code) for a in seen.accesses] == [
         (answered.audit_id, USER.code, ENTITIES)]
-    assert (await parties.lookup("sub_portal", credit_code=entities[1].key)).accesses == []
+    # (An export of the dataset, another test's, is every entity's access.)
+    assert [a for a in (await parties.lookup("sub_portal", credit_code=entities[1].key)).accesses
+            if a.operation != "Export"] == []
     # What a Chinese input method types (full-width forms, a lower-case letter) names the same entity, as in a query.
     typed = entity.lower().translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})
     assert [a.id for a in (await parties.lookup("sub_portal", credit_code=f" {typed}\u3000")).accesses] == [
@@ -358,3 +365,18 @@ async def test_a_refused_call_is_listed_whatever_form_its_key_was_typed_in(world
     assert [(listed[i].operation, listed[i].result) for i in refused if i in listed] == [
         ("Query", audit_pb2.ACCESS_RESULT_INVALID), ("Verify", audit_pb2.ACCESS_RESULT_INVALID),
         ("BatchQuery", audit_pb2.ACCESS_RESULT_INVALID)]
+
+
+async def test_an_export_is_listed_for_each_record_it_sent(world) -> None:  # type: ignore[no-untyped-def]
+    """An export's access row holds no key: the persons' view listed queries, batches and verifications of a
+    person's record, and never the export (a whole dataset downloaded) that sent it."""
+    parties, _, entities, _ = world
+    call = parties.query.Export(query_pb2.ExportRequest(resource_code=ENTITIES, items=["credit_code", "name"],
+                                                        purpose=ADMIN), metadata=parties.md("sub_user"), timeout=10)
+    sent = [row.key async for page in call for row in page.rows]
+    audit_id = dict(await call.initial_metadata())["x-govshare-audit-id"]
+    assert sorted(sent) == sorted(entity.key for entity in entities)
+    for entity in entities:
+        seen = [(a.id, a.operation, a.department_code, a.resource_code, tuple(a.items))
+                for a in (await parties.lookup("sub_portal", credit_code=entity.key)).accesses]
+        assert seen[0] == (audit_id, "Export", USER.code, ENTITIES, ("credit_code", "name"))
