@@ -32,8 +32,9 @@ from services.runtime.admission import HeavyReadGate
 from services.runtime.duties import APPROVER, AUDITOR, DATA_OFFICER
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied
-from services.runtime.identifiers import citizen_id_error, credit_code_error
+from services.runtime.identifiers import citizen_id_error, credit_code_error, mask_citizen_ids
 from services.runtime.identity import AssertionVerifier, Caller
+from services.runtime.masking import Masker
 from services.runtime.pagination import (
     decode_token,
     encode_token,
@@ -450,7 +451,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise
         access.result = ANSWERED
         audit_id = await deps.audit.record(access)
-        return audit_pb2.ListSubjectAccessesResponse(accesses=[_subject_access(row) for row in rows],
+        return audit_pb2.ListSubjectAccessesResponse(accesses=[_subject_access(row, deps.masker) for row in rows],
                                                      next_page_token=token, lookup_audit_id=audit_id)
 
     @staticmethod
@@ -489,10 +490,14 @@ def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> str:
     return normalize_key(kind, request.citizen_id or request.credit_code)
 
 
-def _subject_access(row: Mapping) -> audit_pb2.SubjectAccess:
+def _subject_access(row: Mapping, masker: Masker) -> audit_pb2.SubjectAccess:
+    """One access as the person sees it. The reading department's purpose text is its own free text, and may name
+    other persons (the applicant of a 低保 case whose family member this is, every person of a batch): their
+    公民身份号码 are masked by the platform's citizen_id rule, as a query answer masks one."""
     return audit_pb2.SubjectAccess(
         id=row["id"], time=to_timestamp(row["time"]), department_code=row["department_code"],
         system_id=row["system_id"], resource_code=row["resource_code"],
         provider_department_code=row["provider_department_code"], operation=row["operation"], items=row["items"],
-        purpose=_PURPOSES.value(row["purpose"]), purpose_text=row["purpose_text"],
+        purpose=_PURPOSES.value(row["purpose"]),
+        purpose_text=mask_citizen_ids(row["purpose_text"], lambda number: masker.mask(number, "citizen_id")),
         result=_RESULTS.value(row["result"]))
