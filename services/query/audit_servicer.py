@@ -32,7 +32,13 @@ from services.runtime.admission import HeavyReadGate
 from services.runtime.duties import APPROVER, AUDITOR, DATA_OFFICER
 from services.runtime.enums import ShortNames
 from services.runtime.errors import FieldViolation, invalid_argument, not_found, permission_denied
-from services.runtime.identifiers import citizen_id_error, credit_code_error, mask_citizen_ids
+from services.runtime.identifiers import (
+    citizen_id_error,
+    credit_code_error,
+    first_generation,
+    mask_citizen_ids,
+    second_generation,
+)
 from services.runtime.identity import AssertionVerifier, Caller
 from services.runtime.masking import Masker
 from services.runtime.pagination import (
@@ -437,14 +443,14 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
                                   context: grpc.aio.ServicerContext) -> audit_pb2.ListSubjectAccessesResponse:
         """The persons' view (services/query/subjects.py): audited like a query, refusals included."""
         deps, caller = self._begin(context)
-        subject = _subject_of(request)
+        subject, forms = _subject_of(request)
         access = Access(operation=subjects.LOOKUP, system_id=caller.system_id,
                         department_code=caller.department_code, resource_code="", key=clean(subject, 64), keys=[],
                         items=[], purpose=purpose_name(request.purpose.type), purpose_text=request.purpose.text,
                         trace_id=_trace_id(), time=dt.datetime.now(dt.UTC))
         try:
             async with self._heavy.admitted():
-                rows, token = await self._subject_page(deps, caller, request, subject)
+                rows, token = await self._subject_page(deps, caller, request, subject, forms)
         except Exception as error:
             access.fail(error)
             await deps.audit.record(access)
@@ -456,7 +462,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
 
     @staticmethod
     async def _subject_page(deps: Dependencies, caller: Caller, request: audit_pb2.ListSubjectAccessesRequest,
-                            subject: str) -> tuple[list[Mapping], str]:
+                            subject: str, forms: list[str]) -> tuple[list[Mapping], str]:
         if deps.subjects is None:
             raise permission_denied("NOT_A_SUBJECT_ACCESS_PORTAL", "the persons' view is not available here")
         await deps.subjects.require_portal(caller)
@@ -476,18 +482,25 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
         after = time_keyset_after(request.page_token, text_id)
-        keys = sorted({subject.upper(), subject.lower()})
-        rows, more = await subjects.visible_page(deps.store, keys, start, end, after, limit,
+        rows, more = await subjects.visible_page(deps.store, forms, start, end, after, limit,
                                                  await deps.subjects.withheld_windows())
         token = time_keyset_token(rows[-1]["time"], rows[-1]["id"]) if more and rows else ""
         return rows, token
 
 
-def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> str:
+def _subject_of(request: audit_pb2.ListSubjectAccessesRequest) -> tuple[str, list[str]]:
     """The identifier asked about, read as a query's key is (services/query/keys.py): a portal's form may send
-    what a Chinese input method typed (３４２３…Ｘ, full width), which names the same person as its ASCII form."""
+    what a Chinese input method typed (３４２３…Ｘ, full width), which names the same person as its ASCII form.
+    A first-generation 15-digit 公民身份号码 (a person the portal knows by their old card) is asked about as its
+    18-character form. With it, every form an access may be keyed by: its letters in either case and the
+    15-digit number, which a query refuses but records as an attempt at the person's records."""
     kind = catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID if request.citizen_id else catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE
-    return normalize_key(kind, request.citizen_id or request.credit_code)
+    subject = normalize_key(kind, request.citizen_id or request.credit_code)
+    if not request.citizen_id:
+        return subject, sorted({subject.upper(), subject.lower()})
+    subject = second_generation(subject) or subject
+    old = first_generation(subject.upper())
+    return subject, sorted({subject.upper(), subject.lower(), *([old] if old else [])})
 
 
 def _subject_access(row: Mapping, masker: Masker) -> audit_pb2.SubjectAccess:

@@ -38,6 +38,24 @@ def _length_error(name: str, value: str) -> str:
     return error
 
 
+def second_generation(value: str) -> str | None:
+    """The 18-character 公民身份号码 of a first-generation 15-digit one (GB 11643-1999: the year's 19 inserted
+    before its two digits, the check character computed), or None when ``value`` is not 15 digits. Whether the
+    result is valid is citizen_id_error's question."""
+    if len(value) != 15 or not _ASCII_DIGITS.fullmatch(value):
+        return None
+    body = f"{value[:6]}19{value[6:]}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def first_generation(citizen_id: str) -> str | None:
+    """The 15-digit number a person born in the 1900s may have held before their 18-character 公民身份号码 (the
+    year's 19 and the check character left out), or None for a number that had none."""
+    if len(citizen_id) != 18 or citizen_id[6:8] != "19" or not _ASCII_DIGITS.fullmatch(citizen_id[:17]):
+        return None
+    return citizen_id[:6] + citizen_id[8:17]
+
+
 def citizen_id_error(value: str) -> str | None:
     """Why ``value`` is not a valid 公民身份号码 (GB 11643), or None."""
     if len(value) != 18:

@@ -395,3 +395,24 @@ async def test_another_persons_number_in_a_declared_purpose_is_masked(world) -> 
     seen = {a.id: a for a in (await parties.lookup("sub_portal", citizen_id=person)).accesses}
     masked = f"{applicant[:6]}********{applicant[-4:]}"
     assert seen[answered.audit_id].purpose_text == f"低保家庭核查 户主{masked} 另{masked} 单位{entities[0].key}"
+
+
+async def test_a_first_generation_number_names_the_person_and_the_attempts_made_with_it(world) -> None:  # type: ignore[no-untyped-def]
+    """A portal that knows a person by their old 15-digit number was refused, and a query a department tried with
+    that number (refused, recorded with it) was never listed to the person under their 18-character number."""
+    parties, people, _, _ = world
+    person = people[2].key
+    old = person[:6] + person[8:17]
+    assert person[6:8] == "19"
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await parties.query.Query(query_pb2.QueryRequest(resource_code=PEOPLE, key=old, purpose=ADMIN),
+                                  metadata=parties.md("sub_user"), timeout=10)
+    info, _ = details_of(error.value)
+    attempt = info.metadata["audit_id"]
+    answered = await parties.query.Query(query_pb2.QueryRequest(resource_code=PEOPLE, key=person, purpose=ADMIN),
+                                         metadata=parties.md("sub_user"), timeout=10)
+    by_new = [(a.id, a.result) for a in (await parties.lookup("sub_portal", citizen_id=person)).accesses]
+    by_old = await parties.lookup("sub_portal", citizen_id=old)
+    assert [(a.id, a.result) for a in by_old.accesses] == by_new
+    assert by_new[:2] == [(answered.audit_id, audit_pb2.ACCESS_RESULT_ANSWERED),
+                          (attempt, audit_pb2.ACCESS_RESULT_INVALID)]
