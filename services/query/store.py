@@ -491,8 +491,8 @@ class QueryStore:
                 " partition = excluded.partition",
                 [(c.chain_id, c.seq, c.hash, name) for c in anchors])
             # The keys its exports sent go with it: the persons' view has nothing to join them to any more.
-            await conn.execute(f"DELETE FROM access_export_keys e USING {name} p WHERE p.operation = 'Export'"
-                               " AND e.access_id = p.id AND e.time = p.time")
+            await conn.execute(f"DELETE FROM access_export_keys e USING {name} p"
+                               " WHERE e.access_id = p.id AND e.time = p.time")
             await conn.execute(f"ALTER TABLE access_log DETACH PARTITION {name}")
             await conn.execute(f"DROP TABLE {name}")
 

@@ -203,6 +203,9 @@ async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_c
             await store.ensure_partition(month)
         await store.insert_accesses([*spanning, *ended])
         await store.release_audit_connection()
+        # The keys exports sent (the persons' view's), as if January's first and February's rows were exports.
+        for row in (spanning[0], spanning[2]):
+            await store.record_export_keys(row[0], row[3], ["11010519491231002X"])
         # The writers' own checkpoints: the ended chain closed (final), the spanning one signed at its end.
         (closed,) = [signer.sign(Head("b" * 32, 1, ended[0][-1]), january + dt.timedelta(hours=6), True)]
         await store.insert_checkpoints([closed, signer.sign(Head("a" * 32, 3, spanning[2][-1]),
@@ -213,6 +216,8 @@ async def test_an_expired_month_is_archived_verifiable_offline_dropped_and_the_c
         await keeper.run_once()
         assert "access_log_202501" not in await store.partitions()
         assert await pool.fetchval("SELECT count(*) FROM access_log") == 1  # February's record
+        # January's export keys went with its partition.
+        assert await pool.fetchval("SELECT array_agg(access_id) FROM access_export_keys") == [spanning[2][0]]
         # The daily counts kept January's days.
         assert await pool.fetchval("SELECT sum(n) FROM access_daily WHERE day < '2025-02-01'") == 3
 
