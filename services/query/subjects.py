@@ -8,8 +8,9 @@ authorization answers the two policy questions over its internal SubjectAccessPo
   asked of authorization at every lookup (lookups are rare; a revoked role or a disabled system stops the
   next one at once). Authorization down: UNAVAILABLE, nothing is listed.
 * **What is listed.** Every access whose key is the subject's identifier (a single call's key, one of a
-  batch's keys, or one of the keys an export sent: access_export_keys), newest first: department, system, time, resource, items, purpose, result. Lookups
-  themselves (operation ``SubjectLookup``) are not listed back.
+  batch's keys, or one of the keys an export sent: access_export_keys), newest first: department, system,
+  time, resource, items, purpose (its text with other persons' 公民身份号码 masked), result. Lookups themselves
+  (operation ``SubjectLookup``) are not listed back.
 * **Confidential grants.** An access made by a department (and, when the grant names systems, by one of them)
   to a resource while it held a grant marked confidential is withheld until that grant's release time; then
   it appears like any other. While withheld nothing says so (a count would tell the subject of an
