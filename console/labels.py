@@ -110,6 +110,8 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 # replaced meanwhile (services/authorization: directory.issue_token, sessions.sign_in).
                 "SECRET_ROTATED": "失败：密钥已在签发期间轮换",
                 "CREDENTIALS_CHANGED": "失败：密码或动态口令已在登录期间重置",
+                # An OIDC ID token that already signed in, presented again (services/authorization/sessions.py).
+                "OIDC_TOKEN_REPLAYED": "失败：统一身份认证凭据重复使用",
                 # services/foundation: a refused load, a refused read of a record's history.
                 "NOT_A_SOURCE": "失败：非登记的数据来源", "NO_AUTHORITATIVE_SOURCE": "失败：未指定权威来源",
                 "NOT_AUTHORITATIVE_SOURCE": "失败：非权威来源",

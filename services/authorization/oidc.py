@@ -6,11 +6,18 @@ rotation needs nothing here), and checks the signature, the issuer, the audience
 the expiry and the time of issue; the configured claim (``preferred_username`` by default, or ``sub``) names
 the person. Only asymmetric algorithms are accepted: a token "signed" with ``none`` or with an HMAC over the
 public key never passes.
+
+An ID token signs in once: the verified token is named (``VerifiedIdToken.token_id``) for the sessions to refuse
+it a second time (OIDC_TOKEN_REPLAYED) until it expires, so one leaked from a browser, a log or a proxy is worth
+nothing once the console has exchanged it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
 
 import grpc
 import jwt
@@ -22,6 +29,33 @@ ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES
 LEEWAY_SECONDS = 30
 JWKS_TIMEOUT_SECONDS = 5
 JWKS_CACHE_SECONDS = 300
+#: How long a used ID token is remembered past the end of its acceptance (exp + leeway): the database's clock,
+#: which prunes it, may run ahead of this service's, which accepts it.
+USED_MARGIN_SECONDS = 300
+#: The last second a date holds (9999-12-31T23:59:59Z): an ``exp`` beyond is remembered until then.
+_LAST_SECOND = 253402300799
+
+
+@dataclass(frozen=True)
+class VerifiedIdToken:
+    """What a verified ID token says: who, and how to recognise the token when it comes again."""
+
+    username: str
+    #: sha256 of the ``jti``, or of the signed header and claims for a token without one (never of the whole
+    #: token: an ECDSA signature can be rewritten into another valid one, and the base64 of a signature read
+    #: leniently takes characters that change nothing).
+    token_id: str
+    #: Until when the token must be remembered as used (after, the verifier refuses it as expired anyway).
+    keep_until: dt.datetime
+
+
+def token_id(id_token: str, claims: dict[str, object]) -> str:
+    """The name a used ID token is remembered by (``VerifiedIdToken.token_id``)."""
+    jti = claims.get("jti")
+    if isinstance(jti, str) and jti:
+        return hashlib.sha256(f"jti:{jti}".encode()).hexdigest()
+    signed = id_token.rsplit(".", 1)[0]
+    return hashlib.sha256(f"jws:{signed}".encode()).hexdigest()
 
 
 def _invalid(why: str) -> ServiceError:
@@ -44,12 +78,12 @@ class OidcVerifier:
         return cls(settings.oidc_issuer, settings.oidc_jwks_url, settings.oidc_audience,
                    settings.oidc_username_claim)
 
-    async def username(self, id_token: str) -> str:
-        """The verified token's username claim, or UNAUTHENTICATED (OIDC_TOKEN_INVALID) saying why;
+    async def verify(self, id_token: str) -> VerifiedIdToken:
+        """The verified token's username claim and name, or UNAUTHENTICATED (OIDC_TOKEN_INVALID) saying why;
         UNAVAILABLE when the IdP's keys cannot be fetched."""
-        return await asyncio.to_thread(self._username, id_token)
+        return await asyncio.to_thread(self._verify, id_token)
 
-    def _username(self, id_token: str) -> str:
+    def _verify(self, id_token: str) -> VerifiedIdToken:
         try:
             key = self._jwks.get_signing_key_from_jwt(id_token)
         except jwt.PyJWKClientConnectionError:
@@ -75,4 +109,5 @@ class OidcVerifier:
         value = claims.get(self._claim)
         if not isinstance(value, str) or not value:
             raise _invalid(f"no {self._claim} claim")
-        return value
+        expires = min(int(claims["exp"]) + LEEWAY_SECONDS + USED_MARGIN_SECONDS, _LAST_SECOND)
+        return VerifiedIdToken(value, token_id(id_token, claims), dt.datetime.fromtimestamp(expires, dt.UTC))

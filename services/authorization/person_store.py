@@ -30,6 +30,8 @@ RESET = "RESET"
 ADMINISTRATORS_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-administrators").digest()[:8], "big",
                                      signed=True)
 _Issued = TypeVar("_Issued")
+#: The used ID tokens past their time deleted by one sign-in (more than one sign-in adds: the table shrinks).
+_PRUNE_BATCH = 100
 #: The role number an administrator holds (govshare.authorization.v1.PersonRole, as stored in ``roles``).
 _ADMINISTRATOR = persons_pb2.PERSON_ROLE_ADMINISTRATOR
 
@@ -259,6 +261,24 @@ class PersonStore:
             issued = issue(await self._one(conn, person_id))
             await Store.append_admin(conn, SERVICE, [admin])
             return issued
+
+    async def use_id_token(self, token_id: str, keep_until: dt.datetime, person_id: str,
+                           admin: AdminEvent) -> dt.datetime | None:
+        """Records the ID token ``token_id`` as used by ``person_id`` until ``keep_until``, with the sign-in's
+        administrative log entry; or, when it was used already, records nothing and returns when it was first
+        used (of two sign-ins with one token at once, one wins). Prunes the used tokens past their time first, a
+        few at a time, so the table holds only those the verifier could still accept."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM oidc_used_tokens WHERE token_id IN (SELECT token_id FROM oidc_used_tokens"
+                " WHERE expire_time < now() LIMIT $1 FOR UPDATE SKIP LOCKED)", _PRUNE_BATCH)
+            used = await conn.fetchval(
+                "INSERT INTO oidc_used_tokens (token_id, person_id, expire_time) VALUES ($1, $2, $3)"
+                " ON CONFLICT (token_id) DO NOTHING RETURNING true", token_id, person_id, keep_until)
+            if not used:
+                return await conn.fetchval("SELECT use_time FROM oidc_used_tokens WHERE token_id = $1", token_id)
+            await Store.append_admin(conn, SERVICE, [admin])
+            return None
 
     async def states(self) -> list[tuple[str, SystemState]]:
         """Every person whose tokens are restricted (disabled, or cut at least once)."""

@@ -9,7 +9,8 @@ the answer never tells which usernames exist. The reasons:
 - ACCOUNT_LOCKED: too many failures in a row; refused without checking anything until ``lock_expire_time``;
 - TOTP_REQUIRED: the password is right and no code was sent (not counted: the console asks for the code);
 - TOTP_INVALID: a wrong, expired or already used code (counted);
-- ACCOUNT_DISABLED (said only after the right password).
+- ACCOUNT_DISABLED (said only after the right password);
+- OIDC_TOKEN_REPLAYED: an ID token that already signed someone in (each signs in once; not counted).
 
 An OIDC-only person (no local password) gets BAD_CREDENTIALS too: the answer to a password never tells which
 usernames exist.
@@ -196,15 +197,24 @@ class Sessions:
         if self._oidc is None:
             raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "OIDC_NOT_CONFIGURED",
                                "this platform has no OpenID Connect provider configured (GOVSHARE_OIDC_ISSUER)")
-        username = (await self._oidc.username(id_token)).strip().lower()
+        verified = await self._oidc.verify(id_token)
+        username = verified.username.strip().lower()
         person = await self._persons.by_username(username) if pc.USERNAME.fullmatch(username) else None
         if person is None:
             raise _refused("UNKNOWN_PERSON", "the identity provider's account has no person on this platform: "
                                              "ask the authority's administrator to create it")
         async with self._refusal_logged(person, "oidc"):
             self._refuse_unusable(person)
-        await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.sign_in", person.id,
-                                                       {"method": "oidc"}))
+            # Used once: the same token again (leaked from a browser, a log, a proxy) signs nobody in. Taken only
+            # by a sign-in that succeeds, so a token refused above still serves once the administrator acts.
+            first_use = await self._persons.use_id_token(
+                verified.token_id, verified.keep_until, person.id,
+                AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "oidc"}))
+            if first_use is not None:
+                used = first_use.astimezone(dt.UTC).isoformat(timespec="seconds")
+                raise _refused("OIDC_TOKEN_REPLAYED", f"the identity provider's ID token was already used to sign in "
+                                                      f"(at {used}): an ID token signs in once, sign in at the "
+                                                      "provider again")
         return (*self._issue(person), person)
 
     async def refresh(self, caller: Caller, session_end: int) -> tuple[tokens.IssuedToken, int, PersonRecord]:

@@ -7,11 +7,14 @@ authorization server, configured for this IdP, over the test platform's database
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import asyncpg
 import grpc
 import jwt
 import pytest
@@ -19,9 +22,9 @@ import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
 from oidc_idp import AUDIENCE, Idp, running_idp
 
-from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
+from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, persons_pb2, persons_pb2_grpc
 from services.authorization.component import create_component
-from services.authorization.oidc import OidcVerifier
+from services.authorization.oidc import OidcVerifier, token_id
 from services.runtime.errors import ServiceError, details_of
 from services.runtime.server import start_server
 
@@ -119,7 +122,7 @@ async def test_an_idp_that_cannot_be_reached_is_unavailable_not_a_refusal(idp: I
         port = probe.getsockname()[1]
     verifier = OidcVerifier(idp.issuer, f"http://127.0.0.1:{port}/certs", AUDIENCE, "preferred_username")
     with pytest.raises(ServiceError) as caught:
-        await verifier.username(idp.id_token("anyone"))
+        await verifier.verify(idp.id_token("anyone"))
     assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.UNAVAILABLE, "OIDC_PROVIDER_UNAVAILABLE")
 
 
@@ -143,3 +146,54 @@ async def test_a_person_without_a_platform_password_is_told_to_change_it_at_the_
         persons_pb2.GetPersonRequest(id=exchanged.session.person.id), metadata=platform.metadata("authority"),
         timeout=10)
     assert not listed.person.HasField("lock_expire_time")
+
+
+async def test_an_id_token_signs_in_once(platform, idp: Idp, sessions) -> None:  # type: ignore[no-untyped-def]
+    """An ID token leaked from a browser, a log or a proxy signed its person in again and again until it expired:
+    now a token (by its jti, or by its signed claims without one) signs in once, the replay refused
+    OIDC_TOKEN_REPLAYED and logged; two exchanges of one token at once sign in once."""
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    person = await _person(platform, username)
+    jti = str(uuid.uuid4())
+    without_jti, with_jti = idp.id_token(username), idp.id_token(username, jti=jti)
+    for token in (without_jti, with_jti):
+        await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(id_token=token), timeout=10)
+        code, reason, message = await _refused(sessions.ExchangeOidcToken(
+            persons_pb2.ExchangeOidcTokenRequest(id_token=token), timeout=10))
+        assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "OIDC_TOKEN_REPLAYED")
+        assert "already used" in message
+    # Another token of the same jti (the IdP's, with other claims) is the same token to the platform.
+    code, reason, _ = await _refused(sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username, jti=jti)), timeout=10))
+    assert reason == "OIDC_TOKEN_REPLAYED"
+    concurrent = idp.id_token(username)
+    answers = await asyncio.gather(*(sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=concurrent), timeout=10) for _ in range(4)), return_exceptions=True)
+    assert sorted(type(a).__name__ for a in answers) == ["AioRpcError"] * 3 + ["ExchangeOidcTokenResponse"]
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="session.sign_in", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    assert sorted(e.result for e in events if e.target == person.id) == ["OIDC_TOKEN_REPLAYED"] * 6 + ["OK"] * 3
+
+
+async def test_used_id_tokens_are_kept_until_they_expire_then_pruned(  # type: ignore[no-untyped-def]
+        platform, idp: Idp, sessions) -> None:
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    await _person(platform, username)
+    kept, expired = (idp.id_token(username, jti=str(uuid.uuid4())) for _ in range(2))
+    conn = await asyncpg.connect(platform.settings["authorization"].database_url,
+                                 server_settings={"search_path": "authorization"})
+    try:
+        await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(id_token=kept), timeout=10)
+        keep_until = await conn.fetchval("SELECT expire_time FROM oidc_used_tokens WHERE token_id = $1",
+                                         token_id(kept, jwt.decode(kept, options={"verify_signature": False})))
+        assert keep_until > dt.datetime.now(dt.UTC) + dt.timedelta(seconds=300)  # its exp and more
+        # A used token's entry past its time (as if the token were expired) is pruned by the next sign-in.
+        await conn.execute("INSERT INTO oidc_used_tokens (token_id, person_id, expire_time) VALUES ($1, 'x', now()"
+                           " - interval '1 second')", token_id(expired, {"jti": jwt.decode(
+                               expired, options={"verify_signature": False})["jti"]}))
+        await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+            id_token=idp.id_token(username)), timeout=10)
+        assert not await conn.fetchval("SELECT count(*) FROM oidc_used_tokens WHERE expire_time < now()")
+    finally:
+        await conn.close()

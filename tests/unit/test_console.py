@@ -72,6 +72,9 @@ def test_the_bundles_log_entries_have_labels() -> None:
 def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:
     assert labels.ADMIN_RESULT["SECRET_ROTATED"] == "失败：密钥已在签发期间轮换"
     assert labels.ADMIN_RESULT["CREDENTIALS_CHANGED"] == "失败：密码或动态口令已在登录期间重置"
+    assert labels.ADMIN_RESULT["OIDC_TOKEN_REPLAYED"] == "失败：统一身份认证凭据重复使用"
+    from console.oidc import EXCHANGE_MESSAGES
+    assert "只能登录一次" in EXCHANGE_MESSAGES["OIDC_TOKEN_REPLAYED"]  # what the person reads, not "登录未完成"
 
 
 def test_the_foundation_refusals_log_entries_have_labels() -> None:

@@ -33,7 +33,8 @@ class SessionServiceStub:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
+    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
+    UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
     person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
     (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).
@@ -85,7 +86,8 @@ class SessionServiceServicer:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
+    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
+    UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
     person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
     (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).
@@ -99,7 +101,8 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExchangeOidcToken(self, request, context):
-        """Signs a person in with an ID token from the province's OpenID Connect provider (e.g. Keycloak).
+        """Signs a person in with an ID token from the province's OpenID Connect provider (e.g. Keycloak). An ID token
+        signs in once: presented again until it expires, UNAUTHENTICATED OIDC_TOKEN_REPLAYED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -182,7 +185,8 @@ class SessionService:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
+    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
+    UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
     person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
     (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).

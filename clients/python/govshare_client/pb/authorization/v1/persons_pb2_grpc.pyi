@@ -20,7 +20,8 @@ class SessionServiceStub:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
+    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
+    UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
     person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
     (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).
@@ -30,7 +31,9 @@ class SessionServiceStub:
     SignIn: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.SignInRequest, _govshare_client_pb_authorization_v1_persons_pb2.SignInResponse]
     """Signs a person in with a local account: username, password and the current TOTP code."""
     ExchangeOidcToken: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ExchangeOidcTokenRequest, _govshare_client_pb_authorization_v1_persons_pb2.ExchangeOidcTokenResponse]
-    """Signs a person in with an ID token from the province's OpenID Connect provider (e.g. Keycloak)."""
+    """Signs a person in with an ID token from the province's OpenID Connect provider (e.g. Keycloak). An ID token
+    signs in once: presented again until it expires, UNAUTHENTICATED OIDC_TOKEN_REPLAYED.
+    """
     RefreshSession: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.RefreshSessionRequest, _govshare_client_pb_authorization_v1_persons_pb2.RefreshSessionResponse]
     """A fresh token for the signed-in person (same roles as now), never beyond the session's absolute end."""
     SignOut: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.SignOutRequest, _govshare_client_pb_authorization_v1_persons_pb2.SignOutResponse]
@@ -49,7 +52,8 @@ class SessionServiceAsyncStub:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
+    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
+    UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
     person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
     (sign in again to act with the new roles) or SESSION_ENDED (signed out, or the password or TOTP was reset).
@@ -59,7 +63,9 @@ class SessionServiceAsyncStub:
     SignIn: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.SignInRequest, _govshare_client_pb_authorization_v1_persons_pb2.SignInResponse]
     """Signs a person in with a local account: username, password and the current TOTP code."""
     ExchangeOidcToken: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ExchangeOidcTokenRequest, _govshare_client_pb_authorization_v1_persons_pb2.ExchangeOidcTokenResponse]
-    """Signs a person in with an ID token from the province's OpenID Connect provider (e.g. Keycloak)."""
+    """Signs a person in with an ID token from the province's OpenID Connect provider (e.g. Keycloak). An ID token
+    signs in once: presented again until it expires, UNAUTHENTICATED OIDC_TOKEN_REPLAYED.
+    """
     RefreshSession: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.RefreshSessionRequest, _govshare_client_pb_authorization_v1_persons_pb2.RefreshSessionResponse]
     """A fresh token for the signed-in person (same roles as now), never beyond the session's absolute end."""
     SignOut: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.SignOutRequest, _govshare_client_pb_authorization_v1_persons_pb2.SignOutResponse]
