@@ -46,7 +46,7 @@ from starlette.routing import Route
 
 from console.app import Console, login_page, same_secret
 from console.sessions import RedisSessionStore, Session, SessionStore, derive_key
-from console.signin import SIGN_IN_MESSAGES, SignedIn, session_of
+from console.signin import SIGN_IN_MESSAGES, SignedIn, locked_message, session_of
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 from services.runtime.errors import details_of
 
@@ -342,6 +342,8 @@ async def exchange(console: Console, id_token: str) -> SignedIn:
 def _exchange_refusal(error: grpc.aio.AioRpcError) -> OidcRefused:
     info, _ = details_of(error)
     reason = info.reason if info else ""
+    if info is not None and reason == "ACCOUNT_LOCKED":  # a person with a password too, locked by its guesses
+        return OidcRefused(locked_message(info), 401)
     if reason in EXCHANGE_MESSAGES:
         status = 503 if reason == "OIDC_PROVIDER_UNAVAILABLE" else 401
         return OidcRefused(EXCHANGE_MESSAGES[reason], status)

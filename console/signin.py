@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import grpc
+from google.rpc import error_details_pb2
 
 from console.sessions import Person
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc, persons_pb2, persons_pb2_grpc
@@ -136,15 +137,22 @@ def _beijing(text: str) -> str:
     return until.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def locked_message(info: error_details_pb2.ErrorInfo) -> str:
+    """What a person refused ACCOUNT_LOCKED reads, the end of the lock in Beijing time when the refusal says it
+    (by password or through the identity provider: the lock refuses both)."""
+    if until := _beijing(info.metadata.get("lock_expire_time", "")):
+        return f"连续登录失败次数过多，账号已被临时锁定至 {until}（北京时间），届时可再试，或联系管理员解锁。"
+    return SIGN_IN_MESSAGES["ACCOUNT_LOCKED"]
+
+
 def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
     code = error.code()
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return SignInRefused("登录服务暂时不可用，请稍后重试。")
     info, bad = details_of(error)
     reason = info.reason if info else ""
-    if reason == "ACCOUNT_LOCKED" and (until := _beijing(info.metadata.get("lock_expire_time", ""))):
-        return SignInRefused(f"连续登录失败次数过多，账号已被临时锁定至 {until}（北京时间），届时可再试，"
-                             "或联系管理员解锁。")
+    if reason == "ACCOUNT_LOCKED":
+        return SignInRefused(locked_message(info))
     if reason in SIGN_IN_MESSAGES:
         field = "totp_code" if reason.startswith("TOTP") else ""
         return SignInRefused(SIGN_IN_MESSAGES[reason], field)

@@ -383,3 +383,20 @@ def test_a_refusal_for_the_role_or_the_department_is_said_in_chinese() -> None:
         "此事项属于部门 X，须由该部门的审批人办理，您的部门无权办理。"
     assert denied_sentence("NOT_INVOLVED", {}, "").startswith("此事项与您的部门无关")
     assert denied_sentence("QUOTA_EXHAUSTED", {}, "") is None
+
+
+def test_an_oidc_sign_in_refused_for_a_locked_account_says_so() -> None:
+    """A person with a password too, locked by wrong ones, then signing in through the identity provider read
+    登录未完成，请稍后重试。: ExchangeOidcToken's ACCOUNT_LOCKED (UNAUTHENTICATED) had no sentence of its own."""
+    from console.oidc import _exchange_refusal
+    from services.runtime.errors import ServiceError, to_status
+
+    def refusal(**metadata: str) -> str:
+        status = to_status(ServiceError(grpc.StatusCode.UNAUTHENTICATED, "ACCOUNT_LOCKED", "locked",
+                                        metadata=metadata), "authorization")
+        return _exchange_refusal(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+            *status.trailing_metadata), status.details)).message
+
+    assert refusal(lock_expire_time="2026-12-03T04:30:00+00:00") == (
+        "连续登录失败次数过多，账号已被临时锁定至 2026-12-03 12:30:00（北京时间），届时可再试，或联系管理员解锁。")
+    assert refusal() == "连续登录失败次数过多，账号已被临时锁定，请稍后再试或联系管理员解锁。"
