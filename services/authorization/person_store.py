@@ -262,13 +262,21 @@ class PersonStore:
             await Store.append_admin(conn, SERVICE, [admin])
             return issued
 
-    async def use_id_token(self, token_id: str, keep_until: dt.datetime, person_id: str,
-                           admin: AdminEvent) -> dt.datetime | None:
+    async def use_id_token(self, token_id: str, keep_until: dt.datetime, person_id: str, admin: AdminEvent,
+                           issue: Callable[[PersonRecord], _Issued],
+                           replayed: Callable[[dt.datetime], Exception]) -> _Issued:
         """Records the ID token ``token_id`` as used by ``person_id`` until ``keep_until``, with the sign-in's
-        administrative log entry; or, when it was used already, records nothing and returns when it was first
-        used (of two sign-ins with one token at once, one wins). Prunes the used tokens past their time first, a
-        few at a time, so the table holds only those the verifier could still accept."""
+        administrative log entry, and returns what ``issue`` makes of the person as they are now; raises
+        ``replayed(first use)`` when the token was used already (of two sign-ins with one token at once, one
+        wins). Prunes the used tokens past their time first, a few at a time, so the table holds only those the
+        verifier could still accept.
+
+        ``issue`` runs under the person's row lock, as in ``record_success``: a change cutting their tokens (roles
+        replaced, account disabled) was made before, and ``issue`` sees it (and may refuse by raising: the token
+        is then not used up), or waits and refuses the token. Issued from the person read before, the token kept
+        roles removed meanwhile for its whole life."""
         async with self._store.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT 1 FROM persons WHERE id = $1 FOR UPDATE", person_id)
             await conn.execute(
                 "DELETE FROM oidc_used_tokens WHERE token_id IN (SELECT token_id FROM oidc_used_tokens"
                 " WHERE expire_time < now() LIMIT $1 FOR UPDATE SKIP LOCKED)", _PRUNE_BATCH)
@@ -276,9 +284,11 @@ class PersonStore:
                 "INSERT INTO oidc_used_tokens (token_id, person_id, expire_time) VALUES ($1, $2, $3)"
                 " ON CONFLICT (token_id) DO NOTHING RETURNING true", token_id, person_id, keep_until)
             if not used:
-                return await conn.fetchval("SELECT use_time FROM oidc_used_tokens WHERE token_id = $1", token_id)
+                raise replayed(await conn.fetchval("SELECT use_time FROM oidc_used_tokens WHERE token_id = $1",
+                                                   token_id))
+            issued = issue(await self._one(conn, person_id))
             await Store.append_admin(conn, SERVICE, [admin])
-            return None
+            return issued
 
     async def states(self) -> list[tuple[str, SystemState]]:
         """Every person whose tokens are restricted (disabled, or cut at least once)."""

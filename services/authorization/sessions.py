@@ -62,6 +62,12 @@ def _refused(reason: str, message: str, **metadata: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.UNAUTHENTICATED, reason, message, metadata=metadata)
 
 
+def _replayed(first_use: dt.datetime) -> ServiceError:
+    used = first_use.astimezone(dt.UTC).isoformat(timespec="seconds")
+    return _refused("OIDC_TOKEN_REPLAYED", f"the identity provider's ID token was already used to sign in (at {used}): "
+                                           "an ID token signs in once, sign in at the provider again")
+
+
 class DecoyLocks:
     """Failures and locks of the usernames no local account signs in with (unknown, or an OIDC-only person's).
 
@@ -203,19 +209,19 @@ class Sessions:
         if person is None:
             raise _refused("UNKNOWN_PERSON", "the identity provider's account has no person on this platform: "
                                              "ask the authority's administrator to create it")
+
+        def issue(now: PersonRecord) -> tuple[tokens.IssuedToken, int, PersonRecord]:
+            """The token of the person as they are now (their roles now), if they may sign in."""
+            self._refuse_unusable(now)
+            return (*self._issue(now), now)
+
         async with self._refusal_logged(person, "oidc"):
-            self._refuse_unusable(person)
-            # Used once: the same token again (leaked from a browser, a log, a proxy) signs nobody in. Taken only
-            # by a sign-in that succeeds, so a token refused above still serves once the administrator acts.
-            first_use = await self._persons.use_id_token(
+            # Used once: the same token again (leaked from a browser, a log, a proxy) signs nobody in. Used up only
+            # by a sign-in that succeeds, so a token refused for the account's state serves once it is fixed.
+            return await self._persons.use_id_token(
                 verified.token_id, verified.keep_until, person.id,
-                AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "oidc"}))
-            if first_use is not None:
-                used = first_use.astimezone(dt.UTC).isoformat(timespec="seconds")
-                raise _refused("OIDC_TOKEN_REPLAYED", f"the identity provider's ID token was already used to sign in "
-                                                      f"(at {used}): an ID token signs in once, sign in at the "
-                                                      "provider again")
-        return (*self._issue(person), person)
+                AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "oidc"}), issue,
+                _replayed)
 
     async def refresh(self, caller: Caller, session_end: int) -> tuple[tokens.IssuedToken, int, PersonRecord]:
         person = await self._current(caller)

@@ -25,6 +25,7 @@ from oidc_idp import AUDIENCE, Idp, running_idp
 from govshare.authorization.v1 import admin_log_pb2, admin_log_pb2_grpc, persons_pb2, persons_pb2_grpc
 from services.authorization.component import create_component
 from services.authorization.oidc import OidcVerifier, token_id
+from services.authorization.person_store import PersonStore
 from services.runtime.errors import ServiceError, details_of
 from services.runtime.server import start_server
 
@@ -50,12 +51,13 @@ async def sessions(platform, idp: Idp) -> AsyncIterator[persons_pb2_grpc.Session
     await server.stop(0)
 
 
-async def _person(platform, username: str) -> persons_pb2.Person:  # type: ignore[no-untyped-def]
+async def _person(platform, username: str,  # type: ignore[no-untyped-def]
+                  roles: tuple[int, ...] = (persons_pb2.PERSON_ROLE_APPLICANT,)) -> persons_pb2.Person:
     """An OpenID Connect-only person (no password) of the social department."""
     response = await persons_pb2_grpc.PersonServiceStub(platform.channel).CreatePerson(persons_pb2.CreatePersonRequest(
         person=persons_pb2.Person(username=username, display_name="单点登录",
                                   department_code=platform.credentials.systems["social"]["department"],
-                                  roles=[persons_pb2.PERSON_ROLE_APPLICANT])),
+                                  roles=list(roles))),
         metadata=platform.metadata("authority"), timeout=10)
     assert not response.person.local_account and not response.totp_provisioning_uri
     return response.person
@@ -197,3 +199,32 @@ async def test_used_id_tokens_are_kept_until_they_expire_then_pruned(  # type: i
         assert not await conn.fetchval("SELECT count(*) FROM oidc_used_tokens WHERE expire_time < now()")
     finally:
         await conn.close()
+
+
+async def test_a_role_removed_while_the_person_exchanges_a_token_is_not_in_their_new_token(  # type: ignore[no-untyped-def]
+        platform, idp: Idp, sessions, monkeypatch) -> None:
+    """The exchange read the person (their roles) and made the token from that reading: a role the administrator
+    removed meanwhile was in a token valid for its whole life (issued after the change's "not before"). The token
+    is made under the person's row lock, of the person as they are then."""
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    person = await _person(platform, username, (persons_pb2.PERSON_ROLE_APPROVER, persons_pb2.PERSON_ROLE_APPLICANT))
+    read = PersonStore.by_username
+
+    async def read_then_change(self: PersonStore, name: str):  # type: ignore[no-untyped-def]
+        record = await read(self, name)
+        if name == username:
+            await persons_pb2_grpc.PersonServiceStub(platform.channel).SetPersonRoles(
+                persons_pb2.SetPersonRolesRequest(id=person.id, roles=[persons_pb2.PERSON_ROLE_APPLICANT]),
+                metadata=platform.metadata("authority"), timeout=10)
+            await asyncio.sleep(1.05 - time.time() % 1)  # the token is made in the next second: past its "not before"
+        return record
+
+    monkeypatch.setattr(PersonStore, "by_username", read_then_change)
+    exchanged = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username)), timeout=10)
+    assert list(exchanged.session.person.roles) == [persons_pb2.PERSON_ROLE_APPLICANT]
+    assert jwt.decode(exchanged.session.token, options={"verify_signature": False})["roles"] == ["APPLICANT"]
+    current = await persons_pb2_grpc.SessionServiceStub(platform.channel).GetCurrentPerson(
+        persons_pb2.GetCurrentPersonRequest(), metadata=(("authorization", f"Bearer {exchanged.session.token}"),),
+        timeout=10)
+    assert list(current.person.roles) == [persons_pb2.PERSON_ROLE_APPLICANT]
