@@ -262,6 +262,13 @@ class PersonStore:
             await Store.append_admin(conn, SERVICE, [admin])
             return issued
 
+    async def issue_locked(self, person_id: str, issue: Callable[[PersonRecord], _Issued]) -> _Issued:
+        """What ``issue`` makes of the person as they are under their row lock (RefreshSession): a change that
+        cuts their tokens waits for it or was made before and is seen, as in ``record_success``."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT 1 FROM persons WHERE id = $1 FOR UPDATE", person_id)
+            return issue(await self._one(conn, person_id))
+
     async def use_id_token(self, token_id: str, keep_until: dt.datetime, person_id: str, admin: AdminEvent,
                            issue: Callable[[PersonRecord], _Issued],
                            replayed: Callable[[dt.datetime], Exception]) -> _Issued:

@@ -224,13 +224,19 @@ class Sessions:
                 _replayed)
 
     async def refresh(self, caller: Caller, session_end: int) -> tuple[tokens.IssuedToken, int, PersonRecord]:
-        person = await self._current(caller)
-        # Disabled ends the session; locked does not: the lock stops guessing at sign-in, and this person proved
-        # both factors. Refused here, anyone who knew the username ended an officer's session by mistyping.
-        self._refuse_disabled(person)
-        if caller.roles != caller_of(person).roles:
-            raise _refused(ROLES_CHANGED, "your roles changed: sign in again to act with the new ones")
-        return (*self._issue(person, session_end), person)
+        await self._current(caller)  # a person's token, of a person who exists
+
+        def issue(person: PersonRecord) -> tuple[tokens.IssuedToken, int, PersonRecord]:
+            """The new token, of the person as they are under their row lock (as a sign-in's)."""
+            # Disabled ends the session; locked does not: the lock stops guessing at sign-in, and this person
+            # proved both factors. Refused here, anyone who knew the username ended an officer's session by
+            # mistyping.
+            self._refuse_disabled(person)
+            if caller.roles != caller_of(person).roles:
+                raise _refused(ROLES_CHANGED, "your roles changed: sign in again to act with the new ones")
+            return (*self._issue(person, session_end), person)
+
+        return await self._persons.issue_locked(caller.person_id, issue)
 
     async def sign_out(self, caller: Caller) -> None:
         person = await self._current(caller)

@@ -771,6 +771,34 @@ async def test_a_lock_by_someone_elses_guesses_does_not_end_a_signed_in_session(
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+async def test_a_role_removed_while_the_session_is_renewed_is_not_in_the_new_token(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """RefreshSession compared the token's roles with the person as read, then made the new token from that
+    reading: a role removed meanwhile, the token made in the next second (past the change's "not before"), was
+    in a token accepted for its whole life. The comparison and the token are now of the person under their row
+    lock: the refresh is refused ROLES_CHANGED."""
+    person, totp = await create_person(platform, "social", persons_pb2.PERSON_ROLE_APPROVER,
+                                       persons_pb2.PERSON_ROLE_APPLICANT)
+    session = await sign_in(platform, person, totp)
+    find, changes = Persons.find, [1]
+
+    async def find_then_change(self: Persons, person_id: str):  # type: ignore[no-untyped-def]
+        record = await find(self, person_id)
+        if person_id == person.id and changes:  # once (SetPersonRoles reads the person too)
+            changes.pop()
+            await _admin(platform).SetPersonRoles(persons_pb2.SetPersonRolesRequest(
+                id=person.id, roles=[persons_pb2.PERSON_ROLE_APPLICANT]), metadata=platform.metadata("authority"),
+                timeout=10)
+            await asyncio.sleep(1.05 - time.time() % 1)  # the token is made in the next second
+        return record
+
+    monkeypatch.setattr(Persons, "find", find_then_change)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _sessions(platform).RefreshSession(persons_pb2.RefreshSessionRequest(), metadata=bearer(session),
+                                                 timeout=10)
+    assert (refused.value.code(), _reason(refused.value)) == (grpc.StatusCode.UNAUTHENTICATED, "ROLES_CHANGED")
+
+
 async def test_a_totp_reset_unlocks_the_account_as_a_password_reset_does(platform) -> None:  # type: ignore[no-untyped-def]
     """A person who lost their authenticator locks the account trying codes, and asks the administrator: the
     new TOTP secret came back and the sign-in with its first code was still ACCOUNT_LOCKED for up to the lock
