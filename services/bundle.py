@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import getpass
 import gzip
 import hashlib
 import json
+import os
+import socket
 import tarfile
 import tempfile
 import zlib
@@ -104,6 +107,17 @@ TABLES = (
 )
 
 
+def run_by() -> str:
+    """Who ran the command, as ``user@host``: the log's actor is the command itself (no person signs in to run
+    it), so this is what tells an operator at a console from the CronJob's pod (its host name is the Job's pod).
+    A container user without a passwd entry is named by its uid."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
 def _key_id(public: Ed25519PublicKey) -> str:
     """A short name for a public key, so a refusal can say which key signed (never the key itself)."""
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
@@ -177,7 +191,8 @@ async def _record_export(database_url: str, out: Path, manifest_sha256: str, key
     try:
         await admin_events.record(conn, AdminEvent(
             action="bundle.export", target=manifest_sha256, actor_system_id=EXPORT_ACTOR, actor_department_code="",
-            details={"file": out.name, "key_id": key_id, "rows": {n: m["rows"] for n, m in files.items()}}),
+            details={"file": out.name, "run_by": run_by(), "key_id": key_id,
+                     "rows": {n: m["rows"] for n, m in files.items()}}),
             schema="catalog")  # relayed by the extranet catalog service
     finally:
         await conn.close()
@@ -317,7 +332,7 @@ async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: 
     try:
         with tarfile.open(path, "r|gz") as archive:
             manifest = _verified_manifest(archive, trusted)
-            await _import_files(conn, archive, manifest)
+            await _import_files(conn, archive, manifest, path)
     except FileNotFoundError:
         raise BundleError(f"{path} does not exist") from None
     except IsADirectoryError:
@@ -338,7 +353,7 @@ async def import_bundle(database_url: str, path: Path, zone: str, trusted_keys: 
             "created": manifest["created"], "caches_told": announced}
 
 
-async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, manifest: dict) -> None:
+async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, manifest: dict, path: Path) -> None:
     """Every file of the verified manifest, streamed into one transaction; anything else rolls it back."""
     tables = {table.file: table for table in TABLES}
     if (ours := await _migrations(conn)) != manifest["migrations"]:
@@ -349,7 +364,8 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
         await _record_import(conn, manifest)
         await admin_events.record(conn, AdminEvent(
             action="bundle.import", target=manifest["_sha256"], actor_system_id=IMPORT_ACTOR,
-            actor_department_code="", details={"created": manifest["created"], "key_id": manifest["_key_id"],
+            actor_department_code="", details={"file": path.name, "run_by": run_by(), "created": manifest["created"],
+                                               "key_id": manifest["_key_id"],
                                                "rows": {n: m["rows"] for n, m in manifest["files"].items()}}),
             schema="catalog")  # relayed by the intranet catalog service, like its own actions
         while (member := archive.next()) is not None:  # the members after the manifest and its signature
@@ -369,7 +385,7 @@ async def _record_refusal(conn: asyncpg.Connection, path: Path, manifest: dict, 
     """Writes a refused bundle to the administrative log (result REFUSED): a forged, altered or replayed bundle
     at the gate is a security event, and the import's own record rolled back with it. ``manifest`` is empty when
     the refusal came before its signature was checked."""
-    details = {"file": path.name, "reason": reason[:500]}
+    details = {"file": path.name, "run_by": run_by(), "reason": reason[:500]}
     if manifest:
         details |= {"created": manifest["created"], "key_id": manifest["_key_id"]}
     await admin_events.record(conn, AdminEvent(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import importlib
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import tarfile
@@ -23,7 +25,7 @@ from caller_metadata import CallerMetadata
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
-from services.bundle import BundleError, export_bundle, import_bundle
+from services.bundle import BundleError, export_bundle, import_bundle, run_by
 from services.catalog.component import create_component
 from services.demo import DEPARTMENTS, demo_entries
 from services.foundation.synthetic import credit_code_of
@@ -253,8 +255,11 @@ async def test_a_refused_bundle_is_in_the_administrative_log(
                                 "WHERE action = 'bundle.import' ORDER BY id")
     finally:
         await conn.close()
-    assert [(r["result"], json.loads(r["details"])["file"] if r["result"] != "OK" else "") for r in rows] == [
-        ("REFUSED", "redigested.tar.gz"), ("REFUSED", "truncated.tar.gz"), ("OK", ""), ("REFUSED", "bundle.tar.gz")]
+    # Each names the file and who ran the command (the actor is the command itself): OK or refused.
+    assert [(r["result"], json.loads(r["details"])["file"], json.loads(r["details"])["run_by"]) for r in rows] == [
+        ("REFUSED", "redigested.tar.gz", run_by()), ("REFUSED", "truncated.tar.gz", run_by()),
+        ("OK", "newer.tar.gz", run_by()), ("REFUSED", "bundle.tar.gz", run_by())]
+    assert run_by() == f"{getpass.getuser()}@{socket.gethostname()}"
     assert rows[0]["target"] == "redigested.tar.gz"  # unverified: named by its file, never trusted data
     assert len(rows[3]["target"]) == 64 and "before the newest one imported" in json.loads(rows[3]["details"])["reason"]
 
@@ -276,6 +281,7 @@ async def test_an_export_is_in_the_extranets_administrative_log(platform, tmp_pa
         await conn.close()
     assert len(rows) == 1 and rows[0]["actor_system_id"] == "cli:govshare-export-bundle"
     assert json.loads(rows[0]["details"])["file"] == "logged.tar.gz"
+    assert json.loads(rows[0]["details"])["run_by"] == run_by()
 
 
 def _cli_env(**settings: str) -> dict[str, str]:
