@@ -253,9 +253,7 @@ def _verified_manifest(archive: tarfile.TarFile, trusted: Sequence[Ed25519Public
         signer = _key_id(key)
         break
     else:
-        raise BundleError(f"the bundle is not signed by a trusted key (signed as key id "
-                          f"{str(signature.get('key_id', '?'))[:16]}; this platform trusts "
-                          f"{', '.join(_key_id(k) for k in trusted)}): forged, altered, or from another platform")
+        raise BundleError(_unverified(str(signature.get("key_id", "?"))[:16], [_key_id(k) for k in trusted]))
     manifest = json.loads(manifest_bytes)
     if manifest.get("format") != BUNDLE_FORMAT or manifest.get("zone") != "extranet":
         raise BundleError("not an extranet bundle of a format this version reads")
@@ -264,6 +262,19 @@ def _verified_manifest(archive: tarfile.TarFile, trusted: Sequence[Ed25519Public
         raise BundleError("the manifest lists files this version does not import")
     manifest["_sha256"], manifest["_key_id"] = hashlib.sha256(manifest_bytes).hexdigest(), signer
     return manifest
+
+
+def _unverified(claimed: str, trusted: Sequence[str]) -> str:
+    """Why no trusted key verifies the manifest. When it names a key this platform trusts, the key is not what is
+    wrong (saying "not signed by a trusted key" there sent the operator to the keys while both lists showed the
+    same id): the manifest or its signature was changed after signing."""
+    if claimed in trusted:
+        return (f"the bundle's manifest was altered after it was signed: its signature by trusted key id {claimed} "
+                "does not verify (a changed byte, digests recomputed, or a forged signature); copy the bundle again "
+                "from the extranet's outbox and find who changed it")
+    return (f"the bundle is not signed by a trusted key (signed as key id {claimed}; this platform trusts "
+            f"{', '.join(trusted)}): from another platform, or signed by a new key GOVSHARE_BUNDLE_TRUSTED_KEYS "
+            "does not list yet")
 
 
 def _small_member(archive: tarfile.TarFile, name: str) -> bytes:
