@@ -211,8 +211,20 @@ async def _spool_table(conn: asyncpg.Connection, table: Table, path: Path) -> di
 
 
 def _write_archive(out: Path, manifest: bytes, signature: bytes, files: Sequence[tuple[str, Path]]) -> None:
-    """The archive, readable by its owner only: the manifest and its signature first, so import can check
-    them before it reads a byte of data."""
+    """The archive, readable by its owner only, under ``out``'s name once it is whole: written under a hidden
+    ``.<name>.partial`` beside it and renamed, so a gate (or an operator) watching the directory never takes a
+    half-written bundle, whether the export was killed, ran out of space or failed. The manifest and its
+    signature come first, so import can check them before it reads a byte of data."""
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        _write_members(partial, manifest, signature, files)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _write_members(out: Path, manifest: bytes, signature: bytes, files: Sequence[tuple[str, Path]]) -> None:
+    """The manifest, its signature and every table's file, in that order, into a new private tar.gz."""
     with open_private(out, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as archive:
         for name, data in ((MANIFEST, manifest), (SIGNATURE, signature)):
             info = tarfile.TarInfo(name)

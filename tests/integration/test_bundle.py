@@ -108,6 +108,29 @@ def test_the_bundle_is_readable_by_its_owner_only(bundle: Path) -> None:
     assert oct(bundle.stat().st_mode & 0o777) == "0o600"
 
 
+async def test_an_export_that_fails_midway_leaves_no_bundle(
+        platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Killed or out of space while writing, an export must leave nothing under the bundle's name: an operator's
+    --out in the gate's outbox/ would be carried, half-written, to the intranet."""
+    out = tmp_path / "outbox" / "govshare-bundle-20260101T010000Z.tar.gz"
+    seen: list[bool] = []
+    addfile = tarfile.TarFile.addfile
+
+    def fail_at_the_third(self: tarfile.TarFile, info: tarfile.TarInfo, fileobj=None) -> None:  # type: ignore[no-untyped-def]
+        if len(seen) == 2:
+            seen.append(out.exists())  # what a gate polling the directory sees now (and after a kill -9)
+            raise OSError(28, "No space left on device")
+        seen.append(False)
+        addfile(self, info, fileobj)
+
+    monkeypatch.setattr(tarfile.TarFile, "addfile", fail_at_the_third)
+    with pytest.raises(OSError, match="No space left"):
+        await export_bundle(platform.settings["catalog"].database_url, out, zone="extranet",
+                            signing_key_pem=SIGNING_KEY)
+    assert seen == [False, False, False]
+    assert list(out.parent.iterdir()) == []  # no partial file left behind either
+
+
 async def test_data_never_moves_from_the_intranet(platform, tmp_path: Path, intranet_url: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(BundleError, match="extranet only"):
         await export_bundle(intranet_url, tmp_path / "back.tar.gz", zone="intranet", signing_key_pem=SIGNING_KEY)
