@@ -322,9 +322,25 @@ async def _upsert(conn: asyncpg.Connection, table: Table, source: IO[bytes], exp
         raise BundleError(f"{table.file} does not match the manifest's digest")
     if table.file == "catalog.entries.copy":
         await _refuse_intranet_own_entries(conn, staging)
+    if table.file == "catalog.entry_versions.copy":
+        await _refuse_classified_versions(conn, staging)
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in table.key) or None
     conflict = f'ON CONFLICT ({", ".join(table.key)}) ' + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
     await conn.execute(f'INSERT INTO {table.qualified} ({listed}) SELECT {listed} FROM "{staging}" {conflict}')
+
+
+async def _refuse_classified_versions(conn: asyncpg.Connection, staging: str) -> None:
+    """Refuses a bundle carrying a classified or intranet-zone version. The export never writes one, but a bundle
+    is trusted for its signature, not its content: an extranet that held a classified resource against R-ZON-2
+    (entered there by mistake, an older release's export) would otherwise land it here as an extranet resource,
+    and every later bundle be refused for clashing with it (_refuse_intranet_own_entries)."""
+    found = [f"{r['code']} v{r['version']}" for r in await conn.fetch(
+        f'SELECT code, version FROM "{staging}" WHERE zone <> {EXTRANET_ZONE} OR secrecy = {CLASSIFIED} '
+        "ORDER BY code, version LIMIT 10")]
+    if found:
+        raise BundleError(f"the bundle carries classified or intranet-zone resource version(s) {', '.join(found)}: "
+                          "such a resource exists only on the intranet (R-ZON-2) and never travels from the "
+                          "extranet; nothing was imported — report the extranet's copy to its security officer")
 
 
 async def _refuse_intranet_own_entries(conn: asyncpg.Connection, staging: str) -> None:

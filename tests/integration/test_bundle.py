@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import hashlib
 import importlib
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import query_pb2, query_pb2_grpc
+from services import bundle as bundle_module
 from services.bundle import BundleError, export_bundle, import_bundle, run_by
 from services.catalog.component import create_component
 from services.demo import DEPARTMENTS, demo_entries
@@ -268,6 +270,30 @@ async def test_a_bundle_never_overwrites_the_intranets_own_classified_resource(
     finally:
         await conn.close()
     assert [tuple(r) for r in rows] == [(2, 2, "涉密资源")]  # left as the intranet holds it, not declassified
+
+
+async def test_a_bundle_carrying_a_classified_resource_is_refused_whole(
+        embedded, bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """An extranet that held a classified resource against R-ZON-2 and exported it with a release whose export did
+    not filter it: the signature is good, the content is not for the extranet to send."""
+    extranet = await _fresh_database(embedded, "govshare_extranet")
+    await import_bundle(extranet, bundle, zone="intranet", trusted_keys=TRUSTED)  # the extranet's catalog, copied
+    code = demo_entries()[0].code
+    conn = await asyncpg.connect(extranet)
+    try:
+        await conn.execute("UPDATE catalog.entry_versions SET secrecy = 2 WHERE code = $1", code)
+    finally:
+        await conn.close()
+    unfiltered = tuple(dataclasses.replace(t, select=t.select.replace(f"AND p.secrecy <> {bundle_module.CLASSIFIED}",
+                                                                      "").replace("AND v.secrecy <> 2", ""))
+                       for t in bundle_module.TABLES)
+    monkeypatch.setattr(bundle_module, "TABLES", unfiltered)
+    leaked = tmp_path / "leaked.tar.gz"
+    await export_bundle(extranet, leaked, zone="extranet", signing_key_pem=SIGNING_KEY)
+    target = await _fresh_database(embedded, "govshare_intranet")
+    with pytest.raises(BundleError, match=rf"classified or intranet-zone resource version\(s\) {code} v1: .*R-ZON-2"):
+        await import_bundle(target, leaked, zone="intranet", trusted_keys=TRUSTED)
+    assert await _population(target) == []  # nothing of it imported
 
 
 async def test_a_refused_bundle_is_in_the_administrative_log(
