@@ -396,8 +396,7 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
     """Every file of the verified manifest, streamed into one transaction; anything else rolls it back."""
     tables = {table.file: table for table in TABLES}
     if (ours := await _migrations(conn)) != manifest["migrations"]:
-        raise BundleError(f"schema versions differ (bundle {manifest['migrations']}, here {ours}): "
-                          "upgrade both platforms to the same release first")
+        raise BundleError(_schema_difference(manifest["migrations"], ours))
     seen: set[str] = set()
     async with conn.transaction():
         await _record_import(conn, manifest)
@@ -418,6 +417,23 @@ async def _import_files(conn: asyncpg.Connection, archive: tarfile.TarFile, mani
             # stream mode ends at the short header): the signed manifest is what shows the rest never came.
             raise BundleError(f"{', '.join(sorted(missing))}: missing from the bundle (it is truncated or was "
                               "repacked after it was signed): copy the bundle again, checking its .sha256")
+
+
+def _schema_difference(theirs: dict[str, list[str]], ours: dict[str, list[str]]) -> str:
+    """Which platform is behind, naming the migrations only one side has. Printing both whole lists (every
+    migration of both schemas, twice) gave the operator a line of a thousand characters to diff by eye, at the
+    moment it matters most: one platform upgraded before the other."""
+    ahead = [f"{schema} {name}" for schema in sorted(theirs) for name in theirs[schema]
+             if name not in ours.get(schema, [])]
+    behind = [f"{schema} {name}" for schema in sorted(ours) for name in ours[schema]
+              if name not in theirs.get(schema, [])]
+    said = []
+    if ahead:
+        said.append(f"the extranet that exported it has migration(s) {', '.join(ahead[:5])} that this intranet lacks")
+    if behind:
+        said.append(f"this intranet has migration(s) {', '.join(behind[:5])} that the extranet lacked")
+    return (f"schema versions differ: {'; '.join(said) or 'the migrations were applied in another order'}: "
+            "upgrade both platforms to the same release, then export a new bundle")
 
 
 async def _record_refusal(conn: asyncpg.Connection, path: Path, manifest: dict, reason: str) -> None:

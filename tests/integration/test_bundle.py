@@ -296,6 +296,25 @@ async def test_a_bundle_carrying_a_classified_resource_is_refused_whole(
     assert await _population(target) == []  # nothing of it imported
 
 
+async def test_a_bundle_from_a_platform_of_another_release_names_the_migrations_that_differ(
+        embedded, bundle: Path) -> None:  # type: ignore[no-untyped-def]
+    target = await _fresh_database(embedded, "govshare_intranet")
+    conn = await asyncpg.connect(target)
+    try:  # this intranet upgraded to a release with one more catalog migration, and one foundation one not yet
+        await conn.execute("INSERT INTO catalog.schema_migrations (name, checksum) VALUES ('999_next.sql', '')")
+        last = await conn.fetchval("DELETE FROM foundation.schema_migrations WHERE name = "
+                                   "(SELECT max(name) FROM foundation.schema_migrations) RETURNING name")
+    finally:
+        await conn.close()
+    with pytest.raises(BundleError) as refused:
+        await import_bundle(target, bundle, zone="intranet", trusted_keys=TRUSTED)
+    assert str(refused.value) == (
+        f"schema versions differ: the extranet that exported it has migration(s) foundation {last} that this "
+        "intranet lacks; this intranet has migration(s) catalog 999_next.sql that the extranet lacked: upgrade both "
+        "platforms to the same release, then export a new bundle")
+    assert await _population(target) == []
+
+
 async def test_a_refused_bundle_is_in_the_administrative_log(
         platform, embedded, bundle: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     target = await _fresh_database(embedded, "govshare_intranet")
