@@ -139,7 +139,10 @@ def load_trusted_keys(pem_blocks: str) -> list[Ed25519PublicKey]:
     try:
         return ed25519_public_keys(pem_blocks)
     except ValueError as exc:
-        raise BundleError(f"the trusted bundle keys: {exc}") from None
+        # Named as the operator sets it: "the trusted bundle keys" said neither which setting nor what belongs there.
+        raise BundleError(f"GOVSHARE_BUNDLE_TRUSTED_KEYS (the trusted bundle keys): {exc}; it holds the extranet's "
+                          "bundle-signing public key(s), PEM (bundle-public.pem of the extranet's data directory, "
+                          "or the cluster's bundle-trusted-keys)") from None
 
 
 async def _migrations(conn: asyncpg.Connection) -> dict[str, list[str]]:

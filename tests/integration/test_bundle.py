@@ -236,6 +236,10 @@ async def test_a_bundle_signed_by_an_untrusted_key_is_refused(embedded, bundle: 
         await import_bundle(target, bundle, zone="intranet", trusted_keys=other)
     with pytest.raises(BundleError, match="no trusted bundle keys"):
         await import_bundle(target, bundle, zone="intranet", trusted_keys="")
+    # A value that holds no public key names the setting and what belongs in it.
+    with pytest.raises(BundleError, match=r"^GOVSHARE_BUNDLE_TRUSTED_KEYS \(the trusted bundle keys\): no PEM public "
+                                          r"key found; it holds the extranet's bundle-signing public key"):
+        await import_bundle(target, bundle, zone="intranet", trusted_keys="47f6e8ede8a30246")
     # Trusting several keys (a rotation) accepts a bundle signed by any of them.
     await import_bundle(target, bundle, zone="intranet", trusted_keys=other + TRUSTED)
     assert len(await _population(target)) == 500
