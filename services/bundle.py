@@ -158,7 +158,7 @@ async def export_bundle(database_url: str, out: Path, zone: str, signing_key_pem
         raise BundleError(f"export-bundle runs on the extranet only (this deployment is {zone or 'of no zone'}): "
                           "data never moves from the intranet to the extranet")
     key = load_signing_key(signing_key_pem)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_out(out)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".govshare-export-") as spool:
         files: dict[str, dict] = {}
         conn = await asyncpg.connect(database_url)
@@ -179,6 +179,20 @@ async def export_bundle(database_url: str, out: Path, zone: str, signing_key_pem
     await _record_export(database_url, out, hashlib.sha256(manifest).hexdigest(), _key_id(key.public_key()), files)
     return {"bundle": str(out), "key_id": _key_id(key.public_key()),
             "rows": {name: meta["rows"] for name, meta in files.items()}}
+
+
+def _check_out(out: Path) -> None:
+    """Refuses, before anything is read, an ``--out`` the bundle cannot be written to. Found at the end, after
+    every table was spooled, it surfaced as the OSError of a temporary name the operator never gave
+    ('IsADirectoryError: … '/x/.outbox.partial' -> '/x/outbox'')."""
+    if out.is_dir():
+        raise BundleError(f"{out} is a directory: give the bundle's file name, such as "
+                          f"{out / 'govshare-bundle-YYYYMMDDTHHMMSSZ.tar.gz'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out.parent).close()
+    except OSError as exc:
+        raise BundleError(f"cannot write the bundle in {out.parent}: {exc.strerror or exc}") from None
 
 
 #: Who the extranet's administrative log names for an export.

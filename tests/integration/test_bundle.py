@@ -140,6 +140,19 @@ async def test_data_never_moves_from_the_intranet(platform, tmp_path: Path, intr
         await export_bundle(intranet_url, tmp_path / "back.tar.gz", zone="", signing_key_pem=SIGNING_KEY)
 
 
+async def test_an_export_to_a_place_it_cannot_write_says_so_before_reading_anything(
+        platform, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = platform.settings["catalog"].database_url
+    with pytest.raises(BundleError, match=rf"^{tmp_path} is a directory: give the bundle's file name, such as "
+                                          rf"{tmp_path}/govshare-bundle-YYYYMMDDTHHMMSSZ\.tar\.gz$"):
+        await export_bundle(url, tmp_path, zone="extranet", signing_key_pem=SIGNING_KEY)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(BundleError, match=rf"^cannot write the bundle in {tmp_path}/file/outbox: Not a directory$"):
+        await export_bundle(url, tmp_path / "file" / "outbox" / "b.tar.gz", zone="extranet",
+                            signing_key_pem=SIGNING_KEY)
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
 async def test_an_extranet_deployment_does_not_import(bundle: Path, intranet_url: str) -> None:
     with pytest.raises(BundleError, match="intranet only"):
         await import_bundle(intranet_url, bundle, zone="extranet", trusted_keys=TRUSTED)
