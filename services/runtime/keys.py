@@ -54,10 +54,22 @@ def ed25519_private_key(pem: str) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError):
-        raise ValueError("not a PEM private key") from None
+        raise ValueError(f"not a PEM private key{_private_key_advice(pem)}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError("must be an Ed25519 key")
     return key
+
+
+def _private_key_advice(pem: str) -> str:
+    """What a value that is no private key is instead, when it says so: an operator rotating a key (the bundle-
+    signing key, the token or audit key) who set the public half, or the file's path as `govshare up` keeps it,
+    read "not a PEM private key" alone, as if the key were damaged."""
+    if "PUBLIC KEY-----" in pem:
+        return (": this is a public key (-----BEGIN PUBLIC KEY-----); give the private key it is the public half "
+                "of (-----BEGIN PRIVATE KEY-----)")
+    if "\n" not in pem.strip() and os.path.isfile(pem.strip()):
+        return ": the value is a file's path; give the PEM text itself, e.g. \"$(cat the-file.pem)\""
+    return ""
 
 
 def ed25519_public_keys(pem: str) -> list[Ed25519PublicKey]:

@@ -508,6 +508,23 @@ def test_a_public_key_setting_given_a_files_path_says_to_give_the_pem_text(tmp_p
         ed25519_public_keys(str(tmp_path / "no-such.pem"))  # not a file: nothing to suggest
 
 
+def test_a_private_key_setting_given_the_public_half_or_a_path_says_so(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from services.runtime.keys import ed25519_private_key, private_pem, public_pem
+
+    key = Ed25519PrivateKey.generate()
+    path = tmp_path / "bundle-signing.pem"
+    path.write_text(private_pem(key), encoding="utf-8")
+    assert ed25519_private_key(path.read_text(encoding="utf-8"))
+    with pytest.raises(ValueError, match=r"^not a PEM private key: this is a public key \(-----BEGIN PUBLIC KEY"):
+        ed25519_private_key(public_pem(key))
+    with pytest.raises(ValueError, match=r"^not a PEM private key: the value is a file's path; give the PEM text"):
+        ed25519_private_key(str(path))
+    with pytest.raises(ValueError, match=r"^not a PEM private key$"):
+        ed25519_private_key("garbage")
+
+
 def test_a_failed_call_is_described_by_its_status_and_message() -> None:
     """grpc's text of a failed call is a multi-line dump; the warnings that quote it cut it at 200 characters,
     which kept "<AioRpcError of RPC that terminated with: status = …" and lost the message."""
