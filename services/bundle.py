@@ -155,7 +155,8 @@ async def _migrations(conn: asyncpg.Connection) -> dict[str, list[str]]:
 async def export_bundle(database_url: str, out: Path, zone: str, signing_key_pem: str) -> dict:
     """Writes the signed bundle (mode 0600); only an extranet deployment exports."""
     if zone != "extranet":
-        raise BundleError(f"export-bundle runs on the extranet only (this deployment is {zone or 'of no zone'}): "
+        # No command name in it: the command prefixes its own ("export-bundle: export-bundle runs on …" before).
+        raise BundleError(f"bundles are exported on the extranet only (this deployment is {zone or 'of no zone'}): "
                           "data never moves from the intranet to the extranet")
     key = load_signing_key(signing_key_pem)
     _check_out(out)

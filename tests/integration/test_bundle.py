@@ -153,6 +153,16 @@ async def test_an_export_to_a_place_it_cannot_write_says_so_before_reading_anyth
     assert sorted(os.listdir(tmp_path)) == ["file"]
 
 
+def test_export_bundle_on_the_intranet_says_so_in_one_line(intranet_url: str, tmp_path: Path) -> None:
+    env = _cli_env(GOVSHARE_DATABASE_URL=intranet_url, GOVSHARE_ZONE="intranet",
+                   GOVSHARE_BUNDLE_SIGNING_KEY=SIGNING_KEY, GOVSHARE_DATA_DIR=str(tmp_path))
+    command = [sys.executable, "-m", "services.cli", "export-bundle", "--out", str(tmp_path / "b.tar.gz")]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert result.stderr == ("export-bundle: bundles are exported on the extranet only (this deployment is intranet): "
+                             "data never moves from the intranet to the extranet\n")
+
+
 async def test_an_extranet_deployment_does_not_import(bundle: Path, intranet_url: str) -> None:
     with pytest.raises(BundleError, match="intranet only"):
         await import_bundle(intranet_url, bundle, zone="extranet", trusted_keys=TRUSTED)
