@@ -12,6 +12,7 @@ workflow that stores and announces them is services.authorization.sharing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from govshare.authorization.v1 import sharing_pb2
@@ -31,7 +32,7 @@ from services.authorization.validation import (
 )
 from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation, reason_violation
-from services.runtime.workdays import add_working_days, end_problem, recount
+from services.runtime.workdays import add_working_days, end_problem, is_working_day, recount
 
 SUBMITTED = sharing_pb2.APPLICATION_STATE_SUBMITTED
 APPROVED = sharing_pb2.APPLICATION_STATE_APPROVED
@@ -176,10 +177,11 @@ class StoredDue:
     working_days: int | None
 
 
-def recounted_due(stored: StoredDue) -> tuple[dt.datetime, int | None, bool]:
+def recounted_due(stored: StoredDue, is_working: Callable[[dt.date], bool] = is_working_day
+                  ) -> tuple[dt.datetime, int | None, bool]:
     """The reply deadline counted again on the calendar as it is now (workdays.recount), its count and whether it
     is still provisional."""
-    return recount(stored.create_time, stored.reply_due_time, stored.working_days)
+    return recount(stored.create_time, stored.reply_due_time, stored.working_days, is_working)
 
 
 def draft_problems(draft: Draft, now: dt.datetime) -> list[FieldViolation]:

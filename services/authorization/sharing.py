@@ -52,7 +52,7 @@ from services.runtime.errors import (
 )
 from services.runtime.identity import Caller
 from services.runtime.settings import Settings
-from services.runtime.workdays import term_end_text
+from services.runtime.workdays import day_memo, term_end_text
 
 APPROVE = sharing_pb2.REPLY_DECISION_APPROVE
 REFUSE = sharing_pb2.REPLY_DECISION_REFUSE
@@ -198,7 +198,11 @@ class Sharing:
         was known whether it was), on the calendar installed now; returns how many moved. Run at start: a new
         chinese-calendar release comes with a new build, and until then a provisional deadline is the best count
         there is (the API and the console say （暂定）)."""
-        dues = [(stored, *apps.recounted_due(stored)) for stored in await self._store.provisional_reply_dues()]
+        working = day_memo()
+        dues = [(stored, *apps.recounted_due(stored, working)) for stored in await self._store.provisional_reply_dues()]
+        # Only what changed is written: a deadline still unknown, already counted, is left as stored.
+        dues = [(stored, due, days, still) for stored, due, days, still in dues
+                if due != stored.reply_due_time or days != stored.working_days or not still]
         if dues:
             await self._store.set_reply_dues(dues)
         return sum(1 for stored, due, _days, _still in dues if due != stored.reply_due_time)

@@ -11,6 +11,8 @@ and says so, since no one can know a year's arrangement before it is announced.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -86,14 +88,16 @@ def provisional(due: dt.datetime) -> bool:
     return not calendar_covers(due.astimezone(CHINA).date())
 
 
-def working_days_between(start: dt.datetime, end: dt.datetime) -> int:
+def working_days_between(start: dt.datetime, end: dt.datetime,
+                         is_working: Callable[[dt.date], bool] = is_working_day) -> int:
     """How many working days ``add_working_days`` counts from ``start`` to ``end`` on the calendar as it is now:
     the number a deadline stored without it was counted with (its inverse while the calendar is unchanged)."""
     first, last = start.astimezone(CHINA).date(), end.astimezone(CHINA).date()
-    return sum(1 for n in range(1, (last - first).days + 1) if is_working_day(first + dt.timedelta(n)))
+    return sum(1 for n in range(1, (last - first).days + 1) if is_working(first + dt.timedelta(n)))
 
 
-def recount(start: dt.datetime, due: dt.datetime, working_days: int | None) -> tuple[dt.datetime, int | None, bool]:
+def recount(start: dt.datetime, due: dt.datetime, working_days: int | None,
+            is_working: Callable[[dt.date], bool] = is_working_day) -> tuple[dt.datetime, int | None, bool]:
     """A stored deadline counted ``working_days`` after ``start`` (None: stored before the count was kept), counted
     again on the calendar installed now: the deadline, the count and whether it is still provisional. A deadline in
     a year chinese-calendar did not cover was counted Monday to Friday; once a release covering that year is
@@ -102,12 +106,26 @@ def recount(start: dt.datetime, due: dt.datetime, working_days: int | None) -> t
     if working_days is None:
         if not provisional(due):  # nothing says it was counted without its year
             return due, None, False
-        working_days = working_days_between(start, due)
-    recounted = add_working_days(start, working_days)
+        working_days = working_days_between(start, due, is_working)
+    if not calendar_covers(start.astimezone(CHINA).date() + dt.timedelta(days=1)):
+        # Not one day of the count is known yet (the calendar covers whole years from the first on, so the first
+        # day unknown means all after it are): counted again, it ends where it did. Every start of every replica
+        # recounts the provisional deadlines, and counting each again day by day made a start take minutes on a
+        # database holding many deadlines years ahead; only those a newer calendar can move are counted.
+        return due, working_days, True
+    recounted = add_working_days(start, working_days, is_working)
     return recounted, working_days, provisional(recounted)
 
 
-def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
+def day_memo() -> Callable[[dt.date], bool]:
+    """is_working_day remembered for one pass over many deadlines (a start's recount): their days overlap, and
+    each unknown day goes through the fallback's solar-term computation. Per pass, not per process, so a calendar
+    patched or upgraded between passes is read afresh."""
+    return functools.cache(is_working_day)
+
+
+def add_working_days(start: dt.datetime, days: int,
+                     is_working: Callable[[dt.date], bool] = is_working_day) -> dt.datetime:
     """The end of the ``days``-th working day after ``start`` (Beijing time), as an aware datetime.
 
     The day of submission does not count (Art. 12: "10个工作日内予以答复" counts from the next day). The end is the
@@ -118,6 +136,6 @@ def add_working_days(start: dt.datetime, days: int) -> dt.datetime:
     counted = 0
     while counted < days:
         local += dt.timedelta(days=1)
-        if is_working_day(local):
+        if is_working(local):
             counted += 1
     return dt.datetime.combine(local, dt.time.max, tzinfo=CHINA)

@@ -614,3 +614,22 @@ async def test_an_invalidation_whose_caller_is_cancelled_still_deletes_and_annou
                              "rec:population:11010519491231002X"]
     assert [channel for channel, _ in redis.published] == [RECORDS_CHANGED]
     assert invalidator.pending == 0
+
+
+def test_a_deadline_whose_days_are_all_beyond_the_calendar_is_not_counted_again(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Every start recounts the provisional deadlines; one whose every day lies beyond the calendar ends where it
+    did, and counting it again day by day (a year ahead: hundreds of days, each through the fallback) made a start
+    take minutes on a database holding many. It is returned as stored; one whose first day the calendar now
+    knows is counted again."""
+    start = dt.datetime(2101, 3, 2, 10, tzinfo=workdays.CHINA)
+    due = workdays.add_working_days(start, 258)
+
+    def counted(*_args: object) -> dt.datetime:
+        raise AssertionError("counted again, though no day of it is known")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(workdays, "add_working_days", counted)
+        assert workdays.recount(start, due, 258) == (due, 258, True)
+    known = dt.datetime(2026, 12, 28, 10, tzinfo=workdays.CHINA)
+    stored = workdays.add_working_days(known, 10) + dt.timedelta(days=3)  # counted on an older calendar
+    assert workdays.recount(known, stored, 10)[0] == workdays.add_working_days(known, 10)
