@@ -1206,7 +1206,7 @@ async def test_a_provisional_reply_deadline_is_counted_again_once_the_calendar_h
     application still said 4 Jan (due 8 Jan on that calendar), no longer provisional, and supervision held the
     provider to it. At start the
     service now counts such deadlines again, the ones stored before their count was kept too."""
-    import chinese_calendar
+    from calendar_release import publish_2100
 
     from services.authorization.sharing import Sharing
     from services.authorization.store import Store
@@ -1231,16 +1231,7 @@ async def test_a_provisional_reply_deadline_is_counted_again_once_the_calendar_h
     sharing = Sharing(store, None, None, env.settings)  # type: ignore[arg-type]
     try:
         assert await sharing.correct_provisional_dues() == 0  # 2100 still unknown: nothing moves
-        real = chinese_calendar.is_workday
-
-        def published(day: dt.date) -> bool:  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
-            if day.year < 2099:
-                return real(day)
-            if day.year > 2100:
-                raise NotImplementedError
-            return day.weekday() < 5 and not (day.year == 2100 and day.month == 1 and day.day <= 7)
-
-        monkeypatch.setattr(chinese_calendar, "is_workday", published)
+        publish_2100(monkeypatch)  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
         assert await sharing.correct_provisional_dues() == 2
         assert await sharing.correct_provisional_dues() == 0
     finally:

@@ -1009,7 +1009,7 @@ async def test_a_provisional_dispute_deadline_is_counted_again_once_the_calendar
     counted again: with a calendar that knows 2100 (here 1-7 Jan off) the dispute still said 4 Jan, no longer
     provisional, and was overdue from the 5th. The query service now counts such deadlines again at start (due 8
     Jan)."""
-    import chinese_calendar
+    from calendar_release import publish_2100
 
     from services.query.store import QueryStore
     from services.runtime import workdays
@@ -1030,16 +1030,7 @@ async def test_a_provisional_dispute_deadline_is_counted_again_once_the_calendar
                            " due_provisional = true WHERE id = $1", uuid.UUID(reported.dispute.id), made, counted)
         store = QueryStore(pool)
         assert await store.correct_provisional_dues() == 0  # 2100 still unknown: nothing moves
-        real = chinese_calendar.is_workday
-
-        def published(day: dt.date) -> bool:  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
-            if day.year < 2099:
-                return real(day)
-            if day.year > 2100:
-                raise NotImplementedError
-            return day.weekday() < 5 and not (day.year == 2100 and day.month == 1 and day.day <= 7)
-
-        monkeypatch.setattr(chinese_calendar, "is_workday", published)
+        publish_2100(monkeypatch)  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
         assert await store.correct_provisional_dues() == 1
         assert await store.correct_provisional_dues() == 0
     finally:
