@@ -11,7 +11,9 @@ thread) overlaps with PostgreSQL ingesting the current one.
 A load of 10^8 rows runs for hours, so it reports its progress after every batch
 (:class:`LoadProgress`: rows loaded and rejected, of how many, rate and ETA); the seed
 prints it to stderr every few seconds (:class:`ProgressPrinter`). Bad records never
-stop a load: they are counted as it goes and reported at the end, the rest loaded.
+stop a load: they are counted as it goes and reported at the end, the rest loaded. A key
+given twice in one validated load is the later record's rejection, in whichever batch it
+falls (the keys written are kept in a temporary table of the load's connection).
 
 Only the dataset's authoritative source, designated by the authority, may bulk-load (values
 from other sources are cross-checked through LoadRecords), and only while no item of the
@@ -134,6 +136,8 @@ class _Batch:
     consumed: int
     rows: list[tuple] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    #: Each row's position in the load (validated loads only): a key repeated in a later batch names it.
+    positions: list[int] = field(default_factory=list)
 
 
 class _Rows:
@@ -155,12 +159,13 @@ class _Rows:
         for offset, record in enumerate(chunk):
             if self._validate:
                 checked = validate_record(self._dataset, record, self._today)
-                problems = checked.problems or ([f"{key_item}: repeats record #{seen[checked.key]} of its batch"]
+                problems = checked.problems or ([_repeats(key_item, seen[checked.key])]
                                                 if checked.key in seen else [])
                 if problems:
                     batch.rejected.append(Rejection(start + offset, checked.key, tuple(problems)))
                     continue
                 seen[checked.key] = start + offset
+                batch.positions.append(start + offset)
                 values = checked.values
                 batch.rows.append(tuple(values.get(name) for name, _ in self._converters) + self._tail)
             else:
@@ -176,6 +181,11 @@ class _Rows:
         return (*row, *self._tail)
 
 
+def _repeats(key_item: str, position: int) -> str:
+    """The reason of a record whose key an earlier record of the same load has (by position: no ID number)."""
+    return f"{key_item}: repeats record #{position} of this load"
+
+
 @contextlib.asynccontextmanager
 async def _connection(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
     if isinstance(pool_or_conn, asyncpg.Pool):
@@ -185,7 +195,12 @@ async def _connection(pool_or_conn: asyncpg.Pool | asyncpg.Connection) -> AsyncI
         yield pool_or_conn
 
 
-async def _write(conn: asyncpg.Connection, dataset: str, source: str, rows: list[tuple]) -> None:
+async def _write(conn: asyncpg.Connection, dataset: str, source: str, batch: _Batch) -> int:
+    """Writes one batch in its own transaction; returns how many rows were written.
+
+    A validated batch (``batch.positions``) first drops the rows whose key an earlier batch of this load wrote,
+    each reported as a rejection naming that record: the merge would otherwise overwrite the first record with
+    the second and count both as loaded."""
     async with conn.transaction():
         tx = Transaction(conn)
         designation = await tx.lock_designation(dataset)
@@ -198,11 +213,37 @@ async def _write(conn: asyncpg.Connection, dataset: str, source: str, rows: list
         if designation.overridden_items():
             raise PermissionError(f"{dataset}: items {', '.join(sorted(designation.overridden_items()))} have "
                                   "their own authoritative sources; load through LoadRecords, which keeps their values")
+        rows = await _drop_repeated_keys(tx, dataset, batch) if batch.positions else batch.rows
+        if not rows:
+            return 0
         try:
             async with conn.transaction():  # a savepoint: new keys go straight in
                 await tx.copy_records(dataset, rows)
         except asyncpg.UniqueViolationError:
             await tx.merge_records(dataset, rows)
+        if batch.positions:
+            await tx.remember_loaded_keys([(row[0], position) for row, position in zip(rows, batch.positions,
+                                                                                        strict=True)])
+    return len(rows)
+
+
+async def _drop_repeated_keys(tx: Transaction, dataset: str, batch: _Batch) -> list[tuple]:
+    """The batch's rows whose key no earlier batch of the load wrote; the others become rejections.
+
+    The batch itself holds no key twice (_Rows.batch); ``batch.positions`` is narrowed to the rows kept."""
+    earlier = await tx.loaded_key_positions([row[0] for row in batch.rows])
+    if not earlier:
+        return batch.rows
+    key_item = DATASETS[dataset].key_item
+    rows, positions = [], []
+    for row, position in zip(batch.rows, batch.positions, strict=True):
+        if row[0] in earlier:
+            batch.rejected.append(Rejection(position, row[0], (_repeats(key_item, earlier[row[0]]),)))
+        else:
+            rows.append(row)
+            positions.append(position)
+    batch.positions = positions
+    return rows
 
 
 async def copy_dataset(pool_or_conn: asyncpg.Pool | asyncpg.Connection, dataset: str, source_department_code: str,
@@ -238,6 +279,8 @@ async def copy_dataset(pool_or_conn: asyncpg.Pool | asyncpg.Connection, dataset:
             progress(LoadProgress(dataset, loaded, len(rejected), start, total, time.monotonic() - started, done))
 
     async with _connection(pool_or_conn) as conn:
+        if validate:
+            await Transaction(conn).start_key_tracking()
         pending = loop.run_in_executor(None, converter.batch, iterator, batch_size, start)
         try:
             while True:
@@ -246,14 +289,16 @@ async def copy_dataset(pool_or_conn: asyncpg.Pool | asyncpg.Connection, dataset:
                     break
                 start += batch.consumed
                 pending = loop.run_in_executor(None, converter.batch, iterator, batch_size, start)
-                rejected += batch.rejected
                 if batch.rows:
-                    await _write(conn, dataset, source_department_code, batch.rows)
-                    loaded += len(batch.rows)
+                    loaded += await _write(conn, dataset, source_department_code, batch)
+                rejected += sorted(batch.rejected, key=lambda r: r.index)
                 report()
         finally:
             with contextlib.suppress(Exception):
                 await pending
+            if validate:
+                with contextlib.suppress(Exception):  # a lost connection's error is the one to raise
+                    await Transaction(conn).stop_key_tracking()
         await Transaction(conn).analyze(dataset)
     report(done=True)
     if rejected:

@@ -795,6 +795,26 @@ async def test_copy_dataset_reports_bad_records_after_loading_the_good_ones(call
     assert (await calls.lookup("population", good["citizen_id"])).found
 
 
+async def test_copy_dataset_rejects_a_key_an_earlier_batch_loaded(calls: Calls, pool: asyncpg.Pool) -> None:
+    """A key repeated across batches is the later record's rejection naming the first, as within one batch:
+    the first record stays as loaded, not overwritten by the second and both counted as loaded."""
+    first, second, third = fresh_persons(3)
+    again = {**first, "name": "重复者"}
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code, [first, second, third, again], batch_size=2)
+    assert caught.value.loaded == 3
+    assert [(r.index, r.key, r.reasons) for r in caught.value.rejected] == [
+        (3, first["citizen_id"], ("citizen_id: repeats record #0 of this load",))]
+    assert dict((await calls.lookup("population", first["citizen_id"])).record.values) == first
+    assert len(await calls.history(POLICE, "population", first["citizen_id"])) == 1  # the current version only
+    # A key whose first record was rejected is not a repeat: its later, good record is loaded.
+    bad, good = fresh_persons(2)
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code,
+                           [{**bad, "ethnicity": "火星族"}, good, bad], batch_size=2)
+    assert caught.value.loaded == 2 and [r.index for r in caught.value.rejected] == [0]
+
+
 async def test_copy_dataset_reports_progress_after_every_batch_and_keeps_going_past_bad_records(
         calls: Calls, pool: asyncpg.Pool) -> None:
     persons = fresh_persons(2500)
