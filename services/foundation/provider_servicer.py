@@ -3,7 +3,9 @@
 Only platform services call it (query, on a record-cache miss), so it sits on the hot
 path of an online query: Lookup is one primary-key probe with a prepared statement and a
 direct row -> Record mapping, nothing else. A key that cannot name a record (empty,
-oversized, control characters) is simply absent, as in a batch.
+oversized, control characters) is simply absent, as in a batch. A key is read in the form a
+load stores it (validation.stored_key: full width as ASCII, the codes' letters upper case); a
+record is answered under its stored key.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from govshare.provider.v1 import provider_pb2 as pb
 from govshare.provider.v1 import provider_pb2_grpc
 from services.foundation.datasets import DATASETS, find_dataset
 from services.foundation.store import FoundationStore, StoredRecord
+from services.foundation.validation import stored_key
 from services.runtime.errors import FieldViolation, invalid_argument, permission_denied
 from services.runtime.identifiers import MAX_TEXT_KEY
 from services.runtime.identity import AssertionVerifier, Caller
@@ -58,7 +61,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
             raise invalid_argument(violations)
         if not _usable(request.key):
             return pb.LookupResponse(found=False)
-        record = await self._store.lookup(dataset.name, request.key)
+        record = await self._store.lookup(dataset.name, stored_key(dataset.key_item, request.key))
         if record is None:
             return pb.LookupResponse(found=False)
         return pb.LookupResponse(found=True, record=_record(record))
@@ -72,7 +75,7 @@ class ProviderServicer(provider_pb2_grpc.ProviderServiceServicer):
             violations.append(FieldViolation("keys", f"at most {MAX_BATCH_KEYS} per call, got {len(request.keys)}"))
         if violations or dataset is None:
             raise invalid_argument(violations)
-        keys = list({key for key in request.keys if _usable(key)})
+        keys = list({stored_key(dataset.key_item, key) for key in request.keys if _usable(key)})
         if not keys:
             return pb.BatchLookupResponse()
         records = await self._store.batch_lookup(dataset.name, keys)

@@ -149,8 +149,23 @@ def region_code(raw: str, today: date) -> str:
 
 
 def text_key(raw: str, today: date) -> str:
+    """A licence number or place code, in the form it is stored and looked up in (stored_key): ＹＹＺＺ２０２０…
+    typed with a Chinese input method, or 京（2020）… with full-width brackets, is the record of YYZZ2020… and
+    京(2020)…, not a second one. The value is checked as given (a no-break space is named, not read as a space)."""
     _reason(identifiers.text_key_error(raw))
-    return raw
+    return ascii_form(raw)
+
+
+#: Key items whose letters are upper case by standard (the 公民身份号码's X, a 统一社会信用代码's letters).
+UPPER_CASE_KEYS = frozenset({"citizen_id", "credit_code"})
+
+
+def stored_key(key_item: str, typed: str) -> str:
+    """The form a dataset keyed by ``key_item`` stores ``typed`` in, as a load stores it: NFKC (full-width forms
+    as ASCII), trimmed, upper case for 公民身份号码 and 统一社会信用代码. Not a check: a lookup of a key that is
+    no valid one simply finds nothing. Constant time, and ASCII keys skip the NFKC step."""
+    value = ascii_form(typed).strip()
+    return value.upper() if key_item in UPPER_CASE_KEYS else value
 
 
 def holder_id(raw: str, today: date) -> str:

@@ -15,7 +15,6 @@ from govshare.query.v1 import dispute_pb2, dispute_pb2_grpc
 from services.query import disputes
 from services.query.deps import Dependencies, DependentServicer
 from services.query.disputes import Dispute
-from services.query.keys import normalize_key
 from services.query.resources import Resource, valid_resource_code
 from services.runtime import duties
 from services.runtime.actors import actor_pb
@@ -193,7 +192,7 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
             raise not_found(f"resource {given.resource_code}", reason="RESOURCE_NOT_FOUND")
         if not resource.published:
             raise failed_precondition("NOT_PUBLISHED", f"{resource.code} is not published in the catalog")
-        key = normalize_key(resource.key_kind, given.key)
+        key = resource.key(given.key)
         violations = disputes.report_violations(resource, key, given.item, given.claimed_value, given.evidence)
         if violations:
             raise invalid_argument(violations)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from services.query.keys import key_error, normalize_key
+from services.query.keys import key_error
 from services.query.resources import Resource
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
@@ -136,7 +136,7 @@ def new_dispute(resource: Resource, caller: Caller, key: str, item: str, claimed
                 now: dt.datetime, working_days: int) -> Dispute:
     """An open dispute, due the configured number of working days after today."""
     return Dispute(
-        id=uuid.uuid4(), resource_code=resource.code, key=normalize_key(resource.key_kind, key), item=item,
+        id=uuid.uuid4(), resource_code=resource.code, key=resource.key(key), item=item,
         claimed_value=claimed_value, evidence=evidence, reporter_department_code=caller.department_code,
         reporter_system_id=caller.system_id, provider_department_code=resource.provider_department_code,
         state=OPEN, answer="", create_time=now, due_time=add_working_days(now, working_days), answer_time=None,

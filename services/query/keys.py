@@ -35,14 +35,17 @@ UPPER_CASE_KINDS = frozenset({catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_pb
 CODE_KINDS = UPPER_CASE_KINDS | {catalog_pb2.IDENTIFIER_KIND_REGION_CODE}
 
 
-def normalize_key(kind: int, value: str) -> str:
+def normalize_key(kind: int, value: str, full_width_text: bool = False) -> str:
     """The canonical form providers key records by: trimmed, upper case for code kinds.
 
     A code typed with a Chinese input method often comes in full-width forms (３４２３…Ｘ, １１０１０５, a
     full-width space): for code kinds those are read as the ASCII characters they stand for (NFKC), so such a
-    key finds its record instead of being refused as malformed. ASCII keys, nearly all of them, skip that step.
+    key finds its record instead of being refused as malformed. With ``full_width_text`` (the platform's
+    foundation datasets, whose loads store licence numbers and place codes so: foundation.validation.text_key) a
+    text key is read so too; a department's text keys are sent as typed (its table may hold 京（2020）…).
+    ASCII keys, nearly all of them, skip that step.
     """
-    if kind in CODE_KINDS and not value.isascii():
+    if (kind in CODE_KINDS or full_width_text) and not value.isascii():
         value = unicodedata.normalize("NFKC", value)
     if kind in UPPER_CASE_KINDS:
         return value.strip().upper()

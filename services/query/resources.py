@@ -14,7 +14,7 @@ import grpc
 
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
-from services.query.keys import UPPER_CASE_KINDS
+from services.query.keys import UPPER_CASE_KINDS, normalize_key
 from services.runtime.catalog_client import CatalogCache
 from services.runtime.errors import ServiceError
 
@@ -52,6 +52,13 @@ class Resource:
     #: is that item's value, so it is shown as the item would be (services.query.projection.key_mask_rule).
     key_item: str = ""
     key_mask: str | None = None
+    #: True when the platform's foundation service holds the records (the entry names no other endpoint): its text
+    #: keys are stored in NFKC form, so a key typed in full width is read so too (keys.normalize_key).
+    foundation: bool = False
+
+    def key(self, typed: str) -> str:
+        """``typed`` in the form this resource's provider keys its records by (keys.normalize_key)."""
+        return normalize_key(self.key_kind, typed, full_width_text=self.foundation)
 
     @classmethod
     def of(cls, entry: catalog_pb2.Entry, zone: str, foundation_target: str) -> Resource:
@@ -75,6 +82,7 @@ class Resource:
                                  if item.data_type == catalog_pb2.DATA_TYPE_DATE),
             key_item=entry.key_item,
             key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
+            foundation=(entry.endpoint.target or foundation_target) == foundation_target,
         )
 
 

@@ -24,7 +24,7 @@ from services.query import audit, disputes, projection
 from services.query.audit import Access, clean
 from services.query.decisions import Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
-from services.query.keys import key_error, normalize_key
+from services.query.keys import key_error
 from services.query.records import PLATFORM_ENDPOINT, UNREADABLE
 from services.query.resources import Resource, valid_resource_code
 from services.runtime import duties
@@ -225,7 +225,7 @@ async def _record_export_keys(deps: Dependencies, access: Access, resource: Reso
     not sent, as an access that cannot be recorded is not answered."""
     if resource.key_kind in SUBJECT_KINDS and page:
         await deps.store.record_export_keys(access.id, access.time,
-                                            [normalize_key(resource.key_kind, record.key) for record in page])
+                                            [resource.key(record.key) for record in page])
 
 
 class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
@@ -308,7 +308,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             # will.
             duties.require_role(caller, duties.DATA_OFFICER, f"say that records of {resource.code} changed",
                                 resource.provider_department_code)
-        keys = [normalize_key(resource.key_kind, key) for key in request.keys[:MAX_BATCH_KEYS]]
+        keys = [resource.key(key) for key in request.keys[:MAX_BATCH_KEYS]]
         for index, key in enumerate(keys):
             problem = key_error(resource.key_kind, key)
             if problem is not None:
@@ -338,7 +338,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                      access: Access) -> query_pb2.QueryResponse:
         violations = _purpose_violations(request.purpose)
         resource = await self._resource(deps, request.resource_code, violations, access)
-        key = access.key = normalize_key(resource.key_kind, request.key)  # a refusal is listed as its person's too
+        key = access.key = resource.key(request.key)  # a refusal is listed as its person's too
         problem = key_error(resource.key_kind, key)
         if problem is not None:
             violations.append(FieldViolation("key", problem))
@@ -367,7 +367,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         kind = resource.key_kind
         # Recorded as read before any refusal: the persons' view finds a refused batch by its keys as typed
         # (blank-padded, full width) as it finds an answered one.
-        keys = access.keys = [normalize_key(kind, key) for key in request.keys]
+        keys = access.keys = [resource.key(key) for key in request.keys]
         if violations:
             raise invalid_argument(violations)
         errors = [key_error(kind, key) for key in keys]
@@ -431,7 +431,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if not request.claims:
             violations.append(FieldViolation("claims", "claim at least one item value"))
         resource = await self._resource(deps, request.resource_code, violations, access)
-        key = access.key = normalize_key(resource.key_kind, request.key)  # a refusal is listed as its person's too
+        key = access.key = resource.key(request.key)  # a refusal is listed as its person's too
         problem = key_error(resource.key_kind, key)
         if problem is not None:
             violations.append(FieldViolation("key", problem))

@@ -322,6 +322,26 @@ async def test_resolving_conflicts_by_keeping_or_adopting(calls: Calls, pool: as
     assert await calls.conflicts(AUTHORITY, key=key) == []
 
 
+async def test_a_licence_number_typed_in_full_width_is_the_record_of_its_ascii_form(calls: Calls) -> None:
+    """Loaded in full width, the licence is stored under its ASCII number; looked up (one key or a batch) or its
+    history read in either form, the same record is found; loaded again in ASCII, it is that record's new version."""
+    (holder,) = fresh_persons(1)
+    number = f"JSZ{uuid.uuid4().hex[:12].upper()}"
+    wide = number.translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})
+    licence = {"licence_number": wide, "licence_type": "机动车驾驶证", "holder_id": holder["citizen_id"],
+               "holder_name": holder["name"], "issuing_authority": "北京市公安局交通警察支队",
+               "issue_date": "2015-03-01", "valid_until": "2021-03-01", "status": "过期"}
+    assert (await calls.load(SERVICES, "licence", rows(licence))).accepted == 1
+    for typed in (number, wide):
+        found = await calls.lookup("licence", typed)
+        assert found.found and found.record.key == number
+    batch = await calls.provider.BatchLookup(ppb.BatchLookupRequest(dataset="licence", keys=[wide]),
+                                             metadata=calls.signer.metadata(QUERY))
+    assert [r.key for r in batch.records] == [number]
+    await calls.load(SERVICES, "licence", rows({**licence, "licence_number": number, "status": "注销"}))
+    assert [v.values["status"] for v in await calls.history(SERVICES, "licence", wide)] == ["注销", "过期"]
+
+
 async def test_adopting_a_value_that_would_make_the_record_invalid_is_refused(calls: Calls) -> None:
     (holder,) = fresh_persons(1)
     licence = {"licence_number": f"JSZ{uuid.uuid4().hex[:12]}", "licence_type": "机动车驾驶证",

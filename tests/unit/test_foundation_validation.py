@@ -8,7 +8,7 @@ import pytest
 from stdnum.cn import ric, uscc
 
 from services.foundation.datasets import DATASETS, ETHNICITIES, Dataset
-from services.foundation.validation import validate_record
+from services.foundation.validation import stored_key, validate_record
 
 TODAY = date(2024, 6, 1)
 POPULATION, LEGAL_ENTITY, REGION, PLACE, LICENCE = (DATASETS[n] for n in
@@ -357,3 +357,18 @@ def test_citizen_id_region_not_in_force_in_the_birth_year() -> None:
     number = citizen_id("11011119500101002")
     found = problems(POPULATION, person(citizen_id=number, birth_date="1950-01-01"))
     assert found == ["citizen_id: 公民身份号码 has region code 110111, which was not in force in 1950"]
+
+
+def test_a_text_key_typed_in_full_width_is_stored_in_the_form_it_is_looked_up_in() -> None:
+    """A licence number or place code typed with a Chinese input method is the record of its ASCII form, not a
+    second record (lookups read keys by validation.stored_key, the query by keys.normalize_key)."""
+    def wide(text: str) -> str:
+        return text.translate({code: code + 0xFEE0 for code in range(0x21, 0x7F)})
+
+    full_width = validate_record(LICENCE, licence(licence_number=wide("YYZZ2020000001")), TODAY)
+    assert full_width.ok and full_width.key == "YYZZ2020000001"
+    assert validate_record(PLACE, place(place_code=wide("110105DZ00000001")), TODAY).key == "110105DZ00000001"
+    assert stored_key("licence_number", wide("YYZZ2020000001")) == "YYZZ2020000001"
+    assert stored_key("citizen_id", " " + wide("11010519491231002x")) == "11010519491231002X"
+    assert stored_key("credit_code", "91110000600037341l") == "91110000600037341L"
+    assert stored_key("licence_number", "yyzz2020000001") == "yyzz2020000001"  # a text key's case is its own

@@ -106,3 +106,22 @@ def test_a_code_written_in_groups_is_refused_naming_the_space(kind: int, typed: 
 
 def test_a_text_key_keeps_its_inner_spaces() -> None:
     assert key_error(TEXT, normalize_key(TEXT, "京A 12345")) is None
+
+
+def test_a_foundation_resources_text_key_typed_in_full_width_is_read_as_the_foundation_stores_it() -> None:
+    """A licence number typed with a Chinese input method (ＹＹＺＺ２０２０…, 京（2020）) is the foundation's
+    record of YYZZ2020… and 京(2020)…, which its loads store in NFKC form; a department's text key is sent as typed
+    (its own table may hold the full-width brackets)."""
+    from services.query.resources import Resource
+
+    def licences(target: str) -> Resource:
+        entry = catalog_pb2.Entry(
+            code="105001/000001", key_item="licence_number",
+            endpoint=catalog_pb2.ProviderEndpoint(dataset="licence", target=target),
+            items=[catalog_pb2.DataItem(machine_name="licence_number", identifier=TEXT)])
+        return Resource.of(entry, "extranet", "foundation:1")
+
+    assert licences("").key(" ＹＹＺＺ２０２０００００１ ") == "YYZZ202000001"
+    assert licences("foundation:1").key("京（2020）第１号") == "京(2020)第1号"
+    assert licences("frontproc.dept:8443").key("京（2020）第１号") == "京（2020）第１号"
+    assert licences("").key("ABC123") == "ABC123"
