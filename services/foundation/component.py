@@ -50,7 +50,8 @@ class FoundationComponent:
         self._outbox = AdminOutbox(settings, self.name)
         loader = Loader(self._store, self._invalidator, recorded=self._outbox.notify)
         self._admin = FoundationAdminServicer(verifier, loader, self._store,
-                                              SourceRegistry(self._store, recorded=self._outbox.notify),
+                                              SourceRegistry(self._store, recorded=self._outbox.notify,
+                                                             invalidator=self._invalidator),
                                               recorded=self._outbox.notify)
         self._provider = ProviderServicer(verifier, self._store)
         self._pool: asyncpg.Pool | None = None

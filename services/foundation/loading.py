@@ -375,6 +375,60 @@ async def _own_times(tx: Transaction, dataset: Dataset, source: str, current: Ma
     return stored
 
 
+#: Records rewritten per statement when a designation makes a source's kept values the records' values.
+DESIGNATION_PAGE = 1000
+
+
+@dataclass(slots=True)
+class DesignationOutcome:
+    #: Keys whose current record now holds the designated source's values (their cache entries to invalidate).
+    changed_keys: list[str] = field(default_factory=list)
+    #: Records whose kept value does not fit their other items: left as they were until the source's next load.
+    unfit: int = 0
+
+
+async def apply_designated_values(tx: Transaction, dataset: Dataset, source: str, items: Sequence[str],
+                                  now: datetime) -> DesignationOutcome:
+    """Makes ``source``'s kept values of ``items`` the records' values, in the designation's transaction.
+
+    一数一源 (DOMAIN R-FND-2): once designated, the source's values are the item's. They were kept for cross-checking
+    (it loaded as another source) and became the records' only at its next load, so until then a query answered
+    the former source's value as the authoritative one, and a source that never loads again left it for good.
+    Superseded versions go to history as on a load; a value that does not fit the record's other items (checked
+    as a load's would be) is left, counted in ``unfit``. The other sources are then cross-checked against the new
+    values (their conflicts opened or closed as after a load)."""
+    outcome = DesignationOutcome()
+    after = ""
+    while kept := await tx.kept_values_of(dataset.name, source, items, after, DESIGNATION_PAGE):
+        after = kept[-1].key
+        current = await tx.current_records(dataset.name, [k.key for k in kept])
+        changed: list[_Good] = []
+        superseded: list[StoredRecord] = []
+        for values in kept:
+            record = current.get(values.key)
+            overlay = {} if record is None else {
+                item: values.values[item] for item in items
+                if item in values.values and record.values.get(item) != values.values[item]}
+            if record is None or not overlay:
+                continue
+            result = _merge(dataset, _Good(0, record.key, {}, record.values, record.as_of_time), overlay,
+                            max(record.as_of_time, values.as_of_time), now)
+            if isinstance(result, Rejection):
+                outcome.unfit += 1
+                continue
+            changed.append(result)
+            superseded.append(record)
+        if changed:
+            await tx.write_history(dataset.name, superseded)
+            await tx.upsert_records(dataset.name, [c.values for c in changed], source,
+                                    [c.as_of_time for c in changed], [now] * len(changed))
+            outcome.changed_keys += [c.key for c in changed]
+    if outcome.changed_keys:
+        designation = await tx.lock_designation(dataset.name)
+        await _cross_check(tx, dataset, designation, source, outcome.changed_keys)
+    return outcome
+
+
 def _split_stale(good: list[_Good], stored: Mapping[str, datetime]) -> tuple[list[_Good], list[Rejection]]:
     """Rows older than what is stored would turn the clock back: rejected, not applied."""
     fresh: list[_Good] = []

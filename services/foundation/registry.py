@@ -8,8 +8,11 @@ kept with who made it (system and department) and when, in ``source_designations
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from services.foundation.datasets import Dataset
+from services.foundation.invalidation import FOUNDATION_ENDPOINT, RecordInvalidator
+from services.foundation.loading import apply_designated_values
 from services.foundation.sources import DatasetSources, SourcesPosition, require_authority
 from services.foundation.store import FoundationStore
 from services.runtime import pagination
@@ -17,8 +20,11 @@ from services.runtime.identity import Caller
 
 
 class SourceRegistry:
-    def __init__(self, store: FoundationStore, recorded: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, store: FoundationStore, recorded: Callable[[], None] = lambda: None,
+                 invalidator: RecordInvalidator | None = None) -> None:
         self._store = store
+        #: Drops the query path's cached copies of the records a designation rewrote.
+        self._invalidator = invalidator or RecordInvalidator()
         #: Called after a commit that recorded administrative events (the outbox relay delivers them at once).
         self._recorded = recorded
 
@@ -36,9 +42,11 @@ class SourceRegistry:
 
         The department becomes a registered source if it was not one. Designating the department that
         already is authoritative changes nothing and records nothing. The conflicts it raised on the items it is
-        now the source of are closed (SOURCE_DESIGNATED); its values become the record's at its next load.
+        now the source of are closed (SOURCE_DESIGNATED), and the values it asserted of those items become the
+        records' values at once (loading.apply_designated_values), not at its next load.
         """
         require_authority(caller, "designates authoritative sources")
+        changed: list[str] = []
         async with self._store.transaction() as tx:
             designation = await tx.lock_designation(dataset.name)
             previous = (designation.item_authorities.get(item) if item else designation.authority) or ""
@@ -52,7 +60,10 @@ class SourceRegistry:
                                              == department_code]
                 await tx.close_conflicts_raised_by(dataset.name, owned, department_code,
                                                    caller.department_code or caller.system_id)
+                changed = (await apply_designated_values(tx, dataset, department_code, owned,
+                                                         datetime.now(UTC))).changed_keys
         self._recorded()
+        await self._invalidator.records_changed(FOUNDATION_ENDPOINT, dataset.name, changed)
         return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE, fresh=True)
 
     async def sources(self, caller: Caller, dataset: Dataset, page_size: int, page_token: str) -> DatasetSources:

@@ -310,6 +310,15 @@ class Transaction:
         return [SourceValues(r["key"], r["source_department_code"], json.loads(r["item_values"]), r["as_of_time"])
                 for r in rows]
 
+    async def kept_values_of(self, dataset: str, source: str, items: Sequence[str], after: str,
+                             limit: int) -> list[SourceValues]:
+        """``source``'s kept values holding any of ``items``, in key order after ``after`` (a page of them)."""
+        rows = await self.conn.fetch(
+            "SELECT key, item_values, as_of_time FROM source_values WHERE dataset = $1 AND source_department_code = $2 "
+            "AND item_values ?| $3::text[] AND key > $4 ORDER BY key LIMIT $5", dataset, source, list(items), after,
+            limit)
+        return [SourceValues(r["key"], source, json.loads(r["item_values"]), r["as_of_time"]) for r in rows]
+
     async def set_source_value(self, dataset: str, key: str, source: str, item: str, value: str) -> None:
         """Makes ``source``'s kept value of one item ``value`` (after it adopted another source's value)."""
         await self.conn.execute(

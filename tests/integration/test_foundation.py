@@ -672,6 +672,27 @@ async def test_a_source_designated_authoritative_no_longer_disagrees_with_itself
         await calls.designate(AUTHORITY, "place", RESOURCES, item="kind")
 
 
+async def test_a_designated_sources_values_are_the_records_at_once(calls: Calls) -> None:
+    """一数一源: once the authority designates a source for an item, the value that source asserted is the record's
+    (with the former one in history), not only after the source's next load, which may never come."""
+    (person,) = fresh_persons(1)
+    key = person["citizen_id"]
+    await calls.load(POLICE, "population", rows(person))
+    renamed = {**person, "name": person["name"] + "新", "address": person["address"] + "（新址）"}
+    assert (await calls.load(CIVIL, "population", rows(renamed))).conflicts == 2
+    await calls.designate(AUTHORITY, "population", CIVIL, item="name")
+    try:
+        current = (await calls.lookup("population", key)).record
+        assert (current.values["name"], current.values["address"]) == (renamed["name"], person["address"])
+        assert current.source_department_code == CIVIL.department_code
+        assert [v.values["name"] for v in await calls.history(POLICE, "population", key)] == [
+            renamed["name"], person["name"]]
+        (address,) = await calls.conflicts(AUTHORITY, key=key)  # the name's is closed, the address's stays
+        assert address.item == "address"
+    finally:
+        await calls.designate(AUTHORITY, "population", POLICE, item="name")
+
+
 async def test_the_demo_designates_its_sources_and_the_gateway_serves_the_new_rpcs(platform) -> None:  # type: ignore[no-untyped-def]
     """Through the gateway, on the seeded platform: the authority designated the demo's sources, and a
     department that is not a source cannot load a dummy row for an existing person."""
