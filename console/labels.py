@@ -96,6 +96,7 @@ ADMIN_ACTION = {
     "session.sign_in": "登录", "session.sign_out": "退出登录", "session.change_password": "修改密码",
     "session.lock": "账户锁定",
     "foundation.register_source": "登记数据来源", "foundation.designate_source": "指定权威来源",
+    "foundation.retire_source": "停用数据来源",
     "foundation.designate_item_source": "指定信息项权威来源", "foundation.load_records": "装载数据",
     "foundation.resolve_conflict": "处理数据冲突", "foundation.read_history": "查阅记录历史",
     "dispute.report": "提出数据异议", "dispute.corrected": "异议核实：已更正", "dispute.confirmed": "异议核实：无误",

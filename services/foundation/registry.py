@@ -16,6 +16,7 @@ from services.foundation.loading import apply_designated_values
 from services.foundation.sources import DatasetSources, SourcesPosition, require_authority
 from services.foundation.store import FoundationStore
 from services.runtime import pagination
+from services.runtime.errors import failed_precondition, not_found
 from services.runtime.identity import Caller
 
 
@@ -34,6 +35,25 @@ class SourceRegistry:
         async with self._store.transaction() as tx:
             await tx.lock_dataset(dataset.name)
             await tx.register_source(dataset.name, department_code, caller)
+        self._recorded()
+        return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE, fresh=True)
+
+    async def retire(self, caller: Caller, dataset: Dataset, department_code: str) -> DatasetSources:
+        """Retires a source that no longer provides ``dataset``: it loads nothing more (NOT_A_SOURCE), its kept
+        values stay but are no longer cross-checked, the conflicts it raised are closed (SOURCE_RETIRED). The
+        records, their history and the source's registration stay on record. An authoritative source is not
+        retired: the authority designates another first, or its items would have no source (一数一源)."""
+        require_authority(caller, "retires the sources of a foundation dataset")
+        async with self._store.transaction() as tx:
+            designation = await tx.lock_designation(dataset.name)
+            if designation.is_authoritative(department_code):
+                raise failed_precondition(
+                    "SOURCE_IS_AUTHORITATIVE",
+                    f"department {department_code} is an authoritative source of {dataset.name}: designate another "
+                    "department (DesignateAuthoritativeSource) for the dataset or item first, then retire it")
+            if department_code not in designation.sources:
+                raise not_found(f"source {department_code} of {dataset.name}", reason="SOURCE_NOT_FOUND")
+            await tx.retire_source(dataset.name, department_code, caller)
         self._recorded()
         return await self._store.sources(dataset.name, SourcesPosition(), pagination.DEFAULT_PAGE_SIZE, fresh=True)
 

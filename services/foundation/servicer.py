@@ -310,6 +310,19 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
             registered = await self._registry.register(caller, dataset, department)
         return pb.RegisterSourceResponse(sources=sources_message(registered))
 
+    async def RetireSource(self, request: pb.RetireSourceRequest, context: grpc.aio.ServicerContext
+                           ) -> pb.RetireSourceResponse:
+        caller = identified(self._verifier.from_context(context))
+        async with self._refusals_logged(caller, "foundation.retire_source", request.dataset):
+            duties.require_role(caller, ADMINISTRATOR, "retire sources")
+            violations: list[FieldViolation] = []
+            dataset = find_dataset(request.dataset, violations)
+            department = designated_department(request.department_code, violations)
+            if violations or dataset is None:
+                raise invalid_argument(violations)
+            retired = await self._registry.retire(caller, dataset, department)
+        return pb.RetireSourceResponse(sources=sources_message(retired))
+
     async def DesignateAuthoritativeSource(self, request: pb.DesignateAuthoritativeSourceRequest,
                                            context: grpc.aio.ServicerContext
                                            ) -> pb.DesignateAuthoritativeSourceResponse:

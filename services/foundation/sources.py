@@ -22,7 +22,7 @@ from services.runtime.errors import FieldViolation, failed_precondition, invalid
 from services.runtime.identity import Caller
 
 # govshare.foundation.v1.DesignationAction
-REGISTER_SOURCE, DESIGNATE_DATASET, DESIGNATE_ITEM = 1, 2, 3
+REGISTER_SOURCE, DESIGNATE_DATASET, DESIGNATE_ITEM, RETIRE_SOURCE = 1, 2, 3, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,10 @@ class Designation:
     def is_source(self, department: str) -> bool:
         return bool(department) and (department in self.sources or department == self.authority
                                      or department in self.item_authorities.values())
+
+    def is_authoritative(self, department: str) -> bool:
+        """Whether ``department`` is the dataset's authoritative source or an item's."""
+        return department == self.authority or department in self.item_authorities.values()
 
     def check_load(self, department: str) -> None:
         """Refuses a load from a department the authority did not register, or while nobody is authoritative."""

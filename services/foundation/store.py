@@ -27,6 +27,7 @@ from services.foundation.sources import (
     DESIGNATE_DATASET,
     DESIGNATE_ITEM,
     REGISTER_SOURCE,
+    RETIRE_SOURCE,
     DatasetSources,
     Designation,
     DesignationRecord,
@@ -41,7 +42,7 @@ from services.runtime.pagination import MAX_BIGINT
 
 #: The administrative-log actions of the source history's entries.
 _ADMIN_ACTIONS = {REGISTER_SOURCE: "foundation.register_source", DESIGNATE_DATASET: "foundation.designate_source",
-                  DESIGNATE_ITEM: "foundation.designate_item_source"}
+                  DESIGNATE_ITEM: "foundation.designate_item_source", RETIRE_SOURCE: "foundation.retire_source"}
 
 OPEN, RESOLVED = 1, 2  # govshare.foundation.v1.ConflictState
 KEEP_AUTHORITATIVE = "KEEP_AUTHORITATIVE_VALUE"
@@ -49,6 +50,7 @@ ADOPT_OTHER = "ADOPT_OTHER_VALUE"
 VALUES_AGREE = "VALUES_AGREE"
 #: The source that raised the conflict became the item's authoritative source: it has nobody to disagree with.
 SOURCE_DESIGNATED = "SOURCE_DESIGNATED"
+SOURCE_RETIRED = "SOURCE_RETIRED"
 # Below this planner estimate a table is counted exactly (cheap); above, the estimate is close enough.
 EXACT_COUNT_BELOW = 100_000
 MAX_HISTORY = 1000
@@ -237,6 +239,17 @@ class Transaction:
             await self._record_designation(dataset, REGISTER_SOURCE, "", department_code, "", actor)
         return bool(added)
 
+    async def retire_source(self, dataset: str, department_code: str, actor: Caller) -> None:
+        """Ends ``department_code``'s registration (its history row kept, as RETIRE_SOURCE) and closes the open
+        conflicts it raised (SOURCE_RETIRED): nobody is left to answer for its values."""
+        await self.conn.execute("DELETE FROM dataset_sources WHERE dataset = $1 AND department_code = $2",
+                                dataset, department_code)
+        await self.conn.execute(
+            f"UPDATE conflicts SET state = {RESOLVED}, resolution = '{SOURCE_RETIRED}', resolved_by = $3, "
+            f"resolve_time = now() WHERE dataset = $1 AND state = {OPEN} AND other_source_department_code = $2",
+            dataset, department_code, actor.department_code or actor.system_id)
+        await self._record_designation(dataset, RETIRE_SOURCE, "", department_code, "", actor)
+
     async def designate(self, dataset: str, item: str, department_code: str, previous: str, actor: Caller) -> None:
         """Makes ``department_code`` authoritative for ``dataset`` (``item`` empty) or for one item of it."""
         if item:
@@ -303,10 +316,11 @@ class Transaction:
             [k.as_of_time for k in kept])
 
     async def source_values(self, dataset: str, keys: Sequence[str]) -> list[SourceValues]:
-        """Every source's kept values of these records."""
+        """Every current source's kept values of these records (a retired source's are kept, not compared)."""
         rows = await self.conn.fetch(
             "SELECT key, source_department_code, item_values, as_of_time FROM source_values "
-            "WHERE dataset = $1 AND key = ANY($2::text[])", dataset, list(keys))
+            "WHERE dataset = $1 AND key = ANY($2::text[]) AND source_department_code IN "
+            "(SELECT department_code FROM dataset_sources WHERE dataset = $1)", dataset, list(keys))
         return [SourceValues(r["key"], r["source_department_code"], json.loads(r["item_values"]), r["as_of_time"])
                 for r in rows]
 

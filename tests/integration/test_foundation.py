@@ -693,6 +693,39 @@ async def test_a_designated_sources_values_are_the_records_at_once(calls: Calls)
         await calls.designate(AUTHORITY, "population", POLICE, item="name")
 
 
+async def test_a_source_that_stops_providing_is_retired_with_its_history_kept(calls: Calls) -> None:
+    """A department that no longer provides a dataset is retired: it loads nothing more, the conflicts it raised
+    are closed and its kept values no longer raise new ones, while the records, their history and the
+    registration and retirement (who, when) stay on record. An authoritative source is not retired."""
+    retiring = Caller("sys-retiring", department(9))
+    (person,) = fresh_persons(1)
+    key = person["citizen_id"]
+    await calls.register(AUTHORITY, "population", retiring)
+    await calls.load(POLICE, "population", rows(person))
+    assert (await calls.load(retiring, "population", rows({**person, "name": "旧名"}))).conflicts == 1
+
+    def retire(who: Caller, caller: Caller = AUTHORITY) -> Awaitable[pb.RetireSourceResponse]:
+        return calls.admin.RetireSource(pb.RetireSourceRequest(
+            dataset="population", department_code=who.department_code), metadata=calls.signer.metadata(caller))
+
+    sources = (await retire(retiring)).sources
+    assert retiring.department_code not in {s.department_code for s in sources.sources}
+    latest = sources.designations[0]
+    assert (latest.action, latest.department_code, latest.actor_system_id) == (
+        pb.DESIGNATION_ACTION_RETIRE_SOURCE, retiring.department_code, AUTHORITY.system_id)
+    (closed,) = await calls.conflicts(AUTHORITY, state=0, key=key)
+    assert (closed.state, closed.resolution) == (pb.CONFLICT_STATE_RESOLVED, "SOURCE_RETIRED")
+    reason, _ = await fails(calls.load(retiring, "population", rows(person)), grpc.StatusCode.PERMISSION_DENIED)
+    assert reason == "NOT_A_SOURCE"
+    # The authoritative source's next load is not held against the retired source's kept values.
+    assert (await calls.load(POLICE, "population", rows({**person, "address": person["address"] + "2号"}))
+            ).conflicts == 0
+    assert len(await calls.history(POLICE, "population", key)) == 2
+    assert (await fails(retire(retiring), grpc.StatusCode.NOT_FOUND))[0] == "SOURCE_NOT_FOUND"
+    assert (await fails(retire(POLICE), grpc.StatusCode.FAILED_PRECONDITION))[0] == "SOURCE_IS_AUTHORITATIVE"
+    assert (await fails(retire(CIVIL, POLICE), grpc.StatusCode.PERMISSION_DENIED))[0] == "AUTHORITY_ONLY"
+
+
 async def test_the_demo_designates_its_sources_and_the_gateway_serves_the_new_rpcs(platform) -> None:  # type: ignore[no-untyped-def]
     """Through the gateway, on the seeded platform: the authority designated the demo's sources, and a
     department that is not a source cannot load a dummy row for an existing person."""

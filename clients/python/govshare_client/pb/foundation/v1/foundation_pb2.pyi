@@ -24,6 +24,7 @@ class DesignationAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DESIGNATION_ACTION_REGISTER_SOURCE: _ClassVar[DesignationAction]
     DESIGNATION_ACTION_DESIGNATE_DATASET: _ClassVar[DesignationAction]
     DESIGNATION_ACTION_DESIGNATE_ITEM: _ClassVar[DesignationAction]
+    DESIGNATION_ACTION_RETIRE_SOURCE: _ClassVar[DesignationAction]
 CONFLICT_STATE_UNSPECIFIED: ConflictState
 CONFLICT_STATE_OPEN: ConflictState
 CONFLICT_STATE_RESOLVED: ConflictState
@@ -31,6 +32,7 @@ DESIGNATION_ACTION_UNSPECIFIED: DesignationAction
 DESIGNATION_ACTION_REGISTER_SOURCE: DesignationAction
 DESIGNATION_ACTION_DESIGNATE_DATASET: DesignationAction
 DESIGNATION_ACTION_DESIGNATE_ITEM: DesignationAction
+DESIGNATION_ACTION_RETIRE_SOURCE: DesignationAction
 
 class RecordInput(_message.Message):
     __slots__ = ("values", "as_of_time")
@@ -257,6 +259,20 @@ class RegisterSourceRequest(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., department_code: _Optional[str] = ...) -> None: ...
 
 class RegisterSourceResponse(_message.Message):
+    __slots__ = ("sources",)
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    sources: DatasetSources
+    def __init__(self, sources: _Optional[_Union[DatasetSources, _Mapping]] = ...) -> None: ...
+
+class RetireSourceRequest(_message.Message):
+    __slots__ = ("dataset", "department_code")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    department_code: str
+    def __init__(self, dataset: _Optional[str] = ..., department_code: _Optional[str] = ...) -> None: ...
+
+class RetireSourceResponse(_message.Message):
     __slots__ = ("sources",)
     SOURCES_FIELD_NUMBER: _ClassVar[int]
     sources: DatasetSources

@@ -65,6 +65,11 @@ class FoundationAdminServiceStub:
                 request_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceRequest.SerializeToString,
                 response_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceResponse.FromString,
                 _registered_method=True)
+        self.RetireSource = channel.unary_unary(
+                '/govshare.foundation.v1.FoundationAdminService/RetireSource',
+                request_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RetireSourceRequest.SerializeToString,
+                response_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RetireSourceResponse.FromString,
+                _registered_method=True)
         self.DesignateAuthoritativeSource = channel.unary_unary(
                 '/govshare.foundation.v1.FoundationAdminService/DesignateAuthoritativeSource',
                 request_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.DesignateAuthoritativeSourceRequest.SerializeToString,
@@ -123,6 +128,15 @@ class FoundationAdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetireSource(self, request, context):
+        """The authority retires a source that no longer provides the dataset: it loads nothing more, its kept values
+        are no longer cross-checked and its open conflicts are closed (SOURCE_RETIRED); its history is kept. The
+        authoritative source of the dataset or of an item is not retired (designate another first).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DesignateAuthoritativeSource(self, request, context):
         """The authority designates the authoritative source of a dataset, or of one of its items (一数一源).
         """
@@ -169,6 +183,11 @@ def add_FoundationAdminServiceServicer_to_server(servicer, server):
                     servicer.RegisterSource,
                     request_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceRequest.FromString,
                     response_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceResponse.SerializeToString,
+            ),
+            'RetireSource': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetireSource,
+                    request_deserializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RetireSourceRequest.FromString,
+                    response_serializer=govshare_dot_foundation_dot_v1_dot_foundation__pb2.RetireSourceResponse.SerializeToString,
             ),
             'DesignateAuthoritativeSource': grpc.unary_unary_rpc_method_handler(
                     servicer.DesignateAuthoritativeSource,
@@ -344,6 +363,33 @@ class FoundationAdminService:
             '/govshare.foundation.v1.FoundationAdminService/RegisterSource',
             govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceRequest.SerializeToString,
             govshare_dot_foundation_dot_v1_dot_foundation__pb2.RegisterSourceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetireSource(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.foundation.v1.FoundationAdminService/RetireSource',
+            govshare_dot_foundation_dot_v1_dot_foundation__pb2.RetireSourceRequest.SerializeToString,
+            govshare_dot_foundation_dot_v1_dot_foundation__pb2.RetireSourceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,6 +28,11 @@ class FoundationAdminServiceStub:
     """Datasets and their authoritative source departments."""
     RegisterSource: calls.UnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.RegisterSourceRequest, _govshare_client_pb_foundation_v1_foundation_pb2.RegisterSourceResponse]
     """The authority registers a department as a source of a dataset: only registered sources load (R-FND-2)."""
+    RetireSource: calls.UnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.RetireSourceRequest, _govshare_client_pb_foundation_v1_foundation_pb2.RetireSourceResponse]
+    """The authority retires a source that no longer provides the dataset: it loads nothing more, its kept values
+    are no longer cross-checked and its open conflicts are closed (SOURCE_RETIRED); its history is kept. The
+    authoritative source of the dataset or of an item is not retired (designate another first).
+    """
     DesignateAuthoritativeSource: calls.UnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.DesignateAuthoritativeSourceRequest, _govshare_client_pb_foundation_v1_foundation_pb2.DesignateAuthoritativeSourceResponse]
     """The authority designates the authoritative source of a dataset, or of one of its items (一数一源)."""
     ListSources: calls.UnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.ListSourcesRequest, _govshare_client_pb_foundation_v1_foundation_pb2.ListSourcesResponse]
@@ -50,6 +55,11 @@ class FoundationAdminServiceAsyncStub:
     """Datasets and their authoritative source departments."""
     RegisterSource: calls.AsyncUnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.RegisterSourceRequest, _govshare_client_pb_foundation_v1_foundation_pb2.RegisterSourceResponse]
     """The authority registers a department as a source of a dataset: only registered sources load (R-FND-2)."""
+    RetireSource: calls.AsyncUnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.RetireSourceRequest, _govshare_client_pb_foundation_v1_foundation_pb2.RetireSourceResponse]
+    """The authority retires a source that no longer provides the dataset: it loads nothing more, its kept values
+    are no longer cross-checked and its open conflicts are closed (SOURCE_RETIRED); its history is kept. The
+    authoritative source of the dataset or of an item is not retired (designate another first).
+    """
     DesignateAuthoritativeSource: calls.AsyncUnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.DesignateAuthoritativeSourceRequest, _govshare_client_pb_foundation_v1_foundation_pb2.DesignateAuthoritativeSourceResponse]
     """The authority designates the authoritative source of a dataset, or of one of its items (一数一源)."""
     ListSources: calls.AsyncUnaryUnary[_govshare_client_pb_foundation_v1_foundation_pb2.ListSourcesRequest, _govshare_client_pb_foundation_v1_foundation_pb2.ListSourcesResponse]
@@ -63,6 +73,7 @@ class FoundationAdminServiceServicer:
     def GetRecordHistory(self, request: _govshare_client_pb_foundation_v1_foundation_pb2.GetRecordHistoryRequest, context: Any) -> Any: ...
     def ListDatasets(self, request: _govshare_client_pb_foundation_v1_foundation_pb2.ListDatasetsRequest, context: Any) -> Any: ...
     def RegisterSource(self, request: _govshare_client_pb_foundation_v1_foundation_pb2.RegisterSourceRequest, context: Any) -> Any: ...
+    def RetireSource(self, request: _govshare_client_pb_foundation_v1_foundation_pb2.RetireSourceRequest, context: Any) -> Any: ...
     def DesignateAuthoritativeSource(self, request: _govshare_client_pb_foundation_v1_foundation_pb2.DesignateAuthoritativeSourceRequest, context: Any) -> Any: ...
     def ListSources(self, request: _govshare_client_pb_foundation_v1_foundation_pb2.ListSourcesRequest, context: Any) -> Any: ...
 
@@ -77,5 +88,6 @@ class FoundationAdminService:
     GetRecordHistory: Any
     ListDatasets: Any
     RegisterSource: Any
+    RetireSource: Any
     DesignateAuthoritativeSource: Any
     ListSources: Any
