@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stdnum.cn import ric
 
@@ -362,8 +362,10 @@ class CheckedRecord:
 def validate_record(dataset: Dataset, raw: Mapping[str, str], today: date | None = None) -> CheckedRecord:
     """Parses and checks one row, collecting every problem (``item: reason``)."""
     today = today or china_today()
+    raw, shape_problems = _as_read(raw)
+    said = {problem.partition(":")[0] for problem in shape_problems}  # an item not read is not also "required"
     raw = _without_byte_order_mark(raw)
-    checked = CheckedRecord(key=_shown(str(raw.get(dataset.key_item, ""))))
+    checked = CheckedRecord(key=_shown(str(raw.get(dataset.key_item, ""))), problems=shape_problems)
     # The dataset's items are named once a row: a file under other column headers (公民身份号码, 姓名, …) has every
     # row rejected, and naming them for each header made 5,000 rows' reasons larger than a gRPC client takes (4 MiB).
     for position, name in enumerate(sorted(set(raw) - dataset.item_names)):
@@ -371,6 +373,8 @@ def validate_record(dataset: Dataset, raw: Mapping[str, str], today: date | None
         checked.problems.append(f"{_shown_name(name)}: unknown item{_meant(name, dataset.item_names)}{known}")
     for item in dataset.items:
         value = raw.get(item.name, "").strip()
+        if not value and item.name in said:
+            continue
         if not value:
             if item.required:
                 checked.problems.append(f"{item.name}: required")
@@ -388,6 +392,42 @@ def validate_record(dataset: Dataset, raw: Mapping[str, str], today: date | None
 
 
 BYTE_ORDER_MARK = "\ufeff"
+#: Lone surrogates: what Python reads bytes that are not UTF-8 as, with errors="surrogateescape".
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _as_read(raw: Mapping[Any, Any]) -> tuple[Mapping[str, str], list[str]]:
+    """The row's text items, and what is wrong with the shape of a line read by ``csv.DictReader``.
+
+    The bulk loader takes any mapping, and a CSV file's reader gives a line with more values than the header
+    holds the rest as a list under the name None, and one with fewer gives None for the missing columns: a
+    record so shaped stopped the whole load (AttributeError in the reading thread), the batches after it never
+    read. Such a line is now that record's rejection, saying which; the values are not quoted (personal data).
+    """
+    if all(isinstance(name, str) and isinstance(value, str) for name, value in raw.items()):
+        undecoded = sorted(name for name, value in raw.items() if _SURROGATES.search(value))
+        if not undecoded:
+            return raw, []
+        # A file read with errors="surrogateescape" keeps the bytes that are not UTF-8 as lone surrogates.
+        return {n: v for n, v in raw.items() if n not in undecoded}, [
+            f"{name}: holds bytes that are not UTF-8 (a file saved as GBK or ANSI: save it as UTF-8)"
+            for name in undecoded]
+    problems: list[str] = []
+    extra = raw.get(None)
+    if extra is not None:
+        count = len(extra) if isinstance(extra, list) else 1
+        problems.append(f"the line has {count} value{'s' if count > 1 else ''} more than the header has columns "
+                        "(a value holding a comma must be in double quotes)")
+    short = [str(name) for name, value in raw.items() if name is not None and value is None]
+    if short:
+        problems.append(f"the line ends before the column{'s' if len(short) > 1 else ''} {', '.join(short)} "
+                        "(a value holding a line break must be in double quotes)")
+    others = sorted(str(name) for name, value in raw.items()
+                    if name is not None and value is not None and not isinstance(value, str))
+    if others:
+        problems.append(f"{', '.join(others)}: not text (give every value as a string)")
+    return {name: value for name, value in raw.items()
+            if isinstance(name, str) and isinstance(value, str)}, problems
 
 
 def _without_byte_order_mark(raw: Mapping[str, str]) -> Mapping[str, str]:

@@ -8,6 +8,7 @@ RPCs, as the platform does) without touching the session database that other mod
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import itertools
 import json
@@ -887,6 +888,25 @@ async def test_copy_dataset_rejects_a_key_an_earlier_batch_loaded(calls: Calls, 
         await copy_dataset(pool, "population", POLICE.department_code,
                            [{**bad, "ethnicity": "火星族"}, good, bad], batch_size=2)
     assert caught.value.loaded == 2 and [r.index for r in caught.value.rejected] == [0]
+
+
+async def test_copy_dataset_of_a_csv_file_rejects_its_bad_lines_and_loads_the_rest(calls: Calls,
+                                                                                 pool: asyncpg.Pool) -> None:
+    """A CSV file read with csv.DictReader: a line cut short (a line break in a value not in quotes) was a
+    record of None values, which stopped the load in its reading thread, the batches after it never loaded and
+    nothing reported. It is now that record's rejection, and the load goes on."""
+    persons = fresh_persons(5)
+    lines = [",".join(persons[0]), *(",".join(p.values()) for p in persons)]
+    lines[2] = ",".join(list(persons[1].values())[:4])  # persons[1], cut after its fourth value
+    with pytest.raises(BulkLoadError) as caught:
+        await copy_dataset(pool, "population", POLICE.department_code,
+                           csv.DictReader(io.StringIO("\ufeff" + "\r\n".join(lines) + "\r\n", newline="")),
+                           batch_size=2)
+    assert caught.value.loaded == 4
+    assert [r.index for r in caught.value.rejected] == [1]
+    assert caught.value.rejected[0].reasons[0].startswith("the line ends before the columns birth_date")
+    assert persons[1]["name"] not in str(caught.value)
+    assert (await calls.lookup("population", persons[4]["citizen_id"])).found
 
 
 async def test_copy_dataset_reports_progress_after_every_batch_and_keeps_going_past_bad_records(

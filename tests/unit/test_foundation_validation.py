@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
 import pytest
@@ -372,3 +374,23 @@ def test_a_text_key_typed_in_full_width_is_stored_in_the_form_it_is_looked_up_in
     assert stored_key("citizen_id", " " + wide("11010519491231002x")) == "11010519491231002X"
     assert stored_key("credit_code", "91110000600037341l") == "91110000600037341L"
     assert stored_key("licence_number", "yyzz2020000001") == "yyzz2020000001"  # a text key's case is its own
+
+
+def test_a_csv_line_of_the_wrong_shape_or_not_utf8_is_that_records_rejection_without_its_values() -> None:
+    """csv.DictReader gives a line with more values than the header the rest under None, one with fewer None for
+    the missing columns, and a file read with errors="surrogateescape" its bytes that are not UTF-8 as lone
+    surrogates: each is the record's rejection saying so (it stopped the whole bulk load with AttributeError),
+    the values never quoted."""
+    header = list(person())
+    values = list(person().values())
+    text = "\ufeff" + ",".join(header) + "\r\n" + ",".join(values) + "\r\n\r\n" + ",".join([*values, "多"]) + "\r\n" \
+        + ",".join(values[:3]) + "\r\n"
+    good, longer, shorter = csv.DictReader(io.StringIO(text, newline=""))
+    assert validate_record(POPULATION, good, TODAY).ok
+    (problem,) = validate_record(POPULATION, longer, TODAY).problems
+    assert problem.startswith("the line has 1 value more than the header has columns") and "多" not in problem
+    assert validate_record(POPULATION, shorter, TODAY).problems[0].startswith(
+        "the line ends before the columns ethnicity, birth_date")
+    gbk = person(name="张三".encode("gbk").decode("utf-8", "surrogateescape"))
+    assert validate_record(POPULATION, gbk, TODAY).problems == [
+        "name: holds bytes that are not UTF-8 (a file saved as GBK or ANSI: save it as UTF-8)"]
