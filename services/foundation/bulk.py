@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import logging
 import sys
 import time
@@ -152,11 +153,14 @@ class _Rows:
                                   Decimal if item.column_type == NUMERIC else None) for item in dataset.items)
 
     def batch(self, records: Iterator[dict], size: int, start: int) -> _Batch:
-        chunk = list(islice(records, size))
+        chunk = _read(records, size, start) if self._validate else list(islice(records, size))
         batch = _Batch(consumed=len(chunk))
         seen: dict[str, int] = {}  # key → the record's position: a reason names the record, not the ID number
         key_item = self._dataset.key_item
         for offset, record in enumerate(chunk):
+            if isinstance(record, _Unreadable):
+                batch.rejected.append(Rejection(start + offset, "", (record.reason,)))
+                continue
             if self._validate:
                 checked = validate_record(self._dataset, record, self._today)
                 problems = checked.problems or ([_repeats(key_item, seen[checked.key])]
@@ -179,6 +183,45 @@ class _Rows:
             value = record.get(name) or None
             row.append(value if value is None or convert is None else convert(value))
         return (*row, *self._tail)
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A record its reader could not give (csv.Error: a line over the field limit, a stray quote)."""
+
+    reason: str
+
+
+#: Unreadable records in a row after which the reader is taken to be stuck, and the load stopped.
+MAX_UNREADABLE_IN_A_ROW = 1000
+
+
+def _read(records: Iterator[dict], size: int, start: int) -> list[dict | _Unreadable]:
+    """Up to ``size`` records; one its reader raises csv.Error for is an :class:`_Unreadable` in its place, and
+    the reading goes on (csv's reader resumes at the next line), so one huge or broken line of a file rejects
+    that record, not the rest of the file. Any other error of the reader stops the load: a text file's reader
+    that cannot decode its bytes ends there, and going on would lose the rest of the file without a word."""
+    chunk: list[dict | _Unreadable] = []
+    in_a_row = 0
+    while len(chunk) < size:
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as error:  # its message names the limit or the character, never the line's content
+            in_a_row += 1
+            if in_a_row > MAX_UNREADABLE_IN_A_ROW:
+                raise ValueError(f"record #{start + len(chunk)}: {MAX_UNREADABLE_IN_A_ROW} unreadable records in a "
+                                 "row; is this a CSV file?") from error
+            chunk.append(_Unreadable(f"the line could not be read as CSV ({error}); fix it and load it again"))
+            continue
+        except UnicodeDecodeError as error:
+            raise ValueError(f"the file is not UTF-8 (met reading on from record #{start + len(chunk)}: nothing from "
+                             "there on was loaded): save it as UTF-8, or open it with errors='surrogateescape' to "
+                             "have each such record rejected and the rest loaded") from error
+        in_a_row = 0
+        chunk.append(record)
+    return chunk
 
 
 def _repeats(key_item: str, position: int) -> str:

@@ -894,19 +894,26 @@ async def test_copy_dataset_of_a_csv_file_rejects_its_bad_lines_and_loads_the_re
                                                                                  pool: asyncpg.Pool) -> None:
     """A CSV file read with csv.DictReader: a line cut short (a line break in a value not in quotes) was a
     record of None values, which stopped the load in its reading thread, the batches after it never loaded and
-    nothing reported. It is now that record's rejection, and the load goes on."""
+    nothing reported; so did a line over csv's field limit. Each is now that record's rejection, and the load goes
+    on. A file that is not UTF-8, whose reader cannot go on, stops the load saying so."""
     persons = fresh_persons(5)
     lines = [",".join(persons[0]), *(",".join(p.values()) for p in persons)]
     lines[2] = ",".join(list(persons[1].values())[:4])  # persons[1], cut after its fourth value
+    lines[4] = lines[4] + "，" * 200_000  # persons[3], a line over csv's field limit (an export gone wrong)
     with pytest.raises(BulkLoadError) as caught:
         await copy_dataset(pool, "population", POLICE.department_code,
                            csv.DictReader(io.StringIO("\ufeff" + "\r\n".join(lines) + "\r\n", newline="")),
                            batch_size=2)
-    assert caught.value.loaded == 4
-    assert [r.index for r in caught.value.rejected] == [1]
+    assert caught.value.loaded == 3
+    assert [r.index for r in caught.value.rejected] == [1, 3]
     assert caught.value.rejected[0].reasons[0].startswith("the line ends before the columns birth_date")
+    assert caught.value.rejected[1].reasons == (
+        "the line could not be read as CSV (field larger than field limit (131072)); fix it and load it again",)
     assert persons[1]["name"] not in str(caught.value)
     assert (await calls.lookup("population", persons[4]["citizen_id"])).found
+    with pytest.raises(ValueError, match=r"the file is not UTF-8 \(met reading on from record #0: nothing from"):
+        await copy_dataset(pool, "population", POLICE.department_code, csv.DictReader(io.TextIOWrapper(io.BytesIO(
+            "\r\n".join(lines[:2]).encode() + "\r\n张三".encode("gbk")), encoding="utf-8", newline="")))
 
 
 async def test_copy_dataset_reports_progress_after_every_batch_and_keeps_going_past_bad_records(
