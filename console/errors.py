@@ -151,6 +151,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
     (r"is above the requested (\d+).*", r"不能超过申请的 \1 次。"),
     (r"(.+) is listed twice", r"“\1”重复了，请只填写一次。"),
     (r"at least one (?:data )?item is required.*", "请至少填写（勾选）一个信息项。"),
+    # An application's 用途 and 使用方式 (services/authorization/validation.enum_list_problems): checkboxes on 申请使用.
+    (r"at least one purpose is required", "请至少勾选一个用途。"),
+    (r"at least one share method is required", "请至少勾选一种使用方式。"),
+    (r"is not a valid (?:purpose|share method)", "不是可选的值，请从列表中选择。"),
     (r"(.+) is not an item of (?:resource )?.*", r"“\1”不是该资源的信息项。"),
     (r"must be lower_snake_case.*", "英文名只能用小写字母、数字和单个下划线，并以字母开头。"),
     (r"(.+) is already used by .*\[(\d+)\]", r"英文名 \1 与另一行重复，请改用不同的英文名。"),

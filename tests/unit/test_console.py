@@ -400,3 +400,17 @@ def test_an_oidc_sign_in_refused_for_a_locked_account_says_so() -> None:
     assert refusal(lock_expire_time="2026-12-03T04:30:00+00:00") == (
         "连续登录失败次数过多，账号已被临时锁定至 2026-12-03 12:30:00（北京时间），届时可再试，或联系管理员解锁。")
     assert refusal() == "连续登录失败次数过多，账号已被临时锁定，请稍后再试或联系管理员解锁。"
+
+
+def test_an_application_sent_without_a_purpose_or_a_method_is_told_so_in_chinese() -> None:
+    """申请使用 sent without ticking a 用途 or a 使用方式 (the form does not check them, the service does) showed
+    beside each "此项不符合要求，请修改后重新提交（平台说明：at least one purpose is required）。"."""
+    import datetime as dt
+
+    from services.authorization import applications as apps
+
+    now = dt.datetime(2026, 12, 3, tzinfo=dt.UTC)
+    draft = apps.Draft(applicant_department_code="", resource_code="101001/000001", items=("name",),
+                       basis="《社会救助暂行办法》第十一条", requested_expire_time=now + dt.timedelta(days=30))
+    said = {p.field: field_sentence(p.description) for p in apps.draft_problems(draft, now)}
+    assert said == {"application.purposes": "请至少勾选一个用途。", "application.methods": "请至少勾选一种使用方式。"}
