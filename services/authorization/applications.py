@@ -32,7 +32,7 @@ from services.authorization.validation import (
 )
 from services.runtime.actors import Actor
 from services.runtime.errors import FieldViolation, reason_violation
-from services.runtime.workdays import add_working_days, end_problem, is_working_day, recount
+from services.runtime.workdays import add_working_days, end_problem, is_working_day, recount, term_end_text
 
 SUBMITTED = sharing_pb2.APPLICATION_STATE_SUBMITTED
 APPROVED = sharing_pb2.APPLICATION_STATE_APPROVED
@@ -254,13 +254,19 @@ def narrow(application: Application, terms: Terms, now: dt.datetime) -> Scope:
             problems.append(FieldViolation(f"purposes[{index}]",
                                            "was not requested: an approval may only narrow the purposes"))
     expire_time = terms.expire_time or application.requested_expire_time
-    if terms.expire_time is not None and terms.expire_time > application.requested_expire_time:
+    if application.requested_expire_time <= now:
+        # No end can be approved: a later one widens the request, an earlier one is past too. Said as "the end is
+        # past", the approver was sent to choose a later date, then refused it as later than requested.
+        problems.append(FieldViolation("expire_time", "the requested term has ended (requested until "
+                                       f"{term_end_text(application.requested_expire_time)}): no end can be approved "
+                                       "any more; refuse the application, the applicant may apply again"))
+    elif terms.expire_time is not None and terms.expire_time > application.requested_expire_time:
         requested = application.requested_expire_time.isoformat()
         problems.append(FieldViolation("expire_time", "is later than requested: an approval may only "
                                        f"shorten the period (requested {requested})"))
     elif expire_time <= now:
-        problems.append(FieldViolation("expire_time", "is already past: refuse instead, the applicant "
-                                       "may apply again"))
+        problems.append(FieldViolation("expire_time", "is already past: choose an end after now, at most the "
+                                       f"requested {term_end_text(application.requested_expire_time)}"))
     elif error := end_problem(expire_time):
         problems.append(FieldViolation("expire_time", error))
     quota = terms.quota or application.quota

@@ -125,6 +125,24 @@ def test_approval_after_the_requested_period_ended_is_refused() -> None:
     assert [p.field for p in apps.narrow(late, Terms(), NOW).problems] == ["expire_time"]
 
 
+def test_an_application_whose_term_has_ended_is_to_be_refused_whatever_end_is_chosen() -> None:
+    """Approving an application whose requested term ended while it waited was refused "is already past" (the
+    console: 已经过去，请填写今天以后的日期。), and the later date the approver then chose "is later than requested"
+    (不能晚于申请的期限。): no date could pass, and neither said that the application can only be refused."""
+    from console.errors import field_sentence
+
+    late = _application(requested_expire_time=_end_of(2026, 2, 27))
+    for terms in (Terms(), Terms(expire_time=NOW + dt.timedelta(days=30)), Terms(expire_time=NOW - dt.timedelta(1))):
+        problems = apps.narrow(late, terms, NOW).problems
+        assert [p.field for p in problems] == ["expire_time"]
+        assert field_sentence(problems[0].description) == \
+            "申请的使用期限（至 2026-02-27）已过，不能再同意或准予：请拒绝并写明理由，申请部门可重新申请。"
+    # An application still in its term, given an end already past: a later end, within the request, will do.
+    typed = apps.narrow(_application(), Terms(expire_time=NOW - dt.timedelta(days=1)), NOW).problems
+    assert field_sentence(typed[0].description) == "已经过去，请填写今天以后的日期。"
+    assert "refuse" not in typed[0].description
+
+
 # Drafts (R-APP-1).
 
 def _entry() -> cat.Entry:
