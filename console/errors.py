@@ -160,6 +160,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
     (r"at least one share method is required", "请至少勾选一种使用方式。"),
     (r"is not a valid (?:purpose|share method)", "不是可选的值，请从列表中选择。"),
     (r"(.+) is not an item of (?:resource )?.*", r"“\1”不是该资源的信息项。"),
+    # An approval or coordination grant of an item a version published since the application dropped
+    # (applications.scope_entry_problems): the 答复 and 协调 forms tick every item applied for.
+    (r"(\w+) is no longer an item of resource \S+ \(version (\d+)\).*",
+     r"信息项 \1 已不在该资源目录（第 \2 版）中，不能再准予：请取消勾选后重新提交。"),
     (r"must be lower_snake_case.*", "英文名只能用小写字母、数字和单个下划线，并以字母开头。"),
     (r"(.+) is already used by .*\[(\d+)\]", r"英文名 \1 与另一行重复，请改用不同的英文名。"),
     (r".+ is not the machine name of any item", "查询键须填写下方某个信息项的英文名。"),

@@ -414,3 +414,20 @@ def test_an_application_sent_without_a_purpose_or_a_method_is_told_so_in_chinese
                        basis="《社会救助暂行办法》第十一条", requested_expire_time=now + dt.timedelta(days=30))
     said = {p.field: field_sentence(p.description) for p in apps.draft_problems(draft, now)}
     assert said == {"application.purposes": "请至少勾选一个用途。", "application.methods": "请至少勾选一种使用方式。"}
+
+
+def test_an_item_the_catalog_dropped_since_the_application_is_said_in_chinese_on_the_reply_form() -> None:
+    """答复 and 协调 tick every item applied for; approving one that a version published since dropped showed
+    "此项不符合要求，请修改后重新提交（平台说明：address is no longer an item of resource … (version 2): approve
+    only items it has, naming them in items）。"."""
+    import datetime as dt
+
+    from govshare.catalog.v1 import catalog_pb2
+    from services.authorization import applications as apps
+
+    entry = catalog_pb2.Entry(code="101001/000001", version=2, items=[catalog_pb2.DataItem(machine_name="name")])
+    scope = apps.Scope(system_ids=(), items=("name", "address"), unmasked_items=(), purposes=(), methods=(),
+                       expire_time=dt.datetime(2027, 1, 1, tzinfo=dt.UTC), quota=0)
+    [problem] = apps.scope_entry_problems(scope, entry)
+    assert field_sentence(problem.description) == \
+        "信息项 address 已不在该资源目录（第 2 版）中，不能再准予：请取消勾选后重新提交。"
