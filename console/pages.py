@@ -909,7 +909,8 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 _answer, problem = await _call(console, session, console.services.sharing.RevokeGrant,
                                                sharing_pb2.RevokeGrantRequest(id=grant_id, reason=reason))
                 if problem and not problem.fields:
-                    return _refused(console, request, problem)
+                    return _refused(console, request, await _grant_revoked_meanwhile(console, session, grant_id,
+                                                                                    problem, "撤销"))
                 if problem:
                     errors = forms.field_errors(problem.fields)
                 else:
@@ -934,7 +935,8 @@ async def grants(console: Console, request: Request, session: Session) -> Respon
                 errors, typed, problem = {"etag": await _grant_changed_meanwhile(console, session, grant_id)}, {}, None
                 conflict = True
             if problem and not problem.fields:
-                return _refused(console, request, problem)
+                return _refused(console, request, await _grant_revoked_meanwhile(console, session, grant_id,
+                                                                                problem, "调整"))
             if problem:
                 errors = forms.field_errors(problem.fields, "grant.")
             elif not errors:
@@ -975,6 +977,29 @@ async def _grant_changed_meanwhile(console: Console, session: Session, grant_id:
                                                                                               by.department_code)
     return (f"您打开页面后，授权已由 {by.display_name or by.id}（{department}）调整，您的调整未保存："
             "下方已是最新内容，请核对后重新调整。")
+
+
+async def _grant_revoked_meanwhile(console: Console, session: Session, grant_id: str, problem: Problem,
+                                   what: str) -> Problem:
+    """``problem`` as the person who pressed 撤销 or 调整 needs it when the grant was revoked after the page was
+    shown (GRANT_REVOKED: another 审批人, or the authority): who revoked it and why, and that a revoked grant is
+    final. The page said "当前状态不允许此操作：grant grt-… is revoked: a revoked grant is final", in English. Any
+    other refusal is returned as it is."""
+    if problem.reason != "GRANT_REVOKED":
+        return problem
+    got, _problem = await _call(console, session, console.services.sharing.GetGrant,
+                                sharing_pb2.GetGrantRequest(id=grant_id))
+    grant = got.grant if got is not None else None
+    if grant is None or grant.state != sharing_pb2.GRANT_STATE_REVOKED:
+        return problem
+    by = ""
+    if grant.changed_by.id:
+        departments = await console.names.departments(session.token, [grant.changed_by.department_code])
+        department = departments.get(grant.changed_by.department_code, grant.changed_by.department_code)
+        by = f"由 {grant.changed_by.display_name or grant.changed_by.id}（{department}）"
+    why = f"（理由：{grant.revoke_reason}）" if grant.revoke_reason else ""
+    return Problem(f"授权 {grant.id} 已{by}撤销{why}，您的{what}未提交：撤销的授权不能再调整或撤销，"
+                   "申请部门如仍需使用，须重新申请。", code=problem.code, reason=problem.reason)
 
 
 def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:

@@ -1534,6 +1534,37 @@ async def test_a_grant_adjusted_meanwhile_by_another_approver_is_not_overwritten
     assert now.grant.quota == 100
 
 
+async def test_a_grant_revoked_meanwhile_says_who_revoked_it_and_why(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """Two approvers with 授权 open: once the first revoked the grant, the second's adjustment or revocation was a
+    page saying "当前状态不允许此操作：grant grt-… is revoked: a revoked grant is final" (or "… was revoked
+    meanwhile"). It says in Chinese who revoked it, why, and that a revoked grant is final."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    application = sharing_pb2.Application(resource_code="101001/000001", items=["citizen_id", "name", "sex"],
+                                          purposes=[1], basis="《社会救助暂行办法》", methods=[1], quota=500)
+    application.requested_expire_time.FromSeconds(int(time.time()) + 365 * 86400)
+    made = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                           metadata=platform.metadata("social"), timeout=10)
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=made.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=platform.person("police", "APPROVER"), timeout=10)).grant
+    first = _person_session(console_server, platform, "police", "APPROVER")
+    second = _person_session(console_server, platform, "police", "APPROVER")
+    answer = await _post(context, "/grants", first, {"id": grant.id, "action": "revoke", "reason": "业务已办结"},
+                         max_redirects=0)
+    assert answer.status == 303, (answer.status, (await answer.text())[-600:])
+    for form in ({"action": "update", "items": ["citizen_id", "name"], "quota": "100"},
+                 {"action": "revoke", "reason": "不再需要"}):
+        answer = await _post(context, "/grants", second, {"id": grant.id, **form})
+        text = await answer.text()
+        main = text[text.index("<main"):]
+        assert answer.status == 409, (answer.status, main[:600])
+        assert f"授权 {grant.id} 已由 测试审批人（市公安局）撤销（理由：业务已办结）" in main, main[:600]
+        assert "revoked" not in main and "撤销的授权不能再调整或撤销" in main, main[:600]
+
+
 async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_server, platform):  # type: ignore[no-untyped-def]
     """A refused reply, coordination decision, escalation, grant change or dispute answer showed its form drawn
     from the object again: the reason typed (here over the services' 2,000 characters) was gone, every item was
