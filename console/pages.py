@@ -644,6 +644,13 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
                             errors=errors, problem=Problem("请按字段旁的提示修改后重新提交。"),
                             **await _names(console, session, [got.entry.provider_department_code]))
     created = answer.application
+    if (step := _moved_on(created)) is not None:
+        return console.page(request, "refused.html", status=409, title="申请表已提交过",
+                            message=f"此申请表已于 {when(created.create_time)} 提交过（申请 {created.id}），该申请已于 "
+                                    f"{when(step.time)} {labels.APPLICATION_EVENT.get(step.action, step.action)}，现为“"
+                                    f"{labels.APPLICATION_STATE.get(created.state, '')}”：同一张申请表不会再次提交。"
+                                    "如需重新申请，请重新打开申请页面填写。",
+                            back=f"/apply?code={urllib.parse.quote(code, safe='')}")
     if created.state == sharing_pb2.APPLICATION_STATE_ESCALATED:
         # A not-shared resource, or one the applicant's own department provides: the authority decides it, and the
         # provider never answers (its approvers may not), so no reply is to be awaited by any date.
@@ -652,6 +659,17 @@ async def apply(console: Console, request: Request, session: Session) -> Respons
     provisional = "（暂定：当年节假日安排尚未公布）" if created.reply_due_time_provisional else ""
     return _done(session, f"已提交申请 {created.id}（{code}），提供部门应在 {day(created.reply_due_time)}{provisional} "
                           "前答复。", f"/applications/view?id={created.id}")
+
+
+def _moved_on(application: sharing_pb2.Application) -> sharing_pb2.ApplicationEvent | None:
+    """The step that took an application on since it was submitted (withdrawn, answered, escalated later), or
+    None while it is as submitted. An application form posted again (the back button) returns the application it
+    made (its request_id): withdrawn meanwhile, the page said "已提交申请 …，提供部门应在 … 前答复" of an
+    application nobody would answer, and the applicant, who meant to file it again, waited for a reply."""
+    last = application.history[-1] if application.history else None
+    if last is None or last.action == "SUBMITTED" or last.time == application.create_time:
+        return None  # a not-shared or own resource's application is escalated as it is made
+    return last
 
 
 @signed_in

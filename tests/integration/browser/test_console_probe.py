@@ -334,6 +334,35 @@ async def test_an_application_form_posted_twice_applies_once(  # type: ignore[no
     assert request_id not in again, "every form shown gets its own request_id"
 
 
+async def test_an_application_form_sent_again_after_its_application_was_withdrawn_says_it_is_withdrawn(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """The applicant withdrew an application, went back to the form it was made with and sent it again to file it
+    anew: the form's request_id returned the withdrawn application, and the page said "已提交申请 app-…，提供部门应在
+    … 前答复" of an application nobody would answer. It now says the form was sent before, the application is
+    withdrawn, and to open the form again."""
+    from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+
+    session = _person_session(console_server, platform, "social", "APPLICANT")
+    blank = await (await context.request.get("/apply?code=101001/000001", headers=_as(session))).text()
+    request_id = re.search(r'<input type="hidden" name="request_id" value="([0-9a-f-]{36})">', blank).group(1)
+    form = {"items": ["citizen_id", "name"], "purposes": "1", "basis": "《社会救助暂行办法》", "methods": "1",
+            "expire_date": (dt.date.today() + dt.timedelta(days=90)).isoformat(), "request_id": request_id}
+    made = await _post(context, "/apply?code=101001/000001", session, form, max_redirects=0)
+    assert made.status == 303, (await made.text())[-800:]
+    app_id = made.headers["location"].rsplit("=", 1)[-1]
+    await sharing_pb2_grpc.SharingServiceStub(platform.channel).WithdrawApplication(
+        sharing_pb2.WithdrawApplicationRequest(id=app_id, reason="稍后重新申请"),
+        metadata=platform.person("social", "APPLICANT"), timeout=10)
+    again = await _post(context, "/apply?code=101001/000001", session, form, max_redirects=0)
+    text = await again.text()
+    main = text[text.index("<main"):]
+    assert again.status == 409, (again.status, main[:800])
+    said = re.search(r'<div class="problem" role="alert">(.*?)</div>', main).group(1)
+    assert "此申请表已于" in said and f"（申请 {app_id}）" in said, said
+    assert "撤回申请" in said and "现为“已撤回”" in said, said
+    assert "应在" not in said and 'href="/apply?code=101001%2F000001"' in main, main[:800]
+
+
 @pytest.mark.parametrize("expire_date", ["", "2027-02-30"])
 async def test_an_applications_missing_or_malformed_term_is_said_beside_its_input(  # type: ignore[no-untyped-def]
         context, console_server, platform, expire_date: str) -> None:
