@@ -37,6 +37,7 @@ from console.backend import Services
 from console.names import Names
 from console.sessions import COOKIE, RedisSessionStore, Session, SessionStore, SessionSync
 from console.settings import ConsoleSettings
+from govshare.authorization.v1 import sharing_pb2
 from govshare.supervision.v1 import supervision_pb2
 from services.runtime import tls_renewal
 from services.runtime.tasks import cancel
@@ -128,7 +129,7 @@ class Console:
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.templates.globals.update(labels=labels, when=when, day=day, until=until, until_day=until_day,
                                       actor=actor, percent=percent, calls=calls, indicator_rate=indicator_rate,
-                                      source=source)
+                                      source=source, provider_answers=provider_answers)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -405,6 +406,15 @@ def source(endpoint: Any) -> str:
     if endpoint.target:
         return f"部门前置机 {endpoint.target} · 数据集 {endpoint.dataset}"
     return f"平台基础库 · 数据集 {endpoint.dataset}（基础库数据：发布后按本目录的共享条件提供）"
+
+
+def provider_answers(application: sharing_pb2.Application) -> bool:
+    """Whether the provider was to answer the application by its reply_due_time: one for a not-shared resource, or
+    for a resource of the applicant's own department, goes to the authority as it is made (escalated in the same
+    step) and the provider never answers it, yet its page and the 申请 list showed a 答复期限 for it, the date the
+    confirmation had just said no reply would come by."""
+    made = application.history[1] if len(application.history) > 1 else None
+    return not (made is not None and made.action == "ESCALATED" and made.time == application.create_time)
 
 
 def day(ts: timestamp_pb2.Timestamp | None) -> str:

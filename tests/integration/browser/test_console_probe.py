@@ -1279,6 +1279,14 @@ async def test_applying_for_a_not_shared_resource_says_it_went_to_the_authority(
     flash = await page.locator(".flash").inner_text()
     assert "已提请共享主管部门协调" in flash and "请等待共享主管部门的协调决定" in flash, flash
     assert "提供部门应在" not in flash
+    # Nor do its page, where the confirmation leads, and the 申请 list give it a reply deadline.
+    facts = await page.locator("dl.facts").inner_text()
+    assert "无：提交时已提请共享主管部门协调，提供部门不答复" in facts, facts
+    assert not re.search(r"答复期限\s*\d{4}-", facts), facts
+    app_id = page.url.rsplit("=", 1)[-1]
+    await page.goto("/applications")
+    row = await page.locator("tr", has_text=app_id).inner_text()
+    assert "无（共享主管部门协调）" in row and not re.search(r"\d{4}-\d\d-\d\d", row), row
 
 
 async def test_an_unconditional_resource_is_not_offered_an_application_and_a_not_shared_one_is(  # type: ignore[no-untyped-def]
