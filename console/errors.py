@@ -55,6 +55,8 @@ REASON_SENTENCES = {
                        "请登记本部门前置机提供的数据集",
     "REQUEST_ID_REUSED": "此申请表已经提交过，之后改动的内容不会再作为新申请提交；如需另行申请，请重新打开申请页面填写",
     "NO_APPLICATION_NEEDED": "该资源无条件共享，无需申请：本部门的业务系统可以直接查询、核验或下载",
+    "NOT_PUBLISHED": "该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予：待办的申请请填写理由后点击"
+                     "“拒绝”（协调时选择“不予共享”），理由将告知申请部门",
     "NOT_SHARED_NOW": "该资源在申请后已调整为不予共享，提供部门不能再同意此申请：请填写理由后点击“拒绝”，"
                       "申请部门可提请共享主管部门协调",
 }
@@ -111,7 +113,7 @@ def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str) -> st
 #: Reasons whose sentence says all the person needs: the service's English is not added after it (a reused
 #: request_id read "此申请表已经提交过…：request_id … was already used for application app-…, which asked for
 #: something else: make a new request_id for a new application"); the application it names is kept.
-SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW"})
+SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW", "NOT_PUBLISHED"})
 _APPLICATION_ID = re.compile(r"\bapplication (app-[0-9a-f]+)")
 
 

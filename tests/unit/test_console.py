@@ -431,3 +431,19 @@ def test_an_item_the_catalog_dropped_since_the_application_is_said_in_chinese_on
     [problem] = apps.scope_entry_problems(scope, entry)
     assert field_sentence(problem.description) == \
         "信息项 address 已不在该资源目录（第 2 版）中，不能再准予：请取消勾选后重新提交。"
+
+
+def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_in_chinese() -> None:
+    """答复 (and 协调) of an application whose resource was retired while it waited is refused NOT_PUBLISHED; the page
+    read '当前状态不允许此操作：resource … is RETIRED now: its use can no longer be granted; refuse the application,
+    saying so'. It is said whole in Chinese, saying to refuse it."""
+    from console.errors import problem_of
+    from services.runtime.errors import failed_precondition, to_status
+
+    for detail in ("resource 101001/000001 is RETIRED now: its use can no longer be granted; refuse the "
+                   "application, saying so", "resource 101001/000001 is not published: it cannot be applied for"):
+        status = to_status(failed_precondition("NOT_PUBLISHED", detail), "authorization")
+        problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+            *status.trailing_metadata), status.details))
+        assert problem.message == ("该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予："
+                                   "待办的申请请填写理由后点击“拒绝”（协调时选择“不予共享”），理由将告知申请部门。")
