@@ -204,6 +204,15 @@ def changes(grant: Grant, update: GrantUpdate, entry: catalog_pb2.Entry | None,
     return changed, problems
 
 
+def made(grant: Grant, changed: dict[str, object]) -> dict[str, object]:
+    """The changes that change something: a field named in the update_mask with the value the grant already has is
+    left out. The console's 授权 form sends its items (and the expiry once edited) with every adjustment, so a
+    quota raised alone was written to the application's history as "授权范围调整为：信息项 …；不脱敏 无；调用上限 …"
+    and to the administrative log as a change of items and unmasked_items too: a trail saying the scope changed
+    when it did not."""
+    return {name: value for name, value in changed.items() if value != getattr(grant, name)}
+
+
 def beyond_request(changed: dict[str, object], application: Application) -> list[FieldViolation]:
     """What an adjustment gives beyond the application the grant answers: items, purposes, methods or systems
     the user department never asked for.

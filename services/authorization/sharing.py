@@ -505,6 +505,8 @@ class Sharing:
             problems += await self._foreign_systems("grant.system_ids", grant.department_code, update.system_ids)
         if problems:
             raise invalid_argument(problems)
+        if not (changed := grant_rules.made(grant, changed)):
+            return grant  # nothing to change: no new policy version, no step in the history
         note = grant_rules.change_note(changed)
         event = self._event(caller, grant_rules.UPDATED_EVENT, note, now)
         admin = self._admin(event, grant.id, self._grant_details(grant, changed))

@@ -780,6 +780,30 @@ async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None
     assert set(fields) == {"grant.items[0]", "grant.expire_time", "update_mask.paths[2]"}
 
 
+async def test_an_adjustment_records_only_what_it_changed(env: Env, parties) -> None:  # type: ignore[no-untyped-def]
+    """The console's 授权 form sends the grant's items with every adjustment: a quota raised alone was recorded in
+    the application's history as "授权范围调整为：信息项 …；不脱敏 无；调用上限 200" (and in the administrative log as a
+    change of items and unmasked_items). Only the quota is recorded; an adjustment that changes nothing records
+    nothing and keeps the policy version."""
+    provider, user, entry = parties
+    grant = await env.grant(provider, user, entry)
+
+    async def adjust(change: sh.Grant, *paths: str) -> sh.Grant:
+        request = sh.UpdateGrantRequest(grant=change, update_mask=field_mask_pb2.FieldMask(paths=list(paths)))
+        return (await env.sharing.UpdateGrant(request, metadata=env.md(approver(provider)), timeout=10)).grant
+
+    raised = await adjust(sh.Grant(id=grant.id, items=list(grant.items), quota=200), "items", "quota")
+    assert raised.quota == 200 and list(raised.items) == list(grant.items)
+    history = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=grant.application_id),
+                                                metadata=env.md(user), timeout=10)).application.history
+    assert history[-1].note == "授权范围调整为：调用上限 200", history[-1].note
+    same = await adjust(sh.Grant(id=grant.id, items=list(grant.items), quota=200), "items", "quota")
+    assert same.policy_version == raised.policy_version
+    again = (await env.sharing.GetApplication(sh.GetApplicationRequest(id=grant.application_id),
+                                              metadata=env.md(user), timeout=10)).application.history
+    assert len(again) == len(history)
+
+
 async def test_an_adjustment_gives_nothing_the_application_did_not_ask_for(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """An approval may only narrow the request, but an adjustment was bounded by the resource alone: the provider
