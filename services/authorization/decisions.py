@@ -46,6 +46,8 @@ _ENTRY_STATES = ShortNames(catalog_pb2.EntryState)
 _METHODS = ShortNames(common_pb2.ShareMethod)
 _PURPOSES = ShortNames(common_pb2.PurposeType)
 APPLY = "apply through SharingService.SubmitApplication"
+#: CheckRequest.exclude_grant_ids: more used-up grants than a department holds live on one resource.
+MAX_EXCLUDED_GRANTS = 16
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class AccessRequest:
     purpose: int
     items: tuple[str, ...] = ()
     method: int = ONLINE_QUERY
+    #: Grants whose call quota is used up (the query service counts quotas): decided as if they did not exist.
+    exclude_grant_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ def request_problems(request: AccessRequest) -> list[FieldViolation]:
     if request.method and request.method not in METHODS:
         problems.append(FieldViolation("method", "is not a valid share method"))
     problems += item_list_problems("items", request.items)
+    if len(request.exclude_grant_ids) > MAX_EXCLUDED_GRANTS:
+        problems.append(FieldViolation("exclude_grant_ids", f"at most {MAX_EXCLUDED_GRANTS} grants, got "
+                                                            f"{len(request.exclude_grant_ids)}"))
     return problems
 
 
@@ -182,6 +189,15 @@ class _Decider:
             return self.refuse(common_pb2.DENY_REASON_METHOD_NOT_GRANTED, basic,
                                f"no grant for resource {self.code} includes {_method_name(self.method)}: ask the "
                                f"provider to extend the grant or {APPLY}")
+        # Which grant serves is chosen by items and term, not by the calls left (query counts those): when the
+        # chosen one is used up, query asks again without it, so a department that applied again is served by its
+        # new grant instead of refused QUOTA_EXHAUSTED by the old one.
+        candidates = [g for g in candidates if g.id not in self.request.exclude_grant_ids]
+        if not candidates:
+            return self.deny(common_pb2.DENY_REASON_QUOTA_EXHAUSTED,
+                             f"every grant of your department for resource {self.code} that covers this use has used "
+                             "up its call quota: ask the provider department to raise one (SharingService."
+                             f"UpdateGrant), or {APPLY} again")
         return self.by_items(candidates, basic)
 
     def by_items(self, grants: list[Grant], basic: frozenset[str]) -> Decision:

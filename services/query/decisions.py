@@ -30,7 +30,8 @@ from services.runtime.telemetry import CACHE_LOOKUPS
 
 # (system_id, department_code, resource_code, purpose type, requested items (sorted, unique), method)
 DecisionKey = tuple[str, str, str, int, tuple[str, ...], int]
-Check = Callable[[DecisionKey], Awaitable[authorization_pb2.Decision]]
+#: Asks for the decision on a question; the second argument names grants found used up (decided without them).
+Check = Callable[[DecisionKey, tuple[str, ...]], Awaitable[authorization_pb2.Decision]]
 
 _DENY_REASONS = ShortNames(common_pb2.DenyReason)
 _HIT = CACHE_LOOKUPS.labels("decision", "hit")
@@ -97,11 +98,11 @@ class Authorizer:
         self._identity = identity
         self._timeout = timeout
 
-    async def __call__(self, key: DecisionKey) -> authorization_pb2.Decision:
+    async def __call__(self, key: DecisionKey, used_up: tuple[str, ...] = ()) -> authorization_pb2.Decision:
         system_id, department_code, resource_code, purpose, items, method = key
         request = authorization_pb2.CheckRequest(
             system_id=system_id, department_code=department_code, resource_code=resource_code,
-            purpose=purpose, items=items, method=method)
+            purpose=purpose, items=items, method=method, exclude_grant_ids=used_up)
         try:
             response = await self._stub.Check(request, timeout=self._timeout,
                                               metadata=call_metadata(self._signer, self._identity))
@@ -123,6 +124,8 @@ class DecisionCache:
         self._clock = clock
         self._wall = wall
         self._decisions: dict[DecisionKey, Decision] = {}
+        # Decisions whose used-up grant no other grant stands in for (instead_of_used_up), until an invalidation.
+        self._sole: dict[DecisionKey, Decision] = {}
         self._flight: SingleFlight[Decision] = SingleFlight()
         # Bumped by every invalidation, so that an answer fetched before it is not cached after it.
         self._generation = 0
@@ -138,10 +141,40 @@ class DecisionCache:
         _MISS.inc()
         return await self._flight.do(key, lambda: self._fetch(key))
 
-    async def _fetch(self, key: DecisionKey) -> Decision:
+    async def instead_of_used_up(self, key: DecisionKey, decision: Decision, used_up: tuple[str, ...]
+                                 ) -> Decision | None:
+        """The decision on ``key`` by another grant than the ``used_up`` ones, kept in place of ``decision``; None
+        when no other grant gives the caller what ``decision`` gave (the refusal is then the used-up grant's).
+
+        A quota never resets, so the decision that named a used-up grant would refuse every later call until a grant
+        change: a department that applied again would never reach its new grant. Asked only when a quota refuses a
+        call, so the cached path pays nothing; and once per decision, so a caller that goes on calling with its
+        quota used up does not cost the authorization service a Check a call."""
+        if self._sole.get(key) is decision:
+            return None
+
+        def serves(found: Decision) -> bool:
+            return (found.allowed and bool(found.grant_id) and found.grant_id not in used_up
+                    and set(decision.allowed_items).issubset(found.allowed_items))
+
         generation = self._generation
-        proto = await self._check(key)
+        other = await self._fetch(key, used_up, keep=serves)
+        if serves(other):
+            return other
+        if self._holding and generation == self._generation:
+            if len(self._sole) >= self._max_entries:
+                self._sole.clear()
+            # What the next call of this question will be handed (another used-up grant may be cached meanwhile).
+            self._sole[key] = self._decisions.get(key, decision)
+        return None
+
+    async def _fetch(self, key: DecisionKey, used_up: tuple[str, ...] = (),
+                     keep: Callable[[Decision], bool] | None = None) -> Decision:
+        generation = self._generation
+        proto = await self._check(key, used_up)
         decision = Decision.of(proto, key[4], self._max_ttl, self._clock(), self._wall())
+        if keep is not None and not keep(decision):
+            return decision
         if self._holding and generation == self._generation and decision.expires > self._clock():
             if len(self._decisions) >= self._max_entries:
                 self._evict()
@@ -159,6 +192,7 @@ class DecisionCache:
                    system_id: str | None = None) -> None:
         """Drops the decisions of one department, resource and/or system; with none, all of them."""
         self._generation += 1
+        self._sole.clear()
         if not department_code and not resource_code and not system_id:
             self._decisions.clear()
             return

@@ -45,6 +45,8 @@ from services.runtime.provider_assertions import CURRENT_ACCESS, AccessClaims
 from services.runtime.server import MAX_MESSAGE_BYTES
 
 MAX_BATCH_KEYS = 1000
+#: Used-up grants a call tries past before it is refused QUOTA_EXHAUSTED (AuthorizationService.Check's limit).
+MAX_USED_UP_GRANTS = 16
 #: The largest BatchQuery reply: one message (the edge transcodes no more to JSON, clients take no more), less
 #: room for the audit id set after the step.
 MAX_BATCH_REPLY_BYTES = MAX_MESSAGE_BYTES - 1024
@@ -116,6 +118,24 @@ async def _quota_exhausted(deps: Dependencies, decision: Decision, calls: int) -
     else:
         message = f"{quota} and every one is used: {raise_it}"
     return permission_denied("QUOTA_EXHAUSTED", message, quota=str(decision.quota), quota_left=str(left))
+
+
+async def _counted(deps: Dependencies, key: DecisionKey, decision: Decision, calls: int) -> Decision:
+    """The decision whose grant the call is counted against: ``decision``'s, or, when its quota is used up,
+    another live grant of the department's that gives the same (one applied for again), else QUOTA_EXHAUSTED."""
+    counted = decision
+    used_up: tuple[str, ...] = ()
+    while not await deps.quotas.consume(counted.grant_id, counted.quota, calls):
+        used_up += (counted.grant_id,)
+        other = None
+        if len(used_up) < MAX_USED_UP_GRANTS:
+            other = await deps.decisions.instead_of_used_up(key, counted, used_up)
+        if other is None:
+            raise await _quota_exhausted(deps, decision, calls)
+        if other.quota <= 0:
+            return other
+        counted = other
+    return counted
 
 
 def purpose_name(value: int) -> str:
@@ -511,7 +531,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             raise permission_denied("NOT_PUBLISHED", f"{resource.code} is not published in the catalog")
         if not resource.servable_here:
             raise permission_denied("WRONG_ZONE", f"{resource.code} is not served on this network (R-ZON-2)")
-        decision = await deps.decisions.get(_decision_key(caller, resource, purpose, items, method))
+        key = _decision_key(caller, resource, purpose, items, method)
+        decision = await deps.decisions.get(key)
         if not decision.allowed:
             raise permission_denied(decision.deny_reason, decision.message or f"access to {resource.code} denied",
                                     **_denied(decision.denied_items))
@@ -519,10 +540,9 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         missing = [item for item in required if item not in allowed]
         if missing:
             raise permission_denied("ITEM_NOT_GRANTED", f"not granted: {', '.join(missing)}", **_denied(missing))
-        if decision.quota > 0 and calls > 0 and not await deps.quotas.consume(decision.grant_id, decision.quota,
-                                                                                calls):
-            raise await _quota_exhausted(deps, decision, calls)
-        access.items = allowed
+        if decision.quota > 0 and calls > 0:
+            decision = await _counted(deps, key, decision, calls)
+        access.items = decision.allowed_items
         return decision
 
     @staticmethod

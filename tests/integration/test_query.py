@@ -359,6 +359,43 @@ async def test_a_grant_quota_is_counted_and_enforced(mesh: Mesh) -> None:
     assert "and every one is used: ask the provider department to raise the quota" in str(exhausted.details())
 
 
+async def test_a_department_that_applied_again_after_its_quota_ran_out_is_served_by_its_new_grant(
+        mesh: Mesh) -> None:
+    """Query counts quotas, the decision picks a grant by items and term: the wider grant, used up, was picked for
+    every call, so the grant applied for again was never reached and every call was refused QUOTA_EXHAUSTED."""
+    user = mesh.department("quota-again")
+    key = list(mesh.persons)[2]
+    code = mesh.codes["population"]
+
+    async def granted(items: list[str], quota: int, days: int) -> None:
+        expire = timestamp_pb2.Timestamp()
+        expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=days))
+        submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=sharing_pb2.Application(
+                resource_code=code, items=items, purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+                purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=quota)),
+            metadata=mesh.md(user), timeout=10)
+        await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+            metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+
+    await granted(["birth_date", "status"], quota=1, days=60)
+    await query(mesh, user, code, key, WORK, ["birth_date"])
+    used_up = await refused(query(mesh, user, code, key, WORK, ["birth_date"]))
+    assert reason(used_up) == "QUOTA_EXHAUSTED"
+
+    await granted(["birth_date"], quota=2, days=30)  # applied for again, as the refusal advises
+    for _ in range(2):
+        answered = await query(mesh, user, code, key, WORK, ["birth_date"])
+        assert set(answered.values) == {"birth_date"}
+    both = await refused(query(mesh, user, code, key, WORK, ["birth_date"]))
+    assert reason(both) == "QUOTA_EXHAUSTED"
+    assert details_of(both)[0].metadata["quota_left"] == "0"
+    # The items only the used-up grant holds stay refused as used up, not answered by the other grant.
+    status = await refused(query(mesh, user, code, key, WORK, ["birth_date", "status"]))
+    assert reason(status) == "QUOTA_EXHAUSTED"
+
+
 async def test_not_shared_resource_is_refused(mesh: Mesh) -> None:
     key = next(iter(mesh.persons))
     refusal = await refused(query(mesh, mesh.user, mesh.codes["secret"], key, ADMIN, ["name"]))

@@ -227,6 +227,34 @@ def test_another_grant_covering_the_items_is_used() -> None:
     assert decision.allowed and decision.grant_id == wide.id and decision.quota == 0
 
 
+def test_a_grant_whose_quota_query_found_used_up_gives_way_to_another_that_covers_the_request() -> None:
+    """Query counts quotas; the decision picks by items and term. A department that applied again after its wider
+    grant's quota ran out must be served by the new grant once query says the old one is used up."""
+    wide = _grant(items=("birth_date", "status"), quota=1)
+    again = _grant(id="grt-" + "c" * 32, items=("birth_date",), quota=100, expire_time=NOW + dt.timedelta(days=5))
+    assert _decide(_entry(), [wide, again], _request("birth_date")).grant_id == wide.id
+    instead = _decide(_entry(), [wide, again], dataclasses.replace(_request("birth_date"),
+                                                                  exclude_grant_ids=frozenset({wide.id})))
+    assert instead.allowed and instead.grant_id == again.id and instead.quota == 100
+    # The other grant must cover the request: one that does not leaves the items refused as not granted.
+    narrower = _decide(_entry(), [wide, again], dataclasses.replace(_request("birth_date", "status"),
+                                                                   exclude_grant_ids=frozenset({wide.id})))
+    _denied(narrower, common.DENY_REASON_ITEM_NOT_GRANTED)
+    every = _decide(_entry(), [wide, again], dataclasses.replace(
+        _request("birth_date"), exclude_grant_ids=frozenset({wide.id, again.id})))
+    _denied(every, common.DENY_REASON_QUOTA_EXHAUSTED)
+    assert "has used up its call quota" in every.message
+
+
+def test_more_used_up_grants_than_a_department_could_hold_is_a_malformed_check() -> None:
+    request = dataclasses.replace(_request("birth_date"),
+                                  exclude_grant_ids=frozenset(f"grt-{i:032d}" for i in range(17)))
+    with pytest.raises(ServiceError) as error:
+        _decide(_entry(), [_grant()], request)
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "at most 16 grants, got 17" in str(error.value)
+
+
 def test_purpose_outside_the_grant_is_denied() -> None:
     _denied(_decide(_entry(), [_grant()], _request("birth_date", purpose=WORK)),
             common.DENY_REASON_PURPOSE_NOT_GRANTED)

@@ -36,7 +36,7 @@ class Authority:
         self.expire_in = expire_in
         self.gate: asyncio.Event | None = None
 
-    async def __call__(self, k: DecisionKey) -> authorization_pb2.Decision:
+    async def __call__(self, k: DecisionKey, used_up: tuple[str, ...] = ()) -> authorization_pb2.Decision:
         self.calls.append(k)
         if self.gate is not None:
             await self.gate.wait()

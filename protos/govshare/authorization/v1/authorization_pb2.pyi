@@ -12,20 +12,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CheckRequest(_message.Message):
-    __slots__ = ("system_id", "department_code", "resource_code", "purpose", "items", "method")
+    __slots__ = ("system_id", "department_code", "resource_code", "purpose", "items", "method", "exclude_grant_ids")
     SYSTEM_ID_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_GRANT_IDS_FIELD_NUMBER: _ClassVar[int]
     system_id: str
     department_code: str
     resource_code: str
     purpose: _common_pb2.PurposeType
     items: _containers.RepeatedScalarFieldContainer[str]
     method: _common_pb2.ShareMethod
-    def __init__(self, system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., items: _Optional[_Iterable[str]] = ..., method: _Optional[_Union[_common_pb2.ShareMethod, str]] = ...) -> None: ...
+    exclude_grant_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., items: _Optional[_Iterable[str]] = ..., method: _Optional[_Union[_common_pb2.ShareMethod, str]] = ..., exclude_grant_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Decision(_message.Message):
     __slots__ = ("allowed", "deny_reason", "message", "allowed_items", "masks", "expire_time", "policy_version", "grant_id", "quota", "denied_items")
