@@ -43,6 +43,9 @@ CALLS = {
     "foundation": {"authorization"},
     "supervision": {"catalog", "authorization", "query", "foundation"},
 }
+# Services whose address a component is told without calling them (no NetworkPolicy opens for it): the catalog
+# knows an entry naming the foundation's address as the foundation, the address query reads it at.
+NAMES = {"catalog": {"foundation"}}
 CALLERS = {c: {caller for caller, callees in CALLS.items() if c in callees} for c in COMPONENTS}
 # The supervision-snapshot CronJob calls supervision too (it is not a component: no Deployment, nobody calls it).
 CALLERS["supervision"].add("supervision-snapshot")

@@ -15,6 +15,7 @@ from chart_harness import (
     CALLS,
     CHART,
     COMPONENTS,
+    NAMES,
     NAMESPACE,
     RELEASE,
     SECRET_ENV,
@@ -847,14 +848,29 @@ def test_mtls_certificates_are_mounted(variant: Variant, component: str) -> None
 def test_targets_name_services_that_exist(variant: Variant, component: str) -> None:
     env = env_of(_govshare_container(variant, component))
     targets = {n for n in env if n.endswith("_TARGET")}
-    assert targets == {f"GOVSHARE_{c.upper()}_TARGET" for c in CALLS[component]}
-    for callee in CALLS[component]:
+    assert targets == {f"GOVSHARE_{c.upper()}_TARGET" for c in CALLS[component] | NAMES.get(component, set())}
+    for callee in CALLS[component] | NAMES.get(component, set()):
         host, port = env[f"GOVSHARE_{callee.upper()}_TARGET"]["value"].rsplit(":", 1)
         # The edge calls each pod (the headless "-pods" Service); the services call the Service.
         service = f"{callee}-pods" if component == "gateway" else callee
         assert host == f"{RELEASE}-{service}.{NAMESPACE}.svc.cluster.local"
         assert int(port) == GRPC_PORT
         variant.component("Service", service)
+
+
+def test_the_catalog_knows_the_foundation_by_the_address_query_reads_it_at(variant: Variant) -> None:
+    """An entry may name the foundation service's address instead of leaving its target empty: query reads the
+    foundation there (its GOVSHARE_FOUNDATION_TARGET), and the catalog must see the same (services/catalog/
+    endpoints.py, lifecycle.require_own_endpoint). The chart gave the catalog no GOVSHARE_FOUNDATION_TARGET: its
+    review took the address for a department's 前置机 and called it (ENDPOINT_UNAVAILABLE after 5 s, its
+    NetworkPolicy opening nothing toward the foundation), and a second provider could catalog a foundation dataset
+    through the spelled-out address, which ENDPOINT_IN_USE refuses through the empty target. The catalog is told the
+    address query uses, and still may not call the foundation."""
+    for catalog in ("catalog", *(["catalog-heavy-reads"] if variant.effective["heavyReads"]["catalog"]["enabled"]
+                                 else [])):
+        told = env_of(_govshare_container(variant, catalog))["GOVSHARE_FOUNDATION_TARGET"]["value"]
+        assert told == env_of(_govshare_container(variant, "query"))["GOVSHARE_FOUNDATION_TARGET"]["value"]
+    # Its egress stays CALLS["catalog"] (test_network_policy_lets_out_only_what_the_component_calls).
 
 
 def test_with_every_pod_not_serving_the_edge_still_reaches_them_to_name_the_dependency(variant: Variant) -> None:

@@ -73,7 +73,10 @@ Call with (dict "root" $ "component" "query-heavy-reads"). */}}
 What each process is, as the architecture fixes it (docs: DESIGN.md "The mesh"),
 not as an operator may tune it: whether it uses PostgreSQL, which services it
 calls, which token keys it needs (every service verifies bearer tokens itself), whether it signs audit checkpoints (query).
-Callers and NetworkPolicies are derived from `calls`. The gateway is Envoy: it holds no secret and uses no
+Callers and NetworkPolicies are derived from `calls`. `names` are services whose address a process is told
+(GOVSHARE_<SERVICE>_TARGET) without calling them, so no NetworkPolicy opens for it: the catalog recognises an entry
+naming the foundation service's address as the foundation (services/catalog/endpoints.py, lifecycle.py), the address
+query reads it at. The gateway is Envoy: it holds no secret and uses no
 Redis (it fetches the token keys from authorization's JWKS listener).
 A heavy-read replica ("<service>-heavy-reads", `heavyReads`) is the same image serving the same service, so it
 has its service's facts, with `heavyReadsOf` naming the service; only the gateway calls it (the listings and
@@ -106,6 +109,7 @@ catalog:
   database: true
   redis: true
   calls: [authorization, query]
+  names: [foundation]
   tokenPrivateKey: false
   tokenPublicKey: true
   auditSigningKey: false
