@@ -25,6 +25,7 @@ the generated descriptors, so adding a public RPC or service is one line there:
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import math
 import os
@@ -170,9 +171,36 @@ def _sds(name: str, directory: Path) -> dict[str, object]:
         "path": str(directory.absolute() / SECRET_FILES[name])}}}
 
 
+#: The suffix of the chart's headless Services, ``<release>-<component>-pods``, by which the edge dials each pod.
+PODS_SERVICE_SUFFIX = "-pods"
+
+
+def _subject_alt_names(host: str) -> list[dict[str, object]]:
+    """The certificate names a backend dialled at ``host`` may carry (any one): its IP address (``govshare up``'s
+    127.0.0.1), or its DNS name; for the chart's headless ``<release>-<component>-pods.<namespace>...`` Service,
+    also its component's Service's name (``<release>-<component>.<namespace>...``), the one the services dial and
+    every certificate issued before the ``-pods`` names carries: the same component, so an upgrade whose
+    certificates are not yet reissued (or Secrets made by hand) keeps the edge's calls flowing."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        names = [host]
+        first, dot, rest = host.partition(".")
+        if first.endswith(PODS_SERVICE_SUFFIX) and first != PODS_SERVICE_SUFFIX:
+            names.append(first.removesuffix(PODS_SERVICE_SUFFIX) + dot + rest)
+        return [{"san_type": "DNS", "matcher": {"exact": name}} for name in names]
+    return [{"san_type": "IP_ADDRESS", "matcher": {"exact": host}}]
+
+
 def _upstream_tls(settings: Settings, sni: str, secrets: Path | None, *, http2: bool) -> dict[str, object] | None:
     """mTLS to the backends (the chart's mesh identity): the edge presents its certificate, checks theirs
-    (both read by SDS from ``secrets``, so renewed ones are used without a restart).
+    (both read by SDS from ``secrets``, so renewed ones are used without a restart), and checks that theirs names
+    the host it dialled (``sni``).
+
+    The mesh CA alone was checked: every pod of the release holds a certificate of that CA, so a pod that could
+    answer at another service's address (a compromised foundation pod, DNS or an endpoint pointed elsewhere) was
+    taken for catalog or authorization, and got the bearer tokens and the requests sent there. The name is checked
+    as the services' own calls check it (gRPC verifies the target's host), each cluster its own.
 
     An HTTP/2 (gRPC) backend is offered ALPN ``h2``: a gRPC server closes a TLS connection that negotiated no
     protocol, and Envoy offered none, so under mTLS every backend failed its health checks (``failed_active_hc``)
@@ -182,7 +210,10 @@ def _upstream_tls(settings: Settings, sni: str, secrets: Path | None, *, http2: 
     assert secrets is not None  # render() refuses TLS without a directory for the secrets
     common: dict[str, object] = {
         "tls_certificate_sds_secret_configs": [_sds(CERTIFICATE_SECRET, secrets)],
-        "validation_context_sds_secret_config": _sds(TRUSTED_CA_SECRET, secrets),
+        # The CA by SDS (renewed without a restart), the name of this cluster's backend beside it.
+        "combined_validation_context": {
+            "default_validation_context": {"match_typed_subject_alt_names": _subject_alt_names(sni)},
+            "validation_context_sds_secret_config": _sds(TRUSTED_CA_SECRET, secrets)},
     }
     if http2:
         common["alpn_protocols"] = ["h2"]

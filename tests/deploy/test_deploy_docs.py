@@ -111,6 +111,8 @@ def test_the_guides_certificate_loop_gives_the_gateway_the_names_clients_dial(tm
         service = f"govshare-{component}"
         assert {service, f"{service}.govshare.svc.cluster.local"} <= names
         assert (set(hosts) <= names) == (component == "gateway"), names
+        # The edge dials each backend's pods by the headless Service and checks the certificate names it.
+        assert (f"{service}-pods.govshare.svc.cluster.local" in names) == (component != "gateway"), names
     assert "create secret generic govshare-gateway-tls" in (tmp_path / "kubectl.log").read_text()
 
 

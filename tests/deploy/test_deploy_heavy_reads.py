@@ -105,6 +105,8 @@ def test_each_heavy_read_replica_is_its_service_on_a_deployment_of_its_own(enabl
     certificate = enabled.component("Certificate", component)
     assert certificate["spec"]["issuerRef"] == enabled.component("Certificate", service)["spec"]["issuerRef"]
     assert f"{RELEASE}-{component}{SUFFIX}" in certificate["spec"]["dnsNames"]
+    # The edge dials its pods by the headless Service and checks the certificate names it (gateway/edge.py).
+    assert f"{RELEASE}-{component}-pods{SUFFIX}" in certificate["spec"]["dnsNames"]
     spec = pod_spec(deployment)
     assert spec is not None
     assert {v["name"]: v for v in spec["volumes"]}["tls"]["secret"]["secretName"] == certificate["spec"][

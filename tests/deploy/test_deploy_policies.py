@@ -6,6 +6,7 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import helm_python as helm
 import pytest
@@ -842,6 +843,46 @@ def test_mtls_certificates_are_mounted(variant: Variant, component: str) -> None
         dns_names = certificates[secret]["spec"]["dnsNames"]
         assert f"{RELEASE}-{component}.{NAMESPACE}.svc.cluster.local" in dns_names
         assert {"server auth", "client auth"} <= set(certificates[secret]["spec"]["usages"])
+
+
+_MESH_ADDRESSES = re.compile(r"_TARGET$|^GOVSHARE_CONSOLE_GATEWAY$|^GOVSHARE_JWKS_URL$")
+
+
+def _dialled_in_the_mesh(variant: Variant) -> list[tuple[str, str]]:
+    """(who, host) for every address of this release a pod dials with TLS and checks the certificate of: the
+    services' and the edge's targets, the edge's JWKS, the console's gateway, the snapshot job's supervision,
+    the ingress controller's proxy-ssl-name."""
+    dialled = []
+    for obj, spec in workloads(variant.objects):
+        for container in containers(spec):
+            for name, entry in env_of(container).items():
+                if _MESH_ADDRESSES.search(name) and "value" in entry:
+                    address = entry["value"]
+                    host = urlsplit(address).hostname if "://" in address else address.rsplit(":", 1)[0]
+                    dialled.append((f"{obj['metadata']['name']} {name}", host))
+    for ingress in variant.of_kind("Ingress"):
+        name = ingress["metadata"].get("annotations", {}).get("nginx.ingress.kubernetes.io/proxy-ssl-name")
+        if name:
+            dialled.append((f"Ingress {ingress['metadata']['name']}", name))
+    return dialled
+
+
+def test_every_name_dialled_in_the_mesh_is_in_the_certificate_of_the_pods_answering(rendered) -> None:  # type: ignore[no-untyped-def]
+    """The services dial each other at their Services' names (the virtual IP) and check the certificate names
+    them (gRPC verifies the target's host); the edge dials each pod at the headless "-pods" Service's name and now
+    checks it too (gateway/edge.py), where the mTLS certificates named the Service alone, so under the name check
+    every call from the edge would fail. Every address of the release dialled under mTLS is in the Certificate of
+    the component whose pods answer it."""
+    variant = rendered["intranet-cert-manager"]
+    certificates = {c["metadata"]["name"]: c for c in variant.of_kind("Certificate")}
+    dialled = _dialled_in_the_mesh(variant)
+    assert {host.split(".")[0] for _who, host in dialled} >= {f"{RELEASE}-{c}-pods" for c in COMPONENTS[1:]}
+    for who, host in dialled:
+        service = variant.get("Service", host.split(".")[0])
+        [component] = {d["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+                       for d in variant.of_kind("Deployment")
+                       if selector_matches({"matchLabels": service["spec"]["selector"]}, pod_labels(d))}
+        assert host in certificates[f"{RELEASE}-{component}"]["spec"]["dnsNames"], who
 
 
 @pytest.mark.parametrize("component", COMPONENTS)

@@ -1869,6 +1869,53 @@ async def test_under_mtls_the_backends_pass_the_edges_health_checks(
         edge.stop()
 
 
+class _UncheckedEdge(Edge):
+    """An edge whose start does not wait for its backends to pass their health checks (they are to fail them)."""
+
+    def _healthy(self) -> bool:
+        return True
+
+
+async def test_the_edge_refuses_a_backend_whose_certificate_names_another_service(
+        settings_base: Settings, jwks: JwksEndpoint, keys: PlatformKeys, mesh: Mesh, tmp_path: Path) -> None:
+    """The edge checked the backends' certificates against the mesh CA alone: every pod of a release holds one of
+    that CA, so a pod answering at the catalog's address (a compromised foundation pod, an endpoint or DNS pointed
+    at it) was taken for the catalog and sent every caller's request and bearer token. Each backend's cluster now
+    requires the certificate to name the host it dialled (127.0.0.1 here; the chart's -pods Service names, which
+    each component's Certificate carries): a backend of the mesh CA under another name gets no call."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "govshare-foundation")])
+    now = dt.datetime.now(dt.UTC)
+    impostor_certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(mesh.ca.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("govshare-foundation")]), critical=False)
+        .sign(mesh.ca_key, hashes.SHA256()))
+    files = MountedSecret(tmp_path / "impostor-tls")
+    files.write({"tls.crt": _pem(impostor_certificate), "tls.key": _key_pem(key), "ca.crt": _pem(mesh.ca)})
+    impostor = await start_server(settings_base.with_overrides(
+        tls_cert=files.path("tls.crt"), tls_key=files.path("tls.key"), tls_ca=files.path("ca.crt")),
+        BackendDouble(settings_base))
+    mesh.mount(*mesh.issue("edge"))
+    edge = await _UncheckedEdge(edge_settings(
+        settings_base, impostor.port, jwks.port, tls_cert=mesh.secret.path("tls.crt"),
+        tls_key=mesh.secret.path("tls.key"), tls_ca=mesh.secret.path("ca.crt"))).start()
+    try:
+        async with grpc.aio.secure_channel(edge.address, mesh.credentials()) as channel:
+            refused = await failure(get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"),
+                                                       metadata=bearer(keys, caller()), timeout=10))
+        stats = dict(line.split(": ", 1) for line in edge.admin_get("/stats?filter=fail_verify_san").splitlines())
+    finally:
+        edge.stop()
+        await impostor.stop(0)
+    assert refused.code() == grpc.StatusCode.UNAVAILABLE, refused
+    info, _ = details_of(refused)
+    assert info is not None and (info.reason, info.metadata["dependency"]) == ("BACKEND_UNAVAILABLE", "catalog")
+    assert int(stats["cluster.catalog.ssl.fail_verify_san"]) >= 1, stats
+
+
 def _served_certificate(address: str) -> x509.Certificate:
     """The certificate the edge presents on a new TLS connection (not verified: only compared)."""
     host, port = address.rsplit(":", 1)

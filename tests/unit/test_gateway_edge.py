@@ -687,8 +687,10 @@ def test_the_certificates_are_read_by_sds_from_files_watching_the_secrets_direct
     sources = set()
     for context in contexts:
         assert "tls_certificates" not in context and "validation_context" not in context
+        combined = context.get("combined_validation_context", {})
         for secret in [*context["tls_certificate_sds_secret_configs"],
-                       *filter(None, [context.get("validation_context_sds_secret_config")])]:
+                       *filter(None, [context.get("validation_context_sds_secret_config"),
+                                      combined.get("validation_context_sds_secret_config")])]:
             sources.add((secret["name"], secret["sds_config"]["path_config_source"]["path"]))
     assert sources == {("mesh_certificate", str(out / "sds-certificate.json")), ("mesh_ca", str(out / "sds-ca.json"))}
     [certificate] = json.loads((out / "sds-certificate.json").read_text())["resources"]
@@ -700,6 +702,34 @@ def test_the_certificates_are_read_by_sds_from_files_watching_the_secrets_direct
     assert ca["validation_context"] == {"trusted_ca": {"filename": settings.tls_ca},
                                         "watched_directory": {"path": str(tmp_path / "tls")}}
     assert all((out / name).stat().st_mode & 0o777 == 0o600 for name in ("sds-certificate.json", "sds-ca.json"))
+    done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(config_path), "--disable-hot-restart"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_each_backend_cluster_checks_its_backends_certificate_names_the_host_it_dialled(tmp_path: Path) -> None:
+    """The edge checked the backends' certificates against the mesh CA only: any pod of the release, each holding
+    a certificate of that CA, answering at catalog's or authorization's address was taken for it (and sent the
+    bearer tokens). Each backend's cluster (and the JWKS's) now also requires its certificate to name the host the
+    cluster dials, a DNS name or an IP address as the host is; Envoy accepts what is written."""
+    settings = _mounted_secret(tmp_path / "tls").with_overrides(catalog_target="govshare-catalog-pods.ns.svc:50051",
+                                                                 query_target="10.0.0.7:50051")
+    out = tmp_path / "out"
+    out.mkdir()
+    config_path = write_config(settings, out, {})
+    clusters = {c["name"]: c for c in json.loads(config_path.read_text())["static_resources"]["clusters"]}
+    names = {}
+    for name in [*(backend.value for backend in Backend), "jwks"]:
+        context = clusters[name]["transport_socket"]["typed_config"]
+        combined = context["common_tls_context"]["combined_validation_context"]
+        sans = combined["default_validation_context"]["match_typed_subject_alt_names"]
+        assert sans[0]["matcher"] == {"exact": context["sni"]}, name
+        assert combined["validation_context_sds_secret_config"]["name"] == "mesh_ca"
+        names[name] = [(san["san_type"], san["matcher"]["exact"]) for san in sans]
+    # A chart's headless Service: its component's Service's name too (certificates issued before carry that one).
+    assert names["catalog"] == [("DNS", "govshare-catalog-pods.ns.svc"), ("DNS", "govshare-catalog.ns.svc")]
+    assert names["query"] == [("IP_ADDRESS", "10.0.0.7")]
+    assert names["jwks"] == [("DNS", "authorization")]
     done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(config_path), "--disable-hot-restart"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
