@@ -116,7 +116,7 @@ def test_every_deployment_has_probes(variant: Variant) -> None:
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"terminationGracePeriodSeconds": 20},
+    ({"terminationGracePeriodSeconds": 20, "edge": {"preStopSleepSeconds": 15}},
      r"terminationGracePeriodSeconds \(20\) does not cover how components\.catalog stops: 5 s taking calls after it "
      r"says NOT_SERVING \(GOVSHARE_DRAIN_GRACE_SECONDS\) and up to 20 s for those received to finish"),
     ({"components": {"query": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": 40}}}},
@@ -132,7 +132,8 @@ def test_a_grace_period_shorter_than_a_pods_drain_is_refused(overrides: dict, me
     assert (Settings().drain_grace_seconds, Settings().drain_timeout_seconds) == (5.0, 20.0)  # the chart's defaults
     with pytest.raises(helm.HelmError, match=message):
         render_chart(user_values(("values-extranet.yaml",), overrides))
-    shorter = {"terminationGracePeriodSeconds": 20, "config": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": "10"}}}
+    shorter = {"terminationGracePeriodSeconds": 20, "edge": {"preStopSleepSeconds": 15},
+               "config": {"extraEnv": {"GOVSHARE_DRAIN_TIMEOUT_SECONDS": "10"}}}
     render_chart(user_values(("values-extranet.yaml",), shorter))
 
 
@@ -187,6 +188,29 @@ def test_the_edge_runs_the_pinned_official_envoy_image(variant: Variant) -> None
     assert envoy["command"] == ["/usr/local/bin/envoy"]
     assert "env" not in envoy, "Envoy reads its rendered configuration, nothing else"
     assert envoy["lifecycle"]["preStop"]["sleep"]["seconds"] == variant.effective["edge"]["preStopSleepSeconds"]
+
+
+#: How long a cloud load balancer goes on sending new connections to a node whose edge pod is terminating, as
+#: docs/deploy.md ("Stopping a gateway pod") sizes it: health checks every 5 s, out after 3 failures, and a few
+#: seconds for the endpoints and kube-proxy.
+LOAD_BALANCER_DETECTION_SECONDS = 5 * 3 + 5
+
+
+def test_behind_a_load_balancer_the_edge_serves_until_it_stops_sending(variant: Variant) -> None:
+    """Envoy does not drain on SIGTERM: it closes its listeners at once, so the preStop sleep is all the time the
+    edge serves after its pod is marked terminating. The extranet's load balancer (externalTrafficPolicy Local)
+    learns of it from its node health checks, 15 s or more, and meanwhile kube-proxy hands the connections it
+    sends to the terminating pod: with the 5 s default, every rolling update and node drain refused the
+    connections of the next 10 s or more. Behind a LoadBalancer the sleep covers the detection; it stays below the
+    grace period, and the guide says so."""
+    edge = variant.effective["edge"]
+    grace = variant.effective["terminationGracePeriodSeconds"]
+    envoy = _envoy_container(variant)
+    assert envoy["lifecycle"]["preStop"]["sleep"]["seconds"] == edge["preStopSleepSeconds"] < grace
+    if variant.effective["exposure"]["type"] == "LoadBalancer":
+        assert edge["preStopSleepSeconds"] >= LOAD_BALANCER_DETECTION_SECONDS, variant.name
+    guide = (CHART.parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert "Envoy does not drain on SIGTERM" in guide and "Envoy's drain time is the same" not in guide
 
 
 # ---- the six components ------------------------------------------------------
