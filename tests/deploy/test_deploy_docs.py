@@ -262,3 +262,56 @@ def test_the_guides_token_key_rotation_keeps_every_token_verifying() -> None:
     for signer in (old, new):
         assert TokenVerifier(both).verify(issue_token(signer.token_private_key, caller, 600).token).system_id == "sys-1"
 
+
+
+#: Keys whose meaning is Kubernetes' own wherever they appear (a resources block, an image, a Secret reference).
+_SELF_EXPLAINED = {"requests", "limits", "repository", "tag", "digest", "enabled", "name", "key", "kind", "group",
+                   "size", "image", "resources", "schedule", "replicas", "port", "nodeSelector", "tolerations",
+                   "affinity", "priorityClassName", "annotations", "labels"}
+
+
+def _undocumented_values_keys(lines: list[str], guide: str) -> list[str]:
+    """The keys of values.yaml no comment describes, directly above it or above the run of sibling keys it is in,
+    and the guide does not name (`path`). A component's settings are described once under `components`, the
+    NetworkPolicy peers' selectors are Kubernetes'."""
+    stack: list[tuple[int, str]] = []
+    missing = []
+    for number, line in enumerate(lines):
+        found = re.match(r"^(\s*)([A-Za-z0-9_]+):", line)
+        if not found:
+            continue
+        indent, key = len(found.group(1)), found.group(2)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = [k for _, k in stack] + [key]
+        stack.append((indent, key))
+        if key in _SELF_EXPLAINED or f"`{'.'.join(path)}" in guide:
+            continue
+        if (path[0] in ("components", "heavyReads", "probes") and len(path) > 1) or (
+                path[0] == "networkPolicy" and len(path) > 2):
+            continue
+        above = number - 1
+        while above >= 0:
+            text = lines[above]
+            if text.strip().startswith("#"):
+                break
+            sibling = re.match(r"^(\s*)\S", text)
+            if not text.strip() or sibling is None or len(sibling.group(1)) < indent:
+                above = -1
+                break
+            above -= 1
+        if above < 0:
+            missing.append(".".join(path))
+    return missing
+
+
+def test_every_values_key_is_described() -> None:
+    """An operator writing a site file reads values.yaml and the guide: keys such as nameOverride, imagePullSecrets,
+    config.logLevel, the Jobs' backoffLimit and activeDeadlineSeconds, the CronJobs' timeZone, mtls.certManager's
+    duration and renewBefore, exposure.loadBalancer.loadBalancerClass or redis.networkPolicyTo were in neither,
+    their values and units to be guessed from the templates. Every key now has its comment (or the guide names
+    it)."""
+    lines = (CHART / "values.yaml").read_text(encoding="utf-8").splitlines()
+    assert _undocumented_values_keys(lines, DOC.read_text(encoding="utf-8")) == []
+    # The check sees a key without its comment.
+    assert _undocumented_values_keys(["a:", "  b: 1", "", "c: 2"], "") == ["a", "a.b", "c"]
