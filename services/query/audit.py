@@ -70,6 +70,15 @@ CANCELLED = "CANCELLED"
 #: An error that is not a ServiceError: a bug.
 INTERNAL = "INTERNAL"
 
+#: The operation of an export's closing record. An export is recorded before its first row leaves (ANSWERED: it
+#: was admitted), so that record cannot say how it ended; when the stream ends (whole, cancelled by its caller,
+#: failed or refused midway) a second record, chained like every other, says so: its ``key`` is the opening
+#: record's id, its result and reason the export's outcome, its ``keys`` the rows and pages that left
+#: ([rows, pages], as text). The readers (the access log's view ``access_outcomes``: ListAccesses, the persons'
+#: view, the figures supervision reads) show the opening record with that outcome and count no closing record
+#: apart. An export without one has not ended, or its replica stopped before it could say.
+EXPORT_END = "ExportEnd"
+
 # Column order of a stored row; every column but the last two is covered by the hash.
 COLUMNS = ("id", "chain_id", "seq", "time", "system_id", "department_code", "resource_code",
            "provider_department_code", "operation", "items", "key", "keys", "purpose", "purpose_text",
@@ -136,6 +145,28 @@ class Access:
     def cancelled(self) -> None:
         """Records a call its caller went away from (or whose deadline passed) before the answer."""
         self.result, self.deny_reason = FAILED, CANCELLED
+
+
+def export_end(opening: Access, rows: int, pages: int, error: BaseException | None) -> Access:
+    """The closing record of the export ``opening`` after ``rows`` rows in ``pages`` pages left: ANSWERED when
+    it was whole (``error`` None), else the outcome ``error`` gives (a caller gone: FAILED CANCELLED)."""
+    closing = Access(operation=EXPORT_END, system_id=opening.system_id, department_code=opening.department_code,
+                     resource_code=opening.resource_code, key=opening.id, keys=[str(rows), str(pages)],
+                     items=opening.items, purpose=opening.purpose, purpose_text=opening.purpose_text,
+                     trace_id=opening.trace_id, time=dt.datetime.now(dt.UTC),
+                     provider_department_code=opening.provider_department_code, result=ANSWERED)
+    if isinstance(error, asyncio.CancelledError | GeneratorExit):
+        closing.cancelled()
+    elif error is not None:
+        closing.fail(error)
+    return closing
+
+
+def sent_counts(keys: Sequence[str] | None) -> tuple[int, int] | None:
+    """The (rows, pages) a closing record says left, or None for a record without one."""
+    if not keys or len(keys) != 2:
+        return None
+    return int(keys[0]), int(keys[1])
 
 
 def canonical(values: Sequence[object]) -> bytes:

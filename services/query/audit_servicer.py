@@ -18,7 +18,7 @@ from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from services.query import checkpoints, figures, subjects, verifications
-from services.query.audit import ANSWERED, DENIED, FAILED, Access, clean
+from services.query.audit import ANSWERED, DENIED, FAILED, Access, clean, sent_counts
 from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import normalize_key
@@ -82,6 +82,9 @@ _JOB_RESULTS = {verifications.INTACT: audit_pb2.AUDIT_VERIFICATION_RESULT_INTACT
 
 
 def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
+    """One access as the access log's view shows it (access_outcomes: an export with its closing record's
+    outcome, when it ended and what left)."""
+    rows, pages = sent_counts(row["sent"]) or (0, 0)
     return audit_pb2.AccessRecord(
         id=row["id"], time=to_timestamp(row["time"]), system_id=row["system_id"],
         department_code=row["department_code"], resource_code=row["resource_code"],
@@ -90,7 +93,8 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
         purpose_text=row["purpose_text"], result=_RESULTS.value(row["result"]), trace_id=row["trace_id"],
         # One column holds a refusal's reason and a failure's cause (services.query.audit).
         deny_reason=_DENY_REASONS.value(row["deny_reason"]) if row["result"] == DENIED else 0,
-        failure_reason=row["deny_reason"] if row["result"] == FAILED else "")
+        failure_reason=row["deny_reason"] if row["result"] == FAILED else "",
+        end_time=to_timestamp(row["end_time"]), rows_sent=rows, pages_sent=pages)
 
 
 def _time(request: audit_pb2.ListAccessesRequest | audit_pb2.GetUsageSummaryRequest, field: str,

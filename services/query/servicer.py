@@ -273,7 +273,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         # The export is recorded before any row leaves (its id travels in the initial metadata).
         await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
         masker = deps.masker
-        sent = 0
+        sent = pages = 0
         try:
             async for page in deps.providers.export(resource.target, resource.dataset):
                 self._verifier.recheck(caller)  # a system disabled or rotated meanwhile gets no further page
@@ -284,17 +284,28 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 disputed = await disputes.disputed_keys(deps.open_disputes, deps.resources.get, resource,
                                                         (record.key for record in page))
                 await _record_export_keys(deps, access, resource, page)
-                yield query_pb2.ExportResponse(rows=[
+                response = query_pb2.ExportResponse(rows=[
                     query_pb2.ExportRow(key=record.key if key_rule is None else masker.mask(record.key, key_rule),
                                         values=projection.project(record.values, decision.plan, masker)[0],
                                         as_of_time=record.as_of_time, disputed=record.key in disputed)
                     for record in page])
-                sent += len(page)
+                # Counted as it is handed over: a page the caller's cancel cut on its way may have left.
+                sent, pages = sent + len(page), pages + 1
+                yield response
         except ServiceError as error:
             _export_stopped(error, access, sent)
+            deps.audit.submit_detached(audit.export_end(access, sent, pages, error))
             raise
-        # Whole: said in the body too, for REST clients that cannot read the trailers' grpc-status (the transcoder
-        # closes the JSON array as cleanly after a failure as after the last row).
+        except BaseException as error:
+            # The caller went away (its cancel, its deadline: CancelledError, or the stream closed under us), or
+            # a bug: the export's closing record says so, and how far it got, without waiting for it.
+            deps.audit.submit_detached(audit.export_end(access, sent, pages, error))
+            raise
+        # Whole: recorded as such before the caller is told (an export's opening record said ANSWERED before any
+        # row left, and cannot say how it ended), and said in the body too, for REST clients that cannot read the
+        # trailers' grpc-status (the transcoder closes the JSON array as cleanly after a failure as after the
+        # last row).
+        await deps.audit.record(audit.export_end(access, sent, pages, None))
         yield query_pb2.ExportResponse(complete=True, row_count=sent)
 
     async def NotifyRecordsChanged(self, request: query_pb2.NotifyRecordsChangedRequest,

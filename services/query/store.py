@@ -349,7 +349,8 @@ class QueryStore:
         args.append(limit)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         return await self._listing.fetch(
-            f"SELECT {', '.join(COLUMNS)} FROM access_log {where} ORDER BY time DESC, id DESC LIMIT ${len(args)}",
+            f"SELECT {', '.join(COLUMNS)}, end_time, sent FROM access_outcomes {where}"
+            f" ORDER BY time DESC, id DESC LIMIT ${len(args)}",
             *args)
 
     async def roll_up_usage_months(self, months: list[tuple[dt.date, dt.date]]) -> None:
@@ -387,7 +388,7 @@ class QueryStore:
                 await conn.execute(
                     "INSERT INTO access_usage_hourly SELECT $1::timestamptz, provider_department_code,"
                     f" resource_code, department_code, purpose, count(*) FILTER (WHERE result = '{ANSWERED}'),"
-                    f" count(*) FILTER (WHERE result = '{DENIED}') FROM access_log WHERE time >= $1"
+                    f" count(*) FILTER (WHERE result = '{DENIED}') FROM access_outcomes WHERE time >= $1"
                     " AND time < $1::timestamptz + interval '1 hour' AND operation <> 'SubjectLookup'"
                     " GROUP BY 2, 3, 4, 5", hour)
                 await conn.execute("INSERT INTO access_usage_hours (hour) VALUES ($1)", hour)
@@ -419,7 +420,7 @@ class QueryStore:
                 selects.append(
                     "SELECT resource_code, department_code, purpose,"
                     f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
-                    f" count(*) FILTER (WHERE result = '{DENIED}') AS denied FROM access_log"
+                    f" count(*) FILTER (WHERE result = '{DENIED}') AS denied FROM access_outcomes"
                     f" WHERE {' AND '.join(where)} AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3")
                 continue
             table, column = {"month": ("access_usage_monthly", "month"), "day": ("access_usage_daily", "day"),
@@ -632,14 +633,14 @@ class QueryStore:
         """Accesses in [start, end) counted by user, system, provider, resource, purpose, result and reason."""
         return await self._pool.fetch(
             "SELECT department_code, system_id, provider_department_code, resource_code, purpose, result,"
-            " deny_reason, count(*) AS n FROM access_log WHERE time >= $1 AND time < $2"
+            " deny_reason, count(*) AS n FROM access_outcomes WHERE time >= $1 AND time < $2"
             " AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3, 4, 5, 6, 7", start, end)
 
     async def system_daily_counts(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
         """Accesses in [start, end) per user department, system and day (China Standard Time)."""
         return await self._pool.fetch(
             "SELECT department_code, system_id, (time AT TIME ZONE 'Asia/Shanghai')::date AS day, count(*) AS n"
-            " FROM access_log WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3",
+            " FROM access_outcomes WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3",
             start, end)
 
     async def disputes_created(self, start: dt.datetime, end: dt.datetime) -> list[asyncpg.Record]:
@@ -659,11 +660,11 @@ class QueryStore:
         window = (" AND ($2::timestamptz IS NULL OR {t} >= $2) AND ($3::timestamptz IS NULL OR {t} < $3)"
                   " AND ($4::timestamptz IS NULL OR ({t}, {i}) < ($4, $5))")
         return await self._listing.fetch(
-            f"SELECT {_SUBJECT_COLUMNS} FROM access_log"
+            f"SELECT {_SUBJECT_COLUMNS} FROM access_outcomes"
             " WHERE (key = ANY($1::text[]) OR (cardinality(keys) > 0 AND keys && $1::text[]))"
             " AND operation <> 'SubjectLookup'" + window.format(t="time", i="id") +
             " UNION ALL SELECT " + ", ".join(f"a.{c}" for c in _SUBJECT_COLUMNS.split(", ")) +
-            " FROM access_export_keys e JOIN access_log a ON a.id = e.access_id AND a.time = e.time"
+            " FROM access_export_keys e JOIN access_outcomes a ON a.id = e.access_id AND a.time = e.time"
             " WHERE e.key = ANY($1::text[])" + window.format(t="e.time", i="e.access_id") +
             " ORDER BY time DESC, id DESC LIMIT $6", keys, start, end, last_time, last_id, limit)
 
@@ -693,7 +694,7 @@ class QueryStore:
                     continue
                 await conn.execute(
                     "INSERT INTO access_daily SELECT $3::date, department_code, system_id, provider_department_code,"
-                    " resource_code, purpose, result, deny_reason, count(*) FROM access_log"
+                    " resource_code, purpose, result, deny_reason, count(*) FROM access_outcomes"
                     " WHERE time >= $1 AND time < $2 AND operation <> 'SubjectLookup' GROUP BY 2, 3, 4, 5, 6, 7, 8",
                     start, end, day)
                 # The usage summary's own groups of the day (query migration 012), from the rows just counted.

@@ -7,6 +7,7 @@ tests/integration/test_frontproc.py runs the real one (``python -m frontproc``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -34,6 +35,10 @@ class FrontEndProcessor(Describing):
     def __init__(self, records: list[provider_pb2.Record], department: str = "", items: Iterable[str] = ()) -> None:
         super().__init__(department, items)
         self.records = {record.key: record for record in records}
+        #: Export's page size when set (else the caller's), and after how many pages it stops sending and waits
+        #: for its caller to go away: an export cut midway.
+        self.page_size: int | None = None
+        self.hold_after: int | None = None
 
     async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
         record = self.records.get(request.key)
@@ -45,8 +50,10 @@ class FrontEndProcessor(Describing):
     async def Export(self, request, context):  # type: ignore[no-untyped-def]
         """Every record it holds, whatever the dataset: give an exported resource a front end of its own."""
         records = list(self.records.values())
-        size = request.page_size or 500
-        for start in range(0, len(records), size):
+        size = self.page_size or request.page_size or 500
+        for page, start in enumerate(range(0, len(records), size)):
+            if page == self.hold_after:
+                await asyncio.Future()  # until the call is cancelled
             yield provider_pb2.ExportResponse(records=records[start:start + size])
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import grpc
 import pytest
 from caller_metadata import person_of
-from front_end import foundation_records, front_end, own_records
+from front_end import FrontEndProcessor, foundation_records, front_end, own_records, serving
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from govshare.authorization.v1 import (
@@ -65,6 +65,8 @@ class Parties:
         self.query = query_pb2_grpc.QueryServiceStub(channel)
         self.audit = audit_pb2_grpc.AuditServiceStub(channel)
 
+    entity_front_end: FrontEndProcessor
+
     def md(self, who: str, role: str = "") -> tuple[tuple[str, str], ...]:
         """A system's token, or with ``role`` a person's of its department (decisions are persons', issue 12)."""
         if who == "authority":
@@ -108,9 +110,10 @@ async def world(platform):  # type: ignore[no-untyped-def]
                            [credit_code_of(9_100_000 + n) for n in range(2)])
     served = [item.machine_name for item in (*POPULATION_ITEMS, *ENTITY_ITEMS)]
     # The entities' resource is exported (a front end exports all it holds): it has a front end of its own.
-    async with front_end(people, PROVIDER.code, served) as endpoint, \
-            front_end(entities, PROVIDER.code, served) as entity_endpoint:
+    entity_front_end = FrontEndProcessor(entities, PROVIDER.code, served)
+    async with front_end(people, PROVIDER.code, served) as endpoint, serving(entity_front_end) as entity_endpoint:
         parties = Parties(platform)
+        parties.entity_front_end = entity_front_end
         for department in (PORTAL, PROVIDER, USER, INVESTIGATOR):
             await parties.directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(
                 department=directory_pb2.Department(code=department.code, name=department.name, region_code=REGION,
@@ -380,6 +383,63 @@ async def test_an_export_is_listed_for_each_record_it_sent(world) -> None:  # ty
         seen = [(a.id, a.operation, a.department_code, a.resource_code, tuple(a.items))
                 for a in (await parties.lookup("sub_portal", credit_code=entity.key)).accesses]
         assert seen[0] == (audit_id, "Export", USER.code, ENTITIES, ("credit_code", "name"))
+
+
+async def test_an_export_cancelled_midway_is_recorded_as_it_ended(world) -> None:  # type: ignore[no-untyped-def]
+    """An export is recorded ANSWERED before its first row leaves: one its caller cancelled after the first page
+    looked whole in the access log, in the persons' view (of every entity, its row sent or not) and in the usage
+    figures supervision reads. Its closing record now says it was cancelled and what left; a whole one says so."""
+    parties, _, entities, _ = world
+    front = parties.entity_front_end
+    authority = parties.md("authority", "AUDITOR")
+
+    async def answered() -> int:
+        summary = await parties.audit.GetUsageSummary(audit_pb2.GetUsageSummaryRequest(resource_code=ENTITIES),
+                                                      metadata=authority, timeout=10)
+        return sum(row.answered for row in summary.rows if row.department_code == USER.code)
+
+    async def ended(audit_id: str) -> audit_pb2.AccessRecord:
+        for _ in range(100):  # the closing record of a cancelled export is written without its caller waiting
+            listed = await parties.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+                resource_code=ENTITIES, department_code=USER.code), metadata=authority, timeout=10)
+            record = next(a for a in listed.accesses if a.id == audit_id)
+            if record.HasField("end_time"):
+                return record
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"export {audit_id} never ended")
+
+    before = await answered()
+    front.page_size, front.hold_after = 1, 1
+    try:
+        call = parties.query.Export(query_pb2.ExportRequest(resource_code=ENTITIES, items=["credit_code"],
+                                                            purpose=ADMIN), metadata=parties.md("sub_user"),
+                                    timeout=10)
+        first = await call.read()
+        call.cancel()
+        audit_id = dict(await call.initial_metadata())["x-govshare-audit-id"]
+    finally:
+        front.page_size = front.hold_after = None
+    cancelled = await ended(audit_id)
+    assert (cancelled.operation, cancelled.result, cancelled.failure_reason, cancelled.rows_sent,
+            cancelled.pages_sent) == ("Export", audit_pb2.ACCESS_RESULT_FAILED, "CANCELLED", 1, 1)
+    assert cancelled.end_time.ToDatetime() >= cancelled.time.ToDatetime()
+    sent = entities[0].key
+    assert [row.key for row in first.rows] == [sent]
+    listed = {a.id: a.result for a in (await parties.lookup("sub_portal", credit_code=sent)).accesses}
+    assert listed[audit_id] == audit_pb2.ACCESS_RESULT_FAILED
+    assert audit_id not in [a.id for a in (await parties.lookup("sub_portal", credit_code=entities[1].key)).accesses]
+    assert await answered() == before
+    # A whole export: answered, every row and page said; counted once (its closing record is not an access).
+    whole = parties.query.Export(query_pb2.ExportRequest(resource_code=ENTITIES, purpose=ADMIN),
+                                 metadata=parties.md("sub_user"), timeout=10)
+    assert [row.key async for page in whole for row in page.rows]
+    record = await ended(dict(await whole.initial_metadata())["x-govshare-audit-id"])
+    assert (record.result, record.failure_reason, record.rows_sent, record.pages_sent) == (
+        audit_pb2.ACCESS_RESULT_ANSWERED, "", len(entities), 1)
+    assert await answered() == before + 1
+    listed_all = await parties.audit.ListAccesses(audit_pb2.ListAccessesRequest(resource_code=ENTITIES),
+                                                  metadata=authority, timeout=10)
+    assert "ExportEnd" not in {a.operation for a in listed_all.accesses}
 
 
 async def test_another_persons_number_in_a_declared_purpose_is_masked(world) -> None:  # type: ignore[no-untyped-def]

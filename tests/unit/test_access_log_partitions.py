@@ -119,10 +119,16 @@ async def test_every_listing_filter_reads_its_own_index(old_schema: str, scope: 
         scans = _scans(plan[0]["Plan"])
         assert scans, plan
         for scan in scans:  # every partition's rows found by the filter's own index, none read and thrown away
+            if scan["Index Name"].startswith(f"{scan['Relation Name']}_key_time"):
+                continue  # an export's closing record, looked up by its key (query migration 018)
             assert scan["Index Name"].startswith(f"{scan['Relation Name']}_{index}"), scan
-            assert "Filter" not in scan, scan
+            # but an export's closing records, which the listing shows with their opening one, not apart
+            assert scan.get("Filter", _NOT_A_CLOSING_RECORD) == _NOT_A_CLOSING_RECORD, scan
     finally:
         await conn.close()
+
+
+_NOT_A_CLOSING_RECORD = "(operation <> 'ExportEnd'::text)"
 
 
 def _scans(node: dict) -> list[dict]:

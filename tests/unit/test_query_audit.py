@@ -313,7 +313,7 @@ def test_every_result_the_trail_stores_has_its_own_value_in_the_contract() -> No
     row = {"id": "a-1", "time": dt.datetime.now(dt.UTC), "system_id": "sys", "department_code": "d",
            "resource_code": "101001/000001", "provider_department_code": "p", "operation": "Query",
            "items": ["name"], "key": "k", "purpose": "WORK_REFERENCE", "purpose_text": "", "deny_reason": "",
-           "trace_id": ""}
+           "trace_id": "", "end_time": None, "sent": None}
     stored = (audit.ANSWERED, audit.NOT_FOUND, audit.DENIED, audit.INVALID, audit.FAILED)
     listed = {result: to_proto({**row, "result": result}).result for result in stored}
     assert listed[audit.FAILED] == audit_pb2.ACCESS_RESULT_FAILED
