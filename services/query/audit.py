@@ -78,6 +78,10 @@ INTERNAL = "INTERNAL"
 #: view, the figures supervision reads) show the opening record with that outcome and count no closing record
 #: apart. An export without one has not ended, or its replica stopped before it could say.
 EXPORT_END = "ExportEnd"
+#: The operation of the record a writer whose last write failed writes to learn whether PostgreSQL takes its
+#: records again (AuditWriter.write_problem, which health follows). It is no access: no reader shows or counts it
+#: (access_outcomes leaves it out), but it stays in the chain, where it says when the trail was written again.
+AUDIT_PROBE = "AuditProbe"
 
 # Column order of a stored row; every column but the last two is covered by the hash.
 COLUMNS = ("id", "chain_id", "seq", "time", "system_id", "department_code", "resource_code",
@@ -162,6 +166,12 @@ def export_end(opening: Access, rows: int, pages: int, error: BaseException | No
     return closing
 
 
+def probe_access() -> Access:
+    """A record written only to prove the trail takes records again (AUDIT_PROBE)."""
+    return Access(operation=AUDIT_PROBE, system_id="", department_code="", resource_code="", key="", keys=[],
+                  items=[], purpose="", purpose_text="", trace_id="", time=dt.datetime.now(dt.UTC), result=ANSWERED)
+
+
 def sent_counts(keys: Sequence[str] | None) -> tuple[int, int] | None:
     """The (rows, pages) a closing record says left, or None for a record without one."""
     if not keys or len(keys) != 2:
@@ -242,6 +252,16 @@ def _not_recorded(error: BaseException) -> ServiceError:
                         f"({dependency}) is unavailable; retry with backoff", metadata={"dependency": dependency})
 
 
+class AuditWriteFailed(Exception):
+    """Why a batch could not be written, named by the error's class and SQLSTATE only: a driver's message may
+    quote a value of the rows (a key), which no log line may hold."""
+
+    @classmethod
+    def of(cls, error: BaseException) -> AuditWriteFailed:
+        sqlstate = getattr(error, "sqlstate", "") or ""
+        return cls(type(error).__name__ + (f" {sqlstate}" if sqlstate else ""))
+
+
 def _consume(future: asyncio.Future) -> None:
     """Retrieves a detached future's outcome (the writer has logged any failure)."""
     if not future.cancelled():
@@ -268,6 +288,8 @@ class AuditWriter:
         self._seq = 0
         self._head = GENESIS
         self._abandoned: list[Head] = []
+        #: Why the last batch could not be written (None once one is): every call is refused meanwhile.
+        self._failure: AuditWriteFailed | None = None
 
     def start(self) -> None:
         self._new_chain()
@@ -341,6 +363,24 @@ class AuditWriter:
         AUDIT_WAIT.observe(time.perf_counter() - started)
         return access.id
 
+    async def write_problem(self, within: float) -> BaseException | None:
+        """None while the trail takes records; after a failed write, whether it takes one again: a probe record
+        (AUDIT_PROBE) is written, and the write's failure, or its time running out, is the answer.
+
+        Health follows this (services.runtime.server.watch_database): with PostgreSQL answering reads but taking
+        no writes (its disk full), every call was refused AUDIT_UNAVAILABLE while health said SERVING, and load
+        balancers kept sending callers there. A replica said NOT_SERVING gets no calls, so no call's record would
+        ever say the trail works again: the probe does, and the first one written (or any call's batch) says
+        SERVING again. It runs only while writes fail, so a healthy trail holds no probe records."""
+        if self._failure is None:
+            return None
+        try:
+            async with asyncio.timeout(within):
+                await self.record(probe_access())
+        except Exception as exc:  # the write's failure (AUDIT_UNAVAILABLE), or no answer in time
+            return self._failure if isinstance(exc, ServiceError) and self._failure is not None else exc
+        return None
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         queued_during_write = False
@@ -374,11 +414,9 @@ class AuditWriter:
             rows, seq, head = self._chain_rows(batch)
             await self._write_batch(rows)
         except Exception as exc:
-            # The error's class and SQLSTATE only: a driver's message may quote a value of the rows (a key).
-            sqlstate = getattr(exc, "sqlstate", "") or ""
+            self._failure = AuditWriteFailed.of(exc)
             records = f"{len(batch)} record" + ("" if len(batch) == 1 else "s")
-            log.error("audit write of %s failed (%s%s); starting a new chain", records, type(exc).__name__,
-                      f" {sqlstate}" if sqlstate else "")
+            log.error("audit write of %s failed (%s); starting a new chain", records, self._failure)
             self._new_chain()
             error = _not_recorded(exc)
             for access in batch:
@@ -386,6 +424,7 @@ class AuditWriter:
                     access.future.set_exception(error)
             return
         self._seq, self._head = seq, head
+        self._failure = None
         AUDIT_BATCH.observe(len(batch))
         for access in batch:
             if access.future is not None and not access.future.done():

@@ -282,6 +282,12 @@ class QueryComponent:
         """Ready once the business systems' states are loaded: until then every token is refused."""
         await self._states.wait_loaded()
 
+    async def write_problem(self, within: float) -> BaseException | None:
+        """Why the audit trail takes no records (health says NOT_SERVING meanwhile: every call would be refused
+        AUDIT_UNAVAILABLE), or None (AuditWriter.write_problem)."""
+        deps = self._deps
+        return None if deps is None else await deps.audit.write_problem(within)
+
     async def stop(self) -> None:
         for servicer in self._servicers:
             servicer.deps = None

@@ -124,7 +124,11 @@ class Component(Protocol):
 
     # A component may also define ``async def until_ready(self) -> None``, which returns once it can answer the
     # calls it takes (e.g. the business systems' states are loaded): health says NOT_SERVING until then, so
-    # readiness probes and load balancers keep calls away from a process that would refuse them.
+    # readiness probes and load balancers keep calls away from a process that would refuse them. And
+    # ``async def write_problem(self, within: float) -> BaseException | None``: why the database, answering,
+    # takes none of the writes every call needs (the query service's audit trail, its disk full), which health
+    # follows as it follows the database (watch_database); the check must find out again by itself, with a
+    # write of its own, when writes work again.
 
 
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
@@ -796,8 +800,8 @@ async def watch_database(probe: db.DatabaseProbe, component: Component, health_s
         while True:
             if not 0 < failed < failures:  # confirming a failure: at once
                 await asyncio.sleep(interval)
-            problem = await probe.problem(within)
-            if problem is None:
+            found = await _database_problem(probe, component, within)
+            if found is None:
                 if failed >= failures:
                     await _say_serving(component, health_servicer)
                     log.info("%s: postgresql answers again: health says SERVING", component.name)
@@ -806,11 +810,25 @@ async def watch_database(probe: db.DatabaseProbe, component: Component, health_s
             failed += 1
             if failed == failures:
                 await _say_serving(component, health_servicer, health_pb2.HealthCheckResponse.NOT_SERVING)
+                what, problem = found
                 why = f"no answer within {within:g}s" if isinstance(problem, TimeoutError) else describe(problem)
-                log.warning("%s: postgresql did not answer %d checks in a row (%s): health says NOT_SERVING until "
-                            "it does", component.name, failures, why)
+                log.warning("%s: postgresql %s %d checks in a row (%s): health says NOT_SERVING until it does",
+                            component.name, what, failures, why)
     finally:
         probe.close()
+
+
+async def _database_problem(probe: db.DatabaseProbe, component: Component,
+                            within: float) -> tuple[str, BaseException] | None:
+    """What a readiness check found wrong with the database (what it did not do, and why), or None: it did not
+    answer, or, answering, took none of the component's writes (Component.write_problem)."""
+    problem = await probe.problem(within)
+    if problem is not None:
+        return "did not answer", problem
+    write_problem = getattr(component, "write_problem", None)
+    if write_problem is not None and (problem := await write_problem(within)) is not None:
+        return "took no writes for", problem
+    return None
 
 
 ComponentFactory = Callable[[Settings], Component]

@@ -346,3 +346,89 @@ async def test_the_wait_for_a_durable_record_is_measured_from_queueing_to_the_co
     after_count, after_total = observed()
     assert after_count == count + 1
     assert after_total - total >= 0.05
+
+
+# --- health follows the audit trail's writes ---------------------------------------------------
+
+
+class _Answering:
+    """A DatabaseProbe whose database always answers SELECT 1 (a full disk does not stop reads), which notes the
+    readiness health said before each check and runs ``before`` ahead of the check numbered in it."""
+
+    def __init__(self, health: object, before: dict[int, object], checks: int) -> None:
+        self._health = health
+        self._before = before
+        self._checks = checks
+        self.seen: list[int] = []
+        self.done = asyncio.Event()
+
+    async def problem(self, within: float) -> BaseException | None:
+        from grpc_health.v1 import health_pb2
+
+        if len(self.seen) == self._checks:
+            self.done.set()
+            await asyncio.Event().wait()  # until the watch is cancelled
+        step = self._before.get(len(self.seen))
+        if step is not None:
+            await step()  # type: ignore[operator]
+        self.seen.append((await self._health.Check(health_pb2.HealthCheckRequest(), None)).status)  # type: ignore[attr-defined]
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+async def test_health_says_not_serving_while_audit_writes_fail_and_serving_once_a_probe_is_written(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """PostgreSQL's disk full: it answers SELECT 1, and every audit write fails, so every query was refused
+    AUDIT_UNAVAILABLE while health said SERVING and load balancers kept sending callers there. Now health says
+    NOT_SERVING once the writes fail (two checks in a row, each writing a probe record that fails), and, with
+    no call reaching the replica, a probe record written once the disk has room says SERVING again. A trail
+    that works is never probed."""
+    from grpc_health.v1 import health_pb2
+
+    from services.runtime.server import DrainingHealthServicer, watch_database
+
+    disk_full = False
+    written: list[tuple] = []
+
+    async def write(rows: list[tuple]) -> None:
+        if disk_full:
+            raise asyncpg.exceptions.DiskFullError("could not extend file: No space left on device")
+        written.extend(rows)
+
+    writer = AuditWriter(write, flush_ms=0, batch_max=100)
+    writer.start()
+
+    async def fill_the_disk() -> None:
+        nonlocal disk_full
+        disk_full = True
+        with pytest.raises(ServiceError) as refused:  # a call's record
+            await writer.record(access(1))
+        assert refused.value.reason == "AUDIT_UNAVAILABLE"
+
+    async def free_space() -> None:
+        nonlocal disk_full
+        disk_full = False
+
+    class Component:
+        name = "query"
+        service_names = ("govshare.query.v1.QueryService",)
+        write_problem = writer.write_problem
+
+    health = DrainingHealthServicer()
+    for name in ("", *Component.service_names):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    database = _Answering(health, {2: fill_the_disk, 5: free_space}, checks=7)
+    watch = asyncio.create_task(watch_database(database, Component(), health, interval=0))  # type: ignore[arg-type]
+    try:
+        await asyncio.wait_for(database.done.wait(), 10)
+    finally:
+        watch.cancel()
+        await writer.stop()
+    serving, not_serving = health_pb2.HealthCheckResponse.SERVING, health_pb2.HealthCheckResponse.NOT_SERVING
+    assert database.seen == [serving] * 4 + [not_serving] * 2 + [serving]
+    operations = [row[audit.COLUMNS.index("operation")] for row in written]
+    assert operations == [audit.AUDIT_PROBE]  # none while the trail worked, one to say it works again
+    assert "query: postgresql took no writes for 2 checks in a row (AuditWriteFailed: DiskFullError 53100)" \
+        in caplog.text
