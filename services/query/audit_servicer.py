@@ -7,6 +7,7 @@ their signed checkpoints.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Mapping
@@ -455,12 +456,22 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         try:
             async with self._heavy.admitted():
                 rows, token = await self._subject_page(deps, caller, request, subject, forms)
+        except asyncio.CancelledError:
+            # The portal went away (its deadline passed) while the person's accesses were read: the lookup is
+            # recorded as a query would be (FAILED CANCELLED), without waiting for it. It left no record at all.
+            access.cancelled()
+            deps.audit.submit_detached(access)
+            raise
         except Exception as error:
             access.fail(error)
             await deps.audit.record(access)
             raise
         access.result = ANSWERED
-        audit_id = await deps.audit.record(access)
+        try:
+            audit_id = await deps.audit.record(access)
+        except asyncio.CancelledError:
+            deps.audit.withdraw(access)  # ended while its record waited: not answered (as a query, 9612a1e)
+            raise
         return audit_pb2.ListSubjectAccessesResponse(accesses=[_subject_access(row, deps.masker) for row in rows],
                                                      next_page_token=token, lookup_audit_id=audit_id)
 

@@ -432,3 +432,43 @@ async def test_health_says_not_serving_while_audit_writes_fail_and_serving_once_
     assert operations == [audit.AUDIT_PROBE]  # none while the trail worked, one to say it works again
     assert "query: postgresql took no writes for 2 checks in a row (AuditWriteFailed: DiskFullError 53100)" \
         in caplog.text
+
+
+async def test_a_persons_view_lookup_its_portal_left_is_recorded_cancelled() -> None:
+    """Every lookup of the persons' view is audited, refusals included; one whose portal went away (its deadline
+    passed) while the person's accesses were being read left no record at all. It is recorded FAILED CANCELLED,
+    as a query is."""
+    from types import SimpleNamespace
+
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import audit_pb2
+    from services.query.audit_servicer import AuditServicer
+    from services.runtime.identity import Caller
+
+    written: list[tuple] = []
+
+    async def write(rows: list[tuple]) -> None:
+        written.extend(rows)
+
+    writer = AuditWriter(write, flush_ms=0, batch_max=100)
+    writer.start()
+    reading = asyncio.Event()
+
+    async def require_portal(caller: Caller) -> None:
+        reading.set()
+        await asyncio.Event().wait()  # the portal's deadline passes while it is read
+
+    portal = Caller("sys-portal", "11100000000000003X")
+    servicer = AuditServicer(SimpleNamespace(from_context=lambda context: portal))  # type: ignore[arg-type]
+    servicer.deps = SimpleNamespace(audit=writer, subjects=SimpleNamespace(require_portal=require_portal))  # type: ignore[assignment]
+    lookup = asyncio.create_task(servicer.ListSubjectAccesses(audit_pb2.ListSubjectAccessesRequest(
+        citizen_id="11010519491231002X", purpose=common_pb2.Purpose(
+            type=common_pb2.PURPOSE_TYPE_BUSINESS_COLLABORATION, text="个人信息查阅申请")), None))  # type: ignore[arg-type]
+    await asyncio.wait_for(reading.wait(), 5)
+    lookup.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await lookup
+    await writer.stop()
+    recorded = [dict(zip(audit.COLUMNS, row, strict=True)) for row in written]
+    assert [(r["operation"], r["system_id"], r["key"], r["result"], r["deny_reason"]) for r in recorded] == [
+        ("SubjectLookup", "sys-portal", "11010519491231002X", audit.FAILED, audit.CANCELLED)]
