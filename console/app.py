@@ -129,7 +129,7 @@ class Console:
                                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
         self.templates.globals.update(labels=labels, when=when, day=day, until=until, until_day=until_day,
                                       actor=actor, percent=percent, calls=calls, indicator_rate=indicator_rate,
-                                      source=source, provider_answers=provider_answers)
+                                      source=source, provider_answers=provider_answers, access_result=access_result)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -394,6 +394,22 @@ def actor(event: Any) -> str:
         details = {}
     name = details.get("actor_display_name", "") if isinstance(details, dict) else ""
     return f"{name}（{event.actor_system_id}）" if name else event.actor_system_id
+
+
+def access_result(access: Any) -> str:
+    """An access's result as the 审计 page says it. An export's is how it ended and how far it got (its closing
+    record): a download its caller cancelled after one page said 平台未能答复, as if nothing had left, and one
+    under way or whose replica stopped said 已答复, as if every row had."""
+    result = labels.ACCESS_RESULT.get(access.result, "")
+    if access.operation != "Export" or (not access.HasField("end_time") and access.result != labels.ANSWERED_RESULT):
+        return result  # not an export, or one refused before any row left
+    if not access.HasField("end_time"):
+        return "已准许，未记录结束（可能仍在下载，或服务中断）"
+    sent = f"已发送 {access.rows_sent} 行（{access.pages_sent} 页）"
+    if access.result == labels.ANSWERED_RESULT:
+        return f"已完整下载：{sent}"
+    why = labels.EXPORT_STOPPED.get(access.failure_reason, "") or result
+    return f"下载中止（{why}）：{sent}"
 
 
 def source(endpoint: Any) -> str:

@@ -55,6 +55,12 @@ ROLE = {"DATA_OFFICER": "编目员", "APPROVER": "审批人", "APPLICANT": "申�
 INDICATOR = {"catalog_on_time": "目录按时更新", "reply_on_time": "申请按时答复", "dispute_on_time": "异议按时处理",
              "availability": "服务可用", "freshness": "数据及时", "purpose_compliance": "按用途使用"}
 ACCESS_RESULT = {1: "已答复", 2: "无记录", 3: "拒绝", 4: "请求无效", 5: "平台未能答复"}
+#: AccessResult ANSWERED (an export's: admitted, and whole once its closing record says so).
+ANSWERED_RESULT = 1
+#: Why an export stopped on the way (its closing record's failure_reason), as the 审计 page says it.
+EXPORT_STOPPED = {"CANCELLED": "调用方取消或超时", "PROVIDER_UNAVAILABLE": "提供部门前置机未应答",
+                  "RECORD_UNREADABLE": "提供部门数据库无法读出记录", "FOUNDATION_UNAVAILABLE": "平台基础库服务未应答",
+                  "INTERNAL": "平台内部错误"}
 
 #: R-CAT-1 field names as the guide writes them, keyed by the proto field (server violations name these).
 ENTRY_FIELDS = {

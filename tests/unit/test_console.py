@@ -447,3 +447,31 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
             *status.trailing_metadata), status.details))
         assert problem.message == ("该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予："
                                    "待办的申请请填写理由后点击“拒绝”（协调时选择“不予共享”），理由将告知申请部门。")
+
+
+def test_the_audit_page_says_how_far_an_export_got() -> None:
+    """An export is recorded before its first row leaves: the 审计 page said 平台未能答复 for a download its caller
+    cancelled after a page had left, and 已答复 for one that had not ended. It now says how each ended and what
+    left (the closing record's rows_sent, pages_sent); other accesses, and an export refused before any row, as
+    before."""
+    from govshare.query.v1 import audit_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    ended = timestamp_pb2.Timestamp(seconds=1_800_000_000)
+    accesses = [
+        audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_FAILED, failure_reason="CANCELLED",
+                               end_time=ended, rows_sent=500, pages_sent=1),
+        audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_ANSWERED, end_time=ended,
+                               rows_sent=1200, pages_sent=3),
+        audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_ANSWERED),
+        audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_DENIED),
+        audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_FAILED, failure_reason="CANCELLED"),
+    ]
+    page = console.templates.get_template("audit.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        resource="", accesses=accesses, dept_names={}, res_names={}, item_names={}, next_token="", problem=None,
+        events=[], events_next="", events_problem=None)
+    results = re.findall(r"<td>([^<]*)</td></tr>", page)
+    assert results == ["下载中止（调用方取消或超时）：已发送 500 行（1 页）", "已完整下载：已发送 1200 行（3 页）",
+                       "已准许，未记录结束（可能仍在下载，或服务中断）", "拒绝", "平台未能答复"], results
