@@ -69,6 +69,9 @@ FOUNDATION_UNAVAILABLE = "FOUNDATION_UNAVAILABLE"
 CANCELLED = "CANCELLED"
 #: An error that is not a ServiceError: a bug.
 INTERNAL = "INTERNAL"
+#: A DENIED row's reason when the caller's token was refused again during the call (its system disabled, or its
+#: secret rotated, since the token was issued): DenyReason CREDENTIALS_REVOKED.
+CREDENTIALS_REVOKED = "CREDENTIALS_REVOKED"
 
 #: The operation of an export's closing record. An export is recorded before its first row leaves (ANSWERED: it
 #: was admitted), so that record cannot say how it ended; when the stream ends (whole, cancelled by its caller,
@@ -139,7 +142,11 @@ class Access:
 
     def fail(self, error: BaseException) -> None:
         """Records the outcome of a call that ended with ``error``: a refusal's reason, and a failure's cause."""
-        if isinstance(error, ServiceError):
+        if isinstance(error, ServiceError) and error.code == grpc.StatusCode.UNAUTHENTICATED:
+            # An audited call's caller was authenticated: refused so, its credentials were revoked meanwhile (a
+            # download under way whose system was disabled), a refusal like the one at its start, not a failure.
+            self.result, self.deny_reason = DENIED, CREDENTIALS_REVOKED
+        elif isinstance(error, ServiceError):
             self.result = _RESULT_OF_CODE.get(error.code, FAILED)
             if self.result in (DENIED, FAILED):
                 self.deny_reason = error.reason

@@ -51,8 +51,6 @@ MAX_USED_UP_GRANTS = 16
 #: room for the audit id set after the step.
 MAX_BATCH_REPLY_BYTES = MAX_MESSAGE_BYTES - 1024
 AUDIT_ID_HEADER = "x-govshare-audit-id"
-#: The deny reason of a call refused because its system was disabled or its secret rotated (DenyReason).
-REVOKED_CREDENTIALS = "CREDENTIALS_REVOKED"
 #: A person's token on a call that reads records (DenyReason SYSTEM_REQUIRED). A department's grants are for its
 #: business systems (DOMAIN §1: every call is made by a system on behalf of its department); a person's roles
 #: (services.runtime.duties) are decisions and reads of the platform's own records, none of them a citizen's.
@@ -586,7 +584,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         except ServiceError as error:
             if error.code != grpc.StatusCode.UNAUTHENTICATED:
                 raise
-            access.result, access.deny_reason = audit.DENIED, REVOKED_CREDENTIALS
+            access.fail(error)  # DENIED, CREDENTIALS_REVOKED
             await deps.audit.record(access)
             error.metadata = {**error.metadata, "audit_id": access.id}
             raise

@@ -32,7 +32,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.common.v1 import common_pb2 as common
 from govshare.provider.v1 import provider_pb2, provider_pb2_grpc
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc, query_pb2, query_pb2_grpc
-from services.runtime.duties import APPROVER, REVIEWER
+from services.runtime.duties import APPROVER, AUDITOR, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, service_caller
 
@@ -307,6 +307,20 @@ async def _gated_entry(platform, endpoint: str,  # type: ignore[no-untyped-def]
     return code
 
 
+async def _ended(platform, audit_id: str, code: str) -> audit_pb2.AccessRecord:  # type: ignore[no-untyped-def]
+    """The access record of the export ``audit_id`` once its closing record is written (without its caller
+    waiting, for a download refused on the way)."""
+    audit = audit_pb2_grpc.AuditServiceStub(platform.channel)
+    for _ in range(100):
+        listed = await audit.ListAccesses(audit_pb2.ListAccessesRequest(resource_code=code),
+                                          metadata=platform.person("authority", AUDITOR), timeout=10)
+        record = next(a for a in listed.accesses if a.id == audit_id)
+        if record.HasField("end_time"):
+            return record
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"export {audit_id} never ended")
+
+
 async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) -> None:  # type: ignore[no-untyped-def]
     provider = GatedProvider(platform.credentials.systems["social"]["department"])
     server = grpc.aio.server()
@@ -331,6 +345,12 @@ async def test_a_download_under_way_stops_when_its_system_is_disabled(platform) 
                 assert [row.key for row in rest.rows] != ["row-2"], "the disabled system got the next page"
         assert stopped.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert "disabled" in stopped.value.details()
+        # The download's record says it was refused so, after one row: it said FAILED UNAUTHENTICATED (a failure
+        # of the platform's, to supervision) though a disabled system's call is refused CREDENTIALS_REVOKED.
+        audit_id = dict(await stream.initial_metadata())["x-govshare-audit-id"]
+        record = await _ended(platform, audit_id, code)
+        assert (record.result, record.deny_reason, record.rows_sent, record.pages_sent) == (
+            audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_CREDENTIALS_REVOKED, 1, 1)
     finally:
         provider.gate.set()
         await server.stop(0)
@@ -378,6 +398,9 @@ async def test_a_download_under_way_stops_when_its_grant_is_revoked(platform) ->
         info, _ = details_of(stopped.value)
         assert info is not None and info.reason == "REVOKED"
         assert "stopped after 1 rows" in stopped.value.details()
+        record = await _ended(platform, dict(await stream.initial_metadata())["x-govshare-audit-id"], code)
+        assert (record.result, record.deny_reason, record.rows_sent, record.pages_sent) == (
+            audit_pb2.ACCESS_RESULT_DENIED, common.DENY_REASON_REVOKED, 1, 1)
     finally:
         provider.gate.set()
         await server.stop(0)
