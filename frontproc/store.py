@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import logging
 import math
 import re
@@ -232,8 +233,30 @@ _TIME_CODECS = {"date": (_date_number, _date), "timestamp": (_timestamp_number, 
 
 
 def in_zone(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
-    """``value`` in ``zone``: a time without a zone is taken to be in it, one with a zone is converted."""
-    return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+    """``value`` in ``zone``: a time without a zone is taken to be in it, one with a zone is converted.
+
+    Before a zone's first standard time the IANA database gives its local mean time, to the second (Asia/Shanghai
+    +08:05:43 before 1901, Asia/Urumqi +05:50:20 before 1928): a 出生日期 or 登记时间 of 1900 left as
+    1900-01-01T00:00:00+08:05:43 beside every later time's +08:00, an offset no Chinese register ever used, which
+    a caller's parser keeps and a comparison with a later +08:00 time shifts by 5 min 43 s. Such a time is in the
+    zone's first standard offset instead (:func:`standard_zone`)."""
+    moment = value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+    offset = moment.utcoffset()
+    if offset is None or not offset % dt.timedelta(minutes=1):
+        return moment
+    standard = standard_zone(zone)
+    return value.replace(tzinfo=standard) if value.tzinfo is None else value.astimezone(standard)
+
+
+@functools.cache
+def standard_zone(zone: dt.tzinfo) -> dt.tzinfo:
+    """The fixed offset ``zone`` first kept in whole minutes (its first standard time, after its local mean time):
+    +08:00 for Asia/Shanghai. A zone that never had one (none in the IANA database) is left as it is."""
+    for year in range(1850, 2000):
+        offset = dt.datetime(year, 1, 1, tzinfo=zone).utcoffset()
+        if offset is not None and not offset % dt.timedelta(minutes=1):
+            return dt.timezone(offset)
+    return zone
 
 
 def as_of_time(value: object, zone: dt.tzinfo) -> dt.datetime | None:
@@ -250,7 +273,7 @@ def as_of_time(value: object, zone: dt.tzinfo) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         moment = in_zone(value, zone)
     elif isinstance(value, dt.date):
-        moment = dt.datetime.combine(value, dt.time(), zone)
+        moment = in_zone(dt.datetime.combine(value, dt.time()), zone)
     else:
         return None
     if not MIN_SECONDS <= moment.timestamp() <= MAX_SECONDS:

@@ -105,6 +105,26 @@ async def test_a_date_as_of_is_the_start_of_that_day_in_the_databases_zone(
     assert row.values == {"code": "b", "day": "2026-12-01"}  # NULL columns are left out
 
 
+async def test_a_time_before_the_zones_standard_time_carries_its_standard_offset_not_local_mean_time(
+        tmp_path: Path, database_url: str) -> None:
+    """Before 1901 the IANA database gives Asia/Shanghai its local mean time, +08:05:43: a 1900 登记时间 left as
+    1900-01-01T00:00:00+08:05:43, and its as-of time 5 min 43 s off, beside every later time's +08:00."""
+    await _execute(database_url, "INSERT INTO registry (code, updated, updated_tz, day) VALUES "
+                                 "('old', '1900-01-01 00:00', '1900-01-01 00:00+08', '1900-01-01')")
+    items = {"updated": "updated", "updated_tz": "updated_tz", "day": "day"}
+    row = await _read(tmp_path, _config(tmp_path, database_url, items), "old")
+    assert row.values == {"code": "old", "updated": "1900-01-01T00:00:00+08:00",
+                          "updated_tz": "1900-01-01T00:00:00+08:00", "day": "1900-01-01"}
+    assert row.as_of == dt.datetime(1900, 1, 1, tzinfo=BEIJING)
+    assert row.as_of.utcoffset() == dt.timedelta(hours=8)
+    row = await _read(tmp_path, _config(tmp_path, database_url, items, as_of="day"), "old")
+    assert row.as_of == dt.datetime(1900, 1, 1, tzinfo=BEIJING)
+    # Another zone's local mean time (Asia/Urumqi's +05:50:20 before 1928) alike: its first standard offset.
+    row = await _read(tmp_path, _config(tmp_path, database_url, items, zone="Asia/Urumqi"), "old")
+    assert row.values["updated"] == "1900-01-01T00:00:00+06:00"
+    assert row.values["updated_tz"] == "1899-12-31T22:00:00+06:00"
+
+
 async def test_numbers_leave_in_decimal_without_an_exponent(tmp_path: Path, database_url: str) -> None:
     row = await _read(tmp_path, _config(tmp_path, database_url, {"amount": "amount", "ratio": "ratio"}), "a")
     assert row.values["amount"] == "12.50" and row.values["ratio"] == "0.00001"
