@@ -529,9 +529,30 @@ class DepartmentStore:
             rows = await self.batch_lookup(dataset, [key])
             return rows[0] if rows else None
         for variant in spellings(self._config.resources[dataset].key_kind, key):
-            if rows := await self._run(dataset, self._pool.fetchrow(sql.one, variant)):
+            if rows := await self._run(dataset, self._pool.fetch(sql.one, variant)):
+                if len(rows) > 1:
+                    raise self._several_rows(dataset, key, len(rows))
                 return rows[0]
         return None
+
+    def _several_rows(self, dataset: str, key: str, count: int) -> ServiceError:
+        """A key the resource's query returns several rows for: the department's data error, said, not hidden.
+
+        The query's first row answered, whichever the database returned first (a person joined to two addresses,
+        two 补助 years): a record that could change from one call to the next, the other row never seen, and the
+        department told nothing. Unlike a table's rows, ranked by as-of time (_preferred), a query's rows are not
+        known to be versions of one record. It is that record's RECORD_UNREADABLE (the platform does not rest the
+        endpoint for it, and answers a batch's other keys); the log names the key masked, never in full."""
+        resource = self._config.resources[dataset]
+        rule = _EXAMPLE_MASKS.get(resource.key_kind_name)
+        shown = Masker().mask(key, rule) if rule else key
+        log.warning("the query of %s returns %d rows for the key %s: a key must name one record; make the query "
+                    "return one row per key (a join to several addresses or years: DISTINCT ON, or a condition "
+                    "that keeps one) or fix the rows; the access log's line with outcome RECORD_UNREADABLE names "
+                    "the platform's audit id of the access", dataset, count, shown)
+        return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "RECORD_UNREADABLE",
+                            f"the query of {dataset} returns {count} rows for this key, which must name one record: "
+                            "the 前置机's log says why")
 
     async def batch_lookup(self, dataset: str, keys: list[str]) -> list[Row]:
         """The rows of ``keys``, one per key: of several rows holding a key, the one ``_preferred`` names."""

@@ -807,6 +807,36 @@ async def test_a_key_held_by_several_rows_answers_with_the_latest_alone_or_in_a_
         await store.close()
 
 
+async def test_a_key_a_query_returns_several_rows_for_is_that_records_error_not_its_first_row(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A query joining a person to their addresses returned two rows for one key, and the first the database
+    returned answered: either address, the department told nothing. It is that record's RECORD_UNREADABLE now,
+    logged naming the resource and the number of rows (the key masked); the other keys answer."""
+    await _execute(database_url, "CREATE TABLE addresses (k text, address text); INSERT INTO addresses VALUES"
+                                 " ('Z001', 'one'), ('Z001', 'two'), ('Z002', 'three');"
+                                 " INSERT INTO registry (code, label) VALUES ('p1', 'Z001'), ('p2', 'Z002')")
+    text = (_config(tmp_path, database_url, {"address": "address"}).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n",
+                     "    query: SELECT r.code, a.address FROM registry r JOIN addresses a ON a.k = r.label"
+                     " WHERE r.code = $1\n"))
+    store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
+    await store.open()
+    try:
+        caplog.set_level(logging.INFO, logger="frontproc.store")
+        for ask in (store.lookup("registry", "p1"), store.batch_lookup("registry", ["p2", "p1"])):
+            with pytest.raises(ServiceError) as error:
+                await ask
+            assert (error.value.code, error.value.reason) == (grpc.StatusCode.FAILED_PRECONDITION,
+                                                              "RECORD_UNREADABLE")
+            assert "the query of registry returns 2 rows for this key" in error.value.message
+        warning = caplog.records[-1].getMessage()
+        assert "the query of registry returns 2 rows for the key " in warning
+        assert "p1" not in warning and "two" not in warning
+        assert (await store.lookup("registry", "p2")).values == {"code": "p2", "address": "three"}
+    finally:
+        await store.close()
+
+
 def _as_user(url: str, user: str) -> str:
     """``url`` connecting as ``user`` (the embedded database trusts local connections: no password)."""
     parts = urlsplit(url)
