@@ -147,8 +147,22 @@ async def run(config: FrontprocConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _hung_up, config, stop)
     await stop.wait()
     await running.stop(5.0)
+
+
+def _hung_up(config: FrontprocConfig, stop: asyncio.Event) -> None:
+    """SIGHUP (a terminal closed, or ``kill -HUP`` sent as a reload): drains and stops as on SIGTERM, saying why.
+
+    Python's default for SIGHUP ended the process at once: the platform's calls in progress were cut (it took the
+    endpoint for one that does not answer and rested it) and health never said NOT_SERVING. The configuration
+    is read at start only, a changed dept.yaml taking a restart; the files that change in service (the platform's
+    keys, database.url_file, secret_file, the TLS files) are read again by themselves."""
+    log.warning("SIGHUP: draining and stopping, as on SIGTERM: %s is read at start only, so start the 前置机 "
+                "again to apply a change to it (the public_keys_file, url_file, secret_file and TLS files are read "
+                "again by themselves, with no signal)", config.path)
+    stop.set()
 
 
 def _plain_lines() -> None:

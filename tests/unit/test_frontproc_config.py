@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import signal
 import socket
 import subprocess
 import sys
@@ -676,3 +677,29 @@ def test_items_that_map_no_column_are_refused_with_their_line_not_a_traceback(tm
         parse(text, str(tmp_path / "dept.yaml"))
     assert f"dept.yaml:{_line_of(text, items.splitlines()[-1].strip())}: {said}" in str(error.value)
     assert "is not one of the items" not in str(error.value)
+
+
+async def test_sighup_drains_and_stops_as_sigterm_does_saying_why(tmp_path: Path, department_url: str) -> None:
+    """SIGHUP (a terminal closed, ``kill -HUP`` sent as a reload) ended the 前置机 at once, by Python's default:
+    calls in progress cut, health never NOT_SERVING, nothing in its log. It drains as on SIGTERM now, exit 0,
+    its log saying the configuration is read at start only."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    path = tmp_path / "dept.yaml"
+    path.write_text(_valid(tmp_path, department_url).replace("listen: 127.0.0.1:7100", f"listen: 127.0.0.1:{port}"))
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "frontproc", "--config", str(path), cwd=ROOT,
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 60)
+        assert b"serving social_insurance" in line, line
+        process.send_signal(signal.SIGHUP)
+        _, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, stderr.decode()
+    assert "SIGHUP: draining and stopping, as on SIGTERM" in stderr.decode()
+    assert "is read at start only" in stderr.decode()
