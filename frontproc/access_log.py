@@ -137,12 +137,16 @@ class AccessLog:
             self._handler = None
 
     def write(self, assertion: VerifiedAssertion, operation: str, dataset: str, keys: int, records: int,
-              outcome: str = "OK") -> None:
+              outcome: str = "OK", skipped: int = 0) -> None:
+        """A line for a call served; ``skipped``, the records an export left out, only when there were some."""
         claims = assertion.claims
-        self._append({"time": _now(), "audit_id": claims.audit_id, "department_code": claims.department_code,
-                      "system_id": claims.system_id, "purpose": claims.purpose, "assertion_id": assertion.jti,
-                      "operation": operation, "dataset": dataset, "keys": keys, "records": records,
-                      "outcome": outcome})
+        line: dict[str, object] = {
+            "time": _now(), "audit_id": claims.audit_id, "department_code": claims.department_code,
+            "system_id": claims.system_id, "purpose": claims.purpose, "assertion_id": assertion.jti,
+            "operation": operation, "dataset": dataset, "keys": keys, "records": records, "outcome": outcome}
+        if skipped:
+            line["skipped"] = skipped
+        self._append(line)
 
     def refused(self, operation: str, dataset: str, peer: str, error: ServiceError,
                 assertion: VerifiedAssertion | None = None) -> None:

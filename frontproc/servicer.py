@@ -163,17 +163,19 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
             raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "EXPORT_NOT_CONFIGURED",
                                f"{resource.dataset} is served from a query: give it a table to export it")
         size = min(request.page_size or DEFAULT_EXPORT_PAGE, MAX_EXPORT_PAGE)
-        after, sent = "", 0
+        after, sent, skipped = "", 0, 0
         while True:
             with self._unreadable_logged(assertion, "Export", resource.dataset, 0):
                 page = await self._store.page(resource.dataset, after, size)
-            if page:
-                sent += len(page)
-                yield pb.ExportResponse(records=[self._record(row) for row in page])
-            if len(page) < size:
+            if page.rows or page.skipped:
+                sent, skipped = sent + len(page.rows), skipped + page.skipped
+                yield pb.ExportResponse(records=[self._record(row) for row in page.rows], skipped=page.skipped)
+            if not page.after:
                 break
-            after = page[-1].cursor
-        self._log.write(assertion, "Export", resource.dataset, 0, sent)
+            after = page.after
+        # An export that left rows out says how many in its line (outcome RECORD_UNREADABLE), as the caller is told.
+        self._log.write(assertion, "Export", resource.dataset, 0, sent,
+                        outcome="RECORD_UNREADABLE" if skipped else "OK", skipped=skipped)
 
     async def Describe(self, request: pb.DescribeRequest, context: grpc.aio.ServicerContext) -> pb.DescribeResponse:
         self._admit(context, "Describe", request.dataset)

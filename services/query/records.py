@@ -286,14 +286,15 @@ class ProviderClients:
                     "not served (its key mapping is wrong; the department's 前置机 configuration must map the "
                     "key item to the table's key column)", target, count, "" if count == 1 else "s", dataset)
 
-    async def export(self, target: str, dataset: str) -> AsyncIterator[list[Record]]:
-        """Pages of every current record of ``dataset``."""
+    async def export(self, target: str, dataset: str) -> AsyncIterator[provider_pb2.ExportResponse]:
+        """Pages of every current record of ``dataset``, each with the records the provider left out of it
+        (``skipped``: rows its database cannot send)."""
         call = self._stub(target).Export(
             provider_pb2.ExportRequest(dataset=dataset, page_size=EXPORT_PAGE_SIZE),
             timeout=max(EXPORT_TIMEOUT_SECONDS, self._timeout), metadata=self._metadata(target))
         try:
             async for page in call:
-                yield list(page.records)
+                yield page
         except grpc.aio.AioRpcError as exc:
             if unreadable(exc):
                 raise record_unreadable() from exc

@@ -271,9 +271,12 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         # The export is recorded before any row leaves (its id travels in the initial metadata).
         await context.send_initial_metadata(((AUDIT_ID_HEADER, access.id),))
         masker = deps.masker
-        sent = pages = 0
+        sent = pages = skipped = 0
         try:
-            async for page in deps.providers.export(resource.target, resource.dataset):
+            async for message in deps.providers.export(resource.target, resource.dataset):
+                page, skipped = message.records, skipped + message.skipped
+                if not page:  # every record of the provider's page left out: nothing to send
+                    continue
                 self._verifier.recheck(caller)  # a system disabled or rotated meanwhile gets no further page
                 decision = await self._still_allowed(deps, key, sent)
                 key_rule = projection.key_mask_rule(decision.plan, resource.key_item, resource.key_mask)
@@ -302,9 +305,10 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         # Whole: recorded as such before the caller is told (an export's opening record said ANSWERED before any
         # row left, and cannot say how it ended), and said in the body too, for REST clients that cannot read the
         # trailers' grpc-status (the transcoder closes the JSON array as cleanly after a failure as after the
-        # last row).
+        # last row). The records the provider could not send are counted there: an export missing them is not the
+        # whole resource.
         await deps.audit.record(audit.export_end(access, sent, pages, None))
-        yield query_pb2.ExportResponse(complete=True, row_count=sent)
+        yield query_pb2.ExportResponse(complete=True, row_count=sent, skipped_count=skipped)
 
     async def NotifyRecordsChanged(self, request: query_pb2.NotifyRecordsChangedRequest,
                                    context: grpc.aio.ServicerContext) -> query_pb2.NotifyRecordsChangedResponse:

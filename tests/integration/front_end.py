@@ -32,13 +32,16 @@ class Describing(provider_pb2_grpc.ProviderServiceServicer):
 
 
 class FrontEndProcessor(Describing):
-    def __init__(self, records: list[provider_pb2.Record], department: str = "", items: Iterable[str] = ()) -> None:
+    def __init__(self, records: list[provider_pb2.Record], department: str = "", items: Iterable[str] = (),
+                 skipped: int = 0) -> None:
         super().__init__(department, items)
         self.records = {record.key: record for record in records}
         #: Export's page size when set (else the caller's), and after how many pages it stops sending and waits
         #: for its caller to go away: an export cut midway.
         self.page_size: int | None = None
         self.hold_after: int | None = None
+        #: Records its database holds but cannot send: its export's first page says it left them out.
+        self.skipped = skipped
 
     async def Lookup(self, request, context):  # type: ignore[no-untyped-def]
         record = self.records.get(request.key)
@@ -54,7 +57,7 @@ class FrontEndProcessor(Describing):
         for page, start in enumerate(range(0, len(records), size)):
             if page == self.hold_after:
                 await asyncio.Future()  # until the call is cancelled
-            yield provider_pb2.ExportResponse(records=records[start:start + size])
+            yield provider_pb2.ExportResponse(records=records[start:start + size], skipped=self.skipped * (not start))
 
 
 @asynccontextmanager

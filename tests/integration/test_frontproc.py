@@ -54,6 +54,8 @@ from services.runtime.identity import service_caller
 from services.runtime.keys import generate_keys
 from services.runtime.provider_assertions import AccessClaims, ProviderAssertionSigner, provider_public_keys
 from services.runtime.server import RunningServer, start_server
+from tests.integration.front_end import FrontEndProcessor, serving
+from tests.integration.test_disabled_systems import _gated_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核 参保核查")
@@ -459,6 +461,21 @@ async def test_a_row_the_department_database_cannot_send_is_that_records_answer_
     assert await _audit_result(platform, batch.audit_id) == "ANSWERED"
     # The DBA fixes the row: it answers (nothing of the failure was cached).
     assert (await _query(platform, bad)).values["citizen_id"]
+
+
+async def test_an_export_says_how_many_records_its_provider_left_out(platform) -> None:  # type: ignore[no-untyped-def]
+    """A 前置机 leaves out of an export the rows its database cannot send and says how many (provider
+    ExportResponse.skipped); the platform's caller was told nothing of them, the export's last message saying
+    complete with the rows sent as if they were the whole resource. It says skipped_count now."""
+    records = [provider_pb2.Record(key=f"row-{n}", values={"card_no": f"A{n}"}) for n in range(3)]
+    provider = FrontEndProcessor(records, platform.credentials.systems["social"]["department"], ["card_no"], skipped=2)
+    async with serving(provider) as endpoint:
+        code = await _gated_entry(platform, endpoint)
+        pages = [page async for page in query_pb2_grpc.QueryServiceStub(platform.channel).Export(
+            query_pb2.ExportRequest(resource_code=code, purpose=ADMIN), metadata=platform.metadata("civil"),
+            timeout=30)]
+    assert sorted(row.key for page in pages for row in page.rows) == ["row-0", "row-1", "row-2"]
+    assert (pages[-1].complete, pages[-1].row_count, pages[-1].skipped_count) == (True, 3, 2)
 
 
 def _rest_post(platform, path: str, body: dict) -> tuple[int, dict]:  # type: ignore[no-untyped-def]

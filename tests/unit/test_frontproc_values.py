@@ -298,9 +298,9 @@ async def test_an_id_number_held_with_a_lower_case_x_is_found_and_paged_past(tmp
         assert sorted(r.key for r in rows) == ["11010519491231002X", "110105198001011000"]
         assert sorted(r.values["code"] for r in rows) == ["11010519491231002X", "110105198001011000"]
         after, keys = "", []
-        while page := await store.page("registry", after, 1):  # as Export walks it, a row a page
-            keys.append(page[0].key)
-            after = page[0].cursor
+        while (page := await store.page("registry", after, 1)).rows:  # as Export walks it, a row a page
+            keys.append(page.rows[0].key)
+            after = page.rows[0].cursor
             assert len(keys) <= 3, keys  # the old cursor, the upper-case key, came back to the same row forever
         assert keys == ["11010519491231002X", "110105198001011000", "11010519800101106X"]
     finally:
@@ -446,6 +446,52 @@ async def test_a_row_the_database_cannot_send_is_that_records_problem_not_a_refu
         await store.close()
 
 
+async def test_an_export_leaves_out_the_rows_the_database_cannot_send_and_says_how_many(
+        tmp_path: Path, database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """One row the database cannot send (a date typed 20260-03-01; a view's cast failing on that row) ended the whole
+    export RECORD_UNREADABLE: the rows after it never left, and nothing said which row or how many. Such a row is
+    left out now, named in the log by its key masked, the export goes on, and the platform is told how many
+    (ExportResponse.skipped), as the access log's line is."""
+    await _execute(database_url, """
+        INSERT INTO registry (code, day, label) VALUES ('c', '20260-03-01', 'x'), ('d', '2026-01-02', 'y');
+        CREATE TABLE nums (k text PRIMARY KEY, n text);
+        INSERT INTO nums VALUES ('n1', '1'), ('n2', 'two'), ('n3', '3');
+        CREATE VIEW numbers AS SELECT k, n::int AS number FROM nums;""")
+    table = _config(tmp_path, database_url, {"day": "day", "label": "label"})
+    view = (_config(tmp_path, database_url, {"number": "number"}).replace("    as_of_column: updated\n", "")
+            .replace("    table: registry\n    key_column: code\n", "    table: numbers\n    key_column: k\n")
+            .replace("      code: code\n", "      code: k\n"))
+    keys = generate_keys()
+    caplog.set_level(logging.WARNING, logger="frontproc.store")
+    for text, sent, why, shown in (
+            (table, ["a", "b", "d"], "in its column day (item day) a day before year 1", "*"),
+            (view, ["n1", "n3"], "cannot send (InvalidTextRepresentationError, SQLSTATE 22P02)", "n*")):
+        config = parse(text, str(tmp_path / "dept.yaml"))
+        store = DepartmentStore(config)
+        await store.open()
+        access_log = AccessLog(str(tmp_path / "access.jsonl"))
+        access_log.open()
+        try:
+            servicer = FrontprocServicer(config, ProviderAssertionVerifier(
+                provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
+            assertion = ProviderAssertionSigner(keys.provider_signing_key).metadata("fqj", AccessClaims(audit_id="e"))
+            context = SimpleNamespace(invocation_metadata=lambda assertion=assertion: assertion)
+            pages = [page async for page in servicer.Export(
+                provider_pb2.ExportRequest(dataset="registry", page_size=2), context)]
+        finally:
+            access_log.close()
+            await store.close()
+        assert [record.key for page in pages for record in page.records] == sent
+        assert sum(page.skipped for page in pages) == 1
+        said = [record.getMessage() for record in caplog.records]
+        # Which row (its key masked, as the platform masks it: never in full), and before it, why.
+        assert f"an export of registry left out the row of key {shown} (the warning before says why); it goes on " \
+               "with the next rows" == said[-1]
+        assert why in said[-2], said[-2]
+        line = read(str(tmp_path / "access.jsonl"))[-1]
+        assert (line["records"], line["skipped"], line["outcome"]) == (len(sent), 1, "RECORD_UNREADABLE")
+
+
 async def test_a_sql_ascii_database_is_warned_of_with_the_view_that_reads_its_gbk_text(
         tmp_path: Path, embedded, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
     """A SQL_ASCII database (older departments' systems) keeping names in GBK passed the check; each such row was
@@ -562,7 +608,7 @@ async def test_an_endless_date_or_time_is_no_value_and_a_real_last_day_stays_ali
                 assert (await store.lookup("registry", key)).values == values
             assert {row.key: row.values for row in await store.batch_lookup("registry", list(expected))} == expected
             if store.can_export("registry"):
-                assert {row.key: row.values for row in await store.page("registry", "b", 10)} == expected
+                assert {row.key: row.values for row in (await store.page("registry", "b", 10)).rows} == expected
         finally:
             await store.close()
 
@@ -701,7 +747,7 @@ async def test_a_fixed_length_column_leaves_without_the_blanks_that_pad_it(tmp_p
     store = DepartmentStore(parse(text, str(tmp_path / "dept.yaml")))
     await store.open()
     try:
-        page = await store.page("registry", "", 10)
+        page = (await store.page("registry", "", 10)).rows
         assert [(row.key, row.cursor, row.values["name"]) for row in page] == [("A1", "A1", "张三"), ("B2", "B2", "x")]
     finally:
         await store.close()

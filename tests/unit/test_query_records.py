@@ -817,7 +817,7 @@ async def test_an_export_stopped_by_an_unreadable_row_says_so(records: RecordCac
     try:
         with pytest.raises(ServiceError) as failure:
             async for page in records._providers.export(target, "ds"):
-                pages.append(page)
+                pages.append(list(page.records))
     finally:
         provider.records, provider.unreadable_keys = saved, set()
     assert [[r.key for r in page] for page in pages] == [["X1"]]

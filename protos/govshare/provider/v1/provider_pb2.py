@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#govshare/provider/v1/provider.proto\x12\x14govshare.provider.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x01\n\x06Record\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x38\n\x06values\x18\x02 \x03(\x0b\x32(.govshare.provider.v1.Record.ValuesEntry\x12\x1e\n\x16source_department_code\x18\x03 \x01(\t\x12.\n\nas_of_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"-\n\rLookupRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"M\n\x0eLookupResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12,\n\x06record\x18\x02 \x01(\x0b\x32\x1c.govshare.provider.v1.Record\"3\n\x12\x42\x61tchLookupRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\"D\n\x13\x42\x61tchLookupResponse\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.govshare.provider.v1.Record\"3\n\rExportRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"?\n\x0e\x45xportResponse\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.govshare.provider.v1.Record\"\"\n\x0f\x44\x65scribeRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"\\\n\x10\x44\x65scribeResponse\x12\x0e\n\x06serves\x18\x01 \x01(\x08\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x03(\t\x12\x10\n\x08key_kind\x18\x04 \x01(\t2\xfc\x02\n\x0fProviderService\x12S\n\x06Lookup\x12#.govshare.provider.v1.LookupRequest\x1a$.govshare.provider.v1.LookupResponse\x12\x62\n\x0b\x42\x61tchLookup\x12(.govshare.provider.v1.BatchLookupRequest\x1a).govshare.provider.v1.BatchLookupResponse\x12U\n\x06\x45xport\x12#.govshare.provider.v1.ExportRequest\x1a$.govshare.provider.v1.ExportResponse0\x01\x12Y\n\x08\x44\x65scribe\x12%.govshare.provider.v1.DescribeRequest\x1a&.govshare.provider.v1.DescribeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#govshare/provider/v1/provider.proto\x12\x14govshare.provider.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x01\n\x06Record\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x38\n\x06values\x18\x02 \x03(\x0b\x32(.govshare.provider.v1.Record.ValuesEntry\x12\x1e\n\x16source_department_code\x18\x03 \x01(\t\x12.\n\nas_of_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"-\n\rLookupRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\"M\n\x0eLookupResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12,\n\x06record\x18\x02 \x01(\x0b\x32\x1c.govshare.provider.v1.Record\"3\n\x12\x42\x61tchLookupRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04keys\x18\x02 \x03(\t\"D\n\x13\x42\x61tchLookupResponse\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.govshare.provider.v1.Record\"3\n\rExportRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"P\n\x0e\x45xportResponse\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.govshare.provider.v1.Record\x12\x0f\n\x07skipped\x18\x02 \x01(\x03\"\"\n\x0f\x44\x65scribeRequest\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\"\\\n\x10\x44\x65scribeResponse\x12\x0e\n\x06serves\x18\x01 \x01(\x08\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\r\n\x05items\x18\x03 \x03(\t\x12\x10\n\x08key_kind\x18\x04 \x01(\t2\xfc\x02\n\x0fProviderService\x12S\n\x06Lookup\x12#.govshare.provider.v1.LookupRequest\x1a$.govshare.provider.v1.LookupResponse\x12\x62\n\x0b\x42\x61tchLookup\x12(.govshare.provider.v1.BatchLookupRequest\x1a).govshare.provider.v1.BatchLookupResponse\x12U\n\x06\x45xport\x12#.govshare.provider.v1.ExportRequest\x1a$.govshare.provider.v1.ExportResponse0\x01\x12Y\n\x08\x44\x65scribe\x12%.govshare.provider.v1.DescribeRequest\x1a&.govshare.provider.v1.DescribeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,11 +49,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPORTREQUEST']._serialized_start=552
   _globals['_EXPORTREQUEST']._serialized_end=603
   _globals['_EXPORTRESPONSE']._serialized_start=605
-  _globals['_EXPORTRESPONSE']._serialized_end=668
-  _globals['_DESCRIBEREQUEST']._serialized_start=670
-  _globals['_DESCRIBEREQUEST']._serialized_end=704
-  _globals['_DESCRIBERESPONSE']._serialized_start=706
-  _globals['_DESCRIBERESPONSE']._serialized_end=798
-  _globals['_PROVIDERSERVICE']._serialized_start=801
-  _globals['_PROVIDERSERVICE']._serialized_end=1181
+  _globals['_EXPORTRESPONSE']._serialized_end=685
+  _globals['_DESCRIBEREQUEST']._serialized_start=687
+  _globals['_DESCRIBEREQUEST']._serialized_end=721
+  _globals['_DESCRIBERESPONSE']._serialized_start=723
+  _globals['_DESCRIBERESPONSE']._serialized_end=815
+  _globals['_PROVIDERSERVICE']._serialized_start=818
+  _globals['_PROVIDERSERVICE']._serialized_end=1198
 # @@protoc_insertion_point(module_scope)

@@ -67,10 +67,12 @@ class ExportRequest(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
 
 class ExportResponse(_message.Message):
-    __slots__ = ("records",)
+    __slots__ = ("records", "skipped")
     RECORDS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     records: _containers.RepeatedCompositeFieldContainer[Record]
-    def __init__(self, records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ...) -> None: ...
+    skipped: int
+    def __init__(self, records: _Optional[_Iterable[_Union[Record, _Mapping]]] = ..., skipped: _Optional[int] = ...) -> None: ...
 
 class DescribeRequest(_message.Message):
     __slots__ = ("dataset",)

@@ -160,14 +160,16 @@ class ExportRequest(_message.Message):
     def __init__(self, resource_code: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., purpose: _Optional[_Union[_common_pb2.Purpose, _Mapping]] = ...) -> None: ...
 
 class ExportResponse(_message.Message):
-    __slots__ = ("rows", "complete", "row_count")
+    __slots__ = ("rows", "complete", "row_count", "skipped_count")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
     ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_COUNT_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[ExportRow]
     complete: bool
     row_count: int
-    def __init__(self, rows: _Optional[_Iterable[_Union[ExportRow, _Mapping]]] = ..., complete: _Optional[bool] = ..., row_count: _Optional[int] = ...) -> None: ...
+    skipped_count: int
+    def __init__(self, rows: _Optional[_Iterable[_Union[ExportRow, _Mapping]]] = ..., complete: _Optional[bool] = ..., row_count: _Optional[int] = ..., skipped_count: _Optional[int] = ...) -> None: ...
 
 class ExportRow(_message.Message):
     __slots__ = ("key", "values", "as_of_time", "disputed")
