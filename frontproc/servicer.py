@@ -112,11 +112,18 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
             violations.append(FieldViolation(field, problem))
         return key
 
-    def _record(self, row: Row) -> pb.Record:
+    def _record(self, row: Row, resource: ResourceConfig) -> pb.Record:
+        """The record as the platform receives it. Its as-of time is the row's as_of_column; without that column,
+        the time of the read (the department's table is read as it is now); a row whose as_of_column is NULL has
+        none: nobody dated it.
+
+        Such a row was said to be true as of the read too: a record perhaps years old passed for current in the
+        platform's provenance (DOMAIN R-USE-3: each record carries its as-of time), which freshness is judged by.
+        Without an as-of time the caller is told the provider does not say when the record was true."""
         record = pb.Record(key=row.key, values=row.values, source_department_code=self._config.department_code)
         if row.as_of is not None:
             record.as_of_time.CopyFrom(to_timestamp(row.as_of))
-        else:
+        elif resource.as_of_column is None:
             record.as_of_time.GetCurrentTime()
         return record
 
@@ -131,7 +138,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
             row = await self._store.lookup(resource.dataset, key)
         self._log.write(assertion, "Lookup", resource.dataset, 1, 0 if row is None else 1)
         return pb.LookupResponse(found=False) if row is None else pb.LookupResponse(found=True,
-                                                                                    record=self._record(row))
+                                                                                    record=self._record(row, resource))
 
     async def BatchLookup(self, request: pb.BatchLookupRequest, context: grpc.aio.ServicerContext
                           ) -> pb.BatchLookupResponse:
@@ -149,7 +156,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         with self._unreadable_logged(assertion, "BatchLookup", resource.dataset, len(unique)):
             rows = await self._store.batch_lookup(resource.dataset, unique) if unique else []
         self._log.write(assertion, "BatchLookup", resource.dataset, len(unique), len(rows))
-        return pb.BatchLookupResponse(records=[self._record(row) for row in rows])
+        return pb.BatchLookupResponse(records=[self._record(row, resource) for row in rows])
 
     async def Export(self, request: pb.ExportRequest, context: grpc.aio.ServicerContext
                      ) -> AsyncIterator[pb.ExportResponse]:
@@ -169,7 +176,8 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
                 page = await self._store.page(resource.dataset, after, size)
             if page.rows or page.skipped:
                 sent, skipped = sent + len(page.rows), skipped + page.skipped
-                yield pb.ExportResponse(records=[self._record(row) for row in page.rows], skipped=page.skipped)
+                yield pb.ExportResponse(records=[self._record(row, resource) for row in page.rows],
+                                        skipped=page.skipped)
             if not page.after:
                 break
             after = page.after

@@ -746,10 +746,10 @@ async def _encoding_advice(connection: asyncpg.Connection) -> str:
 async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig) -> str:
     """A warning when rows of the table hold no as_of_column value, or "".
 
-    A NULL as-of time is no time at all, and the record is answered as true as of the moment of the read (as a
-    resource without as_of_column is): a row nobody dated — loaded before the column was added, say — passes
-    for fresh in the platform's provenance, and the check said nothing. The table is read until the first such
-    row (the check and the start only)."""
+    A NULL as-of time is no time at all: such a record is answered without one (the platform's caller is told the
+    provider does not say when it was true), a row nobody dated — loaded before the column was added, say — where
+    the department means every row to say it. The table is read until the first such row (the check and the start
+    only)."""
     if resource.table is None or resource.as_of_column is None:
         return ""
     column = _ident(resource.as_of_column.value)
@@ -761,8 +761,8 @@ async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig
     if not found:
         return ""
     return (f"rows of {resource.table.value} hold no as_of_column value ({resource.as_of_column.value} IS NULL): "
-            "they are answered as true as of the moment of the read, however old they are; set it (the time each "
-            "row was last true, or loaded)")
+            "they are answered without an as-of time (the platform's callers are told the department does not say "
+            "when they were true); set it (the time each row was last true, or loaded)")
 
 
 #: How many of a table's keys the check reads to see whether they are keys of the configured kind.

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from typing import Any, TypeVar
 
 import grpc
+from google.protobuf import timestamp_pb2
 from opentelemetry import trace
 
 from govshare.catalog.v1 import catalog_pb2
@@ -224,6 +225,14 @@ def _decision_key(caller: Caller, resource: Resource, purpose: int, items: tuple
     return (caller.system_id, caller.department_code, resource.code, purpose, items, method)
 
 
+def _as_of(record: provider_pb2.Record) -> timestamp_pb2.Timestamp | None:
+    """The record's as-of time, None when its provider gives none (a 前置机's row whose as_of_column is NULL).
+
+    Passed on as it was, the absent time became a present one of 1970-01-01T00:00:00Z in the answer's provenance:
+    a record nobody dated said to be true as of the epoch."""
+    return record.as_of_time if record.HasField("as_of_time") else None
+
+
 def _export_stopped(error: ServiceError, access: Access, sent: int) -> None:
     """An export the provider stopped after it was recorded: the caller is told who stopped it and how far it got,
     as a failed query is (never the endpoint's internal address), with the export's audit id."""
@@ -288,7 +297,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
                 response = query_pb2.ExportResponse(rows=[
                     query_pb2.ExportRow(key=record.key if key_rule is None else masker.mask(record.key, key_rule),
                                         values=projection.project(record.values, decision.plan, masker)[0],
-                                        as_of_time=record.as_of_time, disputed=record.key in disputed)
+                                        as_of_time=_as_of(record), disputed=record.key in disputed)
                     for record in page])
                 # Counted as it is handed over: a page the caller's cancel cut on its way may have left.
                 sent, pages = sent + len(page), pages + 1
@@ -453,7 +462,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             result.values.update(values)
             provenance = result.provenance
             provenance.provider_department_code = provider
-            provenance.as_of_time.CopyFrom(record.as_of_time)
+            if record.HasField("as_of_time"):  # a provider's record nobody dated has none (_as_of)
+                provenance.as_of_time.CopyFrom(record.as_of_time)
             if key in disputed:
                 provenance.disputed = True
         return masked
@@ -565,7 +575,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         disputed = bool(deps.open_disputes.resources_of(key)) and key in await disputes.disputed_keys(
             deps.open_disputes, deps.resources.get, resource, (key,))
         return common_pb2.Provenance(provider_department_code=resource.provider_department_code,
-                                     as_of_time=record.as_of_time if record is not None else None,
+                                     as_of_time=_as_of(record) if record is not None else None,
                                      disputed=disputed)
 
     # --- audit --------------------------------------------------------------------------------

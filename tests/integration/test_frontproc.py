@@ -478,6 +478,28 @@ async def test_an_export_says_how_many_records_its_provider_left_out(platform) -
     assert (pages[-1].complete, pages[-1].row_count, pages[-1].skipped_count) == (True, 3, 2)
 
 
+async def test_a_record_its_provider_gives_no_as_of_time_is_answered_without_one(platform) -> None:  # type: ignore[no-untyped-def]
+    """A 前置机's row whose as_of_column is NULL leaves without an as-of time; the query service copied the absent
+    Timestamp into the answer's provenance, where it was present and said 1970-01-01T00:00:00Z. A caller is now
+    told no time (the SDK's as_of_time None), in a Query and an Export alike; a dated record keeps its time."""
+    dated = provider_pb2.Record(key="row-0", values={"card_no": "A0"})
+    dated.as_of_time.FromSeconds(1_780_000_000)
+    records = [dated, provider_pb2.Record(key="row-1", values={"card_no": "A1"})]
+    provider = FrontEndProcessor(records, platform.credentials.systems["social"]["department"], ["card_no"])
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    async with serving(provider) as endpoint:
+        code = await _gated_entry(platform, endpoint)
+        answers = [await stub.Query(query_pb2.QueryRequest(resource_code=code, key=key, purpose=ADMIN),
+                                    metadata=platform.metadata("civil"), timeout=10) for key in ("row-0", "row-1")]
+        rows: dict[str, query_pb2.ExportRow] = {}
+        async for page in stub.Export(query_pb2.ExportRequest(resource_code=code, purpose=ADMIN),
+                                      metadata=platform.metadata("civil"), timeout=30):
+            rows.update({row.key: row for row in page.rows})
+    assert [answer.provenance.HasField("as_of_time") for answer in answers] == [True, False]
+    assert answers[0].provenance.as_of_time.seconds == 1_780_000_000
+    assert {key: row.HasField("as_of_time") for key, row in rows.items()} == {"row-0": True, "row-1": False}
+
+
 def _rest_post(platform, path: str, body: dict) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
     """A REST call through the edge as the demo 民政局 system: HTTP status and JSON body."""
     request = urllib.request.Request(f"http://{platform.gateway}{path}", data=json.dumps(body).encode(),

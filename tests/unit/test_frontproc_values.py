@@ -724,8 +724,50 @@ async def test_the_check_warns_of_rows_whose_as_of_time_is_null(
         caplog.clear()
         assert (await _read(tmp_path, text, "a")).as_of == dt.datetime(2026, 12, 1, 10, tzinfo=BEIJING)
         warnings = [record.getMessage() for record in caplog.records if record.name == "frontproc.store"]
-        assert [("rows of dated hold no as_of_column value (t IS NULL): they are answered as true as of the "
-                 "moment of the read") in warning for warning in warnings] == ([True] if says else [])
+        assert [("rows of dated hold no as_of_column value (t IS NULL): they are answered without an as-of time"
+                 ) in warning for warning in warnings] == ([True] if says else [])
+
+
+async def test_a_row_whose_as_of_time_is_null_leaves_without_one_not_as_of_the_read(
+        tmp_path: Path, database_url: str) -> None:
+    """A row of a dated table whose as_of_column is NULL left with the time of the read as its as-of time: a
+    record nobody dated, perhaps years old, passed for current in the platform's provenance (DOMAIN R-USE-3: each
+    record carries its as-of time). It leaves without one now; a dated row keeps its time, and a resource without
+    as_of_column the time of the read (its table read as it is now)."""
+    await _execute(database_url, "CREATE TABLE dated (k text PRIMARY KEY, t timestamp);"
+                                 " INSERT INTO dated VALUES ('a', '2026-12-01 10:00'), ('b', NULL)")
+    dated = (_config(tmp_path, database_url, {}, as_of="t")
+             .replace("    table: registry\n    key_column: code\n", "    table: dated\n    key_column: k\n")
+             .replace("      code: code\n", "      code: k\n"))
+    keys = generate_keys()
+    for text, expected in ((dated, {"a": True, "b": False}),
+                           (dated.replace("    as_of_column: t\n", ""), {"a": True, "b": True})):
+        config = parse(text, str(tmp_path / "dept.yaml"))
+        store = DepartmentStore(config)
+        await store.open()
+        access_log = AccessLog(str(tmp_path / "access.jsonl"))
+        access_log.open()
+        try:
+            servicer = FrontprocServicer(config, ProviderAssertionVerifier(
+                provider_public_keys(keys.provider_signing_key), audience="fqj"), store, access_log, RateLimit(10, 10))
+
+            def context() -> SimpleNamespace:
+                signer = ProviderAssertionSigner(keys.provider_signing_key)
+                assertion = signer.metadata("fqj", AccessClaims(audit_id="n"))
+                return SimpleNamespace(invocation_metadata=lambda: assertion)
+
+            alone = {key: (await servicer.Lookup(provider_pb2.LookupRequest(dataset="registry", key=key), context())
+                           ).record for key in expected}
+            batch = await servicer.BatchLookup(provider_pb2.BatchLookupRequest(dataset="registry", keys=["a", "b"]),
+                                               context())
+            pages = [page async for page in servicer.Export(provider_pb2.ExportRequest(dataset="registry"), context())]
+        finally:
+            access_log.close()
+            await store.close()
+        for records in (alone.values(), batch.records, [record for page in pages for record in page.records]):
+            assert {record.key: record.HasField("as_of_time") for record in records} == expected
+        if text is dated:
+            assert alone["a"].as_of_time.ToDatetime(tzinfo=dt.UTC) == dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC)
 
 
 async def test_a_fixed_length_column_leaves_without_the_blanks_that_pad_it(tmp_path: Path, database_url: str) -> None:
