@@ -140,14 +140,16 @@ async def run(config: FrontprocConfig) -> None:
     await check(config, DATABASE_WAIT_SECONDS)
     settings = server_settings(config)
     renewing = RenewingCertificate(TlsFiles.of(settings)).credentials() if settings.tls_enabled else None
-    running = await start_server(settings, create_component(config), credentials=renewing)
-    print(f"govshare frontproc: {config.department_name or config.department_code} serving "
-          f"{', '.join(config.resources)} on port {running.port}", flush=True)
+    # The signals are taken before the server starts: taken after the "serving" line, a SIGTERM or SIGHUP sent on
+    # seeing it (a supervisor, a test, an officer's script) found Python's default and ended the process undrained.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, _hung_up, config, stop)
+    running = await start_server(settings, create_component(config), credentials=renewing)
+    print(f"govshare frontproc: {config.department_name or config.department_code} serving "
+          f"{', '.join(config.resources)} on port {running.port}", flush=True)
     await stop.wait()
     await running.stop(5.0)
 
