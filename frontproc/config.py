@@ -310,6 +310,22 @@ def _unusable_name(name: str) -> str:
     return f"{name!r} is not a usable file name (it holds a NUL character)"
 
 
+def _url_field(database: dict[str, tuple[Node, Node]], base: Path) -> tuple[int, str]:
+    """The line of the field the database URL came from, and how to name it in a refusal of the URL.
+
+    A URL refused was said to be the ``database`` line's ("dept.yaml:5: database: expected a postgresql:// URL"):
+    with a url_file or url_env, the officer looked at dept.yaml for a URL that is in another file, or in the
+    environment. The field's own line is named, and where the URL is when it is not written there."""
+    for name in ("url", "url_file", "url_env"):
+        if name in database:
+            node = database[name][1]
+            value = str(node.value) if isinstance(node, ScalarNode) else ""
+            where = {"url": "", "url_file": f" (the URL in {base / value})",
+                     "url_env": f" (the URL in the environment variable {value})"}[name]
+            return node.start_mark.line + 1, f"database.{name}{where}"
+    return 0, "database"
+
+
 def _file_or_value(reader: _Reader, base: Path, fields: dict, name: str, where: str) -> str:
     """``name`` given inline, or ``name_file`` (relative to the configuration file), or ``name_env``."""
     inline = reader.text(fields, name, where)
@@ -494,7 +510,8 @@ def parse(text: str, path: str = "<config>") -> FrontprocConfig:
     if "database" in top and not database_url and len(reader.problems) == known:
         reader.problem(top["database"][0], "database: give url, url_file or url_env")
     elif database_url and (problem := _database_url_problem(database_url.strip())):
-        reader.problem(top["database"][0], f"database: {problem}")
+        line, field = _url_field(database, base)
+        reader.problem(line or top["database"][0], f"{field}: {problem}")
     url_file = reader.text(database, "url_file", "database") if "url" not in database else None
     time_zone = reader.text(database, "time_zone", "database", default=DEFAULT_TIME_ZONE)
     _zone(reader, time_zone)

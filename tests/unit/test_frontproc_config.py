@@ -334,12 +334,20 @@ def test_a_key_or_url_file_that_is_not_text_is_named_with_its_line(tmp_path: Pat
                                                             ("pw?1", ""), ("pw@1", "?host=/run/postgresql"))],
 ])
 def test_a_database_url_that_is_not_postgresql_is_refused_with_its_line(tmp_path: Path, url: str, said: str) -> None:
-    """Such a URL passed the configuration and ended in asyncpg's or urllib's traceback at --check and at start."""
+    """Such a URL passed the configuration and ended in asyncpg's or urllib's traceback at --check and at start.
+    The refusal names the line of the field the URL came from, and the file it is in: it named the ``database``
+    line, and an officer whose URL is in url_file looked in dept.yaml for it."""
     text = _valid(tmp_path, url)
     with pytest.raises(ConfigError) as error:
         parse(text, str(tmp_path / "dept.yaml"))
-    assert f"dept.yaml:{_line_of(text, 'database:')}: {said}" in str(error.value)
+    field = f"database.url_file (the URL in {tmp_path / 'database.url'})"
+    assert f"dept.yaml:{_line_of(text, 'url_file:')}: {said.replace('database', field, 1)}" in str(error.value)
     assert "pw" not in str(error.value)
+    inline = text.replace("  url_file: database.url\n", f"  url: {url}\n")
+    with pytest.raises(ConfigError) as error:
+        parse(inline, str(tmp_path / "dept.yaml"))
+    assert f"dept.yaml:{_line_of(inline, '  url: ')}: {said.replace('database', 'database.url', 1)}" \
+        in str(error.value)
 
 
 @pytest.mark.parametrize("url", ["postgresql://dept:p%40ss%2F%25@db.example:5432/hrss",
