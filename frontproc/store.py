@@ -677,7 +677,8 @@ async def check_resources(config: FrontprocConfig, connection: asyncpg.Connectio
             for advice in (await _key_index_advice(connection, resource),
                            await _key_spelling_advice(connection, resource),
                            await _key_kind_advice(connection, resource),
-                           await _as_of_advice(connection, resource)):
+                           await _as_of_advice(connection, resource),
+                           await _beyond_dates_advice(connection, resource, returned)):
                 if advice:
                     log.warning("%s:%d: resources %r: %s", config.path,
                                 resource.table.line, resource.dataset, advice)  # type: ignore[union-attr]
@@ -763,6 +764,36 @@ async def _as_of_advice(connection: asyncpg.Connection, resource: ResourceConfig
     return (f"rows of {resource.table.value} hold no as_of_column value ({resource.as_of_column.value} IS NULL): "
             "they are answered without an as-of time (the platform's callers are told the department does not say "
             "when they were true); set it (the time each row was last true, or loaded)")
+
+
+async def _beyond_dates_advice(connection: asyncpg.Connection, resource: ResourceConfig,
+                               returned: dict[str, asyncpg.types.Type]) -> str:
+    """A warning when rows of the table hold a date or timestamp no date can write (a year past 9999, a day BC), or "".
+
+    PostgreSQL keeps them (a 有效期至 typed 20260-03-01); the 前置机 cannot send them: each such row is
+    RECORD_UNREADABLE when asked for and left out of every export, and the check said nothing, the officer
+    learning of it from the platform's callers. The table is read once for all its time columns, bounded by the
+    statement timeout (the check and the start only); values are counted, never shown."""
+    if resource.table is None:
+        return ""
+    mapped = {column.value for column in resource.items.values()} | (
+        {resource.as_of_column.value} if resource.as_of_column else set())
+    times = sorted(column for column in mapped if column in returned and returned[column].name in _AS_OF_TYPES)
+    if not times:
+        return ""
+    counts = ", ".join(f"count(*) FILTER (WHERE isfinite({_ident(column)}) AND ({_ident(column)} >= '10000-01-01' "
+                       f"OR {_ident(column)} < '0001-01-01')) AS {_ident(column)}" for column in times)
+    try:
+        found = await connection.fetchrow(f"SELECT {counts} FROM {_ident(resource.table.value)}",
+                                          timeout=STATEMENT_TIMEOUT_SECONDS)
+    except (asyncpg.PostgresError, TimeoutError):
+        return ""
+    beyond = [f"{column} in {found[column]:,} row{'s' * (found[column] != 1)}" for column in times if found[column]]
+    if not beyond:
+        return ""
+    return (f"rows of {resource.table.value} hold a day before year 1 or after year 9999, which no date can write "
+            f"(a year typed with a digit too many, 20260-03-01?): {', '.join(beyond)}; each is answered "
+            "RECORD_UNREADABLE and left out of batch downloads until it is fixed")
 
 
 #: How many of a table's keys the check reads to see whether they are keys of the configured kind.
