@@ -65,7 +65,8 @@ FAILED = "FAILED"
 # AUTHORIZATION_UNAVAILABLE, ...).
 #: The platform's own foundation data service did not answer (the department runs no endpoint for it).
 FOUNDATION_UNAVAILABLE = "FOUNDATION_UNAVAILABLE"
-#: The caller went away, or its deadline passed, before the answer.
+#: The caller went away, or its deadline passed, before the answer (or came before its provider's: answered
+#: PROVIDER_UNAVAILABLE just before it: services.runtime.callers_time).
 CANCELLED = "CANCELLED"
 #: An error that is not a ServiceError: a bug.
 INTERNAL = "INTERNAL"

@@ -49,6 +49,7 @@ from services.query.endpoints import EndpointDown, EndpointGuard
 from services.query.redis_reads import RedisReader
 from services.runtime.batching import KeyBatcher
 from services.runtime.cache import FOUNDATION_ENDPOINT, RecordInvalidator, record_cache_key, record_key_prefix
+from services.runtime.callers_time import within_callers_time
 from services.runtime.clients import call_metadata, open_channel, trace_metadata
 from services.runtime.errors import ServiceError, details_of
 from services.runtime.identity import AssertionSigner, Caller
@@ -89,6 +90,21 @@ FetchRecords = Callable[[str, str, list[str]], Awaitable[dict[str, Record]]]
 #: ServiceError.metadata key set on PROVIDER_UNAVAILABLE when the endpoint that failed is the platform's own
 #: foundation service, not a department's 前置机 (the query servicer words the caller's message by it).
 PLATFORM_ENDPOINT = "platform_endpoint"
+
+
+#: ServiceError.metadata key set on PROVIDER_UNAVAILABLE when the provider had not answered by the caller's deadline,
+#: before its own timeout (the query servicer says so in the caller's message).
+CALLERS_DEADLINE = "callers_deadline"
+
+#: Provider reads a BatchQuery stopped waiting for at its deadline, kept until they end (they fill the cache).
+_LEFT_BEHIND: set[asyncio.Task] = set()
+
+
+def _left_behind(task: asyncio.Task) -> None:
+    """Drops a provider read its caller stopped waiting for, once it ended, and retrieves its outcome."""
+    _LEFT_BEHIND.discard(task)
+    if not task.cancelled():
+        task.exception()
 
 
 def _provider_unavailable(target: str, exc: grpc.aio.AioRpcError, in_mesh: bool = False) -> ServiceError:
@@ -196,6 +212,18 @@ class ProviderClients:
                     raise EndpointDown(exc) from exc
         except EndpointDown as down:
             raise down.error from None
+
+    def not_in_time(self, target: str) -> ServiceError:
+        """What a caller is told when ``target`` had not answered by its deadline: PROVIDER_UNAVAILABLE naming it,
+        as when it fails, though the call goes on (to its own timeout) for the other callers of its keys and is
+        counted by the endpoint's guard as what it turns out to be, not as a failure for this caller's want of
+        time."""
+        metadata = {CALLERS_DEADLINE: "1"}
+        if self._in_mesh(target):
+            metadata[PLATFORM_ENDPOINT] = "foundation"
+        return ServiceError(grpc.StatusCode.UNAVAILABLE, "PROVIDER_UNAVAILABLE",
+                            f"the provider endpoint {target} had not answered by the caller's deadline",
+                            metadata=metadata)
 
     async def lookup(self, target: str, dataset: str, key: str) -> Record | None:
         """The record of ``key`` (None when absent, UNREADABLE when its database cannot send it)."""
@@ -439,7 +467,9 @@ class RecordCache:
                 return record
         _MISS.inc()
         # One entry per key (singleflight), one provider call per batch of keys (the batcher).
-        record = await self._flight.do(name, lambda: self._misses.get((target, dataset), key))
+        # Each caller waits until its own deadline (within_callers_time), the read runs on for the others.
+        record = await within_callers_time(self._flight.do(name, lambda: self._misses.get((target, dataset), key)),
+                                           lambda: self._providers.not_in_time(target))
         if record is UNREADABLE:
             raise record_unreadable()
         return record
@@ -469,7 +499,11 @@ class RecordCache:
             found.update(read)
         if misses:
             _MISS.inc(len(misses))
-            found.update(await self._fetch_many(target, dataset, misses))
+            fetching = asyncio.ensure_future(self._fetch_many(target, dataset, misses))
+            _LEFT_BEHIND.add(fetching)
+            fetching.add_done_callback(_left_behind)
+            found.update(await within_callers_time(asyncio.shield(fetching),
+                                                   lambda: self._providers.not_in_time(target)))
         return found
 
     def _hold(self, generation: tuple[int, int], source: str, records: Mapping[str, Record | None]) -> None:

@@ -26,7 +26,7 @@ from services.query.audit import Access, clean
 from services.query.decisions import Decision, DecisionKey
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import key_error
-from services.query.records import PLATFORM_ENDPOINT, UNREADABLE
+from services.query.records import CALLERS_DEADLINE, PLATFORM_ENDPOINT, UNREADABLE
 from services.query.resources import Resource, valid_resource_code
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
@@ -192,23 +192,30 @@ def _serving(deps: Dependencies, access: Access) -> None:
                                     purpose=access.purpose, audit_id=access.id))
 
 
-def _name_the_provider(error: ServiceError, access: Access) -> bool:
+def _name_the_provider(error: ServiceError, access: Access) -> str | None:
     """A provider endpoint that does not answer is named by its department and resource (the caller learns who
     does not provide, Art. 24), never by its address (an internal one, which callers are not told). When it is
     the platform's own foundation service, the platform is named: the department runs no endpoint for it, and
     a caller told that the department "does not answer" would chase a department that can do nothing.
-    True when it is the platform's service (the access record keeps that cause, which supervision does not count
-    against the department)."""
+    The cause the access record keeps instead of PROVIDER_UNAVAILABLE when the failure was not the department's
+    (supervision does not count it against the department): FOUNDATION_UNAVAILABLE for the platform's service,
+    CANCELLED when the caller's deadline came before the provider's answer (the cause it had when that deadline
+    ended the call; the endpoint's guard does not count it either); else None."""
     metadata = dict(error.metadata)
-    if metadata.pop(PLATFORM_ENDPOINT, ""):
-        error.metadata = metadata
+    platform = bool(metadata.pop(PLATFORM_ENDPOINT, ""))
+    # Not answered by the caller's deadline, before its own timeout: a longer deadline may be answered.
+    in_callers_time = bool(metadata.pop(CALLERS_DEADLINE, ""))
+    advice = " within this call's deadline: try again later, or with a longer deadline" if in_callers_time \
+        else ": try again later"
+    error.metadata = metadata
+    if platform:
         error.message = (f"the platform's foundation data service does not answer for resource "
                          f"{clean(access.resource_code, 64)} (of provider department "
-                         f"{access.provider_department_code}): try again later")
-        return True
+                         f"{access.provider_department_code}){advice}")
+        return audit.FOUNDATION_UNAVAILABLE
     error.message = (f"the provider department {access.provider_department_code} does not answer for resource "
-                     f"{clean(access.resource_code, 64)}: try again later")
-    return False
+                     f"{clean(access.resource_code, 64)}{advice}")
+    return audit.CANCELLED if in_callers_time else None
 
 
 def _unreadable_message(access: Access, which: str = " for this key") -> str:
@@ -624,14 +631,14 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             deps.audit.submit_detached(access)
             raise
         except Exception as error:
-            platform = False
+            cause = None
             if isinstance(error, ServiceError) and error.reason == "PROVIDER_UNAVAILABLE":
-                platform = _name_the_provider(error, access)
+                cause = _name_the_provider(error, access)
             elif isinstance(error, ServiceError) and error.reason == "RECORD_UNREADABLE":
                 error.message = _unreadable_message(access)
             access.fail(error)
-            if platform:
-                access.deny_reason = audit.FOUNDATION_UNAVAILABLE
+            if cause is not None:
+                access.deny_reason = cause
             await deps.audit.record(access)
             if isinstance(error, ServiceError):
                 # Refusals cite their audit record too (ErrorInfo.metadata["audit_id"]).

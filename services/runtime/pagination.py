@@ -30,13 +30,15 @@ class TokenScope:
     key: bytes
 
 
-#: The call being served (its scope and its request), set by the server for every call. Its tokens name its
-#: listing, so one listing's token is refused by another instead of resuming it at whatever position the other
-#: listing makes of it (ListSystems took ListPersons' token and answered a page, silently skipping rows); they
-#: are bound to the request's filters and order, so a token used with other filters is refused instead of
-#: answering a page of the old listing; and they are signed, so an edited token is refused before its position
-#: is read.
-CALL: contextvars.ContextVar[tuple[TokenScope, Any] | None] = contextvars.ContextVar("page_token_call", default=None)
+#: The call being served (its scope, its request and its grpc context), set by the server for every call. The
+#: context tells the caller's time to what reads it on a slow path only (time_remaining: a query waiting for a
+#: provider). Its tokens name its listing, so one listing's token is refused by another instead of resuming it at
+#: whatever position the other listing makes of it (ListSystems took ListPersons' token and answered a page,
+#: silently skipping rows); they are bound to the request's filters and order, so a token used with other filters
+#: is refused instead of answering a page of the old listing; and they are signed, so an edited token is refused
+#: before its position is read.
+CALL: contextvars.ContextVar[tuple[TokenScope, Any, Any] | None] = contextvars.ContextVar("page_token_call",
+                                                                                          default=None)
 _LISTING_KEY = "l"
 _BINDING_KEY = "b"
 #: The request fields a token does not depend on (AIP-158: a caller may change the page size between pages).
@@ -51,9 +53,17 @@ def token_key(internal_key: bytes) -> bytes:
     return hmac.new(internal_key, b"govshare page tokens v1", hashlib.sha256).digest()
 
 
-def serving(scope: TokenScope, request: object) -> contextvars.Token:
-    """Makes ``request`` of ``scope`` the call the tokens issued and read from here on belong to."""
-    return CALL.set((scope, request))
+def serving(scope: TokenScope, request: object, context: Any = None) -> contextvars.Token:
+    """Makes ``request`` of ``scope`` the call the tokens issued and read from here on belong to; ``context``, its
+    grpc context (one tuple as before: a call pays nothing more for it)."""
+    return CALL.set((scope, request, context))
+
+
+def time_remaining() -> float | None:
+    """Seconds left before the deadline of the call being served; None when it has none, or outside a call."""
+    call = CALL.get()
+    context = call[2] if call is not None else None
+    return context.time_remaining() if context is not None else None
 
 
 def _binding(key: bytes, request: object) -> str:
@@ -96,7 +106,7 @@ def encode_token(position: dict, listing: str | None = None) -> str:
     call = CALL.get()
     if call is None:
         return _b64(position)
-    scope, request = call
+    scope, request, _ = call
     header = {_LISTING_KEY: listing} if listing else {_LISTING_KEY: scope.listing,
                                                       _BINDING_KEY: _binding(scope.key, request)}
     payload = _b64({**header, **position})
@@ -127,7 +137,7 @@ def decode_token(token: str, field: str = "page_token", listing: str | None = No
     issuer, binding = position.pop(_LISTING_KEY, None), position.pop(_BINDING_KEY, None)
     if call is None:  # outside a call (tests, tools): read as it is
         return position
-    scope, request = call
+    scope, request, _ = call
     expected = listing or scope.listing
     if issuer != expected:
         raise invalid_argument([FieldViolation(field, f"is a page token of {str(issuer)[:80]}, not of {expected}: "

@@ -390,8 +390,9 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                 span, token = start_span(context)
                 try:
                     message = parse(request)
-                    serving(scope, message)  # the call's own context: the page tokens it issues and reads are its
-                    # (set before _bounded's task is made: the task runs in a copy of this context)
+                    # The call's own context: the page tokens it issues and reads are its, and its deadline
+                    # (set before _bounded's task is made: the task runs in a copy of this context).
+                    serving(scope, message, context)
                     response = await bounded(behavior(message, context), _answer_within(context, limit), method)
                 except asyncio.CancelledError:
                     ended(context, span, token, started, grpc.StatusCode.CANCELLED)
@@ -415,7 +416,7 @@ class _ErrorInterceptor(grpc.aio.ServerInterceptor):
                 span, token = start_span(context)
                 try:
                     message = parse(request)
-                    serving(scope, message)
+                    serving(scope, message, context)
                     stream = aiter(stream_behavior(message, context))
                     while (response := await anext(stream, _END_OF_STREAM)) is not _END_OF_STREAM:
                         # The span is current while the handler runs, not across a yield: grpc closes a stream
