@@ -21,6 +21,7 @@ import grpc
 from govshare.authorization.v1 import authorization_pb2, authorization_pb2_grpc
 from govshare.common.v1 import common_pb2
 from services.query.projection import Plan, make_plan
+from services.runtime.callers_time import within_callers_time
 from services.runtime.clients import call_metadata
 from services.runtime.enums import ShortNames
 from services.runtime.errors import ServiceError
@@ -113,6 +114,14 @@ class Authorizer:
         return response.decision
 
 
+def no_decision_in_time() -> ServiceError:
+    """What a caller is told when the authorization service had not answered by its deadline (the Check goes on,
+    to its own timeout, for the other callers of its decision): named, as when it fails, not DEADLINE_EXCEEDED."""
+    return ServiceError(grpc.StatusCode.UNAVAILABLE, "AUTHORIZATION_UNAVAILABLE",
+                        "no access decision could be obtained within this call's deadline (the authorization service "
+                        "did not answer): try again later, or with a longer deadline")
+
+
 class DecisionCache:
     """Decisions by :data:`DecisionKey`, each kept until its expiry or an invalidating event."""
 
@@ -139,7 +148,9 @@ class DecisionCache:
             _HIT.inc()
             return decision
         _MISS.inc()
-        return await self._flight.do(key, lambda: self._fetch(key))
+        # Each caller waits until its own deadline: a stopped authorization service, asked with the call timeout
+        # (5 s), left a caller with less time DEADLINE_EXCEEDED naming nobody.
+        return await within_callers_time(self._flight.do(key, lambda: self._fetch(key)), no_decision_in_time)
 
     async def instead_of_used_up(self, key: DecisionKey, decision: Decision, used_up: tuple[str, ...]
                                  ) -> Decision | None:

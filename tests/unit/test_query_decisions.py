@@ -10,6 +10,8 @@ import pytest
 from govshare.authorization.v1 import authorization_pb2
 from govshare.common.v1 import common_pb2
 from services.query.decisions import Decision, DecisionCache, DecisionKey, deny_reason_name
+from services.runtime.errors import ServiceError
+from services.runtime.pagination import CALL, TokenScope, serving
 
 ONLINE = common_pb2.SHARE_METHOD_ONLINE_QUERY
 BASIS = common_pb2.PURPOSE_TYPE_ADMINISTRATIVE_BASIS
@@ -208,3 +210,34 @@ async def test_while_the_event_subscription_is_broken_no_decision_is_kept() -> N
     await decisions.get(key())
     await decisions.get(key())
     assert len(authority.calls) == 4
+
+
+class CallerTime:
+    """A grpc context's time_remaining: the deadline of the call being served."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def time_remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+async def test_a_caller_is_told_no_decision_came_by_its_deadline_and_the_check_goes_on() -> None:
+    """An authorization service that does not answer (stopped), its Check asked with the call timeout (5 s): a
+    caller with less time waited to its deadline and was DEADLINE_EXCEEDED naming nobody. It is told
+    AUTHORIZATION_UNAVAILABLE a moment before its deadline; the Check goes on, and answers the next caller."""
+    authority = Authority()
+    authority.gate = asyncio.Event()
+    decisions = cache(authority, Clock())
+    reset = serving(TokenScope("QueryService/Query", b"k" * 32), None, CallerTime(0.5))
+    try:
+        started = time.monotonic()
+        with pytest.raises(ServiceError) as refused:
+            await asyncio.wait_for(decisions.get(key()), 2)
+        assert time.monotonic() - started < 0.5
+    finally:
+        CALL.reset(reset)
+    assert refused.value.reason == "AUTHORIZATION_UNAVAILABLE" and "deadline" in refused.value.message
+    authority.gate.set()
+    assert (await decisions.get(key())).allowed
+    assert len(authority.calls) == 1
