@@ -106,6 +106,7 @@ ADMIN_ACTION = {
     "foundation.designate_item_source": "指定信息项权威来源", "foundation.load_records": "装载数据",
     "foundation.resolve_conflict": "处理数据冲突", "foundation.read_history": "查阅记录历史",
     "dispute.report": "提出数据异议", "dispute.corrected": "异议核实：已更正", "dispute.confirmed": "异议核实：无误",
+    "dispute.read": "查阅数据异议", "audit.usage_summary": "查阅资源使用统计",
     "audit.verification.start": "发起审计日志校验", "audit.verification.cancel": "取消审计日志校验",
     "audit.verify_chain": "校验审计日志（一页）",
     "supervision.update_weights": "调整评价指标权重", "supervision.compute_snapshots": "计算月度监督快照",

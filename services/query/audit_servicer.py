@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
@@ -242,15 +242,20 @@ def _uuid_of(value: object) -> uuid.UUID:
     return uuid.UUID(str(value))
 
 
-async def _require_auditor(deps: Dependencies, caller: Caller, action: str, what: str) -> None:
-    """Verification is the authority's auditors' (as VerifyAuditChain). A refusal is an entry of ``action`` on the
-    audit trail, the reason as its result: a department probing the authority's verification left no trace."""
+def _recorder(deps: Dependencies) -> Callable[[AdminEvent], Awaitable[None]]:
+    """Writes a refused read's event to the outbox and wakes the relay (refusals_logged's record)."""
 
     async def record(event: AdminEvent) -> None:
         await deps.store.record_admin_event(event)
         deps.admin_outbox.notify()
 
-    async with refusals_logged(record, caller, action, "audit_trail"):
+    return record
+
+
+async def _require_auditor(deps: Dependencies, caller: Caller, action: str, what: str) -> None:
+    """Verification is the authority's auditors' (as VerifyAuditChain). A refusal is an entry of ``action`` on the
+    audit trail, the reason as its result: a department probing the authority's verification left no trace."""
+    async with refusals_logged(_recorder(deps), caller, action, "audit_trail"):
         duties.require_role(caller, AUDITOR, what)
         if not caller.authority:
             raise permission_denied("NOT_AUTHORITY", f"only the authority may {what}")
@@ -285,14 +290,9 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             raise invalid_argument(violations)
         limit = page_size(request.page_size)
         after = time_keyset_after(request.page_token, text_id)
-
-        async def record(event: AdminEvent) -> None:
-            await deps.store.record_admin_event(event)
-            deps.admin_outbox.notify()
-
         provider = self._provider_scope(caller)
         # A refused read is logged as the read it tried, as each page read is (its filter checked above).
-        async with refusals_logged(record, caller, "audit.list_accesses", request.resource_code or "*"):
+        async with refusals_logged(_recorder(deps), caller, "audit.list_accesses", request.resource_code or "*"):
             duties.require_role(caller, ACCESS_READERS, "read a department's access log")
         scope = AccessFilter(provider=provider, resource_code=request.resource_code,
                              department_code=request.department_code, start=start, end=end)
@@ -319,8 +319,12 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         _resource_filter(request.resource_code, violations)
         if violations:
             raise invalid_argument(violations)
-        scope = AccessFilter(provider=self._provider_scope(caller), resource_code=request.resource_code,
-                             start=start, end=end)
+        provider = self._provider_scope(caller)
+        # Counts only, but which departments use which resource for what is the provider's oversight (R-USE-4),
+        # read by who reads its access log: a 申请人 or the authority's 管理员 read every department's figures.
+        async with refusals_logged(_recorder(deps), caller, "audit.usage_summary", request.resource_code or "*"):
+            duties.require_role(caller, ACCESS_READERS, "read how a department's resources are used")
+        scope = AccessFilter(provider=provider, resource_code=request.resource_code, start=start, end=end)
         async with self._heavy.admitted():
             rows = await figures.usage_summary(deps.store, scope, dt.datetime.now(dt.UTC))
         return audit_pb2.GetUsageSummaryResponse(rows=[

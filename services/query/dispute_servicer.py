@@ -142,7 +142,14 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
     async def GetDispute(self, request: dispute_pb2.GetDisputeRequest, context: grpc.aio.ServicerContext
                          ) -> dispute_pb2.GetDisputeResponse:
         deps, caller = self._begin(context)
-        dispute = await self._visible(deps, caller, _dispute_id(request.id))
+        dispute_id = _dispute_id(request.id)
+        # A refused read is logged as the read it tried (R-SEC-3): the key and evidence are a person's.
+        async with refusals_logged(self._recorder(deps), caller, "dispute.read", str(dispute_id)):
+            readers = disputes.readers_of(caller)
+            dispute = await self._visible(deps, caller, dispute_id)
+            if not dispute.parties_read_by(readers):
+                duties.require_role(caller, disputes.roles_reading(dispute, caller), "read this dispute")
+                raise not_found(f"dispute {dispute_id}", reason="DISPUTE_NOT_FOUND")
         shown = await self._seen_by(deps, caller, dispute)
         return dispute_pb2.GetDisputeResponse(dispute=to_proto(shown, dt.datetime.now(dt.UTC)))
 
@@ -159,9 +166,11 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         after = time_keyset_after(request.page_token, _uuid_of)
         if not caller.authority and not caller.department_code:
             raise permission_denied("NO_DEPARTMENT", "disputes are listed for a department")
+        async with refusals_logged(self._recorder(deps), caller, "dispute.read", "*"):
+            readers = disputes.readers_of(caller)
         now = dt.datetime.now(dt.UTC)
         found = await deps.store.list_disputes(
-            None if caller.authority else caller.department_code, _STATE_FROM_PROTO.get(request.state, ""),
+            None if readers.everyone else readers, _STATE_FROM_PROTO.get(request.state, ""),
             request.overdue_only, now, after, limit + 1)
         token = ""
         if len(found) > limit:

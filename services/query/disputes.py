@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 from services.query.keys import key_error
 from services.query.resources import Resource
+from services.runtime import duties
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
+from services.runtime.duties import APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
 from services.runtime.errors import FieldViolation, ServiceError, reason_violation, text_violation
 from services.runtime.identity import Caller
 from services.runtime.masking import Masker
@@ -32,6 +34,15 @@ CORRECTED = "CORRECTED"
 CONFIRMED = "CONFIRMED"
 
 MAX_VALUE = 1000
+#: The persons who read a dispute, by their department's part in it (R-DSP-1). The reporter's 申请人, who
+#: reported it and follows the answer, its 审批人, who follows its department's reports on the console's 异议 page
+#: (a 申请人 has no such page), and its 审计员; the provider's 审批人, who answers it, its 编目员, who
+#: corrects the record, and its 审计员; the authority's 审核员, who sees open and overdue disputes and presses
+#: the provider, and its 审计员. The key is a person's 公民身份号码 and the evidence quotes them: a 申请人 of the
+#: provider or a 管理员 (who administers, decides nothing) has no use for them.
+REPORTER_READERS = (APPLICANT, APPROVER, AUDITOR)
+PROVIDER_READERS = (APPROVER, DATA_OFFICER, AUDITOR)
+AUTHORITY_READERS = (REVIEWER, AUDITOR)
 MAX_EVIDENCE = 4000
 MAX_ANSWER = 4000
 
@@ -78,10 +89,51 @@ class Dispute:
         return caller.authority or caller.department_code in (self.reporter_department_code,
                                                               self.provider_department_code)
 
+    def parties_read_by(self, readers: Readers) -> bool:
+        """Whether ``readers`` (the caller's reading rights, :func:`readers_of`) cover this dispute."""
+        return readers.everyone or readers.department in (
+            (self.reporter_department_code,) * readers.reporter + (self.provider_department_code,) * readers.provider)
+
     def answerable_by(self, caller: Caller) -> bool:
         """Only the provider answers (it answers for its data, Art. 13; R-DSP-1): the authority sees open and
         overdue disputes and presses the provider, it does not vouch for another department's records."""
         return caller.department_code == self.provider_department_code
+
+
+@dataclass(frozen=True, slots=True)
+class Readers:
+    """Which disputes a caller reads: their department's as reporter, as provider, or (authority) everyone's."""
+    department: str
+    reporter: bool
+    provider: bool
+    everyone: bool
+
+
+def readers_of(caller: Caller) -> Readers:
+    """The disputes ``caller`` may read; PERMISSION_DENIED ROLE_REQUIRED for a person whose roles read none.
+
+    A system reads its department's disputes on both sides, and the authority's every one, as before; a person
+    only the sides their roles serve (REPORTER_READERS, PROVIDER_READERS, AUTHORITY_READERS): any person of a
+    department read every dispute it reported or was reported about, each with the key and evidence whole."""
+    if not caller.is_person:
+        return Readers(caller.department_code, True, True, caller.authority)
+    readers = Readers(caller.department_code, any(map(caller.has_role, REPORTER_READERS)),
+                      any(map(caller.has_role, PROVIDER_READERS)),
+                      caller.authority and any(map(caller.has_role, AUTHORITY_READERS)))
+    if not (readers.reporter or readers.provider or readers.everyone):
+        wanted = dict.fromkeys((*REPORTER_READERS, *PROVIDER_READERS, *(AUTHORITY_READERS if caller.authority
+                                                                           else ())))
+        duties.require_role(caller, wanted, "read disputes")
+    return readers
+
+
+def roles_reading(d: Dispute, caller: Caller) -> tuple[str, ...]:
+    """The roles that read ``d`` from the caller's department: its side's in the dispute, else the authority's."""
+    if caller.department_code == d.provider_department_code:
+        return PROVIDER_READERS
+    if caller.department_code == d.reporter_department_code:
+        return REPORTER_READERS
+    return AUTHORITY_READERS
 
 
 def seen_by(d: Dispute, caller: Caller, resource: Resource | None, masker: Masker) -> Dispute:

@@ -13,7 +13,7 @@ import asyncpg
 
 from services.query.audit import ANSWERED, COLUMNS, DENIED, Row
 from services.query.checkpoints import Checkpoint
-from services.query.disputes import OPEN, Dispute, dispute_event
+from services.query.disputes import OPEN, Dispute, Readers, dispute_event
 from services.runtime import admin_events
 from services.runtime.errors import describe
 from services.runtime.identity import Caller
@@ -596,9 +596,10 @@ class QueryStore:
                 row["resource_code"], row["key"])
         return _dispute(row), bool(still_open)
 
-    async def list_disputes(self, department: str | None, state: str, overdue_only: bool, now: dt.datetime,
+    async def list_disputes(self, readers: Readers | None, state: str, overdue_only: bool, now: dt.datetime,
                             after: tuple[dt.datetime, uuid.UUID] | None, limit: int) -> list[Dispute]:
-        """Newest first; ``department`` None lists every department's (the authority)."""
+        """Newest first; those of ``readers``' department on the sides they read, or (None, the authority)
+        every department's."""
         args: list[object] = []
 
         def arg(value: object) -> str:
@@ -606,10 +607,12 @@ class QueryStore:
             return f"${len(args)}"
 
         conditions: list[str] = []
-        if department is not None:
-            placeholder = arg(department)
-            conditions.append(f"(reporter_department_code = {placeholder}"
-                              f" OR provider_department_code = {placeholder})")
+        if readers is not None:
+            placeholder = arg(readers.department)
+            sides = [f"{column} = {placeholder}" for column, read in (("reporter_department_code", readers.reporter),
+                                                                      ("provider_department_code", readers.provider))
+                     if read]
+            conditions.append(f"({' OR '.join(sides) or 'false'})")
         if state:
             conditions.append(f"state = {arg(state)}")
         if overdue_only:

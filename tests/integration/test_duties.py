@@ -14,6 +14,7 @@ import json
 
 import grpc
 import pytest
+from caller_metadata import person_of
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from govshare.authorization.v1 import (
@@ -31,7 +32,7 @@ from govshare.catalog.v1 import catalog_pb2 as cat
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.foundation.v1 import foundation_pb2
-from govshare.query.v1 import audit_pb2
+from govshare.query.v1 import audit_pb2, audit_pb2_grpc, dispute_pb2, dispute_pb2_grpc
 from govshare.supervision.v1 import supervision_pb2
 from services.demo import demo_entries
 from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, LABELS, REVIEWER
@@ -230,6 +231,16 @@ ROLE_FIRST = [
        lambda verb=verb, suffix=suffix: _req(audit_pb2, f"{verb}AuditVerification{suffix}Request"), AUDITOR,
        [("authority", AUDITOR), ("police", AUDITOR)])
       for verb, suffix in (("Start", ""), ("Get", ""), ("List", "s"), ("Cancel", ""))],
+    # R-USE-4: the figures are the provider's oversight, read by who reads its access log.
+    ("/govshare.query.v1.AuditService/GetUsageSummary", lambda: _req(audit_pb2, "GetUsageSummaryRequest"), AUDITOR,
+     [("police", AUDITOR), ("police", APPROVER), ("police", DATA_OFFICER), ("authority", AUDITOR)]),
+    # R-DSP-1: a department's disputes are its 申请人's (who report), its 审批人's and 编目员's (who answer and
+    # correct), its 审计员's; every department's the authority's 审核员's and 审计员's.
+    ("/govshare.query.v1.DisputeService/ListDisputes", lambda: _req(dispute_pb2, "ListDisputesRequest"), REVIEWER,
+     _except(("authority", ADMINISTRATOR))),
+    ("/govshare.query.v1.DisputeService/GetDispute",
+     lambda: _req(dispute_pb2, "GetDisputeRequest", id="00000000-0000-4000-8000-000000000000"), REVIEWER,
+     _except(("authority", ADMINISTRATOR))),
 ]
 
 
@@ -254,6 +265,23 @@ async def test_who_may_not_manage_systems_learns_nothing_of_which_system_ids_exi
                                                   metadata=person, timeout=10), ADMINISTRATOR)
             await _denied(directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=system_id),
                                                        metadata=person, timeout=10), ADMINISTRATOR)
+
+
+async def test_a_refused_read_of_disputes_or_usage_figures_is_logged(platform) -> None:  # type: ignore[no-untyped-def]
+    """Who was refused the disputes (each a person's number and evidence) or a department's usage figures is in the
+    administrative log, the reason as its result."""
+    entry = platform.credentials.systems["authority"]
+    administrator = person_of(Caller(entry["system_id"], entry["department"], authority=True), ADMINISTRATOR)
+    disputes = dispute_pb2_grpc.DisputeServiceStub(platform.channel)
+    audit = audit_pb2_grpc.AuditServiceStub(platform.channel)
+    metadata = platform.person("authority", ADMINISTRATOR)
+    before = len(await _refusals_of(platform, administrator, 0))
+    for call in (disputes.ListDisputes(dispute_pb2.ListDisputesRequest(), metadata=metadata, timeout=10),
+                 audit.GetUsageSummary(audit_pb2.GetUsageSummaryRequest(resource_code=POPULATION),
+                                       metadata=metadata, timeout=10)):
+        assert await _denied(call, AUDITOR) == "ROLE_REQUIRED"
+    refused = {(e.action, e.target, e.result) for e in await _refusals_of(platform, administrator, before + 2)}
+    assert {("audit.usage_summary", POPULATION, "ROLE_REQUIRED"), ("dispute.read", "*", "ROLE_REQUIRED")} <= refused
 
 
 async def _refusals_of(platform, person: Caller, count: int) -> list[admin_log_pb2.AdminEvent]:  # type: ignore[no-untyped-def]

@@ -49,7 +49,7 @@ from services.foundation.component import create_component as create_foundation
 from services.query.component import create_component as create_query
 from services.runtime import db
 from services.runtime.cache import FOUNDATION_ENDPOINT, record_cache_key
-from services.runtime.duties import APPROVER, REVIEWER
+from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller
@@ -818,6 +818,47 @@ async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values
                                                 metadata=mesh.md(party), timeout=10)).dispute
         assert (whole.key, whole.claimed_value, whole.evidence, whole.answer) == (
             key, "欧阳娜娜", "户口簿第2页：欧阳娜娜", "已更正为欧阳娜娜")
+
+
+async def test_a_dispute_is_read_by_the_persons_whose_work_it_is(mesh: Mesh) -> None:
+    """Any person of the reporter's or the provider's department read its disputes, the key and the evidence
+    whole: now the reporter's 申请人, 审批人 and 审计员, the provider's 审批人, 编目员 and 审计员, and the authority's
+    审核员 and 审计员 (masked) read it; the provider's 申请人, the reporter's 编目员 and the authority's 管理员 are
+    refused for the role (PERMISSION_DENIED ROLE_REQUIRED naming the roles), and none of them lists it (the two
+    list their side's disputes, the 管理员 none)."""
+    key = list(mesh.persons)[3]
+    code = mesh.codes["population"]
+    reporter = mesh.department("roles")
+    await query(mesh, reporter, code, key, ADMIN, ["name"])
+    reported = (await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=code, key=key, item="name", claimed_value="李四", evidence="户口簿第1页")),
+        metadata=mesh.md(person_of(reporter, APPLICANT)), timeout=10)).dispute
+    readers = [(reporter, APPLICANT), (reporter, APPROVER), (reporter, AUDITOR), (mesh.provider, APPROVER),
+               (mesh.provider, DATA_OFFICER), (mesh.provider, AUDITOR), (mesh.authority, REVIEWER),
+               (mesh.authority, AUDITOR)]
+    for department, role in readers:
+        md = mesh.md(person_of(department, role))
+        got = await mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=reported.id), metadata=md, timeout=10)
+        assert got.dispute.id == reported.id, role
+        listed = await mesh.disputes.ListDisputes(dispute_pb2.ListDisputesRequest(page_size=1000), metadata=md,
+                                                  timeout=10)
+        assert reported.id in {d.id for d in listed.disputes}, (department, role)
+    for department, role, needed in ((mesh.provider, APPLICANT, "审批人 (APPROVER)"),
+                                     (reporter, DATA_OFFICER, "申请人 (APPLICANT)"),
+                                     (mesh.authority, ADMINISTRATOR, "审核员 (REVIEWER)")):
+        md = mesh.md(person_of(department, role))
+        denied = await refused(mesh.disputes.GetDispute(dispute_pb2.GetDisputeRequest(id=reported.id), metadata=md,
+                                                        timeout=10))
+        assert denied.code() == grpc.StatusCode.PERMISSION_DENIED and reason(denied) == "ROLE_REQUIRED", role
+        assert needed in (denied.details() or ""), denied.details()
+        if role != ADMINISTRATOR:  # lists its side's disputes only: the provider's 申请人 those it reported
+            listed = await mesh.disputes.ListDisputes(dispute_pb2.ListDisputesRequest(page_size=1000), metadata=md,
+                                                      timeout=10)
+            assert reported.id not in {d.id for d in listed.disputes}
+        else:
+            denied = await refused(mesh.disputes.ListDisputes(dispute_pb2.ListDisputesRequest(), metadata=md,
+                                                              timeout=10))
+            assert denied.code() == grpc.StatusCode.PERMISSION_DENIED and reason(denied) == "ROLE_REQUIRED", role
 
 
 async def test_a_corrected_dispute_drops_the_cached_record(mesh: Mesh, redis_client) -> None:  # type: ignore[no-untyped-def]
