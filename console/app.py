@@ -199,6 +199,12 @@ def text_only(form: FormData) -> bool:
 Handler = Callable[[Console, Request, Session], Awaitable[Response]]
 
 
+#: The pages of a person who signed in with a password an administrator set (PASSWORD_CHANGE_REQUIRED).
+FIRST_PASSWORD_PATHS = frozenset({"/password", "/logout"})
+#: What they read on 修改密码.
+FIRST_PASSWORD = "您的密码由管理员设置，管理员知道它：请先设置只有您自己知道的新密码，修改前不能办理其他事项。"
+
+
 def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """A route that needs a live session (else the sign-in page, saying the session expired if it did), for
     POST the session's CSRF token (else 403 saying to reload the page), and a role its page (``PAGES``) lets use
@@ -215,6 +221,9 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 return await ended_post(console, request)
             return login_redirect(ended)
         request.scope["console.session"] = session
+        if session.person.password_change_required and request.url.path not in FIRST_PASSWORD_PATHS:
+            # The platform refuses everything else to this session: each page would say so, 修改密码 does it.
+            return RedirectResponse("/password", status_code=303)
         if session.token_expires_at - console.sessions.now() < REFRESH_BEFORE_SECONDS \
                 and (ended := await console.refresh(session)) is not None:
             console.sessions.end(session.id)

@@ -90,6 +90,8 @@ _DENIED = {
     "NOT_AUTHORITY": "此操作仅限共享主管部门。",
     "ADMINISTRATOR_ONLY": "此操作仅限共享主管部门的管理员。",
     "PERSON_REQUIRED": "此决定须由人员登录控制台后作出，业务系统的令牌不能办理。",
+    "PASSWORD_CHANGE_REQUIRED": "您的密码由管理员设置，请先在“修改密码”中设置只有您自己知道的新密码，"
+                                "之后才能办理其他事项。",
 }
 #: What a person whose role may not do something can do about it.
 _ASK_ADMIN = "如工作需要，请联系共享主管部门的管理员调整您的角色。"

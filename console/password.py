@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from console.app import COOKIE, Console, signed_in
+from console.app import COOKIE, FIRST_PASSWORD, Console, signed_in
 from console.errors import Problem
 from console.pages import _call, _expired, _refused, _status
 from console.sessions import Session
@@ -41,7 +41,9 @@ CHANGED = ("密码已修改。为安全起见，您在各处的登录都已结�
 
 
 def _form(console: Console, request: Request, errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    return console.page(request, "password.html", status=status, title="修改密码", errors=errors or {})
+    session: Session = request.scope["console.session"]
+    return console.page(request, "password.html", status=status, title="修改密码", errors=errors or {},
+                        first_password=FIRST_PASSWORD if session.person.password_change_required else "")
 
 
 @signed_in

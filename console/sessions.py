@@ -52,6 +52,9 @@ class Person:
     department_code: str
     department_name: str = ""
     roles: tuple[str, ...] = ()
+    #: Signed in with a password an administrator set: the services refuse everything but setting one's own
+    #: (PASSWORD_CHANGE_REQUIRED), so every page leads to 修改密码 (console.app.signed_in).
+    password_change_required: bool = False
 
 
 @dataclass

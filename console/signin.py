@@ -93,7 +93,8 @@ def _signed_in(session: persons_pb2.Session) -> SignedIn:
     person = session.person
     return SignedIn(
         person=Person(username=person.username, display_name=person.display_name or person.username,
-                      department_code=person.department_code, roles=role_names(person)),
+                      department_code=person.department_code, roles=role_names(person),
+                      password_change_required=person.password_change_required),
         token=session.token, expires_at=float(session.expire_time.ToSeconds()))
 
 

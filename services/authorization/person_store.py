@@ -55,6 +55,9 @@ class PersonRecord:
     authority: bool
     create_time: dt.datetime
     seq: int = 0
+    #: The password was set by an administrator (a person), who knows it: the person sets their own before
+    #: anything else (migration 014).
+    password_change_required: bool = False
 
     @property
     def etag(self) -> str:
@@ -83,7 +86,8 @@ def _person(row: asyncpg.Record) -> PersonRecord:
                         password_hash=row["password_hash"], totp_secret=row["totp_secret"],
                         totp_last_step=row["totp_last_step"], failed_attempts=row["failed_attempts"],
                         lock_until=row["lock_until"], not_before=row["not_before"], authority=row["authority"],
-                        create_time=row["create_time"], seq=row["seq"])
+                        create_time=row["create_time"], seq=row["seq"],
+                        password_change_required=row["password_change_required"])
 
 
 def _state(row: asyncpg.Record) -> tuple[str, SystemState]:
@@ -103,9 +107,9 @@ class PersonStore:
             async with self._store.pool.acquire() as conn, conn.transaction():
                 await conn.execute(
                     "INSERT INTO persons (id, username, display_name, department_code, roles, password_hash,"
-                    " totp_secret) VALUES ($1, $2, $3, $4, $5, $6, $7)", person.id, person.username,
-                    person.display_name, person.department_code, list(person.roles), person.password_hash,
-                    person.totp_secret)
+                    " totp_secret, password_change_required) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", person.id,
+                    person.username, person.display_name, person.department_code, list(person.roles),
+                    person.password_hash, person.totp_secret, person.password_change_required)
                 await Store.append_admin(conn, SERVICE, [admin])
                 return await self._one(conn, person.id)
         except asyncpg.UniqueViolationError:

@@ -63,7 +63,17 @@ def role_names(numbers: Iterable[int]) -> tuple[str, ...]:
 def caller_of(person: PersonRecord) -> Caller:
     """The caller a person's token asserts."""
     return Caller(system_id=person.id, department_code=person.department_code, authority=person.authority,
-                  display_name=person.display_name, roles=role_names(person.roles))
+                  display_name=person.display_name, roles=role_names(person.roles),
+                  password_change_required=person.password_change_required)
+
+
+def handed_over(caller: Caller) -> bool:
+    """Whether a password ``caller`` sets is one a person then hands over, and so knows: an administrator's (a
+    person's) creation or reset. Until the person sets their own, their sessions do nothing else (the token's
+    ``pcr`` claim, services.runtime.tokens): a new 审批人's first password and TOTP URI went to the administrator,
+    who could sign in as them and decide in their name. The authority's system provisioning persons (a directory
+    sync, the demo) hands no password to anyone reading it."""
+    return caller.is_person
 
 
 def require_administrator(caller: Caller, action: str) -> None:
@@ -160,7 +170,8 @@ class Persons:
                               disabled=False, password_hash=password_hash,
                               totp_secret=self._sealed(person_id, secret) if secret else "", totp_last_step=0,
                               failed_attempts=0, lock_until=None, not_before=0, authority=False,
-                              create_time=dt.datetime.now(dt.UTC))
+                              create_time=dt.datetime.now(dt.UTC),
+                              password_change_required=bool(new.password) and handed_over(caller))
         admin = AdminEvent.by(caller, "person.create", record.id,
                               {"department_code": record.department_code, "roles": list(role_names(record.roles)),
                                "local_account": bool(new.password)})
@@ -254,7 +265,8 @@ class Persons:
         secret = person.totp_secret or self._sealed(person.id, pc.new_totp_secret())
         password_hash = await asyncio.to_thread(pc.hash_password, password)
         return await self._change(caller, person.id, "password_hash = $2, totp_secret = $3, failed_attempts = 0,"
-                                  " lock_until = NULL", (password_hash, secret),
+                                  " lock_until = NULL, password_change_required = $4",
+                                  (password_hash, secret, handed_over(caller)),
                                   AdminEvent.by(caller, "person.reset_password", person.id), RESET)
 
     async def reset_totp(self, caller: Caller, person_id: str) -> tuple[PersonRecord, str]:

@@ -27,7 +27,8 @@ def person_pb(person: PersonRecord) -> persons_pb2.Person:
         department_code=person.department_code, roles=sorted(person.roles),
         state=persons_pb2.PERSON_STATE_DISABLED if person.disabled else persons_pb2.PERSON_STATE_ACTIVE,
         lock_expire_time=to_timestamp(person.lock_until) if locked else None,
-        local_account=bool(person.password_hash), create_time=to_timestamp(person.create_time), etag=person.etag)
+        local_account=bool(person.password_hash), create_time=to_timestamp(person.create_time), etag=person.etag,
+        password_change_required=person.password_change_required)
 
 
 def _session_pb(issued: tokens.IssuedToken, session_end: int, person: PersonRecord) -> persons_pb2.Session:
@@ -62,22 +63,24 @@ class SessionServicer(persons_pb2_grpc.SessionServiceServicer):
 
     async def RefreshSession(self, request: persons_pb2.RefreshSessionRequest, context: Context
                              ) -> persons_pb2.RefreshSessionResponse:
-        caller = self._verifier.from_context(context)
+        caller = self._verifier.from_context(context, password_change=True)
         issued, end, person = await self._sessions.refresh(caller, _session_end(context) if caller.is_person else 0)
         return persons_pb2.RefreshSessionResponse(session=_session_pb(issued, end, person))
 
     async def SignOut(self, request: persons_pb2.SignOutRequest, context: Context) -> persons_pb2.SignOutResponse:
-        await self._sessions.sign_out(self._verifier.from_context(context))
+        await self._sessions.sign_out(self._verifier.from_context(context, password_change=True))
         return persons_pb2.SignOutResponse()
 
     async def GetCurrentPerson(self, request: persons_pb2.GetCurrentPersonRequest, context: Context
                                ) -> persons_pb2.GetCurrentPersonResponse:
-        person = await self._sessions.current(self._verifier.from_context(context))
+        person = await self._sessions.current(self._verifier.from_context(context, password_change=True))
         return persons_pb2.GetCurrentPersonResponse(person=person_pb(person))
 
     async def ChangePassword(self, request: persons_pb2.ChangePasswordRequest, context: Context
                              ) -> persons_pb2.ChangePasswordResponse:
-        await self._sessions.change_password(self._verifier.from_context(context), request.current_password,
+        # A person signed in with an administrator's password may call this, and only the session's own calls.
+        await self._sessions.change_password(self._verifier.from_context(context, password_change=True),
+                                             request.current_password,
                                              request.new_password, request.totp_code)
         return persons_pb2.ChangePasswordResponse()
 

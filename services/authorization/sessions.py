@@ -283,8 +283,10 @@ class Sessions:
         password_hash = await asyncio.to_thread(pc.hash_password, new_password)
         # The other sessions end; this one too (the console signs in again with the new password). Both factors
         # were just proved, as at a sign-in: the failures before count no more (a sign-in's success clears them).
+        # The password is now the person's own: their next sign-in is a whole session (migration 014).
         changed = await self._persons.update(person.id, "password_hash = $2, totp_last_step = $3, failed_attempts = 0,"
-                                             " lock_until = NULL", (password_hash, step),
+                                             " lock_until = NULL, password_change_required = false",
+                                             (password_hash, step),
                                              AdminEvent.by(caller, CHANGE_PASSWORD, person.id), RESET)
         if changed is not None:
             await self._events.system_changed(*changed[1])

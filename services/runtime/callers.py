@@ -60,9 +60,10 @@ class CallerVerifier(AssertionVerifier):
         #: rotation, is refused even when it is cached.
         self._tokens = TokenVerifier(token_public_keys, check=check)
 
-    def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None, check: bool = True) -> Caller:
+    def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None, check: bool = True,
+               password_change: bool = False) -> Caller:
         """The caller of a request, or ServiceError(UNAUTHENTICATED) saying what is wrong (``check`` False: its
-        system's state is left to a ``recheck``, AssertionVerifier.caller)."""
+        system's state is left to a ``recheck``; ``password_change``: see TokenVerifier.verify)."""
         authorization: str | None = None
         identity_headers = False
         for key, value in metadata or ():
@@ -74,7 +75,7 @@ class CallerVerifier(AssertionVerifier):
             if identity_headers:
                 raise unauthenticated("x-govshare-* identity entries beside a bearer token are refused: "
                                       "send the token alone")
-            return self._tokens.verify(bearer_token(authorization), check)
+            return self._tokens.verify(bearer_token(authorization), check, password_change)
         if not identity_headers:
             raise unauthenticated(MISSING_TOKEN)
         caller = super().caller(metadata, check)

@@ -51,6 +51,9 @@ class Caller:
     display_name: str = ""
     #: A person's roles, as govshare.authorization.v1.PersonRole names without the prefix (``APPROVER``...).
     roles: tuple[str, ...] = ()
+    #: A person signed in with a password an administrator set: only setting their own is allowed
+    #: (services.runtime.tokens.TokenVerifier.verify refuses everything else PASSWORD_CHANGE_REQUIRED).
+    password_change_required: bool = field(default=False, compare=False)
 
     @property
     def is_service(self) -> bool:
@@ -114,10 +117,12 @@ class AssertionVerifier:
         self._check = check
         self._verified: dict[tuple[str, str], tuple[int, Caller]] = {}
 
-    def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None, check: bool = True) -> Caller:
+    def caller(self, metadata: Sequence[tuple[str, str | bytes]] | None, check: bool = True,
+               password_change: bool = False) -> Caller:
         """The verified caller of a request, or ServiceError(UNAUTHENTICATED) saying what is wrong. ``check``
         False: the identity only, the system's state left to a :meth:`recheck` by the caller (the query service
-        audits a disabled system's attempt before refusing it)."""
+        audits a disabled system's attempt before refusing it). ``password_change``: a person who must set their
+        own password first is let through (a mesh assertion names no person: nothing to let through here)."""
         assertion = signature = None
         for key, value in metadata or ():
             if key == ASSERTION_HEADER:
@@ -159,6 +164,7 @@ class AssertionVerifier:
         if self._check is not None:
             self._check(caller)
 
-    def from_context(self, context: grpc.aio.ServicerContext, check: bool = True) -> Caller:
-        """The verified caller of the current RPC (``check``: as for :meth:`caller`)."""
-        return self.caller(context.invocation_metadata(), check)
+    def from_context(self, context: grpc.aio.ServicerContext, check: bool = True,
+                     password_change: bool = False) -> Caller:
+        """The verified caller of the current RPC (``check``, ``password_change``: as for :meth:`caller`)."""
+        return self.caller(context.invocation_metadata(), check, password_change)

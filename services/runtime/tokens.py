@@ -53,6 +53,7 @@ LEEWAY_SECONDS = 5
 _RENEW = "request a new one with govshare.authorization.v1.TokenService/IssueToken"
 #: An expired person token: the console signs the person in again.
 SESSION_EXPIRED = "SESSION_EXPIRED"
+PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"
 #: Clock skew tolerated on ``iat`` (a token issued right after a reset may carry the reset's next second).
 IAT_LEEWAY_SECONDS = 5
 
@@ -106,6 +107,8 @@ def issue_token(private_key_pem: str, caller: Caller, ttl_seconds: int, not_befo
     if caller.is_person:
         expires = min(expires, session_end) if session_end else expires
         claims.update(exp=expires, name=caller.display_name, roles=list(caller.roles), sx=session_end or expires)
+        if caller.password_change_required:
+            claims["pcr"] = True
     private = ed25519_private_key(private_key_pem)
     token = jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": key_id(private.public_key())})
     return IssuedToken(token, float(expires))
@@ -131,7 +134,8 @@ def _person_claims(subject: str, claims: dict[str, object]) -> dict[str, object]
     roles = claims.get("roles")
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise unauthenticated("bearer token is invalid (a person's roles are not a list of names)")
-    return {"display_name": _claim(claims, "name", str, "", "a string"), "roles": tuple(roles)}
+    return {"display_name": _claim(claims, "name", str, "", "a string"), "roles": tuple(roles),
+            "password_change_required": _claim(claims, "pcr", bool, False, "a boolean") is True}
 
 
 def _expired(token: str) -> ServiceError:
@@ -157,10 +161,19 @@ class TokenVerifier:
         #: Refuses callers of disabled or rotated systems (SystemStates.check), cached tokens included.
         self._check = check
 
-    def verify(self, token: str, check: bool = True) -> Caller:
+    def verify(self, token: str, check: bool = True, password_change: bool = False) -> Caller:
         """The caller a token asserts, or ServiceError(UNAUTHENTICATED) saying what is wrong with it (``check``
-        False: its system's state is not checked; the caller rechecks it)."""
+        False: its system's state is not checked; the caller rechecks it).
+
+        A person signed in with a password an administrator set (the ``pcr`` claim) is PERMISSION_DENIED
+        PASSWORD_CHANGE_REQUIRED, except where ``password_change`` lets them through (the session's own calls:
+        ChangePassword, GetCurrentPerson, RefreshSession, SignOut). Checked here, in every service, so that no
+        call the administrator who knows the password could make in the person's name is left out."""
         caller = self._verified(token)
+        if caller.password_change_required and not password_change:
+            raise ServiceError(grpc.StatusCode.PERMISSION_DENIED, PASSWORD_CHANGE_REQUIRED,
+                               "set your own password first (SessionService.ChangePassword): the one you signed in "
+                               "with was set by an administrator, who knows it; then sign in again")
         if check and self._check is not None:
             self._check(caller)
         return caller

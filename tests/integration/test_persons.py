@@ -814,3 +814,57 @@ async def test_a_totp_reset_unlocks_the_account_as_a_password_reset_does(platfor
                                                    metadata=platform.metadata("authority"), timeout=10)
     assert not reset.person.HasField("lock_expire_time")
     assert (await sign_in(platform, person, pyotp.parse_uri(reset.totp_provisioning_uri))).token
+
+
+async def test_a_password_an_administrator_set_signs_in_to_nothing_but_setting_ones_own(platform) -> None:  # type: ignore[no-untyped-def]
+    """An administrator creating a 审批人 received its first password and TOTP URI, and the account was usable
+    as it was: the administrator could sign in as the new person and decide in their name. Now the session of a
+    password an administrator (a person) set is refused everything but its own calls (PERMISSION_DENIED
+    PASSWORD_CHANGE_REQUIRED) until the person sets their own; a reset by an administrator asks it again."""
+    admin, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    administrator = bearer(await sign_in(platform, admin, admin_totp))
+    created = await _admin(platform).CreatePerson(persons_pb2.CreatePersonRequest(
+        person=persons_pb2.Person(username=f"u{uuid.uuid4().hex[:10]}", display_name="新审批人",
+                                  department_code=platform.credentials.systems["police"]["department"],
+                                  roles=[persons_pb2.PERSON_ROLE_APPROVER]), password=PASSWORD),
+        metadata=administrator, timeout=10)
+    person, totp = created.person, pyotp.parse_uri(created.totp_provisioning_uri)
+    assert person.password_change_required
+    # Three sign-ins and changes below, each with a later code (the previous one, the current one, the next).
+    session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=totp.at(time.time() - 30)), timeout=10)).session
+    assert session.person.password_change_required
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    for call in (directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(session),
+                                           timeout=10),
+                 catalog.ListEntries(catalog_pb2.ListEntriesRequest(page_size=1), metadata=bearer(session),
+                                     timeout=10)):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED, refused.value.details()
+        assert _reason(refused.value) == "PASSWORD_CHANGE_REQUIRED"
+        assert "ChangePassword" in (refused.value.details() or "")
+    current = await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(),
+                                                         metadata=bearer(session), timeout=10)
+    assert current.person.password_change_required
+    renewed = (await _sessions(platform).RefreshSession(persons_pb2.RefreshSessionRequest(), metadata=bearer(session),
+                                                        timeout=10)).session
+    with pytest.raises(grpc.aio.AioRpcError) as refused:  # a renewed session is no way around it
+        await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(renewed), timeout=10)
+    assert _reason(refused.value) == "PASSWORD_CHANGE_REQUIRED"
+    await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password=PASSWORD, new_password="only the approver knows", totp_code=totp.now()),
+        metadata=bearer(renewed), timeout=10)
+    code = totp.at(time.time() + 30)
+    own = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password="only the approver knows", totp_code=code), timeout=10)).session
+    assert not own.person.password_change_required
+    assert (await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(own),
+                                            timeout=10)).departments
+    reset = await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
+        id=person.id, password="the administrator's again"), metadata=administrator, timeout=10)
+    assert reset.person.password_change_required
+    by_system = await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
+        id=person.id, password="provisioned by a directory"), metadata=platform.metadata("authority"), timeout=10)
+    assert not by_system.person.password_change_required  # the authority's system hands no password over

@@ -85,18 +85,24 @@ async def test_the_administrator_creates_locks_unlocks_re_roles_and_disables_a_p
         person_url = admin.url
         assert "审批人" in await admin.locator(".facts").first.inner_text()
 
-        # -- the new person signs in with what was shown ------------------------------------------------------
+        # -- the new person signs in with what was shown, and must set a password of their own first ---------
+        # (the administrator knows the one shown: until then every page leads to 修改密码)
         totp = pyotp.TOTP(secret)
-        person = await login(person_ctx, username, password, totp.now())
-        assert "欢迎，陈审批" in await person.locator(".flash").inner_text(), await person.content()
-        assert "审批人" in await person.locator(".who").inner_text()
-        assert "人员" not in await person.get_by_role("navigation", name="主菜单").inner_text()
-
-        # -- the services decide: a non-administrator gets the refusal on the page ---------------------------
-        response = await person.goto("/persons")
-        assert response.status == 403
-        assert "无权" in await person.get_by_role("alert").inner_text()
-        await shot(person, console_server, "57_persons_refused_to_non_admin")
+        person = await login(person_ctx, username, password, totp.at(time.time() - 30))
+        assert await person.locator(".flash").count() == 1, (person.url, await person.locator("main").inner_text())
+        assert "欢迎，陈审批" in await person.locator(".flash").inner_text()
+        assert person.url.endswith("/password"), person.url
+        assert "管理员知道它" in await person.get_by_role("status").last.inner_text()
+        await person.goto("/persons")
+        assert person.url.endswith("/password"), person.url
+        await person.locator("#f-current_password").fill(password)
+        password = "only chen knows this one"
+        await person.locator("#f-new_password").fill(password)
+        await person.locator("#f-new_password_again").fill(password)
+        await person.locator("#f-totp_code").fill(totp.now())
+        await person.get_by_role("button", name="修改密码").click()
+        await person.wait_for_load_state()
+        assert "/login" in person.url, person.url
 
         # -- failed sign-ins lock the account; the administrator sees it and unlocks ------------------------
         guesser = await _new_context(browser, console_server)
@@ -115,6 +121,13 @@ async def test_the_administrator_creates_locks_unlocks_re_roles_and_disables_a_p
         again = await _new_context(browser, console_server)
         signed = await login(again, username, password, totp.at(time.time() + 30))
         assert "欢迎" in await signed.locator(".flash").inner_text(), await signed.content()
+        # -- with their own password: their pages; the services decide, a non-administrator gets the refusal ----
+        assert "审批人" in await signed.locator(".who").inner_text()
+        assert "人员" not in await signed.get_by_role("navigation", name="主菜单").inner_text()
+        response = await signed.goto("/persons")
+        assert response.status == 403
+        assert "无权" in await signed.get_by_role("alert").inner_text()
+        await shot(signed, console_server, "57_persons_refused_to_non_admin")
         await again.close()
 
         # -- roles change after a confirmation step -------------------------------------------------------------
