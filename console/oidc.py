@@ -75,6 +75,8 @@ IDP_ERRORS = {
 EXCHANGE_MESSAGES = {
     "UNKNOWN_PERSON": "统一身份认证已确认您的身份，但本平台没有您的账号，请联系管理员开通。",
     "OIDC_TOKEN_INVALID": "统一身份认证的登录凭据未通过平台校验，请重新登录。",
+    "LOCAL_ACCOUNT": ("您在本平台的账号使用平台密码和动态口令登录，不能通过统一身份认证登录："
+                      "请在登录页输入用户名、密码和动态口令。"),
     "OIDC_TOKEN_REPLAYED": "该统一身份认证登录凭据已使用过（每个凭据只能登录一次），请重新登录。",
     "OIDC_NOT_CONFIGURED": "平台未启用统一身份认证登录，请使用用户名和密码登录。",
     "OIDC_PROVIDER_UNAVAILABLE": UNAVAILABLE,

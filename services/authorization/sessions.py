@@ -62,6 +62,16 @@ def _refused(reason: str, message: str, **metadata: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.UNAUTHENTICATED, reason, message, metadata=metadata)
 
 
+def _refuse_local_account(person: PersonRecord) -> None:
+    """A person with a platform password (and TOTP) signs in with them, not through the IdP: the username claim
+    (preferred_username by default) is no stable identifier (OpenID Connect Core §5.7: only iss and sub are), so
+    an IdP account whose username claim matched a local account's username signed in as that person, past the
+    password and the TOTP the platform checks. An OIDC-only person (no password) has no SignIn either."""
+    if person.password_hash:
+        raise _refused("LOCAL_ACCOUNT", "this account signs in with its platform password and TOTP code "
+                                        "(SessionService.SignIn), not through the identity provider")
+
+
 def _replayed(first_use: dt.datetime) -> ServiceError:
     used = first_use.astimezone(dt.UTC).isoformat(timespec="seconds")
     return _refused("OIDC_TOKEN_REPLAYED", f"the identity provider's ID token was already used to sign in (at {used}): "
@@ -216,6 +226,7 @@ class Sessions:
             return (*self._issue(now), now)
 
         async with self._refusal_logged(person, "oidc"):
+            _refuse_local_account(person)
             # Used once: the same token again (leaked from a browser, a log, a proxy) signs nobody in. Used up only
             # by a sign-in that succeeds, so a token refused for the account's state serves once it is fixed.
             return await self._persons.use_id_token(

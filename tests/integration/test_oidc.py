@@ -112,6 +112,27 @@ async def test_tokens_the_idp_did_not_issue_for_us_are_refused(platform, idp: Id
     assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNKNOWN_PERSON")
 
 
+async def test_an_idp_account_named_as_a_local_account_does_not_take_it_over(  # type: ignore[no-untyped-def]
+        platform, idp: Idp, sessions) -> None:
+    """The IdP's username claim (preferred_username) is no stable identifier: an IdP account naming itself as a
+    person with a platform password and TOTP (an administrator, a 审批人) signed in as them, past both factors.
+    Such a person signs in with their password only: UNAUTHENTICATED LOCAL_ACCOUNT, logged, the token not used up."""
+    username = f"local.{uuid.uuid4().hex[:8]}"
+    created = await persons_pb2_grpc.PersonServiceStub(platform.channel).CreatePerson(persons_pb2.CreatePersonRequest(
+        person=persons_pb2.Person(username=username, display_name="本地账号",
+                                  department_code=platform.credentials.systems["police"]["department"],
+                                  roles=[persons_pb2.PERSON_ROLE_APPROVER]), password="correct horse battery"),
+        metadata=platform.metadata("authority"), timeout=10)
+    code, reason, message = await _refused(sessions.ExchangeOidcToken(
+        persons_pb2.ExchangeOidcTokenRequest(id_token=idp.id_token(username)), timeout=10))
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "LOCAL_ACCOUNT"), message
+    assert "platform password" in message
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="session.sign_in", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    assert [e.result for e in events if e.target == created.person.id] == ["LOCAL_ACCOUNT"]
+
+
 async def test_the_platform_without_an_idp_says_so(platform, idp: Idp) -> None:  # type: ignore[no-untyped-def]
     code, reason, _ = await _refused(persons_pb2_grpc.SessionServiceStub(platform.channel).ExchangeOidcToken(
         persons_pb2.ExchangeOidcTokenRequest(id_token=idp.id_token("anyone")), timeout=10))
