@@ -4,6 +4,7 @@ usage summary reads whole days from the daily counts."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
@@ -98,6 +99,21 @@ async def test_the_service_creates_the_coming_months_before_a_write_needs_them(o
         await store.release_audit_connection()
         await pool.close()
 
+
+
+async def test_replicas_starting_at_once_each_create_the_coming_months(old_schema: str) -> None:
+    """Two query replicas starting together (a helm install, a rollout) both find next months' partitions missing:
+    the second waits for the first's instead of failing its start with 'relation … already exists'."""
+    await db.migrate(old_schema, "query")
+    pools = [await db.create_pool(old_schema, "query", min_size=1, max_size=2) for _ in range(3)]
+    try:
+        for month in range(1, 4):
+            later = dt.datetime(2033, month, 2, tzinfo=dt.UTC)
+            keepers = [PartitionKeeper(QueryStore(pool), 3600, clock=lambda later=later: later) for pool in pools]
+            names = await asyncio.gather(*(keeper.run_once() for keeper in keepers))
+            assert names == [names[0]] * len(pools) and names[0][0] == f"access_log_2033{month:02}"
+    finally:
+        await asyncio.gather(*(pool.close() for pool in pools))
 
 @pytest.mark.parametrize(("scope", "index"), [
     (AccessFilter(department_code="X"), "department_code_time_id_idx"),
