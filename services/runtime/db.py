@@ -25,14 +25,16 @@ SERVICES_WITH_SCHEMA = ("catalog", "authorization", "query", "foundation", "supe
 _MIGRATIONS_ROOT = Path(__file__).resolve().parent.parent
 
 #: Earlier texts of migrations that were edited after some installations had applied them (sha256 of the text as
-#: applied), each made up for by a later migration (catalog 010, query 014): an installation that applied one of
-#: these is as intended once that migration ran, so the runner does not warn that the file changed.
+#: applied), each made up for by a later migration (catalog 010, query 014) or doing the same as the text that
+#: replaced it (query 015, now walking the log by index): an installation that applied one of these is as intended
+#: once that migration ran, so the runner does not warn that the file changed.
 _EARLIER_TEXTS = {
     ("catalog", "007_listing_indexes.sql"): {"d26f9eef9613af4a97e46a998961c86fcc2fc470c4855d91e973cb1e6452c14c"},
     ("query", "008_access_log_partitions.sql"): {
         "4562eaaa384d51ac5b6efee66a1fc32047e7a3430b1532e05c5e465ad1bb8ae6",
         "44056f4f9d2a106a15d3b74451c64bb6a47f83ac4c2ee147c0688ed47f018bf7"},
     ("query", "011_audit_verifications.sql"): {"5419a9f0d2d980bc94ae6781b25392465887183842b187ae902a5b8e692a030c"},
+    ("query", "015_archive_anchors.sql"): {"2186d27cdd60566dc12b79ac3f90dc6dc01ac1d1764bc4a875135c5e3d4209b9"},
     # Only the way its columns are spelled changed (LIKE audit_checkpoints): the table is the same.
     ("query", "013_verification_held_checkpoints.sql"): {
         "5d7d89358b10ab621bcc1af372bba1b1fd4c8de4b35314ec076b076e3a1da4c4"},

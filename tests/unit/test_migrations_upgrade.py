@@ -5,6 +5,7 @@ installation ends with the same schema as a new one, and the runner does not war
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 
@@ -21,6 +22,8 @@ ADDED_TO_QUERY = ("access_archives", "access_archived_chains", "access_usage_mon
                   "access_usage_hourly", "access_usage_hours")
 EARLIER_QUERY = {"008_access_log_partitions.sql": "4562eaaa384d51ac5b6efee66a1fc32047e7a3430b1532e05c5e465ad1bb8ae6",
                  "011_audit_verifications.sql": "5419a9f0d2d980bc94ae6781b25392465887183842b187ae902a5b8e692a030c"}
+#: Query 015 as first released: the same anchors, found by a GROUP BY over the whole access log.
+EARLIER_QUERY_015 = "2186d27cdd60566dc12b79ac3f90dc6dc01ac1d1764bc4a875135c5e3d4209b9"
 EARLIER_CATALOG_007 = "d26f9eef9613af4a97e46a998961c86fcc2fc470c4855d91e973cb1e6452c14c"
 
 
@@ -101,3 +104,50 @@ async def test_an_older_version_on_a_database_a_newer_one_migrated_says_so(
     (warning,) = [r.getMessage() for r in caplog.records if "newer version" in r.getMessage()]
     assert "the query schema has migrations this version of govshare does not have (999_from_a_newer_release.sql)" \
         in warning
+
+
+def _rows_read(plan: dict, table: str) -> int:
+    """The rows the scans of ``table``'s partitions returned in an EXPLAIN ANALYZE plan (every loop)."""
+    own = plan["Actual Rows"] * plan["Actual Loops"] if plan.get("Relation Name", "").startswith(table) else 0
+    return own + sum(_rows_read(child, table) for child in plan.get("Plans", ()))
+
+
+async def test_the_archive_anchors_of_an_installation_that_archived_are_found_without_reading_the_log(
+        database: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Query 015 anchors each chain whose first records an archive took; only an installation that archives
+    needs it, and its log holds years of records: the GROUP BY over the whole log outlasted the migration Job."""
+    await db.migrate(database, "query", before="015")
+    now = dt.datetime.now(figures.CST)
+    conn = await asyncpg.connect(database, server_settings={"search_path": "query"})
+    try:
+        await conn.execute("SELECT access_log_partition($1)", now.date())
+        for chain, first in (("a" * 32, 3), ("b" * 32, 1), ("c" * 32, 41)):
+            await conn.execute(
+                "INSERT INTO access_log SELECT md5($1 || s), $1, s, $2::timestamptz, 's', 'd', 'r', 'p', 'Query',"
+                " '{}', 'k', '{}', 'ADMINISTRATIVE_BASIS', '', 'ANSWERED', '', '', 'h', 'h'"
+                " FROM generate_series($3::bigint, $3 + 199) s", chain, now, first)
+        await conn.execute("INSERT INTO access_archives VALUES ('access_log_202401', 'f', 1, 's', now())")
+        await conn.execute("ANALYZE access_log")
+        migration = next(path for path in db.migration_files("query") if path.name.startswith("015_"))
+        sql = migration.read_text(encoding="utf-8")
+        table, insert = sql.split("INSERT INTO access_archive_anchors")
+        attempt = conn.transaction()
+        await attempt.start()
+        try:  # the migration's statement measured, then undone; the runner applies it below
+            await conn.execute(table)
+            (plan,) = json.loads(await conn.fetchval(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) INSERT INTO access_archive_anchors {insert}"))
+        finally:
+            await attempt.rollback()
+        assert _rows_read(plan["Plan"], "access_log") < 20  # of 600 records: a few probes per chain
+        await db.migrate(database, "query", before="016")
+        anchors = [tuple(r) for r in await conn.fetch("SELECT chain_id, seq, partition FROM access_archive_anchors"
+                                                      " ORDER BY chain_id")]
+    finally:
+        await conn.close()
+    assert anchors == [("a" * 32, 2, "before 015"), ("c" * 32, 40, "before 015")]
+    # An installation that applied the earlier text (the same anchors) is not told the file changed.
+    await as_applied_earlier(database, "query", {"015_archive_anchors.sql": EARLIER_QUERY_015}, "SELECT 1")
+    with caplog.at_level(logging.WARNING, logger="services.runtime.db"):
+        await db.migrate(database, "query")
+    assert not [r for r in caplog.records if "changed after it was applied" in r.getMessage()]
