@@ -166,11 +166,10 @@ async def migrate(url: str, schema: str, before: str = "") -> list[str]:
     """Applies the service's pending migrations (only those named before ``before``, when given: a test of a
     migration over data of the earlier schema); returns the names it applied."""
     applied: list[str] = []
-    conn = await asyncpg.connect(dsn=url)
+    conn = await asyncpg.connect(dsn=url, server_settings={"application_name": f"govshare-migrate-{schema}"})
     try:
-        lock_id = int.from_bytes(hashlib.sha256(f"govshare-migrate-{schema}".encode()).digest()[:8], "big",
-                                 signed=True)
-        await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
+        lock_id = migration_lock_id(schema)
+        await _take_migration_lock(conn, schema, lock_id)
         try:
             await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             await conn.execute(
@@ -203,6 +202,42 @@ async def migrate(url: str, schema: str, before: str = "") -> list[str]:
     finally:
         await conn.close()
     return applied
+
+
+def migration_lock_id(schema: str) -> int:
+    """The advisory lock that serialises the migrations of ``schema`` (every replica, Job and `govshare up`)."""
+    return int.from_bytes(hashlib.sha256(f"govshare-migrate-{schema}".encode()).digest()[:8], "big", signed=True)
+
+
+async def _take_migration_lock(conn: asyncpg.Connection, schema: str, lock_id: int) -> None:
+    """Takes the schema's migration lock, first saying who holds it when another does.
+
+    The wait itself is right (two replicas or Jobs at once: the second applies nothing once the first is done),
+    but it was silent: a migration Job waiting behind another, or behind the server process of one killed
+    (kill -9, an evicted pod: PostgreSQL finishes the statement it was running before it notices), logged
+    nothing until the upgrade's timeout. The holder's process id and what it runs tell the operator whether to
+    wait or end it (pg_terminate_backend)."""
+    if await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock_id):
+        return
+    holder = await conn.fetchrow(
+        "SELECT a.pid, a.application_name, a.client_addr::text AS client, a.state,"
+        " extract(epoch FROM now() - a.xact_start)::int AS seconds, left(a.query, 120) AS query"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 AND l.objid::bigint = $2",
+        (lock_id >> 32) & 0xFFFFFFFF, lock_id & 0xFFFFFFFF)
+    log.warning("the %s schema's migrations wait for %s; once it ends they apply what it left pending (end it "
+                "with SELECT pg_terminate_backend(pid) only if its client is gone)", schema, _lock_holder(holder))
+    await conn.execute("SELECT pg_advisory_lock($1)", lock_id)
+
+
+def _lock_holder(holder: asyncpg.Record | None) -> str:
+    """Who holds the migration lock, in the words of the warning above."""
+    if holder is None:  # released in between
+        return "another migration (it has just ended)"
+    source = f" from {holder['client']}" if holder["client"] else ""
+    running = f" for {holder['seconds']} s" if holder["seconds"] is not None else ""
+    return (f"another migration: PostgreSQL process {holder['pid']} ({holder['application_name'] or 'no name'}"
+            f"{source}, {holder['state']}{running}: {holder['query']!r})")
 
 
 def _report_newer(schema: str, done: dict[str, str], before: str) -> None:

@@ -4,6 +4,7 @@ installation ends with the same schema as a new one, and the runner does not war
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -151,3 +152,35 @@ async def test_the_archive_anchors_of_an_installation_that_archived_are_found_wi
     with caplog.at_level(logging.WARNING, logger="services.runtime.db"):
         await db.migrate(database, "query")
     assert not [r for r in caplog.records if "changed after it was applied" in r.getMessage()]
+
+
+async def test_migrations_waiting_for_another_say_who_holds_the_lock(database: str) -> None:
+    """A second replica or Job (or one started again after a kill -9, while PostgreSQL still runs the killed one's
+    statement) waits for the first: it used to wait in silence, its log empty until the upgrade's timeout."""
+    holder = await asyncpg.connect(database, server_settings={"application_name": "the-first-migration"})
+    warned = asyncio.Event()
+
+    class Waiting(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "migrations wait for" in record.getMessage():
+                self.message = record.getMessage()
+                warned.set()
+
+    handler = Waiting()
+    logging.getLogger("services.runtime.db").addHandler(handler)
+    second: asyncio.Task | None = None
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", db.migration_lock_id("supervision"))
+        second = asyncio.create_task(db.migrate(database, "supervision"))
+        await asyncio.wait_for(warned.wait(), 10)
+        assert not second.done()
+        pid = await holder.fetchval("SELECT pg_backend_pid()")
+        assert f"the supervision schema's migrations wait for another migration: PostgreSQL process {pid} " \
+               "(the-first-migration, idle" in handler.message
+        await holder.execute("SELECT pg_advisory_unlock($1)", db.migration_lock_id("supervision"))
+        assert await asyncio.wait_for(second, 30)  # then it applies them
+    finally:
+        if second is not None and not second.done():
+            second.cancel()
+        logging.getLogger("services.runtime.db").removeHandler(handler)
+        await holder.close()
