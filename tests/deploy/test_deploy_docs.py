@@ -25,7 +25,9 @@ from chart_harness import (
     workloads,
 )
 
+from console import oidc, sessions
 from gateway.edge import JWKS_CACHE_SECONDS
+from services.runtime import cache
 from services.runtime.identity import Caller
 from services.runtime.keys import generate_keys
 from services.runtime.tokens import TokenVerifier, issue_token, jwks
@@ -315,3 +317,18 @@ def test_every_values_key_is_described() -> None:
     assert _undocumented_values_keys(lines, DOC.read_text(encoding="utf-8")) == []
     # The check sees a key without its comment.
     assert _undocumented_values_keys(["a:", "  b: 1", "", "c: 2"], "") == ["a", "a.b", "c"]
+def test_the_guides_restore_empties_what_redis_keeps_of_the_state_after_the_backup() -> None:
+    """Restored as the guide printed it (pg_restore, then the services started), the platform served the records
+    query had cached from the newer database (until the record cache's TTL), and the console kept sessions of
+    persons the backup does not hold: Redis is not part of the backup. The restore now empties every prefix the
+    platform keeps state under in Redis, and says what the restore loses (administrative changes, the auditors'
+    later checkpoints)."""
+    text = DOC.read_text(encoding="utf-8")
+    restore = re.search(r"To restore, into an.*?\n- ", text, flags=re.S)
+    assert restore is not None
+    steps = restore.group(0)
+    for prefix in (cache.RECORD_KEY_PREFIX, "govshare:console:"):
+        assert f"--pattern '{prefix}*'" in steps or f"`{prefix}*`" in steps, prefix
+    assert sessions.REDIS_PREFIX.startswith("govshare:console:") and oidc.PENDING_REDIS_PREFIX.startswith(
+        "govshare:console:")
+    assert "`ExportAuditCheckpoints`" in steps and "redo the administrative" in steps
