@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,12 @@ _EARLIER_TEXTS = {
     ("query", "013_verification_held_checkpoints.sql"): {
         "5d7d89358b10ab621bcc1af372bba1b1fd4c8de4b35314ec076b076e3a1da4c4"},
 }
+
+
+#: How long a migration waits for a table's lock before it gives way to the calls queued behind it (see _apply),
+#: and the pause before it tries again (times the attempt, at most 30 s).
+MIGRATION_LOCK_TIMEOUT_MS = 5000
+MIGRATION_RETRY_SECONDS = 2.0
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
@@ -187,13 +194,7 @@ async def migrate(url: str, schema: str, before: str = "") -> list[str]:
                     if done[path.name] not in {checksum, *_EARLIER_TEXTS.get((schema, path.name), ())}:
                         log.warning("migration %s/%s changed after it was applied", schema, path.name)
                     continue
-                async with conn.transaction():
-                    await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
-                    await conn.execute(sql)
-                    await conn.execute(
-                        f'INSERT INTO "{schema}".schema_migrations (name, checksum) VALUES ($1, $2)',
-                        path.name, checksum,
-                    )
+                await _apply(conn, schema, path.name, sql, checksum)
                 applied.append(path.name)
                 log.info("applied migration %s/%s", schema, path.name)
             _report_newer(schema, done, before)
@@ -202,6 +203,32 @@ async def migrate(url: str, schema: str, before: str = "") -> list[str]:
     finally:
         await conn.close()
     return applied
+
+
+async def _apply(conn: asyncpg.Connection, schema: str, name: str, sql: str, checksum: str) -> None:
+    """Applies one migration in a transaction that gives way to the service's calls while a table it changes is
+    in use, and tries again.
+
+    A migration's ALTER TABLE or CREATE INDEX waits for every transaction using its table (a long listing, an
+    export, a verification), and while it waits every call that needs the table queues behind it: during a helm
+    upgrade, whose migration Job runs beside the serving pods, a migration stopped the platform for as long as
+    the longest transaction on the table lasted. A lock not granted within MIGRATION_LOCK_TIMEOUT_MS now undoes
+    the migration (nothing of it stays) and it is tried again after a pause, the queued calls served meanwhile."""
+    for attempt in itertools.count(1):
+        try:
+            async with conn.transaction():
+                await conn.execute(f'SET LOCAL search_path TO "{schema}", public')
+                await conn.execute(f"SET LOCAL lock_timeout = {int(MIGRATION_LOCK_TIMEOUT_MS)}")
+                await conn.execute(sql)
+                await conn.execute(f'INSERT INTO "{schema}".schema_migrations (name, checksum) VALUES ($1, $2)',
+                                   name, checksum)
+            return
+        except asyncpg.LockNotAvailableError:
+            pause = min(MIGRATION_RETRY_SECONDS * attempt, 30.0)
+            log.warning("migration %s/%s waits for a table that other transactions are using (attempt %d): it gave "
+                        "way after %d ms so that the calls queued behind it are served, and tries again in %.1f s",
+                        schema, name, attempt, MIGRATION_LOCK_TIMEOUT_MS, pause)
+            await asyncio.sleep(pause)
 
 
 def migration_lock_id(schema: str) -> int:

@@ -154,25 +154,30 @@ async def test_the_archive_anchors_of_an_installation_that_archived_are_found_wi
     assert not [r for r in caplog.records if "changed after it was applied" in r.getMessage()]
 
 
+class _Warnings(logging.Handler):
+    """Sets ``seen`` once the runner logs a warning holding ``words``."""
+
+    def __init__(self, words: str) -> None:
+        super().__init__()
+        self.words, self.seen, self.message = words, asyncio.Event(), ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.words in record.getMessage():
+            self.message = record.getMessage()
+            self.seen.set()
+
+
 async def test_migrations_waiting_for_another_say_who_holds_the_lock(database: str) -> None:
     """A second replica or Job (or one started again after a kill -9, while PostgreSQL still runs the killed one's
     statement) waits for the first: it used to wait in silence, its log empty until the upgrade's timeout."""
     holder = await asyncpg.connect(database, server_settings={"application_name": "the-first-migration"})
-    warned = asyncio.Event()
-
-    class Waiting(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if "migrations wait for" in record.getMessage():
-                self.message = record.getMessage()
-                warned.set()
-
-    handler = Waiting()
+    handler = _Warnings("migrations wait for")
     logging.getLogger("services.runtime.db").addHandler(handler)
     second: asyncio.Task | None = None
     try:
         await holder.execute("SELECT pg_advisory_lock($1)", db.migration_lock_id("supervision"))
         second = asyncio.create_task(db.migrate(database, "supervision"))
-        await asyncio.wait_for(warned.wait(), 10)
+        await asyncio.wait_for(handler.seen.wait(), 10)
         assert not second.done()
         pid = await holder.fetchval("SELECT pg_backend_pid()")
         assert f"the supervision schema's migrations wait for another migration: PostgreSQL process {pid} " \
@@ -184,3 +189,35 @@ async def test_migrations_waiting_for_another_say_who_holds_the_lock(database: s
             second.cancel()
         logging.getLogger("services.runtime.db").removeHandler(handler)
         await holder.close()
+
+
+async def test_a_migration_gives_way_to_the_calls_while_its_table_is_in_use(
+        database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Authorization 010 alters applications: while a long transaction read the table (a listing, an export), the
+    ALTER TABLE waited for it and every call on applications queued behind the ALTER: a helm upgrade's Job stopped
+    the serving pods' calls for as long as that transaction lasted. It now gives way and tries again."""
+    monkeypatch.setattr(db, "MIGRATION_LOCK_TIMEOUT_MS", 200, raising=False)
+    monkeypatch.setattr(db, "MIGRATION_RETRY_SECONDS", 0.05, raising=False)
+    await db.migrate(database, "authorization", before="010")
+    reading = await asyncpg.connect(database, server_settings={"search_path": "authorization"})
+    call = await asyncpg.connect(database, server_settings={"search_path": "authorization",
+                                                            "statement_timeout": "3000"})
+    handler = _Warnings("waits for a table that other transactions are using")
+    logging.getLogger("services.runtime.db").addHandler(handler)
+    upgrade: asyncio.Task | None = None
+    try:
+        long_read = reading.transaction()
+        await long_read.start()
+        await reading.fetch("SELECT id FROM applications LIMIT 1")
+        upgrade = asyncio.create_task(db.migrate(database, "authorization"))
+        await asyncio.wait_for(handler.seen.wait(), 10)
+        assert "authorization/010_coordination_reason.sql" in handler.message
+        assert await call.fetchval("SELECT count(*) FROM applications") == 0  # served, not queued for 3 s
+        await long_read.commit()
+        applied = await asyncio.wait_for(upgrade, 30)
+        assert applied[0] == "010_coordination_reason.sql"
+    finally:
+        if upgrade is not None and not upgrade.done():
+            upgrade.cancel()
+        logging.getLogger("services.runtime.db").removeHandler(handler)
+        await asyncio.gather(reading.close(), call.close())
