@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import logging
 import uuid
+from collections.abc import Awaitable
 
 import asyncpg
 import pytest
@@ -221,3 +222,42 @@ async def test_a_migration_gives_way_to_the_calls_while_its_table_is_in_use(
             upgrade.cancel()
         logging.getLogger("services.runtime.db").removeHandler(handler)
         await asyncio.gather(reading.close(), call.close())
+
+
+async def test_a_coordination_the_previous_release_records_keeps_the_providers_reason(database: str) -> None:
+    """Authorization 010 keeps the authority's coordination reason in coordination_reason; the release before it,
+    serving while pods roll or after a helm rollback, wrote it over reply_reason, so the application showed the
+    authority's words as the provider's 答复理由. Such writes, before this release's migration and after it, now
+    end as this release writes them; this release's own coordination is left as it is."""
+    await db.migrate(database, "authorization", before="015")
+    conn = await asyncpg.connect(database, server_settings={"search_path": "authorization"})
+
+    async def escalated(name: str, refusal: str) -> None:
+        await conn.execute(
+            "INSERT INTO applications (id, applicant_department_code, provider_department_code, system_ids,"
+            " resource_code, items, purposes, purpose_text, basis, requested_expire_time, methods, quota, state,"
+            " reply_due_time, reply_reason, create_time, update_time)"
+            " VALUES ($1, 'A', 'P', '{}', '101001/000001', '{name}', '{1}', '', '', now(), '{1}', 0, 4, now(), $2,"
+            " now(), now())", name, refusal)
+        if refusal:
+            await conn.execute("INSERT INTO application_events (application_id, action, actor_department_code,"
+                               " actor_system_id, note, time) VALUES ($1, 'REFUSED', 'P', 's', $2, now())",
+                               name, refusal)
+
+    def the_previous_release_coordinates(name: str, reason: str) -> Awaitable[str]:
+        return conn.execute("UPDATE applications SET state = 5, reply_reason = $2 WHERE id = $1", name, reason)
+
+    try:
+        for name in ("before", "after", "unanswered", "this-release"):
+            await escalated(name, "" if name == "unanswered" else "用途不明确")
+        await the_previous_release_coordinates("before", "经协调同意共享")
+        await db.migrate(database, "authorization")
+        await the_previous_release_coordinates("after", "经协调同意")
+        await the_previous_release_coordinates("unanswered", "逾期未答复，协调同意")
+        await conn.execute("UPDATE applications SET state = 5, coordination_reason = '' WHERE id = 'this-release'")
+        stored = {r["id"]: (r["reply_reason"], r["coordination_reason"]) for r in await conn.fetch(
+            "SELECT id, reply_reason, coordination_reason FROM applications")}
+    finally:
+        await conn.close()
+    assert stored == {"before": ("用途不明确", "经协调同意共享"), "after": ("用途不明确", "经协调同意"),
+                      "unanswered": ("", "逾期未答复，协调同意"), "this-release": ("用途不明确", "")}
