@@ -332,3 +332,15 @@ def test_the_guides_restore_empties_what_redis_keeps_of_the_state_after_the_back
     assert sessions.REDIS_PREFIX.startswith("govshare:console:") and oidc.PENDING_REDIS_PREFIX.startswith(
         "govshare:console:")
     assert "`ExportAuditCheckpoints`" in steps and "redo the administrative" in steps
+
+
+def test_the_guides_person_secret_key_rotation_keeps_the_backups_restorable() -> None:
+    """Rotated as the guide said (the new key first, then the old one dropped), a backup from before the rotation
+    was restored with every TOTP secret sealed under the dropped key: live, every local account, the
+    administrator's included, was refused TOTP_SECRET_UNREADABLE, and the administrator could reset nobody. The
+    guide now says to keep the old key while such backups are kept, and to list it again to restore one."""
+    text = DOC.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| `person-secret-key`"))
+    assert "backups taken before the rotation" in row and "`TOTP_SECRET_UNREADABLE`" in row
+    restore = re.search(r"To restore, into an.*?\n- ", text, flags=re.S)
+    assert restore is not None and "`person-secret-key`" in restore.group(0)
