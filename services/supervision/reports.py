@@ -99,6 +99,32 @@ def _who(names: Mapping[str, str], code: str) -> str:
     return f"{names.get(code, '')}（{code}）" if names.get(code) else code
 
 
+def _names_then(data: ReportInput, code: str, months: list[Month]) -> list[str]:
+    """The names ``code`` had in ``months`` (as their snapshots keep them), each once, the latest first."""
+    names: list[str] = []
+    for month in sorted(months, reverse=True):
+        figures = data.snapshots.get(month, {}).get(code)
+        if figures is not None and figures.name and figures.name not in names:
+            names.append(figures.name)
+    return names
+
+
+def _who_then(data: ReportInput, code: str, months: list[Month]) -> str:
+    """A department as it was named in ``months`` (a report's period, or the month a row is of), with the names it
+    had before in the period and today's beside it: a department renamed or merged since was named by today's name
+    in last year's figures, which the supervisor could not match with that year's documents. A month computed
+    before names were kept has today's."""
+    then = _names_then(data, code, months)
+    if not then:
+        return _who(data.names, code)
+    notes = [code]
+    if len(then) > 1:
+        notes.append("本期曾用名：" + "、".join(then[1:]))
+    if (now := data.names.get(code)) and now != then[0]:
+        notes.append(f"现名：{now}")
+    return f"{then[0]}（{'；'.join(notes)}）"
+
+
 def _missing(data: ReportInput) -> list[Month]:
     """The months never computed (their figures were never gathered)."""
     return [m for m in data.months if m not in data.snapshots and m not in data.computed]
@@ -148,7 +174,7 @@ def _resources_label(year: int, months: list[Month], data: ReportInput) -> str:
 
 def yearly_report(year: int, department: str | None, data: ReportInput) -> Document:
     """The yearly sharing report of ``department`` (None: the platform)."""
-    subject = PLATFORM if department is None else _who(data.names, department)
+    subject = PLATFORM if department is None else _who_then(data, department, data.months)
     doc = Document(f"{year}年度政务信息资源共享情况报告", f"报告对象：{subject}　生成时间："
                    f"{_beijing(data.generated)}（北京时间）",
                    file_stem=f"yearly-{year}-{department or 'platform'}")
@@ -262,14 +288,15 @@ def _ranking(data: ReportInput) -> tuple[tuple[str, ...], ...]:
             monthly = sum(1 for v in data.violations if v.month == month and v.department_code == code)
             scores[code].append(evaluate(figures, data.weights, monthly).score)
     ranked = sorted(scores, key=lambda c: (-sum(scores[c]) / len(scores[c]), c))
-    return tuple((_who(data.names, c), f"{sum(scores[c]) / len(scores[c]):.2f}", str(counts[c])) for c in ranked)
+    return tuple((_who_then(data, c, data.months), f"{sum(scores[c]) / len(scores[c]):.2f}", str(counts[c]))
+                 for c in ranked)
 
 
 def _violation_table(violations: list[Violation], data: ReportInput) -> Table | Paragraph:
     if not violations:
         return Paragraph("本期未发现违规情况。")
     return Table(("月份", "部门", "违规类型", "依据", "对象", "证据"), tuple(
-        (f"{v.month.month}月", _who(data.names, v.department_code), RULES.get(v.rule, str(v.rule)), v.article,
+        (f"{v.month.month}月", _who_then(data, v.department_code, [v.month]), RULES.get(v.rule, str(v.rule)), v.article,
          subject_text(v.subject, data.systems), evidence_text(v.evidence, data.systems))
         for v in sorted(violations, key=lambda v: (v.month, v.department_code, v.rule, v.subject))))
 
@@ -318,7 +345,7 @@ def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document
     """The usage feedback of ``month`` to the provider department (003 Art. 35)."""
     generated = _beijing(data.generated)
     doc = Document(f"{month.year}年{month.month}月共享信息使用情况反馈",
-                   f"致：{_who(data.names, provider)}　生成时间：{generated}（北京时间）",
+                   f"致：{_who_then(data, provider, [month])}　生成时间：{generated}（北京时间）",
                    file_stem=f"feedback-{month.label()}-{provider}")
     snapshots = data.snapshots.get(month)
     if snapshots is None and month not in data.computed:
@@ -354,18 +381,19 @@ def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document
                 ("逾期未答复疑义", str(figures.total("disputes.unanswered_overdue"))),
             )))
     doc.add(Heading("二、使用明细"), Table(("资源代码", "使用部门", "用途", "已应答", "拒绝", "其他"), tuple(
-        (resource, _who(data.names, user), PURPOSES.get(purpose, purpose), str(results.get("ANSWERED", 0)),
+        (resource, _who_then(data, user, [month]), PURPOSES.get(purpose, purpose), str(results.get("ANSWERED", 0)),
          str(results.get("DENIED", 0)),
          str(sum(v for k, v in results.items() if k not in ("ANSWERED", "DENIED"))))
         for (resource, user, purpose), results in sorted(usage.items()))) if usage else
         Paragraph("本月无调用记录。"))
     if by_department:
-        doc.add(BarChart("各使用部门调用次数", tuple(data.names.get(c, c) for c in sorted(by_department)),
+        doc.add(BarChart("各使用部门调用次数", tuple((_names_then(data, c, [month]) or [data.names.get(c, c)])[0]
+                                                     for c in sorted(by_department)),
                          tuple(float(by_department[c]) for c in sorted(by_department)), "次"),
                 BarChart("调用用途分布", tuple(PURPOSES.get(p, p) for p in sorted(by_purpose)),
                          tuple(float(by_purpose[p]) for p in sorted(by_purpose)), "次"))
     disputes = sorted(figures.breakdown("disputes.received"), key=lambda item: sorted(item[0].items()))
     doc.add(Heading("三、疑义数据"), Table(("资源代码", "报告部门", "疑义数"), tuple(
-        (parts["resource"], _who(data.names, parts["department"]), str(value)) for parts, value in disputes))
+        (parts["resource"], _who_then(data, parts["department"], [month]), str(value)) for parts, value in disputes))
         if disputes else Paragraph("本月未收到疑义数据。"))
     return doc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from services.runtime.figures import FigureRow, parse_dimension
@@ -15,6 +15,8 @@ class Figures:
 
     department_code: str
     rows: list[FigureRow] = field(default_factory=list)
+    #: The department's name in the month (kept with the snapshot); "" when not kept (computed before names were).
+    name: str = ""
 
     def total(self, name: str) -> int:
         return sum(row.value for row in self.rows if row.name == name and not row.dimension)
@@ -42,13 +44,16 @@ def provider_answers(figures: Figures) -> dict[str, int]:
     return dict(answered)
 
 
-def by_department(rows: Iterable[FigureRow], departments: Iterable[str]) -> dict[str, Figures]:
-    """Rows grouped by department, sorted; every listed department present, even with no figure."""
+def by_department(rows: Iterable[FigureRow], departments: Iterable[str],
+                  names: Mapping[str, str] | None = None) -> dict[str, Figures]:
+    """Rows grouped by department, sorted; every listed department present, even with no figure; each named by
+    ``names`` (the directory's names when the month is computed)."""
     grouped: dict[str, list[FigureRow]] = defaultdict(list)
     for code in departments:
         grouped[code]
     for row in rows:
         if row.department_code:
             grouped[row.department_code].append(row)
-    return {code: Figures(code, sorted(grouped[code], key=lambda r: (r.name, r.dimension)))
+    names = names or {}
+    return {code: Figures(code, sorted(grouped[code], key=lambda r: (r.name, r.dimension)), names.get(code, ""))
             for code in sorted(grouped)}

@@ -138,9 +138,10 @@ class FigureSources:
         """Every department's name by code (the authority's included), from the directory."""
         return {d.code: d.name for d in await self._all_departments()}
 
-    async def created(self) -> dict[str, dt.datetime]:
-        """When each department joined the platform, by code: a month before that is none of its months."""
-        return {d.code: d.create_time.ToDatetime(dt.UTC) for d in await self._all_departments()}
+    async def joined(self) -> dict[str, tuple[str, dt.datetime]]:
+        """Each department's name now and when it joined the platform, by code: a month before that is none of its
+        months, and a month's snapshots keep the names of that time."""
+        return {d.code: (d.name, d.create_time.ToDatetime(dt.UTC)) for d in await self._all_departments()}
 
 
 def _rows(response: Any) -> list[FigureRow]:

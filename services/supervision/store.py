@@ -16,8 +16,8 @@ from services.supervision.snapshot import Figures
 from services.supervision.violations import Violation
 
 
-def _figures(code: str, document: str) -> Figures:
-    return Figures(code, [FigureRow(code, name, dim, value) for name, dim, value in json.loads(document)])
+def _figures(code: str, document: str, name: str | None = None) -> Figures:
+    return Figures(code, [FigureRow(code, row, dim, value) for row, dim, value in json.loads(document)], name or "")
 
 
 class SupervisionStore:
@@ -33,12 +33,15 @@ class SupervisionStore:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('govshare-supervision-month'), $1)",
                                month.year * 100 + month.month)
+            kept = await _names_at_end(conn, month)
             await conn.execute("DELETE FROM snapshots WHERE month = $1", month.first_day)
             await conn.execute("DELETE FROM violations WHERE month = $1", month.first_day)
             await conn.executemany(
-                "INSERT INTO snapshots (month, department_code, figures, compute_time) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO snapshots (month, department_code, figures, compute_time, department_name, name_time)"
+                " VALUES ($1, $2, $3, $4, $5, $6)",
                 [(month.first_day, code, json.dumps([[r.name, r.dimension, r.value] for r in f.rows],
-                                                    ensure_ascii=False), now) for code, f in snapshots.items()])
+                                                    ensure_ascii=False), now, *kept.get(code, (f.name, now)))
+                 for code, f in snapshots.items()])
             await conn.executemany(
                 "INSERT INTO violations (id, month, department_code, rule, article, subject, evidence)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -57,9 +60,10 @@ class SupervisionStore:
 
     async def snapshot(self, month: Month, department_code: str) -> tuple[Figures, dt.datetime] | None:
         row = await self._pool.fetchrow(
-            "SELECT figures::text AS figures, compute_time FROM snapshots WHERE month = $1 AND department_code = $2",
-            month.first_day, department_code)
-        return None if row is None else (_figures(department_code, row["figures"]), row["compute_time"])
+            "SELECT figures::text AS figures, compute_time, department_name FROM snapshots WHERE month = $1"
+            " AND department_code = $2", month.first_day, department_code)
+        return None if row is None else (_figures(department_code, row["figures"], row["department_name"]),
+                                         row["compute_time"])
 
     async def snapshots(self, month: Month, after: str, limit: int) -> list[Figures]:
         """Snapshots of the month by department code, after ``after`` (keyset)."""
@@ -114,13 +118,13 @@ class SupervisionStore:
                                 ) -> dict[Month, dict[str, Figures]]:
         """Snapshots of the months first..last, of one department or (None) of all, by month and department."""
         rows = await self._pool.fetch(
-            "SELECT month, department_code, figures::text AS figures FROM snapshots WHERE month >= $1"
-            " AND month <= $2 AND ($3::text IS NULL OR department_code = $3) ORDER BY month, department_code",
-            first.first_day, last.first_day, department_code)
+            "SELECT month, department_code, figures::text AS figures, department_name FROM snapshots"
+            " WHERE month >= $1 AND month <= $2 AND ($3::text IS NULL OR department_code = $3)"
+            " ORDER BY month, department_code", first.first_day, last.first_day, department_code)
         found: dict[Month, dict[str, Figures]] = {}
         for row in rows:
             found.setdefault(Month.of_date(row["month"]), {})[row["department_code"]] = _figures(
-                row["department_code"], row["figures"])
+                row["department_code"], row["figures"], row["department_name"])
         return found
 
     async def compute_times(self, first: Month, last: Month) -> dict[Month, dt.datetime]:
@@ -145,3 +149,13 @@ async def _weights(db: asyncpg.Pool | asyncpg.Connection) -> dict[str, float]:
     """Every indicator's weight, by indicator."""
     rows = await db.fetch("SELECT indicator, weight FROM evaluation_weights ORDER BY indicator")
     return {row["indicator"]: row["weight"] for row in rows}
+
+
+async def _names_at_end(conn: asyncpg.Connection, month: Month) -> dict[str, tuple[str, dt.datetime]]:
+    """The departments' names kept for ``month`` that were read once it had ended, with when: a recomputation keeps
+    them, so a department renamed (or merged) after the month is still named in it as it was then. The schedule
+    recomputes last month all through this one; without this, its reports took the new name from the next day."""
+    rows = await conn.fetch(
+        "SELECT department_code, department_name, name_time FROM snapshots WHERE month = $1"
+        " AND department_name IS NOT NULL AND name_time >= $2", month.first_day, month.end)
+    return {row["department_code"]: (row["department_name"], row["name_time"]) for row in rows}

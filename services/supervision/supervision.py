@@ -141,10 +141,11 @@ class Supervision:
         # A department created after the month (the schedule recomputes last month all through this one) had no
         # part in it: listed, it was evaluated 100 for a month it did not exist in (nothing due), which raised its
         # mean score in the yearly ranking; and its catalog counts (those published now) were put in that month.
-        created = await self._sources.created()
-        later = {code for code, time in created.items() if time >= month.end}
+        joined = await self._sources.joined()
+        later = {code for code, (_, time) in joined.items() if time >= month.end}
         snapshots = by_department([row for row in rows if row.department_code not in later],
-                                  [code for code in created if code not in later])
+                                  [code for code in joined if code not in later],
+                                  {code: name for code, (name, _) in joined.items()})
         violations = detect(month, snapshots)
         await self._store.replace_month(month, snapshots, violations, now,
                                         _compute_event(caller, month, len(snapshots), len(violations), now))

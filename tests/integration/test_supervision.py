@@ -33,12 +33,15 @@ from govshare.supervision.v1 import supervision_pb2 as sup
 from govshare.supervision.v1 import supervision_pb2_grpc
 from services.demo import POPULATION_ITEMS, REGION, DemoDepartment, _entry
 from services.foundation.synthetic import citizen_id_of
+from services.runtime.db import create_pool
 from services.runtime.duties import ADMINISTRATOR, APPLICANT, APPROVER, AUDITOR, DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.pagination import encode_token
 from services.runtime.tokens import issue_token
 from services.supervision.months import Month
+from services.supervision.snapshot import Figures
+from services.supervision.store import SupervisionStore
 
 ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核")
 WORK = common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口业务参考")
@@ -707,6 +710,29 @@ async def test_a_department_created_after_a_month_has_no_part_in_it(month_run) -
     snapshot = await w.supervision.GetSnapshot(sup.GetSnapshotRequest(
         department_code=newcomer.code, year=month.year, month=month.month), metadata=w.md("authority"), timeout=10)
     assert snapshot.snapshot.department_code == newcomer.code
+
+
+async def test_a_months_snapshots_keep_the_names_its_departments_had_once_it_ended(platform) -> None:  # type: ignore[no-untyped-def]
+    """The schedule recomputes last month all through this one: a department renamed (or merged) on the 2nd was
+    named by its new name in last month's reports from then on. A recomputation keeps a name read once the month
+    had ended; one read before (the month in progress) is read again. A month of its own, removed after."""
+    month, code = Month(2002, 2), "11110100MB0000009X"
+    pool = await create_pool(platform.settings["supervision"].database_url, "supervision", min_size=1, max_size=2)
+    store = SupervisionStore(pool)
+    during, after, later = (month.start + dt.timedelta(days=3), month.end + dt.timedelta(minutes=5),
+                            month.end + dt.timedelta(days=2))
+    try:
+        await store.replace_month(month, {code: Figures(code, [], "市民政局")}, [], during)
+        await store.replace_month(month, {code: Figures(code, [], "市社会事务局")}, [], after)
+        await store.replace_month(month, {code: Figures(code, [], "市社会服务局")}, [], later)
+        found, computed = await store.snapshot(month, code) or (Figures(code), None)
+        assert (found.name, computed) == ("市社会事务局", later)
+        assert (await store.snapshots_between(month, month, code))[month][code].name == "市社会事务局"
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute("DELETE FROM snapshots WHERE month = $1", month.first_day)
+            await conn.execute("DELETE FROM computed_months WHERE month = $1", month.first_day)
+        await pool.close()
 
 
 async def test_monthly_feedback_tells_the_provider_who_used_what(month_run) -> None:  # type: ignore[no-untyped-def]

@@ -291,3 +291,34 @@ def test_a_report_as_csv_holds_its_tables_for_excel() -> None:
     assert lines[at + 2][-1] == "资源代码：301901/000002；调用次数：8；失败调用次数：3；失败率：37.5%"
     assert lines[at + 2][1] == "'=市公安局（11110100MB00000027）"
     assert ["编目资源共享类型分布"] in lines and ["有条件共享", "1"] in lines
+
+
+def test_a_department_renamed_since_is_named_in_each_month_as_it_was_then_with_todays_name_beside() -> None:
+    """民政局 renamed 社会事务局 in October and 社会服务局 since: its yearly report, the platform's ranking and
+    violations and the feedback of a month before named it by today's name in the figures of months it bore
+    another, which the supervisor could not match with that time's documents. Each row names it as its month's
+    snapshot keeps it, today's name beside; a month computed before names were kept has today's."""
+    code, user, march, november = "11110100MB0000007N", "11110100MB0000003A", Month(2026, 3), Month(2026, 11)
+    served_to = FigureRow(code, "queries.served_to", dimension(department=user, resource="101001/000001",
+                                                               purpose="WORK_REFERENCE", result="ANSWERED"), 2)
+    snapshots = {march: {code: Figures(code, [served_to], "市民政局"), user: Figures(user, [], "市公安局")},
+                 november: {code: Figures(code, [], "市社会事务局"), user: Figures(user, [], "市公安局")}}
+    violations = [Violation(code, march, sup.VIOLATION_RULE_DATA_NOT_PROVIDED, "resource:101001/000001:endpoint",
+                            {"resource": "101001/000001"})]
+    data = ReportInput([march, november], snapshots, violations, {code: "市社会服务局", user: "市公安局"}, WEIGHTS,
+                       dt.datetime(2027, 1, 5, tzinfo=CST))
+    yearly = yearly_report(2026, code, data)
+    assert yearly.subtitle.startswith(
+        "报告对象：市社会事务局（11110100MB0000007N；本期曾用名：市民政局；现名：市社会服务局）")
+    then = "市民政局（11110100MB0000007N；现名：市社会服务局）"
+    assert _table_after(yearly.blocks, "五、违规情况").rows[0][1] == then
+    platform = yearly_report(2026, None, data).blocks
+    ranking = {row[0] for row in _table_after(platform, "五、部门评价").rows}
+    assert ranking == {"市社会事务局（11110100MB0000007N；本期曾用名：市民政局；现名：市社会服务局）",
+                       "市公安局（11110100MB0000003A）"}
+    assert _table_after(platform, "六、违规情况").rows[0][1] == then
+    feedback = monthly_feedback(march, code, data)
+    assert feedback.subtitle.startswith("致：市民政局（11110100MB0000007N；现名：市社会服务局）")
+    # A month computed before names were kept: today's name, as before.
+    unnamed = ReportInput([march], {march: {code: Figures(code)}}, [], {code: "市社会服务局"}, WEIGHTS, GENERATED)
+    assert yearly_report(2026, code, unnamed).subtitle.startswith("报告对象：市社会服务局（11110100MB0000007N）")
