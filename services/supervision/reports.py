@@ -35,6 +35,10 @@ PLATFORM = "全平台"
 #: Figures that count what a department holds at the month's computation (its datasets' records), not what
 #: happened in the month: a year's figure is its latest month's, never the months added up.
 STOCKS = ("datasets.records", "datasets.stale_records")
+#: Figures no report reads, left out when a report's snapshots are read: each system's calls of every day of the
+#: month and the 28 before it (burst detection's history, judged when the month is computed) are most of a
+#: snapshot's rows under a large audit trail.
+UNREAD = ("queries.system_daily",)
 #: The evidence of a violation (services/supervision/violations.py), in the order a reader follows it.
 EVIDENCE = {"change": "职能变更", "due": "应更新日期", "system": "业务系统", "resource": "资源代码",
             "dataset": "数据集", "purpose": "用途", "refused_calls": "被拒调用次数", "records": "记录数",
@@ -281,12 +285,13 @@ def _share_types(figures: Figures) -> dict[str, int]:
 def _ranking(data: ReportInput) -> tuple[tuple[str, ...], ...]:
     scores: dict[str, list[float]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
+    monthly: dict[tuple[Month, str], int] = defaultdict(int)
     for violation in data.violations:
         counts[violation.department_code] += 1
+        monthly[(violation.month, violation.department_code)] += 1
     for month, snapshots in data.snapshots.items():
         for code, figures in snapshots.items():
-            monthly = sum(1 for v in data.violations if v.month == month and v.department_code == code)
-            scores[code].append(evaluate(figures, data.weights, monthly).score)
+            scores[code].append(evaluate(figures, data.weights, monthly[(month, code)]).score)
     ranked = sorted(scores, key=lambda c: (-sum(scores[c]) / len(scores[c]), c))
     return tuple((_who_then(data, c, data.months), f"{sum(scores[c]) / len(scores[c]):.2f}", str(counts[c]))
                  for c in ranked)

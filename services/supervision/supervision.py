@@ -28,7 +28,7 @@ from services.runtime.identity import Caller
 from services.supervision.document import Document
 from services.supervision.evaluation import INDICATORS, Evaluation, evaluate
 from services.supervision.months import Month
-from services.supervision.reports import ReportInput, monthly_feedback, yearly_report
+from services.supervision.reports import UNREAD, ReportInput, monthly_feedback, yearly_report
 from services.supervision.snapshot import Figures, by_department
 from services.supervision.sources import FigureSources
 from services.supervision.store import SupervisionStore
@@ -249,7 +249,7 @@ class Supervision:
         if not months:
             raise invalid_argument([FieldViolation("year", "the year has not begun")])
         department = department_code or None
-        data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department),
+        data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department, UNREAD),
                            await self._store.violations_between(months[0], months[-1], department),
                            await self._sources.departments(), await self._store.weights(), now,
                            await self._store.compute_times(months[0], months[-1]),
@@ -266,7 +266,7 @@ class Supervision:
         require_own(caller, department_code, "read this department's usage feedback")
         now = self._clock()
         require_begun(month, now)
-        data = ReportInput([month], await self._store.snapshots_between(month, month, None),
+        data = ReportInput([month], await self._store.snapshots_between(month, month, None, UNREAD),
                            await self._store.violations_between(month, month, department_code),
                            await self._sources.departments(), await self._store.weights(), now,
                            await self._store.compute_times(month, month))

@@ -322,3 +322,30 @@ def test_a_department_renamed_since_is_named_in_each_month_as_it_was_then_with_t
     # A month computed before names were kept: today's name, as before.
     unnamed = ReportInput([march], {march: {code: Figures(code)}}, [], {code: "市社会服务局"}, WEIGHTS, GENERATED)
     assert yearly_report(2026, code, unnamed).subtitle.startswith("报告对象：市社会服务局（11110100MB0000007N）")
+
+
+class _CountedRows(list):  # type: ignore[type-arg]
+    """A snapshot's rows that count how often they are read through."""
+
+    reads = 0
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        type(self).reads += 1
+        return super().__iter__()
+
+
+def test_the_platforms_yearly_report_reads_each_snapshot_once_not_once_per_figure() -> None:
+    """Every figure looked up read all of a snapshot's rows: some twenty per evaluation, an evaluation per department
+    and month, over snapshots of thousands of rows under a large audit trail (each system's every day): the
+    platform's yearly report of a few hundred departments ran past the 120 s a report is given. A snapshot's rows
+    are now indexed by name on the first lookup."""
+    codes = [f"11110100MB{n:08d}" for n in range(3)]
+    months = [Month(2026, m) for m in (1, 2)]
+    snapshots = {m: {c: Figures(c, _CountedRows([FigureRow(c, "queries.served", "", 2),
+                                                 FigureRow(c, "applications.replied_late", "", 1)]))
+                     for c in codes} for m in months}
+    violations = [Violation(codes[0], months[0], sup.VIOLATION_RULE_DATA_NOT_PROVIDED, "resource:r:endpoint", {})]
+    _CountedRows.reads = 0
+    blocks = yearly_report(2026, None, ReportInput(months, snapshots, violations, {}, WEIGHTS, GENERATED)).blocks
+    assert ("逾期答复申请", "6") in _table_after(blocks, "一、总体情况").rows
+    assert _CountedRows.reads <= 2 * len(codes) * len(months)  # gathered into the year, indexed: twice each at most
