@@ -24,9 +24,17 @@ def _lines(block: Block) -> list[Line]:
     if isinstance(block, Table):
         return [*([(block.caption,)] if block.caption else []), block.header, *block.rows]
     if isinstance(block, BarChart):
-        return [(block.title,), *((label, block.value_label(value))
-                                  for label, value in zip(block.labels, block.values, strict=True))]
+        return [(block.title,), ("项目", f"数值（{block.unit}）" if block.unit else "数值"),
+                *((label, _number(block, value)) for label, value in zip(block.labels, block.values, strict=True))]
     return []
+
+
+def _number(chart: BarChart, value: float | None) -> str:
+    """A chart's value as a number Excel can add up, its unit in the column's header: written as the chart labels
+    it ("1,234次"), Excel read every value as text, and a sum of the months came to 0."""
+    if value is None:
+        return "—"
+    return f"{value:.1f}" if chart.unit == "%" else f"{value:.0f}"
 
 
 def render_csv(document: Document) -> bytes:

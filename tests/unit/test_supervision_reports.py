@@ -293,6 +293,28 @@ def test_a_report_as_csv_holds_its_tables_for_excel() -> None:
     assert ["编目资源共享类型分布"] in lines and ["有条件共享", "1"] in lines
 
 
+def test_a_reports_charts_in_csv_are_numbers_excel_adds_up() -> None:
+    """A chart's values were written as it labels them, '1,234次' and '50.0%': text to Excel, whose sum of the
+    months' calls came to 0. The unit is in the column's header, each value a plain number ('—' for none)."""
+    import csv
+    import io
+
+    from services.supervision.render_csv import render_csv
+
+    code = "11110100MB00000027"
+    figures = Figures(code, [FigureRow(code, "queries.served", "", 1234),
+                             FigureRow(code, "applications.replied_on_time", "", 1),
+                             FigureRow(code, "applications.replied_late", "", 1)])
+    data = ReportInput([MONTH, MONTH.next()], {MONTH: {code: figures}}, [], {code: "市公安局"}, WEIGHTS,
+                       dt.datetime(2026, 5, 2, tzinfo=CST))
+    lines = list(csv.reader(io.StringIO(render_csv(yearly_report(2026, code, data)).decode("utf-8-sig"))))
+    at = lines.index(["按月资源被调用次数"])
+    assert lines[at + 1:at + 4] == [["项目", "数值（次）"], ["3月", "1234"], ["4月", "—"]]
+    at = lines.index(["按时率"])
+    assert lines[at + 1:at + 3] == [["项目", "数值（%）"], ["目录更新", "—"]]
+    assert ["申请答复", "50.0"] in lines[at + 3:at + 5]
+
+
 def test_a_department_renamed_since_is_named_in_each_month_as_it_was_then_with_todays_name_beside() -> None:
     """民政局 renamed 社会事务局 in October and 社会服务局 since: its yearly report, the platform's ranking and
     violations and the feedback of a month before named it by today's name in the figures of months it bore
