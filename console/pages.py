@@ -1255,6 +1255,7 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     listed = list(violations.violations) if violations else []
     names = await _names(console, session, [e.department_code for e in evaluations]
                          + [v.department_code for v in listed])
+    names["dept_names"] = named_then(names["dept_names"], evaluations)
     # Bars labelled by the department's name (its code's last six characters when the name is not known).
     bars = [(names["dept_names"].get(e.department_code) or e.department_code[-6:], e.score) for e in evaluations]
     chart = charts.bar_chart(bars, maximum=100, title=f"{year}年{month}月各部门综合得分") if evaluations else ""
@@ -1337,14 +1338,35 @@ async def _every_page(console: Console, session: Session, method: Any, request: 
         request.page_token = answer.next_page_token
 
 
-async def _evaluation_table(console: Console, session: Session, year: int, month: int
-                            ) -> tuple[list[str], list[list[object]], Problem | None]:
+def named_then(today: dict[str, str], evaluations: list[Any]) -> dict[str, str]:
+    """Departments named as they were in the evaluations' month (Evaluation.department_name), today's name beside
+    when it is another: a month's page and export named a department renamed or merged since by today's name, which
+    the supervisor could not match with that month's documents. A month computed before names were kept: today's."""
+    names = dict(today)
+    for evaluation in evaluations:
+        then, now = evaluation.department_name, today.get(evaluation.department_code, "")
+        if then:
+            names[evaluation.department_code] = f"{then}（现名：{now}）" if now and now != then else then
+    return names
+
+
+async def _month_evaluations(console: Console, session: Session, year: int, month: int
+                             ) -> tuple[list[Any], Problem | None]:
+    """Every evaluation of the month the person may see: every department's for the authority, its own for a
+    department."""
     evaluations, problem = await _every_page(
         console, session, console.services.supervision.ListEvaluations,
         supervision_pb2.ListEvaluationsRequest(year=year, month=month, page_size=1000), "evaluations")
     if problem is not None and problem.reason == "AUTHORITY_ONLY":
-        evaluations, problem = await _own_evaluation(console, session, year, month)
-    names = await console.names.departments(session.token, [e.department_code for e in evaluations])
+        return await _own_evaluation(console, session, year, month)
+    return evaluations, problem
+
+
+async def _evaluation_table(console: Console, session: Session, year: int, month: int
+                            ) -> tuple[list[str], list[list[object]], Problem | None]:
+    evaluations, problem = await _month_evaluations(console, session, year, month)
+    names = named_then(await console.names.departments(session.token, [e.department_code for e in evaluations]),
+                       evaluations)
     header = ["部门代码", "部门名称", "综合得分", *labels.INDICATOR.values(), "违规数"]
     rows: list[list[object]] = []
     for e in evaluations:
@@ -1359,7 +1381,10 @@ async def _violation_table(console: Console, session: Session, year: int, month:
     violations, problem = await _every_page(
         console, session, console.services.supervision.ListViolations,
         supervision_pb2.ListViolationsRequest(year=year, month=month, page_size=1000), "violations")
-    names = await console.names.departments(session.token, [v.department_code for v in violations])
+    # The names of the month are its evaluations' (a department's own, or every department's for the authority).
+    evaluations, _ = await _month_evaluations(console, session, year, month) if violations else ([], None)
+    names = named_then(await console.names.departments(session.token, [v.department_code for v in violations]),
+                       evaluations)
     header = ["部门代码", "部门名称", "违规类型", "依据", "对象", "证据"]
     rows: list[list[object]] = [
         [v.department_code, names.get(v.department_code, ""), *(_violation_row(v)[key] for key in

@@ -43,6 +43,8 @@ class Evaluation:
     department_code: str
     indicators: tuple[Indicator, ...]
     violations: int
+    #: The department's name in the month (its snapshot's), "" when not kept.
+    department_name: str = ""
 
     @property
     def score(self) -> float:
@@ -79,4 +81,5 @@ def evaluate(figures: Figures, weights: Mapping[str, float], violations: int) ->
     """The department's evaluation under ``weights`` (an indicator without a weight counts 0)."""
     fractions = _fractions(figures)
     return Evaluation(figures.department_code, tuple(
-        Indicator(name, *fractions[name], weight=float(weights.get(name, 0.0))) for name in INDICATORS), violations)
+        Indicator(name, *fractions[name], weight=float(weights.get(name, 0.0))) for name in INDICATORS), violations,
+        figures.name)

@@ -28,7 +28,7 @@ Context = grpc.aio.ServicerContext
 def evaluation_to_proto(evaluation: Evaluation, month: Month) -> supervision_pb2.Evaluation:
     return supervision_pb2.Evaluation(
         department_code=evaluation.department_code, year=month.year, month=month.month, score=evaluation.score,
-        violations=evaluation.violations,
+        violations=evaluation.violations, department_name=evaluation.department_name,
         indicators=[supervision_pb2.Indicator(name=i.name, numerator=i.numerator, denominator=i.denominator,
                                               rate=i.rate, weight=i.weight) for i in evaluation.indicators])
 

@@ -68,9 +68,9 @@ class SupervisionStore:
     async def snapshots(self, month: Month, after: str, limit: int) -> list[Figures]:
         """Snapshots of the month by department code, after ``after`` (keyset)."""
         rows = await self._listing.fetch(
-            "SELECT department_code, figures::text AS figures FROM snapshots WHERE month = $1"
+            "SELECT department_code, figures::text AS figures, department_name FROM snapshots WHERE month = $1"
             " AND department_code > $2 ORDER BY department_code LIMIT $3", month.first_day, after, limit)
-        return [_figures(row["department_code"], row["figures"]) for row in rows]
+        return [_figures(row["department_code"], row["figures"], row["department_name"]) for row in rows]
 
     async def violation_counts(self, month: Month, departments: list[str]) -> dict[str, int]:
         rows = await self._listing.fetch(

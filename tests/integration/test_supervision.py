@@ -397,16 +397,22 @@ async def test_evaluation_follows_the_authoritys_weights(month_run) -> None:  # 
 
 async def test_evaluations_are_listed_by_keyset_pages(month_run) -> None:  # type: ignore[no-untyped-def]
     w, month, _ = month_run
-    codes, token = [], ""
+    codes, token, names = [], "", {}
     while True:
         page = await w.supervision.ListEvaluations(sup.ListEvaluationsRequest(
             year=month.year, month=month.month, page_size=2, page_token=token), metadata=w.md("authority"),
             timeout=10)
         codes.extend(e.department_code for e in page.evaluations)
+        names.update((e.department_code, e.department_name) for e in page.evaluations)
         token = page.next_page_token
         if not token:
             break
     assert codes == sorted(set(codes)) and {P.code, U.code, Q.code} <= set(codes)
+    # Each named as the month's snapshot keeps it (the console shows that name, today's beside it if another).
+    assert (names[P.code], names[Q.code]) == (P.name, Q.name)
+    snapshot = await w.supervision.GetSnapshot(sup.GetSnapshotRequest(department_code=U.code, year=month.year,
+                                                                      month=month.month), metadata=w.md(U), timeout=10)
+    assert snapshot.snapshot.evaluation.department_name == U.name
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await w.supervision.ListEvaluations(sup.ListEvaluationsRequest(year=month.year, month=month.month),
                                             metadata=w.md(U), timeout=10)

@@ -62,20 +62,22 @@ class Indicator(_message.Message):
     def __init__(self, name: _Optional[str] = ..., numerator: _Optional[int] = ..., denominator: _Optional[int] = ..., rate: _Optional[float] = ..., weight: _Optional[float] = ...) -> None: ...
 
 class Evaluation(_message.Message):
-    __slots__ = ("department_code", "year", "month", "score", "indicators", "violations")
+    __slots__ = ("department_code", "year", "month", "score", "indicators", "violations", "department_name")
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     YEAR_FIELD_NUMBER: _ClassVar[int]
     MONTH_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     INDICATORS_FIELD_NUMBER: _ClassVar[int]
     VIOLATIONS_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_NAME_FIELD_NUMBER: _ClassVar[int]
     department_code: str
     year: int
     month: int
     score: float
     indicators: _containers.RepeatedCompositeFieldContainer[Indicator]
     violations: int
-    def __init__(self, department_code: _Optional[str] = ..., year: _Optional[int] = ..., month: _Optional[int] = ..., score: _Optional[float] = ..., indicators: _Optional[_Iterable[_Union[Indicator, _Mapping]]] = ..., violations: _Optional[int] = ...) -> None: ...
+    department_name: str
+    def __init__(self, department_code: _Optional[str] = ..., year: _Optional[int] = ..., month: _Optional[int] = ..., score: _Optional[float] = ..., indicators: _Optional[_Iterable[_Union[Indicator, _Mapping]]] = ..., violations: _Optional[int] = ..., department_name: _Optional[str] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("department_code", "year", "month", "figures", "compute_time", "evaluation")
