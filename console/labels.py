@@ -122,6 +122,8 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 "OIDC_TOKEN_REPLAYED": "失败：统一身份认证凭据重复使用",
                 # An IdP sign-in naming a person who has a platform password (services/authorization/sessions.py).
                 "LOCAL_ACCOUNT": "失败：本地账号不能经统一身份认证登录",
+                # An IdP sign-in from another IdP account (iss, sub) than the person's (sessions.py, migration 015).
+                "OIDC_SUBJECT_MISMATCH": "失败：统一身份认证账号与绑定账号不一致",
                 # services/foundation: a refused load, a refused read of a record's history.
                 "NOT_A_SOURCE": "失败：非登记的数据来源", "NO_AUTHORITATIVE_SOURCE": "失败：未指定权威来源",
                 "NOT_AUTHORITATIVE_SOURCE": "失败：非权威来源",

@@ -78,6 +78,8 @@ EXCHANGE_MESSAGES = {
     "LOCAL_ACCOUNT": ("您在本平台的账号使用平台密码和动态口令登录，不能通过统一身份认证登录："
                       "请在登录页输入用户名、密码和动态口令。"),
     "OIDC_TOKEN_REPLAYED": "该统一身份认证登录凭据已使用过（每个凭据只能登录一次），请重新登录。",
+    "OIDC_SUBJECT_MISMATCH": ("您在统一身份认证使用的账号与本平台该用户首次登录时绑定的账号不一致，不能登录："
+                              "请确认使用本人的统一身份认证账号，或联系管理员核实。"),
     "OIDC_NOT_CONFIGURED": "平台未启用统一身份认证登录，请使用用户名和密码登录。",
     "OIDC_PROVIDER_UNAVAILABLE": UNAVAILABLE,
     "ACCOUNT_DISABLED": SIGN_IN_MESSAGES["ACCOUNT_DISABLED"],

@@ -4,8 +4,9 @@ The IdP (Keycloak in docs/configuration.md) signs ID tokens with keys it publish
 fetches that JWKS (cached by PyJWT's PyJWKClient, fetched again for an unknown ``kid``, so the IdP's key
 rotation needs nothing here), and checks the signature, the issuer, the audience (the console's client id),
 the expiry and the time of issue; the configured claim (``preferred_username`` by default, or ``sub``) names
-the person. Only asymmetric algorithms are accepted: a token "signed" with ``none`` or with an HMAC over the
-public key never passes.
+the person, and the token's ``iss`` and ``sub`` the IdP account the person is bound to at their first sign-in
+(the username claim alone is no stable identifier). Only asymmetric algorithms are accepted: a token "signed"
+with ``none`` or with an HMAC over the public key never passes.
 
 An ID token signs in once: the verified token is named (``VerifiedIdToken.token_id``) for the sessions to refuse
 it a second time (OIDC_TOKEN_REPLAYED) until it expires, so one leaked from a browser, a log or a proxy is worth
@@ -41,6 +42,10 @@ class VerifiedIdToken:
     """What a verified ID token says: who, and how to recognise the token when it comes again."""
 
     username: str
+    #: The IdP account (OpenID Connect Core §5.7: the only stable identifier of an end user is iss and sub
+    #: together): a person is bound to it at their first sign-in (migration 015).
+    issuer: str
+    subject: str
     #: sha256 of the ``jti``, or of the signed header and claims for a token without one (never of the whole
     #: token: an ECDSA signature can be rewritten into another valid one, and the base64 of a signature read
     #: leniently takes characters that change nothing).
@@ -110,4 +115,5 @@ class OidcVerifier:
         if not isinstance(value, str) or not value:
             raise _invalid(f"no {self._claim} claim")
         expires = min(int(claims["exp"]) + LEEWAY_SECONDS + USED_MARGIN_SECONDS, _LAST_SECOND)
-        return VerifiedIdToken(value, token_id(id_token, claims), dt.datetime.fromtimestamp(expires, dt.UTC))
+        return VerifiedIdToken(value, str(claims["iss"]), str(claims["sub"]), token_id(id_token, claims),
+                               dt.datetime.fromtimestamp(expires, dt.UTC))

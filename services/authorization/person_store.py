@@ -58,6 +58,9 @@ class PersonRecord:
     #: The password was set by an administrator (a person), who knows it: the person sets their own before
     #: anything else (migration 014).
     password_change_required: bool = False
+    #: The IdP account (iss, sub) the person signed in with first, None before (migration 015).
+    oidc_issuer: str | None = None
+    oidc_subject: str | None = None
 
     @property
     def etag(self) -> str:
@@ -87,12 +90,17 @@ def _person(row: asyncpg.Record) -> PersonRecord:
                         totp_last_step=row["totp_last_step"], failed_attempts=row["failed_attempts"],
                         lock_until=row["lock_until"], not_before=row["not_before"], authority=row["authority"],
                         create_time=row["create_time"], seq=row["seq"],
-                        password_change_required=row["password_change_required"])
+                        password_change_required=row["password_change_required"],
+                        oidc_issuer=row["oidc_issuer"], oidc_subject=row["oidc_subject"])
 
 
 def _state(row: asyncpg.Record) -> tuple[str, SystemState]:
     return row["id"], SystemState(disabled=row["disabled"], not_before=row["not_before"],
                                   reason=row["not_before_reason"], version=row["state_version"])
+
+
+class OidcAccountTaken(Exception):
+    """The IdP account of an ID token is bound to another person already (migration 015)."""
 
 
 class PersonStore:
@@ -273,8 +281,8 @@ class PersonStore:
             await conn.execute("SELECT 1 FROM persons WHERE id = $1 FOR UPDATE", person_id)
             return issue(await self._one(conn, person_id))
 
-    async def use_id_token(self, token_id: str, keep_until: dt.datetime, person_id: str, admin: AdminEvent,
-                           issue: Callable[[PersonRecord], _Issued],
+    async def use_id_token(self, token_id: str, keep_until: dt.datetime, person_id: str, account: tuple[str, str],
+                           admin: AdminEvent, issue: Callable[[PersonRecord], _Issued],
                            replayed: Callable[[dt.datetime], Exception]) -> _Issued:
         """Records the ID token ``token_id`` as used by ``person_id`` until ``keep_until``, with the sign-in's
         administrative log entry, and returns what ``issue`` makes of the person as they are now; raises
@@ -285,21 +293,38 @@ class PersonStore:
         ``issue`` runs under the person's row lock, as in ``record_success``: a change cutting their tokens (roles
         replaced, account disabled) was made before, and ``issue`` sees it (and may refuse by raising: the token
         is then not used up), or waits and refuses the token. Issued from the person read before, the token kept
-        roles removed meanwhile for its whole life."""
-        async with self._store.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT 1 FROM persons WHERE id = $1 FOR UPDATE", person_id)
-            await conn.execute(
-                "DELETE FROM oidc_used_tokens WHERE token_id IN (SELECT token_id FROM oidc_used_tokens"
-                " WHERE expire_time < now() LIMIT $1 FOR UPDATE SKIP LOCKED)", _PRUNE_BATCH)
-            used = await conn.fetchval(
-                "INSERT INTO oidc_used_tokens (token_id, person_id, expire_time) VALUES ($1, $2, $3)"
-                " ON CONFLICT (token_id) DO NOTHING RETURNING true", token_id, person_id, keep_until)
-            if not used:
-                raise replayed(await conn.fetchval("SELECT use_time FROM oidc_used_tokens WHERE token_id = $1",
-                                                   token_id))
-            issued = issue(await self._one(conn, person_id))
-            await Store.append_admin(conn, SERVICE, [admin])
-            return issued
+        roles removed meanwhile for its whole life.
+
+        A person not yet bound to an IdP account is bound to ``account`` (iss, sub) in the same transaction;
+        ``issue`` sees the binding as it was (and refuses another account); ``OidcAccountTaken`` when another
+        person holds ``account``. Nothing is recorded then either."""
+        try:
+            async with self._store.pool.acquire() as conn, conn.transaction():
+                return await self._use_id_token(conn, token_id, keep_until, person_id, account, admin, issue,
+                                                replayed)
+        except asyncpg.UniqueViolationError:
+            raise OidcAccountTaken() from None
+
+    async def _use_id_token(self, conn: asyncpg.Connection, token_id: str, keep_until: dt.datetime,
+                            person_id: str, account: tuple[str, str], admin: AdminEvent,
+                            issue: Callable[[PersonRecord], _Issued],
+                            replayed: Callable[[dt.datetime], Exception]) -> _Issued:
+        """``use_id_token`` inside its transaction."""
+        await conn.execute("SELECT 1 FROM persons WHERE id = $1 FOR UPDATE", person_id)
+        await conn.execute(
+            "DELETE FROM oidc_used_tokens WHERE token_id IN (SELECT token_id FROM oidc_used_tokens"
+            " WHERE expire_time < now() LIMIT $1 FOR UPDATE SKIP LOCKED)", _PRUNE_BATCH)
+        used = await conn.fetchval(
+            "INSERT INTO oidc_used_tokens (token_id, person_id, expire_time) VALUES ($1, $2, $3)"
+            " ON CONFLICT (token_id) DO NOTHING RETURNING true", token_id, person_id, keep_until)
+        if not used:
+            raise replayed(await conn.fetchval("SELECT use_time FROM oidc_used_tokens WHERE token_id = $1",
+                                               token_id))
+        issued = issue(await self._one(conn, person_id))
+        await conn.execute("UPDATE persons SET oidc_issuer = $2, oidc_subject = $3 WHERE id = $1"
+                           " AND oidc_subject IS NULL", person_id, *account)
+        await Store.append_admin(conn, SERVICE, [admin])
+        return issued
 
     async def states(self) -> list[tuple[str, SystemState]]:
         """Every person whose tokens are restricted (disabled, or cut at least once)."""

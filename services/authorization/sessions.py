@@ -10,7 +10,9 @@ the answer never tells which usernames exist. The reasons:
 - TOTP_REQUIRED: the password is right and no code was sent (not counted: the console asks for the code);
 - TOTP_INVALID: a wrong, expired or already used code (counted);
 - ACCOUNT_DISABLED (said only after the right password);
-- OIDC_TOKEN_REPLAYED: an ID token that already signed someone in (each signs in once; not counted).
+- OIDC_TOKEN_REPLAYED: an ID token that already signed someone in (each signs in once; not counted);
+- OIDC_SUBJECT_MISMATCH: an ID token naming a person from another IdP account (iss, sub) than the one they first
+  signed in with, or from an account that already signs in as another person (not counted).
 
 An OIDC-only person (no local password) gets BAD_CREDENTIALS too: the answer to a password never tells which
 usernames exist.
@@ -34,7 +36,7 @@ import grpc
 
 from services.authorization import person_credentials as pc
 from services.authorization.oidc import OidcVerifier
-from services.authorization.person_store import RESET, PersonRecord, PersonStore
+from services.authorization.person_store import RESET, OidcAccountTaken, PersonRecord, PersonStore
 from services.authorization.persons import caller_of
 from services.runtime import person_secrets, tokens
 from services.runtime.admin_events import AdminEvent
@@ -70,6 +72,20 @@ def _refuse_local_account(person: PersonRecord) -> None:
     if person.password_hash:
         raise _refused("LOCAL_ACCOUNT", "this account signs in with its platform password and TOTP code "
                                         "(SessionService.SignIn), not through the identity provider")
+
+
+#: The IdP account (iss, sub) of an ID token is not the person's (migration 015).
+SUBJECT_MISMATCH = "OIDC_SUBJECT_MISMATCH"
+
+
+def _refuse_other_account(person: PersonRecord, issuer: str, subject: str) -> None:
+    """A person bound to an IdP account signs in from it only: the username claim that found them is no stable
+    identifier (OpenID Connect Core §5.7), so an IdP account renamed to their username, or given it after them
+    (a colleague who left, a name reused), signed in as them."""
+    if person.oidc_subject is not None and (person.oidc_issuer, person.oidc_subject) != (issuer, subject):
+        raise _refused(SUBJECT_MISMATCH, "the identity provider's account is not the one this person signs in "
+                                         "with (its subject differs from their first sign-in's): ask the "
+                                         "authority's administrator")
 
 
 def _replayed(first_use: dt.datetime) -> ServiceError:
@@ -221,18 +237,25 @@ class Sessions:
                                              "ask the authority's administrator to create it")
 
         def issue(now: PersonRecord) -> tuple[tokens.IssuedToken, int, PersonRecord]:
-            """The token of the person as they are now (their roles now), if they may sign in."""
+            """The token of the person as they are now (their roles now), if they may sign in from this account."""
+            _refuse_other_account(now, verified.issuer, verified.subject)
             self._refuse_unusable(now)
             return (*self._issue(now), now)
 
         async with self._refusal_logged(person, "oidc"):
             _refuse_local_account(person)
             # Used once: the same token again (leaked from a browser, a log, a proxy) signs nobody in. Used up only
-            # by a sign-in that succeeds, so a token refused for the account's state serves once it is fixed.
-            return await self._persons.use_id_token(
-                verified.token_id, verified.keep_until, person.id,
-                AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "oidc"}), issue,
-                _replayed)
+            # by a sign-in that succeeds, so a token refused for the account's state serves once it is fixed. The
+            # first binds the person to the token's IdP account (iss, sub), from which alone they sign in after.
+            try:
+                return await self._persons.use_id_token(
+                    verified.token_id, verified.keep_until, person.id, (verified.issuer, verified.subject),
+                    AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "oidc"}), issue,
+                    _replayed)
+            except OidcAccountTaken:
+                raise _refused(SUBJECT_MISMATCH, "the identity provider's account already signs in as another "
+                                                 "person on this platform: ask the authority's administrator"
+                               ) from None
 
     async def refresh(self, caller: Caller, session_end: int) -> tuple[tokens.IssuedToken, int, PersonRecord]:
         await self._current(caller)  # a person's token, of a person who exists

@@ -99,7 +99,8 @@ class Idp:
 
     def id_token(self, username: str, key: rsa.RSAPrivateKey | None = None, **claims: object) -> str:
         now = int(time.time())
-        body = {"iss": self.issuer, "aud": self.client_id, "sub": str(uuid.uuid4()),
+        # One account per username, as at a real IdP: its sub stays (the platform binds the person to it).
+        body = {"iss": self.issuer, "aud": self.client_id, "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, username)),
                 "preferred_username": username, "iat": now, "exp": now + 300, **claims}
         return jwt.encode(body, key or self.key, algorithm="RS256", headers={"kid": self.kid})
 

@@ -189,7 +189,7 @@ async def test_an_id_token_signs_in_once(platform, idp: Idp, sessions) -> None: 
     code, reason, _ = await _refused(sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
         id_token=idp.id_token(username, jti=jti)), timeout=10))
     assert reason == "OIDC_TOKEN_REPLAYED"
-    concurrent = idp.id_token(username)
+    concurrent = idp.id_token(username, nonce=str(uuid.uuid4()))  # not the first token, made in the same second
     answers = await asyncio.gather(*(sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
         id_token=concurrent), timeout=10) for _ in range(4)), return_exceptions=True)
     assert sorted(type(a).__name__ for a in answers) == ["AioRpcError"] * 3 + ["ExchangeOidcTokenResponse"]
@@ -249,3 +249,38 @@ async def test_a_role_removed_while_the_person_exchanges_a_token_is_not_in_their
         persons_pb2.GetCurrentPersonRequest(), metadata=(("authorization", f"Bearer {exchanged.session.token}"),),
         timeout=10)
     assert list(current.person.roles) == [persons_pb2.PERSON_ROLE_APPLICANT]
+
+
+async def test_a_person_signs_in_from_the_idp_account_of_their_first_sign_in_only(  # type: ignore[no-untyped-def]
+        platform, idp: Idp, sessions) -> None:
+    """The username claim (preferred_username) that finds the person is no stable identifier (OpenID Connect Core
+    §5.7): another IdP account renamed to it, or given it after a colleague left, signed in as the person. The first
+    sign-in binds the person to the token's (iss, sub); another account's token is OIDC_SUBJECT_MISMATCH, logged,
+    not used up; and one IdP account signs in as one person only."""
+    username, other = (f"sso.{uuid.uuid4().hex[:8]}" for _ in range(2))
+    person = await _person(platform, username)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    signed_in = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username, sub=first)), timeout=10)
+    assert signed_in.session.person.id == person.id
+    impostor = idp.id_token(username, sub=second)
+    code, reason, message = await _refused(sessions.ExchangeOidcToken(
+        persons_pb2.ExchangeOidcTokenRequest(id_token=impostor), timeout=10))
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "OIDC_SUBJECT_MISMATCH"), message
+    assert "administrator" in message
+    again = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username, sub=first, jti=str(uuid.uuid4()))), timeout=10)
+    assert again.session.person.id == person.id
+    # The first account renamed to another person's username (not bound yet) does not sign in as them either.
+    bystander = await _person(platform, other)
+    code, reason, message = await _refused(sessions.ExchangeOidcToken(
+        persons_pb2.ExchangeOidcTokenRequest(id_token=idp.id_token(other, sub=first)), timeout=10))
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "OIDC_SUBJECT_MISMATCH"), message
+    assert "another person" in message
+    assert (await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(other)), timeout=10)).session.person.id == bystander.id
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="session.sign_in", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    assert sorted(e.result for e in events if e.target == person.id) == ["OIDC_SUBJECT_MISMATCH", "OK", "OK"]
+    assert sorted(e.result for e in events if e.target == bystander.id) == ["OIDC_SUBJECT_MISMATCH", "OK"]

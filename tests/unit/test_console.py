@@ -75,6 +75,8 @@ def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:
     assert labels.ADMIN_RESULT["OIDC_TOKEN_REPLAYED"] == "失败：统一身份认证凭据重复使用"
     from console.oidc import EXCHANGE_MESSAGES
     assert "只能登录一次" in EXCHANGE_MESSAGES["OIDC_TOKEN_REPLAYED"]  # what the person reads, not "登录未完成"
+    assert labels.ADMIN_RESULT["OIDC_SUBJECT_MISMATCH"] == "失败：统一身份认证账号与绑定账号不一致"
+    assert "绑定的账号不一致" in EXCHANGE_MESSAGES["OIDC_SUBJECT_MISMATCH"]
 
 
 def test_the_foundation_refusals_log_entries_have_labels() -> None:
