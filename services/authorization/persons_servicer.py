@@ -79,10 +79,9 @@ class SessionServicer(persons_pb2_grpc.SessionServiceServicer):
     async def ChangePassword(self, request: persons_pb2.ChangePasswordRequest, context: Context
                              ) -> persons_pb2.ChangePasswordResponse:
         # A person signed in with an administrator's password may call this, and only the session's own calls.
-        await self._sessions.change_password(self._verifier.from_context(context, password_change=True),
-                                             request.current_password,
-                                             request.new_password, request.totp_code)
-        return persons_pb2.ChangePasswordResponse()
+        uri = await self._sessions.change_password(self._verifier.from_context(context, password_change=True),
+                                                   request.current_password, request.new_password, request.totp_code)
+        return persons_pb2.ChangePasswordResponse(totp_provisioning_uri=uri)
 
 
 class PersonServicer(persons_pb2_grpc.PersonServiceServicer):

@@ -283,12 +283,14 @@ class Sessions:
         return await self._current(caller)
 
     async def change_password(self, caller: Caller, current_password: str, new_password: str,
-                              totp_code: str) -> None:
+                              totp_code: str) -> str:
+        """Sets the caller's own password; returns the provisioning URI of a new TOTP secret when the password was
+        an administrator's (``_renewed_totp``), "" otherwise."""
         async with self._checks.hold((await self._current(caller)).username):  # in turn with its sign-ins
-            await self._change_password(caller, current_password, new_password, totp_code)
+            return await self._change_password(caller, current_password, new_password, totp_code)
 
     async def _change_password(self, caller: Caller, current_password: str, new_password: str,
-                               totp_code: str) -> None:
+                               totp_code: str) -> str:
         person = await self._current(caller)
         if not person.password_hash:
             # Said plainly (the caller is this person: nothing to enumerate) and not counted as a failed attempt.
@@ -314,16 +316,34 @@ class Sessions:
         if step is None:
             await self._fail(person, "BAD_TOTP", CHANGE_PASSWORD)
             raise _refused("TOTP_INVALID", "the authenticator code is wrong, expired or already used")
+        secret, sealed = self._renewed_totp(person)
         password_hash = await asyncio.to_thread(pc.hash_password, new_password)
         # The other sessions end; this one too (the console signs in again with the new password). Both factors
         # were just proved, as at a sign-in: the failures before count no more (a sign-in's success clears them).
-        # The password is now the person's own: their next sign-in is a whole session (migration 014).
+        # The password is now the person's own: their next sign-in is a whole session (migration 014). A new
+        # secret's codes start afresh (its code of this time step is no replay of the old secret's).
         changed = await self._persons.update(person.id, "password_hash = $2, totp_last_step = $3, failed_attempts = 0,"
-                                             " lock_until = NULL, password_change_required = false",
-                                             (password_hash, step),
-                                             AdminEvent.by(caller, CHANGE_PASSWORD, person.id), RESET)
+                                             " lock_until = NULL, password_change_required = false,"
+                                             " totp_secret = $4",
+                                             (password_hash, 0 if secret else step, sealed or person.totp_secret),
+                                             AdminEvent.by(caller, CHANGE_PASSWORD, person.id,
+                                                           {"totp_renewed": True} if secret else None), RESET)
         if changed is not None:
             await self._events.system_changed(*changed[1])
+        return pc.provisioning_uri(secret, person.username) if secret else ""
+
+    def _renewed_totp(self, person: PersonRecord) -> tuple[str, str]:
+        """A new TOTP secret and its sealed form when the password being changed is an administrator's
+        (password_change_required), ("", "") otherwise. The administrator who created the account (or reset its
+        password) was shown the TOTP secret with the password: a new password alone left them one factor known,
+        and the person's TOTP still that of the URI in the administrator's hands."""
+        if not person.password_change_required:
+            return "", ""
+        if self._sealer is None:  # local accounts are created with the key; never keep a secret in the clear
+            raise failed_precondition("LOCAL_ACCOUNTS_NEED_KEY", "the authenticator cannot be renewed without "
+                                                                 "GOVSHARE_PERSON_SECRET_KEY: ask the administrator")
+        secret = pc.new_totp_secret()
+        return secret, self._sealer.seal(person.id, secret)
 
     def _totp_secret(self, person: PersonRecord) -> str:
         """The person's TOTP secret, opened; FAILED_PRECONDITION when the configured key cannot open it (the

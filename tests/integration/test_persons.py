@@ -853,15 +853,29 @@ async def test_a_password_an_administrator_set_signs_in_to_nothing_but_setting_o
     with pytest.raises(grpc.aio.AioRpcError) as refused:  # a renewed session is no way around it
         await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(renewed), timeout=10)
     assert _reason(refused.value) == "PASSWORD_CHANGE_REQUIRED"
-    await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+    changed = await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
         current_password=PASSWORD, new_password="only the approver knows", totp_code=totp.now()),
         metadata=bearer(renewed), timeout=10)
-    code = totp.at(time.time() + 30)
+    # The administrator was shown the TOTP secret too: the change gives the person a new one, shown this once, and
+    # the one the administrator saw signs in no more (with the new password either).
+    assert changed.totp_provisioning_uri.startswith("otpauth://totp/")
+    own_totp = pyotp.parse_uri(changed.totp_provisioning_uri)
+    assert own_totp.secret != totp.secret
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+            username=person.username, password="only the approver knows", totp_code=totp.at(time.time() + 30)),
+            timeout=10)
+    assert _reason(refused.value) == "TOTP_INVALID"
     own = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
-        username=person.username, password="only the approver knows", totp_code=code), timeout=10)).session
+        username=person.username, password="only the approver knows", totp_code=own_totp.now()), timeout=10)).session
     assert not own.person.password_change_required
     assert (await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(own),
                                             timeout=10)).departments
+    # A password already the person's own changes alone: their authenticator stays.
+    again = await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password="only the approver knows", new_password="still only the approver",
+        totp_code=own_totp.at(time.time() + 30)), metadata=bearer(own), timeout=10)
+    assert again.totp_provisioning_uri == ""
     reset = await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
         id=person.id, password="the administrator's again"), metadata=administrator, timeout=10)
     assert reset.person.password_change_required

@@ -102,6 +102,15 @@ async def test_the_administrator_creates_locks_unlocks_re_roles_and_disables_a_p
         await person.locator("#f-totp_code").fill(totp.now())
         await person.get_by_role("button", name="修改密码").click()
         await person.wait_for_load_state()
+        # The administrator saw the TOTP secret too: the person is given a new one, shown this once.
+        assert "原密钥从现在起不再有效" in await person.locator(".flash").inner_text()
+        renewed = await person.locator("#totp-secret").inner_text()
+        assert renewed != secret and f"secret={renewed}" in await person.locator("#totp-uri").inner_text()
+        assert renewed not in person.url
+        await _accessible(person)
+        totp = pyotp.TOTP(renewed)
+        await person.get_by_role("link", name="添加后重新登录").click()
+        await person.wait_for_load_state()
         assert "/login" in person.url, person.url
 
         # -- failed sign-ins lock the account; the administrator sees it and unlocks ------------------------

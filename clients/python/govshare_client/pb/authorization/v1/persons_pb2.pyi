@@ -142,8 +142,10 @@ class ChangePasswordRequest(_message.Message):
     def __init__(self, current_password: _Optional[str] = ..., new_password: _Optional[str] = ..., totp_code: _Optional[str] = ...) -> None: ...
 
 class ChangePasswordResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("totp_provisioning_uri",)
+    TOTP_PROVISIONING_URI_FIELD_NUMBER: _ClassVar[int]
+    totp_provisioning_uri: str
+    def __init__(self, totp_provisioning_uri: _Optional[str] = ...) -> None: ...
 
 class CreatePersonRequest(_message.Message):
     __slots__ = ("person", "password")
