@@ -43,7 +43,7 @@ class VerifiedIdToken:
 
     username: str
     #: The IdP account (OpenID Connect Core §5.7: the only stable identifier of an end user is iss and sub
-    #: together): a person is bound to it at their first sign-in (migration 015).
+    #: together): a person is bound to it at their first sign-in (migration 016).
     issuer: str
     subject: str
     #: sha256 of the ``jti``, or of the signed header and claims for a token without one (never of the whole

@@ -58,7 +58,7 @@ class PersonRecord:
     #: The password was set by an administrator (a person), who knows it: the person sets their own before
     #: anything else (migration 014).
     password_change_required: bool = False
-    #: The IdP account (iss, sub) the person signed in with first, None before (migration 015).
+    #: The IdP account (iss, sub) the person signed in with first, None before (migration 016).
     oidc_issuer: str | None = None
     oidc_subject: str | None = None
 
@@ -100,7 +100,7 @@ def _state(row: asyncpg.Record) -> tuple[str, SystemState]:
 
 
 class OidcAccountTaken(Exception):
-    """The IdP account of an ID token is bound to another person already (migration 015)."""
+    """The IdP account of an ID token is bound to another person already (migration 016)."""
 
 
 class PersonStore:

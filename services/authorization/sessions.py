@@ -74,7 +74,7 @@ def _refuse_local_account(person: PersonRecord) -> None:
                                         "(SessionService.SignIn), not through the identity provider")
 
 
-#: The IdP account (iss, sub) of an ID token is not the person's (migration 015).
+#: The IdP account (iss, sub) of an ID token is not the person's (migration 016).
 SUBJECT_MISMATCH = "OIDC_SUBJECT_MISMATCH"
 
 
