@@ -120,8 +120,13 @@ def same_date(claimed: str, actual: str) -> bool:
 
 def same_code(claimed: str, actual: str) -> bool:
     """Whether a claimed 公民身份号码 or 统一社会信用代码 is the provider's in any case: their letters are upper
-    case by standard, and a desk types them as the keyboard is set (the key ``…190c`` finds the record too)."""
-    return same_value(claimed.upper(), actual.upper())
+    case by standard, and a desk types them as the keyboard is set (the key ``…190c`` finds the record too).
+
+    Blanks inside are dropped: a desk copies the number as a form or a letter prints it, in groups (``342322
+    19491106 0454``), and was told 不一致 of the right number. A key so written is refused naming the space (a
+    blank there may stand for a character left out), but a claim is compared whole: one missing a character
+    is shorter than the record's and disagrees all the same."""
+    return same_value("".join(claimed.split()).upper(), "".join(actual.split()).upper())
 
 
 def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,

@@ -104,6 +104,19 @@ def test_verify_compares_code_items_in_either_case() -> None:
     assert verify({"credit_code": "91451402024600190c"}, record) == {"credit_code": MISMATCH}
 
 
+def test_verify_reads_a_code_written_in_groups_as_the_code() -> None:
+    """A 公民身份号码 copied as a form prints it (342322 19491106 0454, or with full-width spaces) is the record's
+    number; one with a character left out, or a name with blanks between Latin words, is not."""
+    record = {"citizen_id": "342322194911060454", "credit_code": "91451402024600190C", "name": "John Smith"}
+    codes = frozenset({"citizen_id", "credit_code"})
+    for claims in ({"citizen_id": "342322 19491106 0454"},
+                   {"citizen_id": "３４２３２２\u3000１９４９１１０６\u3000０４５４"},
+                   {"credit_code": "9145 1402 0246 0019 0c"}):
+        assert verify(claims, record, upper_case_items=codes) == dict.fromkeys(claims, MATCH), claims
+    for claims in ({"citizen_id": "342322 1949110 0454"}, {"name": "JohnSmith"}):
+        assert verify(claims, record, upper_case_items=codes) == dict.fromkeys(claims, MISMATCH), claims
+
+
 def test_verify_compares_date_items_as_dates() -> None:
     """出生 1949年11月6日 read off an ID card is the record's 1949-11-06; an impossible or other date is not."""
     record = {"birth_date": "1949-11-06", "name": "1949-11-06"}
