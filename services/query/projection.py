@@ -33,6 +33,12 @@ _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f\u00b7"
 _BLANKS_BETWEEN_HAN = re.compile(f"(?<=[{_HAN}])\\s+(?=[{_HAN}])")
 _DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
                re.compile(r"(\d{4})(\d{2})(\d{2})"))
+# Digits as a Chinese input method gives them: 〇 (U+3007, typed for ``ling``) for zero among Arabic digits
+# (2〇15-9-5, ２〇〇), and the digits of a date written in Chinese numerals (二〇一五年九月五日), as certificates and
+# official letters date themselves.
+_HAN_DIGITS = "〇一二三四五六七八九"
+_ZERO = str.maketrans({"〇": "0"})
+_HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
 
 
 def make_plan(allowed_items: Iterable[str], masks: Mapping[str, str]) -> Plan:
@@ -92,15 +98,39 @@ def same_number(claimed: str, actual: str) -> bool:
     """Whether a claimed number equals the provider's however each is written (200, 200.00, ２００): a desk
     copies 注册资本 200.00万元 off a licence while the record holds 200."""
     try:
-        claimed_number, actual_number = Decimal(normalize_claim(claimed)), Decimal(normalize_claim(actual))
+        claimed_number = Decimal(normalize_claim(claimed).translate(_ZERO))
+        actual_number = Decimal(normalize_claim(actual).translate(_ZERO))
         return claimed_number.is_finite() and actual_number.is_finite() and claimed_number == actual_number
     except (InvalidOperation, ValueError):
         return False
 
 
+def _han_number(text: str) -> int | None:
+    """The number 0-99 that Chinese numerals write (九, 〇九, 十, 十二, 二十, 三十一), else None."""
+    text = text.lstrip("〇") or "〇"
+    tens, _, units = text.rpartition("十")
+    if "十" not in text:
+        return _HAN_DIGITS.index(text) if len(text) == 1 else None
+    if len(tens) > 1 or len(units) > 1 or not set(tens + units) <= set(_HAN_DIGITS[1:]):
+        return None
+    return (_HAN_DIGITS.index(tens) if tens else 1) * 10 + (_HAN_DIGITS.index(units) if units else 0)
+
+
+def _arabic_date(text: str) -> str:
+    """``text`` with a date in Chinese numerals (二〇一五年九月五日) written in Arabic ones (2015年9月5日), and
+    any other 〇 read as the zero it was typed for."""
+    found = _HAN_DATE.fullmatch(text)
+    if found is not None:
+        year = "".join(str(_HAN_DIGITS.index(digit)) for digit in found[1])
+        month, day = _han_number(found[2]), _han_number(found[3])
+        if month is not None and day is not None:
+            return f"{year}年{month}月{day}日"
+    return text.translate(_ZERO)
+
+
 def date_of(value: str) -> date | None:
     """The date ``value`` writes in one of the desk's forms (blanks and full-width digits allowed), else None."""
-    text = "".join(normalize_claim(value).split())
+    text = _arabic_date("".join(normalize_claim(value).split()))
     for form in _DATE_FORMS:
         if (found := form.fullmatch(text)) is not None:
             year, month, day = (int(part) for part in found.groups() if part.isdigit())

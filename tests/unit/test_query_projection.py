@@ -130,6 +130,26 @@ def test_verify_compares_date_items_as_dates() -> None:
     assert verify({"birth_date": "19491106"}, record) == {"birth_date": MISMATCH}
 
 
+def test_verify_reads_the_zero_an_input_method_types_in_dates_and_numbers() -> None:
+    """〇 typed for zero (2〇15-9-5, ２〇〇) and a date in Chinese numerals (二〇一五年九月五日, as a certificate
+    dates itself) are the record's 2015-09-05 and 200; another date, or 〇 in a text item, is not."""
+    record = {"established_date": "2015-09-05", "registered_capital": "200", "name": "2015-09-05"}
+    dates, numbers = frozenset({"established_date"}), frozenset({"registered_capital"})
+    for written in ("2〇15-9-5", "２〇１５年９月５日", "2〇15〇9〇5", "二〇一五年九月五日", "二〇一五年〇九月〇五日"):
+        assert verify({"established_date": written}, record, date_items=dates) == {"established_date": MATCH}, written
+    for written in ("二〇一五年九月六日", "二〇一五年十九月五日", "二〇一五年九月", "二〇一五年二十月五日",
+                    "二〇一五年十十月五日", "二〇一五年九月十〇日", "二〇一五年九月二十十日", "二〇一五年〇月五日"):
+        assert verify({"established_date": written}, record, date_items=dates) == {
+            "established_date": MISMATCH}, written
+    assert verify({"established_date": "2018年10月21日"}, {"established_date": "2018-10-21"}, date_items=dates) == {
+        "established_date": MATCH}
+    assert verify({"established_date": "二〇一八年十月二十一日"}, {"established_date": "2018-10-21"},
+                  date_items=dates) == {"established_date": MATCH}
+    for written in ("２〇〇", "2〇〇.〇〇"):
+        assert verify({"registered_capital": written}, record, numbers) == {"registered_capital": MATCH}, written
+    assert verify({"name": "2〇15-〇9-〇5"}, record, numbers, date_items=dates) == {"name": MISMATCH}
+
+
 def test_verify_reads_every_middle_dot_of_a_name_as_the_separator() -> None:
     """买买提·艾力 typed with a bullet, a katakana or half-width middle dot is the record's name; a name without
     the separator, or with another character there, is not."""
