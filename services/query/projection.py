@@ -38,6 +38,9 @@ _DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(
 # official letters date themselves.
 _HAN_DIGITS = "〇一二三四五六七八九"
 _ZERO = str.maketrans({"〇": "0"})
+# A number written with its thousands grouped (1,000.00; a full-width ， is NFKC's comma): as licences and
+# statements print amounts.
+_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
 
 
@@ -98,11 +101,17 @@ def same_number(claimed: str, actual: str) -> bool:
     """Whether a claimed number equals the provider's however each is written (200, 200.00, ２００): a desk
     copies 注册资本 200.00万元 off a licence while the record holds 200."""
     try:
-        claimed_number = Decimal(normalize_claim(claimed).translate(_ZERO))
-        actual_number = Decimal(normalize_claim(actual).translate(_ZERO))
+        claimed_number, actual_number = Decimal(_number_text(claimed)), Decimal(_number_text(actual))
         return claimed_number.is_finite() and actual_number.is_finite() and claimed_number == actual_number
     except (InvalidOperation, ValueError):
         return False
+
+
+def _number_text(value: str) -> str:
+    """``value`` as Decimal reads a number: 〇 as 0 and, when its thousands are grouped by commas (a desk copies
+    注册资本 1,000.00 off a statement), without them; a comma anywhere else is left there, and refused."""
+    text = normalize_claim(value).translate(_ZERO)
+    return text.replace(",", "") if _GROUPED_NUMBER.fullmatch(text) else text
 
 
 def _han_number(text: str) -> int | None:

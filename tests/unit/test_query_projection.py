@@ -92,6 +92,19 @@ def test_verify_compares_numeric_items_as_numbers() -> None:
     assert verify({"registered_capital": "200.00"}, record) == {"registered_capital": MISMATCH}
 
 
+def test_verify_reads_a_number_with_its_thousands_grouped() -> None:
+    """注册资本 1,000.00 or １，２５０ copied off a statement is the record's 1000 or 1250; a comma that groups no
+    thousands, or a text item, is not read as a number."""
+    record = {"registered_capital": "1000", "paid_in": "1250000.5", "house_number": "1000"}
+    numeric = frozenset({"registered_capital", "paid_in"})
+    for claims in ({"registered_capital": "1,000.00"}, {"registered_capital": "1,000"},
+                   {"paid_in": "１，２５０，０００.５０"}, {"paid_in": "1,250,000.5"}):
+        assert verify(claims, record, numeric) == dict.fromkeys(claims, MATCH), claims
+    for claims in ({"registered_capital": "1,00"}, {"registered_capital": "10,00"}, {"paid_in": "1,2500,00.5"},
+                   {"registered_capital": "1,000,"}, {"house_number": "1,000"}):
+        assert verify(claims, record, numeric) == dict.fromkeys(claims, MISMATCH), claims
+
+
 def test_verify_compares_code_items_in_either_case() -> None:
     """A 统一社会信用代码 typed in lower case is the record's code; a name keeps comparing as typed."""
     record = {"credit_code": "91451402024600190C", "holder_id": "92370102124739907Y", "name": "Acme"}
