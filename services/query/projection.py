@@ -27,10 +27,12 @@ NO_RECORD = query_pb2.VERIFY_OUTCOME_NO_RECORD
 # The separator of a name's parts (买买提·艾力, GB 11643's 间隔号 U+00B7) as other keyboards and fonts give it: a
 # bullet, a hyphenation point, the katakana middle dot (NFKC's form of the half-width one), operator dots.
 _NAME_DOTS = str.maketrans(dict.fromkeys("\u2022\u2027\u2219\u22c5\u2e31\u30fb\ua78f", "\u00b7"))
-# Blanks between two Han characters (or a Han character and a name's separator dot): 武 文辉 typed at a desk is
-# 武文辉, no Chinese name holds a space. Between Latin letters a blank still counts (John Smith is not JohnSmith).
+# Blanks beside a Han character (or a name's separator dot): 武 文辉 typed at a desk is 武文辉, no Chinese name
+# holds a space; and 滨河路 519 号, as many type digits and Latin letters within Chinese text (the blank typesetting
+# puts there), is the record's 滨河路519号. Between Latin letters or digits a blank still counts (John Smith is
+# not JohnSmith, 5 19 not 519).
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f\u00b7"
-_BLANKS_BETWEEN_HAN = re.compile(f"(?<=[{_HAN}])\\s+(?=[{_HAN}])")
+_BLANKS_BESIDE_HAN = re.compile(f"(?<=[{_HAN}])\\s+|\\s+(?=[{_HAN}])")
 _DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日"),
                re.compile(r"(\d{4})(\d{2})(\d{2})"))
 # Digits as a Chinese input method gives them: 〇 (U+3007, typed for ``ling``) for zero among Arabic digits
@@ -83,10 +85,10 @@ def key_mask_rule(plan: Plan, key_item: str, catalog_rule: str | None) -> str | 
 
 def normalize_claim(value: str) -> str:
     """The form values are compared in: compatibility-normalised (full-width digits and letters typed
-    at a desk become ASCII), trimmed, without blanks between Han characters, a name's separator dot as the
+    at a desk become ASCII), trimmed, without blanks beside Han characters, a name's separator dot as the
     间隔号 ``·`` whichever dot was typed, and
     with an ID number's check character ``x`` upper case."""
-    value = _BLANKS_BETWEEN_HAN.sub("", unicodedata.normalize("NFKC", value).strip().translate(_NAME_DOTS))
+    value = _BLANKS_BESIDE_HAN.sub("", unicodedata.normalize("NFKC", value).strip().translate(_NAME_DOTS))
     if value.endswith("x"):
         value = value[:-1] + "X"
     return value

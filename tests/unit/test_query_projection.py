@@ -130,6 +130,18 @@ def test_verify_reads_a_code_written_in_groups_as_the_code() -> None:
         assert verify(claims, record, upper_case_items=codes) == dict.fromkeys(claims, MISMATCH), claims
 
 
+def test_verify_reads_an_address_without_the_blanks_typed_around_its_numbers() -> None:
+    """滨河路 519 号 or 5 号楼 A 座 (the blank many type between Chinese and digits or Latin letters) is the record's
+    滨河路519号; a blank between two digits still counts, and another number does not agree."""
+    record = {"address": "河南省洛阳市老城区滨河路519号", "building": "5号楼A座", "latin": "John Smith"}
+    for claims in ({"address": "河南省洛阳市老城区滨河路 519 号"},
+                   {"address": "河南省洛阳市老城区滨河路\u3000５１９\u3000号"}, {"building": "5 号楼 A 座"}):
+        assert verify(claims, record) == dict.fromkeys(claims, MATCH), claims
+    for claims in ({"address": "河南省洛阳市老城区滨河路 5 19 号"}, {"address": "河南省洛阳市老城区滨河路 518 号"},
+                   {"latin": "JohnSmith"}):
+        assert verify(claims, record) == dict.fromkeys(claims, MISMATCH), claims
+
+
 def test_verify_compares_date_items_as_dates() -> None:
     """出生 1949年11月6日 read off an ID card is the record's 1949-11-06; an impossible or other date is not."""
     record = {"birth_date": "1949-11-06", "name": "1949-11-06"}
