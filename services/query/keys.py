@@ -33,6 +33,9 @@ _VALIDATORS: dict[int, Callable[[str], str | None]] = {
 UPPER_CASE_KINDS = frozenset({catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE})
 # Kinds that are codes of digits and capitals: a Chinese input method's full-width forms stand for them.
 CODE_KINDS = UPPER_CASE_KINDS | {catalog_pb2.IDENTIFIER_KIND_REGION_CODE}
+# 〇 (U+3007), which a Chinese input method gives for "ling", read as the zero it was typed for. NFKC keeps it; in
+# a code of digits and capitals (a 统一社会信用代码 has no letter O) it can stand for nothing else.
+IME_ZERO = str.maketrans({"〇": "0"})
 
 
 def normalize_key(kind: int, value: str, full_width_text: bool = False) -> str:
@@ -42,11 +45,15 @@ def normalize_key(kind: int, value: str, full_width_text: bool = False) -> str:
     full-width space): for code kinds those are read as the ASCII characters they stand for (NFKC), so such a
     key finds its record instead of being refused as malformed. With ``full_width_text`` (the platform's
     foundation datasets, whose loads store licence numbers and place codes so: foundation.validation.text_key) a
-    text key is read so too; a department's text keys are sent as typed (its table may hold 京（2020）…).
+    text key is read so too; a department's text keys are sent as typed (its table may hold 京（2020）…). In a
+    code, 〇 typed for zero (３４２３…〇４５４) is read as 0: the desk sees a zero, and was told the number "must be
+    17 digits".
     ASCII keys, nearly all of them, skip that step.
     """
     if (kind in CODE_KINDS or full_width_text) and not value.isascii():
         value = unicodedata.normalize("NFKC", value)
+        if kind in CODE_KINDS:
+            value = value.translate(IME_ZERO)
     if kind in UPPER_CASE_KINDS:
         return value.strip().upper()
     return value.strip()

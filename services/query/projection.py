@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from govshare.query.v1 import query_pb2
+from services.query.keys import IME_ZERO
 from services.runtime.masking import Masker
 
 # (item machine name, mask rule or None) for every item a caller receives.
@@ -39,7 +40,6 @@ _DATE_FORMS = (re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"), re.compile(r"(
 # (2〇15-9-5, ２〇〇), and the digits of a date written in Chinese numerals (二〇一五年九月五日), as certificates and
 # official letters date themselves.
 _HAN_DIGITS = "〇一二三四五六七八九"
-_ZERO = str.maketrans({"〇": "0"})
 # A number written with its thousands grouped (1,000.00; a full-width ， is NFKC's comma): as licences and
 # statements print amounts.
 _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
@@ -112,7 +112,7 @@ def same_number(claimed: str, actual: str) -> bool:
 def _number_text(value: str) -> str:
     """``value`` as Decimal reads a number: 〇 as 0 and, when its thousands are grouped by commas (a desk copies
     注册资本 1,000.00 off a statement), without them; a comma anywhere else is left there, and refused."""
-    text = normalize_claim(value).translate(_ZERO)
+    text = normalize_claim(value).translate(IME_ZERO)
     return text.replace(",", "") if _GROUPED_NUMBER.fullmatch(text) else text
 
 
@@ -136,7 +136,7 @@ def _arabic_date(text: str) -> str:
         month, day = _han_number(found[2]), _han_number(found[3])
         if month is not None and day is not None:
             return f"{year}年{month}月{day}日"
-    return text.translate(_ZERO)
+    return text.translate(IME_ZERO)
 
 
 def date_of(value: str) -> date | None:
@@ -167,7 +167,13 @@ def same_code(claimed: str, actual: str) -> bool:
     19491106 0454``), and was told 不一致 of the right number. A key so written is refused naming the space (a
     blank there may stand for a character left out), but a claim is compared whole: one missing a character
     is shorter than the record's and disagrees all the same."""
-    return same_value("".join(claimed.split()).upper(), "".join(actual.split()).upper())
+    return same_value(_code_text(claimed), _code_text(actual))
+
+
+def _code_text(value: str) -> str:
+    """A code as same_code compares it: without blanks, upper case, 〇 typed for zero read as 0 (as its key is:
+    keys.normalize_key)."""
+    return "".join(value.split()).upper().translate(IME_ZERO)
 
 
 def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,

@@ -77,6 +77,19 @@ def test_full_width_codes_are_read_as_the_ascii_they_stand_for(kind: int, typed:
         assert key_error(kind, normalized) is None or kind == TEXT
 
 
+@pytest.mark.parametrize(("kind", "typed", "expected"), [
+    (CITIZEN, "34232219491106〇454", "342322194911060454"),  # 〇, a Chinese IME's "ling"
+    (CITIZEN, "３４２３２２１９４９１１〇６〇４５４", "342322194911060454"),
+    (CREDIT, "9111〇〇〇〇6〇〇〇37341L", "91110000600037341L"),
+    (REGION, "11〇1〇5", "110105"),
+    (TEXT, "京（二〇二〇）", "京（二〇二〇）"),  # a department's text key is its own: kept as typed
+])
+def test_a_zero_typed_as_the_ime_gives_it_in_a_code_is_read_as_zero(kind: int, typed: str, expected: str) -> None:
+    normalized = normalize_key(kind, typed)
+    assert normalized == expected
+    assert key_error(kind, normalized) is None
+
+
 @pytest.mark.parametrize(("kind", "typed", "shown"), [
     (CITIZEN, "\u200f11010519491231002X", "U+200F, at position 0"),
     (CREDIT, "911100006000\u200b37341L", "U+200B, at position 12"),

@@ -130,6 +130,16 @@ def test_verify_reads_a_code_written_in_groups_as_the_code() -> None:
         assert verify(claims, record, upper_case_items=codes) == dict.fromkeys(claims, MISMATCH), claims
 
 
+def test_verify_reads_a_zero_typed_as_the_ime_gives_it_in_a_code_as_its_key_is_read() -> None:
+    """34232219491106〇454 (〇 for zero) claimed as a 公民身份号码 is the record's number, as the same key finds
+    it; 〇 in a name is not 0."""
+    record = {"citizen_id": "342322194911060454", "credit_code": "91110000600037341L", "name": "A0"}
+    codes = frozenset({"citizen_id", "credit_code"})
+    for claims in ({"citizen_id": "34232219491106〇454"}, {"credit_code": "９１１１〇〇〇〇６〇〇〇３７３４１ｌ"}):
+        assert verify(claims, record, upper_case_items=codes) == dict.fromkeys(claims, MATCH), claims
+    assert verify({"name": "A〇"}, record, upper_case_items=codes) == {"name": MISMATCH}
+
+
 def test_verify_reads_an_address_without_the_blanks_typed_around_its_numbers() -> None:
     """滨河路 519 号 or 5 号楼 A 座 (the blank many type between Chinese and digits or Latin letters) is the record's
     滨河路519号; a blank between two digits still counts, and another number does not agree."""
