@@ -99,14 +99,23 @@ def same_value(claimed: str, actual: str) -> bool:
     return claimed == actual or normalize_claim(claimed) == normalize_claim(actual)
 
 
-def same_number(claimed: str, actual: str) -> bool:
+def same_number(claimed: str, actual: str, unit: str = "") -> bool:
     """Whether a claimed number equals the provider's however each is written (200, 200.00, ２００): a desk
-    copies 注册资本 200.00万元 off a licence while the record holds 200."""
+    copies 注册资本 200.00万元 off a licence while the record holds 200. ``unit``: the one the item's name declares
+    (注册资本(万元)), which the claim may carry after the number; another unit (200元) is no number of it."""
     try:
-        claimed_number, actual_number = Decimal(_number_text(claimed)), Decimal(_number_text(actual))
+        claimed_number = Decimal(_number_text(_without_unit(claimed, unit)))
+        actual_number = Decimal(_number_text(actual))
         return claimed_number.is_finite() and actual_number.is_finite() and claimed_number == actual_number
     except (InvalidOperation, ValueError):
         return False
+
+
+def _without_unit(value: str, unit: str) -> str:
+    """``value`` without ``unit`` written after its number (200.00万元, 200 万元), if it ends so."""
+    text = normalize_claim(value)
+    unit = normalize_claim(unit)
+    return text.removesuffix(unit).rstrip() if unit and text.endswith(unit) else text
 
 
 def _number_text(value: str) -> str:
@@ -179,18 +188,20 @@ def _code_text(value: str) -> str:
 def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            numeric_items: frozenset[str] = frozenset(),
            upper_case_items: frozenset[str] = frozenset(),
-           date_items: frozenset[str] = frozenset()) -> dict[str, int]:
+           date_items: frozenset[str] = frozenset(),
+           units: Mapping[str, str] | None = None) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
 
     Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise,
-    and those in ``date_items`` (its date type) the same date written otherwise;
+    followed or not by the unit ``units`` names for the item (its name's: 注册资本(万元)), and those in
+    ``date_items`` (its date type) the same date written otherwise;
     items in ``upper_case_items`` (codes upper case by standard) match in either case.
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
         return dict.fromkeys(claims, NO_RECORD)
     return {item: MATCH if same_value(claimed, actual := values.get(item, ""))
-            or (item in numeric_items and same_number(claimed, actual))
+            or (item in numeric_items and same_number(claimed, actual, (units or {}).get(item, "")))
             or (item in upper_case_items and same_code(claimed, actual))
             or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

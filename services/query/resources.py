@@ -8,7 +8,8 @@ the hot path only does dictionary lookups.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -21,6 +22,9 @@ from services.runtime.errors import ServiceError
 # Item data types whose values are numbers: 200, 200.0 and 200.00 are one value of them.
 NUMERIC_TYPES = frozenset({catalog_pb2.DATA_TYPE_NUMERIC, catalog_pb2.DATA_TYPE_CURRENCY, catalog_pb2.DATA_TYPE_DOUBLE,
                            catalog_pb2.DATA_TYPE_INTEGER, catalog_pb2.DATA_TYPE_FLOAT})
+
+# The unit a numeric item's name declares at its end, as catalogs name them: 注册资本(万元), 面积（平方米）.
+UNIT_IN_NAME = re.compile(r"[(（]\s*([^()（）\s]{1,8})\s*[)）]\s*$")
 
 # 信息资源代码: 类 (1) 项 (2) 目 (3) [细目 (3)] "/" sequence (6), e.g. 101001/000001.
 RESOURCE_CODE = re.compile(r"[0-9]{6}(?:[0-9]{3})?/[0-9]{6}")
@@ -43,6 +47,9 @@ class Resource:
     servable_here: bool
     #: Items the catalog declares numeric (数值型, 货币型, 双精度型, 整型, 浮点型): verified as numbers.
     numeric_items: frozenset[str] = frozenset()
+    #: The unit each numeric item's name declares (registered_capital → 万元 for 注册资本(万元)): a claim copied
+    #: with it (200万元) is the number the record holds without it.
+    numeric_units: Mapping[str, str] = field(default_factory=dict)
     #: Items the catalog marks as 公民身份号码 or 统一社会信用代码: upper case by standard, so a claimed
     #: ``91451402024600190c`` is the record's ``91451402024600190C`` (as the same key finds the record).
     upper_case_items: frozenset[str] = frozenset()
@@ -76,6 +83,7 @@ class Resource:
             published=entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED,
             servable_here=zone == "intranet" or not classified,
             numeric_items=frozenset(item.machine_name for item in entry.items if item.data_type in NUMERIC_TYPES),
+            numeric_units=_units(entry),
             upper_case_items=frozenset(item.machine_name for item in entry.items
                                        if item.identifier in UPPER_CASE_KINDS),
             date_items=frozenset(item.machine_name for item in entry.items
@@ -84,6 +92,15 @@ class Resource:
             key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
             foundation=(entry.endpoint.target or foundation_target) == foundation_target,
         )
+
+
+def _units(entry: catalog_pb2.Entry) -> dict[str, str]:
+    """The unit each numeric item of ``entry`` declares at the end of its name (注册资本(万元): 万元)."""
+    units = {}
+    for item in entry.items:
+        if item.data_type in NUMERIC_TYPES and (found := UNIT_IN_NAME.search(item.name)) is not None:
+            units[item.machine_name] = found[1]
+    return units
 
 
 def valid_resource_code(code: str) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from govshare.catalog.v1 import catalog_pb2
 from services.query import projection
 from services.query.projection import MATCH, MISMATCH, NO_RECORD, make_plan, project, same_value, verify
+from services.query.resources import Resource
 from services.runtime.masking import Masker
 
 RECORD = {
@@ -103,6 +105,31 @@ def test_verify_reads_a_number_with_its_thousands_grouped() -> None:
     for claims in ({"registered_capital": "1,00"}, {"registered_capital": "10,00"}, {"paid_in": "1,2500,00.5"},
                    {"registered_capital": "1,000,"}, {"house_number": "1,000"}):
         assert verify(claims, record, numeric) == dict.fromkeys(claims, MISMATCH), claims
+
+
+def test_verify_reads_a_number_followed_by_the_unit_its_item_declares() -> None:
+    """注册资本 200.00万元 copied off a licence is the record's 200 of 注册资本(万元) (the resource reads the unit off
+    the item's name); another unit, or a unit on an item that declares none, is no number of it."""
+    entry = catalog_pb2.Entry(code="102001/000001", key_item="credit_code", items=[
+        catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital",
+                             data_type=catalog_pb2.DATA_TYPE_CURRENCY),
+        catalog_pb2.DataItem(name="面积（平方米）", machine_name="area", data_type=catalog_pb2.DATA_TYPE_DOUBLE),
+        catalog_pb2.DataItem(name="人数", machine_name="staff", data_type=catalog_pb2.DATA_TYPE_INTEGER),
+        catalog_pb2.DataItem(name="备注(万元)", machine_name="note")])
+    resource = Resource.of(entry, "extranet", "foundation:1")
+    assert resource.numeric_units == {"registered_capital": "万元", "area": "平方米"}
+    record = {"registered_capital": "200", "area": "86.5", "staff": "12", "note": "200"}
+
+    def outcome(item: str, claimed: str) -> int:
+        return verify({item: claimed}, record, resource.numeric_items, date_items=resource.date_items,
+                      units=resource.numeric_units)[item]
+
+    for item, claimed in (("registered_capital", "200.00万元"), ("registered_capital", "２００ 万元"),
+                          ("registered_capital", "200"), ("area", "86.50平方米"), ("area", "86.5 平方米")):
+        assert outcome(item, claimed) == MATCH, claimed
+    for item, claimed in (("registered_capital", "200元"), ("registered_capital", "200万元万元"),
+                          ("registered_capital", "万元"), ("staff", "12人"), ("note", "200万元")):
+        assert outcome(item, claimed) == MISMATCH, claimed
 
 
 def test_verify_compares_code_items_in_either_case() -> None:
