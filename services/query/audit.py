@@ -140,6 +140,9 @@ class Access:
     deny_reason: str = ""
     id: str = ""
     future: asyncio.Future | None = field(default=None, repr=False)
+    #: (grant id, calls) the call counted against a grant's quota: given back when the call fails unanswered (not
+    #: stored: the record says how the call ended).
+    counted: tuple[str, int] | None = field(default=None, repr=False)
 
     def fail(self, error: BaseException) -> None:
         """Records the outcome of a call that ended with ``error``: a refusal's reason, and a failure's cause."""

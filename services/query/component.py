@@ -161,7 +161,7 @@ class QueryComponent:
                                 settings.foundation_target),
             decisions=DecisionCache(Authorizer(authorization_channel, signer, identity, timeout),
                                     max_ttl=settings.decision_ttl_seconds),
-            quotas=Quotas(store.consume_quotas),
+            quotas=Quotas(store.consume_quotas, store.release_quota),
             records=RecordCache(self._reader, self._redis, providers, settings.record_cache_ttl_seconds,
                                 LocalRecords(settings.record_local_ttl_ms / 1000.0, settings.record_local_capacity)),
             providers=providers,

@@ -11,6 +11,7 @@ the subscription to them is broken nothing is kept; the expiry (capped by
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ DecisionKey = tuple[str, str, str, int, tuple[str, ...], int]
 Check = Callable[[DecisionKey, tuple[str, ...]], Awaitable[authorization_pb2.Decision]]
 
 _DENY_REASONS = ShortNames(common_pb2.DenyReason)
+log = logging.getLogger(__name__)
 _HIT = CACHE_LOOKUPS.labels("decision", "hit")
 _MISS = CACHE_LOOKUPS.labels("decision", "miss")
 
@@ -267,8 +269,9 @@ class Quotas:
     must never be wrong.
     """
 
-    def __init__(self, consume: ConsumeBatch) -> None:
+    def __init__(self, consume: ConsumeBatch, release: Callable[[str, int], Awaitable[None]] | None = None) -> None:
         self._consume = consume
+        self._release = release
         self._lanes: dict[str, _QuotaLane] = {}
         self._tasks: set[asyncio.Task] = set()
 
@@ -286,6 +289,18 @@ class Quotas:
             loop.call_soon(self._flush, grant_id, lane)
         # A caller that goes away leaves its count to the batch (as a cancelled single upsert might have).
         return await asyncio.shield(future)
+
+    async def give_back(self, grant_id: str, calls: int) -> None:
+        """Uncounts ``calls`` of a call that failed unanswered (its provider down, its reply too large): a retry,
+        which the SDK makes of such a call, would otherwise count again, and a 1,000-key BatchQuery against a provider
+        that is down used 8,000 of the grant's quota with nothing answered. A failure to give back is logged, not
+        raised: the caller is told why its call failed, not that its quota could not be given back."""
+        if self._release is None:
+            return
+        try:
+            await self._release(grant_id, calls)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            log.warning("calls of grant %s could not be given back to its quota (%s)", grant_id, type(exc).__name__)
 
     def _flush(self, grant_id: str, lane: _QuotaLane) -> None:
         lane.scheduled = False

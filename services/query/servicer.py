@@ -572,6 +572,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             raise permission_denied("ITEM_NOT_GRANTED", f"not granted: {', '.join(missing)}", **_denied(missing))
         if decision.quota > 0 and calls > 0:
             decision = await _counted(deps, key, decision, calls)
+            access.counted = (decision.grant_id, calls)
         access.items = decision.allowed_items
         return decision
 
@@ -639,6 +640,8 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
             access.fail(error)
             if cause is not None:
                 access.deny_reason = cause
+            if access.counted is not None and access.result == audit.FAILED:
+                await deps.quotas.give_back(*access.counted)  # unanswered: a retry must not count it again
             await deps.audit.record(access)
             if isinstance(error, ServiceError):
                 # Refusals cite their audit record too (ErrorInfo.metadata["audit_id"]).

@@ -520,6 +520,11 @@ class QueryStore:
                                             grant_id, quotas, calls)
         return list(granted)
 
+    async def release_quota(self, grant_id: str, calls: int) -> None:
+        """Gives back ``calls`` counted against the grant for a call that failed unanswered."""
+        await self._pool.execute("UPDATE quota_usage SET used = greatest(used - $2, 0) WHERE grant_id = $1",
+                                 grant_id, calls)
+
     async def quota_used(self, grant_id: str) -> int:
         """Calls counted against the grant so far."""
         return await self._pool.fetchval("SELECT used FROM quota_usage WHERE grant_id = $1", grant_id) or 0

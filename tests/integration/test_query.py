@@ -696,15 +696,34 @@ async def test_export_needs_the_batch_download_method(mesh: Mesh) -> None:
     assert reason(refusal) == "METHOD_NOT_GRANTED"
 
 
-async def test_an_export_its_provider_cannot_serve_names_the_department_not_its_address(
+async def test_a_provider_that_cannot_serve_is_named_not_by_its_address_and_costs_no_quota(
         base_settings: Settings, embedded: EmbeddedServers) -> None:
     """The provider stops answering once the export is recorded: the caller was told "the provider endpoint
     127.0.0.1:… could not be reached", an internal address (a failed Query names the department and the
     resource), with no audit id. Now it is told as a failed Query is, how far the export got, and its audit id.
     A Query then failing the same way is audited FAILED with its cause, the platform's foundation service (not
-    the department's: supervision does not count it against the department's availability)."""
+    the department's: supervision does not count it against the department's availability).
+
+    And a call it fails is given back to its grant's quota: it was counted before the record was read and kept,
+    so every retry of a call the provider could not answer (the SDK retries UNAVAILABLE up to eight times) used up
+    the quota with nothing answered."""
     async with running_mesh(base_settings, embedded) as world:
+        user = world.department("quota-unanswered")
+        code = world.codes["population"]
+        expire = timestamp_pb2.Timestamp()
+        expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+        submitted = await world.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+            application=sharing_pb2.Application(
+                resource_code=code, items=["birth_date"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+                purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=1)),
+            metadata=world.md(user), timeout=10)
+        await world.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+            id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+            metadata=world.md(person_of(world.provider, APPROVER)), timeout=10)
         await world.servers["foundation"].stop(0)
+        for key in list(world.persons)[:2]:  # the second is counted only if the first was given back
+            unanswered = await refused(query(world, user, code, key, WORK, ["birth_date"]))
+            assert reason(unanswered) == "PROVIDER_UNAVAILABLE", unanswered.details()
         call = world.query.Export(query_pb2.ExportRequest(resource_code=world.codes["entities"], purpose=WORK),
                                   metadata=world.md(world.other), timeout=30)
         with pytest.raises(grpc.aio.AioRpcError) as failure:
