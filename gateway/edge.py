@@ -1204,6 +1204,14 @@ _SEVERAL_AUTHORIZATIONS_REFUSED = ("bearer token refused: the call has more than
 _DEADLINE_PASSED = _status_is(504)
 
 
+#: A gRPC-Web text call (application/grpc-web-text) whose body the gRPC-Web filter cannot decode: it answers HTTP 400
+#: (details grpc_base_64_decode_failed, or …_bad_size for a length not a multiple of 4), which read as a request
+#: that is no method at all: UNIMPLEMENTED "not a gRPC method path" for the path of a method.
+_NOT_BASE64 = ("the body of a gRPC-Web text call (application/grpc-web-text) is not base64: send the framed message "
+               "base64-encoded in one piece, standard alphabet, = padding at the end only and no line breaks (or "
+               "send it unencoded as application/grpc-web+proto)")
+
+
 def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]:
     """What a call Envoy refuses itself is told (its grpc-message, or the REST body's message).
 
@@ -1246,6 +1254,8 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                   "came too slowly; send the whole body at once")
     mappers += [_rest_reply(_status_is(408), grpc.StatusCode.DEADLINE_EXCEEDED, incomplete),
                 _grpc_reply(_status_is(408), grpc.StatusCode.DEADLINE_EXCEEDED, incomplete)]
+    mappers.append(_grpc_reply(_details_start(("grpc_base_64_decode_failed",)), grpc.StatusCode.INVALID_ARGUMENT,
+                               _NOT_BASE64))
     mappers.append({"filter": _both(_status_is(400), _GRPC_CALL), "status_code": 404,
                     "body_format_override": _text("not a gRPC method path: expected /package.Service/Method")})
     mappers.append(_rest_reply(_status_is(431), grpc.StatusCode.RESOURCE_EXHAUSTED,

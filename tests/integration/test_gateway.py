@@ -1410,11 +1410,12 @@ async def test_many_headers_within_the_size_limit_reach_the_service(edge: Edge, 
     assert status == 431 and f"or more than {MAX_REQUEST_HEADERS} of them" in str(body["message"]), body
 
 
-def _grpc_web(edge: Edge, verb: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+def _grpc_web(edge: Edge, verb: str, path: str, body: bytes, headers: dict[str, str],
+              content_type: str = "application/grpc-web+proto") -> tuple[int, dict[str, str]]:
     """A gRPC-Web call over HTTP/1.1 with any HTTP method: its status and headers (where a trailers-only answer
     puts grpc-status and grpc-message)."""
     request = urllib.request.Request(f"http://{edge.address}{path}", data=body or None, method=verb,
-                                     headers={**headers, "content-type": "application/grpc-web+proto"})
+                                     headers={**headers, "content-type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
@@ -1574,6 +1575,23 @@ async def test_a_call_without_a_whole_message_frame_is_refused_at_once(edge: Edg
     assert "the request holds no message" in headers.get("grpc-message", ""), headers
     assert time.monotonic() - started < 2
     _, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, b"\x00" * 5, token)
+    assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
+
+
+@pytest.mark.parametrize("body", [b"!!!!!!!!", b"AAAAAAU", b"AAAAAA==AAAAAA==", b"AAAA\nAAAA", b"\x00\x00\x00\x00\x05"])
+async def test_a_grpc_web_text_body_that_is_not_base64_is_invalid_argument_saying_so(edge: Edge, keys: PlatformKeys,
+                                                                                     body: bytes) -> None:
+    """The gRPC-Web filter refuses a text-mode body it cannot decode with HTTP 400, which the edge answered as
+    a request that is no method: UNIMPLEMENTED "not a gRPC method path: expected /package.Service/Method" for
+    the very path of a method, so the page's author looked for a typo in the path."""
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, body, token,
+                                              "application/grpc-web-text")
+    assert (status, headers.get("grpc-status")) == (200, str(grpc.StatusCode.INVALID_ARGUMENT.value[0])), headers
+    assert "not base64" in headers.get("grpc-message", ""), headers
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    _, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, base64.b64encode(frame + request), token,
+                                         "application/grpc-web-text")
     assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
 
 
