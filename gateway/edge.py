@@ -427,6 +427,23 @@ def _grpc_call_without_message() -> dict[str, object]:
                                           "(5 bytes 00 00 00 00 00 for an empty one)")
 
 
+def _grpc_call_without_te_trailers() -> dict[str, object]:
+    """A gRPC call without ``te: trailers`` is INVALID_ARGUMENT, saying to send it.
+
+    The gRPC protocol requires the header (PROTOCOL-HTTP2.md, "TE"), and the backend's gRPC library resets a call
+    without it: the edge answered that reset as a backend gone, UNAVAILABLE "the … service is unavailable (down or
+    restarting): retry with backoff", so a curl or hand-made call (over HTTP/1.1 or h2c) was retried in vain.
+    gRPC's own clients send it, and the gRPC-Web filter adds it to a browser's call, whose content type this
+    does not match."""
+    return _grpc_refusal(
+        [{"name": "content-type", "string_match": {"safe_regex": {"regex": "application/grpc(\\+[^;]*)?(;.*)?"}}},
+         {"name": "te", "string_match": {"contains": "trailers"}, "invert_match": True,
+          "treat_missing_header_as_empty": True}],
+        grpc.StatusCode.INVALID_ARGUMENT, "a gRPC call carries the header te: trailers, which the gRPC protocol "
+                                          "requires (gRPC's libraries send it): add it, or call as gRPC-Web "
+                                          "(content-type application/grpc-web+proto), which needs none")
+
+
 def _grpc_call_not_posted() -> dict[str, object]:
     """A gRPC or gRPC-Web call sent with another HTTP method than POST is answered here, UNIMPLEMENTED saying so.
 
@@ -572,7 +589,7 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float,
 
 def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(),
-                                       _grpc_call_without_message()]
+                                       _grpc_call_without_message(), _grpc_call_without_te_trailers()]
     deployed = backend_targets(settings)
     heavy_reads = heavy_read_targets(settings)
     for backend in sorted({route.backend for route in table} - deployed.keys()):

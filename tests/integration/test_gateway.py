@@ -1578,6 +1578,23 @@ async def test_a_call_without_a_whole_message_frame_is_refused_at_once(edge: Edg
     assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
 
 
+@pytest.mark.parametrize("te", [None, "gzip", "deflate, chunked"])
+async def test_a_grpc_call_without_te_trailers_is_invalid_argument_saying_to_send_it(edge: Edge, keys: PlatformKeys,
+                                                                                   te: str | None) -> None:
+    """A gRPC call without ``te: trailers`` (curl's, a hand-made client's over HTTP/1.1 or h2c) was reset by the
+    backend's gRPC library, which the edge answered UNAVAILABLE "the … service is unavailable (down or
+    restarting): retry with backoff" with a RetryInfo: the caller retried a call that could never pass."""
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    sent = {**token, **({"te": te} if te else {})}
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request, sent, "application/grpc")
+    assert (status, headers.get("grpc-status")) == (200, str(grpc.StatusCode.INVALID_ARGUMENT.value[0])), headers
+    assert "te: trailers" in headers.get("grpc-message", ""), headers
+    _, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request, {**token, "te": "trailers"},
+                                         "application/grpc")
+    assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
+
+
 @pytest.mark.parametrize("body", [b"!!!!!!!!", b"AAAAAAU", b"AAAAAA==AAAAAA==", b"AAAA\nAAAA", b"\x00\x00\x00\x00\x05"])
 async def test_a_grpc_web_text_body_that_is_not_base64_is_invalid_argument_saying_so(edge: Edge, keys: PlatformKeys,
                                                                                      body: bytes) -> None:
