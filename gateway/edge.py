@@ -386,13 +386,15 @@ def _answered_here(prefix: str, message: str, status: int = 404) -> list[dict[st
 GRPC_TIMEOUT_PATTERN = "[0-9]{1,8}[HMSmun]"
 
 
-def _grpc_refusal(headers: list[dict[str, object]], code: grpc.StatusCode, message: str) -> dict[str, object]:
-    """A route answering a gRPC(-Web) call that matches ``headers`` with ``code`` and ``message``, written as a
-    backend's trailers-only answer: the status Envoy derives from an HTTP one for its own replies is never
-    INVALID_ARGUMENT (and a gRPC-Web call's is derived after any header a route adds), whereas a gRPC answer
-    passes through as it is. A REST call (which the transcoder made a gRPC one) is left to the transcoder."""
+def _grpc_refusal(headers: list[dict[str, object]], code: grpc.StatusCode, message: str,
+                  extra: Mapping[str, str] | None = None) -> dict[str, object]:
+    """A route answering a gRPC(-Web) call that matches ``headers`` with ``code`` and ``message`` (and the
+    ``extra`` headers), written as a backend's trailers-only answer: the status Envoy derives from an HTTP one for
+    its own replies is never INVALID_ARGUMENT (and a gRPC-Web call's is derived after any header a route adds),
+    whereas a gRPC answer passes through as it is. A REST call (which the transcoder made a gRPC one) is left to
+    the transcoder."""
     reply = {"content-type": "application/grpc", "grpc-status": str(code.value[0]), "grpc-message": message,
-             "grpc-status-details-bin": _details_bin(_edge_status(code, message))}
+             "grpc-status-details-bin": _details_bin(_edge_status(code, message)), **(extra or {})}
     return {"match": {"prefix": "/", "headers": [
                 {"name": "content-type", "string_match": {"prefix": "application/grpc"}},
                 {"name": "x-envoy-original-path", "present_match": True, "invert_match": True}, *headers]},
@@ -411,6 +413,27 @@ def _grpc_timeout_malformed() -> dict[str, object]:
           "invert_match": True}],
         grpc.StatusCode.INVALID_ARGUMENT, "grpc-timeout: not a deadline: write 1 to 8 digits and a unit, H, M, S, m "
                                           "(milliseconds), u or n (e.g. 2500m for 2.5 s)")
+
+
+#: The message encodings the services' gRPC library reads (its grpc-accept-encoding).
+GRPC_ENCODINGS = ("identity", "deflate", "gzip")
+
+
+def _grpc_encoding_unknown() -> dict[str, object]:
+    """A call whose ``grpc-encoding`` the services cannot read is UNIMPLEMENTED, naming those they can, as the
+    gRPC protocol says (PROTOCOL-HTTP2.md, "Message-Encoding"), and never reaches a backend.
+
+    Forwarded, the backend's gRPC library failed it INTERNAL "Error parsing 'grpc-encoding' metadata", and the
+    edge's HTTP/2 connection to that backend could no longer read a grpc-encoding it had not seen before: every
+    other caller's compressed call over it (a gRPC client's gzip or deflate) failed INTERNAL the same way, until
+    the connection closed. One caller's header (snappy, GZIP, "gzip, deflate") spoiled the others' calls."""
+    return _grpc_refusal(
+        [{"name": "grpc-encoding", "string_match": {"safe_regex": {"regex": "|".join(GRPC_ENCODINGS)}},
+          "invert_match": True}],
+        grpc.StatusCode.UNIMPLEMENTED, f"grpc-encoding: the platform reads {', '.join(GRPC_ENCODINGS[:-1])} or "
+                                       f"{GRPC_ENCODINGS[-1]}, one name in lower case: send the message with one of "
+                                       "them, or uncompressed without the header",
+        {"grpc-accept-encoding": ",".join(GRPC_ENCODINGS)})
 
 
 def _grpc_call_without_message() -> dict[str, object]:
@@ -589,7 +612,8 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float,
 
 def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(),
-                                       _grpc_call_without_message(), _grpc_call_without_te_trailers()]
+                                       _grpc_call_without_message(), _grpc_call_without_te_trailers(),
+                                       _grpc_encoding_unknown()]
     deployed = backend_targets(settings)
     heavy_reads = heavy_read_targets(settings)
     for backend in sorted({route.backend for route in table} - deployed.keys()):

@@ -1578,6 +1578,31 @@ async def test_a_call_without_a_whole_message_frame_is_refused_at_once(edge: Edg
     assert headers.get("grpc-status") != str(grpc.StatusCode.INVALID_ARGUMENT.value[0]), headers
 
 
+@pytest.mark.parametrize("encoding", ["snappy", "GZIP", "gzip, deflate", ""])
+async def test_an_unknown_grpc_encoding_is_unimplemented_and_spoils_no_other_call(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys,
+        encoding: str) -> None:
+    """A grpc-encoding the backend's gRPC library does not know was forwarded: that call failed INTERNAL "Error
+    parsing 'grpc-encoding' metadata", and the edge's connection to the backend was left unable to read the next
+    new grpc-encoding, so every other client's compressed call (a gRPC client's gzip or deflate) failed INTERNAL
+    too, until the connection was closed. A fresh edge: the old code spoils its connections."""
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port))
+    frame = b"\x00" + len(request := catalog_pb2.GetEntryRequest(code="x").SerializeToString()).to_bytes(4, "big")
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    try:
+        _, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, frame + request,
+                                             {**token, "grpc-encoding": encoding})
+        assert headers.get("grpc-status") == str(grpc.StatusCode.UNIMPLEMENTED.value[0]), headers
+        assert "grpc-encoding: " in headers.get("grpc-message", ""), headers
+        assert headers.get("grpc-accept-encoding") == "identity,deflate,gzip", headers
+        async with grpc.aio.insecure_channel(edge.address) as opened:
+            for compression in (grpc.Compression.Gzip, grpc.Compression.Deflate):
+                await get_entry(opened)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()),
+                                        compression=compression, timeout=10)
+    finally:
+        edge.stop()
+
+
 @pytest.mark.parametrize("te", [None, "gzip", "deflate, chunked"])
 async def test_a_grpc_call_without_te_trailers_is_invalid_argument_saying_to_send_it(edge: Edge, keys: PlatformKeys,
                                                                                    te: str | None) -> None:
