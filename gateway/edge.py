@@ -1050,11 +1050,23 @@ def _keep_grpc_status() -> tuple[dict[str, object], dict[str, object]]:
     return outer, inner
 
 
+#: Request headers the services' gRPC library parses itself and fails a call on, which no service reads: the
+#: library's own (retry attempts and pushback, the encoding it should answer in, a status) and every binary one.
+_LIBRARY_HEADERS = "grpc-(previous-rpc-attempts|retry-pushback-ms|internal-encoding-request|status|message)"
+
+
 def _early_header_removal() -> list[dict[str, object]]:
     """Before routing, authentication and tracing: no client-sent identity entry and no client trace context
-    (with parent-based sampling a client's sampled flag would decide; the edge starts every trace)."""
+    (with parent-based sampling a client's sampled flag would decide; the edge starts every trace).
+
+    Nor a header the backends' gRPC library reads and no service does (:data:`_LIBRARY_HEADERS`, any ``-bin``):
+    a value it could not parse (a ``-bin`` that is not base64, grpc-previous-rpc-attempts: x) failed the call
+    INTERNAL "Error parsing '…' metadata", and left the edge's HTTP/2 connection to that backend unable to read
+    any new value of that header, so other callers sending it correctly failed the same way until it closed."""
     mutations = [{"remove_on_match": {"key_matcher": {"prefix": "x-govshare-"}}},
-                 {"remove": "traceparent"}, {"remove": "tracestate"}]
+                 {"remove": "traceparent"}, {"remove": "tracestate"},
+                 {"remove_on_match": {"key_matcher": {"suffix": "-bin"}}},
+                 {"remove_on_match": {"key_matcher": {"safe_regex": {"regex": _LIBRARY_HEADERS}}}}]
     return [{"name": "envoy.http.early_header_mutation.header_mutation", "typed_config": _any(
         "envoy.extensions.http.early_header_mutation.header_mutation.v3.HeaderMutation", mutations=mutations)}]
 
