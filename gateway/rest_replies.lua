@@ -16,6 +16,7 @@
 --   twice: the transcoder drops the one and keeps one value of the other without a word (the proto3 JSON mapping,
 --   which it has no option to make strict), and the call answered another question than the one asked. It is
 --   refused before it is transcoded, naming the field.
+-- - A grpc-encoding header on a REST call is dropped (see envoy_on_request).
 
 -- Where a REST call's query parameter names are kept for its reply (the stream's dynamic metadata; never logged).
 local METADATA = "govshare.rest_replies"
@@ -447,6 +448,11 @@ end
 
 function envoy_on_request(handle)
   local headers = handle:headers()
+  -- A REST body is JSON, which the transcoder writes into an uncompressed gRPC message: a grpc-encoding the
+  -- client sent (a library's default, a proxy's) says nothing of it, and passed on, one the backend's gRPC
+  -- library does not know failed the call HTTP 500 INTERNAL and spoiled the edge's connection to that backend
+  -- for other callers' compressed calls (gateway.edge._grpc_encoding_unknown answers a gRPC caller's).
+  headers:remove("grpc-encoding")
   local method = headers:get(":method")
   keep_parameter_names(handle, headers:get(":path"))
   if method == "HEAD" and maps_a_get(headers:get(":path")) then
