@@ -1394,6 +1394,10 @@ _MALFORMED_REQUESTS = (
     (("http1.codec_error",), 400,
      "the request is not valid HTTP/1.1 (a header line without a colon, or a character a method or a header may "
      "not hold): check what the client sends"),
+    # A control character in a header's value (a DEL, a byte below a space other than a tab): "Bad Request".
+    (("http1.invalid_characters",), 400,
+     "a request header's value holds a control character (DEL, or one below a space other than a tab), which HTTP "
+     "does not allow in a header: send text, a binary value in base64"),
     # HTTP's QUERY method (a GET with a body) without a content-type: Envoy's codec refuses it with an empty
     # message. No operation takes QUERY; over HTTP/2 too.
     (("query_missing_content_type",), 400,

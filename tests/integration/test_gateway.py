@@ -1354,6 +1354,12 @@ async def test_a_rest_body_shorter_than_its_content_length_is_told_so_as_json(ed
     (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nno colon here\r\nconnection: close\r\n\r\n",
      "the request is not valid HTTP/1.1 (a header line without a colon, or a character a method or a header may "
      "not hold): check what the client sends"),
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nuser-agent: a\x7fb\r\nconnection: close\r\n\r\n",
+     "a request header's value holds a control character (DEL, or one below a space other than a tab), which HTTP "
+     "does not allow in a header: send text, a binary value in base64"),
+    (b"GET /v1/entries/x HTTP/1.1\r\nhost: edge\r\nx-note: a\x01b\r\nconnection: close\r\n\r\n",
+     "a request header's value holds a control character (DEL, or one below a space other than a tab), which HTTP "
+     "does not allow in a header: send text, a binary value in base64"),
     (b"QUERY /v1/datasets HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n",
      "the request uses HTTP's QUERY method without a content-type, which the edge refuses; no operation takes "
      "QUERY: send the method /openapi.yaml gives the URL (GET, POST or PATCH)"),
