@@ -467,6 +467,22 @@ def _grpc_call_without_te_trailers() -> dict[str, object]:
                                           "(content-type application/grpc-web+proto), which needs none")
 
 
+def _grpc_web_json() -> dict[str, object]:
+    """A gRPC-Web call with JSON messages (``application/grpc-web+json``, or its text form) is UNIMPLEMENTED,
+    saying to send protobuf: no backend reads JSON messages, and the REST transcoder, taking the call for a REST
+    URL, answered HTTP 404 in plain text "Could not resolve /govshare.catalog.v1.CatalogService/GetEntry to a
+    method." (a gRPC-Web client reads "Http response at 400 or 500 level") for a method that exists."""
+    route = _grpc_refusal(
+        [{"name": "content-type", "string_match": {"safe_regex": {"regex": "application/grpc-web(-text)?\\+json.*"}}}],
+        grpc.StatusCode.UNIMPLEMENTED, "gRPC-Web with JSON messages is not served: send protobuf messages, "
+                                       "content-type application/grpc-web+proto (or the REST URL with a JSON body: "
+                                       "/openapi.yaml)")
+    # Answered before the transcoder (which refuses a path that names no REST URL) can take it for a REST call.
+    route["typed_per_filter_config"] = {TRANSCODER_FILTER: {
+        "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig", "disabled": True}}
+    return route
+
+
 def _grpc_call_not_posted() -> dict[str, object]:
     """A gRPC or gRPC-Web call sent with another HTTP method than POST is answered here, UNIMPLEMENTED saying so.
 
@@ -613,7 +629,7 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float,
 def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(),
                                        _grpc_call_without_message(), _grpc_call_without_te_trailers(),
-                                       _grpc_encoding_unknown()]
+                                       _grpc_encoding_unknown(), _grpc_web_json()]
     deployed = backend_targets(settings)
     heavy_reads = heavy_read_targets(settings)
     for backend in sorted({route.backend for route in table} - deployed.keys()):

@@ -1656,6 +1656,20 @@ async def test_a_rest_call_with_a_grpc_encoding_header_is_answered_as_without_it
         edge.stop()
 
 
+@pytest.mark.parametrize("content_type", ["application/grpc-web+json", "application/grpc-web-text+json"])
+async def test_a_grpc_web_call_with_json_messages_is_unimplemented_saying_what_to_send(
+        edge: Edge, keys: PlatformKeys, content_type: str) -> None:
+    """gRPC-Web's JSON form is served by no backend: the REST transcoder took the call for a REST URL and
+    answered HTTP 404 in plain text, "Could not resolve /govshare.catalog.v1.CatalogService/GetEntry to a
+    method.", which a gRPC-Web client reads as "Http response at 400 or 500 level", for a method that exists."""
+    path, token = "/govshare.catalog.v1.CatalogService/GetEntry", dict(bearer(keys, caller()))
+    body = b'{"code":"x"}'
+    status, headers = await asyncio.to_thread(_grpc_web, edge, "POST", path, b"\x00" + len(body).to_bytes(4, "big")
+                                              + body, token, content_type)
+    assert (status, headers.get("grpc-status")) == (200, str(grpc.StatusCode.UNIMPLEMENTED.value[0])), headers
+    assert "application/grpc-web+proto" in headers.get("grpc-message", ""), headers
+
+
 @pytest.mark.parametrize("te", [None, "gzip", "deflate, chunked"])
 async def test_a_grpc_call_without_te_trailers_is_invalid_argument_saying_to_send_it(edge: Edge, keys: PlatformKeys,
                                                                                    te: str | None) -> None:
