@@ -150,7 +150,7 @@ class Catalog:
                 await tx.insert_version(entry, document)
             await tx.save_head(EntryHead(head.code, entry.provider_department_code, entry.version,
                                          head.public_version))
-            await tx.add_event(entry, "update", caller, now, fields=fields)
+            await tx.add_event(entry, "update", caller, now, fields=rules.changed_fields(latest, entry, fields))
         await self._announce(entry.code)
         return entry
 

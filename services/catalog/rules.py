@@ -399,6 +399,18 @@ def apply_mask(current: Entry, patch: Entry, paths: Iterable[str]) -> Entry:
     return merged
 
 
+def changed_fields(before: Entry, after: Entry, paths: Iterable[str]) -> list[str]:
+    """Of the masked ``paths`` (mask_paths' names), those whose value ``after`` does not share with ``before``.
+
+    The console sends every field with each edit (update_mask ``*``): what an edit changed is what differs, not
+    what it named, or the entry's history said every field of the entry was changed by each save."""
+    def value(entry: Entry, path: str) -> object:
+        head, _, nested = path.partition(".")
+        found = getattr(entry, head)
+        return getattr(found, nested) if nested else found
+    return [path for path in dict.fromkeys(paths) if value(before, path) != value(after, path)]
+
+
 def check_filter(entry_filter: EntryFilter, prefix: str = "filter") -> None:
     """Raises INVALID_ARGUMENT for filters no entry could match because they are malformed."""
     report = _Report()

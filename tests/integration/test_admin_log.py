@@ -448,6 +448,22 @@ async def test_drafts_mandate_changes_applications_and_disputes_are_logged_witho
         assert all(text not in event.details_json and text not in event.target for event in logged), text
 
 
+async def test_an_entry_edit_sent_whole_logs_the_fields_it_changed(platform) -> None:  # type: ignore[no-untyped-def]
+    """The console sends every field with each edit (update_mask *): the log named all 22 as changed by a save
+    that changed the summary, so an auditor could not tell what a version's edit did."""
+    social = _department(platform, "social")
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    entry = _entry(social)
+    await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("social"), timeout=10)
+    edited = cat.Entry()
+    edited.CopyFrom(entry)
+    edited.summary = "参保人员的身份、参保状态与缴费年限"
+    await catalog.UpdateEntry(cat.UpdateEntryRequest(entry=edited, update_mask=field_mask_pb2.FieldMask(paths=["*"])),
+                              metadata=platform.metadata("social"), timeout=10)
+    updated = await _logged(platform, "catalog.update", entry.code)
+    assert json.loads(updated.details_json)["fields"] == ["summary"]
+
+
 async def test_role_and_grant_confidentiality_changes_are_logged_without_their_reasons(platform) -> None:  # type: ignore[no-untyped-def]
     directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
     system_id = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
