@@ -119,7 +119,8 @@ class Catalog:
         return entry
 
     async def update(self, caller: Caller, patch: Entry, paths: list[str], etag: str = "") -> Entry:
-        """Edits a draft or returned version in place; a published one gets a new draft version.
+        """Edits a draft or returned version in place; a published one gets a new draft version. An edit that
+        changes nothing (a form saved as it was read) writes nothing and answers the version as it is.
 
         With ``etag`` (Entry.etag of the version the caller edited), only if that is still the latest version as
         read: two people editing one entry at once, the second's form (every field, from the console) silently
@@ -138,6 +139,9 @@ class Catalog:
             rules.require_valid(entry, self._masker.known)
             lifecycle.require_provider(caller, entry.provider_department_code, entry.code)
             lifecycle.require_endpoint_owner(caller, entry, latest)
+            changed = rules.changed_fields(latest, entry, fields)
+            if not changed:
+                return latest  # nothing to change: no new version to review, no catalog work to count
             entry.update_time = now
             document = _document(entry)
             if edit is Edit.IN_PLACE:
@@ -150,7 +154,7 @@ class Catalog:
                 await tx.insert_version(entry, document)
             await tx.save_head(EntryHead(head.code, entry.provider_department_code, entry.version,
                                          head.public_version))
-            await tx.add_event(entry, "update", caller, now, fields=rules.changed_fields(latest, entry, fields))
+            await tx.add_event(entry, "update", caller, now, fields=changed)
         await self._announce(entry.code)
         return entry
 

@@ -211,6 +211,26 @@ async def test_lifecycle_versions_supersede_and_retire(catalog: Client) -> None:
     assert reason == "INVALID_STATE" and "RETIRED" in message
 
 
+async def test_an_edit_that_changes_nothing_drafts_no_version(catalog: Client) -> None:
+    """The console sends every field with each save (update_mask *): a published entry's form saved as it was read
+    drafted version 2, identical to version 1, left among the department's work in progress."""
+    owner = department()
+    entry = await catalog.create(make_entry(owner.department_code))
+    await catalog.submit(entry.code, owner)
+    published = await catalog.review(entry.code)
+    same = pb.Entry()
+    same.CopyFrom(published)
+    for output_only in ("state", "version", "publish_time", "create_time", "update_time", "submitted_by",
+                        "reviewed_by", "etag"):
+        same.ClearField(output_only)
+    answered = await catalog.update(same, ["*"], owner)
+    assert (answered.version, answered.state) == (1, pb.ENTRY_STATE_PUBLISHED)
+    versions = (await catalog("ListEntryVersions", pb.ListEntryVersionsRequest(code=entry.code), owner)).versions
+    assert [(v.version, v.state) for v in versions] == [(1, pb.ENTRY_STATE_PUBLISHED)]
+    same.summary = "全员人口的身份、户籍与婚姻信息"
+    assert (await catalog.update(same, ["*"], owner)).version == 2  # a change still drafts the next version
+
+
 @pytest.mark.parametrize("submitted", [False, True])
 async def test_an_entry_never_published_is_withdrawn_by_retiring_it(catalog: Client, submitted: bool) -> None:
     """RetireEntry accepted only a published entry: a draft the department no longer meant to publish (or one
