@@ -184,6 +184,16 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
     (r"must be letters, digits, '_', '\.' or '-'", "只能包含字母、数字、“_”、“.”或“-”。"),
     (r"must be a gRPC target .*", "请填写 host:port 形式的地址（不含空格）；留空表示平台基础库。"),
     (r"an entry cannot be related to itself", "不能关联目录自身。"),
+    (r"at most (\d+) related codes", r"关联资源代码最多 \1 个。"),
+    (r"at most (\d+) data items", r"信息项最多 \1 个。"),
+    # services/catalog/rules.py: a name with a Kangxi radical or a compatibility ideograph (⼈ for 人), two items
+    # whose names read alike, a masking rule the platform does not configure.
+    (r"U\+([0-9A-F]+) at position \d+ is a radical or compatibility form drawn like (\S) \(U\+[0-9A-F]+\): write \S",
+     r"含有外形像“\2”的部首或兼容字符（U+\1），它不是“\2”：请用输入法重新输入“\2”。"),
+    (r"reads as the name of \S+\.items\[\d+\]: .*",
+     "与另一个信息项的名称相同或看起来相同（仅空格、全角半角或大小写不同），申请和审批按名称勾选信息项，"
+     "请为每个信息项取不同的名称。"),
+    (r"unknown masking rule '(.*)'", r"脱敏规则“\1”不是平台配置的规则，请核对后重新填写。"),
     (r"the resource is not shared by this method", "该资源不提供这种共享方式。"),
     (r"must be at least (\d+) characters", r"不能少于 \1 个字符。"),
     # services/supervision: a period or a report's department (the 监督 page's links, a typed address).

@@ -302,6 +302,65 @@ def test_an_unprintable_character_in_a_name_is_named_to_the_administrator_in_chi
     assert field_sentence(zero_width) == "第 5 个字符（U+200B）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"
 
 
+def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
+    """An entry named with a Kangxi radical (⼈口基础信息), or two items whose names read alike, were refused on the
+    编目 form with '此项不符合要求…（平台说明：reads as the name of entry.items[1]: give each item a name of its
+    own…）': the catalog's English. Every violation the catalog's rules can report has a Chinese sentence."""
+    from services.catalog import rules
+    from services.catalog.model import (
+        Category,
+        DataItem,
+        DataType,
+        Endpoint,
+        Entry,
+        FormatClass,
+        IdentifierKind,
+        Secrecy,
+        ShareMethod,
+        ShareType,
+        UpdateCycle,
+        Zone,
+    )
+    from services.runtime.masking import Masker
+
+    def item(name: str, machine_name: str, **fields: object) -> DataItem:
+        return DataItem(name=name, machine_name=machine_name, data_type=fields.pop("data_type", DataType.DATE),
+                        **fields)  # type: ignore[arg-type]
+
+    key = item("公民身份号码", "citizen_id", data_type=DataType.CHARACTER, length=18, mask_rule="citizen_id",
+               identifier=IdentifierKind.CITIZEN_ID)
+    changes: list[dict[str, object]] = [
+        {"name": "\u2f08口基础信息", "provider_name": "人口\uf900"},
+        {"items": [key, item("出生日期", "birth_date"), item("出生日期 ", "birth_date_2"), item("x", "birth_date"),
+                   item("y", "Bad"), item("z", "z1", data_type=DataType.CHARACTER), item("w", "w1", mask_rule="bank"),
+                   item("v", "v1", identifier=IdentifierKind.CITIZEN_ID), item("u", "u1", length=-1)]},
+        {"items": [key] + [item(f"项{i}", f"i{i}") for i in range(rules.MAX_ITEMS)]},
+        {"related_codes": [f"101001/{i:06d}" for i in range(rules.MAX_RELATED + 1)]},
+        {"related_codes": ["101001/000001", "101001/000002", "101001/000002", "bad"]},
+        {"code": "201001/000001", "subject": "人力"},
+        {"share_type": ShareType.CONDITIONAL, "share_methods": []},
+        {"share_type": ShareType.NOT_SHARED, "share_methods": [ShareMethod.ONLINE_QUERY, ShareMethod.ONLINE_QUERY]},
+        {"secrecy": Secrecy.CLASSIFIED, "open_to_public": True},
+        {"endpoint": Endpoint(target="a b", dataset="x y"), "key_item": "birth", "name": "", "summary": "摘" * 300},
+        {"key_item": "birth_date", "provider_department_code": "91110000600037341X", "update_cycle": 0},
+    ]
+    said: dict[str, str] = {}
+    for change in changes:
+        entry = Entry(code="101001/000001", name="人口基础信息", category=Category.FOUNDATION, subject="人口",
+                      provider_department_code="91110000600037341L", format_class=FormatClass.DATABASE,
+                      items=[key, item("出生日期", "birth_date")], key_item="citizen_id",
+                      share_type=ShareType.UNCONDITIONAL, share_methods=[ShareMethod.ONLINE_QUERY],
+                      update_cycle=UpdateCycle.DAILY, zone=Zone.EXTRANET, secrecy=Secrecy.NON_CLASSIFIED,
+                      endpoint=Endpoint(dataset="population"))
+        for name, value in change.items():
+            setattr(entry, name, value)
+        said |= {v.description: field_sentence(v.description) for v in rules.validate_entry(entry, Masker().known)}
+    assert len(said) > 25
+    assert {description: text for description, text in said.items() if "平台说明" in text} == {}
+    assert said["U+2F08 at position 0 is a radical or compatibility form drawn like 人 (U+4EBA): write 人"] == \
+        "含有外形像“人”的部首或兼容字符（U+2F08），它不是“人”：请用输入法重新输入“人”。"
+
+
 def test_a_grant_its_resource_no_longer_lets_through_is_said_unusable() -> None:
     """A conditional resource made 不予共享 (or retired) after a provider's grant: /grants said 有效 of it while
     every query under it was refused NOT_SHARED (NOT_PUBLISHED). A grant the authority's coordination gave still
