@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from console.labels import ROLE
+from console.labels import ENTRY_STATE, ROLE
+from govshare.catalog.v1 import catalog_pb2
 from services.runtime.errors import details_of
 
 _SENTENCES = {
@@ -123,6 +124,22 @@ def _application_named(detail: str) -> str:
     """"（已提交的申请：app-…）" when the service's text names an application, else ""."""
     found = _APPLICATION_ID.search(detail)
     return f"（已提交的申请：{found.group(1)}）" if found else ""
+
+
+def entry_state_sentence(metadata: Mapping[str, str]) -> str | None:
+    """A catalog step refused for the state its entry's version is in (INVALID_STATE: services/catalog/lifecycle.
+    wrong_state's metadata), in Chinese: most often another person acted first (a second 审核员 publishing what the
+    first already published, a colleague's 提交审核), and the page read '当前状态不允许此操作：entry … version 1 is
+    PUBLISHED: only SUBMITTED entries can be reviewed'. None without the entry's code in the metadata."""
+    code, version, state = metadata.get("code", ""), metadata.get("version", ""), metadata.get("state", "")
+    if not code:
+        return None
+    try:
+        shown = ENTRY_STATE.get(catalog_pb2.EntryState.Value(f"ENTRY_STATE_{state}"), state)
+    except ValueError:
+        shown = state
+    which = f"目录 {code} 第 {version} 版" if version else f"目录 {code}"
+    return f"{which}当前为“{shown}”，不能办理此操作（可能已由他人办理）：请刷新页面，按其当前状态办理。"
 
 
 #: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
@@ -268,6 +285,8 @@ def problem_of(error: grpc.RpcError) -> Problem:
     if code == grpc.StatusCode.PERMISSION_DENIED and (denied := denied_sentence(
             reason, info.metadata if info else {}, detail)) is not None:
         message = denied
+    elif reason == "INVALID_STATE" and (state := entry_state_sentence(info.metadata if info else {})) is not None:
+        message = state
     elif reason in SAID_WHOLE:
         message = f"{REASON_SENTENCES[reason]}{_application_named(detail)}。"
     elif reason in REASON_SENTENCES:

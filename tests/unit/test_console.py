@@ -510,6 +510,25 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
                                    "待办的申请请填写理由后点击“拒绝”（协调时选择“不予共享”），理由将告知申请部门。")
 
 
+def test_a_catalog_step_refused_for_its_entrys_state_is_said_in_chinese() -> None:
+    """A second 审核员 publishing an entry the first had just published (or a 编目员 submitting one a colleague had
+    submitted) read '当前状态不允许此操作：entry 101001/000001 version 1 is PUBLISHED: only SUBMITTED entries can be
+    reviewed'. The catalog's INVALID_STATE is said whole in Chinese, from its metadata."""
+    from console.errors import problem_of
+    from services.catalog.lifecycle import REVIEWABLE, SUBMITTABLE, wrong_state
+    from services.catalog.model import Entry, EntryState
+    from services.runtime.errors import to_status
+
+    for state, action, allowed, said in ((EntryState.PUBLISHED, "reviewed", REVIEWABLE, "已发布"),
+                                         (EntryState.SUBMITTED, "submitted", SUBMITTABLE, "待审核")):
+        entry = Entry(code="101001/000001", version=1, state=state)
+        status = to_status(wrong_state(entry, action, allowed), "catalog")
+        problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+            *status.trailing_metadata), status.details))
+        assert problem.message == (f"目录 101001/000001 第 1 版当前为“{said}”，不能办理此操作（可能已由他人办理）："
+                                   "请刷新页面，按其当前状态办理。")
+
+
 def test_the_audit_page_says_how_far_an_export_got() -> None:
     """An export is recorded before its first row leaves: the 审计 page said 平台未能答复 for a download its caller
     cancelled after a page had left, and 已答复 for one that had not ended. It now says how each ended and what
