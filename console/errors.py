@@ -131,15 +131,34 @@ def entry_state_sentence(metadata: Mapping[str, str]) -> str | None:
     wrong_state's metadata), in Chinese: most often another person acted first (a second 审核员 publishing what the
     first already published, a colleague's 提交审核), and the page read '当前状态不允许此操作：entry … version 1 is
     PUBLISHED: only SUBMITTED entries can be reviewed'. None without the entry's code in the metadata."""
-    code, version, state = metadata.get("code", ""), metadata.get("version", ""), metadata.get("state", "")
+    code, version = metadata.get("code", ""), metadata.get("version", "")
     if not code:
         return None
-    try:
-        shown = ENTRY_STATE.get(catalog_pb2.EntryState.Value(f"ENTRY_STATE_{state}"), state)
-    except ValueError:
-        shown = state
     which = f"目录 {code} 第 {version} 版" if version else f"目录 {code}"
-    return f"{which}当前为“{shown}”，不能办理此操作（可能已由他人办理）：请刷新页面，按其当前状态办理。"
+    return (f"{which}当前为“{_entry_state(metadata)}”，不能办理此操作（可能已由他人办理）："
+            "请刷新页面，按其当前状态办理。")
+
+
+def entry_changed_sentence(metadata: Mapping[str, str]) -> str | None:
+    """An entry edit refused because someone changed the entry after the form was opened (the catalog's
+    ETAG_MISMATCH, services/catalog/lifecycle.require_etag's metadata), in Chinese: the form read '该记录已被他人
+    修改…：entry … was changed since you read it (now version 2, DRAFT, last changed … Beijing time): nothing was
+    changed; read the entry again and redo your edit'. None without the entry's code in the metadata (a grant's or
+    a person's, which their pages say themselves)."""
+    code, version, changed = metadata.get("code", ""), metadata.get("version", ""), metadata.get("changed", "")
+    if not code:
+        return None
+    now = f"现为第 {version} 版“{_entry_state(metadata)}”" + (f"，最后修改于北京时间 {changed}" if changed else "")
+    return f"您打开目录 {code} 后，它已被他人修改（{now}），您的修改未保存：请重新打开该目录，核对后再修改。"
+
+
+def _entry_state(metadata: Mapping[str, str]) -> str:
+    """The console's name of the entry state a catalog refusal's metadata names (DRAFT → 草稿)."""
+    state = metadata.get("state", "")
+    try:
+        return ENTRY_STATE.get(catalog_pb2.EntryState.Value(f"ENTRY_STATE_{state}"), state)
+    except ValueError:
+        return state
 
 
 #: A page token the service refused (garbage, forged, expired or from another list): what the person can do.
@@ -287,6 +306,8 @@ def problem_of(error: grpc.RpcError) -> Problem:
         message = denied
     elif reason == "INVALID_STATE" and (state := entry_state_sentence(info.metadata if info else {})) is not None:
         message = state
+    elif reason == "ETAG_MISMATCH" and (changed := entry_changed_sentence(info.metadata if info else {})) is not None:
+        message = changed
     elif reason in SAID_WHOLE:
         message = f"{REASON_SENTENCES[reason]}{_application_named(detail)}。"
     elif reason in REASON_SENTENCES:

@@ -68,12 +68,14 @@ def require_etag(latest: Entry, etag: str) -> None:
     if etag and etag != latest.etag:
         # When, in Beijing time and saying so: the officers reading it (the console shows the message) are there,
         # and the bare UTC time it showed read eight hours early.
-        changed = ("" if latest.update_time is None else
-                   f", last changed {latest.update_time.astimezone(CHINA):%Y-%m-%d %H:%M:%S} Beijing time")
+        when = "" if latest.update_time is None else f"{latest.update_time.astimezone(CHINA):%Y-%m-%d %H:%M:%S}"
+        changed = f", last changed {when} Beijing time" if when else ""
+        state = label(EntryState, latest.state)
+        # The metadata lets the console say it in Chinese (console/errors.entry_changed_sentence).
         raise ServiceError(grpc.StatusCode.ABORTED, "ETAG_MISMATCH", (
             f"entry {latest.code} was changed since you read it (now version {latest.version}, "
-            f"{label(EntryState, latest.state)}{changed}): nothing was changed; read the entry again and redo your "
-            "edit"))
+            f"{state}{changed}): nothing was changed; read the entry again and redo your edit"),
+            metadata={"code": latest.code, "version": str(latest.version), "state": state, "changed": when})
 
 
 def require_state(entry: Entry, action: str, allowed: tuple[EntryState, ...]) -> None:

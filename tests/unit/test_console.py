@@ -529,6 +529,28 @@ def test_a_catalog_step_refused_for_its_entrys_state_is_said_in_chinese() -> Non
                                    "请刷新页面，按其当前状态办理。")
 
 
+def test_an_entry_edit_refused_as_changed_meanwhile_is_said_in_chinese() -> None:
+    """A 编目员 saving the 修改 form after a colleague had changed (or submitted) the entry read '该记录已被他人修改，
+    本次修改未生效，请重新打开后再修改：entry … was changed since you read it (now version 2, SUBMITTED, last changed
+    … Beijing time): nothing was changed; read the entry again and redo your edit'. It is said whole in Chinese."""
+    import datetime as dt
+
+    from console.errors import problem_of
+    from services.catalog.lifecycle import require_etag
+    from services.catalog.model import Entry, EntryState
+    from services.runtime.errors import ServiceError, to_status
+
+    entry = Entry(code="101001/000001", version=2, state=EntryState.SUBMITTED,
+                  update_time=dt.datetime(2026, 12, 3, 7, 49, 57, tzinfo=dt.UTC))
+    with pytest.raises(ServiceError) as refused:
+        require_etag(entry, "an-etag-read-before")
+    status = to_status(refused.value, "catalog")
+    problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
+        *status.trailing_metadata), status.details))
+    assert problem.message == ("您打开目录 101001/000001 后，它已被他人修改（现为第 2 版“待审核”，最后修改于北京时间 "
+                               "2026-12-03 15:49:57），您的修改未保存：请重新打开该目录，核对后再修改。")
+
+
 def test_the_audit_page_says_how_far_an_export_got() -> None:
     """An export is recorded before its first row leaves: the 审计 page said 平台未能答复 for a download its caller
     cancelled after a page had left, and 已答复 for one that had not ended. It now says how each ended and what
