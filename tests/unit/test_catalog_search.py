@@ -27,7 +27,16 @@ def test_invisible_characters_are_neither_matched_nor_searched_for() -> None:
     assert search.spans("人口\u200b基础", ["口基"]) == [(1, 4)]
 
 
-@pytest.mark.parametrize("query", ["", "   ", "\x00", "字" * 201, " ".join("abcdefghijk"), "\u200b", "\u200e \u200f"])
+def test_punctuation_separates_a_querys_words_as_spaces_do() -> None:
+    """人口，户籍 (as a list is written in Chinese) was one term, comma included, and found nothing; 《人口基础信息》
+    found no entry named 人口基础信息; 。 alone listed every entry whose summary holds a full stop."""
+    assert search.parse_query("人口，户籍、法人;人口") == ["人口", "户籍", "法人"]
+    assert search.parse_query("《人口基础信息》 “电子证照”") == ["人口基础信息", "电子证照"]
+    assert search.parse_query("e-mail id_card") == ["e-mail", "id_card"]  # a dash or connector joins
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\x00", "字" * 201, " ".join("abcdefghijk"), "\u200b", "\u200e \u200f",
+                                   "。", "，、《》"])
 def test_unusable_queries_are_invalid(query: str) -> None:
     with pytest.raises(ServiceError) as caught:
         search.parse_query(query)
