@@ -45,6 +45,7 @@ from console.errors import (
 )
 from console.names import Resource
 from console.sessions import Person, Session
+from console.versions import version_changes
 from govshare.authorization.v1 import admin_log_pb2, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
@@ -587,7 +588,23 @@ async def _review_list(console: Console, request: Request, session: Session, err
         return _refused(console, request, problem)
     return console.page(request, "review.html", status=400 if errors else 200, title="审核",
                         **await _names(console, session, [e.provider_department_code for e in answer.entries]),
-                        entries=answer.entries, next_token=answer.next_page_token, errors=errors, typed=typed or {})
+                        entries=answer.entries, next_token=answer.next_page_token, errors=errors, typed=typed or {},
+                        changes=await _review_changes(console, session, answer.entries))
+
+
+async def _review_changes(console: Console, session: Session, entries: Any) -> dict[str, tuple[int, list[str]]]:
+    """Of each submitted new version of a published entry: the published version's number and what the new one
+    changes (console/versions.py), by code. Existing grants read whatever is published; without these lines the
+    reviewer published a version that unmasked an item or widened the share type shown only the new version."""
+    changes: dict[str, tuple[int, list[str]]] = {}
+    for entry in entries:
+        if entry.version <= 1:
+            continue
+        got, problem = await _call(console, session, console.services.catalog.GetEntry,
+                                   catalog_pb2.GetEntryRequest(code=entry.code))
+        if problem is None and got.entry.version != entry.version and got.entry.publish_time.seconds:
+            changes[entry.code] = (got.entry.version, version_changes(got.entry, entry))
+    return changes
 
 
 # -- 申请 ------------------------------------------------------------------------------------------------------

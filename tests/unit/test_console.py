@@ -551,6 +551,39 @@ def test_an_entry_edit_refused_as_changed_meanwhile_is_said_in_chinese() -> None
                                "2026-12-03 15:49:57），您的修改未保存：请重新打开该目录，核对后再修改。")
 
 
+def test_the_review_page_says_what_a_new_version_changes_for_existing_grants() -> None:
+    """审核 showed a submitted version alone: a version 2 that dropped the masking of 联系电话, gave the machine name
+    of 姓名 to another item and made the resource unconditional was published without the reviewer being shown any
+    of it, though every grant on the resource read the new version the moment it was."""
+    from console.versions import version_changes
+    from govshare.catalog.v1 import catalog_pb2
+    from govshare.common.v1 import common_pb2
+
+    def item(name: str, machine_name: str, **fields: object) -> catalog_pb2.DataItem:
+        return catalog_pb2.DataItem(name=name, machine_name=machine_name, data_type=catalog_pb2.DATA_TYPE_CHARACTER,
+                                    length=50, **fields)  # type: ignore[arg-type]
+
+    published = catalog_pb2.Entry(
+        code="301002/000001", version=1, name="测试资源", share_type=common_pb2.SHARE_TYPE_CONDITIONAL,
+        share_methods=[common_pb2.SHARE_METHOD_ONLINE_QUERY], share_condition="用于社会保障核查",
+        items=[item("姓名", "name"), item("联系电话", "phone", sensitive=True, mask_rule="phone"),
+               item("住址", "address")],
+        endpoint=catalog_pb2.ProviderEndpoint(dataset="population"))
+    submitted = catalog_pb2.Entry()
+    submitted.CopyFrom(published)
+    submitted.version, submitted.share_type = 2, common_pb2.SHARE_TYPE_UNCONDITIONAL
+    del submitted.items[:]
+    submitted.items.extend([item("姓名及曾用名", "name"), item("联系电话", "phone"), item("婚姻状况", "marriage")])
+    assert version_changes(published, submitted) == [
+        "共享类型：有条件共享 → 无条件共享",
+        "新增信息项：婚姻状况（marriage）",
+        "删除信息项：住址（address）",
+        "信息项 name：名称 姓名 → 姓名及曾用名（已获授权的部门将读到改名后的内容）",
+        "信息项 phone：不再是敏感项（已获授权的部门将读到未脱敏的值）",
+    ]
+    assert version_changes(published, published) == []
+
+
 def test_the_audit_page_says_how_far_an_export_got() -> None:
     """An export is recorded before its first row leaves: the 审计 page said 平台未能答复 for a download its caller
     cancelled after a page had left, and 已答复 for one that had not ended. It now says how each ended and what
