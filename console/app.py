@@ -307,6 +307,7 @@ _ADMIN = Use(frozenset({"ADMINISTRATOR"}), "共享主管部门的管理员管理
 #: 修改密码) are anyone's: what they show is the service's answer for the person.
 PAGES: dict[str, Use] = {
     "/drafts": _OFFICER, "/drafts/new": _OFFICER, "/drafts/edit": _OFFICER, "/drafts/submit": _OFFICER,
+    "/drafts/retire": _OFFICER,
     "/review": Use(frozenset({"REVIEWER"}), "共享主管部门的审核员审核各部门提交的目录"),
     "/apply": Use(frozenset({"APPLICANT"}), "部门申请人申请使用其他部门的资源"),
     "/applications": Use(frozenset({"APPLICANT"}), "部门申请人查看本部门提出的申请"),

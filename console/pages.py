@@ -139,7 +139,7 @@ def _link_problem(fields: dict[str, str]) -> str:
 #: Where a refusal's "返回" leads from a page about one object or a POST-only action: the list it was reached
 #: from. Its own path again (without the object's id) was another refusal, or a 405 for a POST-only action.
 _BACK = {"/catalog/entry": "/catalog", "/apply": "/catalog", "/drafts/new": "/drafts", "/drafts/edit": "/drafts",
-         "/drafts/submit": "/drafts", "/applications/view": "/applications",
+         "/drafts/submit": "/drafts", "/drafts/retire": "/drafts", "/applications/view": "/applications",
          "/applications/escalate": "/applications", "/applications/withdraw": "/applications",
          "/persons/view": "/persons", "/persons/new": "/persons",
          "/supervision/report": "/supervision", "/supervision/export": "/supervision",
@@ -546,6 +546,24 @@ async def draft_submit(console: Console, request: Request, session: Session) -> 
     if problem:
         return _refused(console, request, problem)
     return _done(session, f"已提交审核：{code}《{submitted.entry.name}》，等待共享主管部门审核。", "/drafts")
+
+
+@signed_in
+async def draft_retire(console: Console, request: Request, session: Session) -> Response:
+    """撤销 (RetireEntry): a published entry's 编目员 closes it (its versions stay readable, it can no longer be
+    applied for or used), or withdraws a first version never published. R-CAT-3's last step had no page: a
+    department whose duty moved elsewhere could not retire its entries, nor withdraw a draft made by mistake,
+    without calling the API."""
+    form = await request.form()
+    code = _text(form, "code")
+    retired, problem = await _call(console, session, console.services.catalog.RetireEntry,
+                                   catalog_pb2.RetireEntryRequest(code=code, reason=_text(form, "reason")))
+    if problem:
+        return _refused(console, request, problem)
+    entry = retired.entry
+    if entry.publish_time.seconds:
+        return _done(session, f"已撤销目录 {code}《{entry.name}》：各版本仍可查阅，不能再申请和使用。", "/drafts")
+    return _done(session, f"已撤回 {code}《{entry.name}》：该目录未发布，已作废。", "/drafts")
 
 
 # -- 审核 ------------------------------------------------------------------------------------------------------
@@ -1442,6 +1460,7 @@ def routes() -> list[Route]:
         Route("/drafts/new", draft_new, methods=["GET", "POST"]),
         Route("/drafts/edit", draft_edit, methods=["GET", "POST"]),
         Route("/drafts/submit", draft_submit, methods=["POST"]),
+        Route("/drafts/retire", draft_retire, methods=["POST"]),
         Route("/review", review, methods=["GET", "POST"]),
         Route("/apply", apply, methods=["GET", "POST"]),
         Route("/applications", applications, methods=["GET"]),

@@ -445,6 +445,40 @@ async def test_a_new_draft_version_of_a_published_entry_is_listed_for_submission
     assert "待审核" in await page.locator("tr", has_text=entry.code).inner_text()
 
 
+async def test_an_officer_retires_a_published_entry_and_withdraws_a_draft(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """R-CAT-3's last step had no page: a published entry's page offered its 编目员 neither a new version nor 撤销,
+    and 编目 no way to withdraw a first draft made by mistake; only the API could. Both are now on the pages."""
+    import uuid
+
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    social = platform.metadata("social")
+    published, draft = dept.social_insurance_entry(""), dept.social_insurance_entry("")
+    for entry in (published, draft):
+        entry.code = f"202001/{uuid.uuid4().int % 10**6:06d}"
+        entry.endpoint.dataset = f"si_{uuid.uuid4().hex[:8]}"
+        await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=social, timeout=10)
+    await catalog.SubmitEntry(cat.SubmitEntryRequest(code=published.code), metadata=social, timeout=10)
+    await catalog.ReviewEntry(cat.ReviewEntryRequest(code=published.code, decision=cat.REVIEW_DECISION_PUBLISH),
+                              metadata=platform.person("authority", "REVIEWER"), timeout=10)
+    page = await open_as(context, console_server, system_session(console_server, platform, "social"))
+    await page.goto(f"/catalog/entry?code={urllib.parse.quote(published.code, safe='')}")
+    assert await page.get_by_role("link", name="修改（生成新版本", exact=False).count() == 1
+    await page.locator("#retire-reason").fill("职能划转至市医保局")
+    await page.get_by_role("button", name="撤销目录").click()
+    assert f"已撤销目录 {published.code}" in await page.locator(".flash").inner_text()
+    await page.goto("/drafts")
+    await page.locator("tr", has_text=draft.code).get_by_role("button", name="撤回").click()
+    assert f"已撤回 {draft.code}" in await page.locator(".flash").inner_text()
+    for entry in (published, draft):
+        got = await catalog.GetEntry(cat.GetEntryRequest(code=entry.code), metadata=social, timeout=10)
+        assert got.entry.state == cat.ENTRY_STATE_RETIRED
+
+
 async def test_a_draft_saved_over_another_officers_change_is_refused_not_overwritten(  # type: ignore[no-untyped-def]
         browser, context, console_server, platform) -> None:
     """修改 sends every field: of two officers with the same draft open, the second's 保存 silently put back what
