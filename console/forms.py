@@ -77,6 +77,7 @@ def entry_from_form(form: FormData, department_code: str, department_name: str) 
         entry.items.append(catalog_pb2.DataItem(
             name=name, machine_name=machine_name, data_type=_int(form, f"{prefix}.data_type"),
             length=_int(form, f"{prefix}.length"), sensitive=form.get(f"{prefix}.sensitive") == "on",
+            mask_rule=_text(form, f"{prefix}.mask_rule"),
             basic=form.get(f"{prefix}.basic") == "on",
             identifier=_int(form, f"{prefix}.identifier") if machine_name == entry.key_item else 0))
     return entry
@@ -109,7 +110,8 @@ def form_of_entry(entry: catalog_pb2.Entry) -> dict[str, object]:
         prefix = f"items[{row}]"
         values.update({f"{prefix}.name": item.name, f"{prefix}.machine_name": item.machine_name,
                        f"{prefix}.data_type": item.data_type, f"{prefix}.length": item.length or "",
-                       f"{prefix}.sensitive": item.sensitive, f"{prefix}.basic": item.basic,
+                       f"{prefix}.sensitive": item.sensitive, f"{prefix}.mask_rule": item.mask_rule,
+                       f"{prefix}.basic": item.basic,
                        f"{prefix}.identifier": item.identifier})
     return values
 
