@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 
 from google.protobuf import timestamp_pb2
 from starlette.datastructures import FormData
@@ -15,8 +16,12 @@ from starlette.datastructures import FormData
 from govshare.catalog.v1 import catalog_pb2
 from services.runtime.workdays import CHINA
 
-#: Rows of data items the entry form offers (blank rows are ignored).
+#: Rows of data items the entry form offers at least (blank rows are ignored); an entry with more items gets a row
+#: for each, and two blank ones (item_rows).
 ITEM_ROWS = 8
+#: The most item rows a form is shown with or read by: an entry holds at most 500 items (services/catalog/rules.py).
+MAX_ITEM_ROWS = 502
+_ITEM_FIELD = re.compile(r"items\[(\d{1,3})\]\.(?:name|machine_name)")
 #: The largest value of a protobuf int32 (enums, years, versions) and int64 (quotas, ids).
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -44,6 +49,14 @@ def number(raw: object, maximum: int = INT32_MAX) -> int | None:
     return value if value <= maximum else None
 
 
+def item_rows(values: Mapping[str, object]) -> int:
+    """How many item rows a form (or the values it is filled with) holds: up to its last named row, and two blank
+    ones to add items, ITEM_ROWS at least. The rows were ITEM_ROWS always: an entry of 12 items (人口 has more than
+    8) was shown with its first 8 and saved with them only, its other items dropped from the new version."""
+    used = [int(found.group(1)) for key in values if (found := _ITEM_FIELD.fullmatch(key)) and values[key]]
+    return min(MAX_ITEM_ROWS, max(ITEM_ROWS, max(used, default=-1) + 3))
+
+
 def _int(form: FormData, name: str) -> int:
     return number(form.get(name, "")) or 0
 
@@ -68,7 +81,7 @@ def entry_from_form(form: FormData, department_code: str, department_name: str) 
         zone=_int(form, "zone"), secrecy=_int(form, "secrecy"), project_code=_text(form, "project_code"),
         endpoint=catalog_pb2.ProviderEndpoint(target=_text(form, "endpoint.target"),
                                               dataset=_text(form, "endpoint.dataset")))
-    for row in range(ITEM_ROWS):
+    for row in range(item_rows(form)):
         prefix = f"items[{row}]"
         name, machine = _text(form, f"{prefix}.name"), _text(form, f"{prefix}.machine_name")
         if not name and not machine:
@@ -87,7 +100,7 @@ def length_violations(form: FormData) -> dict[str, str]:
     """The data items' lengths typed that are no length (letters, a sign, beyond an int32), by request field:
     ``entry_from_form`` reads them as 0, and the item was saved without the length that was typed."""
     return {f"entry.items[{row}].length": "长度请填写不超过 2147483647 的正整数（不限长度请留空）。"
-            for row in range(ITEM_ROWS)
+            for row in range(item_rows(form))
             if (typed := _text(form, f"items[{row}].length")) and number(typed) is None}
 
 
@@ -105,7 +118,7 @@ def form_of_entry(entry: catalog_pb2.Entry) -> dict[str, object]:
         # The version as read: saving it over a change made meanwhile (by another officer) is refused (409).
         "etag": entry.etag,
     }
-    for row in range(ITEM_ROWS):
+    for row in range(min(MAX_ITEM_ROWS, max(ITEM_ROWS, len(entry.items) + 2))):
         item = entry.items[row] if row < len(entry.items) else catalog_pb2.DataItem()
         prefix = f"items[{row}]"
         values.update({f"{prefix}.name": item.name, f"{prefix}.machine_name": item.machine_name,

@@ -475,7 +475,7 @@ async def drafts(console: Console, request: Request, session: Session) -> Respon
 def _entry_form(console: Console, request: Request, values: dict[str, object], editing: str = "",
                 problem: Problem | None = None, status: int = 200) -> Response:
     return console.page(request, "entry_form.html", status=status, title="编辑目录" if editing else "新建目录",
-                        values=values, editing=editing, rows=range(forms.ITEM_ROWS), problem=problem,
+                        values=values, editing=editing, rows=range(forms.item_rows(values)), problem=problem,
                         errors=forms.field_errors(problem.fields, "entry.") if problem else {})
 
 

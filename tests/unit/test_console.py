@@ -613,6 +613,23 @@ def test_an_entry_saved_from_the_form_keeps_its_items_masking_rules() -> None:
     assert list(saved.items) == list(entry.items)
 
 
+def test_an_entry_of_more_items_than_the_forms_first_rows_is_saved_whole() -> None:
+    """The 修改 form had 8 item rows whatever the entry: one of 12 items was shown with 8 and saved with 8, the other
+    4 dropped from its new version (and from every grant that named them, once published) without a word."""
+    from console import forms
+    from frontproc import demo as dept
+    from govshare.catalog.v1 import catalog_pb2
+
+    entry = dept.social_insurance_entry("")
+    entry.items.extend(catalog_pb2.DataItem(name=f"补充信息{n}", machine_name=f"extra_{n}",
+                                            data_type=catalog_pb2.DATA_TYPE_DATE) for n in range(12 - len(entry.items)))
+    values = forms.form_of_entry(entry)
+    assert forms.item_rows(values) == 14  # every item, and two blank rows to add one
+    saved = forms.entry_from_form(_posted(values), entry.provider_department_code, entry.provider_name)
+    assert [item.machine_name for item in saved.items] == [item.machine_name for item in entry.items]
+    assert forms.item_rows({}) == forms.ITEM_ROWS
+
+
 def test_the_audit_page_says_how_far_an_export_got() -> None:
     """An export is recorded before its first row leaves: the 审计 page said 平台未能答复 for a download its caller
     cancelled after a page had left, and 已答复 for one that had not ended. It now says how each ended and what
