@@ -17,6 +17,8 @@ import pytest
 from govshare_client import (
     AsyncClient,
     Client,
+    Export,
+    ExportRow,
     GovshareError,
     InvalidArgument,
     PermissionDenied,
@@ -99,8 +101,14 @@ async def test_an_invalid_key_raises_invalid_argument_naming_key(platform) -> No
 
 
 async def test_export_streams_rows_and_a_refusal_raises(platform) -> None:  # type: ignore[no-untyped-def]
-    rows = await _with_client(platform, lambda c: list(c.export(ENTITIES, ["credit_code", "name"],
-                                                                 purpose="work_reference")))
+    def whole(client: Client) -> tuple[list[ExportRow], Export]:
+        export = client.export(ENTITIES, ["credit_code", "name"], purpose="work_reference")
+        return list(export), export
+
+    rows, export = await _with_client(platform, whole)
+    # What the stream's last message says: whole, every row counted, none left out; and its access record.
+    assert (export.complete, export.row_count, export.skipped_count) == (True, len(rows), 0)
+    assert export.audit_id
     by_key = {row.key: row for row in rows}
     assert by_key[credit_code_of(0)].values == {"credit_code": credit_code_of(0), "name": entity(0)["name"]}
     assert all(row.as_of_time is not None for row in rows)
@@ -110,10 +118,12 @@ async def test_export_streams_rows_and_a_refusal_raises(platform) -> None:  # ty
 
     entry = platform.credentials.systems[SYSTEM]
     async with AsyncClient(platform.gateway, entry["system_id"], entry["secret"], plaintext=True) as client:
-        streamed = [row.key async for row in client.export(ENTITIES, ["name"], purpose="work_reference")]
+        aexport = client.export(ENTITIES, ["name"], purpose="work_reference")
+        streamed = [row.key async for row in aexport]
         with pytest.raises(PermissionDenied):
             [row async for row in client.export(PLACES, purpose="work_reference")]
     assert set(streamed) == set(by_key)
+    assert (aexport.complete, aexport.row_count, aexport.skipped_count) == (True, len(rows), 0)
 
 
 async def test_raw_stubs_carry_the_token(platform) -> None:  # type: ignore[no-untyped-def]

@@ -112,6 +112,8 @@ class FakeEdge:
     refuse_every_token: bool = False
     #: Values a query answers besides its usual ones (to make a reply as large as a test needs).
     extra_values: dict[str, str] = field(default_factory=dict)
+    #: The records an export's closing message says its provider could not send.
+    export_skipped: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def issue(self, request, context):  # type: ignore[no-untyped-def]
@@ -168,8 +170,12 @@ class FakeEdge:
                     midway = self.script.get("Export midway", []).pop(0) if self.script.get("Export midway") else None
                 if midway is not None:
                     midway(context)
+            if keys == ["k1", "k2"]:  # the export's access record, named before its first row as the platform does
+                context.send_initial_metadata((("x-govshare-audit-id", "a-9"),))
             yield query_pb2.ExportResponse(rows=[query_pb2.ExportRow(key=k, values={"name": k}, disputed=k == "k3")
                                                  for k in keys])
+        # The closing message: whole, 3 rows sent, and records the provider could not send.
+        yield query_pb2.ExportResponse(complete=True, row_count=3, skipped_count=self.export_skipped)
 
     def get_entry(self, request, context):  # type: ignore[no-untyped-def]
         self._enter("GetEntry", context)
@@ -767,6 +773,44 @@ async def test_a_raw_stubs_stream_raises_the_typed_errors_a_unary_call_raises(ed
         assert await call.code() == grpc.StatusCode.UNAVAILABLE
     assert ainvalid.value.field_violations == [("items[0]", "not an item")]
     assert len(pages) == 1 and acut.value.reason == "PROVIDER_UNAVAILABLE"
+
+
+async def test_an_export_says_whether_it_was_whole_and_how_many_records_were_left_out(
+        edge: tuple[FakeEdge, str]) -> None:
+    """client.export yielded the rows only: the stream's closing message (complete, row_count, skipped_count) and
+    the x-govshare-audit-id header were dropped, so a business system could not tell an export holding every
+    record from one whose provider left records out, nor name its access record. The Export (sync and async)
+    says them once read; an export cut on the way, or closed before its end, is not complete."""
+    fake, address = edge
+    fake.export_skipped = 2
+    midway = fail(code_pb2.UNAVAILABLE, "provider gone", "PROVIDER_UNAVAILABLE")
+    with make_client(address) as client:
+        export = client.export("c", purpose="work_reference")
+        keys = [row.key for row in export]
+        fake.script["Export midway"] = [midway]
+        cut = client.export("c", purpose="work_reference")
+        with pytest.raises(Unavailable):
+            for _ in cut:
+                pass
+        with client.export("c", purpose="work_reference") as closed:
+            next(closed)
+    assert keys == ["k1", "k2", "k3"]
+    assert (export.complete, export.row_count, export.skipped_count, export.audit_id) == (True, 3, 2, "a-9")
+    assert (cut.complete, cut.skipped_count, cut.audit_id) == (False, 0, "a-9")
+    assert not closed.complete
+    async with make_async_client(address) as aclient:
+        aexport = aclient.export("c", purpose="work_reference")
+        akeys = [row.key async for row in aexport]
+        fake.script["Export midway"] = [midway]
+        acut = aclient.export("c", purpose="work_reference")
+        with pytest.raises(Unavailable):
+            async for _ in acut:
+                pass
+        async with aclient.export("c", purpose="work_reference") as aclosed:
+            await anext(aclosed)
+    assert akeys == ["k1", "k2", "k3"]
+    assert (aexport.complete, aexport.row_count, aexport.skipped_count, aexport.audit_id) == (True, 3, 2, "a-9")
+    assert (acut.complete, acut.audit_id) == (False, "a-9") and not aclosed.complete
 
 
 def test_an_edit_over_another_change_raises_aborted(edge: tuple[FakeEdge, str]) -> None:

@@ -5,8 +5,8 @@
     answer = client.query("102001/000001", "91110000600037341L", purpose="work_reference")
 """
 
-from govshare_client.aio import AsyncClient
-from govshare_client.client import Client, RetryPolicy, is_idempotent
+from govshare_client.aio import AsyncClient, AsyncExport
+from govshare_client.client import Client, Export, RetryPolicy, is_idempotent
 from govshare_client.errors import (
     Aborted,
     AlreadyExists,
@@ -25,6 +25,7 @@ from govshare_client.results import (
     BatchItem,
     BatchQueryResult,
     ExportRow,
+    ExportSummary,
     Provenance,
     Purpose,
     QueryResult,
@@ -36,11 +37,14 @@ __all__ = [
     "Aborted",
     "AlreadyExists",
     "AsyncClient",
+    "AsyncExport",
     "BatchItem",
     "BatchQueryResult",
     "Client",
     "DeadlineExceeded",
+    "Export",
     "ExportRow",
+    "ExportSummary",
     "FailedPrecondition",
     "GovshareError",
     "InvalidArgument",

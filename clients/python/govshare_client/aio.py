@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -29,7 +29,14 @@ from govshare_client.client import (
 )
 from govshare_client.errors import GovshareError, Unauthenticated, Unavailable, error_from_status, from_rpc_error
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
-from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
+from govshare_client.results import (
+    BatchQueryResult,
+    ExportRow,
+    ExportSummary,
+    Purpose,
+    QueryResult,
+    VerifyResult,
+)
 
 ISSUE_TOKEN = "/govshare.authorization.v1.TokenService/IssueToken"
 Stub = TypeVar("Stub")
@@ -121,6 +128,32 @@ def _require_running_loop() -> None:
                            "the loop running when it is made; outside asyncio, use govshare_client.Client") from None
 
 
+class AsyncExport(ExportSummary, AsyncIterator[ExportRow]):
+    """The rows of :meth:`AsyncClient.export` (``async for row in client.export(…)``); once they are read, what
+    the export said of itself (``complete``, ``row_count``, ``skipped_count``, ``audit_id``: see
+    :class:`govshare_client.results.ExportSummary`). ``await aclose()`` stops reading, its stream cancelled."""
+
+    def __init__(self, rows: Callable[[ExportSummary], AsyncGenerator[ExportRow, None]]) -> None:
+        """``rows(self)`` reads the stream, filling in this summary as it goes."""
+        self._rows = rows(self)
+
+    def __aiter__(self) -> AsyncExport:
+        return self
+
+    async def __anext__(self) -> ExportRow:
+        return await anext(self._rows)
+
+    async def aclose(self) -> None:
+        """Stops the export where it is (its stream cancelled), as leaving an ``async with`` block does."""
+        await self._rows.aclose()
+
+    async def __aenter__(self) -> AsyncExport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
 class AsyncClient:
     """The asyncio variant of :class:`govshare_client.Client` (same arguments and environment variables)."""
 
@@ -180,16 +213,18 @@ class AsyncClient:
         return VerifyResult.from_proto(await stub.Verify(request, timeout=timeout))
 
     def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
-               purpose_text: str = "", timeout: float | None = None) -> AsyncIterator[ExportRow]:
-        """As :meth:`govshare_client.Client.export`, as an async iterator (``async for row in client.export(…)``);
+               purpose_text: str = "", timeout: float | None = None) -> AsyncExport:
+        """As :meth:`govshare_client.Client.export`, as an async iterator (``async for row in client.export(…)``)
+        saying, once read, whether the export was whole (:class:`govshare_client.results.ExportSummary`);
         arguments that cannot mean anything raise at the call."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
-        return self._rows(request, timeout)
+        return AsyncExport(lambda summary: self._rows(request, timeout, summary))
 
-    async def _rows(self, request: query_pb2.ExportRequest,
-                    timeout: float | None) -> AsyncIterator[ExportRow]:  # noqa: ASYNC109 (the gRPC deadline)
-        """As the sync client's: refused at authentication before its first page, repeated once with a new
-        token (the refused one was kept, and every later export failed UNAUTHENTICATED too)."""
+    async def _rows(self, request: query_pb2.ExportRequest, timeout: float | None,  # noqa: ASYNC109 (the gRPC deadline)
+                    summary: ExportSummary) -> AsyncIterator[ExportRow]:
+        """As the sync client's: the closing message and headers read into ``summary``; refused at
+        authentication before its first page, repeated once with a new token (the refused one was kept, and
+        every later export failed UNAUTHENTICATED too)."""
         stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         refused: GovshareError | None = None
         while True:
@@ -198,14 +233,20 @@ class AsyncClient:
                 token = await self._tokens.token(self._timeout)  # the token the interceptor sends
             except Unauthenticated as issuance:  # TokenService refused the secret this client holds
                 raise issuance if refused is None else refused_twice(refused, issuance) from None
+            stream = stub.Export(request, timeout=timeout)
             try:
-                async for page in stub.Export(request, timeout=timeout):
-                    started = True
+                async for page in stream:
+                    if not started:
+                        started = True
+                        summary._read_headers(await stream.initial_metadata())
+                    summary._read(page)
                     for row in page.rows:
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:
                 failure = from_rpc_error(error)
+            finally:  # a caller who stopped reading (aclose(), a break) ends the stream now
+                stream.cancel()
             if not renews_export(failure, started, refused):
                 raise failure from None
             self._tokens.invalidate(token)

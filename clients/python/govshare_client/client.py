@@ -15,7 +15,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -32,7 +32,14 @@ from govshare_client.errors import (
     refused_for_its_headers,
 )
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
-from govshare_client.results import BatchQueryResult, ExportRow, Purpose, QueryResult, VerifyResult
+from govshare_client.results import (
+    BatchQueryResult,
+    ExportRow,
+    ExportSummary,
+    Purpose,
+    QueryResult,
+    VerifyResult,
+)
 
 #: Deadline of a unary call (all its attempts together) when the caller gives none.
 DEFAULT_TIMEOUT = 10.0
@@ -649,6 +656,41 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
     return endpoint, system_id, secret, grpc.ssl_channel_credentials(root_certificates)
 
 
+class Export(ExportSummary, Iterator[ExportRow]):
+    """The rows of :meth:`Client.export`, one :class:`ExportRow` at a time (``for row in client.export(…)``);
+    once they are read, what the export said of itself (:class:`ExportSummary`)::
+
+        export = client.export("101001/000001", purpose="administrative_basis", purpose_text="…")
+        for row in export:
+            ...
+        if export.skipped_count:  # complete, but records its provider could not send were left out
+            ...
+
+    ``close()`` stops reading: the stream is cancelled (leaving the loop early leaves it to the garbage
+    collector), and the export is not ``complete``.
+    """
+
+    def __init__(self, rows: Callable[[ExportSummary], Generator[ExportRow, None, None]]) -> None:
+        """``rows(self)`` reads the stream, filling in this summary as it goes."""
+        self._rows = rows(self)
+
+    def __iter__(self) -> Export:
+        return self
+
+    def __next__(self) -> ExportRow:
+        return next(self._rows)
+
+    def close(self) -> None:
+        """Stops the export where it is (its stream cancelled), as leaving a ``with`` block does."""
+        self._rows.close()
+
+    def __enter__(self) -> Export:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 class Client:
     """A business system's connection to the platform.
 
@@ -715,18 +757,22 @@ class Client:
         return VerifyResult.from_proto(stub.Verify(request, timeout=timeout))
 
     def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
-               purpose_text: str = "", timeout: float | None = None) -> Iterator[ExportRow]:
+               purpose_text: str = "", timeout: float | None = None) -> Export:
         """Every record of a resource your grant lets you download (批量下载), streamed row by row; a refusal
         or a failure mid-stream raises GovshareError. Not retried (rows already read would come again), and
         no deadline unless ``timeout`` is given: a large export rightly takes long. Arguments that cannot mean
-        anything raise here, at the call, not at the first row read."""
+        anything raise here, at the call, not at the first row read. Once the rows are read, the
+        :class:`Export` says whether the export was whole (``complete``), its ``row_count``, the
+        ``skipped_count`` of records its provider could not send, and its ``audit_id``."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
-        return self._rows(request, timeout)
+        return Export(lambda summary: self._rows(request, timeout, summary))
 
-    def _rows(self, request: query_pb2.ExportRequest, timeout: float | None) -> Iterator[ExportRow]:
-        """The export's rows; a stream refused at authentication before its first page is repeated once with a
-        new token, as a unary call is. Before, the refused token was kept, so every later export failed
-        UNAUTHENTICATED too until the token's renewal time (up to 48 minutes for an hour's token)."""
+    def _rows(self, request: query_pb2.ExportRequest, timeout: float | None,
+              summary: ExportSummary) -> Generator[ExportRow, None, None]:
+        """The export's rows, its closing message and headers read into ``summary``; a stream refused at
+        authentication before its first page is repeated once with a new token, as a unary call is. Before, the
+        refused token was kept, so every later export failed UNAUTHENTICATED too until the token's renewal time
+        (up to 48 minutes for an hour's token)."""
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
         refused: GovshareError | None = None
         while True:
@@ -735,14 +781,20 @@ class Client:
                 token = self._tokens.token(self._timeout)  # the token the interceptor sends
             except Unauthenticated as issuance:  # TokenService refused the secret this client holds
                 raise issuance if refused is None else refused_twice(refused, issuance) from None
+            stream = stub.Export(request, timeout=timeout)
             try:
-                for page in stub.Export(request, timeout=timeout):
-                    started = True
+                for page in stream:
+                    if not started:
+                        started = True
+                        summary._read_headers(stream.initial_metadata())
+                    summary._read(page)
                     for row in page.rows:
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:
                 failure = from_rpc_error(error)
+            finally:  # a caller who stopped reading (close(), a break) ends the stream now, not at collection
+                stream.cancel()
             if not renews_export(failure, started, refused):
                 raise failure from None
             self._tokens.invalidate(token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -121,3 +122,35 @@ class VerifyResult:
         outcomes = {item: VerifyOutcome(query_pb2.VerifyOutcome.Name(value).removeprefix("VERIFY_OUTCOME_").lower())
                     for item, value in message.outcomes.items()}
         return cls(outcomes, Provenance.from_proto(message.provenance), message.audit_id)
+
+
+#: The initial-metadata header naming an export's access record (docs/api.md), sent before its first row.
+AUDIT_ID_HEADER = "x-govshare-audit-id"
+
+
+class ExportSummary:
+    """What an export (批量下载) says of itself, besides its rows: read once the rows have been read.
+
+    The stream's last message holds no rows: it says the export is ``complete`` with the ``row_count`` sent and
+    the ``skipped_count`` of records the provider holds but could not send (its 前置机 left them out, naming
+    each in its log). An iterator of rows alone hid it: a caller could not tell an export holding every record
+    from one missing some, nor how many. ``complete`` stays False until that message has been read: an export
+    that raised, or that the caller stopped reading, is not whole. ``audit_id`` names the export's access record
+    (the ``x-govshare-audit-id`` header, sent before the first row), as a query answer's ``audit_id`` does.
+    """
+
+    complete: bool = False
+    row_count: int = 0
+    skipped_count: int = 0
+    audit_id: str = ""
+
+    def _read(self, message: query_pb2.ExportResponse) -> None:
+        """Takes the stream's closing message (``complete``) when ``message`` is it."""
+        if message.complete:
+            self.complete, self.row_count, self.skipped_count = True, message.row_count, message.skipped_count
+
+    def _read_headers(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> None:
+        """Takes the export's ``audit_id`` from its initial metadata (None when the stream sent none)."""
+        for key, value in metadata or ():
+            if key == AUDIT_ID_HEADER:
+                self.audit_id = value if isinstance(value, str) else value.decode()
