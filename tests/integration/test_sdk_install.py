@@ -67,14 +67,29 @@ MYPY = "mypy==2.4.1"
 #: A business system's code using a query's result and a raw stub's answer; TYPO_PROGRAM misspells one field of
 #: each, as a developer would, which a checker must catch before it fails at run time.
 TYPED_PROGRAM = """\
-from govshare_client import Client
+from govshare_client import AsyncClient, Client, Purpose
 from govshare_client.pb.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
+
+EXPORT = query_pb2.ExportRequest(resource_code="102001/000001", purpose=Purpose.WORK_REFERENCE.to_proto("x"))
 
 
 def describe(client: Client) -> str:
     answer = client.query("102001/000001", "924103023250193249", items=["name"], purpose="work_reference")
     entry = client.stub(catalog_pb2_grpc.CatalogServiceStub).GetEntry(catalog_pb2.GetEntryRequest(code="x"))
     return entry.entry.name + answer.audit_id
+
+
+def download(client: Client) -> str:
+    stream = client.stub(query_pb2_grpc.QueryServiceStub).Export(EXPORT)
+    rows = sum(len(page.rows) for page in stream)
+    return f"{rows} {stream.code().name} {dict(stream.initial_metadata())['x-govshare-audit-id']!r}"
+
+
+async def adownload(client: AsyncClient) -> str:
+    call = client.stub(query_pb2_grpc.QueryServiceAsyncStub).Export(EXPORT)
+    rows = [page async for page in call]
+    return f"{len(rows)} {(await call.code()).name} {dict(await call.initial_metadata())!r}"
 """
 TYPO_PROGRAM = TYPED_PROGRAM.replace("entry.entry.name", "entry.entry.nmae").replace(".audit_id\n", ".audit_idd\n")
 
@@ -129,7 +144,8 @@ async def test_the_typing_extra_has_a_checker_catch_misspelt_fields(tmp_path: Pa
     """The README says the stubs are typed for mypy; without types for protobuf every message field was ``Any``
     and a misspelt one passed the checker. ``pip install 'govshare-client[typing]'`` brings them: the program
     checks clean under ``mypy --strict``, and the same program with a field misspelt in a raw stub's answer and in
-    the client's own result fails on both."""
+    the client's own result fails on both. A raw stream's ``code()`` and ``initial_metadata()`` (where an export's
+    audit_id is, sync and async) check clean too: they were missing from the stubs' types."""
     python = await _venv_with(tmp_path, f"{_sdk_copy(tmp_path)}[typing]", MYPY)
     (tmp_path / "good.py").write_text(TYPED_PROGRAM, encoding="utf-8")
     (tmp_path / "typo.py").write_text(TYPO_PROGRAM, encoding="utf-8")

@@ -11,7 +11,10 @@ Only for type checkers: nothing here runs.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    import grpc
 
 Request = TypeVar("Request", contravariant=True)
 Response = TypeVar("Response", covariant=True)
@@ -31,6 +34,22 @@ class Future(Protocol[Answer]):
     def add_done_callback(self, fn: Callable[[Any], None]) -> None: ...
 
 
+class Call(Protocol):
+    """What a finished or running call tells besides its answer (``grpc.Call``): its status and its headers.
+
+    The platform names a call's access record in a header (``x-govshare-audit-id``, an export's before its first
+    row); these were missing from the types, so a checker refused ``stream.initial_metadata()`` or
+    ``stream.code()``, which docs/api.md tells a raw stub's caller to use and which work at run time.
+    """
+
+    def code(self) -> grpc.StatusCode: ...
+    def details(self) -> str: ...
+    def initial_metadata(self) -> Metadata: ...
+    def trailing_metadata(self) -> Metadata: ...
+    def is_active(self) -> bool: ...
+    def time_remaining(self) -> float | None: ...
+
+
 class UnaryUnary(Protocol[Request, Response]):
     """A blocking call with one request and one response (``grpc.UnaryUnaryMultiCallable``)."""
 
@@ -40,15 +59,16 @@ class UnaryUnary(Protocol[Request, Response]):
 
     def with_call(self, request: Request, timeout: float | None = None, metadata: Metadata | None = None,
                   credentials: Any = None, wait_for_ready: bool | None = None,
-                  compression: Any = None) -> tuple[Response, Any]: ...
+                  compression: Any = None) -> tuple[Response, Call]: ...
 
     def future(self, request: Request, timeout: float | None = None, metadata: Metadata | None = None,
                credentials: Any = None, wait_for_ready: bool | None = None,
                compression: Any = None) -> Future[Response]: ...
 
 
-class Stream(Protocol[Answer]):
-    """The responses of a server-streaming call, read by iterating; ``cancel()`` stops it."""
+class Stream(Call, Protocol[Answer]):
+    """The responses of a server-streaming call, read by iterating; ``cancel()`` stops it; its status and headers
+    as any call's."""
 
     def __iter__(self) -> Iterator[Answer]: ...
     def __next__(self) -> Answer: ...
@@ -63,11 +83,21 @@ class UnaryStream(Protocol[Request, Response]):
                  compression: Any = None) -> Stream[Response]: ...
 
 
-class AsyncCall(Protocol[Answer]):
+class AsyncCallInfo(Protocol):
+    """What a ``grpc.aio`` call tells besides its answer, each awaited: its status and its headers (see
+    :class:`Call`)."""
+
+    async def code(self) -> grpc.StatusCode: ...
+    async def details(self) -> str: ...
+    async def initial_metadata(self) -> grpc.aio.Metadata: ...
+    async def trailing_metadata(self) -> grpc.aio.Metadata: ...
+    def cancel(self) -> bool: ...
+
+
+class AsyncCall(AsyncCallInfo, Protocol[Answer]):
     """A ``grpc.aio.UnaryUnaryCall``: awaited, its response."""
 
     def __await__(self) -> Generator[Any, None, Answer]: ...
-    def cancel(self) -> bool: ...
 
 
 class AsyncUnaryUnary(Protocol[Request, Response]):
@@ -78,11 +108,10 @@ class AsyncUnaryUnary(Protocol[Request, Response]):
                  compression: Any = None) -> AsyncCall[Response]: ...
 
 
-class AsyncStream(Protocol[Answer]):
+class AsyncStream(AsyncCallInfo, Protocol[Answer]):
     """A ``grpc.aio.UnaryStreamCall``: its responses by ``async for``."""
 
     def __aiter__(self) -> AsyncIterator[Answer]: ...
-    def cancel(self) -> bool: ...
 
 
 class AsyncUnaryStream(Protocol[Request, Response]):
