@@ -813,6 +813,38 @@ async def test_an_export_says_whether_it_was_whole_and_how_many_records_were_lef
     assert (acut.complete, acut.audit_id) == (False, "a-9") and not aclosed.complete
 
 
+async def test_a_streams_wait_for_its_token_counts_against_its_deadline(edge: tuple[FakeEdge, str]) -> None:
+    """An export (client.export or a raw stub's Export) given a deadline waited for its token up to the client's
+    default 10 s, and then had its whole deadline besides: with TokenService slow (2 s here), an export given
+    0.5 s answered after 2.5 s. A unary call counts the wait against its deadline; a stream now does too."""
+    fake, address = edge
+    request = query_pb2.ExportRequest(resource_code="c", purpose=common_pb2.Purpose(
+        type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE))
+
+    def slow(context: grpc.ServicerContext) -> None:
+        time.sleep(2)
+
+    waited = []
+    for export in (lambda c: list(c.export("c", purpose="work_reference", timeout=0.5)),
+                   lambda c: list(c.stub(query_pb2_grpc.QueryServiceStub).Export(request, timeout=0.5))):
+        fake.script["IssueToken"] = [slow]
+        with make_client(address) as client:
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded):
+                export(client)
+            waited.append(time.monotonic() - started)
+    for raw in (False, True):
+        fake.script["IssueToken"] = [slow]
+        async with make_async_client(address) as aclient:
+            stream = (aclient.stub(query_pb2_grpc.QueryServiceAsyncStub).Export(request, timeout=0.5) if raw
+                      else aclient.export("c", purpose="work_reference", timeout=0.5))
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded):
+                [page async for page in stream]
+            waited.append(time.monotonic() - started)
+    assert max(waited) < 1.5, waited
+
+
 def test_an_edit_over_another_change_raises_aborted(edge: tuple[FakeEdge, str]) -> None:
     """UpdateEntry and SetPersonRoles with a stale etag are ABORTED (ETAG_MISMATCH): read again and redo. The
     SDK had a class for every other status the platform documents, so this one came as a bare GovshareError

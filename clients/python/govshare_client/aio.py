@@ -26,6 +26,9 @@ from govshare_client.client import (
     connection_settings,
     refused_twice,
     renews_export,
+    stream_deadline,
+    time_left,
+    token_budget,
 )
 from govshare_client.errors import GovshareError, Unauthenticated, Unavailable, error_from_status, from_rpc_error
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
@@ -111,9 +114,9 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         assert self._unary.tokens is not None
         build.message_of(request, _method_name(client_call_details))
-        timeout = build.timeout_of(client_call_details.timeout)
-        token = await self._unary.tokens.token(self._unary.timeout)
-        return _typed(await continuation(_details(client_call_details, token, timeout), request))
+        deadline = stream_deadline(build.timeout_of(client_call_details.timeout))
+        token = await self._unary.tokens.token(token_budget(deadline, self._unary.timeout))
+        return _typed(await continuation(_details(client_call_details, token, time_left(deadline)), request))
 
 
 def _require_running_loop() -> None:
@@ -218,6 +221,7 @@ class AsyncClient:
         saying, once read, whether the export was whole (:class:`govshare_client.results.ExportSummary`);
         arguments that cannot mean anything raise at the call."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
+        timeout = build.timeout_of(timeout)
         return AsyncExport(lambda summary: self._rows(request, timeout, summary))
 
     async def _rows(self, request: query_pb2.ExportRequest, timeout: float | None,  # noqa: ASYNC109 (the gRPC deadline)
@@ -227,13 +231,14 @@ class AsyncClient:
         every later export failed UNAUTHENTICATED too)."""
         stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         refused: GovshareError | None = None
+        deadline = stream_deadline(timeout)  # the token's wait and a repeat with a new one count against it
         while True:
             started = False
             try:
-                token = await self._tokens.token(self._timeout)  # the token the interceptor sends
+                token = await self._tokens.token(token_budget(deadline, self._timeout))  # the one the interceptor sends
             except Unauthenticated as issuance:  # TokenService refused the secret this client holds
                 raise issuance if refused is None else refused_twice(refused, issuance) from None
-            stream = stub.Export(request, timeout=timeout)
+            stream = stub.Export(request, timeout=time_left(deadline))
             try:
                 async for page in stream:
                     if not started:

@@ -225,6 +225,24 @@ def renews_export(failure: GovshareError, started: bool, refused: GovshareError 
     return refuses_the_token(failure) and not started and refused is None
 
 
+def stream_deadline(timeout: float | None) -> float | None:
+    """The monotonic time a stream given ``timeout`` (None: no deadline) must end by."""
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def time_left(deadline: float | None) -> float | None:
+    """The seconds left until ``deadline`` (None: no deadline), never 0 or below, which gRPC takes as none."""
+    return None if deadline is None else max(deadline - time.monotonic(), 0.001)
+
+
+def token_budget(deadline: float | None, default: float) -> float:
+    """How long a stream may wait for its token: what is left of its deadline, else the client's default. The
+    wait counts against the stream's deadline as it does against a unary call's: an export given 1 s waited up
+    to the client's 10 s for TokenService, then had its whole second besides."""
+    left = time_left(deadline)
+    return default if left is None else left
+
+
 def call_timeout(method: str, given: float | None, default: float, per_method: Mapping[str, float]) -> float:
     """The deadline of a call: the caller's (ValueError when it has passed before the call starts: 0 or below),
     else the method's default, else the client's."""
@@ -539,9 +557,9 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         not retried, since rows already delivered would come again. A failure met while iterating is raised as
         the GovshareError a unary call raises (:class:`_TypedStream`)."""
         build.message_of(request, _method_name(client_call_details))
-        timeout = build.timeout_of(client_call_details.timeout)
-        token = self._tokens.token(self._timeout)
-        return _TypedStream(continuation(_with_token(client_call_details, token, timeout), request))
+        deadline = stream_deadline(build.timeout_of(client_call_details.timeout))
+        token = self._tokens.token(token_budget(deadline, self._timeout))
+        return _TypedStream(continuation(_with_token(client_call_details, token, time_left(deadline)), request))
 
     @staticmethod
     def error_of(outcome: Any) -> GovshareError | None:
@@ -765,6 +783,7 @@ class Client:
         :class:`Export` says whether the export was whole (``complete``), its ``row_count``, the
         ``skipped_count`` of records its provider could not send, and its ``audit_id``."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
+        timeout = build.timeout_of(timeout)
         return Export(lambda summary: self._rows(request, timeout, summary))
 
     def _rows(self, request: query_pb2.ExportRequest, timeout: float | None,
@@ -775,13 +794,14 @@ class Client:
         (up to 48 minutes for an hour's token)."""
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
         refused: GovshareError | None = None
+        deadline = stream_deadline(timeout)  # the token's wait and a repeat with a new one count against it
         while True:
             started = False
             try:
-                token = self._tokens.token(self._timeout)  # the token the interceptor sends
+                token = self._tokens.token(token_budget(deadline, self._timeout))  # the token the interceptor sends
             except Unauthenticated as issuance:  # TokenService refused the secret this client holds
                 raise issuance if refused is None else refused_twice(refused, issuance) from None
-            stream = stub.Export(request, timeout=timeout)
+            stream = stub.Export(request, timeout=time_left(deadline))
             try:
                 for page in stream:
                     if not started:
