@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import json
 import pickle
@@ -843,6 +844,47 @@ async def test_a_streams_wait_for_its_token_counts_against_its_deadline(edge: tu
                 [page async for page in stream]
             waited.append(time.monotonic() - started)
     assert max(waited) < 1.5, waited
+
+
+def test_a_wrong_address_is_said_to_be_one_naming_the_setting() -> None:
+    """A business system given the wrong address got gRPC's words alone: "Connection refused", "Domain name not
+    found", an HTTP/1 server's "Trying to connect an http1.x server", or, from a gRPC server that is not the edge
+    (a service's own port), "UNIMPLEMENTED: Method not found!", naming no setting. Each now says what is wrong
+    and to give the edge's host:port in endpoint= or GOVSHARE_ENDPOINT."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        refused = f"127.0.0.1:{closed.getsockname()[1]}"  # nothing listens once closed
+    http1 = socket.socket()
+    http1.bind(("127.0.0.1", 0))
+    http1.listen()
+
+    def answer_http1() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = http1.accept()
+                with connection:
+                    connection.recv(1024)
+                    connection.sendall(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+
+    threading.Thread(target=answer_http1, daemon=True).start()
+    other = grpc.server(futures.ThreadPoolExecutor(max_workers=2))  # a gRPC server serving nothing of the edge's
+    other_port = other.add_insecure_port("127.0.0.1:0")
+    other.start()
+    said = {}
+    try:
+        for name, address in (("refused", refused), ("unknown host", "no-such-host.invalid:50051"),
+                              ("http1", f"127.0.0.1:{http1.getsockname()[1]}"),
+                              ("not the edge", f"127.0.0.1:{other_port}")):
+            with make_client(address, timeout=0.5) as client, pytest.raises(GovshareError) as raised:
+                client.query("c", "k", purpose="work_reference")
+            said[name] = raised.value.message
+    finally:
+        other.stop(0)
+        http1.close()
+    assert "is that the edge's host:port (endpoint= or GOVSHARE_ENDPOINT)?" in said["refused"], said
+    assert "check the edge's host name in endpoint= or GOVSHARE_ENDPOINT" in said["unknown host"], said
+    assert "an HTTP/1 server answers there, not the platform's gRPC edge" in said["http1"], said
+    assert "so it is not the platform's edge" in said["not the edge"], said
 
 
 def test_an_edit_over_another_change_raises_aborted(edge: tuple[FakeEdge, str]) -> None:

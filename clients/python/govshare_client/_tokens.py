@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import grpc
 
-from govshare_client.errors import DeadlineExceeded, ResourceExhausted, Unavailable, from_rpc_error
+from govshare_client.errors import DeadlineExceeded, ResourceExhausted, Unavailable, from_rpc_error, issuance_error
 from govshare_client.pb.authorization.v1 import token_pb2, token_pb2_grpc
 
 #: Renew when less than this share of a token's lifetime is left (an hour's token: after 48 minutes), so a
@@ -116,7 +116,7 @@ class TokenSource:
         try:
             response = self._stub.IssueToken(self._request, timeout=max(timeout, 0.001))
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise issuance_error(from_rpc_error(error)) from None
         lifetime = max(_lifetime(response.token, response.expire_time.ToSeconds(), time.time()), 0.0)
         self._token = response.token
         self._renew_at = started + lifetime * (1 - RENEW_AT_REMAINING)
@@ -173,7 +173,7 @@ class AsyncTokenSource:
         try:
             response = await self._stub.IssueToken(self._request, timeout=max(budget, 0.001))
         except grpc.RpcError as error:
-            raise from_rpc_error(error) from None
+            raise issuance_error(from_rpc_error(error)) from None
         lifetime = max(_lifetime(response.token, response.expire_time.ToSeconds(), time.time()), 0.0)
         self._token = response.token
         self._renew_at = started + lifetime * (1 - RENEW_AT_REMAINING)

@@ -134,7 +134,30 @@ _CONNECTION_HINTS = (
                              "or set GOVSHARE_PLAINTEXT=1"),
     ("CERTIFICATE_VERIFY_FAILED", "this client does not trust the edge's certificate: give root_certificates= or "
                                   "set GOVSHARE_ROOT_CA to the PEM file of the CA that signed it"),
+    # A wrong address: these were gRPC's words alone, naming no setting (and the HTTP/1 one "UNIMPLEMENTED").
+    ("Connection refused", "nothing accepts connections there: is the platform running, and is that the edge's "
+                           "host:port (endpoint= or GOVSHARE_ENDPOINT)?"),
+    ("Domain name not found", "no such host: check the edge's host name in endpoint= or GOVSHARE_ENDPOINT"),
+    ("Trying to connect an http1.x server", "an HTTP/1 server answers there, not the platform's gRPC edge (the "
+                                            "console's address?): give the edge's host:port in endpoint= or "
+                                            "GOVSHARE_ENDPOINT"),
 )
+
+#: Said of an endpoint that does not serve TokenService.IssueToken, the first call of every client: a gRPC server
+#: that is not the platform's edge (a service's or a 前置机's own port, another program), which answered
+#: "UNIMPLEMENTED: Method not found!" and nothing more.
+NOT_THE_EDGE = ("this address does not serve TokenService.IssueToken, so it is not the platform's edge (a service's "
+                "or a 前置机's own port?): give the edge's host:port in endpoint= or GOVSHARE_ENDPOINT (`govshare up` "
+                "prints it as gRPC)")
+
+
+def issuance_error(error: GovshareError) -> GovshareError:
+    """The error of a failed ``IssueToken``, saying the endpoint is not the edge when it does not serve it."""
+    if error.code != grpc.StatusCode.UNIMPLEMENTED or NOT_THE_EDGE in error.message:
+        return error
+    return type(error)(error.code, f"{error.message} ({NOT_THE_EDGE})", reason=error.reason, domain=error.domain,
+                       metadata=error.metadata, field_violations=error.field_violations,
+                       retry_delay=error.retry_delay)
 
 
 def _with_hint(code: grpc.StatusCode, message: str) -> str:
