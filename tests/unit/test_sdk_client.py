@@ -887,6 +887,35 @@ def test_a_wrong_address_is_said_to_be_one_naming_the_setting() -> None:
     assert "so it is not the platform's edge" in said["not the edge"], said
 
 
+async def test_an_error_names_the_access_record_of_its_call_an_export_cut_here_too(
+        edge: tuple[FakeEdge, str]) -> None:
+    """A refused query names its access record in ErrorInfo's metadata (error.audit_id reads it). An export ended
+    by the caller's deadline (or a cancellation, the network) carries no trailers, so its error named no access
+    record, although the platform had named the export's before the first row: the desk had nothing to quote.
+    It now carries the export's audit_id, sync and async."""
+    fake, address = edge
+    fake.script["Query"] = [fail(code_pb2.PERMISSION_DENIED, "not granted", "NOT_GRANTED", audit_id="a-7")]
+
+    def stall(context: grpc.ServicerContext) -> None:
+        time.sleep(1.5)
+
+    with make_client(address) as client:
+        with pytest.raises(PermissionDenied) as refused:
+            client.query("c", "k", purpose="work_reference")
+        fake.script["Export midway"] = [stall]
+        with pytest.raises(DeadlineExceeded) as cut:
+            for _ in client.export("c", purpose="work_reference", timeout=0.5):
+                pass
+    assert refused.value.audit_id == "a-7"
+    assert cut.value.audit_id == "a-9" and cut.value.metadata == {"audit_id": "a-9"}
+    async with make_async_client(address) as aclient:
+        fake.script["Export midway"] = [stall]
+        with pytest.raises(DeadlineExceeded) as acut:
+            async for _ in aclient.export("c", purpose="work_reference", timeout=0.5):
+                pass
+    assert acut.value.audit_id == "a-9"
+
+
 def test_an_edit_over_another_change_raises_aborted(edge: tuple[FakeEdge, str]) -> None:
     """UpdateEntry and SetPersonRoles with a stale etag are ABORTED (ETAG_MISMATCH): read again and redo. The
     SDK had a class for every other status the platform documents, so this one came as a bare GovshareError

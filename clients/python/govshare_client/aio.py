@@ -249,7 +249,7 @@ class AsyncClient:
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:
-                failure = from_rpc_error(error)
+                failure = summary._named(from_rpc_error(error))
             finally:  # a caller who stopped reading (aclose(), a break) ends the stream now
                 stream.cancel()
             if not renews_export(failure, started, refused):

@@ -812,7 +812,7 @@ class Client:
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:
-                failure = from_rpc_error(error)
+                failure = summary._named(from_rpc_error(error))
             finally:  # a caller who stopped reading (close(), a break) ends the stream now, not at collection
                 stream.cancel()
             if not renews_export(failure, started, refused):

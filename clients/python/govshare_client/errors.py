@@ -39,6 +39,12 @@ class GovshareError(grpc.RpcError):
         #: Seconds the platform asked to wait before retrying (``RetryInfo``), or None when it did not say.
         self.retry_delay = retry_delay
 
+    @property
+    def audit_id(self) -> str:
+        """The access record the platform wrote of this call (``metadata["audit_id"]``: a refused or failed query,
+        verification or export is recorded too), ``""`` when none names one. Quote it to the platform's operator."""
+        return self.metadata.get("audit_id", "")
+
     def __reduce__(self) -> tuple[type[GovshareError], tuple[grpc.StatusCode, str], dict[str, object]]:
         """Pickled and copied whole: a worker of a ``ProcessPoolExecutor`` or ``multiprocessing.Pool`` hands its
         exception back pickled, and the default (the message alone as the constructor's arguments) failed to

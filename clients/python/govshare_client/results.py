@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from govshare_client.errors import GovshareError
 from govshare_client.pb.common.v1 import common_pb2
 from govshare_client.pb.query.v1 import query_pb2
 
@@ -148,6 +149,14 @@ class ExportSummary:
         """Takes the stream's closing message (``complete``) when ``message`` is it."""
         if message.complete:
             self.complete, self.row_count, self.skipped_count = True, message.row_count, message.skipped_count
+
+    def _named(self, failure: GovshareError) -> GovshareError:
+        """``failure`` naming this export's access record: one the caller's deadline, a cancellation or the network
+        ended carries no trailers, so its error named none, although the platform had named it before the first
+        row (and records how the export ended under it)."""
+        if self.audit_id and not failure.audit_id:
+            failure.metadata["audit_id"] = self.audit_id
+        return failure
 
     def _read_headers(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> None:
         """Takes the export's ``audit_id`` from its initial metadata (None when the stream sent none)."""
