@@ -67,9 +67,15 @@ MYPY = "mypy==2.4.1"
 #: A business system's code using a query's result and a raw stub's answer; TYPO_PROGRAM misspells one field of
 #: each, as a developer would, which a checker must catch before it fails at run time.
 TYPED_PROGRAM = """\
+from pathlib import Path
+
 from govshare_client import AsyncClient, Client, Purpose
 from govshare_client.pb.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
+
+def connect() -> Client:  # a secret may be its file's bytes
+    return Client("127.0.0.1:50051", "sys-1", Path("/run/secrets/govshare").read_bytes())
+
 
 EXPORT = query_pb2.ExportRequest(resource_code="102001/000001", purpose=Purpose.WORK_REFERENCE.to_proto("x"))
 
@@ -145,7 +151,8 @@ async def test_the_typing_extra_has_a_checker_catch_misspelt_fields(tmp_path: Pa
     and a misspelt one passed the checker. ``pip install 'govshare-client[typing]'`` brings them: the program
     checks clean under ``mypy --strict``, and the same program with a field misspelt in a raw stub's answer and in
     the client's own result fails on both. A raw stream's ``code()`` and ``initial_metadata()`` (where an export's
-    audit_id is, sync and async) check clean too: they were missing from the stubs' types."""
+    audit_id is, sync and async) check clean too: they were missing from the stubs' types; so does a secret given
+    as its file's bytes, which the client takes."""
     python = await _venv_with(tmp_path, f"{_sdk_copy(tmp_path)}[typing]", MYPY)
     (tmp_path / "good.py").write_text(TYPED_PROGRAM, encoding="utf-8")
     (tmp_path / "typo.py").write_text(TYPO_PROGRAM, encoding="utf-8")

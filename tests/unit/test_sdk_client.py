@@ -1284,6 +1284,13 @@ def test_a_root_certificates_argument_that_holds_no_pem_is_named(given: object, 
         Client("127.0.0.1:1", "sys-1", "s", root_certificates=given)  # type: ignore[arg-type]
 
 
+def test_a_secret_given_as_bytes_that_are_not_utf8_is_refused_naming_it() -> None:
+    """A secret may be given as its file's bytes (the hints now say so: ``str | bytes``); bytes that are not UTF-8
+    were taken, and the first call failed in protobuf naming no argument."""
+    with pytest.raises(ValueError, match="secret: the bytes given are not UTF-8"):
+        Client("127.0.0.1:1", "sys-1", b"s3cr\xe9t", plaintext=True)
+
+
 def test_settings_read_from_files_with_their_newline_still_work(edge: tuple[FakeEdge, str],
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """A secret read from a file (a mounted Kubernetes secret, ``open(...).read()``) ends with a newline: it was

@@ -160,8 +160,8 @@ class AsyncExport(ExportSummary, AsyncIterator[ExportRow]):
 class AsyncClient:
     """The asyncio variant of :class:`govshare_client.Client` (same arguments and environment variables)."""
 
-    def __init__(self, endpoint: str | None = None, system_id: str | None = None, secret: str | None = None, *,
-                 root_certificates: bytes | None = None, plaintext: bool | None = None,
+    def __init__(self, endpoint: str | None = None, system_id: str | None = None, secret: str | bytes | None = None,
+                 *, root_certificates: bytes | None = None, plaintext: bool | None = None,
                  timeout: float = DEFAULT_TIMEOUT, timeouts: Mapping[str, float] = DEFAULT_TIMEOUTS,
                  retry: RetryPolicy | None = None, options: Iterable[tuple[str, Any]] = (),
                  sleep: Callable[[float], Any] = asyncio.sleep) -> None:

@@ -641,17 +641,29 @@ def endpoint_of(endpoint: str, argument: str) -> str:
     return endpoint
 
 
-def connection_settings(endpoint: str | None, system_id: str | None, secret: str | None,
+def _decoded(secret: str | bytes | None) -> str | None:
+    """A secret given as bytes (read from a file), as text; bytes that are not UTF-8 are a ValueError naming it
+    (they failed at the first call, in protobuf, naming no argument)."""
+    if not isinstance(secret, bytes):
+        return secret
+    try:
+        return secret.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("govshare client: secret: the bytes given are not UTF-8 text (the secret's file as "
+                         "CreateSystem or RotateSystemSecret showed it)") from None
+
+
+def connection_settings(endpoint: str | None, system_id: str | None, secret: str | bytes | None,
                         root_certificates: bytes | None,
                         plaintext: bool | None) -> tuple[str, str, str, grpc.ChannelCredentials | None]:
     """Endpoint, system id, secret and TLS credentials (None: plaintext), the environment filling the gaps.
 
     Each given one must be a str (a secret read from a file may be its UTF-8 bytes, which protobuf has always
-    taken): a system id of 123 was protobuf's "bad argument type for built-in operation".
+    taken, and which the type hints now admit: ``Path(…).read_bytes()`` was a type checker's error): a system id of
+    123 was protobuf's "bad argument type for built-in operation".
     """
     endpoint, system_id = build.text(endpoint, "endpoint"), build.text(system_id, "system_id")
-    if not isinstance(secret, bytes):
-        secret = build.text(secret, "secret")
+    secret = build.text(_decoded(secret), "secret")
     given_endpoint = bool(endpoint)
     # Stripped: none holds whitespace, and a value read from a file (a mounted Kubernetes secret, a .env line)
     # often ends with a newline, which made the secret "wrong" and the endpoint a "Misformatted domain name".
@@ -720,8 +732,8 @@ class Client:
     Thread-safe: share one Client per process; it holds one HTTP/2 connection and one token.
     """
 
-    def __init__(self, endpoint: str | None = None, system_id: str | None = None, secret: str | None = None, *,
-                 root_certificates: bytes | None = None, plaintext: bool | None = None,
+    def __init__(self, endpoint: str | None = None, system_id: str | None = None, secret: str | bytes | None = None,
+                 *, root_certificates: bytes | None = None, plaintext: bool | None = None,
                  timeout: float = DEFAULT_TIMEOUT, timeouts: Mapping[str, float] = DEFAULT_TIMEOUTS,
                  retry: RetryPolicy | None = None, options: Iterable[tuple[str, Any]] = (),
                  sleep: Callable[[float], None] = time.sleep) -> None:
