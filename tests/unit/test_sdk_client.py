@@ -916,6 +916,35 @@ async def test_an_error_names_the_access_record_of_its_call_an_export_cut_here_t
     assert acut.value.audit_id == "a-9"
 
 
+async def test_a_deadline_timeouts_gives_the_export_method_applies_to_exports(edge: tuple[FakeEdge, str]) -> None:
+    """Client(timeouts={".../Export": seconds}) was accepted and checked, and never applied: streams took the
+    caller's timeout= only, so every export went on without a deadline. It now bounds client.export and a raw
+    stub's Export (sync and async) when the call gives none; a call's own timeout= still wins."""
+    fake, address = edge
+    timeouts = {"/govshare.query.v1.QueryService/Export": 0.3}
+    request = query_pb2.ExportRequest(resource_code="c", purpose=common_pb2.Purpose(
+        type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE))
+
+    def stall(context: grpc.ServicerContext) -> None:
+        time.sleep(0.7)
+
+    with make_client(address, timeouts=timeouts) as client:
+        for export in (lambda: list(client.export("c", purpose="work_reference")),
+                       lambda: list(client.stub(query_pb2_grpc.QueryServiceStub).Export(request))):
+            fake.script["Export midway"] = [stall]
+            with pytest.raises(DeadlineExceeded):
+                export()
+        fake.script["Export midway"] = [stall]
+        assert len(list(client.export("c", purpose="work_reference", timeout=5))) == 3
+    async with make_async_client(address, timeouts=timeouts) as aclient:
+        fake.script["Export midway"] = [stall]
+        with pytest.raises(DeadlineExceeded):
+            [row async for row in aclient.export("c", purpose="work_reference")]
+        fake.script["Export midway"] = [stall]
+        with pytest.raises(DeadlineExceeded):
+            [page async for page in aclient.stub(query_pb2_grpc.QueryServiceAsyncStub).Export(request)]
+
+
 def test_an_edit_over_another_change_raises_aborted(edge: tuple[FakeEdge, str]) -> None:
     """UpdateEntry and SetPersonRoles with a stale etag are ABORTED (ETAG_MISMATCH): read again and redo. The
     SDK had a class for every other status the platform documents, so this one came as a bare GovshareError

@@ -19,6 +19,7 @@ from govshare_client.client import (
     CHANNEL_OPTIONS,
     DEFAULT_TIMEOUT,
     DEFAULT_TIMEOUTS,
+    EXPORT_METHOD,
     RENEW,
     Attempts,
     RetryPolicy,
@@ -27,6 +28,7 @@ from govshare_client.client import (
     refused_twice,
     renews_export,
     stream_deadline,
+    stream_timeout,
     time_left,
     token_budget,
 )
@@ -60,14 +62,14 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, timeout: float, timeouts: Mapping[str, float], retry: RetryPolicy,
                  sleep: Callable[[float], Any], rng: random.Random) -> None:
         self.tokens: AsyncTokenSource | None = None
-        self.timeout, self._timeouts, self._retry, self._sleep, self._rng = timeout, dict(timeouts), retry, sleep, rng
+        self.timeout, self.timeouts, self._retry, self._sleep, self._rng = timeout, dict(timeouts), retry, sleep, rng
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         method = _method_name(client_call_details)
         request = build.with_request_id(build.message_of(request, method))
         if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
             return await continuation(client_call_details, request)
-        attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self.timeout, self._timeouts),
+        attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self.timeout, self.timeouts),
                             self._retry, self._rng, request)
         while True:
             remaining = attempts.start()
@@ -113,8 +115,9 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
 
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         assert self._unary.tokens is not None
-        build.message_of(request, _method_name(client_call_details))
-        deadline = stream_deadline(build.timeout_of(client_call_details.timeout))
+        method = _method_name(client_call_details)
+        build.message_of(request, method)
+        deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._unary.timeouts))
         token = await self._unary.tokens.token(token_budget(deadline, self._unary.timeout))
         return _typed(await continuation(_details(client_call_details, token, time_left(deadline)), request))
 
@@ -178,7 +181,7 @@ class AsyncClient:
             self.channel = grpc.aio.secure_channel(endpoint, credentials, options=options,
                                                    interceptors=interceptors)
         interceptor.tokens = self._tokens = AsyncTokenSource(self.channel, system_id, secret)
-        self._timeout = timeout
+        self._timeout, self._timeouts = timeout, timeouts
         self._stubs: dict[Any, Any] = {}
 
     def stub(self, stub_class: Callable[[grpc.aio.Channel], Stub]) -> Stub:
@@ -221,7 +224,7 @@ class AsyncClient:
         saying, once read, whether the export was whole (:class:`govshare_client.results.ExportSummary`);
         arguments that cannot mean anything raise at the call."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
-        timeout = build.timeout_of(timeout)
+        timeout = stream_timeout(EXPORT_METHOD, timeout, self._timeouts)
         return AsyncExport(lambda summary: self._rows(request, timeout, summary))
 
     async def _rows(self, request: query_pb2.ExportRequest, timeout: float | None,  # noqa: ASYNC109 (the gRPC deadline)

@@ -225,6 +225,18 @@ def renews_export(failure: GovshareError, started: bool, refused: GovshareError 
     return refuses_the_token(failure) and not started and refused is None
 
 
+#: The method of Client.export's stream, whose deadline ``timeouts=`` may give.
+EXPORT_METHOD = "/govshare.query.v1.QueryService/Export"
+
+
+def stream_timeout(method: str, given: float | None, per_method: Mapping[str, float]) -> float | None:
+    """A stream's deadline: the caller's, else the one ``timeouts=`` gives its method, else none (an export may
+    rightly take long). ``timeouts={".../Export": 600}`` was accepted, checked, and never applied: every export
+    went on without a deadline."""
+    given = build.timeout_of(given)
+    return given if given is not None else per_method.get(method)
+
+
 def stream_deadline(timeout: float | None) -> float | None:
     """The monotonic time a stream given ``timeout`` (None: no deadline) must end by."""
     return None if timeout is None else time.monotonic() + timeout
@@ -556,8 +568,9 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         """Streams get the token (and the caller's deadline only: an export may rightly take long); they are
         not retried, since rows already delivered would come again. A failure met while iterating is raised as
         the GovshareError a unary call raises (:class:`_TypedStream`)."""
-        build.message_of(request, _method_name(client_call_details))
-        deadline = stream_deadline(build.timeout_of(client_call_details.timeout))
+        method = _method_name(client_call_details)
+        build.message_of(request, method)
+        deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._timeouts))
         token = self._tokens.token(token_budget(deadline, self._timeout))
         return _TypedStream(continuation(_with_token(client_call_details, token, time_left(deadline)), request))
 
@@ -746,7 +759,7 @@ class Client:
         else:
             self._base = grpc.secure_channel(endpoint, credentials, options=options)
         self._tokens = TokenSource(self._base, system_id, secret)
-        self._timeout = timeout
+        self._timeout, self._timeouts = timeout, timeouts
         interceptor = _Interceptor(self._tokens, timeout, timeouts, retry or RetryPolicy(), sleep,
                                    random.Random())
         self.channel: grpc.Channel = grpc.intercept_channel(self._base, interceptor)
@@ -795,7 +808,7 @@ class Client:
         :class:`Export` says whether the export was whole (``complete``), its ``row_count``, the
         ``skipped_count`` of records its provider could not send, and its ``audit_id``."""
         request = build.export_request(resource_code, items, purpose, purpose_text)
-        timeout = build.timeout_of(timeout)
+        timeout = stream_timeout(EXPORT_METHOD, timeout, self._timeouts)
         return Export(lambda summary: self._rows(request, timeout, summary))
 
     def _rows(self, request: query_pb2.ExportRequest, timeout: float | None,
