@@ -42,6 +42,8 @@ from govshare_client import (
     Unauthenticated,
     Unavailable,
     VerifyOutcome,
+    async_pages,
+    pages,
 )
 from govshare_client._tokens import TokenSource
 from govshare_client.pb.authorization.v1 import sharing_pb2, sharing_pb2_grpc
@@ -115,6 +117,8 @@ class FakeEdge:
     extra_values: dict[str, str] = field(default_factory=dict)
     #: The records an export's closing message says its provider could not send.
     export_skipped: int = 0
+    #: A page token ListEntries answers on every page, as a broken listing would.
+    list_entries_stuck: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def issue(self, request, context):  # type: ignore[no-untyped-def]
@@ -182,6 +186,17 @@ class FakeEdge:
         self._enter("GetEntry", context)
         return catalog_pb2.GetEntryResponse(entry=catalog_pb2.Entry(code=request.code))
 
+    def list_entries(self, request, context):  # type: ignore[no-untyped-def]
+        """Five entries of the requested subject, ``page_size`` a page; a page token is the next offset, or
+        ``list_entries_stuck`` sent back every time (a listing that never ends)."""
+        self._enter("ListEntries", context)
+        start = int(request.page_token or 0)
+        codes = [f"{request.filter.subject}-{i}" for i in range(5)][start:start + request.page_size]
+        following = self.list_entries_stuck or (str(start + request.page_size) if start + request.page_size < 5
+                                                else "")
+        return catalog_pb2.ListEntriesResponse(entries=[catalog_pb2.Entry(code=c) for c in codes],
+                                               next_page_token=following)
+
     def create_entry(self, request, context):  # type: ignore[no-untyped-def]
         self._enter("CreateEntry", context)
         return catalog_pb2.CreateEntryResponse(entry=request.entry)
@@ -219,6 +234,8 @@ class FakeEdge:
                 "SignIn": unary(self.sign_in, persons_pb2.SignInRequest, persons_pb2.SignInResponse)}),
             grpc.method_handlers_generic_handler("govshare.catalog.v1.CatalogService", {
                 "GetEntry": unary(self.get_entry, catalog_pb2.GetEntryRequest, catalog_pb2.GetEntryResponse),
+                "ListEntries": unary(self.list_entries, catalog_pb2.ListEntriesRequest,
+                                     catalog_pb2.ListEntriesResponse),
                 "CreateEntry": unary(self.create_entry, catalog_pb2.CreateEntryRequest,
                                      catalog_pb2.CreateEntryResponse)}),
             grpc.method_handlers_generic_handler("govshare.authorization.v1.SharingService", {
@@ -943,6 +960,28 @@ async def test_a_deadline_timeouts_gives_the_export_method_applies_to_exports(ed
         fake.script["Export midway"] = [stall]
         with pytest.raises(DeadlineExceeded):
             [page async for page in aclient.stub(query_pb2_grpc.QueryServiceAsyncStub).Export(request)]
+
+
+async def test_pages_reads_every_page_of_a_listing_with_its_filters(edge: tuple[FakeEdge, str]) -> None:
+    """The SDK had no paging helper: each business system wrote the page_token loop of every List* call itself
+    (and one forgetting the filters, or stopping at the first page, read the wrong or too few entries). pages()
+    and async_pages() read every page, the filters and page_size sent with each token, the caller's request left
+    as it was; a listing answering the same token again is stopped, not read for ever."""
+    fake, address = edge
+    request = catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(subject="人口"), page_size=2)
+    with make_client(address) as client:
+        listed = [[e.code for e in page.entries]
+                  for page in pages(client.stub(catalog_pb2_grpc.CatalogServiceStub).ListEntries, request)]
+        fake.list_entries_stuck = "2"
+        with pytest.raises(RuntimeError, match="answered page token '2' a second time"):
+            list(pages(client.stub(catalog_pb2_grpc.CatalogServiceStub).ListEntries, request))
+        fake.list_entries_stuck = ""
+    assert listed == [["人口-0", "人口-1"], ["人口-2", "人口-3"], ["人口-4"]]
+    assert request.page_token == ""
+    async with make_async_client(address) as aclient:
+        alisted = [e.code async for page in async_pages(
+            aclient.stub(catalog_pb2_grpc.CatalogServiceAsyncStub).ListEntries, request) for e in page.entries]
+    assert alisted == [code for page in listed for code in page]
 
 
 def test_an_edit_over_another_change_raises_aborted(edge: tuple[FakeEdge, str]) -> None:

@@ -21,6 +21,7 @@ from govshare_client.errors import (
     Unavailable,
     from_rpc_error,
 )
+from govshare_client.paging import async_pages, pages
 from govshare_client.results import (
     BatchItem,
     BatchQueryResult,
@@ -59,6 +60,8 @@ __all__ = [
     "Unavailable",
     "VerifyOutcome",
     "VerifyResult",
+    "async_pages",
     "from_rpc_error",
     "is_idempotent",
+    "pages",
 ]
