@@ -110,3 +110,14 @@ def test_every_public_stub_method_is_typed_with_its_messages_sync_and_async() ->
                     assert response.DESCRIPTOR.full_name == method.output_type.full_name, method.full_name
                     checked += 1
     assert checked > 100  # every public RPC, twice
+
+
+def test_the_sdks_default_deadlines_are_as_long_as_the_edge_lets_each_method_take() -> None:
+    """The edge lets a report take 120 s (gateway.edge.LONG_CALL_TIMEOUT_SECONDS, as `govshare report` waits), and
+    the SDK gave GenerateReport its 10 s default: a yearly report a busy platform delivered in 11 s was
+    DeadlineExceeded to a business system. Each method the edge gives longer has at least as long in the SDK."""
+    from gateway.edge import LONG_CALL_TIMEOUT_SECONDS
+    from govshare_client.client import DEFAULT_TIMEOUT, DEFAULT_TIMEOUTS
+
+    assert {method: DEFAULT_TIMEOUTS.get(method, DEFAULT_TIMEOUT) for method in LONG_CALL_TIMEOUT_SECONDS} == dict(
+        LONG_CALL_TIMEOUT_SECONDS)

@@ -43,8 +43,11 @@ from govshare_client.results import (
 
 #: Deadline of a unary call (all its attempts together) when the caller gives none.
 DEFAULT_TIMEOUT = 10.0
-#: Methods that need longer by default: a batch holds up to 1000 keys.
-DEFAULT_TIMEOUTS: Mapping[str, float] = {"/govshare.query.v1.QueryService/BatchQuery": 30.0}
+#: Methods that need longer by default: a batch holds up to 1000 keys; a report (a year's, as PDF) takes as long as
+#: the edge lets it (120 s, gateway.edge.LONG_CALL_TIMEOUT_SECONDS, as ``govshare report`` waits): at 10 s the SDK
+#: gave up on a report the platform was still rendering, one a busy platform would have delivered.
+DEFAULT_TIMEOUTS: Mapping[str, float] = {"/govshare.query.v1.QueryService/BatchQuery": 30.0,
+                                         "/govshare.supervision.v1.SupervisionService/GenerateReport": 120.0}
 #: Reads that change nothing, so a call that may or may not have reached the platform can be made again.
 #: (A retried query may count twice against a grant's quota if the first attempt was answered but its reply
 #: was lost: the price of answering the desk instead of failing it.)
