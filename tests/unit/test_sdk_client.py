@@ -12,9 +12,11 @@ import base64
 import contextlib
 import copy
 import json
+import os
 import pickle
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -29,6 +31,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+import govshare_client
 from govshare_client import (
     AsyncClient,
     Client,
@@ -984,6 +987,59 @@ async def test_pages_reads_every_page_of_a_listing_with_its_filters(edge: tuple[
     assert alisted == [code for page in listed for code in page]
 
 
+#: A business system's calls after closing its clients, each printing what it raised (run in a process of its own:
+#: on the old code the first export crashed the interpreter, and the asyncio client's first call hung).
+AFTER_CLOSE = """
+import asyncio, sys
+from govshare_client import AsyncClient, Client
+from govshare_client.pb.query.v1 import query_pb2, query_pb2_grpc
+
+def said(call):
+    try:
+        call()
+    except ValueError as error:
+        print(error, flush=True)
+
+client = Client(sys.argv[1], "sys-1", "s3cret", plaintext=True)
+client.query("c", "k", purpose="work_reference")
+held = client.stub(query_pb2_grpc.QueryServiceStub)
+client.close()
+said(lambda: client.query("c", "k", purpose="work_reference"))
+said(lambda: list(client.export("c", purpose="work_reference")))
+said(lambda: list(held.Export(query_pb2.ExportRequest(resource_code="c"))))
+
+async def main():
+    unused = AsyncClient(sys.argv[1], "sys-1", "s3cret", plaintext=True)
+    await unused.close()
+    try:
+        await asyncio.wait_for(unused.query("c", "k", purpose="work_reference"), 5)
+    except ValueError as error:
+        print(error, flush=True)
+    try:
+        await asyncio.wait_for(unused.export("c", purpose="work_reference").__anext__(), 5)
+    except ValueError as error:
+        print(error, flush=True)
+
+asyncio.run(main())
+print("survived", flush=True)
+"""
+
+
+def test_a_call_on_a_closed_client_raises_value_error_not_a_crash_or_a_hang(edge: tuple[FakeEdge, str]) -> None:
+    """docs/api.md: after close(), later calls raise ValueError. An export, or a raw stub made before close(), on
+    the closed channel crashed the business system's process in gRPC (a segmentation fault in
+    _get_registered_call_handle, grpcio 1.85), and an AsyncClient closed before its first call hung for ever making
+    its stub. Each is now refused before gRPC is asked, naming the closed client."""
+    _, address = edge
+    sdk = Path(govshare_client.__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", AFTER_CLOSE, address], capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(sdk)}, check=False)
+    closed = ("govshare client: this Client is closed (close(), or the end of its with block): make a new one\n" * 3
+              + "govshare client: this AsyncClient is closed (close(), or the end of its with block): make a new one\n"
+              * 2)
+    assert (done.returncode, done.stdout) == (0, closed + "survived\n"), done.stderr[-2000:]
+
+
 def test_an_edit_over_another_change_raises_aborted(edge: tuple[FakeEdge, str]) -> None:
     """UpdateEntry and SetPersonRoles with a stale etag are ABORTED (ETAG_MISMATCH): read again and redo. The
     SDK had a class for every other status the platform documents, so this one came as a bare GovshareError
@@ -1155,14 +1211,14 @@ async def test_a_raw_stubs_request_that_is_not_a_message_is_a_type_error(edge: t
 
 @pytest.mark.parametrize("call_first", [False, True], ids=["no-token-yet", "token-held"])
 def test_a_closed_client_says_so_not_internal(edge: tuple[FakeEdge, str], call_first: bool) -> None:
-    """A call on a closed Client is the caller's mistake, said by gRPC's own words, not an INTERNAL status
+    """A call on a closed Client is the caller's mistake, said as such (a ValueError), not an INTERNAL status
     ("Exception raised while intercepting the RPC") the platform never sent."""
     _, address = edge
     client = make_client(address)
     if call_first:
         client.query("c", "k", purpose="work_reference")
     client.close()
-    with pytest.raises(ValueError, match="closed channel"):
+    with pytest.raises(ValueError, match="this Client is closed"):
         client.query("c", "k", purpose="work_reference")
 
 

@@ -25,6 +25,7 @@ from govshare_client.client import (
     RetryPolicy,
     call_timeout,
     connection_settings,
+    refuse_if_closed,
     refused_twice,
     renews_export,
     stream_deadline,
@@ -62,9 +63,11 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, timeout: float, timeouts: Mapping[str, float], retry: RetryPolicy,
                  sleep: Callable[[float], Any], rng: random.Random) -> None:
         self.tokens: AsyncTokenSource | None = None
+        self.closed = False  # set by AsyncClient.close(): every later call is refused before gRPC is asked
         self.timeout, self.timeouts, self._retry, self._sleep, self._rng = timeout, dict(timeouts), retry, sleep, rng
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        refuse_if_closed(self.closed, "AsyncClient")
         method = _method_name(client_call_details)
         request = build.with_request_id(build.message_of(request, method))
         if method == ISSUE_TOKEN or self.tokens is None:  # the token call itself: no token to add
@@ -115,6 +118,7 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
 
     async def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
         assert self._unary.tokens is not None
+        refuse_if_closed(self._unary.closed, "AsyncClient")
         method = _method_name(client_call_details)
         build.message_of(request, method)
         deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._unary.timeouts))
@@ -173,6 +177,7 @@ class AsyncClient:
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
         _require_running_loop()
         interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random())
+        self._interceptor = interceptor
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
         options = [*CHANNEL_OPTIONS, *options]
         if credentials is None:
@@ -190,6 +195,7 @@ class AsyncClient:
         Give the stub's ``…AsyncStub`` name (``catalog_pb2_grpc.CatalogServiceAsyncStub``): the same class as
         ``…Stub``, typed for asyncio, so a type checker knows ``await stub.GetEntry(request)`` is a
         ``GetEntryResponse``; under the ``…Stub`` name it takes the calls for blocking ones."""
+        refuse_if_closed(self._interceptor.closed, "AsyncClient")  # a stub made on a closed channel hung for ever
         if stub_class not in self._stubs:
             self._stubs[stub_class] = stub_class(self.channel)
         return self._stubs[stub_class]  # type: ignore[no-any-return]
@@ -232,6 +238,7 @@ class AsyncClient:
         """As the sync client's: the closing message and headers read into ``summary``; refused at
         authentication before its first page, repeated once with a new token (the refused one was kept, and
         every later export failed UNAUTHENTICATED too)."""
+        refuse_if_closed(self._interceptor.closed, "AsyncClient")
         stub = self.stub(query_pb2_grpc.QueryServiceAsyncStub)
         refused: GovshareError | None = None
         deadline = stream_deadline(timeout)  # the token's wait and a repeat with a new one count against it
@@ -261,7 +268,8 @@ class AsyncClient:
             refused = failure
 
     async def close(self) -> None:
-        """Closes the connection: calls still under way end CANCELLED."""
+        """Closes the connection: calls still under way end CANCELLED, and later calls raise ValueError."""
+        self._interceptor.closed = True
         await self.channel.close()
 
     async def __aenter__(self) -> AsyncClient:

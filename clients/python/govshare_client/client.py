@@ -258,6 +258,15 @@ def token_budget(deadline: float | None, default: float) -> float:
     return default if left is None else left
 
 
+def refuse_if_closed(closed: bool, kind: str) -> None:
+    """A call on a closed client is a ValueError saying so, before gRPC is asked: on a closed channel, a raw stub
+    (or client.export's) made before close() crashed the process in gRPC (a segmentation fault, grpcio 1.85), and
+    an AsyncClient closed before its first call waited for a token for ever."""
+    if closed:
+        raise ValueError(f"govshare client: this {kind} is closed (close(), or the end of its with block): make a "
+                         f"new one")
+
+
 def call_timeout(method: str, given: float | None, default: float, per_method: Mapping[str, float]) -> float:
     """The deadline of a call: the caller's (ValueError when it has passed before the call starts: 0 or below),
     else the method's default, else the client's."""
@@ -511,8 +520,10 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
                  sleep: Callable[[float], None], rng: random.Random) -> None:
         self._tokens, self._timeout, self._timeouts = tokens, timeout, dict(timeouts)
         self._retry, self._sleep, self._rng = retry, sleep, rng
+        self.closed = False  # set by Client.close(): every later call is refused before gRPC is asked
 
     def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        refuse_if_closed(self.closed, "Client")
         method = _method_name(client_call_details)
         request = build.with_request_id(build.message_of(request, method))
         attempts = Attempts(method, call_timeout(method, client_call_details.timeout, self._timeout, self._timeouts),
@@ -571,6 +582,7 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
         """Streams get the token (and the caller's deadline only: an export may rightly take long); they are
         not retried, since rows already delivered would come again. A failure met while iterating is raised as
         the GovshareError a unary call raises (:class:`_TypedStream`)."""
+        refuse_if_closed(self.closed, "Client")
         method = _method_name(client_call_details)
         build.message_of(request, method)
         deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._timeouts))
@@ -763,8 +775,8 @@ class Client:
             self._base = grpc.secure_channel(endpoint, credentials, options=options)
         self._tokens = TokenSource(self._base, system_id, secret)
         self._timeout, self._timeouts = timeout, timeouts
-        interceptor = _Interceptor(self._tokens, timeout, timeouts, retry or RetryPolicy(), sleep,
-                                   random.Random())
+        self._interceptor = interceptor = _Interceptor(self._tokens, timeout, timeouts, retry or RetryPolicy(), sleep,
+                                                       random.Random())
         self.channel: grpc.Channel = grpc.intercept_channel(self._base, interceptor)
         self._stubs: dict[type, Any] = {}
         self._lock = threading.Lock()
@@ -773,6 +785,7 @@ class Client:
         """A raw stub (e.g. ``catalog_pb2_grpc.CatalogServiceStub`` from ``govshare_client.pb``) whose blocking
         calls carry the token, the default deadline and the retries, and raise GovshareError. Typed: each method
         takes its request message and answers its response message (see :mod:`govshare_client.calls`)."""
+        refuse_if_closed(self._interceptor.closed, "Client")
         with self._lock:
             if stub_class not in self._stubs:
                 self._stubs[stub_class] = stub_class(self.channel)  # type: ignore[index]
@@ -820,6 +833,7 @@ class Client:
         authentication before its first page is repeated once with a new token, as a unary call is. Before, the
         refused token was kept, so every later export failed UNAUTHENTICATED too until the token's renewal time
         (up to 48 minutes for an hour's token)."""
+        refuse_if_closed(self._interceptor.closed, "Client")
         stub = self.stub(query_pb2_grpc.QueryServiceStub)
         refused: GovshareError | None = None
         deadline = stream_deadline(timeout)  # the token's wait and a repeat with a new one count against it
@@ -850,6 +864,7 @@ class Client:
 
     def close(self) -> None:
         """Closes the connection: calls still under way end CANCELLED, and later calls raise ValueError."""
+        self._interceptor.closed = True
         self._base.close()
 
     def __enter__(self) -> Client:
