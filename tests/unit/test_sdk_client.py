@@ -45,6 +45,7 @@ from govshare_client import (
     Unauthenticated,
     Unavailable,
     VerifyOutcome,
+    VerifyResult,
     async_pages,
     pages,
 )
@@ -1220,6 +1221,16 @@ def test_a_closed_client_says_so_not_internal(edge: tuple[FakeEdge, str], call_f
     client.close()
     with pytest.raises(ValueError, match="this Client is closed"):
         client.query("c", "k", purpose="work_reference")
+
+
+def test_a_verify_outcome_this_sdk_does_not_know_is_unspecified_not_an_error() -> None:
+    """A platform newer than the SDK may answer an outcome the SDK's enum lacks: VerifyResult.from_proto raised
+    ValueError ("Enum VerifyOutcome has no name defined for value 7") and the whole answer was lost, the verification
+    already made, audited and counted. The item is now UNSPECIFIED (neither match nor mismatch), the others kept."""
+    answer = query_pb2.VerifyResponse(outcomes={"name": query_pb2.VERIFY_OUTCOME_MATCH, "sex": 7}, audit_id="a-3")
+    result = VerifyResult.from_proto(answer)
+    assert result.outcomes == {"name": VerifyOutcome.MATCH, "sex": VerifyOutcome.UNSPECIFIED}
+    assert result.audit_id == "a-3"
 
 
 def test_purpose_names_map_to_the_proto_enum() -> None:

@@ -33,6 +33,16 @@ class VerifyOutcome(StrEnum):
     NO_RECORD = "no_record"
     UNSPECIFIED = "unspecified"
 
+    @classmethod
+    def of(cls, value: int) -> VerifyOutcome:
+        """The outcome of the proto's ``VerifyOutcome`` number; one this SDK does not know (a newer platform's) is
+        UNSPECIFIED — neither a match nor a mismatch — instead of a ValueError that lost the whole answer after the
+        platform had made, audited and counted the verification."""
+        try:
+            return cls(query_pb2.VerifyOutcome.Name(value).removeprefix("VERIFY_OUTCOME_").lower())
+        except ValueError:
+            return cls.UNSPECIFIED
+
 
 @dataclass(frozen=True)
 class Provenance:
@@ -120,8 +130,7 @@ class VerifyResult:
     @classmethod
     def from_proto(cls, message: query_pb2.VerifyResponse) -> VerifyResult:
         """Made from the platform's ``VerifyResponse`` message, as a raw stub answers it."""
-        outcomes = {item: VerifyOutcome(query_pb2.VerifyOutcome.Name(value).removeprefix("VERIFY_OUTCOME_").lower())
-                    for item, value in message.outcomes.items()}
+        outcomes = {item: VerifyOutcome.of(value) for item, value in message.outcomes.items()}
         return cls(outcomes, Provenance.from_proto(message.provenance), message.audit_id)
 
 
