@@ -320,8 +320,10 @@ PAGES: dict[str, Use] = {
                          send=frozenset({"REVIEWER"})),
     "/grants": Use(frozenset({"APPROVER", "APPLICANT", "AUDITOR", "REVIEWER"}), "查看、调整和撤销授权",
                    send=frozenset({"APPROVER", "REVIEWER"})),
-    # The provider's 审批人 answers disputes, the authoritative source's 编目员 resolves conflicts.
-    "/disputes": Use(frozenset({"APPROVER", "REVIEWER", "AUDITOR", "DATA_OFFICER"}), "处理数据异议和数据冲突",
+    # The provider's 审批人 answers disputes, the authoritative source's 编目员 resolves conflicts; the reporter's
+    # 申请人 follows the answer to the disputes its department reported (ListDisputes lists them that side only).
+    "/disputes": Use(frozenset({"APPROVER", "REVIEWER", "AUDITOR", "DATA_OFFICER", "APPLICANT"}),
+                     "处理数据异议和数据冲突",
                      send=frozenset({"APPROVER", "DATA_OFFICER"})),
     "/audit": Use(frozenset({"AUDITOR", "APPROVER", "DATA_OFFICER"}), "查看本部门资源的使用记录和管理日志"),
     "/supervision": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "查看各部门的监督评估结果"),

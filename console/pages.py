@@ -1143,10 +1143,13 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
         return _ended(problem)
     # The conflicts' own refusal is said in their section: "no conflicts for you" hid a foundation service that
     # was down (with a 200) or a stale c_token link.
-    conflicts, conflicts_problem = await _conflicts(console, request, session)
+    show_conflicts = holds(session, CONFLICTS_SHOWN)
+    conflicts, conflicts_problem = (await _conflicts(console, request, session) if show_conflicts
+                                    else (None, None))
     shown = listed.disputes if listed else []
     status = 400 if errors else _status_of(problem or _down(conflicts_problem))
-    return console.page(request, "disputes.html", status=status, title="异议与冲突",
+    return console.page(request, "disputes.html", status=status, title="异议与冲突" if show_conflicts else "异议",
+                        show_conflicts=show_conflicts,
                         item_names=await _item_names(console, session, [d.resource_code for d in shown]),
                         **await _names(console, session,
                                        [d.reporter_department_code for d in shown]
@@ -1166,6 +1169,9 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
 CONFLICTS_DECIDERS_ONLY = ("数据冲突仅供来源部门的编目员、审批人和共享主管部门的审核员查阅（冲突含记录的原始值）；"
                            "您的角色无需处理数据冲突。")
 CONFLICT_READERS = ("DATA_OFFICER", "APPROVER", "REVIEWER")
+#: Who 异议与冲突 shows its conflicts section to: their readers, and the 审计员, told whose they are. A 申请人 follows
+#: their department's reports there and has nothing to do with conflicts: the section is not theirs to see.
+CONFLICTS_SHOWN = (*CONFLICT_READERS, "AUDITOR")
 
 
 async def _conflicts(console: Console, request: Request, session: Session) -> tuple[Any, Problem | None]:

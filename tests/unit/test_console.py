@@ -677,3 +677,34 @@ def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:
         events=[], events_next="", events_problem=None)
     assert "低保家庭核查 户主110105********002X 另110105********002X 单位91350100M000100Y8" in page
     assert number not in page and "1949" not in page
+
+
+def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_may_read() -> None:
+    """ListDisputes lets a 申请人 read the disputes their department reported (R-DSP-1), but 异议与冲突 was not in
+    their menu and /disputes answered 您的角色不能使用此页面: they could not follow the answer to a report. It is
+    now theirs to read (not to send); their card shows the report whole, no answer form, and no conflicts
+    section (ListConflicts is not theirs)."""
+    from console.app import Session, holds, may, navigation
+    from console.pages import CONFLICTS_SHOWN
+    from govshare.query.v1 import dispute_pb2
+
+    applicant = Person(username="civil.applicant", display_name="王申请", department_code="11110100MB0000001X",
+                       roles=("APPLICANT",))
+    session = Session(id="s", person=applicant, token="t", token_expires_at=0)
+    assert may(session, "/disputes") and not may(session, "/disputes", "POST")
+    assert "/disputes" in dict(navigation(session)) and not holds(session, CONFLICTS_SHOWN)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    dispute = dispute_pb2.Dispute(id="d-1", resource_code="101001/000001", key="11010519491231002X", item="name",
+                                  claimed_value="李小红", evidence="户口簿原件",
+                                  reporter_department_code=applicant.department_code,
+                                  provider_department_code=PERSON.department_code,
+                                  state=dispute_pb2.DISPUTE_STATE_OPEN)
+    page = console.templates.get_template("disputes.html").render(
+        request=None, session=session, person=applicant, csrf="", flash="", errors={}, nav=[], current="/disputes",
+        may=lambda path, method="GET": may(session, path, method), holds=lambda *roles: bool(
+            set(roles) & set(applicant.roles)), disputes=[dispute], item_names={}, dept_names={}, res_names={},
+        next_token="", conflicts=[], conflicts_next="", problem=None, conflicts_problem=None, kind="", target="",
+        typed={}, show_conflicts=False)
+    assert "异议 d-1" in page and "户口簿原件" in page and "待提供部门" in page and "答复异议" not in page
+    assert "数据冲突" not in page
