@@ -26,14 +26,14 @@ from console.app import COOKIE, FIRST_PASSWORD, Console, signed_in
 from console.errors import Problem
 from console.pages import _call, _expired, _refused, _status
 from console.sessions import Session
-from console.signin import _beijing
+from console.signin import SIGN_IN_MESSAGES, _beijing
 from govshare.authorization.v1 import persons_pb2, persons_pb2_grpc
 
 FIELDS = ("current_password", "new_password", "new_password_again", "totp_code")
 #: ChangePassword's refusals about what was typed: beside the field (its UNAUTHENTICATED is no ended session).
 TYPED_WRONG = {
     "BAD_CREDENTIALS": ("current_password", "当前密码不正确，请重新输入。"),
-    "TOTP_INVALID": ("totp_code", "动态口令不正确、已过期或已使用过，请输入身份验证器当前显示的 6 位数字。"),
+    "TOTP_INVALID": ("totp_code", SIGN_IN_MESSAGES["TOTP_INVALID"]),
 }
 #: ChangePassword refused while the account is locked (too many wrong passwords or codes, here or at sign-in):
 #: nothing is checked until the lock ends, as at sign-in. Its UNAUTHENTICATED is no ended session either.

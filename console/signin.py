@@ -24,7 +24,10 @@ SIGN_IN_MESSAGES = {
     "BAD_CREDENTIALS": "用户名或密码不正确，请重新输入。",
     "ACCOUNT_LOCKED": "连续登录失败次数过多，账号已被临时锁定，请稍后再试或联系管理员解锁。",
     "TOTP_REQUIRED": "请输入动态口令（身份验证器应用中的 6 位数字）。",
-    "TOTP_INVALID": "动态口令不正确、已过期或已使用过，请输入身份验证器当前显示的 6 位数字。",
+    # A code is accepted once: "type the code shown" sent a person back to the code just used (signing in again
+    # within its 30 seconds, or changing the password right after signing in).
+    "TOTP_INVALID": "动态口令不正确、已过期或已使用过。每个口令只能使用一次：如身份验证器显示的仍是您刚才登录或"
+                    "修改密码时输入的口令，请等它显示下一个 6 位数字后再输入。",
     "ACCOUNT_DISABLED": "账号已被停用，请联系管理员。",
     "CREDENTIALS_CHANGED": "登录过程中密码或动态口令已被重置，请使用新的密码或动态口令重新登录。",
 }

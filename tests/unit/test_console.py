@@ -708,3 +708,28 @@ def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_
         typed={}, show_conflicts=False)
     assert "异议 d-1" in page and "户口簿原件" in page and "待提供部门" in page and "答复异议" not in page
     assert "数据冲突" not in page
+
+
+def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_next() -> None:
+    """A code is accepted once: a person led to 修改密码 right after signing in (an account an administrator made)
+    typed the code their authenticator still showed, was refused TOTP_INVALID, and read 请输入身份验证器当前显示的
+    6 位数字 — the very code refused, again and again, each counted toward the lock. The form and both refusals
+    (修改密码 and 登录) say a code is used once and to wait for the next."""
+    from starlette.requests import Request
+
+    from console import password as password_page
+    from console.app import Session
+    from console.signin import SIGN_IN_MESSAGES
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    session = Session(id="s", person=PERSON, token="t", token_expires_at=0)
+    request = Request({"type": "http", "method": "POST", "path": "/password", "headers": [], "query_string": b"",
+                       "console.session": session})
+    refused = password_page._refusal(console, request, Problem("the authenticator code is wrong, expired or already "
+                                                               "used", reason="TOTP_INVALID",
+                                                               code=grpc.StatusCode.UNAUTHENTICATED))
+    page = refused.body.decode()
+    assert refused.status_code == 400 and "当前显示的" not in page
+    assert "请等它显示下一个 6 位数字" in SIGN_IN_MESSAGES["TOTP_INVALID"] and SIGN_IN_MESSAGES["TOTP_INVALID"] in page
+    assert "登录时用过的口令不能再用" in page  # the field's hint, before any refusal too
