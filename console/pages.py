@@ -235,6 +235,13 @@ async def _grant_of(console: Console, session: Session, target: str) -> Any:
     return got.grant if got is not None else None
 
 
+async def _open_dispute(console: Console, session: Session, target: str) -> Any:
+    """The dispute ``target`` while it is still open (else None: answered meanwhile, no form to show)."""
+    got, _problem = await _call(console, session, console.services.disputes.GetDispute,
+                                dispute_pb2.GetDisputeRequest(id=target))
+    return got.dispute if got is not None and got.dispute.state == dispute_pb2.DISPUTE_STATE_OPEN else None
+
+
 def _page_token(request: Request) -> str:
     return request.query_params.get("page_token", "")
 
@@ -1143,10 +1150,11 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
         return _ended(problem)
     # The conflicts' own refusal is said in their section: "no conflicts for you" hid a foundation service that
     # was down (with a 200) or a stale c_token link.
+    shown = await _with_target(console, session, list(listed.disputes) if listed else [],
+                               target if errors and kind == "dispute" else "", _open_dispute)
     show_conflicts = holds(session, CONFLICTS_SHOWN)
     conflicts, conflicts_problem = (await _conflicts(console, request, session) if show_conflicts
                                     else (None, None))
-    shown = listed.disputes if listed else []
     status = 400 if errors else _status_of(problem or _down(conflicts_problem))
     return console.page(request, "disputes.html", status=status, title="异议与冲突" if show_conflicts else "异议",
                         show_conflicts=show_conflicts,
@@ -1157,7 +1165,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                                        + [c.other_source_department_code for c in
                                           (conflicts.conflicts if conflicts else [])],
                                        [d.resource_code for d in shown]),
-                        disputes=listed.disputes if listed else [],
+                        disputes=shown,
                         next_token=listed.next_page_token if listed else "",
                         conflicts=conflicts.conflicts if conflicts else [],
                         conflicts_next=conflicts.next_page_token if conflicts else "", errors=errors,

@@ -2042,3 +2042,23 @@ async def test_a_refused_reply_to_an_application_beyond_the_first_page_comes_bac
     assert answer.status == 400 and f"申请 {late} 未答复" in text, text[-800:]
     card = _card(text, f'<h2 id="a-1">申请 {late}')
     assert 'id="reason-error">拒绝时必须填写理由' in card, card[-800:]
+
+
+async def test_a_refused_answer_to_a_dispute_beyond_the_first_page_comes_back_with_its_form(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The answer form posts to 异议与冲突's first page: an answer refused beside its field (sent empty) to a dispute
+    of a later page came back as the first page, without that dispute's card, its choice lost and the error a
+    banner naming nothing. The refused dispute's card now heads the page, as it was sent, the banner naming it."""
+    disputes = dispute_pb2_grpc.DisputeServiceStub(platform.channel)
+    made = [(await disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code="101001/000001", key=citizen_id_of(600 + i, platform.credentials.seed), item="name",
+        claimed_value="李小红", evidence="户口簿原件")), metadata=platform.metadata("social"), timeout=10)).dispute.id
+        for i in range(console_server.console.settings.page_size + 1)]
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    assert f"异议 {made[0]}" not in await (await context.request.get("/disputes", headers=_as(approver))).text()
+    answer = await _post(context, "/disputes", approver, {"kind": "dispute", "id": made[0], "corrected": "yes",
+                                                           "answer": " "})
+    text = await answer.text()
+    assert answer.status == 400 and f"异议 {made[0]} 未答复：请填写核实结果" in text, text[-800:]
+    card = _card(text, f'<h3 id="d-1">异议 {made[0]}')
+    assert 'value="yes" checked' in card and "答复异议" in card, card[-800:]
