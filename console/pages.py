@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
@@ -350,7 +350,7 @@ async def home(console: Console, request: Request, session: Session) -> Response
     coordinate = list(escalated.applications) if escalated else []
     overdue = [(a, working_days_left(a.reply_due_time)) for a in (late.applications if late else [])]
     unanswered = [(a, working_days_left(a.reply_due_time)) for a in (mine.applications if mine else [])]
-    shown_disputes = disputes.disputes if disputes else []
+    shown_disputes = awaiting_answer(disputes.disputes if disputes else [], session.person.department_code)
     names = await _names(console, session, [a.applicant_department_code for a, _ in due] +
                          [c for a in coordinate for c in (a.applicant_department_code, a.provider_department_code)] +
                          [c for a, _ in overdue for c in (a.applicant_department_code, a.provider_department_code)] +
@@ -360,6 +360,7 @@ async def home(console: Console, request: Request, session: Session) -> Response
                          [a.resource_code for a, _ in overdue] + [d.resource_code for d in shown_disputes] +
                          [a.resource_code for a, _ in unanswered])
     return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
+                        item_names=await _item_names(console, session, [d.resource_code for d in shown_disputes]),
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
                         show_coordination=show_reviews, coordinate=coordinate, overdue=overdue,
@@ -367,6 +368,12 @@ async def home(console: Console, request: Request, session: Session) -> Response
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
                         show_conflicts=show_conflicts,
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
+
+
+def awaiting_answer(disputes: Iterable[Any], department_code: str) -> list[Any]:
+    """The open disputes that wait on ``department_code`` or that it oversees: not those it reported itself, which
+    its persons read (73a312e) but only the provider answers: 首页 told a reporting 审批人 to handle them."""
+    return [d for d in disputes if d.reporter_department_code != department_code]
 
 
 # -- 目录 ------------------------------------------------------------------------------------------------------

@@ -733,3 +733,27 @@ def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_
     assert refused.status_code == 400 and "当前显示的" not in page
     assert "请等它显示下一个 6 位数字" in SIGN_IN_MESSAGES["TOTP_INVALID"] and SIGN_IN_MESSAGES["TOTP_INVALID"] in page
     assert "登录时用过的口令不能再用" in page  # the field's hint, before any refusal too
+
+
+def test_the_home_page_lists_the_disputes_awaiting_the_department_by_item_name() -> None:
+    """首页's 待处理的异议 listed every open dispute the person reads: a 审批人 of the reporting department was told
+    to handle (去处理) the reports their own department made, which only the provider answers, and each read its
+    item by machine name (name). It lists those awaiting the person's department (reported by others), named
+    姓名."""
+    from console.pages import awaiting_answer
+    from govshare.query.v1 import dispute_pb2
+
+    social, police = "11110100MB0000006K", PERSON.department_code
+    theirs = dispute_pb2.Dispute(id="d-1", resource_code="101001/000001", item="name",
+                                 reporter_department_code=social, provider_department_code=police)
+    ours = dispute_pb2.Dispute(id="d-2", resource_code="101001/000001", item="name",
+                               reporter_department_code=police, provider_department_code=social)
+    assert [d.id for d in awaiting_answer([theirs, ours], police)] == ["d-1"]
+    assert [d.id for d in awaiting_answer([theirs, ours], "11110100MB00000014")] == ["d-1", "d-2"]  # the authority
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    page = console.templates.get_template("home.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/",
+        may=lambda *_a: True, show_disputes=True, disputes=[theirs], item_names={"101001/000001": {"name": "姓名"}},
+        dept_names={}, res_names={}, due=[], reviews=[], coordinate=[], overdue=[], unanswered=[], conflicts=[])
+    assert '<span title="name">姓名</span>' in page
