@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from services.authorization.grants import Grant
 from services.runtime.cache import (
+    DEPARTMENTS_CHANGED,
     GRANTS_CHANGED,
     INVALIDATION_RETRY_SECONDS,
     SYSTEMS_CHANGED,
@@ -100,3 +101,14 @@ class PolicyEvents:
         except Exception as exc:
             log.warning("could not announce the change of system %s (%s); verifiers catch up on reload",
                         system_id, exc)
+
+    async def department_renamed(self, code: str, name: str) -> None:
+        """Publishes DEPARTMENTS_CHANGED with the department's new name, so the processes keeping names (the
+        console's) drop the old one at once instead of showing it for their TTL. A lost event leaves it to the TTL."""
+        if self._client is None:
+            log.warning("department %s was renamed before the event bus was open; names expire by TTL", code)
+            return
+        try:
+            await publish(self._client, DEPARTMENTS_CHANGED, {"code": code, "name": name})
+        except Exception as exc:
+            log.warning("could not announce the rename of department %s (%s); names expire by TTL", code, exc)

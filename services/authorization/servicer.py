@@ -85,6 +85,12 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         department = await self._directory.get_department(caller, request.code)
         return directory_pb2.GetDepartmentResponse(department=_department_pb(department))
 
+    async def RenameDepartment(self, request: directory_pb2.RenameDepartmentRequest, context: Context
+                               ) -> directory_pb2.RenameDepartmentResponse:
+        caller = self._verifier.from_context(context)
+        renamed = await self._directory.rename_department(caller, request.code.strip(), request.name)
+        return directory_pb2.RenameDepartmentResponse(department=_department_pb(renamed))
+
     async def ListDepartments(self, request: directory_pb2.ListDepartmentsRequest, context: Context
                               ) -> directory_pb2.ListDepartmentsResponse:
         caller = self._verifier.from_context(context)

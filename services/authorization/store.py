@@ -249,6 +249,21 @@ class Store:
             "SELECT * FROM departments WHERE $1::text IS NULL OR code > $1 ORDER BY code LIMIT $2", after, limit)
         return [_department(r) for r in rows]
 
+    async def rename_department(self, code: str, name: str, admin: AdminEvent) -> tuple[Department, str] | None:
+        """Gives department ``code`` the name ``name`` and logs ``admin`` with the name it had (details ``from``), in
+        one transaction; the department and its name before, None for an unknown code. A department already of
+        that name is left alone and nothing is logged (a rename sent twice is one rename)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            before = await conn.fetchval("SELECT name FROM departments WHERE code = $1 FOR UPDATE", code)
+            if before is None:
+                return None
+            if before != name:
+                await conn.execute("UPDATE departments SET name = $2 WHERE code = $1", code, name)
+                await self.append_admin(conn, SERVICE, [
+                    dataclasses.replace(admin, details={**admin.details, "from": before})])
+            row = await conn.fetchrow("SELECT * FROM departments WHERE code = $1", code)
+        return _department(row), before
+
     async def ensure_authority(self, department: Department) -> None:
         """Creates the authority department, or flags an existing one as the authority (bootstrap)."""
         await self.pool.execute(

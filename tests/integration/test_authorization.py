@@ -46,8 +46,8 @@ from services.authorization.component import create_component
 from services.authorization.figures import department_figures
 from services.authorization.store import Store
 from services.catalog.component import create_component as create_catalog
-from services.runtime.cache import GRANTS_CHANGED
-from services.runtime.duties import APPROVER, REVIEWER
+from services.runtime.cache import DEPARTMENTS_CHANGED, GRANTS_CHANGED
+from services.runtime.duties import ADMINISTRATOR, APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller, service_caller
 from services.runtime.server import RunningServer, start_server
@@ -256,6 +256,59 @@ async def test_department_problems_are_all_named(env: Env) -> None:
         directory_pb2.CreateDepartmentRequest(department=bad), metadata=env.md(AUTHORITY), timeout=10),
         grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["department.code", "department.name", "department.level", "department.region_code"]
+
+
+async def test_the_authoritys_administrator_renames_a_department_logged_and_announced(  # type: ignore[no-untyped-def]
+        env: Env, redis_client) -> None:
+    """机构改革: a 市民政局 becomes the 市社会服务局: the directory says the new name from then on, the log both."""
+    department = await env.department()
+    code = department.department_code
+    before = (await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
+                                                metadata=env.md(AUTHORITY), timeout=10)).department
+
+    def rename(name: str, target: str = code) -> directory_pb2.RenameDepartmentRequest:
+        return directory_pb2.RenameDepartmentRequest(code=target, name=name)
+
+    # Neither the department itself, nor the authority's reviewer, nor its own administrator: the authority's only.
+    for caller, reason in ((department, "AUTHORITY_ONLY"), (AUTHORITY_REVIEWER, "ROLE_REQUIRED"),
+                           (person_of(department, ADMINISTRATOR), "ROLE_REQUIRED")):
+        got, _, _ = await fails(env.directory.RenameDepartment(rename("市社会服务局"), metadata=env.md(caller),
+                                                               timeout=10), grpc.StatusCode.PERMISSION_DENIED)
+        assert got == reason
+    _, fields, _ = await fails(env.directory.RenameDepartment(rename(" ", "91110000600037341X"),
+                                                              metadata=env.md(AUTHORITY), timeout=10),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["code", "name"]
+    await fails(env.directory.RenameDepartment(rename("市社会服务局", credit_code()), metadata=env.md(AUTHORITY),
+                                               timeout=10), grpc.StatusCode.NOT_FOUND)
+
+    async with redis_client.pubsub() as pubsub:
+        await pubsub.subscribe(DEPARTMENTS_CHANGED)
+        await pubsub.get_message(timeout=5)  # the subscription confirmation
+        renamed = (await env.directory.RenameDepartment(rename(" 市社会服务局 "), metadata=env.md(AUTHORITY),
+                                                        timeout=10)).department
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
+    assert message is not None and json.loads(message["data"]) == {"code": code, "name": "市社会服务局"}
+    assert renamed.name == "市社会服务局"
+    assert (renamed.code, renamed.level, renamed.region_code, renamed.create_time) == (
+        before.code, before.level, before.region_code, before.create_time)
+    got = await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
+                                            metadata=env.md(department), timeout=10)
+    assert got.department == renamed
+    # Sent again (a retry): nothing changes, nothing more is logged.
+    again = await env.directory.RenameDepartment(rename("市社会服务局"), metadata=env.md(AUTHORITY), timeout=10)
+    assert again.department == renamed
+
+    log = admin_log_pb2_grpc.AdminLogServiceStub(env.auth)
+    listed = await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action="directory.rename_department",
+                                                                            page_size=100),
+                                       metadata=env.md(AUTHORITY), timeout=10)
+    events = [e for e in listed.events if e.target == code]
+    done = [e for e in events if e.result == "OK"]
+    assert [(e.actor_system_id, json.loads(e.details_json)) for e in done] == [
+        (AUTHORITY.system_id, {"from": before.name, "name": "市社会服务局"})]
+    assert sorted(e.result for e in events if e.result != "OK") == [
+        "AUTHORITY_ONLY", "ROLE_REQUIRED", "ROLE_REQUIRED"]
 
 
 async def test_departments_are_listed_page_by_page(env: Env) -> None:

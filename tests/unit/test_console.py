@@ -69,6 +69,11 @@ def test_the_bundles_log_entries_have_labels() -> None:
     assert labels.ADMIN_RESULT["REFUSED"] == "失败：已拒绝"
 
 
+def test_a_departments_rename_has_a_label() -> None:
+    # services/authorization/directory.py logs RenameDepartment, done or refused.
+    assert labels.ADMIN_ACTION["directory.rename_department"] == "部门更名"
+
+
 def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:
     assert labels.ADMIN_RESULT["SECRET_ROTATED"] == "失败：密钥已在签发期间轮换"
     assert labels.ADMIN_RESULT["CREDENTIALS_CHANGED"] == "失败：密码或动态口令已在登录期间重置"

@@ -50,6 +50,11 @@ class DirectoryServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.ListDepartmentsRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.ListDepartmentsResponse.FromString,
                 _registered_method=True)
+        self.RenameDepartment = channel.unary_unary(
+                '/govshare.authorization.v1.DirectoryService/RenameDepartment',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentResponse.FromString,
+                _registered_method=True)
         self.CreateSystem = channel.unary_unary(
                 '/govshare.authorization.v1.DirectoryService/CreateSystem',
                 request_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.CreateSystemRequest.SerializeToString,
@@ -101,6 +106,15 @@ class DirectoryServiceServicer:
 
     def ListDepartments(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenameDepartment(self, request, context):
+        """Renames a department (机构改革; the authority's 管理员 only). The new name is the department's everywhere from
+        now on; what was recorded under the old one keeps it (supervision keeps each month's name, the administrative
+        log keeps both). Renaming to the name it has changes nothing and is not logged.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -165,6 +179,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.ListDepartments,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.ListDepartmentsRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.ListDepartmentsResponse.SerializeToString,
+            ),
+            'RenameDepartment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenameDepartment,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentResponse.SerializeToString,
             ),
             'CreateSystem': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSystem,
@@ -279,6 +298,33 @@ class DirectoryService:
             '/govshare.authorization.v1.DirectoryService/ListDepartments',
             govshare_dot_authorization_dot_v1_dot_directory__pb2.ListDepartmentsRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_directory__pb2.ListDepartmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenameDepartment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.DirectoryService/RenameDepartment',
+            govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/directory.proto\x12\x19govshare.authorization.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x01\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x05level\x18\x03 \x01(\x0e\x32..govshare.authorization.v1.AdministrativeLevel\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x11\n\tauthority\x18\x05 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\x06System\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x17\x43reateDepartmentRequest\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"U\n\x18\x43reateDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"$\n\x14GetDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"R\n\x15GetDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"?\n\x16ListDepartmentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\x17ListDepartmentsResponse\x12:\n\x0b\x64\x65partments\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.Department\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x13\x43reateSystemRequest\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"Y\n\x14\x43reateSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1e\n\x10GetSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x11GetSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"T\n\x12ListSystemsRequest\x12\x17\n\x0f\x64\x65partment_code\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x13ListSystemsResponse\x12\x32\n\x07systems\x18\x01 \x03(\x0b\x32!.govshare.authorization.v1.System\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x19RotateSystemSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\",\n\x1aRotateSystemSecretResponse\x12\x0e\n\x06secret\x18\x01 \x01(\t\"\"\n\x14\x44isableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"J\n\x15\x44isableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"!\n\x13\x45nableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"I\n\x14\x45nableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System*\xc8\x01\n\x13\x41\x64ministrativeLevel\x12$\n ADMINISTRATIVE_LEVEL_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x44MINISTRATIVE_LEVEL_NATIONAL\x10\x01\x12#\n\x1f\x41\x44MINISTRATIVE_LEVEL_PROVINCIAL\x10\x02\x12\"\n\x1e\x41\x44MINISTRATIVE_LEVEL_MUNICIPAL\x10\x03\x12\x1f\n\x1b\x41\x44MINISTRATIVE_LEVEL_COUNTY\x10\x04\x32\xd2\n\n\x10\x44irectoryService\x12\xa0\x01\n\x10\x43reateDepartment\x12\x32.govshare.authorization.v1.CreateDepartmentRequest\x1a\x33.govshare.authorization.v1.CreateDepartmentResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x0f/v1/departments:\ndepartment\x12\x92\x01\n\rGetDepartment\x12/.govshare.authorization.v1.GetDepartmentRequest\x1a\x30.govshare.authorization.v1.GetDepartmentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/departments/{code}\x12\x91\x01\n\x0fListDepartments\x12\x31.govshare.authorization.v1.ListDepartmentsRequest\x1a\x32.govshare.authorization.v1.ListDepartmentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/departments\x12\x8c\x01\n\x0c\x43reateSystem\x12..govshare.authorization.v1.CreateSystemRequest\x1a/.govshare.authorization.v1.CreateSystemResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/systems:\x06system\x12\x80\x01\n\tGetSystem\x12+.govshare.authorization.v1.GetSystemRequest\x1a,.govshare.authorization.v1.GetSystemResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/systems/{id}\x12\x81\x01\n\x0bListSystems\x12-.govshare.authorization.v1.ListSystemsRequest\x1a..govshare.authorization.v1.ListSystemsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/systems\x12\xab\x01\n\x12RotateSystemSecret\x12\x34.govshare.authorization.v1.RotateSystemSecretRequest\x1a\x35.govshare.authorization.v1.RotateSystemSecretResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/systems/{id}:rotateSecret:\x01*\x12\x97\x01\n\rDisableSystem\x12/.govshare.authorization.v1.DisableSystemRequest\x1a\x30.govshare.authorization.v1.DisableSystemResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/systems/{id}:disable:\x01*\x12\x93\x01\n\x0c\x45nableSystem\x12..govshare.authorization.v1.EnableSystemRequest\x1a/.govshare.authorization.v1.EnableSystemResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/systems/{id}:enable:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)govshare/authorization/v1/directory.proto\x12\x19govshare.authorization.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x01\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12=\n\x05level\x18\x03 \x01(\x0e\x32..govshare.authorization.v1.AdministrativeLevel\x12\x13\n\x0bregion_code\x18\x04 \x01(\t\x12\x11\n\tauthority\x18\x05 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"~\n\x06System\x12\n\n\x02id\x18\x01 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x10\n\x08\x64isabled\x18\x04 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x17\x43reateDepartmentRequest\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"U\n\x18\x43reateDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"$\n\x14GetDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"R\n\x15GetDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"?\n\x16ListDepartmentsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"n\n\x17ListDepartmentsResponse\x12:\n\x0b\x64\x65partments\x18\x01 \x03(\x0b\x32%.govshare.authorization.v1.Department\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x17RenameDepartmentRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"U\n\x18RenameDepartmentResponse\x12\x39\n\ndepartment\x18\x01 \x01(\x0b\x32%.govshare.authorization.v1.Department\"H\n\x13\x43reateSystemRequest\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"Y\n\x14\x43reateSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1e\n\x10GetSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x11GetSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"T\n\x12ListSystemsRequest\x12\x17\n\x0f\x64\x65partment_code\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x13ListSystemsResponse\x12\x32\n\x07systems\x18\x01 \x03(\x0b\x32!.govshare.authorization.v1.System\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x19RotateSystemSecretRequest\x12\n\n\x02id\x18\x01 \x01(\t\",\n\x1aRotateSystemSecretResponse\x12\x0e\n\x06secret\x18\x01 \x01(\t\"\"\n\x14\x44isableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"J\n\x15\x44isableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System\"!\n\x13\x45nableSystemRequest\x12\n\n\x02id\x18\x01 \x01(\t\"I\n\x14\x45nableSystemResponse\x12\x31\n\x06system\x18\x01 \x01(\x0b\x32!.govshare.authorization.v1.System*\xc8\x01\n\x13\x41\x64ministrativeLevel\x12$\n ADMINISTRATIVE_LEVEL_UNSPECIFIED\x10\x00\x12!\n\x1d\x41\x44MINISTRATIVE_LEVEL_NATIONAL\x10\x01\x12#\n\x1f\x41\x44MINISTRATIVE_LEVEL_PROVINCIAL\x10\x02\x12\"\n\x1e\x41\x44MINISTRATIVE_LEVEL_MUNICIPAL\x10\x03\x12\x1f\n\x1b\x41\x44MINISTRATIVE_LEVEL_COUNTY\x10\x04\x32\xfa\x0b\n\x10\x44irectoryService\x12\xa0\x01\n\x10\x43reateDepartment\x12\x32.govshare.authorization.v1.CreateDepartmentRequest\x1a\x33.govshare.authorization.v1.CreateDepartmentResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x0f/v1/departments:\ndepartment\x12\x92\x01\n\rGetDepartment\x12/.govshare.authorization.v1.GetDepartmentRequest\x1a\x30.govshare.authorization.v1.GetDepartmentResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/departments/{code}\x12\x91\x01\n\x0fListDepartments\x12\x31.govshare.authorization.v1.ListDepartmentsRequest\x1a\x32.govshare.authorization.v1.ListDepartmentsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/departments\x12\xa5\x01\n\x10RenameDepartment\x12\x32.govshare.authorization.v1.RenameDepartmentRequest\x1a\x33.govshare.authorization.v1.RenameDepartmentResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/departments/{code}:rename:\x01*\x12\x8c\x01\n\x0c\x43reateSystem\x12..govshare.authorization.v1.CreateSystemRequest\x1a/.govshare.authorization.v1.CreateSystemResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x0b/v1/systems:\x06system\x12\x80\x01\n\tGetSystem\x12+.govshare.authorization.v1.GetSystemRequest\x1a,.govshare.authorization.v1.GetSystemResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/systems/{id}\x12\x81\x01\n\x0bListSystems\x12-.govshare.authorization.v1.ListSystemsRequest\x1a..govshare.authorization.v1.ListSystemsResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/systems\x12\xab\x01\n\x12RotateSystemSecret\x12\x34.govshare.authorization.v1.RotateSystemSecretRequest\x1a\x35.govshare.authorization.v1.RotateSystemSecretResponse\"(\x82\xd3\xe4\x93\x02\"\"\x1d/v1/systems/{id}:rotateSecret:\x01*\x12\x97\x01\n\rDisableSystem\x12/.govshare.authorization.v1.DisableSystemRequest\x1a\x30.govshare.authorization.v1.DisableSystemResponse\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/systems/{id}:disable:\x01*\x12\x93\x01\n\x0c\x45nableSystem\x12..govshare.authorization.v1.EnableSystemRequest\x1a/.govshare.authorization.v1.EnableSystemResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/v1/systems/{id}:enable:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DIRECTORYSERVICE'].methods_by_name['GetDepartment']._serialized_options = b'\202\323\344\223\002\030\022\026/v1/departments/{code}'
   _globals['_DIRECTORYSERVICE'].methods_by_name['ListDepartments']._loaded_options = None
   _globals['_DIRECTORYSERVICE'].methods_by_name['ListDepartments']._serialized_options = b'\202\323\344\223\002\021\022\017/v1/departments'
+  _globals['_DIRECTORYSERVICE'].methods_by_name['RenameDepartment']._loaded_options = None
+  _globals['_DIRECTORYSERVICE'].methods_by_name['RenameDepartment']._serialized_options = b'\202\323\344\223\002\"\"\035/v1/departments/{code}:rename:\001*'
   _globals['_DIRECTORYSERVICE'].methods_by_name['CreateSystem']._loaded_options = None
   _globals['_DIRECTORYSERVICE'].methods_by_name['CreateSystem']._serialized_options = b'\202\323\344\223\002\025\"\013/v1/systems:\006system'
   _globals['_DIRECTORYSERVICE'].methods_by_name['GetSystem']._loaded_options = None
@@ -51,8 +53,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DIRECTORYSERVICE'].methods_by_name['DisableSystem']._serialized_options = b'\202\323\344\223\002\035\"\030/v1/systems/{id}:disable:\001*'
   _globals['_DIRECTORYSERVICE'].methods_by_name['EnableSystem']._loaded_options = None
   _globals['_DIRECTORYSERVICE'].methods_by_name['EnableSystem']._serialized_options = b'\202\323\344\223\002\034\"\027/v1/systems/{id}:enable:\001*'
-  _globals['_ADMINISTRATIVELEVEL']._serialized_start=1695
-  _globals['_ADMINISTRATIVELEVEL']._serialized_end=1895
+  _globals['_ADMINISTRATIVELEVEL']._serialized_start=1837
+  _globals['_ADMINISTRATIVELEVEL']._serialized_end=2037
   _globals['_DEPARTMENT']._serialized_start=136
   _globals['_DEPARTMENT']._serialized_end=328
   _globals['_SYSTEM']._serialized_start=330
@@ -69,30 +71,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTDEPARTMENTSREQUEST']._serialized_end=816
   _globals['_LISTDEPARTMENTSRESPONSE']._serialized_start=818
   _globals['_LISTDEPARTMENTSRESPONSE']._serialized_end=928
-  _globals['_CREATESYSTEMREQUEST']._serialized_start=930
-  _globals['_CREATESYSTEMREQUEST']._serialized_end=1002
-  _globals['_CREATESYSTEMRESPONSE']._serialized_start=1004
-  _globals['_CREATESYSTEMRESPONSE']._serialized_end=1093
-  _globals['_GETSYSTEMREQUEST']._serialized_start=1095
-  _globals['_GETSYSTEMREQUEST']._serialized_end=1125
-  _globals['_GETSYSTEMRESPONSE']._serialized_start=1127
-  _globals['_GETSYSTEMRESPONSE']._serialized_end=1197
-  _globals['_LISTSYSTEMSREQUEST']._serialized_start=1199
-  _globals['_LISTSYSTEMSREQUEST']._serialized_end=1283
-  _globals['_LISTSYSTEMSRESPONSE']._serialized_start=1285
-  _globals['_LISTSYSTEMSRESPONSE']._serialized_end=1383
-  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_start=1385
-  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_end=1424
-  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_start=1426
-  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_end=1470
-  _globals['_DISABLESYSTEMREQUEST']._serialized_start=1472
-  _globals['_DISABLESYSTEMREQUEST']._serialized_end=1506
-  _globals['_DISABLESYSTEMRESPONSE']._serialized_start=1508
-  _globals['_DISABLESYSTEMRESPONSE']._serialized_end=1582
-  _globals['_ENABLESYSTEMREQUEST']._serialized_start=1584
-  _globals['_ENABLESYSTEMREQUEST']._serialized_end=1617
-  _globals['_ENABLESYSTEMRESPONSE']._serialized_start=1619
-  _globals['_ENABLESYSTEMRESPONSE']._serialized_end=1692
-  _globals['_DIRECTORYSERVICE']._serialized_start=1898
-  _globals['_DIRECTORYSERVICE']._serialized_end=3260
+  _globals['_RENAMEDEPARTMENTREQUEST']._serialized_start=930
+  _globals['_RENAMEDEPARTMENTREQUEST']._serialized_end=983
+  _globals['_RENAMEDEPARTMENTRESPONSE']._serialized_start=985
+  _globals['_RENAMEDEPARTMENTRESPONSE']._serialized_end=1070
+  _globals['_CREATESYSTEMREQUEST']._serialized_start=1072
+  _globals['_CREATESYSTEMREQUEST']._serialized_end=1144
+  _globals['_CREATESYSTEMRESPONSE']._serialized_start=1146
+  _globals['_CREATESYSTEMRESPONSE']._serialized_end=1235
+  _globals['_GETSYSTEMREQUEST']._serialized_start=1237
+  _globals['_GETSYSTEMREQUEST']._serialized_end=1267
+  _globals['_GETSYSTEMRESPONSE']._serialized_start=1269
+  _globals['_GETSYSTEMRESPONSE']._serialized_end=1339
+  _globals['_LISTSYSTEMSREQUEST']._serialized_start=1341
+  _globals['_LISTSYSTEMSREQUEST']._serialized_end=1425
+  _globals['_LISTSYSTEMSRESPONSE']._serialized_start=1427
+  _globals['_LISTSYSTEMSRESPONSE']._serialized_end=1525
+  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_start=1527
+  _globals['_ROTATESYSTEMSECRETREQUEST']._serialized_end=1566
+  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_start=1568
+  _globals['_ROTATESYSTEMSECRETRESPONSE']._serialized_end=1612
+  _globals['_DISABLESYSTEMREQUEST']._serialized_start=1614
+  _globals['_DISABLESYSTEMREQUEST']._serialized_end=1648
+  _globals['_DISABLESYSTEMRESPONSE']._serialized_start=1650
+  _globals['_DISABLESYSTEMRESPONSE']._serialized_end=1724
+  _globals['_ENABLESYSTEMREQUEST']._serialized_start=1726
+  _globals['_ENABLESYSTEMREQUEST']._serialized_end=1759
+  _globals['_ENABLESYSTEMRESPONSE']._serialized_start=1761
+  _globals['_ENABLESYSTEMRESPONSE']._serialized_end=1834
+  _globals['_DIRECTORYSERVICE']._serialized_start=2040
+  _globals['_DIRECTORYSERVICE']._serialized_end=3570
 # @@protoc_insertion_point(module_scope)

@@ -94,6 +94,20 @@ class ListDepartmentsResponse(_message.Message):
     next_page_token: str
     def __init__(self, departments: _Optional[_Iterable[_Union[Department, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class RenameDepartmentRequest(_message.Message):
+    __slots__ = ("code", "name")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    name: str
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RenameDepartmentResponse(_message.Message):
+    __slots__ = ("department",)
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    department: Department
+    def __init__(self, department: _Optional[_Union[Department, _Mapping]] = ...) -> None: ...
+
 class CreateSystemRequest(_message.Message):
     __slots__ = ("system",)
     SYSTEM_FIELD_NUMBER: _ClassVar[int]

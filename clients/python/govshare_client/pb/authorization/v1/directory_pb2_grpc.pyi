@@ -20,6 +20,11 @@ class DirectoryServiceStub:
     """Registers a department (authority only)."""
     GetDepartment: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.GetDepartmentRequest, _govshare_client_pb_authorization_v1_directory_pb2.GetDepartmentResponse]
     ListDepartments: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.ListDepartmentsRequest, _govshare_client_pb_authorization_v1_directory_pb2.ListDepartmentsResponse]
+    RenameDepartment: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.RenameDepartmentRequest, _govshare_client_pb_authorization_v1_directory_pb2.RenameDepartmentResponse]
+    """Renames a department (机构改革; the authority's 管理员 only). The new name is the department's everywhere from
+    now on; what was recorded under the old one keeps it (supervision keeps each month's name, the administrative
+    log keeps both). Renaming to the name it has changes nothing and is not logged.
+    """
     CreateSystem: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.CreateSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.CreateSystemResponse]
     """Registers a business system of a department; the secret is returned once."""
     GetSystem: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.GetSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.GetSystemResponse]
@@ -46,6 +51,11 @@ class DirectoryServiceAsyncStub:
     """Registers a department (authority only)."""
     GetDepartment: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.GetDepartmentRequest, _govshare_client_pb_authorization_v1_directory_pb2.GetDepartmentResponse]
     ListDepartments: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.ListDepartmentsRequest, _govshare_client_pb_authorization_v1_directory_pb2.ListDepartmentsResponse]
+    RenameDepartment: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.RenameDepartmentRequest, _govshare_client_pb_authorization_v1_directory_pb2.RenameDepartmentResponse]
+    """Renames a department (机构改革; the authority's 管理员 only). The new name is the department's everywhere from
+    now on; what was recorded under the old one keeps it (supervision keeps each month's name, the administrative
+    log keeps both). Renaming to the name it has changes nothing and is not logged.
+    """
     CreateSystem: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.CreateSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.CreateSystemResponse]
     """Registers a business system of a department; the secret is returned once."""
     GetSystem: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.GetSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.GetSystemResponse]
@@ -68,6 +78,7 @@ class DirectoryServiceServicer:
     def CreateDepartment(self, request: _govshare_client_pb_authorization_v1_directory_pb2.CreateDepartmentRequest, context: Any) -> Any: ...
     def GetDepartment(self, request: _govshare_client_pb_authorization_v1_directory_pb2.GetDepartmentRequest, context: Any) -> Any: ...
     def ListDepartments(self, request: _govshare_client_pb_authorization_v1_directory_pb2.ListDepartmentsRequest, context: Any) -> Any: ...
+    def RenameDepartment(self, request: _govshare_client_pb_authorization_v1_directory_pb2.RenameDepartmentRequest, context: Any) -> Any: ...
     def CreateSystem(self, request: _govshare_client_pb_authorization_v1_directory_pb2.CreateSystemRequest, context: Any) -> Any: ...
     def GetSystem(self, request: _govshare_client_pb_authorization_v1_directory_pb2.GetSystemRequest, context: Any) -> Any: ...
     def ListSystems(self, request: _govshare_client_pb_authorization_v1_directory_pb2.ListSystemsRequest, context: Any) -> Any: ...
@@ -83,6 +94,7 @@ class DirectoryService:
     CreateDepartment: Any
     GetDepartment: Any
     ListDepartments: Any
+    RenameDepartment: Any
     CreateSystem: Any
     GetSystem: Any
     ListSystems: Any
