@@ -7,7 +7,10 @@ calls once, not twenty on every view.
 
 What is shared is only what every signed-in person may read anyway: department names (the directory is open
 to every caller) and the names of *published* entries (the catalog's public face); a draft's name is used for
-the person who could read it and never cached. A name that changed shows within ``ttl`` seconds.
+the person who could read it and never cached. A name that changed shows within ``ttl`` seconds; a department
+renamed (DirectoryService.RenameDepartment) at once where the console has Redis: ``watch_renames`` puts the new
+name in place on the directory's ``govshare.departments.changed`` event, and forgets every department name
+whenever the subscription (re)connects, as events may have been missed meanwhile.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
 
 from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2
+
+if TYPE_CHECKING:
+    from services.runtime.cache import Subscriber
 
 #: How long a looked-up name is kept (a renamed department shows within this).
 TTL_SECONDS = 600.0
@@ -53,6 +60,9 @@ class _Expiring:
             return None
         return hit[1]
 
+    def clear(self) -> None:
+        self._values.clear()
+
     def put(self, key: str, value: object) -> None:
         self._values[key] = (self._clock() + self._ttl, value)
         self._values.move_to_end(key)
@@ -82,6 +92,16 @@ class Names:
                 cached = await self._department(token, code)
             names[code] = str(cached)
         return names
+
+    def renamed(self, event: dict) -> None:
+        """Handler for DEPARTMENTS_CHANGED: the department's new name from now on, not its old one for the TTL."""
+        code, name = event.get("code"), event.get("name")
+        if isinstance(code, str) and isinstance(name, str) and code and name:
+            self._departments.put(code, name)
+
+    def forget_departments(self) -> None:
+        """Drops every department name kept: renames may have been announced while nobody listened."""
+        self._departments.clear()
 
     async def is_authority(self, token: str, code: str) -> bool | None:
         """Whether department ``code`` is the sharing authority, None when the directory does not say: a page
@@ -125,3 +145,13 @@ class Names:
         if entry.state == catalog_pb2.ENTRY_STATE_PUBLISHED:
             self._resources.put(code, resource)
         return resource
+
+
+def watch_renames(names: Names, redis_url: str) -> Subscriber:
+    """Keeps ``names`` up with the directory's renames (started; the caller stops it). Imported here, as the
+    session store's Redis client is: a console without Redis never loads it."""
+    from services.runtime.cache import DEPARTMENTS_CHANGED, Subscriber
+
+    subscriber = Subscriber(redis_url, {DEPARTMENTS_CHANGED: names.renamed}, resync=names.forget_departments)
+    subscriber.start()
+    return subscriber

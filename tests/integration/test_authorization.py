@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc
 
+from console.names import Names, watch_renames
 from govshare.authorization.v1 import (
     admin_log_pb2,
     admin_log_pb2_grpc,
@@ -309,6 +310,38 @@ async def test_the_authoritys_administrator_renames_a_department_logged_and_anno
         (AUTHORITY.system_id, {"from": before.name, "name": "市社会服务局"})]
     assert sorted(e.result for e in events if e.result != "OK") == [
         "AUTHORITY_ONLY", "ROLE_REQUIRED", "ROLE_REQUIRED"]
+
+
+class _Directory:
+    """The console's services as Names uses them, straight to the authorization service as the authority."""
+
+    def __init__(self, env: Env) -> None:
+        self.channel, self._env = env.auth, env
+
+    async def call(self, _token: str, method, request):  # type: ignore[no-untyped-def]
+        return await method(request, metadata=self._env.md(AUTHORITY), timeout=10)
+
+
+async def test_the_consoles_names_show_a_rename_at_once(env: Env) -> None:
+    """The console keeps department names ten minutes; a rename announced replaces the old one at once."""
+    code = (await env.department()).department_code
+    names = Names(_Directory(env))
+    watch = watch_renames(names, env.settings.redis_url)
+    try:
+        await asyncio.wait_for(watch.ready.wait(), 10)
+        before = (await names.departments("", [code]))[code]
+        await env.directory.RenameDepartment(directory_pb2.RenameDepartmentRequest(code=code, name="市社会服务局"),
+                                             metadata=env.md(AUTHORITY), timeout=10)
+        for _ in range(200):  # the event arrives in milliseconds; bounded at about two seconds
+            if (await names.departments("", [code]))[code] != before:
+                break
+            await asyncio.sleep(0.01)
+        assert (await names.departments("", [code]))[code] == "市社会服务局"
+        assert names.lookups == 1  # the new name came with the event, not by asking again
+        names.forget_departments()  # as when the subscription reconnects: asked again
+        assert (await names.departments("", [code]))[code] == "市社会服务局" and names.lookups == 2
+    finally:
+        await watch.stop()
 
 
 async def test_departments_are_listed_page_by_page(env: Env) -> None:
