@@ -505,14 +505,21 @@ def _typed_wrong(form: FormData) -> tuple[None, Problem] | None:
 _INVALID = "请按字段旁的提示修改后重新提交。"
 
 
+async def _provider_name(console: Console, session: Session) -> str:
+    """The 提供方 an entry the person saves is written with: their department's name in the directory now, not the
+    one read at their sign-in (a department renamed since would publish entries under its old name); the
+    sign-in's when the directory does not answer."""
+    code = session.person.department_code
+    return (await console.names.departments(session.token, [code])).get(code) or session.person.department_name
+
+
 @signed_in
 async def draft_new(console: Console, request: Request, session: Session) -> Response:
     if request.method == "GET":
         return _entry_form(console, request, {"secrecy": catalog_pb2.SECRECY_NON_CLASSIFIED,
                                               "zone": common_pb2.ZONE_EXTRANET})
     form = await request.form()
-    person = session.person
-    new = forms.entry_from_form(form, person.department_code, person.department_name)
+    new = forms.entry_from_form(form, session.person.department_code, await _provider_name(console, session))
     created, problem = _typed_wrong(form) or await _call(console, session, console.services.catalog.CreateEntry,
                                                           catalog_pb2.CreateEntryRequest(entry=new))
     if problem:
@@ -537,8 +544,7 @@ async def draft_edit(console: Console, request: Request, session: Session) -> Re
             return _refused(console, request, problem)
         return _entry_form(console, request, forms.form_of_entry(got.entry), editing=code)
     form = await request.form()
-    person = session.person
-    changed = forms.entry_from_form(form, person.department_code, person.department_name)
+    changed = forms.entry_from_form(form, session.person.department_code, await _provider_name(console, session))
     changed.code, changed.etag = code, _text(form, "etag")
     updated, problem = _typed_wrong(form) or await _call(
         console, session, console.services.catalog.UpdateEntry,

@@ -528,6 +528,35 @@ async def test_a_new_draft_whose_code_another_officer_took_meanwhile_is_a_confli
     assert "已存在相同的记录" in await refused.text()
 
 
+async def test_a_draft_is_saved_under_the_departments_name_now_not_the_one_read_at_sign_in(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """The console read the person's department name once, at sign-in, and wrote it into every entry they saved as
+    its 提供方: a 编目员 signed in before their department was renamed (RenameDepartment, 机构改革) saved drafts, and
+    once published the catalogue, under the old name. The name is now the directory's at the time of saving."""
+    import uuid
+
+    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+    from govshare.catalog.v1 import catalog_pb2 as cat
+    from govshare.catalog.v1 import catalog_pb2_grpc
+
+    session = system_session(console_server, platform, "police")
+    session.person.department_name = "市公安局（机构改革前）"  # as read at a sign-in before a rename
+    code = f"101001/{uuid.uuid4().int % 10**6:06d}"
+    answer = await context.request.post("/drafts/new", headers=_as(session), max_redirects=0, form={
+        "csrf_token": session.csrf, "code": code, "name": "更名后的目录", "category": "1", "subject": "人口",
+        "format_class": "3", "update_cycle": "2", "share_type": "1", "share_methods": "1", "zone": "1",
+        "secrecy": "1", "key_item": "citizen_id", "endpoint.dataset": f"renamed_{uuid.uuid4().hex[:8]}",
+        "items[0].name": "公民身份号码", "items[0].machine_name": "citizen_id", "items[0].data_type": "1",
+        "items[0].length": "18", "items[0].basic": "on", "items[0].identifier": "1"})
+    assert answer.status == 303, (await answer.text())[-600:]
+    department = platform.credentials.systems["police"]["department"]
+    now = (await directory_pb2_grpc.DirectoryServiceStub(platform.channel).GetDepartment(
+        directory_pb2.GetDepartmentRequest(code=department), metadata=platform.metadata("police"), timeout=10))
+    saved = await catalog_pb2_grpc.CatalogServiceStub(platform.channel).GetEntry(
+        cat.GetEntryRequest(code=code, version=1), metadata=platform.metadata("police"), timeout=10)
+    assert saved.entry.provider_name == now.department.name != "市公安局（机构改革前）"
+
+
 @pytest.mark.parametrize("length", ["十八", "-1", "1e3", "99999999999"])
 async def test_a_data_items_length_that_is_no_number_is_refused_beside_it_not_dropped(  # type: ignore[no-untyped-def]
         context, console_server, platform, length: str) -> None:
