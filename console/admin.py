@@ -287,9 +287,27 @@ async def departments(console: Console, request: Request, session: Session) -> R
                                                                        page_token=_page_token(request)))
     if _expired(problem):
         return _ended(problem)
+    # Only the authority's 管理员 renames (a department's own would be refused AUTHORITY_ONLY): the form is theirs.
+    renames = await console.names.is_authority(session.token, session.person.department_code)
     return console.page(request, "departments.html", status=_status(problem) if problem else 200, title="部门",
-                        departments=listed.departments if listed else [], problem=problem,
+                        departments=listed.departments if listed else [], problem=problem, renames=bool(renames),
                         next_token=listed.next_page_token if listed else "")
+
+
+@signed_in
+async def department_rename(console: Console, request: Request, session: Session) -> Response:
+    """A department's new name (机构改革, RenameDepartment): what was recorded before keeps the old one, which the
+    message says, so the administrator does not look for it to be changed in past reports."""
+    form = await request.form()
+    code, name = _text(form, "code"), _text(form, "name")
+    answer, problem = await _call(console, session, _directory(console).RenameDepartment,
+                                  directory_pb2.RenameDepartmentRequest(code=code, name=name))
+    if problem:
+        return _refused(console, request, problem)
+    renamed = answer.department
+    console.names.renamed({"code": renamed.code, "name": renamed.name})  # this replica at once, the event or not
+    return _done(session, f"部门 {renamed.code} 现名为“{renamed.name}”。此前的监督评估、报告和管理日志保留当时的名称。",
+                 "/departments")
 
 
 @signed_in
@@ -337,5 +355,6 @@ def routes() -> list[Route]:
         Route("/persons/action", person_action, methods=["POST"]),
         Route("/persons/roles", person_roles, methods=["POST"]),
         Route("/departments", departments, methods=["GET"]),
+        Route("/departments/rename", department_rename, methods=["POST"]),
         Route("/systems", systems, methods=["GET", "POST"]),
     ]

@@ -143,7 +143,7 @@ _BACK = {"/catalog/entry": "/catalog", "/apply": "/catalog", "/drafts/new": "/dr
          "/applications/escalate": "/applications", "/applications/withdraw": "/applications",
          "/persons/view": "/persons", "/persons/new": "/persons",
          "/supervision/report": "/supervision", "/supervision/export": "/supervision",
-         "/persons/action": "/persons", "/persons/roles": "/persons"}
+         "/persons/action": "/persons", "/persons/roles": "/persons", "/departments/rename": "/departments"}
 
 
 #: The platform's failures, not the person's: the page says the service is temporarily unavailable (503).

@@ -557,6 +557,49 @@ async def test_a_draft_is_saved_under_the_departments_name_now_not_the_one_read_
     assert saved.entry.provider_name == now.department.name != "市公安局（机构改革前）"
 
 
+async def test_the_authoritys_administrator_renames_a_department_on_the_departments_page(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """部门 was read-only: a department renamed in a 机构改革 could only be renamed in the database. The authority's
+    管理员 now renames it there (RenameDepartment), told that what was recorded keeps the old name; a department's
+    own 管理员 is offered no form, and one posted anyway is refused in Chinese."""
+    import random
+
+    from stdnum.cn import uscc
+
+    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+
+    body = "11110100" + "".join(random.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+    code = body + uscc.calc_check_digit(body)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=code, name="市民政局", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL, region_code="110100")),
+        metadata=platform.metadata("authority"), timeout=10)
+    administrator = _person_session(console_server, platform, "authority", "ADMINISTRATOR")
+    page = await (await context.request.get("/departments", headers=_as(administrator))).text()
+    assert 'action="/departments/rename"' in page and "此前的监督评估、报告和管理日志保留原名称" in page
+    assert (await console_server.console.names.departments(administrator.token, [code]))[code] == "市民政局"
+
+    empty = await _post(context, "/departments/rename", administrator, {"code": code, "name": " "})
+    said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await empty.text())
+    assert empty.status == 400 and said and not re.search(r"[A-Za-z]{4,}", said[0]), said
+    done = await _post(context, "/departments/rename", administrator, {"code": code, "name": "市社会服务局"},
+                       max_redirects=0)
+    assert done.status == 303 and done.headers["location"] == "/departments", await done.text()
+    shown = await (await context.request.get("/departments", headers=_as(administrator))).text()
+    assert f"部门 {code} 现名为“市社会服务局”。此前的监督评估、报告和管理日志保留当时的名称。" in shown
+    got = await directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
+                                        metadata=platform.metadata("authority"), timeout=10)
+    assert got.department.name == "市社会服务局"
+    assert (await console_server.console.names.departments(administrator.token, [code]))[code] == "市社会服务局"
+
+    theirs = _person_session(console_server, platform, "police", "ADMINISTRATOR")
+    page = await (await context.request.get("/departments", headers=_as(theirs))).text()
+    assert 'action="/departments/rename"' not in page
+    refused = await _post(context, "/departments/rename", theirs, {"code": code, "name": "市民政局"})
+    text = await refused.text()
+    assert refused.status == 403 and "共享主管部门" in text, text[-800:]
+
+
 @pytest.mark.parametrize("length", ["十八", "-1", "1e3", "99999999999"])
 async def test_a_data_items_length_that_is_no_number_is_refused_beside_it_not_dropped(  # type: ignore[no-untyped-def]
         context, console_server, platform, length: str) -> None:
