@@ -252,12 +252,20 @@ class Store:
     async def rename_department(self, code: str, name: str, admin: AdminEvent) -> tuple[Department, str] | None:
         """Gives department ``code`` the name ``name`` and logs ``admin`` with the name it had (details ``from``), in
         one transaction; the department and its name before, None for an unknown code. A department already of
-        that name is left alone and nothing is logged (a rename sent twice is one rename)."""
+        that name is left alone and nothing is logged (a rename sent twice is one rename); a name another department
+        has is ALREADY_EXISTS naming it: two departments of one name could not be told apart by anyone reading
+        names (the console's lists, the reports)."""
         async with self.pool.acquire() as conn, conn.transaction():
             before = await conn.fetchval("SELECT name FROM departments WHERE code = $1 FOR UPDATE", code)
             if before is None:
                 return None
             if before != name:
+                # Two renames to one name at once: the second waits, then sees the first's.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('department-names'))")
+                other = await conn.fetchval("SELECT code FROM departments WHERE name = $1 AND code <> $2 LIMIT 1",
+                                            name, code)
+                if other is not None:
+                    raise already_exists(f"department {other} named {name!r}")
                 await conn.execute("UPDATE departments SET name = $2 WHERE code = $1", code, name)
                 await self.append_admin(conn, SERVICE, [
                     dataclasses.replace(admin, details={**admin.details, "from": before})])

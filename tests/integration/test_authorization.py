@@ -264,6 +264,7 @@ async def test_the_authoritys_administrator_renames_a_department_logged_and_anno
     """机构改革: a 市民政局 becomes the 市社会服务局: the directory says the new name from then on, the log both."""
     department = await env.department()
     code = department.department_code
+    new = f"市社会服务局{code[-5:]}"  # the session's database is shared: a name no other test gives
     before = (await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
                                                 metadata=env.md(AUTHORITY), timeout=10)).department
 
@@ -273,31 +274,31 @@ async def test_the_authoritys_administrator_renames_a_department_logged_and_anno
     # Neither the department itself, nor the authority's reviewer, nor its own administrator: the authority's only.
     for caller, reason in ((department, "AUTHORITY_ONLY"), (AUTHORITY_REVIEWER, "ROLE_REQUIRED"),
                            (person_of(department, ADMINISTRATOR), "ROLE_REQUIRED")):
-        got, _, _ = await fails(env.directory.RenameDepartment(rename("市社会服务局"), metadata=env.md(caller),
+        got, _, _ = await fails(env.directory.RenameDepartment(rename(new), metadata=env.md(caller),
                                                                timeout=10), grpc.StatusCode.PERMISSION_DENIED)
         assert got == reason
     _, fields, _ = await fails(env.directory.RenameDepartment(rename(" ", "91110000600037341X"),
                                                               metadata=env.md(AUTHORITY), timeout=10),
                                grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["code", "name"]
-    await fails(env.directory.RenameDepartment(rename("市社会服务局", credit_code()), metadata=env.md(AUTHORITY),
+    await fails(env.directory.RenameDepartment(rename(new, credit_code()), metadata=env.md(AUTHORITY),
                                                timeout=10), grpc.StatusCode.NOT_FOUND)
 
     async with redis_client.pubsub() as pubsub:
         await pubsub.subscribe(DEPARTMENTS_CHANGED)
         await pubsub.get_message(timeout=5)  # the subscription confirmation
-        renamed = (await env.directory.RenameDepartment(rename(" 市社会服务局 "), metadata=env.md(AUTHORITY),
+        renamed = (await env.directory.RenameDepartment(rename(f" {new} "), metadata=env.md(AUTHORITY),
                                                         timeout=10)).department
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
-    assert message is not None and json.loads(message["data"]) == {"code": code, "name": "市社会服务局"}
-    assert renamed.name == "市社会服务局"
+    assert message is not None and json.loads(message["data"]) == {"code": code, "name": new}
+    assert renamed.name == new
     assert (renamed.code, renamed.level, renamed.region_code, renamed.create_time) == (
         before.code, before.level, before.region_code, before.create_time)
     got = await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code),
                                             metadata=env.md(department), timeout=10)
     assert got.department == renamed
     # Sent again (a retry): nothing changes, nothing more is logged.
-    again = await env.directory.RenameDepartment(rename("市社会服务局"), metadata=env.md(AUTHORITY), timeout=10)
+    again = await env.directory.RenameDepartment(rename(new), metadata=env.md(AUTHORITY), timeout=10)
     assert again.department == renamed
 
     log = admin_log_pb2_grpc.AdminLogServiceStub(env.auth)
@@ -307,9 +308,22 @@ async def test_the_authoritys_administrator_renames_a_department_logged_and_anno
     events = [e for e in listed.events if e.target == code]
     done = [e for e in events if e.result == "OK"]
     assert [(e.actor_system_id, json.loads(e.details_json)) for e in done] == [
-        (AUTHORITY.system_id, {"from": before.name, "name": "市社会服务局"})]
+        (AUTHORITY.system_id, {"from": before.name, "name": new})]
     assert sorted(e.result for e in events if e.result != "OK") == [
         "AUTHORITY_ONLY", "ROLE_REQUIRED", "ROLE_REQUIRED"]
+
+
+async def test_a_department_is_not_renamed_to_the_name_another_has(env: Env) -> None:
+    """Two departments of one name could not be told apart in the console's lists or the reports."""
+    first, second = (await env.department()).department_code, (await env.department()).department_code
+    taken = (await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=first),
+                                               metadata=env.md(AUTHORITY), timeout=10)).department.name
+    _, _, message = await fails(env.directory.RenameDepartment(directory_pb2.RenameDepartmentRequest(
+        code=second, name=taken), metadata=env.md(AUTHORITY), timeout=10), grpc.StatusCode.ALREADY_EXISTS)
+    assert first in message
+    kept = await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=second),
+                                             metadata=env.md(AUTHORITY), timeout=10)
+    assert kept.department.name != taken
 
 
 class _Directory:
@@ -325,21 +339,22 @@ class _Directory:
 async def test_the_consoles_names_show_a_rename_at_once(env: Env) -> None:
     """The console keeps department names ten minutes; a rename announced replaces the old one at once."""
     code = (await env.department()).department_code
+    new = f"市社会服务局{code[-5:]}"
     names = Names(_Directory(env))
     watch = watch_renames(names, env.settings.redis_url)
     try:
         await asyncio.wait_for(watch.ready.wait(), 10)
         before = (await names.departments("", [code]))[code]
-        await env.directory.RenameDepartment(directory_pb2.RenameDepartmentRequest(code=code, name="市社会服务局"),
+        await env.directory.RenameDepartment(directory_pb2.RenameDepartmentRequest(code=code, name=new),
                                              metadata=env.md(AUTHORITY), timeout=10)
         for _ in range(200):  # the event arrives in milliseconds; bounded at about two seconds
             if (await names.departments("", [code]))[code] != before:
                 break
             await asyncio.sleep(0.01)
-        assert (await names.departments("", [code]))[code] == "市社会服务局"
+        assert (await names.departments("", [code]))[code] == new
         assert names.lookups == 1  # the new name came with the event, not by asking again
         names.forget_departments()  # as when the subscription reconnects: asked again
-        assert (await names.departments("", [code]))[code] == "市社会服务局" and names.lookups == 2
+        assert (await names.departments("", [code]))[code] == new and names.lookups == 2
     finally:
         await watch.stop()
 
