@@ -54,6 +54,7 @@ REASON_SENTENCES = {
                                       "请核对接口地址，或将目录退回请其修改",
     "ENDPOINT_IN_USE": "该前置机的数据集已由另一个部门已发布的目录读取：部门的前置机只由本部门登记，"
                        "请登记本部门前置机提供的数据集",
+    "DEPARTMENT_NAME_TAKEN": "未更名：已有另一个部门使用这一名称，两个部门同名将无从区分，请核对新名称",
     "REQUEST_ID_REUSED": "此申请表已经提交过，之后改动的内容不会再作为新申请提交；如需另行申请，请重新打开申请页面填写",
     "NO_APPLICATION_NEEDED": "该资源无条件共享，无需申请：本部门的业务系统可以直接查询、核验或下载",
     "NOT_PUBLISHED": "该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予：待办的申请请填写理由后点击"
@@ -116,7 +117,8 @@ def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str) -> st
 #: Reasons whose sentence says all the person needs: the service's English is not added after it (a reused
 #: request_id read "此申请表已经提交过…：request_id … was already used for application app-…, which asked for
 #: something else: make a new request_id for a new application"); the application it names is kept.
-SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW", "NOT_PUBLISHED"})
+SAID_WHOLE = frozenset({"REQUEST_ID_REUSED", "NO_APPLICATION_NEEDED", "NOT_SHARED_NOW", "NOT_PUBLISHED",
+                        "DEPARTMENT_NAME_TAKEN"})
 _APPLICATION_ID = re.compile(r"\bapplication (app-[0-9a-f]+)")
 
 

@@ -265,7 +265,9 @@ class Store:
                 other = await conn.fetchval("SELECT code FROM departments WHERE name = $1 AND code <> $2 LIMIT 1",
                                             name, code)
                 if other is not None:
-                    raise already_exists(f"department {other} named {name!r}")
+                    raise ServiceError(grpc.StatusCode.ALREADY_EXISTS, "DEPARTMENT_NAME_TAKEN",
+                                       f"department {other} is already named {name!r}: a department is not "
+                                       "renamed to another's name", metadata={"department_code": other})
                 await conn.execute("UPDATE departments SET name = $2 WHERE code = $1", code, name)
                 await self.append_admin(conn, SERVICE, [
                     dataclasses.replace(admin, details={**admin.details, "from": before})])

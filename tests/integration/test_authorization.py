@@ -318,9 +318,9 @@ async def test_a_department_is_not_renamed_to_the_name_another_has(env: Env) -> 
     first, second = (await env.department()).department_code, (await env.department()).department_code
     taken = (await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=first),
                                                metadata=env.md(AUTHORITY), timeout=10)).department.name
-    _, _, message = await fails(env.directory.RenameDepartment(directory_pb2.RenameDepartmentRequest(
+    reason, _, message = await fails(env.directory.RenameDepartment(directory_pb2.RenameDepartmentRequest(
         code=second, name=taken), metadata=env.md(AUTHORITY), timeout=10), grpc.StatusCode.ALREADY_EXISTS)
-    assert first in message
+    assert reason == "DEPARTMENT_NAME_TAKEN" and first in message
     kept = await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=second),
                                              metadata=env.md(AUTHORITY), timeout=10)
     assert kept.department.name != taken

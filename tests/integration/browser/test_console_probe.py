@@ -593,6 +593,12 @@ async def test_the_authoritys_administrator_renames_a_department_on_the_departme
     assert got.department.name == new
     assert (await console_server.console.names.departments(administrator.token, [code]))[code] == new
 
+    police = platform.credentials.systems["police"]["department"]
+    taken = await _post(context, "/departments/rename", administrator, {"code": police, "name": new})
+    said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await taken.text())
+    assert taken.status == 409, said
+    assert said == ["未更名：已有另一个部门使用这一名称，两个部门同名将无从区分，请核对新名称。"], said
+
     theirs = _person_session(console_server, platform, "police", "ADMINISTRATOR")
     page = await (await context.request.get("/departments", headers=_as(theirs))).text()
     assert 'action="/departments/rename"' not in page
