@@ -9,6 +9,7 @@ so a caller can fix every problem of a request in one round trip.
 from __future__ import annotations
 
 import asyncio
+import functools
 import unicodedata
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ import redis.exceptions
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+from services.runtime.identifiers import mask_citizen_ids
+from services.runtime.masking import Masker
 
 DOMAIN_SUFFIX = "govshare"
 #: What an UNAVAILABLE tells a caller to wait before retrying (google.rpc.RetryInfo), unless it says otherwise.
@@ -363,12 +367,29 @@ def to_status(error: ServiceError, service: str) -> grpc.Status:
     return rpc_status.to_status(status_of(error, service))
 
 
+@functools.cache
+def _citizen_id_masker() -> Masker:
+    return Masker()
+
+
+def masked(text: str) -> str:
+    """``text`` with every 公民身份号码 in it masked by the citizen_id rule (342322********0454).
+
+    A refusal quotes the caller's value ("id: '342322194911060454' is not a well-formed person id"), and a
+    status does not stay with its caller: its message is the span's status, the console shows it to whoever
+    is signed in, a client or the edge logs it. The value is the caller's own, who knows it; a masked one
+    still says which of their values it was."""
+    return mask_citizen_ids(text, lambda number: _citizen_id_masker().mask(number, "citizen_id"))
+
+
 def status_of(error: ServiceError, service: str) -> status_pb2.Status:
     """The google.rpc.Status of a ServiceError: its ErrorInfo (domain ``<service>.govshare``), BadRequest and
-    RetryInfo. (The edge renders one into Envoy's own replies, which no Python code sends.)"""
+    RetryInfo. (The edge renders one into Envoy's own replies, which no Python code sends.) This is the one exit
+    of every refusal, so every 公民身份号码 its texts quote is masked here (see :func:`masked`)."""
     details: list[any_pb2.Any] = []
     info = error_details_pb2.ErrorInfo(
-        reason=error.reason, domain=f"{service}.{DOMAIN_SUFFIX}", metadata=dict(error.metadata)
+        reason=error.reason, domain=f"{service}.{DOMAIN_SUFFIX}",
+        metadata={key: masked(value) for key, value in error.metadata.items()}
     )
     packed = any_pb2.Any()
     packed.Pack(info)
@@ -376,7 +397,7 @@ def status_of(error: ServiceError, service: str) -> status_pb2.Status:
     if error.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=masked(v.description))
                 for v in error.violations
             ]
         )
@@ -385,7 +406,7 @@ def status_of(error: ServiceError, service: str) -> status_pb2.Status:
         details.append(packed)
     if error.retry_after is not None:
         details.append(_pack(retry_info(error.retry_after)))
-    return status_pb2.Status(code=error.code.value[0], message=error.message, details=details)
+    return status_pb2.Status(code=error.code.value[0], message=masked(error.message), details=details)
 
 
 def internal_status(service: str, incident: str) -> grpc.Status:

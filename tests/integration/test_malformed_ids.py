@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from govshare.authorization.v1 import (
     directory_pb2,
@@ -60,3 +61,22 @@ async def test_a_malformed_id_is_invalid_argument_naming_the_field(platform, rpc
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await call(platform, _WELL_FORMED[rpc])
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND, unknown.value.details()
+
+
+async def test_a_citizen_id_sent_where_an_id_goes_is_masked_in_the_refusal_and_every_log(  # type: ignore[no-untyped-def]
+        platform, span_exporter: InMemorySpanExporter, caplog: pytest.LogCaptureFixture) -> None:
+    """The refusal quotes the value sent, and a 公民身份号码 is what an 审批人 pastes into a person's id by mistake:
+    the reply, the service's span (its status) and its log lines hold it masked, as the console shows it."""
+    number = "342322194911060454"
+    span_exporter.clear()
+    caplog.clear()
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _CALLS["GetPerson"][0](platform, number)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details().startswith("id: '342322********0454' is not a well-formed person id")
+    _, bad = details_of(refused.value)
+    assert number not in str(bad)
+    spans = span_exporter.get_finished_spans()
+    assert any("342322********0454" in (span.status.description or "") for span in spans)
+    assert not [span.name for span in spans if number in f"{span.status.description} {span.attributes} {span.events}"]
+    assert not [record.getMessage() for record in caplog.records if number in record.getMessage()]

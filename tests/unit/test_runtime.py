@@ -8,9 +8,10 @@ import time
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 
 from services.runtime import identifiers, pagination, workdays
-from services.runtime.errors import ServiceError
+from services.runtime.errors import FieldViolation, ServiceError, invalid_argument, status_of
 from services.runtime.identity import AssertionSigner, AssertionVerifier, Caller, service_caller
 from services.runtime.keys import generate_keys
 from services.runtime.masking import Masker
@@ -633,3 +634,22 @@ def test_a_deadline_whose_days_are_all_beyond_the_calendar_is_not_counted_again(
     known = dt.datetime(2026, 12, 28, 10, tzinfo=workdays.CHINA)
     stored = workdays.add_working_days(known, 10) + dt.timedelta(days=3)  # counted on an older calendar
     assert workdays.recount(known, stored, 10)[0] == workdays.add_working_days(known, 10)
+
+
+def test_a_refusals_texts_leave_with_every_citizen_id_masked() -> None:
+    """status_of is where every ServiceError becomes a status: a 公民身份号码 the refusal quotes (the caller's
+    value, in its message, a violation or its metadata) leaves masked, as the console and the logs see it."""
+    number = "342322194911060454"
+    error = invalid_argument([FieldViolation("id", f"{number!r} is not a well-formed person id"),
+                              FieldViolation("items[0]", "'34232219491106045X' is not an item")])
+    error.metadata = {"value": number, "code": "91110000600037341L"}
+    status = status_of(error, "authorization")
+    info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    status.details[0].Unpack(info)
+    status.details[1].Unpack(bad)
+    assert status.message == "id: '342322********0454' is not a well-formed person id; items[0]: " \
+                             "'342322********045X' is not an item"
+    assert [v.description for v in bad.field_violations] == [
+        "'342322********0454' is not a well-formed person id", "'342322********045X' is not an item"]
+    assert dict(info.metadata) == {"value": "342322********0454", "code": "91110000600037341L"}
+    assert number not in str(status)
