@@ -1026,8 +1026,9 @@ def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, obj
     if settings.cors_origins:
         filters.append({"name": "envoy.filters.http.cors",
                         "typed_config": _any("envoy.extensions.filters.http.cors.v3.Cors")})
-    filters.append({"name": "envoy.filters.http.grpc_web",
-                    "typed_config": _any("envoy.extensions.filters.http.grpc_web.v3.GrpcWeb")})
+    filters += [_grpc_web_marker(), {"name": "envoy.filters.http.grpc_web",
+                                     "typed_config": _any("envoy.extensions.filters.http.grpc_web.v3.GrpcWeb")},
+                _grpc_web_status()]
     if settings.descriptor_set:
         # Before authentication, so what follows sees the gRPC method a REST call maps to; the status mutations
         # around it keep a backend's gRPC status on the REST reply (see _keep_grpc_status).
@@ -1038,6 +1039,57 @@ def _http_filters(table: RoutingTable, settings: Settings) -> list[dict[str, obj
                  "typed_config": _any("envoy.extensions.filters.http.router.v3.Router",
                                       suppress_envoy_headers=True)}]
     return filters
+
+
+#: Where a gRPC-Web call's content type is kept (filter state) and its gRPC status (dynamic metadata).
+GRPC_WEB_STATE = "govshare.grpc_web"
+#: The gRPC status of a gRPC-Web call, read before the gRPC-Web filter writes it into the reply's body.
+_GRPC_WEB_STATUS_SCRIPT = """
+function envoy_on_response(handle)
+  local status = handle:headers():get("grpc-status")
+  if status == nil then
+    for _ in handle:bodyChunks() do end
+    local trailers = handle:trailers()
+    status = trailers and trailers:get("grpc-status")
+  end
+  status = status and tonumber(status)
+  if status ~= nil then
+    handle:streamInfo():dynamicMetadata():set("{state}", "grpc_status", status)
+  end
+end
+""".replace("{state}", GRPC_WEB_STATE)
+
+
+def _grpc_web_marker() -> dict[str, object]:
+    """Keeps the request's content type (filter state, never sent on) before the gRPC-Web filter makes it
+    ``application/grpc``: how :func:`_grpc_web_status` knows a gRPC-Web call."""
+    return {"name": "govshare.grpc_web.marker", "typed_config": _any(
+        "envoy.extensions.filters.http.set_filter_state.v3.Config", on_request_headers=[{
+            "object_key": GRPC_WEB_STATE, "factory_key": "envoy.string",
+            "format_string": {"text_format_source": {"inline_string": "%REQ(content-type)%"}}}])}
+
+
+def _grpc_web_status() -> dict[str, object]:
+    """A gRPC-Web call's gRPC status, for the access log: the gRPC-Web filter writes the backend's trailers into the
+    reply's body (a trailers frame) and clears them, so the log saw no grpc-status and guessed 2 (UNKNOWN) from
+    HTTP 200: every successful gRPC-Web call was logged as failed (whatever the sampling) and a failed one as
+    UNKNOWN. This script, nearer the backend than the gRPC-Web filter, reads the status from the reply's headers
+    (a trailers-only answer) or trailers, without holding the body, into dynamic metadata the log reads
+    (:func:`_access_log`). Only gRPC-Web calls run it (a composite filter matching the kept content type): a
+    gRPC call, whose log reads its own trailers, pays nothing."""
+    lua = {"name": _LUA, "typed_config": _any("envoy.extensions.filters.http.lua.v3.Lua",
+                                              default_source_code={"inline_string": _GRPC_WEB_STATUS_SCRIPT})}
+    web = {"single_predicate": {
+        "input": {"name": "grpc_web", "typed_config": _any(
+            "envoy.extensions.matching.common_inputs.network.v3.FilterStateInput", key=GRPC_WEB_STATE)},
+        "value_match": {"prefix": "application/grpc-web"}}}
+    run = {"action": {"name": "grpc_web_status", "typed_config": _any(
+        "envoy.extensions.filters.http.composite.v3.ExecuteFilterAction", typed_config=lua)}}
+    return {"name": "govshare.grpc_web.status", "typed_config": _any(
+        "envoy.extensions.common.matching.v3.ExtensionWithMatcher",
+        extension_config={"name": "composite", "typed_config": _any(
+            "envoy.extensions.filters.http.composite.v3.Composite")},
+        xds_matcher={"matcher_list": {"matchers": [{"predicate": web, "on_match": run}]}})}
 
 
 #: The backend's gRPC status, carried past the transcoder on a REST reply (never sent to the client).
@@ -1492,9 +1544,10 @@ def _replies_for_browsers(mappers: list[dict[str, object]], origins: tuple[str, 
     return twins
 
 
-def _access_log_filter(percent: float) -> dict[str, object] | None:
+def _access_log_filter(percent: float, grpc_web: bool = False) -> dict[str, object] | None:
     """Which calls are logged: every failed one (a gRPC status other than OK, or an HTTP error), and
-    ``percent`` of the others, drawn independently per call; None (no filter) logs every call.
+    ``percent`` of the others, drawn independently per call; None (no filter) logs every call. A gRPC-Web
+    call's status is the one :func:`_grpc_web_status` kept (``grpc_web``), the one Envoy reads being gone.
 
     Every call is also counted by method and status (grpc_stats) and, for data, recorded durably in the
     query service's audit trail; writing one JSON line per successful call cost the edge ~0.04 ms of CPU per
@@ -1502,7 +1555,11 @@ def _access_log_filter(percent: float) -> dict[str, object] | None:
     edge")."""
     if percent >= 100:
         return None
-    failed = [{"grpc_status_filter": {"statuses": ["OK"], "exclude": True}},
+    # The access log's metadata filter reads no matcher's invert: a status other than OK (0) is one from 1 on.
+    not_ok = {"metadata_filter": {"matcher": {"filter": GRPC_WEB_STATE, "path": [{"key": "grpc_status"}],
+                                              "value": {"double_match": {"range": {"start": 1, "end": 1000}}}}}} \
+        if grpc_web else {"grpc_status_filter": {"statuses": ["OK"], "exclude": True}}
+    failed = [not_ok,
               {"status_code_filter": {"comparison": {"op": "GE", "value": {
                   "default_value": 400, "runtime_key": "edge_access_log_http_errors_from"}}}}]
     sampled = [] if percent <= 0 else [{"runtime_filter": {
@@ -1537,17 +1594,28 @@ def _path_filter(table: RoutingTable, method: bool) -> dict[str, object]:
 
 def _access_log(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
     """One JSON line per logged call: no authorization header, no body, no query string (REST keys stay out), and
-    no path but a method's: two loggers, one per kind of path, as Envoy's formatters cannot rewrite a path."""
-    selection = _access_log_filter(settings.edge_access_log_percent)
-    return [_access_logger(table, method=True, selection=selection),
-            _access_logger(table, method=False, selection=selection)]
+    no path but a method's: a logger per kind of path, as Envoy's formatters cannot rewrite a path, and per kind
+    of call, a gRPC-Web call's status being read elsewhere (:func:`_grpc_web_status`) than Envoy reads one."""
+    return [_access_logger(table, method=method, grpc_web=grpc_web,
+                           selection=_access_log_filter(settings.edge_access_log_percent, grpc_web))
+            for method in (True, False) for grpc_web in (False, True)]
 
 
-def _access_logger(table: RoutingTable, *, method: bool, selection: dict[str, object] | None) -> dict[str, object]:
+def _grpc_web_status_kept(kept: bool) -> dict[str, object]:
+    """Whether :func:`_grpc_web_status` kept the call's gRPC status (a gRPC-Web call that reached a reply), or
+    not (the status, a number, is never null: only a call without it passes, by the key not found)."""
+    value = {"present_match": True} if kept else {"null_match": {}}
+    return {"metadata_filter": {"matcher": {"filter": GRPC_WEB_STATE, "path": [{"key": "grpc_status"}],
+                                            "value": value}, "match_if_key_not_found": not kept}}
+
+
+def _access_logger(table: RoutingTable, *, method: bool, grpc_web: bool,
+                   selection: dict[str, object] | None) -> dict[str, object]:
+    grpc_status = f"%DYNAMIC_METADATA({GRPC_WEB_STATE}:grpc_status)%" if grpc_web else "%GRPC_STATUS(NUMBER)%"
     fields = {
         "time": "%START_TIME%", "method": "%REQ(:METHOD)%",
         "path": "%REQ_WITHOUT_QUERY(:PATH)%" if method else WITHHELD_PATH,
-        "protocol": "%PROTOCOL%", "grpc_status": "%GRPC_STATUS(NUMBER)%", "http_status": "%RESPONSE_CODE%",
+        "protocol": "%PROTOCOL%", "grpc_status": grpc_status, "http_status": "%RESPONSE_CODE%",
         "flags": "%RESPONSE_FLAGS%", "details": "%RESPONSE_CODE_DETAILS%", "duration_ms": "%DURATION%",
         "upstream": "%UPSTREAM_CLUSTER%", "bytes_in": "%BYTES_RECEIVED%", "bytes_out": "%BYTES_SENT%",
         "system": f"%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:{JWT_PAYLOAD}:sub)%",
@@ -1557,8 +1625,8 @@ def _access_logger(table: RoutingTable, *, method: bool, selection: dict[str, ob
         "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", log_format={"json_format": fields, "formatters": [
             {"name": "envoy.formatter.req_without_query",
              "typed_config": _any("envoy.extensions.formatter.req_without_query.v3.ReqWithoutQuery")}]})}
-    path = _path_filter(table, method)
-    log["filter"] = path if selection is None else {"and_filter": {"filters": [selection, path]}}
+    which = [_grpc_web_status_kept(grpc_web), _path_filter(table, method)]
+    log["filter"] = {"and_filter": {"filters": which if selection is None else [*which, selection]}}
     return log
 
 

@@ -743,6 +743,38 @@ async def test_every_failed_call_is_logged_and_successes_only_as_sampled(
                                (WITHHELD_PATH, grpc.StatusCode.UNIMPLEMENTED.value[0])]), statuses
 
 
+@pytest.mark.parametrize("percent", [100.0, 0.0])
+async def test_a_grpc_web_call_is_logged_with_its_grpc_status(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys,
+        percent: float) -> None:
+    """The gRPC-Web filter writes the backend's status into the reply's body (a trailers frame), where the
+    access log cannot read it: every gRPC-Web call was logged grpc_status 2 (UNKNOWN), guessed from HTTP 200,
+    so a successful one was logged (as a failure) whatever the sampling and a refused one said nothing of why.
+    A gRPC-Web call is logged with its own status, as a gRPC call is, sampled as one, and without its token."""
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port, edge_access_log_percent=percent))
+    token = dict(bearer(keys, caller()))
+
+    def frame(code: str) -> bytes:
+        message = catalog_pb2.GetEntryRequest(code=code).SerializeToString()
+        return b"\x00" + len(message).to_bytes(4, "big") + message
+
+    try:
+        for code in ("x", FAILING_CODE):
+            await asyncio.to_thread(_grpc_web, edge, "POST", GET_ENTRY, frame(code), token)
+        await asyncio.to_thread(_grpc_web, edge, "POST", GET_ENTRY, frame("x"), {})  # refused at the edge
+        async with grpc.aio.insecure_channel(edge.address) as channel:  # a gRPC call, logged as before
+            await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=bearer(keys, caller()))
+    finally:
+        edge.stop()
+    logged = [(line["path"], line["protocol"], line["grpc_status"]) for line in _access_log_lines(edge)]
+    failed = [(GET_ENTRY, "HTTP/1.1", grpc.StatusCode.INVALID_ARGUMENT.value[0]),
+              (GET_ENTRY, "HTTP/1.1", grpc.StatusCode.UNAUTHENTICATED.value[0])]
+    ok = [(GET_ENTRY, "HTTP/1.1", 0), *failed, (GET_ENTRY, "HTTP/2", 0)]
+    assert logged == (ok if percent == 100 else failed), logged
+    secret = token["authorization"].split()[1]
+    assert secret.split(".")[1] not in edge.log_text() and secret.split(".")[2] not in edge.log_text()
+
+
 def _rest_status(edge: Edge, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
     request = urllib.request.Request(f"http://{edge.address}{path}", headers=headers)
     try:

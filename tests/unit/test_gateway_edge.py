@@ -367,20 +367,25 @@ def test_an_http_collector_stays_plaintext() -> None:
 
 
 def _selection(log: dict) -> dict | None:
-    """A logger's choice of calls, without its choice of path (every logger has one: test_only_a_methods_path...)."""
-    chosen = log["filter"]
-    return chosen["and_filter"]["filters"][0] if "and_filter" in chosen else None
+    """A logger's choice of calls, without its choice of kind of call and of path (every logger has both:
+    test_only_a_methods_path...)."""
+    filters = log["filter"]["and_filter"]["filters"]
+    return filters[2] if len(filters) > 2 else None
 
 
 def test_the_access_log_keeps_failures_and_a_sample_of_successes() -> None:
     logs = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=2.5), {}))["access_log"]
-    assert len(logs) == 2 and _selection(logs[0]) == _selection(logs[1])
+    # (method path, gRPC), (method path, gRPC-Web), (other path, gRPC), (other path, gRPC-Web)
+    assert len(logs) == 4 and _selection(logs[0]) == _selection(logs[2]) and _selection(logs[1]) == _selection(logs[3])
     failed, http_error, sampled = _selection(logs[0])["or_filter"]["filters"]
     assert failed == {"grpc_status_filter": {"statuses": ["OK"], "exclude": True}}
     assert http_error["status_code_filter"]["comparison"]["op"] == "GE"
     assert sampled["runtime_filter"]["percent_sampled"] == {"numerator": 25_000, "denominator": "MILLION"}
+    web_failed, *others = _selection(logs[1])["or_filter"]["filters"]
+    assert web_failed["metadata_filter"]["matcher"]["value"] == {"double_match": {"range": {"start": 1, "end": 1000}}}
+    assert others == [http_error, sampled]
     everything = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=100.0), {}))["access_log"]
-    assert [_selection(log) for log in everything] == [None, None]
+    assert [_selection(log) for log in everything] == [None] * 4
     failures = _manager(render(SETTINGS.with_overrides(edge_access_log_percent=0.0), {}))["access_log"]
     assert len(_selection(failures[0])["or_filter"]["filters"]) == 2
     assert Settings().edge_access_log_percent == 1.0
@@ -407,9 +412,11 @@ def _takes(log: dict, path: str) -> bool:
 ])
 def test_only_a_methods_path_is_logged(path: str, method: bool) -> None:
     """A URL no rule maps is the caller's text and may hold an ID number: its logger writes no path."""
-    [written] = [log for log in _manager(render(SETTINGS, {}))["access_log"] if _takes(log, path)]
-    logged = written["typed_config"]["log_format"]["json_format"]["path"]
-    assert (logged == "%REQ_WITHOUT_QUERY(:PATH)%") is method and (logged == WITHHELD_PATH) is not method
+    written = [log for log in _manager(render(SETTINGS, {}))["access_log"] if _takes(log, path)]
+    assert len(written) == 2  # a gRPC and a gRPC-Web call's
+    for log in written:
+        logged = log["typed_config"]["log_format"]["json_format"]["path"]
+        assert (logged == "%REQ_WITHOUT_QUERY(:PATH)%") is method and (logged == WITHHELD_PATH) is not method
 
 
 def test_python_m_gateway_render_prints_the_configuration_of_the_environment() -> None:
