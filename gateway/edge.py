@@ -964,11 +964,14 @@ def _rate_limit(settings: Settings) -> dict[str, object]:
 #: per method and status (``envoy_cluster_grpc_v1_CatalogService_GetEntry_0``): nothing to sum by. These match
 #: the whole name and remove it, leaving ``envoy_cluster_grpc{grpc_service, grpc_method, grpc_status}``,
 #: ``envoy_cluster_grpc_success{…}`` and so on. A stat is tagged once, when it is made: no cost per call.
+#: The gRPC-Web filter counts the calls it converts under ``cluster.<cluster>.grpc-web.…`` (those calls are in
+#: ``envoy_cluster_grpc`` too, as grpc_stats counts every call): read alike, they are
+#: ``envoy_cluster_grpc_web{grpc_service, grpc_method, grpc_status}``, not a metric name per method and status.
 _GRPC_STATS_TAGS = [
-    {"tag_name": "grpc_service", "regex": r"^cluster\.[^.]+\.grpc\.((.+)\.)[^.]+\.[^.]+$"},
-    {"tag_name": "grpc_method", "regex": r"^cluster\.[^.]+\.grpc\..+\.(([^.]+)\.)[^.]+$"},
+    {"tag_name": "grpc_service", "regex": r"^cluster\.[^.]+\.grpc(?:-web)?\.((.+)\.)[^.]+\.[^.]+$"},
+    {"tag_name": "grpc_method", "regex": r"^cluster\.[^.]+\.grpc(?:-web)?\..+\.(([^.]+)\.)[^.]+$"},
     # also the counters of the methods not allow-listed (health, reflection): cluster.<cluster>.grpc.<status>
-    {"tag_name": "grpc_status", "regex": r"^cluster\.[^.]+\.grpc(?:\..+)?(\.(\d+))$"},
+    {"tag_name": "grpc_status", "regex": r"^cluster\.[^.]+\.grpc(?:-web)?(?:\..+)?(\.(\d+))$"},
 ]
 
 

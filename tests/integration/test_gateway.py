@@ -684,6 +684,27 @@ async def test_prometheus_labels_name_the_service_method_and_status(channel: grp
     assert "envoy_cluster_grpc_0{" not in text  # the status of the others is a label too
 
 
+async def test_grpc_web_calls_are_labelled_by_service_method_and_status(
+        settings_base: Settings, backend: RunningServer, jwks: JwksEndpoint, keys: PlatformKeys) -> None:
+    """grpc_stats counts a gRPC-Web call under cluster.<cluster>.grpc-web.<service>.<method>.<status>, which the
+    tag rules (written for .grpc.) did not read: /metrics said
+    envoy_cluster_grpc_web_govshare_catalog_v1_CatalogService_GetEntry_0{envoy_cluster_name="catalog"}, a metric
+    name per method and status, so the console's calls were in no sum by method or status."""
+    edge = await start_edge(edge_settings(settings_base, backend.port, jwks.port))
+    message = catalog_pb2.GetEntryRequest(code="x").SerializeToString()
+    frame = b"\x00" + len(message).to_bytes(4, "big") + message
+    try:
+        await asyncio.to_thread(_grpc_web, edge, "POST", GET_ENTRY, frame, dict(bearer(keys, caller())))
+        text = await asyncio.to_thread(edge.admin_get, "/stats/prometheus")
+    finally:
+        edge.stop()
+    calls = {(family.name, sample.labels.get("grpc_service"), sample.labels.get("grpc_method"),
+              sample.labels.get("grpc_status")) for family in text_string_to_metric_families(text)
+             for sample in family.samples if "grpc_status" in sample.labels}
+    assert ("envoy_cluster_grpc_web", "govshare.catalog.v1.CatalogService", "GetEntry", "0") in calls, calls
+    assert "CatalogService_GetEntry" not in text
+
+
 def _log_entries(edge: Edge) -> list[dict]:
     """Every line Envoy wrote: JSON, its access log's and its own (which name a logger)."""
     return [json.loads(line) for line in edge.log_text().splitlines() if line.strip()]
