@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
 
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, masked
 from services.runtime.provider_assertions import VerifiedAssertion
 
 #: The outcome of a line for a refused call.
@@ -151,7 +151,8 @@ class AccessLog:
     def refused(self, operation: str, dataset: str, peer: str, error: ServiceError,
                 assertion: VerifiedAssertion | None = None) -> None:
         """A line for a call refused before it was served: who (the peer; the assertion's names once it is
-        verified), what it asked (operation and dataset, never a key) and why (status and the refusal's words).
+        verified), what it asked (operation and dataset, never a key) and why (status and the refusal's words, a
+        公民身份号码 they quote masked as the platform's refusals are).
 
         Without a verified assertion, at most one a second per peer host, status and kind of refusal;
         ``suppressed`` counts the like refusals since that key's last line that were not written."""
@@ -165,7 +166,7 @@ class AccessLog:
             "system_id": claims.system_id if claims else "", "purpose": claims.purpose if claims else "",
             "assertion_id": assertion.jti if assertion is not None else "", "operation": operation,
             "dataset": dataset[:MAX_DATASET], "keys": 0, "records": 0, "outcome": REFUSED,
-            "status": error.code.name, "reason": error.message, "peer": peer}
+            "status": error.code.name, "reason": masked(error.message), "peer": peer}
         if suppressed:
             line["suppressed"] = suppressed
         self._append(line)

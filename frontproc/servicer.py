@@ -23,7 +23,7 @@ from frontproc.store import DepartmentStore, Row
 from govshare.provider.v1 import provider_pb2 as pb
 from govshare.provider.v1 import provider_pb2_grpc
 from services.query.keys import key_error, normalize_key
-from services.runtime.errors import FieldViolation, ServiceError, invalid_argument
+from services.runtime.errors import FieldViolation, ServiceError, invalid_argument, masked
 from services.runtime.pagination import page_size_violations
 from services.runtime.provider_assertions import ProviderAssertionVerifier, VerifiedAssertion
 from services.runtime.timestamps import to_timestamp
@@ -67,7 +67,7 @@ class FrontprocServicer(provider_pb2_grpc.ProviderServiceServicer):
         except ServiceError as error:
             self._log.refused(operation, dataset, context.peer() or "", error, assertion)
             if assertion is None:
-                self._say_refused(error.message)
+                self._say_refused(masked(error.message))
             raise
         return assertion
 

@@ -58,6 +58,22 @@ def test_a_refused_call_is_written_with_who_and_why(tmp_path: Path) -> None:
         log.close()
 
 
+def test_a_refusal_quoting_a_citizen_id_is_written_with_it_masked(tmp_path: Path) -> None:
+    """A refusal's words may quote what the caller sent: the 前置机's log (kept by the department, read by its
+    operators) holds a 公民身份号码 masked, as the platform's own refusals carry it."""
+    path = tmp_path / "access.jsonl"
+    log = AccessLog(str(path))
+    log.open()
+    try:
+        log.refused("Lookup", "social_insurance", "ipv4:10.0.0.9:51000",
+                    unauthenticated("platform assertion names key '342322194911060454', not this call's"))
+        [line] = read(str(path))
+        assert line["reason"] == "platform assertion names key '342322********0454', not this call's"
+        assert "342322194911060454" not in path.read_text()
+    finally:
+        log.close()
+
+
 class _Clock:
     def __init__(self) -> None:
         self.now = 1000.0
