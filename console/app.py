@@ -321,10 +321,11 @@ PAGES: dict[str, Use] = {
     "/grants": Use(frozenset({"APPROVER", "APPLICANT", "AUDITOR", "REVIEWER"}), "查看、调整和撤销授权",
                    send=frozenset({"APPROVER", "REVIEWER"})),
     # The provider's 审批人 answers disputes, the authoritative source's 编目员 resolves conflicts; the reporter's
-    # 申请人 follows the answer to the disputes its department reported (ListDisputes lists them that side only).
+    # 申请人 reports a record it finds wrong there and follows the answer to the disputes its department reported
+    # (ListDisputes lists them that side only).
     "/disputes": Use(frozenset({"APPROVER", "REVIEWER", "AUDITOR", "DATA_OFFICER", "APPLICANT"}),
                      "处理数据异议和数据冲突",
-                     send=frozenset({"APPROVER", "DATA_OFFICER"})),
+                     send=frozenset({"APPROVER", "DATA_OFFICER", "APPLICANT"})),
     "/audit": Use(frozenset({"AUDITOR", "APPROVER", "DATA_OFFICER"}), "查看本部门资源的使用记录和管理日志"),
     "/supervision": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "查看各部门的监督评估结果"),
     "/supervision/report": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "下载监督报告"),

@@ -176,6 +176,12 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
                                                                   pattern, text in (
     (r"(?:is )?required(?:: one of .*)?", REQUIRED),
     (r"is required: .*", "此项必填，请填写。"),
+    (r"must not be empty", "此项必填，请填写。"),
+    # A dispute's record (services/query/keys.py, identifiers.py) and resource (dispute_servicer._reportable).
+    (r"公民身份号码 must be 17 digits followed by a digit or X",
+     "公民身份号码应为 17 位数字加 1 位数字或 X，请核对后重新填写。"),
+    (r"公民身份号码 has an invalid birth date", "公民身份号码中的出生日期不存在，请核对后重新填写。"),
+    (r"give the code of a published resource", "请填写已发布资源的信息资源代码，如 101001/000001。"),
     (r"must be at most (\d+) characters, got (\d+)",
      r"不能超过 \1 个字（含空格和标点），现为 \2 个字，请删减后重新提交。"),
     (r"must be at most (\d+) characters", r"不能超过 \1 个字，请删减后重新提交。"),

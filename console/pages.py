@@ -1115,7 +1115,44 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> t
 #: Who answers each of 异议与冲突's forms: the provider's 审批人 a dispute, the authoritative source's 编目员 a
 #: conflict (services/query/dispute_servicer.py, services/foundation/loading.py).
 _RESOLVES = {"dispute": (("APPROVER",), "提供部门的审批人答复数据异议"),
-             "conflict": (("DATA_OFFICER",), "权威来源部门的编目员解决数据冲突")}
+             "conflict": (("DATA_OFFICER",), "权威来源部门的编目员解决数据冲突"),
+             "report": (("APPLICANT",), "使用部门的申请人报告数据异议")}
+#: The report form's inputs, each the ReportDispute field of its name (dispute.<name>).
+REPORT_FIELDS = ("resource_code", "key", "item", "claimed_value", "evidence")
+#: ReportDispute's refusals of what was typed that are no field violation, said beside the input they concern
+#: (errors.REASON_SENTENCES' NOT_PUBLISHED speaks of applications).
+_REPORT_REFUSALS = {
+    "RESOURCE_NOT_FOUND": ("resource_code", "没有这一信息资源代码的资源，请核对后重新填写（如 101001/000001）。"),
+    "NOT_PUBLISHED": ("resource_code", "该资源目录未发布或已撤销，不能对其数据报告异议。"),
+    "NOT_A_USER": ("item", "本部门目前无权使用该资源的这一信息项：只有可使用它的部门才能报告其数据有误，"
+                           "请核对信息项，或先申请使用。"),
+    "OPEN_DISPUTE_EXISTS": ("key", "本部门对这条记录的这一信息项已有异议尚未答复，提供部门答复后才能再次报告，"
+                                   "请在下方列表中跟进。"),
+}
+
+
+async def _report_dispute(console: Console, session: Session, typed: dict[str, Any]
+                          ) -> tuple[Any, dict[str, str], Problem | None]:
+    """Reports the dispute typed in 异议's report form: the new dispute, else what to say beside each input (the
+    service's field violations and the refusals of _REPORT_REFUSALS) or, for any other refusal, the Problem.
+    The 信息项 may be typed as its Chinese name, which the catalog entry turns into the machine name it is."""
+    code = typed["resource_code"].strip()
+    items = (await _item_names(console, session, [code])).get(code, {}) if code else {}
+    item = typed["item"].strip()
+    machine = next((name for name, shown in items.items() if item in (name, shown)), item)
+    reported, problem = await _call(console, session, console.services.disputes.ReportDispute,
+                                    dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+                                        resource_code=code, key=typed["key"].strip(), item=machine,
+                                        claimed_value=typed["claimed_value"].strip(),
+                                        evidence=typed["evidence"].strip())))
+    if problem is None:
+        return reported.dispute, {}, None
+    if problem.fields:
+        return None, forms.field_errors(problem.fields, "dispute."), None
+    if problem.reason in _REPORT_REFUSALS:
+        name, sentence = _REPORT_REFUSALS[problem.reason]
+        return None, {name: sentence}, None
+    return None, {}, problem
 
 
 @signed_in
@@ -1124,13 +1161,21 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
     kind, target, typed = "", "", {}
     if request.method == "POST":
         form = await request.form()
-        kind, target = _choice(form, "kind", "dispute", "conflict"), _text(form, "id")
-        typed = _typed(form, "corrected", "answer", "adopt", "note")
+        kind, target = _choice(form, "kind", "dispute", "conflict", "report"), _text(form, "id")
+        typed = _typed(form, "corrected", "answer", "adopt", "note", *REPORT_FIELDS)
         if not kind:
             return _unknown_action(console, request)
         if not holds(session, _RESOLVES[kind][0]):
             return not_yours(console, request, session, *_RESOLVES[kind])
-        if kind == "dispute":
+        if kind == "report":
+            reported, errors, refused = await _report_dispute(console, session, typed)
+            if refused is not None:
+                return _refused(console, request, refused)
+            if reported is not None:
+                provider = reported.provider_department_code
+                named = (await console.names.departments(session.token, [provider])).get(provider) or provider
+                return _done(session, f"已报告异议 {reported.id}，待提供部门{named}核实答复。", "/disputes")
+        elif kind == "dispute":
             text = _text(form, "answer")
             if not text:
                 errors["answer"] = "请填写核实结果（答复内容将告知报告部门）。"

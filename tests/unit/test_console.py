@@ -687,8 +687,8 @@ def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:
 def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_may_read() -> None:
     """ListDisputes lets a 申请人 read the disputes their department reported (R-DSP-1), but 异议与冲突 was not in
     their menu and /disputes answered 您的角色不能使用此页面: they could not follow the answer to a report. It is
-    now theirs to read (not to send); their card shows the report whole, no answer form, and no conflicts
-    section (ListConflicts is not theirs)."""
+    now theirs to read, and to send its report form only (the handler refuses their answer or resolution); their
+    card shows the report whole, no answer form, and no conflicts section (ListConflicts is not theirs)."""
     from console.app import Session, holds, may, navigation
     from console.pages import CONFLICTS_SHOWN
     from govshare.query.v1 import dispute_pb2
@@ -696,7 +696,7 @@ def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_
     applicant = Person(username="civil.applicant", display_name="王申请", department_code="11110100MB0000001X",
                        roles=("APPLICANT",))
     session = Session(id="s", person=applicant, token="t", token_expires_at=0)
-    assert may(session, "/disputes") and not may(session, "/disputes", "POST")
+    assert may(session, "/disputes") and may(session, "/disputes", "POST")
     assert "/disputes" in dict(navigation(session)) and not holds(session, CONFLICTS_SHOWN)
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))

@@ -1119,6 +1119,42 @@ async def test_a_dispute_is_answered_from_the_providers_page_only(context, conso
     assert "答复异议" in pages["police"]
 
 
+async def test_the_using_departments_applicant_reports_a_dispute_on_the_disputes_page(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """异议 offered no way to report a dispute: a 申请人 who found a record wrong had to call ReportDispute. The page
+    now has a report form for the 申请人 (the role the service lets report); refusals are said in Chinese beside
+    their inputs with what was typed kept, the 信息项 may be typed by its Chinese name, and the new dispute is
+    named after and listed."""
+    key = citizen_id_of(850, platform.credentials.seed)
+    applicant = _person_session(console_server, platform, "social", "APPLICANT")
+    page = await (await context.request.get("/disputes", headers=_as(applicant))).text()
+    assert "报告数据异议" in page and 'name="claimed_value"' in page
+    approver = _person_session(console_server, platform, "police", "APPROVER")
+    assert "报告数据异议" not in await (await context.request.get("/disputes", headers=_as(approver))).text()
+    typed = {"kind": "report", "resource_code": "101001/000001", "key": key[:-1] + ("0" if key[-1] != "0" else "1"),
+             "item": "姓名", "claimed_value": " ", "evidence": "户口簿原件"}
+    answer = await _post(context, "/disputes", applicant, typed)
+    text = await answer.text()
+    assert answer.status == 400 and "异议未报告" in text, text[-1500:]
+    assert 'id="key-error">公民身份号码的校验位不正确' in text, text[-2500:]
+    assert 'id="claimed_value-error">此项必填' in text and "户口簿原件</textarea>" in text, text[-2500:]
+    assert f'value="{typed["key"]}"' in text and 'value="姓名"' in text
+    answer = await _post(context, "/disputes", applicant, {**typed, "resource_code": "101001/999999", "key": key,
+                                                             "claimed_value": "李小红"})
+    text = await answer.text()
+    assert answer.status == 400 and 'id="resource_code-error">没有这一信息资源代码的资源' in text, text[-2500:]
+    answer = await _post(context, "/disputes", applicant, {**typed, "key": key, "claimed_value": "李小红"},
+                         max_redirects=0)
+    assert answer.status == 303, await answer.text()
+    text = await (await context.request.get("/disputes", headers=_as(applicant))).text()
+    reported = re.search(r"已报告异议 ([0-9a-f-]{36})，待提供部门市公安局核实答复。", text)
+    assert reported, text[:3000]
+    card = _card(text, f"\">异议 {reported.group(1)} · ")
+    assert "待核实" in card and "李小红" in card and "姓名" in card
+    again = await _post(context, "/disputes", applicant, {**typed, "key": key, "claimed_value": "李小红"})
+    assert again.status == 400 and 'id="key-error">本部门对这条记录的这一信息项已有异议尚未答复' in await again.text()
+
+
 async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """The authority's persons (its 审计员 too) read every citizen's 公民身份号码, the claimed name and the evidence
