@@ -1226,7 +1226,8 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                         disputes=shown,
                         next_token=listed.next_page_token if listed else "",
                         conflicts=conflicts.conflicts if conflicts else [],
-                        conflicts_next=conflicts.next_page_token if conflicts else "", errors=errors,
+                        conflicts_next=conflicts.next_page_token if conflicts else "",
+                        conflicts_token=_conflicts_token(request), errors=errors,
                         problem=problem, conflicts_problem=conflicts_problem, kind=kind, target=target, typed=typed)
 
 
@@ -1240,6 +1241,12 @@ CONFLICT_READERS = ("DATA_OFFICER", "APPROVER", "REVIEWER")
 CONFLICTS_SHOWN = (*CONFLICT_READERS, "AUDITOR")
 
 
+def _conflicts_token(request: Request) -> str:
+    """The page of conflicts shown: its form posts back to it, so an answer refused beside its field comes back
+    with its row (there is no GetConflict to fetch a conflict of another page, as _open_dispute does a dispute)."""
+    return request.query_params.get("c_token", "")
+
+
 async def _conflicts(console: Console, request: Request, session: Session) -> tuple[Any, Problem | None]:
     """The page of conflicts for a person who may read them, else no call and a sentence saying whose they are
     (the service's refusal in English was shown to an 审计员 otherwise)."""
@@ -1247,7 +1254,7 @@ async def _conflicts(console: Console, request: Request, session: Session) -> tu
         return None, Problem(CONFLICTS_DECIDERS_ONLY, code=grpc.StatusCode.PERMISSION_DENIED)
     return await _call(console, session, console.services.foundation.ListConflicts,
                        foundation_pb2.ListConflictsRequest(page_size=console.settings.page_size,
-                                                           page_token=request.query_params.get("c_token", "")))
+                                                           page_token=_conflicts_token(request)))
 
 
 # -- 审计 ------------------------------------------------------------------------------------------------------

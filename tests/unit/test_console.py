@@ -715,6 +715,39 @@ def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_
     assert "数据冲突" not in page
 
 
+def test_a_conflicts_form_posts_to_the_page_of_conflicts_it_is_on() -> None:
+    """A conflict's 解决 form posted to /disputes, whose conflicts are their first page: a 编目员 whose note was
+    refused beside its field (too long, a control character) on a later page got the first page back, without
+    that conflict's row, the note typed and its error (there is no GetConflict to fetch it, as a dispute's is).
+    The form now posts to the page it is on (its c_token), which comes back with the row as it was sent."""
+    from console.app import Session, holds, may
+    from govshare.foundation.v1 import foundation_pb2
+
+    officer = Person(username="police.officer", display_name="赵编目", department_code=PERSON.department_code,
+                     roles=("DATA_OFFICER",))
+    session = Session(id="s", person=officer, token="t", token_expires_at=0)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    conflict = foundation_pb2.Conflict(id=42, dataset="population", key="k", item="name", authoritative_value="甲",
+                                       other_value="乙", other_source_department_code="11110100MB0000001X",
+                                       state=foundation_pb2.CONFLICT_STATE_OPEN,
+                                       authoritative_department_code=officer.department_code)
+
+    def page(token: str) -> str:
+        return console.templates.get_template("disputes.html").render(
+            request=None, session=session, person=officer, csrf="", flash="", nav=[], current="/disputes",
+            may=lambda path, method="GET": may(session, path, method),
+            holds=lambda *roles: holds(session, roles), disputes=[], item_names={}, dept_names={}, res_names={},
+            next_token="", conflicts=[conflict], conflicts_next="", conflicts_token=token, problem=None,
+            conflicts_problem=None, kind="conflict", target="42", typed={"note": "核对"},
+            errors={"note": "不能超过 1000 个字"}, show_conflicts=True)
+
+    later = page("42/a b")
+    assert 'action="/disputes?c_token=42/a%20b"' in later
+    assert 'value="核对"' in later and "不能超过 1000 个字" in later
+    assert '<form method="post" action="/disputes">' in page("")
+
+
 def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_next() -> None:
     """A code is accepted once: a person led to 修改密码 right after signing in (an account an administrator made)
     typed the code their authenticator still showed, was refused TOTP_INVALID, and read 请输入身份验证器当前显示的
