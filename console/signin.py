@@ -25,9 +25,11 @@ SIGN_IN_MESSAGES = {
     "ACCOUNT_LOCKED": "连续登录失败次数过多，账号已被临时锁定，请稍后再试或联系管理员解锁。",
     "TOTP_REQUIRED": "请输入动态口令（身份验证器应用中的 6 位数字）。",
     # A code is accepted once: "type the code shown" sent a person back to the code just used (signing in again
-    # within its 30 seconds, or changing the password right after signing in).
-    "TOTP_INVALID": "动态口令不正确、已过期或已使用过。每个口令只能使用一次：如身份验证器显示的仍是您刚才登录或"
-                    "修改密码时输入的口令，请等它显示下一个 6 位数字后再输入。",
+    # within its 30 seconds, or changing the password right after signing in), now refused as TOTP_REUSED.
+    "TOTP_INVALID": "动态口令不正确或已过期。如身份验证器显示的仍是您刚才登录或修改密码时输入的口令，"
+                    "请等它显示下一个 6 位数字后再输入。",
+    "TOTP_REUSED": "这个动态口令刚才已经使用过，每个口令只能使用一次：请等身份验证器显示下一个 6 位数字后再输入"
+                   "（重复输入用过的口令不计入登录失败次数）。",
     "ACCOUNT_DISABLED": "账号已被停用，请联系管理员。",
     "CREDENTIALS_CHANGED": "登录过程中密码或动态口令已被重置，请使用新的密码或动态口令重新登录。",
 }

@@ -104,15 +104,24 @@ def current_totp(secret: str, at: float | None = None) -> str:
 
 def totp_step(secret: str, code: str, last_step: int, at: float | None = None) -> int | None:
     """The time step ``code`` belongs to (within the drift allowed, and after ``last_step``), or None."""
+    return next((step for step in _code_steps(secret, code, at) if step > last_step), None)
+
+
+def totp_reused(secret: str, code: str, last_step: int, at: float | None = None) -> bool:
+    """Whether ``code`` is the code of a step within the drift allowed that was already used (``last_step`` or
+    before): a right code typed again (a second sign-in, 修改密码 right after signing in), not a guess."""
+    return any(step <= last_step for step in _code_steps(secret, code, at))
+
+
+def _code_steps(secret: str, code: str, at: float | None) -> list[int]:
+    """The time steps within the drift allowed whose code ``code`` is."""
     # NFKC: a Chinese input method's full-width digits (１２３４５６) are the same code; any other script's
     # digits are not ASCII and a wrong code (compare_digest refuses non-ASCII strings with a TypeError).
     code = unicodedata.normalize("NFKC", code).strip()
     if not secret or len(code) != TOTP_DIGITS or not (code.isascii() and code.isdigit()):
-        return None
+        return []
     now = at if at is not None else time.time()
     totp = pyotp.TOTP(secret)
     current = int(now // TOTP_STEP_SECONDS)
-    for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1):
-        if step > last_step and hmac.compare_digest(totp.generate_otp(step), code):
-            return step
-    return None
+    return [step for step in range(current - TOTP_DRIFT_STEPS, current + TOTP_DRIFT_STEPS + 1)
+            if hmac.compare_digest(totp.generate_otp(step), code)]

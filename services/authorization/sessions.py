@@ -8,7 +8,10 @@ the answer never tells which usernames exist. The reasons:
 - BAD_CREDENTIALS: unknown username or wrong password (counted toward the lock);
 - ACCOUNT_LOCKED: too many failures in a row; refused without checking anything until ``lock_expire_time``;
 - TOTP_REQUIRED: the password is right and no code was sent (not counted: the console asks for the code);
-- TOTP_INVALID: a wrong, expired or already used code (counted);
+- TOTP_INVALID: a wrong or expired code (counted);
+- TOTP_REUSED: a right code already used (typed again: a second sign-in, 修改密码 right after signing in), refused
+  and logged, not counted: it is no guess at a code, and counted, anyone who saw a code typed (and knew the
+  password) could lock the account with it;
 - ACCOUNT_DISABLED (said only after the right password);
 - OIDC_TOKEN_REPLAYED: an ID token that already signed someone in (each signs in once; not counted);
 - OIDC_SUBJECT_MISMATCH: an ID token naming a person from another IdP account (iss, sub) than the one they first
@@ -30,7 +33,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import grpc
 
@@ -74,6 +77,8 @@ def _refuse_local_account(person: PersonRecord) -> None:
                                         "(SessionService.SignIn), not through the identity provider")
 
 
+#: A right TOTP code typed again: refused and logged, not counted toward the lock (``Sessions._refuse_code``).
+TOTP_REUSED = "TOTP_REUSED"
 #: The IdP account (iss, sub) of an ID token is not the person's (migration 016).
 SUBJECT_MISMATCH = "OIDC_SUBJECT_MISMATCH"
 
@@ -199,7 +204,8 @@ class Sessions:
             self._refuse_unusable(person)  # disabled: said only to who knows the password
         if not totp_code.strip():
             raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
-        step = pc.totp_step(self._totp_secret(person), totp_code, person.totp_last_step)
+        secret = self._totp_secret(person)
+        step = pc.totp_step(secret, totp_code, person.totp_last_step)
         signed_in = AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "password"})
 
         def issue(now: PersonRecord) -> tuple[tokens.IssuedToken, int, PersonRecord]:
@@ -218,9 +224,7 @@ class Sessions:
                                                                result=CREDENTIALS_CHANGED))
             raise
         if issued is None:
-            await self._fail(person, "BAD_TOTP")
-            raise _refused("TOTP_INVALID", "the authenticator code is wrong, expired or already used: enter the "
-                                           "current code")
+            await self._refuse_code(person, secret, totp_code, step)
         return issued
 
     async def exchange_oidc(self, id_token: str) -> tuple[tokens.IssuedToken, int, PersonRecord]:
@@ -312,10 +316,10 @@ class Sessions:
         if not await asyncio.to_thread(pc.verify_password, current_password, person.password_hash):
             await self._fail(person, "BAD_PASSWORD", CHANGE_PASSWORD)
             raise _refused("BAD_CREDENTIALS", "the current password is wrong")
-        step = pc.totp_step(self._totp_secret(person), totp_code, person.totp_last_step)
+        secret = self._totp_secret(person)
+        step = pc.totp_step(secret, totp_code, person.totp_last_step)
         if step is None:
-            await self._fail(person, "BAD_TOTP", CHANGE_PASSWORD)
-            raise _refused("TOTP_INVALID", "the authenticator code is wrong, expired or already used")
+            await self._refuse_code(person, secret, totp_code, step, CHANGE_PASSWORD)
         secret, sealed = self._renewed_totp(person)
         password_hash = await asyncio.to_thread(pc.hash_password, new_password)
         # The other sessions end; this one too (the console signs in again with the new password). Both factors
@@ -394,6 +398,21 @@ class Sessions:
             await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.sign_in", person.id,
                                                            {"method": method}, result=refused.reason))
             raise
+
+    async def _refuse_code(self, person: PersonRecord, secret: str, code: str, step: int | None,
+                           action: str = "session.sign_in") -> NoReturn:
+        """Refuses the TOTP code ``code`` not accepted: TOTP_REUSED, logged and not counted, when it is the code of
+        a step already used (``step``, the step it matched, was used meanwhile by a concurrent sign-in, or it is a
+        code of the last step used or before); TOTP_INVALID, counted toward the lock, otherwise. A person typing
+        the code they just signed in with again was refused as guessing, each time counted: five tries locked
+        them out, and anyone who saw a code (and the password) could lock the account by replaying it. The
+        replay is still refused: a code is used once."""
+        if step is not None or pc.totp_reused(secret, code, person.totp_last_step):
+            await self._persons.record_admin(AdminEvent.by(caller_of(person), action, person.id, result=TOTP_REUSED))
+            raise _refused(TOTP_REUSED, "this authenticator code was already used (a code is accepted once): "
+                                        "wait for the next code your authenticator shows and enter it")
+        await self._fail(person, "BAD_TOTP", action)
+        raise _refused("TOTP_INVALID", "the authenticator code is wrong or expired: enter the current code")
 
     async def _fail(self, person: PersonRecord, result: str, action: str = "session.sign_in") -> None:
         """Counts a failure toward the lock, logged under the action it was made in (a sign-in, or a signed-in

@@ -149,15 +149,47 @@ async def test_an_unknown_username_locks_as_an_account_does(platform) -> None:  
     assert set(real[2]) == set(decoy[2]) == {"lock_expire_time"}
     assert real[1].split(" until ")[0] == decoy[1].split(" until ")[0]
 
-async def test_a_totp_code_is_accepted_once(platform) -> None:  # type: ignore[no-untyped-def]
+async def test_a_totp_code_is_accepted_once_its_replay_refused_as_such_and_not_counted(platform) -> None:  # type: ignore[no-untyped-def]
+    """A code is accepted once; typed again (a second sign-in, 修改密码 right after signing in) it was TOTP_INVALID,
+    counted as a guess: five replays locked the account, so a person retyping the code their authenticator still
+    showed locked themselves out, and anyone who saw a code typed (with the password) could lock the account with
+    it. The replay is refused TOTP_REUSED, logged, and counts nothing; a wrong code still counts."""
     person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    sessions = _sessions(platform)
     code = totp.now()
-    await _sessions(platform).SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
-                                                               totp_code=code), timeout=10)
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await _sessions(platform).SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
-                                                                   totp_code=code), timeout=10)
-    assert _reason(caught.value) == "TOTP_INVALID"
+    session = (await sessions.SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
+                                                               totp_code=code), timeout=10)).session
+
+    async def refused(call: Awaitable[object]) -> tuple[str, str]:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        return _reason(caught.value), caught.value.details() or ""
+
+    for _ in range(5):  # the default GOVSHARE_SIGNIN_MAX_FAILURES
+        reason, message = await refused(sessions.SignIn(persons_pb2.SignInRequest(
+            username=person.username, password=PASSWORD, totp_code=code), timeout=10))
+        assert reason == "TOTP_REUSED" and "already used" in message, (reason, message)
+    assert (await refused(sessions.ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password=PASSWORD, new_password="a new long password", totp_code=code), metadata=bearer(session),
+        timeout=10)))[0] == "TOTP_REUSED"
+    # Not locked: the next step's code (one step of drift is accepted) signs in.
+    assert (await sessions.SignIn(persons_pb2.SignInRequest(username=person.username, password=PASSWORD,
+                                                            totp_code=totp.at(time.time() + 30)),
+                                  timeout=10)).session.token
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+
+    async def results(action: str) -> list[str]:
+        events = await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action=action, page_size=1000),
+                                           metadata=platform.metadata("authority"), timeout=10)
+        return sorted(e.result for e in events.events if e.target == person.id)
+
+    assert await results("session.sign_in") == ["OK"] * 2 + ["TOTP_REUSED"] * 5
+    assert await results("session.change_password") == ["TOTP_REUSED"]
+    assert await results("session.lock") == []
+    wrong = "000000" if "000000" not in (code, totp.now(), totp.at(time.time() + 30)) else "111111"
+    assert (await refused(sessions.SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=wrong), timeout=10)))[0] == "TOTP_INVALID"
 
 
 async def test_a_totp_code_typed_in_full_width_digits_is_the_same_code(platform) -> None:  # type: ignore[no-untyped-def]

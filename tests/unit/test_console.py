@@ -757,6 +757,7 @@ def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_
 
     from console import password as password_page
     from console.app import Session
+    from console.labels import ADMIN_RESULT
     from console.signin import SIGN_IN_MESSAGES
 
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
@@ -764,12 +765,17 @@ def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_
     session = Session(id="s", person=PERSON, token="t", token_expires_at=0)
     request = Request({"type": "http", "method": "POST", "path": "/password", "headers": [], "query_string": b"",
                        "console.session": session})
-    refused = password_page._refusal(console, request, Problem("the authenticator code is wrong, expired or already "
-                                                               "used", reason="TOTP_INVALID",
+    refused = password_page._refusal(console, request, Problem("this authenticator code was already used",
+                                                               reason="TOTP_REUSED",
                                                                code=grpc.StatusCode.UNAUTHENTICATED))
     page = refused.body.decode()
     assert refused.status_code == 400 and "当前显示的" not in page
-    assert "请等它显示下一个 6 位数字" in SIGN_IN_MESSAGES["TOTP_INVALID"] and SIGN_IN_MESSAGES["TOTP_INVALID"] in page
+    # Its own reason since the replay counts nothing: said as a code used, not as a wrong one.
+    reused = SIGN_IN_MESSAGES["TOTP_REUSED"]
+    assert "刚才已经使用过" in reused and "不计入登录失败次数" in reused
+    assert SIGN_IN_MESSAGES["TOTP_REUSED"] in page and "请等身份验证器显示下一个 6 位数字" in page
+    assert "请等它显示下一个 6 位数字" in SIGN_IN_MESSAGES["TOTP_INVALID"]  # a code that was wrong may be that one too
+    assert ADMIN_RESULT["TOTP_REUSED"] == "失败：动态口令已使用过（不计入锁定）"
     assert "登录时用过的口令不能再用" in page  # the field's hint, before any refusal too
 
 
