@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import asyncpg
@@ -97,6 +97,15 @@ def _person(row: asyncpg.Record) -> PersonRecord:
 def _state(row: asyncpg.Record) -> tuple[str, SystemState]:
     return row["id"], SystemState(disabled=row["disabled"], not_before=row["not_before"],
                                   reason=row["not_before_reason"], version=row["state_version"])
+
+
+def _with_binding(admin: AdminEvent, account: tuple[str, str]) -> AdminEvent:
+    """The sign-in's log entry naming the IdP account (iss, sub) it bound the person to: from then on they sign in
+    from that account only, so the administrator answering "the IdP account is not the one this person signs in
+    with" (OIDC_SUBJECT_MISMATCH) must see when, and to which account, the binding was made. Without it the log
+    showed a sign-in like any other, and the binding was in the persons table alone."""
+    issuer, subject = account
+    return replace(admin, details={**admin.details, "oidc_bound": {"issuer": issuer, "subject": subject}})
 
 
 class OidcAccountTaken(Exception):
@@ -321,9 +330,9 @@ class PersonStore:
             raise replayed(await conn.fetchval("SELECT use_time FROM oidc_used_tokens WHERE token_id = $1",
                                                token_id))
         issued = issue(await self._one(conn, person_id))
-        await conn.execute("UPDATE persons SET oidc_issuer = $2, oidc_subject = $3 WHERE id = $1"
-                           " AND oidc_subject IS NULL", person_id, *account)
-        await Store.append_admin(conn, SERVICE, [admin])
+        bound = await conn.execute("UPDATE persons SET oidc_issuer = $2, oidc_subject = $3 WHERE id = $1"
+                                   " AND oidc_subject IS NULL", person_id, *account)
+        await Store.append_admin(conn, SERVICE, [_with_binding(admin, account) if bound == "UPDATE 1" else admin])
         return issued
 
     async def states(self) -> list[tuple[str, SystemState]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import socket
 import time
 import uuid
@@ -284,3 +285,8 @@ async def test_a_person_signs_in_from_the_idp_account_of_their_first_sign_in_onl
         metadata=platform.metadata("authority"), timeout=10)).events
     assert sorted(e.result for e in events if e.target == person.id) == ["OIDC_SUBJECT_MISMATCH", "OK", "OK"]
     assert sorted(e.result for e in events if e.target == bystander.id) == ["OIDC_SUBJECT_MISMATCH", "OK"]
+    # The first sign-in's entry names the account it bound the person to (the one a later mismatch is against);
+    # the later ones bind nothing and say nothing of it.
+    bindings = [json.loads(e.details_json).get("oidc_bound") for e in events if e.target == person.id
+                and e.result == "OK"]
+    assert sorted(bindings, key=str) == sorted([{"issuer": idp.issuer, "subject": first}, None], key=str), bindings
