@@ -132,7 +132,7 @@ class Console:
         self.templates.globals.update(labels=labels, when=when, day=day, until=until, until_day=until_day,
                                       actor=actor, percent=percent, calls=calls, indicator_rate=indicator_rate,
                                       source=source, provider_answers=provider_answers, access_result=access_result,
-                                      declared_purpose=declared_purpose)
+                                      declared_purpose=declared_purpose, admin_result=admin_result)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -401,15 +401,31 @@ def when(ts: timestamp_pb2.Timestamp | None) -> str:
         return utc.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def actor(event: Any) -> str:
-    """Who made an administrative log entry: the person's name at the time (kept in the entry's details by the
-    service that logged it), else the system's or person's id."""
+def _details(event: Any) -> dict[str, Any]:
+    """An administrative log entry's details, {} when unreadable (the page shows the entry still)."""
     try:
         details = json.loads(event.details_json or "{}")
     except ValueError:
-        details = {}
-    name = details.get("actor_display_name", "") if isinstance(details, dict) else ""
+        return {}
+    return details if isinstance(details, dict) else {}
+
+
+def actor(event: Any) -> str:
+    """Who made an administrative log entry: the person's name at the time (kept in the entry's details by the
+    service that logged it), else the system's or person's id."""
+    name = _details(event).get("actor_display_name", "")
     return f"{name}（{event.actor_system_id}）" if name else event.actor_system_id
+
+
+def admin_result(event: Any) -> str:
+    """An administrative log entry's result as 审计 says it; a sign-in that bound the person to their IdP account
+    (details.oidc_bound, their first through it) says so and which account: the authority's 审计员 (who reads this
+    log) tracing a later 统一身份认证账号与绑定账号不一致 looks for when, and to what, the person was bound."""
+    result = labels.ADMIN_RESULT.get(event.result, event.result)
+    bound = _details(event).get("oidc_bound")
+    if isinstance(bound, dict) and bound.get("subject"):
+        result += f"（首次登录，已绑定统一身份认证账号 {bound['subject']}）"
+    return result
 
 
 def access_result(access: Any) -> str:

@@ -4,6 +4,7 @@ when the person's token does, charts that escape what they draw, and the supervi
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import grpc
@@ -682,6 +683,26 @@ def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:
         events=[], events_next="", events_problem=None)
     assert "低保家庭核查 户主110105********002X 另110105********002X 单位91350100M000100Y8" in page
     assert number not in page and "1949" not in page
+
+
+def test_the_audit_page_says_which_idp_account_a_sign_in_bound_the_person_to() -> None:
+    """The first OIDC sign-in binds the person to the IdP account (iss, sub) they must sign in from after; its log
+    entry read 成功 like any other, so the authority's 审计员 tracing 统一身份认证账号与绑定账号不一致 could not find
+    when, or to which account, the person was bound. The entry says it; another sign-in says nothing more."""
+    from govshare.authorization.v1 import admin_log_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    bound = {"method": "oidc", "oidc_bound": {"issuer": "https://idp.example/realms/gov", "subject": "f3b1-77"}}
+    events = [admin_log_pb2.AdminEvent(seq=2, action="session.sign_in", result="OK",
+                                       details_json=json.dumps({"method": "oidc"})),
+              admin_log_pb2.AdminEvent(seq=1, action="session.sign_in", result="OK", details_json=json.dumps(bound))]
+    page = console.templates.get_template("audit.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        resource="", accesses=[], dept_names={}, res_names={}, item_names={}, next_token="", problem=None,
+        events=events, events_next="", events_problem=None)
+    results = re.findall(r'<span title="OK">([^<]*)</span>', page)
+    assert results == ["成功", "成功（首次登录，已绑定统一身份认证账号 f3b1-77）"], results
 
 
 def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_may_read() -> None:
