@@ -33,7 +33,8 @@ class SessionServiceStub:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), ACCOUNT_DISABLED,
+    OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
     person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
@@ -86,7 +87,8 @@ class SessionServiceServicer:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), ACCOUNT_DISABLED,
+    OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
     person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
@@ -185,7 +187,8 @@ class SessionService:
     SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, ACCOUNT_DISABLED, OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), ACCOUNT_DISABLED,
+    OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
     person's account no longer accepts with PERSON_DISABLED (the administrator disabled the person), ROLES_CHANGED
