@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 from govshare.query.v1 import query_pb2
 from services.query.keys import IME_ZERO
 from services.runtime.masking import Masker
+from services.runtime.workdays import CHINA
 
 # (item machine name, mask rule or None) for every item a caller receives.
 Plan = tuple[tuple[str, str | None], ...]
@@ -43,6 +44,13 @@ _HAN_DIGITS = "〇一二三四五六七八九"
 # A number written with its thousands grouped (1,000.00; a full-width ， is NFKC's comma): as licences and
 # statements print amounts.
 _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+# A date as a calling system sends a date column (java.util.Date, a DATETIME, LocalDateTime): with a time after a
+# blank, T or 日 (2015-09-05 00:00:00, 2015-09-05T00:00, 2015-09-05 00:00:00.0) and perhaps an offset (Z, +08:00,
+# +0800). Only a midnight is a date: a midnight as written, or a moment that is midnight in China's civil time
+# (2015-09-04T16:00:00Z, a Shanghai date sent in UTC), whose day the record's dates are in; another time of day
+# names a moment, not the day the item records, and is compared as written.
+_TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=日))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+                          r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\Z", re.IGNORECASE)
 _HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
 
 
@@ -161,11 +169,45 @@ def date_of(value: str) -> date | None:
     return None
 
 
+def day_of(value: str) -> date | None:
+    """The day ``value`` writes: a date in one of the desk's forms (date_of), or one a calling system sent with a
+    midnight after it (2015-09-05 00:00:00, 2015-09-05T00:00:00+08:00, 2015-09-04T16:00:00Z), else None."""
+    text = normalize_claim(value)
+    found = _TIME_OF_DAY.search(text)
+    if found is None:
+        return date_of(value)
+    day = date_of(text[:found.start()])
+    hours, minutes, seconds, fraction, zone = found.groups()
+    if day is None or not (int(hours) < 24 and int(minutes) < 60 and int(seconds or 0) < 60):
+        return None
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    moment = datetime.combine(day, time(int(hours), int(minutes), int(seconds or 0), micros))
+    if moment.time() == time():
+        return day
+    if zone is None:
+        return None
+    try:
+        in_china = moment.replace(tzinfo=_offset(zone)).astimezone(CHINA)
+    except (ValueError, OverflowError):  # an offset of a day or more (+99:00), or a moment beyond year 9999
+        return None
+    return in_china.date() if in_china.time() == time() else None
+
+
+def _offset(zone: str) -> timezone:
+    """The UTC offset ``zone`` writes (Z, +08:00, +0800, -05)."""
+    if zone.upper() == "Z":
+        return UTC
+    digits = zone[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    return timezone(-delta if zone[0] == "-" else delta)
+
+
 def same_date(claimed: str, actual: str) -> bool:
     """Whether a claimed date is the provider's however each is written: a desk copies 成立日期 2009年8月30日 off
-    a licence, or 出生 1949年11月6日 off an ID card, while the record holds 2009-08-30."""
-    claimed_date = date_of(claimed)
-    return claimed_date is not None and claimed_date == date_of(actual)
+    a licence, or 出生 1949年11月6日 off an ID card, and a calling system sends a date column with its midnight
+    (2009-08-30 00:00:00), while the record holds 2009-08-30."""
+    claimed_date = day_of(claimed)
+    return claimed_date is not None and claimed_date == day_of(actual)
 
 
 def same_code(claimed: str, actual: str) -> bool:

@@ -212,6 +212,27 @@ def test_verify_reads_the_zero_an_input_method_types_in_dates_and_numbers() -> N
     assert verify({"name": "2〇15-〇9-〇5"}, record, numbers, date_items=dates) == {"name": MISMATCH}
 
 
+def test_verify_reads_a_date_sent_with_its_midnight_as_the_date() -> None:
+    """A calling system sends a date column with its midnight (2015-09-05 00:00:00, java.sql.Timestamp's .0,
+    LocalDateTime's 2015-09-05T00:00) or as an instant (+08:00, +0800, a Shanghai midnight in UTC): each is the
+    record's 2015-09-05; another time of day, another day's midnight, or a time on a text item is not."""
+    record = {"established_date": "2015-09-05", "name": "2015-09-05"}
+    dates = frozenset({"established_date"})
+    for written in ("2015-09-05 00:00:00", "2015-09-05T00:00:00+08:00", "2015-09-05 00:00:00.0", "2015-09-05T00:00",
+                    "2015-09-05T00:00:00.000+0800", "2015-09-04T16:00:00Z", "2015-09-04T16:00:00.000+00:00",
+                    "2015-09-05T00:00:00Z", "2015/9/5 0:00:00", "2015年9月5日 00:00:00",
+                    "２０１５－０９－０５　００：００"):
+        assert verify({"established_date": written}, record, date_items=dates) == {"established_date": MATCH}, written
+    for written in ("2015-09-05 14:30:00", "2015-09-05T10:00:00+08:00", "2015-09-05 00:00:01", "2015-09-05 24:00:00",
+                    "2015-09-04 00:00:00", "2015-09-05T00:00:00+08:00:00", "2015-09-05T16:00:00Z",
+                    "2015-09-05T01:00:00+99:00", "2015-09-0500:00:00"):
+        assert verify({"established_date": written}, record, date_items=dates) == {
+            "established_date": MISMATCH}, written
+    assert verify({"name": "2015-09-05 00:00:00"}, record, date_items=dates) == {"name": MISMATCH}
+    assert verify({"established_date": "2015-09-05"}, {"established_date": "2015-09-05 00:00:00"},
+                  date_items=dates) == {"established_date": MATCH}
+
+
 def test_verify_reads_every_middle_dot_of_a_name_as_the_separator() -> None:
     """买买提·艾力 typed with a bullet, a katakana or half-width middle dot is the record's name; a name without
     the separator, or with another character there, is not."""
