@@ -12,6 +12,10 @@
 --   transcoder answers 429, and REST clients' retry policies resend a 429 (after Retry-After, or at once). It is
 --   413, saying the limit and what to do; so is a BatchQuery whose answer would not fit one reply
 --   (REPLY_TOO_LARGE, which says how many keys fit), its words kept.
+-- - A map's string value that is not a JSON string ({"claims": {"name": 123}}, true, a list, an object): the
+--   transcoder named it by its place in the body ("claims[1].value"; a list or an object it did not even name),
+--   where the services name a claim by its item (claims["name"]). It is refused before it is transcoded, named as
+--   the services name it (a key not shaped as a name is not repeated: claims[…]); null goes on as before.
 -- - A body naming a field its message does not have ("itmes" for "items", "purpose": {"txet": ...}), or one field
 --   twice: the transcoder drops the one and keeps one value of the other without a word (the proto3 JSON mapping,
 --   which it has no option to make strict), and the call answered another question than the one asked. It is
@@ -322,6 +326,9 @@ local function walk_object(text, pos, kind, path)
       child_path = path == "" and name or path .. "." .. name
     elseif values ~= nil then  -- (a map's key given twice the transcoder refuses itself)
       child, child_path = values, path .. "[…]"
+      if name:match("^[%a_][%w_]*$") and #name <= 64 then
+        child_path = path .. '["' .. name .. '"]'
+      end
     end
     pos = skip_space(text, walk_value(text, pos + 1, child, child_path))
     local next_byte = text:byte(pos)
@@ -361,7 +368,9 @@ walk_value = function(text, pos, kind, path)
   end
   pos = skip_space(text, pos)
   local first = text:byte(pos)
-  if first == 123 then
+  if kind == "string" and first ~= 34 and first ~= nil and text:sub(pos, pos + 3) ~= "null" then
+    error({ not_string = path })
+  elseif first == 123 then
     return walk_object(text, pos, kind, path)
   elseif first == 91 then
     return walk_array(text, pos, kind, path)
@@ -401,7 +410,11 @@ local function body_refusal(text, message)
     return nil
   end
   local ok, found = pcall(walk_value, text, 1, message, "")
-  if ok or type(found) ~= "table" or found.path == nil then
+  if ok or type(found) ~= "table" then
+    return nil
+  elseif found.not_string ~= nil then
+    return found.not_string .. ": not a JSON string (the edge does not repeat the value)"
+  elseif found.path == nil then
     return nil
   elseif found.twice ~= nil then
     return given_twice(found)

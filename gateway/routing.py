@@ -231,14 +231,21 @@ _OPAQUE_MESSAGES = _SCALAR_MESSAGES | frozenset({"google.protobuf.Struct", "goog
                                                  "google.protobuf.ListValue", "google.protobuf.Any"})
 
 
+#: The kind of a map's string values (``map:string``): the edge checks each is a JSON string, naming it by its key
+#: (``claims["name"]``) as the services do, where the transcoder named it by its place (``claims[1].value``).
+STRING_VALUES = "string"
+
+
 def _field_kind(field: FieldDescriptor) -> str:
     """What a body field's JSON value is checked as: a message's full name (its names checked), ``map:`` and its
-    values' kind (the keys are the caller's), or "" (a scalar, an enum or an opaque message: not looked into)."""
+    values' kind (the keys are the caller's; :data:`STRING_VALUES` for strings), or "" (a scalar, an enum or an
+    opaque message: not looked into)."""
     message = field.message_type
     if message is None or message.full_name in _OPAQUE_MESSAGES:
         return ""
     if message.GetOptions().map_entry:
-        return "map:" + _field_kind(message.fields_by_name["value"])
+        value = message.fields_by_name["value"]
+        return "map:" + (STRING_VALUES if value.type == value.TYPE_STRING else _field_kind(value))
     return message.full_name
 
 
@@ -262,7 +269,7 @@ def body_fields(table: Iterable[Route], pool: descriptor_pool.DescriptorPool | N
         for field in message.fields:
             kind = _field_kind(field)
             fields[name].update(dict.fromkeys((field.json_name, field.name), kind))
-            if kind.removeprefix("map:"):
+            if kind.removeprefix("map:") not in ("", STRING_VALUES):
                 pending.append(kind.removeprefix("map:"))
     return dict(sorted(fields.items()))
 

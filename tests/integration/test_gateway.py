@@ -2133,3 +2133,31 @@ async def test_the_edge_uses_a_renewed_certificate_without_a_restart(
             await get_entry(channel)(request, metadata=bearer(keys, caller()), timeout=10)
     finally:
         edge.stop()
+
+
+async def test_a_rest_claim_that_is_not_a_string_is_named_as_the_service_names_it(edge: Edge,
+                                                                                   keys: PlatformKeys) -> None:
+    """A Verify claim sent as a JSON number (a Java system's Integer, a date as 19491106) was refused naming
+    "claims[1].value", its place in the body, where the query service names a claim by its item (claims["name"]);
+    a list or an object was named no better. Each is refused naming claims["<item>"], in the message and the
+    BadRequest, as the service does; a key that is not shaped as a name is not repeated."""
+    token = {**dict(bearer(keys, caller())), "content-type": "application/json"}
+    verify = "/v1/resources/101001%2F000001:verify"
+    purpose = '"purpose": {"type": "PURPOSE_TYPE_WORK_REFERENCE", "text": "x"}'
+    for claims, field in [('{"name": "张三", "birthDate": 19491106}', 'claims["birthDate"]'),
+                          ('{"name": true}', 'claims["name"]'), ('{"name": ["张三"]}', 'claims["name"]'),
+                          ('{"name": {"a": "b"}}', 'claims["name"]')]:
+        status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", verify, (
+            f'{{"key": "k", {purpose}, "claims": {claims}}}').encode(), token)
+        answer = json.loads(content)
+        assert (status, answer["message"]) == (
+            400, f"{field}: not a JSON string (the edge does not repeat the value)"), content
+        assert answer["details"][1]["fieldViolations"][0]["field"] == field, answer
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", verify, (
+        f'{{"key": "k", {purpose}, "claims": {{"342322194911060454": 1}}}}').encode(), token)
+    assert status == 400 and b"342322194911060454" not in content, content
+    status, _, content = await asyncio.to_thread(_rest_raw, edge, "POST", "/v1/datasets/population/records:load",
+                                                 b'{"records": [{"values": {"name": "a"}}, {"values": {"age": 7}}]}',
+                                                 token)
+    assert json.loads(content)["message"] == (
+        'records[1].values["age"]: not a JSON string (the edge does not repeat the value)'), content
