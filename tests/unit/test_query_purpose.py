@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
-from services.query.servicer import _purpose_violations, purpose_text_violations
+from services.query.resources import Resource
+from services.query.servicer import _purpose_violations, not_an_item, purpose_text_violations
 
 
 @pytest.mark.parametrize("text", ["", "窗口受理 2026-001", "低保审核　2026-0001", "依" * 256, "Case #12 (复核)"])
@@ -41,3 +43,21 @@ def test_a_purpose_class_missing_or_unknown_is_refused_listing_the_classes(purpo
     assert violation.field == "purpose.type"
     assert violation.description == (f"{said}PURPOSE_TYPE_ADMINISTRATIVE_BASIS, PURPOSE_TYPE_WORK_REFERENCE, "
                                      "PURPOSE_TYPE_DATA_VERIFICATION, PURPOSE_TYPE_BUSINESS_COLLABORATION")
+
+
+def test_an_item_written_in_camel_case_or_by_its_catalog_name_is_refused_naming_the_machine_name() -> None:
+    """A Java caller's claims map written as its JSON library writes fields (establishedDate), or by the name the
+    catalog shows (成立日期), was refused "'establishedDate' is not an item of 102001/000001" only: the refusal
+    now names the machine name meant; an item that is none of them is refused as before."""
+    entry = catalog_pb2.Entry(code="102001/000001", items=[
+        catalog_pb2.DataItem(name="成立日期", machine_name="established_date"),
+        catalog_pb2.DataItem(name="注册资本(万元)", machine_name="registered_capital")])
+    resource = Resource(entry, "102001/000001", "11110100MB0000003A", frozenset({"established_date",
+                        "registered_capital"}), 0, "entities", "", True, True)
+    hint = ": items are named by their machine name, here "
+    assert not_an_item("establishedDate", resource) == (
+        f"'establishedDate' is not an item of 102001/000001{hint}'established_date'")
+    assert not_an_item("成立日期", resource) == f"'成立日期' is not an item of 102001/000001{hint}'established_date'"
+    assert not_an_item("registeredCapital", resource).endswith("'registered_capital'")
+    assert not_an_item("birthDate", resource) == "'birthDate' is not an item of 102001/000001"
+    assert not_an_item("", resource) == "'' is not an item of 102001/000001"
