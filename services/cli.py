@@ -16,6 +16,9 @@
                                 an archived month of the access log, checked offline
     govshare audit verify-trail [--wait] / [--id ID [--cancel]]
                                 authority: start (or follow, or cancel) a full verification of the trail
+    govshare backup FILE / restore FILE
+                                the platform's database to a file and back, with the embedded PostgreSQL's
+                                own pg_dump and pg_restore (restore: `govshare up` stopped)
     govshare supervise          compute supervision snapshots of months (the chart's CronJob)
     govshare report yearly / monthly
                                 the yearly sharing report and the monthly usage feedback, HTML and PDF
@@ -155,6 +158,66 @@ def _up(args: argparse.Namespace) -> None:
 
     run_platform(data_dir=_data_dir(args), port_base=args.port, persons=args.persons, zone=args.zone,
                  workers=args.workers, heavy_reads=HeavyReads(args.heavy_read_processes, args.heavy_read_nice))
+
+
+def _backup_database(args: argparse.Namespace, restoring: bool):  # type: ignore[no-untyped-def]
+    """The URL of the database `govshare up` uses on the data directory, and the embedded servers started (or
+    joined: pgserver leaves a server a running `govshare up` holds running) to reach it, or None."""
+    from services.runtime.embedded import EmbeddedDidNotStart, EmbeddedServers, EmbeddedUnavailable
+
+    url = os.environ.get("GOVSHARE_DATABASE_URL", "").strip()
+    if url:
+        return url, None
+    if not restoring and not (_data_dir(args) / "pg").is_dir():
+        raise SystemExit(f"govshare backup: {_data_dir(args)} holds no embedded database (pass --data-dir, or set "
+                         "GOVSHARE_DATABASE_URL to the database `govshare up` uses)")
+    try:
+        embedded = EmbeddedServers(_data_dir(args)).start(postgres=True, redis=False)
+    except (EmbeddedUnavailable, EmbeddedDidNotStart) as exc:
+        raise SystemExit(f"govshare {args.command}: {exc}") from None
+    return embedded.database_url, embedded
+
+
+def _backup(args: argparse.Namespace) -> None:
+    from services import backup
+
+    url, embedded = _backup_database(args, restoring=False)
+    try:
+        backup.dump(url, Path(args.file))
+    except backup.BackupFailed as exc:
+        raise SystemExit(f"govshare backup: {exc}") from None
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    print(f"database {backup.database_name(url)} written to {args.file}")
+
+
+def _restore(args: argparse.Namespace) -> None:
+    from services import backup
+    from services.connection import platform_running
+
+    if platform_running(_data_dir(args)):
+        raise SystemExit(f"govshare restore: a `govshare up` is running on {_data_dir(args)}: stop it first "
+                         "(its services would go on serving state the restore replaces)")
+    if not Path(args.file).is_file():  # before the database is dropped
+        raise SystemExit(f"govshare restore: {args.file}: no such backup file")
+    url, embedded = _backup_database(args, restoring=True)
+    try:
+        _run(args, backup.restore(url, Path(args.file)))
+    except backup.BackupFailed as exc:
+        raise SystemExit(f"govshare restore: {exc}") from None
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    print(f"database {backup.database_name(url)} restored from {args.file}")
+    redis_url = os.environ.get("GOVSHARE_REDIS_URL", "").strip()
+    if redis_url:
+        deleted = _run(args, backup.forget_newer_state(redis_url))
+        print(f"redis: {deleted} keys of the newer state deleted ({', '.join(backup.NEWER_STATE_PATTERNS)})")
+    else:
+        print("redis: the embedded Redis keeps nothing between runs of `govshare up`: nothing to delete")
+    print("Everything written after the backup is lost: docs/deploy.md (Upgrade and rollback) says what to redo "
+          "(administrative changes, the auditors' checkpoints, a rotated person-secret-key).")
 
 
 def _call_args(args: argparse.Namespace) -> tuple[str, str, str]:
@@ -457,6 +520,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(totp)
     totp.add_argument("--credentials", default="", help="default: demo-credentials.json in the data directory")
     totp.set_defaults(func=_totp)
+
+    backup = commands.add_parser("backup", help="write the platform's database to FILE (pg_dump's custom format)")
+    _add_data_dir(backup)
+    backup.add_argument("file", help="the backup file to write")
+    backup.set_defaults(func=_backup)
+
+    restore = commands.add_parser("restore", help="replace the platform's database with the one in FILE "
+                                                  "(`govshare up` stopped)")
+    _add_data_dir(restore)
+    restore.add_argument("file", help="a file `govshare backup` wrote")
+    restore.set_defaults(func=_restore)
 
     supervise = commands.add_parser("supervise", help="compute supervision snapshots (R-SUP-1)")
     _add_data_dir(supervise)

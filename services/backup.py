@@ -1,0 +1,84 @@
+"""`govshare backup` and `govshare restore`: the platform's database to a file and back, with the embedded
+PostgreSQL's own client programs.
+
+The operator of `govshare up` has no PostgreSQL client of the embedded server's version: Debian's pg_dump 15
+refuses the embedded PostgreSQL 16 ("server version mismatch"). pgserver ships pg_dump and pg_restore of its
+server's version beside it, and these commands run those, on the database `govshare up` uses (the embedded one of
+the data directory, or GOVSHARE_DATABASE_URL). A restore drops what Redis keeps of the newer state, as
+docs/deploy.md says a restore must: the records query cached and the console's sessions.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from services.runtime.embedded import _with_database, create_database
+
+#: What Redis keeps that a restored database makes wrong: records newer than the restored foundation's (query's
+#: record cache) and the console's sessions of persons the backup may not hold. Events and rate counters are not
+#: state of the database.
+NEWER_STATE_PATTERNS = ("rec2:*", "govshare:console:*")
+
+
+class BackupFailed(RuntimeError):
+    """pg_dump or pg_restore failed; the message is their own last words."""
+
+
+def postgres_program(name: str) -> Path:
+    """The embedded PostgreSQL's own client program ``name`` (pg_dump, pg_restore), of the server's version."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH) / name
+
+
+def database_name(url: str) -> str:
+    """The database a PostgreSQL URL names (postgresql://u@/db?host=/dir gives db)."""
+    return urlsplit(url).path.lstrip("/") or "postgres"
+
+
+def dump(database_url: str, file: Path) -> None:
+    """Writes the database to ``file`` in pg_dump's custom format (a consistent snapshot; services may run)."""
+    _run([str(postgres_program("pg_dump")), "--format=custom", f"--file={file}"], database_url)
+
+
+async def restore(database_url: str, file: Path) -> None:
+    """Replaces the database with the one in ``file``: it is dropped (with anyone still connected), created empty
+    and restored, so nothing written after the backup (tables of a later migration included) survives. The caller
+    checks ``file`` is there first: the database is gone before pg_restore reads it."""
+    await create_database(_with_database(database_url, "template1"), database_name(database_url))
+    _run([str(postgres_program("pg_restore")), "--exit-on-error", str(file)], database_url)
+
+
+async def forget_newer_state(redis_url: str) -> int:
+    """Deletes what Redis keeps of the state after the backup (NEWER_STATE_PATTERNS); returns how many keys."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(redis_url)
+    deleted = 0
+    try:
+        for pattern in NEWER_STATE_PATTERNS:
+            keys = [key async for key in client.scan_iter(match=pattern, count=1000)]
+            for start in range(0, len(keys), 1000):
+                deleted += await client.unlink(*keys[start:start + 1000])
+    finally:
+        await client.aclose()
+    return deleted
+
+
+def _run(command: list[str], database_url: str) -> None:
+    """Runs a PostgreSQL client program on the database; BackupFailed with what it wrote on stderr when it fails.
+    The password goes in PGPASSWORD, not on the command line, where any user of the machine could read it."""
+    parts = urlsplit(database_url)
+    environment = dict(os.environ)
+    if parts.password is not None:
+        environment["PGPASSWORD"] = unquote(parts.password)
+        netloc = (parts.username or "") + "@" + parts.netloc.rpartition("@")[2]
+        database_url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    done = subprocess.run([*command, f"--dbname={database_url}"], stdin=subprocess.DEVNULL, env=environment,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        words = done.stderr.strip().splitlines()
+        raise BackupFailed(f"{Path(command[0]).name}: {words[-1] if words else f'exit {done.returncode}'}")

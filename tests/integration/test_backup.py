@@ -1,0 +1,91 @@
+"""`govshare backup` and `govshare restore`, run as the README prints them, on the session's servers."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from services.runtime.embedded import EmbeddedServers, create_database
+
+ROOT = Path(__file__).resolve().parents[2]
+BLOCK = re.compile(r"<!-- not runnable against a running platform: tests/integration/test_backup.py.*?-->\s*"
+                   r"```sh\n(.*?)```", re.S)
+
+
+def _readme_commands() -> list[str]:
+    """The README's backup block's commands, as printed."""
+    (block,) = BLOCK.findall((ROOT / "README.md").read_text(encoding="utf-8"))
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def _shell(command: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """``command`` in bash, as a user would type it, with the venv on PATH."""
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env}
+    return subprocess.run(["bash", "-c", command], cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+async def test_the_readmes_backup_and_restore_bring_back_the_database_and_forget_redis_newer_state(
+        embedded: EmbeddedServers, redis_url: str, tmp_path: Path) -> None:
+    """A backup, then changes (a row, a table of a later migration, the cache and a console session in Redis),
+    then the restore: the database as it was backed up, and Redis without the state newer than it."""
+    url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE SCHEMA catalog; CREATE TABLE catalog.entries (code text PRIMARY KEY);"
+                           "INSERT INTO catalog.entries VALUES ('101001/000001')")
+    finally:
+        await conn.close()
+    backup, restore = _readme_commands()
+    done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "govshare-backup.dump").stat().st_size > 0
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("INSERT INTO catalog.entries VALUES ('102001/000001');"
+                           "CREATE TABLE catalog.later (id int)")
+    finally:
+        await conn.close()
+    client = aioredis.from_url(redis_url)
+    tag = uuid.uuid4().hex[:8]
+    await client.set(f"rec2:{tag}", "newer record")
+    await client.set(f"govshare:console:session:{tag}", "a person the backup may not hold")
+    await client.set(f"govshare:kept:{tag}", "not state of the database")
+    try:
+        done = _shell(restore, tmp_path, GOVSHARE_DATABASE_URL=url, GOVSHARE_REDIS_URL=redis_url)
+        assert done.returncode == 0, done.stderr
+        assert "keys of the newer state deleted" in done.stdout, done.stdout
+        assert await client.exists(f"rec2:{tag}", f"govshare:console:session:{tag}") == 0
+        assert await client.exists(f"govshare:kept:{tag}") == 1
+    finally:
+        await client.delete(f"govshare:kept:{tag}")
+        await client.aclose()
+    conn = await asyncpg.connect(url)
+    try:
+        assert [row["code"] for row in await conn.fetch("SELECT code FROM catalog.entries")] == ["101001/000001"]
+        assert await conn.fetchval("SELECT to_regclass('catalog.later')") is None
+    finally:
+        await conn.close()
+
+
+def test_a_backup_of_the_embedded_database_uses_the_embedded_servers_own_pg_dump(
+        embedded: EmbeddedServers, tmp_path: Path) -> None:
+    """With no GOVSHARE_DATABASE_URL, `govshare backup --data-dir` dumps the embedded PostgreSQL of the data
+    directory (the session's, running: joined, and left running), which an older pg_dump refuses."""
+    if os.environ.get("GOVSHARE_TEST_DATABASE_URL"):
+        return  # the session has no embedded PostgreSQL
+    environment = {key: value for key, value in os.environ.items() if key != "GOVSHARE_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-m", "services.cli", "backup", "--data-dir", str(embedded.data_dir),
+                           str(tmp_path / "embedded.dump")], env=environment, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "embedded.dump").read_bytes().startswith(b"PGDMP")
+    assert embedded.dead() == {}
