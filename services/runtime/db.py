@@ -46,6 +46,9 @@ _EARLIER_TEXTS = {
 #: and the pause before it tries again (times the attempt, at most 30 s).
 MIGRATION_LOCK_TIMEOUT_MS = 5000
 MIGRATION_RETRY_SECONDS = 2.0
+#: How often PostgreSQL checks, while it runs a migration's statement, that the migration's client is still there
+#: (client_connection_check_interval, PostgreSQL 14+; see migrate).
+MIGRATION_CLIENT_CHECK_MS = 1000
 
 
 async def _keep_session(_connection: asyncpg.Connection) -> None:
@@ -173,7 +176,7 @@ async def migrate(url: str, schema: str, before: str = "") -> list[str]:
     """Applies the service's pending migrations (only those named before ``before``, when given: a test of a
     migration over data of the earlier schema); returns the names it applied."""
     applied: list[str] = []
-    conn = await asyncpg.connect(dsn=url, server_settings={"application_name": f"govshare-migrate-{schema}"})
+    conn = await _migration_connection(url, schema)
     try:
         lock_id = migration_lock_id(schema)
         await _take_migration_lock(conn, schema, lock_id)
@@ -203,6 +206,20 @@ async def migrate(url: str, schema: str, before: str = "") -> list[str]:
     finally:
         await conn.close()
     return applied
+
+
+async def _migration_connection(url: str, schema: str) -> asyncpg.Connection:
+    """The connection a migration runs on, whose PostgreSQL backend ends soon after its client is gone.
+
+    PostgreSQL notices a client that went away only when it next writes to it: a migration Job killed (kill -9,
+    an evicted pod, a Ctrl-C'd `govshare migrate`) during a long CREATE INDEX or UPDATE left its backend running
+    the statement to its end, holding the table's lock and the schema's migration lock, so the Job started again
+    waited for a migration nobody would use (and the operator had to pg_terminate_backend it by hand).
+    client_connection_check_interval has the backend check the socket every MIGRATION_CLIENT_CHECK_MS while it
+    runs a statement and end it, rolled back, once the client is gone."""
+    return await asyncpg.connect(dsn=url, server_settings={
+        "application_name": f"govshare-migrate-{schema}",
+        "client_connection_check_interval": str(MIGRATION_CLIENT_CHECK_MS)})
 
 
 async def _apply(conn: asyncpg.Connection, schema: str, name: str, sql: str, checksum: str) -> None:

@@ -8,8 +8,10 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import sys
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -261,3 +263,61 @@ async def test_a_coordination_the_previous_release_records_keeps_the_providers_r
         await conn.close()
     assert stored == {"before": ("用途不明确", "经协调同意共享"), "after": ("用途不明确", "经协调同意"),
                       "unanswered": ("", "逾期未答复，协调同意"), "this-release": ("用途不明确", "")}
+
+
+_SLOW_MIGRATION = """
+import asyncio, sys
+from pathlib import Path
+from services.runtime import db
+db._MIGRATIONS_ROOT = Path(sys.argv[2])
+asyncio.run(db.migrate(sys.argv[1], sys.argv[3]))
+"""
+
+
+async def _backend_of(conn: asyncpg.Connection, application: str) -> int | None:
+    """The pid of the backend running a statement for ``application`` (None when there is none)."""
+    return await conn.fetchval("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'"
+                               " AND query LIKE '%pg_sleep%'", application)
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], within: float) -> bool:
+    """Whether ``condition`` holds within ``within`` seconds (asked every 0.1 s)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+async def test_a_killed_migrations_statement_ends_with_its_client(database: str, tmp_path: Path) -> None:
+    """A migration Job killed during a long statement (kill -9, an evicted pod) left its PostgreSQL backend
+    running the statement to its end, holding the schema's migration lock, so the Job started again waited for
+    it. The backend now notices its client is gone within MIGRATION_CLIENT_CHECK_MS and ends the statement."""
+    schema = f"slow_{uuid.uuid4().hex[:8]}"
+    (tmp_path / schema / "migrations").mkdir(parents=True)
+    (tmp_path / schema / "migrations" / "001_slow.sql").write_text("SELECT pg_sleep(60);", encoding="utf-8")
+    application = f"govshare-migrate-{schema}"
+    job = await asyncio.create_subprocess_exec(sys.executable, "-c", _SLOW_MIGRATION, database, str(tmp_path), schema)
+    watcher = await asyncpg.connect(database)
+    try:
+        assert await _until(lambda: _running(watcher, application), 20), "the migration never ran its statement"
+        job.kill()
+        await job.wait()
+        ended = await _until(lambda: _stopped(watcher, application), 5)  # checked each second; it sleeps 60 s
+        assert ended, "the killed migration's statement ran on"
+    finally:
+        if job.returncode is None:
+            job.kill()
+            await job.wait()
+        await watcher.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+                              application)
+        await watcher.close()
+
+
+async def _running(conn: asyncpg.Connection, application: str) -> bool:
+    return await _backend_of(conn, application) is not None
+
+
+async def _stopped(conn: asyncpg.Connection, application: str) -> bool:
+    return await _backend_of(conn, application) is None
