@@ -190,6 +190,28 @@ def _backup(args: argparse.Namespace) -> None:
         if embedded is not None:
             embedded.stop()
     print(f"database {backup.database_name(url)} written to {args.file}")
+    if embedded is not None:
+        print(f"keep {' and '.join(RESTORE_NEEDS)} of {_data_dir(args)} with your backups, apart from them: "
+              "`govshare restore` needs them in the data directory")
+
+
+#: What `govshare up` keeps in its data directory that a restored database needs: the platform's keys (a database
+#: opened with new ones has every person's TOTP secret unreadable) and the demo's credentials (without them `up`
+#: seeds a second set of demo systems into the restored database).
+RESTORE_NEEDS = ("keys.json", "demo-credentials.json")
+
+
+def _check_restorable_data_dir(args: argparse.Namespace) -> None:
+    """Refuses to restore the embedded database into a data directory lacking RESTORE_NEEDS (a new machine, a new
+    directory): `govshare up` would then make new keys and seed the demo again over the restored database."""
+    if os.environ.get("GOVSHARE_DATABASE_URL", "").strip():
+        return
+    missing = [name for name in RESTORE_NEEDS if not (_data_dir(args) / name).is_file()]
+    if missing:
+        raise SystemExit(f"govshare restore: {_data_dir(args)} has no {' nor '.join(missing)}: copy those of the "
+                         "data directory the backup was taken from into it first (`govshare up` would otherwise "
+                         "make new keys, leaving every local account's TOTP secret unreadable, and seed a second "
+                         "set of demo systems over the restored database)")
 
 
 def _restore(args: argparse.Namespace) -> None:
@@ -201,6 +223,7 @@ def _restore(args: argparse.Namespace) -> None:
                          "(its services would go on serving state the restore replaces)")
     if not Path(args.file).is_file():  # before the database is dropped
         raise SystemExit(f"govshare restore: {args.file}: no such backup file")
+    _check_restorable_data_dir(args)
     url, embedded = _backup_database(args, restoring=True)
     try:
         _run(args, backup.restore(url, Path(args.file)))

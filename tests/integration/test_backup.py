@@ -89,3 +89,18 @@ def test_a_backup_of_the_embedded_database_uses_the_embedded_servers_own_pg_dump
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "embedded.dump").read_bytes().startswith(b"PGDMP")
     assert embedded.dead() == {}
+
+
+def test_a_restore_into_a_data_directory_without_the_platforms_keys_is_refused(tmp_path: Path) -> None:
+    """Restored into a new data directory (a new machine), the database was opened by `govshare up` with new keys:
+    every person's TOTP secret unreadable ('9 that no listed key opens'), and the demo seeded a second time over
+    it. The restore now asks for the old directory's keys.json and demo-credentials.json first, starting nothing."""
+    (tmp_path / "backup.dump").write_bytes(b"PGDMP")
+    environment = {key: value for key, value in os.environ.items() if key != "GOVSHARE_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-m", "services.cli", "restore", "--data-dir", str(tmp_path / "new"),
+                           str(tmp_path / "backup.dump")], env=environment, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1
+    assert "has no keys.json nor demo-credentials.json: copy those of the data directory the backup was taken " \
+           "from into it first" in done.stderr, done.stderr
+    assert not (tmp_path / "new" / "pg").exists()
