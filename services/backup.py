@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from services.runtime.embedded import _with_database, create_database
+from services.runtime.embedded import _require, _with_database, create_database
 
 #: What Redis keeps that a restored database makes wrong: records newer than the restored foundation's (query's
 #: record cache) and the console's sessions of persons the backup may not hold. Events and rate counters are not
@@ -28,7 +28,9 @@ class BackupFailed(RuntimeError):
 
 
 def postgres_program(name: str) -> Path:
-    """The embedded PostgreSQL's own client program ``name`` (pg_dump, pg_restore), of the server's version."""
+    """The embedded PostgreSQL's own client program ``name`` (pg_dump, pg_restore), of the server's version
+    (EmbeddedUnavailable, saying what to install, without the 'embedded' extra)."""
+    _require("pgserver", "PostgreSQL's pg_dump and pg_restore", "GOVSHARE_DATABASE_URL")  # its import, quiet
     from pgserver._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH) / name
@@ -47,7 +49,9 @@ def dump(database_url: str, file: Path) -> None:
 async def restore(database_url: str, file: Path) -> None:
     """Replaces the database with the one in ``file``: it is dropped (with anyone still connected), created empty
     and restored, so nothing written after the backup (tables of a later migration included) survives. The caller
-    checks ``file`` is there first: the database is gone before pg_restore reads it."""
+    checks ``file`` is there first; pg_restore reads its table of contents before the database is dropped, so a
+    file that is no backup (truncated, another tool's) leaves the database as it was."""
+    _run([str(postgres_program("pg_restore")), "--list", "--file=/dev/null", str(file)])  # readable, whole
     await create_database(_with_database(database_url, "template1"), database_name(database_url))
     _run([str(postgres_program("pg_restore")), "--exit-on-error", str(file)], database_url)
 
@@ -68,17 +72,19 @@ async def forget_newer_state(redis_url: str) -> int:
     return deleted
 
 
-def _run(command: list[str], database_url: str) -> None:
-    """Runs a PostgreSQL client program on the database; BackupFailed with what it wrote on stderr when it fails.
-    The password goes in PGPASSWORD, not on the command line, where any user of the machine could read it."""
-    parts = urlsplit(database_url)
+def _run(command: list[str], database_url: str = "") -> None:
+    """Runs a PostgreSQL client program (on the database, when given); BackupFailed with what it wrote on stderr
+    when it fails. The password goes in PGPASSWORD, not on the command line, where any user of the machine could
+    read it."""
     environment = dict(os.environ)
-    if parts.password is not None:
-        environment["PGPASSWORD"] = unquote(parts.password)
-        netloc = (parts.username or "") + "@" + parts.netloc.rpartition("@")[2]
-        database_url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    done = subprocess.run([*command, f"--dbname={database_url}"], stdin=subprocess.DEVNULL, env=environment,
-                          capture_output=True, text=True)
+    if database_url:
+        parts = urlsplit(database_url)
+        if parts.password is not None:
+            environment["PGPASSWORD"] = unquote(parts.password)
+            netloc = (parts.username or "") + "@" + parts.netloc.rpartition("@")[2]
+            database_url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        command = [*command, f"--dbname={database_url}"]
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, env=environment, capture_output=True, text=True)
     if done.returncode != 0:
-        words = done.stderr.strip().splitlines()
-        raise BackupFailed(f"{Path(command[0]).name}: {words[-1] if words else f'exit {done.returncode}'}")
+        words = done.stderr.strip().splitlines()  # the program's own lines, "pg_restore: error: …"
+        raise BackupFailed(words[-1] if words else f"{Path(command[0]).name}: exit {done.returncode}")

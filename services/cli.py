@@ -180,11 +180,12 @@ def _backup_database(args: argparse.Namespace, restoring: bool):  # type: ignore
 
 def _backup(args: argparse.Namespace) -> None:
     from services import backup
+    from services.runtime.embedded import EmbeddedUnavailable
 
     url, embedded = _backup_database(args, restoring=False)
     try:
         backup.dump(url, Path(args.file))
-    except backup.BackupFailed as exc:
+    except (backup.BackupFailed, EmbeddedUnavailable) as exc:
         raise SystemExit(f"govshare backup: {exc}") from None
     finally:
         if embedded is not None:
@@ -217,6 +218,7 @@ def _check_restorable_data_dir(args: argparse.Namespace) -> None:
 def _restore(args: argparse.Namespace) -> None:
     from services import backup
     from services.connection import platform_running
+    from services.runtime.embedded import EmbeddedUnavailable
 
     if platform_running(_data_dir(args)):
         raise SystemExit(f"govshare restore: a `govshare up` is running on {_data_dir(args)}: stop it first "
@@ -227,7 +229,7 @@ def _restore(args: argparse.Namespace) -> None:
     url, embedded = _backup_database(args, restoring=True)
     try:
         _run(args, backup.restore(url, Path(args.file)))
-    except backup.BackupFailed as exc:
+    except (backup.BackupFailed, EmbeddedUnavailable) as exc:
         raise SystemExit(f"govshare restore: {exc}") from None
     finally:
         if embedded is not None:

@@ -104,3 +104,24 @@ def test_a_restore_into_a_data_directory_without_the_platforms_keys_is_refused(t
     assert "has no keys.json nor demo-credentials.json: copy those of the data directory the backup was taken " \
            "from into it first" in done.stderr, done.stderr
     assert not (tmp_path / "new" / "pg").exists()
+
+
+async def test_a_restore_from_a_file_that_is_no_backup_leaves_the_database_as_it_was(
+        embedded: EmbeddedServers, tmp_path: Path) -> None:
+    """`govshare restore` of a truncated or wrong file dropped the database before pg_restore found the file
+    unreadable, leaving the platform with an empty database and no backup. The file is read first now."""
+    url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (1)")
+    finally:
+        await conn.close()
+    (tmp_path / "govshare-backup.dump").write_bytes(b"PGDMP\x01")  # cut short
+    done = _shell(_readme_commands()[1], tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 1
+    assert done.stderr.startswith("govshare restore: pg_restore: error:"), done.stderr
+    conn = await asyncpg.connect(url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM kept") == 1
+    finally:
+        await conn.close()
