@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import IO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from services.runtime.embedded import _require, _with_database, create_database
+from services.runtime.files import open_private
 
 #: What Redis keeps that a restored database makes wrong: records newer than the restored foundation's (query's
 #: record cache) and the console's sessions of persons the backup may not hold. Events and rate counters are not
@@ -42,8 +44,18 @@ def database_name(url: str) -> str:
 
 
 def dump(database_url: str, file: Path) -> None:
-    """Writes the database to ``file`` in pg_dump's custom format (a consistent snapshot; services may run)."""
-    _run([str(postgres_program("pg_dump")), "--format=custom", f"--file={file}"], database_url)
+    """Writes the database to ``file`` in pg_dump's custom format (a consistent snapshot; services may run).
+
+    The file holds every person's and entity's data and the persons' sealed secrets: it is its owner's only
+    (0600; pg_dump would leave it as the umask says, readable by every user of the machine). It is written beside
+    and renamed when whole, so a backup that fails leaves the last one of that name as it was."""
+    partial = file.with_name(file.name + ".partial")
+    try:
+        with open_private(partial, "wb") as out:
+            _run([str(postgres_program("pg_dump")), "--format=custom"], database_url, stdout=out)
+        os.replace(partial, file)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 async def restore(database_url: str, file: Path) -> None:
@@ -72,7 +84,7 @@ async def forget_newer_state(redis_url: str) -> int:
     return deleted
 
 
-def _run(command: list[str], database_url: str = "") -> None:
+def _run(command: list[str], database_url: str = "", stdout: IO | None = None) -> None:
     """Runs a PostgreSQL client program (on the database, when given); BackupFailed with what it wrote on stderr
     when it fails. The password goes in PGPASSWORD, not on the command line, where any user of the machine could
     read it."""
@@ -84,7 +96,8 @@ def _run(command: list[str], database_url: str = "") -> None:
             netloc = (parts.username or "") + "@" + parts.netloc.rpartition("@")[2]
             database_url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
         command = [*command, f"--dbname={database_url}"]
-    done = subprocess.run(command, stdin=subprocess.DEVNULL, env=environment, capture_output=True, text=True)
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, env=environment, text=True)
     if done.returncode != 0:
         words = done.stderr.strip().splitlines()  # the program's own lines, "pg_restore: error: …"
         raise BackupFailed(words[-1] if words else f"{Path(command[0]).name}: exit {done.returncode}")

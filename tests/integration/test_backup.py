@@ -125,3 +125,22 @@ async def test_a_restore_from_a_file_that_is_no_backup_leaves_the_database_as_it
         assert await conn.fetchval("SELECT count(*) FROM kept") == 1
     finally:
         await conn.close()
+
+
+async def test_a_backup_is_its_owners_only_and_one_that_fails_keeps_the_last(
+        embedded: EmbeddedServers, tmp_path: Path) -> None:
+    """pg_dump left the backup as the umask said (0644): every user of the machine could read the whole population
+    register in it. And a backup that failed (the server gone midway) had already emptied the last one of its
+    name. The backup is 0600 now, written beside and renamed when whole."""
+    url = await create_database(embedded.database_url, f"govshare_backup_{uuid.uuid4().hex[:8]}")
+    backup = _readme_commands()[0]
+    done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url)
+    assert done.returncode == 0, done.stderr
+    written = tmp_path / "govshare-backup.dump"
+    assert written.stat().st_mode & 0o777 == 0o600
+    last = written.read_bytes()
+    done = _shell(backup, tmp_path, GOVSHARE_DATABASE_URL=url.replace("govshare_backup_", "no_such_database_"))
+    assert done.returncode == 1
+    assert "no_such_database_" in done.stderr and "does not exist" in done.stderr, done.stderr
+    assert written.read_bytes() == last
+    assert os.listdir(tmp_path) == ["govshare-backup.dump"]  # no partial file left
