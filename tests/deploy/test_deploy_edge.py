@@ -253,8 +253,11 @@ def test_the_rendered_configuration_fits_the_release_and_envoy_accepts_it(  # ty
     limit = next(f["typed_config"] for f in manager["http_filters"]
                  if f["name"] == "envoy.filters.http.local_ratelimit")
     assert limit["token_bucket"]["max_tokens"] == effective["edge"]["rateLimitBurst"]
-    for access_log in manager["access_log"]:  # one logger for methods' paths, one that withholds other paths
-        selection = access_log["filter"]["and_filter"]["filters"][0]
+    # A logger per kind of path (methods' paths, others withheld) and of call (gRPC, gRPC-Web): each logs every failed
+    # call and the values' share of the others (its and_filter's or_filter).
+    assert len(manager["access_log"]) == 4
+    for access_log in manager["access_log"]:
+        selection = next(f for f in access_log["filter"]["and_filter"]["filters"] if "or_filter" in f)
         sampled = selection["or_filter"]["filters"][-1]["runtime_filter"]["percent_sampled"]
         assert sampled["numerator"] == round(float(effective["edge"]["accessLogPercent"]) * 10_000)
     origins = [m["exact"] for m in manager["route_config"]["virtual_hosts"][0].get("typed_per_filter_config", {}).get(
