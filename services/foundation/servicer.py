@@ -154,6 +154,17 @@ def designated_item(dataset: Dataset | None, item: str, violations: list[FieldVi
     return item
 
 
+def _dataset_and_source(request: pb.RegisterSourceRequest | pb.RetireSourceRequest) -> tuple[Dataset, str]:
+    """The dataset and the department a source registration or retirement names, or INVALID_ARGUMENT naming each
+    field that is wrong."""
+    violations: list[FieldViolation] = []
+    dataset = find_dataset(request.dataset, violations)
+    department = designated_department(request.department_code, violations)
+    if violations or dataset is None:
+        raise invalid_argument(violations)
+    return dataset, department
+
+
 def _record_key(dataset: Dataset, typed: str) -> str:
     """The key as the dataset stores it; one a Chinese input method typed (３４２３…Ｘ, full width) is read as
     the ASCII code it stands for, as a query's key is (services/query/keys.py), when it is not valid as typed."""
@@ -302,12 +313,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         caller = identified(self._verifier.from_context(context))
         async with self._refusals_logged(caller, "foundation.register_source", request.dataset):
             duties.require_role(caller, ADMINISTRATOR, "register sources")
-            violations: list[FieldViolation] = []
-            dataset = find_dataset(request.dataset, violations)
-            department = designated_department(request.department_code, violations)
-            if violations or dataset is None:
-                raise invalid_argument(violations)
-            registered = await self._registry.register(caller, dataset, department)
+            registered = await self._registry.register(caller, *_dataset_and_source(request))
         return pb.RegisterSourceResponse(sources=sources_message(registered))
 
     async def RetireSource(self, request: pb.RetireSourceRequest, context: grpc.aio.ServicerContext
@@ -315,12 +321,7 @@ class FoundationAdminServicer(foundation_pb2_grpc.FoundationAdminServiceServicer
         caller = identified(self._verifier.from_context(context))
         async with self._refusals_logged(caller, "foundation.retire_source", request.dataset):
             duties.require_role(caller, ADMINISTRATOR, "retire sources")
-            violations: list[FieldViolation] = []
-            dataset = find_dataset(request.dataset, violations)
-            department = designated_department(request.department_code, violations)
-            if violations or dataset is None:
-                raise invalid_argument(violations)
-            retired = await self._registry.retire(caller, dataset, department)
+            retired = await self._registry.retire(caller, *_dataset_and_source(request))
         return pb.RetireSourceResponse(sources=sources_message(retired))
 
     async def DesignateAuthoritativeSource(self, request: pb.DesignateAuthoritativeSourceRequest,
