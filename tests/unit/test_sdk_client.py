@@ -966,6 +966,44 @@ async def test_a_deadline_timeouts_gives_the_export_method_applies_to_exports(ed
             [page async for page in aclient.stub(query_pb2_grpc.QueryServiceAsyncStub).Export(request)]
 
 
+async def test_an_export_the_platform_stalls_ends_at_the_idle_timeout(edge: tuple[FakeEdge, str]) -> None:
+    """A stream had no deadline unless the caller gave one: a platform stalled mid-export (a hung backend, a dropped
+    connection) left the reader waiting for ever. A stream silent for the client's idle_timeout is now cancelled
+    and raises DeadlineExceeded saying so (client.export and a raw stub, sync and async), a reader slow with its
+    rows is not cut, and an export's total deadline defaults to the edge's hour."""
+    fake, address = edge
+    request = query_pb2.ExportRequest(resource_code="c", purpose=common_pb2.Purpose(
+        type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE))
+
+    def stall(context: grpc.ServicerContext) -> None:
+        time.sleep(0.8)
+
+    def read_slowly(client: Client) -> list[str]:
+        keys = []
+        for row in client.export("c", purpose="work_reference"):
+            time.sleep(0.4)  # longer than idle_timeout, spent on the rows: not the platform's silence
+            keys.append(row.key)
+        return keys
+
+    assert govshare_client.client.DEFAULT_TIMEOUTS["/govshare.query.v1.QueryService/Export"] == 3600
+    assert govshare_client.client.DEFAULT_IDLE_TIMEOUT == 120
+    with make_client(address, idle_timeout=0.3) as client:
+        for export in (lambda: list(client.export("c", purpose="work_reference")),
+                       lambda: list(client.stub(query_pb2_grpc.QueryServiceStub).Export(request))):
+            fake.script["Export midway"] = [stall]
+            with pytest.raises(DeadlineExceeded, match=r"no message from the platform for 0\.3 s \(idle_timeout\)"):
+                export()
+        assert read_slowly(client) == ["k1", "k2", "k3"]
+    async with make_async_client(address, idle_timeout=0.3) as aclient:
+        fake.script["Export midway"] = [stall]
+        with pytest.raises(DeadlineExceeded, match=r"idle_timeout"):
+            [row async for row in aclient.export("c", purpose="work_reference")]
+        fake.script["Export midway"] = [stall]
+        with pytest.raises(DeadlineExceeded, match=r"idle_timeout"):
+            [page async for page in aclient.stub(query_pb2_grpc.QueryServiceAsyncStub).Export(request)]
+        assert len([row async for row in aclient.export("c", purpose="work_reference")]) == 3
+
+
 async def test_pages_reads_every_page_of_a_listing_with_its_filters(edge: tuple[FakeEdge, str]) -> None:
     """The SDK had no paging helper: each business system wrote the page_token loop of every List* call itself
     (and one forgetting the filters, or stopping at the first page, read the wrong or too few entries). pages()

@@ -17,6 +17,7 @@ from govshare_client import _requests as build
 from govshare_client._tokens import AsyncTokenSource
 from govshare_client.client import (
     CHANNEL_OPTIONS,
+    DEFAULT_IDLE_TIMEOUT,
     DEFAULT_TIMEOUT,
     DEFAULT_TIMEOUTS,
     EXPORT_METHOD,
@@ -25,6 +26,7 @@ from govshare_client.client import (
     RetryPolicy,
     call_timeout,
     connection_settings,
+    idle_expired,
     refuse_if_closed,
     refused_twice,
     renews_export,
@@ -61,8 +63,9 @@ def _method_name(details: grpc.aio.ClientCallDetails) -> str:
 
 class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, timeout: float, timeouts: Mapping[str, float], retry: RetryPolicy,
-                 sleep: Callable[[float], Any], rng: random.Random) -> None:
+                 sleep: Callable[[float], Any], rng: random.Random, idle_timeout: float | None) -> None:
         self.tokens: AsyncTokenSource | None = None
+        self.idle_timeout = idle_timeout
         self.closed = False  # set by AsyncClient.close(): every later call is refused before gRPC is asked
         self.timeout, self.timeouts, self._retry, self._sleep, self._rng = timeout, dict(timeouts), retry, sleep, rng
 
@@ -97,15 +100,22 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
                 await self._sleep(float(step))
 
 
-async def _typed(call: Any) -> AsyncIterator[Any]:
+async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
     """A stream's responses, its failure (before its first message or on the way) raised as the GovshareError a
     unary call raises, not as gRPC's raw AioRpcError (grpc.aio keeps the call's other methods, ``code()``,
-    ``cancel()``…, the stream's own)."""
-    try:
-        async for response in call:
-            yield response
-    except grpc.RpcError as error:
-        raise from_rpc_error(error) from None
+    ``cancel()``…, the stream's own). A wait of ``idle_timeout`` for the next message cancels the stream and
+    raises DeadlineExceeded (a stalled platform held the reader for ever)."""
+    while True:
+        try:
+            response = await asyncio.wait_for(call.read(), idle_timeout)
+        except TimeoutError:
+            call.cancel()
+            raise idle_expired(idle_timeout or 0.0) from None
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+        if response is grpc.aio.EOF:
+            return
+        yield response
 
 
 class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
@@ -123,7 +133,8 @@ class _StreamInterceptor(grpc.aio.UnaryStreamClientInterceptor):
         build.message_of(request, method)
         deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._unary.timeouts))
         token = await self._unary.tokens.token(token_budget(deadline, self._unary.timeout))
-        return _typed(await continuation(_details(client_call_details, token, time_left(deadline)), request))
+        return _typed(await continuation(_details(client_call_details, token, time_left(deadline)), request),
+                      self._unary.idle_timeout)
 
 
 def _require_running_loop() -> None:
@@ -171,12 +182,14 @@ class AsyncClient:
                  *, root_certificates: bytes | None = None, plaintext: bool | None = None,
                  timeout: float = DEFAULT_TIMEOUT, timeouts: Mapping[str, float] = DEFAULT_TIMEOUTS,
                  retry: RetryPolicy | None = None, options: Iterable[tuple[str, Any]] = (),
-                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Any] = asyncio.sleep,
+                 idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
+        idle_timeout = build.timeout_of(idle_timeout, "idle_timeout")
         _require_running_loop()
-        interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random())
+        interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random(), idle_timeout)
         self._interceptor = interceptor
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
         options = [*CHANNEL_OPTIONS, *options]

@@ -24,6 +24,7 @@ import grpc
 from govshare_client import _requests as build
 from govshare_client._tokens import TokenSource
 from govshare_client.errors import (
+    DeadlineExceeded,
     GovshareError,
     Unauthenticated,
     Unavailable,
@@ -46,8 +47,16 @@ DEFAULT_TIMEOUT = 10.0
 #: Methods that need longer by default: a batch holds up to 1000 keys; a report (a year's, as PDF) takes as long as
 #: the edge lets it (120 s, gateway.edge.LONG_CALL_TIMEOUT_SECONDS, as ``govshare report`` waits): at 10 s the SDK
 #: gave up on a report the platform was still rendering, one a busy platform would have delivered.
+#: An export (a server stream) may rightly take long, but not for ever: an hour, the longest the edge lets a stream
+#: run (gateway.edge.STREAM_TIMEOUT_SECONDS), so a stream the edge would cut anyway is given up by the client too.
 DEFAULT_TIMEOUTS: Mapping[str, float] = {"/govshare.query.v1.QueryService/BatchQuery": 30.0,
-                                         "/govshare.supervision.v1.SupervisionService/GenerateReport": 120.0}
+                                         "/govshare.supervision.v1.SupervisionService/GenerateReport": 120.0,
+                                         "/govshare.query.v1.QueryService/Export": 3600.0}
+#: How long a stream's reader waits for its next message before the stream is cancelled and DeadlineExceeded
+#: raised. Without it, a platform that stalled mid-export (a hung backend, a connection silently dropped on the
+#: way) left the business system's reader waiting for ever, or for the whole hour above. Generous: a provider's
+#: page comes within seconds; ``idle_timeout=None`` turns it off.
+DEFAULT_IDLE_TIMEOUT = 120.0
 #: Reads that change nothing, so a call that may or may not have reached the platform can be made again.
 #: (A retried query may count twice against a grant's quota if the first attempt was answered but its reply
 #: was lost: the price of answering the desk instead of failing it.)
@@ -233,8 +242,8 @@ EXPORT_METHOD = "/govshare.query.v1.QueryService/Export"
 
 
 def stream_timeout(method: str, given: float | None, per_method: Mapping[str, float]) -> float | None:
-    """A stream's deadline: the caller's, else the one ``timeouts=`` gives its method, else none (an export may
-    rightly take long). ``timeouts={".../Export": 600}`` was accepted, checked, and never applied: every export
+    """A stream's deadline: the caller's, else the one ``timeouts=`` (or :data:`DEFAULT_TIMEOUTS`) gives its
+    method, else none. ``timeouts={".../Export": 600}`` was accepted, checked, and never applied: every export
     went on without a deadline."""
     given = build.timeout_of(given)
     return given if given is not None else per_method.get(method)
@@ -256,6 +265,13 @@ def token_budget(deadline: float | None, default: float) -> float:
     to the client's 10 s for TokenService, then had its whole second besides."""
     left = time_left(deadline)
     return default if left is None else left
+
+
+def idle_expired(seconds: float) -> DeadlineExceeded:
+    """The error of a stream whose reader waited ``seconds`` (its ``idle_timeout``) for a message in vain."""
+    return DeadlineExceeded(grpc.StatusCode.DEADLINE_EXCEEDED,
+                            f"govshare client: no message from the platform for {seconds:g} s (idle_timeout): the "
+                            f"stream was cancelled; the platform or the network on the way stalled")
 
 
 def refuse_if_closed(closed: bool, kind: str) -> None:
@@ -495,19 +511,42 @@ class _TypedStream:
     """A raw stub's server stream (``Export``) whose failure, before its first message or on the way, is raised
     as the GovshareError a unary call raises (``reason``, ``field_violations``, ``retry_delay``…), not as gRPC's
     raw error, whose details a caller had to decode itself (``from_rpc_error``). The call's other methods
-    (``cancel()``, ``code()``, ``initial_metadata()``, ``trailing_metadata()``…) are the stream's own."""
+    (``cancel()``, ``code()``, ``initial_metadata()``, ``trailing_metadata()``…) are the stream's own.
 
-    def __init__(self, call: Any) -> None:
-        self._call = call
+    A reader waiting ``idle_timeout`` seconds for the next message has the stream cancelled and DeadlineExceeded
+    raised (a timer runs only while the reader waits: a reader slow with its rows is not cut)."""
+
+    def __init__(self, call: Any, idle_timeout: float | None) -> None:
+        self._call, self._idle_timeout = call, idle_timeout
+        self._idled = False
 
     def __iter__(self) -> _TypedStream:
         return self
 
     def __next__(self) -> Any:
+        watchdog = self._watch()
         try:
             return next(self._call)
         except grpc.RpcError as error:
+            if self._idled and self._idle_timeout is not None:
+                raise idle_expired(self._idle_timeout) from None
             raise from_rpc_error(error) from None
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+
+    def _watch(self) -> threading.Timer | None:
+        """A timer cancelling the stream once the reader has waited ``idle_timeout`` (None: no timer)."""
+        if self._idle_timeout is None:
+            return None
+        watchdog = threading.Timer(self._idle_timeout, self._expire)
+        watchdog.daemon = True
+        watchdog.start()
+        return watchdog
+
+    def _expire(self) -> None:
+        self._idled = True
+        self._call.cancel()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._call, name)
@@ -517,8 +556,9 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
     """Token, deadline, retries and error decoding for every call of one Client."""
 
     def __init__(self, tokens: TokenSource, timeout: float, timeouts: Mapping[str, float], retry: RetryPolicy,
-                 sleep: Callable[[float], None], rng: random.Random) -> None:
+                 sleep: Callable[[float], None], rng: random.Random, idle_timeout: float | None) -> None:
         self._tokens, self._timeout, self._timeouts = tokens, timeout, dict(timeouts)
+        self._idle_timeout = idle_timeout
         self._retry, self._sleep, self._rng = retry, sleep, rng
         self.closed = False  # set by Client.close(): every later call is refused before gRPC is asked
 
@@ -579,15 +619,16 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
             self._sleep(seconds)
 
     def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
-        """Streams get the token (and the caller's deadline only: an export may rightly take long); they are
-        not retried, since rows already delivered would come again. A failure met while iterating is raised as
-        the GovshareError a unary call raises (:class:`_TypedStream`)."""
+        """Streams get the token, their deadline (:func:`stream_timeout`) and the client's ``idle_timeout``; they
+        are not retried, since rows already delivered would come again. A failure met while iterating is raised
+        as the GovshareError a unary call raises (:class:`_TypedStream`)."""
         refuse_if_closed(self.closed, "Client")
         method = _method_name(client_call_details)
         build.message_of(request, method)
         deadline = stream_deadline(stream_timeout(method, client_call_details.timeout, self._timeouts))
         token = self._tokens.token(token_budget(deadline, self._timeout))
-        return _TypedStream(continuation(_with_token(client_call_details, token, time_left(deadline)), request))
+        return _TypedStream(continuation(_with_token(client_call_details, token, time_left(deadline)), request),
+                            self._idle_timeout)
 
     @staticmethod
     def error_of(outcome: Any) -> GovshareError | None:
@@ -757,6 +798,9 @@ class Client:
     the edge's certificate, when it is not a public one) and ``GOVSHARE_PLAINTEXT=1`` (no TLS: only for a
     platform on your own machine, since the secret and the tokens would cross the network in clear).
 
+    ``idle_timeout`` (seconds, default 120; None: none) bounds the wait for a stream's next message: a stream
+    silent that long is cancelled and raises DeadlineExceeded, where a stalled platform hung its reader for ever.
+
     Thread-safe: share one Client per process; it holds one HTTP/2 connection and one token.
     """
 
@@ -764,10 +808,12 @@ class Client:
                  *, root_certificates: bytes | None = None, plaintext: bool | None = None,
                  timeout: float = DEFAULT_TIMEOUT, timeouts: Mapping[str, float] = DEFAULT_TIMEOUTS,
                  retry: RetryPolicy | None = None, options: Iterable[tuple[str, Any]] = (),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT) -> None:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
+        idle_timeout = build.timeout_of(idle_timeout, "idle_timeout")
         options = [*CHANNEL_OPTIONS, *options]
         if credentials is None:
             self._base = grpc.insecure_channel(endpoint, options=options)
@@ -776,7 +822,7 @@ class Client:
         self._tokens = TokenSource(self._base, system_id, secret)
         self._timeout, self._timeouts = timeout, timeouts
         self._interceptor = interceptor = _Interceptor(self._tokens, timeout, timeouts, retry or RetryPolicy(), sleep,
-                                                       random.Random())
+                                                       random.Random(), idle_timeout)
         self.channel: grpc.Channel = grpc.intercept_channel(self._base, interceptor)
         self._stubs: dict[type, Any] = {}
         self._lock = threading.Lock()
@@ -818,8 +864,10 @@ class Client:
     def export(self, resource_code: str, items: Sequence[str] | None = None, *, purpose: Purpose | str,
                purpose_text: str = "", timeout: float | None = None) -> Export:
         """Every record of a resource your grant lets you download (批量下载), streamed row by row; a refusal
-        or a failure mid-stream raises GovshareError. Not retried (rows already read would come again), and
-        no deadline unless ``timeout`` is given: a large export rightly takes long. Arguments that cannot mean
+        or a failure mid-stream raises GovshareError. Not retried (rows already read would come again). Its
+        deadline is ``timeout``, else the ``timeouts=`` entry of the Export method (an hour by default: a large
+        export rightly takes long); a platform silent for the client's ``idle_timeout`` (120 s) between two pages
+        raises DeadlineExceeded. Arguments that cannot mean
         anything raise here, at the call, not at the first row read. Once the rows are read, the
         :class:`Export` says whether the export was whole (``complete``), its ``row_count``, the
         ``skipped_count`` of records its provider could not send, and its ``audit_id``."""
