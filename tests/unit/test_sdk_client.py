@@ -1004,6 +1004,65 @@ async def test_an_export_the_platform_stalls_ends_at_the_idle_timeout(edge: tupl
         assert len([row async for row in aclient.export("c", purpose="work_reference")]) == 3
 
 
+async def test_an_export_closed_from_another_thread_or_task_stops_its_reader(edge: tuple[FakeEdge, str]) -> None:
+    """Export.close() from another thread than the one reading (a shutdown hook, a supervisor giving up) raised
+    ValueError 'generator already executing' and left the reader waiting; AsyncExport.aclose() from another task
+    raised RuntimeError 'aclose(): asynchronous generator is already running'. It now cancels the stream: the
+    reader's wait ends at once with a CANCELLED GovshareError saying the export was closed, not complete."""
+    fake, address = edge
+
+    def stall(context: grpc.ServicerContext) -> None:
+        time.sleep(1.5)
+
+    def close_from_another_thread(client: Client) -> None:
+        export, outcome, reading = client.export("c", purpose="work_reference"), [], threading.Event()
+
+        def read() -> None:
+            try:
+                for row in export:
+                    outcome.append(row.key)
+                    reading.set()
+            except GovshareError as error:
+                outcome.append(error)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert reading.wait(5)  # the first page read; the reader now waits for the stalled second
+        time.sleep(0.1)
+        started = time.monotonic()
+        export.close()
+        reader.join(5)
+        assert time.monotonic() - started < 0.5
+        *keys, error = outcome
+        assert keys == ["k1", "k2"] and isinstance(error, GovshareError)
+        assert error.code == grpc.StatusCode.CANCELLED and "closed (close())" in error.message
+        assert error.audit_id == "a-9" and not export.complete and list(export) == []
+        export.close()  # again: nothing to do
+
+    with make_client(address) as client:
+        fake.script["Export midway"] = [stall]
+        close_from_another_thread(client)
+    async with make_async_client(address) as aclient:
+        fake.script["Export midway"] = [stall]
+        aexport, aoutcome = aclient.export("c", purpose="work_reference"), []
+
+        async def aread() -> None:
+            try:
+                aoutcome.extend([row.key async for row in aexport])
+            except GovshareError as error:
+                aoutcome.append(error)
+
+        task = asyncio.create_task(aread())
+        await asyncio.sleep(0.4)
+        started = time.monotonic()
+        await aexport.aclose()
+        await asyncio.wait_for(task, 5)
+        assert time.monotonic() - started < 0.5
+        assert len(aoutcome) == 1 and isinstance(aoutcome[0], GovshareError)
+        assert aoutcome[0].code == grpc.StatusCode.CANCELLED and "closed (aclose())" in aoutcome[0].message
+        assert not aexport.complete
+
+
 async def test_pages_reads_every_page_of_a_listing_with_its_filters(edge: tuple[FakeEdge, str]) -> None:
     """The SDK had no paging helper: each business system wrote the page_token loop of every List* call itself
     (and one forgetting the filters, or stopping at the first page, read the wrong or too few entries). pages()

@@ -23,8 +23,10 @@ from govshare_client.client import (
     EXPORT_METHOD,
     RENEW,
     Attempts,
+    HeldStream,
     RetryPolicy,
     call_timeout,
+    closed_while_read,
     connection_settings,
     idle_expired,
     refuse_if_closed,
@@ -100,6 +102,15 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
                 await self._sleep(float(step))
 
 
+def _cancelled_elsewhere() -> bool:
+    """Whether a stream's read ended in asyncio.CancelledError because its call was cancelled (``cancel()``, an
+    export's ``aclose()`` from another task), not its reader's task. grpc.aio raises CancelledError in the reader
+    either way, which ended the reader's task as if it had been cancelled itself, where the sync client raises a
+    CANCELLED error the reader can handle."""
+    task = asyncio.current_task()
+    return task is None or not task.cancelling()
+
+
 async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
     """A stream's responses, its failure (before its first message or on the way) raised as the GovshareError a
     unary call raises, not as gRPC's raw AioRpcError (grpc.aio keeps the call's other methods, ``code()``,
@@ -113,6 +124,11 @@ async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
             raise idle_expired(idle_timeout or 0.0) from None
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
+        except asyncio.CancelledError:
+            if not _cancelled_elsewhere():
+                raise
+            raise GovshareError(grpc.StatusCode.CANCELLED, "govshare client: the call was cancelled (cancel()) while "
+                                                           "its stream was being read") from None
         if response is grpc.aio.EOF:
             return
         yield response
@@ -152,10 +168,12 @@ def _require_running_loop() -> None:
 class AsyncExport(ExportSummary, AsyncIterator[ExportRow]):
     """The rows of :meth:`AsyncClient.export` (``async for row in client.export(…)``); once they are read, what
     the export said of itself (``complete``, ``row_count``, ``skipped_count``, ``audit_id``: see
-    :class:`govshare_client.results.ExportSummary`). ``await aclose()`` stops reading, its stream cancelled."""
+    :class:`govshare_client.results.ExportSummary`). ``await aclose()`` stops reading, its stream cancelled; from
+    another task than the reader's too, whose wait then ends with a GovshareError ``CANCELLED``."""
 
-    def __init__(self, rows: Callable[[ExportSummary], AsyncGenerator[ExportRow, None]]) -> None:
-        """``rows(self)`` reads the stream, filling in this summary as it goes."""
+    def __init__(self, rows: Callable[[AsyncExport], AsyncGenerator[ExportRow, None]]) -> None:
+        """``rows(self)`` reads the stream, filling in this summary as it goes and holding it in ``_held``."""
+        self._held = HeldStream()
         self._rows = rows(self)
 
     def __aiter__(self) -> AsyncExport:
@@ -165,8 +183,12 @@ class AsyncExport(ExportSummary, AsyncIterator[ExportRow]):
         return await anext(self._rows)
 
     async def aclose(self) -> None:
-        """Stops the export where it is (its stream cancelled), as leaving an ``async with`` block does."""
-        await self._rows.aclose()
+        """Stops the export where it is (its stream cancelled), as leaving an ``async with`` block does. From
+        another task than the reader's, closing the generator was RuntimeError 'aclose(): asynchronous generator is
+        already running' and the reader went on waiting: the stream is cancelled instead, ending its wait."""
+        self._held.close()
+        if not getattr(self._rows, "ag_running", False):  # read by another task: its wait ends as the stream's
+            await self._rows.aclose()
 
     async def __aenter__(self) -> AsyncExport:
         return self
@@ -187,9 +209,9 @@ class AsyncClient:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
-        idle_timeout = build.timeout_of(idle_timeout, "idle_timeout")
+        idle = build.timeout_of(idle_timeout, "idle_timeout")
         _require_running_loop()
-        interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random(), idle_timeout)
+        interceptor = _Interceptor(timeout, timeouts, retry or RetryPolicy(), sleep, random.Random(), idle)
         self._interceptor = interceptor
         interceptors = [interceptor, _StreamInterceptor(interceptor)]
         options = [*CHANNEL_OPTIONS, *options]
@@ -247,7 +269,7 @@ class AsyncClient:
         return AsyncExport(lambda summary: self._rows(request, timeout, summary))
 
     async def _rows(self, request: query_pb2.ExportRequest, timeout: float | None,  # noqa: ASYNC109 (the gRPC deadline)
-                    summary: ExportSummary) -> AsyncIterator[ExportRow]:
+                    summary: AsyncExport) -> AsyncGenerator[ExportRow, None]:
         """As the sync client's: the closing message and headers read into ``summary``; refused at
         authentication before its first page, repeated once with a new token (the refused one was kept, and
         every later export failed UNAUTHENTICATED too)."""
@@ -262,6 +284,7 @@ class AsyncClient:
             except Unauthenticated as issuance:  # TokenService refused the secret this client holds
                 raise issuance if refused is None else refused_twice(refused, issuance) from None
             stream = stub.Export(request, timeout=time_left(deadline))
+            summary._held.hold(stream)
             try:
                 async for page in stream:
                     if not started:
@@ -272,6 +295,8 @@ class AsyncClient:
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:
+                if summary._held.closed:
+                    raise closed_while_read(summary, "aclose()") from None
                 failure = summary._named(from_rpc_error(error))
             finally:  # a caller who stopped reading (aclose(), a break) ends the stream now
                 stream.cancel()

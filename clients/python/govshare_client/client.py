@@ -9,6 +9,8 @@ client speaks plain gRPC with ``authorization: Bearer <token>``: whichever edge 
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 import os
 import random
@@ -755,6 +757,41 @@ def connection_settings(endpoint: str | None, system_id: str | None, secret: str
     return endpoint, system_id, secret, grpc.ssl_channel_credentials(root_certificates)
 
 
+class HeldStream:
+    """The stream an export is reading, which its ``close()`` cancels from any thread or task.
+
+    ``close()`` closed the export's generator, which Python refuses while another thread is inside it (the reader,
+    waiting for the next page): a shutdown hook or a supervisor closing an export another thread read raised
+    ValueError 'generator already executing', and the reader went on waiting. Cancelling the stream instead is
+    safe from anywhere (gRPC's ``cancel()``), and ends the reader's wait at once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stream: Any = None
+        self.closed = False
+
+    def hold(self, stream: Any) -> None:
+        """``stream`` is now the one read; cancelled at once when the export was closed meanwhile."""
+        with self._lock:
+            self._stream, closed = stream, self.closed
+        if closed:
+            stream.cancel()
+
+    def close(self) -> None:
+        """Marks the export closed and cancels its stream, if one is under way."""
+        with self._lock:
+            self.closed, stream = True, self._stream
+        if stream is not None:
+            stream.cancel()
+
+
+def closed_while_read(summary: ExportSummary, how: str) -> GovshareError:
+    """The error the reader of an export gets when another thread or task closed it (``how``: ``close()``)."""
+    return summary._named(GovshareError(
+        grpc.StatusCode.CANCELLED, f"govshare client: the export was closed ({how}) while it was being read: it is "
+                                   f"not complete"))
+
+
 class Export(ExportSummary, Iterator[ExportRow]):
     """The rows of :meth:`Client.export`, one :class:`ExportRow` at a time (``for row in client.export(…)``);
     once they are read, what the export said of itself (:class:`ExportSummary`)::
@@ -766,11 +803,13 @@ class Export(ExportSummary, Iterator[ExportRow]):
             ...
 
     ``close()`` stops reading: the stream is cancelled (leaving the loop early leaves it to the garbage
-    collector), and the export is not ``complete``.
+    collector), and the export is not ``complete``. It may be called from another thread than the reader's, whose
+    wait then ends with a GovshareError ``CANCELLED`` saying the export was closed.
     """
 
-    def __init__(self, rows: Callable[[ExportSummary], Generator[ExportRow, None, None]]) -> None:
-        """``rows(self)`` reads the stream, filling in this summary as it goes."""
+    def __init__(self, rows: Callable[[Export], Generator[ExportRow, None, None]]) -> None:
+        """``rows(self)`` reads the stream, filling in this summary as it goes and holding it in ``_held``."""
+        self._held = HeldStream()
         self._rows = rows(self)
 
     def __iter__(self) -> Export:
@@ -780,8 +819,12 @@ class Export(ExportSummary, Iterator[ExportRow]):
         return next(self._rows)
 
     def close(self) -> None:
-        """Stops the export where it is (its stream cancelled), as leaving a ``with`` block does."""
-        self._rows.close()
+        """Stops the export where it is (its stream cancelled), as leaving a ``with`` block does; from any thread."""
+        self._held.close()
+        if inspect.getgeneratorstate(self._rows) == inspect.GEN_RUNNING:
+            return  # read by another thread: its wait ends with the cancelled stream
+        with contextlib.suppress(ValueError):  # that thread started reading meanwhile: the same
+            self._rows.close()
 
     def __enter__(self) -> Export:
         return self
@@ -813,7 +856,7 @@ class Client:
         endpoint, system_id, secret, credentials = connection_settings(endpoint, system_id, secret,
                                                                        root_certificates, plaintext)
         timeout, timeouts = build.timeout_of(timeout), build.timeouts_of(timeouts, DEFAULT_TIMEOUTS)
-        idle_timeout = build.timeout_of(idle_timeout, "idle_timeout")
+        idle = build.timeout_of(idle_timeout, "idle_timeout")
         options = [*CHANNEL_OPTIONS, *options]
         if credentials is None:
             self._base = grpc.insecure_channel(endpoint, options=options)
@@ -822,7 +865,7 @@ class Client:
         self._tokens = TokenSource(self._base, system_id, secret)
         self._timeout, self._timeouts = timeout, timeouts
         self._interceptor = interceptor = _Interceptor(self._tokens, timeout, timeouts, retry or RetryPolicy(), sleep,
-                                                       random.Random(), idle_timeout)
+                                                       random.Random(), idle)
         self.channel: grpc.Channel = grpc.intercept_channel(self._base, interceptor)
         self._stubs: dict[type, Any] = {}
         self._lock = threading.Lock()
@@ -876,7 +919,7 @@ class Client:
         return Export(lambda summary: self._rows(request, timeout, summary))
 
     def _rows(self, request: query_pb2.ExportRequest, timeout: float | None,
-              summary: ExportSummary) -> Generator[ExportRow, None, None]:
+              summary: Export) -> Generator[ExportRow, None, None]:
         """The export's rows, its closing message and headers read into ``summary``; a stream refused at
         authentication before its first page is repeated once with a new token, as a unary call is. Before, the
         refused token was kept, so every later export failed UNAUTHENTICATED too until the token's renewal time
@@ -892,6 +935,7 @@ class Client:
             except Unauthenticated as issuance:  # TokenService refused the secret this client holds
                 raise issuance if refused is None else refused_twice(refused, issuance) from None
             stream = stub.Export(request, timeout=time_left(deadline))
+            summary._held.hold(stream)
             try:
                 for page in stream:
                     if not started:
@@ -902,6 +946,8 @@ class Client:
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:
+                if summary._held.closed:
+                    raise closed_while_read(summary, "close()") from None
                 failure = summary._named(from_rpc_error(error))
             finally:  # a caller who stopped reading (close(), a break) ends the stream now, not at collection
                 stream.cancel()
