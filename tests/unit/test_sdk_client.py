@@ -1063,6 +1063,25 @@ async def test_an_export_closed_from_another_thread_or_task_stops_its_reader(edg
         assert not aexport.complete
 
 
+async def test_an_export_read_on_after_its_client_closed_says_so(edge: tuple[FakeEdge, str]) -> None:
+    """An export read on after its client's with block (or a close() from another thread) was told gRPC's "Stream
+    removed (Channel closed!)", and an AsyncClient's reader got asyncio.CancelledError, ending its task. Both now
+    get a GovshareError CANCELLED saying the export was closed by its client's close() and is not complete."""
+    _, address = edge
+    with make_client(address) as client:
+        export = client.export("c", purpose="work_reference")
+        assert next(export).key == "k1"
+    with pytest.raises(GovshareError, match=r"closed \(its client's close\(\), or the end of its with block\)") as cut:
+        list(export)
+    assert cut.value.code == grpc.StatusCode.CANCELLED and cut.value.audit_id == "a-9" and not export.complete
+    async with make_async_client(address) as aclient:
+        aexport = aclient.export("c", purpose="work_reference")
+        assert (await anext(aexport)).key == "k1"
+    with pytest.raises(GovshareError, match=r"closed \(its client's close\(\)") as acut:
+        [row async for row in aexport]
+    assert acut.value.code == grpc.StatusCode.CANCELLED and not aexport.complete
+
+
 async def test_pages_reads_every_page_of_a_listing_with_its_filters(edge: tuple[FakeEdge, str]) -> None:
     """The SDK had no paging helper: each business system wrote the page_token loop of every List* call itself
     (and one forgetting the filters, or stopping at the first page, read the wrong or too few entries). pages()

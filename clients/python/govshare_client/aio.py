@@ -17,6 +17,7 @@ from govshare_client import _requests as build
 from govshare_client._tokens import AsyncTokenSource
 from govshare_client.client import (
     CHANNEL_OPTIONS,
+    CLIENT_CLOSED,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_TIMEOUT,
     DEFAULT_TIMEOUTS,
@@ -127,8 +128,9 @@ async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
         except asyncio.CancelledError:
             if not _cancelled_elsewhere():
                 raise
-            raise GovshareError(grpc.StatusCode.CANCELLED, "govshare client: the call was cancelled (cancel()) while "
-                                                           "its stream was being read") from None
+            raise GovshareError(grpc.StatusCode.CANCELLED, "govshare client: the call was cancelled (its cancel(), or "
+                                                           "its AsyncClient's close()) while its stream was being "
+                                                           "read") from None
         if response is grpc.aio.EOF:
             return
         yield response
@@ -295,8 +297,8 @@ class AsyncClient:
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:
-                if summary._held.closed:
-                    raise closed_while_read(summary, "aclose()") from None
+                if summary._held.closed or self._interceptor.closed:
+                    raise closed_while_read(summary, "aclose()" if summary._held.closed else CLIENT_CLOSED) from None
                 failure = summary._named(from_rpc_error(error))
             finally:  # a caller who stopped reading (aclose(), a break) ends the stream now
                 stream.cancel()

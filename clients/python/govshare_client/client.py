@@ -785,8 +785,14 @@ class HeldStream:
             stream.cancel()
 
 
+#: How an export was closed when its client was: it was read on after the client's ``with`` block, or another thread
+#: closed the client; the reader was told "Stream removed (Channel closed!)", or asyncio.CancelledError.
+CLIENT_CLOSED = "its client's close(), or the end of its with block"
+
+
 def closed_while_read(summary: ExportSummary, how: str) -> GovshareError:
-    """The error the reader of an export gets when another thread or task closed it (``how``: ``close()``)."""
+    """The error the reader of an export gets when it was closed while being read (``how``: ``close()``, or
+    :data:`CLIENT_CLOSED`)."""
     return summary._named(GovshareError(
         grpc.StatusCode.CANCELLED, f"govshare client: the export was closed ({how}) while it was being read: it is "
                                    f"not complete"))
@@ -946,8 +952,8 @@ class Client:
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:
-                if summary._held.closed:
-                    raise closed_while_read(summary, "close()") from None
+                if summary._held.closed or self._interceptor.closed:
+                    raise closed_while_read(summary, "close()" if summary._held.closed else CLIENT_CLOSED) from None
                 failure = summary._named(from_rpc_error(error))
             finally:  # a caller who stopped reading (close(), a break) ends the stream now, not at collection
                 stream.cancel()
