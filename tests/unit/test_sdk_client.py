@@ -1082,6 +1082,21 @@ async def test_an_export_read_on_after_its_client_closed_says_so(edge: tuple[Fak
     assert acut.value.code == grpc.StatusCode.CANCELLED and not aexport.complete
 
 
+async def test_a_client_given_to_pickle_or_copy_says_to_make_one_per_process(edge: tuple[FakeEdge, str]) -> None:
+    """A Client given to a ProcessPoolExecutor's task, or to copy.copy, failed with gRPC's "no default __reduce__
+    due to non-trivial __cinit__", naming neither the client nor what to do. It is now a TypeError saying to make
+    one in each process, and never quoting the secret."""
+    _, address = edge
+    with make_client(address) as client:
+        for attempt in (lambda: pickle.dumps(client), lambda: copy.copy(client), lambda: copy.deepcopy(client)):
+            with pytest.raises(TypeError, match=r"a Client cannot be pickled or copied .* make one in each") as no:
+                attempt()
+            assert "s3cret" not in str(no.value)
+    async with make_async_client(address) as aclient:
+        with pytest.raises(TypeError, match="an AsyncClient cannot be pickled"):
+            pickle.dumps(aclient)
+
+
 async def test_pages_reads_every_page_of_a_listing_with_its_filters(edge: tuple[FakeEdge, str]) -> None:
     """The SDK had no paging helper: each business system wrote the page_token loop of every List* call itself
     (and one forgetting the filters, or stopping at the first page, read the wrong or too few entries). pages()

@@ -30,6 +30,7 @@ from govshare_client.client import (
     closed_while_read,
     connection_settings,
     idle_expired,
+    not_to_be_pickled,
     refuse_if_closed,
     refused_twice,
     renews_export,
@@ -306,6 +307,10 @@ class AsyncClient:
                 raise failure from None
             self._tokens.invalidate(token)
             refused = failure
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Refused, saying why (:func:`govshare_client.client.not_to_be_pickled`)."""
+        raise not_to_be_pickled("an AsyncClient")
 
     async def close(self) -> None:
         """Closes the connection: calls still under way end CANCELLED, and later calls raise ValueError."""

@@ -276,6 +276,15 @@ def idle_expired(seconds: float) -> DeadlineExceeded:
                             f"stream was cancelled; the platform or the network on the way stalled")
 
 
+def not_to_be_pickled(client: str) -> TypeError:
+    """Why a client is not pickled nor copied: it holds a live connection and a token. Given to a process pool's
+    task or to copy.copy, it failed with gRPC's "no default __reduce__ due to non-trivial __cinit__", naming neither
+    the client nor what to do instead."""
+    return TypeError(f"govshare client: {client} cannot be pickled or copied (it holds a connection to the platform "
+                     f"and a token): make one in each process, e.g. in a process pool's initializer, and share it "
+                     f"between that process's threads")
+
+
 def refuse_if_closed(closed: bool, kind: str) -> None:
     """A call on a closed client is a ValueError saying so, before gRPC is asked: on a closed channel, a raw stub
     (or client.export's) made before close() crashed the process in gRPC (a segmentation fault, grpcio 1.85), and
@@ -961,6 +970,10 @@ class Client:
                 raise failure from None
             self._tokens.invalidate(token)
             refused = failure
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Refused, saying why (:func:`not_to_be_pickled`)."""
+        raise not_to_be_pickled("a Client")
 
     def close(self) -> None:
         """Closes the connection: calls still under way end CANCELLED, and later calls raise ValueError."""
