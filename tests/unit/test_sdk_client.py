@@ -644,6 +644,33 @@ def test_an_edge_closing_the_connection_over_the_headers_is_not_retried_and_says
                                     "again fails the same way; send less in metadata)")
 
 
+def test_a_stream_the_edge_reset_is_unavailable_saying_so_and_a_read_is_retried(edge: tuple[FakeEdge, str]) -> None:
+    """Envoy resets a stream whose service went away after the call began (an export after its first page, live on
+    govshare up with the query service killed): gRPC reported INTERNAL "Stream removed (RST_STREAM (Received
+    RST_STREAM with error code 2))", read as the platform's bug, with nothing saying to try again, and a read so cut
+    was not retried. It is now Unavailable saying what happened: an export raises it, a Query is made again."""
+    fake, address = edge
+    words = "Stream removed (RST_STREAM (Received RST_STREAM with error code 2))"
+
+    def reset(context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.INTERNAL, words)  # gRPC's words, no status details: as a reset stream reads
+
+    sleep = SleepRecorder()
+    with make_client(address, sleep=sleep) as client:
+        fake.script["Export midway"] = [reset]
+        with pytest.raises(Unavailable, match=r"the edge reset the stream: .* an export read again") as cut:
+            list(client.export("c", purpose="work_reference"))
+        assert cut.value.code == grpc.StatusCode.UNAVAILABLE and cut.value.message.startswith(words)
+        fake.script["Query"] = [reset]
+        assert client.query("c", "k", purpose="work_reference").values == {"name": "某某公司"}
+        assert len(fake.attempts("Query")) == 2 and len(sleep.pauses) == 1
+        fake.script["CreateEntry"] = [reset]
+        with pytest.raises(Unavailable):  # a write so cut is not made again
+            client.stub(catalog_pb2_grpc.CatalogServiceStub).CreateEntry(
+                catalog_pb2.CreateEntryRequest(entry=catalog_pb2.Entry(code="1/1")))
+        assert len(fake.attempts("CreateEntry")) == 1
+
+
 def test_retries_stop_after_max_attempts(edge: tuple[FakeEdge, str]) -> None:
     fake, address = edge
     fake.script["Verify"] = [unavailable()] * 10

@@ -178,6 +178,22 @@ def _with_hint(code: grpc.StatusCode, message: str) -> str:
     return message
 
 
+#: gRPC's words for a stream the edge reset with HTTP/2's INTERNAL_ERROR (2): Envoy does so when the service behind
+#: it goes away (killed, restarted, its pod evicted) after the call's headers were answered, an export's after its
+#: first page; it can then send no status. gRPC calls it INTERNAL, which read as the platform's own bug, with no
+#: reason and nothing saying to try again: live, an export cut by a restarting query service raised
+#: "INTERNAL: Stream removed (RST_STREAM (Received RST_STREAM with error code 2))".
+STREAM_RESET = "RST_STREAM with error code 2"
+STREAM_RESET_HINT = ("the edge reset the stream: the platform's service behind it went away (restarting?) after the "
+                     "call had begun, so whether it completed is unknown; a read may be made again, an export read "
+                     "again from its start")
+
+
+def _reset_on_the_way(code: grpc.StatusCode, message: str, status: status_pb2.Status | None) -> bool:
+    """Whether the call was cut by the edge resetting its stream (:data:`STREAM_RESET`), not a status it sent."""
+    return code == grpc.StatusCode.INTERNAL and status is None and STREAM_RESET in message
+
+
 def refused_for_its_headers(error: GovshareError) -> bool:
     """Whether the edge closed the connection over the request's headers (:data:`HEADERS_REFUSED`): an
     UNAVAILABLE that no retry mends, which a client retrying it to its deadline turned into a DEADLINE_EXCEEDED
@@ -193,6 +209,8 @@ def error_from_status(code: grpc.StatusCode, message: str,
     violations: list[tuple[str, str]] = []
     retry_delay: float | None = None
     status = _status_of(trailers)
+    if _reset_on_the_way(code, message, status):  # UNAVAILABLE as the service went away, retried where it may be
+        code, message = grpc.StatusCode.UNAVAILABLE, f"{message} ({STREAM_RESET_HINT})"
     for detail in status.details if status is not None else ():
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
