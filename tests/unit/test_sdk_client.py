@@ -1090,6 +1090,58 @@ async def test_an_export_closed_from_another_thread_or_task_stops_its_reader(edg
         assert not aexport.complete
 
 
+def test_an_export_closed_by_another_thread_yields_no_further_row_of_its_page(edge: tuple[FakeEdge, str]) -> None:
+    """Closed by another thread while its reader was busy with a row, an export went on handing the reader the rest
+    of the page it held (up to a page of the platform's, a thousand rows) after close() had returned, and only
+    failed at the next page. The reader's next row is now the CANCELLED error."""
+    _, address = edge
+    with make_client(address) as client:
+        export = client.export("c", purpose="work_reference")
+        rows, closed, outcome = iter(export), threading.Event(), []
+
+        def read() -> None:
+            try:
+                outcome.append(next(rows).key)
+                closed.wait(5)  # busy with its first row while another thread closes the export
+                outcome.extend(row.key for row in rows)
+            except GovshareError as error:
+                outcome.append(error.code)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        while not outcome:
+            time.sleep(0.01)
+        export.close()
+        closed.set()
+        reader.join(5)
+    assert outcome == ["k1", grpc.StatusCode.CANCELLED]
+
+
+async def test_an_export_closed_by_another_task_yields_no_further_row_of_its_page(edge: tuple[FakeEdge, str]) -> None:
+    """As its sync twin: an AsyncExport closed by another task while its reader was busy with a row (aclose() closed
+    the generator, and the reader's loop ended as if every row had come) hands the reader the CANCELLED error."""
+    _, address = edge
+    async with make_async_client(address) as aclient:
+        export, outcome = aclient.export("c", purpose="work_reference"), []
+        first, closed = asyncio.Event(), asyncio.Event()
+
+        async def read() -> None:
+            try:
+                outcome.append((await anext(export)).key)
+                first.set()
+                await closed.wait()
+                outcome.extend([row.key async for row in export])
+            except GovshareError as error:
+                outcome.append(error.code)
+
+        reader = asyncio.create_task(read())
+        await asyncio.wait_for(first.wait(), 5)
+        await export.aclose()
+        closed.set()
+        await asyncio.wait_for(reader, 5)
+    assert outcome == ["k1", grpc.StatusCode.CANCELLED]
+
+
 async def test_an_export_read_on_after_its_client_closed_says_so(edge: tuple[FakeEdge, str]) -> None:
     """An export read on after its client's with block (or a close() from another thread) was told gRPC's "Stream
     removed (Channel closed!)", and an AsyncClient's reader got asyncio.CancelledError, ending its task. Both now

@@ -178,19 +178,24 @@ class AsyncExport(ExportSummary, AsyncIterator[ExportRow]):
         """``rows(self)`` reads the stream, filling in this summary as it goes and holding it in ``_held``."""
         self._held = HeldStream()
         self._rows = rows(self)
+        self._reader: asyncio.Task[Any] | None = None  # the task that last asked for a row
 
     def __aiter__(self) -> AsyncExport:
         return self
 
     async def __anext__(self) -> ExportRow:
+        self._reader = asyncio.current_task()
         return await anext(self._rows)
 
     async def aclose(self) -> None:
         """Stops the export where it is (its stream cancelled), as leaving an ``async with`` block does. From
         another task than the reader's, closing the generator was RuntimeError 'aclose(): asynchronous generator is
-        already running' and the reader went on waiting: the stream is cancelled instead, ending its wait."""
+        already running' and the reader went on waiting: the stream is cancelled instead, ending its wait, and the
+        generator left to the reader, whose next row is the CANCELLED error."""
         self._held.close()
-        if not getattr(self._rows, "ag_running", False):  # read by another task: its wait ends as the stream's
+        if self._reader not in (None, asyncio.current_task()):  # another task reads it: its next row is the error
+            return
+        if not getattr(self._rows, "ag_running", False):
             await self._rows.aclose()
 
     async def __aenter__(self) -> AsyncExport:
@@ -295,6 +300,8 @@ class AsyncClient:
                         summary._read_headers(await stream.initial_metadata())
                     summary._read(page)
                     for row in page.rows:
+                        if summary._held.closed:  # by another thread or task: not the rest of the page either
+                            raise closed_while_read(summary, "aclose()")
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:

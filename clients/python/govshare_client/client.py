@@ -10,7 +10,6 @@ client speaks plain gRPC with ``authorization: Bearer <token>``: whichever edge 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import os
 import random
@@ -826,19 +825,24 @@ class Export(ExportSummary, Iterator[ExportRow]):
         """``rows(self)`` reads the stream, filling in this summary as it goes and holding it in ``_held``."""
         self._held = HeldStream()
         self._rows = rows(self)
+        self._reader: int | None = None  # the thread that last asked for a row
 
     def __iter__(self) -> Export:
         return self
 
     def __next__(self) -> ExportRow:
+        self._reader = threading.get_ident()
         return next(self._rows)
 
     def close(self) -> None:
-        """Stops the export where it is (its stream cancelled), as leaving a ``with`` block does; from any thread."""
+        """Stops the export where it is (its stream cancelled), as leaving a ``with`` block does; from any thread.
+
+        Closed by another thread than its reader's, the generator is left to the reader, whose next row is the
+        CANCELLED error: closing it ended the reader's loop as if every row had come."""
         self._held.close()
-        if inspect.getgeneratorstate(self._rows) == inspect.GEN_RUNNING:
-            return  # read by another thread: its wait ends with the cancelled stream
-        with contextlib.suppress(ValueError):  # that thread started reading meanwhile: the same
+        if self._reader not in (None, threading.get_ident()):
+            return
+        with contextlib.suppress(ValueError):  # a reader that started meanwhile: its wait ends with the stream
             self._rows.close()
 
     def __enter__(self) -> Export:
@@ -958,6 +962,8 @@ class Client:
                         summary._read_headers(stream.initial_metadata())
                     summary._read(page)
                     for row in page.rows:
+                        if summary._held.closed:  # by another thread or task: not the rest of the page either
+                            raise closed_while_read(summary, "close()")
                         yield ExportRow.from_proto(row)
                 return
             except grpc.RpcError as error:
