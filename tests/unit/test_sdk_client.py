@@ -1142,6 +1142,33 @@ async def test_an_export_closed_by_another_task_yields_no_further_row_of_its_pag
     assert outcome == ["k1", grpc.StatusCode.CANCELLED]
 
 
+async def test_an_async_call_under_way_when_its_client_closes_raises_cancelled_not_cancelled_error(
+        edge: tuple[FakeEdge, str]) -> None:
+    """AsyncClient.close() from another task (a shutdown hook) while a query was under way made that query's
+    awaiting task raise asyncio.CancelledError, as if the task itself had been cancelled (a TaskGroup then cancels
+    its siblings; a `except Exception` misses it), where docs/api.md says calls under way end CANCELLED and the sync
+    client raises a GovshareError. It is now a GovshareError CANCELLED saying so; a task cancelled itself still
+    gets CancelledError."""
+    fake, address = edge
+
+    def stall(context: grpc.ServicerContext) -> None:
+        time.sleep(1.0)
+
+    async with make_async_client(address) as aclient:
+        fake.script["Query"] = [stall]
+        query = asyncio.create_task(aclient.query("c", "k", purpose="work_reference"))
+        while not fake.attempts("Query"):  # noqa: ASYNC110 (the fake edge is in threads: nothing to await)
+            await asyncio.sleep(0.01)
+        await aclient.close()
+        with pytest.raises(GovshareError, match=r"cancelled \(its cancel\(\), or its AsyncClient's close") as cut:
+            await query
+        assert cut.value.code == grpc.StatusCode.CANCELLED
+    async with make_async_client(address) as aclient:
+        fake.script["Query"] = [stall]
+        with pytest.raises(TimeoutError):  # its own task cancelled (by wait_for): CancelledError inside, as before
+            await asyncio.wait_for(aclient.query("c", "k", purpose="work_reference"), 0.3)
+
+
 async def test_an_export_read_on_after_its_client_closed_says_so(edge: tuple[FakeEdge, str]) -> None:
     """An export read on after its client's with block (or a close() from another thread) was told gRPC's "Stream
     removed (Channel closed!)", and an AsyncClient's reader got asyncio.CancelledError, ending its task. Both now

@@ -93,6 +93,10 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
                 token, error = "", unavailable
             except Unauthenticated as refused:
                 raise attempts.issuance_refused(refused) from None
+            except asyncio.CancelledError:
+                if not self.closed:  # (grpc.aio cancels this interceptor's own task when the channel closes)
+                    raise
+                raise cancelled_call("before it was answered") from None
             if error is None:
                 return call
             step = attempts.after(error, token)
@@ -105,12 +109,18 @@ class _Interceptor(grpc.aio.UnaryUnaryClientInterceptor):
 
 
 def _cancelled_elsewhere() -> bool:
-    """Whether a stream's read ended in asyncio.CancelledError because its call was cancelled (``cancel()``, an
-    export's ``aclose()`` from another task), not its reader's task. grpc.aio raises CancelledError in the reader
-    either way, which ended the reader's task as if it had been cancelled itself, where the sync client raises a
-    CANCELLED error the reader can handle."""
+    """Whether a call's wait ended in asyncio.CancelledError because the call was cancelled (``cancel()``, an
+    export's ``aclose()`` or the AsyncClient's ``close()`` from another task), not the waiting task. grpc.aio raises
+    CancelledError in the waiter either way, which ended the waiting task as if it had been cancelled itself, where
+    the sync client raises a CANCELLED error the caller can handle."""
     task = asyncio.current_task()
     return task is None or not task.cancelling()
+
+
+def cancelled_call(when: str) -> GovshareError:
+    """The error of a call another task cancelled (``when``: where the call was)."""
+    return GovshareError(grpc.StatusCode.CANCELLED, f"govshare client: the call was cancelled (its cancel(), or its "
+                                                    f"AsyncClient's close()) {when}")
 
 
 async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
@@ -129,9 +139,7 @@ async def _typed(call: Any, idle_timeout: float | None) -> AsyncIterator[Any]:
         except asyncio.CancelledError:
             if not _cancelled_elsewhere():
                 raise
-            raise GovshareError(grpc.StatusCode.CANCELLED, "govshare client: the call was cancelled (its cancel(), or "
-                                                           "its AsyncClient's close()) while its stream was being "
-                                                           "read") from None
+            raise cancelled_call("while its stream was being read") from None
         if response is grpc.aio.EOF:
             return
         yield response
