@@ -1142,6 +1142,40 @@ async def test_an_export_closed_by_another_task_yields_no_further_row_of_its_pag
     assert outcome == ["k1", grpc.StatusCode.CANCELLED]
 
 
+def test_a_call_under_way_when_its_client_closes_says_so(edge: tuple[FakeEdge, str]) -> None:
+    """Client.close() from another thread while a query was under way (a blocking call, or a future()'s) raised
+    gRPC's CANCELLED "Channel closed!", naming neither the client nor the close. It now says its Client's close()
+    cancelled it."""
+    fake, address = edge
+
+    def stall(context: grpc.ServicerContext) -> None:
+        time.sleep(1.0)
+
+    client, outcome = make_client(address), []
+    fake.script["Query"] = [stall, stall]
+
+    def query() -> None:
+        try:
+            client.query("c", "k", purpose="work_reference")
+        except GovshareError as error:
+            outcome.append(error)
+
+    asking = threading.Thread(target=query)
+    asking.start()
+    pending = client.stub(query_pb2_grpc.QueryServiceStub).Query.future(query_pb2.QueryRequest(
+        resource_code="c", key="k", purpose=common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE)))
+    while len(fake.attempts("Query")) < 2:
+        time.sleep(0.01)
+    client.close()
+    asking.join(5)
+    with pytest.raises(GovshareError) as cut:
+        pending.result(5)
+    for error in (outcome[0], cut.value):
+        assert error.code == grpc.StatusCode.CANCELLED
+        assert error.message == ("govshare client: the call was cancelled (its Client's close(), or the end of its "
+                                 "with block) before it was answered")
+
+
 async def test_an_async_call_under_way_when_its_client_closes_raises_cancelled_not_cancelled_error(
         edge: tuple[FakeEdge, str]) -> None:
     """AsyncClient.close() from another task (a shutdown hook) while a query was under way made that query's

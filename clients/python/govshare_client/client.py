@@ -413,7 +413,7 @@ class _Background(grpc.RpcError, grpc.Future, grpc.Call):
             return
         step = self._interceptor.next_step(self._call, error, token)
         if step is None:
-            self._settle(_Failed(error))
+            self._settle(_Failed(self._interceptor.final(error)))
             return
         self._retry(step)
 
@@ -609,12 +609,21 @@ class _Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInter
                 return outcome
             step = self.next_step(call, error, token)
             if step is None:
-                return _Failed(error)
+                return _Failed(self.final(error))
             if background is None and step > 0:
                 # The pause is not taken here: a future() call whose attempt failed at once (the edge away: gRPC
                 # fails a call without a connection before it returns) would sleep in the caller's thread.
                 return _Background(self, call, None, token, pause=step)
             self.pause(step)
+
+    def final(self, error: GovshareError) -> GovshareError:
+        """The error a call that failed for good raises: ``error``, unless this Client's close() cut it, which gRPC
+        reported as CANCELLED "Channel closed!", naming neither the client nor the close."""
+        if self.closed and error.code == grpc.StatusCode.CANCELLED:
+            return GovshareError(grpc.StatusCode.CANCELLED, "govshare client: the call was cancelled (its Client's "
+                                                            "close(), or the end of its with block) before it was "
+                                                            "answered")
+        return error
 
     def next_step(self, call: _Unary, error: GovshareError, token: str) -> float | None:
         """After a failed attempt, the pause before the next one (0 to repeat it with a new token), or None."""
