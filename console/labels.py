@@ -91,7 +91,7 @@ ADMIN_ACTION = {
     "catalog.publish": "审核通过并发布", "catalog.return": "退回修改", "catalog.retire": "撤销目录",
     "sharing.grant_confidentiality": "设置授权保密期",
     "directory.bootstrap_authority": "初始化主管部门", "directory.create_department": "新建部门",
-    "directory.rename_department": "部门更名",
+    "directory.rename_department": "部门更名", "directory.retire_department": "撤销部门",
     "directory.create_system": "新建业务系统", "directory.disable_system": "停用业务系统",
     "directory.enable_system": "启用业务系统", "directory.rotate_system_secret": "更换业务系统密钥",
     "roles.grant_system_role": "授予业务系统角色", "roles.revoke_system_role": "收回业务系统角色",

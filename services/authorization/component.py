@@ -89,7 +89,7 @@ class AuthorizationComponent:
         #: come from this service's own store.
         self._states = SystemStatesWatch(settings, self.name)
         self._verifier = caller_verifier(settings, check=self._states.check)
-        self._directory = Directory(self._store, settings, self._events)
+        self._directory = Directory(self._store, settings, self._events, self._entries)
         # The log's checkpoints are signed with the platform's token signing key, which authorization alone
         # holds (the chart gives it no other key), under the log's own context so that no signature made for
         # a token or for another log can pass for one (docs/architecture.md). Verified with every trusted

@@ -40,6 +40,7 @@ from services.runtime.settings import Settings
 from services.runtime.system_states import SystemState
 
 if TYPE_CHECKING:
+    from services.authorization.entries import EntryLookup
     from services.authorization.policy_events import PolicyEvents
     from services.authorization.store import Store
 
@@ -59,6 +60,10 @@ class Department:
     region_code: str
     authority: bool = False
     create_time: dt.datetime | None = None
+    #: When it was retired (RetireDepartment); None while it is in service.
+    retire_time: dt.datetime | None = None
+    #: The department that took over its duties, "" when none was named.
+    merged_into: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,10 +115,11 @@ def department_problems(department: Department, prefix: str = "department") -> l
 class Directory:
     """The directory workflows: who may register what, and the credential life cycle."""
 
-    def __init__(self, store: Store, settings: Settings, events: PolicyEvents) -> None:
+    def __init__(self, store: Store, settings: Settings, events: PolicyEvents, entries: EntryLookup) -> None:
         self._store = store
         self._settings = settings
         self._events = events
+        self._entries = entries
 
     # Departments
 
@@ -150,6 +156,31 @@ class Directory:
         if before != department.name:
             await self._events.department_renamed(department.code, department.name)
         return department
+
+    async def retire_department(self, caller: Caller, code: str, merged_into: str) -> Department:
+        """Retires a department merged into another or abolished (机构改革): the authority's 管理员 only, once nothing
+        of it is live (services.authorization.retirement says what blocks it), logged with ``merged_into`` and
+        announced so that every service refuses its systems and persons at once. Refusals for the role are logged
+        as other administrative refusals are."""
+        async with refusals_logged(self._store.record_admin, caller, "directory.retire_department",
+                                   "" if credit_code_error(code) else code):
+            duties.require_role(caller, ADMINISTRATOR, "retire departments")
+            require_authority(caller, "retire departments")
+        problems = []
+        if error := department_code_problem(code):
+            problems.append(FieldViolation("code", error))
+        if merged_into and (error := department_code_problem(merged_into)):
+            problems.append(FieldViolation("merged_into", error))
+        if problems:
+            raise invalid_argument(problems)
+        published = await self._entries.published_count(code)
+        admin = AdminEvent.by(caller, "directory.retire_department", code,
+                              {"merged_into": merged_into} if merged_into else {})
+        retired = await self._store.retire_department(code, merged_into, published, admin)
+        if retired is None:
+            raise not_found(f"department {code}")
+        await self._events.department_retired(retired.code, retired.name, retired.merged_into)
+        return retired
 
     async def get_department(self, caller: Caller, code: str) -> Department:
         require_identified(caller)

@@ -11,12 +11,12 @@ import contextlib
 
 import grpc
 
-from govshare.catalog.v1 import catalog_pb2
+from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2
 from services.authorization.validation import METHODS
 from services.runtime.cache import CATALOG_CHANGED, Subscriber
 from services.runtime.catalog_client import CatalogCache
-from services.runtime.clients import open_channel
+from services.runtime.clients import call_metadata, open_channel
 from services.runtime.errors import ServiceError
 from services.runtime.identity import AssertionSigner, service_caller
 from services.runtime.settings import Settings
@@ -74,6 +74,28 @@ class EntryLookup:
             with contextlib.suppress(Exception):
                 await self._channel.close()
         self._subscriber = self._channel = self._cache = None
+
+    async def published_count(self, department_code: str) -> int:
+        """How many entries ``department_code`` provides that are published now (the catalog's own count, not the
+        cache: RetireDepartment must not retire a provider of a published entry)."""
+        if self._channel is None:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "authorization is starting; retry")
+        stub = catalog_pb2_grpc.CatalogServiceStub(self._channel)
+        request = catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(
+            provider_department_code=department_code, state=catalog_pb2.ENTRY_STATE_PUBLISHED), page_size=1000)
+        count = 0
+        try:
+            while True:
+                page = await stub.ListEntries(request, timeout=self._settings.call_timeout_seconds,
+                                              metadata=call_metadata(AssertionSigner(self._settings.internal_key),
+                                                                     service_caller("authorization")))
+                count += len(page.entries)
+                if not page.next_page_token:
+                    return count
+                request.page_token = page.next_page_token
+        except grpc.aio.AioRpcError as exc:
+            raise ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE",
+                               f"the catalog service did not answer ({exc.code().name}); retry") from None
 
     async def get(self, code: str) -> catalog_pb2.Entry | None:
         """The current version of entry ``code`` (any state), or None when the catalog has none."""

@@ -112,3 +112,15 @@ class PolicyEvents:
             await publish(self._client, DEPARTMENTS_CHANGED, {"code": code, "name": name})
         except Exception as exc:
             log.warning("could not announce the rename of department %s (%s); names expire by TTL", code, exc)
+
+    async def department_retired(self, code: str, name: str, merged_into: str) -> None:
+        """Publishes DEPARTMENTS_CHANGED with ``retired`` (and ``merged_into``), as a rename is announced: the
+        processes keeping departments drop what they kept of it at once. A lost event leaves it to their TTL."""
+        if self._client is None:
+            log.warning("department %s was retired before the event bus was open; caches expire by TTL", code)
+            return
+        try:
+            await publish(self._client, DEPARTMENTS_CHANGED,
+                          {"code": code, "name": name, "retired": True, "merged_into": merged_into})
+        except Exception as exc:
+            log.warning("could not announce the retirement of department %s (%s); caches expire by TTL", code, exc)

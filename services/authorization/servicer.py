@@ -57,7 +57,9 @@ def _time(message: object, name: str, path: str, problems: list[FieldViolation])
 def _department_pb(department: Department) -> directory_pb2.Department:
     return directory_pb2.Department(code=department.code, name=department.name, level=department.level,
                                     region_code=department.region_code, authority=department.authority,
-                                    create_time=to_timestamp(department.create_time))
+                                    create_time=to_timestamp(department.create_time),
+                                    retire_time=to_timestamp(department.retire_time),
+                                    merged_into=department.merged_into)
 
 
 def _system_pb(system: System) -> directory_pb2.System:
@@ -90,6 +92,12 @@ class DirectoryServicer(directory_pb2_grpc.DirectoryServiceServicer):
         caller = self._verifier.from_context(context)
         renamed = await self._directory.rename_department(caller, request.code.strip(), request.name)
         return directory_pb2.RenameDepartmentResponse(department=_department_pb(renamed))
+
+    async def RetireDepartment(self, request: directory_pb2.RetireDepartmentRequest, context: Context
+                               ) -> directory_pb2.RetireDepartmentResponse:
+        caller = self._verifier.from_context(context)
+        retired = await self._directory.retire_department(caller, request.code.strip(), request.merged_into.strip())
+        return directory_pb2.RetireDepartmentResponse(department=_department_pb(retired))
 
     async def ListDepartments(self, request: directory_pb2.ListDepartmentsRequest, context: Context
                               ) -> directory_pb2.ListDepartmentsResponse:

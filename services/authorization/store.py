@@ -23,6 +23,7 @@ import asyncpg
 import grpc
 
 from govshare.authorization.v1 import sharing_pb2
+from services.authorization import retirement
 from services.authorization.admin_log import CHAIN_ID, HASHED_FIELDS, AdminLogFilter, LogEntry
 from services.authorization.applications import Application, ApplicationEvent, StoredDue
 from services.authorization.directory import Credentials, Department, System
@@ -125,7 +126,8 @@ class GrantFilter:
 
 def _department(row: asyncpg.Record) -> Department:
     return Department(code=row["code"], name=row["name"], level=row["level"], region_code=row["region_code"],
-                      authority=row["authority"], create_time=row["create_time"])
+                      authority=row["authority"], create_time=row["create_time"], retire_time=row["retire_time"],
+                      merged_into=row["merged_into"] or "")
 
 
 def _system(row: asyncpg.Record) -> System:
@@ -273,6 +275,36 @@ class Store:
                     dataclasses.replace(admin, details={**admin.details, "from": before})])
             row = await conn.fetchrow("SELECT * FROM departments WHERE code = $1", code)
         return _department(row), before
+
+    async def retire_department(self, code: str, merged_into: str, published_entries: int,
+                                admin: AdminEvent) -> Department | None:
+        """Retires department ``code`` (merged into ``merged_into``, "" for none) and logs ``admin``, in one
+        transaction; None for an unknown code. Refused while anything of it is live (``published_entries``, counted
+        by the catalog, and the grants, applications, systems and persons counted here under the department's row
+        lock, which CreateSystem and CreatePerson's foreign keys share), and for the authority, a department retired
+        already, and a ``merged_into`` unknown or retired."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow("SELECT * FROM departments WHERE code = $1 FOR UPDATE", code)
+            if row is None:
+                return None
+            retirement.require_retirable(_department(row))
+            if merged_into:
+                into = await conn.fetchrow("SELECT * FROM departments WHERE code = $1 FOR SHARE", merged_into)
+                retirement.require_successor(code, _department(into) if into else None, merged_into)
+            counts = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM grants WHERE (department_code = $1 OR provider_department_code = $1)"
+                "         AND state = $2 AND expire_time > now()) AS live_grants,"
+                " (SELECT count(*) FROM applications WHERE (applicant_department_code = $1"
+                "         OR provider_department_code = $1) AND state = ANY($3::smallint[])) AS open_applications,"
+                " (SELECT count(*) FROM systems WHERE department_code = $1 AND NOT disabled) AS enabled_systems,"
+                " (SELECT count(*) FROM persons WHERE department_code = $1 AND NOT disabled) AS active_persons",
+                code, sharing_pb2.GRANT_STATE_ACTIVE, list(retirement.OPEN_APPLICATION_STATES))
+            retirement.require_nothing_live(code, {"published_entries": published_entries, **dict(counts)})
+            row = await conn.fetchrow(
+                "UPDATE departments SET retire_time = now(), merged_into = NULLIF($2, '') WHERE code = $1"
+                " RETURNING *", code, merged_into)
+            await self.append_admin(conn, SERVICE, [admin])
+        return _department(row)
 
     async def ensure_authority(self, department: Department) -> None:
         """Creates the authority department, or flags an existing one as the authority (bootstrap)."""

@@ -31,7 +31,8 @@ RECORDS_CHANGED = "govshare.records.changed"
 DISPUTES_CHANGED = "govshare.disputes.changed"  # {"resource_code": ..., "key": ..., "open": bool}
 # {"system_id": ..., "disabled": bool, "not_before": epoch seconds, "reason": "DISABLED"|"ROTATED", "version": ...}
 SYSTEMS_CHANGED = "govshare.systems.changed"
-DEPARTMENTS_CHANGED = "govshare.departments.changed"  # {"code": ..., "name": ...}: a department renamed
+# {"code": ..., "name": ...}: a department renamed; with "retired": true and "merged_into": ...: retired
+DEPARTMENTS_CHANGED = "govshare.departments.changed"
 
 Handler = Callable[[dict], Awaitable[None] | None]
 

@@ -359,6 +359,114 @@ async def test_the_consoles_names_show_a_rename_at_once(env: Env) -> None:
         await watch.stop()
 
 
+def _retire(code: str, merged_into: str = "") -> directory_pb2.RetireDepartmentRequest:
+    return directory_pb2.RetireDepartmentRequest(code=code, merged_into=merged_into)
+
+
+async def test_a_department_is_retired_by_the_authority_only_and_not_twice(env: Env) -> None:
+    """Who may retire, and the clear refusals: an unknown code, the authority, a wrong successor, twice."""
+    department, successor = await env.department(), await env.department()
+    code = department.department_code
+    for caller, reason in ((department, "AUTHORITY_ONLY"), (AUTHORITY_REVIEWER, "ROLE_REQUIRED"),
+                           (person_of(department, ADMINISTRATOR), "ROLE_REQUIRED")):
+        got, _, _ = await fails(env.directory.RetireDepartment(_retire(code), metadata=env.md(caller), timeout=10),
+                                grpc.StatusCode.PERMISSION_DENIED)
+        assert got == reason
+    admin = env.md(AUTHORITY)
+    _, fields, _ = await fails(env.directory.RetireDepartment(_retire("x", "y"), metadata=admin, timeout=10),
+                               grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["code", "merged_into"]
+    await fails(env.directory.RetireDepartment(_retire(credit_code()), metadata=admin, timeout=10),
+                grpc.StatusCode.NOT_FOUND)
+    authority = await env.department(authority=True)
+    reason, _, _ = await fails(env.directory.RetireDepartment(_retire(authority.department_code), metadata=admin,
+                                                              timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "AUTHORITY_DEPARTMENT"
+    reason, _, _ = await fails(env.directory.RetireDepartment(_retire(code, code), metadata=admin, timeout=10),
+                               grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "MERGED_INTO_ITSELF"
+    unknown = credit_code()
+    _, _, message = await fails(env.directory.RetireDepartment(_retire(code, unknown), metadata=admin, timeout=10),
+                                grpc.StatusCode.NOT_FOUND)
+    assert unknown in message and "merged_into" in message
+
+    retired = (await env.directory.RetireDepartment(_retire(code, successor.department_code), metadata=admin,
+                                                    timeout=10)).department
+    assert retired.HasField("retire_time") and retired.merged_into == successor.department_code
+    got = (await env.directory.GetDepartment(directory_pb2.GetDepartmentRequest(code=code), metadata=admin,
+                                             timeout=10)).department
+    assert got == retired
+    reason, _, message = await fails(env.directory.RetireDepartment(_retire(code), metadata=admin, timeout=10),
+                                     grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "DEPARTMENT_RETIRED" and f"merged into {successor.department_code}" in message
+    other = await env.department()
+    reason, _, _ = await fails(env.directory.RetireDepartment(_retire(other.department_code, code), metadata=admin,
+                                                              timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "MERGED_INTO_RETIRED"
+
+    log = admin_log_pb2_grpc.AdminLogServiceStub(env.auth)
+    listed = await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(action="directory.retire_department",
+                                                                            page_size=100), metadata=admin, timeout=10)
+    events = [e for e in listed.events if e.target == code]
+    assert [(e.actor_system_id, json.loads(e.details_json)) for e in events if e.result == "OK"] == [
+        (AUTHORITY.system_id, {"merged_into": successor.department_code})]
+    assert sorted(e.result for e in events if e.result != "OK") == ["AUTHORITY_ONLY", "ROLE_REQUIRED",
+                                                                    "ROLE_REQUIRED"]
+
+
+async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type: ignore[no-untyped-def]
+        env: Env, redis_client) -> None:
+    """Each blocker is named with its count and what to do; cleared, the department is retired and announced."""
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider)
+    grant = await env.grant(provider, user, entry)
+    await env.submit(user, entry)  # an application still open
+    system = await _new_system(env, provider)
+    admin = env.md(AUTHORITY)
+
+    reason, _, message = await fails(env.directory.RetireDepartment(_retire(provider.department_code),
+                                                                    metadata=admin, timeout=10),
+                                     grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "DEPARTMENT_HAS_PUBLISHED_ENTRIES"
+    for part in ("1 published catalogue entries", "1 live grants", "1 open applications",
+                 "1 enabled business systems", "RetireEntry", "RevokeGrant", "DisableSystem"):
+        assert part in message, message
+    assert "persons" not in message
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await env.directory.RetireDepartment(_retire(user.department_code), metadata=admin, timeout=10)
+    info, _ = details_of(caught.value)
+    assert info is not None and info.reason == "DEPARTMENT_HAS_LIVE_GRANTS"
+    assert dict(info.metadata) == {"live_grants": "1", "open_applications": "1"}
+
+    stub = catalog_pb2_grpc.CatalogServiceStub(env.catalog)
+    await stub.RetireEntry(cat.RetireEntryRequest(code=entry.code, reason="机构改革"), metadata=env.md(provider),
+                           timeout=10)
+    await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="机构改革"),
+                                  metadata=env.md(approver(provider)), timeout=10)
+    reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
+                                                              timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "DEPARTMENT_HAS_OPEN_APPLICATIONS"
+    for application in await _applications_for(env, user, entry):
+        if application.state == sh.APPLICATION_STATE_SUBMITTED:
+            await env.sharing.WithdrawApplication(sh.WithdrawApplicationRequest(id=application.id),
+                                                  metadata=env.md(user), timeout=10)
+    reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
+                                                              timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "DEPARTMENT_HAS_ENABLED_SYSTEMS"
+    await env.directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system.system.id),
+                                      metadata=env.md(provider), timeout=10)
+
+    async with redis_client.pubsub() as pubsub:
+        await pubsub.subscribe(DEPARTMENTS_CHANGED)
+        await pubsub.get_message(timeout=5)  # the subscription confirmation
+        retired = (await env.directory.RetireDepartment(_retire(provider.department_code, user.department_code),
+                                                        metadata=admin, timeout=10)).department
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=10)
+    assert message is not None and json.loads(message["data"]) == {
+        "code": provider.department_code, "name": retired.name, "retired": True,
+        "merged_into": user.department_code}
+
+
 async def test_departments_are_listed_page_by_page(env: Env) -> None:
     mine = {(await env.department()).department_code for _ in range(3)}
     seen: list[str] = []

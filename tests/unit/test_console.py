@@ -73,6 +73,7 @@ def test_the_bundles_log_entries_have_labels() -> None:
 def test_a_departments_rename_has_a_label() -> None:
     # services/authorization/directory.py logs RenameDepartment, done or refused.
     assert labels.ADMIN_ACTION["directory.rename_department"] == "部门更名"
+    assert labels.ADMIN_ACTION["directory.retire_department"] == "撤销部门"
 
 
 def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:

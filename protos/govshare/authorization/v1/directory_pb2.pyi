@@ -25,20 +25,24 @@ ADMINISTRATIVE_LEVEL_MUNICIPAL: AdministrativeLevel
 ADMINISTRATIVE_LEVEL_COUNTY: AdministrativeLevel
 
 class Department(_message.Message):
-    __slots__ = ("code", "name", "level", "region_code", "authority", "create_time")
+    __slots__ = ("code", "name", "level", "region_code", "authority", "create_time", "retire_time", "merged_into")
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     REGION_CODE_FIELD_NUMBER: _ClassVar[int]
     AUTHORITY_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RETIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    MERGED_INTO_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
     level: AdministrativeLevel
     region_code: str
     authority: bool
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., level: _Optional[_Union[AdministrativeLevel, str]] = ..., region_code: _Optional[str] = ..., authority: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    retire_time: _timestamp_pb2.Timestamp
+    merged_into: str
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., level: _Optional[_Union[AdministrativeLevel, str]] = ..., region_code: _Optional[str] = ..., authority: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., retire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., merged_into: _Optional[str] = ...) -> None: ...
 
 class System(_message.Message):
     __slots__ = ("id", "department_code", "name", "disabled", "create_time")
@@ -103,6 +107,20 @@ class RenameDepartmentRequest(_message.Message):
     def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class RenameDepartmentResponse(_message.Message):
+    __slots__ = ("department",)
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    department: Department
+    def __init__(self, department: _Optional[_Union[Department, _Mapping]] = ...) -> None: ...
+
+class RetireDepartmentRequest(_message.Message):
+    __slots__ = ("code", "merged_into")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MERGED_INTO_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    merged_into: str
+    def __init__(self, code: _Optional[str] = ..., merged_into: _Optional[str] = ...) -> None: ...
+
+class RetireDepartmentResponse(_message.Message):
     __slots__ = ("department",)
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     department: Department

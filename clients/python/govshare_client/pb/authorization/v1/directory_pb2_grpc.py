@@ -55,6 +55,11 @@ class DirectoryServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentResponse.FromString,
                 _registered_method=True)
+        self.RetireDepartment = channel.unary_unary(
+                '/govshare.authorization.v1.DirectoryService/RetireDepartment',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RetireDepartmentRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RetireDepartmentResponse.FromString,
+                _registered_method=True)
         self.CreateSystem = channel.unary_unary(
                 '/govshare.authorization.v1.DirectoryService/CreateSystem',
                 request_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.CreateSystemRequest.SerializeToString,
@@ -114,6 +119,18 @@ class DirectoryServiceServicer:
         """Renames a department (机构改革; the authority's 管理员 only). The new name is the department's everywhere from
         now on; what was recorded under the old one keeps it (supervision keeps each month's name, the administrative
         log keeps both). Renaming to the name it has changes nothing and is not logged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetireDepartment(self, request, context):
+        """Retires a department merged into another or abolished (机构改革; the authority's 管理员 only). Refused with
+        FAILED_PRECONDITION while anything of it is still live, the reason naming the first of: published catalogue
+        entries (DEPARTMENT_HAS_PUBLISHED_ENTRIES), live grants as provider or consumer (DEPARTMENT_HAS_LIVE_GRANTS),
+        open applications (DEPARTMENT_HAS_OPEN_APPLICATIONS), enabled business systems
+        (DEPARTMENT_HAS_ENABLED_SYSTEMS), active persons (DEPARTMENT_HAS_ACTIVE_PERSONS); the message and the
+        ErrorInfo's metadata give every count. A retired department stays in the directory with its history.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -184,6 +201,11 @@ def add_DirectoryServiceServicer_to_server(servicer, server):
                     servicer.RenameDepartment,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentResponse.SerializeToString,
+            ),
+            'RetireDepartment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetireDepartment,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RetireDepartmentRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_directory__pb2.RetireDepartmentResponse.SerializeToString,
             ),
             'CreateSystem': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSystem,
@@ -325,6 +347,33 @@ class DirectoryService:
             '/govshare.authorization.v1.DirectoryService/RenameDepartment',
             govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_directory__pb2.RenameDepartmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetireDepartment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.DirectoryService/RetireDepartment',
+            govshare_dot_authorization_dot_v1_dot_directory__pb2.RetireDepartmentRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_directory__pb2.RetireDepartmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,6 +25,14 @@ class DirectoryServiceStub:
     now on; what was recorded under the old one keeps it (supervision keeps each month's name, the administrative
     log keeps both). Renaming to the name it has changes nothing and is not logged.
     """
+    RetireDepartment: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.RetireDepartmentRequest, _govshare_client_pb_authorization_v1_directory_pb2.RetireDepartmentResponse]
+    """Retires a department merged into another or abolished (机构改革; the authority's 管理员 only). Refused with
+    FAILED_PRECONDITION while anything of it is still live, the reason naming the first of: published catalogue
+    entries (DEPARTMENT_HAS_PUBLISHED_ENTRIES), live grants as provider or consumer (DEPARTMENT_HAS_LIVE_GRANTS),
+    open applications (DEPARTMENT_HAS_OPEN_APPLICATIONS), enabled business systems
+    (DEPARTMENT_HAS_ENABLED_SYSTEMS), active persons (DEPARTMENT_HAS_ACTIVE_PERSONS); the message and the
+    ErrorInfo's metadata give every count. A retired department stays in the directory with its history.
+    """
     CreateSystem: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.CreateSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.CreateSystemResponse]
     """Registers a business system of a department; the secret is returned once."""
     GetSystem: calls.UnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.GetSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.GetSystemResponse]
@@ -56,6 +64,14 @@ class DirectoryServiceAsyncStub:
     now on; what was recorded under the old one keeps it (supervision keeps each month's name, the administrative
     log keeps both). Renaming to the name it has changes nothing and is not logged.
     """
+    RetireDepartment: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.RetireDepartmentRequest, _govshare_client_pb_authorization_v1_directory_pb2.RetireDepartmentResponse]
+    """Retires a department merged into another or abolished (机构改革; the authority's 管理员 only). Refused with
+    FAILED_PRECONDITION while anything of it is still live, the reason naming the first of: published catalogue
+    entries (DEPARTMENT_HAS_PUBLISHED_ENTRIES), live grants as provider or consumer (DEPARTMENT_HAS_LIVE_GRANTS),
+    open applications (DEPARTMENT_HAS_OPEN_APPLICATIONS), enabled business systems
+    (DEPARTMENT_HAS_ENABLED_SYSTEMS), active persons (DEPARTMENT_HAS_ACTIVE_PERSONS); the message and the
+    ErrorInfo's metadata give every count. A retired department stays in the directory with its history.
+    """
     CreateSystem: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.CreateSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.CreateSystemResponse]
     """Registers a business system of a department; the secret is returned once."""
     GetSystem: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_directory_pb2.GetSystemRequest, _govshare_client_pb_authorization_v1_directory_pb2.GetSystemResponse]
@@ -79,6 +95,7 @@ class DirectoryServiceServicer:
     def GetDepartment(self, request: _govshare_client_pb_authorization_v1_directory_pb2.GetDepartmentRequest, context: Any) -> Any: ...
     def ListDepartments(self, request: _govshare_client_pb_authorization_v1_directory_pb2.ListDepartmentsRequest, context: Any) -> Any: ...
     def RenameDepartment(self, request: _govshare_client_pb_authorization_v1_directory_pb2.RenameDepartmentRequest, context: Any) -> Any: ...
+    def RetireDepartment(self, request: _govshare_client_pb_authorization_v1_directory_pb2.RetireDepartmentRequest, context: Any) -> Any: ...
     def CreateSystem(self, request: _govshare_client_pb_authorization_v1_directory_pb2.CreateSystemRequest, context: Any) -> Any: ...
     def GetSystem(self, request: _govshare_client_pb_authorization_v1_directory_pb2.GetSystemRequest, context: Any) -> Any: ...
     def ListSystems(self, request: _govshare_client_pb_authorization_v1_directory_pb2.ListSystemsRequest, context: Any) -> Any: ...
@@ -95,6 +112,7 @@ class DirectoryService:
     GetDepartment: Any
     ListDepartments: Any
     RenameDepartment: Any
+    RetireDepartment: Any
     CreateSystem: Any
     GetSystem: Any
     ListSystems: Any

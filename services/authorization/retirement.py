@@ -1,0 +1,77 @@
+"""When a department may be retired (RetireDepartment, 机构改革), and what the refusals say.
+
+A department merged into another or abolished is retired, never deleted: what it did stays recorded under its
+code. It may be retired only once nothing of it is live, since a live grant, an open application or an enabled
+system of a department nobody answers for would go on acting in its name. The refusal names every blocker and its
+count, in the order the authority's administrator has to clear them (the persons last: they do the clearing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import grpc
+
+from services.authorization.applications import UNDECIDED
+from services.runtime.errors import ServiceError, failed_precondition, not_found
+
+if TYPE_CHECKING:
+    from services.authorization.directory import Department
+
+#: Applications still waiting for a decision: neither side may go while one is open.
+OPEN_APPLICATION_STATES = UNDECIDED
+
+#: (count's name, reason, what it is, what to do first), in the order they are to be cleared.
+BLOCKERS = (
+    ("published_entries", "DEPARTMENT_HAS_PUBLISHED_ENTRIES", "published catalogue entries",
+     "retire them (RetireEntry), or let the department it merges into publish its own"),
+    ("live_grants", "DEPARTMENT_HAS_LIVE_GRANTS", "live grants as provider or consumer",
+     "revoke them (RevokeGrant)"),
+    ("open_applications", "DEPARTMENT_HAS_OPEN_APPLICATIONS", "open applications",
+     "have them decided or withdrawn"),
+    ("enabled_systems", "DEPARTMENT_HAS_ENABLED_SYSTEMS", "enabled business systems",
+     "disable them (DisableSystem)"),
+    ("active_persons", "DEPARTMENT_HAS_ACTIVE_PERSONS", "active persons", "disable them (DisablePerson)"),
+)
+
+
+def retired_error(department: Department) -> ServiceError:
+    """The refusal of anything done in the name of a retired department, naming when and into what."""
+    into = f", merged into {department.merged_into}" if department.merged_into else ""
+    when = department.retire_time.date().isoformat() if department.retire_time else "?"
+    return failed_precondition("DEPARTMENT_RETIRED", f"department {department.code} was retired on {when}{into}")
+
+
+def require_retirable(department: Department) -> None:
+    """Refuses the authority (the platform would have no operator) and a department retired already."""
+    if department.authority:
+        raise failed_precondition("AUTHORITY_DEPARTMENT", f"department {department.code} is the platform's "
+                                  "authority (共享主管部门) and cannot be retired")
+    if department.retire_time is not None:
+        raise retired_error(department)
+
+
+def require_successor(code: str, into: Department | None, merged_into: str) -> None:
+    """Refuses a ``merged_into`` that is the department itself, unknown, or retired."""
+    if merged_into == code:
+        raise failed_precondition("MERGED_INTO_ITSELF", "a department is not merged into itself")
+    if into is None:
+        raise not_found(f"department {merged_into} (merged_into)")
+    if into.retire_time is not None:
+        error = retired_error(into)
+        raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "MERGED_INTO_RETIRED",
+                           f"cannot merge into a retired department: {error.message}",
+                           metadata={"merged_into": merged_into})
+
+
+def require_nothing_live(code: str, counts: Mapping[str, int]) -> None:
+    """FAILED_PRECONDITION while any count is not zero: the first blocker's reason, every blocker and its count in
+    the message and the metadata (the console says them in Chinese), with what to do about each."""
+    live = [(name, reason, what, todo) for name, reason, what, todo in BLOCKERS if counts.get(name, 0)]
+    if not live:
+        return
+    parts = [f"{counts[name]} {what} ({todo})" for name, _, what, todo in live]
+    raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, live[0][1],
+                       f"department {code} still has " + "; ".join(parts) + ": clear them first, then retire it",
+                       metadata={name: str(counts[name]) for name, *_ in live})
