@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -138,10 +139,28 @@ class FigureSources:
         """Every department's name by code (the authority's included), from the directory."""
         return {d.code: d.name for d in await self._all_departments()}
 
-    async def joined(self) -> dict[str, tuple[str, dt.datetime]]:
-        """Each department's name now and when it joined the platform, by code: a month before that is none of its
-        months, and a month's snapshots keep the names of that time."""
-        return {d.code: (d.name, d.create_time.ToDatetime(dt.UTC)) for d in await self._all_departments()}
+    async def joined(self) -> dict[str, Membership]:
+        """Each department's name now, when it joined the platform and when it was retired (RetireDepartment), by
+        code: a month before it joined or after it was retired is none of its months, and a month's snapshots keep
+        the names of that time."""
+        return {d.code: Membership(d.name, d.create_time.ToDatetime(dt.UTC),
+                                   d.retire_time.ToDatetime(dt.UTC) if d.HasField("retire_time") else None)
+                for d in await self._all_departments()}
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A department's time on the platform, as the directory says it now."""
+
+    name: str
+    joined: dt.datetime
+    #: None while the department is in service.
+    retired: dt.datetime | None = None
+
+    def took_part_in(self, month: Month) -> bool:
+        """Whether ``month`` is one of its months: it had joined before the month ended and was not retired before
+        the month began (the month it was retired in is its last)."""
+        return self.joined < month.end and (self.retired is None or self.retired >= month.start)
 
 
 def _rows(response: Any) -> list[FigureRow]:

@@ -141,11 +141,13 @@ class Supervision:
         # A department created after the month (the schedule recomputes last month all through this one) had no
         # part in it: listed, it was evaluated 100 for a month it did not exist in (nothing due), which raised its
         # mean score in the yearly ranking; and its catalog counts (those published now) were put in that month.
+        # Nor has a department retired before the month began (merged into another in a 机构改革): evaluated 100
+        # for months it no longer existed in, it would stay in every ranking for ever.
         joined = await self._sources.joined()
-        later = {code for code, (_, time) in joined.items() if time >= month.end}
-        snapshots = by_department([row for row in rows if row.department_code not in later],
-                                  [code for code in joined if code not in later],
-                                  {code: name for code, (name, _) in joined.items()})
+        left_out = {code for code, membership in joined.items() if not membership.took_part_in(month)}
+        snapshots = by_department([row for row in rows if row.department_code not in left_out],
+                                  [code for code in joined if code not in left_out],
+                                  {code: membership.name for code, membership in joined.items()})
         violations = detect(month, snapshots)
         await self._store.replace_month(month, snapshots, violations, now,
                                         _compute_event(caller, month, len(snapshots), len(violations), now))

@@ -6,9 +6,12 @@ import datetime as dt
 
 from govshare.supervision.v1 import supervision_pb2 as sup
 from services.runtime.figures import FigureRow, dimension
+from services.runtime.identity import service_caller
 from services.supervision.evaluation import evaluate
 from services.supervision.months import Month
 from services.supervision.snapshot import by_department
+from services.supervision.sources import Membership
+from services.supervision.supervision import Supervision
 from services.supervision.violations import BURST_FLOOR, detect
 
 MONTH = Month(2026, 3)
@@ -103,3 +106,41 @@ def test_conflicts_left_open_make_the_data_unusable() -> None:
     assert found.evidence == {"conflicts_open": "12", "conflicts_raised": "15", "conflicts_resolved": "3"}
     assert detect(MONTH, by_department(month_of(9, 0), [DEPT])) == []  # few
     assert detect(MONTH, by_department(month_of(12, 12), [DEPT])) == []  # being worked through
+
+
+class _Directory:
+    """The figure sources as compute reads them: no figures, the departments the directory lists."""
+
+    def __init__(self, departments: dict[str, Membership]) -> None:
+        self._departments = departments
+
+    async def gather(self, month: Month) -> list[FigureRow]:
+        return [FigureRow(code, "catalog.published", "", 1) for code in self._departments]
+
+    async def joined(self) -> dict[str, Membership]:
+        return self._departments
+
+
+class _Months:
+    """The store as compute writes it: the month's snapshots kept."""
+
+    def __init__(self) -> None:
+        self.snapshots: dict[str, object] = {}
+
+    async def replace_month(self, month: Month, snapshots: dict[str, object], *_: object) -> None:
+        self.snapshots = snapshots
+
+
+async def test_a_department_retired_before_a_month_began_has_no_part_in_it() -> None:
+    """Merged into another on 10 March: March is its last month (it acted in it), April none of its months."""
+    joined, retired = dt.datetime(2025, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 10, tzinfo=dt.UTC)
+    merged, successor = "11110100MB0000902X", "11110100MB0000903X"
+    sources = _Directory({merged: Membership("市民政局", joined, retired),
+                          successor: Membership("市社会服务局", joined)})
+    store = _Months()
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    supervision = Supervision(store, sources, clock=lambda: now)  # type: ignore[arg-type]
+    await supervision.compute(service_caller("supervision"), Month(2026, 3))
+    assert sorted(store.snapshots) == [merged, successor]
+    await supervision.compute(service_caller("supervision"), Month(2026, 4))
+    assert sorted(store.snapshots) == [successor]
