@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from govshare.authorization.v1 import directory_pb2
-from services.authorization import credentials
+from services.authorization import credentials, retirement
 from services.authorization.roles import (
     require_authority,
     require_department,
@@ -84,6 +84,8 @@ class Credentials:
     authority: bool
     #: Tokens issued before this (epoch seconds) are refused; new ones carry at least this ``iat``.
     not_before: int = 0
+    #: Why its department no longer acts (retirement.retired_sentence), "" while it is in service.
+    department_retired: str = ""
 
 
 def _refusal(verified: Credentials, held: Credentials | None) -> tuple[str, str]:
@@ -93,6 +95,8 @@ def _refusal(verified: Credentials, held: Credentials | None) -> tuple[str, str]
     if held is None or held.secret_hash != verified.secret_hash:
         return "SECRET_ROTATED", (f"the secret of system {system_id} was rotated while this token was being "
                                   "issued: ask for a token with the new secret")
+    if held.department_retired:
+        return "DEPARTMENT_RETIRED", f"system {system_id} gets no tokens: {held.department_retired}"
     if held.system.disabled:
         return "SYSTEM_DISABLED", f"system {system_id} is disabled: the authority may enable it again"
     return "", ""
@@ -213,8 +217,9 @@ class Directory:
             raise invalid_argument(problems)
         duties.require_role(caller, ADMINISTRATOR, "register systems")
         require_department(caller, code, "register systems")
-        if await self._store.get_department(code) is None:
+        if (department := await self._store.get_department(code)) is None:
             raise not_found(f"department {code}")
+        retirement.require_in_service(department)
         secret = credentials.new_secret()
         secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
         new = System(id=credentials.new_system_id(), department_code=code, name=system.name.strip())

@@ -16,6 +16,7 @@ from typing import TypeVar
 import asyncpg
 
 from govshare.authorization.v1 import persons_pb2
+from services.authorization import retirement
 from services.authorization.store import SERVICE, Store, reset_second
 from services.runtime.admin_events import AdminEvent
 from services.runtime.errors import already_exists, failed_precondition, permission_denied
@@ -61,6 +62,8 @@ class PersonRecord:
     #: The IdP account (iss, sub) the person signed in with first, None before (migration 016).
     oidc_issuer: str | None = None
     oidc_subject: str | None = None
+    #: Why the person's department no longer acts (retirement.retired_sentence), "" while it is in service.
+    department_retired: str = ""
 
     @property
     def etag(self) -> str:
@@ -73,7 +76,8 @@ def roles_etag(roles: Iterable[int]) -> str:
     return hashlib.sha256(",".join(str(role) for role in sorted(set(roles))).encode()).hexdigest()[:16]
 
 
-_SELECT = ("SELECT p.*, d.authority FROM persons p JOIN departments d ON d.code = p.department_code")
+_SELECT = ("SELECT p.*, d.authority, d.retire_time AS department_retire_time, d.merged_into AS department_merged_into"
+           " FROM persons p JOIN departments d ON d.code = p.department_code")
 
 
 #: A changed person and their token state (for the verifiers).
@@ -91,7 +95,16 @@ def _person(row: asyncpg.Record) -> PersonRecord:
                         lock_until=row["lock_until"], not_before=row["not_before"], authority=row["authority"],
                         create_time=row["create_time"], seq=row["seq"],
                         password_change_required=row["password_change_required"],
-                        oidc_issuer=row["oidc_issuer"], oidc_subject=row["oidc_subject"])
+                        oidc_issuer=row["oidc_issuer"], oidc_subject=row["oidc_subject"],
+                        department_retired=_retired(row))
+
+
+def _retired(row: asyncpg.Record) -> str:
+    """The retirement sentence of the person's department, "" while it is in service (or not read by the query)."""
+    retired = row.get("department_retire_time")
+    if retired is None:
+        return ""
+    return retirement.retired_sentence(row["department_code"], retired, row.get("department_merged_into") or "")
 
 
 def _state(row: asyncpg.Record) -> tuple[str, SystemState]:
@@ -122,6 +135,7 @@ class PersonStore:
     async def insert(self, person: PersonRecord, admin: AdminEvent) -> PersonRecord:
         try:
             async with self._store.pool.acquire() as conn, conn.transaction():
+                await Store.require_in_service(conn, person.department_code)
                 await conn.execute(
                     "INSERT INTO persons (id, username, display_name, department_code, roles, password_hash,"
                     " totp_secret, password_change_required) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", person.id,

@@ -252,6 +252,9 @@ class Persons:
     async def enable(self, caller: Caller, person_id: str) -> PersonRecord:
         await self._administrator(caller, "enable persons", "person.enable", person_id)
         person = await self.find(person_id)
+        if person.department_retired:
+            raise failed_precondition("DEPARTMENT_RETIRED", f"person {person.id} cannot be enabled: "
+                                      f"{person.department_retired}")
         return await self._change(caller, person.id, "disabled = false", (),
                                   AdminEvent.by(caller, "person.enable", person.id))
 

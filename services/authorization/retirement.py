@@ -8,6 +8,7 @@ count, in the order the authority's administrator has to clear them (the persons
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ import grpc
 
 from services.authorization.applications import UNDECIDED
 from services.runtime.errors import ServiceError, failed_precondition, not_found
+from services.runtime.workdays import CHINA
 
 if TYPE_CHECKING:
     from services.authorization.directory import Department
@@ -36,11 +38,23 @@ BLOCKERS = (
 )
 
 
+def retired_sentence(code: str, retire_time: dt.datetime | None, merged_into: str) -> str:
+    """"department … was retired on <day>[, merged into …]": what every refusal because of it says."""
+    into = f", merged into {merged_into}" if merged_into else ""
+    when = retire_time.astimezone(CHINA).date().isoformat() if retire_time else "?"
+    return f"department {code} was retired on {when}{into}"
+
+
 def retired_error(department: Department) -> ServiceError:
     """The refusal of anything done in the name of a retired department, naming when and into what."""
-    into = f", merged into {department.merged_into}" if department.merged_into else ""
-    when = department.retire_time.date().isoformat() if department.retire_time else "?"
-    return failed_precondition("DEPARTMENT_RETIRED", f"department {department.code} was retired on {when}{into}")
+    return failed_precondition("DEPARTMENT_RETIRED", retired_sentence(department.code, department.retire_time,
+                                                                      department.merged_into))
+
+
+def require_in_service(department: Department) -> None:
+    """Refuses what would give a retired department a system, a person, an enabled account or an application."""
+    if department.retire_time is not None:
+        raise retired_error(department)
 
 
 def require_retirable(department: Department) -> None:

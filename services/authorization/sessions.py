@@ -377,6 +377,9 @@ class Sessions:
 
     @staticmethod
     def _refuse_disabled(person: PersonRecord) -> None:
+        if person.department_retired:
+            raise _refused("DEPARTMENT_RETIRED", f"{person.department_retired}: its persons no longer sign in "
+                                                 "(ask the administrator of the department that took over its duties)")
         if person.disabled:
             raise _refused("ACCOUNT_DISABLED", "this account is disabled: ask the authority's administrator")
 

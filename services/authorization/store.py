@@ -77,12 +77,16 @@ def reset_second() -> int:
     return int(time.time()) + 1
 
 
-_CREDENTIALS = ("SELECT s.*, d.authority FROM systems s JOIN departments d ON d.code = s.department_code"
-                " WHERE s.id = $1")
+_CREDENTIALS = ("SELECT s.*, d.authority, d.retire_time AS department_retire_time,"
+                " d.merged_into AS department_merged_into"
+                " FROM systems s JOIN departments d ON d.code = s.department_code WHERE s.id = $1")
 
 
 def _credentials(row: asyncpg.Record) -> Credentials:
-    return Credentials(_system(row), row["secret_hash"], row["authority"], row["not_before"])
+    retired = row["department_retire_time"]
+    return Credentials(_system(row), row["secret_hash"], row["authority"], row["not_before"],
+                       retirement.retired_sentence(row["department_code"], retired, row["department_merged_into"] or "")
+                       if retired is not None else "")
 
 
 def _log_entry(row: asyncpg.Record) -> LogEntry:
@@ -306,6 +310,15 @@ class Store:
             await self.append_admin(conn, SERVICE, [admin])
         return _department(row)
 
+    @staticmethod
+    async def require_in_service(conn: asyncpg.Connection, code: str) -> None:
+        """Refuses (DEPARTMENT_RETIRED) a change that would give department ``code`` something live once it is
+        retired, under a share lock of its row: a retirement, which counts what is live under its update lock,
+        either committed before and is seen here, or waits for this change and counts it."""
+        row = await conn.fetchrow("SELECT * FROM departments WHERE code = $1 FOR SHARE", code)
+        if row is not None:
+            retirement.require_in_service(_department(row))
+
     async def ensure_authority(self, department: Department) -> None:
         """Creates the authority department, or flags an existing one as the authority (bootstrap)."""
         await self.pool.execute(
@@ -317,6 +330,7 @@ class Store:
 
     async def insert_system(self, system: System, secret_hash: str, admin: AdminEvent) -> System:
         async with self.pool.acquire() as conn, conn.transaction():
+            await self.require_in_service(conn, system.department_code)
             row = await conn.fetchrow(
                 "INSERT INTO systems (id, department_code, name, secret_hash) VALUES ($1, $2, $3, $4) RETURNING *",
                 system.id, system.department_code, system.name, secret_hash)
@@ -425,6 +439,10 @@ class Store:
     async def enable_system(self, system_id: str, admin: AdminEvent) -> tuple[System, tuple[str, SystemState]] | None:
         """Enables the system again; its "not before" stays, so tokens from before the disable stay refused."""
         async with self.pool.acquire() as conn, conn.transaction():
+            department_code = await conn.fetchval("SELECT department_code FROM systems WHERE id = $1", system_id)
+            if department_code is None:
+                return None
+            await self.require_in_service(conn, department_code)
             row = await conn.fetchrow(
                 "UPDATE systems SET disabled = false, update_time = now(),"
                 " state_version = nextval('system_state_version') WHERE id = $1 RETURNING *", system_id)
@@ -548,6 +566,9 @@ class Store:
         already the department's (a repeat that arrived together with the first), and nothing is stored."""
         request_id, fingerprint = request or (None, None)
         async with self.pool.acquire() as conn, conn.transaction():
+            # Neither side may be retired (RetireDepartment counts open applications under its lock).
+            for code in sorted({application.applicant_department_code, application.provider_department_code}):
+                await self.require_in_service(conn, code)
             inserted = await conn.fetchval(
                 "INSERT INTO applications (id, applicant_department_code, provider_department_code, resource_code,"
                 " system_ids, items, purposes, purpose_text, basis, requested_expire_time, methods, quota, state,"

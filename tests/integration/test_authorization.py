@@ -33,6 +33,8 @@ from govshare.authorization.v1 import (
     authorization_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
+    persons_pb2,
+    persons_pb2_grpc,
     sharing_pb2_grpc,
     token_pb2,
     token_pb2_grpc,
@@ -465,6 +467,48 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     assert message is not None and json.loads(message["data"]) == {
         "code": provider.department_code, "name": retired.name, "retired": True,
         "merged_into": user.department_code}
+
+
+async def test_a_retired_departments_systems_persons_and_applications_are_refused(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """After RetireDepartment: no token for its systems, no sign-in for its persons (each naming the retirement),
+    nothing of it enabled or created again, and it is no side of a new application."""
+    provider, _, entry = parties
+    department, successor = await env.department(), await env.department()
+    code = department.department_code
+    system = await _new_system(env, department)
+    people = persons_pb2_grpc.PersonServiceStub(env.auth)
+    username = f"r{uuid.uuid4().hex[:10]}"
+    person = (await people.CreatePerson(persons_pb2.CreatePersonRequest(
+        person=persons_pb2.Person(username=username, display_name="撤销局办事员", department_code=code,
+                                  roles=[persons_pb2.PERSON_ROLE_APPLICANT]), password="correct horse battery"),
+        metadata=env.md(AUTHORITY), timeout=10)).person
+    await env.directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system.system.id),
+                                      metadata=env.md(department), timeout=10)
+    await people.DisablePerson(persons_pb2.DisablePersonRequest(id=person.id), metadata=env.md(AUTHORITY), timeout=10)
+    await env.directory.RetireDepartment(_retire(code, successor.department_code), metadata=env.md(AUTHORITY),
+                                         timeout=10)
+    retired = f"department {code} was retired on "
+
+    _, _, message = await fails(_issue(env, system.system.id, system.secret), grpc.StatusCode.UNAUTHENTICATED)
+    assert retired in message and f"merged into {successor.department_code}" in message, message
+    reason, _, message = await fails(persons_pb2_grpc.SessionServiceStub(env.auth).SignIn(
+        persons_pb2.SignInRequest(username=username, password="correct horse battery", totp_code="000000"),
+        metadata=env.md(ANONYMOUS), timeout=10), grpc.StatusCode.UNAUTHENTICATED)
+    assert reason == "DEPARTMENT_RETIRED" and retired in message
+    for call in (env.directory.EnableSystem(directory_pb2.EnableSystemRequest(id=system.system.id),
+                                            metadata=env.md(AUTHORITY), timeout=10),
+                 people.EnablePerson(persons_pb2.EnablePersonRequest(id=person.id), metadata=env.md(AUTHORITY),
+                                     timeout=10),
+                 _new_system(env, department),
+                 people.CreatePerson(persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+                     username=f"r{uuid.uuid4().hex[:10]}", display_name="新办事员", department_code=code,
+                     roles=[persons_pb2.PERSON_ROLE_APPLICANT])), metadata=env.md(AUTHORITY), timeout=10),
+                 env.submit(department, entry)):
+        reason, _, message = await fails(call, grpc.StatusCode.FAILED_PRECONDITION)
+        assert reason == "DEPARTMENT_RETIRED" and retired in message, message
+    # The provider of the entry is still in service: its department applies as before.
+    assert (await env.submit(await env.department(), entry)).provider_department_code == provider.department_code
 
 
 async def test_departments_are_listed_page_by_page(env: Env) -> None:
