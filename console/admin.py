@@ -289,9 +289,18 @@ async def departments(console: Console, request: Request, session: Session) -> R
         return _ended(problem)
     # Only the authority's 管理员 renames (a department's own would be refused AUTHORITY_ONLY): the form is theirs.
     renames = await console.names.is_authority(session.token, session.person.department_code)
+    shown = list(listed.departments) if listed else []
     return console.page(request, "departments.html", status=_status(problem) if problem else 200, title="部门",
-                        departments=listed.departments if listed else [], problem=problem, renames=bool(renames),
+                        departments=shown, problem=problem, renames=bool(renames),
+                        merged_names=await _merged_names(console, session, shown),
                         next_token=listed.next_page_token if listed else "")
+
+
+async def _merged_names(console: Console, session: Session, shown: list[directory_pb2.Department]) -> dict[str, str]:
+    """The name of each department a retired one on the page was merged into, by code (the directory's name, the
+    code itself when it does not answer), so that 已撤销 says into which department."""
+    names = await console.names.departments(session.token, {d.merged_into for d in shown if d.merged_into})
+    return {code: name or code for code, name in names.items()}
 
 
 @signed_in
@@ -308,6 +317,23 @@ async def department_rename(console: Console, request: Request, session: Session
     console.names.renamed({"code": renamed.code, "name": renamed.name})  # this replica at once, the event or not
     return _done(session, f"部门 {renamed.code} 现名为“{renamed.name}”。此前的监督评估、报告和管理日志保留当时的名称。",
                  "/departments")
+
+
+@signed_in
+async def department_retire(console: Console, request: Request, session: Session) -> Response:
+    """Retires a department merged into another or abolished (机构改革, RetireDepartment). A refusal says in Chinese
+    what still blocks it and how many (console.errors.retirement_sentence), so the administrator knows what to do
+    first."""
+    form = await request.form()
+    code, merged_into = _text(form, "code"), _text(form, "merged_into")
+    answer, problem = await _call(console, session, _directory(console).RetireDepartment,
+                                  directory_pb2.RetireDepartmentRequest(code=code, merged_into=merged_into))
+    if problem:
+        return _refused(console, request, problem)
+    retired = answer.department
+    merged = f"，职责并入部门 {retired.merged_into}" if retired.merged_into else ""
+    return _done(session, f"已撤销部门 {retired.name}（{retired.code}）{merged}。其业务系统不能再获取令牌，"
+                          "人员不能再登录；此前的授权、申请、监督评估和管理日志仍予保留。", "/departments")
 
 
 @signed_in
@@ -356,5 +382,6 @@ def routes() -> list[Route]:
         Route("/persons/roles", person_roles, methods=["POST"]),
         Route("/departments", departments, methods=["GET"]),
         Route("/departments/rename", department_rename, methods=["POST"]),
+        Route("/departments/retire", department_retire, methods=["POST"]),
         Route("/systems", systems, methods=["GET", "POST"]),
     ]

@@ -331,7 +331,8 @@ PAGES: dict[str, Use] = {
     "/supervision/report": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "下载监督报告"),
     "/supervision/export": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "导出监督评估结果和违规情况"),
     "/persons": _ADMIN, "/persons/new": _ADMIN, "/persons/view": _ADMIN, "/persons/action": _ADMIN,
-    "/persons/roles": _ADMIN, "/departments": _ADMIN, "/departments/rename": _ADMIN, "/systems": _ADMIN,
+    "/persons/roles": _ADMIN, "/departments": _ADMIN, "/departments/rename": _ADMIN,
+    "/departments/retire": _ADMIN, "/systems": _ADMIN,
 }
 #: The menu, in order: each entry is shown to the persons who may open its page.
 MENU = [("/drafts", "编目"), ("/review", "审核"), ("/applications", "申请"), ("/replies", "答复"),

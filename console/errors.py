@@ -63,6 +63,36 @@ REASON_SENTENCES = {
                       "申请部门可提请共享主管部门协调",
 }
 
+#: RetireDepartment's blockers (services/authorization/retirement.BLOCKERS' metadata): what each is and what to do.
+RETIREMENT_BLOCKERS = (
+    ("published_entries", "条已发布的资源目录", "撤销这些目录，或由承接职责的部门另行编目发布"),
+    ("live_grants", "项有效授权（作为提供方或使用方）", "收回这些授权"),
+    ("open_applications", "件待办的共享申请", "答复、协调或撤回这些申请"),
+    ("enabled_systems", "个启用中的业务系统", "在“业务系统”页停用"),
+    ("active_persons", "名在用的人员", "在“人员”页停用"),
+)
+RETIREMENT_REFUSALS = {
+    "AUTHORITY_DEPARTMENT": "共享主管部门负责平台的运行，不能撤销。",
+    "MERGED_INTO_ITSELF": "部门不能并入其自身：请填写承接其职责的另一个部门，或留空。",
+    "MERGED_INTO_RETIRED": "承接职责的部门本身已撤销：请填写仍在运行的部门，或留空。",
+}
+
+
+def retirement_sentence(reason: str, metadata: Mapping[str, str]) -> str | None:
+    """A RetireDepartment refusal, or anything refused because its department is retired, in Chinese: every
+    blocker with its count and what to do first; None for another reason."""
+    if reason == "DEPARTMENT_RETIRED":
+        code, when, into = (metadata.get(k, "") for k in ("department_code", "retire_date", "merged_into"))
+        merged = f"，职责已并入部门 {into}" if into else ""
+        return f"部门 {code} 已于 {when} 撤销{merged}：不能再以该部门的名义办理此事项。"
+    if reason in RETIREMENT_REFUSALS:
+        return RETIREMENT_REFUSALS[reason]
+    if not reason.startswith("DEPARTMENT_HAS_"):
+        return None
+    parts = [f"{metadata[name]} {what}（请先{todo}）" for name, what, todo in RETIREMENT_BLOCKERS if metadata.get(name)]
+    return "未撤销：该部门仍有" + "、".join(parts) + "。请先逐项办结，再撤销该部门。"
+
+
 #: What a NOT_FOUND names (services/runtime/errors.not_found: "<what> <id> not found"), in Chinese.
 _NOT_FOUND = re.compile(r"(application|grant|system|catalog entry|department|resource|person|dispute|conflict) "
                         r"['\"]?(.*?)['\"]?( version (\d+))? not found", re.DOTALL)
@@ -316,6 +346,8 @@ def problem_of(error: grpc.RpcError) -> Problem:
         message = state
     elif reason == "ETAG_MISMATCH" and (changed := entry_changed_sentence(info.metadata if info else {})) is not None:
         message = changed
+    elif (retired := retirement_sentence(reason, info.metadata if info else {})) is not None:
+        message = retired
     elif reason in SAID_WHOLE:
         message = f"{REASON_SENTENCES[reason]}{_application_named(detail)}。"
     elif reason in REASON_SENTENCES:

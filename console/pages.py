@@ -143,7 +143,8 @@ _BACK = {"/catalog/entry": "/catalog", "/apply": "/catalog", "/drafts/new": "/dr
          "/applications/escalate": "/applications", "/applications/withdraw": "/applications",
          "/persons/view": "/persons", "/persons/new": "/persons",
          "/supervision/report": "/supervision", "/supervision/export": "/supervision",
-         "/persons/action": "/persons", "/persons/roles": "/persons", "/departments/rename": "/departments"}
+         "/persons/action": "/persons", "/persons/roles": "/persons", "/departments/rename": "/departments",
+         "/departments/retire": "/departments"}
 
 
 #: The platform's failures, not the person's: the page says the service is temporarily unavailable (503).

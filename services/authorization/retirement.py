@@ -46,9 +46,13 @@ def retired_sentence(code: str, retire_time: dt.datetime | None, merged_into: st
 
 
 def retired_error(department: Department) -> ServiceError:
-    """The refusal of anything done in the name of a retired department, naming when and into what."""
-    return failed_precondition("DEPARTMENT_RETIRED", retired_sentence(department.code, department.retire_time,
-                                                                      department.merged_into))
+    """The refusal of anything done in the name of a retired department, naming when and into what (the metadata
+    too, for the console to say it in Chinese)."""
+    when = department.retire_time.astimezone(CHINA).date().isoformat() if department.retire_time else ""
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "DEPARTMENT_RETIRED",
+                        retired_sentence(department.code, department.retire_time, department.merged_into),
+                        metadata={"department_code": department.code, "retire_date": when,
+                                  "merged_into": department.merged_into})
 
 
 def require_in_service(department: Department) -> None:

@@ -607,6 +607,68 @@ async def test_the_authoritys_administrator_renames_a_department_on_the_departme
     assert refused.status == 403 and "共享主管部门" in text, text[-800:]
 
 
+async def _department_row(context, session, code: str) -> str:  # type: ignore[no-untyped-def]
+    """The 部门 page's row of department ``code``, following 下一页 as the administrator would."""
+    path = "/departments"
+    for _ in range(50):
+        page = await (await context.request.get(path, headers=_as(session))).text()
+        if row := re.search(rf"<tr>\s*<td>[^<]*</td>\s*<td>{code}</td>.*?</tr>", page, re.DOTALL):
+            return row.group(0)
+        following = re.search(r'<a href="(\?page_token=[^"]+)">下一页</a>', page)
+        assert following is not None, f"department {code} is on no page"
+        path = "/departments" + unescape(following.group(1))
+    raise AssertionError(f"department {code} is on none of 50 pages")
+
+
+async def test_the_authoritys_administrator_retires_a_department_on_the_departments_page(  # type: ignore[no-untyped-def]
+        context, console_server, platform) -> None:
+    """机构改革: a department merged into another is retired on 部门 (RetireDepartment), with a confirmation; what still
+    blocks it is said in Chinese with how many and what to do first; once retired its row says 已撤销 and into which
+    department, and offers no 撤销 again."""
+    import random
+
+    from stdnum.cn import uscc
+
+    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+
+    def new_code() -> str:
+        body = "11110100" + "".join(random.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+        return body + uscc.calc_check_digit(body)
+
+    code, successor = new_code(), new_code()
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    for each, name in ((code, f"市民政局{code[-5:]}"), (successor, f"市社会服务局{successor[-5:]}")):
+        await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=each, name=name, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL, region_code="110100")),
+            metadata=platform.metadata("authority"), timeout=10)
+    system = await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        department_code=code, name="低保审核系统")), metadata=platform.metadata("authority"), timeout=10)
+    administrator = _person_session(console_server, platform, "authority", "ADMINISTRATOR")
+    row = await _department_row(context, administrator, code)
+    assert 'action="/departments/retire"' in row and "撤销不能恢复" in row and "<td>在用</td>" in row, row
+
+    blocked = await _post(context, "/departments/retire", administrator, {"code": code, "merged_into": successor})
+    said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await blocked.text())
+    assert blocked.status == 409 and said == [
+        "未撤销：该部门仍有1 个启用中的业务系统（请先在“业务系统”页停用）。请先逐项办结，再撤销该部门。"], said
+    await directory.DisableSystem(directory_pb2.DisableSystemRequest(id=system.system.id),
+                                  metadata=platform.metadata("authority"), timeout=10)
+    done = await _post(context, "/departments/retire", administrator, {"code": code, "merged_into": successor},
+                       max_redirects=0)
+    assert done.status == 303 and done.headers["location"] == "/departments", await done.text()
+    shown = await (await context.request.get("/departments", headers=_as(administrator))).text()
+    assert f"已撤销部门 市民政局{code[-5:]}（{code}），职责并入部门 {successor}。" in shown
+    row = await _department_row(context, administrator, code)
+    assert "已撤销（" in row and f"职责并入 市社会服务局{successor[-5:]}）" in row, row
+    assert 'action="/departments/retire"' not in row and "<td>在用</td>" not in row
+
+    again = await _post(context, "/departments/retire", administrator, {"code": code})
+    said = re.findall(r'<div class="problem" role="alert">([^<]*)</div>', await again.text())
+    assert again.status == 409 and len(said) == 1 and said[0].startswith(f"部门 {code} 已于 "), said
+    assert f"职责已并入部门 {successor}" in said[0], said
+    assert not re.search(r"[A-Za-z]{4,}", said[0].replace(code, "").replace(successor, "")), said
+
+
 @pytest.mark.parametrize("length", ["十八", "-1", "1e3", "99999999999"])
 async def test_a_data_items_length_that_is_no_number_is_refused_beside_it_not_dropped(  # type: ignore[no-untyped-def]
         context, console_server, platform, length: str) -> None:
