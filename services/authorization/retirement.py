@@ -27,14 +27,13 @@ OPEN_APPLICATION_STATES = UNDECIDED
 #: (count's name, reason, what it is, what to do first), in the order they are to be cleared.
 BLOCKERS = (
     ("published_entries", "DEPARTMENT_HAS_PUBLISHED_ENTRIES", "published catalogue entries",
-     "retire them (RetireEntry), or let the department it merges into publish its own"),
+     "retire them with RetireEntry; the department taking over publishes its own"),
     ("live_grants", "DEPARTMENT_HAS_LIVE_GRANTS", "live grants as provider or consumer",
-     "revoke them (RevokeGrant)"),
-    ("open_applications", "DEPARTMENT_HAS_OPEN_APPLICATIONS", "open applications",
-     "have them decided or withdrawn"),
+     "revoke them with RevokeGrant"),
+    ("open_applications", "DEPARTMENT_HAS_OPEN_APPLICATIONS", "open applications", "have them decided or withdrawn"),
     ("enabled_systems", "DEPARTMENT_HAS_ENABLED_SYSTEMS", "enabled business systems",
-     "disable them (DisableSystem)"),
-    ("active_persons", "DEPARTMENT_HAS_ACTIVE_PERSONS", "active persons", "disable them (DisablePerson)"),
+     "disable them with DisableSystem"),
+    ("active_persons", "DEPARTMENT_HAS_ACTIVE_PERSONS", "active persons", "disable them with DisablePerson"),
 )
 
 
@@ -89,7 +88,8 @@ def require_nothing_live(code: str, counts: Mapping[str, int]) -> None:
     live = [(name, reason, what, todo) for name, reason, what, todo in BLOCKERS if counts.get(name, 0)]
     if not live:
         return
-    parts = [f"{counts[name]} {what} ({todo})" for name, _, what, todo in live]
+    parts = [f"{what}: {counts[name]} ({todo})" for name, _, what, todo in live]
     raise ServiceError(grpc.StatusCode.FAILED_PRECONDITION, live[0][1],
-                       f"department {code} still has " + "; ".join(parts) + ": clear them first, then retire it",
+                       f"department {code} cannot be retired yet, it still has " + "; ".join(parts)
+                       + ". Clear them first, then retire it",
                        metadata={name: str(counts[name]) for name, *_ in live})

@@ -430,8 +430,9 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
                                                                     metadata=admin, timeout=10),
                                      grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "DEPARTMENT_HAS_PUBLISHED_ENTRIES"
-    for part in ("1 published catalogue entries", "1 live grants", "1 open applications",
-                 "1 enabled business systems", "RetireEntry", "RevokeGrant", "DisableSystem"):
+    for part in ("published catalogue entries: 1 (retire them with RetireEntry", "live grants as provider or "
+                 "consumer: 1 (revoke them with RevokeGrant)", "open applications: 1 (have them decided or withdrawn)",
+                 "enabled business systems: 1 (disable them with DisableSystem)"):
         assert part in message, message
     assert "persons" not in message
     with pytest.raises(grpc.aio.AioRpcError) as caught:
