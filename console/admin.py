@@ -85,11 +85,16 @@ def _number(raw: str) -> int:
     return forms.number(raw) or 0  # an int32 enum: anything it cannot hold is no value
 
 
-async def _departments(console: Console, session: Session) -> dict[str, str]:
-    """Department code → name for the forms' lists (empty when the directory does not answer)."""
+async def _departments(console: Console, session: Session, in_service: bool = False) -> dict[str, str]:
+    """Department code → name for the forms' lists (empty when the directory does not answer). A retired
+    department (RetireDepartment) is left out of a form that gives a department something (``in_service``: the
+    service would refuse it), and named 已撤销 in a filter, which still finds its persons and systems."""
     listed, _ = await _call(console, session, _directory(console).ListDepartments,
                             directory_pb2.ListDepartmentsRequest(page_size=DEPARTMENT_CHOICES))
-    return {d.code: d.name for d in listed.departments} if listed else {}
+    if not listed:
+        return {}
+    return {d.code: f"{d.name}（已撤销）" if d.HasField("retire_time") else d.name for d in listed.departments
+            if not (in_service and d.HasField("retire_time"))}
 
 
 def _is_locked(person: persons_pb2.Person, now: float) -> bool:
@@ -130,7 +135,7 @@ def _person_form(console: Console, request: Request, departments: dict[str, str]
 @signed_in
 async def person_new(console: Console, request: Request, session: Session) -> Response:
     """Creates a person; a local account's first password and TOTP secret are shown on the answer, once."""
-    departments = await _departments(console, session)
+    departments = await _departments(console, session, in_service=True)
     if request.method == "GET":
         return _person_form(console, request, departments, {"local": "yes"})
     form = await request.form()
