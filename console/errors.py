@@ -66,6 +66,7 @@ REASON_SENTENCES = {
 #: RetireDepartment's blockers (services/authorization/retirement.BLOCKERS' metadata): what each is and what to do.
 RETIREMENT_BLOCKERS = (
     ("published_entries", "条已发布的资源目录", "撤销这些目录，或由承接职责的部门另行编目发布"),
+    ("entries_in_review", "条待审核的资源目录", "由共享主管部门的审核员将其退回"),
     ("live_grants", "项有效授权（作为提供方或使用方）", "收回这些授权"),
     ("open_applications", "件待办的共享申请", "答复、协调或撤回这些申请"),
     ("enabled_systems", "个启用中的业务系统", "在“业务系统”页停用"),

@@ -177,10 +177,10 @@ class Directory:
             problems.append(FieldViolation("merged_into", error))
         if problems:
             raise invalid_argument(problems)
-        published = await self._entries.published_count(code)
+        catalogued = await self._entries.provided(code)
         admin = AdminEvent.by(caller, "directory.retire_department", code,
                               {"merged_into": merged_into} if merged_into else {})
-        retired = await self._store.retire_department(code, merged_into, published, admin)
+        retired = await self._store.retire_department(code, merged_into, catalogued, admin)
         if retired is None:
             raise not_found(f"department {code}")
         await self._events.department_retired(retired.code, retired.name, retired.merged_into)

@@ -75,23 +75,28 @@ class EntryLookup:
                 await self._channel.close()
         self._subscriber = self._channel = self._cache = None
 
-    async def published_count(self, department_code: str) -> int:
-        """How many entries ``department_code`` provides that are published now (the catalog's own count, not the
-        cache: RetireDepartment must not retire a provider of a published entry)."""
+    async def provided(self, department_code: str) -> dict[str, int]:
+        """How many entries ``department_code`` provides that are published now, and how many have a version in
+        review (which the authority's reviewer could still publish): the catalog's own counts, not the cache, for
+        RetireDepartment. Distinct entries: a state filter lists every version in that state."""
+        return {"published_entries": await self._count(department_code, catalog_pb2.ENTRY_STATE_PUBLISHED),
+                "entries_in_review": await self._count(department_code, catalog_pb2.ENTRY_STATE_SUBMITTED)}
+
+    async def _count(self, department_code: str, state: int) -> int:
         if self._channel is None:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "NOT_READY", "authorization is starting; retry")
         stub = catalog_pb2_grpc.CatalogServiceStub(self._channel)
         request = catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(
-            provider_department_code=department_code, state=catalog_pb2.ENTRY_STATE_PUBLISHED), page_size=1000)
-        count = 0
+            provider_department_code=department_code, state=state), page_size=1000)
+        codes: set[str] = set()
         try:
             while True:
                 page = await stub.ListEntries(request, timeout=self._settings.call_timeout_seconds,
                                               metadata=call_metadata(AssertionSigner(self._settings.internal_key),
                                                                      service_caller("authorization")))
-                count += len(page.entries)
+                codes.update(entry.code for entry in page.entries)
                 if not page.next_page_token:
-                    return count
+                    return len(codes)
                 request.page_token = page.next_page_token
         except grpc.aio.AioRpcError as exc:
             raise ServiceError(grpc.StatusCode.UNAVAILABLE, "CATALOG_UNAVAILABLE",

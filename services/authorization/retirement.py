@@ -28,6 +28,8 @@ OPEN_APPLICATION_STATES = UNDECIDED
 BLOCKERS = (
     ("published_entries", "DEPARTMENT_HAS_PUBLISHED_ENTRIES", "published catalogue entries",
      "retire them with RetireEntry; the department taking over publishes its own"),
+    ("entries_in_review", "DEPARTMENT_HAS_ENTRIES_IN_REVIEW", "catalogue entries in review",
+     "have the authority's reviewer return them with ReviewEntry"),
     ("live_grants", "DEPARTMENT_HAS_LIVE_GRANTS", "live grants as provider or consumer",
      "revoke them with RevokeGrant"),
     ("open_applications", "DEPARTMENT_HAS_OPEN_APPLICATIONS", "open applications", "have them decided or withdrawn"),

@@ -280,13 +280,13 @@ class Store:
             row = await conn.fetchrow("SELECT * FROM departments WHERE code = $1", code)
         return _department(row), before
 
-    async def retire_department(self, code: str, merged_into: str, published_entries: int,
+    async def retire_department(self, code: str, merged_into: str, catalogued: dict[str, int],
                                 admin: AdminEvent) -> Department | None:
         """Retires department ``code`` (merged into ``merged_into``, "" for none) and logs ``admin``, in one
-        transaction; None for an unknown code. Refused while anything of it is live (``published_entries``, counted
-        by the catalog, and the grants, applications, systems and persons counted here under the department's row
-        lock, which CreateSystem and CreatePerson's foreign keys share), and for the authority, a department retired
-        already, and a ``merged_into`` unknown or retired."""
+        transaction; None for an unknown code. Refused while anything of it is live: ``catalogued`` (its entries
+        published or in review, counted by the catalog), and the grants, applications, systems and persons counted
+        here under the department's row lock (which require_in_service shares, so nothing new slips in); and for
+        the authority, a department retired already, and a ``merged_into`` unknown or retired."""
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow("SELECT * FROM departments WHERE code = $1 FOR UPDATE", code)
             if row is None:
@@ -303,7 +303,7 @@ class Store:
                 " (SELECT count(*) FROM systems WHERE department_code = $1 AND NOT disabled) AS enabled_systems,"
                 " (SELECT count(*) FROM persons WHERE department_code = $1 AND NOT disabled) AS active_persons",
                 code, sharing_pb2.GRANT_STATE_ACTIVE, list(retirement.OPEN_APPLICATION_STATES))
-            retirement.require_nothing_live(code, {"published_entries": published_entries, **dict(counts)})
+            retirement.require_nothing_live(code, {**catalogued, **dict(counts)})
             row = await conn.fetchrow(
                 "UPDATE departments SET retire_time = now(), merged_into = NULLIF($2, '') WHERE code = $1"
                 " RETURNING *", code, merged_into)

@@ -142,8 +142,9 @@ class Env:
 
     async def publish(self, provider: Caller, share_type: int = common.SHARE_TYPE_CONDITIONAL,
                       category: int = cat.CATEGORY_FOUNDATION, methods: tuple[int, ...] = (ONLINE, DOWNLOAD),
-                      legal_basis: str = "") -> cat.Entry:
-        """A published catalog entry of ``provider``, through the catalog's own API."""
+                      legal_basis: str = "", review: bool = True) -> cat.Entry:
+        """A published catalog entry of ``provider``, through the catalog's own API (without ``review``: submitted
+        for review only)."""
         stub = catalog_pb2_grpc.CatalogServiceStub(self.catalog)
         entry = cat.Entry(
             code=resource_code(), name="人口基础信息", summary="全员人口的身份与户籍信息", category=category,
@@ -157,7 +158,10 @@ class Env:
             zone=common.ZONE_EXTRANET, secrecy=cat.SECRECY_NON_CLASSIFIED,
             endpoint=cat.ProviderEndpoint(dataset="population"))
         await stub.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=self.md(provider), timeout=10)
-        await stub.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=self.md(provider), timeout=10)
+        submitted = await stub.SubmitEntry(cat.SubmitEntryRequest(code=entry.code), metadata=self.md(provider),
+                                           timeout=10)
+        if not review:
+            return submitted.entry
         response = await stub.ReviewEntry(cat.ReviewEntryRequest(code=entry.code, decision=cat.REVIEW_DECISION_PUBLISH),
                                           metadata=self.md(AUTHORITY_REVIEWER), timeout=10)
         return response.entry
@@ -421,6 +425,7 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
     """Each blocker is named with its count and what to do; cleared, the department is retired and announced."""
     provider, user = await env.department(), await env.department()
     entry = await env.publish(provider)
+    in_review = await env.publish(provider, review=False)
     grant = await env.grant(provider, user, entry)
     await env.submit(user, entry)  # an application still open
     system = await _new_system(env, provider)
@@ -430,7 +435,8 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
                                                                     metadata=admin, timeout=10),
                                      grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "DEPARTMENT_HAS_PUBLISHED_ENTRIES"
-    for part in ("published catalogue entries: 1 (retire them with RetireEntry", "live grants as provider or "
+    for part in ("published catalogue entries: 1 (retire them with RetireEntry", "catalogue entries in review: 1 (have "
+                 "the authority's reviewer return them with ReviewEntry)", "live grants as provider or "
                  "consumer: 1 (revoke them with RevokeGrant)", "open applications: 1 (have them decided or withdrawn)",
                  "enabled business systems: 1 (disable them with DisableSystem)"):
         assert part in message, message
@@ -446,6 +452,12 @@ async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type:
                            timeout=10)
     await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="机构改革"),
                                   metadata=env.md(approver(provider)), timeout=10)
+    reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
+                                                              timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "DEPARTMENT_HAS_ENTRIES_IN_REVIEW"  # the reviewer could still publish it for a department gone
+    await stub.ReviewEntry(cat.ReviewEntryRequest(code=in_review.code, decision=cat.REVIEW_DECISION_RETURN,
+                                                  reason="提供部门已撤销"), metadata=env.md(AUTHORITY_REVIEWER),
+                           timeout=10)
     reason, _, _ = await fails(env.directory.RetireDepartment(_retire(provider.department_code), metadata=admin,
                                                               timeout=10), grpc.StatusCode.FAILED_PRECONDITION)
     assert reason == "DEPARTMENT_HAS_OPEN_APPLICATIONS"
