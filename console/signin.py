@@ -31,6 +31,9 @@ SIGN_IN_MESSAGES = {
     "TOTP_REUSED": "这个动态口令刚才已经使用过，每个口令只能使用一次：请等身份验证器显示下一个 6 位数字后再输入"
                    "（重复输入用过的口令不计入登录失败次数）。",
     "ACCOUNT_DISABLED": "账号已被停用，请联系管理员。",
+    # RetireDepartment: a person of a department merged into another read 用户名或密码错误 (any UNAUTHENTICATED).
+    "DEPARTMENT_RETIRED": "您所在的部门已撤销，其账号不能再登录。如您已转入承接其职责的部门，请联系共享主管部门的"
+                          "管理员在该部门为您开设账号。",
     "CREDENTIALS_CHANGED": "登录过程中密码或动态口令已被重置，请使用新的密码或动态口令重新登录。",
 }
 

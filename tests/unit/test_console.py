@@ -470,6 +470,22 @@ def test_an_oidc_sign_in_refused_for_a_locked_account_says_so() -> None:
     assert refusal() == "连续登录失败次数过多，账号已被临时锁定，请稍后再试或联系管理员解锁。"
 
 
+def test_a_sign_in_of_a_retired_departments_person_says_the_department_was_retired() -> None:
+    """A person of a department merged into another (RetireDepartment) read 用户名或密码错误 at sign-in, by password
+    or through the identity provider: DEPARTMENT_RETIRED (UNAUTHENTICATED) had no sentence of its own."""
+    from console.oidc import _exchange_refusal
+    from console.signin import _refusal
+    from services.runtime.errors import ServiceError, to_status
+
+    status = to_status(ServiceError(grpc.StatusCode.UNAUTHENTICATED, "DEPARTMENT_RETIRED",
+                                    "department … was retired on 2026-12-03"), "authorization")
+    error = grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(*status.trailing_metadata),
+                                 status.details)
+    for said in (_refusal(error).message, _exchange_refusal(error).message):
+        assert said.startswith("您所在的部门已撤销，其账号不能再登录。"), said
+    assert labels.ADMIN_RESULT["DEPARTMENT_RETIRED"] == "失败：部门已撤销"
+
+
 def test_an_application_sent_without_a_purpose_or_a_method_is_told_so_in_chinese() -> None:
     """申请使用 sent without ticking a 用途 or a 使用方式 (the form does not check them, the service does) showed
     beside each "此项不符合要求，请修改后重新提交（平台说明：at least one purpose is required）。"."""
