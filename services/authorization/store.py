@@ -701,7 +701,8 @@ class Store:
                            revoke_reason: str | None = None, admin: AdminEvent | None = None,
                            version: int | None = None) -> Grant | None:
         """Changes an active grant (or revokes it, with ``revoke_reason``) under a new policy version;
-        None when the grant is no longer active or, given ``version``, no longer at that policy version."""
+        None when the grant is no longer active or, given ``version``, no longer at that policy version. A change
+        (not a revocation) of a grant whose holder or provider is retired is DEPARTMENT_RETIRED."""
         columns = sorted(changes)
         if not set(columns) <= _UPDATABLE_GRANT_COLUMNS:
             raise ValueError(f"not updatable: {set(columns) - _UPDATABLE_GRANT_COLUMNS}")
@@ -723,6 +724,11 @@ class Store:
                     actor.department_code, version)
                 if row is None:
                     raise _Conflict
+                if revoke_reason is None:
+                    # An expired grant stays stored active (it may be extended): not one of a retired department,
+                    # which RetireDepartment let go as it lets nothing through.
+                    for code in sorted({row["department_code"], row["provider_department_code"]}):
+                        await self.require_in_service(conn, code)
                 await self._insert_event(conn, row["application_id"], event)
                 if admin is not None:
                     await self.append_admin(conn, SERVICE, [admin])

@@ -1121,6 +1121,31 @@ async def test_a_grant_past_its_expiry_is_expired_not_active_and_can_be_extended
     assert grant.id in await listed(sh.GRANT_STATE_ACTIVE) and grant.id not in await listed(sh.GRANT_STATE_EXPIRED)
 
 
+async def test_an_expired_grant_of_a_retired_department_is_not_extended(env: Env) -> None:
+    """An expired grant is no blocker of RetireDepartment (it lets nothing through), but it stays stored active for
+    its provider to extend: extended once its holder was retired, it was in force again for a department gone."""
+    provider, user = await env.department(), await env.department()
+    entry = await env.publish(provider)
+    grant = await env.grant(provider, user, entry)
+    conn = await asyncpg.connect(env.settings.database_url)
+    try:
+        await conn.execute("UPDATE \"authorization\".grants SET expire_time = now() - interval '1 minute'"
+                           " WHERE id = $1", grant.id)
+    finally:
+        await conn.close()
+    await env.directory.RetireDepartment(_retire(user.department_code), metadata=env.md(AUTHORITY), timeout=10)
+    extend = sh.UpdateGrantRequest(grant=sh.Grant(id=grant.id, expire_time=timestamp(dt.timedelta(days=30))),
+                                   update_mask=field_mask_pb2.FieldMask(paths=["expire_time"]))
+    reason, _, message = await fails(env.sharing.UpdateGrant(extend, metadata=env.md(approver(provider)), timeout=10),
+                                     grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "DEPARTMENT_RETIRED" and user.department_code in message
+    got = (await env.sharing.GetGrant(sh.GetGrantRequest(id=grant.id), metadata=env.md(provider), timeout=10)).grant
+    assert got.state == sh.GRANT_STATE_EXPIRED
+    revoked = await env.sharing.RevokeGrant(sh.RevokeGrantRequest(id=grant.id, reason="使用部门已撤销"),
+                                            metadata=env.md(approver(provider)), timeout=10)
+    assert revoked.grant.state == sh.GRANT_STATE_REVOKED  # still revoked, to tidy up
+
+
 async def test_an_adjustment_made_over_another_persons_is_refused_with_its_etag(  # type: ignore[no-untyped-def]
         env: Env, parties) -> None:
     """Two approvers open the same grant; the second to save replaced the first's adjustment without a word.
