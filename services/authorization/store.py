@@ -288,12 +288,18 @@ class Store:
         here under the department's row lock (which require_in_service shares, so nothing new slips in); and for
         the authority, a department retired already, and a ``merged_into`` unknown or retired."""
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow("SELECT * FROM departments WHERE code = $1 FOR UPDATE", code)
+            # Both rows locked at once, in code order (PostgreSQL locks the rows of a sorted SELECT … FOR UPDATE
+            # in that order), as every other transaction that locks two departments does: A merged into B and B
+            # into A at the same moment then wait for each other instead of deadlocking.
+            rows = {r["code"]: r for r in await conn.fetch(
+                "SELECT * FROM departments WHERE code = ANY($1::text[]) ORDER BY code FOR UPDATE",
+                sorted({code, merged_into} - {""}))}
+            row = rows.get(code)
             if row is None:
                 return None
             retirement.require_retirable(_department(row))
             if merged_into:
-                into = await conn.fetchrow("SELECT * FROM departments WHERE code = $1 FOR SHARE", merged_into)
+                into = rows.get(merged_into)
                 retirement.require_successor(code, _department(into) if into else None, merged_into)
             counts = await conn.fetchrow(
                 "SELECT (SELECT count(*) FROM grants WHERE (department_code = $1 OR provider_department_code = $1)"

@@ -420,6 +420,26 @@ async def test_a_department_is_retired_by_the_authority_only_and_not_twice(env: 
                                                                     "ROLE_REQUIRED"]
 
 
+async def test_two_departments_merged_into_each_other_at_once_leave_one_retired(env: Env) -> None:
+    """A into B and B into A at the same moment: one is retired, the other refused MERGED_INTO_RETIRED, never
+    a deadlock answered INTERNAL (each retirement locked its own row, then shared its successor's)."""
+    admin = env.md(AUTHORITY)
+    pairs = [(await env.department(), await env.department()) for _ in range(12)]
+
+    async def retire(code: str, into: str) -> str:
+        try:
+            await env.directory.RetireDepartment(_retire(code, into), metadata=admin, timeout=10)
+            return "OK"
+        except grpc.aio.AioRpcError as e:
+            info, _ = details_of(e)
+            return f"{e.code().name} {info.reason if info else e.details()}"
+
+    for a, b in pairs:  # a pair at a time: the race is within a pair
+        outcomes = await asyncio.gather(retire(a.department_code, b.department_code),
+                                        retire(b.department_code, a.department_code))
+        assert sorted(outcomes) == ["FAILED_PRECONDITION MERGED_INTO_RETIRED", "OK"]
+
+
 async def test_a_department_is_retired_only_once_nothing_of_it_is_live(  # type: ignore[no-untyped-def]
         env: Env, redis_client) -> None:
     """Each blocker is named with its count and what to do; cleared, the department is retired and announced."""
