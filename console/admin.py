@@ -188,7 +188,8 @@ ACTIONS = {
 
 @signed_in
 async def person_action(console: Console, request: Request, session: Session) -> Response:
-    """Disable, enable, unlock (each says what it did) or reset the password / TOTP (the new secret shown once)."""
+    """Disable, enable, unlock (each says what it did), reset the password / TOTP (the new secret shown once) or
+    undo the IdP binding (with the reason typed, which the log keeps)."""
     form = await request.form()
     person_id, action = _text(form, "id"), _text(form, "action")
     stub = _persons(console)
@@ -219,6 +220,14 @@ async def person_action(console: Console, request: Request, session: Session) ->
                             secret=totp_secret(answer.totp_provisioning_uri),
                             role_labels=role_labels(answer.person), department="",
                             done=f"已为 {answer.person.display_name} 生成新的动态口令密钥，原身份验证器不再有效。")
+    if action == "reset_idp_binding":
+        answer, problem = await _call(console, session, stub.ResetPersonIdpBinding,
+                                      persons_pb2.ResetPersonIdpBindingRequest(id=person_id,
+                                                                               reason=_text(form, "reason")))
+        if problem:
+            return await _action_refused(console, request, session, person_id, problem)
+        return _done(session, f"已解除 {answer.person.display_name}（{answer.person.username}）与统一身份认证账号的"
+                              "绑定：此人下次通过统一身份认证登录时绑定所用账号，现有登录已失效。", back)
     return await _person_page(console, request, session, person_id, {"action": "未知的操作，请从人员页面重新选择。"},
                               status=400)
 

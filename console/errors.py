@@ -54,6 +54,7 @@ REASON_SENTENCES = {
                                       "请核对接口地址，或将目录退回请其修改",
     "ENDPOINT_IN_USE": "该前置机的数据集已由另一个部门已发布的目录读取：部门的前置机只由本部门登记，"
                        "请登记本部门前置机提供的数据集",
+    "IDP_NOT_BOUND": "此人尚未绑定统一身份认证账号，无需解除：其下次通过统一身份认证登录时将绑定所用的账号",
     "DEPARTMENT_NAME_TAKEN": "未更名：已有另一个部门使用这一名称，两个部门同名将无从区分，请核对新名称",
     "REQUEST_ID_REUSED": "此申请表已经提交过，之后改动的内容不会再作为新申请提交；如需另行申请，请重新打开申请页面填写",
     "NO_APPLICATION_NEEDED": "该资源无条件共享，无需申请：本部门的业务系统可以直接查询、核验或下载",
@@ -306,6 +307,10 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
     (r"统一社会信用代码 must use the characters 0-9 and ABCDEFGHJKLMNPQRTUWXY(?:, or leave it empty .*)?",
      "统一社会信用代码只能由数字和大写字母（不含 I、O、S、V、Z）组成，请核对后重新填写。"),
     (r"an ADMINISTRATOR holds no deciding role.*", "管理员不能同时担任编目员、审批人、申请人或审核员（职责分离）。"),
+    (r"say why the binding is reset: is required", "请填写解除绑定的原因（记入管理操作日志）。"),
+    (r"say why the binding is reset: must be at most (\d+) characters", r"原因不能超过 \1 个字，请删减后重新提交。"),
+    (r"an administrator cannot reset their own IdP binding.*",
+     "管理员不能解除自己的统一身份认证绑定，请由另一位管理员操作。"),
     (r"an administrator cannot disable themselves", "管理员不能停用自己的账号，请由另一位管理员操作。"),
     (r"an administrator cannot remove their own ADMINISTRATOR role.*",
      "管理员不能取消自己的管理员角色，请由另一位管理员操作。"),

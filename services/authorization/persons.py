@@ -54,6 +54,8 @@ ROLE_NAMES = {number: name.removeprefix(_PREFIX) for name, number in persons_pb2
 #: Roles an administrator may not hold beside ADMINISTRATOR (it cannot approve or review).
 DECIDING_ROLES = frozenset({APPROVER, REVIEWER, DATA_OFFICER, APPLICANT})
 ROLE_LABELS = LABELS
+#: The longest reason an administrator gives for resetting a person's IdP binding (kept in the log).
+IDP_RESET_REASON_MAX = 500
 
 
 def role_names(numbers: Iterable[int]) -> tuple[str, ...]:
@@ -293,6 +295,31 @@ class Persons:
         person = await self.find(person_id)
         return await self._change(caller, person.id, "failed_attempts = 0, lock_until = NULL", (),
                                   AdminEvent.by(caller, "person.unlock", person.id))
+
+    async def reset_idp_binding(self, caller: Caller, person_id: str, reason: str) -> PersonRecord:
+        """Unbinds the person from the IdP account (iss, sub) of their first OpenID Connect sign-in, so that the
+        next one binds them afresh. An IdP account re-created for the same person (a new ``sub``) or a new realm
+        (a new ``iss``) was OIDC_SUBJECT_MISMATCH for good: the person was locked out, and only a row changed in
+        PostgreSQL, with no trace, let them in again. Who and why go to the log with the account unbound (read
+        under the row's lock); the person's tokens are cut as by any reset (the account they signed in with is
+        no longer theirs to sign in with)."""
+        await self._administrator(caller, "reset IdP bindings", "person.reset_idp_binding", person_id)
+        reason = reason.strip()
+        problem = name_problem(reason, IDP_RESET_REASON_MAX)
+        person = await self.find(person_id)
+        if problem:
+            raise invalid_argument([FieldViolation("reason", f"say why the binding is reset: {problem}")])
+        _refuse_own_reset(caller, person, "IdP binding")
+
+        def admin(before: PersonRecord) -> AdminEvent:
+            if before.oidc_subject is None:
+                raise failed_precondition("IDP_NOT_BOUND", (
+                    f"person {before.username} is bound to no IdP account: their next OpenID Connect sign-in "
+                    "binds them; nothing was changed"))
+            return AdminEvent.by(caller, "person.reset_idp_binding", before.id, {
+                "reason": reason, "issuer": before.oidc_issuer, "subject": before.oidc_subject})
+
+        return await self._change(caller, person.id, "oidc_issuer = NULL, oidc_subject = NULL", (), admin, RESET)
 
     async def _change(self, caller: Caller, person_id: str, assignments: str, args: tuple[object, ...],
                       admin: AdminEntry, cut_tokens: str = "", ends_administrator: bool = False) -> PersonRecord:

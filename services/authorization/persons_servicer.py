@@ -28,7 +28,8 @@ def person_pb(person: PersonRecord) -> persons_pb2.Person:
         state=persons_pb2.PERSON_STATE_DISABLED if person.disabled else persons_pb2.PERSON_STATE_ACTIVE,
         lock_expire_time=to_timestamp(person.lock_until) if locked else None,
         local_account=bool(person.password_hash), create_time=to_timestamp(person.create_time), etag=person.etag,
-        password_change_required=person.password_change_required)
+        password_change_required=person.password_change_required, idp_issuer=person.oidc_issuer or "",
+        idp_subject=person.oidc_subject or "")
 
 
 def _session_pb(issued: tokens.IssuedToken, session_end: int, person: PersonRecord) -> persons_pb2.Session:
@@ -141,3 +142,9 @@ class PersonServicer(persons_pb2_grpc.PersonServiceServicer):
                            ) -> persons_pb2.UnlockPersonResponse:
         person = await self._persons.unlock(self._verifier.from_context(context), request.id)
         return persons_pb2.UnlockPersonResponse(person=person_pb(person))
+
+    async def ResetPersonIdpBinding(self, request: persons_pb2.ResetPersonIdpBindingRequest, context: Context
+                                    ) -> persons_pb2.ResetPersonIdpBindingResponse:
+        person = await self._persons.reset_idp_binding(self._verifier.from_context(context), request.id,
+                                                       request.reason)
+        return persons_pb2.ResetPersonIdpBindingResponse(person=person_pb(person))

@@ -290,3 +290,56 @@ async def test_a_person_signs_in_from_the_idp_account_of_their_first_sign_in_onl
     bindings = [json.loads(e.details_json).get("oidc_bound") for e in events if e.target == person.id
                 and e.result == "OK"]
     assert sorted(bindings, key=str) == sorted([{"issuer": idp.issuer, "subject": first}, None], key=str), bindings
+
+
+async def test_the_authoritys_administrator_resets_an_idp_binding_logged_with_who_and_why(  # type: ignore[no-untyped-def]
+        platform, idp: Idp, sessions) -> None:
+    """A person whose IdP account was re-created (a new sub) was OIDC_SUBJECT_MISMATCH for good: no call undid the
+    binding. ResetPersonIdpBinding (the authority's administrators, a reason required) unbinds them, logged with
+    who, why and the account unbound, their sessions ended; the next sign-in binds the new account."""
+    username = f"sso.{uuid.uuid4().hex[:8]}"
+    person = await _person(platform, username)
+    admin = persons_pb2_grpc.PersonServiceStub(platform.channel)
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    signed_in = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username, sub=old)), timeout=10)
+    read = await admin.GetPerson(persons_pb2.GetPersonRequest(id=person.id), metadata=platform.metadata("authority"),
+                                 timeout=10)
+    assert (read.person.idp_issuer, read.person.idp_subject) == (idp.issuer, old)
+    code, reason, _ = await _refused(sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username, sub=new)), timeout=10))
+    assert reason == "OIDC_SUBJECT_MISMATCH"
+
+    request = persons_pb2.ResetPersonIdpBindingRequest(id=person.id, reason="统一身份认证账号重建")
+    code, reason, _ = await _refused(admin.ResetPersonIdpBinding(request, metadata=platform.metadata("social"),
+                                                                 timeout=10))
+    assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "ADMINISTRATOR_ONLY")
+    code, reason, message = await _refused(admin.ResetPersonIdpBinding(persons_pb2.ResetPersonIdpBindingRequest(
+        id=person.id, reason="  "), metadata=platform.metadata("authority"), timeout=10))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "reason" in message
+    reset = await admin.ResetPersonIdpBinding(request, metadata=platform.metadata("authority"), timeout=10)
+    assert (reset.person.idp_issuer, reset.person.idp_subject) == ("", "")
+    code, reason, _ = await _refused(persons_pb2_grpc.SessionServiceStub(platform.channel).GetCurrentPerson(
+        persons_pb2.GetCurrentPersonRequest(), metadata=(("authorization", f"Bearer {signed_in.session.token}"),),
+        timeout=10))
+    assert code == grpc.StatusCode.UNAUTHENTICATED
+    # Unbound, a second reset has nothing to undo; the re-created account signs in and is bound.
+    code, reason, _ = await _refused(admin.ResetPersonIdpBinding(request, metadata=platform.metadata("authority"),
+                                                                 timeout=10))
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "IDP_NOT_BOUND")
+    await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(id_token=idp.id_token(username, sub=new)),
+                                     timeout=10)
+    read = await admin.GetPerson(persons_pb2.GetPersonRequest(id=person.id), metadata=platform.metadata("authority"),
+                                 timeout=10)
+    assert read.person.idp_subject == new
+    code, reason, _ = await _refused(sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
+        id_token=idp.id_token(username, sub=old, jti=str(uuid.uuid4()))), timeout=10))
+    assert reason == "OIDC_SUBJECT_MISMATCH"
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="person.reset_idp_binding", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    mine = [e for e in events if e.target == person.id]
+    assert sorted(e.result for e in mine) == ["ADMINISTRATOR_ONLY", "OK"]
+    done = next(e for e in mine if e.result == "OK")
+    assert done.actor_system_id == platform.credentials.systems["authority"]["system_id"]
+    assert json.loads(done.details_json) == {"reason": "统一身份认证账号重建", "issuer": idp.issuer, "subject": old}

@@ -8,9 +8,11 @@ service's refusal on the page, not an error. axe-core on every new page; screens
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 
+import asyncpg
 import pyotp
 import pytest
 from console_browser import (
@@ -27,6 +29,8 @@ from console_browser import (
 from google.protobuf import timestamp_pb2
 
 from govshare.authorization.v1 import (
+    admin_log_pb2,
+    admin_log_pb2_grpc,
     directory_pb2,
     directory_pb2_grpc,
     persons_pb2,
@@ -197,6 +201,46 @@ async def test_password_and_totp_resets_show_the_new_secret_once(context, consol
     await context.clear_cookies()
     page = await login(context, target, new_password, pyotp.TOTP(secret).now())
     assert "欢迎" in await page.locator(".flash").inner_text(), await page.content()
+
+
+async def test_the_administrator_undoes_a_persons_idp_binding_with_a_reason(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """A person whose IdP account was re-created was refused 统一身份认证账号与绑定账号不一致 for good, and the
+    person's page neither said to which account they were bound nor offered a way out: it now shows the binding and
+    解除统一身份认证绑定 with a required reason (asked for again, beside its input, when left blank), which the
+    log keeps."""
+    admin_name, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR,
+                                                 password=PASSWORD)
+    target, _ = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT, password=PASSWORD)
+    connection = await asyncpg.connect(platform.settings["authorization"].database_url,
+                                       server_settings={"search_path": "authorization"})
+    try:
+        person_id = await connection.fetchval(
+            "UPDATE persons SET oidc_issuer = 'https://idp.example/realms/gov', oidc_subject = 'old-sub'"
+            " WHERE username = $1 RETURNING id", target)
+    finally:
+        await connection.close()
+    admin = await login(context, admin_name, PASSWORD, admin_totp.now())
+    await admin.goto(f"/persons/view?id={person_id}")
+    assert "已绑定 old-sub（https://idp.example/realms/gov）" in await admin.locator("main").inner_text()
+    await _accessible(admin)
+    asked = confirming(admin)
+    await admin.get_by_label("解除统一身份认证绑定的原因（必填，记入管理操作日志）").fill("　")
+    await admin.get_by_role("button", name="解除统一身份认证绑定").click()
+    await admin.wait_for_load_state()
+    assert "请填写解除绑定的原因" in await admin.locator(".field-error").inner_text()
+    await admin.get_by_label("解除统一身份认证绑定的原因（必填，记入管理操作日志）").fill("统一身份认证账号已重建")
+    await admin.get_by_role("button", name="解除统一身份认证绑定").click()
+    await admin.wait_for_load_state()
+    assert "old-sub" in asked[-1]
+    assert "已解除" in await admin.locator(".flash").inner_text()
+    assert "未绑定" in await admin.locator("main").inner_text()
+    assert await admin.get_by_role("button", name="解除统一身份认证绑定").count() == 0
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="person.reset_idp_binding", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    details = [json.loads(e.details_json) for e in events if e.target == person_id]
+    assert [d["reason"] for d in details] == ["统一身份认证账号已重建"] and details[0]["subject"] == "old-sub"
 
 
 async def test_departments_and_systems_are_listed_and_a_system_disabled_and_enabled(  # type: ignore[no-untyped-def]

@@ -38,7 +38,7 @@ PERSON_STATE_ACTIVE: PersonState
 PERSON_STATE_DISABLED: PersonState
 
 class Person(_message.Message):
-    __slots__ = ("id", "username", "display_name", "department_code", "roles", "state", "lock_expire_time", "local_account", "create_time", "etag", "password_change_required")
+    __slots__ = ("id", "username", "display_name", "department_code", "roles", "state", "lock_expire_time", "local_account", "create_time", "etag", "password_change_required", "idp_issuer", "idp_subject")
     ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +50,8 @@ class Person(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_CHANGE_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    IDP_ISSUER_FIELD_NUMBER: _ClassVar[int]
+    IDP_SUBJECT_FIELD_NUMBER: _ClassVar[int]
     id: str
     username: str
     display_name: str
@@ -61,7 +63,9 @@ class Person(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     etag: str
     password_change_required: bool
-    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., department_code: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[PersonRole, str]]] = ..., state: _Optional[_Union[PersonState, str]] = ..., lock_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., local_account: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., password_change_required: _Optional[bool] = ...) -> None: ...
+    idp_issuer: str
+    idp_subject: str
+    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., department_code: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[PersonRole, str]]] = ..., state: _Optional[_Union[PersonState, str]] = ..., lock_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., local_account: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., password_change_required: _Optional[bool] = ..., idp_issuer: _Optional[str] = ..., idp_subject: _Optional[str] = ...) -> None: ...
 
 class Session(_message.Message):
     __slots__ = ("token", "expire_time", "session_expire_time", "person")
@@ -272,6 +276,20 @@ class UnlockPersonRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class UnlockPersonResponse(_message.Message):
+    __slots__ = ("person",)
+    PERSON_FIELD_NUMBER: _ClassVar[int]
+    person: Person
+    def __init__(self, person: _Optional[_Union[Person, _Mapping]] = ...) -> None: ...
+
+class ResetPersonIdpBindingRequest(_message.Message):
+    __slots__ = ("id", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ResetPersonIdpBindingResponse(_message.Message):
     __slots__ = ("person",)
     PERSON_FIELD_NUMBER: _ClassVar[int]
     person: Person

@@ -414,6 +414,11 @@ class PersonServiceStub:
                 request_serializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.UnlockPersonRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.UnlockPersonResponse.FromString,
                 _registered_method=True)
+        self.ResetPersonIdpBinding = channel.unary_unary(
+                '/govshare.authorization.v1.PersonService/ResetPersonIdpBinding',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.ResetPersonIdpBindingRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.ResetPersonIdpBindingResponse.FromString,
+                _registered_method=True)
 
 
 class PersonServiceServicer:
@@ -481,6 +486,17 @@ class PersonServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResetPersonIdpBinding(self, request, context):
+        """Undoes the person's binding to the IdP account (iss, sub) of their first OpenID Connect sign-in, so that
+        their next sign-in through the IdP binds them afresh: for an IdP account re-created (a new sub) or a new
+        realm, which is otherwise OIDC_SUBJECT_MISMATCH for good. The reason is required; it goes to the
+        administrative log (person.reset_idp_binding) with the account unbound. The person's tokens are refused from
+        now on. FAILED_PRECONDITION IDP_NOT_BOUND when the person is bound to no IdP account.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PersonServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -528,6 +544,11 @@ def add_PersonServiceServicer_to_server(servicer, server):
                     servicer.UnlockPerson,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.UnlockPersonRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.UnlockPersonResponse.SerializeToString,
+            ),
+            'ResetPersonIdpBinding': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetPersonIdpBinding,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.ResetPersonIdpBindingRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.ResetPersonIdpBindingResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -775,6 +796,33 @@ class PersonService:
             '/govshare.authorization.v1.PersonService/UnlockPerson',
             govshare_dot_authorization_dot_v1_dot_persons__pb2.UnlockPersonRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_persons__pb2.UnlockPersonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetPersonIdpBinding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.PersonService/ResetPersonIdpBinding',
+            govshare_dot_authorization_dot_v1_dot_persons__pb2.ResetPersonIdpBindingRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_persons__pb2.ResetPersonIdpBindingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -120,6 +120,13 @@ class PersonServiceStub:
     """A new TOTP secret: its provisioning URI is returned once; the old authenticator stops working."""
     UnlockPerson: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.UnlockPersonRequest, _govshare_client_pb_authorization_v1_persons_pb2.UnlockPersonResponse]
     """Lifts a lock after failed sign-ins before it runs out."""
+    ResetPersonIdpBinding: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ResetPersonIdpBindingRequest, _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonIdpBindingResponse]
+    """Undoes the person's binding to the IdP account (iss, sub) of their first OpenID Connect sign-in, so that
+    their next sign-in through the IdP binds them afresh: for an IdP account re-created (a new sub) or a new
+    realm, which is otherwise OIDC_SUBJECT_MISMATCH for good. The reason is required; it goes to the
+    administrative log (person.reset_idp_binding) with the account unbound. The person's tokens are refused from
+    now on. FAILED_PRECONDITION IDP_NOT_BOUND when the person is bound to no IdP account.
+    """
 
 
 class PersonServiceAsyncStub:
@@ -143,6 +150,13 @@ class PersonServiceAsyncStub:
     """A new TOTP secret: its provisioning URI is returned once; the old authenticator stops working."""
     UnlockPerson: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.UnlockPersonRequest, _govshare_client_pb_authorization_v1_persons_pb2.UnlockPersonResponse]
     """Lifts a lock after failed sign-ins before it runs out."""
+    ResetPersonIdpBinding: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ResetPersonIdpBindingRequest, _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonIdpBindingResponse]
+    """Undoes the person's binding to the IdP account (iss, sub) of their first OpenID Connect sign-in, so that
+    their next sign-in through the IdP binds them afresh: for an IdP account re-created (a new sub) or a new
+    realm, which is otherwise OIDC_SUBJECT_MISMATCH for good. The reason is required; it goes to the
+    administrative log (person.reset_idp_binding) with the account unbound. The person's tokens are refused from
+    now on. FAILED_PRECONDITION IDP_NOT_BOUND when the person is bound to no IdP account.
+    """
 
 
 class PersonServiceServicer:
@@ -155,6 +169,7 @@ class PersonServiceServicer:
     def ResetPersonPassword(self, request: _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonPasswordRequest, context: Any) -> Any: ...
     def ResetPersonTotp(self, request: _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonTotpRequest, context: Any) -> Any: ...
     def UnlockPerson(self, request: _govshare_client_pb_authorization_v1_persons_pb2.UnlockPersonRequest, context: Any) -> Any: ...
+    def ResetPersonIdpBinding(self, request: _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonIdpBindingRequest, context: Any) -> Any: ...
 
 
 def add_PersonServiceServicer_to_server(servicer: PersonServiceServicer, server: Any) -> None: ...
@@ -170,3 +185,4 @@ class PersonService:
     ResetPersonPassword: Any
     ResetPersonTotp: Any
     UnlockPerson: Any
+    ResetPersonIdpBinding: Any
