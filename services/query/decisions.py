@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import asyncpg
 import grpc
@@ -63,6 +63,10 @@ class Decision:
     expires: float
     #: When denied ITEM_NOT_GRANTED: the items asked for that no grant holds (a program narrows its request by them).
     denied_items: tuple[str, ...] = ()
+    #: The used-up grants (id, quota) this decision's grant stands in for (instead_of_used_up), in the order they
+    #: were used up: a call that finds this one used up too is refused naming them all, and Check is asked
+    #: without them all at once.
+    replaced: tuple[tuple[str, int], ...] = ()
 
     @classmethod
     def of(cls, proto: authorization_pb2.Decision, requested: tuple[str, ...], max_ttl: float,
@@ -173,7 +177,10 @@ class DecisionCache:
         generation = self._generation
         other = await self._fetch(key, used_up, keep=serves)
         if serves(other):
-            return other
+            kept = replace(other, replaced=(*decision.replaced, (decision.grant_id, decision.quota)))
+            if self._decisions.get(key) is other:
+                self._decisions[key] = kept
+            return kept
         if self._holding and generation == self._generation:
             if len(self._sole) >= self._max_entries:
                 self._sole.clear()

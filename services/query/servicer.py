@@ -105,36 +105,49 @@ def _denied(items: Iterable[str]) -> dict[str, str]:
     return {"denied_items": joined} if joined else {}
 
 
-async def _quota_exhausted(deps: Dependencies, decision: Decision, calls: int) -> ServiceError:
-    """QUOTA_EXHAUSTED saying how much of the grant's quota is left and what to do. "is used up" alone told a
-    BatchQuery of 100 keys, refused with 40 calls left, that nothing was; and no refusal said that a quota
-    counts over the grant's whole term (it never resets) nor who may raise it. Read on the refusal only: the
-    counted path pays nothing more."""
-    left = max(decision.quota - await deps.store.quota_used(decision.grant_id), 0)
-    quota = (f"grant {decision.grant_id} allows {decision.quota} calls in all (a BatchQuery counts each of its "
-             "keys; the quota counts over the grant's whole term and does not reset)")
+async def _quota_exhausted(deps: Dependencies, used_up: Sequence[tuple[str, int]], calls: int) -> ServiceError:
+    """QUOTA_EXHAUSTED naming every grant (id, quota) the call was refused by (each used up, or with fewer calls
+    left than the call counts), how many calls each allows and has left, and what to do. "is used up" alone told a
+    BatchQuery of 100 keys, refused with 40 calls left, that nothing was; no refusal said that a quota counts over
+    the grant's whole term (it never resets) nor who may raise it; and of a department's several grants covering
+    the call (one applied for again), only one was named, so its provider raised that one's quota while another
+    was the one the caller needed. The decisions the call went through name the grants (Decision.replaced); their
+    counts are read in one statement, on the refusal only: the counted path pays nothing more."""
+    used = await deps.store.quotas_used([grant_id for grant_id, _ in used_up])
+    lefts = [(grant_id, quota, max(quota - used[grant_id], 0)) for grant_id, quota in used_up]
+    grant_id, quota, left = max(lefts, key=lambda each: each[2])  # the first of the most calls left
     raise_it = ("ask the provider department to raise the quota (SharingService.UpdateGrant), or apply again "
                 "(SharingService.SubmitApplication)")
-    if left:
-        message = (f"this call counts {calls} {'key' if calls == 1 else 'keys'} and {quota} with {left} left: "
-                   f"ask for at most {left} {'key' if left == 1 else 'keys'}, or {raise_it}")
+    counts = "a BatchQuery counts each of its keys; the quota counts over the grant's whole term and does not reset"
+    if len(lefts) == 1:
+        grants = f"grant {grant_id} allows {quota} calls in all ({counts})"
     else:
-        message = f"{quota} and every one is used: {raise_it}"
-    return permission_denied("QUOTA_EXHAUSTED", message, quota=str(decision.quota), quota_left=str(left))
+        grants = (f"none of the {len(lefts)} grants of your department that cover it has the calls: "
+                  f"{'; '.join(f'grant {g} allows {q} calls in all, {n} left' for g, q, n in lefts)} ({counts})")
+    if left:
+        message = (f"this call counts {calls} {'key' if calls == 1 else 'keys'} and {grants}"
+                   f"{f' with {left} left' if len(lefts) == 1 else ''}: ask for at most {left} "
+                   f"{'key' if left == 1 else 'keys'}, or {raise_it}")
+    else:
+        message = f"{grants}{' and every one is used' if len(lefts) == 1 else ''}: {raise_it}"
+    return permission_denied("QUOTA_EXHAUSTED", message, quota=str(quota), quota_left=str(left),
+                             grant_ids=",".join(g for g, _, _ in lefts), quotas=",".join(str(q) for _, q, _ in lefts),
+                             quotas_left=",".join(str(n) for _, _, n in lefts))
 
 
 async def _counted(deps: Dependencies, key: DecisionKey, decision: Decision, calls: int) -> Decision:
     """The decision whose grant the call is counted against: ``decision``'s, or, when its quota is used up,
-    another live grant of the department's that gives the same (one applied for again), else QUOTA_EXHAUSTED."""
+    another live grant of the department's that gives the same (one applied for again), else QUOTA_EXHAUSTED
+    naming each grant tried, those the decision already stands in for first."""
     counted = decision
-    used_up: tuple[str, ...] = ()
+    used_up = decision.replaced
     while not await deps.quotas.consume(counted.grant_id, counted.quota, calls):
-        used_up += (counted.grant_id,)
+        used_up += ((counted.grant_id, counted.quota),)
         other = None
         if len(used_up) < MAX_USED_UP_GRANTS:
-            other = await deps.decisions.instead_of_used_up(key, counted, used_up)
+            other = await deps.decisions.instead_of_used_up(key, counted, tuple(g for g, _ in used_up))
         if other is None:
-            raise await _quota_exhausted(deps, decision, calls)
+            raise await _quota_exhausted(deps, used_up, calls)
         if other.quota <= 0:
             return other
         counted = other

@@ -367,7 +367,7 @@ async def test_a_department_that_applied_again_after_its_quota_ran_out_is_served
     key = list(mesh.persons)[2]
     code = mesh.codes["population"]
 
-    async def granted(items: list[str], quota: int, days: int) -> None:
+    async def granted(items: list[str], quota: int, days: int) -> str:
         expire = timestamp_pb2.Timestamp()
         expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=days))
         submitted = await mesh.sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
@@ -375,22 +375,30 @@ async def test_a_department_that_applied_again_after_its_quota_ran_out_is_served
                 resource_code=code, items=items, purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
                 purpose_text="窗口办件", basis="职责", requested_expire_time=expire, methods=[ONLINE], quota=quota)),
             metadata=mesh.md(user), timeout=10)
-        await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        replied = await mesh.sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
             id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
             metadata=mesh.md(person_of(mesh.provider, APPROVER)), timeout=10)
+        return replied.grant.id
 
-    await granted(["birth_date", "status"], quota=1, days=60)
+    old = await granted(["birth_date", "status"], quota=1, days=60)
     await query(mesh, user, code, key, WORK, ["birth_date"])
     used_up = await refused(query(mesh, user, code, key, WORK, ["birth_date"]))
     assert reason(used_up) == "QUOTA_EXHAUSTED"
 
-    await granted(["birth_date"], quota=2, days=30)  # applied for again, as the refusal advises
+    new = await granted(["birth_date"], quota=2, days=30)  # applied for again, as the refusal advises
     for _ in range(2):
         answered = await query(mesh, user, code, key, WORK, ["birth_date"])
         assert set(answered.values) == {"birth_date"}
-    both = await refused(query(mesh, user, code, key, WORK, ["birth_date"]))
-    assert reason(both) == "QUOTA_EXHAUSTED"
-    assert details_of(both)[0].metadata["quota_left"] == "0"
+    # Both used up: the refusal names both grants, in the message and the metadata, the first refusal and the
+    # next (answered from the decision kept, which stands in for the old grant) alike.
+    for _ in range(2):
+        both = await refused(query(mesh, user, code, key, WORK, ["birth_date"]))
+        assert reason(both) == "QUOTA_EXHAUSTED"
+        metadata = details_of(both)[0].metadata
+        assert metadata["quota_left"] == "0"
+        assert (metadata["grant_ids"], metadata["quotas"], metadata["quotas_left"]) == (f"{old},{new}", "1,2", "0,0")
+        assert f"none of the 2 grants of your department that cover it has the calls: grant {old} allows 1 calls " \
+               f"in all, 0 left; grant {new} allows 2 calls in all, 0 left" in str(both.details())
     # The items only the used-up grant holds stay refused as used up, not answered by the other grant.
     status = await refused(query(mesh, user, code, key, WORK, ["birth_date", "status"]))
     assert reason(status) == "QUOTA_EXHAUSTED"
