@@ -55,12 +55,18 @@ DEPARTMENT_CHOICES = 200
 def initial_password(username: str = "") -> str:
     """A strong first password (20 random readable characters in groups of five, ~112 bits): the
     administrator passes it on, the person changes it (ChangePassword). Never one holding ``username``, which
-    the service refuses (a short username may turn up among random letters by chance)."""
+    the service refuses (a short username may turn up among random letters by chance, or across a dash)."""
     while True:
         raw = "".join(secrets.choice(_READABLE) for _ in range(20))
         password = "-".join(raw[i:i + 5] for i in range(0, 20, 5))
-        if not username or username.lower() not in password.lower():
+        if not username or _alnum(username) not in _alnum(password):
             return password
+
+
+def _alnum(text: str) -> str:
+    """``text`` in lower case without separators, as the service compares a username with a password (zhang.san is
+    zhangsan in a password too, and a short one may span the groups' dashes)."""
+    return "".join(c for c in text.lower() if c.isalnum())
 
 
 def totp_secret(uri: str) -> str:

@@ -280,6 +280,9 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
     (r"must use at least (\d+) different characters.*",
      r"至少要用 \1 个不同的字符，不能是重复的字符或规律（如 aaaaaaaaaaaa）。"),
     (r"must not contain the username.*", "不能包含用户名。"),
+    (r"must not be a common password.*",
+     "不能是常见密码，也不能是键盘、字母或数字的连续序列（前后加上数字或符号也一样，如 Admin@123456、P@ssw0rd2026、"
+     "qwertyuiop12）：最先被猜到，请换用几个无关的词语组成的口令。"),
     (r"must differ from the current password", "新密码不能与当前密码相同。"),
     (r"must be 3-64 characters of a-z 0-9 .*", "用户名须为 3-64 位小写字母、数字或“. _ -”，以字母或数字开头。"),
     (r"REVIEWER and ADMINISTRATOR are the authority's roles only", "审核员、管理员只能是共享主管部门的人员。"),

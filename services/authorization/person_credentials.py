@@ -35,6 +35,24 @@ TOTP_DIGITS = 6
 #: Steps of clock drift accepted either side of the current one.
 TOTP_DRIFT_STEPS = 1
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
+#: What a guesser tries first (NIST SP 800-63B 5.1.1.2: "commonly-used values"), written as a password's letters
+#: read after the digits and symbols around them are dropped and look-alike digits read as letters (P@ssw0rd2026!
+#: is "password"): the words the common-password lists start with, in English and in pinyin, and the platform's
+#: context. Keyboard, alphabet and digit runs are found apart (_SEQUENCES).
+_COMMON_WORDS = frozenset({
+    "password", "passwd", "pass", "admin", "administrator", "root", "test", "guest", "user", "login", "welcome",
+    "letmein", "changeme", "iloveyou", "monkey", "dragon", "master", "superman", "sunshine", "princess", "shadow",
+    "football", "baseball", "hello", "trustno", "secret", "woaini", "woaiwojia", "nihao", "zhongguo", "china",
+    "beijing", "shanghai", "huawei", "zhengfu", "gov", "mima", "wodemima",
+})
+#: Runs a guesser walks (forward and backward, from anywhere): keyboard rows and columns, the alphabet, the digits.
+_SEQUENCES = ("1234567890" * 3, "abcdefghijklmnopqrstuvwxyz", "qwertyuiopasdfghjklzxcvbnm",
+              "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p", "qazwsxedcrfvtgbyhnujmikolp", "1q2w3e4r5t6y7u8i9o0p")
+#: Digits and symbols read as the letters they stand for in a "clever" password (p@ssw0rd, adm1n).
+_LOOK_ALIKES = str.maketrans({"0": "o", "@": "a", "$": "s", "3": "e", "1": "i", "!": "i", "5": "s", "7": "t",
+                              "4": "a"})
+#: What is dropped around a password's letters before they are compared with the common words.
+_AROUND = "0123456789!@#$%^&*()-_=+.,?~`'\";:/<>[]{}| "
 PERSON_ID = re.compile(r"psn-[0-9a-f]{16}")
 
 
@@ -62,9 +80,32 @@ def password_problem(password: str, username: str = "") -> str | None:
     if len(set(password)) < PASSWORD_MIN_DISTINCT:
         return (f"must use at least {PASSWORD_MIN_DISTINCT} different characters (a repeated character or pattern, "
                 "such as aaaaaaaaaaaa, is guessed first)")
-    if username and username.lower() in password.lower():
+    if username and (username.lower() in password.lower() or _letters_and_digits(username)
+                     in _letters_and_digits(password)):
         return "must not contain the username (it is guessed first)"
+    if _common(password):
+        return ("must not be a common password, nor a keyboard, alphabet or digit run, with or without digits or "
+                "symbols around it (it is guessed first): use a few unrelated words")
     return None
+
+
+def _letters_and_digits(text: str) -> str:
+    """``text`` in lower case without its separators: zhang.san is zhangsan in a password too."""
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def _common(password: str) -> bool:
+    """Whether ``password`` is a common word (a look-alike digit or symbol read as its letter) with only digits and
+    symbols around it (Admin@123456, P@ssw0rd2026!, woaini1314520), or a keyboard, alphabet or digit run
+    (123456789012, qwertyuiop12, 1qaz2wsx3edc): each passes the length and the different characters, and is
+    among the first a guesser tries."""
+    lowered = unicodedata.normalize("NFKC", password).lower()
+    run = _letters_and_digits(lowered)
+    core = lowered.strip(_AROUND)
+    if core.translate(_LOOK_ALIKES) in _COMMON_WORDS or core.replace("1", "l").translate(_LOOK_ALIKES) in _COMMON_WORDS:
+        return True
+    return any(len(part) >= 3 and (part in sequence or part in sequence[::-1])
+               for part in (run, core) for sequence in _SEQUENCES)
 
 
 def hash_password(password: str) -> str:
