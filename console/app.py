@@ -423,10 +423,29 @@ def admin_result(event: Any) -> str:
     (details.oidc_bound, their first through it) says so and which account: the authority's 审计员 (who reads this
     log) tracing a later 统一身份认证账号与绑定账号不一致 looks for when, and to what, the person was bound."""
     result = labels.ADMIN_RESULT.get(event.result, event.result)
-    bound = _details(event).get("oidc_bound")
+    details = _details(event)
+    bound = details.get("oidc_bound")
     if isinstance(bound, dict) and bound.get("subject"):
         result += f"（首次登录，已绑定统一身份认证账号 {bound['subject']}）"
+    elif event.action == "person.reset_idp_binding" and details.get("reason"):
+        result += f"（原绑定账号 {details.get('subject', '')}；原因：{details['reason']}）"
+    elif event.action == "person.unlock" and "locked_until" in details:
+        result += f"（{_lifted(details)}）"
     return result
+
+
+def _lifted(details: dict[str, Any]) -> str:
+    """What an unlock lifted, as 审计 says it (services.authorization.persons._lifted): the lock and its end in
+    Beijing time, the failures counted, or nothing."""
+    until = details.get("locked_until")
+    if isinstance(until, str):
+        try:
+            ended = dt.datetime.fromisoformat(until).astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            ended = until
+        return f"解除了至 {ended} 的锁定"
+    failures = details.get("failed_attempts") or 0
+    return f"账号未锁定，清除了 {failures} 次登录失败" if failures else "账号未锁定，无需解除"
 
 
 def access_result(access: Any) -> str:

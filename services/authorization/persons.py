@@ -121,6 +121,15 @@ def _refuse_own_reset(caller: Caller, person: PersonRecord, what: str) -> None:
                                                      "and a TOTP code); another administrator must reset it")])
 
 
+def _lifted(person: PersonRecord) -> dict[str, object]:
+    """What an unlock lifts: the lock still running (its end, ISO 8601; None when there is none) and the failed
+    sign-ins counted toward the next one."""
+    now = dt.datetime.now(dt.UTC)
+    running = person.lock_until is not None and person.lock_until > now
+    return {"locked_until": person.lock_until.isoformat() if running else None,  # type: ignore[union-attr]
+            "failed_attempts": person.failed_attempts}
+
+
 class Persons:
     """The PersonService workflows."""
 
@@ -291,10 +300,16 @@ class Persons:
         return changed, pc.provisioning_uri(secret, changed.username)
 
     async def unlock(self, caller: Caller, person_id: str) -> PersonRecord:
+        """Lifts the lock and clears the failures; the log says what was lifted (read under the row's lock): the
+        entry alone read the same whether it ended a lock that had an officer locked out or one set off by
+        someone guessing their password, or lifted nothing at all."""
         await self._administrator(caller, "unlock persons", "person.unlock", person_id)
         person = await self.find(person_id)
-        return await self._change(caller, person.id, "failed_attempts = 0, lock_until = NULL", (),
-                                  AdminEvent.by(caller, "person.unlock", person.id))
+
+        def admin(before: PersonRecord) -> AdminEvent:
+            return AdminEvent.by(caller, "person.unlock", before.id, _lifted(before))
+
+        return await self._change(caller, person.id, "failed_attempts = 0, lock_until = NULL", (), admin)
 
     async def reset_idp_binding(self, caller: Caller, person_id: str, reason: str) -> PersonRecord:
         """Unbinds the person from the IdP account (iss, sub) of their first OpenID Connect sign-in, so that the

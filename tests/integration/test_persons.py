@@ -122,6 +122,16 @@ async def test_sign_in_failures_say_what_to_do_and_lock_the_account(platform) ->
     await _admin(platform).UnlockPerson(persons_pb2.UnlockPersonRequest(id=person.id),
                                         metadata=platform.metadata("authority"), timeout=10)
     assert (await sign_in(platform, person, totp)).token
+    # The unlock's log entry says what it lifted: the lock and its end; an unlock of nothing says so too.
+    await _admin(platform).UnlockPerson(persons_pb2.UnlockPersonRequest(id=person.id),
+                                        metadata=platform.metadata("authority"), timeout=10)
+    events = (await admin_log_pb2_grpc.AdminLogServiceStub(platform.channel).ListAdminEvents(
+        admin_log_pb2.ListAdminEventsRequest(action="person.unlock", page_size=1000),
+        metadata=platform.metadata("authority"), timeout=10)).events
+    lifted = sorted((json.loads(e.details_json or "{}") for e in events if e.target == person.id),
+                    key=lambda d: d.get("locked_until") is None)
+    assert len(lifted) == 2 and lifted[0]["locked_until"] and lifted[0]["failed_attempts"] == 0
+    assert lifted[1] == {"locked_until": None, "failed_attempts": 0}
 
 
 

@@ -722,6 +722,30 @@ def test_the_audit_page_says_which_idp_account_a_sign_in_bound_the_person_to() -
     assert results == ["成功", "成功（首次登录，已绑定统一身份认证账号 f3b1-77）"], results
 
 
+def test_the_audit_page_says_what_an_unlock_lifted_and_why_an_idp_binding_was_reset() -> None:
+    """person.unlock read 成功 whether it ended a lock or lifted nothing, and an IdP binding's reset had no reason
+    on the page the 审计员 reads: each says it now."""
+    from govshare.authorization.v1 import admin_log_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    entries = [("person.unlock", {"locked_until": "2026-12-03T06:15:00+00:00", "failed_attempts": 0}),
+               ("person.unlock", {"locked_until": None, "failed_attempts": 2}),
+               ("person.unlock", {"locked_until": None, "failed_attempts": 0}),
+               ("person.reset_idp_binding", {"reason": "统一身份认证账号已重建", "issuer": "https://idp.example",
+                                             "subject": "f3b1-77"})]
+    events = [admin_log_pb2.AdminEvent(seq=len(entries) - n, action=action, result="OK", details_json=json.dumps(d))
+              for n, (action, d) in enumerate(entries)]
+    page = console.templates.get_template("audit.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        resource="", accesses=[], dept_names={}, res_names={}, item_names={}, next_token="", problem=None,
+        events=events, events_next="", events_problem=None)
+    results = re.findall(r'<span title="OK">([^<]*)</span>', page)
+    assert results == ["成功（解除了至 2026-12-03 14:15:00 的锁定）", "成功（账号未锁定，清除了 2 次登录失败）",
+                       "成功（账号未锁定，无需解除）",
+                       "成功（原绑定账号 f3b1-77；原因：统一身份认证账号已重建）"], results
+
+
 def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_may_read() -> None:
     """ListDisputes lets a 申请人 read the disputes their department reported (R-DSP-1), but 异议与冲突 was not in
     their menu and /disputes answered 您的角色不能使用此页面: they could not follow the answer to a report. It is
