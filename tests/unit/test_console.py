@@ -863,3 +863,34 @@ def test_the_home_page_lists_the_disputes_awaiting_the_department_by_item_name()
         may=lambda *_a: True, show_disputes=True, disputes=[theirs], item_names={"101001/000001": {"name": "姓名"}},
         dept_names={}, res_names={}, due=[], reviews=[], coordinate=[], overdue=[], unanswered=[], conflicts=[])
     assert '<span title="name">姓名</span>' in page
+
+
+def test_an_administrators_own_page_offers_no_reset_of_their_own_credentials() -> None:
+    """The person page offered an administrator 重置密码, 重置动态口令 (and now 解除统一身份认证绑定) on their own
+    account, which the service refuses (a borrowed session could keep the account), and the refusal was shown as
+    此项不符合要求… with the service's English. Their own page says what to do instead; the refusals read in Chinese."""
+    from console.admin import ROLE_CHOICES, STATES
+    from govshare.authorization.v1 import persons_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    me = persons_pb2.Person(id="psn-0000000000000001", username="wang.admin", display_name="王管理",
+                            state=persons_pb2.PERSON_STATE_ACTIVE, local_account=True, idp_subject="f3b1-77",
+                            idp_issuer="https://idp.example/realms/gov")
+
+    def page(viewer: str) -> str:
+        return console.templates.get_template("person.html").render(
+            request=None, session=None, person=Person(username=viewer, display_name="", department_code=""),
+            csrf="", flash="", errors={}, nav=[], current="/persons", p=me, department="", role_labels=[],
+            roles=ROLE_CHOICES, states=STATES, locked=False)
+
+    own, other = page("wang.admin"), page("li.admin")
+    for action in ("reset_password", "reset_totp", "reset_idp_binding"):
+        assert f'value="{action}"' not in own and f'value="{action}"' in other
+    assert "请在“修改密码”中修改" in own
+    assert field_sentence("an administrator cannot reset their own password: change your password with ChangePassword "
+                          "(it asks the current one and a TOTP code); another administrator must reset it") == \
+        "管理员不能重置自己的密码：请在“修改密码”中修改（需输入当前密码和动态口令）；忘记密码请由另一位管理员重置。"
+    assert field_sentence("an administrator cannot reset their own TOTP secret: change your password with "
+                          "ChangePassword (it asks the current one and a TOTP code); another administrator must "
+                          "reset it").startswith("管理员不能重置自己的动态口令")
