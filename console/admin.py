@@ -111,11 +111,13 @@ def _is_locked(person: persons_pb2.Person, now: float) -> bool:
 
 @signed_in
 async def persons(console: Console, request: Request, session: Session) -> Response:
-    """Persons, filtered by department, role and state on the service, paged with its page token."""
+    """Persons, filtered by department, role, state and a name or username on the service, paged with its page
+    token."""
     params = request.query_params
     department, role, state = params.get("department", "").strip(), params.get("role", ""), params.get("state", "")
+    text = params.get("text", "").strip()
     listed, problem = await _call(console, session, _persons(console).ListPersons, persons_pb2.ListPersonsRequest(
-        department_code=department, role=_number(role), state=_number(state),
+        department_code=department, role=_number(role), state=_number(state), text=text,
         page_size=console.settings.page_size, page_token=_page_token(request)))
     if _expired(problem):
         return _ended(problem)
@@ -124,7 +126,7 @@ async def persons(console: Console, request: Request, session: Session) -> Respo
     choices = await _departments(console, session) if not problem else {}
     return console.page(request, "persons.html", status=_status(problem) if problem else 200, title="人员",
                         persons=rows, names=names, role_options=ROLE_OPTIONS, departments=choices, states=STATES,
-                        values={"department": department, "role": role, "state": state},
+                        values={"department": department, "role": role, "state": state, "text": text},
                         params={k: v for k, v in params.items() if k != "page_token" and v},
                         next_token=listed.next_page_token if listed else "", problem=problem,
                         errors=forms.field_errors(problem.fields) if problem else {},

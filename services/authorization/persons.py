@@ -54,6 +54,8 @@ ROLE_NAMES = {number: name.removeprefix(_PREFIX) for name, number in persons_pb2
 #: Roles an administrator may not hold beside ADMINISTRATOR (it cannot approve or review).
 DECIDING_ROLES = frozenset({APPROVER, REVIEWER, DATA_OFFICER, APPLICANT})
 ROLE_LABELS = LABELS
+#: The longest text ListPersons looks for in usernames and display names.
+LIST_TEXT_MAX = 64
 #: The longest reason an administrator gives for resetting a person's IdP binding (kept in the log).
 IDP_RESET_REASON_MAX = 500
 
@@ -206,8 +208,11 @@ class Persons:
         return await find_by_id(person_id, pc.PERSON_ID, self._persons.get, "person")
 
     async def list(self, caller: Caller, department_code: str, size: int, token: str, role: int = 0,
-                   state: int = persons_pb2.PERSON_STATE_UNSPECIFIED) -> tuple[list[PersonRecord], str]:
-        """A page of persons, filtered by department, role and state (the console's 人员 list)."""
+                   state: int = persons_pb2.PERSON_STATE_UNSPECIFIED, text: str = ""
+                   ) -> tuple[list[PersonRecord], str]:
+        """A page of persons, filtered by department, role, state and a text in the username or display name (the
+        console's 人员 list: without the text, an administrator looking for one person among hundreds paged
+        through them)."""
         await self._administrator(caller, "list persons", "person.list", "")
         problems = []
         if department_code and (error := department_code_problem(department_code)):
@@ -216,11 +221,15 @@ class Persons:
             problems.append(FieldViolation("role", f"unknown role number {role}"))
         if state not in persons_pb2.PersonState.values():
             problems.append(FieldViolation("state", f"unknown state number {state}"))
+        text = text.strip()
+        if len(text) > LIST_TEXT_MAX:
+            problems.append(FieldViolation("text", f"must be at most {LIST_TEXT_MAX} characters"))
         if problems:
             raise invalid_argument(problems)
         disabled = None if state == persons_pb2.PERSON_STATE_UNSPECIFIED else state == persons_pb2.PERSON_STATE_DISABLED
         limit = pagination.page_size(size)
-        rows = await self._persons.list(department_code or None, page_after(token, int), limit + 1, role, disabled)
+        rows = await self._persons.list(department_code or None, page_after(token, int), limit + 1, role, disabled,
+                                        text.lower())
         return page_of(rows, limit)
 
     async def set_roles(self, caller: Caller, person_id: str, roles: tuple[int, ...], etag: str = "") -> PersonRecord:

@@ -108,7 +108,7 @@ class PersonServicer(persons_pb2_grpc.PersonServiceServicer):
                           ) -> persons_pb2.ListPersonsResponse:
         persons, token = await self._persons.list(self._verifier.from_context(context), request.department_code,
                                                   request.page_size, request.page_token, request.role,
-                                                  request.state)
+                                                  request.state, request.text)
         return persons_pb2.ListPersonsResponse(persons=[person_pb(p) for p in persons], next_page_token=token)
 
     async def SetPersonRoles(self, request: persons_pb2.SetPersonRolesRequest, context: Context

@@ -450,6 +450,34 @@ async def test_persons_are_listed_by_department_role_and_state_page_by_page(plat
     assert bad is not None and bad.field_violations[0].field == "role"
 
 
+async def test_persons_are_found_by_a_text_in_their_username_or_display_name(platform) -> None:  # type: ignore[no-untyped-def]
+    """ListPersons filtered by department, role and state only: an administrator looking for 张三 among a
+    province's persons paged through them (the console's 人员 list twenty at a time). ``text`` finds them by
+    username or display name, in any case, a % or _ typed being a character like any."""
+    admin = _admin(platform)
+    metadata = platform.metadata("authority")
+    mark = uuid.uuid4().hex[:8]
+    named = await admin.CreatePerson(persons_pb2.CreatePersonRequest(person=persons_pb2.Person(
+        username=f"zhang.{mark}", display_name=f"张{mark}_三", roles=[persons_pb2.PERSON_ROLE_APPLICANT],
+        department_code=platform.credentials.systems["civil"]["department"])), metadata=metadata, timeout=10)
+    other, _ = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+
+    async def found(text: str) -> list[str]:
+        page = await admin.ListPersons(persons_pb2.ListPersonsRequest(text=text, page_size=100), metadata=metadata,
+                                       timeout=10)
+        return [p.id for p in page.persons]
+
+    assert await found(f"ZHANG.{mark.upper()}") == [named.person.id]
+    assert await found(f"张{mark}") == [named.person.id]
+    assert await found(f"{mark}_三") == [named.person.id] and await found(f"{mark}%") == []
+    assert await found(other.username) == [other.id]
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await found("长" * 65)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = details_of(refused.value)
+    assert bad is not None and bad.field_violations[0].field == "text"
+
+
 async def test_an_administrator_can_neither_disable_themselves_nor_drop_their_own_administrator_role(  # type: ignore[no-untyped-def]
         platform) -> None:
     admin, totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)

@@ -180,18 +180,20 @@ class GetPersonResponse(_message.Message):
     def __init__(self, person: _Optional[_Union[Person, _Mapping]] = ...) -> None: ...
 
 class ListPersonsRequest(_message.Message):
-    __slots__ = ("department_code", "page_size", "page_token", "role", "state")
+    __slots__ = ("department_code", "page_size", "page_token", "role", "state", "text")
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     department_code: str
     page_size: int
     page_token: str
     role: PersonRole
     state: PersonState
-    def __init__(self, department_code: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., role: _Optional[_Union[PersonRole, str]] = ..., state: _Optional[_Union[PersonState, str]] = ...) -> None: ...
+    text: str
+    def __init__(self, department_code: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., role: _Optional[_Union[PersonRole, str]] = ..., state: _Optional[_Union[PersonState, str]] = ..., text: _Optional[str] = ...) -> None: ...
 
 class ListPersonsResponse(_message.Message):
     __slots__ = ("persons", "next_page_token")
