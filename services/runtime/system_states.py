@@ -83,8 +83,8 @@ def _refusal(system_id: str, state: SystemState) -> ServiceError:
                                 "this session ended: the person's roles were changed; sign in again with "
                                 "SessionService.SignIn to act with the new roles")
         return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SESSION_ENDED,
-                            "this session ended (signed out, or the person's password or TOTP was reset): sign in "
-                            "again with SessionService.SignIn")
+                            "this session ended (signed out, or the person's password, TOTP or IdP binding was "
+                            "reset): sign in again with SessionService.SignIn, or through the identity provider")
     if state.disabled:
         return unauthenticated(f"system {system_id} was disabled: its tokens are no longer accepted")
     if state.reason == DISABLED:

@@ -62,14 +62,17 @@ async def test_a_persons_refused_token_says_why_their_session_ended() -> None:
                            (f"{PERSON_PREFIX}p2", SystemState(False, 1000, ROLES_CHANGED, 1)),
                            (f"{PERSON_PREFIX}p3", SystemState(False, 1000, "RESET", 1)),
                            ("sys-1", SystemState(True, 1000, DISABLED, 1)))
-    reasons = []
+    reasons, messages = [], []
     for system_id in (f"{PERSON_PREFIX}p1", f"{PERSON_PREFIX}p2", f"{PERSON_PREFIX}p3", "sys-1"):
         with pytest.raises(ServiceError) as refused:
             holder.check(Caller(system_id, "D1", issued_at=999))
         assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
         reasons.append(refused.value.reason)
+        messages.append(refused.value.message)
     # A system's stays UNAUTHENTICATED: the SDK asks for a new token on it.
     assert reasons == [PERSON_DISABLED, ROLES_CHANGED, SESSION_ENDED, "UNAUTHENTICATED"]
+    # RESET is a sign-out, a password or TOTP reset and an IdP binding's reset (ResetPersonIdpBinding) alike.
+    assert "IdP binding" in messages[2] and "identity provider" in messages[2]
 
 
 async def test_a_disabled_system_is_refused_whatever_its_token_and_an_older_event_never_wins() -> None:
