@@ -269,13 +269,16 @@ async def ended_post(console: Console, request: Request) -> Response:
 
 #: Why a sign-in ended, by the reason the platform refused its token with (services.runtime.system_states): the
 #: sign-in page's ``ended`` parameter. Any other reason (the token expired, signed out elsewhere) is an expiry.
-ENDED_BY = {"PERSON_DISABLED": "disabled", "ACCOUNT_DISABLED": "disabled", "ROLES_CHANGED": "roles"}
+ENDED_BY = {"PERSON_DISABLED": "disabled", "ACCOUNT_DISABLED": "disabled", "ROLES_CHANGED": "roles",
+            "CREDENTIALS_RESET": "reset"}
 #: What the sign-in page says for each: a disabled person was told 登录已过期, signed in again and only then read
 #: that the account was disabled, without whom to ask; a person whose roles changed thought their session timed out.
 ENDED_MESSAGES = {
     "disabled": "您的账号已被停用，当前登录已失效，您刚才的操作未执行。如需继续使用，请联系共享主管部门的管理员"
                 "（人员管理）核实并启用账号。",
     "roles": "您的角色已被管理员调整，当前登录已失效，您刚才的操作未执行。请重新登录，按调整后的角色继续使用。",
+    "reset": "管理员已重置您的密码、动态口令或统一身份认证绑定，当前登录已失效，您刚才的操作未执行。请使用管理员"
+             "告知的新密码或动态口令重新登录（原密码已不能使用，反复输入会计入登录失败次数并锁定账号）。",
 }
 EXPIRED = "登录已过期，请重新登录。"
 

@@ -23,9 +23,9 @@ from services.runtime.errors import already_exists, failed_precondition, permiss
 from services.runtime.person_secrets import SecretUnreadable, TotpSealer
 from services.runtime.system_states import DISABLED, SystemState
 
-#: The reason a person's tokens were cut when they signed out or their password, TOTP or IdP binding was reset
-#: (a change of their roles is ROLES_CHANGED, a disable DISABLED: services.runtime.system_states says each to the
-#: person).
+#: The reason a person's tokens were cut when they signed out or changed their password (an administrator's reset
+#: of their password, TOTP or IdP binding is CREDENTIALS_RESET, a change of their roles ROLES_CHANGED, a disable
+#: DISABLED: services.runtime.system_states says each to the person).
 RESET = "RESET"
 #: Taken by every change an administrator (a person) makes to a person, so that two administrators removing
 #: each other's ADMINISTRATOR role, or disabling each other, at the same moment cannot both succeed.

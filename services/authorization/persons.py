@@ -18,7 +18,7 @@ import grpc
 
 from govshare.authorization.v1 import persons_pb2
 from services.authorization import person_credentials as pc
-from services.authorization.person_store import RESET, AdminEntry, PersonRecord, PersonStore
+from services.authorization.person_store import AdminEntry, PersonRecord, PersonStore
 from services.authorization.roles import require_identified
 from services.authorization.validation import department_code_problem, find_by_id, name_problem, page_after, page_of
 from services.runtime import pagination
@@ -42,7 +42,7 @@ from services.runtime.errors import (
 )
 from services.runtime.identity import Caller
 from services.runtime.person_secrets import TotpSealer
-from services.runtime.system_states import ROLES_CHANGED
+from services.runtime.system_states import CREDENTIALS_RESET, ROLES_CHANGED
 
 if TYPE_CHECKING:
     from services.authorization.policy_events import PolicyEvents
@@ -290,7 +290,7 @@ class Persons:
         return await self._change(caller, person.id, "password_hash = $2, totp_secret = $3, failed_attempts = 0,"
                                   " lock_until = NULL, password_change_required = $4",
                                   (password_hash, secret, handed_over(caller)),
-                                  AdminEvent.by(caller, "person.reset_password", person.id), RESET)
+                                  AdminEvent.by(caller, "person.reset_password", person.id), CREDENTIALS_RESET)
 
     async def reset_totp(self, caller: Caller, person_id: str) -> tuple[PersonRecord, str]:
         await self._administrator(caller, "reset TOTP secrets", "person.reset_totp", person_id)
@@ -305,7 +305,7 @@ class Persons:
         changed = await self._change(caller, person.id, "totp_secret = $2, totp_last_step = 0, failed_attempts = 0,"
                                      " lock_until = NULL",
                                      (self._sealed(person.id, secret),),
-                                     AdminEvent.by(caller, "person.reset_totp", person.id), RESET)
+                                     AdminEvent.by(caller, "person.reset_totp", person.id), CREDENTIALS_RESET)
         return changed, pc.provisioning_uri(secret, changed.username)
 
     async def unlock(self, caller: Caller, person_id: str) -> PersonRecord:
@@ -343,7 +343,8 @@ class Persons:
             return AdminEvent.by(caller, "person.reset_idp_binding", before.id, {
                 "reason": reason, "issuer": before.oidc_issuer, "subject": before.oidc_subject})
 
-        return await self._change(caller, person.id, "oidc_issuer = NULL, oidc_subject = NULL", (), admin, RESET)
+        return await self._change(caller, person.id, "oidc_issuer = NULL, oidc_subject = NULL", (), admin,
+                                  CREDENTIALS_RESET)
 
     async def _change(self, caller: Caller, person_id: str, assignments: str, args: tuple[object, ...],
                       admin: AdminEntry, cut_tokens: str = "", ends_administrator: bool = False) -> PersonRecord:

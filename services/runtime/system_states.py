@@ -67,6 +67,10 @@ Listener = Callable[[str], None]
 #: person whose account had been disabled, who signed in again and was then told only that the account was.
 PERSON_DISABLED = "PERSON_DISABLED"
 ROLES_CHANGED = "ROLES_CHANGED"
+#: An administrator reset the person's password, TOTP secret or IdP binding (not the person's own sign-out or
+#: password change, SESSION_ENDED): told as "登录已过期", the person signed in again with the old password, which
+#: counted toward their lock, instead of asking for the new one.
+CREDENTIALS_RESET = "CREDENTIALS_RESET"
 SESSION_ENDED = "SESSION_ENDED"
 
 
@@ -82,9 +86,14 @@ def _refusal(system_id: str, state: SystemState) -> ServiceError:
             return ServiceError(grpc.StatusCode.UNAUTHENTICATED, ROLES_CHANGED,
                                 "this session ended: the person's roles were changed; sign in again with "
                                 "SessionService.SignIn to act with the new roles")
+        if state.reason == CREDENTIALS_RESET:
+            return ServiceError(grpc.StatusCode.UNAUTHENTICATED, CREDENTIALS_RESET,
+                                "this session ended: an administrator reset the person's password, TOTP secret or "
+                                "IdP binding; sign in again with the new ones the administrator gives "
+                                "(SessionService.SignIn), or through the identity provider")
         return ServiceError(grpc.StatusCode.UNAUTHENTICATED, SESSION_ENDED,
-                            "this session ended (signed out, or the person's password, TOTP or IdP binding was "
-                            "reset): sign in again with SessionService.SignIn, or through the identity provider")
+                            "this session ended (the person signed out, or changed their password): sign in again "
+                            "with SessionService.SignIn, or through the identity provider")
     if state.disabled:
         return unauthenticated(f"system {system_id} was disabled: its tokens are no longer accepted")
     if state.reason == DISABLED:

@@ -322,7 +322,7 @@ async def test_the_authoritys_administrator_resets_an_idp_binding_logged_with_wh
     code, reason, _ = await _refused(persons_pb2_grpc.SessionServiceStub(platform.channel).GetCurrentPerson(
         persons_pb2.GetCurrentPersonRequest(), metadata=(("authorization", f"Bearer {signed_in.session.token}"),),
         timeout=10))
-    assert code == grpc.StatusCode.UNAUTHENTICATED
+    assert (code, reason) == (grpc.StatusCode.UNAUTHENTICATED, "CREDENTIALS_RESET")  # said so, not "expired"
     # Unbound, a second reset has nothing to undo; the re-created account signs in and is bound.
     code, reason, _ = await _refused(admin.ResetPersonIdpBinding(request, metadata=platform.metadata("authority"),
                                                                  timeout=10))

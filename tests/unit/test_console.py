@@ -894,3 +894,14 @@ def test_an_administrators_own_page_offers_no_reset_of_their_own_credentials() -
     assert field_sentence("an administrator cannot reset their own TOTP secret: change your password with "
                           "ChangePassword (it asks the current one and a TOTP code); another administrator must "
                           "reset it").startswith("管理员不能重置自己的动态口令")
+
+
+def test_a_session_ended_by_an_administrators_reset_says_so_not_expired() -> None:
+    """A person whose password (or TOTP, or IdP binding) an administrator reset mid-session was told 登录已过期 and
+    signed in again with the old password, each try counted toward their lock: the sign-in page now says the
+    administrator reset it and to use the new one."""
+    from console.app import ENDED_MESSAGES, login_redirect
+
+    assert login_redirect(True, "CREDENTIALS_RESET").headers["location"] == "/login?ended=reset"
+    assert "管理员已重置您的密码" in ENDED_MESSAGES["reset"] and "新密码" in ENDED_MESSAGES["reset"]
+    assert login_redirect(True, "SESSION_ENDED").headers["location"] == "/login?expired=1"

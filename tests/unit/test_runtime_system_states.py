@@ -14,6 +14,7 @@ from services.runtime.errors import ServiceError
 from services.runtime.identity import PERSON_PREFIX, AssertionSigner, AssertionVerifier, Caller, service_caller
 from services.runtime.keys import generate_keys
 from services.runtime.system_states import (
+    CREDENTIALS_RESET,
     DISABLED,
     PERSON_DISABLED,
     ROLES_CHANGED,
@@ -61,18 +62,22 @@ async def test_a_persons_refused_token_says_why_their_session_ended() -> None:
     holder = await _loaded((f"{PERSON_PREFIX}p1", SystemState(True, 1000, DISABLED, 1)),
                            (f"{PERSON_PREFIX}p2", SystemState(False, 1000, ROLES_CHANGED, 1)),
                            (f"{PERSON_PREFIX}p3", SystemState(False, 1000, "RESET", 1)),
+                           (f"{PERSON_PREFIX}p4", SystemState(False, 1000, CREDENTIALS_RESET, 1)),
                            ("sys-1", SystemState(True, 1000, DISABLED, 1)))
     reasons, messages = [], []
-    for system_id in (f"{PERSON_PREFIX}p1", f"{PERSON_PREFIX}p2", f"{PERSON_PREFIX}p3", "sys-1"):
+    for system_id in (f"{PERSON_PREFIX}p1", f"{PERSON_PREFIX}p2", f"{PERSON_PREFIX}p3", f"{PERSON_PREFIX}p4",
+                      "sys-1"):
         with pytest.raises(ServiceError) as refused:
             holder.check(Caller(system_id, "D1", issued_at=999))
         assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED
         reasons.append(refused.value.reason)
         messages.append(refused.value.message)
     # A system's stays UNAUTHENTICATED: the SDK asks for a new token on it.
-    assert reasons == [PERSON_DISABLED, ROLES_CHANGED, SESSION_ENDED, "UNAUTHENTICATED"]
-    # RESET is a sign-out, a password or TOTP reset and an IdP binding's reset (ResetPersonIdpBinding) alike.
-    assert "IdP binding" in messages[2] and "identity provider" in messages[2]
+    assert reasons == [PERSON_DISABLED, ROLES_CHANGED, SESSION_ENDED, CREDENTIALS_RESET, "UNAUTHENTICATED"]
+    # An administrator's reset (password, TOTP, IdP binding) is said as such, not as the person's own sign-out: told
+    # 登录已过期, the person tried the old password again, counted toward their lock.
+    assert "signed out" in messages[2] and "administrator" not in messages[2]
+    assert "an administrator reset" in messages[3] and "IdP binding" in messages[3]
 
 
 async def test_a_disabled_system_is_refused_whatever_its_token_and_an_older_event_never_wins() -> None:
