@@ -62,6 +62,8 @@ log = logging.getLogger("govshare.console")
 #: ListApplications' order for the lists of applications waiting for someone: the one waiting longest first (newest
 #: first, a provider with more waiting than a page holds found the most urgent on the last page).
 BY_DUE = "reply_due_time"
+#: ListDisputes' order for the earliest answer deadline first.
+DISPUTES_BY_DUE = "due_time"
 
 
 async def _call(console: Console, session: Session, method: Any, request: Any, wait_seconds: float = 0.0
@@ -327,8 +329,11 @@ async def home(console: Console, request: Request, session: Session) -> Response
     reviews, p2 = (await _call(console, session, s.catalog.ListEntries, catalog_pb2.ListEntriesRequest(
         filter=catalog_pb2.EntryFilter(state=catalog_pb2.ENTRY_STATE_SUBMITTED), page_size=size))
         if show_reviews else (None, None))
+    # Due soonest first, as the applications: newest first, a department with more open disputes than a page
+    # holds never saw on its home page the ones waiting longest, the overdue ones among them.
     disputes, p3 = (await _call(console, session, s.disputes.ListDisputes, dispute_pb2.ListDisputesRequest(
-        state=dispute_pb2.DISPUTE_STATE_OPEN, page_size=size)) if show_disputes else (None, None))
+        state=dispute_pb2.DISPUTE_STATE_OPEN, page_size=size, order_by=DISPUTES_BY_DUE))
+        if show_disputes else (None, None))
     conflicts, p4 = (await _call(console, session, s.foundation.ListConflicts, foundation_pb2.ListConflictsRequest(
         state=foundation_pb2.CONFLICT_STATE_OPEN, page_size=size)) if show_conflicts else (None, None))
     escalated, p5 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(

@@ -41,6 +41,8 @@ _STATE_TO_PROTO = {
     disputes.CONFIRMED: dispute_pb2.DISPUTE_STATE_CONFIRMED,
 }
 _STATE_FROM_PROTO = {value: name for name, value in _STATE_TO_PROTO.items()}
+#: ListDisputes' order_by for the earliest answer deadline first (a provider's work list, the console's 首页).
+BY_DUE = "due_time"
 _PURPOSES = [value for value in common_pb2.PurposeType.values() if value]
 _METHODS = [value for value in common_pb2.ShareMethod.values() if value]
 # Denials no other purpose or method would turn (no live grant of the department, or none possible).
@@ -159,6 +161,8 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         violations: list[FieldViolation] = []
         if request.state and request.state not in _STATE_FROM_PROTO:
             violations.append(FieldViolation("state", f"unknown dispute state {request.state}"))
+        if request.order_by not in ("", BY_DUE):
+            violations.append(FieldViolation("order_by", f"must be empty (newest first) or {BY_DUE!r}"))
         violations.extend(page_size_violations(request.page_size))
         if violations:
             raise invalid_argument(violations)
@@ -171,11 +175,12 @@ class DisputeServicer(DependentServicer, dispute_pb2_grpc.DisputeServiceServicer
         now = dt.datetime.now(dt.UTC)
         found = await deps.store.list_disputes(
             None if readers.everyone else readers, _STATE_FROM_PROTO.get(request.state, ""),
-            request.overdue_only, now, after, limit + 1)
+            request.overdue_only, now, after, limit + 1, by_due=request.order_by == BY_DUE)
         token = ""
         if len(found) > limit:
             found = found[:limit]
-            token = time_keyset_token(found[-1].create_time, found[-1].id)
+            last = found[-1]
+            token = time_keyset_token(last.due_time if request.order_by == BY_DUE else last.create_time, last.id)
         shown = [await self._seen_by(deps, caller, d) for d in found]
         return dispute_pb2.ListDisputesResponse(disputes=[to_proto(d, now) for d in shown], next_page_token=token)
 

@@ -609,9 +609,11 @@ class QueryStore:
         return _dispute(row), bool(still_open)
 
     async def list_disputes(self, readers: Readers | None, state: str, overdue_only: bool, now: dt.datetime,
-                            after: tuple[dt.datetime, uuid.UUID] | None, limit: int) -> list[Dispute]:
-        """Newest first; those of ``readers``' department on the sides they read, or (None, the authority)
-        every department's."""
+                            after: tuple[dt.datetime, uuid.UUID] | None, limit: int,
+                            by_due: bool = False) -> list[Dispute]:
+        """Newest first, or (``by_due``) the earliest deadline first, resuming after ``after`` (the last row's
+        creation or due time, and id); those of ``readers``' department on the sides they read, or (None, the
+        authority) every department's."""
         args: list[object] = []
 
         def arg(value: object) -> str:
@@ -630,11 +632,13 @@ class QueryStore:
         if overdue_only:
             conditions.append(f"coalesce(answer_time, {arg(now)}) > due_time")
         if after is not None:
-            conditions.append(f"(create_time, id) < ({arg(after[0])}, {arg(after[1])})")
+            position = (f"(due_time, id) > ({arg(after[0])}, {arg(after[1])})" if by_due
+                        else f"(create_time, id) < ({arg(after[0])}, {arg(after[1])})")
+            conditions.append(position)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        order = "due_time, id" if by_due else "create_time DESC, id DESC"
         rows = await self._listing.fetch(
-            f"SELECT {_DISPUTE_COLUMNS} FROM disputes {where} ORDER BY create_time DESC, id DESC"
-            f" LIMIT {arg(limit)}", *args)
+            f"SELECT {_DISPUTE_COLUMNS} FROM disputes {where} ORDER BY {order} LIMIT {arg(limit)}", *args)
         return [_dispute(row) for row in rows]
 
     async def open_dispute_records(self) -> list[tuple[str, str]]:

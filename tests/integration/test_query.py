@@ -925,6 +925,43 @@ async def test_a_dispute_flags_the_record_through_every_resource_over_its_datase
     assert not (await query(mesh, mesh.user, credit, key)).provenance.disputed
 
 
+async def test_disputes_list_by_answer_deadline_earliest_first(mesh: Mesh) -> None:
+    """ListDisputes listed newest first only: a department with more open disputes than a page holds found those
+    waiting longest, due first or already overdue, on the last page, and the console's 首页 (its first page) never
+    showed them. order_by "due_time" lists the earliest deadline first, paged; any other order is refused."""
+    code = mesh.codes["population"]
+    reporter = mesh.department("due-order")
+    keys = list(mesh.persons)[:3]
+    for key in keys:
+        await query(mesh, reporter, code, key, ADMIN, ["name"])
+    made = [(await mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
+        resource_code=code, key=key, item="name", claimed_value="王五")), metadata=mesh.md(reporter),
+        timeout=10)).dispute for key in keys]
+    now = dt.datetime.now(dt.UTC)
+    dues = {made[0].id: now + dt.timedelta(days=30), made[1].id: now - dt.timedelta(days=20),
+            made[2].id: now - dt.timedelta(days=19)}
+    conn = await asyncpg.connect(mesh.settings.database_url)
+    try:
+        for dispute_id, due in dues.items():
+            await conn.execute("UPDATE query.disputes SET due_time = $2 WHERE id = $1", uuid.UUID(dispute_id), due)
+    finally:
+        await conn.close()
+    request = dispute_pb2.ListDisputesRequest(state=dispute_pb2.DISPUTE_STATE_OPEN, order_by="due_time",
+                                              page_size=2)
+    first = await mesh.disputes.ListDisputes(request, metadata=mesh.md(reporter), timeout=10)
+    assert [d.id for d in first.disputes] == [made[1].id, made[2].id] and first.next_page_token
+    assert all(d.overdue for d in first.disputes)
+    request.page_token = first.next_page_token
+    rest = await mesh.disputes.ListDisputes(request, metadata=mesh.md(reporter), timeout=10)
+    assert [d.id for d in rest.disputes] == [made[0].id] and not rest.next_page_token
+    newest = await mesh.disputes.ListDisputes(dispute_pb2.ListDisputesRequest(page_size=1),
+                                              metadata=mesh.md(reporter), timeout=10)
+    assert [d.id for d in newest.disputes] == [made[2].id]  # the default order is unchanged
+    wrong = await refused(mesh.disputes.ListDisputes(dispute_pb2.ListDisputesRequest(order_by="create_time"),
+                                                     metadata=mesh.md(reporter), timeout=10))
+    assert wrong.code() == grpc.StatusCode.INVALID_ARGUMENT and fields(wrong) == {"order_by"}
+
+
 async def test_a_dispute_report_is_validated(mesh: Mesh) -> None:
     bad = await refused(mesh.disputes.ReportDispute(dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
         resource_code=mesh.codes["population"], key="123", item="height")), metadata=mesh.md(mesh.user), timeout=10))

@@ -6,7 +6,9 @@ approver adjusts the grant; every action confirms what it did."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
+import asyncpg
 import pytest
 from console_browser import browser, console_server, context, create_person, login, shot
 
@@ -87,19 +89,27 @@ async def test_refuse_escalate_coordinate_and_adjust(browser, console_server, pl
             await context.close()
 
 
-async def test_the_providers_approver_answers_a_dispute_and_is_named_on_it(browser, console_server, platform):  # type: ignore[no-untyped-def]
+async def test_the_providers_approver_answers_a_dispute_and_is_named_on_it(  # type: ignore[no-untyped-def]
+        browser, console_server, platform, database_url):
     reported = await dispute_pb2_grpc.DisputeServiceStub(platform.channel).ReportDispute(
         dispute_pb2.ReportDisputeRequest(dispute=dispute_pb2.Dispute(
             resource_code=POPULATION, key=citizen_id_of(1, platform.credentials.seed), item="name",
             claimed_value="王小明", evidence="户口簿原件")),
         metadata=platform.metadata("social"), timeout=10)
     dispute_id = reported.dispute.id
+    conn = await asyncpg.connect(database_url)
+    try:  # time passes: the answer was due yesterday (首页 lists the open disputes due first, the late ones first)
+        await conn.execute("UPDATE query.disputes SET due_time = now() - interval '1 day' WHERE id = $1",
+                           uuid.UUID(dispute_id))
+    finally:
+        await conn.close()
     username, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPROVER, password=PASSWORD)
     context = await browser.new_context(base_url=console_server.url, locale="zh-CN")
     try:
         page = await login(context, username, PASSWORD, totp.now())
         await page.goto("/")
-        assert dispute_id in await page.locator("section", has_text="待处理的异议").inner_text()
+        listed = await page.locator("section", has_text="待处理的异议").inner_text()
+        assert dispute_id in listed and "已逾期" in listed, listed
         await page.goto("/disputes")
         card = page.locator("section.card", has_text=dispute_id)
         await card.get_by_label("经核实无误").check()

@@ -102,16 +102,18 @@ class GetDisputeResponse(_message.Message):
     def __init__(self, dispute: _Optional[_Union[Dispute, _Mapping]] = ...) -> None: ...
 
 class ListDisputesRequest(_message.Message):
-    __slots__ = ("state", "overdue_only", "page_size", "page_token")
+    __slots__ = ("state", "overdue_only", "page_size", "page_token", "order_by")
     STATE_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
     state: DisputeState
     overdue_only: bool
     page_size: int
     page_token: str
-    def __init__(self, state: _Optional[_Union[DisputeState, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    order_by: str
+    def __init__(self, state: _Optional[_Union[DisputeState, str]] = ..., overdue_only: _Optional[bool] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., order_by: _Optional[str] = ...) -> None: ...
 
 class ListDisputesResponse(_message.Message):
     __slots__ = ("disputes", "next_page_token")
