@@ -272,7 +272,8 @@ class Catalog:
             if not caller.authority and caller.department_code != department_code:
                 lifecycle.require_authority(caller, "report a mandate change of another department")
         due = add_working_days(change_time, self._update_working_days)
-        change = MandateChange(department_code, description.strip(), change_time, due.astimezone(dt.UTC))
+        change = MandateChange(department_code, description.strip(), change_time, due.astimezone(dt.UTC),
+                               self._update_working_days)
         await self._store.add_mandate_change(change, caller, now)
         return change.due_time
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import grpc
 import redis.asyncio as aioredis
@@ -25,6 +26,8 @@ from services.runtime.identity import AssertionVerifier
 from services.runtime.masking import Masker
 from services.runtime.settings import Settings
 from services.runtime.system_states_watch import SystemStatesWatch
+
+log = logging.getLogger(__name__)
 
 SERVICE_NAME = "govshare.catalog.v1.CatalogService"
 FIGURES_SERVICE_NAME = "govshare.catalog.v1.CatalogFiguresService"
@@ -74,6 +77,9 @@ class CatalogComponent:
         self._outbox.start(pool)
         await self._states.start()
         self._store = CatalogStore(pool, listing=pools.listing, search=pools.search)
+        if moved := await self._store.correct_provisional_dues():
+            log.info("catalog update due dates: %d counted without their year's holiday calendar counted again on "
+                     "the calendar installed now", moved)
         self._index = IndexKeeper(self._settings.redis_url)
         self._index.start(self._store)
         if self._settings.query_target and self._settings.catalog_usage_refresh_seconds > 0:

@@ -301,3 +301,6 @@ class MandateChange:
     description: str
     change_time: dt.datetime
     due_time: dt.datetime
+    #: The working days ``due_time`` was counted with, so that a due date counted without its year's calendar is
+    #: counted again once the calendar has it (workdays.recount); None when not kept.
+    due_working_days: int | None = None

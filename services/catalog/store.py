@@ -38,6 +38,7 @@ from services.runtime import admin_events
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
+from services.runtime.workdays import day_memo, provisional, recount
 
 #: Entry history steps that are administrative actions (the administrative log, via the outbox).
 ADMIN_ACTIONS = frozenset({"create", "update", "submit", "publish", "return", "retire"})
@@ -364,13 +365,33 @@ class CatalogStore:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "INSERT INTO mandate_changes (department_code, description, change_time, due_time, "
-                "reported_by_system_id, report_time) VALUES ($1, $2, $3, $4, $5, $6)",
+                "reported_by_system_id, report_time, due_working_days, due_provisional)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 change.department_code, change.description, change.change_time, change.due_time, caller.system_id,
-                now)
+                now, change.due_working_days, provisional(change.due_time))
             await admin_events.record(conn, AdminEvent.by(
                 caller, "catalog.report_mandate_change", change.department_code, time=now,
                 details={"change_time": change.change_time.astimezone(dt.UTC).isoformat(),
                          "due_time": change.due_time.astimezone(dt.UTC).isoformat()}))
+
+    async def correct_provisional_dues(self) -> int:
+        """Counts again every catalog update due date counted without its year's statutory calendar (or stored
+        before it was known whether it was: migration 011) on the calendar installed now (workdays.recount);
+        returns how many moved. One that changed meanwhile (another replica counted it first) is left as it is."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch("SELECT id, change_time, due_time, due_working_days FROM mandate_changes"
+                                    " WHERE due_provisional IS NOT FALSE")
+            working = day_memo()
+            dues = [(r["id"], r["due_time"], *recount(r["change_time"], r["due_time"], r["due_working_days"], working))
+                    for r in rows]
+            # Only what changed is written: a due date still unknown, already counted, is left as stored.
+            counts = {r["id"]: r["due_working_days"] for r in rows}
+            dues = [(id_, was, due, days, still) for id_, was, due, days, still in dues
+                    if due != was or days != counts[id_] or not still]
+            if dues:
+                await conn.executemany("UPDATE mandate_changes SET due_time = $3, due_working_days = $4,"
+                                       " due_provisional = $5 WHERE id = $1 AND due_time = $2", dues)
+        return sum(1 for _, was, due, _, _ in dues if due != was)
 
     async def overdue(self, now: dt.datetime, after: tuple[dt.datetime, int] | None,
                       limit: int) -> list[tuple[int, MandateChange]]:

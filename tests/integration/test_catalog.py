@@ -705,6 +705,47 @@ def _stamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
     return stamp
 
 
+async def test_a_provisional_catalog_update_due_date_is_counted_again_once_the_calendar_has_its_year(  # type: ignore[no-untyped-def]
+        catalog: Client, base_settings: Settings, monkeypatch) -> None:
+    """A mandate change of Friday 25 Dec 2099 obliges the department to update its catalog 15 working days later,
+    in 2100, a year chinese-calendar does not cover: counted Monday to Friday (less 元旦), due Monday 18 Jan,
+    provisional. It was stored so and never counted again (reply and dispute deadlines are, at start): with a
+    calendar that knows 2100 (here 1-7 Jan off) the change still said 18 Jan, and ListOverdueUpdates and supervision
+    found the department late from the 19th. The catalog service now counts such due dates again at start (22
+    Jan)."""
+    from calendar_release import publish_2100
+
+    from services.catalog.store import CatalogStore
+    from services.runtime import workdays
+
+    dept = department()
+    await catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+        department_code=dept.department_code, description="机构改革职能调整"), dept)
+    made = dt.datetime(2099, 12, 25, 10, 0, tzinfo=workdays.CHINA)
+    days = base_settings.catalog_update_working_days
+    counted = workdays.add_working_days(made, days)
+    assert counted.date() == dt.date(2100, 1, 18) and workdays.provisional(counted)
+    pool = await asyncpg.create_pool(base_settings.database_url, min_size=1, max_size=2,
+                                     server_settings={"search_path": "catalog"})
+    try:
+        stored = await pool.fetchrow("SELECT due_working_days, due_provisional FROM mandate_changes"
+                                     " WHERE department_code = $1", dept.department_code)
+        assert (stored["due_working_days"], stored["due_provisional"]) == (days, False)  # due this year: known
+        await pool.execute("UPDATE mandate_changes SET change_time = $2, due_time = $3, due_provisional = true"
+                           " WHERE department_code = $1", dept.department_code, made, counted)
+        store = CatalogStore(pool)
+        await store.correct_provisional_dues()  # 2100 still unknown: nothing moves
+        assert await pool.fetchval("SELECT due_time FROM mandate_changes WHERE department_code = $1",
+                                   dept.department_code) == counted
+        publish_2100(monkeypatch)  # a release that knows 2099 and 2100: 1-7 Jan 2100 off
+        assert await store.correct_provisional_dues() >= 1
+        row = await pool.fetchrow("SELECT due_time, due_provisional FROM mandate_changes WHERE department_code = $1",
+                                  dept.department_code)
+    finally:
+        await pool.close()
+    assert row["due_time"].astimezone(workdays.CHINA).date() == dt.date(2100, 1, 22) and not row["due_provisional"]
+
+
 async def test_overdue_catalog_updates(catalog: Client, base_settings: Settings) -> None:
     idle, diligent, current = department(), department(), department()
     changed = dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC)
