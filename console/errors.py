@@ -131,9 +131,11 @@ _DENIED = {
 _ASK_ADMIN = "如工作需要，请联系共享主管部门的管理员调整您的角色。"
 
 
-def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str) -> str | None:
+def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str,
+                    department_names: Mapping[str, str] | None = None) -> str | None:
     """A PERMISSION_DENIED in Chinese, from its reason and ErrorInfo metadata (the role required, the department
-    whose matter it is: services/runtime/duties.py); None for a reason the console has no sentence for."""
+    whose matter it is: services/runtime/duties.py, named by ``department_names`` when the console found its
+    name); None for a reason the console has no sentence for."""
     roles = "或".join(ROLE.get(r, r) for r in metadata.get("required_role", "").split(",") if r) or "相应角色的人员"
     if reason == "ROLE_REQUIRED" and detail.startswith("only the authority's"):
         return f"此操作须由共享主管部门的{roles}办理。"
@@ -141,7 +143,8 @@ def denied_sentence(reason: str, metadata: Mapping[str, str], detail: str) -> st
         return f"此操作须由{roles}办理，您当前的角色无权办理。{_ASK_ADMIN}"
     if reason == "NOT_YOUR_DEPARTMENT":
         department = metadata.get("department_code", "")
-        whose = f"部门 {department}" if department else "其他部门"
+        name = (department_names or {}).get(department, "")
+        whose = name or (f"部门 {department}" if department else "其他部门")
         return f"此事项属于{whose}，须由该部门的{roles}办理，您的部门无权办理。"
     return _DENIED.get(reason)
 
@@ -344,8 +347,18 @@ class Problem:
     reason: str = ""
 
 
-def problem_of(error: grpc.RpcError) -> Problem:
-    """The Problem a failed gRPC call describes (the service's own words kept after the Chinese sentence)."""
+def department_refused(error: grpc.RpcError) -> str:
+    """The department whose matter a NOT_YOUR_DEPARTMENT refusal says it is ("" for any other refusal): its name
+    is looked up before the refusal is said (problem_of), as a person reads departments by name."""
+    info, _ = details_of(error)
+    if info is None or info.reason != "NOT_YOUR_DEPARTMENT":
+        return ""
+    return info.metadata.get("department_code", "")
+
+
+def problem_of(error: grpc.RpcError, department_names: Mapping[str, str] | None = None) -> Problem:
+    """The Problem a failed gRPC call describes (the service's own words kept after the Chinese sentence);
+    ``department_names``: the name of the department a refusal names (department_refused), when found."""
     code = error.code()  # type: ignore[attr-defined]
     info, bad = details_of(error)
     sentence = _SENTENCES.get(code, "操作未完成，请稍后重试")
@@ -353,7 +366,7 @@ def problem_of(error: grpc.RpcError) -> Problem:
     fields = {v.field: field_sentence(v.description) for v in bad.field_violations} if bad is not None else {}
     reason = info.reason if info else ""
     if code == grpc.StatusCode.PERMISSION_DENIED and (denied := denied_sentence(
-            reason, info.metadata if info else {}, detail)) is not None:
+            reason, info.metadata if info else {}, detail, department_names)) is not None:
         message = denied
     elif reason == "INVALID_STATE" and (state := entry_state_sentence(info.metadata if info else {})) is not None:
         message = state

@@ -41,6 +41,7 @@ from console.errors import (
     REASON_SENTENCES,
     REQUIRED,
     Problem,
+    department_refused,
     problem_of,
 )
 from console.names import Resource
@@ -72,7 +73,10 @@ async def _call(console: Console, session: Session, method: Any, request: Any, w
     try:
         return await console.services.call(session.token, method, request, wait_seconds), None
     except grpc.aio.AioRpcError as error:
-        problem = problem_of(error)
+        # A refusal naming the department whose matter it is said its 统一社会信用代码 (此事项属于部门
+        # 11110100MB00000027…): a person knows 市公安局, not its code.
+        names = await console.names.departments(session.token, [department_refused(error)])
+        problem = problem_of(error, names)
         log.info("call refused: %s %s", method._method.decode() if hasattr(method, "_method") else "", error.code())
         return None, problem
 

@@ -453,6 +453,43 @@ def test_a_refusal_for_the_role_or_the_department_is_said_in_chinese() -> None:
     assert denied_sentence("QUOTA_EXHAUSTED", {}, "") is None
 
 
+def test_a_refusal_for_another_departments_matter_names_the_department() -> None:
+    """An 审批人 of 市人力资源和社会保障局 answering, on 答复, an application made by their own department to 市公安局
+    read 此事项属于部门 11110100MB00000027，须由该部门的审批人办理: a code no person knows their colleagues by. The
+    console now names the department, as its pages do beside every code; a code it finds no name for stays."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from console.pages import _call
+    from services.runtime.errors import ServiceError, to_status
+
+    police = "11110100MB00000027"
+
+    async def refuse(_token: str, _method: object, _request: object, _wait: float) -> None:
+        status = to_status(ServiceError(grpc.StatusCode.PERMISSION_DENIED, "NOT_YOUR_DEPARTMENT", "not yours",
+                                        metadata={"required_role": "APPROVER", "department_code": police}),
+                           "authorization")
+        raise grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(*status.trailing_metadata),
+                                   status.details)
+
+    async def departments(_token: str, codes: list[str]) -> dict[str, str]:
+        return {code: "市公安局" for code in codes if code == police}
+
+    async def refusal(names: object) -> str:
+        console = SimpleNamespace(services=SimpleNamespace(call=refuse), names=names)
+        _, problem = await _call(console, SimpleNamespace(token="t"), object(), object())  # type: ignore[arg-type]
+        return problem.message
+
+    assert asyncio.run(refusal(SimpleNamespace(departments=departments))) == \
+        "此事项属于市公安局，须由该部门的审批人办理，您的部门无权办理。"
+
+    async def unnamed(_token: str, codes: list[str]) -> dict[str, str]:
+        return {}
+
+    assert asyncio.run(refusal(SimpleNamespace(departments=unnamed))) == \
+        f"此事项属于部门 {police}，须由该部门的审批人办理，您的部门无权办理。"
+
+
 def test_an_oidc_sign_in_refused_for_a_locked_account_says_so() -> None:
     """A person with a password too, locked by wrong ones, then signing in through the identity provider read
     登录未完成，请稍后重试。: ExchangeOidcToken's ACCOUNT_LOCKED (UNAUTHENTICATED) had no sentence of its own."""
