@@ -397,6 +397,25 @@ def test_a_grant_its_resource_no_longer_lets_through_is_said_unusable() -> None:
     assert unusable_grant(revoked, not_shared) == ""
 
 
+def test_a_grant_links_to_the_application_whose_reply_states_its_conditions() -> None:
+    """A provider approving with conditions writes them in the reply (仅限低保审核使用，不得向第三方提供), which the
+    application's page shows; /grants, where the using department's persons find what they may use, showed the
+    grant without its conditions nor a way to its application (live on govshare up). Each grant now links to the
+    application it answers."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    grant = sharing_pb2.Grant(id="grt-1", application_id="app-04c4", resource_code="101001/000001",
+                              state=sharing_pb2.GRANT_STATE_ACTIVE,
+                              granted_by={"id": "psn-1", "display_name": "李审批"})
+    page = console.templates.get_template("grants.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/grants",
+        may=lambda *_a: True, grants=[grant], actions={"grt-1": (False, False)}, unusable={}, names={},
+        dept_names={}, res_names={}, next_token="", target="", typed={})
+    assert '依据申请 <a href="/applications/view?id=app-04c4">app-04c4</a>' in page, page
+
+
 def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
     """ChangePassword's ACCOUNT_LOCKED is UNAUTHENTICATED, which the console's pages read as an ended session: the
     修改密码 page sent a locked person to the sign-in page saying 登录已过期 while their session went on."""
