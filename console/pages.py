@@ -360,17 +360,20 @@ async def home(console: Console, request: Request, session: Session) -> Response
     coordinate = list(escalated.applications) if escalated else []
     overdue = [(a, working_days_left(a.reply_due_time)) for a in (late.applications if late else [])]
     unanswered = [(a, working_days_left(a.reply_due_time)) for a in (mine.applications if mine else [])]
-    shown_disputes = awaiting_answer(disputes.disputes if disputes else [], session.person.department_code)
+    # With the working days left, as the applications: a dispute due in a day read like one due in a week, and
+    # one a day late like one a month late (已逾期 alone).
+    shown_disputes = [(d, working_days_left(d.due_time)) for d in
+                      awaiting_answer(disputes.disputes if disputes else [], session.person.department_code)]
     names = await _names(console, session, [a.applicant_department_code for a, _ in due] +
                          [c for a in coordinate for c in (a.applicant_department_code, a.provider_department_code)] +
                          [c for a, _ in overdue for c in (a.applicant_department_code, a.provider_department_code)] +
                          [a.provider_department_code for a, _ in unanswered] +
                          [e.provider_department_code for e in (reviews.entries if reviews and show_reviews else [])],
                          [a.resource_code for a, _ in due] + [a.resource_code for a in coordinate] +
-                         [a.resource_code for a, _ in overdue] + [d.resource_code for d in shown_disputes] +
+                         [a.resource_code for a, _ in overdue] + [d.resource_code for d, _ in shown_disputes] +
                          [a.resource_code for a, _ in unanswered])
     return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
-                        item_names=await _item_names(console, session, [d.resource_code for d in shown_disputes]),
+                        item_names=await _item_names(console, session, [d.resource_code for d, _ in shown_disputes]),
                         warn=console.settings.deadline_warning_working_days,
                         reviews=reviews.entries if reviews and show_reviews else [],
                         show_coordination=show_reviews, coordinate=coordinate, overdue=overdue,

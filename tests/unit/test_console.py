@@ -916,7 +916,8 @@ def test_the_home_page_lists_the_disputes_awaiting_the_department_by_item_name()
                       SessionStore(idle_seconds=600))
     page = console.templates.get_template("home.html").render(
         request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/",
-        may=lambda *_a: True, show_disputes=True, disputes=[theirs], item_names={"101001/000001": {"name": "姓名"}},
+        may=lambda *_a: True, show_disputes=True, disputes=[(theirs, 3)], warn=2,
+        item_names={"101001/000001": {"name": "姓名"}},
         dept_names={}, res_names={}, due=[], reviews=[], coordinate=[], overdue=[], unanswered=[], conflicts=[])
     assert '<span title="name">姓名</span>' in page
 
@@ -961,3 +962,22 @@ def test_a_session_ended_by_an_administrators_reset_says_so_not_expired() -> Non
     assert login_redirect(True, "CREDENTIALS_RESET").headers["location"] == "/login?ended=reset"
     assert "管理员已重置您的密码" in ENDED_MESSAGES["reset"] and "新密码" in ENDED_MESSAGES["reset"]
     assert login_redirect(True, "SESSION_ENDED").headers["location"] == "/login?expired=1"
+
+
+def test_the_home_pages_disputes_say_the_working_days_left() -> None:
+    """首页's 待处理的异议 said 期限 and, once past it, 已逾期: a dispute due tomorrow read like one due next week, and
+    one late by a day like one late by a month, where the applications beside them say 仅剩 N 个工作日 and 已逾期 N
+    个工作日. The disputes now say it likewise (their answer is due in 5 working days, a tighter term)."""
+    from govshare.query.v1 import dispute_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    disputes = [(dispute_pb2.Dispute(id=f"d-{n}", resource_code="101001/000001", item="name"), left)
+                for n, left in enumerate((-3, 1, 4))]
+    page = console.templates.get_template("home.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/",
+        may=lambda *_a: True, show_disputes=True, disputes=disputes, warn=2, item_names={},
+        dept_names={}, res_names={}, due=[], reviews=[], coordinate=[], overdue=[], unanswered=[], conflicts=[])
+    said = next(line for line in page.splitlines() if "d-0" in line)
+    assert '<strong class="late">已逾期 3 个工作日</strong>' in said
+    assert '<strong class="late">仅剩 1 个工作日</strong>' in said and "剩余 4 个工作日" in said
