@@ -29,6 +29,12 @@ def item_names(entry: catalog_pb2.Entry) -> list[str]:
     return [item.machine_name for item in entry.items]
 
 
+def display_names(entry: catalog_pb2.Entry | None) -> dict[str, str]:
+    """Each item's name as the catalog shows it (姓名) by machine name (name), for the Chinese a department's staff
+    read in an application's history; empty without the entry (its notes then name items by machine name)."""
+    return {item.machine_name: item.name for item in entry.items if item.name} if entry is not None else {}
+
+
 def basic_items(entry: catalog_pb2.Entry) -> frozenset[str]:
     """Items every department may have without a grant: a foundation database's basic items (R-SHR-4)."""
     if entry.category != catalog_pb2.CATEGORY_FOUNDATION:

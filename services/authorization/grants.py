@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -51,15 +53,16 @@ SYSTEMS_NOTE = "业务系统 "
 SYSTEMS_NOTE_PATTERNS = ("%system_ids%", f"%{SYSTEMS_NOTE}%")
 
 
-def change_note(changed: dict[str, object]) -> str:
+def change_note(changed: dict[str, object], items: Mapping[str, str] | None = None) -> str:
     """A grant change as its application's history says it to both departments' staff, in Chinese, with the new
-    values (items by machine name, as the approval's note names them): it read "changed expire_time, quota", the
-    fields' English names, on the application's page of the console."""
-    def names(values: object, labels: dict[int, str] | None = None, empty: str = "无") -> str:
+    values (items by their catalog names, ``items``, as the approval's note names them): it read "changed
+    expire_time, quota", the fields' English names, on the application's page of the console."""
+    def names(values: object, labels: Mapping[Any, str] | None = None, empty: str = "无") -> str:
         texts = [labels.get(v, str(v)) if labels is not None else str(v) for v in values]  # type: ignore[attr-defined]
         return "、".join(texts) or empty
 
-    said = {"items": lambda v: f"信息项 {names(v)}", "unmasked_items": lambda v: f"不脱敏 {names(v)}",
+    items = items or {}
+    said = {"items": lambda v: f"信息项 {names(v, items)}", "unmasked_items": lambda v: f"不脱敏 {names(v, items)}",
             "purposes": lambda v: f"用途 {names(v, PURPOSE_LABELS)}",
             "methods": lambda v: f"使用方式 {names(v, METHOD_LABELS)}",
             "expire_time": lambda v: f"期限至 {term_end_text(v)}",  # type: ignore[arg-type]

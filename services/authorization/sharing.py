@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import grpc
 
@@ -19,7 +19,7 @@ from govshare.common.v1 import common_pb2
 from services.authorization import applications as apps
 from services.authorization import grants as grant_rules
 from services.authorization.applications import Application, ApplicationEvent, Draft, Terms
-from services.authorization.entries import EntryLookup, classified
+from services.authorization.entries import EntryLookup, classified, display_names
 from services.authorization.grants import Grant, GrantUpdate
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.roles import require_authority, require_identified
@@ -287,7 +287,8 @@ class Sharing:
         if problems:
             raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=False, granted_by=actor_of(caller))
-        event = self._event(caller, "APPROVED", self._approval_note(application, scope, reason), now)
+        event = self._event(caller, "APPROVED", self._approval_note(application, scope, reason,
+                                                                    display_names(entry)), now)
         return await self._move(application, apps.APPROVED, event, reason, grant)
 
     async def escalate(self, caller: Caller, application_id: str, reason: str) -> Application:
@@ -365,7 +366,8 @@ class Sharing:
         if problems:
             raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=True, granted_by=actor_of(caller))
-        event = self._event(caller, "COORDINATED_GRANTED", self._approval_note(application, scope, reason), now)
+        event = self._event(caller, "COORDINATED_GRANTED",
+                            self._approval_note(application, scope, reason, display_names(entry)), now)
         return await self._move(application, apps.COORDINATED_GRANTED, event, None, grant,
                                 from_states=(apps.ESCALATED,), coordination_reason=reason)
 
@@ -410,13 +412,16 @@ class Sharing:
                      granted_by=granted_by)
 
     @staticmethod
-    def _approval_note(application: Application, scope: apps.Scope, reason: str) -> str:
+    def _approval_note(application: Application, scope: apps.Scope, reason: str,
+                       items: Mapping[str, str] | None = None) -> str:
         """What the approval changed from the request, for the history (read by the departments' staff, in
-        Chinese; items by their machine names, as the application names them, purposes by their Chinese names:
+        Chinese: items by their catalog names, ``items`` (entries.display_names), as the console shows the items
+        applied for — the applicant read 同意范围有调整：信息项 citizen_id、name —, purposes by their Chinese names:
         "PURPOSE_TYPE_WORK_REFERENCE" is no word of theirs)."""
+        items = items or {}
         narrowed = []
         if scope.items != application.items:
-            narrowed.append(f"信息项 {'、'.join(scope.items)}")
+            narrowed.append(f"信息项 {'、'.join(items.get(i, i) for i in scope.items)}")
         if scope.purposes != application.purposes:
             narrowed.append("用途 " + "、".join(PURPOSE_LABELS.get(p, str(p)) for p in scope.purposes))
         if scope.expire_time != application.requested_expire_time:
@@ -424,7 +429,7 @@ class Sharing:
         if scope.quota != application.quota:
             narrowed.append(f"调用上限 {scope.quota}")
         if scope.unmasked_items:
-            narrowed.append(f"不脱敏 {'、'.join(scope.unmasked_items)}")
+            narrowed.append(f"不脱敏 {'、'.join(items.get(i, i) for i in scope.unmasked_items)}")
         note = f"同意范围有调整：{'；'.join(narrowed)}" if narrowed else "按申请范围同意"
         return f"{note}。{reason}" if reason.strip() else note
 
@@ -494,7 +499,9 @@ class Sharing:
         grant = await self._managed_grant(caller, grant_id, "adjust", "grant.id")
         grant_rules.require_etag(grant, update.etag)
         needs_entry = update.touches("items", "methods")
-        entry = await self._entries.get(grant.resource_code) if needs_entry else None
+        # Also for the note's item names when only the unmasked items change (the entries are cached).
+        entry = await self._entries.get(grant.resource_code) if needs_entry or update.touches("unmasked_items") \
+            else None
         if needs_entry and entry is None:
             raise not_found(f"resource {grant.resource_code}")
         now = self.now()
@@ -507,7 +514,7 @@ class Sharing:
             raise invalid_argument(problems)
         if not (changed := grant_rules.made(grant, changed)):
             return grant  # nothing to change: no new policy version, no step in the history
-        note = grant_rules.change_note(changed)
+        note = grant_rules.change_note(changed, display_names(entry))
         event = self._event(caller, grant_rules.UPDATED_EVENT, note, now)
         admin = self._admin(event, grant.id, self._grant_details(grant, changed))
         updated = await self._store.update_grant(grant.id, changed, event, admin=admin,

@@ -279,3 +279,22 @@ def test_the_history_says_narrowed_purposes_and_grant_changes_in_chinese() -> No
     assert not problems
     assert change_note(changed) == "授权范围调整为：使用方式 联机查询；期限至 2027-03-31；调用上限 200"
     assert change_note({"quota": 0, "system_ids": ()}) == "授权范围调整为：调用上限 不限；业务系统 本部门全部系统"
+
+
+def test_the_history_names_narrowed_items_as_the_catalog_does() -> None:
+    """An approval of fewer items than applied for was noted 同意范围有调整：信息项 citizen_id、name, and a grant's
+    adjustment 授权范围调整为：信息项 name；不脱敏 name: machine names in the Chinese history the applicant's and the
+    provider's staff read on the application's page, beside the items applied for named 公民身份号码、姓名. The
+    notes name the items as the catalog entry does; an item it has no name for (or no entry) by machine name."""
+    from services.authorization.entries import display_names
+
+    entry = cat.Entry(code="101001/000001", items=[cat.DataItem(machine_name="name", name="姓名"),
+                                                   cat.DataItem(machine_name="birth_date", name="出生日期")])
+    names = display_names(entry)
+    application = _application()
+    scope = apps.narrow(application, Terms(items=("name",), unmasked_items=("name",)), NOW)
+    assert Sharing._approval_note(application, scope, "仅限低保审核", names) == \
+        "同意范围有调整：信息项 姓名；不脱敏 姓名。仅限低保审核"
+    assert change_note({"items": ("name", "sex"), "unmasked_items": ()}, names) == \
+        "授权范围调整为：信息项 姓名、sex；不脱敏 无"
+    assert display_names(None) == {}

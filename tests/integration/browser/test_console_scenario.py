@@ -230,7 +230,7 @@ async def test_the_sharing_cycle_is_done_by_persons_in_the_console(browser, cons
         for username in ("social.applicant", "police.approver"):
             assert names[username] in page_text, (username, page_text)
         assert "提交共享申请" in page_text and "SUBMITTED" not in page_text  # its history's steps, in Chinese
-        assert "同意范围有调整：信息项 sex、birth_date" in page_text, page_text  # what the approver narrowed
+        assert "同意范围有调整：信息项 性别、出生日期" in page_text, page_text  # what the approver narrowed, as named
         assert names["police.officer"] in facts and names["authority.reviewer"] in facts
         assert "市公安局" in facts  # 提供方: the officer's department, by name
     finally:
