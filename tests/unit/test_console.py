@@ -416,6 +416,37 @@ def test_a_grant_links_to_the_application_whose_reply_states_its_conditions() ->
     assert '依据申请 <a href="/applications/view?id=app-04c4">app-04c4</a>' in page, page
 
 
+def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
+    """On the due day working_days_left is 0, and 首页 and 答复 said 仅剩 0 个工作日: nothing left, as if the
+    application were already late, though a reply until the day's last second is on time (the deadline is
+    23:59:59.999999 Beijing time). The pages say 今天到期 that day, 已逾期 after."""
+    import datetime as dt
+
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.query.v1 import dispute_pb2
+
+    due = timestamp_pb2.Timestamp()
+    due.FromDatetime(dt.datetime(2026, 12, 4, 15, 59, 59, tzinfo=dt.UTC))  # Friday 4 December, 23:59:59 Beijing
+    assert working_days_left(due, dt.date(2026, 12, 4)) == 0 and working_days_left(due, dt.date(2026, 12, 5)) == -1
+    late = sharing_pb2.Application(id="app-late", resource_code="101001/000001", reply_due_time=due, overdue=True)
+    today = sharing_pb2.Application(id="app-today", resource_code="101001/000001", reply_due_time=due)
+    dispute = dispute_pb2.Dispute(id="d-today", resource_code="101001/000001", item="name", due_time=due)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    common = dict(request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[],
+                  may=lambda *_a: True, warn=2, item_names={}, dept_names={}, res_names={}, names={})
+    home = console.templates.get_template("home.html").render(
+        current="/", show_replies=True, due=[(late, -1), (today, 0)], show_disputes=True, disputes=[(dispute, 0)],
+        reviews=[], coordinate=[], overdue=[], unanswered=[], conflicts=[], **common)
+    replies = console.templates.get_template("replies.html").render(
+        current="/replies", applications=[(late, -1), (today, 0)], next_token="", target="", typed={}, **common)
+    for page in (home, replies):
+        assert "仅剩 0" not in page
+        assert '<strong class="late">已逾期 1 个工作日</strong>' in page[page.index("app-late"):page.index("app-today")]
+        assert '<strong class="late">今天到期</strong>' in page[page.index("app-today"):]
+    assert '<strong class="late">今天到期</strong>' in home[home.index("d-today"):]
+
+
 def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
     """ChangePassword's ACCOUNT_LOCKED is UNAUTHENTICATED, which the console's pages read as an ended session: the
     修改密码 page sent a locked person to the sign-in page saying 登录已过期 while their session went on."""
