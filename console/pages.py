@@ -857,7 +857,9 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
         return _refused(console, request, problem)
     shown = await _with_target(console, session, list(answer.applications), target if errors else "",
                                _pending_application(sharing_pb2.APPLICATION_STATE_SUBMITTED))
+    resources = await console.names.resources(session.token, [a.resource_code for a in shown])
     return console.page(request, "replies.html", status=400 if errors else 200, title="答复",
+                        closed={a.id: why for a in shown if (why := closed_to_approval(resources[a.resource_code]))},
                         **await _names(console, session, [a.applicant_department_code for a in shown],
                                        [a.resource_code for a in shown]),
                         names=await _item_names(console, session, [a.resource_code for a in shown]),
@@ -1086,6 +1088,18 @@ async def _grant_revoked_meanwhile(console: Console, session: Session, grant_id:
     why = f"（理由：{grant.revoke_reason}）" if grant.revoke_reason else ""
     return Problem(f"授权 {grant.id} 已{by}撤销{why}，您的{what}未提交：撤销的授权不能再调整或撤销，"
                    "申请部门如仍需使用，须重新申请。", code=problem.code, reason=problem.reason)
+
+
+def closed_to_approval(resource: Resource) -> str:
+    """Why the provider can no longer approve an application for ``resource``, only refuse it, or "": retired or
+    made 不予共享 since it was made. 答复 offered 同意 as for any other, and the approver who filled in the form
+    learnt only from the refusal (NOT_PUBLISHED, NOT_SHARED_NOW) what the page knew (the resource as the catalog
+    has it now, through the names cache: the service decides again)."""
+    if resource.state == catalog_pb2.ENTRY_STATE_RETIRED:
+        return REASON_SENTENCES["NOT_PUBLISHED"] + "。"
+    if resource.share_type == common_pb2.SHARE_TYPE_NOT_SHARED:
+        return REASON_SENTENCES["NOT_SHARED_NOW"] + "。"
+    return ""
 
 
 def unusable_grant(grant: sharing_pb2.Grant, resource: Resource) -> str:

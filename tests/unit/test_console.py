@@ -439,12 +439,42 @@ def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
         current="/", show_replies=True, due=[(late, -1), (today, 0)], show_disputes=True, disputes=[(dispute, 0)],
         reviews=[], coordinate=[], overdue=[], unanswered=[], conflicts=[], **common)
     replies = console.templates.get_template("replies.html").render(
-        current="/replies", applications=[(late, -1), (today, 0)], next_token="", target="", typed={}, **common)
+        current="/replies", applications=[(late, -1), (today, 0)], next_token="", target="", typed={}, closed={},
+        **common)
     for page in (home, replies):
         assert "仅剩 0" not in page
         assert '<strong class="late">已逾期 1 个工作日</strong>' in page[page.index("app-late"):page.index("app-today")]
         assert '<strong class="late">今天到期</strong>' in page[page.index("app-today"):]
     assert '<strong class="late">今天到期</strong>' in home[home.index("d-today"):]
+
+
+def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_refusal_only() -> None:
+    """An application waiting while its resource was made 不予共享 (or retired): 答复 offered 同意 as for any other,
+    and the 审批人 who filled in the items, the term and the quota learnt only from the refusal that they could
+    only refuse. The card now says so and offers 拒绝 alone; an open resource's card is unchanged."""
+    from console.names import Resource
+    from console.pages import closed_to_approval
+    from govshare.authorization.v1 import sharing_pb2
+    from govshare.catalog.v1 import catalog_pb2
+    from govshare.common.v1 import common_pb2
+
+    published = catalog_pb2.ENTRY_STATE_PUBLISHED
+    not_shared = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_NOT_SHARED, published)
+    retired = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, catalog_pb2.ENTRY_STATE_RETIRED)
+    conditional = Resource("社会保险参保信息", {}, "P", common_pb2.SHARE_TYPE_CONDITIONAL, published)
+    assert "不予共享" in closed_to_approval(not_shared) and "已撤销" in closed_to_approval(retired)
+    assert closed_to_approval(conditional) == "" and closed_to_approval(Resource()) == ""
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    closed = sharing_pb2.Application(id="app-closed", resource_code="202001/000001", items=["name"])
+    open_ = sharing_pb2.Application(id="app-open", resource_code="101001/000001", items=["name"])
+    page = console.templates.get_template("replies.html").render(
+        request=None, session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], current="/replies",
+        may=lambda *_a: True, warn=2, dept_names={}, res_names={}, names={}, next_token="", target="", typed={},
+        applications=[(closed, 5), (open_, 5)], closed={"app-closed": closed_to_approval(not_shared)})
+    first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
+    assert "已调整为不予共享" in first and 'value="approve"' not in first and 'value="refuse"' in first
+    assert 'value="approve"' in second and "不予共享" not in second
 
 
 def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
