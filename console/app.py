@@ -460,6 +460,8 @@ def access_result(access: Any) -> str:
         return result  # not an export, or one refused before any row left
     if not access.HasField("end_time"):
         return "已准许，未记录结束（可能仍在下载，或服务中断）"
+    if access.failure_reason == labels.EXPORT_INTERRUPTED:  # closed for it by another process: nothing counted
+        return "下载中断（承担下载的平台服务进程异常停止）：已发送行数未知"
     sent = f"已发送 {access.rows_sent} 行（{access.pages_sent} 页）"
     if access.result == labels.ANSWERED_RESULT:
         return f"已完整下载：{sent}"

@@ -62,6 +62,10 @@ EXPORT_STOPPED = {"CANCELLED": "调用方取消或超时", "PROVIDER_UNAVAILABLE
                   "RECORD_UNREADABLE": "提供部门数据库无法读出记录", "FOUNDATION_UNAVAILABLE": "平台基础库服务未应答",
                   "INTERNAL": "平台内部错误"}
 
+#: An export's closing record written by another query process, the one serving it having stopped without one
+#: (services/query/interruptions.py): how many rows had left is not known.
+EXPORT_INTERRUPTED = "INTERRUPTED"
+
 #: R-CAT-1 field names as the guide writes them, keyed by the proto field (server violations name these).
 ENTRY_FIELDS = {
     "code": "信息资源代码", "name": "信息资源名称", "summary": "信息资源摘要", "category": "信息资源分类",

@@ -38,6 +38,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -73,6 +74,10 @@ INTERNAL = "INTERNAL"
 #: A DENIED row's reason when the caller's token was refused again during the call (its system disabled, or its
 #: secret rotated, since the token was issued): DenyReason CREDENTIALS_REVOKED.
 CREDENTIALS_REVOKED = "CREDENTIALS_REVOKED"
+#: An export's closing record written for it by another process (or the same one started again) when the process
+#: serving it stopped without saying how it ended (crashed, killed, its node lost: its writer's lease ran out,
+#: services/query/interruptions.py). How many rows had left is unknown: its keys are empty.
+INTERRUPTED = "INTERRUPTED"
 
 #: The operation of an export's closing record. An export is recorded before its first row leaves (ANSWERED: it
 #: was admitted), so that record cannot say how it ended; when the stream ends (whole, cancelled by its caller,
@@ -175,6 +180,16 @@ def export_end(opening: Access, rows: int, pages: int, error: BaseException | No
     elif error is not None:
         closing.fail(error)
     return closing
+
+
+def export_interrupted(opening: Mapping[str, Any]) -> Access:
+    """The closing record of the export whose stored opening record is ``opening``, its process gone before it
+    could write one: FAILED INTERRUPTED, no rows or pages said (they are not known)."""
+    return Access(operation=EXPORT_END, system_id=opening["system_id"], department_code=opening["department_code"],
+                  resource_code=opening["resource_code"], key=opening["id"], keys=[], items=list(opening["items"]),
+                  purpose=opening["purpose"], purpose_text=opening["purpose_text"], trace_id=opening["trace_id"],
+                  time=dt.datetime.now(dt.UTC), provider_department_code=opening["provider_department_code"],
+                  result=FAILED, deny_reason=INTERRUPTED)
 
 
 def probe_access() -> Access:
@@ -324,6 +339,12 @@ class AuditWriter:
         self.chain_id = secrets.token_hex(16)
         self._seq = 0
         self._head = GENESIS
+
+    @property
+    def name(self) -> str:
+        """This process's writer, as every access id it gives starts (``<name>-``): the name its lease is held
+        under (services/query/interruptions.py)."""
+        return self._id_prefix[:-1]
 
     def new_id(self) -> str:
         """A fresh access id of this process (given before the call reads records, so that a department's

@@ -32,6 +32,7 @@ from services.query.deps import Dependencies
 from services.query.dispute_servicer import DisputeServicer
 from services.query.disputes import OpenDisputes
 from services.query.figures_servicer import AuditFiguresServicer, starting
+from services.query.interruptions import WriterLease
 from services.query.partitions import PartitionKeeper, Retention
 from services.query.records import LocalRecords, ProviderClients, RecordCache
 from services.query.redis_reads import RedisReader
@@ -113,6 +114,7 @@ class QueryComponent:
         self._deps: Dependencies | None = None
         self._reload: asyncio.Task | None = None
         self._keeper: PartitionKeeper | None = None
+        self._lease: WriterLease | None = None
         self._outbox = AdminOutbox(settings, "query")
 
     def register(self, server: grpc.aio.Server) -> None:
@@ -204,6 +206,8 @@ class QueryComponent:
         self._keeper = PartitionKeeper(store, UPKEEP_SECONDS, retention=retention)
         await self._keeper.start()  # the month's partition must exist before the first record is written
         deps.audit.start()
+        self._lease = WriterLease(store, writer)
+        await self._lease.start()  # before the first call: an export of this process's is covered by its lease
         deps.checkpointer.start()
         if deps.verifications is not None:
             deps.verifications.start()
@@ -304,12 +308,18 @@ class QueryComponent:
         if self._keeper is not None:
             await self._keeper.stop()
             self._keeper = None
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await lease.stop()
         deps, self._deps = self._deps, None
         if deps is not None:
             if deps.verifications is not None:
                 await deps.verifications.stop()  # a job under way resumes from its saved page elsewhere
             await deps.audit.stop()  # every queued record is written before the pool closes
             await self._close_chain(deps)
+            if lease is not None:
+                with contextlib.suppress(Exception):  # unreleased, it lapses: nothing of its is left open
+                    await lease.release()
             await deps.store.release_audit_connection()
             await deps.providers.close()
             deps.records.close()

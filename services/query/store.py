@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -124,6 +124,44 @@ class QueryStore:
             # The connection's state is unknown (the batch may have half-run): never reuse it.
             await self.release_audit_connection(broken=True)
             raise
+
+    async def hold_writer(self, writer: str, seconds: float) -> None:
+        """Holds (or renews) the lease of the audit writer ``writer`` for ``seconds`` from now, by the database's
+        clock, which every replica shares."""
+        await self._pool.execute(
+            "INSERT INTO audit_writers (writer, alive_until) VALUES ($1, now() + make_interval(secs => $2))"
+            " ON CONFLICT (writer) DO UPDATE SET alive_until = excluded.alive_until", writer, seconds)
+
+    async def release_writer(self, writer: str) -> None:
+        """Drops the lease of ``writer``, whose process stops cleanly (its exports all closed)."""
+        await self._pool.execute("DELETE FROM audit_writers WHERE writer = $1", writer)
+
+    async def close_lapsed_exports(self, close: Callable[[list[asyncpg.Record]], Awaitable[None]]) -> int:
+        """For each audit writer whose lease ran out (its process gone without stopping), hands its exports that
+        have no closing record to ``close`` (which makes them durable), then drops the lease; returns how many.
+
+        Each lease is taken under its row lock (SKIP LOCKED: another replica at the same one moves on), so an
+        export is closed once. ``close`` failing leaves the lease, to be tried again."""
+        closed = 0
+        while True:
+            async with self._pool.acquire() as conn, conn.transaction():
+                lease = await conn.fetchrow(
+                    "SELECT writer, started FROM audit_writers WHERE alive_until < now()"
+                    " ORDER BY alive_until LIMIT 1 FOR UPDATE SKIP LOCKED")
+                if lease is None:
+                    return closed
+                # Its records are no older than its start (by its own clock, which may lag the database's a little):
+                # read from there by the time index.
+                openings = await conn.fetch(
+                    f"SELECT {', '.join(COLUMNS)} FROM access_log a"
+                    " WHERE a.time >= $2::timestamptz - interval '5 minutes'"
+                    " AND a.operation = 'Export' AND starts_with(a.id, $1 || '-') AND NOT EXISTS ("
+                    " SELECT 1 FROM access_log c WHERE c.key = a.id AND c.operation = 'ExportEnd'"
+                    " AND c.time >= a.time)", lease["writer"], lease["started"])
+                if openings:
+                    await close(openings)
+                await conn.execute("DELETE FROM audit_writers WHERE writer = $1", lease["writer"])
+                closed += len(openings)
 
     def audit_connection_lost(self) -> bool:
         """Whether the audit connection is held but closed: asyncpg gives a pooled connection it lost back to the

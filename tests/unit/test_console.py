@@ -786,6 +786,8 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
         audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_ANSWERED, end_time=ended,
                                rows_sent=1200, pages_sent=3),
         audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_ANSWERED),
+        audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_FAILED,
+                               failure_reason="INTERRUPTED", end_time=ended),
         audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_DENIED),
         audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_FAILED, failure_reason="CANCELLED"),
     ]
@@ -795,7 +797,8 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
         events=[], events_next="", events_problem=None)
     results = re.findall(r"<td>([^<]*)</td></tr>", page)
     assert results == ["下载中止（调用方取消或超时）：已发送 500 行（1 页）", "已完整下载：已发送 1200 行（3 页）",
-                       "已准许，未记录结束（可能仍在下载，或服务中断）", "拒绝", "平台未能答复"], results
+                       "已准许，未记录结束（可能仍在下载，或服务中断）",
+                       "下载中断（承担下载的平台服务进程异常停止）：已发送行数未知", "拒绝", "平台未能答复"], results
 
 
 def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:

@@ -1,0 +1,102 @@
+"""An export whose query process crashed mid-stream is closed as interrupted by the process that finds its lease
+run out (services/query/interruptions.py, query migration 021), once, and no live process's export is."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from govshare.query.v1 import audit_pb2
+from services.query import audit
+from services.query.audit import Access, AuditWriter
+from services.query.audit_servicer import to_proto
+from services.query.interruptions import WriterLease
+from services.query.store import AccessFilter, QueryStore
+from services.runtime import db
+from services.runtime.embedded import EmbeddedServers, create_database
+
+RESOURCE = "101001/000001"
+
+
+@pytest.fixture
+async def pool(embedded: EmbeddedServers) -> AsyncIterator[asyncpg.Pool]:
+    url = await create_database(embedded.database_url, f"govshare_lease_{uuid.uuid4().hex[:8]}")
+    await db.migrate(url, "query")
+    pool = await db.create_pool(url, "query")
+    yield pool
+    pool.terminate()  # the writers' own connections too, however the test ended
+
+
+def opening(writer: AuditWriter) -> Access:
+    """An export's opening record, as the servicer writes it once the export is admitted."""
+    return Access(operation="Export", system_id="sys-a", department_code="11100000000000001X",
+                  resource_code=RESOURCE, key="", keys=[], items=["name"], purpose="ADMINISTRATIVE_BASIS",
+                  purpose_text="", trace_id="", time=dt.datetime.now(dt.UTC),
+                  provider_department_code="11100000000000002X", result=audit.ANSWERED, id=writer.new_id())
+
+
+async def replica(pool: asyncpg.Pool) -> tuple[AuditWriter, WriterLease]:
+    """A query process's writer and lease, started as the component starts them (its store's own audit
+    connection)."""
+    store = QueryStore(pool)
+    writer = AuditWriter(store.insert_accesses, 1, 100)
+    writer.start()
+    lease = WriterLease(store, writer)
+    await lease.start()
+    return writer, lease
+
+
+async def test_an_export_whose_process_crashed_is_closed_interrupted_once(pool: asyncpg.Pool) -> None:
+    store = QueryStore(pool)
+    crashed, crashed_lease = await replica(pool)
+    cut, whole = opening(crashed), opening(crashed)
+    await crashed.record(cut)
+    await crashed.record(whole)
+    await crashed.record(audit.export_end(whole, 3, 1, None))
+    live, live_lease = await replica(pool)
+    running = opening(live)
+    await live.record(running)
+    # The crash: its lease is renewed no more and runs out; nothing closes its export.
+    await crashed_lease.stop()
+    await crashed.stop()
+    await pool.execute("UPDATE audit_writers SET alive_until = now() - interval '1 second' WHERE writer = $1",
+                       crashed.name)
+
+    # Two processes find the lapsed lease at once (two started again, another replica's timer): one closing.
+    started, other, renewed = await asyncio.gather(replica(pool), replica(pool), live_lease.run_once())
+    assert renewed in (0, 1)
+
+    listed = {row["id"]: to_proto(row) for row in await store.list_accesses(AccessFilter(), None, 100)}
+    record = listed[cut.id]
+    assert (record.result, record.failure_reason, record.rows_sent, record.HasField("end_time")) == (
+        audit_pb2.ACCESS_RESULT_FAILED, audit.INTERRUPTED, 0, True)
+    assert (listed[whole.id].result, listed[whole.id].rows_sent) == (audit_pb2.ACCESS_RESULT_ANSWERED, 3)
+    assert not listed[running.id].HasField("end_time")  # a live process's export is its own to close
+    closings = await pool.fetch("SELECT key, deny_reason FROM access_log WHERE operation = 'ExportEnd'")
+    assert sorted((r["key"], r["deny_reason"]) for r in closings) == sorted(
+        [(cut.id, audit.INTERRUPTED), (whole.id, "")])
+    assert crashed.name not in {r["writer"] for r in await pool.fetch("SELECT writer FROM audit_writers")}
+
+    # A process stalled past its lease whose export ends after all: its own closing record is the outcome.
+    stalled = opening(live)
+    await live.record(stalled)
+    await pool.execute("UPDATE audit_writers SET alive_until = now() - interval '1 second' WHERE writer = $1",
+                       live.name)
+    assert await other[1].run_once() == 2  # running and stalled, presumed interrupted
+    await live.record(audit.export_end(stalled, 5, 2, None))
+    listed = {row["id"]: to_proto(row) for row in await store.list_accesses(AccessFilter(), None, 100)}
+    assert (listed[stalled.id].result, listed[stalled.id].rows_sent) == (audit_pb2.ACCESS_RESULT_ANSWERED, 5)
+
+    # A clean stop drops the lease: nothing is left to close.
+    for writer, lease in (started, other, (live, live_lease)):
+        await lease.stop()
+        await writer.stop()
+        await lease.release()
+        await lease.store.release_audit_connection()
+    await crashed_lease.store.release_audit_connection()
+    assert await pool.fetchval("SELECT count(*) FROM audit_writers") == 0
