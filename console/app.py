@@ -456,6 +456,8 @@ def access_result(access: Any) -> str:
     record): a download its caller cancelled after one page said 平台未能答复, as if nothing had left, and one
     under way or whose replica stopped said 已答复, as if every row had."""
     result = labels.ACCESS_RESULT.get(access.result, "")
+    if access.result == labels.NOT_FOUND_RESULT:  # a miss (无记录), or a resource that does not exist
+        return labels.NOT_FOUND.get(access.failure_reason, result)
     if access.operation != "Export" or (not access.HasField("end_time") and access.result != labels.ANSWERED_RESULT):
         return result  # not an export, or one refused before any row left
     if not access.HasField("end_time"):

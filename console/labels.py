@@ -55,6 +55,9 @@ ROLE = {"DATA_OFFICER": "编目员", "APPROVER": "审批人", "APPLICANT": "申�
 INDICATOR = {"catalog_on_time": "目录按时更新", "reply_on_time": "申请按时答复", "dispute_on_time": "异议按时处理",
              "availability": "服务可用", "freshness": "数据及时", "purpose_compliance": "按用途使用"}
 ACCESS_RESULT = {1: "已答复", 2: "无记录", 3: "拒绝", 4: "请求无效", 5: "平台未能答复"}
+#: AccessResult NOT_FOUND, and what its failure_reason says was not found when it was no record.
+NOT_FOUND_RESULT = 2
+NOT_FOUND = {"RESOURCE_NOT_FOUND": "资源不存在"}
 #: AccessResult ANSWERED (an export's: admitted, and whole once its closing record says so).
 ANSWERED_RESULT = 1
 #: Why an export stopped on the way (its closing record's failure_reason), as the 审计 page says it.

@@ -157,7 +157,7 @@ class Access:
             self.result, self.deny_reason = DENIED, CREDENTIALS_REVOKED
         elif isinstance(error, ServiceError):
             self.result = _RESULT_OF_CODE.get(error.code, FAILED)
-            if self.result in (DENIED, FAILED):
+            if self.result in (DENIED, FAILED, NOT_FOUND):  # NOT_FOUND: a record missed, or no such resource
                 self.deny_reason = error.reason
         else:
             self.result, self.deny_reason = FAILED, INTERNAL

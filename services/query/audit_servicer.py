@@ -19,7 +19,7 @@ from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
 from govshare.query.v1 import audit_pb2, audit_pb2_grpc
 from services.query import checkpoints, figures, subjects, verifications
-from services.query.audit import ANSWERED, DENIED, FAILED, Access, clean, sent_counts
+from services.query.audit import ANSWERED, DENIED, FAILED, NOT_FOUND, Access, clean, sent_counts
 from services.query.checkpoints import Checkpoint
 from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import normalize_key
@@ -94,7 +94,7 @@ def to_proto(row: Mapping) -> audit_pb2.AccessRecord:
         purpose_text=row["purpose_text"], result=_RESULTS.value(row["result"]), trace_id=row["trace_id"],
         # One column holds a refusal's reason and a failure's cause (services.query.audit).
         deny_reason=_DENY_REASONS.value(row["deny_reason"]) if row["result"] == DENIED else 0,
-        failure_reason=row["deny_reason"] if row["result"] == FAILED else "",
+        failure_reason=row["deny_reason"] if row["result"] in (FAILED, NOT_FOUND) else "",
         end_time=to_timestamp(row["end_time"]), rows_sent=rows, pages_sent=pages)
 
 

@@ -790,6 +790,10 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
                                failure_reason="INTERRUPTED", end_time=ended),
         audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_DENIED),
         audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_FAILED, failure_reason="CANCELLED"),
+        audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_NOT_FOUND,
+                               failure_reason="RECORD_NOT_FOUND"),
+        audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_NOT_FOUND,
+                               failure_reason="RESOURCE_NOT_FOUND"),
     ]
     page = console.templates.get_template("audit.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
@@ -798,7 +802,8 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
     results = re.findall(r"<td>([^<]*)</td></tr>", page)
     assert results == ["下载中止（调用方取消或超时）：已发送 500 行（1 页）", "已完整下载：已发送 1200 行（3 页）",
                        "已准许，未记录结束（可能仍在下载，或服务中断）",
-                       "下载中断（承担下载的平台服务进程异常停止）：已发送行数未知", "拒绝", "平台未能答复"], results
+                       "下载中断（承担下载的平台服务进程异常停止）：已发送行数未知", "拒绝", "平台未能答复",
+                       "无记录", "资源不存在"], results
 
 
 def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:

@@ -122,6 +122,23 @@ def test_errors_map_to_results() -> None:
     assert broken.result == audit.FAILED
 
 
+
+def test_a_miss_and_an_unknown_resource_are_told_apart_in_the_trail() -> None:
+    """A query for a key the provider holds no record of (a miss: someone looked for a person) and one naming a
+    resource that does not exist (a typo) were both stored NOT_FOUND with no reason: the auditor listing them
+    could not say which was which. The reason is kept and listed as the record's failure_reason."""
+    from services.query.audit_servicer import to_proto
+
+    listed = []
+    for n, reason in enumerate(("RECORD_NOT_FOUND", "RESOURCE_NOT_FOUND")):
+        missed = access(n)
+        missed.fail(ServiceError(grpc.StatusCode.NOT_FOUND, reason, "not found"))
+        assert (missed.result, missed.deny_reason) == (audit.NOT_FOUND, reason)
+        row = {name: getattr(missed, name) for name in audit.HASHED if name not in ("chain_id", "seq")}
+        listed.append(to_proto({**row, "end_time": None, "sent": None}))
+    assert [(a.result, a.failure_reason, a.deny_reason) for a in listed] == [
+        (2, "RECORD_NOT_FOUND", 0), (2, "RESOURCE_NOT_FOUND", 0)]
+
 # --- the group-commit writer against PostgreSQL ----------------------------------------------
 
 @pytest.fixture
