@@ -143,6 +143,31 @@ def field_errors(fields: dict[str, str], prefix: str = "") -> dict[str, str]:
     return errors
 
 
+def audit_period(first: str, last: str) -> tuple[dict[str, timestamp_pb2.Timestamp], dict[str, str]]:
+    """The 审计 page's 起始日期 and 截止日期 (YYYY-MM-DD, Beijing days, both included) as ListAccesses' start_time
+    and end_time (the first day's midnight in Beijing, the midnight after the last: the service's end is
+    exclusive), or the inputs' hints in Chinese. A day is Beijing's, not UTC's: an access at 07:30 Beijing time on
+    the 1st is the 1st's, though UTC still says the last day of the month before."""
+    times: dict[str, timestamp_pb2.Timestamp] = {}
+    errors: dict[str, str] = {}
+    days: dict[str, dt.date] = {}
+    for name, text, field_name, shift in (("from", first, "start_time", 0), ("to", last, "end_time", 1)):
+        if not text.strip():
+            continue
+        try:
+            days[name] = dt.date.fromisoformat(text.strip())
+        except ValueError:
+            errors[name] = "请按 年-月-日 填写日期，例如 2026-01-31。"
+            continue
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(dt.datetime.combine(days[name] + dt.timedelta(days=shift), dt.time(), tzinfo=CHINA)
+                           .astimezone(dt.UTC))
+        times[field_name] = stamp
+    if "from" in days and "to" in days and days["to"] < days["from"]:
+        errors["to"] = "截止日期不能早于起始日期。"
+    return (times, errors) if not errors else ({}, errors)
+
+
 def end_of_day(text: str) -> timestamp_pb2.Timestamp | None:
     """23:59:59 Beijing time of a YYYY-MM-DD date, or None when blank or malformed."""
     try:

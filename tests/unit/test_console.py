@@ -11,7 +11,7 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from console import labels, password
+from console import forms, labels, password
 from console.app import Console, day, until, until_day, when, working_days_left
 from console.charts import bar_chart
 from console.errors import Problem, field_sentence
@@ -797,6 +797,7 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
     ]
     page = console.templates.get_template("audit.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        period={"from": "", "to": ""}, filters={},
         resource="", accesses=accesses, dept_names={}, res_names={}, item_names={}, next_token="", problem=None,
         events=[], events_next="", events_problem=None)
     results = re.findall(r"<td>([^<]*)</td></tr>", page)
@@ -821,6 +822,7 @@ def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:
                                                  "单位91350100M000100Y8")
     page = console.templates.get_template("audit.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        period={"from": "", "to": ""}, filters={},
         resource="", accesses=[access], dept_names={}, res_names={}, item_names={}, next_token="", problem=None,
         events=[], events_next="", events_problem=None)
     assert "低保家庭核查 户主110105********002X 另110105********002X 单位91350100M000100Y8" in page
@@ -841,6 +843,7 @@ def test_the_audit_page_says_which_idp_account_a_sign_in_bound_the_person_to() -
               admin_log_pb2.AdminEvent(seq=1, action="session.sign_in", result="OK", details_json=json.dumps(bound))]
     page = console.templates.get_template("audit.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        period={"from": "", "to": ""}, filters={},
         resource="", accesses=[], dept_names={}, res_names={}, item_names={}, next_token="", problem=None,
         events=events, events_next="", events_problem=None)
     results = re.findall(r'<span title="OK">([^<]*)</span>', page)
@@ -863,6 +866,7 @@ def test_the_audit_page_says_what_an_unlock_lifted_and_why_an_idp_binding_was_re
               for n, (action, d) in enumerate(entries)]
     page = console.templates.get_template("audit.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        period={"from": "", "to": ""}, filters={},
         resource="", accesses=[], dept_names={}, res_names={}, item_names={}, next_token="", problem=None,
         events=events, events_next="", events_problem=None)
     results = re.findall(r'<span title="OK">([^<]*)</span>', page)
@@ -870,6 +874,30 @@ def test_the_audit_page_says_what_an_unlock_lifted_and_why_an_idp_binding_was_re
                        "成功（账号未锁定，无需解除）",
                        "成功（原绑定账号 f3b1-77；原因：统一身份认证账号已重建）"], results
 
+
+def test_the_audit_page_lists_the_beijing_days_asked_for() -> None:
+    """The 审计 page filtered by resource alone: an auditor asked for a month's accesses (the supervision period,
+    Beijing days) could only page back from now. Its 起始日期 and 截止日期 are Beijing days, the last included: the
+    first day from its Beijing midnight (16:00 UTC the day before), to the midnight after the last (a leap day,
+    a month's last second included); wrong dates are said beside them, in Chinese, before any call."""
+    times, errors = forms.audit_period("2024-02-29", "2024-02-29")
+    assert errors == {}
+    assert (times["start_time"].ToJsonString(), times["end_time"].ToJsonString()) == (
+        "2024-02-28T16:00:00Z", "2024-02-29T16:00:00Z")
+    times, _ = forms.audit_period("", "2026-11-30")
+    assert list(times) == ["end_time"] and times["end_time"].ToJsonString() == "2026-11-30T16:00:00Z"
+    assert forms.audit_period("", "") == ({}, {})
+    assert forms.audit_period("2026-02-30", "2026-03-01")[1] == {"from": "请按 年-月-日 填写日期，例如 2026-01-31。"}
+    assert forms.audit_period("2026-03-02", "2026-03-01")[1] == {"to": "截止日期不能早于起始日期。"}
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    page = console.templates.get_template("audit.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={"to": "截止日期不能早于起始日期。"},
+        nav=[], current="/audit", period={"from": "2026-03-02", "to": "2026-03-01"},
+        filters={"from": "2026-03-02", "to": "2026-03-01"}, resource="", accesses=[], dept_names={}, res_names={},
+        item_names={}, next_token="tok", problem=None, events=[], events_next="", events_problem=None)
+    assert 'name="from" type="date" value="2026-03-02"' in page and "截止日期不能早于起始日期。" in page
+    assert re.search(r'href="[^"]*from=2026-03-02[^"]*"', page), "the next page keeps the dates"
 
 def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_may_read() -> None:
     """ListDisputes lets a 申请人 read the disputes their department reported (R-DSP-1), but 异议与冲突 was not in
