@@ -608,7 +608,7 @@ async def login_submit(request: Request) -> Response:
     except SignInRefused as refused:
         log.info("sign-in refused: %s", refused.field or "credentials")
         return login_page(console, request, message=refused.message, field=refused.field, username=username,
-                          status=401)
+                          status=refused.status)
     session = console.sessions.create(signed.person, signed.token, signed.expires_at)
     session.flash = f"欢迎，{signed.person.display_name}。"
     response = RedirectResponse("/", status_code=303)

@@ -46,10 +46,15 @@ class SignedIn:
 
 
 class SignInRefused(Exception):
-    def __init__(self, message: str, field: str = "") -> None:
+    """A sign-in that did not happen: what the person reads, the field to correct, and the page's HTTP status
+    (401 for the person's credentials; 503 when the platform did not answer, as every other page says an
+    unavailable platform, so that a monitor or proxy does not count an outage as wrong passwords)."""
+
+    def __init__(self, message: str, field: str = "", status: int = 401) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.status = status
 
 
 def role_names(person_pb) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
@@ -157,7 +162,7 @@ def locked_message(info: error_details_pb2.ErrorInfo) -> str:
 def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
     code = error.code()
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return SignInRefused("登录服务暂时不可用，请稍后重试。")
+        return SignInRefused("登录服务暂时不可用，请稍后重试。", status=503)
     info, bad = details_of(error)
     reason = info.reason if info else ""
     if reason == "ACCOUNT_LOCKED":

@@ -142,6 +142,11 @@ async def test_a_platform_out_of_reach_is_said_plainly_not_as_a_wrong_password(b
         context = await browser.new_context(base_url=url, locale="zh-CN")
         page = await login(context, "police.approver", "whatever", "123456")
         assert await page.get_by_role("alert").inner_text() == "登录服务暂时不可用，请稍后重试。"
+        # The platform's failure, not the person's: 503 as every other page says it, not 401 (a wrong password).
+        response = await page.request.post("/login", form={
+            "username": "police.approver", "password": "whatever", "totp_code": "123456",
+            "csrf_token": await page.locator("input[name=csrf_token]").input_value()})
+        assert (response.status, "登录服务暂时不可用" in await response.text()) == (503, True)
         session = app.state.console.sessions.create(Person("p", "测试", "11110100MB00000027"), "t", time.time() + 600)
         page = await open_as(context, ConsoleAt(url), session)
         response = await page.goto("/grants")
