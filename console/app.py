@@ -606,7 +606,11 @@ async def login_submit(request: Request) -> Response:
         signed = await sign_in(console.services.channel, username, str(form.get("password", "")),
                                str(form.get("totp_code", "")).strip(), console.settings.call_timeout_seconds)
     except SignInRefused as refused:
-        log.info("sign-in refused: %s", refused.field or "credentials")
+        if refused.status == 503:
+            # The platform's failure: an operator reading this during an outage must not see refused credentials.
+            log.warning("sign-in not done: the platform did not answer (the edge or the authorization service)")
+        else:
+            log.info("sign-in refused: %s", refused.field or "credentials")
         return login_page(console, request, message=refused.message, field=refused.field, username=username,
                           status=refused.status)
     session = console.sessions.create(signed.person, signed.token, signed.expires_at)

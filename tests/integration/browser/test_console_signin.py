@@ -125,8 +125,9 @@ async def test_the_sign_in_form_needs_its_own_csrf_token(context, platform):  # 
     assert not any(c["name"] == COOKIE for c in await context.cookies())
 
 
-async def test_a_platform_out_of_reach_is_said_plainly_not_as_a_wrong_password(browser, platform):  # type: ignore[no-untyped-def]
-    """A console whose edge is down (a port nothing listens on) says the platform is unavailable."""
+async def test_a_platform_out_of_reach_is_said_plainly_not_as_a_wrong_password(browser, platform, caplog):  # type: ignore[no-untyped-def]
+    """A console whose edge is down (a port nothing listens on) says the platform is unavailable, to the person
+    and in its log."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = probe.getsockname()[1]
@@ -147,6 +148,10 @@ async def test_a_platform_out_of_reach_is_said_plainly_not_as_a_wrong_password(b
             "username": "police.approver", "password": "whatever", "totp_code": "123456",
             "csrf_token": await page.locator("input[name=csrf_token]").input_value()})
         assert (response.status, "登录服务暂时不可用" in await response.text()) == (503, True)
+        # The operator reading the console's log during the outage is not told of refused credentials.
+        signins = [r.getMessage() for r in caplog.records
+                   if r.name == "govshare.console" and "sign-in" in r.getMessage()]
+        assert signins and all("credentials" not in m and "did not answer" in m for m in signins), signins
         session = app.state.console.sessions.create(Person("p", "测试", "11110100MB00000027"), "t", time.time() + 600)
         page = await open_as(context, ConsoleAt(url), session)
         response = await page.goto("/grants")
