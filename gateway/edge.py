@@ -71,6 +71,11 @@ JWKS_CACHE_SECONDS = 300
 STREAM_TIMEOUT_SECONDS = 3600
 #: The longest client deadline the edge honours.
 MAX_DEADLINE_SECONDS = 3600
+#: How long before a unary call's own deadline (its grpc-timeout) the edge ends it, naming the backend that has not
+#: answered: timed to the deadline itself, the client's timer fired first and the caller read its library's bare
+#: "Deadline Exceeded". Less than the services' own margin (server.ANSWER_MARGIN_SECONDS, at least a tenth of the
+#: deadline), so that a service waiting on its dependency still answers first, naming that one.
+DEADLINE_MARGIN_SECONDS = 0.05
 #: How long a report may take to render when its caller set no deadline: what ``govshare report`` waits
 #: (services/supervision/report_client.py's TIMEOUT_SECONDS).
 REPORT_TIMEOUT_SECONDS = 120
@@ -618,6 +623,7 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float,
     duration: dict[str, object] = {"max_stream_duration": _seconds(default_timeout)}
     if not streaming:
         duration["grpc_timeout_header_max"] = _seconds(MAX_DEADLINE_SECONDS)
+        duration["grpc_timeout_header_offset"] = _seconds(DEADLINE_MARGIN_SECONDS)
     return {"match": match, "route": {
         "cluster": cluster or backend.value,
         "timeout": "0s",
@@ -1278,6 +1284,20 @@ def _backend_gone_replies(table: RoutingTable) -> list[dict[str, object]]:
                                                                   dependency="service"))
 
 
+def _deadline_replies(table: RoutingTable, deadline: str) -> list[dict[str, object]]:
+    """A call past its deadline, chosen by the method's path as _backend_gone_replies does, names the backend that
+    had not answered: the operator reading a caller's report learns which service was slow or hung."""
+    replies: list[dict[str, object]] = []
+    for backend in sorted({route.backend for route in table}):
+        path = _path_in_packages({name.rpartition(".")[0] for name in table.service_names
+                                  if table.backend(name) == backend})
+        message = deadline.replace("deadline:", f"deadline with the {backend.value} service not having answered; "
+                                                "its deadline was", 1)
+        replies += [_rest_reply(_both(_DEADLINE_PASSED, path), grpc.StatusCode.DEADLINE_EXCEEDED, message),
+                    _grpc_reply(_both(_DEADLINE_PASSED, path), grpc.StatusCode.DEADLINE_EXCEEDED, message)]
+    return replies
+
+
 def _rich_replies(when: dict[str, object], error: ServiceError) -> list[dict[str, object]]:
     """Envoy's own reply as the platform's services answer: ``error``'s ErrorInfo (domain ``edge.govshare``) and
     RetryInfo, in a REST caller's JSON body and in a gRPC caller's grpc-status-details-bin.
@@ -1369,7 +1389,8 @@ def _local_replies(table: RoutingTable, settings: Settings) -> dict[str, object]
                 f"({settings.call_timeout_seconds:g} s for a call, {REPORT_TIMEOUT_SECONDS:g} s for a report, "
                 f"{STREAM_TIMEOUT_SECONDS} s for a stream); give it a "
                 f"longer grpc-timeout (at most {MAX_DEADLINE_SECONDS} s) or retry later")
-    mappers[:0] = [_rest_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline),
+    mappers[:0] = [*_deadline_replies(table, deadline),
+                   _rest_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline),
                    _grpc_reply(_DEADLINE_PASSED, grpc.StatusCode.DEADLINE_EXCEEDED, deadline)]
     # Envoy answers 408 when the deadline passes before the request has arrived whole (a body shorter than its
     # content-length, or trickling): its plain-text "downstream duration timeout", also to a REST caller.

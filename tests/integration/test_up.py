@@ -571,6 +571,23 @@ def test_a_hung_service_is_killed_and_restarted(up: Up) -> None:
             os.kill(pid, signal.SIGCONT)
 
 
+def test_a_hung_service_is_named_by_the_edge_before_the_callers_deadline(up: Up) -> None:
+    """A call to a hung service (SIGSTOP here) ended at the caller's own deadline with its gRPC library's bare
+    "Deadline Exceeded", naming nothing (live: the query service stopped, a Query with timeout=3): the edge timed
+    the same deadline and lost the race. It now ends the call a margin before, naming the service."""
+    _eventually(lambda: _answers(up), "the platform to answer", up)
+    pid = up.child_pid("services.cli serve authorization")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{up.base}") as channel, pytest.raises(grpc.RpcError) as refused:
+            persons_pb2_grpc.SessionServiceStub(channel).SignIn(
+                persons_pb2.SignInRequest(username="nobody", password="x", totp_code="000000"), timeout=1)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert refused.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "the authorization service not having answered" in (refused.value.details() or ""), refused.value
+
+
 def test_a_killed_edge_is_restarted_and_the_platform_answers_again(up: Up) -> None:
     """The edge is Envoy (``serve gateway`` execs it): supervised like every other process, and its configuration
     rewritten in the data directory at each start."""
