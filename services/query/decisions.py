@@ -309,6 +309,13 @@ class Quotas:
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             log.warning("calls of grant %s could not be given back to its quota (%s)", grant_id, type(exc).__name__)
 
+    def give_back_detached(self, grant_id: str, calls: int) -> None:
+        """give_back for a call being cancelled (its answer will not leave): run on its own, as the call ends now
+        and must not wait on PostgreSQL again."""
+        task = asyncio.create_task(self.give_back(grant_id, calls), name="quota-give-back")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _flush(self, grant_id: str, lane: _QuotaLane) -> None:
         lane.scheduled = False
         if lane.in_flight:

@@ -684,7 +684,15 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         try:
             await deps.audit.record(access)
         except asyncio.CancelledError:
-            # Ended while its record waited (a PostgreSQL slow to take it): the record says it was not answered.
-            deps.audit.withdraw(access)
+            # Ended while its record waited (a PostgreSQL slow to take it): the record says it was not answered,
+            # and the call it counted against its grant's quota is given back, as the retry will count again.
+            if deps.audit.withdraw(access) and access.counted is not None:
+                deps.quotas.give_back_detached(*access.counted)
+            raise
+        except ServiceError:
+            # Not recorded, so not answered (AUDIT_UNAVAILABLE: the trail's database down or its disk full): the
+            # retry the refusal asks for must not count the call again.
+            if access.counted is not None:
+                await deps.quotas.give_back(*access.counted)
             raise
         return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import os
 import shutil
@@ -32,13 +33,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.routing import Route, RoutingTable
+from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from govshare.query.v1 import query_pb2, query_pb2_grpc
 from services.demo import demo_entries, seed_demo
 from services.foundation.synthetic import citizen_id_of, credit_code_of
 from services.runtime import db
-from services.runtime.duties import REVIEWER
+from services.runtime.duties import APPLICANT, APPROVER, REVIEWER
 from services.runtime.embedded import EmbeddedServers, create_database
 from services.runtime.errors import details_of, retry_info_of
 from services.runtime.server import LIVENESS_SERVICE
@@ -521,3 +523,50 @@ async def test_a_query_refused_while_its_record_waited_is_not_recorded_as_answer
     finally:
         await locker.close()
     assert [tuple(row) for row in rows[:2]] == [("ANSWERED", ""), ("FAILED", "CANCELLED")], rows
+
+
+async def _grant_with_quota(platform: Platform, quota: int) -> query_pb2.QueryRequest:
+    """A grant of the population's sex to the civil affairs system, limited to ``quota`` calls, and a query it
+    answers."""
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30))
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(
+        application=sharing_pb2.Application(
+            resource_code="101001/000001", items=["sex"], purposes=[common.PURPOSE_TYPE_WORK_REFERENCE],
+            purpose_text="窗口办件", basis="职责", requested_expire_time=expire,
+            methods=[common.SHARE_METHOD_ONLINE_QUERY], quota=quota)),
+        metadata=platform.person("civil", APPLICANT), timeout=10)
+    await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE),
+        metadata=platform.person("police", APPROVER), timeout=10)
+    return query_pb2.QueryRequest(resource_code="101001/000001", key=citizen_id_of(7), items=["sex"],
+                                  purpose=common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="outage"))
+
+
+async def test_a_query_refused_while_its_record_waited_gives_its_quota_back(outage: Outage) -> None:
+    """A query answered UNAVAILABLE because PostgreSQL was slow to take its record (recorded FAILED CANCELLED, not
+    answered) kept the call it had counted against its grant's quota: the retry the refusal asks for counted
+    again, so a grant of 2 calls was used up by one answer (live on govshare up, the access log locked from psql).
+    The call that was refused unanswered gives its count back, as a call failed otherwise does."""
+    platform = outage.platform
+    query = query_pb2_grpc.QueryServiceStub(platform.channel)
+    await recovered(platform, _ask(credit_code_of(13)))
+    ask = await _grant_with_quota(platform, 2)
+    locker = await asyncpg.connect(platform.settings["query"].database_url)
+    try:
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute("LOCK TABLE query.access_log IN ACCESS EXCLUSIVE MODE")
+        first = asyncio.ensure_future(_failure(query.Query(ask, metadata=platform.metadata("civil"), timeout=3)))
+        await _audit_write_blocked(platform.settings["query"].database_url)  # the second record queues behind it
+        second = await _failure(query.Query(ask, metadata=platform.metadata("civil"), timeout=3))
+        for refused in (await first, second):
+            assert refused.code() == grpc.StatusCode.UNAVAILABLE, refused
+        await transaction.rollback()
+    finally:
+        await locker.close()
+    # The first record was being written and is ANSWERED (its count kept); the second's count was given back.
+    await recovered(platform, _ask(credit_code_of(15)))
+    answered = await query.Query(ask, metadata=platform.metadata("civil"), timeout=10)
+    assert answered.values["sex"]
