@@ -596,6 +596,24 @@ async def test_a_call_past_the_edges_limit_says_which_deadline_passed(channel: g
         assert "the call ran past its deadline" in str(body["message"]), body
 
 
+async def test_a_call_with_a_deadline_under_the_edges_margin_is_still_sent(
+        channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
+    """The edge ends a unary call a margin before its grpc-timeout (edge.DEADLINE_MARGIN_SECONDS) to name a hung
+    service. With a 50 ms margin on every call, a 50 ms call the backend answers in a few was ended by Envoy at once
+    (DEADLINE_EXCEEDED) or reset (INTERNAL) in 7 of 12 tries; a deadline under 100 ms is now kept whole. A loaded
+    machine may take longer than 50 ms now and then, hence most, not all, answered; INTERNAL never."""
+    metadata = bearer(keys, caller())
+    await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=metadata)  # the token verified once
+    outcomes = []
+    for _ in range(8):
+        try:
+            await get_entry(channel)(catalog_pb2.GetEntryRequest(code="x"), metadata=metadata, timeout=0.05)
+            outcomes.append("answered")
+        except grpc.aio.AioRpcError as error:
+            outcomes.append(error.code().name)
+    assert "INTERNAL" not in outcomes and outcomes.count("answered") >= 6, outcomes
+
+
 async def test_a_client_giving_up_cancels_the_backend_call(
         channel: grpc.aio.Channel, keys: PlatformKeys, backend: RunningServer) -> None:
     probe = backend.component.probe  # type: ignore[attr-defined]
