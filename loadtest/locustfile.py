@@ -36,6 +36,7 @@ import collections
 import contextlib
 import json
 import logging
+import os
 import random
 import signal
 import time
@@ -71,6 +72,7 @@ from loadtest.grpc_user import (  # patches grpc for gevent
     GrpcUser,
     retry_delay_of,
 )
+from loadtest.parent_death import stop_with_parent
 from loadtest.scenarios import SCENARIOS, Action, Call, KeySpace, WeightedActions
 from loadtest.schedule import ConstantRate as Schedule
 from services.arguments import non_negative
@@ -113,6 +115,10 @@ class CallNotSent(Exception):
 
     __str__ = __repr__
 
+
+#: The process that imported this file: Locust imports it before a --processes run forks its workers, so a worker
+#: whose pid is not this one was forked by it (its master, or the process that waits for --worker's children).
+IMPORTED_BY = os.getpid()
 
 #: Constant-rate mode: calls one user may have in flight before it stops sending (and falls behind).
 MAX_IN_FLIGHT_PER_USER = 1000
@@ -255,6 +261,7 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
         raise SystemExit("govshare: ConstantRate needs --rate (calls per second, all users together)")
     if problem := _user_classes_problem(options):
         raise SystemExit(f"govshare: {problem}")
+    _forked_workers_stop_with_their_parent(environment)
     GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
     _ctrl_c_stops_the_run()
     # Distributed, the master sends its own to the workers.
@@ -265,6 +272,16 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
     # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
     # timer, armed next from the stale clock, would end the run that much early.
     gevent.get_hub().loop.update_now()
+
+
+def _forked_workers_stop_with_their_parent(environment: Environment) -> None:
+    """A worker forked by a --processes run gets SIGTERM when the process that forked it dies. A master killed
+    outright (kill -9, the OOM killer, loadtest.run's parent-death SIGTERM reaches the master only) left its workers
+    running their users against the platform, reporting to no one, until Locust's 60 s without the master's
+    heartbeat (MASTER_HEARTBEAT_TIMEOUT). A worker started on its own (--worker, no --processes) is left alone: its
+    parent is a shell, and its master may be on another machine."""
+    if isinstance(environment.runner, WorkerRunner) and os.getpid() != IMPORTED_BY:
+        stop_with_parent(IMPORTED_BY)
 
 
 def _user_classes_problem(options: Namespace) -> str:

@@ -20,7 +20,6 @@ killed (SIGKILL), Locust is sent SIGTERM and stops the same way (on Linux).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import datetime as dt
 import os
 import re
@@ -28,11 +27,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
 from loadtest.call_labels import grpc_target
 from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, default_path, load_credentials
+from loadtest.parent_death import stop_with_parent
 from loadtest.scenarios import SCENARIOS
 from services.arguments import positive
 
@@ -99,26 +100,12 @@ def _host(text: str) -> str:
     return text
 
 
-#: Linux's prctl option that has the kernel send the calling process a signal when its parent dies.
-PR_SET_PDEATHSIG = 1
-
-
-def _stopped_with_parent() -> Callable[[], None] | None:
+def _stopped_with_parent() -> Callable[[], None]:
     """What Locust runs before it starts (Popen's preexec_fn) so that it is sent SIGTERM when this process dies, by
     whatever signal: a SIGKILL (kill -9, the OOM killer, a supervisor's last resort), which this process cannot pass
     on, left Locust an orphan loading the platform to the end of its --duration. SIGTERM stops it as Ctrl-C does,
-    with its summary and files. None where the kernel has no such option (not Linux)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    parent = os.getpid()
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def arrange() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # died before the option was set: the signal would never come
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return arrange
+    with its summary and files."""
+    return partial(stop_with_parent, os.getpid())
 
 
 class _Locust:

@@ -501,6 +501,35 @@ def _running(pid: int) -> bool:
         return False
 
 
+def test_the_workers_of_a_run_in_several_processes_stop_when_their_master_is_killed(credentials: Path) -> None:
+    """A --processes run's master killed outright (kill -9, the OOM killer) left its forked workers calling the
+    platform for Locust's 60 s without a heartbeat of the master, reporting to no one: here both still ran 15 s
+    after the kill. The kernel now sends them SIGTERM when their master dies."""
+    port = free_port()
+    workers: list[int] = []
+    with gateway(port):
+        process = subprocess.Popen(locust_command(credentials, f"127.0.0.1:{port}", "60s", "--processes", "2"),
+                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:  # the master prints its table every 2 s
+                if re.search(r"Query person \(hot\)\s+[1-9]", line):
+                    break
+            workers = _children(process.pid)
+            assert len(workers) == 2
+            process.kill()
+            process.wait(timeout=10)
+            deadline = time.monotonic() + 8  # their stop: the calls in flight (none here) and the quit
+            while any(_running(worker) for worker in workers) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not [worker for worker in workers if _running(worker)]
+        finally:
+            process.kill()
+            for worker in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker, signal.SIGKILL)
+
+
 @pytest.mark.parametrize("stop", ["ctrl-c", "sigterm", "sigkill"])
 def test_stopping_loadtest_run_stops_locust_with_its_results(credentials: Path, tmp_path: Path, stop: str) -> None:
     """SIGTERM ended loadtest.run alone: Locust, orphaned, went on loading the platform to the end of its --duration.
