@@ -5,8 +5,9 @@ before any channel exists), each user owns one channel, and a client
 interceptor reports every call to Locust through ``environment.events.request``
 — its response time, its response size, and, when it did not end as expected,
 a failure named by its gRPC status (with the ErrorInfo reason, e.g.
-``PERMISSION_DENIED NOT_SHARED``), so Locust's failure table counts calls by
-status; an answered call whose reply is not what its keys call for (a batch's
+``PERMISSION_DENIED NOT_SHARED``, or the HTTP status that came instead of a
+gRPC one, e.g. ``UNAVAILABLE HTTP 429``), so Locust's failure table counts calls
+by status; an answered call whose reply is not what its keys call for (a batch's
 keys not found, a verification's wrong outcome) is a failure ``WRONG_ANSWER``.
 The response times are those of the calls that ended as expected (and of calls
 that ran out their deadline): a failed call's time is left out
@@ -22,6 +23,7 @@ interceptor reads and removes before the call leaves the process.
 from __future__ import annotations
 
 import collections
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -84,13 +86,30 @@ def _detail(status: status_pb2.Status | None, kind: type[Message]) -> Any:
     return None
 
 
+#: How gRPC words a reply that carried an HTTP status and no gRPC one: something other than the platform answered
+#: (a load balancer, a WAF, a proxy before the gateway, another server), and gRPC made up a code from the HTTP status
+#: (429, 502, 503, 504: UNAVAILABLE; 401: UNAUTHENTICATED; 403: PERMISSION_DENIED; 404: UNIMPLEMENTED; others: UNKNOWN).
+_HTTP_STATUS = re.compile(r"Received http2 header with status: (\d{3})")
+
+
+def http_status_of(call: Any) -> int | None:
+    """The HTTP status a failed call was answered with instead of a gRPC status, or None (the platform's answer)."""
+    match = _HTTP_STATUS.search(call.details() or "")
+    return int(match[1]) if match else None
+
+
 def status_of(call: Any) -> tuple[str, str]:
-    """The call's status name and, for a failure, the ErrorInfo reason the server gave."""
+    """The call's status name and, for a failure, the ErrorInfo reason the server gave, or ``HTTP <status>`` when no
+    gRPC server answered: a load balancer's 429 read as UNAVAILABLE, an outage, a WAF's 403 as PERMISSION_DENIED, the
+    platform's refusal, and 413, 500 and the like all as one UNKNOWN."""
     code = call.code()
     if code == grpc.StatusCode.OK:
         return "OK", ""
     info = _detail(rich_status(call), error_details_pb2.ErrorInfo)
-    return code.name, info.reason if info is not None else ""
+    if info is not None:
+        return code.name, info.reason
+    http = http_status_of(call)
+    return code.name, f"HTTP {http}" if http is not None else ""
 
 
 def retry_delay_of(call: Any) -> float | None:

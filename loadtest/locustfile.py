@@ -70,6 +70,7 @@ from loadtest.grpc_user import (  # patches grpc for gevent
     EXPECT_HEADER,
     NAME_HEADER,
     GrpcUser,
+    http_status_of,
     retry_delay_of,
 )
 from loadtest.parent_death import stop_with_parent
@@ -222,7 +223,16 @@ class Demo:
         """One line per kind of failure: the refusal of the credentials, or an address that serves no IssueToken,
         stops the run; others (the platform down or starting) are retried."""
         code = error.code()
-        if code in CREDENTIALS_REFUSED:
+        http = http_status_of(error)
+        if http is not None and (code in CREDENTIALS_REFUSED or code == grpc.StatusCode.UNIMPLEMENTED):
+            # Not the platform's refusal: gRPC's code made up from the HTTP status of whatever answered instead.
+            self.refused = (f"the address called answered IssueToken with HTTP {http}, not a gRPC status: not the "
+                            f"platform but what stands before it or in its place (a load balancer, a WAF, a proxy, "
+                            f"another server); give --host the platform's gateway (the gateway of "
+                            f"{self.path or 'the credentials file'}), or let the calls through")
+            self.not_sent = f"the address answered HTTP {http}"
+            logging.error("%s", self.refused)
+        elif code in CREDENTIALS_REFUSED:
             self.refused = (f"the platform refused system {self.system_name!r} ({self.system['system_id']}) of "
                             f"{self.path or 'the credentials file'}: {code.name} {error.details()}; check "
                             f"--credentials and --system (the file of the `govshare up` you test against)")

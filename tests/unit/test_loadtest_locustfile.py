@@ -11,6 +11,8 @@ import itertools
 import os
 import re
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -195,6 +197,75 @@ def test_an_address_that_serves_no_issue_token_stops_the_run_with_one_line(crede
     assert "the address called serves no IssueToken: UNIMPLEMENTED" in result.stderr
     assert elapsed < 20
     assert requests(result.stderr, "IssueToken") == (1, 1)
+
+
+def _frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
+    """An HTTP/2 frame (RFC 9113 §4.1)."""
+    return struct.pack(">I", len(payload))[1:] + bytes((kind, flags)) + struct.pack(">I", stream) + payload
+
+
+def _answer_http_status(connection: socket.socket, status: int) -> None:
+    """Speaks just enough HTTP/2 to answer every request with ``status`` and no gRPC status, as a load balancer, a WAF
+    or a proxy before the gateway does: SETTINGS acknowledged, each HEADERS answered by :status alone, stream ended."""
+    received = b""
+
+    def read(size: int) -> bytes:
+        nonlocal received
+        while len(received) < size:
+            if not (chunk := connection.recv(65536)):
+                raise EOFError
+            received += chunk
+        taken, received = received[:size], received[size:]
+        return taken
+
+    with connection, contextlib.suppress(EOFError, OSError):
+        read(24)  # the client's preface
+        connection.sendall(_frame(4, 0, 0))  # SETTINGS
+        while True:
+            header = read(9)
+            kind, flags, stream = header[3], header[4], int.from_bytes(header[5:], "big") & 0x7FFFFFFF
+            read(int.from_bytes(header[:3], "big"))
+            if kind == 4 and not flags & 1:  # SETTINGS: acknowledged
+                connection.sendall(_frame(4, 1, 0))
+            elif kind == 1:  # HEADERS: :status (HPACK literal, the static table's :status name), END_STREAM|END_HEADERS
+                connection.sendall(_frame(1, 0x5, stream, b"\x08\x03" + str(status).encode()))
+
+
+@contextmanager
+def http_status_server(port: int, status: int) -> Iterator[None]:
+    listener = socket.create_server(("127.0.0.1", port))
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # closed at the end
+            while True:
+                threading.Thread(target=_answer_http_status, args=(listener.accept()[0], status), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize(("status", "code", "stops"), [(403, "PERMISSION_DENIED", True), (429, "UNAVAILABLE", False)])
+def test_an_http_status_in_place_of_a_grpc_one_is_named_as_such(credentials: Path, status: int, code: str,
+                                                               stops: bool) -> None:
+    """A reply with an HTTP status and no gRPC one comes from whatever stands before the platform or in its place (a
+    load balancer, a WAF, a proxy). gRPC makes up a code from it, and the harness named the failure by that code
+    alone: a WAF's 403 to IssueToken stopped the run saying the platform refused the system's credentials, a load
+    balancer's 429 counted as UNAVAILABLE like an outage, 413 and 500 as one UNKNOWN. The failure now says the HTTP
+    status, and a refusal by HTTP status stops the run saying it is not the platform's."""
+    port = free_port()
+    with http_status_server(port, status):
+        result = locust(credentials, f"127.0.0.1:{port}", "3s")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    failure = rf"\d+\s+grpc IssueToken: {code} HTTP {status}\s*$"  # the error report's row
+    assert re.search(failure, result.stderr, re.MULTILINE), result.stderr[-2000:]
+    assert "refused system" not in result.stderr
+    if stops:
+        assert f"answered IssueToken with HTTP {status}, not a gRPC status" in result.stderr
+        assert requests(result.stderr, "IssueToken") == (1, 1)
 
 
 def _logged_at(output: str, message: str) -> dt.datetime:
