@@ -10,7 +10,9 @@ import) so that it can be tested anywhere.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from govshare.query.v1 import query_pb2
@@ -104,13 +106,42 @@ def split_labels(metadata: Sequence[tuple[str, str]] | None) -> tuple[dict[str, 
     return labels, sent
 
 
+#: --host schemes of a gateway that speaks TLS (a cluster's gRPC Ingress, a TLS load balancer): the users connect with
+#: TLS and verify its certificate, against the system's roots or, as the SDK does, the CA of GOVSHARE_ROOT_CA.
+TLS_SCHEMES = ("https://", "grpcs://")
+ROOT_CA_ENV = "GOVSHARE_ROOT_CA"
+
+
+def uses_tls(host: str) -> bool:
+    """Whether --host names a TLS gateway (https://…, grpcs://…); any other is called in plaintext."""
+    return host.strip().lower().startswith(TLS_SCHEMES)
+
+
+def root_certificates() -> bytes | None:
+    """The PEM certificates of the CA a TLS gateway's certificate is checked against: GOVSHARE_ROOT_CA's file, or
+    None for the system's roots. A ValueError names a file that cannot be read or holds no certificate."""
+    path = os.environ.get(ROOT_CA_ENV, "").strip()
+    if not path:
+        return None
+    try:
+        pem = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{ROOT_CA_ENV}={path}: {exc.strerror}: give the PEM file of the CA that signed the "
+                         f"gateway's certificate") from None
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise ValueError(f"{ROOT_CA_ENV}={path} holds no PEM certificate: give the PEM file of the CA that signed "
+                         f"the gateway's certificate")
+    return pem
+
+
 def grpc_target(host: str) -> str:
-    """``host:port`` from what a load tester may pass as --host (grpc://…, http://…, or bare).
+    """``host:port`` from what a load tester may pass as --host (grpc://…, http://…, https://…, grpcs://…, or
+    bare; the last two are called with TLS: ``uses_tls``).
 
     The port is required: without one gRPC would quietly dial 443, where no gateway listens, and every call of
     the run would fail UNAVAILABLE."""
-    target = host
-    for scheme in ("grpc://", "http://", "https://"):
+    target = host.strip()
+    for scheme in ("grpc://", "http://", *TLS_SCHEMES):
         target = target.removeprefix(scheme)
     target = target.rstrip("/")
     name, _, port = target.rpartition(":")

@@ -50,7 +50,9 @@ from loadtest.call_labels import (
     answer_problem,
     as_expected,
     grpc_target,
+    root_certificates,
     split_labels,
+    uses_tls,
 )
 
 __all__ = ["ANSWER_HEADER", "DUE_HEADER", "EXPECT_HEADER", "NAME_HEADER", "GrpcUser", "LocustInterceptor"]
@@ -186,9 +188,12 @@ class GrpcUser(User):
                               "file names it)")
         try:
             target = grpc_target(self.host)
+            roots = root_certificates() if uses_tls(self.host) else None
         except ValueError as exc:  # typed into the web UI's form: Locust logs StopTest's one line and stops the run
             raise StopTest(f"host {exc}") from None
-        self._channel = grpc.intercept_channel(grpc.insecure_channel(target), LocustInterceptor(environment))
+        channel = (grpc.secure_channel(target, grpc.ssl_channel_credentials(roots)) if uses_tls(self.host)
+                   else grpc.insecure_channel(target))
+        self._channel = grpc.intercept_channel(channel, LocustInterceptor(environment))
 
     @property
     def channel(self) -> grpc.Channel:

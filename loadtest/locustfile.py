@@ -62,7 +62,7 @@ from locust.stats import StatsCSVFileWriter
 from govshare.authorization.v1 import token_pb2, token_pb2_grpc
 from loadtest import workloads
 from loadtest.backoff import Backoff
-from loadtest.call_labels import grpc_target
+from loadtest.call_labels import grpc_target, root_certificates, uses_tls
 from loadtest.credentials import DEFAULT_SYSTEM, CredentialsError, bearer, default_path, load_credentials
 from loadtest.grpc_user import (  # patches grpc for gevent
     ANSWER_HEADER,
@@ -265,6 +265,8 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
         environment.host = credentials.gateway
     try:
         grpc_target(environment.host)
+        if uses_tls(environment.host):
+            root_certificates()
     except ValueError as exc:
         raise SystemExit(f"govshare: --host {exc}") from None
     if options.rate <= 0 and environment.user_classes == [ConstantRate]:

@@ -159,7 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="open loop: calls per second in total (the ConstantRate users); default closed loop")
     loop.add_argument("--pace", type=positive(float), default=None,
                       help="closed loop: task runs per second per user")
-    parser.add_argument("--host", type=_host, default=None, help="gateway HOST:PORT (default: the credentials file's)")
+    parser.add_argument("--host", type=_host, default=None,
+                        help="gateway HOST:PORT (default: the credentials file's); https://HOST:PORT for a gateway "
+                             "that speaks TLS (a cluster's Ingress), its certificate checked against the system's "
+                             "roots or the CA file GOVSHARE_ROOT_CA names")
     parser.add_argument("--credentials", type=Path, default=default_path())
     parser.add_argument("--system", default=DEFAULT_SYSTEM, help="demo business system to call as")
     parser.add_argument("--processes", type=_processes, default=1, help="Locust processes (-1: one per core)")

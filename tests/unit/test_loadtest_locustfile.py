@@ -26,6 +26,7 @@ import grpc
 import pytest
 from free_ports import free_port
 from google.protobuf import timestamp_pb2
+from tls_certificates import tls_pair
 
 from govshare.authorization.v1 import token_pb2
 from loadtest import workloads
@@ -197,6 +198,39 @@ def test_an_address_that_serves_no_issue_token_stops_the_run_with_one_line(crede
     assert "the address called serves no IssueToken: UNIMPLEMENTED" in result.stderr
     assert elapsed < 20
     assert requests(result.stderr, "IssueToken") == (1, 1)
+
+
+def _with_root_ca(path: Path) -> dict[str, str]:
+    return {**os.environ, "GOVSHARE_ROOT_CA": str(path)}
+
+
+def test_a_gateway_named_https_is_called_with_tls(credentials: Path, tmp_path: Path) -> None:
+    """A cluster's gateway is reached through its TLS Ingress. --host https://… was taken, its scheme dropped, and
+    the gateway called in plaintext: every IssueToken failed UNAVAILABLE, the run made no call. It is now called with
+    TLS, its certificate checked against the CA GOVSHARE_ROOT_CA names, as the SDK does."""
+    ca, certificate, key = tls_pair()
+    (tmp_path / "ca.pem").write_bytes(ca)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[_Gateway(None)])
+    port = server.add_secure_port("localhost:0", grpc.ssl_server_credentials([(key, certificate)]))
+    server.start()
+    try:
+        result = subprocess.run(locust_command(credentials, f"https://localhost:{port}", "2s"), cwd=ROOT, text=True,
+                                capture_output=True, timeout=60, env=_with_root_ca(tmp_path / "ca.pem"))
+    finally:
+        server.stop(grace=None)
+    assert requests(result.stderr, "IssueToken") == (1, 0), result.stderr[-2000:]
+    calls, failures = requests(result.stderr, "Query person (hot)")
+    assert calls > 0 and failures == 0, result.stderr[-2000:]
+
+
+def test_a_root_ca_file_that_holds_no_certificate_stops_the_run_with_one_line(credentials: Path,
+                                                                               tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    result = subprocess.run(locust_command(credentials, "https://localhost:1", "2s"), cwd=ROOT, text=True,
+                            capture_output=True, timeout=60, env=_with_root_ca(tmp_path / "ca.pem"))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert f"GOVSHARE_ROOT_CA={tmp_path / 'ca.pem'} holds no PEM certificate" in result.stderr
 
 
 def _frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:

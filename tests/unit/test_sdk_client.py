@@ -30,6 +30,7 @@ import pytest
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from tls_certificates import tls_pair
 
 import govshare_client
 from govshare_client import (
@@ -1791,39 +1792,9 @@ async def test_async_client_renews_a_refused_token_once_and_decodes_errors(edge:
     assert invalid.value.field_violations == [("key", "bad check character")]
 
 
-def _tls_pair() -> tuple[bytes, bytes, bytes]:
-    """A CA certificate, and a certificate for ``localhost`` it signed with its key (all PEM)."""
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    def name(common: str) -> x509.Name:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-
-    def certificate(subject: str, public, ca: bool) -> x509.Certificate:  # type: ignore[no-untyped-def]
-        builder = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name("edge-ca"))
-                   .public_key(public).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
-                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-        if not ca:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        return builder.sign(ca_key, hashes.SHA256())
-
-    pem = serialization.Encoding.PEM
-    return (certificate("edge-ca", ca_key.public_key(), True).public_bytes(pem),
-            certificate("localhost", key.public_key(), False).public_bytes(pem),
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-
-
 def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """The edge's certificate is trusted through GOVSHARE_ROOT_CA; without it, or in plaintext, no call goes."""
-    ca, certificate, key = _tls_pair()
+    ca, certificate, key = tls_pair()
     fake = FakeEdge()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     server.add_generic_rpc_handlers(fake.handlers())

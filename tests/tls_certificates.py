@@ -1,0 +1,35 @@
+"""A private CA and a certificate for ``localhost`` it signed, for tests of TLS clients against a stand-in server."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.x509.oid import NameOID
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def tls_pair() -> tuple[bytes, bytes, bytes]:
+    """A CA certificate, and a certificate for ``localhost`` it signed with its key (all PEM)."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+    def certificate(subject: str, public: PublicKeyTypes, ca: bool) -> x509.Certificate:
+        builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name("edge-ca"))
+                   .public_key(public).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    pem = serialization.Encoding.PEM
+    return (certificate("edge-ca", ca_key.public_key(), True).public_bytes(pem),
+            certificate("localhost", key.public_key(), False).public_bytes(pem),
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
