@@ -31,6 +31,7 @@ one cut off after that is a failure, ``NOT_ANSWERED``.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import collections
 import contextlib
@@ -135,6 +136,10 @@ def _arguments(parser) -> None:  # type: ignore[no-untyped-def]
                        help="ConstantRate: calls per second, all users together")
     group.add_argument("--pace", type=non_negative(float), default=0.0,
                        help="closed-loop users: task runs per second per user (Locust's constant_throughput)")
+    # Set by the master as the run starts (_share_the_user_count), never on a command line: Locust passes a
+    # locustfile's own options on to its workers, and not --users.
+    parser.add_argument("--govshare-total-users", type=int, default=0, include_in_web_ui=False,
+                        help=argparse.SUPPRESS)
 
 
 def token_lifetime(response: token_pb2.IssueTokenResponse) -> float:
@@ -279,6 +284,7 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
     # Distributed, the master sends its own to the workers.
     environment.stop_timeout = max(environment.stop_timeout or 0.0, STOP_TIMEOUT_SECONDS)
     environment.events.quit.add_listener(partial(_write_final_files, environment))  # quit names no environment
+    environment.events.test_start.add_listener(_share_the_user_count)
     environment.events.quitting.add_listener(_no_call_is_a_failed_run)
     environment.events.quitting.add_listener(_report_pauses)
     # Computing the keys held the event loop for seconds; its clock is read again, else Locust's --run-time
@@ -294,6 +300,26 @@ def _forked_workers_stop_with_their_parent(environment: Environment) -> None:
     parent is a shell, and its master may be on another machine."""
     if isinstance(environment.runner, WorkerRunner) and os.getpid() != IMPORTED_BY:
         stop_with_parent(IMPORTED_BY)
+
+
+def _share_the_user_count(environment: Environment, **_kwargs: object) -> None:
+    """The master (or the only process) records the run's user count in the option its workers receive with their
+    share of the users, so that each ConstantRate user takes its share of --rate (``total_users``)."""
+    options, runner = environment.parsed_options, environment.runner
+    if options is not None and runner is not None and not isinstance(runner, WorkerRunner):
+        options.govshare_total_users = runner.target_user_count
+
+
+def total_users(environment: Environment) -> int:
+    """The run's users, all processes', among which --rate is shared. Not a worker's --users: Locust sends a worker
+    the master's own options but not its user count, so a worker started on its own (``locust … --worker``; the web
+    UI's count with --processes) read its own --users, none (1), and each of its users sent the whole --rate: 4
+    users asked for 10 calls/s sent 40."""
+    options, runner = environment.parsed_options, environment.runner
+    if runner is not None and not isinstance(runner, WorkerRunner) and runner.target_user_count:
+        return int(runner.target_user_count)
+    told = getattr(options, "govshare_total_users", 0) if options is not None else 0
+    return max(1, told or (options.num_users if options is not None and options.num_users else 1))
 
 
 def _user_classes_problem(options: Namespace) -> str:
@@ -585,7 +611,7 @@ class ConstantRate(GovshareUser):
         if options is None or options.rate <= 0:  # chosen in the web UI without --rate; the task stops the user
             logging.error("ConstantRate needs --rate (calls per second, all users together)")
             return
-        self.rate = options.rate / max(1, options.num_users or 1)
+        self.rate = options.rate / total_users(self.environment)
         self.next_action = WeightedActions(SCENARIOS[options.scenario])
 
     @task

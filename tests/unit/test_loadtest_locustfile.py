@@ -542,6 +542,28 @@ def test_a_run_in_several_processes_makes_its_calls(credentials: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def test_workers_started_on_their_own_share_the_rate_among_all_the_users(credentials: Path) -> None:
+    """Locust sends a worker the master's own options but not its --users, so a worker started on its own
+    (`locust -f loadtest/locustfile.py --worker ConstantRate --rate 10`) shared --rate among its own --users (none:
+    1) and each of its users sent the whole rate: 4 users asked for 10 calls/s in all sent 40 (~120 calls in 4 s)."""
+    port, master_port = free_port(), free_port()
+    common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--credentials", str(credentials),
+              "--rate", "10", "--scenario", "hot"]
+    with gateway(port):
+        worker = subprocess.Popen([*common, "--worker", "--master-port", str(master_port), "ConstantRate"], cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            master = subprocess.run([*common, "--master", "--master-bind-port", str(master_port), "--expect-workers",
+                                     "1", "--headless", "--users", "4", "--spawn-rate", "4", "--run-time", "4s",
+                                     "--host", f"127.0.0.1:{port}", "ConstantRate"],
+                                    cwd=ROOT, capture_output=True, text=True, timeout=90)
+            worker.wait(timeout=30)
+        finally:
+            worker.kill()
+    calls, failures = requests(master.stderr, "Query person (hot)")
+    assert 0 < calls <= 10 * 4 + 5 and failures == 0, master.stderr[-2000:]  # 10 calls/s for 4 s, the ramp in them
+
+
 @pytest.mark.parametrize(("extra", "user_class"), [(("--users", "0"), "HotKeys"),
                                                    (("--rate", "0.001"), "ConstantRate")])
 def test_a_run_that_made_no_call_exits_1_saying_so(credentials: Path, extra: tuple[str, ...], user_class: str) -> None:
