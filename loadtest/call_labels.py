@@ -27,6 +27,10 @@ _LABELS = (NAME_HEADER, EXPECT_HEADER, DUE_HEADER, ANSWER_HEADER)
 #: for the claimed name ("verify:MATCH", "verify:MISMATCH", "verify:NO_RECORD").
 EVERY_KEY_FOUND = "found"
 VERIFY_CHECK = "verify:"
+#: Check of a Query's reply: the record's key item ("key:citizen_id", "key:credit_code") is the key asked for.
+KEY_ITEM_CHECK = "key:"
+#: The character the platform masks an item's characters with ('511023********4364').
+MASK = "*"
 
 
 class GrpcStatusFailure(Exception):
@@ -78,15 +82,29 @@ def answer_problem(check: str, request: Any, reply: Any) -> str:
 
     A BatchQuery answers OK whatever it finds, and a Verify answers 库无 for a key nobody holds: a platform (or a
     credentials file of another seed or population) that found none of the keys was a clean run, while the same
-    keys' Query calls failed NOT_FOUND. The words stay few, so that Locust's failure table groups them."""
+    keys' Query calls failed NOT_FOUND. A Query answered OK with another key's record (a cache or a provider mixing
+    keys up: another person's data) counted as a success too. The words stay few, so that Locust's failure table
+    groups them."""
     if check == EVERY_KEY_FOUND:
         answered = {result.key for result in reply.results if result.found and not result.error}
         return "" if answered >= set(request.keys) else "keys of the seeded population not found"
+    if check.startswith(KEY_ITEM_CHECK):
+        item = check.removeprefix(KEY_ITEM_CHECK)
+        if item not in reply.values:
+            return f"{item} not in the reply"
+        return "" if same_key(reply.values[item], request.key) else f"{item} of another record"
     if check.startswith(VERIFY_CHECK):
         expected = check.removeprefix(VERIFY_CHECK)
         outcome = query_pb2.VerifyOutcome.Name(reply.outcomes.get("name", 0)).removeprefix("VERIFY_OUTCOME_")
         return "" if outcome == expected else f"name {outcome}, expected {expected}"
     return ""
+
+
+def same_key(value: str, key: str) -> bool:
+    """Whether a record's key item ``value`` is ``key``, read through its mask: the characters the platform shows are
+    the key's ('511023********4364' is 511023199708204364's, not 511023199708204365's)."""
+    return len(value) == len(key) and all(shown in (MASK, wanted) for shown, wanted in zip(value.upper(), key.upper(),
+                                                                                          strict=True))
 
 
 def as_expected(expected: str, status: str, reason: str) -> bool:

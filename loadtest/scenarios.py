@@ -19,7 +19,7 @@ from functools import cached_property
 from google.protobuf.message import Message
 
 from loadtest import workloads
-from loadtest.call_labels import EVERY_KEY_FOUND, VERIFY_CHECK
+from loadtest.call_labels import EVERY_KEY_FOUND, KEY_ITEM_CHECK, VERIFY_CHECK
 from loadtest.keys import UniformSampler, ZipfSampler, citizen_ids, credit_codes, spread
 
 HOT_KEYS = 1000
@@ -98,19 +98,24 @@ class KeySpace:
 # -- actions: each builds one call from the key space ------------------------------------------------------------------
 
 
+#: What an answered Query's reply must hold: the record of the key asked for (its key item, as masked).
+PERSON_RECORD = KEY_ITEM_CHECK + "citizen_id"
+ENTITY_RECORD = KEY_ITEM_CHECK + "credit_code"
+
+
 def hot_query(keys: KeySpace) -> Call:
     return Call(workloads.QUERY_METHOD, workloads.person_query(keys.hot_person(), resource=keys.population),
-                "Query person (hot)")
+                "Query person (hot)", answer=PERSON_RECORD)
 
 
 def cold_query(keys: KeySpace) -> Call:
     return Call(workloads.QUERY_METHOD, workloads.person_query(keys.cold_person(), resource=keys.population),
-                "Query person (cold)")
+                "Query person (cold)", answer=PERSON_RECORD)
 
 
 def entity_query(keys: KeySpace) -> Call:
     return Call(workloads.QUERY_METHOD, workloads.entity_query(keys.entity(), resource=keys.legal_entity),
-                "Query legal entity")
+                "Query legal entity", answer=ENTITY_RECORD)
 
 
 def verify_name(keys: KeySpace) -> Call:

@@ -29,6 +29,7 @@ from google.protobuf import timestamp_pb2
 from tls_certificates import tls_pair
 
 from govshare.authorization.v1 import token_pb2
+from govshare.query.v1 import query_pb2
 from loadtest import workloads
 from services.demo import DemoCredentials
 from services.runtime.errors import ServiceError, to_status
@@ -37,8 +38,15 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "loadtest" / "locustfile.py"
 
 
+def _record(request: bytes) -> bytes:
+    """A Query's reply holding the record of the key asked for (its key item), as the platform answers."""
+    return query_pb2.QueryResponse(values={"citizen_id": query_pb2.QueryRequest.FromString(request).key}
+                                   ).SerializeToString()
+
+
 class _Gateway(grpc.GenericRpcHandler):
-    """IssueToken issues a token (or refuses with ``refuse``); any other method answers an empty message."""
+    """IssueToken issues a token (or refuses with ``refuse``), Query answers the key's record; any other method
+    answers an empty message."""
 
     def __init__(self, refuse: grpc.StatusCode | None) -> None:
         self.refuse = refuse
@@ -46,6 +54,8 @@ class _Gateway(grpc.GenericRpcHandler):
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
         if details.method.endswith("/IssueToken"):
             return grpc.unary_unary_rpc_method_handler(self._issue)
+        if details.method.endswith("/Query"):
+            return grpc.unary_unary_rpc_method_handler(lambda request, context: _record(request))
         return grpc.unary_unary_rpc_method_handler(lambda request, context: b"")
 
     def _issue(self, request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -371,7 +381,7 @@ class _ExpiringTokens(grpc.GenericRpcHandler):
             revoked = token == "t1" and self.revoke_after and self.calls[token] > self.revoke_after
         if token not in self.expires or time.time() >= self.expires[token] or revoked or self.refuse_all:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "bearer token has expired: renew it")
-        return b""
+        return _record(request)
 
 
 def _run_against(handler: grpc.GenericRpcHandler, credentials: Path, run_time: str, *extra: str) -> str:
@@ -423,7 +433,7 @@ class _HalfDown(grpc.GenericRpcHandler):
         if next(self.calls) % 2:
             context.abort(grpc.StatusCode.UNAVAILABLE, "no healthy upstream")
         time.sleep(self.delay)
-        return b""
+        return _record(request)
 
 
 def test_fast_failures_do_not_pull_the_response_times_down(credentials: Path, tmp_path: Path) -> None:
@@ -740,7 +750,7 @@ class _Slow(grpc.GenericRpcHandler):
         with self.lock:
             self.received += 1
         time.sleep(self.delay)
-        return b""
+        return _record(request)
 
 
 @pytest.mark.parametrize("loop", ["closed", "open"])

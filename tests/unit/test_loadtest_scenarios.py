@@ -28,7 +28,17 @@ from loadtest.call_labels import (
     split_labels,
 )
 from loadtest.run import USER_CLASSES, build_parser, locust_command
-from loadtest.scenarios import SCENARIOS, KeySpace, WeightedActions, batch_query, refused_conditional, verify_name
+from loadtest.scenarios import (
+    SCENARIOS,
+    KeySpace,
+    WeightedActions,
+    batch_query,
+    cold_query,
+    entity_query,
+    hot_query,
+    refused_conditional,
+    verify_name,
+)
 from services.foundation.synthetic import citizen_id_of
 
 RESOURCES = {"人口基本信息": "101001/000001", "法人单位基本信息": "102001/000001",
@@ -122,6 +132,23 @@ def test_a_batch_expects_every_key_found(keys: KeySpace) -> None:
         problem = answer_problem(call.answer, call.request, query_pb2.BatchQueryResponse(results=wrong))
         assert problem == "keys of the seeded population not found"
     assert repr(WrongAnswer(problem)) == "WRONG_ANSWER: keys of the seeded population not found"
+
+
+def test_a_query_expects_the_record_of_its_key(keys: KeySpace) -> None:
+    """A Query answered OK with another key's record (a cache or a provider mixing keys up: another person's data)
+    counted as a success: only the status was read. Its key item must be the key asked for, read through the
+    platform's mask."""
+    for action, item in ((hot_query, "citizen_id"), (cold_query, "citizen_id"), (entity_query, "credit_code")):
+        call = action(keys)
+        key = call.request.key
+        masked = key[:6] + "*" * (len(key) - 10) + key[-4:]
+        other = key[:-1] + ("0" if key[-1] != "0" else "1")
+        for shown in (key, masked, key.lower()):
+            assert answer_problem(call.answer, call.request, query_pb2.QueryResponse(values={item: shown})) == "", shown
+        for shown in (other, other[:6] + "*" * (len(key) - 10) + other[-4:], key[:-1]):
+            reply = query_pb2.QueryResponse(values={item: shown})
+            assert answer_problem(call.answer, call.request, reply) == f"{item} of another record", shown
+        assert answer_problem(call.answer, call.request, query_pb2.QueryResponse()) == f"{item} not in the reply"
 
 
 def test_batches_hold_one_hundred_keys(keys: KeySpace) -> None:
