@@ -23,8 +23,9 @@ DUE_HEADER = "x-loadtest-due"
 #: What an answered call's reply must hold (``answer_problem``'s checks), when its status alone does not say.
 ANSWER_HEADER = "x-loadtest-answer"
 _LABELS = (NAME_HEADER, EXPECT_HEADER, DUE_HEADER, ANSWER_HEADER)
-#: Checks of a reply: every key of a batch found (they are the seeded population's), or a verification's outcome
-#: for the claimed name ("verify:MATCH", "verify:MISMATCH", "verify:NO_RECORD").
+#: Checks of a reply: every key of a batch found (they are the seeded population's), each with its own record when
+#: a key item follows ("found key:citizen_id"), or a verification's outcome for the claimed name ("verify:MATCH",
+#: "verify:MISMATCH", "verify:NO_RECORD").
 EVERY_KEY_FOUND = "found"
 VERIFY_CHECK = "verify:"
 #: Check of a Query's reply: the record's key item ("key:citizen_id", "key:credit_code") is the key asked for.
@@ -85,9 +86,14 @@ def answer_problem(check: str, request: Any, reply: Any) -> str:
     keys' Query calls failed NOT_FOUND. A Query answered OK with another key's record (a cache or a provider mixing
     keys up: another person's data) counted as a success too. The words stay few, so that Locust's failure table
     groups them."""
-    if check == EVERY_KEY_FOUND:
+    if check.startswith(EVERY_KEY_FOUND):
         answered = {result.key for result in reply.results if result.found and not result.error}
-        return "" if answered >= set(request.keys) else "keys of the seeded population not found"
+        if not answered >= set(request.keys):
+            return "keys of the seeded population not found"
+        item = check.removeprefix(EVERY_KEY_FOUND).strip().removeprefix(KEY_ITEM_CHECK)
+        mixed = item and any(result.found and not same_key(result.values.get(item, ""), result.key)
+                             for result in reply.results)
+        return f"{item} of another record" if mixed else ""
     if check.startswith(KEY_ITEM_CHECK):
         item = check.removeprefix(KEY_ITEM_CHECK)
         if item not in reply.values:

@@ -135,7 +135,7 @@ def verify_name(keys: KeySpace) -> Call:
 def batch_query(keys: KeySpace) -> Call:
     batch = [keys.cold_person() for _ in range(BATCH_SIZE)]
     return Call(workloads.BATCH_QUERY_METHOD, workloads.person_batch(batch, resource=keys.population),
-                f"BatchQuery ({BATCH_SIZE} keys)", answer=EVERY_KEY_FOUND)
+                f"BatchQuery ({BATCH_SIZE} keys)", answer=f"{EVERY_KEY_FOUND} {PERSON_RECORD}")
 
 
 def refused_not_shared(keys: KeySpace) -> Call:

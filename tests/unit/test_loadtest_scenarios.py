@@ -124,7 +124,7 @@ def test_a_batch_expects_every_key_found(keys: KeySpace) -> None:
     """A BatchQuery is answered OK with found: false for keys nobody holds; the batch's keys are the seeded
     population's, so one not found is a wrong answer (the same key's Query fails NOT_FOUND)."""
     call = batch_query(keys)
-    found = [query_pb2.BatchQueryResult(key=key, found=True) for key in call.request.keys]
+    found = [query_pb2.BatchQueryResult(key=key, found=True, values={"citizen_id": key}) for key in call.request.keys]
     assert answer_problem(call.answer, call.request, query_pb2.BatchQueryResponse(results=found)) == ""
     for wrong in ([*found[:-1], query_pb2.BatchQueryResult(key=found[-1].key, found=False)],
                   [*found[:-1], query_pb2.BatchQueryResult(key=found[-1].key, found=True, error="invalid key")],
@@ -149,6 +149,18 @@ def test_a_query_expects_the_record_of_its_key(keys: KeySpace) -> None:
             reply = query_pb2.QueryResponse(values={item: shown})
             assert answer_problem(call.answer, call.request, reply) == f"{item} of another record", shown
         assert answer_problem(call.answer, call.request, query_pb2.QueryResponse()) == f"{item} not in the reply"
+
+
+def test_a_batch_expects_each_key_answered_with_its_own_record(keys: KeySpace) -> None:
+    """Every key found, but one answered with another key's record: counted as a success."""
+    call = batch_query(keys)
+    found = [query_pb2.BatchQueryResult(key=key, found=True, values={"citizen_id": key[:6] + "*" * 8 + key[-4:]})
+             for key in call.request.keys]
+    assert answer_problem(call.answer, call.request, query_pb2.BatchQueryResponse(results=found)) == ""
+    other = next(result.key for result in found if result.key != found[-1].key)  # drawn uniformly, keys may repeat
+    swapped = [*found[:-1], query_pb2.BatchQueryResult(key=found[-1].key, found=True, values={"citizen_id": other})]
+    problem = answer_problem(call.answer, call.request, query_pb2.BatchQueryResponse(results=swapped))
+    assert problem == "citizen_id of another record"
 
 
 def test_batches_hold_one_hundred_keys(keys: KeySpace) -> None:
