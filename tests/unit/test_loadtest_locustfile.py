@@ -301,7 +301,7 @@ def test_an_http_status_in_place_of_a_grpc_one_is_named_as_such(credentials: Pat
     status, and a refusal by HTTP status stops the run saying it is not the platform's."""
     port = free_port()
     with http_status_server(port, status):
-        result = locust(credentials, f"127.0.0.1:{port}", "3s")
+        result = locust(credentials, f"127.0.0.1:{port}", "2s")
     assert result.returncode == 1, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     failure = rf"\d+\s+grpc IssueToken: {code} HTTP {status}\s*$"  # the error report's row
