@@ -327,7 +327,7 @@ PAGES: dict[str, Use] = {
     # 申请人 reports a record it finds wrong there and follows the answer to the disputes its department reported
     # (ListDisputes lists them that side only).
     "/disputes": Use(frozenset({"APPROVER", "REVIEWER", "AUDITOR", "DATA_OFFICER", "APPLICANT"}),
-                     "处理数据异议和数据冲突",
+                     "处理疑义数据和数据冲突",
                      send=frozenset({"APPROVER", "DATA_OFFICER", "APPLICANT"})),
     "/audit": Use(frozenset({"AUDITOR", "APPROVER", "DATA_OFFICER"}), "查看本部门资源的使用记录和管理日志"),
     "/supervision": Use(frozenset({"AUDITOR", "REVIEWER", "ADMINISTRATOR"}), "查看各部门的监督评估结果"),
@@ -339,7 +339,7 @@ PAGES: dict[str, Use] = {
 }
 #: The menu, in order: each entry is shown to the persons who may open its page.
 MENU = [("/drafts", "编目"), ("/review", "审核"), ("/applications", "申请"), ("/replies", "答复"),
-        ("/coordination", "协调"), ("/grants", "授权"), ("/disputes", "异议与冲突"), ("/audit", "审计"),
+        ("/coordination", "协调"), ("/grants", "授权"), ("/disputes", "疑义与冲突"), ("/audit", "审计"),
         ("/supervision", "监督"), ("/persons", "人员"), ("/departments", "部门"), ("/systems", "业务系统")]
 
 

@@ -99,7 +99,7 @@ def retirement_sentence(reason: str, metadata: Mapping[str, str]) -> str | None:
 _NOT_FOUND = re.compile(r"(application|grant|system|catalog entry|department|resource|person|dispute|conflict) "
                         r"['\"]?(.*?)['\"]?( version (\d+))? not found", re.DOTALL)
 _OBJECTS = {"application": "申请", "grant": "授权", "system": "业务系统", "catalog entry": "目录", "department": "部门",
-            "resource": "资源", "person": "人员", "dispute": "异议", "conflict": "数据冲突"}
+            "resource": "资源", "person": "人员", "dispute": "疑义", "conflict": "数据冲突"}
 
 
 def not_found_text(detail: str) -> str:

@@ -52,7 +52,7 @@ LEVEL = {directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL: "国家级", directory_pb2
          directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL: "市级", directory_pb2.ADMINISTRATIVE_LEVEL_COUNTY: "县级"}
 ROLE = {"DATA_OFFICER": "编目员", "APPROVER": "审批人", "APPLICANT": "申请人", "REVIEWER": "审核员",
         "AUDITOR": "审计员", "ADMINISTRATOR": "管理员"}
-INDICATOR = {"catalog_on_time": "目录按时更新", "reply_on_time": "申请按时答复", "dispute_on_time": "异议按时处理",
+INDICATOR = {"catalog_on_time": "目录按时更新", "reply_on_time": "申请按时答复", "dispute_on_time": "疑义按时处理",
              "availability": "服务可用", "freshness": "数据及时", "purpose_compliance": "按用途使用"}
 ACCESS_RESULT = {1: "已答复", 2: "无记录", 3: "拒绝", 4: "请求无效", 5: "平台未能答复"}
 #: AccessResult NOT_FOUND, and what its failure_reason says was not found when it was no record.
@@ -113,8 +113,8 @@ ADMIN_ACTION = {
     "foundation.retire_source": "停用数据来源",
     "foundation.designate_item_source": "指定信息项权威来源", "foundation.load_records": "装载数据",
     "foundation.resolve_conflict": "处理数据冲突", "foundation.read_history": "查阅记录历史",
-    "dispute.report": "提出数据异议", "dispute.corrected": "异议核实：已更正", "dispute.confirmed": "异议核实：无误",
-    "dispute.read": "查阅数据异议", "audit.usage_summary": "查阅资源使用统计",
+    "dispute.report": "报告疑义数据", "dispute.corrected": "疑义核实：已更正", "dispute.confirmed": "疑义核实：无误",
+    "dispute.read": "查阅疑义数据", "audit.usage_summary": "查阅资源使用统计",
     "audit.verification.start": "发起审计日志校验", "audit.verification.cancel": "取消审计日志校验",
     "audit.verify_chain": "校验审计日志（一页）",
     "supervision.update_weights": "调整评价指标权重", "supervision.compute_snapshots": "计算月度监督快照",

@@ -1137,30 +1137,30 @@ def _grant_actions(person: Person, grant: sharing_pb2.Grant, provider: str) -> t
     return provider_approver, (provider_approver and not coordinated) or ("REVIEWER" in roles and coordinated)
 
 
-# -- 异议与冲突 --------------------------------------------------------------------------------------------------
+# -- 疑义与冲突 --------------------------------------------------------------------------------------------------
 
-#: Who answers each of 异议与冲突's forms: the provider's 审批人 a dispute, the authoritative source's 编目员 a
+#: Who answers each of 疑义与冲突's forms: the provider's 审批人 a dispute, the authoritative source's 编目员 a
 #: conflict (services/query/dispute_servicer.py, services/foundation/loading.py).
-_RESOLVES = {"dispute": (("APPROVER",), "提供部门的审批人答复数据异议"),
+_RESOLVES = {"dispute": (("APPROVER",), "提供部门的审批人答复疑义数据"),
              "conflict": (("DATA_OFFICER",), "权威来源部门的编目员解决数据冲突"),
-             "report": (("APPLICANT",), "使用部门的申请人报告数据异议")}
+             "report": (("APPLICANT",), "使用部门的申请人报告疑义数据")}
 #: The report form's inputs, each the ReportDispute field of its name (dispute.<name>).
 REPORT_FIELDS = ("resource_code", "key", "item", "claimed_value", "evidence")
 #: ReportDispute's refusals of what was typed that are no field violation, said beside the input they concern
 #: (errors.REASON_SENTENCES' NOT_PUBLISHED speaks of applications).
 _REPORT_REFUSALS = {
     "RESOURCE_NOT_FOUND": ("resource_code", "没有这一信息资源代码的资源，请核对后重新填写（如 101001/000001）。"),
-    "NOT_PUBLISHED": ("resource_code", "该资源目录未发布或已撤销，不能对其数据报告异议。"),
+    "NOT_PUBLISHED": ("resource_code", "该资源目录未发布或已撤销，不能对其数据报告疑义。"),
     "NOT_A_USER": ("item", "本部门目前无权使用该资源的这一信息项：只有可使用它的部门才能报告其数据有误，"
                            "请核对信息项，或先申请使用。"),
-    "OPEN_DISPUTE_EXISTS": ("key", "本部门对这条记录的这一信息项已有异议尚未答复，提供部门答复后才能再次报告，"
+    "OPEN_DISPUTE_EXISTS": ("key", "本部门对这条记录的这一信息项已有疑义尚未答复，提供部门答复后才能再次报告，"
                                    "请在下方列表中跟进。"),
 }
 
 
 async def _report_dispute(console: Console, session: Session, typed: dict[str, Any]
                           ) -> tuple[Any, dict[str, str], Problem | None]:
-    """Reports the dispute typed in 异议's report form: the new dispute, else what to say beside each input (the
+    """Reports the dispute typed in 疑义's report form: the new dispute, else what to say beside each input (the
     service's field violations and the refusals of _REPORT_REFUSALS) or, for any other refusal, the Problem.
     The 信息项 may be typed as its Chinese name, which the catalog entry turns into the machine name it is."""
     code = typed["resource_code"].strip()
@@ -1201,7 +1201,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
             if reported is not None:
                 provider = reported.provider_department_code
                 named = (await console.names.departments(session.token, [provider])).get(provider) or provider
-                return _done(session, f"已报告异议 {reported.id}，待提供部门{named}核实答复。", "/disputes")
+                return _done(session, f"已报告疑义 {reported.id}，待提供部门{named}核实答复。", "/disputes")
         elif kind == "dispute":
             text = _text(form, "answer")
             if not text:
@@ -1215,7 +1215,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                 if problem:
                     errors = forms.field_errors(problem.fields)
                 else:
-                    return _done(session, f"已答复异议 {target}。", "/disputes")
+                    return _done(session, f"已答复疑义 {target}。", "/disputes")
         else:
             _a, problem = await _call(console, session, console.services.foundation.ResolveConflict,
                                       foundation_pb2.ResolveConflictRequest(
@@ -1241,7 +1241,7 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
     conflicts, conflicts_problem = (await _conflicts(console, request, session) if show_conflicts
                                     else (None, None))
     status = 400 if errors else _status_of(problem or _down(conflicts_problem))
-    return console.page(request, "disputes.html", status=status, title="异议与冲突" if show_conflicts else "异议",
+    return console.page(request, "disputes.html", status=status, title="疑义与冲突" if show_conflicts else "疑义",
                         show_conflicts=show_conflicts,
                         item_names=await _item_names(console, session, [d.resource_code for d in shown]),
                         **await _names(console, session,
@@ -1258,12 +1258,12 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
                         problem=problem, conflicts_problem=conflicts_problem, kind=kind, target=target, typed=typed)
 
 
-#: What 异议与冲突 says in place of the conflicts to a person who may not read them (services/foundation/servicer.py
+#: What 疑义与冲突 says in place of the conflicts to a person who may not read them (services/foundation/servicer.py
 #: CONFLICT_READERS): each names a record and shows its values, unmasked.
 CONFLICTS_DECIDERS_ONLY = ("数据冲突仅供来源部门的编目员、审批人和共享主管部门的审核员查阅（冲突含记录的原始值）；"
                            "您的角色无需处理数据冲突。")
 CONFLICT_READERS = ("DATA_OFFICER", "APPROVER", "REVIEWER")
-#: Who 异议与冲突 shows its conflicts section to: their readers, and the 审计员, told whose they are. A 申请人 follows
+#: Who 疑义与冲突 shows its conflicts section to: their readers, and the 审计员, told whose they are. A 申请人 follows
 #: their department's reports there and has nothing to do with conflicts: the section is not theirs to see.
 CONFLICTS_SHOWN = (*CONFLICT_READERS, "AUDITOR")
 

@@ -35,7 +35,7 @@ CONFIRMED = "CONFIRMED"
 
 MAX_VALUE = 1000
 #: The persons who read a dispute, by their department's part in it (R-DSP-1). The reporter's 申请人, who
-#: reported it and follows the answer, its 审批人, who follows its department's reports on the console's 异议 page
+#: reported it and follows the answer, its 审批人, who follows its department's reports on the console's 疑义 page
 #: (a 申请人 has no such page), and its 审计员; the provider's 审批人, who answers it, its 编目员, who
 #: corrects the record, and its 审计员; the authority's 审核员, who sees open and overdue disputes and presses
 #: the provider, and its 审计员. The key is a person's 公民身份号码 and the evidence quotes them: a 申请人 of the

@@ -900,7 +900,7 @@ def test_the_audit_page_lists_the_beijing_days_asked_for() -> None:
     assert re.search(r'href="[^"]*from=2026-03-02[^"]*"', page), "the next page keeps the dates"
 
 def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_may_read() -> None:
-    """ListDisputes lets a 申请人 read the disputes their department reported (R-DSP-1), but 异议与冲突 was not in
+    """ListDisputes lets a 申请人 read the disputes their department reported (R-DSP-1), but 疑义与冲突 was not in
     their menu and /disputes answered 您的角色不能使用此页面: they could not follow the answer to a report. It is
     now theirs to read, and to send its report form only (the handler refuses their answer or resolution); their
     card shows the report whole, no answer form, and no conflicts section (ListConflicts is not theirs)."""
@@ -926,7 +926,7 @@ def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_
             set(roles) & set(applicant.roles)), disputes=[dispute], item_names={}, dept_names={}, res_names={},
         next_token="", conflicts=[], conflicts_next="", problem=None, conflicts_problem=None, kind="", target="",
         typed={}, show_conflicts=False)
-    assert "异议 d-1" in page and "户口簿原件" in page and "待提供部门" in page and "答复异议" not in page
+    assert "疑义 d-1" in page and "户口簿原件" in page and "待提供部门" in page and "答复疑义" not in page
     assert "数据冲突" not in page
 
 
@@ -995,7 +995,7 @@ def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_
 
 
 def test_the_home_page_lists_the_disputes_awaiting_the_department_by_item_name() -> None:
-    """首页's 待处理的异议 listed every open dispute the person reads: a 审批人 of the reporting department was told
+    """首页's 待处理的疑义 listed every open dispute the person reads: a 审批人 of the reporting department was told
     to handle (去处理) the reports their own department made, which only the provider answers, and each read its
     item by machine name (name). It lists those awaiting the person's department (reported by others), named
     姓名."""
@@ -1078,3 +1078,25 @@ def test_the_home_pages_disputes_say_the_working_days_left() -> None:
     said = next(line for line in page.splitlines() if "d-0" in line)
     assert '<strong class="late">已逾期 3 个工作日</strong>' in said
     assert '<strong class="late">仅剩 1 个工作日</strong>' in said and "剩余 4 个工作日" in said
+
+
+def test_a_users_challenge_of_a_providers_data_is_named_yiyi_as_the_rules_name_it() -> None:
+    """国发〔2016〕51号 Art. 15 (and the municipal rules' Art. 20) call a using department's challenge of shared data
+    疑义 (使用部门对获取的共享信息有疑义), and supervision's reports say 疑义数据, 疑义答复按时率; the console said
+    异议 (a legal objection, another thing): its menu 异议与冲突, the home page's 待处理的异议, the cards, the
+    report and answer forms, the audit page's actions, the supervision CSV's header, and docs/ naming the page. Every
+    place a user reads now says 疑义."""
+    from pathlib import Path
+
+    from console.app import Session, navigation
+    from console.errors import not_found_text
+
+    root = Path(__file__).resolve().parents[2]
+    readable = [*root.glob("console/**/*.py"), *root.glob("console/templates/*.html"), *root.glob("docs/*.md"),
+                root / "services/supervision/reports.py", root / "services/query/disputes.py"]
+    assert [str(p.relative_to(root)) for p in readable if "异议" in p.read_text(encoding="utf-8")] == []
+    auditor = Person(username="authority.auditor", display_name="审计员", department_code="11110100MB00000014",
+                     roles=("AUDITOR",))
+    assert ("/disputes", "疑义与冲突") in navigation(Session(id="s", person=auditor, token="t", token_expires_at=0))
+    assert not_found_text("dispute d-1 not found") == "疑义 d-1"
+    assert labels.ADMIN_ACTION["dispute.report"] == "报告疑义数据"

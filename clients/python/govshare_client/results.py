@@ -105,7 +105,7 @@ class BatchQueryResult:
 @dataclass(frozen=True)
 class ExportRow:
     """One record of a batch download (部门批量下载): its key, granted items (masked by rule), as-of time, and
-    whether the record is under an open dispute (an 异议 a user reported; its values may be corrected)."""
+    whether the record is under an open dispute (a 疑义 a user reported; its values may be corrected)."""
 
     key: str
     values: dict[str, str]

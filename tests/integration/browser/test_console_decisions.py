@@ -108,14 +108,14 @@ async def test_the_providers_approver_answers_a_dispute_and_is_named_on_it(  # t
     try:
         page = await login(context, username, PASSWORD, totp.now())
         await page.goto("/")
-        listed = await page.locator("section", has_text="待处理的异议").inner_text()
+        listed = await page.locator("section", has_text="待处理的疑义").inner_text()
         assert dispute_id in listed and "已逾期" in listed, listed
         await page.goto("/disputes")
         card = page.locator("section.card", has_text=dispute_id)
         await card.get_by_label("经核实无误").check()
         await card.get_by_label("答复").fill("经核对户籍档案，登记姓名无误")
-        await card.get_by_role("button", name="答复异议").click()
-        assert f"已答复异议 {dispute_id}" in await page.locator(".flash").inner_text()
+        await card.get_by_role("button", name="答复疑义").click()
+        assert f"已答复疑义 {dispute_id}" in await page.locator(".flash").inner_text()
         card = page.locator("section.card", has_text=dispute_id)
         text = await card.inner_text()
         assert "经核实无误" in text and "经核对户籍档案" in text and "测试" in text  # the approver's name

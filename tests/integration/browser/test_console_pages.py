@@ -20,7 +20,7 @@ PAGES = [
     ("/drafts", "编目", "police"), ("/drafts/new", "新建目录", "police"), ("/review", "审核", "authority"),
     ("/applications", "我的申请", "civil"), ("/replies", "答复", "police"),
     ("/replies/decided", "已办理的申请", "police"), ("/coordination", "协调", "authority"),
-    ("/grants", "授权", "police"), ("/disputes", "异议与冲突", "police"), ("/audit", "审计", "authority"),
+    ("/grants", "授权", "police"), ("/disputes", "疑义与冲突", "police"), ("/audit", "审计", "authority"),
     ("/supervision", "监督", "authority"), ("/persons", "人员", "authority"), ("/persons/new", "新建人员", "authority"),
     ("/departments", "部门", "authority"), ("/systems", "业务系统", "authority"),
 ]

@@ -865,7 +865,7 @@ async def test_a_second_list_that_is_refused_says_so_not_that_it_is_empty(  # ty
 @pytest.mark.parametrize(("path", "system", "nothing"), [
     ("/catalog?page_token=garbage", "civil", "没有符合条件的资源"),
     ("/audit?page_token=garbage", "civil", "没有使用记录"),
-    ("/disputes?page_token=garbage", "civil", "没有异议"),
+    ("/disputes?page_token=garbage", "civil", "没有疑义"),
 ])
 async def test_a_refused_list_does_not_also_say_it_is_empty(  # type: ignore[no-untyped-def]
         context, console_server, platform, path, system, nothing):
@@ -1181,29 +1181,29 @@ async def test_a_dispute_is_answered_from_the_providers_page_only(context, conso
         answer = await context.request.get("/disputes", headers=_as(session))
         assert answer.status == 200
         text = await answer.text()
-        pages[system] = text[text.index(f"异议 {dispute_id}"):].split("</section>", 1)[0]
-    assert "答复异议" not in pages["social"] and "待提供部门" in pages["social"]
+        pages[system] = text[text.index(f"疑义 {dispute_id}"):].split("</section>", 1)[0]
+    assert "答复疑义" not in pages["social"] and "待提供部门" in pages["social"]
     assert "市公安局" in pages["social"]
-    assert "答复异议" in pages["police"]
+    assert "答复疑义" in pages["police"]
 
 
 async def test_the_using_departments_applicant_reports_a_dispute_on_the_disputes_page(  # type: ignore[no-untyped-def]
         context, console_server, platform):
-    """异议 offered no way to report a dispute: a 申请人 who found a record wrong had to call ReportDispute. The page
+    """疑义 offered no way to report a dispute: a 申请人 who found a record wrong had to call ReportDispute. The page
     now has a report form for the 申请人 (the role the service lets report); refusals are said in Chinese beside
     their inputs with what was typed kept, the 信息项 may be typed by its Chinese name, and the new dispute is
     named after and listed."""
     key = citizen_id_of(850, platform.credentials.seed)
     applicant = _person_session(console_server, platform, "social", "APPLICANT")
     page = await (await context.request.get("/disputes", headers=_as(applicant))).text()
-    assert "报告数据异议" in page and 'name="claimed_value"' in page
+    assert "报告疑义数据" in page and 'name="claimed_value"' in page
     approver = _person_session(console_server, platform, "police", "APPROVER")
-    assert "报告数据异议" not in await (await context.request.get("/disputes", headers=_as(approver))).text()
+    assert "报告疑义数据" not in await (await context.request.get("/disputes", headers=_as(approver))).text()
     typed = {"kind": "report", "resource_code": "101001/000001", "key": key[:-1] + ("0" if key[-1] != "0" else "1"),
              "item": "姓名", "claimed_value": " ", "evidence": "户口簿原件"}
     answer = await _post(context, "/disputes", applicant, typed)
     text = await answer.text()
-    assert answer.status == 400 and "异议未报告" in text, text[-1500:]
+    assert answer.status == 400 and "疑义未报告" in text, text[-1500:]
     assert 'id="key-error">公民身份号码的校验位不正确' in text, text[-2500:]
     assert 'id="claimed_value-error">此项必填' in text and "户口簿原件</textarea>" in text, text[-2500:]
     assert f'value="{typed["key"]}"' in text and 'value="姓名"' in text
@@ -1215,18 +1215,18 @@ async def test_the_using_departments_applicant_reports_a_dispute_on_the_disputes
                          max_redirects=0)
     assert answer.status == 303, await answer.text()
     text = await (await context.request.get("/disputes", headers=_as(applicant))).text()
-    reported = re.search(r"已报告异议 ([0-9a-f-]{36})，待提供部门市公安局核实答复。", text)
+    reported = re.search(r"已报告疑义 ([0-9a-f-]{36})，待提供部门市公安局核实答复。", text)
     assert reported, text[:3000]
-    card = _card(text, f"\">异议 {reported.group(1)} · ")
+    card = _card(text, f"\">疑义 {reported.group(1)} · ")
     assert "待核实" in card and "李小红" in card and "姓名" in card
     again = await _post(context, "/disputes", applicant, {**typed, "key": key, "claimed_value": "李小红"})
-    assert again.status == 400 and 'id="key-error">本部门对这条记录的这一信息项已有异议尚未答复' in await again.text()
+    assert again.status == 400 and 'id="key-error">本部门对这条记录的这一信息项已有疑义尚未答复' in await again.text()
 
 
 async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values(  # type: ignore[no-untyped-def]
         context, console_server, platform):
     """The authority's persons (its 审计员 too) read every citizen's 公民身份号码, the claimed name and the evidence
-    on 异议与冲突, where a query of the record shows the authority both masked. Now the card shows them masked
+    on 疑义与冲突, where a query of the record shows the authority both masked. Now the card shows them masked
     and says the free text is the reporter's and the provider's alone; the provider's page still shows them."""
     dispute_id = await _report_name_dispute(platform, 11)
     key = citizen_id_of(11, platform.credentials.seed)
@@ -1236,7 +1236,7 @@ async def test_the_authority_sees_a_dispute_without_the_persons_number_or_values
                                                                                     system, role)))
         assert answer.status == 200
         text = await answer.text()
-        cards[system] = text[text.index(f"异议 {dispute_id}"):].split("</section>", 1)[0]
+        cards[system] = text[text.index(f"疑义 {dispute_id}"):].split("</section>", 1)[0]
     assert key not in cards["authority"] and f"{key[:6]}{'*' * 8}{key[-4:]}" in cards["authority"]
     assert "李小红" not in cards["authority"] and "户口簿原件" not in cards["authority"]
     assert "李**" in cards["authority"] and "仅报告部门和提供部门可见" in cards["authority"]
@@ -1395,7 +1395,7 @@ async def test_a_reply_due_in_a_year_without_its_holiday_arrangement_says_it_is_
 async def test_a_dispute_due_in_a_year_without_its_holiday_arrangement_says_it_is_provisional(  # type: ignore[no-untyped-def]
         context, console_server, platform, database_url):
     """A dispute reported after mid-December is due in January, counted Monday to Friday: the service says
-    due_time_provisional, as it does of a reply deadline, but 异议与冲突 and the home page showed the date as
+    due_time_provisional, as it does of a reply deadline, but 疑义与冲突 and the home page showed the date as
     certain (the reply deadlines said （暂定）)."""
     import asyncpg
 
@@ -1407,7 +1407,7 @@ async def test_a_dispute_due_in_a_year_without_its_holiday_arrangement_says_it_i
         await conn.close()
     provider = _as(_person_session(console_server, platform, "police", "APPROVER"))
     listed = await (await context.request.get("/disputes", headers=provider)).text()
-    card = listed[listed.index(f"异议 {dispute_id}"):].split("</section>", 1)[0]
+    card = listed[listed.index(f"疑义 {dispute_id}"):].split("</section>", 1)[0]
     assert "期限 2099-01-16（暂定：2099 年节假日安排尚未公布" in card, card
     home = await (await context.request.get("/", headers=provider)).text()
     assert "期限 2099-01-16（暂定）" in home[home.index(dispute_id):].split("</li>", 1)[0]
@@ -1883,7 +1883,7 @@ async def test_a_refused_decision_comes_back_as_it_was_typed(context, console_se
     dispute_id = await _report_name_dispute(platform, 13)
     answer = await _post(context, "/disputes", approver, {"kind": "dispute", "id": dispute_id, "corrected": "yes",
                                                           "answer": "已核实" * 1400})
-    card = _card(await answer.text(), f"异议 {dispute_id}")
+    card = _card(await answer.text(), f"疑义 {dispute_id}")
     assert answer.status == 400 and 'id="answer-error">不能超过 4000 个字' in card, card[-800:]
     assert f">{'已核实' * 1400}</textarea>" in card and 'value="yes" checked' in card, card[-800:]
 
@@ -2229,7 +2229,7 @@ async def test_a_refused_reply_to_an_application_beyond_the_first_page_comes_bac
 
 async def test_a_refused_answer_to_a_dispute_beyond_the_first_page_comes_back_with_its_form(  # type: ignore[no-untyped-def]
         context, console_server, platform):
-    """The answer form posts to 异议与冲突's first page: an answer refused beside its field (sent empty) to a dispute
+    """The answer form posts to 疑义与冲突's first page: an answer refused beside its field (sent empty) to a dispute
     of a later page came back as the first page, without that dispute's card, its choice lost and the error a
     banner naming nothing. The refused dispute's card now heads the page, as it was sent, the banner naming it."""
     disputes = dispute_pb2_grpc.DisputeServiceStub(platform.channel)
@@ -2238,10 +2238,10 @@ async def test_a_refused_answer_to_a_dispute_beyond_the_first_page_comes_back_wi
         claimed_value="李小红", evidence="户口簿原件")), metadata=platform.metadata("social"), timeout=10)).dispute.id
         for i in range(console_server.console.settings.page_size + 1)]
     approver = _person_session(console_server, platform, "police", "APPROVER")
-    assert f"异议 {made[0]}" not in await (await context.request.get("/disputes", headers=_as(approver))).text()
+    assert f"疑义 {made[0]}" not in await (await context.request.get("/disputes", headers=_as(approver))).text()
     answer = await _post(context, "/disputes", approver, {"kind": "dispute", "id": made[0], "corrected": "yes",
                                                            "answer": " "})
     text = await answer.text()
-    assert answer.status == 400 and f"异议 {made[0]} 未答复：请填写核实结果" in text, text[-800:]
-    card = _card(text, f'<h3 id="d-1">异议 {made[0]}')
-    assert 'value="yes" checked' in card and "答复异议" in card, card[-800:]
+    assert answer.status == 400 and f"疑义 {made[0]} 未答复：请填写核实结果" in text, text[-800:]
+    card = _card(text, f'<h3 id="d-1">疑义 {made[0]}')
+    assert 'value="yes" checked' in card and "答复疑义" in card, card[-800:]

@@ -37,7 +37,7 @@ async def test_a_persons_menu_and_links_follow_their_roles_and_a_form_posted_aro
         context, console_server, platform):
     page = await login_demo(context, platform, "authority.auditor")
     assert [await a.inner_text() for a in await page.locator("nav a").all()] == ["首页", "目录", "协调", "授权",
-                                                                                  "异议与冲突", "审计", "监督"]
+                                                                                  "疑义与冲突", "审计", "监督"]
     await page.goto("/catalog/entry?code=101001/000001")
     assert await page.get_by_role("link", name="申请使用").count() == 0  # an 审计员 applies for nothing
     csrf = await page.locator("input[name=csrf_token]").first.get_attribute("value")
@@ -79,9 +79,9 @@ async def test_an_approvers_audit_page_says_whose_the_administrative_log_is_in_c
 
 
 @pytest.mark.parametrize(("role", "system", "shown", "hidden"), [
-    ("APPROVER", "police", ["待答复的申请", "待处理的异议"], ["待审核的目录", "待解决的数据冲突"]),
-    ("DATA_OFFICER", "police", ["待解决的数据冲突"], ["待答复的申请", "待审核的目录", "待处理的异议"]),
-    ("AUDITOR", "authority", ["待处理的异议"], ["待解决的数据冲突", "待审核的目录"]),
+    ("APPROVER", "police", ["待答复的申请", "待处理的疑义"], ["待审核的目录", "待解决的数据冲突"]),
+    ("DATA_OFFICER", "police", ["待解决的数据冲突"], ["待答复的申请", "待审核的目录", "待处理的疑义"]),
+    ("AUDITOR", "authority", ["待处理的疑义"], ["待解决的数据冲突", "待审核的目录"]),
     ("APPLICANT", "police", ["逾期未获答复的申请", "申请使用"],
      ["待答复的申请", "待审核的目录", "没有需要在首页处理的待办事项"]),
 ])
