@@ -52,8 +52,6 @@ LEVEL = {directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL: "国家级", directory_pb2
          directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL: "市级", directory_pb2.ADMINISTRATIVE_LEVEL_COUNTY: "县级"}
 ROLE = {"DATA_OFFICER": "编目员", "APPROVER": "审批人", "APPLICANT": "申请人", "REVIEWER": "审核员",
         "AUDITOR": "审计员", "ADMINISTRATOR": "管理员"}
-INDICATOR = {"catalog_on_time": "目录按时更新", "reply_on_time": "申请按时答复", "dispute_on_time": "疑义按时处理",
-             "availability": "服务可用", "freshness": "数据及时", "purpose_compliance": "按用途使用"}
 ACCESS_RESULT = {1: "已答复", 2: "无记录", 3: "拒绝", 4: "请求无效", 5: "平台未能答复"}
 #: AccessResult NOT_FOUND, and what its failure_reason says was not found when it was no record.
 NOT_FOUND_RESULT = 2

@@ -57,7 +57,7 @@ from services.runtime.excel_csv import csv_bytes
 from services.runtime.workdays import CHINA
 from services.supervision.months import MAX_YEAR, MIN_YEAR
 from services.supervision.report_client import TIMEOUT_SECONDS as REPORT_TIMEOUT_SECONDS
-from services.supervision.reports import RULES, evidence_text, subject_text
+from services.supervision.reports import INDICATORS, RULES, evidence_text, subject_text
 
 log = logging.getLogger("govshare.console")
 #: ListApplications' order for the lists of applications waiting for someone: the one waiting longest first (newest
@@ -1413,7 +1413,7 @@ async def supervision(console: Console, request: Request, session: Session) -> R
                         evaluations=evaluations, own=own, **names, chart=chart,
                         in_progress=(year, month) == (today.year, today.month),
                         next_token=answer.next_page_token if answer else "", problem=problem,
-                        indicator_names=labels.INDICATOR, errors=_input_errors(problem, {}),
+                        indicator_names=INDICATORS, errors=_input_errors(problem, {}),
                         violations=[_violation_row(v) for v in listed],
                         violations_next=violations.next_page_token if violations else "",
                         violations_problem=violations_problem)
@@ -1513,15 +1513,17 @@ async def _month_evaluations(console: Console, session: Session, year: int, mont
 
 async def _evaluation_table(console: Console, session: Session, year: int, month: int
                             ) -> tuple[list[str], list[list[object]], Problem | None]:
+    """The month's evaluations as the export's table, its indicators named as supervision's reports name them:
+    a supervisor lays the two side by side."""
     evaluations, problem = await _month_evaluations(console, session, year, month)
     names = named_then(await console.names.departments(session.token, [e.department_code for e in evaluations]),
                        evaluations)
-    header = ["部门代码", "部门名称", "综合得分", *labels.INDICATOR.values(), "违规数"]
+    header = ["部门代码", "部门名称", "综合得分", *INDICATORS.values(), "违规数"]
     rows: list[list[object]] = []
     for e in evaluations:
         found = {i.name: i for i in e.indicators}
         rows.append([e.department_code, names.get(e.department_code, ""), f"{e.score:.2f}",
-                     *(indicator_rate(found.get(name)) for name in labels.INDICATOR), e.violations])
+                     *(indicator_rate(found.get(name)) for name in INDICATORS), e.violations])
     return header, rows, problem
 
 

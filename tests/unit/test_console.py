@@ -11,7 +11,7 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from console import forms, labels, password
+from console import forms, labels, pages, password
 from console.app import Console, day, until, until_day, when, working_days_left
 from console.charts import bar_chart
 from console.errors import Problem, field_sentence
@@ -214,7 +214,7 @@ def test_the_supervision_page_does_not_round_a_rate_up_to_100_percent() -> None:
     page = console.templates.get_template("supervision.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
         year=2026, month=12, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
-        indicator_names=labels.INDICATOR)
+        indicator_names=pages.INDICATORS)
     cells = re.findall(r"<td>([^<]*)</td>", page)
     # Nothing due (0 of 0, or no such indicator) is "—", not the 100.0% the score counts it as.
     assert cells[1:] == ["99.96", "—", "—", "99.9%", "99.6%", "0.1%", "66.7%", "0"], cells
@@ -1100,3 +1100,36 @@ def test_a_users_challenge_of_a_providers_data_is_named_yiyi_as_the_rules_name_i
     assert ("/disputes", "疑义与冲突") in navigation(Session(id="s", person=auditor, token="t", token_expires_at=0))
     assert not_found_text("dispute d-1 not found") == "疑义 d-1"
     assert labels.ADMIN_ACTION["dispute.report"] == "报告疑义数据"
+
+
+async def test_the_supervision_page_and_its_export_name_the_indicators_as_the_reports_do(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 监督 page's columns and its CSV/Excel header named the indicators in words of their own (目录按时更新,
+    申请按时答复, 异议按时处理, 服务可用, 数据及时, 按用途使用), the month's and the year's reports others
+    (目录更新按时率, 申请答复按时率, 疑义答复按时率, 服务可用率, 数据更新及时率, 按授权用途使用率): a supervisor
+    matching the export with the report read six pairs of names for six rates. Both say the reports' names."""
+    from types import SimpleNamespace
+
+    from services.supervision.reports import INDICATORS
+
+    evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, score=90, indicators=[
+        supervision_pb2.Indicator(name="dispute_on_time", numerator=1, denominator=2, rate=0.5, weight=15)])
+
+    async def month_evaluations(*_args: object) -> tuple[list[object], None]:
+        return [evaluation], None
+
+    async def departments(*_args: object) -> dict[str, str]:
+        return {PERSON.department_code: "市公安局"}
+
+    monkeypatch.setattr(pages, "_month_evaluations", month_evaluations)
+    console = SimpleNamespace(names=SimpleNamespace(departments=departments))
+    header, rows, _ = await pages._evaluation_table(console, SimpleNamespace(token="t"), 2026, 11)  # type: ignore[arg-type]
+    assert header == ["部门代码", "部门名称", "综合得分", "目录更新按时率", "申请答复按时率", "疑义答复按时率",
+                      "服务可用率", "数据更新及时率", "按授权用途使用率", "违规数"], header
+    assert header[3:-1] == list(INDICATORS.values()) and rows[0][5] == "50.0%", rows
+    page = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                   SessionStore(idle_seconds=600)).templates.get_template("supervision.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
+        year=2026, month=11, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
+        indicator_names=pages.INDICATORS)
+    assert all(f'<th scope="col">{name}</th>' in page for name in INDICATORS.values()), page
