@@ -453,8 +453,8 @@ def _lifted(details: dict[str, Any]) -> str:
 
 def access_result(access: Any) -> str:
     """An access's result as the 审计 page says it. An export's is how it ended and how far it got (its closing
-    record): a download its caller cancelled after one page said 平台未能答复, as if nothing had left, and one
-    under way or whose replica stopped said 已答复, as if every row had."""
+    record): a download its caller cancelled after one page said it failed, as if nothing had left, and one
+    under way or whose replica stopped said it was answered, as if every row had."""
     result = labels.ACCESS_RESULT.get(access.result, "")
     if access.result == labels.NOT_FOUND_RESULT:  # a miss (无记录), or a resource that does not exist
         return labels.NOT_FOUND.get(access.failure_reason, result)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from govshare.authorization.v1 import directory_pb2, sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
-from govshare.query.v1 import dispute_pb2
+from govshare.query.v1 import audit_pb2, dispute_pb2
+from services.supervision.reports import RESULTS
 
 CATEGORY = {catalog_pb2.CATEGORY_FOUNDATION: "基础", catalog_pb2.CATEGORY_THEME: "主题",
             catalog_pb2.CATEGORY_DEPARTMENT: "部门"}
@@ -52,7 +53,10 @@ LEVEL = {directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL: "国家级", directory_pb2
          directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL: "市级", directory_pb2.ADMINISTRATIVE_LEVEL_COUNTY: "县级"}
 ROLE = {"DATA_OFFICER": "编目员", "APPROVER": "审批人", "APPLICANT": "申请人", "REVIEWER": "审核员",
         "AUDITOR": "审计员", "ADMINISTRATOR": "管理员"}
-ACCESS_RESULT = {1: "已答复", 2: "无记录", 3: "拒绝", 4: "请求无效", 5: "平台未能答复"}
+#: An access's result (audit.proto AccessResult) in the words of supervision's monthly feedback (其中已应答, 库无,
+#: 拒绝, 无效请求, 失败), which the provider reads beside this page; 答复 is the rules' word for an application's reply.
+ACCESS_RESULT = {number: RESULTS[name.removeprefix("ACCESS_RESULT_")]
+                 for name, number in audit_pb2.AccessResult.items() if number}
 #: AccessResult NOT_FOUND, and what its failure_reason says was not found when it was no record.
 NOT_FOUND_RESULT = 2
 NOT_FOUND = {"RESOURCE_NOT_FOUND": "资源不存在"}

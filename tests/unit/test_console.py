@@ -803,8 +803,11 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
     results = re.findall(r"<td>([^<]*)</td></tr>", page)
     assert results == ["下载中止（调用方取消或超时）：已发送 500 行（1 页）", "已完整下载：已发送 1200 行（3 页）",
                        "已准许，未记录结束（可能仍在下载，或服务中断）",
-                       "下载中断（承担下载的平台服务进程异常停止）：已发送行数未知", "拒绝", "平台未能答复",
-                       "无记录", "资源不存在"], results
+                       "下载中断（承担下载的平台服务进程异常停止）：已发送行数未知", "拒绝", "失败",
+                       "库无", "资源不存在"], results
+    # Every other result in the words of the month's feedback (其中已应答…), not 已答复 (an application's reply),
+    # 无记录, 请求无效 or 平台未能答复 as the page said.
+    assert list(labels.ACCESS_RESULT.values()) == ["已应答", "库无", "拒绝", "无效请求", "失败"]
 
 
 def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:
