@@ -47,8 +47,8 @@ APPLICATION_STATE = {
     sharing_pb2.APPLICATION_STATE_WITHDRAWN: "已撤回"}
 GRANT_STATE = {sharing_pb2.GRANT_STATE_ACTIVE: "有效", sharing_pb2.GRANT_STATE_REVOKED: "已撤销",
                sharing_pb2.GRANT_STATE_EXPIRED: "已过期"}
-DISPUTE_STATE = {dispute_pb2.DISPUTE_STATE_OPEN: "待核实", dispute_pb2.DISPUTE_STATE_CORRECTED: "已更正",
-                 dispute_pb2.DISPUTE_STATE_CONFIRMED: "经核实无误"}
+DISPUTE_STATE = {dispute_pb2.DISPUTE_STATE_OPEN: "待校核", dispute_pb2.DISPUTE_STATE_CORRECTED: "已更正",
+                 dispute_pb2.DISPUTE_STATE_CONFIRMED: "经校核无误"}
 LEVEL = {directory_pb2.ADMINISTRATIVE_LEVEL_NATIONAL: "国家级", directory_pb2.ADMINISTRATIVE_LEVEL_PROVINCIAL: "省级",
          directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL: "市级", directory_pb2.ADMINISTRATIVE_LEVEL_COUNTY: "县级"}
 ROLE = {"DATA_OFFICER": "编目员", "APPROVER": "审批人", "APPLICANT": "申请人", "REVIEWER": "审核员",
@@ -115,7 +115,7 @@ ADMIN_ACTION = {
     "foundation.retire_source": "停用数据来源",
     "foundation.designate_item_source": "指定信息项权威来源", "foundation.load_records": "装载数据",
     "foundation.resolve_conflict": "处理数据冲突", "foundation.read_history": "查阅记录历史",
-    "dispute.report": "报告疑义数据", "dispute.corrected": "疑义核实：已更正", "dispute.confirmed": "疑义核实：无误",
+    "dispute.report": "报告疑义数据", "dispute.corrected": "疑义校核：已更正", "dispute.confirmed": "疑义校核：无误",
     "dispute.read": "查阅疑义数据", "audit.usage_summary": "查阅资源使用统计",
     "audit.verification.start": "发起审计日志校验", "audit.verification.cancel": "取消审计日志校验",
     "audit.verify_chain": "校验审计日志（一页）",

@@ -1201,11 +1201,11 @@ async def disputes(console: Console, request: Request, session: Session) -> Resp
             if reported is not None:
                 provider = reported.provider_department_code
                 named = (await console.names.departments(session.token, [provider])).get(provider) or provider
-                return _done(session, f"已报告疑义 {reported.id}，待提供部门{named}核实答复。", "/disputes")
+                return _done(session, f"已报告疑义 {reported.id}，待提供部门{named}校核答复。", "/disputes")
         elif kind == "dispute":
             text = _text(form, "answer")
             if not text:
-                errors["answer"] = "请填写核实结果（答复内容将告知报告部门）。"
+                errors["answer"] = "请填写校核结果（答复内容将告知报告部门）。"
             else:
                 _a, problem = await _call(console, session, console.services.disputes.AnswerDispute,
                                           dispute_pb2.AnswerDisputeRequest(

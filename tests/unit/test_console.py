@@ -931,6 +931,10 @@ def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_
         typed={}, show_conflicts=False)
     assert "疑义 d-1" in page and "户口簿原件" in page and "待提供部门" in page and "答复疑义" not in page
     assert "数据冲突" not in page
+    # The provider's step is 校核 (国发〔2016〕51号 Art. 15: 反馈提供部门予以校核), not 核实 as the page said.
+    assert "待校核" in page and "校核答复" in page and "核实" not in page
+    assert list(labels.DISPUTE_STATE.values()) == ["待校核", "已更正", "经校核无误"]
+    assert labels.ADMIN_ACTION["dispute.confirmed"] == "疑义校核：无误"
 
 
 def test_a_conflicts_form_posts_to_the_page_of_conflicts_it_is_on() -> None:

@@ -112,13 +112,13 @@ async def test_the_providers_approver_answers_a_dispute_and_is_named_on_it(  # t
         assert dispute_id in listed and "已逾期" in listed, listed
         await page.goto("/disputes")
         card = page.locator("section.card", has_text=dispute_id)
-        await card.get_by_label("经核实无误").check()
+        await card.get_by_label("经校核无误").check()
         await card.get_by_label("答复").fill("经核对户籍档案，登记姓名无误")
         await card.get_by_role("button", name="答复疑义").click()
         assert f"已答复疑义 {dispute_id}" in await page.locator(".flash").inner_text()
         card = page.locator("section.card", has_text=dispute_id)
         text = await card.inner_text()
-        assert "经核实无误" in text and "经核对户籍档案" in text and "测试" in text  # the approver's name
+        assert "经校核无误" in text and "经核对户籍档案" in text and "测试" in text  # the approver's name
         assert "信息项 姓名" in text  # the disputed item by its catalogued name, not `name`
         await shot(page, console_server, "43_dispute_answered")
     finally:

@@ -1215,10 +1215,10 @@ async def test_the_using_departments_applicant_reports_a_dispute_on_the_disputes
                          max_redirects=0)
     assert answer.status == 303, await answer.text()
     text = await (await context.request.get("/disputes", headers=_as(applicant))).text()
-    reported = re.search(r"已报告疑义 ([0-9a-f-]{36})，待提供部门市公安局核实答复。", text)
+    reported = re.search(r"已报告疑义 ([0-9a-f-]{36})，待提供部门市公安局校核答复。", text)
     assert reported, text[:3000]
     card = _card(text, f"\">疑义 {reported.group(1)} · ")
-    assert "待核实" in card and "李小红" in card and "姓名" in card
+    assert "待校核" in card and "李小红" in card and "姓名" in card
     again = await _post(context, "/disputes", applicant, {**typed, "key": key, "claimed_value": "李小红"})
     assert again.status == 400 and 'id="key-error">本部门对这条记录的这一信息项已有疑义尚未答复' in await again.text()
 
@@ -2242,6 +2242,6 @@ async def test_a_refused_answer_to_a_dispute_beyond_the_first_page_comes_back_wi
     answer = await _post(context, "/disputes", approver, {"kind": "dispute", "id": made[0], "corrected": "yes",
                                                            "answer": " "})
     text = await answer.text()
-    assert answer.status == 400 and f"疑义 {made[0]} 未答复：请填写核实结果" in text, text[-800:]
+    assert answer.status == 400 and f"疑义 {made[0]} 未答复：请填写校核结果" in text, text[-800:]
     card = _card(text, f'<h3 id="d-1">疑义 {made[0]}')
     assert 'value="yes" checked' in card and "答复疑义" in card, card[-800:]
