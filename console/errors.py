@@ -233,8 +233,8 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
     # An approval or coordination grant of an application whose own term has ended (applications.narrow): no date
     # can be chosen, a later one being a widening; the way out is to refuse it.
     (r"the requested term has ended \(requested until ([^)]+)\).*",
-     r"申请的使用期限（至 \1）已过，不能再同意或准予：请拒绝并写明理由，申请部门可重新申请。"),
-    (r"is later than requested.*", "不能晚于申请的期限。"),
+     r"申请的有效期（至 \1）已过，不能再同意或准予：请拒绝并写明理由，申请部门可重新申请。"),
+    (r"is later than requested.*", "不能晚于申请的有效期。"),
     (r"is above the requested (\d+).*", r"不能超过申请的 \1 次。"),
     (r"(.+) is listed twice", r"“\1”重复了，请只填写一次。"),
     (r"at least one (?:data )?item is required.*", "请至少填写（勾选）一个信息项。"),

@@ -65,7 +65,7 @@ def change_note(changed: dict[str, object], items: Mapping[str, str] | None = No
     said = {"items": lambda v: f"信息项 {names(v, items)}", "unmasked_items": lambda v: f"不脱敏 {names(v, items)}",
             "purposes": lambda v: f"用途 {names(v, PURPOSE_LABELS)}",
             "methods": lambda v: f"使用方式 {names(v, METHOD_LABELS)}",
-            "expire_time": lambda v: f"期限至 {term_end_text(v)}",  # type: ignore[arg-type]
+            "expire_time": lambda v: f"有效期至 {term_end_text(v)}",  # type: ignore[arg-type]
             "quota": lambda v: f"调用上限 {v or '不限'}",
             "system_ids": lambda v: f"{SYSTEMS_NOTE}{names(v, empty='本部门全部系统')}"}
     return "授权范围调整为：" + "；".join(said[name](changed[name]) for name in UPDATABLE if name in changed)

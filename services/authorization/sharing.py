@@ -425,7 +425,7 @@ class Sharing:
         if scope.purposes != application.purposes:
             narrowed.append("用途 " + "、".join(PURPOSE_LABELS.get(p, str(p)) for p in scope.purposes))
         if scope.expire_time != application.requested_expire_time:
-            narrowed.append(f"期限至 {term_end_text(scope.expire_time)}")
+            narrowed.append(f"有效期至 {term_end_text(scope.expire_time)}")
         if scope.quota != application.quota:
             narrowed.append(f"调用上限 {scope.quota}")
         if scope.unmasked_items:

@@ -136,7 +136,7 @@ def test_an_application_whose_term_has_ended_is_to_be_refused_whatever_end_is_ch
         problems = apps.narrow(late, terms, NOW).problems
         assert [p.field for p in problems] == ["expire_time"]
         assert field_sentence(problems[0].description) == \
-            "申请的使用期限（至 2026-02-27）已过，不能再同意或准予：请拒绝并写明理由，申请部门可重新申请。"
+            "申请的有效期（至 2026-02-27）已过，不能再同意或准予：请拒绝并写明理由，申请部门可重新申请。"
     # An application still in its term, given an end already past: a later end, within the request, will do.
     typed = apps.narrow(_application(), Terms(expire_time=NOW - dt.timedelta(days=1)), NOW).problems
     assert field_sentence(typed[0].description) == "已经过去，请填写今天以后的日期。"
@@ -260,11 +260,11 @@ def test_the_approval_note_names_the_last_day_a_narrowed_term_is_in_force() -> N
     application = _application(requested_expire_time=_end_of(2027, 6, 30))
     midnight = dt.datetime(2026, 12, 31, 16, 0, tzinfo=dt.UTC)
     note = Sharing._approval_note(application, apps.narrow(application, Terms(expire_time=midnight), NOW), "")
-    assert note == "同意范围有调整：期限至 2026-12-31"
+    assert note == "同意范围有调整：有效期至 2026-12-31"
     console_end = apps.narrow(application, Terms(expire_time=_end_of(2026, 12, 31)), NOW)
-    assert Sharing._approval_note(application, console_end, "") == "同意范围有调整：期限至 2026-12-31"
+    assert Sharing._approval_note(application, console_end, "") == "同意范围有调整：有效期至 2026-12-31"
     morning = apps.narrow(application, Terms(expire_time=_beijing(2027, 1, 4)), NOW)
-    assert Sharing._approval_note(application, morning, "") == "同意范围有调整：期限至 2027-01-04 10:00:00"
+    assert Sharing._approval_note(application, morning, "") == "同意范围有调整：有效期至 2027-01-04 10:00:00"
 
 
 def test_the_history_says_narrowed_purposes_and_grant_changes_in_chinese() -> None:
@@ -277,7 +277,7 @@ def test_the_history_says_narrowed_purposes_and_grant_changes_in_chinese() -> No
     changed, problems = changes(_grant(), GrantUpdate(paths=("quota", "expire_time", "methods"), quota=200,
                                                       expire_time=end, methods=(ONLINE,)), _entry(), NOW)
     assert not problems
-    assert change_note(changed) == "授权范围调整为：使用方式 联机查询；期限至 2027-03-31；调用上限 200"
+    assert change_note(changed) == "授权范围调整为：使用方式 联机查询；有效期至 2027-03-31；调用上限 200"
     assert change_note({"quota": 0, "system_ids": ()}) == "授权范围调整为：调用上限 不限；业务系统 本部门全部系统"
 
 

@@ -1140,3 +1140,17 @@ async def test_the_supervision_page_and_its_export_name_the_indicators_as_the_re
         year=2026, month=11, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
         indicator_names=pages.INDICATORS)
     assert all(f'<th scope="col">{name}</th>' in page for name in INDICATORS.values()), page
+
+
+def test_a_terms_end_is_named_youxiaoqi_zhi_wherever_it_is_shown() -> None:
+    """A grant's term (an application's requested one, a reply's, an adjustment's) was 使用期限至 on 申请使用,
+    申请期限至 on 协调 (read as a deadline to apply), 期限 beside 答复期限 on an application's page, 期限至 in the
+    history the services write, and 有效期至 on the decision forms and 授权: five names for one date, two of them
+    mistakable for 答复期限. Every place says 有效期至 (its quota's hint already said 整个有效期内)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    shown = [*root.glob("console/**/*.py"), *root.glob("console/templates/*.html"),
+             *root.glob("services/authorization/*.py")]
+    other = re.compile(r"使用期限|申请期限|(?<!有效)期限至|期限 / 次数")
+    assert [str(p.relative_to(root)) for p in shown if other.search(p.read_text(encoding="utf-8"))] == []
