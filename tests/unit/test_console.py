@@ -933,6 +933,8 @@ def test_the_disputes_page_is_offered_to_the_reporters_applicant_with_what_they_
     assert "数据冲突" not in page
     # The provider's step is 校核 (国发〔2016〕51号 Art. 15: 反馈提供部门予以校核), not 核实 as the page said.
     assert "待校核" in page and "校核答复" in page and "核实" not in page
+    # Its deadline is the provider's 答复期限, as an application's is (not a bare 期限 beside the 有效期 of grants).
+    assert " · 答复期限 " in page and " · 期限 " not in page
     assert list(labels.DISPUTE_STATE.values()) == ["待校核", "已更正", "经校核无误"]
     assert labels.ADMIN_ACTION["dispute.confirmed"] == "疑义校核：无误"
 
@@ -1024,6 +1026,7 @@ def test_the_home_page_lists_the_disputes_awaiting_the_department_by_item_name()
         item_names={"101001/000001": {"name": "姓名"}},
         dept_names={}, res_names={}, due=[], reviews=[], coordinate=[], overdue=[], unanswered=[], conflicts=[])
     assert '<span title="name">姓名</span>' in page
+    assert " · 答复期限 " in page and " · 期限 " not in page
 
 
 def test_an_administrators_own_page_offers_no_reset_of_their_own_credentials() -> None:
