@@ -1407,7 +1407,7 @@ async def supervision(console: Console, request: Request, session: Session) -> R
     names["dept_names"] = named_then(names["dept_names"], evaluations)
     # Bars labelled by the department's name (its code's last six characters when the name is not known).
     bars = [(names["dept_names"].get(e.department_code) or e.department_code[-6:], e.score) for e in evaluations]
-    chart = charts.bar_chart(bars, maximum=100, title=f"{year}年{month}月各部门综合得分") if evaluations else ""
+    chart = charts.bar_chart(bars, maximum=100, title=f"{year}年{month}月各部门综合评分") if evaluations else ""
     return console.page(request, "supervision.html", status=_status_of(problem or _down(violations_problem)),
                         title="监督", year=year, month=month,
                         evaluations=evaluations, own=own, **names, chart=chart,
@@ -1518,7 +1518,7 @@ async def _evaluation_table(console: Console, session: Session, year: int, month
     evaluations, problem = await _month_evaluations(console, session, year, month)
     names = named_then(await console.names.departments(session.token, [e.department_code for e in evaluations]),
                        evaluations)
-    header = ["部门代码", "部门名称", "综合得分", *INDICATORS.values(), "违规数"]
+    header = ["部门代码", "部门名称", "综合评分", *INDICATORS.values(), "违规数"]
     rows: list[list[object]] = []
     for e in evaluations:
         found = {i.name: i for i in e.indicators}

@@ -1134,7 +1134,7 @@ async def test_the_supervision_page_and_its_export_name_the_indicators_as_the_re
     monkeypatch.setattr(pages, "_month_evaluations", month_evaluations)
     console = SimpleNamespace(names=SimpleNamespace(departments=departments))
     header, rows, _ = await pages._evaluation_table(console, SimpleNamespace(token="t"), 2026, 11)  # type: ignore[arg-type]
-    assert header == ["部门代码", "部门名称", "综合得分", "目录更新按时率", "申请答复按时率", "疑义答复按时率",
+    assert header == ["部门代码", "部门名称", "综合评分", "目录更新按时率", "申请答复按时率", "疑义答复按时率",
                       "服务可用率", "数据更新及时率", "按授权用途使用率", "违规数"], header
     assert header[3:-1] == list(INDICATORS.values()) and rows[0][5] == "50.0%", rows
     page = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
@@ -1143,6 +1143,9 @@ async def test_the_supervision_page_and_its_export_name_the_indicators_as_the_re
         year=2026, month=11, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
         indicator_names=pages.INDICATORS)
     assert all(f'<th scope="col">{name}</th>' in page for name in INDICATORS.values()), page
+    # The score and the violations too: the reports' 综合评分 (评分, 平均评分) and 违规数, not 得分 / 综合得分 / 违规.
+    heads = re.findall(r'<th scope="col">([^<]*)</th>', page)
+    assert heads[1] == "综合评分" and heads[-1] == "违规数" and "得分" not in page, heads
 
 
 def test_a_terms_end_is_named_youxiaoqi_zhi_wherever_it_is_shown() -> None:

@@ -1036,7 +1036,7 @@ async def test_the_months_evaluations_and_violations_export_as_csv_for_excel(  #
     body = await answer.body()
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
-    assert rows[0][:3] == ["部门代码", "部门名称", "综合得分"] and rows[0][-1] == "违规数"
+    assert rows[0][:3] == ["部门代码", "部门名称", "综合评分"] and rows[0][-1] == "违规数"
     police = platform.credentials.systems["police"]["department"]
     assert [police, "市公安局"] in [row[:2] for row in rows[1:]]
     listed = (await supervision_pb2_grpc.SupervisionServiceStub(platform.channel).ListEvaluations(
