@@ -14,28 +14,29 @@ from typing import Any
 
 from console import labels
 
-#: Fields compared as their labels (an enum's Chinese name) or as they are; the text fields only say changed.
-_SHOWN: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
-    ("name", "名称", str),
-    ("subject", "类目", str),
-    ("share_type", "共享类型", lambda v: labels.SHARE_TYPE.get(v, str(v))),
-    ("update_cycle", "更新周期", lambda v: labels.UPDATE_CYCLE.get(v, str(v))),
-    ("zone", "网络", lambda v: labels.ZONE.get(v, str(v))),
-    ("secrecy", "密级", lambda v: labels.SECRECY.get(v, str(v))),
-    ("open_to_public", "向社会开放", lambda v: "是" if v else "否"),
-    ("key_item", "查询键", str),
+#: Fields compared as their labels (an enum's Chinese name) or as they are; the text fields only say changed. Each
+#: is named as the entry's form and page name it (labels.ENTRY_FIELDS, R-CAT-1's names), so the reviewer finds it.
+_SHOWN: tuple[tuple[str, Callable[[Any], str]], ...] = (
+    ("name", str),
+    ("subject", str),
+    ("share_type", lambda v: labels.SHARE_TYPE.get(v, str(v))),
+    ("update_cycle", lambda v: labels.UPDATE_CYCLE.get(v, str(v))),
+    ("zone", lambda v: labels.ZONE.get(v, str(v))),
+    ("secrecy", lambda v: labels.SECRECY.get(v, str(v))),
+    ("open_to_public", lambda v: "是" if v else "否"),
+    ("key_item", str),
 )
-_TEXTS = (("summary", "摘要"), ("share_condition", "共享条件"), ("legal_basis", "不予共享的依据"),
-          ("open_condition", "开放条件"))
+_TEXTS = ("summary", "share_condition", "legal_basis", "open_condition")
 
 
 def version_changes(published: Any, submitted: Any) -> list[str]:
     """The changes of ``submitted`` (a catalog_pb2.Entry) against ``published``, one Chinese line each."""
-    lines = [f"{title}：{show(getattr(published, name))} → {show(getattr(submitted, name))}"
-             for name, title, show in _SHOWN if getattr(published, name) != getattr(submitted, name)]
-    lines += [f"{title}已修改" for name, title in _TEXTS if getattr(published, name) != getattr(submitted, name)]
+    title = labels.ENTRY_FIELDS
+    lines = [f"{title[name]}：{show(getattr(published, name))} → {show(getattr(submitted, name))}"
+             for name, show in _SHOWN if getattr(published, name) != getattr(submitted, name)]
+    lines += [f"{title[name]}已修改" for name in _TEXTS if getattr(published, name) != getattr(submitted, name)]
     if list(published.share_methods) != list(submitted.share_methods):
-        lines.append(f"共享方式：{_methods(published)} → {_methods(submitted)}")
+        lines.append(f"{title['share_methods']}：{_methods(published)} → {_methods(submitted)}")
     if (published.endpoint.target, published.endpoint.dataset) != (submitted.endpoint.target,
                                                                    submitted.endpoint.dataset):
         lines.append(f"数据来源：{_source(published)} → {_source(submitted)}")

@@ -722,6 +722,17 @@ def test_the_review_page_says_what_a_new_version_changes_for_existing_grants() -
         "信息项 phone：不再是敏感项（已获授权的部门将读到未脱敏的值）",
     ]
     assert version_changes(published, published) == []
+    # Each field is named as the entry's form and page name it (R-CAT-1), not 名称, 网络, 密级, 不予共享的依据.
+    base, renamed = catalog_pb2.Entry(), catalog_pb2.Entry()
+    base.CopyFrom(published)
+    base.zone, base.secrecy = common_pb2.ZONE_EXTRANET, catalog_pb2.SECRECY_NON_CLASSIFIED
+    renamed.CopyFrom(base)
+    renamed.name, renamed.zone = "测试资源（新）", common_pb2.ZONE_INTRANET
+    renamed.secrecy = catalog_pb2.SECRECY_CLASSIFIED
+    renamed.legal_basis, renamed.key_item = "《某某条例》第五条", "name"
+    assert version_changes(base, renamed) == [
+        "信息资源名称：测试资源 → 测试资源（新）", "网络区域：政务外网 → 政务内网", "涉密属性：非涉密 → 涉密",
+        "查询键信息项： → name", "不予共享依据已修改"]
 
 
 class _Form(dict):  # type: ignore[type-arg]
