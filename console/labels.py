@@ -42,8 +42,8 @@ ENTRY_STATE = {catalog_pb2.ENTRY_STATE_DRAFT: "草稿", catalog_pb2.ENTRY_STATE_
 APPLICATION_STATE = {
     sharing_pb2.APPLICATION_STATE_SUBMITTED: "待答复", sharing_pb2.APPLICATION_STATE_APPROVED: "已同意",
     sharing_pb2.APPLICATION_STATE_REFUSED: "已拒绝", sharing_pb2.APPLICATION_STATE_ESCALATED: "已提请协调",
-    sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED: "协调后准予",
-    sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED: "协调后不予",
+    sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED: "协调后准予共享",
+    sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED: "协调后不予共享",
     sharing_pb2.APPLICATION_STATE_WITHDRAWN: "已撤回"}
 GRANT_STATE = {sharing_pb2.GRANT_STATE_ACTIVE: "有效", sharing_pb2.GRANT_STATE_REVOKED: "已撤销",
                sharing_pb2.GRANT_STATE_EXPIRED: "已过期"}

@@ -1171,3 +1171,15 @@ def test_a_terms_end_is_named_youxiaoqi_zhi_wherever_it_is_shown() -> None:
              *root.glob("services/authorization/*.py")]
     other = re.compile(r"使用期限|申请期限|(?<!有效)期限至|期限 / 次数")
     assert [str(p.relative_to(root)) for p in shown if other.search(p.read_text(encoding="utf-8"))] == []
+
+
+def test_a_coordinated_applications_state_says_what_the_coordination_decided() -> None:
+    """An application decided by the authority's coordination read 协调后准予 / 协调后不予 as its state (准予 or 不予
+    what?), while its history and the 协调 page's buttons say 协调后准予共享 / 不予共享, the rules' 不予共享. The
+    state says it as its history does."""
+    from govshare.authorization.v1 import sharing_pb2
+
+    assert labels.APPLICATION_STATE[sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED] == "协调后准予共享" \
+        == labels.APPLICATION_EVENT["COORDINATED_GRANTED"]
+    assert labels.APPLICATION_STATE[sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED] == "协调后不予共享" \
+        == labels.APPLICATION_EVENT["COORDINATED_REFUSED"]
