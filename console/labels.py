@@ -41,7 +41,7 @@ ENTRY_STATE = {catalog_pb2.ENTRY_STATE_DRAFT: "草稿", catalog_pb2.ENTRY_STATE_
                catalog_pb2.ENTRY_STATE_RETIRED: "已撤销", catalog_pb2.ENTRY_STATE_SUPERSEDED: "已被新版本取代"}
 APPLICATION_STATE = {
     sharing_pb2.APPLICATION_STATE_SUBMITTED: "待答复", sharing_pb2.APPLICATION_STATE_APPROVED: "已同意",
-    sharing_pb2.APPLICATION_STATE_REFUSED: "已拒绝", sharing_pb2.APPLICATION_STATE_ESCALATED: "已提请协调",
+    sharing_pb2.APPLICATION_STATE_REFUSED: "答复不予共享", sharing_pb2.APPLICATION_STATE_ESCALATED: "已提请协调",
     sharing_pb2.APPLICATION_STATE_COORDINATED_GRANTED: "协调后准予共享",
     sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED: "协调后不予共享",
     sharing_pb2.APPLICATION_STATE_WITHDRAWN: "已撤回"}
@@ -86,7 +86,7 @@ ENTRY_FIELDS = {
 OPERATION = {"Query": "查询", "BatchQuery": "批量查询", "Verify": "核验", "Export": "批量下载"}
 
 #: The steps of an application's history (sharing.proto ApplicationEvent.action).
-APPLICATION_EVENT = {"SUBMITTED": "提交共享申请", "APPROVED": "同意共享申请", "REFUSED": "拒绝共享申请",
+APPLICATION_EVENT = {"SUBMITTED": "提交共享申请", "APPROVED": "同意共享申请", "REFUSED": "答复不予共享",
                      "ESCALATED": "提请协调", "COORDINATED_GRANTED": "协调后准予共享",
                      "COORDINATED_REFUSED": "协调后不予共享", "GRANT_UPDATED": "调整授权", "GRANT_REVOKED": "撤销授权",
                      "WITHDRAWN": "撤回申请"}

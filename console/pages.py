@@ -819,9 +819,9 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
         if not decision:
             return _unknown_action(console, request)
         if decision == "refuse" and not reason:
-            errors["reason"] = "拒绝时必须填写理由，理由将告知申请部门。"
+            errors["reason"] = "不予共享时必须说明理由，理由将告知申请部门。"
         if decision == "approve" and not form.getlist("items"):  # the service reads no items as "all requested"
-            errors["items"] = "请至少勾选一个同意的信息项；都不同意请填写理由后点击“拒绝”。"
+            errors["items"] = "请至少勾选一个同意的信息项；都不同意请填写理由后点击“不予共享”。"
         errors |= _quota_error(form, "quota")
         reply = sharing_pb2.ReplyApplicationRequest(
             id=target, reason=reason, items=form.getlist("items"),
@@ -846,7 +846,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                                f"信息项 {_named(names, grant.resource_code, grant.items)}，"
                                f"有效期至 {until(grant.expire_time)}，调用上限 {calls(grant.quota)}。")
                 else:
-                    message = f"已拒绝申请 {target}，理由已告知申请部门。"
+                    message = f"已答复申请 {target}：不予共享，理由已告知申请部门。"
                 return _done(session, message, "/replies")
     answer, problem = await _call(console, session, console.services.sharing.ListApplications,
                                   sharing_pb2.ListApplicationsRequest(

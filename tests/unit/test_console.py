@@ -639,6 +639,7 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
     read '当前状态不允许此操作：resource … is RETIRED now: its use can no longer be granted; refuse the application,
     saying so'. It is said whole in Chinese, saying to refuse it."""
     from console.errors import problem_of
+    from govshare.authorization.v1 import sharing_pb2
     from services.runtime.errors import failed_precondition, to_status
 
     for detail in ("resource 101001/000001 is RETIRED now: its use can no longer be granted; refuse the "
@@ -647,7 +648,10 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
         problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
             *status.trailing_metadata), status.details))
         assert problem.message == ("该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予："
-                                   "待办的申请请填写理由后点击“拒绝”（协调时选择“不予共享”），理由将告知申请部门。")
+                                   "待办的申请请填写理由后点击“不予共享”，理由将告知申请部门。")
+    # The provider's refusal is 不予共享, the rules' word (对不予共享的，提供部门应说明理由), as the authority's is.
+    assert labels.APPLICATION_STATE[sharing_pb2.APPLICATION_STATE_REFUSED] == "答复不予共享"
+    assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"
 
 
 def test_a_catalog_step_refused_for_its_entrys_state_is_said_in_chinese() -> None:

@@ -2067,7 +2067,7 @@ async def test_the_approver_finds_the_applications_already_dealt_with_by_state( 
     await page.get_by_role("button", name="查询").click()
     await page.wait_for_url("**/replies/decided?state=escalated")
     row = await page.locator("tr", has_text=refused).inner_text()  # the provider's refusal, then the escalation
-    assert re.search(r"拒绝共享申请 · .*（市公安局） · .* · 用途与履职依据不符.*\n+"
+    assert re.search(r"答复不予共享 · .*（市公安局） · .* · 用途与履职依据不符.*\n+"
                      r"提请协调 · .* · 我局负有审核职责", row), row
     assert await page.locator("tr", has_text=withdrawn).count() == 0
     listed = await (await context.request.get("/replies/decided?state=withdrawn", headers=_as(approver))).text()
@@ -2224,7 +2224,7 @@ async def test_a_refused_reply_to_an_application_beyond_the_first_page_comes_bac
     text = await answer.text()
     assert answer.status == 400 and f"申请 {late} 未答复" in text, text[-800:]
     card = _card(text, f'<h2 id="a-1">申请 {late}')
-    assert 'id="reason-error">拒绝时必须填写理由' in card, card[-800:]
+    assert 'id="reason-error">不予共享时必须说明理由' in card, card[-800:]
 
 
 async def test_a_refused_answer_to_a_dispute_beyond_the_first_page_comes_back_with_its_form(  # type: ignore[no-untyped-def]
