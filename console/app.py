@@ -314,8 +314,8 @@ PAGES: dict[str, Use] = {
     "/review": Use(frozenset({"REVIEWER"}), "共享主管部门的审核员审核各部门提交的目录"),
     "/apply": Use(frozenset({"APPLICANT"}), "部门申请人申请使用其他部门的资源"),
     "/applications": Use(frozenset({"APPLICANT"}), "部门申请人查看本部门提出的申请"),
-    "/applications/escalate": Use(frozenset({"APPLICANT"}), "申请部门的申请人提请共享主管部门协调"),
-    "/applications/withdraw": Use(frozenset({"APPLICANT"}), "申请部门的申请人撤回尚未办结的申请"),
+    "/applications/escalate": Use(frozenset({"APPLICANT"}), "使用部门的申请人提请共享主管部门协调"),
+    "/applications/withdraw": Use(frozenset({"APPLICANT"}), "使用部门的申请人撤回尚未办结的申请"),
     "/replies": Use(frozenset({"APPROVER"}), "提供部门的审批人答复其他部门的申请"),
     "/replies/decided": Use(frozenset({"APPROVER"}), "提供部门的审批人查看本部门已办理的申请"),
     # The provider's 审批人 and the auditors follow an escalated application; the authority's 审核员 decides it.

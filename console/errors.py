@@ -59,9 +59,9 @@ REASON_SENTENCES = {
     "REQUEST_ID_REUSED": "此申请表已经提交过，之后改动的内容不会再作为新申请提交；如需另行申请，请重新打开申请页面填写",
     "NO_APPLICATION_NEEDED": "该资源无条件共享，无需申请：本部门的业务系统可以直接查询、核验或下载",
     "NOT_PUBLISHED": "该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予：待办的申请请填写理由后点击"
-                     "“不予共享”，理由将告知申请部门",
+                     "“不予共享”，理由将告知使用部门",
     "NOT_SHARED_NOW": "该资源在申请后已调整为不予共享，提供部门不能再同意此申请：请填写理由后点击“不予共享”，"
-                      "申请部门可提请共享主管部门协调",
+                      "使用部门可提请共享主管部门协调",
 }
 
 #: RetireDepartment's blockers (services/authorization/retirement.BLOCKERS' metadata): what each is and what to do.
@@ -116,9 +116,9 @@ def not_found_text(detail: str) -> str:
 #: A PERMISSION_DENIED by its reason, said whole in Chinese (the services' text after the sentence was English:
 #: "您的角色或部门无权执行此操作：only the applicant, the provider and the authority see an application").
 _DENIED = {
-    "NOT_INVOLVED": "此事项与您的部门无关：只有申请部门、提供部门和共享主管部门可以查看和办理。",
+    "NOT_INVOLVED": "此事项与您的部门无关：只有使用部门、提供部门和共享主管部门可以查看和办理。",
     "NOT_PROVIDER": "此事项须由资源的提供部门（或共享主管部门）办理，您的部门不是提供部门。",
-    "NOT_APPLICANT": "此事项须由提出申请的部门办理，您的部门不是申请部门。",
+    "NOT_APPLICANT": "此事项须由提出申请的使用部门办理，您的部门不是该申请的使用部门。",
     "OWN_APPLICATION": "本部门提出的申请不能由本部门审批（职责分离），已由共享主管部门协调。",
     "AUTHORITY_ONLY": "此操作仅限共享主管部门。",
     "NOT_AUTHORITY": "此操作仅限共享主管部门。",
@@ -233,7 +233,7 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
     # An approval or coordination grant of an application whose own term has ended (applications.narrow): no date
     # can be chosen, a later one being a widening; the way out is to refuse it.
     (r"the requested term has ended \(requested until ([^)]+)\).*",
-     r"申请的有效期（至 \1）已过，不能再同意或准予：请选择不予共享并说明理由，申请部门可重新申请。"),
+     r"申请的有效期（至 \1）已过，不能再同意或准予：请选择不予共享并说明理由，使用部门可重新申请。"),
     (r"is later than requested.*", "不能晚于申请的有效期。"),
     (r"is above the requested (\d+).*", r"不能超过申请的 \1 次。"),
     (r"(.+) is listed twice", r"“\1”重复了，请只填写一次。"),

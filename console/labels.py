@@ -149,4 +149,4 @@ ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TO
                 "OWN_SUBMISSION": "失败：不得审核本人提交的目录", "OWN_ESCALATION": "失败：不得协调本人提出的申请",
                 "AUTHORITY_ONLY": "失败：仅限共享主管部门", "NOT_INVOLVED": "失败：非相关部门",
                 # services/authorization: a change of persons or systems refused to a non-administrator.
-                "ADMINISTRATOR_ONLY": "失败：仅限管理员", "NOT_APPLICANT": "失败：非申请部门"}
+                "ADMINISTRATOR_ONLY": "失败：仅限管理员", "NOT_APPLICANT": "失败：非该申请的使用部门"}

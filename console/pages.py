@@ -819,7 +819,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
         if not decision:
             return _unknown_action(console, request)
         if decision == "refuse" and not reason:
-            errors["reason"] = "不予共享时必须说明理由，理由将告知申请部门。"
+            errors["reason"] = "不予共享时必须说明理由，理由将告知使用部门。"
         if decision == "approve" and not form.getlist("items"):  # the service reads no items as "all requested"
             errors["items"] = "请至少勾选一个同意的信息项；都不同意请填写理由后点击“不予共享”。"
         errors |= _quota_error(form, "quota")
@@ -846,7 +846,7 @@ async def replies(console: Console, request: Request, session: Session) -> Respo
                                f"信息项 {_named(names, grant.resource_code, grant.items)}，"
                                f"有效期至 {until(grant.expire_time)}，调用上限 {calls(grant.quota)}。")
                 else:
-                    message = f"已答复申请 {target}：不予共享，理由已告知申请部门。"
+                    message = f"已答复申请 {target}：不予共享，理由已告知使用部门。"
                 return _done(session, message, "/replies")
     answer, problem = await _call(console, session, console.services.sharing.ListApplications,
                                   sharing_pb2.ListApplicationsRequest(
@@ -1087,7 +1087,7 @@ async def _grant_revoked_meanwhile(console: Console, session: Session, grant_id:
         by = f"由 {grant.changed_by.display_name or grant.changed_by.id}（{department}）"
     why = f"（理由：{grant.revoke_reason}）" if grant.revoke_reason else ""
     return Problem(f"授权 {grant.id} 已{by}撤销{why}，您的{what}未提交：撤销的授权不能再调整或撤销，"
-                   "申请部门如仍需使用，须重新申请。", code=problem.code, reason=problem.reason)
+                   "使用部门如仍需使用，须重新申请。", code=problem.code, reason=problem.reason)
 
 
 def closed_to_approval(resource: Resource) -> str:

@@ -136,7 +136,7 @@ def test_an_application_whose_term_has_ended_is_to_be_refused_whatever_end_is_ch
         problems = apps.narrow(late, terms, NOW).problems
         assert [p.field for p in problems] == ["expire_time"]
         assert field_sentence(problems[0].description) == \
-            "申请的有效期（至 2026-02-27）已过，不能再同意或准予：请选择不予共享并说明理由，申请部门可重新申请。"
+            "申请的有效期（至 2026-02-27）已过，不能再同意或准予：请选择不予共享并说明理由，使用部门可重新申请。"
     # An application still in its term, given an end already past: a later end, within the request, will do.
     typed = apps.narrow(_application(), Terms(expire_time=NOW - dt.timedelta(days=1)), NOW).problems
     assert field_sentence(typed[0].description) == "已经过去，请填写今天以后的日期。"

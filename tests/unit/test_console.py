@@ -648,7 +648,7 @@ def test_approving_an_application_whose_resource_was_retired_says_to_refuse_it_i
         problem = problem_of(grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), grpc.aio.Metadata(
             *status.trailing_metadata), status.details))
         assert problem.message == ("该资源目录已撤销或未发布，其使用不能再申请，也不能再同意或准予："
-                                   "待办的申请请填写理由后点击“不予共享”，理由将告知申请部门。")
+                                   "待办的申请请填写理由后点击“不予共享”，理由将告知使用部门。")
     # The provider's refusal is 不予共享, the rules' word (对不予共享的，提供部门应说明理由), as the authority's is.
     assert labels.APPLICATION_STATE[sharing_pb2.APPLICATION_STATE_REFUSED] == "答复不予共享"
     assert labels.APPLICATION_EVENT["REFUSED"] == "答复不予共享"
@@ -1187,3 +1187,18 @@ def test_a_coordinated_applications_state_says_what_the_coordination_decided() -
         == labels.APPLICATION_EVENT["COORDINATED_GRANTED"]
     assert labels.APPLICATION_STATE[sharing_pb2.APPLICATION_STATE_COORDINATED_REFUSED] == "协调后不予共享" \
         == labels.APPLICATION_EVENT["COORDINATED_REFUSED"]
+
+
+def test_the_department_that_applies_is_named_the_using_department() -> None:
+    """The rules name the two parties of a 共享申请 提供部门 and 使用部门 (使用部门通过共享平台向提供部门提出申请); the
+    console named the one that applies 申请部门 on 首页, 答复, 已办理的申请, an application's page (申请部门 / 提供部门)
+    and in its messages, and 使用部门 on 授权 for the same department holding the grant; NOT_INVOLVED said only the
+    申请部门 may see a grant. Everywhere it is now the 使用部门 (its person remains the 申请人, a role)."""
+    from pathlib import Path
+
+    from console.errors import _DENIED
+
+    root = Path(__file__).resolve().parents[2]
+    shown = [*root.glob("console/**/*.py"), *root.glob("console/templates/*.html")]
+    assert [str(p.relative_to(root)) for p in shown if "申请部门" in p.read_text(encoding="utf-8")] == []
+    assert "只有使用部门、提供部门和共享主管部门" in _DENIED["NOT_INVOLVED"]

@@ -392,7 +392,7 @@ async def test_home_and_lists_show_department_and_resource_names_looked_up_once(
     before = console_server.console.names.lookups
     await page.reload()
     await page.goto("/replies")
-    assert "申请部门 市民政局" in await page.locator("main").inner_text()
+    assert "使用部门 市民政局" in await page.locator("main").inner_text()
     assert console_server.console.names.lookups == before  # names came from the cache
 
 

@@ -2160,7 +2160,7 @@ async def test_a_refusal_for_the_department_or_the_role_is_said_in_chinese(  # t
         return unescape(re.sub(r"<[^>]+>", " ", text[text.index("<main"):]))
 
     shown = await main(await context.request.get(f"/applications/view?id={app_id}", headers=_as(approver)))
-    assert "此事项与您的部门无关：只有申请部门、提供部门和共享主管部门可以查看和办理。" in shown, shown[:600]
+    assert "此事项与您的部门无关：只有使用部门、提供部门和共享主管部门可以查看和办理。" in shown, shown[:600]
     shown = await main(await _post(context, "/replies", approver, {"id": app_id, "decision": "refuse",
                                                                     "reason": "不符合条件"}))
     assert f"此事项属于部门 {services}，须由该部门的审批人办理，您的部门无权办理。" in shown, shown[:600]
