@@ -451,7 +451,7 @@ def test_on_its_due_day_an_answer_is_due_today_not_left_no_time() -> None:
 def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_refusal_only() -> None:
     """An application waiting while its resource was made 不予共享 (or retired): 答复 offered 同意 as for any other,
     and the 审批人 who filled in the items, the term and the quota learnt only from the refusal that they could
-    only refuse. The card now says so and offers 拒绝 alone; an open resource's card is unchanged."""
+    only refuse. The card now says so and offers 不予共享 alone; an open resource's card is unchanged."""
     from console.names import Resource
     from console.pages import closed_to_approval
     from govshare.authorization.v1 import sharing_pb2
@@ -474,7 +474,7 @@ def test_the_reply_form_of_an_application_whose_resource_closed_since_offers_ref
         applications=[(closed, 5), (open_, 5)], closed={"app-closed": closed_to_approval(not_shared)})
     first, second = page[page.index("app-closed"):page.index("app-open")], page[page.index("app-open"):]
     assert "已调整为不予共享" in first and 'value="approve"' not in first and 'value="refuse"' in first
-    assert 'value="approve"' in second and "不予共享" not in second
+    assert 'value="approve"' in second and "已调整为不予共享" not in second
 
 
 def test_change_password_refused_while_locked_says_so_and_until_when() -> None:
