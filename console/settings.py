@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from services.runtime import workdays
 from services.runtime.pagination import MAX_PAGE_SIZE
 from services.runtime.settings import REDIS_SCHEMES, address_problem
 
 #: The platform-wide settings the console reads besides its own GOVSHARE_CONSOLE_* (docs/configuration.md):
 #: `govshare up` passes these on to it, and no other (it holds no key, no database URL).
-SHARED_SETTINGS = ("GOVSHARE_CALL_TIMEOUT_SECONDS", "GOVSHARE_LOG_LEVEL")
+SHARED_SETTINGS = ("GOVSHARE_CALL_TIMEOUT_SECONDS", "GOVSHARE_LOG_LEVEL", "GOVSHARE_HOLIDAYS_FILE")
 
 
 class ConsoleSettingsError(Exception):
@@ -147,6 +148,8 @@ def load_console_settings(env: Mapping[str, str] | None = None) -> ConsoleSettin
                        ("GOVSHARE_CONSOLE_TLS_KEY", tls_key)):
         if path and not os.path.isfile(path):
             problems.append(f"{name}: no such file {path}")
+    if holidays_file := env.get(workdays.HOLIDAYS_FILE_ENV, "").strip():  # the console counts working days left
+        problems.extend(workdays.holidays_file_problems(holidays_file))
     oidc = _oidc(env, problems)
     log_level = env.get("GOVSHARE_LOG_LEVEL", "").strip().upper() or ConsoleSettings.log_level
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):

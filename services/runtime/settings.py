@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
-from services.runtime import person_secrets, redis_target
+from services.runtime import person_secrets, redis_target, workdays
 from services.runtime.keys import ed25519_private_key, ed25519_public_keys
 from services.runtime.masking import Masker
 from services.runtime.telemetry import tracing_problems
@@ -69,6 +69,9 @@ class Settings:
     reply_working_days: int = 10
     catalog_update_working_days: int = 15
     dispute_working_days: int = 5
+    #: The operator's holiday file (services/runtime/holidays.py): years of the State Council's notice entered
+    #: before chinese-calendar has them; workdays reads it (the variable) wherever deadlines are counted.
+    holidays_file: str = ""
     rate_limit_per_second: float = 2000.0
     rate_limit_burst: int = 4000
     record_cache_ttl_seconds: int = 300
@@ -223,6 +226,7 @@ _FLOAT_FIELDS = {
     "GOVSHARE_HEAVY_READ_SHARE": ("heavy_read_share", 0.01, 1.0),
 }
 _STR_FIELDS = {
+    workdays.HOLIDAYS_FILE_ENV: "holidays_file",
     "GOVSHARE_DATABASE_URL": "database_url",
     "GOVSHARE_DATABASE_READ_URL": "database_read_url",
     "GOVSHARE_REDIS_URL": "redis_url",
@@ -584,6 +588,8 @@ def validate(settings: Settings) -> list[str]:
     errors.extend(_audit_key_problems(settings))
     errors.extend(_token_key_problems(settings))
     errors.extend(person_secrets.key_problems(settings.person_secret_key))
+    if settings.holidays_file:
+        errors.extend(workdays.holidays_file_problems(settings.holidays_file))
     if settings.oidc_issuer and not (settings.oidc_jwks_url.startswith(("http://", "https://"))
                                      and settings.oidc_audience and settings.oidc_username_claim):
         errors.append("GOVSHARE_OIDC_ISSUER is set: GOVSHARE_OIDC_JWKS_URL (an http(s) URL), GOVSHARE_OIDC_AUDIENCE "

@@ -3,19 +3,25 @@
 Reply deadlines (R-APP-2), catalog update due dates (R-CAT-3) and dispute
 deadlines count working days: weekdays that are not statutory holidays, plus the
 weekend days made working days by 调休. The calendar comes from chinese-calendar,
-which covers the years the State Council has published; beyond them the
-arithmetic falls back to Monday-Friday less the holidays on dates the law fixes,
-and says so, since no one can know a year's arrangement before it is announced.
+which covers the years the State Council had published at its release, and from
+the operator's holiday file (GOVSHARE_HOLIDAYS_FILE, services/runtime/holidays.py),
+where a year's notice is entered before a release has it; a year the file gives
+is counted as the file says. Beyond both the arithmetic falls back to
+Monday-Friday less the holidays on dates the law fixes, and says so, since no one
+can know a year's arrangement before it is announced.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+
+from services.runtime import holidays
 
 CHINA = ZoneInfo("Asia/Shanghai")
 #: The last instant a Beijing date can name (9999-12-31 23:59:59 Beijing, 15:59:59 UTC): a later end of a grant is a
@@ -26,6 +32,44 @@ LATEST_BEIJING = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=CHINA)
 #: The holidays the law fixes on Gregorian dates (《全国年节及纪念日放假办法》, as revised in 2024): 元旦, 劳动节 and
 #: 国庆节. They are known before any year's arrangement is published, so a provisional deadline skips them.
 FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)})
+_FIXED_NAMES = {1: "元旦", 5: "劳动节", 10: "国庆节"}
+#: Where the operator enters a year's notice before chinese-calendar has it (docs/configuration.md).
+HOLIDAYS_FILE_ENV = "GOVSHARE_HOLIDAYS_FILE"
+
+
+class HolidaysFileError(RuntimeError):
+    """The holiday file cannot be used (the settings check at start says why first)."""
+
+
+def statutory_holidays(year: int) -> dict[dt.date, str]:
+    """The holidays of ``year`` the law fixes and the platform can date without the year's notice, by name: those
+    on Gregorian dates and 清明 (a solar term). Every notice gives them; a year entered without one is incomplete."""
+    days = {dt.date(year, month, day): _FIXED_NAMES[month] for month, day in FIXED_HOLIDAYS}
+    for day in (dt.date(year, 4, 4), dt.date(year, 4, 5), dt.date(year, 4, 6)):
+        if _qingming(day):
+            days[day] = "清明节"
+    return days
+
+
+def holidays_file_problems(path: str) -> list[str]:
+    """Every problem of the holiday file at ``path``: the settings check of every process that counts deadlines."""
+    return holidays.read(path, statutory_holidays)[1]
+
+
+def _entered() -> Mapping[int, holidays.Arrangement]:
+    """The years the operator's holiday file gives (none when GOVSHARE_HOLIDAYS_FILE is unset)."""
+    return _entered_in(os.environ.get(HOLIDAYS_FILE_ENV, "").strip())
+
+
+@functools.cache
+def _entered_in(path: str) -> Mapping[int, holidays.Arrangement]:
+    """The file read once per process (it is read at start: an edit takes effect, and is recounted, on restart)."""
+    if not path:
+        return {}
+    arrangements, problems = holidays.read(path, statutory_holidays)
+    if problems:
+        raise HolidaysFileError("; ".join(problems))
+    return arrangements
 
 
 def end_problem(end: dt.datetime) -> str | None:
@@ -56,7 +100,10 @@ def term_end_text(end: dt.datetime) -> str:
 def is_working_day(day: dt.date) -> bool:
     """True on statutory working days (调休 Saturdays included). Beyond the known calendar: Monday to Friday
     except the holidays whose dates the law fixes (元旦, 劳动节, 清明, 国庆节); a deadline there was counted onto
-    1 January or 1 October. The lunar festivals (春节, 端午, 中秋) and the 调休 wait for the published arrangement."""
+    1 January or 1 October. The lunar festivals (春节, 端午, 中秋) and the 调休 wait for the published arrangement.
+    A year the operator's holiday file gives is counted as it says, before (and over) chinese-calendar."""
+    if (entered := _entered().get(day.year)) is not None:
+        return entered.is_working_day(day)
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
@@ -74,7 +121,10 @@ def _qingming(day: dt.date) -> bool:
 
 
 def calendar_covers(day: dt.date) -> bool:
-    """Whether the statutory calendar for ``day``'s year is known (else deadlines are provisional)."""
+    """Whether the statutory calendar for ``day``'s year is known (else deadlines are provisional): by
+    chinese-calendar or by the operator's holiday file."""
+    if day.year in _entered():
+        return True
     try:
         chinese_calendar.is_workday(day)
     except NotImplementedError:
