@@ -708,3 +708,43 @@ by OTEL_EXPORTER_OTLP_CERTIFICATE; else "": the system's CAs (a collector with a
     defaultMode: 0444
 {{- end }}
 {{- end -}}
+
+{{/*
+The operator's holiday file (config.holidays: the State Council's notice as TOML, docs/configuration.md "Next
+year's holidays"): a ConfigMap mounted at /etc/govshare/holidays/holidays.toml in every container that counts
+working days (the services and the console), named by GOVSHARE_HOLIDAYS_FILE; its checksum on their pods, so an
+upgrade that enters a year restarts them and each start counts the provisional deadlines again.
+*/}}
+{{- define "govshare.holidaysName" -}}
+{{- printf "%s-holidays" (include "govshare.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "govshare.holidaysEnv" -}}
+{{- if .Values.config.holidays }}
+- name: GOVSHARE_HOLIDAYS_FILE
+  value: /etc/govshare/holidays/holidays.toml
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.holidaysMount" -}}
+{{- if .Values.config.holidays }}
+- name: holidays
+  mountPath: /etc/govshare/holidays
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.holidaysVolume" -}}
+{{- if .Values.config.holidays }}
+- name: holidays
+  configMap:
+    name: {{ include "govshare.holidaysName" . }}
+    defaultMode: 0444
+{{- end }}
+{{- end -}}
+
+{{- define "govshare.holidaysChecksum" -}}
+{{- if .Values.config.holidays }}
+checksum/holidays: {{ .Values.config.holidays | sha256sum | quote }}
+{{- end }}
+{{- end -}}
