@@ -8,7 +8,9 @@ the operator's holiday file (GOVSHARE_HOLIDAYS_FILE, services/runtime/holidays.p
 where a year's notice is entered before a release has it; a year the file gives
 is counted as the file says. Beyond both the arithmetic falls back to
 Monday-Friday less the holidays on dates the law fixes, and says so, since no one
-can know a year's arrangement before it is announced.
+can know a year's arrangement before it is announced. The fallback skips the
+holidays the law names on lunar dates too (除夕, 春节 初一–初三, 端午, 中秋: borax's
+lunar calendar, 1900–2100), so a provisional deadline does not fall inside 春节.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Mapping
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+from borax.calendars.lunardate import InvalidLunarDateError, LunarDate
 
 from services.runtime import holidays
 
@@ -41,13 +44,36 @@ class HolidaysFileError(RuntimeError):
     """The holiday file cannot be used (the settings check at start says why first)."""
 
 
+#: The holidays the law names on lunar dates (month, day, name); 除夕 is the eve of 初一, counted from it.
+LUNAR_HOLIDAYS = ((1, 1, "春节"), (1, 2, "春节"), (1, 3, "春节"), (5, 5, "端午节"), (8, 15, "中秋节"))
+
+
 def statutory_holidays(year: int) -> dict[dt.date, str]:
     """The holidays of ``year`` the law fixes and the platform can date without the year's notice, by name: those
-    on Gregorian dates and 清明 (a solar term). Every notice gives them; a year entered without one is incomplete."""
+    on Gregorian dates, 清明 (a solar term) and the lunar ones. Every notice gives them (a year entered without one
+    is incomplete), and a deadline counted without the notice skips them."""
+    return dict(_statutory(year))
+
+
+@functools.cache
+def _statutory(year: int) -> dict[dt.date, str]:
+    """statutory_holidays, computed once per year (the fallback asks for every day it counts)."""
     days = {dt.date(year, month, day): _FIXED_NAMES[month] for month, day in FIXED_HOLIDAYS}
     for day in (dt.date(year, 4, 4), dt.date(year, 4, 5), dt.date(year, 4, 6)):
         if _qingming(day):
             days[day] = "清明节"
+    days.update(_lunar_holidays(year))
+    return days
+
+
+def _lunar_holidays(year: int) -> dict[dt.date, str]:
+    """除夕, 春节 初一–初三, 端午 and 中秋 of the lunar year beginning in ``year`` (all within it), or none beyond
+    the lunar tables (after 2100: a deadline there skips the Gregorian dates only)."""
+    try:
+        days = {LunarDate(year, month, day).to_solar_date(): name for month, day, name in LUNAR_HOLIDAYS}
+    except InvalidLunarDateError:
+        return {}
+    days[LunarDate(year, 1, 1).to_solar_date() - dt.timedelta(days=1)] = "除夕"
     return days
 
 
@@ -100,14 +126,15 @@ def term_end_text(end: dt.datetime) -> str:
 def is_working_day(day: dt.date) -> bool:
     """True on statutory working days (调休 Saturdays included). Beyond the known calendar: Monday to Friday
     except the holidays whose dates the law fixes (元旦, 劳动节, 清明, 国庆节); a deadline there was counted onto
-    1 January or 1 October. The lunar festivals (春节, 端午, 中秋) and the 调休 wait for the published arrangement.
-    A year the operator's holiday file gives is counted as it says, before (and over) chinese-calendar."""
+    1 January or 1 October, and one filed late in January into 春节. The lunar holidays (除夕, 春节 初一–初三,
+    端午, 中秋) are dated by the lunar calendar; the rest of each holiday and the 调休 wait for the published
+    arrangement. A year the operator's holiday file gives is counted as it says, before (and over) chinese-calendar."""
     if (entered := _entered().get(day.year)) is not None:
         return entered.is_working_day(day)
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
-        return day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS and not _qingming(day)
+        return day.weekday() < 5 and day not in _statutory(day.year)
 
 
 def _qingming(day: dt.date) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import chinese_calendar
 import pytest
 
 from console.settings import ConsoleSettingsError, load_console_settings
@@ -35,8 +36,8 @@ def test_a_year_the_operator_entered_is_counted_as_its_notice_says(tmp_path: Pat
     the notice entered it is due on 19 Feb (4 days before 春节, the 调休 Sunday, 5 after), not provisional, and a
     due date stored provisional is counted again so at start."""
     filed = dt.datetime(2027, 1, 29, 10, 0, tzinfo=workdays.CHINA)
-    stored = workdays.add_working_days(filed, 10)
-    assert stored.date() == dt.date(2027, 2, 12) and workdays.provisional(stored)
+    stored = dt.datetime.combine(dt.date(2027, 2, 12), dt.time.max, tzinfo=workdays.CHINA)  # as counted before
+    assert workdays.provisional(stored)
     _entered(tmp_path, monkeypatch, NOTICE_2027)
     assert workdays.calendar_covers(dt.date(2027, 2, 5))
     assert not workdays.is_working_day(dt.date(2027, 2, 8)) and workdays.is_working_day(dt.date(2027, 2, 14))
@@ -56,6 +57,9 @@ def test_a_year_the_operator_entered_is_counted_as_its_notice_says(tmp_path: Pat
     (NOTICE_2027.replace('"2027-10-01..2027-10-07"', '"2027-10-05..2027-10-07"'),
      "the year is half given: 国庆节 (2027-10-01, 2027-10-02, 2027-10-03) is not among its holidays"),
     (NOTICE_2027.replace('"2027-04-03..2027-04-05",', ""), "清明节 (2027-04-05) is not among its holidays"),
+    (NOTICE_2027.replace("2027-06-09, ", ""), "the year is half given: 端午节 (2027-06-09) is not among its holidays"),
+    (NOTICE_2027.replace('"2027-02-05..2027-02-12"', '"2027-02-06..2027-02-12"'),
+     "the year is half given: 除夕 (2027-02-05) is not among its holidays"),
     (NOTICE_2027.replace('"2027-09-15"', '"2028-09-15"'), "holidays: 2028-09-15 is not in 2027"),
     (NOTICE_2027.replace('"2027-09-15"', '"2027-9-15"'), "'2027-9-15' is not a date (YYYY-MM-DD)"),
     (NOTICE_2027.replace("workdays =", "workday ="), "'workday' is not a key of a year"),
@@ -79,3 +83,23 @@ def test_a_holiday_file_entered_right_raises_no_problem(tmp_path: Path, monkeypa
     assert not [p for p in settings.problems("catalog", {workdays.HOLIDAYS_FILE_ENV: path}) if "HOLIDAYS" in p]
     missing = settings.problems("catalog", {workdays.HOLIDAYS_FILE_ENV: str(tmp_path / "none.toml")})
     assert any("cannot be read" in p for p in missing), missing
+
+
+def test_a_provisional_count_skips_the_statutory_lunar_holidays() -> None:
+    """With no arrangement for 2027 (no release, no file), an application filed on Friday 29 Jan 2027 was due
+    Monday to Friday on 12 Feb, though 除夕 (5 Feb) and 初一-初三 (6-8 Feb) are statutory whatever the notice says:
+    it is due on 16 Feb, still provisional (the 调休 are not known). 端午 and 中秋 are skipped too; the dates are
+    those the lunar calendar gives, as chinese-calendar has them for the years it knows."""
+    filed = dt.datetime(2027, 1, 29, 10, 0, tzinfo=workdays.CHINA)
+    due = workdays.add_working_days(filed, 10)
+    assert due.date() == dt.date(2027, 2, 16) and workdays.provisional(due)
+    for day in (dt.date(2027, 2, 5), dt.date(2027, 2, 8), dt.date(2027, 6, 9), dt.date(2027, 9, 15),
+                dt.date(2099, 1, 20), dt.date(2100, 2, 8)):  # 除夕, 初三, 端午, 中秋; 除夕 of 2099 and 2100
+        assert not workdays.is_working_day(day), day
+    assert workdays.is_working_day(dt.date(2027, 2, 9)) and workdays.is_working_day(dt.date(2027, 6, 10))
+    for year in (2025, 2026):  # the conversion agrees with the published years
+        for day, name in workdays.statutory_holidays(year).items():
+            assert not chinese_calendar.is_workday(day), (day, name)
+    assert {"除夕", "春节", "端午节", "中秋节"} <= set(workdays.statutory_holidays(2027).values())
+    # Beyond the lunar tables (2100) only the Gregorian dates are known, as before.
+    assert set(workdays.statutory_holidays(2101).values()) == {"元旦", "劳动节", "国庆节"}
