@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import logging
 
-import chinese_calendar
 import grpc
 
 from gateway.routing import PUBLIC_SERVICES
@@ -46,6 +45,7 @@ from services.authorization.sharing import Sharing
 from services.authorization.store import Store
 from services.authorization.subject_access import SubjectAccessPolicy
 from services.authorization.subject_access_servicer import RoleServicer, SubjectAccessPolicyServicer
+from services.runtime import workdays
 from services.runtime.callers import caller_verifier
 from services.runtime.checkpoints import Checkpoint, Checkpointer, CheckpointSigner, CheckpointVerifier
 from services.runtime.figures import FigureRow, FigureSource, FiguresServicer
@@ -137,9 +137,10 @@ class AuthorizationComponent:
         await self._events.open(self._settings.redis_url)
         await self._entries.open()
         await self._states.start(self._store.all_system_states)
+        log.info("statutory calendar: %s", workdays.calendar_description())
         if moved := await self._sharing.correct_provisional_dues():
             log.info("reply deadlines: %d counted without their year's holiday calendar counted again on the "
-                        "calendar installed now (chinese-calendar %s)", moved, chinese_calendar.__version__)
+                     "calendar known now", moved)
         # Computed once off the event loop, so the first unknown system id is not answered faster or slower.
         await asyncio.to_thread(credentials.decoy_hash)
         await asyncio.to_thread(person_credentials.decoy_password_hash)

@@ -16,7 +16,7 @@ from services.catalog.indexing import IndexKeeper
 from services.catalog.servicer import CatalogServicer
 from services.catalog.store import CatalogStore
 from services.catalog.usage import UsageFeed
-from services.runtime import cache, db
+from services.runtime import cache, db, workdays
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.admission import heavy_read_gate
 from services.runtime.callers import caller_verifier
@@ -79,7 +79,7 @@ class CatalogComponent:
         self._store = CatalogStore(pool, listing=pools.listing, search=pools.search)
         if moved := await self._store.correct_provisional_dues():
             log.info("catalog update due dates: %d counted without their year's holiday calendar counted again on "
-                     "the calendar installed now", moved)
+                     "the calendar known now: %s", moved, workdays.calendar_description())
         self._index = IndexKeeper(self._settings.redis_url)
         self._index.start(self._store)
         if self._settings.query_target and self._settings.catalog_usage_refresh_seconds > 0:

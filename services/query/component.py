@@ -41,6 +41,7 @@ from services.query.servicer import QueryServicer
 from services.query.store import QueryStore
 from services.query.subjects import SubjectPolicy
 from services.query.verifications import VerificationRunner
+from services.runtime import workdays
 from services.runtime.admin_events import AdminOutbox
 from services.runtime.admission import heavy_read_gate
 from services.runtime.cache import (
@@ -154,7 +155,7 @@ class QueryComponent:
         store = QueryStore(self._pool, listing=self._pools.listing, search=self._pools.search)
         if moved := await store.correct_provisional_dues():
             log.info("dispute deadlines: %d counted without their year's holiday calendar counted again on the "
-                     "calendar installed now", moved)
+                     "calendar known now: %s", moved, workdays.calendar_description())
         writer = AuditWriter(store.insert_accesses, settings.audit_flush_ms, settings.audit_batch_max,
                              settings.audit_linger_ms)
         deps = Dependencies(

@@ -82,6 +82,22 @@ def holidays_file_problems(path: str) -> list[str]:
     return holidays.read(path, statutory_holidays)[1]
 
 
+def calendar_description() -> str:
+    """Which calendar counts which years, for the services' start log: the chinese-calendar release and its years,
+    the holiday file and the years it gives, and from when deadlines are provisional. An operator who entered a
+    notice and restarted reads here that it was taken."""
+    known = sorted({day.year for day in chinese_calendar.constants.holidays})
+    text = f"chinese-calendar {chinese_calendar.__version__} ({known[0]}-{known[-1]})"
+    entered = sorted(_entered())
+    if entered:
+        path = os.environ.get(HOLIDAYS_FILE_ENV, "").strip()
+        text += f", GOVSHARE_HOLIDAYS_FILE {path} ({', '.join(map(str, entered))})"
+    last = known[-1]
+    while last + 1 in entered:
+        last += 1
+    return f"{text}; provisional after {last} (Monday to Friday less the statutory holidays)"
+
+
 def _entered() -> Mapping[int, holidays.Arrangement]:
     """The years the operator's holiday file gives (none when GOVSHARE_HOLIDAYS_FILE is unset)."""
     return _entered_in(os.environ.get(HOLIDAYS_FILE_ENV, "").strip())

@@ -103,3 +103,15 @@ def test_a_provisional_count_skips_the_statutory_lunar_holidays() -> None:
     assert {"除夕", "春节", "端午节", "中秋节"} <= set(workdays.statutory_holidays(2027).values())
     # Beyond the lunar tables (2100) only the Gregorian dates are known, as before.
     assert set(workdays.statutory_holidays(2101).values()) == {"元旦", "劳动节", "国庆节"}
+
+
+def test_the_start_log_says_which_calendar_counts_each_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator who entered a notice and restarted reads in the services' start log which years the file gives
+    (and the release's), not only the chinese-calendar version: the one place saying the entry was taken."""
+    monkeypatch.delenv(workdays.HOLIDAYS_FILE_ENV, raising=False)
+    plain = workdays.calendar_description()
+    assert f"chinese-calendar {chinese_calendar.__version__} (2004-2026)" in plain and "HOLIDAYS_FILE" not in plain
+    assert "provisional after 2026" in plain
+    path = _entered(tmp_path, monkeypatch, NOTICE_2027)
+    assert f"GOVSHARE_HOLIDAYS_FILE {path} (2027)" in workdays.calendar_description()
+    assert "provisional after 2027" in workdays.calendar_description()
