@@ -1202,3 +1202,23 @@ def test_the_department_that_applies_is_named_the_using_department() -> None:
     shown = [*root.glob("console/**/*.py"), *root.glob("console/templates/*.html")]
     assert [str(p.relative_to(root)) for p in shown if "申请部门" in p.read_text(encoding="utf-8")] == []
     assert "只有使用部门、提供部门和共享主管部门" in _DENIED["NOT_INVOLVED"]
+
+
+def test_a_provisional_due_date_says_how_it_was_counted() -> None:
+    """A dispute's (or an application's) provisional due date said 按周一至周五计算, though the count skips the
+    statutory holidays the law dates (元旦, 清明, 劳动节, 国庆, and 除夕, 春节, 端午, 中秋 on the lunar calendar): a due
+    date of 16 Feb 2027 after 春节 read as if 春节 had been counted. It now names what was skipped."""
+    from govshare.query.v1 import dispute_pb2
+
+    due = timestamp_pb2.Timestamp()
+    due.FromDatetime(dt.datetime(2027, 2, 16, 15, 59, 59, tzinfo=dt.UTC))
+    dispute = dispute_pb2.Dispute(id="d-2027", resource_code="101001/000001", item="name", due_time=due,
+                                  due_time_provisional=True)
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    page = console.templates.get_template("disputes.html").render(
+        current="/disputes", disputes=[dispute], show_conflicts=False, next_token="", typed={}, request=None,
+        session=None, person=PERSON, csrf="", flash="", errors={}, nav=[], may=lambda *_a: True,
+        holds=lambda *_a: False, warn=2, item_names={}, dept_names={}, res_names={}, names={})
+    assert ("期限 2027-02-16（暂定：2027 年节假日安排尚未公布，按周一至周五计算，已扣除元旦、清明、劳动节、国庆节"
+            "和除夕、春节、端午、中秋的法定假日；其余放假和调休以公布的安排为准，届时可能调整）") in page
