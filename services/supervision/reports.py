@@ -59,13 +59,14 @@ SUBJECT_WORDS = {"endpoint": "服务接口", "disputes": "疑义数据", "confli
 
 @dataclass(frozen=True)
 class ReportInput:
-    """What a report is made of: the months' snapshots (by department), their violations, names, weights."""
+    """What a report is made of: the months' snapshots (by department), their violations, names, and the weights
+    each month is evaluated under (those in force in it: a later change of the weights does not reach back)."""
 
     months: list[Month]
     snapshots: Mapping[Month, Mapping[str, Figures]]
     violations: list[Violation]
     names: Mapping[str, str]
-    weights: Mapping[str, float]
+    weights: Mapping[Month, Mapping[str, float]]
     generated: dt.datetime
     #: When each month's snapshots were computed: a month computed before it ended holds its figures until then.
     computed: Mapping[Month, dt.datetime] = field(default_factory=dict)
@@ -244,13 +245,15 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
         score = "—"
         if department is not None:
             count = sum(1 for v in violations if v.month == month)
-            score = f"{evaluate(figures, data.weights, count).score:.2f}"
+            score = f"{evaluate(figures, data.weights[month], count).score:.2f}"
         trend_rows.append((f"{month.month}月", str(figures.total("queries.served")),
                            str(figures.total("queries.made")), score))
     doc.add(Table(("月份", "资源被调用次数", "调用共享资源次数", "评分"), tuple(trend_rows)),
             BarChart("按月资源被调用次数", tuple(f"{m.month}月" for m in data.months),
                      tuple(float(monthly[m].total("queries.served")) if m in monthly else None
                            for m in data.months), "次"))
+    if department is not None and (weighting := _weights_note(data, list(monthly))):
+        doc.add(weighting)
     shares = _share_types(latest)
     doc.add(Heading("四、共享类型"), Table(("共享类型", "资源数"), tuple(
         (SHARE_TYPES[key], str(shares.get(key, 0))) for key in SHARE_TYPES)),
@@ -258,19 +261,52 @@ def yearly_report(year: int, department: str | None, data: ReportInput) -> Docum
                  tuple(float(shares.get(key, 0)) for key in SHARE_TYPES), "个"))
     if department is None:
         doc.add(Heading("五、部门评价"), Table(("部门", "平均评分", "违规数"), _ranking(data)))
+        if weighting := _weights_note(data, list(monthly)):
+            doc.add(weighting)
     else:
         # Records held are a stock, not a flow: added up over the months they were counted once a month (10,000
         # records read 30,000 after three months). The year's freshness is that of the latest month's records.
+        # The year is weighed as its latest month is (a change of the weights in the year applies from then on).
+        weighted = max(monthly, default=data.months[-1])
         year_eval = evaluate(Figures(department, [r for r in year_rows if r.name not in STOCKS]
-                                     + [r for r in latest.rows if r.name in STOCKS]), data.weights, len(violations))
+                                     + [r for r in latest.rows if r.name in STOCKS]), data.weights[weighted],
+                             len(violations))
         as_of = f"（{max(monthly).month}月）" if monthly else ""
         doc.add(Heading("（附）年度评价指标"), Table(("指标", "完成", "应完成", "比率", "权重"), tuple(
             (INDICATORS.get(i.name, i.name) + (as_of if i.name == "freshness" else ""), str(i.numerator),
              str(i.denominator), _percent(i.numerator, i.denominator), f"{i.weight:g}")
             for i in year_eval.indicators),
-            caption=f"年度综合评分：{year_eval.score:.2f}（“—”为无应办事项，不扣分）"))
+            caption=f"年度综合评分：{year_eval.score:.2f}（“—”为无应办事项，不扣分；权重为{weighted.month}月适用的权重）"))
     doc.add(Heading("六、违规情况" if department is None else "五、违规情况"), _violation_table(violations, data))
     return doc
+
+
+def _weights_note(data: ReportInput, months: list[Month]) -> Paragraph | None:
+    """Which weights the evaluated ``months`` were scored under, a run of months with the same weights at a time: a
+    change of the weights applies from the month it was made in, so a year's months may have been scored under
+    different weightings, and a reader comparing two months' scores must know it."""
+    runs: list[tuple[list[Month], Mapping[str, float]]] = []
+    for month in sorted(months):
+        weights = data.weights[month]
+        if runs and runs[-1][1] == weights:
+            runs[-1][0].append(month)
+        else:
+            runs.append(([month], weights))
+    if not runs:
+        return None
+    if len(runs) == 1:
+        return Paragraph(f"评分所用评价权重：{_weights_text(runs[0][1])}。")
+    return Paragraph("评分按各月适用的评价权重计算，期间权重有调整：" + "；".join(
+        f"{_span(spanned)}为{_weights_text(weights)}" for spanned, weights in runs) + "。")
+
+
+def _span(months: list[Month]) -> str:
+    first, last = months[0], months[-1]
+    return f"{first.month}月" if first == last else f"{first.month}月至{last.month}月"
+
+
+def _weights_text(weights: Mapping[str, float]) -> str:
+    return "、".join(f"{label}{weights.get(name, 0.0):g}" for name, label in INDICATORS.items())
 
 
 def _share_types(figures: Figures) -> dict[str, int]:
@@ -291,7 +327,7 @@ def _ranking(data: ReportInput) -> tuple[tuple[str, ...], ...]:
         monthly[(violation.month, violation.department_code)] += 1
     for month, snapshots in data.snapshots.items():
         for code, figures in snapshots.items():
-            scores[code].append(evaluate(figures, data.weights, monthly[(month, code)]).score)
+            scores[code].append(evaluate(figures, data.weights[month], monthly[(month, code)]).score)
     ranked = sorted(scores, key=lambda c: (-sum(scores[c]) / len(scores[c]), c))
     return tuple((_who_then(data, c, data.months), f"{sum(scores[c]) / len(scores[c]):.2f}", str(counts[c]))
                  for c in ranked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import asyncpg
 
@@ -90,27 +90,40 @@ class SupervisionStore:
         return [Violation(row["department_code"], month, row["rule"], row["subject"], json.loads(row["evidence"]))
                 for row in rows]
 
-    async def weights(self) -> dict[str, float]:
-        return await _weights(self._pool)
+    async def weights(self, month: Month) -> dict[str, float]:
+        """The weights in force in ``month``: a month is evaluated under the weights of its time, not today's."""
+        return (await self.weights_of([month]))[month]
 
-    async def set_weights(self, weights: Mapping[str, float], system_id: str, now: dt.datetime,
+    async def weights_of(self, months: Sequence[Month]) -> dict[Month, dict[str, float]]:
+        """The weights in force in each of ``months`` (a report's year) from one read of the weightings (few: one per
+        change of the weights)."""
+        rows = await _weightings(self._pool, max(months))
+        return {month: _in_force(rows, month) for month in months}
+
+    async def set_weights(self, weights: Mapping[str, float], month: Month, system_id: str, now: dt.datetime,
                           event: AdminEvent) -> dict[str, float] | None:
-        """Sets ``weights`` (the other indicators keep theirs) and returns every weight; or changes nothing and
-        returns None when every weight would then be 0. ``event`` goes to the administrative log's outbox in the
-        same transaction: no change without its entry.
+        """Sets ``weights`` from ``month`` on (the other indicators keep theirs; the months before keep the weights
+        they were evaluated with) and returns every weight of ``month``; or changes nothing and returns None when
+        every weight would then be 0. ``event`` goes to the administrative log's outbox in the same transaction: no
+        change without its entry.
 
         The check and the write are one transaction holding a lock that two such transactions cannot share, so
         two administrators changing different weights at once cannot reach all zeros together."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("LOCK TABLE evaluation_weights IN SHARE ROW EXCLUSIVE MODE")
-            merged = {**await _weights(conn), **weights}
+            await conn.execute("LOCK TABLE evaluation_weight_months IN SHARE ROW EXCLUSIVE MODE")
+            merged = {**_in_force(await _weightings(conn, month), month), **weights}
             if not any(merged.values()):
                 return None
+            rows = [(name, value, now, system_id) for name, value in weights.items()]
+            await conn.executemany(
+                "INSERT INTO evaluation_weight_months (month, indicator, weight, update_time, updated_by)"
+                " VALUES ($5, $1, $2, $3, $4) ON CONFLICT (month, indicator) DO UPDATE SET weight = EXCLUDED.weight,"
+                " update_time = EXCLUDED.update_time, updated_by = EXCLUDED.updated_by",
+                [(*row, month.first_day) for row in rows])
             await conn.executemany(
                 "INSERT INTO evaluation_weights (indicator, weight, update_time, updated_by) VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT (indicator) DO UPDATE SET weight = EXCLUDED.weight,"
-                " update_time = EXCLUDED.update_time, updated_by = EXCLUDED.updated_by",
-                [(name, value, now, system_id) for name, value in weights.items()])
+                " update_time = EXCLUDED.update_time, updated_by = EXCLUDED.updated_by", rows)
             await admin_events.record(conn, event)
         return dict(sorted(merged.items()))
 
@@ -164,10 +177,19 @@ def _department_arg(department_code: str | None) -> tuple[str, ...]:
     return () if department_code is None else (department_code,)
 
 
-async def _weights(db: asyncpg.Pool | asyncpg.Connection) -> dict[str, float]:
-    """Every indicator's weight, by indicator."""
-    rows = await db.fetch("SELECT indicator, weight FROM evaluation_weights ORDER BY indicator")
-    return {row["indicator"]: row["weight"] for row in rows}
+async def _weightings(db: asyncpg.Pool | asyncpg.Connection, last: Month) -> list[asyncpg.Record]:
+    """Every weight set for a month up to ``last``, the earliest month first."""
+    return await db.fetch("SELECT month, indicator, weight FROM evaluation_weight_months WHERE month <= $1"
+                          " ORDER BY month, indicator", last.first_day)
+
+
+def _in_force(rows: Sequence[asyncpg.Record], month: Month) -> dict[str, float]:
+    """Each indicator's weight in ``month``: that of the latest month not after it (``rows`` by month)."""
+    found: dict[str, float] = {}
+    for row in rows:
+        if row["month"] <= month.first_day:
+            found[row["indicator"]] = row["weight"]
+    return dict(sorted(found.items()))
 
 
 async def _names_at_end(conn: asyncpg.Connection, month: Month) -> dict[str, tuple[str, dt.datetime]]:

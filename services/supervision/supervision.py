@@ -170,14 +170,14 @@ class Supervision:
             raise not_found(f"a snapshot of {month.label()} for this department", "SNAPSHOT_NOT_FOUND")
         figures, computed = found
         counts = await self._store.violation_counts(month, [department_code])
-        return figures, computed, evaluate(figures, await self._store.weights(), counts.get(department_code, 0))
+        return figures, computed, evaluate(figures, await self._store.weights(month), counts.get(department_code, 0))
 
     async def evaluations(self, caller: Caller, month: Month, after: str, limit: int) -> list[Evaluation]:
         require_supervising(caller, "list every department's evaluation")
         require_begun(month, self._clock())
         await self._require_computed(month)
         snapshots = await self._store.snapshots(month, after, limit)
-        weights = await self._store.weights()
+        weights = await self._store.weights(month)
         counts = await self._store.violation_counts(month, [f.department_code for f in snapshots])
         return [evaluate(f, weights, counts.get(f.department_code, 0)) for f in snapshots]
 
@@ -214,8 +214,9 @@ class Supervision:
             raise not_found(f"department {department_code[:64]!r}", "DEPARTMENT_NOT_FOUND")
 
     async def weights(self, caller: Caller) -> dict[str, float]:
+        """The weights in force this month (those a change sets apply from the month it is made in)."""
         _identified(caller)
-        return await self._store.weights()
+        return await self._store.weights(Month.of(self._clock()))
 
     async def update_weights(self, caller: Caller, weights: Sequence[tuple[str, float]]) -> dict[str, float]:
         """Sets the named indicators' weights, as listed (the request's order, so each violation names the
@@ -229,7 +230,8 @@ class Supervision:
         # Who changed how every department is scored, and to what (R-SEC-3): the weights are numbers, no personal data.
         event = AdminEvent.by(caller, "supervision.update_weights", "evaluation_weights",
                               {"weights": dict(weights)}, time=now)
-        updated = await self._store.set_weights(dict(weights), caller.system_id, now, event)
+        # From this month on: the months that have ended keep the weights they were evaluated and published with.
+        updated = await self._store.set_weights(dict(weights), Month.of(now), caller.system_id, now, event)
         if updated is None:
             # Every department would score 100 whatever it did: a slip, not a policy.
             raise invalid_argument([FieldViolation("weights", "at least one indicator must weigh more than 0: "
@@ -253,7 +255,7 @@ class Supervision:
         department = department_code or None
         data = ReportInput(months, await self._store.snapshots_between(months[0], months[-1], department, UNREAD),
                            await self._store.violations_between(months[0], months[-1], department),
-                           await self._sources.departments(), await self._store.weights(), now,
+                           await self._sources.departments(), await self._store.weights_of(months), now,
                            await self._store.compute_times(months[0], months[-1]),
                            await self._sources.systems())
         if department is not None and department not in data.names:
@@ -270,7 +272,7 @@ class Supervision:
         require_begun(month, now)
         data = ReportInput([month], await self._store.snapshots_between(month, month, None, UNREAD),
                            await self._store.violations_between(month, month, department_code),
-                           await self._sources.departments(), await self._store.weights(), now,
+                           await self._sources.departments(), await self._store.weights_of([month]), now,
                            await self._store.compute_times(month, month))
         if department_code not in data.names:
             raise not_found(f"department {department_code[:64]!r}", "DEPARTMENT_NOT_FOUND")

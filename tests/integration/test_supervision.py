@@ -40,10 +40,12 @@ from services.runtime.figures import FigureRow
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.pagination import encode_token
 from services.runtime.tokens import issue_token
+from services.supervision.document import Paragraph, Table
 from services.supervision.months import Month
 from services.supervision.reports import UNREAD
 from services.supervision.snapshot import Figures
 from services.supervision.store import SupervisionStore
+from services.supervision.supervision import Supervision
 
 ADMIN = common.Purpose(type=common.PURPOSE_TYPE_ADMINISTRATIVE_BASIS, text="低保资格审核")
 WORK = common.Purpose(type=common.PURPOSE_TYPE_WORK_REFERENCE, text="窗口业务参考")
@@ -740,6 +742,62 @@ async def test_a_months_snapshots_keep_the_names_its_departments_had_once_it_end
         async with pool.acquire() as conn:
             await conn.execute("DELETE FROM snapshots WHERE month = $1", month.first_day)
             await conn.execute("DELETE FROM computed_months WHERE month = $1", month.first_day)
+        await pool.close()
+
+
+class _Directory:
+    """The sources a month's reading and reports ask of the directory, for a department of a test's own."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names
+
+    async def departments(self) -> dict[str, str]:
+        return self._names
+
+    async def systems(self) -> dict[str, str]:
+        return {}
+
+
+async def test_a_change_of_the_weights_leaves_the_months_before_as_they_were_evaluated(platform) -> None:  # type: ignore[no-untyped-def]
+    """A month's evaluation was scored under today's weights: the authority changing them in June rewrote April's
+    published score and ranking (80.00 read 100.00 after catalog_on_time was set to 0). A change applies from the
+    month it is made in; the months before keep the weights they were evaluated with, and the reports say which
+    weights each month used. Months of their own, removed after (and the weights set back)."""
+    april, june, code = Month(2002, 4), Month(2002, 6), "11110100MB00000115"
+    pool = await create_pool(platform.settings["supervision"].database_url, "supervision", min_size=1, max_size=2)
+    store = SupervisionStore(pool)
+    now = june.start + dt.timedelta(days=9)
+    supervision = Supervision(store, _Directory({code: "市民政局"}), clock=lambda: now)  # type: ignore[arg-type]
+    authority = Caller("psn-weights-test", code, authority=True, display_name="测试管理员",
+                       roles=(ADMINISTRATOR, REVIEWER))
+    overdue = [FigureRow(code, "catalog.updates_due", "", 1)]
+    before = await pool.fetchval("SELECT weight FROM evaluation_weights WHERE indicator = 'catalog_on_time'")
+    try:
+        for month in (april, june):
+            await store.replace_month(month, {code: Figures(code, overdue, "市民政局")}, [], month.end)
+        assert (await supervision.snapshot(authority, code, april))[2].score == 80.0
+        await supervision.update_weights(authority, [("catalog_on_time", 0.0)])
+
+        assert (await supervision.snapshot(authority, code, april))[2].score == 80.0
+        assert [e.score for e in await supervision.evaluations(authority, april, "", 10)
+                if e.department_code == code] == [80.0]
+        assert (await supervision.snapshot(authority, code, june))[2].score == 100.0
+        assert (await supervision.weights(authority))["catalog_on_time"] == 0.0
+        report = await supervision.yearly_report(authority, 2002, code)
+        trend = next(b for b in report.blocks if isinstance(b, Table) and b.header[0] == "月份")
+        assert [(row[0], row[3]) for row in trend.rows if row[3] != "—"] == [("4月", "80.00"), ("6月", "100.00")]
+        said = [b.text for b in report.blocks if isinstance(b, Paragraph) and "权重" in b.text]
+        assert said == ["评分按各月适用的评价权重计算，期间权重有调整：4月为目录更新按时率20、申请答复按时率20、"
+                        "疑义答复按时率15、服务可用率15、数据更新及时率15、按授权用途使用率15；6月为目录更新按时率0、"
+                        "申请答复按时率20、疑义答复按时率15、服务可用率15、数据更新及时率15、按授权用途使用率15。"]
+    finally:
+        async with pool.acquire() as conn:
+            for table in ("snapshots", "computed_months"):
+                await conn.execute(f"DELETE FROM {table} WHERE month = ANY($1::date[])",
+                                   [april.first_day, june.first_day])
+            if await conn.fetchval("SELECT to_regclass('evaluation_weight_months') IS NOT NULL"):
+                await conn.execute("DELETE FROM evaluation_weight_months WHERE month = $1", june.first_day)
+            await conn.execute("UPDATE evaluation_weights SET weight = $1 WHERE indicator = 'catalog_on_time'", before)
         await pool.close()
 
 

@@ -4,6 +4,7 @@ providers of the same share type)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 from govshare.supervision.v1 import supervision_pb2 as sup
 from services.runtime.figures import FigureRow, dimension
@@ -18,6 +19,8 @@ MONTH = Month(2026, 3)
 GENERATED = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
 WEIGHTS = {"catalog_on_time": 20.0, "reply_on_time": 20.0, "dispute_on_time": 15.0, "availability": 15.0,
            "freshness": 15.0, "purpose_compliance": 15.0}
+#: The same weights in force in every month (a report's input gives each month's own).
+EVERY_MONTH: defaultdict[Month, dict[str, float]] = defaultdict(lambda: WEIGHTS)
 
 
 def _resources(code: str, **by_share_type: int) -> Figures:
@@ -40,7 +43,7 @@ def test_the_platforms_share_types_add_up_every_providers_resources() -> None:
                  "11110100MB0000004D": _resources("11110100MB0000004D", UNCONDITIONAL=2),
                  "11110100MB0000005G": _resources("11110100MB0000005G", CONDITIONAL=1),
                  "11110100MB0000006K": _resources("11110100MB0000006K", CONDITIONAL=1)}
-    data = ReportInput([MONTH], {MONTH: snapshots}, [], {}, WEIGHTS, GENERATED)
+    data = ReportInput([MONTH], {MONTH: snapshots}, [], {}, EVERY_MONTH, GENERATED)
     blocks = yearly_report(2026, None, data).blocks
     assert ("编目资源数（3月末）", "8") in _table_after(blocks, "一、总体情况").rows  # 2026 is not over
     assert _table_after(blocks, "四、共享类型").rows == (("无条件共享", "4"), ("有条件共享", "3"), ("不予共享", "1"))
@@ -60,7 +63,7 @@ def test_a_violations_evidence_reads_in_chinese_with_its_rate_as_a_percentage() 
                   {"system": "sys-1", "resource": "101001/000001", "purpose": "WORK_REFERENCE",
                    "refused_calls": "2"})]
     data = ReportInput([MONTH], {MONTH: {provider: Figures(provider), user: Figures(user)}}, violations,
-                       {provider: "市公安局", user: "市民政局"}, WEIGHTS, GENERATED)
+                       {provider: "市公安局", user: "市民政局"}, EVERY_MONTH, GENERATED)
     rows = _table_after(yearly_report(2026, None, data).blocks, "六、违规情况").rows
     assert [row[-1] for row in rows] == [
         "资源代码：301901/000002；调用次数：8；失败调用次数：3；失败率：37.5%",
@@ -86,7 +89,7 @@ def test_the_disputes_answered_late_are_counted_beside_the_others() -> None:
     code = "11110100MB00000027"
     figures = Figures(code, [FigureRow(code, name, "", value) for name, value in (
         ("disputes.received", 3), ("disputes.answered_on_time", 1), ("disputes.answered_late", 2))])
-    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, WEIGHTS, GENERATED)
+    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, EVERY_MONTH, GENERATED)
     yearly = yearly_report(2026, code, data).blocks
     assert ("疑义答复", "1", "3", "33.3%") in _table_after(yearly, "二、按时率").rows
     assert ("逾期答复疑义", "2") in _table_after(yearly, "一、总体情况").rows
@@ -99,7 +102,7 @@ def test_calls_made_are_not_said_to_be_of_other_departments_resources() -> None:
     code = "11110100MB00000027"
     figures = Figures(code, [FigureRow(code, "queries.made", "", 1), FigureRow(code, "queries.served", "", 1)])
     blocks = yearly_report(2026, code, ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"},
-                                                   WEIGHTS, GENERATED)).blocks
+                                                   EVERY_MONTH, GENERATED)).blocks
     overall = dict(_table_after(blocks, "一、总体情况").rows)
     assert overall["调用共享资源次数"] == "1" and "调用他部门资源次数" not in overall
     assert _table_after(blocks, "三、按月趋势").header == ("月份", "资源被调用次数", "调用共享资源次数", "评分")
@@ -112,7 +115,7 @@ def test_a_rate_of_nothing_due_reads_as_a_dash_not_as_100_percent() -> None:
     code = "11110100MB00000027"
     figures = Figures(code, [FigureRow(code, name, "", value) for name, value in (
         ("disputes.received", 2), ("disputes.answered_on_time", 1), ("disputes.answered_late", 1))])
-    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, WEIGHTS, GENERATED)
+    data = ReportInput([MONTH], {MONTH: {code: figures}}, [], {code: "市公安局"}, EVERY_MONTH, GENERATED)
     blocks = yearly_report(2026, code, data).blocks
     annex = _table_after(blocks, "（附）年度评价指标")
     rates = {row[0]: row[3] for row in annex.rows}
@@ -135,7 +138,7 @@ def test_the_years_freshness_counts_the_records_held_not_the_months_added_up() -
                               FigureRow(code, "datasets.stale_records", dimension(dataset="population"), stale)])
 
     data = ReportInput([MONTH, april], {MONTH: {code: held(200)}, april: {code: held(0)}}, [], {code: "市公安局"},
-                       WEIGHTS, dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+                       EVERY_MONTH, dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
     annex = _table_after(yearly_report(2026, code, data).blocks, "（附）年度评价指标")
     assert ("数据更新及时率（4月）", "10000", "10000", "100.0%", "15") in annex.rows, annex.rows
 
@@ -154,7 +157,7 @@ def test_a_report_of_a_period_not_over_says_so_and_until_when_its_figures_run() 
                 december: dt.datetime(2026, 12, 2, 14, 35, tzinfo=CST)}
     months = [Month(2026, m) for m in range(1, 13)]
     data = ReportInput(months, {november: {code: figures}, december: {code: figures}}, [], {code: "市公安局"},
-                       WEIGHTS, dt.datetime(2026, 12, 2, 14, 40, tzinfo=CST), computed)
+                       EVERY_MONTH, dt.datetime(2026, 12, 2, 14, 40, tzinfo=CST), computed)
     blocks = yearly_report(2026, code, data).blocks
     notes = _paragraphs(blocks)
     assert "2026年度尚未结束，本报告为阶段性报告，年度结束后应重新生成。" in notes
@@ -168,14 +171,14 @@ def test_a_report_of_a_period_not_over_says_so_and_until_when_its_figures_run() 
 
     # The year over and December computed after its end (the schedule's run on 1 January): final, as before.
     done = ReportInput(months, {november: {code: figures}, december: {code: figures}}, [], {code: "市公安局"},
-                       WEIGHTS, dt.datetime(2027, 1, 5, 9, 0, tzinfo=CST),
+                       EVERY_MONTH, dt.datetime(2027, 1, 5, 9, 0, tzinfo=CST),
                        {**computed, december: dt.datetime(2027, 1, 1, 1, 30, tzinfo=CST)})
     blocks = yearly_report(2026, code, done).blocks
     assert not any("尚未结束" in note for note in _paragraphs(blocks))
     assert ("编目资源数（年末）", "5") in _table_after(blocks, "一、总体情况").rows
 
     # December over, but its snapshots not computed again since 2 December: not "not over", yet not the whole month.
-    stale = ReportInput(months, {december: {code: figures}}, [], {code: "市公安局"}, WEIGHTS,
+    stale = ReportInput(months, {december: {code: figures}}, [], {code: "市公安局"}, EVERY_MONTH,
                         dt.datetime(2027, 1, 5, 9, 0, tzinfo=CST), computed)
     notes = _paragraphs(monthly_feedback(december, code, stale).blocks)
     assert ("本月监督快照计算于2026-12-02 14:35（北京时间），早于月末：以下为截至该时间的数据，"
@@ -190,7 +193,7 @@ def test_a_month_without_a_snapshot_has_no_bar_in_the_trend_as_it_has_no_figures
     "0次": the report said two different things of the same months."""
     code, december = "11110100MB00000027", Month(2026, 12)
     figures = Figures(code, [FigureRow(code, "queries.served", "", 3)])
-    data = ReportInput([Month(2026, 11), december], {december: {code: figures}}, [], {code: "市公安局"}, WEIGHTS,
+    data = ReportInput([Month(2026, 11), december], {december: {code: figures}}, [], {code: "市公安局"}, EVERY_MONTH,
                        dt.datetime(2027, 1, 5, tzinfo=CST))
     blocks = yearly_report(2026, code, data).blocks
     assert _table_after(blocks, "三、按月趋势").rows[0][:3] == ("11月", "—", "—")
@@ -206,7 +209,7 @@ def test_a_department_has_no_figures_or_score_in_the_months_before_it_joined() -
     code, other, november, december = "11110100MB00000027", "11110100MB0000003A", Month(2026, 11), Month(2026, 12)
     figures = Figures(code, [FigureRow(code, "queries.served", "", 3)])
     data = ReportInput([november, december], {november: {other: Figures(other)}, december: {code: figures}}, [],
-                       {code: "市公安局", other: "市市场监督管理局"}, WEIGHTS, dt.datetime(2027, 1, 5, tzinfo=CST))
+                       {code: "市公安局", other: "市市场监督管理局"}, EVERY_MONTH, dt.datetime(2027, 1, 5, tzinfo=CST))
     blocks = yearly_report(2026, code, data).blocks
     assert _table_after(blocks, "三、按月趋势").rows[0] == ("11月", "—", "—", "—")
     chart = next(block for block in blocks if getattr(block, "title", None) == "按月资源被调用次数")
@@ -225,7 +228,7 @@ def test_a_violation_names_its_business_system_not_only_its_id() -> None:
     user = "11110100MB0000007N"
     violations = [Violation(user, MONTH, sup.VIOLATION_RULE_PURPOSE_NOT_GRANTED, f"system:{system}", {"system": system})
                   for system in ("sys-5c1f", "sys-gone")]
-    data = ReportInput([MONTH], {MONTH: {user: Figures(user)}}, violations, {user: "市民政局"}, WEIGHTS, GENERATED,
+    data = ReportInput([MONTH], {MONTH: {user: Figures(user)}}, violations, {user: "市民政局"}, EVERY_MONTH, GENERATED,
                        systems={"sys-5c1f": "低保审核系统"})
     rows = _table_after(yearly_report(2026, user, data).blocks, "五、违规情况").rows
     assert [row[-1] for row in rows] == ["业务系统：低保审核系统（sys-5c1f）", "业务系统：sys-gone"]
@@ -239,7 +242,7 @@ def test_what_a_violation_is_about_reads_in_chinese() -> None:
                 "resource:301901/000002:disputes", "resource:301901/000002:endpoint",
                 "system:sys-1:resource:101001/000001:purpose:WORK_REFERENCE", "system:sys-2"]
     violations = [Violation(code, MONTH, sup.VIOLATION_RULE_DATA_UNUSABLE, subject) for subject in subjects]
-    data = ReportInput([MONTH], {MONTH: {code: Figures(code)}}, violations, {code: "市公安局"}, WEIGHTS, GENERATED,
+    data = ReportInput([MONTH], {MONTH: {code: Figures(code)}}, violations, {code: "市公安局"}, EVERY_MONTH, GENERATED,
                        systems={"sys-1": "审核系统"})
     rows = _table_after(yearly_report(2026, code, data).blocks, "五、违规情况").rows
     assert [row[4] for row in rows] == [
@@ -254,7 +257,7 @@ def test_a_month_computed_before_any_department_joined_is_not_said_to_await_its_
     code, october, november, december = "11110100MB00000027", Month(2026, 10), Month(2026, 11), Month(2026, 12)
     at = dt.datetime(2027, 1, 2, tzinfo=CST)
     data = ReportInput([october, november, december], {december: {code: Figures(code)}}, [], {code: "市公安局"},
-                       WEIGHTS, dt.datetime(2027, 1, 5, tzinfo=CST), {november: at, december: at})
+                       EVERY_MONTH, dt.datetime(2027, 1, 5, tzinfo=CST), {november: at, december: at})
     platform = _paragraphs(yearly_report(2026, None, data).blocks)
     assert "以下月份尚无监督快照，未计入本报告：10月。" in platform
     assert "以下月份计算监督快照时共享平台尚无部门，无数据：11月。" in platform
@@ -279,7 +282,7 @@ def test_a_report_as_csv_holds_its_tables_for_excel() -> None:
     violations = [Violation(provider, MONTH, sup.VIOLATION_RULE_DATA_NOT_PROVIDED, "resource:301901/000002:endpoint",
                             {"resource": "301901/000002", "failed_calls": "3", "calls": "8", "failure_rate": "0.375"})]
     data = ReportInput([MONTH], {MONTH: {provider: _resources(provider, CONDITIONAL=1), user: Figures(user)}},
-                       violations, {provider: "=市公安局", user: "市民政局"}, WEIGHTS, GENERATED)
+                       violations, {provider: "=市公安局", user: "市民政局"}, EVERY_MONTH, GENERATED)
     document = yearly_report(2026, None, data)
     content = render_csv(document)
     assert content.startswith(b"\xef\xbb\xbf") and b"\r\n" in content and b"\n" not in content.replace(b"\r\n", b"")
@@ -305,7 +308,7 @@ def test_a_reports_charts_in_csv_are_numbers_excel_adds_up() -> None:
     figures = Figures(code, [FigureRow(code, "queries.served", "", 1234),
                              FigureRow(code, "applications.replied_on_time", "", 1),
                              FigureRow(code, "applications.replied_late", "", 1)])
-    data = ReportInput([MONTH, MONTH.next()], {MONTH: {code: figures}}, [], {code: "市公安局"}, WEIGHTS,
+    data = ReportInput([MONTH, MONTH.next()], {MONTH: {code: figures}}, [], {code: "市公安局"}, EVERY_MONTH,
                        dt.datetime(2026, 5, 2, tzinfo=CST))
     lines = list(csv.reader(io.StringIO(render_csv(yearly_report(2026, code, data)).decode("utf-8-sig"))))
     at = lines.index(["按月资源被调用次数"])
@@ -327,7 +330,7 @@ def test_a_department_renamed_since_is_named_in_each_month_as_it_was_then_with_t
                  november: {code: Figures(code, [], "市社会事务局"), user: Figures(user, [], "市公安局")}}
     violations = [Violation(code, march, sup.VIOLATION_RULE_DATA_NOT_PROVIDED, "resource:101001/000001:endpoint",
                             {"resource": "101001/000001"})]
-    data = ReportInput([march, november], snapshots, violations, {code: "市社会服务局", user: "市公安局"}, WEIGHTS,
+    data = ReportInput([march, november], snapshots, violations, {code: "市社会服务局", user: "市公安局"}, EVERY_MONTH,
                        dt.datetime(2027, 1, 5, tzinfo=CST))
     yearly = yearly_report(2026, code, data)
     assert yearly.subtitle.startswith(
@@ -342,7 +345,7 @@ def test_a_department_renamed_since_is_named_in_each_month_as_it_was_then_with_t
     feedback = monthly_feedback(march, code, data)
     assert feedback.subtitle.startswith("致：市民政局（11110100MB0000007N；现名：市社会服务局）")
     # A month computed before names were kept: today's name, as before.
-    unnamed = ReportInput([march], {march: {code: Figures(code)}}, [], {code: "市社会服务局"}, WEIGHTS, GENERATED)
+    unnamed = ReportInput([march], {march: {code: Figures(code)}}, [], {code: "市社会服务局"}, EVERY_MONTH, GENERATED)
     assert yearly_report(2026, code, unnamed).subtitle.startswith("报告对象：市社会服务局（11110100MB0000007N）")
 
 
@@ -368,6 +371,6 @@ def test_the_platforms_yearly_report_reads_each_snapshot_once_not_once_per_figur
                      for c in codes} for m in months}
     violations = [Violation(codes[0], months[0], sup.VIOLATION_RULE_DATA_NOT_PROVIDED, "resource:r:endpoint", {})]
     _CountedRows.reads = 0
-    blocks = yearly_report(2026, None, ReportInput(months, snapshots, violations, {}, WEIGHTS, GENERATED)).blocks
+    blocks = yearly_report(2026, None, ReportInput(months, snapshots, violations, {}, EVERY_MONTH, GENERATED)).blocks
     assert ("逾期答复申请", "6") in _table_after(blocks, "一、总体情况").rows
     assert _CountedRows.reads <= 2 * len(codes) * len(months)  # gathered into the year, indexed: twice each at most
