@@ -17,7 +17,21 @@ LABEL_CHARS = 13
 
 
 def _shown(label: str) -> str:
-    return label if len(label) <= LABEL_CHARS else label[:LABEL_CHARS - 1] + "…"
+    """``label`` cut to LABEL_CHARS with "…"; a closing （…） is kept whole and the name before it cut: it is what
+    tells two departments of one name apart (市人力资源和社会保障局（北京市朝阳区）), and cut off, both bars read the
+    same."""
+    if len(label) <= LABEL_CHARS:
+        return label
+    head, mark = _marked(label)
+    if mark and len(mark) < LABEL_CHARS - 1:
+        return head[:LABEL_CHARS - 1 - len(mark)] + "…" + mark
+    return label[:LABEL_CHARS - 1] + "…"
+
+
+def _marked(label: str) -> tuple[str, str]:
+    """``label`` as (name, its closing （…）), or (label, "") without one."""
+    start = label.rfind("（")
+    return (label[:start], label[start:]) if start > 0 and label.endswith("）") else (label, "")
 
 
 def bar_chart(rows: list[tuple[str, float]], maximum: float, title: str) -> str:

@@ -54,6 +54,7 @@ from govshare.foundation.v1 import foundation_pb2
 from govshare.query.v1 import audit_pb2, dispute_pb2
 from govshare.supervision.v1 import supervision_pb2
 from services.runtime.excel_csv import csv_bytes
+from services.runtime.identifiers import told_apart
 from services.runtime.workdays import CHINA
 from services.supervision.months import MAX_YEAR, MIN_YEAR
 from services.supervision.report_client import TIMEOUT_SECONDS as REPORT_TIMEOUT_SECONDS
@@ -1490,13 +1491,15 @@ async def _every_page(console: Console, session: Session, method: Any, request: 
 def named_then(today: dict[str, str], evaluations: list[Any]) -> dict[str, str]:
     """Departments named as they were in the evaluations' month (Evaluation.department_name), today's name beside
     when it is another: a month's page and export named a department renamed or merged since by today's name, which
-    the supervisor could not match with that month's documents. A month computed before names were kept: today's."""
+    the supervisor could not match with that month's documents. A month computed before names were kept: today's.
+    Two departments of one name (the 民政局 of two districts) are told apart (identifiers.told_apart): the page's
+    chart and tables, and the exports' name column, showed two 民政局 no reader could tell apart."""
     names = dict(today)
     for evaluation in evaluations:
         then, now = evaluation.department_name, today.get(evaluation.department_code, "")
         if then:
             names[evaluation.department_code] = f"{then}（现名：{now}）" if now and now != then else then
-    return names
+    return told_apart(names)
 
 
 async def _month_evaluations(console: Console, session: Session, year: int, month: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 from stdnum import numdb
@@ -149,6 +149,9 @@ def _region_table() -> numdb.NumDB:
     return numdb.get("cn/loc")
 
 
+_IN_FORCE_YEARS = re.compile(r"\[[0-9-]*\]")
+
+
 @lru_cache(maxsize=8192)
 def region_name(code: str) -> str | None:
     """The name of a 行政区划代码 (province, prefecture or county), or None when unknown."""
@@ -157,11 +160,42 @@ def region_name(code: str) -> str | None:
     parts = _region_table().info(code)
     if len(parts) < 2 or not parts[0][1] or not parts[1][1]:
         return None
-    province = parts[0][1].get("province", "")
-    county = parts[1][1].get("county", "")
+    # The table marks names of a code reused over the years with the years they were in force ([1983-]上城区).
+    province = _IN_FORCE_YEARS.sub("", parts[0][1].get("province", ""))
+    county = _IN_FORCE_YEARS.sub("", parts[1][1].get("county", ""))
     if code.endswith("0000"):
         return province
     return f"{province}{county}" if county else None
+
+
+def told_apart(names: Mapping[str, str]) -> dict[str, str]:
+    """Each department's name (by 统一社会信用代码), told apart where two of ``names`` bear the same one: every
+    district has its 民政局, and a chart or a ranking that labels departments by name alone showed two bars or rows
+    民政局 that no reader could tell apart. A colliding name is followed by what distinguishes it: its region (the
+    行政区划 of the code's characters 3-8, 民政局（北京市朝阳区）) when that differs from the others', else the code's
+    last six characters (民政局（…00011X）), else the whole code. A name no other bears, or none (""), is left as it
+    is."""
+    by_name: dict[str, list[str]] = {}
+    for code, name in names.items():
+        by_name.setdefault(name, []).append(code)
+    told = dict(names)
+    for name, codes in by_name.items():
+        if name and len(codes) > 1:
+            for code, mark in _marks(codes).items():
+                told[code] = f"{name}（{mark}）"
+    return told
+
+
+def _marks(codes: list[str]) -> dict[str, str]:
+    """What tells each of ``codes`` from the others: the first of its region, its code's tail and its code that no
+    other of them shares."""
+    ways: list[Callable[[str], str | None]] = [lambda code: region_name(code[2:8]),
+                                               lambda code: f"…{code[-6:]}", lambda code: code]
+    for way in ways:
+        marks = {code: way(code) for code in codes}
+        if None not in marks.values() and len(set(marks.values())) == len(codes):
+            return {code: mark for code, mark in marks.items() if mark is not None}
+    return {code: code for code in codes}
 
 
 def region_code_error(value: str) -> str | None:

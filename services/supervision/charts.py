@@ -21,12 +21,18 @@ def label_width(label: str, size: float) -> float:
 
 
 def fitted(label: str, width: float, size: float) -> str:
-    """``label`` cut with "…" to fit ``width`` (whole when it fits)."""
+    """``label`` cut with "…" to fit ``width`` (whole when it fits). A closing （…） is kept whole and the name before
+    it cut: it is what tells two departments of one name apart (市人力资源和社会保障局（北京市朝阳区）)."""
     if label_width(label, size) <= width:
         return label
-    while label and label_width(label + "…", size) > width:
-        label = label[:-1]
-    return label + "…"
+    start = label.rfind("（")
+    mark = label[start:] if start > 0 and label.endswith("）") else ""
+    head = label[:len(label) - len(mark)]
+    if not mark or label_width(head[:1] + "…" + mark, size) > width:
+        head, mark = label, ""
+    while head and label_width(head + "…" + mark, size) > width:
+        head = head[:-1]
+    return head + "…" + mark
 
 
 def sideways(chart: BarChart, slot: float, size: float) -> bool:

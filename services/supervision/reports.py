@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from services.runtime.identifiers import told_apart
 from services.supervision.document import BarChart, Document, Heading, Paragraph, Table
 from services.supervision.evaluation import evaluate
 from services.supervision.months import CST, Month
@@ -428,8 +429,9 @@ def monthly_feedback(month: Month, provider: str, data: ReportInput) -> Document
         for (resource, user, purpose), results in sorted(usage.items()))) if usage else
         Paragraph("本月无调用记录。"))
     if by_department:
-        doc.add(BarChart("各使用部门调用次数", tuple((_names_then(data, c, [month]) or [data.names.get(c, c)])[0]
-                                                     for c in sorted(by_department)),
+        # By name, two departments of one name (the 民政局 of two districts) told apart.
+        users = told_apart({c: (_names_then(data, c, [month]) or [data.names.get(c, c)])[0] for c in by_department})
+        doc.add(BarChart("各使用部门调用次数", tuple(users[c] for c in sorted(by_department)),
                          tuple(float(by_department[c]) for c in sorted(by_department)), "次"),
                 BarChart("调用用途分布", tuple(PURPOSES.get(p, p) for p in sorted(by_purpose)),
                          tuple(float(by_purpose[p]) for p in sorted(by_purpose)), "次"))

@@ -39,3 +39,36 @@ def test_a_months_departments_are_named_as_they_were_then_with_todays_name_besid
     assert named_then(today, evaluations) == {renamed: "市民政局（现名：市社会服务局）", kept: "市公安局",
                                               old: "市市场监督管理局"}
 
+
+
+def test_two_departments_of_one_name_are_told_apart_in_the_chart_and_the_tables() -> None:
+    """Every district has its 民政局: the 监督 page's chart and tables (and the exports' name column) showed two bars
+    and rows 民政局 that no reader could tell apart, and two long names cut in the chart alike. A colliding name is
+    followed by its region (the code's 行政区划), else the code's tail; the chart cuts the name, not what tells it."""
+    import re
+
+    from console.charts import bar_chart
+    from console.pages import named_then
+    from govshare.supervision.v1 import supervision_pb2
+
+    chaoyang, haidian, shangcheng, xihu = ("11110105MB00000170", "11110108MB00000269", "11330102MB00000369",
+                                           "11330106MB00000464")
+    chaoyang_too, alone = "11110105MB00000574", "11110100MB00000027"
+    long_name = "人力资源和社会保障局"
+    evaluations = [supervision_pb2.Evaluation(department_code=code, department_name=name) for code, name in (
+        (chaoyang, "民政局"), (haidian, "民政局"), (shangcheng, long_name), (xihu, long_name),
+        (chaoyang_too, "公安局"), (alone, "市公安局"))]
+    today = {chaoyang: "民政局", haidian: "民政局", shangcheng: long_name, xihu: long_name, chaoyang_too: "公安局",
+             alone: "市公安局"}
+    names = named_then(today, evaluations)
+    assert names == {chaoyang: "民政局（北京市朝阳区）", haidian: "民政局（北京市海淀区）",
+                     shangcheng: f"{long_name}（浙江省上城区）", xihu: f"{long_name}（浙江省西湖区）",
+                     chaoyang_too: "公安局", alone: "市公安局"}
+    # Two of one name in the same region: the code's tail tells them apart.
+    assert named_then({chaoyang: "民政局", chaoyang_too: "民政局"}, []) == {
+        chaoyang: "民政局（…000170）", chaoyang_too: "民政局（…000574）"}
+    assert named_then({chaoyang: "", haidian: ""}, []) == {chaoyang: "", haidian: ""}  # no name: the page shows codes
+    chart = bar_chart([(names[code], 90.0) for code in today], maximum=100, title="各部门综合得分")
+    drawn = re.findall(r'<text class="chart-label"[^>]*>([^<]*)</text>', chart)
+    assert len(set(drawn)) == len(drawn) == 6, drawn
+    assert "人力资源…（浙江省上城区）" in drawn

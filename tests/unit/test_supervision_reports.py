@@ -8,6 +8,7 @@ from collections import defaultdict
 
 from govshare.supervision.v1 import supervision_pb2 as sup
 from services.runtime.figures import FigureRow, dimension
+from services.supervision.charts import FONT, LABEL_WIDTH, fitted, label_width
 from services.supervision.document import Paragraph, Table
 from services.supervision.evaluation import evaluate
 from services.supervision.months import CST, Month
@@ -374,3 +375,24 @@ def test_the_platforms_yearly_report_reads_each_snapshot_once_not_once_per_figur
     blocks = yearly_report(2026, None, ReportInput(months, snapshots, violations, {}, EVERY_MONTH, GENERATED)).blocks
     assert ("逾期答复申请", "6") in _table_after(blocks, "一、总体情况").rows
     assert _CountedRows.reads <= 2 * len(codes) * len(months)  # gathered into the year, indexed: twice each at most
+
+
+def test_two_user_departments_of_one_name_are_told_apart_in_the_feedbacks_chart() -> None:
+    """The usage feedback's chart of calls by using department labelled each by name alone: the 民政局 of two
+    districts read as two bars 民政局 (the table beside names them with their codes). A colliding name is followed by
+    its region; the SVG's row cuts a long name, not what tells it apart."""
+    provider, chaoyang, haidian = "11110100MB00000027", "11110105MB00000170", "11110108MB00000269"
+    rows = [FigureRow(provider, "queries.served_to", dimension(department=user, purpose="WORK_REFERENCE",
+                                                                resource="101001/000001", result="ANSWERED"), calls)
+            for user, calls in ((chaoyang, 3), (haidian, 5))]
+    snapshots = {provider: Figures(provider, rows, "市公安局"), chaoyang: Figures(chaoyang, [], "民政局"),
+                 haidian: Figures(haidian, [], "民政局")}
+    data = ReportInput([MONTH], {MONTH: snapshots}, [], {provider: "市公安局", chaoyang: "民政局", haidian: "民政局"},
+                       EVERY_MONTH, GENERATED)
+    chart = next(block for block in monthly_feedback(MONTH, provider, data).blocks
+                 if getattr(block, "title", None) == "各使用部门调用次数")
+    assert chart.labels == ("民政局（北京市朝阳区）", "民政局（北京市海淀区）")
+    assert chart.values == (3.0, 5.0)
+    label = "市人力资源和社会保障局信息中心数据管理处（北京市朝阳区）"
+    cut = fitted(label, LABEL_WIDTH, FONT)
+    assert cut.endswith("…（北京市朝阳区）") and label_width(cut, FONT) <= LABEL_WIDTH, cut
