@@ -221,6 +221,26 @@ def test_the_supervision_page_does_not_round_a_rate_up_to_100_percent() -> None:
     assert "“—”：本月无应办事项，不扣分。" in page
 
 
+def test_the_supervision_page_says_which_weights_the_month_was_scored_under() -> None:
+    """A month keeps the weights it was evaluated with (a change applies from the month it is made in), but the 监督
+    page showed the scores and rates without the weights: a supervisor comparing April and June could not see that
+    they were scored under different weightings."""
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, score=80, indicators=[
+        supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(
+            labels.INDICATOR, (0, 20, 15, 15, 12.5, 15), strict=True)])
+    page = console.templates.get_template("supervision.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
+        year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
+        indicator_names=labels.INDICATOR)
+    said = re.search(r'<p class="muted" id="weights">([^<]*)</p>', page)
+    assert said is not None
+    names = list(labels.INDICATOR.values())
+    assert said.group(1) == (f"2026年4月评分所用权重：{names[0]} 0、{names[1]} 20、{names[2]} 15、{names[3]} 15、"
+                             f"{names[4]} 12.5、{names[5]} 15。权重调整自调整当月起适用，此前各月保持原评分。")
+
+
 def test_a_listen_port_over_65535_a_gateway_without_port_and_a_nan_timeout_are_refused() -> None:
     """GOVSHARE_CONSOLE_LISTEN=127.0.0.1:99999 started a console that said it ran on port 99999 and listened on
     34463 (uvicorn takes the port modulo 65536); a gateway 'edge:' and a timeout 'nan' were accepted."""
