@@ -109,15 +109,15 @@ class SupervisionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetEvaluationWeights(self, request, context):
-        """The weights of the evaluation's indicators.
+        """The weights of the evaluation's indicators in force this month.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UpdateEvaluationWeights(self, request, context):
-        """Changes weights of the evaluation's indicators; authority only. Evaluations are computed from the
-        snapshot with the weights current when they are read.
+        """Changes weights of the evaluation's indicators from the current month (China Standard Time) on; authority
+        only. Each month is evaluated under the weights in force in it: the months before keep theirs.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -31,10 +31,10 @@ class SupervisionServiceStub:
     department its own.
     """
     GetEvaluationWeights: calls.UnaryUnary[_govshare_client_pb_supervision_v1_supervision_pb2.GetEvaluationWeightsRequest, _govshare_client_pb_supervision_v1_supervision_pb2.GetEvaluationWeightsResponse]
-    """The weights of the evaluation's indicators."""
+    """The weights of the evaluation's indicators in force this month."""
     UpdateEvaluationWeights: calls.UnaryUnary[_govshare_client_pb_supervision_v1_supervision_pb2.UpdateEvaluationWeightsRequest, _govshare_client_pb_supervision_v1_supervision_pb2.UpdateEvaluationWeightsResponse]
-    """Changes weights of the evaluation's indicators; authority only. Evaluations are computed from the
-    snapshot with the weights current when they are read.
+    """Changes weights of the evaluation's indicators from the current month (China Standard Time) on; authority
+    only. Each month is evaluated under the weights in force in it: the months before keep theirs.
     """
     GenerateReport: calls.UnaryUnary[_govshare_client_pb_supervision_v1_supervision_pb2.GenerateReportRequest, _govshare_client_pb_supervision_v1_supervision_pb2.GenerateReportResponse]
     """A report in Chinese, as HTML or PDF, from the stored snapshots (R-SUP-2): the yearly sharing report of a
@@ -62,10 +62,10 @@ class SupervisionServiceAsyncStub:
     department its own.
     """
     GetEvaluationWeights: calls.AsyncUnaryUnary[_govshare_client_pb_supervision_v1_supervision_pb2.GetEvaluationWeightsRequest, _govshare_client_pb_supervision_v1_supervision_pb2.GetEvaluationWeightsResponse]
-    """The weights of the evaluation's indicators."""
+    """The weights of the evaluation's indicators in force this month."""
     UpdateEvaluationWeights: calls.AsyncUnaryUnary[_govshare_client_pb_supervision_v1_supervision_pb2.UpdateEvaluationWeightsRequest, _govshare_client_pb_supervision_v1_supervision_pb2.UpdateEvaluationWeightsResponse]
-    """Changes weights of the evaluation's indicators; authority only. Evaluations are computed from the
-    snapshot with the weights current when they are read.
+    """Changes weights of the evaluation's indicators from the current month (China Standard Time) on; authority
+    only. Each month is evaluated under the weights in force in it: the months before keep theirs.
     """
     GenerateReport: calls.AsyncUnaryUnary[_govshare_client_pb_supervision_v1_supervision_pb2.GenerateReportRequest, _govshare_client_pb_supervision_v1_supervision_pb2.GenerateReportResponse]
     """A report in Chinese, as HTML or PDF, from the stored snapshots (R-SUP-2): the yearly sharing report of a
