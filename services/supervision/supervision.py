@@ -227,11 +227,13 @@ class Supervision:
         if violations:
             raise invalid_argument(violations)
         now = self._clock()
-        # Who changed how every department is scored, and to what (R-SEC-3): the weights are numbers, no personal data.
-        event = AdminEvent.by(caller, "supervision.update_weights", "evaluation_weights",
-                              {"weights": dict(weights)}, time=now)
         # From this month on: the months that have ended keep the weights they were evaluated and published with.
-        updated = await self._store.set_weights(dict(weights), Month.of(now), caller.system_id, now, event)
+        month = Month.of(now)
+        # Who changed how every department is scored, to what, and from which month (Beijing's: a change at 23:30 UTC
+        # on the 30th applies to the next month) (R-SEC-3): the weights are numbers, no personal data.
+        event = AdminEvent.by(caller, "supervision.update_weights", "evaluation_weights",
+                              {"weights": dict(weights), "applies_from": month.label()}, time=now)
+        updated = await self._store.set_weights(dict(weights), month, caller.system_id, now, event)
         if updated is None:
             # Every department would score 100 whatever it did: a slip, not a policy.
             raise invalid_argument([FieldViolation("weights", "at least one indicator must weigh more than 0: "

@@ -49,6 +49,7 @@ from services.runtime.errors import details_of
 from services.runtime.identity import AssertionSigner, Caller, service_caller
 from services.runtime.pagination import encode_token
 from services.runtime.server import start_server
+from services.supervision.months import Month
 
 pytestmark = pytest.mark.integration
 
@@ -502,7 +503,7 @@ async def test_role_and_grant_confidentiality_changes_are_logged_without_their_r
 
 async def test_a_change_of_the_evaluation_weights_is_logged_with_who_made_it(platform) -> None:  # type: ignore[no-untyped-def]
     """The weights decide every department's score (Art. 16-18): the administrator who changed them, and to what,
-    is in the log, as every other decision is (it was not logged at all)."""
+    is in the log, as every other decision is (it was not logged at all), and from which month the change applies."""
     supervision = supervision_pb2_grpc.SupervisionServiceStub(platform.channel)
     admin = platform.person("authority", ADMINISTRATOR)
     before = (await supervision.GetEvaluationWeights(supervision_pb2.GetEvaluationWeightsRequest(),
@@ -510,8 +511,9 @@ async def test_a_change_of_the_evaluation_weights_is_logged_with_who_made_it(pla
     await supervision.UpdateEvaluationWeights(supervision_pb2.UpdateEvaluationWeightsRequest(
         weights=[supervision_pb2.Weight(indicator="freshness", weight=13.5)]), metadata=admin, timeout=10)
     try:
+        # The month the change applies from (China Standard Time): the months before keep their weights.
         entry = await _logged(platform, "supervision.update_weights", "evaluation_weights",
-                              weights={"freshness": 13.5})
+                              weights={"freshness": 13.5}, applies_from=Month.of(dt.datetime.now(dt.UTC)).label())
         person = person_of(Caller(_system(platform, "authority"), _department(platform, "authority"),
                                   authority=True), ADMINISTRATOR)
         assert (entry.actor_system_id, entry.actor_department_code) == (person.system_id, person.department_code)
