@@ -225,18 +225,20 @@ def test_the_supervision_page_says_which_weights_the_month_was_scored_under() ->
     """A month keeps the weights it was evaluated with (a change applies from the month it is made in), but the 监督
     page showed the scores and rates without the weights: a supervisor comparing April and June could not see that
     they were scored under different weightings."""
+    from services.supervision.reports import INDICATORS
+
     console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
                       SessionStore(idle_seconds=600))
     evaluation = supervision_pb2.Evaluation(department_code=PERSON.department_code, score=80, indicators=[
         supervision_pb2.Indicator(name=name, weight=weight) for name, weight in zip(
-            labels.INDICATOR, (0, 20, 15, 15, 12.5, 15), strict=True)])
+            INDICATORS, (0, 20, 15, 15, 12.5, 15), strict=True)])
     page = console.templates.get_template("supervision.html").render(
         request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/supervision",
         year=2026, month=4, evaluations=[evaluation], dept_names={}, chart="", next_token="", problem=None,
-        indicator_names=labels.INDICATOR)
+        indicator_names=INDICATORS)
     said = re.search(r'<p class="muted" id="weights">([^<]*)</p>', page)
     assert said is not None
-    names = list(labels.INDICATOR.values())
+    names = list(INDICATORS.values())
     assert said.group(1) == (f"2026年4月评分所用权重：{names[0]} 0、{names[1]} 20、{names[2]} 15、{names[3]} 15、"
                              f"{names[4]} 12.5、{names[5]} 15。权重调整自调整当月起适用，此前各月保持原评分。")
 
