@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from console import labels
 from console.backend import Services
-from console.names import Names, watch_renames
+from console.names import Names, watch_changes
 from console.sessions import COOKIE, RedisSessionStore, Session, SessionStore, SessionSync
 from console.settings import ConsoleSettings
 from govshare.authorization.v1 import sharing_pb2
@@ -719,12 +719,12 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         renewal = _restart_when_renewed(settings, restart)
-        renames = watch_renames(console.names, settings.redis_url) if settings.redis_url else None
+        changes = watch_changes(console.names, settings.redis_url) if settings.redis_url else None
         yield
         if renewal is not None:
             await cancel(renewal)
-        if renames is not None:
-            await renames.stop()
+        if changes is not None:
+            await changes.stop()
         await services.close()
         await sessions.close()
 

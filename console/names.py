@@ -7,10 +7,12 @@ calls once, not twenty on every view.
 
 What is shared is only what every signed-in person may read anyway: department names (the directory is open
 to every caller) and the names of *published* entries (the catalog's public face); a draft's name is used for
-the person who could read it and never cached. A name that changed shows within ``ttl`` seconds; a department
-renamed (DirectoryService.RenameDepartment) at once where the console has Redis: ``watch_renames`` puts the new
-name in place on the directory's ``govshare.departments.changed`` event, and forgets every department name
-whenever the subscription (re)connects, as events may have been missed meanwhile.
+the person who could read it and never cached. A name that changed shows within ``ttl`` seconds, and at once where
+the console has Redis: ``watch_changes`` puts a renamed department's new name in place on the directory's
+``govshare.departments.changed`` event (DirectoryService.RenameDepartment), drops a resource's kept details on the
+catalog's ``govshare.catalog.changed`` (an entry updated, made 不予共享, retired: a grant's page reads its share
+type and state from here), and forgets everything kept whenever the subscription (re)connects, as events may have
+been missed meanwhile.
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ class _Expiring:
     def clear(self) -> None:
         self._values.clear()
 
+    def drop(self, key: str) -> None:
+        self._values.pop(key, None)
+
     def put(self, key: str, value: object) -> None:
         self._values[key] = (self._clock() + self._ttl, value)
         self._values.move_to_end(key)
@@ -99,9 +104,17 @@ class Names:
         if isinstance(code, str) and isinstance(name, str) and code and name:
             self._departments.put(code, name)
 
-    def forget_departments(self) -> None:
-        """Drops every department name kept: renames may have been announced while nobody listened."""
+    def catalog_changed(self, event: dict) -> None:
+        """Handler for CATALOG_CHANGED: the entry's details are asked again, not shown as they were for the TTL."""
+        code = event.get("code")
+        if isinstance(code, str) and code:
+            self._resources.drop(code)
+
+    def forget(self) -> None:
+        """Drops every name and resource kept: changes may have been announced while nobody listened."""
         self._departments.clear()
+        self._resources.clear()
+        self._authorities.clear()
 
     async def is_authority(self, token: str, code: str) -> bool | None:
         """Whether department ``code`` is the sharing authority, None when the directory does not say: a page
@@ -147,11 +160,12 @@ class Names:
         return resource
 
 
-def watch_renames(names: Names, redis_url: str) -> Subscriber:
-    """Keeps ``names`` up with the directory's renames (started; the caller stops it). Imported here, as the
-    session store's Redis client is: a console without Redis never loads it."""
-    from services.runtime.cache import DEPARTMENTS_CHANGED, Subscriber
+def watch_changes(names: Names, redis_url: str) -> Subscriber:
+    """Keeps ``names`` up with the directory's renames and the catalog's changes (started; the caller stops it).
+    Imported here, as the session store's Redis client is: a console without Redis never loads it."""
+    from services.runtime.cache import CATALOG_CHANGED, DEPARTMENTS_CHANGED, Subscriber
 
-    subscriber = Subscriber(redis_url, {DEPARTMENTS_CHANGED: names.renamed}, resync=names.forget_departments)
+    subscriber = Subscriber(redis_url, {DEPARTMENTS_CHANGED: names.renamed, CATALOG_CHANGED: names.catalog_changed},
+                            resync=names.forget)
     subscriber.start()
     return subscriber

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc
 
-from console.names import Names, watch_renames
+from console.names import Names, watch_changes
 from govshare.authorization.v1 import (
     admin_log_pb2,
     admin_log_pb2_grpc,
@@ -49,7 +49,7 @@ from services.authorization.component import create_component
 from services.authorization.figures import department_figures
 from services.authorization.store import Store
 from services.catalog.component import create_component as create_catalog
-from services.runtime.cache import DEPARTMENTS_CHANGED, GRANTS_CHANGED
+from services.runtime.cache import CATALOG_CHANGED, DEPARTMENTS_CHANGED, GRANTS_CHANGED, publish
 from services.runtime.duties import ADMINISTRATOR, APPROVER, REVIEWER
 from services.runtime.errors import details_of
 from services.runtime.identity import Caller, service_caller
@@ -347,7 +347,7 @@ async def test_the_consoles_names_show_a_rename_at_once(env: Env) -> None:
     code = (await env.department()).department_code
     new = f"市社会服务局{code[-5:]}"
     names = Names(_Directory(env))
-    watch = watch_renames(names, env.settings.redis_url)
+    watch = watch_changes(names, env.settings.redis_url)
     try:
         await asyncio.wait_for(watch.ready.wait(), 10)
         before = (await names.departments("", [code]))[code]
@@ -359,10 +359,56 @@ async def test_the_consoles_names_show_a_rename_at_once(env: Env) -> None:
             await asyncio.sleep(0.01)
         assert (await names.departments("", [code]))[code] == new
         assert names.lookups == 1  # the new name came with the event, not by asking again
-        names.forget_departments()  # as when the subscription reconnects: asked again
+        names.forget()  # as when the subscription reconnects: asked again
         assert (await names.departments("", [code]))[code] == new and names.lookups == 2
     finally:
         await watch.stop()
+
+
+class _Catalog:
+    """The console's services as Names uses them for a resource: a catalog whose one published entry's share
+    type the test changes, counting the calls."""
+
+    def __init__(self, code: str) -> None:
+        self.catalog, self.code, self.calls = self, code, 0
+        self.share_type = common.SHARE_TYPE_UNCONDITIONAL
+
+    def GetEntry(self) -> None:
+        """Stands for the stub's method; call() answers it."""
+
+    async def call(self, _token: str, _method, request: cat.GetEntryRequest) -> cat.GetEntryResponse:  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return cat.GetEntryResponse(entry=cat.Entry(code=request.code, name="人口基础信息",
+                                                           share_type=self.share_type,
+                                                           state=cat.ENTRY_STATE_PUBLISHED))
+
+
+async def test_the_consoles_resources_show_a_catalog_change_at_once(env: Env) -> None:
+    """The console keeps a published resource's details ten minutes; the catalog's change event drops them, so an
+    approver sees a resource made 不予共享 at once, not its old share type for up to ten minutes."""
+    code = f"{uuid.uuid4().int % 10**6:06d}/000001"
+    catalog = _Catalog(code)
+    names = Names(catalog)
+    watch = watch_changes(names, env.settings.redis_url)
+    redis = aioredis.from_url(env.settings.redis_url)
+    try:
+        await asyncio.wait_for(watch.ready.wait(), 10)
+        assert (await names.resources("", [code]))[code].share_type == common.SHARE_TYPE_UNCONDITIONAL
+        catalog.share_type = common.SHARE_TYPE_NOT_SHARED
+        await publish(redis, CATALOG_CHANGED, {"code": f"{code[:-1]}2"})  # another entry: this one stays kept
+        await publish(redis, CATALOG_CHANGED, {"code": code})
+        for _ in range(200):  # the event arrives in milliseconds; bounded at about two seconds
+            if (await names.resources("", [code]))[code].share_type == common.SHARE_TYPE_NOT_SHARED:
+                break
+            await asyncio.sleep(0.01)
+        assert (await names.resources("", [code]))[code].share_type == common.SHARE_TYPE_NOT_SHARED
+        assert catalog.calls == 2  # asked again once, after the event
+        names.forget()  # as when the subscription reconnects: every resource asked again
+        await names.resources("", [code])
+        assert catalog.calls == 3
+    finally:
+        await watch.stop()
+        await redis.aclose()
 
 
 def _retire(code: str, merged_into: str = "") -> directory_pb2.RetireDepartmentRequest:
