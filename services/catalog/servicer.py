@@ -66,7 +66,8 @@ def filter_from_proto(message: catalog_pb2.EntryFilter) -> EntryFilter:
 def _overdue_to_proto(change: MandateChange) -> catalog_pb2.OverdueUpdate:
     return catalog_pb2.OverdueUpdate(
         department_code=change.department_code, description=change.description,
-        change_time=to_timestamp(change.change_time), due_time=to_timestamp(change.due_time))
+        change_time=to_timestamp(change.change_time), due_time=to_timestamp(change.due_time),
+        due_time_provisional=provisional(change.due_time))
 
 
 def _highlight_to_proto(code: str, highlight: Highlight) -> catalog_pb2.SearchHighlight:

@@ -785,6 +785,22 @@ async def test_overdue_catalog_updates(catalog: Client, base_settings: Settings)
     assert fields == ["department_code", "description"]
 
 
+async def test_an_overdue_update_says_when_its_due_date_was_counted_without_the_years_calendar(
+        catalog: Client) -> None:
+    """ReportMandateChange says a due date counted without its year's holiday arrangement is provisional, but
+    ListOverdueUpdates did not: the authority reading the overdue list could not tell a department late by the
+    statutory calendar from one late by a Monday-to-Friday count (chinese-calendar knows no year before 2004)."""
+    counted_so, known = department(), department()
+    for dept, when in ((counted_so, dt.datetime(2003, 6, 2, 2, 0, tzinfo=dt.UTC)),
+                       (known, dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC))):
+        reported = await catalog("ReportMandateChange", pb.ReportMandateChangeRequest(
+            department_code=dept.department_code, description="机构改革职能调整", change_time=_stamp(when)), dept)
+        assert reported.due_time_provisional == (dept is counted_so)
+    updates = (await catalog("ListOverdueUpdates", pb.ListOverdueUpdatesRequest(page_size=1000), AUTHORITY)).updates
+    flags = {u.department_code: u.due_time_provisional for u in updates}
+    assert (flags[counted_so.department_code], flags[known.department_code]) == (True, False)
+
+
 async def test_retiring_entries_after_a_mandate_change_is_the_update_it_asked_for(  # type: ignore[no-untyped-def]
         catalog: Client, base_settings: Settings) -> None:
     """A department whose duty was transferred away updates its catalog by retiring what it no longer holds:

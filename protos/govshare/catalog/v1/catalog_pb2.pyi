@@ -452,16 +452,18 @@ class ReportMandateChangeResponse(_message.Message):
     def __init__(self, due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time_provisional: _Optional[bool] = ...) -> None: ...
 
 class OverdueUpdate(_message.Message):
-    __slots__ = ("department_code", "description", "change_time", "due_time")
+    __slots__ = ("department_code", "description", "change_time", "due_time", "due_time_provisional")
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
     DUE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DUE_TIME_PROVISIONAL_FIELD_NUMBER: _ClassVar[int]
     department_code: str
     description: str
     change_time: _timestamp_pb2.Timestamp
     due_time: _timestamp_pb2.Timestamp
-    def __init__(self, department_code: _Optional[str] = ..., description: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    due_time_provisional: bool
+    def __init__(self, department_code: _Optional[str] = ..., description: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_time_provisional: _Optional[bool] = ...) -> None: ...
 
 class ListOverdueUpdatesRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
