@@ -304,6 +304,10 @@ class Use:
 
 _OFFICER = Use(frozenset({"DATA_OFFICER"}), "部门编目员编写、修改和提交本部门的资源目录")
 _ADMIN = Use(frozenset({"ADMINISTRATOR"}), "共享主管部门的管理员管理人员、部门和业务系统")
+#: 职能变更: a department's 编目员 reports one (the authority's for any department); the authority's 审核员, who
+#: reviews the catalogs, follows the updates past due (ListOverdueUpdates answers the authority only).
+_MANDATES = Use(frozenset({"DATA_OFFICER", "REVIEWER"}), "部门编目员报告职能变更、共享主管部门查看逾期未更新的目录",
+                send=frozenset({"DATA_OFFICER"}))
 #: The pages that need a role, by path (display and a first refusal: every service checks the roles again). A page
 #: showed its forms to anyone who typed its address — /drafts/new to an 审计员, /persons/new to a 申请人 —, and the
 #: form filled in was then refused in the service's English. Pages not listed (首页, 目录, an application's page,
@@ -312,6 +316,7 @@ PAGES: dict[str, Use] = {
     "/drafts": _OFFICER, "/drafts/new": _OFFICER, "/drafts/edit": _OFFICER, "/drafts/submit": _OFFICER,
     "/drafts/retire": _OFFICER,
     "/review": Use(frozenset({"REVIEWER"}), "共享主管部门的审核员审核各部门提交的目录"),
+    "/mandates": _MANDATES,
     "/apply": Use(frozenset({"APPLICANT"}), "部门申请人申请使用其他部门的资源"),
     "/applications": Use(frozenset({"APPLICANT"}), "部门申请人查看本部门提出的申请"),
     "/applications/escalate": Use(frozenset({"APPLICANT"}), "使用部门的申请人提请共享主管部门协调"),
@@ -338,9 +343,10 @@ PAGES: dict[str, Use] = {
     "/departments/retire": _ADMIN, "/systems": _ADMIN,
 }
 #: The menu, in order: each entry is shown to the persons who may open its page.
-MENU = [("/drafts", "编目"), ("/review", "审核"), ("/applications", "申请"), ("/replies", "答复"),
-        ("/coordination", "协调"), ("/grants", "授权"), ("/disputes", "疑义与冲突"), ("/audit", "审计"),
-        ("/supervision", "监督"), ("/persons", "人员"), ("/departments", "部门"), ("/systems", "业务系统")]
+MENU = [("/drafts", "编目"), ("/review", "审核"), ("/mandates", "职能变更"), ("/applications", "申请"),
+        ("/replies", "答复"), ("/coordination", "协调"), ("/grants", "授权"), ("/disputes", "疑义与冲突"),
+        ("/audit", "审计"), ("/supervision", "监督"), ("/persons", "人员"), ("/departments", "部门"),
+        ("/systems", "业务系统")]
 
 
 def holds(session: Session | None, roles: Iterable[str]) -> bool:

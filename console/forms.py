@@ -168,6 +168,21 @@ def audit_period(first: str, last: str) -> tuple[dict[str, timestamp_pb2.Timesta
     return (times, errors) if not errors else ({}, errors)
 
 
+def day_of(text: str) -> dt.date | None:
+    """A YYYY-MM-DD date typed (a date input's value), or None when blank or malformed."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+
+
+def start_of_day(day: dt.date) -> timestamp_pb2.Timestamp:
+    """Midnight Beijing time beginning ``day`` (a day is Beijing's: a change of the 1st is not the 31st's in UTC)."""
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(dt.datetime.combine(day, dt.time(), tzinfo=CHINA).astimezone(dt.UTC))
+    return stamp
+
+
 def end_of_day(text: str) -> timestamp_pb2.Timestamp | None:
     """23:59:59 Beijing time of a YYYY-MM-DD date, or None when blank or malformed."""
     try:

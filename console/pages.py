@@ -600,6 +600,79 @@ async def draft_retire(console: Console, request: Request, session: Session) -> 
     return _done(session, f"已撤回 {code}《{entry.name}》：该目录未发布，已作废。", "/drafts")
 
 
+# -- 职能变更 ---------------------------------------------------------------------------------------------------
+
+#: What the 职能变更 form says of a change date that is no date, or one not yet come (the service's hint is English).
+MALFORMED_CHANGE_DATE = "请按 年-月-日 填写变更日期，例如 2026-01-31。"
+FUTURE_CHANGE_DATE = "变更日期不能晚于今天（北京时间）：请在职能变更发生后报告。"
+
+
+@signed_in
+async def mandates(console: Console, request: Request, session: Session) -> Response:
+    """职能变更 (R-CAT-3): a department's 编目员 reports a legal or mandate change, which makes its catalogue update
+    due within the configured working days, and the authority sees the updates past due, longest overdue first.
+    Both were API-only (ReportMandateChange, ListOverdueUpdates): an officer could not report a change, nor the
+    authority see who had not updated their catalogue, without calling the platform."""
+    if request.method == "POST":
+        return await _report_mandate_change(console, request, session)
+    return await _mandates_page(console, request, session, {"department_code": session.person.department_code})
+
+
+async def _mandates_page(console: Console, request: Request, session: Session, values: dict[str, str],
+                         errors: dict[str, str] | None = None, problem: Problem | None = None,
+                         status: int = 200) -> Response:
+    """The page: the report form (for a 编目员) and, for the authority's persons, the overdue updates (another
+    department is not asked for them: the service would refuse it NOT_AUTHORITY, and log the refusal)."""
+    authority = await console.names.is_authority(session.token, session.person.department_code)
+    overdue, overdue_problem = None, None
+    if authority:
+        overdue, overdue_problem = await _call(console, session, console.services.catalog.ListOverdueUpdates,
+                                               catalog_pb2.ListOverdueUpdatesRequest(
+                                                   page_size=console.settings.page_size,
+                                                   page_token=_page_token(request)))
+        if _expired(overdue_problem):
+            return _ended(overdue_problem)
+    updates = list(overdue.updates) if overdue else []
+    return console.page(request, "mandates.html", status=status if status != 200 else _status_of(overdue_problem),
+                        title="职能变更", reports=holds(session, {"DATA_OFFICER"}), authority=bool(authority),
+                        values=values, errors=errors or {}, problem=problem, updates=updates,
+                        next_token=overdue.next_page_token if overdue else "", overdue_problem=overdue_problem,
+                        **await _names(console, session,
+                                       [u.department_code for u in updates] + [session.person.department_code]))
+
+
+async def _report_mandate_change(console: Console, request: Request, session: Session) -> Response:
+    """ReportMandateChange from the form; the page again with the hints beside the fields when refused for them."""
+    form = await request.form()
+    values = {name: _text(form, name) for name in ("department_code", "description", "change_date")}
+    report = catalog_pb2.ReportMandateChangeRequest(department_code=values["department_code"].upper(),
+                                                    description=values["description"])
+    errors: dict[str, str] = {}
+    if values["change_date"]:  # blank: the change is today's, as the service takes it
+        changed = forms.day_of(values["change_date"])
+        if changed is None:
+            errors["change_date"] = MALFORMED_CHANGE_DATE
+        elif changed > dt.datetime.now(CHINA).date():
+            errors["change_date"] = FUTURE_CHANGE_DATE
+        else:
+            report.change_time.CopyFrom(forms.start_of_day(changed))
+    answer = None
+    if not errors:
+        answer, problem = await _call(console, session, console.services.catalog.ReportMandateChange, report)
+        if problem and not problem.fields:
+            return _refused(console, request, problem)
+        errors = _input_errors(problem, {"change_time": "change_date"})
+    if errors or answer is None:
+        return await _mandates_page(console, request, session, values, errors,
+                                    Problem("请按字段旁的提示修改后重新提交。"), status=400)
+    code = report.department_code
+    name = (await console.names.departments(session.token, [code])).get(code) or code
+    provisional = (f"（暂定：{day(answer.due_time)[:4]} 年节假日安排尚未公布，按周一至周五计算，公布后可能调整）"
+                   if answer.due_time_provisional else "")
+    return _done(session, f"已报告{name}的职能变更：该部门应在 {day(answer.due_time)}{provisional} 前更新资源目录"
+                          "（新建、修改、提交或撤销受影响的目录）。", "/mandates")
+
+
 # -- 审核 ------------------------------------------------------------------------------------------------------
 
 @signed_in
@@ -1581,6 +1654,7 @@ def routes() -> list[Route]:
         Route("/drafts/submit", draft_submit, methods=["POST"]),
         Route("/drafts/retire", draft_retire, methods=["POST"]),
         Route("/review", review, methods=["GET", "POST"]),
+        Route("/mandates", mandates, methods=["GET", "POST"]),
         Route("/apply", apply, methods=["GET", "POST"]),
         Route("/applications", applications, methods=["GET"]),
         Route("/applications/view", application_view, methods=["GET"]),

@@ -5,9 +5,11 @@ accessibility violation (axe-core, WCAG 2.1 AA), under the strict CSP, at a lapt
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import pytest
 from console_browser import axe_violations, browser, console_server, context, dump, open_as, shot, system_session
+from google.protobuf import timestamp_pb2
 
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.runtime.workdays import CHINA
@@ -18,6 +20,7 @@ PAGES = [
     ("/", "首页", "authority"), ("/catalog", "目录", "civil"),
     ("/catalog/entry?code=101001/000001", "人口基本信息", "civil"),
     ("/drafts", "编目", "police"), ("/drafts/new", "新建目录", "police"), ("/review", "审核", "authority"),
+    ("/mandates", "职能变更", "authority"),
     ("/applications", "我的申请", "civil"), ("/replies", "答复", "police"),
     ("/replies/decided", "已办理的申请", "police"), ("/coordination", "协调", "authority"),
     ("/grants", "授权", "police"), ("/disputes", "疑义与冲突", "police"), ("/audit", "审计", "authority"),
@@ -44,6 +47,50 @@ async def test_page_renders_accessibly(context, console_server, platform, path, 
     assert violations == [], dump(violations)
     # A wide table (ids, eight columns) wraps in its cells: the page never scrolls sideways, its menu out of sight.
     assert await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+async def test_an_officer_reports_a_mandate_change_and_the_authority_sees_the_overdue_updates(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """ReportMandateChange and ListOverdueUpdates (R-CAT-3) were API-only: no page reported a mandate change, nor
+    showed which catalogue updates were past due. A department's 编目员 reports one on 职能变更 (their own department
+    only, the due date said back); the authority's page lists the overdue updates, a due date counted without its
+    year's calendar marked 暂定."""
+    from stdnum.cn import uscc
+
+    from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+
+    body = "11110000" + f"{random.randrange(10**9):09d}"
+    late = body + uscc.calc_check_digit(body)  # a department no other test uses
+    changed = timestamp_pb2.Timestamp()
+    changed.FromDatetime(dt.datetime(2003, 6, 2, 2, 0, tzinfo=dt.UTC))  # chinese-calendar knows no 2003
+    await catalog_pb2_grpc.CatalogServiceStub(platform.channel).ReportMandateChange(
+        catalog_pb2.ReportMandateChangeRequest(department_code=late, description="机构改革：职能划入",
+                                               change_time=changed),
+        metadata=platform.metadata("authority"), timeout=10)
+
+    page = await open_as(context, console_server, system_session(console_server, platform, "police",
+                                                                 ("DATA_OFFICER",)))
+    await page.goto("/mandates")
+    assert await page.locator("#overdue").count() == 0  # another department's page asks for no overdue list
+    assert await page.locator("input[name=department_code]").get_attribute("type") == "hidden"
+    await page.get_by_label("变更日期（北京时间）").fill(f"{dt.datetime.now(CHINA).year + 1}-01-05")
+    await page.get_by_role("button", name="报告职能变更").click()
+    assert "变更日期不能晚于今天" in await page.locator("#change_date-error").inner_text()
+    assert await page.get_by_label("变更内容").input_value() == ""  # kept as typed (nothing), the hint beside it
+    await page.get_by_label("变更内容").fill("机构改革，承接市场主体登记职能")
+    await page.get_by_label("变更日期（北京时间）").fill("")
+    await page.get_by_role("button", name="报告职能变更").click()
+    flash = await page.locator(".flash").inner_text()
+    assert flash.startswith("已报告") and "前更新资源目录" in flash, flash
+
+    page = await open_as(context, console_server, system_session(console_server, platform, "authority"))
+    await page.goto("/mandates")
+    row = page.locator("#overdue tbody tr", has_text=late)
+    assert "机构改革：职能划入" in await row.inner_text() and "暂定" in await row.inner_text()
+    assert await axe_violations(page) == []
+    denied = await open_as(context, console_server, system_session(console_server, platform, "police",
+                                                                   ("APPLICANT",)))
+    assert (await denied.goto("/mandates")).status == 403
 
 
 async def test_supervision_draws_the_evaluations_as_an_svg_chart(context, console_server, platform):  # type: ignore[no-untyped-def]
