@@ -633,6 +633,8 @@ async def _mandates_page(console: Console, request: Request, session: Session, v
         if _expired(overdue_problem):
             return _ended(overdue_problem)
     updates = list(overdue.updates) if overdue else []
+    if not authority:  # the form's department is the person's own, whatever a post sent back
+        values = {**values, "department_code": session.person.department_code}
     return console.page(request, "mandates.html", status=status if status != 200 else _status_of(overdue_problem),
                         title="职能变更", reports=holds(session, {"DATA_OFFICER"}), authority=bool(authority),
                         values=values, errors=errors or {}, problem=problem, updates=updates,

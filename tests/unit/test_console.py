@@ -331,6 +331,27 @@ def test_an_unprintable_character_in_a_name_is_named_to_the_administrator_in_chi
     assert field_sentence(zero_width) == "第 5 个字符（U+200B）不可打印（如换行、制表符或零宽字符），请删去后重新填写。"
 
 
+def test_a_mandate_changes_refusals_are_said_in_chinese_beside_their_fields() -> None:
+    """The 职能变更 form's date before 1990 came back as '此项不符合要求…（平台说明：must not be before 1990-01-01）',
+    the catalog's English; each violation check_mandate_change reports has a Chinese sentence."""
+    import datetime as dt
+
+    from services.catalog import rules
+    from services.runtime.errors import ServiceError
+
+    now = dt.datetime.now(dt.UTC)
+    for code, description, changed in (("123", "", now), ("91110000100000000X", "x" * 2001, now),
+                                    ("11110100MB00000027", "改革", now + dt.timedelta(days=2)),
+                                    ("11110100MB00000027", "改革", dt.datetime(1989, 12, 31, tzinfo=dt.UTC))):
+        with pytest.raises(ServiceError) as refused:
+            rules.check_mandate_change(code, description, changed, now)
+        for violation in refused.value.violations:
+            said = field_sentence(violation.description)
+            assert "平台说明" not in said, (violation, said)
+    assert field_sentence("must not be before 1990-01-01") == "不能早于 1990-01-01。"
+    assert field_sentence("must not be in the future") == "不能晚于现在：请在事情发生后填写。"
+
+
 def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
     """An entry named with a Kangxi radical (⼈口基础信息), or two items whose names read alike, were refused on the
     编目 form with '此项不符合要求…（平台说明：reads as the name of entry.items[1]: give each item a name of its

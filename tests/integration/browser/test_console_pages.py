@@ -73,6 +73,7 @@ async def test_an_officer_reports_a_mandate_change_and_the_authority_sees_the_ov
     await page.goto("/mandates")
     assert await page.locator("#overdue").count() == 0  # another department's page asks for no overdue list
     assert await page.locator("input[name=department_code]").get_attribute("type") == "hidden"
+    assert await page.get_by_label("变更内容").get_attribute("maxlength") == "2000"  # the catalog's MAX_LONG_TEXT
     await page.get_by_label("变更日期（北京时间）").fill(f"{dt.datetime.now(CHINA).year + 1}-01-05")
     await page.get_by_role("button", name="报告职能变更").click()
     assert "变更日期不能晚于今天" in await page.locator("#change_date-error").inner_text()
