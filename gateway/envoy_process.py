@@ -83,7 +83,7 @@ def config_directory() -> Path:
 
     Nothing runs after Envoy to remove a temporary one (``run`` becomes Envoy), so an edge that restarts often
     (``govshare up`` restarts a killed one) names a directory of its own: each start then replaces the last
-    one's files (~0.4 MB) instead of leaving another directory in /tmp."""
+    one's files (~0.8 MB) instead of leaving another directory in /tmp."""
     configured = os.environ.get("GOVSHARE_EDGE_CONFIG_DIR", "").strip()
     if not configured:
         return Path(tempfile.mkdtemp(prefix="govshare-edge-"))
@@ -106,7 +106,7 @@ def write_config(settings: Settings, directory: Path | None = None,
         for name, resource in secret_resources(settings).items():
             _write_private(directory / name, json.dumps(resource, indent=2, sort_keys=True) + "\n")
     path = directory / "envoy.json"
-    _write_private(path, render_json(settings, env, secrets=directory))
+    _write_private(path, render_json(settings, env, secrets=directory, compact=True))
     return path
 
 
