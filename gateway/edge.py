@@ -523,9 +523,21 @@ def openapi_document() -> str:
     return resources.files("govshare").joinpath("openapi.yaml").read_text(encoding="utf-8")
 
 
-def _openapi_route(settings: Settings) -> dict[str, object]:
-    """The document inlined into the configuration: the chart's Envoy runs the official image, which holds no
-    govshare files, and the document changes only with the protos (that is, with a new configuration).
+OPENAPI_FILE = "openapi.yaml"
+
+
+def write_openapi(directory: Path) -> Path:
+    """The OpenAPI document written into ``directory`` (beside the configuration) for Envoy to serve."""
+    path = directory / OPENAPI_FILE
+    path.write_text(openapi_document(), encoding="utf-8")
+    return path
+
+
+def _openapi_route(settings: Settings, document: Path | None = None) -> dict[str, object]:
+    """The document from ``document``, the file written beside the configuration (:func:`write_openapi`: the
+    chart's Envoy runs the official image, which holds no govshare files, but reads the directory its init
+    container renders into), else inlined. Inlined, it was ~210 KB of every configuration Envoy parsed (a third
+    of it); Envoy reads the file once as it loads the configuration, as it reads the descriptor set.
 
     Envoy's CORS filter skips direct responses, so where browsers are admitted (GOVSHARE_CORS_ORIGINS) the route
     says itself that any page may read the document: it is public, served without a token, and holds nothing a
@@ -536,7 +548,8 @@ def _openapi_route(settings: Settings) -> dict[str, object]:
         headers["access-control-allow-origin"] = "*"
     methods = {"safe_regex": {"regex": "GET|HEAD"}}
     return {"match": {"path": OPENAPI_PATH, "headers": [{"name": ":method", "string_match": methods}]},
-            "direct_response": {"status": 200, "body": {"inline_string": openapi_document()}},
+            "direct_response": {"status": 200, "body": ({"filename": str(document)} if document is not None
+                                                        else {"inline_string": openapi_document()})},
             "response_headers_to_add": _headers(headers),
             # The transcoder refuses paths that name no RPC (reject_unknown_method); this one is the edge's own.
             "typed_per_filter_config": {TRANSCODER_FILTER: {
@@ -648,7 +661,7 @@ def _with_short_deadline(route: dict[str, object]) -> dict[str, object]:
     return {**route, "match": match, "route": action}
 
 
-def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
+def _routes(table: RoutingTable, settings: Settings, openapi: Path | None = None) -> list[dict[str, object]]:
     routes: list[dict[str, object]] = [_grpc_call_not_posted(), _grpc_timeout_malformed(),
                                        _grpc_call_without_message(), _grpc_call_without_te_trailers(),
                                        _grpc_encoding_unknown(), _grpc_web_json()]
@@ -688,7 +701,7 @@ def _routes(table: RoutingTable, settings: Settings) -> list[dict[str, object]]:
         routes += _answered_here(f"/{service}/", f"{service} is internal and not served by the edge")
     for service in table.service_names:
         routes += _answered_here(f"/{service}/", f"{service} has no such method")
-    routes.append(_openapi_route(settings))
+    routes.append(_openapi_route(settings, openapi))
     if settings.descriptor_set:
         routes.append(_with_rest_replies(_rest_route(settings)))
     *grpc_unknown, unknown = _answered_here("/", f"unknown service: the edge serves {', '.join(table.service_names)}")
@@ -1674,8 +1687,9 @@ def _access_logger(table: RoutingTable, *, method: bool, grpc_web: bool,
 
 
 def _edge_listener(table: RoutingTable, settings: Settings, tracing: dict[str, object] | None,
-                   secrets: Path | None) -> dict[str, object]:
-    virtual_host: dict[str, object] = {"name": "public", "domains": ["*"], "routes": _routes(table, settings)}
+                   secrets: Path | None, openapi: Path | None = None) -> dict[str, object]:
+    virtual_host: dict[str, object] = {"name": "public", "domains": ["*"],
+                                       "routes": _routes(table, settings, openapi)}
     if settings.cors_origins:
         virtual_host["typed_per_filter_config"] = {"envoy.filters.http.cors": _cors_policy(settings.cors_origins)}
     manager: dict[str, object] = _any(
@@ -1743,10 +1757,11 @@ def _ops_listener(settings: Settings) -> dict[str, object]:
 
 
 def render(settings: Settings, env: Mapping[str, str] | None = None, table: RoutingTable | None = None,
-           secrets: Path | None = None) -> dict[str, object]:
+           secrets: Path | None = None, openapi: Path | None = None) -> dict[str, object]:
     """The Envoy v3 bootstrap for ``settings`` (component ``gateway``) and the ``OTEL_*`` variables in ``env``.
 
-    With TLS, ``secrets`` is the directory of the SDS files (:func:`secret_resources`) the bootstrap names."""
+    With TLS, ``secrets`` is the directory of the SDS files (:func:`secret_resources`) the bootstrap names;
+    ``openapi`` the OpenAPI document's file (:func:`write_openapi`), else the document is inlined."""
     if settings.tls_enabled and secrets is None:
         raise ValueError("with TLS the bootstrap names its certificates' SDS files: pass their directory")
     env = os.environ if env is None else env
@@ -1757,7 +1772,7 @@ def render(settings: Settings, env: Mapping[str, str] | None = None, table: Rout
                 _cluster(_ADMIN_CLUSTER, admin, http2=False, tls=None)]
     if trace_cluster is not None:
         clusters.append(trace_cluster)
-    listeners = [_edge_listener(table, settings, tracing, secrets)]
+    listeners = [_edge_listener(table, settings, tracing, secrets, openapi)]
     if settings.metrics_port:
         listeners.append(_ops_listener(settings))
     return {
@@ -1781,14 +1796,14 @@ def render(settings: Settings, env: Mapping[str, str] | None = None, table: Rout
 
 
 def render_json(settings: Settings, env: Mapping[str, str] | None = None, secrets: Path | None = None, *,
-                compact: bool = False) -> str:
+                compact: bool = False, openapi: Path | None = None) -> str:
     """The bootstrap as JSON (which is YAML too): what ``python -m gateway --render`` prints, indented for a
     reader.
 
     ``compact`` is for the file Envoy reads at each start: indenting made it twice the size (1.5 MB, most of it
     blanks) and forces the json module's pure-Python encoder, which took most of the render (~0.5 s of every
     start, before Envoy even began)."""
-    bootstrap = render(settings, env, secrets=secrets)
+    bootstrap = render(settings, env, secrets=secrets, openapi=openapi)
     if compact:
         return json.dumps(bootstrap, separators=(",", ":"), sort_keys=True) + "\n"
     return json.dumps(bootstrap, indent=2, sort_keys=True) + "\n"

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from gateway.descriptors import descriptor_set
-from gateway.edge import render_json, secret_resources
+from gateway.edge import render_json, secret_resources, write_openapi
 from services.runtime.settings import Settings
 
 
@@ -98,15 +98,16 @@ def config_directory() -> Path:
 
 def write_config(settings: Settings, directory: Path | None = None,
                  env: Mapping[str, str] | None = None) -> Path:
-    """The rendered bootstrap (and the descriptor set and, with TLS, the SDS files it names) in a directory only
-    this user can read."""
+    """The rendered bootstrap (and the descriptor set, the OpenAPI document it serves and, with TLS, the SDS files
+    it names) in a directory only this user can read."""
     directory = directory or config_directory()
     settings = with_descriptor_set(settings, directory)
     if settings.tls_enabled:
         for name, resource in secret_resources(settings).items():
             _write_private(directory / name, json.dumps(resource, indent=2, sort_keys=True) + "\n")
     path = directory / "envoy.json"
-    _write_private(path, render_json(settings, env, secrets=directory, compact=True))
+    _write_private(path, render_json(settings, env, secrets=directory, compact=True,
+                                     openapi=write_openapi(directory)))
     return path
 
 

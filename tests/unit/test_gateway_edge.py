@@ -477,7 +477,7 @@ def test_an_edge_given_a_config_directory_rewrites_it_at_every_start(tmp_path: P
     (directory / "envoy.json").chmod(0o644)
     second = write_config(SETTINGS)
     assert first == second == directory / "envoy.json"
-    assert {p.name for p in directory.iterdir()} <= {"descriptors.pb", "envoy.json"}
+    assert {p.name for p in directory.iterdir()} <= {"descriptors.pb", "envoy.json", "openapi.yaml"}
     assert directory.stat().st_mode & 0o777 == 0o700
     assert second.stat().st_mode & 0o777 == 0o600
     monkeypatch.delenv("GOVSHARE_EDGE_CONFIG_DIR")
@@ -492,7 +492,7 @@ def test_the_configuration_envoy_reads_at_each_start_is_written_compact(tmp_path
     path = write_config(SETTINGS.with_overrides(descriptor_set=""), tmp_path, {})
     text = path.read_text(encoding="utf-8")
     assert json.loads(text) == render(SETTINGS.with_overrides(descriptor_set=str(tmp_path / "descriptors.pb")), {},
-                                      secrets=tmp_path)
+                                      secrets=tmp_path, openapi=tmp_path / "openapi.yaml")
     assert text.count("\n") == 1  # not indented: one line
     assert len(text) < 0.6 * len(render_json(SETTINGS, {})), len(text)
 
@@ -549,6 +549,25 @@ def test_the_edge_answers_get_openapi_yaml_itself_with_the_generated_document() 
     assert routes.index(served) < len(routes) - 1 and routes[-1]["match"] == {"prefix": "/"}
     limit = manager["route_config"]["max_direct_response_body_size_bytes"]
     assert limit >= len(served["direct_response"]["body"]["inline_string"].encode())
+
+
+def test_the_edge_serves_openapi_yaml_from_the_file_written_beside_its_configuration(tmp_path: Path) -> None:
+    """Inlined, the document was ~210 KB of the ~720 KB configuration Envoy parsed at each start; write_config
+    (the edge's start, the chart's init container) writes it beside envoy.json and the route names the file,
+    which Envoy takes (validate mode reads it)."""
+    path = write_config(SETTINGS.with_overrides(descriptor_set=""), tmp_path, {})
+    config = json.loads(path.read_text(encoding="utf-8"))
+    [served] = [route for route in _manager(config)["route_config"]["virtual_hosts"][0]["routes"]
+                if route["match"].get("path") == OPENAPI_PATH]
+    assert served["direct_response"]["body"] == {"filename": str(tmp_path / "openapi.yaml")}
+    assert (tmp_path / "openapi.yaml").read_text(encoding="utf-8") == (
+        ROOT / "protos" / "govshare" / "openapi.yaml").read_text(encoding="utf-8")
+    assert "openapi: 3" not in path.read_text(encoding="utf-8")
+    assert _manager(config)["route_config"]["max_direct_response_body_size_bytes"] >= (
+        tmp_path / "openapi.yaml").stat().st_size
+    done = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path), "--disable-hot-restart"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def test_a_backend_takes_every_header_the_edge_accepts_and_the_rest_path_again() -> None:
@@ -754,9 +773,10 @@ def test_each_backend_cluster_checks_its_backends_certificate_names_the_host_it_
 
 
 def test_without_tls_no_secret_files_are_written(tmp_path: Path) -> None:
-    """`govshare up` runs without TLS: its configuration is envoy.json (and the descriptor set) as before."""
+    """`govshare up` runs without TLS: its configuration is envoy.json (with the descriptor set and the OpenAPI
+    document it serves) as before."""
     write_config(SETTINGS.with_overrides(descriptor_set=""), tmp_path, {})
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["descriptors.pb", "envoy.json"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["descriptors.pb", "envoy.json", "openapi.yaml"]
 
 
 def test_printing_a_tls_configuration_asks_for_a_directory(monkeypatch: pytest.MonkeyPatch,
