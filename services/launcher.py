@@ -396,6 +396,34 @@ def _keep_alive(supervisor: Supervisor, processes: dict[str, subprocess.Popen], 
     supervisor.watch(name, ended_or_hung(_process_ended(processes, name), liveness, kill, hung_after), restart)
 
 
+def edge_restart_command(env: dict[str, str]) -> list[str] | None:
+    """Envoy's own command line to restart ``govshare up``'s edge with the configuration its first start rendered
+    into ``GOVSHARE_EDGE_CONFIG_DIR``, else None (nothing rendered there: start it as ``govshare serve gateway``).
+
+    The configuration depends only on the code and the environment, both the same for the life of ``govshare up``
+    (a change of either is a new ``govshare up``, which renders again), so rendering it again at each restart
+    only delayed the edge: the Python start (importing the services' runtime, ~0.7 s of CPU) took 3 to 8 s on a
+    loaded machine, during which every caller's connection was refused."""
+    directory = env.get("GOVSHARE_EDGE_CONFIG_DIR", "").strip()
+    config = Path(directory) / "envoy.json" if directory else None
+    if config is None or not config.is_file():
+        return None
+    from gateway.envoy_process import envoy_arguments  # the edge's own (the launcher's other services never need it)
+
+    try:
+        return envoy_arguments(config, settings.load("gateway", env))
+    except (SystemExit, settings.SettingsError):  # said by `govshare serve gateway`, not by stopping govshare up
+        return None
+
+
+def forget_edge_config(env: dict[str, str]) -> None:
+    """Removes the configuration an earlier ``govshare up`` rendered, before the edge's first start renders this
+    one's: a first start that stopped before rendering must not leave a restart an older configuration."""
+    directory = env.get("GOVSHARE_EDGE_CONFIG_DIR", "").strip()
+    if directory:
+        (Path(directory) / "envoy.json").unlink(missing_ok=True)
+
+
 #: How long the edge must carry no call, once draining, before ``govshare up`` stops it.
 EDGE_QUIET_SECONDS = 0.5
 
@@ -614,8 +642,12 @@ def _run_locked(data_dir: Path, port_base: int, persons: int, zone: str, workers
                 env.update({f"GOVSHARE_{c.upper()}_HEAVY_READ_TARGET": f"127.0.0.1:{ports[f'{c} heavy reads']}"
                             for c in HEAVY_READ_OFFSETS if f"{c} heavy reads" in ports})
             nice = heavy_reads.nice if name != component else 0
-            processes[name] = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", component], env=env,
-                                               preexec_fn=child_setup(nice))
+            command = [sys.executable, "-m", "services.cli", "serve", component]
+            if component == "gateway" and name in processes:  # a restart: Envoy again, on what it was given
+                command = edge_restart_command(env) or command
+            elif component == "gateway":
+                forget_edge_config(env)
+            processes[name] = subprocess.Popen(command, env=env, preexec_fn=child_setup(nice))
 
         # The backends first, the gateway once they serve: its channels then connect at the first attempt,
         # instead of failing calls while they wait out a reconnection backoff right after the banner.
