@@ -25,7 +25,7 @@ from services.query.deps import Dependencies, DependentServicer
 from services.query.keys import normalize_key
 from services.query.resources import valid_resource_code
 from services.query.servicer import _trace_id, purpose_name, purpose_text_violations
-from services.query.store import AccessFilter
+from services.query.store import USAGE_OUTCOMES, AccessFilter
 from services.query.verifications import forged_detail, held_ahead, resumable_heads, verify_page
 from services.runtime import duties
 from services.runtime.admin_events import AdminEvent, refusals_logged
@@ -329,8 +329,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
             rows = await figures.usage_summary(deps.store, scope, dt.datetime.now(dt.UTC))
         return audit_pb2.GetUsageSummaryResponse(rows=[
             audit_pb2.UsageRow(resource_code=row["resource_code"], department_code=row["department_code"],
-                               purpose=_PURPOSES.value(row["purpose"]), answered=row["answered"],
-                               denied=row["denied"])
+                               purpose=_PURPOSES.value(row["purpose"]),
+                               **{column: row[column] for column, _ in USAGE_OUTCOMES})
             for row in rows])
 
     async def VerifyAuditChain(self, request: audit_pb2.VerifyAuditChainRequest,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.query.audit import ANSWERED, COLUMNS, DENIED, Row
+from services.query.audit import ANSWERED, COLUMNS, DENIED, FAILED, INVALID, NOT_FOUND, Row
 from services.query.checkpoints import Checkpoint
 from services.query.disputes import OPEN, Dispute, Readers, dispute_event
 from services.runtime import admin_events
@@ -29,6 +29,21 @@ log = logging.getLogger(__name__)
 _INSERT_ACCESS = (f"INSERT INTO access_log ({', '.join(COLUMNS)})"
                   f" SELECT {', '.join(COLUMNS)} FROM unnest($1::access_log[])")
 _PARTITION = re.compile(r"access_log_[0-9]{6}")
+#: The usage sums' columns (query migrations 008, 011, 012, 022), one per outcome an access can have, so that a
+#: summary accounts for every access ListAccesses lists.
+USAGE_OUTCOMES = (("answered", ANSWERED), ("denied", DENIED), ("not_found", NOT_FOUND), ("invalid", INVALID),
+                  ("failed", FAILED))
+_USAGE_COLUMNS = ", ".join(column for column, _ in USAGE_OUTCOMES)
+
+
+def _usage_sums(counts: str) -> str:
+    """The usage sums' outcome columns over rows of ``counts`` ('n': access_daily's counts) or of accesses
+    ('1': the log's rows), in USAGE_OUTCOMES' order."""
+    if counts == "1":
+        return ", ".join(f"count(*) FILTER (WHERE result = '{result}') AS {column}"
+                         for column, result in USAGE_OUTCOMES)
+    return ", ".join(f"coalesce(sum({counts}) FILTER (WHERE result = '{result}'), 0) AS {column}"
+                     for column, result in USAGE_OUTCOMES)
 _CHECKPOINT_COLUMNS = "chain_id, seq, hash, time, final, key_id, signature"
 _DISPUTE_COLUMNS = ("id, resource_code, key, item, claimed_value, evidence, reporter_department_code, "
                     "reporter_system_id, provider_department_code, state, answer, create_time, due_time, "
@@ -404,9 +419,9 @@ class QueryStore:
                 if await conn.fetchval("SELECT 1 FROM access_usage_months WHERE month = $1", month):
                     continue
                 await conn.execute(
-                    "INSERT INTO access_usage_monthly SELECT $1::date, provider_department_code, resource_code,"
-                    f" department_code, purpose, coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0),"
-                    f" coalesce(sum(n) FILTER (WHERE result = '{DENIED}'), 0) FROM access_daily"
+                    "INSERT INTO access_usage_monthly (month, provider_department_code, resource_code,"
+                    f" department_code, purpose, {_USAGE_COLUMNS}) SELECT $1::date, provider_department_code,"
+                    f" resource_code, department_code, purpose, {_usage_sums('n')} FROM access_daily"
                     " WHERE day >= $1 AND day < $2 GROUP BY 2, 3, 4, 5", month, following)
                 await conn.execute("INSERT INTO access_usage_months (month) VALUES ($1)", month)
 
@@ -424,9 +439,10 @@ class QueryStore:
                 if await conn.fetchval("SELECT 1 FROM access_usage_hours WHERE hour = $1", hour):
                     continue
                 await conn.execute(
-                    "INSERT INTO access_usage_hourly SELECT $1::timestamptz, provider_department_code,"
-                    f" resource_code, department_code, purpose, count(*) FILTER (WHERE result = '{ANSWERED}'),"
-                    f" count(*) FILTER (WHERE result = '{DENIED}') FROM access_outcomes WHERE time >= $1"
+                    "INSERT INTO access_usage_hourly (hour, provider_department_code, resource_code,"
+                    f" department_code, purpose, {_USAGE_COLUMNS}) SELECT $1::timestamptz,"
+                    " provider_department_code, resource_code, department_code, purpose,"
+                    f" {_usage_sums('1')} FROM access_outcomes WHERE time >= $1"
                     " AND time < $1::timestamptz + interval '1 hour' AND operation <> 'SubjectLookup'"
                     " GROUP BY 2, 3, 4, 5", hour)
                 await conn.execute("INSERT INTO access_usage_hours (hour) VALUES ($1)", hour)
@@ -440,10 +456,11 @@ class QueryStore:
             await conn.execute("DELETE FROM access_usage_hourly WHERE hour < $1", before)
 
     async def usage_totals(self, f: AccessFilter, parts: list[tuple[str, object, object]]) -> list[asyncpg.Record]:
-        """GetUsageSummary's rows in one statement: answered and denied per resource, using department and
-        purpose, summed over ``parts`` — ("month" | "day" | "hour", first, last) read pre-aggregated sums of
-        [first, last), ("log", start, end) the access log itself — without empty groups, in code point order
-        (COLLATE "C", as Python sorts). ``f``'s provider and resource apply to every part, its times to none."""
+        """GetUsageSummary's rows in one statement: the accesses of each outcome (USAGE_OUTCOMES) per resource,
+        using department and purpose, summed over ``parts`` — ("month" | "day" | "hour", first, last) read
+        pre-aggregated sums of [first, last), ("log", start, end) the access log itself — without empty groups, in
+        code point order (COLLATE "C", as Python sorts). ``f``'s provider and resource apply to every part, its
+        times to none."""
         args: list[object] = []
 
         def arg(value: object) -> str:
@@ -456,9 +473,7 @@ class QueryStore:
                 where = _access_conditions(AccessFilter(provider=f.provider, resource_code=f.resource_code,
                                                         start=first, end=last), args)  # type: ignore[arg-type]
                 selects.append(
-                    "SELECT resource_code, department_code, purpose,"
-                    f" count(*) FILTER (WHERE result = '{ANSWERED}') AS answered,"
-                    f" count(*) FILTER (WHERE result = '{DENIED}') AS denied FROM access_outcomes"
+                    f"SELECT resource_code, department_code, purpose, {_usage_sums('1')} FROM access_outcomes"
                     f" WHERE {' AND '.join(where)} AND operation <> 'SubjectLookup' GROUP BY 1, 2, 3")
                 continue
             table, column = {"month": ("access_usage_monthly", "month"), "day": ("access_usage_daily", "day"),
@@ -468,14 +483,15 @@ class QueryStore:
                 where.append(f"provider_department_code = {arg(f.provider)}")
             if f.resource_code:
                 where.append(f"resource_code = {arg(f.resource_code)}")
-            selects.append(f"SELECT resource_code, department_code, purpose, answered, denied FROM {table}"
+            selects.append(f"SELECT resource_code, department_code, purpose, {_USAGE_COLUMNS} FROM {table}"
                            f" WHERE {' AND '.join(where)}")
         if not selects:
             return []
+        totals = ", ".join(f"sum({column})::bigint AS {column}" for column, _ in USAGE_OUTCOMES)
         return await self._search.fetch(
-            "SELECT resource_code, department_code, purpose, sum(answered)::bigint AS answered,"
-            f" sum(denied)::bigint AS denied FROM ({' UNION ALL '.join(selects)}) AS parts"
-            " GROUP BY resource_code, department_code, purpose HAVING sum(answered) + sum(denied) > 0"
+            f"SELECT resource_code, department_code, purpose, {totals}"
+            f" FROM ({' UNION ALL '.join(selects)}) AS parts GROUP BY resource_code, department_code, purpose"
+            f" HAVING {' + '.join(f'sum({column})' for column, _ in USAGE_OUTCOMES)} > 0"
             ' ORDER BY resource_code COLLATE "C", department_code COLLATE "C", purpose COLLATE "C"', *args)
 
     async def oldest_access_time(self) -> dt.datetime | None:
@@ -756,10 +772,10 @@ class QueryStore:
                     start, end, day)
                 # The usage summary's own groups of the day (query migration 012), from the rows just counted.
                 await conn.execute(
-                    "INSERT INTO access_usage_daily SELECT day, provider_department_code, resource_code,"
-                    f" department_code, purpose, coalesce(sum(n) FILTER (WHERE result = '{ANSWERED}'), 0),"
-                    f" coalesce(sum(n) FILTER (WHERE result = '{DENIED}'), 0) FROM access_daily WHERE day = $1"
-                    " GROUP BY 1, 2, 3, 4, 5", day)
+                    "INSERT INTO access_usage_daily (day, provider_department_code, resource_code,"
+                    f" department_code, purpose, {_USAGE_COLUMNS}) SELECT day, provider_department_code,"
+                    f" resource_code, department_code, purpose, {_usage_sums('n')} FROM access_daily"
+                    " WHERE day = $1 GROUP BY 1, 2, 3, 4, 5", day)
                 await conn.execute("INSERT INTO access_days (day) VALUES ($1)", day)
                 counted += 1
         return counted

@@ -51,6 +51,8 @@ PURPOSES = ("ADMINISTRATIVE_BASIS", "WORK_REFERENCE", "DATA_VERIFICATION")
 RESULTS = (audit.ANSWERED,) * 5 + (audit.DENIED,) * 2 + (audit.NOT_FOUND, audit.INVALID, audit.FAILED)
 DENY_REASONS = ("NOT_GRANTED", "PURPOSE_NOT_GRANTED", "EXPIRED")
 OPERATIONS = ("Query",) * 6 + ("BatchQuery", "Verify", "SubjectLookup")
+#: A summary row's counts, in UsageRow's order.
+OUTCOMES = (audit.ANSWERED, audit.DENIED, audit.NOT_FOUND, audit.INVALID, audit.FAILED)
 
 
 @dataclass
@@ -138,21 +140,21 @@ async def _summary(world: Summaries, start: dt.datetime | None, end: dt.datetime
         request.end_time.CopyFrom(_timestamp(end))
     response = await world.audit.GetUsageSummary(request, metadata=world.metadata, timeout=30)
     return [(row.resource_code, row.department_code, common.PurposeType.Name(row.purpose).removeprefix(
-        "PURPOSE_TYPE_"), row.answered, row.denied) for row in response.rows]
+        "PURPOSE_TYPE_"), row.answered, row.denied, row.not_found, row.invalid, row.failed) for row in response.rows]
 
 
 async def _counted(world: Summaries, start: dt.datetime | None, end: dt.datetime | None,
                    resource_code: str = "") -> list[tuple]:
-    """The same figures counted over the access log itself."""
+    """The same figures counted over the access log itself: every access ListAccesses lists, by outcome (the
+    persons' view lookups, no use of a resource, left out)."""
     conn = await asyncpg.connect(world.database_url, server_settings={"search_path": "query"})
     try:
+        outcomes = ", ".join(f"count(*) FILTER (WHERE result = '{result}')" for result in OUTCOMES)
         rows = await conn.fetch(
-            "SELECT resource_code, department_code, purpose,"
-            f" count(*) FILTER (WHERE result = '{audit.ANSWERED}') AS answered,"
-            f" count(*) FILTER (WHERE result = '{audit.DENIED}') AS denied FROM access_log"
+            f"SELECT resource_code, department_code, purpose, {outcomes} FROM access_log"
             " WHERE ($1::timestamptz IS NULL OR time >= $1) AND ($2::timestamptz IS NULL OR time < $2)"
             " AND ($3 = '' OR resource_code = $3) AND operation <> 'SubjectLookup'"
-            " GROUP BY 1, 2, 3 HAVING count(*) FILTER (WHERE result IN ('ANSWERED', 'DENIED')) > 0"
+            " GROUP BY 1, 2, 3"
             ' ORDER BY resource_code COLLATE "C", department_code COLLATE "C", purpose COLLATE "C"',
             start, end, resource_code)
     finally:

@@ -29,12 +29,13 @@ CST = figures.CST
 PROVIDER = "11100000000000002X"
 
 
-def chained(times: list[dt.datetime], chain_id: str, department: str = "11100000000000001X") -> list[tuple]:
+def chained(times: list[dt.datetime], chain_id: str, department: str = "11100000000000001X",
+            result: str = audit.ANSWERED) -> list[tuple]:
     """Rows as the writer stores them, chained in order."""
     rows, head = [], GENESIS
     for seq, time in enumerate(times, 1):
         values = (uuid.uuid4().hex, chain_id, seq, time, "sys-a", department, "101001/000001", PROVIDER, "Query",
-                  ["name"], f"key-{seq}", [], "ADMINISTRATIVE_BASIS", "", audit.ANSWERED, "", "")
+                  ["name"], f"key-{seq}", [], "ADMINISTRATIVE_BASIS", "", result, "", "")
         digest = chain_hash(head, values)
         rows.append((*values, head, digest))
         head = digest
@@ -180,7 +181,8 @@ async def test_the_usage_summary_reads_whole_days_from_the_daily_counts(old_sche
         now = day + dt.timedelta(days=3)
         scope = AccessFilter(provider=PROVIDER, start=day, end=day + dt.timedelta(days=1))
         expected = [{"resource_code": "101001/000001", "department_code": "11100000000000001X",
-                     "purpose": "ADMINISTRATIVE_BASIS", "answered": 3, "denied": 0}]
+                     "purpose": "ADMINISTRATIVE_BASIS", "answered": 3, "denied": 0, "not_found": 0, "invalid": 0,
+                     "failed": 0}]
         assert await figures.usage_summary(store, scope, now) == expected
         await pool.execute("DELETE FROM access_log WHERE chain_id = $1", "e" * 32)  # as an archived month
         assert await figures.usage_summary(store, scope, now) == expected
@@ -428,7 +430,50 @@ async def test_the_migration_sums_the_days_counted_before_it(old_schema: str) ->
         rows = await pool.fetch("SELECT * FROM access_usage_daily")
         assert [dict(r) for r in rows] == [{
             "day": dt.date(2026, 3, 2), "provider_department_code": "P1", "resource_code": "R1",
-            "department_code": "D1", "purpose": "WORK", "answered": 7, "denied": 3}]
+            "department_code": "D1", "purpose": "WORK", "answered": 7, "denied": 3, "not_found": 0, "invalid": 0,
+            "failed": 4}]
+    finally:
+        await pool.close()
+
+
+async def test_the_migration_counts_every_outcome_of_the_days_and_months_summed_before_it(old_schema: str) -> None:
+    """Query migration 022: the days and months summed before it count their misses, invalid requests and failures
+    too (from the daily counts, which keep every result), and the hourly sums are summed again from the log, so a
+    summary over them adds up to the listing."""
+    await db.migrate(old_schema, "query", before="022")
+    pool = await db.create_pool(old_schema, "query")
+    store = QueryStore(pool)
+    try:
+        await pool.execute(
+            "INSERT INTO access_daily VALUES ('2026-03-02', 'D1', 'sys-1', 'P1', 'R1', 'WORK', 'ANSWERED', '', 5),"
+            " ('2026-03-02', 'D1', 'sys-2', 'P1', 'R1', 'WORK', 'NOT_FOUND', 'RECORD_NOT_FOUND', 2),"
+            " ('2026-03-02', 'D1', 'sys-1', 'P1', 'R1', 'WORK', 'INVALID', '', 3),"
+            " ('2026-03-02', 'D1', 'sys-1', 'P1', 'R1', 'WORK', 'FAILED', 'PROVIDER_UNAVAILABLE', 4),"
+            " ('2026-03-02', 'D1', 'sys-1', 'P1', 'R1', 'WORK', 'FAILED', 'CANCELLED', 1),"
+            " ('2026-04-03', 'D2', 'sys-3', 'P1', 'R1', 'WORK', 'NOT_FOUND', 'RECORD_NOT_FOUND', 6)")
+        await pool.execute("INSERT INTO access_days (day) VALUES ('2026-03-02'), ('2026-04-03')")
+        await pool.execute(
+            "INSERT INTO access_usage_daily VALUES ('2026-03-02', 'P1', 'R1', 'D1', 'WORK', 5, 0),"
+            " ('2026-04-03', 'P1', 'R1', 'D2', 'WORK', 0, 0)")
+        await pool.execute("INSERT INTO access_usage_monthly VALUES ('2026-03-01', 'P1', 'R1', 'D1', 'WORK', 5, 0)")
+        await pool.execute("INSERT INTO access_usage_months (month) VALUES ('2026-03-01')")
+        hour = dt.datetime(2026, 4, 5, 10, tzinfo=CST)
+        await store.ensure_partition(hour.date())
+        await store.insert_accesses(chained([hour + dt.timedelta(minutes=5)], "h" * 32, result="INVALID"))
+        await store.release_audit_connection()
+        await pool.execute("INSERT INTO access_usage_hourly VALUES ($1, $2, '101001/000001', $3,"
+                           " 'ADMINISTRATIVE_BASIS', 0, 0)", hour, PROVIDER, "11100000000000001X")
+        await pool.execute("INSERT INTO access_usage_hours (hour) VALUES ($1)", hour)
+        await db.migrate(old_schema, "query")
+        outcomes = "answered, denied, not_found, invalid, failed"
+        assert [tuple(r) for r in await pool.fetch(f"SELECT day, {outcomes} FROM access_usage_daily ORDER BY day")] \
+            == [(dt.date(2026, 3, 2), 5, 0, 2, 3, 5), (dt.date(2026, 4, 3), 0, 0, 6, 0, 0)]
+        assert [tuple(r) for r in await pool.fetch(f"SELECT month, {outcomes} FROM access_usage_monthly")] \
+            == [(dt.date(2026, 3, 1), 5, 0, 2, 3, 5)]
+        (summed,) = await figures.usage_summary(
+            store, AccessFilter(provider=PROVIDER, start=hour, end=hour + dt.timedelta(hours=1)),
+            hour + dt.timedelta(hours=3))
+        assert (summed["answered"], summed["invalid"]) == (0, 1)
     finally:
         await pool.close()
 

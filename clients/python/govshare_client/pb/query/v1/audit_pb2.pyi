@@ -125,18 +125,24 @@ class ListAccessesResponse(_message.Message):
     def __init__(self, accesses: _Optional[_Iterable[_Union[AccessRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class UsageRow(_message.Message):
-    __slots__ = ("resource_code", "department_code", "purpose", "answered", "denied")
+    __slots__ = ("resource_code", "department_code", "purpose", "answered", "denied", "not_found", "invalid", "failed")
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     ANSWERED_FIELD_NUMBER: _ClassVar[int]
     DENIED_FIELD_NUMBER: _ClassVar[int]
+    NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
+    INVALID_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
     resource_code: str
     department_code: str
     purpose: _common_pb2.PurposeType
     answered: int
     denied: int
-    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., answered: _Optional[int] = ..., denied: _Optional[int] = ...) -> None: ...
+    not_found: int
+    invalid: int
+    failed: int
+    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., answered: _Optional[int] = ..., denied: _Optional[int] = ..., not_found: _Optional[int] = ..., invalid: _Optional[int] = ..., failed: _Optional[int] = ...) -> None: ...
 
 class GetUsageSummaryRequest(_message.Message):
     __slots__ = ("resource_code", "start_time", "end_time")
