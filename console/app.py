@@ -132,7 +132,8 @@ class Console:
         self.templates.globals.update(labels=labels, when=when, day=day, until=until, until_day=until_day,
                                       actor=actor, percent=percent, calls=calls, indicator_rate=indicator_rate,
                                       source=source, provider_answers=provider_answers, access_result=access_result,
-                                      declared_purpose=declared_purpose, admin_result=admin_result)
+                                      declared_purpose=declared_purpose, admin_result=admin_result,
+                                      usage_total=usage_total)
 
     # -- responses ---------------------------------------------------------------------------------------------
 
@@ -455,6 +456,12 @@ def _lifted(details: dict[str, Any]) -> str:
         return f"解除了至 {ended} 的锁定"
     failures = details.get("failed_attempts") or 0
     return f"账号未锁定，清除了 {failures} 次登录失败" if failures else "账号未锁定，无需解除"
+
+
+def usage_total(row: Any) -> int:
+    """A 资源使用统计 row's accesses of every outcome: what the listing holds for its resource, department and
+    purpose over the same days."""
+    return sum(getattr(row, field) for field in labels.USAGE_OUTCOMES)
 
 
 def access_result(access: Any) -> str:

@@ -60,6 +60,9 @@ ACCESS_RESULT = {number: RESULTS[name.removeprefix("ACCESS_RESULT_")]
 #: AccessResult NOT_FOUND, and what its failure_reason says was not found when it was no record.
 NOT_FOUND_RESULT = 2
 NOT_FOUND = {"RESOURCE_NOT_FOUND": "资源不存在"}
+#: The 审计 page's 资源使用统计 columns: UsageRow's count of each outcome, named as the listing names the outcome.
+USAGE_OUTCOMES = {field: ACCESS_RESULT[number] for field, number in (
+    ("answered", 1), ("denied", 3), ("not_found", 2), ("invalid", 4), ("failed", 5))}
 #: AccessResult ANSWERED (an export's: admitted, and whole once its closing record says so).
 ANSWERED_RESULT = 1
 #: Why an export stopped on the way (its closing record's failure_reason), as the 审计 page says it.

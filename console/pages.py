@@ -1386,6 +1386,15 @@ async def _admin_events(console: Console, request: Request, session: Session) ->
     return events, problem
 
 
+async def _usage_summary(console: Console, session: Session, resource: str,
+                         times: dict[str, Any]) -> tuple[audit_pb2.GetUsageSummaryResponse | None, Problem | None]:
+    """The 审计 page's 资源使用统计 over the listing's resource and days: how many accesses of each outcome per
+    resource, using department and purpose, so that an auditor reads the listing's totals without counting its
+    pages (GetUsageSummary, read by the same roles as ListAccesses)."""
+    return await _call(console, session, console.services.audit.GetUsageSummary,
+                       audit_pb2.GetUsageSummaryRequest(resource_code=resource, **times))
+
+
 @signed_in
 async def audit(console: Console, request: Request, session: Session) -> Response:
     """Who used my department's resources, when and why (the key is not shown: who/when/why is the point)."""
@@ -1402,16 +1411,22 @@ async def audit(console: Console, request: Request, session: Session) -> Respons
                                                                       page_token=_page_token(request)))
     if _expired(problem):
         return _ended(problem)
+    # Counted only for a listing shown: a refused one (a wrong resource or page link) says why once.
+    usage, usage_problem = await _usage_summary(console, session, resource, times) if problem is None \
+        else (None, None)
     events, events_problem = await _admin_events(console, request, session)
     shown = accesses.accesses if accesses else []
+    usage_rows = list(usage.rows) if usage else []
     return console.page(request, "audit.html", status=_status_of(problem), title="审计", resource=resource,
                         period=period, filters={k: v for k, v in {"resource": resource, **period}.items() if v},
                         item_names=await _item_names(console, session, [a.resource_code for a in shown]),
                         **await _names(console, session,
                                        [a.department_code for a in shown]
-                                       + [e.actor_department_code for e in (events.events if events else [])],
-                                       [a.resource_code for a in shown]),
+                                       + [e.actor_department_code for e in (events.events if events else [])]
+                                       + [u.department_code for u in usage_rows],
+                                       [a.resource_code for a in shown] + [u.resource_code for u in usage_rows]),
                         accesses=accesses.accesses if accesses else [],
+                        usage=usage_rows, usage_problem=usage_problem,
                         next_token=accesses.next_page_token if accesses else "", problem=problem,
                         errors=_input_errors(problem, {"resource_code": "resource", "start_time": "from",
                                                        "end_time": "to"}),

@@ -868,6 +868,37 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
     assert list(labels.ACCESS_RESULT.values()) == ["已应答", "库无", "拒绝", "无效请求", "失败"]
 
 
+def test_the_audit_page_counts_every_outcome_of_the_accesses_it_lists() -> None:
+    """The 审计 page listed the accesses page by page and counted none: an auditor adding up a month's use of a
+    resource turned every page. 资源使用统计 (GetUsageSummary over the same resource and days) counts each outcome
+    the listing shows, in its Chinese words, and their sum, so the counts add up to the listing."""
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import audit_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    usage = [audit_pb2.UsageRow(resource_code="101001/000001", department_code="11100000000000101X",
+                                purpose=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, answered=5, denied=2, not_found=3,
+                                invalid=1, failed=4)]
+    page = console.templates.get_template("audit.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        period={"from": "", "to": ""}, filters={}, resource="", accesses=[], usage=usage, usage_problem=None,
+        dept_names={"11100000000000101X": "市民政局"}, res_names={}, item_names={}, next_token="", problem=None,
+        events=[], events_next="", events_problem=None)
+    table = page.split("资源使用统计", 1)[1].split("资源使用记录", 1)[0]
+    headings = re.findall(r'<th scope="col">([^<]*)</th>', table)
+    assert headings == ["资源", "使用部门", "用途", "已应答", "拒绝", "库无", "无效请求", "失败", "合计"], headings
+    cells = re.findall(r"<td>([^<]*)</td>", table)
+    assert cells[-6:] == ["5", "2", "3", "1", "4", "15"], cells
+    assert "工作参考" in table and "市民政局" in table
+    empty = console.templates.get_template("audit.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/audit",
+        period={"from": "", "to": ""}, filters={}, resource="", accesses=[], usage=[], usage_problem=None,
+        dept_names={}, res_names={}, item_names={}, next_token="", problem=None, events=[], events_next="",
+        events_problem=None)
+    assert "所选期间没有使用记录。" in empty
+
+
 def test_the_audit_page_masks_the_id_numbers_a_declared_purpose_names() -> None:
     """The 审计 page shows no access's key, but a department's declared purpose often names the case's person
     ('低保家庭核查 户主<ID number>'): the number was shown whole. It is masked as the persons' view masks it (in

@@ -206,15 +206,19 @@ async def test_the_sharing_cycle_is_done_by_persons_in_the_console(browser, cons
         await shot(auditor, console_server, "20_auditor_application")
         await auditor.goto("/audit")
         await shot(auditor, console_server, "21_auditor_audit")
+        # The accesses counted by outcome in Chinese (资源使用统计, GetUsageSummary), their sum beside.
+        usage = await auditor.locator("table").nth(0).inner_text()
+        assert "已应答" in usage and "库无" in usage and "合计" in usage, usage
+        assert "行政依据" in usage or "工作参考" in usage, usage
         # The accesses in Chinese: the operation (查询, not Query) and the items by their catalogued names.
-        accesses = await auditor.locator("table").nth(0).inner_text()
+        accesses = await auditor.locator("table").nth(1).inner_text()
         assert "查询" in accesses and "Query" not in accesses
         assert "出生日期、性别" in accesses and "birth_date" not in accesses, accesses
         # The administrative log names each person beside each decision, in Chinese (the code in the title; newest
         # first; two pages hold them).
-        log_text = await auditor.locator("table").nth(1).inner_text()
+        log_text = await auditor.locator("table").nth(2).inner_text()
         await auditor.get_by_role("link", name="下一页").last.click()
-        log_text += await auditor.locator("table").nth(1).inner_text()
+        log_text += await auditor.locator("table").nth(2).inner_text()
         for username, action in (("police.officer", "catalog.submit"), ("authority.reviewer", "catalog.return"),
                                  ("authority.reviewer", "catalog.publish"), ("social.applicant", "sharing.submitted"),
                                  ("police.approver", "sharing.approved"), ("police.approver", "sharing.grant_revoked")):
