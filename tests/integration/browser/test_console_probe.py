@@ -2247,3 +2247,42 @@ async def test_a_refused_answer_to_a_dispute_beyond_the_first_page_comes_back_wi
     assert answer.status == 400 and f"疑义 {made[0]} 未答复：请填写校核结果" in text, text[-800:]
     card = _card(text, f'<h3 id="d-1">疑义 {made[0]}')
     assert 'value="yes" checked' in card and "答复疑义" in card, card[-800:]
+
+
+async def test_the_audit_page_lists_and_counts_the_using_department_asked_for(  # type: ignore[no-untyped-def]
+        context, console_server, platform):
+    """The 审计 page filtered by resource and days only: an auditor asked which calls one department made (a
+    department named in a complaint, or in supervision's violations) paged through every department's. Its
+    使用部门 (a 统一社会信用代码, the departments the summary counts offered as choices) filters the listing
+    (ListAccesses' department_code) and the counts; a code that is none is said beside it, in Chinese."""
+    import grpc
+
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import query_pb2, query_pb2_grpc
+
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    purpose = common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="审计筛选")
+    for system in ("social", "civil"):
+        with contextlib.suppress(grpc.aio.AioRpcError):  # answered or refused, each is on record
+            await stub.Query(query_pb2.QueryRequest(resource_code="102001/000001", key="91350100M000100Y8X",
+                                                    items=["name"], purpose=purpose),
+                             metadata=platform.metadata(system), timeout=10)
+    session = system_session(console_server, platform, "authority")
+    shown: dict[str, set[str]] = {}
+    for system in ("social", "civil"):
+        code = platform.credentials.systems[system]["department"]
+        answer = await context.request.get(f"/audit?department={code}", headers=_as(session))
+        text = await answer.text()
+        assert answer.status == 200 and f'value="{code}"' in text, text[-1500:]
+        assert f'<option value="{code}">' in text  # offered among the departments counted
+        counted, listed = text.split("资源使用统计", 1)[1].split("资源使用记录", 1)
+        listed = listed.split("管理操作日志", 1)[0]
+        users = set(re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", listed))
+        assert len(users) == 1, users
+        assert set(re.findall(r"<tr><td>[^<]*</td><td>([^<]*)</td>", counted)) == users
+        shown[system] = users
+    assert shown["social"] != shown["civil"]
+    wrong = await context.request.get("/audit?department=91350100M000100Y8", headers=_as(session))
+    text = await wrong.text()
+    said = re.search(r'id="department-error"[^>]*>([^<]*)<', text)
+    assert wrong.status == 400 and said and "统一社会信用代码" in said[1] and "must" not in said[1], text[-1500:]
