@@ -117,6 +117,15 @@ def _code_filter(value: str, field: str, violations: list[FieldViolation]) -> No
         violations.append(FieldViolation(field, f"must be a code of at most {MAX_FILTER} characters"))
 
 
+def _result_filter(value: int, violations: list[FieldViolation]) -> None:
+    """An outcome filter is one AccessResult or unset: a value this build does not know would match nothing, and
+    an empty page would read as "no such access"."""
+    if value and not _RESULTS.known(value):
+        violations.append(FieldViolation(
+            "result", f"give one of {', '.join(_RESULTS.name(v) for v in audit_pb2.AccessResult.values() if v)}"
+                      " (ACCESS_RESULT_…), or leave it unset for every outcome"))
+
+
 def _resource_filter(value: str, violations: list[FieldViolation]) -> None:
     """A resource filter is a catalog code or empty: a malformed one could match nothing, and an empty page would
     read as "nobody used it"."""
@@ -285,6 +294,7 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         start, end = _time_range(request, violations)
         _resource_filter(request.resource_code, violations)
         _department_filter(request.department_code, violations)
+        _result_filter(request.result, violations)
         violations.extend(page_size_violations(request.page_size))
         if violations:
             raise invalid_argument(violations)
@@ -295,7 +305,8 @@ class AuditServicer(DependentServicer, audit_pb2_grpc.AuditServiceServicer):
         async with refusals_logged(_recorder(deps), caller, "audit.list_accesses", request.resource_code or "*"):
             duties.require_role(caller, ACCESS_READERS, "read a department's access log")
         scope = AccessFilter(provider=provider, resource_code=request.resource_code,
-                             department_code=request.department_code, start=start, end=end)
+                             department_code=request.department_code, start=start, end=end,
+                             result=_RESULTS.name(request.result) if request.result else "")
         async with self._heavy.admitted():
             rows = await deps.store.list_accesses(scope, after, limit + 1)
             token = ""

@@ -65,6 +65,8 @@ class AccessFilter:
     department_code: str = ""
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    #: One outcome (services.query.audit's results), as the listing shows it; "" for every one.
+    result: str = ""
 
 
 def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
@@ -84,6 +86,8 @@ def _access_conditions(f: AccessFilter, args: list[object]) -> list[str]:
         conditions.append(f"time >= {arg(f.start)}")
     if f.end is not None:
         conditions.append(f"time < {arg(f.end)}")
+    if f.result:
+        conditions.append(f"result = {arg(f.result)}")
     return conditions
 
 

@@ -998,6 +998,14 @@ async def test_every_call_has_exactly_one_audit_record_and_the_chain_verifies(me
     assert first.purpose == common.PURPOSE_TYPE_WORK_REFERENCE and first.purpose_text == WORK.text
     assert first.provider_department_code == mesh.market.department_code
     assert by_id[batch.audit_id].key == "2" and by_id[batch.audit_id].operation == "BatchQuery"
+    # One outcome listed alone (the result filter); one this build does not know is refused naming the field.
+    for result in (audit_pb2.ACCESS_RESULT_NOT_FOUND, audit_pb2.ACCESS_RESULT_ANSWERED):
+        one = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(
+            department_code=caller.department_code, result=result), metadata=mesh.md(mesh.authority), timeout=10)
+        assert sorted(a.id for a in one.accesses) == sorted(i for i, (r, _) in expected.items() if r == result)
+    unknown = await refused(mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(result=99),  # type: ignore[arg-type]
+                                                    metadata=mesh.md(mesh.authority), timeout=10))
+    assert unknown.code() == grpc.StatusCode.INVALID_ARGUMENT and "result" in str(unknown.details())
 
     # The provider sees the accesses to its resources, not the others'.
     as_market = await mesh.audit.ListAccesses(audit_pb2.ListAccessesRequest(

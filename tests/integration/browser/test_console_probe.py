@@ -2286,3 +2286,41 @@ async def test_the_audit_page_lists_and_counts_the_using_department_asked_for(  
     text = await wrong.text()
     said = re.search(r'id="department-error"[^>]*>([^<]*)<', text)
     assert wrong.status == 400 and said and "统一社会信用代码" in said[1] and "must" not in said[1], text[-1500:]
+
+
+async def test_the_audit_page_lists_the_outcome_asked_for(context, console_server, platform):  # type: ignore[no-untyped-def]
+    """An auditor counting a department's refusals or failures (资源使用统计 says how many) could not list them:
+    the page listed every outcome, newest first, and a month's few refusals hid among its answers. Its 结果
+    (ListAccesses' new result filter) lists one outcome, kept selected and in the page links; an outcome the
+    select does not offer lists every one, as an odd page number does."""
+    import grpc
+
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import query_pb2, query_pb2_grpc
+
+    stub = query_pb2_grpc.QueryServiceStub(platform.channel)
+    purpose = common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE, text="审计筛选")
+    # A malformed key (无效请求), and a valid one asked by a system without a grant or with one (拒绝 or 已应答).
+    for system, resource, key in (("social", "102001/000001", "bad"),
+                                  ("civil", "101001/000001", citizen_id_of(12, platform.credentials.seed))):
+        with contextlib.suppress(grpc.aio.AioRpcError):  # answered or refused, each is on record
+            await stub.Query(query_pb2.QueryRequest(resource_code=resource, key=key, items=["name"],
+                                                    purpose=purpose),
+                             metadata=platform.metadata(system), timeout=10)
+    session = system_session(console_server, platform, "authority")
+    every = await context.request.get("/audit", headers=_as(session))
+    mixed = set(re.findall(r"<td>([^<]*)</td></tr>", (await every.text()).split("资源使用记录", 1)[1]
+                           .split("管理操作日志", 1)[0]))
+    assert len(mixed) > 1, mixed  # the unfiltered page shows several outcomes
+    listed_some = False
+    for value, label in ((3, "拒绝"), (4, "无效请求")):
+        answer = await context.request.get(f"/audit?result={value}", headers=_as(session))
+        text = await answer.text()
+        assert answer.status == 200 and f'<option value="{value}" selected>' in text, text[-1500:]
+        listing = text.split("资源使用记录", 1)[1].split("管理操作日志", 1)[0]
+        results = re.findall(r"<td>([^<]*)</td></tr>", listing)
+        assert set(results) <= {label}, results
+        listed_some = listed_some or bool(results)
+    assert listed_some
+    odd = await context.request.get("/audit?result=9", headers=_as(session))
+    assert odd.status == 200 and 'value="" selected' not in await odd.text()

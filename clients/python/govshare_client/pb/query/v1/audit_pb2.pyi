@@ -101,20 +101,22 @@ class AccessRecord(_message.Message):
     def __init__(self, id: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., system_id: _Optional[str] = ..., department_code: _Optional[str] = ..., resource_code: _Optional[str] = ..., provider_department_code: _Optional[str] = ..., operation: _Optional[str] = ..., items: _Optional[_Iterable[str]] = ..., key: _Optional[str] = ..., purpose: _Optional[_Union[_common_pb2.PurposeType, str]] = ..., purpose_text: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ..., deny_reason: _Optional[_Union[_common_pb2.DenyReason, str]] = ..., trace_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., rows_sent: _Optional[int] = ..., pages_sent: _Optional[int] = ...) -> None: ...
 
 class ListAccessesRequest(_message.Message):
-    __slots__ = ("resource_code", "department_code", "start_time", "end_time", "page_size", "page_token")
+    __slots__ = ("resource_code", "department_code", "start_time", "end_time", "page_size", "page_token", "result")
     RESOURCE_CODE_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_CODE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
     resource_code: str
     department_code: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
-    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    result: AccessResult
+    def __init__(self, resource_code: _Optional[str] = ..., department_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., result: _Optional[_Union[AccessResult, str]] = ...) -> None: ...
 
 class ListAccessesResponse(_message.Message):
     __slots__ = ("accesses", "next_page_token")
