@@ -113,6 +113,16 @@ def _state(row: asyncpg.Record) -> tuple[str, SystemState]:
                                   reason=row["not_before_reason"], version=row["state_version"])
 
 
+def _as_bound(person: PersonRecord, account: tuple[str, str]) -> PersonRecord:
+    """``person`` as the sign-in from IdP ``account`` (iss, sub) leaves them: bound to it when they were bound to
+    nothing. Given the row as read before the binding's UPDATE, the sign-in that binds answered with no binding
+    (an empty idp_subject) while GetPerson, after it, showed one. A person bound already is left as they are, so
+    ``issue`` still refuses another account first, as before."""
+    if person.oidc_subject is not None:
+        return person
+    return replace(person, oidc_issuer=account[0], oidc_subject=account[1])
+
+
 def _with_binding(admin: AdminEvent, account: tuple[str, str]) -> AdminEvent:
     """The sign-in's log entry naming the IdP account (iss, sub) it bound the person to: from then on they sign in
     from that account only, so the administrator answering "the IdP account is not the one this person signs in
@@ -322,8 +332,9 @@ class PersonStore:
         roles removed meanwhile for its whole life.
 
         A person not yet bound to an IdP account is bound to ``account`` (iss, sub) in the same transaction;
-        ``issue`` sees the binding as it was (and refuses another account); ``OidcAccountTaken`` when another
-        person holds ``account``. Nothing is recorded then either."""
+        ``issue`` sees the binding as it will be (``_as_bound``: a person bound to another account is refused, one
+        not bound yet is seen bound to ``account``, so the reply of the sign-in that binds names it);
+        ``OidcAccountTaken`` when another person holds ``account``. Nothing is recorded then either."""
         try:
             async with self._store.pool.acquire() as conn, conn.transaction():
                 return await self._use_id_token(conn, token_id, keep_until, person_id, account, admin, issue,
@@ -346,7 +357,7 @@ class PersonStore:
         if not used:
             raise replayed(await conn.fetchval("SELECT use_time FROM oidc_used_tokens WHERE token_id = $1",
                                                token_id))
-        issued = issue(await self._one(conn, person_id))
+        issued = issue(_as_bound(await self._one(conn, person_id), account))
         bound = await conn.execute("UPDATE persons SET oidc_issuer = $2, oidc_subject = $3 WHERE id = $1"
                                    " AND oidc_subject IS NULL", person_id, *account)
         await Store.append_admin(conn, SERVICE, [_with_binding(admin, account) if bound == "UPDATE 1" else admin])

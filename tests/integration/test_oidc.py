@@ -264,6 +264,8 @@ async def test_a_person_signs_in_from_the_idp_account_of_their_first_sign_in_onl
     signed_in = await sessions.ExchangeOidcToken(persons_pb2.ExchangeOidcTokenRequest(
         id_token=idp.id_token(username, sub=first)), timeout=10)
     assert signed_in.session.person.id == person.id
+    # The reply of the sign-in that binds says so, as GetPerson does after it.
+    assert (signed_in.session.person.idp_issuer, signed_in.session.person.idp_subject) == (idp.issuer, first)
     impostor = idp.id_token(username, sub=second)
     code, reason, message = await _refused(sessions.ExchangeOidcToken(
         persons_pb2.ExchangeOidcTokenRequest(id_token=impostor), timeout=10))
