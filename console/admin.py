@@ -223,11 +223,10 @@ async def person_action(console: Console, request: Request, session: Session) ->
                                       persons_pb2.ResetPersonTotpRequest(id=person_id))
         if problem:
             return await _action_refused(console, request, session, person_id, problem)
-        return console.page(request, "person_secret.html", title="动态口令已重置", who=answer.person,
-                            password="", uri=answer.totp_provisioning_uri,
-                            secret=totp_secret(answer.totp_provisioning_uri),
-                            role_labels=role_labels(answer.person), department="",
-                            done=f"已为 {answer.person.display_name} 生成新的动态口令密钥，原身份验证器不再有效。")
+        # The platform shows an administrator no secret: the person enrols their own at their next sign-in.
+        return _done(session, f"已重置 {answer.person.display_name}（{answer.person.username}）的动态口令，原身份验证器"
+                              "不再有效。此人下次登录时输入密码后，将在登录页面自行绑定新的身份验证器（新密钥只向本人"
+                              "显示，管理员看不到），账号同时解锁，原有登录已失效。", back)
     if action == "reset_idp_binding":
         answer, problem = await _call(console, session, stub.ResetPersonIdpBinding,
                                       persons_pb2.ResetPersonIdpBindingRequest(id=person_id,

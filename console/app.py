@@ -589,12 +589,17 @@ async def login_form(request: Request) -> Response:
 
 
 def login_page(console: Console, request: Request, message: str = "", field: str = "", username: str = "",
-               status: int = 200, kept: list[str] | None = None) -> Response:
-    """The sign-in page; ``kept``: what was typed in a form sent after the sign-in ended, shown to be copied."""
+               status: int = 200, kept: list[str] | None = None, enrolment: str = "") -> Response:
+    """The sign-in page; ``kept``: what was typed in a form sent after the sign-in ended, shown to be copied;
+    ``enrolment``: the provisioning URI of the authenticator secret the person enrols (shown to them alone, this
+    once: never in a URL, a session or a log)."""
+    from console.admin import totp_secret
+
     nonce = secrets.token_urlsafe(24)
     response = console.page(request, "login.html", status=status, title="登录", login_csrf=nonce, message=message,
                             field=field, username=username, oidc=console.settings.oidc_enabled,
-                            oidc_name=console.settings.oidc_display_name, kept=kept or [])
+                            oidc_name=console.settings.oidc_display_name, kept=kept or [], enrolment=enrolment,
+                            enrolment_secret=totp_secret(enrolment) if enrolment else "")
     response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, secure=console.settings.secure_cookie,
                         samesite="strict", path="/login")
     return response
@@ -619,6 +624,8 @@ async def login_submit(request: Request) -> Response:
         signed = await sign_in(console.services.channel, username, str(form.get("password", "")),
                                str(form.get("totp_code", "")).strip(), console.settings.call_timeout_seconds)
     except SignInRefused as refused:
+        if refused.reason == "TOTP_ENROLMENT_REQUIRED":
+            return await _enrolment(console, request, username, str(form.get("password", "")))
         if refused.status == 503:
             # The platform's failure: an operator reading this during an outage must not see refused credentials.
             log.warning("sign-in not done: the platform did not answer (the edge or the authorization service)")
@@ -632,6 +639,21 @@ async def login_submit(request: Request) -> Response:
     console.set_cookie(response, session.id)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
     return response
+
+
+async def _enrolment(console: Console, request: Request, username: str, password: str) -> Response:
+    """The sign-in page with a new authenticator secret of the person's own, after an administrator reset their
+    TOTP: they add it, then sign in with its code (which makes it count). The password, right, was checked again
+    by EnrolTotp; it is typed once more with the code, not kept in the page."""
+    from console.signin import ENROL_TOTP, SignInRefused, enrol_totp
+
+    try:
+        uri = await enrol_totp(console.services.channel, username, password, console.settings.call_timeout_seconds)
+    except SignInRefused as refused:
+        return login_page(console, request, message=refused.message, field=refused.field, username=username,
+                          status=refused.status)
+    log.info("sign-in: the person enrols a new authenticator")
+    return login_page(console, request, message=ENROL_TOTP, field="totp_code", username=username, enrolment=uri)
 
 
 @signed_in

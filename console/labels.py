@@ -113,7 +113,7 @@ ADMIN_ACTION = {
     "person.enable": "启用人员", "person.reset_password": "重置密码", "person.reset_totp": "重置动态口令",
     "person.unlock": "解除锁定", "person.reset_idp_binding": "解除统一身份认证绑定",
     "session.sign_in": "登录", "session.sign_out": "退出登录", "session.change_password": "修改密码",
-    "session.lock": "账户锁定",
+    "session.enrol_totp": "绑定身份验证器", "session.lock": "账户锁定",
     "foundation.register_source": "登记数据来源", "foundation.designate_source": "指定权威来源",
     "foundation.retire_source": "停用数据来源",
     "foundation.designate_item_source": "指定信息项权威来源", "foundation.load_records": "装载数据",

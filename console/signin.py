@@ -35,7 +35,14 @@ SIGN_IN_MESSAGES = {
     "DEPARTMENT_RETIRED": "您所在的部门已撤销，其账号不能再登录。如您已转入承接其职责的部门，请联系共享主管部门的"
                           "管理员在该部门为您开设账号。",
     "CREDENTIALS_CHANGED": "登录过程中密码或动态口令已被重置，请使用新的密码或动态口令重新登录。",
+    # An administrator's TOTP reset: the person enrols their own secret (EnrolTotp), shown on the sign-in page.
+    "TOTP_ENROLMENT_REQUIRED": "管理员已重置您的动态口令，请先绑定您自己的身份验证器。",
+    "TOTP_ENROLLED": "您的身份验证器已经绑定，请输入它显示的 6 位动态口令登录。",
 }
+#: The sign-in page's words beside a new secret the person enrols (EnrolTotp's answer).
+ENROL_TOTP = ("管理员已重置您的动态口令，请先绑定您自己的身份验证器：在身份验证器应用中添加下方的密钥（仅您本人可见，"
+              "管理员看不到），然后再次输入密码和它显示的 6 位动态口令完成登录。新的密钥在您用它登录成功后才生效；"
+              "在此之前重新登录会生成新的密钥，原先添加的随之作废。")
 
 
 @dataclass
@@ -50,11 +57,12 @@ class SignInRefused(Exception):
     (401 for the person's credentials; 503 when the platform did not answer, as every other page says an
     unavailable platform, so that a monitor or proxy does not count an outage as wrong passwords)."""
 
-    def __init__(self, message: str, field: str = "", status: int = 401) -> None:
+    def __init__(self, message: str, field: str = "", status: int = 401, reason: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.status = status
+        self.reason = reason  # the platform's (ErrorInfo.reason), for a refusal the console acts on
 
 
 def role_names(person_pb) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
@@ -79,6 +87,18 @@ async def sign_in(channel: grpc.aio.Channel, username: str, password: str, totp_
     except grpc.aio.AioRpcError as error:
         raise _refusal(error) from None
     return await session_of(channel, reply.session, deadline)
+
+
+async def enrol_totp(channel: grpc.aio.Channel, username: str, password: str, deadline: float) -> str:
+    """The provisioning URI of the authenticator secret a person whose TOTP an administrator reset enrols, or
+    SignInRefused saying what to do (the password is checked as at a sign-in)."""
+    stub = persons_pb2_grpc.SessionServiceStub(channel)
+    try:
+        reply = await stub.EnrolTotp(persons_pb2.EnrolTotpRequest(username=username, password=password),
+                                     timeout=deadline)
+    except grpc.aio.AioRpcError as error:
+        raise _refusal(error) from None
+    return reply.totp_provisioning_uri
 
 
 async def session_of(channel: grpc.aio.Channel, session: persons_pb2.Session, deadline: float) -> SignedIn:
@@ -169,7 +189,7 @@ def _refusal(error: grpc.aio.AioRpcError) -> SignInRefused:
         return SignInRefused(locked_message(info))
     if reason in SIGN_IN_MESSAGES:
         field = "totp_code" if reason.startswith("TOTP") else ""
-        return SignInRefused(SIGN_IN_MESSAGES[reason], field)
+        return SignInRefused(SIGN_IN_MESSAGES[reason], field, reason=reason)
     if bad is not None and bad.field_violations:
         violation = bad.field_violations[0]
         if violation.field == "totp_code":

@@ -84,6 +84,7 @@ EDGE_COMPANION = Backend.AUTHORIZATION
 ANONYMOUS_METHODS = frozenset({
     "/govshare.authorization.v1.TokenService/IssueToken",
     "/govshare.authorization.v1.SessionService/SignIn",
+    "/govshare.authorization.v1.SessionService/EnrolTotp",
     "/govshare.authorization.v1.SessionService/ExchangeOidcToken",
 })
 

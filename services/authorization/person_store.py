@@ -63,6 +63,9 @@ class PersonRecord:
     #: The IdP account (iss, sub) the person signed in with first, None before (migration 016).
     oidc_issuer: str | None = None
     oidc_subject: str | None = None
+    #: An administrator (a person) reset the TOTP secret: the person enrols one of their own (SessionService.EnrolTotp)
+    #: and it counts once a code of it signs in (migration 018).
+    totp_enrolment_required: bool = False
     #: Why the person's department no longer acts (retirement.retired_sentence), "" while it is in service.
     department_retired: str = ""
 
@@ -97,6 +100,7 @@ def _person(row: asyncpg.Record) -> PersonRecord:
                         create_time=row["create_time"], seq=row["seq"],
                         password_change_required=row["password_change_required"],
                         oidc_issuer=row["oidc_issuer"], oidc_subject=row["oidc_subject"],
+                        totp_enrolment_required=row["totp_enrolment_required"],
                         department_retired=_retired(row))
 
 
@@ -302,13 +306,26 @@ class PersonStore:
         outlived their removal."""
         async with self._store.pool.acquire() as conn, conn.transaction():
             done = await conn.fetchval(
-                "UPDATE persons SET failed_attempts = 0, lock_until = NULL, totp_last_step = $2"
-                " WHERE id = $1 AND totp_last_step < $2 RETURNING true", person_id, totp_step)
+                "UPDATE persons SET failed_attempts = 0, lock_until = NULL, totp_last_step = $2,"
+                " totp_enrolment_required = false WHERE id = $1 AND totp_last_step < $2 RETURNING true",
+                person_id, totp_step)
             if not done:
                 return None
             issued = issue(await self._one(conn, person_id))
             await Store.append_admin(conn, SERVICE, [admin])
             return issued
+
+    async def enrol_totp(self, person_id: str, sealed_secret: str, admin: AdminEvent) -> bool:
+        """Keeps ``sealed_secret`` as the TOTP secret of a person who must enrol one (an administrator reset theirs),
+        with the log entry; False when they need not (a sign-in with their enrolled secret's code came first).
+        The secret counts once a code of it signs in (``record_success`` clears the flag): until then another
+        enrolment replaces it (an authenticator that scanned nothing, another phone)."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            done = await conn.fetchval("UPDATE persons SET totp_secret = $2, totp_last_step = 0 WHERE id = $1"
+                                       " AND totp_enrolment_required RETURNING true", person_id, sealed_secret)
+            if done:
+                await Store.append_admin(conn, SERVICE, [admin])
+            return bool(done)
 
     async def issue_locked(self, person_id: str, issue: Callable[[PersonRecord], _Issued]) -> _Issued:
         """What ``issue`` makes of the person as they are under their row lock (RefreshSession): a change that

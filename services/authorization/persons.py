@@ -299,14 +299,20 @@ class Persons:
         if not person.password_hash:
             raise invalid_argument([FieldViolation("id", "this person has no local account (OpenID Connect only): "
                                                          "set a password first")])
-        secret = pc.new_totp_secret()
+        # An administrator (a person) is shown no secret: one they handed over they could produce codes of for
+        # good, and the person had no way to re-key it. The person enrols their own at their next sign-in
+        # (SessionService.EnrolTotp). The authority's system provisioning persons (a directory sync, the demo)
+        # still gets the new secret's URI, as it gets the password it sets (``handed_over``).
+        enrols = handed_over(caller)
+        secret = "" if enrols else pc.new_totp_secret()
         # As a password reset: the failures were made with the lost authenticator (a person who lost it locks
         # the account trying codes), and the new secret's first sign-in must not meet their lock.
         changed = await self._change(caller, person.id, "totp_secret = $2, totp_last_step = 0, failed_attempts = 0,"
-                                     " lock_until = NULL",
-                                     (self._sealed(person.id, secret),),
-                                     AdminEvent.by(caller, "person.reset_totp", person.id), CREDENTIALS_RESET)
-        return changed, pc.provisioning_uri(secret, changed.username)
+                                     " lock_until = NULL, totp_enrolment_required = $3",
+                                     (self._sealed(person.id, secret) if secret else "", enrols),
+                                     AdminEvent.by(caller, "person.reset_totp", person.id,
+                                                   {"enrolment": True} if enrols else None), CREDENTIALS_RESET)
+        return changed, pc.provisioning_uri(secret, changed.username) if secret else ""
 
     async def unlock(self, caller: Caller, person_id: str) -> PersonRecord:
         """Lifts the lock and clears the failures; the log says what was lifted (read under the row's lock): the

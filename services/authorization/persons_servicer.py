@@ -46,7 +46,7 @@ def _session_end(context: Context) -> int:
 
 
 class SessionServicer(persons_pb2_grpc.SessionServiceServicer):
-    """SignIn and ExchangeOidcToken are reached without a token (the edge lets them through): the request's
+    """SignIn, EnrolTotp and ExchangeOidcToken are reached without a token (the edge lets them through): the request's
     credentials authenticate them. The other methods are the signed-in person's."""
 
     def __init__(self, verifier: AssertionVerifier, sessions: Sessions) -> None:
@@ -56,6 +56,11 @@ class SessionServicer(persons_pb2_grpc.SessionServiceServicer):
     async def SignIn(self, request: persons_pb2.SignInRequest, context: Context) -> persons_pb2.SignInResponse:
         issued, end, person = await self._sessions.sign_in(request.username, request.password, request.totp_code)
         return persons_pb2.SignInResponse(session=_session_pb(issued, end, person))
+
+    async def EnrolTotp(self, request: persons_pb2.EnrolTotpRequest, context: Context
+                        ) -> persons_pb2.EnrolTotpResponse:
+        uri = await self._sessions.enrol_totp(request.username, request.password)
+        return persons_pb2.EnrolTotpResponse(totp_provisioning_uri=uri)
 
     async def ExchangeOidcToken(self, request: persons_pb2.ExchangeOidcTokenRequest, context: Context
                                 ) -> persons_pb2.ExchangeOidcTokenResponse:

@@ -79,6 +79,9 @@ def _refuse_local_account(person: PersonRecord) -> None:
 
 #: A right TOTP code typed again: refused and logged, not counted toward the lock (``Sessions._refuse_code``).
 TOTP_REUSED = "TOTP_REUSED"
+#: An administrator reset the person's TOTP secret: they enrol one of their own (EnrolTotp) before a sign-in.
+TOTP_ENROLMENT_REQUIRED = "TOTP_ENROLMENT_REQUIRED"
+TOTP_ENROLLED = "TOTP_ENROLLED"
 #: The IdP account (iss, sub) of an ID token is not the person's (migration 016).
 SUBJECT_MISMATCH = "OIDC_SUBJECT_MISMATCH"
 
@@ -181,6 +184,74 @@ class Sessions:
 
     async def _sign_in(self, name: str, password: str, totp_code: str) -> tuple[tokens.IssuedToken, int,
                                                                                 PersonRecord]:
+        person = await self._password_checked(name, password)
+        if person.totp_enrolment_required and not person.totp_secret:
+            # Not counted: the password was right, and no code can be right before the person enrols a secret.
+            raise _refused(TOTP_ENROLMENT_REQUIRED, "an administrator reset your TOTP secret: enrol your "
+                                                    "authenticator first (SessionService.EnrolTotp with your "
+                                                    "username and password), then sign in with its code")
+        if not totp_code.strip():
+            raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
+        secret = self._totp_secret(person)
+        step = pc.totp_step(secret, totp_code, person.totp_last_step)
+        # The sign-in whose code is of a secret the person enrolled is what makes that secret count.
+        signed_in = AdminEvent.by(caller_of(person), "session.sign_in", person.id,
+                                  {"method": "password", **({"totp_enrolled": True}
+                                                            if person.totp_enrolment_required else {})})
+
+        def issue(now: PersonRecord) -> tuple[tokens.IssuedToken, int, PersonRecord]:
+            """The token of the person as they are now (their roles now), if what was checked is still theirs."""
+            if (now.password_hash, now.totp_secret) != (person.password_hash, person.totp_secret):
+                raise _refused(CREDENTIALS_CHANGED, "your password or authenticator was reset while you were "
+                                                    "signing in: sign in again with the new one")
+            self._refuse_unusable(now)
+            return (*self._issue(now), now)
+
+        try:
+            issued = None if step is None else await self._persons.record_success(person.id, step, signed_in, issue)
+        except ServiceError as refused:
+            if refused.reason == CREDENTIALS_CHANGED:  # the old password (or code) was right: evidence, logged
+                await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.sign_in", person.id,
+                                                               result=CREDENTIALS_CHANGED))
+            raise
+        if issued is None:
+            await self._refuse_code(person, secret, totp_code, step)
+        return issued
+
+    async def enrol_totp(self, username: str, password: str) -> str:
+        """The provisioning URI of a new TOTP secret of the person who must enrol one (an administrator reset
+        theirs), shown to them alone; it counts once a code of it signs in. Their password proves who they are,
+        checked as at a sign-in (in turn with their sign-ins, counted toward the lock, refused while locked); a
+        person with an enrolled secret is refused TOTP_ENROLLED, so no one knowing the password alone replaces it."""
+        problems = [FieldViolation(name, "is required") for name, value in (("username", username),
+                                                                             ("password", password)) if not value]
+        if problems:
+            raise invalid_argument(problems)
+        name = username.strip().lower()
+        async with self._checks.hold(name):
+            person = await self._password_checked(name, password)
+            enrolled = failed_precondition(TOTP_ENROLLED, "your authenticator is enrolled already: sign in with its "
+                                                          "code (lost it? ask an administrator to reset your TOTP, "
+                                                          "then enrol again)")
+            if not person.totp_enrolment_required:
+                raise enrolled
+            secret = pc.new_totp_secret()
+            if not await self._persons.enrol_totp(person.id, self._sealed(person.id, secret),
+                                                  AdminEvent.by(caller_of(person), "session.enrol_totp", person.id)):
+                raise enrolled
+            return pc.provisioning_uri(secret, person.username)
+
+    def _sealed(self, person_id: str, secret: str) -> str:
+        """``secret`` sealed for storage; never kept in the clear (local accounts are created with the key)."""
+        if self._sealer is None:
+            raise failed_precondition("LOCAL_ACCOUNTS_NEED_KEY", "the authenticator cannot be set without "
+                                                                 "GOVSHARE_PERSON_SECRET_KEY: ask the administrator")
+        return self._sealer.seal(person_id, secret)
+
+    async def _password_checked(self, name: str, password: str) -> PersonRecord:
+        """The person of local account ``name`` whose password is ``password``, usable (neither disabled nor
+        locked); refused as a sign-in refuses (the failure counted toward the lock), the same answer for an
+        unknown name, one without a local account and a wrong password."""
         person = await self._persons.by_username(name) if pc.USERNAME.fullmatch(name) else None
         local = person is not None and bool(person.password_hash)
         # Nothing is checked while locked: guessing gains nothing. A name without a local account locks as
@@ -202,30 +273,7 @@ class Sessions:
             raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
         async with self._refusal_logged(person, "password"):
             self._refuse_unusable(person)  # disabled: said only to who knows the password
-        if not totp_code.strip():
-            raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
-        secret = self._totp_secret(person)
-        step = pc.totp_step(secret, totp_code, person.totp_last_step)
-        signed_in = AdminEvent.by(caller_of(person), "session.sign_in", person.id, {"method": "password"})
-
-        def issue(now: PersonRecord) -> tuple[tokens.IssuedToken, int, PersonRecord]:
-            """The token of the person as they are now (their roles now), if what was checked is still theirs."""
-            if (now.password_hash, now.totp_secret) != (person.password_hash, person.totp_secret):
-                raise _refused(CREDENTIALS_CHANGED, "your password or authenticator was reset while you were "
-                                                    "signing in: sign in again with the new one")
-            self._refuse_unusable(now)
-            return (*self._issue(now), now)
-
-        try:
-            issued = None if step is None else await self._persons.record_success(person.id, step, signed_in, issue)
-        except ServiceError as refused:
-            if refused.reason == CREDENTIALS_CHANGED:  # the old password (or code) was right: evidence, logged
-                await self._persons.record_admin(AdminEvent.by(caller_of(person), "session.sign_in", person.id,
-                                                               result=CREDENTIALS_CHANGED))
-            raise
-        if issued is None:
-            await self._refuse_code(person, secret, totp_code, step)
-        return issued
+        return person
 
     async def exchange_oidc(self, id_token: str) -> tuple[tokens.IssuedToken, int, PersonRecord]:
         if not id_token:

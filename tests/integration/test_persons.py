@@ -886,6 +886,52 @@ async def test_a_totp_reset_unlocks_the_account_as_a_password_reset_does(platfor
     assert (await sign_in(platform, person, pyotp.parse_uri(reset.totp_provisioning_uri))).token
 
 
+async def test_a_totp_reset_by_an_administrator_is_enrolled_by_the_person_alone(platform) -> None:  # type: ignore[no-untyped-def]
+    """ResetPersonTotp showed the administrator the person's new TOTP secret to hand over, and the person had no way
+    to re-key it: the administrator could produce the person's codes for good. An administrator's reset now shows no
+    secret; the person's next sign-in is TOTP_ENROLMENT_REQUIRED, EnrolTotp (their password) gives them a secret of
+    their own, which counts once a code of it signs in; after that nobody enrols another with the password alone."""
+    admin, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    admin_session = await sign_in(platform, admin, admin_totp)
+    person, _ = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    reset = await _admin(platform).ResetPersonTotp(persons_pb2.ResetPersonTotpRequest(id=person.id),
+                                                   metadata=bearer(admin_session), timeout=10)
+    assert reset.totp_provisioning_uri == ""
+    sessions = _sessions(platform)
+
+    async def refused(call, request) -> tuple[grpc.StatusCode, str]:  # type: ignore[no-untyped-def]
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call(request, timeout=10)
+        return caught.value.code(), _reason(caught.value)
+
+    assert await refused(sessions.SignIn, persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code="123456")) == (
+        grpc.StatusCode.UNAUTHENTICATED, "TOTP_ENROLMENT_REQUIRED")
+    # The password is checked as at a sign-in: a wrong one enrols nothing and says nothing of the enrolment.
+    assert await refused(sessions.EnrolTotp, persons_pb2.EnrolTotpRequest(
+        username=person.username, password="wrong horse battery")) == (
+        grpc.StatusCode.UNAUTHENTICATED, "BAD_CREDENTIALS")
+    first = pyotp.parse_uri((await sessions.EnrolTotp(persons_pb2.EnrolTotpRequest(
+        username=person.username, password=PASSWORD), timeout=10)).totp_provisioning_uri)
+    # Not confirmed yet: enrolling again (the first scan failed) replaces it.
+    own = pyotp.parse_uri((await sessions.EnrolTotp(persons_pb2.EnrolTotpRequest(
+        username=person.username, password=PASSWORD), timeout=10)).totp_provisioning_uri)
+    assert own.secret != first.secret
+    with pytest.raises(grpc.aio.AioRpcError):
+        await sign_in(platform, person, first)
+    session = await sign_in(platform, person, own)
+    assert session.person.id == person.id
+    assert await refused(sessions.EnrolTotp, persons_pb2.EnrolTotpRequest(
+        username=person.username, password=PASSWORD)) == (grpc.StatusCode.FAILED_PRECONDITION, "TOTP_ENROLLED")
+    log = admin_log_pb2_grpc.AdminLogServiceStub(platform.channel)
+    events = {action: [e for e in (await log.ListAdminEvents(admin_log_pb2.ListAdminEventsRequest(
+        action=action, page_size=1000), metadata=platform.metadata("authority"), timeout=10)).events
+        if e.target == person.id] for action in ("person.reset_totp", "session.enrol_totp", "session.sign_in")}
+    assert [json.loads(e.details_json).get("enrolment") for e in events["person.reset_totp"]] == [True]
+    assert len(events["session.enrol_totp"]) == 2
+    assert any(json.loads(e.details_json).get("totp_enrolled") for e in events["session.sign_in"])
+
+
 async def test_a_password_an_administrator_set_signs_in_to_nothing_but_setting_ones_own(platform) -> None:  # type: ignore[no-untyped-def]
     """An administrator creating a 审批人 received its first password and TOTP URI, and the account was usable
     as it was: the administrator could sign in as the new person and decide in their name. Now the session of a

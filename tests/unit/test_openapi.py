@@ -108,7 +108,8 @@ def test_bearer_tokens_everywhere_but_the_anonymous_methods(document: dict[str, 
     assert document["components"]["securitySchemes"]["bearerAuth"] == {
         **document["components"]["securitySchemes"]["bearerAuth"], "type": "http", "scheme": "bearer"}
     anonymous = {m[1:].split(".")[-1].replace("/", "_") for m in ANONYMOUS_METHODS}
-    assert anonymous == {"TokenService_IssueToken", "SessionService_SignIn", "SessionService_ExchangeOidcToken"}
+    assert anonymous == {"TokenService_IssueToken", "SessionService_SignIn", "SessionService_EnrolTotp",
+                         "SessionService_ExchangeOidcToken"}
     for _, _, op in _operations(document):
         assert ("security" in op) == (op["operationId"] in anonymous), op["operationId"]
         if op["operationId"] in anonymous:

@@ -195,11 +195,23 @@ async def test_password_and_totp_resets_show_the_new_secret_once(context, consol
     assert "已重置" in await admin.locator(".flash").inner_text() and new_password != PASSWORD
     await admin.goto(view)
     await admin.get_by_role("button", name="重置动态口令").click()
-    secret = await admin.locator("#totp-secret").inner_text()
+    # The administrator is shown no TOTP secret (they could produce the person's codes for good): the person
+    # enrols their own at the sign-in page, and it counts once a code of it signs them in.
+    assert "自行绑定新的身份验证器" in await admin.locator(".flash").inner_text()
+    assert await admin.locator("#totp-secret").count() == 0
     await _accessible(admin)
     await shot(admin, console_server, "55_person_totp_reset")
     await context.clear_cookies()
-    page = await login(context, target, new_password, pyotp.TOTP(secret).now())
+    page = await login(context, target, new_password)
+    assert "请先绑定您自己的身份验证器" in await page.get_by_role("alert").inner_text()
+    secret = await page.locator("#totp-secret").inner_text()
+    assert secret and (await page.locator("#totp-uri").inner_text()).startswith("otpauth://")
+    await _accessible(page)
+    await shot(page, console_server, "56_login_totp_enrolment")
+    await page.get_by_label("密码").fill(new_password)
+    await page.get_by_label("动态口令").fill(pyotp.TOTP(secret).now())
+    await page.get_by_label("动态口令").press("Enter")
+    await page.wait_for_load_state()
     assert "欢迎" in await page.locator(".flash").inner_text(), await page.content()
 
 

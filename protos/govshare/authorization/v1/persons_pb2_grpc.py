@@ -30,10 +30,11 @@ class SessionServiceStub:
     JWT signed like a system's token (same issuer and audience), whose subject is the person and whose
     claims carry the department and the roles. Every service accepts it as the person.
 
-    SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
+    SignIn, EnrolTotp and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), ACCOUNT_DISABLED,
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), TOTP_ENROLMENT_REQUIRED (an
+    administrator reset the TOTP secret: enrol one with EnrolTotp first), ACCOUNT_DISABLED,
     OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
@@ -51,6 +52,11 @@ class SessionServiceStub:
                 '/govshare.authorization.v1.SessionService/SignIn',
                 request_serializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.SignInRequest.SerializeToString,
                 response_deserializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.SignInResponse.FromString,
+                _registered_method=True)
+        self.EnrolTotp = channel.unary_unary(
+                '/govshare.authorization.v1.SessionService/EnrolTotp',
+                request_serializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.EnrolTotpRequest.SerializeToString,
+                response_deserializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.EnrolTotpResponse.FromString,
                 _registered_method=True)
         self.ExchangeOidcToken = channel.unary_unary(
                 '/govshare.authorization.v1.SessionService/ExchangeOidcToken',
@@ -84,10 +90,11 @@ class SessionServiceServicer:
     JWT signed like a system's token (same issuer and audience), whose subject is the person and whose
     claims carry the department and the roles. Every service accepts it as the person.
 
-    SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
+    SignIn, EnrolTotp and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), ACCOUNT_DISABLED,
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), TOTP_ENROLMENT_REQUIRED (an
+    administrator reset the TOTP secret: enrol one with EnrolTotp first), ACCOUNT_DISABLED,
     OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
@@ -97,6 +104,16 @@ class SessionServiceServicer:
 
     def SignIn(self, request, context):
         """Signs a person in with a local account: username, password and the current TOTP code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnrolTotp(self, request, context):
+        """Enrols the authenticator of a person whose TOTP secret an administrator reset (SignIn refuses them
+        TOTP_ENROLMENT_REQUIRED): their username and password, checked as SignIn checks them, give a new secret's
+        provisioning URI, shown to them alone. The secret counts once a SignIn with a code of it succeeds; until then
+        EnrolTotp again replaces it. A person whose secret is enrolled is FAILED_PRECONDITION TOTP_ENROLLED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,6 +163,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.SignInRequest.FromString,
                     response_serializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.SignInResponse.SerializeToString,
             ),
+            'EnrolTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnrolTotp,
+                    request_deserializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.EnrolTotpRequest.FromString,
+                    response_serializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.EnrolTotpResponse.SerializeToString,
+            ),
             'ExchangeOidcToken': grpc.unary_unary_rpc_method_handler(
                     servicer.ExchangeOidcToken,
                     request_deserializer=govshare_dot_authorization_dot_v1_dot_persons__pb2.ExchangeOidcTokenRequest.FromString,
@@ -184,10 +206,11 @@ class SessionService:
     JWT signed like a system's token (same issuer and audience), whose subject is the person and whose
     claims carry the department and the roles. Every service accepts it as the person.
 
-    SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
+    SignIn, EnrolTotp and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), ACCOUNT_DISABLED,
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), TOTP_ENROLMENT_REQUIRED (an
+    administrator reset the TOTP secret: enrol one with EnrolTotp first), ACCOUNT_DISABLED,
     OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
@@ -212,6 +235,33 @@ class SessionService:
             '/govshare.authorization.v1.SessionService/SignIn',
             govshare_dot_authorization_dot_v1_dot_persons__pb2.SignInRequest.SerializeToString,
             govshare_dot_authorization_dot_v1_dot_persons__pb2.SignInResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnrolTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/govshare.authorization.v1.SessionService/EnrolTotp',
+            govshare_dot_authorization_dot_v1_dot_persons__pb2.EnrolTotpRequest.SerializeToString,
+            govshare_dot_authorization_dot_v1_dot_persons__pb2.EnrolTotpResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -473,7 +523,10 @@ class PersonServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResetPersonTotp(self, request, context):
-        """A new TOTP secret: its provisioning URI is returned once; the old authenticator stops working.
+        """A new TOTP secret; the old authenticator stops working. Reset by an administrator (a person), the secret is
+        the person's to enrol at their next sign-in (EnrolTotp), shown to them alone: the administrator is shown
+        none, so they cannot produce the person's codes. Reset by the authority's system (provisioning), the new
+        secret's provisioning URI is returned once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -95,6 +95,20 @@ class SignInResponse(_message.Message):
     session: Session
     def __init__(self, session: _Optional[_Union[Session, _Mapping]] = ...) -> None: ...
 
+class EnrolTotpRequest(_message.Message):
+    __slots__ = ("username", "password")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    username: str
+    password: str
+    def __init__(self, username: _Optional[str] = ..., password: _Optional[str] = ...) -> None: ...
+
+class EnrolTotpResponse(_message.Message):
+    __slots__ = ("totp_provisioning_uri",)
+    TOTP_PROVISIONING_URI_FIELD_NUMBER: _ClassVar[int]
+    totp_provisioning_uri: str
+    def __init__(self, totp_provisioning_uri: _Optional[str] = ...) -> None: ...
+
 class ExchangeOidcTokenRequest(_message.Message):
     __slots__ = ("id_token",)
     ID_TOKEN_FIELD_NUMBER: _ClassVar[int]

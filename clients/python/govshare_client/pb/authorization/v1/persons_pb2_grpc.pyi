@@ -17,10 +17,11 @@ class SessionServiceStub:
     JWT signed like a system's token (same issuer and audience), whose subject is the person and whose
     claims carry the department and the roles. Every service accepts it as the person.
 
-    SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
+    SignIn, EnrolTotp and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), ACCOUNT_DISABLED,
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), TOTP_ENROLMENT_REQUIRED (an
+    administrator reset the TOTP secret: enrol one with EnrolTotp first), ACCOUNT_DISABLED,
     OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
@@ -31,6 +32,12 @@ class SessionServiceStub:
 
     SignIn: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.SignInRequest, _govshare_client_pb_authorization_v1_persons_pb2.SignInResponse]
     """Signs a person in with a local account: username, password and the current TOTP code."""
+    EnrolTotp: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.EnrolTotpRequest, _govshare_client_pb_authorization_v1_persons_pb2.EnrolTotpResponse]
+    """Enrols the authenticator of a person whose TOTP secret an administrator reset (SignIn refuses them
+    TOTP_ENROLMENT_REQUIRED): their username and password, checked as SignIn checks them, give a new secret's
+    provisioning URI, shown to them alone. The secret counts once a SignIn with a code of it succeeds; until then
+    EnrolTotp again replaces it. A person whose secret is enrolled is FAILED_PRECONDITION TOTP_ENROLLED.
+    """
     ExchangeOidcToken: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ExchangeOidcTokenRequest, _govshare_client_pb_authorization_v1_persons_pb2.ExchangeOidcTokenResponse]
     """Signs a person in with an ID token from the province's OpenID Connect provider (e.g. Keycloak). An ID token
     signs in once: presented again until it expires, UNAUTHENTICATED OIDC_TOKEN_REPLAYED.
@@ -50,10 +57,11 @@ class SessionServiceAsyncStub:
     JWT signed like a system's token (same issuer and audience), whose subject is the person and whose
     claims carry the department and the roles. Every service accepts it as the person.
 
-    SignIn and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
+    SignIn, EnrolTotp and ExchangeOidcToken pass the edge without a token (the credentials are in the request).
     Failures are UNAUTHENTICATED with an ErrorInfo reason the console can act on: BAD_CREDENTIALS (unknown
     username or wrong password: one message for both), ACCOUNT_LOCKED (metadata lock_expire_time), TOTP_REQUIRED,
-    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), ACCOUNT_DISABLED,
+    TOTP_INVALID, TOTP_REUSED (a code already used: not counted toward the lock), TOTP_ENROLMENT_REQUIRED (an
+    administrator reset the TOTP secret: enrol one with EnrolTotp first), ACCOUNT_DISABLED,
     OIDC_TOKEN_INVALID, OIDC_TOKEN_REPLAYED (an ID token signs in once),
     UNKNOWN_PERSON, OIDC_NOT_CONFIGURED (FAILED_PRECONDITION);
     an expired person token is UNAUTHENTICATED with reason SESSION_EXPIRED at every service, and a token the
@@ -64,6 +72,12 @@ class SessionServiceAsyncStub:
 
     SignIn: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.SignInRequest, _govshare_client_pb_authorization_v1_persons_pb2.SignInResponse]
     """Signs a person in with a local account: username, password and the current TOTP code."""
+    EnrolTotp: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.EnrolTotpRequest, _govshare_client_pb_authorization_v1_persons_pb2.EnrolTotpResponse]
+    """Enrols the authenticator of a person whose TOTP secret an administrator reset (SignIn refuses them
+    TOTP_ENROLMENT_REQUIRED): their username and password, checked as SignIn checks them, give a new secret's
+    provisioning URI, shown to them alone. The secret counts once a SignIn with a code of it succeeds; until then
+    EnrolTotp again replaces it. A person whose secret is enrolled is FAILED_PRECONDITION TOTP_ENROLLED.
+    """
     ExchangeOidcToken: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ExchangeOidcTokenRequest, _govshare_client_pb_authorization_v1_persons_pb2.ExchangeOidcTokenResponse]
     """Signs a person in with an ID token from the province's OpenID Connect provider (e.g. Keycloak). An ID token
     signs in once: presented again until it expires, UNAUTHENTICATED OIDC_TOKEN_REPLAYED.
@@ -80,6 +94,7 @@ class SessionServiceAsyncStub:
 
 class SessionServiceServicer:
     def SignIn(self, request: _govshare_client_pb_authorization_v1_persons_pb2.SignInRequest, context: Any) -> Any: ...
+    def EnrolTotp(self, request: _govshare_client_pb_authorization_v1_persons_pb2.EnrolTotpRequest, context: Any) -> Any: ...
     def ExchangeOidcToken(self, request: _govshare_client_pb_authorization_v1_persons_pb2.ExchangeOidcTokenRequest, context: Any) -> Any: ...
     def RefreshSession(self, request: _govshare_client_pb_authorization_v1_persons_pb2.RefreshSessionRequest, context: Any) -> Any: ...
     def SignOut(self, request: _govshare_client_pb_authorization_v1_persons_pb2.SignOutRequest, context: Any) -> Any: ...
@@ -92,6 +107,7 @@ def add_SessionServiceServicer_to_server(servicer: SessionServiceServicer, serve
 
 class SessionService:
     SignIn: Any
+    EnrolTotp: Any
     ExchangeOidcToken: Any
     RefreshSession: Any
     SignOut: Any
@@ -117,7 +133,11 @@ class PersonServiceStub:
     ResetPersonPassword: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ResetPersonPasswordRequest, _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonPasswordResponse]
     """Sets a new password (and unlocks the account); the person's tokens are refused from now on."""
     ResetPersonTotp: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ResetPersonTotpRequest, _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonTotpResponse]
-    """A new TOTP secret: its provisioning URI is returned once; the old authenticator stops working."""
+    """A new TOTP secret; the old authenticator stops working. Reset by an administrator (a person), the secret is
+    the person's to enrol at their next sign-in (EnrolTotp), shown to them alone: the administrator is shown
+    none, so they cannot produce the person's codes. Reset by the authority's system (provisioning), the new
+    secret's provisioning URI is returned once.
+    """
     UnlockPerson: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.UnlockPersonRequest, _govshare_client_pb_authorization_v1_persons_pb2.UnlockPersonResponse]
     """Lifts a lock after failed sign-ins before it runs out."""
     ResetPersonIdpBinding: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ResetPersonIdpBindingRequest, _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonIdpBindingResponse]
@@ -147,7 +167,11 @@ class PersonServiceAsyncStub:
     ResetPersonPassword: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ResetPersonPasswordRequest, _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonPasswordResponse]
     """Sets a new password (and unlocks the account); the person's tokens are refused from now on."""
     ResetPersonTotp: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ResetPersonTotpRequest, _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonTotpResponse]
-    """A new TOTP secret: its provisioning URI is returned once; the old authenticator stops working."""
+    """A new TOTP secret; the old authenticator stops working. Reset by an administrator (a person), the secret is
+    the person's to enrol at their next sign-in (EnrolTotp), shown to them alone: the administrator is shown
+    none, so they cannot produce the person's codes. Reset by the authority's system (provisioning), the new
+    secret's provisioning URI is returned once.
+    """
     UnlockPerson: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.UnlockPersonRequest, _govshare_client_pb_authorization_v1_persons_pb2.UnlockPersonResponse]
     """Lifts a lock after failed sign-ins before it runs out."""
     ResetPersonIdpBinding: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ResetPersonIdpBindingRequest, _govshare_client_pb_authorization_v1_persons_pb2.ResetPersonIdpBindingResponse]
