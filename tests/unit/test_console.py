@@ -1092,6 +1092,22 @@ def test_a_code_used_to_sign_in_refused_on_change_password_says_to_wait_for_the_
     assert "登录时用过的口令不能再用" in page  # the field's hint, before any refusal too
 
 
+def test_the_sign_in_page_says_what_to_do_when_the_authenticator_is_lost() -> None:
+    """A person whose phone was lost or replaced met 动态口令 and nothing else: the way back (an administrator resets
+    the TOTP, then the person enrols a new authenticator at the sign-in page) was written nowhere they could read,
+    so they tried codes until the account locked. The sign-in page says it beside the code's field."""
+    from starlette.requests import Request
+
+    from console.app import login_page
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    request = Request({"type": "http", "method": "GET", "path": "/login", "headers": [], "query_string": b"",
+                       "console.session": None})
+    page = login_page(console, request).body.decode()
+    assert "手机丢失" in page and "管理员重置动态口令" in page and "自行绑定新的身份验证器" in page
+
+
 def test_the_home_page_lists_the_disputes_awaiting_the_department_by_item_name() -> None:
     """首页's 待处理的疑义 listed every open dispute the person reads: a 审批人 of the reporting department was told
     to handle (去处理) the reports their own department made, which only the provider answers, and each read its
