@@ -36,13 +36,13 @@ SIGN_IN_MESSAGES = {
                           "管理员在该部门为您开设账号。",
     "CREDENTIALS_CHANGED": "登录过程中密码或动态口令已被重置，请使用新的密码或动态口令重新登录。",
     # An administrator's TOTP reset: the person enrols their own secret (EnrolTotp), shown on the sign-in page.
-    "TOTP_ENROLMENT_REQUIRED": "管理员已重置您的动态口令，请先绑定您自己的身份验证器。",
+    "TOTP_ENROLMENT_REQUIRED": "请先绑定您自己的身份验证器（新开设的账号，或管理员重置了您的动态口令）。",
     "TOTP_ENROLLED": "您的身份验证器已经绑定，请输入它显示的 6 位动态口令登录。",
 }
 #: The sign-in page's words beside a new secret the person enrols (EnrolTotp's answer).
-ENROL_TOTP = ("管理员已重置您的动态口令，请先绑定您自己的身份验证器：在身份验证器应用中添加下方的密钥（仅您本人可见，"
-              "管理员看不到），然后再次输入密码和它显示的 6 位动态口令完成登录。新的密钥在您用它登录成功后才生效；"
-              "在此之前重新登录会生成新的密钥，原先添加的随之作废。")
+ENROL_TOTP = ("请先绑定您自己的身份验证器（新开设的账号，或管理员重置了您的动态口令）：在身份验证器应用中添加下方的"
+              "密钥（仅您本人可见，管理员看不到），然后再次输入密码和它显示的 6 位动态口令完成登录。新的密钥在您用它"
+              "登录成功后才生效；在此之前重新登录会生成新的密钥，原先添加的随之作废。")
 
 
 @dataclass

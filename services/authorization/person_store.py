@@ -66,6 +66,9 @@ class PersonRecord:
     #: An administrator (a person) reset the TOTP secret: the person enrols one of their own (SessionService.EnrolTotp)
     #: and it counts once a code of it signs in (migration 018).
     totp_enrolment_required: bool = False
+    #: An administrator (a person) was shown the TOTP secret (a row stored before migration 019): ChangePassword
+    #: of their password renews it.
+    totp_handed_over: bool = False
     #: Why the person's department no longer acts (retirement.retired_sentence), "" while it is in service.
     department_retired: str = ""
 
@@ -101,6 +104,7 @@ def _person(row: asyncpg.Record) -> PersonRecord:
                         password_change_required=row["password_change_required"],
                         oidc_issuer=row["oidc_issuer"], oidc_subject=row["oidc_subject"],
                         totp_enrolment_required=row["totp_enrolment_required"],
+                        totp_handed_over=row["totp_handed_over"],
                         department_retired=_retired(row))
 
 
@@ -153,9 +157,11 @@ class PersonStore:
                 await Store.require_in_service(conn, person.department_code)
                 await conn.execute(
                     "INSERT INTO persons (id, username, display_name, department_code, roles, password_hash,"
-                    " totp_secret, password_change_required) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", person.id,
+                    " totp_secret, password_change_required, totp_enrolment_required)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", person.id,
                     person.username, person.display_name, person.department_code, list(person.roles),
-                    person.password_hash, person.totp_secret, person.password_change_required)
+                    person.password_hash, person.totp_secret, person.password_change_required,
+                    person.totp_enrolment_required)
                 await Store.append_admin(conn, SERVICE, [admin])
                 return await self._one(conn, person.id)
         except asyncpg.UniqueViolationError:

@@ -176,7 +176,11 @@ class Persons:
         if new.password:
             self._require_sealer()  # before the costly hash
         password_hash = await asyncio.to_thread(pc.hash_password, new.password) if new.password else ""
-        secret = pc.new_totp_secret() if new.password else ""
+        # An administrator (a person) is shown no TOTP secret, as for a reset: the person enrols their own at their
+        # first sign-in (SessionService.EnrolTotp). Shown the URI, the administrator could produce the new
+        # person's codes, and with the password they hand over sign in as them first.
+        enrols = bool(new.password) and handed_over(caller)
+        secret = pc.new_totp_secret() if new.password and not enrols else ""
         person_id = pc.new_person_id()
         record = PersonRecord(id=person_id, username=username, display_name=new.display_name.strip(),
                               department_code=new.department_code, roles=tuple(sorted(set(new.roles))),
@@ -184,7 +188,8 @@ class Persons:
                               totp_secret=self._sealed(person_id, secret) if secret else "", totp_last_step=0,
                               failed_attempts=0, lock_until=None, not_before=0, authority=False,
                               create_time=dt.datetime.now(dt.UTC),
-                              password_change_required=bool(new.password) and handed_over(caller))
+                              password_change_required=bool(new.password) and handed_over(caller),
+                              totp_enrolment_required=enrols)
         admin = AdminEvent.by(caller, "person.create", record.id,
                               {"department_code": record.department_code, "roles": list(role_names(record.roles)),
                                "local_account": bool(new.password)})
@@ -284,12 +289,15 @@ class Persons:
         if error := pc.password_problem(password, person.username):
             raise invalid_argument([FieldViolation("password", error)])
         _refuse_own_reset(caller, person, "password")
-        # A person who had no local account gets one, and with it a TOTP secret (reset it to see its URI).
-        secret = person.totp_secret or self._sealed(person.id, pc.new_totp_secret())
+        # A person who had no local account gets one, and with it a TOTP secret: their own to enrol when an
+        # administrator (a person) set the password; else a new one (the authority's system resets it to see it).
+        enrols = not person.totp_secret and handed_over(caller)
+        secret = person.totp_secret or ("" if enrols else self._sealed(person.id, pc.new_totp_secret()))
         password_hash = await asyncio.to_thread(pc.hash_password, password)
         return await self._change(caller, person.id, "password_hash = $2, totp_secret = $3, failed_attempts = 0,"
-                                  " lock_until = NULL, password_change_required = $4",
-                                  (password_hash, secret, handed_over(caller)),
+                                  " lock_until = NULL, password_change_required = $4,"
+                                  " totp_enrolment_required = totp_enrolment_required OR $5",
+                                  (password_hash, secret, handed_over(caller), enrols),
                                   AdminEvent.by(caller, "person.reset_password", person.id), CREDENTIALS_RESET)
 
     async def reset_totp(self, caller: Caller, person_id: str) -> tuple[PersonRecord, str]:

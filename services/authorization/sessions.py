@@ -79,7 +79,7 @@ def _refuse_local_account(person: PersonRecord) -> None:
 
 #: A right TOTP code typed again: refused and logged, not counted toward the lock (``Sessions._refuse_code``).
 TOTP_REUSED = "TOTP_REUSED"
-#: An administrator reset the person's TOTP secret: they enrol one of their own (EnrolTotp) before a sign-in.
+#: An administrator created the account or reset its TOTP secret: the person enrols one of their own (EnrolTotp).
 TOTP_ENROLMENT_REQUIRED = "TOTP_ENROLMENT_REQUIRED"
 TOTP_ENROLLED = "TOTP_ENROLLED"
 #: The IdP account (iss, sub) of an ID token is not the person's (migration 016).
@@ -187,9 +187,10 @@ class Sessions:
         person = await self._password_checked(name, password)
         if person.totp_enrolment_required and not person.totp_secret:
             # Not counted: the password was right, and no code can be right before the person enrols a secret.
-            raise _refused(TOTP_ENROLMENT_REQUIRED, "an administrator reset your TOTP secret: enrol your "
-                                                    "authenticator first (SessionService.EnrolTotp with your "
-                                                    "username and password), then sign in with its code")
+            raise _refused(TOTP_ENROLMENT_REQUIRED, "this account has no authenticator yet (an administrator "
+                                                    "created it or reset its TOTP secret): enrol yours first "
+                                                    "(SessionService.EnrolTotp with your username and password), "
+                                                    "then sign in with its code")
         if not totp_code.strip():
             raise _refused("TOTP_REQUIRED", "enter the 6-digit code of your authenticator app (totp_code)")
         secret = self._totp_secret(person)
@@ -376,7 +377,7 @@ class Sessions:
         # secret's codes start afresh (its code of this time step is no replay of the old secret's).
         changed = await self._persons.update(person.id, "password_hash = $2, totp_last_step = $3, failed_attempts = 0,"
                                              " lock_until = NULL, password_change_required = false,"
-                                             " totp_secret = $4",
+                                             " totp_secret = $4, totp_handed_over = false",
                                              (password_hash, 0 if secret else step, sealed or person.totp_secret),
                                              AdminEvent.by(caller, CHANGE_PASSWORD, person.id,
                                                            {"totp_renewed": True} if secret else None), RESET)
@@ -385,11 +386,11 @@ class Sessions:
         return pc.provisioning_uri(secret, person.username) if secret else ""
 
     def _renewed_totp(self, person: PersonRecord) -> tuple[str, str]:
-        """A new TOTP secret and its sealed form when the password being changed is an administrator's
-        (password_change_required), ("", "") otherwise. The administrator who created the account (or reset its
-        password) was shown the TOTP secret with the password: a new password alone left them one factor known,
-        and the person's TOTP still that of the URI in the administrator's hands."""
-        if not person.password_change_required:
+        """A new TOTP secret and its sealed form when an administrator was shown the current one with the password
+        being changed (totp_handed_over: an account stored before migration 019), ("", "") otherwise: a new
+        password alone left them one factor known. A secret the person enrolled themselves (EnrolTotp: the
+        administrator's creations and resets since) stays; renewed, it was replaced unconfirmed."""
+        if not person.totp_handed_over:
             return "", ""
         if self._sealer is None:  # local accounts are created with the key; never keep a secret in the clear
             raise failed_precondition("LOCAL_ACCOUNTS_NEED_KEY", "the authenticator cannot be renewed without "

@@ -932,6 +932,28 @@ async def test_a_totp_reset_by_an_administrator_is_enrolled_by_the_person_alone(
     assert any(json.loads(e.details_json).get("totp_enrolled") for e in events["session.sign_in"])
 
 
+async def test_a_secret_an_older_release_showed_the_administrator_is_renewed_at_the_password_change(  # type: ignore[no-untyped-def]
+        platform) -> None:
+    """An account an older release's administrator created: they were shown its TOTP secret with its password
+    (migration 019 marks it totp_handed_over). Its ChangePassword still gives the person a new secret, and the one
+    the administrator saw signs in no more; an enrolled secret (the test above) is kept."""
+    person, totp = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+    connection = await asyncpg.connect(platform.settings["authorization"].database_url,
+                                       server_settings={"search_path": "authorization"})
+    try:
+        await connection.execute("UPDATE persons SET password_change_required = true, totp_handed_over = true"
+                                 " WHERE id = $1", person.id)
+    finally:
+        await connection.close()
+    session = await sign_in(platform, person, totp)
+    changed = await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
+        current_password=PASSWORD, new_password="only the officer knows", totp_code=totp.at(time.time() + 30)),
+        metadata=bearer(session), timeout=10)
+    renewed = pyotp.parse_uri(changed.totp_provisioning_uri)
+    assert renewed.secret != totp.secret
+    assert (await sign_in(platform, person, renewed, "only the officer knows")).person.id == person.id
+
+
 async def test_a_password_an_administrator_set_signs_in_to_nothing_but_setting_ones_own(platform) -> None:  # type: ignore[no-untyped-def]
     """An administrator creating a 审批人 received its first password and TOTP URI, and the account was usable
     as it was: the administrator could sign in as the new person and decide in their name. Now the session of a
@@ -944,8 +966,16 @@ async def test_a_password_an_administrator_set_signs_in_to_nothing_but_setting_o
                                   department_code=platform.credentials.systems["police"]["department"],
                                   roles=[persons_pb2.PERSON_ROLE_APPROVER]), password=PASSWORD),
         metadata=administrator, timeout=10)
-    person, totp = created.person, pyotp.parse_uri(created.totp_provisioning_uri)
+    # The administrator is shown no TOTP secret: the person enrols their own at their first sign-in.
+    assert created.totp_provisioning_uri == ""
+    person = created.person
     assert person.password_change_required
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+            username=person.username, password=PASSWORD, totp_code="123456"), timeout=10)
+    assert _reason(refused.value) == "TOTP_ENROLMENT_REQUIRED"
+    totp = pyotp.parse_uri((await _sessions(platform).EnrolTotp(persons_pb2.EnrolTotpRequest(
+        username=person.username, password=PASSWORD), timeout=10)).totp_provisioning_uri)
     # Three sign-ins and changes below, each with a later code (the previous one, the current one, the next).
     session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
         username=person.username, password=PASSWORD, totp_code=totp.at(time.time() - 30)), timeout=10)).session
@@ -972,26 +1002,14 @@ async def test_a_password_an_administrator_set_signs_in_to_nothing_but_setting_o
     changed = await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
         current_password=PASSWORD, new_password="only the approver knows", totp_code=totp.now()),
         metadata=bearer(renewed), timeout=10)
-    # The administrator was shown the TOTP secret too: the change gives the person a new one, shown this once, and
-    # the one the administrator saw signs in no more (with the new password either).
-    assert changed.totp_provisioning_uri.startswith("otpauth://totp/")
-    own_totp = pyotp.parse_uri(changed.totp_provisioning_uri)
-    assert own_totp.secret != totp.secret
-    with pytest.raises(grpc.aio.AioRpcError) as refused:
-        await _sessions(platform).SignIn(persons_pb2.SignInRequest(
-            username=person.username, password="only the approver knows", totp_code=totp.at(time.time() + 30)),
-            timeout=10)
-    assert _reason(refused.value) == "TOTP_INVALID"
+    # The secret is the person's own (enrolled, never shown to the administrator): the change keeps it.
+    assert changed.totp_provisioning_uri == ""
     own = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
-        username=person.username, password="only the approver knows", totp_code=own_totp.now()), timeout=10)).session
+        username=person.username, password="only the approver knows", totp_code=totp.at(time.time() + 30)),
+        timeout=10)).session
     assert not own.person.password_change_required
     assert (await directory.ListDepartments(directory_pb2.ListDepartmentsRequest(), metadata=bearer(own),
                                             timeout=10)).departments
-    # A password already the person's own changes alone: their authenticator stays.
-    again = await _sessions(platform).ChangePassword(persons_pb2.ChangePasswordRequest(
-        current_password="only the approver knows", new_password="still only the approver",
-        totp_code=own_totp.at(time.time() + 30)), metadata=bearer(own), timeout=10)
-    assert again.totp_provisioning_uri == ""
     reset = await _admin(platform).ResetPersonPassword(persons_pb2.ResetPersonPasswordRequest(
         id=person.id, password="the administrator's again"), metadata=administrator, timeout=10)
     assert reset.person.password_change_required

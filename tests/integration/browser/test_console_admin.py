@@ -1,9 +1,9 @@
 # ruff: noqa: F401, F811 - the fixtures come from console_browser (a conftest.py here would shadow the integration one)
 """The authority administrator's pages in Chromium over the real platform: an administrator creates a person,
-who signs in with the password and TOTP secret shown once; the administrator sees the lock that failed sign-ins
-cause and lifts it, changes the roles after a confirmation step, and disables the person, whose sign-in is then
-refused plainly. Departments and business systems are listed; a person who is no administrator gets the
-service's refusal on the page, not an error. axe-core on every new page; screenshots 50-59."""
+who signs in with the password shown once and enrols their own authenticator; the administrator sees the lock
+that failed sign-ins cause and lifts it, changes the roles after a confirmation step, and disables the person,
+whose sign-in is then refused plainly. Departments and business systems are listed; a person who is no
+administrator gets the service's refusal on the page, not an error. axe-core on every new page; screenshots 50-59."""
 
 from __future__ import annotations
 
@@ -79,20 +79,26 @@ async def test_the_administrator_creates_locks_unlocks_re_roles_and_disables_a_p
         assert await admin.locator(".flash").count() == 1, await admin.locator("main").inner_text()
         assert f"已创建人员 陈审批（{username}）" in await admin.locator(".flash").inner_text()
         password = await admin.locator("#initial-password").inner_text()
-        secret = await admin.locator("#totp-secret").inner_text()
-        uri = await admin.locator("#totp-uri").inner_text()
-        assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri and len(password) >= 12
-        assert password not in admin.url and secret not in admin.url
+        # No TOTP secret for the administrator (they could produce the person's codes): the person enrols their own.
+        assert await admin.locator("#totp-secret").count() == 0 and len(password) >= 12
+        assert "自行绑定身份验证器" in await admin.locator("main").inner_text()
+        assert password not in admin.url
         await _accessible(admin)
         await shot(admin, console_server, "52_person_created_secrets_once")
         await admin.get_by_role("link", name="查看此人员").click()
         person_url = admin.url
         assert "审批人" in await admin.locator(".facts").first.inner_text()
 
-        # -- the new person signs in with what was shown, and must set a password of their own first ---------
-        # (the administrator knows the one shown: until then every page leads to 修改密码)
-        totp = pyotp.TOTP(secret)
-        person = await login(person_ctx, username, password, totp.at(time.time() - 30))
+        # -- the new person signs in with the password shown, enrols their own authenticator at the sign-in
+        # page, and must set a password of their own first (the administrator knows the one shown: until then
+        # every page leads to 修改密码)
+        person = await login(person_ctx, username, password)
+        assert "请先绑定您自己的身份验证器" in await person.get_by_role("alert").inner_text()
+        totp = pyotp.TOTP(await person.locator("#totp-secret").inner_text())
+        await person.get_by_label("密码").fill(password)
+        await person.get_by_label("动态口令").fill(totp.at(time.time() - 30))
+        await person.get_by_label("动态口令").press("Enter")
+        await person.wait_for_load_state()
         assert await person.locator(".flash").count() == 1, (person.url, await person.locator("main").inner_text())
         assert "欢迎，陈审批" in await person.locator(".flash").inner_text()
         assert person.url.endswith("/password"), person.url
@@ -106,15 +112,8 @@ async def test_the_administrator_creates_locks_unlocks_re_roles_and_disables_a_p
         await person.locator("#f-totp_code").fill(totp.now())
         await person.get_by_role("button", name="修改密码").click()
         await person.wait_for_load_state()
-        # The administrator saw the TOTP secret too: the person is given a new one, shown this once.
-        assert "原密钥从现在起不再有效" in await person.locator(".flash").inner_text()
-        renewed = await person.locator("#totp-secret").inner_text()
-        assert renewed != secret and f"secret={renewed}" in await person.locator("#totp-uri").inner_text()
-        assert renewed not in person.url
-        await _accessible(person)
-        totp = pyotp.TOTP(renewed)
-        await person.get_by_role("link", name="添加后重新登录").click()
-        await person.wait_for_load_state()
+        # The authenticator is the person's own (enrolled above): the change keeps it, and signs them out.
+        assert await person.locator("#totp-secret").count() == 0
         assert "/login" in person.url, person.url
 
         # -- failed sign-ins lock the account; the administrator sees it and unlocks ------------------------

@@ -477,7 +477,9 @@ class PersonServiceServicer:
     """
 
     def CreatePerson(self, request, context):
-        """Creates a person; with a password, a local account whose TOTP provisioning URI is returned once.
+        """Creates a person; with a password, a local account. Created by an administrator (a person), its TOTP secret
+        is the person's to enrol at their first sign-in (SessionService.EnrolTotp), shown to them alone; created by
+        the authority's system (provisioning), the secret's provisioning URI is returned once.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -122,7 +122,10 @@ class PersonServiceStub:
     def __init__(self, channel: grpc.Channel) -> None: ...
 
     CreatePerson: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.CreatePersonRequest, _govshare_client_pb_authorization_v1_persons_pb2.CreatePersonResponse]
-    """Creates a person; with a password, a local account whose TOTP provisioning URI is returned once."""
+    """Creates a person; with a password, a local account. Created by an administrator (a person), its TOTP secret
+    is the person's to enrol at their first sign-in (SessionService.EnrolTotp), shown to them alone; created by
+    the authority's system (provisioning), the secret's provisioning URI is returned once.
+    """
     GetPerson: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.GetPersonRequest, _govshare_client_pb_authorization_v1_persons_pb2.GetPersonResponse]
     ListPersons: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ListPersonsRequest, _govshare_client_pb_authorization_v1_persons_pb2.ListPersonsResponse]
     SetPersonRoles: calls.UnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.SetPersonRolesRequest, _govshare_client_pb_authorization_v1_persons_pb2.SetPersonRolesResponse]
@@ -156,7 +159,10 @@ class PersonServiceAsyncStub:
     def __init__(self, channel: grpc.aio.Channel) -> None: ...
 
     CreatePerson: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.CreatePersonRequest, _govshare_client_pb_authorization_v1_persons_pb2.CreatePersonResponse]
-    """Creates a person; with a password, a local account whose TOTP provisioning URI is returned once."""
+    """Creates a person; with a password, a local account. Created by an administrator (a person), its TOTP secret
+    is the person's to enrol at their first sign-in (SessionService.EnrolTotp), shown to them alone; created by
+    the authority's system (provisioning), the secret's provisioning URI is returned once.
+    """
     GetPerson: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.GetPersonRequest, _govshare_client_pb_authorization_v1_persons_pb2.GetPersonResponse]
     ListPersons: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.ListPersonsRequest, _govshare_client_pb_authorization_v1_persons_pb2.ListPersonsResponse]
     SetPersonRoles: calls.AsyncUnaryUnary[_govshare_client_pb_authorization_v1_persons_pb2.SetPersonRolesRequest, _govshare_client_pb_authorization_v1_persons_pb2.SetPersonRolesResponse]
