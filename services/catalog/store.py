@@ -38,7 +38,7 @@ from services.runtime import admin_events
 from services.runtime.actors import Actor
 from services.runtime.admin_events import AdminEvent
 from services.runtime.identity import Caller
-from services.runtime.workdays import day_memo, provisional, recount
+from services.runtime.workdays import moved_dues, provisional
 
 #: Entry history steps that are administrative actions (the administrative log, via the outbox).
 ADMIN_ACTIONS = frozenset({"create", "update", "submit", "publish", "return", "retire"})
@@ -381,13 +381,7 @@ class CatalogStore:
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch("SELECT id, change_time, due_time, due_working_days FROM mandate_changes"
                                     " WHERE due_provisional IS NOT FALSE")
-            working = day_memo()
-            dues = [(r["id"], r["due_time"], *recount(r["change_time"], r["due_time"], r["due_working_days"], working))
-                    for r in rows]
-            # Only what changed is written: a due date still unknown, already counted, is left as stored.
-            counts = {r["id"]: r["due_working_days"] for r in rows}
-            dues = [(id_, was, due, days, still) for id_, was, due, days, still in dues
-                    if due != was or days != counts[id_] or not still]
+            dues = moved_dues((r["id"], r["change_time"], r["due_time"], r["due_working_days"]) for r in rows)
             if dues:
                 await conn.executemany("UPDATE mandate_changes SET due_time = $3, due_working_days = $4,"
                                        " due_provisional = $5 WHERE id = $1 AND due_time = $2", dues)

@@ -17,7 +17,7 @@ from services.query.disputes import OPEN, Dispute, Readers, dispute_event
 from services.runtime import admin_events
 from services.runtime.errors import describe
 from services.runtime.identity import Caller
-from services.runtime.workdays import day_memo, provisional, recount
+from services.runtime.workdays import moved_dues, provisional
 
 log = logging.getLogger(__name__)
 
@@ -629,13 +629,7 @@ class QueryStore:
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch("SELECT id, create_time, due_time, due_working_days FROM disputes"
                                     " WHERE due_provisional IS NOT FALSE")
-            working = day_memo()
-            dues = [(r["id"], r["due_time"], *recount(r["create_time"], r["due_time"], r["due_working_days"], working))
-                    for r in rows]
-            # Only what changed is written: a deadline still unknown, already counted, is left as stored.
-            counts = {r["id"]: r["due_working_days"] for r in rows}
-            dues = [(id_, was, due, days, still) for id_, was, due, days, still in dues
-                    if due != was or days != counts[id_] or not still]
+            dues = moved_dues((r["id"], r["create_time"], r["due_time"], r["due_working_days"]) for r in rows)
             if dues:
                 await conn.executemany("UPDATE disputes SET due_time = $3, due_working_days = $4, due_provisional = $5"
                                        " WHERE id = $1 AND due_time = $2", dues)

@@ -18,13 +18,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from borax.calendars.lunardate import InvalidLunarDateError, LunarDate
 
 from services.runtime import holidays
+
+K = TypeVar("K")
 
 CHINA = ZoneInfo("Asia/Shanghai")
 #: The last instant a Beijing date can name (9999-12-31 23:59:59 Beijing, 15:59:59 UTC): a later end of a grant is a
@@ -208,6 +211,22 @@ def recount(start: dt.datetime, due: dt.datetime, working_days: int | None,
         return due, working_days, True
     recounted = add_working_days(start, working_days, is_working)
     return recounted, working_days, provisional(recounted)
+
+
+def moved_dues(rows: Iterable[tuple[K, dt.datetime, dt.datetime, int | None]]
+               ) -> list[tuple[K, dt.datetime, dt.datetime, int | None, bool]]:
+    """Stored provisional deadlines, each ``(id, start, due, working days)``, counted again on the calendar installed
+    now (recount, over one day_memo): ``(id, stored due, due, working days, still provisional)`` of those whose date,
+    count or flag the new count changes. Only those are to be written: a deadline still unknown, already counted, is
+    left as stored (each store's start-up recount of its deadlines, written under ``due_time = stored due`` so that
+    one another replica moved first is left alone)."""
+    working = day_memo()
+    moved = []
+    for key, start, due, days in rows:
+        new_due, new_days, still = recount(start, due, days, working)
+        if new_due != due or new_days != days or not still:
+            moved.append((key, due, new_due, new_days, still))
+    return moved
 
 
 def day_memo() -> Callable[[dt.date], bool]:
