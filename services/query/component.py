@@ -192,8 +192,7 @@ class QueryComponent:
             DISPUTES_CHANGED: deps.open_disputes.on_event,
         }, resync=self._resync, lost=self._lost)
         self._subscriber.start()
-        async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
-            await self._subscriber.ready.wait()
+        await self._subscribed(self._subscriber)
         if self._reload is not None:
             await self._reload  # the open disputes must be known before the first answer
         with contextlib.suppress(TimeoutError):
@@ -214,6 +213,16 @@ class QueryComponent:
             deps.verifications.start()
         for servicer in self._servicers:
             servicer.deps = deps
+
+    @staticmethod
+    async def _subscribed(subscriber: Subscriber) -> None:
+        """Waits until Redis has confirmed every channel: a start that fails says why (a refused SUBSCRIBE names
+        the ACL channels to grant) instead of a bare TimeoutError."""
+        try:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
+                await subscriber.ready.wait()
+        except TimeoutError:
+            raise RuntimeError(subscriber.problem or "the event subscription was not confirmed") from None
 
     async def _load_states(self) -> Iterable[tuple[str, SystemState]]:
         if self._states_loader is None:

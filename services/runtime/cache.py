@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import redis.asyncio as aioredis
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import RedisError
+from redis.exceptions import NoPermissionError, RedisError
 
 from services.runtime.redis_target import sentinel_target
 from services.runtime.tasks import cancel
@@ -47,6 +47,9 @@ LEGACY_RECORD_KEY_PREFIX = "rec:"
 #: with an empty target, query reaches it at GOVSHARE_FOUNDATION_TARGET: one endpoint, one name).
 FOUNDATION_ENDPOINT = ""
 INVALIDATION_RETRY_SECONDS = 1.0
+#: The event subscriber's first wait after a failed attempt, doubled at each failure up to the maximum.
+SUBSCRIBE_RETRY_SECONDS = 0.1
+SUBSCRIBE_RETRY_MAX_SECONDS = 5.0
 #: How long a sentinel may take to say where the primary is.
 SENTINEL_TIMEOUT_SECONDS = 1.0
 # Beyond this many pending keys of one dataset, the whole dataset is invalidated instead.
@@ -235,8 +238,12 @@ class RecordInvalidator:
 class Subscriber:
     """Delivers events of some channels to handlers, in a background task that reconnects.
 
-    ``resync`` is called after every (re)subscription, ``lost`` when the subscription breaks: from
-    then until the next ``resync``, events are being missed.
+    ``ready`` is set, and ``resync`` called, once Redis has confirmed the subscription of every channel (after
+    every (re)subscription); ``lost`` is called, and ``ready`` cleared, when the subscription breaks or is
+    refused: from then until the next ``resync``, events are being missed. Setting them when SUBSCRIBE was
+    merely sent made a refused one (a Redis user whose ACL lacks a channel) look ready, and ``resync`` let query
+    keep decisions and records on trust between the refusals. Attempts back off (SUBSCRIBE_RETRY_SECONDS up to
+    SUBSCRIBE_RETRY_MAX_SECONDS); each cause of failure is logged once until a subscription is confirmed.
     """
 
     def __init__(self, url: str, handlers: dict[str, Handler], resync: Callable[[], None] | None = None,
@@ -247,6 +254,9 @@ class Subscriber:
         self._lost = lost
         self._task: asyncio.Task | None = None
         self.ready = asyncio.Event()
+        #: Why the last attempt failed (what query's start says when the subscription is not confirmed in time).
+        self.problem: str | None = None
+        self._said: set[str] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="redis-subscriber")
@@ -255,29 +265,54 @@ class Subscriber:
         await cancel(self._task)
 
     async def _run(self) -> None:
-        delay = 0.1
+        delay = SUBSCRIBE_RETRY_SECONDS
         while True:
             client = create_client(self._url)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(*self._handlers)
-                    if self._resync is not None:
-                        self._resync()
-                    self.ready.set()
-                    delay = 0.1
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
+                        kind = message.get("type")
+                        if kind == "message":
                             await self._dispatch(message)
+                        elif kind == "subscribe" and message.get("data") == len(self._handlers):
+                            self._subscribed()
+                            delay = SUBSCRIBE_RETRY_SECONDS
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if self._lost is not None:
-                    self._lost()
-                log.warning("event subscription lost (%s); reconnecting in %.1fs", exc, delay)
+                self._failed(exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, SUBSCRIBE_RETRY_MAX_SECONDS)
             finally:
                 await client.aclose()
+
+    def _subscribed(self) -> None:
+        """Redis confirmed the last channel (its count of this connection's subscriptions is all of them)."""
+        if self._said:
+            log.info("event subscription to %s confirmed", ", ".join(self._handlers))
+        self._said.clear()
+        self.problem = None
+        if self._resync is not None:
+            self._resync()
+        self.ready.set()
+
+    def _failed(self, exc: Exception, delay: float) -> None:
+        self.ready.clear()
+        if self._lost is not None:
+            self._lost()
+        refused = isinstance(exc, NoPermissionError)
+        if refused:
+            granted = " ".join(f"&{channel}" for channel in self._handlers)
+            self.problem = (f"Redis refused SUBSCRIBE ({exc}): this process's Redis user needs the channels it "
+                            f"listens to, ACL SETUSER <user> {granted} (or &govshare.*)")
+        else:
+            self.problem = f"event subscription lost ({type(exc).__name__}: {exc})"
+        said = self.problem in self._said
+        self._said.add(self.problem)
+        log.log(logging.DEBUG if said else logging.ERROR if refused else logging.WARNING,
+                "%s; until it is confirmed the events are missed and what they would change is not kept; "
+                "retrying in %.1fs", self.problem, delay)
 
     async def _dispatch(self, message: dict) -> None:
         channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
