@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from urllib.parse import quote
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import NoPermissionError, RedisError
 
@@ -50,6 +51,9 @@ INVALIDATION_RETRY_SECONDS = 1.0
 #: The event subscriber's first wait after a failed attempt, doubled at each failure up to the maximum.
 SUBSCRIBE_RETRY_SECONDS = 0.1
 SUBSCRIBE_RETRY_MAX_SECONDS = 5.0
+#: A subscription that heard nothing for this long sends PING; one whose PING is not answered in as long again is
+#: given up and made again (a Redis gone without closing the connection is found within twice this).
+SUBSCRIPTION_KEEPALIVE_SECONDS = 10.0
 #: How long a sentinel may take to say where the primary is.
 SENTINEL_TIMEOUT_SECONDS = 1.0
 # Beyond this many pending keys of one dataset, the whole dataset is invalidated instead.
@@ -271,7 +275,7 @@ class Subscriber:
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(*self._handlers)
-                    async for message in pubsub.listen():
+                    async for message in self._messages(pubsub):
                         kind = message.get("type")
                         if kind == "message":
                             await self._dispatch(message)
@@ -286,6 +290,29 @@ class Subscriber:
                 delay = min(delay * 2, SUBSCRIBE_RETRY_MAX_SECONDS)
             finally:
                 await client.aclose()
+
+    @staticmethod
+    async def _messages(pubsub: PubSub) -> AsyncIterator[dict]:
+        """The connection's messages, raising once Redis leaves a PING unanswered.
+
+        redis-py's listen() reads without a time limit, and sends its health-check PING only before a read: a
+        connection to a Redis gone without closing it (its node powered off, a partition, a sentinel failover
+        away from it) was waited on for good, the process subscribed to nothing and, ``lost`` never called,
+        keeping what the missed events would have dropped."""
+        keepalive = SUBSCRIPTION_KEEPALIVE_SECONDS
+        clock = asyncio.get_running_loop().time
+        pinged: float | None = None
+        while True:
+            # None after the time limit, or at once for the answer to redis-py's own health check
+            message = await pubsub.get_message(timeout=keepalive)
+            if message is not None:
+                pinged = None
+                yield message
+            elif pinged is None:
+                await pubsub.ping()
+                pinged = clock()
+            elif clock() - pinged >= keepalive:
+                raise TimeoutError(f"no answer from Redis to PING in {keepalive:g}s")
 
     def _subscribed(self) -> None:
         """Redis confirmed the last channel (its count of this connection's subscriptions is all of them)."""

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import secrets
 import uuid
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -72,3 +73,84 @@ async def test_a_refused_subscribe_is_not_ready_is_said_once_and_is_retried_unti
             await publisher.aclose()
     finally:
         await subscriber.stop()
+
+
+class _Link:
+    """A TCP link to Redis that can go silent: frozen, it passes nothing either way and closes nothing, as a
+    connection to a Redis whose node was powered off or cut off by a partition looks (no FIN, no RST)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self._target = urlsplit(redis_url)
+        self.frozen = False
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    async def start(self, directory: Path) -> str:
+        """Listens as the test Redis does (TCP, or a unix socket in ``directory``); returns the URL to use."""
+        target = self._target
+        if target.scheme == "unix":
+            path = directory / "redis-link.sock"
+            self._server = await asyncio.start_unix_server(self._accept, path)
+            return urlunsplit(target._replace(path=str(path)))
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return urlunsplit(target._replace(netloc=f"127.0.0.1:{self._server.sockets[0].getsockname()[1]}"))
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        target = self._target
+        if target.scheme == "unix":
+            return await asyncio.open_unix_connection(target.path)
+        return await asyncio.open_connection(target.hostname, target.port)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await self._open()
+        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
+            task = asyncio.create_task(self._pipe(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                if not self.frozen:
+                    sink.write(data)
+                    await sink.drain()
+        finally:
+            sink.close()
+
+
+async def test_a_subscription_gone_silent_is_lost_and_made_again(redis_url: str, monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """The subscriber waited for the next event forever (redis-py's listen() reads without a timeout, and its
+    health check PING is sent only before a read): a connection to a Redis that vanished without closing it (a
+    node powered off, a partition, a failover to a sentinel's new primary) was never found dead, so the process
+    stayed subscribed to nothing, ``lost`` never called, and query went on keeping decisions and records with no
+    event to drop them, for good. It now PINGs when nothing came for SUBSCRIPTION_KEEPALIVE_SECONDS and gives the
+    connection up when nothing answers in as long again."""
+    monkeypatch.setattr("services.runtime.cache.SUBSCRIPTION_KEEPALIVE_SECONDS", 0.3, raising=False)
+    link = _Link(redis_url)
+    url = await link.start(tmp_path)
+    lost, resyncs = asyncio.Event(), []
+    subscriber = Subscriber(url, {GRANTS_CHANGED: lambda _: None},
+                            resync=lambda: resyncs.append(None), lost=lost.set)
+    subscriber.start()
+    try:
+        async with asyncio.timeout(3):
+            await subscriber.ready.wait()
+        link.frozen = True
+        async with asyncio.timeout(3):
+            await lost.wait()
+        assert not subscriber.ready.is_set()
+        assert "no answer from Redis" in (subscriber.problem or "")
+        link.frozen = False
+        async with asyncio.timeout(3):
+            await subscriber.ready.wait()
+        assert len(resyncs) == 2
+    finally:
+        await subscriber.stop()
+        await link.stop()
