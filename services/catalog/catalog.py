@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 import grpc
 
 from services.catalog import lifecycle, paging, rules, search
+from services.catalog.directory import DepartmentDirectory
 from services.catalog.endpoints import EndpointChecker
 from services.catalog.index import Filters, Visibility
 from services.catalog.indexing import IndexKeeper
@@ -72,8 +73,11 @@ class Catalog:
 
     def __init__(self, store: CatalogStore, notify: Notify, zone: str, masker: Masker,
                  update_working_days: int, endpoints: EndpointChecker | None = None,
-                 index: IndexKeeper | None = None, foundation_target: str = "") -> None:
+                 index: IndexKeeper | None = None, foundation_target: str = "",
+                 directory: DepartmentDirectory | None = None) -> None:
         self._store = store
+        #: The authorization service's department directory (None: every well-formed code is taken as a department).
+        self._directory = directory
         #: The foundation service's address (GOVSHARE_FOUNDATION_TARGET): an entry naming it reads the foundation.
         self._foundation_target = foundation_target
         #: Checks a department endpoint answers for its entry before publishing (None: not checked).
@@ -271,6 +275,8 @@ class Catalog:
             duties.require_role(caller, DATA_OFFICER, "report a mandate change", department_code)
             if not caller.authority and caller.department_code != department_code:
                 lifecycle.require_authority(caller, "report a mandate change of another department")
+        if self._directory is not None:  # a department the directory does not hold (or retired) updates nothing
+            await self._directory.require_in_service(department_code)
         due = add_working_days(change_time, self._update_working_days)
         change = MandateChange(department_code, description.strip(), change_time, due.astimezone(dt.UTC),
                                self._update_working_days)

@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from govshare.catalog.v1 import catalog_pb2_grpc, figures_pb2, figures_pb2_grpc
 from services.catalog import figures
 from services.catalog.catalog import Catalog
+from services.catalog.directory import DepartmentDirectory
 from services.catalog.endpoints import EndpointChecker
 from services.catalog.indexing import IndexKeeper
 from services.catalog.servicer import CatalogServicer
@@ -55,6 +56,8 @@ class CatalogComponent:
         self._figures = FiguresServicer(AssertionVerifier(settings.internal_key), self._figure_source,
                                         figures_pb2.ListDepartmentFiguresResponse)
         self._outbox = AdminOutbox(settings, self.name)
+        #: Whether a department a mandate change names is one (the authorization service's directory).
+        self._directory = DepartmentDirectory(settings)
         #: The replica's search index: built from PostgreSQL in start(), then kept current by change events.
         self._index: IndexKeeper | None = None
         #: The entries' use counts, from the query service (search ranking), when query_target is set.
@@ -82,12 +85,13 @@ class CatalogComponent:
                      "the calendar known now: %s", moved, workdays.calendar_description())
         self._index = IndexKeeper(self._settings.redis_url)
         self._index.start(self._store)
+        self._directory.open()
         if self._settings.query_target and self._settings.catalog_usage_refresh_seconds > 0:
             self._usage = UsageFeed(self._settings, self._store, self._index.catch_up_soon)
             self._usage.start()
         self._catalog = Catalog(self._store, self._announce, self._settings.zone, self._masker,
                                 self._settings.catalog_update_working_days, EndpointChecker(self._settings),
-                                self._index, self._settings.foundation_target)
+                                self._index, self._settings.foundation_target, self._directory)
 
     async def until_ready(self) -> None:
         """Ready once the business systems' states are loaded: until then every token is refused."""
@@ -100,6 +104,7 @@ class CatalogComponent:
         if self._index is not None:
             await self._index.stop()
         await self._states.stop()
+        await self._directory.close()
         await self._outbox.stop()
         if self._pools is not None:
             await self._pools.close()

@@ -57,10 +57,16 @@ async def test_an_officer_reports_a_mandate_change_and_the_authority_sees_the_ov
     year's calendar marked 暂定."""
     from stdnum.cn import uscc
 
+    from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
     from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 
     body = "11110000" + f"{random.randrange(10**9):09d}"
-    late = body + uscc.calc_check_digit(body)  # a department no other test uses
+    late = body + uscc.calc_check_digit(body)  # a department no other test uses, in the directory
+    late_name = f"迟更局{late[-5:]}"
+    await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateDepartment(
+        directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+            code=late, name=late_name, level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+            region_code="110100")), metadata=platform.metadata("authority"), timeout=10)
     changed = timestamp_pb2.Timestamp()
     changed.FromDatetime(dt.datetime(2003, 6, 2, 2, 0, tzinfo=dt.UTC))  # chinese-calendar knows no 2003
     await catalog_pb2_grpc.CatalogServiceStub(platform.channel).ReportMandateChange(
@@ -86,7 +92,7 @@ async def test_an_officer_reports_a_mandate_change_and_the_authority_sees_the_ov
 
     page = await open_as(context, console_server, system_session(console_server, platform, "authority"))
     await page.goto("/mandates")
-    row = page.locator("#overdue tbody tr", has_text=late)
+    row = page.locator("#overdue tbody tr", has_text=late_name)
     assert "机构改革：职能划入" in await row.inner_text() and "暂定" in await row.inner_text()
     assert await axe_violations(page) == []
     denied = await open_as(context, console_server, system_session(console_server, platform, "police",

@@ -1,0 +1,62 @@
+"""ReportMandateChange names a department the directory holds in service: a code with a right check digit that is
+no department, or a department retired (机构改革), gets no catalogue update due (R-CAT-3), on the platform as
+deployed (the catalog asks the authorization service's directory)."""
+
+from __future__ import annotations
+
+import random
+
+import grpc
+import pytest
+from stdnum.cn import uscc
+
+from govshare.authorization.v1 import directory_pb2, directory_pb2_grpc
+from govshare.catalog.v1 import catalog_pb2 as cat
+from govshare.catalog.v1 import catalog_pb2_grpc
+from services.runtime.errors import details_of
+
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def _credit_code() -> str:
+    """A well-formed 统一社会信用代码 (its check digit right) that no test registers unless it says so."""
+    body = "11110000" + "".join(random.choice(_CREDIT_CHARS) for _ in range(9))
+    return body + uscc.calc_check_digit(body)
+
+
+async def _refused(call: object, code: grpc.StatusCode) -> tuple[str, str, dict[str, str]]:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    assert caught.value.code() == code, caught.value.details()
+    info, _ = details_of(caught.value)
+    return (info.reason if info else ""), caught.value.details(), dict(info.metadata) if info else {}
+
+
+async def test_a_mandate_change_of_no_department_or_a_retired_one_is_refused(platform) -> None:  # type: ignore[no-untyped-def]
+    catalog = catalog_pb2_grpc.CatalogServiceStub(platform.channel)
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    authority = platform.metadata("authority")
+
+    def report(code: str) -> object:
+        return catalog.ReportMandateChange(cat.ReportMandateChangeRequest(department_code=code,
+                                                                          description="机构改革职能调整"),
+                                           metadata=authority, timeout=10)
+
+    nobody = _credit_code()
+    reason, message, _ = await _refused(report(nobody), grpc.StatusCode.NOT_FOUND)
+    assert reason == "NOT_FOUND" and nobody in message
+
+    gone, successor = _credit_code(), platform.credentials.systems["civil"]["department"]
+    await directory.CreateDepartment(directory_pb2.CreateDepartmentRequest(department=directory_pb2.Department(
+        code=gone, name=f"撤并局{gone[-5:]}", level=directory_pb2.ADMINISTRATIVE_LEVEL_MUNICIPAL,
+        region_code="110100")), metadata=authority, timeout=10)
+    await report(gone)  # in service: its update falls due
+    await directory.RetireDepartment(directory_pb2.RetireDepartmentRequest(code=gone, merged_into=successor),
+                                     metadata=authority, timeout=10)
+    reason, message, metadata = await _refused(report(gone), grpc.StatusCode.FAILED_PRECONDITION)
+    assert reason == "DEPARTMENT_RETIRED" and f"department {gone} was retired on " in message
+    assert (metadata["department_code"], metadata["merged_into"]) == (gone, successor)
+
+    overdue = await catalog.ListOverdueUpdates(cat.ListOverdueUpdatesRequest(page_size=1000), metadata=authority,
+                                               timeout=10)
+    assert nobody not in {update.department_code for update in overdue.updates}
