@@ -605,6 +605,8 @@ async def draft_retire(console: Console, request: Request, session: Session) -> 
 #: What the 职能变更 form says of a change date that is no date, or one not yet come (the service's hint is English).
 MALFORMED_CHANGE_DATE = "请按 年-月-日 填写变更日期，例如 2026-01-31。"
 FUTURE_CHANGE_DATE = "变更日期不能晚于今天（北京时间）：请在职能变更发生后报告。"
+#: What it says beside the department's code when the platform's directory holds no department of that code.
+UNKNOWN_MANDATE_DEPARTMENT = "平台的部门名录中没有该统一社会信用代码的部门：请核对代码（各部门的代码见“部门”页）。"
 
 
 @signed_in
@@ -661,9 +663,9 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
     answer = None
     if not errors:
         answer, problem = await _call(console, session, console.services.catalog.ReportMandateChange, report)
-        if problem and not problem.fields:
+        errors = _mandate_department_error(problem) or _input_errors(problem, {"change_time": "change_date"})
+        if problem and not errors:
             return _refused(console, request, problem)
-        errors = _input_errors(problem, {"change_time": "change_date"})
     if errors or answer is None:
         return await _mandates_page(console, request, session, values, errors,
                                     Problem("请按字段旁的提示修改后重新提交。"), status=400)
@@ -673,6 +675,19 @@ async def _report_mandate_change(console: Console, request: Request, session: Se
                    if answer.due_time_provisional else "")
     return _done(session, f"已报告{name}的职能变更：该部门应在 {day(answer.due_time)}{provisional} 前更新资源目录"
                           "（新建、修改、提交或撤销受影响的目录）。", "/mandates")
+
+
+def _mandate_department_error(problem: Problem | None) -> dict[str, str]:
+    """The department's code refused as no department (NOT_FOUND) or a retired one (DEPARTMENT_RETIRED, said in
+    Chinese from its metadata by problem_of), beside the field it concerns: a whole-page refusal left the form
+    and what was typed behind, and a bare 未找到要操作的对象 did not say the code was the thing to correct."""
+    if problem is None:
+        return {}
+    if problem.code == grpc.StatusCode.NOT_FOUND:
+        return {"department_code": UNKNOWN_MANDATE_DEPARTMENT}
+    if problem.reason == "DEPARTMENT_RETIRED":
+        return {"department_code": f"{problem.message}如其职责已转入其他部门，请为承接职责的部门报告。"}
+    return {}
 
 
 # -- 审核 ------------------------------------------------------------------------------------------------------
