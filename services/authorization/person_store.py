@@ -144,6 +144,11 @@ class OidcAccountTaken(Exception):
     """The IdP account of an ID token is bound to another person already (migration 016)."""
 
 
+class TotpStepUsed(Exception):
+    """The TOTP step a change was proved with, or a later one, was used meanwhile (``PersonStore.update``'s
+    ``unused_step``): a code is accepted once, on whichever replica it is sent to."""
+
+
 class PersonStore:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -189,8 +194,8 @@ class PersonStore:
         return [(r["seq"], _person(r)) for r in rows]
 
     async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEntry,
-                     cut_tokens: str = "", administrator: str = "", ends_administrator: bool = False
-                     ) -> _Changed | None:
+                     cut_tokens: str = "", administrator: str = "", ends_administrator: bool = False,
+                     unused_step: int = 0) -> _Changed | None:
         """Applies ``SET assignments`` (parameters from $2) to the person; with ``cut_tokens`` (the reason),
         their tokens issued until now are refused. None for an unknown id.
 
@@ -203,7 +208,12 @@ class PersonStore:
         disabled them since (PERMISSION_DENIED then, and nothing changes).
 
         ``ends_administrator``: the change leaves the person no enabled ADMINISTRATOR (disabled, or the role
-        taken away); refused (FAILED_PRECONDITION LAST_ADMINISTRATOR) when they are the last enabled one."""
+        taken away); refused (FAILED_PRECONDITION LAST_ADMINISTRATOR) when they are the last enabled one.
+
+        ``unused_step``: the TOTP step of the code the change was proved with (a person's own password change);
+        ``TotpStepUsed`` is raised, and nothing changes, when the person's last used step has reached it under the
+        row's lock, as ``record_success`` conditions a sign-in's. Checked on the row read before the slow
+        password hashing, a sign-in on another replica with the same code meanwhile was accepted as well."""
         # Every change takes a new state version, so verifiers apply it (an enable as much as a disable).
         sets = [assignments, "update_time = now()", "state_version = nextval('system_state_version')"]
         params: list[object] = [person_id, *args]
@@ -215,6 +225,8 @@ class PersonStore:
             before = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1 FOR UPDATE OF p", person_id)
             if before is None:
                 return None
+            if unused_step and before["totp_last_step"] >= unused_step:
+                raise TotpStepUsed
             if ends_administrator:
                 await self._not_last_administrator(conn, _person(before))
             if cut_tokens:

@@ -39,7 +39,7 @@ import grpc
 
 from services.authorization import person_credentials as pc
 from services.authorization.oidc import OidcVerifier
-from services.authorization.person_store import RESET, OidcAccountTaken, PersonRecord, PersonStore
+from services.authorization.person_store import RESET, OidcAccountTaken, PersonRecord, PersonStore, TotpStepUsed
 from services.authorization.persons import caller_of
 from services.runtime import person_secrets, tokens
 from services.runtime.admin_events import AdminEvent
@@ -369,21 +369,25 @@ class Sessions:
         step = pc.totp_step(secret, totp_code, person.totp_last_step)
         if step is None:
             await self._refuse_code(person, secret, totp_code, step, CHANGE_PASSWORD)
-        secret, sealed = self._renewed_totp(person)
+        renewed, sealed = self._renewed_totp(person)
         password_hash = await asyncio.to_thread(pc.hash_password, new_password)
         # The other sessions end; this one too (the console signs in again with the new password). Both factors
         # were just proved, as at a sign-in: the failures before count no more (a sign-in's success clears them).
         # The password is now the person's own: their next sign-in is a whole session (migration 014). A new
-        # secret's codes start afresh (its code of this time step is no replay of the old secret's).
-        changed = await self._persons.update(person.id, "password_hash = $2, totp_last_step = $3, failed_attempts = 0,"
-                                             " lock_until = NULL, password_change_required = false,"
-                                             " totp_secret = $4, totp_handed_over = false",
-                                             (password_hash, 0 if secret else step, sealed or person.totp_secret),
-                                             AdminEvent.by(caller, CHANGE_PASSWORD, person.id,
-                                                           {"totp_renewed": True} if secret else None), RESET)
+        # secret's codes start afresh (its code of this time step is no replay of the old secret's). The code's
+        # step must still be unused when the change is made: a sign-in elsewhere may have used it meanwhile.
+        try:
+            changed = await self._persons.update(
+                person.id, "password_hash = $2, totp_last_step = $3, failed_attempts = 0, lock_until = NULL,"
+                " password_change_required = false, totp_secret = $4, totp_handed_over = false",
+                (password_hash, 0 if renewed else step, sealed or person.totp_secret),
+                AdminEvent.by(caller, CHANGE_PASSWORD, person.id, {"totp_renewed": True} if renewed else None), RESET,
+                unused_step=step)
+        except TotpStepUsed:
+            await self._refuse_code(person, secret, totp_code, step, CHANGE_PASSWORD)
         if changed is not None:
             await self._events.system_changed(*changed[1])
-        return pc.provisioning_uri(secret, person.username) if secret else ""
+        return pc.provisioning_uri(renewed, person.username) if renewed else ""
 
     def _renewed_totp(self, person: PersonRecord) -> tuple[str, str]:
         """A new TOTP secret and its sealed form when an administrator was shown the current one with the password

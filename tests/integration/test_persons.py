@@ -31,8 +31,9 @@ from govshare.authorization.v1 import (
 from govshare.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from services.authorization.directory import Department
 from services.authorization.person_store import PersonStore
-from services.authorization.persons import NewPerson, Persons
+from services.authorization.persons import NewPerson, Persons, caller_of
 from services.authorization.policy_events import PolicyEvents
+from services.authorization.sessions import Sessions
 from services.authorization.store import Store
 from services.runtime import db, person_secrets
 from services.runtime.embedded import EmbeddedServers, create_database
@@ -200,6 +201,54 @@ async def test_a_totp_code_is_accepted_once_its_replay_refused_as_such_and_not_c
     wrong = "000000" if "000000" not in (code, totp.now(), totp.at(time.time() + 30)) else "111111"
     assert (await refused(sessions.SignIn(persons_pb2.SignInRequest(
         username=person.username, password=PASSWORD, totp_code=wrong), timeout=10)))[0] == "TOTP_INVALID"
+
+
+def _replica(platform) -> Sessions:  # type: ignore[no-untyped-def]
+    """Another authorization replica's SessionService workflows on the platform's database: its own in-process
+    state (the per-username turns, the decoys' locks), the same persons table."""
+    component = platform.servers["authorization"].component
+    return Sessions(component._person_store, component._persons, component._events, component._settings,
+                    sealer=component._sealer)
+
+
+async def test_a_code_a_sign_in_on_another_replica_used_meanwhile_changes_no_password(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """ChangePassword checked its code against the step last used as read before hashing the new password, then
+    wrote its own step unconditionally: a sign-in with the same code on another replica meanwhile (the per-username
+    turn is per process) was accepted too, so one code served twice. Refused TOTP_REUSED, as a sign-in is, and
+    nothing changes."""
+    from services.authorization import person_credentials
+
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None
+    hashing, signed_in = threading.Event(), threading.Event()
+    hash_password = person_credentials.hash_password
+
+    def slow_hash(password: str) -> str:
+        hashing.set()
+        signed_in.wait(10)
+        return hash_password(password)
+
+    monkeypatch.setattr(person_credentials, "hash_password", slow_hash)
+    record = await platform.servers["authorization"].component._persons.find(person.id)
+    code = totp.now()
+    changing = asyncio.ensure_future(_replica(platform).change_password(
+        caller_of(record), PASSWORD, "a new long password", code))
+    assert await asyncio.to_thread(hashing.wait, 10)
+    session = (await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+        username=person.username, password=PASSWORD, totp_code=code), timeout=10)).session
+    signed_in.set()
+    with pytest.raises(ServiceError) as refused:
+        await changing
+    assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED and refused.value.reason == "TOTP_REUSED"
+    # The password is unchanged and the session the code made stands.
+    await _sessions(platform).GetCurrentPerson(persons_pb2.GetCurrentPersonRequest(), metadata=bearer(session),
+                                               timeout=10)
+    monkeypatch.undo()
+    with pytest.raises(grpc.aio.AioRpcError) as old:
+        await _sessions(platform).SignIn(persons_pb2.SignInRequest(
+            username=person.username, password=PASSWORD, totp_code=code), timeout=10)
+    assert _reason(old.value) == "TOTP_REUSED"
 
 
 async def test_a_totp_code_typed_in_full_width_digits_is_the_same_code(platform) -> None:  # type: ignore[no-untyped-def]
