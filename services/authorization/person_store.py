@@ -34,6 +34,8 @@ ADMINISTRATORS_LOCK = int.from_bytes(hashlib.sha256(b"govshare-authorization-adm
 _Issued = TypeVar("_Issued")
 #: The used ID tokens past their time deleted by one sign-in (more than one sign-in adds: the table shrinks).
 _PRUNE_BATCH = 100
+#: How long a username without a local account keeps its failures after the last (or its lock after its end).
+_DECOY_KEEP_SECONDS = 86_400
 #: The role number an administrator holds (govshare.authorization.v1.PersonRole, as stored in ``roles``).
 _ADMINISTRATOR = persons_pb2.PERSON_ROLE_ADMINISTRATOR
 
@@ -310,6 +312,32 @@ class PersonStore:
                 actor_department_code=person.department_code, details={"lock_seconds": lock_seconds},
                 result="LOCKED")])
             return person
+
+    async def decoy_locked_until(self, name: str) -> dt.datetime | None:
+        """The end of the lock of ``name``, a username no local account signs in with, while it lasts."""
+        return await self._store.pool.fetchval(
+            "SELECT lock_until FROM decoy_signins WHERE name = $1 AND lock_until > now()", name)
+
+    async def record_decoy_failure(self, name: str, max_failures: int, lock_seconds: int) -> None:
+        """Counts a failed sign-in of ``name``, a username no local account signs in with, as ``record_failure``
+        counts a person's (the ``max_failures``-th in a row locks it for ``lock_seconds``), in PostgreSQL as a
+        person's are, so that every replica counts both alike. Kept a day after its last failure (or its lock's
+        end), the expired ones pruned here a batch at a time."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM decoy_signins WHERE name IN (SELECT name FROM decoy_signins"
+                " WHERE expire_time < now() LIMIT $1 FOR UPDATE SKIP LOCKED)", _PRUNE_BATCH)
+            await conn.execute(
+                "INSERT INTO decoy_signins (name, expire_time) VALUES ($1, now()) ON CONFLICT (name) DO NOTHING",
+                name)
+            await conn.execute(
+                "UPDATE decoy_signins SET failed_attempts = CASE WHEN failed_attempts + 1 >= $2 THEN 0"
+                " ELSE failed_attempts + 1 END,"
+                " lock_until = CASE WHEN failed_attempts + 1 >= $2 THEN now() + make_interval(secs => $3)"
+                " ELSE lock_until END WHERE name = $1", name, max_failures, float(lock_seconds))
+            await conn.execute(
+                "UPDATE decoy_signins SET expire_time = greatest(now(), lock_until) + make_interval(secs => $2)"
+                " WHERE name = $1", name, float(_DECOY_KEEP_SECONDS))
 
     async def record_success(self, person_id: str, totp_step: int, admin: AdminEvent,
                              issue: Callable[[PersonRecord], _Issued]) -> _Issued | None:

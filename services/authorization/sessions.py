@@ -31,7 +31,6 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, NoReturn
 
@@ -102,43 +101,14 @@ def _replayed(first_use: dt.datetime) -> ServiceError:
                                            "an ID token signs in once, sign in at the provider again")
 
 
-class DecoyLocks:
-    """Failures and locks of the usernames no local account signs in with (unknown, or an OIDC-only person's).
-
-    A real account locks after ``GOVSHARE_SIGNIN_MAX_FAILURES`` failures and then answers ACCOUNT_LOCKED; a name
-    without an account answered BAD_CREDENTIALS for ever, so five wrong passwords told anyone which usernames
-    exist. These names lock the same way, in this process's memory (nothing to keep: no account is at stake),
-    at most ``max_names`` of them, the least recently failed forgotten first. Per process: behind several
-    authorization replicas a name locks once one replica has counted its failures, up to replicas × the limit
-    in all (a shared count would put sign-in on Redis, which is a cache here, never a dependency of it)."""
-
-    def __init__(self, max_names: int = 100_000) -> None:
-        self._max = max_names
-        #: name -> (failures in a row, end of the lock as epoch seconds or 0)
-        self._names: OrderedDict[str, tuple[int, float]] = OrderedDict()
-
-    def locked_until(self, name: str) -> dt.datetime | None:
-        _, until = self._names.get(name, (0, 0.0))
-        return dt.datetime.fromtimestamp(until, dt.UTC) if until > time.time() else None
-
-    def fail(self, name: str, max_failures: int, lock_seconds: int) -> None:
-        failures, until = self._names.pop(name, (0, 0.0))
-        failures += 1
-        if failures >= max_failures:  # as person_store.record_failure: the count starts again under the lock
-            failures, until = 0, time.time() + lock_seconds
-        self._names[name] = (failures, until)
-        while len(self._names) > self._max:
-            self._names.popitem(last=False)
-
-
 class OneAtATime:
     """The password checks of one username, one at a time in this process.
 
     The lock was read before the slow password check and the failure counted after it: sixteen guesses sent at
     once were all checked (fifteen BAD_CREDENTIALS and, for the right one, TOTP_REQUIRED, with the limit at five),
     so a burst per lock period guessed as many passwords as it held calls. In turn, each check reads the lock the
-    checks before it left. Per process, as ``DecoyLocks``: behind several authorization replicas (or workers) a
-    burst gets up to their number × the limit checked."""
+    checks before it left. Per process: behind several authorization replicas (or workers) a burst gets up to
+    their number × the limit checked."""
 
     def __init__(self) -> None:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -169,7 +139,6 @@ class Sessions:
         self._events = events
         self._settings = settings
         self._oidc = oidc
-        self._decoys = DecoyLocks()
         self._checks = OneAtATime()
 
     async def sign_in(self, username: str, password: str, totp_code: str) -> tuple[tokens.IssuedToken, int,
@@ -256,18 +225,20 @@ class Sessions:
         person = await self._persons.by_username(name) if pc.USERNAME.fullmatch(name) else None
         local = person is not None and bool(person.password_hash)
         # Nothing is checked while locked: guessing gains nothing. A name without a local account locks as
-        # one does, so the lock does not say which usernames exist.
+        # one does, its failures kept in PostgreSQL as an account's (PersonStore.record_decoy_failure), so the
+        # lock does not say which usernames exist, however the failures are spread over replicas.
         if person is not None and local:
             async with self._refusal_logged(person, "password"):
                 self._refuse_locked(person.lock_until)
         else:
-            self._refuse_locked(self._decoys.locked_until(name))
+            self._refuse_locked(await self._persons.decoy_locked_until(name))
         stored = person.password_hash if person is not None and local else pc.decoy_password_hash()
         matches = await asyncio.to_thread(pc.verify_password, password, stored)
         # Unknown, OIDC-only (no password) and wrong password: one answer, so usernames cannot be enumerated.
         if person is None or not local:
             if pc.USERNAME.fullmatch(name):  # another name can have no account, as anyone can tell
-                self._decoys.fail(name, self._settings.signin_max_failures, self._settings.signin_lock_seconds)
+                await self._persons.record_decoy_failure(name, self._settings.signin_max_failures,
+                                                         self._settings.signin_lock_seconds)
             raise _refused("BAD_CREDENTIALS", BAD_CREDENTIALS)
         if not matches:
             await self._fail(person, "BAD_PASSWORD")

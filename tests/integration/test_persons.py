@@ -160,6 +160,34 @@ async def test_an_unknown_username_locks_as_an_account_does(platform) -> None:  
     assert set(real[2]) == set(decoy[2]) == {"lock_expire_time"}
     assert real[1].split(" until ")[0] == decoy[1].split(" until ")[0]
 
+async def test_an_unknown_username_locks_as_an_account_does_across_replicas(platform) -> None:  # type: ignore[no-untyped-def]
+    """A real account's failures are counted in PostgreSQL, an unknown name's were counted in each replica's memory:
+    with failures spread over two authorization replicas, the account locked and the made-up name did not, so the
+    answer told again which usernames exist. Both are counted where the account's are."""
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None
+    unknown = f"u{uuid.uuid4().hex[:10]}"
+    replica = _replica(platform)
+
+    async def here(username: str, password: str) -> str:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await _sessions(platform).SignIn(persons_pb2.SignInRequest(username=username, password=password,
+                                                                       totp_code=totp.now()), timeout=10)
+        return _reason(caught.value)
+
+    async def there(username: str, password: str) -> str:
+        with pytest.raises(ServiceError) as caught:
+            await replica.sign_in(username, password, totp.now())
+        return caught.value.reason
+
+    for answer in (here, there, here, there, here):  # the default GOVSHARE_SIGNIN_MAX_FAILURES, spread over two
+        assert await asyncio.gather(answer(person.username, "wrong password!"),
+                                    answer(unknown, "wrong password!")) == ["BAD_CREDENTIALS"] * 2
+    for answer in (here, there):
+        assert await asyncio.gather(answer(person.username, PASSWORD), answer(unknown, PASSWORD)) == \
+            ["ACCOUNT_LOCKED"] * 2
+
+
 async def test_a_totp_code_is_accepted_once_its_replay_refused_as_such_and_not_counted(platform) -> None:  # type: ignore[no-untyped-def]
     """A code is accepted once; typed again (a second sign-in, 修改密码 right after signing in) it was TOTP_INVALID,
     counted as a guess: five replays locked the account, so a person retyping the code their authenticator still
