@@ -146,6 +146,11 @@ class OidcAccountTaken(Exception):
     """The IdP account of an ID token is bound to another person already (migration 016)."""
 
 
+class CredentialsReplaced(Exception):
+    """The password or TOTP secret a change was proved with was replaced meanwhile (``PersonStore.update``'s
+    ``proved_with``): an administrator's reset, which the change must not undo."""
+
+
 class TotpStepUsed(Exception):
     """The TOTP step a change was proved with, or a later one, was used meanwhile (``PersonStore.update``'s
     ``unused_step``): a code is accepted once, on whichever replica it is sent to."""
@@ -197,7 +202,7 @@ class PersonStore:
 
     async def update(self, person_id: str, assignments: str, args: tuple[object, ...], admin: AdminEntry,
                      cut_tokens: str = "", administrator: str = "", ends_administrator: bool = False,
-                     unused_step: int = 0) -> _Changed | None:
+                     unused_step: int = 0, proved_with: tuple[str, str] | None = None) -> _Changed | None:
         """Applies ``SET assignments`` (parameters from $2) to the person; with ``cut_tokens`` (the reason),
         their tokens issued until now are refused. None for an unknown id.
 
@@ -215,7 +220,11 @@ class PersonStore:
         ``unused_step``: the TOTP step of the code the change was proved with (a person's own password change);
         ``TotpStepUsed`` is raised, and nothing changes, when the person's last used step has reached it under the
         row's lock, as ``record_success`` conditions a sign-in's. Checked on the row read before the slow
-        password hashing, a sign-in on another replica with the same code meanwhile was accepted as well."""
+        password hashing, a sign-in on another replica with the same code meanwhile was accepted as well.
+
+        ``proved_with``: the (password hash, TOTP secret) the change was proved with; ``CredentialsReplaced`` is
+        raised, and nothing changes, when either was replaced meanwhile (an administrator's reset), as a sign-in's
+        ``issue`` refuses: written over, the reset of a stolen phone's secret was undone."""
         # Every change takes a new state version, so verifiers apply it (an enable as much as a disable).
         sets = [assignments, "update_time = now()", "state_version = nextval('system_state_version')"]
         params: list[object] = [person_id, *args]
@@ -227,6 +236,8 @@ class PersonStore:
             before = await conn.fetchrow(f"{_SELECT} WHERE p.id = $1 FOR UPDATE OF p", person_id)
             if before is None:
                 return None
+            if proved_with is not None and (before["password_hash"], before["totp_secret"]) != proved_with:
+                raise CredentialsReplaced
             if unused_step and before["totp_last_step"] >= unused_step:
                 raise TotpStepUsed
             if ends_administrator:

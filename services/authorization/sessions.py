@@ -38,7 +38,14 @@ import grpc
 
 from services.authorization import person_credentials as pc
 from services.authorization.oidc import OidcVerifier
-from services.authorization.person_store import RESET, OidcAccountTaken, PersonRecord, PersonStore, TotpStepUsed
+from services.authorization.person_store import (
+    RESET,
+    CredentialsReplaced,
+    OidcAccountTaken,
+    PersonRecord,
+    PersonStore,
+    TotpStepUsed,
+)
 from services.authorization.persons import caller_of
 from services.runtime import person_secrets, tokens
 from services.runtime.admin_events import AdminEvent
@@ -346,16 +353,22 @@ class Sessions:
         # were just proved, as at a sign-in: the failures before count no more (a sign-in's success clears them).
         # The password is now the person's own: their next sign-in is a whole session (migration 014). A new
         # secret's codes start afresh (its code of this time step is no replay of the old secret's). The code's
-        # step must still be unused when the change is made: a sign-in elsewhere may have used it meanwhile.
+        # step must still be unused when the change is made (a sign-in elsewhere may have used it meanwhile), and
+        # the password and secret it was proved with still the person's (an administrator may have reset them).
         try:
             changed = await self._persons.update(
                 person.id, "password_hash = $2, totp_last_step = $3, failed_attempts = 0, lock_until = NULL,"
                 " password_change_required = false, totp_secret = $4, totp_handed_over = false",
                 (password_hash, 0 if renewed else step, sealed or person.totp_secret),
                 AdminEvent.by(caller, CHANGE_PASSWORD, person.id, {"totp_renewed": True} if renewed else None), RESET,
-                unused_step=step)
+                unused_step=step, proved_with=(person.password_hash, person.totp_secret))
         except TotpStepUsed:
             await self._refuse_code(person, secret, totp_code, step, CHANGE_PASSWORD)
+        except CredentialsReplaced:  # an administrator's reset meanwhile stands; the attempt is evidence, logged
+            await self._persons.record_admin(AdminEvent.by(caller, CHANGE_PASSWORD, person.id,
+                                                           result=CREDENTIALS_CHANGED))
+            raise _refused(CREDENTIALS_CHANGED, "your password or authenticator was reset while you were changing "
+                                                "your password: sign in again with the new one") from None
         if changed is not None:
             await self._events.system_changed(*changed[1])
         return pc.provisioning_uri(renewed, person.username) if renewed else ""

@@ -279,6 +279,38 @@ async def test_a_code_a_sign_in_on_another_replica_used_meanwhile_changes_no_pas
     assert _reason(old.value) == "TOTP_REUSED"
 
 
+async def test_a_totp_reset_while_the_person_changes_their_password_is_not_undone(  # type: ignore[no-untyped-def]
+        platform, monkeypatch) -> None:
+    """ChangePassword wrote back the TOTP secret it had read before hashing the new password: an administrator's
+    reset meanwhile (a phone reported stolen) was undone, the old secret's codes signing in again and the reset's
+    new one refused. The change is refused CREDENTIALS_CHANGED, as a sign-in is, and the reset stands."""
+    from services.authorization import person_credentials
+
+    person, totp = await create_person(platform, "civil", persons_pb2.PERSON_ROLE_APPLICANT)
+    assert totp is not None
+    hashing, reset = threading.Event(), threading.Event()
+    hash_password = person_credentials.hash_password
+
+    def slow_hash(password: str) -> str:
+        hashing.set()
+        reset.wait(10)
+        return hash_password(password)
+
+    monkeypatch.setattr(person_credentials, "hash_password", slow_hash)
+    record = await platform.servers["authorization"].component._persons.find(person.id)
+    changing = asyncio.ensure_future(_replica(platform).change_password(
+        caller_of(record), PASSWORD, "a new long password", totp.now()))
+    assert await asyncio.to_thread(hashing.wait, 10)
+    renewed = pyotp.parse_uri((await _admin(platform).ResetPersonTotp(persons_pb2.ResetPersonTotpRequest(
+        id=person.id), metadata=platform.metadata("authority"), timeout=10)).totp_provisioning_uri)
+    reset.set()
+    with pytest.raises(ServiceError) as refused:
+        await changing
+    assert refused.value.code == grpc.StatusCode.UNAUTHENTICATED and refused.value.reason == "CREDENTIALS_CHANGED"
+    monkeypatch.undo()
+    assert (await sign_in(platform, person, renewed)).token  # the reset's secret, with the password unchanged
+
+
 async def test_a_totp_code_typed_in_full_width_digits_is_the_same_code(platform) -> None:  # type: ignore[no-untyped-def]
     """A Chinese input method types １２３４５６: the same code, not an INTERNAL error; other scripts' digits
     (٠١٢…) are a wrong code, said as such."""
