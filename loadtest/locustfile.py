@@ -21,6 +21,11 @@ time the call was *due* — so a slow server cannot hide its queue by slowing th
 (``--pace N`` gives the closed-loop classes Locust's ``constant_throughput(N)`` instead: open-loop-ish
 while the server keeps up, but a user whose call runs late skips sends, so queueing is partly hidden.)
 
+The first IssueToken that cannot reach the platform (no connection, or no answer in FIRST_CONTACT_TIMEOUT_SECONDS)
+stops the run in one line, unless ``--wait-for-platform SECONDS`` asks to wait that long for a platform still
+starting; an IssueToken the platform answers with a failure, or failing once a token was issued (a restart), is
+retried every second.
+
 Credentials and keys come from the demo credentials file `govshare up` writes (``--credentials``,
 default ``.govshare/demo-credentials.json``); keys are computed from the synthetic generator's seed.
 
@@ -39,6 +44,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import time
 from argparse import Namespace
@@ -100,6 +106,16 @@ TOKEN_RETRY_SECONDS = 1.0
 CREDENTIALS_REFUSED = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
                                  grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
                                  grpc.StatusCode.FAILED_PRECONDITION})
+#: Until the platform has issued a first token, how long IssueToken waits for an answer: a --host where nothing
+#: answers (a listener that never speaks, a packet filter dropping the calls) is said within a few seconds, not
+#: after the call's 10 s deadline and the stop timeout's 11 s more.
+FIRST_CONTACT_TIMEOUT_SECONDS = 3.0
+#: How gRPC itself says a call reached no server: no connection (refused, a TLS handshake that failed: "failed to
+#: connect to all addresses; last error: …"), a name that does not resolve (worded so by its resolvers, old and
+#: new), or no answer by the deadline (its bare "Deadline Exceeded"; the edge's own reply names what it waited for).
+#: An UNAVAILABLE a server answered (the edge with the authorization service still starting) is not among them.
+NOT_REACHED = re.compile(r"^(?:failed to connect to all addresses|DNS resolution failed|errors resolving|"
+                         r"Deadline Exceeded$)")
 #: Constant-rate mode: the status of a call that was due but not sent, for want of a token.
 NOT_SENT = "NOT_SENT"
 
@@ -136,10 +152,19 @@ def _arguments(parser) -> None:  # type: ignore[no-untyped-def]
                        help="ConstantRate: calls per second, all users together")
     group.add_argument("--pace", type=non_negative(float), default=0.0,
                        help="closed-loop users: task runs per second per user (Locust's constant_throughput)")
+    group.add_argument("--wait-for-platform", type=non_negative(float), default=0.0, metavar="SECONDS",
+                       help="wait up to this long for a platform still starting to issue the first token (default: "
+                            "stop at once when the first IssueToken cannot reach it)")
     # Set by the master as the run starts (_share_the_user_count), never on a command line: Locust passes a
     # locustfile's own options on to its workers, and not --users.
     parser.add_argument("--govshare-total-users", type=int, default=0, include_in_web_ui=False,
                         help=argparse.SUPPRESS)
+
+
+def not_reached(error: grpc.RpcError) -> bool:
+    """Whether a failed call reached no server (NOT_REACHED), as against one a server answered with a failure."""
+    return error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and bool(
+        NOT_REACHED.match(error.details() or ""))
 
 
 def token_lifetime(response: token_pb2.IssueTokenResponse) -> float:
@@ -159,8 +184,16 @@ def token_lifetime(response: token_pb2.IssueTokenResponse) -> float:
 class Demo:
     """What every user of this process shares: the credentials, the key space, the system's token."""
 
-    def __init__(self, credentials: DemoCredentials, system: str, path: Path | None = None) -> None:
+    def __init__(self, credentials: DemoCredentials, system: str, path: Path | None = None,
+                 wait_for_platform: float = 0.0) -> None:
         self.credentials = credentials
+        #: The address the users call, for the line saying it was not reached (``GovshareUser.on_start``).
+        self.host = credentials.gateway
+        #: How long a platform not reached yet is waited for (--wait-for-platform), from the first IssueToken.
+        self.wait_for_platform = wait_for_platform
+        self._first_try: float | None = None
+        #: Whether the platform has issued a token once: until then a call not reaching it is a --host to check.
+        self._reached = False
         self.system_name = system
         self.path = path
         self.system = credentials.systems[system]
@@ -213,14 +246,18 @@ class Demo:
                 self._renew_at = min(self._renew_at, self._refusal_renewal)
 
     def _issue(self, channel: grpc.Channel) -> None:
+        if self._first_try is None:
+            self._first_try = time.monotonic()
         try:
             response = token_pb2_grpc.TokenServiceStub(channel).IssueToken(
                 token_pb2.IssueTokenRequest(system_id=self.system["system_id"], secret=self.system["secret"]),
-                metadata=((NAME_HEADER, "IssueToken"),), timeout=CALL_TIMEOUT_SECONDS)
+                metadata=((NAME_HEADER, "IssueToken"),),
+                timeout=CALL_TIMEOUT_SECONDS if self._reached else FIRST_CONTACT_TIMEOUT_SECONDS)
         except grpc.RpcError as error:
             self._failed = time.monotonic()
             self._token_failed(error)
             return
+        self._reached = True
         keep = min(TOKEN_REFRESH_SECONDS, token_lifetime(response) * TOKEN_RENEW_AT_SHARE)
         self._metadata, self._renew_at = bearer(response.token), time.monotonic() + keep
 
@@ -251,10 +288,32 @@ class Demo:
                             f"{self.path or 'the credentials file'}), not a service's port or another server")
             self.not_sent = "the address is no gateway"
             logging.error("%s", self.refused)
+        elif not_reached(error) and self._gave_up_waiting():
+            self.refused = self._not_reached(error)
+            self.not_sent = "the platform was not reached"
+            logging.error("%s", self.refused)
         elif code not in self._logged:
             self._logged.add(code)
             logging.error("IssueToken failed: %s %s; no call is made until the platform issues a token "
                           "(tried again every %gs)", code.name, error.details(), TOKEN_RETRY_SECONDS)
+
+
+    def _gave_up_waiting(self) -> bool:
+        """Whether a platform never reached is no longer waited for: at once, or after --wait-for-platform. Once it
+        has issued a token, a failure (a restart) is retried for the rest of the run, as before."""
+        waited = time.monotonic() - (self._first_try if self._first_try is not None else time.monotonic())
+        return not self._reached and waited >= self.wait_for_platform
+
+    def _not_reached(self, error: grpc.RpcError) -> str:
+        """One line: what was tried (IssueToken to which address, how, for how long) and what to check."""
+        how = "TLS" if uses_tls(self.host) else "plaintext"
+        waited = f", waited {self.wait_for_platform:g}s" if self.wait_for_platform else ""
+        return (f"could not reach the platform: IssueToken to {grpc_target(self.host)} ({how}, "
+                f"{FIRST_CONTACT_TIMEOUT_SECONDS:g}s per try{waited}) failed {error.code().name} {error.details()}; "
+                f"check --host (the gateway `govshare up` prints; the gateway of "
+                f"{self.path or 'the credentials file'} is {self.credentials.gateway}; https:// only for a gateway "
+                f"that speaks TLS), that the platform is up and the port not filtered, or give --wait-for-platform "
+                f"SECONDS for a platform still starting")
 
 
 @events.init.add_listener
@@ -279,7 +338,7 @@ def _load_demo(environment: Environment, **_kwargs: object) -> None:
     if problem := _user_classes_problem(options):
         raise SystemExit(f"govshare: {problem}")
     _forked_workers_stop_with_their_parent(environment)
-    GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials))
+    GovshareUser.demo = Demo(credentials, options.system, Path(options.credentials), options.wait_for_platform)
     _ctrl_c_stops_the_run()
     # Distributed, the master sends its own to the workers.
     environment.stop_timeout = max(environment.stop_timeout or 0.0, STOP_TIMEOUT_SECONDS)
@@ -496,6 +555,7 @@ class GovshareUser(GrpcUser):
         pace = self.environment.parsed_options.pace if self.environment.parsed_options else 0
         if pace > 0:
             self._pacing = constant_throughput(pace)
+        self.demo.host = self.host or self.demo.host  # --host, or the web UI's form (which reaches the users only)
         self.demo.metadata(self.channel)  # the token, before the first timed call (a failure is retried)
 
     @property

@@ -57,6 +57,8 @@ def locust_command(args: argparse.Namespace, extra: list[str]) -> list[str]:
         command += ["--rate", repr(args.rate)]
     if args.pace:
         command += ["--pace", repr(args.pace)]
+    if args.wait_for_platform:
+        command += ["--wait-for-platform", repr(args.wait_for_platform)]
     if args.processes != 1:
         command += ["--processes", str(args.processes)]
     return [*command, *extra, "ConstantRate" if args.rate else USER_CLASSES[args.scenario]]
@@ -163,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="gateway HOST:PORT (default: the credentials file's); https://HOST:PORT for a gateway "
                              "that speaks TLS (a cluster's Ingress), its certificate checked against the system's "
                              "roots or the CA file GOVSHARE_ROOT_CA names")
+    parser.add_argument("--wait-for-platform", type=positive(float), default=None, metavar="SECONDS",
+                        help="wait up to this long for a platform still starting to issue the first token (default: "
+                             "the run stops at once when the first IssueToken cannot reach the platform)")
     parser.add_argument("--credentials", type=Path, default=default_path())
     parser.add_argument("--system", default=DEFAULT_SYSTEM, help="demo business system to call as")
     parser.add_argument("--processes", type=_processes, default=1, help="Locust processes (-1: one per core)")

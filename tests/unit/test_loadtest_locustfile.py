@@ -152,13 +152,13 @@ def test_a_negative_rate_or_pace_is_refused(credentials: Path, option: str) -> N
 
 
 def test_a_platform_down_at_start_is_waited_for(credentials: Path, tmp_path: Path) -> None:
-    """No traceback per user: IssueToken's UNAVAILABLE is counted, logged once, tried again, and the calls start
-    when the gateway comes up."""
+    """With --wait-for-platform, no traceback per user: IssueToken's UNAVAILABLE is counted, logged once, tried
+    again, and the calls start when the gateway comes up."""
     port = free_port()
     log = tmp_path / "locust.log"
     with log.open("w") as output:
-        process = subprocess.Popen(locust_command(credentials, f"127.0.0.1:{port}", "8s"), cwd=ROOT,
-                                   stderr=output, stdout=subprocess.DEVNULL)
+        process = subprocess.Popen(locust_command(credentials, f"127.0.0.1:{port}", "8s", "--wait-for-platform", "30"),
+                                   cwd=ROOT, stderr=output, stdout=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 30
             while "IssueToken" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
@@ -175,6 +175,38 @@ def test_a_platform_down_at_start_is_waited_for(credentials: Path, tmp_path: Pat
     assert failed >= 2 and issued == failed + 1  # tried again until the token came, then not again
     calls, failures = requests(stderr, "Query person (hot)")
     assert calls > 0 and failures == 0
+
+
+@contextmanager
+def silent_listener(port: int) -> Iterator[None]:
+    """A port whose TCP connections are accepted (by the kernel's backlog) and never answered."""
+    with socket.create_server(("127.0.0.1", port)):
+        yield
+
+
+@pytest.mark.parametrize(("listening", "extra", "said"), [
+    (False, (), "UNAVAILABLE"),
+    (True, (), "DEADLINE_EXCEEDED"),
+    (False, ("--wait-for-platform", "2"), "waited 2s) failed UNAVAILABLE")])
+def test_a_host_out_of_reach_stops_the_run_at_its_first_issue_token(credentials: Path, listening: bool,
+                                                                    extra: tuple[str, ...], said: str) -> None:
+    """A --host where no platform answers (a typo, the platform not started, a listener that never speaks) ran the
+    whole run time making no call, and exited 1 after one line (a 3 s run against a silent listener took 17 s):
+    the first IssueToken that cannot reach the platform stops the run, in one line saying what was tried and what
+    to check, unless --wait-for-platform asks to wait for it (and then once that time is over)."""
+    port = free_port()
+    with silent_listener(port) if listening else contextlib.nullcontext():
+        started = time.monotonic()
+        result = locust(credentials, f"127.0.0.1:{port}", "30s", *extra)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    line = next(line for line in result.stderr.splitlines() if "could not reach the platform" in line)
+    assert f"IssueToken to 127.0.0.1:{port} (plaintext" in line and said in line
+    assert "--wait-for-platform" in line and "--host" in line
+    assert elapsed < 15, result.stderr[-2000:]  # not its 30 s
+    calls, failures = requests(result.stderr, "IssueToken")
+    assert calls == failures and (calls == 1 if not extra else calls >= 2)
 
 
 def test_refused_credentials_stop_the_run_with_one_line(credentials: Path) -> None:

@@ -251,6 +251,13 @@ def test_run_with_a_rate_is_open_loop_against_the_given_host(tmp_path: Path) -> 
     assert command[-1] == "ConstantRate"
     assert command[command.index("--rate") + 1] == "800.0"
     assert command[command.index("--host") + 1] == "10.0.0.5:50051"
+    assert "--wait-for-platform" not in command  # the first IssueToken not reaching it stops the run
+
+
+def test_run_passes_on_how_long_to_wait_for_a_platform_still_starting(tmp_path: Path) -> None:
+    args = build_parser().parse_args(["--wait-for-platform", "45", "--out", str(tmp_path)])
+    command = locust_command(args, [])
+    assert command[command.index("--wait-for-platform") + 1] == "45.0"
 
 
 def _bench_parser() -> argparse.ArgumentParser:
