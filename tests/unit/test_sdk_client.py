@@ -7,6 +7,7 @@ expired token — and records what the client really sent over the wire.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import contextlib
@@ -1388,6 +1389,56 @@ def test_a_client_reconnects_within_a_second_or_two_of_the_edges_return() -> Non
                     time.sleep(0.1)
         finally:
             server.stop(0)
+
+
+def _docs_plain_grpc_channel(endpoint: str) -> grpc.Channel:
+    """The channel docs/api.md's Calling makes for a client of the generated stubs without the SDK (its
+    ``channel = …`` evaluated as printed), to ``endpoint`` by the GOVSHARE_ENDPOINT it reads."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    match = re.search(r"```python\n(.*?)```", text.split("\n## Calling\n", 1)[1], re.DOTALL)
+    assert match, "no python block under ## Calling in docs/api.md"
+    made = next(node.value for node in ast.parse(match[1]).body if isinstance(node, ast.Assign)
+                and [getattr(target, "id", "") for target in node.targets] == ["channel"])
+    environ = {**os.environ, "GOVSHARE_ENDPOINT": endpoint}
+    return eval(compile(ast.Expression(made), "docs/api.md", "eval"),  # the docs' own line
+                {"grpc": grpc, "os": type("os", (), {"environ": environ})})
+
+
+def test_the_docs_plain_grpc_channel_reaches_a_restarted_edge_within_a_second_or_so() -> None:
+    """A client of the generated stubs (no SDK) made its channel as docs/api.md's Calling prints it, with gRPC's
+    default reconnection backoff (attempts at about 1, 2.6, 5.2, 9.4 s, then up to 120 s apart): an edge back
+    after 5.6 s was reached only at the attempt of about 9.4 s, every call failing UNAVAILABLE at once until then,
+    though the SDK's channel (grpc.max_reconnect_backoff_ms 1000) reached it within a second."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    channel = _docs_plain_grpc_channel(f"127.0.0.1:{port}")
+    call = channel.unary_unary("/govshare.catalog.v1.CatalogService/GetEntry")
+    try:
+        away_until = time.monotonic() + 5.6
+        while time.monotonic() < away_until:  # the edge is away; the business system keeps calling
+            with pytest.raises(grpc.RpcError):
+                call(b"", timeout=1)
+            time.sleep(0.1)
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), handlers=[grpc.method_handlers_generic_handler(
+            "govshare.catalog.v1.CatalogService",
+            {"GetEntry": grpc.unary_unary_rpc_method_handler(lambda request, context: b"")})])
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        server.start()
+        try:
+            back = time.monotonic()
+            while True:
+                try:
+                    call(b"", timeout=1)
+                    break
+                except grpc.RpcError as error:
+                    assert error.code() == grpc.StatusCode.UNAVAILABLE
+                    assert time.monotonic() - back < 1.5, "still UNAVAILABLE 1.5 s after the edge came back"
+                    time.sleep(0.05)
+        finally:
+            server.stop(0)
+    finally:
+        channel.close()
 
 
 def test_a_raw_stubs_future_call_answers_like_a_blocking_one(edge: tuple[FakeEdge, str]) -> None:
