@@ -53,10 +53,12 @@ def test_cardinality_comes_from_the_descriptors(table: RoutingTable) -> None:
 
 
 def test_only_the_sign_in_methods_are_anonymous(table: RoutingTable) -> None:
-    """A system's IssueToken, a person's SignIn and ExchangeOidcToken: their requests carry the credentials."""
+    """A system's IssueToken, a person's SignIn, ExchangeOidcToken and EnrolTotp (a person's own TOTP secret after
+    an administrator's reset, proved by their password): their requests carry the credentials."""
     assert {route.method for route in table if route.anonymous} == {
         "/govshare.authorization.v1.TokenService/IssueToken", "/govshare.authorization.v1.SessionService/SignIn",
-        "/govshare.authorization.v1.SessionService/ExchangeOidcToken"}
+        "/govshare.authorization.v1.SessionService/ExchangeOidcToken",
+        "/govshare.authorization.v1.SessionService/EnrolTotp"}
 
 
 @pytest.mark.parametrize("method", [
