@@ -1,8 +1,10 @@
-"""A private CA and a certificate for ``localhost`` it signed, for tests of TLS clients against a stand-in server."""
+"""A private CA and a certificate for ``localhost`` and 127.0.0.1 it signed, for tests of TLS clients against a
+stand-in server."""
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -16,7 +18,10 @@ def _name(common: str) -> x509.Name:
 
 
 def tls_pair() -> tuple[bytes, bytes, bytes]:
-    """A CA certificate, and a certificate for ``localhost`` it signed with its key (all PEM)."""
+    """A CA certificate, and a certificate for ``localhost`` and 127.0.0.1 it signed with its key (all PEM). A test
+    server bound to ``localhost:0`` may get a port free on one address family only, and a client dialling
+    ``localhost`` then reaches whatever else listens on that port in the other: such a test binds and dials
+    127.0.0.1."""
     now = dt.datetime.now(dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
 
@@ -26,7 +31,8 @@ def tls_pair() -> tuple[bytes, bytes, bytes]:
                    .not_valid_before(now - dt.timedelta(minutes=1)).not_valid_after(now + dt.timedelta(days=1))
                    .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
         if not ca:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]), critical=False)
         return builder.sign(ca_key, hashes.SHA256())
 
     pem = serialization.Encoding.PEM

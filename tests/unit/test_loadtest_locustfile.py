@@ -253,10 +253,10 @@ def test_a_gateway_named_https_is_called_with_tls(credentials: Path, tmp_path: P
     ca, certificate, key = tls_pair()
     (tmp_path / "ca.pem").write_bytes(ca)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[_Gateway(None)])
-    port = server.add_secure_port("localhost:0", grpc.ssl_server_credentials([(key, certificate)]))
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, certificate)]))
     server.start()
     try:
-        result = subprocess.run(locust_command(credentials, f"https://localhost:{port}", "2s"), cwd=ROOT, text=True,
+        result = subprocess.run(locust_command(credentials, f"https://127.0.0.1:{port}", "2s"), cwd=ROOT, text=True,
                                 capture_output=True, timeout=60, env=_with_root_ca(tmp_path / "ca.pem"))
     finally:
         server.stop(grace=None)

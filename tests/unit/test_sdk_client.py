@@ -1849,20 +1849,20 @@ def test_tls_with_a_private_root_ca(tmp_path, monkeypatch: pytest.MonkeyPatch) -
     fake = FakeEdge()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     server.add_generic_rpc_handlers(fake.handlers())
-    port = server.add_secure_port("localhost:0", grpc.ssl_server_credentials([(key, certificate)]))
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, certificate)]))
     server.start()
     try:
         (tmp_path / "ca.pem").write_bytes(ca)
         monkeypatch.setenv("GOVSHARE_ROOT_CA", str(tmp_path / "ca.pem"))
-        with Client(f"localhost:{port}", "sys-1", "s3cret") as client:
+        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret") as client:
             assert client.query("c", "k", purpose="work_reference").values == {"name": "某某公司"}
         monkeypatch.delenv("GOVSHARE_ROOT_CA")
         quick = RetryPolicy(max_attempts=1)
-        with Client(f"localhost:{port}", "sys-1", "s3cret", retry=quick) as client, \
+        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", retry=quick) as client, \
                 pytest.raises(Unavailable) as untrusted:
             client.query("c", "k", purpose="work_reference", timeout=5)  # the system roots do not know edge-ca
         assert "give root_certificates= or set GOVSHARE_ROOT_CA to the PEM file of the CA" in untrusted.value.message
-        with Client(f"localhost:{port}", "sys-1", "s3cret", plaintext=True, retry=quick) as client, \
+        with Client(f"127.0.0.1:{port}", "sys-1", "s3cret", plaintext=True, retry=quick) as client, \
                 pytest.raises(Unavailable):
             client.query("c", "k", purpose="work_reference", timeout=5)
         assert len(fake.issued) == 1  # the secret went only over the verified connection
