@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import shutil
@@ -128,6 +129,18 @@ def test_the_docs_snippet_is_the_example_and_under_ten_lines() -> None:
     assert snippet == EXAMPLE.read_text(encoding="utf-8")
     assert len(snippet.strip().splitlines()) < 10
     assert f"```python\n{snippet}```" in (SDK / "README.md").read_text(encoding="utf-8")  # the SDK's README too
+
+
+def test_the_raw_grpc_example_takes_the_largest_reply_the_platform_sends() -> None:
+    """A plain gRPC channel keeps gRPC's 4 MiB receive limit unless told otherwise, and the platform answers up to
+    MAX_MESSAGE_BYTES: a larger reply is refused by the caller's own client after it was answered, audited and
+    counted against the grant. The example business systems copy must set the limit the platform sends."""
+    from services.runtime.server import MAX_MESSAGE_BYTES
+
+    snippet = raw_grpc_snippet()
+    match = re.search(r'\("grpc\.max_receive_message_length",\s*([\d\s*]+)\)', snippet)
+    assert match, "docs/api.md's raw gRPC example leaves gRPC's 4 MiB receive limit"
+    assert math.prod(int(factor) for factor in match.group(1).split("*")) >= MAX_MESSAGE_BYTES
 
 
 async def test_no_server_dependency_is_installed(fresh_python: Path) -> None:
