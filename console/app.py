@@ -271,7 +271,10 @@ async def ended_post(console: Console, request: Request) -> Response:
 #: Why a sign-in ended, by the reason the platform refused its token with (services.runtime.system_states): the
 #: sign-in page's ``ended`` parameter. Any other reason (the token expired, signed out elsewhere) is an expiry.
 ENDED_BY = {"PERSON_DISABLED": "disabled", "ACCOUNT_DISABLED": "disabled", "ROLES_CHANGED": "roles",
-            "CREDENTIALS_RESET": "reset"}
+            "CREDENTIALS_RESET": "reset",
+            # 修改密码 refused because an administrator reset the person's password or TOTP meanwhile: the change was
+            # not made and the reset ended every session, this one too (it said 登录已过期).
+            "CREDENTIALS_CHANGED": "reset"}
 #: What the sign-in page says for each: a disabled person was told 登录已过期, signed in again and only then read
 #: that the account was disabled, without whom to ask; a person whose roles changed thought their session timed out.
 ENDED_MESSAGES = {

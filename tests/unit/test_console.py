@@ -1176,6 +1176,20 @@ def test_a_session_ended_by_an_administrators_reset_says_so_not_expired() -> Non
     assert login_redirect(True, "SESSION_ENDED").headers["location"] == "/login?expired=1"
 
 
+def test_a_password_change_cut_by_an_administrators_reset_says_so_not_expired() -> None:
+    """修改密码 while an administrator reset the person's password or TOTP is refused CREDENTIALS_CHANGED (the change
+    not made, every session ended by the reset): the console sent the person to 登录已过期, as if their session had
+    timed out, and they tried their old password again. It now says the administrator reset it."""
+    import grpc
+
+    from console.errors import Problem
+    from console.pages import _refused
+
+    problem = Problem("your password or authenticator was reset while you were changing it",
+                      code=grpc.StatusCode.UNAUTHENTICATED, reason="CREDENTIALS_CHANGED")
+    assert _refused(None, None, problem).headers["location"] == "/login?ended=reset"  # type: ignore[arg-type]
+
+
 def test_the_home_pages_disputes_say_the_working_days_left() -> None:
     """首页's 待处理的异议 said 期限 and, once past it, 已逾期: a dispute due tomorrow read like one due next week, and
     one late by a day like one late by a month, where the applications beside them say 仅剩 N 个工作日 and 已逾期 N
