@@ -29,7 +29,8 @@ def person_pb(person: PersonRecord) -> persons_pb2.Person:
         lock_expire_time=to_timestamp(person.lock_until) if locked else None,
         local_account=bool(person.password_hash), create_time=to_timestamp(person.create_time), etag=person.etag,
         password_change_required=person.password_change_required, idp_issuer=person.oidc_issuer or "",
-        idp_subject=person.oidc_subject or "")
+        idp_subject=person.oidc_subject or "",
+        totp_enrolment_required=person.totp_enrolment_required and bool(person.password_hash))
 
 
 def _session_pb(issued: tokens.IssuedToken, session_end: int, person: PersonRecord) -> persons_pb2.Session:

@@ -1041,6 +1041,34 @@ async def test_a_totp_reset_by_an_administrator_is_enrolled_by_the_person_alone(
     assert any(json.loads(e.details_json).get("totp_enrolled") for e in events["session.sign_in"])
 
 
+async def test_an_administrator_sees_who_has_not_enrolled_an_authenticator(platform) -> None:  # type: ignore[no-untyped-def]
+    """After an administrator's TOTP reset the person enrols their own authenticator at their next sign-in, and the
+    administrator was shown nothing: the person looked like any other, so nobody could tell who had not finished
+    (or who had been reset and not signed in since). Person.totp_enrolment_required says it until a code of the
+    person's own authenticator signs in."""
+    admin, admin_totp = await create_person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
+    admin_session = await sign_in(platform, admin, admin_totp)
+    person, _ = await create_person(platform, "police", persons_pb2.PERSON_ROLE_APPLICANT)
+
+    async def pending() -> bool:
+        read = await _admin(platform).GetPerson(persons_pb2.GetPersonRequest(id=person.id),
+                                                metadata=bearer(admin_session), timeout=10)
+        return read.person.totp_enrolment_required
+
+    assert not await pending()
+    await _admin(platform).ResetPersonTotp(persons_pb2.ResetPersonTotpRequest(id=person.id),
+                                           metadata=bearer(admin_session), timeout=10)
+    assert await pending()
+    listed = await _admin(platform).ListPersons(persons_pb2.ListPersonsRequest(text=person.username),
+                                                metadata=bearer(admin_session), timeout=10)
+    assert [p.totp_enrolment_required for p in listed.persons] == [True]
+    own = pyotp.parse_uri((await _sessions(platform).EnrolTotp(persons_pb2.EnrolTotpRequest(
+        username=person.username, password=PASSWORD), timeout=10)).totp_provisioning_uri)
+    assert await pending()  # enrolled, not yet confirmed by a sign-in
+    await sign_in(platform, person, own)
+    assert not await pending()
+
+
 async def test_a_secret_an_older_release_showed_the_administrator_is_renewed_at_the_password_change(  # type: ignore[no-untyped-def]
         platform) -> None:
     """An account an older release's administrator created: they were shown its TOTP secret with its password

@@ -200,6 +200,8 @@ async def test_password_and_totp_resets_show_the_new_secret_once(context, consol
     assert await admin.locator("#totp-secret").count() == 0
     await _accessible(admin)
     await shot(admin, console_server, "55_person_totp_reset")
+    await admin.goto(view)  # and the person's page says the person has not enrolled one yet
+    assert "尚未绑定身份验证器" in await admin.locator("main").inner_text()
     await context.clear_cookies()
     page = await login(context, target, new_password)
     assert "请先绑定您自己的身份验证器" in await page.get_by_role("alert").inner_text()

@@ -38,7 +38,7 @@ PERSON_STATE_ACTIVE: PersonState
 PERSON_STATE_DISABLED: PersonState
 
 class Person(_message.Message):
-    __slots__ = ("id", "username", "display_name", "department_code", "roles", "state", "lock_expire_time", "local_account", "create_time", "etag", "password_change_required", "idp_issuer", "idp_subject")
+    __slots__ = ("id", "username", "display_name", "department_code", "roles", "state", "lock_expire_time", "local_account", "create_time", "etag", "password_change_required", "idp_issuer", "idp_subject", "totp_enrolment_required")
     ID_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class Person(_message.Message):
     PASSWORD_CHANGE_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     IDP_ISSUER_FIELD_NUMBER: _ClassVar[int]
     IDP_SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    TOTP_ENROLMENT_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     id: str
     username: str
     display_name: str
@@ -65,7 +66,8 @@ class Person(_message.Message):
     password_change_required: bool
     idp_issuer: str
     idp_subject: str
-    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., department_code: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[PersonRole, str]]] = ..., state: _Optional[_Union[PersonState, str]] = ..., lock_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., local_account: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., password_change_required: _Optional[bool] = ..., idp_issuer: _Optional[str] = ..., idp_subject: _Optional[str] = ...) -> None: ...
+    totp_enrolment_required: bool
+    def __init__(self, id: _Optional[str] = ..., username: _Optional[str] = ..., display_name: _Optional[str] = ..., department_code: _Optional[str] = ..., roles: _Optional[_Iterable[_Union[PersonRole, str]]] = ..., state: _Optional[_Union[PersonState, str]] = ..., lock_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., local_account: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., password_change_required: _Optional[bool] = ..., idp_issuer: _Optional[str] = ..., idp_subject: _Optional[str] = ..., totp_enrolment_required: _Optional[bool] = ...) -> None: ...
 
 class Session(_message.Message):
     __slots__ = ("token", "expire_time", "session_expire_time", "person")
