@@ -94,12 +94,12 @@ def key_mask_rule(plan: Plan, key_item: str, catalog_rule: str | None) -> str | 
 def normalize_claim(value: str) -> str:
     """The form values are compared in: compatibility-normalised (full-width digits and letters typed
     at a desk become ASCII), trimmed, without blanks beside Han characters, a name's separator dot as the
-    间隔号 ``·`` whichever dot was typed, and
-    with an ID number's check character ``x`` upper case."""
-    value = _BLANKS_BESIDE_HAN.sub("", unicodedata.normalize("NFKC", value).strip().translate(_NAME_DOTS))
-    if value.endswith("x"):
-        value = value[:-1] + "X"
-    return value
+    间隔号 ``·`` whichever dot was typed, and Latin letters in one case (casefold).
+
+    Case tells nothing apart in what a catalog's items hold (names, addresses, licence numbers, an ID number's
+    check character ``x``): a foreigner's name is held as the passport and the 永久居留身份证 print it, JOHN SMITH,
+    and a desk types John Smith; a company's 北京ABC科技 is typed 北京abc科技. Han characters have no case."""
+    return _BLANKS_BESIDE_HAN.sub("", unicodedata.normalize("NFKC", value).strip().translate(_NAME_DOTS)).casefold()
 
 
 def same_value(claimed: str, actual: str) -> bool:
