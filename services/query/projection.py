@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from govshare.query.v1 import query_pb2
 from services.query.keys import IME_ZERO
+from services.runtime.identifiers import second_generation
 from services.runtime.masking import Masker
 from services.runtime.workdays import CHINA
 
@@ -227,17 +228,33 @@ def _code_text(value: str) -> str:
     return "".join(value.split()).upper().translate(IME_ZERO)
 
 
+def same_citizen_id(claimed: str, actual: str) -> bool:
+    """Whether a claimed 公民身份号码 is the provider's, either of them perhaps the first-generation 15-digit number
+    the other became (GB 11643-1999: 19 before the year, the check character computed): a desk copies the number
+    off an old document, or a department's table still holds it. The conversion is one to one (a 15-digit number
+    becomes one 18-character number, whose year starts 19), so no other person's number agrees."""
+    return _second_generation_text(claimed) == _second_generation_text(actual)
+
+
+def _second_generation_text(value: str) -> str:
+    """A 公民身份号码 as same_code compares it, a 15-digit one in the 18-character form it became."""
+    text = normalize_claim(_code_text(value)).upper()
+    return second_generation(text) or text
+
+
 def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            numeric_items: frozenset[str] = frozenset(),
            upper_case_items: frozenset[str] = frozenset(),
            date_items: frozenset[str] = frozenset(),
-           units: Mapping[str, str] | None = None) -> dict[str, int]:
+           units: Mapping[str, str] | None = None,
+           citizen_id_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
 
     Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise,
     followed or not by the unit ``units`` names for the item (its name's: 注册资本(万元)), and those in
     ``date_items`` (its date type) the same date written otherwise;
-    items in ``upper_case_items`` (codes upper case by standard) match in either case.
+    items in ``upper_case_items`` (codes upper case by standard) match written in groups, and those in
+    ``citizen_id_items`` (公民身份号码) the first-generation 15-digit number of the record's (or the reverse).
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
@@ -245,5 +262,6 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
     return {item: MATCH if same_value(claimed, actual := values.get(item, ""))
             or (item in numeric_items and same_number(claimed, actual, (units or {}).get(item, "")))
             or (item in upper_case_items and same_code(claimed, actual))
+            or (item in citizen_id_items and same_citizen_id(claimed, actual))
             or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

@@ -53,6 +53,9 @@ class Resource:
     #: Items the catalog marks as 公民身份号码 or 统一社会信用代码: upper case by standard, so a claimed
     #: ``91451402024600190c`` is the record's ``91451402024600190C`` (as the same key finds the record).
     upper_case_items: frozenset[str] = frozenset()
+    #: Items the catalog marks as 公民身份号码: a claimed first-generation 15-digit number is the record's
+    #: 18-character one it became (projection.same_citizen_id).
+    citizen_id_items: frozenset[str] = frozenset()
     #: Items the catalog declares dates (日期型): verified as dates (2009年8月30日 is the record's 2009-08-30).
     date_items: frozenset[str] = frozenset()
     #: The key item's machine name, and its mask rule when the catalog marks it sensitive: an export row's key
@@ -86,6 +89,8 @@ class Resource:
             numeric_units=_units(entry),
             upper_case_items=frozenset(item.machine_name for item in entry.items
                                        if item.identifier in UPPER_CASE_KINDS),
+            citizen_id_items=frozenset(item.machine_name for item in entry.items
+                                       if item.identifier == catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID),
             date_items=frozenset(item.machine_name for item in entry.items
                                  if item.data_type == catalog_pb2.DATA_TYPE_DATE),
             key_item=entry.key_item,

@@ -264,3 +264,20 @@ def test_verify_reads_latin_letters_in_a_name_in_either_case() -> None:
                    {"mixed": "李B明"}):
         assert set(verify(claims, record).values()) == {MISMATCH}, claims
     assert verify({"name": "john smith"}, {"name": "John Smith"}) == {"name": MATCH}
+
+
+def test_verify_reads_a_first_generation_citizen_id_as_the_number_it_became() -> None:
+    """A desk copies 公民身份号码 342322491106045 off an old document (the first-generation 15-digit number) of the
+    person whose record holds 342322194911060454, the number it became (GB 11643-1999): 一致, as is the 18-digit
+    claim of a department's record still holding the 15-digit one; another person's number is not, nor a credit code
+    item or a text item so written."""
+    record = {"citizen_id": "342322194911060454", "old_id": "342322491106045", "holder_id": "342322194911060454"}
+    ids = frozenset({"citizen_id", "old_id"})
+    for claims in ({"citizen_id": "342322491106045"}, {"citizen_id": " ３４２３２２４９１１０６０４５ "},
+                   {"old_id": "342322194911060454"}, {"old_id": "342322491106045"}):
+        assert verify(claims, record, upper_case_items=ids, citizen_id_items=ids) == dict.fromkeys(
+            claims, MATCH), claims
+    for claims in ({"citizen_id": "342322491106046"}, {"citizen_id": "34232249110604"},
+                   {"holder_id": "342322491106045"}, {"old_id": "342322194911060455"}):
+        assert verify(claims, record, upper_case_items=ids | {"holder_id"}, citizen_id_items=ids) == dict.fromkeys(
+            claims, MISMATCH), claims
