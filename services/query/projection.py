@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
+from govshare.catalog.v1 import catalog_pb2
 from govshare.query.v1 import query_pb2
-from services.query.keys import IME_ZERO
+from services.query.keys import CODE_KINDS, IME_ZERO, key_error, normalize_key
 from services.runtime.identifiers import second_generation
 from services.runtime.masking import Masker
 from services.runtime.workdays import CHINA
@@ -52,6 +53,7 @@ _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 # names a moment, not the day the item records, and is compared as written.
 _TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=日))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
                           r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\Z", re.IGNORECASE)
+_ARABIC_DIGIT = re.compile("[0-9]")
 _HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
 
 
@@ -159,14 +161,26 @@ def _arabic_date(text: str) -> str:
 
 def date_of(value: str) -> date | None:
     """The date ``value`` writes in one of the desk's forms (blanks and full-width digits allowed), else None."""
+    written = _date_fields(value)
+    return _day(written) if written is not None else None
+
+
+def _day(written: tuple[int, int, int]) -> date | None:
+    """The day of (year, month, day), or None when the calendar has none (2015-02-30, 2015-13-05)."""
+    try:
+        return date(*written)
+    except ValueError:
+        return None
+
+
+def _date_fields(value: str) -> tuple[int, int, int] | None:
+    """The year, month and day ``value`` writes in one of the desk's forms, whether or not the calendar has that
+    day, else None."""
     text = _arabic_date("".join(normalize_claim(value).split()))
     for form in _DATE_FORMS:
         if (found := form.fullmatch(text)) is not None:
             year, month, day = (int(part) for part in found.groups() if part.isdigit())
-            try:
-                return date(year, month, day)
-            except ValueError:
-                return None
+            return year, month, day
     return None
 
 
@@ -201,6 +215,40 @@ def _offset(zone: str) -> timezone:
     digits = zone[1:].replace(":", "")
     delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
     return timezone(-delta if zone[0] == "-" else delta)
+
+
+def claim_error(claimed: str, code_kind: int = 0, is_date: bool = False, is_number: bool = False) -> str | None:
+    """Why ``claimed`` is no value of its item's type, or None: a 公民身份号码, 统一社会信用代码 or 行政区划代码
+    (``code_kind``, the item's identifier kind) that is no valid code, read as the key is (and written in groups,
+    or in its first-generation 15 digits, as a claim may be); a date (``is_date``) written in a desk's form that
+    the calendar does not have (2015-02-30); a number (``is_number``) written without a digit (贰佰万元整).
+
+    Such a claim was told 不一致 as if the record disagreed, when it was never compared: the desk mistyped it. Read
+    from the claim alone, so the refusal tells nothing of the record. A word in a date item (长期, as 有效期至
+    holds for a licence without end) may be what the record holds, and is compared as written."""
+    if code_kind in CODE_KINDS:
+        return _code_claim_error(code_kind, claimed)
+    if is_date and (written := _date_fields(_without_time_of_day(claimed))) is not None and _day(written) is None:
+        return "is no day of the calendar: claim the date as the document gives it, as 2015-09-05 or 2015年9月5日"
+    if is_number and _ARABIC_DIGIT.search(normalize_claim(claimed).translate(IME_ZERO)) is None:
+        return "is not a number: claim it in Arabic digits, as 200 or 200.00 (followed or not by the item's unit)"
+    return None
+
+
+def _code_claim_error(kind: int, claimed: str) -> str | None:
+    """Why a claimed code of ``kind`` is no valid one (keys.key_error), read as same_code and same_citizen_id
+    read it: without blanks, its first-generation 15 digits as the number they became."""
+    code = normalize_key(kind, "".join(claimed.split()))
+    if kind == catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID:
+        code = second_generation(code) or code
+    return key_error(kind, code)
+
+
+def _without_time_of_day(value: str) -> str:
+    """``value`` without the time of day a calling system sends a date column with (2015-09-05 00:00:00)."""
+    text = normalize_claim(value)
+    found = _TIME_OF_DAY.search(text)
+    return text[:found.start()] if found is not None else text
 
 
 def same_date(claimed: str, actual: str) -> bool:

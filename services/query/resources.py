@@ -15,7 +15,7 @@ import grpc
 
 from govshare.catalog.v1 import catalog_pb2
 from govshare.common.v1 import common_pb2
-from services.query.keys import UPPER_CASE_KINDS, normalize_key
+from services.query.keys import CODE_KINDS, UPPER_CASE_KINDS, normalize_key
 from services.runtime.catalog_client import CatalogCache
 from services.runtime.errors import ServiceError
 
@@ -53,6 +53,9 @@ class Resource:
     #: Items the catalog marks as 公民身份号码 or 统一社会信用代码: upper case by standard, so a claimed
     #: ``91451402024600190c`` is the record's ``91451402024600190C`` (as the same key finds the record).
     upper_case_items: frozenset[str] = frozenset()
+    #: The identifier kind of each item the catalog marks as a code (公民身份号码, 统一社会信用代码, 行政区划代码): a
+    #: claim of one that is no valid code is refused naming it (projection.claim_error).
+    code_items: Mapping[str, int] = field(default_factory=dict)
     #: Items the catalog marks as 公民身份号码: a claimed first-generation 15-digit number is the record's
     #: 18-character one it became (projection.same_citizen_id).
     citizen_id_items: frozenset[str] = frozenset()
@@ -89,6 +92,7 @@ class Resource:
             numeric_units=_units(entry),
             upper_case_items=frozenset(item.machine_name for item in entry.items
                                        if item.identifier in UPPER_CASE_KINDS),
+            code_items={item.machine_name: item.identifier for item in entry.items if item.identifier in CODE_KINDS},
             citizen_id_items=frozenset(item.machine_name for item in entry.items
                                        if item.identifier == catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID),
             date_items=frozenset(item.machine_name for item in entry.items

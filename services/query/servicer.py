@@ -164,6 +164,23 @@ def _trace_id() -> str:
     return format(context.trace_id, "032x") if context.trace_id else ""
 
 
+def _claim_violations(claims: Mapping[str, str], resource: Resource) -> list[FieldViolation]:
+    """What is wrong with each claim of a Verify: an item the resource does not have, an empty value, or a value
+    that is none of its item's type (projection.claim_error: a code that is no valid code, a day the calendar does
+    not have, a number without a digit), which the record was never compared with."""
+    refused: list[FieldViolation] = []
+    for item, value in claims.items():
+        field = f'claims["{clean(item, 64)}"]'
+        if item not in resource.items:
+            refused.append(FieldViolation(field, not_an_item(item, resource)))
+        elif not value.strip():
+            refused.append(FieldViolation(field, "claim a non-empty value"))
+        elif (problem := projection.claim_error(value, resource.code_items.get(item, 0), item in resource.date_items,
+                                                item in resource.numeric_items)) is not None:
+            refused.append(FieldViolation(field, problem))
+    return refused
+
+
 def _purpose_violations(purpose: common_pb2.Purpose, field: str = "purpose.type") -> list[FieldViolation]:
     """R-USE-1: every use declares one of the purpose classes, and its free text as the audit keeps it."""
     violations = purpose_text_violations(purpose.text)
@@ -520,13 +537,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         if problem is not None:
             violations.append(FieldViolation("key", problem))
         claims = dict(request.claims)
-        refused_claims: list[FieldViolation] = []
-        for item, value in claims.items():
-            field = f'claims["{clean(item, 64)}"]'
-            if item not in resource.items:
-                refused_claims.append(FieldViolation(field, not_an_item(item, resource)))
-            elif not value.strip():
-                refused_claims.append(FieldViolation(field, "claim a non-empty value"))
+        refused_claims = _claim_violations(claims, resource)
         if violations or refused_claims:
             # By item name: a map's order is none (each process its own), so the same request was refused with
             # its claims in another order, and another 24 of them named, at every call. Sorted on refusal only.

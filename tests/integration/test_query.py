@@ -622,6 +622,26 @@ async def test_verification_of_a_credit_code_in_lower_case_is_a_match(mesh: Mesh
                                        "name": query_pb2.VERIFY_OUTCOME_MISMATCH}
 
 
+async def test_verification_refuses_a_claim_that_is_no_value_of_its_item_type(mesh: Mesh) -> None:
+    """A claimed 统一社会信用代码 with a wrong check character, a 成立日期 of 30 February or a 注册资本 in words is
+    INVALID_ARGUMENT naming the claim, not 不一致: the desk mistyped it, the record was never compared; a 15-digit
+    公民身份号码 claim is still compared."""
+    key = next(iter(mesh.entities))
+    wrong_check = key[:-1] + next(c for c in "0123456789ABCDEFGHJKLMNPQRTUWXY" if c != key[-1])
+    error = await refused(mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["entities"], key=key, purpose=CHECK,
+        claims={"credit_code": wrong_check, "established_date": "2010年2月30日", "registered_capital": "贰佰万元整",
+                "name": "2010年2月30日"}), metadata=mesh.md(mesh.other), timeout=10))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(error) == {'claims["credit_code"]', 'claims["established_date"]', 'claims["registered_capital"]'}
+    assert "check character" in error.details() and wrong_check not in error.details()
+    person = next(k for k in mesh.persons if k[6:8] == "19")
+    verified = await mesh.query.Verify(query_pb2.VerifyRequest(
+        resource_code=mesh.codes["population"], key=person, claims={"citizen_id": person[:6] + person[8:17]},
+        purpose=CHECK), metadata=mesh.md(mesh.other), timeout=10)
+    assert dict(verified.outcomes) == {"citizen_id": query_pb2.VERIFY_OUTCOME_MATCH}
+
+
 async def test_verification_of_a_person_by_basic_items_and_refusal_beyond(mesh: Mesh) -> None:
     key, record = next((k, r) for k, r in mesh.persons.items() if k.endswith("X"))
     verified = await mesh.query.Verify(query_pb2.VerifyRequest(

@@ -281,3 +281,29 @@ def test_verify_reads_a_first_generation_citizen_id_as_the_number_it_became() ->
                    {"holder_id": "342322491106045"}, {"old_id": "342322194911060455"}):
         assert verify(claims, record, upper_case_items=ids | {"holder_id"}, citizen_id_items=ids) == dict.fromkeys(
             claims, MISMATCH), claims
+
+
+def test_a_claim_that_is_no_value_of_its_item_type_is_named_not_compared() -> None:
+    """A mistyped 公民身份号码 or 统一社会信用代码, a day the calendar does not have, a number in words: each is
+    refused as no value of its type; what a desk types of a right value (groups, full width, lower case, the 15-digit
+    number, a midnight, a unit, a word such as 长期 that a date item may hold) is not."""
+    citizen, credit, region = (catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID, catalog_pb2.IDENTIFIER_KIND_CREDIT_CODE,
+                               catalog_pb2.IDENTIFIER_KIND_REGION_CODE)
+    for claimed in ("342322194911060454", "342322 19491106 0454", "34232219491106〇454", "342322491106045",
+                    "１１０１０５１９４９１２３１００２ｘ"):
+        assert projection.claim_error(claimed, citizen) is None, claimed
+    assert "check character" in projection.claim_error("342322194911060455", citizen)
+    assert "18 characters" in projection.claim_error("34232219491106045", citizen)
+    assert "invalid birth date" in projection.claim_error("342322491306045", citizen)  # 15 digits, month 13
+    assert projection.claim_error("91451402024600190c", credit) is None
+    assert "check character" in projection.claim_error("91451402024600190D", credit)
+    assert projection.claim_error("110105", region) is None and projection.claim_error("11010", region)
+    for claimed in ("2015-09-05", "2015年9月5日", "2015-09-05 00:00:00", "2015-09-05 14:30", "长期", "2016-02-29"):
+        assert projection.claim_error(claimed, is_date=True) is None, claimed
+    for claimed in ("2015-02-30", "2015年13月5日", "20150932", "2015-02-29 00:00:00", "二〇一五年二月三十日"):
+        assert "no day of the calendar" in projection.claim_error(claimed, is_date=True), claimed
+    for claimed in ("200", "200.00万元", "２〇〇", "200元", "1,000"):
+        assert projection.claim_error(claimed, is_number=True) is None, claimed
+    for claimed in ("贰佰万元整", "两百", "abc"):
+        assert "not a number" in projection.claim_error(claimed, is_number=True), claimed
+    assert projection.claim_error("2015-02-30") is None and projection.claim_error("贰佰") is None
