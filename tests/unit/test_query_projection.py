@@ -307,3 +307,12 @@ def test_a_claim_that_is_no_value_of_its_item_type_is_named_not_compared() -> No
     for claimed in ("贰佰万元整", "两百", "abc"):
         assert "not a number" in projection.claim_error(claimed, is_number=True), claimed
     assert projection.claim_error("2015-02-30") is None and projection.claim_error("贰佰") is None
+
+
+def test_verify_compares_han_characters_as_written_not_folding_traditional_to_simplified() -> None:
+    """武文輝 is not the record's 武文辉, nor 於 于 nor 範 范 (different surnames a folding would join): a name is
+    claimed as registered. A compatibility ideograph, the same character encoded twice, is the one it duplicates."""
+    for claimed, actual in (("武文輝", "武文辉"), ("於明", "于明"), ("範冰", "范冰"), ("蕭紅", "萧红"),
+                            ("于明", "於明")):
+        assert verify({"name": claimed}, {"name": actual}) == {"name": MISMATCH}, claimed
+    assert verify({"name": "\uf900明"}, {"name": "\u8c48明"}) == {"name": MATCH}  # 豈 (U+F900) is 豈 (U+8C48)
