@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from govshare.catalog.v1 import catalog_pb2
 from govshare.query.v1 import query_pb2
 from services.query.keys import CODE_KINDS, IME_ZERO, key_error, normalize_key
+from services.runtime import errors
 from services.runtime.identifiers import second_generation
 from services.runtime.masking import Masker
 from services.runtime.workdays import CHINA
@@ -54,6 +55,7 @@ _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=日))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
                           r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\Z", re.IGNORECASE)
 _ARABIC_DIGIT = re.compile("[0-9]")
+_BLANK = re.compile(r"\s")
 _HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
 
 
@@ -225,7 +227,13 @@ def claim_error(claimed: str, code_kind: int = 0, is_date: bool = False, is_numb
 
     Such a claim was told 不一致 as if the record disagreed, when it was never compared: the desk mistyped it. Read
     from the claim alone, so the refusal tells nothing of the record. A word in a date item (长期, as 有效期至
-    holds for a licence without end) may be what the record holds, and is compared as written."""
+    holds for a licence without end) may be what the record holds, and is compared as written.
+
+    Any claim holding a character nobody sees (a zero-width space, a direction mark, a byte order mark, copied
+    with a name from a web page or a document) is refused naming it and where: it was 不一致 of the record the
+    desk saw typed. Blanks are not such characters (they are compared as normalize_claim says)."""
+    if (hidden := errors.invisible_character(_BLANK.sub(" ", claimed))) is not None:
+        return hidden
     if code_kind in CODE_KINDS:
         return _code_claim_error(code_kind, claimed)
     if is_date and (written := _date_fields(_without_time_of_day(claimed))) is not None and _day(written) is None:

@@ -316,3 +316,16 @@ def test_verify_compares_han_characters_as_written_not_folding_traditional_to_si
                             ("于明", "於明")):
         assert verify({"name": claimed}, {"name": actual}) == {"name": MISMATCH}, claimed
     assert verify({"name": "\uf900明"}, {"name": "\u8c48明"}) == {"name": MATCH}  # 豈 (U+F900) is 豈 (U+8C48)
+
+
+def test_a_claim_holding_a_character_nobody_sees_is_refused_naming_it() -> None:
+    """武文辉 copied from a web page with a zero-width space, a direction mark or a byte order mark was 不一致 of the
+    record's 武文辉, the desk seeing the same three characters: it is refused naming the character and where, any
+    item's claim alike; blanks (a tab, a line break at its end) are not such characters."""
+    for claimed in ("武文\u200b辉", "\u202a武文辉\u202c", "武文辉\ufeff", "武文\u200e辉"):
+        problem = projection.claim_error(claimed)
+        assert problem is not None and f"U+{ord(claimed.strip('武文辉')[0]):04X}" in problem, claimed
+        assert "武文辉" not in problem
+    assert "U+200B" in projection.claim_error("342322\u200b194911060454", catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID)
+    for claimed in ("武文辉\r\n", "\t武文辉", "武\u3000文辉", "武文辉\u00a0"):
+        assert projection.claim_error(claimed) is None, claimed
