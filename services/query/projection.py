@@ -29,9 +29,10 @@ MISMATCH = query_pb2.VERIFY_OUTCOME_MISMATCH
 NO_RECORD = query_pb2.VERIFY_OUTCOME_NO_RECORD
 # The ways a date is written at a desk: 2009-08-30 (the record's), 2009/8/30, 2009.08.30, 20090830, and
 # 2009年8月30日 as a business licence or an ID card prints it.
-# The separator of a name's parts (买买提·艾力, GB 11643's 间隔号 U+00B7) as other keyboards and fonts give it: a
-# bullet, a hyphenation point, the katakana middle dot (NFKC's form of the half-width one), operator dots.
-_NAME_DOTS = str.maketrans(dict.fromkeys("\u2022\u2027\u2219\u22c5\u2e31\u30fb\ua78f", "\u00b7"))
+# The separator of a name's parts (买买提·艾力, GB 11643's 间隔号 U+00B7, the one 民委发〔2016〕33号 asks every
+# system to store) as other keyboards, fonts and systems give it: a bullet, a hyphenation point, the katakana middle
+# dot (NFKC's form of the half-width one), operator dots, and the black circle some banks' systems put there.
+_NAME_DOTS = str.maketrans(dict.fromkeys("\u2022\u2027\u2219\u22c5\u25cf\u2e31\u30fb\ua78f", "\u00b7"))
 # Blanks beside a Han character (or a name's separator dot): 武 文辉 typed at a desk is 武文辉, no Chinese name
 # holds a space; and 滨河路 519 号, as many type digits and Latin letters within Chinese text (the blank typesetting
 # puts there), is the record's 滨河路519号. Between Latin letters or digits a blank still counts (John Smith is

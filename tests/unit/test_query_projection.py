@@ -233,10 +233,10 @@ def test_verify_reads_a_date_sent_with_its_midnight_as_the_date() -> None:
 
 
 def test_verify_reads_every_middle_dot_of_a_name_as_the_separator() -> None:
-    """买买提·艾力 typed with a bullet, a katakana or half-width middle dot is the record's name; a name without
-    the separator, or with another character there, is not."""
+    """买买提·艾力 typed with a bullet, a katakana or half-width middle dot, or the black circle some banks' systems
+    put there, is the record's name; a name without the separator, or with another character there, is not."""
     record = {"name": "买买提·艾力"}
-    for written in ("买买提•艾力", "买买提・艾力", "买买提･艾力", "买买提‧艾力", "买买提·艾力 "):
+    for written in ("买买提•艾力", "买买提・艾力", "买买提･艾力", "买买提‧艾力", "买买提·艾力 ", "买买提●艾力"):
         assert verify({"name": written}, record) == {"name": MATCH}, written
     for written in ("买买提艾力", "买买提-艾力", "买买提.艾力"):
         assert verify({"name": written}, record) == {"name": MISMATCH}, written
