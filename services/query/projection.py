@@ -56,6 +56,10 @@ _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _TIME_OF_DAY = re.compile(r"(?:T|\s+|(?<=日))(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
                           r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\Z", re.IGNORECASE)
 _ARABIC_DIGIT = re.compile("[0-9]")
+# How a 逻辑型 (logical) value is written: true/false as a department's 前置机 sends a boolean (t/f as PostgreSQL
+# prints one), 1/0, Y/N, yes/no, and 是/否 as a desk says it (casefolded: TRUE, Yes).
+_TRUTHS = {**dict.fromkeys(("true", "t", "1", "y", "yes", "是"), True),
+           **dict.fromkeys(("false", "f", "0", "n", "no", "否"), False)}
 _BLANK = re.compile(r"\s")
 _HAN_DATE = re.compile(f"([{_HAN_DIGITS}]{{4}})年([{_HAN_DIGITS}十]{{1,3}})月([{_HAN_DIGITS}十]{{1,3}})日")
 
@@ -220,11 +224,25 @@ def _offset(zone: str) -> timezone:
     return timezone(-delta if zone[0] == "-" else delta)
 
 
-def claim_error(claimed: str, code_kind: int = 0, is_date: bool = False, is_number: bool = False) -> str | None:
+def truth_of(value: str) -> bool | None:
+    """The yes or no a logical value writes (true, 是, 1, Y; false, 否, 0, N), else None."""
+    return _TRUTHS.get(normalize_claim(value))
+
+
+def same_truth(claimed: str, actual: str) -> bool:
+    """Whether a claimed yes or no is the provider's however each is written: a 逻辑型 item leaves a department's
+    前置机 as true/false, and a desk claims 是 or 否."""
+    claimed_truth = truth_of(claimed)
+    return claimed_truth is not None and claimed_truth == truth_of(actual)
+
+
+def claim_error(claimed: str, code_kind: int = 0, is_date: bool = False, is_number: bool = False,
+                is_logical: bool = False) -> str | None:
     """Why ``claimed`` is no value of its item's type, or None: a 公民身份号码, 统一社会信用代码 or 行政区划代码
     (``code_kind``, the item's identifier kind) that is no valid code, read as the key is (and written in groups,
     or in its first-generation 15 digits, as a claim may be); a date (``is_date``) written in a desk's form that
-    the calendar does not have (2015-02-30); a number (``is_number``) written without a digit (贰佰万元整).
+    the calendar does not have (2015-02-30); a number (``is_number``) written without a digit (贰佰万元整); a yes or
+    no (``is_logical``, a 逻辑型 item) written as neither (truth_of).
 
     Such a claim was told 不一致 as if the record disagreed, when it was never compared: the desk mistyped it. Read
     from the claim alone, so the refusal tells nothing of the record. A word in a date item (长期, as 有效期至
@@ -241,6 +259,8 @@ def claim_error(claimed: str, code_kind: int = 0, is_date: bool = False, is_numb
         return "is no day of the calendar: claim the date as the document gives it, as 2015-09-05 or 2015年9月5日"
     if is_number and _ARABIC_DIGIT.search(normalize_claim(claimed).translate(IME_ZERO)) is None:
         return "is not a number: claim it in Arabic digits, as 200 or 200.00 (followed or not by the item's unit)"
+    if is_logical and truth_of(claimed) is None:
+        return "is neither yes nor no: claim a logical item as 是 or 否 (true or false, 1 or 0, Y or N)"
     return None
 
 
@@ -304,14 +324,16 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            upper_case_items: frozenset[str] = frozenset(),
            date_items: frozenset[str] = frozenset(),
            units: Mapping[str, str] | None = None,
-           citizen_id_items: frozenset[str] = frozenset()) -> dict[str, int]:
+           citizen_id_items: frozenset[str] = frozenset(),
+           logical_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
 
     Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise,
     followed or not by the unit ``units`` names for the item (its name's: 注册资本(万元)), and those in
     ``date_items`` (its date type) the same date written otherwise;
     items in ``upper_case_items`` (codes upper case by standard) match written in groups, and those in
-    ``citizen_id_items`` (公民身份号码) the first-generation 15-digit number of the record's (or the reverse).
+    ``citizen_id_items`` (公民身份号码) the first-generation 15-digit number of the record's (or the reverse), and
+    those in ``logical_items`` (逻辑型) the same yes or no written otherwise (是 for true).
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
@@ -320,5 +342,6 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
             or (item in numeric_items and same_number(claimed, actual, (units or {}).get(item, "")))
             or (item in upper_case_items and same_code(claimed, actual))
             or (item in citizen_id_items and same_citizen_id(claimed, actual))
+            or (item in logical_items and same_truth(claimed, actual))
             or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

@@ -61,6 +61,8 @@ class Resource:
     citizen_id_items: frozenset[str] = frozenset()
     #: Items the catalog declares dates (日期型): verified as dates (2009年8月30日 is the record's 2009-08-30).
     date_items: frozenset[str] = frozenset()
+    #: Items the catalog declares logical (逻辑型): verified as yes or no (是 is the record's true).
+    logical_items: frozenset[str] = frozenset()
     #: The key item's machine name, and its mask rule when the catalog marks it sensitive: an export row's key
     #: is that item's value, so it is shown as the item would be (services.query.projection.key_mask_rule).
     key_item: str = ""
@@ -97,6 +99,8 @@ class Resource:
                                        if item.identifier == catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID),
             date_items=frozenset(item.machine_name for item in entry.items
                                  if item.data_type == catalog_pb2.DATA_TYPE_DATE),
+            logical_items=frozenset(item.machine_name for item in entry.items
+                                    if item.data_type == catalog_pb2.DATA_TYPE_LOGICAL),
             key_item=entry.key_item,
             key_mask=(key.mask_rule or "full") if key is not None and key.sensitive else None,
             foundation=(entry.endpoint.target or foundation_target) == foundation_target,

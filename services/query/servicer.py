@@ -176,7 +176,8 @@ def _claim_violations(claims: Mapping[str, str], resource: Resource) -> list[Fie
         elif not value.strip():
             refused.append(FieldViolation(field, "claim a non-empty value"))
         elif (problem := projection.claim_error(value, resource.code_items.get(item, 0), item in resource.date_items,
-                                                item in resource.numeric_items)) is not None:
+                                                item in resource.numeric_items,
+                                                item in resource.logical_items)) is not None:
             refused.append(FieldViolation(field, problem))
     return refused
 
@@ -548,7 +549,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         record = await deps.records.get(resource.target, resource.dataset, key)
         outcomes = projection.verify(claims, record.values if record is not None else None, resource.numeric_items,
                                      resource.upper_case_items, resource.date_items, resource.numeric_units,
-                                     resource.citizen_id_items)
+                                     resource.citizen_id_items, resource.logical_items)
         access.result = audit.ANSWERED if record is not None else audit.NOT_FOUND
         return query_pb2.VerifyResponse(outcomes=outcomes,
                                         provenance=await self._provenance(deps, resource, key, record))

@@ -329,3 +329,18 @@ def test_a_claim_holding_a_character_nobody_sees_is_refused_naming_it() -> None:
     assert "U+200B" in projection.claim_error("342322\u200b194911060454", catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID)
     for claimed in ("武文辉\r\n", "\t武文辉", "武\u3000文辉", "武文辉\u00a0"):
         assert projection.claim_error(claimed) is None, claimed
+
+
+def test_verify_reads_a_logical_item_as_yes_or_no_however_written() -> None:
+    """A 逻辑型 item leaves a department's 前置机 as true/false; a desk claims 是 or 否 (or 1, Y, TRUE): 一致 when it
+    says the same; a claim that says neither is refused naming the item, and a text item keeps comparing as text."""
+    record = {"blacklisted": "true", "active": "false", "note": "true"}
+    logical = frozenset({"blacklisted", "active"})
+    for claims in ({"blacklisted": "是"}, {"blacklisted": "TRUE"}, {"blacklisted": "1"}, {"blacklisted": " Y "},
+                   {"active": "否"}, {"active": "0"}, {"active": "False"}, {"active": "n"}):
+        assert verify(claims, record, logical_items=logical) == dict.fromkeys(claims, MATCH), claims
+    for claims in ({"blacklisted": "否"}, {"active": "是"}, {"note": "是"}):
+        assert verify(claims, record, logical_items=logical) == dict.fromkeys(claims, MISMATCH), claims
+    assert verify({"active": "否"}, {"active": "f"}, logical_items=logical) == {"active": MATCH}
+    assert "neither yes nor no" in projection.claim_error("也许", is_logical=True)
+    assert projection.claim_error("是", is_logical=True) is None and projection.claim_error("也许") is None
