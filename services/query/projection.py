@@ -195,24 +195,55 @@ def day_of(value: str) -> date | None:
     """The day ``value`` writes: a date in one of the desk's forms (date_of), or one a calling system sent with a
     midnight after it (2015-09-05 00:00:00, 2015-09-05T00:00:00+08:00, 2015-09-04T16:00:00Z), else None."""
     text = normalize_claim(value)
+    if _TIME_OF_DAY.search(text) is None:
+        return date_of(value)
+    written = _written_moment(text)
+    if written is None:
+        return None
+    moment, zone = written
+    if moment.time() == time():
+        return moment.date()
+    in_china = _in_china(moment, zone) if zone is not None else None
+    return in_china.date() if in_china is not None and in_china.time() == time() else None
+
+
+def moment_of(value: str) -> datetime | None:
+    """The moment ``value`` writes as a date and a time of day (2020-01-05 10:00:00, 2020年1月5日 10:00,
+    2020-01-05T02:00:00Z), in China's time when it gives no offset (a DATETIME column, a desk), else None."""
+    written = _written_moment(normalize_claim(value))
+    if written is None:
+        return None
+    moment, zone = written
+    return _in_china(moment, zone) if zone is not None else moment.replace(tzinfo=CHINA)
+
+
+def _written_moment(text: str) -> tuple[datetime, str | None] | None:
+    """The date and time of day ``text`` (normalised) writes, and the offset written after them, else None."""
     found = _TIME_OF_DAY.search(text)
     if found is None:
-        return date_of(value)
+        return None
     day = date_of(text[:found.start()])
     hours, minutes, seconds, fraction, zone = found.groups()
     if day is None or not (int(hours) < 24 and int(minutes) < 60 and int(seconds or 0) < 60):
         return None
     micros = int((fraction or "0")[:6].ljust(6, "0"))
-    moment = datetime.combine(day, time(int(hours), int(minutes), int(seconds or 0), micros))
-    if moment.time() == time():
-        return day
-    if zone is None:
-        return None
+    return datetime.combine(day, time(int(hours), int(minutes), int(seconds or 0), micros)), zone
+
+
+def _in_china(moment: datetime, zone: str) -> datetime | None:
+    """``moment``, written with the offset ``zone``, in China's time; None when no such moment can be held."""
     try:
-        in_china = moment.replace(tzinfo=_offset(zone)).astimezone(CHINA)
+        return moment.replace(tzinfo=_offset(zone)).astimezone(CHINA)
     except (ValueError, OverflowError):  # an offset of a day or more (+99:00), or a moment beyond year 9999
         return None
-    return in_china.date() if in_china.time() == time() else None
+
+
+def same_moment(claimed: str, actual: str) -> bool:
+    """Whether a claimed date and time is the provider's moment however each is written: a 日期时间型 item leaves a
+    department's 前置机 as 2020-01-05T10:00:00+08:00, and a calling system claims its DATETIME column's
+    2020-01-05 10:00:00 (China's time), another system the same moment in UTC."""
+    claimed_moment = moment_of(claimed)
+    return claimed_moment is not None and claimed_moment == moment_of(actual)
 
 
 def _offset(zone: str) -> timezone:
@@ -325,7 +356,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
            date_items: frozenset[str] = frozenset(),
            units: Mapping[str, str] | None = None,
            citizen_id_items: frozenset[str] = frozenset(),
-           logical_items: frozenset[str] = frozenset()) -> dict[str, int]:
+           logical_items: frozenset[str] = frozenset(),
+           datetime_items: frozenset[str] = frozenset()) -> dict[str, int]:
     """Per claimed item: MATCH, MISMATCH, or NO_RECORD when there is no record (``values`` None).
 
     Items in ``numeric_items`` (the catalog's numeric data types) also match an equal number written otherwise,
@@ -333,7 +365,8 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
     ``date_items`` (its date type) the same date written otherwise;
     items in ``upper_case_items`` (codes upper case by standard) match written in groups, and those in
     ``citizen_id_items`` (公民身份号码) the first-generation 15-digit number of the record's (or the reverse), and
-    those in ``logical_items`` (逻辑型) the same yes or no written otherwise (是 for true).
+    those in ``logical_items`` (逻辑型) the same yes or no written otherwise (是 for true), and those in
+    ``datetime_items`` (日期时间型) the same moment written otherwise.
     Only outcomes leave this function, never the values themselves (R-QRY-3).
     """
     if values is None:
@@ -343,5 +376,6 @@ def verify(claims: Mapping[str, str], values: Mapping[str, str] | None,
             or (item in upper_case_items and same_code(claimed, actual))
             or (item in citizen_id_items and same_citizen_id(claimed, actual))
             or (item in logical_items and same_truth(claimed, actual))
+            or (item in datetime_items and same_moment(claimed, actual))
             or (item in date_items and same_date(claimed, actual)) else MISMATCH
             for item, claimed in claims.items()}

@@ -61,6 +61,9 @@ class Resource:
     citizen_id_items: frozenset[str] = frozenset()
     #: Items the catalog declares dates (日期型): verified as dates (2009年8月30日 is the record's 2009-08-30).
     date_items: frozenset[str] = frozenset()
+    #: Items the catalog declares date and time (日期时间型): verified as moments (2020-01-05 10:00:00 in China's time
+    #: is the record's 2020-01-05T10:00:00+08:00).
+    datetime_items: frozenset[str] = frozenset()
     #: Items the catalog declares logical (逻辑型): verified as yes or no (是 is the record's true).
     logical_items: frozenset[str] = frozenset()
     #: The key item's machine name, and its mask rule when the catalog marks it sensitive: an export row's key
@@ -99,6 +102,8 @@ class Resource:
                                        if item.identifier == catalog_pb2.IDENTIFIER_KIND_CITIZEN_ID),
             date_items=frozenset(item.machine_name for item in entry.items
                                  if item.data_type == catalog_pb2.DATA_TYPE_DATE),
+            datetime_items=frozenset(item.machine_name for item in entry.items
+                                     if item.data_type == catalog_pb2.DATA_TYPE_DATETIME),
             logical_items=frozenset(item.machine_name for item in entry.items
                                     if item.data_type == catalog_pb2.DATA_TYPE_LOGICAL),
             key_item=entry.key_item,

@@ -175,7 +175,8 @@ def _claim_violations(claims: Mapping[str, str], resource: Resource) -> list[Fie
             refused.append(FieldViolation(field, not_an_item(item, resource)))
         elif not value.strip():
             refused.append(FieldViolation(field, "claim a non-empty value"))
-        elif (problem := projection.claim_error(value, resource.code_items.get(item, 0), item in resource.date_items,
+        elif (problem := projection.claim_error(value, resource.code_items.get(item, 0),
+                                                item in resource.date_items or item in resource.datetime_items,
                                                 item in resource.numeric_items,
                                                 item in resource.logical_items)) is not None:
             refused.append(FieldViolation(field, problem))
@@ -549,7 +550,7 @@ class QueryServicer(DependentServicer, query_pb2_grpc.QueryServiceServicer):
         record = await deps.records.get(resource.target, resource.dataset, key)
         outcomes = projection.verify(claims, record.values if record is not None else None, resource.numeric_items,
                                      resource.upper_case_items, resource.date_items, resource.numeric_units,
-                                     resource.citizen_id_items, resource.logical_items)
+                                     resource.citizen_id_items, resource.logical_items, resource.datetime_items)
         access.result = audit.ANSWERED if record is not None else audit.NOT_FOUND
         return query_pb2.VerifyResponse(outcomes=outcomes,
                                         provenance=await self._provenance(deps, resource, key, record))

@@ -344,3 +344,20 @@ def test_verify_reads_a_logical_item_as_yes_or_no_however_written() -> None:
     assert verify({"active": "否"}, {"active": "f"}, logical_items=logical) == {"active": MATCH}
     assert "neither yes nor no" in projection.claim_error("也许", is_logical=True)
     assert projection.claim_error("是", is_logical=True) is None and projection.claim_error("也许") is None
+
+
+def test_verify_reads_a_date_and_time_item_as_the_moment_it_names() -> None:
+    """A 日期时间型 item leaves a department's 前置机 in ISO 8601 with its offset (2020-01-05T10:00:00+08:00); a
+    calling system claims it as its DATETIME column prints it (2020-01-05 10:00:00, China's time), a desk as
+    2020年1月5日 10:00, another system in UTC: the same moment is 一致; another moment, or a date alone, is not."""
+    record = {"registered_at": "2020-01-05T10:00:00+08:00", "note": "2020-01-05T10:00:00+08:00"}
+    moments = frozenset({"registered_at"})
+    for claimed in ("2020-01-05 10:00:00", "2020-01-05 10:00:00.0", "2020-01-05T10:00", "2020年1月5日 10:00",
+                    "2020-01-05T02:00:00Z", "2020-01-05T10:00:00+0800", "2020/1/5 10:00:00"):
+        assert verify({"registered_at": claimed}, record, datetime_items=moments) == {"registered_at": MATCH}, claimed
+    for claimed in ("2020-01-05 10:00:01", "2020-01-05T10:00:00Z", "2020-01-05", "2020-01-05 25:00"):
+        assert verify({"registered_at": claimed}, record, datetime_items=moments) == {
+            "registered_at": MISMATCH}, claimed
+    assert verify({"note": "2020-01-05 10:00:00"}, record, datetime_items=moments) == {"note": MISMATCH}
+    assert verify({"registered_at": "2020-01-05 10:00"}, {"registered_at": "2020-01-05T10:00:00"},
+                  datetime_items=moments) == {"registered_at": MATCH}  # a timestamp without zone, China's time
