@@ -92,10 +92,12 @@ class AuthorizationComponent:
         self._directory = Directory(self._store, settings, self._events, self._entries)
         # The log's checkpoints are signed with the platform's token signing key, which authorization alone
         # holds (the chart gives it no other key), under the log's own context so that no signature made for
-        # a token or for another log can pass for one (docs/architecture.md). Verified with every trusted
-        # token public key, current and retired.
+        # a token or for another log can pass for one (docs/architecture.md). Verified with every token public
+        # key, current or retired: a key dropped from GOVSHARE_TOKEN_PUBLIC_KEY (a rotation's last step, or at
+        # once when it leaked, so that its tokens are refused) still vouches for the checkpoints it signed before.
         signer = CheckpointSigner(ed25519_private_key(settings.token_private_key), admin_log.CONTEXT)
-        trusted = ed25519_public_keys(settings.token_public_key) if settings.token_public_key else []
+        trusted = [key for pem in (settings.token_public_key, settings.token_retired_public_keys) if pem
+                   for key in ed25519_public_keys(pem)]
         self._admin_log = AdminLog(self._store, signer,
                                    CheckpointVerifier([signer.public_key, *trusted], admin_log.CONTEXT))
         self._checkpointer: Checkpointer | None = None

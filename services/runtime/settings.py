@@ -51,6 +51,9 @@ class Settings:
     internal_key: bytes = b""
     token_private_key: str = ""
     token_public_key: str = ""
+    #: PEM Ed25519 public keys of retired token signing keys (authorization only): the administrative log's
+    #: checkpoints they signed still verify; no token does, and the JWKS does not publish them.
+    token_retired_public_keys: str = ""
     token_ttl_seconds: int = 3600
     reflection: bool = True
     log_level: str = "INFO"
@@ -232,6 +235,7 @@ _STR_FIELDS = {
     "GOVSHARE_REDIS_URL": "redis_url",
     "GOVSHARE_TOKEN_PRIVATE_KEY": "token_private_key",
     "GOVSHARE_TOKEN_PUBLIC_KEY": "token_public_key",
+    "GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS": "token_retired_public_keys",
     "GOVSHARE_AUDIT_SIGNING_KEY": "audit_signing_key",
     "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS": "audit_retired_public_keys",
     "GOVSHARE_PROVIDER_SIGNING_KEY": "provider_signing_key",
@@ -404,6 +408,11 @@ def _token_key_problems(settings: Settings) -> list[str]:
             public = ed25519_public_keys(settings.token_public_key)
         except ValueError as exc:
             problems.append(f"GOVSHARE_TOKEN_PUBLIC_KEY: {exc}")
+    if settings.token_retired_public_keys:
+        try:
+            ed25519_public_keys(settings.token_retired_public_keys)
+        except ValueError as exc:
+            problems.append(f"GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS: {exc}")
     if settings.token_private_key:
         try:
             signing = ed25519_private_key(settings.token_private_key).public_key()

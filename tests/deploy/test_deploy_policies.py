@@ -577,7 +577,8 @@ def test_each_process_gets_only_the_secrets_it_needs(rendered: dict[str, Variant
         if component in USES_DATABASE:
             expected.add("GOVSHARE_DATABASE_URL")
         if component == "authorization":
-            expected |= {"GOVSHARE_TOKEN_PRIVATE_KEY", "GOVSHARE_PERSON_SECRET_KEY"}
+            expected |= {"GOVSHARE_TOKEN_PRIVATE_KEY", "GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS",
+                         "GOVSHARE_PERSON_SECRET_KEY"}
         if component == "query":
             expected |= {"GOVSHARE_AUDIT_SIGNING_KEY", "GOVSHARE_AUDIT_RETIRED_PUBLIC_KEYS"}
         if component in ("query", "catalog"):

@@ -1,0 +1,49 @@
+"""Retiring the token signing key (a rotation, or at once when it leaked): the administrative log's checkpoints
+it signed still verify, and nothing it signed is a token any more."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from services.authorization import admin_log
+from services.authorization.component import AuthorizationComponent
+from services.runtime.checkpoints import CheckpointSigner, Head, key_id
+from services.runtime.errors import ServiceError
+from services.runtime.keys import ed25519_private_key, ed25519_public_keys, generate_keys
+from services.runtime.settings import SettingsError, load
+from services.runtime.tokens import Caller, issue_token
+
+ENV = {"GOVSHARE_INTERNAL_KEY": "k" * 40, "GOVSHARE_DATABASE_URL": "postgresql://x/y",
+       "GOVSHARE_REDIS_URL": "redis://r:6379/0", "GOVSHARE_CATALOG_TARGET": "c:1"}
+
+
+def test_the_logs_checkpoints_of_a_retired_token_key_verify_and_its_tokens_do_not() -> None:
+    """The token key also signs the administrative log's checkpoints, verified with the keys of
+    GOVSHARE_TOKEN_PUBLIC_KEY only: once the old key was dropped from it (deploy.md's rotation, step 3, or at once
+    after a leak, so that its tokens are refused), VerifyAdminLog reported every checkpoint made before as forged
+    ('not a trusted audit key') and the log as not intact, for good. GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS names
+    such keys: trusted for the log's checkpoints, never for a token, nor published in the JWKS."""
+    old, new = generate_keys(), generate_keys()
+    settings = load("authorization", {**ENV, "GOVSHARE_TOKEN_PRIVATE_KEY": new.token_private_key,
+                                      "GOVSHARE_TOKEN_PUBLIC_KEY": new.token_public_key,
+                                      "GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS": old.token_public_key})
+    component = AuthorizationComponent(settings)
+    before = CheckpointSigner(ed25519_private_key(old.token_private_key), admin_log.CONTEXT).sign(
+        Head(admin_log.CHAIN_ID, 7, "ab" * 32), dt.datetime(2026, 12, 1, tzinfo=dt.UTC), False)
+    assert component._admin_log._verifier.problem(before) is None
+    # The retired key verifies no token, and the edge is not given it.
+    leaked = issue_token(old.token_private_key, Caller("sys-0123456789abcdef", "11110100MB0000006K"), 600).token
+    with pytest.raises(ServiceError) as refused:
+        component._verifier.caller((("authorization", f"Bearer {leaked}"),), check=False)
+    assert refused.value.code.name == "UNAUTHENTICATED"
+    assert key_id(ed25519_public_keys(old.token_public_key)[0]) not in component.jwks._document.decode()
+
+
+def test_a_retired_token_key_that_is_no_public_key_is_refused_at_start() -> None:
+    keys = generate_keys()
+    with pytest.raises(SettingsError, match="GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS: no PEM public key found"):
+        load("authorization", {**ENV, "GOVSHARE_TOKEN_PRIVATE_KEY": keys.token_private_key,
+                               "GOVSHARE_TOKEN_PUBLIC_KEY": keys.token_public_key,
+                               "GOVSHARE_TOKEN_RETIRED_PUBLIC_KEYS": "nothing"})
