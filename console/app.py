@@ -468,14 +468,15 @@ def usage_total(row: Any) -> int:
 
 
 def access_result(access: Any) -> str:
-    """An access's result as the 审计 page says it. An export's is how it ended and how far it got (its closing
-    record): a download its caller cancelled after one page said it failed, as if nothing had left, and one
-    under way or whose replica stopped said it was answered, as if every row had."""
+    """An access's result as the 审计 page says it; a refusal's with its reason. An export's is how it ended and
+    how far it got (its closing record): a download its caller cancelled after one page said it failed, as if
+    nothing had left, and one under way or whose replica stopped said it was answered, as if every row had."""
     result = labels.ACCESS_RESULT.get(access.result, "")
+    denied = labels.DENY_REASON.get(access.deny_reason, "") if access.result == labels.DENIED_RESULT else ""
     if access.result == labels.NOT_FOUND_RESULT:  # a miss (无记录), or a resource that does not exist
         return labels.NOT_FOUND.get(access.failure_reason, result)
     if access.operation != "Export" or (not access.HasField("end_time") and access.result != labels.ANSWERED_RESULT):
-        return result  # not an export, or one refused before any row left
+        return f"{result}（{denied}）" if denied else result  # not an export, or one refused before any row left
     if not access.HasField("end_time"):
         return "已准许，未记录结束（可能仍在下载，或服务中断）"
     if access.failure_reason == labels.EXPORT_INTERRUPTED:  # closed for it by another process: nothing counted
@@ -483,7 +484,8 @@ def access_result(access: Any) -> str:
     sent = f"已发送 {access.rows_sent} 行（{access.pages_sent} 页）"
     if access.result == labels.ANSWERED_RESULT:
         return f"已完整下载：{sent}"
-    why = labels.EXPORT_STOPPED.get(access.failure_reason, "") or result
+    # An export its system's disable or secret rotation cut on the way is DENIED with that reason.
+    why = labels.EXPORT_STOPPED.get(access.failure_reason, "") or denied or result
     return f"下载中止（{why}）：{sent}"
 
 

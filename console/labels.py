@@ -57,8 +57,27 @@ ROLE = {"DATA_OFFICER": "编目员", "APPROVER": "审批人", "APPLICANT": "申�
 #: 拒绝, 无效请求, 失败), which the provider reads beside this page; 答复 is the rules' word for an application's reply.
 ACCESS_RESULT = {number: RESULTS[name.removeprefix("ACCESS_RESULT_")]
                  for name, number in audit_pb2.AccessResult.items() if number}
+#: Why an access was refused (AccessRecord.deny_reason, common.proto DenyReason), as the 审计 page says it beside
+#: 拒绝: the 审计员 tracing a leaked credential tells the attempts of its revoked tokens from ordinary refusals.
+DENY_REASON = {
+    common_pb2.DENY_REASON_NOT_GRANTED: "未获授权",
+    common_pb2.DENY_REASON_PURPOSE_NOT_GRANTED: "用途不在授权范围内",
+    common_pb2.DENY_REASON_ITEM_NOT_GRANTED: "信息项不在授权范围内",
+    common_pb2.DENY_REASON_EXPIRED: "授权已到期",
+    common_pb2.DENY_REASON_QUOTA_EXHAUSTED: "调用次数已达上限",
+    common_pb2.DENY_REASON_NOT_SHARED: "资源不予共享",
+    common_pb2.DENY_REASON_WRONG_ZONE: "资源不在本网络",
+    common_pb2.DENY_REASON_METHOD_NOT_GRANTED: "共享方式不在授权范围内",
+    common_pb2.DENY_REASON_REVOKED: "授权已撤销",
+    common_pb2.DENY_REASON_NOT_PUBLISHED: "资源目录未发布或已撤销",
+    common_pb2.DENY_REASON_SYSTEM_NOT_GRANTED: "该业务系统不在授权范围内",
+    common_pb2.DENY_REASON_CREDENTIALS_REVOKED: "令牌已失效：业务系统已停用或密钥已重置",
+    common_pb2.DENY_REASON_SYSTEM_REQUIRED: "须由业务系统调用，人员登录不能查询",
+}
 #: AccessResult NOT_FOUND, and what its failure_reason says was not found when it was no record.
 NOT_FOUND_RESULT = 2
+#: AccessResult DENIED: said with its deny_reason.
+DENIED_RESULT = 3
 NOT_FOUND = {"RESOURCE_NOT_FOUND": "资源不存在"}
 #: The 审计 page's 资源使用统计 columns: UsageRow's count of each outcome, named as the listing names the outcome.
 USAGE_OUTCOMES = {field: ACCESS_RESULT[number] for field, number in (

@@ -868,6 +868,33 @@ def test_the_audit_page_says_how_far_an_export_got() -> None:
     assert list(labels.ACCESS_RESULT.values()) == ["已应答", "库无", "拒绝", "无效请求", "失败"]
 
 
+def test_the_audit_page_says_why_an_access_was_refused() -> None:
+    """Every refused access was listed 拒绝 and nothing more, though each record keeps its deny_reason: the
+    审计员 tracing a business system whose secret leaked could not tell the attempts made with its revoked token
+    (CREDENTIALS_REVOKED, refused since the system was disabled or its secret rotated) from its department's
+    ordinary refusals (not granted, quota spent), nor find them on the page. Each reason is now said in Chinese;
+    a record without one (written before the reason was kept) is 拒绝 as before."""
+    from console.app import access_result
+    from govshare.common.v1 import common_pb2
+    from govshare.query.v1 import audit_pb2
+
+    refused = audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_DENIED,
+                                     deny_reason=common_pb2.DENY_REASON_CREDENTIALS_REVOKED)
+    assert access_result(refused) == "拒绝（令牌已失效：业务系统已停用或密钥已重置）"
+    export = audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_DENIED,
+                                    deny_reason=common_pb2.DENY_REASON_NOT_GRANTED)
+    assert access_result(export) == "拒绝（未获授权）"
+    assert access_result(audit_pb2.AccessRecord(operation="Query", result=audit_pb2.ACCESS_RESULT_DENIED)) == "拒绝"
+    # An export the system's disable cut after two pages (live on govshare up): how far it got, and why it stopped.
+    cut = audit_pb2.AccessRecord(operation="Export", result=audit_pb2.ACCESS_RESULT_DENIED, rows_sent=1000,
+                                 pages_sent=2, end_time=timestamp_pb2.Timestamp(seconds=1_800_000_000),
+                                 deny_reason=common_pb2.DENY_REASON_CREDENTIALS_REVOKED)
+    assert access_result(cut) == "下载中止（令牌已失效：业务系统已停用或密钥已重置）：已发送 1000 行（2 页）"
+    # Every reason the service gives has its words.
+    named = {number for name, number in common_pb2.DenyReason.items() if number}
+    assert named == set(labels.DENY_REASON), named ^ set(labels.DENY_REASON)
+
+
 def test_the_audit_page_counts_every_outcome_of_the_accesses_it_lists() -> None:
     """The 审计 page listed the accesses page by page and counted none: an auditor adding up a month's use of a
     resource turned every page. 资源使用统计 (GetUsageSummary over the same resource and days) counts each outcome
