@@ -146,6 +146,11 @@ ADMIN_ACTION = {
 #: The administrative log's results (an action that failed is logged too: a failed sign-in, with its reason).
 ADMIN_RESULT = {"OK": "成功", "BAD_PASSWORD": "失败：密码错误", "BAD_TOTP": "失败：动态口令错误",
                 "REFUSED": "失败：已拒绝", "ACCOUNT_DISABLED": "失败：账号已停用", "ACCOUNT_LOCKED": "失败：账号已锁定",
+                # A token refused to an existing system (directory.issue_token): a wrong secret (the old one
+                # after RotateSystemSecret, a leaked one tried again), or a system DisableSystem disabled.
+                "BAD_SECRET": "失败：密钥错误（或已重置）", "SYSTEM_DISABLED": "失败：业务系统已停用",
+                # session.lock: the failed sign-in that locked the account (person_store.record_failure).
+                "LOCKED": "账号已锁定",
                 # A token or a sign-in of a retired department's system or person (RetireDepartment).
                 "DEPARTMENT_RETIRED": "失败：部门已撤销",
                 # A token or a sign-in refused because the secret, password or TOTP it was checked with was

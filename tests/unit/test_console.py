@@ -76,6 +76,16 @@ def test_a_departments_rename_has_a_label() -> None:
     assert labels.ADMIN_ACTION["directory.retire_department"] == "撤销部门"
 
 
+def test_a_token_refused_to_a_leaked_secret_or_a_disabled_system_has_a_label() -> None:
+    """services/authorization logs a token request refused to an existing system as token.issue with result
+    BAD_SECRET (a wrong secret: the old one after a rotation) or SYSTEM_DISABLED, and a lock a sign-in caused as
+    session.lock with LOCKED; 审计's 管理日志 showed these three in English, where the 审计员 looks for the tries
+    made with a leaked secret."""
+    assert labels.ADMIN_RESULT["BAD_SECRET"] == "失败：密钥错误（或已重置）"
+    assert labels.ADMIN_RESULT["SYSTEM_DISABLED"] == "失败：业务系统已停用"
+    assert labels.ADMIN_RESULT["LOCKED"] == "账号已锁定"
+
+
 def test_the_refusals_of_credentials_replaced_meanwhile_have_labels() -> None:
     assert labels.ADMIN_RESULT["SECRET_ROTATED"] == "失败：密钥已在签发期间轮换"
     assert labels.ADMIN_RESULT["CREDENTIALS_CHANGED"] == "失败：密码或动态口令已在登录期间重置"
