@@ -75,12 +75,24 @@ async def test_the_leaked_secret_runbook_does_what_it_says(platform) -> None:  #
             name=f"泄露演练系统{uuid.uuid4().hex[:6]}", department_code=civil["department"])),
         metadata=platform.metadata("authority"), timeout=10)
     system_id, old_secret = created.system.id, created.secret
+    sibling = (await directory_pb2_grpc.DirectoryServiceStub(platform.channel).CreateSystem(
+        directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+            name=f"演练兄弟系统{uuid.uuid4().hex[:6]}", department_code=civil["department"])),
+        metadata=platform.metadata("authority"), timeout=10)).system.id
     leaked = await _token(platform, system_id, old_secret)
     query = query_pb2_grpc.QueryServiceStub(platform.channel)
     request = query_pb2.QueryRequest(resource_code="102001/000001", key="924103023250193249",
                                      purpose=common_pb2.Purpose(type=common_pb2.PURPOSE_TYPE_WORK_REFERENCE,
                                                                 text="泄露前的调用"))
     await query.Query(request, metadata=(("authorization", f"Bearer {leaked}"),), timeout=10)  # it works, before
+    # Whoever holds it acts for the department in the directory: a system of their own, a sibling's new secret.
+    directory = directory_pb2_grpc.DirectoryServiceStub(platform.channel)
+    leaked_md = (("authorization", f"Bearer {leaked}"),)
+    planted = (await directory.CreateSystem(directory_pb2.CreateSystemRequest(system=directory_pb2.System(
+        name=f"冒用系统{uuid.uuid4().hex[:6]}", department_code=civil["department"])), metadata=leaked_md,
+        timeout=10)).system.id
+    await directory.RotateSystemSecret(directory_pb2.RotateSystemSecretRequest(id=sibling), metadata=leaked_md,
+                                       timeout=10)
 
     admin, admin_totp = await _person(platform, "authority", persons_pb2.PERSON_ROLE_ADMINISTRATOR)
     out = await asyncio.to_thread(_run, _block("leaked-secret"), platform.gateway, {
@@ -107,6 +119,9 @@ async def test_the_leaked_secret_runbook_does_what_it_says(platform) -> None:  #
         "AUDITOR_USER": auditor, "AUDITOR_PASSWORD": PASSWORD, "TOTP_CODE": auditor_totp.now(),
         "DEPARTMENT": civil["department"], "SYSTEM_ID": system_id})
     assert any(line.endswith(f"{system_id} BAD_SECRET") for line in found), found
+    changed = [line.split()[1:] for line in found if " directory." in line]
+    assert ["directory.rotate_system_secret", sibling, "OK"] in changed, found
+    assert ["directory.create_system", planted, "OK"] in changed, found
     calls = [line.split()[1:] for line in found if "Query" in line]
     assert ["Query", "102001/000001", "ACCESS_RESULT_DENIED", "DENY_REASON_CREDENTIALS_REVOKED"] in calls, found
     assert ["Query", "102001/000001", "ACCESS_RESULT_ANSWERED"] in calls, found  # what it read before
