@@ -905,6 +905,26 @@ def test_the_audit_page_says_why_an_access_was_refused() -> None:
     assert named == set(labels.DENY_REASON), named ^ set(labels.DENY_REASON)
 
 
+def test_enabling_a_system_asks_first_and_warns_of_a_secret_not_reset() -> None:
+    """业务系统's 启用 re-enabled at a click, with no question, though 停用 asks: an administrator who disabled a
+    system because its secret leaked, and enabled it again before the department had reset the secret (the
+    console cannot: RotateSystemSecret is the department's, by REST, docs/operations.md), handed the system back
+    to whoever held the leaked secret. 启用 now asks, saying so."""
+    from govshare.authorization.v1 import directory_pb2
+
+    console = Console(load_console_settings({"GOVSHARE_CONSOLE_GATEWAY": "127.0.0.1:50051"}), None,  # type: ignore[arg-type]
+                      SessionStore(idle_seconds=600))
+    system = directory_pb2.System(id="sys-0123456789abcdef", name="低保审核系统", department_code="11110100MB0000007N",
+                                  disabled=True, create_time=timestamp_pb2.Timestamp(seconds=1_800_000_000))
+    page = console.templates.get_template("systems.html").render(
+        request=None, session=None, person=None, csrf="", flash="", errors={}, nav=[], current="/systems",
+        systems=[system], names={}, departments={}, department="", problem=None, params={}, next_token="",
+        when=when)
+    (button,) = re.findall(r'<button[^>]*value="enable"[^>]*>', page)
+    assert 'data-confirm="确定启用业务系统 低保审核系统？' in button, button
+    assert "密钥曾泄露" in button and "重置密钥" in button, button
+
+
 def test_the_audit_page_counts_every_outcome_of_the_accesses_it_lists() -> None:
     """The 审计 page listed the accesses page by page and counted none: an auditor adding up a month's use of a
     resource turned every page. 资源使用统计 (GetUsageSummary over the same resource and days) counts each outcome
