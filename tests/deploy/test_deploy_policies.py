@@ -187,7 +187,17 @@ def test_the_edge_runs_the_pinned_official_envoy_image(variant: Variant) -> None
     assert envoy["image"].startswith("docker.io/envoyproxy/envoy")
     assert envoy["command"] == ["/usr/local/bin/envoy"]
     assert "env" not in envoy, "Envoy reads its rendered configuration, nothing else"
-    assert envoy["lifecycle"]["preStop"]["sleep"]["seconds"] == variant.effective["edge"]["preStopSleepSeconds"]
+    assert _prestop_sleep(envoy) == variant.effective["edge"]["preStopSleepSeconds"]
+
+
+def _prestop_sleep(envoy: dict) -> int:
+    """How long the Envoy container's preStop hook keeps the drained listeners open (its ``sleep``): the hook drains
+    Envoy first (govshare.edgePreStop, run against a real Envoy by test_deploy_edge_stop.py)."""
+    command = envoy["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[:2] == ["/bin/bash", "-c"], command
+    assert "drain_listeners?graceful" in command[2]
+    [seconds] = re.findall(r"^sleep (\d+)$", command[2], re.MULTILINE)
+    return int(seconds)
 
 
 #: How long a cloud load balancer goes on sending new connections to a node whose edge pod is terminating, as
@@ -197,16 +207,16 @@ LOAD_BALANCER_DETECTION_SECONDS = 5 * 3 + 5
 
 
 def test_behind_a_load_balancer_the_edge_serves_until_it_stops_sending(variant: Variant) -> None:
-    """Envoy does not drain on SIGTERM: it closes its listeners at once, so the preStop sleep is all the time the
-    edge serves after its pod is marked terminating. The extranet's load balancer (externalTrafficPolicy Local)
-    learns of it from its node health checks, 15 s or more, and meanwhile kube-proxy hands the connections it
-    sends to the terminating pod: with the 5 s default, every rolling update and node drain refused the
-    connections of the next 10 s or more. Behind a LoadBalancer the sleep covers the detection; it stays below the
-    grace period, and the guide says so."""
+    """Envoy's drained listeners stay open for the preStop hook's sleep (its --drain-time-s), the time the edge
+    accepts new connections after its pod is marked terminating. The extranet's load balancer (externalTrafficPolicy
+    Local) learns of it from its node health checks, 15 s or more, and meanwhile kube-proxy hands the connections it
+    sends to the terminating pod: with the 5 s default, every rolling update and node drain refused the connections
+    of the next 10 s or more. Behind a LoadBalancer the sleep covers the detection; it stays below the grace period,
+    and the guide says so."""
     edge = variant.effective["edge"]
     grace = variant.effective["terminationGracePeriodSeconds"]
     envoy = _envoy_container(variant)
-    assert envoy["lifecycle"]["preStop"]["sleep"]["seconds"] == edge["preStopSleepSeconds"] < grace
+    assert _prestop_sleep(envoy) == edge["preStopSleepSeconds"] < grace
     if variant.effective["exposure"]["type"] == "LoadBalancer":
         assert edge["preStopSleepSeconds"] >= LOAD_BALANCER_DETECTION_SECONDS, variant.name
     guide = (CHART.parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")

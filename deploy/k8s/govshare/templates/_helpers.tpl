@@ -612,6 +612,37 @@ round up, as the disruption controller rounds them. Call with (dict "c" $c "path
 {{- end -}}
 
 {{/*
+The Envoy container's preStop: Envoy does not drain on SIGTERM (it closes its listeners and connections at once,
+cutting the calls in flight without GOAWAY), so the hook drains it before the kubelet's SIGTERM. The official image
+has bash but neither curl nor wget: Envoy's admin endpoint (127.0.0.1 in the pod) is called over bash's /dev/tcp.
+1. drain_listeners?graceful: each connection is closed once a call on it ends (HTTP/2 GOAWAY, HTTP/1
+   Connection: close), so clients open their next connection elsewhere; the listeners still accept for
+   edge.preStopSleepSeconds (Envoy's --drain-time-s), the time a load balancer takes to stop sending, and close then.
+2. healthcheck/fail: /ready answers 503 (DRAINING), the pod is no longer ready.
+3. Waits while a call is in flight (http.edge.downstream_rq_active), until 2 s before terminationGracePeriodSeconds,
+   so the kubelet's SIGTERM still finds Envoy to end it (the hook's own time counts against the grace period).
+An Envoy that does not answer is left to the SIGTERM. docs/deploy.md, "Stopping a gateway pod"; run against a real
+Envoy by tests/deploy/test_deploy_edge_stop.py.
+*/}}
+{{- define "govshare.edgePreStop" -}}
+admin() {
+  exec 3<>/dev/tcp/127.0.0.1/{{ int .Values.edge.adminPort }} || return 1
+  printf '%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n' "$1" "$2" >&3
+  IFS= read -r -d '' reply <&3
+  exec 3<&-
+  printf '%s' "$reply"
+}
+admin POST '/drain_listeners?graceful' >/dev/null || exit 0
+sleep {{ int .Values.edge.preStopSleepSeconds }}
+admin POST /healthcheck/fail >/dev/null
+while [ "$SECONDS" -lt {{ sub (int .Values.terminationGracePeriodSeconds) 2 }} ]; do
+  [[ $(admin GET '/stats?filter=^http[.]edge[.]downstream_rq_active$') =~ downstream_rq_active:\ ([0-9]+) ]] || break
+  [ "${BASH_REMATCH[1]}" -gt 0 ] || break
+  sleep 0.2
+done
+{{- end -}}
+
+{{/*
 Refuses a terminationGracePeriodSeconds that does not cover how a component stops, naming both: the edge's preStop
 sleep (edge.preStopSleepSeconds), or a service's drain, GOVSHARE_DRAIN_GRACE_SECONDS taking calls after it says
 NOT_SERVING then up to GOVSHARE_DRAIN_TIMEOUT_SECONDS for those received to finish (5 and 20 by default, as
