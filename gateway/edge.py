@@ -230,6 +230,10 @@ def _upstream_tls(settings: Settings, sni: str, secrets: Path | None, *, http2: 
         "@type": f"{_TLS}.UpstreamTlsContext", "sni": sni, "common_tls_context": common}}
 
 
+#: How many calls to one backend the edge may be trying again at once (RETRY_POLICY): Envoy's max_requests.
+MAX_RETRIES_AT_ONCE = 1024
+
+
 def _cluster(name: str, address: Address, *, http2: bool, tls: dict[str, object] | None,
              health_checked: bool = False) -> dict[str, object]:
     cluster: dict[str, object] = {
@@ -263,6 +267,10 @@ def _cluster(name: str, address: Address, *, http2: bool, tls: dict[str, object]
         # A host that appears later (a new pod in the chart's headless Service, which lists pods before they are
         # ready) gets calls only once a health check said SERVING, not from the moment DNS names it.
         cluster["common_lb_config"] = {"ignore_new_hosts_until_first_hc": True}
+        # RETRY_POLICY's retries at once: Envoy allows 3 per cluster by default, and a backend that stops cancels or
+        # refuses the calls it holds together, so all but 3 were passed on as they came (CANCELLED, flag UO). A
+        # call is tried again once at most: as many as the cluster carries (Envoy's default max_requests).
+        cluster["circuit_breakers"] = {"thresholds": [{"max_retries": MAX_RETRIES_AT_ONCE}]}
     if tls is not None:
         cluster["transport_socket"] = tls
     return cluster
@@ -649,9 +657,14 @@ def _route(match: dict[str, object], backend: Backend, default_timeout: float,
 
 
 #: Every route to a backend retries once a call that never reached it (a connection refused or reset before the
-#: request went out: a backend restarting, a pod going away). Set once on the virtual host, which every route
-#: without a policy of its own takes: it was repeated on each of the ~190 routes.
-RETRY_POLICY = {"retry_on": "reset-before-request,connect-failure", "num_retries": 1}
+#: request went out: a backend restarting, a pod going away), and one its backend answered CANCELLED (``cancelled``:
+#: grpc-status in the reply's headers, a reply without a message): a grpc server that stops (a service's drain, its
+#: grace over) ends so the calls it had received but not started, which the caller read as CANCELLED, the status of
+#: a call it gave up itself. The retry reaches another replica, or, the backend gone, the UNAVAILABLE naming it
+#: (_backend_gone_replies). A service answers no CANCELLED of its own (the calls its drain's timeout cuts end
+#: UNAVAILABLE 'Cancelling all calls', those whose caller gave up are answered to no one). Set once on the virtual
+#: host, which every route without a policy of its own takes: it was repeated on each of the ~190 routes.
+RETRY_POLICY = {"retry_on": "reset-before-request,connect-failure,cancelled", "num_retries": 1}
 
 
 def _with_short_deadline(route: dict[str, object]) -> dict[str, object]:

@@ -79,6 +79,7 @@ FAILING_CODE = "test/reject"
 HANGING_CODE = "test/hang"
 TOO_LARGE_CODE = "test/too-large"
 UNAVAILABLE_CODE = "test/unavailable"
+CANCELLED_ONCE_CODE = "test/cancelled-once"
 FAIL_ITEM = "fail-here"
 HANG_ITEM = "hang-here"
 
@@ -92,6 +93,10 @@ class Probe:
     def __init__(self) -> None:
         self.started = asyncio.Event()
         self.cancelled = asyncio.Event()
+        #: The codes under CANCELLED_ONCE_CODE answered CANCELLED once, and their second calls in progress.
+        self.cancelled_once: set[str] = set()
+        self.tried_again: list[str] = []
+        self.tried_again_together = 1
 
     def reset(self) -> None:
         self.started.clear()
@@ -124,6 +129,15 @@ class EchoCatalog(catalog_pb2_grpc.CatalogServiceServicer):
                                "the answer would be 9.0 MiB, more than one reply carries: ask for less")
         if request.code == UNAVAILABLE_CODE:
             raise unavailable("DEPENDENCY_UNAVAILABLE", "postgresql is unavailable", retry_after=1.5)
+        if request.code.startswith(CANCELLED_ONCE_CODE):
+            if request.code not in self._probe.cancelled_once:  # as a stopping grpc server ends a call not started
+                self._probe.cancelled_once.add(request.code)
+                await context.abort(grpc.StatusCode.CANCELLED, "CANCELLED")
+            self._probe.tried_again.append(request.code)
+            for _ in range(60):  # held until the expected number are tried again at once (3 s at most)
+                if len(self._probe.tried_again) >= self._probe.tried_again_together:
+                    break
+                await asyncio.sleep(0.05)
         if request.code == HANGING_CODE:
             await self._probe.hang()
         remaining = context.time_remaining()
@@ -1802,6 +1816,30 @@ async def test_a_backend_gone_is_unavailable_with_the_details_every_unavailable_
     info = next(d for d in body["details"] if d["@type"].endswith("ErrorInfo"))  # type: ignore[union-attr]
     assert (info["reason"], info["domain"]) == ("BACKEND_UNAVAILABLE", "edge.govshare"), body
     assert any(d["@type"].endswith("RetryInfo") and d["retryDelay"] == "1s" for d in body["details"]), body  # type: ignore[union-attr]
+
+
+async def test_calls_a_stopping_backend_cancelled_are_tried_again_not_passed_on_as_cancelled(
+        backend: RunningServer, channel: grpc.aio.Channel, keys: PlatformKeys) -> None:
+    """A grpc server that stops (a service's drain, once its grace is over) ends the calls it had received but not
+    yet started with CANCELLED 'CANCELLED', and the edge passed that on: live on govshare up, a SIGTERM to the query
+    or the catalog service under calls gave 2 callers of some 2,000 CANCELLED, a status that says the caller itself
+    gave up (the SDK does not retry it), where the others read the edge's UNAVAILABLE naming the service. The call
+    never reached the service's code, so the edge now tries it again once, as it does a call refused before it went
+    out: to another replica, or, the service gone, the UNAVAILABLE naming it. A stopping server cancels its queued
+    calls together, and Envoy allows 3 retries at once per cluster by default: the others were passed on CANCELLED
+    (flag UO); 8 cancelled at once are all tried again."""
+    probe = backend.component.probe  # type: ignore[attr-defined]
+    probe.cancelled_once.clear()
+    probe.tried_again.clear()
+    probe.tried_again_together = 8
+    metadata = bearer(keys, caller())
+    codes = [f"{CANCELLED_ONCE_CODE}/{n}" for n in range(probe.tried_again_together)]
+    replies = await asyncio.gather(*(get_entry(channel)(catalog_pb2.GetEntryRequest(code=code), metadata=metadata,
+                                                        timeout=10) for code in codes), return_exceptions=True)
+    outcomes = [reply.code().name if isinstance(reply, grpc.aio.AioRpcError) else reply.entry.code  # type: ignore[union-attr]
+                for reply in replies]
+    assert outcomes == codes
+    assert sorted(probe.tried_again) == sorted(codes)
 
 
 async def test_a_backend_gone_is_named_in_the_message_and_the_error_info(

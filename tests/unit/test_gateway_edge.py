@@ -574,7 +574,7 @@ def test_every_route_to_a_backend_retries_a_call_that_never_reached_it_by_the_vi
     """The policy was repeated on each of the ~190 routes (13 KB of the configuration Envoy parses at each start);
     on the virtual host, every route to a backend takes it, none overriding it."""
     host = _manager(render(SETTINGS, {}))["route_config"]["virtual_hosts"][0]
-    assert host["retry_policy"] == {"retry_on": "reset-before-request,connect-failure", "num_retries": 1}
+    assert host["retry_policy"] == {"retry_on": "reset-before-request,connect-failure,cancelled", "num_retries": 1}
     routed = [route["route"] for route in host["routes"] if "route" in route]
     assert len(routed) > 150 and not [action for action in routed if "retry_policy" in action]
 
