@@ -922,7 +922,7 @@ def test_enabling_a_system_asks_first_and_warns_of_a_secret_not_reset() -> None:
         when=when)
     (button,) = re.findall(r'<button[^>]*value="enable"[^>]*>', page)
     assert 'data-confirm="确定启用业务系统 低保审核系统？' in button, button
-    assert "密钥曾泄露" in button and "重置密钥" in button, button
+    assert "密钥曾泄露" in button and "重置其密钥" in button, button
 
 
 def test_the_audit_page_counts_every_outcome_of_the_accesses_it_lists() -> None:
