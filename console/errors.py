@@ -7,7 +7,7 @@ sentence that tells the person what to do and keeps each field violation beside 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import grpc
@@ -202,12 +202,22 @@ def _entry_state(metadata: Mapping[str, str]) -> str:
 PAGE_TOKEN_REFUSED = "分页链接无效或已过期（可能来自另一个列表），请回到列表第一页重新浏览。"
 
 
+def _zero_parts(match: re.Match[str]) -> str:
+    """A new entry's code with a part of zeros only (services/catalog/rules.zero_parts_problem), each part named with
+    the numbers it may take: 代码的项“00”不能全为 0（可用 01-99）…"""
+    parts = re.findall(r"(\S+) (\d+) \(allowed: ([\d-]+)\)", match.group(1))
+    said = "；".join(f"{part}“{value}”不能全为 0（可用 {allowed}）" for part, value, allowed in parts)
+    return f"信息资源代码的{said}：请按分类编号重新填写代码。"
+
+
+#: A sentence, or how to say a description whose parts vary (pattern.sub takes either).
+_Sentence = str | Callable[[re.Match[str]], str]
 #: What a person is told of a required field left empty.
 REQUIRED = "此项必填，请选择或填写。"
 #: The services' field violations (services/runtime/errors.py, services/catalog/rules.py, the authorization
 #: service's checks) are written in English for developers; what a person is shown beside a field is this Chinese
 #: sentence instead, the first pattern that matches the whole description.
-_FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern, re.DOTALL), text) for
+_FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.compile(pattern, re.DOTALL), text) for
                                                                   pattern, text in (
     (r"(?:is )?required(?:: one of .*)?", REQUIRED),
     (r"is required: .*", "此项必填，请填写。"),
@@ -263,6 +273,7 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pa
     (r"a CLASSIFIED resource cannot be open to the public", "涉密资源不能向社会开放。"),
     (r"a \w+ resource's subject must be one of (.+)", r"类目须为以下之一：\1。"),
     (r"the 类 digit .*", "代码的首位（类）与所选的信息资源分类不一致。"),
+    (r"numbers a part with zeros only: (.+)", _zero_parts),
     (r"must be letters, digits, '_', '\.' or '-'", "只能包含字母、数字、“_”、“.”或“-”。"),
     (r"must be a gRPC target .*", "请填写 host:port 形式的地址（不含空格）；留空表示平台基础库。"),
     (r"an entry cannot be related to itself", "不能关联目录自身。"),

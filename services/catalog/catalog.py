@@ -104,7 +104,7 @@ class Catalog:
         """Drafts version 1 of a new entry in the caller's department."""
         draft = rules.trimmed(draft)
         lifecycle.require_zone(draft, self._zone)
-        rules.require_valid(draft, self._masker.known)
+        rules.require_valid(draft, self._masker.known, new_code=True)
         async with self._refusals_logged(caller, "catalog.create", draft.code):
             duties.require_role(caller, DATA_OFFICER, "draft catalog entries", draft.provider_department_code)
             lifecycle.require_provider(caller, draft.provider_department_code, draft.code)

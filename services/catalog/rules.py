@@ -81,6 +81,22 @@ def code_error(code: str) -> str | None:
     return None
 
 
+#: The numbered parts of a well-formed code (CODE_PATTERN's groups after the 类) and the numbers each may take: a
+#: part of zeros only numbers nothing (the 项, 目 and 细目 of a 类 and the sequence of a classification count from 1).
+NUMBERED_PARTS = (("项", 2, "01-99"), ("目", 3, "001-999"), ("细目", 4, "001-999"), ("顺序号", 5, "000001-999999"))
+
+
+def zero_parts_problem(code: str) -> str | None:
+    """Why a well-formed ``code`` cannot be given to a new entry because a part of it is zeros only (101000/000001,
+    100001/000001, 101001/000000), naming each such part and the numbers it may take; None when there is none."""
+    match = CODE_PATTERN.fullmatch(code)
+    if match is None:
+        return None
+    zeros = [f"{part} {match.group(group)} (allowed: {allowed})" for part, group, allowed in NUMBERED_PARTS
+             if match.group(group) is not None and not match.group(group).strip("0")]
+    return f"numbers a part with zeros only: {'; '.join(zeros)}" if zeros else None
+
+
 def code_category(code: str) -> int:
     """The category a well-formed code's 类 digit stands for."""
     return int(code[0])
@@ -153,10 +169,14 @@ class _Report:
         return True
 
 
-def validate_entry(entry: Entry, known_mask_rule: Callable[[str], bool], prefix: str = "entry") -> list[FieldViolation]:
-    """Every violation of ``entry``; an empty list means it may be stored."""
+def validate_entry(entry: Entry, known_mask_rule: Callable[[str], bool], prefix: str = "entry",
+                   new_code: bool = False) -> list[FieldViolation]:
+    """Every violation of ``entry``; an empty list means it may be stored. With ``new_code`` (CreateEntry) the code
+    is being given and must number every part; an entry stored under a code given before that rule keeps it."""
     report = _Report()
     _check_identity(report, entry, prefix)
+    if new_code and (problem := zero_parts_problem(entry.code)) is not None:
+        report.add(f"{prefix}.code", problem)
     _check_description(report, entry, prefix)
     _check_items(report, entry, prefix, known_mask_rule)
     _check_sharing(report, entry, prefix)
@@ -351,9 +371,9 @@ def trimmed_filter(entry_filter: EntryFilter) -> EntryFilter:
                                project_code=entry_filter.project_code.strip())
 
 
-def require_valid(entry: Entry, known_mask_rule: Callable[[str], bool]) -> None:
-    """Raises INVALID_ARGUMENT listing every violation of ``entry``."""
-    violations = validate_entry(entry, known_mask_rule)
+def require_valid(entry: Entry, known_mask_rule: Callable[[str], bool], new_code: bool = False) -> None:
+    """Raises INVALID_ARGUMENT listing every violation of ``entry`` (``new_code``: see validate_entry)."""
+    violations = validate_entry(entry, known_mask_rule, new_code=new_code)
     if violations:
         raise invalid_argument(violations)
 

@@ -84,7 +84,7 @@ def credit_code() -> str:
 
 
 def resource_code() -> str:
-    return f"1{_random.randrange(100):02d}{_random.randrange(1000):03d}/{_random.randrange(10**6):06d}"
+    return f"1{_random.randrange(1, 100):02d}{_random.randrange(1, 1000):03d}/{_random.randrange(1, 10**6):06d}"
 
 
 def timestamp(delta: dt.timedelta) -> timestamp_pb2.Timestamp:

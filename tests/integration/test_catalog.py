@@ -51,7 +51,9 @@ def credit_code() -> str:
 
 
 def new_code(category: int = 1) -> str:
-    return f"{category}{_random.randrange(100):02d}{_random.randrange(1000):03d}/{_random.randrange(10**6):06d}"
+    """A fresh code numbering every part from 1 (a part of zeros only is refused)."""
+    classification = f"{category}{_random.randrange(1, 100):02d}{_random.randrange(1, 1000):03d}"
+    return f"{classification}/{_random.randrange(1, 10**6):06d}"
 
 
 def department(code: str | None = None) -> Caller:
@@ -302,6 +304,19 @@ async def test_update_mask_is_required_and_checked(catalog: Client) -> None:
 
 
 # Validation ------------------------------------------------------------------------------------
+
+
+async def test_a_new_code_numbering_a_part_with_zeros_is_refused(catalog: Client) -> None:
+    """100001/000001 (项 00), 101000/… (目 000) and …/000000 (the sequence) were accepted as new entries' codes."""
+    owner = department()
+    for code, part in (("100001", "项 00"), ("101000", "目 000"), ("101001", "顺序号 000000")):
+        sequence = "000000" if part.startswith("顺序号") else f"{_random.randrange(1, 10**6):06d}"
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await catalog.create(make_entry(owner.department_code, code=f"{code}/{sequence}"))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        _, bad = details_of(caught.value)
+        assert bad is not None and [v.field for v in bad.field_violations] == ["entry.code"]
+        assert part in bad.field_violations[0].description
 
 
 async def test_a_bad_entry_gets_every_violation_listed(catalog: Client) -> None:

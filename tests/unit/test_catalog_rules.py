@@ -64,6 +64,24 @@ def test_malformed_codes(code: str) -> None:
     assert rules.code_error(code) is not None
 
 
+@pytest.mark.parametrize("code,parts", [
+    ("100001/000001", ["项 00 (allowed: 01-99)"]), ("101000/000001", ["目 000 (allowed: 001-999)"]),
+    ("101001000/000001", ["细目 000 (allowed: 001-999)"]),
+    ("101001/000000", ["顺序号 000000 (allowed: 000001-999999)"]),
+    ("100000/000000", ["项 00", "目 000", "顺序号 000000"]),
+])
+def test_a_new_code_numbering_a_part_with_zeros_is_refused_naming_the_part(code: str, parts: list[str]) -> None:
+    """项, 目, 细目 and the sequence number count from 1: 100001/000001 was accepted as a new entry's code. An entry
+    stored under such a code before keeps it (its code cannot change), so only a code being given is refused."""
+    violations = rules.validate_entry(entry(code=code), known, new_code=True)
+    assert [v.field for v in violations] == ["entry.code"]
+    assert violations[0].description.startswith("numbers a part with zeros only: ")
+    assert all(part in violations[0].description for part in parts)
+    assert rules.validate_entry(entry(code=code), known) == []
+    assert rules.validate_entry(entry(code="101001/000001"), known, new_code=True) == []
+    assert rules.validate_entry(entry(code="101001001/000001"), known, new_code=True) == []
+
+
 def test_the_class_digit_must_match_the_category() -> None:
     assert violated(entry(code="301001/000001")) == ["entry.code"]
     assert violated(entry(code="301001/000001", category=Category.DEPARTMENT, subject="任何部门主题")) == []

@@ -419,6 +419,9 @@ def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
     assert {description: text for description, text in said.items() if "平台说明" in text} == {}
     assert said["U+2F08 at position 0 is a radical or compatibility form drawn like 人 (U+4EBA): write 人"] == \
         "含有外形像“人”的部首或兼容字符（U+2F08），它不是“人”：请用输入法重新输入“人”。"
+    assert field_sentence(rules.zero_parts_problem("100000/000000") or "") == (
+        "信息资源代码的项“00”不能全为 0（可用 01-99）；目“000”不能全为 0（可用 001-999）；"
+        "顺序号“000000”不能全为 0（可用 000001-999999）：请按分类编号重新填写代码。")
 
 
 def test_a_grant_its_resource_no_longer_lets_through_is_said_unusable() -> None:
