@@ -22,6 +22,7 @@ The rules, in order:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -134,6 +135,8 @@ class _Decider:
         self.cache_until = cache_until
         self.method = request.method or ONLINE_QUERY
         self.code = entry.code
+        #: The caller department's grants on the resource as stored, by id (their items before in_force).
+        self.stored: dict[str, Grant] = {}
 
     def entry_denial(self, zone: str) -> Decision | None:
         """Denials that hold for everyone, whatever their grants: the entry cannot be used this way."""
@@ -170,7 +173,9 @@ class _Decider:
         request, basic = self.request, basic_items(self.entry)
         if request.items and basic.issuperset(request.items):
             return self.allow(request.items, None)
-        mine = [g for g in grants if g.department_code == request.department_code and g.resource_code == self.code]
+        stored = [g for g in grants if g.department_code == request.department_code and g.resource_code == self.code]
+        self.stored = {g.id: g for g in stored}
+        mine = [in_force(g, self.entry) for g in stored]
         live = [g for g in mine if g.live(self.now)]
         if not live:
             return self.no_live_grant(mine, basic)
@@ -213,6 +218,11 @@ class _Decider:
                 return self.allow(self.request.items, grant)
         closest = max(grants, key=lambda g: len(needed_set.intersection(g.items)))
         missing = tuple(item for item in needed if item not in closest.items)
+        if relisted := relisted_items(self.stored.get(closest.id, closest), self.entry, missing):
+            return self.deny(common_pb2.DENY_REASON_ITEM_NOT_GRANTED,
+                             f"items {', '.join(relisted)} of resource {self.code} were dropped from the catalog and "
+                             f"added back after grant {closest.id} was made, which therefore no longer covers them "
+                             f"(they may mean something else now): {APPLY} for them again", denied=missing)
         return self.deny(common_pb2.DENY_REASON_ITEM_NOT_GRANTED,
                          f"items {', '.join(missing)} of resource {self.code} are not granted to you: ask only for "
                          f"granted items, or ask the provider to widen grant {closest.id}, or {APPLY}", denied=missing)
@@ -262,6 +272,32 @@ class _Decider:
     def deny(self, reason: int, message: str, denied: tuple[str, ...] | None = None) -> Decision:
         return Decision(allowed=False, expire_time=self.cache_until, deny_reason=reason, message=message,
                         denied_items=self.request.items if denied is None else denied)
+
+
+def _listed_after(grant: Grant, entry: catalog_pb2.Entry) -> frozenset[str]:
+    """The grant's items the entry has published again since the grant was made (DataItem.listed_since after its
+    create_time): dropped by a catalogue update and added back later, so not the items the grant approved."""
+    if grant.create_time is None:
+        return frozenset()
+    return frozenset(item.machine_name for item in entry.items if item.machine_name in grant.items
+                     and item.HasField("listed_since")
+                     and item.listed_since.ToDatetime(tzinfo=dt.UTC) > grant.create_time)
+
+
+def in_force(grant: Grant, entry: catalog_pb2.Entry) -> Grant:
+    """``grant`` as it applies to the entry now: without the items the catalog dropped and added back since it was
+    made (a grant names the items approved at the time, by machine name). Computed on a decision-cache miss only."""
+    relisted = _listed_after(grant, entry)
+    if not relisted:
+        return grant
+    return dataclasses.replace(grant, items=tuple(i for i in grant.items if i not in relisted),
+                               unmasked_items=tuple(i for i in grant.unmasked_items if i not in relisted))
+
+
+def relisted_items(grant: Grant, entry: catalog_pb2.Entry, items: Iterable[str]) -> tuple[str, ...]:
+    """Of ``items``, those ``grant`` (as stored) names but no longer covers, listed again since it was made."""
+    relisted = _listed_after(grant, entry)
+    return tuple(item for item in items if item in relisted)
 
 
 def _method_name(method: int) -> str:

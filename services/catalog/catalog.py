@@ -138,7 +138,7 @@ class Catalog:
             lifecycle.require_provider(caller, head.provider_department_code, head.code)
             lifecycle.require_etag(latest, etag)
             edit = lifecycle.edit_of(latest)
-            entry = rules.apply_mask(latest, rules.trimmed(patch), fields)
+            entry = lifecycle.unlisted(rules.apply_mask(latest, rules.trimmed(patch), fields))
             lifecycle.require_zone(entry, self._zone)
             rules.require_valid(entry, self._masker.known)
             lifecycle.require_provider(caller, entry.provider_department_code, entry.code)
@@ -204,9 +204,10 @@ class Catalog:
             else:
                 # Checked again here: another provider's entry on the dataset may have been published since.
                 await self._require_own_endpoint(tx, latest)
+                previous = await tx.version(code, head.public_version) if head.public_version else None
                 await self._supersede(tx, head, now)
-                entry = await self._transition(tx, latest, EntryState.PUBLISHED, now, publish_time=now,
-                                               reviewed_by=actor_of(caller))
+                entry = await self._transition(tx, lifecycle.listed(latest, previous, now), EntryState.PUBLISHED,
+                                               now, publish_time=now, reviewed_by=actor_of(caller))
                 await tx.save_head(EntryHead(code, head.provider_department_code, head.latest_version,
                                              latest.version))
                 await tx.add_event(entry, "publish", caller, now)

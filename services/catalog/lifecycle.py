@@ -17,6 +17,7 @@ becomes RETIRED.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Iterable
 from enum import Enum
 
@@ -52,6 +53,25 @@ def wrong_state(entry: Entry, action: str, allowed: Iterable[EntryState]) -> Ser
         f"entries can be {action}",
         metadata={"code": entry.code, "version": str(entry.version), "state": state},
     )
+
+
+def listed(entry: Entry, previous: Entry | None, now: dt.datetime) -> Entry:
+    """``entry`` as published at ``now``, each item saying since when it has been published without a break: an item
+    of ``previous`` (the version published until now) keeps its time, any other is listed from ``now``.
+
+    Grants name items by machine name: an item a version dropped and a later one added back (perhaps meaning
+    something else) was again answered under the grants made before it was dropped. Its listed_since, later than
+    those grants, tells the authorization service's decision that they do not cover it."""
+    kept = {item.machine_name: item.listed_since or previous.publish_time or now
+            for item in previous.items} if previous is not None and previous.state == EntryState.PUBLISHED else {}
+    return dataclasses.replace(entry, items=[dataclasses.replace(item, listed_since=kept.get(item.machine_name, now))
+                                             for item in entry.items])
+
+
+def unlisted(entry: Entry) -> Entry:
+    """``entry``'s items without listed_since: a version in the making (a draft copied from the published one) is
+    listed only when it is published, by :func:`listed`."""
+    return dataclasses.replace(entry, items=[dataclasses.replace(item, listed_since=None) for item in entry.items])
 
 
 def edit_of(latest: Entry) -> Edit:

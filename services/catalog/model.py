@@ -148,6 +148,10 @@ class DataItem:
     mask_rule: str = ""
     basic: bool = False
     identifier: int = IdentifierKind.UNSPECIFIED
+    #: Set on a published version's items (lifecycle.listed): the publish time of the first version of the item's
+    #: unbroken run of published versions. Grants made before it do not cover the item (it was dropped and added
+    #: back since). Not compared: an edit sends the items without it, and the same item is no change.
+    listed_since: dt.datetime | None = field(default=None, compare=False)
 
 
 @dataclass

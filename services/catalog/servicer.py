@@ -41,7 +41,8 @@ def entry_to_proto(entry: Entry) -> catalog_pb2.Entry:
         format_class=entry.format_class, format_type=entry.format_type,
         items=[catalog_pb2.DataItem(name=i.name, machine_name=i.machine_name, data_type=i.data_type,
                                     length=i.length, sensitive=i.sensitive, mask_rule=i.mask_rule, basic=i.basic,
-                                    identifier=i.identifier) for i in entry.items],
+                                    identifier=i.identifier, listed_since=to_timestamp(i.listed_since))
+               for i in entry.items],
         key_item=entry.key_item, share_type=entry.share_type, share_condition=entry.share_condition,
         share_methods=entry.share_methods, legal_basis=entry.legal_basis, open_to_public=entry.open_to_public,
         open_condition=entry.open_condition, update_cycle=entry.update_cycle,

@@ -95,8 +95,20 @@ class View:
                    department_code=caller.department_code, extranet=zone != "intranet")
 
 
+def _item(stored: dict) -> DataItem:
+    """An item as stored in entry_versions.items (listed_since an ISO 8601 text, absent before it was kept)."""
+    since = stored.pop("listed_since", None)
+    return DataItem(**stored, listed_since=dt.datetime.fromisoformat(since) if since else None)
+
+
+def _stored_item(item: DataItem) -> dict:
+    stored = dataclasses.asdict(item)
+    stored["listed_since"] = item.listed_since.isoformat() if item.listed_since is not None else None
+    return stored
+
+
 def _entry(row: asyncpg.Record) -> Entry:
-    items = [DataItem(**item) for item in json.loads(row["items"])]
+    items = [_item(item) for item in json.loads(row["items"])]
     return Entry(
         code=row["code"], version=row["version"], state=row["state"], name=row["name"], summary=row["summary"],
         category=row["category"], subject=row["subject"], provider_department_code=row["provider_department_code"],
@@ -115,7 +127,7 @@ def _entry(row: asyncpg.Record) -> Entry:
 
 def _row(entry: Entry, document: Document) -> tuple:
     """The values of _WRITE_COLUMNS for ``entry``."""
-    items = json.dumps([dataclasses.asdict(item) for item in entry.items], ensure_ascii=False)
+    items = json.dumps([_stored_item(item) for item in entry.items], ensure_ascii=False)
     return (
         entry.code, entry.version, int(entry.state), entry.name, entry.summary, int(entry.category), entry.subject,
         entry.provider_department_code, entry.provider_name, int(entry.format_class), entry.format_type, items,

@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from services.catalog.store import CatalogStore
 from services.query import figures
 from services.query.store import AccessFilter, QueryStore
 from services.runtime import db
@@ -321,3 +322,57 @@ async def _running(conn: asyncpg.Connection, application: str) -> bool:
 
 async def _stopped(conn: asyncpg.Connection, application: str) -> bool:
     return await _backend_of(conn, application) is None
+
+
+async def _insert_version(conn: asyncpg.Connection, code: str, version: int, items: list[str],
+                          published: dt.datetime | None, state: int) -> None:
+    """A version of ``code`` as a release before catalog 012 stored it: its items without listed_since; the columns
+    this test does not care about filled with a value of their type."""
+    columns = await conn.fetch(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'catalog'"
+        " AND table_name = 'entry_versions' AND is_nullable = 'NO' AND column_default IS NULL"
+        " AND is_generated = 'NEVER'")
+    filler = {"text": "", "smallint": 1, "integer": 1, "boolean": False, "ARRAY": [],
+              "timestamp with time zone": published or dt.datetime.now(dt.UTC)}
+    values = {c["column_name"]: filler.get(c["data_type"]) for c in columns}
+    values |= {"code": code, "version": version, "state": state, "publish_time": published,
+               "items": json.dumps([{"name": name, "machine_name": name, "data_type": 1, "length": 10,
+                                     "sensitive": False, "mask_rule": "", "basic": False, "identifier": 0}
+                                    for name in items])}
+    names = list(values)
+    await conn.execute(f"INSERT INTO entry_versions ({', '.join(names)}) VALUES "
+                       f"({', '.join(f'${i + 1}' for i in range(len(names)))})", *values.values())
+
+
+async def test_catalog_012_lists_each_published_item_since_its_unbroken_run_began(database: str) -> None:
+    """An item dropped by a published version and added back by a later one is listed from that later one, so the
+    grants made before it was dropped do not cover it (the authorization service's decision)."""
+    await db.migrate(database, "catalog", before="012")
+    start = dt.datetime(2025, 1, 6, 2, 0, 0, 123456, tzinfo=dt.UTC)
+    times = [start + dt.timedelta(days=day) for day in range(4)]
+    conn = await asyncpg.connect(database, server_settings={"search_path": "catalog"})
+    try:
+        await conn.execute("INSERT INTO entries (code, provider_department_code, latest_version, public_version,"
+                           " create_time) VALUES ('101001/000001', '', 5, 4, $1)", start)
+        superseded, published, draft = 6, 3, 1
+        await _insert_version(conn, "101001/000001", 1, ["name", "address"], times[0], superseded)
+        await _insert_version(conn, "101001/000001", 2, ["name"], times[1], superseded)
+        await _insert_version(conn, "101001/000001", 3, ["name", "address"], times[2], superseded)
+        await _insert_version(conn, "101001/000001", 4, ["address", "name", "sex"], times[3], published)
+        await _insert_version(conn, "101001/000001", 5, ["name", "address"], None, draft)
+    finally:
+        await conn.close()
+    assert await db.migrate(database, "catalog") == ["012_item_listed_since.sql"]
+    pool = await db.create_pool(database, "catalog")
+    try:
+        store = CatalogStore(pool)
+        listed = {version: {item.machine_name: item.listed_since
+                            for item in (await store.version("101001/000001", version)).items}  # type: ignore[union-attr]
+                  for version in range(1, 6)}
+    finally:
+        await pool.close()
+    assert listed[1] == {"name": times[0], "address": times[0]}
+    assert listed[2] == {"name": times[0]}
+    assert listed[3] == {"name": times[0], "address": times[2]}
+    assert listed[4] == {"address": times[2], "name": times[0], "sex": times[3]}
+    assert listed[5] == {"name": None, "address": None}

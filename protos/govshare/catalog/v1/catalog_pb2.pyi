@@ -140,7 +140,7 @@ REVIEW_DECISION_PUBLISH: ReviewDecision
 REVIEW_DECISION_RETURN: ReviewDecision
 
 class DataItem(_message.Message):
-    __slots__ = ("name", "machine_name", "data_type", "length", "sensitive", "mask_rule", "basic", "identifier")
+    __slots__ = ("name", "machine_name", "data_type", "length", "sensitive", "mask_rule", "basic", "identifier", "listed_since")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MACHINE_NAME_FIELD_NUMBER: _ClassVar[int]
     DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +149,7 @@ class DataItem(_message.Message):
     MASK_RULE_FIELD_NUMBER: _ClassVar[int]
     BASIC_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
+    LISTED_SINCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     machine_name: str
     data_type: DataType
@@ -157,7 +158,8 @@ class DataItem(_message.Message):
     mask_rule: str
     basic: bool
     identifier: IdentifierKind
-    def __init__(self, name: _Optional[str] = ..., machine_name: _Optional[str] = ..., data_type: _Optional[_Union[DataType, str]] = ..., length: _Optional[int] = ..., sensitive: _Optional[bool] = ..., mask_rule: _Optional[str] = ..., basic: _Optional[bool] = ..., identifier: _Optional[_Union[IdentifierKind, str]] = ...) -> None: ...
+    listed_since: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., machine_name: _Optional[str] = ..., data_type: _Optional[_Union[DataType, str]] = ..., length: _Optional[int] = ..., sensitive: _Optional[bool] = ..., mask_rule: _Optional[str] = ..., basic: _Optional[bool] = ..., identifier: _Optional[_Union[IdentifierKind, str]] = ..., listed_since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ProviderEndpoint(_message.Message):
     __slots__ = ("target", "dataset")
