@@ -274,6 +274,8 @@ _FIELD_SENTENCES: tuple[tuple[re.Pattern[str], _Sentence], ...] = tuple((re.comp
     (r"a \w+ resource's subject must be one of (.+)", r"类目须为以下之一：\1。"),
     (r"the 类 digit .*", "代码的首位（类）与所选的信息资源分类不一致。"),
     (r"numbers a part with zeros only: (.+)", _zero_parts),
+    (r"the 项 (\d+) does not stand for the subject (.+?): a \w+ resource's 项 is one of (.+), so .+ is (\d+)",
+     r"信息资源代码的项“\1”与类目“\2”不符：该分类的项按类目编号，须为 \3 之一，“\2”为 \4。"),
     (r"must be letters, digits, '_', '\.' or '-'", "只能包含字母、数字、“_”、“.”或“-”。"),
     (r"must be a gRPC target .*", "请填写 host:port 形式的地址（不含空格）；留空表示平台基础库。"),
     (r"an entry cannot be related to itself", "不能关联目录自身。"),

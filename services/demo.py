@@ -214,7 +214,7 @@ def demo_entries() -> list[cat.Entry]:
         _entry("105001/000001", "电子证照信息", "政府部门签发的电子证照的编号、类型、持证主体、发证机关与有效期。",
                foundation, "电子证照", services, LICENCE_ITEMS, "licence", common.SHARE_TYPE_CONDITIONAL,
                [ONLINE], condition="办理政务服务事项时查验证照，须经发证部门同意"),
-        _entry("201001/000001", "企业信用基础信息",
+        _entry("207001/000001", "企业信用基础信息",
                "信用体系主题库：市场主体的登记信息与登记状态，用于信用监管与联合奖惩。", theme, "信用体系", market,
                ENTITY_ITEMS[:4] + ENTITY_ITEMS[-1:], "legal_entity", common.SHARE_TYPE_UNCONDITIONAL, [ONLINE]),
         _entry("301001/000001", "在侦案件涉案人员信息", "公安机关在侦案件涉案人员信息。", department, "刑事侦查",

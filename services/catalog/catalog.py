@@ -146,6 +146,8 @@ class Catalog:
             changed = rules.changed_fields(latest, entry, fields)
             if not changed:
                 return latest  # nothing to change: no new version to review, no catalog work to count
+            if "subject" in changed:
+                rules.require_subject_numbered(entry)
             entry.update_time = now
             document = _document(entry)
             if edit is Edit.IN_PLACE:

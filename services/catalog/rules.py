@@ -43,6 +43,10 @@ FOUNDATION_SUBJECTS = ("人口", "法人单位", "自然资源和空间地理", 
 THEME_SUBJECTS = ("健康保障", "社会保障", "食品药品安全", "安全生产", "价格监管", "能源安全", "信用体系",
                   "城乡建设", "社区治理", "生态环保", "应急维稳")
 SUBJECTS = {Category.FOUNDATION: FOUNDATION_SUBJECTS, Category.THEME: THEME_SUBJECTS}
+#: The 项 of a foundation or theme resource's code is its subject's number in its category's list above (101001 人口,
+#: 102001 法人单位, 202001 社会保障); a department resource's 项 is the department's own classification.
+ITEM_NUMBERS = {category: {subject: f"{index:02d}" for index, subject in enumerate(subjects, 1)}
+                for category, subjects in SUBJECTS.items()}
 
 MAX_NAME = 100
 MAX_SUMMARY = 256
@@ -95,6 +99,20 @@ def zero_parts_problem(code: str) -> str | None:
     zeros = [f"{part} {match.group(group)} (allowed: {allowed})" for part, group, allowed in NUMBERED_PARTS
              if match.group(group) is not None and not match.group(group).strip("0")]
     return f"numbers a part with zeros only: {'; '.join(zeros)}" if zeros else None
+
+
+def item_number_problem(code: str, category: int, subject: str) -> str | None:
+    """Why the 项 of a well-formed ``code`` does not stand for ``subject`` in a foundation or theme ``category`` (the
+    seeds' subjects, numbered in order), naming the numbers allowed; None when it does, or when it cannot be said (a
+    department resource, a subject or 类 that is wrong itself, a 项 00 which zero_parts_problem names)."""
+    numbers = ITEM_NUMBERS.get(Category(category)) if is_known(Category, category) else None
+    match = CODE_PATTERN.fullmatch(code)
+    if numbers is None or match is None or int(match.group(1)) != category or subject not in numbers \
+            or match.group(2) in ("00", numbers[subject]):
+        return None
+    allowed = "、".join(f"{number} {name}" for name, number in numbers.items())
+    return (f"the 项 {match.group(2)} does not stand for the subject {subject}: a {Category(category).name} resource's "
+            f"项 is one of {allowed}, so {subject} is {numbers[subject]}")
 
 
 def code_category(code: str) -> int:
@@ -175,8 +193,8 @@ def validate_entry(entry: Entry, known_mask_rule: Callable[[str], bool], prefix:
     is being given and must number every part; an entry stored under a code given before that rule keeps it."""
     report = _Report()
     _check_identity(report, entry, prefix)
-    if new_code and (problem := zero_parts_problem(entry.code)) is not None:
-        report.add(f"{prefix}.code", problem)
+    if new_code:
+        _check_new_code(report, entry, prefix)
     _check_description(report, entry, prefix)
     _check_items(report, entry, prefix, known_mask_rule)
     _check_sharing(report, entry, prefix)
@@ -198,6 +216,22 @@ def _check_identity(report: _Report, entry: Entry, prefix: str) -> None:
         if allowed is not None and entry.subject not in allowed:
             report.add(f"{prefix}.subject", f"a {Category(entry.category).name} resource's subject must be one of "
                                             f"{'、'.join(allowed)}")
+
+
+def _check_new_code(report: _Report, entry: Entry, prefix: str) -> None:
+    """A code being given numbers every part and its 项 stands for the subject (the parts first: a code numbering
+    nothing is typed again whole)."""
+    problem = zero_parts_problem(entry.code) or item_number_problem(entry.code, entry.category, entry.subject)
+    if problem is not None:
+        report.add(f"{prefix}.code", problem)
+
+
+def require_subject_numbered(entry: Entry) -> None:
+    """INVALID_ARGUMENT when an edit of an entry's subject leaves its code's 项 standing for another: the code never
+    changes, so the subject must stay the one it numbers (an entry stored before the rule is edited freely
+    otherwise, and may be brought into agreement this way)."""
+    if (problem := item_number_problem(entry.code, entry.category, entry.subject)) is not None:
+        raise invalid_argument([FieldViolation("entry.subject", problem)])
 
 
 def _check_description(report: _Report, entry: Entry, prefix: str) -> None:

@@ -97,7 +97,7 @@ PLACEHOLDER = "127.0.0.1:9"
 def _department_entry(platform, owner: str, **fields: object) -> cat.Entry:  # type: ignore[no-untyped-def]
     """A valid department resource of demo department ``owner``, served by its own 前置机, with a fresh code."""
     entry = cat.Entry(
-        code=f"3{random.randrange(100):02d}{random.randrange(1000):03d}/{random.randrange(10**6):06d}",
+        code=f"3{random.randrange(1, 100):02d}{random.randrange(1, 1000):03d}/{random.randrange(1, 10**6):06d}",
         name="执法案件办理信息", summary="案件编号、当事人与办理状态", category=cat.CATEGORY_DEPARTMENT,
         subject="行政执法", provider_department_code=platform.credentials.systems[owner]["department"],
         provider_name=platform.credentials.systems[owner]["name"], format_class=cat.FORMAT_CLASS_DATABASE,

@@ -112,7 +112,7 @@ def _person(platform, key: str, role: str) -> Caller:  # type: ignore[no-untyped
 
 
 def _entry(provider: str) -> cat.Entry:
-    code = f"1{random.randrange(100):02d}{random.randrange(1000):03d}/{random.randrange(10**6):06d}"
+    code = f"101{random.randrange(1, 1000):03d}/{random.randrange(1, 10**6):06d}"  # 项 01: 人口
     return cat.Entry(
         code=code, name="参保人员信息", summary="参保人员的身份与参保状态", category=cat.CATEGORY_FOUNDATION,
         subject="人口", provider_department_code=provider, provider_name="人社局",

@@ -84,7 +84,8 @@ def credit_code() -> str:
 
 
 def resource_code() -> str:
-    return f"1{_random.randrange(1, 100):02d}{_random.randrange(1, 1000):03d}/{_random.randrange(1, 10**6):06d}"
+    """A fresh code of a foundation resource of 人口 (项 01)."""
+    return f"101{_random.randrange(1, 1000):03d}/{_random.randrange(1, 10**6):06d}"
 
 
 def timestamp(delta: dt.timedelta) -> timestamp_pb2.Timestamp:

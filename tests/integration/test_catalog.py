@@ -27,6 +27,7 @@ from govshare.catalog.v1 import catalog_pb2 as pb
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
 from services.catalog.component import create_component
+from services.catalog.rules import ITEM_NUMBERS
 from services.runtime.cache import CATALOG_CHANGED
 from services.runtime.duties import DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
@@ -50,9 +51,10 @@ def credit_code() -> str:
     return body + uscc.calc_check_digit(body)
 
 
-def new_code(category: int = 1) -> str:
-    """A fresh code numbering every part from 1 (a part of zeros only is refused)."""
-    classification = f"{category}{_random.randrange(1, 100):02d}{_random.randrange(1, 1000):03d}"
+def new_code(category: int = 1, subject: str = "人口") -> str:
+    """A fresh code numbering every part from 1 (a part of zeros only is refused), its 项 the subject's number."""
+    item = ITEM_NUMBERS.get(category, {}).get(subject) or f"{_random.randrange(1, 100):02d}"  # type: ignore[call-overload]
+    classification = f"{category}{item}{_random.randrange(1, 1000):03d}"
     return f"{classification}/{_random.randrange(1, 10**6):06d}"
 
 
@@ -63,9 +65,10 @@ def department(code: str | None = None) -> Caller:
 
 def make_entry(dept: str, category: int = pb.CATEGORY_FOUNDATION, **fields: object) -> pb.Entry:
     """A valid foundation entry of ``dept``; ``fields`` override it."""
+    subject = {pb.CATEGORY_FOUNDATION: "人口", pb.CATEGORY_THEME: "健康保障"}.get(category, "税务征管")
     entry = pb.Entry(
-        code=new_code(category), name="人口基础信息", summary="全员人口的身份与户籍信息", category=category,
-        subject={pb.CATEGORY_FOUNDATION: "人口", pb.CATEGORY_THEME: "健康保障"}.get(category, "税务征管"),
+        code=new_code(category, str(fields.get("subject", subject)).strip()), name="人口基础信息",
+        summary="全员人口的身份与户籍信息", category=category, subject=subject,
         provider_department_code=dept, provider_name="公安厅", format_class=pb.FORMAT_CLASS_DATABASE,
         format_type="JSON",
         items=[
@@ -304,6 +307,25 @@ async def test_update_mask_is_required_and_checked(catalog: Client) -> None:
 
 
 # Validation ------------------------------------------------------------------------------------
+
+
+async def test_a_new_codes_item_number_must_stand_for_its_subject(catalog: Client) -> None:
+    """A foundation or theme code's 项 numbers its subject (101… 人口, 102… 法人单位): 102… for 人口 and 107… (no
+    foundation subject) were accepted. The code never changes, so an edit of the subject keeps to its 项."""
+    owner = department()
+    for code in (new_code(1, "法人单位"), f"107{new_code()[3:]}"):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await catalog.create(make_entry(owner.department_code, code=code))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+        _, bad = details_of(caught.value)
+        assert bad is not None and [v.field for v in bad.field_violations] == ["entry.code"]
+        assert "so 人口 is 01" in bad.field_violations[0].description
+    created = await catalog.create(make_entry(owner.department_code))
+    assert created.code[1:3] == "01"
+    patch = pb.Entry(code=created.code, subject="法人单位", summary="新摘要")
+    _, fields, _ = await fails(catalog.update(patch, ["subject", "summary"], owner), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["entry.subject"]
+    assert (await catalog.update(patch, ["summary"], owner)).summary == "新摘要"
 
 
 async def test_a_new_code_numbering_a_part_with_zeros_is_refused(catalog: Client) -> None:

@@ -287,7 +287,7 @@ async def _gated_entry(platform, endpoint: str,  # type: ignore[no-untyped-def]
                        share_type: int = common.SHARE_TYPE_UNCONDITIONAL) -> str:
     """A published, downloadable entry of the social department read from ``endpoint`` (unconditional unless
     ``share_type`` says otherwise)."""
-    code = f"2{random.randrange(1, 100):02d}{random.randrange(1, 1000):03d}/{random.randrange(1, 10**6):06d}"
+    code = f"202{random.randrange(1, 1000):03d}/{random.randrange(1, 10**6):06d}"  # 项 02: 社会保障
     entry = cat.Entry(
         code=code, name="社会保障卡发放信息", summary="社会保障卡的发放批次", category=cat.CATEGORY_THEME,
         subject="社会保障", provider_department_code=platform.credentials.systems["social"]["department"],

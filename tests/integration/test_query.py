@@ -191,7 +191,7 @@ async def running_mesh(base_settings: Settings, embedded: EmbeddedServers) -> As
         rng = random.Random(uuid.uuid4().int)
         seq = rng.randrange(900000, 999990)
         codes = {"population": f"101001/{seq:06d}", "entities": f"102001/{seq:06d}",
-                 "credit": f"201001/{seq:06d}", "secret": f"301001/{seq:06d}"}
+                 "credit": f"207001/{seq:06d}", "secret": f"301001/{seq:06d}"}
         world = Mesh(servers=servers, settings=base_settings, channels=channels,
                      signer=CallerMetadata.of(base_settings),
                      authority=Caller("sys-authority", credit_code(rng), authority=True),

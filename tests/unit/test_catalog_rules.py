@@ -82,6 +82,31 @@ def test_a_new_code_numbering_a_part_with_zeros_is_refused_naming_the_part(code:
     assert rules.validate_entry(entry(code="101001001/000001"), known, new_code=True) == []
 
 
+@pytest.mark.parametrize("code,category,subject,problem", [
+    ("102001/000001", Category.FOUNDATION, "人口", "the 项 02 does not stand for the subject 人口"),
+    ("107001/000001", Category.FOUNDATION, "人口",
+     "01 人口、02 法人单位、03 自然资源和空间地理、04 社会信用、05 电子证照, so 人口 is 01"),
+    ("201001/000001", Category.THEME, "信用体系", "so 信用体系 is 07"),
+    ("212001/000001", Category.THEME, "健康保障", "a THEME resource's 项 is one of 01 健康保障、"),
+    ("105001/000001", Category.FOUNDATION, "电子证照", None), ("207001/000001", Category.THEME, "信用体系", None),
+    ("202001/000001", Category.THEME, "社会保障", None), ("377001/000001", Category.DEPARTMENT, "刑事侦查", None),
+])
+def test_a_new_codes_item_number_stands_for_its_subject(code: str, category: Category, subject: str,
+                                                         problem: str | None) -> None:
+    """The 项 of a foundation or theme code numbers its subject among the seeds' (R-CAT-2, Art. 10): 107001 (no
+    foundation subject) and 102001 for 人口 were accepted. A code given before keeps it; an edit of the subject must
+    keep to the 项."""
+    violations = rules.validate_entry(entry(code=code, category=category, subject=subject), known, new_code=True)
+    if problem is None:
+        assert violations == []
+        return
+    assert [v.field for v in violations] == ["entry.code"] and problem in violations[0].description
+    assert rules.validate_entry(entry(code=code, category=category, subject=subject), known) == []
+    with pytest.raises(ServiceError) as caught:
+        rules.require_subject_numbered(entry(code=code, category=category, subject=subject))
+    assert [v.field for v in caught.value.violations] == ["entry.subject"]
+
+
 def test_the_class_digit_must_match_the_category() -> None:
     assert violated(entry(code="301001/000001")) == ["entry.code"]
     assert violated(entry(code="301001/000001", category=Category.DEPARTMENT, subject="任何部门主题")) == []

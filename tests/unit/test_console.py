@@ -397,7 +397,7 @@ def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
         {"items": [key] + [item(f"项{i}", f"i{i}") for i in range(rules.MAX_ITEMS)]},
         {"related_codes": [f"101001/{i:06d}" for i in range(rules.MAX_RELATED + 1)]},
         {"related_codes": ["101001/000001", "101001/000002", "101001/000002", "bad"]},
-        {"code": "201001/000001", "subject": "人力"},
+        {"code": "207001/000001", "subject": "人力"},
         {"share_type": ShareType.CONDITIONAL, "share_methods": []},
         {"share_type": ShareType.NOT_SHARED, "share_methods": [ShareMethod.ONLINE_QUERY, ShareMethod.ONLINE_QUERY]},
         {"secrecy": Secrecy.CLASSIFIED, "open_to_public": True},
@@ -422,6 +422,10 @@ def test_every_catalog_rule_is_said_in_chinese_beside_its_field() -> None:
     assert field_sentence(rules.zero_parts_problem("100000/000000") or "") == (
         "信息资源代码的项“00”不能全为 0（可用 01-99）；目“000”不能全为 0（可用 001-999）；"
         "顺序号“000000”不能全为 0（可用 000001-999999）：请按分类编号重新填写代码。")
+    assert field_sentence(rules.item_number_problem("201001/000001", Category.THEME, "信用体系") or "") == (
+        "信息资源代码的项“01”与类目“信用体系”不符：该分类的项按类目编号，须为 01 健康保障、02 社会保障、"
+        "03 食品药品安全、04 安全生产、05 价格监管、06 能源安全、07 信用体系、08 城乡建设、09 社区治理、10 生态环保、"
+        "11 应急维稳 之一，“信用体系”为 07。")
 
 
 def test_a_grant_its_resource_no_longer_lets_through_is_said_unusable() -> None:

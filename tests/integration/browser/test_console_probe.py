@@ -1957,7 +1957,7 @@ async def test_the_reviewer_is_shown_which_dataset_an_entry_in_review_reads(cont
     for name in ("state", "version", "publish_time", "create_time", "update_time", "submitted_by", "reviewed_by",
                  "etag", "provider_name"):
         entry.ClearField(name)
-    entry.code = f"299{uuid.uuid4().int % 1000:03d}/{uuid.uuid4().int % 10**6:06d}"
+    entry.code = f"207{uuid.uuid4().int % 999 + 1:03d}/{uuid.uuid4().int % 10**6:06d}"  # 项 07: 信用体系
     entry.name, entry.category, entry.subject = "市场主体相关人员信息", cat.CATEGORY_THEME, "信用体系"
     entry.provider_department_code = platform.credentials.systems["market"]["department"]
     for item in entry.items:
@@ -1999,7 +1999,7 @@ async def test_an_entrys_provider_is_the_department_directorys_name_not_the_type
     for name in ("state", "version", "publish_time", "create_time", "update_time", "submitted_by", "reviewed_by",
                  "etag"):
         entry.ClearField(name)
-    entry.code = f"298{uuid.uuid4().int % 1000:03d}/{uuid.uuid4().int % 10**6:06d}"
+    entry.code = f"207{uuid.uuid4().int % 999 + 1:03d}/{uuid.uuid4().int % 10**6:06d}"  # 项 07: 信用体系
     entry.name, entry.category, entry.subject = "人口基本信息", cat.CATEGORY_THEME, "信用体系"
     entry.provider_name = "市公安局"
     await catalog.CreateEntry(cat.CreateEntryRequest(entry=entry), metadata=platform.metadata("market"), timeout=10)
