@@ -9,7 +9,7 @@ import grpc
 import redis.asyncio as aioredis
 
 from govshare.catalog.v1 import catalog_pb2_grpc, figures_pb2, figures_pb2_grpc
-from services.catalog import figures
+from services.catalog import figures, rules
 from services.catalog.catalog import Catalog
 from services.catalog.directory import DepartmentDirectory
 from services.catalog.endpoints import EndpointChecker
@@ -83,6 +83,7 @@ class CatalogComponent:
         if moved := await self._store.correct_provisional_dues():
             log.info("catalog update due dates: %d counted without their year's holiday calendar counted again on "
                      "the calendar known now: %s", moved, workdays.calendar_description())
+        await flag_stored_codes(self._store)
         self._index = IndexKeeper(self._settings.redis_url)
         self._index.start(self._store)
         self._directory.open()
@@ -138,6 +139,26 @@ class CatalogComponent:
             await self._index.touch(code)
         if self._redis is not None:
             await cache.publish(self._redis, cache.CATALOG_CHANGED, {"code": code})
+
+
+#: How many entries the start log names (the rest are counted).
+FLAGGED_NAMED = 20
+
+
+async def flag_stored_codes(store: CatalogStore) -> list[str]:
+    """Tells the authority, at every start, of the entries stored under codes the code rules refuse for a new entry
+    (a part of zeros only, a 项 not standing for the subject): they are kept as they are, not renumbered nor hidden
+    (grants, audit records and the departments' systems name them by code), and listed here so the authority can
+    have each provider create it again under a right code and retire this one. Returns the codes."""
+    flagged = [(code, problem) for code, category, subject in await store.numbered_entries()
+               if (problem := rules.stored_code_problem(code, category, subject)) is not None]
+    if flagged:
+        named = "; ".join(f"{code}: {problem}" for code, problem in flagged[:FLAGGED_NAMED])
+        more = f"; and {len(flagged) - FLAGGED_NAMED} more" if len(flagged) > FLAGGED_NAMED else ""
+        log.warning("%d catalog entries stored before the code rules have codes those rules refuse for a new entry; "
+                    "they are kept and served as they are (a code never changes): to renumber one, its provider "
+                    "creates it again under a right code and retires this one. %s%s", len(flagged), named, more)
+    return [code for code, _ in flagged]
 
 
 def create_component(settings: Settings) -> CatalogComponent:

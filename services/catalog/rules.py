@@ -115,6 +115,12 @@ def item_number_problem(code: str, category: int, subject: str) -> str | None:
             f"项 is one of {allowed}, so {subject} is {numbers[subject]}")
 
 
+def stored_code_problem(code: str, category: int, subject: str) -> str | None:
+    """What the code rules of a new entry (zero_parts_problem, item_number_problem) say of an entry stored before
+    them, or None: such an entry keeps its code (a code never changes) and is flagged to the authority."""
+    return zero_parts_problem(code) or item_number_problem(code, category, subject)
+
+
 def code_category(code: str) -> int:
     """The category a well-formed code's 类 digit stands for."""
     return int(code[0])

@@ -21,6 +21,7 @@ from services.catalog.index import IndexedVersion
 from services.catalog.model import (
     PENDING_STATES,
     PUBLIC_STATES,
+    Category,
     DataItem,
     Endpoint,
     EndpointReader,
@@ -398,6 +399,18 @@ class CatalogStore:
                 await conn.executemany("UPDATE mandate_changes SET due_time = $3, due_working_days = $4,"
                                        " due_provisional = $5 WHERE id = $1 AND due_time = $2", dues)
         return sum(1 for _, was, due, _, _ in dues if due != was)
+
+    async def numbered_entries(self) -> list[tuple[str, int, str]]:
+        """(code, category, subject) of the current version of every entry not retired whose code the code rules
+        may refuse (rules.stored_code_problem decides): a part of zeros only, or a foundation or theme entry (its 项
+        numbers its subject). Read once at start."""
+        rows = await self._listing.fetch(
+            "SELECT e.code, v.category, v.subject FROM entries e"
+            " JOIN entry_versions v ON v.code = e.code AND v.version = e.current_version"
+            " WHERE v.state <> $1 AND (v.category = ANY($2::smallint[])"
+            " OR e.code ~ '^.(00|..000|.....000/)|/000000$') ORDER BY e.code",
+            int(EntryState.RETIRED), [int(Category.FOUNDATION), int(Category.THEME)])
+        return [(r["code"], r["category"], r["subject"]) for r in rows]
 
     async def overdue(self, now: dt.datetime, after: tuple[dt.datetime, int] | None,
                       limit: int) -> list[tuple[int, MandateChange]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import random
 from collections.abc import AsyncIterator
 
@@ -26,8 +27,10 @@ from stdnum.cn import uscc
 from govshare.catalog.v1 import catalog_pb2 as pb
 from govshare.catalog.v1 import catalog_pb2_grpc
 from govshare.common.v1 import common_pb2 as common
-from services.catalog.component import create_component
+from services.catalog.component import create_component, flag_stored_codes
 from services.catalog.rules import ITEM_NUMBERS
+from services.catalog.store import CatalogStore
+from services.runtime import db
 from services.runtime.cache import CATALOG_CHANGED
 from services.runtime.duties import DATA_OFFICER, REVIEWER
 from services.runtime.errors import details_of
@@ -326,6 +329,43 @@ async def test_a_new_codes_item_number_must_stand_for_its_subject(catalog: Clien
     _, fields, _ = await fails(catalog.update(patch, ["subject", "summary"], owner), grpc.StatusCode.INVALID_ARGUMENT)
     assert fields == ["entry.subject"]
     assert (await catalog.update(patch, ["summary"], owner)).summary == "新摘要"
+
+
+async def test_entries_stored_under_codes_the_rules_now_refuse_are_kept_and_flagged_at_start(
+        catalog: Client, base_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Entries a release before the code rules stored under 100…/… (项 00) or 107…/… for 人口 are not renumbered nor
+    hidden (grants and audit records name them by code): they are served as before, and every start of the catalog
+    names them to the authority in its log."""
+    owner = department()
+    entry = await catalog.create(make_entry(owner.department_code))
+    legacy = [f"100{entry.code[3:]}", f"107{entry.code[3:]}"]
+    connection = await asyncpg.connect(base_settings.database_url)
+    try:  # stored as a release before the rules did: copies of the entry under those codes
+        for code in legacy:
+            await connection.execute(
+                "INSERT INTO catalog.entries (code, provider_department_code, latest_version, public_version,"
+                " create_time) SELECT $2, provider_department_code, latest_version, public_version, create_time"
+                " FROM catalog.entries WHERE code = $1", entry.code, code)
+            await connection.execute(
+                "INSERT INTO catalog.entry_versions SELECT"
+                " (jsonb_populate_record(v, jsonb_build_object('code', $2::text))).*"
+                " FROM catalog.entry_versions v WHERE code = $1", entry.code, code)
+    finally:
+        await connection.close()
+    pool = await db.create_pool(base_settings.database_url, "catalog")
+    try:
+        with caplog.at_level(logging.WARNING, logger="services.catalog.component"):
+            flagged = await flag_stored_codes(CatalogStore(pool))
+    finally:
+        await pool.close()
+    assert set(legacy) <= set(flagged) and entry.code not in flagged
+    said = " ".join(record.getMessage() for record in caplog.records)
+    assert "they are kept and served as they are" in said
+    assert all(code in said for code in legacy) or "more" in said
+    assert f"{legacy[1]}: the 项 07 does not stand for the subject 人口" in said or "more" in said
+    for code in legacy:  # read, and edited, as before
+        assert (await catalog.get(code, owner)).code == code
+        assert (await catalog.update(pb.Entry(code=code, summary="仍可修改"), ["summary"], owner)).summary == "仍可修改"
 
 
 async def test_a_new_code_numbering_a_part_with_zeros_is_refused(catalog: Client) -> None:
