@@ -226,13 +226,22 @@ def entry_problems(draft: Draft, entry: catalog_pb2.Entry) -> list[FieldViolatio
     return problems
 
 
-def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry) -> list[FieldViolation]:
+def scope_entry_problems(scope: Scope, entry: catalog_pb2.Entry,
+                         applied: dt.datetime | None = None) -> list[FieldViolation]:
     """Granted items the resource no longer has: a version published since the application dropped them, and
-    a grant must not name what the catalog does not (the approver narrows the items instead)."""
+    a grant must not name what the catalog does not (the approver narrows the items instead). Nor one dropped and
+    added back since the application was made (``applied``; DataItem.listed_since later): the applicant asked for the
+    item as it was then, which may mean something else now, and its grant would cover it as it is now."""
     known = set(item_names(entry))
+    relisted = {item.machine_name for item in entry.items if applied is not None and item.HasField("listed_since")
+                and item.listed_since.ToDatetime(tzinfo=dt.UTC) > applied}
     return [FieldViolation("items", f"{item} is no longer an item of resource {entry.code} (version {entry.version}): "
                            "approve only items it has, naming them in items")
-            for item in scope.items if item not in known]
+            for item in scope.items if item not in known] + \
+        [FieldViolation("items", f"{item} was dropped from resource {entry.code} and added back since the application "
+                        "was made (it may mean something else now): approve only the other items, naming them in "
+                        "items; the applicant applies again for it")
+         for item in scope.items if item in relisted]
 
 
 def requested_items(draft: Draft, entry: catalog_pb2.Entry) -> tuple[str, ...]:

@@ -283,7 +283,7 @@ class Sharing:
                                       "application, saying so (the applicant may then ask the authority to "
                                       "coordinate)")
         scope = apps.narrow(application, terms, now)
-        problems += scope.problems + apps.scope_entry_problems(scope, entry)
+        problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
         if problems:
             raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=False, granted_by=actor_of(caller))
@@ -362,7 +362,7 @@ class Sharing:
                                     from_states=(apps.ESCALATED,), coordination_reason=reason)
         entry = await self._grantable_entry(application)
         scope = apps.narrow(application, terms, now)
-        problems += scope.problems + apps.scope_entry_problems(scope, entry)
+        problems += scope.problems + apps.scope_entry_problems(scope, entry, application.create_time)
         if problems:
             raise invalid_argument(problems)
         grant = self._new_grant(application, scope, now, coordinated=True, granted_by=actor_of(caller))

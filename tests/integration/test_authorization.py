@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc
 
+from console.errors import field_sentence
 from console.names import Names, watch_changes
 from govshare.authorization.v1 import (
     admin_log_pb2,
@@ -1141,6 +1142,25 @@ async def test_an_item_dropped_from_the_catalog_and_added_back_is_not_covered_by
     # A new application for the item as it is now is a new grant, which covers it.
     await env.grant(provider, user, entry, items=["address"])
     assert (await env.check(user, entry, "address")).allowed
+
+
+async def test_an_application_made_before_an_item_was_dropped_and_added_back_is_not_approved_for_it(  # type: ignore[no-untyped-def]
+        env: Env, parties) -> None:
+    """An application for address made before a catalogue update dropped it and a later one added it back (here as
+    现居住地址) was approved for it: the grant covered the item as it is now, which the applicant never asked for."""
+    provider, user, entry = parties
+    application = await env.submit(user, entry)
+    kept = [item for item in entry.items if item.machine_name != "address"]
+    await _republish(env, provider, entry, kept)
+    await _decision_once_seen(env, user, entry, "address", known=False)
+    await _republish(env, provider, entry, [*kept, cat.DataItem(
+        name="现居住地址", machine_name="address", data_type=cat.DATA_TYPE_CHARACTER, length=200)])
+    await _decision_once_seen(env, user, entry, "address", known=True)
+    _, fields, message = await fails(env.reply(provider, application.id), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["items"] and "address was dropped from resource" in message
+    assert field_sentence(message.split(": ", 1)[1]).startswith("信息项 address 在申请提出后曾从该资源目录中删除")
+    grant = (await env.reply(provider, application.id, items=["name", "birth_date"])).grant
+    assert list(grant.items) == ["name", "birth_date"]
 
 
 async def test_provider_adjusts_a_grant(env: Env, parties, redis_client) -> None:  # type: ignore[no-untyped-def]
