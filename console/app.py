@@ -59,6 +59,8 @@ SECURITY_HEADERS = {
 }
 #: The pre-sign-in cookie whose value the sign-in form must echo (login CSRF, double submit).
 LOGIN_COOKIE = "govshare_console_login"
+#: How often an open page asks for the person's 待办 counts again (console/todo.py): a new matter shows within it.
+TODO_POLL_SECONDS = 30
 #: A token this close to its expiry is renewed before the request uses it (RefreshSession).
 REFRESH_BEFORE_SECONDS = 300
 log = logging.getLogger("govshare.console")
@@ -146,7 +148,7 @@ class Console:
         html = self.templates.get_template(template).render(
             request=request, session=session, person=session.person if session else None,
             csrf=session.csrf if session else "", flash=flash, errors=context.pop("errors", {}),
-            nav=navigation(session), current=request.url.path,
+            nav=navigation(session), current=request.url.path, todo_poll=TODO_POLL_SECONDS,
             may=lambda path, method="GET": may(session, path, method),
             holds=lambda *roles: holds(session, roles), **context)
         return HTMLResponse(html, status_code=status)
@@ -739,7 +741,7 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
                restart: Callable[[], None] | None = None) -> Starlette:
     """The console as an ASGI application (uvicorn serves it; tests start it on port 0). ``restart`` stops the
     server that serves it: called when its TLS certificate is renewed."""
-    from console import oidc, pages, password
+    from console import oidc, pages, password, todo
 
     services = Services(settings.gateway, settings.call_timeout_seconds, settings.gateway_ca)
     sessions = session_store(settings, clock)
@@ -753,6 +755,7 @@ def create_app(settings: ConsoleSettings, clock: Callable[[], float] = time.time
         *pages.routes(),
         *oidc.routes(),
         *password.routes(),
+        *todo.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
 

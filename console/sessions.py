@@ -95,8 +95,11 @@ class SessionStore:
         self._sessions[session.id] = session
         return session
 
-    def get(self, session_id: str | None) -> tuple[Session | None, bool]:
-        """The live session for ``session_id`` and False, or None and whether one existed but has expired."""
+    def get(self, session_id: str | None, touch: bool = True) -> tuple[Session | None, bool]:
+        """The live session for ``session_id`` and False, or None and whether one existed but has expired.
+
+        ``touch=False`` reads it without starting its idle time again: what the page asks on its own (the 待办
+        counts it polls) must not keep a console left open unattended signed in for good."""
         if not session_id:
             return None, False
         session = self._sessions.get(session_id)
@@ -106,7 +109,8 @@ class SessionStore:
         if now - session.last_seen > self._idle or now >= session.token_expires_at:
             del self._sessions[session_id]
             return None, True
-        session.last_seen = now
+        if touch:
+            session.last_seen = now
         return session, False
 
     def end(self, session_id: str) -> None:
@@ -198,9 +202,9 @@ class RedisSessionStore(SessionStore):
         self._touch(session)
         return session
 
-    def get(self, session_id: str | None) -> tuple[Session | None, bool]:
-        session, expired = super().get(session_id)
-        if session is not None:
+    def get(self, session_id: str | None, touch: bool = True) -> tuple[Session | None, bool]:
+        session, expired = super().get(session_id, touch)
+        if session is not None and touch:
             self._touch(session)  # last_seen moved: the idle time starts again on every replica
         elif expired and session_id:
             self._end(session_id)

@@ -103,3 +103,60 @@
     }
   });
 })();
+(function () {
+  // 待办: how many matters wait on the person, beside the menu entry that handles each kind and, in all, beside
+  // 首页 (console/todo.py counts them as the person). Asked when the page opens and again every data-todo-poll
+  // seconds while the page is shown, so an application that arrives shows without a reload; a service that could
+  // not count is said under the menu, and a session that ended stops the asking (it does not keep it alive).
+  var nav = document.querySelector("nav[data-todo-poll]");
+  if (!nav || !window.fetch) { return; }
+  var every = Number(nav.getAttribute("data-todo-poll")) * 1000;
+  var notice = document.getElementById("todo-notice");
+  var timer = null;
+  function said(count, more) { return more ? count + "+" : String(count); }
+  function badge(path, count, more, labels) {
+    var el = nav.querySelector('.todo-count[data-todo="' + path + '"]');
+    if (!el) { return; }
+    el.textContent = "";
+    if (!count) { el.hidden = true; el.removeAttribute("title"); return; }
+    var text = labels.join("；");
+    var hidden = document.createElement("span");
+    hidden.className = "sr-only";
+    hidden.textContent = "（待办：" + text + "）";
+    var shown = document.createElement("span");
+    shown.setAttribute("aria-hidden", "true");
+    shown.textContent = said(count, more);
+    el.appendChild(shown);
+    el.appendChild(hidden);
+    el.title = text;
+    el.hidden = false;
+  }
+  function show(answer) {
+    var byPath = {};
+    var total = { count: 0, more: false, labels: [] };
+    (answer.kinds || []).forEach(function (kind) {
+      var entry = byPath[kind.path] || (byPath[kind.path] = { count: 0, more: false, labels: [] });
+      var label = kind.label + " " + (kind.more ? "超过 " + kind.count : kind.count) + " 项";
+      entry.count += kind.count; entry.more = entry.more || kind.more;
+      total.count += kind.count; total.more = total.more || kind.more;
+      if (kind.count) { entry.labels.push(label); total.labels.push(label); }
+    });
+    Array.prototype.forEach.call(nav.querySelectorAll(".todo-count"), function (el) {
+      var path = el.getAttribute("data-todo");
+      var entry = path === "/" ? total : byPath[path];
+      badge(path, entry ? entry.count : 0, entry ? entry.more : false, entry ? entry.labels : []);
+    });
+    if (notice) { notice.textContent = answer.notice || ""; notice.hidden = !answer.notice; }
+  }
+  function ask() {
+    fetch("/todo", { credentials: "same-origin", headers: { accept: "application/json" } }).then(function (response) {
+      if (response.status === 401 && timer !== null) { clearInterval(timer); timer = null; }
+      return response.json();
+    }).then(show, function () {
+      if (notice) { notice.textContent = "待办数量暂时无法更新（无法连接控制台），稍后会自动重试。"; notice.hidden = false; }
+    });
+  }
+  ask();
+  timer = setInterval(function () { if (!document.hidden) { ask(); } }, every);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden && timer !== null) { ask(); } });
+})();

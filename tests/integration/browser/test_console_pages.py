@@ -11,6 +11,9 @@ import pytest
 from console_browser import axe_violations, browser, console_server, context, dump, open_as, shot, system_session
 from google.protobuf import timestamp_pb2
 
+from console import todo
+from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
+from govshare.common.v1 import common_pb2
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
 from services.runtime.workdays import CHINA
 
@@ -203,3 +206,60 @@ async def test_an_entrys_versions_are_paged_with_a_link_to_the_next_page(context
     await page.locator("a", has_text="下一页").click()
     await page.wait_for_url("**v_token=**")
     assert [await a.inner_text() for a in await versions.all()] == [f"第 {v} 版" for v in range(11, 21)]
+
+
+async def test_the_menu_counts_what_waits_on_the_person_and_updates_without_a_reload(  # type: ignore[no-untyped-def]
+        browser, context, console_server, platform):
+    """A provider's 审批人 reads on every page how many applications wait for their reply (beside 答复, and in all
+    beside 首页), and a new one within the poll's 30 s, without a reload; another department's 审批人 is told
+    nothing of it. A page opened at 授权 shows it as 首页 does."""
+    sharing = sharing_pb2_grpc.SharingServiceStub(platform.channel)
+    police = await open_as(context, console_server, system_session(console_server, platform, "police", ("APPROVER",)))
+    other = await browser.new_context(base_url=console_server.url, locale="zh-CN")  # a cookie of its own
+    civil = await open_as(other, console_server, system_session(console_server, platform, "civil", ("APPROVER",)))
+
+    async def opened(page, path: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        await page.clock.install()
+        async with page.expect_response("**/todo") as answered:
+            await page.goto(path)
+        assert (await answered.value).status == 200
+        return await menu_counts(page)
+
+    async def polled(page) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        async with page.expect_response("**/todo") as answered:
+            await page.clock.fast_forward(31_000)  # the poll's 30 s, no reload
+        assert (await answered.value).status == 200
+        return await menu_counts(page)
+
+    before, civil_before = await opened(police, "/grants"), await opened(civil, "/grants")
+    expire = timestamp_pb2.Timestamp()
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    application = sharing_pb2.Application(
+        resource_code="101001/000001", items=["status"], purposes=[common_pb2.PURPOSE_TYPE_WORK_REFERENCE],
+        basis="工作需要", requested_expire_time=expire, methods=[common_pb2.SHARE_METHOD_ONLINE_QUERY])
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                metadata=platform.metadata("social"), timeout=10)
+    after = await polled(police)
+    assert after["/replies"] == before.get("/replies", 0) + 1 and after["/"] == before.get("/", 0) + 1, (before, after)
+    badge = police.locator('.todo-count[data-todo="/replies"]')
+    assert "待答复的申请" in (await badge.get_attribute("title") or "")
+    await shot(police, console_server, "86_todo_counts_in_the_menu")
+    assert await polled(civil) == civil_before  # 市民政局's 审批人 learns nothing of 市公安局's work
+    await sharing.WithdrawApplication(sharing_pb2.WithdrawApplicationRequest(id=submitted.application.id),
+                                      metadata=platform.metadata("social"), timeout=10)
+    assert (await polled(police)).get("/replies", 0) == before.get("/replies", 0)
+    await other.close()
+    # A service that cannot count (console/todo.py answers 503, tests/unit/test_console_todo.py) is said under the
+    # menu, the page as it was.
+    await police.route("**/todo", lambda route: route.fulfill(status=503, json={"kinds": [], "notice": todo.DOWN}))
+    await police.clock.fast_forward(31_000)
+    await police.locator("#todo-notice").wait_for()
+    assert await police.locator("#todo-notice").inner_text() == todo.DOWN
+    assert await police.locator("h1").inner_text() == "授权"
+
+
+async def menu_counts(page) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The counts the menu shows, by its entries' paths (a hidden badge is no count)."""
+    shown = await page.eval_on_selector_all(".todo-count:not([hidden])", """els => els.map(e =>
+        [e.getAttribute('data-todo'), e.querySelector('[aria-hidden]').textContent])""")
+    return {path: int(text.rstrip("+")) for path, text in shown}

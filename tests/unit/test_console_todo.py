@@ -1,0 +1,88 @@
+"""The console's 待办 counts without a platform: who gets which kinds, what a service down and an ended session
+answer, and that asking for them keeps no session alive (the counts with a platform and a browser are in
+tests/integration/browser/test_console_pages.py)."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from console import todo
+from console.app import COOKIE, create_app
+from console.sessions import Person, Session
+from console.settings import ConsoleSettings
+
+POLICE = "11110100MB00000027"
+
+
+def _nowhere() -> str:
+    """An address nothing listens on (a port taken and released): every call there fails UNAVAILABLE at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+async def _get(app: Starlette, session_id: str) -> tuple[int, dict[str, object]]:
+    """GET /todo with ``session_id``'s cookie: its status and JSON."""
+    response = await todo.todo(_request(app, "/todo", session_id))
+    return response.status_code, json.loads(bytes(response.body))
+
+
+def _request(app: Starlette, path: str, session_id: str, session: Session | None = None) -> Request:
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "app": app,
+             "headers": [(b"cookie", f"{COOKIE}={session_id}".encode())], "console.session": session}
+    return Request(scope)
+
+
+def _person(*roles: str) -> Person:
+    return Person(username="u", display_name="测试", department_code=POLICE, roles=roles)
+
+
+async def test_each_role_is_counted_only_what_it_acts_on() -> None:
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=_nowhere()))
+    sessions = app.state.console.sessions
+
+    def paths(*roles: str) -> list[tuple[str, str]]:
+        session = sessions.create(_person(*roles), "t", sessions.now() + 600)
+        return [(k.path, k.label) for k in todo.kinds_of(session)]
+
+    assert paths("APPROVER") == [("/replies", "待答复的申请"), ("/disputes", "待处理的疑义")]
+    assert paths("APPLICANT") == [("/applications", "逾期未获答复的申请")]
+    assert [p for p, _ in paths("REVIEWER")] == ["/review", "/coordination", "/mandates", "/disputes", "/disputes"]
+    assert paths("DATA_OFFICER") == [("/disputes", "待解决的数据冲突")]
+    # An 审计员 reads disputes and applications but answers none, an 管理员 handles no matter: nothing is asked.
+    assert paths("AUDITOR") == [] and paths("ADMINISTRATOR") == []
+
+
+async def test_a_service_down_is_a_503_notice_and_an_ended_session_a_401() -> None:
+    now = [1_000.0]
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=_nowhere(), call_timeout_seconds=2,
+                                     secure_cookie=False, session_idle_seconds=600), clock=lambda: now[0])
+    sessions = app.state.console.sessions
+    approver = sessions.create(_person("APPROVER"), "t", 10_000.0)
+    auditor = sessions.create(_person("AUDITOR"), "t", 10_000.0)
+    assert await _get(app, approver.id) == (503, {"kinds": [], "notice": todo.DOWN})
+    # Nothing to count, nothing asked: not a notice about a service it never needed.
+    assert await _get(app, auditor.id) == (200, {"kinds": [], "notice": ""})
+    assert await _get(app, "forged") == (401, {"kinds": [], "notice": todo.ENDED})
+    # Every page's menu carries a badge per entry, filled by console.js from /todo, and the notice's place.
+    page = app.state.console.page(_request(app, "/grants", auditor.id, auditor), "refused.html", title="t",
+                                  message="m").body.decode()
+    assert 'data-todo-poll="30"' in page and 'data-todo="/"' in page and 'data-todo="/grants"' in page
+    assert 'id="todo-notice"' in page
+
+
+async def test_asking_for_the_counts_does_not_keep_an_unattended_session_signed_in() -> None:
+    now = [1_000.0]
+    app = create_app(ConsoleSettings(listen="127.0.0.1:0", gateway=_nowhere(), secure_cookie=False,
+                                     session_idle_seconds=600), clock=lambda: now[0])
+    sessions = app.state.console.sessions
+    session = sessions.create(_person("AUDITOR"), "t", 10_000.0)
+    for _ in range(3):  # the page open and polling for 15 minutes, nobody at it
+        now[0] += 300
+        status, _ = await _get(app, session.id)
+    # Idle since 1,000: signed out after its 600 s as without the poll, the poll told so.
+    assert status == 401 and sessions.get(session.id) == (None, False)
