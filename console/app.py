@@ -582,6 +582,13 @@ def working_days_left(due: timestamp_pb2.Timestamp, today: dt.date | None = None
     return sum(1 for n in range(1, (due_day - today).days + 1) if is_working_day(today + dt.timedelta(n)))
 
 
+def days_in_force(end: timestamp_pb2.Timestamp, today: dt.date | None = None) -> int:
+    """Calendar days from today to a term's last day in force (``until``): 0 on that day (今天到期), as a grant's
+    end is a date, not a working-day deadline."""
+    today = today or dt.datetime.now(CHINA).date()
+    return (last_day_in_force(end.ToDatetime(tzinfo=dt.UTC)) - today).days
+
+
 # -- sign-in -----------------------------------------------------------------------------------------------------
 
 async def login_form(request: Request) -> Response:

@@ -26,6 +26,7 @@ from console.app import (
     Console,
     calls,
     day,
+    days_in_force,
     holds,
     indicator_rate,
     login_redirect,
@@ -66,6 +67,13 @@ log = logging.getLogger("govshare.console")
 BY_DUE = "reply_due_time"
 #: ListDisputes' order for the earliest answer deadline first.
 DISPUTES_BY_DUE = "due_time"
+#: A grant in force ending within this many days is 即将到期 (首页 lists it, the menu counts it): its holder's new
+#: application may wait the provider's 10 working days (some two weeks) and a coordination more, so a month ahead
+#: leaves room to apply again, and the provider to extend it.
+GRANT_NOTICE_DAYS = 30
+#: Who acts on a grant ending soon, by side: the provider's 审批人 may extend it, the holder's 申请人 applies again.
+GRANT_SIDES = (("APPROVER", sharing_pb2.APPLICATION_ROLE_PROVIDER),
+               ("APPLICANT", sharing_pb2.APPLICATION_ROLE_APPLICANT))
 
 
 async def _call(console: Console, session: Session, method: Any, request: Any, wait_seconds: float = 0.0
@@ -353,9 +361,12 @@ async def home(console: Console, request: Request, session: Session) -> Response
     mine, p7 = (await _call(console, session, s.sharing.ListApplications, sharing_pb2.ListApplicationsRequest(
         role=sharing_pb2.APPLICATION_ROLE_APPLICANT, overdue_only=True, page_size=size, order_by=BY_DUE))
         if show_mine else (None, None))
+    # Grants ending soon: the menu counted them (console/todo.py), nothing listed which, nor how long each had.
+    show_ending = holds(session, [role for role, _ in GRANT_SIDES])
+    ending, p8 = await _grants_ending(console, session) if show_ending else ([], None)
     # A service that is down must not look like "nothing waits for you": say so, with a 503.
-    down = _down(p1, p2, p3, p4, p5, p6, p7)
-    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7) if _expired(p)), None)) is not None:
+    down = _down(p1, p2, p3, p4, p5, p6, p7, p8)
+    if (ended := next((p for p in (p1, p2, p3, p4, p5, p6, p7, p8) if _expired(p)), None)) is not None:
         return _ended(ended)
     due = [(a, working_days_left(a.reply_due_time)) for a in (replies.applications if replies else [])]
     coordinate = list(escalated.applications) if escalated else []
@@ -369,10 +380,11 @@ async def home(console: Console, request: Request, session: Session) -> Response
                          [c for a in coordinate for c in (a.applicant_department_code, a.provider_department_code)] +
                          [c for a, _ in overdue for c in (a.applicant_department_code, a.provider_department_code)] +
                          [a.provider_department_code for a, _ in unanswered] +
-                         [e.provider_department_code for e in (reviews.entries if reviews and show_reviews else [])],
+                         [e.provider_department_code for e in (reviews.entries if reviews and show_reviews else [])] +
+                         [g.department_code for g, _ in ending],
                          [a.resource_code for a, _ in due] + [a.resource_code for a in coordinate] +
                          [a.resource_code for a, _ in overdue] + [d.resource_code for d, _ in shown_disputes] +
-                         [a.resource_code for a, _ in unanswered])
+                         [a.resource_code for a, _ in unanswered] + [g.resource_code for g, _ in ending])
     return console.page(request, "home.html", status=_status_of(down), title="首页", due=due, **names, problem=down,
                         item_names=await _item_names(console, session, [d.resource_code for d, _ in shown_disputes]),
                         warn=console.settings.deadline_warning_working_days,
@@ -380,8 +392,31 @@ async def home(console: Console, request: Request, session: Session) -> Response
                         show_coordination=show_reviews, coordinate=coordinate, overdue=overdue,
                         show_mine=show_mine, unanswered=unanswered,
                         show_replies=show_replies, show_reviews=show_reviews, show_disputes=show_disputes,
-                        show_conflicts=show_conflicts,
+                        show_conflicts=show_conflicts, show_ending=show_ending, ending=ending,
+                        notice_days=GRANT_NOTICE_DAYS,
                         disputes=shown_disputes, conflicts=conflicts.conflicts if conflicts else [])
+
+
+def grants_ending(role: int, page_size: int) -> sharing_pb2.ListGrantsRequest:
+    """ListGrants for one side's grants in force ending within ``GRANT_NOTICE_DAYS``."""
+    before = timestamp_pb2.Timestamp()
+    before.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=GRANT_NOTICE_DAYS))
+    return sharing_pb2.ListGrantsRequest(role=role, expire_before=before, page_size=page_size)
+
+
+async def _grants_ending(console: Console, session: Session) -> tuple[list[tuple[Any, int]], Problem | None]:
+    """The grants ending soon on each side the person acts on, the soonest first, with the days left."""
+    found: list[Any] = []
+    for role, side in GRANT_SIDES:
+        if not holds(session, (role,)):
+            continue
+        answer, problem = await _call(console, session, console.services.sharing.ListGrants,
+                                      grants_ending(side, console.settings.page_size))
+        if problem is not None:
+            return [], problem
+        found += answer.grants
+    found.sort(key=lambda g: (g.expire_time.seconds, g.id))
+    return [(g, days_in_force(g.expire_time)) for g in found], None
 
 
 def awaiting_answer(disputes: Iterable[Any], department_code: str) -> list[Any]:

@@ -1,7 +1,8 @@
 """待办: how many matters wait on the signed-in person, per kind, beside the menu entry that handles them.
 
 A provider's 审批人 had to open 答复 to learn an application waited for their reply (10 working days), 疑义与冲突
-to learn a dispute was open; the authority's 审核员 likewise for 审核, 协调 and 职能变更. Every page now shows the
+to learn a dispute was open, or 授权 to learn a grant would end soon; the authority's 审核员 likewise for 审核, 协调
+and 职能变更. Every page now shows the
 count beside each of those entries (console.js asks ``/todo`` when the page opens and again every
 ``TODO_POLL_SECONDS`` while it is shown), and 首页 lists the matters themselves.
 
@@ -29,7 +30,7 @@ from starlette.routing import Route
 from console.app import COOKIE, Console, holds
 from console.backend import Services
 from console.errors import Problem
-from console.pages import _call, _down, _expired, awaiting_answer
+from console.pages import _call, _down, _expired, awaiting_answer, grants_ending
 from console.sessions import Session, SessionStoreUnavailable
 from govshare.authorization.v1 import sharing_pb2
 from govshare.catalog.v1 import catalog_pb2
@@ -57,6 +58,10 @@ class Kind:
     waiting: Callable[[Any, Session], list[Any]]
 
 
+def _grants_ending(role: int) -> sharing_pb2.ListGrantsRequest:
+    return grants_ending(role, COUNT_PAGE)
+
+
 def _awaiting_answer(answer: Any, session: Session) -> list[Any]:
     return awaiting_answer(answer.disputes, session.person.department_code)
 
@@ -73,6 +78,10 @@ KINDS = (
          lambda: sharing_pb2.ListApplicationsRequest(role=sharing_pb2.APPLICATION_ROLE_APPLICANT, overdue_only=True,
                                                      page_size=COUNT_PAGE),
          lambda answer, _: list(answer.applications)),
+    Kind("/grants", "即将到期的授权（本部门使用）", frozenset({"APPLICANT"}), lambda s: s.sharing.ListGrants,
+         lambda: _grants_ending(sharing_pb2.APPLICATION_ROLE_APPLICANT), lambda answer, _: list(answer.grants)),
+    Kind("/grants", "即将到期的授权（本部门提供）", frozenset({"APPROVER"}), lambda s: s.sharing.ListGrants,
+         lambda: _grants_ending(sharing_pb2.APPLICATION_ROLE_PROVIDER), lambda answer, _: list(answer.grants)),
     Kind("/review", "待审核的目录", frozenset({"REVIEWER"}), lambda s: s.catalog.ListEntries,
          lambda: catalog_pb2.ListEntriesRequest(filter=catalog_pb2.EntryFilter(state=catalog_pb2.ENTRY_STATE_SUBMITTED),
                                                 page_size=COUNT_PAGE),

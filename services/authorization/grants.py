@@ -120,6 +120,16 @@ class Grant:
 
 
 @dataclass(frozen=True)
+class GrantsEnding:
+    """ListGrants' narrowing to one side of the caller's department (an ApplicationRole, 0 both) and to the grants
+    in force ending before ``before``; ``problems``: the request's fields that could not be read."""
+
+    role: int = 0
+    before: dt.datetime | None = None
+    problems: tuple[FieldViolation, ...] = ()
+
+
+@dataclass(frozen=True)
 class GrantUpdate:
     """New values for the fields named by ``paths`` (an update_mask); the others are ignored."""
 

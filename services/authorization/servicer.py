@@ -30,7 +30,7 @@ from services.authorization.applications import Application, Draft, Terms
 from services.authorization.authorizer import Authorizer
 from services.authorization.decisions import AccessRequest, Decision
 from services.authorization.directory import Department, Directory, System
-from services.authorization.grants import Grant, GrantUpdate
+from services.authorization.grants import Grant, GrantsEnding, GrantUpdate
 from services.authorization.sharing import Sharing
 from services.authorization.subject_access import SubjectAccessPolicy
 from services.authorization.validation import request_id_problem
@@ -281,8 +281,11 @@ class SharingServicer(sharing_pb2_grpc.SharingServiceServicer):
     async def ListGrants(self, request: sharing_pb2.ListGrantsRequest, context: Context
                          ) -> sharing_pb2.ListGrantsResponse:
         caller = self._verifier.from_context(context)
+        problems: list[FieldViolation] = []
+        ending = GrantsEnding(role=request.role, before=_time(request, "expire_before", "expire_before", problems),
+                              problems=tuple(problems))
         found, token = await self._sharing.list_grants(caller, request.resource_code.strip(), request.state,
-                                                       request.page_size, request.page_token)
+                                                       request.page_size, request.page_token, ending)
         now = self._sharing.now()
         return sharing_pb2.ListGrantsResponse(grants=[_grant_pb(g, now) for g in found], next_page_token=token)
 

@@ -20,7 +20,7 @@ from services.authorization import applications as apps
 from services.authorization import grants as grant_rules
 from services.authorization.applications import Application, ApplicationEvent, Draft, Terms
 from services.authorization.entries import EntryLookup, classified, display_names
-from services.authorization.grants import Grant, GrantUpdate
+from services.authorization.grants import Grant, GrantsEnding, GrantUpdate
 from services.authorization.policy_events import PolicyEvents
 from services.authorization.roles import require_authority, require_identified
 from services.authorization.store import ApplicationFilter, GrantFilter, Store
@@ -480,19 +480,36 @@ class Sharing:
         return grant
 
     async def list_grants(self, caller: Caller, resource_code: str, state: int, size: int,
-                          token: str) -> tuple[list[Grant], str]:
+                          token: str, ending: GrantsEnding | None = None) -> tuple[list[Grant], str]:
+        """Newest first; ``ending`` narrows them to one side of the caller's department and to those in force
+        that end before a time (the console's 待办: the grants ending soon, counted in one call)."""
         require_identified(caller)
-        problems = []
+        ending = ending or GrantsEnding()
+        problems = list(ending.problems)
         if resource_code and (error := resource_code_problem(resource_code)):
             problems.append(FieldViolation("resource_code", error))
         if state and state not in grant_rules.STATES:
             problems.append(FieldViolation("state", "must be ACTIVE, EXPIRED, REVOKED or unset"))
+        if ending.role not in ROLES:
+            problems.append(FieldViolation("role", "must be APPLICANT, PROVIDER or unset"))
+        if ending.before is not None and state not in (0, sharing_pb2.GRANT_STATE_ACTIVE):
+            problems.append(FieldViolation("expire_before", "lists grants in force: state must be ACTIVE or unset"))
         if problems:
             raise invalid_argument(problems)
         limit = pagination.page_size(size)
-        where = GrantFilter(visible_to=None if caller.authority else caller.department_code,
-                            resource_code=resource_code or None, state=state or None, now=self._clock())
+        where = self._grant_filter(caller, ending, resource_code or None,
+                                   sharing_pb2.GRANT_STATE_ACTIVE if ending.before is not None else state or None)
         return page_of(await self._store.list_grants(where, page_after(token, int), limit + 1), limit)
+
+    def _grant_filter(self, caller: Caller, ending: GrantsEnding, resource_code: str | None,
+                      state: int | None) -> GrantFilter:
+        """As ``_application_filter``: a side is the caller's department's (the authority's too), no side every
+        grant the caller may see."""
+        department, role = caller.department_code, ending.role
+        return GrantFilter(visible_to=None if role or caller.authority else department, resource_code=resource_code,
+                           state=state, now=self._clock(), expire_before=ending.before,
+                           holder=department if role == sharing_pb2.APPLICATION_ROLE_APPLICANT else None,
+                           provider=department if role == sharing_pb2.APPLICATION_ROLE_PROVIDER else None)
 
     async def update_grant(self, caller: Caller, grant_id: str, update: GrantUpdate) -> Grant:
         """The provider adjusts a grant's scope (003 Art. 11), within what the resource offers."""

@@ -126,6 +126,11 @@ class GrantFilter:
     #: ACTIVE: stored active and not expired at ``now``; EXPIRED: stored active and expired at ``now``.
     state: int | None = None
     now: dt.datetime | None = None
+    #: One side: the department holding the grant, or providing it.
+    holder: str | None = None
+    provider: str | None = None
+    #: Only those whose expire_time is before this.
+    expire_before: dt.datetime | None = None
 
 
 def _department(row: asyncpg.Record) -> Department:
@@ -698,9 +703,12 @@ class Store:
             " WHERE ($1::text IS NULL OR department_code = $1 OR provider_department_code = $1)"
             " AND ($2::text IS NULL OR resource_code = $2) AND ($3::smallint IS NULL OR state = $3)"
             " AND ($4::bigint IS NULL OR seq < $4)"
-            " AND ($6::timestamptz IS NULL OR (expire_time > $6) = $7) ORDER BY seq DESC LIMIT $5",
+            " AND ($6::timestamptz IS NULL OR (expire_time > $6) = $7)"
+            " AND ($8::text IS NULL OR department_code = $8) AND ($9::text IS NULL OR provider_department_code = $9)"
+            " AND ($10::timestamptz IS NULL OR expire_time < $10) ORDER BY seq DESC LIMIT $5",
             where.visible_to, where.resource_code, _STORED_GRANT_STATE.get(where.state, where.state), after, limit,
-            where.now if where.state in (ACTIVE, EXPIRED) else None, where.state == ACTIVE)
+            where.now if where.state in (ACTIVE, EXPIRED) else None, where.state == ACTIVE, where.holder,
+            where.provider, where.expire_before)
         return [(r["seq"], _grant(r)) for r in rows]
 
     async def update_grant(self, grant_id: str, changes: dict[str, object], event: ApplicationEvent,

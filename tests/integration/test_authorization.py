@@ -1265,6 +1265,32 @@ async def test_a_grant_past_its_expiry_is_expired_not_active_and_can_be_extended
     assert grant.id in await listed(sh.GRANT_STATE_ACTIVE) and grant.id not in await listed(sh.GRANT_STATE_EXPIRED)
 
 
+async def test_the_grants_ending_soon_are_listed_by_side_in_one_call(env: Env) -> None:
+    """The console's 待办 counts the grants in force that end soon, for the holder (to apply again) and for the
+    provider (who may extend them), each in one ListGrants call: role narrows to one side of the caller's
+    department and expire_before to those ending before it; another department learns of none."""
+    provider, user, stranger = await env.department(), await env.department(), await env.department()
+    entry = await env.publish(provider)
+    soon = await env.grant(provider, user, entry, requested_expire_time=timestamp(dt.timedelta(days=10)))
+    await env.grant(provider, user, entry, requested_expire_time=timestamp(dt.timedelta(days=90)))
+
+    async def ending(caller: Caller, role: int, **fields: object) -> set[str]:
+        request = sh.ListGrantsRequest(role=role, expire_before=timestamp(dt.timedelta(days=30)), **fields)
+        return {g.id for g in (await env.sharing.ListGrants(request, metadata=env.md(caller), timeout=10)).grants}
+
+    assert await ending(user, sh.APPLICATION_ROLE_APPLICANT) == {soon.id}
+    assert await ending(provider, sh.APPLICATION_ROLE_PROVIDER) == {soon.id}
+    assert await ending(provider, sh.APPLICATION_ROLE_APPLICANT) == set()  # it holds none
+    assert await ending(user, sh.APPLICATION_ROLE_PROVIDER) == set()
+    assert await ending(stranger, sh.APPLICATION_ROLE_PROVIDER) == set()
+    assert await ending(stranger, sh.APPLICATION_ROLE_UNSPECIFIED) == set()
+    assert await ending(user, sh.APPLICATION_ROLE_APPLICANT, state=sh.GRANT_STATE_ACTIVE) == {soon.id}
+    _, fields, _ = await fails(env.sharing.ListGrants(sh.ListGrantsRequest(
+        role=7, state=sh.GRANT_STATE_REVOKED, expire_before=timestamp(dt.timedelta(days=30))),
+        metadata=env.md(user), timeout=10), grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == ["role", "expire_before"]
+
+
 async def test_an_expired_grant_of_a_retired_department_is_not_extended(env: Env) -> None:
     """An expired grant is no blocker of RetireDepartment (it lets nothing through), but it stays stored active for
     its provider to extend: extended once its holder was retired, it was in force again for a department gone."""

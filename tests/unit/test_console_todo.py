@@ -49,8 +49,9 @@ async def test_each_role_is_counted_only_what_it_acts_on() -> None:
         session = sessions.create(_person(*roles), "t", sessions.now() + 600)
         return [(k.path, k.label) for k in todo.kinds_of(session)]
 
-    assert paths("APPROVER") == [("/replies", "待答复的申请"), ("/disputes", "待处理的疑义")]
-    assert paths("APPLICANT") == [("/applications", "逾期未获答复的申请")]
+    assert paths("APPROVER") == [("/replies", "待答复的申请"), ("/grants", "即将到期的授权（本部门提供）"),
+                                 ("/disputes", "待处理的疑义")]
+    assert paths("APPLICANT") == [("/applications", "逾期未获答复的申请"), ("/grants", "即将到期的授权（本部门使用）")]
     assert [p for p, _ in paths("REVIEWER")] == ["/review", "/coordination", "/mandates", "/disputes", "/disputes"]
     assert paths("DATA_OFFICER") == [("/disputes", "待解决的数据冲突")]
     # An 审计员 reads disputes and applications but answers none, an 管理员 handles no matter: nothing is asked.

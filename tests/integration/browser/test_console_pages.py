@@ -15,6 +15,7 @@ from console import todo
 from govshare.authorization.v1 import sharing_pb2, sharing_pb2_grpc
 from govshare.common.v1 import common_pb2
 from govshare.supervision.v1 import supervision_pb2, supervision_pb2_grpc
+from services.runtime.duties import APPROVER
 from services.runtime.workdays import CHINA
 
 pytestmark = pytest.mark.integration
@@ -241,6 +242,8 @@ async def test_the_menu_counts_what_waits_on_the_person_and_updates_without_a_re
                                                 metadata=platform.metadata("social"), timeout=10)
     after = await polled(police)
     assert after["/replies"] == before.get("/replies", 0) + 1 and after["/"] == before.get("/", 0) + 1, (before, after)
+    # An entry with nothing waiting shows no badge, nor an empty space for one.
+    assert await police.locator('.todo-count[data-todo="/catalog"]').evaluate("e => e.offsetWidth") == 0
     badge = police.locator('.todo-count[data-todo="/replies"]')
     assert "待答复的申请" in (await badge.get_attribute("title") or "")
     await shot(police, console_server, "86_todo_counts_in_the_menu")
@@ -249,13 +252,30 @@ async def test_the_menu_counts_what_waits_on_the_person_and_updates_without_a_re
                                       metadata=platform.metadata("social"), timeout=10)
     assert (await polled(police)).get("/replies", 0) == before.get("/replies", 0)
     await other.close()
+    # A grant ending within 30 days: counted beside 授权 and listed on 首页 with the days it has left.
+    expire.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(days=12))
+    application.requested_expire_time.CopyFrom(expire)
+    submitted = await sharing.SubmitApplication(sharing_pb2.SubmitApplicationRequest(application=application),
+                                                metadata=platform.metadata("social"), timeout=10)
+    approver = platform.person("police", APPROVER)
+    grant = (await sharing.ReplyApplication(sharing_pb2.ReplyApplicationRequest(
+        id=submitted.application.id, decision=sharing_pb2.REPLY_DECISION_APPROVE), metadata=approver,
+        timeout=10)).grant
+    try:
+        assert (await polled(police))["/grants"] == before.get("/grants", 0) + 1
+        await police.goto("/")
+        row = police.locator("section", has_text="即将到期的授权").locator("tr", has_text=grant.id)
+        assert "剩余 12 天" in await row.inner_text() or "剩余 11 天" in await row.inner_text()
+    finally:
+        await sharing.RevokeGrant(sharing_pb2.RevokeGrantRequest(id=grant.id, reason="测试结束"), metadata=approver,
+                                  timeout=10)
     # A service that cannot count (console/todo.py answers 503, tests/unit/test_console_todo.py) is said under the
     # menu, the page as it was.
     await police.route("**/todo", lambda route: route.fulfill(status=503, json={"kinds": [], "notice": todo.DOWN}))
     await police.clock.fast_forward(31_000)
     await police.locator("#todo-notice").wait_for()
     assert await police.locator("#todo-notice").inner_text() == todo.DOWN
-    assert await police.locator("h1").inner_text() == "授权"
+    assert await police.locator("h1").inner_text() == "首页"
 
 
 async def menu_counts(page) -> dict[str, int]:  # type: ignore[no-untyped-def]
