@@ -119,16 +119,17 @@
     if (!el) { return; }
     el.textContent = "";
     if (!count) { el.hidden = true; el.removeAttribute("title"); return; }
-    var text = labels.join("；");
+    // The link's name says the count alone (首页，3 项待办), so no entry's name holds another's (首页's naming
+    // 授权); the kinds are in the badge's title.
     var hidden = document.createElement("span");
     hidden.className = "sr-only";
-    hidden.textContent = "（待办：" + text + "）";
+    hidden.textContent = "，" + (more ? "超过 " + count : count) + " 项待办";
     var shown = document.createElement("span");
     shown.setAttribute("aria-hidden", "true");
     shown.textContent = said(count, more);
     el.appendChild(shown);
     el.appendChild(hidden);
-    el.title = text;
+    el.title = labels.join("；");
     el.hidden = false;
   }
   function show(answer) {
